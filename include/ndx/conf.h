@@ -1,0 +1,112 @@
+/* The signed global configuration (docs/protocol.md "Global configuration"):
+ * the anchor that names whom to trust, and the configuration document itself,
+ * parsed once into an indexed, immutable struct ndx_conf that any number of
+ * threads may read. The document is signed detached: the signature covers the
+ * exact bytes of conf.json. */
+#ifndef NDX_CONF_H
+#define NDX_CONF_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ndx/key.h"
+
+#define NDX_CONF_FORMAT "ndx-conf/1"
+#define NDX_ANCHOR_FORMAT "ndx-anchor/1"
+/* Largest configuration document a parser accepts (100k services fit). */
+#define NDX_CONF_MAX_BYTES (256u * 1024u * 1024u)
+/* File names inside a configuration directory. */
+#define NDX_CONF_FILE "conf.json"
+#define NDX_CONF_SIG_FILE "conf.sig"
+
+/* ---- anchor: instance + the registry's verification keys ------------- */
+
+struct ndx_anchor;
+
+/* Parses an anchor document ({"format","instance","registry_url","keys":[{
+ * "key_id","public_key"(base64 raw)}]}). On failure returns NDX_EINVAL (or
+ * NDX_EIO / NDX_ENOMEM) and writes the reason into err (errcap bytes). */
+int ndx_anchor_parse(const char *data, size_t len, struct ndx_anchor **out,
+		     char *err, size_t errcap);
+int ndx_anchor_load(const char *path, struct ndx_anchor **out, char *err, size_t errcap);
+const char *ndx_anchor_instance(const struct ndx_anchor *a);
+const char *ndx_anchor_registry_url(const struct ndx_anchor *a);
+/* Returns the anchor's key with this id (borrowed, valid while a lives) or NULL. */
+const struct ndx_key *ndx_anchor_key(const struct ndx_anchor *a, const char *key_id);
+/* Builds an anchor document for one key; returns a new json object or NULL. */
+json_t *ndx_anchor_build(const char *instance, const char *registry_url,
+			 const struct ndx_key *key);
+void ndx_anchor_free(struct ndx_anchor *a);
+
+/* ---- detached signature --------------------------------------------- */
+
+/* conf.sig and the registry's Ndx-Conf-Signature header carry the same JSON
+ * object: {"alg":"Ed25519","key_id":"<hex>","signature":"<base64>"}. */
+/* Signs data with key and returns the signature object as a malloc'd compact
+ * JSON string (caller frees), or NULL. */
+char *ndx_conf_sign(const struct ndx_key *key, const void *data, size_t len);
+
+/* ---- the configuration ---------------------------------------------- */
+
+struct ndx_conf;
+
+/* Verifies then parses: the signature object sig (JSON text) must name a key
+ * of the anchor and verify over data[0..len); the document must be
+ * well-formed and valid (ndx_conf_parse), of the anchor's instance, and not
+ * expired at `now` (nor generated more than 300 s in its future). Returns
+ * NDX_OK and a new conf in *out, or leaves *out NULL and returns
+ * NDX_EINVAL (malformed signature object or document), NDX_ENOTFOUND (key id
+ * not in the anchor), NDX_EBADSIG, NDX_EEXPIRED, with the reason in err. */
+int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
+		    const struct ndx_anchor *anchor, time_t now,
+		    struct ndx_conf **out, char *err, size_t errcap);
+
+/* Parses and validates a document without checking any signature (used by
+ * the registry on what it has just built, and by tests): every id well
+ * formed, every reference resolves (subsystem -> member, service ->
+ * subsystem, gateway -> member, grant -> client subsystem and service), no
+ * duplicates, methods known, keys decodable. Errors as ndx_conf_verify. */
+int ndx_conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
+		   char *err, size_t errcap);
+
+/* Reads DIR/conf.json and DIR/conf.sig and verifies them as above. NDX_EIO
+ * when either file is missing or unreadable. */
+int ndx_conf_load_dir(const char *dir, const struct ndx_anchor *anchor, time_t now,
+		      struct ndx_conf **out, char *err, size_t errcap);
+/* Writes data and sig into DIR (created if missing) as conf.json and
+ * conf.sig, each through a temporary file and rename. */
+int ndx_conf_save_dir(const char *dir, const uint8_t *data, size_t len, const char *sig);
+
+void ndx_conf_free(struct ndx_conf *conf);
+
+uint64_t ndx_conf_version(const struct ndx_conf *conf);
+const char *ndx_conf_instance(const struct ndx_conf *conf);
+time_t ndx_conf_generated_at(const struct ndx_conf *conf);
+time_t ndx_conf_expires_at(const struct ndx_conf *conf);
+/* The whole document (borrowed). */
+const json_t *ndx_conf_json(const struct ndx_conf *conf);
+
+/* Lookups by canonical id return the object from the document (borrowed,
+ * valid while conf lives) or NULL. */
+const json_t *ndx_conf_member(const struct ndx_conf *conf, const char *member_id);
+const json_t *ndx_conf_subsystem(const struct ndx_conf *conf, const char *subsystem_id);
+const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_id);
+/* The gateway whose TLS certificate has this SHA-256 fingerprint (hex). */
+const json_t *ndx_conf_gateway_by_cert(const struct ndx_conf *conf, const char *cert_sha256);
+/* The gateways of a member, as a json array (borrowed; empty when none). */
+const json_t *ndx_conf_gateways_of(const struct ndx_conf *conf, const char *member_id);
+/* The signing key of a gateway (borrowed, parsed once at load) or NULL. */
+const struct ndx_key *ndx_conf_gateway_key(const struct ndx_conf *conf, const json_t *gateway);
+
+/* True when a grant lets client (subsystem id) call service with method on
+ * path (the part after the service id, "" or "/..."); path patterns are
+ * fnmatch(3) patterns without FNM_PATHNAME, "*" matching any path. */
+bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
+			   const char *service, const char *method, const char *path);
+/* True when a key id or certificate fingerprint is in the revocations. */
+bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fingerprint);
+
+#endif

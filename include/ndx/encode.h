@@ -1,0 +1,33 @@
+/* Byte encodings used on the wire and in files: hex, base64 (RFC 4648 section
+ * 4), base64url without padding (section 5, as JOSE uses it) and percent
+ * encoding of path segments (RFC 3986). Overview: docs/protocol.md. */
+#ifndef NDX_ENCODE_H
+#define NDX_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Lower-case hex of len bytes into out, which must hold 2*len+1 bytes. */
+void ndx_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes exactly 2*outlen hex digits (either case) of in. Returns NDX_OK or
+ * NDX_EINVAL when in is not that many hex digits. */
+int ndx_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen);
+
+/* Returns a malloc'd NUL-terminated encoding (caller frees) or NULL on
+ * allocation failure. url selects base64url without padding. */
+char *ndx_b64_encode(const uint8_t *in, size_t len, int url);
+/* Decodes base64 (url=0, padding required) or base64url (url=1, no padding)
+ * into a malloc'd buffer (*out, caller frees, *outlen bytes). Returns NDX_OK,
+ * NDX_EINVAL on any character or length outside the alphabet, NDX_ENOMEM. */
+int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen);
+
+/* Percent-decodes in[0..inlen) into out (cap bytes, NUL-terminated).
+ * Returns the decoded length, NDX_EINVAL for a bad escape or an encoded NUL,
+ * NDX_ETOOBIG when out is too small. */
+long ndx_pct_decode(const char *in, size_t inlen, char *out, size_t cap);
+/* Percent-encodes every byte outside ALPHA / DIGIT / "-._~'()+,=" (so '/',
+ * '?', '%' and non-ASCII are escaped). Returns the length written
+ * (NUL-terminated) or NDX_ETOOBIG. */
+long ndx_pct_encode(const char *in, size_t inlen, char *out, size_t cap);
+
+#endif

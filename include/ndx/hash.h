@@ -1,0 +1,58 @@
+/* SHA-256 and the canonical request and response hashes that gateways sign.
+ * The byte layout is specified in docs/protocol.md "Canonical hashes"; change
+ * one only together with the other. */
+#ifndef NDX_HASH_H
+#define NDX_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NDX_SHA256_LEN 32
+
+void ndx_sha256(const void *data, size_t len, uint8_t out[NDX_SHA256_LEN]);
+
+/* Incremental SHA-256 for bodies that arrive in pieces. */
+struct ndx_sha256;
+/* Returns a new context or NULL on allocation failure. */
+struct ndx_sha256 *ndx_sha256_new(void);
+void ndx_sha256_update(struct ndx_sha256 *ctx, const void *data, size_t len);
+/* Writes the digest; the context is then reset and may be reused. */
+void ndx_sha256_final(struct ndx_sha256 *ctx, uint8_t out[NDX_SHA256_LEN]);
+/* Accepts NULL. */
+void ndx_sha256_free(struct ndx_sha256 *ctx);
+
+/* What a request hash covers. Each string is NUL-terminated; NULL means the
+ * header or part is absent and hashes exactly like "". path is the request
+ * path after the service id as sent on the wire (percent-encoding kept,
+ * "" when absent); query is the raw query string without '?'. */
+struct ndx_request_hash_input {
+	const char *method;
+	const char *service;   /* canonical service id, VN/GOV/BCA/population/citizens */
+	const char *path;
+	const char *query;
+	const char *client;    /* X-Road-Client, canonical */
+	const char *message_id;/* X-Road-Id */
+	const char *user_id;   /* X-Road-UserId */
+	const char *issue;     /* X-Road-Issue */
+	const char *purpose;   /* Ndx-Purpose */
+	const char *subject;   /* Ndx-Subject */
+	const char *consent;   /* Ndx-Consent */
+	const char *timestamp; /* Ndx-Timestamp, RFC 3339 UTC */
+	const char *content_type;
+	uint8_t body_sha256[NDX_SHA256_LEN];
+};
+
+/* Computes the canonical request hash of in into out. */
+void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
+
+struct ndx_response_hash_input {
+	uint8_t request_hash[NDX_SHA256_LEN];
+	int status;                /* HTTP status the provider returned */
+	const char *content_type;  /* NULL = absent */
+	const char *location;      /* Location header of a redirect; NULL = absent */
+	uint8_t body_sha256[NDX_SHA256_LEN];
+};
+
+void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
+
+#endif

@@ -1,0 +1,74 @@
+/* The HTTP server every ndx daemon uses: libmicrohttpd with an epoll thread
+ * pool, request bodies buffered up to a cap (over it: 413, handler not
+ * called), JSON helpers, X-Road style JSON errors and one JSON access-log
+ * line per request on stderr. Handlers run on the pool threads and may
+ * block. Overview: docs/architecture.md "Daemons". */
+#ifndef NDX_HTTPD_H
+#define NDX_HTTPD_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ndx_httpd;
+struct ndx_http_resp;
+
+struct ndx_http_req {
+	const char *method;
+	/* Path exactly as received: percent-encoding is NOT undone, so
+	 * "/a%2Fb" stays distinguishable from "/a/b". */
+	const char *path;
+	/* Raw query string without '?', rebuilt in order from the request;
+	 * "" when there is none. */
+	const char *query;
+	const uint8_t *body; /* NUL-terminated for convenience; NULL when empty */
+	size_t body_len;
+	const char *remote_addr; /* "127.0.0.1:5678" */
+	void *internal;
+};
+
+/* Returns the first value of header name (case-insensitive) or NULL. The
+ * string lives as long as the request. */
+const char *ndx_http_header(const struct ndx_http_req *req, const char *name);
+/* Returns the first value of query argument name, percent-decoded into a
+ * string that lives as long as the request, or NULL when absent or badly
+ * escaped. A '+' stays '+' (ndx ids may contain it); it is not a space. */
+const char *ndx_http_query_arg(const struct ndx_http_req *req, const char *name);
+
+/* A handler fills resp with exactly one of the ndx_http_resp_* body calls;
+ * a handler that sets none produces a 500 error. */
+typedef void (*ndx_http_handler)(void *ctx, const struct ndx_http_req *req,
+				 struct ndx_http_resp *resp);
+
+/* Sets a JSON body (steals the reference to body) with status. */
+void ndx_http_resp_json(struct ndx_http_resp *resp, int status, json_t *body);
+/* Sets a body copied from data (len bytes) with content type. */
+void ndx_http_resp_bytes(struct ndx_http_resp *resp, int status,
+			 const char *content_type, const void *data, size_t len);
+/* Sets the X-Road style error body {"type","message","detail"} and the
+ * X-Road-Error header (= type); detail may be NULL. The access log records
+ * the type. */
+void ndx_http_resp_error(struct ndx_http_resp *resp, int status, const char *type,
+			 const char *message, const char *detail);
+/* Adds a response header (copied). May be called before or after the body. */
+void ndx_http_resp_header(struct ndx_http_resp *resp, const char *name, const char *value);
+
+struct ndx_httpd_config {
+	const char *name;        /* daemon name for the access log */
+	const char *bind_addr;   /* IPv4 literal; NULL = "127.0.0.1" */
+	uint16_t port;           /* 0 = any free port, see ndx_httpd_port */
+	unsigned threads;        /* pool size; 0 = number of CPUs */
+	size_t max_body;         /* bytes; larger bodies get 413 */
+	ndx_http_handler handler;
+	void *ctx;
+	int access_log;          /* non-zero: one JSON line per request to stderr */
+};
+
+/* Binds and starts serving. Returns NDX_OK with *out set, NDX_EIO when the
+ * address cannot be bound (message on stderr), NDX_EINVAL. */
+int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out);
+uint16_t ndx_httpd_port(const struct ndx_httpd *srv);
+/* Stops accepting, lets in-flight requests finish, frees. Accepts NULL. */
+void ndx_httpd_stop(struct ndx_httpd *srv);
+
+#endif

@@ -1,0 +1,1210 @@
+/* The anchor and the signed global configuration (docs/protocol.md "The
+ * anchor" and "The global configuration"): parsing and validating both
+ * documents, the detached Ed25519 signature over the exact bytes of
+ * conf.json, the six verification steps, and the indexes a gateway consults
+ * on every request (members, subsystems, services, gateways by TLS
+ * fingerprint and by member, grants by client and service, revocations).
+ * Everything is built once at load; afterwards a struct ndx_conf is only
+ * read, so threads share it without locks. */
+#include "ndx/conf.h"
+
+#include <assert.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/id.h"
+#include "ndx/timefmt.h"
+
+/* A signature object is ~200 bytes; anything much larger is not one. */
+#define SIG_MAX_BYTES 4096u
+/* The registry may run a little ahead of a gateway's clock. */
+#define CLOCK_SKEW_SECONDS 300
+/* "client\nservice": two canonical ids and a separator. */
+#define GRANT_KEY_MAX (2 * NDX_ID_TEXT_MAX + 2)
+
+static const char *const http_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+};
+
+struct anchor_key {
+	char id[NDX_KEY_ID_HEX_LEN + 1];
+	struct ndx_key *key;
+};
+
+struct ndx_anchor {
+	char *instance;
+	char *registry_url;
+	size_t nkeys;
+	struct anchor_key *keys;
+};
+
+struct ndx_conf {
+	json_t *doc;           /* owns every object the lookups hand out */
+	uint64_t version;
+	const char *instance;  /* borrowed from doc */
+	time_t generated_at, expires_at;
+	json_t *members;       /* canonical id -> member object */
+	json_t *subsystems;    /* canonical id -> subsystem object */
+	json_t *services;      /* canonical id -> service object */
+	json_t *gw_index;      /* tls_cert_sha256 -> integer index into "gateways" */
+	json_t *gw_of;         /* member id -> array of gateway objects */
+	json_t *grants;        /* "client\nservice" -> array of grant objects */
+	json_t *revoked;       /* revoked value -> true */
+	json_t *empty;         /* the answer for a member without gateways */
+	const json_t *gateways;/* borrowed from doc */
+	size_t ngw;
+	struct ndx_key **gw_keys; /* parallel to gateways */
+};
+
+/* Where validation errors go. */
+struct errbuf {
+	char *buf;
+	size_t cap;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct errbuf *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->buf != NULL && e->cap > 0) {
+		va_start(ap, fmt);
+		vsnprintf(e->buf, e->cap, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static bool is_lower_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* Short form of a key id for error sentences: enough to compare by eye. */
+static void short_id(const char *id, char out[20])
+{
+	snprintf(out, 20, "%.16s%s", id, strlen(id) > 16 ? "\xe2\x80\xa6" : "");
+}
+
+/* A single id part (instance, member class, gateway code) follows the same
+ * character rules as the parts of an id; reuse ndx_id_parse rather than
+ * restate them, and insist on the canonical (unescaped) spelling. */
+static bool part_ok(const char *s, const char **why)
+{
+	char text[3 * NDX_ID_PART_MAX + 8];
+	struct ndx_id id;
+	int n;
+
+	if (strchr(s, '/') != NULL || strchr(s, '%') != NULL) {
+		*why = strchr(s, '/') != NULL ? "character '/' is not allowed"
+					      : "character '%' is not allowed";
+		return false;
+	}
+	if (*s == '\0') {
+		*why = "is empty";
+		return false;
+	}
+	n = snprintf(text, sizeof text, "%s/X/X", s);
+	if (n < 0 || (size_t)n >= sizeof text) {
+		*why = "is longer than 64 characters";
+		return false;
+	}
+	if (ndx_id_parse(text, (size_t)n, NDX_ID_MEMBER, &id, why) != NDX_OK)
+		return false;
+	return true;
+}
+
+/* ---- small typed getters with element-naming errors ------------------ */
+
+static int get_string(struct errbuf *e, const json_t *obj, const char *where,
+		      const char *field, bool required, const char **out)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	*out = NULL;
+	/* null stands for "absent" in optional fields: the registry writes
+	 * every field of a row, null where the row has no value. */
+	if (v == NULL || (json_is_null(v) && !required)) {
+		if (required)
+			return fail(e, NDX_EINVAL, "%s%s%s: missing", where, *where ? "." : "",
+				    field);
+		return NDX_OK;
+	}
+	if (!json_is_string(v))
+		return fail(e, NDX_EINVAL, "%s%s%s: expected a string", where,
+			    *where ? "." : "", field);
+	*out = json_string_value(v);
+	return NDX_OK;
+}
+
+static int get_array(struct errbuf *e, const json_t *obj, const char *where,
+		     const char *field, const json_t **out)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	if (v == NULL)
+		return fail(e, NDX_EINVAL, "%s%s%s: missing", where, *where ? "." : "", field);
+	if (!json_is_array(v))
+		return fail(e, NDX_EINVAL, "%s%s%s: expected an array", where,
+			    *where ? "." : "", field);
+	*out = v;
+	return NDX_OK;
+}
+
+static int check_optional_bool(struct errbuf *e, const json_t *obj, const char *where,
+			       const char *field)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
+		return fail(e, NDX_EINVAL, "%s.%s: expected true or false", where, field);
+	return NDX_OK;
+}
+
+static int get_time(struct errbuf *e, const json_t *obj, const char *where,
+		    const char *field, bool required, time_t *out)
+{
+	const char *s;
+	int rc = get_string(e, obj, where, field, required, &s);
+
+	if (rc != NDX_OK || s == NULL)
+		return rc;
+	if (ndx_time_parse(s, out) != NDX_OK)
+		return fail(e, NDX_EINVAL, "%s%s%s: \"%.40s\" is not an RFC 3339 UTC time "
+			    "(YYYY-MM-DDTHH:MM:SSZ)", where, *where ? "." : "", field, s);
+	return NDX_OK;
+}
+
+/* Reads obj.field as an id of the given kind in canonical form and of the
+ * configuration's instance; *text points into the document. */
+static int get_id(struct errbuf *e, const json_t *obj, const char *where,
+		  const char *field, enum ndx_id_kind kind, const char *instance,
+		  const char **text, struct ndx_id *id)
+{
+	char canon[NDX_ID_TEXT_MAX];
+	const char *why = NULL;
+	int rc = get_string(e, obj, where, field, true, text);
+
+	if (rc != NDX_OK)
+		return rc;
+	if (ndx_id_parse(*text, strlen(*text), kind, id, &why) != NDX_OK)
+		return fail(e, NDX_EINVAL, "%s.%s: %s", where, field,
+			    why != NULL ? why : "malformed id");
+	if (ndx_id_format(id, canon, sizeof canon) < 0 || strcmp(canon, *text) != 0)
+		return fail(e, NDX_EINVAL, "%s.%s: %.200s is not in canonical form "
+			    "(percent-escapes are for URLs only)", where, field, *text);
+	if (strcmp(id->instance, instance) != 0)
+		return fail(e, NDX_EINVAL, "%s.%s: instance %s is not this configuration's "
+			    "instance %s", where, field, id->instance, instance);
+	return NDX_OK;
+}
+
+/* json_object_set that reports allocation failure as NDX_ENOMEM. */
+static int index_put(struct errbuf *e, json_t *index, const char *key, json_t *value)
+{
+	if (json_object_set(index, key, value) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	return NDX_OK;
+}
+
+static int ensure_object(struct errbuf *e, const json_t *v, const char *where)
+{
+	if (!json_is_object(v))
+		return fail(e, NDX_EINVAL, "%s: expected an object", where);
+	return NDX_OK;
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+void ndx_conf_free(struct ndx_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	for (size_t i = 0; i < conf->ngw && conf->gw_keys != NULL; i++)
+		ndx_key_free(conf->gw_keys[i]);
+	free(conf->gw_keys);
+	json_decref(conf->members);
+	json_decref(conf->subsystems);
+	json_decref(conf->services);
+	json_decref(conf->gw_index);
+	json_decref(conf->gw_of);
+	json_decref(conf->grants);
+	json_decref(conf->revoked);
+	json_decref(conf->empty);
+	json_decref(conf->doc);
+	free(conf);
+}
+
+static int parse_header(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *doc = c->doc, *v;
+	const char *s, *why = NULL;
+	int rc;
+
+	if ((rc = get_string(e, doc, "", "format", true, &s)) != NDX_OK)
+		return rc;
+	if (strcmp(s, NDX_CONF_FORMAT) != 0)
+		return fail(e, NDX_EINVAL, "format: expected \"%s\", found \"%.40s\"",
+			    NDX_CONF_FORMAT, s);
+	if ((rc = get_string(e, doc, "", "instance", true, &s)) != NDX_OK)
+		return rc;
+	if (!part_ok(s, &why))
+		return fail(e, NDX_EINVAL, "instance: %s", why);
+	c->instance = s;
+	v = json_object_get(doc, "version");
+	if (v == NULL)
+		return fail(e, NDX_EINVAL, "version: missing");
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return fail(e, NDX_EINVAL, "version: expected a positive integer");
+	c->version = (uint64_t)json_integer_value(v);
+	if ((rc = get_time(e, doc, "", "generated_at", true, &c->generated_at)) != NDX_OK)
+		return rc;
+	if ((rc = get_time(e, doc, "", "expires_at", true, &c->expires_at)) != NDX_OK)
+		return rc;
+	if (c->generated_at >= c->expires_at)
+		return fail(e, NDX_EINVAL, "expires_at: must be after generated_at");
+	v = json_object_get(doc, "registry");
+	if (v != NULL) {
+		if ((rc = ensure_object(e, v, "registry")) != NDX_OK ||
+		    (rc = get_string(e, v, "registry", "url", false, &s)) != NDX_OK)
+			return rc;
+		v = json_object_get(v, "ca_certificate");
+		if (v != NULL && !json_is_string(v) && !json_is_null(v))
+			return fail(e, NDX_EINVAL, "registry.ca_certificate: expected a "
+				    "PEM string or null");
+	}
+	return NDX_OK;
+}
+
+static int parse_members(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *classes, *list, *v;
+	char where[64];
+	size_t i, j;
+	int rc;
+
+	if ((rc = get_array(e, c->doc, "", "member_classes", &classes)) != NDX_OK)
+		return rc;
+	json_array_foreach(classes, i, v) {
+		const char *why = NULL;
+
+		if (!json_is_string(v))
+			return fail(e, NDX_EINVAL, "member_classes[%zu]: expected a string", i);
+		if (!part_ok(json_string_value(v), &why))
+			return fail(e, NDX_EINVAL, "member_classes[%zu]: %s", i, why);
+		for (j = 0; j < i; j++)
+			if (strcmp(json_string_value(json_array_get(classes, j)),
+				   json_string_value(v)) == 0)
+				return fail(e, NDX_EINVAL, "member_classes[%zu]: %s is listed "
+					    "twice", i, json_string_value(v));
+	}
+
+	if ((rc = get_array(e, c->doc, "", "members", &list)) != NDX_OK)
+		return rc;
+	json_array_foreach(list, i, v) {
+		struct ndx_id id;
+		const char *text, *name;
+		bool known = false;
+
+		snprintf(where, sizeof where, "members[%zu]", i);
+		if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+		    (rc = get_id(e, v, where, "id", NDX_ID_MEMBER, c->instance, &text, &id)) != NDX_OK ||
+		    (rc = get_string(e, v, where, "name", false, &name)) != NDX_OK)
+			return rc;
+		for (j = 0; j < json_array_size(classes); j++)
+			if (strcmp(json_string_value(json_array_get(classes, j)),
+				   id.member_class) == 0)
+				known = true;
+		if (!known)
+			return fail(e, NDX_EINVAL, "%s.id: member class %s is not in "
+				    "member_classes", where, id.member_class);
+		if (json_object_get(c->members, text) != NULL)
+			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
+		if ((rc = index_put(e, c->members, text, (json_t *)v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+static int parse_subsystems(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	char where[64], parent[NDX_ID_TEXT_MAX];
+	size_t i;
+	int rc;
+
+	if ((rc = get_array(e, c->doc, "", "subsystems", &list)) != NDX_OK)
+		return rc;
+	json_array_foreach(list, i, v) {
+		struct ndx_id id, pid;
+		const char *text;
+
+		snprintf(where, sizeof where, "subsystems[%zu]", i);
+		if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+		    (rc = get_id(e, v, where, "id", NDX_ID_SUBSYSTEM, c->instance, &text, &id)) != NDX_OK)
+			return rc;
+		if (ndx_id_parent(&id, NDX_ID_MEMBER, &pid) != NDX_OK ||
+		    ndx_id_format(&pid, parent, sizeof parent) < 0)
+			return fail(e, NDX_EINVAL, "%s.id: cannot derive its member", where);
+		if (json_object_get(c->members, parent) == NULL)
+			return fail(e, NDX_EINVAL, "%s.id: member %s is not in this "
+				    "configuration", where, parent);
+		if (json_object_get(c->subsystems, text) != NULL)
+			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
+		if ((rc = index_put(e, c->subsystems, text, (json_t *)v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+static int parse_gateway(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
+{
+	struct ndx_id id;
+	char where[64], kid[NDX_KEY_ID_HEX_LEN + 1];
+	const char *member, *code, *addr, *fp, *sk, *skid, *why = NULL;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	json_t *arr, *idx;
+	const json_t *other;
+	size_t k;
+	int rc;
+
+	snprintf(where, sizeof where, "gateways[%zu]", i);
+	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "member", NDX_ID_MEMBER, c->instance, &member, &id)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "code", true, &code)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "address", true, &addr)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "tls_cert_sha256", true, &fp)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "sign_key", true, &sk)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "sign_key_id", true, &skid)) != NDX_OK)
+		return rc;
+	if (json_object_get(c->members, member) == NULL)
+		return fail(e, NDX_EINVAL, "%s.member: %s is not a member in this "
+			    "configuration", where, member);
+	if (!part_ok(code, &why))
+		return fail(e, NDX_EINVAL, "%s.code: %s", where, why);
+	if (*addr == '\0')
+		return fail(e, NDX_EINVAL, "%s.address: is empty", where);
+	if (!is_lower_hex(fp, 64))
+		return fail(e, NDX_EINVAL, "%s.tls_cert_sha256: expected 64 lower-case hex "
+			    "digits", where);
+	if (ndx_b64_decode(sk, strlen(sk), 0, &raw, &rawlen) != NDX_OK ||
+	    rawlen != NDX_ED25519_PUBLIC_LEN) {
+		free(raw);
+		return fail(e, NDX_EINVAL, "%s.sign_key: expected base64 of a 32-byte "
+			    "Ed25519 public key", where);
+	}
+	rc = ndx_key_from_public_raw(raw, &c->gw_keys[i]);
+	free(raw);
+	if (rc != NDX_OK)
+		return fail(e, rc == NDX_ENOMEM ? rc : NDX_EINVAL,
+			    "%s.sign_key: not a usable Ed25519 public key", where);
+	ndx_key_id(c->gw_keys[i], kid);
+	if (strcmp(kid, skid) != 0)
+		return fail(e, NDX_EINVAL, "%s.sign_key_id: does not match sign_key "
+			    "(its key id is %s)", where, kid);
+	if (json_object_get(c->gw_index, fp) != NULL)
+		return fail(e, NDX_EINVAL, "%s.tls_cert_sha256: another gateway has the "
+			    "same certificate", where);
+	/* Uniqueness by (member, code): a member has few gateways, so scan. */
+	arr = json_object_get(c->gw_of, member);
+	json_array_foreach(arr, k, other) {
+		const char *oc = json_string_value(json_object_get(other, "code"));
+
+		if (oc != NULL && strcmp(oc, code) == 0)
+			return fail(e, NDX_EINVAL, "%s: member %s has two gateways with "
+				    "code %s", where, member, code);
+	}
+	idx = json_integer((json_int_t)i);
+	if (idx == NULL || json_object_set_new(c->gw_index, fp, idx) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	if (arr == NULL) {
+		arr = json_array();
+		if (arr == NULL || json_object_set_new(c->gw_of, member, arr) != 0)
+			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
+				    "configuration");
+	}
+	if (json_array_append(arr, (json_t *)v) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	return NDX_OK;
+}
+
+static int parse_gateways(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = get_array(e, c->doc, "", "gateways", &list)) != NDX_OK)
+		return rc;
+	c->gateways = list;
+	c->ngw = json_array_size(list);
+	if (c->ngw > 0) {
+		c->gw_keys = calloc(c->ngw, sizeof *c->gw_keys);
+		if (c->gw_keys == NULL)
+			return fail(e, NDX_ENOMEM, "out of memory");
+	}
+	json_array_foreach(list, i, v) {
+		if ((rc = parse_gateway(e, c, i, v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+static int parse_services(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v, *f;
+	char where[64], parent[NDX_ID_TEXT_MAX];
+	size_t i, j;
+	int rc;
+
+	if ((rc = get_array(e, c->doc, "", "services", &list)) != NDX_OK)
+		return rc;
+	json_array_foreach(list, i, v) {
+		struct ndx_id id, pid;
+		const char *text, *s;
+
+		snprintf(where, sizeof where, "services[%zu]", i);
+		if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+		    (rc = get_id(e, v, where, "id", NDX_ID_SERVICE, c->instance, &text, &id)) != NDX_OK ||
+		    (rc = get_string(e, v, where, "title", false, &s)) != NDX_OK ||
+		    (rc = check_optional_bool(e, v, where, "personal")) != NDX_OK ||
+		    (rc = check_optional_bool(e, v, where, "consent_required")) != NDX_OK)
+			return rc;
+		if (ndx_id_parent(&id, NDX_ID_SUBSYSTEM, &pid) != NDX_OK ||
+		    ndx_id_format(&pid, parent, sizeof parent) < 0)
+			return fail(e, NDX_EINVAL, "%s.id: cannot derive its subsystem", where);
+		if (json_object_get(c->subsystems, parent) == NULL)
+			return fail(e, NDX_EINVAL, "%s.id: subsystem %s is not in this "
+				    "configuration", where, parent);
+		f = json_object_get(v, "purposes");
+		if (f != NULL && !json_is_null(f)) {
+			const json_t *p;
+
+			if (!json_is_array(f))
+				return fail(e, NDX_EINVAL, "%s.purposes: expected an array", where);
+			json_array_foreach(f, j, p) {
+				if (!json_is_string(p) || json_string_length(p) == 0)
+					return fail(e, NDX_EINVAL, "%s.purposes[%zu]: expected a "
+						    "non-empty string", where, j);
+			}
+		}
+		f = json_object_get(v, "openapi_sha256");
+		if (f != NULL && !json_is_null(f) &&
+		    !(json_is_string(f) && is_lower_hex(json_string_value(f), 64)))
+			return fail(e, NDX_EINVAL, "%s.openapi_sha256: expected 64 lower-case "
+				    "hex digits or null", where);
+		if (json_object_get(c->services, text) != NULL)
+			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
+		if ((rc = index_put(e, c->services, text, (json_t *)v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+static bool method_known(const char *m)
+{
+	for (size_t i = 0; i < sizeof http_methods / sizeof http_methods[0]; i++)
+		if (strcmp(m, http_methods[i]) == 0)
+			return true;
+	return false;
+}
+
+static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
+{
+	struct ndx_id cid, sid;
+	const char *client, *service;
+	const json_t *methods, *paths, *m;
+	char where[64], key[GRANT_KEY_MAX];
+	json_t *arr;
+	size_t j;
+	int rc;
+
+	snprintf(where, sizeof where, "grants[%zu]", i);
+	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "client", NDX_ID_SUBSYSTEM, c->instance, &client, &cid)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "service", NDX_ID_SERVICE, c->instance, &service, &sid)) != NDX_OK)
+		return rc;
+	if (json_object_get(c->subsystems, client) == NULL)
+		return fail(e, NDX_EINVAL, "%s.client: %s is not a subsystem in this "
+			    "configuration", where, client);
+	if (json_object_get(c->services, service) == NULL)
+		return fail(e, NDX_EINVAL, "%s.service: %s is not a service in this "
+			    "configuration", where, service);
+	if ((rc = get_array(e, v, where, "methods", &methods)) != NDX_OK ||
+	    (rc = get_array(e, v, where, "paths", &paths)) != NDX_OK)
+		return rc;
+	if (json_array_size(methods) == 0)
+		return fail(e, NDX_EINVAL, "%s.methods: is empty", where);
+	json_array_foreach(methods, j, m) {
+		if (!json_is_string(m) || !method_known(json_string_value(m)))
+			return fail(e, NDX_EINVAL, "%s.methods[%zu]: expected one of GET HEAD "
+				    "POST PUT PATCH DELETE OPTIONS", where, j);
+	}
+	if (json_array_size(paths) == 0)
+		return fail(e, NDX_EINVAL, "%s.paths: is empty", where);
+	json_array_foreach(paths, j, m) {
+		const char *p = json_string_value(m);
+
+		if (p == NULL || (strcmp(p, "*") != 0 && p[0] != '/'))
+			return fail(e, NDX_EINVAL, "%s.paths[%zu]: expected \"*\" or a "
+				    "pattern starting with '/'", where, j);
+	}
+	snprintf(key, sizeof key, "%s\n%s", client, service);
+	arr = json_object_get(c->grants, key);
+	if (arr == NULL) {
+		arr = json_array();
+		if (arr == NULL || json_object_set_new(c->grants, key, arr) != 0)
+			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
+				    "configuration");
+	}
+	if (json_array_append(arr, (json_t *)v) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	return NDX_OK;
+}
+
+static int parse_grants_revocations(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	char where[64];
+	size_t i;
+	int rc;
+
+	if ((rc = get_array(e, c->doc, "", "grants", &list)) != NDX_OK)
+		return rc;
+	json_array_foreach(list, i, v) {
+		if ((rc = parse_grant(e, c, i, v)) != NDX_OK)
+			return rc;
+	}
+	if ((rc = get_array(e, c->doc, "", "revocations", &list)) != NDX_OK)
+		return rc;
+	json_array_foreach(list, i, v) {
+		const char *kind, *value, *reason;
+		time_t at;
+
+		snprintf(where, sizeof where, "revocations[%zu]", i);
+		if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+		    (rc = get_string(e, v, where, "kind", true, &kind)) != NDX_OK ||
+		    (rc = get_string(e, v, where, "value", true, &value)) != NDX_OK ||
+		    (rc = get_string(e, v, where, "reason", false, &reason)) != NDX_OK ||
+		    (rc = get_time(e, v, where, "revoked_at", false, &at)) != NDX_OK)
+			return rc;
+		if (strcmp(kind, "key") != 0 && strcmp(kind, "certificate") != 0)
+			return fail(e, NDX_EINVAL, "%s.kind: expected \"key\" or "
+				    "\"certificate\", found \"%.40s\"", where, kind);
+		if (!is_lower_hex(value, 64))
+			return fail(e, NDX_EINVAL, "%s.value: expected 64 lower-case hex "
+				    "digits (a key id or certificate fingerprint)", where);
+		if ((rc = index_put(e, c->revoked, value, json_true())) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
+		      struct errbuf *e)
+{
+	struct ndx_conf *c;
+	json_error_t jerr;
+	int rc;
+
+	*out = NULL;
+	if (len > NDX_CONF_MAX_BYTES)
+		return fail(e, NDX_ETOOBIG, "configuration is larger than %u bytes",
+			    NDX_CONF_MAX_BYTES);
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return fail(e, NDX_ENOMEM, "out of memory");
+	c->doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (c->doc == NULL) {
+		ndx_conf_free(c);
+		return fail(e, NDX_EINVAL, "configuration is not valid JSON: %s "
+			    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
+	}
+	if (!json_is_object(c->doc)) {
+		ndx_conf_free(c);
+		return fail(e, NDX_EINVAL, "configuration is not a JSON object");
+	}
+	c->members = json_object();
+	c->subsystems = json_object();
+	c->services = json_object();
+	c->gw_index = json_object();
+	c->gw_of = json_object();
+	c->grants = json_object();
+	c->revoked = json_object();
+	c->empty = json_array();
+	if (c->members == NULL || c->subsystems == NULL || c->services == NULL ||
+	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL ||
+	    c->revoked == NULL || c->empty == NULL) {
+		ndx_conf_free(c);
+		return fail(e, NDX_ENOMEM, "out of memory");
+	}
+	if ((rc = parse_header(e, c)) != NDX_OK ||
+	    (rc = parse_members(e, c)) != NDX_OK ||
+	    (rc = parse_subsystems(e, c)) != NDX_OK ||
+	    (rc = parse_gateways(e, c)) != NDX_OK ||
+	    (rc = parse_services(e, c)) != NDX_OK ||
+	    (rc = parse_grants_revocations(e, c)) != NDX_OK) {
+		ndx_conf_free(c);
+		return rc;
+	}
+	*out = c;
+	return NDX_OK;
+}
+
+int ndx_conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
+		   char *err, size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+
+	assert(data != NULL || len == 0);
+	assert(out != NULL);
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	return conf_parse(data == NULL ? (const uint8_t *)"" : data, len, out, &e);
+}
+
+/* Step 1 of docs/protocol.md: the signature object. */
+static int parse_sig(struct errbuf *e, const char *sig, char key_id[NDX_KEY_ID_HEX_LEN + 1],
+		     uint8_t out[NDX_ED25519_SIG_LEN])
+{
+	json_error_t jerr;
+	json_t *o;
+	const char *alg, *kid, *b64;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc = NDX_EINVAL;
+
+	if (sig == NULL || strlen(sig) > SIG_MAX_BYTES)
+		return fail(e, NDX_EINVAL, "signature object is missing or too large");
+	o = json_loads(sig, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL)
+		return fail(e, NDX_EINVAL, "signature object is not valid JSON: %s", jerr.text);
+	if (!json_is_object(o)) {
+		fail(e, NDX_EINVAL, "signature object is not a JSON object");
+		goto out;
+	}
+	alg = json_string_value(json_object_get(o, "alg"));
+	kid = json_string_value(json_object_get(o, "key_id"));
+	b64 = json_string_value(json_object_get(o, "signature"));
+	if (alg == NULL || strcmp(alg, "Ed25519") != 0) {
+		fail(e, NDX_EINVAL, "signature object: alg must be \"Ed25519\"");
+		goto out;
+	}
+	if (kid == NULL || !is_lower_hex(kid, NDX_KEY_ID_HEX_LEN)) {
+		fail(e, NDX_EINVAL, "signature object: key_id must be 64 lower-case hex digits");
+		goto out;
+	}
+	if (b64 == NULL || ndx_b64_decode(b64, strlen(b64), 0, &raw, &rawlen) != NDX_OK ||
+	    rawlen != NDX_ED25519_SIG_LEN) {
+		fail(e, NDX_EINVAL, "signature object: signature must be base64 of 64 bytes");
+		goto out;
+	}
+	memcpy(out, raw, NDX_ED25519_SIG_LEN);
+	memcpy(key_id, kid, NDX_KEY_ID_HEX_LEN + 1);
+	rc = NDX_OK;
+out:
+	free(raw);
+	json_decref(o);
+	return rc;
+}
+
+int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
+		    const struct ndx_anchor *anchor, time_t now,
+		    struct ndx_conf **out, char *err, size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+	char kid[NDX_KEY_ID_HEX_LEN + 1], shortkid[20], t1[NDX_TIME_TEXT_LEN],
+	     t2[NDX_TIME_TEXT_LEN];
+	uint8_t raw[NDX_ED25519_SIG_LEN];
+	const struct ndx_key *key;
+	struct ndx_conf *c = NULL;
+	int rc;
+
+	assert(anchor != NULL && out != NULL);
+	assert(data != NULL || len == 0);
+	*out = NULL;
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	if (data == NULL)
+		data = (const uint8_t *)"";
+	if ((rc = parse_sig(&e, sig, kid, raw)) != NDX_OK)
+		return rc;
+	short_id(kid, shortkid);
+	key = ndx_anchor_key(anchor, kid);
+	if (key == NULL)
+		return fail(&e, NDX_ENOTFOUND, "configuration is signed with key %s, which "
+			    "is not a key of the anchor", shortkid);
+	if (len > NDX_CONF_MAX_BYTES)
+		return fail(&e, NDX_ETOOBIG, "configuration is larger than %u bytes",
+			    NDX_CONF_MAX_BYTES);
+	if (ndx_verify(key, data, len, raw) != NDX_OK)
+		return fail(&e, NDX_EBADSIG, "signature does not verify with registry key %s",
+			    shortkid);
+	if ((rc = conf_parse(data, len, &c, &e)) != NDX_OK)
+		return rc;
+	if (strcmp(c->instance, anchor->instance) != 0) {
+		fail(&e, NDX_EINVAL, "configuration is for instance %s, the anchor is for %s",
+		     c->instance, anchor->instance);
+		ndx_conf_free(c);
+		return NDX_EINVAL;
+	}
+	if (c->expires_at <= now) {
+		ndx_time_format(c->expires_at, t1);
+		ndx_time_format(now, t2);
+		fail(&e, NDX_EEXPIRED, "configuration expired at %s (now %s)", t1, t2);
+		ndx_conf_free(c);
+		return NDX_EEXPIRED;
+	}
+	if (c->generated_at > now + CLOCK_SKEW_SECONDS) {
+		ndx_time_format(c->generated_at, t1);
+		ndx_time_format(now, t2);
+		fail(&e, NDX_EEXPIRED, "configuration generated at %s, more than %d s in the "
+		     "future (now %s): check the clocks", t1, CLOCK_SKEW_SECONDS, t2);
+		ndx_conf_free(c);
+		return NDX_EEXPIRED;
+	}
+	*out = c;
+	return NDX_OK;
+}
+
+char *ndx_conf_sign(const struct ndx_key *key, const void *data, size_t len)
+{
+	uint8_t sig[NDX_ED25519_SIG_LEN];
+	char kid[NDX_KEY_ID_HEX_LEN + 1], *b64, *text;
+	json_t *o;
+
+	assert(key != NULL);
+	if (ndx_sign(key, data == NULL ? "" : data, len, sig) != NDX_OK)
+		return NULL;
+	b64 = ndx_b64_encode(sig, sizeof sig, 0);
+	if (b64 == NULL)
+		return NULL;
+	ndx_key_id(key, kid);
+	o = json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id", kid, "signature", b64);
+	free(b64);
+	if (o == NULL)
+		return NULL;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+static int join_path(char *buf, size_t cap, const char *dir, const char *name)
+{
+	int n = snprintf(buf, cap, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= cap ? NDX_EINVAL : NDX_OK;
+}
+
+int ndx_conf_load_dir(const char *dir, const struct ndx_anchor *anchor, time_t now,
+		      struct ndx_conf **out, char *err, size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+	char pconf[PATH_MAX], psig[PATH_MAX], *data = NULL, *sig = NULL;
+	size_t len = 0, siglen = 0;
+	int rc;
+
+	assert(dir != NULL && anchor != NULL && out != NULL);
+	*out = NULL;
+	if (join_path(pconf, sizeof pconf, dir, NDX_CONF_FILE) != NDX_OK ||
+	    join_path(psig, sizeof psig, dir, NDX_CONF_SIG_FILE) != NDX_OK)
+		return fail(&e, NDX_EINVAL, "directory name is too long");
+	rc = ndx_file_read(pconf, NDX_CONF_MAX_BYTES, &data, &len);
+	if (rc != NDX_OK)
+		return fail(&e, rc, "cannot read %s: %s", pconf, ndx_strerror(rc));
+	rc = ndx_file_read(psig, SIG_MAX_BYTES, &sig, &siglen);
+	if (rc != NDX_OK) {
+		free(data);
+		return fail(&e, rc, "cannot read %s: %s", psig, ndx_strerror(rc));
+	}
+	if (strlen(sig) != siglen)
+		rc = fail(&e, NDX_EINVAL, "%s contains a NUL byte", psig);
+	else
+		rc = ndx_conf_verify((const uint8_t *)data, len, sig, anchor, now, out,
+				     err, errcap);
+	free(data);
+	free(sig);
+	return rc;
+}
+
+int ndx_conf_save_dir(const char *dir, const uint8_t *data, size_t len, const char *sig)
+{
+	char pconf[PATH_MAX], psig[PATH_MAX];
+	int rc;
+
+	assert(dir != NULL && sig != NULL);
+	assert(data != NULL || len == 0);
+	if (join_path(pconf, sizeof pconf, dir, NDX_CONF_FILE) != NDX_OK ||
+	    join_path(psig, sizeof psig, dir, NDX_CONF_SIG_FILE) != NDX_OK)
+		return NDX_EINVAL;
+	if ((rc = ndx_mkdirs(dir, 0755)) != NDX_OK)
+		return rc;
+	/* Two renames are not one atomic step: a crash in between leaves a
+	 * pair that fails verification, which a loader treats like a missing
+	 * configuration rather than trusting either half. */
+	if ((rc = ndx_file_write_atomic(pconf, data == NULL ? "" : (const void *)data, len,
+					0644, 0)) != NDX_OK)
+		return rc;
+	return ndx_file_write_atomic(psig, sig, strlen(sig), 0644, 0);
+}
+
+uint64_t ndx_conf_version(const struct ndx_conf *conf)
+{
+	return conf->version;
+}
+
+const char *ndx_conf_instance(const struct ndx_conf *conf)
+{
+	return conf->instance;
+}
+
+time_t ndx_conf_generated_at(const struct ndx_conf *conf)
+{
+	return conf->generated_at;
+}
+
+time_t ndx_conf_expires_at(const struct ndx_conf *conf)
+{
+	return conf->expires_at;
+}
+
+const json_t *ndx_conf_json(const struct ndx_conf *conf)
+{
+	return conf->doc;
+}
+
+const json_t *ndx_conf_member(const struct ndx_conf *conf, const char *member_id)
+{
+	assert(conf != NULL);
+	return member_id == NULL ? NULL : json_object_get(conf->members, member_id);
+}
+
+const json_t *ndx_conf_subsystem(const struct ndx_conf *conf, const char *subsystem_id)
+{
+	assert(conf != NULL);
+	return subsystem_id == NULL ? NULL : json_object_get(conf->subsystems, subsystem_id);
+}
+
+const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_id)
+{
+	assert(conf != NULL);
+	return service_id == NULL ? NULL : json_object_get(conf->services, service_id);
+}
+
+const json_t *ndx_conf_gateway_by_cert(const struct ndx_conf *conf, const char *cert_sha256)
+{
+	const json_t *idx;
+
+	assert(conf != NULL);
+	if (cert_sha256 == NULL)
+		return NULL;
+	idx = json_object_get(conf->gw_index, cert_sha256);
+	if (idx == NULL)
+		return NULL;
+	return json_array_get(conf->gateways, (size_t)json_integer_value(idx));
+}
+
+const json_t *ndx_conf_gateways_of(const struct ndx_conf *conf, const char *member_id)
+{
+	const json_t *arr;
+
+	assert(conf != NULL);
+	arr = member_id == NULL ? NULL : json_object_get(conf->gw_of, member_id);
+	return arr != NULL ? arr : conf->empty;
+}
+
+const struct ndx_key *ndx_conf_gateway_key(const struct ndx_conf *conf, const json_t *gateway)
+{
+	const json_t *idx;
+	const char *fp;
+	size_t i;
+
+	assert(conf != NULL);
+	fp = json_string_value(json_object_get(gateway, "tls_cert_sha256"));
+	if (fp == NULL)
+		return NULL;
+	idx = json_object_get(conf->gw_index, fp);
+	if (idx == NULL)
+		return NULL;
+	i = (size_t)json_integer_value(idx);
+	/* Only this configuration's own gateway objects: one from an older
+	 * configuration may carry a key that has since been replaced. */
+	if (i >= conf->ngw || json_array_get(conf->gateways, i) != gateway)
+		return NULL;
+	return conf->gw_keys[i];
+}
+
+static bool pct_is(const char *p, char hi, char lo)
+{
+	return p[0] == '%' && p[1] == hi && (p[2] == lo || p[2] == (char)(lo - 'a' + 'A'));
+}
+
+/* Whether path has a ".." segment once "%2e" is read as '.' and "%2f",
+ * '\\' and "%5c" as separators: a provider or a proxy in front of it may
+ * decode any of these, so a grant for the paths under /a must never reach /b. */
+static bool has_dot_dot(const char *path)
+{
+	int dots = 0;
+	bool other = false;
+
+	for (const char *p = path;; ) {
+		if (*p == '\0' || *p == '/' || *p == '\\' || pct_is(p, '2', 'f') ||
+		    pct_is(p, '5', 'c')) {
+			if (dots == 2 && !other)
+				return true;
+			if (*p == '\0')
+				return false;
+			dots = 0;
+			other = false;
+			p += *p == '%' ? 3 : 1;
+		} else if (*p == '.' || pct_is(p, '2', 'e')) {
+			dots++;
+			p += *p == '%' ? 3 : 1;
+		} else {
+			other = true;
+			p++;
+		}
+	}
+}
+
+bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
+			   const char *service, const char *method, const char *path)
+{
+	char key[GRANT_KEY_MAX];
+	const json_t *grants, *g;
+	size_t i;
+	int n;
+
+	assert(conf != NULL);
+	if (client == NULL || service == NULL || method == NULL)
+		return false;
+	if (path == NULL)
+		path = "";
+	if (has_dot_dot(path))
+		return false;
+	n = snprintf(key, sizeof key, "%s\n%s", client, service);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return false;
+	grants = json_object_get(conf->grants, key);
+	json_array_foreach(grants, i, g) {
+		const json_t *list = json_object_get(g, "methods"), *v;
+		bool method_ok = false;
+		size_t j;
+
+		json_array_foreach(list, j, v) {
+			if (strcmp(json_string_value(v), method) == 0) {
+				method_ok = true;
+				break;
+			}
+		}
+		if (!method_ok)
+			continue;
+		list = json_object_get(g, "paths");
+		json_array_foreach(list, j, v) {
+			const char *pat = json_string_value(v);
+
+			if (strcmp(pat, "*") == 0 || fnmatch(pat, path, 0) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fingerprint)
+{
+	assert(conf != NULL);
+	return key_id_or_fingerprint != NULL &&
+	       json_object_get(conf->revoked, key_id_or_fingerprint) != NULL;
+}
+
+/* ---- anchor ----------------------------------------------------------- */
+
+void ndx_anchor_free(struct ndx_anchor *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->nkeys; i++)
+		ndx_key_free(a->keys[i].key);
+	free(a->keys);
+	free(a->instance);
+	free(a->registry_url);
+	free(a);
+}
+
+static int anchor_keys(struct errbuf *e, struct ndx_anchor *a, const json_t *keys)
+{
+	const json_t *k;
+	char where[32];
+	size_t i;
+	int rc;
+
+	if (json_array_size(keys) == 0)
+		return fail(e, NDX_EINVAL, "anchor keys: is empty");
+	a->keys = calloc(json_array_size(keys), sizeof *a->keys);
+	if (a->keys == NULL)
+		return fail(e, NDX_ENOMEM, "out of memory");
+	json_array_foreach(keys, i, k) {
+		const char *kid, *pub;
+		uint8_t *raw = NULL;
+		size_t rawlen = 0;
+		struct anchor_key *slot = &a->keys[i];
+
+		snprintf(where, sizeof where, "keys[%zu]", i);
+		if ((rc = ensure_object(e, k, where)) != NDX_OK ||
+		    (rc = get_string(e, k, where, "key_id", true, &kid)) != NDX_OK ||
+		    (rc = get_string(e, k, where, "public_key", true, &pub)) != NDX_OK)
+			return rc;
+		if (ndx_b64_decode(pub, strlen(pub), 0, &raw, &rawlen) != NDX_OK ||
+		    rawlen != NDX_ED25519_PUBLIC_LEN) {
+			free(raw);
+			return fail(e, NDX_EINVAL, "%s.public_key: expected base64 of a 32-byte "
+				    "Ed25519 public key", where);
+		}
+		rc = ndx_key_from_public_raw(raw, &slot->key);
+		free(raw);
+		if (rc != NDX_OK)
+			return fail(e, rc == NDX_ENOMEM ? rc : NDX_EINVAL,
+				    "%s.public_key: not a usable Ed25519 public key", where);
+		a->nkeys = i + 1;
+		ndx_key_id(slot->key, slot->id);
+		if (strcmp(slot->id, kid) != 0)
+			return fail(e, NDX_EINVAL, "%s.key_id: does not match public_key (its "
+				    "key id is %s)", where, slot->id);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(a->keys[j].id, slot->id) == 0)
+				return fail(e, NDX_EINVAL, "%s: key is listed twice", where);
+	}
+	return NDX_OK;
+}
+
+int ndx_anchor_parse(const char *data, size_t len, struct ndx_anchor **out,
+		     char *err, size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+	struct ndx_anchor *a = NULL;
+	json_error_t jerr;
+	json_t *doc;
+	const json_t *keys;
+	const char *fmt, *inst, *url, *why = NULL;
+	time_t t;
+	int rc;
+
+	assert(out != NULL);
+	assert(data != NULL || len == 0);
+	*out = NULL;
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	doc = json_loadb(data == NULL ? "" : data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL)
+		return fail(&e, NDX_EINVAL, "anchor is not valid JSON: %s (line %d, column %d)",
+			    jerr.text, jerr.line, jerr.column);
+	if (!json_is_object(doc)) {
+		rc = fail(&e, NDX_EINVAL, "anchor is not a JSON object");
+		goto out;
+	}
+	if ((rc = get_string(&e, doc, "anchor", "format", true, &fmt)) != NDX_OK ||
+	    (rc = get_string(&e, doc, "anchor", "instance", true, &inst)) != NDX_OK ||
+	    (rc = get_string(&e, doc, "anchor", "registry_url", true, &url)) != NDX_OK ||
+	    (rc = get_time(&e, doc, "anchor", "generated_at", false, &t)) != NDX_OK ||
+	    (rc = get_array(&e, doc, "anchor", "keys", &keys)) != NDX_OK)
+		goto out;
+	if (strcmp(fmt, NDX_ANCHOR_FORMAT) != 0) {
+		rc = fail(&e, NDX_EINVAL, "anchor.format: expected \"%s\"", NDX_ANCHOR_FORMAT);
+		goto out;
+	}
+	if (!part_ok(inst, &why)) {
+		rc = fail(&e, NDX_EINVAL, "anchor.instance: %s", why);
+		goto out;
+	}
+	a = calloc(1, sizeof *a);
+	if (a == NULL || (a->instance = strdup(inst)) == NULL ||
+	    (a->registry_url = strdup(url)) == NULL) {
+		rc = fail(&e, NDX_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = anchor_keys(&e, a, keys)) != NDX_OK)
+		goto out;
+	*out = a;
+	a = NULL;
+out:
+	ndx_anchor_free(a);
+	json_decref(doc);
+	return rc;
+}
+
+int ndx_anchor_load(const char *path, struct ndx_anchor **out, char *err, size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	assert(path != NULL && out != NULL);
+	*out = NULL;
+	/* An anchor holds a handful of keys; 1 MiB is generous. */
+	rc = ndx_file_read(path, 1u << 20, &data, &len);
+	if (rc != NDX_OK)
+		return fail(&e, rc, "cannot read %s: %s", path, ndx_strerror(rc));
+	rc = ndx_anchor_parse(data, len, out, err, errcap);
+	free(data);
+	return rc;
+}
+
+const char *ndx_anchor_instance(const struct ndx_anchor *a)
+{
+	return a->instance;
+}
+
+const char *ndx_anchor_registry_url(const struct ndx_anchor *a)
+{
+	return a->registry_url;
+}
+
+const struct ndx_key *ndx_anchor_key(const struct ndx_anchor *a, const char *key_id)
+{
+	assert(a != NULL);
+	if (key_id == NULL)
+		return NULL;
+	for (size_t i = 0; i < a->nkeys; i++)
+		if (strcmp(a->keys[i].id, key_id) == 0)
+			return a->keys[i].key;
+	return NULL;
+}
+
+json_t *ndx_anchor_build(const char *instance, const char *registry_url,
+			 const struct ndx_key *key)
+{
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	char kid[NDX_KEY_ID_HEX_LEN + 1], now[NDX_TIME_TEXT_LEN], *b64;
+	json_t *doc;
+
+	assert(instance != NULL && registry_url != NULL && key != NULL);
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, kid);
+	ndx_time_format(time(NULL), now);
+	b64 = ndx_b64_encode(raw, sizeof raw, 0);
+	if (b64 == NULL)
+		return NULL;
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}]}",
+			"format", NDX_ANCHOR_FORMAT, "instance", instance,
+			"registry_url", registry_url, "generated_at", now,
+			"keys", "key_id", kid, "public_key", b64);
+	free(b64);
+	return doc;
+}

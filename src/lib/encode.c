@@ -1,0 +1,244 @@
+/* Hex, base64 (RFC 4648 section 4, padded), base64url (section 5, unpadded)
+ * and RFC 3986 percent encoding, as used on ndx's wire and in its documents
+ * (docs/protocol.md). Base64 goes through OpenSSL's EVP_EncodeBlock and
+ * EVP_DecodeBlock; since those are lenient (whitespace, no length
+ * reporting), decoding validates the whole input first and computes the
+ * real length from the padding, so every value has exactly one accepted
+ * spelling. */
+#include "ndx/encode.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ndx/err.h"
+
+static const char hexdig[] = "0123456789abcdef";
+
+void ndx_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hexdig[in[i] >> 4];
+		out[2 * i + 1] = hexdig[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int ndx_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
+{
+	if (outlen > SIZE_MAX / 2 || inlen != 2 * outlen)
+		return NDX_EINVAL;
+	for (size_t i = 0; i < outlen; i++) {
+		int hi = hexval((unsigned char)in[2 * i]);
+		int lo = hexval((unsigned char)in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return NDX_EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return NDX_OK;
+}
+
+/* EVP_EncodeBlock and EVP_DecodeBlock take int lengths; larger inputs go
+ * through in chunks that keep whole 3-byte / 4-character groups. */
+#define B64_RAW_CHUNK (3u * 1024u * 1024u)
+#define B64_TEXT_CHUNK (4u * 1024u * 1024u)
+
+char *ndx_b64_encode(const uint8_t *in, size_t len, int url)
+{
+	size_t groups = len / 3 + (len % 3 != 0);
+	size_t outcap, pos = 0;
+	char *out;
+
+	if (groups > (SIZE_MAX - 1) / 4)
+		return NULL;
+	outcap = groups * 4 + 1;
+	out = malloc(outcap);
+	if (out == NULL)
+		return NULL;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < B64_RAW_CHUNK ? len - done : B64_RAW_CHUNK;
+
+		pos += (size_t)EVP_EncodeBlock((unsigned char *)out + pos, in + done, (int)n);
+		done += n;
+	}
+	out[pos] = '\0';
+	if (url) {
+		while (pos > 0 && out[pos - 1] == '=')
+			out[--pos] = '\0';
+		for (size_t i = 0; i < pos; i++) {
+			if (out[i] == '+')
+				out[i] = '-';
+			else if (out[i] == '/')
+				out[i] = '_';
+		}
+	}
+	return out;
+}
+
+/* Value of c in the standard (url=0) or url-safe alphabet, -1 outside it. */
+static int b64val(unsigned char c, int url)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == (url ? '-' : '+'))
+		return 62;
+	if (c == (url ? '_' : '/'))
+		return 63;
+	return -1;
+}
+
+int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen)
+{
+	size_t data = inlen, pad = 0, tail, padded, rawcap, pos = 0;
+	char *std = NULL;
+	uint8_t *raw;
+	int last;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!url) {
+		if (inlen % 4 != 0)
+			return NDX_EINVAL;
+		while (pad < 2 && data > 0 && in[data - 1] == '=') {
+			data--;
+			pad++;
+		}
+	}
+	tail = data % 4;
+	/* One leftover character cannot carry a whole byte; with padding the
+	 * count of '=' must be exactly what completes the last group. */
+	if (tail == 1 || (!url && pad != (4 - tail) % 4))
+		return NDX_EINVAL;
+	for (size_t i = 0; i < data; i++) {
+		if (b64val((unsigned char)in[i], url) < 0)
+			return NDX_EINVAL;
+	}
+	/* Bits below the last whole byte must be zero, or "Zg==" and "Zh=="
+	 * would both decode to "f". */
+	if (tail != 0) {
+		last = b64val((unsigned char)in[data - 1], url);
+		if ((tail == 2 && (last & 0x0f) != 0) || (tail == 3 && (last & 0x03) != 0))
+			return NDX_EINVAL;
+	}
+
+	padded = data + (tail ? 4 - tail : 0);
+	rawcap = padded / 4 * 3;
+	std = malloc(padded + 1);
+	raw = malloc(rawcap ? rawcap : 1);
+	if (std == NULL || raw == NULL) {
+		free(std);
+		free(raw);
+		return NDX_ENOMEM;
+	}
+	memcpy(std, in, data);
+	for (size_t i = 0; url && i < data; i++) {
+		if (std[i] == '-')
+			std[i] = '+';
+		else if (std[i] == '_')
+			std[i] = '/';
+	}
+	memset(std + data, '=', padded - data);
+	std[padded] = '\0';
+
+	for (size_t done = 0; done < padded;) {
+		size_t n = padded - done < B64_TEXT_CHUNK ? padded - done : B64_TEXT_CHUNK;
+		int got = EVP_DecodeBlock(raw + pos, (const unsigned char *)std + done, (int)n);
+
+		if (got < 0) {
+			free(std);
+			free(raw);
+			return NDX_EINVAL;
+		}
+		pos += (size_t)got;
+		done += n;
+	}
+	free(std);
+	/* EVP_DecodeBlock counts the zero bytes that padding stands for. */
+	*out = raw;
+	*outlen = pos - (tail ? 3 - (tail - 1) : 0);
+	return NDX_OK;
+}
+
+long ndx_pct_decode(const char *in, size_t inlen, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (inlen - i < 3)
+				return NDX_EINVAL;
+			hi = hexval((unsigned char)in[i + 1]);
+			lo = hexval((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return NDX_EINVAL;
+			c = (unsigned char)(hi << 4 | lo);
+			if (c == '\0')
+				return NDX_EINVAL;
+			i += 2;
+		} else if (c == '\0') {
+			return NDX_EINVAL;
+		}
+		if (o + 1 >= cap)
+			return NDX_ETOOBIG;
+		out[o++] = (char)c;
+	}
+	if (cap == 0 || o > LONG_MAX)
+		return NDX_ETOOBIG;
+	out[o] = '\0';
+	return (long)o;
+}
+
+static bool pct_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || (c != '\0' && strchr("-._~'()+,=", c) != NULL);
+}
+
+long ndx_pct_encode(const char *in, size_t inlen, char *out, size_t cap)
+{
+	static const char upper[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (pct_unreserved(c)) {
+			if (o + 1 >= cap)
+				return NDX_ETOOBIG;
+			out[o++] = (char)c;
+		} else {
+			if (o + 3 >= cap)
+				return NDX_ETOOBIG;
+			out[o++] = '%';
+			out[o++] = upper[c >> 4];
+			out[o++] = upper[c & 0x0f];
+		}
+	}
+	if (cap == 0 || o > LONG_MAX)
+		return NDX_ETOOBIG;
+	out[o] = '\0';
+	return (long)o;
+}

@@ -1,0 +1,24 @@
+/* Human-readable names for enum ndx_err (include/ndx/err.h), used in log
+ * lines and CLI messages. Overview: docs/architecture.md. */
+#include "ndx/err.h"
+
+const char *ndx_strerror(int rc)
+{
+	switch ((enum ndx_err)rc) {
+	case NDX_OK: return "success";
+	case NDX_EINVAL: return "invalid input";
+	case NDX_ENOMEM: return "out of memory";
+	case NDX_EIO: return "I/O error";
+	case NDX_ECRYPTO: return "cryptographic library failure";
+	case NDX_EBADSIG: return "bad signature";
+	case NDX_EEXPIRED: return "expired";
+	case NDX_ENOTFOUND: return "not found";
+	case NDX_EEXIST: return "already exists";
+	case NDX_ETOOBIG: return "too big";
+	case NDX_EDB: return "database error";
+	case NDX_EPERM: return "not permitted";
+	case NDX_ENET: return "network error";
+	case NDX_EREVOKED: return "revoked";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,164 @@
+/* SHA-256 through OpenSSL EVP and the canonical request and response hashes
+ * that gateways sign (docs/protocol.md "Canonical hashes": every field is an
+ * 8-byte big-endian length followed by its bytes, so no two field lists
+ * share an encoding). The digest functions return void: their only failure
+ * is OpenSSL running out of memory, and a wrong digest is worse than
+ * stopping, so that case aborts. */
+#include "ndx/hash.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+struct ndx_sha256 {
+	EVP_MD_CTX *md;
+};
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* An explicit fetch once, rather than EVP_sha256()'s implicit fetch on
+ * every init: gateways hash several times per exchange. */
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL) {
+		fputs("ndx: OpenSSL has no SHA256\n", stderr);
+		abort();
+	}
+	return sha256_md;
+}
+
+static void crypto_fail(const char *what)
+{
+	fprintf(stderr, "ndx: %s failed\n", what);
+	abort();
+}
+
+void ndx_sha256(const void *data, size_t len, uint8_t out[NDX_SHA256_LEN])
+{
+	static const uint8_t empty = 0;
+
+	if (!EVP_Digest(len ? data : &empty, len, out, NULL, sha256(), NULL))
+		crypto_fail("EVP_Digest");
+}
+
+struct ndx_sha256 *ndx_sha256_new(void)
+{
+	struct ndx_sha256 *ctx = malloc(sizeof *ctx);
+
+	if (ctx == NULL)
+		return NULL;
+	ctx->md = EVP_MD_CTX_new();
+	if (ctx->md == NULL || !EVP_DigestInit_ex(ctx->md, sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx->md);
+		free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void ndx_sha256_update(struct ndx_sha256 *ctx, const void *data, size_t len)
+{
+	if (len > 0 && !EVP_DigestUpdate(ctx->md, data, len))
+		crypto_fail("EVP_DigestUpdate");
+}
+
+void ndx_sha256_final(struct ndx_sha256 *ctx, uint8_t out[NDX_SHA256_LEN])
+{
+	if (!EVP_DigestFinal_ex(ctx->md, out, NULL) ||
+	    !EVP_DigestInit_ex(ctx->md, sha256(), NULL))
+		crypto_fail("EVP_DigestFinal_ex");
+}
+
+void ndx_sha256_free(struct ndx_sha256 *ctx)
+{
+	if (ctx == NULL)
+		return;
+	EVP_MD_CTX_free(ctx->md);
+	free(ctx);
+}
+
+/* One length-prefixed field. */
+static void field(EVP_MD_CTX *md, const void *data, size_t len)
+{
+	uint8_t be[8];
+	uint64_t n = len;
+
+	for (int i = 7; i >= 0; i--) {
+		be[i] = (uint8_t)(n & 0xff);
+		n >>= 8;
+	}
+	if (!EVP_DigestUpdate(md, be, sizeof be) ||
+	    (len > 0 && !EVP_DigestUpdate(md, data, len)))
+		crypto_fail("EVP_DigestUpdate");
+}
+
+/* Absent (NULL) encodes exactly like "". */
+static void field_str(EVP_MD_CTX *md, const char *s)
+{
+	field(md, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+static EVP_MD_CTX *hash_begin(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md == NULL || !EVP_DigestInit_ex(md, sha256(), NULL))
+		crypto_fail("EVP_DigestInit_ex");
+	return md;
+}
+
+static void hash_end(EVP_MD_CTX *md, uint8_t out[NDX_SHA256_LEN])
+{
+	if (!EVP_DigestFinal_ex(md, out, NULL))
+		crypto_fail("EVP_DigestFinal_ex");
+	EVP_MD_CTX_free(md);
+}
+
+void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN])
+{
+	static const char label[] = "ndx-request-v1";
+	EVP_MD_CTX *md = hash_begin();
+
+	field(md, label, sizeof label - 1);
+	field_str(md, in->method);
+	field_str(md, in->service);
+	field_str(md, in->path);
+	field_str(md, in->query);
+	field_str(md, in->client);
+	field_str(md, in->message_id);
+	field_str(md, in->user_id);
+	field_str(md, in->issue);
+	field_str(md, in->purpose);
+	field_str(md, in->subject);
+	field_str(md, in->consent);
+	field_str(md, in->timestamp);
+	field_str(md, in->content_type);
+	field(md, in->body_sha256, NDX_SHA256_LEN);
+	hash_end(md, out);
+}
+
+void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN])
+{
+	static const char label[] = "ndx-response-v1";
+	char status[16];
+	int n = snprintf(status, sizeof status, "%d", in->status);
+	EVP_MD_CTX *md = hash_begin();
+
+	field(md, label, sizeof label - 1);
+	field(md, in->request_hash, NDX_SHA256_LEN);
+	field(md, status, (size_t)n);
+	field_str(md, in->content_type);
+	field_str(md, in->location);
+	field(md, in->body_sha256, NDX_SHA256_LEN);
+	hash_end(md, out);
+}

@@ -1,0 +1,1400 @@
+/* The registry's HTTP handlers (api.h, docs/registry-api.md). Routing is by
+ * the raw path: ids inside it stay percent-encoded until ndx_id_parse
+ * decodes each part, so an encoded '/' can never split an id. Every input
+ * is checked here before the store sees it, and every refusal names the
+ * field at fault. Management calls need an admin bearer token; only token
+ * hashes are kept, compared in constant time. */
+#include "api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ndx/conf.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/hash.h"
+#include "ndx/id.h"
+#include "ndx/key.h"
+#include "ndx/pki.h"
+#include "ndx/timefmt.h"
+
+#define NAME_MAX_BYTES 256
+#define ADDRESS_MAX_BYTES 512
+#define PATH_PATTERN_MAX 1024
+#define PURPOSE_MAX 64
+#define TOKEN_MAX 512
+#define TOKEN_NAME_MAX 64
+#define TLS_CERT_DAYS 365
+#define AUDIT_DEFAULT_LIMIT 100
+#define AUDIT_MAX_LIMIT 1000
+
+struct token {
+	char name[TOKEN_NAME_MAX + 1];
+	uint8_t sha[NDX_SHA256_LEN];
+};
+
+struct api {
+	struct api_config cfg;
+	pthread_mutex_t tok_mu;
+	struct token *tokens;
+	size_t ntokens;
+};
+
+static const char *const METHODS[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+				       "OPTIONS" };
+
+/* ---- errors --------------------------------------------------------------- */
+
+static void bad_request(struct ndx_http_resp *resp, const char *message, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void bad_request(struct ndx_http_resp *resp, const char *message, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	ndx_http_resp_error(resp, 400, "Client.InvalidRequest", message, detail);
+}
+
+static void not_found(struct ndx_http_resp *resp, const char *what, const char *id)
+{
+	char detail[2 * NDX_ID_TEXT_MAX + 128];
+	snprintf(detail, sizeof detail, "%s %s does not exist", what, id);
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "not found", detail);
+}
+
+static void internal(struct ndx_http_resp *resp)
+{
+	ndx_http_resp_error(resp, 500, "Server.Internal", "the store failed",
+			    "the change was rolled back");
+}
+
+/* Answers for a failed store call (after any rollback). */
+static void store_failed(struct ndx_http_resp *resp, int rc, const char *what, const char *id)
+{
+	char detail[2 * NDX_ID_TEXT_MAX + 128];
+	if (rc == NDX_EEXIST) {
+		snprintf(detail, sizeof detail, "%s %s already exists", what, id);
+		ndx_http_resp_error(resp, 409, "Client.Conflict", "already exists", detail);
+	} else if (rc == NDX_ENOTFOUND) {
+		not_found(resp, what, id);
+	} else {
+		internal(resp);
+	}
+}
+
+static void method_not_allowed(struct ndx_http_resp *resp, const char *allow)
+{
+	ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed", allow);
+	ndx_http_resp_header(resp, "Allow", allow);
+}
+
+/* ---- input checks ------------------------------------------------------------ */
+
+static const char *id_kind_name(enum ndx_id_kind kind)
+{
+	switch (kind) {
+	case NDX_ID_MEMBER: return "member id";
+	case NDX_ID_SUBSYSTEM: return "subsystem id";
+	default: return "service id";
+	}
+}
+
+static int class_ok(const char *cls)
+{
+	static const char *const classes[] = REGISTRY_MEMBER_CLASSES;
+	for (size_t i = 0; i < sizeof classes / sizeof *classes; i++)
+		if (strcmp(cls, classes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parses text as an id of kind of this registry's instance into canon
+ * (NDX_ID_TEXT_MAX bytes). On failure answers 400 naming field. */
+static int check_id(struct api *api, struct ndx_http_resp *resp, const char *field,
+		    const char *text, size_t len, enum ndx_id_kind kind, char *canon)
+{
+	struct ndx_id id;
+	const char *why = NULL;
+	char message[64];
+
+	snprintf(message, sizeof message, "invalid %s", id_kind_name(kind));
+	if (ndx_id_parse(text, len, kind, &id, &why) != NDX_OK) {
+		bad_request(resp, message, "%s: %s", field, why ? why : "malformed");
+		return -1;
+	}
+	if (strcmp(id.instance, store_instance(api->cfg.st)) != 0) {
+		bad_request(resp, message, "%s: instance %s is not this registry's instance %s",
+			    field, id.instance, store_instance(api->cfg.st));
+		return -1;
+	}
+	if (!class_ok(id.member_class)) {
+		bad_request(resp, message, "%s: member class %s is not one of GOV, COM, ORG", field,
+			    id.member_class);
+		return -1;
+	}
+	if (ndx_id_format(&id, canon, NDX_ID_TEXT_MAX) < 0) {
+		bad_request(resp, message, "%s: too long", field);
+		return -1;
+	}
+	return 0;
+}
+
+/* One id part (a gateway code): 1..64 of A-Z a-z 0-9 ' ( ) + , - . = ? */
+static int part_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NDX_ID_PART_MAX)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      strchr("'()+,-.=?", c)))
+			return 0;
+	}
+	return 1;
+}
+
+static int purpose_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > PURPOSE_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int method_ok(const char *s)
+{
+	for (size_t i = 0; i < sizeof METHODS / sizeof *METHODS; i++)
+		if (strcmp(s, METHODS[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int path_pattern_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > PATH_PATTERN_MAX || (strcmp(s, "*") != 0 && s[0] != '/'))
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The request body as a JSON object, or NULL after answering 400. */
+static json_t *body_object(const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	json_error_t jerr;
+	json_t *o;
+
+	if (!req->body || req->body_len == 0) {
+		bad_request(resp, "malformed JSON", "a JSON object body is required");
+		return NULL;
+	}
+	o = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		bad_request(resp, "malformed JSON", "line %d column %d: %s", jerr.line, jerr.column,
+			    jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		bad_request(resp, "malformed JSON", "the body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+/* A string field of at most max bytes; required ones must be non-empty.
+ * Returns 1 and sets *out (borrowed from o), 0 when absent and optional,
+ * -1 after answering 400. */
+static int str_field(struct ndx_http_resp *resp, const json_t *o, const char *field,
+		     int required, size_t max, const char **out)
+{
+	const json_t *v = json_object_get(o, field);
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (!required)
+			return 0;
+		bad_request(resp, "missing field", "%s is required", field);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		bad_request(resp, "invalid field", "%s must be a string", field);
+		return -1;
+	}
+	if (required && json_string_length(v) == 0) {
+		bad_request(resp, "invalid field", "%s must not be empty", field);
+		return -1;
+	}
+	if (json_string_length(v) > max) {
+		bad_request(resp, "invalid field", "%s is longer than %zu bytes", field, max);
+		return -1;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		bad_request(resp, "invalid field", "%s contains a NUL character", field);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 1;
+}
+
+/* A boolean field (default false). Returns 0/1 or -1 after answering 400. */
+static int bool_field(struct ndx_http_resp *resp, const json_t *o, const char *field)
+{
+	const json_t *v = json_object_get(o, field);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		bad_request(resp, "invalid field", "%s must be true or false", field);
+		return -1;
+	}
+	return json_is_true(v);
+}
+
+/* An array of distinct strings each accepted by ok; returns it borrowed or
+ * NULL after answering 400. An absent field is an empty array when
+ * allow_absent, else an error; min is the least number of elements. */
+static const json_t *str_array_field(struct ndx_http_resp *resp, const json_t *o,
+				     const char *field, int (*ok)(const char *),
+				     const char *rule, size_t min, const json_t *absent)
+{
+	const json_t *v = json_object_get(o, field);
+	size_t i, j;
+	const json_t *e;
+
+	if (!v || json_is_null(v)) {
+		if (absent)
+			return absent;
+		bad_request(resp, "missing field", "%s is required", field);
+		return NULL;
+	}
+	if (!json_is_array(v)) {
+		bad_request(resp, "invalid field", "%s must be an array of strings", field);
+		return NULL;
+	}
+	if (json_array_size(v) < min) {
+		bad_request(resp, "invalid field", "%s needs at least %zu element%s", field, min,
+			    min == 1 ? "" : "s");
+		return NULL;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e) ||
+		    !ok(json_string_value(e))) {
+			bad_request(resp, "invalid field", "%s[%zu]: %s", field, i, rule);
+			return NULL;
+		}
+		for (j = 0; j < i; j++)
+			if (json_equal(e, json_array_get(v, j))) {
+				bad_request(resp, "invalid field", "%s[%zu]: %s appears twice", field,
+					    i, json_string_value(e));
+				return NULL;
+			}
+	}
+	return v;
+}
+
+/* Answers 201/200 with obj (stolen) plus conf_version. */
+static void answer_change(struct ndx_http_resp *resp, int status, json_t *obj, uint64_t version)
+{
+	if (!obj) {
+		internal(resp);
+		return;
+	}
+	json_object_set_new(obj, "conf_version", json_integer((json_int_t)version));
+	ndx_http_resp_json(resp, status, obj);
+}
+
+/* rows is passed by address: the caller's list call fills it in the same
+ * argument list, and C leaves the order of argument evaluation open. */
+static void answer_list(struct ndx_http_resp *resp, const char *name, int rc, json_t **rows)
+{
+	if (rc) {
+		internal(resp);
+		return;
+	}
+	ndx_http_resp_json(resp, 200, json_pack("{so}", name, *rows));
+}
+
+static void answer_deleted(struct ndx_http_resp *resp, const char *what, uint64_t version)
+{
+	ndx_http_resp_json(resp, 200, json_pack("{sssI}", "deleted", what, "conf_version",
+						(json_int_t)version));
+}
+
+/* ---- authentication ---------------------------------------------------------------- */
+
+static int load_tokens(struct api *api)
+{
+	json_t *rows;
+	struct token *t;
+	size_t i, n;
+	const json_t *row;
+	int rc = store_tokens(api->cfg.st, &rows);
+
+	if (rc)
+		return rc;
+	n = json_array_size(rows);
+	t = calloc(n ? n : 1, sizeof *t);
+	if (!t) {
+		json_decref(rows);
+		return NDX_ENOMEM;
+	}
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		const char *hex = json_string_value(json_object_get(row, "sha256"));
+		snprintf(t[i].name, sizeof t[i].name, "%s", name ? name : "?");
+		if (!hex || ndx_hex_decode(hex, strlen(hex), t[i].sha, sizeof t[i].sha)) {
+			/* An unreadable hash can match nothing: random bytes. */
+			RAND_bytes(t[i].sha, sizeof t[i].sha);
+		}
+	}
+	json_decref(rows);
+	pthread_mutex_lock(&api->tok_mu);
+	free(api->tokens);
+	api->tokens = t;
+	api->ntokens = n;
+	pthread_mutex_unlock(&api->tok_mu);
+	return NDX_OK;
+}
+
+static int match_token(struct api *api, const uint8_t sha[NDX_SHA256_LEN], char *name)
+{
+	int found = 0;
+	pthread_mutex_lock(&api->tok_mu);
+	/* Scan them all: the time taken does not say which one matched. */
+	for (size_t i = 0; i < api->ntokens; i++)
+		if (CRYPTO_memcmp(api->tokens[i].sha, sha, NDX_SHA256_LEN) == 0 && !found) {
+			snprintf(name, TOKEN_NAME_MAX + 1, "%s", api->tokens[i].name);
+			found = 1;
+		}
+	pthread_mutex_unlock(&api->tok_mu);
+	return found;
+}
+
+/* Sets name (TOKEN_NAME_MAX + 1 bytes) to the credential's name and
+ * returns 1, or answers 401 and returns 0. */
+static int authenticate(struct api *api, const struct ndx_http_req *req,
+			struct ndx_http_resp *resp, char *name)
+{
+	const char *h = ndx_http_header(req, "Authorization");
+	const char *why = "an Authorization: Bearer token is required";
+	uint8_t sha[NDX_SHA256_LEN];
+
+	if (h) {
+		while (*h == ' ')
+			h++;
+		if (strncasecmp(h, "Bearer ", 7) != 0) {
+			why = "the Authorization scheme must be Bearer";
+		} else {
+			const char *tok = h + 7;
+			size_t len;
+			while (*tok == ' ')
+				tok++;
+			len = strlen(tok);
+			while (len && tok[len - 1] == ' ')
+				len--;
+			why = "the token is not valid";
+			if (len > 0 && len <= TOKEN_MAX) {
+				ndx_sha256(tok, len, sha);
+				/* A credential added by `ndx-registry token add` while we
+				 * run is only in the database: reload once on a miss. */
+				if (match_token(api, sha, name) ||
+				    (load_tokens(api) == NDX_OK && match_token(api, sha, name)))
+					return 1;
+			}
+		}
+	}
+	ndx_http_resp_error(resp, 401, "Client.Unauthorized", "unauthorized", why);
+	ndx_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"ndx-registry\"");
+	return 0;
+}
+
+/* ---- members ------------------------------------------------------------------------ */
+
+struct call {
+	struct api *api;
+	const struct ndx_http_req *req;
+	struct ndx_http_resp *resp;
+	const char *actor;
+};
+
+static void members_add(struct call *c)
+{
+	char id[NDX_ID_TEXT_MAX];
+	const char *text, *name;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "id", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "id", text, strlen(text), NDX_ID_MEMBER, id) ||
+	    str_field(c->resp, body, "name", 1, NAME_MAX_BYTES, &name) < 0)
+		goto out;
+	if ((rc = store_begin(c->api->cfg.st))) {
+		internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_member_add(c->api->cfg.st, id, name))) {
+		store_rollback(c->api->cfg.st);
+		store_failed(c->resp, rc, "member", id);
+		goto out;
+	}
+	detail = json_pack("{ss}", "name", name);
+	rc = store_commit(c->api->cfg.st, c->actor, c->req->remote_addr, "member.add", id, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_member_get(c->api->cfg.st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	json_decref(body);
+}
+
+static void members_get(struct call *c, const char *id)
+{
+	json_t *obj = NULL, *subs = NULL, *gws = NULL;
+	int rc;
+
+	store_lock(c->api->cfg.st);
+	rc = store_member_get(c->api->cfg.st, id, &obj);
+	if (!rc && !(rc = store_subsystem_list(c->api->cfg.st, id, &subs)))
+		rc = store_gateway_list(c->api->cfg.st, id, &gws);
+	store_unlock(c->api->cfg.st);
+	if (rc) {
+		json_decref(subs);
+		json_decref(gws);
+		json_decref(obj);
+		store_failed(c->resp, rc, "member", id);
+		return;
+	}
+	json_object_set_new(obj, "subsystems", subs);
+	json_object_set_new(obj, "gateways", gws);
+	ndx_http_resp_json(c->resp, 200, obj);
+}
+
+/* The shared shape of every DELETE of a string-keyed object. */
+static void delete_obj(struct call *c, const char *what, const char *action, const char *id,
+		       int (*del)(struct store *, const char *, const char **))
+{
+	const char *why = NULL;
+	uint64_t version;
+	int rc;
+
+	if (store_begin(c->api->cfg.st)) {
+		internal(c->resp);
+		return;
+	}
+	rc = del(c->api->cfg.st, id, &why);
+	if (rc) {
+		store_rollback(c->api->cfg.st);
+		if (rc == NDX_EEXIST)
+			ndx_http_resp_error(c->resp, 409, "Client.Conflict", "still referenced", why);
+		else
+			store_failed(c->resp, rc, what, id);
+		return;
+	}
+	if (store_commit(c->api->cfg.st, c->actor, c->req->remote_addr, action, id, NULL,
+			 &version)) {
+		internal(c->resp);
+		return;
+	}
+	answer_deleted(c->resp, id, version);
+}
+
+/* ---- subsystems ------------------------------------------------------------------------ */
+
+static int parent_id(const char *canon, enum ndx_id_kind child, enum ndx_id_kind parent,
+		     char *out)
+{
+	struct ndx_id id, p;
+	if (ndx_id_parse(canon, strlen(canon), child, &id, NULL) ||
+	    ndx_id_parent(&id, parent, &p) || ndx_id_format(&p, out, NDX_ID_TEXT_MAX) < 0)
+		return -1;
+	return 0;
+}
+
+static void subsystems_add(struct call *c)
+{
+	char id[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX];
+	const char *text;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL;
+	struct store *st = c->api->cfg.st;
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "id", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "id", text, strlen(text), NDX_ID_SUBSYSTEM, id))
+		goto out;
+	if (parent_id(id, NDX_ID_SUBSYSTEM, NDX_ID_MEMBER, member)) {
+		internal(c->resp);
+		goto out;
+	}
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_member_exists(st, member);
+	if (rc != 1) {
+		store_rollback(st);
+		if (rc == 0)
+			not_found(c->resp, "member", member);
+		else
+			internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_subsystem_add(st, id, member))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "subsystem", id);
+		goto out;
+	}
+	if (store_commit(st, c->actor, c->req->remote_addr, "subsystem.add", id, NULL, &version) ||
+	    store_subsystem_get(st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	json_decref(body);
+}
+
+/* ---- gateways ---------------------------------------------------------------------------- */
+
+/* Copies the host of an https:// URL into host (cap bytes): brackets of an
+ * IPv6 literal dropped. Returns 0, or -1 with *why set. */
+static int url_host(const char *url, char *host, size_t cap, const char **why)
+{
+	const char *p = url + strlen("https://"), *end;
+	size_t n;
+
+	if (*p == '[') {
+		p++;
+		end = strchr(p, ']');
+		if (!end) {
+			*why = "address: unterminated IPv6 literal";
+			return -1;
+		}
+		if (end[1] && !strchr(":/?#", end[1])) {
+			*why = "address: unexpected character after the IPv6 literal";
+			return -1;
+		}
+	} else {
+		end = p + strcspn(p, ":/?#");
+	}
+	n = (size_t)(end - p);
+	if (n == 0 || n >= cap) {
+		*why = n ? "address: host name too long" : "address: no host";
+		return -1;
+	}
+	memcpy(host, p, n);
+	host[n] = '\0';
+	for (const char *h = host; *h; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || *h == '.' || *h == '-' || *h == ':')) {
+			*why = "address: the host may hold only letters, digits, '.', '-' "
+			       "(or an IP literal)";
+			return -1;
+		}
+	if (strchr(url, '@')) {
+		*why = "address: user information is not allowed";
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t random_serial(void)
+{
+	uint64_t s = 0;
+	if (RAND_bytes((unsigned char *)&s, sizeof s) != 1)
+		s = (uint64_t)time(NULL);
+	s &= 0x7fffffffffffffffULL; /* positive, as X.509 wants */
+	return s ? s : 1;
+}
+
+static void gateways_add(struct call *c)
+{
+	char member[NDX_ID_TEXT_MAX], host[256], fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
+	char key_id[NDX_KEY_ID_HEX_LEN + 1], object[NDX_ID_TEXT_MAX + NDX_ID_PART_MAX + 2];
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	const char *text, *code, *address, *pem, *csr, *why = NULL;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	struct store *st = c->api->cfg.st;
+	struct ndx_key *key = NULL;
+	char *cert = NULL, *key_b64 = NULL;
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "member", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "member", text, strlen(text), NDX_ID_MEMBER, member) ||
+	    str_field(c->resp, body, "code", 1, NDX_ID_PART_MAX, &code) < 0 ||
+	    str_field(c->resp, body, "address", 1, ADDRESS_MAX_BYTES, &address) < 0 ||
+	    str_field(c->resp, body, "sign_public_key", 1, 16384, &pem) < 0 ||
+	    str_field(c->resp, body, "tls_csr", 1, 65536, &csr) < 0)
+		goto out;
+	if (!part_ok(code)) {
+		bad_request(c->resp, "invalid gateway code",
+			    "code: 1 to 64 characters from A-Z a-z 0-9 ' ( ) + , - . = ?");
+		goto out;
+	}
+	if (strncmp(address, "https://", 8) != 0) {
+		bad_request(c->resp, "invalid address", "address: must start with https://");
+		goto out;
+	}
+	if (url_host(address, host, sizeof host, &why)) {
+		bad_request(c->resp, "invalid address", "%s", why);
+		goto out;
+	}
+	if (ndx_key_from_pem(pem, strlen(pem), &key) != NDX_OK) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: not an Ed25519 public key in PEM form");
+		goto out;
+	}
+	if (ndx_key_has_private(key)) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: this is a private key; send only the public key "
+			    "(and consider this one exposed)");
+		goto out;
+	}
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, key_id);
+	key_b64 = ndx_b64_encode(raw, sizeof raw, 0);
+	if (!key_b64) {
+		internal(c->resp);
+		goto out;
+	}
+	snprintf(object, sizeof object, "%s/%s", member, code);
+	rc = ndx_pki_sign_csr(c->api->cfg.ca_key_pem, c->api->cfg.ca_pem, csr, object, host,
+			      TLS_CERT_DAYS, random_serial(), &cert);
+	if (rc == NDX_EINVAL) {
+		bad_request(c->resp, "invalid certificate request",
+			    "tls_csr: not a PEM certificate signing request with a valid "
+			    "self-signature");
+		goto out;
+	}
+	if (rc || ndx_pki_cert_fingerprint(cert, fp)) {
+		internal(c->resp);
+		goto out;
+	}
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_member_exists(st, member);
+	if (rc != 1) {
+		store_rollback(st);
+		if (rc == 0)
+			not_found(c->resp, "member", member);
+		else
+			internal(c->resp);
+		goto out;
+	}
+	struct store_gateway gw = {
+		.member = member, .code = code, .address = address, .sign_key = key_b64,
+		.sign_key_id = key_id, .tls_cert = cert, .tls_cert_sha256 = fp,
+	};
+	if ((rc = store_gateway_add(st, &gw))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "gateway", object);
+		goto out;
+	}
+	detail = json_pack("{ssssss}", "address", address, "sign_key_id", key_id,
+			   "tls_cert_sha256", fp);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "gateway.add", object, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_gateway_get(st, member, code, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	json_object_set_new(obj, "ca_certificate", json_string(c->api->cfg.ca_pem));
+	answer_change(c->resp, 201, obj, version);
+out:
+	ndx_key_free(key);
+	free(cert);
+	free(key_b64);
+	json_decref(body);
+}
+
+/* Splits "{memberId}/{code}" of a path. Returns 0 or answers 400. */
+static int gateway_path(struct call *c, const char *sub, char *member, char *code, size_t cap)
+{
+	struct ndx_id id;
+	size_t used = 0;
+	const char *why = NULL;
+	long n;
+
+	if (ndx_id_parse_prefix(sub, strlen(sub), NDX_ID_MEMBER, &id, &used, &why) ||
+	    sub[used] != '/') {
+		bad_request(c->resp, "invalid gateway", "expected /api/gateways/{memberId}/{code}%s%s",
+			    why ? ": " : "", why ? why : "");
+		return -1;
+	}
+	n = ndx_pct_decode(sub + used + 1, strlen(sub + used + 1), code, cap);
+	if (n < 0 || !part_ok(code)) {
+		bad_request(c->resp, "invalid gateway code",
+			    "code: 1 to 64 characters from A-Z a-z 0-9 ' ( ) + , - . = ?");
+		return -1;
+	}
+	if (ndx_id_format(&id, member, NDX_ID_TEXT_MAX) < 0) {
+		bad_request(c->resp, "invalid member id", "too long");
+		return -1;
+	}
+	return check_id(c->api, c->resp, "member", member, strlen(member), NDX_ID_MEMBER, member);
+}
+
+static void gateways_one(struct call *c, const char *sub, int del)
+{
+	char member[NDX_ID_TEXT_MAX], code[3 * NDX_ID_PART_MAX + 1];
+	char object[NDX_ID_TEXT_MAX + sizeof code + 1];
+	struct store *st = c->api->cfg.st;
+	json_t *obj;
+	uint64_t version;
+	int rc;
+
+	if (gateway_path(c, sub, member, code, sizeof code))
+		return;
+	snprintf(object, sizeof object, "%s/%s", member, code);
+	if (!del) {
+		if ((rc = store_gateway_get(st, member, code, &obj)))
+			store_failed(c->resp, rc, "gateway", object);
+		else
+			ndx_http_resp_json(c->resp, 200, obj);
+		return;
+	}
+	if (store_begin(st)) {
+		internal(c->resp);
+		return;
+	}
+	if ((rc = store_gateway_delete(st, member, code))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "gateway", object);
+		return;
+	}
+	if (store_commit(st, c->actor, c->req->remote_addr, "gateway.delete", object, NULL,
+			 &version)) {
+		internal(c->resp);
+		return;
+	}
+	answer_deleted(c->resp, object, version);
+}
+
+/* ---- services ------------------------------------------------------------------------------ */
+
+static void services_add(struct call *c)
+{
+	char id[NDX_ID_TEXT_MAX], subsystem[NDX_ID_TEXT_MAX], sha_hex[2 * NDX_SHA256_LEN + 1];
+	const char *text, *title;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *empty = json_array(), *detail;
+	const json_t *purposes, *openapi;
+	struct store *st = c->api->cfg.st;
+	char *openapi_text = NULL;
+	uint64_t version;
+	int personal, consent, rc;
+
+	if (!body)
+		goto out;
+	if (!empty) {
+		internal(c->resp);
+		goto out;
+	}
+	if (str_field(c->resp, body, "id", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "id", text, strlen(text), NDX_ID_SERVICE, id) ||
+	    str_field(c->resp, body, "title", 1, NAME_MAX_BYTES, &title) < 0 ||
+	    (personal = bool_field(c->resp, body, "personal")) < 0 ||
+	    (consent = bool_field(c->resp, body, "consent_required")) < 0)
+		goto out;
+	purposes = str_array_field(c->resp, body, "purposes", purpose_ok,
+				   "a purpose is 1 to 64 characters from a-z 0-9 -",
+				   personal ? 1 : 0, empty);
+	if (!purposes)
+		goto out;
+	if (personal && json_array_size(purposes) == 0) {
+		bad_request(c->resp, "invalid field", "purposes: a personal service needs at least "
+						       "one purpose");
+		goto out;
+	}
+	if (consent && !personal) {
+		bad_request(c->resp, "invalid field",
+			    "consent_required: only a personal service can require consent");
+		goto out;
+	}
+	openapi = json_object_get(body, "openapi");
+	if (openapi && !json_is_null(openapi)) {
+		uint8_t sha[NDX_SHA256_LEN];
+		if (!json_is_object(openapi)) {
+			bad_request(c->resp, "invalid field", "openapi must be a JSON object");
+			goto out;
+		}
+		openapi_text = json_dumps(openapi, JSON_COMPACT);
+		if (!openapi_text) {
+			internal(c->resp);
+			goto out;
+		}
+		ndx_sha256(openapi_text, strlen(openapi_text), sha);
+		ndx_hex_encode(sha, sizeof sha, sha_hex);
+	}
+	if (parent_id(id, NDX_ID_SERVICE, NDX_ID_SUBSYSTEM, subsystem) || store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_subsystem_exists(st, subsystem);
+	if (rc != 1) {
+		store_rollback(st);
+		if (rc == 0)
+			not_found(c->resp, "subsystem", subsystem);
+		else
+			internal(c->resp);
+		goto out;
+	}
+	struct store_service svc = {
+		.id = id, .subsystem = subsystem, .title = title, .personal = personal,
+		.purposes = purposes, .consent_required = consent, .openapi = openapi_text,
+		.openapi_sha256 = openapi_text ? sha_hex : NULL,
+	};
+	if ((rc = store_service_add(st, &svc))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "service", id);
+		goto out;
+	}
+	detail = json_pack("{sssbsOsbss?}", "title", title, "personal", personal, "purposes",
+			   purposes, "consent_required", consent, "openapi_sha256",
+			   openapi_text ? sha_hex : NULL);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "service.add", id, detail, &version);
+	json_decref(detail);
+	if (rc || store_service_get(st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	free(openapi_text);
+	json_decref(empty);
+	json_decref(body);
+}
+
+/* ---- grants --------------------------------------------------------------------------------- */
+
+static void grants_add(struct call *c)
+{
+	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX], object[32];
+	const char *text;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *star = NULL, *detail;
+	const json_t *methods, *paths;
+	struct store *st = c->api->cfg.st;
+	uint64_t version;
+	int64_t id;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "client", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "client", text, strlen(text), NDX_ID_SUBSYSTEM, client) ||
+	    str_field(c->resp, body, "service", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "service", text, strlen(text), NDX_ID_SERVICE, service))
+		goto out;
+	methods = str_array_field(c->resp, body, "methods", method_ok,
+				  "methods are GET HEAD POST PUT PATCH DELETE OPTIONS", 1, NULL);
+	if (!methods)
+		goto out;
+	/* Without paths a grant covers the whole service. */
+	star = json_pack("[s]", "*");
+	paths = str_array_field(c->resp, body, "paths", path_pattern_ok,
+				"a path pattern is \"*\" or starts with \"/\"", 1,
+				json_object_get(body, "paths") ? NULL : star);
+	if (!paths)
+		goto out;
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_subsystem_exists(st, client);
+	if (rc == 1) {
+		rc = store_service_exists(st, service);
+		if (rc == 0) {
+			store_rollback(st);
+			not_found(c->resp, "service", service);
+			goto out;
+		}
+	} else if (rc == 0) {
+		store_rollback(st);
+		not_found(c->resp, "subsystem", client);
+		goto out;
+	}
+	if (rc != 1) {
+		store_rollback(st);
+		internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_grant_add(st, client, service, methods, paths, &id))) {
+		store_rollback(st);
+		internal(c->resp);
+		goto out;
+	}
+	snprintf(object, sizeof object, "%lld", (long long)id);
+	detail = json_pack("{sssssOsO}", "client", client, "service", service, "methods", methods,
+			   "paths", paths);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "grant.add", object, detail, &version);
+	json_decref(detail);
+	if (rc || store_grant_get(st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	json_decref(star);
+	json_decref(body);
+}
+
+static int parse_grant_id(struct call *c, const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	if (*s < '1' || *s > '9' || strlen(s) > 18) {
+		bad_request(c->resp, "invalid grant id", "a grant id is a positive integer");
+		return -1;
+	}
+	v = strtoll(s, &end, 10);
+	if (*end) {
+		bad_request(c->resp, "invalid grant id", "a grant id is a positive integer");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void grants_one(struct call *c, const char *sub, int del)
+{
+	struct store *st = c->api->cfg.st;
+	json_t *obj;
+	uint64_t version;
+	int64_t id;
+	int rc;
+
+	if (parse_grant_id(c, sub, &id))
+		return;
+	if (!del) {
+		if ((rc = store_grant_get(st, id, &obj)))
+			store_failed(c->resp, rc, "grant", sub);
+		else
+			ndx_http_resp_json(c->resp, 200, obj);
+		return;
+	}
+	if (store_begin(st)) {
+		internal(c->resp);
+		return;
+	}
+	if ((rc = store_grant_delete(st, id))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "grant", sub);
+		return;
+	}
+	if (store_commit(st, c->actor, c->req->remote_addr, "grant.delete", sub, NULL, &version)) {
+		internal(c->resp);
+		return;
+	}
+	answer_deleted(c->resp, sub, version);
+}
+
+/* ---- revocations ------------------------------------------------------------------------------ */
+
+static void revocations_add(struct call *c)
+{
+	char value[65], object[80];
+	const char *kind, *text, *reason;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	struct store *st = c->api->cfg.st;
+	uint8_t raw[32];
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "kind", 1, 32, &kind) < 0)
+		goto out;
+	if (strcmp(kind, "key") != 0 && strcmp(kind, "certificate") != 0) {
+		bad_request(c->resp, "invalid field", "kind must be \"key\" or \"certificate\"");
+		goto out;
+	}
+	if (str_field(c->resp, body, "value", 1, 64, &text) < 0 ||
+	    str_field(c->resp, body, "reason", 0, NAME_MAX_BYTES, &reason) < 0)
+		goto out;
+	if (strlen(text) != 64 || ndx_hex_decode(text, 64, raw, sizeof raw)) {
+		bad_request(c->resp, "invalid field",
+			    "value: 64 hex digits (a key id or a certificate SHA-256 fingerprint)");
+		goto out;
+	}
+	ndx_hex_encode(raw, sizeof raw, value);
+	snprintf(object, sizeof object, "%s:%s", kind, value);
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_revocation_add(st, kind, value, reason ? reason : "", &obj))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "revocation", object);
+		goto out;
+	}
+	detail = json_pack("{ss}", "reason", reason ? reason : "");
+	rc = store_commit(st, c->actor, c->req->remote_addr, "revocation.add", object, detail,
+			  &version);
+	json_decref(detail);
+	if (rc) {
+		json_decref(obj);
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	json_decref(body);
+}
+
+/* ---- routing ----------------------------------------------------------------------------------- */
+
+static int is_get(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/* Parses an id from a URL path segment, answering 400 on failure. */
+static int path_id(struct call *c, const char *sub, enum ndx_id_kind kind, char *canon)
+{
+	return check_id(c->api, c->resp, "path", sub, strlen(sub), kind, canon);
+}
+
+/* True when the raw query holds an argument called name (unencoded). */
+static int query_has(const char *q, const char *name)
+{
+	size_t n = strlen(name);
+	while (*q) {
+		if (strncmp(q, name, n) == 0 && (q[n] == '=' || q[n] == '&' || !q[n]))
+			return 1;
+		q = strchr(q, '&');
+		if (!q)
+			return 0;
+		q++;
+	}
+	return 0;
+}
+
+/* A query argument naming an id, or NULL for none; *bad set after 400. */
+static const char *query_id(struct call *c, const char *name, enum ndx_id_kind kind,
+			    char *canon, int *bad)
+{
+	const char *v = ndx_http_query_arg(c->req, name);
+	*bad = 0;
+	if (!v) {
+		/* ndx_http_query_arg also gives NULL for an argument that is
+		 * present but badly encoded: that must not widen the list. */
+		if (query_has(c->req->query, name)) {
+			bad_request(c->resp, "invalid query", "%s: bad percent-encoding", name);
+			*bad = 1;
+		}
+		return NULL;
+	}
+	if (check_id(c->api, c->resp, name, v, strlen(v), kind, canon)) {
+		*bad = 1;
+		return NULL;
+	}
+	return canon;
+}
+
+static void route_api(struct call *c, const char *rest)
+{
+	const char *m = c->req->method;
+	const char *slash = strchr(rest, '/');
+	size_t clen = slash ? (size_t)(slash - rest) : strlen(rest);
+	const char *sub = slash ? slash + 1 : NULL;
+	struct store *st = c->api->cfg.st;
+	char id[NDX_ID_TEXT_MAX], f1[NDX_ID_TEXT_MAX], f2[NDX_ID_TEXT_MAX];
+	const char *q1, *q2;
+	json_t *rows = NULL, *obj;
+	int bad, rc;
+
+#define IS(name) (clen == strlen(name) && strncmp(rest, name, clen) == 0)
+	if (sub && !*sub)
+		goto notfound;
+	if (IS("members")) {
+		if (!sub) {
+			if (is_get(m))
+				answer_list(c->resp, "members", store_member_list(st, &rows), &rows);
+			else if (strcmp(m, "POST") == 0)
+				members_add(c);
+			else
+				method_not_allowed(c->resp, "GET, HEAD, POST");
+		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+			if (path_id(c, sub, NDX_ID_MEMBER, id))
+				return;
+			if (is_get(m))
+				members_get(c, id);
+			else
+				delete_obj(c, "member", "member.delete", id, store_member_delete);
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, DELETE");
+		}
+	} else if (IS("subsystems")) {
+		if (!sub) {
+			if (is_get(m)) {
+				q1 = query_id(c, "member", NDX_ID_MEMBER, f1, &bad);
+				if (!bad)
+					answer_list(c->resp, "subsystems",
+						    store_subsystem_list(st, q1, &rows), &rows);
+			} else if (strcmp(m, "POST") == 0) {
+				subsystems_add(c);
+			} else {
+				method_not_allowed(c->resp, "GET, HEAD, POST");
+			}
+		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+			if (path_id(c, sub, NDX_ID_SUBSYSTEM, id))
+				return;
+			if (!is_get(m)) {
+				delete_obj(c, "subsystem", "subsystem.delete", id,
+					   store_subsystem_delete);
+			} else if ((rc = store_subsystem_get(st, id, &obj))) {
+				store_failed(c->resp, rc, "subsystem", id);
+			} else {
+				ndx_http_resp_json(c->resp, 200, obj);
+			}
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, DELETE");
+		}
+	} else if (IS("gateways")) {
+		if (!sub) {
+			if (is_get(m)) {
+				q1 = query_id(c, "member", NDX_ID_MEMBER, f1, &bad);
+				if (!bad)
+					answer_list(c->resp, "gateways",
+						    store_gateway_list(st, q1, &rows), &rows);
+			} else if (strcmp(m, "POST") == 0) {
+				gateways_add(c);
+			} else {
+				method_not_allowed(c->resp, "GET, HEAD, POST");
+			}
+		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+			gateways_one(c, sub, !is_get(m));
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, DELETE");
+		}
+	} else if (IS("services")) {
+		if (!sub) {
+			if (is_get(m)) {
+				q1 = query_id(c, "subsystem", NDX_ID_SUBSYSTEM, f1, &bad);
+				if (!bad)
+					answer_list(c->resp, "services",
+						    store_service_list(st, q1, &rows), &rows);
+			} else if (strcmp(m, "POST") == 0) {
+				services_add(c);
+			} else {
+				method_not_allowed(c->resp, "GET, HEAD, POST");
+			}
+		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+			if (path_id(c, sub, NDX_ID_SERVICE, id))
+				return;
+			if (!is_get(m)) {
+				delete_obj(c, "service", "service.delete", id, store_service_delete);
+			} else if ((rc = store_service_get(st, id, &obj))) {
+				store_failed(c->resp, rc, "service", id);
+			} else {
+				ndx_http_resp_json(c->resp, 200, obj);
+			}
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, DELETE");
+		}
+	} else if (IS("grants")) {
+		if (!sub) {
+			if (is_get(m)) {
+				q1 = query_id(c, "client", NDX_ID_SUBSYSTEM, f1, &bad);
+				if (bad)
+					return;
+				q2 = query_id(c, "service", NDX_ID_SERVICE, f2, &bad);
+				if (!bad)
+					answer_list(c->resp, "grants",
+						    store_grant_list(st, q1, q2, &rows), &rows);
+			} else if (strcmp(m, "POST") == 0) {
+				grants_add(c);
+			} else {
+				method_not_allowed(c->resp, "GET, HEAD, POST");
+			}
+		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+			grants_one(c, sub, !is_get(m));
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, DELETE");
+		}
+	} else if (IS("revocations") && !sub) {
+		if (is_get(m))
+			answer_list(c->resp, "revocations", store_revocation_list(st, &rows), &rows);
+		else if (strcmp(m, "POST") == 0)
+			revocations_add(c);
+		else
+			method_not_allowed(c->resp, "GET, HEAD, POST");
+	} else if (IS("audit") && !sub) {
+		const char *lim = ndx_http_query_arg(c->req, "limit");
+		long limit = AUDIT_DEFAULT_LIMIT;
+		if (!is_get(m)) {
+			method_not_allowed(c->resp, "GET, HEAD");
+			return;
+		}
+		if (lim) {
+			char *end;
+			limit = strtol(lim, &end, 10);
+			if (!*lim || *end || limit < 1 || limit > AUDIT_MAX_LIMIT) {
+				bad_request(c->resp, "invalid query", "limit: an integer from 1 to %d",
+					    AUDIT_MAX_LIMIT);
+				return;
+			}
+		}
+		answer_list(c->resp, "audit", store_audit_list(st, (int)limit, &rows), &rows);
+	} else {
+		goto notfound;
+	}
+	return;
+#undef IS
+notfound:
+	ndx_http_resp_error(c->resp, 404, "Client.NotFound", "no such path", c->req->path);
+}
+
+/* ---- public endpoints ------------------------------------------------------------------------ */
+
+static void serve_conf(struct api *api, const struct ndx_http_req *req,
+		       struct ndx_http_resp *resp)
+{
+	const struct conf_signed *doc;
+	char etag[64], cache[64];
+	const char *inm;
+	unsigned max_age = api->cfg.conf_validity / 4;
+
+	if (confgen_get(api->cfg.cg, time(NULL), &doc)) {
+		ndx_http_resp_error(resp, 500, "Server.Internal",
+				    "cannot produce the configuration", "see the registry's log");
+		return;
+	}
+	snprintf(etag, sizeof etag, "\"%llu-%lld\"", (unsigned long long)doc->version,
+		 (long long)doc->generated_at);
+	snprintf(cache, sizeof cache, "public, max-age=%u", max_age > 60 ? 60 : max_age);
+	inm = ndx_http_header(req, "If-None-Match");
+	if (inm && strcmp(inm, etag) == 0)
+		ndx_http_resp_bytes(resp, 304, "application/json", "", 0);
+	else
+		ndx_http_resp_bytes(resp, 200, "application/json", doc->body, doc->len);
+	ndx_http_resp_header(resp, "Ndx-Conf-Signature", doc->sig);
+	ndx_http_resp_header(resp, "ETag", etag);
+	ndx_http_resp_header(resp, "Cache-Control", cache);
+	confgen_release(api->cfg.cg, doc);
+}
+
+static void serve_openapi(struct api *api, const struct ndx_http_req *req,
+			  struct ndx_http_resp *resp, const char *sub)
+{
+	struct call c = { .api = api, .req = req, .resp = resp };
+	char id[NDX_ID_TEXT_MAX];
+	char *text;
+	size_t len;
+	int rc;
+
+	if (path_id(&c, sub, NDX_ID_SERVICE, id))
+		return;
+	rc = store_service_openapi(api->cfg.st, id, &text, &len);
+	if (rc == NDX_ENOTFOUND) {
+		char detail[2 * NDX_ID_TEXT_MAX + 128];
+		snprintf(detail, sizeof detail, "no OpenAPI document for service %s", id);
+		ndx_http_resp_error(resp, 404, "Client.NotFound", "not found", detail);
+		return;
+	}
+	if (rc) {
+		internal(resp);
+		return;
+	}
+	ndx_http_resp_bytes(resp, 200, "application/json", text, len);
+	free(text);
+}
+
+void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct api *api = ctx;
+	const char *p = req->path;
+
+	if (strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0) {
+		char actor[TOKEN_NAME_MAX + 1];
+		struct call c = { .api = api, .req = req, .resp = resp, .actor = actor };
+		/* Authenticate before looking at the path, so that nothing about
+		 * the management API leaks to an anonymous caller. */
+		if (!authenticate(api, req, resp, actor))
+			return;
+		route_api(&c, p[4] ? p + 5 : "");
+		return;
+	}
+	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/conf") == 0 || strcmp(p, "/anchor") == 0 ||
+	    strcmp(p, "/ca.pem") == 0 || strncmp(p, "/openapi/", 9) == 0) {
+		if (!is_get(req->method)) {
+			method_not_allowed(resp, "GET, HEAD");
+			return;
+		}
+		if (strcmp(p, "/healthz") == 0) {
+			uint64_t v;
+			if (store_conf_version(api->cfg.st, &v))
+				internal(resp);
+			else
+				ndx_http_resp_json(resp, 200, json_pack("{sssI}", "status", "ok",
+									"conf_version", (json_int_t)v));
+		} else if (strcmp(p, "/conf") == 0) {
+			serve_conf(api, req, resp);
+		} else if (strcmp(p, "/anchor") == 0) {
+			ndx_http_resp_bytes(resp, 200, "application/json", api->cfg.anchor_json,
+					    api->cfg.anchor_len);
+		} else if (strcmp(p, "/ca.pem") == 0) {
+			ndx_http_resp_bytes(resp, 200, "application/x-pem-file", api->cfg.ca_pem,
+					    strlen(api->cfg.ca_pem));
+		} else {
+			serve_openapi(api, req, resp, p + 9);
+		}
+		return;
+	}
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "no such path", p);
+}
+
+int api_new(const struct api_config *cfg, struct api **out)
+{
+	struct api *api = calloc(1, sizeof *api);
+	int rc;
+
+	*out = NULL;
+	if (!api)
+		return NDX_ENOMEM;
+	api->cfg = *cfg;
+	pthread_mutex_init(&api->tok_mu, NULL);
+	if ((rc = load_tokens(api))) {
+		api_free(api);
+		return rc;
+	}
+	*out = api;
+	return NDX_OK;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	free(api->tokens);
+	pthread_mutex_destroy(&api->tok_mu);
+	free(api);
+}

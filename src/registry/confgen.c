@@ -1,0 +1,242 @@
+/* Builds the global configuration document from the store (every list
+ * sorted by id, so that equal stores give equal documents), validates it
+ * with the parser gateways use, signs it and caches the signed bytes. The
+ * cache is one reference-counted snapshot: HTTP threads take a reference,
+ * send the bytes without copying and release it; a rebuild replaces the
+ * snapshot and the old one goes when its last reader is done. Overview:
+ * docs/protocol.md "The global configuration". */
+#include "confgen.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndx/conf.h"
+#include "ndx/err.h"
+#include "ndx/timefmt.h"
+
+struct snap {
+	struct conf_signed doc; /* first, so a doc pointer is its snap */
+	unsigned refs;
+};
+
+struct confgen {
+	struct store *st;
+	const struct ndx_key *key;
+	const char *ca_pem;
+	unsigned validity;
+	pthread_mutex_t mu;
+	struct snap *cur;
+};
+
+int confgen_new(struct store *st, const struct ndx_key *key, const char *ca_pem,
+		unsigned validity, struct confgen **out)
+{
+	struct confgen *cg = calloc(1, sizeof *cg);
+	*out = NULL;
+	if (!cg)
+		return NDX_ENOMEM;
+	cg->st = st;
+	cg->key = key;
+	cg->ca_pem = ca_pem;
+	cg->validity = validity;
+	pthread_mutex_init(&cg->mu, NULL);
+	*out = cg;
+	return NDX_OK;
+}
+
+static void snap_free(struct snap *s)
+{
+	if (!s)
+		return;
+	free(s->doc.body);
+	free(s->doc.sig);
+	free(s);
+}
+
+void confgen_free(struct confgen *cg)
+{
+	if (!cg)
+		return;
+	snap_free(cg->cur);
+	pthread_mutex_destroy(&cg->mu);
+	free(cg);
+}
+
+/* A new array of objects holding only the named fields of each row. */
+static json_t *pick(const json_t *rows, const char *const *fields)
+{
+	json_t *out = json_array();
+	size_t i;
+	const json_t *row;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(rows, i, row) {
+		json_t *o = json_object();
+		if (!o || json_array_append_new(out, o)) {
+			json_decref(out);
+			return NULL;
+		}
+		for (const char *const *f = fields; *f; f++) {
+			json_t *v = json_object_get(row, *f);
+			if (json_object_set(o, *f, v ? v : json_null())) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+	}
+	return out;
+}
+
+static int set_list(json_t *doc, const char *name, json_t *rows, const char *const *fields)
+{
+	json_t *arr = pick(rows, fields);
+	json_decref(rows);
+	if (!arr || json_object_set_new(doc, name, arr))
+		return NDX_ENOMEM;
+	return NDX_OK;
+}
+
+static const char *const MEMBER_FIELDS[] = { "id", "name", NULL };
+static const char *const SUBSYSTEM_FIELDS[] = { "id", NULL };
+static const char *const GATEWAY_FIELDS[] = { "member", "code", "address", "tls_cert_sha256",
+					      "sign_key", "sign_key_id", NULL };
+static const char *const SERVICE_FIELDS[] = { "id", "title", "personal", "purposes",
+					      "consent_required", "openapi_sha256", NULL };
+static const char *const GRANT_FIELDS[] = { "client", "service", "methods", "paths", NULL };
+static const char *const REVOCATION_FIELDS[] = { "kind", "value", "revoked_at", "reason",
+						 NULL };
+
+/* Reads the store under its lock so that the document is one state. */
+static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version)
+{
+	static const char *const classes[] = REGISTRY_MEMBER_CLASSES;
+	char gen[NDX_TIME_TEXT_LEN], exp[NDX_TIME_TEXT_LEN];
+	json_t *doc, *rows, *cls;
+	int rc;
+
+	*out = NULL;
+	ndx_time_format(now, gen);
+	ndx_time_format(now + (time_t)cg->validity, exp);
+	cls = json_array();
+	for (size_t i = 0; cls && i < sizeof classes / sizeof *classes; i++)
+		json_array_append_new(cls, json_string(classes[i]));
+	store_lock(cg->st);
+	rc = store_conf_version(cg->st, version);
+	doc = json_pack("{ss ss sI ss ss s{ss ss} so*}", "format", NDX_CONF_FORMAT, "instance",
+			store_instance(cg->st), "version", (json_int_t)*version, "generated_at", gen,
+			"expires_at", exp, "registry", "url", store_registry_url(cg->st),
+			"ca_certificate", cg->ca_pem, "member_classes", cls);
+	if (!rc && !doc)
+		rc = NDX_ENOMEM;
+	if (!rc && !(rc = store_member_list(cg->st, &rows)))
+		rc = set_list(doc, "members", rows, MEMBER_FIELDS);
+	if (!rc && !(rc = store_subsystem_list(cg->st, NULL, &rows)))
+		rc = set_list(doc, "subsystems", rows, SUBSYSTEM_FIELDS);
+	if (!rc && !(rc = store_gateway_list(cg->st, NULL, &rows)))
+		rc = set_list(doc, "gateways", rows, GATEWAY_FIELDS);
+	if (!rc && !(rc = store_service_list(cg->st, NULL, &rows)))
+		rc = set_list(doc, "services", rows, SERVICE_FIELDS);
+	if (!rc && !(rc = store_grant_list(cg->st, NULL, NULL, &rows)))
+		rc = set_list(doc, "grants", rows, GRANT_FIELDS);
+	if (!rc && !(rc = store_revocation_list(cg->st, &rows)))
+		rc = set_list(doc, "revocations", rows, REVOCATION_FIELDS);
+	store_unlock(cg->st);
+	if (rc) {
+		json_decref(doc);
+		return rc;
+	}
+	*out = doc;
+	return NDX_OK;
+}
+
+static int build_snap(struct confgen *cg, time_t now, struct snap **out)
+{
+	struct snap *s;
+	json_t *doc;
+	struct ndx_conf *parsed = NULL;
+	char err[256] = "";
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return NDX_ENOMEM;
+	rc = build_doc(cg, now, &doc, &s->doc.version);
+	if (rc) {
+		fprintf(stderr, "ndx-registry: cannot build the configuration: %s\n",
+			ndx_strerror(rc));
+		free(s);
+		return rc;
+	}
+	s->doc.body = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (!s->doc.body) {
+		free(s);
+		return NDX_ENOMEM;
+	}
+	s->doc.len = strlen(s->doc.body);
+	s->doc.generated_at = now;
+	s->doc.expires_at = now + (time_t)cg->validity;
+	rc = ndx_conf_parse((const uint8_t *)s->doc.body, s->doc.len, &parsed, err, sizeof err);
+	ndx_conf_free(parsed);
+	if (rc) {
+		fprintf(stderr, "ndx-registry: refusing to publish configuration version %llu: "
+				"it does not validate: %s\n",
+			(unsigned long long)s->doc.version, err);
+		snap_free(s);
+		return rc;
+	}
+	s->doc.sig = ndx_conf_sign(cg->key, s->doc.body, s->doc.len);
+	if (!s->doc.sig) {
+		fprintf(stderr, "ndx-registry: cannot sign the configuration\n");
+		snap_free(s);
+		return NDX_ECRYPTO;
+	}
+	*out = s;
+	return NDX_OK;
+}
+
+int confgen_get(struct confgen *cg, time_t now, const struct conf_signed **out)
+{
+	uint64_t version;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&cg->mu);
+	rc = store_conf_version(cg->st, &version);
+	if (rc)
+		goto done;
+	/* Re-sign before half the validity has passed, so a gateway polling
+	 * at any sensible interval always holds a copy far from expiry; a
+	 * clock that went backwards also forces a fresh document. */
+	if (!cg->cur || cg->cur->doc.version != version || now < cg->cur->doc.generated_at ||
+	    (uint64_t)(now - cg->cur->doc.generated_at) >= cg->validity / 2) {
+		struct snap *s;
+		rc = build_snap(cg, now, &s);
+		if (rc)
+			goto done;
+		if (cg->cur && --cg->cur->refs == 0)
+			snap_free(cg->cur);
+		s->refs = 1; /* the cache's own reference */
+		cg->cur = s;
+	}
+	cg->cur->refs++;
+	*out = &cg->cur->doc;
+done:
+	pthread_mutex_unlock(&cg->mu);
+	return rc;
+}
+
+void confgen_release(struct confgen *cg, const struct conf_signed *doc)
+{
+	struct snap *s = (struct snap *)(void *)doc;
+	if (!doc)
+		return;
+	pthread_mutex_lock(&cg->mu);
+	if (--s->refs == 0)
+		snap_free(s);
+	pthread_mutex_unlock(&cg->mu);
+}

@@ -1,0 +1,585 @@
+/* ndx-registry: the federation's central authority. This file only parses
+ * the command line (init, serve, token add) and wires the parts together:
+ * store.c keeps the data, api.c answers HTTP, confgen.c builds and signs the
+ * global configuration. Overview: docs/architecture.md "ndx-registry" and
+ * docs/registry-api.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "confgen.h"
+#include "ndx/conf.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/hash.h"
+#include "ndx/httpd.h"
+#include "ndx/key.h"
+#include "ndx/pki.h"
+#include "store.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+#define PROG "ndx-registry"
+#define SIGN_KEY_FILE "registry-sign.key"
+#define SIGN_PUB_FILE "registry-sign.pub"
+#define CA_KEY_FILE "ca.key"
+#define CA_CERT_FILE "ca.pem"
+#define ANCHOR_FILE "anchor.json"
+#define TOKEN_FILE "admin.token"
+#define CA_DAYS 3650
+#define SMALL_FILE_MAX (1024 * 1024)
+#define TOKEN_BYTES 32
+
+static const char USAGE[] =
+	"usage: " PROG " init --data DIR [--instance VN] [--url http://127.0.0.1:4400]\n"
+	"       " PROG " serve --data DIR [--listen 127.0.0.1:4400] [--conf-validity SECONDS]\n"
+	"                    [--threads N] [--max-body BYTES]\n"
+	"       " PROG " token add NAME --data DIR\n"
+	"       " PROG " --version | --help\n"
+	"Run `" PROG " COMMAND --help` for the options of a command.\n";
+
+static const char INIT_HELP[] =
+	"usage: " PROG " init --data DIR [--instance VN] [--url URL]\n"
+	"Creates a new registry in DIR (mode 0700): registry.db, the registry's Ed25519\n"
+	"signing key (registry-sign.key, registry-sign.pub), the instance CA (ca.key,\n"
+	"ca.pem), the trust anchor (anchor.json) and the first admin credential\n"
+	"(admin.token, named \"admin\"; the database keeps only its SHA-256).\n"
+	"Refuses to touch a DIR that already holds a registry.\n"
+	"  --data DIR         data directory (required)\n"
+	"  --instance CODE    instance identifier (default VN)\n"
+	"  --url URL          the registry's public URL written into the anchor and\n"
+	"                     the configuration (default http://127.0.0.1:4400)\n";
+
+static const char SERVE_HELP[] =
+	"usage: " PROG " serve --data DIR [options]\n"
+	"Serves the registry API (docs/registry-api.md) until SIGINT or SIGTERM.\n"
+	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr once ready, then one\n"
+	"JSON access-log line per request.\n"
+	"  --data DIR             data directory made by `" PROG " init` (required)\n"
+	"  --listen ADDR:PORT     IPv4 address and port (default 127.0.0.1:4400;\n"
+	"                         port 0 picks a free port)\n"
+	"  --conf-validity SECS   lifetime of a signed configuration (default 600)\n"
+	"  --threads N            HTTP worker threads (default 4)\n"
+	"  --max-body BYTES       largest request body accepted (default 1048576)\n";
+
+static const char TOKEN_HELP[] =
+	"usage: " PROG " token add NAME --data DIR\n"
+	"Creates a new admin credential called NAME (1-64 of A-Z a-z 0-9 . _ -) and\n"
+	"prints its token once on stdout; the database keeps only its SHA-256. Audit\n"
+	"entries of changes made with it name NAME. Works while the registry runs.\n"
+	"  --data DIR   data directory (required)\n";
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int join(char *out, size_t cap, const char *dir, const char *file)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, PROG ": path too long: %s/%s\n", dir, file);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
+			min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int name_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+			return 0;
+	return 1;
+}
+
+/* A new random admin token (base64url of 32 bytes, malloc'd) and the hex
+ * SHA-256 that the store keeps. */
+static char *new_token(char hex[2 * NDX_SHA256_LEN + 1])
+{
+	uint8_t raw[TOKEN_BYTES], sha[NDX_SHA256_LEN];
+	char *tok;
+
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		fprintf(stderr, PROG ": no randomness for a token\n");
+		return NULL;
+	}
+	tok = ndx_b64_encode(raw, sizeof raw, 1);
+	OPENSSL_cleanse(raw, sizeof raw);
+	if (!tok)
+		return NULL;
+	ndx_sha256(tok, strlen(tok), sha);
+	ndx_hex_encode(sha, sizeof sha, hex);
+	return tok;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+struct created {
+	char paths[8][4096];
+	int n;
+};
+
+static void remember(struct created *c, const char *path)
+{
+	if (c->n < 8)
+		snprintf(c->paths[c->n++], sizeof c->paths[0], "%s", path);
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *instance = "VN", *url = "http://127.0.0.1:4400";
+	char db[4096], skey[4096], spub[4096], cakey[4096], cacert[4096], anchor[4096],
+		tokpath[4096], key_id[NDX_KEY_ID_HEX_LEN + 1], hex[2 * NDX_SHA256_LEN + 1];
+	struct created made = { .n = 0 };
+	struct ndx_key *key = NULL;
+	struct store *st = NULL;
+	char *ca_key = NULL, *ca_pem = NULL, *anchor_text = NULL, *tok = NULL;
+	char cn[128];
+	json_t *anchor_doc = NULL;
+	int c, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'i': instance = optarg; break;
+		case 'u': url = optarg; break;
+		case 'h': fputs(INIT_HELP, stdout); return 0;
+		default: fputs(INIT_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		fprintf(stderr, PROG " init: %s\n%s",
+			dir ? "unexpected argument" : "--data DIR is required", INIT_HELP);
+		return 2;
+	}
+	if (!name_ok(instance, 64, "'()+,-.=?")) {
+		fprintf(stderr, PROG " init: --instance: 1 to 64 characters from "
+				"A-Z a-z 0-9 ' ( ) + , - . = ?\n");
+		return 2;
+	}
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		fprintf(stderr, PROG " init: --url must start with http:// or https://\n");
+		return 2;
+	}
+	if (join(db, sizeof db, dir, STORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    join(spub, sizeof spub, dir, SIGN_PUB_FILE) ||
+	    join(cakey, sizeof cakey, dir, CA_KEY_FILE) ||
+	    join(cacert, sizeof cacert, dir, CA_CERT_FILE) ||
+	    join(anchor, sizeof anchor, dir, ANCHOR_FILE) ||
+	    join(tokpath, sizeof tokpath, dir, TOKEN_FILE))
+		return 1;
+	if (access(db, F_OK) == 0) {
+		fprintf(stderr, PROG " init: %s exists: refusing to overwrite an existing registry\n",
+			db);
+		return 1;
+	}
+	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	/* Every file is created exclusively, so a stray one from an earlier,
+	 * failed init stops us rather than being silently mixed in. */
+	if ((rc = ndx_key_generate(&key)) || (rc = ndx_key_save_private(key, skey))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", skey, ndx_strerror(rc));
+		goto fail;
+	}
+	remember(&made, skey);
+	if ((rc = ndx_key_save_public(key, spub))) {
+		fprintf(stderr, PROG " init: cannot write %s: %s\n", spub, ndx_strerror(rc));
+		goto fail;
+	}
+	remember(&made, spub);
+	snprintf(cn, sizeof cn, "ndx %s instance CA", instance);
+	if ((rc = ndx_pki_ca_create(cn, CA_DAYS, &ca_key, &ca_pem))) {
+		fprintf(stderr, PROG " init: cannot create the CA: %s\n", ndx_strerror(rc));
+		goto fail;
+	}
+	if ((rc = ndx_file_write_atomic(cakey, ca_key, strlen(ca_key), 0600, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", cakey, ndx_strerror(rc));
+		goto fail;
+	}
+	remember(&made, cakey);
+	if ((rc = ndx_file_write_atomic(cacert, ca_pem, strlen(ca_pem), 0644, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", cacert, ndx_strerror(rc));
+		goto fail;
+	}
+	remember(&made, cacert);
+	anchor_doc = ndx_anchor_build(instance, url, key);
+	anchor_text = anchor_doc ? json_dumps(anchor_doc, JSON_INDENT(2)) : NULL;
+	if (!anchor_text) {
+		fprintf(stderr, PROG " init: cannot build the anchor\n");
+		goto fail;
+	}
+	if ((rc = ndx_file_write_atomic(anchor, anchor_text, strlen(anchor_text), 0644, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", anchor, ndx_strerror(rc));
+		goto fail;
+	}
+	remember(&made, anchor);
+	if (!(tok = new_token(hex)))
+		goto fail;
+	if ((rc = ndx_file_write_atomic(tokpath, tok, strlen(tok), 0600, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", tokpath, ndx_strerror(rc));
+		goto fail;
+	}
+	remember(&made, tokpath);
+	rc = store_create(db, instance, url, &st);
+	if (!rc) {
+		remember(&made, db);
+		/* It holds credential hashes: nobody else reads it. */
+		chmod(db, 0600);
+	}
+	if (rc || (rc = store_token_add(st, "admin", hex, "init"))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(rc));
+		goto fail;
+	}
+	ndx_key_id(key, key_id);
+	printf("registry initialised in %s\n"
+	       "  database        %s\n"
+	       "  signing key     %s (public: %s)\n"
+	       "  registry key id %s\n"
+	       "  CA certificate  %s (key: %s)\n"
+	       "  anchor          %s\n"
+	       "  admin token     %s (name \"admin\")\n",
+	       dir, db, skey, spub, key_id, cacert, cakey, anchor, tokpath);
+	rc = 0;
+	goto out;
+fail:
+	rc = 1;
+	store_close(st);
+	st = NULL;
+	for (int i = made.n - 1; i >= 0; i--) {
+		unlink(made.paths[i]);
+		if (strcmp(made.paths[i], db) == 0) {
+			char extra[4200];
+			snprintf(extra, sizeof extra, "%s-wal", db);
+			unlink(extra);
+			snprintf(extra, sizeof extra, "%s-shm", db);
+			unlink(extra);
+		}
+	}
+out:
+	store_close(st);
+	ndx_key_free(key);
+	free(ca_key);
+	free(ca_pem);
+	free(anchor_text);
+	free(tok);
+	json_decref(anchor_doc);
+	return rc;
+}
+
+/* ---- serve ----------------------------------------------------------------- */
+
+struct serve_files {
+	struct ndx_key *key;
+	char *ca_key;
+	char *ca_pem;
+	char *anchor;
+	size_t anchor_len;
+};
+
+static void serve_files_free(struct serve_files *f)
+{
+	ndx_key_free(f->key);
+	if (f->ca_key)
+		OPENSSL_cleanse(f->ca_key, strlen(f->ca_key));
+	free(f->ca_key);
+	free(f->ca_pem);
+	free(f->anchor);
+}
+
+/* Loads the keys and documents once, and checks that the anchor names the
+ * signing key and the store's instance (else gateways would refuse every
+ * configuration we sign). */
+static int load_files(const char *dir, const struct store *st, struct serve_files *f)
+{
+	char path[4096], key_id[NDX_KEY_ID_HEX_LEN + 1], err[256];
+	struct ndx_anchor *a = NULL;
+	size_t len;
+	int rc;
+
+	if (join(path, sizeof path, dir, SIGN_KEY_FILE))
+		return -1;
+	if ((rc = ndx_key_load(path, &f->key)) || !ndx_key_has_private(f->key)) {
+		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", path,
+			rc ? ndx_strerror(rc) : "no private key");
+		return -1;
+	}
+	if (join(path, sizeof path, dir, CA_KEY_FILE) ||
+	    (rc = ndx_file_read(path, SMALL_FILE_MAX, &f->ca_key, &len))) {
+		fprintf(stderr, PROG ": cannot read %s\n", path);
+		return -1;
+	}
+	if (join(path, sizeof path, dir, CA_CERT_FILE) ||
+	    (rc = ndx_file_read(path, SMALL_FILE_MAX, &f->ca_pem, &len))) {
+		fprintf(stderr, PROG ": cannot read %s\n", path);
+		return -1;
+	}
+	if (join(path, sizeof path, dir, ANCHOR_FILE) ||
+	    (rc = ndx_file_read(path, SMALL_FILE_MAX, &f->anchor, &f->anchor_len))) {
+		fprintf(stderr, PROG ": cannot read %s\n", path);
+		return -1;
+	}
+	if ((rc = ndx_anchor_parse(f->anchor, f->anchor_len, &a, err, sizeof err))) {
+		fprintf(stderr, PROG ": %s: %s\n", path, err);
+		return -1;
+	}
+	ndx_key_id(f->key, key_id);
+	rc = 0;
+	if (!ndx_anchor_key(a, key_id)) {
+		fprintf(stderr, PROG ": %s does not list the signing key %s\n", path, key_id);
+		rc = -1;
+	} else if (strcmp(ndx_anchor_instance(a), store_instance(st)) != 0) {
+		fprintf(stderr, PROG ": %s is for instance %s, the database for %s\n", path,
+			ndx_anchor_instance(a), store_instance(st));
+		rc = -1;
+	}
+	ndx_anchor_free(a);
+	return rc;
+}
+
+static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long p;
+	size_t n;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= cap) {
+		fprintf(stderr, PROG ": --listen: expected ADDR:PORT, got \"%s\"\n", s);
+		return -1;
+	}
+	n = (size_t)(colon - s);
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (parse_ulong("--listen port", colon + 1, 0, 65535, &p))
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "conf-validity", required_argument, NULL, 'v' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *listen = "127.0.0.1:4400";
+	unsigned long validity = 600, threads = 4, max_body = 1048576;
+	char addr[64], db[4096];
+	uint16_t port;
+	struct serve_files files = { 0 };
+	struct store *st = NULL;
+	struct confgen *cg = NULL;
+	struct api *api = NULL;
+	struct ndx_httpd *srv = NULL;
+	const struct conf_signed *doc;
+	sigset_t sigs;
+	int c, sig, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'v':
+			if (parse_ulong("--conf-validity", optarg, 2, 30UL * 86400, &validity))
+				return 2;
+			break;
+		case 't':
+			if (parse_ulong("--threads", optarg, 1, 256, &threads))
+				return 2;
+			break;
+		case 'b':
+			if (parse_ulong("--max-body", optarg, 1, 1UL << 30, &max_body))
+				return 2;
+			break;
+		case 'h': fputs(SERVE_HELP, stdout); return 0;
+		default: fputs(SERVE_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		fprintf(stderr, PROG " serve: %s\n%s",
+			dir ? "unexpected argument" : "--data DIR is required", SERVE_HELP);
+		return 2;
+	}
+	if (parse_listen(listen, addr, sizeof addr, &port))
+		return 2;
+	if (join(db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st) ||
+	    load_files(dir, st, &files))
+		goto out;
+	if (confgen_new(st, files.key, files.ca_pem, (unsigned)validity, &cg))
+		goto out;
+	/* Build once now: a store that cannot give a valid configuration is
+	 * reported at start, though we still serve so that it can be fixed. */
+	if (confgen_get(cg, time(NULL), &doc) == NDX_OK)
+		confgen_release(cg, doc);
+	struct api_config acfg = {
+		.st = st, .cg = cg, .anchor_json = files.anchor, .anchor_len = files.anchor_len,
+		.ca_pem = files.ca_pem, .ca_key_pem = files.ca_key,
+		.conf_validity = (unsigned)validity,
+	};
+	if (api_new(&acfg, &api))
+		goto out;
+
+	/* Blocked before the pool threads exist, so that they inherit the
+	 * mask and only sigwait below ever sees these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ndx_httpd_config hcfg = {
+		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
+		.max_body = max_body, .handler = api_handle, .ctx = api, .access_log = 1,
+	};
+	if (ndx_httpd_start(&hcfg, &srv))
+		goto out;
+	fprintf(stderr, PROG ": listening on http://%s:%u\n", addr, (unsigned)ndx_httpd_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	ndx_httpd_stop(srv);
+	api_free(api);
+	confgen_free(cg);
+	store_close(st);
+	serve_files_free(&files);
+	return rc;
+}
+
+/* ---- token add ---------------------------------------------------------------- */
+
+static int cmd_token(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *name;
+	char db[4096], hex[2 * NDX_SHA256_LEN + 1];
+	struct store *st = NULL;
+	char *tok = NULL;
+	int c, rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(TOKEN_HELP, stdout);
+		return 0;
+	}
+	if (argc < 2 || strcmp(argv[1], "add") != 0) {
+		fprintf(stderr, PROG " token: the only subcommand is `add`\n%s", TOKEN_HELP);
+		return 2;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'h': fputs(TOKEN_HELP, stdout); return 0;
+		default: fputs(TOKEN_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc - 1) {
+		fprintf(stderr, PROG " token add: %s\n%s",
+			dir ? "exactly one NAME is required" : "--data DIR is required", TOKEN_HELP);
+		return 2;
+	}
+	name = argv[optind];
+	if (!name_ok(name, 64, "._-")) {
+		fprintf(stderr, PROG " token add: NAME: 1 to 64 characters from A-Z a-z 0-9 . _ -\n");
+		return 2;
+	}
+	if (join(db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st))
+		return 1;
+	rc = 1;
+	if (!(tok = new_token(hex)))
+		goto out;
+	c = store_token_add(st, name, hex, "cli");
+	if (c == NDX_EEXIST) {
+		fprintf(stderr, PROG " token add: a credential named \"%s\" exists already\n", name);
+		goto out;
+	}
+	if (c) {
+		fprintf(stderr, PROG " token add: %s\n", ndx_strerror(c));
+		goto out;
+	}
+	printf("%s\n", tok);
+	fprintf(stderr, PROG ": credential \"%s\" created; the token above is shown only once\n",
+		name);
+	rc = 0;
+out:
+	if (tok)
+		OPENSSL_cleanse(tok, strlen(tok));
+	free(tok);
+	store_close(st);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf(PROG " %s\n", NDX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
+	return 2;
+}

@@ -1,0 +1,121 @@
+/* The registry's store: members, subsystems, gateways, services, grants,
+ * revocations, admin credentials and the audit trail in one SQLite file
+ * (WAL, versioned migrations). One connection guarded by a recursive mutex:
+ * the registry writes rarely and reads cheaply, and a single writer keeps
+ * every change one transaction (row + audit entry + new configuration
+ * version, or nothing). Rows come back as jansson objects in the shape the
+ * management API answers with. Overview: docs/architecture.md "ndx-registry". */
+#ifndef NDX_REGISTRY_STORE_H
+#define NDX_REGISTRY_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define STORE_DB_FILE "registry.db"
+
+struct store;
+
+/* Creates a new database at path (which must not exist) with the schema and
+ * meta rows instance, registry_url and conf_version = 1. */
+int store_create(const char *path, const char *instance, const char *registry_url,
+		 struct store **out);
+/* Opens an existing database and applies pending migrations. NDX_EIO when the
+ * file is missing, NDX_EDB when it is not a registry database. */
+int store_open(const char *path, struct store **out);
+/* Accepts NULL. */
+void store_close(struct store *st);
+
+/* Borrowed strings, valid while st lives. */
+const char *store_instance(const struct store *st);
+const char *store_registry_url(const struct store *st);
+
+/* Holds the store's mutex (recursive) so that several reads see one state. */
+void store_lock(struct store *st);
+void store_unlock(struct store *st);
+
+/* A change: store_begin locks and opens a write transaction; then either
+ * store_commit writes the audit entry (detail borrowed, may be NULL), raises
+ * the configuration version (into *version) and commits, or
+ * store_rollback undoes everything. Both release the lock; store_commit
+ * rolls back itself when it fails. */
+int store_begin(struct store *st);
+int store_commit(struct store *st, const char *actor, const char *remote, const char *action,
+		 const char *object, const json_t *detail, uint64_t *version);
+void store_rollback(struct store *st);
+
+int store_conf_version(struct store *st, uint64_t *out);
+
+/* Admin credentials: only the SHA-256 (hex) of a token is stored. Adding one
+ * is audited but does not change the configuration version. NDX_EEXIST
+ * when the name is taken. */
+int store_token_add(struct store *st, const char *name, const char *sha256_hex,
+		    const char *actor);
+/* *out = [{"name","sha256"}], a new reference the caller releases. */
+int store_tokens(struct store *st, json_t **out);
+
+/* Each list/get function sets *out to a new reference (caller releases).
+ * get answers NDX_ENOTFOUND; add answers NDX_EEXIST for a duplicate;
+ * delete answers NDX_ENOTFOUND, or NDX_EEXIST with *why set to a static
+ * sentence while dependents remain. exists answers 1, 0 or an error. */
+int store_member_add(struct store *st, const char *id, const char *name);
+int store_member_get(struct store *st, const char *id, json_t **out);
+int store_member_list(struct store *st, json_t **out);
+int store_member_delete(struct store *st, const char *id, const char **why);
+int store_member_exists(struct store *st, const char *id);
+
+int store_subsystem_add(struct store *st, const char *id, const char *member);
+int store_subsystem_get(struct store *st, const char *id, json_t **out);
+/* member may be NULL for all subsystems. */
+int store_subsystem_list(struct store *st, const char *member, json_t **out);
+int store_subsystem_delete(struct store *st, const char *id, const char **why);
+int store_subsystem_exists(struct store *st, const char *id);
+
+struct store_gateway {
+	const char *member;
+	const char *code;
+	const char *address;
+	const char *sign_key;       /* base64 of the raw public key */
+	const char *sign_key_id;
+	const char *tls_cert;       /* PEM */
+	const char *tls_cert_sha256;
+};
+int store_gateway_add(struct store *st, const struct store_gateway *gw);
+int store_gateway_get(struct store *st, const char *member, const char *code, json_t **out);
+int store_gateway_list(struct store *st, const char *member, json_t **out);
+int store_gateway_delete(struct store *st, const char *member, const char *code);
+
+struct store_service {
+	const char *id;
+	const char *subsystem;
+	const char *title;
+	int personal;
+	const json_t *purposes;     /* array of strings */
+	int consent_required;
+	const char *openapi;        /* compact JSON text or NULL */
+	const char *openapi_sha256; /* hex or NULL */
+};
+int store_service_add(struct store *st, const struct store_service *svc);
+int store_service_get(struct store *st, const char *id, json_t **out);
+int store_service_list(struct store *st, const char *subsystem, json_t **out);
+int store_service_delete(struct store *st, const char *id, const char **why);
+int store_service_exists(struct store *st, const char *id);
+/* The stored OpenAPI text (malloc'd, caller frees) or NDX_ENOTFOUND when
+ * the service does not exist or has none. */
+int store_service_openapi(struct store *st, const char *id, char **text, size_t *len);
+
+/* *id receives the new grant's number. */
+int store_grant_add(struct store *st, const char *client, const char *service,
+		    const json_t *methods, const json_t *paths, int64_t *id);
+int store_grant_get(struct store *st, int64_t id, json_t **out);
+/* client and service filter when not NULL. */
+int store_grant_list(struct store *st, const char *client, const char *service, json_t **out);
+int store_grant_delete(struct store *st, int64_t id);
+
+int store_revocation_add(struct store *st, const char *kind, const char *value,
+			 const char *reason, json_t **out);
+int store_revocation_list(struct store *st, json_t **out);
+
+/* Newest first, at most limit entries. */
+int store_audit_list(struct store *st, int limit, json_t **out);
+
+#endif

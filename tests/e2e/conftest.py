@@ -1,0 +1,172 @@
+"""Fixtures shared by the end-to-end tests: real ndx processes on loopback.
+
+build_dir        the meson build directory (env NDX_BUILD_DIR, default <repo>/build)
+free_port()      a free TCP port on 127.0.0.1 (plain function: `from conftest import free_port`)
+registry_factory registry_factory(conf_validity=600, max_body=None, threads=None) starts a
+                 fresh registry (init + serve) in its own temporary directory
+registry         registry_factory() with the defaults
+
+A registry object has url, data_dir (Path), token (str), anchor (Path), proc, port,
+stderr_path, and helpers: api(method, path, token=..., **requests kwargs), tail(),
+restart(), stop(). Teardown sends SIGTERM, waits (kill after 10 s) and asserts exit 0.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+
+def free_port():
+    """Returns a TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    d = Path(os.environ.get("NDX_BUILD_DIR", REPO / "build")).resolve()
+    exe = d / "src" / "registry" / "ndx-registry"
+    if not exe.is_file():
+        pytest.fail(f"{exe} is missing: build first (ninja -C {d}) or set NDX_BUILD_DIR",
+                    pytrace=False)
+    return d
+
+
+def registry_exe(build_dir):
+    return build_dir / "src" / "registry" / "ndx-registry"
+
+
+class Registry:
+    def __init__(self, exe, workdir, conf_validity=600, max_body=None, threads=None):
+        self.exe = Path(exe)
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / "data"
+        self.anchor = self.data_dir / "anchor.json"
+        self.conf_validity = conf_validity
+        self.max_body = max_body
+        self.threads = threads
+        self.proc = None
+        self.port = None
+        self.url = None
+        self.stderr_path = None
+        self.starts = 0
+        init = subprocess.run(
+            [str(self.exe), "init", "--data", str(self.data_dir)],
+            capture_output=True, text=True, timeout=30)
+        if init.returncode != 0:
+            pytest.fail(f"ndx-registry init failed ({init.returncode}):\n"
+                        f"{init.stdout}\n{init.stderr}", pytrace=False)
+        self.init_output = init.stdout
+        self.token = (self.data_dir / "admin.token").read_text().strip()
+
+    def start(self):
+        self.starts += 1
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stderr_path = self.workdir / f"registry-{self.starts}.stderr"
+        cmd = [str(self.exe), "serve", "--data", str(self.data_dir),
+               "--listen", f"127.0.0.1:{self.port}",
+               "--conf-validity", str(self.conf_validity)]
+        if self.max_body is not None:
+            cmd += ["--max-body", str(self.max_body)]
+        if self.threads is not None:
+            cmd += ["--threads", str(self.threads)]
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"ndx-registry serve exited with {self.proc.returncode}:\n"
+                            f"{self.tail()}", pytrace=False)
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        else:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"ndx-registry did not answer /healthz in {START_TIMEOUT} s:\n"
+                        f"{self.tail()}", pytrace=False)
+        line = f"ndx-registry: listening on {self.url}"
+        assert line in self.stderr_path.read_text(errors="replace").splitlines(), self.tail()
+        return self
+
+    def tail(self, lines=40):
+        if not self.stderr_path or not self.stderr_path.exists():
+            return "(no stderr)"
+        text = self.stderr_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self):
+        """SIGTERM, wait, and return the exit status (None when not running)."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"ndx-registry ignored SIGTERM for {STOP_TIMEOUT} s:\n"
+                            f"{self.tail()}", pytrace=False)
+        return proc.returncode
+
+    def restart(self):
+        rc = self.stop()
+        assert rc == 0, f"ndx-registry exited with {rc}:\n{self.tail()}"
+        return self.start()
+
+    def headers(self, token=None):
+        return {"Authorization": f"Bearer {self.token if token is None else token}"}
+
+    def api(self, method, path, token=None, **kw):
+        """A management call with the admin token (or the given one)."""
+        headers = dict(self.headers(token))
+        headers.update(kw.pop("headers", {}))
+        kw.setdefault("timeout", 10)
+        return requests.request(method, self.url + path, headers=headers, **kw)
+
+    def conf_version(self):
+        return requests.get(self.url + "/healthz", timeout=5).json()["conf_version"]
+
+
+@pytest.fixture
+def registry_factory(build_dir, tmp_path):
+    made = []
+
+    def make(conf_validity=600, max_body=None, threads=None):
+        workdir = tmp_path / f"registry{len(made)}"
+        workdir.mkdir()
+        r = Registry(registry_exe(build_dir), workdir, conf_validity=conf_validity,
+                     max_body=max_body, threads=threads)
+        made.append(r)
+        return r.start()
+
+    yield make
+    failures = []
+    for r in made:
+        rc = r.stop()
+        if rc not in (0, None):
+            failures.append(f"ndx-registry exited with {rc}:\n{r.tail()}")
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
+
+
+@pytest.fixture
+def registry(registry_factory):
+    return registry_factory()

@@ -1,0 +1,823 @@
+/* Unit tests for include/ndx/conf.h: a configuration document built here with
+ * real Ed25519 keys, signed and verified; every index lookup; grant matching
+ * including ".." paths; each verification step's refusal (tampered body and
+ * signature, unknown and wrong keys, expiry, clocks, instance); each
+ * validation rule of docs/protocol.md broken once; the anchor; and the
+ * conf.json + conf.sig directory round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ndx/conf.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/key.h"
+#include "ndx/timefmt.h"
+
+#define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define FP_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define REV_KEY "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define REV_CERT "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+#define NOT_REV "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+#define CITIZENS "VN/GOV/BCA/population/citizens"
+#define HOUSEHOLDS "VN/GOV/BCA/population/households"
+#define MOF_ENT "VN/GOV/MOF/enterprise"
+#define COM_APP "VN/COM/0101234567/app"
+
+struct fx {
+	struct ndx_key *reg;     /* the registry's signing key, in the anchor */
+	struct ndx_key *other;   /* a key the anchor does not know */
+	struct ndx_key *gw[3];   /* gateway signing keys */
+	struct ndx_anchor *anchor;
+	time_t t0;               /* generated_at */
+	char err[512];
+};
+
+static json_t *gateway_json(const char *member, const char *code, const char *fp,
+			    const struct ndx_key *key)
+{
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	char kid[NDX_KEY_ID_HEX_LEN + 1], *b64;
+	json_t *g;
+
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, kid);
+	b64 = ndx_b64_encode(raw, sizeof raw, 0);
+	assert_non_null(b64);
+	g = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "member", member, "code", code,
+		      "address", "https://127.0.0.1:4431", "tls_cert_sha256", fp,
+		      "sign_key", b64, "sign_key_id", kid);
+	free(b64);
+	assert_non_null(g);
+	return g;
+}
+
+static json_t *build_doc(const struct fx *f)
+{
+	char gen[NDX_TIME_TEXT_LEN], exp[NDX_TIME_TEXT_LEN];
+	json_t *doc;
+
+	ndx_time_format(f->t0, gen);
+	ndx_time_format(f->t0 + 600, exp);
+	doc = json_pack(
+		"{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:n}, s:[s,s,s],"
+		" s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}],"
+		" s:[{s:s}, {s:s}, {s:s}],"
+		" s:[o, o, o],"
+		" s:[{s:s, s:s, s:b, s:[s], s:b, s:n},"
+		"    {s:s, s:s, s:b, s:[], s:b, s:s}],"
+		" s:[{s:s, s:s, s:[s], s:[s]},"
+		"    {s:s, s:s, s:[s,s], s:[s]},"
+		"    {s:s, s:s, s:[s], s:[s]}],"
+		" s:[{s:s, s:s, s:s, s:s}, {s:s, s:s}]}",
+		"format", NDX_CONF_FORMAT, "instance", "VN", "version", 42,
+		"generated_at", gen, "expires_at", exp,
+		"registry", "url", "http://127.0.0.1:4400", "ca_certificate",
+		"member_classes", "GOV", "COM", "ORG",
+		"members",
+		"id", "VN/GOV/BCA", "name", "B\xe1\xbb\x99 C\xc3\xb4ng an",
+		"id", "VN/GOV/MOF", "name", "B\xe1\xbb\x99 T\xc3\xa0i ch\xc3\xadnh",
+		"id", "VN/COM/0101234567", "name", "C\xc3\xb4ng ty A",
+		"subsystems", "id", "VN/GOV/BCA/population", "id", MOF_ENT, "id", COM_APP,
+		"gateways",
+		gateway_json("VN/GOV/BCA", "gw1", FP_A, f->gw[0]),
+		gateway_json("VN/GOV/MOF", "gw1", FP_B, f->gw[1]),
+		gateway_json("VN/GOV/BCA", "gw2", FP_C, f->gw[2]),
+		"services",
+		"id", CITIZENS, "title", "Tra c\xe1\xbb\xa9u c\xc3\xb4ng d\xc3\xa2n",
+		"personal", 1, "purposes", "public-service", "consent_required", 0,
+		"openapi_sha256",
+		"id", HOUSEHOLDS, "title", "H\xe1\xbb\x99 kh\xe1\xba\xa9u", "personal", 0,
+		"purposes", "consent_required", 1, "openapi_sha256", FP_A,
+		"grants",
+		"client", MOF_ENT, "service", CITIZENS, "methods", "GET",
+		"paths", "/citizens/*",
+		"client", MOF_ENT, "service", CITIZENS, "methods", "POST", "PUT",
+		"paths", "/citizens/search",
+		"client", COM_APP, "service", HOUSEHOLDS, "methods", "GET", "paths", "*",
+		"revocations",
+		"kind", "key", "value", REV_KEY, "revoked_at", gen, "reason", "compromised",
+		"kind", "certificate", "value", REV_CERT);
+	assert_non_null(doc);
+	return doc;
+}
+
+static char *dump(const json_t *doc, size_t *len)
+{
+	char *text = json_dumps(doc, JSON_INDENT(2));
+
+	assert_non_null(text);
+	*len = strlen(text);
+	return text;
+}
+
+/* A signature object over data by key, optionally naming another key id
+ * and with one bit of the signature flipped. */
+static char *make_sig(const struct ndx_key *key, const char *key_id, const void *data,
+		      size_t len, int flip)
+{
+	uint8_t sig[NDX_ED25519_SIG_LEN];
+	char kid[NDX_KEY_ID_HEX_LEN + 1], *b64, *text;
+	json_t *o;
+
+	assert_int_equal(ndx_sign(key, data, len, sig), NDX_OK);
+	if (flip >= 0)
+		sig[flip % NDX_ED25519_SIG_LEN] ^= 0x01;
+	ndx_key_id(key, kid);
+	b64 = ndx_b64_encode(sig, sizeof sig, 0);
+	assert_non_null(b64);
+	o = json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id",
+		      key_id != NULL ? key_id : kid, "signature", b64);
+	free(b64);
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	assert_non_null(text);
+	return text;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	json_t *a;
+	char *text;
+
+	if (f == NULL)
+		return -1;
+	if (ndx_key_generate(&f->reg) != NDX_OK || ndx_key_generate(&f->other) != NDX_OK)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (ndx_key_generate(&f->gw[i]) != NDX_OK)
+			return -1;
+	if (ndx_time_parse("2026-11-23T09:00:00Z", &f->t0) != NDX_OK)
+		return -1;
+	a = ndx_anchor_build("VN", "http://127.0.0.1:4400", f->reg);
+	if (a == NULL)
+		return -1;
+	text = json_dumps(a, 0);
+	json_decref(a);
+	if (text == NULL ||
+	    ndx_anchor_parse(text, strlen(text), &f->anchor, f->err, sizeof f->err) != NDX_OK) {
+		free(text);
+		return -1;
+	}
+	free(text);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	ndx_anchor_free(f->anchor);
+	ndx_key_free(f->reg);
+	ndx_key_free(f->other);
+	for (int i = 0; i < 3; i++)
+		ndx_key_free(f->gw[i]);
+	free(f);
+	return 0;
+}
+
+/* Verifies text signed by the registry key at t0 + 60. */
+static int verify_text(struct fx *f, const char *text, size_t len, struct ndx_conf **out)
+{
+	char *sig = ndx_conf_sign(f->reg, text, len);
+	int rc;
+
+	assert_non_null(sig);
+	rc = ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor, f->t0 + 60, out,
+			     f->err, sizeof f->err);
+	free(sig);
+	return rc;
+}
+
+static struct ndx_conf *load_good(struct fx *f)
+{
+	struct ndx_conf *conf = NULL;
+	json_t *doc = build_doc(f);
+	size_t len;
+	char *text = dump(doc, &len);
+
+	json_decref(doc);
+	assert_int_equal(verify_text(f, text, len, &conf), NDX_OK);
+	free(text);
+	assert_non_null(conf);
+	return conf;
+}
+
+static void assert_err(const struct fx *f, const char *want)
+{
+	if (strstr(f->err, want) == NULL)
+		fail_msg("error \"%s\" does not contain \"%s\"", f->err, want);
+}
+
+static void test_sign_format(void **state)
+{
+	struct fx *f = *state;
+	char kid[NDX_KEY_ID_HEX_LEN + 1], want[128];
+	char *sig = ndx_conf_sign(f->reg, "abc", 3);
+
+	assert_non_null(sig);
+	ndx_key_id(f->reg, kid);
+	snprintf(want, sizeof want, "{\"alg\":\"Ed25519\",\"key_id\":\"%s\",\"signature\":\"", kid);
+	assert_memory_equal(sig, want, strlen(want));
+	assert_int_equal(sig[strlen(sig) - 1], '}');
+	free(sig);
+}
+
+static void test_verify_ok(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_good(f);
+
+	assert_int_equal(ndx_conf_version(conf), 42);
+	assert_string_equal(ndx_conf_instance(conf), "VN");
+	assert_int_equal(ndx_conf_generated_at(conf), f->t0);
+	assert_int_equal(ndx_conf_expires_at(conf), f->t0 + 600);
+	assert_true(json_is_object(ndx_conf_json(conf)));
+	ndx_conf_free(conf);
+	ndx_conf_free(NULL);
+}
+
+static void test_lookups(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_good(f);
+	const json_t *m, *g, *list;
+	const struct ndx_key *k;
+	char want[NDX_KEY_ID_HEX_LEN + 1], got[NDX_KEY_ID_HEX_LEN + 1];
+	json_t *foreign;
+
+	m = ndx_conf_member(conf, "VN/GOV/MOF");
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "id")), "VN/GOV/MOF");
+	assert_null(ndx_conf_member(conf, "VN/GOV/XYZ"));
+	assert_null(ndx_conf_member(conf, "VN/GOV/BCA/population"));
+	assert_null(ndx_conf_member(conf, NULL));
+	assert_non_null(ndx_conf_subsystem(conf, COM_APP));
+	assert_null(ndx_conf_subsystem(conf, "VN/GOV/BCA"));
+	assert_non_null(ndx_conf_service(conf, HOUSEHOLDS));
+	assert_true(json_is_true(json_object_get(ndx_conf_service(conf, CITIZENS), "personal")));
+	assert_null(ndx_conf_service(conf, "VN/GOV/BCA/population/nope"));
+
+	g = ndx_conf_gateway_by_cert(conf, FP_C);
+	assert_non_null(g);
+	assert_string_equal(json_string_value(json_object_get(g, "code")), "gw2");
+	assert_string_equal(json_string_value(json_object_get(g, "member")), "VN/GOV/BCA");
+	assert_null(ndx_conf_gateway_by_cert(conf, NOT_REV));
+	assert_null(ndx_conf_gateway_by_cert(conf, NULL));
+
+	list = ndx_conf_gateways_of(conf, "VN/GOV/BCA");
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(json_array_size(ndx_conf_gateways_of(conf, "VN/GOV/MOF")), 1);
+	list = ndx_conf_gateways_of(conf, "VN/COM/0101234567");
+	assert_non_null(list);
+	assert_int_equal(json_array_size(list), 0);
+	assert_int_equal(json_array_size(ndx_conf_gateways_of(conf, "VN/GOV/NONE")), 0);
+
+	for (int i = 0; i < 3; i++) {
+		static const char *const fps[3] = { FP_A, FP_B, FP_C };
+
+		g = ndx_conf_gateway_by_cert(conf, fps[i]);
+		k = ndx_conf_gateway_key(conf, g);
+		assert_non_null(k);
+		ndx_key_id(f->gw[i], want);
+		ndx_key_id(k, got);
+		assert_string_equal(got, want);
+	}
+	/* Same content, but not this configuration's object. */
+	foreign = json_deep_copy(ndx_conf_gateway_by_cert(conf, FP_A));
+	assert_null(ndx_conf_gateway_key(conf, foreign));
+	json_decref(foreign);
+
+	assert_true(ndx_conf_is_revoked(conf, REV_KEY));
+	assert_true(ndx_conf_is_revoked(conf, REV_CERT));
+	assert_false(ndx_conf_is_revoked(conf, NOT_REV));
+	assert_false(ndx_conf_is_revoked(conf, NULL));
+	ndx_conf_free(conf);
+}
+
+static void test_grants(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_good(f);
+	static const char *const dotdot[] = {
+		"/citizens/../admin", "/citizens/..", "/citizens/%2e%2e/admin",
+		"/citizens/%2E%2E/admin", "/citizens/.%2e/x", "/citizens/%2e./x",
+		"/citizens/..%2fadmin", "/citizens/..%2Fadmin", "/citizens/..\\admin",
+		"/citizens/x/../../y",
+	};
+
+	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/123"));
+	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/1/2"));
+	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/a..b"));
+	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/..."));
+	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "POST", "/citizens/search"));
+	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "PUT", "/citizens/search"));
+	/* method not granted for this path, or at all */
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "POST", "/citizens/123"));
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "DELETE", "/citizens/1"));
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "get", "/citizens/1"));
+	/* path outside the patterns */
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/other"));
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", ""));
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens"));
+	for (size_t i = 0; i < sizeof dotdot / sizeof dotdot[0]; i++)
+		if (ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", dotdot[i]))
+			fail_msg("%s was allowed", dotdot[i]);
+	/* "*" matches every path, the empty one included */
+	assert_true(ndx_conf_grant_allows(conf, COM_APP, HOUSEHOLDS, "GET", ""));
+	assert_true(ndx_conf_grant_allows(conf, COM_APP, HOUSEHOLDS, "GET", NULL));
+	assert_true(ndx_conf_grant_allows(conf, COM_APP, HOUSEHOLDS, "GET", "/a/b?c"));
+	assert_false(ndx_conf_grant_allows(conf, COM_APP, HOUSEHOLDS, "GET", "/a/../b"));
+	assert_false(ndx_conf_grant_allows(conf, COM_APP, HOUSEHOLDS, "HEAD", "/"));
+	/* no grant for this pair */
+	assert_false(ndx_conf_grant_allows(conf, COM_APP, CITIZENS, "GET", "/citizens/1"));
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, HOUSEHOLDS, "GET", ""));
+	assert_false(ndx_conf_grant_allows(conf, "VN/GOV/MOF/other", CITIZENS, "GET",
+					   "/citizens/1"));
+	assert_false(ndx_conf_grant_allows(conf, NULL, CITIZENS, "GET", "/citizens/1"));
+	ndx_conf_free(conf);
+}
+
+static void test_tampered_body(void **state)
+{
+	struct fx *f = *state;
+	json_t *doc = build_doc(f);
+	size_t len;
+	char *text = dump(doc, &len), *sig = ndx_conf_sign(f->reg, text, len);
+	struct ndx_conf *conf = NULL;
+
+	json_decref(doc);
+	assert_non_null(sig);
+	for (int i = 0; i < 20; i++) {
+		size_t pos = (size_t)i * (len - 1) / 19;
+
+		text[pos] ^= 0x01;
+		assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+						 f->t0 + 60, &conf, f->err, sizeof f->err),
+				 NDX_EBADSIG);
+		assert_null(conf);
+		assert_err(f, "does not verify with registry key");
+		text[pos] ^= 0x01;
+	}
+	/* one byte shorter, one byte longer */
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len - 1, sig, f->anchor,
+					 f->t0 + 60, &conf, f->err, sizeof f->err), NDX_EBADSIG);
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len + 1, sig, f->anchor,
+					 f->t0 + 60, &conf, f->err, sizeof f->err), NDX_EBADSIG);
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 + 60, &conf, f->err, sizeof f->err), NDX_OK);
+	ndx_conf_free(conf);
+	free(sig);
+	free(text);
+}
+
+static void test_bad_signatures(void **state)
+{
+	struct fx *f = *state;
+	json_t *doc = build_doc(f);
+	size_t len;
+	char *text = dump(doc, &len), *sig, regid[NDX_KEY_ID_HEX_LEN + 1];
+	struct ndx_conf *conf = NULL;
+	static const char *const malformed[] = {
+		"", "not json", "[]", "{\"alg\":\"RS256\",\"key_id\":\"00\",\"signature\":\"\"}",
+		"{\"alg\":\"Ed25519\",\"key_id\":\"xyz\",\"signature\":\"AAAA\"}",
+		"{\"alg\":\"Ed25519\",\"alg\":\"Ed25519\"}",
+	};
+
+	json_decref(doc);
+	ndx_key_id(f->reg, regid);
+	for (int flip = 0; flip < 64; flip += 21) {
+		sig = make_sig(f->reg, NULL, text, len, flip);
+		assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+						 f->t0 + 60, &conf, f->err, sizeof f->err),
+				 NDX_EBADSIG);
+		assert_null(conf);
+		assert_err(f, "does not verify");
+		free(sig);
+	}
+	/* signed by a key the anchor does not hold */
+	sig = make_sig(f->other, NULL, text, len, -1);
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 + 60, &conf, f->err, sizeof f->err), NDX_ENOTFOUND);
+	assert_err(f, "not a key of the anchor");
+	free(sig);
+	/* ... claiming to be the registry's key */
+	sig = make_sig(f->other, regid, text, len, -1);
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 + 60, &conf, f->err, sizeof f->err), NDX_EBADSIG);
+	assert_err(f, "does not verify");
+	free(sig);
+	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+		assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, malformed[i],
+						 f->anchor, f->t0 + 60, &conf, f->err,
+						 sizeof f->err), NDX_EINVAL);
+		assert_null(conf);
+		assert_err(f, "signature object");
+	}
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, NULL, f->anchor,
+					 f->t0 + 60, &conf, f->err, sizeof f->err), NDX_EINVAL);
+	free(text);
+}
+
+static void test_time_and_instance(void **state)
+{
+	struct fx *f = *state;
+	json_t *doc = build_doc(f), *a;
+	size_t len;
+	char *text = dump(doc, &len), *sig = ndx_conf_sign(f->reg, text, len), *atext;
+	struct ndx_conf *conf = NULL;
+	struct ndx_anchor *la = NULL;
+
+	json_decref(doc);
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 + 600, &conf, f->err, sizeof f->err), NDX_EEXPIRED);
+	assert_null(conf);
+	assert_err(f, "configuration expired at 2026-11-23T09:10:00Z (now 2026-11-23T09:10:00Z)");
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 + 599, &conf, f->err, sizeof f->err), NDX_OK);
+	ndx_conf_free(conf);
+	conf = NULL;
+	/* 300 s of clock skew are tolerated, 301 are not */
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 - 300, &conf, f->err, sizeof f->err), NDX_OK);
+	ndx_conf_free(conf);
+	conf = NULL;
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, f->anchor,
+					 f->t0 - 301, &conf, f->err, sizeof f->err), NDX_EEXPIRED);
+	assert_err(f, "in the future");
+	assert_null(conf);
+
+	/* the same key, but an anchor for another instance */
+	a = ndx_anchor_build("LA", "http://127.0.0.1:4400", f->reg);
+	atext = json_dumps(a, 0);
+	json_decref(a);
+	assert_int_equal(ndx_anchor_parse(atext, strlen(atext), &la, f->err, sizeof f->err),
+			 NDX_OK);
+	free(atext);
+	assert_int_equal(ndx_conf_verify((const uint8_t *)text, len, sig, la, f->t0 + 60,
+					 &conf, f->err, sizeof f->err), NDX_EINVAL);
+	assert_err(f, "instance VN");
+	assert_null(conf);
+	ndx_anchor_free(la);
+	free(sig);
+	free(text);
+}
+
+static void test_malformed_documents(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = NULL;
+	static const char *const bad[] = {
+		"", "{", "{\"format\":", "[]", "42", "{\"format\":\"ndx-conf/1\"} x",
+		"{\"format\":\"ndx-conf/1\",\"format\":\"ndx-conf/1\"}",
+	};
+	static const char *const want[] = {
+		"not valid JSON", "not valid JSON", "not valid JSON", "not a JSON object",
+		"not valid JSON", "not valid JSON", "duplicate",
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* signed correctly: the refusal comes from parsing */
+		assert_int_equal(verify_text(f, bad[i], strlen(bad[i]), &conf), NDX_EINVAL);
+		assert_null(conf);
+		assert_err(f, want[i]);
+		assert_int_equal(ndx_conf_parse((const uint8_t *)bad[i], strlen(bad[i]), &conf,
+						f->err, sizeof f->err), NDX_EINVAL);
+		assert_err(f, want[i]);
+	}
+	/* a duplicate key deep inside a valid document */
+	{
+		json_t *doc = build_doc(f);
+		size_t len;
+		char *text = dump(doc, &len), *p = strstr(text, "\"title\"");
+		char *dup;
+
+		json_decref(doc);
+		assert_non_null(p);
+		dup = malloc(len + 32);
+		assert_non_null(dup);
+		memcpy(dup, text, (size_t)(p - text));
+		len = (size_t)snprintf(dup + (p - text), len + 32 - (size_t)(p - text),
+				       "\"personal\": false, %s", p) + (size_t)(p - text);
+		assert_int_equal(verify_text(f, dup, len, &conf), NDX_EINVAL);
+		assert_err(f, "duplicate");
+		free(dup);
+		free(text);
+	}
+}
+
+/* One broken rule: set list[index].field (or the top-level field when list
+ * is NULL) to the JSON value (NULL deletes it). */
+struct rule_case {
+	const char *list;
+	int index;
+	const char *field;
+	const char *value;
+	const char *want;
+};
+
+static const struct rule_case rule_cases[] = {
+	{ NULL, 0, "format", "\"ndx-conf/2\"", "format: expected \"ndx-conf/1\"" },
+	{ NULL, 0, "format", NULL, "format: missing" },
+	{ NULL, 0, "version", "0", "version: expected a positive integer" },
+	{ NULL, 0, "version", "-3", "version: expected a positive integer" },
+	{ NULL, 0, "version", "\"42\"", "version: expected a positive integer" },
+	{ NULL, 0, "version", "4.2", "version: expected a positive integer" },
+	{ NULL, 0, "instance", "\"V N\"", "instance: character ' '" },
+	{ NULL, 0, "generated_at", "\"2026-11-23 09:00:00\"", "generated_at: " },
+	{ NULL, 0, "expires_at", "\"2026-11-23T09:00:00Z\"",
+	  "expires_at: must be after generated_at" },
+	{ NULL, 0, "expires_at", "\"2026-11-23T08:00:00Z\"",
+	  "expires_at: must be after generated_at" },
+	{ NULL, 0, "members", "{}", "members: expected an array" },
+	{ NULL, 0, "revocations", NULL, "revocations: missing" },
+	{ NULL, 0, "registry", "[]", "registry: expected an object" },
+	{ NULL, 0, "member_classes", "[\"GOV\",\"GOV\"]", "member_classes[1]: GOV is listed twice" },
+	{ "members", 0, "id", "\"VN/GOV\"", "members[0].id: expected 3 parts (member id), found 2" },
+	{ "members", 1, "id", "\"VN/GOV/M F\"", "members[1].id: character ' '" },
+	{ "members", 1, "id", "\"VN/GOV/%4DOF\"", "members[1].id: VN/GOV/%4DOF is not in canonical" },
+	{ "members", 1, "id", "\"LA/GOV/MOF\"", "members[1].id: instance LA is not" },
+	{ "members", 2, "id", "\"VN/XYZ/0101234567\"",
+	  "members[2].id: member class XYZ is not in member_classes" },
+	{ "members", 1, "id", "\"VN/GOV/BCA\"", "members[1].id: VN/GOV/BCA is listed twice" },
+	{ "members", 0, "id", "42", "members[0].id: expected a string" },
+	{ "subsystems", 1, "id", "\"VN/GOV/NOPE/enterprise\"",
+	  "subsystems[1].id: member VN/GOV/NOPE is not in this configuration" },
+	{ "subsystems", 1, "id", "\"VN/GOV/MOF\"",
+	  "subsystems[1].id: expected 4 parts (subsystem id), found 3" },
+	{ "subsystems", 2, "id", "\"" MOF_ENT "\"", "subsystems[2].id: " MOF_ENT " is listed twice" },
+	{ "services", 1, "id", "\"VN/GOV/BCA/population\"",
+	  "services[1].id: expected 5 parts (service id), found 4" },
+	{ "services", 1, "id", "\"VN/GOV/BCA/nope/households\"",
+	  "services[1].id: subsystem VN/GOV/BCA/nope is not in this configuration" },
+	{ "services", 1, "id", "\"" CITIZENS "\"", "services[1].id: " CITIZENS " is listed twice" },
+	{ "services", 0, "personal", "\"yes\"", "services[0].personal: expected true or false" },
+	{ "services", 0, "purposes", "[\"\"]", "services[0].purposes[0]" },
+	{ "services", 0, "openapi_sha256", "\"abc\"", "services[0].openapi_sha256" },
+	{ "gateways", 1, "member", "\"VN/GOV/NOPE\"",
+	  "gateways[1].member: VN/GOV/NOPE is not a member in this configuration" },
+	{ "gateways", 1, "code", "\"g w\"", "gateways[1].code: character ' '" },
+	{ "gateways", 2, "code", "\"gw1\"", "gateways[2]: member VN/GOV/BCA has two gateways with code gw1" },
+	{ "gateways", 0, "sign_key", "\"AAAA\"", "gateways[0].sign_key: expected base64" },
+	{ "gateways", 0, "sign_key", "\"not base64!\"", "gateways[0].sign_key: expected base64" },
+	{ "gateways", 0, "sign_key_id", "\"" FP_A "\"", "gateways[0].sign_key_id: does not match" },
+	{ "gateways", 0, "tls_cert_sha256", "\"abc\"", "gateways[0].tls_cert_sha256: expected 64" },
+	{ "gateways", 0, "tls_cert_sha256",
+	  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"",
+	  "gateways[0].tls_cert_sha256: expected 64" },
+	{ "gateways", 1, "tls_cert_sha256", "\"" FP_A "\"",
+	  "gateways[1].tls_cert_sha256: another gateway has the same certificate" },
+	{ "gateways", 0, "address", NULL, "gateways[0].address: missing" },
+	{ "grants", 0, "service", "\"VN/GOV/BCA/population/x\"",
+	  "grants[0].service: VN/GOV/BCA/population/x is not a service in this configuration" },
+	{ "grants", 0, "client", "\"VN/GOV/MOF/nope\"",
+	  "grants[0].client: VN/GOV/MOF/nope is not a subsystem in this configuration" },
+	{ "grants", 0, "client", "\"VN/GOV/MOF\"", "grants[0].client: expected 4 parts" },
+	{ "grants", 1, "methods", "[\"POST\",\"FETCH\"]", "grants[1].methods[1]: expected one of" },
+	{ "grants", 1, "methods", "[\"get\"]", "grants[1].methods[0]: expected one of" },
+	{ "grants", 1, "methods", "[]", "grants[1].methods: is empty" },
+	{ "grants", 0, "paths", "[\"citizens/*\"]", "grants[0].paths[0]: expected \"*\" or" },
+	{ "grants", 0, "paths", "[\"\"]", "grants[0].paths[0]: expected \"*\" or" },
+	{ "grants", 0, "paths", "[]", "grants[0].paths: is empty" },
+	{ "grants", 0, "paths", "\"*\"", "grants[0].paths: expected an array" },
+	{ "revocations", 0, "kind", "\"user\"", "revocations[0].kind: expected \"key\" or" },
+	{ "revocations", 1, "value", "\"xyz\"", "revocations[1].value: expected 64" },
+	{ "revocations", 0, "revoked_at", "\"yesterday\"", "revocations[0].revoked_at" },
+};
+
+static void test_validation_rules(void **state)
+{
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
+		const struct rule_case *c = &rule_cases[i];
+		json_t *doc = build_doc(f), *target = doc, *val = NULL;
+		struct ndx_conf *conf = NULL;
+		size_t len;
+		char *text;
+		int rc;
+
+		if (c->list != NULL)
+			target = json_array_get(json_object_get(doc, c->list), (size_t)c->index);
+		assert_non_null(target);
+		if (c->value != NULL) {
+			val = json_loads(c->value, JSON_DECODE_ANY, NULL);
+			assert_non_null(val);
+			assert_int_equal(json_object_set_new(target, c->field, val), 0);
+		} else {
+			assert_int_equal(json_object_del(target, c->field), 0);
+		}
+		text = dump(doc, &len);
+		json_decref(doc);
+		rc = verify_text(f, text, len, &conf);
+		if (rc != NDX_EINVAL || strstr(f->err, c->want) == NULL)
+			fail_msg("case %zu: rc %d, error \"%s\", wanted \"%s\"", i, rc, f->err,
+				 c->want);
+		assert_null(conf);
+		free(text);
+	}
+}
+
+static void test_unsigned_parse(void **state)
+{
+	struct fx *f = *state;
+	json_t *doc = build_doc(f);
+	size_t len;
+	char *text = dump(doc, &len);
+	struct ndx_conf *conf = NULL;
+
+	json_decref(doc);
+	/* ndx_conf_parse checks neither signature nor time */
+	assert_int_equal(ndx_conf_parse((const uint8_t *)text, len, &conf, f->err,
+					sizeof f->err), NDX_OK);
+	assert_int_equal(ndx_conf_version(conf), 42);
+	ndx_conf_free(conf);
+	conf = NULL;
+	free(text);
+
+	/* null in an optional field means absent (the registry writes every
+	 * field of a row); in a required one it is an error */
+	doc = build_doc(f);
+	json_object_set_new(json_array_get(json_object_get(doc, "members"), 0), "name",
+			    json_null());
+	{
+		json_t *svc = json_array_get(json_object_get(doc, "services"), 0);
+		json_t *rev = json_array_get(json_object_get(doc, "revocations"), 0);
+
+		json_object_set_new(svc, "title", json_null());
+		json_object_set_new(svc, "personal", json_null());
+		json_object_set_new(svc, "purposes", json_null());
+		json_object_set_new(svc, "consent_required", json_null());
+		json_object_set_new(rev, "reason", json_null());
+		json_object_set_new(rev, "revoked_at", json_null());
+	}
+	text = dump(doc, &len);
+	assert_int_equal(verify_text(f, text, len, &conf), NDX_OK);
+	ndx_conf_free(conf);
+	conf = NULL;
+	free(text);
+	json_object_set_new(json_array_get(json_object_get(doc, "members"), 0), "id",
+			    json_null());
+	text = dump(doc, &len);
+	json_decref(doc);
+	assert_int_equal(verify_text(f, text, len, &conf), NDX_EINVAL);
+	assert_err(f, "members[0].id: expected a string");
+	free(text);
+}
+
+static void test_anchor(void **state)
+{
+	struct fx *f = *state;
+	char kid[NDX_KEY_ID_HEX_LEN + 1], path[512], err[256];
+	const char *base = getenv("NDX_TEST_TMP");
+	struct ndx_anchor *a = NULL;
+	json_t *doc = ndx_anchor_build("VN", "http://127.0.0.1:4400", f->reg);
+	char *text;
+	time_t t;
+
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "format")), NDX_ANCHOR_FORMAT);
+	assert_int_equal(ndx_time_parse(json_string_value(json_object_get(doc, "generated_at")),
+					&t), NDX_OK);
+	assert_string_equal(ndx_anchor_instance(f->anchor), "VN");
+	assert_string_equal(ndx_anchor_registry_url(f->anchor), "http://127.0.0.1:4400");
+	ndx_key_id(f->reg, kid);
+	assert_non_null(ndx_anchor_key(f->anchor, kid));
+	ndx_key_id(f->other, kid);
+	assert_null(ndx_anchor_key(f->anchor, kid));
+	assert_null(ndx_anchor_key(f->anchor, NULL));
+
+	/* through a file */
+	snprintf(path, sizeof path, "%s/anchor-XXXXXX", base != NULL ? base : "/tmp");
+	assert_non_null(mkdtemp(path));
+	strncat(path, "/anchor.json", sizeof path - strlen(path) - 1);
+	text = json_dumps(doc, JSON_INDENT(2));
+	assert_int_equal(ndx_file_write_atomic(path, text, strlen(text), 0644, 0), NDX_OK);
+	free(text);
+	assert_int_equal(ndx_anchor_load(path, &a, err, sizeof err), NDX_OK);
+	assert_string_equal(ndx_anchor_instance(a), "VN");
+	ndx_anchor_free(a);
+	a = NULL;
+	unlink(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path);
+	assert_int_equal(ndx_anchor_load("/nonexistent/anchor.json", &a, err, sizeof err),
+			 NDX_EIO);
+	assert_null(a);
+
+	/* a key id that is not the key's */
+	json_object_set_new(json_array_get(json_object_get(doc, "keys"), 0), "key_id",
+			    json_string(FP_A));
+	text = json_dumps(doc, 0);
+	assert_int_equal(ndx_anchor_parse(text, strlen(text), &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "keys[0].key_id: does not match"));
+	free(text);
+	json_object_set_new(json_array_get(json_object_get(doc, "keys"), 0), "public_key",
+			    json_string("AAAA"));
+	text = json_dumps(doc, 0);
+	assert_int_equal(ndx_anchor_parse(text, strlen(text), &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "keys[0].public_key"));
+	free(text);
+	json_object_set_new(doc, "keys", json_array());
+	text = json_dumps(doc, 0);
+	assert_int_equal(ndx_anchor_parse(text, strlen(text), &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "keys"));
+	free(text);
+	json_object_set_new(doc, "format", json_string("ndx-anchor/9"));
+	text = json_dumps(doc, 0);
+	assert_int_equal(ndx_anchor_parse(text, strlen(text), &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "format"));
+	free(text);
+	assert_int_equal(ndx_anchor_parse("{", 1, &a, err, sizeof err), NDX_EINVAL);
+	assert_null(a);
+	json_decref(doc);
+	ndx_anchor_free(NULL);
+}
+
+static void test_dir_round_trip(void **state)
+{
+	struct fx *f = *state;
+	const char *base = getenv("NDX_TEST_TMP");
+	char tmp[512], dir[600], file[700];
+	json_t *doc = build_doc(f);
+	size_t len, rlen;
+	char *text = dump(doc, &len), *sig = ndx_conf_sign(f->reg, text, len), *back;
+	struct ndx_conf *conf = NULL;
+
+	json_decref(doc);
+	snprintf(tmp, sizeof tmp, "%s/conf-XXXXXX", base != NULL ? base : "/tmp");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(dir, sizeof dir, "%s/a/b", tmp);
+
+	assert_int_equal(ndx_conf_load_dir(dir, f->anchor, f->t0 + 60, &conf, f->err,
+					   sizeof f->err), NDX_EIO);
+	assert_null(conf);
+	assert_int_equal(ndx_conf_save_dir(dir, (const uint8_t *)text, len, sig), NDX_OK);
+	assert_int_equal(ndx_conf_load_dir(dir, f->anchor, f->t0 + 60, &conf, f->err,
+					   sizeof f->err), NDX_OK);
+	assert_int_equal(ndx_conf_version(conf), 42);
+	ndx_conf_free(conf);
+	conf = NULL;
+	/* the stored bytes are exactly the signed bytes */
+	snprintf(file, sizeof file, "%s/%s", dir, NDX_CONF_FILE);
+	assert_int_equal(ndx_file_read(file, NDX_CONF_MAX_BYTES, &back, &rlen), NDX_OK);
+	assert_int_equal(rlen, len);
+	assert_memory_equal(back, text, len);
+	/* overwriting keeps working; then tamper with conf.json on disk */
+	assert_int_equal(ndx_conf_save_dir(dir, (const uint8_t *)text, len, sig), NDX_OK);
+	back[len / 2] ^= 0x20;
+	assert_int_equal(ndx_file_write_atomic(file, back, rlen, 0644, 0), NDX_OK);
+	assert_int_equal(ndx_conf_load_dir(dir, f->anchor, f->t0 + 60, &conf, f->err,
+					   sizeof f->err), NDX_EBADSIG);
+	assert_null(conf);
+	assert_err(f, "does not verify");
+	/* conf.sig missing */
+	assert_int_equal(ndx_conf_save_dir(dir, (const uint8_t *)text, len, sig), NDX_OK);
+	snprintf(file, sizeof file, "%s/%s", dir, NDX_CONF_SIG_FILE);
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(ndx_conf_load_dir(dir, f->anchor, f->t0 + 60, &conf, f->err,
+					   sizeof f->err), NDX_EIO);
+	assert_err(f, NDX_CONF_SIG_FILE);
+
+	snprintf(file, sizeof file, "%s/%s", dir, NDX_CONF_FILE);
+	unlink(file);
+	rmdir(dir);
+	snprintf(dir, sizeof dir, "%s/a", tmp);
+	rmdir(dir);
+	rmdir(tmp);
+	free(back);
+	free(sig);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sign_format),
+		cmocka_unit_test(test_verify_ok),
+		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_tampered_body),
+		cmocka_unit_test(test_bad_signatures),
+		cmocka_unit_test(test_time_and_instance),
+		cmocka_unit_test(test_malformed_documents),
+		cmocka_unit_test(test_validation_rules),
+		cmocka_unit_test(test_unsigned_parse),
+		cmocka_unit_test(test_anchor),
+		cmocka_unit_test(test_dir_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

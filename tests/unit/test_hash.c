@@ -1,0 +1,402 @@
+/* Unit tests for include/ndx/hash.h: SHA-256 (FIPS 180-2 vectors, one-shot
+ * against incremental) and the canonical request and response hashes of
+ * docs/protocol.md, checked against an independent encoder written here and
+ * against pinned digests (computed outside ndx) so that a format change
+ * cannot pass unnoticed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ndx/encode.h"
+#include "ndx/hash.h"
+
+static void assert_hex(const uint8_t d[NDX_SHA256_LEN], const char *want)
+{
+	char hex[2 * NDX_SHA256_LEN + 1];
+
+	ndx_hex_encode(d, NDX_SHA256_LEN, hex);
+	assert_string_equal(hex, want);
+}
+
+static void test_sha256_vectors(void **state)
+{
+	uint8_t d[NDX_SHA256_LEN];
+	static const char two_blocks[] =
+		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+
+	(void)state;
+	ndx_sha256("abc", 3, d);
+	assert_hex(d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ndx_sha256("", 0, d);
+	assert_hex(d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	ndx_sha256(NULL, 0, d);
+	assert_hex(d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	ndx_sha256(two_blocks, sizeof two_blocks - 1, d);
+	assert_hex(d, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+static void test_sha256_incremental(void **state)
+{
+	struct ndx_sha256 *ctx = ndx_sha256_new();
+	uint8_t one[NDX_SHA256_LEN], inc[NDX_SHA256_LEN];
+	uint8_t *buf = malloc(100000);
+
+	(void)state;
+	assert_non_null(ctx);
+	assert_non_null(buf);
+	for (size_t i = 0; i < 100000; i++)
+		buf[i] = (uint8_t)(i * 31 + 7);
+	ndx_sha256(buf, 100000, one);
+	/* Uneven pieces, including empty ones. */
+	for (size_t pos = 0, step = 0; pos < 100000; step = (step * 7 + 13) % 4099) {
+		size_t n = step < 100000 - pos ? step : 100000 - pos;
+
+		ndx_sha256_update(ctx, buf + pos, n);
+		pos += n;
+	}
+	ndx_sha256_final(ctx, inc);
+	assert_memory_equal(one, inc, NDX_SHA256_LEN);
+
+	/* The context is reset after final and can be reused. */
+	ndx_sha256_update(ctx, "a", 1);
+	ndx_sha256_update(ctx, "bc", 2);
+	ndx_sha256_final(ctx, inc);
+	assert_hex(inc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ndx_sha256_final(ctx, inc);
+	assert_hex(inc, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+	ndx_sha256_free(ctx);
+	ndx_sha256_free(NULL);
+	free(buf);
+}
+
+/* ---- an independent encoder of the canonical layout ------------------- */
+
+struct enc {
+	uint8_t buf[4096];
+	size_t len;
+};
+
+static void enc_field(struct enc *e, const void *data, size_t len)
+{
+	assert_true(e->len + 8 + len <= sizeof e->buf);
+	for (int i = 0; i < 8; i++)
+		e->buf[e->len + (size_t)i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	e->len += 8;
+	if (len > 0)
+		memcpy(e->buf + e->len, data, len);
+	e->len += len;
+}
+
+static void enc_str(struct enc *e, const char *s)
+{
+	enc_field(e, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void expected_request(const struct ndx_request_hash_input *in, uint8_t out[32])
+{
+	struct enc e = { .len = 0 };
+
+	enc_str(&e, "ndx-request-v1");
+	enc_str(&e, in->method);
+	enc_str(&e, in->service);
+	enc_str(&e, in->path);
+	enc_str(&e, in->query);
+	enc_str(&e, in->client);
+	enc_str(&e, in->message_id);
+	enc_str(&e, in->user_id);
+	enc_str(&e, in->issue);
+	enc_str(&e, in->purpose);
+	enc_str(&e, in->subject);
+	enc_str(&e, in->consent);
+	enc_str(&e, in->timestamp);
+	enc_str(&e, in->content_type);
+	enc_field(&e, in->body_sha256, 32);
+	ndx_sha256(e.buf, e.len, out);
+}
+
+static void expected_response(const struct ndx_response_hash_input *in, uint8_t out[32])
+{
+	struct enc e = { .len = 0 };
+	char status[16];
+
+	snprintf(status, sizeof status, "%d", in->status);
+	enc_str(&e, "ndx-response-v1");
+	enc_field(&e, in->request_hash, 32);
+	enc_str(&e, status);
+	enc_str(&e, in->content_type);
+	enc_str(&e, in->location);
+	enc_field(&e, in->body_sha256, 32);
+	ndx_sha256(e.buf, e.len, out);
+}
+
+static void sample_request(struct ndx_request_hash_input *in)
+{
+	memset(in, 0, sizeof *in);
+	in->method = "GET";
+	in->service = "VN/GOV/BCA/population/citizens";
+	in->path = "/citizens/001099012345";
+	in->query = "fields=name";
+	in->client = "VN/GOV/MOF/enterprise";
+	in->message_id = "6f1c2a4e-0d3b-4c8e-9a51-3f2b7d9e8c10";
+	in->user_id = "EE12345678901";
+	in->issue = "ISSUE-1";
+	in->purpose = "public-service";
+	in->subject = "001099012345";
+	in->consent = NULL;
+	in->timestamp = "2026-11-23T09:20:51Z";
+	in->content_type = NULL;
+	ndx_sha256("", 0, in->body_sha256);
+}
+
+/* Digests computed outside ndx (Python hashlib + struct.pack('>Q')) from
+ * docs/protocol.md; they change only when the documented layout does. */
+#define PINNED_REQUEST "692f3e8c16e29917485240c15914dc8c81787ffb0d790a4cfbb8450a8fee792e"
+#define PINNED_RESPONSE "f43db28c8c35d3055a83bf1da1389b361d24d773cb97ff107c6ec020be8cfe59"
+
+static void test_request_fixed(void **state)
+{
+	struct ndx_request_hash_input in;
+	uint8_t got[32], want[32];
+
+	(void)state;
+	sample_request(&in);
+	ndx_request_hash(&in, got);
+	expected_request(&in, want);
+	assert_memory_equal(got, want, 32);
+	assert_hex(got, PINNED_REQUEST);
+
+	/* A POST with a body and every header present. */
+	in.method = "POST";
+	in.consent = "c-42";
+	in.content_type = "application/json";
+	ndx_sha256("{\"a\":1}", 7, in.body_sha256);
+	ndx_request_hash(&in, got);
+	expected_request(&in, want);
+	assert_memory_equal(got, want, 32);
+
+	/* Everything absent. */
+	memset(&in, 0, sizeof in);
+	ndx_request_hash(&in, got);
+	expected_request(&in, want);
+	assert_memory_equal(got, want, 32);
+}
+
+static const size_t string_fields[] = {
+	offsetof(struct ndx_request_hash_input, method),
+	offsetof(struct ndx_request_hash_input, service),
+	offsetof(struct ndx_request_hash_input, path),
+	offsetof(struct ndx_request_hash_input, query),
+	offsetof(struct ndx_request_hash_input, client),
+	offsetof(struct ndx_request_hash_input, message_id),
+	offsetof(struct ndx_request_hash_input, user_id),
+	offsetof(struct ndx_request_hash_input, issue),
+	offsetof(struct ndx_request_hash_input, purpose),
+	offsetof(struct ndx_request_hash_input, subject),
+	offsetof(struct ndx_request_hash_input, consent),
+	offsetof(struct ndx_request_hash_input, timestamp),
+	offsetof(struct ndx_request_hash_input, content_type),
+};
+#define N_STRING_FIELDS (sizeof string_fields / sizeof string_fields[0])
+
+static const char **field_ptr(struct ndx_request_hash_input *in, size_t i)
+{
+	return (const char **)(void *)((char *)in + string_fields[i]);
+}
+
+static void test_request_null_is_empty(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_STRING_FIELDS; i++) {
+		struct ndx_request_hash_input a, b;
+		uint8_t ha[32], hb[32];
+
+		sample_request(&a);
+		sample_request(&b);
+		*field_ptr(&a, i) = NULL;
+		*field_ptr(&b, i) = "";
+		ndx_request_hash(&a, ha);
+		ndx_request_hash(&b, hb);
+		assert_memory_equal(ha, hb, 32);
+	}
+}
+
+static void test_request_every_field_counts(void **state)
+{
+	struct ndx_request_hash_input base, in;
+	uint8_t h0[32], h[32], seen[N_STRING_FIELDS + 1][32];
+
+	(void)state;
+	sample_request(&base);
+	ndx_request_hash(&base, h0);
+	/* Fields 2..14 of the table: a changed value, and absent vs present. */
+	for (size_t i = 0; i < N_STRING_FIELDS; i++) {
+		in = base;
+		*field_ptr(&in, i) = "changed";
+		ndx_request_hash(&in, h);
+		assert_memory_not_equal(h, h0, 32);
+		memcpy(seen[i], h, 32);
+
+		in = base;
+		*field_ptr(&in, i) = *field_ptr(&base, i) ? NULL : "x";
+		ndx_request_hash(&in, h);
+		assert_memory_not_equal(h, h0, 32);
+	}
+	/* Field 15, the body digest: one flipped bit. */
+	in = base;
+	in.body_sha256[31] ^= 0x01;
+	ndx_request_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	memcpy(seen[N_STRING_FIELDS], h, 32);
+
+	/* The same value in different fields hashes differently. */
+	for (size_t i = 0; i < N_STRING_FIELDS + 1; i++)
+		for (size_t j = i + 1; j < N_STRING_FIELDS + 1; j++)
+			assert_memory_not_equal(seen[i], seen[j], 32);
+}
+
+static void test_request_message_id(void **state)
+{
+	struct ndx_request_hash_input a, b;
+	uint8_t ha[32], hb[32];
+
+	(void)state;
+	sample_request(&a);
+	sample_request(&b);
+	b.message_id = "6f1c2a4e-0d3b-4c8e-9a51-3f2b7d9e8c11";
+	ndx_request_hash(&a, ha);
+	ndx_request_hash(&b, hb);
+	assert_memory_not_equal(ha, hb, 32);
+}
+
+static void test_request_boundaries(void **state)
+{
+	struct ndx_request_hash_input a, b;
+	uint8_t ha[32], hb[32];
+
+	(void)state;
+	sample_request(&a);
+	sample_request(&b);
+	a.path = "/ab";
+	a.query = "c";
+	b.path = "/a";
+	b.query = "bc";
+	ndx_request_hash(&a, ha);
+	ndx_request_hash(&b, hb);
+	assert_memory_not_equal(ha, hb, 32);
+
+	/* Moving a value into the neighbouring empty field. */
+	sample_request(&a);
+	sample_request(&b);
+	a.purpose = "p";
+	a.subject = "";
+	b.purpose = "";
+	b.subject = "p";
+	ndx_request_hash(&a, ha);
+	ndx_request_hash(&b, hb);
+	assert_memory_not_equal(ha, hb, 32);
+
+	/* A separator inside a value cannot fake a field boundary. */
+	sample_request(&a);
+	sample_request(&b);
+	a.user_id = "u";
+	a.issue = "i";
+	b.user_id = "u\n";
+	b.issue = "i";
+	ndx_request_hash(&a, ha);
+	ndx_request_hash(&b, hb);
+	assert_memory_not_equal(ha, hb, 32);
+}
+
+static void sample_response(struct ndx_response_hash_input *in)
+{
+	struct ndx_request_hash_input req;
+
+	sample_request(&req);
+	memset(in, 0, sizeof *in);
+	ndx_request_hash(&req, in->request_hash);
+	in->status = 200;
+	in->content_type = "application/json";
+	in->location = NULL;
+	ndx_sha256("{\"name\":\"Nguyen Van A\"}", 23, in->body_sha256);
+}
+
+static void test_response(void **state)
+{
+	struct ndx_response_hash_input base, in;
+	uint8_t h0[32], h[32], want[32];
+
+	(void)state;
+	sample_response(&base);
+	ndx_response_hash(&base, h0);
+	expected_response(&base, want);
+	assert_memory_equal(h0, want, 32);
+	assert_hex(h0, PINNED_RESPONSE);
+
+	/* Absent is empty. */
+	in = base;
+	in.location = "";
+	ndx_response_hash(&in, h);
+	assert_memory_equal(h, h0, 32);
+	in.content_type = NULL;
+	ndx_response_hash(&in, h);
+	expected_response(&in, want);
+	assert_memory_equal(h, want, 32);
+	assert_memory_not_equal(h, h0, 32);
+
+	/* Each field counts. */
+	in = base;
+	in.request_hash[0] ^= 0x80;
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	in = base;
+	in.status = 404;
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	expected_response(&in, want);
+	assert_memory_equal(h, want, 32);
+	in = base;
+	in.content_type = "application/json; charset=utf-8";
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	in = base;
+	in.location = "/elsewhere";
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	in = base;
+	in.body_sha256[0] ^= 0x01;
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+
+	/* Boundary between content type and location. */
+	in = base;
+	in.content_type = "text/plain";
+	in.location = "";
+	ndx_response_hash(&in, h0);
+	in.content_type = "text/";
+	in.location = "plain";
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_sha256_incremental),
+		cmocka_unit_test(test_request_fixed),
+		cmocka_unit_test(test_request_null_is_empty),
+		cmocka_unit_test(test_request_every_field_counts),
+		cmocka_unit_test(test_request_message_id),
+		cmocka_unit_test(test_request_boundaries),
+		cmocka_unit_test(test_response),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,365 @@
+/* Unit tests for include/ndx/key.h: RFC 8032 section 7.1 vectors, signature
+ * and message tampering, public-only keys, PEM files and their modes,
+ * foreign key types, key ids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/hash.h"
+#include "ndx/key.h"
+
+struct rfc8032_vector {
+	const char *seed, *pub, *msg, *sig;
+};
+
+/* RFC 8032 section 7.1, TEST 1, TEST 2 and TEST 3. */
+static const struct rfc8032_vector vectors[] = {
+	{ "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+	  "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+	  "",
+	  "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+	  "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b" },
+	{ "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+	  "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+	  "72",
+	  "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+	  "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00" },
+	{ "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+	  "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+	  "af82",
+	  "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+	  "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a" },
+};
+
+static void unhex(const char *hex, uint8_t *out, size_t len)
+{
+	assert_int_equal(strlen(hex), 2 * len);
+	assert_int_equal(ndx_hex_decode(hex, strlen(hex), out, len), NDX_OK);
+}
+
+static void test_rfc8032_vectors(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < sizeof vectors / sizeof vectors[0]; v++) {
+		uint8_t seed[32], pub[32], want_sig[64], sig[64], got_pub[32], msg[2];
+		size_t mlen = strlen(vectors[v].msg) / 2;
+		struct ndx_key *key = NULL, *pubkey = NULL;
+
+		unhex(vectors[v].seed, seed, sizeof seed);
+		unhex(vectors[v].pub, pub, sizeof pub);
+		unhex(vectors[v].sig, want_sig, sizeof want_sig);
+		unhex(vectors[v].msg, msg, mlen);
+
+		assert_int_equal(ndx_key_from_seed(seed, &key), NDX_OK);
+		assert_true(ndx_key_has_private(key));
+		ndx_key_public_raw(key, got_pub);
+		assert_memory_equal(got_pub, pub, 32);
+
+		assert_int_equal(ndx_sign(key, msg, mlen, sig), NDX_OK);
+		assert_memory_equal(sig, want_sig, 64);
+		assert_int_equal(ndx_verify(key, msg, mlen, sig), NDX_OK);
+
+		/* A key built from the published public key alone verifies. */
+		assert_int_equal(ndx_key_from_public_raw(pub, &pubkey), NDX_OK);
+		assert_false(ndx_key_has_private(pubkey));
+		assert_int_equal(ndx_verify(pubkey, msg, mlen, want_sig), NDX_OK);
+
+		/* Every single flipped bit of the signature is caught. */
+		for (size_t bit = 0; bit < 64 * 8; bit += 7) {
+			uint8_t bad[64];
+
+			memcpy(bad, want_sig, 64);
+			bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			assert_int_equal(ndx_verify(pubkey, msg, mlen, bad), NDX_EBADSIG);
+		}
+		/* A changed message: a flipped bit, or one byte more. */
+		if (mlen > 0) {
+			uint8_t bad[2];
+
+			memcpy(bad, msg, mlen);
+			bad[0] ^= 0x01;
+			assert_int_equal(ndx_verify(pubkey, bad, mlen, want_sig), NDX_EBADSIG);
+		}
+		{
+			uint8_t longer[3] = { 0 };
+
+			memcpy(longer, msg, mlen);
+			assert_int_equal(ndx_verify(pubkey, longer, mlen + 1, want_sig),
+					 NDX_EBADSIG);
+		}
+		ndx_key_free(key);
+		ndx_key_free(pubkey);
+	}
+}
+
+static void test_public_only_cannot_sign(void **state)
+{
+	uint8_t pub[32], sig[64];
+	struct ndx_key *key = NULL;
+	char path[4096];
+
+	(void)state;
+	unhex(vectors[0].pub, pub, sizeof pub);
+	assert_int_equal(ndx_key_from_public_raw(pub, &key), NDX_OK);
+	memset(sig, 0xaa, sizeof sig);
+	assert_int_equal(ndx_sign(key, "x", 1, sig), NDX_EINVAL);
+	snprintf(path, sizeof path, "/nonexistent-dir-ndx/key.pem");
+	assert_int_equal(ndx_key_save_private(key, path), NDX_EINVAL);
+	ndx_key_free(key);
+}
+
+static void test_generate_sign_verify(void **state)
+{
+	struct ndx_key *a = NULL, *b = NULL;
+	uint8_t sig[64], pa[32], pb[32];
+	static const char msg[] = "ndx exchange";
+
+	(void)state;
+	assert_int_equal(ndx_key_generate(&a), NDX_OK);
+	assert_int_equal(ndx_key_generate(&b), NDX_OK);
+	ndx_key_public_raw(a, pa);
+	ndx_key_public_raw(b, pb);
+	assert_memory_not_equal(pa, pb, 32);
+	assert_int_equal(ndx_sign(a, msg, sizeof msg - 1, sig), NDX_OK);
+	assert_int_equal(ndx_verify(a, msg, sizeof msg - 1, sig), NDX_OK);
+	assert_int_equal(ndx_verify(b, msg, sizeof msg - 1, sig), NDX_EBADSIG);
+	/* NULL with length 0 is the empty message. */
+	assert_int_equal(ndx_sign(a, NULL, 0, sig), NDX_OK);
+	assert_int_equal(ndx_verify(a, "", 0, sig), NDX_OK);
+	ndx_key_free(a);
+	ndx_key_free(b);
+	ndx_key_free(NULL);
+}
+
+static void test_key_id(void **state)
+{
+	uint8_t pub[32], digest[32];
+	char want[65], got[65];
+	struct ndx_key *key = NULL;
+
+	(void)state;
+	unhex(vectors[0].seed, pub, sizeof pub);
+	assert_int_equal(ndx_key_from_seed(pub, &key), NDX_OK);
+	ndx_key_public_raw(key, pub);
+	ndx_sha256(pub, sizeof pub, digest);
+	ndx_hex_encode(digest, sizeof digest, want);
+	ndx_key_id(key, got);
+	assert_string_equal(got, want);
+	assert_int_equal(strlen(got), NDX_KEY_ID_HEX_LEN);
+	ndx_key_free(key);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static char tmpdir[4096];
+
+static int make_tmpdir(void **state)
+{
+	const char *base = getenv("NDX_TEST_TMP");
+
+	(void)state;
+	if (base == NULL || base[0] == '\0')
+		base = "/tmp";
+	snprintf(tmpdir, sizeof tmpdir, "%s/test_key.XXXXXX", base);
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int remove_tmpdir(void **state)
+{
+	static const char *const names[] = { "priv.pem", "pub.pem", "garbage.pem",
+					     "rsa.pem", "ec.pem", "ecpub.pem",
+					     "rsapub.pem", "big.pem" };
+	char path[4200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+		unlink(path);
+	}
+	return rmdir(tmpdir) == 0 ? 0 : -1;
+}
+
+static void tmp_path(char *buf, size_t cap, const char *name)
+{
+	snprintf(buf, cap, "%s/%s", tmpdir, name);
+}
+
+static void test_pem_round_trip(void **state)
+{
+	struct ndx_key *key = NULL, *priv = NULL, *pub = NULL, *frommem = NULL;
+	char ppath[4200], upath[4200], id1[65], id2[65];
+	uint8_t seed[32], sig[64], before[32], after[32];
+	struct stat st;
+	char *pem;
+
+	(void)state;
+	tmp_path(ppath, sizeof ppath, "priv.pem");
+	tmp_path(upath, sizeof upath, "pub.pem");
+	unhex(vectors[2].seed, seed, sizeof seed);
+	assert_int_equal(ndx_key_from_seed(seed, &key), NDX_OK);
+
+	assert_int_equal(ndx_key_save_private(key, ppath), NDX_OK);
+	assert_int_equal(stat(ppath, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* Never overwrite a private key, and leave no temporary behind. */
+	assert_int_equal(ndx_key_save_private(key, ppath), NDX_EEXIST);
+	{
+		char tmp[4300];
+
+		snprintf(tmp, sizeof tmp, "%s.tmp.%ld", ppath, (long)getpid());
+		assert_int_not_equal(stat(tmp, &st), 0);
+	}
+
+	assert_int_equal(ndx_key_save_public(key, upath), NDX_OK);
+	assert_int_equal(stat(upath, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	/* The public file may be replaced. */
+	assert_int_equal(ndx_key_save_public(key, upath), NDX_OK);
+
+	assert_int_equal(ndx_key_load(ppath, &priv), NDX_OK);
+	assert_true(ndx_key_has_private(priv));
+	assert_int_equal(ndx_key_load(upath, &pub), NDX_OK);
+	assert_false(ndx_key_has_private(pub));
+
+	ndx_key_public_raw(key, before);
+	ndx_key_public_raw(priv, after);
+	assert_memory_equal(before, after, 32);
+	ndx_key_public_raw(pub, after);
+	assert_memory_equal(before, after, 32);
+	ndx_key_id(key, id1);
+	ndx_key_id(pub, id2);
+	assert_string_equal(id1, id2);
+
+	/* The loaded private key signs exactly like the original (RFC 8032
+	 * TEST 3 message), and the loaded public key verifies it. */
+	assert_int_equal(ndx_sign(priv, "\xaf\x82", 2, sig), NDX_OK);
+	{
+		uint8_t want[64];
+
+		unhex(vectors[2].sig, want, sizeof want);
+		assert_memory_equal(sig, want, 64);
+	}
+	assert_int_equal(ndx_verify(pub, "\xaf\x82", 2, sig), NDX_OK);
+
+	pem = ndx_key_public_pem(key);
+	assert_non_null(pem);
+	assert_non_null(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
+	assert_int_equal(ndx_key_from_pem(pem, strlen(pem), &frommem), NDX_OK);
+	assert_false(ndx_key_has_private(frommem));
+	ndx_key_id(frommem, id2);
+	assert_string_equal(id1, id2);
+	free(pem);
+
+	{
+		char *text;
+		size_t len;
+
+		assert_int_equal(ndx_file_read(ppath, 65536, &text, &len), NDX_OK);
+		assert_non_null(strstr(text, "-----BEGIN PRIVATE KEY-----"));
+		free(text);
+	}
+
+	ndx_key_free(key);
+	ndx_key_free(priv);
+	ndx_key_free(pub);
+	ndx_key_free(frommem);
+}
+
+static void write_pem(const char *name, EVP_PKEY *pkey, int private_part)
+{
+	char path[4200];
+	FILE *f;
+
+	tmp_path(path, sizeof path, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	if (private_part)
+		assert_int_equal(PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL), 1);
+	else
+		assert_int_equal(PEM_write_PUBKEY(f, pkey), 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void expect_load(const char *name, int want)
+{
+	struct ndx_key *key = (struct ndx_key *)&key; /* must be reset to NULL */
+	char path[4200];
+
+	tmp_path(path, sizeof path, name);
+	assert_int_equal(ndx_key_load(path, &key), want);
+	assert_null(key);
+}
+
+static void test_foreign_and_garbage(void **state)
+{
+	EVP_PKEY *rsa, *ec;
+	struct ndx_key *key = NULL;
+	static const char garbage[] =
+		"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n";
+	char path[4200];
+
+	(void)state;
+	rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(rsa);
+	assert_non_null(ec);
+	write_pem("rsa.pem", rsa, 1);
+	write_pem("rsapub.pem", rsa, 0);
+	write_pem("ec.pem", ec, 1);
+	write_pem("ecpub.pem", ec, 0);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ec);
+	expect_load("rsa.pem", NDX_EINVAL);
+	expect_load("rsapub.pem", NDX_EINVAL);
+	expect_load("ec.pem", NDX_EINVAL);
+	expect_load("ecpub.pem", NDX_EINVAL);
+
+	tmp_path(path, sizeof path, "garbage.pem");
+	assert_int_equal(ndx_file_write_atomic(path, garbage, sizeof garbage - 1, 0600, 0), NDX_OK);
+	expect_load("garbage.pem", NDX_EINVAL);
+	expect_load("missing.pem", NDX_EIO);
+
+	/* Not PEM at all, empty, and a file far larger than any key. */
+	assert_int_equal(ndx_key_from_pem("hello", 5, &key), NDX_EINVAL);
+	assert_null(key);
+	assert_int_equal(ndx_key_from_pem("", 0, &key), NDX_EINVAL);
+	assert_null(key);
+	{
+		size_t n = 200 * 1024;
+		char *big = malloc(n);
+
+		assert_non_null(big);
+		memset(big, 'A', n);
+		tmp_path(path, sizeof path, "big.pem");
+		assert_int_equal(ndx_file_write_atomic(path, big, n, 0600, 0), NDX_OK);
+		free(big);
+		expect_load("big.pem", NDX_EINVAL);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc8032_vectors),
+		cmocka_unit_test(test_public_only_cannot_sign),
+		cmocka_unit_test(test_generate_sign_verify),
+		cmocka_unit_test(test_key_id),
+		cmocka_unit_test(test_pem_round_trip),
+		cmocka_unit_test(test_foreign_and_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
