@@ -1,0 +1,1115 @@
+/* The registry administration commands of the ndx tool: member, subsystem,
+ * service, grant, gateway, revoke and audit. Each one parses its words, makes
+ * one or two calls to the registry's management API (docs/registry-api.md)
+ * through client.c and prints either a short sentence, an aligned table, or
+ * with --json the registry's own JSON. `gateway add` also makes the gateway's
+ * TLS key and CSR locally, so the private key never leaves this machine. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/id.h"
+#include "ndx/key.h"
+#include "ndx/pki.h"
+
+#define OPENAPI_FILE_MAX (4u * 1024u * 1024u)
+#define PATH_BUF 2048
+
+#define COMMON_HELP \
+	"\nCommon options:\n" \
+	"  --registry URL     registry base URL (default $NDX_REGISTRY, else\n" \
+	"                     http://127.0.0.1:4400)\n" \
+	"  --token-file FILE  file holding the admin token (default $NDX_TOKEN_FILE;\n" \
+	"                     otherwise the token is taken from $NDX_ADMIN_TOKEN)\n" \
+	"  --json             print the registry's JSON answer instead of text\n" \
+	"  --help             show this help\n"
+
+#define COMMON_OPTS \
+	{ "registry", required_argument, NULL, 'R' }, \
+	{ "token-file", required_argument, NULL, 'T' }, \
+	{ "json", no_argument, NULL, 'J' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+struct common {
+	const char *registry;
+	const char *token_file;
+	int json;
+	int help;
+};
+
+/* Returns 1 when c was one of the common options. */
+static int common_opt(int c, struct common *co)
+{
+	switch (c) {
+	case 'R': co->registry = optarg; return 1;
+	case 'T': co->token_file = optarg; return 1;
+	case 'J': co->json = 1; return 1;
+	case 'h': co->help = 1; return 1;
+	default: return 0;
+	}
+}
+
+static void start_options(void)
+{
+	optind = 0;
+	opterr = 0;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void print_json(const json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+
+	if (text != NULL) {
+		puts(text);
+		free(text);
+	}
+}
+
+/* Display width in code points, so Vietnamese names line up. */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* A cell as text (malloc'd): strings as they are, arrays joined by ",",
+ * booleans as yes/no, absent values as "-". */
+static char *cell_text(const json_t *v)
+{
+	char buf[64];
+
+	if (v == NULL || json_is_null(v))
+		return strdup("-");
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+		return strdup(buf);
+	}
+	if (json_is_boolean(v))
+		return strdup(json_is_true(v) ? "yes" : "no");
+	if (json_is_array(v) && json_array_size(v) == 0)
+		return strdup("-");
+	if (json_is_array(v)) {
+		size_t i, len = 1;
+		const json_t *e;
+		char *out, **parts = calloc(json_array_size(v) + 1, sizeof(*parts));
+
+		if (parts == NULL)
+			return NULL;
+		json_array_foreach(v, i, e) {
+			parts[i] = cell_text(e);
+			if (parts[i] == NULL)
+				break;
+			len += strlen(parts[i]) + 1;
+		}
+		out = malloc(len);
+		if (out != NULL) {
+			size_t at = 0;
+
+			for (i = 0; i < json_array_size(v) && parts[i]; i++) {
+				size_t n = strlen(parts[i]);
+
+				if (i)
+					out[at++] = ',';
+				memcpy(out + at, parts[i], n);
+				at += n;
+			}
+			out[at] = '\0';
+		}
+		for (i = 0; i < json_array_size(v); i++)
+			free(parts[i]);
+		free(parts);
+		return out;
+	}
+	return json_dumps(v, JSON_COMPACT);
+}
+
+struct column {
+	const char *title;
+	const char *key;
+};
+
+static int print_table(const json_t *rows, const struct column *cols, size_t ncols)
+{
+	size_t nrows = json_array_size(rows), r, c, width[16] = { 0 };
+	char **cells;
+	int rc = CLI_EXIT_OK;
+
+	if (ncols > 16)
+		return CLI_EXIT_FAIL;
+	cells = calloc((nrows ? nrows : 1) * ncols, sizeof(*cells));
+	if (cells == NULL) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	for (c = 0; c < ncols; c++)
+		width[c] = text_width(cols[c].title);
+	for (r = 0; r < nrows; r++) {
+		const json_t *row = json_array_get(rows, r);
+
+		for (c = 0; c < ncols; c++) {
+			char *t = cell_text(json_object_get(row, cols[c].key));
+			size_t w;
+
+			if (t == NULL) {
+				cli_error("out of memory");
+				rc = CLI_EXIT_FAIL;
+				goto out;
+			}
+			cells[r * ncols + c] = t;
+			w = text_width(t);
+			if (w > width[c])
+				width[c] = w;
+		}
+	}
+	for (c = 0; c < ncols; c++)
+		printf("%s%*s", cols[c].title,
+		       c + 1 < ncols ? (int)(width[c] - text_width(cols[c].title) + 2) : 0, "");
+	putchar('\n');
+	for (r = 0; r < nrows; r++) {
+		for (c = 0; c < ncols; c++) {
+			const char *t = cells[r * ncols + c];
+
+			printf("%s%*s", t, c + 1 < ncols ? (int)(width[c] - text_width(t) + 2) : 0, "");
+		}
+		putchar('\n');
+	}
+	if (nrows == 0)
+		puts("(none)");
+out:
+	for (r = 0; r < nrows * ncols; r++)
+		free(cells[r]);
+	free(cells);
+	return rc;
+}
+
+/* ---- talking to the registry ----------------------------------------- */
+
+/* One API call; prints the failure. body is stolen (may be NULL). */
+static int api(const struct common *co, const char *method, const char *path,
+	       json_t *body, json_t **out)
+{
+	struct cli_api a;
+	char err[1024];
+	int rc;
+
+	*out = NULL;
+	if (body == NULL && strcmp(method, "POST") == 0) {
+		/* json_pack refuses strings that are not UTF-8. */
+		cli_error("the arguments are not valid UTF-8 text");
+		return CLI_EXIT_FAIL;
+	}
+	if (cli_api_open(&a, co->registry, co->token_file, 1) != 0) {
+		json_decref(body);
+		return CLI_EXIT_FAIL;
+	}
+	rc = cli_api_call(&a, method, path, body, NULL, out, err, sizeof(err));
+	json_decref(body);
+	cli_api_close(&a);
+	if (rc != NDX_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* A value that is not UTF-8 becomes "" so the registry refuses it by name. */
+static void append_string(json_t *arr, const char *s)
+{
+	json_t *v = json_string(s);
+
+	json_array_append_new(arr, v ? v : json_string(""));
+}
+
+/* Writes the wire form (each part percent-encoded) of an id into buf. */
+static int id_wire(const char *text, enum ndx_id_kind kind, char *buf, size_t cap)
+{
+	static const char *const kind_name[] = { "", "", "", "member", "subsystem", "service" };
+	struct ndx_id id;
+	const char *why = NULL;
+
+	if (ndx_id_parse(text, strlen(text), kind, &id, &why) != NDX_OK) {
+		cli_error("invalid %s id '%s': %s", kind_name[kind], text, why ? why : "malformed");
+		return -1;
+	}
+	if (ndx_id_format_wire(&id, buf, cap) < 0) {
+		cli_error("the id '%s' is too long", text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends "?name=value" or "&name=value" (value percent-encoded) to path. */
+static int add_query(char *path, size_t cap, const char *name, const char *value)
+{
+	char enc[NDX_ID_TEXT_MAX * 3];
+	size_t used = strlen(path);
+	int n;
+
+	if (value == NULL)
+		return 0;
+	if (ndx_pct_encode(value, strlen(value), enc, sizeof(enc)) < 0) {
+		cli_error("the value of --%s is too long", name);
+		return -1;
+	}
+	n = snprintf(path + used, cap - used, "%c%s=%s", strchr(path, '?') ? '&' : '?', name, enc);
+	if (n < 0 || (size_t)n >= cap - used) {
+		cli_error("the value of --%s is too long", name);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_version_note(const json_t *out)
+{
+	const json_t *v = json_object_get(out, "conf_version");
+
+	if (json_is_integer(v))
+		printf(" (configuration version %lld)", (long long)json_integer_value(v));
+	putchar('\n');
+}
+
+/* The list commands all look alike: GET, then a table of one array field. */
+static int list_and_print(const struct common *co, const char *path, const char *field,
+			  const struct column *cols, size_t ncols)
+{
+	json_t *out;
+	int rc = api(co, "GET", path, NULL, &out);
+
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (co->json) {
+		print_json(out);
+	} else if (!json_is_array(json_object_get(out, field))) {
+		cli_error("the registry's answer has no '%s' list", field);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		rc = print_table(json_object_get(out, field), cols, ncols);
+	}
+	json_decref(out);
+	return rc;
+}
+
+/* DELETE path, then "removed WHAT". */
+static int remove_and_print(const struct common *co, const char *path, const char *what)
+{
+	json_t *out;
+	int rc = api(co, "DELETE", path, NULL, &out);
+
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (co->json)
+		print_json(out);
+	else {
+		printf("removed %s", what);
+		print_version_note(out);
+	}
+	json_decref(out);
+	return CLI_EXIT_OK;
+}
+
+/* Positional arguments after the options: exactly `want` of them. */
+static int positionals(int argc, char **argv, int want, const char *usage, const char *names)
+{
+	if (argc - optind < want)
+		return cli_usage_error(usage, "missing %s", names);
+	if (argc - optind > want)
+		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind + want]);
+	return 0;
+}
+
+/* ---- member ------------------------------------------------------------ */
+
+static const char member_usage[] =
+	"usage: ndx member add ID --name NAME\n"
+	"       ndx member list\n"
+	"       ndx member remove ID\n"
+	"\n"
+	"Members are the agencies and enterprises of the federation, named\n"
+	"INSTANCE/CLASS/CODE, e.g. VN/GOV/BCA (classes GOV, COM, ORG).\n"
+	"  add ID --name NAME   register a member with its display name\n"
+	"  list                 list the members\n"
+	"  remove ID            remove a member that has no subsystems or gateways\n"
+	COMMON_HELP;
+
+static int member_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' }, COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *name = NULL;
+	struct common co = { 0 };
+	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
+	json_t *out;
+	int c, rc;
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (c == 'n' && strcmp(sub, "add") == 0)
+			name = optarg;
+		else
+			return cli_bad_option(member_usage, argv);
+	}
+	if (co.help) {
+		fputs(member_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "add") == 0) {
+		if ((rc = positionals(argc, argv, 1, member_usage, "the member ID")) != 0)
+			return rc;
+		if (name == NULL)
+			return cli_usage_error(member_usage, "member add needs --name NAME");
+		rc = api(&co, "POST", "/api/members",
+			 json_pack("{ssss}", "id", argv[optind], "name", name), &out);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		if (co.json)
+			print_json(out);
+		else {
+			printf("added member %s \"%s\"", argv[optind], name);
+			print_version_note(out);
+		}
+		json_decref(out);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "list") == 0) {
+		static const struct column cols[] = {
+			{ "ID", "id" }, { "NAME", "name" }, { "CREATED", "created_at" },
+		};
+
+		if ((rc = positionals(argc, argv, 0, member_usage, "")) != 0)
+			return rc;
+		return list_and_print(&co, "/api/members", "members", cols, 3);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if ((rc = positionals(argc, argv, 1, member_usage, "the member ID")) != 0)
+			return rc;
+		if (id_wire(argv[optind], NDX_ID_MEMBER, wire, sizeof(wire)) != 0)
+			return CLI_EXIT_FAIL;
+		snprintf(path, sizeof(path), "/api/members/%s", wire);
+		snprintf(what, sizeof(what), "member %s", argv[optind]);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(member_usage, "unknown member command '%s'", sub);
+}
+
+/* ---- subsystem --------------------------------------------------------- */
+
+static const char subsystem_usage[] =
+	"usage: ndx subsystem add ID\n"
+	"       ndx subsystem list [--member ID]\n"
+	"       ndx subsystem remove ID\n"
+	"\n"
+	"Subsystems are a member's information systems, e.g. VN/GOV/BCA/population;\n"
+	"they call services and provide them.\n"
+	"  add ID               register a subsystem of an existing member\n"
+	"  list [--member ID]   list subsystems, optionally of one member\n"
+	"  remove ID            remove a subsystem that has no services or grants\n"
+	COMMON_HELP;
+
+static int subsystem_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "member", required_argument, NULL, 'm' }, COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *member = NULL;
+	struct common co = { 0 };
+	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
+	json_t *out;
+	int c, rc;
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (c == 'm' && strcmp(sub, "list") == 0)
+			member = optarg;
+		else
+			return cli_bad_option(subsystem_usage, argv);
+	}
+	if (co.help) {
+		fputs(subsystem_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "add") == 0) {
+		if ((rc = positionals(argc, argv, 1, subsystem_usage, "the subsystem ID")) != 0)
+			return rc;
+		rc = api(&co, "POST", "/api/subsystems", json_pack("{ss}", "id", argv[optind]), &out);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		if (co.json)
+			print_json(out);
+		else {
+			printf("added subsystem %s", argv[optind]);
+			print_version_note(out);
+		}
+		json_decref(out);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "list") == 0) {
+		static const struct column cols[] = { { "ID", "id" }, { "CREATED", "created_at" } };
+
+		if ((rc = positionals(argc, argv, 0, subsystem_usage, "")) != 0)
+			return rc;
+		snprintf(path, sizeof(path), "/api/subsystems");
+		if (add_query(path, sizeof(path), "member", member) != 0)
+			return CLI_EXIT_FAIL;
+		return list_and_print(&co, path, "subsystems", cols, 2);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if ((rc = positionals(argc, argv, 1, subsystem_usage, "the subsystem ID")) != 0)
+			return rc;
+		if (id_wire(argv[optind], NDX_ID_SUBSYSTEM, wire, sizeof(wire)) != 0)
+			return CLI_EXIT_FAIL;
+		snprintf(path, sizeof(path), "/api/subsystems/%s", wire);
+		snprintf(what, sizeof(what), "subsystem %s", argv[optind]);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(subsystem_usage, "unknown subsystem command '%s'", sub);
+}
+
+/* ---- service ----------------------------------------------------------- */
+
+static const char service_usage[] =
+	"usage: ndx service add ID --title TITLE [--personal] [--purpose P]...\n"
+	"                          [--consent-required] [--openapi FILE]\n"
+	"       ndx service list [--subsystem ID]\n"
+	"       ndx service remove ID\n"
+	"\n"
+	"Services are what a subsystem provides, e.g. VN/GOV/BCA/population/citizens.\n"
+	"  add ID                  register a service of an existing subsystem\n"
+	"    --title TITLE         human-readable title (required)\n"
+	"    --personal            the service returns personal data: callers must\n"
+	"                          name one of its purposes (give at least one)\n"
+	"    --purpose P           a lawful purpose (repeat for several)\n"
+	"    --consent-required    personal data only with the citizen's live consent\n"
+	"    --openapi FILE        the service's OpenAPI description (JSON)\n"
+	"  list [--subsystem ID]   list services, optionally of one subsystem\n"
+	"  remove ID               remove a service no grant names\n"
+	COMMON_HELP;
+
+static json_t *load_openapi(const char *file)
+{
+	char *data = NULL;
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *doc;
+	int rc = ndx_file_read(file, OPENAPI_FILE_MAX, &data, &len);
+
+	if (rc != NDX_OK) {
+		cli_error("cannot read %s: %s", file,
+			  rc == NDX_ETOOBIG ? "larger than 4 MiB" : "missing or unreadable");
+		return NULL;
+	}
+	doc = json_loadb(data, len, 0, &jerr);
+	free(data);
+	if (doc == NULL)
+		cli_error("%s is not JSON: line %d: %s", file, jerr.line, jerr.text);
+	else if (!json_is_object(doc)) {
+		cli_error("%s is not a JSON object", file);
+		json_decref(doc);
+		doc = NULL;
+	}
+	return doc;
+}
+
+static int service_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "title", required_argument, NULL, 't' },
+		{ "personal", no_argument, NULL, 'p' },
+		{ "purpose", required_argument, NULL, 'u' },
+		{ "consent-required", no_argument, NULL, 'c' },
+		{ "openapi", required_argument, NULL, 'o' },
+		{ "subsystem", required_argument, NULL, 's' },
+		COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *title = NULL, *openapi = NULL, *subsystem = NULL;
+	int personal = 0, consent = 0, c, rc, is_add = strcmp(sub, "add") == 0;
+	struct common co = { 0 };
+	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
+	json_t *purposes = json_array(), *body, *out;
+
+	if (purposes == NULL) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (is_add && c == 't')
+			title = optarg;
+		else if (is_add && c == 'p')
+			personal = 1;
+		else if (is_add && c == 'u')
+			append_string(purposes, optarg);
+		else if (is_add && c == 'c')
+			consent = 1;
+		else if (is_add && c == 'o')
+			openapi = optarg;
+		else if (c == 's' && strcmp(sub, "list") == 0)
+			subsystem = optarg;
+		else {
+			json_decref(purposes);
+			return cli_bad_option(service_usage, argv);
+		}
+	}
+	if (co.help) {
+		json_decref(purposes);
+		fputs(service_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (is_add) {
+		if ((rc = positionals(argc, argv, 1, service_usage, "the service ID")) != 0 ||
+		    (title == NULL &&
+		     (rc = cli_usage_error(service_usage, "service add needs --title TITLE")) != 0)) {
+			json_decref(purposes);
+			return rc;
+		}
+		body = json_pack("{sssssbsosb}", "id", argv[optind], "title", title,
+				 "personal", personal, "purposes", purposes,
+				 "consent_required", consent);
+		if (body != NULL && openapi != NULL) {
+			json_t *doc = load_openapi(openapi);
+
+			if (doc == NULL) {
+				json_decref(body);
+				return CLI_EXIT_FAIL;
+			}
+			json_object_set_new(body, "openapi", doc);
+		}
+		rc = api(&co, "POST", "/api/services", body, &out);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		if (co.json)
+			print_json(out);
+		else {
+			printf("added service %s \"%s\"", argv[optind], title);
+			print_version_note(out);
+		}
+		json_decref(out);
+		return CLI_EXIT_OK;
+	}
+	json_decref(purposes);
+	if (strcmp(sub, "list") == 0) {
+		static const struct column cols[] = {
+			{ "ID", "id" }, { "TITLE", "title" }, { "PERSONAL", "personal" },
+			{ "PURPOSES", "purposes" }, { "CONSENT", "consent_required" },
+		};
+
+		if ((rc = positionals(argc, argv, 0, service_usage, "")) != 0)
+			return rc;
+		snprintf(path, sizeof(path), "/api/services");
+		if (add_query(path, sizeof(path), "subsystem", subsystem) != 0)
+			return CLI_EXIT_FAIL;
+		return list_and_print(&co, path, "services", cols, 5);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if ((rc = positionals(argc, argv, 1, service_usage, "the service ID")) != 0)
+			return rc;
+		if (id_wire(argv[optind], NDX_ID_SERVICE, wire, sizeof(wire)) != 0)
+			return CLI_EXIT_FAIL;
+		snprintf(path, sizeof(path), "/api/services/%s", wire);
+		snprintf(what, sizeof(what), "service %s", argv[optind]);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(service_usage, "unknown service command '%s'", sub);
+}
+
+/* ---- grant ------------------------------------------------------------- */
+
+static const char grant_usage[] =
+	"usage: ndx grant add --client SUBSYSTEM_ID --service SERVICE_ID\n"
+	"                     [--method M]... [--path P]...\n"
+	"       ndx grant list [--client ID] [--service ID]\n"
+	"       ndx grant remove N\n"
+	"\n"
+	"A grant lets a client subsystem call a service.\n"
+	"  add                 create a grant\n"
+	"    --client ID       the calling subsystem (required)\n"
+	"    --service ID      the service (required)\n"
+	"    --method M        an allowed HTTP method (repeat; default GET)\n"
+	"    --path P          an allowed path pattern after the service id, '*' or\n"
+	"                      starting with '/', fnmatch syntax (repeat; default *)\n"
+	"  list                list grants, optionally filtered by --client/--service\n"
+	"  remove N            remove grant number N\n"
+	COMMON_HELP;
+
+static int grant_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "client", required_argument, NULL, 'c' },
+		{ "service", required_argument, NULL, 's' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "path", required_argument, NULL, 'p' },
+		COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *client = NULL, *service = NULL;
+	int is_add = strcmp(sub, "add") == 0, is_list = strcmp(sub, "list") == 0, c, rc;
+	struct common co = { 0 };
+	char path[PATH_BUF], what[PATH_BUF];
+	json_t *methods = json_array(), *paths = json_array(), *out;
+
+	if (methods == NULL || paths == NULL) {
+		json_decref(methods);
+		json_decref(paths);
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if ((is_add || is_list) && c == 'c')
+			client = optarg;
+		else if ((is_add || is_list) && c == 's')
+			service = optarg;
+		else if (is_add && c == 'm')
+			append_string(methods, optarg);
+		else if (is_add && c == 'p')
+			append_string(paths, optarg);
+		else {
+			json_decref(methods);
+			json_decref(paths);
+			return cli_bad_option(grant_usage, argv);
+		}
+	}
+	if (co.help || !is_add) {
+		json_decref(methods);
+		json_decref(paths);
+	}
+	if (co.help) {
+		fputs(grant_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (is_add) {
+		if ((rc = positionals(argc, argv, 0, grant_usage, "")) != 0 ||
+		    ((client == NULL || service == NULL) &&
+		     (rc = cli_usage_error(grant_usage, "grant add needs --client and --service")) != 0)) {
+			json_decref(methods);
+			json_decref(paths);
+			return rc;
+		}
+		if (json_array_size(methods) == 0)
+			json_array_append_new(methods, json_string("GET"));
+		if (json_array_size(paths) == 0)
+			json_array_append_new(paths, json_string("*"));
+		rc = api(&co, "POST", "/api/grants",
+			 json_pack("{sssssoso}", "client", client, "service", service,
+				   "methods", methods, "paths", paths), &out);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		if (co.json)
+			print_json(out);
+		else {
+			const json_t *id = json_object_get(out, "id");
+
+			printf("added grant %lld: %s -> %s", (long long)json_integer_value(id),
+			       client, service);
+			print_version_note(out);
+		}
+		json_decref(out);
+		return CLI_EXIT_OK;
+	}
+	if (is_list) {
+		static const struct column cols[] = {
+			{ "ID", "id" }, { "CLIENT", "client" }, { "SERVICE", "service" },
+			{ "METHODS", "methods" }, { "PATHS", "paths" },
+		};
+
+		if ((rc = positionals(argc, argv, 0, grant_usage, "")) != 0)
+			return rc;
+		snprintf(path, sizeof(path), "/api/grants");
+		if (add_query(path, sizeof(path), "client", client) != 0 ||
+		    add_query(path, sizeof(path), "service", service) != 0)
+			return CLI_EXIT_FAIL;
+		return list_and_print(&co, path, "grants", cols, 5);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		char *end = NULL;
+		long long n;
+
+		if ((rc = positionals(argc, argv, 1, grant_usage, "the grant number N")) != 0)
+			return rc;
+		n = strtoll(argv[optind], &end, 10);
+		if (end == argv[optind] || *end != '\0' || n <= 0 || n > (long long)1e15)
+			return cli_usage_error(grant_usage, "the grant number must be a positive integer, not '%s'",
+					       argv[optind]);
+		snprintf(path, sizeof(path), "/api/grants/%lld", n);
+		snprintf(what, sizeof(what), "grant %lld", n);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(grant_usage, "unknown grant command '%s'", sub);
+}
+
+/* ---- gateway ----------------------------------------------------------- */
+
+static const char gateway_usage[] =
+	"usage: ndx gateway add --member ID --code CODE --address https://HOST:PORT\n"
+	"                       --sign-key FILE.pem --tls-out PREFIX\n"
+	"       ndx gateway list\n"
+	"       ndx gateway remove MEMBER_ID CODE\n"
+	"\n"
+	"Gateways carry a member's exchanges. 'add' makes a TLS key and certificate\n"
+	"request here, has the registry's CA sign it, and writes PREFIX.tls.key\n"
+	"(mode 0600), PREFIX.tls.pem (the certificate) and PREFIX.ca.pem (the CA).\n"
+	"  --member ID          the member running the gateway\n"
+	"  --code CODE          the gateway's code within the member, e.g. gw1\n"
+	"  --address URL        where other gateways reach it (https://HOST:PORT)\n"
+	"  --sign-key FILE.pem  the gateway's Ed25519 key (private or public PEM;\n"
+	"                       only the public key is sent)\n"
+	"  --tls-out PREFIX     where to write the TLS files (never overwritten)\n"
+	"  list                 list the gateways\n"
+	"  remove MEMBER_ID CODE  remove a gateway\n"
+	COMMON_HELP;
+
+static int write_new_file(const char *path, const char *data, mode_t mode)
+{
+	int rc = ndx_file_write_atomic(path, data, strlen(data), mode, 1);
+
+	if (rc != NDX_OK)
+		cli_error("cannot write %s: %s", path,
+			  rc == NDX_EEXIST ? "it already exists" : ndx_strerror(rc));
+	return rc;
+}
+
+static void free_secret(char *s)
+{
+	if (s != NULL) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+static int gateway_add(const struct common *co, const char *member, const char *code,
+		       const char *address, const char *sign_key, const char *prefix)
+{
+	char key_path[PATH_MAX], cert_path[PATH_MAX], ca_path[PATH_MAX], cn[2 * NDX_ID_TEXT_MAX];
+	const char *paths[3] = { key_path, cert_path, ca_path };
+	char *pub_pem = NULL, *tls_key = NULL, *csr = NULL;
+	struct ndx_key *key = NULL;
+	const char *cert, *ca, *fp;
+	json_t *out = NULL;
+	struct stat st;
+	int rc, i;
+
+	if (snprintf(key_path, sizeof(key_path), "%s.tls.key", prefix) >= (int)sizeof(key_path) ||
+	    snprintf(cert_path, sizeof(cert_path), "%s.tls.pem", prefix) >= (int)sizeof(cert_path) ||
+	    snprintf(ca_path, sizeof(ca_path), "%s.ca.pem", prefix) >= (int)sizeof(ca_path)) {
+		cli_error("the path %s is too long", prefix);
+		return CLI_EXIT_FAIL;
+	}
+	for (i = 0; i < 3; i++) {
+		if (lstat(paths[i], &st) == 0) {
+			cli_error("%s already exists; refusing to overwrite it", paths[i]);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	rc = ndx_key_load(sign_key, &key);
+	if (rc != NDX_OK) {
+		cli_error("cannot load the signing key %s: %s", sign_key,
+			  rc == NDX_EIO ? "missing or unreadable" : "not an Ed25519 PEM key");
+		return CLI_EXIT_FAIL;
+	}
+	pub_pem = ndx_key_public_pem(key);
+	ndx_key_free(key);
+	snprintf(cn, sizeof(cn), "%s/%s", member, code);
+	if (pub_pem == NULL || ndx_pki_csr_create(cn, &tls_key, &csr) != NDX_OK) {
+		cli_error("cannot create the TLS key and certificate request");
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	/* The key goes to disk before the registry learns of it: a gateway
+	 * registered with a certificate whose key was lost is useless. */
+	if (write_new_file(key_path, tls_key, 0600) != NDX_OK) {
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	rc = api(co, "POST", "/api/gateways",
+		 json_pack("{ssssssssss}", "member", member, "code", code, "address", address,
+			   "sign_public_key", pub_pem, "tls_csr", csr), &out);
+	if (rc != CLI_EXIT_OK) {
+		unlink(key_path);
+		goto out;
+	}
+	cert = json_string_value(json_object_get(out, "tls_certificate"));
+	ca = json_string_value(json_object_get(out, "ca_certificate"));
+	fp = json_string_value(json_object_get(out, "tls_cert_sha256"));
+	if (cert == NULL || ca == NULL) {
+		cli_error("the registry registered the gateway but sent no certificate");
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	if (write_new_file(cert_path, cert, 0644) != NDX_OK ||
+	    write_new_file(ca_path, ca, 0644) != NDX_OK) {
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	if (co->json)
+		print_json(out);
+	else {
+		printf("registered gateway %s %s at %s", member, code, address);
+		print_version_note(out);
+		printf("  TLS certificate sha256 %s\n  wrote %s, %s, %s\n", fp ? fp : "-",
+		       key_path, cert_path, ca_path);
+	}
+	rc = CLI_EXIT_OK;
+out:
+	json_decref(out);
+	free(pub_pem);
+	free_secret(tls_key);
+	free(csr);
+	return rc;
+}
+
+static int gateway_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "member", required_argument, NULL, 'm' },
+		{ "code", required_argument, NULL, 'c' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "sign-key", required_argument, NULL, 's' },
+		{ "tls-out", required_argument, NULL, 'o' },
+		COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *member = NULL, *code = NULL, *address = NULL;
+	const char *sign_key = NULL, *prefix = NULL;
+	int is_add = strcmp(sub, "add") == 0, c, rc;
+	struct common co = { 0 };
+	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], enc[3 * NDX_ID_PART_MAX + 1], what[PATH_BUF];
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (is_add && c == 'm')
+			member = optarg;
+		else if (is_add && c == 'c')
+			code = optarg;
+		else if (is_add && c == 'a')
+			address = optarg;
+		else if (is_add && c == 's')
+			sign_key = optarg;
+		else if (is_add && c == 'o')
+			prefix = optarg;
+		else
+			return cli_bad_option(gateway_usage, argv);
+	}
+	if (co.help) {
+		fputs(gateway_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (is_add) {
+		if ((rc = positionals(argc, argv, 0, gateway_usage, "")) != 0)
+			return rc;
+		if (!member || !code || !address || !sign_key || !prefix)
+			return cli_usage_error(gateway_usage,
+				"gateway add needs --member, --code, --address, --sign-key and --tls-out");
+		return gateway_add(&co, member, code, address, sign_key, prefix);
+	}
+	if (strcmp(sub, "list") == 0) {
+		static const struct column cols[] = {
+			{ "MEMBER", "member" }, { "CODE", "code" }, { "ADDRESS", "address" },
+			{ "SIGN KEY ID", "sign_key_id" }, { "TLS CERT SHA-256", "tls_cert_sha256" },
+		};
+
+		if ((rc = positionals(argc, argv, 0, gateway_usage, "")) != 0)
+			return rc;
+		return list_and_print(&co, "/api/gateways", "gateways", cols, 5);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if ((rc = positionals(argc, argv, 2, gateway_usage, "MEMBER_ID and CODE")) != 0)
+			return rc;
+		if (id_wire(argv[optind], NDX_ID_MEMBER, wire, sizeof(wire)) != 0)
+			return CLI_EXIT_FAIL;
+		if (argv[optind + 1][0] == '\0' ||
+		    ndx_pct_encode(argv[optind + 1], strlen(argv[optind + 1]), enc, sizeof(enc)) < 0) {
+			cli_error("invalid gateway code '%s'", argv[optind + 1]);
+			return CLI_EXIT_FAIL;
+		}
+		snprintf(path, sizeof(path), "/api/gateways/%s/%s", wire, enc);
+		snprintf(what, sizeof(what), "gateway %s %s", argv[optind], argv[optind + 1]);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(gateway_usage, "unknown gateway command '%s'", sub);
+}
+
+/* ---- revoke, audit ------------------------------------------------------- */
+
+static const char revoke_usage[] =
+	"usage: ndx revoke --kind key|certificate --value HEX --reason TEXT\n"
+	"\n"
+	"Revokes a gateway signing key (by key id) or a TLS certificate (by the hex\n"
+	"SHA-256 of its DER); the next configuration lists it and every gateway\n"
+	"refuses it from then on.\n"
+	"  --kind key|certificate  what is revoked\n"
+	"  --value HEX             the key id or certificate fingerprint\n"
+	"  --reason TEXT           why, for the record (e.g. compromised)\n"
+	COMMON_HELP;
+
+static int revoke_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ "value", required_argument, NULL, 'v' },
+		{ "reason", required_argument, NULL, 'r' },
+		COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *kind = NULL, *value = NULL, *reason = NULL;
+	struct common co = { 0 };
+	json_t *out;
+	int c, rc;
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (c == 'k')
+			kind = optarg;
+		else if (c == 'v')
+			value = optarg;
+		else if (c == 'r')
+			reason = optarg;
+		else
+			return cli_bad_option(revoke_usage, argv);
+	}
+	if (co.help) {
+		fputs(revoke_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if ((rc = positionals(argc, argv, 0, revoke_usage, "")) != 0)
+		return rc;
+	if (!kind || !value || !reason)
+		return cli_usage_error(revoke_usage, "revoke needs --kind, --value and --reason");
+	if (strcmp(kind, "key") != 0 && strcmp(kind, "certificate") != 0)
+		return cli_usage_error(revoke_usage, "--kind must be key or certificate, not '%s'", kind);
+	rc = api(&co, "POST", "/api/revocations",
+		 json_pack("{ssssss}", "kind", kind, "value", value, "reason", reason), &out);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (co.json)
+		print_json(out);
+	else {
+		printf("revoked %s %s", kind, value);
+		print_version_note(out);
+	}
+	json_decref(out);
+	return CLI_EXIT_OK;
+}
+
+static const char audit_usage[] =
+	"usage: ndx audit [--limit N]\n"
+	"\n"
+	"Shows the registry's audit trail, newest first: who changed what, when.\n"
+	"  --limit N          at most N entries (default: the registry's default)\n"
+	COMMON_HELP;
+
+static int audit_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, 'l' }, COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	static const struct column cols[] = {
+		{ "SEQ", "seq" }, { "TIME", "time" }, { "ACTOR", "actor" }, { "REMOTE", "remote" },
+		{ "ACTION", "action" }, { "OBJECT", "object" }, { "DETAIL", "detail" },
+	};
+	struct common co = { 0 };
+	char path[PATH_BUF] = "/api/audit";
+	long limit = 0;
+	char *end;
+	int c, rc;
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (c != 'l')
+			return cli_bad_option(audit_usage, argv);
+		limit = strtol(optarg, &end, 10);
+		if (end == optarg || *end != '\0' || limit < 1 || limit > 1000000)
+			return cli_usage_error(audit_usage, "--limit must be a number from 1 to 1000000");
+	}
+	if (co.help) {
+		fputs(audit_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if ((rc = positionals(argc, argv, 0, audit_usage, "")) != 0)
+		return rc;
+	if (limit > 0)
+		snprintf(path, sizeof(path), "/api/audit?limit=%ld", limit);
+	return list_and_print(&co, path, "audit", cols, 7);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+struct group {
+	const char *word;
+	const char *usage;
+	int (*run)(int argc, char **argv);
+	int has_subcommands;
+};
+
+static const struct group groups[] = {
+	{ "member", member_usage, member_cmd, 1 },
+	{ "subsystem", subsystem_usage, subsystem_cmd, 1 },
+	{ "service", service_usage, service_cmd, 1 },
+	{ "grant", grant_usage, grant_cmd, 1 },
+	{ "gateway", gateway_usage, gateway_cmd, 1 },
+	{ "revoke", revoke_usage, revoke_cmd, 0 },
+	{ "audit", audit_usage, audit_cmd, 0 },
+};
+
+int cli_is_admin_command(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (strcmp(groups[i].word, word) == 0)
+			return 1;
+	return 0;
+}
+
+int cmd_admin(int argc, char **argv)
+{
+	const struct group *g = NULL;
+	const char *sub;
+	size_t i;
+
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (strcmp(groups[i].word, argv[0]) == 0)
+			g = &groups[i];
+	if (g == NULL)
+		return cli_usage_error("usage: ndx --help\n", "unknown command '%s'", argv[0]);
+	if (!g->has_subcommands)
+		return g->run(argc, argv);
+	if (argc < 2)
+		return cli_usage_error(g->usage, "'ndx %s' needs a command: add, list or remove",
+				       g->word);
+	sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+		fputs(g->usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
+		return cli_usage_error(g->usage, "unknown %s command '%s'", g->word, sub);
+	return g->run(argc - 1, argv + 1);
+}

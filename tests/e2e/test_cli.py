@@ -1,0 +1,276 @@
+"""End-to-end tests of the ndx command-line tool: keygen, the registry administration
+commands against a real ndx-registry, help texts, usage errors and failure messages."""
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import stat
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from conftest import free_port
+
+TIMEOUT = 30
+
+
+def ndx_exe(build_dir):
+    return build_dir / "src" / "cli" / "ndx"
+
+
+def run_ndx(build_dir, *args, env=None, token=None, cwd=None):
+    """Runs ndx with a clean NDX_* environment; token sets NDX_ADMIN_TOKEN."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("NDX_")}
+    if token is not None:
+        e["NDX_ADMIN_TOKEN"] = token
+    e.update(env or {})
+    return subprocess.run([str(ndx_exe(build_dir)), *map(str, args)], capture_output=True,
+                          text=True, timeout=TIMEOUT, env=e, cwd=cwd)
+
+
+def ok(res):
+    assert res.returncode == 0, f"exit {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"
+    return res
+
+
+def failed(res, *needles):
+    """Exit 1, exactly one 'ndx: ' line on stderr, containing every needle."""
+    assert res.returncode == 1, f"exit {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ndx: "), res.stderr
+    for n in needles:
+        assert n in lines[0], f"{n!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+@pytest.fixture
+def admin(build_dir, registry):
+    """Runs an admin command against the registry fixture with its token."""
+    def call(*args, **kw):
+        res = run_ndx(build_dir, *args, "--registry", registry.url, token=registry.token, **kw)
+        assert registry.token not in res.stdout and registry.token not in res.stderr
+        return res
+    return call
+
+
+# ---- keygen -------------------------------------------------------------------------
+
+def test_keygen_writes_key_pair_with_modes(build_dir, tmp_path):
+    res = ok(run_ndx(build_dir, "keygen", "--out", tmp_path / "gw"))
+    key_id = res.stdout.strip()
+    assert len(key_id) == 64 and all(c in "0123456789abcdef" for c in key_id)
+    key, pub = tmp_path / "gw.key", tmp_path / "gw.pub"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "PRIVATE KEY" in key.read_text()
+    loaded = serialization.load_pem_public_key(pub.read_bytes())
+    raw = loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert hashlib.sha256(raw).hexdigest() == key_id
+
+
+def test_keygen_refuses_to_overwrite(build_dir, tmp_path):
+    ok(run_ndx(build_dir, "keygen", "--out", tmp_path / "gw"))
+    before = (tmp_path / "gw.key").read_bytes()
+    before_pub = (tmp_path / "gw.pub").read_bytes()
+    failed(run_ndx(build_dir, "keygen", "--out", tmp_path / "gw"), "gw.key", "exists")
+    assert (tmp_path / "gw.key").read_bytes() == before
+    assert (tmp_path / "gw.pub").read_bytes() == before_pub
+
+
+def test_keygen_needs_out(build_dir):
+    res = run_ndx(build_dir, "keygen")
+    assert res.returncode == 2 and "--out" in res.stderr and "usage:" in res.stderr
+
+
+# ---- help and usage -------------------------------------------------------------------
+
+COMMANDS = ["keygen", "member", "subsystem", "service", "grant", "gateway", "revoke",
+            "audit", "conf", "demo"]
+
+
+def test_top_level_help_lists_every_command(build_dir):
+    res = ok(run_ndx(build_dir, "--help"))
+    for cmd in COMMANDS:
+        assert f"\n  {cmd} " in res.stdout, cmd
+
+
+@pytest.mark.parametrize("args", [
+    ["keygen", "--help"], ["member", "--help"], ["member", "add", "--help"],
+    ["member", "list", "--help"], ["member", "remove", "--help"],
+    ["subsystem", "--help"], ["subsystem", "list", "--help"],
+    ["service", "--help"], ["service", "add", "--help"],
+    ["grant", "--help"], ["grant", "add", "--help"],
+    ["gateway", "--help"], ["gateway", "add", "--help"],
+    ["revoke", "--help"], ["audit", "--help"],
+    ["conf", "--help"], ["conf", "fetch", "--help"], ["conf", "verify", "--help"],
+    ["demo", "--help"], ["demo", "up", "--help"], ["demo", "down", "--help"],
+    ["demo", "run", "--help"], ["help"],
+])
+def test_every_help_exits_0(build_dir, args):
+    res = ok(run_ndx(build_dir, *args))
+    assert res.stdout.startswith("usage: ndx"), res.stdout
+    assert res.stderr == ""
+
+
+@pytest.mark.parametrize("args", [
+    [], ["frobnicate"], ["member"], ["member", "frob"], ["member", "add", "--bogus"],
+    ["member", "add", "VN/GOV/X"], ["member", "list", "extra"], ["grant", "remove", "abc"],
+    ["conf"], ["conf", "fetch", "--out", "x"], ["conf", "verify", "--anchor", "a"],
+    ["conf", "verify", "d", "--anchor", "a", "--at", "yesterday"],
+    ["demo", "up"], ["demo", "sideways", "--dir", "x"], ["demo", "up", "--dir", "x", "--port-base", "0"],
+    ["revoke", "--kind", "cat", "--value", "00", "--reason", "r"], ["keygen", "--out"],
+])
+def test_usage_errors_exit_2(build_dir, args):
+    res = run_ndx(build_dir, *args)
+    assert res.returncode == 2, f"{args}: exit {res.returncode}\n{res.stderr}"
+    assert res.stderr.startswith("ndx: ") and "usage: ndx" in res.stderr
+    assert res.stdout == ""
+
+
+# ---- admin commands ---------------------------------------------------------------------
+
+def test_member_add_list_remove(admin):
+    res = ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    assert "VN/GOV/BCA" in res.stdout
+    ok(admin("member", "add", "VN/COM/0101", "--name", "Công ty A"))
+    table = ok(admin("member", "list")).stdout.splitlines()
+    assert table[0].split() == ["ID", "NAME", "CREATED"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert "Bộ Công an" in rows["VN/GOV/BCA"] and "VN/COM/0101" in rows
+    # Columns line up even with Vietnamese names.
+    assert len({line.index(line.split()[-1]) for line in table[1:]}) == 1
+    listed = json.loads(ok(admin("member", "list", "--json")).stdout)
+    assert {m["id"] for m in listed["members"]} == {"VN/GOV/BCA", "VN/COM/0101"}
+    ok(admin("member", "remove", "VN/COM/0101"))
+    listed = json.loads(ok(admin("member", "list", "--json")).stdout)
+    assert [m["id"] for m in listed["members"]] == ["VN/GOV/BCA"]
+
+
+def test_subsystem_service_grant(admin, registry, tmp_path):
+    ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    ok(admin("member", "add", "VN/GOV/BTC", "--name", "Bộ Tài chính"))
+    ok(admin("subsystem", "add", "VN/GOV/BCA/population"))
+    ok(admin("subsystem", "add", "VN/GOV/BTC/tax"))
+    out = ok(admin("subsystem", "list", "--member", "VN/GOV/BTC")).stdout
+    assert "VN/GOV/BTC/tax" in out and "VN/GOV/BCA/population" not in out
+
+    openapi = tmp_path / "openapi.json"
+    openapi.write_text(json.dumps({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                                   "paths": {}}))
+    ok(admin("service", "add", "VN/GOV/BCA/population/citizens", "--title",
+             "Tra cứu thông tin công dân", "--personal", "--purpose", "public-service",
+             "--purpose", "law-enforcement", "--consent-required", "--openapi", openapi))
+    svc = json.loads(ok(admin("service", "list", "--json")).stdout)["services"]
+    assert len(svc) == 1
+    assert svc[0]["personal"] is True and svc[0]["consent_required"] is True
+    assert svc[0]["purposes"] == ["public-service", "law-enforcement"]
+    table = ok(admin("service", "list")).stdout
+    assert "public-service,law-enforcement" in table and "Tra cứu thông tin công dân" in table
+
+    res = ok(admin("grant", "add", "--client", "VN/GOV/BTC/tax", "--service",
+                   "VN/GOV/BCA/population/citizens"))
+    assert "grant" in res.stdout
+    grants = json.loads(ok(admin("grant", "list", "--json")).stdout)["grants"]
+    assert len(grants) == 1
+    assert grants[0]["methods"] == ["GET"] and grants[0]["paths"] == ["*"]
+    ok(admin("grant", "add", "--client", "VN/GOV/BTC/tax", "--service",
+             "VN/GOV/BCA/population/citizens", "--method", "GET", "--method", "POST",
+             "--path", "/citizens/*"))
+    grants = json.loads(ok(admin("grant", "list", "--client", "VN/GOV/BTC/tax", "--json")).stdout)
+    second = [g for g in grants["grants"] if g["methods"] == ["GET", "POST"]]
+    assert len(second) == 1 and second[0]["paths"] == ["/citizens/*"]
+
+    # Dependents block removal, with the registry's reason.
+    failed(admin("service", "remove", "VN/GOV/BCA/population/citizens"), "409",
+           "Client.Conflict")
+    for g in json.loads(ok(admin("grant", "list", "--json")).stdout)["grants"]:
+        ok(admin("grant", "remove", g["id"]))
+    assert "(none)" in ok(admin("grant", "list")).stdout
+    ok(admin("service", "remove", "VN/GOV/BCA/population/citizens"))
+    ok(admin("subsystem", "remove", "VN/GOV/BCA/population"))
+    ok(admin("member", "remove", "VN/GOV/BCA"))
+
+
+def test_gateway_add_list_remove(admin, build_dir, registry, tmp_path):
+    ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    key_id = ok(run_ndx(build_dir, "keygen", "--out", tmp_path / "sign")).stdout.strip()
+    prefix = tmp_path / "gw1"
+    res = ok(admin("gateway", "add", "--member", "VN/GOV/BCA", "--code", "gw1", "--address",
+                   "https://127.0.0.1:4431", "--sign-key", tmp_path / "sign.pub",
+                   "--tls-out", prefix))
+    tls_key = tmp_path / "gw1.tls.key"
+    cert_pem = (tmp_path / "gw1.tls.pem").read_bytes()
+    ca_pem = (tmp_path / "gw1.ca.pem").read_bytes()
+    assert stat.S_IMODE(tls_key.stat().st_mode) == 0o600
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    assert cert.issuer == ca.subject
+    # The certificate is for the key that stayed here.
+    priv = serialization.load_pem_private_key(tls_key.read_bytes(), password=None)
+    assert priv.public_key().public_numbers() == cert.public_key().public_numbers()
+    fp = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    assert fp in res.stdout
+
+    gws = json.loads(ok(admin("gateway", "list", "--json")).stdout)["gateways"]
+    assert len(gws) == 1 and gws[0]["code"] == "gw1"
+    assert gws[0]["tls_cert_sha256"] == fp and gws[0]["sign_key_id"] == key_id
+    table = ok(admin("gateway", "list")).stdout
+    assert "https://127.0.0.1:4431" in table and key_id in table
+
+    # The TLS files are never overwritten, and a refusal registers nothing.
+    failed(admin("gateway", "add", "--member", "VN/GOV/BCA", "--code", "gw2", "--address",
+                 "https://127.0.0.1:4432", "--sign-key", tmp_path / "sign.key",
+                 "--tls-out", prefix), "exists")
+    assert len(json.loads(ok(admin("gateway", "list", "--json")).stdout)["gateways"]) == 1
+    # A registry refusal leaves no TLS key behind.
+    failed(admin("gateway", "add", "--member", "VN/GOV/NOPE", "--code", "gw1", "--address",
+                 "https://127.0.0.1:4432", "--sign-key", tmp_path / "sign.key",
+                 "--tls-out", tmp_path / "gw3"))
+    assert not list(tmp_path.glob("gw3*"))
+
+    ok(admin("gateway", "remove", "VN/GOV/BCA", "gw1"))
+    assert json.loads(ok(admin("gateway", "list", "--json")).stdout)["gateways"] == []
+
+
+def test_revoke_and_audit(admin):
+    value = "ab" * 32
+    ok(admin("revoke", "--kind", "key", "--value", value, "--reason", "compromised"))
+    ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    audit = json.loads(ok(admin("audit", "--json")).stdout)["audit"]
+    assert len(audit) >= 2
+    table = ok(admin("audit", "--limit", "1")).stdout.splitlines()
+    assert table[0].split()[:2] == ["SEQ", "TIME"] and len(table) == 2
+    assert "VN/GOV/BCA" in table[1]
+
+
+def test_api_errors_are_one_clear_line(admin):
+    ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    failed(admin("member", "add", "VN/GOV/BCA", "--name", "again"), "409 Client.Conflict:")
+    failed(admin("member", "add", "VN/XXX/BCA", "--name", "x"), "400 Client.InvalidRequest:")
+    failed(admin("subsystem", "add", "VN/GOV/NOPE/sub"), "404")
+    failed(admin("grant", "remove", "999"), "404 Client.NotFound")
+    failed(admin("member", "remove", "VN/GOV/"), "invalid member id")
+
+
+def test_token_sources(build_dir, registry, tmp_path):
+    res = run_ndx(build_dir, "member", "list", "--registry", registry.url)
+    failed(res, "no admin token")
+    token_file = tmp_path / "token"
+    token_file.write_text(registry.token + "\n")
+    ok(run_ndx(build_dir, "member", "list", "--registry", registry.url, "--token-file", token_file))
+    ok(run_ndx(build_dir, "member", "list", env={"NDX_REGISTRY": registry.url,
+                                                  "NDX_TOKEN_FILE": str(token_file)}))
+    failed(run_ndx(build_dir, "member", "list", "--registry", registry.url, token="wrong-token"),
+           "401 Client.Unauthorized")
+    failed(run_ndx(build_dir, "member", "list", "--registry", registry.url, "--token-file",
+                   tmp_path / "missing"), "token file")
+
+
+def test_registry_down_is_a_clear_error(build_dir):
+    port = free_port()
+    res = run_ndx(build_dir, "member", "list", "--registry", f"http://127.0.0.1:{port}",
+                  token="t")
+    failed(res, "cannot connect", str(port))
