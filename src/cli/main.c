@@ -32,6 +32,9 @@ static const char usage_text[] =
 	"Global configuration:\n"
 	"  conf        fetch the signed configuration, or verify a saved copy\n"
 	"\n"
+	"Message log:\n"
+	"  log         verify a gateway's message log, prove a record, check a proof, archive\n"
+	"\n"
 	"Demo federation:\n"
 	"  demo        bring a local demo federation up, down, or run it in the foreground\n"
 	"\n"
@@ -146,6 +149,8 @@ int main(int argc, char **argv)
 		rc = cmd_conf(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(argc - 1, argv + 1);
+	else if (strcmp(cmd, "log") == 0)
+		rc = cmd_log(argc - 1, argv + 1);
 	else
 		rc = cli_usage_error(usage_text, "unknown command '%s'", cmd);
 	curl_global_cleanup();

@@ -1,0 +1,215 @@
+/* The message log: every gateway's append-only, tamper-evident record of
+ * every exchange. Records are hash-chained (each holds the hash of the one
+ * before), grouped into consecutive batches whose RFC 6962 Merkle roots are
+ * signed with the gateway's Ed25519 key (signed tree heads, themselves
+ * chained), stored in SQLite (WAL, synchronous=FULL) and committed in groups
+ * by one writer thread. The encodings are normative: docs/protocol.md
+ * "Message log". Overview: docs/architecture.md, DESIGN.md section 5. */
+#ifndef NDX_MSGLOG_H
+#define NDX_MSGLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ndx/hash.h"
+#include "ndx/key.h"
+
+#define NDX_MSGLOG_BATCH_MAX_DEFAULT 256
+#define NDX_MSGLOG_BATCH_INTERVAL_DEFAULT_MS 1000
+/* Longest text field (id, signature object...) a record may hold. */
+#define NDX_MSGLOG_FIELD_MAX 65536
+
+enum ndx_msglog_direction {
+	NDX_MSGLOG_CONSUMER = 0, /* this gateway called a provider for its client */
+	NDX_MSGLOG_PROVIDER = 1, /* this gateway served a consumer gateway */
+};
+
+/* What the gateway logs about one exchange. Every pointer is borrowed for
+ * the duration of ndx_msglog_append only. A NULL string is stored and
+ * hashed exactly like "". A NULL hash means "none" (a refusal before the
+ * hash existed) and is encoded as an empty field, unlike 32 zero bytes. */
+struct ndx_msglog_record {
+	int64_t time_ms;                   /* ms since the epoch; 0 = now */
+	enum ndx_msglog_direction direction;
+	const char *message_id;            /* X-Road-Id */
+	const char *client;                /* X-Road-Client, canonical */
+	const char *service;               /* canonical service id */
+	const char *subject;               /* Ndx-Subject, "" when none */
+	const char *purpose;               /* Ndx-Purpose */
+	const uint8_t *request_hash;       /* NDX_SHA256_LEN bytes or NULL */
+	const uint8_t *response_hash;      /* NDX_SHA256_LEN bytes or NULL */
+	int status;                        /* HTTP status answered */
+	int64_t duration_ms;
+	const char *request_sig;           /* Ndx-Signature object text */
+	const char *response_sig;          /* Ndx-Response-Signature object text */
+};
+
+/* A stored record as the log hands it out. The string pointers are valid
+ * only until the callback (or function) that received the entry returns. */
+struct ndx_msglog_entry {
+	uint64_t seq;                      /* 1, 2, 3 ... */
+	int64_t time_ms;
+	enum ndx_msglog_direction direction;
+	const char *message_id, *client, *service, *subject, *purpose;
+	bool has_request_hash, has_response_hash;
+	uint8_t request_hash[NDX_SHA256_LEN];
+	uint8_t response_hash[NDX_SHA256_LEN];
+	int status;
+	int64_t duration_ms;
+	const char *request_sig, *response_sig;
+	uint8_t prev_hash[NDX_SHA256_LEN]; /* hash of record seq-1; zeros for seq 1 */
+	uint8_t hash[NDX_SHA256_LEN];      /* the record hash as stored */
+};
+
+/* A signed tree head: the signature covers batch, first_seq, size, root,
+ * time_ms and prev_sth_hash (docs/protocol.md "Message log"). */
+struct ndx_msglog_sth {
+	uint64_t batch;                    /* 1, 2, 3 ...; 0 = no tree head yet */
+	uint64_t first_seq;                /* the batch covers first_seq .. first_seq+size-1 */
+	uint64_t size;
+	uint8_t root[NDX_SHA256_LEN];      /* RFC 6962 root over leaf(record hash) */
+	int64_t time_ms;
+	char key_id[NDX_KEY_ID_HEX_LEN + 1];
+	uint8_t prev_sth_hash[NDX_SHA256_LEN]; /* zeros for batch 1 */
+	uint8_t signature[NDX_ED25519_SIG_LEN];
+};
+
+struct ndx_msglog_options {
+	unsigned batch_max;          /* records per batch; 0 = 256 */
+	unsigned batch_interval_ms;  /* close an open batch after this long; 0 = 1000 */
+};
+
+struct ndx_msglog;
+
+/* Opens (creating when missing) the log at path, recovers it (the chain
+ * continues after the last durable record; records a crash left without a
+ * tree head are put into batches and signed before this returns) and starts
+ * its writer thread. key must hold a private key, must be the key the log
+ * was created with (else NDX_EPERM: a log is verified against one key) and
+ * is borrowed: it must outlive the log. opt may be NULL for the defaults.
+ * Returns NDX_OK with *out set, or NDX_EDB / NDX_EIO / NDX_ENOMEM /
+ * NDX_EINVAL (not a message log, public-only key) with *out NULL. */
+int ndx_msglog_open(const char *path, const struct ndx_key *key,
+		    const struct ndx_msglog_options *opt, struct ndx_msglog **out);
+
+/* Appends one record and returns only once it is durable (committed and
+ * fsynced together with whatever else was queued: group commit). Thread-safe;
+ * never call it during or after ndx_msglog_close. On NDX_OK, *seq_out (when
+ * not NULL) is the record's sequence number. On failure nothing of the
+ * record is stored and the caller must treat the exchange as not logged:
+ * NDX_EINVAL (bad direction), NDX_ETOOBIG (a field over
+ * NDX_MSGLOG_FIELD_MAX), NDX_EDB (the commit failed: disk full, I/O
+ * error), NDX_ECRYPTO (signing a tree head failed). */
+int ndx_msglog_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+		      uint64_t *seq_out);
+
+/* Latest state for /metrics and admin pages, from memory, thread-safe. */
+struct ndx_msglog_head {
+	struct ndx_msglog_sth sth;   /* latest signed tree head; sth.batch 0 = none yet */
+	uint64_t covered;            /* records covered by tree heads: sth.first_seq+sth.size-1 */
+	uint64_t last_seq;           /* last durable record, open batch included */
+	uint64_t commits;            /* group commits since open */
+	uint64_t failed_commits;     /* commits that failed since open */
+};
+void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out);
+
+/* Closes the open batch now (waiting for it), e.g. before a proof of a
+ * just-appended record is needed. Thread-safe. NDX_OK (also when no batch
+ * was open), or the error of the failed commit. */
+int ndx_msglog_seal(struct ndx_msglog *log);
+
+/* Calls cb for every live (not archived) record about subject, in seq
+ * order, from a separate read connection; cb returning non-zero stops the
+ * walk. Thread-safe (readers are serialised among themselves, never block
+ * appends for long). Returns NDX_OK, NDX_EINVAL for an empty subject,
+ * NDX_EDB. */
+typedef int (*ndx_msglog_entry_cb)(const struct ndx_msglog_entry *e, void *ctx);
+int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
+			  ndx_msglog_entry_cb cb, void *ctx);
+
+/* Flushes the queue, closes the open batch, joins the writer thread and
+ * frees the log. No append may be running or start. Returns NDX_OK or the
+ * error of the final commit (the log is freed either way). Accepts NULL. */
+int ndx_msglog_close(struct ndx_msglog *log);
+
+/* ---- offline checks: need only a file path (ndx log ...) -------------- */
+
+/* The record hash of e (its fields and prev_hash; e->hash is ignored). */
+void ndx_msglog_record_hash(const struct ndx_msglog_entry *e, uint8_t out[NDX_SHA256_LEN]);
+/* The bytes a tree head's signature covers: writes at most cap bytes into
+ * buf and returns the encoding's length (always the same, 166 bytes). */
+size_t ndx_msglog_sth_message(const struct ndx_msglog_sth *sth, uint8_t *buf, size_t cap);
+/* The hash by which the next tree head chains to sth. */
+void ndx_msglog_sth_hash(const struct ndx_msglog_sth *sth, uint8_t out[NDX_SHA256_LEN]);
+/* Compact JSON of sth (public_key of key added when key is not NULL);
+ * malloc'd, caller frees; NULL on allocation failure. */
+char *ndx_msglog_sth_json(const struct ndx_msglog_sth *sth, const struct ndx_key *key);
+
+struct ndx_msglog_verify_result {
+	uint64_t records;       /* records whose hash and chain link were checked */
+	uint64_t batched;       /* of those, covered by a checked tree head */
+	uint64_t batches;       /* tree heads checked */
+	uint64_t archives;      /* archive files checked */
+	uint64_t first_seq, last_seq;   /* range checked (0 when empty) */
+	bool anchored;          /* the checked chain starts after archived records
+				   that were not checked (no archive_dir given) */
+	struct ndx_msglog_sth head;     /* the latest tree head checked (batch 0: none) */
+	double seconds;
+	char key_id[NDX_KEY_ID_HEX_LEN + 1];
+	char error[512];        /* the first problem found; "" when all holds */
+};
+
+/* Recomputes every record hash, the record chain, every batch root, tree
+ * head signature and the tree head chain of the log at path, preceded by
+ * the archive files in archive_dir (NULL: the live log alone) as one
+ * continuous chain. key NULL = the public key stored in the log at
+ * creation; give an outside key for the strong check. Stops at the first
+ * problem. Returns NDX_OK when everything holds, NDX_EBADSIG when
+ * something does not (res->error names the record or batch and what is
+ * wrong), NDX_EDB / NDX_EIO / NDX_EINVAL when the log cannot be read (also
+ * explained in res->error). Opens the file read-only; safe while a gateway
+ * writes to it (the check covers one consistent snapshot). */
+int ndx_msglog_verify(const char *path, const char *archive_dir, const struct ndx_key *key,
+		      struct ndx_msglog_verify_result *res);
+
+/* Builds the inclusion proof (JSON, format "ndx-log-proof/1", see
+ * docs/protocol.md) of the record with X-Road-Id message_id (direction -1:
+ * either), or of record seq when message_id is NULL. *json is malloc'd
+ * (caller frees). Returns NDX_OK, NDX_ENOTFOUND (no such record, or it is
+ * still in the open batch), NDX_EINVAL (several records match: err lists
+ * them), NDX_EBADSIG (the stored record or tree head does not verify),
+ * NDX_EDB; err (errcap bytes) explains every failure. */
+int ndx_msglog_prove(const char *path, const char *message_id, int direction, uint64_t seq,
+		     char **json, char *err, size_t errcap);
+
+/* Checks a proof offline with nothing but its text and the public key:
+ * recomputes the record hash from the fields, the leaf, folds the audit
+ * path to the root and verifies the tree head signature. Returns NDX_OK
+ * (msg describes what was proven), NDX_EINVAL (malformed proof),
+ * NDX_EBADSIG (it does not hold); msg (cap bytes) says why. */
+int ndx_msglog_check_proof(const char *json, size_t len, const struct ndx_key *key,
+			   char *msg, size_t cap);
+
+struct ndx_msglog_archive_result {
+	uint64_t batches, records;           /* moved; 0 = nothing to archive */
+	uint64_t first_batch, last_batch;
+	uint64_t first_seq, last_seq;
+	char file[4096];                     /* the archive file written */
+};
+
+/* Moves the oldest closed batches whose tree head is older than before_ms
+ * (INT64_MAX: every closed batch) with their records into one
+ * self-contained archive file in out_dir (an SQLite file named
+ * ndx-log-BBBBBBBBBBBB-BBBBBBBBBBBB.sqlite by batch range, itself a log that
+ * ndx_msglog_verify accepts and that carries the chain: the previous
+ * record hash and tree head hash). The live log is verified first; the
+ * file is fsynced before the batches are deleted from the live log in one
+ * transaction. Returns NDX_OK (res->batches 0 when there was nothing to
+ * move), NDX_EBADSIG (the live log does not verify), NDX_EEXIST (the
+ * archive file exists), NDX_EIO, NDX_EDB; err explains. Safe while a
+ * gateway appends. */
+int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
+		       struct ndx_msglog_archive_result *res, char *err, size_t errcap);
+
+#endif

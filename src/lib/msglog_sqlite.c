@@ -1,0 +1,445 @@
+/* The SQLite store behind the message log (the interface is
+ * msglog_store.h; the log itself is msglog.c, its encodings are
+ * docs/protocol.md "Message log"). Live logs run in WAL mode with
+ * synchronous=FULL, so a COMMIT that returned is on disk, and one commit
+ * covers a whole group of appends; archive files use a rollback journal so
+ * that each is one self-contained file. Rows are read back exactly as
+ * stored: a value of the wrong type or length is reported, never repaired,
+ * because the verifier must see what an attacker wrote. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "msglog_store.h"
+#include "ndx/err.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta ("
+	" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS records ("
+	" seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, direction TEXT NOT NULL,"
+	" message_id TEXT NOT NULL, client TEXT NOT NULL, service TEXT NOT NULL,"
+	" subject TEXT NOT NULL, purpose TEXT NOT NULL,"
+	" request_hash BLOB, response_hash BLOB,"
+	" status INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+	" request_sig TEXT NOT NULL, response_sig TEXT NOT NULL,"
+	" prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS records_subject ON records(subject);"
+	"CREATE INDEX IF NOT EXISTS records_message_id ON records(message_id);"
+	"CREATE TABLE IF NOT EXISTS batches ("
+	" batch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL UNIQUE,"
+	" size INTEGER NOT NULL, root BLOB NOT NULL, time_ms INTEGER NOT NULL,"
+	" key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);";
+
+#define RECORD_COLS \
+	"seq, time_ms, direction, message_id, client, service, subject, purpose," \
+	" request_hash, response_hash, status, duration_ms, request_sig, response_sig," \
+	" prev_hash, hash"
+#define BATCH_COLS "batch, first_seq, size, root, time_ms, key_id, prev_sth_hash, signature"
+
+enum stmt_id {
+	S_BEGIN_W, S_BEGIN_R, S_COMMIT, S_ROLLBACK, S_META_GET, S_META_SET,
+	S_PUT_RECORD, S_PUT_BATCH, S_DEL_RECORDS, S_DEL_BATCHES, S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN_W] = "BEGIN IMMEDIATE",
+	[S_BEGIN_R] = "BEGIN",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[S_PUT_RECORD] = "INSERT INTO records(" RECORD_COLS ") VALUES"
+			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[S_PUT_BATCH] = "INSERT INTO batches(" BATCH_COLS ") VALUES"
+			"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_DEL_RECORDS] = "DELETE FROM records WHERE seq <= ?1",
+	[S_DEL_BATCHES] = "DELETE FROM batches WHERE batch <= ?1",
+};
+
+static const char *const query_sql[] = {
+	[NDX__Q_RECORDS_FROM] = "SELECT " RECORD_COLS " FROM records WHERE seq >= ?1 ORDER BY seq",
+	[NDX__Q_RECORD_LAST] = "SELECT " RECORD_COLS " FROM records ORDER BY seq DESC LIMIT 1",
+	[NDX__Q_RECORDS_BY_ID] = "SELECT " RECORD_COLS " FROM records WHERE message_id = ?2"
+				 " ORDER BY seq",
+	[NDX__Q_RECORDS_BY_SUBJECT] = "SELECT " RECORD_COLS " FROM records WHERE subject = ?2"
+				      " ORDER BY seq",
+	[NDX__Q_BATCHES_FROM] = "SELECT " BATCH_COLS " FROM batches WHERE batch >= ?1 ORDER BY batch",
+	[NDX__Q_BATCH_LAST] = "SELECT " BATCH_COLS " FROM batches ORDER BY batch DESC LIMIT 1",
+	[NDX__Q_BATCH_OF_SEQ] = "SELECT " BATCH_COLS " FROM batches WHERE first_seq <= ?1"
+				" ORDER BY first_seq DESC LIMIT 1",
+};
+
+struct sqlite_store {
+	struct ndx__msglog_store base;
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+};
+
+struct ndx__msglog_iter {
+	sqlite3_stmt *stmt;
+};
+
+static struct sqlite_store *self(struct ndx__msglog_store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+/* Runs a cached statement that returns no rows. */
+static int run(struct sqlite_store *s, enum stmt_id id)
+{
+	sqlite3_stmt *stmt = s->stmt[id];
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? NDX_OK : NDX_EDB;
+}
+
+static void store_close(struct ndx__msglog_store *st)
+{
+	struct sqlite_store *s = self(st);
+
+	if (s == NULL)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	/* sqlite3_close_v2 rolls back an open transaction. */
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+static int store_begin(struct ndx__msglog_store *st, bool write)
+{
+	return run(self(st), write ? S_BEGIN_W : S_BEGIN_R);
+}
+
+static int store_commit(struct ndx__msglog_store *st)
+{
+	return run(self(st), S_COMMIT);
+}
+
+static void store_rollback(struct ndx__msglog_store *st)
+{
+	struct sqlite_store *s = self(st);
+
+	/* After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has rolled the
+	 * transaction back already; a ROLLBACK then fails harmlessly. */
+	if (!sqlite3_get_autocommit(s->db))
+		(void)run(s, S_ROLLBACK);
+}
+
+static int store_meta_get(struct ndx__msglog_store *st, const char *key, char **value)
+{
+	struct sqlite_store *s = self(st);
+	sqlite3_stmt *stmt = s->stmt[S_META_GET];
+	int rc;
+
+	*value = NULL;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(stmt, 0);
+
+		*value = strdup(t != NULL ? (const char *)t : "");
+		rc = *value != NULL ? NDX_OK : NDX_ENOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : NDX_EDB;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc;
+}
+
+static int store_meta_set(struct ndx__msglog_store *st, const char *key, const char *value)
+{
+	struct sqlite_store *s = self(st);
+
+	sqlite3_bind_text(s->stmt[S_META_SET], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->stmt[S_META_SET], 2, value, -1, SQLITE_STATIC);
+	return run(s, S_META_SET);
+}
+
+static const char *direction_text(enum ndx_msglog_direction d)
+{
+	return d == NDX_MSGLOG_PROVIDER ? "provider" : "consumer";
+}
+
+static void bind_str(sqlite3_stmt *stmt, int col, const char *v)
+{
+	sqlite3_bind_text(stmt, col, v != NULL ? v : "", -1, SQLITE_STATIC);
+}
+
+static int store_put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
+{
+	struct sqlite_store *s = self(st);
+	sqlite3_stmt *stmt = s->stmt[S_PUT_RECORD];
+
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)e->seq);
+	sqlite3_bind_int64(stmt, 2, e->time_ms);
+	bind_str(stmt, 3, direction_text(e->direction));
+	bind_str(stmt, 4, e->message_id);
+	bind_str(stmt, 5, e->client);
+	bind_str(stmt, 6, e->service);
+	bind_str(stmt, 7, e->subject);
+	bind_str(stmt, 8, e->purpose);
+	if (e->has_request_hash)
+		sqlite3_bind_blob(stmt, 9, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	if (e->has_response_hash)
+		sqlite3_bind_blob(stmt, 10, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 11, e->status);
+	sqlite3_bind_int64(stmt, 12, e->duration_ms);
+	bind_str(stmt, 13, e->request_sig);
+	bind_str(stmt, 14, e->response_sig);
+	sqlite3_bind_blob(stmt, 15, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 16, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	return run(s, S_PUT_RECORD);
+}
+
+static int store_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth)
+{
+	struct sqlite_store *s = self(st);
+	sqlite3_stmt *stmt = s->stmt[S_PUT_BATCH];
+
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)sth->batch);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)sth->first_seq);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)sth->size);
+	sqlite3_bind_blob(stmt, 4, sth->root, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, sth->time_ms);
+	sqlite3_bind_text(stmt, 6, sth->key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 7, sth->prev_sth_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 8, sth->signature, NDX_ED25519_SIG_LEN, SQLITE_STATIC);
+	return run(s, S_PUT_BATCH);
+}
+
+static int store_delete_through(struct ndx__msglog_store *st, uint64_t last_seq,
+				uint64_t last_batch)
+{
+	struct sqlite_store *s = self(st);
+	int rc;
+
+	sqlite3_bind_int64(s->stmt[S_DEL_RECORDS], 1, (sqlite3_int64)last_seq);
+	rc = run(s, S_DEL_RECORDS);
+	if (rc != NDX_OK)
+		return rc;
+	sqlite3_bind_int64(s->stmt[S_DEL_BATCHES], 1, (sqlite3_int64)last_batch);
+	return run(s, S_DEL_BATCHES);
+}
+
+static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query q, uint64_t u,
+			   const char *text, struct ndx__msglog_iter **out)
+{
+	struct sqlite_store *s = self(st);
+	struct ndx__msglog_iter *it;
+
+	*out = NULL;
+	assert((size_t)q < sizeof query_sql / sizeof query_sql[0]);
+	it = calloc(1, sizeof *it);
+	if (it == NULL)
+		return NDX_ENOMEM;
+	if (sqlite3_prepare_v2(s->db, query_sql[q], -1, &it->stmt, NULL) != SQLITE_OK) {
+		free(it);
+		return NDX_EDB;
+	}
+	if (strstr(query_sql[q], "?1") != NULL)
+		sqlite3_bind_int64(it->stmt, 1, u > INT64_MAX ? INT64_MAX : (sqlite3_int64)u);
+	if (strstr(query_sql[q], "?2") != NULL)
+		sqlite3_bind_text(it->stmt, 2, text != NULL ? text : "", -1, SQLITE_TRANSIENT);
+	*out = it;
+	return NDX_OK;
+}
+
+static const char *col_text(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+/* Copies a blob column of exactly len bytes; false for any other length. */
+static bool col_blob(sqlite3_stmt *stmt, int col, uint8_t *out, size_t len)
+{
+	const void *b = sqlite3_column_blob(stmt, col);
+
+	if (b == NULL || (size_t)sqlite3_column_bytes(stmt, col) != len)
+		return false;
+	memcpy(out, b, len);
+	return true;
+}
+
+/* An optional hash column: NULL or empty = none, else exactly 32 bytes. */
+static bool col_opt_hash(sqlite3_stmt *stmt, int col, bool *has, uint8_t *out)
+{
+	*has = false;
+	if (sqlite3_column_type(stmt, col) == SQLITE_NULL || sqlite3_column_bytes(stmt, col) == 0)
+		return true;
+	*has = col_blob(stmt, col, out, NDX_SHA256_LEN);
+	return *has;
+}
+
+static int step(struct ndx__msglog_iter *it)
+{
+	int rc = sqlite3_step(it->stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : NDX_EDB;
+}
+
+static int store_iter_record(struct ndx__msglog_iter *it, struct ndx_msglog_entry *e)
+{
+	sqlite3_stmt *stmt = it->stmt;
+	const char *dir;
+	sqlite3_int64 status, seq;
+	bool ok = true;
+	int rc = step(it);
+
+	memset(e, 0, sizeof *e);
+	if (rc <= 0)
+		return rc;
+	seq = sqlite3_column_int64(stmt, 0);
+	e->seq = seq > 0 ? (uint64_t)seq : 0;
+	e->time_ms = sqlite3_column_int64(stmt, 1);
+	dir = col_text(stmt, 2);
+	if (strcmp(dir, "consumer") == 0)
+		e->direction = NDX_MSGLOG_CONSUMER;
+	else if (strcmp(dir, "provider") == 0)
+		e->direction = NDX_MSGLOG_PROVIDER;
+	else
+		ok = false;
+	e->message_id = col_text(stmt, 3);
+	e->client = col_text(stmt, 4);
+	e->service = col_text(stmt, 5);
+	e->subject = col_text(stmt, 6);
+	e->purpose = col_text(stmt, 7);
+	ok = col_opt_hash(stmt, 8, &e->has_request_hash, e->request_hash) && ok;
+	ok = col_opt_hash(stmt, 9, &e->has_response_hash, e->response_hash) && ok;
+	status = sqlite3_column_int64(stmt, 10);
+	if (status < -2147483647 || status > 2147483647)
+		ok = false;
+	else
+		e->status = (int)status;
+	e->duration_ms = sqlite3_column_int64(stmt, 11);
+	e->request_sig = col_text(stmt, 12);
+	e->response_sig = col_text(stmt, 13);
+	ok = col_blob(stmt, 14, e->prev_hash, NDX_SHA256_LEN) && ok;
+	ok = col_blob(stmt, 15, e->hash, NDX_SHA256_LEN) && ok;
+	if (seq <= 0)
+		ok = false;
+	return ok ? 1 : NDX_EINVAL;
+}
+
+static int store_iter_batch(struct ndx__msglog_iter *it, struct ndx_msglog_sth *sth)
+{
+	sqlite3_stmt *stmt = it->stmt;
+	const char *kid;
+	sqlite3_int64 v;
+	bool ok = true;
+	int rc = step(it);
+
+	memset(sth, 0, sizeof *sth);
+	if (rc <= 0)
+		return rc;
+	v = sqlite3_column_int64(stmt, 0);
+	sth->batch = v > 0 ? (uint64_t)v : 0;
+	ok = v > 0;
+	v = sqlite3_column_int64(stmt, 1);
+	sth->first_seq = v > 0 ? (uint64_t)v : 0;
+	ok = v > 0 && ok;
+	v = sqlite3_column_int64(stmt, 2);
+	sth->size = v > 0 ? (uint64_t)v : 0;
+	ok = v > 0 && ok;
+	ok = col_blob(stmt, 3, sth->root, NDX_SHA256_LEN) && ok;
+	sth->time_ms = sqlite3_column_int64(stmt, 4);
+	kid = col_text(stmt, 5);
+	if (strlen(kid) == NDX_KEY_ID_HEX_LEN)
+		memcpy(sth->key_id, kid, NDX_KEY_ID_HEX_LEN + 1);
+	else
+		ok = false;
+	ok = col_blob(stmt, 6, sth->prev_sth_hash, NDX_SHA256_LEN) && ok;
+	ok = col_blob(stmt, 7, sth->signature, NDX_ED25519_SIG_LEN) && ok;
+	return ok ? 1 : NDX_EINVAL;
+}
+
+static void store_iter_close(struct ndx__msglog_iter *it)
+{
+	if (it == NULL)
+		return;
+	sqlite3_finalize(it->stmt);
+	free(it);
+}
+
+static const struct ndx__msglog_store_ops sqlite_ops = {
+	.close = store_close,
+	.begin = store_begin,
+	.commit = store_commit,
+	.rollback = store_rollback,
+	.meta_get = store_meta_get,
+	.meta_set = store_meta_set,
+	.put_record = store_put_record,
+	.put_batch = store_put_batch,
+	.delete_through = store_delete_through,
+	.iter_open = store_iter_open,
+	.iter_record = store_iter_record,
+	.iter_batch = store_iter_batch,
+	.iter_close = store_iter_close,
+};
+
+int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_store **out)
+{
+	struct sqlite_store *s;
+	const char *pragmas;
+	int oflags, rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return NDX_ENOMEM;
+	s->base.ops = &sqlite_ops;
+	oflags = (flags & NDX__MSGLOG_READONLY) ? SQLITE_OPEN_READONLY
+						: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = rc == SQLITE_CANTOPEN ? NDX_EIO : rc == SQLITE_NOMEM ? NDX_ENOMEM : NDX_EDB;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if (flags & NDX__MSGLOG_READONLY)
+		pragmas = "PRAGMA query_only = ON;";
+	else if (flags & NDX__MSGLOG_ARCHIVE)
+		pragmas = "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;";
+	else
+		pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		/* The first statement is where SQLite notices a file that is
+		 * not a database at all. */
+		rc = sqlite3_errcode(s->db) == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;
+		goto fail;
+	}
+	if (!(flags & NDX__MSGLOG_READONLY) &&
+	    sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = sqlite3_errcode(s->db) == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;
+		goto fail;
+	}
+	for (int i = 0; i < S_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->stmt[i], NULL) != SQLITE_OK) {
+			/* A database without our tables is not a message log. */
+			int ec = sqlite3_errcode(s->db);
+
+			rc = ec == SQLITE_ERROR || ec == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;
+			goto fail;
+		}
+	}
+	*out = &s->base;
+	return NDX_OK;
+fail:
+	store_close(&s->base);
+	return rc;
+}

@@ -1,0 +1,85 @@
+/* The storage interface behind the message log (msglog.c): a table of
+ * function pointers so that the SQLite store (msglog_sqlite.c) can be
+ * joined by a PostgreSQL one without touching the chain, batch and proof
+ * logic. A store is used by one thread at a time; msglog.c gives the writer
+ * thread and the readers separate stores. Internal to libndx (and its unit
+ * tests, which wrap a store to inject failures). */
+#ifndef NDX_MSGLOG_STORE_H
+#define NDX_MSGLOG_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ndx/msglog.h"
+
+struct ndx__msglog_store;
+struct ndx__msglog_iter;
+
+/* What an iterator walks. u and text are the query's argument. */
+enum ndx__msglog_query {
+	NDX__Q_RECORDS_FROM,     /* records with seq >= u, ascending */
+	NDX__Q_RECORD_LAST,      /* the record with the highest seq */
+	NDX__Q_RECORDS_BY_ID,    /* records with message_id = text, ascending */
+	NDX__Q_RECORDS_BY_SUBJECT, /* records with subject = text, ascending */
+	NDX__Q_BATCHES_FROM,     /* batches with batch >= u, ascending */
+	NDX__Q_BATCH_LAST,       /* the batch with the highest number */
+	NDX__Q_BATCH_OF_SEQ,     /* the batch with the largest first_seq <= u */
+};
+
+/* Every int function returns NDX_OK or a negative enum ndx_err (NDX_EDB
+ * for a store failure, NDX_ENOTFOUND where said). */
+struct ndx__msglog_store_ops {
+	/* Frees the store; a transaction still open is rolled back. */
+	void (*close)(struct ndx__msglog_store *st);
+	/* write selects a write transaction (taking the write lock at once);
+	 * otherwise a read transaction giving one consistent snapshot. */
+	int (*begin)(struct ndx__msglog_store *st, bool write);
+	/* Durable when it returns NDX_OK. On failure the caller rolls back. */
+	int (*commit)(struct ndx__msglog_store *st);
+	/* Never fails in a way the caller could act on. */
+	void (*rollback)(struct ndx__msglog_store *st);
+	/* *value is malloc'd (caller frees); NDX_ENOTFOUND when absent. */
+	int (*meta_get)(struct ndx__msglog_store *st, const char *key, char **value);
+	int (*meta_set)(struct ndx__msglog_store *st, const char *key, const char *value);
+	int (*put_record)(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e);
+	int (*put_batch)(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth);
+	/* Deletes records with seq <= last_seq and batches <= last_batch. */
+	int (*delete_through)(struct ndx__msglog_store *st, uint64_t last_seq, uint64_t last_batch);
+	/* Starts a query; *it is freed with iter_close. Several iterators may
+	 * be open at once on one store. */
+	int (*iter_open)(struct ndx__msglog_store *st, enum ndx__msglog_query q, uint64_t u,
+			 const char *text, struct ndx__msglog_iter **it);
+	/* Next row: 1 with *e filled (strings valid until the next call or
+	 * iter_close), 0 at the end, or an error. A row whose blobs have the
+	 * wrong length gives NDX_EINVAL with e->seq set, so that a verifier can
+	 * name it. */
+	int (*iter_record)(struct ndx__msglog_iter *it, struct ndx_msglog_entry *e);
+	int (*iter_batch)(struct ndx__msglog_iter *it, struct ndx_msglog_sth *sth);
+	/* Accepts NULL. */
+	void (*iter_close)(struct ndx__msglog_iter *it);
+};
+
+/* Every store starts with this, so a wrapper can forward to another. */
+struct ndx__msglog_store {
+	const struct ndx__msglog_store_ops *ops;
+};
+
+/* Open flags for the SQLite store. */
+enum {
+	NDX__MSGLOG_READONLY = 1, /* read-only connection to an existing file */
+	NDX__MSGLOG_ARCHIVE = 2,  /* a new self-contained file: rollback journal, not WAL */
+};
+
+/* Opens the SQLite store at path (created with the schema unless
+ * READONLY). Returns NDX_OK with *out, NDX_EIO (missing or unreadable
+ * file), NDX_EINVAL (not a message log), NDX_EDB, NDX_ENOMEM. */
+int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_store **out);
+
+/* ndx_msglog_open over given stores: w is used by the writer thread only,
+ * r (read-only, may be NULL: ndx_msglog_by_subject then fails with
+ * NDX_EINVAL) by readers. Takes ownership of both, also on failure. */
+int ndx__msglog_open_store(struct ndx__msglog_store *w, struct ndx__msglog_store *r,
+			   const struct ndx_key *key, const struct ndx_msglog_options *opt,
+			   struct ndx_msglog **out);
+
+#endif

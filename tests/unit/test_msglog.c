@@ -1,0 +1,1187 @@
+/* Unit tests for include/ndx/msglog.h: records and batches round trip,
+ * concurrent appends under group commit, reopen and crash recovery,
+ * verification naming the first tampered record or batch (rows changed
+ * behind the log's back with the sqlite3 API), inclusion proofs and their
+ * corruptions, archives as one chain with the live log, and commits that
+ * fail (a store wrapper that fails chosen commits) leaving appenders with
+ * an error and the log verifiable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../src/lib/msglog_store.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/hash.h"
+#include "ndx/key.h"
+#include "ndx/msglog.h"
+
+#define SUBJECT "001099000123"
+
+static char tmpdir[512];
+static struct ndx_key *key, *other_key;
+static int case_no;
+
+/* A fresh path for this test's log. */
+static void new_path(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%d-%s", tmpdir, ++case_no, name);
+}
+
+static void fill_record(struct ndx_msglog_record *r, int i, char *id, size_t idcap,
+			uint8_t req[NDX_SHA256_LEN], uint8_t resp[NDX_SHA256_LEN])
+{
+	char text[64];
+
+	snprintf(id, idcap, "msg-%d", i);
+	snprintf(text, sizeof text, "request %d", i);
+	ndx_sha256(text, strlen(text), req);
+	snprintf(text, sizeof text, "response %d", i);
+	ndx_sha256(text, strlen(text), resp);
+	memset(r, 0, sizeof *r);
+	r->time_ms = 1763888451000 + i;
+	r->direction = i % 2 ? NDX_MSGLOG_PROVIDER : NDX_MSGLOG_CONSUMER;
+	r->message_id = id;
+	r->client = "VN/GOV/MOF/enterprise";
+	r->service = "VN/GOV/BCA/population/citizens";
+	r->subject = i % 3 == 0 ? SUBJECT : NULL;
+	r->purpose = "public-service";
+	r->request_hash = req;
+	r->response_hash = i % 5 == 4 ? NULL : resp;
+	r->status = i % 7 == 6 ? 403 : 200;
+	r->duration_ms = i;
+	r->request_sig = "{\"alg\":\"Ed25519-batch\",\"tree_size\":1}";
+	r->response_sig = i % 5 == 4 ? NULL : "{\"alg\":\"Ed25519-batch\",\"leaf_index\":0}";
+}
+
+static uint64_t append_one(struct ndx_msglog *log, int i)
+{
+	struct ndx_msglog_record r;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	char id[32];
+	uint64_t seq = 0;
+
+	fill_record(&r, i, id, sizeof id, req, resp);
+	assert_int_equal(ndx_msglog_append(log, &r, &seq), NDX_OK);
+	return seq;
+}
+
+/* A closed log of n records (i = 1..n) in batches of batch_max. */
+static void make_log(const char *path, int n, unsigned batch_max)
+{
+	struct ndx_msglog_options opt = { .batch_max = batch_max, .batch_interval_ms = 60000 };
+	struct ndx_msglog *log = NULL;
+
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 1; i <= n; i++)
+		assert_int_equal(append_one(log, i), (uint64_t)i);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+}
+
+static void sql(const char *path, const char *stmt)
+{
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, stmt, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", stmt, err);
+	assert_int_equal(sqlite3_changes(db) > 0 || strncmp(stmt, "CREATE", 6) == 0, 1);
+	sqlite3_close(db);
+}
+
+/* Verifies and expects the first problem to contain want (NULL: OK). */
+static void expect_verify(const char *path, const char *archives, const struct ndx_key *k,
+			  const char *want, struct ndx_msglog_verify_result *out)
+{
+	struct ndx_msglog_verify_result res;
+	int rc = ndx_msglog_verify(path, archives, k, &res);
+
+	if (want == NULL) {
+		if (rc != NDX_OK)
+			fail_msg("verify failed (%d): %s", rc, res.error);
+	} else {
+		assert_int_equal(rc, NDX_EBADSIG);
+		if (strstr(res.error, want) == NULL)
+			fail_msg("expected \"%s\" in \"%s\"", want, res.error);
+	}
+	if (out != NULL)
+		*out = res;
+}
+
+static int setup(void **state)
+{
+	const char *base = getenv("NDX_TEST_TMP");
+
+	(void)state;
+	if (base == NULL || base[0] == '\0')
+		base = "/tmp";
+	snprintf(tmpdir, sizeof tmpdir, "%s/test_msglog.XXXXXX", base);
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	if (ndx_key_generate(&key) != NDX_OK || ndx_key_generate(&other_key) != NDX_OK)
+		return -1;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ndx_key_free(key);
+	ndx_key_free(other_key);
+	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- round trip -------------------------------------------------------- */
+
+struct collected {
+	int n;
+	uint64_t seqs[64];
+	bool field_ok;
+};
+
+static int collect(const struct ndx_msglog_entry *e, void *ctx)
+{
+	struct collected *c = ctx;
+	uint8_t h[NDX_SHA256_LEN];
+	char want[32];
+
+	snprintf(want, sizeof want, "msg-%d", (int)e->seq);
+	ndx_msglog_record_hash(e, h);
+	if (strcmp(e->message_id, want) != 0 || strcmp(e->subject, SUBJECT) != 0 ||
+	    memcmp(h, e->hash, sizeof h) != 0 || e->duration_ms != (int64_t)e->seq ||
+	    e->has_response_hash != (e->seq % 5 != 4) || !e->has_request_hash)
+		c->field_ok = false;
+	if (c->n < 64)
+		c->seqs[c->n] = e->seq;
+	c->n++;
+	return 0;
+}
+
+static void test_round_trip(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 4, .batch_interval_ms = 60000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct collected c = { .field_ok = true };
+	struct ndx_msglog *log = NULL;
+	char path[600];
+	uint8_t m[200];
+
+	(void)state;
+	new_path(path, sizeof path, "rt.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.sth.batch, 0);
+	assert_int_equal(head.last_seq, 0);
+	for (int i = 1; i <= 10; i++)
+		assert_int_equal(append_one(log, i), (uint64_t)i);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.last_seq, 10);
+	assert_int_equal(head.covered, 8);
+	assert_int_equal(head.sth.batch, 2);
+	assert_int_equal(head.sth.first_seq, 5);
+	assert_int_equal(head.sth.size, 4);
+	assert_int_equal(ndx_msglog_sth_message(&head.sth, m, sizeof m), 166);
+	assert_int_equal(ndx_verify(key, m, 166, head.sth.signature), NDX_OK);
+	assert_int_equal(ndx_msglog_seal(log), NDX_OK);
+	assert_int_equal(ndx_msglog_seal(log), NDX_OK); /* nothing open: a no-op */
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.covered, 10);
+	assert_int_equal(head.sth.batch, 3);
+
+	assert_int_equal(ndx_msglog_by_subject(log, SUBJECT, collect, &c), NDX_OK);
+	assert_true(c.field_ok);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seqs[0], 3);
+	assert_int_equal(c.seqs[1], 6);
+	assert_int_equal(c.seqs[2], 9);
+	assert_int_equal(ndx_msglog_by_subject(log, "", collect, &c), NDX_EINVAL);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 10);
+	assert_int_equal(res.batched, 10);
+	assert_int_equal(res.batches, 3);
+	assert_int_equal(res.first_seq, 1);
+	assert_int_equal(res.last_seq, 10);
+	assert_int_equal(res.head.batch, 3);
+	assert_false(res.anchored);
+	expect_verify(path, NULL, key, NULL, NULL);
+	/* the JSON of a tree head carries the key when given one */
+	{
+		char *j = ndx_msglog_sth_json(&res.head, key);
+
+		assert_non_null(j);
+		assert_non_null(strstr(j, "\"public_key\""));
+		assert_non_null(strstr(j, "\"batch\":3"));
+		free(j);
+	}
+}
+
+static void test_bad_input(void **state)
+{
+	struct ndx_msglog_record r;
+	struct ndx_msglog *log = NULL;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	char path[600], id[32], *big;
+
+	(void)state;
+	new_path(path, sizeof path, "bad.db");
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_OK);
+	fill_record(&r, 1, id, sizeof id, req, resp);
+	r.direction = (enum ndx_msglog_direction)7;
+	assert_int_equal(ndx_msglog_append(log, &r, NULL), NDX_EINVAL);
+	fill_record(&r, 1, id, sizeof id, req, resp);
+	big = malloc(NDX_MSGLOG_FIELD_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', NDX_MSGLOG_FIELD_MAX + 1);
+	big[NDX_MSGLOG_FIELD_MAX + 1] = '\0';
+	r.request_sig = big;
+	assert_int_equal(ndx_msglog_append(log, &r, NULL), NDX_ETOOBIG);
+	big[NDX_MSGLOG_FIELD_MAX] = '\0';
+	assert_int_equal(ndx_msglog_append(log, &r, NULL), NDX_OK);
+	free(big);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, NULL);
+
+	/* another key may not continue this log */
+	assert_int_equal(ndx_msglog_open(path, other_key, NULL, &log), NDX_EPERM);
+	assert_null(log);
+	/* a public-only key cannot sign tree heads */
+	{
+		struct ndx_key *pub = NULL;
+		uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+
+		ndx_key_public_raw(key, raw);
+		assert_int_equal(ndx_key_from_public_raw(raw, &pub), NDX_OK);
+		assert_int_equal(ndx_msglog_open(path, pub, NULL, &log), NDX_EINVAL);
+		ndx_key_free(pub);
+	}
+	/* an SQLite file that is not a log, and a file that is not SQLite */
+	new_path(path, sizeof path, "other.db");
+	sql(path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+	{
+		struct ndx_msglog_verify_result res;
+
+		assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
+		assert_non_null(strstr(res.error, "not an ndx message log"));
+		new_path(path, sizeof path, "missing.db");
+		assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EIO);
+		assert_non_null(strstr(res.error, "cannot open"));
+	}
+	new_path(path, sizeof path, "garbage.db");
+	{
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		for (int i = 0; i < 200; i++)
+			fputs("not a database at all ", f);
+		fclose(f);
+	}
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_EINVAL);
+}
+
+/* ---- concurrency ------------------------------------------------------- */
+
+#define THREADS 4
+#define PER_THREAD 500
+
+struct worker {
+	struct ndx_msglog *log;
+	int base, n, ok, failed;
+	uint64_t *seqs;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->n; i++) {
+		struct ndx_msglog_record r;
+		uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+		char id[32];
+		uint64_t seq = 0;
+
+		fill_record(&r, w->base + i, id, sizeof id, req, resp);
+		if (ndx_msglog_append(w->log, &r, &seq) == NDX_OK) {
+			w->seqs[w->ok++] = seq;
+		} else {
+			w->failed++;
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_appends(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 64, .batch_interval_ms = 20 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	struct ndx_msglog *log = NULL;
+	uint8_t *seen;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "conc.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .log = log, .base = i * PER_THREAD, .n = PER_THREAD };
+		w[i].seqs = calloc(PER_THREAD, sizeof *w[i].seqs);
+		assert_non_null(w[i].seqs);
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.last_seq, THREADS * PER_THREAD);
+	/* group commit: fewer commits than records */
+	assert_true(head.commits < THREADS * PER_THREAD);
+	assert_int_equal(head.failed_commits, 0);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+
+	seen = calloc(THREADS * PER_THREAD + 1, 1);
+	assert_non_null(seen);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(w[i].ok, PER_THREAD);
+		for (int j = 0; j < w[i].ok; j++) {
+			assert_in_range(w[i].seqs[j], 1, THREADS * PER_THREAD);
+			assert_int_equal(seen[w[i].seqs[j]], 0);
+			seen[w[i].seqs[j]] = 1;
+			/* each thread's records keep their order */
+			if (j > 0)
+				assert_true(w[i].seqs[j] > w[i].seqs[j - 1]);
+		}
+		free(w[i].seqs);
+	}
+	free(seen);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, THREADS * PER_THREAD);
+	assert_int_equal(res.batched, THREADS * PER_THREAD);
+}
+
+/* ---- reopen, batch interval, crash ------------------------------------ */
+
+static void test_reopen_continues_chain(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 3, .batch_interval_ms = 60000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "reopen.db");
+	make_log(path, 5, 3);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.last_seq, 5);
+	assert_int_equal(head.covered, 5);  /* close sealed records 4..5 */
+	assert_int_equal(head.sth.batch, 2);
+	for (int i = 6; i <= 9; i++)
+		assert_int_equal(append_one(log, i), (uint64_t)i);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 9);
+	assert_int_equal(res.batches, 4); /* 1-3, 4-5, 6-8, 9 */
+}
+
+static void test_batch_interval(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 1000, .batch_interval_ms = 30 };
+	struct ndx_msglog_head head;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "interval.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 1; i <= 3; i++)
+		append_one(log, i);
+	for (int tries = 0; tries < 200; tries++) {
+		ndx_msglog_head(log, &head);
+		if (head.covered == 3)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(head.covered, 3);
+	assert_int_equal(head.sth.batch, 1);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, NULL);
+}
+
+static void test_crash_leaves_open_batch(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 8, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	new_path(path, sizeof path, "crash.db");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The child appends and is killed (kill -9) without closing:
+		 * records 9..13 are durable but have no tree head. A signal
+		 * rather than exit also keeps valgrind from leak-checking a
+		 * process that never meant to clean up. */
+		if (ndx_msglog_open(path, key, &opt, &log) != NDX_OK)
+			_exit(2);
+		for (int i = 1; i <= 13; i++) {
+			struct ndx_msglog_record r;
+			uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+			char id[32];
+
+			fill_record(&r, i, id, sizeof id, req, resp);
+			if (ndx_msglog_append(log, &r, NULL) != NDX_OK)
+				_exit(3);
+		}
+		raise(SIGKILL);
+		_exit(4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("the child did not die of SIGKILL (status %d)", status);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 13);
+	assert_int_equal(res.batched, 8);
+	/* reopening closes the open batch before it returns */
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	assert_int_equal(append_one(log, 14), 14);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 14);
+	assert_int_equal(res.batched, 14);
+	assert_int_equal(res.batches, 3); /* 1-8, 9-13 (recovery), 14 (close) */
+}
+
+/* ---- tampering ---------------------------------------------------------- */
+
+static void tampered(const char *name, const char *stmt, const struct ndx_key *k,
+		     const char *want)
+{
+	char path[600];
+
+	new_path(path, sizeof path, name);
+	make_log(path, 40, 8);
+	expect_verify(path, NULL, NULL, NULL, NULL);
+	if (stmt != NULL)
+		sql(path, stmt);
+	expect_verify(path, NULL, k, want, NULL);
+}
+
+static void test_tamper_field(void **state)
+{
+	(void)state;
+	tampered("t-field.db", "UPDATE records SET client = 'VN/GOV/MOF/enterprisf' WHERE seq = 17",
+		 NULL, "record 17: stored hash does not match its contents");
+	tampered("t-status.db", "UPDATE records SET status = 500 WHERE seq = 3", NULL,
+		 "record 3: stored hash does not match its contents");
+	tampered("t-hashbyte.db",
+		 "UPDATE records SET request_hash = zeroblob(32) WHERE seq = 33", NULL,
+		 "record 33: stored hash does not match its contents");
+	tampered("t-short.db", "UPDATE records SET request_hash = x'0011' WHERE seq = 2", NULL,
+		 "record 2: malformed row");
+	tampered("t-dir.db", "UPDATE records SET direction = 'sideways' WHERE seq = 5", NULL,
+		 "record 5: malformed row");
+}
+
+static void test_tamper_delete_and_swap(void **state)
+{
+	(void)state;
+	tampered("t-del.db", "DELETE FROM records WHERE seq = 20", NULL,
+		 "missing record 20 (record 19 is followed by record 21)");
+	tampered("t-del-last.db", "DELETE FROM records WHERE seq = 40", NULL,
+		 "missing record 40 (batch 5 covers records 33..40)");
+	tampered("t-swap.db",
+		 "CREATE TEMP TABLE t AS SELECT * FROM records WHERE seq IN (5, 6);"
+		 "UPDATE records SET (time_ms, direction, message_id, client, service, subject,"
+		 " purpose, request_hash, response_hash, status, duration_ms, request_sig,"
+		 " response_sig, prev_hash, hash) = (SELECT time_ms, direction, message_id,"
+		 " client, service, subject, purpose, request_hash, response_hash, status,"
+		 " duration_ms, request_sig, response_sig, prev_hash, hash FROM t"
+		 " WHERE t.seq = 11 - records.seq) WHERE seq IN (5, 6)",
+		 NULL, "record 5: stored hash does not match its contents");
+	tampered("t-renumber.db", "UPDATE records SET seq = 100 WHERE seq = 40", NULL,
+		 "missing record 40");
+}
+
+/* Rewrites record seq with a new client and a correct hash of its new
+ * contents: what an attacker who knows the encoding would do. */
+static void rewrite_record(const char *path, uint64_t seq)
+{
+	struct ndx__msglog_store *st = NULL;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	uint8_t h[NDX_SHA256_LEN];
+	char hex[2 * NDX_SHA256_LEN + 1], stmt[300];
+
+	assert_int_equal(ndx__msglog_sqlite_open(path, NDX__MSGLOG_READONLY, &st), NDX_OK);
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_FROM, seq, NULL, &it), NDX_OK);
+	assert_int_equal(st->ops->iter_record(it, &e), 1);
+	e.client = "VN/COM/EVIL/exfiltrate";
+	ndx_msglog_record_hash(&e, h);
+	st->ops->iter_close(it);
+	st->ops->close(st);
+	ndx_hex_encode(h, sizeof h, hex);
+	snprintf(stmt, sizeof stmt,
+		 "UPDATE records SET client = 'VN/COM/EVIL/exfiltrate', hash = x'%s' WHERE seq = %llu",
+		 hex, (unsigned long long)seq);
+	sql(path, stmt);
+}
+
+static void test_tamper_rehashed_record(void **state)
+{
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "t-rehash.db");
+	make_log(path, 40, 8);
+	rewrite_record(path, 17);
+	expect_verify(path, NULL, NULL, "record 18: prev_hash does not match record 17", NULL);
+
+	/* the last record of a batch: no successor, the root catches it */
+	new_path(path, sizeof path, "t-rehash-root.db");
+	make_log(path, 40, 8);
+	rewrite_record(path, 40);
+	expect_verify(path, NULL, NULL, "batch 5: root does not match records 33..40", NULL);
+
+	/* a record in the open batch: caught by the chain link of the next */
+	new_path(path, sizeof path, "t-open.db");
+	make_log(path, 10, 8);
+	{
+		struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+		struct ndx_msglog *log = NULL;
+
+		assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+		for (int i = 11; i <= 15; i++)
+			append_one(log, i);
+		/* leave the batch open: verify from another connection now */
+		sql(path, "UPDATE records SET purpose = 'marketing' WHERE seq = 13");
+		expect_verify(path, NULL, NULL, "record 13: stored hash does not match", NULL);
+		sql(path, "UPDATE records SET purpose = 'public-service' WHERE seq = 13");
+		expect_verify(path, NULL, NULL, NULL, NULL);
+		assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	}
+	expect_verify(path, NULL, NULL, NULL, NULL);
+}
+
+static void test_tamper_tree_heads(void **state)
+{
+	(void)state;
+	tampered("t-root.db", "UPDATE batches SET root = zeroblob(32) WHERE batch = 3", NULL,
+		 "batch 3: root does not match records 17..24");
+	tampered("t-sig.db",
+		 /* Change the last byte whatever it was: a plain x'00' would
+		  * leave one signature in 256 untouched. */
+		 "UPDATE batches SET signature = CAST(substr(signature, 1, 63) ||"
+		 " CASE WHEN substr(signature, 64, 1) = x'00' THEN x'01' ELSE x'00' END"
+		 " AS BLOB) WHERE batch = 2",
+		 NULL, "batch 2: signature does not verify");
+	tampered("t-sig2.db",
+		 "UPDATE batches SET signature = (SELECT signature FROM batches WHERE batch = 1)"
+		 " WHERE batch = 4",
+		 NULL, "batch 4: signature does not verify");
+	tampered("t-time.db", "UPDATE batches SET time_ms = time_ms + 1 WHERE batch = 5", NULL,
+		 "batch 5: signature does not verify");
+	tampered("t-prev.db", "UPDATE batches SET prev_sth_hash = zeroblob(32) WHERE batch = 2",
+		 NULL, "batch 2: prev_sth_hash does not match the tree head of batch 1");
+	tampered("t-delbatch.db", "DELETE FROM batches WHERE batch = 3", NULL,
+		 "missing batch 3 (next is batch 4)");
+	tampered("t-movebatch.db", "UPDATE batches SET first_seq = 26 WHERE batch = 4", NULL,
+		 "batch 4: starts at record 26, but the previous batch ends at record 24");
+	tampered("t-dellast.db", "DELETE FROM batches WHERE batch = 5", NULL, NULL);
+	tampered("t-wrongkey.db", NULL, other_key, "batch 1: signed by key");
+	tampered("t-kid.db",
+		 "UPDATE batches SET key_id = '0000000000000000000000000000000000000000000000000000000000000000'"
+		 " WHERE batch = 2",
+		 NULL, "batch 2: signed by key 0000");
+	tampered("t-size.db", "UPDATE batches SET size = 7 WHERE batch = 1", NULL,
+		 "batch 1: root does not match records 1..7");
+}
+
+static void test_tamper_dellast_batch_is_reopened(void **state)
+{
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	/* Losing the last tree head leaves its records open; reopening signs
+	 * them again, and nothing about them is lost. */
+	new_path(path, sizeof path, "t-reseal.db");
+	make_log(path, 40, 8);
+	sql(path, "DELETE FROM batches WHERE batch = 5");
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.batched, 32);
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_OK);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.batched, 40);
+}
+
+/* ---- proofs ------------------------------------------------------------- */
+
+static char *proof_of(const char *path, const char *id, int dir, uint64_t seq)
+{
+	char err[512], *json = NULL;
+	int rc = ndx_msglog_prove(path, id, dir, seq, &json, err, sizeof err);
+
+	if (rc != NDX_OK)
+		fail_msg("prove failed (%d): %s", rc, err);
+	return json;
+}
+
+/* Applies edit to the parsed proof and returns check-proof's verdict. */
+static int check_edited(const char *proof, void (*edit)(json_t *), char *msg, size_t cap)
+{
+	json_t *doc = json_loads(proof, 0, NULL);
+	char *text;
+	int rc;
+
+	assert_non_null(doc);
+	if (edit != NULL)
+		edit(doc);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	assert_non_null(text);
+	rc = ndx_msglog_check_proof(text, strlen(text), key, msg, cap);
+	free(text);
+	return rc;
+}
+
+static void flip_path(json_t *doc)
+{
+	json_t *path = json_object_get(doc, "audit_path");
+	char hex[65];
+
+	snprintf(hex, sizeof hex, "%s", json_string_value(json_array_get(path, 1)));
+	hex[10] = hex[10] == '0' ? '1' : '0';
+	json_array_set_new(path, 1, json_string(hex));
+}
+
+static void wrong_index(json_t *doc)
+{
+	json_object_set_new(doc, "leaf_index", json_integer(3));
+}
+
+static void wrong_index_and_seq(json_t *doc)
+{
+	json_t *rec = json_object_get(doc, "record");
+
+	json_object_set_new(doc, "leaf_index", json_integer(3));
+	json_object_set_new(rec, "seq", json_integer(20));
+}
+
+static void truncate_path(json_t *doc)
+{
+	json_t *path = json_object_get(doc, "audit_path");
+
+	json_array_remove(path, json_array_size(path) - 1);
+}
+
+static void change_field(json_t *doc)
+{
+	json_object_set_new(json_object_get(doc, "record"), "purpose", json_string("marketing"));
+}
+
+static void change_root(json_t *doc)
+{
+	json_t *th = json_object_get(doc, "tree_head");
+
+	json_object_set_new(th, "root", json_string("00000000000000000000000000000000"
+						    "00000000000000000000000000000000"));
+}
+
+static void change_sig(json_t *doc)
+{
+	json_t *th = json_object_get(doc, "tree_head");
+	char sig[100];
+
+	snprintf(sig, sizeof sig, "%s", json_string_value(json_object_get(th, "signature")));
+	sig[5] = sig[5] == 'A' ? 'B' : 'A';
+	json_object_set_new(th, "signature", json_string(sig));
+}
+
+static void change_time(json_t *doc)
+{
+	json_t *th = json_object_get(doc, "tree_head");
+
+	json_object_set_new(th, "time_ms", json_integer(1));
+}
+
+static void drop_field(json_t *doc)
+{
+	json_object_del(json_object_get(doc, "record"), "status");
+}
+
+static void test_prove_and_check(void **state)
+{
+	struct {
+		void (*edit)(json_t *);
+		int rc;
+		const char *want;
+	} cases[] = {
+		{ NULL, NDX_OK, "record 21 (X-Road-Id msg-21, provider) is leaf 4 of batch 3 "
+				"(records 17..24)" },
+		{ flip_path, NDX_EBADSIG, "audit path does not lead to the tree head's root" },
+		{ wrong_index, NDX_EBADSIG, "leaf_index 3 does not place record 21" },
+		{ wrong_index_and_seq, NDX_EBADSIG, "do not hash to record_hash" },
+		{ truncate_path, NDX_EBADSIG, "audit path has the wrong length (2)" },
+		{ change_field, NDX_EBADSIG, "do not hash to record_hash" },
+		{ change_root, NDX_EBADSIG, "does not lead to the tree head's root" },
+		{ change_sig, NDX_EBADSIG, "tree head signature does not verify" },
+		{ change_time, NDX_EBADSIG, "tree head signature does not verify" },
+		{ drop_field, NDX_EINVAL, "record.status: expected an integer" },
+	};
+	char path[600], msg[512], *proof;
+
+	(void)state;
+	new_path(path, sizeof path, "prove.db");
+	make_log(path, 40, 8);
+	proof = proof_of(path, "msg-21", -1, 0);
+	assert_non_null(strstr(proof, "\"format\": \"ndx-log-proof/1\""));
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int rc = check_edited(proof, cases[i].edit, msg, sizeof msg);
+
+		if (rc != cases[i].rc || strstr(msg, cases[i].want) == NULL)
+			fail_msg("case %zu: rc %d, \"%s\"; want %d, \"%s\"", i, rc, msg, cases[i].rc,
+				 cases[i].want);
+	}
+	/* another key */
+	assert_int_equal(ndx_msglog_check_proof(proof, strlen(proof), other_key, msg, sizeof msg),
+			 NDX_EBADSIG);
+	assert_non_null(strstr(msg, "names key"));
+	/* truncated text, not JSON at all */
+	assert_int_equal(ndx_msglog_check_proof(proof, strlen(proof) / 2, key, msg, sizeof msg),
+			 NDX_EINVAL);
+	assert_non_null(strstr(msg, "not a JSON proof"));
+	free(proof);
+
+	/* by seq, a record whose hashes are absent, a batch of one */
+	proof = proof_of(path, NULL, -1, 4);
+	assert_non_null(strstr(proof, "\"response_hash\": \"\""));
+	assert_int_equal(ndx_msglog_check_proof(proof, strlen(proof), key, msg, sizeof msg), NDX_OK);
+	free(proof);
+	proof = proof_of(path, NULL, -1, 40);
+	assert_int_equal(ndx_msglog_check_proof(proof, strlen(proof), key, msg, sizeof msg), NDX_OK);
+	free(proof);
+}
+
+static void test_prove_refusals(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog *log = NULL;
+	char path[600], err[512], *json = NULL;
+	struct ndx_msglog_record r;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	char id[32];
+
+	(void)state;
+	new_path(path, sizeof path, "prove2.db");
+	make_log(path, 5, 4);
+	assert_int_equal(ndx_msglog_prove(path, "nope", -1, 0, &json, err, sizeof err),
+			 NDX_ENOTFOUND);
+	assert_non_null(strstr(err, "no record with X-Road-Id nope"));
+	assert_int_equal(ndx_msglog_prove(path, NULL, -1, 99, &json, err, sizeof err),
+			 NDX_ENOTFOUND);
+	/* the same X-Road-Id logged in both directions */
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	fill_record(&r, 2, id, sizeof id, req, resp);
+	r.direction = NDX_MSGLOG_PROVIDER;
+	assert_int_equal(ndx_msglog_append(log, &r, NULL), NDX_OK);
+	/* record 6 is in the open batch */
+	assert_int_equal(ndx_msglog_prove(path, NULL, -1, 6, &json, err, sizeof err),
+			 NDX_ENOTFOUND);
+	assert_non_null(strstr(err, "open batch"));
+	assert_int_equal(ndx_msglog_seal(log), NDX_OK);
+	assert_int_equal(ndx_msglog_prove(path, "msg-2", -1, 0, &json, err, sizeof err),
+			 NDX_EINVAL);
+	assert_non_null(strstr(err, "2 records have X-Road-Id msg-2: 2 (consumer), 6 (provider)"));
+	assert_null(json);
+	json = proof_of(path, "msg-2", NDX_MSGLOG_PROVIDER, 0);
+	assert_non_null(strstr(json, "\"seq\": 6"));
+	free(json);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	/* a record altered in the store yields no proof */
+	sql(path, "UPDATE records SET subject = 'x' WHERE seq = 3");
+	json = NULL;
+	assert_int_equal(ndx_msglog_prove(path, "msg-3", -1, 0, &json, err, sizeof err),
+			 NDX_EBADSIG);
+	assert_null(json);
+	assert_non_null(strstr(err, "does not verify"));
+}
+
+/* ---- archive ------------------------------------------------------------ */
+
+static void test_archive(void **state)
+{
+	struct ndx_msglog_archive_result ar;
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct ndx_msglog *log = NULL;
+	char path[600], dir[600], err[512], first_file[4096], *json = NULL;
+
+	(void)state;
+	new_path(path, sizeof path, "arch.db");
+	new_path(dir, sizeof dir, "archives");
+	make_log(path, 40, 8);
+
+	/* nothing older than the epoch */
+	assert_int_equal(ndx_msglog_archive(path, dir, 0, &ar, err, sizeof err), NDX_OK);
+	assert_int_equal(ar.batches, 0);
+
+	assert_int_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err), NDX_OK);
+	assert_int_equal(ar.batches, 5);
+	assert_int_equal(ar.records, 40);
+	assert_int_equal(ar.first_seq, 1);
+	assert_int_equal(ar.last_seq, 40);
+	assert_non_null(strstr(ar.file, "/ndx-log-000000000001-000000000005.sqlite"));
+	snprintf(first_file, sizeof first_file, "%s", ar.file);
+	/* the archive is a log of its own; the live log is empty but anchored */
+	expect_verify(ar.file, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 40);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 0);
+	assert_true(res.anchored);
+	expect_verify(path, dir, key, NULL, &res);
+	assert_int_equal(res.records, 40);
+	assert_int_equal(res.archives, 1);
+	assert_false(res.anchored);
+
+	/* the chain goes on across the archive */
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_OK);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.sth.batch, 5);
+	assert_int_equal(head.covered, 40);
+	for (int i = 41; i <= 50; i++)
+		assert_int_equal(append_one(log, i), (uint64_t)i);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 10);
+	assert_int_equal(res.first_seq, 41);
+	expect_verify(path, dir, NULL, NULL, &res);
+	assert_int_equal(res.records, 50);
+	assert_int_equal(ndx_msglog_prove(path, "msg-3", -1, 0, &json, err, sizeof err),
+			 NDX_ENOTFOUND);
+	json = proof_of(path, "msg-45", -1, 0);
+	free(json);
+
+	assert_int_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err), NDX_OK);
+	assert_int_equal(ar.first_batch, 6);
+	assert_int_equal(ar.last_batch, 6);
+	assert_int_equal(ar.first_seq, 41);
+	expect_verify(path, dir, key, NULL, &res);
+	assert_int_equal(res.records, 50);
+	assert_int_equal(res.archives, 2);
+	expect_verify(path, dir, other_key, "archive ndx-log-000000000001-000000000005.sqlite: "
+		      "batch 1: signed by key", NULL);
+
+	/* damage inside an archive is named with its file */
+	sql(ar.file, "UPDATE records SET status = 201 WHERE seq = 44");
+	expect_verify(path, dir, NULL, "archive ndx-log-000000000006-000000000006.sqlite: "
+		      "record 44: stored hash does not match its contents", NULL);
+	sql(ar.file, "UPDATE records SET status = 200 WHERE seq = 44");
+	expect_verify(path, dir, NULL, NULL, NULL);
+
+	/* a missing first archive breaks the continuous chain */
+	{
+		char moved[4200];
+
+		snprintf(moved, sizeof moved, "%s.away", first_file);
+		assert_int_equal(rename(first_file, moved), 0);
+		expect_verify(path, dir, NULL, "starts at record 41, but no archive holds the "
+			      "records before it", NULL);
+		assert_int_equal(rename(moved, first_file), 0);
+	}
+	/* an archive file cannot be reopened for appending */
+	assert_int_equal(ndx_msglog_open(first_file, key, NULL, &log), NDX_EINVAL);
+	/* a live log that does not verify is not archived */
+	new_path(path, sizeof path, "arch-bad.db");
+	make_log(path, 16, 8);
+	sql(path, "UPDATE records SET status = 201 WHERE seq = 4");
+	assert_int_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err),
+			 NDX_EBADSIG);
+	assert_non_null(strstr(err, "record 4: stored hash"));
+}
+
+/* ---- failing commits ------------------------------------------------------ */
+
+/* Forwards everything to an SQLite store but fails chosen commits (after
+ * rolling the transaction back, as a full disk would leave it). */
+struct failing_store {
+	struct ndx__msglog_store base;
+	struct ndx__msglog_store *inner;
+	pthread_mutex_t lock;
+	int commits;
+	int fail_from, fail_every; /* fail commit k when k >= fail_from and k % fail_every == 0 */
+	int failed;
+};
+
+static struct failing_store *fs_of(struct ndx__msglog_store *st)
+{
+	return (struct failing_store *)st;
+}
+
+static void fs_close(struct ndx__msglog_store *st)
+{
+	struct failing_store *f = fs_of(st);
+
+	f->inner->ops->close(f->inner);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+static int fs_begin(struct ndx__msglog_store *st, bool w)
+{
+	return fs_of(st)->inner->ops->begin(fs_of(st)->inner, w);
+}
+
+static int fs_commit(struct ndx__msglog_store *st)
+{
+	struct failing_store *f = fs_of(st);
+	bool fail;
+
+	pthread_mutex_lock(&f->lock);
+	f->commits++;
+	fail = f->fail_every > 0 && f->commits >= f->fail_from && f->commits % f->fail_every == 0;
+	if (fail)
+		f->failed++;
+	pthread_mutex_unlock(&f->lock);
+	if (fail) {
+		f->inner->ops->rollback(f->inner);
+		return NDX_EDB;
+	}
+	return f->inner->ops->commit(f->inner);
+}
+
+static void fs_rollback(struct ndx__msglog_store *st)
+{
+	fs_of(st)->inner->ops->rollback(fs_of(st)->inner);
+}
+
+static int fs_meta_get(struct ndx__msglog_store *st, const char *k, char **v)
+{
+	return fs_of(st)->inner->ops->meta_get(fs_of(st)->inner, k, v);
+}
+
+static int fs_meta_set(struct ndx__msglog_store *st, const char *k, const char *v)
+{
+	return fs_of(st)->inner->ops->meta_set(fs_of(st)->inner, k, v);
+}
+
+static int fs_put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
+{
+	return fs_of(st)->inner->ops->put_record(fs_of(st)->inner, e);
+}
+
+static int fs_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog_sth *s)
+{
+	return fs_of(st)->inner->ops->put_batch(fs_of(st)->inner, s);
+}
+
+static int fs_delete_through(struct ndx__msglog_store *st, uint64_t a, uint64_t b)
+{
+	return fs_of(st)->inner->ops->delete_through(fs_of(st)->inner, a, b);
+}
+
+static int fs_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query q, uint64_t u,
+			const char *text, struct ndx__msglog_iter **it)
+{
+	return fs_of(st)->inner->ops->iter_open(fs_of(st)->inner, q, u, text, it);
+}
+
+static struct ndx__msglog_store_ops fs_ops;
+
+static struct failing_store *failing_open(const char *path)
+{
+	struct failing_store *f = calloc(1, sizeof *f);
+
+	assert_non_null(f);
+	assert_int_equal(ndx__msglog_sqlite_open(path, 0, &f->inner), NDX_OK);
+	/* Iterators are the inner store's own: borrow its functions. */
+	fs_ops = (struct ndx__msglog_store_ops){
+		.close = fs_close, .begin = fs_begin, .commit = fs_commit,
+		.rollback = fs_rollback, .meta_get = fs_meta_get, .meta_set = fs_meta_set,
+		.put_record = fs_put_record, .put_batch = fs_put_batch,
+		.delete_through = fs_delete_through, .iter_open = fs_iter_open,
+		.iter_record = f->inner->ops->iter_record, .iter_batch = f->inner->ops->iter_batch,
+		.iter_close = f->inner->ops->iter_close,
+	};
+	f->base.ops = &fs_ops;
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+static void test_failed_commit_single(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 2, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	struct ndx_msglog_record r;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	char path[600], id[32];
+	uint64_t seq = 0;
+
+	(void)state;
+	new_path(path, sizeof path, "fail1.db");
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	assert_int_equal(append_one(log, 1), 1);
+	/* the next commit (record 2 + closing batch 1) fails */
+	pthread_mutex_lock(&f->lock);
+	f->fail_from = f->commits + 1;
+	f->fail_every = 1;
+	pthread_mutex_unlock(&f->lock);
+	fill_record(&r, 2, id, sizeof id, req, resp);
+	assert_int_equal(ndx_msglog_append(log, &r, &seq), NDX_EDB);
+	assert_int_equal(ndx_msglog_append(log, &r, &seq), NDX_EDB);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.last_seq, 1);
+	assert_int_equal(head.sth.batch, 0);
+	assert_true(head.failed_commits >= 2);
+	/* the disk has room again: the chain goes on where it was durable */
+	pthread_mutex_lock(&f->lock);
+	f->fail_every = 0;
+	pthread_mutex_unlock(&f->lock);
+	assert_int_equal(ndx_msglog_append(log, &r, &seq), NDX_OK);
+	assert_int_equal(seq, 2);
+	assert_int_equal(append_one(log, 3), 3);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.sth.batch, 1);
+	/* by_subject needs a reader store */
+	assert_int_equal(ndx_msglog_by_subject(log, SUBJECT, collect, NULL), NDX_EINVAL);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 3);
+	assert_int_equal(res.batched, 3);
+}
+
+static void test_failed_commit_concurrent(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 16, .batch_interval_ms = 5 };
+	struct ndx_msglog_verify_result res;
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	char path[600];
+	int ok = 0, failed = 0;
+
+	(void)state;
+	new_path(path, sizeof path, "failn.db");
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	pthread_mutex_lock(&f->lock);
+	f->fail_from = f->commits + 1;
+	f->fail_every = 5;
+	pthread_mutex_unlock(&f->lock);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .log = log, .base = i * 200, .n = 200 };
+		w[i].seqs = calloc(200, sizeof *w[i].seqs);
+		assert_non_null(w[i].seqs);
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += w[i].ok;
+		failed += w[i].failed;
+		free(w[i].seqs);
+	}
+	assert_int_equal(ok + failed, THREADS * 200);
+	assert_true(failed > 0);
+	assert_true(f->failed > 0);
+	pthread_mutex_lock(&f->lock);
+	f->fail_every = 0;
+	pthread_mutex_unlock(&f->lock);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	/* exactly the acknowledged records are in the log, all verifiable */
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, (uint64_t)ok);
+	assert_int_equal(res.batched, (uint64_t)ok);
+}
+
+static void test_failed_final_close(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "failclose.db");
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	for (int i = 1; i <= 5; i++)
+		append_one(log, i);
+	pthread_mutex_lock(&f->lock);
+	f->fail_from = f->commits + 1;
+	f->fail_every = 1;
+	pthread_mutex_unlock(&f->lock);
+	/* closing cannot write the tree head: it says so, records stay */
+	assert_int_equal(ndx_msglog_close(log), NDX_EDB);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 5);
+	assert_int_equal(res.batched, 0);
+	/* and the next open seals them */
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.batched, 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test(test_reopen_continues_chain),
+		cmocka_unit_test(test_batch_interval),
+		cmocka_unit_test(test_crash_leaves_open_batch),
+		cmocka_unit_test(test_tamper_field),
+		cmocka_unit_test(test_tamper_delete_and_swap),
+		cmocka_unit_test(test_tamper_rehashed_record),
+		cmocka_unit_test(test_tamper_tree_heads),
+		cmocka_unit_test(test_tamper_dellast_batch_is_reopened),
+		cmocka_unit_test(test_prove_and_check),
+		cmocka_unit_test(test_prove_refusals),
+		cmocka_unit_test(test_archive),
+		cmocka_unit_test(test_failed_commit_single),
+		cmocka_unit_test(test_failed_commit_concurrent),
+		cmocka_unit_test(test_failed_final_close),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
