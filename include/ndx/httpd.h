@@ -30,6 +30,9 @@ struct ndx_http_req {
 /* Returns the first value of header name (case-insensitive) or NULL. The
  * string lives as long as the request. */
 const char *ndx_http_header(const struct ndx_http_req *req, const char *name);
+/* As ndx_http_header, and sets *len to the value's length as received: a
+ * len above strlen(value) means the value carries a NUL byte. */
+const char *ndx_http_header_n(const struct ndx_http_req *req, const char *name, size_t *len);
 /* Returns the first value of query argument name, percent-decoded into a
  * string that lives as long as the request, or NULL when absent or badly
  * escaped. A '+' stays '+' (ndx ids may contain it); it is not a space. */
@@ -62,12 +65,39 @@ struct ndx_httpd_config {
 	ndx_http_handler handler;
 	void *ctx;
 	int access_log;          /* non-zero: one JSON line per request to stderr */
+	/* HTTPS: with tls_cert_pem and tls_key_pem set (PEM text, copied by
+	 * MHD at start) the daemon speaks only TLS 1.2/1.3. With tls_trust_pem
+	 * (CA certificates, PEM) it also asks every client for a certificate,
+	 * but does not require one: handlers decide with ndx_http_client_cert. */
+	/* Non-zero: refuse (400) requests that bend HTTP/1.1, e.g. a header
+	 * line holding a NUL byte or a bare CR, rather than guess. */
+	int strict;
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
+	const char *tls_trust_pem;
 };
+
+/* The client certificate of a TLS request: when the client presented one
+ * that chains to tls_trust_pem (and is inside its validity), writes the hex
+ * SHA-256 of its DER into fingerprint and returns NDX_OK. NDX_EPERM when
+ * there is none, it does not verify, or the daemon has no TLS. The check
+ * runs once per connection and is remembered for its later requests. */
+int ndx_http_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65]);
+
+/* Reads back what a handler has put into resp so far (to sign it): status,
+ * content type, body. Returns NDX_OK, or NDX_ENOTFOUND when no body is set.
+ * The pointers stay valid until resp is changed. */
+int ndx_http_resp_view(const struct ndx_http_resp *resp, int *status, const char **content_type,
+		       const void **body, size_t *len);
 
 /* Binds and starts serving. Returns NDX_OK with *out set, NDX_EIO when the
  * address cannot be bound (message on stderr), NDX_EINVAL. */
 int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out);
 uint16_t ndx_httpd_port(const struct ndx_httpd *srv);
+/* Stops accepting new connections and waits until the requests in flight
+ * have been answered, or timeout_ms has passed. Returns the number of
+ * requests still in flight (0 = drained). Call ndx_httpd_stop afterwards. */
+unsigned ndx_httpd_drain(struct ndx_httpd *srv, unsigned timeout_ms);
 /* Stops accepting, lets in-flight requests finish, frees. Accepts NULL. */
 void ndx_httpd_stop(struct ndx_httpd *srv);
 

@@ -6,23 +6,29 @@
  * unescape callback so that request paths keep their percent-encoding
  * (ids travel percent-encoded, and "%2F" must stay distinguishable from
  * "/"); as a consequence query arguments reach us raw too, and
- * ndx_http_query_arg decodes them itself. Overview: docs/architecture.md
- * "Daemons". */
+ * ndx_http_query_arg decodes them itself. With a certificate and key the
+ * daemon speaks TLS (MHD's GnuTLS); with a trust list it requests client
+ * certificates, verified once per connection by ndx_http_client_cert.
+ * Overview: docs/architecture.md "Daemons". */
 #include "ndx/httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/hash.h"
 
 /* How much of an oversized body we read and throw away so that the client
  * can read its 413 (a client still writing when we close would see a reset
@@ -35,6 +41,19 @@ struct ndx_httpd {
 	struct ndx_httpd_config cfg;
 	char *name;
 	uint16_t port;
+	int tls;
+	char *tls_pem[3]; /* cert, key, trust: MHD keeps pointers to them */
+	int quiesced;
+	MHD_socket listen_fd; /* handed to us by MHD_quiesce_daemon */
+	atomic_uint active;   /* requests between their first callback and completion */
+};
+
+/* Per-connection state of a TLS daemon (MHD's socket context): the client
+ * certificate is verified on the first request that asks, then remembered. */
+struct conn_state {
+	int checked;
+	int ok;
+	char fingerprint[2 * NDX_SHA256_LEN + 1];
 };
 
 struct resp_header {
@@ -161,6 +180,18 @@ const char *ndx_http_header(const struct ndx_http_req *req, const char *name)
 {
 	const struct req_state *st = req->internal;
 	return MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, name);
+}
+
+const char *ndx_http_header_n(const struct ndx_http_req *req, const char *name, size_t *len)
+{
+	const struct req_state *st = req->internal;
+	const char *v = NULL;
+
+	*len = 0;
+	if (MHD_lookup_connection_value_n(st->conn, MHD_HEADER_KIND, name, strlen(name), &v, len) !=
+	    MHD_YES)
+		return NULL;
+	return v;
 }
 
 struct arg_lookup {
@@ -340,6 +371,91 @@ void ndx_http_resp_header(struct ndx_http_resp *resp, const char *name, const ch
 		return;
 	}
 	resp->nheaders++;
+	/* A handler that passes on an error from elsewhere sets the header
+	 * itself; the access log should still name the type. */
+	if (strcasecmp(name, "X-Road-Error") == 0 && resp->error_type != value) {
+		char *t = dup_str(value);
+		if (t) {
+			free(resp->error_type);
+			resp->error_type = t;
+		}
+	}
+}
+
+int ndx_http_resp_view(const struct ndx_http_resp *resp, int *status, const char **content_type,
+		       const void **body, size_t *len)
+{
+	if (!resp->has_body || resp->oom)
+		return NDX_ENOTFOUND;
+	*status = resp->status;
+	*content_type = resp->content_type;
+	*body = resp->body;
+	*len = resp->len;
+	return NDX_OK;
+}
+
+/* ---- TLS client certificates ------------------------------------------- */
+
+int ndx_http_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65])
+{
+	const struct req_state *st = req->internal;
+	const union MHD_ConnectionInfo *ci;
+	struct conn_state *cs;
+	gnutls_session_t session;
+	const gnutls_datum_t *certs;
+	unsigned int status = 0, n = 0;
+	uint8_t md[NDX_SHA256_LEN];
+
+	fingerprint_hex[0] = '\0';
+	if (!st->srv->tls)
+		return NDX_EPERM;
+	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cs = ci ? ci->socket_context : NULL;
+	if (cs && cs->checked) {
+		if (!cs->ok)
+			return NDX_EPERM;
+		memcpy(fingerprint_hex, cs->fingerprint, sizeof cs->fingerprint);
+		return NDX_OK;
+	}
+	ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return NDX_EPERM;
+	session = (gnutls_session_t)ci->tls_session;
+	/* verify_peers2 checks the chain against the trust list and the
+	 * validity times; no certificate at all is an error return. */
+	if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS || status != 0 ||
+	    !(certs = gnutls_certificate_get_peers(session, &n)) || n == 0) {
+		if (cs) {
+			cs->checked = 1;
+			cs->ok = 0;
+		}
+		return NDX_EPERM;
+	}
+	ndx_sha256(certs[0].data, certs[0].size, md);
+	ndx_hex_encode(md, sizeof md, fingerprint_hex);
+	if (cs) {
+		memcpy(cs->fingerprint, fingerprint_hex, sizeof cs->fingerprint);
+		cs->ok = 1;
+		cs->checked = 1;
+	}
+	return NDX_OK;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct ndx_httpd *srv = cls;
+	(void)conn;
+	if (!srv->tls)
+		return;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* NULL on allocation failure: the certificate is then simply
+		 * verified again on each request. */
+		*socket_context = calloc(1, sizeof(struct conn_state));
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 /* ---- access log -------------------------------------------------------- */
@@ -456,6 +572,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		st->srv = srv;
 		st->conn = conn;
+		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		format_remote(conn, st->remote, sizeof st->remote);
 		*con_cls = st;
@@ -541,14 +658,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct req_state *st = *con_cls;
 	(void)cls;
 	(void)conn;
 	(void)toe;
-	req_state_free(*con_cls);
+	if (st)
+		atomic_fetch_sub_explicit(&st->srv->active, 1, memory_order_release);
+	req_state_free(st);
 	*con_cls = NULL;
 }
 
 /* ---- daemon ------------------------------------------------------------ */
+
+static void free_tls(struct ndx_httpd *srv)
+{
+	for (int i = 0; i < 3; i++) {
+		if (srv->tls_pem[i]) {
+			/* the key is a secret: do not leave it in freed memory */
+			memset(srv->tls_pem[i], 0, strlen(srv->tls_pem[i]));
+			free(srv->tls_pem[i]);
+			srv->tls_pem[i] = NULL;
+		}
+	}
+}
 
 int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 {
@@ -587,20 +719,55 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		threads = n > 0 && n < 256 ? (unsigned)n : 2;
 	}
 
+	srv->listen_fd = MHD_INVALID_SOCKET;
+	srv->tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+	if ((cfg->tls_cert_pem || cfg->tls_trust_pem) && !srv->tls) {
+		fprintf(stderr, "%s: TLS needs both a certificate and a key\n", srv->name);
+		free(srv->name);
+		free(srv);
+		return NDX_EINVAL;
+	}
+	/* MHD keeps pointers to the PEM strings rather than copies, and the
+	 * caller's may go: the daemon owns copies for its lifetime. */
+	if (srv->tls) {
+		const char *src[3] = { cfg->tls_cert_pem, cfg->tls_key_pem, cfg->tls_trust_pem };
+		for (int i = 0; i < 3; i++) {
+			if (src[i] && !(srv->tls_pem[i] = dup_str(src[i]))) {
+				free_tls(srv);
+				free(srv->name);
+				free(srv);
+				return NDX_ENOMEM;
+			}
+		}
+	}
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_pem[0] },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_pem[1] },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		  (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
+		{ srv->tls_pem[2] ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, srv->tls_pem[2] },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
+
 	/* A pool of one is just the internal thread; MHD wants no pool option then. */
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD |
-			MHD_USE_ERROR_LOG | MHD_USE_ITC,
+			MHD_USE_ERROR_LOG | MHD_USE_ITC | (srv->tls ? MHD_USE_TLS : 0),
 		cfg->port, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+		MHD_OPTION_STRICT_FOR_CLIENT, cfg->strict ? 1 : 0,
+		MHD_OPTION_ARRAY, srv->tls ? tls_opts : no_opts,
 		threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
 		(unsigned int)threads, MHD_OPTION_END);
 	if (!srv->mhd) {
-		fprintf(stderr, "%s: cannot listen on %s:%u\n", srv->name, addr,
-			(unsigned)cfg->port);
+		fprintf(stderr, "%s: cannot listen on %s:%u%s\n", srv->name, addr,
+			(unsigned)cfg->port, srv->tls ? " (or the TLS key or certificate is unusable)" : "");
+		free_tls(srv);
 		free(srv->name);
 		free(srv);
 		return NDX_EIO;
@@ -616,18 +783,36 @@ uint16_t ndx_httpd_port(const struct ndx_httpd *srv)
 	return srv->port;
 }
 
+unsigned ndx_httpd_drain(struct ndx_httpd *srv, unsigned timeout_ms)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	unsigned waited = 0, n;
+
+	if (!srv->quiesced) {
+		srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
+		srv->quiesced = 1;
+	}
+	while ((n = atomic_load_explicit(&srv->active, memory_order_acquire)) != 0 &&
+	       waited < timeout_ms) {
+		nanosleep(&pause, NULL);
+		waited += 10;
+	}
+	return n;
+}
+
 void ndx_httpd_stop(struct ndx_httpd *srv)
 {
 	MHD_socket s;
 
 	if (!srv)
 		return;
-	s = MHD_quiesce_daemon(srv->mhd);
+	s = srv->quiesced ? srv->listen_fd : MHD_quiesce_daemon(srv->mhd);
 	MHD_stop_daemon(srv->mhd);
 	/* Quiesce hands the listening socket to us; close it only now that no
 	 * pool thread can still be using it. */
 	if (s != MHD_INVALID_SOCKET)
 		close(s);
+	free_tls(srv);
 	free(srv->name);
 	free(srv);
 }

@@ -1,0 +1,383 @@
+/* The global configuration a gateway holds (docs/protocol.md "The global
+ * configuration"): the last good copy is loaded from data_dir/conf at start,
+ * so a gateway serves while the registry is down, until that copy expires;
+ * a thread polls registry_url/conf every conf_refresh_s, verifies what it
+ * gets against the anchor, saves it and swaps it in. Requests take a
+ * reference under a mutex held for two pointer copies and never wait for a
+ * fetch; the last reference frees an old configuration. A configuration
+ * older (by version) than the held one is refused so that a replayed
+ * document cannot bring back a revoked key. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway.h"
+#include "ndx/err.h"
+
+#define CONF_SIG_MAX 4096u
+#define FETCH_TIMEOUT_MS 20000L
+
+struct gw_state {
+	struct gw_config *cfg;
+	pthread_mutex_t mu;
+	struct gw_conf_ref *conf;
+	struct gw_settings *settings;
+
+	pthread_mutex_t fetch_mu; /* one fetch at a time; owns curl */
+	CURL *curl;
+	pthread_mutex_t poll_mu;  /* guards fetch_now and the wait */
+	pthread_cond_t poll_cv;
+	pthread_t poller;
+	int running;
+	atomic_int stop;          /* also read by a fetch in progress, to abort it */
+	int fetch_now;
+};
+
+struct fetch_sink {
+	char *buf;
+	size_t len, alloc;
+	int toobig;
+	char *sig;
+};
+
+static size_t fetch_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch_sink *f = ud;
+	size_t n = size * nmemb;
+
+	if (n > NDX_CONF_MAX_BYTES - f->len) {
+		f->toobig = 1;
+		return 0;
+	}
+	if (f->len + n + 1 > f->alloc) {
+		size_t want = f->alloc ? f->alloc : 65536;
+		char *nb;
+		while (want < f->len + n + 1)
+			want *= 2;
+		nb = realloc(f->buf, want);
+		if (!nb)
+			return 0;
+		f->buf = nb;
+		f->alloc = want;
+	}
+	memcpy(f->buf + f->len, data, n);
+	f->len += n;
+	f->buf[f->len] = '\0';
+	return n;
+}
+
+static size_t fetch_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch_sink *f = ud;
+	size_t n = size * nmemb;
+	static const char name[] = "ndx-conf-signature:";
+
+	if (n > sizeof name - 1 && n < CONF_SIG_MAX && strncasecmp(data, name, sizeof name - 1) == 0) {
+		const char *v = data + sizeof name - 1;
+		size_t vl = n - (sizeof name - 1);
+		while (vl && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		free(f->sig);
+		f->sig = strndup(v, vl);
+	}
+	return n;
+}
+
+static void conf_ref_release(struct gw_conf_ref *c)
+{
+	if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+		ndx_conf_free(c->conf);
+		free(c);
+	}
+}
+
+static struct gw_conf_ref *conf_ref_new(struct ndx_conf *conf)
+{
+	struct gw_conf_ref *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->conf = conf;
+	c->loaded_at = time(NULL);
+	return c;
+}
+
+static void swap_conf(struct gw_state *st, struct gw_conf_ref *c)
+{
+	struct gw_conf_ref *old;
+	pthread_mutex_lock(&st->mu);
+	old = st->conf;
+	st->conf = c;
+	pthread_mutex_unlock(&st->mu);
+	conf_ref_release(old);
+}
+
+void gw_state_acquire(struct gw_state *st, struct gw_view *v)
+{
+	pthread_mutex_lock(&st->mu);
+	v->c = st->conf;
+	v->s = st->settings;
+	if (v->c)
+		atomic_fetch_add_explicit(&v->c->refs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v->s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&st->mu);
+}
+
+void gw_view_release(struct gw_view *v)
+{
+	conf_ref_release(v->c);
+	gw_settings_release(v->s);
+	v->c = NULL;
+	v->s = NULL;
+}
+
+bool gw_view_live(const struct gw_view *v, time_t now)
+{
+	return v->c && ndx_conf_expires_at(v->c->conf) > now;
+}
+
+void gw_state_set_settings(struct gw_state *st, struct gw_settings *s)
+{
+	struct gw_settings *old;
+	pthread_mutex_lock(&st->mu);
+	old = st->settings;
+	st->settings = s;
+	pthread_mutex_unlock(&st->mu);
+	gw_settings_release(old);
+}
+
+const struct gw_config *gw_state_config(const struct gw_state *st)
+{
+	return st->cfg;
+}
+
+static long refresh_s(struct gw_state *st)
+{
+	long r;
+	pthread_mutex_lock(&st->mu);
+	r = st->settings->conf_refresh_s;
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+static int fetch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct gw_state *st = ud;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return atomic_load(&st->stop) ? 1 : 0;
+}
+
+/* One fetch, verify, save, swap. Called with fetch_mu held. */
+static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
+{
+	struct fetch_sink f = { 0 };
+	char url[2048], why[512], cerr[CURL_ERROR_SIZE] = "";
+	struct ndx_conf *conf = NULL;
+	struct gw_conf_ref *ref, *held;
+	uint64_t held_version = 0;
+	long status = 0;
+	CURLcode cc;
+	int rc;
+
+	if (!st->curl && !(st->curl = curl_easy_init()))
+		return snprintf(err, errcap, "cannot initialise libcurl"), NDX_ENOMEM;
+	snprintf(url, sizeof url, "%s/conf", st->cfg->registry_url);
+	curl_easy_reset(st->curl);
+	curl_easy_setopt(st->curl, CURLOPT_URL, url);
+	curl_easy_setopt(st->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(st->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(st->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(st->curl, CURLOPT_TIMEOUT_MS, FETCH_TIMEOUT_MS);
+	curl_easy_setopt(st->curl, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(st->curl, CURLOPT_USERAGENT, GW_PROG);
+	curl_easy_setopt(st->curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(st->curl, CURLOPT_WRITEFUNCTION, fetch_body);
+	curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, &f);
+	curl_easy_setopt(st->curl, CURLOPT_HEADERFUNCTION, fetch_header);
+	curl_easy_setopt(st->curl, CURLOPT_HEADERDATA, &f);
+	curl_easy_setopt(st->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(st->curl, CURLOPT_XFERINFOFUNCTION, fetch_progress);
+	curl_easy_setopt(st->curl, CURLOPT_XFERINFODATA, st);
+	cc = curl_easy_perform(st->curl);
+	curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK) {
+		snprintf(err, errcap, "GET %s: %s", url,
+			 f.toobig ? "configuration too large" : (cerr[0] ? cerr : curl_easy_strerror(cc)));
+		rc = NDX_ENET;
+		goto out;
+	}
+	if (status != 200 || !f.sig || !f.buf) {
+		snprintf(err, errcap, "GET %s: status %ld%s", url, status,
+			 f.sig ? "" : " without Ndx-Conf-Signature");
+		rc = NDX_ENET;
+		goto out;
+	}
+	rc = ndx_conf_verify((const uint8_t *)f.buf, f.len, f.sig, st->cfg->anchor, time(NULL),
+			     &conf, why, sizeof why);
+	if (rc != NDX_OK) {
+		snprintf(err, errcap, "configuration from %s refused: %s", url, why);
+		goto out;
+	}
+	pthread_mutex_lock(&st->mu);
+	held = st->conf;
+	if (held)
+		held_version = ndx_conf_version(held->conf);
+	pthread_mutex_unlock(&st->mu);
+	if (ndx_conf_version(conf) < held_version) {
+		snprintf(err, errcap, "configuration version %llu from %s is older than the held %llu",
+			 (unsigned long long)ndx_conf_version(conf), url,
+			 (unsigned long long)held_version);
+		rc = NDX_EINVAL;
+		goto out;
+	}
+	/* Saved before use: a restart then finds what was last served. */
+	if (ndx_conf_save_dir(st->cfg->conf_dir, (const uint8_t *)f.buf, f.len, f.sig) != NDX_OK)
+		fprintf(stderr, GW_PROG ": cannot save the configuration to %s\n",
+			st->cfg->conf_dir);
+	ref = conf_ref_new(conf);
+	if (!ref) {
+		rc = NDX_ENOMEM;
+		snprintf(err, errcap, "out of memory");
+		goto out;
+	}
+	if (ndx_conf_version(conf) != held_version)
+		fprintf(stderr, GW_PROG ": configuration version %llu (expires %lld)\n",
+			(unsigned long long)ndx_conf_version(conf),
+			(long long)ndx_conf_expires_at(conf));
+	conf = NULL;
+	swap_conf(st, ref);
+	rc = NDX_OK;
+out:
+	ndx_conf_free(conf);
+	free(f.buf);
+	free(f.sig);
+	return rc;
+}
+
+int gw_state_fetch(struct gw_state *st, char *err, size_t errcap)
+{
+	int rc;
+	pthread_mutex_lock(&st->fetch_mu);
+	rc = fetch_locked(st, err, errcap);
+	pthread_mutex_unlock(&st->fetch_mu);
+	return rc;
+}
+
+static void *poll_main(void *arg)
+{
+	struct gw_state *st = arg;
+	char err[1024];
+	int failing = 0;
+
+	pthread_mutex_lock(&st->poll_mu);
+	while (!atomic_load(&st->stop)) {
+		struct timespec until;
+		int rc;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += refresh_s(st);
+		while (!atomic_load(&st->stop) && !st->fetch_now &&
+		       pthread_cond_timedwait(&st->poll_cv, &st->poll_mu, &until) != ETIMEDOUT)
+			;
+		if (atomic_load(&st->stop))
+			break;
+		st->fetch_now = 0;
+		pthread_mutex_unlock(&st->poll_mu);
+		rc = gw_state_fetch(st, err, sizeof err);
+		pthread_mutex_lock(&st->poll_mu);
+		if (atomic_load(&st->stop))
+			break;
+		if (rc != NDX_OK) {
+			/* Say it once per outage, not every poll. */
+			if (!failing)
+				fprintf(stderr, GW_PROG ": %s; keeping the held configuration\n", err);
+			failing = 1;
+		} else {
+			if (failing)
+				fprintf(stderr, GW_PROG ": configuration fetched again\n");
+			failing = 0;
+		}
+	}
+	pthread_mutex_unlock(&st->poll_mu);
+	return NULL;
+}
+
+int gw_state_new(struct gw_config *cfg, struct gw_state **out)
+{
+	struct gw_state *st = calloc(1, sizeof *st);
+	pthread_condattr_t ca;
+	struct ndx_conf *conf = NULL;
+	char why[512];
+
+	*out = NULL;
+	if (!st)
+		return NDX_ENOMEM;
+	st->cfg = cfg;
+	st->settings = cfg->settings;
+	cfg->settings = NULL;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->poll_mu, NULL);
+	pthread_mutex_init(&st->fetch_mu, NULL);
+	atomic_init(&st->stop, 0);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->poll_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (ndx_conf_load_dir(cfg->conf_dir, cfg->anchor, time(NULL), &conf, why, sizeof why) ==
+	    NDX_OK) {
+		st->conf = conf_ref_new(conf);
+		if (!st->conf) {
+			ndx_conf_free(conf);
+			gw_state_free(st);
+			return NDX_ENOMEM;
+		}
+	}
+	*out = st;
+	return NDX_OK;
+}
+
+int gw_state_start(struct gw_state *st)
+{
+	if (pthread_create(&st->poller, NULL, poll_main, st) != 0)
+		return NDX_ENOMEM;
+	st->running = 1;
+	return NDX_OK;
+}
+
+void gw_state_fetch_soon(struct gw_state *st)
+{
+	pthread_mutex_lock(&st->poll_mu);
+	st->fetch_now = 1;
+	pthread_cond_signal(&st->poll_cv);
+	pthread_mutex_unlock(&st->poll_mu);
+}
+
+void gw_state_free(struct gw_state *st)
+{
+	if (!st)
+		return;
+	if (st->running) {
+		pthread_mutex_lock(&st->poll_mu);
+		atomic_store(&st->stop, 1);
+		pthread_cond_signal(&st->poll_cv);
+		pthread_mutex_unlock(&st->poll_mu);
+		pthread_join(st->poller, NULL);
+	}
+	if (st->curl)
+		curl_easy_cleanup(st->curl);
+	conf_ref_release(st->conf);
+	gw_settings_release(st->settings);
+	pthread_cond_destroy(&st->poll_cv);
+	pthread_mutex_destroy(&st->poll_mu);
+	pthread_mutex_destroy(&st->fetch_mu);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}

@@ -1,0 +1,342 @@
+/* The consumer port (docs/protocol.md "Consumer API"): an information system
+ * of this member calls /r1/{serviceId}[/path][?query] with X-Road-Client; the
+ * gateway checks the client, the service and the grant against the held
+ * global configuration, computes and signs the canonical request hash, sends
+ * the request over mutual TLS to a gateway of the service's member, verifies
+ * the response signature with that gateway's key and only then answers. The
+ * port also serves /healthz, /metrics and the metaservices. Every refusal is
+ * an X-Road style error. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/timefmt.h"
+
+const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok)
+{
+	size_t len = 0, i;
+	const char *v = ndx_http_header_n(req, name, &len);
+
+	*ok = true;
+	if (!v)
+		return NULL;
+	for (i = 0; i < len && v[i] && v[i] != '\r' && v[i] != '\n'; i++)
+		;
+	if (i != len || len > GW_HEADER_MAX)
+		*ok = false;
+	return v;
+}
+
+static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *detail,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *detail,
+		   const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ndx_http_resp_error(resp, status, type, msg, detail);
+	gw_metrics_error(type);
+}
+
+/* The headers an information system may send that travel on, in the
+ * order of the request hash. */
+struct in_headers {
+	const char *client, *id, *user_id, *issue, *purpose, *subject, *consent, *content_type,
+		*accept, *accept_language;
+};
+
+static const char *check_headers(const struct ndx_http_req *req, struct in_headers *h)
+{
+	static const char *const names[] = { "X-Road-Client", "X-Road-Id", "X-Road-UserId",
+					     "X-Road-Issue", "Ndx-Purpose", "Ndx-Subject",
+					     "Ndx-Consent", "Content-Type", "Accept",
+					     "Accept-Language" };
+	const char **slots[] = { &h->client, &h->id, &h->user_id, &h->issue, &h->purpose,
+				 &h->subject, &h->consent, &h->content_type, &h->accept,
+				 &h->accept_language };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		bool ok;
+		*slots[i] = gw_header(req, names[i], &ok);
+		if (!ok)
+			return names[i];
+	}
+	return NULL;
+}
+
+static int add_if(struct curl_slist **l, const char *name, const char *v)
+{
+	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
+}
+
+static void exchange(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
+		     struct ndx_http_resp *resp, const char **service_label)
+{
+	const struct ndx_conf *conf = v->c ? v->c->conf : NULL;
+	struct in_headers h;
+	struct ndx_id client_id, service_id, member_id;
+	char client[NDX_ID_TEXT_MAX], client_wire[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX],
+		service_wire[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX], uuid[GW_UUID_LEN],
+		ts[NDX_TIME_TEXT_LEN], err[512], *suffix = NULL, *sig = NULL, *hash_b64 = NULL;
+	const char *bad, *why = NULL, *rest, *msg_id;
+	const json_t *svc_obj;
+	struct ndx_request_hash_input hin;
+	uint8_t req_hash[NDX_SHA256_LEN], resp_hash[NDX_SHA256_LEN];
+	struct curl_slist *hdrs = NULL;
+	struct gw_xfer_resp r = { 0 };
+	struct gw_peer_call call = { 0 };
+	enum gw_xfer_result res;
+	size_t consumed, n;
+	time_t now = time(NULL);
+
+	if ((bad = check_headers(req, &h))) {
+		refuse(resp, 400, "Client.InvalidRequest", bad,
+		       "header %s contains CR or LF or is longer than %d bytes", bad,
+		       GW_HEADER_MAX);
+		return;
+	}
+	if (!gw_view_live(v, now)) {
+		refuse(resp, 503, "Server.NoConfiguration", NULL,
+		       "the gateway holds no valid global configuration");
+		return;
+	}
+	if (!h.client || !h.client[0] ||
+	    ndx_id_parse(h.client, strlen(h.client), NDX_ID_SUBSYSTEM, &client_id, &why)) {
+		refuse(resp, 400, "Client.InvalidClient", why,
+		       h.client ? "X-Road-Client is not a subsystem id"
+				: "the X-Road-Client header is missing");
+		return;
+	}
+	ndx_id_format(&client_id, client, sizeof client);
+	ndx_id_format_wire(&client_id, client_wire, sizeof client_wire);
+	if (!gw_settings_has_subsystem(v->s, client) || !ndx_conf_subsystem(conf, client)) {
+		refuse(resp, 403, "Client.UnknownClient", client,
+		       "%s is not a subsystem that may use this gateway", client);
+		return;
+	}
+	if (ndx_id_parse_prefix(req->path + 4, strlen(req->path + 4), NDX_ID_SERVICE, &service_id,
+				&consumed, &why)) {
+		refuse(resp, 400, "Client.InvalidRequest", why, "malformed service id in the path");
+		return;
+	}
+	rest = req->path + 4 + consumed;
+	ndx_id_format(&service_id, service, sizeof service);
+	ndx_id_format_wire(&service_id, service_wire, sizeof service_wire);
+	svc_obj = ndx_conf_service(conf, service);
+	if (!svc_obj) {
+		refuse(resp, 404, "Client.UnknownService", service,
+		       "%s is not in the global configuration", service);
+		return;
+	}
+	*service_label = json_string_value(json_object_get(svc_obj, "id"));
+	if (!ndx_conf_grant_allows(conf, client, service, req->method, rest)) {
+		snprintf(err, sizeof err, "%s %s", req->method, rest[0] ? rest : "/");
+		refuse(resp, 403, "Client.NoGrant", err, "%s may not call %s", client, service);
+		return;
+	}
+	msg_id = h.id;
+	if (!msg_id || !msg_id[0]) {
+		if (gw_uuid(uuid) != NDX_OK) {
+			refuse(resp, 500, "Server.Internal", NULL, "no randomness for a message id");
+			return;
+		}
+		msg_id = uuid;
+	}
+	ndx_time_format(now, ts);
+
+	memset(&hin, 0, sizeof hin);
+	hin.method = req->method;
+	hin.service = service;
+	hin.path = rest;
+	hin.query = req->query;
+	hin.client = client;
+	hin.message_id = msg_id;
+	hin.user_id = h.user_id;
+	hin.issue = h.issue;
+	hin.purpose = h.purpose;
+	hin.subject = h.subject;
+	hin.consent = h.consent;
+	hin.timestamp = ts;
+	hin.content_type = h.content_type;
+	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
+	ndx_request_hash(&hin, req_hash);
+	sig = gw_sign_hash(g->cfg, req_hash);
+	hash_b64 = ndx_b64_encode(req_hash, sizeof req_hash, 0);
+	n = 4 + strlen(service_wire) + strlen(rest) + strlen(req->query) + 2;
+	suffix = malloc(n);
+	if (!sig || !hash_b64 || !suffix) {
+		refuse(resp, 500, "Server.Internal", NULL, "cannot sign the request");
+		goto out;
+	}
+	snprintf(suffix, n, "/r1/%s%s%s%s", service_wire, rest, req->query[0] ? "?" : "",
+		 req->query);
+	/* Empty values are not sent: absent and empty hash alike. Content-Type
+	 * and Expect without a value stop curl from adding its own. */
+	if (gw_slist_add(&hdrs, "X-Road-Client", client_wire) ||
+	    gw_slist_add(&hdrs, "X-Road-Id", msg_id) || add_if(&hdrs, "X-Road-UserId", h.user_id) ||
+	    add_if(&hdrs, "X-Road-Issue", h.issue) || add_if(&hdrs, "Ndx-Purpose", h.purpose) ||
+	    add_if(&hdrs, "Ndx-Subject", h.subject) || add_if(&hdrs, "Ndx-Consent", h.consent) ||
+	    gw_slist_add(&hdrs, "Ndx-Timestamp", ts) || gw_slist_add(&hdrs, "Ndx-Signature", sig) ||
+	    add_if(&hdrs, "Accept", h.accept) || add_if(&hdrs, "Accept-Language", h.accept_language) ||
+	    (h.content_type && h.content_type[0]
+		     ? gw_slist_add(&hdrs, "Content-Type", h.content_type)
+		     : gw_slist_add(&hdrs, "Content-Type", "")) ||
+	    gw_slist_add(&hdrs, "Expect", "")) {
+		refuse(resp, 500, "Server.Internal", NULL, "cannot build the request");
+		goto out;
+	}
+	ndx_id_parent(&service_id, NDX_ID_MEMBER, &member_id);
+	ndx_id_format(&member_id, member, sizeof member);
+	call.conf = conf;
+	call.member = member;
+	call.method = req->method;
+	call.url_suffix = suffix;
+	call.body = req->body;
+	call.body_len = req->body_len;
+	call.headers = hdrs;
+	call.cfg = g->cfg;
+	call.s = v->s;
+	res = gw_peer_send(&call, &r);
+	switch (res) {
+	case GW_XFER_OK:
+		break;
+	case GW_XFER_TIMEOUT:
+		refuse(resp, 504, "Server.ProviderTimeout", r.errbuf,
+		       "no answer from a gateway of %s in time", member);
+		goto out;
+	case GW_XFER_TOOBIG:
+		refuse(resp, 502, "Server.ProviderUnreachable", NULL,
+		       "the answer from %s exceeds %zu bytes", member, v->s->max_body);
+		goto out;
+	case GW_XFER_IDENTITY:
+		refuse(resp, 502, "Server.ProviderUnreachable", NULL,
+		       "the TLS certificate of the answering gateway is not one of %s", member);
+		goto out;
+	default:
+		refuse(resp, 502, "Server.ProviderUnreachable", r.errbuf,
+		       "cannot reach a gateway of %s", member);
+		goto out;
+	}
+
+	{
+		struct ndx_response_hash_input rin = { 0 };
+		memcpy(rin.request_hash, req_hash, sizeof req_hash);
+		rin.status = (int)r.status;
+		rin.content_type = r.hdr[GW_H_CONTENT_TYPE];
+		rin.location = r.hdr[GW_H_LOCATION];
+		ndx_sha256(r.body ? r.body : "", r.len, rin.body_sha256);
+		ndx_response_hash(&rin, resp_hash);
+	}
+	if (gw_verify_hash(ndx_conf_gateway_key(conf, call.gateway), r.hdr[GW_H_RESPONSE_SIG],
+			   resp_hash, err, sizeof err) != NDX_OK) {
+		char detail[768];
+		/* The provider's HTTP server refuses an oversized body before any
+		 * handler (and so any signer) runs. Its answer is not passed on,
+		 * but the refusal it announces is the client's to know. */
+		if (r.status == 413 && r.hdr[GW_H_XROAD_ERROR] &&
+		    strcmp(r.hdr[GW_H_XROAD_ERROR], "Client.TooLarge") == 0) {
+			refuse(resp, 413, "Client.TooLarge", NULL,
+			       "the provider gateway of %s accepts no request body this large",
+			       member);
+			goto out;
+		}
+		if (r.hdr[GW_H_XROAD_ERROR])
+			snprintf(detail, sizeof detail, "%s; the provider gateway answered %ld %.128s",
+				 err, r.status, r.hdr[GW_H_XROAD_ERROR]);
+		else
+			snprintf(detail, sizeof detail, "%s", err);
+		refuse(resp, 502, "Server.BadResponseSignature", detail,
+		       "the response of %s does not carry a valid signature of its gateway", member);
+		goto out;
+	}
+	ndx_http_resp_bytes(resp, (int)r.status, r.hdr[GW_H_CONTENT_TYPE], r.body ? r.body : "",
+			    r.len);
+	if (r.hdr[GW_H_LOCATION])
+		ndx_http_resp_header(resp, "Location", r.hdr[GW_H_LOCATION]);
+	if (r.hdr[GW_H_XROAD_ERROR]) {
+		ndx_http_resp_header(resp, "X-Road-Error", r.hdr[GW_H_XROAD_ERROR]);
+		gw_metrics_error(r.hdr[GW_H_XROAD_ERROR]);
+	}
+	ndx_http_resp_header(resp, "X-Road-Client", client);
+	ndx_http_resp_header(resp, "X-Road-Service", service);
+	ndx_http_resp_header(resp, "X-Road-Id", msg_id);
+	if (r.hdr[GW_H_REQUEST_ID])
+		ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
+	ndx_http_resp_header(resp, "X-Road-Request-Hash", hash_b64);
+	ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
+out:
+	gw_xfer_resp_free(&r);
+	curl_slist_free_all(hdrs);
+	free(suffix);
+	free(sig);
+	free(hash_b64);
+}
+
+static void healthz(const struct gw_view *v, struct ndx_http_resp *resp)
+{
+	time_t now = time(NULL);
+	char exp[NDX_TIME_TEXT_LEN];
+
+	if (!gw_view_live(v, now)) {
+		ndx_http_resp_error(resp, 503, "Server.NoConfiguration",
+				    "the gateway holds no valid global configuration", NULL);
+		return;
+	}
+	ndx_time_format(ndx_conf_expires_at(v->c->conf), exp);
+	ndx_http_resp_json(resp, 200,
+			   json_pack("{sssIss}", "status", "ok", "conf_version",
+				     (json_int_t)ndx_conf_version(v->c->conf), "conf_expires_at",
+				     exp));
+}
+
+void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct gw_ctx *g = ctx;
+	struct gw_view v;
+	struct timespec t0, t1;
+	const char *label = NULL;
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	gw_state_acquire(g->state, &v);
+	if (strcmp(req->path, "/healthz") == 0) {
+		healthz(&v, resp);
+		goto out;
+	}
+	if (strcmp(req->path, "/metrics") == 0) {
+		char *text = gw_metrics_render(&v, time(NULL));
+		if (text)
+			ndx_http_resp_bytes(resp, 200, "text/plain; version=0.0.4", text,
+					    strlen(text));
+		free(text);
+		goto out;
+	}
+	if (gw_metaservice(g, &v, req, resp))
+		goto out;
+	if (strncmp(req->path, "/r1/", 4) != 0) {
+		refuse(resp, 400, "Client.InvalidRequest", req->path,
+		       "unknown path: expected /r1/{serviceId}[/path]");
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gw_metrics_begin();
+	exchange(g, &v, req, resp, &label);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	gw_metrics_end(GW_ROLE_CONSUMER, label, status,
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+out:
+	gw_view_release(&v);
+}

@@ -1,0 +1,250 @@
+/* Internal interfaces of ndx-gateway, shared by its files: the configuration
+ * file (gwconfig.c), the held global configuration (confstate.c), the libcurl
+ * transfers towards peers and backends (xfer.c, peer.c, backend.c), message
+ * signing (signer.c), the request handlers of both ports (consumer.c,
+ * provider.c, metaservices.c) and the metrics (metrics.c). Overview:
+ * docs/gateway.md and docs/protocol.md. */
+#ifndef NDX_GATEWAY_H
+#define NDX_GATEWAY_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ndx/conf.h"
+#include "ndx/hash.h"
+#include "ndx/httpd.h"
+#include "ndx/id.h"
+#include "ndx/key.h"
+
+#define GW_PROG "ndx-gateway"
+/* Longest header value the gateway accepts or forwards (protocol.md). */
+#define GW_HEADER_MAX 1024
+#define GW_UUID_LEN 37
+
+/* ---- the configuration file (gwconfig.c) -------------------------------- */
+
+struct gw_service {
+	char *id;        /* canonical service id */
+	char *backend;   /* base URL, no trailing slash */
+	long timeout_ms;
+};
+
+/* What SIGHUP may change: a new struct replaces the old one, readers hold a
+ * reference (refs) for the length of a request. */
+struct gw_settings {
+	atomic_uint refs;
+	char **subsystems; /* canonical subsystem ids of the own member */
+	size_t nsubsystems;
+	struct gw_service *services;
+	size_t nservices;
+	size_t max_body;
+	unsigned threads;
+	long peer_timeout_ms;
+	long connect_timeout_ms;
+	long clock_skew_s;
+	long conf_refresh_s;
+};
+
+struct gw_config {
+	char *path;
+	char *member;        /* canonical member id */
+	struct ndx_id member_id;
+	char *code;
+	char *data_dir;
+	char *conf_dir;      /* data_dir/conf */
+	char *anchor_path;
+	char *registry_url;
+	char *sign_key_path;
+	char *tls_key_path;
+	char *tls_cert_path;
+	char consumer_addr[64];
+	uint16_t consumer_port;
+	char gateway_addr[64];
+	uint16_t gateway_port;
+	struct ndx_anchor *anchor;
+	struct ndx_key *sign_key;
+	char sign_key_id[NDX_KEY_ID_HEX_LEN + 1];
+	char *tls_key_pem;
+	char *tls_cert_pem;
+	char tls_fingerprint[2 * NDX_SHA256_LEN + 1];
+	struct gw_settings *settings; /* as loaded; handed to the state */
+};
+
+/* Loads and checks the file, its keys and certificate. Returns NDX_OK and a
+ * new config, or an error with the reason in err. */
+int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errcap);
+void gw_config_free(struct gw_config *cfg);
+void gw_settings_release(struct gw_settings *s);
+const struct gw_service *gw_settings_service(const struct gw_settings *s, const char *id);
+bool gw_settings_has_subsystem(const struct gw_settings *s, const char *subsystem_id);
+
+/* ---- the held global configuration (confstate.c) ------------------------ */
+
+struct gw_conf_ref {
+	atomic_uint refs;
+	struct ndx_conf *conf;
+	time_t loaded_at;
+};
+
+struct gw_state;
+
+/* A consistent pair for one request; release with gw_view_release. conf is
+ * NULL when no configuration is held (an expired one is still handed out:
+ * callers compare ndx_conf_expires_at with the clock). */
+struct gw_view {
+	struct gw_conf_ref *c;
+	struct gw_settings *s;
+};
+
+/* Takes cfg->settings. Loads the last good copy from cfg->conf_dir (if any
+ * and still valid). Does not start polling. */
+int gw_state_new(struct gw_config *cfg, struct gw_state **out);
+/* Starts the thread that polls registry_url/conf every conf_refresh_s. */
+int gw_state_start(struct gw_state *st);
+/* Fetches once, synchronously (used at start when nothing is held). */
+int gw_state_fetch(struct gw_state *st, char *err, size_t errcap);
+void gw_state_fetch_soon(struct gw_state *st);
+/* Replaces the settings (SIGHUP); takes s. */
+void gw_state_set_settings(struct gw_state *st, struct gw_settings *s);
+void gw_state_acquire(struct gw_state *st, struct gw_view *v);
+void gw_view_release(struct gw_view *v);
+/* Stops the poller and frees everything (not cfg). Accepts NULL. */
+void gw_state_free(struct gw_state *st);
+const struct gw_config *gw_state_config(const struct gw_state *st);
+/* True when v holds a configuration that has not expired. */
+bool gw_view_live(const struct gw_view *v, time_t now);
+
+/* ---- libcurl transfers (xfer.c) ------------------------------------------ */
+
+enum gw_xfer_result {
+	GW_XFER_OK = 0,
+	GW_XFER_CONNECT,  /* nothing was sent: another address may be tried */
+	GW_XFER_TIMEOUT,
+	GW_XFER_FAILED,
+	GW_XFER_TOOBIG,   /* the response body exceeds the cap */
+	GW_XFER_IDENTITY, /* the peer's certificate is not the expected gateway's */
+};
+
+enum gw_hdr {
+	GW_H_CONTENT_TYPE,
+	GW_H_LOCATION,
+	GW_H_XROAD_ERROR,
+	GW_H_REQUEST_ID,
+	GW_H_REQUEST_HASH,
+	GW_H_RESPONSE_SIG,
+	GW_H_COUNT,
+};
+
+struct gw_xfer_resp {
+	long status;
+	char *hdr[GW_H_COUNT];
+	char *body;
+	size_t len, alloc, cap;
+	int toobig;
+	int aborted; /* the first-header hook refused */
+	/* Called once, at the first header of the final response, with the
+	 * handle (e.g. to look at the TLS peer); non-zero aborts. */
+	int (*on_headers)(CURL *c, void *ud);
+	void *ud;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+enum gw_handle_kind { GW_HANDLE_PEER, GW_HANDLE_BACKEND };
+
+/* The calling thread's easy handle of that kind, reset and ready (so its
+ * connections are reused), or NULL. Owned by the thread. */
+CURL *gw_xfer_handle(enum gw_handle_kind kind);
+/* Sets method, body, headers and response capture, performs, classifies. */
+enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
+				    size_t body_len, struct curl_slist *headers,
+				    struct gw_xfer_resp *r);
+void gw_xfer_resp_free(struct gw_xfer_resp *r);
+/* curl_global_init and the thread keys; once from main. */
+int gw_xfer_global_init(void);
+void gw_xfer_global_cleanup(void);
+/* Appends "Name: value" to *list; NDX_ENOMEM. */
+int gw_slist_add(struct curl_slist **list, const char *name, const char *value);
+
+/* ---- peers (peer.c) and backends (backend.c) ----------------------------- */
+
+struct gw_peer_call {
+	const struct ndx_conf *conf;
+	const char *member;     /* the service's member: whose gateways may answer */
+	const char *method;
+	const char *url_suffix; /* /r1/{service wire}{path}[?query] */
+	const uint8_t *body;
+	size_t body_len;
+	struct curl_slist *headers;
+	const struct gw_config *cfg;
+	const struct gw_settings *s;
+	/* out: the gateway object (of conf) that answered */
+	const json_t *gateway;
+};
+
+/* Tries the member's gateways in order, moving on when a connection cannot
+ * be made. On GW_XFER_OK r holds the answer and call->gateway the peer. */
+enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp *r);
+
+struct gw_backend_call {
+	const struct gw_service *svc;
+	const char *method;
+	const char *path;  /* raw, after the service id */
+	const char *query; /* raw, without '?' */
+	const uint8_t *body;
+	size_t body_len;
+	struct curl_slist *headers;
+	long connect_timeout_ms;
+	size_t max_body;
+};
+
+enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct gw_xfer_resp *r);
+
+/* ---- signing (signer.c) --------------------------------------------------- */
+
+/* Returns a malloc'd signature object over hash, or NULL. Kept behind one
+ * function so that a batching signer can replace it. */
+char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LEN]);
+/* NDX_OK when sig_text is a valid signature object over hash by key. */
+int gw_verify_hash(const struct ndx_key *key, const char *sig_text,
+		   const uint8_t hash[NDX_SHA256_LEN], char *err, size_t errcap);
+/* A random UUID v4 into out. */
+int gw_uuid(char out[GW_UUID_LEN]);
+
+/* ---- request handling ----------------------------------------------------- */
+
+struct gw_ctx {
+	struct gw_state *state;
+	const struct gw_config *cfg;
+};
+
+void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);
+void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);
+
+/* Metaservices on the consumer port. Return true when path was one (and
+ * resp is filled). */
+bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
+		    struct ndx_http_resp *resp);
+
+/* Looks up a request header the gateway may accept: sets *ok to false when
+ * its value holds CR, LF or NUL or exceeds GW_HEADER_MAX bytes. Returns the
+ * value or NULL (absent). */
+const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok);
+
+/* ---- metrics (metrics.c) --------------------------------------------------- */
+
+enum gw_role { GW_ROLE_CONSUMER, GW_ROLE_PROVIDER };
+
+void gw_metrics_begin(void);
+/* Counts one finished exchange; service may be NULL (unknown). */
+void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds);
+void gw_metrics_error(const char *type);
+/* Renders the Prometheus text (malloc'd) with the held conf's version/age. */
+char *gw_metrics_render(const struct gw_view *v, time_t now);
+void gw_metrics_free_all(void);
+
+#endif

@@ -1,0 +1,441 @@
+/* The gateway's configuration file (docs/gateway.md "Configuration file"):
+ * a JSON document read with jansson, every key checked and defaulted,
+ * relative paths resolved against the file's directory, and the material it
+ * names loaded once: the anchor, the Ed25519 signing key, the TLS key and
+ * certificate (kept as PEM for MHD and libcurl, fingerprinted once). The
+ * part SIGHUP may change lives in a separate, reference-counted struct
+ * gw_settings so that requests in flight keep the one they started with. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/pki.h"
+
+#define CONFIG_FILE_MAX (4u * 1024u * 1024u)
+#define PEM_FILE_MAX (256u * 1024u)
+#define DEFAULT_MAX_BODY (10u * 1024u * 1024u)
+
+static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errcap, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static char *dup_str(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* dir/p, or p itself when absolute. */
+static char *resolve(const char *dir, const char *p)
+{
+	char *out;
+	size_t n;
+
+	if (p[0] == '/')
+		return strdup(p);
+	n = strlen(dir) + strlen(p) + 2;
+	out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s/%s", dir, p);
+	return out;
+}
+
+void gw_settings_release(struct gw_settings *s)
+{
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (size_t i = 0; i < s->nsubsystems; i++)
+		free(s->subsystems[i]);
+	free(s->subsystems);
+	for (size_t i = 0; i < s->nservices; i++) {
+		free(s->services[i].id);
+		free(s->services[i].backend);
+	}
+	free(s->services);
+	free(s);
+}
+
+const struct gw_service *gw_settings_service(const struct gw_settings *s, const char *id)
+{
+	/* A gateway serves a handful of services: a scan beats a hash here. */
+	for (size_t i = 0; i < s->nservices; i++)
+		if (strcmp(s->services[i].id, id) == 0)
+			return &s->services[i];
+	return NULL;
+}
+
+bool gw_settings_has_subsystem(const struct gw_settings *s, const char *subsystem_id)
+{
+	for (size_t i = 0; i < s->nsubsystems; i++)
+		if (strcmp(s->subsystems[i], subsystem_id) == 0)
+			return true;
+	return false;
+}
+
+void gw_config_free(struct gw_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free(cfg->member);
+	free(cfg->code);
+	free(cfg->data_dir);
+	free(cfg->conf_dir);
+	free(cfg->anchor_path);
+	free(cfg->registry_url);
+	free(cfg->sign_key_path);
+	free(cfg->tls_key_path);
+	free(cfg->tls_cert_path);
+	ndx_anchor_free(cfg->anchor);
+	ndx_key_free(cfg->sign_key);
+	if (cfg->tls_key_pem) {
+		memset(cfg->tls_key_pem, 0, strlen(cfg->tls_key_pem));
+		free(cfg->tls_key_pem);
+	}
+	free(cfg->tls_cert_pem);
+	gw_settings_release(cfg->settings);
+	free(cfg);
+}
+
+static int get_str(json_t *doc, const char *key, bool required, const char **out, char *err,
+		   size_t errcap)
+{
+	json_t *v = json_object_get(doc, key);
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (required)
+			return fail(err, errcap, NDX_EINVAL, "%s: required", key);
+		return NDX_OK;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return fail(err, errcap, NDX_EINVAL, "%s: expected a non-empty string", key);
+	*out = json_string_value(v);
+	return NDX_OK;
+}
+
+static int get_long(json_t *obj, const char *where, const char *key, long min, long max,
+		    long def, long *out, char *err, size_t errcap)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		*out = def;
+		return NDX_OK;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return fail(err, errcap, NDX_EINVAL, "%s%s: expected an integer from %ld to %ld",
+			    where, key, min, max);
+	*out = (long)json_integer_value(v);
+	return NDX_OK;
+}
+
+static int parse_listen(const char *key, const char *text, char *addr, size_t addrcap,
+			uint16_t *port, char *err, size_t errcap)
+{
+	const char *colon = strrchr(text, ':');
+	char *end;
+	unsigned long p;
+
+	if (!colon || colon == text || (size_t)(colon - text) >= addrcap)
+		return fail(err, errcap, NDX_EINVAL, "%s: expected ADDR:PORT, got \"%s\"", key,
+			    text);
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p > 65535)
+		return fail(err, errcap, NDX_EINVAL, "%s: bad port in \"%s\"", key, text);
+	memcpy(addr, text, (size_t)(colon - text));
+	addr[colon - text] = '\0';
+	*port = (uint16_t)p;
+	return NDX_OK;
+}
+
+static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_settings **out,
+			 char *err, size_t errcap)
+{
+	struct gw_settings *s = calloc(1, sizeof *s);
+	json_t *subs, *svcs, *limits, *v;
+	const char *key;
+	long l;
+	int rc = NDX_ENOMEM;
+	size_t i;
+
+	*out = NULL;
+	if (!s)
+		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+	atomic_init(&s->refs, 1);
+
+	subs = json_object_get(doc, "subsystems");
+	if (!json_is_array(subs)) {
+		rc = fail(err, errcap, NDX_EINVAL, "subsystems: required, an array of codes");
+		goto bad;
+	}
+	s->subsystems = calloc(json_array_size(subs) + 1, sizeof *s->subsystems);
+	if (!s->subsystems)
+		goto oom;
+	json_array_foreach(subs, i, v) {
+		struct ndx_id id = *member;
+		char buf[NDX_ID_TEXT_MAX];
+		const char *why = NULL;
+		const char *code = json_string_value(v);
+		int n;
+
+		if (!code) {
+			rc = fail(err, errcap, NDX_EINVAL, "subsystems[%zu]: expected a string", i);
+			goto bad;
+		}
+		/* Accept a bare code or a full subsystem id of the own member. */
+		if (strchr(code, '/')) {
+			if (ndx_id_parse(code, strlen(code), NDX_ID_SUBSYSTEM, &id, &why) ||
+			    strcmp(id.instance, member->instance) || strcmp(id.member_class,
+			    member->member_class) || strcmp(id.member_code, member->member_code)) {
+				rc = fail(err, errcap, NDX_EINVAL,
+					  "subsystems[%zu]: \"%s\" is not a subsystem of the member%s%s",
+					  i, code, why ? ": " : "", why ? why : "");
+				goto bad;
+			}
+		} else {
+			n = snprintf(buf, sizeof buf, "%s/%s/%s/%s", member->instance,
+				     member->member_class, member->member_code, code);
+			if (n < 0 || (size_t)n >= sizeof buf ||
+			    ndx_id_parse(buf, (size_t)n, NDX_ID_SUBSYSTEM, &id, &why)) {
+				rc = fail(err, errcap, NDX_EINVAL, "subsystems[%zu]: %s", i,
+					  why ? why : "too long");
+				goto bad;
+			}
+		}
+		if (ndx_id_format(&id, buf, sizeof buf) < 0 ||
+		    !(s->subsystems[s->nsubsystems] = strdup(buf)))
+			goto oom;
+		s->nsubsystems++;
+	}
+
+	svcs = json_object_get(doc, "services");
+	if (svcs && !json_is_null(svcs) && !json_is_object(svcs)) {
+		rc = fail(err, errcap, NDX_EINVAL, "services: expected an object");
+		goto bad;
+	}
+	if (json_is_object(svcs)) {
+		s->services = calloc(json_object_size(svcs) + 1, sizeof *s->services);
+		if (!s->services)
+			goto oom;
+		json_object_foreach(svcs, key, v) {
+			struct gw_service *svc = &s->services[s->nservices];
+			struct ndx_id id;
+			char buf[NDX_ID_TEXT_MAX];
+			const char *why = NULL, *backend;
+			size_t bl;
+
+			if (ndx_id_parse(key, strlen(key), NDX_ID_SERVICE, &id, &why)) {
+				rc = fail(err, errcap, NDX_EINVAL, "services: \"%s\": %s", key, why);
+				goto bad;
+			}
+			if (!json_is_object(v) ||
+			    !(backend = json_string_value(json_object_get(v, "backend"))) ||
+			    (strncmp(backend, "http://", 7) && strncmp(backend, "https://", 8))) {
+				rc = fail(err, errcap, NDX_EINVAL,
+					  "services.%s.backend: required, an http:// or https:// URL",
+					  key);
+				goto bad;
+			}
+			if (strchr(backend, '?') || strchr(backend, '#')) {
+				rc = fail(err, errcap, NDX_EINVAL,
+					  "services.%s.backend: no query or fragment allowed", key);
+				goto bad;
+			}
+			char where[NDX_ID_TEXT_MAX + 16];
+			snprintf(where, sizeof where, "services.%s.", key);
+			if ((rc = get_long(v, where, "timeout_ms", 1, 3600000, 10000, &svc->timeout_ms,
+					   err, errcap)))
+				goto bad;
+			rc = NDX_ENOMEM;
+			if (ndx_id_format(&id, buf, sizeof buf) < 0 || !(svc->id = strdup(buf)))
+				goto oom;
+			bl = strlen(backend);
+			while (bl > 0 && backend[bl - 1] == '/')
+				bl--;
+			if (!(svc->backend = strndup(backend, bl)))
+				goto oom;
+			s->nservices++;
+			for (size_t j = 0; j + 1 < s->nservices; j++) {
+				if (strcmp(s->services[j].id, svc->id) == 0) {
+					rc = fail(err, errcap, NDX_EINVAL,
+						  "services: %s is listed twice", svc->id);
+					goto bad;
+				}
+			}
+		}
+	}
+
+	limits = json_object_get(doc, "limits");
+	if (limits && !json_is_null(limits) && !json_is_object(limits)) {
+		rc = fail(err, errcap, NDX_EINVAL, "limits: expected an object");
+		goto bad;
+	}
+	if (!limits)
+		limits = json_null();
+	if ((rc = get_long(limits, "limits.", "max_body", 1, 1024L * 1024 * 1024, DEFAULT_MAX_BODY,
+			   &l, err, errcap)))
+		goto bad;
+	s->max_body = (size_t)l;
+	if ((rc = get_long(limits, "limits.", "threads", 1, 1024, 8, &l, err, errcap)))
+		goto bad;
+	s->threads = (unsigned)l;
+	if ((rc = get_long(limits, "limits.", "peer_timeout_ms", 1, 3600000, 30000,
+			   &s->peer_timeout_ms, err, errcap)) ||
+	    (rc = get_long(limits, "limits.", "connect_timeout_ms", 1, 600000, 3000,
+			   &s->connect_timeout_ms, err, errcap)) ||
+	    (rc = get_long(limits, "limits.", "clock_skew_s", 0, 86400, 300, &s->clock_skew_s,
+			   err, errcap)) ||
+	    (rc = get_long(doc, "", "conf_refresh_s", 1, 86400, 30, &s->conf_refresh_s, err,
+			   errcap)))
+		goto bad;
+	*out = s;
+	return NDX_OK;
+oom:
+	rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+bad:
+	gw_settings_release(s);
+	return rc;
+}
+
+static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap)
+{
+	size_t len;
+	int rc = ndx_file_read(path, PEM_FILE_MAX, out, &len);
+	if (rc != NDX_OK)
+		return fail(err, errcap, rc, "%s %s: %s", what, path,
+			    rc == NDX_EIO ? "missing or unreadable" : ndx_strerror(rc));
+	return NDX_OK;
+}
+
+int gw_config_load(const char *path, struct gw_config **out, char *err, size_t errcap)
+{
+	struct gw_config *cfg = NULL;
+	json_t *doc = NULL;
+	json_error_t jerr;
+	char *text = NULL, *pathcopy = NULL, *dir;
+	const char *member, *code, *data_dir, *anchor, *reg, *skey, *tkey, *tcert, *cl, *gl;
+	const char *why = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	rc = ndx_file_read(path, CONFIG_FILE_MAX, &text, &len);
+	if (rc != NDX_OK)
+		return fail(err, errcap, rc, "%s: %s", path,
+			    rc == NDX_EIO ? "missing or unreadable" : ndx_strerror(rc));
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!json_is_object(doc)) {
+		rc = fail(err, errcap, NDX_EINVAL, "%s: line %d: %s", path, jerr.line,
+			  doc ? "expected a JSON object" : jerr.text);
+		goto out;
+	}
+	cfg = calloc(1, sizeof *cfg);
+	pathcopy = strdup(path);
+	if (!cfg || !pathcopy) {
+		rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+		goto out;
+	}
+	dir = dirname(pathcopy);
+	if ((rc = get_str(doc, "member", true, &member, err, errcap)) ||
+	    (rc = get_str(doc, "code", true, &code, err, errcap)) ||
+	    (rc = get_str(doc, "data_dir", true, &data_dir, err, errcap)) ||
+	    (rc = get_str(doc, "anchor", true, &anchor, err, errcap)) ||
+	    (rc = get_str(doc, "registry_url", false, &reg, err, errcap)) ||
+	    (rc = get_str(doc, "sign_key", true, &skey, err, errcap)) ||
+	    (rc = get_str(doc, "tls_key", true, &tkey, err, errcap)) ||
+	    (rc = get_str(doc, "tls_cert", true, &tcert, err, errcap)) ||
+	    (rc = get_str(doc, "consumer_listen", false, &cl, err, errcap)) ||
+	    (rc = get_str(doc, "gateway_listen", false, &gl, err, errcap)))
+		goto out;
+	if (ndx_id_parse(member, strlen(member), NDX_ID_MEMBER, &cfg->member_id, &why)) {
+		rc = fail(err, errcap, NDX_EINVAL, "member: %s", why);
+		goto out;
+	}
+	char canon[NDX_ID_TEXT_MAX];
+	ndx_id_format(&cfg->member_id, canon, sizeof canon);
+	if ((rc = parse_listen("consumer_listen", cl ? cl : "127.0.0.1:8080", cfg->consumer_addr,
+			       sizeof cfg->consumer_addr, &cfg->consumer_port, err, errcap)) ||
+	    (rc = parse_listen("gateway_listen", gl ? gl : "127.0.0.1:8443", cfg->gateway_addr,
+			       sizeof cfg->gateway_addr, &cfg->gateway_port, err, errcap)))
+		goto out;
+	cfg->path = strdup(path);
+	cfg->member = strdup(canon);
+	cfg->code = strdup(code);
+	cfg->data_dir = resolve(dir, data_dir);
+	cfg->anchor_path = resolve(dir, anchor);
+	cfg->sign_key_path = resolve(dir, skey);
+	cfg->tls_key_path = resolve(dir, tkey);
+	cfg->tls_cert_path = resolve(dir, tcert);
+	if (!cfg->path || !cfg->member || !cfg->code || !cfg->data_dir || !cfg->anchor_path ||
+	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
+	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf"))) {
+		rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = load_settings(doc, &cfg->member_id, &cfg->settings, err, errcap)))
+		goto out;
+
+	char why_buf[512];
+	rc = ndx_anchor_load(cfg->anchor_path, &cfg->anchor, why_buf, sizeof why_buf);
+	if (rc != NDX_OK) {
+		rc = fail(err, errcap, rc, "anchor %s: %s", cfg->anchor_path, why_buf);
+		goto out;
+	}
+	if (strcmp(ndx_anchor_instance(cfg->anchor), cfg->member_id.instance) != 0) {
+		rc = fail(err, errcap, NDX_EINVAL, "member %s is not of the anchor's instance %s",
+			  cfg->member, ndx_anchor_instance(cfg->anchor));
+		goto out;
+	}
+	cfg->registry_url = dup_str(reg ? reg : ndx_anchor_registry_url(cfg->anchor));
+	if (!cfg->registry_url) {
+		rc = fail(err, errcap, NDX_EINVAL, "registry_url: not set and not in the anchor");
+		goto out;
+	}
+	len = strlen(cfg->registry_url);
+	while (len > 0 && cfg->registry_url[len - 1] == '/')
+		cfg->registry_url[--len] = '\0';
+	rc = ndx_key_load(cfg->sign_key_path, &cfg->sign_key);
+	if (rc != NDX_OK || !ndx_key_has_private(cfg->sign_key)) {
+		rc = fail(err, errcap, rc ? rc : NDX_EINVAL, "sign_key %s: %s", cfg->sign_key_path,
+			  rc == NDX_EIO ? "missing or unreadable"
+					: "not an Ed25519 private key in PEM form");
+		goto out;
+	}
+	ndx_key_id(cfg->sign_key, cfg->sign_key_id);
+	if ((rc = read_pem("tls_key", cfg->tls_key_path, &cfg->tls_key_pem, err, errcap)) ||
+	    (rc = read_pem("tls_cert", cfg->tls_cert_path, &cfg->tls_cert_pem, err, errcap)))
+		goto out;
+	if (ndx_pki_cert_fingerprint(cfg->tls_cert_pem, cfg->tls_fingerprint) != NDX_OK) {
+		rc = fail(err, errcap, NDX_EINVAL, "tls_cert %s: not a PEM certificate",
+			  cfg->tls_cert_path);
+		goto out;
+	}
+	if (!strstr(cfg->tls_key_pem, "PRIVATE KEY-----")) {
+		rc = fail(err, errcap, NDX_EINVAL, "tls_key %s: not a PEM private key",
+			  cfg->tls_key_path);
+		goto out;
+	}
+	*out = cfg;
+	cfg = NULL;
+	rc = NDX_OK;
+out:
+	free(pathcopy);
+	json_decref(doc);
+	gw_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,328 @@
+/* ndx-gateway: one member's security gateway. This file parses the command
+ * line and wires the parts: gwconfig.c reads the configuration file,
+ * confstate.c holds and refreshes the global configuration, consumer.c and
+ * provider.c answer the two ports, metrics.c counts. Signals are handled
+ * here, synchronously: SIGTERM/SIGINT drain and exit, SIGHUP reloads.
+ * Overview: docs/gateway.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "ndx/err.h"
+#include "ndx/pki.h"
+#include "ndx/timefmt.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+static const char USAGE[] =
+	"usage: " GW_PROG " --config FILE [--check]\n"
+	"       " GW_PROG " --version | --help\n"
+	"\n"
+	"Runs one member's security gateway (docs/gateway.md): the consumer port\n"
+	"(plain HTTP, X-Road REST protocol /r1/..., /healthz, /metrics, metaservices)\n"
+	"and the mutual-TLS gateway port where other members' gateways call the\n"
+	"services this member provides.\n"
+	"  --config FILE   the JSON configuration file (required)\n"
+	"  --check         load and check the file, the keys, the certificate and the\n"
+	"                  last good global configuration, print what was found and\n"
+	"                  exit: 0 = would start, 1 = would not\n"
+	"  --version       print the version\n"
+	"Signals: SIGTERM/SIGINT stop accepting, let exchanges in flight finish (at\n"
+	"most limits.peer_timeout_ms) and exit 0; SIGHUP re-reads the file's services,\n"
+	"limits and subsystems (listen addresses and keys need a restart) and fetches\n"
+	"the global configuration at once.\n"
+	"Until a valid global configuration is held the gateway port stays closed and\n"
+	"exchanges are refused with 503 Server.NoConfiguration.\n";
+
+/* Does the global configuration list this gateway with our certificate
+ * and key? Returns NULL when it does, else the problem. */
+static const char *identity_problem(const struct gw_config *cfg, const struct ndx_conf *conf)
+{
+	const json_t *gws = ndx_conf_gateways_of(conf, cfg->member), *gw;
+	size_t i;
+
+	json_array_foreach(gws, i, gw) {
+		const char *code = json_string_value(json_object_get(gw, "code"));
+		if (!code || strcmp(code, cfg->code) != 0)
+			continue;
+		if (strcmp(json_string_value(json_object_get(gw, "tls_cert_sha256")) ?: "",
+			   cfg->tls_fingerprint) != 0)
+			return "its tls_cert_sha256 is not the fingerprint of tls_cert";
+		if (strcmp(json_string_value(json_object_get(gw, "sign_key_id")) ?: "",
+			   cfg->sign_key_id) != 0)
+			return "its sign_key_id is not the key id of sign_key";
+		if (ndx_conf_is_revoked(conf, cfg->tls_fingerprint) ||
+		    ndx_conf_is_revoked(conf, cfg->sign_key_id))
+			return "its certificate or signing key is revoked";
+		return NULL;
+	}
+	return "the configuration has no such gateway";
+}
+
+static int tls_pair_ok(const struct gw_config *cfg)
+{
+	BIO *cb = BIO_new_mem_buf(cfg->tls_cert_pem, -1);
+	BIO *kb = BIO_new_mem_buf(cfg->tls_key_pem, -1);
+	X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int ok = x && k && X509_check_private_key(x, k) == 1;
+
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(cb);
+	BIO_free(kb);
+	return ok;
+}
+
+static int check(const struct gw_config *cfg)
+{
+	struct ndx_conf *conf = NULL;
+	char why[512], t[NDX_TIME_TEXT_LEN];
+	const char *problem;
+	int rc = 0, lrc;
+	const struct gw_settings *s = cfg->settings;
+
+	printf("gateway %s %s\n", cfg->member, cfg->code);
+	printf("  configuration file  %s\n", cfg->path);
+	printf("  consumer port       http://%s:%u\n", cfg->consumer_addr, cfg->consumer_port);
+	printf("  gateway port        https://%s:%u\n", cfg->gateway_addr, cfg->gateway_port);
+	printf("  registry            %s (anchor instance %s)\n", cfg->registry_url,
+	       ndx_anchor_instance(cfg->anchor));
+	printf("  signing key id      %s\n", cfg->sign_key_id);
+	printf("  TLS cert sha256     %s\n", cfg->tls_fingerprint);
+	for (size_t i = 0; i < s->nsubsystems; i++)
+		printf("  consumer subsystem  %s\n", s->subsystems[i]);
+	for (size_t i = 0; i < s->nservices; i++)
+		printf("  service             %s -> %s (timeout %ld ms)\n", s->services[i].id,
+		       s->services[i].backend, s->services[i].timeout_ms);
+	if (!tls_pair_ok(cfg)) {
+		printf("  problem: tls_key does not belong to tls_cert\n");
+		rc = 1;
+	}
+	lrc = ndx_conf_load_dir(cfg->conf_dir, cfg->anchor, time(NULL), &conf, why, sizeof why);
+	if (lrc == NDX_OK) {
+		ndx_time_format(ndx_conf_expires_at(conf), t);
+		printf("  global conf         version %llu, expires %s (%s)\n",
+		       (unsigned long long)ndx_conf_version(conf), t, cfg->conf_dir);
+		if ((problem = identity_problem(cfg, conf))) {
+			printf("  problem: gateway %s %s in the global configuration: %s\n",
+			       cfg->member, cfg->code, problem);
+			rc = 1;
+		}
+		if (!json_string_value(json_object_get(
+			    json_object_get(ndx_conf_json(conf), "registry"), "ca_certificate"))) {
+			printf("  problem: the global configuration names no CA certificate\n");
+			rc = 1;
+		}
+		ndx_conf_free(conf);
+	} else if (lrc == NDX_EIO) {
+		printf("  global conf         none held yet; will fetch %s/conf\n",
+		       cfg->registry_url);
+	} else {
+		printf("  global conf         the held copy is not usable (%s); will fetch %s/conf\n",
+		       why, cfg->registry_url);
+	}
+	printf(rc ? "would not start\n" : "would start\n");
+	return rc;
+}
+
+static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
+{
+	struct gw_view v;
+	struct ndx_httpd_config hc = { 0 };
+	const char *ca;
+	int rc;
+
+	gw_state_acquire(g->state, &v);
+	if (!gw_view_live(&v, time(NULL))) {
+		gw_view_release(&v);
+		return NDX_ENOTFOUND;
+	}
+	ca = json_string_value(
+		json_object_get(json_object_get(ndx_conf_json(v.c->conf), "registry"),
+				"ca_certificate"));
+	hc.name = GW_PROG;
+	hc.bind_addr = g->cfg->gateway_addr;
+	hc.port = g->cfg->gateway_port;
+	hc.threads = v.s->threads;
+	hc.max_body = v.s->max_body;
+	hc.handler = gw_provider_handle;
+	hc.ctx = g;
+	hc.access_log = 1;
+	hc.strict = 1;
+	hc.tls_cert_pem = g->cfg->tls_cert_pem;
+	hc.tls_key_pem = g->cfg->tls_key_pem;
+	hc.tls_trust_pem = ca;
+	rc = ca ? ndx_httpd_start(&hc, out) : NDX_EINVAL;
+	if (!ca)
+		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
+	else if (rc == NDX_OK)
+		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u\n",
+			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out));
+	{
+		const char *problem = identity_problem(g->cfg, v.c->conf);
+		if (problem)
+			fprintf(stderr,
+				GW_PROG ": warning: gateway %s %s in the global configuration: %s\n",
+				g->cfg->member, g->cfg->code, problem);
+	}
+	gw_view_release(&v);
+	return rc;
+}
+
+static void reload(struct gw_ctx *g)
+{
+	struct gw_config *n = NULL;
+	char err[1024];
+
+	if (gw_config_load(g->cfg->path, &n, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": SIGHUP: keeping the running configuration: %s\n", err);
+		return;
+	}
+	if (strcmp(n->member, g->cfg->member) != 0 || strcmp(n->code, g->cfg->code) != 0)
+		fprintf(stderr, GW_PROG ": SIGHUP: member and code need a restart; ignored\n");
+	gw_state_set_settings(g->state, n->settings);
+	n->settings = NULL;
+	gw_config_free(n);
+	fprintf(stderr, GW_PROG ": SIGHUP: services, limits and subsystems reloaded\n");
+	gw_state_fetch_soon(g->state);
+}
+
+static int serve(struct gw_config *cfg)
+{
+	struct gw_state *state = NULL;
+	struct gw_ctx g = { 0 };
+	struct ndx_httpd *consumer = NULL, *gateway = NULL;
+	struct ndx_httpd_config hc = { 0 };
+	sigset_t set;
+	char err[1024];
+	int rc = 1, sig;
+	long drain_ms;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread exists, so every thread inherits the mask
+	 * and only sigtimedwait below sees these signals. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (gw_xfer_global_init() != NDX_OK) {
+		fprintf(stderr, GW_PROG ": cannot initialise libcurl\n");
+		return 1;
+	}
+	hc.threads = cfg->settings->threads;
+	hc.max_body = cfg->settings->max_body;
+	if (gw_state_new(cfg, &state) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": out of memory\n");
+		goto out;
+	}
+	g.state = state;
+	g.cfg = cfg;
+	{
+		struct gw_view v;
+		gw_state_acquire(state, &v);
+		if (!gw_view_live(&v, time(NULL)) && gw_state_fetch(state, err, sizeof err) != NDX_OK)
+			fprintf(stderr,
+				GW_PROG ": no valid global configuration yet (%s); retrying every "
+					"conf_refresh_s\n",
+				err);
+		gw_view_release(&v);
+	}
+	if (gw_state_start(state) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": cannot start the configuration poller\n");
+		goto out;
+	}
+	hc.name = GW_PROG;
+	hc.bind_addr = cfg->consumer_addr;
+	hc.port = cfg->consumer_port;
+	hc.handler = gw_consumer_handle;
+	hc.ctx = &g;
+	hc.access_log = 1;
+	hc.strict = 1;
+	if (ndx_httpd_start(&hc, &consumer) != NDX_OK)
+		goto out;
+	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u\n", cfg->consumer_addr,
+		(unsigned)ndx_httpd_port(consumer));
+	if (start_gateway_port(&g, &gateway) == NDX_EIO)
+		goto out;
+
+	for (;;) {
+		struct timespec tick = { 0, 200 * 1000 * 1000 };
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP)
+			reload(&g);
+		if (!gateway && start_gateway_port(&g, &gateway) == NDX_EIO)
+			goto out;
+	}
+	fprintf(stderr, GW_PROG ": stopping: finishing exchanges in flight\n");
+	{
+		struct gw_view v;
+		gw_state_acquire(state, &v);
+		drain_ms = v.s->peer_timeout_ms + 1000;
+		gw_view_release(&v);
+	}
+	if (gateway)
+		ndx_httpd_drain(gateway, 0);
+	ndx_httpd_drain(consumer, (unsigned)drain_ms);
+	if (gateway)
+		ndx_httpd_drain(gateway, (unsigned)drain_ms);
+	rc = 0;
+out:
+	ndx_httpd_stop(gateway);
+	ndx_httpd_stop(consumer);
+	gw_state_free(state);
+	gw_xfer_global_cleanup();
+	gw_metrics_free_all();
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	struct gw_config *cfg = NULL;
+	char err[1024];
+	int c, do_check = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': do_check = 1; break;
+		case 'h': fputs(USAGE, stdout); return 0;
+		case 'V': printf(GW_PROG " " NDX_VERSION "\n"); return 0;
+		default: fputs(USAGE, stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		fprintf(stderr, GW_PROG ": %s\n%s",
+			path ? "unexpected argument" : "--config FILE is required", USAGE);
+		return 2;
+	}
+	if (gw_config_load(path, &cfg, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": %s\n", err);
+		if (do_check)
+			printf("would not start\n");
+		return 1;
+	}
+	rc = do_check ? check(cfg) : serve(cfg);
+	gw_config_free(cfg);
+	return rc;
+}

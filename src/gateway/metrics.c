@@ -1,0 +1,294 @@
+/* Prometheus metrics of the gateway (docs/gateway.md "Operations"). Each
+ * worker thread counts into its own table of (role, service, status)
+ * entries with relaxed atomics, so the request path takes no lock and
+ * shares no cache line with other threads; only a thread's first request
+ * registers its table under a mutex. /metrics walks all tables and sums.
+ * Error types are few and fixed: one global atomic counter each. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+
+#define SLOTS 256 /* (role, service, status) triples a thread tracks */
+#define NBUCKETS 12
+
+static const double bucket_le[NBUCKETS - 1] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+						0.5,   1,    2.5,   5,    10 };
+
+struct mentry {
+	atomic_int ready; /* set (release) once the key fields are written */
+	int role;
+	int status;
+	char *service;
+	uint64_t hash;
+	atomic_uint_fast64_t count;
+	atomic_uint_fast64_t sum_us;
+	atomic_uint_fast64_t buckets[NBUCKETS];
+};
+
+struct mthread {
+	struct mthread *next;
+	struct mentry e[SLOTS];
+};
+
+static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct mthread *threads;
+static _Thread_local struct mthread *tl;
+static atomic_long in_flight;
+
+static const char *const error_types[] = {
+	"Client.InvalidRequest",    "Client.InvalidClient",     "Client.UnknownClient",
+	"Client.UnknownService",    "Client.NoGrant",           "Client.TooLarge",
+	"Security.Unauthenticated", "Security.BadSignature",    "Security.StaleTimestamp",
+	"Server.ProviderUnreachable", "Server.BadResponseSignature", "Server.ProviderTimeout",
+	"Server.NoConfiguration",   "Server.Internal",          "other",
+};
+#define NERRORS (sizeof error_types / sizeof error_types[0])
+static atomic_uint_fast64_t error_counts[NERRORS];
+
+static uint64_t fnv(const char *s, uint64_t h)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+void gw_metrics_begin(void)
+{
+	atomic_fetch_add_explicit(&in_flight, 1, memory_order_relaxed);
+}
+
+void gw_metrics_error(const char *type)
+{
+	size_t i;
+	for (i = 0; i + 1 < NERRORS; i++)
+		if (strcmp(type, error_types[i]) == 0)
+			break;
+	atomic_fetch_add_explicit(&error_counts[i], 1, memory_order_relaxed);
+}
+
+static struct mentry *find(int role, const char *service, int status)
+{
+	uint64_t h = fnv(service, 1469598103934665603ULL ^ (uint64_t)(role * 1000 + status));
+	size_t i = (size_t)(h % SLOTS);
+
+	if (!tl) {
+		tl = calloc(1, sizeof *tl);
+		if (!tl)
+			return NULL;
+		pthread_mutex_lock(&threads_mu);
+		tl->next = threads;
+		threads = tl;
+		pthread_mutex_unlock(&threads_mu);
+	}
+	for (size_t probe = 0; probe < SLOTS; probe++, i = (i + 1) % SLOTS) {
+		struct mentry *e = &tl->e[i];
+		/* Only this thread writes its table: a plain read of ready is
+		 * enough for the owner. */
+		if (!atomic_load_explicit(&e->ready, memory_order_relaxed)) {
+			e->service = strdup(service);
+			if (!e->service)
+				return NULL;
+			e->role = role;
+			e->status = status;
+			e->hash = h;
+			atomic_store_explicit(&e->ready, 1, memory_order_release);
+			return e;
+		}
+		if (e->hash == h && e->role == role && e->status == status &&
+		    strcmp(e->service, service) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds)
+{
+	struct mentry *e;
+	size_t b = 0;
+
+	atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
+	e = find((int)role, service ? service : "unknown", status);
+	if (!e) /* table full: the request still counts in in_flight/errors */
+		return;
+	while (b < NBUCKETS - 1 && seconds > bucket_le[b])
+		b++;
+	atomic_fetch_add_explicit(&e->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->sum_us, (uint_fast64_t)(seconds * 1e6), memory_order_relaxed);
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+struct agg {
+	int role, status;
+	const char *service;
+	uint64_t count, sum_us, buckets[NBUCKETS];
+};
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	int oom;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->oom = 1;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t ncap = o->cap * 2 + (size_t)n;
+		char *nb = realloc(o->buf, ncap);
+		if (!nb) {
+			o->oom = 1;
+			return;
+		}
+		o->buf = nb;
+		o->cap = ncap;
+	}
+}
+
+static const char *role_name(int r)
+{
+	return r == GW_ROLE_CONSUMER ? "consumer" : "provider";
+}
+
+char *gw_metrics_render(const struct gw_view *v, time_t now)
+{
+	struct out o = { .cap = 4096 };
+	struct agg *a = NULL, *h = NULL;
+	size_t na = 0, nh = 0;
+
+	o.buf = malloc(o.cap);
+	if (!o.buf)
+		return NULL;
+	o.buf[0] = '\0';
+
+	pthread_mutex_lock(&threads_mu);
+	for (struct mthread *t = threads; t; t = t->next) {
+		for (size_t i = 0; i < SLOTS; i++) {
+			struct mentry *e = &t->e[i];
+			struct agg *x = NULL, *y = NULL;
+			if (!atomic_load_explicit(&e->ready, memory_order_acquire))
+				continue;
+			for (size_t j = 0; j < na; j++)
+				if (a[j].role == e->role && a[j].status == e->status &&
+				    strcmp(a[j].service, e->service) == 0)
+					x = &a[j];
+			for (size_t j = 0; j < nh; j++)
+				if (h[j].role == e->role && strcmp(h[j].service, e->service) == 0)
+					y = &h[j];
+			if (!x) {
+				struct agg *na2 = realloc(a, (na + 1) * sizeof *a);
+				if (!na2)
+					continue;
+				a = na2;
+				x = memset(&a[na++], 0, sizeof *a);
+				x->role = e->role;
+				x->status = e->status;
+				x->service = e->service;
+			}
+			if (!y) {
+				struct agg *nh2 = realloc(h, (nh + 1) * sizeof *h);
+				if (!nh2)
+					continue;
+				h = nh2;
+				y = memset(&h[nh++], 0, sizeof *h);
+				y->role = e->role;
+				y->service = e->service;
+			}
+			uint64_t c = atomic_load_explicit(&e->count, memory_order_relaxed);
+			x->count += c;
+			y->count += c;
+			y->sum_us += atomic_load_explicit(&e->sum_us, memory_order_relaxed);
+			for (size_t b = 0; b < NBUCKETS; b++)
+				y->buckets[b] +=
+					atomic_load_explicit(&e->buckets[b], memory_order_relaxed);
+		}
+	}
+
+	put(&o, "# HELP ndx_gateway_requests_total Exchanges handled, by role, service and "
+		"HTTP status.\n# TYPE ndx_gateway_requests_total counter\n");
+	for (size_t i = 0; i < na; i++)
+		put(&o, "ndx_gateway_requests_total{role=\"%s\",service=\"%s\",status=\"%d\"} %" PRIu64
+			"\n",
+		    role_name(a[i].role), a[i].service, a[i].status, a[i].count);
+	put(&o, "# HELP ndx_gateway_request_duration_seconds Time to answer an exchange.\n"
+		"# TYPE ndx_gateway_request_duration_seconds histogram\n");
+	for (size_t i = 0; i < nh; i++) {
+		uint64_t cum = 0;
+		for (size_t b = 0; b < NBUCKETS; b++) {
+			cum += h[i].buckets[b];
+			if (b < NBUCKETS - 1)
+				put(&o, "ndx_gateway_request_duration_seconds_bucket{role=\"%s\","
+					"service=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+				    role_name(h[i].role), h[i].service, bucket_le[b], cum);
+			else
+				put(&o, "ndx_gateway_request_duration_seconds_bucket{role=\"%s\","
+					"service=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+				    role_name(h[i].role), h[i].service, cum);
+		}
+		put(&o, "ndx_gateway_request_duration_seconds_sum{role=\"%s\",service=\"%s\"} %.6f\n",
+		    role_name(h[i].role), h[i].service, (double)h[i].sum_us / 1e6);
+		put(&o, "ndx_gateway_request_duration_seconds_count{role=\"%s\",service=\"%s\"} %" PRIu64
+			"\n",
+		    role_name(h[i].role), h[i].service, h[i].count);
+	}
+	pthread_mutex_unlock(&threads_mu);
+	free(a);
+	free(h);
+
+	put(&o, "# HELP ndx_gateway_errors_total Refusals, by X-Road error type.\n"
+		"# TYPE ndx_gateway_errors_total counter\n");
+	for (size_t i = 0; i < NERRORS; i++)
+		put(&o, "ndx_gateway_errors_total{type=\"%s\"} %" PRIu64 "\n", error_types[i],
+		    (uint64_t)atomic_load_explicit(&error_counts[i], memory_order_relaxed));
+	put(&o, "# HELP ndx_gateway_in_flight Exchanges being handled now.\n"
+		"# TYPE ndx_gateway_in_flight gauge\nndx_gateway_in_flight %ld\n",
+	    atomic_load_explicit(&in_flight, memory_order_relaxed));
+	put(&o, "# HELP ndx_gateway_conf_version Version of the held global configuration (0: "
+		"none).\n# TYPE ndx_gateway_conf_version gauge\nndx_gateway_conf_version %" PRIu64
+		"\n",
+	    v->c ? (uint64_t)ndx_conf_version(v->c->conf) : 0);
+	put(&o, "# HELP ndx_gateway_conf_age_seconds Seconds since the held configuration was "
+		"generated (-1: none).\n# TYPE ndx_gateway_conf_age_seconds gauge\n"
+		"ndx_gateway_conf_age_seconds %lld\n",
+	    v->c ? (long long)(now - ndx_conf_generated_at(v->c->conf)) : -1LL);
+	if (o.oom) {
+		free(o.buf);
+		return NULL;
+	}
+	return o.buf;
+}
+
+void gw_metrics_free_all(void)
+{
+	pthread_mutex_lock(&threads_mu);
+	while (threads) {
+		struct mthread *t = threads;
+		threads = t->next;
+		for (size_t i = 0; i < SLOTS; i++)
+			free(t->e[i].service);
+		free(t);
+	}
+	pthread_mutex_unlock(&threads_mu);
+}

@@ -1,0 +1,350 @@
+/* The gateway port (docs/protocol.md "Gateway to gateway"): another
+ * member's gateway calls over mutual TLS. The client certificate must chain
+ * to the instance CA and be a gateway of the held configuration, revoked
+ * neither by certificate nor by signing key; X-Road-Client must be a
+ * subsystem of that gateway's member; Ndx-Timestamp must be within the
+ * clock skew; Ndx-Signature must verify over the request hash recomputed
+ * from what arrived; the service must be in the configuration and served
+ * here; the grant must allow it. Then the provider system gets the request,
+ * and the answer (or the refusal: every response made after the request
+ * hash is known) is signed over the canonical response hash, so that the
+ * consumer gateway can check it came from here unchanged. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/timefmt.h"
+
+struct exch {
+	struct gw_ctx *g;
+	const struct gw_view *v;
+	const struct ndx_http_req *req;
+	struct ndx_http_resp *resp;
+	const struct ndx_conf *conf;
+	const json_t *peer;         /* the calling gateway */
+	const char *service_label;
+	char client[NDX_ID_TEXT_MAX];
+	char service[NDX_ID_TEXT_MAX];
+	const char *rest;
+	const char *location;       /* of the backend's answer */
+	int hashed;                 /* req_hash is known: sign what goes back */
+	uint8_t req_hash[NDX_SHA256_LEN];
+	char request_id[GW_UUID_LEN];
+};
+
+static void refuse(struct exch *x, int status, const char *type, const char *detail,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void refuse(struct exch *x, int status, const char *type, const char *detail,
+		   const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ndx_http_resp_error(x->resp, status, type, msg, detail);
+	gw_metrics_error(type);
+}
+
+/* Purpose and consent for personal-data services (DESIGN.md section 6)
+ * belong here: a service marked "personal" will need an allowed Ndx-Purpose
+ * and, where "consent_required", a live consent for Ndx-Subject. That check
+ * comes with the consent registry; until then no requirement is imposed
+ * and nothing is pretended. Returns true to let the request pass, or fills
+ * the refusal and returns false. */
+static bool provider_check_personal(struct exch *x, const json_t *service)
+{
+	(void)x;
+	(void)service;
+	return true;
+}
+
+static void sign_response(struct exch *x)
+{
+	struct ndx_response_hash_input in = { 0 };
+	uint8_t h[NDX_SHA256_LEN];
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status;
+	char *sig, *b64;
+
+	if (!x->hashed || ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		return;
+	memcpy(in.request_hash, x->req_hash, sizeof in.request_hash);
+	in.status = status;
+	in.content_type = ct;
+	in.location = x->location;
+	/* HEAD answers travel without their body. */
+	if (strcmp(x->req->method, "HEAD") == 0)
+		len = 0;
+	ndx_sha256(len ? body : "", len, in.body_sha256);
+	ndx_response_hash(&in, h);
+	sig = gw_sign_hash(x->g->cfg, h);
+	b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
+	if (sig && b64) {
+		ndx_http_resp_header(x->resp, "Ndx-Response-Signature", sig);
+		ndx_http_resp_header(x->resp, "X-Road-Request-Hash", b64);
+	}
+	if (x->request_id[0])
+		ndx_http_resp_header(x->resp, "X-Road-Request-Id", x->request_id);
+	free(sig);
+	free(b64);
+}
+
+static int add_if(struct curl_slist **l, const char *name, const char *v)
+{
+	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
+}
+
+static void forward(struct exch *x, const struct gw_service *svc, struct gw_xfer_resp *r)
+{
+	const struct ndx_http_req *req = x->req;
+	struct curl_slist *hdrs = NULL;
+	const char *ct = ndx_http_header(req, "Content-Type");
+	struct gw_backend_call call = {
+		.svc = svc,
+		.method = req->method,
+		.path = x->rest,
+		.query = req->query,
+		.body = req->body,
+		.body_len = req->body_len,
+		.connect_timeout_ms = x->v->s->connect_timeout_ms,
+		.max_body = x->v->s->max_body,
+	};
+	enum gw_xfer_result res;
+
+	if (gw_slist_add(&hdrs, "X-Road-Client", x->client) ||
+	    gw_slist_add(&hdrs, "X-Road-Service", x->service) ||
+	    add_if(&hdrs, "X-Road-Id", ndx_http_header(req, "X-Road-Id")) ||
+	    gw_slist_add(&hdrs, "X-Road-Request-Id", x->request_id) ||
+	    add_if(&hdrs, "X-Road-UserId", ndx_http_header(req, "X-Road-UserId")) ||
+	    add_if(&hdrs, "X-Road-Issue", ndx_http_header(req, "X-Road-Issue")) ||
+	    add_if(&hdrs, "Ndx-Purpose", ndx_http_header(req, "Ndx-Purpose")) ||
+	    add_if(&hdrs, "Ndx-Subject", ndx_http_header(req, "Ndx-Subject")) ||
+	    add_if(&hdrs, "Accept", ndx_http_header(req, "Accept")) ||
+	    add_if(&hdrs, "Accept-Language", ndx_http_header(req, "Accept-Language")) ||
+	    gw_slist_add(&hdrs, "Content-Type", ct && ct[0] ? ct : "") ||
+	    gw_slist_add(&hdrs, "Expect", "")) {
+		refuse(x, 500, "Server.Internal", NULL, "cannot build the backend request");
+		goto out;
+	}
+	call.headers = hdrs;
+	res = gw_backend_send(&call, r);
+	switch (res) {
+	case GW_XFER_OK:
+		/* Without a Content-Type the answer goes out as octet-stream
+		 * (ndx_http_resp_bytes), and that is what gets signed. */
+		ndx_http_resp_bytes(x->resp, (int)r->status, r->hdr[GW_H_CONTENT_TYPE],
+				    r->body ? r->body : "", r->len);
+		if (r->hdr[GW_H_LOCATION]) {
+			x->location = r->hdr[GW_H_LOCATION];
+			ndx_http_resp_header(x->resp, "Location", x->location);
+		}
+		break;
+	case GW_XFER_TIMEOUT:
+		refuse(x, 504, "Server.ProviderTimeout", NULL,
+		       "the provider system of %s did not answer within %ld ms", x->service,
+		       svc->timeout_ms);
+		break;
+	case GW_XFER_TOOBIG:
+		refuse(x, 502, "Server.ProviderUnreachable", NULL,
+		       "the provider system's answer exceeds %zu bytes", x->v->s->max_body);
+		break;
+	default:
+		/* The backend URL is internal: not named to the caller. */
+		refuse(x, 502, "Server.ProviderUnreachable", NULL,
+		       "the provider system of %s cannot be reached", x->service);
+		fprintf(stderr, GW_PROG ": backend of %s: %s\n", x->service,
+			r->errbuf[0] ? r->errbuf : "transfer failed");
+		break;
+	}
+out:
+	curl_slist_free_all(hdrs);
+}
+
+static void exchange(struct exch *x)
+{
+	const struct ndx_http_req *req = x->req;
+	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX];
+	const char *key_id, *why = NULL, *client_hdr, *ts_hdr, *msg_id, *member;
+	struct ndx_id service_id, client_id, cmember;
+	struct ndx_request_hash_input hin;
+	const json_t *svc_obj;
+	const struct gw_service *svc;
+	struct gw_xfer_resp r = { 0 };
+	time_t now = time(NULL), ts;
+	size_t consumed;
+	int client_ok;
+	static const char *const checked[] = { "X-Road-Client", "X-Road-Id", "X-Road-UserId",
+					       "X-Road-Issue", "Ndx-Purpose", "Ndx-Subject",
+					       "Ndx-Consent", "Ndx-Timestamp", "Content-Type",
+					       "Accept", "Accept-Language" };
+
+	if (!gw_view_live(x->v, now)) {
+		refuse(x, 503, "Server.NoConfiguration", NULL,
+		       "the gateway holds no valid global configuration");
+		return;
+	}
+	x->conf = x->v->c->conf;
+	if (ndx_http_client_cert(req, fp) != NDX_OK) {
+		refuse(x, 401, "Security.Unauthenticated", NULL,
+		       "no client certificate issued by the instance CA");
+		return;
+	}
+	x->peer = ndx_conf_gateway_by_cert(x->conf, fp);
+	key_id = json_string_value(json_object_get(x->peer, "sign_key_id"));
+	member = json_string_value(json_object_get(x->peer, "member"));
+	if (!x->peer || !member || ndx_conf_is_revoked(x->conf, fp) ||
+	    (key_id && ndx_conf_is_revoked(x->conf, key_id))) {
+		refuse(x, 401, "Security.Unauthenticated", fp,
+		       x->peer ? "the client certificate or its gateway's key is revoked"
+			       : "the client certificate is not a gateway's in the configuration");
+		return;
+	}
+	snprintf(peer_member, sizeof peer_member, "%s", member);
+	if (strncmp(req->path, "/r1/", 4) != 0 ||
+	    ndx_id_parse_prefix(req->path + 4, strlen(req->path + 4), NDX_ID_SERVICE, &service_id,
+				&consumed, &why)) {
+		refuse(x, 400, "Client.InvalidRequest", why ? why : req->path,
+		       "expected /r1/{serviceId}[/path]");
+		return;
+	}
+	x->rest = req->path + 4 + consumed;
+	ndx_id_format(&service_id, x->service, sizeof x->service);
+	for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
+		bool ok;
+		gw_header(req, checked[i], &ok);
+		if (!ok) {
+			refuse(x, 400, "Client.InvalidRequest", checked[i],
+			       "header %s contains CR or LF or is longer than %d bytes", checked[i],
+			       GW_HEADER_MAX);
+			return;
+		}
+	}
+	client_hdr = ndx_http_header(req, "X-Road-Client");
+	client_ok = client_hdr && ndx_id_parse(client_hdr, strlen(client_hdr), NDX_ID_SUBSYSTEM,
+					       &client_id, &why) == NDX_OK;
+	if (client_ok)
+		ndx_id_format(&client_id, x->client, sizeof x->client);
+	else
+		snprintf(x->client, sizeof x->client, "%s", client_hdr ? client_hdr : "");
+
+	/* From here on the request hash is known and answers are signed. */
+	ts_hdr = ndx_http_header(req, "Ndx-Timestamp");
+	msg_id = ndx_http_header(req, "X-Road-Id");
+	memset(&hin, 0, sizeof hin);
+	hin.method = req->method;
+	hin.service = x->service;
+	hin.path = x->rest;
+	hin.query = req->query;
+	hin.client = x->client;
+	hin.message_id = msg_id;
+	hin.user_id = ndx_http_header(req, "X-Road-UserId");
+	hin.issue = ndx_http_header(req, "X-Road-Issue");
+	hin.purpose = ndx_http_header(req, "Ndx-Purpose");
+	hin.subject = ndx_http_header(req, "Ndx-Subject");
+	hin.consent = ndx_http_header(req, "Ndx-Consent");
+	hin.timestamp = ts_hdr;
+	hin.content_type = ndx_http_header(req, "Content-Type");
+	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
+	ndx_request_hash(&hin, x->req_hash);
+	x->hashed = 1;
+	if (gw_uuid(x->request_id) != NDX_OK) {
+		refuse(x, 500, "Server.Internal", NULL, "no randomness for a request id");
+		return;
+	}
+
+	if (!client_ok) {
+		refuse(x, 400, "Client.InvalidClient", why,
+		       client_hdr ? "X-Road-Client is not a subsystem id"
+				  : "the X-Road-Client header is missing");
+		return;
+	}
+	ndx_id_parent(&client_id, NDX_ID_MEMBER, &cmember);
+	{
+		char cm[NDX_ID_TEXT_MAX];
+		ndx_id_format(&cmember, cm, sizeof cm);
+		if (strcmp(cm, peer_member) != 0 || !ndx_conf_subsystem(x->conf, x->client)) {
+			refuse(x, 403, "Client.UnknownClient", x->client,
+			       "%s is not a subsystem of %s, whose gateway is calling", x->client,
+			       peer_member);
+			return;
+		}
+	}
+	if (!msg_id || !msg_id[0]) {
+		refuse(x, 400, "Client.InvalidRequest", "X-Road-Id", "the X-Road-Id header is missing");
+		return;
+	}
+	if (!ts_hdr || ndx_time_parse(ts_hdr, &ts) != NDX_OK ||
+	    (ts > now ? ts - now : now - ts) > (time_t)x->v->s->clock_skew_s) {
+		refuse(x, 401, "Security.StaleTimestamp", ts_hdr,
+		       "Ndx-Timestamp is missing, malformed or more than %ld s from this gateway's "
+		       "clock",
+		       x->v->s->clock_skew_s);
+		return;
+	}
+	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->peer),
+			   ndx_http_header(req, "Ndx-Signature"), x->req_hash, err,
+			   sizeof err) != NDX_OK) {
+		refuse(x, 401, "Security.BadSignature", err,
+		       "Ndx-Signature does not verify over the request");
+		return;
+	}
+	svc_obj = ndx_conf_service(x->conf, x->service);
+	svc = gw_settings_service(x->v->s, x->service);
+	if (!svc_obj || !svc) {
+		refuse(x, 404, "Client.UnknownService", x->service,
+		       svc_obj ? "%s is not served by this gateway"
+			       : "%s is not in the global configuration",
+		       x->service);
+		return;
+	}
+	x->service_label = json_string_value(json_object_get(svc_obj, "id"));
+	if (!ndx_conf_grant_allows(x->conf, x->client, x->service, req->method, x->rest)) {
+		snprintf(err, sizeof err, "%s %s", req->method, x->rest[0] ? x->rest : "/");
+		refuse(x, 403, "Client.NoGrant", err, "%s may not call %s", x->client, x->service);
+		return;
+	}
+	if (!provider_check_personal(x, svc_obj))
+		return;
+	forward(x, svc, &r);
+	sign_response(x);
+	x->hashed = 0; /* signed; the caller must not sign again */
+	gw_xfer_resp_free(&r);
+}
+
+void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct gw_ctx *g = ctx;
+	struct gw_view v;
+	struct exch x;
+	struct timespec t0, t1;
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	gw_metrics_begin();
+	gw_state_acquire(g->state, &v);
+	memset(&x, 0, sizeof x);
+	x.g = g;
+	x.v = &v;
+	x.req = req;
+	x.resp = resp;
+	exchange(&x);
+	sign_response(&x);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	gw_metrics_end(GW_ROLE_PROVIDER, x.service_label, status,
+		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	gw_view_release(&v);
+}

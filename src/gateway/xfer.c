@@ -1,0 +1,258 @@
+/* The libcurl transfers both roles make (to provider gateways in peer.c, to
+ * provider systems in backend.c): one easy handle per thread and kind, kept
+ * for the thread's life so that its connections are reused (curl_easy_reset
+ * keeps them), a response body gathered into a buffer with a cap, the few
+ * response headers the gateway needs, and curl's outcome sorted into what
+ * the gateway answers (connect failure, timeout, failure, too big). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gateway.h"
+#include "ndx/err.h"
+#include "ndx/msgsig.h"
+
+/* Idle connections a thread keeps per kind (peers or backends). */
+#define MAX_CONNECTS 32L
+
+static pthread_key_t handle_key[2];
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+static int keys_ok;
+
+static void handle_destroy(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void make_keys(void)
+{
+	keys_ok = pthread_key_create(&handle_key[0], handle_destroy) == 0 &&
+		  pthread_key_create(&handle_key[1], handle_destroy) == 0;
+}
+
+int gw_xfer_global_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return NDX_ENOMEM;
+	pthread_once(&keys_once, make_keys);
+	return keys_ok ? NDX_OK : NDX_ENOMEM;
+}
+
+void gw_xfer_global_cleanup(void)
+{
+	/* The main thread's own handles (if any) go with it. */
+	for (int i = 0; i < 2; i++) {
+		CURL *c = pthread_getspecific(handle_key[i]);
+		if (c) {
+			curl_easy_cleanup(c);
+			pthread_setspecific(handle_key[i], NULL);
+		}
+	}
+	curl_global_cleanup();
+}
+
+CURL *gw_xfer_handle(enum gw_handle_kind kind)
+{
+	CURL *c = pthread_getspecific(handle_key[kind]);
+	if (c) {
+		curl_easy_reset(c);
+	} else {
+		c = curl_easy_init();
+		if (!c)
+			return NULL;
+		if (pthread_setspecific(handle_key[kind], c) != 0) {
+			curl_easy_cleanup(c);
+			return NULL;
+		}
+	}
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, MAX_CONNECTS);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* The path goes on byte for byte: no "/../" squashing. */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	return c;
+}
+
+int gw_slist_add(struct curl_slist **list, const char *name, const char *value)
+{
+	size_t cap = strlen(name) + strlen(value) + 3;
+	char *line = malloc(cap);
+	struct curl_slist *n;
+
+	if (!line)
+		return NDX_ENOMEM;
+	/* "Name:" with nothing after the colon tells curl to leave out a
+	 * header it would otherwise add itself. */
+	snprintf(line, cap, value[0] ? "%s: %s" : "%s:%s", name, value);
+	n = curl_slist_append(*list, line);
+	free(line);
+	if (!n)
+		return NDX_ENOMEM;
+	*list = n;
+	return NDX_OK;
+}
+
+void gw_xfer_resp_free(struct gw_xfer_resp *r)
+{
+	for (int i = 0; i < GW_H_COUNT; i++) {
+		free(r->hdr[i]);
+		r->hdr[i] = NULL;
+	}
+	free(r->body);
+	r->body = NULL;
+	r->len = r->alloc = 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct gw_xfer_resp *r = ud;
+	size_t n = size * nmemb;
+
+	if (n > r->cap - r->len) {
+		r->toobig = 1;
+		return 0;
+	}
+	if (r->len + n + 1 > r->alloc) {
+		size_t want = r->alloc ? r->alloc : 4096;
+		char *nb;
+		while (want < r->len + n + 1)
+			want *= 2;
+		nb = realloc(r->body, want);
+		if (!nb)
+			return 0;
+		r->body = nb;
+		r->alloc = want;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+static const char *const hdr_names[GW_H_COUNT] = {
+	[GW_H_CONTENT_TYPE] = "Content-Type",
+	[GW_H_LOCATION] = "Location",
+	[GW_H_XROAD_ERROR] = "X-Road-Error",
+	[GW_H_REQUEST_ID] = "X-Road-Request-Id",
+	[GW_H_REQUEST_HASH] = "X-Road-Request-Hash",
+	[GW_H_RESPONSE_SIG] = "Ndx-Response-Signature",
+};
+
+struct hdr_ctx {
+	struct gw_xfer_resp *r;
+	CURL *c;
+	int hooked;
+};
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct hdr_ctx *h = ud;
+	struct gw_xfer_resp *r = h->r;
+	size_t n = size * nmemb, nl, vl;
+	const char *colon, *v;
+
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* A new header block (after 100 Continue): start over. */
+		for (int i = 0; i < GW_H_COUNT; i++) {
+			free(r->hdr[i]);
+			r->hdr[i] = NULL;
+		}
+		if (!h->hooked && r->on_headers) {
+			h->hooked = 1;
+			if (r->on_headers(h->c, r->ud) != 0) {
+				r->aborted = 1;
+				return 0;
+			}
+		}
+		return n;
+	}
+	colon = memchr(data, ':', n);
+	if (!colon)
+		return n;
+	nl = (size_t)(colon - data);
+	for (int i = 0; i < GW_H_COUNT; i++) {
+		if (strlen(hdr_names[i]) != nl || strncasecmp(data, hdr_names[i], nl) != 0)
+			continue;
+		v = colon + 1;
+		vl = n - nl - 1;
+		while (vl && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
+			      v[vl - 1] == '\t'))
+			vl--;
+		/* An absurd header is a broken peer, not something to keep. */
+		if (vl > 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT)
+			return 0;
+		free(r->hdr[i]);
+		r->hdr[i] = strndup(v, vl);
+		if (!r->hdr[i])
+			return 0;
+		break;
+	}
+	return n;
+}
+
+enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
+				    size_t body_len, struct curl_slist *headers,
+				    struct gw_xfer_resp *r)
+{
+	struct hdr_ctx h = { .r = r, .c = c };
+	struct curl_slist *all = headers;
+	long sent = 0;
+	curl_off_t up = 0;
+	CURLcode cc;
+
+	r->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, all);
+	if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+		   strcmp(method, "PATCH") == 0) {
+		/* Exactly the body received (possibly empty). The callers' header
+		 * lists cancel curl's default Content-Type and Expect. */
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		if (strcmp(method, "GET") != 0)
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
+
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (cc == CURLE_OK)
+		return GW_XFER_OK;
+	if (r->aborted)
+		return GW_XFER_IDENTITY;
+	if (r->toobig)
+		return GW_XFER_TOOBIG;
+	curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &sent);
+	curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return GW_XFER_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* A connect timeout sent nothing; another gateway may answer. */
+		return r->status == 0 && sent == 0 && up == 0 && strstr(r->errbuf, "onnect")
+			       ? GW_XFER_CONNECT
+			       : GW_XFER_TIMEOUT;
+	default:
+		return GW_XFER_FAILED;
+	}
+}
