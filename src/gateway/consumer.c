@@ -3,9 +3,11 @@
  * gateway checks the client, the service and the grant against the held
  * global configuration, computes and signs the canonical request hash, sends
  * the request over mutual TLS to a gateway of the service's member, verifies
- * the response signature with that gateway's key and only then answers. The
- * port also serves /healthz, /metrics and the metaservices. Every refusal is
- * an X-Road style error. */
+ * the response signature with that gateway's key, writes the exchange's
+ * record to the message log (refusals too, once the client is its own and
+ * the service id parses) and answers only when that record is durable. The
+ * port also serves /healthz, /metrics, /admin/log/head and the
+ * metaservices. Every refusal is an X-Road style error. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,19 +80,109 @@ static int add_if(struct curl_slist **l, const char *name, const char *v)
 	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
 }
 
-static void exchange(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
-		     struct ndx_http_resp *resp, const char **service_label)
+void gw_error_body(struct ndx_http_resp *resp, int status, const char *type, const char *message,
+		   const char *detail)
 {
+	json_t *o = json_object(), *d;
+
+	if (o) {
+		json_object_set_new(o, "type", json_string(type));
+		json_object_set_new(o, "message", json_string(message ? message : ""));
+		/* detail may carry request bytes that are not UTF-8. */
+		d = detail ? json_string(detail) : NULL;
+		json_object_set_new(o, "detail", d ? d : json_null());
+	}
+	ndx_http_resp_json(resp, status, o);
+	gw_metrics_error(type);
+}
+
+/* One exchange on the consumer port. Its answer is rendered into resp
+ * without headers; finish() logs it and only then adds them. */
+struct cx {
+	struct gw_ctx *g;
+	const struct ndx_http_req *req;
+	struct ndx_http_resp *resp;
+	struct timespec t0;
+	const char *err_type;     /* the refusal (ours or the provider's), NULL = none */
+	bool identified;          /* own client and a service id: the exchange is logged */
+	bool passed;              /* the provider's verified answer is in resp */
+	const char *msg_id, *purpose, *subject;
+	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX];
+	bool has_req_hash, has_resp_hash;
+	uint8_t req_hash[NDX_SHA256_LEN], resp_hash[NDX_SHA256_LEN];
+	const char *req_sig, *resp_sig;
+};
+
+static void decline(struct cx *x, int status, const char *type, const char *detail,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void decline(struct cx *x, int status, const char *type, const char *detail,
+		    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	gw_error_body(x->resp, status, type, msg, detail);
+	x->err_type = type;
+	x->passed = false;
+}
+
+/* Writes the record of an identified exchange and returns true once it is
+ * durable; otherwise the answer becomes 503 Server.LogUnavailable (the
+ * provider may have served it, but this gateway cannot prove it did) and
+ * false is returned. */
+static bool finish_log(struct cx *x)
+{
+	struct ndx_msglog_record rec = { 0 };
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	if (!x->identified)
+		return true;
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	rec.direction = NDX_MSGLOG_CONSUMER;
+	rec.message_id = x->msg_id;
+	rec.client = x->client;
+	rec.service = x->service;
+	rec.subject = x->subject;
+	rec.purpose = x->purpose;
+	rec.request_hash = x->has_req_hash ? x->req_hash : NULL;
+	rec.response_hash = x->has_resp_hash ? x->resp_hash : NULL;
+	rec.status = status;
+	rec.duration_ms = gw_elapsed_ms(&x->t0);
+	rec.request_sig = x->req_sig;
+	rec.response_sig = x->resp_sig;
+	if (gw_log_append(x->g->log, &rec) == NDX_OK)
+		return true;
+	ndx_http_resp_error(x->resp, 503, GW_LOG_UNAVAILABLE,
+			    "the gateway cannot write its message log; the exchange is not answered",
+			    NULL);
+	gw_metrics_error(GW_LOG_UNAVAILABLE);
+	x->err_type = NULL; /* ndx_http_resp_error set the header */
+	x->passed = false;
+	return false;
+}
+
+static void exchange(struct cx *x, const struct gw_view *v, const char **service_label)
+{
+	struct gw_ctx *g = x->g;
+	const struct ndx_http_req *req = x->req;
+	struct ndx_http_resp *resp = x->resp;
 	const struct ndx_conf *conf = v->c ? v->c->conf : NULL;
 	struct in_headers h;
 	struct ndx_id client_id, service_id, member_id;
-	char client[NDX_ID_TEXT_MAX], client_wire[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX],
-		service_wire[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX], uuid[GW_UUID_LEN],
-		ts[NDX_TIME_TEXT_LEN], err[512], *suffix = NULL, *sig = NULL, *hash_b64 = NULL;
-	const char *bad, *why = NULL, *rest, *msg_id;
+	char client_wire[NDX_ID_TEXT_MAX], service_wire[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX],
+		uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512], *suffix = NULL, *sig = NULL,
+		*hash_b64 = NULL;
+	const char *bad, *why = NULL, *rest;
 	const json_t *svc_obj;
 	struct ndx_request_hash_input hin;
-	uint8_t req_hash[NDX_SHA256_LEN], resp_hash[NDX_SHA256_LEN];
 	struct curl_slist *hdrs = NULL;
 	struct gw_xfer_resp r = { 0 };
 	struct gw_peer_call call = { 0 };
@@ -99,67 +191,72 @@ static void exchange(struct gw_ctx *g, const struct gw_view *v, const struct ndx
 	time_t now = time(NULL);
 
 	if ((bad = check_headers(req, &h))) {
-		refuse(resp, 400, "Client.InvalidRequest", bad,
-		       "header %s contains CR or LF or is longer than %d bytes", bad,
-		       GW_HEADER_MAX);
-		return;
+		decline(x, 400, "Client.InvalidRequest", bad,
+			"header %s contains CR or LF or is longer than %d bytes", bad,
+			GW_HEADER_MAX);
+		goto done;
 	}
 	if (!gw_view_live(v, now)) {
-		refuse(resp, 503, "Server.NoConfiguration", NULL,
-		       "the gateway holds no valid global configuration");
-		return;
+		decline(x, 503, "Server.NoConfiguration", NULL,
+			"the gateway holds no valid global configuration");
+		goto done;
 	}
 	if (!h.client || !h.client[0] ||
 	    ndx_id_parse(h.client, strlen(h.client), NDX_ID_SUBSYSTEM, &client_id, &why)) {
-		refuse(resp, 400, "Client.InvalidClient", why,
-		       h.client ? "X-Road-Client is not a subsystem id"
-				: "the X-Road-Client header is missing");
-		return;
+		decline(x, 400, "Client.InvalidClient", why,
+			h.client ? "X-Road-Client is not a subsystem id"
+				 : "the X-Road-Client header is missing");
+		goto done;
 	}
-	ndx_id_format(&client_id, client, sizeof client);
+	ndx_id_format(&client_id, x->client, sizeof x->client);
 	ndx_id_format_wire(&client_id, client_wire, sizeof client_wire);
-	if (!gw_settings_has_subsystem(v->s, client) || !ndx_conf_subsystem(conf, client)) {
-		refuse(resp, 403, "Client.UnknownClient", client,
-		       "%s is not a subsystem that may use this gateway", client);
-		return;
+	if (!gw_settings_has_subsystem(v->s, x->client) || !ndx_conf_subsystem(conf, x->client)) {
+		decline(x, 403, "Client.UnknownClient", x->client,
+			"%s is not a subsystem that may use this gateway", x->client);
+		goto done;
 	}
 	if (ndx_id_parse_prefix(req->path + 4, strlen(req->path + 4), NDX_ID_SERVICE, &service_id,
 				&consumed, &why)) {
-		refuse(resp, 400, "Client.InvalidRequest", why, "malformed service id in the path");
-		return;
+		decline(x, 400, "Client.InvalidRequest", why, "malformed service id in the path");
+		goto done;
 	}
 	rest = req->path + 4 + consumed;
-	ndx_id_format(&service_id, service, sizeof service);
+	ndx_id_format(&service_id, x->service, sizeof x->service);
 	ndx_id_format_wire(&service_id, service_wire, sizeof service_wire);
-	svc_obj = ndx_conf_service(conf, service);
+	/* From here on the exchange is one of ours, with a message id: every
+	 * answer, refusals included, is logged before it goes out. */
+	x->msg_id = h.id;
+	if (!x->msg_id || !x->msg_id[0]) {
+		if (gw_uuid(uuid) != NDX_OK) {
+			decline(x, 500, "Server.Internal", NULL, "no randomness for a message id");
+			goto done;
+		}
+		x->msg_id = uuid;
+	}
+	x->purpose = h.purpose;
+	x->subject = h.subject;
+	x->identified = true;
+	svc_obj = ndx_conf_service(conf, x->service);
 	if (!svc_obj) {
-		refuse(resp, 404, "Client.UnknownService", service,
-		       "%s is not in the global configuration", service);
-		return;
+		decline(x, 404, "Client.UnknownService", x->service,
+			"%s is not in the global configuration", x->service);
+		goto done;
 	}
 	*service_label = json_string_value(json_object_get(svc_obj, "id"));
-	if (!ndx_conf_grant_allows(conf, client, service, req->method, rest)) {
+	if (!ndx_conf_grant_allows(conf, x->client, x->service, req->method, rest)) {
 		snprintf(err, sizeof err, "%s %s", req->method, rest[0] ? rest : "/");
-		refuse(resp, 403, "Client.NoGrant", err, "%s may not call %s", client, service);
-		return;
-	}
-	msg_id = h.id;
-	if (!msg_id || !msg_id[0]) {
-		if (gw_uuid(uuid) != NDX_OK) {
-			refuse(resp, 500, "Server.Internal", NULL, "no randomness for a message id");
-			return;
-		}
-		msg_id = uuid;
+		decline(x, 403, "Client.NoGrant", err, "%s may not call %s", x->client, x->service);
+		goto done;
 	}
 	ndx_time_format(now, ts);
 
 	memset(&hin, 0, sizeof hin);
 	hin.method = req->method;
-	hin.service = service;
+	hin.service = x->service;
 	hin.path = rest;
 	hin.query = req->query;
-	hin.client = client;
-	hin.message_id = msg_id;
+	hin.client = x->client;
+	hin.message_id = x->msg_id;
 	hin.user_id = h.user_id;
 	hin.issue = h.issue;
 	hin.purpose = h.purpose;
@@ -168,31 +265,34 @@ static void exchange(struct gw_ctx *g, const struct gw_view *v, const struct ndx
 	hin.timestamp = ts;
 	hin.content_type = h.content_type;
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
-	ndx_request_hash(&hin, req_hash);
-	sig = gw_sign_hash(g->cfg, req_hash);
-	hash_b64 = ndx_b64_encode(req_hash, sizeof req_hash, 0);
+	ndx_request_hash(&hin, x->req_hash);
+	x->has_req_hash = true;
+	sig = gw_sign_hash(g->cfg, x->req_hash);
+	x->req_sig = sig;
+	hash_b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
 	n = 4 + strlen(service_wire) + strlen(rest) + strlen(req->query) + 2;
 	suffix = malloc(n);
 	if (!sig || !hash_b64 || !suffix) {
-		refuse(resp, 500, "Server.Internal", NULL, "cannot sign the request");
-		goto out;
+		decline(x, 500, "Server.Internal", NULL, "cannot sign the request");
+		goto done;
 	}
 	snprintf(suffix, n, "/r1/%s%s%s%s", service_wire, rest, req->query[0] ? "?" : "",
 		 req->query);
 	/* Empty values are not sent: absent and empty hash alike. Content-Type
 	 * and Expect without a value stop curl from adding its own. */
 	if (gw_slist_add(&hdrs, "X-Road-Client", client_wire) ||
-	    gw_slist_add(&hdrs, "X-Road-Id", msg_id) || add_if(&hdrs, "X-Road-UserId", h.user_id) ||
-	    add_if(&hdrs, "X-Road-Issue", h.issue) || add_if(&hdrs, "Ndx-Purpose", h.purpose) ||
-	    add_if(&hdrs, "Ndx-Subject", h.subject) || add_if(&hdrs, "Ndx-Consent", h.consent) ||
-	    gw_slist_add(&hdrs, "Ndx-Timestamp", ts) || gw_slist_add(&hdrs, "Ndx-Signature", sig) ||
-	    add_if(&hdrs, "Accept", h.accept) || add_if(&hdrs, "Accept-Language", h.accept_language) ||
+	    gw_slist_add(&hdrs, "X-Road-Id", x->msg_id) ||
+	    add_if(&hdrs, "X-Road-UserId", h.user_id) || add_if(&hdrs, "X-Road-Issue", h.issue) ||
+	    add_if(&hdrs, "Ndx-Purpose", h.purpose) || add_if(&hdrs, "Ndx-Subject", h.subject) ||
+	    add_if(&hdrs, "Ndx-Consent", h.consent) || gw_slist_add(&hdrs, "Ndx-Timestamp", ts) ||
+	    gw_slist_add(&hdrs, "Ndx-Signature", sig) || add_if(&hdrs, "Accept", h.accept) ||
+	    add_if(&hdrs, "Accept-Language", h.accept_language) ||
 	    (h.content_type && h.content_type[0]
 		     ? gw_slist_add(&hdrs, "Content-Type", h.content_type)
 		     : gw_slist_add(&hdrs, "Content-Type", "")) ||
 	    gw_slist_add(&hdrs, "Expect", "")) {
-		refuse(resp, 500, "Server.Internal", NULL, "cannot build the request");
-		goto out;
+		decline(x, 500, "Server.Internal", NULL, "cannot build the request");
+		goto done;
 	}
 	ndx_id_parent(&service_id, NDX_ID_MEMBER, &member_id);
 	ndx_id_format(&member_id, member, sizeof member);
@@ -210,69 +310,86 @@ static void exchange(struct gw_ctx *g, const struct gw_view *v, const struct ndx
 	case GW_XFER_OK:
 		break;
 	case GW_XFER_TIMEOUT:
-		refuse(resp, 504, "Server.ProviderTimeout", r.errbuf,
-		       "no answer from a gateway of %s in time", member);
-		goto out;
+		decline(x, 504, "Server.ProviderTimeout", r.errbuf,
+			"no answer from a gateway of %s in time", member);
+		goto done;
 	case GW_XFER_TOOBIG:
-		refuse(resp, 502, "Server.ProviderUnreachable", NULL,
-		       "the answer from %s exceeds %zu bytes", member, v->s->max_body);
-		goto out;
+		decline(x, 502, "Server.ProviderUnreachable", NULL,
+			"the answer from %s exceeds %zu bytes", member, v->s->max_body);
+		goto done;
 	case GW_XFER_IDENTITY:
-		refuse(resp, 502, "Server.ProviderUnreachable", NULL,
-		       "the TLS certificate of the answering gateway is not one of %s", member);
-		goto out;
+		decline(x, 502, "Server.ProviderUnreachable", NULL,
+			"the TLS certificate of the answering gateway is not one of %s", member);
+		goto done;
 	default:
-		refuse(resp, 502, "Server.ProviderUnreachable", r.errbuf,
-		       "cannot reach a gateway of %s", member);
-		goto out;
+		decline(x, 502, "Server.ProviderUnreachable", r.errbuf,
+			"cannot reach a gateway of %s", member);
+		goto done;
 	}
 
 	{
 		struct ndx_response_hash_input rin = { 0 };
-		memcpy(rin.request_hash, req_hash, sizeof req_hash);
+		memcpy(rin.request_hash, x->req_hash, sizeof x->req_hash);
 		rin.status = (int)r.status;
 		rin.content_type = r.hdr[GW_H_CONTENT_TYPE];
 		rin.location = r.hdr[GW_H_LOCATION];
 		ndx_sha256(r.body ? r.body : "", r.len, rin.body_sha256);
-		ndx_response_hash(&rin, resp_hash);
+		ndx_response_hash(&rin, x->resp_hash);
 	}
+	/* Logged even when it does not verify: the record is the evidence of
+	 * what the provider gateway sent. */
+	x->has_resp_hash = true;
+	x->resp_sig = r.hdr[GW_H_RESPONSE_SIG];
 	if (gw_verify_hash(ndx_conf_gateway_key(conf, call.gateway), r.hdr[GW_H_RESPONSE_SIG],
-			   resp_hash, err, sizeof err) != NDX_OK) {
+			   x->resp_hash, err, sizeof err) != NDX_OK) {
 		char detail[768];
 		/* The provider's HTTP server refuses an oversized body before any
 		 * handler (and so any signer) runs. Its answer is not passed on,
 		 * but the refusal it announces is the client's to know. */
 		if (r.status == 413 && r.hdr[GW_H_XROAD_ERROR] &&
 		    strcmp(r.hdr[GW_H_XROAD_ERROR], "Client.TooLarge") == 0) {
-			refuse(resp, 413, "Client.TooLarge", NULL,
-			       "the provider gateway of %s accepts no request body this large",
-			       member);
-			goto out;
+			decline(x, 413, "Client.TooLarge", NULL,
+				"the provider gateway of %s accepts no request body this large",
+				member);
+			goto done;
 		}
 		if (r.hdr[GW_H_XROAD_ERROR])
 			snprintf(detail, sizeof detail, "%s; the provider gateway answered %ld %.128s",
 				 err, r.status, r.hdr[GW_H_XROAD_ERROR]);
 		else
 			snprintf(detail, sizeof detail, "%s", err);
-		refuse(resp, 502, "Server.BadResponseSignature", detail,
-		       "the response of %s does not carry a valid signature of its gateway", member);
-		goto out;
+		decline(x, 502, "Server.BadResponseSignature", detail,
+			"the response of %s does not carry a valid signature of its gateway",
+			member);
+		goto done;
 	}
 	ndx_http_resp_bytes(resp, (int)r.status, r.hdr[GW_H_CONTENT_TYPE], r.body ? r.body : "",
 			    r.len);
-	if (r.hdr[GW_H_LOCATION])
-		ndx_http_resp_header(resp, "Location", r.hdr[GW_H_LOCATION]);
+	x->passed = true;
 	if (r.hdr[GW_H_XROAD_ERROR]) {
-		ndx_http_resp_header(resp, "X-Road-Error", r.hdr[GW_H_XROAD_ERROR]);
+		x->err_type = r.hdr[GW_H_XROAD_ERROR];
 		gw_metrics_error(r.hdr[GW_H_XROAD_ERROR]);
 	}
-	ndx_http_resp_header(resp, "X-Road-Client", client);
-	ndx_http_resp_header(resp, "X-Road-Service", service);
-	ndx_http_resp_header(resp, "X-Road-Id", msg_id);
-	if (r.hdr[GW_H_REQUEST_ID])
-		ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
-	ndx_http_resp_header(resp, "X-Road-Request-Hash", hash_b64);
-	ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
+done:
+	if (!finish_log(x)) {
+		ndx_http_resp_header(resp, "X-Road-Client", x->client);
+		ndx_http_resp_header(resp, "X-Road-Service", x->service);
+		ndx_http_resp_header(resp, "X-Road-Id", x->msg_id);
+		goto out;
+	}
+	if (x->err_type)
+		ndx_http_resp_header(resp, "X-Road-Error", x->err_type);
+	if (x->passed) {
+		if (r.hdr[GW_H_LOCATION])
+			ndx_http_resp_header(resp, "Location", r.hdr[GW_H_LOCATION]);
+		ndx_http_resp_header(resp, "X-Road-Client", x->client);
+		ndx_http_resp_header(resp, "X-Road-Service", x->service);
+		ndx_http_resp_header(resp, "X-Road-Id", x->msg_id);
+		if (r.hdr[GW_H_REQUEST_ID])
+			ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
+		ndx_http_resp_header(resp, "X-Road-Request-Hash", hash_b64);
+		ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
+	}
 out:
 	gw_xfer_resp_free(&r);
 	curl_slist_free_all(hdrs);
@@ -315,11 +432,19 @@ void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 		goto out;
 	}
 	if (strcmp(req->path, "/metrics") == 0) {
-		char *text = gw_metrics_render(&v, time(NULL));
+		char *text = gw_metrics_render(&v, g->log, time(NULL));
 		if (text)
 			ndx_http_resp_bytes(resp, 200, "text/plain; version=0.0.4", text,
 					    strlen(text));
 		free(text);
+		goto out;
+	}
+	if (strcmp(req->path, "/admin/log/head") == 0) {
+		if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+			refuse(resp, 405, "Client.InvalidRequest", req->method,
+			       "/admin/log/head answers GET only");
+		else
+			gw_log_head(g->log, g->cfg, resp);
 		goto out;
 	}
 	if (gw_metaservice(g, &v, req, resp))
@@ -331,7 +456,10 @@ void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
-	exchange(g, &v, req, resp, &label);
+	{
+		struct cx x = { .g = g, .req = req, .resp = resp, .t0 = t0 };
+		exchange(&x, &v, &label);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;

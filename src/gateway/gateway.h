@@ -2,8 +2,8 @@
  * file (gwconfig.c), the held global configuration (confstate.c), the libcurl
  * transfers towards peers and backends (xfer.c, peer.c, backend.c), message
  * signing (signer.c), the request handlers of both ports (consumer.c,
- * provider.c, metaservices.c) and the metrics (metrics.c). Overview:
- * docs/gateway.md and docs/protocol.md. */
+ * provider.c, metaservices.c), the message log (exchlog.c) and the metrics
+ * (metrics.c). Overview: docs/gateway.md and docs/protocol.md. */
 #ifndef NDX_GATEWAY_H
 #define NDX_GATEWAY_H
 
@@ -20,6 +20,7 @@
 #include "ndx/httpd.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
+#include "ndx/msglog.h"
 
 #define GW_PROG "ndx-gateway"
 /* Longest header value the gateway accepts or forwards (protocol.md). */
@@ -72,6 +73,8 @@ struct gw_config {
 	char *tls_key_pem;
 	char *tls_cert_pem;
 	char tls_fingerprint[2 * NDX_SHA256_LEN + 1];
+	char *msglog_path;   /* data_dir/msglog.db */
+	struct ndx_msglog_options msglog_opt;
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };
 
@@ -220,6 +223,7 @@ int gw_uuid(char out[GW_UUID_LEN]);
 struct gw_ctx {
 	struct gw_state *state;
 	const struct gw_config *cfg;
+	struct ndx_msglog *log; /* open from before the ports start until after they stop */
 };
 
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);
@@ -235,6 +239,32 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
  * value or NULL (absent). */
 const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok);
 
+/* Sets resp to the X-Road error body of a refusal ({"type","message",
+ * "detail"}, status) WITHOUT the X-Road-Error header, and counts the type:
+ * an exchange's answer is rendered first so that it can be signed and
+ * logged, and its headers go on only once the record is durable (a failed
+ * append turns it into 503 Server.LogUnavailable, which must not carry the
+ * headers of the answer it replaces). The caller adds X-Road-Error. */
+void gw_error_body(struct ndx_http_resp *resp, int status, const char *type, const char *message,
+		   const char *detail);
+
+/* ---- the message log (exchlog.c) -------------------------------------------- */
+
+#define GW_LOG_UNAVAILABLE "Server.LogUnavailable"
+
+/* Creates data_dir when missing and opens cfg->msglog_path with the signing
+ * key (recovering what a crash left). NDX_OK with *out set, or an error
+ * explained in err. */
+int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err, size_t errcap);
+/* ndx_msglog_append, plus a stderr line when the log starts or stops
+ * failing (not one per request). Returns NDX_OK once rec is durable; on
+ * any failure the exchange must be answered 503 Server.LogUnavailable. */
+int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec);
+/* GET /admin/log/head: the latest signed tree head as JSON. */
+void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx_http_resp *resp);
+/* Milliseconds between two CLOCK_MONOTONIC readings. */
+int64_t gw_elapsed_ms(const struct timespec *t0);
+
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 
 enum gw_role { GW_ROLE_CONSUMER, GW_ROLE_PROVIDER };
@@ -243,8 +273,9 @@ void gw_metrics_begin(void);
 /* Counts one finished exchange; service may be NULL (unknown). */
 void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds);
 void gw_metrics_error(const char *type);
-/* Renders the Prometheus text (malloc'd) with the held conf's version/age. */
-char *gw_metrics_render(const struct gw_view *v, time_t now);
+/* Renders the Prometheus text (malloc'd) with the held conf's version/age
+ * and the message log's head (log may be NULL). */
+char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now);
 void gw_metrics_free_all(void);
 
 #endif

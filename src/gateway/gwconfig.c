@@ -95,6 +95,7 @@ void gw_config_free(struct gw_config *cfg)
 	free(cfg->code);
 	free(cfg->data_dir);
 	free(cfg->conf_dir);
+	free(cfg->msglog_path);
 	free(cfg->anchor_path);
 	free(cfg->registry_url);
 	free(cfg->sign_key_path);
@@ -311,6 +312,29 @@ bad:
 	return rc;
 }
 
+/* "msglog": {"batch_max", "batch_interval_ms"}: how the message log groups
+ * records into signed batches. Read once: a change needs a restart. */
+static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, size_t errcap)
+{
+	json_t *m = json_object_get(doc, "msglog");
+	long l;
+	int rc;
+
+	if (m && !json_is_null(m) && !json_is_object(m))
+		return fail(err, errcap, NDX_EINVAL, "msglog: expected an object");
+	if (!m)
+		m = json_null();
+	if ((rc = get_long(m, "msglog.", "batch_max", 1, 1L << 20, NDX_MSGLOG_BATCH_MAX_DEFAULT,
+			   &l, err, errcap)))
+		return rc;
+	opt->batch_max = (unsigned)l;
+	if ((rc = get_long(m, "msglog.", "batch_interval_ms", 1, 3600000,
+			   NDX_MSGLOG_BATCH_INTERVAL_DEFAULT_MS, &l, err, errcap)))
+		return rc;
+	opt->batch_interval_ms = (unsigned)l;
+	return NDX_OK;
+}
+
 static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap)
 {
 	size_t len;
@@ -383,10 +407,13 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	cfg->tls_cert_path = resolve(dir, tcert);
 	if (!cfg->path || !cfg->member || !cfg->code || !cfg->data_dir || !cfg->anchor_path ||
 	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
-	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf"))) {
+	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
+	    !(cfg->msglog_path = resolve(cfg->data_dir, "msglog.db"))) {
 		rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)))
+		goto out;
 	if ((rc = load_settings(doc, &cfg->member_id, &cfg->settings, err, errcap)))
 		goto out;
 

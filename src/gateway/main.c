@@ -1,8 +1,10 @@
 /* ndx-gateway: one member's security gateway. This file parses the command
  * line and wires the parts: gwconfig.c reads the configuration file,
  * confstate.c holds and refreshes the global configuration, consumer.c and
- * provider.c answer the two ports, metrics.c counts. Signals are handled
- * here, synchronously: SIGTERM/SIGINT drain and exit, SIGHUP reloads.
+ * provider.c answer the two ports, exchlog.c keeps the message log (open
+ * before the ports start, closed after they have drained), metrics.c
+ * counts. Signals are handled here, synchronously: SIGTERM/SIGINT drain and
+ * exit, SIGHUP reloads.
  * Overview: docs/gateway.md. */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "ndx/err.h"
@@ -97,6 +100,9 @@ static int check(const struct gw_config *cfg)
 	printf("  registry            %s (anchor instance %s)\n", cfg->registry_url,
 	       ndx_anchor_instance(cfg->anchor));
 	printf("  signing key id      %s\n", cfg->sign_key_id);
+	printf("  message log         %s (%s; batches of up to %u records or %u ms)\n",
+	       cfg->msglog_path, access(cfg->msglog_path, F_OK) == 0 ? "exists" : "will be created",
+	       cfg->msglog_opt.batch_max, cfg->msglog_opt.batch_interval_ms);
 	printf("  TLS cert sha256     %s\n", cfg->tls_fingerprint);
 	for (size_t i = 0; i < s->nsubsystems; i++)
 		printf("  consumer subsystem  %s\n", s->subsystems[i]);
@@ -199,6 +205,7 @@ static void reload(struct gw_ctx *g)
 static int serve(struct gw_config *cfg)
 {
 	struct gw_state *state = NULL;
+	struct ndx_msglog *log = NULL;
 	struct gw_ctx g = { 0 };
 	struct ndx_httpd *consumer = NULL, *gateway = NULL;
 	struct ndx_httpd_config hc = { 0 };
@@ -226,8 +233,20 @@ static int serve(struct gw_config *cfg)
 		fprintf(stderr, GW_PROG ": out of memory\n");
 		goto out;
 	}
+	if (gw_log_open(cfg, &log, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": %s\n", err);
+		goto out;
+	}
+	{
+		struct ndx_msglog_head h;
+		ndx_msglog_head(log, &h);
+		fprintf(stderr, GW_PROG ": message log %s: %llu records, %llu batches\n",
+			cfg->msglog_path, (unsigned long long)h.last_seq,
+			(unsigned long long)h.sth.batch);
+	}
 	g.state = state;
 	g.cfg = cfg;
+	g.log = log;
 	{
 		struct gw_view v;
 		gw_state_acquire(state, &v);
@@ -282,6 +301,12 @@ static int serve(struct gw_config *cfg)
 out:
 	ndx_httpd_stop(gateway);
 	ndx_httpd_stop(consumer);
+	/* No handler runs any more: the open batch is closed and signed. */
+	if (ndx_msglog_close(log) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": message log: the last batch could not be written; it "
+				"is closed when the log is next opened\n");
+		rc = 1;
+	}
 	gw_state_free(state);
 	gw_xfer_global_cleanup();
 	gw_metrics_free_all();

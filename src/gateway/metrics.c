@@ -3,7 +3,8 @@
  * entries with relaxed atomics, so the request path takes no lock and
  * shares no cache line with other threads; only a thread's first request
  * registers its table under a mutex. /metrics walks all tables and sums.
- * Error types are few and fixed: one global atomic counter each. */
+ * Error types are few and fixed: one global atomic counter each. The
+ * message log's figures come from its head, read at render time. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,7 +45,8 @@ static const char *const error_types[] = {
 	"Client.UnknownService",    "Client.NoGrant",           "Client.TooLarge",
 	"Security.Unauthenticated", "Security.BadSignature",    "Security.StaleTimestamp",
 	"Server.ProviderUnreachable", "Server.BadResponseSignature", "Server.ProviderTimeout",
-	"Server.NoConfiguration",   "Server.Internal",          "other",
+	"Server.NoConfiguration",   "Server.LogUnavailable",    "Server.Internal",
+	"other",
 };
 #define NERRORS (sizeof error_types / sizeof error_types[0])
 static atomic_uint_fast64_t error_counts[NERRORS];
@@ -172,7 +174,7 @@ static const char *role_name(int r)
 	return r == GW_ROLE_CONSUMER ? "consumer" : "provider";
 }
 
-char *gw_metrics_render(const struct gw_view *v, time_t now)
+char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now)
 {
 	struct out o = { .cap = 4096 };
 	struct agg *a = NULL, *h = NULL;
@@ -273,6 +275,30 @@ char *gw_metrics_render(const struct gw_view *v, time_t now)
 		"generated (-1: none).\n# TYPE ndx_gateway_conf_age_seconds gauge\n"
 		"ndx_gateway_conf_age_seconds %lld\n",
 	    v->c ? (long long)(now - ndx_conf_generated_at(v->c->conf)) : -1LL);
+	if (log) {
+		struct ndx_msglog_head hd;
+		ndx_msglog_head(log, &hd);
+		put(&o, "# HELP ndx_gateway_msglog_size Records covered by the latest signed tree "
+			"head.\n# TYPE ndx_gateway_msglog_size gauge\nndx_gateway_msglog_size %" PRIu64
+			"\n",
+		    hd.covered);
+		put(&o, "# HELP ndx_gateway_msglog_batch Number of the latest signed tree head (0: "
+			"none).\n# TYPE ndx_gateway_msglog_batch gauge\nndx_gateway_msglog_batch %" PRIu64
+			"\n",
+		    hd.sth.batch);
+		put(&o, "# HELP ndx_gateway_msglog_records_total Records durable in the message log "
+			"(the last sequence number).\n# TYPE ndx_gateway_msglog_records_total counter\n"
+			"ndx_gateway_msglog_records_total %" PRIu64 "\n",
+		    hd.last_seq);
+		put(&o, "# HELP ndx_gateway_msglog_commits_total Group commits of the message log "
+			"since start.\n# TYPE ndx_gateway_msglog_commits_total counter\n"
+			"ndx_gateway_msglog_commits_total %" PRIu64 "\n",
+		    hd.commits);
+		put(&o, "# HELP ndx_gateway_msglog_failed_commits_total Group commits that failed "
+			"since start (disk full, I/O).\n# TYPE ndx_gateway_msglog_failed_commits_total "
+			"counter\nndx_gateway_msglog_failed_commits_total %" PRIu64 "\n",
+		    hd.failed_commits);
+	}
 	if (o.oom) {
 		free(o.buf);
 		return NULL;

@@ -8,7 +8,9 @@
  * here; the grant must allow it. Then the provider system gets the request,
  * and the answer (or the refusal: every response made after the request
  * hash is known) is signed over the canonical response hash, so that the
- * consumer gateway can check it came from here unchanged. */
+ * consumer gateway can check it came from here unchanged, and written to
+ * the message log; it goes out only once that record is durable, else the
+ * exchange is refused with 503 Server.LogUnavailable (signed as well). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +33,12 @@ struct exch {
 	char service[NDX_ID_TEXT_MAX];
 	const char *rest;
 	const char *location;       /* of the backend's answer */
-	int hashed;                 /* req_hash is known: sign what goes back */
+	const char *err_type;       /* the refusal in resp, NULL = the backend's answer */
+	int hashed;                 /* req_hash is known: sign and log what goes back */
 	uint8_t req_hash[NDX_SHA256_LEN];
 	char request_id[GW_UUID_LEN];
+	struct gw_xfer_resp r;      /* the backend's answer; resp holds a copy */
+	struct timespec t0;
 };
 
 static void refuse(struct exch *x, int status, const char *type, const char *detail,
@@ -48,8 +53,9 @@ static void refuse(struct exch *x, int status, const char *type, const char *det
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	ndx_http_resp_error(x->resp, status, type, msg, detail);
-	gw_metrics_error(type);
+	gw_error_body(x->resp, status, type, msg, detail);
+	x->err_type = type;
+	x->location = NULL;
 }
 
 /* Purpose and consent for personal-data services (DESIGN.md section 6)
@@ -65,18 +71,18 @@ static bool provider_check_personal(struct exch *x, const json_t *service)
 	return true;
 }
 
-static void sign_response(struct exch *x)
+/* The response hash of what resp holds now, and its signature object
+ * (malloc'd, NULL when signing failed). */
+static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 {
 	struct ndx_response_hash_input in = { 0 };
-	uint8_t h[NDX_SHA256_LEN];
 	const char *ct;
 	const void *body;
 	size_t len;
 	int status;
-	char *sig, *b64;
 
-	if (!x->hashed || ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
-		return;
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		return NULL;
 	memcpy(in.request_hash, x->req_hash, sizeof in.request_hash);
 	in.status = status;
 	in.content_type = ct;
@@ -86,16 +92,76 @@ static void sign_response(struct exch *x)
 		len = 0;
 	ndx_sha256(len ? body : "", len, in.body_sha256);
 	ndx_response_hash(&in, h);
-	sig = gw_sign_hash(x->g->cfg, h);
-	b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
+	return gw_sign_hash(x->g->cfg, h);
+}
+
+static void add_sig_headers(struct exch *x, const char *sig)
+{
+	char *b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
+
 	if (sig && b64) {
 		ndx_http_resp_header(x->resp, "Ndx-Response-Signature", sig);
 		ndx_http_resp_header(x->resp, "X-Road-Request-Hash", b64);
 	}
 	if (x->request_id[0])
 		ndx_http_resp_header(x->resp, "X-Road-Request-Id", x->request_id);
-	free(sig);
 	free(b64);
+}
+
+/* Signs, logs and completes the answer in resp. Before the request hash
+ * is known there is nothing to sign or to identify the exchange by: such
+ * refusals only get their header. */
+static void finish(struct exch *x)
+{
+	struct ndx_msglog_record rec = { 0 };
+	uint8_t h[NDX_SHA256_LEN];
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+	char *sig;
+
+	if (!x->hashed) {
+		if (x->err_type)
+			ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
+		return;
+	}
+	sig = sign_response(x, h);
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	rec.direction = NDX_MSGLOG_PROVIDER;
+	rec.message_id = ndx_http_header(x->req, "X-Road-Id");
+	rec.client = x->client;
+	rec.service = x->service;
+	rec.subject = ndx_http_header(x->req, "Ndx-Subject");
+	rec.purpose = ndx_http_header(x->req, "Ndx-Purpose");
+	rec.request_hash = x->req_hash;
+	rec.response_hash = sig ? h : NULL;
+	rec.status = status;
+	rec.duration_ms = gw_elapsed_ms(&x->t0);
+	rec.request_sig = ndx_http_header(x->req, "Ndx-Signature");
+	rec.response_sig = sig;
+	if (gw_log_append(x->g->log, &rec) != NDX_OK) {
+		/* The backend may have acted on the request; without a durable
+		 * record this gateway does not answer for it. The refusal is
+		 * signed like any other answer, so that the consumer gateway
+		 * passes it on. */
+		free(sig);
+		ndx_http_resp_error(x->resp, 503, GW_LOG_UNAVAILABLE,
+				    "the provider gateway cannot write its message log; the "
+				    "exchange is not answered",
+				    NULL);
+		gw_metrics_error(GW_LOG_UNAVAILABLE);
+		x->err_type = NULL;
+		x->location = NULL;
+		sig = sign_response(x, h);
+	}
+	if (x->err_type)
+		ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
+	if (x->location)
+		ndx_http_resp_header(x->resp, "Location", x->location);
+	add_sig_headers(x, sig);
+	free(sig);
 }
 
 static int add_if(struct curl_slist **l, const char *name, const char *v)
@@ -103,8 +169,9 @@ static int add_if(struct curl_slist **l, const char *name, const char *v)
 	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
 }
 
-static void forward(struct exch *x, const struct gw_service *svc, struct gw_xfer_resp *r)
+static void forward(struct exch *x, const struct gw_service *svc)
 {
+	struct gw_xfer_resp *r = &x->r;
 	const struct ndx_http_req *req = x->req;
 	struct curl_slist *hdrs = NULL;
 	const char *ct = ndx_http_header(req, "Content-Type");
@@ -143,10 +210,7 @@ static void forward(struct exch *x, const struct gw_service *svc, struct gw_xfer
 		 * (ndx_http_resp_bytes), and that is what gets signed. */
 		ndx_http_resp_bytes(x->resp, (int)r->status, r->hdr[GW_H_CONTENT_TYPE],
 				    r->body ? r->body : "", r->len);
-		if (r->hdr[GW_H_LOCATION]) {
-			x->location = r->hdr[GW_H_LOCATION];
-			ndx_http_resp_header(x->resp, "Location", x->location);
-		}
+		x->location = r->hdr[GW_H_LOCATION]; /* its header goes on in finish() */
 		break;
 	case GW_XFER_TIMEOUT:
 		refuse(x, 504, "Server.ProviderTimeout", NULL,
@@ -178,7 +242,6 @@ static void exchange(struct exch *x)
 	struct ndx_request_hash_input hin;
 	const json_t *svc_obj;
 	const struct gw_service *svc;
-	struct gw_xfer_resp r = { 0 };
 	time_t now = time(NULL), ts;
 	size_t consumed;
 	int client_ok;
@@ -314,10 +377,7 @@ static void exchange(struct exch *x)
 	}
 	if (!provider_check_personal(x, svc_obj))
 		return;
-	forward(x, svc, &r);
-	sign_response(x);
-	x->hashed = 0; /* signed; the caller must not sign again */
-	gw_xfer_resp_free(&r);
+	forward(x, svc);
 }
 
 void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
@@ -339,8 +399,10 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	x.v = &v;
 	x.req = req;
 	x.resp = resp;
+	x.t0 = t0;
 	exchange(&x);
-	sign_response(&x);
+	finish(&x);
+	gw_xfer_resp_free(&x.r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;

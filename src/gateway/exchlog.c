@@ -1,0 +1,105 @@
+/* The gateway's side of the message log (include/ndx/msglog.h, DESIGN.md
+ * section 5, docs/gateway.md "Message log"): opening data_dir/msglog.db
+ * with the signing key, appending the record of an exchange (the library
+ * does the group commit; this adds nothing per request but one relaxed
+ * atomic load, and says once on stderr when appends start and stop failing),
+ * and GET /admin/log/head, the latest signed tree head. The handlers in
+ * consumer.c and provider.c decide what goes into a record and refuse an
+ * exchange whose record could not be made durable. */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/timefmt.h"
+
+/* Whether the last append failed: only its changes are reported, so that
+ * a full disk under load is one line on stderr, not thousands. */
+static atomic_int failing;
+
+int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err, size_t errcap)
+{
+	int rc = ndx_mkdirs(cfg->data_dir, 0700);
+
+	*out = NULL;
+	if (rc != NDX_OK) {
+		snprintf(err, errcap, "data_dir %s: cannot create it (%s)", cfg->data_dir,
+			 ndx_strerror(rc));
+		return rc;
+	}
+	rc = ndx_msglog_open(cfg->msglog_path, cfg->sign_key, &cfg->msglog_opt, out);
+	if (rc == NDX_EPERM)
+		snprintf(err, errcap,
+			 "message log %s was created with another signing key than sign_key",
+			 cfg->msglog_path);
+	else if (rc != NDX_OK)
+		snprintf(err, errcap, "message log %s: cannot open it (%s)", cfg->msglog_path,
+			 ndx_strerror(rc));
+	return rc;
+}
+
+int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
+{
+	int rc = ndx_msglog_append(log, rec, NULL);
+	int now = rc != NDX_OK, was;
+
+	/* A plain load first: in the common case nothing changes and the
+	 * flag's cache line stays shared among the worker threads. */
+	if (atomic_load_explicit(&failing, memory_order_relaxed) == now)
+		return rc;
+	was = atomic_exchange_explicit(&failing, now, memory_order_relaxed);
+	if (now && !was)
+		fprintf(stderr,
+			GW_PROG ": message log: append failed (%s); exchanges are refused with "
+				"503 " GW_LOG_UNAVAILABLE " until it works again\n",
+			ndx_strerror(rc));
+	else if (!now && was)
+		fprintf(stderr, GW_PROG ": message log: appends work again\n");
+	return rc;
+}
+
+int64_t gw_elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* The tree head in the JSON of docs/protocol.md "Batches and signed tree
+ * heads", plus what an operator wants beside it: the records it covers in
+ * all, the records durable so far (the open batch included) and the time
+ * as text. */
+void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx_http_resp *resp)
+{
+	struct ndx_msglog_head h;
+	char t[NDX_TIME_TEXT_LEN], *text;
+	json_t *o;
+
+	ndx_msglog_head(log, &h);
+	if (h.sth.batch == 0) {
+		ndx_http_resp_json(resp, 200,
+				   json_pack("{sIsIsIsIss}", "batch", (json_int_t)0, "size",
+					     (json_int_t)0, "covered", (json_int_t)0, "records",
+					     (json_int_t)h.last_seq, "key_id", cfg->sign_key_id));
+		return;
+	}
+	text = ndx_msglog_sth_json(&h.sth, cfg->sign_key);
+	o = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!o) {
+		ndx_http_resp_error(resp, 500, "Server.Internal", "cannot render the tree head",
+				    NULL);
+		return;
+	}
+	ndx_time_format((time_t)(h.sth.time_ms / 1000), t);
+	json_object_set_new(o, "time", json_string(t));
+	json_object_set_new(o, "covered", json_integer((json_int_t)h.covered));
+	json_object_set_new(o, "records", json_integer((json_int_t)h.last_seq));
+	ndx_http_resp_json(resp, 200, o);
+}
