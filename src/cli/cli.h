@@ -26,6 +26,8 @@ int cmd_conf(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* log verify, prove, check-proof, archive (cmd_log.c). */
 int cmd_log(int argc, char **argv);
+/* testservice: the diagnostic provider system (cmd_testservice.c). */
+int cmd_testservice(int argc, char **argv);
 
 /* True when cmd_admin handles this command word. */
 int cli_is_admin_command(const char *word);

@@ -2,10 +2,19 @@
  * (what `make demo` starts). up initialises and starts ndx-registry as a
  * background process, fills it through its real management API with a small
  * federation of Vietnamese agencies (idempotently: what exists is left
- * alone), fetches and verifies the signed configuration, and records
- * everything - URLs, paths, pids - in DIR/federation.json ("ndx-federation/1"),
- * which down reads to stop exactly the processes it lists. run is up, wait
- * for Ctrl-C or SIGTERM, down. Overview: README.md, docs/registry-api.md. */
+ * alone), gives each agency a gateway identity (Ed25519 signing key, TLS
+ * certificate from the registry's CA, as `ndx keygen` and `ndx gateway add`
+ * make them) and a gateway configuration, starts one ndx-gateway per agency
+ * and one `ndx testservice` per agency that provides services (its services'
+ * backends: the test service answers with what it received), fetches and
+ * verifies the signed configuration, and records everything - URLs, paths,
+ * keys, pids - in DIR/federation.json ("ndx-federation/1"), which down reads
+ * to stop exactly the processes it lists (gateways, then test services, then
+ * the registry). run is up, print what to try (a curl line that makes a real
+ * exchange), wait for Ctrl-C or SIGTERM, down. Ports come from --port-base:
+ * registry PORT, consumer ports PORT+10.., gateway ports PORT+20.., test
+ * services PORT+30.. (agencies in the order BCA, BTC, BHXH, BTP, VPCP).
+ * Overview: README.md, docs/gateway.md, docs/registry-api.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,6 +39,8 @@
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/id.h"
+#include "ndx/key.h"
+#include "ndx/pki.h"
 #include "ndx/timefmt.h"
 
 #define FEDERATION_FORMAT "ndx-federation/1"
@@ -41,6 +52,26 @@
 #define STOP_TIMEOUT_MS 10000
 #define KILL_TIMEOUT_MS 2000
 #define POLL_MS 100
+#define MAX_PROCS 32
+/* Ports above --port-base: consumer ports, gateway ports, test services. */
+#define CONSUMER_OFFSET 10u
+#define GATEWAY_OFFSET 20u
+#define TESTSERVICE_OFFSET 30u
+#define PORT_SPAN 40u
+#define GW_CODE "gw1"
+#define CONF_REFRESH_S 10
+#define BACKEND_TIMEOUT_MS 10000
+#define GATEWAY_THREADS 4
+/* The exchange run prints: a grant of the demo, a subject of the future
+ * population registry. */
+#define TRY_CLIENT "VN/GOV/BTC/tax"
+#define TRY_SERVICE "VN/GOV/BCA/population/citizens"
+#define TRY_PURPOSE "tax-administration"
+#define TRY_SUBJECT "001099012345"
+#define NAME_REGISTRY "ndx-registry"
+#define NAME_GATEWAY "ndx-gateway"
+/* The test service runs as `ndx testservice`: proc_alive checks both words. */
+#define NAME_TESTSERVICE "ndx testservice"
 
 static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
@@ -51,15 +82,24 @@ static const char demo_usage[] =
 	"Bảo hiểm xã hội Việt Nam, Bộ Tư pháp, Văn phòng Chính phủ) with their\n"
 	"subsystems, services and grants, run from DIR.\n"
 	"  up     initialise (first time) and start ndx-registry on 127.0.0.1:PORT,\n"
-	"         create the federation through its API, fetch and verify the signed\n"
-	"         configuration into DIR/conf, and describe it all in\n"
-	"         DIR/federation.json; refuses while DIR's federation is running\n"
-	"  down   stop the processes DIR/federation.json lists (SIGTERM, after 10 s\n"
-	"         SIGKILL); succeeds when nothing is running\n"
-	"  run    up, print what to try, wait for Ctrl-C or SIGTERM, then down\n"
+	"         create the federation through its API, give every agency a gateway\n"
+	"         (signing key, TLS certificate from the registry's CA, configuration\n"
+	"         in DIR/gateways/CODE/gateway.json) and start it, start one\n"
+	"         'ndx testservice' per agency that provides services (its services'\n"
+	"         backend), fetch and verify the signed configuration into DIR/conf,\n"
+	"         and describe it all in DIR/federation.json; logs in DIR/logs;\n"
+	"         refuses while DIR's federation is running or a port is taken;\n"
+	"         a later up reuses the keys, certificates and configurations\n"
+	"  down   stop the processes DIR/federation.json lists (gateways, then test\n"
+	"         services, then the registry; SIGTERM, after 10 s SIGKILL);\n"
+	"         succeeds when nothing is running\n"
+	"  run    up, print what to try (a curl line making a real exchange), wait\n"
+	"         for Ctrl-C or SIGTERM, then down\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
-	"                    first set up with, else 4400)\n"
+	"                    first set up with, else 4400); the gateways' consumer\n"
+	"                    ports are PORT+10..14, their gateway ports PORT+20..24,\n"
+	"                    the test services PORT+30..33 (BCA, BTC, BHXH, BTP, VPCP)\n"
 	"  --help            show this help\n";
 
 /* ---- the demo federation --------------------------------------------- */
@@ -68,7 +108,7 @@ struct demo_service {
 	const char *code;
 	const char *title;
 	int personal;
-	const char *purposes[3];
+	const char *purposes[5];
 	int consent_required;
 };
 
@@ -86,8 +126,10 @@ struct demo_member {
 static const struct demo_member members[] = {
 	{ "VN/GOV/BCA", "Bộ Công an", {
 		{ "population", {
+			/* The tax and social insurance bodies read citizens too. */
 			{ "citizens", "Tra cứu thông tin công dân", 1,
-			  { "public-service", "law-enforcement" }, 0 } } } } },
+			  { "public-service", "law-enforcement", "tax-administration",
+			    "social-insurance" }, 0 } } } } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", {
 		{ "enterprise", {
 			{ "enterprises", "Tra cứu doanh nghiệp", 0, { NULL }, 0 } } },
@@ -131,6 +173,7 @@ struct demo_paths {
 	char log[PATH_MAX];
 	char conf[PATH_MAX];
 	char fed[PATH_MAX];
+	char gateways[PATH_MAX];
 };
 
 static int join(char *out, const char *dir, const char *name)
@@ -160,7 +203,7 @@ static int demo_paths(const char *dir, int create, struct demo_paths *p)
 	if (join(p->registry_dir, p->dir, "registry") || join(p->anchor, p->registry_dir, "anchor.json") ||
 	    join(p->token, p->registry_dir, "admin.token") || join(p->logs, p->dir, "logs") ||
 	    join(p->log, p->logs, "registry.log") || join(p->conf, p->dir, "conf") ||
-	    join(p->fed, p->dir, FEDERATION_FILE))
+	    join(p->fed, p->dir, FEDERATION_FILE) || join(p->gateways, p->dir, "gateways"))
 		return -1;
 	return 0;
 }
@@ -184,11 +227,14 @@ static long now_ms(void)
 }
 
 /* True when pid is a live (not zombie) process whose argv[0] is named
- * `name`: a recycled pid of some other program is never mistaken for ours. */
+ * `name` ("ndx-gateway"), or, for a two-word name ("ndx testservice"),
+ * whose argv[0] is the first word and argv[1] the second: a recycled pid of
+ * some other program is never mistaken for ours. */
 static int proc_alive(pid_t pid, const char *name)
 {
 	char path[64], buf[4096], *p, *base;
-	size_t len = 0;
+	const char *space = strchr(name, ' ');
+	size_t len = 0, n0;
 	char *data = NULL;
 	int alive = 0;
 
@@ -213,7 +259,14 @@ static int proc_alive(pid_t pid, const char *name)
 		return 0;
 	base = strrchr(data, '/');
 	base = base ? base + 1 : data;
-	alive = strcmp(base, name) == 0;
+	if (space == NULL) {
+		alive = strcmp(base, name) == 0;
+	} else {
+		n0 = strlen(data);
+		alive = strlen(base) == (size_t)(space - name) &&
+			strncmp(base, name, (size_t)(space - name)) == 0 && n0 + 1 < len &&
+			strcmp(data + n0 + 1, space + 1) == 0;
+	}
 	free(data);
 	return alive;
 }
@@ -311,11 +364,13 @@ static int run_to_end(char *const argv[], const char *log, const char *what)
 	return -1;
 }
 
-/* Whether something accepts TCP connections on 127.0.0.1:port. */
+/* Whether 127.0.0.1:port is taken: something accepts connections there,
+ * or a listening socket cannot be bound to it (as our daemons bind it, with
+ * SO_REUSEADDR, so a connection in TIME_WAIT does not count). */
 static int port_in_use(unsigned port)
 {
 	struct sockaddr_in sa = { 0 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), used;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), used, one = 1;
 
 	if (fd < 0)
 		return 0;
@@ -323,6 +378,14 @@ static int port_in_use(unsigned port)
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	used = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	if (used)
+		return 1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	used = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
 	close(fd);
 	return used;
 }
@@ -344,7 +407,32 @@ static int healthz_ok(const char *url)
 	return ok;
 }
 
-static int log_says_listening(const char *log, off_t from)
+/* The conf_version a gateway's /healthz reports; -1 when it does not
+ * answer 200 with one. */
+static long long healthz_conf_version(const char *url)
+{
+	struct cli_http_request req = { 0 };
+	struct cli_http_response resp;
+	char target[PATH_MAX + 16], err[256];
+	long long version = -1;
+	json_t *doc;
+
+	snprintf(target, sizeof(target), "%s/healthz", url);
+	req.method = "GET";
+	req.url = target;
+	req.timeout_s = 2;
+	req.max_body = 65536;
+	if (cli_http(&req, &resp, err, sizeof(err)) == NDX_OK && resp.status == 200) {
+		doc = json_loadb(resp.body, resp.len, 0, NULL);
+		if (json_is_integer(json_object_get(doc, "conf_version")))
+			version = json_integer_value(json_object_get(doc, "conf_version"));
+		json_decref(doc);
+	}
+	cli_http_response_free(&resp);
+	return version;
+}
+
+static int log_says(const char *log, off_t from, const char *marker)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -352,17 +440,19 @@ static int log_says_listening(const char *log, off_t from)
 
 	if (ndx_file_read(log, 16u * 1024u * 1024u, &data, &len) != NDX_OK)
 		return 0;
-	found = (size_t)from <= len && strstr(data + from, "listening on") != NULL;
+	found = (size_t)from <= len && strstr(data + from, marker) != NULL;
 	free(data);
 	return found;
 }
 
-/* Waits until the registry we started answers /healthz. The log line proves
- * the answer comes from our process rather than another one on the port;
- * a registry that never prints it is still accepted after 3 s of health. */
-static int wait_ready(pid_t pid, const char *url, const char *log, off_t log_from)
+/* Waits until the daemon `what` we started (pid) answers url/healthz with
+ * 200. Its log line `marker` proves the answer comes from our process
+ * rather than another one on the port; a daemon that never prints it is
+ * still accepted after 3 s of health. start: when the wait began (now_ms),
+ * so that daemons started together share one deadline. */
+static int wait_ready(pid_t pid, const char *what, const char *url, const char *log,
+		      off_t log_from, const char *marker, long start)
 {
-	long start = now_ms();
 	char how[64], line[512];
 	int status;
 
@@ -372,16 +462,18 @@ static int wait_ready(pid_t pid, const char *url, const char *log, off_t log_fro
 		if (w == pid) {
 			describe_exit(status, how, sizeof(how));
 			last_log_line(log, line, sizeof(line));
-			cli_error("ndx-registry %s before it was ready%s%s (log: %s)", how,
+			cli_error("%s %s before it was ready%s%s (log: %s)", what, how,
 				  line[0] ? ": " : "", line, log);
 			return -1;
 		}
 		if (healthz_ok(url) &&
-		    (log_says_listening(log, log_from) || now_ms() - start > 3000))
+		    (log_says(log, log_from, marker) || now_ms() - start > 3000))
 			return 0;
 		if (now_ms() - start > READY_TIMEOUT_MS) {
-			cli_error("ndx-registry did not answer %s/healthz within %d s (log: %s)", url,
-				  READY_TIMEOUT_MS / 1000, log);
+			last_log_line(log, line, sizeof(line));
+			cli_error("%s did not answer %s/healthz with 200 within %d s%s%s (log: %s)",
+				  what, url, READY_TIMEOUT_MS / 1000, line[0] ? "; last log line: " : "",
+				  line, log);
 			return -1;
 		}
 		sleep_ms(POLL_MS);
@@ -430,6 +522,35 @@ static int stop_pids(const pid_t *pids, const char *const *names, size_t n)
 		if (left == 0)
 			break;
 		sleep_ms(POLL_MS);
+	}
+	return running;
+}
+
+/* Stops the processes in the order that loses nothing: the gateways first
+ * (they finish their exchanges and close their message logs), then the test
+ * services behind them, then the registry. Returns how many were running. */
+static int stop_in_order(const pid_t *pids, const char *const *names, size_t n)
+{
+	static const char *const order[] = { NAME_GATEWAY, NAME_TESTSERVICE, NULL };
+	pid_t group_pids[MAX_PROCS];
+	const char *group_names[MAX_PROCS];
+	size_t g, i, m;
+	int running = 0;
+
+	for (g = 0; g < sizeof(order) / sizeof(order[0]); g++) {
+		m = 0;
+		for (i = 0; i < n && m < MAX_PROCS; i++) {
+			int is_gw = strcmp(names[i], NAME_GATEWAY) == 0;
+			int is_ts = strcmp(names[i], NAME_TESTSERVICE) == 0;
+			int in = order[g] == NULL ? !is_gw && !is_ts : strcmp(names[i], order[g]) == 0;
+
+			if (in) {
+				group_pids[m] = pids[i];
+				group_names[m] = names[i];
+				m++;
+			}
+		}
+		running += stop_pids(group_pids, group_names, m);
 	}
 	return running;
 }
@@ -514,17 +635,422 @@ static json_t *service_json(const char *member, const char *subsystem,
 	size_t k;
 
 	snprintf(id, cap, "%s/%s/%s", member, subsystem, svc->code);
-	for (k = 0; k < 3 && svc->purposes[k]; k++)
+	for (k = 0; k < sizeof(svc->purposes) / sizeof(svc->purposes[0]) && svc->purposes[k]; k++)
 		json_array_append_new(purposes, json_string(svc->purposes[k]));
 	return json_pack("{sssssbsosb}", "id", id, "title", svc->title, "personal", svc->personal,
 			 "purposes", purposes, "consent_required", svc->consent_required);
 }
 
-static json_t *federation_doc(const struct demo_paths *p, const char *url, pid_t pid,
-			      uint64_t conf_version)
+/* ---- gateways and test services ---------------------------------------- */
+
+/* One agency's gateway, and the test service behind its services. */
+struct demo_gateway {
+	const struct demo_member *m;
+	const char *code; /* the member code, "BCA" (points into m->id) */
+	char dir[PATH_MAX];
+	char config[PATH_MAX];
+	char data_dir[PATH_MAX];
+	char sign_key[PATH_MAX];
+	char sign_pub[PATH_MAX];
+	char tls_key[PATH_MAX];
+	char tls_cert[PATH_MAX];
+	char ca[PATH_MAX];
+	char log[PATH_MAX];
+	char key_id[NDX_KEY_ID_HEX_LEN + 1];
+	char address[64];
+	char consumer_url[64];
+	unsigned consumer_port, gateway_port;
+	pid_t pid;
+	off_t log_from;
+	/* ts_port 0: the member provides no service, so it has no test service. */
+	unsigned ts_port;
+	char ts_url[64];
+	char ts_name[NDX_ID_TEXT_MAX + 16];
+	char ts_log[PATH_MAX];
+	pid_t ts_pid;
+	off_t ts_log_from;
+};
+
+struct demo_state {
+	struct demo_paths paths;
+	char url[64];
+	pid_t registry_pid;
+	uint64_t conf_version;
+	size_t n_services, n_grants;
+	struct demo_gateway gw[N_MEMBERS];
+};
+
+static int member_provides(const struct demo_member *m)
 {
+	size_t j;
+
+	for (j = 0; j < 2 && m->subsystems[j].code; j++)
+		if (m->subsystems[j].services[0].code != NULL)
+			return 1;
+	return 0;
+}
+
+/* The gateway of the member that client (a subsystem id) belongs to. */
+static const struct demo_gateway *gateway_of(const struct demo_state *st, const char *client)
+{
+	size_t i, n;
+
+	for (i = 0; i < N_MEMBERS; i++) {
+		n = strlen(members[i].id);
+		if (strncmp(client, members[i].id, n) == 0 && client[n] == '/')
+			return &st->gw[i];
+	}
+	return NULL;
+}
+
+static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
+			 struct demo_gateway *g)
+{
+	char name[64];
+
+	memset(g, 0, sizeof(*g));
+	g->m = &members[i];
+	g->code = strrchr(g->m->id, '/') + 1;
+	g->consumer_port = base + CONSUMER_OFFSET + (unsigned)i;
+	g->gateway_port = base + GATEWAY_OFFSET + (unsigned)i;
+	snprintf(g->address, sizeof(g->address), "https://127.0.0.1:%u", g->gateway_port);
+	snprintf(g->consumer_url, sizeof(g->consumer_url), "http://127.0.0.1:%u", g->consumer_port);
+	if (join(g->dir, p->gateways, g->code) || join(g->config, g->dir, "gateway.json") ||
+	    join(g->data_dir, g->dir, "data") || join(g->sign_key, g->dir, "sign.key") ||
+	    join(g->sign_pub, g->dir, "sign.pub") || join(g->tls_key, g->dir, GW_CODE ".tls.key") ||
+	    join(g->tls_cert, g->dir, GW_CODE ".tls.pem") || join(g->ca, g->dir, GW_CODE ".ca.pem"))
+		return -1;
+	snprintf(name, sizeof(name), "gateway-%s.log", g->code);
+	if (join(g->log, p->logs, name))
+		return -1;
+	if (member_provides(g->m)) {
+		g->ts_port = base + TESTSERVICE_OFFSET + (unsigned)i;
+		snprintf(g->ts_url, sizeof(g->ts_url), "http://127.0.0.1:%u", g->ts_port);
+		snprintf(g->ts_name, sizeof(g->ts_name), "%s test service", g->m->id);
+		snprintf(name, sizeof(name), "testservice-%s.log", g->code);
+		if (join(g->ts_log, p->logs, name))
+			return -1;
+	}
+	return 0;
+}
+
+/* Loads the gateway's signing key, or makes it the first time (what
+ * `ndx keygen` does). The public file is derived, so it is rewritten. */
+static int sign_key_ready(struct demo_gateway *g, struct ndx_key **out)
+{
+	struct ndx_key *key = NULL;
+	int rc;
+
+	*out = NULL;
+	if (access(g->sign_key, F_OK) == 0) {
+		rc = ndx_key_load(g->sign_key, &key);
+		if (rc == NDX_OK && !ndx_key_has_private(key))
+			rc = NDX_EINVAL;
+		if (rc != NDX_OK) {
+			cli_error("cannot load the signing key %s: %s", g->sign_key,
+				  rc == NDX_EIO ? "unreadable" : "not an Ed25519 private key");
+			ndx_key_free(key);
+			return -1;
+		}
+	} else {
+		rc = ndx_key_generate(&key);
+		if (rc == NDX_OK)
+			rc = ndx_key_save_private(key, g->sign_key);
+		if (rc != NDX_OK) {
+			cli_error("cannot create the signing key %s: %s", g->sign_key,
+				  ndx_strerror(rc));
+			ndx_key_free(key);
+			return -1;
+		}
+	}
+	rc = ndx_key_save_public(key, g->sign_pub);
+	if (rc != NDX_OK) {
+		cli_error("cannot write %s: %s", g->sign_pub, ndx_strerror(rc));
+		ndx_key_free(key);
+		return -1;
+	}
+	ndx_key_id(key, g->key_id);
+	*out = key;
+	return 0;
+}
+
+/* The registry's record of the member's gateway GW_CODE: 0 with *out a new
+ * reference or NULL when there is none, -1 on error (printed). */
+static int registered_gateway(const struct cli_api *api, const char *member, json_t **out)
+{
+	json_t *list = NULL, *gw;
+	char err[1024];
+	size_t i;
+
+	*out = NULL;
+	if (cli_api_call(api, "GET", "/api/gateways", NULL, NULL, &list, err, sizeof(err)) !=
+	    NDX_OK) {
+		cli_error("cannot list the gateways: %s", err);
+		return -1;
+	}
+	json_array_foreach(json_object_get(list, "gateways"), i, gw) {
+		const char *m = json_string_value(json_object_get(gw, "member"));
+		const char *c = json_string_value(json_object_get(gw, "code"));
+
+		if (m && c && strcmp(m, member) == 0 && strcmp(c, GW_CODE) == 0) {
+			*out = json_incref(gw);
+			break;
+		}
+	}
+	json_decref(list);
+	return 0;
+}
+
+static int same_string(const json_t *obj, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v != NULL && strcmp(v, want) == 0;
+}
+
+/* The fingerprint of the certificate in path; -1 when there is none. */
+static int file_cert_fingerprint(const char *path, char fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1])
+{
+	char *pem = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (ndx_file_read(path, 1024u * 1024u, &pem, &len) != NDX_OK)
+		return -1;
+	rc = ndx_pki_cert_fingerprint(pem, fp);
+	free(pem);
+	return rc == NDX_OK ? 0 : -1;
+}
+
+static int remove_file(const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT) {
+		cli_error("cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void free_secret(char *s)
+{
+	if (s != NULL) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+/* Registers the gateway with the registry's CA signing a new TLS key's
+ * request, as `ndx gateway add` does, and writes the key, certificate and
+ * CA certificate. */
+static int register_gateway(const struct cli_api *api, struct demo_gateway *g,
+			    const struct ndx_key *key)
+{
+	char cn[NDX_ID_TEXT_MAX + 16], err[1024];
+	char *pub_pem = ndx_key_public_pem(key), *tls_key = NULL, *csr = NULL;
+	const char *cert, *ca;
+	json_t *body = NULL, *out = NULL;
+	long status = 0;
+	int rc = -1, wrote_key = 0;
+
+	snprintf(cn, sizeof(cn), "%s/%s", g->m->id, GW_CODE);
+	if (pub_pem == NULL || ndx_pki_csr_create(cn, &tls_key, &csr) != NDX_OK) {
+		cli_error("cannot create a TLS key and certificate request for %s", cn);
+		goto out;
+	}
+	/* The key goes to disk before the registry learns of it: a gateway
+	 * registered with a certificate whose key was lost is useless. */
+	if (ndx_file_write_atomic(g->tls_key, tls_key, strlen(tls_key), 0600, 1) != NDX_OK) {
+		cli_error("cannot write %s", g->tls_key);
+		goto out;
+	}
+	wrote_key = 1;
+	body = json_pack("{ssssssssss}", "member", g->m->id, "code", GW_CODE, "address",
+			 g->address, "sign_public_key", pub_pem, "tls_csr", csr);
+	if (body == NULL) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (cli_api_call(api, "POST", "/api/gateways", body, &status, &out, err, sizeof(err)) !=
+	    NDX_OK) {
+		cli_error("cannot register the gateway %s: %s", cn, err);
+		goto out;
+	}
+	cert = json_string_value(json_object_get(out, "tls_certificate"));
+	ca = json_string_value(json_object_get(out, "ca_certificate"));
+	if (cert == NULL || ca == NULL) {
+		cli_error("the registry registered the gateway %s but sent no certificate", cn);
+		goto out;
+	}
+	if (ndx_file_write_atomic(g->tls_cert, cert, strlen(cert), 0644, 0) != NDX_OK ||
+	    ndx_file_write_atomic(g->ca, ca, strlen(ca), 0644, 0) != NDX_OK) {
+		cli_error("cannot write %s or %s", g->tls_cert, g->ca);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0 && wrote_key)
+		unlink(g->tls_key);
+	json_decref(body);
+	json_decref(out);
+	free(pub_pem);
+	free_secret(tls_key);
+	free(csr);
+	return rc;
+}
+
+/* Makes sure the registry knows this gateway with the key, certificate and
+ * address on disk. What already matches is reused; a registration that does
+ * not match (another --port-base, files lost) is replaced, keeping the
+ * signing key, so that the gateway's message log stays bound to it. */
+static int ensure_identity(const struct cli_api *api, struct demo_gateway *g)
+{
+	char fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1], path[NDX_ID_TEXT_MAX + 32], err[1024];
+	struct ndx_key *key = NULL;
+	json_t *reg = NULL;
+	int rc = -1, have_files;
+
+	if (ndx_mkdirs(g->dir, 0755) != NDX_OK) {
+		cli_error("cannot create %s: %s", g->dir, strerror(errno));
+		return -1;
+	}
+	if (sign_key_ready(g, &key) != 0)
+		return -1;
+	if (registered_gateway(api, g->m->id, &reg) != 0)
+		goto out;
+	have_files = access(g->tls_key, R_OK) == 0 && access(g->ca, R_OK) == 0 &&
+		     file_cert_fingerprint(g->tls_cert, fp) == 0;
+	if (reg != NULL && have_files && same_string(reg, "tls_cert_sha256", fp) &&
+	    same_string(reg, "sign_key_id", g->key_id) && same_string(reg, "address", g->address)) {
+		rc = 0;
+		goto out;
+	}
+	if (reg != NULL) {
+		json_t *gone = NULL;
+		int del;
+
+		snprintf(path, sizeof(path), "/api/gateways/%s/%s", g->m->id, GW_CODE);
+		del = cli_api_call(api, "DELETE", path, NULL, NULL, &gone, err, sizeof(err));
+		json_decref(gone);
+		if (del != NDX_OK) {
+			cli_error("cannot replace the registration of %s %s: %s", g->m->id,
+				  GW_CODE, err);
+			goto out;
+		}
+	}
+	if (remove_file(g->tls_key) || remove_file(g->tls_cert) || remove_file(g->ca))
+		goto out;
+	rc = register_gateway(api, g, key);
+out:
+	json_decref(reg);
+	ndx_key_free(key);
+	return rc;
+}
+
+/* The gateway's configuration file (docs/gateway.md). */
+static json_t *gateway_config(const struct demo_state *st, const struct demo_gateway *g)
+{
+	json_t *subs = json_array(), *svcs = json_object();
+	char consumer[32], gateway[32], id[NDX_ID_TEXT_MAX], backend[128];
+	size_t j, k;
+
+	if (subs == NULL || svcs == NULL) {
+		json_decref(subs);
+		json_decref(svcs);
+		return NULL;
+	}
+	for (j = 0; j < 2 && g->m->subsystems[j].code; j++) {
+		const struct demo_subsystem *s = &g->m->subsystems[j];
+
+		json_array_append_new(subs, json_string(s->code));
+		for (k = 0; k < 2 && s->services[k].code; k++) {
+			snprintf(id, sizeof(id), "%s/%s/%s", g->m->id, s->code, s->services[k].code);
+			/* The test service sees which service a request was for. */
+			snprintf(backend, sizeof(backend), "%s/%s/%s", g->ts_url, s->code,
+				 s->services[k].code);
+			json_object_set_new(svcs, id, json_pack("{sssi}", "backend", backend,
+								"timeout_ms", BACKEND_TIMEOUT_MS));
+		}
+	}
+	snprintf(consumer, sizeof(consumer), "127.0.0.1:%u", g->consumer_port);
+	snprintf(gateway, sizeof(gateway), "127.0.0.1:%u", g->gateway_port);
+	return json_pack("{ss ss so ss ss ss ss ss ss ss ss so s{si} si}",
+			 "member", g->m->id, "code", GW_CODE, "subsystems", subs,
+			 "data_dir", g->data_dir, "anchor", st->paths.anchor,
+			 "registry_url", st->url, "sign_key", g->sign_key, "tls_key", g->tls_key,
+			 "tls_cert", g->tls_cert, "consumer_listen", consumer,
+			 "gateway_listen", gateway, "services", svcs,
+			 "limits", "threads", GATEWAY_THREADS, "conf_refresh_s", CONF_REFRESH_S);
+}
+
+/* Writes the configuration when it is missing or says something else (a
+ * new --port-base), so that a re-up leaves an unchanged file alone. */
+static int write_gateway_config(const struct demo_state *st, const struct demo_gateway *g)
+{
+	json_t *cfg = gateway_config(st, g);
+	char *text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL, *old = NULL;
+	size_t len, old_len = 0;
+	int rc = 0;
+
+	json_decref(cfg);
+	if (text == NULL) {
+		cli_error("out of memory");
+		return -1;
+	}
+	len = strlen(text);
+	if (ndx_file_read(g->config, FEDERATION_MAX, &old, &old_len) != NDX_OK || old_len != len ||
+	    memcmp(old, text, len) != 0) {
+		if (ndx_file_write_atomic(g->config, text, len, 0644, 0) != NDX_OK) {
+			cli_error("cannot write %s: %s", g->config, strerror(errno));
+			rc = -1;
+		}
+	}
+	free(old);
+	free(text);
+	return rc;
+}
+
+/* The curl line of the exchange run suggests: BTC's tax system reads a
+ * citizen from BCA's population registry through both gateways. */
+static void try_curl(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = gateway_of(st, TRY_CLIENT);
+
+	snprintf(out, cap,
+		 "curl -s -H 'X-Road-Client: %s' -H 'Ndx-Purpose: %s' -H 'Ndx-Subject: %s' "
+		 "%s/r1/%s/%s",
+		 TRY_CLIENT, TRY_PURPOSE, TRY_SUBJECT, g ? g->consumer_url : "", TRY_SERVICE,
+		 TRY_SUBJECT);
+}
+
+/* Every process of st that was started, in stop order, for stop_in_order
+ * and the watch of demo run. */
+static size_t state_processes(const struct demo_state *st, pid_t *pids, const char **names)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < N_MEMBERS; i++)
+		if (st->gw[i].pid > 0) {
+			pids[n] = st->gw[i].pid;
+			names[n++] = NAME_GATEWAY;
+		}
+	for (i = 0; i < N_MEMBERS; i++)
+		if (st->gw[i].ts_pid > 0) {
+			pids[n] = st->gw[i].ts_pid;
+			names[n++] = NAME_TESTSERVICE;
+		}
+	if (st->registry_pid > 0) {
+		pids[n] = st->registry_pid;
+		names[n++] = NAME_REGISTRY;
+	}
+	return n;
+}
+
+static json_t *federation_doc(const struct demo_state *st)
+{
+	const struct demo_paths *p = &st->paths;
 	json_t *doc, *jm = json_array(), *js = json_array(), *jg = json_array();
-	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX];
+	json_t *jgw = json_array(), *jts = json_array(), *procs = json_array();
+	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX], curl[512];
 	size_t i, j, k;
 
 	ndx_time_format(time(NULL), now);
@@ -548,20 +1074,48 @@ static json_t *federation_doc(const struct demo_paths *p, const char *url, pid_t
 		json_array_append_new(jg, json_pack("{sss[s]s[s]}", "client", grants[i].client,
 						    "service", grants[i].service ? grants[i].service : "*",
 						    "methods", "GET", "paths", "*"));
-	doc = json_pack("{sssssss{sssssssssIss}sssIsssbsosososo}",
+	for (i = 0; i < N_MEMBERS; i++) {
+		const struct demo_gateway *g = &st->gw[i];
+
+		json_array_append_new(jgw, json_pack("{ss ss ss ss ss ss ss ss ss sI ss}",
+			"member", g->m->id, "code", GW_CODE, "consumer_url", g->consumer_url,
+			"gateway_url", g->address, "config", g->config, "data_dir", g->data_dir,
+			"sign_pub", g->sign_pub, "sign_key_id", g->key_id, "tls_cert", g->tls_cert,
+			"pid", (json_int_t)g->pid, "log", g->log));
+		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_GATEWAY,
+			"pid", (json_int_t)g->pid, "log", g->log, "url", g->consumer_url));
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		const struct demo_gateway *g = &st->gw[i];
+
+		if (g->ts_port == 0)
+			continue;
+		json_array_append_new(jts, json_pack("{ss ss ss sI ss}", "member", g->m->id,
+			"name", g->ts_name, "url", g->ts_url, "pid", (json_int_t)g->ts_pid,
+			"log", g->ts_log));
+		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_TESTSERVICE,
+			"pid", (json_int_t)g->ts_pid, "log", g->ts_log, "url", g->ts_url));
+	}
+	json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_REGISTRY, "pid",
+					       (json_int_t)st->registry_pid, "log", p->log, "url",
+					       st->url));
+	try_curl(st, curl, sizeof(curl));
+	doc = json_pack("{sssssss{sssssssssIss}sssIsssbsososososososs}",
 			"format", FEDERATION_FORMAT,
 			"instance", INSTANCE,
 			"dir", p->dir,
 			"registry",
-			"url", url, "data_dir", p->registry_dir, "anchor", p->anchor,
-			"admin_token_file", p->token, "pid", (json_int_t)pid, "log", p->log,
+			"url", st->url, "data_dir", p->registry_dir, "anchor", p->anchor,
+			"admin_token_file", p->token, "pid", (json_int_t)st->registry_pid,
+			"log", p->log,
 			"conf_dir", p->conf,
-			"conf_version", (json_int_t)conf_version,
+			"conf_version", (json_int_t)st->conf_version,
 			"started_at", now,
 			"stopped", 0,
 			"members", jm, "services", js, "grants", jg,
-			"processes", json_pack("[{sssIssss}]", "name", "ndx-registry", "pid",
-					       (json_int_t)pid, "log", p->log, "url", url));
+			"gateways", jgw, "testservices", jts,
+			"processes", procs,
+			"try_exchange", curl);
 	return doc;
 }
 
@@ -669,18 +1223,10 @@ static int populate(const struct cli_api *api, size_t *n_services, size_t *n_gra
 
 /* ---- up / down / run -------------------------------------------------- */
 
-struct demo_state {
-	struct demo_paths paths;
-	char url[64];
-	pid_t registry_pid;
-	uint64_t conf_version;
-	size_t n_services, n_grants;
-};
-
 static int refuse_if_running(const struct demo_paths *p)
 {
-	pid_t pids[16];
-	const char *names[16];
+	pid_t pids[MAX_PROCS];
+	const char *names[MAX_PROCS];
 	json_t *fed = NULL;
 	size_t n, i;
 	int rc = read_federation(p->fed, &fed);
@@ -689,7 +1235,7 @@ static int refuse_if_running(const struct demo_paths *p)
 		return 0;
 	if (rc < 0)
 		return -1;
-	n = fed_processes(fed, pids, names, 16);
+	n = fed_processes(fed, pids, names, MAX_PROCS);
 	for (i = 0; i < n; i++) {
 		if (proc_alive(pids[i], names[i])) {
 			cli_error("the demo federation in %s is already running (%s, pid %ld); "
@@ -729,35 +1275,187 @@ static unsigned initialised_port(const char *anchor_path)
 	return port;
 }
 
+/* A port the federation needs is taken: say which and what for. */
+static int ports_free(const struct demo_state *st, unsigned port)
+{
+	size_t i;
+
+	if (port_in_use(port)) {
+		cli_error("127.0.0.1:%u (the registry's port) is in use; stop what uses it or "
+			  "choose another --port-base", port);
+		return -1;
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		const struct demo_gateway *g = &st->gw[i];
+		unsigned want[3] = { g->consumer_port, g->gateway_port, g->ts_port };
+		static const char *const what[3] = { "consumer port", "gateway port",
+						     "test service" };
+		size_t k;
+
+		for (k = 0; k < 3; k++) {
+			if (want[k] != 0 && port_in_use(want[k])) {
+				cli_error("127.0.0.1:%u (the %s of %s) is in use; stop what uses it "
+					  "or choose another --port-base", want[k], what[k], g->m->id);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static off_t log_size(const char *log)
+{
+	struct stat sb;
+
+	return stat(log, &sb) == 0 ? sb.st_size : 0;
+}
+
+static void stop_state(struct demo_state *st)
+{
+	pid_t pids[MAX_PROCS];
+	const char *names[MAX_PROCS];
+	size_t n = state_processes(st, pids, names);
+
+	stop_in_order(pids, names, n);
+}
+
+/* Waits until a started gateway holds the configuration up just made
+ * and its gateway port accepts connections, so that an exchange made as
+ * soon as up returns works. A gateway restarted with a last good
+ * configuration that is still valid keeps it until its next poll; but up
+ * may just have re-registered gateways (another --port-base), so such a
+ * gateway is told to fetch now (SIGHUP, docs/gateway.md). */
+static int wait_current(const struct demo_gateway *g, const char *what, long long version,
+			long start)
+{
+	long long have;
+	int hupped = 0;
+
+	for (;;) {
+		have = healthz_conf_version(g->consumer_url);
+		if (have >= version && port_in_use(g->gateway_port))
+			return 0;
+		if (have >= 0 && have < version && !hupped) {
+			kill(g->pid, SIGHUP);
+			hupped = 1;
+		}
+		if (!proc_alive(g->pid, NAME_GATEWAY)) {
+			cli_error("%s stopped before it was ready (log: %s)", what, g->log);
+			return -1;
+		}
+		if (now_ms() - start > READY_TIMEOUT_MS) {
+			if (have < version)
+				cli_error("%s did not take up configuration version %lld within %d s "
+					  "(it holds %lld; log: %s)", what, version,
+					  READY_TIMEOUT_MS / 1000, have, g->log);
+			else
+				cli_error("%s did not open its gateway port 127.0.0.1:%u within %d s "
+					  "(log: %s)", what, g->gateway_port, READY_TIMEOUT_MS / 1000,
+					  g->log);
+			return -1;
+		}
+		sleep_ms(POLL_MS);
+	}
+}
+
+/* Starts every agency's test service and gateway and waits, on one
+ * deadline, until each answers /healthz. */
+static int start_gateways(struct demo_state *st, const char *gateway_bin, const char *self)
+{
+	char listen[32], what[NDX_ID_TEXT_MAX + 32];
+	size_t i;
+	long start;
+
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+
+		if (g->ts_port == 0)
+			continue;
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", g->ts_port);
+		g->ts_log_from = log_size(g->ts_log);
+		{
+			char *argv[] = { (char *)self, "testservice", "--listen", listen, "--name",
+					 g->ts_name, NULL };
+
+			g->ts_pid = spawn(argv, g->ts_log, 1);
+		}
+		if (g->ts_pid < 0) {
+			g->ts_pid = 0;
+			return -1;
+		}
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+		char *argv[] = { (char *)gateway_bin, "--config", g->config, NULL };
+
+		g->log_from = log_size(g->log);
+		g->pid = spawn(argv, g->log, 1);
+		if (g->pid < 0) {
+			g->pid = 0;
+			return -1;
+		}
+	}
+	start = now_ms();
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+
+		if (g->ts_port == 0)
+			continue;
+		snprintf(what, sizeof(what), "the test service of %s", g->m->id);
+		if (wait_ready(g->ts_pid, what, g->ts_url, g->ts_log, g->ts_log_from,
+			       "listening on", start) != 0)
+			return -1;
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+
+		snprintf(what, sizeof(what), "the ndx-gateway of %s", g->m->id);
+		if (wait_ready(g->pid, what, g->consumer_url, g->log, g->log_from,
+			       "consumer port listening on", start) != 0 ||
+		    wait_current(g, what, (long long)st->conf_version, start) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* port 0: the default (see initialised_port). */
 static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
-	char registry_bin[PATH_MAX], port_arg[32];
+	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], self[PATH_MAX], port_arg[32];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
 	struct stat sb;
 	json_t *fed;
 	off_t log_from = 0;
+	size_t i;
 
 	memset(st, 0, sizeof(*st));
 	if (demo_paths(dir, 1, p) != 0)
 		return CLI_EXIT_FAIL;
 	if (refuse_if_running(p) != 0)
 		return CLI_EXIT_FAIL;
-	if (cli_find_binary("ndx-registry", registry_bin, sizeof(registry_bin)) != 0)
+	if (cli_find_binary("ndx-registry", registry_bin, sizeof(registry_bin)) != 0 ||
+	    cli_find_binary("ndx-gateway", gateway_bin, sizeof(gateway_bin)) != 0)
 		return CLI_EXIT_FAIL;
-	if (ndx_mkdirs(p->logs, 0755) != NDX_OK) {
-		cli_error("cannot create %s: %s", p->logs, strerror(errno));
+	cli_self_path(self, sizeof(self));
+	if (ndx_mkdirs(p->logs, 0755) != NDX_OK || ndx_mkdirs(p->gateways, 0755) != NDX_OK) {
+		cli_error("cannot create %s or %s: %s", p->logs, p->gateways, strerror(errno));
 		return CLI_EXIT_FAIL;
 	}
 	if (port == 0)
 		port = initialised_port(p->anchor);
-	snprintf(st->url, sizeof(st->url), "http://127.0.0.1:%u", port);
-	if (port_in_use(port)) {
-		cli_error("something already listens on 127.0.0.1:%u; stop it or choose another "
-			  "--port-base", port);
+	if (port + PORT_SPAN - 1 > 65535) {
+		cli_error("--port-base %u leaves no room for the gateways and test services "
+			  "(they use up to PORT+%u); choose at most %u", port, PORT_SPAN - 1,
+			  65535 - (PORT_SPAN - 1));
 		return CLI_EXIT_FAIL;
 	}
+	snprintf(st->url, sizeof(st->url), "http://127.0.0.1:%u", port);
+	for (i = 0; i < N_MEMBERS; i++)
+		if (gateway_setup(p, port, i, &st->gw[i]) != 0)
+			return CLI_EXIT_FAIL;
+	if (ports_free(st, port) != 0)
+		return CLI_EXIT_FAIL;
 	if (stat(p->anchor, &sb) != 0) {
 		char *init_argv[] = { registry_bin, "init", "--data", p->registry_dir,
 				      "--url", st->url, NULL };
@@ -766,17 +1464,19 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 			return CLI_EXIT_FAIL;
 	}
 	snprintf(port_arg, sizeof(port_arg), "127.0.0.1:%u", port);
-	if (stat(p->log, &sb) == 0)
-		log_from = sb.st_size;
+	log_from = log_size(p->log);
 	{
 		char *serve_argv[] = { registry_bin, "serve", "--data", p->registry_dir,
 				       "--listen", port_arg, NULL };
 
 		st->registry_pid = spawn(serve_argv, p->log, 1);
 	}
-	if (st->registry_pid < 0)
+	if (st->registry_pid < 0) {
+		st->registry_pid = 0;
 		return CLI_EXIT_FAIL;
-	if (wait_ready(st->registry_pid, st->url, p->log, log_from) != 0)
+	}
+	if (wait_ready(st->registry_pid, NAME_REGISTRY, st->url, p->log, log_from, "listening on",
+		       now_ms()) != 0)
 		goto fail;
 	if (cli_api_open(&api, st->url, p->token, 1) != 0)
 		goto fail;
@@ -784,10 +1484,19 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 		cli_api_close(&api);
 		goto fail;
 	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		if (ensure_identity(&api, &st->gw[i]) != 0 ||
+		    write_gateway_config(st, &st->gw[i]) != 0) {
+			cli_api_close(&api);
+			goto fail;
+		}
+	}
 	cli_api_close(&api);
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
-	fed = federation_doc(p, st->url, st->registry_pid, st->conf_version);
+	if (start_gateways(st, gateway_bin, self) != 0)
+		goto fail;
+	fed = federation_doc(st);
 	if (fed == NULL) {
 		cli_error("out of memory");
 		goto fail;
@@ -799,13 +1508,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	json_decref(fed);
 	return CLI_EXIT_OK;
 fail:
-	/* Nothing half-started stays behind: the registry goes with the failure. */
-	{
-		const char *name = "ndx-registry";
-
-		stop_pids(&st->registry_pid, &name, 1);
-		waitpid(st->registry_pid, NULL, WNOHANG);
-	}
+	/* Nothing half-started stays behind. */
+	stop_state(st);
 	return CLI_EXIT_FAIL;
 }
 
@@ -823,17 +1527,45 @@ static void print_up_summary(const struct demo_state *st)
 	for (i = 0; i < N_MEMBERS; i++)
 		printf("  %-9s %-12s %s\n", i == 0 ? "members" : "", members[i].id, members[i].name);
 	printf("  %zu services, %zu grants\n", st->n_services, st->n_grants);
+	for (i = 0; i < N_MEMBERS; i++) {
+		const struct demo_gateway *g = &st->gw[i];
+
+		printf("  %-9s %-12s consumer %s  gateway %s  (pid %ld, log %s)\n",
+		       i == 0 ? "gateways" : "", g->m->id, g->consumer_url, g->address,
+		       (long)g->pid, g->log);
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		const struct demo_gateway *g = &st->gw[i];
+
+		if (g->ts_port != 0)
+			printf("  %-9s %-12s %s  (pid %ld, log %s)\n",
+			       i == 0 ? "backends" : "", g->m->id, g->ts_url, (long)g->ts_pid,
+			       g->ts_log);
+	}
+	printf("            (ndx testservice: answers with what the provider gateway "
+	       "forwarded)\n");
 	printf("  described in %s\n", p->fed);
+}
+
+static void print_try_exchange(const struct demo_state *st)
+{
+	char curl[512];
+
+	try_curl(st, curl, sizeof(curl));
+	printf("Make an exchange (%s reads a citizen from %s through both gateways):\n",
+	       TRY_CLIENT, TRY_SERVICE);
+	printf("  %s\n", curl);
 }
 
 static int demo_down(const char *dir, int quiet)
 {
+	static const char *const lists[] = { "gateways", "testservices" };
 	struct demo_paths p;
-	pid_t pids[16];
-	const char *names[16];
+	pid_t pids[MAX_PROCS];
+	const char *names[MAX_PROCS];
 	json_t *fed = NULL, *procs, *proc, *reg;
 	char now[NDX_TIME_TEXT_LEN];
-	size_t n, i;
+	size_t n, i, l;
 	int rc, running;
 
 	rc = demo_paths(dir, 0, &p);
@@ -848,8 +1580,8 @@ static int demo_down(const char *dir, int quiet)
 	}
 	if (rc < 0)
 		return CLI_EXIT_FAIL;
-	n = fed_processes(fed, pids, names, 16);
-	running = stop_pids(pids, names, n);
+	n = fed_processes(fed, pids, names, MAX_PROCS);
+	running = stop_in_order(pids, names, n);
 	for (i = 0; i < n; i++)
 		if (proc_alive(pids[i], names[i])) {
 			cli_error("%s (pid %ld) is still running", names[i], (long)pids[i]);
@@ -861,6 +1593,9 @@ static int demo_down(const char *dir, int quiet)
 		json_object_set_new(proc, "pid", json_integer(0));
 		json_object_set_new(proc, "stopped", json_true());
 	}
+	for (l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		json_array_foreach(json_object_get(fed, lists[l]), i, proc)
+			json_object_set_new(proc, "pid", json_integer(0));
 	reg = json_object_get(fed, "registry");
 	if (json_is_object(reg))
 		json_object_set_new(reg, "pid", json_integer(0));
@@ -882,48 +1617,74 @@ static int demo_down(const char *dir, int quiet)
 
 static int demo_run(const char *dir, unsigned port)
 {
-	struct demo_state st;
+	struct demo_state *st = calloc(1, sizeof(*st));
+	const struct demo_gateway *btc;
+	pid_t pids[MAX_PROCS];
+	const char *names[MAX_PROCS];
 	sigset_t set;
 	char self[PATH_MAX], conf_try[PATH_MAX + 16];
-	int rc, sig;
+	size_t n, i;
+	int rc, sig, dead = 0;
 
+	if (st == NULL) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
 	/* Blocked from the start so that Ctrl-C during up still ends in down. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	rc = demo_up(dir, port, &st);
-	if (rc != CLI_EXIT_OK)
+	rc = demo_up(dir, port, st);
+	if (rc != CLI_EXIT_OK) {
+		free(st);
 		return rc;
-	print_up_summary(&st);
+	}
+	print_up_summary(st);
 	cli_self_path(self, sizeof(self));
-	snprintf(conf_try, sizeof(conf_try), "%s/try-conf", st.paths.dir);
+	snprintf(conf_try, sizeof(conf_try), "%s/try-conf", st->paths.dir);
+	btc = gateway_of(st, TRY_CLIENT);
 	printf("\nOpen:\n");
-	printf("  %s/healthz   %s/conf   %s/anchor\n", st.url, st.url, st.url);
+	printf("  %s/healthz   %s/conf   %s/anchor\n", st->url, st->url, st->url);
+	for (i = 0; i < N_MEMBERS; i++)
+		printf("  %s/healthz   %s/metrics   (%s's gateway)\n", st->gw[i].consumer_url,
+		       st->gw[i].consumer_url, st->gw[i].code);
+	printf("\n");
+	print_try_exchange(st);
 	printf("Try:\n");
-	printf("  %s conf fetch --registry %s --anchor %s --out %s\n", self, st.url,
-	       st.paths.anchor, conf_try);
-	printf("  %s conf verify %s --anchor %s\n", self, conf_try, st.paths.anchor);
-	printf("  NDX_TOKEN_FILE=%s %s member list --registry %s\n", st.paths.token, self, st.url);
+	printf("  curl -s -H 'X-Road-Client: %s' %s/r1/%s/allowedMethods\n", TRY_CLIENT,
+	       btc->consumer_url, "VN/GOV/BCA/population");
+	printf("  %s log verify --db %s/msglog.db --key %s\n", self, btc->data_dir, btc->sign_pub);
+	printf("  %s conf fetch --registry %s --anchor %s --out %s\n", self, st->url,
+	       st->paths.anchor, conf_try);
+	printf("  %s conf verify %s --anchor %s\n", self, conf_try, st->paths.anchor);
+	printf("  NDX_TOKEN_FILE=%s %s member list --registry %s\n", st->paths.token, self,
+	       st->url);
 	printf("\nPress Ctrl-C to stop.\n");
 	fflush(stdout);
+	n = state_processes(st, pids, names);
 	rc = CLI_EXIT_OK;
-	for (;;) {
+	while (!dead) {
 		struct timespec ts = { 1, 0 };
 
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig > 0)
 			break;
-		if (!proc_alive(st.registry_pid, "ndx-registry")) {
-			cli_error("ndx-registry stopped unexpectedly (log: %s)", st.paths.log);
-			rc = CLI_EXIT_FAIL;
-			break;
+		for (i = 0; i < n; i++) {
+			if (!proc_alive(pids[i], names[i])) {
+				cli_error("%s (pid %ld) stopped unexpectedly (logs in %s)", names[i],
+					  (long)pids[i], st->paths.logs);
+				rc = CLI_EXIT_FAIL;
+				dead = 1;
+				break;
+			}
 		}
 	}
 	printf("\nndx demo: stopping\n");
-	if (demo_down(st.paths.dir, 0) != CLI_EXIT_OK)
+	if (demo_down(st->paths.dir, 0) != CLI_EXIT_OK)
 		rc = CLI_EXIT_FAIL;
+	free(st);
 	return rc;
 }
 
@@ -983,13 +1744,19 @@ int cmd_demo(int argc, char **argv)
 	if (strcmp(sub, "run") == 0)
 		return demo_run(dir, (unsigned)port);
 	{
-		struct demo_state st;
+		struct demo_state *st = calloc(1, sizeof(*st));
 
-		rc = demo_up(dir, (unsigned)port, &st);
-		if (rc == CLI_EXIT_OK) {
-			print_up_summary(&st);
-			printf("Stop it with: ndx demo down --dir %s\n", st.paths.dir);
+		if (st == NULL) {
+			cli_error("out of memory");
+			return CLI_EXIT_FAIL;
 		}
+		rc = demo_up(dir, (unsigned)port, st);
+		if (rc == CLI_EXIT_OK) {
+			print_up_summary(st);
+			print_try_exchange(st);
+			printf("Stop it with: ndx demo down --dir %s\n", st->paths.dir);
+		}
+		free(st);
 	}
 	return rc;
 }

@@ -37,6 +37,7 @@ static const char usage_text[] =
 	"\n"
 	"Demo federation:\n"
 	"  demo        bring a local demo federation up, down, or run it in the foreground\n"
+	"  testservice a diagnostic provider system that answers with what it received\n"
 	"\n"
 	"Run 'ndx <command> --help' for the arguments of a command.\n"
 	"Admin commands read --registry URL (default $NDX_REGISTRY, else\n"
@@ -151,6 +152,8 @@ int main(int argc, char **argv)
 		rc = cmd_demo(argc - 1, argv + 1);
 	else if (strcmp(cmd, "log") == 0)
 		rc = cmd_log(argc - 1, argv + 1);
+	else if (strcmp(cmd, "testservice") == 0)
+		rc = cmd_testservice(argc - 1, argv + 1);
 	else
 		rc = cli_usage_error(usage_text, "unknown command '%s'", cmd);
 	curl_global_cleanup();

@@ -1,9 +1,16 @@
-"""End-to-end tests of `ndx demo up/down/run`: the demo federation comes up with a live
-registry holding the Vietnamese agencies, its configuration verifies, a second `up` is
-refused while it runs, and `down` stops exactly its processes (and is idempotent)."""
+"""End-to-end tests of `ndx demo up/down/run` and `ndx testservice`: the demo federation
+comes up with a live registry holding the Vietnamese agencies, one live ndx-gateway per
+agency and a test service behind every providing agency; the exchange `run` prints works
+through both gateways (signed, logged), one without a grant is refused; a second `up` is
+refused while it runs, `down` stops exactly its processes (and is idempotent), and a
+re-up reuses the keys and certificates."""
 
+import hashlib
 import json
 import os
+import random
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +26,9 @@ UP_TIMEOUT = 60
 MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTC": "Bộ Tài chính",
            "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam", "VN/GOV/BTP": "Bộ Tư pháp",
            "VN/GOV/VPCP": "Văn phòng Chính phủ"}
+PROVIDERS = {"VN/GOV/BCA", "VN/GOV/BTC", "VN/GOV/BHXH", "VN/GOV/BTP"}
+CITIZEN = "001099012345"
+PORT_SPAN = 40  # --port-base .. +39: registry, consumer +10.., gateway +20.., test services +30..
 
 
 def run_ndx(build_dir, *args, timeout=UP_TIMEOUT):
@@ -50,11 +60,38 @@ def wait_gone(pid, seconds=15):
     return False
 
 
+def _bindable(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_base():
+    """A --port-base whose 40 ports (registry, gateways, test services) are free. It is
+    taken below the kernel's ephemeral range: there, the local ports of the many client
+    connections of a test run (and their TIME_WAIT) would keep taking the demo's ports."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 11000)
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10000, low - PORT_SPAN)
+        if all(_bindable(base + k) for k in range(PORT_SPAN)):
+            return base
+    pytest.fail("no free range of ports for the demo federation", pytrace=False)
+
+
 @pytest.fixture
 def demo(build_dir, tmp_path):
     """A demo directory and port; whatever test runs, the federation is brought down."""
     d = tmp_path / "demo"
-    port = free_port()
+    port = free_port_base()
     yield d, port
     fed = d / "federation.json"
     if fed.exists():
@@ -63,6 +100,104 @@ def demo(build_dir, tmp_path):
         for pid in pids:
             if pid and alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def all_pids(fed):
+    return [p["pid"] for p in fed["processes"]]
+
+
+def curl_line(text):
+    """The ready-to-paste curl line of `demo up/run` output."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("curl -s -H")
+             and "/r1/VN/GOV/BCA/population/citizens/" in ln]
+    assert lines, text
+    return lines[0]
+
+
+def curl_as_request(line):
+    """Runs a `curl -s -H 'K: V' ... URL` line with requests."""
+    words = shlex.split(line)
+    assert words[:2] == ["curl", "-s"], words
+    headers, i = {}, 2
+    while i < len(words) - 1:
+        assert words[i] == "-H", words
+        k, v = words[i + 1].split(":", 1)
+        headers[k.strip()] = v.strip()
+        i += 2
+    return requests.get(words[-1], headers=headers, timeout=20)
+
+
+def check_federation_live(fed, port):
+    """The registry, 5 gateways and 4 test services of federation.json are all live."""
+    reg = fed["registry"]
+    assert reg["url"] == f"http://127.0.0.1:{port}"
+    gws = {g["member"]: g for g in fed["gateways"]}
+    assert set(gws) == set(MEMBERS)
+    for i, m in enumerate(MEMBERS):
+        g = gws[m]
+        assert g["code"] == "gw1"
+        assert g["consumer_url"] == f"http://127.0.0.1:{port + 10 + i}"
+        assert g["gateway_url"] == f"https://127.0.0.1:{port + 20 + i}"
+        assert g["pid"] > 0 and alive(g["pid"]), g
+        assert Path(g["config"]).is_file() and Path(g["sign_pub"]).is_file()
+        assert Path(g["data_dir"]).is_dir() and Path(g["log"]).is_file()
+        cfg = json.loads(Path(g["config"]).read_text())
+        assert cfg["member"] == m and cfg["conf_refresh_s"] == 10
+        assert cfg["data_dir"] == g["data_dir"] and cfg["anchor"] == reg["anchor"]
+        h = requests.get(g["consumer_url"] + "/healthz", timeout=5)
+        assert h.status_code == 200 and h.json()["conf_version"] >= 1, h.text
+    ts = {t["member"]: t for t in fed["testservices"]}
+    assert set(ts) == PROVIDERS
+    for t in ts.values():
+        assert t["pid"] > 0 and alive(t["pid"]), t
+        assert requests.get(t["url"] + "/healthz", timeout=5).json()["status"] == "ok"
+    # Every backend of a gateway is its member's test service.
+    for m, g in gws.items():
+        for svc in json.loads(Path(g["config"]).read_text())["services"].values():
+            assert svc["backend"].startswith(ts[m]["url"] + "/")
+    # processes: gateways, then test services, then the registry (the stop order).
+    names = [p["name"] for p in fed["processes"]]
+    assert names == ["ndx-gateway"] * 5 + ["ndx testservice"] * 4 + ["ndx-registry"]
+    assert set(all_pids(fed)) == ({g["pid"] for g in gws.values()} |
+                                  {t["pid"] for t in ts.values()} | {reg["pid"]})
+    assert all(alive(p) for p in all_pids(fed))
+    return gws, ts
+
+
+def check_exchanges(fed, gws, line):
+    """The printed curl exchange goes through both gateways to BCA's test service; an
+    exchange without a grant is refused."""
+    assert f"X-Road-Client: VN/GOV/BTC/tax" in line and "Ndx-Purpose: tax-administration" in line
+    assert line.endswith(f"{gws['VN/GOV/BTC']['consumer_url']}/r1/VN/GOV/BCA/population/"
+                         f"citizens/{CITIZEN}")
+    assert fed["try_exchange"] == line
+    resp = curl_as_request(line)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["X-Road-Id"] and resp.headers["X-Road-Request-Hash"]
+    sig = json.loads(resp.headers["Ndx-Response-Signature"])
+    bca_key = hashlib.sha256(base64_pub(gws["VN/GOV/BCA"]["sign_pub"])).hexdigest()
+    assert sig["key_id"] == bca_key == gws["VN/GOV/BCA"]["sign_key_id"]
+    got = resp.json()
+    assert got["service"] == "VN/GOV/BCA test service"
+    assert got["method"] == "GET" and got["path"] == f"/population/citizens/{CITIZEN}"
+    assert got["headers"]["X-Road-Client"] == "VN/GOV/BTC/tax"
+    assert got["headers"]["X-Road-Service"] == "VN/GOV/BCA/population/citizens"
+    assert got["headers"]["X-Road-Id"] == resp.headers["X-Road-Id"]
+    assert got["headers"]["Ndx-Purpose"] == "tax-administration"
+    assert got["body_bytes"] == 0
+    # BTP's civil-status system has no grant on BCA's citizens.
+    refused = requests.get(f"{gws['VN/GOV/BTP']['consumer_url']}/r1/VN/GOV/BCA/population/"
+                           f"citizens/{CITIZEN}",
+                           headers={"X-Road-Client": "VN/GOV/BTP/civil-status"}, timeout=20)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"] == "Client.NoGrant"
+
+
+def base64_pub(pem_path):
+    """The raw 32-byte Ed25519 public key of a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    key = serialization.load_pem_public_key(Path(pem_path).read_bytes())
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def test_demo_up_verify_refuse_down(build_dir, demo):
@@ -81,8 +216,10 @@ def test_demo_up_verify_refuse_down(build_dir, demo):
     assert reg["url"] == f"http://127.0.0.1:{port}"
     pid = reg["pid"]
     assert pid > 0 and alive(pid)
-    assert [p["pid"] for p in fed["processes"]] == [pid]
     assert Path(reg["anchor"]).is_file() and Path(reg["log"]).is_file()
+    gws, _ = check_federation_live(fed, port)
+    for g in gws.values():
+        assert g["consumer_url"] in res.stdout
 
     # The registry is live and really holds the federation.
     assert requests.get(reg["url"] + "/healthz", timeout=5).status_code == 200
@@ -91,8 +228,8 @@ def test_demo_up_verify_refuse_down(build_dir, demo):
     services = requests.get(reg["url"] + "/api/services", headers=auth, timeout=5).json()
     by_id = {s["id"]: s for s in services["services"]}
     citizens = by_id["VN/GOV/BCA/population/citizens"]
-    assert citizens["personal"] and set(citizens["purposes"]) == {"public-service",
-                                                                  "law-enforcement"}
+    assert citizens["personal"] and set(citizens["purposes"]) == {
+        "public-service", "law-enforcement", "tax-administration", "social-insurance"}
     assert by_id["VN/GOV/BHXH/insurance/contributions"]["consent_required"]
     assert not by_id["VN/GOV/BTC/enterprise/enterprises"]["personal"]
     grants = requests.get(reg["url"] + "/api/grants", headers=auth, timeout=5).json()["grants"]
@@ -101,24 +238,36 @@ def test_demo_up_verify_refuse_down(build_dir, demo):
     assert ("VN/GOV/BTC/tax", "VN/GOV/BCA/population/citizens") in pairs
     assert ("VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/citizens") in pairs
     assert ("VN/GOV/BTC/tax", "VN/GOV/BTC/enterprise/enterprises") in pairs
+    assert ("VN/GOV/BTP/civil-status", "VN/GOV/BCA/population/citizens") not in pairs
+    registered = requests.get(reg["url"] + "/api/gateways", headers=auth,
+                              timeout=5).json()["gateways"]
+    assert {(g["member"], g["code"], g["address"], g["sign_key_id"]) for g in registered} == {
+        (m, "gw1", g["gateway_url"], g["sign_key_id"]) for m, g in gws.items()}
 
     # The fetched configuration verifies with the anchor.
-    res = ok(run_ndx(build_dir, "conf", "verify", fed["conf_dir"], "--anchor", reg["anchor"]))
-    assert res.stdout.startswith("valid: version ")
+    res_v = ok(run_ndx(build_dir, "conf", "verify", fed["conf_dir"], "--anchor", reg["anchor"]))
+    assert res_v.stdout.startswith("valid: version ")
+
+    # The printed exchange works; one without a grant is refused.
+    check_exchanges(fed, gws, curl_line(res.stdout))
 
     # A second up is refused while it runs, and changes nothing.
     before = (d / "federation.json").read_text()
     res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port)
     assert res.returncode == 1 and "already running" in res.stderr, res.stderr
     assert (d / "federation.json").read_text() == before
-    assert alive(pid)
+    assert all(alive(p) for p in all_pids(fed))
 
-    # down stops it, marks it stopped, and is idempotent.
-    ok(run_ndx(build_dir, "demo", "down", "--dir", d))
-    assert wait_gone(pid)
-    fed = json.loads((d / "federation.json").read_text())
-    assert fed["registry"]["pid"] == 0
-    assert all(p["pid"] == 0 and p["stopped"] for p in fed["processes"])
+    # down stops every process, marks them stopped, and is idempotent.
+    res = ok(run_ndx(build_dir, "demo", "down", "--dir", d))
+    assert res.stdout.count("stopped ndx-gateway") == 5
+    assert res.stdout.count("stopped ndx testservice") == 4
+    for p in all_pids(fed):
+        assert wait_gone(p), p
+    down = json.loads((d / "federation.json").read_text())
+    assert down["registry"]["pid"] == 0
+    assert all(p["pid"] == 0 and p["stopped"] for p in down["processes"])
+    assert all(g["pid"] == 0 for g in down["gateways"] + down["testservices"])
     res = ok(run_ndx(build_dir, "demo", "down", "--dir", d))
     assert "not running" in res.stdout
 
@@ -131,15 +280,31 @@ def test_demo_restarts_idempotently(build_dir, demo):
     auth = {"Authorization": f"Bearer {token}"}
     url = first["registry"]["url"]
     n_grants = len(requests.get(url + "/api/grants", headers=auth, timeout=5).json()["grants"])
+    files = {g["member"]: (Path(g["sign_pub"]).read_bytes(),
+                           Path(g["config"]).read_bytes(),
+                           (Path(g["config"]).parent / "gw1.tls.pem").read_bytes())
+             for g in first["gateways"]}
     ok(run_ndx(build_dir, "demo", "down", "--dir", d))
-    # Without --port-base it comes back on the port it was set up with.
-    ok(run_ndx(build_dir, "demo", "up", "--dir", d))
+    # Without --port-base it comes back on the port it was set up with, with the same
+    # keys, certificates and configurations, and registers nothing twice.
+    res = ok(run_ndx(build_dir, "demo", "up", "--dir", d))
     second = json.loads((d / "federation.json").read_text())
     assert second["registry"]["url"] == url
     assert second["registry"]["pid"] != first["registry"]["pid"]
     grants = requests.get(url + "/api/grants", headers=auth, timeout=5).json()["grants"]
     assert len(grants) == n_grants
+    gws, _ = check_federation_live(second, port)
+    for m, g in gws.items():
+        assert (Path(g["sign_pub"]).read_bytes(), Path(g["config"]).read_bytes(),
+                (Path(g["config"]).parent / "gw1.tls.pem").read_bytes()) == files[m], m
+    registered = requests.get(url + "/api/gateways", headers=auth, timeout=5).json()["gateways"]
+    assert len(registered) == 5
+    resp = curl_as_request(curl_line(res.stdout))
+    assert resp.status_code == 200, resp.text
+    assert "Ndx-Response-Signature" in resp.headers
     ok(run_ndx(build_dir, "demo", "down", "--dir", d))
+    for p in all_pids(second):
+        assert wait_gone(p), p
 
 
 def test_demo_down_without_federation(build_dir, tmp_path):
@@ -158,6 +323,17 @@ def test_demo_up_on_busy_port_fails_cleanly(build_dir, demo):
     assert not (d / "federation.json").exists()
 
 
+def test_demo_up_on_busy_gateway_port_fails_cleanly(build_dir, demo):
+    d, port = demo
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", port + 21))  # BTC's gateway port
+        s.listen(1)
+        res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port)
+    assert res.returncode == 1, res.stdout
+    assert f"127.0.0.1:{port + 21}" in res.stderr and "VN/GOV/BTC" in res.stderr, res.stderr
+    assert not (d / "federation.json").exists()
+
+
 def test_demo_run_stops_on_sigterm(build_dir, demo):
     d, port = demo
     proc = subprocess.Popen([str(build_dir / "src" / "cli" / "ndx"), "demo", "run", "--dir",
@@ -170,8 +346,13 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
             assert proc.poll() is None, proc.communicate(timeout=5)
             time.sleep(0.1)
         assert fed_path.exists()
-        pid = json.loads(fed_path.read_text())["registry"]["pid"]
-        assert alive(pid)
+        fed = json.loads(fed_path.read_text())
+        pids = all_pids(fed)
+        assert len(pids) == 10 and all(alive(p) for p in pids)
+        # The printed line works as soon as federation.json is there.
+        resp = curl_as_request(fed["try_exchange"])
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["headers"]["X-Road-Client"] == "VN/GOV/BTC/tax"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -181,5 +362,74 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
     assert proc.returncode == 0, err
     assert f"http://127.0.0.1:{port}" in out
     assert "conf fetch" in out and "conf verify" in out and "anchor.json" in out
-    assert wait_gone(pid)
+    assert curl_line(out) == fed["try_exchange"]
+    assert "-H 'Ndx-Purpose: tax-administration'" in curl_line(out)
+    for g in fed["gateways"]:
+        assert g["consumer_url"] in out
+    for p in pids:
+        assert wait_gone(p), p
     assert json.loads(fed_path.read_text())["registry"]["pid"] == 0
+
+
+# ---- ndx testservice ----------------------------------------------------------------
+
+def test_testservice_reports_what_it_received(build_dir, tmp_path):
+    exe = str(build_dir / "src" / "cli" / "ndx")
+    port = free_port()
+    err_path = tmp_path / "ts.stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([exe, "testservice", "--listen", f"127.0.0.1:{port}",
+                                 "--name", "dịch vụ thử"], stdout=subprocess.DEVNULL,
+                                stderr=err)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None, err_path.read_text()
+            try:
+                h = requests.get(url + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, err_path.read_text()
+                time.sleep(0.05)
+        assert h.status_code == 200 and h.json() == {"status": "ok", "service": "dịch vụ thử"}
+        assert f"ndx testservice: listening on {url}" in err_path.read_text()
+
+        body = "xin chào".encode() * 100
+        resp = requests.post(url + "/a%2Fb/c?x=1&y=%C3%A9", data=body, timeout=5, headers={
+            "X-Road-Client": "VN/GOV/BTC/tax", "X-Road-Id": "id-1", "Ndx-Purpose": "p",
+            "Ndx-Subject": CITIZEN, "Content-Type": "text/plain; charset=utf-8",
+            "X-Other": "not reported"})
+        assert resp.status_code == 200 and resp.headers["Content-Type"].startswith(
+            "application/json")
+        got = resp.json()
+        assert got["service"] == "dịch vụ thử"
+        assert got["method"] == "POST"
+        assert got["path"] == "/a%2Fb/c" and got["query"] == "x=1&y=%C3%A9"
+        assert got["headers"] == {"X-Road-Client": "VN/GOV/BTC/tax", "X-Road-Id": "id-1",
+                                  "Ndx-Purpose": "p", "Ndx-Subject": CITIZEN,
+                                  "Content-Type": "text/plain; charset=utf-8"}
+        assert got["body_bytes"] == len(body)
+        assert got["body_sha256"] == hashlib.sha256(body).hexdigest()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", got["received_at"])
+
+        got = requests.delete(url + "/x", timeout=5).json()
+        assert got["method"] == "DELETE" and got["query"] == "" and got["headers"] == {}
+        assert got["body_sha256"] == hashlib.sha256(b"").hexdigest()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_testservice_help_and_bad_arguments(build_dir):
+    res = ok(run_ndx(build_dir, "testservice", "--help"))
+    assert res.stdout.startswith("usage: ndx testservice")
+    assert "--listen" in res.stdout and "--name" in res.stdout and "/healthz" in res.stdout
+    assert "testservice" in ok(run_ndx(build_dir, "--help")).stdout
+    for args in (["--listen", "nowhere:80"], ["--listen", "127.0.0.1:70000"], ["extra"],
+                 ["--bogus"]):
+        res = run_ndx(build_dir, "testservice", *args)
+        assert res.returncode == 2 and "usage: ndx testservice" in res.stderr, (args, res.stderr)
