@@ -3,12 +3,17 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 8
+FUZZ_TARGETS ?=
 DEMO_DIR   ?= demo
 MESON_OPTS ?=
 
 NDX = $(BUILD)/src/cli/ndx
 
-.PHONY: all build deps demo test test-unit test-valgrind test-asan test-e2e clean distclean
+.PHONY: all build deps demo test test-unit test-valgrind test-asan test-e2e fuzz fuzz-smoke \
+	clean distclean
 
 all: build
 
@@ -28,12 +33,14 @@ demo: deps
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build, unit tests plainly, under valgrind and under
-# ASan+UBSan, then the end-to-end suite against the real binaries.
+# ASan+UBSan, a short run of every fuzzer, then the end-to-end suite
+# against the real binaries.
 test: deps
 	$(MAKE) build
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
 	$(MAKE) test-asan
+	$(MAKE) fuzz-smoke
 	$(MAKE) test-e2e
 
 test-unit: build
@@ -54,8 +61,26 @@ test-asan: $(ASAN_BUILD)/build.ninja
 test-e2e: build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e
 
+# libFuzzer targets (tests/fuzz/README.md): clang, ASan+UBSan, libndx with
+# coverage. `fuzz` runs each for FUZZ_SECONDS and keeps what it discovers in
+# $(FUZZ_BUILD)/corpus; `fuzz-smoke` gives each FUZZ_SMOKE_SECONDS from the
+# committed seeds. Both fail on a finding, left in $(FUZZ_BUILD)/crashes/.
+$(FUZZ_BUILD)/build.ninja:
+	@scripts/install-deps --check
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) fuzzers
+	tests/fuzz/run-fuzzers --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) fuzzers
+	tests/fuzz/run-fuzzers --smoke --build $(FUZZ_BUILD) --seconds $(FUZZ_SMOKE_SECONDS) \
+	  $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 distclean: clean
 	rm -rf $(DEMO_DIR)

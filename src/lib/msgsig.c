@@ -94,12 +94,15 @@ static uint8_t (*build_levels(const uint8_t (*hashes)[NDX_SHA256_LEN], size_t n,
 			      size_t width[NDX_MERKLE_MAX_PATH + 1], size_t *nlevels))[NDX_SHA256_LEN]
 {
 	uint8_t (*t)[NDX_SHA256_LEN];
-	size_t total = 0, w = n, l = 0;
+	size_t total = 0, w = n, l = 0, nodes = n;
 
-	/* At most 2n nodes in all. */
-	if (n > SIZE_MAX / 2 / sizeof *t)
+	/* Rounding up at every level makes the total exceed 2n for sizes such
+	 * as 5 or 9 (tests/fuzz/findings): count the levels exactly. */
+	for (size_t k = n; k > 1; k = (k + 1) / 2)
+		nodes += (k + 1) / 2;
+	if (nodes > SIZE_MAX / sizeof *t)
 		return NULL;
-	t = malloc(2 * n * sizeof *t);
+	t = malloc(nodes * sizeof *t);
 	if (t == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
