@@ -31,6 +31,14 @@ int ndx_merkle_root(const uint8_t (*leaves)[NDX_SHA256_LEN], size_t n,
 int ndx_merkle_audit_path(const uint8_t (*leaves)[NDX_SHA256_LEN], size_t n, size_t index,
 			  uint8_t path[][NDX_SHA256_LEN], size_t *path_len);
 
+/* Computes into out the root that an audit path leads to from a leaf hash
+ * (RFC 9162 section 2.1.3.2), for callers that check a signature over that
+ * root. NDX_EINVAL when index >= size or the path has the wrong length for
+ * (index, size). */
+int ndx_merkle_root_from_path(const uint8_t leaf[NDX_SHA256_LEN], uint64_t index, uint64_t size,
+			      const uint8_t path[][NDX_SHA256_LEN], size_t path_len,
+			      uint8_t out[NDX_SHA256_LEN]);
+
 /* Recomputes the root from a leaf hash, its index, the tree size and an
  * audit path (RFC 9162 section 2.1.3.2 algorithm). Returns NDX_OK when it
  * equals root, NDX_EBADSIG when it does not, NDX_EINVAL when index >= size

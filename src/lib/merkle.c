@@ -140,8 +140,8 @@ int ndx_merkle_audit_path(const uint8_t (*leaves)[NDX_SHA256_LEN], size_t n, siz
 
 /* RFC 9162 section 2.1.3.2 with the path length checked before any hashing,
  * so that a malformed proof is told apart (NDX_EINVAL) from one that merely
- * leads to another root. Writes the computed root into out. */
-static int fold_path(const uint8_t leaf[NDX_SHA256_LEN], uint64_t index, uint64_t size,
+ * leads to another root. */
+int ndx_merkle_root_from_path(const uint8_t leaf[NDX_SHA256_LEN], uint64_t index, uint64_t size,
 		     const uint8_t path[][NDX_SHA256_LEN], size_t path_len,
 		     uint8_t out[NDX_SHA256_LEN])
 {
@@ -192,7 +192,7 @@ int ndx_merkle_verify(const uint8_t leaf[NDX_SHA256_LEN], uint64_t index, uint64
 	int rc;
 
 	assert(leaf != NULL && root != NULL && (path != NULL || path_len == 0));
-	rc = fold_path(leaf, index, size, path, path_len, got);
+	rc = ndx_merkle_root_from_path(leaf, index, size, path, path_len, got);
 	if (rc != NDX_OK)
 		return rc;
 	/* Both roots are public; a plain comparison leaks nothing. */

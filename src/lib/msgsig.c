@@ -58,32 +58,6 @@ static size_t path_len_for(uint64_t index, uint64_t size)
 	return n;
 }
 
-/* The root the audit path leads to from leaf (RFC 9162 section 2.1.3.2).
- * The caller has checked index < size and the path length. merkle.h only
- * offers a comparison with a known root, and here the root is what the
- * signature is checked over, so the fold is repeated. */
-static void fold_path(const uint8_t leaf[NDX_SHA256_LEN], uint64_t index, uint64_t size,
-		      const uint8_t path[][NDX_SHA256_LEN], size_t path_len,
-		      uint8_t out[NDX_SHA256_LEN])
-{
-	uint64_t fn = index, sn = size - 1;
-
-	memcpy(out, leaf, NDX_SHA256_LEN);
-	for (size_t i = 0; i < path_len; i++) {
-		if ((fn & 1) != 0 || fn == sn) {
-			ndx_merkle_node(path[i], out, out);
-			while ((fn & 1) == 0 && fn != 0) {
-				fn >>= 1;
-				sn >>= 1;
-			}
-		} else {
-			ndx_merkle_node(out, path[i], out);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
-}
-
 /* The tree as levels, leaves first, each level half (rounded up) of the
  * one below; a last node without a partner moves up unchanged, which gives
  * the same tree as RFC 6962's split at the largest power of two. Returns a
@@ -367,13 +341,13 @@ int ndx_msgsig_verify(const struct ndx_msgsig *sig, const struct ndx_key *key,
 	ndx_key_id(key, kid);
 	if (memcmp(kid, sig->key_id, sizeof kid) != 0)
 		return NDX_ENOTFOUND;
-	/* The struct is public and may not come from ndx_msgsig_parse. */
-	if (sig->leaf_index >= sig->tree_size || sig->path_len > NDX_MERKLE_MAX_PATH ||
-	    sig->path_len != path_len_for(sig->leaf_index, sig->tree_size))
-		return NDX_EINVAL;
+	/* The struct is public and may not come from ndx_msgsig_parse, so
+	 * the path is checked again while folding. */
 	ndx_merkle_leaf(hash, NDX_SHA256_LEN, leaf);
-	fold_path(leaf, sig->leaf_index, sig->tree_size,
-		  (const uint8_t (*)[NDX_SHA256_LEN])sig->path, sig->path_len, root);
+	if (ndx_merkle_root_from_path(leaf, sig->leaf_index, sig->tree_size,
+				      (const uint8_t (*)[NDX_SHA256_LEN])sig->path, sig->path_len,
+				      root) != NDX_OK)
+		return NDX_EINVAL;
 	rc = ndx_verify(key, root, NDX_SHA256_LEN, sig->root_signature);
 	if (rc == NDX_OK && root_out != NULL)
 		memcpy(root_out, root, NDX_SHA256_LEN);
