@@ -106,6 +106,15 @@ const struct ndx_key *ndx_conf_gateway_key(const struct ndx_conf *conf, const js
  * fnmatch(3) patterns without FNM_PATHNAME, "*" matching any path. */
 bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 			   const char *service, const char *method, const char *path);
+/* The signing key (borrowed, parsed once at load) of the consent service
+ * issuer_id (a subsystem id) when its key id is key_id, else NULL. This is
+ * the key_lookup a gateway gives ndx_consent_verify, and the key that
+ * verifies the service's revocation list (docs/protocol.md "Revocation"). */
+const struct ndx_key *ndx_conf_consent_key(const struct ndx_conf *conf, const char *issuer_id,
+					   const char *key_id);
+/* The consent service object {"id","url","sign_key","sign_key_id"} of
+ * issuer_id (borrowed) or NULL. */
+const json_t *ndx_conf_consent_service(const struct ndx_conf *conf, const char *issuer_id);
 /* True when a key id or certificate fingerprint is in the revocations. */
 bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fingerprint);
 

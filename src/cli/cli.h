@@ -29,6 +29,11 @@ int cmd_log(int argc, char **argv);
 /* testservice: the diagnostic provider system (cmd_testservice.c). */
 int cmd_testservice(int argc, char **argv);
 
+/* consent-service add|list|remove (registry) and consent grant|list|revoke
+ * (a consent service), in cmd_consent.c. */
+int cmd_consent_service(int argc, char **argv);
+int cmd_consent(int argc, char **argv);
+
 /* True when cmd_admin handles this command word. */
 int cli_is_admin_command(const char *word);
 

@@ -28,6 +28,10 @@ static const char usage_text[] =
 	"  gateway     register (with a TLS certificate), list or remove gateways\n"
 	"  revoke      revoke a signing key or a TLS certificate\n"
 	"  audit       show the registry's audit trail\n"
+	"  consent-service  register, list or remove consent services\n"
+	"\n"
+	"Consent (needs the consent service's token):\n"
+	"  consent     grant, list or revoke a citizen's consents\n"
 	"\n"
 	"Global configuration:\n"
 	"  conf        fetch the signed configuration, or verify a saved copy\n"
@@ -146,6 +150,10 @@ int main(int argc, char **argv)
 		rc = cmd_keygen(argc - 1, argv + 1);
 	else if (cli_is_admin_command(cmd))
 		rc = cmd_admin(argc - 1, argv + 1);
+	else if (strcmp(cmd, "consent-service") == 0)
+		rc = cmd_consent_service(argc - 1, argv + 1);
+	else if (strcmp(cmd, "consent") == 0)
+		rc = cmd_consent(argc - 1, argv + 1);
 	else if (strcmp(cmd, "conf") == 0)
 		rc = cmd_conf(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)

@@ -3,7 +3,8 @@
  * documents, the detached Ed25519 signature over the exact bytes of
  * conf.json, the six verification steps, and the indexes a gateway consults
  * on every request (members, subsystems, services, gateways by TLS
- * fingerprint and by member, grants by client and service, revocations).
+ * fingerprint and by member, grants by client and service, revocations,
+ * consent services' signing keys).
  * Everything is built once at load; afterwards a struct ndx_conf is only
  * read, so threads share it without locks. */
 #include "ndx/conf.h"
@@ -61,6 +62,9 @@ struct ndx_conf {
 	const json_t *gateways;/* borrowed from doc */
 	size_t ngw;
 	struct ndx_key **gw_keys; /* parallel to gateways */
+	const json_t *consent_services; /* borrowed from doc */
+	size_t ncs;
+	struct ndx_key **cs_keys; /* parallel to consent_services */
 };
 
 /* Where validation errors go. */
@@ -238,6 +242,9 @@ void ndx_conf_free(struct ndx_conf *conf)
 	for (size_t i = 0; i < conf->ngw && conf->gw_keys != NULL; i++)
 		ndx_key_free(conf->gw_keys[i]);
 	free(conf->gw_keys);
+	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
+		ndx_key_free(conf->cs_keys[i]);
+	free(conf->cs_keys);
 	json_decref(conf->members);
 	json_decref(conf->subsystems);
 	json_decref(conf->services);
@@ -616,6 +623,79 @@ static int parse_grants_revocations(struct errbuf *e, struct ndx_conf *c)
 	return NDX_OK;
 }
 
+/* A consent service signs consents and revocation lists with its own key;
+ * gateways trust a consent only under the key listed here for its issuer. */
+static int parse_consent_service(struct errbuf *e, struct ndx_conf *c, size_t i,
+				 const json_t *v)
+{
+	struct ndx_id id;
+	char where[64], kid[NDX_KEY_ID_HEX_LEN + 1];
+	const char *text, *url, *sk, *skid;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0, j;
+	int rc;
+
+	snprintf(where, sizeof where, "consent_services[%zu]", i);
+	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "id", NDX_ID_SUBSYSTEM, c->instance, &text, &id)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "url", true, &url)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "sign_key", true, &sk)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "sign_key_id", true, &skid)) != NDX_OK)
+		return rc;
+	if (json_object_get(c->subsystems, text) == NULL)
+		return fail(e, NDX_EINVAL, "%s.id: %s is not a subsystem in this "
+			    "configuration", where, text);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return fail(e, NDX_EINVAL, "%s.url: expected an http:// or https:// URL", where);
+	for (j = 0; j < i; j++) {
+		const char *other = json_string_value(
+			json_object_get(json_array_get(c->consent_services, j), "id"));
+
+		if (other != NULL && strcmp(other, text) == 0)
+			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
+	}
+	if (ndx_b64_decode(sk, strlen(sk), 0, &raw, &rawlen) != NDX_OK ||
+	    rawlen != NDX_ED25519_PUBLIC_LEN) {
+		free(raw);
+		return fail(e, NDX_EINVAL, "%s.sign_key: expected base64 of a 32-byte "
+			    "Ed25519 public key", where);
+	}
+	rc = ndx_key_from_public_raw(raw, &c->cs_keys[i]);
+	free(raw);
+	if (rc != NDX_OK)
+		return fail(e, rc == NDX_ENOMEM ? rc : NDX_EINVAL,
+			    "%s.sign_key: not a usable Ed25519 public key", where);
+	ndx_key_id(c->cs_keys[i], kid);
+	if (strcmp(kid, skid) != 0)
+		return fail(e, NDX_EINVAL, "%s.sign_key_id: does not match sign_key "
+			    "(its key id is %s)", where, kid);
+	return NDX_OK;
+}
+
+static int parse_consent_services(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = get_array(e, c->doc, "", "consent_services", &list)) != NDX_OK)
+		return rc;
+	c->consent_services = list;
+	c->ncs = json_array_size(list);
+	if (c->ncs > 0) {
+		c->cs_keys = calloc(c->ncs, sizeof *c->cs_keys);
+		if (c->cs_keys == NULL) {
+			c->ncs = 0;
+			return fail(e, NDX_ENOMEM, "out of memory");
+		}
+	}
+	json_array_foreach(list, i, v) {
+		if ((rc = parse_consent_service(e, c, i, v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
 static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 		      struct errbuf *e)
 {
@@ -659,7 +739,8 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	    (rc = parse_subsystems(e, c)) != NDX_OK ||
 	    (rc = parse_gateways(e, c)) != NDX_OK ||
 	    (rc = parse_services(e, c)) != NDX_OK ||
-	    (rc = parse_grants_revocations(e, c)) != NDX_OK) {
+	    (rc = parse_grants_revocations(e, c)) != NDX_OK ||
+	    (rc = parse_consent_services(e, c)) != NDX_OK) {
 		ndx_conf_free(c);
 		return rc;
 	}
@@ -1031,6 +1112,42 @@ bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fing
 	assert(conf != NULL);
 	return key_id_or_fingerprint != NULL &&
 	       json_object_get(conf->revoked, key_id_or_fingerprint) != NULL;
+}
+
+const struct ndx_key *ndx_conf_consent_key(const struct ndx_conf *conf, const char *issuer_id,
+					   const char *key_id)
+{
+	assert(conf != NULL);
+	if (issuer_id == NULL || key_id == NULL)
+		return NULL;
+	/* A handful of consent services: a scan is cheaper than an index. */
+	for (size_t i = 0; i < conf->ncs; i++) {
+		const json_t *cs = json_array_get(conf->consent_services, i);
+		const char *id = json_string_value(json_object_get(cs, "id"));
+		const char *kid = json_string_value(json_object_get(cs, "sign_key_id"));
+
+		if (id != NULL && kid != NULL && strcmp(id, issuer_id) == 0 &&
+		    strcmp(kid, key_id) == 0)
+			return conf->cs_keys[i];
+	}
+	return NULL;
+}
+
+const json_t *ndx_conf_consent_service(const struct ndx_conf *conf, const char *issuer_id)
+{
+	const json_t *cs;
+	size_t i;
+
+	assert(conf != NULL);
+	if (issuer_id == NULL)
+		return NULL;
+	json_array_foreach(conf->consent_services, i, cs) {
+		const char *id = json_string_value(json_object_get(cs, "id"));
+
+		if (id != NULL && strcmp(id, issuer_id) == 0)
+			return cs;
+	}
+	return NULL;
 }
 
 /* ---- anchor ----------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* The registry's HTTP handlers (api.h, docs/registry-api.md). Routing is by
- * the raw path: ids inside it stay percent-encoded until ndx_id_parse
+ * the raw path (docs/registry-api.md, including consent services): ids inside it stay percent-encoded until ndx_id_parse
  * decodes each part, so an encoded '/' can never split an id. Every input
  * is checked here before the store sees it, and every refusal names the
  * field at fault. Management calls need an admin bearer token; only token
@@ -579,11 +579,11 @@ out:
 
 /* ---- gateways ---------------------------------------------------------------------------- */
 
-/* Copies the host of an https:// URL into host (cap bytes): brackets of an
- * IPv6 literal dropped. Returns 0, or -1 with *why set. */
+/* Copies the host of an http:// or https:// URL into host (cap bytes):
+ * brackets of an IPv6 literal dropped. Returns 0, or -1 with *why set. */
 static int url_host(const char *url, char *host, size_t cap, const char **why)
 {
-	const char *p = url + strlen("https://"), *end;
+	const char *p = url + (strncmp(url, "https://", 8) == 0 ? 8 : 7), *end;
 	size_t n;
 
 	if (*p == '[') {
@@ -1069,6 +1069,101 @@ out:
 	json_decref(body);
 }
 
+/* ---- consent services ------------------------------------------------------------------------ */
+
+/* Plain http is allowed only to this machine: a consent service's key
+ * already protects what it publishes, but its revocation list must not be
+ * blockable by anyone on the path, and loopback is the demo's case. */
+static int loopback_host(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	       strncmp(host, "127.", 4) == 0;
+}
+
+static void consent_services_add(struct call *c)
+{
+	char id[NDX_ID_TEXT_MAX], host[256], key_id[NDX_KEY_ID_HEX_LEN + 1];
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	const char *text, *url, *pem, *why = NULL;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	struct store *st = c->api->cfg.st;
+	struct ndx_key *key = NULL;
+	char *key_b64 = NULL;
+	uint64_t version;
+	int rc, https;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "id", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "id", text, strlen(text), NDX_ID_SUBSYSTEM, id) ||
+	    str_field(c->resp, body, "url", 1, ADDRESS_MAX_BYTES, &url) < 0 ||
+	    str_field(c->resp, body, "sign_public_key", 1, 16384, &pem) < 0)
+		goto out;
+	https = strncmp(url, "https://", 8) == 0;
+	if (!https && strncmp(url, "http://", 7) != 0) {
+		bad_request(c->resp, "invalid url", "url: must start with https:// (or http:// "
+						     "to a loopback address)");
+		goto out;
+	}
+	if (url_host(url, host, sizeof host, &why)) {
+		bad_request(c->resp, "invalid url", "url%s", why + strlen("address"));
+		goto out;
+	}
+	if (!https && !loopback_host(host)) {
+		bad_request(c->resp, "invalid url",
+			    "url: plain http:// is allowed only to a loopback address");
+		goto out;
+	}
+	if (ndx_key_from_pem(pem, strlen(pem), &key) != NDX_OK) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: not an Ed25519 public key in PEM form");
+		goto out;
+	}
+	if (ndx_key_has_private(key)) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: this is a private key; send only the public key "
+			    "(and consider this one exposed)");
+		goto out;
+	}
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, key_id);
+	key_b64 = ndx_b64_encode(raw, sizeof raw, 0);
+	if (!key_b64 || store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_subsystem_exists(st, id);
+	if (rc != 1) {
+		store_rollback(st);
+		if (rc == 0)
+			not_found(c->resp, "subsystem", id);
+		else
+			internal(c->resp);
+		goto out;
+	}
+	struct store_consent_service cs = {
+		.id = id, .url = url, .sign_key = key_b64, .sign_key_id = key_id,
+	};
+	if ((rc = store_consent_service_add(st, &cs))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "consent service", id);
+		goto out;
+	}
+	detail = json_pack("{ssss}", "url", url, "sign_key_id", key_id);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "consent_service.add", id, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_consent_service_get(st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	ndx_key_free(key);
+	free(key_b64);
+	json_decref(body);
+}
+
 /* ---- routing ----------------------------------------------------------------------------------- */
 
 static int is_get(const char *m)
@@ -1247,6 +1342,29 @@ static void route_api(struct call *c, const char *rest)
 			revocations_add(c);
 		else
 			method_not_allowed(c->resp, "GET, HEAD, POST");
+	} else if (IS("consent-services")) {
+		if (!sub) {
+			if (is_get(m))
+				answer_list(c->resp, "consent_services",
+					    store_consent_service_list(st, &rows), &rows);
+			else if (strcmp(m, "POST") == 0)
+				consent_services_add(c);
+			else
+				method_not_allowed(c->resp, "GET, HEAD, POST");
+		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+			if (path_id(c, sub, NDX_ID_SUBSYSTEM, id))
+				return;
+			if (!is_get(m)) {
+				delete_obj(c, "consent service", "consent_service.delete", id,
+					   store_consent_service_delete);
+			} else if ((rc = store_consent_service_get(st, id, &obj))) {
+				store_failed(c->resp, rc, "consent service", id);
+			} else {
+				ndx_http_resp_json(c->resp, 200, obj);
+			}
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, DELETE");
+		}
 	} else if (IS("audit") && !sub) {
 		const char *lim = ndx_http_query_arg(c->req, "limit");
 		long limit = AUDIT_DEFAULT_LIMIT;

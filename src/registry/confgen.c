@@ -108,6 +108,8 @@ static const char *const SERVICE_FIELDS[] = { "id", "title", "personal", "purpos
 static const char *const GRANT_FIELDS[] = { "client", "service", "methods", "paths", NULL };
 static const char *const REVOCATION_FIELDS[] = { "kind", "value", "revoked_at", "reason",
 						 NULL };
+static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_key", "sign_key_id",
+						      NULL };
 
 /* Reads the store under its lock so that the document is one state. */
 static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version)
@@ -143,6 +145,8 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "grants", rows, GRANT_FIELDS);
 	if (!rc && !(rc = store_revocation_list(cg->st, &rows)))
 		rc = set_list(doc, "revocations", rows, REVOCATION_FIELDS);
+	if (!rc && !(rc = store_consent_service_list(cg->st, &rows)))
+		rc = set_list(doc, "consent_services", rows, CONSENT_SERVICE_FIELDS);
 	store_unlock(cg->st);
 	if (rc) {
 		json_decref(doc);

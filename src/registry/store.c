@@ -56,6 +56,8 @@ static const char *const MIGRATIONS[] = {
 	"CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL,"
 	" actor TEXT NOT NULL, remote TEXT NOT NULL, action TEXT NOT NULL,"
 	" object TEXT NOT NULL, detail TEXT NOT NULL);",
+	"CREATE TABLE consent_services(id TEXT PRIMARY KEY, url TEXT NOT NULL,"
+	" sign_key TEXT NOT NULL, sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
 };
 
 /* Columns holding JSON text and 0/1 flags, converted for the API. */
@@ -694,6 +696,10 @@ int store_subsystem_delete(struct store *st, const char *id, const char **why)
 		*why = "grants still name the subsystem as client; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM consent_services WHERE id = ?", id, NULL))) {
+		*why = "the subsystem is registered as a consent service; remove that first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
 	if ((rc = exec_p(st, "DELETE FROM subsystems WHERE id = ?", "s", id)))
 		return rc;
 	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
@@ -925,6 +931,48 @@ int store_revocation_list(struct store *st, json_t **out)
 				 " ORDER BY kind, value", "");
 	store_unlock(st);
 	return rc;
+}
+
+/* ---- consent services ------------------------------------------------------------- */
+
+#define CONSENT_SERVICE_COLUMNS "id, url, sign_key, sign_key_id, created_at"
+
+int store_consent_service_add(struct store *st, const struct store_consent_service *cs)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	now_text(now);
+	return exec_p(st, "INSERT INTO consent_services(id, url, sign_key, sign_key_id,"
+			  " created_at) VALUES(?,?,?,?,?)",
+		      "sssss", cs->id, cs->url, cs->sign_key, cs->sign_key_id, now);
+}
+
+int store_consent_service_get(struct store *st, const char *id, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_one(st, out, "SELECT " CONSENT_SERVICE_COLUMNS " FROM consent_services"
+				" WHERE id = ?", "s", id);
+	store_unlock(st);
+	return rc;
+}
+
+int store_consent_service_list(struct store *st, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out, "SELECT " CONSENT_SERVICE_COLUMNS " FROM consent_services"
+				 " ORDER BY id", "");
+	store_unlock(st);
+	return rc;
+}
+
+int store_consent_service_delete(struct store *st, const char *id, const char **why)
+{
+	int rc;
+	*why = NULL;
+	if ((rc = exec_p(st, "DELETE FROM consent_services WHERE id = ?", "s", id)))
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
 }
 
 /* ---- audit -------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* The registry's store: members, subsystems, gateways, services, grants,
- * revocations, admin credentials and the audit trail in one SQLite file
+ * revocations, consent services, admin credentials and the audit trail in one SQLite file
  * (WAL, versioned migrations). One connection guarded by a recursive mutex:
  * the registry writes rarely and reads cheaply, and a single writer keeps
  * every change one transaction (row + audit entry + new configuration
@@ -114,6 +114,21 @@ int store_grant_delete(struct store *st, int64_t id);
 int store_revocation_add(struct store *st, const char *kind, const char *value,
 			 const char *reason, json_t **out);
 int store_revocation_list(struct store *st, json_t **out);
+
+/* Consent services: subsystems whose Ed25519 key gateways trust for
+ * consents and revocation lists (docs/protocol.md "Consent artefacts"). */
+struct store_consent_service {
+	const char *id;          /* subsystem id */
+	const char *url;
+	const char *sign_key;    /* base64 of the raw public key */
+	const char *sign_key_id;
+};
+int store_consent_service_add(struct store *st, const struct store_consent_service *cs);
+int store_consent_service_get(struct store *st, const char *id, json_t **out);
+int store_consent_service_list(struct store *st, json_t **out);
+/* why is never set (nothing refers to a consent service); the signature
+ * matches the other deletes. */
+int store_consent_service_delete(struct store *st, const char *id, const char **why);
 
 /* Newest first, at most limit entries. */
 int store_audit_list(struct store *st, int limit, json_t **out);

@@ -218,6 +218,23 @@ static json_t *conf_doc(const char *instance, time_t gen_t, time_t exp_t)
 		"kind", "certificate", "value", rev_cert);
 	if (doc == NULL)
 		exit(1);
+	{
+		/* One consent service, its key seeded like the gateways'. */
+		struct ndx_key *k = seeded_key("consent service");
+		uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+		char kid[NDX_KEY_ID_HEX_LEN + 1], *b64;
+
+		ndx_key_public_raw(k, raw);
+		ndx_key_id(k, kid);
+		b64 = ndx_b64_encode(raw, sizeof raw, 0);
+		ndx_key_free(k);
+		if (b64 == NULL ||
+		    json_object_set_new(doc, "consent_services", json_pack(
+			    "[{s:s, s:s, s:s, s:s}]", "id", "VN/GOV/BCA/population", "url",
+			    "http://127.0.0.1:4500", "sign_key", b64, "sign_key_id", kid)) != 0)
+			exit(1);
+		free(b64);
+	}
 	return doc;
 }
 
@@ -287,17 +304,19 @@ static void gen_conf(const struct ndx_key *key)
 			  "\"generated_at\":\"2025-12-01T00:00:00Z\",\"expires_at\":"
 			  "\"2026-12-01T00:00:00Z\",\"member_classes\":[\"GOV\"],\"members\":"
 			  "[{\"id\":\"VN/GOV/A\"},{\"id\":\"VN/GOV/A\"}],\"subsystems\":[],"
-			  "\"gateways\":[],\"services\":[],\"grants\":[],\"revocations\":[]}" },
+			  "\"gateways\":[],\"services\":[],\"grants\":[],\"revocations\":[],"
+			  "\"consent_services\":[]}" },
 			{ "minimal", "{\"format\":\"ndx-conf/1\",\"instance\":\"VN\",\"version\":1,"
 			  "\"generated_at\":\"2025-12-01T00:00:00Z\",\"expires_at\":"
 			  "\"2026-12-01T00:00:00Z\",\"member_classes\":[],\"members\":[],"
 			  "\"subsystems\":[],\"gateways\":[],\"services\":[],\"grants\":[],"
-			  "\"revocations\":[]}" },
+			  "\"revocations\":[],\"consent_services\":[]}" },
 			{ "escaped-id", "{\"format\":\"ndx-conf/1\",\"instance\":\"VN\",\"version\":1,"
 			  "\"generated_at\":\"2025-12-01T00:00:00Z\",\"expires_at\":"
 			  "\"2026-12-01T00:00:00Z\",\"member_classes\":[\"GOV\"],\"members\":"
 			  "[{\"id\":\"VN/GOV/%41\"}],\"subsystems\":[],\"gateways\":[],"
-			  "\"services\":[],\"grants\":[],\"revocations\":[]}" },
+			  "\"services\":[],\"grants\":[],\"revocations\":[],"
+			  "\"consent_services\":[]}" },
 		};
 
 		for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {

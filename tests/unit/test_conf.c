@@ -2,7 +2,8 @@
  * real Ed25519 keys, signed and verified; every index lookup; grant matching
  * including ".." paths; each verification step's refusal (tampered body and
  * signature, unknown and wrong keys, expiry, clocks, instance); each
- * validation rule of docs/protocol.md broken once; the anchor; and the
+ * validation rule of docs/protocol.md broken once (consent services too);
+ * consent service key lookups; the anchor; and the
  * conf.json + conf.sig directory round trip. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,11 +34,13 @@
 #define HOUSEHOLDS "VN/GOV/BCA/population/households"
 #define MOF_ENT "VN/GOV/MOF/enterprise"
 #define COM_APP "VN/COM/0101234567/app"
+#define CONSENT "VN/GOV/BCA/consent"
 
 struct fx {
 	struct ndx_key *reg;     /* the registry's signing key, in the anchor */
 	struct ndx_key *other;   /* a key the anchor does not know */
 	struct ndx_key *gw[3];   /* gateway signing keys */
+	struct ndx_key *cs[2];   /* consent service signing keys */
 	struct ndx_anchor *anchor;
 	time_t t0;               /* generated_at */
 	char err[512];
@@ -62,7 +65,40 @@ static json_t *gateway_json(const char *member, const char *code, const char *fp
 	return g;
 }
 
+static json_t *consent_service_json(const char *id, const char *url, const struct ndx_key *key)
+{
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	char kid[NDX_KEY_ID_HEX_LEN + 1], *b64;
+	json_t *o;
+
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, kid);
+	b64 = ndx_b64_encode(raw, sizeof raw, 0);
+	assert_non_null(b64);
+	o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "url", url, "sign_key", b64,
+		      "sign_key_id", kid);
+	free(b64);
+	assert_non_null(o);
+	return o;
+}
+
+static json_t *build_doc_base(const struct fx *f);
+
+/* The base document plus a consent subsystem and two consent services
+ * (appended, so the indexes of the rule cases below stay put). */
 static json_t *build_doc(const struct fx *f)
+{
+	json_t *doc = build_doc_base(f);
+
+	assert_int_equal(json_array_append_new(json_object_get(doc, "subsystems"),
+					       json_pack("{s:s}", "id", CONSENT)), 0);
+	assert_int_equal(json_object_set_new(doc, "consent_services", json_pack("[o, o]",
+		consent_service_json(CONSENT, "http://127.0.0.1:4500", f->cs[0]),
+		consent_service_json(COM_APP, "https://consent.example.vn", f->cs[1]))), 0);
+	return doc;
+}
+
+static json_t *build_doc_base(const struct fx *f)
 {
 	char gen[NDX_TIME_TEXT_LEN], exp[NDX_TIME_TEXT_LEN];
 	json_t *doc;
@@ -158,6 +194,9 @@ static int setup(void **state)
 	for (int i = 0; i < 3; i++)
 		if (ndx_key_generate(&f->gw[i]) != NDX_OK)
 			return -1;
+	for (int i = 0; i < 2; i++)
+		if (ndx_key_generate(&f->cs[i]) != NDX_OK)
+			return -1;
 	if (ndx_time_parse("2026-11-23T09:00:00Z", &f->t0) != NDX_OK)
 		return -1;
 	a = ndx_anchor_build("VN", "http://127.0.0.1:4400", f->reg);
@@ -184,6 +223,8 @@ static int teardown(void **state)
 	ndx_key_free(f->other);
 	for (int i = 0; i < 3; i++)
 		ndx_key_free(f->gw[i]);
+	for (int i = 0; i < 2; i++)
+		ndx_key_free(f->cs[i]);
 	free(f);
 	return 0;
 }
@@ -595,6 +636,21 @@ static const struct rule_case rule_cases[] = {
 	{ "revocations", 0, "kind", "\"user\"", "revocations[0].kind: expected \"key\" or" },
 	{ "revocations", 1, "value", "\"xyz\"", "revocations[1].value: expected 64" },
 	{ "revocations", 0, "revoked_at", "\"yesterday\"", "revocations[0].revoked_at" },
+	{ NULL, 0, "consent_services", NULL, "consent_services: missing" },
+	{ NULL, 0, "consent_services", "{}", "consent_services: expected an array" },
+	{ "consent_services", 0, "id", "\"VN/GOV/BCA/nope\"",
+	  "consent_services[0].id: VN/GOV/BCA/nope is not a subsystem in this configuration" },
+	{ "consent_services", 0, "id", "\"VN/GOV/BCA\"",
+	  "consent_services[0].id: expected 4 parts (subsystem id), found 3" },
+	{ "consent_services", 0, "id", "\"LA/GOV/BCA/consent\"", "consent_services[0].id: instance LA" },
+	{ "consent_services", 1, "id", "\"" CONSENT "\"",
+	  "consent_services[1].id: " CONSENT " is listed twice" },
+	{ "consent_services", 0, "url", NULL, "consent_services[0].url: missing" },
+	{ "consent_services", 0, "url", "\"ftp://x\"", "consent_services[0].url: expected an http" },
+	{ "consent_services", 0, "sign_key", "\"AAAA\"", "consent_services[0].sign_key: expected base64" },
+	{ "consent_services", 1, "sign_key_id", "\"" FP_A "\"",
+	  "consent_services[1].sign_key_id: does not match" },
+	{ "consent_services", 0, "sign_key_id", NULL, "consent_services[0].sign_key_id: missing" },
 };
 
 static void test_validation_rules(void **state)
@@ -675,6 +731,56 @@ static void test_unsigned_parse(void **state)
 	assert_int_equal(verify_text(f, text, len, &conf), NDX_EINVAL);
 	assert_err(f, "members[0].id: expected a string");
 	free(text);
+}
+
+static void test_consent_keys(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_good(f);
+	char kid0[NDX_KEY_ID_HEX_LEN + 1], kid1[NDX_KEY_ID_HEX_LEN + 1];
+	char a[NDX_KEY_ID_HEX_LEN + 1], b[NDX_KEY_ID_HEX_LEN + 1];
+	const struct ndx_key *k;
+	const json_t *cs;
+
+	ndx_key_id(f->cs[0], kid0);
+	ndx_key_id(f->cs[1], kid1);
+	k = ndx_conf_consent_key(conf, CONSENT, kid0);
+	assert_non_null(k);
+	ndx_key_id(k, a);
+	assert_string_equal(a, kid0);
+	k = ndx_conf_consent_key(conf, COM_APP, kid1);
+	assert_non_null(k);
+	ndx_key_id(k, b);
+	assert_string_equal(b, kid1);
+	/* a key is trusted only for its own issuer */
+	assert_null(ndx_conf_consent_key(conf, CONSENT, kid1));
+	assert_null(ndx_conf_consent_key(conf, COM_APP, kid0));
+	assert_null(ndx_conf_consent_key(conf, MOF_ENT, kid0));
+	assert_null(ndx_conf_consent_key(conf, CONSENT, FP_A));
+	assert_null(ndx_conf_consent_key(conf, NULL, kid0));
+	assert_null(ndx_conf_consent_key(conf, CONSENT, NULL));
+	cs = ndx_conf_consent_service(conf, CONSENT);
+	assert_non_null(cs);
+	assert_string_equal(json_string_value(json_object_get(cs, "url")), "http://127.0.0.1:4500");
+	assert_null(ndx_conf_consent_service(conf, MOF_ENT));
+	assert_null(ndx_conf_consent_service(conf, NULL));
+	ndx_conf_free(conf);
+
+	/* an empty list is valid and trusts nobody */
+	{
+		json_t *doc = build_doc(f);
+		size_t len;
+		char *text;
+
+		json_object_set_new(doc, "consent_services", json_array());
+		text = dump(doc, &len);
+		json_decref(doc);
+		conf = NULL;
+		assert_int_equal(verify_text(f, text, len, &conf), NDX_OK);
+		assert_null(ndx_conf_consent_key(conf, CONSENT, kid0));
+		ndx_conf_free(conf);
+		free(text);
+	}
 }
 
 static void test_anchor(void **state)
@@ -815,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_documents),
 		cmocka_unit_test(test_validation_rules),
 		cmocka_unit_test(test_unsigned_parse),
+		cmocka_unit_test(test_consent_keys),
 		cmocka_unit_test(test_anchor),
 		cmocka_unit_test(test_dir_round_trip),
 	};

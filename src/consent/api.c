@@ -1,0 +1,545 @@
+/* The consent service's HTTP handlers (api.h). Every input is checked here
+ * with the rules a gateway applies (include/ndx/consent.h), so the service
+ * never signs a consent a gateway would refuse as malformed; refusals are
+ * X-Road style errors naming the field. Issuing, listing and revoking need
+ * the admin bearer token (only its SHA-256 is kept, compared in constant
+ * time); the signed revocation list is public, since gateways fetch it
+ * without credentials and its signature is what they trust. Overview:
+ * docs/protocol.md "Consent artefacts". */
+#include "api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ndx/consent.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/hash.h"
+#include "ndx/id.h"
+#include "ndx/jws.h"
+#include "ndx/timefmt.h"
+
+#define TOKEN_MAX 512
+#define REVOCATIONS_TYP "ndx-revocations+jwt"
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void bad_request(struct ndx_http_resp *resp, const char *message, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void bad_request(struct ndx_http_resp *resp, const char *message, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	ndx_http_resp_error(resp, 400, "Client.InvalidRequest", message, detail);
+}
+
+static void internal(struct ndx_http_resp *resp, const char *detail)
+{
+	ndx_http_resp_error(resp, 500, "Server.Internal", "the consent service failed", detail);
+}
+
+static void method_not_allowed(struct ndx_http_resp *resp, const char *allow)
+{
+	ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed", allow);
+	ndx_http_resp_header(resp, "Allow", allow);
+}
+
+static void not_found(struct ndx_http_resp *resp, const char *path)
+{
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "no such path", path);
+}
+
+/* ---- authentication ------------------------------------------------------ */
+
+static int authenticate(const struct capi_config *cfg, const struct ndx_http_req *req,
+			struct ndx_http_resp *resp)
+{
+	const char *h = ndx_http_header(req, "Authorization");
+	const char *why = "an Authorization: Bearer token is required";
+	uint8_t sha[NDX_SHA256_LEN], want[NDX_SHA256_LEN];
+	const char *hex = cstore_token_sha256(cfg->st);
+
+	if (h) {
+		while (*h == ' ')
+			h++;
+		if (strncasecmp(h, "Bearer ", 7) != 0) {
+			why = "the Authorization scheme must be Bearer";
+		} else {
+			const char *tok = h + 7;
+			size_t len;
+
+			while (*tok == ' ')
+				tok++;
+			len = strlen(tok);
+			while (len && tok[len - 1] == ' ')
+				len--;
+			why = "the token is not valid";
+			if (len > 0 && len <= TOKEN_MAX &&
+			    ndx_hex_decode(hex, strlen(hex), want, sizeof want) == NDX_OK) {
+				ndx_sha256(tok, len, sha);
+				if (CRYPTO_memcmp(sha, want, sizeof sha) == 0)
+					return 1;
+			}
+		}
+	}
+	ndx_http_resp_error(resp, 401, "Client.Unauthorized", "unauthorized", why);
+	ndx_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"ndx-consent\"");
+	return 0;
+}
+
+/* ---- input rules ------------------------------------------------------------ */
+
+static int pin_ok(const char *s)
+{
+	if (strlen(s) != NDX_CONSENT_PIN_LEN)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static int purpose_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NDX_CONSENT_PURPOSE_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int jti_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NDX_CONSENT_JTI_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || strchr("-_.:", *s)))
+			return 0;
+	return 1;
+}
+
+/* The issuer's instance, the first part of its id. */
+static void issuer_instance(const struct capi_config *cfg, char *out, size_t cap)
+{
+	const char *iss = cstore_issuer(cfg->st);
+	size_t n = strcspn(iss, "/");
+
+	snprintf(out, cap, "%.*s", (int)n, iss);
+}
+
+/* Parses v (a JSON string) as an id of kind into canonical canon
+ * (NDX_ID_TEXT_MAX bytes) of the issuer's instance; answers 400 naming field. */
+static int id_field(const struct capi_config *cfg, struct ndx_http_resp *resp,
+		    const char *field, const json_t *v, enum ndx_id_kind kind, char *canon)
+{
+	char inst[NDX_ID_PART_MAX + 1];
+	const char *why = NULL;
+	struct ndx_id id;
+
+	if (!json_is_string(v)) {
+		bad_request(resp, v ? "invalid field" : "missing field", "%s: %s", field,
+			    v ? "expected a string" : "is required");
+		return -1;
+	}
+	if (ndx_id_parse(json_string_value(v), json_string_length(v), kind, &id, &why) !=
+		    NDX_OK ||
+	    ndx_id_format(&id, canon, NDX_ID_TEXT_MAX) < 0) {
+		bad_request(resp, kind == NDX_ID_SERVICE ? "invalid service id"
+							 : "invalid subsystem id",
+			    "%s: %s", field, why ? why : "malformed");
+		return -1;
+	}
+	issuer_instance(cfg, inst, sizeof inst);
+	if (strcmp(id.instance, inst) != 0) {
+		bad_request(resp, kind == NDX_ID_SERVICE ? "invalid service id"
+							 : "invalid subsystem id",
+			    "%s: instance %s is not this consent service's instance %s", field,
+			    id.instance, inst);
+		return -1;
+	}
+	return 0;
+}
+
+/* An optional RFC 3339 time field; returns 1 (set), 0 (absent) or -1 (400). */
+static int time_field(struct ndx_http_resp *resp, const json_t *o, const char *field,
+		      time_t *out)
+{
+	const json_t *v = json_object_get(o, field);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || ndx_time_parse(json_string_value(v), out) != NDX_OK) {
+		bad_request(resp, "invalid field",
+			    "%s: expected an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)", field);
+		return -1;
+	}
+	return 1;
+}
+
+static int new_jti(char out[37])
+{
+	uint8_t b[16];
+	char hex[33];
+
+	if (RAND_bytes(b, sizeof b) != 1)
+		return -1;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	ndx_hex_encode(b, sizeof b, hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+		 hex + 20);
+	return 0;
+}
+
+/* ---- POST /api/consents ---------------------------------------------------- */
+
+struct issue {
+	char consumer[NDX_ID_TEXT_MAX];
+	char services[NDX_CONSENT_MAX_SERVICES][NDX_ID_TEXT_MAX];
+	const char *svc_ptrs[NDX_CONSENT_MAX_SERVICES];
+	size_t n_services;
+	const char *subject, *purpose;
+	time_t nbf, exp;
+};
+
+/* Reads and checks the request into is; 0, or -1 after answering 400. */
+static int read_issue(const struct capi_config *cfg, const json_t *body, time_t now,
+		      struct ndx_http_resp *resp, struct issue *is)
+{
+	const json_t *v = json_object_get(body, "subject"), *svcs, *e;
+	size_t i, j;
+	int r;
+
+	if (!json_is_string(v) || !pin_ok(json_string_value(v))) {
+		bad_request(resp, v ? "invalid subject" : "missing field",
+			    "subject: a personal identification number of exactly %d digits",
+			    NDX_CONSENT_PIN_LEN);
+		return -1;
+	}
+	is->subject = json_string_value(v);
+	if (id_field(cfg, resp, "consumer", json_object_get(body, "consumer"), NDX_ID_SUBSYSTEM,
+		     is->consumer))
+		return -1;
+	svcs = json_object_get(body, "services");
+	if (!json_is_array(svcs) || json_array_size(svcs) == 0 ||
+	    json_array_size(svcs) > NDX_CONSENT_MAX_SERVICES) {
+		bad_request(resp, svcs ? "invalid field" : "missing field",
+			    "services: an array of 1 to %d service ids", NDX_CONSENT_MAX_SERVICES);
+		return -1;
+	}
+	json_array_foreach(svcs, i, e) {
+		char field[32];
+
+		snprintf(field, sizeof field, "services[%zu]", i);
+		if (id_field(cfg, resp, field, e, NDX_ID_SERVICE, is->services[i]))
+			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(is->services[j], is->services[i]) == 0) {
+				bad_request(resp, "invalid field", "%s: %s appears twice", field,
+					    is->services[i]);
+				return -1;
+			}
+		is->svc_ptrs[i] = is->services[i];
+	}
+	is->n_services = json_array_size(svcs);
+	v = json_object_get(body, "purpose");
+	if (!json_is_string(v) || !purpose_ok(json_string_value(v))) {
+		bad_request(resp, v ? "invalid purpose" : "missing field",
+			    "purpose: 1 to %d characters from a-z 0-9 -", NDX_CONSENT_PURPOSE_MAX);
+		return -1;
+	}
+	is->purpose = json_string_value(v);
+	is->nbf = now;
+	if (time_field(resp, body, "valid_from", &is->nbf) < 0 ||
+	    (r = time_field(resp, body, "valid_to", &is->exp)) < 0)
+		return -1;
+	if (r == 0) {
+		bad_request(resp, "missing field", "valid_to is required");
+		return -1;
+	}
+	if (is->exp <= now) {
+		bad_request(resp, "invalid validity", "valid_to is in the past");
+		return -1;
+	}
+	if (is->exp <= is->nbf) {
+		bad_request(resp, "invalid validity", "valid_to must be after valid_from");
+		return -1;
+	}
+	if (is->exp - is->nbf > CONSENT_MAX_VALIDITY ||
+	    is->nbf > now + CONSENT_MAX_VALIDITY) {
+		bad_request(resp, "invalid validity",
+			    "a consent is valid for at most %d days and starts within that time",
+			    CONSENT_MAX_VALIDITY / 86400);
+		return -1;
+	}
+	return 0;
+}
+
+static void consents_issue(const struct capi_config *cfg, const struct ndx_http_req *req,
+			   struct ndx_http_resp *resp)
+{
+	json_error_t jerr;
+	json_t *body, *services_json = NULL;
+	struct issue is;
+	char jti[37], err[256] = "", *jws = NULL, *svc_text = NULL;
+	char t_iat[NDX_TIME_TEXT_LEN], t_nbf[NDX_TIME_TEXT_LEN], t_exp[NDX_TIME_TEXT_LEN];
+	time_t now = time(NULL);
+	int rc;
+
+	if (!req->body || req->body_len == 0) {
+		bad_request(resp, "malformed JSON", "a JSON object body is required");
+		return;
+	}
+	body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(body)) {
+		bad_request(resp, "malformed JSON", "%s",
+			    body ? "the body must be a JSON object" : jerr.text);
+		json_decref(body);
+		return;
+	}
+	memset(&is, 0, sizeof is);
+	if (read_issue(cfg, body, now, resp, &is))
+		goto out;
+	if (new_jti(jti)) {
+		internal(resp, "no randomness for a consent id");
+		goto out;
+	}
+	struct ndx_consent_fields f = {
+		.iss = cstore_issuer(cfg->st), .jti = jti, .sub = is.subject,
+		.consumer = is.consumer, .services = is.svc_ptrs, .n_services = is.n_services,
+		.purpose = is.purpose, .iat = now, .nbf = is.nbf, .exp = is.exp,
+	};
+	rc = ndx_consent_sign(cfg->key, &f, &jws, err, sizeof err);
+	if (rc == NDX_EINVAL || rc == NDX_ETOOBIG) {
+		bad_request(resp, rc == NDX_ETOOBIG ? "consent too large" : "invalid consent",
+			    "%s", rc == NDX_ETOOBIG ? "the signed consent would exceed 1024 bytes: "
+						      "fewer services" : err);
+		goto out;
+	}
+	if (rc) {
+		internal(resp, "cannot sign the consent");
+		goto out;
+	}
+	services_json = json_array();
+	for (size_t i = 0; services_json && i < is.n_services; i++)
+		json_array_append_new(services_json, json_string(is.services[i]));
+	svc_text = services_json ? json_dumps(services_json, JSON_COMPACT) : NULL;
+	if (!svc_text) {
+		internal(resp, "out of memory");
+		goto out;
+	}
+	struct cstore_consent row = {
+		.jti = jti, .subject = is.subject, .consumer = is.consumer, .services = svc_text,
+		.purpose = is.purpose, .iat = now, .nbf = is.nbf, .exp = is.exp, .jws = jws,
+	};
+	if ((rc = cstore_consent_add(cfg->st, &row))) {
+		internal(resp, "the store failed; no consent was issued");
+		goto out;
+	}
+	ndx_time_format(now, t_iat);
+	ndx_time_format(is.nbf, t_nbf);
+	ndx_time_format(is.exp, t_exp);
+	ndx_http_resp_json(resp, 201, json_pack("{ss ss ss ss sO ss ss ss ss ss}", "jti", jti,
+						"issuer", cstore_issuer(cfg->st),
+						"subject", is.subject, "consumer", is.consumer,
+						"services", services_json, "purpose", is.purpose,
+						"issued_at", t_iat, "valid_from", t_nbf,
+						"valid_to", t_exp, "consent", jws));
+	/* The subject's number is personal data: the access log line carries
+	 * only the jti. */
+	fprintf(stderr, "ndx-consent: issued consent %s\n", jti);
+out:
+	free(jws);
+	free(svc_text);
+	json_decref(services_json);
+	json_decref(body);
+}
+
+/* ---- GET /api/consents?subject=PIN ----------------------------------------- */
+
+static void consents_list(const struct capi_config *cfg, const struct ndx_http_req *req,
+			  struct ndx_http_resp *resp)
+{
+	const char *sub = ndx_http_query_arg(req, "subject");
+	json_t *rows;
+
+	if (!sub || !pin_ok(sub)) {
+		bad_request(resp, sub ? "invalid subject" : "missing query",
+			    "subject: a personal identification number of exactly %d digits",
+			    NDX_CONSENT_PIN_LEN);
+		return;
+	}
+	if (cstore_consent_list(cfg->st, sub, time(NULL), &rows)) {
+		internal(resp, "the store failed");
+		return;
+	}
+	ndx_http_resp_json(resp, 200, json_pack("{ss so}", "subject", sub, "consents", rows));
+}
+
+/* ---- POST /api/consents/{jti}/revoke --------------------------------------- */
+
+static void consents_revoke(const struct capi_config *cfg, const char *jti,
+			    struct ndx_http_resp *resp)
+{
+	char t[NDX_TIME_TEXT_LEN], detail[128];
+	time_t now = time(NULL);
+	uint64_t version;
+	int rc;
+
+	rc = cstore_consent_revoke(cfg->st, jti, now, &version);
+	if (rc == NDX_ENOTFOUND) {
+		snprintf(detail, sizeof detail, "consent %s does not exist", jti);
+		ndx_http_resp_error(resp, 404, "Client.NotFound", "not found", detail);
+		return;
+	}
+	if (rc == NDX_EEXIST) {
+		snprintf(detail, sizeof detail, "consent %s is revoked already", jti);
+		ndx_http_resp_error(resp, 409, "Client.Conflict", "already revoked", detail);
+		return;
+	}
+	if (rc) {
+		internal(resp, "the store failed; the consent was not revoked");
+		return;
+	}
+	ndx_time_format(now, t);
+	ndx_http_resp_json(resp, 200, json_pack("{ss ss ss sI}", "jti", jti, "status", "revoked",
+						"revoked_at", t, "revocation_version",
+						(json_int_t)version));
+	fprintf(stderr, "ndx-consent: revoked consent %s (revocation list version %llu)\n", jti,
+		(unsigned long long)version);
+}
+
+/* ---- GET /revocations ------------------------------------------------------ */
+
+static void revocations(const struct capi_config *cfg, struct ndx_http_resp *resp)
+{
+	char gen[NDX_TIME_TEXT_LEN], *payload = NULL, *jws = NULL;
+	time_t now = time(NULL);
+	uint64_t version;
+	json_t *jtis, *doc;
+	int rc;
+
+	if (cstore_revocations(cfg->st, now, &version, &jtis)) {
+		internal(resp, "the store failed");
+		return;
+	}
+	ndx_time_format(now, gen);
+	/* Signed afresh on every request: generated_at is what a gateway
+	 * measures the age of its copy by. */
+	doc = json_pack("{ss sI ss so}", "issuer", cstore_issuer(cfg->st), "version",
+			(json_int_t)version, "generated_at", gen, "revoked", jtis);
+	payload = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!payload) {
+		internal(resp, "out of memory");
+		return;
+	}
+	rc = ndx_jws_sign(cfg->key, REVOCATIONS_TYP, payload, strlen(payload), &jws);
+	free(payload);
+	if (rc) {
+		internal(resp, rc == NDX_ETOOBIG ? "the revocation list exceeds the JWS size cap"
+						 : "cannot sign the revocation list");
+		return;
+	}
+	ndx_http_resp_bytes(resp, 200, "application/jose", jws, strlen(jws));
+	ndx_http_resp_header(resp, "Cache-Control", "no-store");
+	free(jws);
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+static int is_get(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+static void route_api(const struct capi_config *cfg, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp)
+{
+	const char *p = req->path + strlen("/api/consents"), *m = req->method;
+	char jti[NDX_CONSENT_JTI_MAX + 1];
+	size_t n;
+
+	if (strncmp(req->path, "/api/consents", 13) != 0 || (*p && *p != '/')) {
+		not_found(resp, req->path);
+		return;
+	}
+	if (!*p) {
+		if (strcmp(m, "POST") == 0)
+			consents_issue(cfg, req, resp);
+		else if (is_get(m))
+			consents_list(cfg, req, resp);
+		else
+			method_not_allowed(resp, "GET, HEAD, POST");
+		return;
+	}
+	p++;
+	n = strcspn(p, "/");
+	if (strcmp(p + n, "/revoke") != 0) {
+		not_found(resp, req->path);
+		return;
+	}
+	if (n == 0 || n > NDX_CONSENT_JTI_MAX) {
+		bad_request(resp, "invalid consent id", "a jti is 1 to %d characters from "
+							"A-Z a-z 0-9 - _ . :", NDX_CONSENT_JTI_MAX);
+		return;
+	}
+	memcpy(jti, p, n);
+	jti[n] = '\0';
+	if (!jti_ok(jti)) {
+		bad_request(resp, "invalid consent id", "a jti is 1 to %d characters from "
+							"A-Z a-z 0-9 - _ . :", NDX_CONSENT_JTI_MAX);
+		return;
+	}
+	if (strcmp(m, "POST") != 0) {
+		method_not_allowed(resp, "POST");
+		return;
+	}
+	consents_revoke(cfg, jti, resp);
+}
+
+void capi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	const struct capi_config *cfg = ctx;
+	const char *p = req->path;
+
+	if (strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0) {
+		/* Authenticate first: nothing about the API leaks to anonymous callers. */
+		if (authenticate(cfg, req, resp))
+			route_api(cfg, req, resp);
+		return;
+	}
+	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/revocations") == 0) {
+		if (!is_get(req->method)) {
+			method_not_allowed(resp, "GET, HEAD");
+		} else if (p[1] == 'h') {
+			char kid[NDX_KEY_ID_HEX_LEN + 1];
+
+			ndx_key_id(cfg->key, kid);
+			ndx_http_resp_json(resp, 200, json_pack("{ss ss ss}", "status", "ok",
+								"issuer", cstore_issuer(cfg->st),
+								"key_id", kid));
+		} else {
+			revocations(cfg, resp);
+		}
+		return;
+	}
+	not_found(resp, p);
+}

@@ -1,0 +1,316 @@
+/* ndx-consent: a consent service (after India's DEPA). This file only parses
+ * the command line (init, serve) and wires the parts together: store.c keeps
+ * the consents, api.c answers HTTP and signs consents and the revocation
+ * list. Overview: docs/protocol.md "Consent artefacts". */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/hash.h"
+#include "ndx/httpd.h"
+#include "ndx/id.h"
+#include "ndx/key.h"
+#include "store.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+#define PROG "ndx-consent"
+#define SIGN_KEY_FILE "consent-sign.key"
+#define SIGN_PUB_FILE "consent-sign.pub"
+#define TOKEN_FILE "admin.token"
+#define TOKEN_BYTES 32
+#define PATH_BUF 4096
+
+static const char USAGE[] =
+	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID\n"
+	"       " PROG " serve --data DIR [--listen 127.0.0.1:4500] [--threads N]\n"
+	"       " PROG " --version | --help\n"
+	"Run `" PROG " COMMAND --help` for the options of a command.\n";
+
+static const char INIT_HELP[] =
+	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID\n"
+	"Creates a new consent service in DIR (mode 0700): consent.db, its Ed25519\n"
+	"signing key (consent-sign.key, mode 0600; consent-sign.pub to register with\n"
+	"`ndx consent-service add`) and the admin token (admin.token, mode 0600; the\n"
+	"database keeps only its SHA-256). Refuses a DIR that already holds one.\n"
+	"  --data DIR          data directory (required)\n"
+	"  --id SUBSYSTEM_ID   the service's subsystem id, e.g. VN/GOV/BCA/consent\n"
+	"                      (required; it is the \"iss\" of every consent)\n";
+
+static const char SERVE_HELP[] =
+	"usage: " PROG " serve --data DIR [options]\n"
+	"Serves the consent API until SIGINT or SIGTERM. Prints\n"
+	"\"" PROG ": listening on http://ADDR:PORT\" on stderr once ready.\n"
+	"  --data DIR           data directory made by `" PROG " init` (required)\n"
+	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4500;\n"
+	"                       port 0 picks a free port)\n"
+	"  --threads N          HTTP worker threads (default 4)\n";
+
+static int join(char *out, size_t cap, const char *dir, const char *file)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, file);
+
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, PROG ": path too long: %s/%s\n", dir, file);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
+			min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- init --------------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *idtext = NULL, *why = NULL;
+	char db[PATH_BUF], skey[PATH_BUF], spub[PATH_BUF], tokpath[PATH_BUF];
+	char canon[NDX_ID_TEXT_MAX], kid[NDX_KEY_ID_HEX_LEN + 1], hex[2 * NDX_SHA256_LEN + 1];
+	const char *made[4];
+	int nmade = 0, c, rc = 1;
+	struct ndx_key *key = NULL;
+	struct cstore *st = NULL;
+	struct ndx_id id;
+	uint8_t raw[TOKEN_BYTES], sha[NDX_SHA256_LEN];
+	char *tok = NULL;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'i': idtext = optarg; break;
+		case 'h': fputs(INIT_HELP, stdout); return 0;
+		default: fputs(INIT_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || !idtext || optind != argc) {
+		fprintf(stderr, PROG " init: %s\n%s",
+			!dir ? "--data DIR is required" : !idtext ? "--id is required"
+								   : "unexpected argument",
+			INIT_HELP);
+		return 2;
+	}
+	if (ndx_id_parse(idtext, strlen(idtext), NDX_ID_SUBSYSTEM, &id, &why) != NDX_OK ||
+	    ndx_id_format(&id, canon, sizeof canon) < 0) {
+		fprintf(stderr, PROG " init: --id: not a subsystem id: %s\n",
+			why ? why : "malformed");
+		return 2;
+	}
+	if (join(db, sizeof db, dir, CSTORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    join(spub, sizeof spub, dir, SIGN_PUB_FILE) ||
+	    join(tokpath, sizeof tokpath, dir, TOKEN_FILE))
+		return 1;
+	if (access(db, F_OK) == 0) {
+		fprintf(stderr, PROG " init: %s exists: refusing to overwrite a consent service\n",
+			db);
+		return 1;
+	}
+	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	if ((c = ndx_key_generate(&key)) || (c = ndx_key_save_private(key, skey))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", skey, ndx_strerror(c));
+		goto fail;
+	}
+	made[nmade++] = skey;
+	if ((c = ndx_key_save_public(key, spub))) {
+		fprintf(stderr, PROG " init: cannot write %s: %s\n", spub, ndx_strerror(c));
+		goto fail;
+	}
+	made[nmade++] = spub;
+	if (RAND_bytes(raw, sizeof raw) != 1 || !(tok = ndx_b64_encode(raw, sizeof raw, 1))) {
+		fprintf(stderr, PROG " init: cannot make a token\n");
+		goto fail;
+	}
+	OPENSSL_cleanse(raw, sizeof raw);
+	ndx_sha256(tok, strlen(tok), sha);
+	ndx_hex_encode(sha, sizeof sha, hex);
+	if ((c = ndx_file_write_atomic(tokpath, tok, strlen(tok), 0600, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", tokpath, ndx_strerror(c));
+		goto fail;
+	}
+	made[nmade++] = tokpath;
+	if ((c = cstore_create(db, canon, hex, &st))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(c));
+		goto fail;
+	}
+	made[nmade++] = db;
+	chmod(db, 0600);
+	ndx_key_id(key, kid);
+	printf("consent service %s initialised in %s\n"
+	       "  database     %s\n"
+	       "  signing key  %s (public: %s)\n"
+	       "  key id       %s\n"
+	       "  admin token  %s\n",
+	       canon, dir, db, skey, spub, kid, tokpath);
+	rc = 0;
+	goto out;
+fail:
+	cstore_close(st);
+	st = NULL;
+	while (nmade > 0)
+		unlink(made[--nmade]);
+out:
+	cstore_close(st);
+	ndx_key_free(key);
+	if (tok)
+		OPENSSL_cleanse(tok, strlen(tok));
+	free(tok);
+	return rc;
+}
+
+/* ---- serve --------------------------------------------------------------------- */
+
+static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long p;
+	size_t n;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= cap) {
+		fprintf(stderr, PROG ": --listen: expected ADDR:PORT, got \"%s\"\n", s);
+		return -1;
+	}
+	n = (size_t)(colon - s);
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (parse_ulong("--listen port", colon + 1, 0, 65535, &p))
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *listen = "127.0.0.1:4500";
+	unsigned long threads = 4;
+	char addr[64], db[PATH_BUF], skey[PATH_BUF];
+	uint16_t port;
+	struct ndx_key *key = NULL;
+	struct cstore *st = NULL;
+	struct ndx_httpd *srv = NULL;
+	sigset_t sigs;
+	int c, sig, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 't':
+			if (parse_ulong("--threads", optarg, 1, 256, &threads))
+				return 2;
+			break;
+		case 'h': fputs(SERVE_HELP, stdout); return 0;
+		default: fputs(SERVE_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		fprintf(stderr, PROG " serve: %s\n%s",
+			dir ? "unexpected argument" : "--data DIR is required", SERVE_HELP);
+		return 2;
+	}
+	if (parse_listen(listen, addr, sizeof addr, &port))
+		return 2;
+	if (join(db, sizeof db, dir, CSTORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE))
+		return 1;
+	if ((c = ndx_key_load(skey, &key)) || !ndx_key_has_private(key)) {
+		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", skey,
+			c ? ndx_strerror(c) : "no private key");
+		goto out;
+	}
+	if (cstore_open(db, &st))
+		goto out;
+	struct capi_config cfg = { .st = st, .key = key };
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Block before the pool threads start so they inherit the mask and
+	 * the signals reach sigwait below. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct ndx_httpd_config hcfg = {
+		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
+		.max_body = 64 * 1024, .handler = capi_handle, .ctx = &cfg, .access_log = 1,
+	};
+	if (ndx_httpd_start(&hcfg, &srv))
+		goto out;
+	fprintf(stderr, PROG ": consent service %s\n", cstore_issuer(st));
+	fprintf(stderr, PROG ": listening on http://%s:%u\n", addr, (unsigned)ndx_httpd_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	ndx_httpd_stop(srv);
+	cstore_close(st);
+	ndx_key_free(key);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf(PROG " %s\n", NDX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
+	return 2;
+}
