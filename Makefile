@@ -13,7 +13,7 @@ MESON_OPTS ?=
 NDX = $(BUILD)/src/cli/ndx
 
 .PHONY: all build deps demo test test-unit test-valgrind test-asan test-e2e fuzz fuzz-smoke \
-	clean distclean
+	bench clean distclean
 
 all: build
 
@@ -78,6 +78,12 @@ fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) fuzzers
 	tests/fuzz/run-fuzzers --smoke --build $(FUZZ_BUILD) --seconds $(FUZZ_SMOKE_SECONDS) \
 	  $(FUZZ_TARGETS)
+
+# Direct, nginx two-hop mTLS baseline and ndx, on loopback, in one run
+# (bench/README.md); writes bench/results/latest.{json,md}.
+bench: deps
+	$(MAKE) build
+	NDX_BUILD_DIR=$(abspath $(BUILD)) bench/run
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -209,12 +209,27 @@ enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct g
 
 /* ---- signing (signer.c) --------------------------------------------------- */
 
-/* Returns a malloc'd signature object over hash, or NULL. Kept behind one
- * function so that a batching signer can replace it. */
+/* Returns a malloc'd signature object over hash (caller frees), or NULL.
+ * Adaptive batch signing: the hashes of concurrent callers are signed
+ * together under one Ed25519 signature, each object carrying its own audit
+ * path; a lone caller signs a batch of one at once. Blocks at most for the
+ * batch signed before its own. Thread-safe. */
 char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LEN]);
-/* NDX_OK when sig_text is a valid signature object over hash by key. */
+/* NDX_OK when sig_text is a valid signature object over hash by key
+ * (roots already verified are taken from a bounded cache). Else
+ * NDX_EINVAL (malformed), NDX_ENOTFOUND (another key) or NDX_EBADSIG, with
+ * the reason in err. Thread-safe. */
 int gw_verify_hash(const struct ndx_key *key, const char *sig_text,
 		   const uint8_t hash[NDX_SHA256_LEN], char *err, size_t errcap);
+
+/* Counters since start, for /metrics. */
+struct gw_signer_stats {
+	uint64_t messages_signed;   /* signature objects made */
+	uint64_t signatures;        /* Ed25519 signatures (batches) */
+	uint64_t verifications;     /* Ed25519 verifications */
+	uint64_t verify_cache_hits; /* objects accepted from a verified root */
+};
+void gw_signer_stats(struct gw_signer_stats *st);
 /* A random UUID v4 into out. */
 int gw_uuid(char out[GW_UUID_LEN]);
 
@@ -273,6 +288,8 @@ void gw_metrics_begin(void);
 /* Counts one finished exchange; service may be NULL (unknown). */
 void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds);
 void gw_metrics_error(const char *type);
+/* Exchanges being handled now, on both ports. */
+long gw_metrics_in_flight(void);
 /* Renders the Prometheus text (malloc'd) with the held conf's version/age
  * and the message log's head (log may be NULL). */
 char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now);

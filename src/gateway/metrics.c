@@ -63,6 +63,11 @@ void gw_metrics_begin(void)
 	atomic_fetch_add_explicit(&in_flight, 1, memory_order_relaxed);
 }
 
+long gw_metrics_in_flight(void)
+{
+	return atomic_load_explicit(&in_flight, memory_order_relaxed);
+}
+
 void gw_metrics_error(const char *type)
 {
 	size_t i;
@@ -298,6 +303,26 @@ char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t 
 			"since start (disk full, I/O).\n# TYPE ndx_gateway_msglog_failed_commits_total "
 			"counter\nndx_gateway_msglog_failed_commits_total %" PRIu64 "\n",
 		    hd.failed_commits);
+	}
+	{
+		struct gw_signer_stats ss;
+		gw_signer_stats(&ss);
+		put(&o, "# HELP ndx_gateway_messages_signed_total Signature objects made (requests "
+			"and responses).\n# TYPE ndx_gateway_messages_signed_total counter\n"
+			"ndx_gateway_messages_signed_total %" PRIu64 "\n",
+		    ss.messages_signed);
+		put(&o, "# HELP ndx_gateway_signatures_total Ed25519 signatures made: one per batch "
+			"of messages.\n# TYPE ndx_gateway_signatures_total counter\n"
+			"ndx_gateway_signatures_total %" PRIu64 "\n",
+		    ss.signatures);
+		put(&o, "# HELP ndx_gateway_verifications_total Ed25519 verifications of peers' "
+			"batch roots.\n# TYPE ndx_gateway_verifications_total counter\n"
+			"ndx_gateway_verifications_total %" PRIu64 "\n",
+		    ss.verifications);
+		put(&o, "# HELP ndx_gateway_verify_cache_hits_total Signature objects accepted from "
+			"an already verified batch root.\n# TYPE ndx_gateway_verify_cache_hits_total "
+			"counter\nndx_gateway_verify_cache_hits_total %" PRIu64 "\n",
+		    ss.verify_cache_hits);
 	}
 	if (o.oom) {
 		free(o.buf);
