@@ -1,0 +1,627 @@
+/* The sector HTTP handlers (api.h). Routing is by the raw path; the only
+ * ids accepted in it are the schema's formats (digits, letters, '-'), so
+ * there is nothing to percent-decode. Validation is table-driven from
+ * schema.c, with the few rules that tie fields together written out in
+ * check_cross. References inside the same sector's database are checked
+ * in the write transaction; references into another agency's database
+ * cannot be, and are what `ndx-sector quality` reports. */
+#include "api.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fold.h"
+#include "ndx/err.h"
+#include "ndx/pin.h"
+#include "openapi.h"
+
+#define ID_MAX 64
+#define MSG_MAX 256
+
+struct api {
+	const struct sector_def *def;
+	struct store *st;
+	char *openapi;
+	size_t openapi_len;
+};
+
+int api_new(const struct sector_def *def, struct store *st, struct api **out)
+{
+	struct api *api = calloc(1, sizeof *api);
+	json_t *doc;
+
+	*out = NULL;
+	if (!api)
+		return NDX_ENOMEM;
+	api->def = def;
+	api->st = st;
+	doc = openapi_build(def);
+	api->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!api->openapi) {
+		free(api);
+		return NDX_ENOMEM;
+	}
+	api->openapi_len = strlen(api->openapi);
+	*out = api;
+	return NDX_OK;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	free(api->openapi);
+	free(api);
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+static json_t *refuse(char *field, char *why, size_t cap, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static json_t *refuse(char *field, char *why, size_t cap, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	snprintf(field, cap, "%s", name);
+	va_start(ap, fmt);
+	vsnprintf(why, cap, fmt, ap);
+	va_end(ap);
+	return NULL;
+}
+
+static int enum_ok(const struct sector_column *c, const char *v)
+{
+	for (const char *const *e = c->values; *e; e++)
+		if (strcmp(*e, v) == 0)
+			return 1;
+	return 0;
+}
+
+static void enum_list(const struct sector_column *c, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (const char *const *e = c->values; *e && n < cap; e++) {
+		int w = snprintf(out + n, cap - n, "%s%s", n ? ", " : "", *e);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+/* Validates one value; returns the value to store (new reference) or NULL
+ * after filling why. */
+static json_t *check_value(const struct sector_column *c, const json_t *v, char *why, size_t cap)
+{
+	const char *reason;
+
+	switch (c->type) {
+	case COL_INT:
+		if (!json_is_integer(v)) {
+			snprintf(why, cap, "must be an integer");
+			return NULL;
+		}
+		if ((double)json_integer_value(v) < c->lo || (double)json_integer_value(v) > c->hi) {
+			snprintf(why, cap, "must be from %.0f to %.0f", c->lo, c->hi);
+			return NULL;
+		}
+		return json_integer(json_integer_value(v));
+	case COL_REAL:
+		if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+			snprintf(why, cap, "must be a number");
+			return NULL;
+		}
+		if (json_number_value(v) < c->lo || json_number_value(v) > c->hi) {
+			snprintf(why, cap, "must be from %g to %g", c->lo, c->hi);
+			return NULL;
+		}
+		return json_real(json_number_value(v));
+	default:
+		break;
+	}
+	if (!json_is_string(v)) {
+		snprintf(why, cap, "must be a string");
+		return NULL;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		snprintf(why, cap, "must not contain a NUL character");
+		return NULL;
+	}
+	if (c->type == COL_ENUM) {
+		if (!enum_ok(c, json_string_value(v))) {
+			char list[MSG_MAX];
+			enum_list(c, list, sizeof list);
+			snprintf(why, cap, "must be one of %s", list);
+			return NULL;
+		}
+	} else if (sector_value_check(c, json_string_value(v), &reason)) {
+		if (c->type == COL_TEXT && reason && strcmp(reason, "is too long") == 0)
+			snprintf(why, cap, "is longer than %zu bytes", c->max);
+		else
+			snprintf(why, cap, "%s", reason ? reason : "invalid");
+		return NULL;
+	}
+	return json_string(json_string_value(v));
+}
+
+/* The year of a date already checked as YYYY-MM-DD. */
+static int year_of(const char *date)
+{
+	return (date[0] - '0') * 1000 + (date[1] - '0') * 100 + (date[2] - '0') * 10 +
+	       (date[3] - '0');
+}
+
+static const char *sget(const json_t *row, const char *name)
+{
+	return json_string_value(json_object_get(row, name));
+}
+
+/* Rules that tie fields of one row together. */
+static json_t *check_cross(const struct sector_table *t, json_t *row, char *field, char *why,
+			   size_t cap)
+{
+	const char *pin_field = NULL;
+	struct ndx_pin_info info;
+
+	if (strcmp(t->name, "citizens") == 0)
+		pin_field = "pin";
+	else if (strcmp(t->name, "births") == 0)
+		pin_field = "child_pin";
+	if (pin_field) {
+		const char *pin = sget(row, pin_field), *bd = sget(row, "birth_date"),
+			   *sex = sget(row, "sex");
+		const char *prov = strcmp(t->name, "citizens") == 0 ? sget(row, "birth_province")
+								     : sget(row, "province");
+		if (ndx_pin_parse(pin, 0, &info, NULL) == NDX_OK) {
+			if (bd && year_of(bd) != info.birth_year)
+				return refuse(field, why, cap, pin_field,
+					      "digits 4-6 give birth year %d but birth_date is %s",
+					      info.birth_year, bd);
+			if (sex && (strcmp(sex, "female") == 0) != info.female)
+				return refuse(field, why, cap, pin_field,
+					      "digit 4 says %s but sex is %s",
+					      info.female ? "female" : "male", sex);
+			if (prov && strcmp(prov, info.province) != 0)
+				return refuse(field, why, cap, pin_field,
+					      "starts with province %s but the birth was registered in %s",
+					      info.province, prov);
+		}
+	}
+	if (strcmp(t->name, "marriages") == 0 && sget(row, "husband_pin") &&
+	    strcmp(sget(row, "husband_pin"), sget(row, "wife_pin")) == 0)
+		return refuse(field, why, cap, "wife_pin", "must differ from husband_pin");
+	if (strcmp(t->name, "taxpayers") == 0) {
+		size_t n = strlen(sget(row, "tax_id"));
+		const char *kind = sget(row, "kind");
+		if ((n == NDX_PIN_LEN) != (strcmp(kind, "individual") == 0))
+			return refuse(field, why, cap, "kind",
+				      "a 12-digit tax_id is an individual, a 10-digit one an enterprise");
+	}
+	if (strcmp(t->name, "contributions") == 0 && sget(row, "to_period") &&
+	    strcmp(sget(row, "to_period"), sget(row, "from_period")) < 0)
+		return refuse(field, why, cap, "to_period", "must not be before from_period");
+	return row;
+}
+
+json_t *api_validate_row(const struct sector_def *def, const struct sector_table *t,
+			 const json_t *body, const char *path_id, char *field, char *why,
+			 size_t cap)
+{
+	const char *k;
+	const json_t *v;
+	json_t *row;
+
+	(void)def;
+	if (!json_is_object(body))
+		return refuse(field, why, cap, "(body)", "must be a JSON object");
+	json_object_foreach((json_t *)body, k, v) {
+		if (strcmp(k, "updated_at") == 0 || (!t->key && strcmp(k, "id") == 0))
+			continue; /* set by the store; accepted so a GET result can be PUT back */
+		if (!sector_column_find(t, k))
+			return refuse(field, why, cap, k, "is not a field of %s", t->name);
+	}
+	if (!(row = json_object()))
+		return refuse(field, why, cap, "(body)", "out of memory");
+	for (size_t j = 0; j < t->ncols; j++) {
+		const struct sector_column *c = &t->cols[j];
+		json_t *ok;
+		v = json_object_get(body, c->name);
+		if ((c->flags & COL_ID) && path_id) {
+			if (v && !json_is_null(v) &&
+			    (!json_is_string(v) || strcmp(json_string_value(v), path_id) != 0)) {
+				json_decref(row);
+				return refuse(field, why, cap, c->name, "must equal the id in the path");
+			}
+			json_object_set_new(row, c->name, json_string(path_id));
+			continue;
+		}
+		if (!v || json_is_null(v)) {
+			if (c->flags & COL_REQUIRED) {
+				json_decref(row);
+				return refuse(field, why, cap, c->name, "is required");
+			}
+			continue;
+		}
+		if (!(ok = check_value(c, v, why, cap))) {
+			snprintf(field, cap, "%s", c->name);
+			json_decref(row);
+			return NULL;
+		}
+		json_object_set_new(row, c->name, ok);
+	}
+	if (!check_cross(t, row, field, why, cap)) {
+		json_decref(row);
+		return NULL;
+	}
+	return row;
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+static void bad_request(struct ndx_http_resp *resp, const char *message, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void bad_request(struct ndx_http_resp *resp, const char *message, const char *fmt, ...)
+{
+	char detail[2 * MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	ndx_http_resp_error(resp, 400, "Client.InvalidRequest", message, detail);
+}
+
+static void internal(struct ndx_http_resp *resp)
+{
+	ndx_http_resp_error(resp, 500, "Server.Internal", "the store failed", NULL);
+}
+
+static void not_found(struct ndx_http_resp *resp, const char *what, const char *id)
+{
+	char detail[MSG_MAX];
+	snprintf(detail, sizeof detail, "%s %s does not exist", what, id);
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "not found", detail);
+}
+
+static void method_not_allowed(struct ndx_http_resp *resp, const char *allow)
+{
+	ndx_http_resp_header(resp, "Allow", allow);
+	ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed", allow);
+}
+
+/* The key column of t, or NULL for key-less tables. */
+static const struct sector_column *key_column(const struct sector_table *t)
+{
+	return t->key ? sector_column_find(t, t->key) : NULL;
+}
+
+/* Checks a path id; answers 400 and returns -1 when malformed. */
+static int check_path_id(const struct sector_table *t, const char *id, struct ndx_http_resp *resp)
+{
+	const struct sector_column *k = key_column(t);
+	const char *why = NULL;
+
+	if (k) {
+		if (sector_value_check(k, id, &why)) {
+			bad_request(resp, "invalid id", "%s: %s", k->name, why ? why : "malformed");
+			return -1;
+		}
+		return 0;
+	}
+	for (const char *p = id; *p; p++)
+		if (*p < '0' || *p > '9' || p - id > 18) {
+			bad_request(resp, "invalid id", "id: expected a positive integer");
+			return -1;
+		}
+	return 0;
+}
+
+/* ---- list ----------------------------------------------------------------------- */
+
+static int parse_count(const char *s, size_t max, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (*end || v > max)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* Every query argument must be one the table knows: a misspelt filter
+ * silently ignored would answer a different question. */
+static int check_query_names(const struct sector_table *t, const char *query,
+			     struct ndx_http_resp *resp)
+{
+	const char *p = query;
+	while (*p) {
+		size_t n = strcspn(p, "&="), total = strcspn(p, "&");
+		char name[64];
+		const struct sector_column *c;
+		if (n == 0 || n >= sizeof name) {
+			bad_request(resp, "invalid query", "a query argument has no usable name");
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (strcmp(name, "limit") != 0 && strcmp(name, "offset") != 0 &&
+		    !(strcmp(name, "name") == 0 && sector_name_column(t)) &&
+		    !((c = sector_column_find(t, name)) && (c->flags & COL_FILTER))) {
+			bad_request(resp, "invalid query",
+				    "%s: not a search argument of %s (see /openapi.json)", name,
+				    t->name);
+			return -1;
+		}
+		p += total;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
+static void handle_list(struct api *api, const struct sector_table *t,
+			const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct store_query q = { .limit = API_DEFAULT_LIMIT };
+	char folded[STORE_FOLDED_MAX];
+	const char *name, *lim, *off;
+	struct store_conn *c;
+	json_t *items = NULL;
+	int rc;
+
+	if (check_query_names(t, req->query, resp))
+		return;
+	lim = ndx_http_query_arg(req, "limit");
+	off = ndx_http_query_arg(req, "offset");
+	if (lim && (parse_count(lim, API_MAX_LIMIT, &q.limit) || q.limit == 0)) {
+		bad_request(resp, "invalid query", "limit: expected an integer from 1 to %d",
+			    API_MAX_LIMIT);
+		return;
+	}
+	if (off && parse_count(off, API_MAX_OFFSET, &q.offset)) {
+		bad_request(resp, "invalid query",
+			    "offset: expected an integer from 0 to %d (narrow the search instead)",
+			    API_MAX_OFFSET);
+		return;
+	}
+	if ((name = ndx_http_query_arg(req, "name"))) {
+		/* httpd keeps '+' (ids may hold it); in a form-encoded name it
+		 * is a space, and no name contains a '+'. */
+		char spaced[STORE_FOLDED_MAX];
+		snprintf(spaced, sizeof spaced, "%s", name);
+		for (char *s = spaced; *s; s++)
+			if (*s == '+')
+				*s = ' ';
+		if (strlen(name) >= sizeof spaced || sector_fold(spaced, folded, sizeof folded) < 0) {
+			bad_request(resp, "invalid query", "name: too long");
+			return;
+		}
+		if (!*folded) {
+			bad_request(resp, "invalid query", "name: must not be empty");
+			return;
+		}
+		q.name_prefix = folded;
+	}
+	for (size_t j = 0; j < t->ncols && q.nfilters < STORE_MAX_FILTERS; j++) {
+		const struct sector_column *col = &t->cols[j];
+		const char *v, *why = NULL;
+		if (!(col->flags & COL_FILTER) || !(v = ndx_http_query_arg(req, col->name)))
+			continue;
+		if (col->type != COL_TEXT && sector_value_check(col, v, &why)) {
+			bad_request(resp, "invalid query", "%s: %s", col->name, why ? why : "malformed");
+			return;
+		}
+		q.filter_cols[q.nfilters] = col->name;
+		q.filter_values[q.nfilters++] = v;
+	}
+	c = store_acquire(api->st);
+	rc = store_list(c, t, &q, &items);
+	store_release(api->st, c);
+	if (rc) {
+		internal(resp);
+		return;
+	}
+	size_t n = json_array_size(items);
+	json_t *next = n == q.limit && q.offset + n <= API_MAX_OFFSET
+			       ? json_integer((json_int_t)(q.offset + n))
+			       : json_null();
+	ndx_http_resp_json(resp, 200,
+			   json_pack("{sosIsIso}", "items", items, "limit", (json_int_t)q.limit,
+				     "offset", (json_int_t)q.offset, "next_offset", next));
+}
+
+/* ---- writes --------------------------------------------------------------------- */
+
+/* Checks the references of row into tables of this sector's own database.
+ * Returns 0, or -1 after answering. */
+static int check_local_refs(struct api *api, struct store_conn *c, const struct sector_table *t,
+			    const json_t *row, struct ndx_http_resp *resp)
+{
+	size_t slen = strlen(api->def->name);
+	for (size_t j = 0; j < t->ncols; j++) {
+		const struct sector_column *col = &t->cols[j];
+		const char *v = sget(row, col->name);
+		const struct sector_table *target;
+		const char *tname;
+		int rc;
+		if (!v || !col->ref || strncmp(col->ref, api->def->name, slen) != 0 ||
+		    col->ref[slen] != '/')
+			continue;
+		tname = col->ref + slen + 1;
+		if (!(target = sector_table_find(api->def, tname)) || !target->key)
+			continue;
+		/* A household may name itself before its head's record points at it. */
+		if (target == t)
+			continue;
+		rc = store_exists(c, target->name, target->key, v);
+		if (rc < 0) {
+			internal(resp);
+			return -1;
+		}
+		if (rc == 0) {
+			bad_request(resp, "invalid field", "%s: %s %s does not exist", col->name,
+				    target->name, v);
+			ndx_http_resp_header(resp, "Ndx-Invalid-Field", col->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void handle_write(struct api *api, const struct sector_table *t, const char *id,
+			 const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	char field[MSG_MAX], why[MSG_MAX], newid[ID_MAX];
+	json_error_t jerr;
+	json_t *body, *row, *out = NULL;
+	struct store_conn *c;
+	int rc;
+
+	if (!req->body || req->body_len == 0) {
+		bad_request(resp, "malformed JSON", "a JSON object body is required");
+		return;
+	}
+	body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!body) {
+		bad_request(resp, "malformed JSON", "line %d column %d: %s", jerr.line, jerr.column,
+			    jerr.text);
+		return;
+	}
+	row = api_validate_row(api->def, t, body, id, field, why, sizeof field);
+	json_decref(body);
+	if (!row) {
+		bad_request(resp, "invalid field", "%s: %s", field, why);
+		ndx_http_resp_header(resp, "Ndx-Invalid-Field", field);
+		return;
+	}
+	c = store_acquire(api->st);
+	if (store_begin(c)) {
+		store_release(api->st, c);
+		json_decref(row);
+		internal(resp);
+		return;
+	}
+	if (check_local_refs(api, c, t, row, resp)) {
+		store_rollback(c);
+		store_release(api->st, c);
+		json_decref(row);
+		return;
+	}
+	rc = store_put(c, t, id, row, newid, sizeof newid);
+	if (rc == NDX_OK)
+		rc = store_commit(c);
+	else
+		store_rollback(c);
+	if (rc == NDX_OK)
+		rc = store_get(c, t, newid, &out);
+	store_release(api->st, c);
+	if (rc == NDX_EEXIST) {
+		char detail[MSG_MAX];
+		snprintf(detail, sizeof detail, "%s %s already exists", t->name,
+			 t->key && sget(row, t->key) ? sget(row, t->key) : "");
+		ndx_http_resp_error(resp, 409, "Client.Conflict", "already exists", detail);
+	} else if (rc == NDX_ENOTFOUND) {
+		not_found(resp, t->name, id ? id : "");
+	} else if (rc) {
+		internal(resp);
+	} else {
+		ndx_http_resp_json(resp, id ? 200 : 201, out);
+	}
+	json_decref(row);
+}
+
+/* ---- routing --------------------------------------------------------------------- */
+
+static void handle_index(struct api *api, struct ndx_http_resp *resp)
+{
+	json_t *tables = json_array();
+	for (size_t i = 0; i < api->def->ntables; i++)
+		json_array_append_new(tables,
+				      json_pack("{ssss}", "name", api->def->tables[i].name, "title",
+						api->def->tables[i].title));
+	ndx_http_resp_json(resp, 200,
+			   json_pack("{sssssssssoss}", "sector", api->def->name, "title",
+				     api->def->title, "title_vi", api->def->title_vi, "agency",
+				     api->def->agency, "tables", tables, "openapi",
+				     "/openapi.json"));
+}
+
+void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct api *api = ctx;
+	const char *p = req->path, *slash;
+	int get = strcmp(req->method, "GET") == 0;
+	char tname[ID_MAX], id[ID_MAX];
+	const struct sector_table *t;
+	size_t n;
+
+	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/openapi.json") == 0 || strcmp(p, "/") == 0) {
+		if (!get) {
+			method_not_allowed(resp, "GET");
+			return;
+		}
+		if (strcmp(p, "/healthz") == 0)
+			ndx_http_resp_json(resp, 200, json_pack("{ssss}", "status", "ok", "sector",
+								api->def->name));
+		else if (strcmp(p, "/") == 0)
+			handle_index(api, resp);
+		else
+			ndx_http_resp_bytes(resp, 200, "application/json", api->openapi,
+					    api->openapi_len);
+		return;
+	}
+	if (p[0] != '/')
+		goto unknown;
+	p++;
+	slash = strchr(p, '/');
+	n = slash ? (size_t)(slash - p) : strlen(p);
+	if (n == 0 || n >= sizeof tname)
+		goto unknown;
+	memcpy(tname, p, n);
+	tname[n] = '\0';
+	if (!(t = sector_table_find(api->def, tname)))
+		goto unknown;
+	if (!slash || slash[1] == '\0') {
+		if (get)
+			handle_list(api, t, req, resp);
+		else if (strcmp(req->method, "POST") == 0)
+			handle_write(api, t, NULL, req, resp);
+		else
+			method_not_allowed(resp, "GET, POST");
+		return;
+	}
+	if (strlen(slash + 1) >= sizeof id || strchr(slash + 1, '/'))
+		goto unknown;
+	snprintf(id, sizeof id, "%s", slash + 1);
+	if (!get && strcmp(req->method, "PUT") != 0) {
+		method_not_allowed(resp, "GET, PUT");
+		return;
+	}
+	if (check_path_id(t, id, resp))
+		return;
+	if (get) {
+		struct store_conn *c = store_acquire(api->st);
+		json_t *row = NULL;
+		int rc = store_get(c, t, id, &row);
+		store_release(api->st, c);
+		if (rc == NDX_ENOTFOUND)
+			not_found(resp, t->name, id);
+		else if (rc)
+			internal(resp);
+		else
+			ndx_http_resp_json(resp, 200, row);
+		return;
+	}
+	handle_write(api, t, id, req, resp);
+	return;
+unknown:
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "no such resource",
+			    "see /openapi.json for the resources of this sector");
+}

@@ -1,0 +1,424 @@
+/* ndx-sector: the reference provider systems (population, civil status,
+ * enterprise, tax, social insurance, land, vehicles) with synthetic
+ * national data. This file only parses the command line and wires the
+ * parts together: schema.c holds the data model, store.c the database,
+ * api.c the REST API, openapi.c its description, seed.c the generator and
+ * quality.c the quality report. Overview: docs/sectors.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ndx/err.h"
+#include "ndx/httpd.h"
+#include "openapi.h"
+#include "quality.h"
+#include "schema.h"
+#include "seed.h"
+#include "store.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+#define PROG "ndx-sector"
+#define SECTORS_TEXT "population|civil-status|enterprise|tax|insurance|land|vehicles"
+
+static const char USAGE[] =
+	"usage: " PROG " serve --sector S --db PATH [--listen 127.0.0.1:PORT] [--threads N]\n"
+	"       " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
+	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
+	"       " PROG " openapi --sector S\n"
+	"       " PROG " --version | --help\n"
+	"S is one of " SECTORS_TEXT ".\n"
+	"Run `" PROG " COMMAND --help` for the options of a command.\n";
+
+static const char SERVE_HELP[] =
+	"usage: " PROG " serve --sector S --db PATH [options]\n"
+	"Serves one sector's REST API (described at GET /openapi.json) until SIGINT or\n"
+	"SIGTERM. Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr once ready,\n"
+	"then one JSON access-log line per request. Creates an empty database at PATH\n"
+	"when there is none; refuses a database that holds another sector.\n"
+	"  --sector S           " SECTORS_TEXT "\n"
+	"  --db PATH            the sector's SQLite database (e.g. DIR/population.db)\n"
+	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
+	"                       picks a free port)\n"
+	"  --threads N          HTTP worker threads and database connections (default 4)\n"
+	"  --max-body BYTES     largest request body accepted (default 65536)\n";
+
+static const char SEED_HELP[] =
+	"usage: " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
+	"Generates one consistent synthetic national dataset into DIR/<sector>.db for all\n"
+	"seven sectors: citizens in households, birth and marriage registrations,\n"
+	"enterprises owned by those citizens, taxpayers and obligations, insurance\n"
+	"history, land parcels and vehicles. Every reference resolves. Refuses when DIR\n"
+	"already holds a sector database; a failed run removes what it created.\n"
+	"Prints a JSON summary (rows per table, seconds, bytes) on stdout.\n"
+	"  --db-dir DIR         output directory (created when missing)\n"
+	"  --citizens N         number of citizens (default 2000; 10000000 takes minutes)\n"
+	"  --seed S             random seed (default 1): same seed and day, same data\n"
+	"  --today YYYY-MM-DD   the day the data is generated for (default: today)\n"
+	"  --quiet              no progress lines on stderr\n";
+
+static const char QUALITY_HELP[] =
+	"usage: " PROG " quality --sector S (--db PATH | --db-dir DIR) [options]\n"
+	"Reports the sector database's invalid records (anything the API would refuse:\n"
+	"bad personal numbers, enterprise codes, dates, a PIN contradicting the birth\n"
+	"date or sex ...), duplicate records, dangling references and stale records.\n"
+	"References into other sectors' databases are checked only with --db-dir.\n"
+	"Writes the report as JSON on stdout and a summary on stderr. Exit status 0\n"
+	"when nothing was found, 3 when something was, 1 on failure, 2 on bad usage.\n"
+	"  --sector S           " SECTORS_TEXT "\n"
+	"  --db PATH            the database (default DIR/S.db)\n"
+	"  --db-dir DIR         directory of all sector databases\n"
+	"  --stale-days N       stale = updated_at older than N days (default 365)\n"
+	"  --samples N          examples listed per finding (default 10)\n";
+
+static const char OPENAPI_HELP[] =
+	"usage: " PROG " openapi --sector S\n"
+	"Prints the sector's OpenAPI 3 document (the one served at /openapi.json) on\n"
+	"stdout, e.g. to register the service in the registry.\n"
+	"  --sector S   " SECTORS_TEXT "\n";
+
+static int parse_ulong(const char *opt, const char *s, unsigned long long min,
+		       unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, PROG ": %s: expected an integer from %llu to %llu, got \"%s\"\n",
+			opt, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static const struct sector_def *sector_arg(const char *s)
+{
+	const struct sector_def *d = sector_find(s);
+	if (!d)
+		fprintf(stderr, PROG ": --sector: \"%s\" is not one of " SECTORS_TEXT "\n", s);
+	return d;
+}
+
+static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long long p;
+	size_t n;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= cap) {
+		fprintf(stderr, PROG ": --listen: expected ADDR:PORT, got \"%s\"\n", s);
+		return -1;
+	}
+	n = (size_t)(colon - s);
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (parse_ulong("--listen port", colon + 1, 0, 65535, &p))
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sector = NULL, *db = NULL, *listen = "127.0.0.1:4600";
+	unsigned long long threads = 4, max_body = 65536;
+	const struct sector_def *def;
+	struct store *st = NULL;
+	struct api *api = NULL;
+	struct ndx_httpd *srv = NULL;
+	char addr[64];
+	uint16_t port;
+	sigset_t sigs;
+	int c, sig, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': db = optarg; break;
+		case 'l': listen = optarg; break;
+		case 't':
+			if (parse_ulong("--threads", optarg, 1, 64, &threads))
+				return 2;
+			break;
+		case 'b':
+			if (parse_ulong("--max-body", optarg, 1, 1 << 24, &max_body))
+				return 2;
+			break;
+		case 'h': fputs(SERVE_HELP, stdout); return 0;
+		default: fputs(SERVE_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !db || optind != argc) {
+		fprintf(stderr, PROG " serve: %s\n%s",
+			optind != argc ? "unexpected argument" : "--sector and --db are required",
+			SERVE_HELP);
+		return 2;
+	}
+	if (!(def = sector_arg(sector)) || parse_listen(listen, addr, sizeof addr, &port))
+		return 2;
+	if (store_open(db, def, 1, (unsigned)threads, &st) || api_new(def, st, &api))
+		goto out;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct ndx_httpd_config hcfg = {
+		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
+		.max_body = (size_t)max_body, .handler = api_handle, .ctx = api, .access_log = 1,
+	};
+	if (ndx_httpd_start(&hcfg, &srv))
+		goto out;
+	fprintf(stderr, PROG ": %s listening on http://%s:%u\n", def->name, addr,
+		(unsigned)ndx_httpd_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	ndx_httpd_stop(srv);
+	api_free(api);
+	store_close(st);
+	return rc;
+}
+
+static int parse_day(const char *s, time_t *out)
+{
+	struct tm tm;
+	char *end;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (!end || *end || tm.tm_year < 70 || tm.tm_year > 300) {
+		fprintf(stderr, PROG ": --today: expected YYYY-MM-DD, got \"%s\"\n", s);
+		return -1;
+	}
+	tm.tm_hour = 12;
+	*out = timegm(&tm);
+	return 0;
+}
+
+static int cmd_seed(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db-dir", required_argument, NULL, 'd' },
+		{ "citizens", required_argument, NULL, 'n' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "today", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct seed_opts o = { .citizens = 2000, .seed = 1, .progress = 1 };
+	struct seed_stats stats;
+	unsigned long long v;
+	json_t *out, *sectors;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.dir = optarg; break;
+		case 'n':
+			if (parse_ulong("--citizens", optarg, 1, SEED_MAX_CITIZENS, &v))
+				return 2;
+			o.citizens = v;
+			break;
+		case 's':
+			if (parse_ulong("--seed", optarg, 0, UINT64_MAX, &v))
+				return 2;
+			o.seed = v;
+			break;
+		case 't':
+			if (parse_day(optarg, &o.today))
+				return 2;
+			break;
+		case 'q': o.progress = 0; break;
+		case 'h': fputs(SEED_HELP, stdout); return 0;
+		default: fputs(SEED_HELP, stderr); return 2;
+		}
+	}
+	if (!o.dir || optind != argc) {
+		fprintf(stderr, PROG " seed: %s\n%s",
+			optind != argc ? "unexpected argument" : "--db-dir is required", SEED_HELP);
+		return 2;
+	}
+	rc = seed_run(&o, &stats);
+	if (rc) {
+		fprintf(stderr, PROG " seed: failed: %s\n", ndx_strerror(rc));
+		return 1;
+	}
+	sectors = json_object();
+	uint64_t total_bytes = 0;
+	for (size_t i = 0; i < SECTOR_COUNT; i++) {
+		const struct sector_def *d = sector_at(i);
+		json_t *rows = json_object();
+		for (size_t t = 0; t < d->ntables; t++)
+			json_object_set_new(rows, d->tables[t].name,
+					    json_integer((json_int_t)stats.rows[i][t]));
+		json_object_set_new(sectors, d->name,
+				    json_pack("{sosI}", "rows", rows, "bytes",
+					      (json_int_t)stats.bytes[i]));
+		total_bytes += stats.bytes[i];
+	}
+	out = json_pack("{sssIsIsosfsfsfsI}", "db_dir", o.dir, "citizens", (json_int_t)o.citizens,
+			"seed", (json_int_t)o.seed, "sectors", sectors, "insert_seconds",
+			stats.insert_seconds, "index_seconds", stats.index_seconds,
+			"total_seconds", stats.total_seconds, "total_bytes",
+			(json_int_t)total_bytes);
+	if (out) {
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+	json_decref(out);
+	fprintf(stderr, PROG " seed: %llu citizens in %.1f s (insert %.1f s, index %.1f s), %.1f MB\n",
+		(unsigned long long)o.citizens, stats.total_seconds, stats.insert_seconds,
+		stats.index_seconds, (double)total_bytes / 1e6);
+	return 0;
+}
+
+static int cmd_quality(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "db-dir", required_argument, NULL, 'D' },
+		{ "stale-days", required_argument, NULL, 'a' },
+		{ "samples", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct quality_opts o = { .stale_days = 365, .samples = 10 };
+	const char *sector = NULL;
+	char path[4096];
+	unsigned long long v;
+	json_t *report = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': o.db_path = optarg; break;
+		case 'D': o.db_dir = optarg; break;
+		case 'a':
+			if (parse_ulong("--stale-days", optarg, 0, 100000, &v))
+				return 2;
+			o.stale_days = (unsigned)v;
+			break;
+		case 'n':
+			if (parse_ulong("--samples", optarg, 0, 1000, &v))
+				return 2;
+			o.samples = (unsigned)v;
+			break;
+		case 'h': fputs(QUALITY_HELP, stdout); return 0;
+		default: fputs(QUALITY_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || (!o.db_path && !o.db_dir) || optind != argc) {
+		fprintf(stderr, PROG " quality: %s\n%s",
+			optind != argc ? "unexpected argument"
+				       : "--sector and one of --db, --db-dir are required",
+			QUALITY_HELP);
+		return 2;
+	}
+	if (!(o.def = sector_arg(sector)))
+		return 2;
+	if (!o.db_path) {
+		int n = snprintf(path, sizeof path, "%s/%s.db", o.db_dir, o.def->name);
+		if (n < 0 || (size_t)n >= sizeof path) {
+			fprintf(stderr, PROG " quality: --db-dir is too long\n");
+			return 2;
+		}
+		o.db_path = path;
+	}
+	if ((rc = quality_run(&o, &report)))
+		return 1;
+	json_dumpf(report, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	quality_print_summary(report, stderr);
+	rc = quality_findings(report) ? 3 : 0;
+	json_decref(report);
+	return rc;
+}
+
+static int cmd_openapi(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct sector_def *def;
+	const char *sector = NULL;
+	json_t *doc;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'h': fputs(OPENAPI_HELP, stdout); return 0;
+		default: fputs(OPENAPI_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || optind != argc) {
+		fprintf(stderr, PROG " openapi: %s\n%s",
+			optind != argc ? "unexpected argument" : "--sector is required", OPENAPI_HELP);
+		return 2;
+	}
+	if (!(def = sector_arg(sector)))
+		return 2;
+	if (!(doc = openapi_build(def)))
+		return 1;
+	json_dumpf(doc, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(doc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf(PROG " %s\n", NDX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "seed") == 0)
+		return cmd_seed(argc - 1, argv + 1);
+	if (strcmp(argv[1], "quality") == 0)
+		return cmd_quality(argc - 1, argv + 1);
+	if (strcmp(argv[1], "openapi") == 0)
+		return cmd_openapi(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
+	return 2;
+}

@@ -1,0 +1,226 @@
+/* OpenAPI generation (openapi.h). Each column becomes a property with its
+ * type, format pattern, enum or range; each table gets the list/search,
+ * create, read and replace operations that api.c implements, with the
+ * X-Road style error body for every refusal. */
+#include "openapi.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+static const char *pattern_of(enum col_type t)
+{
+	switch (t) {
+	case COL_DATE: return "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+	case COL_PERIOD: return "^[0-9]{4}-[0-9]{2}$";
+	case COL_PIN: return "^[0-9]{12}$";
+	case COL_ECODE: return "^[0-9]{10}$";
+	case COL_PARTY: return "^([0-9]{10}|[0-9]{12})$";
+	case COL_PROVINCE: return "^[0-9]{3}$";
+	case COL_PLATE: return "^[0-9]{2}[A-Z][0-9]{5,6}$";
+	case COL_PARCEL: return "^[0-9]{3}-[0-9]{4}-[0-9]{5}$";
+	case COL_HOUSEHOLD: return "^H[0-9]{11}$";
+	default: return NULL;
+	}
+}
+
+static json_t *property(const struct sector_column *c)
+{
+	json_t *p = json_object();
+	const char *pat = pattern_of(c->type);
+
+	if (c->type == COL_INT) {
+		json_object_set_new(p, "type", json_string("integer"));
+		json_object_set_new(p, "format", json_string("int64"));
+		json_object_set_new(p, "minimum", json_real(c->lo));
+		json_object_set_new(p, "maximum", json_real(c->hi));
+	} else if (c->type == COL_REAL) {
+		json_object_set_new(p, "type", json_string("number"));
+		json_object_set_new(p, "minimum", json_real(c->lo));
+		json_object_set_new(p, "maximum", json_real(c->hi));
+	} else {
+		json_object_set_new(p, "type", json_string("string"));
+	}
+	if (c->type == COL_DATE)
+		json_object_set_new(p, "format", json_string("date"));
+	if (pat)
+		json_object_set_new(p, "pattern", json_string(pat));
+	if (c->type == COL_TEXT)
+		json_object_set_new(p, "maxLength", json_integer((json_int_t)c->max));
+	if (c->type == COL_ENUM) {
+		json_t *e = json_array();
+		for (const char *const *v = c->values; *v; v++)
+			json_array_append_new(e, json_string(*v));
+		json_object_set_new(p, "enum", e);
+	}
+	if (!(c->flags & COL_REQUIRED))
+		json_object_set_new(p, "nullable", json_true());
+	if (c->desc || c->ref) {
+		char d[512];
+		snprintf(d, sizeof d, "%s%s%s%s", c->desc ? c->desc : "",
+			 c->desc && c->ref ? ". " : "", c->ref ? "Refers to " : "",
+			 c->ref ? (strcmp(c->ref, "party") == 0
+					   ? "population/citizens (12 digits) or enterprise/enterprises (10 digits)"
+					   : c->ref)
+				: "");
+		json_object_set_new(p, "description", json_string(d));
+	}
+	return p;
+}
+
+static json_t *table_schema(const struct sector_table *t, int with_server_fields)
+{
+	json_t *props = json_object(), *req = json_array();
+
+	if (!t->key && with_server_fields)
+		json_object_set_new(props, "id", json_pack("{ssss}", "type", "integer",
+							   "description", "assigned by the store"));
+	for (size_t j = 0; j < t->ncols; j++) {
+		json_object_set_new(props, t->cols[j].name, property(&t->cols[j]));
+		if (t->cols[j].flags & COL_REQUIRED)
+			json_array_append_new(req, json_string(t->cols[j].name));
+	}
+	if (with_server_fields)
+		json_object_set_new(props, "updated_at",
+				    json_pack("{ssssss}", "type", "string", "format", "date-time",
+					      "description", "last change, set by the store"));
+	return json_pack("{sssoso}", "type", "object", "properties", props, "required", req);
+}
+
+static json_t *ref(const char *name)
+{
+	char r[256];
+	snprintf(r, sizeof r, "#/components/schemas/%s", name);
+	return json_pack("{ss}", "$ref", r);
+}
+
+static json_t *json_content(json_t *schema)
+{
+	return json_pack("{s{s{so}}}", "content", "application/json", "schema", schema);
+}
+
+static json_t *response(const char *desc, json_t *schema)
+{
+	json_t *r = json_content(schema);
+	json_object_set_new(r, "description", json_string(desc));
+	return r;
+}
+
+static json_t *error_responses(json_t *ok, const char *ok_code, int with_conflict)
+{
+	json_t *r = json_object();
+	json_object_set_new(r, ok_code, ok);
+	json_object_set_new(r, "400", response("invalid request; detail names the field",
+					       ref("Error")));
+	json_object_set_new(r, "404", response("no such record", ref("Error")));
+	if (with_conflict)
+		json_object_set_new(r, "409", response("the key exists already", ref("Error")));
+	return r;
+}
+
+static json_t *query_param(const char *name, const char *desc, json_t *schema)
+{
+	return json_pack("{sssssssbso}", "name", name, "in", "query", "description", desc,
+			 "required", 0, "schema", schema);
+}
+
+json_t *openapi_build(const struct sector_def *def)
+{
+	json_t *paths = json_object(), *schemas = json_object(), *doc;
+	char title[256], buf[256];
+
+	json_object_set_new(schemas, "Error",
+			    json_pack("{sss{s{ss}s{ss}s{ss}}s[ss]}", "type", "object", "properties",
+				      "type", "type", "string", "message", "type", "string",
+				      "detail", "type", "string", "required", "type", "message"));
+	for (size_t i = 0; i < def->ntables; i++) {
+		const struct sector_table *t = &def->tables[i];
+		char name[128], input[128], list[128], coll[128], item[128];
+		json_t *params = json_array();
+
+		snprintf(name, sizeof name, "%s", t->name);
+		snprintf(input, sizeof input, "%s_input", t->name);
+		snprintf(list, sizeof list, "%s_page", t->name);
+		json_object_set_new(schemas, name, table_schema(t, 1));
+		json_object_set_new(schemas, input, table_schema(t, 0));
+		json_object_set_new(schemas, list,
+				    json_pack("{sss{s{ssso}s{ss}s{ss}s{ssso}}}", "type", "object",
+					      "properties", "items", "type", "array", "items",
+					      ref(name), "limit", "type", "integer", "offset", "type",
+					      "integer", "next_offset", "type", "integer", "nullable",
+					      json_true()));
+		if (sector_name_column(t)) {
+			snprintf(buf, sizeof buf,
+				 "prefix of %s, with or without Vietnamese diacritics "
+				 "(\"Nguyễn Văn An\" = \"nguyen van an\")",
+				 sector_name_column(t)->name);
+			json_array_append_new(params, query_param("name", buf,
+								  json_pack("{ss}", "type", "string")));
+		}
+		for (size_t j = 0; j < t->ncols; j++)
+			if (t->cols[j].flags & COL_FILTER) {
+				snprintf(buf, sizeof buf, "only rows whose %s equals this",
+					 t->cols[j].name);
+				json_array_append_new(params, query_param(t->cols[j].name, buf,
+									  property(&t->cols[j])));
+			}
+		json_array_append_new(params,
+				      query_param("limit", "page size",
+						  json_pack("{sssisisi}", "type", "integer", "minimum", 1,
+							    "maximum", API_MAX_LIMIT, "default",
+							    API_DEFAULT_LIMIT)));
+		json_array_append_new(params,
+				      query_param("offset", "rows to skip",
+						  json_pack("{sssisisi}", "type", "integer", "minimum", 0,
+							    "maximum", API_MAX_OFFSET, "default", 0)));
+		snprintf(coll, sizeof coll, "/%s", t->name);
+		snprintf(item, sizeof item, "/%s/{id}", t->name);
+		json_t *body = json_content(ref(input));
+		json_object_set_new(body, "required", json_true());
+		char opl[128], opc[128];
+		snprintf(opl, sizeof opl, "list_%s", t->name);
+		snprintf(opc, sizeof opc, "create_%s", t->name);
+		json_object_set_new(
+			paths, coll,
+			json_pack("{s{sssssoso}s{sssssoso}}", "get", "summary", t->title,
+				  "operationId", opl, "parameters", params, "responses",
+				  error_responses(response("a page of rows", ref(list)), "200", 0),
+				  "post", "summary", "create", "operationId", opc, "requestBody", body,
+				  "responses", error_responses(response("created", ref(name)), "201", 1)));
+		snprintf(buf, sizeof buf, "%s", t->key ? t->key : "the number assigned on create");
+		json_t *idparam = json_pack("[{sssssbsss{ss}}]", "name", "id", "in", "path",
+					    "required", 1, "description", buf, "schema", "type",
+					    "string");
+		json_t *body2 = json_content(ref(input));
+		json_object_set_new(body2, "required", json_true());
+		char op1[128], op2[128];
+		snprintf(op1, sizeof op1, "get_%s", t->name);
+		snprintf(op2, sizeof op2, "replace_%s", t->name);
+		json_object_set_new(
+			paths, item,
+			json_pack("{sos{sssssoso}s{sssssoso}}", "parameters", idparam, "get",
+				  "summary", "read one", "operationId", op1, "parameters",
+				  json_array(), "responses",
+				  error_responses(response("the row", ref(name)), "200", 0), "put",
+				  "summary", "replace one", "operationId", op2, "requestBody", body2,
+				  "responses", error_responses(response("replaced", ref(name)), "200", 0)));
+	}
+	json_object_set_new(paths, "/healthz",
+			    json_pack("{s{sss{s{ss}}}}", "get", "summary", "liveness", "responses",
+				      "200", "description", "ok"));
+	snprintf(title, sizeof title, "ndx-sector %s: %s (%s)", def->name, def->title,
+		 def->title_vi);
+	doc = json_pack("{sss{ssss}s[{ss}]sos{so}}", "openapi", "3.0.3", "info", "title", title,
+			"version", NDX_VERSION, "servers", "url", "/", "paths", paths,
+			"components", "schemas", schemas);
+	if (doc) {
+		snprintf(buf, sizeof buf, "Operated by %s. Synthetic reference data.", def->agency);
+		json_object_set_new(json_object_get(doc, "info"), "description", json_string(buf));
+	}
+	return doc;
+}

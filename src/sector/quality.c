@@ -1,0 +1,436 @@
+/* The quality report (quality.h). Invalid records are found by running
+ * every row through the same validation as the API's writes
+ * (api_validate_row), so "clean" means "a write the API would accept".
+ * Duplicates group rows on each table's dup_key; dangling references use
+ * NOT EXISTS against the key index of the referred table, attaching other
+ * sectors' databases read-only. Everything is read-only. */
+#include "quality.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "ndx/err.h"
+#include "ndx/pin.h"
+#include "ndx/timefmt.h"
+
+struct q {
+	const struct quality_opts *o;
+	sqlite3 *db;
+	char attached[SECTOR_COUNT][32]; /* schema alias per sector, "" when not attached */
+};
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector quality: %s\n", err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector quality: %s\n", sqlite3_errmsg(db));
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+static json_t *column_json(sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL: return json_null();
+	case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(st, i));
+	case SQLITE_FLOAT: return json_real(sqlite3_column_double(st, i));
+	default: {
+		json_t *v = json_stringn((const char *)sqlite3_column_text(st, i),
+					 (size_t)sqlite3_column_bytes(st, i));
+		return v ? v : json_string("(not UTF-8)");
+	}
+	}
+}
+
+static const char *row_id_col(const struct sector_table *t)
+{
+	return t->key ? t->key : "id";
+}
+
+/* ---- invalid rows ------------------------------------------------------------ */
+
+static int check_invalid(struct q *q, const struct sector_table *t, json_t *out)
+{
+	char sql[1024];
+	size_t n = 0;
+	sqlite3_stmt *st = NULL;
+	long long count = 0;
+	json_t *samples = json_array();
+	int rc, s;
+
+	n += (size_t)snprintf(sql + n, sizeof sql - n, "SELECT %s", t->key ? "rowid" : "id");
+	for (size_t j = 0; j < t->ncols && n < sizeof sql; j++)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", t->cols[j].name);
+	if (n < sizeof sql)
+		snprintf(sql + n, sizeof sql - n, " FROM %s", t->name);
+	if ((rc = prepare(q->db, sql, &st))) {
+		json_decref(samples);
+		return rc;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row = json_object(), *ok;
+		char field[256], why[256];
+		for (size_t j = 0; j < t->ncols; j++)
+			if (sqlite3_column_type(st, (int)j + 1) != SQLITE_NULL)
+				json_object_set_new(row, t->cols[j].name, column_json(st, (int)j + 1));
+		ok = api_validate_row(q->o->def, t, row, NULL, field, why, sizeof field);
+		if (ok) {
+			json_decref(ok);
+		} else {
+			count++;
+			if (json_array_size(samples) < q->o->samples) {
+				json_t *id = t->key ? json_incref(json_object_get(row, t->key))
+						    : json_integer(sqlite3_column_int64(st, 0));
+				json_t *val = json_object_get(row, field);
+				json_array_append_new(samples,
+						      json_pack("{sosssOss}", "id", id ? id : json_null(),
+								"field", field, "value",
+								val ? val : json_null(), "why", why));
+			}
+		}
+		json_decref(row);
+	}
+	sqlite3_finalize(st);
+	if (s != SQLITE_DONE) {
+		json_decref(samples);
+		return NDX_EDB;
+	}
+	json_object_set_new(out, "invalid",
+			    json_pack("{sIso}", "count", (json_int_t)count, "samples", samples));
+	return NDX_OK;
+}
+
+/* ---- duplicates ----------------------------------------------------------------- */
+
+static int check_duplicates(struct q *q, const struct sector_table *t, json_t *out)
+{
+	char sql[1024], where[512];
+	size_t w = 0;
+	sqlite3_stmt *st = NULL;
+	json_t *samples;
+	long long groups = 0;
+	int rc, s, ncols = 1;
+
+	if (!t->dup_key)
+		return NDX_OK;
+	for (const char *p = t->dup_key; *p; p++)
+		ncols += *p == ',';
+	/* Rows missing a part of the key are not duplicates of each other. */
+	where[0] = '\0';
+	for (const char *p = t->dup_key; *p && w < sizeof where;) {
+		size_t n = strcspn(p, ",");
+		w += (size_t)snprintf(where + w, sizeof where - w, "%s%.*s IS NOT NULL",
+				      w ? " AND " : "", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s GROUP BY %s HAVING count(*) > 1)",
+		 t->name, where, t->dup_key);
+	if ((rc = prepare(q->db, sql, &st)))
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		groups = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof sql,
+		 "SELECT %s, count(*), group_concat(%s, ' ') FROM %s WHERE %s GROUP BY %s"
+		 " HAVING count(*) > 1 LIMIT %u",
+		 t->dup_key, row_id_col(t), t->name, where, t->dup_key, q->o->samples);
+	if ((rc = prepare(q->db, sql, &st)))
+		return rc;
+	samples = json_array();
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *key = json_object();
+		int i = 0;
+		for (const char *p = t->dup_key; *p; i++) {
+			size_t n = strcspn(p, ",");
+			json_object_setn_new(key, p, n, column_json(st, i));
+			p += n + (p[n] == ',');
+		}
+		json_array_append_new(samples,
+				      json_pack("{sosIso}", "key", key, "rows",
+						(json_int_t)sqlite3_column_int64(st, ncols), "ids",
+						column_json(st, ncols + 1)));
+	}
+	sqlite3_finalize(st);
+	json_object_set_new(out, "duplicates",
+			    json_pack("{sssIso}", "key", t->dup_key, "groups", (json_int_t)groups,
+				      "samples", samples));
+	return s == SQLITE_DONE ? NDX_OK : NDX_EDB;
+}
+
+/* ---- dangling references ----------------------------------------------------------- */
+
+/* The schema alias under which sector is readable, attaching it from
+ * db_dir when needed; NULL when it cannot be (no directory, no file). */
+static const char *alias_of(struct q *q, const char *sector)
+{
+	char path[4096], sql[4300];
+	size_t i;
+
+	if (strcmp(sector, q->o->def->name) == 0)
+		return "main";
+	for (i = 0; i < SECTOR_COUNT; i++)
+		if (strcmp(sector_at(i)->name, sector) == 0)
+			break;
+	if (i == SECTOR_COUNT || !q->o->db_dir)
+		return NULL;
+	if (q->attached[i][0])
+		return q->attached[i];
+	snprintf(path, sizeof path, "%s/%s.db", q->o->db_dir, sector);
+	if (access(path, R_OK) != 0)
+		return NULL;
+	/* A bound parameter keeps any quote in the path out of the SQL. */
+	snprintf(q->attached[i], sizeof q->attached[i], "s%zu", i);
+	snprintf(sql, sizeof sql, "ATTACH DATABASE ?1 AS %s", q->attached[i]);
+	char uri[4200];
+	snprintf(uri, sizeof uri, "file:%s?mode=ro", path);
+	sqlite3_stmt *st = NULL;
+	if (prepare(q->db, sql, &st) == NDX_OK) {
+		sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_DONE) {
+			sqlite3_finalize(st);
+			return q->attached[i];
+		}
+		fprintf(stderr, "ndx-sector quality: cannot attach %s: %s\n", path,
+			sqlite3_errmsg(q->db));
+	}
+	sqlite3_finalize(st);
+	q->attached[i][0] = '\0';
+	return NULL;
+}
+
+struct target {
+	const char *sector, *table, *key;
+	const char *cond; /* extra condition on the value (party refs), or "" */
+};
+
+static int dangling_one(struct q *q, const struct sector_table *t, const struct sector_column *c,
+			const struct target *tg, long long *count, json_t *samples,
+			json_t *skipped)
+{
+	const char *alias = alias_of(q, tg->sector);
+	char sql[1024], refers[128];
+	sqlite3_stmt *st = NULL;
+	int rc, s;
+
+	snprintf(refers, sizeof refers, "%s/%s", tg->sector, tg->table);
+	if (!alias) {
+		json_array_append_new(skipped, json_pack("{ssss}", "field", c->name, "refers_to",
+							 refers));
+		return NDX_OK;
+	}
+	snprintf(sql, sizeof sql,
+		 "SELECT %s, %s FROM main.%s AS r WHERE r.%s IS NOT NULL %s AND NOT EXISTS "
+		 "(SELECT 1 FROM %s.%s AS x WHERE x.%s = r.%s)",
+		 row_id_col(t), c->name, t->name, c->name, tg->cond, alias, tg->table, tg->key,
+		 c->name);
+	if ((rc = prepare(q->db, sql, &st)))
+		return rc;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		(*count)++;
+		if (json_array_size(samples) < q->o->samples)
+			json_array_append_new(samples,
+					      json_pack("{sosssoss}", "id", column_json(st, 0), "field",
+							c->name, "value", column_json(st, 1),
+							"refers_to", refers));
+	}
+	sqlite3_finalize(st);
+	return s == SQLITE_DONE ? NDX_OK : NDX_EDB;
+}
+
+static int check_dangling(struct q *q, const struct sector_table *t, json_t *out)
+{
+	json_t *samples = json_array(), *skipped = json_array();
+	long long count = 0;
+	int rc = NDX_OK, any = 0;
+
+	for (size_t j = 0; j < t->ncols && rc == NDX_OK; j++) {
+		const struct sector_column *c = &t->cols[j];
+		char sector[32], table[32];
+		const char *slash;
+		if (!c->ref)
+			continue;
+		any = 1;
+		if (strcmp(c->ref, "party") == 0) {
+			char ca[96], cb[96];
+			snprintf(ca, sizeof ca, "AND length(r.%s) = 12", c->name);
+			snprintf(cb, sizeof cb, "AND length(r.%s) = 10", c->name);
+			struct target a = { "population", "citizens", "pin", ca };
+			struct target b = { "enterprise", "enterprises", "code", cb };
+			rc = dangling_one(q, t, c, &a, &count, samples, skipped);
+			if (rc == NDX_OK)
+				rc = dangling_one(q, t, c, &b, &count, samples, skipped);
+			continue;
+		}
+		slash = strchr(c->ref, '/');
+		if (!slash)
+			continue;
+		snprintf(sector, sizeof sector, "%.*s", (int)(slash - c->ref), c->ref);
+		snprintf(table, sizeof table, "%s", slash + 1);
+		const struct sector_def *d = sector_find(sector);
+		const struct sector_table *tt = d ? sector_table_find(d, table) : NULL;
+		if (!tt || !tt->key)
+			continue;
+		struct target tg = { d->name, tt->name, tt->key, "" };
+		rc = dangling_one(q, t, c, &tg, &count, samples, skipped);
+	}
+	if (rc || !any) {
+		json_decref(samples);
+		json_decref(skipped);
+		return rc;
+	}
+	json_object_set_new(out, "dangling",
+			    json_pack("{sIsoso}", "count", (json_int_t)count, "samples", samples,
+				      "skipped", skipped));
+	return NDX_OK;
+}
+
+/* ---- stale ---------------------------------------------------------------------- */
+
+static int check_stale(struct q *q, const struct sector_table *t, const char *cutoff,
+		       json_t *out)
+{
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	long long count = 0;
+	int rc;
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE updated_at < ?1", t->name);
+	if ((rc = prepare(q->db, sql, &st)))
+		return rc;
+	sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		count = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	json_object_set_new(out, "stale", json_pack("{sIss}", "count", (json_int_t)count,
+						    "updated_before", cutoff));
+	return NDX_OK;
+}
+
+static long long table_rows(struct q *q, const struct sector_table *t)
+{
+	char sql[256];
+	sqlite3_stmt *st = NULL;
+	long long n = -1;
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", t->name);
+	if (prepare(q->db, sql, &st) == NDX_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int check_sector_meta(struct q *q)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = NDX_EDB;
+	if (sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = 'sector'", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+	    strcmp((const char *)sqlite3_column_text(st, 0), q->o->def->name) == 0)
+		rc = NDX_OK;
+	sqlite3_finalize(st);
+	if (rc)
+		fprintf(stderr, "ndx-sector quality: %s is not a %s database\n", q->o->db_path,
+			q->o->def->name);
+	return rc;
+}
+
+int quality_run(const struct quality_opts *o, json_t **report)
+{
+	struct q q = { .o = o };
+	char uri[4200], cutoff[NDX_TIME_TEXT_LEN], now_text[NDX_TIME_TEXT_LEN];
+	time_t now = o->now ? o->now : time(NULL);
+	json_t *tables = NULL;
+	long long inv = 0, dup = 0, dang = 0, stale = 0;
+	int rc;
+
+	*report = NULL;
+	snprintf(uri, sizeof uri, "file:%s?mode=ro", o->db_path);
+	if (access(o->db_path, R_OK) != 0 ||
+	    sqlite3_open_v2(uri, &q.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector quality: cannot open %s\n", o->db_path);
+		sqlite3_close(q.db);
+		return NDX_EIO;
+	}
+	sqlite3_busy_timeout(q.db, 5000);
+	if ((rc = check_sector_meta(&q)))
+		goto out;
+	exec(q.db, "PRAGMA cache_size=-262144");
+	ndx_time_format(now, now_text);
+	ndx_time_format(now - (time_t)o->stale_days * 86400, cutoff);
+	tables = json_object();
+	for (size_t i = 0; i < o->def->ntables; i++) {
+		const struct sector_table *t = &o->def->tables[i];
+		json_t *tr = json_pack("{sI}", "rows", (json_int_t)table_rows(&q, t));
+		json_object_set_new(tables, t->name, tr);
+		if ((rc = check_invalid(&q, t, tr)) || (rc = check_duplicates(&q, t, tr)) ||
+		    (rc = check_dangling(&q, t, tr)) || (rc = check_stale(&q, t, cutoff, tr)))
+			goto out;
+		inv += json_integer_value(json_object_get(json_object_get(tr, "invalid"), "count"));
+		dup += json_integer_value(json_object_get(json_object_get(tr, "duplicates"), "groups"));
+		dang += json_integer_value(json_object_get(json_object_get(tr, "dangling"), "count"));
+		stale += json_integer_value(json_object_get(json_object_get(tr, "stale"), "count"));
+	}
+	*report = json_pack("{sssssssIsIs{sIsIsIsI}sbso}", "sector", o->def->name, "db",
+			    o->db_path, "checked_at", now_text, "stale_days",
+			    (json_int_t)o->stale_days, "samples", (json_int_t)o->samples, "totals",
+			    "invalid", (json_int_t)inv, "duplicate_groups", (json_int_t)dup,
+			    "dangling", (json_int_t)dang, "stale", (json_int_t)stale, "clean",
+			    inv + dup + dang == 0, "tables", tables);
+	tables = NULL;
+	rc = *report ? NDX_OK : NDX_ENOMEM;
+out:
+	json_decref(tables);
+	sqlite3_close(q.db);
+	return rc;
+}
+
+long long quality_findings(const json_t *report)
+{
+	const json_t *t = json_object_get(report, "totals");
+	return json_integer_value(json_object_get(t, "invalid")) +
+	       json_integer_value(json_object_get(t, "duplicate_groups")) +
+	       json_integer_value(json_object_get(t, "dangling")) +
+	       json_integer_value(json_object_get(t, "stale"));
+}
+
+void quality_print_summary(const json_t *report, FILE *f)
+{
+	const char *name;
+	const json_t *t;
+
+	fprintf(f, "quality of %s (%s), stale = not updated for %lld days:\n",
+		json_string_value(json_object_get(report, "sector")),
+		json_string_value(json_object_get(report, "db")),
+		(long long)json_integer_value(json_object_get(report, "stale_days")));
+	json_object_foreach((json_t *)json_object_get(report, "tables"), name, t) {
+		const json_t *dg = json_object_get(t, "dangling");
+		fprintf(f, "  %-14s %10lld rows  %lld invalid  %lld duplicate groups  ", name,
+			(long long)json_integer_value(json_object_get(t, "rows")),
+			(long long)json_integer_value(json_object_get(json_object_get(t, "invalid"), "count")),
+			(long long)json_integer_value(
+				json_object_get(json_object_get(t, "duplicates"), "groups")));
+		if (dg)
+			fprintf(f, "%lld dangling%s  ",
+				(long long)json_integer_value(json_object_get(dg, "count")),
+				json_array_size(json_object_get(dg, "skipped")) ? " (some not checked: no --db-dir)" : "");
+		fprintf(f, "%lld stale\n",
+			(long long)json_integer_value(json_object_get(json_object_get(t, "stale"), "count")));
+	}
+	fprintf(f, "%s\n", json_is_true(json_object_get(report, "clean"))
+				   ? "clean: no invalid, duplicate or dangling records"
+				   : "NOT clean: see the JSON report for examples");
+}

@@ -1,0 +1,35 @@
+/* The synthetic data generator: one consistent national dataset spread over
+ * the seven sector databases (DIR/<sector>.db), built household by
+ * household so that every reference (household head, parents, spouses,
+ * owners, employers, right holders, vehicle owners, taxpayers) names a
+ * record that exists. Overview: docs/sectors.md "Synthetic data". */
+#ifndef NDX_SECTOR_SEED_H
+#define NDX_SECTOR_SEED_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "schema.h"
+
+#define SEED_MAX_CITIZENS 200000000ULL
+
+struct seed_opts {
+	const char *dir;    /* created when missing; must hold no sector db yet */
+	uint64_t citizens;  /* how many citizens, >= 1 */
+	uint64_t seed;      /* same seed, same day: same data */
+	time_t today;       /* 0 = now; ages and dates are relative to it */
+	int progress;       /* non-zero: a progress line on stderr per million */
+};
+
+struct seed_stats {
+	uint64_t rows[SECTOR_COUNT][4]; /* [sector][table], schema order */
+	double insert_seconds, index_seconds, total_seconds;
+	uint64_t bytes[SECTOR_COUNT];   /* file sizes at the end */
+};
+
+/* Generates the dataset. Returns NDX_OK, NDX_EEXIST when DIR already holds
+ * a sector database (nothing is touched), NDX_EIO/NDX_EDB/NDX_ENOMEM on
+ * failure, after which the databases it created are removed. */
+int seed_run(const struct seed_opts *o, struct seed_stats *stats);
+
+#endif

@@ -1,0 +1,613 @@
+/* The sector store (store.h). SQL is built from the schema; values are
+ * always bound, and the only names spliced into SQL text come from the
+ * static schema, never from a request. Keyed tables carry their key in a
+ * plain column with a unique index (not a PRIMARY KEY) so that a bulk
+ * load can build the index once at the end, sorted, instead of inserting
+ * millions of random keys into a B-tree. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fold.h"
+#include "ndx/err.h"
+#include "ndx/timefmt.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+struct store_conn {
+	sqlite3 *db;
+	int busy;
+};
+
+struct store {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_conn *conns;
+	unsigned n;
+};
+
+/* ---- a growing SQL text ------------------------------------------------- */
+
+struct sql {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void sql_add(struct sql *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sql_add(struct sql *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s->failed)
+		return;
+	for (;;) {
+		size_t room = s->cap - s->len;
+		va_start(ap, fmt);
+		n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			s->failed = 1;
+			return;
+		}
+		if (s->p && (size_t)n < room) {
+			s->len += (size_t)n;
+			return;
+		}
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		while (cap < s->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(s->p, cap);
+		if (!p) {
+			s->failed = 1;
+			return;
+		}
+		s->p = p;
+		s->cap = cap;
+	}
+}
+
+/* Returns the text (caller frees) or NULL after a failure. */
+static char *sql_take(struct sql *s)
+{
+	if (s->failed) {
+		free(s->p);
+		return NULL;
+	}
+	return s->p;
+}
+
+static const char *sql_type(enum col_type t)
+{
+	return t == COL_INT ? "INTEGER" : t == COL_REAL ? "REAL" : "TEXT";
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector: store: %s\n", err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+/* ---- schema ----------------------------------------------------------------- */
+
+int store_schema_create(sqlite3 *db, const struct sector_def *def, int with_indexes)
+{
+	struct sql s = { 0 };
+	char *text;
+	int rc;
+
+	sql_add(&s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+		    "INSERT OR IGNORE INTO meta VALUES('sector', '%s');"
+		    "INSERT OR IGNORE INTO meta VALUES('schema', '1');",
+		def->name);
+	for (size_t i = 0; i < def->ntables; i++) {
+		const struct sector_table *t = &def->tables[i];
+		sql_add(&s, "CREATE TABLE IF NOT EXISTS %s(", t->name);
+		if (!t->key)
+			sql_add(&s, "id INTEGER PRIMARY KEY, ");
+		for (size_t j = 0; j < t->ncols; j++) {
+			const struct sector_column *c = &t->cols[j];
+			sql_add(&s, "%s %s%s, ", c->name, sql_type(c->type),
+				(c->flags & COL_REQUIRED) ? " NOT NULL" : "");
+			if (c->flags & COL_NAME)
+				sql_add(&s, "name_folded TEXT NOT NULL, ");
+		}
+		sql_add(&s, "updated_at TEXT NOT NULL);");
+	}
+	if (!(text = sql_take(&s)))
+		return NDX_ENOMEM;
+	rc = exec_sql(db, text);
+	free(text);
+	if (rc == NDX_OK && with_indexes)
+		rc = store_indexes_create(db, def);
+	return rc;
+}
+
+int store_indexes_create(sqlite3 *db, const struct sector_def *def)
+{
+	struct sql s = { 0 };
+	char *text;
+	int rc;
+
+	for (size_t i = 0; i < def->ntables; i++) {
+		const struct sector_table *t = &def->tables[i];
+		if (t->key)
+			sql_add(&s, "CREATE UNIQUE INDEX IF NOT EXISTS %s_key ON %s(%s);", t->name,
+				t->name, t->key);
+		for (size_t j = 0; j < t->ncols; j++) {
+			const struct sector_column *c = &t->cols[j];
+			if (c->flags & COL_NAME)
+				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded);",
+					t->name, t->name);
+			if (c->flags & COL_FILTER)
+				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_%s ON %s(%s);", t->name,
+					c->name, t->name, c->name);
+		}
+	}
+	if (!(text = sql_take(&s)))
+		return NDX_ENOMEM;
+	rc = exec_sql(db, text);
+	free(text);
+	return rc;
+}
+
+char *store_insert_sql(const struct sector_table *t)
+{
+	struct sql s = { 0 };
+	size_t n = 0;
+
+	sql_add(&s, "INSERT INTO %s(", t->name);
+	for (size_t j = 0; j < t->ncols; j++) {
+		sql_add(&s, "%s, ", t->cols[j].name);
+		n++;
+		if (t->cols[j].flags & COL_NAME) {
+			sql_add(&s, "name_folded, ");
+			n++;
+		}
+	}
+	sql_add(&s, "updated_at) VALUES(");
+	for (size_t j = 0; j < n; j++)
+		sql_add(&s, "?, ");
+	sql_add(&s, "?)");
+	return sql_take(&s);
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+static int check_sector(sqlite3 *db, const struct sector_def *def, const char *path)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = NDX_EDB;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'sector'", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "ndx-sector: %s is not a sector database\n", path);
+		return NDX_EDB;
+	}
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		if (v && strcmp(v, def->name) == 0)
+			rc = NDX_OK;
+		else
+			fprintf(stderr, "ndx-sector: %s holds the %s sector, not %s\n", path,
+				v ? v : "(none)", def->name);
+	} else {
+		fprintf(stderr, "ndx-sector: %s is not a sector database\n", path);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int conn_open(const char *path, int create, sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector: cannot open %s: %s\n", path,
+			db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NDX_EIO;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	if (exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;")) {
+		sqlite3_close(db);
+		return NDX_EDB;
+	}
+	*out = db;
+	return NDX_OK;
+}
+
+int store_open(const char *path, const struct sector_def *def, int create, unsigned nconns,
+	       struct store **out)
+{
+	struct store *st;
+	int rc;
+
+	*out = NULL;
+	if (nconns == 0)
+		nconns = 1;
+	st = calloc(1, sizeof *st);
+	if (!st || !(st->conns = calloc(nconns, sizeof *st->conns))) {
+		free(st);
+		return NDX_ENOMEM;
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	for (unsigned i = 0; i < nconns; i++) {
+		if ((rc = conn_open(path, create && i == 0, &st->conns[i].db)))
+			goto fail;
+		st->n++;
+		if (i == 0) {
+			if (create && (rc = store_schema_create(st->conns[0].db, def, 1)))
+				goto fail;
+			if ((rc = check_sector(st->conns[0].db, def, path)))
+				goto fail;
+		}
+	}
+	*out = st;
+	return NDX_OK;
+fail:
+	store_close(st);
+	return rc;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (unsigned i = 0; i < st->n; i++)
+		sqlite3_close(st->conns[i].db);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	free(st->conns);
+	free(st);
+}
+
+struct store_conn *store_acquire(struct store *st)
+{
+	struct store_conn *c = NULL;
+
+	pthread_mutex_lock(&st->mu);
+	while (!c) {
+		for (unsigned i = 0; i < st->n && !c; i++)
+			if (!st->conns[i].busy)
+				c = &st->conns[i];
+		if (!c)
+			pthread_cond_wait(&st->cv, &st->mu);
+	}
+	c->busy = 1;
+	pthread_mutex_unlock(&st->mu);
+	return c;
+}
+
+void store_release(struct store *st, struct store_conn *c)
+{
+	pthread_mutex_lock(&st->mu);
+	c->busy = 0;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+sqlite3 *store_conn_db(struct store_conn *c)
+{
+	return c->db;
+}
+
+int store_begin(struct store_conn *c)
+{
+	return exec_sql(c->db, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store_conn *c)
+{
+	if (exec_sql(c->db, "COMMIT")) {
+		store_rollback(c);
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+void store_rollback(struct store_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- reads -------------------------------------------------------------------- */
+
+static void select_columns(struct sql *s, const struct sector_table *t)
+{
+	sql_add(s, "SELECT %s", t->key ? "rowid" : "id");
+	for (size_t j = 0; j < t->ncols; j++)
+		sql_add(s, ", %s", t->cols[j].name);
+	sql_add(s, ", updated_at FROM %s", t->name);
+}
+
+static json_t *row_object(sqlite3_stmt *q, const struct sector_table *t)
+{
+	json_t *o = json_object();
+	int col = 1;
+
+	if (!o)
+		return NULL;
+	if (!t->key)
+		json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
+	for (size_t j = 0; j < t->ncols; j++, col++) {
+		const struct sector_column *c = &t->cols[j];
+		json_t *v;
+		switch (sqlite3_column_type(q, col)) {
+		case SQLITE_NULL: v = json_null(); break;
+		case SQLITE_INTEGER:
+			v = c->type == COL_REAL ? json_real((double)sqlite3_column_int64(q, col))
+						: json_integer(sqlite3_column_int64(q, col));
+			break;
+		case SQLITE_FLOAT: v = json_real(sqlite3_column_double(q, col)); break;
+		default:
+			/* Stored text is what the store wrote or what someone
+			 * planted; a non-UTF-8 value must not break the answer. */
+			v = json_stringn((const char *)sqlite3_column_text(q, col),
+					 (size_t)sqlite3_column_bytes(q, col));
+			break;
+		}
+		json_object_set_new(o, c->name, v ? v : json_null());
+	}
+	json_object_set_new(o, "updated_at",
+			    json_string_nocheck((const char *)sqlite3_column_text(q, col)
+						    ? (const char *)sqlite3_column_text(q, col)
+						    : ""));
+	return o;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, q, NULL) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(db));
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+int store_get(struct store_conn *c, const struct sector_table *t, const char *id, json_t **out)
+{
+	struct sql s = { 0 };
+	sqlite3_stmt *q = NULL;
+	char *text;
+	int rc, step;
+
+	*out = NULL;
+	select_columns(&s, t);
+	sql_add(&s, " WHERE %s = ?", t->key ? t->key : "id");
+	if (!(text = sql_take(&s)))
+		return NDX_ENOMEM;
+	rc = prepare(c->db, text, &q);
+	free(text);
+	if (rc)
+		return rc;
+	if (t->key) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	} else {
+		char *end;
+		long long n = strtoll(id, &end, 10);
+		if (*id == '\0' || *end || n <= 0) {
+			sqlite3_finalize(q);
+			return NDX_ENOTFOUND;
+		}
+		sqlite3_bind_int64(q, 1, n);
+	}
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW)
+		rc = (*out = row_object(q, t)) ? NDX_OK : NDX_ENOMEM;
+	else
+		rc = step == SQLITE_DONE ? NDX_ENOTFOUND : NDX_EDB;
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The smallest string greater than every string starting with p (same
+ * length, last byte below 0xff raised by one), or "" when none exists. */
+static void prefix_upper(const char *p, char *out, size_t cap)
+{
+	size_t n = strlen(p);
+	snprintf(out, cap, "%s", p);
+	while (n > 0 && (unsigned char)out[n - 1] == 0xff)
+		n--;
+	out[n] = '\0';
+	if (n > 0)
+		out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
+}
+
+int store_list(struct store_conn *c, const struct sector_table *t, const struct store_query *qy,
+	       json_t **out)
+{
+	struct sql s = { 0 };
+	sqlite3_stmt *q = NULL;
+	char *text, upper[STORE_FOLDED_MAX];
+	int rc = NDX_OK, step, arg = 1, by_name = qy->name_prefix && *qy->name_prefix;
+	json_t *arr;
+
+	*out = NULL;
+	select_columns(&s, t);
+	sql_add(&s, " WHERE 1");
+	if (by_name) {
+		prefix_upper(qy->name_prefix, upper, sizeof upper);
+		sql_add(&s, " AND name_folded >= ?");
+		if (*upper)
+			sql_add(&s, " AND name_folded < ?");
+	}
+	for (size_t i = 0; i < qy->nfilters; i++)
+		sql_add(&s, " AND %s = ?", qy->filter_cols[i]);
+	sql_add(&s, by_name ? " ORDER BY name_folded, rowid" : " ORDER BY rowid");
+	sql_add(&s, " LIMIT ? OFFSET ?");
+	if (!(text = sql_take(&s)))
+		return NDX_ENOMEM;
+	rc = prepare(c->db, text, &q);
+	free(text);
+	if (rc)
+		return rc;
+	if (by_name) {
+		sqlite3_bind_text(q, arg++, qy->name_prefix, -1, SQLITE_STATIC);
+		if (*upper)
+			sqlite3_bind_text(q, arg++, upper, -1, SQLITE_STATIC);
+	}
+	for (size_t i = 0; i < qy->nfilters; i++)
+		sqlite3_bind_text(q, arg++, qy->filter_values[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, arg++, (sqlite3_int64)qy->limit);
+	sqlite3_bind_int64(q, arg++, (sqlite3_int64)qy->offset);
+	if (!(arr = json_array())) {
+		sqlite3_finalize(q);
+		return NDX_ENOMEM;
+	}
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *o = row_object(q, t);
+		if (!o || json_array_append_new(arr, o)) {
+			rc = NDX_ENOMEM;
+			break;
+		}
+	}
+	if (rc == NDX_OK && step != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(c->db));
+		rc = NDX_EDB;
+	}
+	sqlite3_finalize(q);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return NDX_OK;
+}
+
+int store_exists(struct store_conn *c, const char *table, const char *col, const char *value)
+{
+	char sql[256];
+	sqlite3_stmt *q = NULL;
+	int step;
+
+	snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE %s = ? LIMIT 1", table, col);
+	if (prepare(c->db, sql, &q))
+		return NDX_EDB;
+	sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : NDX_EDB;
+}
+
+/* ---- writes -------------------------------------------------------------------- */
+
+static int bind_row(sqlite3_stmt *q, const struct sector_table *t, const json_t *row, int *arg,
+		    char *folded, size_t folded_cap)
+{
+	for (size_t j = 0; j < t->ncols; j++) {
+		const struct sector_column *c = &t->cols[j];
+		const json_t *v = json_object_get(row, c->name);
+		int i = (*arg)++;
+		if (!v || json_is_null(v))
+			sqlite3_bind_null(q, i);
+		else if (json_is_integer(v))
+			sqlite3_bind_int64(q, i, json_integer_value(v));
+		else if (json_is_number(v))
+			sqlite3_bind_double(q, i, json_number_value(v));
+		else
+			sqlite3_bind_text(q, i, json_string_value(v), -1, SQLITE_STATIC);
+		if (c->flags & COL_NAME) {
+			if (sector_fold(v && json_is_string(v) ? json_string_value(v) : "", folded,
+					folded_cap) < 0)
+				return NDX_ETOOBIG;
+			sqlite3_bind_text(q, (*arg)++, folded, -1, SQLITE_STATIC);
+		}
+	}
+	return NDX_OK;
+}
+
+int store_put(struct store_conn *c, const struct sector_table *t, const char *id,
+	      const json_t *row, char *out_id, size_t cap)
+{
+	struct sql s = { 0 };
+	sqlite3_stmt *q = NULL;
+	char *text, now[NDX_TIME_TEXT_LEN], folded[STORE_FOLDED_MAX];
+	const char *key_value = NULL;
+	long long num = 0;
+	int rc, arg = 1, step;
+
+	ndx_time_format(time(NULL), now);
+	if (t->key) {
+		key_value = id ? id : json_string_value(json_object_get(row, t->key));
+		if (!key_value)
+			return NDX_EINVAL;
+		rc = store_exists(c, t->name, t->key, key_value);
+		if (rc < 0)
+			return rc;
+		if (!id && rc == 1)
+			return NDX_EEXIST;
+		if (id && rc == 0)
+			return NDX_ENOTFOUND;
+	} else if (id) {
+		char *end;
+		num = strtoll(id, &end, 10);
+		if (*id == '\0' || *end || num <= 0)
+			return NDX_ENOTFOUND;
+		char numtext[32];
+		snprintf(numtext, sizeof numtext, "%lld", num);
+		rc = store_exists(c, t->name, "id", numtext);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return NDX_ENOTFOUND;
+	}
+	if (!id) {
+		text = store_insert_sql(t);
+	} else {
+		sql_add(&s, "UPDATE %s SET ", t->name);
+		for (size_t j = 0; j < t->ncols; j++) {
+			sql_add(&s, "%s = ?, ", t->cols[j].name);
+			if (t->cols[j].flags & COL_NAME)
+				sql_add(&s, "name_folded = ?, ");
+		}
+		sql_add(&s, "updated_at = ? WHERE %s = ?", t->key ? t->key : "id");
+		text = sql_take(&s);
+	}
+	if (!text)
+		return NDX_ENOMEM;
+	rc = prepare(c->db, text, &q);
+	free(text);
+	if (rc)
+		return rc;
+	if ((rc = bind_row(q, t, row, &arg, folded, sizeof folded))) {
+		sqlite3_finalize(q);
+		return rc;
+	}
+	sqlite3_bind_text(q, arg++, now, -1, SQLITE_STATIC);
+	if (id) {
+		if (t->key)
+			sqlite3_bind_text(q, arg++, id, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(q, arg++, num);
+	}
+	step = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (step == SQLITE_CONSTRAINT)
+		return NDX_EEXIST;
+	if (step != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(c->db));
+		return NDX_EDB;
+	}
+	if (t->key)
+		snprintf(out_id, cap, "%s", key_value);
+	else
+		snprintf(out_id, cap, "%lld", id ? num : (long long)sqlite3_last_insert_rowid(c->db));
+	return NDX_OK;
+}

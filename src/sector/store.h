@@ -1,0 +1,77 @@
+/* One sector's SQLite database: schema from schema.h, a small pool of
+ * connections for the HTTP worker threads, and generic reads and writes of
+ * rows as jansson objects. One file per sector (each sector is a different
+ * agency's system). Overview: docs/sectors.md "Storage". */
+#ifndef NDX_SECTOR_STORE_H
+#define NDX_SECTOR_STORE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "schema.h"
+
+#define STORE_FOLDED_MAX 256 /* bytes of a folded name, NUL included */
+#define STORE_MAX_FILTERS 4
+
+struct store;
+struct store_conn;
+
+/* Opens (create: creates when missing, with tables and indexes) the
+ * database at path for sector def with nconns connections in WAL mode.
+ * NDX_EDB when the file is another sector's or not a sector database,
+ * NDX_EIO when it cannot be opened. A message goes to stderr. */
+int store_open(const char *path, const struct sector_def *def, int create, unsigned nconns,
+	       struct store **out);
+/* Accepts NULL. */
+void store_close(struct store *st);
+
+/* Takes a connection (waits for a free one) / gives it back. */
+struct store_conn *store_acquire(struct store *st);
+void store_release(struct store *st, struct store_conn *c);
+sqlite3 *store_conn_db(struct store_conn *c);
+
+/* Write transaction on a connection: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int store_begin(struct store_conn *c);
+int store_commit(struct store_conn *c);
+void store_rollback(struct store_conn *c);
+
+/* The row of t whose key (or integer id for key-less tables) is id, as a
+ * new object (caller releases). NDX_ENOTFOUND, NDX_EDB. */
+int store_get(struct store_conn *c, const struct sector_table *t, const char *id, json_t **out);
+
+struct store_query {
+	const char *name_prefix;   /* folded; NULL or "" for none */
+	/* Equality filters on COL_FILTER columns (names from the schema). */
+	const char *filter_cols[STORE_MAX_FILTERS];
+	const char *filter_values[STORE_MAX_FILTERS];
+	size_t nfilters;
+	size_t limit, offset;
+};
+/* *out = a new array of row objects in name order (with a name prefix) or
+ * storage order. */
+int store_list(struct store_conn *c, const struct sector_table *t, const struct store_query *q,
+	       json_t **out);
+
+/* 1 when a row of table has col = value, 0 when none, NDX_EDB. */
+int store_exists(struct store_conn *c, const char *table, const char *col, const char *value);
+
+/* Inserts (id NULL: a new integer id for key-less tables, the key taken
+ * from row otherwise) or replaces the row with key/id id, from an object
+ * already validated against t. Sets updated_at to now. *out_id receives the
+ * key or number (cap bytes). NDX_EEXIST on insert of an existing key,
+ * NDX_ENOTFOUND on replace of a missing one, NDX_EDB. Call inside
+ * store_begin/store_commit. */
+int store_put(struct store_conn *c, const struct sector_table *t, const char *id,
+	      const json_t *row, char *out_id, size_t cap);
+
+/* Schema helpers shared with the seeder (no pool needed): */
+/* Creates meta, the tables and (with_indexes) their indexes. */
+int store_schema_create(sqlite3 *db, const struct sector_def *def, int with_indexes);
+/* Creates the indexes (after a bulk load). */
+int store_indexes_create(sqlite3 *db, const struct sector_def *def);
+/* "INSERT INTO t(columns..., [name_folded,] updated_at) VALUES(?, ...)"
+ * in table column order; malloc'd, caller frees; NULL on no memory. */
+char *store_insert_sql(const struct sector_table *t);
+
+#endif

@@ -1,0 +1,421 @@
+"""End-to-end tests for ndx-sector: seed a small national dataset, serve the
+population and enterprise registries, read by id, search names with and
+without Vietnamese diacritics, page, refuse invalid writes naming the field,
+serve the OpenAPI document, and let `ndx-sector quality` find records planted
+behind the API's back (with python's sqlite3)."""
+
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+import unicodedata
+
+import pytest
+import requests
+
+from conftest import free_port
+
+SEED_CITIZENS = 2000
+START_TIMEOUT = 10.0
+
+
+def sector_exe(build_dir):
+    exe = build_dir / "src" / "sector" / "ndx-sector"
+    if not exe.is_file():
+        pytest.fail(f"{exe} is missing: build it first", pytrace=False)
+    return exe
+
+
+def run(build_dir, *args, check=True):
+    res = subprocess.run([str(sector_exe(build_dir)), *map(str, args)],
+                         capture_output=True, text=True, timeout=120)
+    if check and res.returncode != 0:
+        pytest.fail(f"ndx-sector {' '.join(map(str, args))} exited {res.returncode}:\n"
+                    f"{res.stdout}\n{res.stderr}", pytrace=False)
+    return res
+
+
+def fold(text):
+    """What the server does to names: marks off, đ -> d, lower case."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    text = "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c))
+    return " ".join(text.lower().split())
+
+
+@pytest.fixture(scope="module")
+def seeded(build_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("sector") / "data"
+    res = run(build_dir, "seed", "--db-dir", d, "--citizens", SEED_CITIZENS, "--seed", 3,
+              "--quiet")
+    return d, json.loads(res.stdout)
+
+
+class Sector:
+    def __init__(self, exe, sector, db, workdir):
+        self.sector = sector
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stderr_path = workdir / f"{sector}.stderr"
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [str(exe), "serve", "--sector", sector, "--db", str(db),
+                 "--listen", f"127.0.0.1:{self.port}", "--threads", "2"],
+                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"ndx-sector serve exited {self.proc.returncode}:\n{self.tail()}",
+                            pytrace=False)
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        self.proc.kill()
+        pytest.fail(f"ndx-sector did not start:\n{self.tail()}", pytrace=False)
+
+    def tail(self):
+        return self.stderr_path.read_text(errors="replace")[-3000:]
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, timeout=10, **kw)
+
+    def post(self, path, body):
+        return requests.post(self.url + path, json=body, timeout=10)
+
+    def put(self, path, body):
+        return requests.put(self.url + path, json=body, timeout=10)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+@pytest.fixture(scope="module")
+def servers(build_dir, seeded, tmp_path_factory):
+    d, _ = seeded
+    work = tmp_path_factory.mktemp("sector-logs")
+    made = {}
+    for s in ("population", "enterprise"):
+        made[s] = Sector(sector_exe(build_dir), s, d / f"{s}.db", work)
+    yield made
+    codes = {s: srv.stop() for s, srv in made.items()}
+    assert all(c == 0 for c in codes.values()), codes
+
+
+def query(db, sql, *args):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def assert_error(r, status, field=None):
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) >= {"type", "message", "detail"}, body
+    assert r.headers.get("X-Road-Error") == body["type"]
+    if field:
+        assert body["detail"].startswith(field + ":"), body
+
+
+# ---- seed --------------------------------------------------------------------------
+
+def test_seed_summary(seeded, build_dir):
+    d, summary = seeded
+    assert summary["citizens"] == SEED_CITIZENS
+    assert summary["sectors"]["population"]["rows"]["citizens"] == SEED_CITIZENS
+    for s in ("population", "civil-status", "enterprise", "tax", "insurance", "land",
+              "vehicles"):
+        assert (d / f"{s}.db").is_file()
+        assert summary["sectors"][s]["bytes"] > 0
+    # Refuses to overwrite.
+    res = run(build_dir, "seed", "--db-dir", d, "--citizens", 10, check=False)
+    assert res.returncode == 1 and "refusing to overwrite" in res.stderr
+
+
+def test_help_is_truthful(build_dir):
+    res = run(build_dir, "--help")
+    for cmd in ("serve", "seed", "quality", "openapi"):
+        assert f"ndx-sector {cmd}" in res.stdout
+    for cmd, opts in (("serve", ["--sector", "--db", "--listen"]),
+                      ("seed", ["--db-dir", "--citizens", "--seed"]),
+                      ("quality", ["--sector", "--db", "--db-dir", "--stale-days"]),
+                      ("openapi", ["--sector"])):
+        out = run(build_dir, cmd, "--help").stdout
+        for o in opts:
+            assert o in out, (cmd, o)
+    bad = run(build_dir, "serve", "--sector", "weather", "--db", "/tmp/x.db", check=False)
+    assert bad.returncode == 2 and "not one of" in bad.stderr
+
+
+# ---- reads ---------------------------------------------------------------------------
+
+def test_read_citizen_by_id(seeded, servers):
+    d, _ = seeded
+    pop = servers["population"]
+    pin, name, hh = query(d / "population.db",
+                          "SELECT pin, full_name, household_id FROM citizens "
+                          "WHERE relation = 'head' LIMIT 1")[0]
+    r = pop.get(f"/citizens/{pin}")
+    assert r.status_code == 200, r.text
+    c = r.json()
+    assert c["pin"] == pin and c["full_name"] == name and c["household_id"] == hh
+    assert c["relation"] == "head"
+    assert c["updated_at"].endswith("Z")
+    assert "name_folded" not in c
+    h = pop.get(f"/households/{hh}").json()
+    assert h["head_pin"] == pin
+    members = pop.get("/citizens", params={"household_id": hh}).json()["items"]
+    assert pin in [m["pin"] for m in members]
+    assert all(m["household_id"] == hh for m in members)
+    # A well-formed number nobody has, and malformed ones.
+    assert_error(pop.get("/citizens/001099999999"), 404)
+    assert_error(pop.get("/citizens/123"), 400, "pin")
+    assert_error(pop.get("/citizens/003089012345"), 400, "pin")
+    assert_error(pop.get("/weather"), 404)
+    assert_error(requests.delete(pop.url + f"/citizens/{pin}", timeout=5), 405)
+
+
+def test_search_with_and_without_diacritics(seeded, servers):
+    d, _ = seeded
+    pop = servers["population"]
+    rows = query(d / "population.db",
+                 "SELECT pin, full_name FROM citizens WHERE full_name LIKE 'Đ%' "
+                 "OR full_name LIKE '%ễ%' LIMIT 1")
+    pin, name = rows[0]
+    plain = fold(name)
+    assert plain != name
+    found = {}
+    for q in (name, plain, plain.upper(), "  " + plain.replace(" ", "   ") + " ",
+              unicodedata.normalize("NFD", name)):
+        r = pop.get("/citizens", params={"name": q, "limit": 100})
+        assert r.status_code == 200, r.text
+        found[q] = [c["pin"] for c in r.json()["items"]]
+        assert pin in found[q], q
+    assert len({tuple(v) for v in found.values()}) == 1
+    # The famous example: everything found for "nguyen van an" is a Nguyễn Văn An...
+    hits = pop.get("/citizens", params={"name": "nguyen van an", "limit": 100}).json()["items"]
+    assert all(fold(c["full_name"]).startswith("nguyen van an") for c in hits)
+    # ...and the same as for "Nguyễn Văn An".
+    marked = pop.get("/citizens", params={"name": "Nguyễn Văn An", "limit": 100}).json()["items"]
+    assert [c["pin"] for c in hits] == [c["pin"] for c in marked]
+    # d finds Đ.
+    dang = pop.get("/citizens", params={"name": "dang", "limit": 5}).json()["items"]
+    assert dang and all(c["full_name"].startswith("Đặng") for c in dang)
+
+
+def test_paging_and_limits(servers):
+    pop = servers["population"]
+    first = pop.get("/citizens", params={"name": "nguyen", "limit": 5}).json()
+    assert len(first["items"]) == 5 and first["limit"] == 5 and first["next_offset"] == 5
+    second = pop.get("/citizens", params={"name": "nguyen", "limit": 5, "offset": 5}).json()
+    assert not {c["pin"] for c in first["items"]} & {c["pin"] for c in second["items"]}
+    names = [fold(c["full_name"]) for c in first["items"] + second["items"]]
+    assert names == sorted(names)
+    assert len(pop.get("/citizens").json()["items"]) == 20
+    assert_error(pop.get("/citizens", params={"limit": 101}), 400, "limit")
+    assert_error(pop.get("/citizens", params={"limit": 0}), 400, "limit")
+    assert_error(pop.get("/citizens", params={"offset": 10001}), 400, "offset")
+    assert_error(pop.get("/citizens", params={"colour": "red"}), 400, "colour")
+    assert_error(pop.get("/citizens", params={"household_id": "X1"}), 400, "household_id")
+
+
+# ---- writes ----------------------------------------------------------------------------
+
+def citizen(**kw):
+    body = {"pin": "001089000001", "full_name": "Nguyễn Văn Thử", "birth_date": "1989-05-06",
+            "sex": "male", "birth_province": "001",
+            "permanent_address": "Số 1 đường Tràng Tiền, Phường Hàng Bạc, Quận Hoàn Kiếm",
+            "permanent_province": "001"}
+    body.update(kw)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_write_validation(servers):
+    pop = servers["population"]
+    refusals = [
+        (citizen(pin="00108900000"), "pin"),                   # 11 digits
+        (citizen(pin="003089000001"), "pin"),                  # no province 003
+        (citizen(pin="001489000001"), "pin"),                  # a century to come
+        (citizen(birth_date="1990-05-06"), "pin"),             # PIN says 1989
+        (citizen(sex="female"), "pin"),                        # PIN says male
+        (citizen(birth_province="079"), "pin"),                # PIN says Hà Nội
+        (citizen(birth_date="1989-13-01"), "birth_date"),
+        (citizen(sex="m"), "sex"),
+        (citizen(full_name=""), "full_name"),
+        (citizen(full_name="x" * 101), "full_name"),
+        (citizen(full_name=None), "full_name"),
+        (citizen(permanent_province="100"), "permanent_province"),
+        (citizen(household_id="H00199999999"), "household_id"),  # does not exist
+        (citizen(relation="cousin"), "relation"),
+        (citizen(nickname="Tí"), "nickname"),
+        (citizen(pin=1089000001), "pin"),
+    ]
+    for body, field in refusals:
+        r = pop.post("/citizens", body)
+        assert_error(r, 400, field)
+        assert r.headers.get("Ndx-Invalid-Field") == field
+    r = requests.post(pop.url + "/citizens", data=b"{not json", timeout=5,
+                      headers={"Content-Type": "application/json"})
+    assert_error(r, 400)
+    assert pop.get("/citizens/001089000001").status_code == 404
+
+    r = pop.post("/citizens", citizen())
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["full_name"] == "Nguyễn Văn Thử" and created["updated_at"]
+    assert_error(pop.post("/citizens", citizen()), 409)
+    hits = pop.get("/citizens", params={"name": "nguyen van thu"}).json()["items"]
+    assert "001089000001" in [c["pin"] for c in hits]
+
+    r = pop.put("/citizens/001089000001", dict(created, temporary_address="Số 9 đường Lê Lợi"))
+    assert r.status_code == 200, r.text
+    assert r.json()["temporary_address"] == "Số 9 đường Lê Lợi"
+    assert_error(pop.put("/citizens/001089000001", citizen(pin="001089000002")), 400, "pin")
+    assert_error(pop.put("/citizens/001089000002", citizen(pin="001089000002")), 404)
+
+    # A household needs an existing head; then the citizen can join it.
+    assert_error(pop.post("/households", {"id": "H00100000001", "head_pin": "001089000009",
+                                          "address": "Số 1", "province": "001"}),
+                 400, "head_pin")
+    r = pop.post("/households", {"id": "H00199999990", "head_pin": "001089000001",
+                                 "address": "Số 1", "province": "001"})
+    assert r.status_code == 201, r.text
+    r = pop.put("/citizens/001089000001",
+                citizen(household_id="H00199999990", relation="head"))
+    assert r.status_code == 200, r.text
+
+
+def test_enterprise_registry(seeded, servers):
+    d, _ = seeded
+    ent = servers["enterprise"]
+    code, name, rep = query(d / "enterprise.db",
+                            "SELECT code, name, legal_rep_pin FROM enterprises LIMIT 1")[0]
+    e = ent.get(f"/enterprises/{code}").json()
+    assert e["name"] == name and e["legal_rep_pin"] == rep
+    hits = ent.get("/enterprises", params={"name": fold(name)}).json()["items"]
+    assert code in [h["code"] for h in hits]
+    owners = ent.get("/owners", params={"enterprise_code": code}).json()["items"]
+    assert owners and abs(sum(o["share_pct"] for o in owners) - 100) < 1e-6
+    # The owners are real citizens of the population registry.
+    for o in owners:
+        assert query(d / "population.db", "SELECT 1 FROM citizens WHERE pin = ?",
+                     o["owner_pin"])
+    body = {"code": "0100233480", "name": "Công ty TNHH Thử Nghiệm", "kind": "tnhh-1tv",
+            "address": "Số 1", "province": "001", "status": "active",
+            "registered_on": "2024-01-02", "legal_rep_pin": rep}
+    assert_error(ent.post("/enterprises", body), 400, "code")      # wrong check digit
+    assert_error(ent.get("/enterprises/0100233480"), 400, "code")
+    body["code"] = "0100233488"
+    r = ent.post("/enterprises", body)
+    assert r.status_code == 201, r.text
+    assert_error(ent.post("/owners", {"enterprise_code": "0100233488", "owner_pin": rep,
+                                      "share_pct": 120, "since": "2024-01-02"}),
+                 400, "share_pct")
+    r = ent.post("/owners", {"enterprise_code": "0100233488", "owner_pin": rep,
+                             "share_pct": 100, "since": "2024-01-02"})
+    assert r.status_code == 201 and isinstance(r.json()["id"], int)
+    assert ent.get(f"/owners/{r.json()['id']}").json()["owner_pin"] == rep
+
+
+def test_openapi(build_dir, servers):
+    for s, srv in servers.items():
+        served = srv.get("/openapi.json").json()
+        assert served["openapi"].startswith("3.")
+        printed = json.loads(run(build_dir, "openapi", "--sector", s).stdout)
+        assert printed == served
+    paths = servers["population"].get("/openapi.json").json()["paths"]
+    assert {"/citizens", "/citizens/{id}", "/households", "/households/{id}"} <= set(paths)
+    schemas = servers["population"].get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["citizens"]["properties"]["pin"]["pattern"] == "^[0-9]{12}$"
+    assert "Error" in schemas
+
+
+# ---- quality ----------------------------------------------------------------------------
+
+def test_quality_catches_planted_records(build_dir, seeded, tmp_path):
+    src, _ = seeded
+    d = tmp_path / "copy"
+    d.mkdir()
+    # A private copy: the servers above keep the originals open.
+    for s in ("population", "enterprise", "civil-status"):
+        con = sqlite3.connect(src / f"{s}.db")
+        con.execute("VACUUM INTO ?", (str(d / f"{s}.db"),))
+        con.close()
+
+    clean = run(build_dir, "quality", "--sector", "population", "--db-dir", d,
+                "--stale-days", 3650, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["clean"] is True
+    assert "clean" in clean.stderr
+
+    con = sqlite3.connect(d / "population.db")
+    pin, name, bd, sex, prov, addr, pprov, hh = con.execute(
+        "SELECT pin, full_name, birth_date, sex, birth_province, permanent_address, "
+        "permanent_province, household_id FROM citizens LIMIT 1").fetchone()
+    cols = ("pin, full_name, name_folded, birth_date, sex, birth_province, permanent_address, "
+            "permanent_province, household_id, relation, updated_at")
+    ins = f"INSERT INTO citizens({cols}) VALUES(?,?,?,?,?,?,?,?,?,?,?)"
+    # Invalid: province 003 does not exist.
+    con.execute(ins, ("003089000123", "Lê Văn Sai", "le van sai", "1989-01-01", "male", "001",
+                      "Số 2", "001", hh, "child", "2025-01-01T00:00:00Z"))
+    # Duplicate: the same person again under another (valid) number.
+    dup_pin = pin[:6] + ("000000" if pin[6:] != "000000" else "000001")
+    con.execute(ins, (dup_pin, name, fold(name), bd, sex, prov, addr, pprov, hh, "other",
+                      "2025-01-01T00:00:00Z"))
+    # Dangling: a household that does not exist.
+    con.execute(ins, ("001190000777", "Phạm Thị Lạc", "pham thi lac", "1990-02-02", "female",
+                      "001", "Số 3", "001", "H00100999999", "head", "2025-01-01T00:00:00Z"))
+    # Stale: untouched since 2012.
+    con.execute("UPDATE citizens SET updated_at = '2012-01-01T00:00:00Z' WHERE pin = ?", (pin,))
+    con.commit()
+    con.close()
+    # Across databases: an enterprise owner who is no citizen.
+    con = sqlite3.connect(d / "enterprise.db")
+    code = con.execute("SELECT code FROM enterprises LIMIT 1").fetchone()[0]
+    con.execute("INSERT INTO owners(enterprise_code, owner_pin, share_pct, since, updated_at) "
+                "VALUES(?, '001085999999', 1, '2020-01-01', '2025-01-01T00:00:00Z')", (code,))
+    con.commit()
+    con.close()
+
+    res = run(build_dir, "quality", "--sector", "population", "--db-dir", d,
+              "--stale-days", 3650, check=False)
+    assert res.returncode == 3, res.stderr
+    rep = json.loads(res.stdout)
+    assert rep["clean"] is False
+    t = rep["tables"]["citizens"]
+    assert t["invalid"]["count"] == 1, t["invalid"]
+    assert t["invalid"]["samples"][0]["id"] == "003089000123"
+    assert t["invalid"]["samples"][0]["field"] == "pin"
+    assert t["duplicates"]["groups"] == 1
+    assert set(t["duplicates"]["samples"][0]["ids"].split()) == {pin, dup_pin}
+    assert t["dangling"]["count"] == 1
+    assert t["dangling"]["samples"][0]["value"] == "H00100999999"
+    assert t["stale"]["count"] == 1
+    assert "NOT clean" in res.stderr
+
+    res = run(build_dir, "quality", "--sector", "enterprise", "--db-dir", d,
+              "--stale-days", 3650, check=False)
+    assert res.returncode == 3
+    dang = json.loads(res.stdout)["tables"]["owners"]["dangling"]
+    assert dang["count"] == 1 and dang["samples"][0]["value"] == "001085999999"
+    assert dang["samples"][0]["refers_to"] == "population/citizens"
+    # Without the directory, other agencies' databases are not consulted.
+    res = run(build_dir, "quality", "--sector", "enterprise", "--db", d / "enterprise.db",
+              "--stale-days", 3650, check=False)
+    dang = json.loads(res.stdout)["tables"]["owners"]["dangling"]
+    assert dang["count"] == 0 and dang["skipped"]
+    # The wrong sector's database is refused.
+    res = run(build_dir, "quality", "--sector", "tax", "--db", d / "enterprise.db", check=False)
+    assert res.returncode == 1 and "not a tax database" in res.stderr
