@@ -460,6 +460,23 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 /* ---- access log -------------------------------------------------------- */
 
+/* A short write (a pipe nearly full) continues; an error drops the rest of
+ * the line: the access log never holds up an answer. */
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
 static void access_log(struct req_state *st, const char *method, const char *path,
 		       const struct ndx_http_resp *resp)
 {
@@ -497,13 +514,15 @@ static void access_log(struct req_state *st, const char *method, const char *pat
 	json_decref(o);
 	if (!line)
 		return;
-	/* One write per line so that lines from pool threads never interleave. */
+	/* One write(2) per line so that lines from pool threads never
+	 * interleave, straight to the descriptor: stdio's stream lock would
+	 * serialise the pool threads for nothing, stderr being unbuffered. */
 	size_t n = strlen(line);
 	char *withnl = realloc(line, n + 2);
 	if (withnl) {
 		withnl[n] = '\n';
 		withnl[n + 1] = '\0';
-		fwrite(withnl, 1, n + 1, stderr);
+		write_all(STDERR_FILENO, withnl, n + 1);
 		free(withnl);
 	} else {
 		free(line);
