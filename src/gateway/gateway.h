@@ -49,6 +49,7 @@ struct gw_settings {
 	long connect_timeout_ms;
 	long clock_skew_s;
 	long conf_refresh_s;
+	long consent_refresh_s; /* revocation lists (revocations.c) */
 };
 
 struct gw_config {
@@ -239,6 +240,7 @@ struct gw_ctx {
 	struct gw_state *state;
 	const struct gw_config *cfg;
 	struct ndx_msglog *log; /* open from before the ports start until after they stop */
+	struct gw_revocations *revs; /* consent revocation lists (personal.h) */
 };
 
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);

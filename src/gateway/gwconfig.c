@@ -291,7 +291,7 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 			   &l, err, errcap)))
 		goto bad;
 	s->max_body = (size_t)l;
-	if ((rc = get_long(limits, "limits.", "threads", 1, 1024, 8, &l, err, errcap)))
+	if ((rc = get_long(limits, "limits.", "threads", 1, 1024, 64, &l, err, errcap)))
 		goto bad;
 	s->threads = (unsigned)l;
 	if ((rc = get_long(limits, "limits.", "peer_timeout_ms", 1, 3600000, 30000,
@@ -301,6 +301,8 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 	    (rc = get_long(limits, "limits.", "clock_skew_s", 0, 86400, 300, &s->clock_skew_s,
 			   err, errcap)) ||
 	    (rc = get_long(doc, "", "conf_refresh_s", 1, 86400, 30, &s->conf_refresh_s, err,
+			   errcap)) ||
+	    (rc = get_long(doc, "", "consent_refresh_s", 1, 3600, 10, &s->consent_refresh_s, err,
 			   errcap)))
 		goto bad;
 	*out = s;

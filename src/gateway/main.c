@@ -20,6 +20,7 @@
 #include "ndx/err.h"
 #include "ndx/pki.h"
 #include "ndx/timefmt.h"
+#include "personal.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -261,6 +262,11 @@ static int serve(struct gw_config *cfg)
 		fprintf(stderr, GW_PROG ": cannot start the configuration poller\n");
 		goto out;
 	}
+	if (gw_revocations_new(state, &g.revs) != NDX_OK ||
+	    gw_revocations_start(g.revs) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": cannot start the consent revocation poller\n");
+		goto out;
+	}
 	hc.name = GW_PROG;
 	hc.bind_addr = cfg->consumer_addr;
 	hc.port = cfg->consumer_port;
@@ -307,6 +313,7 @@ out:
 				"is closed when the log is next opened\n");
 		rc = 1;
 	}
+	gw_revocations_free(g.revs);
 	gw_state_free(state);
 	gw_xfer_global_cleanup();
 	gw_metrics_free_all();

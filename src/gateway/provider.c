@@ -20,6 +20,7 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
+#include "personal.h"
 
 struct exch {
 	struct gw_ctx *g;
@@ -58,17 +59,18 @@ static void refuse(struct exch *x, int status, const char *type, const char *det
 	x->location = NULL;
 }
 
-/* Purpose and consent for personal-data services (DESIGN.md section 6)
- * belong here: a service marked "personal" will need an allowed Ndx-Purpose
- * and, where "consent_required", a live consent for Ndx-Subject. That check
- * comes with the consent registry; until then no requirement is imposed
- * and nothing is pretended. Returns true to let the request pass, or fills
- * the refusal and returns false. */
+/* Subject, purpose and consent for personal-data services (personal.c).
+ * Returns true to let the request pass, or fills the refusal and returns
+ * false. */
 static bool provider_check_personal(struct exch *x, const json_t *service)
 {
-	(void)x;
-	(void)service;
-	return true;
+	struct gw_refusal r;
+
+	if (gw_personal_check(x->g->revs, x->conf, service, x->service, x->client, x->req,
+			      time(NULL), &r))
+		return true;
+	refuse(x, r.status, r.type, r.detail, "%s", r.message);
+	return false;
 }
 
 /* The response hash of what resp holds now, and its signature object

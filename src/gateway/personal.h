@@ -1,0 +1,53 @@
+/* Internal interfaces of ndx-gateway for personal-data services: the purpose
+ * and consent checks of the provider port (personal.c) and the consent
+ * revocation lists it consults (revocations.c). Overview: docs/protocol.md
+ * "Consent artefacts" and "Revocation". */
+#ifndef NDX_GATEWAY_PERSONAL_H
+#define NDX_GATEWAY_PERSONAL_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "gateway.h"
+
+/* A list whose generated_at is older than this leaves the revocation state
+ * unknown: consent-requiring requests are refused (fail closed). */
+#define GW_REVOCATIONS_MAX_AGE_S 60
+#define GW_CONSENT_STATUS_UNKNOWN "Server.ConsentStatusUnknown"
+
+struct gw_revocations;
+
+/* A new, empty holder reading the configuration and settings of st (which
+ * must outlive it); nothing is fetched until gw_revocations_start. */
+int gw_revocations_new(struct gw_state *st, struct gw_revocations **out);
+/* Starts the poller: a fetch at once, then every consent_refresh_s. */
+int gw_revocations_start(struct gw_revocations *r);
+/* Sets *revoked for consent jti of issuer and returns NDX_OK when the
+ * issuer's held list is fresh; NDX_ENOTFOUND (never fetched) or
+ * NDX_EEXPIRED (older than GW_REVOCATIONS_MAX_AGE_S at now) otherwise, and
+ * the caller must then refuse. r may be NULL (nothing known). Thread-safe. */
+int gw_revocations_check(struct gw_revocations *r, const char *issuer, const char *jti,
+			 time_t now, bool *revoked);
+/* Stops the poller and frees everything. Accepts NULL. */
+void gw_revocations_free(struct gw_revocations *r);
+
+/* A refusal of the personal-data checks. message never holds a personal
+ * identification number. */
+struct gw_refusal {
+	int status;
+	const char *type;   /* static */
+	const char *detail; /* static or NULL */
+	char message[512];
+};
+
+/* The checks for calling service (its configuration object, canonical id)
+ * as client: when service is "personal", a valid Ndx-Subject and an
+ * Ndx-Purpose among its "purposes"; when it is also "consent_required", a
+ * live consent in Ndx-Consent (ndx_consent_verify against the consent keys
+ * of conf and the revocation lists of revs). Returns true to let the
+ * request pass, else false with *out filled. */
+bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
+		       const json_t *service, const char *service_id, const char *client,
+		       const struct ndx_http_req *req, time_t now, struct gw_refusal *out);
+
+#endif

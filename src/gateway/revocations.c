@@ -1,0 +1,423 @@
+/* The consent revocation lists a provider gateway holds (docs/protocol.md
+ * "Revocation"): while the gateway serves a service that requires consent, a
+ * thread fetches GET {url}/revocations of every consent service in the held
+ * global configuration every consent_refresh_s, verifies the JWS (typ
+ * ndx-revocations+jwt, the issuer's key from the configuration, the issuer it
+ * was fetched from) and swaps in the list unless its version is lower than the
+ * held one, so a replayed old list cannot un-revoke a consent. Requests ask
+ * gw_revocations_check, which fails closed: with no list for the issuer, or
+ * one whose generated_at is more than GW_REVOCATIONS_MAX_AGE_S old, there is
+ * no answer and the request is refused as a gateway failure. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "ndx/err.h"
+#include "ndx/jws.h"
+#include "ndx/timefmt.h"
+#include "personal.h"
+
+#define REV_TYP "ndx-revocations+jwt"
+#define FETCH_TIMEOUT_MS 5000L
+
+/* One issuer's newest verified list. */
+struct rev_list {
+	char *issuer;
+	long long version;
+	time_t generated_at;
+	char **jtis; /* sorted (strcmp) */
+	size_t n;
+};
+
+struct gw_revocations {
+	struct gw_state *state;
+	pthread_mutex_t mu; /* guards lists */
+	struct rev_list *lists;
+	size_t nlists;
+
+	pthread_mutex_t poll_mu;
+	pthread_cond_t poll_cv;
+	pthread_t poller;
+	int running;
+	atomic_int stop;
+	CURL *curl; /* the poller's */
+	char **failing; /* the poller's: issuers whose fetch failed, said once per outage */
+	size_t nfailing;
+};
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+	int toobig;
+};
+
+static size_t sink_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = size * nmemb;
+
+	if (n > NDX_JWS_MAX_BYTES - s->len) {
+		s->toobig = 1;
+		return 0;
+	}
+	if (!s->buf && !(s->buf = malloc(NDX_JWS_MAX_BYTES + 1)))
+		return 0;
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+static void list_clear(struct rev_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->jtis[i]);
+	free(l->jtis);
+	free(l->issuer);
+	memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Checks the payload of a verified list for issuer and fills l (owned). */
+static int parse_payload(const uint8_t *p, size_t len, const char *issuer, struct rev_list *l,
+			 char *err, size_t errcap)
+{
+	json_error_t je;
+	json_t *doc = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *ver, *rev;
+	const char *iss, *gen;
+	int rc = NDX_EINVAL;
+
+	memset(l, 0, sizeof *l);
+	if (!doc || !json_is_object(doc)) {
+		snprintf(err, errcap, "the payload is not a JSON object");
+		goto out;
+	}
+	iss = json_string_value(json_object_get(doc, "issuer"));
+	gen = json_string_value(json_object_get(doc, "generated_at"));
+	ver = json_object_get(doc, "version");
+	rev = json_object_get(doc, "revoked");
+	if (!iss || strcmp(iss, issuer) != 0) {
+		snprintf(err, errcap, "the list's issuer is not %s", issuer);
+		goto out;
+	}
+	if (!json_is_integer(ver) || json_integer_value(ver) < 1 || !gen ||
+	    ndx_time_parse(gen, &l->generated_at) != NDX_OK || !json_is_array(rev)) {
+		snprintf(err, errcap, "version, generated_at or revoked is missing or malformed");
+		goto out;
+	}
+	l->version = json_integer_value(ver);
+	if (json_array_size(rev) &&
+	    !(l->jtis = calloc(json_array_size(rev), sizeof *l->jtis))) {
+		rc = NDX_ENOMEM;
+		snprintf(err, errcap, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(rev); i++) {
+		const char *j = json_string_value(json_array_get(rev, i));
+		if (!j) {
+			snprintf(err, errcap, "revoked[%zu] is not a string", i);
+			goto out;
+		}
+		if (!(l->jtis[l->n] = strdup(j))) {
+			rc = NDX_ENOMEM;
+			snprintf(err, errcap, "out of memory");
+			goto out;
+		}
+		l->n++;
+	}
+	if (l->n > 1)
+		qsort(l->jtis, l->n, sizeof *l->jtis, cmp_str);
+	if (!(l->issuer = strdup(issuer))) {
+		rc = NDX_ENOMEM;
+		snprintf(err, errcap, "out of memory");
+		goto out;
+	}
+	rc = NDX_OK;
+out:
+	if (rc != NDX_OK)
+		list_clear(l);
+	json_decref(doc);
+	return rc;
+}
+
+/* Puts l (taken) in place of the issuer's held list unless it is older. */
+static int install(struct gw_revocations *r, struct rev_list *l, char *err, size_t errcap)
+{
+	int rc = NDX_OK;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nlists; i++) {
+		if (strcmp(r->lists[i].issuer, l->issuer) != 0)
+			continue;
+		if (l->version < r->lists[i].version) {
+			snprintf(err, errcap, "version %lld is older than the held %lld", l->version,
+				 r->lists[i].version);
+			rc = NDX_EINVAL;
+		} else {
+			list_clear(&r->lists[i]);
+			r->lists[i] = *l;
+			memset(l, 0, sizeof *l);
+		}
+		goto out;
+	}
+	{
+		struct rev_list *nl = realloc(r->lists, (r->nlists + 1) * sizeof *nl);
+		if (!nl) {
+			rc = NDX_ENOMEM;
+			snprintf(err, errcap, "out of memory");
+			goto out;
+		}
+		r->lists = nl;
+		r->lists[r->nlists++] = *l;
+		memset(l, 0, sizeof *l);
+	}
+out:
+	pthread_mutex_unlock(&r->mu);
+	list_clear(l);
+	return rc;
+}
+
+static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct gw_revocations *r = ud;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return atomic_load(&r->stop) ? 1 : 0;
+}
+
+/* Fetches, verifies and installs the list of one consent service. */
+static int fetch_one(struct gw_revocations *r, const struct ndx_conf *conf, const char *issuer,
+		     const char *base, char *err, size_t errcap)
+{
+	struct sink s = { 0 };
+	struct ndx_jws *jws = NULL;
+	struct rev_list l;
+	const struct ndx_key *key;
+	const uint8_t *payload;
+	size_t plen;
+	char url[2048], cerr[CURL_ERROR_SIZE] = "", why[256];
+	long status = 0;
+	CURLcode cc;
+	int rc;
+
+	if (!r->curl && !(r->curl = curl_easy_init()))
+		return snprintf(err, errcap, "cannot initialise libcurl"), NDX_ENOMEM;
+	snprintf(url, sizeof url, "%s/revocations", base);
+	curl_easy_reset(r->curl);
+	curl_easy_setopt(r->curl, CURLOPT_URL, url);
+	curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, FETCH_TIMEOUT_MS);
+	curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(r->curl, CURLOPT_USERAGENT, GW_PROG);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, sink_write);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, progress);
+	curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
+	cc = curl_easy_perform(r->curl);
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK || status != 200 || !s.buf) {
+		snprintf(err, errcap, "GET %.512s: %s", url,
+			 cc != CURLE_OK ? (s.toobig ? "list too large"
+						    : (cerr[0] ? cerr : curl_easy_strerror(cc)))
+					: "not a 200 answer with a body");
+		rc = NDX_ENET;
+		goto out;
+	}
+	rc = ndx_jws_parse(s.buf, s.len, &jws, why, sizeof why);
+	if (rc != NDX_OK) {
+		snprintf(err, errcap, "list from %.512s refused: %s", url, why);
+		goto out;
+	}
+	if (!ndx_jws_typ(jws) || strcmp(ndx_jws_typ(jws), REV_TYP) != 0) {
+		snprintf(err, errcap, "list from %.512s refused: typ is not " REV_TYP, url);
+		rc = NDX_EINVAL;
+		goto out;
+	}
+	key = ndx_jws_kid(jws) ? ndx_conf_consent_key(conf, issuer, ndx_jws_kid(jws)) : NULL;
+	if (!key || ndx_jws_verify(jws, key) != NDX_OK) {
+		snprintf(err, errcap, "list from %.512s refused: %s", url,
+			 key ? "the signature does not verify" : "not signed by the issuer's key");
+		rc = NDX_EBADSIG;
+		goto out;
+	}
+	payload = ndx_jws_payload(jws, &plen);
+	if ((rc = parse_payload(payload, plen, issuer, &l, why, sizeof why)) != NDX_OK) {
+		snprintf(err, errcap, "list from %.512s refused: %s", url, why);
+		goto out;
+	}
+	if ((rc = install(r, &l, why, sizeof why)) != NDX_OK)
+		snprintf(err, errcap, "list from %.512s refused: %s", url, why);
+out:
+	ndx_jws_free(jws);
+	free(s.buf);
+	return rc;
+}
+
+/* True when a service this gateway serves requires consent. */
+static bool serves_consent(const struct gw_view *v)
+{
+	for (size_t i = 0; i < v->s->nservices; i++) {
+		const json_t *svc = ndx_conf_service(v->c->conf, v->s->services[i].id);
+		if (svc && json_is_true(json_object_get(svc, "consent_required")))
+			return true;
+	}
+	return false;
+}
+
+static void poll_once(struct gw_revocations *r)
+{
+	struct gw_view v;
+	const json_t *list, *cs;
+	size_t i;
+	char err[2048];
+
+	gw_state_acquire(r->state, &v);
+	if (!v.c || !serves_consent(&v))
+		goto out;
+	list = json_object_get(ndx_conf_json(v.c->conf), "consent_services");
+	json_array_foreach(list, i, cs) {
+		const char *id = json_string_value(json_object_get(cs, "id"));
+		const char *url = json_string_value(json_object_get(cs, "url"));
+		size_t k;
+		if (!id || !url || atomic_load(&r->stop))
+			continue;
+		for (k = 0; k < r->nfailing && strcmp(r->failing[k], id) != 0; k++)
+			;
+		if (fetch_one(r, v.c->conf, id, url, err, sizeof err) != NDX_OK) {
+			/* Said once per outage of an issuer, not every poll. */
+			if (k == r->nfailing) {
+				char **nf = realloc(r->failing, (r->nfailing + 1) * sizeof *nf);
+				fprintf(stderr, GW_PROG ": consent revocations of %s: %s\n", id, err);
+				if (nf) {
+					r->failing = nf;
+					if ((nf[r->nfailing] = strdup(id)))
+						r->nfailing++;
+				}
+			}
+		} else if (k < r->nfailing) {
+			fprintf(stderr, GW_PROG ": consent revocations of %s fetched again\n", id);
+			free(r->failing[k]);
+			r->failing[k] = r->failing[--r->nfailing];
+		}
+	}
+out:
+	gw_view_release(&v);
+}
+
+static long refresh_s(struct gw_revocations *r)
+{
+	struct gw_view v;
+	long s;
+	gw_state_acquire(r->state, &v);
+	s = v.s->consent_refresh_s;
+	gw_view_release(&v);
+	return s > 0 ? s : 10;
+}
+
+static void *poll_main(void *arg)
+{
+	struct gw_revocations *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct timespec until;
+		poll_once(r);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += refresh_s(r);
+		pthread_mutex_lock(&r->poll_mu);
+		while (!atomic_load(&r->stop) &&
+		       pthread_cond_timedwait(&r->poll_cv, &r->poll_mu, &until) != ETIMEDOUT)
+			;
+		pthread_mutex_unlock(&r->poll_mu);
+	}
+	return NULL;
+}
+
+int gw_revocations_new(struct gw_state *st, struct gw_revocations **out)
+{
+	struct gw_revocations *r = calloc(1, sizeof *r);
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (!r)
+		return NDX_ENOMEM;
+	r->state = st;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->poll_mu, NULL);
+	atomic_init(&r->stop, 0);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->poll_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = r;
+	return NDX_OK;
+}
+
+int gw_revocations_start(struct gw_revocations *r)
+{
+	if (pthread_create(&r->poller, NULL, poll_main, r) != 0)
+		return NDX_ENOMEM;
+	r->running = 1;
+	return NDX_OK;
+}
+
+int gw_revocations_check(struct gw_revocations *r, const char *issuer, const char *jti,
+			 time_t now, bool *revoked)
+{
+	int rc = NDX_ENOTFOUND;
+
+	*revoked = false;
+	if (!r)
+		return NDX_ENOTFOUND;
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nlists; i++) {
+		const struct rev_list *l = &r->lists[i];
+		if (strcmp(l->issuer, issuer) != 0)
+			continue;
+		if (now - l->generated_at > GW_REVOCATIONS_MAX_AGE_S) {
+			rc = NDX_EEXPIRED;
+			break;
+		}
+		*revoked = l->n && bsearch(&jti, l->jtis, l->n, sizeof *l->jtis, cmp_str);
+		rc = NDX_OK;
+		break;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+void gw_revocations_free(struct gw_revocations *r)
+{
+	if (!r)
+		return;
+	if (r->running) {
+		pthread_mutex_lock(&r->poll_mu);
+		atomic_store(&r->stop, 1);
+		pthread_cond_signal(&r->poll_cv);
+		pthread_mutex_unlock(&r->poll_mu);
+		pthread_join(r->poller, NULL);
+	}
+	if (r->curl)
+		curl_easy_cleanup(r->curl);
+	for (size_t i = 0; i < r->nlists; i++)
+		list_clear(&r->lists[i]);
+	free(r->lists);
+	for (size_t i = 0; i < r->nfailing; i++)
+		free(r->failing[i]);
+	free(r->failing);
+	pthread_cond_destroy(&r->poll_cv);
+	pthread_mutex_destroy(&r->poll_mu);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}

@@ -1,0 +1,309 @@
+"""End-to-end tests of the provider gateway's checks for personal-data services
+(docs/protocol.md "Consent artefacts", "Revocation" and "Errors"): the federation of
+federation.py plus a personal, consent-requiring service of BCA, a real ndx-consent
+registered in the registry with `ndx consent-service add`, and requests through the
+consumer gateway of BTC. Consents are issued by ndx-consent, or signed here in Python
+(cryptography's Ed25519, with the service's key file) where a test needs one the service
+would not issue (expired, not yet valid, another key)."""
+
+import base64
+import hashlib
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import federation as F  # noqa: E402
+from conftest import Registry, free_port, registry_exe  # noqa: E402
+
+PEOPLE = F.POPULATION + "/people"          # personal, consent required
+HOUSEHOLDS = F.POPULATION + "/households"  # personal, purpose only
+ISSUER = F.BCA + "/consent"
+DEAD_ISSUER = F.BCA + "/consent2"          # registered, never reachable
+PURPOSE = "public-service"
+PIN = "001203004567"
+OTHER_PIN = "079190001234"
+POLL_BOUND_S = 14.0  # consent_refresh_s (10 s default) + a fetch + a margin
+
+
+def b64u(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def rfc3339(dt):
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ConsentService:
+    """ndx-consent: init (key, token) and, unless serve=False, serve on a free port."""
+
+    def __init__(self, build_dir, workdir, issuer):
+        self.exe = str(Path(build_dir) / "src" / "consent" / "ndx-consent")
+        self.issuer = issuer
+        self.data_dir = Path(workdir) / issuer.replace("/", "_")
+        self.stderr_path = Path(workdir) / (issuer.replace("/", "_") + ".stderr")
+        res = subprocess.run([self.exe, "init", "--data", str(self.data_dir), "--id", issuer],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        self.token = (self.data_dir / "admin.token").read_text().strip()
+        self.pub = self.data_dir / "consent-sign.pub"
+        self.key = serialization.load_pem_private_key(
+            (self.data_dir / "consent-sign.key").read_bytes(), password=None)
+        raw = self.key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                 serialization.PublicFormat.Raw)
+        self.kid = hashlib.sha256(raw).hexdigest()
+        self.proc = None
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [self.exe, "serve", "--data", str(self.data_dir),
+                 "--listen", f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.stderr_path.read_text()
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("ndx-consent did not start:\n" + self.stderr_path.read_text())
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(timeout=10)
+
+    def api(self, method, path, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.request(method, self.url + path,
+                                headers={"Authorization": f"Bearer {self.token}"}, **kw)
+
+    def issue(self, **over):
+        body = {"subject": PIN, "consumer": F.TAX, "services": [PEOPLE], "purpose": PURPOSE,
+                "valid_to": rfc3339(datetime.now(timezone.utc) + timedelta(days=1))}
+        body.update(over)
+        resp = self.api("POST", "/api/consents", json=body)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    def sign(self, key=None, kid=None, **over):
+        """A consent signed here (the gateway cannot tell it from an issued one)."""
+        now = int(time.time())
+        payload = {"iss": self.issuer, "jti": str(uuid.uuid4()), "sub": PIN,
+                   "consumer": F.TAX, "services": [PEOPLE], "purpose": PURPOSE,
+                   "iat": now - 5, "nbf": now - 5, "exp": now + 3600, "ver": 1}
+        payload.update(over)
+        header = {"alg": "EdDSA", "kid": kid or self.kid, "typ": "ndx-consent+jwt"}
+        signing_input = (b64u(F.compact(header)) + "." + b64u(F.compact(payload))).encode()
+        sig = (key or self.key).sign(signing_input)
+        return signing_input.decode() + "." + b64u(sig)
+
+
+@pytest.fixture(scope="module")
+def env(build_dir):
+    if not F.gateway_exe(build_dir).is_file():
+        pytest.fail(f"{F.gateway_exe(build_dir)} is missing: build it first", pytrace=False)
+    workdir = Path(tempfile.mkdtemp(prefix="ndx-gwconsent-"))
+    (workdir / "registry").mkdir()
+    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
+    problems = []
+    cs = None
+    try:
+        fed = F.Federation(build_dir, reg, workdir / "fed")
+        try:
+            fed.start()
+            cs = ConsentService(build_dir, workdir, ISSUER).start()
+            dead = ConsentService(build_dir, workdir, DEAD_ISSUER)
+            fed.ndx("service", "add", PEOPLE, "--title", "Hồ sơ cá nhân", "--personal",
+                    "--purpose", PURPOSE, "--purpose", "tax-audit", "--consent-required")
+            fed.ndx("service", "add", HOUSEHOLDS, "--title", "Hộ gia đình", "--personal",
+                    "--purpose", PURPOSE)
+            for svc in (PEOPLE, HOUSEHOLDS):
+                fed.ndx("grant", "add", "--client", F.TAX, "--service", svc, "--method", "GET")
+            fed.ndx("subsystem", "add", ISSUER)
+            fed.ndx("subsystem", "add", DEAD_ISSUER)
+            fed.ndx("consent-service", "add", ISSUER, "--url", cs.url, "--sign-key", cs.pub)
+            fed.ndx("consent-service", "add", DEAD_ISSUER, "--url",
+                    f"http://127.0.0.1:{free_port()}", "--sign-key", dead.pub)
+            bca = fed.gateways["BCA"]
+            for svc in (PEOPLE, HOUSEHOLDS):
+                bca.services[svc] = {"backend": fed.citizens.url + "/api", "timeout_ms": 5000}
+            bca.write_config()
+            bca.proc.send_signal(signal.SIGHUP)
+            for gw in fed.gateways.values():
+                fed.wait_conf(gw, reg.conf_version())
+        except RuntimeError as e:
+            problems.extend(fed.close())
+            pytest.fail(str(e), pytrace=False)
+        yield fed, cs, dead
+        problems.extend(fed.close())
+        if cs is not None:
+            rc = cs.stop()
+            if rc != 0:
+                problems.append(f"ndx-consent exited with {rc}")
+    finally:
+        rc = reg.stop()
+    if rc not in (0, None):
+        problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
+    if problems:
+        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def call(fed, service=PEOPLE, subject=PIN, purpose=PURPOSE, consent=None, path="/p/1"):
+    h = {}
+    if subject is not None:
+        h["Ndx-Subject"] = subject
+    if purpose is not None:
+        h["Ndx-Purpose"] = purpose
+    if consent is not None:
+        h["Ndx-Consent"] = consent
+    return fed.call("BTC", "GET", service, path, headers=h)
+
+
+def refused(fed, resp, status, error_type):
+    where = f"\n{resp.status_code} {resp.text[:400]}\n{fed.tails()}"
+    assert resp.status_code == status, f"expected {status} {error_type}, got" + where
+    doc = resp.json()
+    assert doc["type"] == error_type, f"expected {error_type}" + where
+    assert resp.headers.get("X-Road-Error") == error_type, where
+    # Refusals never repeat the personal identification number.
+    assert PIN not in resp.text and OTHER_PIN not in resp.text, where
+    return doc
+
+
+def reached(fed, resp):
+    xid = resp.request.headers["X-Road-Id"]
+    return fed.citizens.received(xid)
+
+
+def wait_accepted(fed, consent, timeout=POLL_BOUND_S):
+    """The first revocation list arrives within one poll: until then consent-requiring
+    requests are refused 503 (fail closed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = call(fed, consent=consent)
+        if resp.status_code == 200 or time.monotonic() > deadline:
+            return resp
+        assert resp.status_code == 503, f"{resp.status_code} {resp.text}\n{fed.tails()}"
+        assert resp.json()["type"] == "Server.ConsentStatusUnknown", resp.text
+        time.sleep(0.5)
+
+
+# ---- tests --------------------------------------------------------------------------------
+
+def test_valid_consent_is_accepted(env):
+    fed, cs, _ = env
+    resp = wait_accepted(fed, cs.issue()["consent"])
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text}\n{fed.tails()}"
+    assert "X-Road-Error" not in resp.headers
+    rec = reached(fed, resp)
+    assert len(rec) == 1 and rec[0].header("Ndx-Subject") == PIN, rec
+
+
+def test_subject_and_purpose_are_required(env):
+    fed, cs, _ = env
+    c = cs.issue()["consent"]
+    for svc in (PEOPLE, HOUSEHOLDS):
+        r = call(fed, svc, subject=None, consent=c)
+        refused(fed, r, 400, "Client.SubjectMissing")
+        assert reached(fed, r) == []
+        refused(fed, call(fed, svc, subject="12345", consent=c), 400, "Client.InvalidRequest")
+        refused(fed, call(fed, svc, subject="00120300456x", consent=c), 400,
+                "Client.InvalidRequest")
+        refused(fed, call(fed, svc, purpose=None, consent=c), 403, "Client.PurposeMissing")
+        refused(fed, call(fed, svc, purpose="marketing", consent=c), 403,
+                "Client.PurposeNotAllowed")
+
+
+def test_personal_service_without_consent_requirement_needs_no_consent(env):
+    fed, _, _ = env
+    resp = call(fed, HOUSEHOLDS)
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text}\n{fed.tails()}"
+    # A service that is not personal imposes nothing.
+    resp = fed.call("BTC", "GET", F.CITIZENS, "/citizens/001")
+    assert resp.status_code == 200, resp.text
+
+
+def test_each_consent_refusal_has_its_own_type(env):
+    fed, cs, _ = env
+    wait_accepted(fed, cs.issue()["consent"])
+    now = int(time.time())
+    other = ed25519.Ed25519PrivateKey.generate()
+    other_kid = hashlib.sha256(other.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)).hexdigest()
+    cases = [
+        ("missing", None, "Client.ConsentMissing"),
+        ("malformed", "not.a-consent", "Client.ConsentMalformed"),
+        ("expired", cs.sign(iat=now - 7200, nbf=now - 7200, exp=now - 60),
+         "Client.ConsentExpired"),
+        ("not yet valid", cs.sign(nbf=now + 3600, exp=now + 7200),
+         "Client.ConsentNotYetValid"),
+        ("another subject (issued)", cs.issue(subject=OTHER_PIN)["consent"],
+         "Client.ConsentWrongSubject"),
+        ("another consumer", cs.sign(consumer=F.INSURANCE), "Client.ConsentWrongConsumer"),
+        ("another service", cs.sign(services=[HOUSEHOLDS]), "Client.ConsentServiceNotCovered"),
+        ("another purpose", cs.sign(purpose="tax-audit"), "Client.ConsentWrongPurpose"),
+        ("wrong key, issuer's kid", cs.sign(key=other), "Client.ConsentBadSignature"),
+        ("wrong key, own kid", cs.sign(key=other, kid=other_kid),
+         "Client.ConsentBadSignature"),
+    ]
+    for what, consent, etype in cases:
+        resp = call(fed, consent=consent)
+        try:
+            refused(fed, resp, 403, etype)
+        except AssertionError as e:
+            raise AssertionError(f"case {what}: {e}") from None
+        assert reached(fed, resp) == [], what
+    # A consent signed here with the right key passes: the refusals above are the
+    # single field each case changed.
+    resp = call(fed, consent=cs.sign())
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text}"
+
+
+def test_revoked_consent_is_refused_within_one_poll(env):
+    fed, cs, _ = env
+    issued = cs.issue()
+    assert wait_accepted(fed, issued["consent"]).status_code == 200
+    r = cs.api("POST", f"/api/consents/{issued['jti']}/revoke")
+    assert r.status_code == 200, r.text
+    t0 = time.monotonic()
+    while True:
+        resp = call(fed, consent=issued["consent"])
+        if resp.status_code != 200:
+            break
+        assert time.monotonic() - t0 < POLL_BOUND_S, "revocation not applied in time"
+        time.sleep(0.5)
+    refused(fed, resp, 403, "Client.ConsentRevoked")
+    assert reached(fed, resp) == []
+    # Another consent of the same subject is unaffected.
+    assert call(fed, consent=cs.issue()["consent"]).status_code == 200
+
+
+def test_unknown_revocation_state_fails_closed(env):
+    fed, _, dead = env
+    # A consent of a registered issuer whose revocation list was never fetched.
+    resp = call(fed, consent=dead.sign())
+    refused(fed, resp, 503, "Server.ConsentStatusUnknown")
+    assert reached(fed, resp) == []
