@@ -169,7 +169,7 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 	struct gw_settings *s = calloc(1, sizeof *s);
 	json_t *subs, *svcs, *limits, *v;
 	const char *key;
-	long l;
+	long l = 0;
 	int rc = NDX_ENOMEM;
 	size_t i;
 
@@ -319,7 +319,7 @@ bad:
 static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, size_t errcap)
 {
 	json_t *m = json_object_get(doc, "msglog");
-	long l;
+	long l = 0;
 	int rc;
 
 	if (m && !json_is_null(m) && !json_is_object(m))

@@ -536,7 +536,7 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 {
 	struct ndx_id cid, sid;
 	const char *client, *service;
-	const json_t *methods, *paths, *m;
+	const json_t *methods = NULL, *paths = NULL, *m;
 	char where[64], key[GRANT_KEY_MAX];
 	json_t *arr;
 	size_t j;

@@ -349,7 +349,7 @@ static int jget_str(const json_t *o, const char *where, const char *k, const cha
 static int jget_hex(const json_t *o, const char *where, const char *k, uint8_t *out,
 		    size_t len, bool optional, bool *has, char *err, size_t cap)
 {
-	const char *s;
+	const char *s = NULL;
 
 	if (jget_str(o, where, k, &s, err, cap) != NDX_OK)
 		return NDX_EINVAL;
@@ -368,7 +368,7 @@ static int jget_hex(const json_t *o, const char *where, const char *k, uint8_t *
 static int sth_from_json(const json_t *o, const char *where, struct ndx_msglog_sth *sth,
 			 char *err, size_t cap)
 {
-	const char *kid, *sig;
+	const char *kid = NULL, *sig = NULL;
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
 
@@ -1599,7 +1599,7 @@ static json_t *entry_to_json(const struct ndx_msglog_entry *e)
 /* Parses a proof's "record" into e; the strings point into o. */
 static int entry_from_json(const json_t *o, struct ndx_msglog_entry *e, char *err, size_t cap)
 {
-	const char *dir;
+	const char *dir = NULL;
 	int64_t status = 0;
 
 	memset(e, 0, sizeof *e);
@@ -1647,8 +1647,8 @@ int ndx_msglog_check_proof(const char *json, size_t len, const struct ndx_key *k
 	struct ndx_msglog_entry e;
 	struct ndx_msglog_sth sth;
 	json_error_t jerr;
-	const char *fmt;
-	uint64_t index;
+	const char *fmt = NULL;
+	uint64_t index = 0;
 	size_t plen;
 	json_t *doc;
 	int rc;
