@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "ndx/args.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -155,28 +156,7 @@ static int valid_utf8(const char *s)
 /* Splits [ADDR:]PORT; returns 0, or -1 after a usage message. */
 static int parse_listen(const char *text, char *addr, size_t cap, uint16_t *port)
 {
-	const char *colon = strrchr(text, ':');
-	const char *p = colon ? colon + 1 : text;
-	struct in_addr in;
-	char *end;
-	long v;
-
-	if (colon != NULL) {
-		if ((size_t)(colon - text) >= cap || colon == text)
-			return -1;
-		memcpy(addr, text, (size_t)(colon - text));
-		addr[colon - text] = '\0';
-	} else {
-		snprintf(addr, cap, "127.0.0.1");
-	}
-	if (inet_pton(AF_INET, addr, &in) != 1)
-		return -1;
-	errno = 0;
-	v = strtol(p, &end, 10);
-	if (errno || end == p || *end != '\0' || v < 0 || v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
+	return ndx_args_listen(text, addr, cap, port, NULL) == NDX_OK ? 0 : -1;
 }
 
 int cmd_testservice(int argc, char **argv)

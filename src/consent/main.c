@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "ndx/args.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -74,17 +75,14 @@ static int join(char *out, size_t cap, const char *dir, const char *file)
 static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
 		       unsigned long *out)
 {
-	char *end;
-	unsigned long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+	if (ndx_args_uint(s, min, max, &v) != NDX_OK) {
 		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
 			min, max, s);
 		return -1;
 	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
@@ -199,20 +197,12 @@ out:
 
 static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 {
-	const char *colon = strrchr(s, ':');
-	unsigned long p;
-	size_t n;
+	const char *why = NULL;
 
-	if (!colon || colon == s || (size_t)(colon - s) >= cap) {
-		fprintf(stderr, PROG ": --listen: expected ADDR:PORT, got \"%s\"\n", s);
+	if (ndx_args_listen(s, addr, cap, port, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --listen \"%s\": %s\n", s, why);
 		return -1;
 	}
-	n = (size_t)(colon - s);
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	if (parse_ulong("--listen port", colon + 1, 0, 65535, &p))
-		return -1;
-	*port = (uint16_t)p;
 	return 0;
 }
 

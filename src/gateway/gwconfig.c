@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/pki.h"
@@ -146,20 +147,10 @@ static int get_long(json_t *obj, const char *where, const char *key, long min, l
 static int parse_listen(const char *key, const char *text, char *addr, size_t addrcap,
 			uint16_t *port, char *err, size_t errcap)
 {
-	const char *colon = strrchr(text, ':');
-	char *end;
-	unsigned long p;
+	const char *why = NULL;
 
-	if (!colon || colon == text || (size_t)(colon - text) >= addrcap)
-		return fail(err, errcap, NDX_EINVAL, "%s: expected ADDR:PORT, got \"%s\"", key,
-			    text);
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p > 65535)
-		return fail(err, errcap, NDX_EINVAL, "%s: bad port in \"%s\"", key, text);
-	memcpy(addr, text, (size_t)(colon - text));
-	addr[colon - text] = '\0';
-	*port = (uint16_t)p;
+	if (ndx_args_listen(text, addr, addrcap, port, &why) != NDX_OK)
+		return fail(err, errcap, NDX_EINVAL, "%s: \"%s\": %s", key, text, why);
 	return NDX_OK;
 }
 

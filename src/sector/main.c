@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/httpd.h"
 #include "openapi.h"
@@ -86,17 +87,11 @@ static const char OPENAPI_HELP[] =
 static int parse_ulong(const char *opt, const char *s, unsigned long long min,
 		       unsigned long long max, unsigned long long *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+	if (ndx_args_uint(s, min, max, out) != NDX_OK) {
 		fprintf(stderr, PROG ": %s: expected an integer from %llu to %llu, got \"%s\"\n",
 			opt, min, max, s);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -110,20 +105,12 @@ static const struct sector_def *sector_arg(const char *s)
 
 static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 {
-	const char *colon = strrchr(s, ':');
-	unsigned long long p;
-	size_t n;
+	const char *why = NULL;
 
-	if (!colon || colon == s || (size_t)(colon - s) >= cap) {
-		fprintf(stderr, PROG ": --listen: expected ADDR:PORT, got \"%s\"\n", s);
+	if (ndx_args_listen(s, addr, cap, port, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --listen \"%s\": %s\n", s, why);
 		return -1;
 	}
-	n = (size_t)(colon - s);
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	if (parse_ulong("--listen port", colon + 1, 0, 65535, &p))
-		return -1;
-	*port = (uint16_t)p;
 	return 0;
 }
 
