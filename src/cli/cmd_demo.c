@@ -4,16 +4,20 @@
  * federation of Vietnamese agencies (idempotently: what exists is left
  * alone), gives each agency a gateway identity (Ed25519 signing key, TLS
  * certificate from the registry's CA, as `ndx keygen` and `ndx gateway add`
- * make them) and a gateway configuration, starts one ndx-gateway per agency
- * and one `ndx testservice` per agency that provides services (its services'
- * backends: the test service answers with what it received), fetches and
- * verifies the signed configuration, and records everything - URLs, paths,
- * keys, pids - in DIR/federation.json ("ndx-federation/1"), which down reads
- * to stop exactly the processes it lists (gateways, then test services, then
- * the registry). run is up, print what to try (a curl line that makes a real
- * exchange), wait for Ctrl-C or SIGTERM, down. Ports come from --port-base:
- * registry PORT, consumer ports PORT+10.., gateway ports PORT+20.., test
- * services PORT+30.. (agencies in the order BCA, BTC, BHXH, BTP, VPCP).
+ * make them) and a gateway configuration, starts one ndx-gateway per agency,
+ * real provider systems behind BCA's citizens and BTC's enterprises (two
+ * `ndx-sector serve` instances over synthetic data seeded once into
+ * DIR/sector, their OpenAPI documents registered with the services) and one
+ * `ndx testservice` per agency that provides other services (it answers with
+ * what it received), fetches and verifies the signed configuration, and
+ * records everything - URLs, paths, keys, pids - in DIR/federation.json
+ * ("ndx-federation/1"), which down reads to stop exactly the processes it
+ * lists (gateways, then test services and sectors, then the registry). run is
+ * up, print what to try (curl lines that make real exchanges with a citizen
+ * and an enterprise that exist), wait for Ctrl-C or SIGTERM, down. Ports come
+ * from --port-base: registry PORT, consumer ports PORT+10.., gateway ports
+ * PORT+20.., backends PORT+30.. (agencies in the order BCA, BTC, BHXH, BTP,
+ * VPCP; BTC's tax test service, beside its sector, PORT+36).
  * Overview: README.md, docs/gateway.md, docs/registry-api.md. */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,21 +61,28 @@
 #define CONSUMER_OFFSET 10u
 #define GATEWAY_OFFSET 20u
 #define TESTSERVICE_OFFSET 30u
+/* A member with a sector has it on its TESTSERVICE_OFFSET port; a test
+ * service for its other services moves here. */
+#define SECTOR_TS_OFFSET 35u
+#define SECTOR_CITIZENS "2000"
+#define SECTOR_SEED "1"
+#define SECTOR_KEY_MAX 32
 #define PORT_SPAN 40u
 #define GW_CODE "gw1"
 #define CONF_REFRESH_S 10
 #define BACKEND_TIMEOUT_MS 10000
 #define GATEWAY_THREADS 4
-/* The exchange run prints: a grant of the demo, a subject of the future
- * population registry. */
+/* The exchanges run prints: grants of the demo; the citizen and the
+ * enterprise are the first of the seeded data. */
 #define TRY_CLIENT "VN/GOV/BTC/tax"
 #define TRY_SERVICE "VN/GOV/BCA/population/citizens"
+#define TRY_ENTERPRISE_SERVICE "VN/GOV/BTC/enterprise/enterprises"
 #define TRY_PURPOSE "tax-administration"
-#define TRY_SUBJECT "001099012345"
 #define NAME_REGISTRY "ndx-registry"
 #define NAME_GATEWAY "ndx-gateway"
 /* The test service runs as `ndx testservice`: proc_alive checks both words. */
 #define NAME_TESTSERVICE "ndx testservice"
+#define NAME_SECTOR "ndx-sector"
 
 static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
@@ -84,22 +95,28 @@ static const char demo_usage[] =
 	"  up     initialise (first time) and start ndx-registry on 127.0.0.1:PORT,\n"
 	"         create the federation through its API, give every agency a gateway\n"
 	"         (signing key, TLS certificate from the registry's CA, configuration\n"
-	"         in DIR/gateways/CODE/gateway.json) and start it, start one\n"
-	"         'ndx testservice' per agency that provides services (its services'\n"
-	"         backend), fetch and verify the signed configuration into DIR/conf,\n"
-	"         and describe it all in DIR/federation.json; logs in DIR/logs;\n"
-	"         refuses while DIR's federation is running or a port is taken;\n"
-	"         a later up reuses the keys, certificates and configurations\n"
+	"         in DIR/gateways/CODE/gateway.json) and start it; seed synthetic data\n"
+	"         into DIR/sector (first time: ndx-sector seed --citizens " SECTOR_CITIZENS "\n"
+	"         --seed " SECTOR_SEED ") and serve BCA's population and BTC's enterprise\n"
+	"         registries with ndx-sector as the backends of their services (OpenAPI\n"
+	"         documents registered); start one 'ndx testservice' per agency that\n"
+	"         provides other services (their backend), fetch and verify the signed\n"
+	"         configuration into DIR/conf, and describe it all in\n"
+	"         DIR/federation.json; logs in DIR/logs; refuses while DIR's federation\n"
+	"         is running or a port is taken; a later up reuses the keys,\n"
+	"         certificates, configurations and data\n"
 	"  down   stop the processes DIR/federation.json lists (gateways, then test\n"
-	"         services, then the registry; SIGTERM, after 10 s SIGKILL);\n"
-	"         succeeds when nothing is running\n"
-	"  run    up, print what to try (a curl line making a real exchange), wait\n"
+	"         services and sectors, then the registry; SIGTERM, after 10 s\n"
+	"         SIGKILL); succeeds when nothing is running\n"
+	"  run    up, print what to try (curl lines making real exchanges), wait\n"
 	"         for Ctrl-C or SIGTERM, then down\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
 	"                    first set up with, else 4400); the gateways' consumer\n"
 	"                    ports are PORT+10..14, their gateway ports PORT+20..24,\n"
-	"                    the test services PORT+30..33 (BCA, BTC, BHXH, BTP, VPCP)\n"
+	"                    the backends PORT+30..33 (BCA, BTC, BHXH, BTP, VPCP:\n"
+	"                    BCA's and BTC's sectors, the others' test services) and\n"
+	"                    BTC's tax test service PORT+36\n"
 	"  --help            show this help\n";
 
 /* ---- the demo federation --------------------------------------------- */
@@ -110,6 +127,10 @@ struct demo_service {
 	int personal;
 	const char *purposes[5];
 	int consent_required;
+	/* Served by `ndx-sector serve --sector sector`, the service's backend
+	 * being its table `resource`; NULL: by the member's test service. */
+	const char *sector;
+	const char *resource;
 };
 
 struct demo_subsystem {
@@ -129,24 +150,25 @@ static const struct demo_member members[] = {
 			/* The tax and social insurance bodies read citizens too. */
 			{ "citizens", "Tra cứu thông tin công dân", 1,
 			  { "public-service", "law-enforcement", "tax-administration",
-			    "social-insurance" }, 0 } } } } },
+			    "social-insurance" }, 0, "population", "citizens" } } } } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", {
 		{ "enterprise", {
-			{ "enterprises", "Tra cứu doanh nghiệp", 0, { NULL }, 0 } } },
+			{ "enterprises", "Tra cứu doanh nghiệp", 0, { NULL }, 0, "enterprise",
+			  "enterprises" } } },
 		{ "tax", {
 			{ "taxpayers", "Tra cứu người nộp thuế", 1,
-			  { "public-service", "tax-administration" }, 0 } } } } },
+			  { "public-service", "tax-administration" }, 0, NULL, NULL } } } } },
 	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", {
 		{ "insurance", {
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1 } } } } },
+			  { "public-service", "social-insurance" }, 1, NULL, NULL } } } } },
 	{ "VN/GOV/BTP", "Bộ Tư pháp", {
 		{ "civil-status", {
 			{ "births", "Tra cứu thông tin khai sinh", 1,
-			  { "public-service" }, 0 } } } } },
+			  { "public-service" }, 0, NULL, NULL } } } } },
 	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", {
 		/* The national public service portal: a consumer only. */
-		{ "portal", { { NULL, NULL, 0, { NULL }, 0 } } } } },
+		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, NULL } } } } },
 };
 #define N_MEMBERS (sizeof(members) / sizeof(members[0]))
 
@@ -174,6 +196,7 @@ struct demo_paths {
 	char conf[PATH_MAX];
 	char fed[PATH_MAX];
 	char gateways[PATH_MAX];
+	char sector[PATH_MAX];
 };
 
 static int join(char *out, const char *dir, const char *name)
@@ -203,7 +226,8 @@ static int demo_paths(const char *dir, int create, struct demo_paths *p)
 	if (join(p->registry_dir, p->dir, "registry") || join(p->anchor, p->registry_dir, "anchor.json") ||
 	    join(p->token, p->registry_dir, "admin.token") || join(p->logs, p->dir, "logs") ||
 	    join(p->log, p->logs, "registry.log") || join(p->conf, p->dir, "conf") ||
-	    join(p->fed, p->dir, FEDERATION_FILE) || join(p->gateways, p->dir, "gateways"))
+	    join(p->fed, p->dir, FEDERATION_FILE) || join(p->gateways, p->dir, "gateways") ||
+	    join(p->sector, p->dir, "sector"))
 		return -1;
 	return 0;
 }
@@ -528,10 +552,11 @@ static int stop_pids(const pid_t *pids, const char *const *names, size_t n)
 
 /* Stops the processes in the order that loses nothing: the gateways first
  * (they finish their exchanges and close their message logs), then the test
- * services behind them, then the registry. Returns how many were running. */
+ * services and sectors behind them, then the registry. Returns how many were running. */
 static int stop_in_order(const pid_t *pids, const char *const *names, size_t n)
 {
 	static const char *const order[] = { NAME_GATEWAY, NAME_TESTSERVICE, NULL };
+	static const char *const backends[] = { NAME_TESTSERVICE, NAME_SECTOR };
 	pid_t group_pids[MAX_PROCS];
 	const char *group_names[MAX_PROCS];
 	size_t g, i, m;
@@ -541,8 +566,10 @@ static int stop_in_order(const pid_t *pids, const char *const *names, size_t n)
 		m = 0;
 		for (i = 0; i < n && m < MAX_PROCS; i++) {
 			int is_gw = strcmp(names[i], NAME_GATEWAY) == 0;
-			int is_ts = strcmp(names[i], NAME_TESTSERVICE) == 0;
-			int in = order[g] == NULL ? !is_gw && !is_ts : strcmp(names[i], order[g]) == 0;
+			int is_be = strcmp(names[i], backends[0]) == 0 ||
+				    strcmp(names[i], backends[1]) == 0;
+			int in = order[g] == NULL ? !is_gw && !is_be :
+				 g == 1 ? is_be : strcmp(names[i], order[g]) == 0;
 
 			if (in) {
 				group_pids[m] = pids[i];
@@ -669,6 +696,14 @@ struct demo_gateway {
 	char ts_log[PATH_MAX];
 	pid_t ts_pid;
 	off_t ts_log_from;
+	/* sector NULL: the member serves no service from an ndx-sector. */
+	const char *sector;
+	unsigned sector_port;
+	char sector_url[64];
+	char sector_db[PATH_MAX];
+	char sector_log[PATH_MAX];
+	pid_t sector_pid;
+	off_t sector_log_from;
 };
 
 struct demo_state {
@@ -677,17 +712,34 @@ struct demo_state {
 	pid_t registry_pid;
 	uint64_t conf_version;
 	size_t n_services, n_grants;
+	/* A citizen and an enterprise of the seeded data, for the curl lines. */
+	char try_pin[SECTOR_KEY_MAX];
+	char try_code[SECTOR_KEY_MAX];
 	struct demo_gateway gw[N_MEMBERS];
 };
 
+/* Whether the member provides a service that a test service answers. */
 static int member_provides(const struct demo_member *m)
 {
-	size_t j;
+	size_t j, k;
 
 	for (j = 0; j < 2 && m->subsystems[j].code; j++)
-		if (m->subsystems[j].services[0].code != NULL)
-			return 1;
+		for (k = 0; k < 2 && m->subsystems[j].services[k].code; k++)
+			if (m->subsystems[j].services[k].sector == NULL)
+				return 1;
 	return 0;
+}
+
+/* The sector the member serves one of its services from, or NULL. */
+static const char *member_sector(const struct demo_member *m)
+{
+	size_t j, k;
+
+	for (j = 0; j < 2 && m->subsystems[j].code; j++)
+		for (k = 0; k < 2 && m->subsystems[j].services[k].code; k++)
+			if (m->subsystems[j].services[k].sector != NULL)
+				return m->subsystems[j].services[k].sector;
+	return NULL;
 }
 
 /* The gateway of the member that client (a subsystem id) belongs to. */
@@ -723,8 +775,21 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 	snprintf(name, sizeof(name), "gateway-%s.log", g->code);
 	if (join(g->log, p->logs, name))
 		return -1;
+	g->sector = member_sector(g->m);
+	if (g->sector != NULL) {
+		g->sector_port = base + TESTSERVICE_OFFSET + (unsigned)i;
+		snprintf(g->sector_url, sizeof(g->sector_url), "http://127.0.0.1:%u",
+			 g->sector_port);
+		snprintf(name, sizeof(name), "%s.db", g->sector);
+		if (join(g->sector_db, p->sector, name))
+			return -1;
+		snprintf(name, sizeof(name), "sector-%s.log", g->sector);
+		if (join(g->sector_log, p->logs, name))
+			return -1;
+	}
 	if (member_provides(g->m)) {
-		g->ts_port = base + TESTSERVICE_OFFSET + (unsigned)i;
+		g->ts_port = base + (g->sector ? SECTOR_TS_OFFSET : TESTSERVICE_OFFSET) +
+			     (unsigned)i;
 		snprintf(g->ts_url, sizeof(g->ts_url), "http://127.0.0.1:%u", g->ts_port);
 		snprintf(g->ts_name, sizeof(g->ts_name), "%s test service", g->m->id);
 		snprintf(name, sizeof(name), "testservice-%s.log", g->code);
@@ -964,9 +1029,15 @@ static json_t *gateway_config(const struct demo_state *st, const struct demo_gat
 		json_array_append_new(subs, json_string(s->code));
 		for (k = 0; k < 2 && s->services[k].code; k++) {
 			snprintf(id, sizeof(id), "%s/%s/%s", g->m->id, s->code, s->services[k].code);
-			/* The test service sees which service a request was for. */
-			snprintf(backend, sizeof(backend), "%s/%s/%s", g->ts_url, s->code,
-				 s->services[k].code);
+			/* The gateway appends the path after the service id: a sector's
+			 * table takes the rest (citizens/{pin}); the test service sees
+			 * which service a request was for. */
+			if (s->services[k].sector != NULL)
+				snprintf(backend, sizeof(backend), "%s/%s", g->sector_url,
+					 s->services[k].resource);
+			else
+				snprintf(backend, sizeof(backend), "%s/%s/%s", g->ts_url, s->code,
+					 s->services[k].code);
 			json_object_set_new(svcs, id, json_pack("{sssi}", "backend", backend,
 								"timeout_ms", BACKEND_TIMEOUT_MS));
 		}
@@ -1009,7 +1080,7 @@ static int write_gateway_config(const struct demo_state *st, const struct demo_g
 	return rc;
 }
 
-/* The curl line of the exchange run suggests: BTC's tax system reads a
+/* The curl line of the exchange run prints: BTC's tax system reads a
  * citizen from BCA's population registry through both gateways. */
 static void try_curl(const struct demo_state *st, char *out, size_t cap)
 {
@@ -1018,8 +1089,18 @@ static void try_curl(const struct demo_state *st, char *out, size_t cap)
 	snprintf(out, cap,
 		 "curl -s -H 'X-Road-Client: %s' -H 'Ndx-Purpose: %s' -H 'Ndx-Subject: %s' "
 		 "%s/r1/%s/%s",
-		 TRY_CLIENT, TRY_PURPOSE, TRY_SUBJECT, g ? g->consumer_url : "", TRY_SERVICE,
-		 TRY_SUBJECT);
+		 TRY_CLIENT, TRY_PURPOSE, st->try_pin, g ? g->consumer_url : "", TRY_SERVICE,
+		 st->try_pin);
+}
+
+/* The second one: BTC's tax system reads an enterprise from BTC's own
+ * enterprise registry (not personal data: no purpose needed). */
+static void try_enterprise_curl(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = gateway_of(st, TRY_CLIENT);
+
+	snprintf(out, cap, "curl -s -H 'X-Road-Client: %s' %s/r1/%s/%s", TRY_CLIENT,
+		 g ? g->consumer_url : "", TRY_ENTERPRISE_SERVICE, st->try_code);
 }
 
 /* Every process of st that was started, in stop order, for stop_in_order
@@ -1038,6 +1119,11 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 			pids[n] = st->gw[i].ts_pid;
 			names[n++] = NAME_TESTSERVICE;
 		}
+	for (i = 0; i < N_MEMBERS; i++)
+		if (st->gw[i].sector_pid > 0) {
+			pids[n] = st->gw[i].sector_pid;
+			names[n++] = NAME_SECTOR;
+		}
 	if (st->registry_pid > 0) {
 		pids[n] = st->registry_pid;
 		names[n++] = NAME_REGISTRY;
@@ -1049,8 +1135,9 @@ static json_t *federation_doc(const struct demo_state *st)
 {
 	const struct demo_paths *p = &st->paths;
 	json_t *doc, *jm = json_array(), *js = json_array(), *jg = json_array();
-	json_t *jgw = json_array(), *jts = json_array(), *procs = json_array();
-	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX], curl[512];
+	json_t *jgw = json_array(), *jts = json_array(), *jsec = json_array();
+	json_t *procs = json_array();
+	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX], curl[512], curl_ent[512];
 	size_t i, j, k;
 
 	ndx_time_format(time(NULL), now);
@@ -1096,11 +1183,24 @@ static json_t *federation_doc(const struct demo_state *st)
 		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_TESTSERVICE,
 			"pid", (json_int_t)g->ts_pid, "log", g->ts_log, "url", g->ts_url));
 	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		const struct demo_gateway *g = &st->gw[i];
+
+		if (g->sector == NULL)
+			continue;
+		json_array_append_new(jsec, json_pack("{ss ss ss ss sI ss}", "member", g->m->id,
+			"sector", g->sector, "url", g->sector_url, "db", g->sector_db,
+			"pid", (json_int_t)g->sector_pid, "log", g->sector_log));
+		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_SECTOR,
+			"pid", (json_int_t)g->sector_pid, "log", g->sector_log, "url",
+			g->sector_url));
+	}
 	json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_REGISTRY, "pid",
 					       (json_int_t)st->registry_pid, "log", p->log, "url",
 					       st->url));
 	try_curl(st, curl, sizeof(curl));
-	doc = json_pack("{sssssss{sssssssssIss}sssIsssbsososososososs}",
+	try_enterprise_curl(st, curl_ent, sizeof(curl_ent));
+	doc = json_pack("{sssssss{sssssssssIss}sssIsssbsssososososososossss}",
 			"format", FEDERATION_FORMAT,
 			"instance", INSTANCE,
 			"dir", p->dir,
@@ -1112,10 +1212,11 @@ static json_t *federation_doc(const struct demo_state *st)
 			"conf_version", (json_int_t)st->conf_version,
 			"started_at", now,
 			"stopped", 0,
+			"sector_dir", p->sector,
 			"members", jm, "services", js, "grants", jg,
-			"gateways", jgw, "testservices", jts,
+			"gateways", jgw, "testservices", jts, "sectors", jsec,
 			"processes", procs,
-			"try_exchange", curl);
+			"try_exchange", curl, "try_enterprise", curl_ent);
 	return doc;
 }
 
@@ -1169,7 +1270,37 @@ static int ensure_grant(const struct cli_api *api, const char *client, const cha
 				"methods", "GET", "paths", "*"), what);
 }
 
-static int populate(const struct cli_api *api, size_t *n_services, size_t *n_grants)
+/* A JSON document a sector serves at url/path; NULL on error (printed). */
+static json_t *sector_get(const char *url, const char *path)
+{
+	struct cli_http_request req = { 0 };
+	struct cli_http_response resp;
+	char target[256], err[256];
+	json_t *doc = NULL;
+	json_error_t jerr;
+
+	snprintf(target, sizeof(target), "%s%s", url, path);
+	req.method = "GET";
+	req.url = target;
+	req.timeout_s = 10;
+	if (cli_http(&req, &resp, err, sizeof(err)) != NDX_OK) {
+		cli_error("cannot read %s: %s", target, err);
+	} else if (resp.status != 200) {
+		cli_error("%s answered %ld", target, resp.status);
+	} else {
+		doc = json_loadb(resp.body, resp.len, 0, &jerr);
+		if (!json_is_object(doc)) {
+			cli_error("%s did not answer a JSON object", target);
+			json_decref(doc);
+			doc = NULL;
+		}
+	}
+	cli_http_response_free(&resp);
+	return doc;
+}
+
+static int populate(const struct demo_state *st, const struct cli_api *api, size_t *n_services,
+		    size_t *n_grants)
 {
 	char id[NDX_ID_TEXT_MAX], what[NDX_ID_TEXT_MAX + 32];
 	size_t i, j, k, g;
@@ -1193,6 +1324,18 @@ static int populate(const struct cli_api *api, size_t *n_services, size_t *n_gra
 				json_t *body = service_json(m->id, s->code, &s->services[k], id,
 							    sizeof(id));
 
+				/* The sector serves the same document `ndx-sector openapi`
+				 * prints; registered so that getOpenAPI finds it. */
+				if (s->services[k].sector != NULL && body != NULL) {
+					json_t *doc = sector_get(st->gw[i].sector_url,
+								 "/openapi.json");
+
+					if (doc == NULL) {
+						json_decref(body);
+						return -1;
+					}
+					json_object_set_new(body, "openapi", doc);
+				}
 				snprintf(what, sizeof(what), "service %s", id);
 				if (ensure(api, "/api/services", body, what) != 0)
 					return -1;
@@ -1287,12 +1430,13 @@ static int ports_free(const struct demo_state *st, unsigned port)
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
-		unsigned want[3] = { g->consumer_port, g->gateway_port, g->ts_port };
-		static const char *const what[3] = { "consumer port", "gateway port",
-						     "test service" };
+		unsigned want[4] = { g->consumer_port, g->gateway_port, g->ts_port,
+				     g->sector_port };
+		static const char *const what[4] = { "consumer port", "gateway port",
+						     "test service", "sector" };
 		size_t k;
 
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < 4; k++) {
 			if (want[k] != 0 && port_in_use(want[k])) {
 				cli_error("127.0.0.1:%u (the %s of %s) is in use; stop what uses it "
 					  "or choose another --port-base", want[k], what[k], g->m->id);
@@ -1418,10 +1562,95 @@ static int start_gateways(struct demo_state *st, const char *gateway_bin, const 
 	return 0;
 }
 
+/* The key field of the first row of a sector's table, into out. */
+static int first_key(const struct demo_gateway *g, const char *table, const char *field,
+		     char *out, size_t cap)
+{
+	char path[64];
+	json_t *doc, *row;
+	const char *v;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/%s?limit=1", table);
+	doc = sector_get(g->sector_url, path);
+	if (doc == NULL)
+		return -1;
+	row = json_array_get(json_object_get(doc, "items"), 0);
+	v = json_string_value(json_object_get(row, field));
+	if (v == NULL || strlen(v) >= cap)
+		cli_error("the %s sector of %s holds no %s (data in %s)", g->sector, g->m->id,
+			  table, g->sector_db);
+	else {
+		snprintf(out, cap, "%s", v);
+		rc = 0;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* Seeds the synthetic data the first time, starts one ndx-sector per
+ * member that has a sector, waits until they answer, and picks the
+ * citizen and enterprise the printed exchanges read. */
+static int start_sectors(struct demo_state *st, const char *sector_bin)
+{
+	struct demo_paths *p = &st->paths;
+	char pop_db[PATH_MAX], seed_log[PATH_MAX], listen[32], what[NDX_ID_TEXT_MAX + 32];
+	size_t i;
+	long start;
+
+	if (join(pop_db, p->sector, "population.db") || join(seed_log, p->logs, "sector-seed.log"))
+		return -1;
+	/* seed refuses a directory that holds data: a later up reuses it. */
+	if (access(pop_db, F_OK) != 0) {
+		char *argv[] = { (char *)sector_bin, "seed", "--db-dir", p->sector, "--citizens",
+				 SECTOR_CITIZENS, "--seed", SECTOR_SEED, "--quiet", NULL };
+
+		if (run_to_end(argv, seed_log, "ndx-sector seed") != 0)
+			return -1;
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+
+		if (g->sector == NULL)
+			continue;
+		snprintf(listen, sizeof(listen), "127.0.0.1:%u", g->sector_port);
+		g->sector_log_from = log_size(g->sector_log);
+		{
+			char *argv[] = { (char *)sector_bin, "serve", "--sector", (char *)g->sector,
+					 "--db", g->sector_db, "--listen", listen, NULL };
+
+			g->sector_pid = spawn(argv, g->sector_log, 1);
+		}
+		if (g->sector_pid < 0) {
+			g->sector_pid = 0;
+			return -1;
+		}
+	}
+	start = now_ms();
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+
+		if (g->sector == NULL)
+			continue;
+		snprintf(what, sizeof(what), "the %s sector of %s", g->sector, g->m->id);
+		if (wait_ready(g->sector_pid, what, g->sector_url, g->sector_log,
+			       g->sector_log_from, "listening on", start) != 0)
+			return -1;
+		if (strcmp(g->sector, "population") == 0 &&
+		    first_key(g, "citizens", "pin", st->try_pin, sizeof(st->try_pin)) != 0)
+			return -1;
+		if (strcmp(g->sector, "enterprise") == 0 &&
+		    first_key(g, "enterprises", "code", st->try_code, sizeof(st->try_code)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* port 0: the default (see initialised_port). */
 static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
-	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], self[PATH_MAX], port_arg[32];
+	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX], self[PATH_MAX];
+	char port_arg[32];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
 	struct stat sb;
@@ -1435,7 +1664,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (refuse_if_running(p) != 0)
 		return CLI_EXIT_FAIL;
 	if (cli_find_binary("ndx-registry", registry_bin, sizeof(registry_bin)) != 0 ||
-	    cli_find_binary("ndx-gateway", gateway_bin, sizeof(gateway_bin)) != 0)
+	    cli_find_binary("ndx-gateway", gateway_bin, sizeof(gateway_bin)) != 0 ||
+	    cli_find_binary(NAME_SECTOR, sector_bin, sizeof(sector_bin)) != 0)
 		return CLI_EXIT_FAIL;
 	cli_self_path(self, sizeof(self));
 	if (ndx_mkdirs(p->logs, 0755) != NDX_OK || ndx_mkdirs(p->gateways, 0755) != NDX_OK) {
@@ -1478,9 +1708,11 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (wait_ready(st->registry_pid, NAME_REGISTRY, st->url, p->log, log_from, "listening on",
 		       now_ms()) != 0)
 		goto fail;
+	if (start_sectors(st, sector_bin) != 0)
+		goto fail;
 	if (cli_api_open(&api, st->url, p->token, 1) != 0)
 		goto fail;
-	if (populate(&api, &st->n_services, &st->n_grants) != 0) {
+	if (populate(st, &api, &st->n_services, &st->n_grants) != 0) {
 		cli_api_close(&api);
 		goto fail;
 	}
@@ -1537,13 +1769,17 @@ static void print_up_summary(const struct demo_state *st)
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
 
+		if (g->sector != NULL)
+			printf("  %-9s %-12s %s  ndx-sector %s, %s  (pid %ld, log %s)\n",
+			       i == 0 ? "backends" : "", g->m->id, g->sector_url, g->sector,
+			       g->sector_db, (long)g->sector_pid, g->sector_log);
 		if (g->ts_port != 0)
-			printf("  %-9s %-12s %s  (pid %ld, log %s)\n",
-			       i == 0 ? "backends" : "", g->m->id, g->ts_url, (long)g->ts_pid,
-			       g->ts_log);
+			printf("  %-9s %-12s %s  ndx testservice  (pid %ld, log %s)\n",
+			       i == 0 && g->sector == NULL ? "backends" : "", g->m->id, g->ts_url,
+			       (long)g->ts_pid, g->ts_log);
 	}
-	printf("            (ndx testservice: answers with what the provider gateway "
-	       "forwarded)\n");
+	printf("            (ndx-sector: synthetic data seeded into %s; ndx testservice:\n"
+	       "             answers with what the provider gateway forwarded)\n", p->sector);
 	printf("  described in %s\n", p->fed);
 }
 
@@ -1555,11 +1791,15 @@ static void print_try_exchange(const struct demo_state *st)
 	printf("Make an exchange (%s reads a citizen from %s through both gateways):\n",
 	       TRY_CLIENT, TRY_SERVICE);
 	printf("  %s\n", curl);
+	try_enterprise_curl(st, curl, sizeof(curl));
+	printf("and another (%s reads an enterprise from %s):\n", TRY_CLIENT,
+	       TRY_ENTERPRISE_SERVICE);
+	printf("  %s\n", curl);
 }
 
 static int demo_down(const char *dir, int quiet)
 {
-	static const char *const lists[] = { "gateways", "testservices" };
+	static const char *const lists[] = { "gateways", "testservices", "sectors" };
 	struct demo_paths p;
 	pid_t pids[MAX_PROCS];
 	const char *names[MAX_PROCS];

@@ -1,9 +1,11 @@
 """End-to-end tests of `ndx demo up/down/run` and `ndx testservice`: the demo federation
 comes up with a live registry holding the Vietnamese agencies, one live ndx-gateway per
-agency and a test service behind every providing agency; the exchange `run` prints works
-through both gateways (signed, logged), one without a grant is refused; a second `up` is
-refused while it runs, `down` stops exactly its processes (and is idempotent), and a
-re-up reuses the keys and certificates."""
+agency, BCA's population and BTC's enterprise registries served by ndx-sector over seeded
+data (their OpenAPI documents registered) and a test service behind every other providing
+agency; the exchanges `run` prints (a seeded citizen, a seeded enterprise) work through the
+gateways (signed, logged), one without a grant is refused; a second `up` is refused while
+it runs, `down` stops exactly its processes (and is idempotent), and a re-up reuses the
+keys, certificates and data."""
 
 import hashlib
 import json
@@ -13,6 +15,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -26,7 +29,12 @@ UP_TIMEOUT = 60
 MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTC": "Bộ Tài chính",
            "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam", "VN/GOV/BTP": "Bộ Tư pháp",
            "VN/GOV/VPCP": "Văn phòng Chính phủ"}
-PROVIDERS = {"VN/GOV/BCA", "VN/GOV/BTC", "VN/GOV/BHXH", "VN/GOV/BTP"}
+# Members with a test service (BTC's for its tax service, beside its sector), and the
+# sectors: member -> (sector, its port offset, the table behind the member's service).
+TESTSERVICES = {"VN/GOV/BTC": 36, "VN/GOV/BHXH": 32, "VN/GOV/BTP": 33}
+SECTORS = {"VN/GOV/BCA": ("population", 30, "citizens"),
+           "VN/GOV/BTC": ("enterprise", 31, "enterprises")}
+N_PROCS = 5 + len(TESTSERVICES) + len(SECTORS) + 1
 CITIZEN = "001099012345"
 PORT_SPAN = 40  # --port-base .. +39: registry, consumer +10.., gateway +20.., test services +30..
 
@@ -106,12 +114,16 @@ def all_pids(fed):
     return [p["pid"] for p in fed["processes"]]
 
 
-def curl_line(text):
-    """The ready-to-paste curl line of `demo up/run` output."""
+def curl_line(text, service="VN/GOV/BCA/population/citizens"):
+    """A ready-to-paste curl line of `demo up/run` output."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("curl -s -H")
-             and "/r1/VN/GOV/BCA/population/citizens/" in ln]
+             and f"/r1/{service}/" in ln]
     assert lines, text
     return lines[0]
+
+
+def enterprise_line(text):
+    return curl_line(text, "VN/GOV/BTC/enterprise/enterprises")
 
 
 def curl_as_request(line):
@@ -128,7 +140,8 @@ def curl_as_request(line):
 
 
 def check_federation_live(fed, port):
-    """The registry, 5 gateways and 4 test services of federation.json are all live."""
+    """The registry, 5 gateways, 3 test services and 2 sectors of federation.json are all
+    live."""
     reg = fed["registry"]
     assert reg["url"] == f"http://127.0.0.1:{port}"
     gws = {g["member"]: g for g in fed["gateways"]}
@@ -147,30 +160,61 @@ def check_federation_live(fed, port):
         h = requests.get(g["consumer_url"] + "/healthz", timeout=5)
         assert h.status_code == 200 and h.json()["conf_version"] >= 1, h.text
     ts = {t["member"]: t for t in fed["testservices"]}
-    assert set(ts) == PROVIDERS
-    for t in ts.values():
+    assert set(ts) == set(TESTSERVICES)
+    for m, t in ts.items():
+        assert t["url"] == f"http://127.0.0.1:{port + TESTSERVICES[m]}"
         assert t["pid"] > 0 and alive(t["pid"]), t
         assert requests.get(t["url"] + "/healthz", timeout=5).json()["status"] == "ok"
-    # Every backend of a gateway is its member's test service.
+    sectors = {s["member"]: s for s in fed["sectors"]}
+    assert set(sectors) == set(SECTORS)
+    for m, s in sectors.items():
+        name, offset, _ = SECTORS[m]
+        assert s["sector"] == name and s["url"] == f"http://127.0.0.1:{port + offset}"
+        assert s["db"] == f"{fed['sector_dir']}/{name}.db" and Path(s["db"]).is_file()
+        assert s["pid"] > 0 and alive(s["pid"]), s
+        assert requests.get(s["url"] + "/healthz", timeout=5).status_code == 200
+    # A sector's service has the sector's table as backend (the gateway appends the
+    # path after the service id); every other backend is the member's test service.
     for m, g in gws.items():
-        for svc in json.loads(Path(g["config"]).read_text())["services"].values():
-            assert svc["backend"].startswith(ts[m]["url"] + "/")
-    # processes: gateways, then test services, then the registry (the stop order).
+        for sid, svc in json.loads(Path(g["config"]).read_text())["services"].items():
+            if m in SECTORS and sid.endswith("/" + SECTORS[m][2]):
+                assert svc["backend"] == f"{sectors[m]['url']}/{SECTORS[m][2]}", sid
+            else:
+                assert svc["backend"].startswith(ts[m]["url"] + "/"), sid
+    # processes: gateways, then test services and sectors, then the registry (the stop
+    # order).
     names = [p["name"] for p in fed["processes"]]
-    assert names == ["ndx-gateway"] * 5 + ["ndx testservice"] * 4 + ["ndx-registry"]
+    assert names == (["ndx-gateway"] * 5 + ["ndx testservice"] * len(TESTSERVICES) +
+                     ["ndx-sector"] * len(SECTORS) + ["ndx-registry"])
     assert set(all_pids(fed)) == ({g["pid"] for g in gws.values()} |
-                                  {t["pid"] for t in ts.values()} | {reg["pid"]})
+                                  {t["pid"] for t in ts.values()} |
+                                  {s["pid"] for s in sectors.values()} | {reg["pid"]})
     assert all(alive(p) for p in all_pids(fed))
     return gws, ts
 
 
-def check_exchanges(fed, gws, line):
-    """The printed curl exchange goes through both gateways to BCA's test service; an
-    exchange without a grant is refused."""
+def seeded(fed, sector, sql, *args):
+    """One row of a seeded sector database, read directly."""
+    with sqlite3.connect(f"file:{fed['sector_dir']}/{sector}.db?mode=ro", uri=True) as db:
+        return db.execute(sql, args).fetchone()
+
+
+def check_exchanges(build_dir, fed, gws, line, ent_line):
+    """The printed citizen exchange goes through both gateways to BCA's population
+    registry and reads a seeded citizen; the enterprise exchange reads a seeded enterprise;
+    getOpenAPI gives the population registry's document; an exchange without a grant is
+    refused."""
     assert f"X-Road-Client: VN/GOV/BTC/tax" in line and "Ndx-Purpose: tax-administration" in line
+    m = re.search(r"/r1/VN/GOV/BCA/population/citizens/(\d{12})$", line)
+    assert m, line
+    pin = m.group(1)
+    assert f"Ndx-Subject: {pin}" in line
     assert line.endswith(f"{gws['VN/GOV/BTC']['consumer_url']}/r1/VN/GOV/BCA/population/"
-                         f"citizens/{CITIZEN}")
+                         f"citizens/{pin}")
     assert fed["try_exchange"] == line
+    row = seeded(fed, "population", "SELECT full_name, birth_date FROM citizens WHERE pin = ?",
+                 pin)
+    assert row, pin
     resp = curl_as_request(line)
     assert resp.status_code == 200, resp.text
     assert resp.headers["X-Road-Id"] and resp.headers["X-Road-Request-Hash"]
@@ -178,16 +222,36 @@ def check_exchanges(fed, gws, line):
     bca_key = hashlib.sha256(base64_pub(gws["VN/GOV/BCA"]["sign_pub"])).hexdigest()
     assert sig["key_id"] == bca_key == gws["VN/GOV/BCA"]["sign_key_id"]
     got = resp.json()
-    assert got["service"] == "VN/GOV/BCA test service"
-    assert got["method"] == "GET" and got["path"] == f"/population/citizens/{CITIZEN}"
-    assert got["headers"]["X-Road-Client"] == "VN/GOV/BTC/tax"
-    assert got["headers"]["X-Road-Service"] == "VN/GOV/BCA/population/citizens"
-    assert got["headers"]["X-Road-Id"] == resp.headers["X-Road-Id"]
-    assert got["headers"]["Ndx-Purpose"] == "tax-administration"
-    assert got["body_bytes"] == 0
+    assert got["pin"] == pin and (got["full_name"], got["birth_date"]) == row, got
+    assert got["household_id"] and got["sex"] in ("male", "female")
+
+    # The enterprise exchange: BTC's tax system reads BTC's enterprise registry.
+    m = re.search(r"/r1/VN/GOV/BTC/enterprise/enterprises/(\d{10})$", ent_line)
+    assert m and "X-Road-Client: VN/GOV/BTC/tax" in ent_line, ent_line
+    assert fed["try_enterprise"] == ent_line
+    code = m.group(1)
+    row = seeded(fed, "enterprise", "SELECT name FROM enterprises WHERE code = ?", code)
+    assert row, code
+    resp = curl_as_request(ent_line)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["code"] == code and resp.json()["name"] == row[0], resp.text
+    assert "Ndx-Response-Signature" in resp.headers
+
+    # getOpenAPI answers with the document ndx-sector describes its API with.
+    want = json.loads(subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"),
+                                      "openapi", "--sector", "population"],
+                                     capture_output=True, text=True, check=True,
+                                     timeout=20).stdout)
+    resp = requests.get(f"{gws['VN/GOV/BTC']['consumer_url']}/r1/VN/GOV/BCA/population/"
+                        f"getOpenAPI?serviceCode=citizens",
+                        headers={"X-Road-Client": "VN/GOV/BTC/tax"}, timeout=20)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == want
+    assert "/citizens/{id}" in resp.json()["paths"]
+
     # BTP's civil-status system has no grant on BCA's citizens.
     refused = requests.get(f"{gws['VN/GOV/BTP']['consumer_url']}/r1/VN/GOV/BCA/population/"
-                           f"citizens/{CITIZEN}",
+                           f"citizens/{pin}",
                            headers={"X-Road-Client": "VN/GOV/BTP/civil-status"}, timeout=20)
     assert refused.status_code == 403, refused.text
     assert refused.json()["type"] == "Client.NoGrant"
@@ -248,8 +312,14 @@ def test_demo_up_verify_refuse_down(build_dir, demo):
     res_v = ok(run_ndx(build_dir, "conf", "verify", fed["conf_dir"], "--anchor", reg["anchor"]))
     assert res_v.stdout.startswith("valid: version ")
 
-    # The printed exchange works; one without a grant is refused.
-    check_exchanges(fed, gws, curl_line(res.stdout))
+    # The registry holds the sectors' OpenAPI documents with their services.
+    assert citizens["openapi_sha256"] and by_id["VN/GOV/BTC/enterprise/enterprises"][
+        "openapi_sha256"]
+    assert requests.get(reg["url"] + "/openapi/VN/GOV/BCA/population/citizens",
+                        timeout=5).json()["info"]["title"].startswith("ndx-sector population")
+
+    # The printed exchanges work; one without a grant is refused.
+    check_exchanges(build_dir, fed, gws, curl_line(res.stdout), enterprise_line(res.stdout))
 
     # A second up is refused while it runs, and changes nothing.
     before = (d / "federation.json").read_text()
@@ -261,13 +331,15 @@ def test_demo_up_verify_refuse_down(build_dir, demo):
     # down stops every process, marks them stopped, and is idempotent.
     res = ok(run_ndx(build_dir, "demo", "down", "--dir", d))
     assert res.stdout.count("stopped ndx-gateway") == 5
-    assert res.stdout.count("stopped ndx testservice") == 4
+    assert res.stdout.count("stopped ndx testservice") == len(TESTSERVICES)
+    assert res.stdout.count("stopped ndx-sector") == len(SECTORS)
     for p in all_pids(fed):
         assert wait_gone(p), p
     down = json.loads((d / "federation.json").read_text())
     assert down["registry"]["pid"] == 0
     assert all(p["pid"] == 0 and p["stopped"] for p in down["processes"])
-    assert all(g["pid"] == 0 for g in down["gateways"] + down["testservices"])
+    assert all(g["pid"] == 0 for g in down["gateways"] + down["testservices"] +
+               down["sectors"])
     res = ok(run_ndx(build_dir, "demo", "down", "--dir", d))
     assert "not running" in res.stdout
 
@@ -284,6 +356,10 @@ def test_demo_restarts_idempotently(build_dir, demo):
                            Path(g["config"]).read_bytes(),
                            (Path(g["config"]).parent / "gw1.tls.pem").read_bytes())
              for g in first["gateways"]}
+    # seed writes its summary to its log once: a re-up that seeded again would add one.
+    seed_log = d / "logs" / "sector-seed.log"
+    seed_summary = seed_log.read_text()
+    assert '"citizens": 2000' in seed_summary, seed_summary
     ok(run_ndx(build_dir, "demo", "down", "--dir", d))
     # Without --port-base it comes back on the port it was set up with, with the same
     # keys, certificates and configurations, and registers nothing twice.
@@ -299,9 +375,15 @@ def test_demo_restarts_idempotently(build_dir, demo):
                 (Path(g["config"]).parent / "gw1.tls.pem").read_bytes()) == files[m], m
     registered = requests.get(url + "/api/gateways", headers=auth, timeout=5).json()["gateways"]
     assert len(registered) == 5
+    # The data is not seeded again: the same citizen is printed.
+    assert seed_log.read_text() == seed_summary
+    assert second["try_exchange"] == first["try_exchange"]
+    assert second["try_enterprise"] == first["try_enterprise"]
     resp = curl_as_request(curl_line(res.stdout))
     assert resp.status_code == 200, resp.text
     assert "Ndx-Response-Signature" in resp.headers
+    assert resp.json()["full_name"]
+    assert curl_as_request(enterprise_line(res.stdout)).status_code == 200
     ok(run_ndx(build_dir, "demo", "down", "--dir", d))
     for p in all_pids(second):
         assert wait_gone(p), p
@@ -348,11 +430,13 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
         assert fed_path.exists()
         fed = json.loads(fed_path.read_text())
         pids = all_pids(fed)
-        assert len(pids) == 10 and all(alive(p) for p in pids)
-        # The printed line works as soon as federation.json is there.
+        assert len(pids) == N_PROCS and all(alive(p) for p in pids)
+        # The printed lines work as soon as federation.json is there.
         resp = curl_as_request(fed["try_exchange"])
         assert resp.status_code == 200, resp.text
-        assert resp.json()["headers"]["X-Road-Client"] == "VN/GOV/BTC/tax"
+        assert resp.json()["pin"] == fed["try_exchange"].rsplit("/", 1)[1]
+        resp = curl_as_request(fed["try_enterprise"])
+        assert resp.status_code == 200, resp.text
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -363,6 +447,7 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
     assert f"http://127.0.0.1:{port}" in out
     assert "conf fetch" in out and "conf verify" in out and "anchor.json" in out
     assert curl_line(out) == fed["try_exchange"]
+    assert enterprise_line(out) == fed["try_enterprise"]
     assert "-H 'Ndx-Purpose: tax-administration'" in curl_line(out)
     for g in fed["gateways"]:
         assert g["consumer_url"] in out
