@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ndx/sqlstore.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 
@@ -25,7 +26,8 @@ struct cstore {
 	char *token_sha256;
 };
 
-static const char SCHEMA[] =
+/* migrations[i] is schema version i + 1; append, never edit. */
+static const char *const MIGRATIONS[] = {
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS consents(jti TEXT PRIMARY KEY, subject TEXT NOT NULL,"
 	" consumer TEXT NOT NULL, services TEXT NOT NULL, purpose TEXT NOT NULL,"
@@ -33,7 +35,8 @@ static const char SCHEMA[] =
 	" jws TEXT NOT NULL, revoked_at INTEGER);"
 	"CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
 	"CREATE INDEX IF NOT EXISTS consents_revoked ON consents(revoked_at)"
-	" WHERE revoked_at IS NOT NULL;";
+	" WHERE revoked_at IS NOT NULL;",
+};
 
 static int db_fail(struct cstore *st, const char *what)
 {
@@ -101,21 +104,14 @@ static int connect_db(const char *path, int flags, struct cstore **out)
 	*out = NULL;
 	if (!st)
 		return NDX_ENOMEM;
-	if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		fprintf(stderr, PROG ": cannot open %s: %s\n", path,
-			st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		sqlite3_close(st->db);
+	/* A revocation, once acknowledged to the subject, must survive a crash:
+	 * ndx_sqlstore_open sets synchronous=FULL. */
+	if (ndx_sqlstore_open(path, flags, MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS,
+			      PROG, &st->db) != NDX_OK) {
 		free(st);
 		return NDX_EDB;
 	}
 	pthread_mutex_init(&st->mu, NULL);
-	sqlite3_busy_timeout(st->db, 5000);
-	/* A revocation, once acknowledged to the subject, must survive a crash. */
-	if (exec_sql(st, "PRAGMA journal_mode=WAL") || exec_sql(st, "PRAGMA synchronous=FULL") ||
-	    exec_sql(st, SCHEMA)) {
-		cstore_close(st);
-		return NDX_EDB;
-	}
 	*out = st;
 	return NDX_OK;
 }

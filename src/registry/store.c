@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ndx/sqlstore.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 
@@ -294,41 +295,7 @@ static int exec_sql(struct store *st, const char *sql)
 	return NDX_OK;
 }
 
-/* ---- open, create, migrate ------------------------------------------------ */
-
-static int migrate(struct store *st)
-{
-	int64_t have;
-	int rc;
-	const int64_t want = (int64_t)(sizeof MIGRATIONS / sizeof *MIGRATIONS);
-
-	rc = exec_sql(st, "CREATE TABLE IF NOT EXISTS schema_migrations("
-			  "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
-	if (rc)
-		return rc;
-	rc = query_int(st, &have, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", "");
-	if (rc)
-		return rc;
-	if (have > want) {
-		fprintf(stderr, "ndx-registry: store: schema version %lld is newer than this "
-				"program (%lld)\n", (long long)have, (long long)want);
-		return NDX_EDB;
-	}
-	for (int64_t v = have + 1; v <= want; v++) {
-		char now[NDX_TIME_TEXT_LEN];
-		now_text(now);
-		if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
-			return rc;
-		if ((rc = exec_sql(st, MIGRATIONS[v - 1])) ||
-		    (rc = exec_p(st, "INSERT INTO schema_migrations(version, applied_at) VALUES(?,?)",
-				 "is", v, now)) ||
-		    (rc = exec_sql(st, "COMMIT"))) {
-			exec_sql(st, "ROLLBACK");
-			return rc;
-		}
-	}
-	return NDX_OK;
-}
+/* ---- open, create ------------------------------------------------------- */
 
 static int meta_get(struct store *st, const char *key, char **out)
 {
@@ -361,10 +328,10 @@ static int store_connect(const char *path, int flags, struct store **out)
 	st = calloc(1, sizeof *st);
 	if (!st)
 		return NDX_ENOMEM;
-	if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		fprintf(stderr, "ndx-registry: cannot open %s: %s\n", path,
-			st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		sqlite3_close(st->db);
+	/* WAL lets `ndx-registry token add` write while serve runs; FULL
+	 * sync because a registry change, once acknowledged, must survive. */
+	if (ndx_sqlstore_open(path, flags, MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS,
+			      "ndx-registry", &st->db) != NDX_OK) {
 		free(st);
 		return NDX_EDB;
 	}
@@ -372,14 +339,6 @@ static int store_connect(const char *path, int flags, struct store **out)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&st->mu, &attr);
 	pthread_mutexattr_destroy(&attr);
-	sqlite3_busy_timeout(st->db, 5000);
-	/* WAL lets `ndx-registry token add` write while serve runs; FULL
-	 * sync because a registry change, once acknowledged, must survive. */
-	if (exec_sql(st, "PRAGMA journal_mode=WAL") || exec_sql(st, "PRAGMA synchronous=FULL") ||
-	    migrate(st)) {
-		store_close(st);
-		return NDX_EDB;
-	}
 	*out = st;
 	return NDX_OK;
 }

@@ -1,0 +1,21 @@
+/* Opening an ndx SQLite database the one way every daemon needs it:
+ * serialized connection, a busy timeout, WAL (readers such as `ndx log
+ * verify` or a second CLI process work beside the daemon), synchronous=FULL
+ * (an acknowledged change survives a crash), and versioned schema
+ * migrations recorded in schema_migrations. */
+#ifndef NDX_SQLSTORE_H
+#define NDX_SQLSTORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* Opens path with flags (SQLITE_OPEN_READWRITE, optionally
+ * SQLITE_OPEN_CREATE) and applies migrations[have..n) each in its own
+ * transaction, where migrations[i] is the SQL of schema version i + 1.
+ * A database newer than n versions is refused. Errors are printed to
+ * stderr prefixed with prog. Returns NDX_OK with *out set (caller closes
+ * with sqlite3_close), or NDX_EDB / NDX_ENOMEM with *out NULL. */
+int ndx_sqlstore_open(const char *path, int flags, const char *const *migrations, size_t n,
+		      const char *prog, sqlite3 **out);
+
+#endif
