@@ -34,6 +34,9 @@ int cmd_testservice(int argc, char **argv);
 int cmd_consent_service(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
 
+/* subject accesses: who read a citizen's data (cmd_subject.c). */
+int cmd_subject(int argc, char **argv);
+
 /* True when cmd_admin handles this command word. */
 int cli_is_admin_command(const char *word);
 

@@ -176,6 +176,11 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 	if (h == NULL)
 		goto nomem;
 	headers = h;
+	for (size_t i = 0; req->headers && req->headers[i]; i++) {
+		if (!(h = curl_slist_append(headers, req->headers[i])))
+			goto nomem;
+		headers = h;
+	}
 
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -18,6 +18,7 @@ struct cli_http_request {
 	const char *content_type; /* of body; NULL = application/json */
 	const char *bearer;       /* token for Authorization: Bearer, or NULL */
 	const char *want_header;  /* response header to capture (case-insensitive) */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
 	size_t max_body;          /* 0 = CLI_HTTP_MAX_BODY */
 	long timeout_s;           /* whole request; 0 = 30 s */
 };

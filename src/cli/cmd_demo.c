@@ -1,24 +1,20 @@
 /* `ndx demo up|down|run`: a complete local federation for trying ndx out
  * (what `make demo` starts). up initialises and starts ndx-registry as a
- * background process, fills it through its real management API with a small
- * federation of Vietnamese agencies (idempotently: what exists is left
- * alone), gives each agency a gateway identity (Ed25519 signing key, TLS
- * certificate from the registry's CA, as `ndx keygen` and `ndx gateway add`
- * make them) and a gateway configuration, starts one ndx-gateway per agency,
- * real provider systems behind BCA's citizens and BTC's enterprises (two
- * `ndx-sector serve` instances over synthetic data seeded once into
- * DIR/sector, their OpenAPI documents registered with the services) and one
- * `ndx testservice` per agency that provides other services (it answers with
- * what it received), fetches and verifies the signed configuration, and
+ * background process, fills it through its real management API with the
+ * agencies that hold the national registries (idempotently: what exists is
+ * left alone), gives each agency a gateway identity (Ed25519 signing key,
+ * TLS certificate from the registry's CA, as `ndx keygen` and `ndx gateway
+ * add` make them) and a gateway configuration, seeds synthetic data once
+ * into DIR/sector and serves each agency's registry with its own
+ * `ndx-sector serve` behind its own gateway (OpenAPI documents registered
+ * with the services), runs the consent service, the national e-ID and the
+ * citizen portal, fetches and verifies the signed configuration, and
  * records everything - URLs, paths, keys, pids - in DIR/federation.json
  * ("ndx-federation/1"), which down reads to stop exactly the processes it
- * lists (gateways, then test services and sectors, then the registry). run is
- * up, print what to try (curl lines that make real exchanges with a citizen
- * and an enterprise that exist), wait for Ctrl-C or SIGTERM, down. Ports come
- * from --port-base: registry PORT, consumer ports PORT+10.., gateway ports
- * PORT+20.., backends PORT+30.. (agencies in the order BCA, BTC, BHXH, BTP,
- * VPCP; BTC's tax test service, beside its sector, PORT+36).
- * Overview: README.md, docs/gateway.md, docs/registry-api.md. */
+ * lists (portal and e-ID, then gateways, then sectors and the consent
+ * service, then the registry). run is up, print what to try, wait for
+ * Ctrl-C or SIGTERM, down. Ports come from --port-base (see the usage).
+ * Overview: README.md, docs/gateway.md, docs/portal.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -60,63 +56,64 @@
 /* Ports above --port-base: consumer ports, gateway ports, test services. */
 #define CONSUMER_OFFSET 10u
 #define GATEWAY_OFFSET 20u
-#define TESTSERVICE_OFFSET 30u
-/* A member with a sector has it on its TESTSERVICE_OFFSET port; a test
- * service for its other services moves here. */
-#define SECTOR_TS_OFFSET 35u
+#define SECTOR_OFFSET 30u
+#define CONSENT_OFFSET 40u
+#define ID_OFFSET 45u
+#define PORTAL_OFFSET 50u
 #define SECTOR_CITIZENS "2000"
 #define SECTOR_SEED "1"
 #define SECTOR_KEY_MAX 32
-#define PORT_SPAN 40u
+#define PORT_SPAN 60u
 #define GW_CODE "gw1"
 #define CONF_REFRESH_S 10
 #define BACKEND_TIMEOUT_MS 10000
 #define GATEWAY_THREADS 4
 /* The exchanges run prints: grants of the demo; the citizen and the
  * enterprise are the first of the seeded data. */
-#define TRY_CLIENT "VN/GOV/BTC/tax"
+#define TRY_CLIENT "VN/GOV/TCT/tax"
 #define TRY_SERVICE "VN/GOV/BCA/population/citizens"
 #define TRY_ENTERPRISE_SERVICE "VN/GOV/BTC/enterprise/enterprises"
 #define TRY_PURPOSE "tax-administration"
 #define NAME_REGISTRY "ndx-registry"
 #define NAME_GATEWAY "ndx-gateway"
-/* The test service runs as `ndx testservice`: proc_alive checks both words. */
-#define NAME_TESTSERVICE "ndx testservice"
+#define NAME_CONSENT "ndx-consent"
 #define NAME_SECTOR "ndx-sector"
+#define NAME_ID "ndx-id"
+#define NAME_PORTAL "ndx-portal"
 
 static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
 	"       ndx demo down --dir DIR\n"
 	"       ndx demo run --dir DIR [--port-base PORT]\n"
 	"\n"
-	"A local demo federation of Vietnamese agencies (Bộ Công an, Bộ Tài chính,\n"
-	"Bảo hiểm xã hội Việt Nam, Bộ Tư pháp, Văn phòng Chính phủ) with their\n"
-	"subsystems, services and grants, run from DIR.\n"
-	"  up     initialise (first time) and start ndx-registry on 127.0.0.1:PORT,\n"
-	"         create the federation through its API, give every agency a gateway\n"
-	"         (signing key, TLS certificate from the registry's CA, configuration\n"
-	"         in DIR/gateways/CODE/gateway.json) and start it; seed synthetic data\n"
-	"         into DIR/sector (first time: ndx-sector seed --citizens " SECTOR_CITIZENS "\n"
-	"         --seed " SECTOR_SEED ") and serve BCA's population and BTC's enterprise\n"
-	"         registries with ndx-sector as the backends of their services (OpenAPI\n"
-	"         documents registered); start one 'ndx testservice' per agency that\n"
-	"         provides other services (their backend), fetch and verify the signed\n"
-	"         configuration into DIR/conf, and describe it all in\n"
-	"         DIR/federation.json; logs in DIR/logs; refuses while DIR's federation\n"
-	"         is running or a port is taken; a later up reuses the keys,\n"
-	"         certificates, configurations and data\n"
-	"  down   stop the processes DIR/federation.json lists (gateways, then test\n"
-	"         services and sectors, then the registry; SIGTERM, after 10 s\n"
-	"         SIGKILL); succeeds when nothing is running\n"
-	"  run    up, print what to try (curl lines making real exchanges), wait\n"
-	"         for Ctrl-C or SIGTERM, then down\n"
+	"A local federation of the Vietnamese agencies that hold the national\n"
+	"registries (BCA population, BTP civil status, BTC enterprises, TCT tax,\n"
+	"BHXH social insurance, BNNMT land, CSGT vehicles) and the Government Office\n"
+	"(VPCP: the portal and the consent service), run from DIR.\n"
+	"  up     initialise (first time) and start ndx-registry on 127.0.0.1:PORT;\n"
+	"         seed synthetic data into DIR/sector (first time: ndx-sector seed\n"
+	"         --citizens " SECTOR_CITIZENS " --seed " SECTOR_SEED ") and serve each agency's\n"
+	"         registry with ndx-sector; start the consent service VN/GOV/VPCP/consent\n"
+	"         (ndx-consent); create the members, subsystems, services (OpenAPI\n"
+	"         documents included), grants and the consent service through the\n"
+	"         registry's API; give every agency a gateway (signing key, TLS\n"
+	"         certificate from the registry's CA, DIR/gateways/CODE/gateway.json)\n"
+	"         and start it, each provider also serving its built-in access list\n"
+	"         ('who read my data') to the portal; fetch and verify the signed\n"
+	"         configuration into DIR/conf; describe it all in DIR/federation.json;\n"
+	"         logs in DIR/logs; refuses while DIR's federation is running or a\n"
+	"         port is taken; a later up reuses keys, certificates and data\n"
+	"  down   stop the processes DIR/federation.json lists (gateways, then\n"
+	"         sectors and the consent service, then the registry; SIGTERM, after\n"
+	"         10 s SIGKILL); succeeds when nothing is running\n"
+	"  run    up, print what to try (curl lines making real exchanges and the\n"
+	"         access list showing them), wait for Ctrl-C or SIGTERM, then down\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
-	"                    first set up with, else 4400); the gateways' consumer\n"
-	"                    ports are PORT+10..14, their gateway ports PORT+20..24,\n"
-	"                    the backends PORT+30..33 (BCA, BTC, BHXH, BTP, VPCP:\n"
-	"                    BCA's and BTC's sectors, the others' test services) and\n"
-	"                    BTC's tax test service PORT+36\n"
+	"                    first set up with, else 4400); then, in the order BCA,\n"
+	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP: the gateways'\n"
+	"                    consumer ports PORT+10..17 and gateway ports PORT+20..27,\n"
+	"                    the sectors PORT+30..36; the consent service PORT+40\n"
 	"  --help            show this help\n";
 
 /* ---- the demo federation --------------------------------------------- */
@@ -127,9 +124,9 @@ struct demo_service {
 	int personal;
 	const char *purposes[5];
 	int consent_required;
-	/* Served by `ndx-sector serve --sector sector`, the service's backend
-	 * being its table `resource`; NULL: by the member's test service. */
-	const char *sector;
+	/* Served by the member's `ndx-sector serve --sector sector`, the
+	 * service's backend being its table `resource`; NULL: the gateway's
+	 * built-in access list ("who read my data", docs/gateway.md). */
 	const char *resource;
 };
 
@@ -141,47 +138,99 @@ struct demo_subsystem {
 struct demo_member {
 	const char *id;
 	const char *name;
+	const char *sector; /* the registry it runs, NULL: none (a consumer) */
 	struct demo_subsystem subsystems[2];
 };
 
+/* Every member that holds personal data also answers "who read my data"
+ * for it, to the portal only (grants below). */
+#define TRANSPARENCY { "transparency", { { "accesses", \
+	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL } } }
+
 static const struct demo_member members[] = {
-	{ "VN/GOV/BCA", "Bộ Công an", {
+	{ "VN/GOV/BCA", "Bộ Công an", "population", {
 		{ "population", {
-			/* The tax and social insurance bodies read citizens too. */
+			/* Tax, social insurance and enterprise registration read
+			 * citizens too. */
 			{ "citizens", "Tra cứu thông tin công dân", 1,
 			  { "public-service", "law-enforcement", "tax-administration",
-			    "social-insurance" }, 0, "population", "citizens" } } } } },
-	{ "VN/GOV/BTC", "Bộ Tài chính", {
+			    "social-insurance" }, 0, "citizens" },
+			{ "households", "Tra cứu hộ gia đình", 1,
+			  { "public-service", "law-enforcement" }, 0, "households" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/BTP", "Bộ Tư pháp", "civil-status", {
+		{ "civil-status", {
+			{ "births", "Tra cứu thông tin khai sinh", 1, { "public-service" }, 0,
+			  "births" },
+			{ "marriages", "Tra cứu thông tin kết hôn", 1, { "public-service" }, 0,
+			  "marriages" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
+		/* An enterprise record names its legal representative: personal. */
 		{ "enterprise", {
-			{ "enterprises", "Tra cứu doanh nghiệp", 0, { NULL }, 0, "enterprise",
-			  "enterprises" } } },
+			{ "enterprises", "Tra cứu doanh nghiệp", 1,
+			  { "public-service", "tax-administration", "social-insurance" }, 0,
+			  "enterprises" },
+			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
+			  { "public-service", "tax-administration" }, 0, "owners" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
 			{ "taxpayers", "Tra cứu người nộp thuế", 1,
-			  { "public-service", "tax-administration" }, 0, NULL, NULL } } } } },
-	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", {
+			  { "public-service", "tax-administration" }, 0, "taxpayers" },
+			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
+			  { "public-service", "tax-administration" }, 0, "obligations" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
 		{ "insurance", {
+			{ "participants", "Tra cứu người tham gia bảo hiểm", 1,
+			  { "public-service", "social-insurance" }, 0, "participants" },
+			/* The contribution history needs the citizen's consent. */
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1, NULL, NULL } } } } },
-	{ "VN/GOV/BTP", "Bộ Tư pháp", {
-		{ "civil-status", {
-			{ "births", "Tra cứu thông tin khai sinh", 1,
-			  { "public-service" }, 0, NULL, NULL } } } } },
-	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", {
-		/* The national public service portal: a consumer only. */
-		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, NULL } } } } },
+			  { "public-service", "social-insurance" }, 1, "contributions" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
+		{ "land", {
+			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels" },
+			{ "right-holders", "Tra cứu người sử dụng đất", 1,
+			  { "public-service", "law-enforcement" }, 0, "right_holders" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
+		{ "vehicles", {
+			{ "vehicles", "Tra cứu phương tiện", 1,
+			  { "public-service", "law-enforcement" }, 0, "vehicles" } } },
+		TRANSPARENCY } },
+	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
+		/* The national public service portal (a consumer) and the consent
+		 * service citizens give and revoke consents at. */
+		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL } } },
+		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL } } } } },
 };
 #define N_MEMBERS (sizeof(members) / sizeof(members[0]))
 
+#define PORTAL_CLIENT "VN/GOV/VPCP/portal"
+#define CONSENT_ID "VN/GOV/VPCP/consent"
+
 struct demo_grant {
 	const char *client;
-	const char *service; /* NULL: every service of the federation */
+	const char *service; /* NULL: every service but the access lists */
+	const char *methods[3];
 };
 
 static const struct demo_grant grants[] = {
-	{ "VN/GOV/VPCP/portal", NULL },
-	{ "VN/GOV/BTC/tax", "VN/GOV/BCA/population/citizens" },
-	{ "VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/citizens" },
-	{ "VN/GOV/BTC/tax", "VN/GOV/BTC/enterprise/enterprises" },
+	{ "VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens", { "GET" } },
+	{ "VN/GOV/TCT/tax", "VN/GOV/BTC/enterprise/enterprises", { "GET" } },
+	{ "VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/citizens", { "GET" } },
+	{ "VN/GOV/BHXH/insurance", "VN/GOV/BTC/enterprise/enterprises", { "GET" } },
+	{ "VN/GOV/BTC/enterprise", "VN/GOV/BCA/population/citizens", { "GET" } },
+	/* The portal reads everything for the signed-in citizen, and writes
+	 * what its procedures change once an officer approved. */
+	{ PORTAL_CLIENT, "VN/GOV/BCA/population/citizens", { "GET", "PUT" } },
+	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/enterprises", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/owners", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/TCT/tax/taxpayers", { "GET", "POST" } },
+	/* After the four above: a grant that exists already is kept. */
+	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
 
 /* ---- paths ------------------------------------------------------------ */
@@ -550,33 +599,33 @@ static int stop_pids(const pid_t *pids, const char *const *names, size_t n)
 	return running;
 }
 
-/* Stops the processes in the order that loses nothing: the gateways first
- * (they finish their exchanges and close their message logs), then the test
- * services and sectors behind them, then the registry. Returns how many were running. */
+/* Stops the processes in the order that loses nothing: the front (the
+ * portal and the e-ID) first, then the gateways (they finish their
+ * exchanges and close their message logs), then the systems behind them
+ * (sectors, consent service), then the registry. Returns how many were
+ * running. */
 static int stop_in_order(const pid_t *pids, const char *const *names, size_t n)
 {
-	static const char *const order[] = { NAME_GATEWAY, NAME_TESTSERVICE, NULL };
-	static const char *const backends[] = { NAME_TESTSERVICE, NAME_SECTOR };
+	static const char *const groups[][3] = {
+		{ NAME_PORTAL, NAME_ID, NULL },
+		{ NAME_GATEWAY, NULL, NULL },
+		{ NAME_SECTOR, NAME_CONSENT, NULL },
+		{ NAME_REGISTRY, NULL, NULL },
+	};
 	pid_t group_pids[MAX_PROCS];
 	const char *group_names[MAX_PROCS];
-	size_t g, i, m;
+	size_t g, i, k, m;
 	int running = 0;
 
-	for (g = 0; g < sizeof(order) / sizeof(order[0]); g++) {
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		m = 0;
-		for (i = 0; i < n && m < MAX_PROCS; i++) {
-			int is_gw = strcmp(names[i], NAME_GATEWAY) == 0;
-			int is_be = strcmp(names[i], backends[0]) == 0 ||
-				    strcmp(names[i], backends[1]) == 0;
-			int in = order[g] == NULL ? !is_gw && !is_be :
-				 g == 1 ? is_be : strcmp(names[i], order[g]) == 0;
-
-			if (in) {
-				group_pids[m] = pids[i];
-				group_names[m] = names[i];
-				m++;
-			}
-		}
+		for (i = 0; i < n && m < MAX_PROCS; i++)
+			for (k = 0; k < 3 && groups[g][k]; k++)
+				if (strcmp(names[i], groups[g][k]) == 0) {
+					group_pids[m] = pids[i];
+					group_names[m] = names[i];
+					m++;
+				}
 		running += stop_pids(group_pids, group_names, m);
 	}
 	return running;
@@ -689,13 +738,6 @@ struct demo_gateway {
 	unsigned consumer_port, gateway_port;
 	pid_t pid;
 	off_t log_from;
-	/* ts_port 0: the member provides no service, so it has no test service. */
-	unsigned ts_port;
-	char ts_url[64];
-	char ts_name[NDX_ID_TEXT_MAX + 16];
-	char ts_log[PATH_MAX];
-	pid_t ts_pid;
-	off_t ts_log_from;
 	/* sector NULL: the member serves no service from an ndx-sector. */
 	const char *sector;
 	unsigned sector_port;
@@ -706,10 +748,23 @@ struct demo_gateway {
 	off_t sector_log_from;
 };
 
+/* A process of the federation other than the registry, the gateways and
+ * the sectors: the consent service, the e-ID, the portal. */
+struct demo_app {
+	const char *name;  /* its binary, also what proc_alive checks */
+	unsigned port;
+	char url[64];
+	char dir[PATH_MAX];
+	char log[PATH_MAX];
+	pid_t pid;
+	off_t log_from;
+};
+
 struct demo_state {
 	struct demo_paths paths;
 	char url[64];
 	pid_t registry_pid;
+	struct demo_app consent, id, portal;
 	uint64_t conf_version;
 	size_t n_services, n_grants;
 	/* A citizen and an enterprise of the seeded data, for the curl lines. */
@@ -717,30 +772,6 @@ struct demo_state {
 	char try_code[SECTOR_KEY_MAX];
 	struct demo_gateway gw[N_MEMBERS];
 };
-
-/* Whether the member provides a service that a test service answers. */
-static int member_provides(const struct demo_member *m)
-{
-	size_t j, k;
-
-	for (j = 0; j < 2 && m->subsystems[j].code; j++)
-		for (k = 0; k < 2 && m->subsystems[j].services[k].code; k++)
-			if (m->subsystems[j].services[k].sector == NULL)
-				return 1;
-	return 0;
-}
-
-/* The sector the member serves one of its services from, or NULL. */
-static const char *member_sector(const struct demo_member *m)
-{
-	size_t j, k;
-
-	for (j = 0; j < 2 && m->subsystems[j].code; j++)
-		for (k = 0; k < 2 && m->subsystems[j].services[k].code; k++)
-			if (m->subsystems[j].services[k].sector != NULL)
-				return m->subsystems[j].services[k].sector;
-	return NULL;
-}
 
 /* The gateway of the member that client (a subsystem id) belongs to. */
 static const struct demo_gateway *gateway_of(const struct demo_state *st, const char *client)
@@ -775,9 +806,9 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 	snprintf(name, sizeof(name), "gateway-%s.log", g->code);
 	if (join(g->log, p->logs, name))
 		return -1;
-	g->sector = member_sector(g->m);
+	g->sector = g->m->sector;
 	if (g->sector != NULL) {
-		g->sector_port = base + TESTSERVICE_OFFSET + (unsigned)i;
+		g->sector_port = base + SECTOR_OFFSET + (unsigned)i;
 		snprintf(g->sector_url, sizeof(g->sector_url), "http://127.0.0.1:%u",
 			 g->sector_port);
 		snprintf(name, sizeof(name), "%s.db", g->sector);
@@ -785,15 +816,6 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 			return -1;
 		snprintf(name, sizeof(name), "sector-%s.log", g->sector);
 		if (join(g->sector_log, p->logs, name))
-			return -1;
-	}
-	if (member_provides(g->m)) {
-		g->ts_port = base + (g->sector ? SECTOR_TS_OFFSET : TESTSERVICE_OFFSET) +
-			     (unsigned)i;
-		snprintf(g->ts_url, sizeof(g->ts_url), "http://127.0.0.1:%u", g->ts_port);
-		snprintf(g->ts_name, sizeof(g->ts_name), "%s test service", g->m->id);
-		snprintf(name, sizeof(name), "testservice-%s.log", g->code);
-		if (join(g->ts_log, p->logs, name))
 			return -1;
 	}
 	return 0;
@@ -1030,14 +1052,12 @@ static json_t *gateway_config(const struct demo_state *st, const struct demo_gat
 		for (k = 0; k < 2 && s->services[k].code; k++) {
 			snprintf(id, sizeof(id), "%s/%s/%s", g->m->id, s->code, s->services[k].code);
 			/* The gateway appends the path after the service id: a sector's
-			 * table takes the rest (citizens/{pin}); the test service sees
-			 * which service a request was for. */
-			if (s->services[k].sector != NULL)
+			 * table takes the rest (citizens/{pin}). */
+			if (s->services[k].resource != NULL)
 				snprintf(backend, sizeof(backend), "%s/%s", g->sector_url,
 					 s->services[k].resource);
 			else
-				snprintf(backend, sizeof(backend), "%s/%s/%s", g->ts_url, s->code,
-					 s->services[k].code);
+				snprintf(backend, sizeof(backend), "ndx:subject-accesses");
 			json_object_set_new(svcs, id, json_pack("{sssi}", "backend", backend,
 								"timeout_ms", BACKEND_TIMEOUT_MS));
 		}
@@ -1093,14 +1113,28 @@ static void try_curl(const struct demo_state *st, char *out, size_t cap)
 		 st->try_pin);
 }
 
-/* The second one: BTC's tax system reads an enterprise from BTC's own
- * enterprise registry (not personal data: no purpose needed). */
+/* The second one: the tax system reads, from BTC's enterprise registry,
+ * the enterprise whose legal representative that citizen is (personal
+ * data about them: the same subject). */
 static void try_enterprise_curl(const struct demo_state *st, char *out, size_t cap)
 {
 	const struct demo_gateway *g = gateway_of(st, TRY_CLIENT);
 
-	snprintf(out, cap, "curl -s -H 'X-Road-Client: %s' %s/r1/%s/%s", TRY_CLIENT,
-		 g ? g->consumer_url : "", TRY_ENTERPRISE_SERVICE, st->try_code);
+	snprintf(out, cap,
+		 "curl -s -H 'X-Road-Client: %s' -H 'Ndx-Purpose: %s' -H 'Ndx-Subject: %s' "
+		 "%s/r1/%s/%s",
+		 TRY_CLIENT, TRY_PURPOSE, st->try_pin, g ? g->consumer_url : "",
+		 TRY_ENTERPRISE_SERVICE, st->try_code);
+}
+
+/* And the citizen's view of it: who read their data, asked through the
+ * portal's gateway as the portal does. */
+static void try_accesses(const struct demo_state *st, const char *self, char *out, size_t cap)
+{
+	const struct demo_gateway *g = gateway_of(st, PORTAL_CLIENT);
+
+	snprintf(out, cap, "%s subject accesses %s --gateway %s --client %s", self, st->try_pin,
+		 g ? g->consumer_url : "", PORTAL_CLIENT);
 }
 
 /* Every process of st that was started, in stop order, for stop_in_order
@@ -1114,11 +1148,14 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 			pids[n] = st->gw[i].pid;
 			names[n++] = NAME_GATEWAY;
 		}
-	for (i = 0; i < N_MEMBERS; i++)
-		if (st->gw[i].ts_pid > 0) {
-			pids[n] = st->gw[i].ts_pid;
-			names[n++] = NAME_TESTSERVICE;
-		}
+	{
+		const struct demo_app *apps[] = { &st->portal, &st->id, &st->consent };
+		for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
+			if (apps[i]->pid > 0) {
+				pids[n] = apps[i]->pid;
+				names[n++] = apps[i]->name;
+			}
+	}
 	for (i = 0; i < N_MEMBERS; i++)
 		if (st->gw[i].sector_pid > 0) {
 			pids[n] = st->gw[i].sector_pid;
@@ -1131,13 +1168,26 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 	return n;
 }
 
+/* What federation.json says of the apps beyond their processes. */
+static void demo_describe_apps(const struct demo_state *st, json_t *apps)
+{
+	json_t *c = json_object_get(apps, "consent");
+	char token[PATH_MAX];
+
+	if (c && join(token, st->consent.dir, "admin.token") == 0) {
+		json_object_set_new(c, "id", json_string(CONSENT_ID));
+		json_object_set_new(c, "admin_token_file", json_string(token));
+	}
+}
+
 static json_t *federation_doc(const struct demo_state *st)
 {
 	const struct demo_paths *p = &st->paths;
 	json_t *doc, *jm = json_array(), *js = json_array(), *jg = json_array();
-	json_t *jgw = json_array(), *jts = json_array(), *jsec = json_array();
+	json_t *jgw = json_array(), *jsec = json_array(), *japps = json_object();
 	json_t *procs = json_array();
 	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX], curl[512], curl_ent[512];
+	char self[PATH_MAX], accesses[PATH_MAX + 256];
 	size_t i, j, k;
 
 	ndx_time_format(time(NULL), now);
@@ -1157,10 +1207,31 @@ static json_t *federation_doc(const struct demo_state *st)
 						    members[i].name, "subsystems", subs));
 		json_decref(subs);
 	}
-	for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-		json_array_append_new(jg, json_pack("{sss[s]s[s]}", "client", grants[i].client,
+	for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+		json_t *methods = json_array();
+
+		for (k = 0; k < 3 && grants[i].methods[k]; k++)
+			json_array_append_new(methods, json_string(grants[i].methods[k]));
+		json_array_append_new(jg, json_pack("{sssss[s]so}", "client", grants[i].client,
 						    "service", grants[i].service ? grants[i].service : "*",
-						    "methods", "GET", "paths", "*"));
+						    "paths", "*", "methods", methods));
+	}
+	{
+		const struct demo_app *apps[] = { &st->portal, &st->id, &st->consent };
+		for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
+			if (apps[i]->pid <= 0)
+				continue;
+			json_object_set_new(japps, apps[i] == &st->portal ? "portal"
+						   : apps[i] == &st->id ? "id" : "consent",
+					    json_pack("{sssssIssss}", "name", apps[i]->name, "url",
+						      apps[i]->url, "pid", (json_int_t)apps[i]->pid,
+						      "log", apps[i]->log, "dir", apps[i]->dir));
+			json_array_append_new(procs, json_pack("{sssIssss}", "name", apps[i]->name,
+				"pid", (json_int_t)apps[i]->pid, "log", apps[i]->log, "url",
+				apps[i]->url));
+		}
+		demo_describe_apps(st, japps);
+	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
 
@@ -1171,17 +1242,6 @@ static json_t *federation_doc(const struct demo_state *st)
 			"pid", (json_int_t)g->pid, "log", g->log));
 		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_GATEWAY,
 			"pid", (json_int_t)g->pid, "log", g->log, "url", g->consumer_url));
-	}
-	for (i = 0; i < N_MEMBERS; i++) {
-		const struct demo_gateway *g = &st->gw[i];
-
-		if (g->ts_port == 0)
-			continue;
-		json_array_append_new(jts, json_pack("{ss ss ss sI ss}", "member", g->m->id,
-			"name", g->ts_name, "url", g->ts_url, "pid", (json_int_t)g->ts_pid,
-			"log", g->ts_log));
-		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_TESTSERVICE,
-			"pid", (json_int_t)g->ts_pid, "log", g->ts_log, "url", g->ts_url));
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
@@ -1200,6 +1260,8 @@ static json_t *federation_doc(const struct demo_state *st)
 					       st->url));
 	try_curl(st, curl, sizeof(curl));
 	try_enterprise_curl(st, curl_ent, sizeof(curl_ent));
+	cli_self_path(self, sizeof(self));
+	try_accesses(st, self, accesses, sizeof(accesses));
 	doc = json_pack("{sssssss{sssssssssIss}sssIsssbsssososososososossss}",
 			"format", FEDERATION_FORMAT,
 			"instance", INSTANCE,
@@ -1214,9 +1276,11 @@ static json_t *federation_doc(const struct demo_state *st)
 			"stopped", 0,
 			"sector_dir", p->sector,
 			"members", jm, "services", js, "grants", jg,
-			"gateways", jgw, "testservices", jts, "sectors", jsec,
+			"gateways", jgw, "sectors", jsec, "apps", japps,
 			"processes", procs,
 			"try_exchange", curl, "try_enterprise", curl_ent);
+	if (doc)
+		json_object_set_new(doc, "try_accesses", json_string(accesses));
 	return doc;
 }
 
@@ -1244,8 +1308,10 @@ static int ensure(const struct cli_api *api, const char *path, json_t *body, con
 }
 
 /* Grants have numbers, not names, so "already there" is a lookup. */
-static int ensure_grant(const struct cli_api *api, const char *client, const char *service)
+static int ensure_grant(const struct cli_api *api, const char *client, const char *service,
+			const char *const methods[3])
 {
+	json_t *jm;
 	char path[3 * NDX_ID_TEXT_MAX * 2 + 64], c_enc[3 * NDX_ID_TEXT_MAX], s_enc[3 * NDX_ID_TEXT_MAX];
 	char what[2 * NDX_ID_TEXT_MAX + 16], err[1024];
 	json_t *out = NULL;
@@ -1265,9 +1331,13 @@ static int ensure_grant(const struct cli_api *api, const char *client, const cha
 	if (exists)
 		return 0;
 	snprintf(what, sizeof(what), "grant %s -> %s", client, service);
+	if (!(jm = json_array()))
+		return -1;
+	for (size_t k = 0; k < 3 && methods[k]; k++)
+		json_array_append_new(jm, json_string(methods[k]));
 	return ensure(api, "/api/grants",
-		      json_pack("{sssss[s]s[s]}", "client", client, "service", service,
-				"methods", "GET", "paths", "*"), what);
+		      json_pack("{sssssos[s]}", "client", client, "service", service, "methods",
+				jm, "paths", "*"), what);
 }
 
 /* A JSON document a sector serves at url/path; NULL on error (printed). */
@@ -1299,6 +1369,35 @@ static json_t *sector_get(const char *url, const char *path)
 	return doc;
 }
 
+/* Registers the demo's consent service with its public key, so that the
+ * provider gateways trust the consents it signs and poll its revocations. */
+static int ensure_consent_service(const struct demo_state *st, const struct cli_api *api)
+{
+	char pub[PATH_MAX], what[NDX_ID_TEXT_MAX + 32];
+	struct ndx_key *key = NULL;
+	char *pem;
+	int rc;
+
+	if (join(pub, st->consent.dir, "consent-sign.pub"))
+		return -1;
+	if ((rc = ndx_key_load(pub, &key)) != NDX_OK) {
+		cli_error("cannot load the consent service's key %s: %s", pub, ndx_strerror(rc));
+		return -1;
+	}
+	pem = ndx_key_public_pem(key);
+	ndx_key_free(key);
+	if (!pem) {
+		cli_error("out of memory");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "consent service %s", CONSENT_ID);
+	rc = ensure(api, "/api/consent-services",
+		    json_pack("{ssssss}", "id", CONSENT_ID, "url", st->consent.url,
+			      "sign_public_key", pem), what);
+	free(pem);
+	return rc;
+}
+
 static int populate(const struct demo_state *st, const struct cli_api *api, size_t *n_services,
 		    size_t *n_grants)
 {
@@ -1326,7 +1425,7 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 
 				/* The sector serves the same document `ndx-sector openapi`
 				 * prints; registered so that getOpenAPI finds it. */
-				if (s->services[k].sector != NULL && body != NULL) {
+				if (s->services[k].resource != NULL && body != NULL) {
 					json_t *doc = sector_get(st->gw[i].sector_url,
 								 "/openapi.json");
 
@@ -1345,23 +1444,27 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 	}
 	for (g = 0; g < sizeof(grants) / sizeof(grants[0]); g++) {
 		if (grants[g].service != NULL) {
-			if (ensure_grant(api, grants[g].client, grants[g].service) != 0)
+			if (ensure_grant(api, grants[g].client, grants[g].service,
+					 grants[g].methods) != 0)
 				return -1;
 			(*n_grants)++;
 			continue;
 		}
+		/* Every service, the built-in access lists included: in this
+		 * demo only the portal has such a grant. */
 		for (i = 0; i < N_MEMBERS; i++)
 			for (j = 0; j < 2 && members[i].subsystems[j].code; j++)
 				for (k = 0; k < 2 && members[i].subsystems[j].services[k].code; k++) {
 					snprintf(id, sizeof(id), "%s/%s/%s", members[i].id,
 						 members[i].subsystems[j].code,
 						 members[i].subsystems[j].services[k].code);
-					if (ensure_grant(api, grants[g].client, id) != 0)
+					if (ensure_grant(api, grants[g].client, id,
+							 grants[g].methods) != 0)
 						return -1;
 					(*n_grants)++;
 				}
 	}
-	return 0;
+	return ensure_consent_service(st, api);
 }
 
 /* ---- up / down / run -------------------------------------------------- */
@@ -1430,13 +1533,11 @@ static int ports_free(const struct demo_state *st, unsigned port)
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
-		unsigned want[4] = { g->consumer_port, g->gateway_port, g->ts_port,
-				     g->sector_port };
-		static const char *const what[4] = { "consumer port", "gateway port",
-						     "test service", "sector" };
+		unsigned want[3] = { g->consumer_port, g->gateway_port, g->sector_port };
+		static const char *const what[3] = { "consumer port", "gateway port", "sector" };
 		size_t k;
 
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < 3; k++) {
 			if (want[k] != 0 && port_in_use(want[k])) {
 				cli_error("127.0.0.1:%u (the %s of %s) is in use; stop what uses it "
 					  "or choose another --port-base", want[k], what[k], g->m->id);
@@ -1444,6 +1545,19 @@ static int ports_free(const struct demo_state *st, unsigned port)
 			}
 		}
 	}
+	return 0;
+}
+
+static int app_ports_free(const struct demo_state *st)
+{
+	const struct demo_app *apps[] = { &st->consent, &st->id, &st->portal };
+
+	for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
+		if (port_in_use(apps[i]->port)) {
+			cli_error("127.0.0.1:%u (the port of %s) is in use; stop what uses it or "
+				  "choose another --port-base", apps[i]->port, apps[i]->name);
+			return -1;
+		}
 	return 0;
 }
 
@@ -1502,32 +1616,14 @@ static int wait_current(const struct demo_gateway *g, const char *what, long lon
 	}
 }
 
-/* Starts every agency's test service and gateway and waits, on one
+/* Starts every agency's gateway and waits, on one
  * deadline, until each answers /healthz. */
-static int start_gateways(struct demo_state *st, const char *gateway_bin, const char *self)
+static int start_gateways(struct demo_state *st, const char *gateway_bin)
 {
-	char listen[32], what[NDX_ID_TEXT_MAX + 32];
+	char what[NDX_ID_TEXT_MAX + 32];
 	size_t i;
 	long start;
 
-	for (i = 0; i < N_MEMBERS; i++) {
-		struct demo_gateway *g = &st->gw[i];
-
-		if (g->ts_port == 0)
-			continue;
-		snprintf(listen, sizeof(listen), "127.0.0.1:%u", g->ts_port);
-		g->ts_log_from = log_size(g->ts_log);
-		{
-			char *argv[] = { (char *)self, "testservice", "--listen", listen, "--name",
-					 g->ts_name, NULL };
-
-			g->ts_pid = spawn(argv, g->ts_log, 1);
-		}
-		if (g->ts_pid < 0) {
-			g->ts_pid = 0;
-			return -1;
-		}
-	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		struct demo_gateway *g = &st->gw[i];
 		char *argv[] = { (char *)gateway_bin, "--config", g->config, NULL };
@@ -1543,16 +1639,6 @@ static int start_gateways(struct demo_state *st, const char *gateway_bin, const 
 	for (i = 0; i < N_MEMBERS; i++) {
 		struct demo_gateway *g = &st->gw[i];
 
-		if (g->ts_port == 0)
-			continue;
-		snprintf(what, sizeof(what), "the test service of %s", g->m->id);
-		if (wait_ready(g->ts_pid, what, g->ts_url, g->ts_log, g->ts_log_from,
-			       "listening on", start) != 0)
-			return -1;
-	}
-	for (i = 0; i < N_MEMBERS; i++) {
-		struct demo_gateway *g = &st->gw[i];
-
 		snprintf(what, sizeof(what), "the ndx-gateway of %s", g->m->id);
 		if (wait_ready(g->pid, what, g->consumer_url, g->log, g->log_from,
 			       "consumer port listening on", start) != 0 ||
@@ -1560,6 +1646,57 @@ static int start_gateways(struct demo_state *st, const char *gateway_bin, const 
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- consent service, e-ID, portal -------------------------------------- */
+
+static int app_setup(struct demo_app *a, const char *name, const struct demo_paths *p,
+		     const char *subdir, unsigned port)
+{
+	char logname[64];
+
+	a->name = name;
+	a->port = port;
+	snprintf(a->url, sizeof(a->url), "http://127.0.0.1:%u", port);
+	snprintf(logname, sizeof(logname), "%s.log", name);
+	return join(a->dir, p->dir, subdir) || join(a->log, p->logs, logname) ? -1 : 0;
+}
+
+static int app_spawn(struct demo_app *a, char *const argv[])
+{
+	a->log_from = log_size(a->log);
+	a->pid = spawn(argv, a->log, 1);
+	if (a->pid < 0) {
+		a->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* The consent service VN/GOV/VPCP/consent: initialised the first time
+ * (its signing key and admin token in its directory), then served. */
+static int start_consent(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->consent;
+	char key[PATH_MAX], listen[32];
+
+	if (join(key, a->dir, "consent-sign.key"))
+		return -1;
+	if (access(key, F_OK) != 0) {
+		char *argv[] = { (char *)bin, "init", "--data", a->dir, "--id", CONSENT_ID, NULL };
+
+		if (run_to_end(argv, a->log, "ndx-consent init") != 0)
+			return -1;
+	}
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
+	{
+		char *argv[] = { (char *)bin, "serve", "--data", a->dir, "--listen", listen, NULL };
+
+		if (app_spawn(a, argv) != 0)
+			return -1;
+	}
+	return wait_ready(a->pid, "ndx-consent", a->url, a->log, a->log_from, "listening on",
+			  now_ms());
 }
 
 /* The key field of the first row of a sector's table, into out. */
@@ -1636,11 +1773,13 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		if (wait_ready(g->sector_pid, what, g->sector_url, g->sector_log,
 			       g->sector_log_from, "listening on", start) != 0)
 			return -1;
-		if (strcmp(g->sector, "population") == 0 &&
-		    first_key(g, "citizens", "pin", st->try_pin, sizeof(st->try_pin)) != 0)
-			return -1;
+		/* An enterprise and its legal representative: the two reads the
+		 * demo prints are both about that citizen, so both show in their
+		 * access list. */
 		if (strcmp(g->sector, "enterprise") == 0 &&
-		    first_key(g, "enterprises", "code", st->try_code, sizeof(st->try_code)) != 0)
+		    (first_key(g, "enterprises", "code", st->try_code, sizeof(st->try_code)) != 0 ||
+		     first_key(g, "enterprises", "legal_rep_pin", st->try_pin,
+			       sizeof(st->try_pin)) != 0))
 			return -1;
 	}
 	return 0;
@@ -1649,7 +1788,8 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 /* port 0: the default (see initialised_port). */
 static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
-	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX], self[PATH_MAX];
+	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
+	char consent_bin[PATH_MAX];
 	char port_arg[32];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
@@ -1665,9 +1805,9 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 		return CLI_EXIT_FAIL;
 	if (cli_find_binary("ndx-registry", registry_bin, sizeof(registry_bin)) != 0 ||
 	    cli_find_binary("ndx-gateway", gateway_bin, sizeof(gateway_bin)) != 0 ||
-	    cli_find_binary(NAME_SECTOR, sector_bin, sizeof(sector_bin)) != 0)
+	    cli_find_binary(NAME_SECTOR, sector_bin, sizeof(sector_bin)) != 0 ||
+	    cli_find_binary(NAME_CONSENT, consent_bin, sizeof(consent_bin)) != 0)
 		return CLI_EXIT_FAIL;
-	cli_self_path(self, sizeof(self));
 	if (ndx_mkdirs(p->logs, 0755) != NDX_OK || ndx_mkdirs(p->gateways, 0755) != NDX_OK) {
 		cli_error("cannot create %s or %s: %s", p->logs, p->gateways, strerror(errno));
 		return CLI_EXIT_FAIL;
@@ -1684,7 +1824,11 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	for (i = 0; i < N_MEMBERS; i++)
 		if (gateway_setup(p, port, i, &st->gw[i]) != 0)
 			return CLI_EXIT_FAIL;
-	if (ports_free(st, port) != 0)
+	if (app_setup(&st->consent, NAME_CONSENT, p, "consent", port + CONSENT_OFFSET) ||
+	    app_setup(&st->id, NAME_ID, p, "id", port + ID_OFFSET) ||
+	    app_setup(&st->portal, NAME_PORTAL, p, "portal", port + PORTAL_OFFSET))
+		return CLI_EXIT_FAIL;
+	if (ports_free(st, port) != 0 || app_ports_free(st) != 0)
 		return CLI_EXIT_FAIL;
 	if (stat(p->anchor, &sb) != 0) {
 		char *init_argv[] = { registry_bin, "init", "--data", p->registry_dir,
@@ -1708,7 +1852,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (wait_ready(st->registry_pid, NAME_REGISTRY, st->url, p->log, log_from, "listening on",
 		       now_ms()) != 0)
 		goto fail;
-	if (start_sectors(st, sector_bin) != 0)
+	if (start_sectors(st, sector_bin) != 0 || start_consent(st, consent_bin) != 0)
 		goto fail;
 	if (cli_api_open(&api, st->url, p->token, 1) != 0)
 		goto fail;
@@ -1726,7 +1870,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	cli_api_close(&api);
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
-	if (start_gateways(st, gateway_bin, self) != 0)
+	if (start_gateways(st, gateway_bin) != 0)
 		goto fail;
 	fed = federation_doc(st);
 	if (fed == NULL) {
@@ -1773,37 +1917,39 @@ static void print_up_summary(const struct demo_state *st)
 			printf("  %-9s %-12s %s  ndx-sector %s, %s  (pid %ld, log %s)\n",
 			       i == 0 ? "backends" : "", g->m->id, g->sector_url, g->sector,
 			       g->sector_db, (long)g->sector_pid, g->sector_log);
-		if (g->ts_port != 0)
-			printf("  %-9s %-12s %s  ndx testservice  (pid %ld, log %s)\n",
-			       i == 0 && g->sector == NULL ? "backends" : "", g->m->id, g->ts_url,
-			       (long)g->ts_pid, g->ts_log);
 	}
-	printf("            (ndx-sector: synthetic data seeded into %s; ndx testservice:\n"
-	       "             answers with what the provider gateway forwarded)\n", p->sector);
+	printf("            (synthetic data seeded into %s)\n", p->sector);
+	printf("  consent   %-12s %s  ndx-consent  (pid %ld, log %s)\n", CONSENT_ID,
+	       st->consent.url, (long)st->consent.pid, st->consent.log);
 	printf("  described in %s\n", p->fed);
 }
 
 static void print_try_exchange(const struct demo_state *st)
 {
-	char curl[512];
+	char curl[PATH_MAX + 256], self[PATH_MAX];
 
 	try_curl(st, curl, sizeof(curl));
 	printf("Make an exchange (%s reads a citizen from %s through both gateways):\n",
 	       TRY_CLIENT, TRY_SERVICE);
 	printf("  %s\n", curl);
 	try_enterprise_curl(st, curl, sizeof(curl));
-	printf("and another (%s reads an enterprise from %s):\n", TRY_CLIENT,
-	       TRY_ENTERPRISE_SERVICE);
+	printf("and another (%s reads the enterprise %s, whose legal representative\n"
+	       "that citizen is, from %s):\n", TRY_CLIENT, st->try_code, TRY_ENTERPRISE_SERVICE);
+	printf("  %s\n", curl);
+	cli_self_path(self, sizeof(self));
+	try_accesses(st, self, curl, sizeof(curl));
+	printf("then see both reads in the citizen's access list (\"who read my data\"):\n");
 	printf("  %s\n", curl);
 }
 
 static int demo_down(const char *dir, int quiet)
 {
-	static const char *const lists[] = { "gateways", "testservices", "sectors" };
+	static const char *const lists[] = { "gateways", "sectors" };
 	struct demo_paths p;
 	pid_t pids[MAX_PROCS];
 	const char *names[MAX_PROCS];
 	json_t *fed = NULL, *procs, *proc, *reg;
+	const char *key;
 	char now[NDX_TIME_TEXT_LEN];
 	size_t n, i, l;
 	int rc, running;
@@ -1836,6 +1982,8 @@ static int demo_down(const char *dir, int quiet)
 	for (l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		json_array_foreach(json_object_get(fed, lists[l]), i, proc)
 			json_object_set_new(proc, "pid", json_integer(0));
+	json_object_foreach(json_object_get(fed, "apps"), key, proc)
+		json_object_set_new(proc, "pid", json_integer(0));
 	reg = json_object_get(fed, "registry");
 	if (json_is_object(reg))
 		json_object_set_new(reg, "pid", json_integer(0));

@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"\n"
 	"Consent (needs the consent service's token):\n"
 	"  consent     grant, list or revoke a citizen's consents\n"
+	"Transparency (through a consumer gateway):\n"
+	"  subject     subject accesses PIN: who read a citizen's data\n"
 	"\n"
 	"Global configuration:\n"
 	"  conf        fetch the signed configuration, or verify a saved copy\n"
@@ -154,6 +156,8 @@ int main(int argc, char **argv)
 		rc = cmd_consent_service(argc - 1, argv + 1);
 	else if (strcmp(cmd, "consent") == 0)
 		rc = cmd_consent(argc - 1, argv + 1);
+	else if (strcmp(cmd, "subject") == 0)
+		rc = cmd_subject(argc - 1, argv + 1);
 	else if (strcmp(cmd, "conf") == 0)
 		rc = cmd_conf(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)

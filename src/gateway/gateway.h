@@ -29,9 +29,17 @@
 
 /* ---- the configuration file (gwconfig.c) -------------------------------- */
 
+#define GW_BACKEND_SUBJECT_ACCESSES "ndx:subject-accesses"
+
+enum gw_builtin {
+	GW_BUILTIN_NONE = 0,
+	GW_BUILTIN_SUBJECT_ACCESSES, /* backend "ndx:subject-accesses" (accesses.c) */
+};
+
 struct gw_service {
 	char *id;        /* canonical service id */
-	char *backend;   /* base URL, no trailing slash */
+	char *backend;   /* base URL, no trailing slash; NULL for a built-in */
+	enum gw_builtin builtin;
 	long timeout_ms;
 };
 
@@ -250,6 +258,13 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
  * resp is filled). */
 bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
 		    struct ndx_http_resp *resp);
+
+/* The built-in "who read my data" provider (accesses.c): fills resp with
+ * the exchanges this gateway served about subject (query: limit), newest
+ * first. Returns NULL, or the X-Road error type resp now holds. */
+const char *gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const char *subject,
+				const struct ndx_http_req *req, const char *rest,
+				struct ndx_http_resp *resp);
 
 /* Looks up a request header the gateway may accept: sets *ok to false when
  * its value holds CR, LF or NUL or exceeds GW_HEADER_MAX bytes. Returns the

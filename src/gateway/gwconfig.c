@@ -236,9 +236,11 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 			}
 			if (!json_is_object(v) ||
 			    !(backend = json_string_value(json_object_get(v, "backend"))) ||
-			    (strncmp(backend, "http://", 7) && strncmp(backend, "https://", 8))) {
+			    (strncmp(backend, "http://", 7) && strncmp(backend, "https://", 8) &&
+			     strcmp(backend, GW_BACKEND_SUBJECT_ACCESSES) != 0)) {
 				rc = fail(err, errcap, NDX_EINVAL,
-					  "services.%s.backend: required, an http:// or https:// URL",
+					  "services.%s.backend: required, an http:// or https:// URL "
+					  "or \"" GW_BACKEND_SUBJECT_ACCESSES "\"",
 					  key);
 				goto bad;
 			}
@@ -255,11 +257,15 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 			rc = NDX_ENOMEM;
 			if (ndx_id_format(&id, buf, sizeof buf) < 0 || !(svc->id = strdup(buf)))
 				goto oom;
-			bl = strlen(backend);
-			while (bl > 0 && backend[bl - 1] == '/')
-				bl--;
-			if (!(svc->backend = strndup(backend, bl)))
-				goto oom;
+			if (strcmp(backend, GW_BACKEND_SUBJECT_ACCESSES) == 0) {
+				svc->builtin = GW_BUILTIN_SUBJECT_ACCESSES;
+			} else {
+				bl = strlen(backend);
+				while (bl > 0 && backend[bl - 1] == '/')
+					bl--;
+				if (!(svc->backend = strndup(backend, bl)))
+					goto oom;
+			}
 			s->nservices++;
 			for (size_t j = 0; j + 1 < s->nservices; j++) {
 				if (strcmp(s->services[j].id, svc->id) == 0) {

@@ -379,6 +379,18 @@ static void exchange(struct exch *x)
 	}
 	if (!provider_check_personal(x, svc_obj))
 		return;
+	if (svc->builtin == GW_BUILTIN_SUBJECT_ACCESSES) {
+		/* personal.c has made sure a personal service names its subject;
+		 * the access list is about that subject and nobody else. */
+		const char *subject = ndx_http_header(req, "Ndx-Subject");
+		if (!json_is_true(json_object_get(svc_obj, "personal")) || !subject) {
+			refuse(x, 500, "Server.Misconfigured", x->service,
+			       "the access list service must be registered as personal");
+			return;
+		}
+		x->err_type = gw_subject_accesses(x->g, x->v, subject, req, x->rest, x->resp);
+		return;
+	}
 	forward(x, svc);
 }
 
