@@ -12,8 +12,8 @@ MESON_OPTS ?=
 
 NDX = $(BUILD)/src/cli/ndx
 
-.PHONY: all build deps demo test test-unit test-valgrind test-asan test-e2e fuzz fuzz-smoke \
-	bench clean distclean
+.PHONY: all build deps npm demo test test-unit test-valgrind test-asan test-e2e test-oidc \
+	test-browser fuzz fuzz-smoke bench clean distclean
 
 all: build
 
@@ -27,21 +27,29 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# The web UI's design system and the browser/OIDC test tools, exactly as
+# package-lock.json pins them.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+npm: node_modules/.package-lock.json
+
 # Builds, then brings up the demo federation in the foreground (Ctrl-C stops it).
 demo: deps
-	$(MAKE) build
+	$(MAKE) build npm
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build, unit tests plainly, under valgrind and under
 # ASan+UBSan, a short run of every fuzzer, then the end-to-end suite
 # against the real binaries.
 test: deps
-	$(MAKE) build
+	$(MAKE) build npm
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
 	$(MAKE) test-asan
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-e2e
+	$(MAKE) test-oidc
+	$(MAKE) test-browser
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -60,6 +68,15 @@ test-asan: $(ASAN_BUILD)/build.ninja
 
 test-e2e: build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e
+
+# ndx-id driven by a real OpenID Connect client library (openid-client).
+test-oidc: build npm
+	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test tests/oidc/
+
+# The portal in Debian's chromium through Playwright, with axe-core on every
+# page; screenshots land in tests/browser/artifacts/.
+test-browser: build npm
+	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 tests/browser/
 
 # libFuzzer targets (tests/fuzz/README.md): clang, ASan+UBSan, libndx with
 # coverage. `fuzz` runs each for FUZZ_SECONDS and keeps what it discovers in

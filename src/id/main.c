@@ -1,0 +1,714 @@
+/* ndx-id: the national e-ID, an OpenID Connect provider for citizens (the
+ * VNeID role). This file only parses the command line (init, accounts
+ * import, client add, serve) and wires the parts together: store.c keeps
+ * accounts, clients, codes, tokens and sessions; oidc.c answers HTTP;
+ * page.c renders the sign-in pages; token.c mints secrets and ID tokens.
+ * Overview: docs/id.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ndx/args.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/httpd.h"
+#include "ndx/key.h"
+#include "ndx/password.h"
+#include "ndx/pin.h"
+#include "oidc.h"
+#include "store.h"
+#include "token.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+#define PROG "ndx-id"
+#define SIGN_KEY_FILE "id-sign.key"
+#define SIGN_PUB_FILE "id-sign.pub"
+#define PATH_BUF 4096
+#define SECRET_FILE_MAX 4096
+#define CLIENT_SECRET_MIN 16
+#define URIS_MAX 16
+
+static const char USAGE[] =
+	"usage: " PROG " init --data DIR\n"
+	"       " PROG " accounts import --data DIR --population-db PATH [--limit N] [--pin PIN]...\n"
+	"                 --password-file F [--cost default|min]\n"
+	"       " PROG " client add --data DIR --client-id ID --secret-file F\n"
+	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
+	"                 [--post-logout-redirect-uri URI ...]\n"
+	"       " PROG " serve --data DIR --issuer URL [--listen 127.0.0.1:4445] [options]\n"
+	"       " PROG " --version | --help\n"
+	"The national e-ID: an OpenID Connect provider for citizens.\n"
+	"Run `" PROG " COMMAND --help` for the options of a command.\n";
+
+static const char INIT_HELP[] =
+	"usage: " PROG " init --data DIR\n"
+	"Creates a new e-ID provider in DIR (mode 0700): id.db and the Ed25519 key\n"
+	"that signs ID tokens (id-sign.key, mode 0600; id-sign.pub beside it).\n"
+	"Refuses a DIR that already holds one.\n"
+	"  --data DIR   data directory (required)\n";
+
+static const char IMPORT_HELP[] =
+	"usage: " PROG " accounts import --data DIR --population-db PATH [--limit N] [--pin PIN]...\n"
+	"                 --password-file F [--cost default|min]\n"
+	"Creates sign-in accounts for the first N citizens of the population\n"
+	"registry (ordered by PIN) and for each --pin citizen, copying name, birth\n"
+	"date and sex as claims. Every\n"
+	"account gets the password in F (first line), hashed with Argon2id and its\n"
+	"own salt. Running it again updates the accounts (claims and password).\n"
+	"  --data DIR             data directory made by `" PROG " init` (required)\n"
+	"  --population-db PATH   population.db made by `ndx-sector seed` (required)\n"
+	"  --limit N              the first N citizens by PIN, 0..10000000\n"
+	"  --pin PIN              and this citizen (repeatable, up to 1000); at least\n"
+	"                         one of --limit N (N > 0) and --pin is required\n"
+	"  --password-file F      file holding the password (required)\n"
+	"  --cost default|min     Argon2id cost: default (t=3, 64 MiB) or min (t=1,\n"
+	"                         8 MiB; for demos and tests with many accounts)\n";
+
+static const char CLIENT_HELP[] =
+	"usage: " PROG " client add --data DIR --client-id ID --secret-file F\n"
+	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
+	"                 [--post-logout-redirect-uri URI ...]\n"
+	"Registers a relying party (or replaces its registration). Only the SHA-256\n"
+	"of the secret is stored. Redirect URIs are matched exactly, byte for byte.\n"
+	"  --data DIR                      data directory (required)\n"
+	"  --client-id ID                  1..128 characters from A-Z a-z 0-9 - . _ ~ :\n"
+	"  --secret-file F                 file holding the client secret (first line,\n"
+	"                                  at least 16 bytes)\n"
+	"  --redirect-uri URI              an http(s) URI without fragment (repeatable,\n"
+	"                                  at least one, at most 16)\n"
+	"  --post-logout-redirect-uri URI  where /logout may send the browser back\n"
+	"                                  (repeatable, at most 16)\n";
+
+static const char SERVE_HELP[] =
+	"usage: " PROG " serve --data DIR --issuer URL [options]\n"
+	"Serves the OpenID Connect provider until SIGINT or SIGTERM. Prints\n"
+	"\"" PROG ": listening on http://ADDR:PORT\" on stderr once ready.\n"
+	"  --data DIR            data directory made by `" PROG " init` (required)\n"
+	"  --issuer URL          the issuer identifier, e.g. https://id.example.vn\n"
+	"                        (required; endpoints are URL + /authorize, ...)\n"
+	"  --listen ADDR:PORT    IPv4 address and port (default 127.0.0.1:4445;\n"
+	"                        port 0 picks a free port)\n"
+	"  --assets DIR          serve GOV.UK Frontend from DIR under /assets/ (its\n"
+	"                        dist/govuk directory); without it pages are unstyled\n"
+	"  --threads N           HTTP worker threads (default 4)\n"
+	"  --code-lifetime N     seconds an authorization code stays valid, 1..600\n"
+	"                        (default 60)\n";
+
+static int join(char *out, size_t cap, const char *dir, const char *file)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, file);
+
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, PROG ": path too long: %s/%s\n", dir, file);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	unsigned long long v;
+
+	if (ndx_args_uint(s, min, max, &v) != NDX_OK) {
+		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
+			min, max, s);
+		return -1;
+	}
+	*out = (unsigned long)v;
+	return 0;
+}
+
+/* Reads the first line of a secret file (without its line end). The
+ * caller cleanses and frees *out. */
+static int read_secret(const char *opt, const char *path, char **out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = ndx_file_read(path, SECRET_FILE_MAX, &data, &len);
+
+	*out = NULL;
+	if (rc) {
+		fprintf(stderr, PROG ": %s %s: %s\n", opt, path, ndx_strerror(rc));
+		return -1;
+	}
+	data[strcspn(data, "\r\n")] = '\0';
+	if (strlen(data) != strnlen(data, len) || data[0] == '\0') {
+		fprintf(stderr, PROG ": %s %s: the first line is empty\n", opt, path);
+		OPENSSL_cleanse(data, len);
+		free(data);
+		return -1;
+	}
+	*out = data;
+	return 0;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static int open_store(const char *dir, struct idstore **st)
+{
+	char db[PATH_BUF];
+
+	if (join(db, sizeof db, dir, IDSTORE_DB_FILE))
+		return -1;
+	return idstore_open(db, st) ? -1 : 0;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL;
+	char db[PATH_BUF], skey[PATH_BUF], spub[PATH_BUF], kid[NDX_KEY_ID_HEX_LEN + 1];
+	struct ndx_key *key = NULL;
+	struct idstore *st = NULL;
+	int c, made_key = 0, made_pub = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'h': fputs(INIT_HELP, stdout); return 0;
+		default: fputs(INIT_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		fprintf(stderr, PROG " init: %s\n%s",
+			dir ? "unexpected argument" : "--data DIR is required", INIT_HELP);
+		return 2;
+	}
+	if (join(db, sizeof db, dir, IDSTORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    join(spub, sizeof spub, dir, SIGN_PUB_FILE))
+		return 1;
+	if (access(db, F_OK) == 0 || access(skey, F_OK) == 0) {
+		fprintf(stderr, PROG " init: %s already holds an e-ID provider\n", dir);
+		return 1;
+	}
+	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	if ((c = ndx_key_generate(&key)) || (c = ndx_key_save_private(key, skey))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", skey, ndx_strerror(c));
+		goto fail;
+	}
+	made_key = 1;
+	if ((c = ndx_key_save_public(key, spub))) {
+		fprintf(stderr, PROG " init: cannot write %s: %s\n", spub, ndx_strerror(c));
+		goto fail;
+	}
+	made_pub = 1;
+	if ((c = idstore_create(db, &st))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(c));
+		goto fail;
+	}
+	idstore_close(st);
+	chmod(db, 0600);
+	ndx_key_id(key, kid);
+	printf("e-ID provider initialised in %s\n"
+	       "  database     %s\n"
+	       "  signing key  %s (public: %s)\n"
+	       "  key id       %s\n",
+	       dir, db, skey, spub, kid);
+	ndx_key_free(key);
+	return 0;
+fail:
+	if (made_pub)
+		unlink(spub);
+	if (made_key)
+		unlink(skey);
+	ndx_key_free(key);
+	return 1;
+}
+
+/* ---- accounts import ------------------------------------------------------------ */
+
+static int import_rows(struct idstore *st, sqlite3 *pop, unsigned long limit,
+		       const char *pins_json, const char *password, const struct ndx_password_cost *cost,
+		       unsigned long *created, unsigned long *updated)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(pop,
+			       "SELECT pin, full_name, birth_date, sex FROM citizens"
+			       " WHERE pin IN (SELECT pin FROM citizens ORDER BY pin LIMIT ?1)"
+			       " OR pin IN (SELECT value FROM json_each(?2)) ORDER BY pin",
+			       -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, PROG ": population database: %s\n", sqlite3_errmsg(pop));
+		return -1;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
+	sqlite3_bind_text(s, 2, pins_json, -1, SQLITE_STATIC);
+	if (idstore_begin(st)) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct idstore_account a;
+		const char *pin = (const char *)sqlite3_column_text(s, 0);
+		const char *name = (const char *)sqlite3_column_text(s, 1);
+		const char *bd = (const char *)sqlite3_column_text(s, 2);
+		const char *sex = (const char *)sqlite3_column_text(s, 3);
+		const char *why = NULL;
+		int fresh = 0;
+
+		memset(&a, 0, sizeof a);
+		if (!pin || !name || !bd || !sex || ndx_pin_parse(pin, 0, NULL, &why) != NDX_OK ||
+		    strlen(name) >= sizeof a.name || strlen(bd) >= sizeof a.birthdate ||
+		    strlen(sex) >= sizeof a.gender) {
+			fprintf(stderr, PROG ": skipping a citizen row: %s\n",
+				why ? why : "a field is missing or too long");
+			continue;
+		}
+		snprintf(a.pin, sizeof a.pin, "%s", pin);
+		snprintf(a.name, sizeof a.name, "%s", name);
+		snprintf(a.birthdate, sizeof a.birthdate, "%s", bd);
+		snprintf(a.gender, sizeof a.gender, "%s", sex);
+		if ((rc = ndx_password_hash(password, cost, a.password_hash))) {
+			fprintf(stderr, PROG ": cannot hash the password: %s\n", ndx_strerror(rc));
+			goto fail;
+		}
+		if (idstore_account_put(st, &a, &fresh))
+			goto fail;
+		if (fresh)
+			(*created)++;
+		else
+			(*updated)++;
+	}
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, PROG ": population database: %s\n", sqlite3_errmsg(pop));
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	return idstore_commit(st) ? -1 : 0;
+fail:
+	sqlite3_finalize(s);
+	idstore_rollback(st);
+	return -1;
+}
+
+static int cmd_accounts_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "population-db", required_argument, NULL, 'p' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "pin", required_argument, NULL, 'i' },
+		{ "password-file", required_argument, NULL, 'f' },
+		{ "cost", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *popdb = NULL, *pwfile = NULL, *costname = "default";
+	const struct ndx_password_cost *cost = &NDX_PASSWORD_COST_DEFAULT;
+	unsigned long limit = 0, created = 0, updated = 0;
+	struct idstore *st = NULL;
+	sqlite3 *pop = NULL;
+	char *password = NULL, *pins_text = NULL;
+	json_t *pins = json_array();
+	int c, rc = 1;
+
+	if (!pins) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'p': popdb = optarg; break;
+		case 'f': pwfile = optarg; break;
+		case 'n':
+			if (parse_ulong("--limit", optarg, 0, 10000000, &limit)) {
+				json_decref(pins);
+				return 2;
+			}
+			break;
+		case 'i': {
+			const char *why = NULL;
+			if (ndx_pin_parse(optarg, 0, NULL, &why) != NDX_OK ||
+			    json_array_size(pins) >= 1000) {
+				fprintf(stderr, PROG ": --pin: %s\n",
+					why ? why : "at most 1000 of them");
+				json_decref(pins);
+				return 2;
+			}
+			json_array_append_new(pins, json_string(optarg));
+			break;
+		}
+		case 'c':
+			costname = optarg;
+			if (strcmp(optarg, "min") == 0) {
+				cost = &NDX_PASSWORD_COST_MIN;
+			} else if (strcmp(optarg, "default") != 0) {
+				fprintf(stderr, PROG ": --cost: expected default or min\n");
+				return 2;
+			}
+			break;
+		case 'h': fputs(IMPORT_HELP, stdout); json_decref(pins); return 0;
+		default: fputs(IMPORT_HELP, stderr); json_decref(pins); return 2;
+		}
+	}
+	if (!dir || !popdb || !pwfile || (!limit && !json_array_size(pins)) || optind != argc) {
+		json_decref(pins);
+		fprintf(stderr, PROG " accounts import: %s\n%s",
+			!dir		? "--data DIR is required"
+			: !popdb	? "--population-db PATH is required"
+			: !pwfile	? "--password-file F is required"
+			: !limit	? "--limit N (N > 0) or --pin PIN is required"
+					: "unexpected argument",
+			IMPORT_HELP);
+		return 2;
+	}
+	pins_text = json_dumps(pins, JSON_COMPACT);
+	json_decref(pins);
+	if (!pins_text) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	if (read_secret("--password-file", pwfile, &password)) {
+		free(pins_text);
+		return 1;
+	}
+	if (strlen(password) > NDX_PASSWORD_MAX) {
+		fprintf(stderr, PROG ": the password is longer than %d bytes\n", NDX_PASSWORD_MAX);
+		goto out;
+	}
+	if (access(popdb, R_OK) != 0 ||
+	    sqlite3_open_v2(popdb, &pop, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, PROG ": cannot open the population database %s\n", popdb);
+		goto out;
+	}
+	sqlite3_busy_timeout(pop, 5000);
+	if (open_store(dir, &st))
+		goto out;
+	if (import_rows(st, pop, limit, pins_text, password, cost, &created, &updated))
+		goto out;
+	idstore_meta_set(st, "password_cost", costname);
+	printf("imported %lu accounts from %s (%lu new, %lu updated; Argon2id cost %s)\n",
+	       created + updated, popdb, created, updated, costname);
+	rc = 0;
+out:
+	idstore_close(st);
+	sqlite3_close(pop);
+	free_secret(password);
+	free(pins_text);
+	return rc;
+}
+
+/* ---- client add -------------------------------------------------------------------- */
+
+static int client_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > IDSTORE_CLIENT_ID_MAX)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == '_' || c == '~' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
+/* An absolute http(s) URI without fragment, with a plain host[:port]
+ * authority and only printable ASCII: what /authorize compares byte for
+ * byte and what may go into a Location and a CSP header. */
+static const char *uri_problem(const char *u)
+{
+	const char *auth;
+	size_t n;
+
+	if (strlen(u) > IDSTORE_URI_MAX)
+		return "longer than 2048 characters";
+	if (strncmp(u, "https://", 8) == 0)
+		auth = u + 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		auth = u + 7;
+	else
+		return "not an http:// or https:// URI";
+	for (const char *p = u; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("\"<>\\^`{|}", *p))
+			return "holds a space, a control or non-ASCII character, or one of \"<>\\^`{|}";
+	}
+	if (strchr(u, '#'))
+		return "holds a fragment";
+	n = strcspn(auth, "/?");
+	if (n == 0)
+		return "has no host";
+	for (size_t i = 0; i < n; i++) {
+		char c = auth[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+			return "the host part may hold only letters, digits, '.', '-', ':' and []";
+	}
+	return NULL;
+}
+
+static int add_uri(json_t *list, const char *opt, const char *u)
+{
+	const char *why = uri_problem(u);
+
+	if (why) {
+		fprintf(stderr, PROG ": %s \"%s\": %s\n", opt, u, why);
+		return -1;
+	}
+	if (json_array_size(list) >= URIS_MAX) {
+		fprintf(stderr, PROG ": %s: at most %d\n", opt, URIS_MAX);
+		return -1;
+	}
+	if (!idstore_uri_listed(list, u))
+		json_array_append_new(list, json_string(u));
+	return 0;
+}
+
+static int cmd_client_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "client-id", required_argument, NULL, 'i' },
+		{ "secret-file", required_argument, NULL, 's' },
+		{ "redirect-uri", required_argument, NULL, 'r' },
+		{ "post-logout-redirect-uri", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *cid = NULL, *sfile = NULL;
+	struct idstore_client cl = { 0 };
+	struct idstore *st = NULL;
+	char *secret = NULL;
+	int c, rc = 2, created = 0;
+
+	cl.redirect_uris = json_array();
+	cl.post_logout_uris = json_array();
+	if (!cl.redirect_uris || !cl.post_logout_uris)
+		goto out;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'i': cid = optarg; break;
+		case 's': sfile = optarg; break;
+		case 'r':
+			if (add_uri(cl.redirect_uris, "--redirect-uri", optarg))
+				goto out;
+			break;
+		case 'l':
+			if (add_uri(cl.post_logout_uris, "--post-logout-redirect-uri", optarg))
+				goto out;
+			break;
+		case 'h':
+			fputs(CLIENT_HELP, stdout);
+			rc = 0;
+			goto out;
+		default: fputs(CLIENT_HELP, stderr); goto out;
+		}
+	}
+	if (!dir || !cid || !sfile || json_array_size(cl.redirect_uris) == 0 || optind != argc) {
+		fprintf(stderr, PROG " client add: %s\n%s",
+			!dir	 ? "--data DIR is required"
+			: !cid	 ? "--client-id is required"
+			: !sfile ? "--secret-file is required"
+			: optind != argc ? "unexpected argument"
+					 : "at least one --redirect-uri is required",
+			CLIENT_HELP);
+		goto out;
+	}
+	if (!client_id_ok(cid)) {
+		fprintf(stderr, PROG ": --client-id: 1..128 characters from A-Z a-z 0-9 - . _ ~ :\n");
+		goto out;
+	}
+	rc = 1;
+	if (read_secret("--secret-file", sfile, &secret))
+		goto out;
+	if (strlen(secret) < CLIENT_SECRET_MIN) {
+		fprintf(stderr, PROG ": the client secret must be at least %d bytes\n",
+			CLIENT_SECRET_MIN);
+		goto out;
+	}
+	snprintf(cl.client_id, sizeof cl.client_id, "%s", cid);
+	idtok_hash_hex(secret, cl.secret_sha256);
+	if (open_store(dir, &st) || idstore_client_put(st, &cl, &created))
+		goto out;
+	printf("client %s %s with %zu redirect URI(s) and %zu post-logout URI(s)\n", cid,
+	       created ? "registered" : "updated", json_array_size(cl.redirect_uris),
+	       json_array_size(cl.post_logout_uris));
+	rc = 0;
+out:
+	idstore_close(st);
+	idstore_client_clear(&cl);
+	free_secret(secret);
+	return rc;
+}
+
+/* ---- serve ---------------------------------------------------------------------------- */
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "assets", required_argument, NULL, 'a' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "code-lifetime", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *issuer = NULL, *listen = "127.0.0.1:4445", *assets = NULL;
+	const char *why = NULL;
+	unsigned long threads = 4, code_ttl = 60;
+	char addr[64], skey[PATH_BUF];
+	uint16_t port;
+	struct ndx_key *key = NULL;
+	struct idstore *st = NULL;
+	struct ndx_httpd *srv = NULL;
+	struct oidc_config cfg;
+	struct stat sb;
+	sigset_t sigs;
+	int c, sig, rc = 1, cfg_ready = 0;
+
+	memset(&cfg, 0, sizeof cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'i': issuer = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'a': assets = optarg; break;
+		case 't':
+			if (parse_ulong("--threads", optarg, 1, 256, &threads))
+				return 2;
+			break;
+		case 'c':
+			if (parse_ulong("--code-lifetime", optarg, 1, 600, &code_ttl))
+				return 2;
+			break;
+		case 'h': fputs(SERVE_HELP, stdout); return 0;
+		default: fputs(SERVE_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || !issuer || optind != argc) {
+		fprintf(stderr, PROG " serve: %s\n%s",
+			!dir	  ? "--data DIR is required"
+			: !issuer ? "--issuer URL is required"
+				  : "unexpected argument",
+			SERVE_HELP);
+		return 2;
+	}
+	if (ndx_args_listen(listen, addr, sizeof addr, &port, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --listen \"%s\": %s\n", listen, why);
+		return 2;
+	}
+	if (assets && (stat(assets, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+		fprintf(stderr, PROG ": --assets %s: not a directory\n", assets);
+		return 2;
+	}
+	if (join(skey, sizeof skey, dir, SIGN_KEY_FILE))
+		return 1;
+	if ((c = ndx_key_load(skey, &key)) || !ndx_key_has_private(key)) {
+		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", skey,
+			c ? ndx_strerror(c) : "no private key");
+		goto out;
+	}
+	if (open_store(dir, &st))
+		goto out;
+	cfg.st = st;
+	cfg.key = key;
+	cfg.assets_dir = assets;
+	cfg.code_ttl = (time_t)code_ttl;
+	if (oidc_init(&cfg, issuer, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --issuer \"%s\": %s\n", issuer, why);
+		rc = 2;
+		goto out;
+	}
+	cfg_ready = 1;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Block before the pool threads start so they inherit the mask and
+	 * the signals reach sigwait below. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct ndx_httpd_config hcfg = {
+		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
+		.max_body = 64 * 1024, .handler = oidc_handle, .ctx = &cfg, .access_log = 1,
+		.strict = 1,
+	};
+	if (ndx_httpd_start(&hcfg, &srv))
+		goto out;
+	fprintf(stderr, PROG ": issuer %s\n", cfg.issuer);
+	fprintf(stderr, PROG ": listening on http://%s:%u\n", addr, (unsigned)ndx_httpd_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	ndx_httpd_stop(srv);
+	if (cfg_ready)
+		oidc_cleanup(&cfg);
+	idstore_close(st);
+	ndx_key_free(key);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf(PROG " %s\n", NDX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "accounts") == 0 && argc >= 3 && strcmp(argv[2], "import") == 0)
+		return cmd_accounts_import(argc - 2, argv + 2);
+	if (strcmp(argv[1], "client") == 0 && argc >= 3 && strcmp(argv[2], "add") == 0)
+		return cmd_client_add(argc - 2, argv + 2);
+	if (strcmp(argv[1], "accounts") == 0 || strcmp(argv[1], "client") == 0) {
+		fprintf(stderr, PROG ": \"%s\" needs a subcommand (%s)\n%s", argv[1],
+			strcmp(argv[1], "accounts") == 0 ? "import" : "add", USAGE);
+		return 2;
+	}
+	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
+	return 2;
+}

@@ -1,0 +1,150 @@
+/* ndx-id's store: sign-in accounts, registered clients, pending
+ * authorization requests, authorization codes, access tokens, SSO sessions
+ * and failed sign-ins, in one SQLite file. Every secret the provider hands
+ * out (transaction ids, codes, access tokens, session ids) is kept only as
+ * its SHA-256 hex, so a copy of the database lets nobody act as a client or
+ * a citizen. One connection; a mutex makes each compound change one
+ * transaction. Overview: docs/id.md. */
+#ifndef NDX_ID_STORE_H
+#define NDX_ID_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "ndx/password.h"
+#include "ndx/pin.h"
+
+#define IDSTORE_DB_FILE "id.db"
+#define IDSTORE_HASH_HEX 65 /* SHA-256 hex + NUL */
+
+/* Caps on what an authorization request may carry; /authorize refuses
+ * longer values, so the fixed buffers below always fit. */
+#define IDSTORE_CLIENT_ID_MAX 128
+#define IDSTORE_URI_MAX 2048
+#define IDSTORE_SCOPE_MAX 256
+#define IDSTORE_STATE_MAX 512
+#define IDSTORE_CHALLENGE_MAX 128
+
+struct idstore;
+
+/* Creates the database at path (must not exist; NDX_EEXIST) or opens an
+ * existing one (NDX_EIO when missing, NDX_EDB when it is not ndx-id's).
+ * *out is NULL on failure; close with idstore_close (accepts NULL). */
+int idstore_create(const char *path, struct idstore **out);
+int idstore_open(const char *path, struct idstore **out);
+void idstore_close(struct idstore *st);
+
+/* Plain key/value settings. idstore_meta_get: *out malloc'd (caller
+ * frees), NDX_ENOTFOUND when unset. */
+int idstore_meta_get(struct idstore *st, const char *key, char **out);
+int idstore_meta_set(struct idstore *st, const char *key, const char *value);
+
+/* Bulk writes (account import) in one transaction. */
+int idstore_begin(struct idstore *st);
+int idstore_commit(struct idstore *st);
+void idstore_rollback(struct idstore *st);
+
+struct idstore_account {
+	char pin[NDX_PIN_LEN + 1];
+	char name[512];
+	char birthdate[16];
+	char gender[16];
+	char password_hash[NDX_PASSWORD_HASH_MAX];
+};
+/* Inserts or replaces the account of a->pin; *created says which. */
+int idstore_account_put(struct idstore *st, const struct idstore_account *a, int *created);
+/* NDX_ENOTFOUND when pin has no account. */
+int idstore_account_get(struct idstore *st, const char *pin, struct idstore_account *out);
+/* The stored hash of any one account (to copy its cost for a dummy
+ * verification), NDX_ENOTFOUND when there are none. */
+int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX]);
+
+/* A registered client. redirect_uris and post_logout_uris are JSON arrays
+ * of strings, owned by the struct (idstore_client_clear frees them). */
+struct idstore_client {
+	char client_id[IDSTORE_CLIENT_ID_MAX + 1];
+	char secret_sha256[IDSTORE_HASH_HEX];
+	json_t *redirect_uris;
+	json_t *post_logout_uris;
+};
+/* Inserts or replaces; *created says which. Borrows c. */
+int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *created);
+/* NDX_ENOTFOUND for an unknown client. */
+int idstore_client_get(struct idstore *st, const char *client_id, struct idstore_client *out);
+void idstore_client_clear(struct idstore_client *c);
+/* Non-zero when uri is exactly (byte for byte) one of list's strings. */
+int idstore_uri_listed(const json_t *list, const char *uri);
+
+/* A validated authorization request waiting for the citizen to sign in. */
+struct idstore_authreq {
+	char client_id[IDSTORE_CLIENT_ID_MAX + 1];
+	char redirect_uri[IDSTORE_URI_MAX + 1];
+	char scope[IDSTORE_SCOPE_MAX + 1];
+	char state[IDSTORE_STATE_MAX + 1];
+	char nonce[IDSTORE_STATE_MAX + 1];
+	char code_challenge[IDSTORE_CHALLENGE_MAX + 1];
+	char lang[4];
+	int has_state, has_nonce;
+	time_t created;
+};
+int idstore_authreq_put(struct idstore *st, const char *tx_hash, const struct idstore_authreq *r);
+/* NDX_ENOTFOUND when unknown or older than max_age seconds at now. */
+int idstore_authreq_get(struct idstore *st, const char *tx_hash, time_t now, time_t max_age,
+			struct idstore_authreq *out);
+int idstore_authreq_delete(struct idstore *st, const char *tx_hash);
+
+/* An authorization code: what it was issued for. */
+struct idstore_code {
+	struct idstore_authreq req; /* created = issue time; lang unused */
+	char pin[NDX_PIN_LEN + 1];
+	time_t auth_time;
+	time_t exp;
+};
+int idstore_code_put(struct idstore *st, const char *code_hash, const struct idstore_code *c);
+/* Uses up a code: NDX_OK with *out filled the first time; NDX_ENOTFOUND
+ * for an unknown code; NDX_EEXPIRED past its exp (it is used up all the
+ * same); NDX_EEXIST for a code used before, in which case the access token
+ * issued from it is revoked (and one issued later will be born revoked). */
+int idstore_code_redeem(struct idstore *st, const char *code_hash, time_t now,
+			struct idstore_code *out);
+
+struct idstore_token {
+	char pin[NDX_PIN_LEN + 1];
+	char client_id[IDSTORE_CLIENT_ID_MAX + 1];
+	char scope[IDSTORE_SCOPE_MAX + 1];
+	time_t exp;
+};
+/* Records an access token issued from code_hash. */
+int idstore_token_put(struct idstore *st, const char *token_hash, const char *code_hash,
+		      const struct idstore_token *t);
+/* NDX_ENOTFOUND, NDX_EEXPIRED or NDX_EREVOKED when it may not be used. */
+int idstore_token_get(struct idstore *st, const char *token_hash, time_t now,
+		      struct idstore_token *out);
+
+/* SSO sessions, expiring idle seconds after their last use. */
+int idstore_session_put(struct idstore *st, const char *sid_hash, const char *pin,
+			time_t auth_time);
+/* Checks and refreshes a session: NDX_OK with pin and *auth_time set,
+ * NDX_ENOTFOUND when unknown, ended or idle too long. */
+int idstore_session_use(struct idstore *st, const char *sid_hash, time_t now, time_t idle,
+			char pin[NDX_PIN_LEN + 1], time_t *auth_time);
+int idstore_session_end(struct idstore *st, const char *sid_hash);
+
+/* Failed sign-ins. idstore_login_locked: non-zero with *until set while
+ * key (a PIN as typed) is locked out. idstore_login_failed records one
+ * failure and locks key until now + lock when it makes max failures within
+ * window seconds; returns non-zero when it did. idstore_login_ok forgets
+ * key's failures. */
+int idstore_login_locked(struct idstore *st, const char *key, time_t now, time_t *until);
+int idstore_login_failed(struct idstore *st, const char *key, time_t now, time_t window,
+			 int max, time_t lock);
+void idstore_login_ok(struct idstore *st, const char *key);
+
+/* Deletes what expired before now: requests older than authreq_age, codes,
+ * tokens, sessions idle for idle seconds, failures and lockouts older than
+ * window. Best effort. */
+void idstore_purge(struct idstore *st, time_t now, time_t authreq_age, time_t idle,
+		   time_t window);
+
+#endif

@@ -1,0 +1,445 @@
+"""ndx-id, the national e-ID (OpenID Connect provider), end to end.
+
+A tiny population registry is seeded with ndx-sector, ndx-id gets accounts for
+its first citizens and one registered client, and the tests speak HTTP to the
+real process on loopback: discovery, JWKS, the authorization code flow with
+PKCE done by hand, ID token signature checks with python3-cryptography, and
+the refusals (credentials, PKCE, codes, redirect URIs, client secrets,
+lockout, logout). Overview: docs/id.md.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from conftest import free_port
+
+PASSWORD = "mật khẩu thử nghiệm 2026"
+CLIENT_ID = "portal"
+CLIENT_SECRET = "portal-secret-0123456789abcdef"
+REDIRECT = "http://127.0.0.1:9/callback"
+POST_LOGOUT = "http://127.0.0.1:9/signed-out"
+BAD_CREDENTIALS_VI = "Số định danh cá nhân hoặc mật khẩu không đúng"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def pkce():
+    verifier = b64url(os.urandom(32))
+    return verifier, b64url(hashlib.sha256(verifier.encode()).digest())
+
+
+class Idp:
+    def __init__(self, exe, data, issuer_port, stderr_path, code_lifetime=60):
+        self.exe = exe
+        self.port = issuer_port
+        self.url = f"http://127.0.0.1:{issuer_port}"
+        self.stderr_path = stderr_path
+        with open(stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [str(exe), "serve", "--data", str(data), "--issuer", self.url,
+                 "--listen", f"127.0.0.1:{issuer_port}", "--code-lifetime", str(code_lifetime)],
+                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        pytest.fail("ndx-id did not start:\n" + self.log())
+
+    def log(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=10) == 0, self.log()
+
+
+@pytest.fixture(scope="module")
+def setup(build_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("id")
+    sector = build_dir / "src" / "sector" / "ndx-sector"
+    exe = build_dir / "src" / "id" / "ndx-id"
+    subprocess.run([str(sector), "seed", "--db-dir", str(tmp / "pop"), "--citizens", "20"],
+                   check=True, capture_output=True, timeout=60)
+    popdb = tmp / "pop" / "population.db"
+    (tmp / "pw").write_text(PASSWORD + "\n")
+    (tmp / "secret").write_text(CLIENT_SECRET + "\n")
+    data = tmp / "data"
+    run = lambda *a: subprocess.run([str(exe), *a], capture_output=True, text=True, timeout=60)
+    r = run("init", "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    assert (data / "id-sign.key").stat().st_mode & 0o777 == 0o600
+    r = run("accounts", "import", "--data", str(data), "--population-db", str(popdb),
+            "--limit", "10", "--password-file", str(tmp / "pw"), "--cost", "min")
+    assert r.returncode == 0, r.stderr
+    assert "10 new" in r.stdout
+    # Idempotent: a second import updates the same accounts.
+    r = run("accounts", "import", "--data", str(data), "--population-db", str(popdb),
+            "--limit", "10", "--password-file", str(tmp / "pw"), "--cost", "min")
+    assert r.returncode == 0 and "0 new, 10 updated" in r.stdout, r.stdout + r.stderr
+    r = run("client", "add", "--data", str(data), "--client-id", CLIENT_ID, "--secret-file",
+            str(tmp / "secret"), "--redirect-uri", REDIRECT,
+            "--post-logout-redirect-uri", POST_LOGOUT)
+    assert r.returncode == 0, r.stderr
+    import sqlite3
+    with sqlite3.connect(popdb) as db:
+        citizens = db.execute("SELECT pin, full_name, birth_date, sex FROM citizens"
+                              " ORDER BY pin").fetchall()
+    return {"exe": exe, "data": data, "tmp": tmp, "citizens": citizens}
+
+
+@pytest.fixture(scope="module")
+def idp(setup):
+    p = Idp(setup["exe"], setup["data"], free_port(), setup["tmp"] / "idp.stderr")
+    yield p
+    p.stop()
+
+
+def authorize(session, idp, challenge, **extra):
+    params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT,
+              "scope": "openid profile", "state": "st-123", "nonce": "n-456",
+              "code_challenge": challenge, "code_challenge_method": "S256"}
+    params.update(extra)
+    params = {k: v for k, v in params.items() if v is not None}
+    return session.get(idp.url + "/authorize", params=params, allow_redirects=False, timeout=10)
+
+
+def tx_of(page):
+    m = re.search(r'name="tx" value="([^"]+)"', page.text)
+    assert m, page.text
+    return m.group(1)
+
+
+def sign_in(session, idp, page, pin, password, lang="vi"):
+    return session.post(idp.url + "/login", data={"tx": tx_of(page), "lang": lang, "pin": pin,
+                                                  "password": password},
+                        allow_redirects=False, timeout=10)
+
+
+def code_from(resp):
+    assert resp.status_code == 302, resp.text
+    loc = urllib.parse.urlsplit(resp.headers["Location"])
+    assert f"{loc.scheme}://{loc.netloc}{loc.path}" == REDIRECT
+    return urllib.parse.parse_qs(loc.query)
+
+
+def get_code(idp, pin, session=None):
+    s = session or requests.Session()
+    verifier, challenge = pkce()
+    page = authorize(s, idp, challenge)
+    assert page.status_code == 200
+    q = code_from(sign_in(s, idp, page, pin, PASSWORD))
+    return q["code"][0], verifier, s
+
+
+def token(idp, code, verifier, auth=(CLIENT_ID, CLIENT_SECRET), **extra):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": verifier}
+    data.update(extra)
+    data = {k: v for k, v in data.items() if v is not None}
+    return requests.post(idp.url + "/token", data=data, auth=auth, timeout=10)
+
+
+def verify_jws(idp, jws):
+    keys = requests.get(idp.url + "/jwks.json", timeout=5).json()["keys"]
+    header_b64, payload_b64, sig_b64 = jws.split(".")
+    header = json.loads(b64url_decode(header_b64))
+    key = next(k for k in keys if k["kid"] == header["kid"])
+    pub = Ed25519PublicKey.from_public_bytes(b64url_decode(key["x"]))
+    pub.verify(b64url_decode(sig_b64), f"{header_b64}.{payload_b64}".encode())
+    return header, json.loads(b64url_decode(payload_b64))
+
+
+# ---- discovery and keys ------------------------------------------------------------
+
+
+def test_discovery(idp):
+    d = requests.get(idp.url + "/.well-known/openid-configuration", timeout=5).json()
+    assert d["issuer"] == idp.url
+    for ep, path in [("authorization_endpoint", "/authorize"), ("token_endpoint", "/token"),
+                     ("userinfo_endpoint", "/userinfo"), ("jwks_uri", "/jwks.json"),
+                     ("end_session_endpoint", "/logout")]:
+        assert d[ep] == idp.url + path
+    assert d["response_types_supported"] == ["code"]
+    assert d["grant_types_supported"] == ["authorization_code"]
+    assert d["subject_types_supported"] == ["public"]
+    assert d["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    assert d["code_challenge_methods_supported"] == ["S256"]
+    assert d["token_endpoint_auth_methods_supported"] == ["client_secret_basic",
+                                                          "client_secret_post"]
+    assert d["scopes_supported"] == ["openid", "profile"]
+    assert {"sub", "name", "birthdate", "gender"} <= set(d["claims_supported"])
+
+
+def test_jwks(idp):
+    keys = requests.get(idp.url + "/jwks.json", timeout=5).json()["keys"]
+    assert len(keys) == 1
+    k = keys[0]
+    assert k["kty"] == "OKP" and k["crv"] == "Ed25519" and k["alg"] == "EdDSA"
+    assert len(b64url_decode(k["x"])) == 32 and len(k["kid"]) == 64
+    assert "d" not in k
+
+
+# ---- the flow ------------------------------------------------------------------------
+
+
+def test_code_flow(idp, setup):
+    pin, name, birth, sex = setup["citizens"][0]
+    s = requests.Session()
+    verifier, challenge = pkce()
+    page = authorize(s, idp, challenge)
+    assert page.status_code == 200
+    assert '<html lang="vi"' in page.text and "govuk-input" in page.text
+    assert "Content-Security-Policy" in page.headers
+    assert "script-src" not in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
+    r = sign_in(s, idp, page, pin, PASSWORD)
+    q = code_from(r)
+    assert q["state"] == ["st-123"] and q["iss"] == [idp.url]
+    assert len(q["code"][0]) >= 43
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+    t = token(idp, q["code"][0], verifier)
+    assert t.status_code == 200, t.text
+    assert t.headers["Cache-Control"] == "no-store"
+    body = t.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 300
+    header, claims = verify_jws(idp, body["id_token"])
+    assert header["alg"] == "EdDSA"
+    assert claims["iss"] == idp.url and claims["aud"] == CLIENT_ID
+    assert claims["sub"] == pin and claims["nonce"] == "n-456"
+    assert claims["name"] == name and claims["birthdate"] == birth
+    assert claims["exp"] - claims["iat"] == 300
+    assert abs(claims["auth_time"] - time.time()) < 30
+
+    u = requests.get(idp.url + "/userinfo",
+                     headers={"Authorization": "Bearer " + body["access_token"]}, timeout=5)
+    assert u.status_code == 200
+    assert u.json() == {"sub": pin, "name": name, "birthdate": birth, "gender": sex}
+
+    # SSO: a second authorization in the same browser skips the form.
+    verifier2, challenge2 = pkce()
+    r2 = authorize(s, idp, challenge2, state="again")
+    q2 = code_from(r2)
+    assert q2["state"] == ["again"]
+    t2 = token(idp, q2["code"][0], verifier2, auth=None, client_id=CLIENT_ID,
+               client_secret=CLIENT_SECRET)  # client_secret_post
+    assert t2.status_code == 200, t2.text
+    assert verify_jws(idp, t2.json()["id_token"])[1]["auth_time"] == claims["auth_time"]
+
+
+def test_english_page(idp):
+    _, challenge = pkce()
+    page = authorize(requests.Session(), idp, challenge, lang="en")
+    assert page.status_code == 200
+    assert '<html lang="en"' in page.text and "Sign in" in page.text
+    # The switch to Vietnamese keeps the transaction.
+    m = re.search(r'href="(/login\?tx=[^"]+)"', page.text)
+    vi = requests.get(idp.url + m.group(1).replace("&amp;", "&"), timeout=5)
+    assert vi.status_code == 200 and '<html lang="vi"' in vi.text
+
+
+# ---- refusals ------------------------------------------------------------------------
+
+
+def test_wrong_password_and_unknown_pin_look_the_same(idp, setup):
+    pin = setup["citizens"][1][0]
+    unknown = setup["citizens"][15][0]  # a citizen beyond --limit: no account
+    s = requests.Session()
+    _, challenge = pkce()
+    page = authorize(s, idp, challenge)
+    r1 = sign_in(s, idp, page, pin, "wrong password")
+    r2 = sign_in(s, idp, page, unknown, PASSWORD)
+    for r in (r1, r2):
+        assert r.status_code == 401
+        assert BAD_CREDENTIALS_VI in r.text
+        assert "govuk-error-summary" in r.text
+    strip = lambda t: t.replace(pin, "PIN").replace(unknown, "PIN")
+    assert strip(r1.text) == strip(r2.text)
+    log = idp.log()
+    assert "wrong password" not in log and PASSWORD not in log
+    assert pin not in log and unknown not in log
+    assert "********" + pin[-4:] in log
+
+
+def test_echoed_values_are_escaped(idp):
+    s = requests.Session()
+    _, challenge = pkce()
+    page = authorize(s, idp, challenge)
+    r = sign_in(s, idp, page, '"><script>alert(1)</script>', "x")
+    assert r.status_code == 400
+    assert "<script>" not in r.text and "&lt;script&gt;" in r.text
+    # What was typed into the PIN field is not logged (it may be a password).
+    assert "script" not in idp.log()
+
+
+def test_pkce_required(idp):
+    s = requests.Session()
+    r = authorize(s, idp, None)
+    q = code_from(r)
+    assert q["error"] == ["invalid_request"] and q["state"] == ["st-123"]
+    assert "code_challenge" in q["error_description"][0]
+    q = code_from(authorize(s, idp, pkce()[1], code_challenge_method="plain"))
+    assert q["error"] == ["invalid_request"]
+    q = code_from(authorize(s, idp, "too-short"))
+    assert q["error"] == ["invalid_request"]
+    q = code_from(authorize(s, idp, pkce()[1], scope="profile"))
+    assert q["error"] == ["invalid_scope"]
+    q = code_from(authorize(s, idp, pkce()[1], response_type="token"))
+    assert q["error"] == ["unsupported_response_type"]
+
+
+def test_wrong_verifier(idp, setup):
+    code, _, _ = get_code(idp, setup["citizens"][2][0])
+    r = token(idp, code, pkce()[0])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    r = token(idp, code, None)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_missing_verifier(idp, setup):
+    code, _, _ = get_code(idp, setup["citizens"][2][0])
+    r = token(idp, code, None)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_replayed_code_revokes_token(idp, setup):
+    code, verifier, _ = get_code(idp, setup["citizens"][3][0])
+    first = token(idp, code, verifier)
+    assert first.status_code == 200
+    at = first.json()["access_token"]
+    ok = requests.get(idp.url + "/userinfo", headers={"Authorization": "Bearer " + at},
+                      timeout=5)
+    assert ok.status_code == 200
+    again = token(idp, code, verifier)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    r = requests.get(idp.url + "/userinfo", headers={"Authorization": "Bearer " + at},
+                     timeout=5)
+    assert r.status_code == 401
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    assert r.json()["error"] == "invalid_token"
+
+
+def test_userinfo_bad_token(idp):
+    r = requests.get(idp.url + "/userinfo", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+    r = requests.get(idp.url + "/userinfo", timeout=5)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_expired_code(setup):
+    p = Idp(setup["exe"], setup["data"], free_port(), setup["tmp"] / "short.stderr",
+            code_lifetime=1)
+    try:
+        code, verifier, _ = get_code(p, setup["citizens"][4][0])
+        time.sleep(2.2)
+        r = token(p, code, verifier)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        assert "expired" in r.json()["error_description"]
+    finally:
+        p.stop()
+
+
+def test_unregistered_redirect_uri_is_not_followed(idp):
+    r = authorize(requests.Session(), idp, pkce()[1], redirect_uri="http://evil.example/cb")
+    assert r.status_code == 400 and "Location" not in r.headers
+    assert "text/html" in r.headers["Content-Type"]
+    # Nor a prefix of a registered one, nor an unknown client.
+    r = authorize(requests.Session(), idp, pkce()[1], redirect_uri=REDIRECT + "/x")
+    assert r.status_code == 400 and "Location" not in r.headers
+    r = authorize(requests.Session(), idp, pkce()[1], client_id="nobody")
+    assert r.status_code == 400 and "Location" not in r.headers
+
+
+def test_wrong_client_secret(idp, setup):
+    code, verifier, _ = get_code(idp, setup["citizens"][4][0])
+    r = token(idp, code, verifier, auth=(CLIENT_ID, "not-the-secret-at-all"))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    r = token(idp, code, verifier, auth=None)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+
+
+def test_tampered_id_token_does_not_verify(idp, setup):
+    code, verifier, _ = get_code(idp, setup["citizens"][5][0])
+    jws = token(idp, code, verifier).json()["id_token"]
+    h, p, sig = jws.split(".")
+    claims = json.loads(b64url_decode(p))
+    claims["sub"] = "079000000001"
+    forged = f"{h}.{b64url(json.dumps(claims).encode())}.{sig}"
+    with pytest.raises(InvalidSignature):
+        verify_jws(idp, forged)
+    verify_jws(idp, jws)  # the untouched one does
+
+
+def test_lockout_after_five_failures(idp, setup):
+    pin = setup["citizens"][6][0]
+    s = requests.Session()
+    page = authorize(s, idp, pkce()[1])
+    for _ in range(5):
+        assert sign_in(s, idp, page, pin, "guess").status_code == 401
+    r = sign_in(s, idp, page, pin, PASSWORD)  # even the right password now
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) > 800
+    assert "15" in r.text
+    # Other citizens are not affected.
+    code_from(sign_in(s, idp, page, setup["citizens"][7][0], PASSWORD))
+
+
+def test_logout_ends_sso_session(idp, setup):
+    code, verifier, s = get_code(idp, setup["citizens"][8][0])
+    id_token = token(idp, code, verifier).json()["id_token"]
+    old_cookie = s.cookies.get("ndx_id_session")
+    assert old_cookie
+    # An unregistered post-logout URI is refused without redirecting.
+    r = s.get(idp.url + "/logout", params={"id_token_hint": id_token,
+                                           "post_logout_redirect_uri": "http://evil.example/"},
+              allow_redirects=False, timeout=5)
+    assert r.status_code == 400 and "Location" not in r.headers
+    r = s.get(idp.url + "/logout", params={"id_token_hint": id_token,
+                                           "post_logout_redirect_uri": POST_LOGOUT,
+                                           "state": "bye"},
+              allow_redirects=False, timeout=5)
+    assert r.status_code == 302
+    assert r.headers["Location"] == POST_LOGOUT + "?state=bye"
+    # The browser's next authorization shows the form again.
+    page = authorize(s, idp, pkce()[1])
+    assert page.status_code == 200 and 'name="password"' in page.text
+    # Even a copy of the old cookie no longer works.
+    s2 = requests.Session()
+    s2.cookies.set("ndx_id_session", old_cookie)
+    page = authorize(s2, idp, pkce()[1])
+    assert page.status_code == 200 and 'name="password"' in page.text
+    # Without a redirect URI the provider says so itself.
+    r = requests.get(idp.url + "/logout", timeout=5)
+    assert r.status_code == 200 and "đăng xuất" in r.text
+
+
+def test_help_is_truthful(setup):
+    for args in (["--help"], ["init", "--help"], ["accounts", "import", "--help"],
+                 ["client", "add", "--help"], ["serve", "--help"]):
+        r = subprocess.run([str(setup["exe"]), *args], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 0 and "usage:" in r.stdout
