@@ -169,6 +169,26 @@ static bool finish_log(struct cx *x)
 	return false;
 }
 
+
+/* Path and query go out byte for byte and are signed as received, so they
+ * must be bytes libcurl sends unchanged: RFC 3986 pchar and "/" (and "?" in
+ * the query). A raw non-ASCII byte or control character would be
+ * re-encoded or refused on the way and the signatures would no longer
+ * match. Malformed percent-encoding is left to the provider system. */
+static bool uri_chars_ok(const char *s, bool query)
+{
+	static const char extra[] = "-._~!$&'()*+,;=:@/%";
+
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr(extra, c) || (query && c == '?'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
 static void exchange(struct cx *x, const struct gw_view *v, const char **service_label)
 {
 	struct gw_ctx *g = x->g;
@@ -221,6 +241,12 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 		goto done;
 	}
 	rest = req->path + 4 + consumed;
+	if (!uri_chars_ok(rest, false) || !uri_chars_ok(req->query, true)) {
+		decline(x, 400, "Client.InvalidRequest", NULL,
+			"the path or query holds a byte RFC 3986 does not allow there "
+			"(percent-encode it)");
+		goto done;
+	}
 	ndx_id_format(&service_id, x->service, sizeof x->service);
 	ndx_id_format_wire(&service_id, service_wire, sizeof service_wire);
 	/* From here on the exchange is one of ours, with a message id: every

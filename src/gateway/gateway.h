@@ -249,6 +249,7 @@ struct gw_ctx {
 	const struct gw_config *cfg;
 	struct ndx_msglog *log; /* open from before the ports start until after they stop */
 	struct gw_revocations *revs; /* consent revocation lists (personal.h) */
+	struct gw_replay *replay;    /* accepted (key id, client, X-Road-Id) (replay.h) */
 };
 
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "replay.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
 #include "ndx/timefmt.h"
@@ -196,6 +197,7 @@ static void reload(struct gw_ctx *g)
 	}
 	if (strcmp(n->member, g->cfg->member) != 0 || strcmp(n->code, g->cfg->code) != 0)
 		fprintf(stderr, GW_PROG ": SIGHUP: member and code need a restart; ignored\n");
+	gw_replay_set_window(g->replay, (unsigned)(2 * n->settings->clock_skew_s + 1));
 	gw_state_set_settings(g->state, n->settings);
 	n->settings = NULL;
 	gw_config_free(n);
@@ -230,6 +232,13 @@ static int serve(struct gw_config *cfg)
 	}
 	hc.threads = cfg->settings->threads;
 	hc.max_body = cfg->settings->max_body;
+	/* Before gw_state_new, which takes cfg->settings. */
+	g.replay = gw_replay_new(GW_REPLAY_DEFAULT_CAPACITY,
+				 (unsigned)(2 * cfg->settings->clock_skew_s + 1));
+	if (!g.replay) {
+		fprintf(stderr, GW_PROG ": out of memory (replay cache)\n");
+		goto out;
+	}
 	if (gw_state_new(cfg, &state) != NDX_OK) {
 		fprintf(stderr, GW_PROG ": out of memory\n");
 		goto out;
@@ -314,6 +323,7 @@ out:
 		rc = 1;
 	}
 	gw_revocations_free(g.revs);
+	gw_replay_free(g.replay);
 	gw_state_free(state);
 	gw_xfer_global_cleanup();
 	gw_metrics_free_all();

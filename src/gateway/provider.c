@@ -21,6 +21,7 @@
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 #include "personal.h"
+#include "replay.h"
 
 struct exch {
 	struct gw_ctx *g;
@@ -361,6 +362,27 @@ static void exchange(struct exch *x)
 		refuse(x, 401, "Security.BadSignature", err,
 		       "Ndx-Signature does not verify over the request");
 		return;
+	}
+	/* Only now: an unsigned or stale request must not burn the id of a
+	 * real one. A verbatim replay carries a valid signature and a
+	 * timestamp inside the window, so this is the check that stops it. */
+	{
+		uint8_t rkey[GW_REPLAY_KEY_LEN];
+		int rrc = gw_replay_key(key_id ? key_id : fp, x->client, msg_id, rkey);
+
+		if (rrc == NDX_OK)
+			rrc = gw_replay_check_and_add(x->g->replay, rkey, now);
+		if (rrc == NDX_EEXIST) {
+			refuse(x, 409, "Security.Replay", msg_id,
+			       "X-Road-Id %s of %s was already accepted within the last %ld s",
+			       msg_id, x->client, 2 * x->v->s->clock_skew_s);
+			return;
+		}
+		if (rrc != NDX_OK) {
+			refuse(x, 503, "Server.Busy", NULL,
+			       "the gateway's replay cache is full; retry later");
+			return;
+		}
 	}
 	svc_obj = ndx_conf_service(x->conf, x->service);
 	svc = gw_settings_service(x->v->s, x->service);

@@ -222,7 +222,9 @@ json_t *api_validate_row(const struct sector_def *def, const struct sector_table
 		if (strcmp(k, "updated_at") == 0 || (!t->key && strcmp(k, "id") == 0))
 			continue; /* set by the store; accepted so a GET result can be PUT back */
 		if (!sector_column_find(t, k))
-			return refuse(field, why, cap, k, "is not a field of %s", t->name);
+			/* The refusal must name the field; "" would name nothing. */
+			return refuse(field, why, cap, k[0] ? k : "(empty name)",
+				      "is not a field of %s", t->name);
 	}
 	if (!(row = json_object()))
 		return refuse(field, why, cap, "(body)", "out of memory");

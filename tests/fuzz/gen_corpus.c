@@ -17,9 +17,12 @@
 
 #include "fuzz.h"
 #include "ndx/conf.h"
+#include "ndx/consent.h"
 #include "ndx/encode.h"
+#include "ndx/jws.h"
 #include "ndx/msglog.h"
 #include "ndx/msgsig.h"
+#include "ndx/pin.h"
 #include "ndx/timefmt.h"
 
 static const char *outdir;
@@ -512,6 +515,268 @@ static void gen_proofs(const struct ndx_key *key)
 	rmdir(dir);
 }
 
+
+/* ---- consent, jws: signed with the fixed key ---------------------------- */
+
+static const char *const CONSENT_SERVICES[] = { "VN/GOV/BCA/population/citizens",
+						"VN/GOV/BHXH/insurance/participants" };
+
+static char *consent_with(const struct ndx_key *key, const char *jti, size_t nservices,
+			  time_t nbf, time_t exp)
+{
+	struct ndx_consent_fields f = {
+		.iss = "VN/GOV/BCA/consent", .jti = jti, .sub = "001090000001",
+		.consumer = "VN/GOV/BTC/tax", .services = CONSENT_SERVICES,
+		.n_services = nservices, .purpose = "tax-assessment",
+		.iat = nbf, .nbf = nbf, .exp = exp,
+	};
+	char *jws = NULL;
+	char err[256];
+
+	if (ndx_consent_sign(key, &f, &jws, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, "gen_corpus: consent: %s\n", err);
+		failures++;
+		return NULL;
+	}
+	return jws;
+}
+
+/* The mode byte of fuzz_jws, then the text. */
+static void put_jws(const char *name, char mode, const char *text)
+{
+	size_t n = strlen(text);
+	char *b = malloc(n + 1);
+
+	if (b == NULL)
+		exit(1);
+	b[0] = mode;
+	memcpy(b + 1, text, n);
+	put("jws", name, b, n + 1);
+	free(b);
+}
+
+static void gen_consent(const struct ndx_key *key)
+{
+	struct ndx_key *other = seeded_key("gen_corpus: another consent key");
+	char *c;
+
+	if ((c = consent_with(key, "c-0001", 1, FUZZ_NOW - 3600, FUZZ_NOW + 86400))) {
+		put_str("consent", "valid-one-service", c);
+		put_jws("consent-valid", 0, c);
+		/* A changed signature character. */
+		c[strlen(c) - 3] = c[strlen(c) - 3] == 'A' ? 'B' : 'A';
+		put_str("consent", "bad-signature", c);
+		free(c);
+	}
+	if ((c = consent_with(key, "c-0002", 2, FUZZ_NOW - 86400, FUZZ_NOW - 60))) {
+		put_str("consent", "expired-two-services", c);
+		free(c);
+	}
+	if ((c = consent_with(key, NULL, 2, FUZZ_NOW + 3600, FUZZ_NOW + 7200))) {
+		put_str("consent", "not-yet-valid-uuid-jti", c);
+		free(c);
+	}
+	if ((c = consent_with(other, "c-0003", 1, FUZZ_NOW - 3600, FUZZ_NOW + 86400))) {
+		put_str("consent", "unknown-key", c);
+		free(c);
+	}
+	/* Signed JWS with payloads that are not consents. */
+	{
+		static const char *const payloads[] = {
+			("{\"iss\":\"VN/GOV/BCA/consent\",\"jti\":\"x\",\"sub\":\"00109000000\","
+			 "\"ver\":1}"),
+			"{\"iss\":\"VN/GOV/BCA/consent\",\"jti\":\"x\",\"jti\":\"y\"}",
+			"[1,2,3]",
+			"",
+		};
+		for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+			char name[32];
+			char *jws = NULL;
+			if (ndx_jws_sign(key, NDX_CONSENT_TYP, payloads[i], strlen(payloads[i]),
+					 &jws) != NDX_OK) {
+				check(false, "ndx_jws_sign");
+				continue;
+			}
+			snprintf(name, sizeof name, "not-a-consent-%zu", i);
+			put_str("consent", name, jws);
+			put_jws(name, 0, jws);
+			free(jws);
+		}
+	}
+	/* Headers that must be refused: alg none, HS256, crit, duplicate. */
+	{
+		static const char *const headers[] = {
+			"{\"alg\":\"none\",\"typ\":\"ndx-consent+jwt\"}",
+			"{\"alg\":\"HS256\"}",
+			"{\"alg\":\"EdDSA\",\"crit\":[\"exp\"]}",
+			"{\"alg\":\"EdDSA\",\"alg\":\"none\"}",
+			"{\"alg\":\"EdDSA\",\"kid\":\"00\",\"jwk\":{\"kty\":\"OKP\"}}",
+		};
+		for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+			char *h = ndx_b64_encode((const uint8_t *)headers[i], strlen(headers[i]), 1);
+			char text[512], name[32];
+			if (h == NULL)
+				exit(1);
+			snprintf(text, sizeof text, "%s.e30.%s", h,
+				 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+				 "AAAAAAAAAAAAAAAAAAAAAA");
+			snprintf(name, sizeof name, "bad-header-%zu", i);
+			put_jws(name, 0, text);
+			if (i == 0)
+				put_str("consent", "alg-none", text);
+			free(h);
+		}
+	}
+	put_jws("sign-payload", 1, "{\"hello\":\"xin chào\"}");
+	put_jws("sign-empty", 1, "");
+	put_jws("truncated", 0, "eyJhbGciOiJFZERTQSJ9.e30");
+	ndx_key_free(other);
+}
+
+/* ---- pin, request_hash, sector_row: text seeds -------------------------- */
+
+static void put_pin(const char *name, const char *text)
+{
+	char b[64];
+	size_t n = strlen(text);
+
+	b[0] = 0; /* the year: 0 = the clock's */
+	b[1] = 0;
+	memcpy(b + 2, text, n);
+	put("pin", name, b, n + 2);
+}
+
+static void gen_pin(void)
+{
+	char pin[NDX_PIN_LEN + 1], ecode[NDX_ECODE_LEN + 1];
+
+	check(ndx_pin_make("001", 0, 1990, 1, pin) == NDX_OK, "ndx_pin_make");
+	put_pin("pin-male-1990", pin);
+	check(ndx_pin_make("079", 1, 2005, 123456, pin) == NDX_OK, "ndx_pin_make");
+	put_pin("pin-female-2005", pin);
+	put_pin("pin-unknown-province", "999090000001");
+	put_pin("pin-future-century", "001490000001");
+	check(ndx_ecode_make("010010000", ecode) == NDX_OK, "ndx_ecode_make");
+	put_pin("ecode-valid", ecode);
+	put_pin("ecode-bad-digit", "0100100001");
+	put_pin("ecode-branch", "0100100008-001");
+	put_pin("ecode-zeros", "0100000000");
+	{
+		/* 2030 as the current year. */
+		char b[2 + NDX_PIN_LEN] = { 0x07, 0xee };
+		memcpy(b + 2, "001225000001", NDX_PIN_LEN);
+		put("pin", "pin-year-2030", b, sizeof b);
+	}
+}
+
+static void put_fields(const char *name, const char *const *f, size_t n, const char *body)
+{
+	char b[2048];
+	size_t at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(f[i]);
+		if (at + l + 1 > sizeof b)
+			exit(1);
+		memcpy(b + at, f[i], l);
+		at += l;
+		b[at++] = (char)0xff;
+	}
+	if (at + strlen(body) > sizeof b)
+		exit(1);
+	memcpy(b + at, body, strlen(body));
+	at += strlen(body);
+	put("request_hash", name, b, at);
+}
+
+static void gen_request_hash(void)
+{
+	static const char *const get[] = {
+		"GET", "VN/GOV/BCA/population/citizens", "/citizens/001090000001", "a=1&b=%20",
+		"VN/GOV/BTC/tax", "t-6f1c", "u-7", "ISSUE-1", "tax-assessment",
+		"001090000001", "", "2026-01-01T00:00:00Z", "",
+	};
+	static const char *const post[] = {
+		"POST", "VN/GOV/BCA/population/echo", "/upload/%2e%2e/x", "", "VN/GOV/BTC/tax",
+		"py-1", "", "", "", "", "", "2026-01-01T00:00:00Z", "application/json",
+	};
+	put_fields("get-personal", get, 13, "");
+	put_fields("post-body", post, 13, "{\"a\":\"Nguyễn Văn A\"}");
+	put_fields("few-fields", get, 3, "");
+}
+
+static void put_row(const char *name, unsigned table, unsigned mode, const char *json)
+{
+	char b[2048];
+	size_t n = strlen(json);
+
+	if (n + 2 > sizeof b)
+		exit(1);
+	b[0] = (char)table;
+	b[1] = (char)mode;
+	memcpy(b + 2, json, n);
+	put("sector_row", name, b, n + 2);
+}
+
+/* Table numbers are the order of schema.c: population (citizens 0,
+ * households 1), civil-status (births 2, marriages 3), enterprise
+ * (enterprises 4, owners 5), tax (taxpayers 6, obligations 7), insurance
+ * (participants 8, contributions 9), land (parcels 10, right_holders 11),
+ * vehicles (vehicles 12). */
+static void gen_sector_row(void)
+{
+	put_row("citizen", 0, 0,
+		"{\"pin\":\"001090000001\",\"full_name\":\"Nguyễn Văn An\","
+		"\"birth_date\":\"1990-02-28\",\"sex\":\"male\",\"birth_province\":\"001\","
+		"\"permanent_address\":\"1 Tràng Tiền, Hà Nội\",\"permanent_province\":\"001\","
+		"\"household_id\":\"H00100000001\",\"relation\":\"head\"}");
+	put_row("citizen-put-pin-mismatch", 0, 1,
+		"{\"pin\":\"001090000001\",\"full_name\":\"A\",\"birth_date\":\"1991-02-28\","
+		"\"sex\":\"female\",\"birth_province\":\"079\",\"permanent_address\":\"x\","
+		"\"permanent_province\":\"001\"}");
+	put_row("household", 1, 1,
+		"{\"id\":\"H07900001234\",\"head_pin\":\"079205123456\",\"address\":\"Q1\","
+		"\"province\":\"079\"}");
+	put_row("birth", 2, 0,
+		"{\"child_pin\":\"079205123456\",\"child_name\":\"Trần Thị B\","
+		"\"birth_date\":\"2005-01-01\",\"sex\":\"female\",\"province\":\"079\","
+		"\"father_pin\":\"001090000001\",\"registered_on\":\"2005-01-10\"}");
+	put_row("marriage-same-pin", 3, 0,
+		"{\"husband_pin\":\"001090000001\",\"wife_pin\":\"001090000001\","
+		"\"registered_on\":\"2015-05-05\",\"province\":\"001\",\"status\":\"registered\"}");
+	put_row("enterprise", 4, 1,
+		"{\"code\":\"0100100008\",\"name\":\"Công ty TNHH Một\",\"kind\":\"tnhh-1tv\","
+		"\"address\":\"Hà Nội\",\"province\":\"001\",\"status\":\"active\","
+		"\"registered_on\":\"2010-10-10\",\"legal_rep_pin\":\"001090000001\"}");
+	put_row("owner", 5, 0,
+		"{\"enterprise_code\":\"0100100008\",\"owner_pin\":\"001090000001\","
+		"\"share_pct\":55.5,\"since\":\"2010-10-10\"}");
+	put_row("taxpayer-kind-mismatch", 6, 0,
+		"{\"tax_id\":\"0100100008\",\"kind\":\"individual\",\"name\":\"X\","
+		"\"status\":\"active\",\"tax_office\":\"001\",\"registered_on\":\"2010-10-10\"}");
+	put_row("obligation", 7, 0,
+		"{\"tax_id\":\"001090000001\",\"period\":\"2025-12\",\"tax_type\":\"pit\","
+		"\"amount\":1000000,\"paid\":0,\"due_date\":\"2026-01-20\",\"status\":\"due\"}");
+	put_row("participant", 8, 1,
+		"{\"pin\":\"001090000001\",\"name\":\"Nguyễn Văn An\",\"status\":\"contributing\","
+		"\"first_period\":\"2012-01\"}");
+	put_row("contribution-backwards", 9, 0,
+		"{\"pin\":\"001090000001\",\"employer_code\":\"0100100008\","
+		"\"from_period\":\"2020-01\",\"to_period\":\"2019-12\",\"monthly_salary\":9000000,"
+		"\"rate_pct\":10.5}");
+	put_row("parcel", 10, 1,
+		"{\"id\":\"079-0012-00345\",\"province\":\"079\",\"address\":\"Q1\","
+		"\"area_m2\":120.5,\"land_use\":\"ODT\",\"certificate_no\":\"CS 123456\"}");
+	put_row("right-holder", 11, 0,
+		"{\"parcel_id\":\"079-0012-00345\",\"holder_id\":\"0100100008\","
+		"\"share_pct\":100,\"since\":\"2018-03-01\"}");
+	put_row("vehicle", 12, 1,
+		"{\"plate\":\"30A12345\",\"kind\":\"car\",\"brand\":\"VinFast\",\"year\":2023,"
+		"\"chassis_no\":\"RLLV1234567890123\",\"owner_id\":\"001090000001\","
+		"\"registered_on\":\"2023-06-01\",\"updated_at\":\"x\"}");
+	put_row("unknown-field-nul", 0, 0, "{\"pin\":\"0010900\\u00000001\",\"x\":[1,{}]}");
+}
+
 int main(int argc, char **argv)
 {
 	struct ndx_key *key;
@@ -533,6 +798,10 @@ int main(int argc, char **argv)
 	gen_msgsig(key);
 	gen_msgsig_batch();
 	gen_proofs(key);
+	gen_consent(key);
+	gen_pin();
+	gen_request_hash();
+	gen_sector_row();
 	ndx_key_free(key);
 	return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,258 @@
+/* The replay cache of the provider gateway (replay.h; threat T9 in
+ * docs/security.md): a fixed-size hash set of request keys, split into
+ * shards with a mutex each so that pool threads rarely wait for one
+ * another. Each shard is an open-addressing table with linear probing;
+ * expired entries are removed with backward-shift deletion (no tombstones,
+ * so probe chains never grow with the age of the table) when a probe meets
+ * them, and by a sweep of the shard when it looks full. When a shard is full
+ * of live entries the request is refused: forgetting a live entry early
+ * would let exactly the replay through that the cache exists to stop, and
+ * an attacker able to fill the cache could then replay at will. Refusing
+ * (503, the consumer retries later) fails closed and only costs
+ * availability, which the capacity is sized to protect. */
+#include "replay.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndx/err.h"
+#include "ndx/hash.h"
+
+/* Stored bytes of a key: SHA-256 outputs are uniform, and 128 bits make an
+ * accidental collision among a million entries a 2^-88 event; a deliberate
+ * one needs a second preimage of a truncated SHA-256 (and a collision of a
+ * member's own requests only refuses that member's second request). */
+#define STORED_LEN 16
+#define MAX_SHARDS 64u
+/* Shards are split off only while each keeps at least this many entries,
+ * so that small caches (tests, tiny deployments) have an exact capacity. */
+#define MIN_SHARD_CAPACITY 1024u
+
+struct entry {
+	uint8_t key[STORED_LEN];
+	int64_t expires; /* live while now <= expires; 0 = empty slot */
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct entry *slots;
+	size_t nslots;
+	size_t capacity; /* live entries allowed; nslots is 3/2 of it */
+	size_t count;    /* occupied slots, live or expired-but-unswept */
+	int64_t swept_at;/* now of the last full sweep */
+};
+
+struct gw_replay {
+	struct shard *shards;
+	size_t nshards; /* a power of two */
+	atomic_uint window_s;
+};
+
+struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s)
+{
+	struct gw_replay *rc;
+	size_t n = 1, per;
+
+	if (capacity == 0 || window_s == 0 || capacity > SIZE_MAX / 4 / sizeof(struct entry))
+		return NULL;
+	while (n < MAX_SHARDS && capacity / (n * 2) >= MIN_SHARD_CAPACITY)
+		n *= 2;
+	per = (capacity + n - 1) / n;
+	rc = calloc(1, sizeof *rc);
+	if (!rc)
+		return NULL;
+	rc->shards = calloc(n, sizeof *rc->shards);
+	if (!rc->shards) {
+		free(rc);
+		return NULL;
+	}
+	atomic_init(&rc->window_s, window_s);
+	for (size_t i = 0; i < n; i++) {
+		struct shard *s = &rc->shards[i];
+
+		/* Load at most 2/3: linear probing stays short (about 3 probes
+		 * for a miss on average) even when the shard is full. */
+		s->capacity = per;
+		s->nslots = per + per / 2 + 1;
+		s->slots = calloc(s->nslots, sizeof *s->slots);
+		if (!s->slots || pthread_mutex_init(&s->lock, NULL) != 0) {
+			free(s->slots);
+			rc->nshards = i;
+			gw_replay_free(rc);
+			return NULL;
+		}
+		rc->nshards = i + 1;
+	}
+	return rc;
+}
+
+void gw_replay_free(struct gw_replay *rc)
+{
+	if (!rc)
+		return;
+	for (size_t i = 0; i < rc->nshards; i++) {
+		pthread_mutex_destroy(&rc->shards[i].lock);
+		free(rc->shards[i].slots);
+	}
+	free(rc->shards);
+	free(rc);
+}
+
+static void hash_field(struct ndx_sha256 *ctx, const char *s)
+{
+	uint8_t len[8];
+	size_t n = s ? strlen(s) : 0;
+
+	for (int i = 7; i >= 0; i--) {
+		len[i] = (uint8_t)(n & 0xff);
+		n >>= 8;
+	}
+	ndx_sha256_update(ctx, len, sizeof len);
+	if (s && s[0])
+		ndx_sha256_update(ctx, s, strlen(s));
+}
+
+int gw_replay_key(const char *key_id, const char *client, const char *message_id,
+		  uint8_t out[GW_REPLAY_KEY_LEN])
+{
+	static const char label[] = "ndx-replay-v1";
+	struct ndx_sha256 *ctx = ndx_sha256_new();
+
+	if (!ctx) {
+		memset(out, 0, GW_REPLAY_KEY_LEN);
+		return NDX_ENOMEM;
+	}
+	hash_field(ctx, label);
+	hash_field(ctx, key_id);
+	hash_field(ctx, client);
+	hash_field(ctx, message_id);
+	ndx_sha256_final(ctx, out);
+	ndx_sha256_free(ctx);
+	return NDX_OK;
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* A slot keeps only the stored prefix, and deletion must recompute the
+ * home slot of entries it moves, so the home comes from that prefix
+ * (bytes 8..15); the shard comes from byte 31, independent of both. */
+static size_t home_of(const struct shard *s, const uint8_t *key)
+{
+	return (size_t)(load64(key + 8) % s->nslots);
+}
+
+/* Knuth's algorithm R for linear probing: empties slot i and moves later
+ * members of its cluster back, so that every entry stays reachable from its
+ * home slot and no tombstones pile up. */
+static void delete_at(struct shard *s, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		j = (j + 1) % s->nslots;
+		if (s->slots[j].expires == 0)
+			break;
+		size_t k = home_of(s, s->slots[j].key);
+		/* Entry j may move to the hole at i unless its home k lies
+		 * cyclically in (i, j]. */
+		bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+		if (stays)
+			continue;
+		s->slots[i] = s->slots[j];
+		i = j;
+	}
+	memset(&s->slots[i], 0, sizeof s->slots[i]);
+	s->count--;
+}
+
+/* Removes every expired entry of the shard. A deletion may move a later
+ * entry into slot i, which is then looked at again; entries are only ever
+ * moved into the hole being filled, so none is skipped. */
+static void sweep(struct shard *s, int64_t now)
+{
+	for (size_t i = 0; i < s->nslots; i++) {
+		while (s->slots[i].expires != 0 && s->slots[i].expires < now)
+			delete_at(s, i);
+	}
+	s->swept_at = now;
+}
+
+int gw_replay_check_and_add(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
+			    time_t now_t)
+{
+	struct shard *s;
+	int64_t now = (int64_t)now_t;
+	size_t i;
+	int ret;
+
+	assert(rc && key);
+	s = &rc->shards[key[31] & (rc->nshards - 1)];
+	pthread_mutex_lock(&s->lock);
+	i = home_of(s, key);
+	for (;;) {
+		struct entry *e = &s->slots[i];
+
+		if (e->expires == 0)
+			break;
+		if (e->expires < now) {
+			/* Expired on the probe path: remove it; a later entry
+			 * of the cluster may now sit at i. */
+			delete_at(s, i);
+			continue;
+		}
+		if (memcmp(e->key, key, STORED_LEN) == 0) {
+			ret = NDX_EEXIST;
+			goto out;
+		}
+		i = (i + 1) % s->nslots;
+	}
+	if (s->count >= s->capacity && s->swept_at != now) {
+		sweep(s, now);
+		/* The sweep may have moved entries: find the free slot again. */
+		i = home_of(s, key);
+		while (s->slots[i].expires != 0)
+			i = (i + 1) % s->nslots;
+	}
+	if (s->count >= s->capacity) {
+		ret = NDX_ETOOBIG;
+		goto out;
+	}
+	memcpy(s->slots[i].key, key, STORED_LEN);
+	s->slots[i].expires = now + (int64_t)atomic_load(&rc->window_s);
+	if (s->slots[i].expires == 0)
+		s->slots[i].expires = 1; /* a clock at -window_s: still not "empty" */
+	s->count++;
+	ret = NDX_OK;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+void gw_replay_set_window(struct gw_replay *rc, unsigned window_s)
+{
+	assert(rc && window_s > 0);
+	atomic_store(&rc->window_s, window_s);
+}
+
+size_t gw_replay_count(struct gw_replay *rc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rc->nshards; i++) {
+		pthread_mutex_lock(&rc->shards[i].lock);
+		n += rc->shards[i].count;
+		pthread_mutex_unlock(&rc->shards[i].lock);
+	}
+	return n;
+}

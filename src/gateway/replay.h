@@ -1,0 +1,58 @@
+/* The provider gateway's replay cache (docs/security.md T9): the set of
+ * (consumer, X-Road-Id) pairs it has accepted within the timestamp window,
+ * so that a captured signed request sent again verbatim inside the window is
+ * refused (409 Security.Replay) instead of executed twice. Outside the
+ * window the timestamp check refuses it already. Fixed memory, chosen at
+ * creation; thread-safe. Self-contained (no gateway.h) so that the unit test
+ * links it alone. */
+#ifndef NDX_GATEWAY_REPLAY_H
+#define NDX_GATEWAY_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define GW_REPLAY_KEY_LEN 32
+/* Enough for ~1600 exchanges a second over a 600 s window (2 x the default
+ * clock skew); about 24 MB per million entries plus half of that in slack. */
+#define GW_REPLAY_DEFAULT_CAPACITY (1024u * 1024u)
+
+struct gw_replay;
+
+/* A cache for at most capacity live entries (>= 1), each kept window_s
+ * seconds (>= 1) after it was added. The gateway passes 2 x clock_skew_s +
+ * 1: a request stamped up to skew ahead of the clock stays acceptable until
+ * 2 x skew after it arrived, so its key must be held that long.
+ * Allocates all its memory now. Returns NULL when allocation fails or an
+ * argument is out of range. */
+struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s);
+
+/* The key of one request: SHA-256 over the calling gateway's signing key
+ * id, the canonical X-Road-Client and the X-Road-Id, each length-prefixed
+ * (so that no two different triples share a key). Any of them may be NULL
+ * (hashed like ""). Returns NDX_OK, or NDX_ENOMEM (out is then zeroed and
+ * must not be used). */
+int gw_replay_key(const char *key_id, const char *client, const char *message_id,
+		  uint8_t out[GW_REPLAY_KEY_LEN]);
+
+/* Records key as seen at now. Returns
+ *   NDX_OK        the key was not held (or had expired): the request may go on;
+ *   NDX_EEXIST    the key is held and live: a replay, refuse it;
+ *   NDX_ETOOBIG   the cache holds capacity live entries: refuse the request
+ *                 (503 Server.Busy) - nothing is forgotten early.
+ * Thread-safe. */
+int gw_replay_check_and_add(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
+			    time_t now);
+
+/* Entries added from now on are kept window_s (>= 1) seconds: a SIGHUP
+ * that changes clock_skew_s calls this with the new 2 x skew + 1. Entries
+ * already held keep their expiry. Thread-safe. */
+void gw_replay_set_window(struct gw_replay *rc, unsigned window_s);
+
+/* Live entries (an upper bound: expired ones not yet swept may count). */
+size_t gw_replay_count(struct gw_replay *rc);
+
+/* Accepts NULL. No call may be running. */
+void gw_replay_free(struct gw_replay *rc);
+
+#endif
