@@ -1,0 +1,333 @@
+/* The portal's HTTP entry point and its JSON API (api.h). Routing is a
+ * table: a method, a pattern of path segments ('*' takes one id-like
+ * segment) and who may call it. The checks run in one order for every
+ * route: session (401), kind of session (403 forbidden), CSRF token for
+ * POST (403 csrf), a JSON object body (400), then the route. Errors are
+ * {"error","message","fields"?}; answers under /api/ and /auth/ are never
+ * cached. */
+#include "api.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "citizen.h"
+#include "ndx/err.h"
+#include "procedures.h"
+#include "static.h"
+
+#define MAX_SEGS 6
+#define SEG_MAX 64
+
+int perr_set(struct perr *e, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->status = status;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void api_reply_error(struct ndx_http_resp *resp, struct perr *e)
+{
+	json_t *o = json_pack("{s:s,s:s}", "error", e->code ? e->code : "internal", "message",
+			      e->message);
+
+	if (o && e->fields)
+		json_object_set(o, "fields", e->fields);
+	json_decref(e->fields);
+	e->fields = NULL;
+	ndx_http_resp_json(resp, e->status ? e->status : 500, o);
+}
+
+static void fail(struct ndx_http_resp *resp, int status, const char *code, const char *msg)
+{
+	struct perr e = { 0 };
+
+	perr_set(&e, status, code, "%s", msg);
+	api_reply_error(resp, &e);
+}
+
+int api_body(const struct ndx_http_req *req, struct ndx_http_resp *resp, json_t **out)
+{
+	json_error_t err;
+
+	*out = NULL;
+	if (req->body && req->body_len)
+		*out = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
+				  &err);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		fail(resp, 400, "invalid", "the body must be one JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- routes ---------------------------------------------------------------- */
+
+struct call {
+	const struct portal *p;
+	const struct ndx_http_req *req;
+	struct psession *s;
+	const char *arg;
+	json_t *body;
+};
+
+typedef int (*route_fn)(struct call *c, json_t **out, int *status, struct perr *e);
+
+static int r_profile(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return citizen_profile(c->p, c->s, out, e);
+}
+
+static int r_insurance(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return citizen_insurance(c->p, c->s, out, e);
+}
+
+static int r_accesses(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return citizen_accesses(c->p, c->s, out, e);
+}
+
+static int r_consents(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return citizen_consents(c->p, c->s, out, e);
+}
+
+static int r_consent_new(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	*status = 201;
+	return citizen_consent_create(c->p, c->s, c->body, out, e);
+}
+
+static int r_consent_revoke(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return citizen_consent_revoke(c->p, c->s, c->arg, out, e);
+}
+
+static int r_prefill(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return proc_prefill(c->p, c->s, c->arg, out, e);
+}
+
+static int r_procedures(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	if (pstore_proc_list(c->p->st, c->s->subject, NULL, NULL, out) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedures could not be read");
+	return 0;
+}
+
+static int r_submit(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	*status = 201;
+	return proc_submit(c->p, c->s, c->body, out, e);
+}
+
+static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	int rc = pstore_proc_get(c->p->st, c->arg, out);
+
+	(void)status;
+	if (rc == NDX_OK && proc_visible(c->s, *out))
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	if (rc != NDX_OK && rc != NDX_ENOTFOUND)
+		return perr_set(e, 500, "internal", "the procedure could not be read");
+	return perr_set(e, 404, "not_found", "no such procedure");
+}
+
+static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	const char *state = ndx_http_query_arg(c->req, "status");
+
+	(void)status;
+	if (!state)
+		state = "submitted";
+	if (!proc_state_known(state))
+		return perr_set(e, 400, "invalid", "status must be a procedure state");
+	if (pstore_proc_list(c->p->st, NULL, c->s->agency, state, out) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedures could not be read");
+	return 0;
+}
+
+static int r_decide(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return proc_decide(c->p, c->s, c->arg, c->body, out, e);
+}
+
+enum who { SIGNED_IN, CITIZEN, OFFICER };
+
+static const struct route {
+	const char *method;
+	const char *pattern;
+	enum who who;
+	route_fn fn;
+} ROUTES[] = {
+	{ "GET", "profile", CITIZEN, r_profile },
+	{ "GET", "insurance", CITIZEN, r_insurance },
+	{ "GET", "accesses", CITIZEN, r_accesses },
+	{ "GET", "consents", CITIZEN, r_consents },
+	{ "POST", "consents", CITIZEN, r_consent_new },
+	{ "POST", "consents/*/revoke", CITIZEN, r_consent_revoke },
+	{ "GET", "prefill/*", CITIZEN, r_prefill },
+	{ "GET", "procedures", CITIZEN, r_procedures },
+	{ "POST", "procedures", CITIZEN, r_submit },
+	{ "GET", "procedures/*", SIGNED_IN, r_procedure },
+	{ "GET", "officer/procedures", OFFICER, r_queue },
+	{ "POST", "officer/procedures/*/decision", OFFICER, r_decide },
+};
+
+static int id_segment(const char *s, size_t n)
+{
+	if (n == 0 || n > SEG_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("-_.:", s[i])))
+			return 0;
+	return 1;
+}
+
+/* Whether rest (the path after /api/) matches pattern; the '*' segment is
+ * copied into arg. */
+static int match(const char *pattern, const char *rest, char arg[SEG_MAX + 1])
+{
+	while (*pattern && *rest) {
+		size_t pn = strcspn(pattern, "/"), rn = strcspn(rest, "/");
+
+		if (pn == 1 && *pattern == '*') {
+			if (!id_segment(rest, rn))
+				return 0;
+			memcpy(arg, rest, rn);
+			arg[rn] = '\0';
+		} else if (pn != rn || strncmp(pattern, rest, pn) != 0) {
+			return 0;
+		}
+		pattern += pn;
+		rest += rn;
+		if (*pattern != *rest)
+			return 0;
+		if (*pattern == '/') {
+			pattern++;
+			rest++;
+		}
+	}
+	return !*pattern && !*rest;
+}
+
+static void api_route(const struct portal *p, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp)
+{
+	const char *rest = req->path + strlen("/api/");
+	const struct route *r = NULL;
+	char arg[SEG_MAX + 1] = "";
+	struct psession s;
+	struct perr e = { 0 };
+	struct call c = { .p = p, .req = req, .s = &s };
+	json_t *out = NULL;
+	int status = 200, have, is_post = strcmp(req->method, "POST") == 0;
+
+	if (strcmp(rest, "session") == 0 && strcmp(req->method, "GET") == 0) {
+		if (auth_session(p, req, &s) == NDX_OK) {
+			ndx_http_resp_json(resp, 200, auth_session_json(p, &s));
+			psession_clear(&s);
+		} else {
+			ndx_http_resp_json(resp, 200, json_pack("{s:b}", "authenticated", 0));
+		}
+		return;
+	}
+	for (size_t i = 0; i < sizeof ROUTES / sizeof *ROUTES && !r; i++)
+		if (strcmp(ROUTES[i].method, req->method) == 0 && match(ROUTES[i].pattern, rest, arg))
+			r = &ROUTES[i];
+	if (!r) {
+		fail(resp, 404, "not_found", "no such route");
+		return;
+	}
+	have = auth_session(p, req, &s) == NDX_OK;
+	if (!have) {
+		fail(resp, 401, "unauthenticated", "sign in first");
+		return;
+	}
+	if ((r->who == CITIZEN && strcmp(s.kind, "citizen") != 0) ||
+	    (r->who == OFFICER && strcmp(s.kind, "officer") != 0)) {
+		fail(resp, 403, "forbidden", r->who == CITIZEN ? "for citizens only"
+							       : "for officers only");
+		goto out;
+	}
+	if (is_post) {
+		const char *tok = ndx_http_header(req, "X-CSRF-Token");
+
+		if (!tok || strlen(tok) != strlen(s.csrf) ||
+		    CRYPTO_memcmp(tok, s.csrf, strlen(s.csrf)) != 0) {
+			fail(resp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+			goto out;
+		}
+		if (req->body_len || strcmp(r->pattern, "consents/*/revoke") != 0) {
+			if (api_body(req, resp, &c.body))
+				goto out;
+		}
+	}
+	c.arg = arg;
+	if (r->fn(&c, &out, &status, &e))
+		api_reply_error(resp, &e);
+	else
+		ndx_http_resp_json(resp, status, out);
+out:
+	json_decref(c.body);
+	psession_clear(&s);
+}
+
+/* ---- the entry point --------------------------------------------------------- */
+
+static int prefixed(const char *path, const char *prefix)
+{
+	return strncmp(path, prefix, strlen(prefix)) == 0;
+}
+
+void portal_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	const struct portal *p = ctx;
+	const char *path = req->path;
+	int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+
+	ndx_http_resp_header(resp, "Content-Security-Policy",
+			     "default-src 'self'; frame-ancestors 'none'");
+	ndx_http_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	ndx_http_resp_header(resp, "X-Frame-Options", "DENY");
+	ndx_http_resp_header(resp, "Referrer-Policy", "no-referrer");
+	if (prefixed(path, "/api/") || prefixed(path, "/auth/") || strcmp(path, "/healthz") == 0)
+		ndx_http_resp_header(resp, "Cache-Control", "no-store");
+
+	if (prefixed(path, "/api/"))
+		api_route(p, req, resp);
+	else if (prefixed(path, "/auth/"))
+		auth_handle(p, req, resp);
+	else if (get && strcmp(path, "/healthz") == 0)
+		ndx_http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+	else if (get && prefixed(path, "/static/"))
+		static_serve(p->cfg->web_dir, path + strlen("/static/"), resp);
+	else if (get && prefixed(path, "/assets/govuk/"))
+		static_serve(p->cfg->assets_dir, path + strlen("/assets/govuk/"), resp);
+	else if (get)
+		static_serve(p->cfg->web_dir, "index.html", resp);
+	else
+		fail(resp, 404, "not_found", "no such route");
+}

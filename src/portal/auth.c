@@ -1,0 +1,309 @@
+/* Sign-in and sessions (auth.h). A session id is 256 random bits sent only
+ * in an HttpOnly cookie and stored only as its SHA-256, so a copy of
+ * portal.db does not let anyone in; every sign-in makes a new id (no
+ * fixation) and drops the one the browser had. The e-ID login keeps state,
+ * nonce and PKCE verifier server-side for 10 minutes, keyed by the state's
+ * hash, and takes them exactly once. Officers are checked with Argon2id;
+ * an unknown name costs the same hash as a wrong password and gets the
+ * same answer. */
+#include "auth.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/hash.h"
+#include "ndx/password.h"
+#include "ndx/timefmt.h"
+
+#define TOKEN_LEN 43    /* base64url of 32 bytes */
+#define LOGIN_MAX_AGE_S 600
+
+static void hash_hex(const char *text, char out[PSTORE_HASH_HEX])
+{
+	uint8_t h[NDX_SHA256_LEN];
+
+	ndx_sha256(text, strlen(text), h);
+	ndx_hex_encode(h, sizeof h, out);
+}
+
+static int token_ok(const char *s, size_t n)
+{
+	if (n != TOKEN_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* The session cookie's value (a well-formed token) into out. */
+static int cookie_token(const struct ndx_http_req *req, char out[TOKEN_LEN + 1])
+{
+	const char *h = ndx_http_header(req, "Cookie");
+	const size_t nlen = strlen(SESSION_COOKIE);
+
+	while (h && *h) {
+		size_t len;
+
+		while (*h == ' ' || *h == ';')
+			h++;
+		len = strcspn(h, ";");
+		if (len > nlen && strncmp(h, SESSION_COOKIE, nlen) == 0 && h[nlen] == '=') {
+			const char *v = h + nlen + 1;
+			size_t vlen = len - nlen - 1;
+
+			while (vlen && v[vlen - 1] == ' ')
+				vlen--;
+			if (token_ok(v, vlen)) {
+				memcpy(out, v, vlen);
+				out[vlen] = '\0';
+				return 1;
+			}
+		}
+		h += len;
+	}
+	return 0;
+}
+
+int auth_session(const struct portal *p, const struct ndx_http_req *req, struct psession *s)
+{
+	char tok[TOKEN_LEN + 1], hex[PSTORE_HASH_HEX];
+
+	memset(s, 0, sizeof *s);
+	if (!cookie_token(req, tok))
+		return NDX_ENOTFOUND;
+	hash_hex(tok, hex);
+	OPENSSL_cleanse(tok, sizeof tok);
+	return pstore_session_get(p->st, hex, time(NULL), (long)p->cfg->session_minutes * 60,
+				  SESSION_MAX_S, s);
+}
+
+json_t *auth_session_json(const struct portal *p, const struct psession *s)
+{
+	time_t idle = s->last_seen + (time_t)p->cfg->session_minutes * 60;
+	time_t abs = s->created_at + SESSION_MAX_S;
+	char exp[NDX_TIME_TEXT_LEN];
+	json_t *o;
+
+	ndx_time_format(idle < abs ? idle : abs, exp);
+	o = json_pack("{s:b,s:s,s:s,s:s,s:s}", "authenticated", 1, "kind", s->kind, "name",
+		      s->name, "csrf", s->csrf, "expires_at", exp);
+	if (o && s->subject[0])
+		json_object_set_new(o, "subject", json_string(s->subject));
+	if (o && s->agency[0])
+		json_object_set_new(o, "agency", json_string(s->agency));
+	if (o && s->username[0])
+		json_object_set_new(o, "username", json_string(s->username));
+	return o;
+}
+
+static void set_cookie(const struct portal *p, struct ndx_http_resp *resp, const char *value,
+		       int clear)
+{
+	char c[256];
+
+	snprintf(c, sizeof c, "%s=%s; Path=/; HttpOnly; SameSite=Lax%s%s", SESSION_COOKIE, value,
+		 clear ? "; Max-Age=0" : "", p->cfg->secure_cookie ? "; Secure" : "");
+	ndx_http_resp_header(resp, "Set-Cookie", c);
+}
+
+/* Drops the session the browser presents, if any. */
+static void drop_session(const struct portal *p, const struct ndx_http_req *req)
+{
+	char tok[TOKEN_LEN + 1], hex[PSTORE_HASH_HEX];
+
+	if (cookie_token(req, tok)) {
+		hash_hex(tok, hex);
+		pstore_session_delete(p->st, hex);
+	}
+}
+
+/* Stores s (kind, names filled by the caller) under a fresh id and sets the
+ * cookie. NDX_OK or an error (nothing set). */
+static int start_session(const struct portal *p, const struct ndx_http_req *req,
+			 struct ndx_http_resp *resp, struct psession *s)
+{
+	char tok[64], hex[PSTORE_HASH_HEX];
+	int rc;
+
+	drop_session(p, req);
+	if ((rc = oidc_random(tok, sizeof tok)) || (rc = oidc_random(s->csrf, sizeof s->csrf)))
+		return rc;
+	s->created_at = s->last_seen = time(NULL);
+	hash_hex(tok, hex);
+	if ((rc = pstore_session_create(p->st, hex, s)) == NDX_OK)
+		set_cookie(p, resp, tok, 0);
+	OPENSSL_cleanse(tok, sizeof tok);
+	return rc;
+}
+
+static void redirect(struct ndx_http_resp *resp, const char *location)
+{
+	ndx_http_resp_header(resp, "Location", location);
+	ndx_http_resp_bytes(resp, 302, "text/plain; charset=utf-8", "", 0);
+}
+
+static void reply(struct ndx_http_resp *resp, int status, const char *code, const char *msg)
+{
+	struct perr e = { 0 };
+
+	perr_set(&e, status, code, "%s", msg);
+	api_reply_error(resp, &e);
+}
+
+/* ---- e-ID ------------------------------------------------------------------ */
+
+static void login(const struct portal *p, struct ndx_http_resp *resp)
+{
+	char state[64], nonce[64], verifier[64], challenge[64], hex[PSTORE_HASH_HEX];
+	char *url = NULL;
+	int rc;
+
+	if ((rc = oidc_random(state, sizeof state)) || (rc = oidc_random(nonce, sizeof nonce)) ||
+	    (rc = oidc_random(verifier, sizeof verifier))) {
+		redirect(resp, "/?error=login_failed");
+		return;
+	}
+	oidc_challenge(verifier, challenge, sizeof challenge);
+	hash_hex(state, hex);
+	if ((rc = oidc_auth_url(p->oidc, state, nonce, challenge, &url)) ||
+	    (rc = pstore_login_put(p->st, hex, nonce, verifier, time(NULL)))) {
+		fprintf(stderr, PORTAL_PROG ": login: %s\n",
+			url ? "cannot store the login" : "the e-ID cannot be reached");
+		free(url);
+		redirect(resp, "/?error=login_failed");
+		return;
+	}
+	redirect(resp, url);
+	free(url);
+}
+
+static void callback(const struct portal *p, const struct ndx_http_req *req,
+		     struct ndx_http_resp *resp)
+{
+	const char *state = ndx_http_query_arg(req, "state");
+	const char *code = ndx_http_query_arg(req, "code");
+	char hex[PSTORE_HASH_HEX], nonce[128], verifier[128];
+	struct oidc_identity id;
+	struct psession s = { 0 };
+	const char *why = "";
+	int rc;
+
+	if (!state || strlen(state) > 128) {
+		redirect(resp, "/?error=state_invalid");
+		return;
+	}
+	hash_hex(state, hex);
+	if (pstore_login_take(p->st, hex, time(NULL), LOGIN_MAX_AGE_S, nonce, verifier,
+			      sizeof nonce) != NDX_OK) {
+		redirect(resp, "/?error=state_invalid");
+		return;
+	}
+	if (ndx_http_query_arg(req, "error") || !code || !*code || strlen(code) > 2048) {
+		redirect(resp, "/?error=login_failed");
+		return;
+	}
+	rc = oidc_redeem(p->oidc, code, verifier, nonce, time(NULL), &id, &why);
+	OPENSSL_cleanse(verifier, sizeof verifier);
+	if (rc != NDX_OK) {
+		fprintf(stderr, PORTAL_PROG ": e-ID login refused: %s\n", why);
+		redirect(resp, "/?error=login_failed");
+		return;
+	}
+	snprintf(s.kind, sizeof s.kind, "citizen");
+	snprintf(s.subject, sizeof s.subject, "%s", id.subject);
+	snprintf(s.name, sizeof s.name, "%s", id.name);
+	s.id_token = id.id_token;
+	id.id_token = NULL;
+	oidc_identity_clear(&id);
+	rc = start_session(p, req, resp, &s);
+	psession_clear(&s);
+	redirect(resp, rc == NDX_OK ? "/profile" : "/?error=login_failed");
+}
+
+/* ---- officers and logout ------------------------------------------------------ */
+
+static void officer_login(const struct portal *p, const struct ndx_http_req *req,
+			  struct ndx_http_resp *resp)
+{
+	const char *user, *pass;
+	struct pofficer o;
+	struct psession s = { 0 };
+	json_t *body;
+	int rc;
+
+	if (api_body(req, resp, &body))
+		return;
+	user = json_string_value(json_object_get(body, "username"));
+	pass = json_string_value(json_object_get(body, "password"));
+	if (!user || !pass || !*user || strlen(user) >= sizeof o.username ||
+	    strlen(pass) > NDX_PASSWORD_MAX) {
+		json_decref(body);
+		reply(resp, 400, "invalid", "expected {\"username\", \"password\"}");
+		return;
+	}
+	rc = pstore_officer_get(p->st, user, &o);
+	if (rc == NDX_ENOTFOUND) {
+		ndx_password_verify(p->dummy_hash, pass);
+	} else if (rc == NDX_OK) {
+		rc = ndx_password_verify(o.password_hash, pass);
+	}
+	json_decref(body);
+	if (rc != NDX_OK) {
+		if (rc != NDX_ENOTFOUND && rc != NDX_EPERM)
+			fprintf(stderr, PORTAL_PROG ": officer login: %s\n", ndx_strerror(rc));
+		reply(resp, 401, "bad_credentials", "wrong user name or password");
+		return;
+	}
+	snprintf(s.kind, sizeof s.kind, "officer");
+	snprintf(s.name, sizeof s.name, "%s", o.name);
+	snprintf(s.agency, sizeof s.agency, "%s", o.agency);
+	snprintf(s.username, sizeof s.username, "%s", o.username);
+	if (start_session(p, req, resp, &s) != NDX_OK) {
+		reply(resp, 500, "internal", "the session could not be stored");
+		return;
+	}
+	ndx_http_resp_json(resp, 200, auth_session_json(p, &s));
+}
+
+static void logout(const struct portal *p, const struct ndx_http_req *req,
+		   struct ndx_http_resp *resp)
+{
+	struct psession s;
+	char *url = NULL;
+
+	if (auth_session(p, req, &s) == NDX_OK) {
+		if (strcmp(s.kind, "citizen") == 0)
+			url = oidc_logout_url(p->oidc, s.id_token);
+		psession_clear(&s);
+	}
+	drop_session(p, req);
+	set_cookie(p, resp, "", 1);
+	ndx_http_resp_json(resp, 200, json_pack("{s:s}", "logout_url", url ? url : "/"));
+	free(url);
+}
+
+void auth_handle(const struct portal *p, const struct ndx_http_req *req,
+		 struct ndx_http_resp *resp)
+{
+	const char *m = req->method, *path = req->path;
+	int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0, post = strcmp(m, "POST") == 0;
+
+	if (get && strcmp(path, "/auth/login") == 0)
+		login(p, resp);
+	else if (get && strcmp(path, "/auth/callback") == 0)
+		callback(p, req, resp);
+	else if (post && strcmp(path, "/auth/logout") == 0)
+		logout(p, req, resp);
+	else if (post && strcmp(path, "/auth/officer") == 0)
+		officer_login(p, req, resp);
+	else
+		reply(resp, 404, "not_found", "no such route");
+}

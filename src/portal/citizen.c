@@ -1,0 +1,427 @@
+/* The citizen's own data (citizen.h). Registry reads go through the
+ * exchange with the citizen as Ndx-Subject, so each read is itself logged
+ * and later listed in "who read my data". The access list is gathered from
+ * every member that publishes a transparency service; a member that cannot
+ * answer is named in "unavailable" instead of failing the whole page.
+ * Consents are managed at the consent service with the portal's token, for
+ * the session's subject only. */
+#include "citizen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "exchange.h"
+#include "ndx/err.h"
+#include "ndx/id.h"
+#include "ndx/timefmt.h"
+
+#define TRANSPARENCY_CODE "transparency"
+#define MAX_PROVIDERS 64
+#define MAX_CONSENT_SERVICES 16
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static int oom(struct perr *e)
+{
+	return perr_set(e, 500, "internal", "out of memory");
+}
+
+/* GET service+path for the citizen with purpose; *r holds a 200 JSON
+ * object (or e is set). A 404 is answered as not_found when nf is set. */
+static int read_json(const struct portal *p, const struct psession *s, const char *service,
+		     const char *path, const char *purpose, const char *consent, int nf,
+		     struct xresult *r, struct perr *e)
+{
+	struct xcall c = { .method = "GET", .service = service, .path = path,
+			   .subject = s->subject, .purpose = purpose, .consent = consent };
+	int rc = exchange_call(p, &c, r);
+
+	if (rc == NDX_OK && r->status == 200 && json_is_object(r->json))
+		return 0;
+	if (rc == NDX_OK && nf && r->status == 404 && strcmp(r->type, "Client.NotFound") == 0)
+		perr_set(e, 404, "not_found", "%s has no record", service);
+	else
+		exchange_fail(e, service, rc, r);
+	xresult_free(r);
+	return -1;
+}
+
+int citizen_profile(const struct portal *p, const struct psession *s, json_t **out,
+		    struct perr *e)
+{
+	struct xresult cit, hh = { 0 };
+	char path[64];
+	const char *hid;
+	json_t *household = NULL;
+
+	*out = NULL;
+	snprintf(path, sizeof path, "/%s", s->subject);
+	if (read_json(p, s, SVC_CITIZENS, path, PURPOSE_SERVICE, NULL, 1, &cit, e))
+		return -1;
+	hid = json_string_value(json_object_get(cit.json, "household_id"));
+	if (hid && strlen(hid) < 32 && strspn(hid, "H0123456789") == strlen(hid)) {
+		struct perr ignored = { 0 };
+
+		snprintf(path, sizeof path, "/%s", hid);
+		/* The household is a courtesy: the profile stands without it. */
+		if (read_json(p, s, SVC_HOUSEHOLDS, path, PURPOSE_SERVICE, NULL, 0, &hh, &ignored) ==
+		    0)
+			household = json_incref(hh.json);
+		json_decref(ignored.fields);
+	}
+	*out = json_pack("{s:O,s:o,s:{s:s,s:s}}", "citizen", cit.json, "household",
+			 household ? household : json_null(), "read_via", "service", SVC_CITIZENS,
+			 "message_id", cit.message_id);
+	xresult_free(&cit);
+	xresult_free(&hh);
+	return *out ? 0 : oom(e);
+}
+
+/* ---- consents ------------------------------------------------------------------ */
+
+/* *out = the consent service's list for the subject (newest first). */
+static int list_consents(const struct portal *p, const struct psession *s, json_t **out,
+			 struct perr *e)
+{
+	char path[96];
+	json_t *doc = NULL;
+	long status;
+	int rc;
+
+	*out = NULL;
+	snprintf(path, sizeof path, "/api/consents?subject=%s", s->subject);
+	rc = consent_call(p, "GET", path, NULL, &status, &doc);
+	if (rc == NDX_ENOTFOUND)
+		return perr_set(e, 502, "exchange", "no consent service is configured");
+	if (rc != NDX_OK || status != 200 || !json_is_array(json_object_get(doc, "consents"))) {
+		json_decref(doc);
+		return perr_set(e, 502, "exchange", "the consent service: %s",
+				rc ? "unreachable" : "unexpected answer");
+	}
+	*out = json_incref(json_object_get(doc, "consents"));
+	json_decref(doc);
+	return 0;
+}
+
+static json_t *consent_view(const json_t *c)
+{
+	const json_t *rev = json_object_get(c, "revoked_at");
+
+	const json_t *svcs = json_object_get(c, "services");
+
+	return json_pack("{s:s,s:s,s:o,s:s,s:s,s:s,s:s,s:O}", "jti", str(c, "jti"), "consumer",
+			 str(c, "consumer"), "services",
+			 json_is_array(svcs) ? json_incref((json_t *)svcs) : json_array(),
+			 "purpose", str(c, "purpose"), "valid_from", str(c, "valid_from"),
+			 "valid_to", str(c, "valid_to"), "status", str(c, "status"), "revoked_at",
+			 json_is_string(rev) ? rev : json_null());
+}
+
+int citizen_consents(const struct portal *p, const struct psession *s, json_t **out,
+		     struct perr *e)
+{
+	json_t *list, *arr = json_array(), *c, *v;
+	size_t i;
+
+	*out = NULL;
+	if (!arr)
+		return oom(e);
+	if (list_consents(p, s, &list, e)) {
+		json_decref(arr);
+		return -1;
+	}
+	json_array_foreach(list, i, c) {
+		if ((v = consent_view(c)))
+			json_array_append_new(arr, v);
+	}
+	json_decref(list);
+	*out = json_pack("{s:o}", "consents", arr);
+	return *out ? 0 : oom(e);
+}
+
+static int covers(const json_t *c, const char *consumer, const char *service, const char *purpose)
+{
+	const json_t *svcs = json_object_get(c, "services"), *v;
+	size_t i;
+
+	if (strcmp(str(c, "status"), "active") != 0 || strcmp(str(c, "consumer"), consumer) != 0 ||
+	    strcmp(str(c, "purpose"), purpose) != 0)
+		return 0;
+	json_array_foreach(svcs, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), service) == 0)
+			return 1;
+	return 0;
+}
+
+int citizen_insurance(const struct portal *p, const struct psession *s, json_t **out,
+		      struct perr *e)
+{
+	const json_t *c, *use = NULL;
+	struct xresult r;
+	json_t *list;
+	char path[64], jti[128];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (list_consents(p, s, &list, e))
+		return -1;
+	json_array_foreach(list, i, c) {
+		if (covers(c, p->cfg->client, SVC_CONTRIBUTIONS, PURPOSE_SERVICE) &&
+		    json_is_string(json_object_get(c, "consent"))) {
+			use = c;
+			break;
+		}
+	}
+	if (!use) {
+		json_decref(list);
+		return perr_set(e, 403, "consent_required",
+				"no active consent for %s to read %s", p->cfg->client,
+				SVC_CONTRIBUTIONS);
+	}
+	snprintf(jti, sizeof jti, "%s", str(use, "jti"));
+	snprintf(path, sizeof path, "?pin=%s", s->subject);
+	struct xcall xc = { .method = "GET", .service = SVC_CONTRIBUTIONS, .path = path,
+			    .subject = s->subject, .purpose = PURPOSE_SERVICE,
+			    .consent = str(use, "consent") };
+	rc = exchange_call(p, &xc, &r);
+	json_decref(list);
+	if (rc == NDX_OK && r.status == 403 && strncmp(r.type, "Client.Consent", 14) == 0) {
+		perr_set(e, 403, "consent_refused", "%s", r.type);
+		xresult_free(&r);
+		return -1;
+	}
+	if (rc != NDX_OK || r.status != 200 || !json_is_object(r.json)) {
+		exchange_fail(e, SVC_CONTRIBUTIONS, rc, &r);
+		xresult_free(&r);
+		return -1;
+	}
+	*out = json_pack("{s:o,s:s}", "contributions",
+			 json_is_array(json_object_get(r.json, "items"))
+				 ? json_incref(json_object_get(r.json, "items"))
+				 : json_array(),
+			 "consent", jti);
+	xresult_free(&r);
+	return *out ? 0 : oom(e);
+}
+
+int citizen_consent_create(const struct portal *p, const struct psession *s,
+			   const json_t *body, json_t **out, struct perr *e)
+{
+	const json_t *consumer = json_object_get(body, "consumer");
+	const json_t *svcs = json_object_get(body, "services");
+	const json_t *purpose = json_object_get(body, "purpose");
+	const json_t *days = json_object_get(body, "days"), *v;
+	json_t *errs = json_object(), *req = NULL, *doc = NULL;
+	char valid_to[NDX_TIME_TEXT_LEN];
+	struct ndx_id id;
+	long status;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!errs)
+		return oom(e);
+	if (!json_is_string(consumer) ||
+	    ndx_id_parse(json_string_value(consumer), json_string_length(consumer),
+			 NDX_ID_SUBSYSTEM, &id, NULL) != NDX_OK)
+		json_object_set_new(errs, "consumer", json_string(consumer ? "invalid" : "required"));
+	if (!json_is_array(svcs) || json_array_size(svcs) == 0 || json_array_size(svcs) > 16)
+		json_object_set_new(errs, "services", json_string(svcs ? "invalid" : "required"));
+	json_array_foreach(svcs, i, v) {
+		if (!json_is_string(v) ||
+		    ndx_id_parse(json_string_value(v), json_string_length(v), NDX_ID_SERVICE, &id,
+				 NULL) != NDX_OK)
+			json_object_set_new(errs, "services", json_string("invalid"));
+	}
+	if (!json_is_string(purpose) || json_string_length(purpose) == 0 ||
+	    json_string_length(purpose) > 64)
+		json_object_set_new(errs, "purpose", json_string(purpose ? "invalid" : "required"));
+	if (!json_is_integer(days) || json_integer_value(days) < 1 ||
+	    json_integer_value(days) > 366)
+		json_object_set_new(errs, "days", json_string(days ? "out_of_range" : "required"));
+	if (json_object_size(errs)) {
+		perr_set(e, 422, "validation", "some fields are not valid");
+		e->fields = errs;
+		return -1;
+	}
+	json_decref(errs);
+	ndx_time_format(time(NULL) + (time_t)json_integer_value(days) * 86400, valid_to);
+	req = json_pack("{s:s,s:O,s:O,s:O,s:s}", "subject", s->subject, "consumer", consumer,
+			"services", svcs, "purpose", purpose, "valid_to", valid_to);
+	if (!req)
+		return oom(e);
+	rc = consent_call(p, "POST", "/api/consents", req, &status, &doc);
+	json_decref(req);
+	if (rc == NDX_OK && status == 201 && json_is_object(doc)) {
+		*out = consent_view(doc);
+		json_object_set_new(*out, "status", json_string("active"));
+		if (strcmp(str(doc, "valid_from"), str(doc, "issued_at")) > 0)
+			json_object_set_new(*out, "status", json_string("pending"));
+		json_decref(doc);
+		return *out ? 0 : oom(e);
+	}
+	if (rc == NDX_OK && status == 400) {
+		/* The service names the field first in detail ("services[0]: …")
+		 * and never repeats the number. */
+		const char *detail = str(doc, "detail");
+		char field[64];
+
+		snprintf(field, sizeof field, "%.*s", (int)strcspn(detail, ":["), detail);
+		perr_set(e, 422, "validation", "%s", detail[0] ? detail : str(doc, "message"));
+		e->fields = json_pack("{s:s}", field[0] ? field : "consent", "invalid");
+		json_decref(doc);
+		return -1;
+	}
+	json_decref(doc);
+	if (rc == NDX_ENOTFOUND)
+		return perr_set(e, 502, "exchange", "no consent service is configured");
+	return perr_set(e, 502, "exchange", "the consent service: %s",
+			rc ? "unreachable" : "refused the consent");
+}
+
+int citizen_consent_revoke(const struct portal *p, const struct psession *s, const char *jti,
+			   json_t **out, struct perr *e)
+{
+	json_t *list, *c, *doc = NULL;
+	char path[256];
+	long status;
+	size_t i;
+	int mine = 0, rc;
+
+	*out = NULL;
+	if (list_consents(p, s, &list, e))
+		return -1;
+	json_array_foreach(list, i, c)
+		mine |= strcmp(str(c, "jti"), jti) == 0;
+	json_decref(list);
+	if (!mine)
+		return perr_set(e, 404, "not_found", "no such consent");
+	snprintf(path, sizeof path, "/api/consents/%s/revoke", jti);
+	rc = consent_call(p, "POST", path, NULL, &status, &doc);
+	if (rc == NDX_OK && status == 200 && json_is_object(doc)) {
+		*out = json_pack("{s:s,s:s,s:s}", "jti", jti, "status", "revoked", "revoked_at",
+				 str(doc, "revoked_at"));
+		json_decref(doc);
+		return *out ? 0 : oom(e);
+	}
+	json_decref(doc);
+	if (rc == NDX_OK && status == 409)
+		return perr_set(e, 409, "conflict", "the consent is revoked already");
+	if (rc == NDX_OK && status == 404)
+		return perr_set(e, 404, "not_found", "no such consent");
+	return perr_set(e, 502, "exchange", "the consent service: %s",
+			rc ? "unreachable" : "unexpected answer");
+}
+
+/* ---- who read my data ------------------------------------------------------------ */
+
+/* The member name of the member owning subsystem or member id `id`, from the
+ * listClients entries. */
+static const char *member_name(const json_t *clients, const char *id)
+{
+	const json_t *c;
+	size_t i, mlen = 0, parts = 0;
+
+	for (const char *q = id; *q && parts < 3; q++, mlen++)
+		if (*q == '/' && ++parts == 3)
+			break;
+	json_array_foreach(clients, i, c) {
+		const char *cid = str(c, "id");
+
+		if (strncmp(cid, id, mlen) == 0 && cid[mlen] == '/')
+			return str(c, "member_name");
+	}
+	return "";
+}
+
+static int by_time_desc(const void *a, const void *b)
+{
+	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+
+	return strcmp(str(y, "time"), str(x, "time"));
+}
+
+int citizen_accesses(const struct portal *p, const struct psession *s, json_t **out,
+		     struct perr *e)
+{
+	json_t *clients = NULL, *all = json_array(), *unavail = json_array(), *c, *a, **v = NULL;
+	size_t i, j, n;
+	int rc;
+
+	*out = NULL;
+	if (!all || !unavail)
+		goto nomem;
+	if ((rc = exchange_list_clients(p, &clients))) {
+		json_decref(all);
+		json_decref(unavail);
+		return perr_set(e, 502, "exchange", "listClients: %s",
+				rc == NDX_ENET ? "gateway unreachable" : "unexpected answer");
+	}
+	json_array_foreach(clients, i, c) {
+		const char *id = str(c, "id");
+		const char *slash = strrchr(id, '/');
+		char member[256], service[300];
+		struct xresult r;
+		struct perr ign = { 0 };
+
+		if (!slash || strcmp(slash + 1, TRANSPARENCY_CODE) != 0 ||
+		    (size_t)(slash - id) >= sizeof member)
+			continue;
+		snprintf(member, sizeof member, "%.*s", (int)(slash - id), id);
+		snprintf(service, sizeof service, "%s/accesses", id);
+		if (read_json(p, s, service, "", PURPOSE_TRANSPARENCY, NULL, 0, &r, &ign)) {
+			/* e.g. "VN/GOV/BCA/transparency/accesses: Client.NoGrant" */
+			const char *why = strstr(ign.message, ": ");
+
+			json_array_append_new(unavail, json_pack("{s:s,s:s}", "provider", member,
+								 "error", why ? why + 2 : ign.message));
+			json_decref(ign.fields);
+			continue;
+		}
+		json_array_foreach(json_object_get(r.json, "accesses"), j, a) {
+			json_t *item;
+
+			if (!json_is_object(a))
+				continue;
+			item = json_deep_copy(a);
+			if (!item)
+				continue;
+			json_object_set_new(item, "client_name",
+					    json_string(member_name(clients, str(a, "client"))));
+			json_object_set_new(item, "provider", json_string(member));
+			json_array_append_new(all, item);
+		}
+		xresult_free(&r);
+	}
+	n = json_array_size(all);
+	if (n && !(v = calloc(n, sizeof *v)))
+		goto nomem;
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(all, i);
+	if (n)
+		qsort(v, n, sizeof *v, by_time_desc);
+	a = json_array();
+	for (i = 0; a && i < n; i++)
+		json_array_append(a, v[i]);
+	free(v);
+	json_decref(all);
+	json_decref(clients);
+	if (!a) {
+		json_decref(unavail);
+		return oom(e);
+	}
+	*out = json_pack("{s:o,s:o}", "accesses", a, "unavailable", unavail);
+	return *out ? 0 : oom(e);
+nomem:
+	json_decref(all);
+	json_decref(unavail);
+	json_decref(clients);
+	return oom(e);
+}

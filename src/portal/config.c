@@ -1,0 +1,286 @@
+/* Reading ndx-portal's JSON configuration (config.h). Every member is
+ * checked here so that the rest of the portal can trust the values: URLs
+ * are http(s) without a query, the client is a subsystem id, secrets come
+ * from files (the configuration itself may then be world-readable).
+ * Overview: docs/portal.md "Configuration". */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndx/args.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/id.h"
+
+#define PROG "ndx-portal"
+#define CONFIG_MAX (64 * 1024)
+#define SECRET_MAX 4096
+
+static int fail(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": %s: ", path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return NDX_EINVAL;
+}
+
+static const char *get_str(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A copy of url without trailing slashes, or NULL (after a message) when it
+ * is not an http(s) URL. */
+static char *url_dup(const char *path, const char *key, const char *url)
+{
+	size_t n;
+	char *out;
+
+	if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+	    strpbrk(url, "?# \t\r\n")) {
+		fail(path, "\"%s\" must be an http:// or https:// URL without query", key);
+		return NULL;
+	}
+	n = strlen(url);
+	while (n > 8 && url[n - 1] == '/')
+		n--;
+	out = strndup(url, n);
+	if (!out)
+		fail(path, "%s: out of memory", key);
+	return out;
+}
+
+/* path made absolute against base (the configuration's directory). */
+static char *path_dup(const char *base, const char *p)
+{
+	char buf[PATH_MAX];
+	int n;
+
+	if (p[0] == '/')
+		return strdup(p);
+	n = snprintf(buf, sizeof buf, "%s/%s", base, p);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return NULL;
+	return strdup(buf);
+}
+
+static int read_secret(const char *cfgpath, const char *base, const char *key, const char *file,
+		       char **out)
+{
+	char *full = path_dup(base, file), *text = NULL;
+	size_t len;
+	int rc;
+
+	if (!full)
+		return NDX_ENOMEM;
+	rc = ndx_file_read(full, SECRET_MAX, &text, &len);
+	if (rc != NDX_OK) {
+		fprintf(stderr, PROG ": %s: %s: cannot read %s: %s\n", cfgpath, key, full,
+			ndx_strerror(rc));
+		free(full);
+		return rc;
+	}
+	free(full);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	if (len == 0 || strlen(text) != len) {
+		OPENSSL_cleanse(text, len);
+		free(text);
+		return fail(cfgpath, "%s: the file is empty or holds a NUL byte", key);
+	}
+	*out = text;
+	return NDX_OK;
+}
+
+static int load(const char *path, const json_t *root, const char *base, struct pconfig *c)
+{
+	const char *s, *why = NULL;
+	const json_t *o, *v;
+	char real[PATH_MAX], *p;
+	struct ndx_id id;
+	int rc;
+
+	s = get_str(root, "listen");
+	if (ndx_args_listen(s ? s : "127.0.0.1:4450", c->listen_addr, sizeof c->listen_addr,
+			    &c->port, &why) != NDX_OK)
+		return fail(path, "\"listen\": %s", why);
+	if (!(c->public_url = url_dup(path, "public_url", get_str(root, "public_url"))))
+		return NDX_EINVAL;
+	c->secure_cookie = strncmp(c->public_url, "https://", 8) == 0;
+	if (!(s = get_str(root, "data_dir")))
+		return fail(path, "\"%s\" is required", "data_dir");
+	if (!(c->data_dir = path_dup(base, s)))
+		return NDX_ENOMEM;
+	if (!(s = get_str(root, "web_dir")))
+		return fail(path, "\"%s\" is required", "web_dir");
+	if (!(p = path_dup(base, s)))
+		return NDX_ENOMEM;
+	if (!realpath(p, real)) {
+		fprintf(stderr, PROG ": %s: web_dir %s: %s\n", path, p, strerror(errno));
+		free(p);
+		return NDX_EINVAL;
+	}
+	free(p);
+	if (!(c->web_dir = strdup(real)))
+		return NDX_ENOMEM;
+	if ((s = get_str(root, "assets_dir"))) {
+		if (!(p = path_dup(base, s)))
+			return NDX_ENOMEM;
+		if (realpath(p, real)) {
+			c->assets_dir = strdup(real);
+			if (!c->assets_dir) {
+				free(p);
+				return NDX_ENOMEM;
+			}
+		} else {
+			/* The design system is an npm build product: without
+			 * it the pages still come up, unstyled. */
+			fprintf(stderr, PROG ": warning: assets_dir %s: %s; /assets/govuk/ answers 404\n",
+				p, strerror(errno));
+		}
+		free(p);
+	}
+
+	o = json_object_get(root, "oidc");
+	if (!json_is_object(o))
+		return fail(path, "\"%s\" (an object) is required", "oidc");
+	if (!(c->oidc_issuer = url_dup(path, "oidc.issuer", get_str(o, "issuer"))))
+		return NDX_EINVAL;
+	if (!(s = get_str(o, "client_id")) || !*s || strpbrk(s, ":\r\n"))
+		return fail(path, "\"%s\" is required (no ':')", "oidc.client_id");
+	if (!(c->oidc_client_id = strdup(s)))
+		return NDX_ENOMEM;
+	if (!(s = get_str(o, "client_secret_file")))
+		return fail(path, "\"%s\" is required", "oidc.client_secret_file");
+	if ((rc = read_secret(path, base, "oidc.client_secret_file", s, &c->oidc_client_secret)))
+		return rc;
+
+	o = json_object_get(root, "exchange");
+	if (!json_is_object(o))
+		return fail(path, "\"%s\" (an object) is required", "exchange");
+	if (!(c->consumer_url = url_dup(path, "exchange.consumer_url", get_str(o, "consumer_url"))))
+		return NDX_EINVAL;
+	s = get_str(o, "client");
+	if (!s || ndx_id_parse(s, strlen(s), NDX_ID_SUBSYSTEM, &id, &why) != NDX_OK)
+		return fail(path, "\"exchange.client\" must be a subsystem id (%s)",
+			    why ? why : "missing");
+	if (!(c->client = strdup(s)))
+		return NDX_ENOMEM;
+
+	o = json_object_get(root, "consent_service");
+	if (o && !json_is_null(o)) {
+		if (!json_is_object(o))
+			return fail(path, "\"%s\" must be an object", "consent_service");
+		if (!(c->consent_url = url_dup(path, "consent_service.url", get_str(o, "url"))))
+			return NDX_EINVAL;
+		if (!(s = get_str(o, "token_file")))
+			return fail(path, "\"%s\" is required", "consent_service.token_file");
+		if ((rc = read_secret(path, base, "consent_service.token_file", s,
+				      &c->consent_token)))
+			return rc;
+		s = get_str(o, "issuer");
+		if (s && !(c->consent_issuer = strdup(s)))
+			return NDX_ENOMEM;
+	}
+
+	c->session_minutes = 30;
+	v = json_object_get(root, "session_minutes");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 8 * 60)
+			return fail(path, "\"%s\" must be an integer from 1 to 480",
+				    "session_minutes");
+		c->session_minutes = (unsigned)json_integer_value(v);
+	}
+	c->threads = 8;
+	v = json_object_get(root, "threads");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 256)
+			return fail(path, "\"%s\" must be an integer from 1 to 256", "threads");
+		c->threads = (unsigned)json_integer_value(v);
+	}
+	return NDX_OK;
+}
+
+int pconfig_load(const char *path, struct pconfig **out)
+{
+	char *text = NULL, *dircopy = NULL, real[PATH_MAX];
+	struct pconfig *c;
+	json_error_t jerr;
+	json_t *root;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	rc = ndx_file_read(path, CONFIG_MAX, &text, &len);
+	if (rc != NDX_OK) {
+		fprintf(stderr, PROG ": cannot read %s: %s\n", path, ndx_strerror(rc));
+		return rc;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!json_is_object(root)) {
+		fprintf(stderr, PROG ": %s:%d: not a JSON object: %s\n", path, jerr.line,
+			root ? "" : jerr.text);
+		json_decref(root);
+		return NDX_EINVAL;
+	}
+	c = calloc(1, sizeof *c);
+	if (!realpath(path, real) || !(dircopy = strdup(real)) || !c) {
+		free(c);
+		free(dircopy);
+		json_decref(root);
+		return NDX_ENOMEM;
+	}
+	rc = load(path, root, dirname(dircopy), c);
+	free(dircopy);
+	json_decref(root);
+	if (rc != NDX_OK) {
+		pconfig_free(c);
+		return rc;
+	}
+	*out = c;
+	return NDX_OK;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+void pconfig_free(struct pconfig *c)
+{
+	if (!c)
+		return;
+	free(c->public_url);
+	free(c->data_dir);
+	free(c->web_dir);
+	free(c->assets_dir);
+	free(c->oidc_issuer);
+	free(c->oidc_client_id);
+	free_secret(c->oidc_client_secret);
+	free(c->consumer_url);
+	free(c->client);
+	free(c->consent_url);
+	free_secret(c->consent_token);
+	free(c->consent_issuer);
+	free(c);
+}

@@ -1,0 +1,36 @@
+/* ndx-portal's configuration file (docs/portal.md "Configuration"): one
+ * JSON object read once at start, every value checked, secrets read from
+ * their files. Relative paths are taken from the configuration file's
+ * directory. */
+#ifndef NDX_PORTAL_CONFIG_H
+#define NDX_PORTAL_CONFIG_H
+
+#include <stdint.h>
+
+struct pconfig {
+	char listen_addr[64];
+	uint16_t port;
+	char *public_url;      /* without a trailing '/' */
+	int secure_cookie;     /* public_url is https */
+	char *data_dir;
+	char *web_dir;         /* realpath */
+	char *assets_dir;      /* realpath, NULL when the directory is missing */
+	char *oidc_issuer;     /* without a trailing '/' */
+	char *oidc_client_id;
+	char *oidc_client_secret;
+	char *consumer_url;    /* without a trailing '/' */
+	char *client;          /* the portal's subsystem, X-Road-Client */
+	char *consent_url;     /* NULL: no consent service configured */
+	char *consent_token;
+	char *consent_issuer;
+	unsigned session_minutes;
+	unsigned threads;
+};
+
+/* Reads and checks path into a new *out (free with pconfig_free). Prints
+ * what is wrong on stderr and returns NDX_EINVAL / NDX_EIO / NDX_ENOMEM. */
+int pconfig_load(const char *path, struct pconfig **out);
+/* Accepts NULL; wipes the secrets. */
+void pconfig_free(struct pconfig *cfg);
+
+#endif

@@ -1,0 +1,318 @@
+/* ndx-portal: the citizen portal and the officers' desk. This file only
+ * parses the command line (serve, officer add) and wires the parts
+ * together: config.c reads the configuration, store.c keeps sessions and
+ * procedures, oidc.c signs citizens in with the e-ID, exchange.c talks to
+ * the portal's gateway and the consent service, procedures.c and citizen.c
+ * do the work, api.c / auth.c / static.c answer HTTP. Overview:
+ * docs/portal.md. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "config.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/httpd.h"
+#include "ndx/id.h"
+#include "ndx/password.h"
+#include "oidc.h"
+#include "portal.h"
+#include "store.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+#define PROG PORTAL_PROG
+#define PATH_BUF 4096
+
+static const char USAGE[] =
+	"usage: " PROG " serve --config FILE\n"
+	"       " PROG " officer add --config FILE --username U --name NAME --agency MEMBER\n"
+	"                           --password-file F [--cost default|min]\n"
+	"       " PROG " --version | --help\n"
+	"The national public-service portal: citizens sign in with the e-ID and file\n"
+	"procedures; officers decide them. Configuration: docs/portal.md.\n"
+	"Run `" PROG " COMMAND --help` for the options of a command.\n";
+
+static const char SERVE_HELP[] =
+	"usage: " PROG " serve --config FILE\n"
+	"Serves the portal until SIGINT or SIGTERM, as the JSON configuration FILE says\n"
+	"(listen address, default 127.0.0.1:4450; public_url; data_dir, where\n"
+	"portal.db is created; web_dir; assets_dir; oidc; exchange; consent_service;\n"
+	"session_minutes). Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
+	"once ready. The e-ID need not be up: it is asked again at the first sign-in.\n"
+	"  --config FILE   the configuration (required)\n";
+
+static const char OFFICER_HELP[] =
+	"usage: " PROG " officer add --config FILE --username U --name NAME --agency MEMBER\n"
+	"                           --password-file F [--cost default|min]\n"
+	"Adds an officer account to the portal's database (data_dir of FILE), or\n"
+	"replaces the name, agency and password of an existing one. The officer sees\n"
+	"and decides the procedures handled by MEMBER (VN/GOV/BTC: household-business,\n"
+	"VN/GOV/BCA: residence-change). The password is stored as an Argon2id hash.\n"
+	"  --config FILE         the portal's configuration (required)\n"
+	"  --username U          1-64 of A-Z a-z 0-9 . _ - @ (required)\n"
+	"  --name NAME           the name shown to citizens and colleagues (required)\n"
+	"  --agency MEMBER       a member id, e.g. VN/GOV/BTC (required)\n"
+	"  --password-file F     a file holding the password (one line; required)\n"
+	"  --cost default|min    Argon2id cost: default (t=3, 64 MiB) or min (t=1,\n"
+	"                        8 MiB; for tests and demos only). Default: default\n";
+
+static int username_ok(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *u; u++)
+		if (!((*u >= 'A' && *u <= 'Z') || (*u >= 'a' && *u <= 'z') ||
+		      (*u >= '0' && *u <= '9') || strchr("._-@", *u)))
+			return 0;
+	return 1;
+}
+
+static int open_store(const struct pconfig *cfg, struct pstore **st)
+{
+	char db[PATH_BUF];
+	int n;
+
+	if (ndx_mkdirs(cfg->data_dir, 0700) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot create %s: %s\n", cfg->data_dir, strerror(errno));
+		return -1;
+	}
+	n = snprintf(db, sizeof db, "%s/%s", cfg->data_dir, PSTORE_DB_FILE);
+	if (n < 0 || (size_t)n >= sizeof db) {
+		fprintf(stderr, PROG ": data_dir is too long\n");
+		return -1;
+	}
+	return pstore_open(db, st) == NDX_OK ? 0 : -1;
+}
+
+/* ---- officer add --------------------------------------------------------- */
+
+static int cmd_officer(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "username", required_argument, NULL, 'u' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "agency", required_argument, NULL, 'a' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "cost", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *user = NULL, *name = NULL, *agency = NULL, *pwfile = NULL;
+	const char *why = NULL;
+	const struct ndx_password_cost *cost = &NDX_PASSWORD_COST_DEFAULT;
+	struct pconfig *cfg = NULL;
+	struct pstore *st = NULL;
+	struct pofficer o;
+	struct ndx_id id;
+	char *pw = NULL;
+	size_t len;
+	int c, rc = 1, replaced;
+
+	if (argc < 2 || strcmp(argv[1], "add") != 0) {
+		if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+			fputs(OFFICER_HELP, stdout);
+			return 0;
+		}
+		fputs(OFFICER_HELP, stderr);
+		return 2;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'u': user = optarg; break;
+		case 'n': name = optarg; break;
+		case 'a': agency = optarg; break;
+		case 'p': pwfile = optarg; break;
+		case 'k':
+			if (strcmp(optarg, "default") == 0) {
+				cost = &NDX_PASSWORD_COST_DEFAULT;
+			} else if (strcmp(optarg, "min") == 0) {
+				cost = &NDX_PASSWORD_COST_MIN;
+			} else {
+				fprintf(stderr, PROG ": --cost: expected default or min\n");
+				return 2;
+			}
+			break;
+		case 'h': fputs(OFFICER_HELP, stdout); return 0;
+		default: fputs(OFFICER_HELP, stderr); return 2;
+		}
+	}
+	if (!config || !user || !name || !agency || !pwfile || optind != argc) {
+		fprintf(stderr, PROG " officer add: %s\n%s",
+			optind != argc ? "unexpected argument"
+				       : "--config, --username, --name, --agency and "
+					 "--password-file are required",
+			OFFICER_HELP);
+		return 2;
+	}
+	if (!username_ok(user)) {
+		fprintf(stderr, PROG ": --username: 1-64 of A-Z a-z 0-9 . _ - @\n");
+		return 2;
+	}
+	if (!*name || strlen(name) >= sizeof o.name) {
+		fprintf(stderr, PROG ": --name: 1-%zu bytes\n", sizeof o.name - 1);
+		return 2;
+	}
+	if (ndx_id_parse(agency, strlen(agency), NDX_ID_MEMBER, &id, &why) != NDX_OK ||
+	    strlen(agency) >= sizeof o.agency) {
+		fprintf(stderr, PROG ": --agency: not a member id: %s\n", why ? why : "too long");
+		return 2;
+	}
+	if ((c = ndx_file_read(pwfile, NDX_PASSWORD_MAX + 2, &pw, &len)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot read %s: %s\n", pwfile, ndx_strerror(c));
+		return 1;
+	}
+	while (len && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
+		pw[--len] = '\0';
+	if (len == 0 || strlen(pw) != len) {
+		fprintf(stderr, PROG ": %s: the password is empty or holds a NUL byte\n", pwfile);
+		goto out;
+	}
+	if (pconfig_load(config, &cfg) != NDX_OK || open_store(cfg, &st))
+		goto out;
+	memset(&o, 0, sizeof o);
+	snprintf(o.username, sizeof o.username, "%s", user);
+	snprintf(o.name, sizeof o.name, "%s", name);
+	snprintf(o.agency, sizeof o.agency, "%s", agency);
+	if ((c = ndx_password_hash(pw, cost, o.password_hash)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot hash the password: %s\n", ndx_strerror(c));
+		goto out;
+	}
+	if ((c = pstore_officer_put(st, &o, time(NULL), &replaced)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot store the officer: %s\n", ndx_strerror(c));
+		goto out;
+	}
+	printf("officer %s %s (%s)\n", user, replaced ? "updated" : "added", agency);
+	rc = 0;
+out:
+	if (pw) {
+		OPENSSL_cleanse(pw, len);
+		free(pw);
+	}
+	pstore_close(st);
+	pconfig_free(cfg);
+	return rc;
+}
+
+/* ---- serve ------------------------------------------------------------------- */
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	struct pconfig *cfg = NULL;
+	struct portal portal = { 0 };
+	struct ndx_httpd *srv = NULL;
+	sigset_t sigs;
+	int c, sig, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'h': fputs(SERVE_HELP, stdout); return 0;
+		default: fputs(SERVE_HELP, stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		fprintf(stderr, PROG " serve: %s\n%s",
+			config ? "unexpected argument" : "--config FILE is required", SERVE_HELP);
+		return 2;
+	}
+	if (pconfig_load(config, &cfg) != NDX_OK)
+		return 1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, PROG ": libcurl failed to start\n");
+		pconfig_free(cfg);
+		return 1;
+	}
+	portal.cfg = cfg;
+	if (open_store(cfg, &portal.st))
+		goto out;
+	if ((c = ndx_password_hash("no one's password", &NDX_PASSWORD_COST_DEFAULT,
+				   portal.dummy_hash)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot hash: %s\n", ndx_strerror(c));
+		goto out;
+	}
+	if (oidc_new(cfg, &portal.oidc) != NDX_OK)
+		goto out;
+	if ((c = oidc_refresh(portal.oidc, 0)) != NDX_OK)
+		fprintf(stderr, PROG ": warning: the e-ID %s is not usable yet (%s); asking again "
+				"at the first sign-in\n",
+			cfg->oidc_issuer, ndx_strerror(c));
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Block before the pool threads start so they inherit the mask and
+	 * the signals reach sigwait below. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct ndx_httpd_config hcfg = {
+		.name = PROG, .bind_addr = cfg->listen_addr, .port = cfg->port,
+		.threads = cfg->threads, .max_body = 64 * 1024, .handler = portal_handle,
+		.ctx = &portal, .access_log = 1,
+	};
+	if (ndx_httpd_start(&hcfg, &srv) != NDX_OK)
+		goto out;
+	fprintf(stderr, PROG ": public URL %s, exchange client %s\n", cfg->public_url,
+		cfg->client);
+	fprintf(stderr, PROG ": listening on http://%s:%u\n", cfg->listen_addr,
+		(unsigned)ndx_httpd_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	ndx_httpd_stop(srv);
+	oidc_free(portal.oidc);
+	pstore_close(portal.st);
+	OPENSSL_cleanse(portal.dummy_hash, sizeof portal.dummy_hash);
+	curl_global_cleanup();
+	pconfig_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf(PROG " %s\n", NDX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(USAGE, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "officer") == 0)
+		return cmd_officer(argc - 1, argv + 1);
+	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
+	return 2;
+}

@@ -1,0 +1,38 @@
+/* What the parts of ndx-portal share: the running portal (configuration,
+ * store, e-ID relying party) and the error an API request ends with.
+ * Overview: docs/portal.md. */
+#ifndef NDX_PORTAL_H
+#define NDX_PORTAL_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "ndx/password.h"
+#include "oidc.h"
+#include "store.h"
+
+#define PORTAL_PROG "ndx-portal"
+
+struct portal {
+	const struct pconfig *cfg;
+	struct pstore *st;
+	struct oidc *oidc;
+	/* A hash of no one's password: an unknown officer is checked against
+	 * it so that the answer takes as long as for a wrong password. */
+	char dummy_hash[NDX_PASSWORD_HASH_MAX];
+};
+
+/* An API refusal: status, code (docs/portal.md "HTTP surface"), message and,
+ * for 422, the fields (owned; api_reply_error steals it). */
+struct perr {
+	int status;
+	const char *code;
+	char message[256];
+	json_t *fields;
+};
+
+/* Fills e (printf-style message) and returns -1, for `return perr_set(...)`. */
+int perr_set(struct perr *e, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,689 @@
+/* The procedures (procedures.h). A procedure's fields are checked here
+ * against docs/portal.md; registry data is read and written only through
+ * the exchange, with the applicant as Ndx-Subject and "public-service" as
+ * purpose. An approval first claims the procedure (submitted|failed ->
+ * approved in one transaction, so two officers cannot both approve), then
+ * writes, then records completed or failed. The writes are made so that a
+ * retried approval after a failure finishes the job rather than doing it
+ * twice: the enterprise code allocated for the procedure is kept in its
+ * working notes, and each record is looked up before it is created. */
+#include "procedures.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "exchange.h"
+#include "fetch.h"
+#include "fold.h"
+#include "ndx/encode.h"
+#include "ndx/err.h"
+#include "ndx/pin.h"
+
+#define KIND_BUSINESS "household-business"
+#define KIND_RESIDENCE "residence-change"
+#define AGENCY_BUSINESS "VN/GOV/BTC"
+#define AGENCY_RESIDENCE "VN/GOV/BCA"
+#define ECODE_TRIES 10
+#define NAME_SEARCH_LIMIT 100
+
+static const char *const STATES[] = { "submitted", "approved", "completed", "rejected",
+				      "failed", NULL };
+
+int proc_state_known(const char *state)
+{
+	for (size_t i = 0; STATES[i]; i++)
+		if (strcmp(state, STATES[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *kind_agency(const char *kind)
+{
+	if (strcmp(kind, KIND_BUSINESS) == 0)
+		return AGENCY_BUSINESS;
+	if (strcmp(kind, KIND_RESIDENCE) == 0)
+		return AGENCY_RESIDENCE;
+	return NULL;
+}
+
+int proc_visible(const struct psession *s, const json_t *proc)
+{
+	const char *want = strcmp(s->kind, "citizen") == 0 ? s->subject : s->agency;
+	const char *have = json_string_value(
+		json_object_get(proc, strcmp(s->kind, "citizen") == 0 ? "subject" : "agency"));
+
+	return want[0] && have && strcmp(want, have) == 0;
+}
+
+/* ---- field rules ------------------------------------------------------------ */
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static int has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static void field_error(json_t *errs, const char *field, const char *code)
+{
+	if (!json_object_get(errs, field))
+		json_object_set_new(errs, field, json_string(code));
+}
+
+/* A text field of min..max characters, trimmed of surrounding spaces, into
+ * clean (a new member). */
+static void text_field(const json_t *in, json_t *clean, json_t *errs, const char *name,
+		       size_t min, size_t max)
+{
+	const json_t *v = json_object_get(in, name);
+	const char *s, *end;
+	char *t;
+
+	if (!v || json_is_null(v)) {
+		if (min)
+			field_error(errs, name, "required");
+		else
+			json_object_set_new(clean, name, json_string(""));
+		return;
+	}
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+		field_error(errs, name, "invalid");
+		return;
+	}
+	s = json_string_value(v);
+	while (*s == ' ')
+		s++;
+	end = s + strlen(s);
+	while (end > s && end[-1] == ' ')
+		end--;
+	if (!(t = strndup(s, (size_t)(end - s)))) {
+		field_error(errs, name, "invalid");
+		return;
+	}
+	if (has_control(t))
+		field_error(errs, name, "invalid");
+	else if (utf8_chars(t) < min)
+		field_error(errs, name, "required");
+	else if (utf8_chars(t) > max)
+		field_error(errs, name, "too_long");
+	else
+		json_object_set_new(clean, name, json_string(t));
+	free(t);
+}
+
+static void province_field(const json_t *in, json_t *clean, json_t *errs, const char *name)
+{
+	const json_t *v = json_object_get(in, name);
+	const char *s = json_string_value(v);
+
+	if (!v || json_is_null(v) || (s && !*s))
+		field_error(errs, name, "required");
+	else if (!s || strlen(s) != 3 || !ndx_province_find(s))
+		field_error(errs, name, "invalid");
+	else
+		json_object_set_new(clean, name, json_string(s));
+}
+
+/* An integer 1..10^12, given as a JSON integer or a string of digits (what
+ * an HTML form sends). */
+static void capital_field(const json_t *in, json_t *clean, json_t *errs, const char *name)
+{
+	const json_t *v = json_object_get(in, name);
+	unsigned long long n = 0;
+
+	if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v))) {
+		field_error(errs, name, "required");
+		return;
+	}
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 1 || json_integer_value(v) > 1000000000000LL) {
+			field_error(errs, name, "out_of_range");
+			return;
+		}
+		n = (unsigned long long)json_integer_value(v);
+	} else if (!json_is_string(v) || strspn(json_string_value(v), "0123456789") !=
+						 strlen(json_string_value(v)) ||
+		   strlen(json_string_value(v)) > 13) {
+		field_error(errs, name, "invalid");
+		return;
+	} else {
+		n = strtoull(json_string_value(v), NULL, 10);
+		if (n < 1 || n > 1000000000000ULL) {
+			field_error(errs, name, "out_of_range");
+			return;
+		}
+	}
+	json_object_set_new(clean, name, json_integer((json_int_t)n));
+}
+
+static void unknown_fields(const json_t *in, json_t *errs, const char *const *known)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)in, k, v) {
+		size_t i;
+
+		(void)v;
+		for (i = 0; known[i] && strcmp(known[i], k) != 0; i++)
+			;
+		if (!known[i])
+			field_error(errs, k, "unknown");
+	}
+}
+
+/* Checks in against kind's rules; on success *clean is the stored form. */
+static int validate(const char *kind, const json_t *in, json_t **clean, struct perr *e)
+{
+	static const char *const business[] = { "business_name", "business_line", "province",
+						"address", "capital_vnd", NULL };
+	static const char *const residence[] = { "province", "address", "reason", NULL };
+	json_t *errs = json_object(), *c = json_object();
+
+	*clean = NULL;
+	if (!errs || !c) {
+		json_decref(errs);
+		json_decref(c);
+		return perr_set(e, 500, "internal", "out of memory");
+	}
+	if (strcmp(kind, KIND_BUSINESS) == 0) {
+		text_field(in, c, errs, "business_name", 1, 200);
+		text_field(in, c, errs, "business_line", 1, 200);
+		province_field(in, c, errs, "province");
+		text_field(in, c, errs, "address", 1, 300);
+		capital_field(in, c, errs, "capital_vnd");
+		unknown_fields(in, errs, business);
+	} else {
+		province_field(in, c, errs, "province");
+		text_field(in, c, errs, "address", 1, 300);
+		text_field(in, c, errs, "reason", 0, 300);
+		unknown_fields(in, errs, residence);
+	}
+	if (json_object_size(errs)) {
+		json_decref(c);
+		perr_set(e, 422, "validation", "some fields are not valid");
+		e->fields = errs;
+		return -1;
+	}
+	json_decref(errs);
+	*clean = c;
+	return 0;
+}
+
+/* ---- registry calls ------------------------------------------------------------ */
+
+static int call(const struct portal *p, const char *method, const char *service,
+		const char *path, const char *subject, const json_t *body, struct xresult *r,
+		struct perr *e)
+{
+	struct xcall c = { .method = method, .service = service, .path = path,
+			   .subject = subject, .purpose = PURPOSE_SERVICE, .body = body };
+	int rc = exchange_call(p, &c, r);
+
+	if (rc != NDX_OK) {
+		xresult_free(r);
+		return exchange_fail(e, service, rc, r);
+	}
+	return 0;
+}
+
+/* GET the citizen's population record into *out; 404 as not_found. */
+static int read_citizen(const struct portal *p, const char *pin, json_t **out, struct perr *e)
+{
+	struct xresult r;
+	char path[32];
+
+	*out = NULL;
+	snprintf(path, sizeof path, "/%s", pin);
+	if (call(p, "GET", SVC_CITIZENS, path, pin, NULL, &r, e))
+		return -1;
+	if (r.status == 404 && strcmp(r.type, "Client.NotFound") == 0) {
+		xresult_free(&r);
+		return perr_set(e, 404, "not_found", "the population registry has no record");
+	}
+	if (r.status != 200 || !json_is_object(r.json)) {
+		exchange_fail(e, SVC_CITIZENS, NDX_OK, &r);
+		xresult_free(&r);
+		return -1;
+	}
+	*out = json_incref(r.json);
+	xresult_free(&r);
+	return 0;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+int proc_prefill(const struct portal *p, const struct psession *s, const char *kind,
+		 json_t **out, struct perr *e)
+{
+	json_t *cit, *f;
+
+	*out = NULL;
+	if (!kind_agency(kind))
+		return perr_set(e, 404, "not_found", "no such procedure kind");
+	if (read_citizen(p, s->subject, &cit, e))
+		return -1;
+	if (strcmp(kind, KIND_BUSINESS) == 0)
+		f = json_pack("{s:s,s:s,s:s,s:s}", "owner_name", str(cit, "full_name"),
+			      "owner_pin", s->subject, "owner_birth_date", str(cit, "birth_date"),
+			      "owner_address", str(cit, "permanent_address"));
+	else
+		f = json_pack("{s:s,s:s}", "permanent_address", str(cit, "permanent_address"),
+			      "permanent_province", str(cit, "permanent_province"));
+	json_decref(cit);
+	if (!f || !(*out = json_pack("{s:o}", "fields", f)))
+		return perr_set(e, 500, "internal", "out of memory");
+	return 0;
+}
+
+/* 1 when the enterprise registry holds an enterprise whose name folds to
+ * the same text as name, 0 when not, -1 (e set) when it cannot be asked. */
+static int name_taken(const struct portal *p, const char *subject, const char *name,
+		      struct perr *e)
+{
+	char want[800], have[800], *esc = fetch_escape(name), *path;
+	struct xresult r;
+	const json_t *items, *it;
+	size_t i, n;
+	int taken = 0;
+
+	if (!esc)
+		return perr_set(e, 500, "internal", "out of memory");
+	n = strlen(esc) + 32;
+	if (!(path = malloc(n))) {
+		free(esc);
+		return perr_set(e, 500, "internal", "out of memory");
+	}
+	snprintf(path, n, "?name=%s&limit=%d", esc, NAME_SEARCH_LIMIT);
+	free(esc);
+	if (call(p, "GET", SVC_ENTERPRISES, path, subject, NULL, &r, e)) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	items = json_object_get(r.json, "items");
+	if (r.status != 200 || !json_is_array(items)) {
+		exchange_fail(e, SVC_ENTERPRISES, NDX_OK, &r);
+		xresult_free(&r);
+		return -1;
+	}
+	if (sector_fold(name, want, sizeof want) < 0)
+		want[0] = '\0';
+	json_array_foreach(items, i, it) {
+		const char *nm = json_string_value(json_object_get(it, "name"));
+
+		if (nm && sector_fold(nm, have, sizeof have) >= 0 && strcmp(want, have) == 0)
+			taken = 1;
+	}
+	xresult_free(&r);
+	return taken;
+}
+
+static int new_id(char out[37])
+{
+	uint8_t b[16];
+	char hex[33];
+
+	if (RAND_bytes(b, sizeof b) != 1)
+		return -1;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	ndx_hex_encode(b, sizeof b, hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+		 hex + 20);
+	return 0;
+}
+
+int proc_submit(const struct portal *p, const struct psession *s, const json_t *body,
+		json_t **out, struct perr *e)
+{
+	const char *kind = json_string_value(json_object_get(body, "kind"));
+	const json_t *fields = json_object_get(body, "fields");
+	char id[37], actor[64];
+	json_t *clean = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!json_is_object(body) || !json_is_object(fields) || !json_is_string(json_object_get(body, "kind")))
+		return perr_set(e, 400, "invalid", "expected {\"kind\", \"fields\": {…}}");
+	if (!kind_agency(kind)) {
+		perr_set(e, 422, "validation", "unknown procedure kind");
+		e->fields = json_pack("{s:s}", "kind", "invalid");
+		return -1;
+	}
+	if (validate(kind, fields, &clean, e))
+		return -1;
+	if (strcmp(kind, KIND_BUSINESS) == 0) {
+		rc = name_taken(p, s->subject, str(clean, "business_name"), e);
+		if (rc) {
+			json_decref(clean);
+			if (rc < 0)
+				return -1;
+			perr_set(e, 409, "conflict", "an enterprise with this name is registered");
+			e->fields = json_pack("{s:s}", "business_name", "duplicate");
+			return -1;
+		}
+	}
+	if (new_id(id)) {
+		json_decref(clean);
+		return perr_set(e, 500, "internal", "no randomness");
+	}
+	snprintf(actor, sizeof actor, "citizen:%s", s->subject);
+	struct pproc_new np = { .id = id, .kind = kind, .subject = s->subject,
+				.applicant_name = s->name, .agency = kind_agency(kind),
+				.actor = actor, .fields = clean };
+	rc = pstore_proc_insert(p->st, &np, time(NULL));
+	json_decref(clean);
+	if (rc != NDX_OK || pstore_proc_get(p->st, id, out) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedure could not be stored");
+	return 0;
+}
+
+/* ---- approval: the registry writes ------------------------------------------------- */
+
+static void today(char out[11])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* 2xx of a write, else e set. */
+static int wrote(const char *service, struct xresult *r, struct perr *e)
+{
+	int ok = r->status >= 200 && r->status < 300;
+
+	if (!ok)
+		exchange_fail(e, service, NDX_OK, r);
+	xresult_free(r);
+	return ok ? 0 : -1;
+}
+
+/* A fresh enterprise code: a tax office prefix and 7 random serial digits,
+ * completed with its check digit. */
+static int allocate_code(char out[NDX_ECODE_LEN + 1])
+{
+	for (int i = 0; i < 100; i++) {
+		uint8_t b[8];
+		char first9[10];
+		unsigned long long v;
+
+		if (RAND_bytes(b, sizeof b) != 1)
+			return -1;
+		v = 0;
+		for (size_t k = 0; k < sizeof b; k++)
+			v = (v << 8) | b[k];
+		v %= 10000000ULL;
+		if (v == 0)
+			continue;
+		snprintf(first9, sizeof first9, "01%07llu", v);
+		if (ndx_ecode_make(first9, out) == NDX_OK)
+			return 0;
+	}
+	return -1;
+}
+
+static int approve_business(const struct portal *p, const char *id, const json_t *proc,
+			    json_t **result, struct perr *e)
+{
+	const json_t *f = json_object_get(proc, "fields");
+	const char *pin = str(proc, "subject");
+	char code[NDX_ECODE_LEN + 1] = "", date[11], path[64];
+	json_t *work = NULL, *ent = NULL, *own = NULL, *tax = NULL;
+	struct xresult r;
+	int rc = -1, created = 0;
+
+	today(date);
+	if (pstore_proc_work_get(p->st, id, &work) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedure could not be read");
+	snprintf(code, sizeof code, "%s", str(work, "enterprise_code"));
+	ent = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "code", code, "name",
+			str(f, "business_name"), "kind", "tu-nhan", "address", str(f, "address"),
+			"province", str(f, "province"), "status", "active", "registered_on", date,
+			"legal_rep_pin", pin);
+	if (!ent) {
+		perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	if (code[0]) {
+		/* A retry: the code was allocated (and perhaps written) before. */
+		snprintf(path, sizeof path, "/%s", code);
+		if (call(p, "GET", SVC_ENTERPRISES, path, pin, NULL, &r, e))
+			goto out;
+		created = r.status == 200;
+		if (!created && r.status != 404) {
+			wrote(SVC_ENTERPRISES, &r, e);
+			goto out;
+		}
+		xresult_free(&r);
+		if (!created) {
+			if (call(p, "POST", SVC_ENTERPRISES, "", pin, ent, &r, e) ||
+			    wrote(SVC_ENTERPRISES, &r, e))
+				goto out;
+		}
+	} else {
+		for (int i = 0; i < ECODE_TRIES && !created; i++) {
+			if (allocate_code(code)) {
+				perr_set(e, 500, "internal", "no randomness");
+				goto out;
+			}
+			json_object_set_new(work, "enterprise_code", json_string(code));
+			json_object_set_new(ent, "code", json_string(code));
+			if (pstore_proc_work_set(p->st, id, work) != NDX_OK) {
+				perr_set(e, 500, "internal", "the procedure could not be stored");
+				goto out;
+			}
+			if (call(p, "POST", SVC_ENTERPRISES, "", pin, ent, &r, e))
+				goto out;
+			if (r.status == 409) {
+				xresult_free(&r); /* the code is taken: draw another */
+				continue;
+			}
+			if (wrote(SVC_ENTERPRISES, &r, e))
+				goto out;
+			created = 1;
+		}
+		if (!created) {
+			perr_set(e, 502, "exchange", "%s: no free enterprise code after %d tries",
+				 SVC_ENTERPRISES, ECODE_TRIES);
+			goto out;
+		}
+	}
+
+	snprintf(path, sizeof path, "?enterprise_code=%s", code);
+	if (call(p, "GET", SVC_OWNERS, path, pin, NULL, &r, e))
+		goto out;
+	if (r.status != 200) {
+		wrote(SVC_OWNERS, &r, e);
+		goto out;
+	}
+	created = json_array_size(json_object_get(r.json, "items")) > 0;
+	xresult_free(&r);
+	if (!created) {
+		own = json_pack("{s:s,s:s,s:f,s:s}", "enterprise_code", code, "owner_pin", pin,
+				"share_pct", 100.0, "since", date);
+		if (!own || call(p, "POST", SVC_OWNERS, "", pin, own, &r, e) ||
+		    wrote(SVC_OWNERS, &r, e))
+			goto out;
+	}
+
+	snprintf(path, sizeof path, "/%s", code);
+	if (call(p, "GET", SVC_TAXPAYERS, path, pin, NULL, &r, e))
+		goto out;
+	created = r.status == 200;
+	if (!created && r.status != 404) {
+		wrote(SVC_TAXPAYERS, &r, e);
+		goto out;
+	}
+	xresult_free(&r);
+	if (!created) {
+		tax = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "tax_id", code, "kind", "enterprise",
+				"name", str(f, "business_name"), "status", "active", "tax_office",
+				str(f, "province"), "registered_on", date);
+		if (!tax || call(p, "POST", SVC_TAXPAYERS, "", pin, tax, &r, e) ||
+		    wrote(SVC_TAXPAYERS, &r, e))
+			goto out;
+	}
+	if (!(*result = json_pack("{s:s}", "enterprise_code", code))) {
+		perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(work);
+	json_decref(ent);
+	json_decref(own);
+	json_decref(tax);
+	return rc;
+}
+
+static int approve_residence(const struct portal *p, const json_t *proc, json_t **result,
+			     struct perr *e)
+{
+	const json_t *f = json_object_get(proc, "fields");
+	const char *pin = str(proc, "subject");
+	struct xresult r;
+	char path[32];
+	json_t *cit;
+
+	if (read_citizen(p, pin, &cit, e))
+		return -1;
+	json_object_set_new(cit, "permanent_address", json_string(str(f, "address")));
+	json_object_set_new(cit, "permanent_province", json_string(str(f, "province")));
+	snprintf(path, sizeof path, "/%s", pin);
+	if (call(p, "PUT", SVC_CITIZENS, path, pin, cit, &r, e)) {
+		json_decref(cit);
+		return -1;
+	}
+	json_decref(cit);
+	if (wrote(SVC_CITIZENS, &r, e))
+		return -1;
+	if (!(*result = json_pack("{s:s}", "permanent_address", str(f, "address"))))
+		return perr_set(e, 500, "internal", "out of memory");
+	return 0;
+}
+
+static int transition_error(int rc, struct perr *e)
+{
+	if (rc == NDX_EPERM)
+		return perr_set(e, 409, "conflict", "the procedure is not awaiting this decision");
+	if (rc == NDX_ENOTFOUND)
+		return perr_set(e, 404, "not_found", "no such procedure");
+	return perr_set(e, 500, "internal", "the procedure could not be stored");
+}
+
+int proc_decide(const struct portal *p, const struct psession *s, const char *id,
+		const json_t *body, json_t **out, struct perr *e)
+{
+	static const char *const from_submitted[] = { "submitted", NULL };
+	static const char *const from_approvable[] = { "submitted", "failed", NULL };
+	static const char *const from_approved[] = { "approved", NULL };
+	const char *decision = json_string_value(json_object_get(body, "decision"));
+	json_t *proc = NULL, *reason_clean = NULL, *errs = NULL, *result = NULL;
+	char actor[192];
+	int rc, ret = -1;
+
+	*out = NULL;
+	if (!json_is_object(body))
+		return perr_set(e, 400, "invalid", "expected {\"decision\", \"reason\"}");
+	if (pstore_proc_get(p->st, id, &proc) != NDX_OK || !proc_visible(s, proc)) {
+		json_decref(proc);
+		return perr_set(e, 404, "not_found", "no such procedure");
+	}
+	snprintf(actor, sizeof actor, "officer:%s", s->username);
+	if (!decision || (strcmp(decision, "approve") != 0 && strcmp(decision, "reject") != 0)) {
+		perr_set(e, 422, "validation", "decision must be approve or reject");
+		e->fields = json_pack("{s:s}", "decision", decision ? "invalid" : "required");
+		goto out;
+	}
+	if (strcmp(decision, "reject") == 0) {
+		errs = json_object();
+		reason_clean = json_object();
+		if (!errs || !reason_clean) {
+			perr_set(e, 500, "internal", "out of memory");
+			goto out;
+		}
+		text_field(body, reason_clean, errs, "reason", 1, 500);
+		if (json_object_size(errs)) {
+			perr_set(e, 422, "validation", "a rejection needs a reason");
+			e->fields = json_incref(errs);
+			goto out;
+		}
+		rc = pstore_proc_transition(p->st, id, from_submitted, "rejected", actor,
+					    str(reason_clean, "reason"), NULL, time(NULL));
+		if (rc != NDX_OK) {
+			transition_error(rc, e);
+			goto out;
+		}
+		goto answer;
+	}
+	/* Approve. A household business named like a registered enterprise
+	 * (registered since it was filed) is refused before anything is
+	 * written, unless this is a retry of our own earlier write. */
+	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0 && strcmp(str(proc, "state"), "submitted") == 0) {
+		rc = name_taken(p, str(proc, "subject"),
+				str(json_object_get(proc, "fields"), "business_name"), e);
+		if (rc) {
+			if (rc > 0)
+				perr_set(e, 409, "conflict",
+					 "an enterprise with this name has been registered meanwhile");
+			goto out;
+		}
+	}
+	rc = pstore_proc_transition(p->st, id, from_approvable, "approved", actor, NULL, NULL,
+				    time(NULL));
+	if (rc != NDX_OK) {
+		transition_error(rc, e);
+		goto out;
+	}
+	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0)
+		rc = approve_business(p, id, proc, &result, e);
+	else
+		rc = approve_residence(p, proc, &result, e);
+	if (rc) {
+		/* The write failed: the procedure says so, and the officer may
+		 * approve again. */
+		pstore_proc_transition(p->st, id, from_approved, "failed", PORTAL_PROG, e->message,
+				       NULL, time(NULL));
+		goto out;
+	}
+	rc = pstore_proc_transition(p->st, id, from_approved, "completed", PORTAL_PROG, NULL,
+				    result, time(NULL));
+	if (rc != NDX_OK) {
+		transition_error(rc, e);
+		goto out;
+	}
+answer:
+	json_decref(proc);
+	proc = NULL;
+	if (pstore_proc_get(p->st, id, out) != NDX_OK) {
+		perr_set(e, 500, "internal", "the procedure could not be read");
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(proc);
+	json_decref(reason_clean);
+	json_decref(errs);
+	json_decref(result);
+	return ret;
+}

@@ -1,0 +1,31 @@
+/* The two procedures of the portal and their state machines
+ * (docs/portal.md "Procedures"): the form's fields checked, the prefill
+ * read from the registries, a household business checked for a duplicate
+ * name, and on an officer's approval the registry writes through the
+ * exchange (submitted -> approved -> completed | failed; submitted ->
+ * rejected). Every function answers with a new JSON value in *out or fills
+ * e and returns -1. */
+#ifndef NDX_PORTAL_PROCEDURES_H
+#define NDX_PORTAL_PROCEDURES_H
+
+#include <jansson.h>
+
+#include "portal.h"
+#include "store.h"
+
+/* GET /api/prefill/{kind}: {"fields":{…}}. */
+int proc_prefill(const struct portal *p, const struct psession *s, const char *kind,
+		 json_t **out, struct perr *e);
+/* POST /api/procedures: the new procedure (201). */
+int proc_submit(const struct portal *p, const struct psession *s, const json_t *body,
+		json_t **out, struct perr *e);
+/* POST /api/officer/procedures/{id}/decision: the procedure after it. */
+int proc_decide(const struct portal *p, const struct psession *s, const char *id,
+		const json_t *body, json_t **out, struct perr *e);
+/* Whether the session may see procedure proc (its citizen, or an officer
+ * of its agency). */
+int proc_visible(const struct psession *s, const json_t *proc);
+/* Whether state is one of the procedure states. */
+int proc_state_known(const char *state);
+
+#endif

@@ -1,0 +1,667 @@
+/* The portal's SQLite store (store.h). Every public function takes the
+ * store mutex for its whole duration: the connection is shared by the HTTP
+ * pool, and a transaction begun by one thread must not swallow another
+ * thread's statements. Procedures keep their fields and result as JSON
+ * text; the answer is assembled here so that the API and the procedures
+ * see one shape. */
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndx/err.h"
+#include "ndx/sqlstore.h"
+#include "ndx/timefmt.h"
+
+#define PROG "ndx-portal"
+
+struct pstore {
+	sqlite3 *db;
+	pthread_mutex_t mu;
+};
+
+/* migrations[i] is schema version i + 1; append, never edit. */
+static const char *const MIGRATIONS[] = {
+	"CREATE TABLE sessions(id_sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	" subject TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, agency TEXT NOT NULL DEFAULT '',"
+	" username TEXT NOT NULL DEFAULT '', csrf TEXT NOT NULL, id_token TEXT,"
+	" created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+	"CREATE TABLE logins(state_sha256 TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
+	" verifier TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE officers(username TEXT PRIMARY KEY, name TEXT NOT NULL,"
+	" agency TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE procedures(id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,"
+	" subject TEXT NOT NULL, applicant_name TEXT NOT NULL, agency TEXT NOT NULL,"
+	" fields TEXT NOT NULL, result TEXT, work TEXT, created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE INDEX procedures_subject ON procedures(subject, created_at);"
+	"CREATE INDEX procedures_agency ON procedures(agency, state, created_at);"
+	"CREATE TABLE history(procedure_id TEXT NOT NULL REFERENCES procedures(id),"
+	" seq INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL, actor TEXT NOT NULL,"
+	" note TEXT, PRIMARY KEY(procedure_id, seq));",
+};
+
+static int db_fail(struct pstore *st, const char *what)
+{
+	fprintf(stderr, PROG ": store: %s: %s\n", what, sqlite3_errmsg(st->db));
+	return NDX_EDB;
+}
+
+static int prepare(struct pstore *st, const char *sql, sqlite3_stmt **s)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) {
+		*s = NULL;
+		return db_fail(st, "prepare");
+	}
+	return NDX_OK;
+}
+
+static int exec_sql(struct pstore *st, const char *sql)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(st, sql);
+	return NDX_OK;
+}
+
+/* Runs a statement that returns no rows and finalizes it. */
+static int step_done(struct pstore *st, sqlite3_stmt *s, const char *what)
+{
+	int r = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	if (r == SQLITE_CONSTRAINT)
+		return NDX_EEXIST;
+	return r == SQLITE_DONE ? NDX_OK : db_fail(st, what);
+}
+
+static void copy_col(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+int pstore_open(const char *path, struct pstore **out)
+{
+	struct pstore *st = calloc(1, sizeof *st);
+
+	*out = NULL;
+	if (!st)
+		return NDX_ENOMEM;
+	if (ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, MIGRATIONS,
+			      sizeof MIGRATIONS / sizeof *MIGRATIONS, PROG, &st->db) != NDX_OK) {
+		free(st);
+		return NDX_EDB;
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	*out = st;
+	return NDX_OK;
+}
+
+void pstore_close(struct pstore *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+void psession_clear(struct psession *s)
+{
+	free(s->id_token);
+	memset(s, 0, sizeof *s);
+}
+
+int pstore_session_create(struct pstore *st, const char *id_sha256, const struct psession *s)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	/* Sessions past the longest possible life go here, not in a timer. */
+	if ((rc = prepare(st, "DELETE FROM sessions WHERE created_at < ?", &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)s->created_at - 8 * 3600);
+		rc = step_done(st, q, "session cleanup");
+	}
+	if (rc == NDX_OK &&
+	    (rc = prepare(st,
+			  "INSERT INTO sessions(id_sha256, kind, subject, name, agency, username,"
+			  " csrf, id_token, created_at, last_seen) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, id_sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, s->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, s->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, s->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, s->agency, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, s->username, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, s->csrf, -1, SQLITE_STATIC);
+		if (s->id_token)
+			sqlite3_bind_text(q, 8, s->id_token, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 9, (sqlite3_int64)s->created_at);
+		sqlite3_bind_int64(q, 10, (sqlite3_int64)s->last_seen);
+		rc = step_done(st, q, "session insert");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int session_delete_locked(struct pstore *st, const char *id_sha256)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = prepare(st, "DELETE FROM sessions WHERE id_sha256 = ?", &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, id_sha256, -1, SQLITE_STATIC);
+	return step_done(st, q, "session delete");
+}
+
+int pstore_session_get(struct pstore *st, const char *id_sha256, time_t now, long idle_s,
+		       long max_s, struct psession *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "SELECT kind, subject, name, agency, username, csrf, id_token, created_at,"
+			  " last_seen FROM sessions WHERE id_sha256 = ?",
+			  &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, id_sha256, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "session get");
+		goto out;
+	}
+	copy_col(q, 0, out->kind, sizeof out->kind);
+	copy_col(q, 1, out->subject, sizeof out->subject);
+	copy_col(q, 2, out->name, sizeof out->name);
+	copy_col(q, 3, out->agency, sizeof out->agency);
+	copy_col(q, 4, out->username, sizeof out->username);
+	copy_col(q, 5, out->csrf, sizeof out->csrf);
+	if (sqlite3_column_type(q, 6) == SQLITE_TEXT &&
+	    !(out->id_token = strdup((const char *)sqlite3_column_text(q, 6)))) {
+		sqlite3_finalize(q);
+		rc = NDX_ENOMEM;
+		goto out;
+	}
+	out->created_at = (time_t)sqlite3_column_int64(q, 7);
+	out->last_seen = (time_t)sqlite3_column_int64(q, 8);
+	sqlite3_finalize(q);
+	if (now - out->last_seen > idle_s || now - out->created_at > max_s) {
+		session_delete_locked(st, id_sha256);
+		rc = NDX_ENOTFOUND;
+		goto out;
+	}
+	if ((rc = prepare(st, "UPDATE sessions SET last_seen = ? WHERE id_sha256 = ?", &q)))
+		goto out;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)now);
+	sqlite3_bind_text(q, 2, id_sha256, -1, SQLITE_STATIC);
+	rc = step_done(st, q, "session touch");
+	out->last_seen = now;
+out:
+	pthread_mutex_unlock(&st->mu);
+	if (rc != NDX_OK)
+		psession_clear(out);
+	return rc;
+}
+
+int pstore_session_delete(struct pstore *st, const char *id_sha256)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = session_delete_locked(st, id_sha256);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- logins ------------------------------------------------------------------ */
+
+int pstore_login_put(struct pstore *st, const char *state_sha256, const char *nonce,
+		     const char *verifier, time_t now)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	/* Abandoned logins older than an hour go with every new one. */
+	if ((rc = prepare(st, "DELETE FROM logins WHERE created_at < ?", &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)now - 3600);
+		rc = step_done(st, q, "login cleanup");
+	}
+	if (rc == NDX_OK &&
+	    (rc = prepare(st,
+			  "INSERT INTO logins(state_sha256, nonce, verifier, created_at)"
+			  " VALUES(?,?,?,?)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, state_sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, nonce, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, verifier, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+		rc = step_done(st, q, "login insert");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, long max_age_s,
+		      char *nonce, char *verifier, size_t cap)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	pthread_mutex_lock(&st->mu);
+	/* DELETE … RETURNING: a state is used at most once even when the same
+	 * callback arrives twice at the same moment. */
+	if ((rc = prepare(st,
+			  "DELETE FROM logins WHERE state_sha256 = ?"
+			  " RETURNING nonce, verifier, created_at",
+			  &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, state_sha256, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		copy_col(q, 0, nonce, cap);
+		copy_col(q, 1, verifier, cap);
+		rc = now - (time_t)sqlite3_column_int64(q, 2) > max_age_s ? NDX_ENOTFOUND : NDX_OK;
+		r = sqlite3_step(q);
+	} else {
+		rc = NDX_ENOTFOUND;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_fail(st, "login take");
+	sqlite3_finalize(q);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- officers ------------------------------------------------------------------ */
+
+int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, int *replaced)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*replaced = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = prepare(st, "SELECT 1 FROM officers WHERE username = ?", &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, o->username, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_fail(st, "officer get");
+		goto rollback;
+	}
+	*replaced = r == SQLITE_ROW;
+	if ((rc = prepare(st,
+			  "INSERT INTO officers(username, name, agency, password_hash, created_at)"
+			  " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(username) DO UPDATE SET"
+			  " name = ?2, agency = ?3, password_hash = ?4",
+			  &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, o->username, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, o->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, o->agency, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, o->password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)now);
+	if ((rc = step_done(st, q, "officer put")) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_officer_get(struct pstore *st, const char *username, struct pofficer *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "SELECT username, name, agency, password_hash FROM officers"
+			  " WHERE username = ?",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW) {
+			copy_col(q, 0, out->username, sizeof out->username);
+			copy_col(q, 1, out->name, sizeof out->name);
+			copy_col(q, 2, out->agency, sizeof out->agency);
+			copy_col(q, 3, out->password_hash, sizeof out->password_hash);
+		} else {
+			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "officer get");
+		}
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- procedures ---------------------------------------------------------------- */
+
+static json_t *time_json(sqlite3_int64 t)
+{
+	char buf[NDX_TIME_TEXT_LEN];
+
+	ndx_time_format((time_t)t, buf);
+	return json_string(buf);
+}
+
+static json_t *json_col(sqlite3_stmt *q, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(q, i);
+	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+
+	return v ? v : json_null();
+}
+
+static int insert_history(struct pstore *st, const char *id, time_t now, const char *state,
+			  const char *actor, const char *note)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = prepare(st,
+			  "INSERT INTO history(procedure_id, seq, at, state, actor, note)"
+			  " SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM history"
+			  " WHERE procedure_id = ?1",
+			  &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
+	sqlite3_bind_text(q, 3, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, actor, -1, SQLITE_STATIC);
+	if (note)
+		sqlite3_bind_text(q, 5, note, -1, SQLITE_STATIC);
+	return step_done(st, q, "history insert");
+}
+
+int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
+{
+	char *fields = json_dumps(p->fields, JSON_COMPACT);
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!fields)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = prepare(st,
+			  "INSERT INTO procedures(id, kind, state, subject, applicant_name, agency,"
+			  " fields, created_at, updated_at) VALUES(?,?,'submitted',?,?,?,?,?,?)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, p->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, p->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, p->applicant_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, p->agency, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, fields, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 7, (sqlite3_int64)now);
+		sqlite3_bind_int64(q, 8, (sqlite3_int64)now);
+		rc = step_done(st, q, "procedure insert");
+	}
+	if (rc == NDX_OK)
+		rc = insert_history(st, p->id, now, "submitted", p->actor, NULL);
+	if (rc == NDX_OK)
+		rc = exec_sql(st, "COMMIT");
+	if (rc != NDX_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	free(fields);
+	return rc;
+}
+
+#define PROC_COLS                                                                        \
+	"id, kind, state, subject, applicant_name, agency, fields, result, created_at,"  \
+	" updated_at"
+
+static int add_history(struct pstore *st, const char *id, json_t *proc)
+{
+	json_t *hist = json_array();
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if (!hist)
+		return NDX_ENOMEM;
+	if ((rc = prepare(st,
+			  "SELECT at, state, actor, note FROM history WHERE procedure_id = ?"
+			  " ORDER BY seq",
+			  &q))) {
+		json_decref(hist);
+		return rc;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *note = (const char *)sqlite3_column_text(q, 3);
+
+		json_array_append_new(
+			hist, json_pack("{s:o,s:s,s:s,s:o}", "at", time_json(sqlite3_column_int64(q, 0)),
+					"state", (const char *)sqlite3_column_text(q, 1), "actor",
+					(const char *)sqlite3_column_text(q, 2), "note",
+					note ? json_string(note) : json_null()));
+	}
+	sqlite3_finalize(q);
+	if (r != SQLITE_DONE) {
+		json_decref(hist);
+		return db_fail(st, "history");
+	}
+	json_object_set_new(proc, "history", hist);
+	return NDX_OK;
+}
+
+static json_t *proc_row(sqlite3_stmt *q)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id",
+			 (const char *)sqlite3_column_text(q, 0), "kind",
+			 (const char *)sqlite3_column_text(q, 1), "state",
+			 (const char *)sqlite3_column_text(q, 2), "subject",
+			 (const char *)sqlite3_column_text(q, 3), "applicant_name",
+			 (const char *)sqlite3_column_text(q, 4), "agency",
+			 (const char *)sqlite3_column_text(q, 5), "fields", json_col(q, 6), "result",
+			 json_col(q, 7), "created_at", time_json(sqlite3_column_int64(q, 8)),
+			 "updated_at", time_json(sqlite3_column_int64(q, 9)));
+}
+
+static int proc_get_locked(struct pstore *st, const char *id, json_t **out)
+{
+	sqlite3_stmt *q;
+	json_t *p = NULL;
+	int rc, r;
+
+	*out = NULL;
+	if ((rc = prepare(st, "SELECT " PROC_COLS " FROM procedures WHERE id = ?", &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW)
+		p = proc_row(q);
+	sqlite3_finalize(q);
+	if (r != SQLITE_ROW)
+		return r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "procedure get");
+	if (!p)
+		return NDX_ENOMEM;
+	if ((rc = add_history(st, id, p))) {
+		json_decref(p);
+		return rc;
+	}
+	*out = p;
+	return NDX_OK;
+}
+
+int pstore_proc_get(struct pstore *st, const char *id, json_t **out)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = proc_get_locked(st, id, out);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
+		     const char *state, json_t **out)
+{
+	json_t *arr = json_array(), *p;
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	if (!arr)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if (subject)
+		rc = prepare(st,
+			     "SELECT " PROC_COLS " FROM procedures WHERE subject = ?"
+			     " ORDER BY created_at DESC, rowid DESC LIMIT 500",
+			     &q);
+	else
+		rc = prepare(st,
+			     "SELECT " PROC_COLS " FROM procedures WHERE agency = ? AND state = ?"
+			     " ORDER BY created_at, rowid LIMIT 500",
+			     &q);
+	if (rc)
+		goto out;
+	sqlite3_bind_text(q, 1, subject ? subject : agency, -1, SQLITE_STATIC);
+	if (!subject)
+		sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		if (!(p = proc_row(q))) {
+			rc = NDX_ENOMEM;
+			break;
+		}
+		json_array_append_new(arr, p);
+	}
+	if (rc == NDX_OK && r != SQLITE_DONE)
+		rc = db_fail(st, "procedure list");
+	sqlite3_finalize(q);
+	for (size_t i = 0; rc == NDX_OK && i < json_array_size(arr); i++) {
+		p = json_array_get(arr, i);
+		rc = add_history(st, json_string_value(json_object_get(p, "id")), p);
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	if (rc == NDX_OK && !(*out = json_pack("{s:o}", "procedures", arr)))
+		return NDX_ENOMEM;
+	if (rc != NDX_OK)
+		json_decref(arr);
+	return rc;
+}
+
+int pstore_proc_transition(struct pstore *st, const char *id, const char *const *from,
+			   const char *to, const char *actor, const char *note,
+			   const json_t *result, time_t now)
+{
+	char state[32], *rtext = NULL;
+	sqlite3_stmt *q;
+	int rc, r, ok = 0;
+
+	if (result && !(rtext = json_dumps(result, JSON_COMPACT)))
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = prepare(st, "SELECT state FROM procedures WHERE id = ?", &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW)
+		copy_col(q, 0, state, sizeof state);
+	sqlite3_finalize(q);
+	if (r != SQLITE_ROW) {
+		rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "procedure state");
+		goto rollback;
+	}
+	for (size_t i = 0; from[i]; i++)
+		ok |= strcmp(state, from[i]) == 0;
+	if (!ok) {
+		rc = NDX_EPERM;
+		goto rollback;
+	}
+	if ((rc = prepare(st,
+			  "UPDATE procedures SET state = ?, updated_at = ?,"
+			  " result = COALESCE(?, result) WHERE id = ?",
+			  &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
+	if (rtext)
+		sqlite3_bind_text(q, 3, rtext, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, id, -1, SQLITE_STATIC);
+	if ((rc = step_done(st, q, "procedure update")) ||
+	    (rc = insert_history(st, id, now, to, actor, note)) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	free(rtext);
+	return rc;
+}
+
+int pstore_proc_work_get(struct pstore *st, const char *id, json_t **out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT work FROM procedures WHERE id = ?", &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW) {
+			json_t *w = json_col(q, 0);
+
+			if (!json_is_object(w)) {
+				json_decref(w);
+				w = json_object();
+			}
+			*out = w;
+			rc = w ? NDX_OK : NDX_ENOMEM;
+		} else {
+			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "work get");
+		}
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_proc_work_set(struct pstore *st, const char *id, const json_t *work)
+{
+	char *text = json_dumps(work, JSON_COMPACT);
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!text)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "UPDATE procedures SET work = ? WHERE id = ?", &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+		rc = step_done(st, q, "work set");
+	}
+	pthread_mutex_unlock(&st->mu);
+	free(text);
+	return rc;
+}

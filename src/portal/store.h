@@ -1,0 +1,106 @@
+/* The portal's own data in DATA/portal.db (SQLite, WAL): sessions (kept by
+ * the SHA-256 of their cookie), pending e-ID logins (state, nonce, PKCE
+ * verifier), officer accounts, and procedures with their history. One
+ * connection shared by the HTTP threads behind a mutex, so that every
+ * read-check-write (a state transition, taking a login state) is one
+ * transaction nobody interleaves with. Times are integer seconds; JSON
+ * answers carry them as RFC 3339. Overview: docs/portal.md. */
+#ifndef NDX_PORTAL_STORE_H
+#define NDX_PORTAL_STORE_H
+
+#include <jansson.h>
+#include <time.h>
+
+#include "ndx/password.h"
+
+#define PSTORE_DB_FILE "portal.db"
+#define PSTORE_HASH_HEX 65 /* hex SHA-256 + NUL */
+
+struct pstore;
+
+/* Opens (creating when missing) path. NDX_EDB on failure (message on
+ * stderr). */
+int pstore_open(const char *path, struct pstore **out);
+/* Accepts NULL. */
+void pstore_close(struct pstore *st);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+struct psession {
+	char kind[8];          /* "citizen" or "officer" */
+	char subject[16];      /* citizen: the PIN */
+	char name[256];
+	char agency[128];      /* officer: the agency's member id */
+	char username[128];    /* officer */
+	char csrf[64];
+	char *id_token;        /* citizen: malloc'd, may be NULL; psession_clear frees */
+	time_t created_at, last_seen;
+};
+
+void psession_clear(struct psession *s);
+
+/* Stores a session under id_sha256 (hex). */
+int pstore_session_create(struct pstore *st, const char *id_sha256, const struct psession *s);
+/* Finds the session, refusing (and deleting) one idle for more than idle_s
+ * or older than max_s; marks it used at now. NDX_ENOTFOUND when there is
+ * none. out is filled only on NDX_OK (psession_clear it). */
+int pstore_session_get(struct pstore *st, const char *id_sha256, time_t now, long idle_s,
+		       long max_s, struct psession *out);
+int pstore_session_delete(struct pstore *st, const char *id_sha256);
+
+/* ---- pending e-ID logins ---------------------------------------------- */
+
+int pstore_login_put(struct pstore *st, const char *state_sha256, const char *nonce,
+		     const char *verifier, time_t now);
+/* Takes (deletes) the login of state_sha256 when it is at most max_age_s
+ * old: copies nonce and verifier (cap bytes each). NDX_ENOTFOUND when
+ * unknown, used or expired. */
+int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, long max_age_s,
+		      char *nonce, char *verifier, size_t cap);
+
+/* ---- officers ------------------------------------------------------------ */
+
+struct pofficer {
+	char username[128];
+	char name[256];
+	char agency[128];
+	char password_hash[NDX_PASSWORD_HASH_MAX];
+};
+
+/* Adds the officer, or replaces name, agency and password of an existing
+ * one (*replaced set), so that provisioning can be run again. */
+int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, int *replaced);
+/* NDX_ENOTFOUND when unknown. */
+int pstore_officer_get(struct pstore *st, const char *username, struct pofficer *out);
+
+/* ---- procedures ------------------------------------------------------------ */
+
+struct pproc_new {
+	const char *id, *kind, *subject, *applicant_name, *agency, *actor;
+	const json_t *fields;
+};
+
+/* Stores a new procedure in state "submitted" with its first history row. */
+int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now);
+/* *out = the procedure as docs/portal.md shows it (with history), or
+ * NDX_ENOTFOUND. */
+int pstore_proc_get(struct pstore *st, const char *id, json_t **out);
+/* *out = {"procedures":[…]}: subject's newest first (agency NULL), or the
+ * agency's in state, oldest first (subject NULL). */
+int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
+		     const char *state, json_t **out);
+/* Moves procedure id from one of the states in from (NULL-terminated) to
+ * state to, with a history row (actor, note may be NULL), in one
+ * transaction; result (borrowed, may be NULL) replaces the result when set.
+ * NDX_ENOTFOUND when there is no such procedure, NDX_EPERM when it is in
+ * another state. */
+int pstore_proc_transition(struct pstore *st, const char *id, const char *const *from,
+			   const char *to, const char *actor, const char *note,
+			   const json_t *result, time_t now);
+/* The portal's private working notes of a procedure (e.g. the enterprise
+ * code allocated for it, so that a retried approval reuses it): *out is a
+ * new object ({} when none). */
+int pstore_proc_work_get(struct pstore *st, const char *id, json_t **out);
+int pstore_proc_work_set(struct pstore *st, const char *id, const json_t *work);
+
+#endif

@@ -1,0 +1,881 @@
+"""End-to-end tests of ndx-portal (docs/portal.md) in a real federation: a registry,
+gateways for BCA, BTC, TCT and VPCP (federation.py's helpers), ndx-sector serving a
+small seeded population, enterprise and tax registry behind them, the portal as
+VN/GOV/VPCP/portal with its own gateway, and an OpenID Connect provider played here in
+Python (EdDSA ID tokens, PKCE S256, client_secret_basic) so that the sign-in can be
+tested with tokens that are wrong on purpose. When build/src/id/ndx-id is built, one
+test signs in through the real e-ID too.
+
+Covered: static files and path traversal, the e-ID sign-in (state, nonce, signature,
+audience, error, logout), sessions and CSRF, officer sign-in, validation (422 with
+fields), the duplicate business name (409), approval writing the enterprise, owner and
+taxpayer through the exchange (read back by another agency), residence change seen by
+another agency, rejection with a reason, deciding twice (409), and a failed write
+(state failed, approved again once the registry is back)."""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import federation as F  # noqa: E402
+from conftest import Registry, free_port, registry_exe  # noqa: E402
+
+BCA, BTC, TCT, VPCP = "VN/GOV/BCA", "VN/GOV/BTC", "VN/GOV/TCT", "VN/GOV/VPCP"
+POPULATION, ENTERPRISE, TAX, PORTAL = (BCA + "/population", BTC + "/enterprise",
+                                       TCT + "/tax", VPCP + "/portal")
+CITIZENS, HOUSEHOLDS = POPULATION + "/citizens", POPULATION + "/households"
+ENTERPRISES, OWNERS = ENTERPRISE + "/enterprises", ENTERPRISE + "/owners"
+TAXPAYERS = TAX + "/taxpayers"
+NAMES = {BCA: "Bộ Công an", BTC: "Bộ Tài chính", TCT: "Tổng cục Thuế",
+         VPCP: "Văn phòng Chính phủ"}
+CLIENT_ID = "portal"
+CLIENT_SECRET = "s3cret-of-the-portal"
+PASSWORD = "mật-khẩu-cán-bộ-2026"
+START_TIMEOUT = 60.0 if os.environ.get("NDX_PORTAL_WRAP") else 15.0
+
+
+# ---- an OpenID Connect provider ------------------------------------------------------
+
+def b64u(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class FakeEid:
+    """Discovery, JWKS, authorize (signs in `user` at once), token, end_session.
+    `mode` spoils the next ID tokens: "good", "bad_nonce", "wrong_aud", "bad_sig",
+    "expired", "wrong_iss", "deny" (authorize answers error=access_denied)."""
+
+    def __init__(self):
+        self.key = ed25519.Ed25519PrivateKey.generate()
+        raw = self.key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                 serialization.PublicFormat.Raw)
+        self.kid = hashlib.sha256(raw).hexdigest()
+        self.x = b64u(raw)
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.mode = "good"
+        self.user = None
+        self.codes = {}
+        self.token_calls = []
+        self.redirect_uri = None
+        eid = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def answer(self, status, body=b"", ctype="application/json", headers=None):
+                if isinstance(body, (dict, list)):
+                    body = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/.well-known/openid-configuration":
+                    return self.answer(200, {
+                        "issuer": eid.issuer,
+                        "authorization_endpoint": eid.issuer + "/authorize",
+                        "token_endpoint": eid.issuer + "/token",
+                        "jwks_uri": eid.issuer + "/jwks",
+                        "end_session_endpoint": eid.issuer + "/logout",
+                        "id_token_signing_alg_values_supported": ["EdDSA"],
+                        "code_challenge_methods_supported": ["S256"]})
+                if url.path == "/jwks":
+                    return self.answer(200, {"keys": [{"kty": "OKP", "crv": "Ed25519",
+                                                       "x": eid.x, "kid": eid.kid,
+                                                       "use": "sig", "alg": "EdDSA"}]})
+                if url.path == "/authorize":
+                    assert q["client_id"] == CLIENT_ID and q["response_type"] == "code"
+                    assert q["code_challenge_method"] == "S256"
+                    assert set(q["scope"].split()) >= {"openid", "profile"}
+                    eid.redirect_uri = q["redirect_uri"]
+                    if eid.mode == "deny":
+                        loc = q["redirect_uri"] + "?" + urllib.parse.urlencode(
+                            {"error": "access_denied", "state": q["state"]})
+                        return self.answer(302, b"", "text/plain", {"Location": loc})
+                    code = uuid.uuid4().hex
+                    eid.codes[code] = {"nonce": q["nonce"], "challenge": q["code_challenge"],
+                                       "redirect_uri": q["redirect_uri"], "user": eid.user}
+                    loc = q["redirect_uri"] + "?" + urllib.parse.urlencode(
+                        {"code": code, "state": q["state"]})
+                    return self.answer(302, b"", "text/plain", {"Location": loc})
+                if url.path == "/logout":
+                    return self.answer(200, b"bye", "text/plain")
+                return self.answer(404, {"error": "not_found"})
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
+                auth = self.headers.get("Authorization", "")
+                eid.token_calls.append((auth, form))
+                want = "Basic " + base64.b64encode(
+                    f"{CLIENT_ID}:{urllib.parse.quote(CLIENT_SECRET, safe='')}".encode()).decode()
+                if self.path != "/token" or auth != want:
+                    return self.answer(401, {"error": "invalid_client"})
+                grant = eid.codes.pop(form.get("code", ""), None)
+                verifier = form.get("code_verifier", "")
+                if (not grant or form.get("grant_type") != "authorization_code" or
+                        form.get("redirect_uri") != grant["redirect_uri"] or
+                        b64u(hashlib.sha256(verifier.encode()).digest()) != grant["challenge"]):
+                    return self.answer(400, {"error": "invalid_grant"})
+                return self.answer(200, {"access_token": "at-" + uuid.uuid4().hex,
+                                         "token_type": "Bearer", "expires_in": 300,
+                                         "id_token": eid.id_token(grant)})
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def id_token(self, grant):
+        now = int(time.time())
+        pin, name = grant["user"]
+        claims = {"iss": self.issuer, "sub": pin, "aud": CLIENT_ID, "iat": now,
+                  "exp": now + 300, "nonce": grant["nonce"], "name": name}
+        if self.mode == "bad_nonce":
+            claims["nonce"] = "not-the-nonce"
+        elif self.mode == "wrong_aud":
+            claims["aud"] = "another-client"
+        elif self.mode == "expired":
+            claims["iat"], claims["exp"] = now - 900, now - 600
+        elif self.mode == "wrong_iss":
+            claims["iss"] = "http://127.0.0.1:1"
+        header = {"alg": "EdDSA", "kid": self.kid, "typ": "JWT"}
+        signing_input = b64u(json.dumps(header)) + "." + b64u(json.dumps(claims))
+        key = self.key
+        if self.mode == "bad_sig":
+            key = ed25519.Ed25519PrivateKey.generate()
+        return signing_input + "." + b64u(key.sign(signing_input.encode()))
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---- processes --------------------------------------------------------------------------
+
+def exe(build_dir, *parts):
+    p = Path(build_dir).joinpath(*parts)
+    if not p.is_file():
+        pytest.fail(f"{p} is missing: build it first", pytrace=False)
+    return p
+
+
+class Proc:
+    """A server process with its stderr in a file, started and waited for."""
+
+    def __init__(self, name, cmd, url, workdir, health="/healthz"):
+        self.name, self.cmd, self.url, self.health = name, [str(c) for c in cmd], url, health
+        self.stderr_path = Path(workdir) / f"{name}.stderr"
+        self.proc = None
+
+    def start(self):
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if requests.get(self.url + self.health, timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start:\n{self.tail()}")
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                return "ignored SIGTERM"
+        return proc.returncode
+
+    def tail(self, n=30):
+        if not self.stderr_path.exists():
+            return "(no stderr)"
+        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-n:])
+
+
+class Env:
+    pass
+
+
+def sector_proc(build_dir, workdir, sector, db_dir):
+    port = free_port()
+    return Proc(f"sector-{sector}", [exe(build_dir, "src", "sector", "ndx-sector"), "serve",
+                                     "--sector", sector, "--db", Path(db_dir) / f"{sector}.db",
+                                     "--listen", f"127.0.0.1:{port}", "--threads", "2"],
+                f"http://127.0.0.1:{port}", workdir)
+
+
+def build_federation(build_dir, workdir, env):
+    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
+    env.registry = reg
+    fed = F.Federation(build_dir, reg, workdir / "fed")
+    env.fed = fed
+    for member, name in NAMES.items():
+        fed.ndx("member", "add", member, "--name", name)
+    for sub in (POPULATION, ENTERPRISE, TAX, PORTAL):
+        fed.ndx("subsystem", "add", sub)
+    fed.ndx("service", "add", CITIZENS, "--title", "Công dân", "--personal", "--purpose",
+            "public-service", "--purpose", "tax-administration")
+    fed.ndx("service", "add", HOUSEHOLDS, "--title", "Hộ gia đình", "--personal",
+            "--purpose", "public-service")
+    fed.ndx("service", "add", ENTERPRISES, "--title", "Doanh nghiệp")
+    fed.ndx("service", "add", OWNERS, "--title", "Chủ sở hữu")
+    fed.ndx("service", "add", TAXPAYERS, "--title", "Người nộp thuế")
+    for svc in (CITIZENS, HOUSEHOLDS, ENTERPRISES, OWNERS, TAXPAYERS):
+        fed.ndx("grant", "add", "--client", PORTAL, "--service", svc, "--method", "GET",
+                "--method", "POST", "--method", "PUT")
+    # Other agencies, to read back what the portal wrote.
+    fed.ndx("grant", "add", "--client", TAX, "--service", CITIZENS, "--method", "GET")
+    fed.ndx("grant", "add", "--client", POPULATION, "--service", ENTERPRISES, "--method", "GET")
+    fed.ndx("grant", "add", "--client", POPULATION, "--service", TAXPAYERS, "--method", "GET")
+
+    db_dir = workdir / "sector"
+    res = subprocess.run([str(exe(build_dir, "src", "sector", "ndx-sector")), "seed",
+                          "--db-dir", str(db_dir), "--citizens", "50", "--seed", "7",
+                          "--quiet"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    env.db_dir = db_dir
+    env.sectors = {s: sector_proc(build_dir, workdir, s, db_dir).start()
+                   for s in ("population", "enterprise", "tax")}
+    pop, ent, tax = (env.sectors[s].url for s in ("population", "enterprise", "tax"))
+    services = {
+        "BCA": {CITIZENS: {"backend": pop + "/citizens", "timeout_ms": 5000},
+                HOUSEHOLDS: {"backend": pop + "/households", "timeout_ms": 5000}},
+        "BTC": {ENTERPRISES: {"backend": ent + "/enterprises", "timeout_ms": 5000},
+                OWNERS: {"backend": ent + "/owners", "timeout_ms": 5000}},
+        "TCT": {TAXPAYERS: {"backend": tax + "/taxpayers", "timeout_ms": 5000}},
+        "VPCP": {},
+    }
+    subsystems = {"BCA": ["population"], "BTC": ["enterprise"], "TCT": ["tax"],
+                  "VPCP": ["portal"]}
+    members = {"BCA": BCA, "BTC": BTC, "TCT": TCT, "VPCP": VPCP}
+    ports = {n: (free_port(), free_port()) for n in members}
+    for n, member in members.items():
+        fed.register_gateway(n, member, "gw1", ports[n][1])
+    limits = {"max_body": 65536, "threads": 4, "peer_timeout_ms": 8000,
+              "connect_timeout_ms": 1000, "clock_skew_s": 300}
+    for n in members:
+        gw = F.Gateway(F.gateway_exe(build_dir), fed.idents[n], subsystems[n], services[n],
+                       ports[n][0], ports[n][1], reg, limits, 1)
+        gw.write_config()
+        fed.gateways[n] = gw
+    for gw in fed.gateways.values():
+        gw.spawn()
+    for gw in fed.gateways.values():
+        gw.wait_ready()
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, reg.conf_version())
+
+
+def write_portal(build_dir, workdir, env, issuer):
+    d = workdir / "portal"
+    web = d / "web"
+    (web / "js").mkdir(parents=True)
+    (web / "index.html").write_text("<!doctype html><title>Cổng dịch vụ công</title>"
+                                    "<div id=app></div>", encoding="utf-8")
+    (web / "js" / "app.mjs").write_text("export const x = 1;\n")
+    (web / "style.css").write_text("body{}\n")
+    assets = d / "govuk"
+    (assets / "fonts").mkdir(parents=True)
+    (assets / "govuk-frontend.min.css").write_text(".govuk-body{}\n")
+    (assets / "fonts" / "a.woff2").write_bytes(b"wOF2\x00\x01")
+    (d / "outside.txt").write_text("must not be served\n")
+    os.symlink(d / "outside.txt", web / "link.txt")
+    (d / "client.secret").write_text(CLIENT_SECRET + "\n")
+    env.port = free_port()
+    env.url = f"http://127.0.0.1:{env.port}"
+    cfg = {
+        "listen": f"127.0.0.1:{env.port}", "public_url": env.url, "data_dir": "data",
+        "web_dir": "web", "assets_dir": "govuk",
+        "oidc": {"issuer": issuer, "client_id": CLIENT_ID,
+                 "client_secret_file": "client.secret"},
+        "exchange": {"consumer_url": env.fed.gateways["VPCP"].url, "client": PORTAL},
+        "session_minutes": 30,
+    }
+    (d / "portal.json").write_text(json.dumps(cfg, indent=2))
+    env.portal_dir = d
+    env.config = d / "portal.json"
+    portal_exe = exe(build_dir, "src", "portal", "ndx-portal")
+    (d / "pw").write_text(PASSWORD + "\n")
+    for user, name, agency in (("canbo.btc", "Trần Thị Bích", BTC),
+                               ("canbo.bca", "Lê Văn Cường", BCA)):
+        res = subprocess.run([str(portal_exe), "officer", "add", "--config", str(env.config),
+                              "--username", user, "--name", name, "--agency", agency,
+                              "--password-file", str(d / "pw"), "--cost", "min"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        assert f"officer {user} added" in res.stdout
+    # NDX_PORTAL_WRAP, e.g. "valgrind --leak-check=full --error-exitcode=1", runs the
+    # server under a checker; a finding makes its exit status, and the teardown, fail.
+    wrap = os.environ.get("NDX_PORTAL_WRAP", "").split()
+    env.portal = Proc("portal", [*wrap, portal_exe, "serve", "--config", env.config], env.url,
+                      workdir).start()
+
+
+@pytest.fixture(scope="module")
+def env(build_dir):
+    for p in (("src", "gateway", "ndx-gateway"), ("src", "sector", "ndx-sector"),
+              ("src", "portal", "ndx-portal")):
+        exe(build_dir, *p)
+    workdir = Path(tempfile.mkdtemp(prefix="ndx-portal-"))
+    (workdir / "registry").mkdir()
+    e = Env()
+    e.build_dir = build_dir
+    e.workdir = workdir
+    e.fed = e.registry = e.portal = None
+    e.sectors = {}
+    e.eid = FakeEid()
+    problems = []
+    try:
+        try:
+            build_federation(build_dir, workdir, e)
+            write_portal(build_dir, workdir, e, e.eid.issuer)
+        except (RuntimeError, AssertionError) as err:
+            pytest.fail(f"{err}\n(files kept in {workdir})", pytrace=False)
+        yield e
+    finally:
+        if e.portal is not None:
+            rc = e.portal.stop()
+            if rc != 0:
+                problems.append(f"ndx-portal exited with {rc}:\n{e.portal.tail()}")
+        if e.fed is not None:
+            problems.extend(e.fed.close())
+        for s in e.sectors.values():
+            s.stop()
+        if e.registry is not None:
+            e.registry.stop()
+        e.eid.stop()
+    if problems:
+        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+def adults(env, n):
+    """n citizens born before 2000 from the seeded population: [(pin, name)]."""
+    with sqlite3.connect(f"file:{env.db_dir}/population.db?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT pin, full_name FROM citizens WHERE birth_date < '2000-01-01'"
+                          " ORDER BY pin LIMIT ?", (n,)).fetchall()
+    assert len(rows) == n
+    return rows
+
+
+def citizen_login(env, who, mode="good"):
+    """Signs who = (pin, name) in through the e-ID; returns (session, csrf)."""
+    env.eid.user, env.eid.mode = who, mode
+    s = requests.Session()
+    r = s.get(env.url + "/auth/login", timeout=20)
+    assert r.status_code == 200, r.text
+    assert urllib.parse.urlsplit(r.url).path == "/profile", r.url
+    info = s.get(env.url + "/api/session", timeout=10).json()
+    assert info["authenticated"] and info["kind"] == "citizen", info
+    return s, info["csrf"]
+
+
+def officer_login(env, user):
+    s = requests.Session()
+    r = s.post(env.url + "/auth/officer", json={"username": user, "password": PASSWORD},
+               timeout=20)
+    assert r.status_code == 200, r.text
+    return s, r.json()["csrf"]
+
+
+def post(s, url, csrf, body):
+    return s.post(url, json=body, headers={"X-CSRF-Token": csrf}, timeout=30)
+
+
+def error(r, status, code):
+    assert r.status_code == status, f"{r.status_code} {r.text}"
+    doc = r.json()
+    assert doc["error"] == code, doc
+    return doc
+
+
+def gw_get(env, gw, client, service, path, subject, purpose="public-service"):
+    return env.fed.call(gw, "GET", service, path, client=client,
+                        headers={"Ndx-Subject": subject, "Ndx-Purpose": purpose})
+
+
+def raw_get(env, target):
+    conn = http.client.HTTPConnection("127.0.0.1", env.port, timeout=10)
+    try:
+        conn.putrequest("GET", target, skip_accept_encoding=True)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+BUSINESS = {"business_name": "Hộ kinh doanh Phở Gà Hàng Điếu", "business_line": "Ăn uống",
+            "province": "001", "address": "12 Hàng Điếu, Hoàn Kiếm", "capital_vnd": 150000000}
+
+
+# ---- tests --------------------------------------------------------------------------------
+
+def test_help_is_truthful(env):
+    portal_exe = exe(env.build_dir, "src", "portal", "ndx-portal")
+    for args in (["--help"], ["serve", "--help"], ["officer", "add", "--help"]):
+        r = subprocess.run([str(portal_exe), *args], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and "usage: ndx-portal" in r.stdout, r
+    r = subprocess.run([str(portal_exe), "serve"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "--config" in r.stderr
+
+
+def test_static_files_and_traversal(env):
+    for path in ("/", "/profile", "/thu-tuc/ho-kinh-doanh"):
+        r = requests.get(env.url + path, timeout=10)
+        assert r.status_code == 200 and "Cổng dịch vụ công" in r.text, path
+        assert r.headers["Content-Type"].startswith("text/html")
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+    r = requests.get(env.url + "/static/js/app.mjs", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/javascript")
+    r = requests.get(env.url + "/static/style.css", timeout=10)
+    assert r.headers["Content-Type"].startswith("text/css")
+    r = requests.get(env.url + "/assets/govuk/govuk-frontend.min.css", timeout=10)
+    assert r.status_code == 200 and r.text == ".govuk-body{}\n"
+    r = requests.get(env.url + "/assets/govuk/fonts/a.woff2", timeout=10)
+    assert r.headers["Content-Type"] == "font/woff2"
+    for target in ("/static/../portal.json", "/static/%2e%2e/portal.json",
+                   "/static/%2E%2E%2Fportal.json", "/static/js/../../client.secret",
+                   "/assets/govuk/../client.secret", "/static/link.txt",
+                   "/static/..%5cportal.json", "/static/", "/static/js",
+                   "/static/%00index.html", "/static//etc/passwd"):
+        status, headers, body = raw_get(env, target)
+        assert status == 404, (target, status, body)
+        assert CLIENT_SECRET.encode() not in body and b"must not be served" not in body
+    r = requests.get(env.url + "/api/nothing-here", timeout=10)
+    error(r, 404, "not_found")
+    r = requests.get(env.url + "/api/session", timeout=10)
+    assert r.json() == {"authenticated": False}
+    assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_sessions_csrf_and_officer_login(env):
+    anon = requests.Session()
+    error(anon.get(env.url + "/api/procedures", timeout=10), 401, "unauthenticated")
+    error(post(anon, env.url + "/api/procedures", "x", {"kind": "residence-change"}), 401,
+          "unauthenticated")
+    r1 = anon.post(env.url + "/auth/officer", json={"username": "canbo.btc",
+                                                   "password": "wrong"}, timeout=20)
+    r2 = anon.post(env.url + "/auth/officer", json={"username": "nobody",
+                                                   "password": PASSWORD}, timeout=20)
+    error(r1, 401, "bad_credentials")
+    assert r1.json() == r2.json() and r2.status_code == 401
+    assert "Set-Cookie" not in r1.headers and "Set-Cookie" not in r2.headers
+    error(anon.post(env.url + "/auth/officer", data=b"{not json", timeout=10), 400, "invalid")
+
+    off, csrf = officer_login(env, "canbo.btc")
+    cookie = off.cookies.get("ndx_portal_session")
+    assert cookie and len(cookie) == 43
+    r = off.post(env.url + "/auth/officer", json={"username": "canbo.btc",
+                                                  "password": PASSWORD}, timeout=20)
+    set_cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/" in set_cookie
+    csrf = r.json()["csrf"]
+    info = off.get(env.url + "/api/session", timeout=10).json()
+    assert info["kind"] == "officer" and info["agency"] == BTC and info["csrf"] == csrf
+    assert "subject" not in info
+    # The session id is stored only as its SHA-256.
+    with sqlite3.connect(f"file:{env.portal_dir}/data/portal.db?mode=ro", uri=True) as db:
+        ids = [r[0] for r in db.execute("SELECT id_sha256 FROM sessions")]
+    token = off.cookies.get("ndx_portal_session")
+    assert hashlib.sha256(token.encode()).hexdigest() in ids and token not in ids
+    # Officers are not citizens; CSRF is checked on every POST.
+    error(off.get(env.url + "/api/profile", timeout=10), 403, "forbidden")
+    r = off.post(env.url + "/api/officer/procedures/x/decision", json={"decision": "approve"},
+                 timeout=10)
+    error(r, 403, "csrf")
+    r = off.post(env.url + "/api/officer/procedures/x/decision", json={"decision": "approve"},
+                 headers={"X-CSRF-Token": csrf[:-1] + ("A" if csrf[-1] != "A" else "B")},
+                 timeout=10)
+    error(r, 403, "csrf")
+    error(post(off, env.url + "/api/officer/procedures/nope/decision", csrf,
+               {"decision": "approve"}), 404, "not_found")
+    r = off.post(env.url + "/api/officer/procedures/nope/decision", data=b"[1,",
+                 headers={"X-CSRF-Token": csrf}, timeout=10)
+    error(r, 400, "invalid")
+    error(off.get(env.url + "/api/officer/procedures?status=bogus", timeout=10), 400, "invalid")
+    # Logout ends the session.
+    r = off.post(env.url + "/auth/logout", timeout=10)
+    assert r.status_code == 200 and r.json()["logout_url"] == "/"
+    error(off.get(env.url + "/api/officer/procedures", timeout=10), 401, "unauthenticated")
+    s = requests.Session()
+    s.cookies.set("ndx_portal_session", token)
+    assert s.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
+
+
+def test_eid_sign_in_and_refusals(env):
+    who = adults(env, 1)[0]
+    s, csrf = citizen_login(env, who)
+    info = s.get(env.url + "/api/session", timeout=10).json()
+    assert info["subject"] == who[0] and info["name"] == who[1]
+    auth, form = env.eid.token_calls[-1]
+    assert auth.startswith("Basic ") and form["grant_type"] == "authorization_code"
+    assert env.eid.redirect_uri == env.url + "/auth/callback"
+    # The profile is read through the exchange.
+    r = s.get(env.url + "/api/profile", timeout=30)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["citizen"]["pin"] == who[0]
+    assert doc["read_via"]["service"] == CITIZENS and doc["read_via"]["message_id"]
+    assert doc["household"] is None or doc["household"]["id"] == doc["citizen"]["household_id"]
+    error(s.get(env.url + "/api/officer/procedures", timeout=10), 403, "forbidden")
+    error(s.get(env.url + "/api/prefill/unknown-kind", timeout=10), 404, "not_found")
+
+    # Logout answers the e-ID's end-session URL with the ID token as hint.
+    r = s.post(env.url + "/auth/logout", timeout=10)
+    url = urllib.parse.urlsplit(r.json()["logout_url"])
+    q = dict(urllib.parse.parse_qsl(url.query))
+    assert url.path == "/logout" and q["post_logout_redirect_uri"] == env.url + "/"
+    assert q["id_token_hint"].count(".") == 2
+    assert s.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
+
+    # A tampered, unknown or reused state: refused, no session.
+    env.eid.user, env.eid.mode = who, "good"
+    t = requests.Session()
+    r = t.get(env.url + "/auth/login", allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Cache-Control"] == "no-store"
+    r = t.get(r.headers["Location"], allow_redirects=False, timeout=10)
+    back = urllib.parse.urlsplit(r.headers["Location"])
+    q = dict(urllib.parse.parse_qsl(back.query))
+    bad = q["state"][:-2] + ("AA" if not q["state"].endswith("AA") else "BB")
+    r = t.get(env.url + "/auth/callback", params={"code": q["code"], "state": bad},
+              allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "/?error=state_invalid"
+    assert "Set-Cookie" not in r.headers
+    r = t.get(env.url + "/auth/callback", params={"code": q["code"]}, allow_redirects=False,
+              timeout=10)
+    assert r.headers["Location"] == "/?error=state_invalid"
+    r = t.get(env.url + "/auth/callback", params=q, allow_redirects=False, timeout=10)
+    assert r.headers["Location"] == "/profile" and "Set-Cookie" in r.headers
+    r = t.get(env.url + "/auth/callback", params=q, allow_redirects=False, timeout=10)
+    assert r.headers["Location"] == "/?error=state_invalid"
+
+    # Tokens the portal must refuse.
+    for mode in ("bad_nonce", "wrong_aud", "bad_sig", "expired", "wrong_iss", "deny"):
+        env.eid.mode = mode
+        u = requests.Session()
+        r = u.get(env.url + "/auth/login", timeout=20)
+        assert urllib.parse.urlsplit(r.url).query == "error=login_failed", (mode, r.url)
+        assert u.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
+        assert "ndx_portal_session" not in u.cookies, mode
+    env.eid.mode = "good"
+
+
+def test_validation_errors(env):
+    s, csrf = citizen_login(env, adults(env, 2)[1])
+    url = env.url + "/api/procedures"
+    r = s.post(url, data=b"{\"kind\":", headers={"X-CSRF-Token": csrf,
+                                                  "Content-Type": "application/json"},
+               timeout=10)
+    error(r, 400, "invalid")
+    error(post(s, url, csrf, {"kind": "household-business"}), 400, "invalid")
+    doc = error(post(s, url, csrf, {"kind": "passport", "fields": {}}), 422, "validation")
+    assert doc["fields"] == {"kind": "invalid"}
+    bad = {"business_name": "", "business_line": "x" * 201, "province": "999",
+           "address": "ok", "capital_vnd": 0, "colour": "red"}
+    doc = error(post(s, url, csrf, {"kind": "household-business", "fields": bad}), 422,
+                "validation")
+    assert doc["fields"] == {"business_name": "required", "business_line": "too_long",
+                             "province": "invalid", "capital_vnd": "out_of_range",
+                             "colour": "unknown"}
+    doc = error(post(s, url, csrf, {"kind": "residence-change",
+                                    "fields": {"province": "79", "address": " ",
+                                               "reason": "r" * 301}}), 422, "validation")
+    assert doc["fields"] == {"province": "invalid", "address": "required",
+                             "reason": "too_long"}
+    # 300 characters with diacritics are 300, not bytes.
+    ok = {"province": "079", "address": "ệ" * 300, "reason": ""}
+    r = post(s, url, csrf, {"kind": "residence-change", "fields": ok})
+    assert r.status_code == 201, r.text
+    assert s.get(env.url + "/api/procedures", timeout=10).json()["procedures"][0]["id"] == \
+        r.json()["id"]
+
+
+def test_household_business_approved_into_the_registries(env):
+    who = adults(env, 3)[2]
+    s, csrf = citizen_login(env, who)
+    pre = s.get(env.url + "/api/prefill/household-business", timeout=30)
+    assert pre.status_code == 200, pre.text
+    assert pre.json()["fields"]["owner_pin"] == who[0]
+    assert pre.json()["fields"]["owner_name"] == who[1]
+
+    # An exact duplicate of a registered name (other case, no diacritics) is refused.
+    with sqlite3.connect(f"file:{env.db_dir}/enterprise.db?mode=ro", uri=True) as db:
+        taken = db.execute("SELECT name FROM enterprises ORDER BY code LIMIT 1").fetchone()[0]
+    plain = "".join(c for c in unicodedata.normalize(
+        "NFD", taken.replace("đ", "d").replace("Đ", "D")) if not unicodedata.combining(c))
+    dup = dict(BUSINESS, business_name=plain.upper())
+    doc = error(post(s, env.url + "/api/procedures", csrf,
+                     {"kind": "household-business", "fields": dup}), 409, "conflict")
+    assert who[0] not in json.dumps(doc)
+
+    r = post(s, env.url + "/api/procedures", csrf, {"kind": "household-business",
+                                                    "fields": BUSINESS})
+    assert r.status_code == 201, r.text
+    proc = r.json()
+    assert proc["state"] == "submitted" and proc["agency"] == BTC and proc["subject"] == who[0]
+    assert proc["fields"]["capital_vnd"] == 150000000 and proc["result"] is None
+    assert proc["history"][0]["state"] == "submitted"
+    pid = proc["id"]
+
+    # Only the handling agency's officers see it.
+    bca, bca_csrf = officer_login(env, "canbo.bca")
+    error(bca.get(env.url + f"/api/procedures/{pid}", timeout=10), 404, "not_found")
+    error(post(bca, env.url + f"/api/officer/procedures/{pid}/decision", bca_csrf,
+               {"decision": "approve"}), 404, "not_found")
+    assert pid not in [p["id"] for p in bca.get(env.url + "/api/officer/procedures",
+                                                timeout=10).json()["procedures"]]
+    btc, btc_csrf = officer_login(env, "canbo.btc")
+    queue = btc.get(env.url + "/api/officer/procedures", timeout=10).json()["procedures"]
+    assert pid in [p["id"] for p in queue]
+    # Another citizen cannot see it.
+    other, _ = citizen_login(env, adults(env, 4)[3])
+    error(other.get(env.url + f"/api/procedures/{pid}", timeout=10), 404, "not_found")
+
+    url = env.url + f"/api/officer/procedures/{pid}/decision"
+    doc = error(post(btc, url, btc_csrf, {"decision": "reject"}), 422, "validation")
+    assert doc["fields"] == {"reason": "required"}
+    doc = error(post(btc, url, btc_csrf, {"decision": "reject", "reason": "x" * 501}), 422,
+                "validation")
+    assert doc["fields"] == {"reason": "too_long"}
+    error(post(btc, url, btc_csrf, {"decision": "maybe"}), 422, "validation")
+    r = post(btc, url, btc_csrf, {"decision": "approve"})
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["state"] == "completed", done
+    code = done["result"]["enterprise_code"]
+    assert len(code) == 10 and code.isdigit()
+    assert [h["state"] for h in done["history"]] == ["submitted", "approved", "completed"]
+    assert done["history"][1]["actor"] == "officer:canbo.btc"
+    error(post(btc, url, btc_csrf, {"decision": "approve"}), 409, "conflict")
+    error(post(btc, url, btc_csrf, {"decision": "reject", "reason": "late"}), 409, "conflict")
+
+    # Another agency reads the new enterprise and taxpayer through its own gateway.
+    r = gw_get(env, "BCA", POPULATION, ENTERPRISES, f"/{code}", who[0])
+    assert r.status_code == 200, r.text
+    ent = r.json()
+    assert ent["name"] == BUSINESS["business_name"] and ent["legal_rep_pin"] == who[0]
+    assert ent["kind"] == "tu-nhan" and ent["status"] == "active"
+    r = gw_get(env, "BCA", POPULATION, TAXPAYERS, f"/{code}", who[0])
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == "enterprise" and r.json()["name"] == BUSINESS["business_name"]
+    owners = requests.get(env.sectors["enterprise"].url + "/owners",
+                          params={"enterprise_code": code}, timeout=10).json()["items"]
+    assert [(o["owner_pin"], o["share_pct"]) for o in owners] == [(who[0], 100)]
+    # The citizen sees the result; the same name is now a duplicate.
+    mine = s.get(env.url + f"/api/procedures/{pid}", timeout=10).json()
+    assert mine["state"] == "completed" and mine["result"] == {"enterprise_code": code}
+    error(post(s, env.url + "/api/procedures", csrf, {"kind": "household-business",
+                                                      "fields": BUSINESS}), 409, "conflict")
+
+
+def test_residence_change_seen_by_another_agency(env):
+    who = adults(env, 5)[4]
+    s, csrf = citizen_login(env, who)
+    pre = s.get(env.url + "/api/prefill/residence-change", timeout=30).json()["fields"]
+    assert set(pre) == {"permanent_address", "permanent_province"}
+    new = {"province": "048", "address": "45 Bạch Đằng, Hải Châu, Đà Nẵng",
+           "reason": "chuyển công tác"}
+    r = post(s, env.url + "/api/procedures", csrf, {"kind": "residence-change", "fields": new})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert r.json()["agency"] == BCA
+    bca, bca_csrf = officer_login(env, "canbo.bca")
+    r = post(bca, env.url + f"/api/officer/procedures/{pid}/decision", bca_csrf,
+             {"decision": "approve"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "completed"
+    assert r.json()["result"] == {"permanent_address": new["address"]}
+    r = gw_get(env, "TCT", TAX, CITIZENS, f"/{who[0]}", who[0], "tax-administration")
+    assert r.status_code == 200, r.text
+    assert r.json()["permanent_address"] == new["address"]
+    assert r.json()["permanent_province"] == "048"
+    prof = s.get(env.url + "/api/profile", timeout=30).json()
+    assert prof["citizen"]["permanent_address"] == new["address"]
+
+
+def test_reject_and_decide_twice(env):
+    who = adults(env, 6)[5]
+    s, csrf = citizen_login(env, who)
+    r = post(s, env.url + "/api/procedures", csrf, {"kind": "residence-change", "fields": {
+        "province": "001", "address": "1 Tràng Tiền"}})
+    pid = r.json()["id"]
+    bca, bca_csrf = officer_login(env, "canbo.bca")
+    url = env.url + f"/api/officer/procedures/{pid}/decision"
+    r = post(bca, url, bca_csrf, {"decision": "reject", "reason": "Thiếu giấy tờ chứng minh"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "rejected"
+    assert r.json()["history"][-1]["note"] == "Thiếu giấy tờ chứng minh"
+    error(post(bca, url, bca_csrf, {"decision": "reject", "reason": "again"}), 409, "conflict")
+    error(post(bca, url, bca_csrf, {"decision": "approve"}), 409, "conflict")
+    rejected = bca.get(env.url + "/api/officer/procedures?status=rejected",
+                       timeout=10).json()["procedures"]
+    assert pid in [p["id"] for p in rejected]
+    # The registry was not touched.
+    r = gw_get(env, "TCT", TAX, CITIZENS, f"/{who[0]}", who[0], "tax-administration")
+    assert r.json()["permanent_address"] != "1 Tràng Tiền"
+
+
+def test_failed_write_then_approved_again(env):
+    who = adults(env, 7)[6]
+    s, csrf = citizen_login(env, who)
+    fields = dict(BUSINESS, business_name="Tiệm sửa xe Ông Bảy " + uuid.uuid4().hex[:6])
+    r = post(s, env.url + "/api/procedures", csrf, {"kind": "household-business",
+                                                    "fields": fields})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    btc, btc_csrf = officer_login(env, "canbo.btc")
+    url = env.url + f"/api/officer/procedures/{pid}/decision"
+    tax = env.sectors["tax"]
+    tax.stop()
+    try:
+        doc = error(post(btc, url, btc_csrf, {"decision": "approve"}), 502, "exchange")
+        assert TAXPAYERS in doc["message"] and who[0] not in doc["message"]
+        proc = s.get(env.url + f"/api/procedures/{pid}", timeout=10).json()
+        assert proc["state"] == "failed" and proc["result"] is None
+        assert proc["history"][-1]["state"] == "failed"
+    finally:
+        tax.start()
+    r = post(btc, url, btc_csrf, {"decision": "approve"})
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["state"] == "completed"
+    assert [h["state"] for h in done["history"]] == ["submitted", "approved", "failed",
+                                                     "approved", "completed"]
+    code = done["result"]["enterprise_code"]
+    # One enterprise of that name, not two.
+    items = requests.get(env.sectors["enterprise"].url + "/enterprises",
+                         params={"name": fields["business_name"]}, timeout=10).json()["items"]
+    assert [e["code"] for e in items] == [code]
+    assert requests.get(env.sectors["tax"].url + f"/taxpayers/{code}",
+                        timeout=10).status_code == 200
+
+
+def test_accesses_and_consents_degrade_cleanly(env):
+    s, csrf = citizen_login(env, adults(env, 1)[0])
+    r = s.get(env.url + "/api/accesses", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accesses": [], "unavailable": []}
+    # No consent service configured: a clean 502, not a crash.
+    error(s.get(env.url + "/api/consents", timeout=10), 502, "exchange")
+    error(s.get(env.url + "/api/insurance", timeout=10), 502, "exchange")
+    doc = error(post(s, env.url + "/api/consents", csrf, {"consumer": "x", "services": [],
+                                                          "days": 0}), 422, "validation")
+    assert set(doc["fields"]) == {"consumer", "services", "purpose", "days"}
+
+
+def test_real_eid_sign_in(env, tmp_path):
+    """The same sign-in through ndx-id (the real e-ID), when it is built: a second portal
+    on the same federation with ndx-id as its issuer, the login form posted."""
+    import re
+    id_exe = Path(env.build_dir) / "src" / "id" / "ndx-id"
+    if not id_exe.is_file():
+        pytest.skip("ndx-id is not built")
+    pin, name = adults(env, 8)[7]
+    d = tmp_path / "id"
+    (tmp_path / "pw").write_text("citizen-pass-2026\n")
+    (tmp_path / "secret").write_text(CLIENT_SECRET + "\n")
+    port, id_port = free_port(), free_port()
+    url, issuer = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{id_port}"
+
+    def run(*args):
+        r = subprocess.run([str(id_exe), *map(str, args)], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, f"ndx-id {args[0]}: {r.stderr}"
+
+    run("init", "--data", d)
+    run("accounts", "import", "--data", d, "--population-db", env.db_dir / "population.db",
+        "--pin", pin, "--password-file", tmp_path / "pw", "--cost", "min")
+    run("client", "add", "--data", d, "--client-id", CLIENT_ID, "--secret-file",
+        tmp_path / "secret", "--redirect-uri", url + "/auth/callback",
+        "--post-logout-redirect-uri", url + "/")
+    eid = Proc("ndx-id", [id_exe, "serve", "--data", d, "--issuer", issuer, "--listen",
+                          f"127.0.0.1:{id_port}"], issuer, tmp_path,
+               health="/.well-known/openid-configuration").start()
+    cfg = json.loads(env.config.read_text())
+    cfg.update({"listen": f"127.0.0.1:{port}", "public_url": url,
+                "data_dir": str(tmp_path / "data")})
+    cfg["oidc"]["issuer"] = issuer
+    cfg["oidc"]["client_secret_file"] = str(tmp_path / "secret")
+    for k in ("web_dir", "assets_dir"):
+        cfg[k] = str(env.portal_dir / cfg[k])
+    (tmp_path / "portal.json").write_text(json.dumps(cfg))
+    portal = Proc("portal2", [exe(env.build_dir, "src", "portal", "ndx-portal"), "serve",
+                              "--config", tmp_path / "portal.json"], url, tmp_path).start()
+    try:
+        s = requests.Session()
+        r = s.get(url + "/auth/login", timeout=20)
+        assert r.status_code == 200 and r.url.startswith(issuer), (r.status_code, r.url)
+        form = {m.group(1): m.group(2) for m in
+                re.finditer(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', r.text)}
+        assert "tx" in form, r.text[:2000]
+        form.update({"pin": pin, "password": "wrong-password"})
+        r = s.post(issuer + "/login", data=form, timeout=20)
+        assert r.url.startswith(issuer) and "ndx_portal_session" not in s.cookies
+        form["password"] = "citizen-pass-2026"
+        r = s.post(issuer + "/login", data=form, timeout=20)
+        assert r.status_code == 200 and r.url == url + "/profile", (r.url, portal.tail())
+        info = s.get(url + "/api/session", timeout=10).json()
+        assert info["authenticated"] and info["kind"] == "citizen" and info["subject"] == pin
+        assert info["name"] == name
+        prof = s.get(url + "/api/profile", timeout=30)
+        assert prof.status_code == 200 and prof.json()["citizen"]["pin"] == pin
+        out = s.post(url + "/auth/logout", timeout=10).json()["logout_url"]
+        assert out.startswith(issuer) and "id_token_hint=" in out
+    finally:
+        rc = portal.stop()
+        eid.stop()
+    assert rc == 0, portal.tail()
