@@ -32,6 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include "cli.h"
 #include "client.h"
 #include "ndx/conf.h"
@@ -1168,15 +1171,78 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 	return n;
 }
 
+#define DEMO_ACCOUNTS "50"
+#define DEMO_PASSWORD "ndx-demo-2026"
+#define PORTAL_OIDC_CLIENT "portal"
+
+struct demo_officer {
+	const char *username, *name, *agency;
+};
+
+/* One officer per agency that handles the portal's procedures. */
+static const struct demo_officer officers[] = {
+	{ "canbo.btc", "Trần Thị Bích (Đăng ký kinh doanh)", "VN/GOV/BTC" },
+	{ "canbo.bca", "Lê Văn Cường (Cảnh sát quản lý hành chính)", "VN/GOV/BCA" },
+};
+#define N_OFFICERS (sizeof(officers) / sizeof(officers[0]))
+
+/* A secret made once and kept in a 0600 file (the portal's OIDC client
+ * secret): 32 random bytes as hex. */
+static int secret_file(const char *path)
+{
+	uint8_t raw[32];
+	char hex[2 * sizeof(raw) + 2];
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		cli_error("no randomness for %s", path);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (ndx_file_write_atomic(path, hex, strlen(hex), 0600, 1) != NDX_OK) {
+		cli_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int text_file(const char *path, const char *text, mode_t mode)
+{
+	if (ndx_file_write_atomic(path, text, strlen(text), mode, 1) != NDX_OK) {
+		cli_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* What federation.json says of the apps beyond their processes. */
 static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 {
 	json_t *c = json_object_get(apps, "consent");
 	char token[PATH_MAX];
 
+	json_t *id = json_object_get(apps, "id"), *portal = json_object_get(apps, "portal");
+
 	if (c && join(token, st->consent.dir, "admin.token") == 0) {
 		json_object_set_new(c, "id", json_string(CONSENT_ID));
 		json_object_set_new(c, "admin_token_file", json_string(token));
+	}
+	if (id)
+		json_object_set_new(id, "demo_accounts",
+				    json_pack("[{ssss}]", "pin", st->try_pin, "password",
+					      DEMO_PASSWORD));
+	if (portal) {
+		json_t *list = json_array();
+
+		for (size_t i = 0; i < N_OFFICERS; i++)
+			json_array_append_new(list, json_pack("{ssssssss}", "username",
+				officers[i].username, "password", DEMO_PASSWORD, "name",
+				officers[i].name, "agency", officers[i].agency));
+		json_object_set_new(portal, "officers", list);
+		json_object_set_new(portal, "client", json_string(PORTAL_CLIENT));
 	}
 }
 
@@ -1699,6 +1765,115 @@ static int start_consent(struct demo_state *st, const char *bin)
 			  now_ms());
 }
 
+/* The national e-ID: initialised the first time, sign-in accounts for the
+ * first DEMO_ACCOUNTS citizens and the one the printed lines are about
+ * (every account with DEMO_PASSWORD), the portal registered as its OIDC
+ * client, then served. */
+static int start_id(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->id;
+	char key[PATH_MAX], pw[PATH_MAX], secret[PATH_MAX], pop_db[PATH_MAX], listen[32];
+	char redirect[96], logout[96];
+
+	if (join(key, a->dir, "id-sign.key") || join(pw, a->dir, "demo-password") ||
+	    join(secret, st->portal.dir, "oidc-client.secret") ||
+	    join(pop_db, st->paths.sector, "population.db"))
+		return -1;
+	if (ndx_mkdirs(st->portal.dir, 0700) != NDX_OK) {
+		cli_error("cannot create %s: %s", st->portal.dir, strerror(errno));
+		return -1;
+	}
+	if (access(key, F_OK) != 0) {
+		char *argv[] = { (char *)bin, "init", "--data", a->dir, NULL };
+
+		if (run_to_end(argv, a->log, "ndx-id init") != 0)
+			return -1;
+	}
+	if (text_file(pw, DEMO_PASSWORD "\n", 0600) || secret_file(secret))
+		return -1;
+	{
+		char *argv[] = { (char *)bin, "accounts", "import", "--data", a->dir,
+				 "--population-db", pop_db, "--limit", DEMO_ACCOUNTS, "--pin",
+				 st->try_pin, "--password-file", pw, "--cost", "min", NULL };
+
+		if (run_to_end(argv, a->log, "ndx-id accounts import") != 0)
+			return -1;
+	}
+	snprintf(redirect, sizeof(redirect), "%s/auth/callback", st->portal.url);
+	snprintf(logout, sizeof(logout), "%s/", st->portal.url);
+	{
+		char *argv[] = { (char *)bin, "client", "add", "--data", a->dir, "--client-id",
+				 PORTAL_OIDC_CLIENT, "--secret-file", secret, "--redirect-uri",
+				 redirect, "--post-logout-redirect-uri", logout, NULL };
+
+		if (run_to_end(argv, a->log, "ndx-id client add") != 0)
+			return -1;
+	}
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
+	{
+		char *argv[] = { (char *)bin, "serve", "--data", a->dir, "--issuer", a->url,
+				 "--listen", listen, "--assets", NDX_ASSETS_DIR, NULL };
+
+		if (app_spawn(a, argv) != 0)
+			return -1;
+	}
+	return wait_ready(a->pid, NAME_ID, a->url, a->log, a->log_from, "listening on", now_ms());
+}
+
+/* The portal: its configuration (docs/portal.md), the officers, served. */
+static int start_portal(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->portal;
+	const struct demo_gateway *gw = gateway_of(st, PORTAL_CLIENT);
+	char config[PATH_MAX], secret[PATH_MAX], data[PATH_MAX], pw[PATH_MAX];
+	char token[PATH_MAX], listen[32];
+	char *text;
+	json_t *cfg;
+	int rc;
+
+	if (join(config, a->dir, "portal.json") || join(secret, a->dir, "oidc-client.secret") ||
+	    join(data, a->dir, "data") || join(pw, st->id.dir, "demo-password") ||
+	    join(token, st->consent.dir, "admin.token"))
+		return -1;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
+	cfg = json_pack("{ss ss ss ss ss s{ss ss ss} s{ss ss} s{ss ss ss} si}",
+			"listen", listen, "public_url", a->url, "data_dir", data,
+			"web_dir", NDX_WEB_DIR, "assets_dir", NDX_ASSETS_DIR,
+			"oidc", "issuer", st->id.url, "client_id", PORTAL_OIDC_CLIENT,
+			"client_secret_file", secret,
+			"exchange", "consumer_url", gw ? gw->consumer_url : "", "client", PORTAL_CLIENT,
+			"consent_service", "url", st->consent.url, "token_file", token, "issuer",
+			CONSENT_ID,
+			"session_minutes", 30);
+	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
+	json_decref(cfg);
+	if (!text) {
+		cli_error("out of memory");
+		return -1;
+	}
+	rc = text_file(config, text, 0644);
+	free(text);
+	if (rc != 0)
+		return -1;
+	for (size_t i = 0; i < N_OFFICERS; i++) {
+		char *argv[] = { (char *)bin, "officer", "add", "--config", config, "--username",
+				 (char *)officers[i].username, "--name", (char *)officers[i].name,
+				 "--agency", (char *)officers[i].agency, "--password-file", pw,
+				 "--cost", "min", NULL };
+
+		if (run_to_end(argv, a->log, "ndx-portal officer add") != 0)
+			return -1;
+	}
+	{
+		char *argv[] = { (char *)bin, "serve", "--config", config, NULL };
+
+		if (app_spawn(a, argv) != 0)
+			return -1;
+	}
+	return wait_ready(a->pid, NAME_PORTAL, a->url, a->log, a->log_from, "listening on",
+			  now_ms());
+}
+
 /* The key field of the first row of a sector's table, into out. */
 static int first_key(const struct demo_gateway *g, const char *table, const char *field,
 		     char *out, size_t cap)
@@ -1789,7 +1964,7 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
 	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
-	char consent_bin[PATH_MAX];
+	char consent_bin[PATH_MAX], id_bin[PATH_MAX], portal_bin[PATH_MAX];
 	char port_arg[32];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
@@ -1806,7 +1981,9 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (cli_find_binary("ndx-registry", registry_bin, sizeof(registry_bin)) != 0 ||
 	    cli_find_binary("ndx-gateway", gateway_bin, sizeof(gateway_bin)) != 0 ||
 	    cli_find_binary(NAME_SECTOR, sector_bin, sizeof(sector_bin)) != 0 ||
-	    cli_find_binary(NAME_CONSENT, consent_bin, sizeof(consent_bin)) != 0)
+	    cli_find_binary(NAME_CONSENT, consent_bin, sizeof(consent_bin)) != 0 ||
+	    cli_find_binary(NAME_ID, id_bin, sizeof(id_bin)) != 0 ||
+	    cli_find_binary(NAME_PORTAL, portal_bin, sizeof(portal_bin)) != 0)
 		return CLI_EXIT_FAIL;
 	if (ndx_mkdirs(p->logs, 0755) != NDX_OK || ndx_mkdirs(p->gateways, 0755) != NDX_OK) {
 		cli_error("cannot create %s or %s: %s", p->logs, p->gateways, strerror(errno));
@@ -1870,7 +2047,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	cli_api_close(&api);
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
-	if (start_gateways(st, gateway_bin) != 0)
+	if (start_gateways(st, gateway_bin) != 0 || start_id(st, id_bin) != 0 ||
+	    start_portal(st, portal_bin) != 0)
 		goto fail;
 	fed = federation_doc(st);
 	if (fed == NULL) {
@@ -1919,8 +2097,12 @@ static void print_up_summary(const struct demo_state *st)
 			       g->sector_db, (long)g->sector_pid, g->sector_log);
 	}
 	printf("            (synthetic data seeded into %s)\n", p->sector);
-	printf("  consent   %-12s %s  ndx-consent  (pid %ld, log %s)\n", CONSENT_ID,
-	       st->consent.url, (long)st->consent.pid, st->consent.log);
+	printf("  consent   %s  ndx-consent %s  (pid %ld, log %s)\n", st->consent.url, CONSENT_ID,
+	       (long)st->consent.pid, st->consent.log);
+	printf("  e-ID      %s  ndx-id, OpenID Connect  (pid %ld, log %s)\n", st->id.url,
+	       (long)st->id.pid, st->id.log);
+	printf("  portal    %s  ndx-portal  (pid %ld, log %s)\n", st->portal.url,
+	       (long)st->portal.pid, st->portal.log);
 	printf("  described in %s\n", p->fed);
 }
 
