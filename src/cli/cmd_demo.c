@@ -64,6 +64,8 @@
 #define ID_OFFSET 45u
 #define PORTAL_OFFSET 50u
 #define SECTOR_CITIZENS "2000"
+#define DEMO_ACCOUNTS "50"
+#define DEMO_PASSWORD "ndx-demo-2026"
 #define SECTOR_SEED "1"
 #define SECTOR_KEY_MAX 32
 #define PORT_SPAN 60u
@@ -102,13 +104,16 @@ static const char demo_usage[] =
 	"         registry's API; give every agency a gateway (signing key, TLS\n"
 	"         certificate from the registry's CA, DIR/gateways/CODE/gateway.json)\n"
 	"         and start it, each provider also serving its built-in access list\n"
-	"         ('who read my data') to the portal; fetch and verify the signed\n"
-	"         configuration into DIR/conf; describe it all in DIR/federation.json;\n"
+	"         ('who read my data') to the portal; start the national e-ID ndx-id\n"
+	"         (sign-in accounts for the first " DEMO_ACCOUNTS " citizens, password " DEMO_PASSWORD ")\n"
+	"         and the citizen portal ndx-portal (its officers: same password); fetch\n"
+	"         and verify the signed configuration into DIR/conf; describe it all\n"
+	"         in DIR/federation.json;\n"
 	"         logs in DIR/logs; refuses while DIR's federation is running or a\n"
 	"         port is taken; a later up reuses keys, certificates and data\n"
-	"  down   stop the processes DIR/federation.json lists (gateways, then\n"
-	"         sectors and the consent service, then the registry; SIGTERM, after\n"
-	"         10 s SIGKILL); succeeds when nothing is running\n"
+	"  down   stop the processes DIR/federation.json lists (portal and e-ID,\n"
+	"         then gateways, then sectors and the consent service, then the\n"
+	"         registry; SIGTERM, after 10 s SIGKILL); succeeds when nothing runs\n"
 	"  run    up, print what to try (curl lines making real exchanges and the\n"
 	"         access list showing them), wait for Ctrl-C or SIGTERM, then down\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
@@ -116,7 +121,8 @@ static const char demo_usage[] =
 	"                    first set up with, else 4400); then, in the order BCA,\n"
 	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP: the gateways'\n"
 	"                    consumer ports PORT+10..17 and gateway ports PORT+20..27,\n"
-	"                    the sectors PORT+30..36; the consent service PORT+40\n"
+	"                    the sectors PORT+30..36; the consent service PORT+40,\n"
+	"                    the e-ID PORT+45, the portal PORT+50\n"
 	"  --help            show this help\n";
 
 /* ---- the demo federation --------------------------------------------- */
@@ -1171,8 +1177,6 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 	return n;
 }
 
-#define DEMO_ACCOUNTS "50"
-#define DEMO_PASSWORD "ndx-demo-2026"
 #define PORTAL_OIDC_CLIENT "portal"
 
 struct demo_officer {
@@ -2122,6 +2126,15 @@ static void print_try_exchange(const struct demo_state *st)
 	try_accesses(st, self, curl, sizeof(curl));
 	printf("then see both reads in the citizen's access list (\"who read my data\"):\n");
 	printf("  %s\n", curl);
+	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
+	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
+	       "  %s citizens by number, same password); file a household business or a\n"
+	       "  change of permanent residence, see who read your data, grant and revoke\n"
+	       "  consents\n", st->try_pin, DEMO_PASSWORD, DEMO_ACCOUNTS);
+	printf("  officers sign in at %s/officer:", st->portal.url);
+	for (size_t i = 0; i < N_OFFICERS; i++)
+		printf("%s %s (%s)", i ? "," : "", officers[i].username, officers[i].agency);
+	printf(", password %s\n", DEMO_PASSWORD);
 }
 
 static int demo_down(const char *dir, int quiet)
