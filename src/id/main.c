@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -683,32 +684,13 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(USAGE, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf(PROG " %s\n", NDX_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(USAGE, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "init") == 0)
-		return cmd_init(argc - 1, argv + 1);
-	if (strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(argv[1], "accounts") == 0 && argc >= 3 && strcmp(argv[2], "import") == 0)
-		return cmd_accounts_import(argc - 2, argv + 2);
-	if (strcmp(argv[1], "client") == 0 && argc >= 3 && strcmp(argv[2], "add") == 0)
-		return cmd_client_add(argc - 2, argv + 2);
-	if (strcmp(argv[1], "accounts") == 0 || strcmp(argv[1], "client") == 0) {
-		fprintf(stderr, PROG ": \"%s\" needs a subcommand (%s)\n%s", argv[1],
-			strcmp(argv[1], "accounts") == 0 ? "import" : "add", USAGE);
-		return 2;
-	}
-	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
-	return 2;
+	static const struct ndx_cmd cmds[] = {
+		{ "init", NULL, cmd_init },
+		{ "serve", NULL, cmd_serve },
+		{ "accounts", "import", cmd_accounts_import },
+		{ "client", "add", cmd_client_add },
+	};
+
+	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
+			    argv);
 }

@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "ndx/cmd.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/httpd.h"
@@ -296,23 +297,11 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(USAGE, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf(PROG " %s\n", NDX_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(USAGE, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(argv[1], "officer") == 0)
-		return cmd_officer(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
-	return 2;
+	static const struct ndx_cmd cmds[] = {
+		{ "serve", NULL, cmd_serve },
+		{ "officer", NULL, cmd_officer },
+	};
+
+	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
+			    argv);
 }

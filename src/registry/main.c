@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "confgen.h"
+#include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/conf.h"
 #include "ndx/encode.h"
@@ -551,25 +552,12 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(USAGE, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf(PROG " %s\n", NDX_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(USAGE, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "init") == 0)
-		return cmd_init(argc - 1, argv + 1);
-	if (strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(argv[1], "token") == 0)
-		return cmd_token(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
-	return 2;
+	static const struct ndx_cmd cmds[] = {
+		{ "init", NULL, cmd_init },
+		{ "serve", NULL, cmd_serve },
+		{ "token", NULL, cmd_token },
+	};
+
+	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
+			    argv);
 }

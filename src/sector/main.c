@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/httpd.h"
@@ -385,27 +386,13 @@ static int cmd_openapi(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(USAGE, stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf(PROG " %s\n", NDX_VERSION);
-		return 0;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(USAGE, stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(argv[1], "seed") == 0)
-		return cmd_seed(argc - 1, argv + 1);
-	if (strcmp(argv[1], "quality") == 0)
-		return cmd_quality(argc - 1, argv + 1);
-	if (strcmp(argv[1], "openapi") == 0)
-		return cmd_openapi(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command \"%s\"\n%s", argv[1], USAGE);
-	return 2;
+	static const struct ndx_cmd cmds[] = {
+		{ "serve", NULL, cmd_serve },
+		{ "seed", NULL, cmd_seed },
+		{ "quality", NULL, cmd_quality },
+		{ "openapi", NULL, cmd_openapi },
+	};
+
+	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
+			    argv);
 }
