@@ -778,6 +778,9 @@ struct demo_state {
 	size_t n_services, n_grants;
 	/* A citizen and an enterprise of the seeded data, for the curl lines. */
 	char try_pin[SECTOR_KEY_MAX];
+	/* A second citizen with an account, and both their names. */
+	char other_pin[SECTOR_KEY_MAX];
+	char try_name[128], other_name[128];
 	char try_code[SECTOR_KEY_MAX];
 	struct demo_gateway gw[N_MEMBERS];
 };
@@ -1213,9 +1216,10 @@ static int secret_file(const char *path)
 	return 0;
 }
 
+/* Writes (or rewrites, on a later up) a file the demo derives. */
 static int text_file(const char *path, const char *text, mode_t mode)
 {
-	if (ndx_file_write_atomic(path, text, strlen(text), mode, 1) != NDX_OK) {
+	if (ndx_file_write_atomic(path, text, strlen(text), mode, 0) != NDX_OK) {
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -1236,8 +1240,10 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 	}
 	if (id)
 		json_object_set_new(id, "demo_accounts",
-				    json_pack("[{ssss}]", "pin", st->try_pin, "password",
-					      DEMO_PASSWORD));
+				    json_pack("[{ssssss}{ssssss}]", "pin", st->try_pin, "password",
+					      DEMO_PASSWORD, "name", st->try_name, "pin",
+					      st->other_pin, "password", DEMO_PASSWORD, "name",
+					      st->other_name));
 	if (portal) {
 		json_t *list = json_array();
 
@@ -1439,6 +1445,17 @@ static json_t *sector_get(const char *url, const char *path)
 	return doc;
 }
 
+/* Whether the grants table names client and service together, so that an
+ * "every service" grant of the same client leaves that one alone. */
+static int granted_explicitly(const char *client, const char *service)
+{
+	for (size_t g = 0; g < sizeof(grants) / sizeof(grants[0]); g++)
+		if (grants[g].service && strcmp(grants[g].client, client) == 0 &&
+		    strcmp(grants[g].service, service) == 0)
+			return 1;
+	return 0;
+}
+
 /* Registers the demo's consent service with its public key, so that the
  * provider gateways trust the consents it signs and poll its revocations. */
 static int ensure_consent_service(const struct demo_state *st, const struct cli_api *api)
@@ -1528,6 +1545,8 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 					snprintf(id, sizeof(id), "%s/%s/%s", members[i].id,
 						 members[i].subsystems[j].code,
 						 members[i].subsystems[j].services[k].code);
+					if (granted_explicitly(grants[g].client, id))
+						continue;
 					if (ensure_grant(api, grants[g].client, id,
 							 grants[g].methods) != 0)
 						return -1;
@@ -1798,7 +1817,8 @@ static int start_id(struct demo_state *st, const char *bin)
 	{
 		char *argv[] = { (char *)bin, "accounts", "import", "--data", a->dir,
 				 "--population-db", pop_db, "--limit", DEMO_ACCOUNTS, "--pin",
-				 st->try_pin, "--password-file", pw, "--cost", "min", NULL };
+				 st->try_pin, "--pin", st->other_pin, "--password-file", pw,
+				 "--cost", "min", NULL };
 
 		if (run_to_end(argv, a->log, "ndx-id accounts import") != 0)
 			return -1;
@@ -1904,6 +1924,45 @@ static int first_key(const struct demo_gateway *g, const char *table, const char
 	return rc;
 }
 
+/* The printed citizen's name and a second citizen (the first other one
+ * the registry lists) with theirs: the e-ID gets accounts for both and
+ * federation.json lists them, so that a browser test can move one
+ * citizen's residence without changing what the other tests read. */
+static int demo_citizens(struct demo_state *st, const struct demo_gateway *g)
+{
+	char path[96];
+	json_t *doc, *row;
+	size_t i;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/citizens/%s", st->try_pin);
+	if (!(doc = sector_get(g->sector_url, path)))
+		return -1;
+	{
+		const char *name = json_string_value(json_object_get(doc, "full_name"));
+		snprintf(st->try_name, sizeof(st->try_name), "%s", name ? name : "");
+	}
+	json_decref(doc);
+	if (!(doc = sector_get(g->sector_url, "/citizens?limit=20")))
+		return -1;
+	json_array_foreach(json_object_get(doc, "items"), i, row) {
+		const char *pin = json_string_value(json_object_get(row, "pin"));
+		const char *name = json_string_value(json_object_get(row, "full_name"));
+
+		if (pin && name && strcmp(pin, st->try_pin) != 0 &&
+		    strlen(pin) < sizeof(st->other_pin)) {
+			snprintf(st->other_pin, sizeof(st->other_pin), "%s", pin);
+			snprintf(st->other_name, sizeof(st->other_name), "%s", name);
+			rc = 0;
+			break;
+		}
+	}
+	if (rc != 0)
+		cli_error("the population registry holds too few citizens (%s)", g->sector_db);
+	json_decref(doc);
+	return rc;
+}
+
 /* Seeds the synthetic data the first time, starts one ndx-sector per
  * member that has a sector, waits until they answer, and picks the
  * citizen and enterprise the printed exchanges read. */
@@ -1959,6 +2018,13 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		    (first_key(g, "enterprises", "code", st->try_code, sizeof(st->try_code)) != 0 ||
 		     first_key(g, "enterprises", "legal_rep_pin", st->try_pin,
 			       sizeof(st->try_pin)) != 0))
+			return -1;
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+
+		if (g->sector && strcmp(g->sector, "population") == 0 &&
+		    (demo_citizens(st, g) != 0))
 			return -1;
 	}
 	return 0;

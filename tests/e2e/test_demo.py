@@ -1,11 +1,15 @@
-"""End-to-end tests of `ndx demo up/down/run` and `ndx testservice`: the demo federation
-comes up with a live registry holding the Vietnamese agencies, one live ndx-gateway per
-agency, BCA's population and BTC's enterprise registries served by ndx-sector over seeded
-data (their OpenAPI documents registered) and a test service behind every other providing
-agency; the exchanges `run` prints (a seeded citizen, a seeded enterprise) work through the
-gateways (signed, logged), one without a grant is refused; a second `up` is refused while
-it runs, `down` stops exactly its processes (and is idempotent), and a re-up reuses the
-keys, certificates and data."""
+"""End-to-end tests of `ndx demo up/down/run` and `ndx testservice`. One `demo up` for
+most of the module: a live registry holding the eight Vietnamese members; each of the
+seven providing agencies (BCA population, BTP civil status, BTC enterprises, TCT tax,
+BHXH insurance, BNNMT land, CSGT vehicles) serves its seeded registry with its own
+ndx-sector behind its own ndx-gateway, plus its built-in access list ("who read my data")
+for the portal only; VPCP has the portal and the consent service (ndx-consent, registered
+with the registry). The grants carry their methods; the exchanges and the access-list
+command that `up` prints work; a second `up` is refused while it runs, as is a taken port
+or a bad --port-base; `down` stops exactly its processes in order (portal and e-ID, then
+gateways, then sectors and the consent service, then the registry) and is idempotent; a
+re-up reuses keys, certificates and data. Processes and apps the demo may add (ndx-id,
+ndx-portal) are checked only as far as they are listed."""
 
 import hashlib
 import json
@@ -17,6 +21,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -25,18 +30,42 @@ import requests
 
 from conftest import free_port
 
-UP_TIMEOUT = 60
-MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTC": "Bộ Tài chính",
-           "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam", "VN/GOV/BTP": "Bộ Tư pháp",
-           "VN/GOV/VPCP": "Văn phòng Chính phủ"}
-# Members with a test service (BTC's for its tax service, beside its sector), and the
-# sectors: member -> (sector, its port offset, the table behind the member's service).
-TESTSERVICES = {"VN/GOV/BTC": 36, "VN/GOV/BHXH": 32, "VN/GOV/BTP": 33}
-SECTORS = {"VN/GOV/BCA": ("population", 30, "citizens"),
-           "VN/GOV/BTC": ("enterprise", 31, "enterprises")}
-N_PROCS = 5 + len(TESTSERVICES) + len(SECTORS) + 1
+UP_TIMEOUT = 120
+# In the port order of `ndx demo --help`: consumer ports +10.., gateway ports +20..
+MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTP": "Bộ Tư pháp",
+           "VN/GOV/BTC": "Bộ Tài chính", "VN/GOV/TCT": "Cục Thuế",
+           "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam",
+           "VN/GOV/BNNMT": "Bộ Nông nghiệp và Môi trường",
+           "VN/GOV/CSGT": "Cục Cảnh sát giao thông", "VN/GOV/VPCP": "Văn phòng Chính phủ"}
+# member -> (sector, port offset, {service id: table})
+SECTORS = {
+    "VN/GOV/BCA": ("population", 30, {"population/citizens": "citizens",
+                                      "population/households": "households"}),
+    "VN/GOV/BTP": ("civil-status", 31, {"civil-status/births": "births",
+                                        "civil-status/marriages": "marriages"}),
+    "VN/GOV/BTC": ("enterprise", 32, {"enterprise/enterprises": "enterprises",
+                                      "enterprise/owners": "owners"}),
+    "VN/GOV/TCT": ("tax", 33, {"tax/taxpayers": "taxpayers",
+                               "tax/obligations": "obligations"}),
+    "VN/GOV/BHXH": ("insurance", 34, {"insurance/participants": "participants",
+                                      "insurance/contributions": "contributions"}),
+    "VN/GOV/BNNMT": ("land", 35, {"land/parcels": "parcels",
+                                  "land/right-holders": "right_holders"}),
+    "VN/GOV/CSGT": ("vehicles", 36, {"vehicles/vehicles": "vehicles"}),
+}
+PORTAL = "VN/GOV/VPCP/portal"
+CONSENT = "VN/GOV/VPCP/consent"
+ACCESS_LISTS = {f"{m}/transparency/accesses" for m in SECTORS}
+SECTOR_SERVICES = {f"{m}/{s}" for m, (_, _, svcs) in SECTORS.items() for s in svcs}
+APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50}
+# Processes and how many: the ones the demo always has; ndx-id and ndx-portal may be
+# listed too (at most one each). The stop order, by group.
+PROCS = {"ndx-gateway": 8, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1}
+OPTIONAL_PROCS = {"ndx-id", "ndx-portal"}
+STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-gateway": 1, "ndx-sector": 2,
+              "ndx-consent": 2, "ndx-registry": 3}
 CITIZEN = "001099012345"
-PORT_SPAN = 40  # --port-base .. +39: registry, consumer +10.., gateway +20.., test services +30..
+PORT_SPAN = 60  # --port-base .. +59
 
 
 def run_ndx(build_dir, *args, timeout=UP_TIMEOUT):
@@ -46,7 +75,8 @@ def run_ndx(build_dir, *args, timeout=UP_TIMEOUT):
 
 
 def ok(res):
-    assert res.returncode == 0, f"exit {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"
+    assert res.returncode == 0, (f"exit {res.returncode}\nstdout:\n{res.stdout}\n"
+                                 f"stderr:\n{res.stderr}")
     return res
 
 
@@ -79,9 +109,9 @@ def _bindable(port):
 
 
 def free_port_base():
-    """A --port-base whose 40 ports (registry, gateways, test services) are free. It is
-    taken below the kernel's ephemeral range: there, the local ports of the many client
-    connections of a test run (and their TIME_WAIT) would keep taking the demo's ports."""
+    """A --port-base whose 60 ports are free. It is taken below the kernel's ephemeral
+    range: there, the local ports of the many client connections of a test run (and
+    their TIME_WAIT) would keep taking the demo's ports."""
     try:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -95,35 +125,79 @@ def free_port_base():
     pytest.fail("no free range of ports for the demo federation", pytrace=False)
 
 
+def bring_down(build_dir, d):
+    """demo down, and SIGKILL for whatever it left."""
+    fed = d / "federation.json"
+    if not fed.exists():
+        return None
+    pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
+    res = run_ndx(build_dir, "demo", "down", "--dir", d)
+    for pid in pids:
+        if pid and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return res
+
+
 @pytest.fixture
 def demo(build_dir, tmp_path):
     """A demo directory and port; whatever test runs, the federation is brought down."""
     d = tmp_path / "demo"
     port = free_port_base()
     yield d, port
-    fed = d / "federation.json"
-    if fed.exists():
-        pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
-        run_ndx(build_dir, "demo", "down", "--dir", d)
-        for pid in pids:
-            if pid and alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    bring_down(build_dir, d)
+
+
+class Up:
+    def __init__(self, build_dir, d, port, out):
+        self.build_dir, self.dir, self.port, self.out = build_dir, d, port, out
+        self.fed = json.loads((d / "federation.json").read_text())
+        self.gws = {g["member"]: g for g in self.fed["gateways"]}
+        reg = self.fed["registry"]
+        self.url = reg["url"]
+        self.auth = {"Authorization": f"Bearer {Path(reg['admin_token_file']).read_text().strip()}"}
+
+    def api(self, path):
+        resp = requests.get(self.url + path, headers=self.auth, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+
+@pytest.fixture(scope="module")
+def up(build_dir, tmp_path_factory):
+    """One federation for the module's tests, which run in order: the last one brings it
+    down and up again."""
+    d = tmp_path_factory.mktemp("demo") / "demo"
+    port = free_port_base()
+    try:
+        res = ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port))
+        yield Up(build_dir, d, port, res.stdout)
+    finally:
+        bring_down(build_dir, d)
 
 
 def all_pids(fed):
     return [p["pid"] for p in fed["processes"]]
 
 
+def lines_with(text, needle):
+    return [ln.strip() for ln in text.splitlines() if needle in ln]
+
+
 def curl_line(text, service="VN/GOV/BCA/population/citizens"):
     """A ready-to-paste curl line of `demo up/run` output."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("curl -s -H")
-             and f"/r1/{service}/" in ln]
+    lines = [ln for ln in lines_with(text, f"/r1/{service}/") if ln.startswith("curl -s -H")]
     assert lines, text
     return lines[0]
 
 
 def enterprise_line(text):
     return curl_line(text, "VN/GOV/BTC/enterprise/enterprises")
+
+
+def accesses_line(text):
+    lines = [ln for ln in lines_with(text, " subject accesses ")]
+    assert len(lines) == 1, text
+    return lines[0]
 
 
 def curl_as_request(line):
@@ -139,13 +213,37 @@ def curl_as_request(line):
     return requests.get(words[-1], headers=headers, timeout=20)
 
 
+def run_accesses_line(line):
+    """Runs the printed `ndx subject accesses ...` line with --json."""
+    words = shlex.split(line)
+    assert Path(words[0]).name == "ndx" and words[1:3] == ["subject", "accesses"], words
+    res = subprocess.run(words + ["--json"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def seeded(fed, sector, sql, *args):
+    """Rows of a seeded sector database, read directly."""
+    with sqlite3.connect(f"file:{fed['sector_dir']}/{sector}.db?mode=ro", uri=True) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def base64_pub(pem_path):
+    """The raw 32-byte Ed25519 public key of a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    key = serialization.load_pem_public_key(Path(pem_path).read_bytes())
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 def check_federation_live(fed, port):
-    """The registry, 5 gateways, 3 test services and 2 sectors of federation.json are all
-    live."""
+    """Every member's gateway, every sector, the consent service and the registry of
+    federation.json are live on their ports; every process it lists is alive."""
     reg = fed["registry"]
     assert reg["url"] == f"http://127.0.0.1:{port}"
+    assert reg["pid"] > 0 and alive(reg["pid"])
+    assert Path(reg["anchor"]).is_file() and Path(reg["log"]).is_file()
     gws = {g["member"]: g for g in fed["gateways"]}
-    assert set(gws) == set(MEMBERS)
+    assert list(gws) == list(MEMBERS)
     for i, m in enumerate(MEMBERS):
         g = gws[m]
         assert g["code"] == "gw1"
@@ -154,17 +252,9 @@ def check_federation_live(fed, port):
         assert g["pid"] > 0 and alive(g["pid"]), g
         assert Path(g["config"]).is_file() and Path(g["sign_pub"]).is_file()
         assert Path(g["data_dir"]).is_dir() and Path(g["log"]).is_file()
-        cfg = json.loads(Path(g["config"]).read_text())
-        assert cfg["member"] == m and cfg["conf_refresh_s"] == 10
-        assert cfg["data_dir"] == g["data_dir"] and cfg["anchor"] == reg["anchor"]
+        assert Path(g["tls_cert"]).is_file()
         h = requests.get(g["consumer_url"] + "/healthz", timeout=5)
         assert h.status_code == 200 and h.json()["conf_version"] >= 1, h.text
-    ts = {t["member"]: t for t in fed["testservices"]}
-    assert set(ts) == set(TESTSERVICES)
-    for m, t in ts.items():
-        assert t["url"] == f"http://127.0.0.1:{port + TESTSERVICES[m]}"
-        assert t["pid"] > 0 and alive(t["pid"]), t
-        assert requests.get(t["url"] + "/healthz", timeout=5).json()["status"] == "ok"
     sectors = {s["member"]: s for s in fed["sectors"]}
     assert set(sectors) == set(SECTORS)
     for m, s in sectors.items():
@@ -173,45 +263,164 @@ def check_federation_live(fed, port):
         assert s["db"] == f"{fed['sector_dir']}/{name}.db" and Path(s["db"]).is_file()
         assert s["pid"] > 0 and alive(s["pid"]), s
         assert requests.get(s["url"] + "/healthz", timeout=5).status_code == 200
-    # A sector's service has the sector's table as backend (the gateway appends the
-    # path after the service id); every other backend is the member's test service.
-    for m, g in gws.items():
-        for sid, svc in json.loads(Path(g["config"]).read_text())["services"].items():
-            if m in SECTORS and sid.endswith("/" + SECTORS[m][2]):
-                assert svc["backend"] == f"{sectors[m]['url']}/{SECTORS[m][2]}", sid
-            else:
-                assert svc["backend"].startswith(ts[m]["url"] + "/"), sid
-    # processes: gateways, then test services and sectors, then the registry (the stop
-    # order).
+    apps = fed["apps"]
+    assert "testservices" not in fed
+    assert set(apps) >= {"consent"} and set(apps) <= set(APP_OFFSETS), apps
+    for key, app in apps.items():
+        assert app["url"] == f"http://127.0.0.1:{port + APP_OFFSETS[key]}", app
+        assert app["pid"] > 0 and alive(app["pid"]), app
+        assert Path(app["log"]).is_file() and Path(app["dir"]).is_dir()
+    consent = apps["consent"]
+    assert consent["name"] == "ndx-consent" and consent["id"] == CONSENT
+    assert Path(consent["admin_token_file"]).is_file()
+    h = requests.get(consent["url"] + "/healthz", timeout=5)
+    assert h.status_code == 200 and h.json()["issuer"] == CONSENT, h.text
+
+    # processes: exactly these, every one alive, each pid once.
     names = [p["name"] for p in fed["processes"]]
-    assert names == (["ndx-gateway"] * 5 + ["ndx testservice"] * len(TESTSERVICES) +
-                     ["ndx-sector"] * len(SECTORS) + ["ndx-registry"])
+    for name, count in PROCS.items():
+        assert names.count(name) == count, names
+    extra = [n for n in names if n not in PROCS]
+    assert set(extra) <= OPTIONAL_PROCS and len(extra) == len(set(extra)), names
+    assert all(p["pid"] > 0 and alive(p["pid"]) for p in fed["processes"]), fed["processes"]
+    assert len(set(all_pids(fed))) == len(names)
     assert set(all_pids(fed)) == ({g["pid"] for g in gws.values()} |
-                                  {t["pid"] for t in ts.values()} |
-                                  {s["pid"] for s in sectors.values()} | {reg["pid"]})
-    assert all(alive(p) for p in all_pids(fed))
-    return gws, ts
+                                  {s["pid"] for s in sectors.values()} |
+                                  {a["pid"] for a in apps.values()} | {reg["pid"]})
+    return gws, sectors
 
 
-def seeded(fed, sector, sql, *args):
-    """One row of a seeded sector database, read directly."""
-    with sqlite3.connect(f"file:{fed['sector_dir']}/{sector}.db?mode=ro", uri=True) as db:
-        return db.execute(sql, args).fetchone()
+# ---- one federation ------------------------------------------------------------------
+
+def test_up_describes_a_live_federation(up):
+    fed, port = up.fed, up.port
+    assert fed["format"] == "ndx-federation/1" and fed["instance"] == "VN"
+    assert fed["dir"] == str(up.dir.resolve()) and fed["stopped"] is False
+    assert [m["id"] for m in fed["members"]] == list(MEMBERS)
+    assert {m["id"]: m["name"] for m in fed["members"]} == MEMBERS
+    subsystems = {m["id"]: set(m["subsystems"]) for m in fed["members"]}
+    for m, (_, _, svcs) in SECTORS.items():
+        assert subsystems[m] == {f"{m}/{s.split('/')[0]}" for s in svcs} | {
+            f"{m}/transparency"}, m
+    assert subsystems["VN/GOV/VPCP"] == {PORTAL, CONSENT}
+    gws, _ = check_federation_live(fed, port)
+    # What up printed: the registry, every gateway, the consent service.
+    assert f"http://127.0.0.1:{port}" in up.out
+    for g in gws.values():
+        assert g["consumer_url"] in up.out and g["gateway_url"] in up.out
+    assert fed["apps"]["consent"]["url"] in up.out and CONSENT in up.out
+    # The data was seeded once, with the documented size.
+    seed_log = up.dir / "logs" / "sector-seed.log"
+    assert '"citizens": 2000' in seed_log.read_text()
+    res_v = ok(run_ndx(up.build_dir, "conf", "verify", fed["conf_dir"], "--anchor",
+                       fed["registry"]["anchor"]))
+    assert res_v.stdout.startswith("valid: version ")
 
 
-def check_exchanges(build_dir, fed, gws, line, ent_line):
-    """The printed citizen exchange goes through both gateways to BCA's population
-    registry and reads a seeded citizen; the enterprise exchange reads a seeded enterprise;
-    getOpenAPI gives the population registry's document; an exchange without a grant is
-    refused."""
-    assert f"X-Road-Client: VN/GOV/BTC/tax" in line and "Ndx-Purpose: tax-administration" in line
+def test_gateways_serve_the_sectors_and_the_access_lists(up):
+    fed = up.fed
+    sectors = {s["member"]: s for s in fed["sectors"]}
+    for m, g in up.gws.items():
+        cfg = json.loads(Path(g["config"]).read_text())
+        assert cfg["member"] == m and cfg["code"] == "gw1" and cfg["conf_refresh_s"] == 10
+        assert cfg["data_dir"] == g["data_dir"] and cfg["anchor"] == fed["registry"]["anchor"]
+        assert cfg["registry_url"] == up.url
+        assert set(cfg["subsystems"]) == {s.rsplit("/", 1)[1] for m2 in fed["members"]
+                                          if m2["id"] == m for s in m2["subsystems"]}
+        services = cfg["services"]
+        if m not in SECTORS:
+            assert services == {}, (m, services)  # VPCP only consumes
+            continue
+        name, _, tables = SECTORS[m]
+        want = {f"{m}/{s}" for s in tables} | {f"{m}/transparency/accesses"}
+        assert set(services) == want, (m, services)
+        # A sector's service has its table behind it (the gateway appends the path after
+        # the service id); the access list is the gateway's own.
+        for sid, table in tables.items():
+            assert services[f"{m}/{sid}"]["backend"] == f"{sectors[m]['url']}/{table}", sid
+            assert seeded(fed, name, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                                     "AND name = ?", table), (name, table)
+            assert seeded(fed, name, f"SELECT count(*) FROM {table}")[0][0] > 0, table
+        assert services[f"{m}/transparency/accesses"]["backend"] == "ndx:subject-accesses"
+
+
+def test_registry_holds_the_federation(up):
+    fed = up.fed
+    by_id = {s["id"]: s for s in up.api("/api/services")["services"]}
+    assert SECTOR_SERVICES | ACCESS_LISTS <= set(by_id), sorted(by_id)
+    assert {s["id"] for s in fed["services"]} == set(by_id)
+    citizens = by_id["VN/GOV/BCA/population/citizens"]
+    assert citizens["personal"] and set(citizens["purposes"]) == {
+        "public-service", "law-enforcement", "tax-administration", "social-insurance"}
+    assert by_id["VN/GOV/BHXH/insurance/contributions"]["consent_required"]
+    assert not by_id["VN/GOV/BNNMT/land/parcels"]["personal"]
+    assert by_id["VN/GOV/BTC/enterprise/enterprises"]["personal"]
+    for sid in ACCESS_LISTS:
+        s = by_id[sid]
+        assert s["personal"] and s["purposes"] == ["transparency"], s
+        assert not s["consent_required"]
+    # The sectors' OpenAPI documents are registered with their services.
+    for sid in SECTOR_SERVICES:
+        assert by_id[sid]["openapi_sha256"], sid
+    doc = requests.get(up.url + "/openapi/VN/GOV/BCA/population/citizens", timeout=5).json()
+    assert doc["info"]["title"].startswith("ndx-sector population")
+
+    # Grants, with their methods.
+    grants = {(g["client"], g["service"]): sorted(g["methods"])
+              for g in up.api("/api/grants")["grants"]}
+    assert all(g["paths"] == ["*"] for g in up.api("/api/grants")["grants"])
+    for client in ("VN/GOV/TCT/tax", "VN/GOV/BHXH/insurance"):
+        for sid in ("VN/GOV/BCA/population/citizens", "VN/GOV/BTC/enterprise/enterprises"):
+            assert grants[(client, sid)] == ["GET"], (client, sid)
+    assert grants[("VN/GOV/BTC/enterprise", "VN/GOV/BCA/population/citizens")] == ["GET"]
+    assert ("VN/GOV/BTP/civil-status", "VN/GOV/BCA/population/citizens") not in grants
+    # The portal: GET on every service, and writes where its procedures write.
+    for sid in by_id:
+        assert "GET" in grants[(PORTAL, sid)], sid
+    assert grants[(PORTAL, "VN/GOV/BCA/population/citizens")] == ["GET", "PUT"]
+    for sid in ("VN/GOV/BTC/enterprise/enterprises", "VN/GOV/BTC/enterprise/owners",
+                "VN/GOV/TCT/tax/taxpayers"):
+        assert grants[(PORTAL, sid)] == ["GET", "POST"], sid
+    for sid in set(by_id) - {"VN/GOV/BCA/population/citizens",
+                             "VN/GOV/BTC/enterprise/enterprises",
+                             "VN/GOV/BTC/enterprise/owners", "VN/GOV/TCT/tax/taxpayers"}:
+        assert grants[(PORTAL, sid)] == ["GET"], sid
+    # The access lists: to the portal only.
+    for (client, sid) in grants:
+        if sid in ACCESS_LISTS:
+            assert client == PORTAL, (client, sid)
+    # federation.json says the same, "*" standing for every service.
+    described = {(g["client"], g["service"]): sorted(g["methods"]) for g in fed["grants"]}
+    assert described[(PORTAL, "*")] == ["GET"]
+    for key, methods in described.items():
+        if key[1] != "*":
+            assert grants[key] == methods, key
+
+    # Gateways and the consent service are registered as federation.json has them.
+    registered = up.api("/api/gateways")["gateways"]
+    assert {(g["member"], g["code"], g["address"], g["sign_key_id"]) for g in registered} == {
+        (m, "gw1", g["gateway_url"], g["sign_key_id"]) for m, g in up.gws.items()}
+    consents = {c["id"]: c for c in up.api("/api/consent-services")["consent_services"]}
+    assert consents[CONSENT]["url"] == fed["apps"]["consent"]["url"]
+    assert requests.get(fed["apps"]["consent"]["url"] + "/healthz",
+                        timeout=5).json()["key_id"] == consents[CONSENT]["sign_key_id"]
+
+
+def test_printed_exchanges_work(up):
+    fed, gws, out = up.fed, up.gws, up.out
+    line, ent_line, acc_line = curl_line(out), enterprise_line(out), accesses_line(out)
+    assert (fed["try_exchange"], fed["try_enterprise"], fed["try_accesses"]) == (
+        line, ent_line, acc_line)
     m = re.search(r"/r1/VN/GOV/BCA/population/citizens/(\d{12})$", line)
     assert m, line
     pin = m.group(1)
-    assert f"Ndx-Subject: {pin}" in line
-    assert line.endswith(f"{gws['VN/GOV/BTC']['consumer_url']}/r1/VN/GOV/BCA/population/"
-                         f"citizens/{pin}")
-    assert fed["try_exchange"] == line
+    for ln in (line, ent_line):
+        assert "-H 'X-Road-Client: VN/GOV/TCT/tax'" in ln, ln
+        assert "-H 'Ndx-Purpose: tax-administration'" in ln, ln
+        assert f"-H 'Ndx-Subject: {pin}'" in ln, ln
+        assert f" {gws['VN/GOV/TCT']['consumer_url']}/r1/" in ln, ln
+
+    # The citizen, through TCT's and BCA's gateways, signed by BCA's.
     row = seeded(fed, "population", "SELECT full_name, birth_date FROM citizens WHERE pin = ?",
                  pin)
     assert row, pin
@@ -222,198 +431,229 @@ def check_exchanges(build_dir, fed, gws, line, ent_line):
     bca_key = hashlib.sha256(base64_pub(gws["VN/GOV/BCA"]["sign_pub"])).hexdigest()
     assert sig["key_id"] == bca_key == gws["VN/GOV/BCA"]["sign_key_id"]
     got = resp.json()
-    assert got["pin"] == pin and (got["full_name"], got["birth_date"]) == row, got
-    assert got["household_id"] and got["sex"] in ("male", "female")
+    assert got["pin"] == pin and (got["full_name"], got["birth_date"]) == row[0], got
+    ids = {resp.headers["X-Road-Id"]}
 
-    # The enterprise exchange: BTC's tax system reads BTC's enterprise registry.
+    # The enterprise whose legal representative that citizen is, from BTC's registry.
     m = re.search(r"/r1/VN/GOV/BTC/enterprise/enterprises/(\d{10})$", ent_line)
-    assert m and "X-Road-Client: VN/GOV/BTC/tax" in ent_line, ent_line
-    assert fed["try_enterprise"] == ent_line
+    assert m, ent_line
     code = m.group(1)
-    row = seeded(fed, "enterprise", "SELECT name FROM enterprises WHERE code = ?", code)
-    assert row, code
+    row = seeded(fed, "enterprise", "SELECT name, legal_rep_pin FROM enterprises WHERE code = ?",
+                 code)
+    assert row and row[0][1] == pin, (code, row)
     resp = curl_as_request(ent_line)
     assert resp.status_code == 200, resp.text
-    assert resp.json()["code"] == code and resp.json()["name"] == row[0], resp.text
-    assert "Ndx-Response-Signature" in resp.headers
+    assert resp.json()["code"] == code and resp.json()["name"] == row[0][0], resp.text
+    assert resp.json()["legal_rep_pin"] == pin
+    sig = json.loads(resp.headers["Ndx-Response-Signature"])
+    assert sig["key_id"] == gws["VN/GOV/BTC"]["sign_key_id"]
+    ids.add(resp.headers["X-Road-Id"])
+
+    # The access-list line shows both reads (and nothing else: nothing else read it).
+    assert acc_line.endswith(f"subject accesses {pin} --gateway "
+                             f"{gws['VN/GOV/VPCP']['consumer_url']} --client {PORTAL}"), acc_line
+    doc = run_accesses_line(acc_line)
+    assert doc["subject"] == pin and doc["unavailable"] == []
+    assert {e["message_id"] for e in doc["accesses"]} == ids, doc
+    assert {(e["provider"], e["client"], e["service"], e["purpose"], e["status"])
+            for e in doc["accesses"]} == {
+        ("VN/GOV/BCA", "VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens",
+         "tax-administration", 200),
+        ("VN/GOV/BTC", "VN/GOV/TCT/tax", "VN/GOV/BTC/enterprise/enterprises",
+         "tax-administration", 200)}
 
     # getOpenAPI answers with the document ndx-sector describes its API with.
-    want = json.loads(subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"),
+    want = json.loads(subprocess.run([str(up.build_dir / "src" / "sector" / "ndx-sector"),
                                       "openapi", "--sector", "population"],
                                      capture_output=True, text=True, check=True,
                                      timeout=20).stdout)
-    resp = requests.get(f"{gws['VN/GOV/BTC']['consumer_url']}/r1/VN/GOV/BCA/population/"
+    resp = requests.get(f"{gws['VN/GOV/TCT']['consumer_url']}/r1/VN/GOV/BCA/population/"
                         f"getOpenAPI?serviceCode=citizens",
-                        headers={"X-Road-Client": "VN/GOV/BTC/tax"}, timeout=20)
+                        headers={"X-Road-Client": "VN/GOV/TCT/tax"}, timeout=20)
     assert resp.status_code == 200, resp.text
-    assert resp.json() == want
-    assert "/citizens/{id}" in resp.json()["paths"]
+    assert resp.json() == want and "/citizens/{id}" in resp.json()["paths"]
 
-    # BTP's civil-status system has no grant on BCA's citizens.
+    # Every sector answers through its gateway (the portal may read all of them).
+    for member, (name, _, tables) in SECTORS.items():
+        for sid, table in tables.items():
+            resp = requests.get(f"{gws['VN/GOV/VPCP']['consumer_url']}/r1/{member}/{sid}"
+                                f"?limit=1", headers={"X-Road-Client": PORTAL,
+                                                      "Ndx-Purpose": "public-service",
+                                                      "Ndx-Subject": pin}, timeout=20)
+            if sid == "insurance/contributions":  # needs the citizen's consent
+                assert resp.status_code == 403, resp.text
+                assert resp.json()["type"] == "Client.ConsentMissing"
+            else:
+                assert resp.status_code == 200, (sid, resp.text)
+                assert len(resp.json()["items"]) == 1, (sid, resp.text)
+
+    # Refused: BTP's civil-status system has no grant on BCA's citizens; TCT's grant
+    # allows GET only.
     refused = requests.get(f"{gws['VN/GOV/BTP']['consumer_url']}/r1/VN/GOV/BCA/population/"
                            f"citizens/{pin}",
-                           headers={"X-Road-Client": "VN/GOV/BTP/civil-status"}, timeout=20)
-    assert refused.status_code == 403, refused.text
-    assert refused.json()["type"] == "Client.NoGrant"
+                           headers={"X-Road-Client": "VN/GOV/BTP/civil-status",
+                                    "Ndx-Purpose": "public-service", "Ndx-Subject": pin},
+                           timeout=20)
+    assert refused.status_code == 403 and refused.json()["type"] == "Client.NoGrant"
+    refused = requests.put(f"{gws['VN/GOV/TCT']['consumer_url']}/r1/VN/GOV/BCA/population/"
+                           f"citizens/{pin}", json={"full_name": "x"},
+                           headers={"X-Road-Client": "VN/GOV/TCT/tax",
+                                    "Ndx-Purpose": "tax-administration", "Ndx-Subject": pin},
+                           timeout=20)
+    assert refused.status_code == 403 and refused.json()["type"] == "Client.NoGrant"
+    assert seeded(fed, "population", "SELECT full_name FROM citizens WHERE pin = ?",
+                  pin)[0][0] == got["full_name"]
 
 
-def base64_pub(pem_path):
-    """The raw 32-byte Ed25519 public key of a PEM file."""
-    from cryptography.hazmat.primitives import serialization
-    key = serialization.load_pem_public_key(Path(pem_path).read_bytes())
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def test_demo_up_verify_refuse_down(build_dir, demo):
-    d, port = demo
-    res = ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port))
-    assert f"http://127.0.0.1:{port}" in res.stdout
-
-    fed = json.loads((d / "federation.json").read_text())
-    assert fed["format"] == "ndx-federation/1" and fed["instance"] == "VN"
-    assert {m["id"]: m["name"] for m in fed["members"]} == MEMBERS
-    subsystems = {s for m in fed["members"] for s in m["subsystems"]}
-    assert {"VN/GOV/BCA/population", "VN/GOV/BTC/enterprise", "VN/GOV/BTC/tax",
-            "VN/GOV/BHXH/insurance", "VN/GOV/BTP/civil-status",
-            "VN/GOV/VPCP/portal"} == subsystems
-    reg = fed["registry"]
-    assert reg["url"] == f"http://127.0.0.1:{port}"
-    pid = reg["pid"]
-    assert pid > 0 and alive(pid)
-    assert Path(reg["anchor"]).is_file() and Path(reg["log"]).is_file()
-    gws, _ = check_federation_live(fed, port)
-    for g in gws.values():
-        assert g["consumer_url"] in res.stdout
-
-    # The registry is live and really holds the federation.
-    assert requests.get(reg["url"] + "/healthz", timeout=5).status_code == 200
-    token = Path(reg["admin_token_file"]).read_text().strip()
-    auth = {"Authorization": f"Bearer {token}"}
-    services = requests.get(reg["url"] + "/api/services", headers=auth, timeout=5).json()
-    by_id = {s["id"]: s for s in services["services"]}
-    citizens = by_id["VN/GOV/BCA/population/citizens"]
-    assert citizens["personal"] and set(citizens["purposes"]) == {
-        "public-service", "law-enforcement", "tax-administration", "social-insurance"}
-    assert by_id["VN/GOV/BHXH/insurance/contributions"]["consent_required"]
-    assert not by_id["VN/GOV/BTC/enterprise/enterprises"]["personal"]
-    grants = requests.get(reg["url"] + "/api/grants", headers=auth, timeout=5).json()["grants"]
-    pairs = {(g["client"], g["service"]) for g in grants}
-    assert {("VN/GOV/VPCP/portal", s) for s in by_id} <= pairs
-    assert ("VN/GOV/BTC/tax", "VN/GOV/BCA/population/citizens") in pairs
-    assert ("VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/citizens") in pairs
-    assert ("VN/GOV/BTC/tax", "VN/GOV/BTC/enterprise/enterprises") in pairs
-    assert ("VN/GOV/BTP/civil-status", "VN/GOV/BCA/population/citizens") not in pairs
-    registered = requests.get(reg["url"] + "/api/gateways", headers=auth,
-                              timeout=5).json()["gateways"]
-    assert {(g["member"], g["code"], g["address"], g["sign_key_id"]) for g in registered} == {
-        (m, "gw1", g["gateway_url"], g["sign_key_id"]) for m, g in gws.items()}
-
-    # The fetched configuration verifies with the anchor.
-    res_v = ok(run_ndx(build_dir, "conf", "verify", fed["conf_dir"], "--anchor", reg["anchor"]))
-    assert res_v.stdout.startswith("valid: version ")
-
-    # The registry holds the sectors' OpenAPI documents with their services.
-    assert citizens["openapi_sha256"] and by_id["VN/GOV/BTC/enterprise/enterprises"][
-        "openapi_sha256"]
-    assert requests.get(reg["url"] + "/openapi/VN/GOV/BCA/population/citizens",
-                        timeout=5).json()["info"]["title"].startswith("ndx-sector population")
-
-    # The printed exchanges work; one without a grant is refused.
-    check_exchanges(build_dir, fed, gws, curl_line(res.stdout), enterprise_line(res.stdout))
-
-    # A second up is refused while it runs, and changes nothing.
-    before = (d / "federation.json").read_text()
-    res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port)
+def test_second_up_is_refused_while_running(up):
+    before = (up.dir / "federation.json").read_text()
+    for args in ([], ["--port-base", up.port], ["--port-base", free_port_base()]):
+        res = run_ndx(up.build_dir, "demo", "up", "--dir", up.dir, *args)
+        assert res.returncode == 1 and "already running" in res.stderr, res.stderr
+    res = run_ndx(up.build_dir, "demo", "run", "--dir", up.dir)
     assert res.returncode == 1 and "already running" in res.stderr, res.stderr
-    assert (d / "federation.json").read_text() == before
-    assert all(alive(p) for p in all_pids(fed))
-
-    # down stops every process, marks them stopped, and is idempotent.
-    res = ok(run_ndx(build_dir, "demo", "down", "--dir", d))
-    assert res.stdout.count("stopped ndx-gateway") == 5
-    assert res.stdout.count("stopped ndx testservice") == len(TESTSERVICES)
-    assert res.stdout.count("stopped ndx-sector") == len(SECTORS)
-    for p in all_pids(fed):
-        assert wait_gone(p), p
-    down = json.loads((d / "federation.json").read_text())
-    assert down["registry"]["pid"] == 0
-    assert all(p["pid"] == 0 and p["stopped"] for p in down["processes"])
-    assert all(g["pid"] == 0 for g in down["gateways"] + down["testservices"] +
-               down["sectors"])
-    res = ok(run_ndx(build_dir, "demo", "down", "--dir", d))
-    assert "not running" in res.stdout
+    assert (up.dir / "federation.json").read_text() == before
+    check_federation_live(up.fed, up.port)
 
 
-def test_demo_restarts_idempotently(build_dir, demo):
-    d, port = demo
-    ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port))
-    first = json.loads((d / "federation.json").read_text())
-    token = Path(first["registry"]["admin_token_file"]).read_text().strip()
-    auth = {"Authorization": f"Bearer {token}"}
-    url = first["registry"]["url"]
-    n_grants = len(requests.get(url + "/api/grants", headers=auth, timeout=5).json()["grants"])
-    files = {g["member"]: (Path(g["sign_pub"]).read_bytes(),
-                           Path(g["config"]).read_bytes(),
-                           (Path(g["config"]).parent / "gw1.tls.pem").read_bytes())
-             for g in first["gateways"]}
-    # seed writes its summary to its log once: a re-up that seeded again would add one.
+class Watch:
+    """Notes when each pid stops being alive, polling every few milliseconds."""
+
+    def __init__(self, pids):
+        self.gone = {}
+        self.pids = list(pids)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set() and len(self.gone) < len(self.pids):
+            now = time.monotonic()
+            for p in self.pids:
+                if p not in self.gone and not alive(p):
+                    self.gone[p] = now
+            time.sleep(0.002)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        return self.gone
+
+
+def test_down_stops_in_order_and_up_reuses_everything(up):
+    d, port, first = up.dir, up.port, up.fed
+    n_grants = len(up.api("/api/grants")["grants"])
+    n_services = len(up.api("/api/services")["services"])
+    files = {g["member"]: (Path(g["sign_pub"]).read_bytes(), Path(g["config"]).read_bytes(),
+                           Path(g["tls_cert"]).read_bytes()) for g in first["gateways"]}
     seed_log = d / "logs" / "sector-seed.log"
     seed_summary = seed_log.read_text()
-    assert '"citizens": 2000' in seed_summary, seed_summary
-    ok(run_ndx(build_dir, "demo", "down", "--dir", d))
+    consent_token = Path(first["apps"]["consent"]["admin_token_file"]).read_text()
+    listed = {e["message_id"] for e in run_accesses_line(first["try_accesses"])["accesses"]}
+
+    # down: every process, in groups (portal and e-ID, gateways, sectors and the consent
+    # service, the registry), each group gone before the next one is asked to stop.
+    procs = [(p["name"], p["pid"]) for p in first["processes"]]
+    watch = Watch(pid for _, pid in procs)
+    res = ok(run_ndx(up.build_dir, "demo", "down", "--dir", d))
+    for _, pid in procs:
+        assert wait_gone(pid), pid
+    gone = watch.finish()
+    assert set(gone) == {pid for _, pid in procs}
+    for name_a, pid_a in procs:
+        for name_b, pid_b in procs:
+            if STOP_GROUP[name_a] < STOP_GROUP[name_b]:
+                assert gone[pid_a] <= gone[pid_b], (name_a, name_b, gone)
+    for name, count in PROCS.items():
+        assert res.stdout.count(f"stopped {name} (pid ") == count, res.stdout
+    down = json.loads((d / "federation.json").read_text())
+    assert down["stopped"] is True and down["stopped_at"]
+    assert down["registry"]["pid"] == 0
+    assert all(p["pid"] == 0 and p["stopped"] for p in down["processes"])
+    assert all(x["pid"] == 0 for x in down["gateways"] + down["sectors"] +
+               list(down["apps"].values()))
+    res = ok(run_ndx(up.build_dir, "demo", "down", "--dir", d))
+    assert "not running" in res.stdout
+
     # Without --port-base it comes back on the port it was set up with, with the same
-    # keys, certificates and configurations, and registers nothing twice.
-    res = ok(run_ndx(build_dir, "demo", "up", "--dir", d))
+    # keys, certificates, configurations and data, and registers nothing twice.
+    res = ok(run_ndx(up.build_dir, "demo", "up", "--dir", d))
+    assert f"{len(up.api('/api/grants')['grants'])} grants" in res.stdout
     second = json.loads((d / "federation.json").read_text())
-    assert second["registry"]["url"] == url
+    assert second["registry"]["url"] == up.url
     assert second["registry"]["pid"] != first["registry"]["pid"]
-    grants = requests.get(url + "/api/grants", headers=auth, timeout=5).json()["grants"]
-    assert len(grants) == n_grants
     gws, _ = check_federation_live(second, port)
     for m, g in gws.items():
         assert (Path(g["sign_pub"]).read_bytes(), Path(g["config"]).read_bytes(),
-                (Path(g["config"]).parent / "gw1.tls.pem").read_bytes()) == files[m], m
-    registered = requests.get(url + "/api/gateways", headers=auth, timeout=5).json()["gateways"]
-    assert len(registered) == 5
-    # The data is not seeded again: the same citizen is printed.
+                Path(g["tls_cert"]).read_bytes()) == files[m], m
+    assert len(up.api("/api/grants")["grants"]) == n_grants
+    assert len(up.api("/api/services")["services"]) == n_services
+    assert len(up.api("/api/gateways")["gateways"]) == len(MEMBERS)
+    assert len(up.api("/api/consent-services")["consent_services"]) == 1
+    assert Path(second["apps"]["consent"]["admin_token_file"]).read_text() == consent_token
     assert seed_log.read_text() == seed_summary
-    assert second["try_exchange"] == first["try_exchange"]
-    assert second["try_enterprise"] == first["try_enterprise"]
+    for key in ("try_exchange", "try_enterprise", "try_accesses"):
+        assert second[key] == first[key], key
     resp = curl_as_request(curl_line(res.stdout))
     assert resp.status_code == 200, resp.text
-    assert "Ndx-Response-Signature" in resp.headers
-    assert resp.json()["full_name"]
-    assert curl_as_request(enterprise_line(res.stdout)).status_code == 200
-    ok(run_ndx(build_dir, "demo", "down", "--dir", d))
+    assert resp.json()["full_name"] and "Ndx-Response-Signature" in resp.headers
+    new = {resp.headers["X-Road-Id"]}
+    resp = curl_as_request(enterprise_line(res.stdout))
+    assert resp.status_code == 200, resp.text
+    new.add(resp.headers["X-Road-Id"])
+    # The message logs were kept: the exchanges of before the restart are still listed,
+    # beside the new ones.
+    doc = run_accesses_line(accesses_line(res.stdout))
+    assert {e["message_id"] for e in doc["accesses"]} == listed | new, doc
+    assert len(listed) >= 2
+    ok(run_ndx(up.build_dir, "demo", "down", "--dir", d))
     for p in all_pids(second):
         assert wait_gone(p), p
 
+
+# ---- refusals, each on its own directory --------------------------------------------
 
 def test_demo_down_without_federation(build_dir, tmp_path):
     res = ok(run_ndx(build_dir, "demo", "down", "--dir", tmp_path / "nothing-here"))
     assert "nothing to stop" in res.stdout
 
 
-def test_demo_up_on_busy_port_fails_cleanly(build_dir, demo):
-    d, _ = demo
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(1)
-        port = s.getsockname()[1]
-        res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port)
-    assert res.returncode == 1 and str(port) in res.stderr, res.stderr
-    assert not (d / "federation.json").exists()
-
-
-def test_demo_up_on_busy_gateway_port_fails_cleanly(build_dir, demo):
+def test_demo_up_on_busy_ports_fails_cleanly(build_dir, demo):
     d, port = demo
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", port + 21))  # BTC's gateway port
-        s.listen(1)
-        res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port)
-    assert res.returncode == 1, res.stdout
-    assert f"127.0.0.1:{port + 21}" in res.stderr and "VN/GOV/BTC" in res.stderr, res.stderr
+    # The registry's port, BTC's gateway port (BTC is third), the sector of BHXH (fifth),
+    # the consent service's.
+    cases = [(port, "the registry's port"), (port + 22, "the gateway port of VN/GOV/BTC"),
+             (port + 34, "the sector of VN/GOV/BHXH"), (port + 40, "ndx-consent")]
+    for busy, what in cases:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", busy))
+            s.listen(1)
+            res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port)
+        assert res.returncode == 1, res.stdout
+        assert f"127.0.0.1:{busy}" in res.stderr and what in res.stderr, (what, res.stderr)
+        assert "in use" in res.stderr
+        assert not (d / "federation.json").exists()
+
+
+def test_demo_bad_arguments(build_dir, tmp_path):
+    d = tmp_path / "bad"
+    for bad in ("0", "abc", "70000", "-5", "", "4400x"):
+        res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", bad)
+        assert res.returncode == 2 and "--port-base" in res.stderr, (bad, res.stderr)
+        assert "usage: ndx demo" in res.stderr
+    # Room for PORT+59.
+    res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", 65535 - PORT_SPAN + 2)
+    assert res.returncode == 1 and f"at most {65535 - PORT_SPAN + 1}" in res.stderr, res.stderr
     assert not (d / "federation.json").exists()
+    for args in (["up"], ["down"], ["run"], ["up", "--dir", d, "extra"],
+                 ["down", "--dir", d, "--port-base", "5000"], ["sideways", "--dir", d],
+                 ["up", "--dir", d, "--bogus"], []):
+        res = run_ndx(build_dir, "demo", *args)
+        assert res.returncode == 2 and "usage: ndx demo" in res.stderr, (args, res.stderr)
+    res = ok(run_ndx(build_dir, "demo", "--help"))
+    assert res.stdout.startswith("usage: ndx demo up")
+    for word in ("PORT+40", "ndx-consent", "access list", "BHXH", "CSGT", "BNNMT"):
+        assert word in res.stdout, word
 
 
 def test_demo_run_stops_on_sigterm(build_dir, demo):
@@ -429,16 +669,17 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
             time.sleep(0.1)
         assert fed_path.exists()
         fed = json.loads(fed_path.read_text())
+        check_federation_live(fed, port)
         pids = all_pids(fed)
-        assert len(pids) == N_PROCS and all(alive(p) for p in pids)
         # The printed lines work as soon as federation.json is there.
         resp = curl_as_request(fed["try_exchange"])
         assert resp.status_code == 200, resp.text
         assert resp.json()["pin"] == fed["try_exchange"].rsplit("/", 1)[1]
         resp = curl_as_request(fed["try_enterprise"])
         assert resp.status_code == 200, resp.text
+        assert len(run_accesses_line(fed["try_accesses"])["accesses"]) == 2
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -448,9 +689,11 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
     assert "conf fetch" in out and "conf verify" in out and "anchor.json" in out
     assert curl_line(out) == fed["try_exchange"]
     assert enterprise_line(out) == fed["try_enterprise"]
-    assert "-H 'Ndx-Purpose: tax-administration'" in curl_line(out)
+    assert accesses_line(out) == fed["try_accesses"]
     for g in fed["gateways"]:
         assert g["consumer_url"] in out
+    for name, count in PROCS.items():
+        assert out.count(f"stopped {name} (pid ") == count, out
     for p in pids:
         assert wait_gone(p), p
     assert json.loads(fed_path.read_text())["registry"]["pid"] == 0

@@ -1,0 +1,276 @@
+// The citizen's and the officer's journeys through the portal, written
+// against docs/portal.md and federation.json's keys (apps.portal.url,
+// apps.portal.officers, apps.id.demo_accounts).
+//
+// defineFlows(env) registers the tests; env is filled by the caller's
+// before() hook: env.fed (the federation description) and env.browser.
+
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { check, eventually, newPage, officerOf, ready, signInCitizen, signInOfficer } from './lib.mjs';
+
+const TEST_MS = 180_000;
+
+function guard(env, fn) {
+  return async (t) => {
+    const pages = [];
+    const open = async () => {
+      const p = await newPage(env.browser);
+      pages.push(p);
+      return p;
+    };
+    try {
+      await fn(t, open);
+    } finally {
+      for (const p of pages) await p.context().close().catch(() => {});
+    }
+  };
+}
+
+const portal = (env) => env.fed.portal.url.replace(/\/+$/, '');
+const account = (env, i) => env.fed.id.demo_accounts[i % env.fed.id.demo_accounts.length];
+
+async function go(page, env, route, pageName) {
+  await page.goto(`${portal(env)}${route}`);
+  await ready(page, pageName);
+}
+
+// Files a procedure through the form; returns its id.
+async function fileProcedure(page, env, kind, fill) {
+  await go(page, env, '/procedures', 'procedures');
+  await page.click(`#start-${kind}`);
+  await ready(page, 'procedure-new');
+  await fill(page);
+  await page.click('#submit-procedure');
+  await page.waitForSelector('#procedure-ref');
+  return (await page.textContent('#procedure-ref')).trim();
+}
+
+async function officerDecides(page, env, officer, id, decision, reason) {
+  const s = await (await page.request.get(`${portal(env)}/api/session`)).json();
+  if (!s.authenticated || s.kind !== 'officer') await signInOfficer(page, portal(env), officer);
+  await eventually(async () => {
+    await go(page, env, '/officer/queue', 'officer-queue');
+    return page.locator('#queue a', { hasText: id }).count();
+  });
+  await page.locator('#queue a', { hasText: id }).click();
+  await ready(page, 'officer-procedure');
+  await page.check(decision === 'approve' ? '#decision' : '#decision-2');
+  if (reason !== undefined) await page.fill('#reason', reason);
+  await page.click('#submit-decision');
+}
+
+async function stateOf(page, env, id) {
+  await go(page, env, `/procedures/${encodeURIComponent(id)}`, 'procedure');
+  return page.getAttribute('#procedure-state', 'data-state');
+}
+
+export function defineFlows(env) {
+  it('citizen signs in through the e-ID and sees their record', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    const acc = account(env, 0);
+    await signInCitizen(page, portal(env), acc, { checkPages: true });
+    await page.waitForSelector('#insurance');
+    // demo accounts may come without a name; the record then shows the pin
+    assert.match(await page.textContent('#citizen'), new RegExp(acc.name || acc.pin));
+    assert.equal(await page.title(), 'Thông tin của tôi — Cổng Dịch vụ công quốc gia — ndx');
+    assert.equal(await page.locator('h1').count(), 1);
+    await check(page, 'profile');
+
+    // English, remembered across page loads; the html element says so.
+    await page.click('a[hreflang="en"]');
+    await page.waitForSelector('html[lang="en"]');
+    await page.waitForSelector('h1:has-text("My information")');
+    await page.reload();
+    await ready(page, 'profile');
+    assert.equal(await page.textContent('h1'), 'My information');
+    await check(page, 'profile-en');
+    await page.click('a[hreflang="vi"]');
+    await page.waitForSelector('h1:has-text("Thông tin của tôi")');
+
+    // Signing out ends the portal session (and the e-ID's), back home.
+    await page.click('#sign-out');
+    await page.waitForURL((u) => u.href.startsWith(portal(env)) && u.pathname === '/');
+    await ready(page, 'home');
+    assert.equal(await page.locator('#sign-out').count(), 0);
+    const s = await (await page.request.get(`${portal(env)}/api/session`)).json();
+    assert.equal(s.authenticated, false);
+  }));
+
+  it('household business: pre-filled, validated, approved, completed', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const citizen = await open();
+    const acc = account(env, 0);
+    await signInCitizen(citizen, portal(env), acc);
+    await go(citizen, env, '/procedures', 'procedures');
+    await check(citizen, 'procedures');
+    await citizen.click('#start-household-business');
+    await ready(citizen, 'procedure-new');
+    if (acc.name) assert.match(await citizen.textContent('#prefill'), new RegExp(acc.name), 'owner pre-filled from the population registry');
+    assert.match(await citizen.textContent('#prefill'), new RegExp(acc.pin));
+    await check(citizen, 'household-business-form');
+
+    // Nothing filled in: the portal's 422 becomes the error summary, focused.
+    for (const f of ['#field-business-name', '#field-business-line', '#field-address', '#field-capital-vnd']) await citizen.fill(f, '');
+    await citizen.selectOption('#field-province', '');
+    await citizen.click('#submit-procedure');
+    await citizen.waitForSelector('.govuk-error-summary');
+    assert.ok(await citizen.evaluate(() => document.activeElement.closest('.govuk-error-summary') !== null),
+      'focus on the error summary');
+    assert.ok(await citizen.locator('.govuk-error-summary a[href="#field-business-name"]').count() === 1);
+    assert.ok(await citizen.locator('#field-business-name-error').isVisible());
+    assert.match(await citizen.title(), /^Lỗi:/);
+    await check(citizen, 'household-business-errors');
+
+    const name = `Hộ kinh doanh Thử nghiệm ${Date.now()}`;
+    await citizen.fill('#field-business-name', name);
+    await citizen.fill('#field-business-line', 'Bán lẻ hàng tạp hoá');
+    await citizen.selectOption('#field-province', '079');
+    await citizen.fill('#field-address', '25 Nguyễn Huệ, Phường Sài Gòn');
+    await citizen.fill('#field-capital-vnd', '50.000.000');
+    await citizen.click('#submit-procedure');
+    await citizen.waitForSelector('#procedure-ref');
+    const id = (await citizen.textContent('#procedure-ref')).trim();
+    assert.equal(await citizen.getAttribute('#procedure-state', 'data-state'), 'submitted');
+    await check(citizen, 'household-business-submitted');
+
+    const officer = await open();
+    await signInOfficer(officer, portal(env), officerOf(env.fed, 'VN/GOV/BTC'), { checkPages: true });
+    await check(officer, 'officer-queue');
+    await officerDecides(officer, env, officerOf(env.fed, 'VN/GOV/BTC'), id, 'approve');
+    await officer.waitForSelector('.govuk-notification-banner');
+    await check(officer, 'officer-approved');
+
+    await eventually(async () => (await stateOf(citizen, env, id)) === 'completed');
+    assert.match(await citizen.textContent('#result-enterprise-code'), /^\s*\d{10}(-\d{3})?\s*$/);
+    await check(citizen, 'household-business-completed');
+  }));
+
+  it('residence change: approved, the profile shows the new address', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const citizen = await open();
+    const acc = account(env, 1);
+    await signInCitizen(citizen, portal(env), acc);
+    const address = `Số ${Date.now() % 1000} phố Tràng Tiền, phường Hoàn Kiếm`;
+    const id = await fileProcedure(citizen, env, 'residence-change', async (p) => {
+      assert.ok((await p.textContent('#prefill')).trim().length > 0, 'current residence pre-filled');
+      await check(p, 'residence-change-form');
+      await p.selectOption('#field-province', '001');
+      await p.fill('#field-address', address);
+      await p.fill('#field-reason', 'Chuyển nơi làm việc');
+    });
+    const officer = await open();
+    await officerDecides(officer, env, officerOf(env.fed, 'VN/GOV/BCA'), id, 'approve');
+    await officer.waitForSelector('.govuk-notification-banner');
+    await eventually(async () => (await stateOf(citizen, env, id)) === 'completed');
+    await check(citizen, 'residence-change-completed');
+    await go(citizen, env, '/profile', 'profile');
+    assert.match(await citizen.textContent('#citizen'), new RegExp(address));
+  }));
+
+  it("access list shows the portal's reads", { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await signInCitizen(page, portal(env), account(env, 0));
+    await eventually(async () => {
+      await go(page, env, '/accesses', 'accesses');
+      return (await page.locator('#accesses tbody tr', { hasText: 'VN/GOV/VPCP/portal' }).count()) > 0;
+    });
+    await check(page, 'accesses');
+  }));
+
+  it('consent: granting shows contributions, revoking hides them', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await signInCitizen(page, portal(env), account(env, 0));
+    await go(page, env, '/consents', 'consents');
+    await check(page, 'consents');
+    await page.selectOption('#consent-consumer', 'VN/GOV/VPCP/portal');
+    await page.selectOption('#consent-service', 'VN/GOV/BHXH/insurance/contributions');
+    await page.selectOption('#consent-purpose', 'public-service');
+    await page.fill('#consent-days', '30');
+    await page.click('#grant-consent');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.ok(await page.locator('#consents a.ndx-revoke').count() >= 1);
+    await check(page, 'consent-granted');
+
+    await eventually(async () => {
+      await go(page, env, '/profile', 'profile');
+      return page.locator('#insurance-table').count();
+    });
+    await check(page, 'profile-with-insurance');
+
+    // Revoke every active consent, through the confirmation page.
+    for (let n = 0; n < 10; n++) {
+      await go(page, env, '/consents', 'consents');
+      const link = page.locator('#consents a.ndx-revoke').first();
+      if ((await link.count()) === 0) break;
+      await link.click();
+      await ready(page, 'consent-revoke');
+      if (n === 0) await check(page, 'consent-revoke-confirm');
+      await page.click('#confirm-revoke');
+      await ready(page, 'consents');
+      await page.waitForSelector('.govuk-notification-banner--success');
+    }
+    await eventually(async () => {
+      await go(page, env, '/profile', 'profile');
+      return (await page.locator('#insurance-consent-required, #insurance-consent-refused').count()) > 0;
+    });
+    assert.equal(await page.locator('#insurance-table').count(), 0);
+    await check(page, 'profile-consent-revoked');
+  }));
+
+  it('officer must give a reason to reject', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const citizen = await open();
+    await signInCitizen(citizen, portal(env), account(env, 1));
+    const id = await fileProcedure(citizen, env, 'household-business', async (p) => {
+      await p.fill('#field-business-name', `Hộ kinh doanh Từ chối ${Date.now()}`);
+      await p.fill('#field-business-line', 'Dịch vụ ăn uống');
+      await p.selectOption('#field-province', '001');
+      await p.fill('#field-address', '8 Hàng Bạc, phường Hoàn Kiếm');
+      await p.fill('#field-capital-vnd', '20000000');
+    });
+
+    const officer = await open();
+    // A wrong password first: the error summary, nothing else.
+    await officer.goto(`${portal(env)}/officer`);
+    await ready(officer, 'officer-signin');
+    await officer.fill('#username', officerOf(env.fed, 'VN/GOV/BTC').username);
+    await officer.fill('#password', 'not-the-password');
+    await officer.click('#officer-signin-submit');
+    await officer.waitForSelector('.govuk-error-summary');
+    await check(officer, 'officer-sign-in-error');
+
+    await officerDecides(officer, env, officerOf(env.fed, 'VN/GOV/BTC'), id, 'reject', '');
+    await officer.waitForSelector('.govuk-error-summary a[href="#reason"]');
+    assert.ok(await officer.locator('#reason-error').isVisible());
+    await check(officer, 'officer-reject-needs-reason');
+    await officer.fill('#reason', 'Ngành nghề kinh doanh cần giấy phép con');
+    await officer.click('#submit-decision');
+    await officer.waitForSelector('.govuk-notification-banner');
+
+    await eventually(async () => (await stateOf(citizen, env, id)) === 'rejected');
+    assert.match(await citizen.textContent('#procedure-history'), /giấy phép con/);
+    await check(citizen, 'procedure-rejected');
+  }));
+
+  it('a forged OIDC state is refused and nobody is signed in', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await page.goto(`${portal(env)}/auth/callback?code=x&state=forged`);
+    await ready(page, 'home');
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.match(await page.textContent('#login-error'), /Phiên đăng nhập không hợp lệ/);
+    assert.equal(await page.locator('#sign-out').count(), 0);
+    const s = await (await page.request.get(`${portal(env)}/api/session`)).json();
+    assert.equal(s.authenticated, false);
+    await check(page, 'home-state-invalid');
+  }));
+
+  it('pages for signed-in people ask to sign in; unknown pages say not found', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await go(page, env, '/consents', 'consents');
+    assert.equal(await page.textContent('h1'), 'Cần đăng nhập');
+    await check(page, 'sign-in-needed');
+    await go(page, env, '/officer/queue', 'officer-queue');
+    assert.ok(await page.locator('a[href="/officer"].govuk-button').count());
+    await go(page, env, '/no/such/page', 'not-found');
+    assert.equal(await page.textContent('h1'), 'Không tìm thấy trang');
+    await check(page, 'not-found');
+  }));
+}

@@ -1,0 +1,504 @@
+"""End-to-end tests of "who read my data" (docs/gateway.md, "Who read my data: the
+subject access list") and of consent in the demo federation: one `ndx demo up` for the
+module, exchanges about two citizens through the real gateways, then each provider's
+`{member}/transparency/accesses` (answered by the provider gateway from its message log)
+and `ndx subject accesses` must list exactly the exchanges about the citizen asked for,
+newest first, refusals included, never the data and never the reads of the access list
+itself; only the portal may read it, with purpose `transparency` and a subject. Consent:
+BHXH's contribution history needs the citizen's consent, issued and revoked at the
+demo's ndx-consent with `ndx consent grant/revoke`."""
+
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import free_port
+
+UP_TIMEOUT = 120
+PORT_SPAN = 60  # --port-base .. +59 (ndx demo --help)
+PORTAL = "VN/GOV/VPCP/portal"
+TRANSPARENCY = "transparency"
+PROVIDERS = ["VN/GOV/BCA", "VN/GOV/BTP", "VN/GOV/BTC", "VN/GOV/TCT", "VN/GOV/BHXH",
+             "VN/GOV/BNNMT", "VN/GOV/CSGT"]
+CITIZENS = "VN/GOV/BCA/population/citizens"
+ENTERPRISES = "VN/GOV/BTC/enterprise/enterprises"
+CONTRIBUTIONS = "VN/GOV/BHXH/insurance/contributions"
+ENTRY_KEYS = {"time", "client", "service", "purpose", "status", "message_id"}
+# The provider gateway fetches revocation lists every consent_refresh_s (10 s default).
+REVOCATION_POLL_S = 20
+
+
+# ---- the federation -----------------------------------------------------------------
+
+def run_ndx(build_dir, *args, timeout=UP_TIMEOUT, env=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("NDX_")}
+    e.update(env or {})
+    return subprocess.run([str(build_dir / "src" / "cli" / "ndx"), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def ok(res):
+    assert res.returncode == 0, (f"exit {res.returncode}\nstdout:\n{res.stdout}\n"
+                                 f"stderr:\n{res.stderr}")
+    return res
+
+
+def alive(pid):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _bindable(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_base():
+    """A --port-base whose ports are all free, below the ephemeral range (where the
+    client connections of the test run would take them)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 11000)
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(10000, low - PORT_SPAN)
+        if all(_bindable(base + k) for k in range(PORT_SPAN)):
+            return base
+    pytest.fail("no free range of ports for the demo federation", pytrace=False)
+
+
+class Demo:
+    def __init__(self, build_dir, d, fed):
+        self.build_dir = build_dir
+        self.dir = d
+        self.fed = fed
+        self.consumer = {g["member"]: g["consumer_url"] for g in fed["gateways"]}
+        self.sector_dir = Path(fed["sector_dir"])
+        consent = fed["apps"]["consent"]
+        self.consent_url = consent["url"]
+        self.consent_token_file = consent["admin_token_file"]
+
+    def exchange(self, client, service, rest, subject=None, purpose=None, method="GET",
+                 headers=None, **kw):
+        """A request of the information system `client` through its member's consumer
+        gateway."""
+        member = "/".join(client.split("/")[:3])
+        h = {"X-Road-Client": client}
+        if subject is not None:
+            h["Ndx-Subject"] = subject
+        if purpose is not None:
+            h["Ndx-Purpose"] = purpose
+        h.update(headers or {})
+        return requests.request(method, f"{self.consumer[member]}/r1/{service}{rest}",
+                                headers=h, timeout=20, **kw)
+
+    def accesses(self, provider, subject, query="", client=PORTAL, purpose=TRANSPARENCY,
+                 method="GET"):
+        """The provider's access list, asked directly as `client` would."""
+        return self.exchange(client, f"{provider}/{TRANSPARENCY}/accesses", query,
+                             subject=subject, purpose=purpose, method=method)
+
+    def accesses_ok(self, provider, subject, query=""):
+        resp = self.accesses(provider, subject, query)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["subject"] == subject and body["provider"] == provider, body
+        return body
+
+    def cli(self, *args, env=None):
+        return run_ndx(self.build_dir, "subject", "accesses", *args, timeout=60, env=env)
+
+    def cli_json(self, pin, *extra):
+        res = ok(self.cli(pin, "--gateway", self.consumer["VN/GOV/VPCP"], "--client", PORTAL,
+                          "--json", *extra))
+        doc = json.loads(res.stdout)
+        assert doc["subject"] == pin and doc["unavailable"] == [], doc
+        return doc
+
+    def sql(self, sector, stmt, *args):
+        with sqlite3.connect(f"file:{self.sector_dir}/{sector}.db?mode=ro", uri=True) as db:
+            return db.execute(stmt, args).fetchall()
+
+
+@pytest.fixture(scope="module")
+def demo(build_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("accesses") / "demo"
+    port = free_port_base()
+    try:
+        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port))
+        yield Demo(build_dir, d, json.loads((d / "federation.json").read_text()))
+    finally:
+        fed = d / "federation.json"
+        if fed.exists():
+            pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
+            res = run_ndx(build_dir, "demo", "down", "--dir", d)
+            for pid in pids:
+                if pid and alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            assert res.returncode == 0, res.stderr
+
+
+@pytest.fixture(scope="module")
+def people(demo):
+    """Citizens of the seeded data, each the legal representative of an enterprise (the
+    demo's own try_exchange citizen, the first, is left alone): A and B are read, C gives
+    and revokes a consent (and has a contribution history), D is only looked up."""
+    reps = demo.sql("enterprise", "SELECT legal_rep_pin, code FROM enterprises ORDER BY rowid")
+    try_pin = demo.fed["try_exchange"].rsplit("/", 1)[1]
+    reps = [(pin, code) for pin, code in reps if pin != try_pin]
+    used = {pin for pin, _ in reps}
+    contributors = [pin for (pin,) in demo.sql(
+        "insurance", "SELECT DISTINCT pin FROM contributions ORDER BY id") if pin not in used
+        and pin != try_pin]
+    everyone = [pin for (pin,) in demo.sql("population", "SELECT pin FROM citizens ORDER BY pin")]
+    others = [p for p in everyone if p not in used and p not in contributors and p != try_pin]
+    assert len(reps) >= 2 and contributors and others
+    return {"A": reps[0], "B": reps[1], "C": contributors[0], "D": others[0]}
+
+
+class Reads:
+    """The exchanges made about A (expected in A's lists) and B."""
+
+    def __init__(self):
+        self.phases = []  # [[(provider, message_id, (client, service, purpose, status))]]
+        self.about_b = []
+
+    def add(self, resp, provider, client, service, purpose, status):
+        assert resp.status_code == status, resp.text
+        xid = resp.headers.get("X-Road-Id")
+        assert xid, dict(resp.headers)
+        self.phases[-1].append((provider, xid, (client, service, purpose, status)))
+
+    def ids(self, provider=None):
+        return [x for ph in self.phases for p, x, _ in ph if provider in (None, p)]
+
+    def newest_first(self, provider):
+        return [(x, what) for ph in reversed(self.phases) for p, x, what in reversed(ph)
+                if p == provider]
+
+
+def next_second():
+    """Sleeps a little over a second: the access list's times have a resolution of one
+    second, so exchanges more than a second apart have different, ordered times."""
+    time.sleep(1.05)
+
+
+@pytest.fixture(scope="module")
+def reads(demo, people):
+    """Three phases a second apart (the access list's times have one-second resolution):
+    BTC's enterprise registry, then BCA's population registry, then BTC again; refusals
+    among them; interleaved, exchanges about B."""
+    (a, code_a), (b, code_b) = people["A"], people["B"]
+    r = Reads()
+
+    r.phases.append([])
+    for client, purpose in (("VN/GOV/TCT/tax", "tax-administration"),
+                            ("VN/GOV/BHXH/insurance", "social-insurance")):
+        resp = demo.exchange(client, ENTERPRISES, f"/{code_a}", a, purpose)
+        r.add(resp, "VN/GOV/BTC", client, ENTERPRISES, purpose, 200)
+        assert resp.json()["legal_rep_pin"] == a
+    resp = demo.exchange("VN/GOV/TCT/tax", ENTERPRISES, f"/{code_b}", b, "tax-administration")
+    assert resp.status_code == 200, resp.text
+    r.about_b.append(("VN/GOV/BTC", resp.headers["X-Road-Id"]))
+    next_second()
+
+    r.phases.append([])
+    for client, purpose in (("VN/GOV/TCT/tax", "tax-administration"),
+                            ("VN/GOV/BHXH/insurance", "social-insurance"),
+                            ("VN/GOV/BTC/enterprise", "public-service")):
+        resp = demo.exchange(client, CITIZENS, f"/{a}", a, purpose)
+        r.add(resp, "VN/GOV/BCA", client, CITIZENS, purpose, 200)
+        assert resp.json()["pin"] == a
+        if client == "VN/GOV/BHXH/insurance":
+            resp = demo.exchange(client, CITIZENS, f"/{b}", b, purpose)
+            assert resp.status_code == 200, resp.text
+            r.about_b.append(("VN/GOV/BCA", resp.headers["X-Road-Id"]))
+    # Refused by the provider gateway (a purpose the service does not allow, none at
+    # all): logged there, so listed, with the status and purpose asked.
+    resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, f"/{a}", a, "marketing")
+    r.add(resp, "VN/GOV/BCA", "VN/GOV/TCT/tax", CITIZENS, "marketing", 403)
+    assert resp.json()["type"] == "Client.PurposeNotAllowed"
+    resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, f"/{a}", a, None)
+    r.add(resp, "VN/GOV/BCA", "VN/GOV/TCT/tax", CITIZENS, "", 403)
+    assert resp.json()["type"] == "Client.PurposeMissing"
+    # Refused by the consumer gateway already (no grant; a method the grant does not
+    # allow): the request never reached BCA, whose list therefore does not show it.
+    resp = demo.exchange("VN/GOV/BTP/civil-status", CITIZENS, f"/{a}", a, "public-service")
+    assert resp.status_code == 403 and resp.json()["type"] == "Client.NoGrant", resp.text
+    r.consumer_refused = [resp.headers.get("X-Road-Id")]
+    resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, f"/{a}", a, "tax-administration",
+                         method="PUT", json={"full_name": "x"})
+    assert resp.status_code == 403 and resp.json()["type"] == "Client.NoGrant", resp.text
+    r.consumer_refused.append(resp.headers.get("X-Road-Id"))
+    next_second()
+
+    r.phases.append([])
+    resp = demo.exchange("VN/GOV/TCT/tax", ENTERPRISES, f"/{code_a}", a, "law-enforcement")
+    r.add(resp, "VN/GOV/BTC", "VN/GOV/TCT/tax", ENTERPRISES, "law-enforcement", 403)
+    assert resp.json()["type"] == "Client.PurposeNotAllowed"
+    resp = demo.exchange(PORTAL, CITIZENS, f"/{a}", a, "public-service")
+    r.add(resp, "VN/GOV/BCA", PORTAL, CITIZENS, "public-service", 200)
+    return r
+
+
+def check_entries(entries):
+    for e in entries:
+        assert ENTRY_KEYS <= set(e) <= ENTRY_KEYS | {"provider"}, e
+        assert isinstance(e["status"], int) and len(e["time"]) == 20 and e["time"][-1] == "Z"
+
+
+# ---- the access list ----------------------------------------------------------------
+
+def test_each_provider_lists_exactly_its_exchanges_about_the_subject(demo, people, reads):
+    a, b = people["A"][0], people["B"][0]
+    for provider in PROVIDERS:
+        body = demo.accesses_ok(provider, a)
+        want = reads.newest_first(provider)
+        check_entries(body["accesses"])
+        got = [(e["message_id"], (e["client"], e["service"], e["purpose"], e["status"]))
+               for e in body["accesses"]]
+        assert got == want, (provider, body)
+        assert body["total"] == len(want) and body["truncated"] is False, body
+        times = [e["time"] for e in body["accesses"]]
+        assert times == sorted(times, reverse=True), times
+    # The consumer gateways' refusals never reached a provider.
+    listed = set(reads.ids())
+    assert not listed & set(filter(None, reads.consumer_refused))
+    # B's list holds B's exchanges only, and none of A's.
+    for provider in ("VN/GOV/BCA", "VN/GOV/BTC"):
+        body = demo.accesses_ok(provider, b)
+        assert [e["message_id"] for e in body["accesses"]] == [
+            x for p, x in reversed(reads.about_b) if p == provider], body
+        assert all(e["client"] != PORTAL for e in body["accesses"])
+
+
+def test_cli_lists_every_providers_exchanges_newest_first(demo, people, reads):
+    a, b = people["A"][0], people["B"][0]
+    doc = demo.cli_json(a)
+    check_entries(doc["accesses"])
+    got = doc["accesses"]
+    times = [e["time"] for e in got]
+    assert times == sorted(times, reverse=True), times
+    # Exactly A's exchanges, each once, with who, which service, which purpose, status.
+    want = {x: (p, what) for ph in reads.phases for p, x, what in ph}
+    assert sorted(e["message_id"] for e in got) == sorted(want), got
+    for e in got:
+        provider, what = want[e["message_id"]]
+        assert e["provider"] == provider
+        assert (e["client"], e["service"], e["purpose"], e["status"]) == what
+    # Phases a second apart come newest phase first (within one second the CLI cannot
+    # order the answers of different providers).
+    cut = 0
+    for ph in reversed(reads.phases):
+        assert {e["message_id"] for e in got[cut:cut + len(ph)]} == {x for _, x, _ in ph}
+        cut += len(ph)
+    assert not {x for _, x in reads.about_b} & {e["message_id"] for e in got}
+
+    # The lookups just made (this one, the test before) are not listed: asking again
+    # gives the same list, in every provider's direct answer too.
+    assert demo.cli_json(a)["accesses"] == got
+    for provider in PROVIDERS:
+        body = demo.accesses_ok(provider, a)
+        assert all(e["service"] != f"{provider}/{TRANSPARENCY}/accesses"
+                   for e in body["accesses"])
+        assert body["total"] == len(reads.newest_first(provider))
+
+    # B: only B's.
+    doc_b = demo.cli_json(b)
+    assert sorted(e["message_id"] for e in doc_b["accesses"]) == sorted(
+        x for _, x in reads.about_b)
+
+    # The table form says the same.
+    res = ok(demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL))
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"{len(want)} exchange(s) about {a}", res.stdout
+    assert lines[1].split() == ["time", "client", "service", "purpose", "status"]
+    rows = [ln.split() for ln in lines[2:]]
+    assert len(rows) == len(want)
+    assert [r[0] for r in rows] == times
+    assert sorted((r[1], r[2], r[-1]) for r in rows) == sorted(
+        (c, s, str(st)) for _, (c, s, _, st) in want.values())
+
+
+def test_access_list_holds_no_data(demo, people, reads):
+    a, code_a = people["A"]
+    name = demo.sql("population", "SELECT full_name FROM citizens WHERE pin = ?", a)[0][0]
+    ent = demo.sql("enterprise", "SELECT name, address FROM enterprises WHERE code = ?",
+                   code_a)[0]
+    texts = [demo.accesses(p, a).text for p in ("VN/GOV/BCA", "VN/GOV/BTC")]
+    texts.append(demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL,
+                          "--json").stdout)
+    for text in texts:
+        assert a in text
+        for needle in ("full_name", "birth_date", "permanent_address", "legal_rep_pin",
+                       name, ent[0], ent[1], code_a):
+            assert needle not in text, (needle, text)
+
+
+def test_limit(demo, people, reads):
+    a = people["A"][0]
+    newest = reads.newest_first("VN/GOV/BCA")
+    body = demo.accesses_ok("VN/GOV/BCA", a, "?limit=1")
+    assert [e["message_id"] for e in body["accesses"]] == [newest[0][0]], body
+    assert body["total"] == len(newest) and body["truncated"] is True
+    body = demo.accesses_ok("VN/GOV/BCA", a, f"?limit={len(newest)}")
+    assert len(body["accesses"]) == len(newest) and body["truncated"] is False
+    assert demo.accesses_ok("VN/GOV/BCA", a, "?limit=1000")["total"] == len(newest)
+    for bad in ("0", "abc", "1001", "-1", ""):
+        resp = demo.accesses("VN/GOV/BCA", a, f"?limit={bad}")
+        assert resp.status_code == 400, (bad, resp.text)
+        assert resp.json()["type"] == "Client.InvalidRequest" and resp.json()["detail"] == "limit"
+    # The CLI: at most N a provider, still newest first.
+    doc = demo.cli_json(a, "--limit", "1")
+    assert sorted(e["message_id"] for e in doc["accesses"]) == sorted(
+        reads.newest_first(p)[0][0] for p in ("VN/GOV/BCA", "VN/GOV/BTC"))
+    for bad in ("0", "1001", "x"):
+        res = demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL,
+                       "--limit", bad)
+        assert res.returncode == 2 and "--limit" in res.stderr, res.stderr
+
+
+def test_only_the_portal_reads_access_lists_for_a_named_subject(demo, people):
+    d = people["D"]
+
+    def refused(resp, status, kind):
+        assert resp.status_code == status, resp.text
+        assert resp.json()["type"] == kind, resp.text
+
+    for provider in ("VN/GOV/BCA", "VN/GOV/BHXH"):
+        # Another subsystem, with the right purpose: no grant.
+        for client in ("VN/GOV/TCT/tax", "VN/GOV/BHXH/insurance"):
+            refused(demo.accesses(provider, d, client=client), 403, "Client.NoGrant")
+        refused(demo.accesses(provider, None), 400, "Client.SubjectMissing")
+        refused(demo.accesses(provider, "123"), 400, "Client.InvalidRequest")
+        refused(demo.accesses(provider, d, purpose="public-service"), 403,
+                "Client.PurposeNotAllowed")
+        refused(demo.accesses(provider, d, purpose=None), 403, "Client.PurposeMissing")
+        # The portal's grant on the access lists allows GET only, and the grant is
+        # checked before the method is (the consumer gateway refuses it already).
+        for method in ("POST", "PUT", "DELETE"):
+            refused(demo.accesses(provider, d, method=method), 403, "Client.NoGrant")
+        refused(demo.accesses(provider, d, "/x"), 404, "Client.NotFound")
+    # None of those lookups is an exchange about D.
+    assert demo.cli_json(d)["accesses"] == []
+    assert demo.accesses_ok("VN/GOV/BCA", d)["accesses"] == []
+
+
+# ---- consent -------------------------------------------------------------------------
+
+def test_consent_grant_and_revoke(demo, people):
+    c = people["C"]
+    consent = ["--service-url", demo.consent_url, "--token-file", demo.consent_token_file]
+    n_rows = len(demo.sql("insurance", "SELECT id FROM contributions WHERE pin = ?", c))
+    assert n_rows >= 1
+
+    def read(token=None):
+        return demo.exchange(PORTAL, CONTRIBUTIONS, f"?pin={c}", c, "social-insurance",
+                             headers={"Ndx-Consent": token} if token else None)
+
+    resp = read()
+    assert resp.status_code == 403 and resp.json()["type"] == "Client.ConsentMissing", resp.text
+
+    res = ok(run_ndx(demo.build_dir, "consent", "grant", "--subject", c, "--consumer", PORTAL,
+                     "--service", CONTRIBUTIONS, "--purpose", "social-insurance", "--days", "1",
+                     "--json", *consent))
+    granted = json.loads(res.stdout)
+    assert granted["subject"] == c and granted["consumer"] == PORTAL
+    assert granted["issuer"] == demo.fed["apps"]["consent"]["id"] == "VN/GOV/VPCP/consent"
+    token = granted["consent"]
+    resp = read(token)
+    assert resp.status_code == 200, resp.text
+    items = resp.json()["items"]
+    assert len(items) == n_rows and all(i["pin"] == c for i in items)
+    # Another purpose than the consent's is refused even with it.
+    resp = demo.exchange(PORTAL, CONTRIBUTIONS, f"?pin={c}", c, "public-service",
+                         headers={"Ndx-Consent": token})
+    assert resp.status_code == 403 and resp.json()["type"] == "Client.ConsentWrongPurpose"
+
+    listed = ok(run_ndx(demo.build_dir, "consent", "list", "--subject", c, "--json", *consent))
+    assert granted["jti"] in listed.stdout
+    ok(run_ndx(demo.build_dir, "consent", "revoke", granted["jti"], *consent))
+    deadline = time.monotonic() + REVOCATION_POLL_S
+    while True:
+        resp = read(token)
+        if resp.status_code != 200:
+            break
+        assert time.monotonic() < deadline, "the revocation was not seen in time"
+        time.sleep(0.5)
+    assert resp.status_code == 403 and resp.json()["type"] == "Client.ConsentRevoked", resp.text
+
+    # C's list at BHXH, newest first: the read refused as revoked, the reads made while
+    # the revocation was on its way, the wrong purpose, the consented read, the read
+    # without consent.
+    entries = demo.accesses_ok("VN/GOV/BHXH", c)["accesses"]
+    assert all(e["client"] == PORTAL and e["service"] == CONTRIBUTIONS for e in entries)
+    got = [(e["status"], e["purpose"]) for e in entries]
+    assert got[0] == (403, "social-insurance"), got
+    assert got[-3:] == [(403, "public-service"), (200, "social-insurance"),
+                        (403, "social-insurance")], got
+    assert set(got[1:-3]) <= {(200, "social-insurance")}, got
+    # The others' lists at BHXH do not hold C's exchanges.
+    assert demo.accesses_ok("VN/GOV/BHXH", people["D"])["accesses"] == []
+
+
+# ---- the command line ---------------------------------------------------------------
+
+def test_cli_errors(demo, people):
+    a = people["A"][0]
+    gw = demo.consumer["VN/GOV/VPCP"]
+    for pin in ("123", "00108501234x", "0010850123456"):
+        res = demo.cli(pin, "--gateway", gw, "--client", PORTAL)
+        assert res.returncode == 2 and "personal identification number" in res.stderr, (
+            pin, res.stderr)
+    res = demo.cli(a, "--client", PORTAL)
+    assert res.returncode == 2 and "--gateway" in res.stderr, res.stderr
+    res = demo.cli(a, "--gateway", gw)
+    assert res.returncode == 2 and "--client" in res.stderr, res.stderr
+    res = demo.cli(a, "--gateway", gw, "--client", "VN/GOV/VPCP")
+    assert res.returncode == 2 and "--client" in res.stderr, res.stderr
+    res = demo.cli(a, a, "--gateway", gw, "--client", PORTAL)
+    assert res.returncode == 2, res.stderr
+    res = demo.cli()
+    assert res.returncode == 2 and "usage: ndx subject accesses" in res.stderr
+    res = ok(demo.cli("--help"))
+    assert res.stdout.startswith("usage: ndx subject accesses")
+    # The environment gives the defaults.
+    doc = json.loads(ok(demo.cli(a, "--json", env={"NDX_GATEWAY": gw,
+                                                   "NDX_CLIENT": PORTAL})).stdout)
+    assert len(doc["accesses"]) == len(demo.cli_json(a)["accesses"])
+
+    # A gateway that is not running: exit 1 and say so.
+    port = free_port()
+    res = demo.cli(a, "--gateway", f"http://127.0.0.1:{port}", "--client", PORTAL)
+    assert res.returncode == 1, res.stderr
+    assert f"127.0.0.1:{port}" in res.stderr and "cannot" in res.stderr, res.stderr
+    assert res.stdout == ""
+    # A client without the grants: every provider named as not asked, exit 1.
+    res = demo.cli(a, "--gateway", demo.consumer["VN/GOV/TCT"], "--client", "VN/GOV/TCT/tax",
+                   "--json")
+    assert res.returncode == 1, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["accesses"] == []
+    assert sorted(u["provider"] for u in doc["unavailable"]) == sorted(PROVIDERS)
+    assert all("Client.NoGrant" in u["error"] for u in doc["unavailable"])
+    for p in PROVIDERS:
+        assert f"{p} could not be asked" in res.stderr

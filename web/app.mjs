@@ -1,0 +1,291 @@
+// The portal's single-page shell: the header (service navigation, language
+// switch, sign-out), the footer, and a History API router that renders one
+// page module (web/pages/*.mjs) into <main>. After every client-side
+// navigation it sets document.title and moves focus to the page's h1 (or the
+// error summary), so screen-reader users hear the new page as they would on
+// a full load. The API contract is docs/portal.md.
+
+import { initAll } from '/assets/govuk/govuk-frontend.min.js';
+import * as api from './api.mjs';
+import { h, clear } from './dom.mjs';
+import * as g from './govuk.mjs';
+import { t, lang, setLang, LANGS, LANG_NAMES } from './i18n.mjs';
+
+// GOV.UK Frontend's template sets these classes with an inline script; this
+// module does it so the page needs no inline script (CSP).
+document.body.classList.add('js-enabled');
+if ('noModule' in HTMLScriptElement.prototype) document.body.classList.add('govuk-frontend-supported');
+
+const ROUTES = [
+  { path: '/', page: 'home', nav: 'home' },
+  { path: '/profile', page: 'profile', need: 'citizen', nav: 'profile' },
+  { path: '/procedures', page: 'procedures', need: 'citizen', nav: 'procedures' },
+  { path: '/procedures/new/household-business', page: 'procedure-new', need: 'citizen', nav: 'procedures', kind: 'household-business' },
+  { path: '/procedures/new/residence-change', page: 'procedure-new', need: 'citizen', nav: 'procedures', kind: 'residence-change' },
+  { path: '/procedures/:id', page: 'procedure', need: 'citizen', nav: 'procedures' },
+  { path: '/accesses', page: 'accesses', need: 'citizen', nav: 'accesses' },
+  { path: '/consents', page: 'consents', need: 'citizen', nav: 'consents' },
+  { path: '/consents/:jti/revoke', page: 'consent-revoke', need: 'citizen', nav: 'consents' },
+  { path: '/officer', page: 'officer-signin', nav: 'officer' },
+  { path: '/officer/queue', page: 'officer-queue', need: 'officer', nav: 'queue' },
+  { path: '/officer/procedures/:id', page: 'officer-procedure', need: 'officer', nav: 'queue' },
+];
+
+const NAV = {
+  none: [['home', '/'], ['officer', '/officer']],
+  citizen: [['profile', '/profile'], ['procedures', '/procedures'], ['accesses', '/accesses'], ['consents', '/consents']],
+  officer: [['queue', '/officer/queue']],
+};
+
+// Paths the server answers itself; links to them are real page loads.
+const SERVER_PATHS = /^\/(api|auth|static|assets)(\/|$)/;
+
+function match(pathname) {
+  const parts = pathname.replace(/\/+$/, '').split('/').filter(Boolean);
+  for (const r of ROUTES) {
+    const rp = r.path.split('/').filter(Boolean);
+    if (rp.length !== parts.length) continue;
+    const params = {};
+    let ok = true;
+    for (let i = 0; i < rp.length && ok; i++) {
+      if (rp[i].startsWith(':')) params[rp[i].slice(1)] = decodeURIComponent(parts[i]);
+      else ok = rp[i] === parts[i];
+    }
+    if (ok) return { route: r, params };
+  }
+  return null;
+}
+
+const main = document.getElementById('main-content');
+const header = document.getElementById('app-header');
+const footer = document.getElementById('app-footer');
+let flash = null;
+let renderSeq = 0;
+
+export function navigate(path, { replace = false, flash: f = null } = {}) {
+  flash = f;
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  return render({ focus: true });
+}
+
+// Initialises GOV.UK Frontend's JavaScript components inside a subtree just
+// added to the page (error summary focus, radios' conditional reveal, …).
+export function enhance(scope) {
+  initAll({ scope, onError: (err) => console.warn('govuk-frontend', err) });
+}
+
+async function signOut(kind) {
+  let out = {};
+  try {
+    out = await api.post('/auth/logout');
+  } catch (e) {
+    if (e.status !== 401) throw e;
+  }
+  api.forgetSession();
+  const url = out && typeof out.logout_url === 'string' ? out.logout_url : '';
+  if (kind === 'citizen' && /^https?:\/\//.test(url)) {
+    location.assign(url);
+    return;
+  }
+  await navigate(kind === 'officer' ? '/officer' : '/', { flash: { type: 'signed_out' } });
+}
+
+function renderHeader(session, route) {
+  const kind = session.authenticated ? session.kind : 'none';
+  const items = NAV[kind] || NAV.none;
+  const active = route ? route.nav : null;
+  const navItems = items.map(([key, href]) => {
+    const current = key === active;
+    return h('li', { class: ['govuk-service-navigation__item', current && 'govuk-service-navigation__item--active'] },
+      h('a', { class: 'govuk-service-navigation__link', href, 'aria-current': current ? 'page' : null },
+        current ? h('strong', { class: 'govuk-service-navigation__active-fallback' }, t(`nav.${key}`)) : t(`nav.${key}`)));
+  });
+  if (session.authenticated) {
+    navItems.push(h('li', { class: 'govuk-service-navigation__item' },
+      h('button', {
+        type: 'button',
+        class: 'govuk-service-navigation__link ndx-nav-button',
+        id: 'sign-out',
+        on: { click: () => signOut(kind).catch(showFatal) },
+      }, t('nav.signout'))));
+  }
+  const langNav = h('nav', { class: 'govuk-language-navigation', 'aria-label': t('nav.lang') },
+    h('ul', { class: 'govuk-language-navigation__list' },
+      LANGS.map((l) => h('li', { class: 'govuk-language-navigation__list-item' },
+        l === lang()
+          ? h('span', { class: 'govuk-language-navigation__text', lang: l, 'aria-current': 'true' }, LANG_NAMES[l])
+          : h('a', {
+            class: 'govuk-language-navigation__link', href: `?lang=${l}`, lang: l, hreflang: l, rel: 'alternate',
+            dataset: { lang: l },
+          }, LANG_NAMES[l])))));
+
+  clear(header).append(
+    h('div', { class: 'govuk-generic-header' },
+      h('div', { class: 'govuk-generic-header__container govuk-width-container' },
+        h('div', { class: 'govuk-generic-header__logo' },
+          h('a', { href: kind === 'officer' ? '/officer/queue' : '/', class: 'govuk-generic-header__homepage-link' },
+            t('service.name'))))),
+    h('section', {
+      'aria-label': t('nav.label'),
+      class: 'govuk-service-navigation',
+      'data-module': 'govuk-service-navigation',
+    },
+    h('div', { class: 'govuk-width-container' },
+      h('div', { class: 'govuk-service-navigation__container' },
+        h('nav', { 'aria-label': t('nav.menu'), class: 'govuk-service-navigation__wrapper' },
+          h('button', {
+            type: 'button',
+            class: 'govuk-service-navigation__toggle govuk-js-service-navigation-toggle',
+            'aria-controls': 'navigation',
+            hidden: true,
+            'aria-hidden': 'true',
+          }, t('nav.menu')),
+          h('ul', { class: 'govuk-service-navigation__list', id: 'navigation' }, navItems))),
+      langNav)));
+  enhance(header);
+}
+
+function renderFooter(session) {
+  clear(footer).append(
+    h('div', { class: 'govuk-width-container' },
+      h('div', { class: 'govuk-footer__meta' },
+        h('div', { class: 'govuk-footer__meta-item govuk-footer__meta-item--grow' },
+          h('p', { class: 'govuk-body-s ndx-footer-text' }, t('footer.text')),
+          session.authenticated && session.name
+            ? h('p', { class: 'govuk-body-s ndx-footer-text', id: 'signed-in-as' }, t('footer.signed_in_as', { name: session.name }))
+            : null))));
+}
+
+function needSignIn(kind) {
+  if (kind === 'officer') {
+    return {
+      title: t('need.title'),
+      nodes: [g.heading(t('need.title')), g.p(t('need.officer')), g.linkButton('/officer', t('off.signin'))],
+    };
+  }
+  return {
+    title: t('need.title'),
+    nodes: [g.heading(t('need.title')), g.p(t('need.citizen')), g.startButton('/auth/login', t('home.start'))],
+  };
+}
+
+function errorPage(err) {
+  const text = err instanceof api.ApiError ? err.text() : t('api.unknown');
+  return { title: t('error.title'), nodes: [g.heading(t('error.title')), g.p(text)] };
+}
+
+function showFatal(err) {
+  console.error(err);
+  const out = errorPage(err);
+  clear(main).append(...out.nodes);
+  main.removeAttribute('aria-busy');
+  document.title = `${out.title} — ${t('service.name')}`;
+  main.querySelector('h1')?.focus();
+}
+
+// Moves focus after a navigation: the error summary if the page has one (a
+// form shown again with errors), else the page's h1.
+export function focusPage() {
+  const target = main.querySelector('.govuk-error-summary') || main.querySelector('h1');
+  if (target) {
+    if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+    target.focus();
+  }
+}
+
+async function render({ focus = false } = {}) {
+  const seq = ++renderSeq;
+  main.setAttribute('aria-busy', 'true');
+  const url = new URL(location.href);
+  const wanted = url.searchParams.get('lang');
+  if (wanted && LANGS.includes(wanted)) {
+    setLang(wanted);
+    url.searchParams.delete('lang');
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+  document.documentElement.lang = lang();
+  document.getElementById('skip-link').textContent = t('skip');
+
+  const m = match(url.pathname);
+  let session;
+  try {
+    session = await api.session();
+  } catch (e) {
+    session = { authenticated: false };
+    console.warn('session', e);
+  }
+  if (seq !== renderSeq) return;
+  renderHeader(session, m && m.route);
+  renderFooter(session);
+
+  const f = flash;
+  flash = null;
+  let out;
+  if (!m) {
+    out = { title: t('nf.title'), nodes: [g.heading(t('nf.title')), g.p(t('nf.body'))] };
+  } else if (m.route.need && (!session.authenticated || session.kind !== m.route.need)) {
+    out = needSignIn(m.route.need);
+  } else {
+    const ctx = {
+      params: m.params,
+      route: m.route,
+      query: url.searchParams,
+      session,
+      flash: f,
+      navigate,
+      enhance,
+      focusPage,
+      rerender: () => render({ focus: true }),
+    };
+    try {
+      const mod = await import(`./pages/${m.route.page}.mjs`);
+      out = await mod.render(ctx);
+    } catch (e) {
+      if (e instanceof api.ApiError && e.status === 401) {
+        api.forgetSession();
+        const fresh = await api.session().catch(() => ({ authenticated: false }));
+        if (seq !== renderSeq) return;
+        renderHeader(fresh, m.route);
+        renderFooter(fresh);
+        out = needSignIn(m.route.need || 'citizen');
+      } else {
+        console.error(e);
+        out = errorPage(e);
+      }
+    }
+  }
+  if (seq !== renderSeq) return;
+  document.title = `${out.title} — ${t('service.name')}`;
+  clear(main).append(...out.nodes);
+  // Which page is showing, for styling hooks and for the browser tests to
+  // know the render finished.
+  document.documentElement.dataset.page = m ? m.route.page : 'not-found';
+  main.removeAttribute('aria-busy');
+  enhance(main);
+  if (focus) focusPage();
+}
+
+document.addEventListener('click', (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target.closest('a[href]');
+  if (!a || a.target || a.hasAttribute('download')) return;
+  if (a.dataset.lang) {
+    ev.preventDefault();
+    setLang(a.dataset.lang);
+    render({ focus: false }).then(() => {
+      header.querySelector('.govuk-language-navigation__text')?.setAttribute('tabindex', '-1');
+      header.querySelector('.govuk-language-navigation__text')?.focus();
+    });
+    return;
+  }
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || SERVER_PATHS.test(url.pathname)) return;
+  if (url.pathname === location.pathname && url.search === location.search && url.hash) return;
+  ev.preventDefault();
+  navigate(url.pathname + url.search);
+});
+
+window.addEventListener('popstate', () => render({ focus: true }));
+
+render({ focus: false });

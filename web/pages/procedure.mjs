@@ -1,0 +1,27 @@
+// One of the citizen's procedures with its history. Right after filing, the
+// page opens with the GOV.UK confirmation panel carrying the reference.
+
+import * as api from '../api.mjs';
+import { h } from '../dom.mjs';
+import * as g from '../govuk.mjs';
+import { t, tOr } from '../i18n.mjs';
+import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
+
+export async function render(ctx) {
+  const p = await api.get(`/api/procedures/${encodeURIComponent(ctx.params.id)}`);
+  const nodes = [g.backLink('/procedures', t('proc.back'))];
+  const kindTitle = tOr(`kind.${p.kind}`, p.kind);
+  let title = kindTitle;
+  if (ctx.flash && ctx.flash.type === 'submitted') {
+    title = t('proc.submitted.title');
+    nodes.push(g.panel(t('proc.submitted.title'), [
+      t('proc.submitted.ref'), h('br'), h('strong', { id: 'procedure-ref' }, String(p.id)),
+    ]));
+    nodes.push(g.p(t('proc.submitted.next')));
+    nodes.push(h('h2', { class: 'govuk-heading-l' }, kindTitle));
+  } else {
+    nodes.push(g.caption(`${t('proc.id')} ${p.id}`), g.heading(kindTitle));
+  }
+  nodes.push(procedureSummary(p), ...procedureFields(p), procedureHistory(p));
+  return { title, nodes };
+}
