@@ -556,6 +556,31 @@ def test_sessions_csrf_and_officer_login(env):
     assert s.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
 
 
+def test_expired_session_is_signed_out_and_changes_nothing(env):
+    """A session past its idle limit (session_minutes) is no session: reads get 401, a
+    decision posted with it changes nothing, and the row is not revived."""
+    off, csrf = officer_login(env, "canbo.btc")
+    token = off.cookies.get("ndx_portal_session")
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    before = off.get(env.url + "/api/officer/procedures", timeout=10)
+    assert before.status_code == 200
+    # Age the session past its idle and absolute limits, as time would.
+    with sqlite3.connect(f"{env.portal_dir}/data/portal.db") as db:
+        db.execute("UPDATE sessions SET last_seen = last_seen - 9 * 3600, "
+                   "created_at = created_at - 9 * 3600 WHERE id_sha256 = ?", (digest,))
+    assert off.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
+    error(off.get(env.url + "/api/officer/procedures", timeout=10), 401, "unauthenticated")
+    with sqlite3.connect(f"file:{env.portal_dir}/data/portal.db?mode=ro", uri=True) as db:
+        states = db.execute("SELECT id, state, updated_at FROM procedures ORDER BY id").fetchall()
+    for pid in [row[0] for row in states[:3]] + ["no-such-procedure"]:
+        error(post(off, env.url + f"/api/officer/procedures/{pid}/decision", csrf,
+                   {"decision": "reject", "reason": "session is over"}), 401, "unauthenticated")
+    with sqlite3.connect(f"file:{env.portal_dir}/data/portal.db?mode=ro", uri=True) as db:
+        assert db.execute("SELECT id, state, updated_at FROM procedures ORDER BY id"
+                          ).fetchall() == states
+    assert off.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
+
+
 def test_eid_sign_in_and_refusals(env):
     who = adults(env, 1)[0]
     s, csrf = citizen_login(env, who)
