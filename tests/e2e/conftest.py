@@ -12,6 +12,7 @@ restart(), stop(). Teardown sends SIGTERM, waits (kill after 10 s) and asserts e
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,11 +27,61 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
 
+def _ephemeral_range():
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    """Returns a TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Returns a TCP port that was free on 127.0.0.1 a moment ago, never one handed out
+    before in this run, and below the kernel's ephemeral range: a port picked there (bind
+    to port 0) can be taken by any outgoing connection (libcurl's, the tests') before the
+    server that was meant to get it binds it."""
+    lo, _ = _ephemeral_range()
+    top = min(lo, 32768) - 1
+    for _ in range(2000):
+        port = random.randint(10000, top)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found below the ephemeral range")
+
+
+def free_port_range(span):
+    """The first of `span` consecutive ports that are all free (as free_port), e.g. a
+    demo federation's --port-base."""
+    lo, _ = _ephemeral_range()
+    top = min(lo, 32768) - span
+    for _ in range(500):
+        base = random.randint(10000, top)
+        ports = range(base, base + span)
+        if any(p in _handed_out for p in ports):
+            continue
+        ok = True
+        for p in ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            _handed_out.update(ports)
+            return base
+    raise RuntimeError(f"no {span} free consecutive ports below the ephemeral range")
 
 
 @pytest.fixture(scope="session")

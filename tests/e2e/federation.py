@@ -56,11 +56,7 @@ CITIZENS_OPENAPI = {
 }
 
 
-def free_port():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port  # noqa: E402,F401  (one allocator for the whole run)
 
 
 def gateway_exe(build_dir):

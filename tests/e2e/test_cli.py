@@ -1,11 +1,9 @@
 """End-to-end tests of the ndx command-line tool: keygen, the registry administration
 commands against a real ndx-registry, help texts, usage errors and failure messages."""
 
-import base64
 import hashlib
 import json
 import os
-import socket
 import stat
 import subprocess
 

@@ -14,7 +14,6 @@ ndx-portal) are checked only as far as they are listed."""
 import hashlib
 import json
 import os
-import random
 import re
 import shlex
 import signal
@@ -28,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, free_port_range
 
 UP_TIMEOUT = 120
 # In the port order of `ndx demo --help`: consumer ports +10.., gateway ports +20..
@@ -98,31 +97,8 @@ def wait_gone(pid, seconds=15):
     return False
 
 
-def _bindable(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def free_port_base():
-    """A --port-base whose 60 ports are free. It is taken below the kernel's ephemeral
-    range: there, the local ports of the many client connections of a test run (and
-    their TIME_WAIT) would keep taking the demo's ports."""
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    low = max(low, 11000)
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(10000, low - PORT_SPAN)
-        if all(_bindable(base + k) for k in range(PORT_SPAN)):
-            return base
-    pytest.fail("no free range of ports for the demo federation", pytrace=False)
+    return free_port_range(PORT_SPAN)
 
 
 def bring_down(build_dir, d):

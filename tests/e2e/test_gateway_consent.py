@@ -8,7 +8,6 @@ would not issue (expired, not yet valid, another key)."""
 
 import base64
 import hashlib
-import json
 import shutil
 import signal
 import subprocess

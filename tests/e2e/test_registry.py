@@ -4,7 +4,6 @@ exactly as docs/registry-api.md describes it."""
 import base64
 import hashlib
 import json
-import os
 import stat
 import subprocess
 import time

@@ -5,7 +5,6 @@ serve the OpenAPI document, and let `ndx-sector quality` find records planted
 behind the API's back (with python's sqlite3)."""
 
 import json
-import shutil
 import signal
 import sqlite3
 import subprocess

@@ -10,9 +10,7 @@ demo's ndx-consent with `ndx consent grant/revoke`."""
 
 import json
 import os
-import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -21,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, free_port_range
 
 UP_TIMEOUT = 120
 PORT_SPAN = 60  # --port-base .. +59 (ndx demo --help)
@@ -60,30 +58,8 @@ def alive(pid):
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _bindable(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def free_port_base():
-    """A --port-base whose ports are all free, below the ephemeral range (where the
-    client connections of the test run would take them)."""
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    low = max(low, 11000)
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(10000, low - PORT_SPAN)
-        if all(_bindable(base + k) for k in range(PORT_SPAN)):
-            return base
-    pytest.fail("no free range of ports for the demo federation", pytrace=False)
+    return free_port_range(PORT_SPAN)
 
 
 class Demo:
