@@ -12,7 +12,8 @@ MESON_OPTS ?=
 
 NDX = $(BUILD)/src/cli/ndx
 
-.PHONY: all build deps npm demo test test-unit test-valgrind test-asan test-e2e test-oidc \
+.PHONY: all build deps npm demo test test-unit test-valgrind test-asan test-asan-e2e test-e2e \
+	test-oidc \
 	test-browser fuzz fuzz-smoke bench clean distclean
 
 all: build
@@ -39,8 +40,9 @@ demo: deps
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build, unit tests plainly, under valgrind and under
-# ASan+UBSan, a short run of every fuzzer, then the end-to-end suite
-# against the real binaries.
+# ASan+UBSan, a short run of every fuzzer, the end-to-end suite against the
+# real binaries and again against their ASan+UBSan builds, ndx-id with a
+# real OpenID Connect client, the portal in a real browser.
 test: deps
 	$(MAKE) build npm
 	$(MAKE) test-unit
@@ -48,6 +50,7 @@ test: deps
 	$(MAKE) test-asan
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-e2e
+	$(MAKE) test-asan-e2e
 	$(MAKE) test-oidc
 	$(MAKE) test-browser
 
@@ -65,6 +68,20 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+
+# The end-to-end suite against the ASan+UBSan daemons. Their reports go to
+# files (a daemon's stderr is a test's log, read by nobody once it passed),
+# and any report fails the run, leaks found at a clean exit included.
+ASAN_REPORTS = $(abspath $(ASAN_BUILD))/sanitizer-reports
+test-asan-e2e: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	NDX_BUILD_DIR=$(abspath $(ASAN_BUILD)) \
+	  ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/asan:detect_leaks=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(ASAN_REPORTS)/ubsan \
+	  /usr/bin/python3 -m pytest -q tests/e2e
+	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
+	  echo "sanitizer reports in $(ASAN_REPORTS):"; head -50 $(ASAN_REPORTS)/*; exit 1; fi
 
 test-e2e: build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e

@@ -308,6 +308,29 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The kernel's per-process flags word: the 7th field after the state in
+ * /proc/PID/stat (proc(5)). */
+#define PF_EXITING 0x4ul
+static unsigned long stat_flags(const char *after_state)
+{
+	const char *q = after_state;
+	unsigned long v = 0;
+	char *end;
+
+	for (int field = 0; field < 6 && q; field++) {
+		q = strchr(q, ' ');
+		if (q)
+			q++;
+	}
+	if (q) {
+		errno = 0;
+		v = strtoul(q, &end, 10);
+		if (errno || end == q)
+			v = 0;
+	}
+	return v;
+}
+
 /* True when pid is a live (not zombie) process whose argv[0] is named
  * `name` ("ndx-gateway"), or, for a two-word name ("ndx testservice"),
  * whose argv[0] is the first word and argv[1] the second: a recycled pid of
@@ -318,6 +341,7 @@ static int proc_alive(pid_t pid, const char *name)
 	const char *space = strchr(name, ' ');
 	size_t len = 0, n0;
 	char *data = NULL;
+	unsigned long exiting;
 	int alive = 0;
 
 	if (pid <= 0)
@@ -335,10 +359,18 @@ static int proc_alive(pid_t pid, const char *name)
 		free(data);
 		return 0;
 	}
+	exiting = stat_flags(p + 2) & PF_EXITING;
 	free(data);
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
 	if (ndx_file_read(path, 65536, &data, &len) != NDX_OK)
 		return 0;
+	/* A process that has begun to exit has released its memory, and its
+	 * cmdline reads empty, before it is gone: it is still running (with
+	 * ASan's shadow memory, for a while), and stop order means "gone". */
+	if (len == 0 && exiting) {
+		free(data);
+		return 1;
+	}
 	base = strrchr(data, '/');
 	base = base ? base + 1 : data;
 	if (space == NULL) {
