@@ -41,16 +41,20 @@
  * recently seen peers, about 150 KiB. */
 #define VCACHE_SLOTS 1024u
 
+/* Each waiter sleeps on its own condition variable and is woken exactly
+ * when its object is ready or when it is first in the queue as a batch
+ * ends (to sign the next one): a broadcast to every waiter woke dozens of
+ * threads per batch only for them to sleep again. */
 struct sign_req {
 	const struct ndx_key *key;
 	const uint8_t *hash;
 	char *out;
 	bool done;
+	pthread_cond_t cv;
 	struct sign_req *next;
 };
 
 static pthread_mutex_t sign_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sign_cv = PTHREAD_COND_INITIALIZER;
 static struct sign_req *queue_head, **queue_tail = &queue_head;
 static size_t queued; /* requests in the queue */
 static bool signing;
@@ -84,6 +88,7 @@ char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LE
 
 	bool yielded = false;
 
+	pthread_cond_init(&me.cv, NULL);
 	pthread_mutex_lock(&sign_lock);
 	*queue_tail = &me;
 	queue_tail = &me.next;
@@ -92,7 +97,7 @@ char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LE
 		size_t n;
 
 		if (signing) {
-			pthread_cond_wait(&sign_cv, &sign_lock);
+			pthread_cond_wait(&me.cv, &sign_lock);
 			continue;
 		}
 		/* Other exchanges are under way and not yet queued: on a
@@ -125,13 +130,18 @@ char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LE
 		for (size_t i = 0; i < n; i++) {
 			batch[i]->out = out[i];
 			batch[i]->done = true;
+			/* Its owner cannot return (and end batch[i]) before the
+			 * lock is released. */
+			if (batch[i] != &me)
+				pthread_cond_signal(&batch[i]->cv);
 		}
 		signing = false;
-		/* Wakes the waiters whose objects are ready, and those queued
-		 * meanwhile, one of whom signs the next batch. */
-		pthread_cond_broadcast(&sign_cv);
+		/* The first of those queued meanwhile signs the next batch. */
+		if (queue_head)
+			pthread_cond_signal(&queue_head->cv);
 	}
 	pthread_mutex_unlock(&sign_lock);
+	pthread_cond_destroy(&me.cv);
 	return me.out;
 }
 

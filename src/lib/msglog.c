@@ -592,6 +592,11 @@ struct pending {
 	uint64_t seq;
 	int rc;
 	bool done;
+	/* Its appender waits here alone: the writer wakes exactly the
+	 * appenders of the group it committed, not every waiting thread
+	 * (with a thread per exchange, a broadcast woke dozens of threads
+	 * only for them to sleep again). */
+	pthread_cond_t cv;
 	struct pending *next;
 };
 
@@ -623,7 +628,6 @@ struct ndx_msglog {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv;        /* the writer waits for work here */
-	pthread_cond_t done_cv;        /* appenders wait for their commit here */
 	struct pending *queue, *tail;
 	bool closing;
 	int final_rc;
@@ -909,14 +913,15 @@ static void *writer_main(void *arg)
 		rc = write_group(log, list, timer || stop);
 
 		pthread_mutex_lock(&log->lock);
+		publish_head(log);
 		for (p = list; p != NULL; p = next) {
-			next = p->next; /* p lives on its appender's stack */
+			/* p lives on its appender's stack: it may return as soon as
+			 * the lock is released, so nothing of p is read after. */
+			next = p->next;
 			p->rc = rc;
 			p->done = true;
+			pthread_cond_signal(&p->cv);
 		}
-		publish_head(log);
-		if (list != NULL)
-			pthread_cond_broadcast(&log->done_cv);
 		if (stop) {
 			log->final_rc = rc;
 			break;
@@ -940,7 +945,6 @@ static void log_free(struct ndx_msglog *log)
 	pthread_mutex_destroy(&log->rd_lock);
 	pthread_mutex_destroy(&log->lock);
 	pthread_cond_destroy(&log->work_cv);
-	pthread_cond_destroy(&log->done_cv);
 	free(log);
 }
 
@@ -1010,7 +1014,6 @@ int ndx__msglog_open_store(struct ndx__msglog_store *w, struct ndx__msglog_store
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&log->work_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&log->done_cv, NULL);
 
 	if (!ndx_key_has_private(key)) {
 		rc = NDX_EINVAL;
@@ -1069,6 +1072,7 @@ static int submit(struct ndx_msglog *log, struct pending *p)
 		pthread_mutex_unlock(&log->lock);
 		return NDX_EINVAL;
 	}
+	pthread_cond_init(&p->cv, NULL);
 	if (log->tail != NULL)
 		log->tail->next = p;
 	else
@@ -1076,8 +1080,9 @@ static int submit(struct ndx_msglog *log, struct pending *p)
 	log->tail = p;
 	pthread_cond_signal(&log->work_cv);
 	while (!p->done)
-		pthread_cond_wait(&log->done_cv, &log->lock);
+		pthread_cond_wait(&p->cv, &log->lock);
 	pthread_mutex_unlock(&log->lock);
+	pthread_cond_destroy(&p->cv);
 	return p->rc;
 }
 
