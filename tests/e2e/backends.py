@@ -9,6 +9,8 @@ A Backend serves under any path; what it does depends on the last path segment(s
   .../hang            sleeps HANG_S seconds (or until stop()), then answers 200
   .../close           sends headers with Content-Length: 1000, 10 bytes, and closes
   .../big             a 200 body of big_size bytes (set it above the gateway's max_body)
+  .../endless         a 200 chunked body that never ends (until the reader goes away,
+                      stop(), or ENDLESS_CAP bytes as a safety net)
   .../status/NNN      status NNN with a small JSON body {"error": "status NNN"}
   .../sink            200 {"received": N}: a short answer to a large request
   anything else       200, application/json, an echo of the request (see echo())
@@ -27,6 +29,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# The endless body stops here at the latest, so that a gateway that never
+# stops reading cannot make the test run for ever (it then fails instead).
+ENDLESS_CAP = 256 << 20
 
 HANG_S = 6.0
 
@@ -130,6 +136,20 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
         elif last == "big":
             self._send(200, b"x" * backend.big_size, "application/octet-stream")
+        elif last == "endless":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"%x\r\n%s\r\n" % (65536, b"y" * 65536)
+            sent = 0
+            self.close_connection = True
+            try:
+                while sent < ENDLESS_CAP and not backend._stopping.is_set():
+                    self.wfile.write(chunk)
+                    sent += 65536
+            except OSError:
+                pass  # the gateway stopped reading: what it should do
         elif last == "sink":
             self._send(200, json.dumps({"received": len(body)}).encode())
         elif len(parts) >= 2 and parts[-2] == "status" and last.isdigit():

@@ -507,6 +507,19 @@ def test_backend_body_over_limit_is_502(fed):
     assert doc["type"].startswith("Server.")
 
 
+def test_backend_endless_body_is_cut_off_with_502(fed):
+    """A provider system that never stops sending: the provider gateway stops reading at
+    max_body, answers 502 within seconds, and keeps serving."""
+    xid = "endless-" + uuid.uuid4().hex
+    t0 = time.monotonic()
+    doc = refused(fed, fed.call("BTC", "GET", ECHO, "/x/endless", xid=xid), 502,
+                  ("Server.ProviderUnreachable", "Server.BadResponseSignature"))
+    assert doc["type"].startswith("Server.")
+    assert time.monotonic() - t0 < 10
+    assert len(fed.echo.received(xid)) == 1
+    success(fed, fed.call("BTC", "GET", ECHO, "/after-endless"))
+
+
 def test_provider_gateway_killed_is_502_and_consumer_recovers(fed):
     provider = fed.gateways["BCA"]
     success(fed, fed.call("BTC", "GET", CITIZENS, "/citizens/001"))  # a pooled connection
