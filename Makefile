@@ -13,7 +13,7 @@ MESON_OPTS ?=
 
 NDX = $(BUILD)/src/cli/ndx
 
-.PHONY: all build build-release deps npm demo test test-unit test-valgrind test-asan test-asan-e2e test-e2e \
+.PHONY: all build build-release deps npm demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
 	test-oidc \
 	test-browser fuzz fuzz-smoke bench clean distclean
 
@@ -49,7 +49,7 @@ test: deps
 	$(MAKE) build-release
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
-	$(MAKE) test-asan
+	$(MAKE) test-asan-unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-e2e
 	$(MAKE) test-asan-e2e
@@ -73,7 +73,11 @@ test-valgrind: build
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Dbuildtype=debug
 
-test-asan: $(ASAN_BUILD)/build.ninja
+# The whole suite against the ASan+UBSan build: unit tests, then the
+# end-to-end tests with every daemon built that way.
+test-asan: test-asan-unit test-asan-e2e
+
+test-asan-unit: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
