@@ -128,6 +128,16 @@ typedef int (*ndx_msglog_entry_cb)(const struct ndx_msglog_entry *e, void *ctx);
 int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
 			  ndx_msglog_entry_cb cb, void *ctx);
 
+/* Calls cb for every live record whose time is at or after since_ms,
+ * newest first, from the read connection; the walk stops at the first
+ * record older than since_ms (times follow the append order, so a clock
+ * stepped back can end it early) or when cb returns non-zero. For
+ * rebuilding state that covers a recent window after a restart (the
+ * gateway's replay cache). Thread-safe like ndx_msglog_by_subject.
+ * Returns NDX_OK, NDX_EINVAL (no read connection), NDX_EDB. */
+int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry_cb cb,
+		      void *ctx);
+
 /* Flushes the queue, closes the open batch, joins the writer thread and
  * frees the log. No append may be running or start. Returns NDX_OK or the
  * error of the final commit (the log is freed either way). Accepts NULL. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "replay.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -61,6 +62,47 @@ int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
 	else if (!now && was)
 		fprintf(stderr, GW_PROG ": message log: appends work again\n");
 	return rc;
+}
+
+struct seed {
+	struct gw_replay *rc;
+	size_t added;
+	int rc_add;
+};
+
+static int seed_one(const struct ndx_msglog_entry *e, void *ctx)
+{
+	struct seed *s = ctx;
+	uint8_t k[GW_REPLAY_KEY_LEN];
+
+	/* What the provider accepted past its signature and timestamp checks
+	 * (the replay check's place): not its refusals before that point
+	 * (400, 401) nor 503, which a client is right to retry with the
+	 * same X-Road-Id. */
+	if (e->direction != NDX_MSGLOG_PROVIDER || e->status == 400 || e->status == 401 ||
+	    e->status == 503)
+		return 0;
+	if (gw_replay_key(e->client, e->message_id, k) != NDX_OK)
+		return 0;
+	s->rc_add = gw_replay_check_and_add(s->rc, k, (time_t)(e->time_ms / 1000));
+	if (s->rc_add == NDX_ETOOBIG)
+		return 1;
+	if (s->rc_add == NDX_OK)
+		s->added++;
+	return 0;
+}
+
+int gw_replay_seed(struct gw_replay *rc, struct ndx_msglog *log, unsigned window_s,
+		   size_t *added)
+{
+	struct seed s = { .rc = rc };
+	int64_t since = ((int64_t)time(NULL) - (int64_t)window_s) * 1000;
+	int r = ndx_msglog_recent(log, since, seed_one, &s);
+
+	*added = s.added;
+	if (r == NDX_OK && s.rc_add == NDX_ETOOBIG)
+		return NDX_ETOOBIG;
+	return r;
 }
 
 int64_t gw_elapsed_ms(const struct timespec *t0)

@@ -285,6 +285,15 @@ void gw_error_body(struct ndx_http_resp *resp, int status, const char *type, con
 
 #define GW_LOG_UNAVAILABLE "Server.LogUnavailable"
 
+/* Refills the replay cache (replay.h) after a start from the exchanges the
+ * provider accepted in the last window_s seconds, as the message log
+ * holds them, so that a restart does not reopen the replay window.
+ * *added is how many were added. Returns NDX_OK, NDX_ETOOBIG (the cache
+ * filled up first), or the log's error. */
+struct gw_replay;
+int gw_replay_seed(struct gw_replay *rc, struct ndx_msglog *log, unsigned window_s,
+		   size_t *added);
+
 /* Creates data_dir when missing and opens cfg->msglog_path with the signing
  * key (recovering what a crash left). NDX_OK with *out set, or an error
  * explained in err. */

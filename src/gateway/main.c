@@ -215,6 +215,7 @@ static int serve(struct gw_config *cfg)
 	sigset_t set;
 	char err[1024];
 	int rc = 1, sig;
+	unsigned replay_window;
 	long drain_ms;
 
 	sigemptyset(&set);
@@ -233,8 +234,8 @@ static int serve(struct gw_config *cfg)
 	hc.threads = cfg->settings->threads;
 	hc.max_body = cfg->settings->max_body;
 	/* Before gw_state_new, which takes cfg->settings. */
-	g.replay = gw_replay_new(GW_REPLAY_DEFAULT_CAPACITY,
-				 (unsigned)(2 * cfg->settings->clock_skew_s + 1));
+	replay_window = (unsigned)(2 * cfg->settings->clock_skew_s + 1);
+	g.replay = gw_replay_new(GW_REPLAY_DEFAULT_CAPACITY, replay_window);
 	if (!g.replay) {
 		fprintf(stderr, GW_PROG ": out of memory (replay cache)\n");
 		goto out;
@@ -253,6 +254,16 @@ static int serve(struct gw_config *cfg)
 		fprintf(stderr, GW_PROG ": message log %s: %llu records, %llu batches\n",
 			cfg->msglog_path, (unsigned long long)h.last_seq,
 			(unsigned long long)h.sth.batch);
+	}
+	{
+		size_t added = 0;
+		int r = gw_replay_seed(g.replay, log, replay_window, &added);
+		if (r != NDX_OK)
+			fprintf(stderr, GW_PROG ": replay cache: cannot refill it from the message log "
+					"(%s); %zu ids refilled\n", ndx_strerror(r), added);
+		else if (added)
+			fprintf(stderr, GW_PROG ": replay cache: %zu message ids of the last %u s "
+					"refilled from the message log\n", added, replay_window);
 	}
 	g.state = state;
 	g.cfg = cfg;

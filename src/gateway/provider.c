@@ -368,7 +368,7 @@ static void exchange(struct exch *x)
 	 * timestamp inside the window, so this is the check that stops it. */
 	{
 		uint8_t rkey[GW_REPLAY_KEY_LEN];
-		int rrc = gw_replay_key(key_id ? key_id : fp, x->client, msg_id, rkey);
+		int rrc = gw_replay_key(x->client, msg_id, rkey);
 
 		if (rrc == NDX_OK)
 			rrc = gw_replay_check_and_add(x->g->replay, rkey, now);

@@ -116,10 +116,9 @@ static void hash_field(struct ndx_sha256 *ctx, const char *s)
 		ndx_sha256_update(ctx, s, strlen(s));
 }
 
-int gw_replay_key(const char *key_id, const char *client, const char *message_id,
-		  uint8_t out[GW_REPLAY_KEY_LEN])
+int gw_replay_key(const char *client, const char *message_id, uint8_t out[GW_REPLAY_KEY_LEN])
 {
-	static const char label[] = "ndx-replay-v1";
+	static const char label[] = "ndx-replay-v2";
 	struct ndx_sha256 *ctx = ndx_sha256_new();
 
 	if (!ctx) {
@@ -127,7 +126,6 @@ int gw_replay_key(const char *key_id, const char *client, const char *message_id
 		return NDX_ENOMEM;
 	}
 	hash_field(ctx, label);
-	hash_field(ctx, key_id);
 	hash_field(ctx, client);
 	hash_field(ctx, message_id);
 	ndx_sha256_final(ctx, out);

@@ -27,13 +27,14 @@ struct gw_replay;
  * argument is out of range. */
 struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s);
 
-/* The key of one request: SHA-256 over the calling gateway's signing key
- * id, the canonical X-Road-Client and the X-Road-Id, each length-prefixed
- * (so that no two different triples share a key). Any of them may be NULL
- * (hashed like ""). Returns NDX_OK, or NDX_ENOMEM (out is then zeroed and
- * must not be used). */
-int gw_replay_key(const char *key_id, const char *client, const char *message_id,
-		  uint8_t out[GW_REPLAY_KEY_LEN]);
+/* The key of one request: SHA-256 over the canonical X-Road-Client and the
+ * X-Road-Id, each length-prefixed (so that no two different pairs share a
+ * key). Not the calling gateway: a client belongs to one member, and the
+ * same message sent through another of that member's gateways is the same
+ * replay; and the pair is what the message log keeps, so the cache can be
+ * rebuilt from it after a restart. Either may be NULL (hashed like "").
+ * Returns NDX_OK, or NDX_ENOMEM (out is then zeroed and must not be used). */
+int gw_replay_key(const char *client, const char *message_id, uint8_t out[GW_REPLAY_KEY_LEN]);
 
 /* Records key as seen at now. Returns
  *   NDX_OK        the key was not held (or had expired): the request may go on;

@@ -1150,6 +1150,31 @@ int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
 	return rc;
 }
 
+int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry_cb cb,
+		      void *ctx)
+{
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	int rc, r;
+
+	assert(log != NULL && cb != NULL);
+	if (log->rd == NULL)
+		return NDX_EINVAL;
+	pthread_mutex_lock(&log->rd_lock);
+	rc = log->rd->ops->iter_open(log->rd, NDX__Q_RECORDS_DESC, 0, NULL, &it);
+	if (rc == NDX_OK) {
+		while ((r = log->rd->ops->iter_record(it, &e)) == 1) {
+			if (e.time_ms < since_ms || cb(&e, ctx) != 0)
+				break;
+		}
+		if (r < 0)
+			rc = r == NDX_EINVAL ? NDX_EDB : r;
+		log->rd->ops->iter_close(it);
+	}
+	pthread_mutex_unlock(&log->rd_lock);
+	return rc;
+}
+
 int ndx_msglog_close(struct ndx_msglog *log)
 {
 	int rc;

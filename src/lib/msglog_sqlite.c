@@ -69,6 +69,7 @@ static const char *const query_sql[] = {
 				 " ORDER BY seq",
 	[NDX__Q_RECORDS_BY_SUBJECT] = "SELECT " RECORD_COLS " FROM records WHERE subject = ?2"
 				      " ORDER BY seq",
+	[NDX__Q_RECORDS_DESC] = "SELECT " RECORD_COLS " FROM records ORDER BY seq DESC",
 	[NDX__Q_BATCHES_FROM] = "SELECT " BATCH_COLS " FROM batches WHERE batch >= ?1 ORDER BY batch",
 	[NDX__Q_BATCH_LAST] = "SELECT " BATCH_COLS " FROM batches ORDER BY batch DESC LIMIT 1",
 	[NDX__Q_BATCH_OF_SEQ] = "SELECT " BATCH_COLS " FROM batches WHERE first_seq <= ?1"

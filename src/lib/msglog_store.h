@@ -21,6 +21,7 @@ enum ndx__msglog_query {
 	NDX__Q_RECORD_LAST,      /* the record with the highest seq */
 	NDX__Q_RECORDS_BY_ID,    /* records with message_id = text, ascending */
 	NDX__Q_RECORDS_BY_SUBJECT, /* records with subject = text, ascending */
+	NDX__Q_RECORDS_DESC,     /* all records, newest (highest seq) first */
 	NDX__Q_BATCHES_FROM,     /* batches with batch >= u, ascending */
 	NDX__Q_BATCH_LAST,       /* the batch with the highest number */
 	NDX__Q_BATCH_OF_SEQ,     /* the batch with the largest first_seq <= u */

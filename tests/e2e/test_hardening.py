@@ -160,6 +160,29 @@ def test_replayed_signed_request_is_409_security_replay(fed):
     assert ok[0] == 200, f"{ok[0]} {ok[2][:300]!r}"
 
 
+def test_replay_after_a_provider_restart_is_still_409(fed):
+    """The cache is refilled from the message log at start: restarting the provider
+    gateway does not reopen the window for a request it accepted before."""
+    ctx, key = as_gateway(fed)
+    xid = "replay-restart-" + uuid.uuid4().hex
+    ts = F.rfc3339()
+    first = gateway_request(provider_port(fed), ctx, "GET", CITIZENS, "/citizens/001",
+                            xid=xid, timestamp=ts, sign_with=key)
+    assert first[0] == 200, f"{first[0]} {first[2][:300]!r}\n{fed.tails()}"
+    bca = fed.gateways["BCA"]
+    assert bca.stop() == 0, bca.tail()
+    bca.spawn().wait_ready()
+    fed.wait_conf(bca, fed.registry.conf_version())
+    assert "refilled from the message log" in bca.stderr_path.read_text()
+    again = gateway_request(provider_port(fed), ctx, "GET", CITIZENS, "/citizens/001",
+                            xid=xid, timestamp=ts, sign_with=key)
+    refused(fed, again[0], again[1], again[2], 409, "Security.Replay")
+    assert len(fed.citizens.received(xid)) == 1, "the replay reached the provider system"
+    other = gateway_request(provider_port(fed), ctx, "GET", CITIZENS, "/citizens/001",
+                            xid="replay-restart-" + uuid.uuid4().hex, sign_with=key)
+    assert other[0] == 200, f"{other[0]} {other[2][:300]!r}"
+
+
 def test_refused_requests_do_not_burn_the_message_id(fed):
     """Only a request whose signature verifies is remembered: a forged or stale copy
     sent first must not lock the real one out."""

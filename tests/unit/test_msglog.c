@@ -181,6 +181,16 @@ static int collect(const struct ndx_msglog_entry *e, void *ctx)
 	return 0;
 }
 
+static int collect_seq(const struct ndx_msglog_entry *e, void *ctx)
+{
+	struct collected *c = ctx;
+
+	if (c->n < 64)
+		c->seqs[c->n] = e->seq;
+	c->n++;
+	return 0;
+}
+
 static void test_round_trip(void **state)
 {
 	struct ndx_msglog_options opt = { .batch_max = 4, .batch_interval_ms = 60000 };
@@ -220,6 +230,19 @@ static void test_round_trip(void **state)
 	assert_int_equal(c.seqs[1], 6);
 	assert_int_equal(c.seqs[2], 9);
 	assert_int_equal(ndx_msglog_by_subject(log, "", collect, &c), NDX_EINVAL);
+	/* The recent window, newest first, down to since_ms inclusive. */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(ndx_msglog_recent(log, 1763888451000 + 8, collect_seq, &c), NDX_OK);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seqs[0], 10);
+	assert_int_equal(c.seqs[1], 9);
+	assert_int_equal(c.seqs[2], 8);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(ndx_msglog_recent(log, 1763888451000 + 11, collect_seq, &c), NDX_OK);
+	assert_int_equal(c.n, 0);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(ndx_msglog_recent(log, 0, collect_seq, &c), NDX_OK);
+	assert_int_equal(c.n, 10);
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 
 	expect_verify(path, NULL, NULL, NULL, &res);
@@ -1081,6 +1104,7 @@ static void test_failed_commit_single(void **state)
 	assert_int_equal(head.sth.batch, 1);
 	/* by_subject needs a reader store */
 	assert_int_equal(ndx_msglog_by_subject(log, SUBJECT, collect, NULL), NDX_EINVAL);
+	assert_int_equal(ndx_msglog_recent(log, 0, collect, NULL), NDX_EINVAL);
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 	expect_verify(path, NULL, key, NULL, &res);
 	assert_int_equal(res.records, 3);
