@@ -10,6 +10,7 @@ import * as api from './api.mjs';
 import { h, clear } from './dom.mjs';
 import * as g from './govuk.mjs';
 import { t, lang, setLang, LANGS, LANG_NAMES } from './i18n.mjs';
+import { loadProvinces } from './provinces.mjs';
 
 // GOV.UK Frontend's template sets these classes with an inline script; this
 // module does it so the page needs no inline script (CSP).
@@ -288,4 +289,7 @@ document.addEventListener('click', (ev) => {
 
 window.addEventListener('popstate', () => render({ focus: true }));
 
-render({ focus: false });
+// Pages name provinces: the table comes first. Without it they show codes.
+loadProvinces()
+  .catch((e) => console.warn('provinces', e))
+  .finally(() => render({ focus: false }));

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "citizen.h"
 #include "ndx/err.h"
+#include "ndx/pin.h"
 #include "procedures.h"
 #include "static.h"
 
@@ -245,6 +246,21 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 	json_t *out = NULL;
 	int status = 200, have, is_post = strcmp(req->method, "POST") == 0;
 
+	/* Public and the same for everyone: the province codes and names of
+	 * libndx, so that the web UI holds no second copy of the table. */
+	if (strcmp(rest, "provinces") == 0 && strcmp(req->method, "GET") == 0) {
+		json_t *list = json_array();
+
+		for (size_t i = 0; list && i < NDX_PROVINCE_COUNT; i++)
+			json_array_append_new(list, json_pack("{ssss}", "code",
+							      ndx_province_at(i)->code, "name",
+							      ndx_province_at(i)->name));
+		ndx_http_resp_json(resp, list ? 200 : 500,
+				   list ? json_pack("{so}", "provinces", list)
+					: json_pack("{ssss}", "error", "internal", "message",
+						    "out of memory"));
+		return;
+	}
 	if (strcmp(rest, "session") == 0 && strcmp(req->method, "GET") == 0) {
 		if (auth_session(p, req, &s) == NDX_OK) {
 			ndx_http_resp_json(resp, 200, auth_session_json(p, &s));

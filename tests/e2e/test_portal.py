@@ -471,6 +471,19 @@ def test_help_is_truthful(env):
     assert r.returncode == 2 and "--config" in r.stderr
 
 
+def test_provinces_come_from_libndx(env):
+    """The one province table (src/lib/pin.c) is what the web UI gets, no session needed."""
+    r = requests.get(env.url + "/api/provinces", timeout=10)
+    assert r.status_code == 200
+    provinces = r.json()["provinces"]
+    assert len(provinces) == 63
+    codes = [p["code"] for p in provinces]
+    assert codes == sorted(codes) and codes[0] == "001" and codes[-1] == "096"
+    names = {p["code"]: p["name"] for p in provinces}
+    assert names["001"] == "Hà Nội" and names["048"] == "Đà Nẵng"
+    assert requests.post(env.url + "/api/provinces", timeout=10).status_code in (403, 404)
+
+
 def test_static_files_and_traversal(env):
     for path in ("/", "/profile", "/thu-tuc/ho-kinh-doanh"):
         r = requests.get(env.url + path, timeout=10)
