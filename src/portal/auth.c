@@ -230,11 +230,21 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 
 /* ---- officers and logout ------------------------------------------------------ */
 
+/* Like the e-ID's: FAIL_MAX failures for one user name within FAIL_WINDOW
+ * seconds lock it until the oldest of them leaves the window, so that
+ * guessing an officer's password online costs hours, not minutes. Unknown
+ * names count the same, so the answer does not say which names exist. */
+#define FAIL_WINDOW 900
+#define FAIL_MAX 5
+
 static void officer_login(const struct portal *p, const struct ndx_http_req *req,
 			  struct ndx_http_resp *resp)
 {
+	time_t now = time(NULL);
+	unsigned failures = 0;
 	const char *user, *pass;
 	struct pofficer o;
+	char who[sizeof o.username];
 	struct psession s = { 0 };
 	json_t *body;
 	int rc;
@@ -249,6 +259,19 @@ static void officer_login(const struct portal *p, const struct ndx_http_req *req
 		reply(resp, 400, "invalid", "expected {\"username\", \"password\"}");
 		return;
 	}
+	snprintf(who, sizeof who, "%s", user);
+	if (pstore_officer_failures(p->st, who, now - FAIL_WINDOW, &failures) != NDX_OK) {
+		json_decref(body);
+		reply(resp, 500, "internal", "the sign-in cannot be checked now");
+		return;
+	}
+	if (failures >= FAIL_MAX) {
+		json_decref(body);
+		fprintf(stderr, PORTAL_PROG ": officer login: locked after %u failures\n", failures);
+		reply(resp, 429, "locked",
+		      "too many failed sign-ins for this user name; try again in 15 minutes");
+		return;
+	}
 	rc = pstore_officer_get(p->st, user, &o);
 	if (rc == NDX_ENOTFOUND) {
 		ndx_password_verify(p->dummy_hash, pass);
@@ -259,9 +282,11 @@ static void officer_login(const struct portal *p, const struct ndx_http_req *req
 	if (rc != NDX_OK) {
 		if (rc != NDX_ENOTFOUND && rc != NDX_EPERM)
 			fprintf(stderr, PORTAL_PROG ": officer login: %s\n", ndx_strerror(rc));
+		pstore_officer_failure_note(p->st, who, now, now - FAIL_WINDOW);
 		reply(resp, 401, "bad_credentials", "wrong user name or password");
 		return;
 	}
+	pstore_officer_failures_clear(p->st, o.username);
 	snprintf(s.kind, sizeof s.kind, "officer");
 	snprintf(s.name, sizeof s.name, "%s", o.name);
 	snprintf(s.agency, sizeof s.agency, "%s", o.agency);

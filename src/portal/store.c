@@ -42,6 +42,9 @@ static const char *const MIGRATIONS[] = {
 	"CREATE TABLE history(procedure_id TEXT NOT NULL REFERENCES procedures(id),"
 	" seq INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL, actor TEXT NOT NULL,"
 	" note TEXT, PRIMARY KEY(procedure_id, seq));",
+	/* 2: officer sign-in failures, for the lockout (auth.c). */
+	"CREATE TABLE officer_failures(username TEXT NOT NULL, at INTEGER NOT NULL);"
+	"CREATE INDEX officer_failures_user ON officer_failures(username, at);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -349,6 +352,72 @@ int pstore_officer_get(struct pstore *st, const char *username, struct pofficer 
 		} else {
 			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "officer get");
 		}
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_officer_failures(struct pstore *st, const char *username, time_t since,
+			    unsigned *count)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*count = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT count(*) FROM officer_failures WHERE username = ? AND at >= ?",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)since);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			*count = (unsigned)sqlite3_column_int64(q, 0);
+		else
+			rc = db_fail(st, "officer failures");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_officer_failure_note(struct pstore *st, const char *username, time_t now,
+				time_t forget_before)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	/* Old failures go as new ones come: the table stays as small as the
+	 * window, whatever names are tried. */
+	if ((rc = prepare(st, "DELETE FROM officer_failures WHERE at < ?", &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)forget_before);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			rc = db_fail(st, "officer failures prune");
+		sqlite3_finalize(q);
+	}
+	if (rc == NDX_OK &&
+	    (rc = prepare(st, "INSERT INTO officer_failures(username, at) VALUES(?, ?)", &q)) ==
+		    NDX_OK) {
+		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			rc = db_fail(st, "officer failure");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_officer_failures_clear(struct pstore *st, const char *username)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "DELETE FROM officer_failures WHERE username = ?", &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			rc = db_fail(st, "officer failures clear");
 		sqlite3_finalize(q);
 	}
 	pthread_mutex_unlock(&st->mu);

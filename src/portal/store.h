@@ -73,6 +73,15 @@ int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, 
 /* NDX_ENOTFOUND when unknown. */
 int pstore_officer_get(struct pstore *st, const char *username, struct pofficer *out);
 
+/* Failed officer sign-ins per user name, known or not (auth.c's lockout):
+ * how many since `since`; note one at now (and forget those before
+ * forget_before); clear a user's after a success. */
+int pstore_officer_failures(struct pstore *st, const char *username, time_t since,
+			    unsigned *count);
+int pstore_officer_failure_note(struct pstore *st, const char *username, time_t now,
+				time_t forget_before);
+int pstore_officer_failures_clear(struct pstore *st, const char *username);
+
 /* ---- procedures ------------------------------------------------------------ */
 
 struct pproc_new {

@@ -569,6 +569,36 @@ def test_sessions_csrf_and_officer_login(env):
     assert s.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
 
 
+def test_officer_sign_in_locks_after_five_failures(env, build_dir):
+    """Five wrong passwords for one user name within 15 minutes lock it (429 locked),
+    even for the right password then; unknown names lock the same way; other officers
+    are untouched; a success clears a name's count."""
+    portal_exe = exe(build_dir, "src", "portal", "ndx-portal")
+    res = subprocess.run([str(portal_exe), "officer", "add", "--config", str(env.config),
+                          "--username", "canbo.lock", "--name", "Đặng Văn Khóa",
+                          "--agency", BTC, "--password-file", str(env.portal_dir / "pw"),
+                          "--cost", "min"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+
+    def attempt(user, password):
+        return requests.post(env.url + "/auth/officer",
+                             json={"username": user, "password": password}, timeout=20)
+
+    # Four failures, then a success: the count starts again.
+    for _ in range(4):
+        error(attempt("canbo.lock", "wrong"), 401, "bad_credentials")
+    assert attempt("canbo.lock", PASSWORD).status_code == 200
+    for _ in range(5):
+        error(attempt("canbo.lock", "wrong"), 401, "bad_credentials")
+    r = attempt("canbo.lock", PASSWORD)
+    error(r, 429, "locked")
+    assert "Set-Cookie" not in r.headers
+    for _ in range(5):
+        error(attempt("no.such.officer", "wrong"), 401, "bad_credentials")
+    error(attempt("no.such.officer", "wrong"), 429, "locked")
+    officer_login(env, "canbo.bca")  # another officer signs in as before
+
+
 def test_expired_session_is_signed_out_and_changes_nothing(env):
     """A session past its idle limit (session_minutes) is no session: reads get 401, a
     decision posted with it changes nothing, and the row is not revived."""
