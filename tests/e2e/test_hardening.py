@@ -501,3 +501,43 @@ def test_malformed_percent_encoding_on_the_gateway_port(fed):
             assert got == [], where
             assert json.loads(body).get("type", "").startswith(("Client.", "Security.")), where
     healthy(fed)
+
+
+# ---- invalid UTF-8 -------------------------------------------------------------------
+
+BAD_UTF8 = [b"\xff\xfe", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"caf\xe9"]
+
+
+@pytest.mark.parametrize("name", ["X-Road-Client", "Ndx-Purpose", "Ndx-Subject",
+                                  "X-Road-UserId"])
+def test_invalid_utf8_in_headers_never_reaches_the_provider(fed, name):
+    """Invalid UTF-8 (a lone lead byte, an overlong '/', a surrogate, Latin-1) in a header
+    the gateway reads: a clean 4xx X-Road refusal or, for a free-text header, an exchange
+    whose bytes are signed as sent; never a 5xx; the gateway keeps serving."""
+    consumer = fed.gateways["BTC"].consumer_port
+    for bad in BAD_UTF8:
+        xid = "utf8-" + uuid.uuid4().hex
+        head = (b"GET /r1/" + CITIZENS.encode() + b"/citizens/001 HTTP/1.1\r\n"
+                b"Host: 127.0.0.1\r\nConnection: close\r\nX-Road-Id: " + xid.encode() + b"\r\n")
+        if name != "X-Road-Client":
+            head += b"X-Road-Client: " + TAX.encode() + b"\r\n"
+        head += name.encode() + b": v" + bad + b"\r\n\r\n"
+        status, body = raw_request(consumer, head)
+        where = f"{name}: {bad!r}: {status} {body[:300]!r}\n{fed.tails()}"
+        assert status is not None and status < 500, where
+        if status >= 400:
+            assert json.loads(body)["type"].startswith("Client."), where
+            assert fed.citizens.received(xid) == [], where
+    healthy(fed)
+
+
+def test_invalid_utf8_json_to_the_registry_is_400_and_changes_nothing(fed):
+    reg = fed.registry
+    before = reg.conf_version()
+    for bad in BAD_UTF8:
+        body = b'{"id":"VN/GOV/UTF' + bad + b'","name":"x' + bad + b'"}'
+        r = reg.api("POST", "/api/members", data=body, timeout=10,
+                    headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (bad, r.status_code, r.text)
+        assert r.json()["type"].startswith("Client."), r.text
+    assert reg.conf_version() == before
