@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -902,6 +903,18 @@ static void *writer_main(void *arg)
 			} else {
 				pthread_cond_wait(&log->work_cv, &log->lock);
 			}
+		}
+		/* One yield before taking the queue: appenders that are
+		 * runnable on this CPU right now (exchanges about to log) get
+		 * to queue first and share this group's commit and fsync. With
+		 * nothing else runnable it returns at once, so a lone record
+		 * waits for nothing. Measured (bench/README.md): groups grow
+		 * and the gateways carry about 35 % more exchanges at 64
+		 * connections; yielding more than once did worse. */
+		if (log->queue != NULL && !log->closing) {
+			pthread_mutex_unlock(&log->lock);
+			sched_yield();
+			pthread_mutex_lock(&log->lock);
 		}
 		list = log->queue;
 		log->queue = log->tail = NULL;
