@@ -20,4 +20,18 @@ int ndx_args_listen(const char *text, char *addr, size_t cap, uint16_t *port,
 int ndx_args_uint(const char *text, unsigned long long min, unsigned long long max,
 		  unsigned long long *out);
 
+/* The same for a command-line option: on a bad value prints
+ * "PROG: OPT: expected an integer from MIN to MAX, got "TEXT"" on stderr
+ * and returns -1; 0 with *out set otherwise. */
+int ndx_args_uint_opt(const char *prog, const char *opt, const char *text,
+		      unsigned long long min, unsigned long long max, unsigned long long *out);
+
+/* The same into an unsigned long (max must fit one). */
+int ndx_args_ulong_opt(const char *prog, const char *opt, const char *text, unsigned long min,
+		       unsigned long max, unsigned long *out);
+
+/* Writes "DIR/FILE" into out (cap bytes). When it does not fit, prints
+ * "PROG: path too long: DIR/FILE" on stderr and returns -1; 0 otherwise. */
+int ndx_args_join(const char *prog, char *out, size_t cap, const char *dir, const char *file);
+
 #endif

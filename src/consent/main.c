@@ -62,30 +62,7 @@ static const char SERVE_HELP[] =
 	"                       port 0 picks a free port)\n"
 	"  --threads N          HTTP worker threads (default 4)\n";
 
-static int join(char *out, size_t cap, const char *dir, const char *file)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, file);
 
-	if (n < 0 || (size_t)n >= cap) {
-		fprintf(stderr, PROG ": path too long: %s/%s\n", dir, file);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	unsigned long long v;
-
-	if (ndx_args_uint(s, min, max, &v) != NDX_OK) {
-		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
-			min, max, s);
-		return -1;
-	}
-	*out = (unsigned long)v;
-	return 0;
-}
 
 /* ---- init --------------------------------------------------------------------- */
 
@@ -130,9 +107,10 @@ static int cmd_init(int argc, char **argv)
 			why ? why : "malformed");
 		return 2;
 	}
-	if (join(db, sizeof db, dir, CSTORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE) ||
-	    join(spub, sizeof spub, dir, SIGN_PUB_FILE) ||
-	    join(tokpath, sizeof tokpath, dir, TOKEN_FILE))
+	if (ndx_args_join(PROG, db, sizeof db, dir, CSTORE_DB_FILE) ||
+	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE) ||
+	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE))
 		return 1;
 	if (access(db, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s exists: refusing to overwrite a consent service\n",
@@ -232,7 +210,7 @@ static int cmd_serve(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'l': listen = optarg; break;
 		case 't':
-			if (parse_ulong("--threads", optarg, 1, 256, &threads))
+			if (ndx_args_ulong_opt(PROG, "--threads", optarg, 1, 256, &threads))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -246,7 +224,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (parse_listen(listen, addr, sizeof addr, &port))
 		return 2;
-	if (join(db, sizeof db, dir, CSTORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE))
+	if (ndx_args_join(PROG, db, sizeof db, dir, CSTORE_DB_FILE) ||
+	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE))
 		return 1;
 	if ((c = ndx_key_load(skey, &key)) || !ndx_key_has_private(key)) {
 		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", skey,

@@ -107,30 +107,7 @@ static const char SERVE_HELP[] =
 	"  --code-lifetime N     seconds an authorization code stays valid, 1..600\n"
 	"                        (default 60)\n";
 
-static int join(char *out, size_t cap, const char *dir, const char *file)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, file);
 
-	if (n < 0 || (size_t)n >= cap) {
-		fprintf(stderr, PROG ": path too long: %s/%s\n", dir, file);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	unsigned long long v;
-
-	if (ndx_args_uint(s, min, max, &v) != NDX_OK) {
-		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
-			min, max, s);
-		return -1;
-	}
-	*out = (unsigned long)v;
-	return 0;
-}
 
 /* Reads the first line of a secret file (without its line end). The
  * caller cleanses and frees *out. */
@@ -168,7 +145,7 @@ static int open_store(const char *dir, struct idstore **st)
 {
 	char db[PATH_BUF];
 
-	if (join(db, sizeof db, dir, IDSTORE_DB_FILE))
+	if (ndx_args_join(PROG, db, sizeof db, dir, IDSTORE_DB_FILE))
 		return -1;
 	return idstore_open(db, st) ? -1 : 0;
 }
@@ -201,8 +178,9 @@ static int cmd_init(int argc, char **argv)
 			dir ? "unexpected argument" : "--data DIR is required", INIT_HELP);
 		return 2;
 	}
-	if (join(db, sizeof db, dir, IDSTORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE) ||
-	    join(spub, sizeof spub, dir, SIGN_PUB_FILE))
+	if (ndx_args_join(PROG, db, sizeof db, dir, IDSTORE_DB_FILE) ||
+	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE))
 		return 1;
 	if (access(db, F_OK) == 0 || access(skey, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s already holds an e-ID provider\n", dir);
@@ -344,7 +322,7 @@ static int cmd_accounts_import(int argc, char **argv)
 		case 'p': popdb = optarg; break;
 		case 'f': pwfile = optarg; break;
 		case 'n':
-			if (parse_ulong("--limit", optarg, 0, 10000000, &limit)) {
+			if (ndx_args_ulong_opt(PROG, "--limit", optarg, 0, 10000000, &limit)) {
 				json_decref(pins);
 				return 2;
 			}
@@ -606,11 +584,11 @@ static int cmd_serve(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 'a': assets = optarg; break;
 		case 't':
-			if (parse_ulong("--threads", optarg, 1, 256, &threads))
+			if (ndx_args_ulong_opt(PROG, "--threads", optarg, 1, 256, &threads))
 				return 2;
 			break;
 		case 'c':
-			if (parse_ulong("--code-lifetime", optarg, 1, 600, &code_ttl))
+			if (ndx_args_ulong_opt(PROG, "--code-lifetime", optarg, 1, 600, &code_ttl))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -633,7 +611,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": --assets %s: not a directory\n", assets);
 		return 2;
 	}
-	if (join(skey, sizeof skey, dir, SIGN_KEY_FILE))
+	if (ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE))
 		return 1;
 	if ((c = ndx_key_load(skey, &key)) || !ndx_key_has_private(key)) {
 		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", skey,

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,4 +65,37 @@ int ndx_args_listen(const char *text, char *addr, size_t cap, uint16_t *port,
 	}
 	*port = (uint16_t)p;
 	return NDX_OK;
+}
+
+int ndx_args_uint_opt(const char *prog, const char *opt, const char *text,
+		      unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	if (ndx_args_uint(text, min, max, out) != NDX_OK) {
+		fprintf(stderr, "%s: %s: expected an integer from %llu to %llu, got \"%s\"\n", prog,
+			opt, min, max, text);
+		return -1;
+	}
+	return 0;
+}
+
+int ndx_args_ulong_opt(const char *prog, const char *opt, const char *text, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	unsigned long long v;
+
+	if (ndx_args_uint_opt(prog, opt, text, min, max, &v))
+		return -1;
+	*out = (unsigned long)v;
+	return 0;
+}
+
+int ndx_args_join(const char *prog, char *out, size_t cap, const char *dir, const char *file)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, file);
+
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, "%s: path too long: %s/%s\n", prog, dir, file);
+		return -1;
+	}
+	return 0;
 }

@@ -83,29 +83,7 @@ static const char TOKEN_HELP[] =
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static int join(char *out, size_t cap, const char *dir, const char *file)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, file);
-	if (n < 0 || (size_t)n >= cap) {
-		fprintf(stderr, PROG ": path too long: %s/%s\n", dir, file);
-		return -1;
-	}
-	return 0;
-}
 
-static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
-		       unsigned long *out)
-{
-	unsigned long long v;
-
-	if (ndx_args_uint(s, min, max, &v) != NDX_OK) {
-		fprintf(stderr, PROG ": %s: expected an integer from %lu to %lu, got \"%s\"\n", opt,
-			min, max, s);
-		return -1;
-	}
-	*out = (unsigned long)v;
-	return 0;
-}
 
 static int name_ok(const char *s, size_t max, const char *extra)
 {
@@ -196,12 +174,13 @@ static int cmd_init(int argc, char **argv)
 		fprintf(stderr, PROG " init: --url must start with http:// or https://\n");
 		return 2;
 	}
-	if (join(db, sizeof db, dir, STORE_DB_FILE) || join(skey, sizeof skey, dir, SIGN_KEY_FILE) ||
-	    join(spub, sizeof spub, dir, SIGN_PUB_FILE) ||
-	    join(cakey, sizeof cakey, dir, CA_KEY_FILE) ||
-	    join(cacert, sizeof cacert, dir, CA_CERT_FILE) ||
-	    join(anchor, sizeof anchor, dir, ANCHOR_FILE) ||
-	    join(tokpath, sizeof tokpath, dir, TOKEN_FILE))
+	if (ndx_args_join(PROG, db, sizeof db, dir, STORE_DB_FILE) ||
+	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE) ||
+	    ndx_args_join(PROG, cakey, sizeof cakey, dir, CA_KEY_FILE) ||
+	    ndx_args_join(PROG, cacert, sizeof cacert, dir, CA_CERT_FILE) ||
+	    ndx_args_join(PROG, anchor, sizeof anchor, dir, ANCHOR_FILE) ||
+	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE))
 		return 1;
 	if (access(db, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s exists: refusing to overwrite an existing registry\n",
@@ -333,24 +312,24 @@ static int load_files(const char *dir, const struct store *st, struct serve_file
 	size_t len;
 	int rc;
 
-	if (join(path, sizeof path, dir, SIGN_KEY_FILE))
+	if (ndx_args_join(PROG, path, sizeof path, dir, SIGN_KEY_FILE))
 		return -1;
 	if ((rc = ndx_key_load(path, &f->key)) || !ndx_key_has_private(f->key)) {
 		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", path,
 			rc ? ndx_strerror(rc) : "no private key");
 		return -1;
 	}
-	if (join(path, sizeof path, dir, CA_KEY_FILE) ||
+	if (ndx_args_join(PROG, path, sizeof path, dir, CA_KEY_FILE) ||
 	    (rc = ndx_file_read(path, SMALL_FILE_MAX, &f->ca_key, &len))) {
 		fprintf(stderr, PROG ": cannot read %s\n", path);
 		return -1;
 	}
-	if (join(path, sizeof path, dir, CA_CERT_FILE) ||
+	if (ndx_args_join(PROG, path, sizeof path, dir, CA_CERT_FILE) ||
 	    (rc = ndx_file_read(path, SMALL_FILE_MAX, &f->ca_pem, &len))) {
 		fprintf(stderr, PROG ": cannot read %s\n", path);
 		return -1;
 	}
-	if (join(path, sizeof path, dir, ANCHOR_FILE) ||
+	if (ndx_args_join(PROG, path, sizeof path, dir, ANCHOR_FILE) ||
 	    (rc = ndx_file_read(path, SMALL_FILE_MAX, &f->anchor, &f->anchor_len))) {
 		fprintf(stderr, PROG ": cannot read %s\n", path);
 		return -1;
@@ -414,15 +393,15 @@ static int cmd_serve(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'v':
-			if (parse_ulong("--conf-validity", optarg, 2, 30UL * 86400, &validity))
+			if (ndx_args_ulong_opt(PROG, "--conf-validity", optarg, 2, 30UL * 86400, &validity))
 				return 2;
 			break;
 		case 't':
-			if (parse_ulong("--threads", optarg, 1, 256, &threads))
+			if (ndx_args_ulong_opt(PROG, "--threads", optarg, 1, 256, &threads))
 				return 2;
 			break;
 		case 'b':
-			if (parse_ulong("--max-body", optarg, 1, 1UL << 30, &max_body))
+			if (ndx_args_ulong_opt(PROG, "--max-body", optarg, 1, 1UL << 30, &max_body))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -436,7 +415,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (parse_listen(listen, addr, sizeof addr, &port))
 		return 2;
-	if (join(db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st) ||
+	if (ndx_args_join(PROG, db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st) ||
 	    load_files(dir, st, &files))
 		goto out;
 	if (confgen_new(st, files.key, files.ca_pem, (unsigned)validity, &cg))
@@ -524,7 +503,7 @@ static int cmd_token(int argc, char **argv)
 		fprintf(stderr, PROG " token add: NAME: 1 to 64 characters from A-Z a-z 0-9 . _ -\n");
 		return 2;
 	}
-	if (join(db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st))
+	if (ndx_args_join(PROG, db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st))
 		return 1;
 	rc = 1;
 	if (!(tok = new_token(hex)))

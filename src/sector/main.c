@@ -85,16 +85,6 @@ static const char OPENAPI_HELP[] =
 	"stdout, e.g. to register the service in the registry.\n"
 	"  --sector S   " SECTORS_TEXT "\n";
 
-static int parse_ulong(const char *opt, const char *s, unsigned long long min,
-		       unsigned long long max, unsigned long long *out)
-{
-	if (ndx_args_uint(s, min, max, out) != NDX_OK) {
-		fprintf(stderr, PROG ": %s: expected an integer from %llu to %llu, got \"%s\"\n",
-			opt, min, max, s);
-		return -1;
-	}
-	return 0;
-}
 
 static const struct sector_def *sector_arg(const char *s)
 {
@@ -144,11 +134,11 @@ static int cmd_serve(int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 'l': listen = optarg; break;
 		case 't':
-			if (parse_ulong("--threads", optarg, 1, 64, &threads))
+			if (ndx_args_uint_opt(PROG, "--threads", optarg, 1, 64, &threads))
 				return 2;
 			break;
 		case 'b':
-			if (parse_ulong("--max-body", optarg, 1, 1 << 24, &max_body))
+			if (ndx_args_uint_opt(PROG, "--max-body", optarg, 1, 1 << 24, &max_body))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -227,12 +217,12 @@ static int cmd_seed(int argc, char **argv)
 		switch (c) {
 		case 'd': o.dir = optarg; break;
 		case 'n':
-			if (parse_ulong("--citizens", optarg, 1, SEED_MAX_CITIZENS, &v))
+			if (ndx_args_uint_opt(PROG, "--citizens", optarg, 1, SEED_MAX_CITIZENS, &v))
 				return 2;
 			o.citizens = v;
 			break;
 		case 's':
-			if (parse_ulong("--seed", optarg, 0, UINT64_MAX, &v))
+			if (ndx_args_uint_opt(PROG, "--seed", optarg, 0, UINT64_MAX, &v))
 				return 2;
 			o.seed = v;
 			break;
@@ -309,12 +299,12 @@ static int cmd_quality(int argc, char **argv)
 		case 'd': o.db_path = optarg; break;
 		case 'D': o.db_dir = optarg; break;
 		case 'a':
-			if (parse_ulong("--stale-days", optarg, 0, 100000, &v))
+			if (ndx_args_uint_opt(PROG, "--stale-days", optarg, 0, 100000, &v))
 				return 2;
 			o.stale_days = (unsigned)v;
 			break;
 		case 'n':
-			if (parse_ulong("--samples", optarg, 0, 1000, &v))
+			if (ndx_args_uint_opt(PROG, "--samples", optarg, 0, 1000, &v))
 				return 2;
 			o.samples = (unsigned)v;
 			break;

@@ -72,9 +72,30 @@ static void test_uint(void **state)
 	assert_int_equal(ndx_args_uint("0x10", 0, 100, &v), NDX_EINVAL);
 }
 
+static void test_option_helpers(void **state)
+{
+	unsigned long long v = 0;
+	unsigned long u = 0;
+	char path[16];
+
+	(void)state;
+	/* The messages go to stderr; the results are what is checked. */
+	assert_int_equal(ndx_args_uint_opt("t", "--n", "42", 1, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(ndx_args_uint_opt("t", "--n", "0", 1, 100, &v), -1);
+	assert_int_equal(ndx_args_uint_opt("t", "--n", "4x", 1, 100, &v), -1);
+	assert_int_equal(ndx_args_ulong_opt("t", "--n", "7", 0, 10, &u), 0);
+	assert_int_equal(u, 7);
+	assert_int_equal(ndx_args_ulong_opt("t", "--n", "11", 0, 10, &u), -1);
+	assert_int_equal(ndx_args_join("t", path, sizeof path, "/a/b", "c.db"), 0);
+	assert_string_equal(path, "/a/b/c.db");
+	assert_int_equal(ndx_args_join("t", path, sizeof path, "/a/long/dir", "file.db"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_option_helpers),
 		cmocka_unit_test(test_listen_accepts),
 		cmocka_unit_test(test_listen_refuses),
 		cmocka_unit_test(test_uint),
