@@ -18,4 +18,12 @@
 int ndx_sqlstore_open(const char *path, int flags, const char *const *migrations, size_t n,
 		      const char *prog, sqlite3 **out);
 
+/* Runs sql (one or more statements without results). On failure prints
+ * "PROG: store: MESSAGE" on stderr and returns NDX_EDB; NDX_OK otherwise. */
+int ndx_sqlstore_exec(sqlite3 *db, const char *prog, const char *sql);
+
+/* Prints "PROG: store: WHAT: the connection's last error" on stderr and
+ * returns NDX_EDB, for `return ndx_sqlstore_fail(...)` on a failed step. */
+int ndx_sqlstore_fail(sqlite3 *db, const char *prog, const char *what);
+
 #endif

@@ -56,20 +56,12 @@ static const char *const MIGRATIONS[] = {
 
 static int db_fail(struct idstore *st, const char *what)
 {
-	fprintf(stderr, PROG ": store: %s: %s\n", what, sqlite3_errmsg(st->db));
-	return NDX_EDB;
+	return ndx_sqlstore_fail(st->db, PROG, what);
 }
 
 static int exec_sql(struct idstore *st, const char *sql)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		fprintf(stderr, PROG ": store: %s\n", msg ? msg : sqlite3_errmsg(st->db));
-		sqlite3_free(msg);
-		return NDX_EDB;
-	}
-	return NDX_OK;
+	return ndx_sqlstore_exec(st->db, PROG, sql);
 }
 
 static int prepare(struct idstore *st, const char *sql, sqlite3_stmt **s)

@@ -9,7 +9,13 @@
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 
-static int exec(sqlite3 *db, const char *prog, const char *sql)
+int ndx_sqlstore_fail(sqlite3 *db, const char *prog, const char *what)
+{
+	fprintf(stderr, "%s: store: %s: %s\n", prog, what, sqlite3_errmsg(db));
+	return NDX_EDB;
+}
+
+int ndx_sqlstore_exec(sqlite3 *db, const char *prog, const char *sql)
 {
 	char *msg = NULL;
 
@@ -63,7 +69,7 @@ static int migrate(sqlite3 *db, const char *const *migrations, size_t n, const c
 	int64_t have;
 	int rc;
 
-	if ((rc = exec(db, prog, "CREATE TABLE IF NOT EXISTS schema_migrations("
+	if ((rc = ndx_sqlstore_exec(db, prog, "CREATE TABLE IF NOT EXISTS schema_migrations("
 				 "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")) ||
 	    (rc = schema_version(db, prog, &have)))
 		return rc;
@@ -73,11 +79,11 @@ static int migrate(sqlite3 *db, const char *const *migrations, size_t n, const c
 		return NDX_EDB;
 	}
 	for (int64_t v = have + 1; v <= (int64_t)n; v++) {
-		if ((rc = exec(db, prog, "BEGIN IMMEDIATE")))
+		if ((rc = ndx_sqlstore_exec(db, prog, "BEGIN IMMEDIATE")))
 			return rc;
-		if ((rc = exec(db, prog, migrations[v - 1])) || (rc = record_version(db, prog, v)) ||
-		    (rc = exec(db, prog, "COMMIT"))) {
-			exec(db, prog, "ROLLBACK");
+		if ((rc = ndx_sqlstore_exec(db, prog, migrations[v - 1])) || (rc = record_version(db, prog, v)) ||
+		    (rc = ndx_sqlstore_exec(db, prog, "COMMIT"))) {
+			ndx_sqlstore_exec(db, prog, "ROLLBACK");
 			return rc;
 		}
 	}
@@ -97,7 +103,7 @@ int ndx_sqlstore_open(const char *path, int flags, const char *const *migrations
 		return db ? NDX_EDB : NDX_ENOMEM;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (exec(db, prog, "PRAGMA journal_mode=WAL") || exec(db, prog, "PRAGMA synchronous=FULL") ||
+	if (ndx_sqlstore_exec(db, prog, "PRAGMA journal_mode=WAL") || ndx_sqlstore_exec(db, prog, "PRAGMA synchronous=FULL") ||
 	    migrate(db, migrations, n, prog)) {
 		sqlite3_close(db);
 		return NDX_EDB;

@@ -49,8 +49,7 @@ static const char *const MIGRATIONS[] = {
 
 static int db_fail(struct pstore *st, const char *what)
 {
-	fprintf(stderr, PROG ": store: %s: %s\n", what, sqlite3_errmsg(st->db));
-	return NDX_EDB;
+	return ndx_sqlstore_fail(st->db, PROG, what);
 }
 
 static int prepare(struct pstore *st, const char *sql, sqlite3_stmt **s)

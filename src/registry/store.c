@@ -286,13 +286,7 @@ static int query_int(struct store *st, int64_t *out, const char *sql, const char
 
 static int exec_sql(struct store *st, const char *sql)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		fprintf(stderr, "ndx-registry: store: %s\n", msg ? msg : sqlite3_errmsg(st->db));
-		sqlite3_free(msg);
-		return NDX_EDB;
-	}
-	return NDX_OK;
+	return ndx_sqlstore_exec(st->db, "ndx-registry", sql);
 }
 
 /* ---- open, create ------------------------------------------------------- */

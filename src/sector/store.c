@@ -15,6 +15,7 @@
 
 #include "fold.h"
 #include "ndx/err.h"
+#include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -91,13 +92,7 @@ static const char *sql_type(enum col_type t)
 
 static int exec_sql(sqlite3 *db, const char *sql)
 {
-	char *err = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		fprintf(stderr, "ndx-sector: store: %s\n", err ? err : sqlite3_errmsg(db));
-		sqlite3_free(err);
-		return NDX_EDB;
-	}
-	return NDX_OK;
+	return ndx_sqlstore_exec(db, "ndx-sector", sql);
 }
 
 /* ---- schema ----------------------------------------------------------------- */
