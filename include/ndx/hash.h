@@ -38,6 +38,7 @@ struct ndx_request_hash_input {
 	const char *subject;   /* Ndx-Subject */
 	const char *consent;   /* Ndx-Consent */
 	const char *timestamp; /* Ndx-Timestamp, RFC 3339 UTC */
+	const char *gateway;   /* Ndx-Gateway: the provider gateway it is for, {member}/{code} */
 	const char *content_type;
 	uint8_t body_sha256[NDX_SHA256_LEN];
 };

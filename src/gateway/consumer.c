@@ -189,6 +189,71 @@ static bool uri_chars_ok(const char *s, bool query)
 	return true;
 }
 
+/* The request as signed for one provider gateway: its hash covers the
+ * gateway's name, so each gateway tried gets its own signature and its own
+ * header list (peer.c calls sign_for_gateway before each). */
+struct sign_for {
+	struct cx *x;
+	const struct in_headers *h;
+	const char *client_wire, *ts;
+	struct ndx_request_hash_input hin;
+	char gateway[NDX_ID_TEXT_MAX + 64];
+	char *sig, *hash_b64;
+	struct curl_slist *hdrs;
+};
+
+static void sign_for_free(struct sign_for *sf)
+{
+	curl_slist_free_all(sf->hdrs);
+	free(sf->sig);
+	free(sf->hash_b64);
+	sf->hdrs = NULL;
+	sf->sig = sf->hash_b64 = NULL;
+	if (sf->x)
+		sf->x->req_sig = NULL;
+}
+
+static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *ud)
+{
+	struct sign_for *sf = ud;
+	struct cx *x = sf->x;
+	const struct in_headers *h = sf->h;
+
+	sign_for_free(sf);
+	if (gw_gateway_name(json_string_value(json_object_get(gw, "member")),
+			    json_string_value(json_object_get(gw, "code")), sf->gateway,
+			    sizeof sf->gateway) != NDX_OK)
+		return -1;
+	sf->hin.gateway = sf->gateway;
+	ndx_request_hash(&sf->hin, x->req_hash);
+	x->has_req_hash = true;
+	sf->sig = gw_sign_hash(x->g->cfg, x->req_hash);
+	x->req_sig = sf->sig;
+	sf->hash_b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
+	if (!sf->sig || !sf->hash_b64)
+		return -1;
+	/* Empty values are not sent: absent and empty hash alike. Content-Type
+	 * and Expect without a value stop curl from adding its own. */
+	if (gw_slist_add(&sf->hdrs, "X-Road-Client", sf->client_wire) ||
+	    gw_slist_add(&sf->hdrs, "X-Road-Id", x->msg_id) ||
+	    add_if(&sf->hdrs, "X-Road-UserId", h->user_id) ||
+	    add_if(&sf->hdrs, "X-Road-Issue", h->issue) ||
+	    add_if(&sf->hdrs, "Ndx-Purpose", h->purpose) ||
+	    add_if(&sf->hdrs, "Ndx-Subject", h->subject) ||
+	    add_if(&sf->hdrs, "Ndx-Consent", h->consent) ||
+	    gw_slist_add(&sf->hdrs, "Ndx-Timestamp", sf->ts) ||
+	    gw_slist_add(&sf->hdrs, "Ndx-Gateway", sf->gateway) ||
+	    gw_slist_add(&sf->hdrs, "Ndx-Signature", sf->sig) ||
+	    add_if(&sf->hdrs, "Accept", h->accept) ||
+	    add_if(&sf->hdrs, "Accept-Language", h->accept_language) ||
+	    gw_slist_add(&sf->hdrs, "Content-Type",
+			 h->content_type && h->content_type[0] ? h->content_type : "") ||
+	    gw_slist_add(&sf->hdrs, "Expect", ""))
+		return -1;
+	call->headers = sf->hdrs;
+	return 0;
+}
+
 static void exchange(struct cx *x, const struct gw_view *v, const char **service_label)
 {
 	struct gw_ctx *g = x->g;
@@ -198,12 +263,10 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	struct in_headers h;
 	struct ndx_id client_id, service_id, member_id;
 	char client_wire[NDX_ID_TEXT_MAX], service_wire[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX],
-		uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512], *suffix = NULL, *sig = NULL,
-		*hash_b64 = NULL;
+		uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512], *suffix = NULL;
 	const char *bad, *why = NULL, *rest;
 	const json_t *svc_obj;
-	struct ndx_request_hash_input hin;
-	struct curl_slist *hdrs = NULL;
+	struct sign_for sf = { 0 };
 	struct gw_xfer_resp r = { 0 };
 	struct gw_peer_call call = { 0 };
 	enum gw_xfer_result res;
@@ -276,50 +339,33 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	}
 	ndx_time_format(now, ts);
 
-	memset(&hin, 0, sizeof hin);
-	hin.method = req->method;
-	hin.service = x->service;
-	hin.path = rest;
-	hin.query = req->query;
-	hin.client = x->client;
-	hin.message_id = x->msg_id;
-	hin.user_id = h.user_id;
-	hin.issue = h.issue;
-	hin.purpose = h.purpose;
-	hin.subject = h.subject;
-	hin.consent = h.consent;
-	hin.timestamp = ts;
-	hin.content_type = h.content_type;
-	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
-	ndx_request_hash(&hin, x->req_hash);
-	x->has_req_hash = true;
-	sig = gw_sign_hash(g->cfg, x->req_hash);
-	x->req_sig = sig;
-	hash_b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
+	memset(&sf, 0, sizeof sf);
+	sf.x = x;
+	sf.h = &h;
+	sf.client_wire = client_wire;
+	sf.ts = ts;
+	sf.hin.method = req->method;
+	sf.hin.service = x->service;
+	sf.hin.path = rest;
+	sf.hin.query = req->query;
+	sf.hin.client = x->client;
+	sf.hin.message_id = x->msg_id;
+	sf.hin.user_id = h.user_id;
+	sf.hin.issue = h.issue;
+	sf.hin.purpose = h.purpose;
+	sf.hin.subject = h.subject;
+	sf.hin.consent = h.consent;
+	sf.hin.timestamp = ts;
+	sf.hin.content_type = h.content_type;
+	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, sf.hin.body_sha256);
 	n = 4 + strlen(service_wire) + strlen(rest) + strlen(req->query) + 2;
 	suffix = malloc(n);
-	if (!sig || !hash_b64 || !suffix) {
-		decline(x, 500, "Server.Internal", NULL, "cannot sign the request");
+	if (!suffix) {
+		decline(x, 500, "Server.Internal", NULL, "cannot build the request");
 		goto done;
 	}
 	snprintf(suffix, n, "/r1/%s%s%s%s", service_wire, rest, req->query[0] ? "?" : "",
 		 req->query);
-	/* Empty values are not sent: absent and empty hash alike. Content-Type
-	 * and Expect without a value stop curl from adding its own. */
-	if (gw_slist_add(&hdrs, "X-Road-Client", client_wire) ||
-	    gw_slist_add(&hdrs, "X-Road-Id", x->msg_id) ||
-	    add_if(&hdrs, "X-Road-UserId", h.user_id) || add_if(&hdrs, "X-Road-Issue", h.issue) ||
-	    add_if(&hdrs, "Ndx-Purpose", h.purpose) || add_if(&hdrs, "Ndx-Subject", h.subject) ||
-	    add_if(&hdrs, "Ndx-Consent", h.consent) || gw_slist_add(&hdrs, "Ndx-Timestamp", ts) ||
-	    gw_slist_add(&hdrs, "Ndx-Signature", sig) || add_if(&hdrs, "Accept", h.accept) ||
-	    add_if(&hdrs, "Accept-Language", h.accept_language) ||
-	    (h.content_type && h.content_type[0]
-		     ? gw_slist_add(&hdrs, "Content-Type", h.content_type)
-		     : gw_slist_add(&hdrs, "Content-Type", "")) ||
-	    gw_slist_add(&hdrs, "Expect", "")) {
-		decline(x, 500, "Server.Internal", NULL, "cannot build the request");
-		goto done;
-	}
 	ndx_id_parent(&service_id, NDX_ID_MEMBER, &member_id);
 	ndx_id_format(&member_id, member, sizeof member);
 	call.conf = conf;
@@ -328,9 +374,10 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	call.url_suffix = suffix;
 	call.body = req->body;
 	call.body_len = req->body_len;
-	call.headers = hdrs;
 	call.cfg = g->cfg;
 	call.s = v->s;
+	call.prepare = sign_for_gateway;
+	call.ud = &sf;
 	res = gw_peer_send(&call, &r);
 	switch (res) {
 	case GW_XFER_OK:
@@ -346,6 +393,9 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	case GW_XFER_IDENTITY:
 		decline(x, 502, "Server.ProviderUnreachable", NULL,
 			"the TLS certificate of the answering gateway is not one of %s", member);
+		goto done;
+	case GW_XFER_LOCAL:
+		decline(x, 500, "Server.Internal", NULL, "cannot sign the request");
 		goto done;
 	default:
 		decline(x, 502, "Server.ProviderUnreachable", r.errbuf,
@@ -413,15 +463,13 @@ done:
 		ndx_http_resp_header(resp, "X-Road-Id", x->msg_id);
 		if (r.hdr[GW_H_REQUEST_ID])
 			ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
-		ndx_http_resp_header(resp, "X-Road-Request-Hash", hash_b64);
+		ndx_http_resp_header(resp, "X-Road-Request-Hash", sf.hash_b64);
 		ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
 	}
 out:
 	gw_xfer_resp_free(&r);
-	curl_slist_free_all(hdrs);
+	sign_for_free(&sf);
 	free(suffix);
-	free(sig);
-	free(hash_b64);
 }
 
 static void healthz(const struct gw_view *v, struct ndx_http_resp *resp)

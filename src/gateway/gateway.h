@@ -140,6 +140,7 @@ enum gw_xfer_result {
 	GW_XFER_FAILED,
 	GW_XFER_TOOBIG,   /* the response body exceeds the cap */
 	GW_XFER_IDENTITY, /* the peer's certificate is not the expected gateway's */
+	GW_XFER_LOCAL,    /* this gateway failed before sending (cannot sign) */
 };
 
 enum gw_hdr {
@@ -194,9 +195,19 @@ struct gw_peer_call {
 	struct curl_slist *headers;
 	const struct gw_config *cfg;
 	const struct gw_settings *s;
+	/* Called before each gateway is tried, with its object of conf: sets
+	 * headers for that gateway, because a request is signed for exactly
+	 * one gateway (docs/protocol.md, request hash field 14). Non-zero
+	 * stops the call with GW_XFER_LOCAL. */
+	int (*prepare)(struct gw_peer_call *call, const json_t *gateway, void *ud);
+	void *ud;
 	/* out: the gateway object (of conf) that answered */
 	const json_t *gateway;
 };
+
+/* The text that names a gateway in Ndx-Gateway and in the request hash:
+ * "{member}/{code}". NDX_EINVAL when it does not fit. */
+int gw_gateway_name(const char *member, const char *code, char *out, size_t cap);
 
 /* Tries the member's gateways in order, moving on when a connection cannot
  * be made. On GW_XFER_OK r holds the answer and call->gateway the peer. */

@@ -8,7 +8,10 @@
  * (connections are reused, and the answering gateway's key is what verifies
  * the response signature). The member's gateways are tried in order; the
  * next one only when a connection could not be made, so that a request is
- * never executed twice. */
+ * never executed twice. A request is signed for one gateway (Ndx-Gateway),
+ * so that a copy replayed to a sibling gateway, whose replay cache has not
+ * seen it, is refused: the caller's prepare() signs it anew for each
+ * gateway tried. */
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -75,6 +78,13 @@ static int on_headers(CURL *c, void *ud)
 	return call->gateway ? 0 : 1;
 }
 
+int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", member ? member : "", code ? code : "");
+
+	return n < 0 || (size_t)n >= cap || !member || !code ? NDX_EINVAL : NDX_OK;
+}
+
 enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp *r)
 {
 	const json_t *gws = ndx_conf_gateways_of(call->conf, call->member), *gw;
@@ -111,6 +121,10 @@ enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp 
 		if (n < 0 || (size_t)n >= sizeof url) {
 			snprintf(r->errbuf, sizeof r->errbuf, "the request URL is too long");
 			return GW_XFER_FAILED;
+		}
+		if (call->prepare && call->prepare(call, gw, call->ud) != 0) {
+			snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
+			return GW_XFER_LOCAL;
 		}
 		c = gw_xfer_handle(GW_HANDLE_PEER);
 		if (!c) {

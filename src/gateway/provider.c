@@ -239,8 +239,9 @@ out:
 static void exchange(struct exch *x)
 {
 	const struct ndx_http_req *req = x->req;
-	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX];
-	const char *key_id, *why = NULL, *client_hdr, *ts_hdr, *msg_id, *member;
+	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX],
+		self[NDX_ID_TEXT_MAX + 64];
+	const char *key_id, *why = NULL, *client_hdr, *ts_hdr, *msg_id, *member, *for_gw;
 	struct ndx_id service_id, client_id, cmember;
 	struct ndx_request_hash_input hin;
 	const json_t *svc_obj;
@@ -250,8 +251,8 @@ static void exchange(struct exch *x)
 	int client_ok;
 	static const char *const checked[] = { "X-Road-Client", "X-Road-Id", "X-Road-UserId",
 					       "X-Road-Issue", "Ndx-Purpose", "Ndx-Subject",
-					       "Ndx-Consent", "Ndx-Timestamp", "Content-Type",
-					       "Accept", "Accept-Language" };
+					       "Ndx-Consent", "Ndx-Timestamp", "Ndx-Gateway",
+					       "Content-Type", "Accept", "Accept-Language" };
 
 	if (!gw_view_live(x->v, now)) {
 		refuse(x, 503, "Server.NoConfiguration", NULL,
@@ -318,6 +319,13 @@ static void exchange(struct exch *x)
 	hin.subject = ndx_http_header(req, "Ndx-Subject");
 	hin.consent = ndx_http_header(req, "Ndx-Consent");
 	hin.timestamp = ts_hdr;
+	/* Hashed as this gateway's own name, whatever the header says: a
+	 * request signed for a sibling gateway cannot verify here. */
+	if (gw_gateway_name(x->g->cfg->member, x->g->cfg->code, self, sizeof self) != NDX_OK) {
+		refuse(x, 500, "Server.Internal", NULL, "this gateway's name does not fit");
+		return;
+	}
+	hin.gateway = self;
 	hin.content_type = ndx_http_header(req, "Content-Type");
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
 	ndx_request_hash(&hin, x->req_hash);
@@ -354,6 +362,21 @@ static void exchange(struct exch *x)
 		       "Ndx-Timestamp is missing, malformed or more than %ld s from this gateway's "
 		       "clock",
 		       x->v->s->clock_skew_s);
+		return;
+	}
+	/* Each gateway keeps its own replay cache, so a copy of a request
+	 * accepted by a sibling gateway of this member would pass it: the
+	 * consumer signs for one gateway, and the others refuse. */
+	for_gw = ndx_http_header(req, "Ndx-Gateway");
+	if (!for_gw) {
+		refuse(x, 401, "Security.WrongGateway", NULL,
+		       "the Ndx-Gateway header is missing (this gateway is %s)", self);
+		return;
+	}
+	if (strcmp(for_gw, self) != 0) {
+		refuse(x, 401, "Security.WrongGateway", for_gw,
+		       "the request was signed for gateway %s, not for this one (%s)", for_gw,
+		       self);
 		return;
 	}
 	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->peer),

@@ -126,7 +126,7 @@ static void hash_end(EVP_MD_CTX *md, uint8_t out[NDX_SHA256_LEN])
 
 void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN])
 {
-	static const char label[] = "ndx-request-v1";
+	static const char label[] = "ndx-request-v2";
 	EVP_MD_CTX *md = hash_begin();
 
 	field(md, label, sizeof label - 1);
@@ -142,6 +142,7 @@ void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_S
 	field_str(md, in->subject);
 	field_str(md, in->consent);
 	field_str(md, in->timestamp);
+	field_str(md, in->gateway);
 	field_str(md, in->content_type);
 	field(md, in->body_sha256, NDX_SHA256_LEN);
 	hash_end(md, out);

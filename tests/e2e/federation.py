@@ -77,10 +77,11 @@ def _field(b):
 
 def request_hash(method, service, path="", query="", client="", message_id="", user_id="",
                  issue="", purpose="", subject="", consent="", timestamp="",
-                 content_type="", body=b""):
-    """The canonical request hash, "Canonical hashes" of protocol.md (None = absent)."""
-    fields = ["ndx-request-v1", method, service, path, query, client, message_id, user_id,
-              issue, purpose, subject, consent, timestamp, content_type]
+                 content_type="", body=b"", *, gateway=""):
+    """The canonical request hash, "Canonical hashes" of protocol.md (None = absent).
+    gateway is the provider gateway it is signed for, "{member}/{code}"."""
+    fields = ["ndx-request-v2", method, service, path, query, client, message_id, user_id,
+              issue, purpose, subject, consent, timestamp, gateway, content_type]
     data = b"".join(_field(f or "") for f in fields)
     data += _field(hashlib.sha256(body or b"").digest())
     return hashlib.sha256(data).digest()
@@ -388,6 +389,7 @@ class Federation:
         self.ndx("gateway", "add", "--member", member, "--code", code, "--address",
                  ident.address, "--sign-key", ident.sign_pub, "--tls-out", ident.tls_prefix)
         self.idents[name] = ident
+        GATEWAY_NAMES[gateway_port] = f"{member}/{code}"
         return ident
 
     # -- life cycle --------------------------------------------------------------------------
@@ -536,24 +538,34 @@ def tls_context(ca_pem, cert=None, key=None):
     return ctx
 
 
+# port -> "{member}/{code}" of every gateway registered by a Federation: the name a
+# request sent to that port is signed for (Ndx-Gateway).
+GATEWAY_NAMES = {}
+
+
 def gateway_request(gateway_port, ctx, method, service, path="", query="", client=TAX,
                     xid=None, headers=None, body=b"", sign_with=None, timestamp=None,
-                    tamper=None, content_type=None, timeout=15):
+                    tamper=None, content_type=None, timeout=15, gateway=None):
     """Sends one gateway-to-gateway request as a consumer gateway would: the consumer
-    request plus Ndx-Timestamp and Ndx-Signature over the request hash. sign_with is an
-    Ed25519 private key (None: no Ndx-Signature); tamper(sig_dict) may spoil the object.
-    Returns (status, headers lower-cased, body, request hash)."""
+    request plus Ndx-Timestamp, Ndx-Gateway and Ndx-Signature over the request hash.
+    sign_with is an Ed25519 private key (None: no Ndx-Signature); tamper(sig_dict) may
+    spoil the object. gateway names the gateway the request is signed for (default: the
+    one registered at gateway_port). Returns (status, headers lower-cased, body, request
+    hash)."""
     xid = xid or "py-" + uuid.uuid4().hex
     timestamp = timestamp or rfc3339()
+    gateway = GATEWAY_NAMES.get(gateway_port, "") if gateway is None else gateway
     extra = dict(headers or {})
-    h = {"X-Road-Client": client, "X-Road-Id": xid, "Ndx-Timestamp": timestamp}
+    h = {"X-Road-Client": client, "X-Road-Id": xid, "Ndx-Timestamp": timestamp,
+         "Ndx-Gateway": gateway}
     h.update(extra)
     if content_type:
         h["Content-Type"] = content_type
     rh = request_hash(method, service, path, query, client, xid,
                       extra.get("X-Road-UserId"), extra.get("X-Road-Issue"),
                       extra.get("Ndx-Purpose"), extra.get("Ndx-Subject"),
-                      extra.get("Ndx-Consent"), timestamp, content_type, body)
+                      extra.get("Ndx-Consent"), timestamp, content_type, body,
+                      gateway=gateway)
     if sign_with is not None:
         obj = sign_object(sign_with, rh)
         if tamper:
@@ -617,7 +629,8 @@ class FakeProviderGateway:
                                   h.get("X-Road-UserId"), h.get("X-Road-Issue"),
                                   h.get("Ndx-Purpose"), h.get("Ndx-Subject"),
                                   h.get("Ndx-Consent"), h.get("Ndx-Timestamp"),
-                                  h.get("Content-Type"), body)
+                                  h.get("Content-Type"), body,
+                                  gateway=h.get("Ndx-Gateway") or "")
                 resp_h = response_hash(rh, 200, "application/json", None, FAKE_BODY)
                 if fake.mode == "other-key":
                     sig = compact(sign_object(ed25519.Ed25519PrivateKey.generate(), resp_h))

@@ -109,7 +109,7 @@ def ts_candidates(t0, t1, rec=None):
 
 
 def check_signed(fed, resp, *, method, service, path="", query="", client=TAX, xid,
-                 sent=None, body=b"", t0, t1, rec=None):
+                 sent=None, body=b"", t0, t1, rec=None, gateway=None):
     """Recomputes the request hash (the consumer gateway's Ndx-Timestamp is not returned,
     so every second of the exchange's time window is tried) and compares it with
     X-Road-Request-Hash; recomputes the response hash and verifies
@@ -123,11 +123,14 @@ def check_signed(fed, resp, *, method, service, path="", query="", client=TAX, x
     assert headers["X-Road-Id"] == xid
     got = base64.b64decode(headers["X-Road-Request-Hash"], validate=True)
     assert len(got) == 32
+    # Signed for the provider member's first gateway unless the test says otherwise.
+    gateway = gateway or "/".join(service.split("/")[:3]) + "/gw1"
     for ts in ts_candidates(t0, t1, rec):
         h = F.request_hash(method, service, path, query, client, xid,
                            sent.get("X-Road-UserId"), sent.get("X-Road-Issue"),
                            sent.get("Ndx-Purpose"), sent.get("Ndx-Subject"),
-                           sent.get("Ndx-Consent"), ts, sent.get("Content-Type"), body)
+                           sent.get("Ndx-Consent"), ts, sent.get("Content-Type"), body,
+                           gateway=gateway)
         if h == got:
             break
     else:
@@ -178,10 +181,10 @@ def test_python_reference_matches_pinned_hash_vectors():
                        "fields=name", "VN/GOV/MOF/enterprise",
                        "6f1c2a4e-0d3b-4c8e-9a51-3f2b7d9e8c10", "EE12345678901", "ISSUE-1",
                        "public-service", "001099012345", None, "2026-11-23T09:20:51Z", None,
-                       b"")
-    assert h.hex() == "692f3e8c16e29917485240c15914dc8c81787ffb0d790a4cfbb8450a8fee792e"
+                       b"", gateway="VN/GOV/BCA/gw1")
+    assert h.hex() == "5586977c5195cc5b74fd8e44a6093be035e5d269bf51f517ab5de18575114c02"
     r = F.response_hash(h, 200, "application/json", None, b'{"name":"Nguyen Van A"}')
-    assert r.hex() == "f43db28c8c35d3055a83bf1da1389b361d24d773cb97ff107c6ec020be8cfe59"
+    assert r.hex() == "2d82f82d1ac85fd354486b99de3ecc85fbf207d6121e9f42945865e70f81f2a2"
     key = ed25519.Ed25519PrivateKey.generate()
     from cryptography.hazmat.primitives import serialization
     raw = key.public_key().public_bytes(serialization.Encoding.Raw,
@@ -611,7 +614,8 @@ def test_gateway_port_forged_signature_is_401_bad_signature(fed):
     xid = "forge-" + uuid.uuid4().hex
     ts = F.rfc3339()
     rh = F.request_hash("GET", CITIZENS, "/citizens/001", "", TAX, xid, "u-1", None, None,
-                        None, None, ts, None, b"")
+                        None, None, ts, None, b"",
+                        gateway=F.GATEWAY_NAMES[provider_port(fed)])
     sig = F.compact(F.sign_object(key, rh))
     status, headers, body, _ = gateway_request(
         provider_port(fed), ctx, "GET", CITIZENS, "/citizens/001", xid=xid, timestamp=ts,
@@ -855,8 +859,10 @@ def test_consumer_signs_requests_and_refuses_bad_response_signatures(fed):
         assert h["X-Road-Id"] == xid and h["X-Road-Client"] == TAX
         ts = datetime.strptime(h["Ndx-Timestamp"], "%Y-%m-%dT%H:%M:%SZ")
         assert abs(ts.replace(tzinfo=timezone.utc).timestamp() - t0) < 5
+        assert h["Ndx-Gateway"] == F.FAKE_MEMBER + "/" + fake.ident.code
         rh = F.request_hash("GET", F.FAKE_SERVICE, "/p/q", "z=1", TAX, xid, "u-9", "I-1",
-                            None, None, None, h["Ndx-Timestamp"], None, body)
+                            None, None, None, h["Ndx-Timestamp"], None, body,
+                            gateway=h["Ndx-Gateway"])
         assert base64.b64decode(resp.headers["X-Road-Request-Hash"]) == rh
         raw = {kid: k for k, kid in fed.gateway_keys(BTC)}
         sig = json.loads(h["Ndx-Signature"])

@@ -183,6 +183,84 @@ def test_replay_after_a_provider_restart_is_still_409(fed):
     assert other[0] == 200, f"{other[0]} {other[2][:300]!r}"
 
 
+@pytest.fixture
+def bca_sibling(fed):
+    """A second gateway of BCA serving the same services, each gateway with its own
+    replay cache; removed from the configuration afterwards."""
+    code = f"sib{uuid.uuid4().hex[:6]}"
+    ident = fed.register_gateway("BCA_" + code, F.BCA, code, F.free_port())
+    bca = fed.gateways["BCA"]
+    gw = F.Gateway(F.gateway_exe(fed.build_dir), ident, bca.subsystems, bca.services,
+                   F.free_port(), int(ident.address.rsplit(":", 1)[1]), fed.registry,
+                   bca.limits, bca.conf_refresh_s)
+    gw.write_config()
+    gw.spawn()
+    try:
+        gw.wait_ready()
+        fed.wait_conf(gw, fed.registry.conf_version())
+        fed.wait_conf(fed.gateways["BTC"], fed.registry.conf_version())
+        yield gw
+    finally:
+        rc = gw.stop()
+        fed.ndx("gateway", "remove", F.BCA, code)
+        for other in fed.gateways.values():
+            fed.wait_conf(other, fed.registry.conf_version())
+        assert rc in (0, None), gw.tail()
+
+
+def test_request_replayed_to_a_sibling_gateway_is_refused(fed, bca_sibling):
+    """Each gateway remembers only the ids it accepted itself, so a request is signed for
+    one gateway (Ndx-Gateway, in the request hash): a copy sent to another gateway of
+    the same member is 401 Security.WrongGateway, and re-labelled it no longer
+    verifies."""
+    ctx, key = as_gateway(fed)
+    sibling = bca_sibling.gateway_port
+    xid = "sibling-" + uuid.uuid4().hex
+    ts = F.rfc3339()
+    first = gateway_request(provider_port(fed), ctx, "GET", CITIZENS, "/citizens/001",
+                            xid=xid, timestamp=ts, sign_with=key)
+    assert first[0] == 200, f"{first[0]} {first[2][:300]!r}\n{fed.tails()}"
+    assert len(fed.citizens.received(xid)) == 1
+    # The same bytes (signed for gw1) to the sibling.
+    copy = gateway_request(sibling, ctx, "GET", CITIZENS, "/citizens/001", xid=xid,
+                           timestamp=ts, sign_with=key, gateway=F.BCA + "/gw1")
+    assert copy[3] == first[3]
+    doc = refused(fed, copy[0], copy[1], copy[2], 401, "Security.WrongGateway")
+    assert "gw1" in doc["message"] and bca_sibling.code in doc["message"], doc
+    # The header names the sibling, the signature is still the one made for gw1.
+    sig = F.compact(F.sign_object(key, first[3]))
+    relabel = gateway_request(sibling, ctx, "GET", CITIZENS, "/citizens/001", xid=xid,
+                              timestamp=ts, headers={"Ndx-Signature": sig})
+    refused(fed, relabel[0], relabel[1], relabel[2], 401, "Security.BadSignature")
+    # Without the header at all.
+    bare = gateway_request(sibling, ctx, "GET", CITIZENS, "/citizens/001", xid=xid,
+                           timestamp=ts, sign_with=key, gateway="")
+    refused(fed, bare[0], bare[1], bare[2], 401, "Security.WrongGateway")
+    assert len(fed.citizens.received(xid)) == 1, "a copy reached the provider system"
+    # A request really signed for the sibling is served there.
+    own = "sibling-" + uuid.uuid4().hex
+    ok = gateway_request(sibling, ctx, "GET", CITIZENS, "/citizens/001", xid=own,
+                         sign_with=key)
+    assert ok[0] == 200, f"{ok[0]} {ok[2][:300]!r}\n{bca_sibling.tail()}"
+
+
+def test_consumer_signs_anew_for_the_next_gateway_when_the_first_is_down(fed, bca_sibling):
+    """Failing over to the member's second gateway, the consumer gateway signs the
+    request for that gateway, so it is served there and not refused as a copy."""
+    bca = fed.gateways["BCA"]
+    assert bca.stop() == 0, bca.tail()
+    try:
+        xid = "failover-" + uuid.uuid4().hex
+        resp = fed.call("BTC", "GET", CITIZENS, "/citizens/001", xid=xid)
+        assert resp.status_code == 200, f"{resp.status_code} {resp.text[:300]}\n" \
+                                        f"{bca_sibling.tail()}"
+        assert len(fed.citizens.received(xid)) == 1
+    finally:
+        bca.spawn().wait_ready()
+        fed.wait_conf(bca, fed.registry.conf_version())
+    healthy(fed)
+
+
 def test_refused_requests_do_not_burn_the_message_id(fed):
     """Only a request whose signature verifies is remembered: a forged or stale copy
     sent first must not lock the real one out."""

@@ -1,8 +1,8 @@
 /* libFuzzer target for the canonical hashes the gateways sign
  * (include/ndx/hash.h, docs/protocol.md "Canonical hashes"). The input is
- * the request as it arrives: up to 13 fields (method, service, path, query,
+ * the request as it arrives: up to 14 fields (method, service, path, query,
  * client, X-Road-Id, user id, issue, purpose, subject, consent, timestamp,
- * content type) separated by 0xff bytes, then the body. Every value any
+ * gateway, content type) separated by 0xff bytes, then the body. Every value any
  * peer could send is thus hashed. Invariants: ndx_request_hash equals an
  * independent encoding written here from the protocol text (label, then
  * each field as an 8-byte big-endian length and its bytes, then the body
@@ -14,7 +14,7 @@
 
 #include "fuzz.h"
 
-#define NFIELDS 13
+#define NFIELDS 14
 
 struct buf {
 	uint8_t *p;
@@ -43,7 +43,7 @@ static void reference(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_
 {
 	struct buf b = { 0 };
 
-	put(&b, "ndx-request-v1", 14);
+	put(&b, "ndx-request-v2", 14);
 	for (int i = 0; i < NFIELDS; i++)
 		put(&b, f[i] ? f[i] : "", f[i] ? strlen(f[i]) : 0);
 	put(&b, body_sha, NDX_SHA256_LEN);
@@ -57,7 +57,8 @@ static void hash_of(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_LE
 	struct ndx_request_hash_input in = {
 		.method = f[0], .service = f[1], .path = f[2], .query = f[3], .client = f[4],
 		.message_id = f[5], .user_id = f[6], .issue = f[7], .purpose = f[8],
-		.subject = f[9], .consent = f[10], .timestamp = f[11], .content_type = f[12],
+		.subject = f[9], .consent = f[10], .timestamp = f[11], .gateway = f[12],
+		.content_type = f[13],
 	};
 
 	memcpy(in.body_sha256, body_sha, NDX_SHA256_LEN);
@@ -133,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The response hash over the same material. */
 	memcpy(rin.request_hash, h, sizeof h);
 	rin.status = size ? (int)data[0] * 3 - 100 : 200;
-	rin.content_type = f[12];
+	rin.content_type = f[13];
 	rin.location = f[2];
 	memcpy(rin.body_sha256, body_sha, sizeof body_sha);
 	ndx_response_hash(&rin, rh);
@@ -144,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(&b, "ndx-response-v1", 15);
 		put(&b, h, sizeof h);
 		put(&b, status, (size_t)n);
-		put(&b, f[12] ? f[12] : "", f[12] ? strlen(f[12]) : 0);
+		put(&b, f[13] ? f[13] : "", f[13] ? strlen(f[13]) : 0);
 		put(&b, f[2] ? f[2] : "", f[2] ? strlen(f[2]) : 0);
 		put(&b, body_sha, sizeof body_sha);
 		ndx_sha256(b.p, b.n, rh2);

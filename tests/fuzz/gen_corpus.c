@@ -694,14 +694,15 @@ static void gen_request_hash(void)
 	static const char *const get[] = {
 		"GET", "VN/GOV/BCA/population/citizens", "/citizens/001090000001", "a=1&b=%20",
 		"VN/GOV/BTC/tax", "t-6f1c", "u-7", "ISSUE-1", "tax-assessment",
-		"001090000001", "", "2026-01-01T00:00:00Z", "",
+		"001090000001", "", "2026-01-01T00:00:00Z", "VN/GOV/BCA/gw1", "",
 	};
 	static const char *const post[] = {
 		"POST", "VN/GOV/BCA/population/echo", "/upload/%2e%2e/x", "", "VN/GOV/BTC/tax",
-		"py-1", "", "", "", "", "", "2026-01-01T00:00:00Z", "application/json",
+		"py-1", "", "", "", "", "", "2026-01-01T00:00:00Z", "VN/GOV/BCA/gw2",
+		"application/json",
 	};
-	put_fields("get-personal", get, 13, "");
-	put_fields("post-body", post, 13, "{\"a\":\"Nguyễn Văn A\"}");
+	put_fields("get-personal", get, 14, "");
+	put_fields("post-body", post, 14, "{\"a\":\"Nguyễn Văn A\"}");
 	put_fields("few-fields", get, 3, "");
 }
 

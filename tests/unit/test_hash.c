@@ -103,7 +103,7 @@ static void expected_request(const struct ndx_request_hash_input *in, uint8_t ou
 {
 	struct enc e = { .len = 0 };
 
-	enc_str(&e, "ndx-request-v1");
+	enc_str(&e, "ndx-request-v2");
 	enc_str(&e, in->method);
 	enc_str(&e, in->service);
 	enc_str(&e, in->path);
@@ -116,6 +116,7 @@ static void expected_request(const struct ndx_request_hash_input *in, uint8_t ou
 	enc_str(&e, in->subject);
 	enc_str(&e, in->consent);
 	enc_str(&e, in->timestamp);
+	enc_str(&e, in->gateway);
 	enc_str(&e, in->content_type);
 	enc_field(&e, in->body_sha256, 32);
 	ndx_sha256(e.buf, e.len, out);
@@ -151,14 +152,15 @@ static void sample_request(struct ndx_request_hash_input *in)
 	in->subject = "001099012345";
 	in->consent = NULL;
 	in->timestamp = "2026-11-23T09:20:51Z";
+	in->gateway = "VN/GOV/BCA/gw1";
 	in->content_type = NULL;
 	ndx_sha256("", 0, in->body_sha256);
 }
 
 /* Digests computed outside ndx (Python hashlib + struct.pack('>Q')) from
  * docs/protocol.md; they change only when the documented layout does. */
-#define PINNED_REQUEST "692f3e8c16e29917485240c15914dc8c81787ffb0d790a4cfbb8450a8fee792e"
-#define PINNED_RESPONSE "f43db28c8c35d3055a83bf1da1389b361d24d773cb97ff107c6ec020be8cfe59"
+#define PINNED_REQUEST "5586977c5195cc5b74fd8e44a6093be035e5d269bf51f517ab5de18575114c02"
+#define PINNED_RESPONSE "2d82f82d1ac85fd354486b99de3ecc85fbf207d6121e9f42945865e70f81f2a2"
 
 static void test_request_fixed(void **state)
 {
@@ -201,6 +203,7 @@ static const size_t string_fields[] = {
 	offsetof(struct ndx_request_hash_input, subject),
 	offsetof(struct ndx_request_hash_input, consent),
 	offsetof(struct ndx_request_hash_input, timestamp),
+	offsetof(struct ndx_request_hash_input, gateway),
 	offsetof(struct ndx_request_hash_input, content_type),
 };
 #define N_STRING_FIELDS (sizeof string_fields / sizeof string_fields[0])
@@ -235,7 +238,7 @@ static void test_request_every_field_counts(void **state)
 	(void)state;
 	sample_request(&base);
 	ndx_request_hash(&base, h0);
-	/* Fields 2..14 of the table: a changed value, and absent vs present. */
+	/* Fields 2..15 of the table: a changed value, and absent vs present. */
 	for (size_t i = 0; i < N_STRING_FIELDS; i++) {
 		in = base;
 		*field_ptr(&in, i) = "changed";
@@ -248,7 +251,7 @@ static void test_request_every_field_counts(void **state)
 		ndx_request_hash(&in, h);
 		assert_memory_not_equal(h, h0, 32);
 	}
-	/* Field 15, the body digest: one flipped bit. */
+	/* Field 16, the body digest: one flipped bit. */
 	in = base;
 	in.body_sha256[31] ^= 0x01;
 	ndx_request_hash(&in, h);
