@@ -75,6 +75,21 @@ struct ndx_httpd_config {
 	const char *tls_cert_pem;
 	const char *tls_key_pem;
 	const char *tls_trust_pem;
+	/* What one client may hold (docs/security.md, slow-loris). 0 = the
+	 * default. max_connections: open connections in all (default 1024);
+	 * lowered at start, with one line on stderr, when RLIMIT_NOFILE cannot
+	 * be raised far enough to leave a margin of descriptors for the rest
+	 * of the process. max_connections_per_ip: open connections from one
+	 * client address (default 256); over it a new connection is closed at
+	 * once, unanswered. request_deadline_s: seconds from the first byte of
+	 * a request (the TLS handshake included, for a connection's first
+	 * request) until its head and body have all arrived (default 60); a
+	 * request still arriving then is answered 408 Client.RequestTimeout
+	 * (over TLS: only closed, see httpd.c) and its connection closed. The
+	 * wait for a first byte and the time the handler takes do not count. */
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned request_deadline_s;
 };
 
 /* The client certificate of a TLS request: when the client presented one

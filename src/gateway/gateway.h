@@ -58,6 +58,11 @@ struct gw_settings {
 	long clock_skew_s;
 	long conf_refresh_s;
 	long consent_refresh_s; /* revocation lists (revocations.c) */
+	/* Both ports (ndx_httpd_config), taken when a port opens: a SIGHUP
+	 * does not change a port that is already open. */
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned request_deadline_s;
 };
 
 struct gw_config {

@@ -291,6 +291,22 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 	if ((rc = get_long(limits, "limits.", "threads", 1, 1024, 64, &l, err, errcap)))
 		goto bad;
 	s->threads = (unsigned)l;
+	if ((rc = get_long(limits, "limits.", "connections", 1, 100000, 1024, &l, err, errcap)))
+		goto bad;
+	/* Each port's pool thread takes a share of the connection limit. */
+	if (l < (long)s->threads) {
+		rc = fail(err, errcap, NDX_EINVAL,
+			  "limits.connections: %ld is fewer than limits.threads (%u)", l, s->threads);
+		goto bad;
+	}
+	s->max_connections = (unsigned)l;
+	if ((rc = get_long(limits, "limits.", "connections_per_ip", 1, 100000, 256, &l, err,
+			   errcap)))
+		goto bad;
+	s->max_connections_per_ip = (unsigned)l;
+	if ((rc = get_long(limits, "limits.", "request_deadline_s", 1, 3600, 60, &l, err, errcap)))
+		goto bad;
+	s->request_deadline_s = (unsigned)l;
 	if ((rc = get_long(limits, "limits.", "peer_timeout_ms", 1, 3600000, 30000,
 			   &s->peer_timeout_ms, err, errcap)) ||
 	    (rc = get_long(limits, "limits.", "connect_timeout_ms", 1, 600000, 3000,

@@ -42,8 +42,9 @@ static const char USAGE[] =
 	"  --version       print the version\n"
 	"Signals: SIGTERM/SIGINT stop accepting, let exchanges in flight finish (at\n"
 	"most limits.peer_timeout_ms) and exit 0; SIGHUP re-reads the file's services,\n"
-	"limits and subsystems (listen addresses and keys need a restart) and fetches\n"
-	"the global configuration at once.\n"
+	"limits and subsystems (listen addresses, keys and the connection limits and\n"
+	"request deadline of an open port need a restart) and fetches the global\n"
+	"configuration at once.\n"
 	"Until a valid global configuration is held the gateway port stays closed and\n"
 	"exchanges are refused with 503 Server.NoConfiguration.\n";
 
@@ -162,6 +163,9 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	hc.port = g->cfg->gateway_port;
 	hc.threads = v.s->threads;
 	hc.max_body = v.s->max_body;
+	hc.max_connections = v.s->max_connections;
+	hc.max_connections_per_ip = v.s->max_connections_per_ip;
+	hc.request_deadline_s = v.s->request_deadline_s;
 	hc.handler = gw_provider_handle;
 	hc.ctx = g;
 	hc.access_log = 1;
@@ -233,6 +237,9 @@ static int serve(struct gw_config *cfg)
 	}
 	hc.threads = cfg->settings->threads;
 	hc.max_body = cfg->settings->max_body;
+	hc.max_connections = cfg->settings->max_connections;
+	hc.max_connections_per_ip = cfg->settings->max_connections_per_ip;
+	hc.request_deadline_s = cfg->settings->request_deadline_s;
 	/* Before gw_state_new, which takes cfg->settings. */
 	replay_window = (unsigned)(2 * cfg->settings->clock_skew_s + 1);
 	g.replay = gw_replay_new(GW_REPLAY_DEFAULT_CAPACITY, replay_window);

@@ -9,19 +9,26 @@
  * ndx_http_query_arg decodes them itself. With a certificate and key the
  * daemon speaks TLS (MHD's GnuTLS); with a trust list it requests client
  * certificates, verified once per connection by ndx_http_client_cert.
- * Overview: docs/architecture.md "Daemons". */
+ * What one client may hold is bounded: connections in all and per address
+ * (MHD's limits, within RLIMIT_NOFILE), and the time a request may take to
+ * arrive (the request deadline, "Request deadline" below).
+ * Overview: docs/architecture.md "Daemons", docs/security.md (T18, slow-loris). */
 #include "ndx/httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received; glibc's lacks it */
 #include <microhttpd.h>
-#include <stdatomic.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +42,32 @@
  * instead). Beyond this the connection is simply closed. */
 #define DRAIN_MAX (16u * 1024u * 1024u)
 #define CONNECTION_TIMEOUT_S 30u
+#define DEFAULT_MAX_CONNECTIONS 1024u
+#define DEFAULT_MAX_PER_IP 256u
+#define DEFAULT_DEADLINE_S 60u
+/* Descriptors left for everything but this server's connections: the
+ * listening socket, MHD's epoll and ITC descriptors per pool thread,
+ * outgoing connections (a gateway's to its peers and backends), databases,
+ * logs, and another server in the same process. */
+#define FD_MARGIN 128u
+/* How often the watchdog looks at the connections: a request is cut at most
+ * this much after its deadline, and its clock starts at most this much
+ * after its first byte. */
+#define WATCH_TICK_MS 200
+/* Refusals the watchdog logs per pass; more wait for the next pass. */
+#define WATCH_BATCH 32
+#define TIMEOUT_TYPE "Client.RequestTimeout"
+
+/* Where a connection's current request stands, for the request deadline. */
+enum conn_phase {
+	PHASE_WAITING,   /* no byte of a (next) request seen yet: not timed */
+	PHASE_HEAD,      /* request bytes arriving, the head is not complete */
+	PHASE_BODY,      /* the head is complete (handler called), the body arriving */
+	PHASE_ANSWERING, /* the request has arrived or is being answered: not timed */
+	PHASE_CUT,       /* refused for the deadline; the socket is shut down */
+};
+
+struct conn_state;
 
 struct ndx_httpd {
 	struct MHD_Daemon *mhd;
@@ -46,11 +79,33 @@ struct ndx_httpd {
 	int quiesced;
 	MHD_socket listen_fd; /* handed to us by MHD_quiesce_daemon */
 	atomic_uint active;   /* requests between their first callback and completion */
+	unsigned deadline_ms;
+	char *timeout_body; /* the 408 JSON error, built once */
+	/* lock guards conns and every conn_state's phase, start, mark_bytes;
+	 * the watchdog thread sleeps on watch_cv between passes. */
+	pthread_mutex_t lock;
+	pthread_cond_t watch_cv;
+	pthread_t watch_thread;
+	int watch_started;
+	int watch_stop;
+	struct conn_state *conns;
 };
 
-/* Per-connection state of a TLS daemon (MHD's socket context): the client
- * certificate is verified on the first request that asks, then remembered. */
+/* Per-connection state (MHD's socket context), from MHD's "started" to its
+ * "closed" notification, which comes before MHD closes the descriptor: so
+ * while a conn_state is on the list (under lock) its fd is still this
+ * connection's. Also the TLS client certificate, verified on the first
+ * request that asks, then remembered. */
 struct conn_state {
+	struct conn_state *prev, *next;
+	MHD_socket fd;
+	enum conn_phase phase;
+	int expect_continue;
+	uint64_t mark_bytes;   /* tcpi_bytes_received when the last request ended */
+	struct timespec start; /* first byte of the current request, as seen */
+	char remote[64];
+	char method[16];
+	char path[256];        /* of the current request, for the access log */
 	int checked;
 	int ok;
 	char fingerprint[2 * NDX_SHA256_LEN + 1];
@@ -77,6 +132,7 @@ struct ndx_http_resp {
 struct req_state {
 	struct ndx_httpd *srv;
 	struct MHD_Connection *conn;
+	struct conn_state *cs; /* NULL only if its allocation failed */
 	struct timespec start;
 	char *body;
 	size_t len;
@@ -441,23 +497,6 @@ int ndx_http_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65
 	return NDX_OK;
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode toe)
-{
-	struct ndx_httpd *srv = cls;
-	(void)conn;
-	if (!srv->tls)
-		return;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		/* NULL on allocation failure: the certificate is then simply
-		 * verified again on each request. */
-		*socket_context = calloc(1, sizeof(struct conn_state));
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_context);
-		*socket_context = NULL;
-	}
-}
-
 /* ---- access log -------------------------------------------------------- */
 
 /* A short write (a pipe nearly full) continues; an error drops the rest of
@@ -477,8 +516,19 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-static void access_log(struct req_state *st, const char *method, const char *path,
-		       const struct ndx_http_resp *resp)
+struct log_entry {
+	char remote[64];
+	struct timespec start;
+	char method[16];
+	char path[256];
+	int status;
+	const char *error_type;
+	size_t bytes;
+};
+
+static void access_log_line(const struct ndx_httpd *srv, const char *remote,
+			    const struct timespec *start, const char *method, const char *path,
+			    int status, const char *error_type, size_t bytes)
 {
 	struct timespec now;
 	char when[32];
@@ -488,28 +538,28 @@ static void access_log(struct req_state *st, const char *method, const char *pat
 	char *line;
 	double ms;
 
-	if (!st->srv->cfg.access_log)
+	if (!srv->cfg.access_log)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - st->start.tv_sec) * 1e3 +
-	     (double)(now.tv_nsec - st->start.tv_nsec) / 1e6;
+	ms = (double)(now.tv_sec - start->tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_object();
 	if (!o)
 		return;
 	json_object_set_new(o, "time", json_string(when));
-	json_object_set_new(o, "daemon", json_string(st->srv->name));
-	json_object_set_new(o, "remote", json_string(st->remote));
+	json_object_set_new(o, "daemon", json_string(srv->name));
+	json_object_set_new(o, "remote", json_string(remote));
 	json_object_set_new(o, "method", json_stringn(method, strlen(method)));
 	/* The path is raw bytes from the network: json_string would refuse
 	 * invalid UTF-8, leaving the field out; that is acceptable. */
 	json_object_set_new(o, "path", json_string(path));
-	json_object_set_new(o, "status", json_integer(resp->status));
-	if (resp->error_type)
-		json_object_set_new(o, "error_type", json_string(resp->error_type));
+	json_object_set_new(o, "status", json_integer(status));
+	if (error_type)
+		json_object_set_new(o, "error_type", json_string(error_type));
 	json_object_set_new(o, "duration_ms", json_real(ms));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)resp->len));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
 	line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (!line)
@@ -529,6 +579,342 @@ static void access_log(struct req_state *st, const char *method, const char *pat
 	}
 }
 
+static void access_log(struct req_state *st, const char *method, const char *path,
+		       const struct ndx_http_resp *resp)
+{
+	access_log_line(st->srv, st->remote, &st->start, method, path, resp->status,
+			resp->error_type, resp->len);
+}
+
+/* ---- request deadline ---------------------------------------------------
+ *
+ * MHD's own timeout is an idle timeout: every byte resets it, so a client
+ * that trickles a byte every few seconds keeps a connection (and memory)
+ * for as long as it likes, and MHD 0.9.75 calls us at no point while a
+ * request head is arriving. So the deadline is kept here:
+ *
+ * - Each connection's conn_state is on srv->conns from MHD's "started" to
+ *   its "closed" notification. The clock of a request starts at its first
+ *   byte: a watchdog thread looks every WATCH_TICK_MS at the connections
+ *   waiting for a request and asks the kernel (TCP_INFO, tcpi_bytes_received)
+ *   whether bytes arrived since the last request ended; the URI log callback
+ *   (request line complete) starts it too, for bytes MHD had already read.
+ *   Time spent waiting for a first byte is left to MHD's idle timeout, so a
+ *   kept-alive connection reused after a pause is not penalised.
+ * - The access handler marks the head complete (PHASE_BODY), checks the
+ *   clock on every body chunk and marks the request complete or answered
+ *   (PHASE_ANSWERING) before any response is queued; from then on the
+ *   deadline no longer applies (handlers may take their time).
+ * - A request over its deadline is cut: over plain HTTP a fixed 408 JSON
+ *   error (Client.RequestTimeout, Connection: close) is written straight to
+ *   the socket, because MHD 0.9.75 refuses to queue a response before the
+ *   whole request has arrived, and the socket is shut down both ways; MHD
+ *   then reads end-of-file and closes the connection itself. Over TLS the
+ *   session belongs to MHD's thread, so the connection is only shut down.
+ *   The cut is done by the watchdog (head or body stalled or trickling) or
+ *   by the handler on a body chunk that arrives late; both under srv->lock
+ *   and only in PHASE_HEAD or PHASE_BODY, so the 408 never mixes with a
+ *   response MHD is sending, and the descriptor cannot have been closed
+ *   and reused meanwhile. A head trickling forever therefore holds its
+ *   connection at most request_deadline_s + 2 * WATCH_TICK_MS after its
+ *   first byte (one tick to see that byte, one to see the deadline pass). */
+
+/* What the deadline checks below find. */
+enum timing { IN_TIME, TOO_LATE, WAS_CUT };
+
+static int64_t elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (int64_t)(to->tv_sec - from->tv_sec) * 1000 +
+	       (int64_t)(to->tv_nsec - from->tv_nsec) / 1000000;
+}
+
+/* Bytes the kernel has received on the connection so far; 0 when it cannot
+ * tell (then only the URI log callback starts the clock). */
+static uint64_t tcp_bytes_received(MHD_socket fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+		return 0;
+	return ti.tcpi_bytes_received;
+}
+
+static struct conn_state *conn_state_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The fixed 408 of a cut request, written with send(2): MHD cannot. The
+ * socket is non-blocking and its send buffer empty (no response has been
+ * sent for this request), so a short write only happens to a client that
+ * has stopped reading; it then gets the close alone. */
+static void write_timeout(const struct ndx_httpd *srv, MHD_socket fd)
+{
+	char buf[1024], date[64];
+	struct tm tm;
+	time_t t = time(NULL);
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(buf, sizeof buf,
+		     "HTTP/1.1 408 Request Timeout\r\n"
+		     "Connection: close\r\n"
+		     "Date: %s\r\n"
+		     "Content-Type: application/json; charset=utf-8\r\n"
+		     "X-Road-Error: " TIMEOUT_TYPE "\r\n"
+		     "Content-Length: %zu\r\n"
+		     "\r\n%s",
+		     date, strlen(srv->timeout_body), srv->timeout_body);
+	if (n > 0 && (size_t)n < sizeof buf)
+		(void)send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Cuts the request of cs (srv->lock held, cs in PHASE_HEAD or PHASE_BODY)
+ * and fills e for the access log, written once the lock is released. */
+static void cut_locked(const struct ndx_httpd *srv, struct conn_state *cs, int may_write,
+		       struct log_entry *e)
+{
+	if (may_write && !srv->tls)
+		write_timeout(srv, cs->fd);
+	shutdown(cs->fd, SHUT_RDWR);
+	cs->phase = PHASE_CUT;
+	memcpy(e->remote, cs->remote, sizeof e->remote);
+	memcpy(e->method, cs->method, sizeof e->method);
+	memcpy(e->path, cs->path, sizeof e->path);
+	e->start = cs->start;
+	e->status = 408;
+	e->error_type = TIMEOUT_TYPE;
+	e->bytes = srv->tls ? 0 : strlen(srv->timeout_body);
+}
+
+static void log_cut(const struct ndx_httpd *srv, const struct log_entry *e)
+{
+	access_log_line(srv, e->remote, &e->start, e->method, e->path, e->status, e->error_type,
+			e->bytes);
+}
+
+static void *watch_requests(void *arg)
+{
+	struct ndx_httpd *srv = arg;
+	struct log_entry cut[WATCH_BATCH];
+	struct timespec now, wake;
+	size_t ncut;
+
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->watch_stop) {
+		ncut = 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (struct conn_state *cs = srv->conns; cs && ncut < WATCH_BATCH; cs = cs->next) {
+			if (cs->phase == PHASE_WAITING) {
+				if (tcp_bytes_received(cs->fd) > cs->mark_bytes) {
+					cs->phase = PHASE_HEAD;
+					cs->start = now;
+				}
+			} else if ((cs->phase == PHASE_HEAD || cs->phase == PHASE_BODY) &&
+				   elapsed_ms(&cs->start, &now) >= (int64_t)srv->deadline_ms) {
+				/* MHD may be writing "100 Continue" just after the
+				 * head; then only close. */
+				cut_locked(srv, cs, !(cs->phase == PHASE_BODY && cs->expect_continue),
+					   &cut[ncut++]);
+			}
+		}
+		if (ncut) {
+			pthread_mutex_unlock(&srv->lock);
+			for (size_t i = 0; i < ncut; i++)
+				log_cut(srv, &cut[i]);
+			pthread_mutex_lock(&srv->lock);
+			if (ncut == WATCH_BATCH)
+				continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &wake);
+		wake.tv_nsec += WATCH_TICK_MS * 1000000L;
+		if (wake.tv_nsec >= 1000000000L) {
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		while (!srv->watch_stop &&
+		       pthread_cond_timedwait(&srv->watch_cv, &srv->lock, &wake) == 0)
+			;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct ndx_httpd *srv = cls;
+	struct conn_state *cs;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		cs = calloc(1, sizeof *cs);
+		if (!cs || !ci) {
+			/* Untracked, the connection would escape the deadline:
+			 * refuse it; MHD closes it on the end-of-file. */
+			if (ci)
+				shutdown(ci->connect_fd, SHUT_RDWR);
+			free(cs);
+			*socket_context = NULL;
+			return;
+		}
+		cs->fd = ci->connect_fd;
+		/* Every byte received so far belongs to the first request
+		 * (or its TLS handshake): mark_bytes stays 0. */
+		cs->phase = PHASE_WAITING;
+		format_remote(conn, cs->remote, sizeof cs->remote);
+		pthread_mutex_lock(&srv->lock);
+		cs->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = cs;
+		srv->conns = cs;
+		pthread_mutex_unlock(&srv->lock);
+		*socket_context = cs;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		cs = *socket_context;
+		if (!cs)
+			return;
+		pthread_mutex_lock(&srv->lock);
+		if (cs->prev)
+			cs->prev->next = cs->next;
+		else
+			srv->conns = cs->next;
+		if (cs->next)
+			cs->next->prev = cs->prev;
+		pthread_mutex_unlock(&srv->lock);
+		free(cs);
+		*socket_context = NULL;
+	}
+}
+
+/* MHD calls this once the request line has arrived, before the headers. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct ndx_httpd *srv = cls;
+	struct conn_state *cs = conn_state_of(conn);
+	size_t n;
+
+	if (!cs)
+		return NULL;
+	pthread_mutex_lock(&srv->lock);
+	if (cs->phase == PHASE_WAITING) {
+		cs->phase = PHASE_HEAD;
+		clock_gettime(CLOCK_MONOTONIC, &cs->start);
+	}
+	n = strcspn(uri, "?");
+	if (n >= sizeof cs->path)
+		n = sizeof cs->path - 1;
+	memcpy(cs->path, uri, n);
+	cs->path[n] = '\0';
+	cs->method[0] = '\0';
+	pthread_mutex_unlock(&srv->lock);
+	return NULL; /* becomes *con_cls: on_request allocates its own */
+}
+
+/* On a body chunk: IN_TIME to go on, WAS_CUT when the request has been cut
+ * (now or before) and the chunk is to be dropped. */
+static enum timing body_in_time(struct req_state *st)
+{
+	struct ndx_httpd *srv = st->srv;
+	struct conn_state *cs = st->cs;
+	struct log_entry e;
+	struct timespec now;
+	enum timing rc = IN_TIME;
+	int cut = 0;
+
+	if (!cs)
+		return IN_TIME;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&srv->lock);
+	if (cs->phase == PHASE_CUT) {
+		rc = WAS_CUT;
+	} else if (cs->phase == PHASE_BODY &&
+		   elapsed_ms(&cs->start, &now) >= (int64_t)srv->deadline_ms) {
+		/* In MHD's thread for this connection, nothing else writes. */
+		cut_locked(srv, cs, 1, &e);
+		cut = 1;
+		rc = WAS_CUT;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (cut)
+		log_cut(srv, &e);
+	return rc;
+}
+
+/* The head is complete: IN_TIME, TOO_LATE (answer 408 the usual way, MHD
+ * can now) or WAS_CUT by the watchdog already. */
+static enum timing head_in_time(struct req_state *st, const char *method)
+{
+	struct ndx_httpd *srv = st->srv;
+	struct conn_state *cs = st->cs;
+	struct timespec now;
+	enum timing rc = IN_TIME;
+
+	if (!cs)
+		return IN_TIME;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&srv->lock);
+	if (cs->phase == PHASE_CUT) {
+		rc = WAS_CUT;
+	} else {
+		if (cs->phase == PHASE_WAITING) {
+			cs->phase = PHASE_HEAD;
+			cs->start = now;
+		}
+		if (elapsed_ms(&cs->start, &now) >= (int64_t)srv->deadline_ms)
+			rc = TOO_LATE;
+		cs->phase = PHASE_BODY;
+		cs->expect_continue = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND,
+								  MHD_HTTP_HEADER_EXPECT) != NULL;
+		snprintf(cs->method, sizeof cs->method, "%s", method);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+/* A response is about to be queued: from now on the watchdog leaves the
+ * connection alone. WAS_CUT when it has been cut already. */
+static enum timing answering(struct req_state *st)
+{
+	struct conn_state *cs = st->cs;
+	enum timing rc = IN_TIME;
+
+	if (!cs)
+		return IN_TIME;
+	pthread_mutex_lock(&st->srv->lock);
+	if (cs->phase == PHASE_CUT)
+		rc = WAS_CUT;
+	else
+		cs->phase = PHASE_ANSWERING;
+	pthread_mutex_unlock(&st->srv->lock);
+	return rc;
+}
+
+/* The request is over; the connection may carry another. */
+static void request_done(struct req_state *st)
+{
+	struct conn_state *cs = st->cs;
+	uint64_t seen;
+
+	if (!cs)
+		return;
+	seen = tcp_bytes_received(cs->fd);
+	pthread_mutex_lock(&st->srv->lock);
+	if (cs->phase != PHASE_CUT) {
+		cs->phase = PHASE_WAITING;
+		cs->mark_bytes = seen;
+	}
+	pthread_mutex_unlock(&st->srv->lock);
+}
+
 /* Turns a collected response into an MHD one and queues it. */
 static enum MHD_Result send_resp(struct req_state *st, const char *method, const char *path,
 				 struct ndx_http_resp *resp)
@@ -536,6 +922,10 @@ static enum MHD_Result send_resp(struct req_state *st, const char *method, const
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (answering(st) == WAS_CUT) {
+		resp_free(resp);
+		return MHD_NO;
+	}
 	if (resp->oom || !resp->has_body) {
 		int oom = resp->oom;
 		resp_free(resp);
@@ -573,6 +963,18 @@ static enum MHD_Result send_too_big(struct req_state *st, const char *method, co
 	return send_resp(st, method, url, &resp);
 }
 
+/* A head that arrived complete but after the deadline: MHD can answer it. */
+static enum MHD_Result send_late(struct req_state *st, const char *method, const char *url)
+{
+	struct ndx_http_resp resp = { 0 };
+	char detail[96];
+	snprintf(detail, sizeof detail, "a request must arrive within %u s of its first byte",
+		 st->srv->deadline_ms / 1000);
+	ndx_http_resp_error(&resp, 408, TIMEOUT_TYPE, "the request did not arrive in time", detail);
+	ndx_http_resp_header(&resp, "Connection", "close");
+	return send_resp(st, method, url, &resp);
+}
+
 /* ---- MHD callbacks ----------------------------------------------------- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -591,10 +993,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		st->srv = srv;
 		st->conn = conn;
+		st->cs = conn_state_of(conn);
 		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		format_remote(conn, st->remote, sizeof st->remote);
 		*con_cls = st;
+		switch (head_in_time(st, method)) {
+		case WAS_CUT:
+			return MHD_NO;
+		case TOO_LATE:
+			return send_late(st, method, url);
+		case IN_TIME:
+			break;
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
@@ -617,8 +1028,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (st->responded)
-			return MHD_YES;
+		if (st->responded || body_in_time(st) == WAS_CUT)
+			return MHD_YES; /* dropped; a cut socket reads end-of-file next */
 		st->seen += n;
 		if (!st->too_big && st->len + n > srv->cfg.max_body) {
 			st->too_big = 1;
@@ -646,6 +1057,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (st->responded)
 		return MHD_YES;
+	/* The whole request is here: the handler's time is not the client's. */
+	if (answering(st) == WAS_CUT)
+		return MHD_NO;
 	if (st->too_big)
 		return send_too_big(st, method, url);
 
@@ -681,8 +1095,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls;
 	(void)conn;
 	(void)toe;
-	if (st)
+	if (st) {
+		request_done(st);
 		atomic_fetch_sub_explicit(&st->srv->active, 1, memory_order_release);
+	}
 	req_state_free(st);
 	*con_cls = NULL;
 }
@@ -701,13 +1117,61 @@ static void free_tls(struct ndx_httpd *srv)
 	}
 }
 
+/* Frees what ndx_httpd_start built, in any state short of a running MHD. */
+static void srv_free(struct ndx_httpd *srv, int sync_made)
+{
+	free_tls(srv);
+	free(srv->timeout_body);
+	free(srv->name);
+	if (sync_made) {
+		pthread_cond_destroy(&srv->watch_cv);
+		pthread_mutex_destroy(&srv->lock);
+	}
+	free(srv);
+}
+
+/* The connection limit this process can honour: a limit plus FD_MARGIN must
+ * fit under RLIMIT_NOFILE, raised toward the hard limit if need be, or MHD
+ * would fail accept(2) with EMFILE at random instead of refusing cleanly. */
+static unsigned fit_connection_limit(const char *name, unsigned want)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want + FD_MARGIN;
+	unsigned fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return want;
+	{
+		struct rlimit raised = rl;
+		raised.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) ? need
+										     : rl.rlim_max;
+		if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl.rlim_cur = raised.rlim_cur;
+	}
+	if (rl.rlim_cur >= need)
+		return want;
+	fit = rl.rlim_cur > 2 * FD_MARGIN ? (unsigned)(rl.rlim_cur - FD_MARGIN)
+					  : (unsigned)(rl.rlim_cur / 2);
+	if (fit == 0)
+		fit = 1;
+	fprintf(stderr,
+		"%s: serving at most %u connections, not %u: the descriptor limit "
+		"(RLIMIT_NOFILE) is %llu and cannot be raised\n",
+		name, fit, want, (unsigned long long)rl.rlim_cur);
+	return fit;
+}
+
 int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 {
 	struct ndx_httpd *srv;
 	struct sockaddr_in sa;
 	const char *addr;
-	unsigned threads;
+	unsigned threads, max_conn, per_ip, deadline_s;
 	const union MHD_DaemonInfo *di;
+	pthread_condattr_t ca;
+	struct ndx_http_resp tr = { 0 };
+	char detail[96];
 
 	*out = NULL;
 	if (!cfg || !cfg->handler)
@@ -737,13 +1201,26 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 && n < 256 ? (unsigned)n : 2;
 	}
+	max_conn = fit_connection_limit(
+		srv->name, cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS);
+	/* MHD shares the limit out among the pool threads; a thread with no
+	 * share would refuse every connection it accepts. */
+	if (threads > max_conn)
+		threads = max_conn;
+	per_ip = cfg->max_connections_per_ip ? cfg->max_connections_per_ip : DEFAULT_MAX_PER_IP;
+	deadline_s = cfg->request_deadline_s ? cfg->request_deadline_s : DEFAULT_DEADLINE_S;
+	if (deadline_s > 86400u)
+		deadline_s = 86400u; /* keeps deadline_ms in range */
+	srv->deadline_ms = deadline_s * 1000u;
+	srv->cfg.max_connections = max_conn;
+	srv->cfg.max_connections_per_ip = per_ip;
+	srv->cfg.request_deadline_s = deadline_s;
 
 	srv->listen_fd = MHD_INVALID_SOCKET;
 	srv->tls = cfg->tls_cert_pem && cfg->tls_key_pem;
 	if ((cfg->tls_cert_pem || cfg->tls_trust_pem) && !srv->tls) {
 		fprintf(stderr, "%s: TLS needs both a certificate and a key\n", srv->name);
-		free(srv->name);
-		free(srv);
+		srv_free(srv, 0);
 		return NDX_EINVAL;
 	}
 	/* MHD keeps pointers to the PEM strings rather than copies, and the
@@ -752,13 +1229,40 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		const char *src[3] = { cfg->tls_cert_pem, cfg->tls_key_pem, cfg->tls_trust_pem };
 		for (int i = 0; i < 3; i++) {
 			if (src[i] && !(srv->tls_pem[i] = dup_str(src[i]))) {
-				free_tls(srv);
-				free(srv->name);
-				free(srv);
+				srv_free(srv, 0);
 				return NDX_ENOMEM;
 			}
 		}
 	}
+	snprintf(detail, sizeof detail, "a request must arrive within %u s of its first byte",
+		 deadline_s);
+	ndx_http_resp_error(&tr, 408, TIMEOUT_TYPE, "the request did not arrive in time", detail);
+	if (!tr.oom && tr.body) {
+		srv->timeout_body = tr.body;
+		tr.body = NULL;
+	}
+	resp_free(&tr);
+	if (!srv->timeout_body) {
+		srv_free(srv, 0);
+		return NDX_ENOMEM;
+	}
+	if (pthread_condattr_init(&ca) != 0) {
+		srv_free(srv, 0);
+		return NDX_ENOMEM;
+	}
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&srv->lock, NULL) != 0) {
+		pthread_condattr_destroy(&ca);
+		srv_free(srv, 0);
+		return NDX_ENOMEM;
+	}
+	if (pthread_cond_init(&srv->watch_cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		pthread_mutex_destroy(&srv->lock);
+		srv_free(srv, 0);
+		return NDX_ENOMEM;
+	}
+	pthread_condattr_destroy(&ca);
 	struct MHD_OptionItem tls_opts[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_pem[0] },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_pem[1] },
@@ -776,7 +1280,10 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		cfg->port, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)max_conn,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_ip,
 		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, NULL,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_STRICT_FOR_CLIENT, cfg->strict ? 1 : 0,
@@ -786,11 +1293,16 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	if (!srv->mhd) {
 		fprintf(stderr, "%s: cannot listen on %s:%u%s\n", srv->name, addr,
 			(unsigned)cfg->port, srv->tls ? " (or the TLS key or certificate is unusable)" : "");
-		free_tls(srv);
-		free(srv->name);
-		free(srv);
+		srv_free(srv, 1);
 		return NDX_EIO;
 	}
+	if (pthread_create(&srv->watch_thread, NULL, watch_requests, srv) != 0) {
+		fprintf(stderr, "%s: cannot start the request deadline thread\n", srv->name);
+		MHD_stop_daemon(srv->mhd);
+		srv_free(srv, 1);
+		return NDX_ENOMEM;
+	}
+	srv->watch_started = 1;
 	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : cfg->port;
 	*out = srv;
@@ -825,13 +1337,20 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 
 	if (!srv)
 		return;
+	/* The watchdog goes first: MHD_stop_daemon closes the connections it
+	 * looks at. */
+	if (srv->watch_started) {
+		pthread_mutex_lock(&srv->lock);
+		srv->watch_stop = 1;
+		pthread_cond_signal(&srv->watch_cv);
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(srv->watch_thread, NULL);
+	}
 	s = srv->quiesced ? srv->listen_fd : MHD_quiesce_daemon(srv->mhd);
 	MHD_stop_daemon(srv->mhd);
 	/* Quiesce hands the listening socket to us; close it only now that no
 	 * pool thread can still be using it. */
 	if (s != MHD_INVALID_SOCKET)
 		close(s);
-	free_tls(srv);
-	free(srv->name);
-	free(srv);
+	srv_free(srv, 1);
 }
