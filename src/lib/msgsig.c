@@ -1,7 +1,7 @@
 /* The gateway signature object of docs/protocol.md "Signature object": a
  * batch of message hashes becomes the leaves of an RFC 6962 tree whose
- * root gets one Ed25519 signature, and each message gets compact JSON
- * carrying that signature and its own audit path. Parsing is strict, with
+ * root, bound to the tree size, gets one Ed25519 signature, and each
+ * message gets compact JSON carrying that signature and its own audit path. Parsing is strict, with
  * one accepted spelling of every value (all members required, no unknown
  * ones, no duplicates, exact base64, exact path length), because the
  * object arrives from the network in a header. */
@@ -102,6 +102,25 @@ static uint8_t (*build_levels(const uint8_t (*hashes)[NDX_SHA256_LEN], size_t n,
 	return t;
 }
 
+/* What the root signature covers: a label, the tree size as 8 bytes big
+ * endian, and the root. Binding the size means a verifier folds the audit
+ * path with the size the signer meant, not one an intermediary wrote into
+ * the object; the label keeps a batch signature from being read as anything
+ * else the gateway's key signs (message log tree heads, configuration). */
+#define ROOT_LABEL "ndx-batch-v1"
+#define ROOT_MSG_LEN (sizeof ROOT_LABEL - 1 + 8 + NDX_SHA256_LEN)
+
+static void root_message(const uint8_t root[NDX_SHA256_LEN], uint64_t tree_size,
+			 uint8_t msg[ROOT_MSG_LEN])
+{
+	size_t at = sizeof ROOT_LABEL - 1;
+
+	memcpy(msg, ROOT_LABEL, at);
+	for (int i = 7; i >= 0; i--)
+		msg[at++] = (uint8_t)(tree_size >> (8 * i));
+	memcpy(msg + at, root, NDX_SHA256_LEN);
+}
+
 /* One compact signature object; returns a malloc'd string or NULL. */
 static char *object_text(const char *kid, size_t n, size_t index,
 			 const uint8_t (*path)[NDX_SHA256_LEN], size_t path_len, const char *sig_b64)
@@ -136,7 +155,8 @@ int ndx_msgsig_sign_batch(const struct ndx_key *key, const uint8_t (*hashes)[NDX
 {
 	size_t start[NDX_MERKLE_MAX_PATH + 1], width[NDX_MERKLE_MAX_PATH + 1], nlevels = 0;
 	uint8_t (*t)[NDX_SHA256_LEN] = NULL;
-	uint8_t sig[NDX_ED25519_SIG_LEN], path[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN];
+	uint8_t sig[NDX_ED25519_SIG_LEN], path[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN],
+		msg[ROOT_MSG_LEN];
 	char kid[NDX_KEY_ID_HEX_LEN + 1];
 	char *sig_b64 = NULL;
 	int rc;
@@ -149,7 +169,8 @@ int ndx_msgsig_sign_batch(const struct ndx_key *key, const uint8_t (*hashes)[NDX
 	t = build_levels(hashes, n, start, width, &nlevels);
 	if (t == NULL)
 		return NDX_ENOMEM;
-	rc = ndx_sign(key, t[start[nlevels - 1]], NDX_SHA256_LEN, sig);
+	root_message(t[start[nlevels - 1]], (uint64_t)n, msg);
+	rc = ndx_sign(key, msg, sizeof msg, sig);
 	if (rc != NDX_OK)
 		goto out;
 	sig_b64 = ndx_b64_encode(sig, sizeof sig, 0);
@@ -334,7 +355,7 @@ int ndx_msgsig_verify(const struct ndx_msgsig *sig, const struct ndx_key *key,
 		      const uint8_t hash[NDX_SHA256_LEN], uint8_t root_out[NDX_SHA256_LEN])
 {
 	char kid[NDX_KEY_ID_HEX_LEN + 1];
-	uint8_t leaf[NDX_SHA256_LEN], root[NDX_SHA256_LEN];
+	uint8_t leaf[NDX_SHA256_LEN], root[NDX_SHA256_LEN], msg[ROOT_MSG_LEN];
 	int rc;
 
 	assert(sig != NULL && key != NULL && hash != NULL);
@@ -348,7 +369,8 @@ int ndx_msgsig_verify(const struct ndx_msgsig *sig, const struct ndx_key *key,
 				      (const uint8_t (*)[NDX_SHA256_LEN])sig->path, sig->path_len,
 				      root) != NDX_OK)
 		return NDX_EINVAL;
-	rc = ndx_verify(key, root, NDX_SHA256_LEN, sig->root_signature);
+	root_message(root, sig->tree_size, msg);
+	rc = ndx_verify(key, msg, sizeof msg, sig->root_signature);
 	if (rc == NDX_OK && root_out != NULL)
 		memcpy(root_out, root, NDX_SHA256_LEN);
 	return rc;

@@ -136,8 +136,14 @@ def verify_signature_object(text, public_raw, key_id, msg_hash):
                            path)
     raw_sig = base64.b64decode(sig["root_signature"], validate=True)
     assert len(raw_sig) == 64
-    ed25519.Ed25519PublicKey.from_public_bytes(public_raw).verify(raw_sig, root)
+    ed25519.Ed25519PublicKey.from_public_bytes(public_raw).verify(
+        raw_sig, batch_root_message(root, int(sig["tree_size"])))
     return sig
+
+
+def batch_root_message(root, tree_size):
+    """What a batch's root signature covers (protocol.md "Signature object")."""
+    return b"ndx-batch-v1" + struct.pack(">Q", tree_size) + root
 
 
 def sign_object(private_key, msg_hash):
@@ -147,7 +153,8 @@ def sign_object(private_key, msg_hash):
     root = leaf_hash(msg_hash)
     return {"alg": "Ed25519-batch", "key_id": hashlib.sha256(raw).hexdigest(),
             "tree_size": 1, "leaf_index": 0, "audit_path": [],
-            "root_signature": base64.b64encode(private_key.sign(root)).decode()}
+            "root_signature": base64.b64encode(
+                private_key.sign(batch_root_message(root, 1))).decode()}
 
 
 def compact(obj):

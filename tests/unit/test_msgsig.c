@@ -111,9 +111,25 @@ static void check_batch(const struct keys *k, size_t n)
 		assert_int_equal(ndx_merkle_audit_path(leaves, n, i, path, &len), NDX_OK);
 		assert_int_equal(sig->path_len, len);
 		assert_memory_equal(sig->path, path, len * NDX_SHA256_LEN);
-		/* The signature is over the raw RFC 6962 root. */
-		assert_int_equal(ndx_verify(k->a, root, NDX_SHA256_LEN, sig->root_signature),
-				 NDX_OK);
+		/* The signature is over "ndx-batch-v1", the tree size (8 bytes,
+		 * big endian) and the RFC 6962 root (docs/protocol.md), not over
+		 * the root alone nor with another size. */
+		{
+			uint8_t msg[12 + 8 + NDX_SHA256_LEN];
+
+			memcpy(msg, "ndx-batch-v1", 12);
+			for (int b = 0; b < 8; b++)
+				msg[12 + b] = (uint8_t)((uint64_t)n >> (8 * (7 - b)));
+			memcpy(msg + 20, root, NDX_SHA256_LEN);
+			assert_int_equal(ndx_verify(k->a, msg, sizeof msg, sig->root_signature),
+					 NDX_OK);
+			msg[19] ^= 0x01;
+			assert_int_equal(ndx_verify(k->a, msg, sizeof msg, sig->root_signature),
+					 NDX_EBADSIG);
+			assert_int_not_equal(ndx_verify(k->a, root, NDX_SHA256_LEN,
+							sig->root_signature),
+					     NDX_OK);
+		}
 
 		memset(got, 0, sizeof got);
 		assert_int_equal(ndx_msgsig_verify(sig, k->a, h[i], got), NDX_OK);
