@@ -14,22 +14,19 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "reqfront.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 
+_Static_assert(GW_HEADER_MAX == GW_RF_HEADER_MAX, "one header cap for both (reqfront.h)");
+
 const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok)
 {
-	size_t len = 0, i;
+	size_t len = 0;
 	const char *v = ndx_http_header_n(req, name, &len);
 
-	*ok = true;
-	if (!v)
-		return NULL;
-	for (i = 0; i < len && v[i] && v[i] != '\r' && v[i] != '\n'; i++)
-		;
-	if (i != len || len > GW_HEADER_MAX)
-		*ok = false;
+	*ok = !v || gw_rf_value_ok(v, len);
 	return v;
 }
 
@@ -47,32 +44,6 @@ static void refuse(struct ndx_http_resp *resp, int status, const char *type, con
 	va_end(ap);
 	ndx_http_resp_error(resp, status, type, msg, detail);
 	gw_metrics_error(type);
-}
-
-/* The headers an information system may send that travel on, in the
- * order of the request hash. */
-struct in_headers {
-	const char *client, *id, *user_id, *issue, *purpose, *subject, *consent, *content_type,
-		*accept, *accept_language;
-};
-
-static const char *check_headers(const struct ndx_http_req *req, struct in_headers *h)
-{
-	static const char *const names[] = { "X-Road-Client", "X-Road-Id", "X-Road-UserId",
-					     "X-Road-Issue", "Ndx-Purpose", "Ndx-Subject",
-					     "Ndx-Consent", "Content-Type", "Accept",
-					     "Accept-Language" };
-	const char **slots[] = { &h->client, &h->id, &h->user_id, &h->issue, &h->purpose,
-				 &h->subject, &h->consent, &h->content_type, &h->accept,
-				 &h->accept_language };
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		bool ok;
-		*slots[i] = gw_header(req, names[i], &ok);
-		if (!ok)
-			return names[i];
-	}
-	return NULL;
 }
 
 static int add_if(struct curl_slist **l, const char *name, const char *v)
@@ -170,32 +141,13 @@ static bool finish_log(struct cx *x)
 }
 
 
-/* Path and query go out byte for byte and are signed as received, so they
- * must be bytes libcurl sends unchanged: RFC 3986 pchar and "/" (and "?" in
- * the query). A raw non-ASCII byte or control character would be
- * re-encoded or refused on the way and the signatures would no longer
- * match. Malformed percent-encoding is left to the provider system. */
-static bool uri_chars_ok(const char *s, bool query)
-{
-	static const char extra[] = "-._~!$&'()*+,;=:@/%";
-
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr(extra, c) || (query && c == '?'))
-			continue;
-		return false;
-	}
-	return true;
-}
-
 /* The request as signed for one provider gateway: its hash covers the
  * gateway's name, so each gateway tried gets its own signature and its own
  * header list (peer.c calls sign_for_gateway before each). */
 struct sign_for {
 	struct cx *x;
-	const struct in_headers *h;
-	const char *client_wire, *ts;
+	const struct gw_rf_request *rq;
+	const char *ts;
 	struct ndx_request_hash_input hin;
 	char gateway[NDX_ID_TEXT_MAX + 64];
 	char *sig, *hash_b64;
@@ -217,7 +169,7 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 {
 	struct sign_for *sf = ud;
 	struct cx *x = sf->x;
-	const struct in_headers *h = sf->h;
+	const char *const *h = sf->rq->hdr;
 
 	sign_for_free(sf);
 	if (gw_gateway_name(json_string_value(json_object_get(gw, "member")),
@@ -234,20 +186,21 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 		return -1;
 	/* Empty values are not sent: absent and empty hash alike. Content-Type
 	 * and Expect without a value stop curl from adding its own. */
-	if (gw_slist_add(&sf->hdrs, "X-Road-Client", sf->client_wire) ||
+	if (gw_slist_add(&sf->hdrs, "X-Road-Client", sf->rq->client_wire) ||
 	    gw_slist_add(&sf->hdrs, "X-Road-Id", x->msg_id) ||
-	    add_if(&sf->hdrs, "X-Road-UserId", h->user_id) ||
-	    add_if(&sf->hdrs, "X-Road-Issue", h->issue) ||
-	    add_if(&sf->hdrs, "Ndx-Purpose", h->purpose) ||
-	    add_if(&sf->hdrs, "Ndx-Subject", h->subject) ||
-	    add_if(&sf->hdrs, "Ndx-Consent", h->consent) ||
+	    add_if(&sf->hdrs, "X-Road-UserId", h[GW_RF_USER_ID]) ||
+	    add_if(&sf->hdrs, "X-Road-Issue", h[GW_RF_ISSUE]) ||
+	    add_if(&sf->hdrs, "Ndx-Purpose", h[GW_RF_PURPOSE]) ||
+	    add_if(&sf->hdrs, "Ndx-Subject", h[GW_RF_SUBJECT]) ||
+	    add_if(&sf->hdrs, "Ndx-Consent", h[GW_RF_CONSENT]) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Timestamp", sf->ts) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Gateway", sf->gateway) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Signature", sf->sig) ||
-	    add_if(&sf->hdrs, "Accept", h->accept) ||
-	    add_if(&sf->hdrs, "Accept-Language", h->accept_language) ||
+	    add_if(&sf->hdrs, "Accept", h[GW_RF_ACCEPT]) ||
+	    add_if(&sf->hdrs, "Accept-Language", h[GW_RF_ACCEPT_LANGUAGE]) ||
 	    gw_slist_add(&sf->hdrs, "Content-Type",
-			 h->content_type && h->content_type[0] ? h->content_type : "") ||
+			 h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
+									: "") ||
 	    gw_slist_add(&sf->hdrs, "Expect", ""))
 		return -1;
 	call->headers = sf->hdrs;
@@ -260,23 +213,29 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	const struct ndx_http_req *req = x->req;
 	struct ndx_http_resp *resp = x->resp;
 	const struct ndx_conf *conf = v->c ? v->c->conf : NULL;
-	struct in_headers h;
-	struct ndx_id client_id, service_id, member_id;
-	char client_wire[NDX_ID_TEXT_MAX], service_wire[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX],
-		uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512], *suffix = NULL;
-	const char *bad, *why = NULL, *rest;
+	struct gw_rf_input in;
+	struct gw_rf_request rq;
+	struct gw_rf_refusal ref;
+	enum gw_rf_result front;
+	struct ndx_id member_id;
+	char member[NDX_ID_TEXT_MAX], uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512],
+		*suffix = NULL;
+	const char *rest;
 	const json_t *svc_obj;
 	struct sign_for sf = { 0 };
 	struct gw_xfer_resp r = { 0 };
 	struct gw_peer_call call = { 0 };
 	enum gw_xfer_result res;
-	size_t consumed, n;
+	size_t n;
 	time_t now = time(NULL);
 
-	if ((bad = check_headers(req, &h))) {
-		decline(x, 400, "Client.InvalidRequest", bad,
-			"header %s contains CR or LF or is longer than %d bytes", bad,
-			GW_HEADER_MAX);
+	/* The pure part of the checks (reqfront.c) is made at once; its
+	 * refusals are answered in their place among the configuration
+	 * checks, whose order the answers have always followed. */
+	gw_rf_input_of(req, &in);
+	front = gw_reqfront_parse(&in, GW_RF_CONSUMER, &rq, &ref);
+	if (front == GW_RF_NOT_EXCHANGE || front == GW_RF_BAD_HEADER) {
+		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		goto done;
 	}
 	if (!gw_view_live(v, now)) {
@@ -284,37 +243,25 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 			"the gateway holds no valid global configuration");
 		goto done;
 	}
-	if (!h.client || !h.client[0] ||
-	    ndx_id_parse(h.client, strlen(h.client), NDX_ID_SUBSYSTEM, &client_id, &why)) {
-		decline(x, 400, "Client.InvalidClient", why,
-			h.client ? "X-Road-Client is not a subsystem id"
-				 : "the X-Road-Client header is missing");
+	if (front == GW_RF_BAD_CLIENT) {
+		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		goto done;
 	}
-	ndx_id_format(&client_id, x->client, sizeof x->client);
-	ndx_id_format_wire(&client_id, client_wire, sizeof client_wire);
+	snprintf(x->client, sizeof x->client, "%s", rq.client);
 	if (!gw_settings_has_subsystem(v->s, x->client) || !ndx_conf_subsystem(conf, x->client)) {
 		decline(x, 403, "Client.UnknownClient", x->client,
 			"%s is not a subsystem that may use this gateway", x->client);
 		goto done;
 	}
-	if (ndx_id_parse_prefix(req->path + 4, strlen(req->path + 4), NDX_ID_SERVICE, &service_id,
-				&consumed, &why)) {
-		decline(x, 400, "Client.InvalidRequest", why, "malformed service id in the path");
+	if (front != GW_RF_ACCEPTED) {
+		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		goto done;
 	}
-	rest = req->path + 4 + consumed;
-	if (!uri_chars_ok(rest, false) || !uri_chars_ok(req->query, true)) {
-		decline(x, 400, "Client.InvalidRequest", NULL,
-			"the path or query holds a byte RFC 3986 does not allow there "
-			"(percent-encode it)");
-		goto done;
-	}
-	ndx_id_format(&service_id, x->service, sizeof x->service);
-	ndx_id_format_wire(&service_id, service_wire, sizeof service_wire);
+	rest = rq.rest;
+	snprintf(x->service, sizeof x->service, "%s", rq.service);
 	/* From here on the exchange is one of ours, with a message id: every
 	 * answer, refusals included, is logged before it goes out. */
-	x->msg_id = h.id;
+	x->msg_id = rq.hdr[GW_RF_ID];
 	if (!x->msg_id || !x->msg_id[0]) {
 		if (gw_uuid(uuid) != NDX_OK) {
 			decline(x, 500, "Server.Internal", NULL, "no randomness for a message id");
@@ -322,8 +269,8 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 		}
 		x->msg_id = uuid;
 	}
-	x->purpose = h.purpose;
-	x->subject = h.subject;
+	x->purpose = rq.hdr[GW_RF_PURPOSE];
+	x->subject = rq.hdr[GW_RF_SUBJECT];
 	x->identified = true;
 	svc_obj = ndx_conf_service(conf, x->service);
 	if (!svc_obj) {
@@ -341,8 +288,7 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 
 	memset(&sf, 0, sizeof sf);
 	sf.x = x;
-	sf.h = &h;
-	sf.client_wire = client_wire;
+	sf.rq = &rq;
 	sf.ts = ts;
 	sf.hin.method = req->method;
 	sf.hin.service = x->service;
@@ -350,23 +296,23 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	sf.hin.query = req->query;
 	sf.hin.client = x->client;
 	sf.hin.message_id = x->msg_id;
-	sf.hin.user_id = h.user_id;
-	sf.hin.issue = h.issue;
-	sf.hin.purpose = h.purpose;
-	sf.hin.subject = h.subject;
-	sf.hin.consent = h.consent;
+	sf.hin.user_id = rq.hdr[GW_RF_USER_ID];
+	sf.hin.issue = rq.hdr[GW_RF_ISSUE];
+	sf.hin.purpose = rq.hdr[GW_RF_PURPOSE];
+	sf.hin.subject = rq.hdr[GW_RF_SUBJECT];
+	sf.hin.consent = rq.hdr[GW_RF_CONSENT];
 	sf.hin.timestamp = ts;
-	sf.hin.content_type = h.content_type;
+	sf.hin.content_type = rq.hdr[GW_RF_CONTENT_TYPE];
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, sf.hin.body_sha256);
-	n = 4 + strlen(service_wire) + strlen(rest) + strlen(req->query) + 2;
+	n = 4 + strlen(rq.service_wire) + strlen(rest) + strlen(req->query) + 2;
 	suffix = malloc(n);
 	if (!suffix) {
 		decline(x, 500, "Server.Internal", NULL, "cannot build the request");
 		goto done;
 	}
-	snprintf(suffix, n, "/r1/%s%s%s%s", service_wire, rest, req->query[0] ? "?" : "",
+	snprintf(suffix, n, "/r1/%s%s%s%s", rq.service_wire, rest, req->query[0] ? "?" : "",
 		 req->query);
-	ndx_id_parent(&service_id, NDX_ID_MEMBER, &member_id);
+	ndx_id_parent(&rq.service_id, NDX_ID_MEMBER, &member_id);
 	ndx_id_format(&member_id, member, sizeof member);
 	call.conf = conf;
 	call.member = member;

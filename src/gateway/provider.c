@@ -21,6 +21,7 @@
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 #include "personal.h"
+#include "reqfront.h"
 #include "replay.h"
 
 struct exch {
@@ -241,18 +242,17 @@ static void exchange(struct exch *x)
 	const struct ndx_http_req *req = x->req;
 	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX],
 		self[NDX_ID_TEXT_MAX + 64];
-	const char *key_id, *why = NULL, *client_hdr, *ts_hdr, *msg_id, *member, *for_gw;
-	struct ndx_id service_id, client_id, cmember;
+	const char *key_id, *client_hdr, *ts_hdr, *msg_id, *member, *for_gw;
+	struct ndx_id cmember;
 	struct ndx_request_hash_input hin;
+	struct gw_rf_input in;
+	struct gw_rf_request rq;
+	struct gw_rf_refusal ref;
+	enum gw_rf_result front;
 	const json_t *svc_obj;
 	const struct gw_service *svc;
 	time_t now = time(NULL), ts;
-	size_t consumed;
 	int client_ok;
-	static const char *const checked[] = { "X-Road-Client", "X-Road-Id", "X-Road-UserId",
-					       "X-Road-Issue", "Ndx-Purpose", "Ndx-Subject",
-					       "Ndx-Consent", "Ndx-Timestamp", "Ndx-Gateway",
-					       "Content-Type", "Accept", "Accept-Language" };
 
 	if (!gw_view_live(x->v, now)) {
 		refuse(x, 503, "Server.NoConfiguration", NULL,
@@ -276,32 +276,31 @@ static void exchange(struct exch *x)
 		return;
 	}
 	snprintf(peer_member, sizeof peer_member, "%s", member);
-	if (strncmp(req->path, "/r1/", 4) != 0 ||
-	    ndx_id_parse_prefix(req->path + 4, strlen(req->path + 4), NDX_ID_SERVICE, &service_id,
-				&consumed, &why)) {
-		refuse(x, 400, "Client.InvalidRequest", why ? why : req->path,
-		       "expected /r1/{serviceId}[/path]");
+	/* Path, headers and X-Road-Client (reqfront.c). A bad client is
+	 * refused only once the request hash is known, so that the refusal
+	 * is signed. */
+	gw_rf_input_of(req, &in);
+	front = gw_reqfront_parse(&in, GW_RF_PROVIDER, &rq, &ref);
+	if (front != GW_RF_ACCEPTED && front != GW_RF_BAD_CLIENT) {
+		refuse(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		return;
 	}
-	x->rest = req->path + 4 + consumed;
-	ndx_id_format(&service_id, x->service, sizeof x->service);
-	for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
-		bool ok;
-		gw_header(req, checked[i], &ok);
-		if (!ok) {
-			refuse(x, 400, "Client.InvalidRequest", checked[i],
-			       "header %s contains CR or LF or is longer than %d bytes", checked[i],
-			       GW_HEADER_MAX);
-			return;
-		}
+	/* The consumer gateway refuses these already; a member's gateway that
+	 * does not must not get them to the provider system (libcurl would
+	 * re-encode or refuse them on the way). */
+	if (!gw_rf_uri_chars_ok(rq.rest, false) || !gw_rf_uri_chars_ok(req->query, true)) {
+		refuse(x, 400, "Client.InvalidRequest", NULL,
+		       "the path or query holds a byte RFC 3986 does not allow there "
+		       "(percent-encode it)");
+		return;
 	}
-	client_hdr = ndx_http_header(req, "X-Road-Client");
-	client_ok = client_hdr && ndx_id_parse(client_hdr, strlen(client_hdr), NDX_ID_SUBSYSTEM,
-					       &client_id, &why) == NDX_OK;
-	if (client_ok)
-		ndx_id_format(&client_id, x->client, sizeof x->client);
-	else
-		snprintf(x->client, sizeof x->client, "%s", client_hdr ? client_hdr : "");
+	x->rest = rq.rest;
+	snprintf(x->service, sizeof x->service, "%s", rq.service);
+	client_hdr = rq.hdr[GW_RF_CLIENT];
+	client_ok = front == GW_RF_ACCEPTED;
+	/* A client that does not parse is hashed as it came. */
+	snprintf(x->client, sizeof x->client, "%s",
+		 client_ok ? rq.client : client_hdr ? client_hdr : "");
 
 	/* From here on the request hash is known and answers are signed. */
 	ts_hdr = ndx_http_header(req, "Ndx-Timestamp");
@@ -336,12 +335,10 @@ static void exchange(struct exch *x)
 	}
 
 	if (!client_ok) {
-		refuse(x, 400, "Client.InvalidClient", why,
-		       client_hdr ? "X-Road-Client is not a subsystem id"
-				  : "the X-Road-Client header is missing");
+		refuse(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		return;
 	}
-	ndx_id_parent(&client_id, NDX_ID_MEMBER, &cmember);
+	ndx_id_parent(&rq.client_id, NDX_ID_MEMBER, &cmember);
 	{
 		char cm[NDX_ID_TEXT_MAX];
 		ndx_id_format(&cmember, cm, sizeof cm);

@@ -561,6 +561,25 @@ def test_raw_bytes_in_consumer_paths_are_400(fed, p):
     assert json.loads(body)["type"] == "Client.InvalidRequest"
 
 
+@pytest.mark.parametrize("p", RAW_BYTE_PATHS, ids=["ff-fe", "del"])
+def test_raw_bytes_on_the_gateway_port_are_400(fed, p):
+    """A member gateway that passes on bytes RFC 3986 does not allow (ndx's consumer
+    port refuses them) gets 400 from the provider gateway; nothing reaches the provider
+    system, in the path or in the query."""
+    ctx, _ = as_gateway(fed)
+    for target in (b"/r1/" + CITIZENS.encode() + b"/citizens" + p,
+                   b"/r1/" + CITIZENS.encode() + b"/citizens/001?q=" + p[1:]):
+        xid = "rawg-" + uuid.uuid4().hex
+        status, body = raw_request(provider_port(fed),
+                                   _head(b"X-Road-Id: " + xid.encode() + b"\r\n", target),
+                                   tls_ctx=ctx)
+        where = f"{target!r}: {status} {body[:300]!r}\n{fed.tails()}"
+        assert status == 400, where
+        assert json.loads(body)["type"] == "Client.InvalidRequest", where
+        nothing_reached(fed, xid)
+    healthy(fed)
+
+
 def test_malformed_percent_encoding_on_the_gateway_port(fed):
     """The same paths on the gateway port, signed over the raw path as sent."""
     ctx, key = as_gateway(fed)
