@@ -16,6 +16,7 @@ tests use it from Python and revoke it.
 """
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -23,13 +24,16 @@ import os
 import signal
 import ssl
 import struct
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -57,6 +61,7 @@ CITIZENS_OPENAPI = {
 
 
 from conftest import free_port  # noqa: E402,F401  (one allocator for the whole run)
+from conftest import Registry, registry_exe  # noqa: E402
 
 
 def gateway_exe(build_dir):
@@ -709,3 +714,41 @@ def remove_fake_provider(fed):
     fed.ndx("member", "remove", FAKE_MEMBER, check=False)
     for gw in fed.gateways.values():
         fed.wait_conf(gw, fed.registry.conf_version())
+
+
+@contextlib.contextmanager
+def running_federation(build_dir, prefix, gateway_class=None, setup=None):
+    """A registry and a started Federation in a fresh directory, for a module fixture.
+    gateway_class replaces Gateway while the gateways are made; setup(f) runs once
+    they are up. On the way out every process is stopped: a non-zero exit fails the
+    module (its files are kept), else the directory is removed."""
+    global Gateway
+    if not gateway_exe(build_dir).is_file():
+        pytest.fail(f"{gateway_exe(build_dir)} is missing: build it first", pytrace=False)
+    # Not under pytest's basetemp: other pytest sessions on this machine rotate it away.
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    (workdir / "registry").mkdir()
+    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
+    problems = []
+    try:
+        f = Federation(build_dir, reg, workdir / "fed")
+        orig = Gateway
+        try:
+            if gateway_class is not None:
+                Gateway = gateway_class
+            f.start()
+            if setup is not None:
+                setup(f)
+        except RuntimeError as e:
+            pytest.fail(str(e), pytrace=False)
+        finally:
+            Gateway = orig
+        yield f
+        problems = f.close()
+    finally:
+        rc = reg.stop()
+    if rc not in (0, None):
+        problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
+    if problems:
+        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
+    shutil.rmtree(workdir, ignore_errors=True)

@@ -10,12 +10,10 @@ reused after a pause)."""
 import http.client
 import json
 import select
-import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +23,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
-from conftest import Registry, free_port, registry_exe  # noqa: E402
-from federation import ECHO, TAX, Federation, tls_context  # noqa: E402
+from conftest import free_port  # noqa: E402
+from federation import ECHO, TAX, tls_context  # noqa: E402
 
 PER_IP = 4
 DEADLINE_S = 2
@@ -38,37 +36,22 @@ TICK_S = 0.2
 CUT_BY_S = DEADLINE_S + 2 * TICK_S + 1.6
 
 
+def _limit_btc(f):
+    """BTC's gateway again, with a small per-address limit and a short deadline."""
+    gw = f.gateways["BTC"]
+    rc = gw.stop()
+    assert rc == 0, f"ndx-gateway BTC exited with {rc}:\n{gw.tail()}"
+    # A new dict: the federation's gateways share their limits object.
+    gw.limits = dict(gw.limits, connections_per_ip=PER_IP, request_deadline_s=DEADLINE_S)
+    gw.write_config()
+    gw.start()
+    wait_listening(gw.gateway_port)
+
+
 @pytest.fixture(scope="module")
 def fed(build_dir):
-    if not F.gateway_exe(build_dir).is_file():
-        pytest.fail(f"{F.gateway_exe(build_dir)} is missing: build it first", pytrace=False)
-    workdir = Path(tempfile.mkdtemp(prefix="ndx-limits-"))
-    (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
-    try:
-        f = Federation(build_dir, reg, workdir / "fed")
-        try:
-            f.start()
-            gw = f.gateways["BTC"]
-            rc = gw.stop()
-            assert rc == 0, f"ndx-gateway BTC exited with {rc}:\n{gw.tail()}"
-            # A new dict: the federation's gateways share their limits object.
-            gw.limits = dict(gw.limits, connections_per_ip=PER_IP,
-                             request_deadline_s=DEADLINE_S)
-            gw.write_config()
-            gw.start()
-            wait_listening(gw.gateway_port)
-        except RuntimeError as e:
-            pytest.fail(str(e), pytrace=False)
+    with F.running_federation(build_dir, "ndx-limits-", setup=_limit_btc) as f:
         yield f
-        problems = f.close()
-    finally:
-        rc = reg.stop()
-    if rc not in (0, None):
-        problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
-    if problems:
-        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---- helpers ----------------------------------------------------------------------------

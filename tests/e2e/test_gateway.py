@@ -8,10 +8,8 @@ import base64
 import http.client
 import json
 import re
-import shutil
 import socket
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -25,7 +23,6 @@ from requests.structures import CaseInsensitiveDict
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
-from conftest import Registry, registry_exe  # noqa: E402
 from federation import (BCA, BTC, CITIZENS, ECHO, INSURANCE, POPULATION,  # noqa: E402
                         TAX, Federation, gateway_request, raw_http, tls_context)
 
@@ -39,27 +36,8 @@ RESPONSE_HEADERS = ("X-Road-Client", "X-Road-Service", "X-Road-Id", "X-Road-Requ
 @pytest.fixture(scope="module")
 def fed(build_dir):
     """The shared federation: started once for the module (a few seconds)."""
-    if not F.gateway_exe(build_dir).is_file():
-        pytest.fail(f"{F.gateway_exe(build_dir)} is missing: build it first", pytrace=False)
-    # Not under pytest's basetemp: other pytest sessions on this machine rotate it away.
-    workdir = Path(tempfile.mkdtemp(prefix="ndx-gwfed-"))
-    (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
-    try:
-        f = Federation(build_dir, reg, workdir / "fed")
-        try:
-            f.start()
-        except RuntimeError as e:
-            pytest.fail(str(e), pytrace=False)
+    with F.running_federation(build_dir, "ndx-gwfed-") as f:
         yield f
-        problems = f.close()
-    finally:
-        rc = reg.stop()
-    if rc not in (0, None):
-        problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
-    if problems:
-        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---- helpers ----------------------------------------------------------------------------

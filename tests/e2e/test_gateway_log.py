@@ -10,7 +10,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -27,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
-from conftest import Registry, registry_exe  # noqa: E402
-from federation import (CITIZENS, ECHO, TAX, Federation, gateway_request,  # noqa: E402
+from federation import (CITIZENS, ECHO, TAX, gateway_request,  # noqa: E402
                         tls_context)
 
 CLI_TIMEOUT = 30
@@ -61,30 +59,8 @@ class LogGateway(F.Gateway):
 
 @pytest.fixture(scope="module")
 def fed(build_dir):
-    if not F.gateway_exe(build_dir).is_file():
-        pytest.fail(f"{F.gateway_exe(build_dir)} is missing: build it first", pytrace=False)
-    workdir = Path(tempfile.mkdtemp(prefix="ndx-gwlog-"))
-    (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
-    problems = []
-    try:
-        f = Federation(build_dir, reg, workdir / "fed")
-        orig, F.Gateway = F.Gateway, LogGateway
-        try:
-            f.start()
-        except RuntimeError as e:
-            pytest.fail(str(e), pytrace=False)
-        finally:
-            F.Gateway = orig
+    with F.running_federation(build_dir, "ndx-gwlog-", gateway_class=LogGateway) as f:
         yield f
-        problems = f.close()
-    finally:
-        rc = reg.stop()
-    if rc not in (0, None):
-        problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
-    if problems:
-        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---- helpers ---------------------------------------------------------------------------

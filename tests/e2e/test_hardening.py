@@ -9,11 +9,9 @@ slow-loris one waits out libmicrohttpd's 30 s idle timeout (src/lib/httpd.c)."""
 import http.client
 import json
 import select
-import shutil
 import socket
 import ssl
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -24,8 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
-from conftest import Registry, registry_exe  # noqa: E402
-from federation import (CITIZENS, ECHO, TAX, Federation, gateway_request,  # noqa: E402
+from federation import (CITIZENS, ECHO, TAX, gateway_request,  # noqa: E402
                         tls_context)
 
 # src/lib/httpd.c CONNECTION_TIMEOUT_S: libmicrohttpd closes a connection after this
@@ -36,26 +33,8 @@ CLOCK_SKEW_S = 300  # federation.py limits.clock_skew_s
 
 @pytest.fixture(scope="module")
 def fed(build_dir):
-    if not F.gateway_exe(build_dir).is_file():
-        pytest.fail(f"{F.gateway_exe(build_dir)} is missing: build it first", pytrace=False)
-    workdir = Path(tempfile.mkdtemp(prefix="ndx-harden-"))
-    (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
-    try:
-        f = Federation(build_dir, reg, workdir / "fed")
-        try:
-            f.start()
-        except RuntimeError as e:
-            pytest.fail(str(e), pytrace=False)
+    with F.running_federation(build_dir, "ndx-harden-") as f:
         yield f
-        problems = f.close()
-    finally:
-        rc = reg.stop()
-    if rc not in (0, None):
-        problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
-    if problems:
-        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---- helpers ----------------------------------------------------------------------------
