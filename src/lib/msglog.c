@@ -1138,43 +1138,17 @@ void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out)
 	pthread_mutex_unlock(&log->lock);
 }
 
-int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
-			  ndx_msglog_entry_cb cb, void *ctx)
+/* Hands cb the records a read query yields, in its order, until cb returns
+ * non-zero or a record is older than since_ms. */
+static int each_record(struct ndx_msglog *log, enum ndx__msglog_query query, const char *subject,
+		       int64_t since_ms, ndx_msglog_entry_cb cb, void *ctx)
 {
 	struct ndx__msglog_iter *it = NULL;
 	struct ndx_msglog_entry e;
 	int rc, r;
 
-	assert(log != NULL && cb != NULL);
-	if (subject == NULL || subject[0] == '\0' || log->rd == NULL)
-		return NDX_EINVAL;
 	pthread_mutex_lock(&log->rd_lock);
-	rc = log->rd->ops->iter_open(log->rd, NDX__Q_RECORDS_BY_SUBJECT, 0, subject, &it);
-	if (rc == NDX_OK) {
-		while ((r = log->rd->ops->iter_record(it, &e)) == 1) {
-			if (cb(&e, ctx) != 0)
-				break;
-		}
-		if (r < 0)
-			rc = r == NDX_EINVAL ? NDX_EDB : r;
-		log->rd->ops->iter_close(it);
-	}
-	pthread_mutex_unlock(&log->rd_lock);
-	return rc;
-}
-
-int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry_cb cb,
-		      void *ctx)
-{
-	struct ndx__msglog_iter *it = NULL;
-	struct ndx_msglog_entry e;
-	int rc, r;
-
-	assert(log != NULL && cb != NULL);
-	if (log->rd == NULL)
-		return NDX_EINVAL;
-	pthread_mutex_lock(&log->rd_lock);
-	rc = log->rd->ops->iter_open(log->rd, NDX__Q_RECORDS_DESC, 0, NULL, &it);
+	rc = log->rd->ops->iter_open(log->rd, query, 0, subject, &it);
 	if (rc == NDX_OK) {
 		while ((r = log->rd->ops->iter_record(it, &e)) == 1) {
 			if (e.time_ms < since_ms || cb(&e, ctx) != 0)
@@ -1186,6 +1160,24 @@ int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry
 	}
 	pthread_mutex_unlock(&log->rd_lock);
 	return rc;
+}
+
+int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
+			  ndx_msglog_entry_cb cb, void *ctx)
+{
+	assert(log != NULL && cb != NULL);
+	if (subject == NULL || subject[0] == '\0' || log->rd == NULL)
+		return NDX_EINVAL;
+	return each_record(log, NDX__Q_RECORDS_BY_SUBJECT, subject, INT64_MIN, cb, ctx);
+}
+
+int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry_cb cb,
+		      void *ctx)
+{
+	assert(log != NULL && cb != NULL);
+	if (log->rd == NULL)
+		return NDX_EINVAL;
+	return each_record(log, NDX__Q_RECORDS_DESC, NULL, since_ms, cb, ctx);
 }
 
 int ndx_msglog_close(struct ndx_msglog *log)
