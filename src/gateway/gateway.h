@@ -266,6 +266,8 @@ struct gw_ctx {
 	struct ndx_msglog *log; /* open from before the ports start until after they stop */
 	struct gw_revocations *revs; /* consent revocation lists (personal.h) */
 	struct gw_replay *replay;    /* accepted (key id, client, X-Road-Id) (replay.h) */
+	/* This gateway's name in Ndx-Gateway and the request hash, made once */
+	char name[NDX_ID_TEXT_MAX + 64];
 };
 
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);

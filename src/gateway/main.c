@@ -240,7 +240,11 @@ static int serve(struct gw_config *cfg)
 	hc.max_connections = cfg->settings->max_connections;
 	hc.max_connections_per_ip = cfg->settings->max_connections_per_ip;
 	hc.request_deadline_s = cfg->settings->request_deadline_s;
-	/* Before gw_state_new, which takes cfg->settings. */
+	if (gw_gateway_name(cfg->member, cfg->code, g.name, sizeof g.name) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": member and code make too long a gateway name\n");
+		goto out;
+	}
+		/* Before gw_state_new, which takes cfg->settings. */
 	replay_window = (unsigned)(2 * cfg->settings->clock_skew_s + 1);
 	g.replay = gw_replay_new(GW_REPLAY_DEFAULT_CAPACITY, replay_window);
 	if (!g.replay) {

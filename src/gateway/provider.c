@@ -240,8 +240,8 @@ out:
 static void exchange(struct exch *x)
 {
 	const struct ndx_http_req *req = x->req;
-	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX],
-		self[NDX_ID_TEXT_MAX + 64];
+	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX];
+	const char *self = x->g->name;
 	const char *key_id, *client_hdr, *ts_hdr, *msg_id, *member, *for_gw;
 	struct ndx_id cmember;
 	struct ndx_request_hash_input hin;
@@ -303,8 +303,8 @@ static void exchange(struct exch *x)
 		 client_ok ? rq.client : client_hdr ? client_hdr : "");
 
 	/* From here on the request hash is known and answers are signed. */
-	ts_hdr = ndx_http_header(req, "Ndx-Timestamp");
-	msg_id = ndx_http_header(req, "X-Road-Id");
+	ts_hdr = rq.hdr[GW_RF_TIMESTAMP];
+	msg_id = rq.hdr[GW_RF_ID];
 	memset(&hin, 0, sizeof hin);
 	hin.method = req->method;
 	hin.service = x->service;
@@ -312,20 +312,16 @@ static void exchange(struct exch *x)
 	hin.query = req->query;
 	hin.client = x->client;
 	hin.message_id = msg_id;
-	hin.user_id = ndx_http_header(req, "X-Road-UserId");
-	hin.issue = ndx_http_header(req, "X-Road-Issue");
-	hin.purpose = ndx_http_header(req, "Ndx-Purpose");
-	hin.subject = ndx_http_header(req, "Ndx-Subject");
-	hin.consent = ndx_http_header(req, "Ndx-Consent");
+	hin.user_id = rq.hdr[GW_RF_USER_ID];
+	hin.issue = rq.hdr[GW_RF_ISSUE];
+	hin.purpose = rq.hdr[GW_RF_PURPOSE];
+	hin.subject = rq.hdr[GW_RF_SUBJECT];
+	hin.consent = rq.hdr[GW_RF_CONSENT];
 	hin.timestamp = ts_hdr;
 	/* Hashed as this gateway's own name, whatever the header says: a
 	 * request signed for a sibling gateway cannot verify here. */
-	if (gw_gateway_name(x->g->cfg->member, x->g->cfg->code, self, sizeof self) != NDX_OK) {
-		refuse(x, 500, "Server.Internal", NULL, "this gateway's name does not fit");
-		return;
-	}
 	hin.gateway = self;
-	hin.content_type = ndx_http_header(req, "Content-Type");
+	hin.content_type = rq.hdr[GW_RF_CONTENT_TYPE];
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
 	ndx_request_hash(&hin, x->req_hash);
 	x->hashed = 1;
@@ -364,7 +360,7 @@ static void exchange(struct exch *x)
 	/* Each gateway keeps its own replay cache, so a copy of a request
 	 * accepted by a sibling gateway of this member would pass it: the
 	 * consumer signs for one gateway, and the others refuse. */
-	for_gw = ndx_http_header(req, "Ndx-Gateway");
+	for_gw = rq.hdr[GW_RF_GATEWAY];
 	if (!for_gw) {
 		refuse(x, 401, "Security.WrongGateway", NULL,
 		       "the Ndx-Gateway header is missing (this gateway is %s)", self);
