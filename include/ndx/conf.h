@@ -67,8 +67,10 @@ int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
 /* Parses and validates a document without checking any signature (used by
  * the registry on what it has just built, and by tests): every id well
  * formed, every reference resolves (subsystem -> member, service ->
- * subsystem, gateway -> member, grant -> client subsystem and service), no
- * duplicates, methods known, keys decodable. Errors as ndx_conf_verify. */
+ * subsystem, gateway -> member, grant -> client subsystem and service, bulk
+ * purpose -> the service's purposes), no duplicates, methods known, keys
+ * decodable, embargoes and id providers well formed. Errors as
+ * ndx_conf_verify. */
 int ndx_conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 		   char *err, size_t errcap);
 
@@ -117,5 +119,25 @@ const struct ndx_key *ndx_conf_consent_key(const struct ndx_conf *conf, const ch
 const json_t *ndx_conf_consent_service(const struct ndx_conf *conf, const char *issuer_id);
 /* True when a key id or certificate fingerprint is in the revocations. */
 bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fingerprint);
+
+/* ---- subjects: bulk reads, embargoes, e-ID (docs/protocol.md) --------- */
+
+/* The longest embargo a document may set: 100 years, so that a time plus an
+ * embargo never overflows. */
+#define NDX_CONF_EMBARGO_MAX_S ((int64_t)36525 * 86400)
+
+/* True when service_id is in conf and purpose is one of its bulk_purposes
+ * (an answer for that purpose may concern several people). False for NULL
+ * arguments. */
+bool ndx_conf_bulk_allowed(const struct ndx_conf *conf, const char *service_id,
+			   const char *purpose);
+/* The embargo of purpose in seconds (1 .. NDX_CONF_EMBARGO_MAX_S), 0 when it
+ * has none or purpose is NULL. */
+int64_t ndx_conf_embargo_s(const struct ndx_conf *conf, const char *purpose);
+/* The Ed25519 key of id provider issuer (an exact string match with its
+ * "issuer"; parsed once at load); kid, when not NULL, must be its
+ * sign_key_id. NULL when unknown. Borrowed from conf, valid while it lives. */
+const struct ndx_key *ndx_conf_id_provider_key(const struct ndx_conf *conf,
+					       const char *issuer, const char *kid);
 
 #endif

@@ -4,7 +4,8 @@
  * conf.json, the six verification steps, and the indexes a gateway consults
  * on every request (members, subsystems, services, gateways by TLS
  * fingerprint and by member, grants by client and service, revocations,
- * consent services' signing keys).
+ * consent services' signing keys, bulk purposes, embargoes by purpose,
+ * id providers' signing keys).
  * Everything is built once at load; afterwards a struct ndx_conf is only
  * read, so threads share it without locks. */
 #include "ndx/conf.h"
@@ -65,6 +66,10 @@ struct ndx_conf {
 	const json_t *consent_services; /* borrowed from doc */
 	size_t ncs;
 	struct ndx_key **cs_keys; /* parallel to consent_services */
+	json_t *embargo;       /* purpose -> embargo object */
+	const json_t *id_providers; /* borrowed from doc, NULL when absent */
+	size_t nidp;
+	struct ndx_key **idp_keys; /* parallel to id_providers */
 };
 
 /* Where validation errors go. */
@@ -233,6 +238,51 @@ static int ensure_object(struct errbuf *e, const json_t *v, const char *where)
 	return NDX_OK;
 }
 
+/* An optional array: absent or null leaves *out NULL (the same as empty). */
+static int get_optional_array(struct errbuf *e, const json_t *obj, const char *where,
+			      const char *field, const json_t **out)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return NDX_OK;
+	if (!json_is_array(v))
+		return fail(e, NDX_EINVAL, "%s%s%s: expected an array", where,
+			    *where ? "." : "", field);
+	*out = v;
+	return NDX_OK;
+}
+
+/* The sign_key / sign_key_id pair of a gateway, consent service or id
+ * provider: decodes the key once into *key (caller frees, also on failure)
+ * and checks that the id is the key's. */
+static int parse_sign_key(struct errbuf *e, const char *where, const char *sk,
+			  const char *skid, struct ndx_key **key)
+{
+	char kid[NDX_KEY_ID_HEX_LEN + 1];
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc;
+
+	if (ndx_b64_decode(sk, strlen(sk), 0, &raw, &rawlen) != NDX_OK ||
+	    rawlen != NDX_ED25519_PUBLIC_LEN) {
+		free(raw);
+		return fail(e, NDX_EINVAL, "%s.sign_key: expected base64 of a 32-byte "
+			    "Ed25519 public key", where);
+	}
+	rc = ndx_key_from_public_raw(raw, key);
+	free(raw);
+	if (rc != NDX_OK)
+		return fail(e, rc == NDX_ENOMEM ? rc : NDX_EINVAL,
+			    "%s.sign_key: not a usable Ed25519 public key", where);
+	ndx_key_id(*key, kid);
+	if (strcmp(kid, skid) != 0)
+		return fail(e, NDX_EINVAL, "%s.sign_key_id: does not match sign_key "
+			    "(its key id is %s)", where, kid);
+	return NDX_OK;
+}
+
 /* ---- configuration ---------------------------------------------------- */
 
 void ndx_conf_free(struct ndx_conf *conf)
@@ -245,6 +295,10 @@ void ndx_conf_free(struct ndx_conf *conf)
 	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
 		ndx_key_free(conf->cs_keys[i]);
 	free(conf->cs_keys);
+	for (size_t i = 0; i < conf->nidp && conf->idp_keys != NULL; i++)
+		ndx_key_free(conf->idp_keys[i]);
+	free(conf->idp_keys);
+	json_decref(conf->embargo);
 	json_decref(conf->members);
 	json_decref(conf->subsystems);
 	json_decref(conf->services);
@@ -382,10 +436,8 @@ static int parse_subsystems(struct errbuf *e, struct ndx_conf *c)
 static int parse_gateway(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
 {
 	struct ndx_id id;
-	char where[64], kid[NDX_KEY_ID_HEX_LEN + 1];
+	char where[64];
 	const char *member, *code, *addr, *fp, *sk, *skid, *why = NULL;
-	uint8_t *raw = NULL;
-	size_t rawlen = 0;
 	json_t *arr, *idx;
 	const json_t *other;
 	size_t k;
@@ -410,21 +462,8 @@ static int parse_gateway(struct errbuf *e, struct ndx_conf *c, size_t i, const j
 	if (!is_lower_hex(fp, 64))
 		return fail(e, NDX_EINVAL, "%s.tls_cert_sha256: expected 64 lower-case hex "
 			    "digits", where);
-	if (ndx_b64_decode(sk, strlen(sk), 0, &raw, &rawlen) != NDX_OK ||
-	    rawlen != NDX_ED25519_PUBLIC_LEN) {
-		free(raw);
-		return fail(e, NDX_EINVAL, "%s.sign_key: expected base64 of a 32-byte "
-			    "Ed25519 public key", where);
-	}
-	rc = ndx_key_from_public_raw(raw, &c->gw_keys[i]);
-	free(raw);
-	if (rc != NDX_OK)
-		return fail(e, rc == NDX_ENOMEM ? rc : NDX_EINVAL,
-			    "%s.sign_key: not a usable Ed25519 public key", where);
-	ndx_key_id(c->gw_keys[i], kid);
-	if (strcmp(kid, skid) != 0)
-		return fail(e, NDX_EINVAL, "%s.sign_key_id: does not match sign_key "
-			    "(its key id is %s)", where, kid);
+	if ((rc = parse_sign_key(e, where, sk, skid, &c->gw_keys[i])) != NDX_OK)
+		return rc;
 	if (json_object_get(c->gw_index, fp) != NULL)
 		return fail(e, NDX_EINVAL, "%s.tls_cert_sha256: another gateway has the "
 			    "same certificate", where);
@@ -473,6 +512,55 @@ static int parse_gateways(struct errbuf *e, struct ndx_conf *c)
 	return NDX_OK;
 }
 
+static bool string_in(const json_t *list, const char *s)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* services[].bulk_purposes (optional): distinct purposes of the service for
+ * which an answer may concern several people. Only a personal service
+ * without consent may have any: consent is for one subject, and a service
+ * that is not personal has no subjects to list. */
+static int parse_bulk_purposes(struct errbuf *e, const json_t *svc, const char *where)
+{
+	const json_t *bulk, *purposes = json_object_get(svc, "purposes"), *p;
+	size_t j, k;
+	int rc;
+
+	if ((rc = get_optional_array(e, svc, where, "bulk_purposes", &bulk)) != NDX_OK)
+		return rc;
+	if (json_array_size(bulk) == 0)
+		return NDX_OK;
+	if (!json_is_true(json_object_get(svc, "personal")))
+		return fail(e, NDX_EINVAL, "%s.bulk_purposes: only a personal service may "
+			    "have bulk purposes", where);
+	if (json_is_true(json_object_get(svc, "consent_required")))
+		return fail(e, NDX_EINVAL, "%s.bulk_purposes: not allowed on a service that "
+			    "requires consent (a consent covers one subject)", where);
+	json_array_foreach(bulk, j, p) {
+		const char *s = json_string_value(p);
+
+		if (s == NULL || *s == '\0')
+			return fail(e, NDX_EINVAL, "%s.bulk_purposes[%zu]: expected a non-empty "
+				    "string", where, j);
+		if (!string_in(purposes, s))
+			return fail(e, NDX_EINVAL, "%s.bulk_purposes[%zu]: %.80s is not one of "
+				    "the service's purposes", where, j, s);
+		for (k = 0; k < j; k++)
+			if (strcmp(json_string_value(json_array_get(bulk, k)), s) == 0)
+				return fail(e, NDX_EINVAL, "%s.bulk_purposes[%zu]: %.80s is "
+					    "listed twice", where, j, s);
+	}
+	return NDX_OK;
+}
+
 static int parse_services(struct errbuf *e, struct ndx_conf *c)
 {
 	const json_t *list, *v, *f;
@@ -511,6 +599,8 @@ static int parse_services(struct errbuf *e, struct ndx_conf *c)
 						    "non-empty string", where, j);
 			}
 		}
+		if ((rc = parse_bulk_purposes(e, v, where)) != NDX_OK)
+			return rc;
 		f = json_object_get(v, "openapi_sha256");
 		if (f != NULL && !json_is_null(f) &&
 		    !(json_is_string(f) && is_lower_hex(json_string_value(f), 64)))
@@ -629,10 +719,9 @@ static int parse_consent_service(struct errbuf *e, struct ndx_conf *c, size_t i,
 				 const json_t *v)
 {
 	struct ndx_id id;
-	char where[64], kid[NDX_KEY_ID_HEX_LEN + 1];
+	char where[64];
 	const char *text, *url, *sk, *skid;
-	uint8_t *raw = NULL;
-	size_t rawlen = 0, j;
+	size_t j;
 	int rc;
 
 	snprintf(where, sizeof where, "consent_services[%zu]", i);
@@ -654,22 +743,7 @@ static int parse_consent_service(struct errbuf *e, struct ndx_conf *c, size_t i,
 		if (other != NULL && strcmp(other, text) == 0)
 			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
 	}
-	if (ndx_b64_decode(sk, strlen(sk), 0, &raw, &rawlen) != NDX_OK ||
-	    rawlen != NDX_ED25519_PUBLIC_LEN) {
-		free(raw);
-		return fail(e, NDX_EINVAL, "%s.sign_key: expected base64 of a 32-byte "
-			    "Ed25519 public key", where);
-	}
-	rc = ndx_key_from_public_raw(raw, &c->cs_keys[i]);
-	free(raw);
-	if (rc != NDX_OK)
-		return fail(e, rc == NDX_ENOMEM ? rc : NDX_EINVAL,
-			    "%s.sign_key: not a usable Ed25519 public key", where);
-	ndx_key_id(c->cs_keys[i], kid);
-	if (strcmp(kid, skid) != 0)
-		return fail(e, NDX_EINVAL, "%s.sign_key_id: does not match sign_key "
-			    "(its key id is %s)", where, kid);
-	return NDX_OK;
+	return parse_sign_key(e, where, sk, skid, &c->cs_keys[i]);
 }
 
 static int parse_consent_services(struct errbuf *e, struct ndx_conf *c)
@@ -691,6 +765,114 @@ static int parse_consent_services(struct errbuf *e, struct ndx_conf *c)
 	}
 	json_array_foreach(list, i, v) {
 		if ((rc = parse_consent_service(e, c, i, v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+/* embargoes (optional): purposes whose exchanges the subject's access list
+ * shows only `seconds` after they happened. The upper bound keeps
+ * time + seconds far from overflow in every caller. */
+static int parse_embargoes(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v, *secs;
+	char where[64];
+	size_t i;
+	int rc;
+
+	if ((rc = get_optional_array(e, c->doc, "", "embargoes", &list)) != NDX_OK)
+		return rc;
+	json_array_foreach(list, i, v) {
+		const char *purpose;
+
+		snprintf(where, sizeof where, "embargoes[%zu]", i);
+		if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+		    (rc = get_string(e, v, where, "purpose", true, &purpose)) != NDX_OK)
+			return rc;
+		if (*purpose == '\0')
+			return fail(e, NDX_EINVAL, "%s.purpose: is empty", where);
+		secs = json_object_get(v, "seconds");
+		if (secs == NULL)
+			return fail(e, NDX_EINVAL, "%s.seconds: missing", where);
+		if (!json_is_integer(secs) || json_integer_value(secs) < 1 ||
+		    json_integer_value(secs) > NDX_CONF_EMBARGO_MAX_S)
+			return fail(e, NDX_EINVAL, "%s.seconds: expected an integer from 1 to "
+				    "%lld", where, (long long)NDX_CONF_EMBARGO_MAX_S);
+		if (json_object_get(c->embargo, purpose) != NULL)
+			return fail(e, NDX_EINVAL, "%s.purpose: %.80s is listed twice", where,
+				    purpose);
+		if ((rc = index_put(e, c->embargo, purpose, (json_t *)v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+/* An OpenID Connect issuer is compared as an exact string; require an
+ * http(s) URL with a host and nothing a header or log line could split on. */
+static bool issuer_ok(const char *s)
+{
+	const char *rest;
+
+	if (strncmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else
+		return false;
+	if (*rest == '\0' || *rest == '/' || strlen(s) > 2048)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* id_providers (optional): national e-ID issuers whose ID tokens a provider
+ * gateway accepts for the subject's access list, each under one key. */
+static int parse_id_provider(struct errbuf *e, struct ndx_conf *c, size_t i,
+			     const json_t *v)
+{
+	char where[64];
+	const char *iss, *sk, *skid;
+	int rc;
+
+	snprintf(where, sizeof where, "id_providers[%zu]", i);
+	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "issuer", true, &iss)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "sign_key", true, &sk)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "sign_key_id", true, &skid)) != NDX_OK)
+		return rc;
+	if (!issuer_ok(iss))
+		return fail(e, NDX_EINVAL, "%s.issuer: expected an http:// or https:// URL "
+			    "with a host and no spaces", where);
+	for (size_t j = 0; j < i; j++) {
+		const char *other = json_string_value(
+			json_object_get(json_array_get(c->id_providers, j), "issuer"));
+
+		if (other != NULL && strcmp(other, iss) == 0)
+			return fail(e, NDX_EINVAL, "%s.issuer: %.200s is listed twice", where,
+				    iss);
+	}
+	return parse_sign_key(e, where, sk, skid, &c->idp_keys[i]);
+}
+
+static int parse_id_providers(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = get_optional_array(e, c->doc, "", "id_providers", &list)) != NDX_OK)
+		return rc;
+	c->id_providers = list;
+	if (json_array_size(list) == 0)
+		return NDX_OK;
+	c->idp_keys = calloc(json_array_size(list), sizeof *c->idp_keys);
+	if (c->idp_keys == NULL)
+		return fail(e, NDX_ENOMEM, "out of memory");
+	c->nidp = json_array_size(list);
+	json_array_foreach(list, i, v) {
+		if ((rc = parse_id_provider(e, c, i, v)) != NDX_OK)
 			return rc;
 	}
 	return NDX_OK;
@@ -728,7 +910,8 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->grants = json_object();
 	c->revoked = json_object();
 	c->empty = json_array();
-	if (c->members == NULL || c->subsystems == NULL || c->services == NULL ||
+	c->embargo = json_object();
+	if (c->embargo == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
 	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL ||
 	    c->revoked == NULL || c->empty == NULL) {
 		ndx_conf_free(c);
@@ -740,7 +923,9 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	    (rc = parse_gateways(e, c)) != NDX_OK ||
 	    (rc = parse_services(e, c)) != NDX_OK ||
 	    (rc = parse_grants_revocations(e, c)) != NDX_OK ||
-	    (rc = parse_consent_services(e, c)) != NDX_OK) {
+	    (rc = parse_consent_services(e, c)) != NDX_OK ||
+	    (rc = parse_embargoes(e, c)) != NDX_OK ||
+	    (rc = parse_id_providers(e, c)) != NDX_OK) {
 		ndx_conf_free(c);
 		return rc;
 	}
@@ -1146,6 +1331,46 @@ const json_t *ndx_conf_consent_service(const struct ndx_conf *conf, const char *
 
 		if (id != NULL && strcmp(id, issuer_id) == 0)
 			return cs;
+	}
+	return NULL;
+}
+
+bool ndx_conf_bulk_allowed(const struct ndx_conf *conf, const char *service_id,
+			   const char *purpose)
+{
+	assert(conf != NULL);
+	if (service_id == NULL || purpose == NULL)
+		return false;
+	return string_in(json_object_get(json_object_get(conf->services, service_id),
+					 "bulk_purposes"), purpose);
+}
+
+int64_t ndx_conf_embargo_s(const struct ndx_conf *conf, const char *purpose)
+{
+	assert(conf != NULL);
+	if (purpose == NULL)
+		return 0;
+	return (int64_t)json_integer_value(
+		json_object_get(json_object_get(conf->embargo, purpose), "seconds"));
+}
+
+const struct ndx_key *ndx_conf_id_provider_key(const struct ndx_conf *conf,
+					       const char *issuer, const char *kid)
+{
+	assert(conf != NULL);
+	if (issuer == NULL)
+		return NULL;
+	/* One or two national e-IDs: a scan is cheaper than an index. */
+	for (size_t i = 0; i < conf->nidp; i++) {
+		const json_t *p = json_array_get(conf->id_providers, i);
+		const char *iss = json_string_value(json_object_get(p, "issuer"));
+		const char *skid = json_string_value(json_object_get(p, "sign_key_id"));
+
+		if (iss == NULL || strcmp(iss, issuer) != 0)
+			continue;
+		if (kid != NULL && (skid == NULL || strcmp(skid, kid) != 0))
+			return NULL;
+		return conf->idp_keys[i];
 	}
 	return NULL;
 }

@@ -3,7 +3,8 @@
  * including ".." paths; each verification step's refusal (tampered body and
  * signature, unknown and wrong keys, expiry, clocks, instance); each
  * validation rule of docs/protocol.md broken once (consent services too);
- * consent service key lookups; the anchor; and the
+ * consent service key lookups; bulk purposes, embargoes and id providers
+ * (lookups, absence, each rule broken); the anchor; and the
  * conf.json + conf.sig directory round trip. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,12 +36,15 @@
 #define MOF_ENT "VN/GOV/MOF/enterprise"
 #define COM_APP "VN/COM/0101234567/app"
 #define CONSENT "VN/GOV/BCA/consent"
+#define IDP_A "https://id.gov.vn"
+#define IDP_B "http://127.0.0.1:4600/oidc"
 
 struct fx {
 	struct ndx_key *reg;     /* the registry's signing key, in the anchor */
 	struct ndx_key *other;   /* a key the anchor does not know */
 	struct ndx_key *gw[3];   /* gateway signing keys */
 	struct ndx_key *cs[2];   /* consent service signing keys */
+	struct ndx_key *idp[2];  /* id provider signing keys */
 	struct ndx_anchor *anchor;
 	time_t t0;               /* generated_at */
 	char err[512];
@@ -82,19 +86,44 @@ static json_t *consent_service_json(const char *id, const char *url, const struc
 	return o;
 }
 
+static json_t *id_provider_json(const char *issuer, const struct ndx_key *key)
+{
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	char kid[NDX_KEY_ID_HEX_LEN + 1], *b64;
+	json_t *o;
+
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, kid);
+	b64 = ndx_b64_encode(raw, sizeof raw, 0);
+	assert_non_null(b64);
+	o = json_pack("{s:s, s:s, s:s}", "issuer", issuer, "sign_key", b64, "sign_key_id", kid);
+	free(b64);
+	assert_non_null(o);
+	return o;
+}
+
 static json_t *build_doc_base(const struct fx *f);
 
 /* The base document plus a consent subsystem and two consent services
- * (appended, so the indexes of the rule cases below stay put). */
+ * (appended, so the indexes of the rule cases below stay put), a bulk
+ * purpose on the citizens service, two embargoes and two id providers. */
 static json_t *build_doc(const struct fx *f)
 {
 	json_t *doc = build_doc_base(f);
+	json_t *svc = json_array_get(json_object_get(doc, "services"), 0);
 
 	assert_int_equal(json_array_append_new(json_object_get(doc, "subsystems"),
 					       json_pack("{s:s}", "id", CONSENT)), 0);
 	assert_int_equal(json_object_set_new(doc, "consent_services", json_pack("[o, o]",
 		consent_service_json(CONSENT, "http://127.0.0.1:4500", f->cs[0]),
 		consent_service_json(COM_APP, "https://consent.example.vn", f->cs[1]))), 0);
+	assert_int_equal(json_object_set_new(svc, "purposes",
+		json_pack("[s, s]", "public-service", "statistics")), 0);
+	assert_int_equal(json_object_set_new(svc, "bulk_purposes", json_pack("[s]", "statistics")), 0);
+	assert_int_equal(json_object_set_new(doc, "embargoes", json_pack("[{s:s, s:i}, {s:s, s:i}]",
+		"purpose", "investigation", "seconds", 2592000, "purpose", "audit", "seconds", 1)), 0);
+	assert_int_equal(json_object_set_new(doc, "id_providers", json_pack("[o, o]",
+		id_provider_json(IDP_A, f->idp[0]), id_provider_json(IDP_B, f->idp[1]))), 0);
 	return doc;
 }
 
@@ -195,7 +224,8 @@ static int setup(void **state)
 		if (ndx_key_generate(&f->gw[i]) != NDX_OK)
 			return -1;
 	for (int i = 0; i < 2; i++)
-		if (ndx_key_generate(&f->cs[i]) != NDX_OK)
+		if (ndx_key_generate(&f->cs[i]) != NDX_OK ||
+		    ndx_key_generate(&f->idp[i]) != NDX_OK)
 			return -1;
 	if (ndx_time_parse("2026-11-23T09:00:00Z", &f->t0) != NDX_OK)
 		return -1;
@@ -223,8 +253,10 @@ static int teardown(void **state)
 	ndx_key_free(f->other);
 	for (int i = 0; i < 3; i++)
 		ndx_key_free(f->gw[i]);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		ndx_key_free(f->cs[i]);
+		ndx_key_free(f->idp[i]);
+	}
 	free(f);
 	return 0;
 }
@@ -651,6 +683,51 @@ static const struct rule_case rule_cases[] = {
 	{ "consent_services", 1, "sign_key_id", "\"" FP_A "\"",
 	  "consent_services[1].sign_key_id: does not match" },
 	{ "consent_services", 0, "sign_key_id", NULL, "consent_services[0].sign_key_id: missing" },
+	{ "services", 0, "bulk_purposes", "\"statistics\"",
+	  "services[0].bulk_purposes: expected an array" },
+	{ "services", 0, "bulk_purposes", "[\"nope\"]",
+	  "services[0].bulk_purposes[0]: nope is not one of the service's purposes" },
+	{ "services", 0, "bulk_purposes", "[\"statistics\",\"statistics\"]",
+	  "services[0].bulk_purposes[1]: statistics is listed twice" },
+	{ "services", 0, "bulk_purposes", "[\"statistics\",42]",
+	  "services[0].bulk_purposes[1]: expected a non-empty string" },
+	{ "services", 0, "bulk_purposes", "[\"\"]",
+	  "services[0].bulk_purposes[0]: expected a non-empty string" },
+	{ "services", 0, "consent_required", "true",
+	  "services[0].bulk_purposes: not allowed on a service that requires consent" },
+	{ "services", 0, "personal", "false",
+	  "services[0].bulk_purposes: only a personal service may have bulk purposes" },
+	{ "services", 0, "personal", NULL,
+	  "services[0].bulk_purposes: only a personal service may have bulk purposes" },
+	{ "services", 1, "bulk_purposes", "[\"x\"]",
+	  "services[1].bulk_purposes: only a personal service" },
+	{ NULL, 0, "embargoes", "{}", "embargoes: expected an array" },
+	{ NULL, 0, "embargoes", "[42]", "embargoes[0]: expected an object" },
+	{ "embargoes", 0, "seconds", "0", "embargoes[0].seconds: expected an integer from 1 to" },
+	{ "embargoes", 0, "seconds", "-60", "embargoes[0].seconds: expected an integer from 1" },
+	{ "embargoes", 0, "seconds", "\"60\"", "embargoes[0].seconds: expected an integer" },
+	{ "embargoes", 0, "seconds", "1.5", "embargoes[0].seconds: expected an integer" },
+	{ "embargoes", 0, "seconds", "3155760001", "embargoes[0].seconds: expected an integer" },
+	{ "embargoes", 1, "seconds", NULL, "embargoes[1].seconds: missing" },
+	{ "embargoes", 1, "purpose", NULL, "embargoes[1].purpose: missing" },
+	{ "embargoes", 1, "purpose", "\"\"", "embargoes[1].purpose: is empty" },
+	{ "embargoes", 1, "purpose", "7", "embargoes[1].purpose: expected a string" },
+	{ "embargoes", 1, "purpose", "\"investigation\"",
+	  "embargoes[1].purpose: investigation is listed twice" },
+	{ NULL, 0, "id_providers", "{}", "id_providers: expected an array" },
+	{ NULL, 0, "id_providers", "[\"x\"]", "id_providers[0]: expected an object" },
+	{ "id_providers", 0, "issuer", NULL, "id_providers[0].issuer: missing" },
+	{ "id_providers", 0, "issuer", "\"ftp://id.gov.vn\"",
+	  "id_providers[0].issuer: expected an http:// or https:// URL" },
+	{ "id_providers", 0, "issuer", "\"https://\"", "id_providers[0].issuer: expected" },
+	{ "id_providers", 0, "issuer", "\"https://id.gov.vn/a b\"",
+	  "id_providers[0].issuer: expected" },
+	{ "id_providers", 1, "issuer", "\"" IDP_A "\"",
+	  "id_providers[1].issuer: " IDP_A " is listed twice" },
+	{ "id_providers", 0, "sign_key", "\"AAAA\"", "id_providers[0].sign_key: expected base64" },
+	{ "id_providers", 1, "sign_key_id", "\"" FP_A "\"",
+	  "id_providers[1].sign_key_id: does not match sign_key" },
+	{ "id_providers", 1, "sign_key_id", NULL, "id_providers[1].sign_key_id: missing" },
 };
 
 static void test_validation_rules(void **state)
@@ -715,6 +792,7 @@ static void test_unsigned_parse(void **state)
 		json_object_set_new(svc, "title", json_null());
 		json_object_set_new(svc, "personal", json_null());
 		json_object_set_new(svc, "purposes", json_null());
+		json_object_set_new(svc, "bulk_purposes", json_null());
 		json_object_set_new(svc, "consent_required", json_null());
 		json_object_set_new(rev, "reason", json_null());
 		json_object_set_new(rev, "revoked_at", json_null());
@@ -781,6 +859,95 @@ static void test_consent_keys(void **state)
 		ndx_conf_free(conf);
 		free(text);
 	}
+}
+
+static void test_subjects_rules(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_good(f);
+	char kid0[NDX_KEY_ID_HEX_LEN + 1], kid1[NDX_KEY_ID_HEX_LEN + 1], got[NDX_KEY_ID_HEX_LEN + 1];
+	const struct ndx_key *k;
+	json_t *doc;
+	size_t len;
+	char *text;
+
+	assert_true(ndx_conf_bulk_allowed(conf, CITIZENS, "statistics"));
+	assert_false(ndx_conf_bulk_allowed(conf, CITIZENS, "public-service"));
+	assert_false(ndx_conf_bulk_allowed(conf, CITIZENS, "statistic"));
+	assert_false(ndx_conf_bulk_allowed(conf, HOUSEHOLDS, "statistics"));
+	assert_false(ndx_conf_bulk_allowed(conf, "VN/GOV/BCA/population/nope", "statistics"));
+	assert_false(ndx_conf_bulk_allowed(conf, NULL, "statistics"));
+	assert_false(ndx_conf_bulk_allowed(conf, CITIZENS, NULL));
+
+	assert_int_equal(ndx_conf_embargo_s(conf, "investigation"), 2592000);
+	assert_int_equal(ndx_conf_embargo_s(conf, "audit"), 1);
+	assert_int_equal(ndx_conf_embargo_s(conf, "public-service"), 0);
+	assert_int_equal(ndx_conf_embargo_s(conf, NULL), 0);
+
+	ndx_key_id(f->idp[0], kid0);
+	ndx_key_id(f->idp[1], kid1);
+	k = ndx_conf_id_provider_key(conf, IDP_A, kid0);
+	assert_non_null(k);
+	ndx_key_id(k, got);
+	assert_string_equal(got, kid0);
+	k = ndx_conf_id_provider_key(conf, IDP_B, NULL);
+	assert_non_null(k);
+	ndx_key_id(k, got);
+	assert_string_equal(got, kid1);
+	/* a key is trusted only for its own issuer, and issuers match exactly */
+	assert_null(ndx_conf_id_provider_key(conf, IDP_A, kid1));
+	assert_null(ndx_conf_id_provider_key(conf, IDP_B, kid0));
+	assert_null(ndx_conf_id_provider_key(conf, IDP_A "/", kid0));
+	assert_null(ndx_conf_id_provider_key(conf, "https://ID.gov.vn", kid0));
+	assert_null(ndx_conf_id_provider_key(conf, NULL, kid0));
+	/* a consent service's key is not an id provider's, nor the reverse */
+	assert_null(ndx_conf_consent_key(conf, CONSENT, kid0));
+	ndx_conf_free(conf);
+
+	/* all three are optional: absent, null and empty mean none */
+	for (int variant = 0; variant < 3; variant++) {
+		json_t *svc;
+
+		doc = build_doc(f);
+		svc = json_array_get(json_object_get(doc, "services"), 0);
+		if (variant == 0) {
+			json_object_del(svc, "bulk_purposes");
+			json_object_del(doc, "embargoes");
+			json_object_del(doc, "id_providers");
+		} else {
+			json_t *none = variant == 1 ? json_null() : json_array();
+
+			json_object_set(svc, "bulk_purposes", none);
+			json_object_set(doc, "embargoes", none);
+			json_object_set(doc, "id_providers", none);
+			/* an empty list is allowed on any service */
+			json_object_set(json_array_get(json_object_get(doc, "services"), 1),
+					"bulk_purposes", none);
+			json_decref(none);
+		}
+		text = dump(doc, &len);
+		json_decref(doc);
+		conf = NULL;
+		if (verify_text(f, text, len, &conf) != NDX_OK)
+			fail_msg("variant %d: %s", variant, f->err);
+		assert_false(ndx_conf_bulk_allowed(conf, CITIZENS, "statistics"));
+		assert_int_equal(ndx_conf_embargo_s(conf, "investigation"), 0);
+		assert_null(ndx_conf_id_provider_key(conf, IDP_A, NULL));
+		ndx_conf_free(conf);
+		free(text);
+	}
+
+	/* the largest embargo is accepted */
+	doc = build_doc(f);
+	json_object_set_new(json_array_get(json_object_get(doc, "embargoes"), 0), "seconds",
+			    json_integer(NDX_CONF_EMBARGO_MAX_S));
+	text = dump(doc, &len);
+	json_decref(doc);
+	conf = NULL;
+	assert_int_equal(verify_text(f, text, len, &conf), NDX_OK);
+	assert_int_equal(ndx_conf_embargo_s(conf, "investigation"), NDX_CONF_EMBARGO_MAX_S);
+	ndx_conf_free(conf);
+	free(text);
 }
 
 static void test_anchor(void **state)
@@ -922,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_validation_rules),
 		cmocka_unit_test(test_unsigned_parse),
 		cmocka_unit_test(test_consent_keys),
+		cmocka_unit_test(test_subjects_rules),
 		cmocka_unit_test(test_anchor),
 		cmocka_unit_test(test_dir_round_trip),
 	};
