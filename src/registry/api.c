@@ -1,5 +1,6 @@
 /* The registry's HTTP handlers (api.h, docs/registry-api.md). Routing is by
- * the raw path (docs/registry-api.md, including consent services): ids inside it stay percent-encoded until ndx_id_parse
+ * the raw path (docs/registry-api.md, including consent services, bulk
+ * purposes, embargoes and id providers): ids inside it stay percent-encoded until ndx_id_parse
  * decodes each part, so an encoded '/' can never split an id. Every input
  * is checked here before the store sees it, and every refusal names the
  * field at fault. Management calls need an admin bearer token; only token
@@ -34,6 +35,9 @@
 #define TLS_CERT_DAYS 365
 #define AUDIT_DEFAULT_LIMIT 100
 #define AUDIT_MAX_LIMIT 1000
+/* PUT /api/services/{id}/bulk-purposes: a service id has five parts, so a
+ * sixth segment is never part of it. */
+#define BULK_SUFFIX "/bulk-purposes"
 
 struct token {
 	char name[TOKEN_NAME_MAX + 1];
@@ -173,6 +177,11 @@ static int purpose_ok(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
 			return 0;
 	return 1;
+}
+
+static int is_get(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
 static int method_ok(const char *s)
@@ -801,12 +810,107 @@ static void gateways_one(struct call *c, const char *sub, int del)
 
 /* ---- services ------------------------------------------------------------------------------ */
 
+/* The rules of docs/protocol.md for services[].bulk_purposes: a bulk read
+ * concerns several people, so only a personal service without consent (a
+ * consent covers one subject) may allow one, and only for its own purposes.
+ * Returns 0, or -1 after answering 400. */
+static int check_bulk(struct ndx_http_resp *resp, int personal, int consent,
+		      const json_t *purposes, const json_t *bulk)
+{
+	const json_t *p, *q;
+	size_t i, j;
+
+	if (json_array_size(bulk) == 0)
+		return 0;
+	if (!personal) {
+		bad_request(resp, "invalid field", "bulk_purposes: only a personal service can "
+						   "allow bulk reads");
+		return -1;
+	}
+	if (consent) {
+		bad_request(resp, "invalid field", "bulk_purposes: not allowed on a service that "
+						   "requires consent (a consent covers one "
+						   "citizen)");
+		return -1;
+	}
+	json_array_foreach(bulk, i, p) {
+		int found = 0;
+
+		json_array_foreach(purposes, j, q)
+			found |= json_equal(p, q);
+		if (!found) {
+			bad_request(resp, "invalid field", "bulk_purposes[%zu]: %s is not one of "
+							   "the service's purposes", i,
+				    json_string_value(p));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* PUT /api/services/{id}/bulk-purposes {"bulk_purposes":[...]}: replaces the
+ * purposes for which the service may answer about several people. */
+static void services_set_bulk(struct call *c, const char *text, size_t len)
+{
+	char id[NDX_ID_TEXT_MAX];
+	json_t *body = NULL, *svc = NULL, *obj = NULL, *detail;
+	const json_t *bulk;
+	struct store *st = c->api->cfg.st;
+	uint64_t version;
+	int rc;
+
+	if (strcmp(c->req->method, "PUT") != 0) {
+		method_not_allowed(c->resp, "PUT");
+		return;
+	}
+	if (check_id(c->api, c->resp, "path", text, len, NDX_ID_SERVICE, id) ||
+	    !(body = body_object(c->req, c->resp)))
+		return;
+	bulk = str_array_field(c->resp, body, "bulk_purposes", purpose_ok,
+			       "a purpose is 1 to 64 characters from a-z 0-9 -", 0, NULL);
+	if (!bulk)
+		goto out;
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_service_get(st, id, &svc))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "service", id);
+		goto out;
+	}
+	if (check_bulk(c->resp, json_is_true(json_object_get(svc, "personal")),
+		       json_is_true(json_object_get(svc, "consent_required")),
+		       json_object_get(svc, "purposes"), bulk)) {
+		store_rollback(st);
+		goto out;
+	}
+	if ((rc = store_service_set_bulk(st, id, bulk))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "service", id);
+		goto out;
+	}
+	detail = json_pack("{sOsO}", "bulk_purposes", bulk, "previous",
+			   json_object_get(svc, "bulk_purposes"));
+	rc = store_commit(st, c->actor, c->req->remote_addr, "service.bulk_purposes", id, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_service_get(st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 200, obj, version);
+out:
+	json_decref(svc);
+	json_decref(body);
+}
+
 static void services_add(struct call *c)
 {
 	char id[NDX_ID_TEXT_MAX], subsystem[NDX_ID_TEXT_MAX], sha_hex[2 * NDX_SHA256_LEN + 1];
 	const char *text, *title;
 	json_t *body = body_object(c->req, c->resp), *obj = NULL, *empty = json_array(), *detail;
-	const json_t *purposes, *openapi;
+	const json_t *purposes, *bulk, *openapi;
 	struct store *st = c->api->cfg.st;
 	char *openapi_text = NULL;
 	uint64_t version;
@@ -839,6 +943,10 @@ static void services_add(struct call *c)
 			    "consent_required: only a personal service can require consent");
 		goto out;
 	}
+	bulk = str_array_field(c->resp, body, "bulk_purposes", purpose_ok,
+			       "a purpose is 1 to 64 characters from a-z 0-9 -", 0, empty);
+	if (!bulk || check_bulk(c->resp, personal, consent, purposes, bulk))
+		goto out;
 	openapi = json_object_get(body, "openapi");
 	if (openapi && !json_is_null(openapi)) {
 		uint8_t sha[NDX_SHA256_LEN];
@@ -869,7 +977,8 @@ static void services_add(struct call *c)
 	}
 	struct store_service svc = {
 		.id = id, .subsystem = subsystem, .title = title, .personal = personal,
-		.purposes = purposes, .consent_required = consent, .openapi = openapi_text,
+		.purposes = purposes, .bulk_purposes = bulk, .consent_required = consent,
+		.openapi = openapi_text,
 		.openapi_sha256 = openapi_text ? sha_hex : NULL,
 	};
 	if ((rc = store_service_add(st, &svc))) {
@@ -877,9 +986,9 @@ static void services_add(struct call *c)
 		store_failed(c->resp, rc, "service", id);
 		goto out;
 	}
-	detail = json_pack("{sssbsOsbss?}", "title", title, "personal", personal, "purposes",
-			   purposes, "consent_required", consent, "openapi_sha256",
-			   openapi_text ? sha_hex : NULL);
+	detail = json_pack("{sssbsOsOsbss?}", "title", title, "personal", personal, "purposes",
+			   purposes, "bulk_purposes", bulk, "consent_required", consent,
+			   "openapi_sha256", openapi_text ? sha_hex : NULL);
 	rc = store_commit(st, c->actor, c->req->remote_addr, "service.add", id, detail, &version);
 	json_decref(detail);
 	if (rc || store_service_get(st, id, &obj)) {
@@ -1164,12 +1273,227 @@ out:
 	json_decref(body);
 }
 
-/* ---- routing ----------------------------------------------------------------------------------- */
+/* ---- embargoes --------------------------------------------------------------------------------- */
 
-static int is_get(const char *m)
+/* PUT /api/embargoes/{purpose} {"seconds":N}: exchanges for purpose stay out
+ * of the subject's access list for N seconds after they happened. */
+static void embargoes_set(struct call *c, const char *purpose)
 {
-	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail, *old = NULL;
+	const json_t *v;
+	struct store *st = c->api->cfg.st;
+	uint64_t version;
+	int64_t seconds;
+	int rc, created = 0;
+
+	if (!body)
+		return;
+	v = json_object_get(body, "seconds");
+	if (!v || json_is_null(v)) {
+		bad_request(c->resp, "missing field", "seconds is required");
+		goto out;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > NDX_CONF_EMBARGO_MAX_S) {
+		bad_request(c->resp, "invalid field", "seconds: an integer from 1 to %lld "
+						      "(100 years)",
+			    (long long)NDX_CONF_EMBARGO_MAX_S);
+		goto out;
+	}
+	seconds = (int64_t)json_integer_value(v);
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_embargo_get(st, purpose, &old);
+	if (rc == NDX_ENOTFOUND)
+		rc = NDX_OK;
+	if (rc || (rc = store_embargo_set(st, purpose, seconds, &created))) {
+		store_rollback(st);
+		internal(c->resp);
+		goto out;
+	}
+	detail = json_pack("{sIso*}", "seconds", (json_int_t)seconds, "previous",
+			   old ? json_incref(json_object_get(old, "seconds")) : json_null());
+	rc = store_commit(st, c->actor, c->req->remote_addr, "embargo.set", purpose, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_embargo_get(st, purpose, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, created ? 201 : 200, obj, version);
+out:
+	json_decref(old);
+	json_decref(body);
 }
+
+static void route_embargoes(struct call *c, const char *sub)
+{
+	const char *m = c->req->method;
+	json_t *rows = NULL, *obj;
+	int rc;
+
+	if (!sub) {
+		if (is_get(m))
+			answer_list(c->resp, "embargoes", store_embargo_list(c->api->cfg.st, &rows),
+				    &rows);
+		else
+			method_not_allowed(c->resp, "GET, HEAD");
+		return;
+	}
+	if (!is_get(m) && strcmp(m, "PUT") != 0 && strcmp(m, "DELETE") != 0) {
+		method_not_allowed(c->resp, "GET, HEAD, PUT, DELETE");
+		return;
+	}
+	if (!purpose_ok(sub)) {
+		bad_request(c->resp, "invalid purpose",
+			    "path: a purpose is 1 to 64 characters from a-z 0-9 -");
+		return;
+	}
+	if (strcmp(m, "PUT") == 0)
+		embargoes_set(c, sub);
+	else if (strcmp(m, "DELETE") == 0)
+		delete_obj(c, "embargo", "embargo.delete", sub, store_embargo_delete);
+	else if ((rc = store_embargo_get(c->api->cfg.st, sub, &obj)))
+		store_failed(c->resp, rc, "embargo", sub);
+	else
+		ndx_http_resp_json(c->resp, 200, obj);
+}
+
+/* ---- id providers ------------------------------------------------------------------------------ */
+
+/* An OpenID Connect issuer (the iss of its ID tokens, compared as an exact
+ * string): https://, or http:// to a loopback host as in the demo, with no
+ * user information, query, fragment, spaces or control characters. Returns
+ * 0, or -1 after answering 400. */
+static int check_issuer(struct ndx_http_resp *resp, const char *issuer)
+{
+	char host[256];
+	const char *why = NULL;
+	int https = strncmp(issuer, "https://", 8) == 0;
+
+	if (!https && strncmp(issuer, "http://", 7) != 0) {
+		bad_request(resp, "invalid issuer", "issuer: must start with https:// (or http:// "
+						    "to a loopback address)");
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)issuer; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f) {
+			bad_request(resp, "invalid issuer",
+				    "issuer: no spaces or control characters");
+			return -1;
+		}
+	if (strpbrk(issuer, "?#")) {
+		bad_request(resp, "invalid issuer", "issuer: no query or fragment (OpenID "
+						    "Connect issuers have neither)");
+		return -1;
+	}
+	if (url_host(issuer, host, sizeof host, &why)) {
+		bad_request(resp, "invalid issuer", "issuer%s", why + strlen("address"));
+		return -1;
+	}
+	if (!https && !loopback_host(host)) {
+		bad_request(resp, "invalid issuer",
+			    "issuer: plain http:// is allowed only to a loopback address");
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /api/id-providers {"issuer":URL,"sign_key":"<base64 raw Ed25519>"}:
+ * the registry computes sign_key_id; one key per issuer. */
+static void id_providers_add(struct call *c)
+{
+	char key_id[NDX_KEY_ID_HEX_LEN + 1];
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	const char *issuer, *b64, *kid;
+	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	struct store *st = c->api->cfg.st;
+	struct ndx_key *key = NULL;
+	char *key_b64 = NULL;
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "issuer", 1, ADDRESS_MAX_BYTES, &issuer) < 0 ||
+	    check_issuer(c->resp, issuer) ||
+	    str_field(c->resp, body, "sign_key", 1, 128, &b64) < 0 ||
+	    str_field(c->resp, body, "sign_key_id", 0, 128, &kid) < 0)
+		goto out;
+	if (ndx_b64_decode(b64, strlen(b64), 0, &raw, &rawlen) != NDX_OK ||
+	    rawlen != NDX_ED25519_PUBLIC_LEN || ndx_key_from_public_raw(raw, &key) != NDX_OK) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_key: expected base64 of a 32-byte Ed25519 public key");
+		goto out;
+	}
+	ndx_key_id(key, key_id);
+	if (kid && strcmp(kid, key_id) != 0) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_key_id: does not match sign_key (its key id is %s)", key_id);
+		goto out;
+	}
+	key_b64 = ndx_b64_encode(raw, rawlen, 0);
+	if (!key_b64 || store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_id_provider_add(st, issuer, key_b64, key_id))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "id provider", issuer);
+		goto out;
+	}
+	detail = json_pack("{ss}", "sign_key_id", key_id);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "id_provider.add", issuer, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_id_provider_get(st, issuer, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	ndx_key_free(key);
+	free(raw);
+	free(key_b64);
+	json_decref(body);
+}
+
+static void route_id_providers(struct call *c, const char *sub)
+{
+	const char *m = c->req->method, *issuer;
+	json_t *rows = NULL;
+
+	if (sub) {
+		ndx_http_resp_error(c->resp, 404, "Client.NotFound", "no such path",
+				    "an id provider is named by ?issuer=URL");
+		return;
+	}
+	if (strcmp(m, "POST") == 0) {
+		id_providers_add(c);
+		return;
+	}
+	if (is_get(m)) {
+		answer_list(c->resp, "id_providers", store_id_provider_list(c->api->cfg.st, &rows),
+			    &rows);
+		return;
+	}
+	if (strcmp(m, "DELETE") != 0) {
+		method_not_allowed(c->resp, "GET, HEAD, POST, DELETE");
+		return;
+	}
+	issuer = ndx_http_query_arg(c->req, "issuer");
+	if (!issuer || !*issuer) {
+		bad_request(c->resp, "invalid query", "issuer: the issuer URL to remove is "
+						      "required (percent-encoded)");
+		return;
+	}
+	delete_obj(c, "id provider", "id_provider.delete", issuer, store_id_provider_delete);
+}
+
+/* ---- routing ----------------------------------------------------------------------------------- */
 
 /* Parses an id from a URL path segment, answering 400 on failure. */
 static int path_id(struct call *c, const char *sub, enum ndx_id_kind kind, char *canon)
@@ -1291,7 +1615,11 @@ static void route_api(struct call *c, const char *rest)
 			method_not_allowed(c->resp, "GET, HEAD, DELETE");
 		}
 	} else if (IS("services")) {
-		if (!sub) {
+		size_t sl = sub ? strlen(sub) : 0, bl = strlen(BULK_SUFFIX);
+
+		if (sl > bl && strcmp(sub + sl - bl, BULK_SUFFIX) == 0) {
+			services_set_bulk(c, sub, sl - bl);
+		} else if (!sub) {
 			if (is_get(m)) {
 				q1 = query_id(c, "subsystem", NDX_ID_SUBSYSTEM, f1, &bad);
 				if (!bad)
@@ -1365,6 +1693,10 @@ static void route_api(struct call *c, const char *rest)
 		} else {
 			method_not_allowed(c->resp, "GET, HEAD, DELETE");
 		}
+	} else if (IS("embargoes")) {
+		route_embargoes(c, sub);
+	} else if (IS("id-providers")) {
+		route_id_providers(c, sub);
 	} else if (IS("audit") && !sub) {
 		const char *lim = ndx_http_query_arg(c->req, "limit");
 		long limit = AUDIT_DEFAULT_LIMIT;

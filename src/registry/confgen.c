@@ -104,12 +104,15 @@ static const char *const SUBSYSTEM_FIELDS[] = { "id", NULL };
 static const char *const GATEWAY_FIELDS[] = { "member", "code", "address", "tls_cert_sha256",
 					      "sign_key", "sign_key_id", NULL };
 static const char *const SERVICE_FIELDS[] = { "id", "title", "personal", "purposes",
-					      "consent_required", "openapi_sha256", NULL };
+					      "bulk_purposes", "consent_required",
+					      "openapi_sha256", NULL };
 static const char *const GRANT_FIELDS[] = { "client", "service", "methods", "paths", NULL };
 static const char *const REVOCATION_FIELDS[] = { "kind", "value", "revoked_at", "reason",
 						 NULL };
 static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_key", "sign_key_id",
 						      NULL };
+static const char *const EMBARGO_FIELDS[] = { "purpose", "seconds", NULL };
+static const char *const ID_PROVIDER_FIELDS[] = { "issuer", "sign_key", "sign_key_id", NULL };
 
 /* Reads the store under its lock so that the document is one state. */
 static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version)
@@ -147,6 +150,10 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "revocations", rows, REVOCATION_FIELDS);
 	if (!rc && !(rc = store_consent_service_list(cg->st, &rows)))
 		rc = set_list(doc, "consent_services", rows, CONSENT_SERVICE_FIELDS);
+	if (!rc && !(rc = store_embargo_list(cg->st, &rows)))
+		rc = set_list(doc, "embargoes", rows, EMBARGO_FIELDS);
+	if (!rc && !(rc = store_id_provider_list(cg->st, &rows)))
+		rc = set_list(doc, "id_providers", rows, ID_PROVIDER_FIELDS);
 	store_unlock(cg->st);
 	if (rc) {
 		json_decref(doc);

@@ -59,10 +59,17 @@ static const char *const MIGRATIONS[] = {
 	" object TEXT NOT NULL, detail TEXT NOT NULL);",
 	"CREATE TABLE consent_services(id TEXT PRIMARY KEY, url TEXT NOT NULL,"
 	" sign_key TEXT NOT NULL, sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* Issue 13: bulk reads, embargoed purposes, the national e-ID's keys. */
+	"ALTER TABLE services ADD COLUMN bulk_purposes TEXT NOT NULL DEFAULT '[]';"
+	"CREATE TABLE embargoes(purpose TEXT PRIMARY KEY, seconds INTEGER NOT NULL,"
+	" created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE TABLE id_providers(issuer TEXT PRIMARY KEY, sign_key TEXT NOT NULL,"
+	" sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
 };
 
 /* Columns holding JSON text and 0/1 flags, converted for the API. */
-static const char *const JSON_COLUMNS[] = { "purposes", "methods", "paths", "detail" };
+static const char *const JSON_COLUMNS[] = { "purposes", "bulk_purposes", "methods", "paths",
+					    "detail" };
 static const char *const BOOL_COLUMNS[] = { "personal", "consent_required" };
 
 static void db_error(struct store *st, const char *what)
@@ -708,25 +715,43 @@ int store_gateway_delete(struct store *st, const char *member, const char *code)
 /* ---- services ------------------------------------------------------------------ */
 
 #define SERVICE_COLUMNS                                                                    \
-	"id, subsystem, title, personal, purposes, consent_required, openapi_sha256, created_at"
+	"id, subsystem, title, personal, purposes, bulk_purposes, consent_required,"            \
+	" openapi_sha256, created_at"
 
 int store_service_add(struct store *st, const struct store_service *svc)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	char *purposes = json_dumps(svc->purposes, JSON_COMPACT);
+	char *bulk = svc->bulk_purposes ? json_dumps(svc->bulk_purposes, JSON_COMPACT)
+					: dup_str("[]");
+	int rc = NDX_ENOMEM;
+
+	now_text(now);
+	if (purposes && bulk)
+		rc = exec_p(st, "INSERT INTO services(id, subsystem, title, personal, purposes,"
+				" bulk_purposes, consent_required, openapi, openapi_sha256,"
+				" created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			    "sssississs", svc->id, svc->subsystem, svc->title,
+			    (int64_t)(svc->personal != 0), purposes, bulk,
+			    (int64_t)(svc->consent_required != 0), svc->openapi,
+			    svc->openapi_sha256, now);
+	free(purposes);
+	free(bulk);
+	return rc;
+}
+
+int store_service_set_bulk(struct store *st, const char *id, const json_t *bulk_purposes)
+{
+	char *bulk = json_dumps(bulk_purposes, JSON_COMPACT);
 	int rc;
 
-	if (!purposes)
+	if (!bulk)
 		return NDX_ENOMEM;
-	now_text(now);
-	rc = exec_p(st, "INSERT INTO services(id, subsystem, title, personal, purposes,"
-			" consent_required, openapi, openapi_sha256, created_at)"
-			" VALUES(?,?,?,?,?,?,?,?,?)",
-		    "sssisisss", svc->id, svc->subsystem, svc->title, (int64_t)(svc->personal != 0),
-		    purposes, (int64_t)(svc->consent_required != 0), svc->openapi,
-		    svc->openapi_sha256, now);
-	free(purposes);
-	return rc;
+	rc = exec_p(st, "UPDATE services SET bulk_purposes = ? WHERE id = ?", "ss", bulk, id);
+	free(bulk);
+	if (rc)
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
 }
 
 int store_service_get(struct store *st, const char *id, json_t **out)
@@ -924,6 +949,98 @@ int store_consent_service_delete(struct store *st, const char *id, const char **
 	int rc;
 	*why = NULL;
 	if ((rc = exec_p(st, "DELETE FROM consent_services WHERE id = ?", "s", id)))
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+}
+
+/* ---- embargoes ---------------------------------------------------------------------- */
+
+#define EMBARGO_COLUMNS "purpose, seconds, created_at, updated_at"
+
+int store_embargo_set(struct store *st, const char *purpose, int64_t seconds, int *created)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	int64_t n;
+	int rc;
+
+	now_text(now);
+	if ((rc = query_int(st, &n, "SELECT COUNT(*) FROM embargoes WHERE purpose = ?", "s",
+			    purpose)))
+		return rc;
+	*created = n == 0;
+	if (n == 0)
+		return exec_p(st, "INSERT INTO embargoes(purpose, seconds, created_at, updated_at)"
+				  " VALUES(?,?,?,?)", "siss", purpose, seconds, now, now);
+	return exec_p(st, "UPDATE embargoes SET seconds = ?, updated_at = ? WHERE purpose = ?",
+		      "iss", seconds, now, purpose);
+}
+
+int store_embargo_get(struct store *st, const char *purpose, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_one(st, out, "SELECT " EMBARGO_COLUMNS " FROM embargoes WHERE purpose = ?", "s",
+		       purpose);
+	store_unlock(st);
+	return rc;
+}
+
+int store_embargo_list(struct store *st, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out, "SELECT " EMBARGO_COLUMNS " FROM embargoes ORDER BY purpose", "");
+	store_unlock(st);
+	return rc;
+}
+
+int store_embargo_delete(struct store *st, const char *purpose, const char **why)
+{
+	int rc;
+	*why = NULL;
+	if ((rc = exec_p(st, "DELETE FROM embargoes WHERE purpose = ?", "s", purpose)))
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+}
+
+/* ---- id providers -------------------------------------------------------------------- */
+
+#define ID_PROVIDER_COLUMNS "issuer, sign_key, sign_key_id, created_at"
+
+int store_id_provider_add(struct store *st, const char *issuer, const char *sign_key,
+			  const char *sign_key_id)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	now_text(now);
+	return exec_p(st, "INSERT INTO id_providers(issuer, sign_key, sign_key_id, created_at)"
+			  " VALUES(?,?,?,?)", "ssss", issuer, sign_key, sign_key_id, now);
+}
+
+int store_id_provider_get(struct store *st, const char *issuer, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_one(st, out, "SELECT " ID_PROVIDER_COLUMNS " FROM id_providers"
+				" WHERE issuer = ?", "s", issuer);
+	store_unlock(st);
+	return rc;
+}
+
+int store_id_provider_list(struct store *st, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out, "SELECT " ID_PROVIDER_COLUMNS " FROM id_providers"
+				 " ORDER BY issuer", "");
+	store_unlock(st);
+	return rc;
+}
+
+int store_id_provider_delete(struct store *st, const char *issuer, const char **why)
+{
+	int rc;
+	*why = NULL;
+	if ((rc = exec_p(st, "DELETE FROM id_providers WHERE issuer = ?", "s", issuer)))
 		return rc;
 	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
 }

@@ -1,5 +1,5 @@
 /* The registry's store: members, subsystems, gateways, services, grants,
- * revocations, consent services, admin credentials and the audit trail in one SQLite file
+ * revocations, consent services, embargoes, id providers, admin credentials and the audit trail in one SQLite file
  * (WAL, versioned migrations). One connection guarded by a recursive mutex:
  * the registry writes rarely and reads cheaply, and a single writer keeps
  * every change one transaction (row + audit entry + new configuration
@@ -90,6 +90,7 @@ struct store_service {
 	const char *title;
 	int personal;
 	const json_t *purposes;     /* array of strings */
+	const json_t *bulk_purposes; /* array of strings, a subset of purposes; NULL = [] */
 	int consent_required;
 	const char *openapi;        /* compact JSON text or NULL */
 	const char *openapi_sha256; /* hex or NULL */
@@ -99,6 +100,9 @@ int store_service_get(struct store *st, const char *id, json_t **out);
 int store_service_list(struct store *st, const char *subsystem, json_t **out);
 int store_service_delete(struct store *st, const char *id, const char **why);
 int store_service_exists(struct store *st, const char *id);
+/* Replaces the service's bulk_purposes (checked by the caller against its
+ * purposes); NDX_ENOTFOUND when there is no such service. */
+int store_service_set_bulk(struct store *st, const char *id, const json_t *bulk_purposes);
 /* The stored OpenAPI text (malloc'd, caller frees) or NDX_ENOTFOUND when
  * the service does not exist or has none. */
 int store_service_openapi(struct store *st, const char *id, char **text, size_t *len);
@@ -129,6 +133,24 @@ int store_consent_service_list(struct store *st, json_t **out);
 /* why is never set (nothing refers to a consent service); the signature
  * matches the other deletes. */
 int store_consent_service_delete(struct store *st, const char *id, const char **why);
+
+/* Embargoes (docs/protocol.md "The global configuration"): a purpose whose
+ * exchanges a subject's access list shows only `seconds` after they
+ * happened. set inserts or replaces, *created says which. */
+int store_embargo_set(struct store *st, const char *purpose, int64_t seconds, int *created);
+int store_embargo_get(struct store *st, const char *purpose, json_t **out);
+int store_embargo_list(struct store *st, json_t **out);
+/* why is never set; the signature matches the other deletes. */
+int store_embargo_delete(struct store *st, const char *purpose, const char **why);
+
+/* Id providers: OpenID Connect issuers (the national e-ID) whose ID tokens
+ * gateways accept, each under one Ed25519 key. */
+int store_id_provider_add(struct store *st, const char *issuer, const char *sign_key,
+			  const char *sign_key_id);
+int store_id_provider_get(struct store *st, const char *issuer, json_t **out);
+int store_id_provider_list(struct store *st, json_t **out);
+/* why is never set; the signature matches the other deletes. */
+int store_id_provider_delete(struct store *st, const char *issuer, const char **why);
 
 /* Newest first, at most limit entries. */
 int store_audit_list(struct store *st, int limit, json_t **out);

@@ -404,6 +404,11 @@ API_ROUTES = [
     ("DELETE", "/api/services/" + SERVICE),
     ("GET", "/api/grants"), ("POST", "/api/grants"), ("DELETE", "/api/grants/1"),
     ("GET", "/api/revocations"), ("POST", "/api/revocations"),
+    ("PUT", f"/api/services/{SERVICE}/bulk-purposes"),
+    ("GET", "/api/embargoes"), ("PUT", "/api/embargoes/investigation"),
+    ("DELETE", "/api/embargoes/investigation"),
+    ("GET", "/api/id-providers"), ("POST", "/api/id-providers"),
+    ("DELETE", "/api/id-providers?issuer=https://id.gov.vn"),
     ("GET", "/api/audit"), ("GET", "/api/unknown"),
 ]
 
@@ -492,8 +497,9 @@ def test_conf_version_signature_and_content(registry):
                               {"id": CLIENT_MEMBER, "name": "Bộ Tài chính"}]
     assert doc["subsystems"] == [{"id": SUBSYSTEM}, {"id": CLIENT}]
     assert doc["services"] == [{"id": SERVICE, "title": "Tra cứu công dân", "personal": True,
-                                "purposes": ["public-service"], "consent_required": False,
-                                "openapi_sha256": None}]
+                                "purposes": ["public-service"], "bulk_purposes": [],
+                                "consent_required": False, "openapi_sha256": None}]
+    assert doc["embargoes"] == [] and doc["id_providers"] == []
     assert doc["grants"] == [{"client": CLIENT, "service": SERVICE, "methods": ["GET"],
                               "paths": ["/citizens/*"]}]
     assert doc["expires_at"] > doc["generated_at"]
@@ -597,3 +603,248 @@ def test_ids_with_encoded_and_plus_characters(registry):
         subs = ok(r.api("GET", "/api/subsystems?" + q), 200)["subsystems"]
         assert [s["id"] for s in subs] == [member + "/sys"], q
     refused(r.api("GET", "/api/subsystems?member=VN/COM/A%zz"), 400, "Client.InvalidRequest")
+
+
+# ---- bulk purposes, embargoes, id providers (issue 13) ---------------------------------------
+
+def raw_b64(raw):
+    return base64.b64encode(raw).decode()
+
+
+def test_service_bulk_purposes(registry):
+    r = registry
+    populate(r)
+    svc = {"id": SUBSYSTEM + "/households", "title": "Hộ khẩu", "personal": True,
+           "purposes": ["public-service", "statistics"], "bulk_purposes": ["statistics"]}
+    s = ok(r.api("POST", "/api/services", json=svc), 201)
+    assert s["bulk_purposes"] == ["statistics"]
+    assert ok(r.api("GET", "/api/services/" + svc["id"]), 200)["bulk_purposes"] == ["statistics"]
+    # Absent means none.
+    assert ok(r.api("GET", "/api/services/" + SERVICE), 200)["bulk_purposes"] == []
+    doc = verify_conf(r, fetch_conf(r))
+    by_id = {x["id"]: x for x in doc["services"]}
+    assert by_id[svc["id"]]["bulk_purposes"] == ["statistics"]
+    assert by_id[SERVICE]["bulk_purposes"] == []
+
+    # Update: replace the set, audited, raising the version.
+    before = r.conf_version()
+    path = f"/api/services/{SERVICE}/bulk-purposes"
+    out = ok(r.api("PUT", path, json={"bulk_purposes": ["public-service"]}), 200)
+    assert out["bulk_purposes"] == ["public-service"] and out["conf_version"] == before + 1
+    audit = ok(r.api("GET", "/api/audit", params={"limit": 1}), 200)["audit"][0]
+    assert audit["action"] == "service.bulk_purposes" and audit["object"] == SERVICE
+    assert audit["detail"] == {"bulk_purposes": ["public-service"], "previous": []}
+    doc = verify_conf(r, fetch_conf(r))
+    assert {x["id"]: x for x in doc["services"]}[SERVICE]["bulk_purposes"] == ["public-service"]
+    ok(r.api("PUT", path, json={"bulk_purposes": []}), 200)
+    assert ok(r.api("GET", "/api/services/" + SERVICE), 200)["bulk_purposes"] == []
+    refused(r.api("POST", path, json={"bulk_purposes": []}), 405, "Client.MethodNotAllowed")
+    refused(r.api("PUT", f"/api/services/{SUBSYSTEM}/nope/bulk-purposes",
+                  json={"bulk_purposes": []}), 404, "Client.NotFound")
+
+
+BULK_REFUSALS = [
+    # (service fields, bulk_purposes, words the detail must hold)
+    ({"personal": True, "purposes": ["public-service"]}, ["statistics"],
+     "bulk_purposes[0]: statistics is not one of the service's purposes"),
+    ({"personal": True, "purposes": ["public-service"], "consent_required": True},
+     ["public-service"], "requires consent"),
+    ({"personal": False}, ["public-service"], "only a personal service"),
+    ({"personal": True, "purposes": ["a", "b"]}, ["a", "a"], "bulk_purposes[1]: a appears twice"),
+    ({"personal": True, "purposes": ["a"]}, ["A"], "bulk_purposes[0]"),
+    ({"personal": True, "purposes": ["a"]}, "a", "bulk_purposes must be an array"),
+]
+
+
+def test_bulk_purposes_refusals_change_nothing(registry):
+    r = registry
+    populate(r)
+    ok(r.api("POST", "/api/services", json={
+        "id": SUBSYSTEM + "/consented", "title": "C", "personal": True,
+        "purposes": ["public-service"], "consent_required": True}), 201)
+    ok(r.api("POST", "/api/services", json={"id": SUBSYSTEM + "/plain", "title": "P"}), 201)
+    before = r.conf_version()
+    audit_before = ok(r.api("GET", "/api/audit"), 200)["audit"]
+    for i, (fields, bulk, want) in enumerate(BULK_REFUSALS):
+        body = {"id": f"{SUBSYSTEM}/bulk{i}", "title": "x", **fields, "bulk_purposes": bulk}
+        err = refused(r.api("POST", "/api/services", json=body), 400, "Client.InvalidRequest")
+        assert want in err["detail"], (body, err)
+        refused(r.api("GET", "/api/services/" + body["id"]), 404, "Client.NotFound")
+    # The same rules on update, against the stored service.
+    for sid, bulk, want in [
+            (SERVICE, ["statistics"], "statistics is not one of the service's purposes"),
+            (SUBSYSTEM + "/consented", ["public-service"], "requires consent"),
+            (SUBSYSTEM + "/plain", ["public-service"], "only a personal service")]:
+        err = refused(r.api("PUT", f"/api/services/{sid}/bulk-purposes",
+                            json={"bulk_purposes": bulk}), 400, "Client.InvalidRequest")
+        assert want in err["detail"], (sid, err)
+    err = refused(r.api("PUT", f"/api/services/{SERVICE}/bulk-purposes", json={}), 400,
+                  "Client.InvalidRequest")
+    assert "bulk_purposes is required" in err["detail"]
+    assert r.conf_version() == before
+    assert ok(r.api("GET", "/api/audit"), 200)["audit"] == audit_before
+
+
+def test_embargoes(registry):
+    r = registry
+    assert ok(r.api("GET", "/api/embargoes"), 200) == {"embargoes": []}
+    before = r.conf_version()
+    e = ok(r.api("PUT", "/api/embargoes/investigation", json={"seconds": 30 * 86400}), 201)
+    assert e["purpose"] == "investigation" and e["seconds"] == 2592000
+    assert e["conf_version"] == before + 1
+    assert e["created_at"].endswith("Z") and e["updated_at"].endswith("Z")
+    e = ok(r.api("PUT", "/api/embargoes/investigation", json={"seconds": 60}), 200)
+    assert e["seconds"] == 60 and e["conf_version"] == before + 2
+    ok(r.api("PUT", "/api/embargoes/audit-check", json={"seconds": 1}), 201)
+    lst = ok(r.api("GET", "/api/embargoes"), 200)["embargoes"]
+    assert [(x["purpose"], x["seconds"]) for x in lst] == [("audit-check", 1),
+                                                          ("investigation", 60)]
+    assert ok(r.api("GET", "/api/embargoes/investigation"), 200)["seconds"] == 60
+    doc = verify_conf(r, fetch_conf(r))
+    assert doc["embargoes"] == [{"purpose": "audit-check", "seconds": 1},
+                                {"purpose": "investigation", "seconds": 60}]
+    audit = ok(r.api("GET", "/api/audit", params={"limit": 3}), 200)["audit"]
+    assert [(a["action"], a["object"]) for a in audit] == [
+        ("embargo.set", "audit-check"), ("embargo.set", "investigation"),
+        ("embargo.set", "investigation")]
+    assert audit[1]["detail"] == {"seconds": 60, "previous": 2592000}
+    out = ok(r.api("DELETE", "/api/embargoes/audit-check"), 200)
+    assert out["deleted"] == "audit-check"
+    assert ok(r.api("GET", "/api/audit", params={"limit": 1}), 200)["audit"][0]["action"] == \
+        "embargo.delete"
+    refused(r.api("DELETE", "/api/embargoes/audit-check"), 404, "Client.NotFound")
+    refused(r.api("GET", "/api/embargoes/audit-check"), 404, "Client.NotFound")
+    assert verify_conf(r, fetch_conf(r))["embargoes"] == [
+        {"purpose": "investigation", "seconds": 60}]
+    refused(r.api("POST", "/api/embargoes", json={}), 405, "Client.MethodNotAllowed")
+    refused(r.api("POST", "/api/embargoes/x", json={}), 405, "Client.MethodNotAllowed")
+
+
+def test_embargo_refusals_change_nothing(registry):
+    r = registry
+    ok(r.api("PUT", "/api/embargoes/investigation", json={"seconds": 600}), 201)
+    before = r.conf_version()
+    for purpose, body, want in [
+            ("investigation", {"seconds": 0}, "seconds: an integer from 1"),
+            ("investigation", {"seconds": -60}, "seconds: an integer from 1"),
+            ("investigation", {"seconds": 1.5}, "seconds: an integer from 1"),
+            ("investigation", {"seconds": "60"}, "seconds: an integer from 1"),
+            ("investigation", {"seconds": True}, "seconds: an integer from 1"),
+            ("investigation", {"seconds": 100 * 366 * 86400}, "seconds: an integer from 1"),
+            ("investigation", {}, "seconds is required"),
+            ("investigation", {"days": 3}, "seconds is required"),
+            ("Investigation", {"seconds": 60}, "a purpose is 1 to 64 characters"),
+            ("a%20b", {"seconds": 60}, "a purpose is"),
+            ("x" * 65, {"seconds": 60}, "a purpose is")]:
+        err = refused(r.api("PUT", "/api/embargoes/" + purpose, json=body), 400,
+                      "Client.InvalidRequest")
+        assert want in err["detail"], (purpose, body, err)
+    refused(r.api("PUT", "/api/embargoes/investigation", data=b"[]",
+                  headers={"Content-Type": "application/json"}), 400, "Client.InvalidRequest")
+    assert r.conf_version() == before
+    assert ok(r.api("GET", "/api/embargoes/investigation"), 200)["seconds"] == 600
+
+
+def test_id_providers(registry):
+    r = registry
+    pem, raw = ed25519_public_pem()
+    kid = hashlib.sha256(raw).hexdigest()
+    assert ok(r.api("GET", "/api/id-providers"), 200) == {"id_providers": []}
+    before = r.conf_version()
+    p = ok(r.api("POST", "/api/id-providers",
+                 json={"issuer": "https://id.gov.vn", "sign_key": raw_b64(raw)}), 201)
+    assert p["issuer"] == "https://id.gov.vn" and p["sign_key"] == raw_b64(raw)
+    assert p["sign_key_id"] == kid and p["conf_version"] == before + 1
+    # http:// to loopback (the demo's ndx-id), with a path; a matching sign_key_id is fine.
+    _, raw2 = ed25519_public_pem()
+    ok(r.api("POST", "/api/id-providers",
+             json={"issuer": "http://127.0.0.1:4445/oidc", "sign_key": raw_b64(raw2),
+                   "sign_key_id": hashlib.sha256(raw2).hexdigest()}), 201)
+    refused(r.api("POST", "/api/id-providers",
+                  json={"issuer": "https://id.gov.vn", "sign_key": raw_b64(raw2)}), 409,
+            "Client.Conflict")
+    lst = ok(r.api("GET", "/api/id-providers"), 200)["id_providers"]
+    assert [x["issuer"] for x in lst] == ["http://127.0.0.1:4445/oidc", "https://id.gov.vn"]
+    doc = verify_conf(r, fetch_conf(r))
+    assert doc["id_providers"] == [
+        {"issuer": "http://127.0.0.1:4445/oidc", "sign_key": raw_b64(raw2),
+         "sign_key_id": hashlib.sha256(raw2).hexdigest()},
+        {"issuer": "https://id.gov.vn", "sign_key": raw_b64(raw), "sign_key_id": kid}]
+    audit = ok(r.api("GET", "/api/audit", params={"limit": 1}), 200)["audit"][0]
+    assert audit["action"] == "id_provider.add"
+    assert audit["object"] == "http://127.0.0.1:4445/oidc"
+    out = ok(r.api("DELETE", "/api/id-providers",
+                   params={"issuer": "http://127.0.0.1:4445/oidc"}), 200)
+    assert out["deleted"] == "http://127.0.0.1:4445/oidc"
+    audit = ok(r.api("GET", "/api/audit", params={"limit": 1}), 200)["audit"][0]
+    assert (audit["action"], audit["object"]) == ("id_provider.delete",
+                                                  "http://127.0.0.1:4445/oidc")
+    refused(r.api("DELETE", "/api/id-providers",
+                  params={"issuer": "http://127.0.0.1:4445/oidc"}), 404, "Client.NotFound")
+    refused(r.api("DELETE", "/api/id-providers"), 400, "Client.InvalidRequest")
+    refused(r.api("GET", "/api/id-providers/x"), 404, "Client.NotFound")
+    assert [x["issuer"] for x in verify_conf(r, fetch_conf(r))["id_providers"]] == [
+        "https://id.gov.vn"]
+
+
+def test_id_provider_refusals_change_nothing(registry):
+    r = registry
+    pem, raw = ed25519_public_pem()
+    good = raw_b64(raw)
+    before = r.conf_version()
+    for body, want in [
+            ({"issuer": "https://id.gov.vn", "sign_key": pem}, "sign_key: expected base64"),
+            ({"issuer": "https://id.gov.vn", "sign_key": raw_b64(raw[:31])}, "sign_key"),
+            ({"issuer": "https://id.gov.vn", "sign_key": raw_b64(raw + b"x")}, "sign_key"),
+            ({"issuer": "https://id.gov.vn", "sign_key": "not base64!"}, "sign_key"),
+            ({"issuer": "https://id.gov.vn", "sign_key": good, "sign_key_id": "ab" * 32},
+             "sign_key_id: does not match"),
+            ({"issuer": "https://id.gov.vn"}, "sign_key is required"),
+            ({"sign_key": good}, "issuer is required"),
+            ({"issuer": "ftp://id.gov.vn", "sign_key": good}, "issuer: must start with"),
+            ({"issuer": "http://id.gov.vn", "sign_key": good}, "only to a loopback"),
+            ({"issuer": "https://", "sign_key": good}, "issuer: no host"),
+            ({"issuer": "https://id.gov.vn/a b", "sign_key": good}, "no spaces"),
+            ({"issuer": "https://id.gov.vn/?x=1", "sign_key": good}, "no query"),
+            ({"issuer": "https://u@id.gov.vn", "sign_key": good}, "issuer: the host may hold"),
+            ({"issuer": 42, "sign_key": good}, "issuer must be a string")]:
+        err = refused(r.api("POST", "/api/id-providers", json=body), 400,
+                      "Client.InvalidRequest")
+        assert want in err["detail"], (body, err)
+    assert r.conf_version() == before
+    assert ok(r.api("GET", "/api/id-providers"), 200)["id_providers"] == []
+
+
+def test_new_lists_survive_restart(registry):
+    r = registry
+    populate(r)
+    _, raw = ed25519_public_pem()
+    ok(r.api("PUT", f"/api/services/{SERVICE}/bulk-purposes",
+             json={"bulk_purposes": ["public-service"]}), 200)
+    ok(r.api("PUT", "/api/embargoes/investigation", json={"seconds": 86400}), 201)
+    ok(r.api("POST", "/api/id-providers",
+             json={"issuer": "https://id.gov.vn", "sign_key": raw_b64(raw)}), 201)
+    before = verify_conf(r, fetch_conf(r))
+    r.restart()
+    after = verify_conf(r, fetch_conf(r))
+    for field in ("services", "embargoes", "id_providers"):
+        assert after[field] == before[field], field
+
+
+def test_store_migrates_a_database_from_before_issue_13(registry):
+    """A registry database at schema version 2 (no bulk_purposes, embargoes or
+    id_providers) opens, gains them empty, and keeps its services."""
+    import sqlite3
+    r = registry
+    populate(r)
+    assert r.stop() == 0
+    db = sqlite3.connect(r.data_dir / "registry.db")
+    db.executescript("ALTER TABLE services DROP COLUMN bulk_purposes;"
+                     "DROP TABLE embargoes; DROP TABLE id_providers;"
+                     "DELETE FROM schema_migrations WHERE version = 3;")
+    db.close()
+    r.start()
+    assert ok(r.api("GET", "/api/services/" + SERVICE), 200)["bulk_purposes"] == []
+    doc = verify_conf(r, fetch_conf(r))
+    assert doc["embargoes"] == [] and doc["id_providers"] == []
+    ok(r.api("PUT", "/api/embargoes/investigation", json={"seconds": 60}), 201)
