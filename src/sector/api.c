@@ -4,7 +4,9 @@
  * schema.c, with the few rules that tie fields together written out in
  * check_cross. References inside the same sector's database are checked
  * in the write transaction; references into another agency's database
- * cannot be, and are what `ndx-sector quality` reports. */
+ * cannot be, and are what `ndx-sector quality` reports. Every answer
+ * declares its data subjects (Ndx-Data-Subjects, record_subjects.h), and a
+ * request naming one (Ndx-Subject) reaches only records that concern them. */
 #include "api.h"
 
 #include <math.h>
@@ -17,6 +19,7 @@
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "openapi.h"
+#include "record_subjects.h"
 
 #define ID_MAX 64
 #define MSG_MAX 256
@@ -295,6 +298,54 @@ static void method_not_allowed(struct ndx_http_resp *resp, const char *allow)
 	ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed", allow);
 }
 
+/* The message names no one: the record may be another person's. */
+static void subject_mismatch(struct ndx_http_resp *resp, const char *message)
+{
+	ndx_http_resp_error(resp, 403, "Client.SubjectMismatch", message, "Ndx-Subject");
+}
+
+/* An answer declares all its subjects or is not given: a partial list
+ * would hide a read from the people left out of it. */
+static void too_many_subjects(struct ndx_http_resp *resp)
+{
+	char message[MSG_MAX];
+	snprintf(message, sizeof message,
+		 "the answer would concern more than %d people, more than one answer may declare",
+		 PINSET_MAX);
+	ndx_http_resp_error(resp, 422, "Client.TooManySubjects", message, "Ndx-Data-Subjects");
+}
+
+/* Answers the failure rc of reading a record or its subjects. */
+static void read_failed(struct ndx_http_resp *resp, int rc, const struct sector_table *t,
+			const char *id)
+{
+	if (rc == NDX_ENOTFOUND)
+		not_found(resp, t->name, id ? id : "");
+	else if (rc == NDX_ETOOBIG)
+		too_many_subjects(resp);
+	else
+		internal(resp);
+}
+
+/* The PIN the request names in Ndx-Subject (*out NULL when it names none).
+ * Returns 0, or -1 after answering 400 (the value is not echoed). */
+static int request_subject(const struct ndx_http_req *req, const char **out,
+			   struct ndx_http_resp *resp)
+{
+	const char *v = ndx_http_header(req, "Ndx-Subject");
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (ndx_pin_parse(v, 0, NULL, NULL) != NDX_OK) {
+		bad_request(resp, "invalid Ndx-Subject",
+			    "Ndx-Subject: expected a 12-digit personal identification number");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 /* The key column of t, or NULL for key-less tables. */
 static const struct sector_column *key_column(const struct sector_table *t)
 {
@@ -368,8 +419,11 @@ static int check_query_names(const struct sector_table *t, const char *query,
 	return 0;
 }
 
+/* Lists are not filtered by Ndx-Subject: the gateway decides whether a
+ * list about several people may be answered. */
 static void handle_list(struct api *api, const struct sector_table *t,
-			const struct ndx_http_req *req, struct ndx_http_resp *resp)
+			const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			struct pinset *declared)
 {
 	struct store_query q = { .limit = API_DEFAULT_LIMIT };
 	char folded[STORE_FOLDED_MAX];
@@ -425,9 +479,12 @@ static void handle_list(struct api *api, const struct sector_table *t,
 	}
 	c = store_acquire(api->st);
 	rc = store_list(c, t, &q, &items);
+	for (size_t i = 0; rc == NDX_OK && i < json_array_size(items); i++)
+		rc = record_subjects(c, t, json_array_get(items, i), declared);
 	store_release(api->st, c);
 	if (rc) {
-		internal(resp);
+		json_decref(items);
+		read_failed(resp, rc, t, NULL);
 		return;
 	}
 	size_t n = json_array_size(items);
@@ -437,6 +494,30 @@ static void handle_list(struct api *api, const struct sector_table *t,
 	ndx_http_resp_json(resp, 200,
 			   json_pack("{sosIsIso}", "items", items, "limit", (json_int_t)q.limit,
 				     "offset", (json_int_t)q.offset, "next_offset", next));
+}
+
+/* ---- one record ------------------------------------------------------------------ */
+
+static void handle_get(struct api *api, const struct sector_table *t, const char *id,
+		       const char *subject, struct pinset *declared, struct ndx_http_resp *resp)
+{
+	struct store_conn *c = store_acquire(api->st);
+	json_t *row = NULL;
+	int rc = store_get(c, t, id, &row);
+
+	if (rc == NDX_OK)
+		rc = record_subjects(c, t, row, declared);
+	store_release(api->st, c);
+	if (rc)
+		read_failed(resp, rc, t, id);
+	else if (subject && !pinset_has(declared, subject))
+		subject_mismatch(resp, "the record asked for does not concern the person "
+				       "Ndx-Subject names");
+	else {
+		ndx_http_resp_json(resp, 200, row);
+		return;
+	}
+	json_decref(row);
 }
 
 /* ---- writes --------------------------------------------------------------------- */
@@ -477,32 +558,92 @@ static int check_local_refs(struct api *api, struct store_conn *c, const struct 
 	return 0;
 }
 
-static void handle_write(struct api *api, const struct sector_table *t, const char *id,
+/* The body of a write as a validated row, or NULL after answering 400. */
+static json_t *write_row(struct api *api, const struct sector_table *t, const char *id,
 			 const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
-	char field[MSG_MAX], why[MSG_MAX], newid[ID_MAX];
+	char field[MSG_MAX], why[MSG_MAX];
 	json_error_t jerr;
-	json_t *body, *row, *out = NULL;
-	struct store_conn *c;
-	int rc;
+	json_t *body, *row;
 
 	if (!req->body || req->body_len == 0) {
 		bad_request(resp, "malformed JSON", "a JSON object body is required");
-		return;
+		return NULL;
 	}
 	body = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!body) {
 		bad_request(resp, "malformed JSON", "line %d column %d: %s", jerr.line, jerr.column,
 			    jerr.text);
-		return;
+		return NULL;
 	}
 	row = api_validate_row(api->def, t, body, id, field, why, sizeof field);
 	json_decref(body);
 	if (!row) {
 		bad_request(resp, "invalid field", "%s: %s", field, why);
 		ndx_http_resp_header(resp, "Ndx-Invalid-Field", field);
-		return;
 	}
+	return row;
+}
+
+/* Adds the subjects of row to declared; *others is set when subject (if
+ * any) is not among them. The return values of record_subjects. */
+static int subjects_of(struct store_conn *c, const struct sector_table *t, const json_t *row,
+		       const char *subject, struct pinset *declared, int *others)
+{
+	struct pinset *one = pinset_new();
+	int rc;
+
+	if (!one)
+		return NDX_ENOMEM;
+	rc = record_subjects(c, t, row, one);
+	if (rc == NDX_OK && subject && !pinset_has(one, subject))
+		*others = 1;
+	if (rc == NDX_OK)
+		rc = pinset_add_all(declared, one);
+	pinset_free(one);
+	return rc;
+}
+
+/* The people a write touches: those of the record as it is (PUT) and as
+ * it will be. Both must include the subject the request names; the answer
+ * declares them all, since the write changes the data of each. Call inside
+ * the write transaction, so that what is checked is what is replaced.
+ * Returns 0, or -1 after answering. */
+static int check_write_subjects(struct store_conn *c, const struct sector_table *t,
+				const char *id, const json_t *row, const char *subject,
+				struct pinset *declared, struct ndx_http_resp *resp)
+{
+	json_t *old = NULL;
+	int rc = NDX_OK, others = 0;
+
+	if (id && (rc = store_get(c, t, id, &old)) == NDX_OK)
+		rc = subjects_of(c, t, old, subject, declared, &others);
+	json_decref(old);
+	if (rc == NDX_OK)
+		rc = subjects_of(c, t, row, subject, declared, &others);
+	if (rc) {
+		read_failed(resp, rc, t, id);
+		return -1;
+	}
+	if (others) {
+		subject_mismatch(resp, "the record written, as it is or as it would be, does not "
+				       "concern the person Ndx-Subject names");
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_write(struct api *api, const struct sector_table *t, const char *id,
+			 const char *subject, struct pinset *declared,
+			 const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	char newid[ID_MAX];
+	json_t *row, *out = NULL;
+	struct store_conn *c;
+	int rc;
+
+	if (!(row = write_row(api, t, id, req, resp)))
+		return;
 	c = store_acquire(api->st);
 	if (store_begin(c)) {
 		store_release(api->st, c);
@@ -510,7 +651,8 @@ static void handle_write(struct api *api, const struct sector_table *t, const ch
 		internal(resp);
 		return;
 	}
-	if (check_local_refs(api, c, t, row, resp)) {
+	if (check_write_subjects(c, t, id, row, subject, declared, resp) ||
+	    check_local_refs(api, c, t, row, resp)) {
 		store_rollback(c);
 		store_release(api->st, c);
 		json_decref(row);
@@ -541,6 +683,12 @@ static void handle_write(struct api *api, const struct sector_table *t, const ch
 
 /* ---- routing --------------------------------------------------------------------- */
 
+static void unknown_resource(struct ndx_http_resp *resp)
+{
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "no such resource",
+			    "see /openapi.json for the resources of this sector");
+}
+
 static void handle_index(struct api *api, struct ndx_http_resp *resp)
 {
 	json_t *tables = json_array();
@@ -555,21 +703,56 @@ static void handle_index(struct api *api, struct ndx_http_resp *resp)
 				     "/openapi.json"));
 }
 
-void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+/* A request to table t: GET and POST on the collection, GET and PUT on a
+ * record (rest: what follows "/T/", NULL for the collection). */
+static void route_table(struct api *api, const struct sector_table *t, const char *rest,
+			const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			struct pinset *declared)
 {
-	struct api *api = ctx;
-	const char *p = req->path, *slash;
 	int get = strcmp(req->method, "GET") == 0;
-	char tname[ID_MAX], id[ID_MAX];
+	const char *subject;
+	char id[ID_MAX];
+
+	if (!rest) {
+		if (!get && strcmp(req->method, "POST") != 0)
+			method_not_allowed(resp, "GET, POST");
+		else if (request_subject(req, &subject, resp) == 0) {
+			if (get)
+				handle_list(api, t, req, resp, declared);
+			else
+				handle_write(api, t, NULL, subject, declared, req, resp);
+		}
+		return;
+	}
+	if (strlen(rest) >= sizeof id || strchr(rest, '/')) {
+		unknown_resource(resp);
+		return;
+	}
+	snprintf(id, sizeof id, "%s", rest);
+	if (!get && strcmp(req->method, "PUT") != 0) {
+		method_not_allowed(resp, "GET, PUT");
+		return;
+	}
+	if (check_path_id(t, id, resp) || request_subject(req, &subject, resp))
+		return;
+	if (get)
+		handle_get(api, t, id, subject, declared, resp);
+	else
+		handle_write(api, t, id, subject, declared, req, resp);
+}
+
+static void route(struct api *api, const struct ndx_http_req *req, struct ndx_http_resp *resp,
+		  struct pinset *declared)
+{
+	const char *p = req->path, *slash;
+	char tname[ID_MAX];
 	const struct sector_table *t;
 	size_t n;
 
 	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/openapi.json") == 0 || strcmp(p, "/") == 0) {
-		if (!get) {
+		if (strcmp(req->method, "GET") != 0)
 			method_not_allowed(resp, "GET");
-			return;
-		}
-		if (strcmp(p, "/healthz") == 0)
+		else if (strcmp(p, "/healthz") == 0)
 			ndx_http_resp_json(resp, 200, json_pack("{ssss}", "status", "ok", "sector",
 								api->def->name));
 		else if (strcmp(p, "/") == 0)
@@ -579,51 +762,50 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 					    api->openapi_len);
 		return;
 	}
-	if (p[0] != '/')
-		goto unknown;
+	if (p[0] != '/') {
+		unknown_resource(resp);
+		return;
+	}
 	p++;
 	slash = strchr(p, '/');
 	n = slash ? (size_t)(slash - p) : strlen(p);
-	if (n == 0 || n >= sizeof tname)
-		goto unknown;
+	if (n == 0 || n >= sizeof tname) {
+		unknown_resource(resp);
+		return;
+	}
 	memcpy(tname, p, n);
 	tname[n] = '\0';
 	if (!(t = sector_table_find(api->def, tname)))
-		goto unknown;
-	if (!slash || slash[1] == '\0') {
-		if (get)
-			handle_list(api, t, req, resp);
-		else if (strcmp(req->method, "POST") == 0)
-			handle_write(api, t, NULL, req, resp);
-		else
-			method_not_allowed(resp, "GET, POST");
-		return;
-	}
-	if (strlen(slash + 1) >= sizeof id || strchr(slash + 1, '/'))
-		goto unknown;
-	snprintf(id, sizeof id, "%s", slash + 1);
-	if (!get && strcmp(req->method, "PUT") != 0) {
-		method_not_allowed(resp, "GET, PUT");
-		return;
-	}
-	if (check_path_id(t, id, resp))
-		return;
-	if (get) {
-		struct store_conn *c = store_acquire(api->st);
-		json_t *row = NULL;
-		int rc = store_get(c, t, id, &row);
-		store_release(api->st, c);
-		if (rc == NDX_ENOTFOUND)
-			not_found(resp, t->name, id);
-		else if (rc)
-			internal(resp);
-		else
-			ndx_http_resp_json(resp, 200, row);
-		return;
-	}
-	handle_write(api, t, id, req, resp);
-	return;
-unknown:
-	ndx_http_resp_error(resp, 404, "Client.NotFound", "no such resource",
-			    "see /openapi.json for the resources of this sector");
+		unknown_resource(resp);
+	else
+		route_table(api, t, slash && slash[1] ? slash + 1 : NULL, req, resp, declared);
+}
+
+/* Sets Ndx-Data-Subjects: the people in declared for a successful answer,
+ * "none" for an error, whatever the handler had gathered before failing. */
+static void declare_subjects(struct ndx_http_resp *resp, const struct pinset *declared)
+{
+	const char *ctype;
+	const void *body;
+	size_t len;
+	int status = 500;
+	char *text = NULL;
+
+	if (ndx_http_resp_view(resp, &status, &ctype, &body, &len) == NDX_OK && status < 400 &&
+	    declared && !(text = pinset_text(declared)))
+		internal(resp);
+	ndx_http_resp_header(resp, "Ndx-Data-Subjects", text ? text : "none");
+	free(text);
+}
+
+void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct pinset *declared = pinset_new();
+
+	if (declared)
+		route(ctx, req, resp, declared);
+	else
+		internal(resp);
+	declare_subjects(resp, declared);
+	pinset_free(declared);
 }

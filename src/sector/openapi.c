@@ -1,13 +1,16 @@
 /* OpenAPI generation (openapi.h). Each column becomes a property with its
  * type, format pattern, enum or range; each table gets the list/search,
  * create, read and replace operations that api.c implements, with the
- * X-Road style error body for every refusal. */
+ * X-Road style error body for every refusal, the Ndx-Subject request
+ * header and the Ndx-Data-Subjects response header (docs/sectors.md
+ * "Data subjects"). */
 #include "openapi.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
+#include "pinset.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -111,16 +114,54 @@ static json_t *response(const char *desc, json_t *schema)
 	return r;
 }
 
-static json_t *error_responses(json_t *ok, const char *ok_code, int with_conflict)
+/* ok_code's answer declares its subjects; one record (one_record) is
+ * refused when it does not concern the person Ndx-Subject names. */
+static json_t *error_responses(json_t *ok, const char *ok_code, int with_conflict,
+			       int one_record)
 {
 	json_t *r = json_object();
+	json_object_set_new(ok, "headers",
+			    json_pack("{s{ss}}", "Ndx-Data-Subjects", "$ref",
+				      "#/components/headers/Ndx-Data-Subjects"));
 	json_object_set_new(r, ok_code, ok);
 	json_object_set_new(r, "400", response("invalid request; detail names the field",
 					       ref("Error")));
+	if (one_record)
+		json_object_set_new(r, "403",
+				    response("Client.SubjectMismatch: the record (for a write: as "
+					     "it is or as it would be) does not concern the person "
+					     "Ndx-Subject names",
+					     ref("Error")));
 	json_object_set_new(r, "404", response("no such record", ref("Error")));
 	if (with_conflict)
 		json_object_set_new(r, "409", response("the key exists already", ref("Error")));
+	json_object_set_new(r, "422",
+			    response("Client.TooManySubjects: the answer would concern more "
+				     "people than one answer may declare",
+				     ref("Error")));
 	return r;
+}
+
+static json_t *subject_header_param(void)
+{
+	return json_pack("{ss}", "$ref", "#/components/parameters/Ndx-Subject");
+}
+
+static json_t *components(json_t *schemas)
+{
+	char desc[512];
+
+	snprintf(desc, sizeof desc,
+		 "the people whose data the answer holds: their 12-digit personal "
+		 "identification numbers, ascending, comma-separated (at most %d), or none",
+		 PINSET_MAX);
+	return json_pack("{sos{s{sss{ssss}}}s{s{sssssssbs{ssss}}}}", "schemas", schemas,
+			 "headers", "Ndx-Data-Subjects", "description", desc, "schema", "type",
+			 "string", "pattern", "^(none|[0-9]{12}(,[0-9]{12})*)$", "parameters",
+			 "Ndx-Subject", "name", "Ndx-Subject", "in", "header", "description",
+			 "the person the request is about: a read or write of one record that does "
+			 "not concern them is refused (403); lists are not filtered",
+			 "required", 0, "schema", "type", "string", "pattern", "^[0-9]{12}$");
 }
 
 static json_t *query_param(const char *name, const char *desc, json_t *schema)
@@ -178,6 +219,7 @@ json_t *openapi_build(const struct sector_def *def)
 				      query_param("offset", "rows to skip",
 						  json_pack("{sssisisi}", "type", "integer", "minimum", 0,
 							    "maximum", API_MAX_OFFSET, "default", 0)));
+		json_array_append_new(params, subject_header_param());
 		snprintf(coll, sizeof coll, "/%s", t->name);
 		snprintf(item, sizeof item, "/%s/{id}", t->name);
 		json_t *body = json_content(ref(input));
@@ -187,15 +229,17 @@ json_t *openapi_build(const struct sector_def *def)
 		snprintf(opc, sizeof opc, "create_%s", t->name);
 		json_object_set_new(
 			paths, coll,
-			json_pack("{s{sssssoso}s{sssssoso}}", "get", "summary", t->title,
+			json_pack("{s{sssssoso}s{sssssososo}}", "get", "summary", t->title,
 				  "operationId", opl, "parameters", params, "responses",
-				  error_responses(response("a page of rows", ref(list)), "200", 0),
-				  "post", "summary", "create", "operationId", opc, "requestBody", body,
-				  "responses", error_responses(response("created", ref(name)), "201", 1)));
+				  error_responses(response("a page of rows", ref(list)), "200", 0, 0),
+				  "post", "summary", "create", "operationId", opc, "parameters",
+				  json_pack("[o]", subject_header_param()), "requestBody", body,
+				  "responses",
+				  error_responses(response("created", ref(name)), "201", 1, 1)));
 		snprintf(buf, sizeof buf, "%s", t->key ? t->key : "the number assigned on create");
-		json_t *idparam = json_pack("[{sssssbsss{ss}}]", "name", "id", "in", "path",
+		json_t *idparam = json_pack("[{sssssbsss{ss}}o]", "name", "id", "in", "path",
 					    "required", 1, "description", buf, "schema", "type",
-					    "string");
+					    "string", subject_header_param());
 		json_t *body2 = json_content(ref(input));
 		json_object_set_new(body2, "required", json_true());
 		char op1[128], op2[128];
@@ -206,18 +250,19 @@ json_t *openapi_build(const struct sector_def *def)
 			json_pack("{sos{sssssoso}s{sssssoso}}", "parameters", idparam, "get",
 				  "summary", "read one", "operationId", op1, "parameters",
 				  json_array(), "responses",
-				  error_responses(response("the row", ref(name)), "200", 0), "put",
+				  error_responses(response("the row", ref(name)), "200", 0, 1), "put",
 				  "summary", "replace one", "operationId", op2, "requestBody", body2,
-				  "responses", error_responses(response("replaced", ref(name)), "200", 0)));
+				  "responses",
+				  error_responses(response("replaced", ref(name)), "200", 0, 1)));
 	}
 	json_object_set_new(paths, "/healthz",
 			    json_pack("{s{sss{s{ss}}}}", "get", "summary", "liveness", "responses",
 				      "200", "description", "ok"));
 	snprintf(title, sizeof title, "ndx-sector %s: %s (%s)", def->name, def->title,
 		 def->title_vi);
-	doc = json_pack("{sss{ssss}s[{ss}]sos{so}}", "openapi", "3.0.3", "info", "title", title,
+	doc = json_pack("{sss{ssss}s[{ss}]soso}", "openapi", "3.0.3", "info", "title", title,
 			"version", NDX_VERSION, "servers", "url", "/", "paths", paths,
-			"components", "schemas", schemas);
+			"components", components(schemas));
 	if (doc) {
 		snprintf(buf, sizeof buf, "Operated by %s. Synthetic reference data.", def->agency);
 		json_object_set_new(json_object_get(doc, "info"), "description", json_string(buf));

@@ -1,8 +1,10 @@
 """End-to-end tests for ndx-sector: seed a small national dataset, serve the
-population and enterprise registries, read by id, search names with and
-without Vietnamese diacritics, page, refuse invalid writes naming the field,
-serve the OpenAPI document, and let `ndx-sector quality` find records planted
-behind the API's back (with python's sqlite3)."""
+seven registries, read by id, search names with and without Vietnamese
+diacritics, page, refuse invalid writes naming the field, serve the OpenAPI
+document, declare every answer's data subjects (Ndx-Data-Subjects) and refuse
+reads and writes of records that do not concern the person Ndx-Subject names,
+and let `ndx-sector quality` find records planted behind the API's back (with
+python's sqlite3)."""
 
 import json
 import signal
@@ -17,6 +19,7 @@ import requests
 from conftest import free_port
 
 SEED_CITIZENS = 2000
+SECTORS = ("population", "civil-status", "enterprise", "tax", "insurance", "land", "vehicles")
 START_TIMEOUT = 10.0
 
 
@@ -83,11 +86,11 @@ class Sector:
     def get(self, path, **kw):
         return requests.get(self.url + path, timeout=10, **kw)
 
-    def post(self, path, body):
-        return requests.post(self.url + path, json=body, timeout=10)
+    def post(self, path, body, **kw):
+        return requests.post(self.url + path, json=body, timeout=10, **kw)
 
-    def put(self, path, body):
-        return requests.put(self.url + path, json=body, timeout=10)
+    def put(self, path, body, **kw):
+        return requests.put(self.url + path, json=body, timeout=10, **kw)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -104,7 +107,7 @@ def servers(build_dir, seeded, tmp_path_factory):
     d, _ = seeded
     work = tmp_path_factory.mktemp("sector-logs")
     made = {}
-    for s in ("population", "enterprise"):
+    for s in SECTORS:
         made[s] = Sector(sector_exe(build_dir), s, d / f"{s}.db", work)
     yield made
     codes = {s: srv.stop() for s, srv in made.items()}
@@ -339,6 +342,331 @@ def test_openapi(build_dir, servers):
     schemas = servers["population"].get("/openapi.json").json()["components"]["schemas"]
     assert schemas["citizens"]["properties"]["pin"]["pattern"] == "^[0-9]{12}$"
     assert "Error" in schemas
+    # The subject headers are described on every operation of every table.
+    for (sector, table) in TABLES:
+        doc = servers[sector].get("/openapi.json").json()
+        assert "Ndx-Data-Subjects" in doc["components"]["headers"]
+        ops = [doc["paths"][f"/{table}"]["get"], doc["paths"][f"/{table}"]["post"],
+               doc["paths"][f"/{table}/{{id}}"]["get"], doc["paths"][f"/{table}/{{id}}"]["put"]]
+        for op in ops:
+            ok = [v for k, v in op["responses"].items() if k.startswith("2")]
+            assert ok and "Ndx-Data-Subjects" in ok[0]["headers"], (sector, table)
+        assert "403" in ops[1]["responses"] and "403" in ops[2]["responses"]
+
+
+# ---- data subjects ------------------------------------------------------------------------
+
+def declared(r):
+    """The set a sector declared in Ndx-Data-Subjects; the header must be there, canonical."""
+    text = r.headers.get("Ndx-Data-Subjects")
+    assert text is not None, (r.status_code, r.url)
+    if text == "none":
+        return set()
+    pins = text.split(",")
+    assert pins == sorted(set(pins)), text
+    assert all(len(p) == 12 and p.isdigit() for p in pins), text
+    return set(pins)
+
+
+def people(*values):
+    """The individuals among values: 12-digit PINs (enterprise codes have 10)."""
+    return {v for v in values if v and len(v) == 12}
+
+
+def expected_subjects(d, table, row):
+    """What each table's record concerns, computed here from the databases with SQL,
+    independently of the server."""
+    if table == "households":
+        members = query(d / "population.db", "SELECT pin FROM citizens WHERE household_id = ?",
+                        row["id"])
+        return people(row["head_pin"], *(m for (m,) in members))
+    if table == "enterprises":
+        owners = query(d / "enterprise.db",
+                       "SELECT owner_pin FROM owners WHERE enterprise_code = ?", row["code"])
+        return people(row["legal_rep_pin"], *(o for (o,) in owners))
+    if table == "parcels":
+        holders = query(d / "land.db", "SELECT holder_id FROM right_holders WHERE parcel_id = ?",
+                        row["id"])
+        return people(*(h for (h,) in holders))
+    cols = {"citizens": ["pin"], "births": ["child_pin", "father_pin", "mother_pin"],
+            "marriages": ["husband_pin", "wife_pin"], "owners": ["owner_pin"],
+            "taxpayers": ["tax_id"], "obligations": ["tax_id"], "participants": ["pin"],
+            "contributions": ["pin"], "right_holders": ["holder_id"],
+            "vehicles": ["owner_id"]}[table]
+    return people(*(row.get(c) for c in cols))
+
+
+def record_path(table, row):
+    key = {"citizens": "pin", "households": "id", "enterprises": "code",
+           "taxpayers": "tax_id", "participants": "pin", "parcels": "id",
+           "vehicles": "plate"}.get(table, "id")
+    return f"/{table}/{row[key]}"
+
+
+TABLES = [("population", "citizens"), ("population", "households"),
+          ("civil-status", "births"), ("civil-status", "marriages"),
+          ("enterprise", "enterprises"), ("enterprise", "owners"),
+          ("tax", "taxpayers"), ("tax", "obligations"),
+          ("insurance", "participants"), ("insurance", "contributions"),
+          ("land", "parcels"), ("land", "right_holders"), ("vehicles", "vehicles")]
+
+
+@pytest.mark.parametrize("sector,table", TABLES)
+def test_every_table_declares_its_subjects(seeded, servers, sector, table):
+    d, _ = seeded
+    srv = servers[sector]
+    r = srv.get(f"/{table}", params={"limit": 50})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items, table
+    union = set()
+    for item in items:
+        union |= expected_subjects(d, table, item)
+    assert declared(r) == union
+    assert union, table  # every table's first 50 rows concern somebody
+    # Each record alone; at least one that concerns somebody.
+    for item in items[:10]:
+        one = srv.get(record_path(table, item))
+        assert one.status_code == 200, one.text
+        assert declared(one) == expected_subjects(d, table, item), record_path(table, item)
+        want = expected_subjects(d, table, item)
+        if want:
+            # Read as one of its subjects: the same answer.
+            pin = sorted(want)[-1]
+            again = srv.get(record_path(table, item), headers={"Ndx-Subject": pin})
+            assert again.status_code == 200, again.text
+            assert again.json() == one.json() and declared(again) == want
+
+
+def test_records_of_several_people(seeded, servers):
+    d, _ = seeded
+    pop, ent, land = servers["population"], servers["enterprise"], servers["land"]
+    # The largest household: its head and every member.
+    hh, n = query(d / "population.db",
+                  "SELECT household_id, count(*) AS n FROM citizens WHERE household_id "
+                  "IS NOT NULL GROUP BY household_id ORDER BY n DESC LIMIT 1")[0]
+    assert n >= 3
+    r = pop.get(f"/households/{hh}")
+    members = {p for (p,) in query(d / "population.db",
+                                   "SELECT pin FROM citizens WHERE household_id = ?", hh)}
+    assert declared(r) == members | {r.json()["head_pin"]}
+    # Any member may read it; its list of members is a list (not filtered).
+    member = sorted(members - {r.json()["head_pin"]})[0]
+    assert pop.get(f"/households/{hh}", headers={"Ndx-Subject": member}).status_code == 200
+    ls = pop.get("/citizens", params={"household_id": hh}, headers={"Ndx-Subject": member})
+    assert ls.status_code == 200 and declared(ls) == members
+    # An enterprise with several owners.
+    code, = query(d / "enterprise.db", "SELECT enterprise_code FROM owners GROUP BY "
+                  "enterprise_code HAVING count(*) > 1 LIMIT 1")[0]
+    e = ent.get(f"/enterprises/{code}")
+    owners = {p for (p,) in query(d / "enterprise.db",
+                                  "SELECT owner_pin FROM owners WHERE enterprise_code = ?", code)}
+    assert declared(e) == owners | {e.json()["legal_rep_pin"]} and len(owners) > 1
+    # A parcel held by two people.
+    rows = query(d / "land.db", "SELECT parcel_id FROM right_holders WHERE length(holder_id) = 12 "
+                 "GROUP BY parcel_id HAVING count(*) > 1 LIMIT 1")
+    if rows:
+        p = land.get(f"/parcels/{rows[0][0]}")
+        assert len(declared(p)) > 1
+
+
+def test_enterprises_are_nobody(seeded, servers):
+    d, _ = seeded
+    tax, veh, land = servers["tax"], servers["vehicles"], servers["land"]
+    code, = query(d / "tax.db", "SELECT tax_id FROM taxpayers WHERE kind = 'enterprise' "
+                  "LIMIT 1")[0]
+    r = tax.get(f"/taxpayers/{code}")
+    assert r.status_code == 200 and r.headers["Ndx-Data-Subjects"] == "none"
+    r = tax.get("/obligations", params={"tax_id": code})
+    assert r.status_code == 200 and declared(r) == set()
+    # A record of nobody is no one's: read naming a subject, it is refused.
+    pin, = query(d / "population.db", "SELECT pin FROM citizens LIMIT 1")[0]
+    assert_error(tax.get(f"/taxpayers/{code}", headers={"Ndx-Subject": pin}), 403)
+    rows = query(d / "vehicles.db", "SELECT plate FROM vehicles WHERE length(owner_id) = 10 "
+                 "LIMIT 1")
+    if rows:
+        assert veh.get(f"/vehicles/{rows[0][0]}").headers["Ndx-Data-Subjects"] == "none"
+    rows = query(d / "land.db", "SELECT holder_id FROM right_holders "
+                 "WHERE length(holder_id) = 10 LIMIT 1")
+    if rows:
+        r = land.get("/right_holders", params={"holder_id": rows[0][0]})
+        assert r.status_code == 200 and r.json()["items"] and declared(r) == set()
+
+
+def test_none_answers(servers):
+    pop = servers["population"]
+    for path in ("/", "/healthz", "/openapi.json"):
+        r = pop.get(path)
+        assert r.status_code == 200 and r.headers["Ndx-Data-Subjects"] == "none", path
+    empty = pop.get("/citizens", params={"household_id": "H00199999998"})
+    assert empty.status_code == 200 and empty.json()["items"] == []
+    assert empty.headers["Ndx-Data-Subjects"] == "none"
+    errors = [pop.get("/citizens/001099999999"),               # 404
+              pop.get("/citizens/123"),                        # 400
+              pop.get("/weather"),                             # 404
+              pop.get("/citizens", params={"limit": 0}),       # 400
+              requests.delete(pop.url + "/citizens", timeout=5),  # 405
+              requests.post(pop.url + "/healthz", timeout=5),  # 405
+              pop.post("/citizens", citizen(pin="00108900000"))]
+    for r in errors:
+        assert r.status_code >= 400
+        assert r.headers["Ndx-Data-Subjects"] == "none", (r.status_code, r.url)
+
+
+def assert_mismatch(r, *secret_pins):
+    assert_error(r, 403)
+    body = r.json()
+    assert body["type"] == "Client.SubjectMismatch" and body["detail"] == "Ndx-Subject"
+    assert r.headers["Ndx-Data-Subjects"] == "none"
+    for pin in secret_pins:
+        assert pin not in r.text and pin not in str(r.headers), pin
+
+
+def two_people(d):
+    (a,), (b,) = query(d / "population.db", "SELECT pin FROM citizens ORDER BY pin LIMIT 2")
+    return a, b
+
+
+def test_mismatched_reads_refused(seeded, servers):
+    d, _ = seeded
+    pop, ins, veh = servers["population"], servers["insurance"], servers["vehicles"]
+    a, b = two_people(d)
+    # Another citizen's record.
+    assert_mismatch(pop.get(f"/citizens/{b}", headers={"Ndx-Subject": a}), a, b)
+    r = pop.get(f"/citizens/{a}", headers={"Ndx-Subject": a})
+    assert r.status_code == 200 and declared(r) == {a}
+    # Contributions of another PIN.
+    (cid, pa), (cid_b, pb) = query(
+        d / "insurance.db", "SELECT min(id), pin FROM contributions GROUP BY pin LIMIT 2")
+    assert_mismatch(ins.get(f"/contributions/{cid_b}", headers={"Ndx-Subject": pa}), pa, pb)
+    assert_mismatch(ins.get(f"/participants/{pb}", headers={"Ndx-Subject": pa}), pa, pb)
+    r = ins.get(f"/contributions/{cid}", headers={"Ndx-Subject": pa})
+    assert r.status_code == 200 and r.json()["pin"] == pa and declared(r) == {pa}
+    # A vehicle of another owner.
+    (plate, oa), (plate_b, ob) = query(
+        d / "vehicles.db", "SELECT min(plate), owner_id FROM vehicles "
+        "WHERE length(owner_id) = 12 GROUP BY owner_id LIMIT 2")
+    assert_mismatch(veh.get(f"/vehicles/{plate_b}", headers={"Ndx-Subject": oa}), oa, ob)
+    r = veh.get(f"/vehicles/{plate}", headers={"Ndx-Subject": oa})
+    assert r.status_code == 200 and declared(r) == {oa}
+    # Lists are not filtered here (the gateway decides): they declare whom they hold.
+    r = ins.get("/contributions", params={"pin": pb}, headers={"Ndx-Subject": pa})
+    assert r.status_code == 200 and declared(r) == {pb}
+    # A malformed Ndx-Subject is refused, not echoed, and not taken for none.
+    for bad in ("12345", "003089012345", "x" * 12):
+        r = pop.get(f"/citizens/{a}", headers={"Ndx-Subject": bad})
+        assert_error(r, 400)
+        assert bad not in r.text and r.headers["Ndx-Data-Subjects"] == "none"
+    assert_error(pop.get("/citizens", headers={"Ndx-Subject": "12345"}), 400)
+
+
+def test_mismatched_writes_refused(seeded, servers):
+    d, _ = seeded
+    pop, ins, veh = servers["population"], servers["insurance"], servers["vehicles"]
+    a, b = two_people(d)
+    # PUT another citizen's record: refused, nothing changed.
+    before = pop.get(f"/citizens/{b}").json()
+    r = pop.put(f"/citizens/{b}", dict(before, temporary_address="Số 13 phố Huế"),
+                headers={"Ndx-Subject": a})
+    assert_mismatch(r, a, b)
+    assert pop.get(f"/citizens/{b}").json() == before
+    # POST a record of someone else: refused, nothing stored.
+    other = "001090000011"
+    body = citizen(pin=other, birth_date="1990-01-02", full_name="Trần Văn Khác")
+    assert_mismatch(pop.post("/citizens", body, headers={"Ndx-Subject": a}), a, other)
+    assert_error(pop.get(f"/citizens/{other}"), 404)
+    # The same POST naming its own subject is accepted and declared.
+    r = pop.post("/citizens", body, headers={"Ndx-Subject": other})
+    assert r.status_code == 201 and declared(r) == {other}
+    # Contributions: a new span for another PIN, and one moved to another PIN.
+    (pa,), (pb,) = query(d / "insurance.db", "SELECT pin FROM participants ORDER BY pin LIMIT 2")
+    count = query(d / "insurance.db", "SELECT count(*) FROM contributions")[0][0]
+    span = {"pin": pb, "from_period": "2026-01", "monthly_salary": 9000000, "rate_pct": 8}
+    assert_mismatch(ins.post("/contributions", span, headers={"Ndx-Subject": pa}), pa, pb)
+    assert query(d / "insurance.db", "SELECT count(*) FROM contributions")[0][0] == count
+    r = ins.post("/contributions", dict(span, pin=pa), headers={"Ndx-Subject": pa})
+    assert r.status_code == 201 and declared(r) == {pa}
+    mine = r.json()
+    moved = dict(mine, pin=pb)
+    assert_mismatch(ins.put(f"/contributions/{mine['id']}", moved,
+                            headers={"Ndx-Subject": pa}), pa, pb)
+    assert ins.get(f"/contributions/{mine['id']}").json() == mine
+    # Vehicles: taking another's (existing record) and giving one's own away (result).
+    (plate_a, oa), (plate_b, ob) = query(
+        d / "vehicles.db", "SELECT min(plate), owner_id FROM vehicles "
+        "WHERE length(owner_id) = 12 GROUP BY owner_id LIMIT 2")
+    va, vb = veh.get(f"/vehicles/{plate_a}").json(), veh.get(f"/vehicles/{plate_b}").json()
+    assert_mismatch(veh.put(f"/vehicles/{plate_b}", dict(vb, owner_id=oa),
+                            headers={"Ndx-Subject": oa}), oa, ob)
+    assert_mismatch(veh.put(f"/vehicles/{plate_a}", dict(va, owner_id=ob),
+                            headers={"Ndx-Subject": oa}), oa, ob)
+    assert veh.get(f"/vehicles/{plate_a}").json() == va
+    assert veh.get(f"/vehicles/{plate_b}").json() == vb
+    # A write without Ndx-Subject is not checked, and declares both owners it touched.
+    r = veh.put(f"/vehicles/{plate_a}", dict(va, owner_id=ob))
+    assert r.status_code == 200 and declared(r) == {oa, ob}
+    r = veh.put(f"/vehicles/{plate_a}", dict(va, owner_id=oa), headers={"Ndx-Subject": oa})
+    assert r.status_code == 403  # it is ob's now
+    r = veh.put(f"/vehicles/{plate_a}", dict(va, color="Đỏ"), headers={"Ndx-Subject": ob})
+    assert r.status_code == 403  # the result would be oa's again
+    r = veh.put(f"/vehicles/{plate_a}", dict(va), headers={"Ndx-Subject": oa})
+    assert r.status_code == 403
+    r = veh.put(f"/vehicles/{plate_a}", dict(va))
+    assert r.status_code == 200 and r.json()["owner_id"] == oa
+    # A matching PUT is accepted.
+    r = veh.put(f"/vehicles/{plate_a}", dict(va, color="Đỏ"), headers={"Ndx-Subject": oa})
+    assert r.status_code == 200 and r.json()["color"] == "Đỏ" and declared(r) == {oa}
+    r = pop.put(f"/citizens/{a}", dict(pop.get(f"/citizens/{a}").json(),
+                                        temporary_address="Số 5 phố Huế"),
+                headers={"Ndx-Subject": a})
+    assert r.status_code == 200 and declared(r) == {a}
+    # A write refused for another reason still answers none.
+    r = pop.put(f"/citizens/{b}", {"pin": b}, headers={"Ndx-Subject": b})
+    assert_error(r, 400)
+    assert r.headers["Ndx-Data-Subjects"] == "none"
+
+
+def test_subject_cap(build_dir, tmp_path):
+    """A household of 1000 people is declared in full; of 1001 it is refused (a partial
+    list would hide the read from the people left out), and so is a write to it."""
+    db = tmp_path / "population.db"
+    srv = Sector(sector_exe(build_dir), "population", db, tmp_path)
+    try:
+        hh = "H00100000077"
+        pins = [f"001089{i:06d}" for i in range(1, 1002)]
+        con = sqlite3.connect(db)
+        con.executemany(
+            "INSERT INTO citizens(pin, full_name, name_folded, birth_date, sex, "
+            "birth_province, permanent_address, permanent_province, household_id, relation, "
+            "updated_at) VALUES(?, 'Nguyễn Văn Đông', 'nguyen van dong', '1989-01-01', "
+            "'male', '001', 'Số 1', '001', ?, 'other', '2025-01-01T00:00:00Z')",
+            [(p, hh) for p in pins[:1000]])
+        con.execute("INSERT INTO households(id, head_pin, address, province, updated_at) "
+                    "VALUES(?, ?, 'Số 1', '001', '2025-01-01T00:00:00Z')", (hh, pins[0]))
+        con.commit()
+        r = srv.get(f"/households/{hh}")
+        assert r.status_code == 200, r.text
+        assert declared(r) == set(pins[:1000])
+        con.execute("INSERT INTO citizens(pin, full_name, name_folded, birth_date, sex, "
+                    "birth_province, permanent_address, permanent_province, household_id, "
+                    "updated_at) VALUES(?, 'Lê Văn Một', 'le van mot', '1989-01-01', 'male', "
+                    "'001', 'Số 1', '001', ?, '2025-01-01T00:00:00Z')", (pins[1000], hh))
+        con.commit()
+        con.close()
+        r = srv.get(f"/households/{hh}")
+        assert_error(r, 422)
+        assert r.json()["type"] == "Client.TooManySubjects"
+        assert r.headers["Ndx-Data-Subjects"] == "none"
+        assert_error(srv.get(f"/households/{hh}", headers={"Ndx-Subject": pins[0]}), 422)
+        # The write is refused before anything is stored.
+        body = {"id": hh, "head_pin": pins[0], "address": "Số 2", "province": "001"}
+        assert_error(srv.put(f"/households/{hh}", body), 422)
+        assert query(db, "SELECT address FROM households WHERE id = ?", hh) == [("Số 1",)]
+        # A list of 100 members is within the cap.
+        r = srv.get("/citizens", params={"household_id": hh, "limit": 100})
+        assert r.status_code == 200 and len(declared(r)) == 100
+    finally:
+        assert srv.stop() == 0
 
 
 # ---- quality ----------------------------------------------------------------------------
