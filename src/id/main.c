@@ -36,6 +36,10 @@
 #define PROG "ndx-id"
 #define SIGN_KEY_FILE "id-sign.key"
 #define SIGN_PUB_FILE "id-sign.pub"
+/* An ID token lives half the SSO session's idle time (oidc.c): a relying
+ * party that signs the citizen in again when it ends (docs/portal.md) still
+ * finds the session alive while the citizen is active, so no password. */
+#define ID_TOKEN_TTL 900
 #define PATH_BUF 4096
 #define SECRET_FILE_MAX 4096
 #define CLIENT_SECRET_MIN 16
@@ -105,7 +109,9 @@ static const char SERVE_HELP[] =
 	"                        dist/govuk directory); without it pages are unstyled\n"
 	"  --threads N           HTTP worker threads (default 4)\n"
 	"  --code-lifetime N     seconds an authorization code stays valid, 1..600\n"
-	"                        (default 60)\n";
+	"                        (default 60)\n"
+	"  --id-token-lifetime N seconds an ID token stays valid (its exp), 1..3600\n"
+	"                        (default 900: half the single sign-on's idle time)\n";
 
 
 
@@ -559,12 +565,13 @@ static int cmd_serve(int argc, char **argv)
 		{ "assets", required_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "code-lifetime", required_argument, NULL, 'c' },
+		{ "id-token-lifetime", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *issuer = NULL, *listen = "127.0.0.1:4445", *assets = NULL;
 	const char *why = NULL;
-	unsigned long threads = 4, code_ttl = 60;
+	unsigned long threads = 4, code_ttl = 60, id_ttl = ID_TOKEN_TTL;
 	char addr[64], skey[PATH_BUF];
 	uint16_t port;
 	struct ndx_key *key = NULL;
@@ -589,6 +596,10 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case 'c':
 			if (ndx_args_ulong_opt(PROG, "--code-lifetime", optarg, 1, 600, &code_ttl))
+				return 2;
+			break;
+		case 'T':
+			if (ndx_args_ulong_opt(PROG, "--id-token-lifetime", optarg, 1, 3600, &id_ttl))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -624,6 +635,7 @@ static int cmd_serve(int argc, char **argv)
 	cfg.key = key;
 	cfg.assets_dir = assets;
 	cfg.code_ttl = (time_t)code_ttl;
+	cfg.id_token_ttl = (time_t)id_ttl;
 	if (oidc_init(&cfg, issuer, &why) != NDX_OK) {
 		fprintf(stderr, PROG ": --issuer \"%s\": %s\n", issuer, why);
 		rc = 2;

@@ -30,7 +30,7 @@
 #define PROG "ndx-id"
 #define COOKIE "ndx_id_session"
 #define AUTHREQ_TTL 600        /* s: time to fill in the sign-in form */
-#define TOKEN_TTL 300          /* s: access and ID tokens */
+#define TOKEN_TTL 300          /* s: access tokens (ID tokens: cfg->id_token_ttl) */
 #define SESSION_IDLE 1800      /* s: SSO session idle expiry */
 #define FAIL_WINDOW 900        /* s: failures counted over this window */
 #define FAIL_MAX 5             /* failures within the window that lock */
@@ -829,7 +829,7 @@ static void handle_token(const struct oidc_config *cfg, const struct ndx_http_re
 		.issuer = cfg->issuer, .client_id = client.client_id, .account = &acct,
 		.nonce = code.req.has_nonce ? code.req.nonce : NULL,
 		.profile = scope_has(code.req.scope, "profile"), .auth_time = code.auth_time,
-		.now = now, .ttl = TOKEN_TTL,
+		.now = now, .ttl = cfg->id_token_ttl,
 	};
 	if (idtok_random(at) || (idtok_hash_hex(at, at_hash),
 				 idstore_token_put(cfg->st, at_hash, code_hash, &tok)) ||

@@ -20,6 +20,7 @@ struct oidc_config {
 	const struct ndx_key *key;
 	const char *assets_dir;   /* NULL: pages are served unstyled */
 	time_t code_ttl;          /* seconds an authorization code lives */
+	time_t id_token_ttl;      /* seconds an ID token lives (its exp - iat) */
 	/* Set by oidc_init. */
 	char issuer[OIDC_ISSUER_MAX]; /* without a trailing '/' */
 	const char *prefix;           /* the issuer's path ("" or "/id"), inside issuer */

@@ -232,7 +232,7 @@ def test_code_flow(idp, setup):
     assert claims["iss"] == idp.url and claims["aud"] == CLIENT_ID
     assert claims["sub"] == pin and claims["nonce"] == "n-456"
     assert claims["name"] == name and claims["birthdate"] == birth
-    assert claims["exp"] - claims["iat"] == 300
+    assert claims["exp"] - claims["iat"] == 900
     assert abs(claims["auth_time"] - time.time()) < 30
 
     u = requests.get(idp.url + "/userinfo",
