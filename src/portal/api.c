@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access_list.h"
 #include "auth.h"
 #include "citizen.h"
 #include "ndx/err.h"
@@ -98,8 +99,17 @@ static int r_insurance(struct call *c, json_t **out, int *status, struct perr *e
 
 static int r_accesses(struct call *c, json_t **out, int *status, struct perr *e)
 {
+	const struct access_filter f = {
+		.own = ndx_http_query_arg(c->req, "own"),
+		.agency = ndx_http_query_arg(c->req, "agency"),
+		.purpose = ndx_http_query_arg(c->req, "purpose"),
+		.from = ndx_http_query_arg(c->req, "from"),
+		.to = ndx_http_query_arg(c->req, "to"),
+		.page = ndx_http_query_arg(c->req, "page"),
+	};
+
 	(void)status;
-	return citizen_accesses(c->p, c->s, out, e);
+	return access_list(c->p, c->s, &f, out, e);
 }
 
 static int r_consents(struct call *c, json_t **out, int *status, struct perr *e)
@@ -145,8 +155,17 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 	int rc = pstore_proc_get(c->p->st, c->arg, out);
 
 	(void)status;
-	if (rc == NDX_OK && proc_visible(c->s, *out))
+	if (rc == NDX_OK && proc_visible(c->s, *out)) {
+		/* An officer opening the file reads the applicant's record: a
+		 * read the citizen's access list shows with the officer's name
+		 * and the procedure. */
+		if (strcmp(c->s->kind, "officer") == 0 && proc_officer_view(c->p, c->s, *out)) {
+			json_decref(*out);
+			*out = NULL;
+			return perr_set(e, 500, "internal", "out of memory");
+		}
 		return 0;
+	}
 	json_decref(*out);
 	*out = NULL;
 	if (rc != NDX_OK && rc != NDX_ENOTFOUND)

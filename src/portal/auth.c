@@ -23,6 +23,7 @@
 
 #define TOKEN_LEN 43    /* base64url of 32 bytes */
 #define LOGIN_MAX_AGE_S 600
+#define NEXT_MAX 256    /* a return path after the sign-in */
 
 static void hash_hex(const char *text, char out[PSTORE_HASH_HEX])
 {
@@ -85,6 +86,45 @@ int auth_session(const struct portal *p, const struct ndx_http_req *req, struct 
 				  SESSION_MAX_S, s);
 }
 
+/* The exp claim of a JWS compact token's payload, 0 when there is none. The
+ * token was verified at sign-in; this only reads when it ends. */
+static long long token_exp(const char *jws)
+{
+	const char *dot = strchr(jws, '.'), *end = dot ? strchr(dot + 1, '.') : NULL;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	long long exp = 0;
+	json_t *claims;
+
+	if (!end || ndx_b64_decode(dot + 1, (size_t)(end - dot - 1), 1, &raw, &len) != NDX_OK)
+		return 0;
+	claims = json_loadb((const char *)raw, len, 0, NULL);
+	free(raw);
+	if (json_is_integer(json_object_get(claims, "exp")))
+		exp = json_integer_value(json_object_get(claims, "exp"));
+	json_decref(claims);
+	return exp;
+}
+
+const char *auth_subject_token(const struct psession *s, time_t now)
+{
+	if (!s->id_token || !s->id_token[0])
+		return NULL;
+	return token_exp(s->id_token) >= (long long)now + AUTH_TOKEN_MARGIN_S ? s->id_token : NULL;
+}
+
+int auth_reauth(struct perr *e)
+{
+	return perr_set(e, 401, "reauth", "the e-ID sign-in has ended: sign in again");
+}
+
+int auth_need_token(const struct psession *s, const char **tok, struct perr *e)
+{
+	if (!(*tok = auth_subject_token(s, time(NULL))))
+		return auth_reauth(e);
+	return 0;
+}
+
 json_t *auth_session_json(const struct portal *p, const struct psession *s)
 {
 	time_t idle = s->last_seen + (time_t)p->cfg->session_minutes * 60;
@@ -97,6 +137,10 @@ json_t *auth_session_json(const struct portal *p, const struct psession *s)
 		      s->name, "csrf", s->csrf, "expires_at", exp);
 	if (o && s->subject[0])
 		json_object_set_new(o, "subject", json_string(s->subject));
+	if (o && s->id_token && token_exp(s->id_token) > 0) {
+		ndx_time_format((time_t)token_exp(s->id_token), exp);
+		json_object_set_new(o, "id_token_expires_at", json_string(exp));
+	}
 	if (o && s->agency[0])
 		json_object_set_new(o, "agency", json_string(s->agency));
 	if (o && s->username[0])
@@ -160,9 +204,26 @@ static void reply(struct ndx_http_resp *resp, int status, const char *code, cons
 
 /* ---- e-ID ------------------------------------------------------------------ */
 
-static void login(const struct portal *p, struct ndx_http_resp *resp)
+/* Whether next is a path of the web UI to return to after the sign-in: a
+ * local absolute path (never "//host" or a backslash), not under /auth/ or
+ * /api/, of plain URL characters. Anything else is dropped, so the sign-in
+ * cannot be made into an open redirect. */
+static int next_ok(const char *next)
+{
+	size_t n = strlen(next);
+
+	if (n < 1 || n > NEXT_MAX || next[0] != '/' || next[1] == '/' ||
+	    strncmp(next, "/auth/", 6) == 0 || strncmp(next, "/api/", 5) == 0)
+		return 0;
+	return strspn(next, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "/-._~%?&=+") == n;
+}
+
+static void login(const struct portal *p, const struct ndx_http_req *req,
+		  struct ndx_http_resp *resp)
 {
 	char state[64], nonce[64], verifier[64], challenge[64], hex[PSTORE_HASH_HEX];
+	const char *next = ndx_http_query_arg(req, "next");
 	char *url = NULL;
 	int rc;
 
@@ -174,7 +235,8 @@ static void login(const struct portal *p, struct ndx_http_resp *resp)
 	oidc_challenge(verifier, challenge, sizeof challenge);
 	hash_hex(state, hex);
 	if ((rc = oidc_auth_url(p->oidc, state, nonce, challenge, &url)) ||
-	    (rc = pstore_login_put(p->st, hex, nonce, verifier, time(NULL)))) {
+	    (rc = pstore_login_put(p->st, hex, nonce, verifier,
+				   next && next_ok(next) ? next : "", time(NULL)))) {
 		fprintf(stderr, PORTAL_PROG ": login: %s\n",
 			url ? "cannot store the login" : "the e-ID cannot be reached");
 		free(url);
@@ -190,7 +252,7 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 {
 	const char *state = ndx_http_query_arg(req, "state");
 	const char *code = ndx_http_query_arg(req, "code");
-	char hex[PSTORE_HASH_HEX], nonce[128], verifier[128];
+	char hex[PSTORE_HASH_HEX], nonce[128], verifier[128], next[NEXT_MAX + 1];
 	struct oidc_identity id;
 	struct psession s = { 0 };
 	const char *why = "";
@@ -202,7 +264,7 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 	}
 	hash_hex(state, hex);
 	if (pstore_login_take(p->st, hex, time(NULL), LOGIN_MAX_AGE_S, nonce, verifier,
-			      sizeof nonce) != NDX_OK) {
+			      sizeof nonce, next, sizeof next) != NDX_OK) {
 		redirect(resp, "/?error=state_invalid");
 		return;
 	}
@@ -225,7 +287,7 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 	oidc_identity_clear(&id);
 	rc = start_session(p, req, resp, &s);
 	psession_clear(&s);
-	redirect(resp, rc == NDX_OK ? "/profile" : "/?error=login_failed");
+	redirect(resp, rc != NDX_OK ? "/?error=login_failed" : next_ok(next) ? next : "/profile");
 }
 
 /* ---- officers and logout ------------------------------------------------------ */
@@ -322,7 +384,7 @@ void auth_handle(const struct portal *p, const struct ndx_http_req *req,
 	int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0, post = strcmp(m, "POST") == 0;
 
 	if (get && strcmp(path, "/auth/login") == 0)
-		login(p, resp);
+		login(p, req, resp);
 	else if (get && strcmp(path, "/auth/callback") == 0)
 		callback(p, req, resp);
 	else if (post && strcmp(path, "/auth/logout") == 0)

@@ -1,8 +1,13 @@
 /* The citizen's own data (citizen.h). Registry reads go through the
- * exchange with the citizen as Ndx-Subject, so each read is itself logged
- * and later listed in "who read my data". The access list is gathered from
- * every member that publishes a transparency service; a member that cannot
- * answer is named in "unavailable" instead of failing the whole page.
+ * exchange with the citizen as Ndx-Subject and their e-ID ID token as
+ * Ndx-Subject-Token, so each read is logged as the citizen's own and listed
+ * under their own activity, apart from reads by others. Without a token
+ * that is still valid the portal reads nothing and answers "reauth" (the
+ * web UI then signs the citizen in again through the e-ID's single
+ * sign-on). The access list is gathered from every member that publishes a
+ * transparency service, filtered and paged by the providers' gateways and
+ * merged here; a member that cannot answer is named in "unavailable"
+ * instead of failing the whole page.
  * Consents are managed at the consent service with the portal's token, for
  * the session's subject only. */
 #include "citizen.h"
@@ -12,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "exchange.h"
+#include "fetch.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/timefmt.h"
@@ -35,11 +42,12 @@ static int oom(struct perr *e)
 /* GET service+path for the citizen with purpose; *r holds a 200 JSON
  * object (or e is set). A 404 is answered as not_found when nf is set. */
 static int read_json(const struct portal *p, const struct psession *s, const char *service,
-		     const char *path, const char *purpose, const char *consent, int nf,
-		     struct xresult *r, struct perr *e)
+		     const char *path, const char *purpose, const char *consent,
+		     const char *token, int nf, struct xresult *r, struct perr *e)
 {
 	struct xcall c = { .method = "GET", .service = service, .path = path,
-			   .subject = s->subject, .purpose = purpose, .consent = consent };
+			   .subject = s->subject, .purpose = purpose, .consent = consent,
+			   .subject_token = token };
 	int rc = exchange_call(p, &c, r);
 
 	if (rc == NDX_OK && r->status == 200 && json_is_object(r->json))
@@ -57,12 +65,14 @@ int citizen_profile(const struct portal *p, const struct psession *s, json_t **o
 {
 	struct xresult cit, hh = { 0 };
 	char path[64];
-	const char *hid;
+	const char *hid, *tok;
 	json_t *household = NULL;
 
 	*out = NULL;
+	if (auth_need_token(s, &tok, e))
+		return -1;
 	snprintf(path, sizeof path, "/%s", s->subject);
-	if (read_json(p, s, SVC_CITIZENS, path, PURPOSE_SERVICE, NULL, 1, &cit, e))
+	if (read_json(p, s, SVC_CITIZENS, path, PURPOSE_SERVICE, NULL, tok, 1, &cit, e))
 		return -1;
 	hid = json_string_value(json_object_get(cit.json, "household_id"));
 	if (hid && strlen(hid) < 32 && strspn(hid, "H0123456789") == strlen(hid)) {
@@ -70,8 +80,8 @@ int citizen_profile(const struct portal *p, const struct psession *s, json_t **o
 
 		snprintf(path, sizeof path, "/%s", hid);
 		/* The household is a courtesy: the profile stands without it. */
-		if (read_json(p, s, SVC_HOUSEHOLDS, path, PURPOSE_SERVICE, NULL, 0, &hh, &ignored) ==
-		    0)
+		if (read_json(p, s, SVC_HOUSEHOLDS, path, PURPOSE_SERVICE, NULL, tok, 0, &hh,
+			      &ignored) == 0)
 			household = json_incref(hh.json);
 		json_decref(ignored.fields);
 	}
@@ -163,6 +173,7 @@ int citizen_insurance(const struct portal *p, const struct psession *s, json_t *
 		      struct perr *e)
 {
 	const json_t *c, *use = NULL;
+	const char *tok;
 	struct xresult r;
 	json_t *list;
 	char path[64], jti[128];
@@ -170,7 +181,7 @@ int citizen_insurance(const struct portal *p, const struct psession *s, json_t *
 	int rc;
 
 	*out = NULL;
-	if (list_consents(p, s, &list, e))
+	if (auth_need_token(s, &tok, e) || list_consents(p, s, &list, e))
 		return -1;
 	json_array_foreach(list, i, c) {
 		if (covers(c, p->cfg->client, SVC_CONTRIBUTIONS, PURPOSE_SERVICE) &&
@@ -189,7 +200,7 @@ int citizen_insurance(const struct portal *p, const struct psession *s, json_t *
 	snprintf(path, sizeof path, "?pin=%s", s->subject);
 	struct xcall xc = { .method = "GET", .service = SVC_CONTRIBUTIONS, .path = path,
 			    .subject = s->subject, .purpose = PURPOSE_SERVICE,
-			    .consent = str(use, "consent") };
+			    .consent = str(use, "consent"), .subject_token = tok };
 	rc = exchange_call(p, &xc, &r);
 	json_decref(list);
 	if (rc == NDX_OK && r.status == 403 && strncmp(r.type, "Client.Consent", 14) == 0) {
@@ -320,108 +331,3 @@ int citizen_consent_revoke(const struct portal *p, const struct psession *s, con
 			rc ? "unreachable" : "unexpected answer");
 }
 
-/* ---- who read my data ------------------------------------------------------------ */
-
-/* The member name of the member owning subsystem or member id `id`, from the
- * listClients entries. */
-static const char *member_name(const json_t *clients, const char *id)
-{
-	const json_t *c;
-	size_t i, mlen = 0, parts = 0;
-
-	for (const char *q = id; *q && parts < 3; q++, mlen++)
-		if (*q == '/' && ++parts == 3)
-			break;
-	json_array_foreach(clients, i, c) {
-		const char *cid = str(c, "id");
-
-		if (strncmp(cid, id, mlen) == 0 && cid[mlen] == '/')
-			return str(c, "member_name");
-	}
-	return "";
-}
-
-static int by_time_desc(const void *a, const void *b)
-{
-	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-
-	return strcmp(str(y, "time"), str(x, "time"));
-}
-
-int citizen_accesses(const struct portal *p, const struct psession *s, json_t **out,
-		     struct perr *e)
-{
-	json_t *clients = NULL, *all = json_array(), *unavail = json_array(), *c, *a, **v = NULL;
-	size_t i, j, n;
-	int rc;
-
-	*out = NULL;
-	if (!all || !unavail)
-		goto nomem;
-	if ((rc = exchange_list_clients(p, &clients))) {
-		json_decref(all);
-		json_decref(unavail);
-		return perr_set(e, 502, "exchange", "listClients: %s",
-				rc == NDX_ENET ? "gateway unreachable" : "unexpected answer");
-	}
-	json_array_foreach(clients, i, c) {
-		const char *id = str(c, "id");
-		const char *slash = strrchr(id, '/');
-		char member[256], service[300];
-		struct xresult r;
-		struct perr ign = { 0 };
-
-		if (!slash || strcmp(slash + 1, TRANSPARENCY_CODE) != 0 ||
-		    (size_t)(slash - id) >= sizeof member)
-			continue;
-		snprintf(member, sizeof member, "%.*s", (int)(slash - id), id);
-		snprintf(service, sizeof service, "%s/accesses", id);
-		if (read_json(p, s, service, "", PURPOSE_TRANSPARENCY, NULL, 0, &r, &ign)) {
-			/* e.g. "VN/GOV/BCA/transparency/accesses: Client.NoGrant" */
-			const char *why = strstr(ign.message, ": ");
-
-			json_array_append_new(unavail, json_pack("{s:s,s:s}", "provider", member,
-								 "error", why ? why + 2 : ign.message));
-			json_decref(ign.fields);
-			continue;
-		}
-		json_array_foreach(json_object_get(r.json, "accesses"), j, a) {
-			json_t *item;
-
-			if (!json_is_object(a))
-				continue;
-			item = json_deep_copy(a);
-			if (!item)
-				continue;
-			json_object_set_new(item, "client_name",
-					    json_string(member_name(clients, str(a, "client"))));
-			json_object_set_new(item, "provider", json_string(member));
-			json_array_append_new(all, item);
-		}
-		xresult_free(&r);
-	}
-	n = json_array_size(all);
-	if (n && !(v = calloc(n, sizeof *v)))
-		goto nomem;
-	for (i = 0; i < n; i++)
-		v[i] = json_array_get(all, i);
-	if (n)
-		qsort(v, n, sizeof *v, by_time_desc);
-	a = json_array();
-	for (i = 0; a && i < n; i++)
-		json_array_append(a, v[i]);
-	free(v);
-	json_decref(all);
-	json_decref(clients);
-	if (!a) {
-		json_decref(unavail);
-		return oom(e);
-	}
-	*out = json_pack("{s:o,s:o}", "accesses", a, "unavailable", unavail);
-	return *out ? 0 : oom(e);
-nomem:
-	json_decref(all);
-	json_decref(unavail);
-	json_decref(clients);
-	return oom(e);
-}

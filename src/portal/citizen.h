@@ -1,7 +1,6 @@
 /* What a signed-in citizen sees of their own data (docs/portal.md "API"):
  * the population record and household, social insurance contributions under
- * a consent, who read their data (every transparency service of the
- * federation), and their consents at the consent service. Each function
+ * a consent, and their consents at the consent service. Each function
  * answers with a new JSON value in *out or fills e and returns -1. */
 #ifndef NDX_PORTAL_CITIZEN_H
 #define NDX_PORTAL_CITIZEN_H
@@ -15,8 +14,6 @@ int citizen_profile(const struct portal *p, const struct psession *s, json_t **o
 		    struct perr *e);
 int citizen_insurance(const struct portal *p, const struct psession *s, json_t **out,
 		      struct perr *e);
-int citizen_accesses(const struct portal *p, const struct psession *s, json_t **out,
-		     struct perr *e);
 int citizen_consents(const struct portal *p, const struct psession *s, json_t **out,
 		     struct perr *e);
 int citizen_consent_create(const struct portal *p, const struct psession *s,

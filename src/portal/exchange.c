@@ -13,7 +13,7 @@
 #include "fetch.h"
 #include "ndx/err.h"
 
-#define HDR_MAX 8
+#define HDR_MAX 12
 
 static int hdr(char **lines, size_t *n, const char *name, const char *value)
 {
@@ -52,6 +52,9 @@ int exchange_call(const struct portal *p, const struct xcall *c, struct xresult 
 	    (rc = hdr(lines, &n, "Ndx-Subject", c->subject)) ||
 	    (rc = hdr(lines, &n, "Ndx-Purpose", c->purpose)) ||
 	    (rc = hdr(lines, &n, "Ndx-Consent", c->consent)) ||
+	    (rc = hdr(lines, &n, "Ndx-Subject-Token", c->subject_token)) ||
+	    (rc = hdr(lines, &n, "X-Road-UserId", c->user_id)) ||
+	    (rc = hdr(lines, &n, "X-Road-Issue", c->issue)) ||
 	    (rc = hdr(lines, &n, "Accept", "application/json")) ||
 	    (c->body && (rc = hdr(lines, &n, "Content-Type", "application/json"))))
 		goto out;

@@ -1,7 +1,9 @@
 /* Registry reads and writes through the portal's own gateway (the X-Road
  * consumer API, docs/protocol.md "Consumer API"): X-Road-Client is the
  * portal's subsystem, Ndx-Subject the citizen, Ndx-Purpose the lawful
- * purpose, Ndx-Consent where the service needs consent. Also the consent
+ * purpose, Ndx-Consent where the service needs consent, Ndx-Subject-Token
+ * when the citizen reads their own data, X-Road-UserId and X-Road-Issue when
+ * an officer works a procedure. Also the consent
  * service's API on the citizen's behalf. Overview: docs/portal.md. */
 #ifndef NDX_PORTAL_EXCHANGE_H
 #define NDX_PORTAL_EXCHANGE_H
@@ -26,6 +28,14 @@ struct xcall {
 	const char *subject;   /* Ndx-Subject, or NULL */
 	const char *purpose;   /* Ndx-Purpose, or NULL */
 	const char *consent;   /* Ndx-Consent, or NULL */
+	/* Ndx-Subject-Token: the signed-in citizen's e-ID ID token, proving the
+	 * read is the citizen's own (never an expired one: auth_subject_token),
+	 * or NULL. */
+	const char *subject_token;
+	/* An officer's call: X-Road-UserId "{agency member}/{user name}" and
+	 * X-Road-Issue "{procedure kind}/{procedure id}", or NULL. */
+	const char *user_id;
+	const char *issue;
 	const json_t *body;    /* sent as JSON, or NULL */
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "exchange.h"
 #include "fetch.h"
 #include "fold.h"
@@ -225,12 +226,33 @@ static int validate(const char *kind, const json_t *in, json_t **clean, struct p
 
 /* ---- registry calls ------------------------------------------------------------ */
 
+/* On whose behalf a registry call is made: the citizen's own (token, their
+ * ID token) or an officer's work on a procedure (user_id, issue). */
+struct who {
+	const char *token;
+	char user_id[300];
+	char issue[128];
+};
+
+/* The officer of session s working on procedure proc. */
+static void officer_who(const struct psession *s, const json_t *proc, struct who *w)
+{
+	const char *kind = json_string_value(json_object_get(proc, "kind"));
+	const char *id = json_string_value(json_object_get(proc, "id"));
+
+	memset(w, 0, sizeof *w);
+	snprintf(w->user_id, sizeof w->user_id, "%s/%s", s->agency, s->username);
+	snprintf(w->issue, sizeof w->issue, "%s/%s", kind ? kind : "", id ? id : "");
+}
+
 static int call(const struct portal *p, const char *method, const char *service,
-		const char *path, const char *subject, const json_t *body, struct xresult *r,
-		struct perr *e)
+		const char *path, const char *subject, const struct who *w, const json_t *body,
+		struct xresult *r, struct perr *e)
 {
 	struct xcall c = { .method = method, .service = service, .path = path,
-			   .subject = subject, .purpose = PURPOSE_SERVICE, .body = body };
+			   .subject = subject, .purpose = PURPOSE_SERVICE, .body = body,
+			   .subject_token = w->token, .user_id = w->user_id[0] ? w->user_id : NULL,
+			   .issue = w->issue[0] ? w->issue : NULL };
 	int rc = exchange_call(p, &c, r);
 
 	if (rc != NDX_OK) {
@@ -241,14 +263,15 @@ static int call(const struct portal *p, const char *method, const char *service,
 }
 
 /* GET the citizen's population record into *out; 404 as not_found. */
-static int read_citizen(const struct portal *p, const char *pin, json_t **out, struct perr *e)
+static int read_citizen(const struct portal *p, const char *pin, const struct who *w,
+			json_t **out, struct perr *e)
 {
 	struct xresult r;
 	char path[32];
 
 	*out = NULL;
 	snprintf(path, sizeof path, "/%s", pin);
-	if (call(p, "GET", SVC_CITIZENS, path, pin, NULL, &r, e))
+	if (call(p, "GET", SVC_CITIZENS, path, pin, w, NULL, &r, e))
 		return -1;
 	if (r.status == 404 && strcmp(r.type, "Client.NotFound") == 0) {
 		xresult_free(&r);
@@ -273,12 +296,13 @@ static const char *str(const json_t *o, const char *key)
 int proc_prefill(const struct portal *p, const struct psession *s, const char *kind,
 		 json_t **out, struct perr *e)
 {
+	struct who w = { 0 };
 	json_t *cit, *f;
 
 	*out = NULL;
 	if (!kind_agency(kind))
 		return perr_set(e, 404, "not_found", "no such procedure kind");
-	if (read_citizen(p, s->subject, &cit, e))
+	if (auth_need_token(s, &w.token, e) || read_citizen(p, s->subject, &w, &cit, e))
 		return -1;
 	if (strcmp(kind, KIND_BUSINESS) == 0)
 		f = json_pack("{s:s,s:s,s:s,s:s}", "owner_name", str(cit, "full_name"),
@@ -295,8 +319,8 @@ int proc_prefill(const struct portal *p, const struct psession *s, const char *k
 
 /* 1 when the enterprise registry holds an enterprise whose name folds to
  * the same text as name, 0 when not, -1 (e set) when it cannot be asked. */
-static int name_taken(const struct portal *p, const char *subject, const char *name,
-		      struct perr *e)
+static int name_taken(const struct portal *p, const char *subject, const struct who *w,
+		      const char *name, struct perr *e)
 {
 	char want[800], have[800], *esc = fetch_escape(name), *path;
 	struct xresult r;
@@ -313,7 +337,7 @@ static int name_taken(const struct portal *p, const char *subject, const char *n
 	}
 	snprintf(path, n, "?name=%s&limit=%d", esc, NAME_SEARCH_LIMIT);
 	free(esc);
-	if (call(p, "GET", SVC_ENTERPRISES, path, subject, NULL, &r, e)) {
+	if (call(p, "GET", SVC_ENTERPRISES, path, subject, w, NULL, &r, e)) {
 		free(path);
 		return -1;
 	}
@@ -371,7 +395,12 @@ int proc_submit(const struct portal *p, const struct psession *s, const json_t *
 	if (validate(kind, fields, &clean, e))
 		return -1;
 	if (strcmp(kind, KIND_BUSINESS) == 0) {
-		rc = name_taken(p, s->subject, str(clean, "business_name"), e);
+		/* The name search is no read of the citizen's record: it carries
+		 * their token while it is valid, and a form filled slowly is not
+		 * sent back for a new sign-in. */
+		struct who w = { .token = auth_subject_token(s, time(NULL)) };
+
+		rc = name_taken(p, s->subject, &w, str(clean, "business_name"), e);
 		if (rc) {
 			json_decref(clean);
 			if (rc < 0)
@@ -442,8 +471,8 @@ static int allocate_code(char out[NDX_ECODE_LEN + 1])
 	return -1;
 }
 
-static int approve_business(const struct portal *p, const char *id, const json_t *proc,
-			    json_t **result, struct perr *e)
+static int approve_business(const struct portal *p, const struct who *w, const char *id,
+			    const json_t *proc, json_t **result, struct perr *e)
 {
 	const json_t *f = json_object_get(proc, "fields");
 	const char *pin = str(proc, "subject");
@@ -467,7 +496,7 @@ static int approve_business(const struct portal *p, const char *id, const json_t
 	if (code[0]) {
 		/* A retry: the code was allocated (and perhaps written) before. */
 		snprintf(path, sizeof path, "/%s", code);
-		if (call(p, "GET", SVC_ENTERPRISES, path, pin, NULL, &r, e))
+		if (call(p, "GET", SVC_ENTERPRISES, path, pin, w, NULL, &r, e))
 			goto out;
 		created = r.status == 200;
 		if (!created && r.status != 404) {
@@ -476,7 +505,7 @@ static int approve_business(const struct portal *p, const char *id, const json_t
 		}
 		xresult_free(&r);
 		if (!created) {
-			if (call(p, "POST", SVC_ENTERPRISES, "", pin, ent, &r, e) ||
+			if (call(p, "POST", SVC_ENTERPRISES, "", pin, w, ent, &r, e) ||
 			    wrote(SVC_ENTERPRISES, &r, e))
 				goto out;
 		}
@@ -492,7 +521,7 @@ static int approve_business(const struct portal *p, const char *id, const json_t
 				perr_set(e, 500, "internal", "the procedure could not be stored");
 				goto out;
 			}
-			if (call(p, "POST", SVC_ENTERPRISES, "", pin, ent, &r, e))
+			if (call(p, "POST", SVC_ENTERPRISES, "", pin, w, ent, &r, e))
 				goto out;
 			if (r.status == 409) {
 				xresult_free(&r); /* the code is taken: draw another */
@@ -510,7 +539,7 @@ static int approve_business(const struct portal *p, const char *id, const json_t
 	}
 
 	snprintf(path, sizeof path, "?enterprise_code=%s", code);
-	if (call(p, "GET", SVC_OWNERS, path, pin, NULL, &r, e))
+	if (call(p, "GET", SVC_OWNERS, path, pin, w, NULL, &r, e))
 		goto out;
 	if (r.status != 200) {
 		wrote(SVC_OWNERS, &r, e);
@@ -521,13 +550,15 @@ static int approve_business(const struct portal *p, const char *id, const json_t
 	if (!created) {
 		own = json_pack("{s:s,s:s,s:f,s:s}", "enterprise_code", code, "owner_pin", pin,
 				"share_pct", 100.0, "since", date);
-		if (!own || call(p, "POST", SVC_OWNERS, "", pin, own, &r, e) ||
+		if (!own || call(p, "POST", SVC_OWNERS, "", pin, w, own, &r, e) ||
 		    wrote(SVC_OWNERS, &r, e))
 			goto out;
 	}
 
+	/* The enterprise's taxpayer record is nobody's personal data: it names
+	 * no subject (the tax registry would refuse the applicant as one). */
 	snprintf(path, sizeof path, "/%s", code);
-	if (call(p, "GET", SVC_TAXPAYERS, path, pin, NULL, &r, e))
+	if (call(p, "GET", SVC_TAXPAYERS, path, NULL, w, NULL, &r, e))
 		goto out;
 	created = r.status == 200;
 	if (!created && r.status != 404) {
@@ -539,7 +570,7 @@ static int approve_business(const struct portal *p, const char *id, const json_t
 		tax = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "tax_id", code, "kind", "enterprise",
 				"name", str(f, "business_name"), "status", "active", "tax_office",
 				str(f, "province"), "registered_on", date);
-		if (!tax || call(p, "POST", SVC_TAXPAYERS, "", pin, tax, &r, e) ||
+		if (!tax || call(p, "POST", SVC_TAXPAYERS, "", NULL, w, tax, &r, e) ||
 		    wrote(SVC_TAXPAYERS, &r, e))
 			goto out;
 	}
@@ -556,8 +587,8 @@ out:
 	return rc;
 }
 
-static int approve_residence(const struct portal *p, const json_t *proc, json_t **result,
-			     struct perr *e)
+static int approve_residence(const struct portal *p, const struct who *w, const json_t *proc,
+			     json_t **result, struct perr *e)
 {
 	const json_t *f = json_object_get(proc, "fields");
 	const char *pin = str(proc, "subject");
@@ -565,12 +596,12 @@ static int approve_residence(const struct portal *p, const json_t *proc, json_t 
 	char path[32];
 	json_t *cit;
 
-	if (read_citizen(p, pin, &cit, e))
+	if (read_citizen(p, pin, w, &cit, e))
 		return -1;
 	json_object_set_new(cit, "permanent_address", json_string(str(f, "address")));
 	json_object_set_new(cit, "permanent_province", json_string(str(f, "province")));
 	snprintf(path, sizeof path, "/%s", pin);
-	if (call(p, "PUT", SVC_CITIZENS, path, pin, cit, &r, e)) {
+	if (call(p, "PUT", SVC_CITIZENS, path, pin, w, cit, &r, e)) {
 		json_decref(cit);
 		return -1;
 	}
@@ -600,6 +631,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 	const char *decision = json_string_value(json_object_get(body, "decision"));
 	json_t *proc = NULL, *reason_clean = NULL, *errs = NULL, *result = NULL;
 	char actor[192];
+	struct who w;
 	int rc, ret = -1;
 
 	*out = NULL;
@@ -610,6 +642,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 		return perr_set(e, 404, "not_found", "no such procedure");
 	}
 	snprintf(actor, sizeof actor, "officer:%s", s->username);
+	officer_who(s, proc, &w);
 	if (!decision || (strcmp(decision, "approve") != 0 && strcmp(decision, "reject") != 0)) {
 		perr_set(e, 422, "validation", "decision must be approve or reject");
 		e->fields = json_pack("{s:s}", "decision", decision ? "invalid" : "required");
@@ -640,7 +673,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 	 * (registered since it was filed) is refused before anything is
 	 * written, unless this is a retry of our own earlier write. */
 	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0 && strcmp(str(proc, "state"), "submitted") == 0) {
-		rc = name_taken(p, str(proc, "subject"),
+		rc = name_taken(p, str(proc, "subject"), &w,
 				str(json_object_get(proc, "fields"), "business_name"), e);
 		if (rc) {
 			if (rc > 0)
@@ -656,9 +689,9 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 		goto out;
 	}
 	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0)
-		rc = approve_business(p, id, proc, &result, e);
+		rc = approve_business(p, &w, id, proc, &result, e);
 	else
-		rc = approve_residence(p, proc, &result, e);
+		rc = approve_residence(p, &w, proc, &result, e);
 	if (rc) {
 		/* The write failed: the procedure says so, and the officer may
 		 * approve again. */
@@ -686,4 +719,21 @@ out:
 	json_decref(errs);
 	json_decref(result);
 	return ret;
+}
+
+int proc_officer_view(const struct portal *p, const struct psession *s, json_t *proc)
+{
+	const char *pin = str(proc, "subject");
+	struct perr e = { 0 };
+	struct who w;
+	json_t *cit = NULL;
+
+	officer_who(s, proc, &w);
+	if (read_citizen(p, pin, &w, &cit, &e)) {
+		/* The file stands without it: the officer sees that the registry
+		 * could not be read, never why in X-Road terms. */
+		json_decref(e.fields);
+		return json_object_set_new(proc, "applicant_record", json_null()) ? -1 : 0;
+	}
+	return json_object_set_new(proc, "applicant_record", cit) ? -1 : 0;
 }

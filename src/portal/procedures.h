@@ -22,6 +22,12 @@ int proc_submit(const struct portal *p, const struct psession *s, const json_t *
 /* POST /api/officer/procedures/{id}/decision: the procedure after it. */
 int proc_decide(const struct portal *p, const struct psession *s, const char *id,
 		const json_t *body, json_t **out, struct perr *e);
+/* The officer's file of procedure proc (the officer of session s opening
+ * it): adds "applicant_record", the applicant's population record read
+ * through the exchange with the officer as X-Road-UserId and the procedure
+ * as X-Road-Issue, or null when it cannot be read. -1 on allocation
+ * failure only. */
+int proc_officer_view(const struct portal *p, const struct psession *s, json_t *proc);
 /* Whether the session may see procedure proc (its citizen, or an officer
  * of its agency). */
 int proc_visible(const struct psession *s, const json_t *proc);

@@ -45,6 +45,8 @@ static const char *const MIGRATIONS[] = {
 	/* 2: officer sign-in failures, for the lockout (auth.c). */
 	"CREATE TABLE officer_failures(username TEXT NOT NULL, at INTEGER NOT NULL);"
 	"CREATE INDEX officer_failures_user ON officer_failures(username, at);",
+	/* 3: where a sign-in returns to (a "sign in again" from a page). */
+	"ALTER TABLE logins ADD COLUMN next TEXT NOT NULL DEFAULT '';",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -230,7 +232,7 @@ int pstore_session_delete(struct pstore *st, const char *id_sha256)
 /* ---- logins ------------------------------------------------------------------ */
 
 int pstore_login_put(struct pstore *st, const char *state_sha256, const char *nonce,
-		     const char *verifier, time_t now)
+		     const char *verifier, const char *next, time_t now)
 {
 	sqlite3_stmt *q;
 	int rc;
@@ -243,13 +245,14 @@ int pstore_login_put(struct pstore *st, const char *state_sha256, const char *no
 	}
 	if (rc == NDX_OK &&
 	    (rc = prepare(st,
-			  "INSERT INTO logins(state_sha256, nonce, verifier, created_at)"
-			  " VALUES(?,?,?,?)",
+			  "INSERT INTO logins(state_sha256, nonce, verifier, next, created_at)"
+			  " VALUES(?,?,?,?,?)",
 			  &q)) == NDX_OK) {
 		sqlite3_bind_text(q, 1, state_sha256, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, nonce, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, verifier, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+		sqlite3_bind_text(q, 4, next ? next : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, (sqlite3_int64)now);
 		rc = step_done(st, q, "login insert");
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -257,7 +260,7 @@ int pstore_login_put(struct pstore *st, const char *state_sha256, const char *no
 }
 
 int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, long max_age_s,
-		      char *nonce, char *verifier, size_t cap)
+		      char *nonce, char *verifier, size_t cap, char *next, size_t next_cap)
 {
 	sqlite3_stmt *q;
 	int rc, r;
@@ -267,7 +270,7 @@ int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, l
 	 * callback arrives twice at the same moment. */
 	if ((rc = prepare(st,
 			  "DELETE FROM logins WHERE state_sha256 = ?"
-			  " RETURNING nonce, verifier, created_at",
+			  " RETURNING nonce, verifier, created_at, next",
 			  &q)))
 		goto out;
 	sqlite3_bind_text(q, 1, state_sha256, -1, SQLITE_STATIC);
@@ -275,6 +278,7 @@ int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, l
 	if (r == SQLITE_ROW) {
 		copy_col(q, 0, nonce, cap);
 		copy_col(q, 1, verifier, cap);
+		copy_col(q, 3, next, next_cap);
 		rc = now - (time_t)sqlite3_column_int64(q, 2) > max_age_s ? NDX_ENOTFOUND : NDX_OK;
 		r = sqlite3_step(q);
 	} else {

@@ -50,13 +50,15 @@ int pstore_session_delete(struct pstore *st, const char *id_sha256);
 
 /* ---- pending e-ID logins ---------------------------------------------- */
 
+/* next: the portal path to return to after the sign-in ("" or NULL: the
+ * default). */
 int pstore_login_put(struct pstore *st, const char *state_sha256, const char *nonce,
-		     const char *verifier, time_t now);
+		     const char *verifier, const char *next, time_t now);
 /* Takes (deletes) the login of state_sha256 when it is at most max_age_s
- * old: copies nonce and verifier (cap bytes each). NDX_ENOTFOUND when
- * unknown, used or expired. */
+ * old: copies nonce and verifier (cap bytes each) and next (next_cap).
+ * NDX_ENOTFOUND when unknown, used or expired. */
 int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, long max_age_s,
-		      char *nonce, char *verifier, size_t cap);
+		      char *nonce, char *verifier, size_t cap, char *next, size_t next_cap);
 
 /* ---- officers ------------------------------------------------------------ */
 

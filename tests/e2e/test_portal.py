@@ -48,6 +48,8 @@ POPULATION, ENTERPRISE, TAX, PORTAL = (BCA + "/population", BTC + "/enterprise",
 CITIZENS, HOUSEHOLDS = POPULATION + "/citizens", POPULATION + "/households"
 ENTERPRISES, OWNERS = ENTERPRISE + "/enterprises", ENTERPRISE + "/owners"
 TAXPAYERS = TAX + "/taxpayers"
+TRANSPARENCY = tuple(m + "/transparency" for m in (BCA, BTC, TCT))
+ACCESS_LISTS = tuple(t + "/accesses" for t in TRANSPARENCY)
 NAMES = {BCA: "Bộ Công an", BTC: "Bộ Tài chính", TCT: "Tổng cục Thuế",
          VPCP: "Văn phòng Chính phủ"}
 CLIENT_ID = "portal"
@@ -67,12 +69,17 @@ def b64u(data):
 class FakeEid:
     """Discovery, JWKS, authorize (signs in `user` at once), token, end_session.
     `mode` spoils the next ID tokens: "good", "bad_nonce", "wrong_aud", "bad_sig",
-    "expired", "wrong_iss", "deny" (authorize answers error=access_denied)."""
+    "expired", "wrong_iss", "deny" (authorize answers error=access_denied).
+    `lifetime`: seconds from iat to exp of the good ones (300). Its signing key is
+    registered at the registry as an id provider, so the gateways accept its tokens as
+    Ndx-Subject-Token."""
 
     def __init__(self):
         self.key = ed25519.Ed25519PrivateKey.generate()
         raw = self.key.public_key().public_bytes(serialization.Encoding.Raw,
                                                  serialization.PublicFormat.Raw)
+        self.raw_public = raw
+        self.lifetime = 300
         self.kid = hashlib.sha256(raw).hexdigest()
         self.x = b64u(raw)
         self.port = free_port()
@@ -168,7 +175,7 @@ class FakeEid:
         now = int(time.time())
         pin, name = grant["user"]
         claims = {"iss": self.issuer, "sub": pin, "aud": CLIENT_ID, "iat": now,
-                  "exp": now + 300, "nonce": grant["nonce"], "name": name}
+                  "exp": now + self.lifetime, "nonce": grant["nonce"], "name": name}
         if self.mode == "bad_nonce":
             claims["nonce"] = "not-the-nonce"
         elif self.mode == "wrong_aud":
@@ -260,7 +267,7 @@ def build_federation(build_dir, workdir, env):
     env.fed = fed
     for member, name in NAMES.items():
         fed.ndx("member", "add", member, "--name", name)
-    for sub in (POPULATION, ENTERPRISE, TAX, PORTAL):
+    for sub in (POPULATION, ENTERPRISE, TAX, PORTAL) + TRANSPARENCY:
         fed.ndx("subsystem", "add", sub)
     fed.ndx("service", "add", CITIZENS, "--title", "Công dân", "--personal", "--purpose",
             "public-service", "--purpose", "tax-administration")
@@ -272,6 +279,15 @@ def build_federation(build_dir, workdir, env):
     for svc in (CITIZENS, HOUSEHOLDS, ENTERPRISES, OWNERS, TAXPAYERS):
         fed.ndx("grant", "add", "--client", PORTAL, "--service", svc, "--method", "GET",
                 "--method", "POST", "--method", "PUT")
+    for svc in ACCESS_LISTS:
+        fed.ndx("service", "add", svc, "--title", "Ai đã xem dữ liệu của tôi", "--personal",
+                "--purpose", "transparency")
+        fed.ndx("grant", "add", "--client", PORTAL, "--service", svc, "--method", "GET")
+    # The e-ID whose ID tokens the provider gateways accept as Ndx-Subject-Token.
+    r = reg.api("POST", "/api/id-providers",
+                json={"issuer": env.eid.issuer,
+                      "sign_key": base64.b64encode(env.eid.raw_public).decode()})
+    assert r.status_code == 201, r.text
     # Other agencies, to read back what the portal wrote.
     fed.ndx("grant", "add", "--client", TAX, "--service", CITIZENS, "--method", "GET")
     fed.ndx("grant", "add", "--client", POPULATION, "--service", ENTERPRISES, "--method", "GET")
@@ -286,16 +302,20 @@ def build_federation(build_dir, workdir, env):
     env.sectors = {s: sector_proc(build_dir, workdir, s, db_dir).start()
                    for s in ("population", "enterprise", "tax")}
     pop, ent, tax = (env.sectors[s].url for s in ("population", "enterprise", "tax"))
+    accesses = {"backend": "ndx:subject-accesses", "timeout_ms": 5000}
     services = {
         "BCA": {CITIZENS: {"backend": pop + "/citizens", "timeout_ms": 5000},
-                HOUSEHOLDS: {"backend": pop + "/households", "timeout_ms": 5000}},
+                HOUSEHOLDS: {"backend": pop + "/households", "timeout_ms": 5000},
+                BCA + "/transparency/accesses": accesses},
         "BTC": {ENTERPRISES: {"backend": ent + "/enterprises", "timeout_ms": 5000},
-                OWNERS: {"backend": ent + "/owners", "timeout_ms": 5000}},
-        "TCT": {TAXPAYERS: {"backend": tax + "/taxpayers", "timeout_ms": 5000}},
+                OWNERS: {"backend": ent + "/owners", "timeout_ms": 5000},
+                BTC + "/transparency/accesses": accesses},
+        "TCT": {TAXPAYERS: {"backend": tax + "/taxpayers", "timeout_ms": 5000},
+                TCT + "/transparency/accesses": accesses},
         "VPCP": {},
     }
-    subsystems = {"BCA": ["population"], "BTC": ["enterprise"], "TCT": ["tax"],
-                  "VPCP": ["portal"]}
+    subsystems = {"BCA": ["population", "transparency"], "BTC": ["enterprise", "transparency"],
+                  "TCT": ["tax", "transparency"], "VPCP": ["portal"]}
     members = {"BCA": BCA, "BTC": BTC, "TCT": TCT, "VPCP": VPCP}
     ports = {n: (free_port(), free_port()) for n in members}
     for n, member in members.items():
@@ -458,6 +478,38 @@ def raw_get(env, target):
 
 BUSINESS = {"business_name": "Hộ kinh doanh Phở Gà Hàng Điếu", "business_line": "Ăn uống",
             "province": "001", "address": "12 Hàng Điếu, Hoàn Kiếm", "capital_vnd": 150000000}
+
+
+def register_id_provider(env, issuer, pub_pem_path):
+    """Registers an e-ID's signing key (PEM public key file) at the registry and waits
+    until every gateway holds the configuration naming it."""
+    key = serialization.load_pem_public_key(Path(pub_pem_path).read_bytes())
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    r = env.registry.api("POST", "/api/id-providers",
+                         json={"issuer": issuer, "sign_key": base64.b64encode(raw).decode()})
+    assert r.status_code == 201, r.text
+    version = env.registry.conf_version()
+    for gw in env.fed.gateways.values():
+        env.fed.wait_conf(gw, version, timeout=30)
+
+
+def portal_id_token(data_dir, pin):
+    """The ID token the portal holds for pin's newest session."""
+    with sqlite3.connect(f"file:{data_dir}/portal.db?mode=ro", uri=True) as db:
+        return db.execute("SELECT id_token FROM sessions WHERE subject = ? "
+                          "ORDER BY created_at DESC LIMIT 1", (pin,)).fetchone()[0]
+
+
+def accesses(s, env, **query):
+    r = s.get(env.url + "/api/accesses", params=query, timeout=30)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["unavailable"] == [], doc
+    return doc
+
+
+def vn_today():
+    return time.strftime("%d/%m/%Y", time.gmtime(time.time() + 7 * 3600))
 
 
 # ---- tests --------------------------------------------------------------------------------
@@ -777,7 +829,9 @@ def test_household_business_approved_into_the_registries(env):
     ent = r.json()
     assert ent["name"] == BUSINESS["business_name"] and ent["legal_rep_pin"] == who[0]
     assert ent["kind"] == "tu-nhan" and ent["status"] == "active"
-    r = gw_get(env, "BCA", POPULATION, TAXPAYERS, f"/{code}", who[0])
+    # The enterprise's taxpayer record is nobody's personal data: no Ndx-Subject.
+    r = env.fed.call("BCA", "GET", TAXPAYERS, f"/{code}", client=POPULATION,
+                     headers={"Ndx-Purpose": "public-service"})
     assert r.status_code == 200, r.text
     assert r.json()["kind"] == "enterprise" and r.json()["name"] == BUSINESS["business_name"]
     owners = requests.get(env.sectors["enterprise"].url + "/owners",
@@ -876,7 +930,8 @@ def test_accesses_and_consents_degrade_cleanly(env):
     s, csrf = citizen_login(env, adults(env, 1)[0])
     r = s.get(env.url + "/api/accesses", timeout=30)
     assert r.status_code == 200, r.text
-    assert r.json() == {"accesses": [], "unavailable": []}
+    doc = r.json()
+    assert doc["unavailable"] == [] and len(doc["accesses"]) == min(doc["total"], 20), doc
     # No consent service configured: a clean 502, not a crash.
     error(s.get(env.url + "/api/consents", timeout=10), 502, "exchange")
     error(s.get(env.url + "/api/insurance", timeout=10), 502, "exchange")
@@ -910,6 +965,7 @@ def test_real_eid_sign_in(env, tmp_path):
     run("client", "add", "--data", d, "--client-id", CLIENT_ID, "--secret-file",
         tmp_path / "secret", "--redirect-uri", url + "/auth/callback",
         "--post-logout-redirect-uri", url + "/")
+    register_id_provider(env, issuer, d / "id-sign.pub")
     eid = Proc("ndx-id", [id_exe, "serve", "--data", d, "--issuer", issuer, "--listen",
                           f"127.0.0.1:{id_port}"], issuer, tmp_path,
                health="/.well-known/openid-configuration").start()
@@ -939,11 +995,135 @@ def test_real_eid_sign_in(env, tmp_path):
         info = s.get(url + "/api/session", timeout=10).json()
         assert info["authenticated"] and info["kind"] == "citizen" and info["subject"] == pin
         assert info["name"] == name
+        # Its ID token lives 15 minutes, and the gateways accept it as the citizen's.
+        claims = json.loads(base64.urlsafe_b64decode(
+            s.cookies and portal_id_token(tmp_path / "data", pin).split(".")[1] + "=="))
+        assert claims["exp"] - claims["iat"] == 900
         prof = s.get(url + "/api/profile", timeout=30)
-        assert prof.status_code == 200 and prof.json()["citizen"]["pin"] == pin
+        assert prof.status_code == 200 and prof.json()["citizen"]["pin"] == pin, prof.text
+        mine = s.get(url + "/api/accesses?own=only", timeout=30)
+        assert mine.status_code == 200, mine.text
+        assert any(a["own"] and a["service"] == CITIZENS for a in mine.json()["accesses"])
         out = s.post(url + "/auth/logout", timeout=10).json()["logout_url"]
         assert out.startswith(issuer) and "id_token_hint=" in out
     finally:
         rc = portal.stop()
         eid.stop()
     assert rc == 0, portal.tail()
+
+
+def test_own_reads_carry_the_id_token_and_stay_apart(env):
+    """The citizen's own reads carry their ID token (Ndx-Subject-Token): the provider
+    gateway lists them as the citizen's own, so the default list (third-party reads)
+    leaves them out and own=only shows them."""
+    who = adults(env, 12)[10]
+    s, _ = citizen_login(env, who)
+    assert s.get(env.url + "/api/profile", timeout=30).status_code == 200
+    mine = accesses(s, env, own="only")
+    rows = [a for a in mine["accesses"] if a["service"] == CITIZENS]
+    assert rows and all(a["own"] for a in mine["accesses"]), mine
+    a = rows[0]
+    assert a["agency"] == VPCP and a["agency_name"] == NAMES[VPCP]
+    assert a["provider"] == BCA and a["provider_name"] == NAMES[BCA]
+    assert a["service_title"] == "Công dân" and a["outcome"] == "returned"
+    assert a["officer"] is None and a["procedure"] is None
+    others = accesses(s, env)
+    assert others["filter"]["own"] == "exclude"
+    assert not [a for a in others["accesses"] if a["own"]], others
+    both = accesses(s, env, own="include")
+    assert both["total"] == mine["total"] + others["total"]
+    assert {a["id"]: a["name"] for a in others["agencies"]}[TCT] == NAMES[TCT]
+
+
+def test_expired_token_means_sign_in_again(env):
+    """A session whose ID token has (nearly) run out sends nothing: the citizen's reads
+    answer 401 "reauth", and a sign-in with `next` comes back to that page."""
+    who = adults(env, 12)[11]
+    env.eid.lifetime = 30  # under the portal's 60 s margin
+    try:
+        s, _ = citizen_login(env, who)
+    finally:
+        env.eid.lifetime = 300
+    for path in ("/api/profile", "/api/accesses", "/api/prefill/residence-change"):
+        doc = error(s.get(env.url + path, timeout=30), 401, "reauth")
+        assert "sign in again" in doc["message"]
+    # The session itself lives on (procedures, consents need no token) …
+    assert s.get(env.url + "/api/procedures", timeout=10).status_code == 200
+    # … and the sign-in again returns where the citizen was.
+    env.eid.user = who
+    r = s.get(env.url + "/auth/login", params={"next": "/accesses?own=only&page=2"},
+              timeout=20)
+    assert r.status_code == 200 and r.url == env.url + "/accesses?own=only&page=2", r.url
+    assert s.get(env.url + "/api/accesses", timeout=30).status_code == 200
+    for bad in ("//evil.example/x", "https://evil.example/", "/api/profile", "/\\evil"):
+        r = s.get(env.url + "/auth/login", params={"next": bad}, timeout=20)
+        assert r.url == env.url + "/profile", (bad, r.url)
+
+
+def test_third_party_reads_filters_and_pages(env):
+    """Reads by the tax department (not the citizen's own) fill the list; the filters
+    (agency, purpose, period) are applied by the providers and the pages are exact."""
+    who = adults(env, 14)[13]
+    for _ in range(23):
+        r = gw_get(env, "TCT", TAX, CITIZENS, f"/{who[0]}", who[0], "tax-administration")
+        assert r.status_code == 200, r.text
+    s, _ = citizen_login(env, who)
+    first = accesses(s, env)
+    assert first["total"] == 23 and first["pages"] == 2 and first["per_page"] == 20
+    assert len(first["accesses"]) == 20 and first["page"] == 1
+    a = first["accesses"][0]
+    assert (a["agency"], a["agency_name"], a["client"]) == (TCT, NAMES[TCT], TAX)
+    assert a["purpose"] == "tax-administration" and a["outcome"] == "returned"
+    assert a["own"] is False and a["service_title"] == "Công dân"
+    second = accesses(s, env, page=2)
+    assert len(second["accesses"]) == 3
+    ids = [x["message_id"] for x in first["accesses"] + second["accesses"]]
+    assert len(set(ids)) == 23
+    times = [x["time"] for x in first["accesses"] + second["accesses"]]
+    assert times == sorted(times, reverse=True)
+    assert accesses(s, env, agency=TCT)["total"] == 23
+    assert accesses(s, env, agency=BTC)["total"] == 0
+    assert accesses(s, env, purpose="tax-administration")["total"] == 23
+    assert accesses(s, env, purpose="public-service")["total"] == 0
+    today = vn_today()
+    assert accesses(s, env, **{"from": today, "to": today})["total"] == 23
+    tomorrow = time.strftime("%d/%m/%Y", time.gmtime(time.time() + 7 * 3600 + 86400))
+    assert accesses(s, env, **{"from": tomorrow})["total"] == 0
+    assert accesses(s, env, page=3)["accesses"] == []
+    for bad, field, code in ((dict(own="all"), "own", "invalid"),
+                             (dict(agency="TCT"), "agency", "invalid"),
+                             (dict(page="0"), "page", "out_of_range"),
+                             (dict(page="51"), "page", "out_of_range"),
+                             (dict(page="x"), "page", "invalid"),
+                             ({"from": "31/02/2026"}, "from", "invalid"),
+                             ({"from": "2026-01-01"}, "from", "invalid"),
+                             ({"from": "02/01/2026", "to": "01/01/2026"}, "to", "out_of_range")):
+        doc = error(s.get(env.url + "/api/accesses", params=bad, timeout=10), 422,
+                    "validation")
+        assert doc["fields"] == {field: code}, (bad, doc)
+
+
+def test_officer_read_names_the_officer_and_the_procedure(env):
+    """An officer opening a procedure's file reads the applicant's record with
+    X-Road-UserId and X-Road-Issue; the approval's writes carry them too; the citizen's
+    list names the officer, the agency and the procedure."""
+    who = adults(env, 16)[15]
+    s, csrf = citizen_login(env, who)
+    r = post(s, env.url + "/api/procedures", csrf,
+             {"kind": "residence-change",
+              "fields": {"province": "001", "address": "5 Tràng Tiền", "reason": ""}})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    bca, bca_csrf = officer_login(env, "canbo.bca")
+    r = bca.get(env.url + f"/api/procedures/{pid}", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["applicant_record"]["pin"] == who[0]
+    r = post(bca, env.url + f"/api/officer/procedures/{pid}/decision", bca_csrf,
+             {"decision": "approve"})
+    assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    rows = [a for a in accesses(s, env)["accesses"] if a["officer"]]
+    assert len(rows) >= 3, rows  # the file, the read before the write, the write
+    for a in rows:
+        assert a["officer"] == {"agency": BCA, "agency_name": NAMES[BCA], "user": "canbo.bca"}
+        assert a["procedure"] == {"kind": "residence-change", "id": pid}
+        assert a["own"] is False and a["agency"] == VPCP

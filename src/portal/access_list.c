@@ -1,0 +1,452 @@
+/* The citizen's access list (access_list.h, docs/portal.md "The access
+ * list"). Each provider gateway filters its own log (own, client, purpose,
+ * since, until) and answers its newest rows with their total; for page n the
+ * portal asks every provider for its newest n pages' worth, merges them newest
+ * first and keeps page n, so the page is exact whatever the providers' mix.
+ * Dates people type (dd/mm/yyyy) are days in Vietnam time (UTC+7, no
+ * daylight saving) and become RFC 3339 UTC bounds here. The citizen's ID
+ * token is checked before anything is asked: an expired one is never sent. */
+#include "access_list.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "exchange.h"
+#include "fetch.h"
+#include "ndx/err.h"
+#include "ndx/id.h"
+#include "ndx/timefmt.h"
+
+#define TRANSPARENCY_CODE "transparency"
+#define VN_OFFSET_S (7 * 3600)
+#define PURPOSE_MAX 64
+#define DAY_TEXT 32
+
+struct query {
+	const char *own;
+	char agency[NDX_ID_TEXT_MAX];
+	char purpose[PURPOSE_MAX + 1];
+	char from[DAY_TEXT], to[DAY_TEXT]; /* dd/mm/yyyy, "" when none */
+	char since[NDX_TIME_TEXT_LEN], until[NDX_TIME_TEXT_LEN]; /* "" when none */
+	int page;
+};
+
+static const char *str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static int oom(struct perr *e)
+{
+	return perr_set(e, 500, "internal", "out of memory");
+}
+
+static int given(const char *v)
+{
+	return v && *v;
+}
+
+/* ---- the filters ---------------------------------------------------------------- */
+
+/* "d/m/yyyy" or "dd/mm/yyyy", a real calendar day: *day = its Vietnam
+ * midnight as UTC seconds; the canonical "dd/mm/yyyy" into text. */
+static int parse_day(const char *in, time_t *day, char text[DAY_TEXT])
+{
+	int d = 0, m = 0, y = 0, nd = 0, nm = 0, ny = 0;
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *c = in;
+	struct tm tm = { 0 };
+
+	for (; *c >= '0' && *c <= '9' && nd < 2; c++, nd++)
+		d = d * 10 + (*c - '0');
+	if (!nd || *c++ != '/')
+		return -1;
+	for (; *c >= '0' && *c <= '9' && nm < 2; c++, nm++)
+		m = m * 10 + (*c - '0');
+	if (!nm || *c++ != '/')
+		return -1;
+	for (; *c >= '0' && *c <= '9' && ny < 4; c++, ny++)
+		y = y * 10 + (*c - '0');
+	if (ny != 4 || *c || y < 1970 || m < 1 || m > 12 || d < 1)
+		return -1;
+	if (d > mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	*day = timegm(&tm) - VN_OFFSET_S;
+	snprintf(text, DAY_TEXT, "%02d/%02d/%04d", d, m, y);
+	return 0;
+}
+
+static void field_error(json_t *errs, const char *field, const char *code)
+{
+	if (!json_object_get(errs, field))
+		json_object_set_new(errs, field, json_string(code));
+}
+
+static int check_filter(const struct access_filter *f, struct query *q, struct perr *e)
+{
+	json_t *errs = json_object();
+	time_t from = 0, to = 0;
+	struct ndx_id id;
+
+	memset(q, 0, sizeof *q);
+	q->own = "exclude";
+	q->page = 1;
+	if (!errs)
+		return oom(e);
+	if (given(f->own)) {
+		if (strcmp(f->own, "include") == 0 || strcmp(f->own, "exclude") == 0 ||
+		    strcmp(f->own, "only") == 0)
+			q->own = strcmp(f->own, "include") == 0	  ? "include"
+				 : strcmp(f->own, "only") == 0 ? "only"
+							       : "exclude";
+		else
+			field_error(errs, "own", "invalid");
+	}
+	if (given(f->agency)) {
+		if (strlen(f->agency) < sizeof q->agency &&
+		    ndx_id_parse(f->agency, strlen(f->agency), NDX_ID_MEMBER, &id, NULL) == NDX_OK)
+			snprintf(q->agency, sizeof q->agency, "%s", f->agency);
+		else
+			field_error(errs, "agency", "invalid");
+	}
+	if (given(f->purpose)) {
+		size_t n = strlen(f->purpose);
+
+		if (n <= PURPOSE_MAX &&
+		    strspn(f->purpose, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789-_.:") == n)
+			snprintf(q->purpose, sizeof q->purpose, "%s", f->purpose);
+		else
+			field_error(errs, "purpose", n > PURPOSE_MAX ? "too_long" : "invalid");
+	}
+	if (given(f->from)) {
+		if (strlen(f->from) > 10 || parse_day(f->from, &from, q->from))
+			field_error(errs, "from", "invalid");
+		else
+			ndx_time_format(from, q->since);
+	}
+	if (given(f->to)) {
+		if (strlen(f->to) > 10 || parse_day(f->to, &to, q->to))
+			field_error(errs, "to", "invalid");
+		else
+			ndx_time_format(to + 86400 - 1, q->until); /* the whole day */
+	}
+	if (q->since[0] && q->until[0] && to < from)
+		field_error(errs, "to", "out_of_range");
+	if (given(f->page)) {
+		char *end;
+		long n = strtol(f->page, &end, 10);
+
+		if (*end || strlen(f->page) > 4 || f->page[0] == '-' || f->page[0] == '+')
+			field_error(errs, "page", "invalid");
+		else if (n < 1 || n > ACCESS_MAX_PAGES)
+			field_error(errs, "page", "out_of_range");
+		else
+			q->page = (int)n;
+	}
+	if (json_object_size(errs)) {
+		perr_set(e, 422, "validation", "some filters are not valid");
+		e->fields = errs;
+		return -1;
+	}
+	json_decref(errs);
+	return 0;
+}
+
+/* "?limit=…&own=…[&client=…][&purpose=…][&since=…][&until=…]" (malloc'd). */
+static char *provider_query(const struct query *q)
+{
+	char *agency = fetch_escape(q->agency), *purpose = fetch_escape(q->purpose), *out = NULL;
+	size_t n;
+
+	if (agency && purpose) {
+		n = strlen(agency) + strlen(purpose) + 160;
+		if ((out = malloc(n)))
+			snprintf(out, n, "?limit=%d&own=%s%s%s%s%s%s%s%s%s",
+				 q->page * ACCESS_PER_PAGE, q->own, q->agency[0] ? "&client=" : "",
+				 agency, q->purpose[0] ? "&purpose=" : "", purpose,
+				 q->since[0] ? "&since=" : "", q->since,
+				 q->until[0] ? "&until=" : "", q->until);
+	}
+	free(agency);
+	free(purpose);
+	return out;
+}
+
+/* ---- names --------------------------------------------------------------------- */
+
+/* The member id (first three parts) of a member, subsystem or user id into
+ * out; "" when id has fewer than three parts. Returns the rest after it
+ * (after its '/'), or "" when none. */
+static const char *member_of(const char *id, char *out, size_t cap)
+{
+	const char *q = id;
+	size_t parts = 0;
+
+	for (; *q; q++)
+		if (*q == '/' && ++parts == 3)
+			break;
+	if (parts < 2) {
+		out[0] = '\0';
+		return "";
+	}
+	snprintf(out, cap, "%.*s", (int)(q - id), id);
+	return *q ? q + 1 : "";
+}
+
+/* The name of member (a member id) from the listClients entries, "" when
+ * unknown. */
+static const char *member_name(const json_t *clients, const char *member)
+{
+	size_t i, n = strlen(member);
+	const json_t *c;
+
+	if (!n)
+		return "";
+	json_array_foreach(clients, i, c) {
+		const char *cid = str(c, "id");
+
+		if (strncmp(cid, member, n) == 0 && (cid[n] == '/' || !cid[n]))
+			return str(c, "member_name");
+	}
+	return "";
+}
+
+/* The members of the federation with their names, once each, for the
+ * agency filter. */
+static json_t *agencies(const json_t *clients)
+{
+	json_t *out = json_array(), *c;
+	size_t i;
+
+	json_array_foreach(clients, i, c) {
+		char member[NDX_ID_TEXT_MAX];
+		const json_t *have;
+		size_t j;
+		int seen = 0;
+
+		member_of(str(c, "id"), member, sizeof member);
+		if (!member[0])
+			continue;
+		json_array_foreach(out, j, have)
+			seen |= strcmp(str(have, "id"), member) == 0;
+		if (!seen && out)
+			json_array_append_new(out, json_pack("{s:s,s:s}", "id", member, "name",
+							     str(c, "member_name")));
+	}
+	return out;
+}
+
+/* One provider's entry as the web UI shows it: names instead of ids where
+ * the federation has them, the outcome in one word, the officer and the
+ * procedure of an officer's read taken apart. */
+static json_t *row(const json_t *a, const json_t *clients, const char *provider)
+{
+	char cm[NDX_ID_TEXT_MAX], om[NDX_ID_TEXT_MAX];
+	const char *user_id = str(a, "user_id"), *issue = str(a, "issue");
+	const char *outcome = str(a, "outcome");
+	const json_t *status = json_object_get(a, "status");
+	json_int_t st = json_is_integer(status) ? json_integer_value(status) : 0;
+	json_t *officer = json_null(), *procedure = json_null(), *r;
+
+	member_of(str(a, "client"), cm, sizeof cm);
+	if (!*outcome) /* a gateway from before the outcome was listed */
+		outcome = st >= 400 ? (st == 404 ? "no_data" : "refused") : "returned";
+	if (*user_id) {
+		const char *user = member_of(user_id, om, sizeof om);
+
+		officer = json_pack("{s:s,s:s,s:s}", "agency", om, "agency_name",
+				    member_name(clients, om), "user", om[0] ? user : user_id);
+	}
+	if (*issue) {
+		const char *slash = strchr(issue, '/');
+
+		procedure = slash ? json_pack("{s:s%,s:s}", "kind", issue, (size_t)(slash - issue),
+					      "id", slash + 1)
+				  : json_pack("{s:s,s:s}", "kind", "", "id", issue);
+	}
+	r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:o*,s:o*}", "time",
+		      str(a, "time"), "provider", provider, "provider_name",
+		      member_name(clients, provider), "client", str(a, "client"), "agency", cm,
+		      "agency_name", member_name(clients, cm), "service", str(a, "service"),
+		      "service_title", str(a, "service_title"), "purpose", str(a, "purpose"),
+		      "outcome", outcome, "own", json_is_true(json_object_get(a, "own")), "status",
+		      st, "message_id", str(a, "message_id"), "officer", officer, "procedure",
+		      procedure);
+	return r;
+}
+
+/* Newest first; rows of one second keep their provider's order (its log's),
+ * providers in the configuration's order. The key is the same whatever the
+ * number of rows asked for, so page n of a longer merge starts where page
+ * n - 1 of a shorter one ended. */
+struct ranked {
+	const json_t *row;
+	size_t provider, at;
+};
+
+static int by_time_desc(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	int c = strcmp(str(y->row, "time"), str(x->row, "time"));
+
+	if (c)
+		return c;
+	if (x->provider != y->provider)
+		return x->provider < y->provider ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* ---- gathering ------------------------------------------------------------------ */
+
+struct gathered {
+	json_t *rows;        /* every provider's rows */
+	struct ranked *rank; /* beside rows */
+	size_t providers;
+	json_t *unavailable; /* [{"provider","provider_name","reason","error"}] */
+	long long total;
+	int truncated;
+};
+
+/* Why a provider's list is missing, in a word the web UI translates:
+ * "unreachable", "sign_in_refused" (its gateway did not accept the ID
+ * token), "refused", "unexpected". error keeps the X-Road type for people
+ * who run the portal; the web UI never shows it. */
+static void unavailable(struct gathered *g, const json_t *clients, const char *provider,
+			const char *reason, const char *error)
+{
+	json_array_append_new(g->unavailable,
+			      json_pack("{s:s,s:s,s:s,s:s}", "provider", provider, "provider_name",
+					member_name(clients, provider), "reason", reason, "error",
+					error));
+}
+
+static void ask_provider(const struct portal *p, const struct psession *s, const char *token,
+			 const char *query, const char *member, const json_t *clients,
+			 struct gathered *g)
+{
+	char service[NDX_ID_TEXT_MAX + 32];
+	struct xresult r;
+	const json_t *list, *a, *total;
+	size_t i;
+	int rc;
+
+	snprintf(service, sizeof service, "%s/" TRANSPARENCY_CODE "/accesses", member);
+	struct xcall c = { .method = "GET", .service = service, .path = query,
+			   .subject = s->subject, .purpose = PURPOSE_TRANSPARENCY,
+			   .subject_token = token };
+	rc = exchange_call(p, &c, &r);
+	list = json_object_get(r.json, "accesses");
+	if (rc != NDX_OK) {
+		unavailable(g, clients, member, "unreachable", "");
+	} else if (r.status == 200 && json_is_array(list)) {
+		json_array_foreach(list, i, a) {
+			struct ranked *more;
+			size_t n = json_array_size(g->rows);
+
+			if (!json_is_object(a) || !(more = realloc(g->rank, (n + 1) * sizeof *more)))
+				continue;
+			g->rank = more;
+			if (json_array_append_new(g->rows, row(a, clients, member)))
+				continue;
+			g->rank[n] = (struct ranked){ .row = json_array_get(g->rows, n),
+						      .provider = g->providers, .at = i };
+		}
+		g->providers++;
+		total = json_object_get(r.json, "total");
+		g->total += json_is_integer(total) && json_integer_value(total) >= 0
+				    ? json_integer_value(total)
+				    : (json_int_t)json_array_size(list);
+		g->truncated |= json_is_true(json_object_get(r.json, "truncated"));
+	} else if (strncmp(r.type, "Client.SubjectToken", 19) == 0) {
+		unavailable(g, clients, member, "sign_in_refused", r.type);
+	} else {
+		unavailable(g, clients, member, r.status >= 500 || r.status == 0 ? "unreachable"
+						: r.type[0]		      ? "refused"
+									      : "unexpected",
+			    r.type);
+	}
+	xresult_free(&r);
+}
+
+/* The page `page` of g's rows, newest first. */
+static json_t *page_of(struct gathered *g, int page)
+{
+	size_t n = json_array_size(g->rows), i, first = (size_t)(page - 1) * ACCESS_PER_PAGE;
+	json_t *out = json_array();
+
+	if (!out)
+		return NULL;
+	if (n)
+		qsort(g->rank, n, sizeof *g->rank, by_time_desc);
+	for (i = first; i < n && i < first + ACCESS_PER_PAGE; i++)
+		json_array_append(out, (json_t *)g->rank[i].row);
+	return out;
+}
+
+int access_list(const struct portal *p, const struct psession *s, const struct access_filter *f,
+		json_t **out, struct perr *e)
+{
+	struct gathered g = { 0 };
+	struct query q;
+	const char *token;
+	json_t *clients = NULL, *c, *page = NULL, *filter;
+	char *query = NULL;
+	long long pages;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (check_filter(f, &q, e) || auth_need_token(s, &token, e))
+		return -1;
+	if ((rc = exchange_list_clients(p, &clients)))
+		return perr_set(e, 502, "exchange", "listClients: %s",
+				rc == NDX_ENET ? "gateway unreachable" : "unexpected answer");
+	g.rows = json_array();
+	g.unavailable = json_array();
+	if (!g.rows || !g.unavailable || !(query = provider_query(&q)))
+		goto nomem;
+	json_array_foreach(clients, i, c) {
+		const char *id = str(c, "id");
+		const char *slash = strrchr(id, '/');
+		char member[NDX_ID_TEXT_MAX];
+
+		if (!slash || strcmp(slash + 1, TRANSPARENCY_CODE) != 0 ||
+		    (size_t)(slash - id) >= sizeof member)
+			continue;
+		snprintf(member, sizeof member, "%.*s", (int)(slash - id), id);
+		ask_provider(p, s, token, query, member, clients, &g);
+	}
+	if (!(page = page_of(&g, q.page)))
+		goto nomem;
+	pages = (g.total + ACCESS_PER_PAGE - 1) / ACCESS_PER_PAGE;
+	filter = json_pack("{s:s,s:s,s:s,s:s,s:s}", "own", q.own, "agency", q.agency, "purpose",
+			   q.purpose, "from", q.from, "to", q.to);
+	*out = json_pack("{s:o,s:I,s:i,s:I,s:i,s:b,s:o*,s:o*,s:O}", "accesses", page, "total",
+			 (json_int_t)g.total, "page", q.page, "pages",
+			 (json_int_t)(pages > ACCESS_MAX_PAGES ? ACCESS_MAX_PAGES : pages),
+			 "per_page", ACCESS_PER_PAGE, "truncated",
+			 g.truncated || g.total > (long long)ACCESS_MAX_PAGES * ACCESS_PER_PAGE,
+			 "filter", filter, "agencies", agencies(clients), "unavailable",
+			 g.unavailable);
+	free(query);
+	free(g.rank);
+	json_decref(g.rows);
+	json_decref(g.unavailable);
+	json_decref(clients);
+	return *out ? 0 : oom(e);
+nomem:
+	free(query);
+	free(g.rank);
+	json_decref(g.rows);
+	json_decref(g.unavailable);
+	json_decref(clients);
+	return oom(e);
+}
