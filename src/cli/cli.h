@@ -20,7 +20,8 @@ enum cli_exit {
 /* Each cmd_* takes the words after "ndx" (argv[0] is the command word
  * itself) and returns an enum cli_exit. They print their own messages. */
 int cmd_keygen(int argc, char **argv);
-/* member, subsystem, service, grant, gateway, revoke, audit. */
+/* member, subsystem, service, grant, gateway, revoke, audit, embargo,
+ * id-provider. */
 int cmd_admin(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -1,5 +1,5 @@
 /* The registry administration commands of the ndx tool: member, subsystem,
- * service, grant, gateway, revoke and audit. Each one parses its words, makes
+ * service, grant, gateway, revoke, audit, embargo and id-provider. Each one parses its words, makes
  * one or two calls to the registry's management API (docs/registry-api.md)
  * through client.c and prints either a short sentence, an aligned table, or
  * with --json the registry's own JSON. `gateway add` also makes the gateway's
@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -210,7 +211,7 @@ static int api(const struct common *co, const char *method, const char *path,
 	int rc;
 
 	*out = NULL;
-	if (body == NULL && strcmp(method, "POST") == 0) {
+	if (body == NULL && (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)) {
 		/* json_pack refuses strings that are not UTF-8. */
 		cli_error("the arguments are not valid UTF-8 text");
 		return CLI_EXIT_FAIL;
@@ -490,7 +491,9 @@ static int subsystem_cmd(int argc, char **argv)
 
 static const char service_usage[] =
 	"usage: ndx service add ID --title TITLE [--personal] [--purpose P]...\n"
-	"                          [--consent-required] [--openapi FILE]\n"
+	"                          [--bulk-purpose P]... [--consent-required]\n"
+	"                          [--openapi FILE]\n"
+	"       ndx service update ID --bulk-purpose P... | --no-bulk-purposes\n"
 	"       ndx service list [--subsystem ID]\n"
 	"       ndx service remove ID\n"
 	"\n"
@@ -500,8 +503,16 @@ static const char service_usage[] =
 	"    --personal            the service returns personal data: callers must\n"
 	"                          name one of its purposes (give at least one)\n"
 	"    --purpose P           a lawful purpose (repeat for several)\n"
+	"    --bulk-purpose P      one of its purposes for which an answer may hold\n"
+	"                          several people's data (a list or a search), each\n"
+	"                          logged; only on a personal service without\n"
+	"                          --consent-required (repeat for several)\n"
 	"    --consent-required    personal data only with the citizen's live consent\n"
 	"    --openapi FILE        the service's OpenAPI description (JSON)\n"
+	"  update ID               replace the service's bulk purposes (the one thing\n"
+	"                          that changes after registration)\n"
+	"    --bulk-purpose P      a bulk purpose (repeat for several)\n"
+	"    --no-bulk-purposes    allow no bulk reads any more\n"
 	"  list [--subsystem ID]   list services, optionally of one subsystem\n"
 	"  remove ID               remove a service no grant names\n"
 	COMMON_HELP;
@@ -540,15 +551,20 @@ static int service_cmd(int argc, char **argv)
 		{ "consent-required", no_argument, NULL, 'c' },
 		{ "openapi", required_argument, NULL, 'o' },
 		{ "subsystem", required_argument, NULL, 's' },
+		{ "bulk-purpose", required_argument, NULL, 'b' },
+		{ "no-bulk-purposes", no_argument, NULL, 'B' },
 		COMMON_OPTS, { NULL, 0, NULL, 0 },
 	};
 	const char *sub = argv[0], *title = NULL, *openapi = NULL, *subsystem = NULL;
-	int personal = 0, consent = 0, c, rc, is_add = strcmp(sub, "add") == 0;
+	int personal = 0, consent = 0, no_bulk = 0, c, rc, is_add = strcmp(sub, "add") == 0;
+	int is_update = strcmp(sub, "update") == 0;
 	struct common co = { 0 };
 	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
-	json_t *purposes = json_array(), *body, *out;
+	json_t *purposes = json_array(), *bulk = json_array(), *body, *out;
 
-	if (purposes == NULL) {
+	if (purposes == NULL || bulk == NULL) {
+		json_decref(purposes);
+		json_decref(bulk);
 		cli_error("out of memory");
 		return CLI_EXIT_FAIL;
 	}
@@ -566,16 +582,51 @@ static int service_cmd(int argc, char **argv)
 			consent = 1;
 		else if (is_add && c == 'o')
 			openapi = optarg;
+		else if ((is_add || is_update) && c == 'b')
+			append_string(bulk, optarg);
+		else if (is_update && c == 'B')
+			no_bulk = 1;
 		else if (c == 's' && strcmp(sub, "list") == 0)
 			subsystem = optarg;
 		else {
 			json_decref(purposes);
+			json_decref(bulk);
 			return cli_bad_option(service_usage, argv);
 		}
 	}
 	if (co.help) {
 		json_decref(purposes);
+		json_decref(bulk);
 		fputs(service_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (is_update) {
+		json_decref(purposes);
+		rc = positionals(argc, argv, 1, service_usage, "the service ID");
+		if (rc == 0 && (no_bulk ? json_array_size(bulk) > 0 : json_array_size(bulk) == 0))
+			rc = cli_usage_error(service_usage, "service update needs --bulk-purpose P "
+					     "(repeat for several) or --no-bulk-purposes, not both");
+		if (rc == 0 && id_wire(argv[optind], NDX_ID_SERVICE, wire, sizeof(wire)) != 0)
+			rc = CLI_EXIT_FAIL;
+		if (rc != 0) {
+			json_decref(bulk);
+			return rc;
+		}
+		snprintf(path, sizeof(path), "/api/services/%s/bulk-purposes", wire);
+		rc = api(&co, "PUT", path, json_pack("{so}", "bulk_purposes", bulk), &out);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		if (co.json) {
+			print_json(out);
+		} else {
+			char *list = cell_text(json_object_get(out, "bulk_purposes"));
+
+			printf("service %s: bulk purposes %s", argv[optind],
+			       list && strcmp(list, "-") != 0 ? list : "none");
+			free(list);
+			print_version_note(out);
+		}
+		json_decref(out);
 		return CLI_EXIT_OK;
 	}
 	if (is_add) {
@@ -583,11 +634,12 @@ static int service_cmd(int argc, char **argv)
 		    (title == NULL &&
 		     (rc = cli_usage_error(service_usage, "service add needs --title TITLE")) != 0)) {
 			json_decref(purposes);
+			json_decref(bulk);
 			return rc;
 		}
-		body = json_pack("{sssssbsosb}", "id", argv[optind], "title", title,
+		body = json_pack("{sssssbsososb}", "id", argv[optind], "title", title,
 				 "personal", personal, "purposes", purposes,
-				 "consent_required", consent);
+				 "bulk_purposes", bulk, "consent_required", consent);
 		if (body != NULL && openapi != NULL) {
 			json_t *doc = load_openapi(openapi);
 
@@ -610,10 +662,12 @@ static int service_cmd(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	json_decref(purposes);
+	json_decref(bulk);
 	if (strcmp(sub, "list") == 0) {
 		static const struct column cols[] = {
 			{ "ID", "id" }, { "TITLE", "title" }, { "PERSONAL", "personal" },
-			{ "PURPOSES", "purposes" }, { "CONSENT", "consent_required" },
+			{ "PURPOSES", "purposes" }, { "BULK", "bulk_purposes" },
+			{ "CONSENT", "consent_required" },
 		};
 
 		if ((rc = positionals(argc, argv, 0, service_usage, "")) != 0)
@@ -621,7 +675,7 @@ static int service_cmd(int argc, char **argv)
 		snprintf(path, sizeof(path), "/api/services");
 		if (add_query(path, sizeof(path), "subsystem", subsystem) != 0)
 			return CLI_EXIT_FAIL;
-		return list_and_print(&co, path, "services", cols, 5);
+		return list_and_print(&co, path, "services", cols, 6);
 	}
 	if (strcmp(sub, "remove") == 0) {
 		if ((rc = positionals(argc, argv, 1, service_usage, "the service ID")) != 0)
@@ -1059,24 +1113,329 @@ static int audit_cmd(int argc, char **argv)
 	return list_and_print(&co, path, "audit", cols, 7);
 }
 
+/* ---- embargo ------------------------------------------------------------ */
+
+static const char embargo_usage[] =
+	"usage: ndx embargo set PURPOSE --days N | --seconds N\n"
+	"       ndx embargo list\n"
+	"       ndx embargo remove PURPOSE\n"
+	"\n"
+	"An embargo hides the exchanges made for a purpose (an investigation) from\n"
+	"the citizens' access lists until the given time after each exchange; the\n"
+	"message logs hold them from the first day, and each list shows them once\n"
+	"their embargo has ended. The next configuration carries the change.\n"
+	"  set PURPOSE          create or change the embargo of a purpose\n"
+	"                       (a-z 0-9 -, e.g. investigation)\n"
+	"    --days N           for N days (1 to 36525)\n"
+	"    --seconds N        for N seconds (1 to 3155760000)\n"
+	"  list                 list the embargoes\n"
+	"  remove PURPOSE       end the embargo of a purpose: its exchanges show at once\n"
+	COMMON_HELP;
+
+/* "30 days" when whole days, else "90 s". */
+static void embargo_duration(int64_t seconds, char *buf, size_t cap)
+{
+	if (seconds % 86400 == 0)
+		snprintf(buf, cap, "%lld day%s", (long long)(seconds / 86400),
+			 seconds == 86400 ? "" : "s");
+	else
+		snprintf(buf, cap, "%lld s", (long long)seconds);
+}
+
+/* A whole number in [1, max] from an option's text, or -1. */
+static int64_t option_count(const char *text, int64_t max)
+{
+	char *end;
+	long long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	v = strtoll(text, &end, 10);
+	if (*end != '\0' || v < 1 || v > max)
+		return -1;
+	return (int64_t)v;
+}
+
+static int embargo_set(const struct common *co, const char *purpose, int64_t seconds)
+{
+	char path[PATH_BUF], enc[3 * 64 + 1], dur[48];
+	json_t *out;
+	int rc;
+
+	if (ndx_pct_encode(purpose, strlen(purpose), enc, sizeof(enc)) < 0) {
+		cli_error("the purpose '%.80s' is longer than 64 characters", purpose);
+		return CLI_EXIT_FAIL;
+	}
+	snprintf(path, sizeof(path), "/api/embargoes/%s", enc);
+	rc = api(co, "PUT", path, json_pack("{sI}", "seconds", (json_int_t)seconds), &out);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (co->json) {
+		print_json(out);
+	} else {
+		embargo_duration(seconds, dur, sizeof(dur));
+		printf("embargo on purpose %s: %s after each exchange", purpose, dur);
+		print_version_note(out);
+	}
+	json_decref(out);
+	return CLI_EXIT_OK;
+}
+
+static int embargo_list(const struct common *co)
+{
+	static const struct column cols[] = {
+		{ "PURPOSE", "purpose" }, { "HIDDEN FOR", "hidden_for" }, { "SECONDS", "seconds" },
+		{ "CHANGED", "updated_at" },
+	};
+	const json_t *rows;
+	json_t *row, *out;
+	size_t i;
+	int rc = api(co, "GET", "/api/embargoes", NULL, &out);
+
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	rows = json_object_get(out, "embargoes");
+	if (co->json) {
+		print_json(out);
+	} else if (!json_is_array(rows)) {
+		cli_error("the registry's answer has no 'embargoes' list");
+		rc = CLI_EXIT_FAIL;
+	} else {
+		json_array_foreach(rows, i, row) {
+			char dur[48];
+
+			embargo_duration((int64_t)json_integer_value(json_object_get(row, "seconds")),
+					 dur, sizeof(dur));
+			json_object_set_new(row, "hidden_for", json_string(dur));
+		}
+		rc = print_table(rows, cols, 4);
+	}
+	json_decref(out);
+	return rc;
+}
+
+static int embargo_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "days", required_argument, NULL, 'd' },
+		{ "seconds", required_argument, NULL, 's' },
+		COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *days = NULL, *secs = NULL;
+	int is_set = strcmp(sub, "set") == 0, c, rc;
+	struct common co = { 0 };
+	char path[PATH_BUF], enc[3 * 64 + 1], what[PATH_BUF];
+	int64_t seconds;
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (is_set && c == 'd')
+			days = optarg;
+		else if (is_set && c == 's')
+			secs = optarg;
+		else
+			return cli_bad_option(embargo_usage, argv);
+	}
+	if (co.help) {
+		fputs(embargo_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (is_set) {
+		if ((rc = positionals(argc, argv, 1, embargo_usage, "the PURPOSE")) != 0)
+			return rc;
+		if ((days == NULL) == (secs == NULL))
+			return cli_usage_error(embargo_usage, "embargo set needs --days N or "
+					       "--seconds N (one of them)");
+		seconds = days ? option_count(days, NDX_CONF_EMBARGO_MAX_S / 86400)
+			       : option_count(secs, NDX_CONF_EMBARGO_MAX_S);
+		if (seconds < 0)
+			return cli_usage_error(embargo_usage, "%s must be a whole number from 1 "
+					       "to %lld", days ? "--days" : "--seconds",
+					       days ? (long long)(NDX_CONF_EMBARGO_MAX_S / 86400)
+						    : (long long)NDX_CONF_EMBARGO_MAX_S);
+		return embargo_set(&co, argv[optind], days ? seconds * 86400 : seconds);
+	}
+	if (strcmp(sub, "list") == 0) {
+		if ((rc = positionals(argc, argv, 0, embargo_usage, "")) != 0)
+			return rc;
+		return embargo_list(&co);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if ((rc = positionals(argc, argv, 1, embargo_usage, "the PURPOSE")) != 0)
+			return rc;
+		if (ndx_pct_encode(argv[optind], strlen(argv[optind]), enc, sizeof(enc)) < 0) {
+			cli_error("the purpose '%.80s' is longer than 64 characters", argv[optind]);
+			return CLI_EXIT_FAIL;
+		}
+		snprintf(path, sizeof(path), "/api/embargoes/%s", enc);
+		snprintf(what, sizeof(what), "the embargo on purpose %s", argv[optind]);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(embargo_usage, "unknown embargo command '%s'", sub);
+}
+
+/* ---- id-provider --------------------------------------------------------- */
+
+static const char id_provider_usage[] =
+	"usage: ndx id-provider add --issuer URL --public-key FILE\n"
+	"       ndx id-provider list\n"
+	"       ndx id-provider remove --issuer URL\n"
+	"\n"
+	"Id providers are the national e-ID (ndx-id): gateways accept a citizen's ID\n"
+	"token, and so open that citizen's access list, only when it is signed by\n"
+	"the key registered here for the token's issuer. One key per issuer; to\n"
+	"change it, remove the issuer and add it again.\n"
+	"  add                  register an issuer and its signing key\n"
+	"    --issuer URL       the issuer exactly as its tokens' \"iss\" says it:\n"
+	"                       https://..., or http://... to a loopback address\n"
+	"    --public-key FILE  its Ed25519 public key, PEM (SubjectPublicKeyInfo),\n"
+	"                       e.g. id-sign.pub of ndx-id; a private key is refused\n"
+	"  list                 list the id providers with their key ids\n"
+	"  remove --issuer URL  stop trusting an issuer's tokens\n"
+	COMMON_HELP;
+
+static int id_provider_add(const struct common *co, const char *issuer, const char *file)
+{
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	struct ndx_key *key = NULL;
+	json_t *out;
+	char *b64;
+	int rc = ndx_key_load(file, &key);
+
+	if (rc != NDX_OK) {
+		cli_error("cannot load the public key %s: %s", file,
+			  rc == NDX_EINVAL ? "not an Ed25519 key in PEM form" : ndx_strerror(rc));
+		return CLI_EXIT_FAIL;
+	}
+	if (ndx_key_has_private(key)) {
+		ndx_key_free(key);
+		cli_error("%s is a private key: give the id provider's public key "
+			  "(e.g. id-sign.pub)", file);
+		return CLI_EXIT_FAIL;
+	}
+	ndx_key_public_raw(key, raw);
+	ndx_key_free(key);
+	b64 = ndx_b64_encode(raw, sizeof(raw), 0);
+	if (b64 == NULL) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	rc = api(co, "POST", "/api/id-providers",
+		 json_pack("{ssss}", "issuer", issuer, "sign_key", b64), &out);
+	free(b64);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (co->json) {
+		print_json(out);
+	} else {
+		const char *kid = json_string_value(json_object_get(out, "sign_key_id"));
+
+		printf("added id provider %s, key id %s", issuer, kid != NULL ? kid : "?");
+		print_version_note(out);
+	}
+	json_decref(out);
+	return CLI_EXIT_OK;
+}
+
+static int id_provider_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "public-key", required_argument, NULL, 'k' },
+		COMMON_OPTS, { NULL, 0, NULL, 0 },
+	};
+	const char *sub = argv[0], *issuer = NULL, *keyfile = NULL;
+	int is_add = strcmp(sub, "add") == 0, c, rc;
+	struct common co = { 0 };
+	char path[PATH_BUF] = "/api/id-providers", what[PATH_BUF];
+
+	start_options();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (common_opt(c, &co))
+			continue;
+		if (c == 'i' && strcmp(sub, "list") != 0)
+			issuer = optarg;
+		else if (c == 'k' && is_add)
+			keyfile = optarg;
+		else
+			return cli_bad_option(id_provider_usage, argv);
+	}
+	if (co.help) {
+		fputs(id_provider_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if ((rc = positionals(argc, argv, 0, id_provider_usage, "")) != 0)
+		return rc;
+	if (is_add) {
+		if (issuer == NULL || keyfile == NULL)
+			return cli_usage_error(id_provider_usage, "id-provider add needs --issuer "
+					       "URL and --public-key FILE");
+		return id_provider_add(&co, issuer, keyfile);
+	}
+	if (strcmp(sub, "list") == 0) {
+		static const struct column cols[] = {
+			{ "ISSUER", "issuer" }, { "KEY ID", "sign_key_id" }, { "CREATED", "created_at" },
+		};
+
+		return list_and_print(&co, path, "id_providers", cols, 3);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if (issuer == NULL)
+			return cli_usage_error(id_provider_usage, "id-provider remove needs "
+					       "--issuer URL");
+		if (add_query(path, sizeof(path), "issuer", issuer) != 0)
+			return CLI_EXIT_FAIL;
+		snprintf(what, sizeof(what), "id provider %s", issuer);
+		return remove_and_print(&co, path, what);
+	}
+	return cli_usage_error(id_provider_usage, "unknown id-provider command '%s'", sub);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 struct group {
 	const char *word;
 	const char *usage;
 	int (*run)(int argc, char **argv);
-	int has_subcommands;
+	/* Its subcommands, NULL-terminated; NULL for a command without any. */
+	const char *const *subs;
 };
 
+static const char *const add_list_remove[] = { "add", "list", "remove", NULL };
+static const char *const service_subs[] = { "add", "update", "list", "remove", NULL };
+static const char *const embargo_subs[] = { "set", "list", "remove", NULL };
+
 static const struct group groups[] = {
-	{ "member", member_usage, member_cmd, 1 },
-	{ "subsystem", subsystem_usage, subsystem_cmd, 1 },
-	{ "service", service_usage, service_cmd, 1 },
-	{ "grant", grant_usage, grant_cmd, 1 },
-	{ "gateway", gateway_usage, gateway_cmd, 1 },
-	{ "revoke", revoke_usage, revoke_cmd, 0 },
-	{ "audit", audit_usage, audit_cmd, 0 },
+	{ "member", member_usage, member_cmd, add_list_remove },
+	{ "subsystem", subsystem_usage, subsystem_cmd, add_list_remove },
+	{ "service", service_usage, service_cmd, service_subs },
+	{ "grant", grant_usage, grant_cmd, add_list_remove },
+	{ "gateway", gateway_usage, gateway_cmd, add_list_remove },
+	{ "revoke", revoke_usage, revoke_cmd, NULL },
+	{ "audit", audit_usage, audit_cmd, NULL },
+	{ "embargo", embargo_usage, embargo_cmd, embargo_subs },
+	{ "id-provider", id_provider_usage, id_provider_cmd, add_list_remove },
 };
+
+/* "add, list or remove" for the usage errors. */
+static void subs_text(const char *const *subs, char *buf, size_t cap)
+{
+	size_t n = 0, at = 0;
+
+	while (subs[n] != NULL)
+		n++;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && at < cap; i++) {
+		int w = snprintf(buf + at, cap - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+				 subs[i]);
+
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
+}
 
 int cli_is_admin_command(const char *word)
 {
@@ -1092,6 +1451,7 @@ int cmd_admin(int argc, char **argv)
 {
 	const struct group *g = NULL;
 	const char *sub;
+	char words[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
@@ -1099,17 +1459,18 @@ int cmd_admin(int argc, char **argv)
 			g = &groups[i];
 	if (g == NULL)
 		return cli_usage_error("usage: ndx --help\n", "unknown command '%s'", argv[0]);
-	if (!g->has_subcommands)
+	if (g->subs == NULL)
 		return g->run(argc, argv);
+	subs_text(g->subs, words, sizeof(words));
 	if (argc < 2)
-		return cli_usage_error(g->usage, "'ndx %s' needs a command: add, list or remove",
-				       g->word);
+		return cli_usage_error(g->usage, "'ndx %s' needs a command: %s", g->word, words);
 	sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		fputs(g->usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
-		return cli_usage_error(g->usage, "unknown %s command '%s'", g->word, sub);
-	return g->run(argc - 1, argv + 1);
+	for (i = 0; g->subs[i] != NULL; i++)
+		if (strcmp(sub, g->subs[i]) == 0)
+			return g->run(argc - 1, argv + 1);
+	return cli_usage_error(g->usage, "unknown %s command '%s'", g->word, sub);
 }

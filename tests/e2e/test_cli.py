@@ -1,6 +1,7 @@
 """End-to-end tests of the ndx command-line tool: keygen, the registry administration
 commands against a real ndx-registry, help texts, usage errors and failure messages."""
 
+import base64
 import hashlib
 import json
 import os
@@ -86,7 +87,7 @@ def test_keygen_needs_out(build_dir):
 # ---- help and usage -------------------------------------------------------------------
 
 COMMANDS = ["keygen", "member", "subsystem", "service", "grant", "gateway", "revoke",
-            "audit", "conf", "demo"]
+            "audit", "embargo", "id-provider", "conf", "demo"]
 
 
 def test_top_level_help_lists_every_command(build_dir):
@@ -102,7 +103,11 @@ def test_top_level_help_lists_every_command(build_dir):
     ["service", "--help"], ["service", "add", "--help"],
     ["grant", "--help"], ["grant", "add", "--help"],
     ["gateway", "--help"], ["gateway", "add", "--help"],
-    ["revoke", "--help"], ["audit", "--help"],
+    ["revoke", "--help"], ["audit", "--help"], ["service", "update", "--help"],
+    ["embargo", "--help"], ["embargo", "set", "--help"], ["embargo", "list", "--help"],
+    ["embargo", "remove", "--help"], ["id-provider", "--help"],
+    ["id-provider", "add", "--help"], ["id-provider", "list", "--help"],
+    ["id-provider", "remove", "--help"],
     ["conf", "--help"], ["conf", "fetch", "--help"], ["conf", "verify", "--help"],
     ["demo", "--help"], ["demo", "up", "--help"], ["demo", "down", "--help"],
     ["demo", "run", "--help"], ["help"],
@@ -120,6 +125,20 @@ def test_every_help_exits_0(build_dir, args):
     ["conf", "verify", "d", "--anchor", "a", "--at", "yesterday"],
     ["demo", "up"], ["demo", "sideways", "--dir", "x"], ["demo", "up", "--dir", "x", "--port-base", "0"],
     ["revoke", "--kind", "cat", "--value", "00", "--reason", "r"], ["keygen", "--out"],
+    ["embargo"], ["embargo", "add", "x"], ["embargo", "set", "investigation"],
+    ["embargo", "set", "investigation", "--days", "1", "--seconds", "5"],
+    ["embargo", "set", "investigation", "--days", "0"],
+    ["embargo", "set", "investigation", "--seconds", "-5"],
+    ["embargo", "set", "investigation", "--days", "36526"],
+    ["embargo", "set", "investigation", "--seconds", "1.5"],
+    ["embargo", "set", "--days", "3"], ["embargo", "remove"],
+    ["id-provider"], ["id-provider", "add", "--issuer", "https://id.gov.vn"],
+    ["id-provider", "add", "--public-key", "k.pub"], ["id-provider", "remove"],
+    ["id-provider", "list", "--issuer", "x"],
+    ["service", "update", "VN/GOV/BCA/population/citizens"],
+    ["service", "update", "VN/GOV/BCA/population/citizens", "--bulk-purpose", "a",
+     "--no-bulk-purposes"],
+    ["service", "list", "--bulk-purpose", "a"],
 ])
 def test_usage_errors_exit_2(build_dir, args):
     res = run_ndx(build_dir, *args)
@@ -272,3 +291,87 @@ def test_registry_down_is_a_clear_error(build_dir):
     res = run_ndx(build_dir, "member", "list", "--registry", f"http://127.0.0.1:{port}",
                   token="t")
     failed(res, "cannot connect", str(port))
+
+
+# ---- bulk purposes, embargoes, id providers (issue 13) -------------------------------------
+
+def test_service_bulk_purposes(admin, registry):
+    svc = "VN/GOV/BCA/population/citizens"
+    ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    ok(admin("subsystem", "add", "VN/GOV/BCA/population"))
+    ok(admin("service", "add", svc, "--title", "Công dân", "--personal",
+             "--purpose", "public-service", "--purpose", "statistics",
+             "--bulk-purpose", "statistics"))
+    got = json.loads(ok(admin("service", "list", "--json")).stdout)["services"][0]
+    assert got["bulk_purposes"] == ["statistics"]
+    table = ok(admin("service", "list")).stdout.splitlines()
+    assert "BULK" in table[0].split() and "statistics" in table[1]
+    out = ok(admin("service", "update", svc, "--bulk-purpose", "public-service",
+                   "--bulk-purpose", "statistics")).stdout
+    assert "bulk purposes public-service,statistics" in out and "configuration version" in out
+    conf = registry.api("GET", "/api/services/" + svc).json()
+    assert conf["bulk_purposes"] == ["public-service", "statistics"]
+    assert "bulk purposes none" in ok(admin("service", "update", svc, "--no-bulk-purposes")).stdout
+    assert registry.api("GET", "/api/services/" + svc).json()["bulk_purposes"] == []
+    # The registry's refusals come through as one line.
+    failed(admin("service", "update", svc, "--bulk-purpose", "marketing"),
+           "400 Client.InvalidRequest", "marketing is not one of the service's purposes")
+    failed(admin("service", "add", svc + "2", "--title", "x", "--personal", "--purpose", "a",
+                 "--consent-required", "--bulk-purpose", "a"), "requires consent")
+
+
+def test_embargo_set_list_remove(admin, registry):
+    out = ok(admin("embargo", "set", "investigation", "--days", "30")).stdout
+    assert "investigation: 30 days" in out and "configuration version" in out
+    ok(admin("embargo", "set", "audit-check", "--seconds", "90"))
+    table = ok(admin("embargo", "list")).stdout.splitlines()
+    assert table[0].split()[:3] == ["PURPOSE", "HIDDEN", "FOR"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert "30 days" in rows["investigation"] and "2592000" in rows["investigation"]
+    assert "90 s" in rows["audit-check"]
+    listed = json.loads(ok(admin("embargo", "list", "--json")).stdout)["embargoes"]
+    assert [(e["purpose"], e["seconds"]) for e in listed] == [("audit-check", 90),
+                                                             ("investigation", 2592000)]
+    ok(admin("embargo", "set", "investigation", "--seconds", "60"))
+    conf = registry.api("GET", "/api/embargoes/investigation").json()
+    assert conf["seconds"] == 60
+    assert "removed the embargo on purpose audit-check" in \
+        ok(admin("embargo", "remove", "audit-check")).stdout
+    failed(admin("embargo", "remove", "audit-check"), "404 Client.NotFound")
+    failed(admin("embargo", "set", "Investigation", "--days", "1"), "400", "purpose")
+    import requests
+    doc = requests.get(registry.url + "/conf", timeout=5).json()
+    assert doc["embargoes"] == [{"purpose": "investigation", "seconds": 60}]
+
+
+def test_id_provider_add_list_remove(admin, build_dir, registry, tmp_path):
+    ok(run_ndx(build_dir, "keygen", "--out", tmp_path / "id-sign"))
+    pub = tmp_path / "id-sign.pub"
+    raw = serialization.load_pem_public_key(pub.read_bytes()).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    kid = hashlib.sha256(raw).hexdigest()
+    out = ok(admin("id-provider", "add", "--issuer", "http://127.0.0.1:4445",
+                   "--public-key", pub)).stdout
+    assert kid in out and "configuration version" in out
+    table = ok(admin("id-provider", "list")).stdout.splitlines()
+    assert table[0].split()[:3] == ["ISSUER", "KEY", "ID"]
+    assert "http://127.0.0.1:4445" in table[1] and kid in table[1]
+    import requests
+    doc = requests.get(registry.url + "/conf", timeout=5).json()
+    assert doc["id_providers"] == [{"issuer": "http://127.0.0.1:4445",
+                                    "sign_key": base64.b64encode(raw).decode(),
+                                    "sign_key_id": kid}]
+    failed(admin("id-provider", "add", "--issuer", "http://127.0.0.1:4445",
+                 "--public-key", pub), "409 Client.Conflict")
+    # A private key never leaves this machine; a file that is no key is refused.
+    failed(admin("id-provider", "add", "--issuer", "https://id.gov.vn", "--public-key",
+                 tmp_path / "id-sign.key"), "is a private key")
+    (tmp_path / "junk.pub").write_text("not a key\n")
+    failed(admin("id-provider", "add", "--issuer", "https://id.gov.vn", "--public-key",
+                 tmp_path / "junk.pub"), "cannot load the public key")
+    failed(admin("id-provider", "add", "--issuer", "http://id.gov.vn", "--public-key", pub),
+           "400", "loopback")
+    assert "removed id provider http://127.0.0.1:4445" in \
+        ok(admin("id-provider", "remove", "--issuer", "http://127.0.0.1:4445")).stdout
+    assert json.loads(ok(admin("id-provider", "list", "--json")).stdout)["id_providers"] == []
+    failed(admin("id-provider", "remove", "--issuer", "http://127.0.0.1:4445"), "404")
