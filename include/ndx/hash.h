@@ -37,13 +37,15 @@ struct ndx_request_hash_input {
 	const char *purpose;   /* Ndx-Purpose */
 	const char *subject;   /* Ndx-Subject */
 	const char *consent;   /* Ndx-Consent */
+	const char *subject_token; /* Ndx-Subject-Token, NULL = absent; hashed as its
+				    * SHA-256, absent (NULL or "") as an empty field */
 	const char *timestamp; /* Ndx-Timestamp, RFC 3339 UTC */
 	const char *gateway;   /* Ndx-Gateway: the provider gateway it is for, {member}/{code} */
 	const char *content_type;
 	uint8_t body_sha256[NDX_SHA256_LEN];
 };
 
-/* Computes the canonical request hash of in into out. */
+/* Computes the canonical request hash (ndx-request-v3) of in into out. */
 void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
 
 struct ndx_response_hash_input {
@@ -51,9 +53,11 @@ struct ndx_response_hash_input {
 	int status;                /* HTTP status the provider returned */
 	const char *content_type;  /* NULL = absent */
 	const char *location;      /* Location header of a redirect; NULL = absent */
+	const char *subjects;      /* canonical Ndx-Data-Subjects, NULL = none */
 	uint8_t body_sha256[NDX_SHA256_LEN];
 };
 
+/* Computes the canonical response hash (ndx-response-v2) of in into out. */
 void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
 
 #endif

@@ -35,7 +35,7 @@ struct ndx_msglog_record {
 	const char *message_id;            /* X-Road-Id */
 	const char *client;                /* X-Road-Client, canonical */
 	const char *service;               /* canonical service id */
-	const char *subject;               /* Ndx-Subject, "" when none */
+	const char *subject;               /* Ndx-Subject as the consumer named it, "" when none */
 	const char *purpose;               /* Ndx-Purpose */
 	const uint8_t *request_hash;       /* NDX_SHA256_LEN bytes or NULL */
 	const uint8_t *response_hash;      /* NDX_SHA256_LEN bytes or NULL */
@@ -43,6 +43,15 @@ struct ndx_msglog_record {
 	int64_t duration_ms;
 	const char *request_sig;           /* Ndx-Signature object text */
 	const char *response_sig;          /* Ndx-Response-Signature object text */
+	const char *method;                /* HTTP method, upper case */
+	const char *path;                  /* path after the service id as sent, then "?" and
+					      the raw query when the query is not empty */
+	const char *subjects;              /* the subjects the provider system declared:
+					      canonical Ndx-Data-Subjects ("a,b"), "" none */
+	const char *user_id;               /* X-Road-UserId */
+	const char *issue;                 /* X-Road-Issue */
+	const char *authenticated;         /* PIN of the Ndx-Subject-Token the provider
+					      gateway verified, "" when none */
 };
 
 /* A stored record as the log hands it out. The string pointers are valid
@@ -58,6 +67,7 @@ struct ndx_msglog_entry {
 	int status;
 	int64_t duration_ms;
 	const char *request_sig, *response_sig;
+	const char *method, *path, *subjects, *user_id, *issue, *authenticated;
 	uint8_t prev_hash[NDX_SHA256_LEN]; /* hash of record seq-1; zeros for seq 1 */
 	uint8_t hash[NDX_SHA256_LEN];      /* the record hash as stored */
 };
@@ -89,7 +99,9 @@ struct ndx_msglog;
  * was created with (else NDX_EPERM: a log is verified against one key) and
  * is borrowed: it must outlive the log. opt may be NULL for the defaults.
  * Returns NDX_OK with *out set, or NDX_EDB / NDX_EIO / NDX_ENOMEM /
- * NDX_EINVAL (not a message log, public-only key) with *out NULL. */
+ * NDX_EINVAL (not a message log, a log of another format such as
+ * ndx-msglog/1, an archive file, a public-only key) with *out NULL; the file
+ * is then left as it was, and ndx_msglog_verify on it explains why. */
 int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		    const struct ndx_msglog_options *opt, struct ndx_msglog **out);
 
@@ -120,10 +132,12 @@ void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out);
 int ndx_msglog_seal(struct ndx_msglog *log);
 
 /* Calls cb for every live (not archived) record about subject, in seq
- * order, from a separate read connection; cb returning non-zero stops the
- * walk. Thread-safe (readers are serialised among themselves, never block
- * appends for long). Returns NDX_OK, NDX_EINVAL for an empty subject,
- * NDX_EDB. */
+ * order: its subject equals it, or its subjects list holds it as one
+ * element (an exact match, never a substring). From a separate read
+ * connection, through a subject index written with each record; cb
+ * returning non-zero stops the walk. Thread-safe (readers are serialised
+ * among themselves, never block appends for long). Returns NDX_OK,
+ * NDX_EINVAL for an empty subject, NDX_EDB. */
 typedef int (*ndx_msglog_entry_cb)(const struct ndx_msglog_entry *e, void *ctx);
 int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
 			  ndx_msglog_entry_cb cb, void *ctx);
@@ -171,7 +185,8 @@ struct ndx_msglog_verify_result {
 };
 
 /* Recomputes every record hash, the record chain, every batch root, tree
- * head signature and the tree head chain of the log at path, preceded by
+ * head signature and the tree head chain of the log at path, and that the
+ * subject index lists exactly each record's subjects, preceded by
  * the archive files in archive_dir (NULL: the live log alone) as one
  * continuous chain. key NULL = the public key stored in the log at
  * creation; give an outside key for the strong check. Stops at the first
@@ -183,7 +198,7 @@ struct ndx_msglog_verify_result {
 int ndx_msglog_verify(const char *path, const char *archive_dir, const struct ndx_key *key,
 		      struct ndx_msglog_verify_result *res);
 
-/* Builds the inclusion proof (JSON, format "ndx-log-proof/1", see
+/* Builds the inclusion proof (JSON, format "ndx-log-proof/2", see
  * docs/protocol.md) of the record with X-Road-Id message_id (direction -1:
  * either), or of record seq when message_id is NULL. *json is malloc'd
  * (caller frees). Returns NDX_OK, NDX_ENOTFOUND (no such record, or it is

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -31,15 +33,20 @@ static const char usage[] =
 	"      default: the key stored in the log when it was created). --archive also\n"
 	"      checks the archive files in DIR and the live log as one chain.\n"
 	"  ndx log prove --db PATH (--id X-ROAD-ID [--direction consumer|provider] | --seq N)\n"
-	"      Prints the inclusion proof (JSON) of one record: its fields, its leaf\n"
-	"      index and audit path, and its batch's signed tree head.\n"
+	"      Prints the inclusion proof (JSON) of one record: its fields (among them\n"
+	"      method, path, subject, the subjects the provider declared, purpose, user\n"
+	"      id, issue and the subject authenticated by e-ID), its leaf index and\n"
+	"      audit path, and its batch's signed tree head.\n"
 	"  ndx log check-proof FILE --key PUB\n"
 	"      Checks a proof offline with nothing but the gateway's public key\n"
-	"      (FILE - reads standard input).\n"
+	"      (FILE - reads standard input) and prints the exchange it proves.\n"
 	"  ndx log archive --db PATH --out DIR [--older-than DAYS]\n"
 	"      Moves closed batches (all, or those whose tree head is older than DAYS\n"
 	"      days) into one self-contained archive file in DIR, then deletes them\n"
 	"      from the live log.\n"
+	"\n"
+	"Logs of format ndx-msglog/2 (written since record v2) only: an older log is\n"
+	"refused with its format named.\n"
 	"\n"
 	"Exit status: 0 when everything holds, 1 when it does not (one 'ndx: ...'\n"
 	"line says what), 2 for a command line that could not be understood.\n";
@@ -216,6 +223,30 @@ static int log_prove(const struct args *a)
 	return CLI_EXIT_OK;
 }
 
+/* Prints the exchange a proof that held is about. Its text was checked,
+ * so every field is there; "-" stands for an empty one. */
+static void print_proven(const char *text, size_t len)
+{
+	json_t *doc = json_loadb(text, len, 0, NULL);
+	const json_t *r = json_object_get(doc, "record");
+
+#define F(k) (json_string_value(json_object_get(r, k)) != NULL && \
+	      json_string_value(json_object_get(r, k))[0] != '\0' \
+	      ? json_string_value(json_object_get(r, k)) : "-")
+	if (json_is_object(r)) {
+		printf("exchange: %s %s %s, status %" JSON_INTEGER_FORMAT ", %s\n", F("direction"),
+		       F("method"), F("path"), json_integer_value(json_object_get(r, "status")),
+		       F("time"));
+		printf("client: %s  service: %s\n", F("client"), F("service"));
+		printf("subject: %s  subjects: %s  authenticated: %s\n", F("subject"),
+		       F("subjects"), F("authenticated"));
+		printf("purpose: %s  user id: %s  issue: %s\n", F("purpose"), F("user_id"),
+		       F("issue"));
+	}
+#undef F
+	json_decref(doc);
+}
+
 static int log_check_proof(const struct args *a)
 {
 	struct ndx_key *key = NULL;
@@ -240,13 +271,15 @@ static int log_check_proof(const struct args *a)
 		return CLI_EXIT_FAIL;
 	}
 	rc = ndx_msglog_check_proof(text, len, key, msg, sizeof msg);
-	free(text);
 	ndx_key_free(key);
 	if (rc != NDX_OK) {
+		free(text);
 		cli_error("proof does not hold: %s", msg);
 		return CLI_EXIT_FAIL;
 	}
 	printf("proof OK: %s\n", msg);
+	print_proven(text, len);
+	free(text);
 	return CLI_EXIT_OK;
 }
 

@@ -108,6 +108,21 @@ static void field_str(EVP_MD_CTX *md, const char *s)
 	field(md, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
 }
 
+/* The ID token itself is a credential and long: the hash covers its
+ * SHA-256. An absent or empty header is an empty field, so that a peer
+ * that drops an empty header and one that keeps it agree. */
+static void subject_token_field(EVP_MD_CTX *md, const char *token)
+{
+	uint8_t d[NDX_SHA256_LEN];
+
+	if (token == NULL || token[0] == '\0') {
+		field(md, "", 0);
+		return;
+	}
+	ndx_sha256(token, strlen(token), d);
+	field(md, d, sizeof d);
+}
+
 static EVP_MD_CTX *hash_begin(void)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -126,7 +141,7 @@ static void hash_end(EVP_MD_CTX *md, uint8_t out[NDX_SHA256_LEN])
 
 void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN])
 {
-	static const char label[] = "ndx-request-v2";
+	static const char label[] = "ndx-request-v3";
 	EVP_MD_CTX *md = hash_begin();
 
 	field(md, label, sizeof label - 1);
@@ -141,6 +156,7 @@ void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_S
 	field_str(md, in->purpose);
 	field_str(md, in->subject);
 	field_str(md, in->consent);
+	subject_token_field(md, in->subject_token);
 	field_str(md, in->timestamp);
 	field_str(md, in->gateway);
 	field_str(md, in->content_type);
@@ -150,7 +166,7 @@ void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_S
 
 void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN])
 {
-	static const char label[] = "ndx-response-v1";
+	static const char label[] = "ndx-response-v2";
 	char status[16];
 	int n = snprintf(status, sizeof status, "%d", in->status);
 	EVP_MD_CTX *md = hash_begin();
@@ -160,6 +176,7 @@ void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX
 	field(md, status, (size_t)n);
 	field_str(md, in->content_type);
 	field_str(md, in->location);
+	field_str(md, in->subjects);
 	field(md, in->body_sha256, NDX_SHA256_LEN);
 	hash_end(md, out);
 }

@@ -35,9 +35,12 @@
 #include "ndx/merkle.h"
 #include "ndx/timefmt.h"
 
-#define LOG_FORMAT "ndx-msglog/1"
-#define PROOF_FORMAT "ndx-log-proof/1"
-#define RECORD_LABEL "ndx-log-record-v1"
+#define LOG_FORMAT NDX__MSGLOG_FORMAT
+#define LOG_FORMAT_PREFIX "ndx-msglog/"
+/* /2: the record carries method, path, subjects, user id, issue and
+ * authenticated; a /1 checker would call a /2 record altered. */
+#define PROOF_FORMAT "ndx-log-proof/2"
+#define RECORD_LABEL "ndx-log-record-v2"
 #define STH_LABEL "ndx-log-sth-v1"
 /* The label field, four 8-byte integer fields, two 32-byte hash fields. */
 #define STH_MESSAGE_LEN ((8 + 14) + 4 * (8 + 8) + 2 * (8 + 32))
@@ -177,8 +180,14 @@ void ndx_msglog_record_hash(const struct ndx_msglog_entry *e, uint8_t out[NDX_SH
 	sink_str(&s, e->message_id);
 	sink_str(&s, e->client);
 	sink_str(&s, e->service);
+	sink_str(&s, e->method);
+	sink_str(&s, e->path);
 	sink_str(&s, e->subject);
+	sink_str(&s, e->subjects);
 	sink_str(&s, e->purpose);
+	sink_str(&s, e->user_id);
+	sink_str(&s, e->issue);
+	sink_str(&s, e->authenticated);
 	sink_field(&s, e->request_hash, e->has_request_hash ? NDX_SHA256_LEN : 0);
 	sink_field(&s, e->response_hash, e->has_response_hash ? NDX_SHA256_LEN : 0);
 	sink_u64(&s, (uint64_t)(int64_t)e->status);
@@ -492,6 +501,17 @@ static int meta_read(struct ndx__msglog_store *st, struct meta *m, char *err, si
 
 	memset(m, 0, sizeof *m);
 	rc = st->ops->meta_get(st, "format", &v);
+	if (rc == NDX_OK && strcmp(v, LOG_FORMAT) != 0 &&
+	    strncmp(v, LOG_FORMAT_PREFIX, strlen(LOG_FORMAT_PREFIX)) == 0) {
+		/* An older (or newer) log: nothing converts it, and writing
+		 * /2 records after /1 ones would make one chain of two
+		 * encodings. */
+		failf(err, cap, NDX_EINVAL, "a message log of format %.40s, but this ndx reads and "
+		      "writes only %s: check it with the ndx that wrote it, and let the gateway "
+		      "start a new log in another file", v, LOG_FORMAT);
+		free(v);
+		return NDX_EINVAL;
+	}
 	if (rc == NDX_ENOTFOUND || (rc == NDX_OK && strcmp(v, LOG_FORMAT) != 0)) {
 		free(v);
 		return failf(err, cap, NDX_EINVAL, "not an ndx message log (format is not %s)",
@@ -785,6 +805,12 @@ static void entry_from_record(struct ndx_msglog_entry *e, const struct ndx_msglo
 	e->service = nz(r->service);
 	e->subject = nz(r->subject);
 	e->purpose = nz(r->purpose);
+	e->method = nz(r->method);
+	e->path = nz(r->path);
+	e->subjects = nz(r->subjects);
+	e->user_id = nz(r->user_id);
+	e->issue = nz(r->issue);
+	e->authenticated = nz(r->authenticated);
 	if (r->request_hash != NULL) {
 		e->has_request_hash = true;
 		memcpy(e->request_hash, r->request_hash, NDX_SHA256_LEN);
@@ -1110,7 +1136,9 @@ int ndx_msglog_append(struct ndx_msglog *log, const struct ndx_msglog_record *re
 		return NDX_EINVAL;
 	if (!field_ok(rec->message_id) || !field_ok(rec->client) || !field_ok(rec->service) ||
 	    !field_ok(rec->subject) || !field_ok(rec->purpose) || !field_ok(rec->request_sig) ||
-	    !field_ok(rec->response_sig))
+	    !field_ok(rec->response_sig) || !field_ok(rec->method) || !field_ok(rec->path) ||
+	    !field_ok(rec->subjects) || !field_ok(rec->user_id) || !field_ok(rec->issue) ||
+	    !field_ok(rec->authenticated))
 		return NDX_ETOOBIG;
 	memset(&p, 0, sizeof p);
 	p.rec = rec;
@@ -1138,8 +1166,25 @@ void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out)
 	pthread_mutex_unlock(&log->lock);
 }
 
+/* Whether e is about subject: its subject, or an element of its subjects. */
+static bool entry_about(const struct ndx_msglog_entry *e, const char *subject)
+{
+	const char *cursor = e->subjects, *elem;
+	size_t len, n = strlen(subject);
+
+	if (strcmp(nz(e->subject), subject) == 0)
+		return true;
+	while (ndx__msglog_subjects_next(&cursor, &elem, &len))
+		if (len == n && memcmp(elem, subject, n) == 0)
+			return true;
+	return false;
+}
+
 /* Hands cb the records a read query yields, in its order, until cb returns
- * non-zero or a record is older than since_ms. */
+ * non-zero or a record is older than since_ms. With a subject, a record
+ * the subject index names but that is not about it is passed over: an
+ * index row added behind the log's back never puts someone else's record
+ * in a citizen's list (ndx_msglog_verify reports such a row). */
 static int each_record(struct ndx_msglog *log, enum ndx__msglog_query query, const char *subject,
 		       int64_t since_ms, ndx_msglog_entry_cb cb, void *ctx)
 {
@@ -1151,6 +1196,8 @@ static int each_record(struct ndx_msglog *log, enum ndx__msglog_query query, con
 	rc = log->rd->ops->iter_open(log->rd, query, 0, subject, &it);
 	if (rc == NDX_OK) {
 		while ((r = log->rd->ops->iter_record(it, &e)) == 1) {
+			if (subject != NULL && !entry_about(&e, subject))
+				continue;
 			if (e.time_ms < since_ms || cb(&e, ctx) != 0)
 				break;
 		}
@@ -1207,6 +1254,11 @@ struct verifier {
 	uint8_t (*leaves)[NDX_SHA256_LEN];
 	size_t cap;
 	char where[300];               /* "" or "archive FILE: " */
+	/* The subject index walked beside the records: the row at hand. */
+	struct ndx__msglog_iter *si;
+	int si_r;                      /* 1: si_seq/si_subject hold a row; 0: end */
+	uint64_t si_seq;
+	const char *si_subject;
 };
 
 static int vfail(struct verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1223,6 +1275,100 @@ static int vfail(struct verifier *v, const char *fmt, ...)
 	vsnprintf(out + n, cap - n, fmt, ap);
 	va_end(ap);
 	return NDX_EBADSIG;
+}
+
+/* One subject of a record: a piece of its subject or subjects text. */
+struct subj {
+	const char *p;
+	size_t n;
+};
+
+/* SQLite's BINARY order of TEXT: bytes, then the shorter first. */
+static int subj_cmp(const void *a, const void *b)
+{
+	const struct subj *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+
+	return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static int subj_cmp_text(const struct subj *x, const char *t)
+{
+	struct subj y = { t, strlen(t) };
+
+	return subj_cmp(x, &y);
+}
+
+/* The subjects the index must hold for e, sorted and distinct: *out is
+ * malloc'd (caller frees) when there is any. */
+static int expected_subjects(const struct ndx_msglog_entry *e, struct subj **out, size_t *n)
+{
+	const char *cursor = e->subjects, *elem;
+	size_t len, cap = e->subject != NULL && e->subject[0] != '\0' ? 1 : 0, k = 0;
+	struct subj *list;
+
+	*out = NULL;
+	*n = 0;
+	for (const char *p = nz(e->subjects); *p != '\0'; p++)
+		cap += *p == ',';
+	cap += e->subjects != NULL && e->subjects[0] != '\0';
+	if (cap == 0)
+		return NDX_OK;
+	list = malloc(cap * sizeof *list);
+	if (list == NULL)
+		return NDX_ENOMEM;
+	if (e->subject != NULL && e->subject[0] != '\0')
+		list[k++] = (struct subj){ e->subject, strlen(e->subject) };
+	while (k < cap && ndx__msglog_subjects_next(&cursor, &elem, &len))
+		list[k++] = (struct subj){ elem, len };
+	qsort(list, k, sizeof *list, subj_cmp);
+	*n = 0;
+	for (size_t i = 0; i < k; i++)
+		if (*n == 0 || subj_cmp(&list[*n - 1], &list[i]) != 0)
+			list[(*n)++] = list[i];
+	*out = list;
+	return NDX_OK;
+}
+
+static int si_next(struct verifier *v, struct ndx__msglog_store *st)
+{
+	v->si_r = st->ops->iter_subject(v->si, &v->si_seq, &v->si_subject);
+	return v->si_r < 0 ? v->si_r : NDX_OK;
+}
+
+/* The subject index rows of e must be exactly its subjects: the index is
+ * not hashed, and a row taken out would hide the record from that
+ * citizen's access list. Rows are consumed in (seq, subject) order. */
+static int check_subject_index(struct verifier *v, struct ndx__msglog_store *st,
+			       const struct ndx_msglog_entry *e)
+{
+	struct subj *want = NULL;
+	size_t n = 0, i = 0;
+	int rc = expected_subjects(e, &want, &n);
+
+	if (rc != NDX_OK)
+		return rc;
+	while (rc == NDX_OK && v->si_r == 1 && v->si_seq < e->seq) {
+		rc = vfail(v, "the subject index lists %.40s for record %" PRIu64
+			   ", which is not in the log", v->si_subject, v->si_seq);
+	}
+	for (; rc == NDX_OK && i < n; i++) {
+		int c = v->si_r == 1 && v->si_seq == e->seq ? subj_cmp_text(&want[i], v->si_subject)
+							     : -1;
+
+		if (c < 0)
+			rc = vfail(v, "record %" PRIu64 ": subject %.*s is missing from the subject "
+				   "index", e->seq, (int)(want[i].n < 40 ? want[i].n : 40), want[i].p);
+		else if (c > 0)
+			break;
+		else
+			rc = si_next(v, st);
+	}
+	if (rc == NDX_OK && v->si_r == 1 && v->si_seq == e->seq)
+		rc = vfail(v, "record %" PRIu64 ": the subject index lists %.40s, which is not "
+			   "among its subjects", e->seq, v->si_subject);
+	free(want);
+	return rc;
 }
 
 /* Checks one record against the chain (its place, stored hash, link). */
@@ -1306,6 +1452,10 @@ static int verify_store(struct verifier *v, struct ndx__msglog_store *st, bool a
 	rc = st->ops->iter_open(st, NDX__Q_BATCHES_FROM, 0, NULL, &bi);
 	if (rc == NDX_OK)
 		rc = st->ops->iter_open(st, NDX__Q_RECORDS_FROM, 0, NULL, &ri);
+	if (rc == NDX_OK)
+		rc = st->ops->iter_open(st, NDX__Q_SUBJECT_INDEX, 0, NULL, &v->si);
+	if (rc == NDX_OK)
+		rc = si_next(v, st);
 	while (rc == NDX_OK && (r = st->ops->iter_batch(bi, &sth)) != 0) {
 		if (r == NDX_EINVAL) {
 			rc = vfail(v, "batch %" PRIu64 ": malformed row (a value of the wrong length "
@@ -1355,6 +1505,8 @@ static int verify_store(struct verifier *v, struct ndx__msglog_store *st, bool a
 			else
 				rc = check_record(v, r, &e);
 			if (rc == NDX_OK)
+				rc = check_subject_index(v, st, &e);
+			if (rc == NDX_OK)
 				ndx_merkle_leaf(e.hash, NDX_SHA256_LEN, v->leaves[i]);
 		}
 		if (rc == NDX_OK)
@@ -1367,9 +1519,16 @@ static int verify_store(struct verifier *v, struct ndx__msglog_store *st, bool a
 			break;
 		}
 		rc = check_record(v, r, &e);
+		if (rc == NDX_OK)
+			rc = check_subject_index(v, st, &e);
 		if (rc == NDX_OK && all_batched)
 			rc = vfail(v, "record %" PRIu64 " is not covered by a tree head", e.seq);
 	}
+	if (rc == NDX_OK && v->si_r == 1)
+		rc = vfail(v, "the subject index lists %.40s for record %" PRIu64
+			   ", which is not in the log", v->si_subject, v->si_seq);
+	st->ops->iter_close(v->si);
+	v->si = NULL;
 	st->ops->iter_close(ri);
 	st->ops->iter_close(bi);
 	st->ops->rollback(st);
@@ -1613,8 +1772,14 @@ static json_t *entry_to_json(const struct ndx_msglog_entry *e)
 	jset(o, "message_id", json_string(e->message_id), &ok);
 	jset(o, "client", json_string(e->client), &ok);
 	jset(o, "service", json_string(e->service), &ok);
-	jset(o, "subject", json_string(e->subject), &ok);
-	jset(o, "purpose", json_string(e->purpose), &ok);
+	jset(o, "method", json_string(nz(e->method)), &ok);
+	jset(o, "path", json_string(nz(e->path)), &ok);
+	jset(o, "subject", json_string(nz(e->subject)), &ok);
+	jset(o, "subjects", json_string(nz(e->subjects)), &ok);
+	jset(o, "purpose", json_string(nz(e->purpose)), &ok);
+	jset(o, "user_id", json_string(nz(e->user_id)), &ok);
+	jset(o, "issue", json_string(nz(e->issue)), &ok);
+	jset(o, "authenticated", json_string(nz(e->authenticated)), &ok);
 	jset(o, "request_hash", e->has_request_hash ? j_hex(e->request_hash, NDX_SHA256_LEN)
 						    : json_string(""), &ok);
 	jset(o, "response_hash", e->has_response_hash ? j_hex(e->response_hash, NDX_SHA256_LEN)
@@ -1646,8 +1811,14 @@ static int entry_from_json(const json_t *o, struct ndx_msglog_entry *e, char *er
 	    jget_str(o, "record", "message_id", &e->message_id, err, cap) ||
 	    jget_str(o, "record", "client", &e->client, err, cap) ||
 	    jget_str(o, "record", "service", &e->service, err, cap) ||
+	    jget_str(o, "record", "method", &e->method, err, cap) ||
+	    jget_str(o, "record", "path", &e->path, err, cap) ||
 	    jget_str(o, "record", "subject", &e->subject, err, cap) ||
+	    jget_str(o, "record", "subjects", &e->subjects, err, cap) ||
 	    jget_str(o, "record", "purpose", &e->purpose, err, cap) ||
+	    jget_str(o, "record", "user_id", &e->user_id, err, cap) ||
+	    jget_str(o, "record", "issue", &e->issue, err, cap) ||
+	    jget_str(o, "record", "authenticated", &e->authenticated, err, cap) ||
 	    jget_hex(o, "record", "request_hash", e->request_hash, NDX_SHA256_LEN, true,
 		     &e->has_request_hash, err, cap) ||
 	    jget_hex(o, "record", "response_hash", e->response_hash, NDX_SHA256_LEN, true,

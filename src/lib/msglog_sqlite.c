@@ -3,7 +3,10 @@
  * docs/protocol.md "Message log"). Live logs run in WAL mode with
  * synchronous=FULL, so a COMMIT that returned is on disk, and one commit
  * covers a whole group of appends; archive files use a rollback journal so
- * that each is one self-contained file. Rows are read back exactly as
+ * that each is one self-contained file. Beside the records, a subject index
+ * (record_subjects: the claimed subject and each declared one of a record)
+ * is written in the record's own transaction; it is not hashed, so the
+ * verifier checks it against the records. Rows are read back exactly as
  * stored: a value of the wrong type or length is reported, never repaired,
  * because the verifier must see what an attacker wrote. */
 #include <assert.h>
@@ -23,28 +26,36 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS records ("
 	" seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, direction TEXT NOT NULL,"
 	" message_id TEXT NOT NULL, client TEXT NOT NULL, service TEXT NOT NULL,"
-	" subject TEXT NOT NULL, purpose TEXT NOT NULL,"
+	" method TEXT NOT NULL, path TEXT NOT NULL,"
+	" subject TEXT NOT NULL, subjects TEXT NOT NULL, purpose TEXT NOT NULL,"
+	" user_id TEXT NOT NULL, issue TEXT NOT NULL, authenticated TEXT NOT NULL,"
 	" request_hash BLOB, response_hash BLOB,"
 	" status INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
 	" request_sig TEXT NOT NULL, response_sig TEXT NOT NULL,"
 	" prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS records_subject ON records(subject);"
 	"CREATE INDEX IF NOT EXISTS records_message_id ON records(message_id);"
+	"CREATE TABLE IF NOT EXISTS record_subjects ("
+	" subject TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (subject, seq))"
+	" WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS record_subjects_seq ON record_subjects(seq, subject);"
 	"CREATE TABLE IF NOT EXISTS batches ("
 	" batch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL UNIQUE,"
 	" size INTEGER NOT NULL, root BLOB NOT NULL, time_ms INTEGER NOT NULL,"
 	" key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);";
 
 #define RECORD_COLS \
-	"seq, time_ms, direction, message_id, client, service, subject, purpose," \
-	" request_hash, response_hash, status, duration_ms, request_sig, response_sig," \
-	" prev_hash, hash"
+	"seq, time_ms, direction, message_id, client, service, method, path, subject," \
+	" subjects, purpose, user_id, issue, authenticated, request_hash, response_hash," \
+	" status, duration_ms, request_sig, response_sig, prev_hash, hash"
 #define BATCH_COLS "batch, first_seq, size, root, time_ms, key_id, prev_sth_hash, signature"
 
 enum stmt_id {
 	S_BEGIN_W, S_BEGIN_R, S_COMMIT, S_ROLLBACK, S_META_GET, S_META_SET,
-	S_PUT_RECORD, S_PUT_BATCH, S_DEL_RECORDS, S_DEL_BATCHES, S_COUNT
+	S_PUT_RECORD, S_PUT_SUBJECT, S_PUT_BATCH, S_DEL_RECORDS, S_DEL_SUBJECTS, S_DEL_BATCHES,
+	S_COUNT
 };
+/* The statements a store of another format prepares: its meta table only. */
+#define S_FOREIGN_COUNT (S_META_SET + 1)
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN_W] = "BEGIN IMMEDIATE",
@@ -55,10 +66,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[S_PUT_RECORD] = "INSERT INTO records(" RECORD_COLS ") VALUES"
-			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+			 " ?17, ?18, ?19, ?20, ?21, ?22)",
+	[S_PUT_SUBJECT] = "INSERT OR IGNORE INTO record_subjects(subject, seq) VALUES(?1, ?2)",
 	[S_PUT_BATCH] = "INSERT INTO batches(" BATCH_COLS ") VALUES"
 			"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_DEL_RECORDS] = "DELETE FROM records WHERE seq <= ?1",
+	[S_DEL_SUBJECTS] = "DELETE FROM record_subjects WHERE seq <= ?1",
 	[S_DEL_BATCHES] = "DELETE FROM batches WHERE batch <= ?1",
 };
 
@@ -67,19 +81,22 @@ static const char *const query_sql[] = {
 	[NDX__Q_RECORD_LAST] = "SELECT " RECORD_COLS " FROM records ORDER BY seq DESC LIMIT 1",
 	[NDX__Q_RECORDS_BY_ID] = "SELECT " RECORD_COLS " FROM records WHERE message_id = ?2"
 				 " ORDER BY seq",
-	[NDX__Q_RECORDS_BY_SUBJECT] = "SELECT " RECORD_COLS " FROM records WHERE subject = ?2"
+	[NDX__Q_RECORDS_BY_SUBJECT] = "SELECT " RECORD_COLS " FROM records WHERE seq IN"
+				      " (SELECT seq FROM record_subjects WHERE subject = ?2)"
 				      " ORDER BY seq",
 	[NDX__Q_RECORDS_DESC] = "SELECT " RECORD_COLS " FROM records ORDER BY seq DESC",
 	[NDX__Q_BATCHES_FROM] = "SELECT " BATCH_COLS " FROM batches WHERE batch >= ?1 ORDER BY batch",
 	[NDX__Q_BATCH_LAST] = "SELECT " BATCH_COLS " FROM batches ORDER BY batch DESC LIMIT 1",
 	[NDX__Q_BATCH_OF_SEQ] = "SELECT " BATCH_COLS " FROM batches WHERE first_seq <= ?1"
 				" ORDER BY first_seq DESC LIMIT 1",
+	[NDX__Q_SUBJECT_INDEX] = "SELECT seq, subject FROM record_subjects ORDER BY seq, subject",
 };
 
 struct sqlite_store {
 	struct ndx__msglog_store base;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
+	bool foreign;   /* another format: meta only, never written */
 };
 
 struct ndx__msglog_iter {
@@ -95,7 +112,11 @@ static struct sqlite_store *self(struct ndx__msglog_store *st)
 static int run(struct sqlite_store *s, enum stmt_id id)
 {
 	sqlite3_stmt *stmt = s->stmt[id];
-	int rc = sqlite3_step(stmt);
+	int rc;
+
+	if (stmt == NULL)
+		return NDX_EINVAL; /* a store of another format */
+	rc = sqlite3_step(stmt);
 
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
@@ -117,7 +138,10 @@ static void store_close(struct ndx__msglog_store *st)
 
 static int store_begin(struct ndx__msglog_store *st, bool write)
 {
-	return run(self(st), write ? S_BEGIN_W : S_BEGIN_R);
+	struct sqlite_store *s = self(st);
+
+	/* A store of another format is only read, even by a writer. */
+	return run(s, write && !s->foreign ? S_BEGIN_W : S_BEGIN_R);
 }
 
 static int store_commit(struct ndx__msglog_store *st)
@@ -176,30 +200,56 @@ static void bind_str(sqlite3_stmt *stmt, int col, const char *v)
 	sqlite3_bind_text(stmt, col, v != NULL ? v : "", -1, SQLITE_STATIC);
 }
 
+/* One subject index row; a repeated subject of a record is one row. */
+static int put_subject(struct sqlite_store *s, uint64_t seq, const char *subject, size_t len)
+{
+	sqlite3_stmt *stmt = s->stmt[S_PUT_SUBJECT];
+
+	sqlite3_bind_text(stmt, 1, subject, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)seq);
+	return run(s, S_PUT_SUBJECT);
+}
+
 static int store_put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
 {
 	struct sqlite_store *s = self(st);
 	sqlite3_stmt *stmt = s->stmt[S_PUT_RECORD];
+	const char *cursor = e->subjects, *elem;
+	size_t len;
+	int rc;
 
+	if (s->foreign)
+		return NDX_EINVAL;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)e->seq);
 	sqlite3_bind_int64(stmt, 2, e->time_ms);
 	bind_str(stmt, 3, direction_text(e->direction));
 	bind_str(stmt, 4, e->message_id);
 	bind_str(stmt, 5, e->client);
 	bind_str(stmt, 6, e->service);
-	bind_str(stmt, 7, e->subject);
-	bind_str(stmt, 8, e->purpose);
+	bind_str(stmt, 7, e->method);
+	bind_str(stmt, 8, e->path);
+	bind_str(stmt, 9, e->subject);
+	bind_str(stmt, 10, e->subjects);
+	bind_str(stmt, 11, e->purpose);
+	bind_str(stmt, 12, e->user_id);
+	bind_str(stmt, 13, e->issue);
+	bind_str(stmt, 14, e->authenticated);
 	if (e->has_request_hash)
-		sqlite3_bind_blob(stmt, 9, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 15, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
 	if (e->has_response_hash)
-		sqlite3_bind_blob(stmt, 10, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 11, e->status);
-	sqlite3_bind_int64(stmt, 12, e->duration_ms);
-	bind_str(stmt, 13, e->request_sig);
-	bind_str(stmt, 14, e->response_sig);
-	sqlite3_bind_blob(stmt, 15, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 16, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	return run(s, S_PUT_RECORD);
+		sqlite3_bind_blob(stmt, 16, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 17, e->status);
+	sqlite3_bind_int64(stmt, 18, e->duration_ms);
+	bind_str(stmt, 19, e->request_sig);
+	bind_str(stmt, 20, e->response_sig);
+	sqlite3_bind_blob(stmt, 21, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 22, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	rc = run(s, S_PUT_RECORD);
+	if (rc == NDX_OK && e->subject != NULL && e->subject[0] != '\0')
+		rc = put_subject(s, e->seq, e->subject, strlen(e->subject));
+	while (rc == NDX_OK && ndx__msglog_subjects_next(&cursor, &elem, &len))
+		rc = put_subject(s, e->seq, elem, len);
+	return rc;
 }
 
 static int store_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth)
@@ -207,6 +257,8 @@ static int store_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog
 	struct sqlite_store *s = self(st);
 	sqlite3_stmt *stmt = s->stmt[S_PUT_BATCH];
 
+	if (s->foreign)
+		return NDX_EINVAL;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)sth->batch);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)sth->first_seq);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)sth->size);
@@ -224,8 +276,14 @@ static int store_delete_through(struct ndx__msglog_store *st, uint64_t last_seq,
 	struct sqlite_store *s = self(st);
 	int rc;
 
+	if (s->foreign)
+		return NDX_EINVAL;
 	sqlite3_bind_int64(s->stmt[S_DEL_RECORDS], 1, (sqlite3_int64)last_seq);
 	rc = run(s, S_DEL_RECORDS);
+	if (rc != NDX_OK)
+		return rc;
+	sqlite3_bind_int64(s->stmt[S_DEL_SUBJECTS], 1, (sqlite3_int64)last_seq);
+	rc = run(s, S_DEL_SUBJECTS);
 	if (rc != NDX_OK)
 		return rc;
 	sqlite3_bind_int64(s->stmt[S_DEL_BATCHES], 1, (sqlite3_int64)last_batch);
@@ -240,6 +298,8 @@ static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query 
 
 	*out = NULL;
 	assert((size_t)q < sizeof query_sql / sizeof query_sql[0]);
+	if (s->foreign)
+		return NDX_EINVAL;
 	it = calloc(1, sizeof *it);
 	if (it == NULL)
 		return NDX_ENOMEM;
@@ -316,20 +376,26 @@ static int store_iter_record(struct ndx__msglog_iter *it, struct ndx_msglog_entr
 	e->message_id = col_text(stmt, 3);
 	e->client = col_text(stmt, 4);
 	e->service = col_text(stmt, 5);
-	e->subject = col_text(stmt, 6);
-	e->purpose = col_text(stmt, 7);
-	ok = col_opt_hash(stmt, 8, &e->has_request_hash, e->request_hash) && ok;
-	ok = col_opt_hash(stmt, 9, &e->has_response_hash, e->response_hash) && ok;
-	status = sqlite3_column_int64(stmt, 10);
+	e->method = col_text(stmt, 6);
+	e->path = col_text(stmt, 7);
+	e->subject = col_text(stmt, 8);
+	e->subjects = col_text(stmt, 9);
+	e->purpose = col_text(stmt, 10);
+	e->user_id = col_text(stmt, 11);
+	e->issue = col_text(stmt, 12);
+	e->authenticated = col_text(stmt, 13);
+	ok = col_opt_hash(stmt, 14, &e->has_request_hash, e->request_hash) && ok;
+	ok = col_opt_hash(stmt, 15, &e->has_response_hash, e->response_hash) && ok;
+	status = sqlite3_column_int64(stmt, 16);
 	if (status < -2147483647 || status > 2147483647)
 		ok = false;
 	else
 		e->status = (int)status;
-	e->duration_ms = sqlite3_column_int64(stmt, 11);
-	e->request_sig = col_text(stmt, 12);
-	e->response_sig = col_text(stmt, 13);
-	ok = col_blob(stmt, 14, e->prev_hash, NDX_SHA256_LEN) && ok;
-	ok = col_blob(stmt, 15, e->hash, NDX_SHA256_LEN) && ok;
+	e->duration_ms = sqlite3_column_int64(stmt, 17);
+	e->request_sig = col_text(stmt, 18);
+	e->response_sig = col_text(stmt, 19);
+	ok = col_blob(stmt, 20, e->prev_hash, NDX_SHA256_LEN) && ok;
+	ok = col_blob(stmt, 21, e->hash, NDX_SHA256_LEN) && ok;
 	if (seq <= 0)
 		ok = false;
 	return ok ? 1 : NDX_EINVAL;
@@ -367,6 +433,21 @@ static int store_iter_batch(struct ndx__msglog_iter *it, struct ndx_msglog_sth *
 	return ok ? 1 : NDX_EINVAL;
 }
 
+static int store_iter_subject(struct ndx__msglog_iter *it, uint64_t *seq, const char **subject)
+{
+	sqlite3_int64 v;
+	int rc = step(it);
+
+	*seq = 0;
+	*subject = "";
+	if (rc <= 0)
+		return rc;
+	v = sqlite3_column_int64(it->stmt, 0);
+	*seq = v > 0 ? (uint64_t)v : 0;
+	*subject = col_text(it->stmt, 1);
+	return 1;
+}
+
 static void store_iter_close(struct ndx__msglog_iter *it)
 {
 	if (it == NULL)
@@ -388,8 +469,40 @@ static const struct ndx__msglog_store_ops sqlite_ops = {
 	.iter_open = store_iter_open,
 	.iter_record = store_iter_record,
 	.iter_batch = store_iter_batch,
+	.iter_subject = store_iter_subject,
 	.iter_close = store_iter_close,
 };
+
+/* Whether the file already holds a meta table naming another format than
+ * ours. Such a file is opened for its meta only and left exactly as it is:
+ * creating our tables in it, or switching its journal, would change a log
+ * that this code cannot continue. NDX_EINVAL when it is not a database. */
+static int detect_foreign(sqlite3 *db, bool *foreign)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	*foreign = false;
+	rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'format'", -1, &stmt,
+				NULL);
+	if (rc != SQLITE_OK) {
+		/* No meta table yet (a new file) is not an error here. */
+		rc = sqlite3_errcode(db);
+		return rc == SQLITE_NOTADB ? NDX_EINVAL : rc == SQLITE_ERROR ? NDX_OK : NDX_EDB;
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(stmt, 0);
+
+		*foreign = v == NULL || strcmp((const char *)v, NDX__MSGLOG_FORMAT) != 0;
+		rc = NDX_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? NDX_OK : sqlite3_errcode(db) == SQLITE_NOTADB ? NDX_EINVAL
+										    : NDX_EDB;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
 
 int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_store **out)
 {
@@ -409,9 +522,12 @@ int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_stor
 		rc = rc == SQLITE_CANTOPEN ? NDX_EIO : rc == SQLITE_NOMEM ? NDX_ENOMEM : NDX_EDB;
 		goto fail;
 	}
-	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	if (flags & NDX__MSGLOG_READONLY)
+	rc = detect_foreign(s->db, &s->foreign);
+	if (rc != NDX_OK)
+		goto fail;
+	sqlite3_extended_result_codes(s->db, 1);
+	if ((flags & NDX__MSGLOG_READONLY) || s->foreign)
 		pragmas = "PRAGMA query_only = ON;";
 	else if (flags & NDX__MSGLOG_ARCHIVE)
 		pragmas = "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;";
@@ -423,12 +539,12 @@ int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_stor
 		rc = sqlite3_errcode(s->db) == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;
 		goto fail;
 	}
-	if (!(flags & NDX__MSGLOG_READONLY) &&
+	if (!(flags & NDX__MSGLOG_READONLY) && !s->foreign &&
 	    sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = sqlite3_errcode(s->db) == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;
 		goto fail;
 	}
-	for (int i = 0; i < S_COUNT; i++) {
+	for (int i = 0; i < (s->foreign ? S_FOREIGN_COUNT : S_COUNT); i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->stmt[i], NULL) != SQLITE_OK) {
 			/* A database without our tables is not a message log. */

@@ -8,9 +8,15 @@
 #define NDX_MSGLOG_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ndx/msglog.h"
+
+/* The meta table's format of the logs this code reads and writes. A store
+ * holding another format opens only for meta_get (so that msglog.c can say
+ * which format it found) and is never changed. */
+#define NDX__MSGLOG_FORMAT "ndx-msglog/2"
 
 struct ndx__msglog_store;
 struct ndx__msglog_iter;
@@ -20,11 +26,12 @@ enum ndx__msglog_query {
 	NDX__Q_RECORDS_FROM,     /* records with seq >= u, ascending */
 	NDX__Q_RECORD_LAST,      /* the record with the highest seq */
 	NDX__Q_RECORDS_BY_ID,    /* records with message_id = text, ascending */
-	NDX__Q_RECORDS_BY_SUBJECT, /* records with subject = text, ascending */
+	NDX__Q_RECORDS_BY_SUBJECT, /* records whose subject index holds text, ascending */
 	NDX__Q_RECORDS_DESC,     /* all records, newest (highest seq) first */
 	NDX__Q_BATCHES_FROM,     /* batches with batch >= u, ascending */
 	NDX__Q_BATCH_LAST,       /* the batch with the highest number */
 	NDX__Q_BATCH_OF_SEQ,     /* the batch with the largest first_seq <= u */
+	NDX__Q_SUBJECT_INDEX,    /* subject index rows, by seq then subject (iter_subject) */
 };
 
 /* Every int function returns NDX_OK or a negative enum ndx_err (NDX_EDB
@@ -42,9 +49,13 @@ struct ndx__msglog_store_ops {
 	/* *value is malloc'd (caller frees); NDX_ENOTFOUND when absent. */
 	int (*meta_get)(struct ndx__msglog_store *st, const char *key, char **value);
 	int (*meta_set)(struct ndx__msglog_store *st, const char *key, const char *value);
+	/* Writes the record and its subject index rows (the subject and each
+	 * element of the subjects list, distinct, empty ones left out), in the
+	 * caller's transaction. */
 	int (*put_record)(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e);
 	int (*put_batch)(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth);
-	/* Deletes records with seq <= last_seq and batches <= last_batch. */
+	/* Deletes records (and their subject index rows) with seq <= last_seq
+	 * and batches <= last_batch. */
 	int (*delete_through)(struct ndx__msglog_store *st, uint64_t last_seq, uint64_t last_batch);
 	/* Starts a query; *it is freed with iter_close. Several iterators may
 	 * be open at once on one store. */
@@ -56,6 +67,9 @@ struct ndx__msglog_store_ops {
 	 * name it. */
 	int (*iter_record)(struct ndx__msglog_iter *it, struct ndx_msglog_entry *e);
 	int (*iter_batch)(struct ndx__msglog_iter *it, struct ndx_msglog_sth *sth);
+	/* Next subject index row: 1 with *seq and *subject (valid until the
+	 * next call or iter_close), 0 at the end, or an error. */
+	int (*iter_subject)(struct ndx__msglog_iter *it, uint64_t *seq, const char **subject);
 	/* Accepts NULL. */
 	void (*iter_close)(struct ndx__msglog_iter *it);
 };
@@ -65,6 +79,37 @@ struct ndx__msglog_store {
 	const struct ndx__msglog_store_ops *ops;
 };
 
+/* Walks the elements of a subjects list ("a,b,c"; blanks around commas
+ * are skipped, empty elements left out): *cursor starts at the list (NULL
+ * = empty); each call that returns true sets *elem and *len to the next
+ * element (not NUL-terminated). The one rule by which a store writes the
+ * subject index and the verifier checks it. */
+static inline bool ndx__msglog_subjects_next(const char **cursor, const char **elem, size_t *len)
+{
+	const char *p = *cursor;
+
+	while (p != NULL && *p != '\0') {
+		const char *start, *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > start) {
+			*cursor = p;
+			*elem = start;
+			*len = (size_t)(end - start);
+			return true;
+		}
+	}
+	*cursor = p;
+	return false;
+}
+
 /* Open flags for the SQLite store. */
 enum {
 	NDX__MSGLOG_READONLY = 1, /* read-only connection to an existing file */
@@ -72,8 +117,10 @@ enum {
 };
 
 /* Opens the SQLite store at path (created with the schema unless
- * READONLY). Returns NDX_OK with *out, NDX_EIO (missing or unreadable
- * file), NDX_EINVAL (not a message log), NDX_EDB, NDX_ENOMEM. */
+ * READONLY). A file whose meta table names another format than
+ * NDX__MSGLOG_FORMAT opens untouched, for meta_get only. Returns NDX_OK with
+ * *out, NDX_EIO (missing or unreadable file), NDX_EINVAL (not a message
+ * log), NDX_EDB, NDX_ENOMEM. */
 int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_store **out);
 
 /* ndx_msglog_open over given stores: w is used by the writer thread only,

@@ -82,19 +82,23 @@ def _field(b):
 
 def request_hash(method, service, path="", query="", client="", message_id="", user_id="",
                  issue="", purpose="", subject="", consent="", timestamp="",
-                 content_type="", body=b"", *, gateway=""):
+                 content_type="", body=b"", *, gateway="", subject_token=None):
     """The canonical request hash, "Canonical hashes" of protocol.md (None = absent).
-    gateway is the provider gateway it is signed for, "{member}/{code}"."""
-    fields = ["ndx-request-v2", method, service, path, query, client, message_id, user_id,
-              issue, purpose, subject, consent, timestamp, gateway, content_type]
+    gateway is the provider gateway it is signed for, "{member}/{code}";
+    subject_token the Ndx-Subject-Token value, hashed as its SHA-256 (None or "" = absent)."""
+    fields = ["ndx-request-v3", method, service, path, query, client, message_id, user_id,
+              issue, purpose, subject, consent]
     data = b"".join(_field(f or "") for f in fields)
+    data += _field(hashlib.sha256(subject_token.encode()).digest() if subject_token else b"")
+    data += b"".join(_field(f or "") for f in (timestamp, gateway, content_type))
     data += _field(hashlib.sha256(body or b"").digest())
     return hashlib.sha256(data).digest()
 
 
-def response_hash(req_hash, status, content_type="", location="", body=b""):
-    data = (_field("ndx-response-v1") + _field(req_hash) + _field(str(status)) +
-            _field(content_type or "") + _field(location or "") +
+def response_hash(req_hash, status, content_type="", location="", body=b"", *, subjects=""):
+    """The canonical response hash; subjects is the canonical Ndx-Data-Subjects list."""
+    data = (_field("ndx-response-v2") + _field(req_hash) + _field(str(status)) +
+            _field(content_type or "") + _field(location or "") + _field(subjects or "") +
             _field(hashlib.sha256(body or b"").digest()))
     return hashlib.sha256(data).digest()
 

@@ -114,14 +114,21 @@ def u64(v):
     return field((v % (1 << 64)).to_bytes(8, "big"))
 
 
+# The record table of docs/protocol.md "Records", field by field.
+RECORD_TEXT_FIELDS = ("message_id", "client", "service", "method", "path", "subject",
+                      "subjects", "purpose", "user_id", "issue", "authenticated")
+
+
 def record_hash(r):
-    parts = [field(b"ndx-log-record-v1"), u64(r["seq"]), u64(r["time_ms"]),
-             field(r["direction"].encode())]
-    parts += [field(r[k].encode()) for k in ("message_id", "client", "service", "subject",
-                                             "purpose")]
-    parts += [field(r["request_hash"] or b""), field(r["response_hash"] or b""),
-              u64(r["status"]), u64(r["duration_ms"]), field(r["request_sig"].encode()),
-              field(r["response_sig"].encode()), field(r["prev_hash"])]
+    parts = [field(b"ndx-log-record-v2"),                 # 1 label
+             u64(r["seq"]), u64(r["time_ms"]),            # 2 seq, 3 time
+             field(r["direction"].encode())]              # 4 direction
+    parts += [field(r[k].encode()) for k in RECORD_TEXT_FIELDS]  # 5..15
+    parts += [field(r["request_hash"] or b""), field(r["response_hash"] or b""),  # 16, 17
+              u64(r["status"]), u64(r["duration_ms"]),    # 18, 19
+              field(r["request_sig"].encode()),           # 20
+              field(r["response_sig"].encode()),          # 21
+              field(r["prev_hash"])]                      # 22
     return hashlib.sha256(b"".join(parts)).digest()
 
 
@@ -148,7 +155,7 @@ def test_documented_encodings_match_the_library(gw):
     batches = [dict(b) for b in con.execute("SELECT * FROM batches ORDER BY batch")]
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     con.close()
-    assert meta["format"] == "ndx-msglog/1"
+    assert meta["format"] == "ndx-msglog/2"
     assert meta["key_id"] == hashlib.sha256(pub.public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)).hexdigest()
     prev = bytes(32)
@@ -156,6 +163,23 @@ def test_documented_encodings_match_the_library(gw):
         assert r["prev_hash"] == prev
         assert record_hash(r) == r["hash"], r["seq"]
         prev = r["hash"]
+    # the fixture's v2 fields reached the store (and so the hashes above)
+    r = records[20]  # msg-21: odd, i % 3 == 0
+    assert (r["method"], r["path"], r["subject"], r["subjects"], r["user_id"], r["issue"],
+            r["authenticated"]) == ("GET", "/citizens/000000000021?fields=name", "001099000123",
+                                    "001099000123", "VN/GOV/BCA/canbo01",
+                                    "birth-registration/P00000042", "")
+    assert (records[17]["method"], records[17]["authenticated"]) == ("PUT", "001099000123")
+    # the subject index: the claimed subject and each declared one, once a record
+    con = sqlite3.connect(gw.db)
+    index = set(con.execute("SELECT subject, seq FROM record_subjects").fetchall())
+    con.close()
+    want = set()
+    for r in records:
+        for s in [r["subject"]] + r["subjects"].split(","):
+            if s:
+                want.add((s, r["seq"]))
+    assert index == want
     prev_sth = bytes(32)
     by_seq = {r["seq"]: r for r in records}
     assert [b["size"] for b in batches] == [16] * 6 + [4]
@@ -208,6 +232,22 @@ def test_verify_with_another_key_fails(gw, other_pub):
      "batch 4: prev_sth_hash does not match the tree head of batch 3"),
     ("DELETE FROM batches WHERE batch = 2", "missing batch 2 (next is batch 3)"),
     ("UPDATE records SET request_hash = x'00' WHERE seq = 9", "record 9: malformed row"),
+    ("UPDATE records SET method = 'PUt' WHERE seq = 14",
+     "record 14: stored hash does not match its contents"),
+    ("UPDATE records SET path = '/citizens/000000000016' WHERE seq = 15",
+     "record 15: stored hash does not match its contents"),
+    ("UPDATE records SET subjects = '012345678901,098765432108' WHERE seq = 13",
+     "record 13: stored hash does not match its contents"),
+    ("UPDATE records SET user_id = 'VN/GOV/BCA/canbo02' WHERE seq = 11",
+     "record 11: stored hash does not match its contents"),
+    ("UPDATE records SET issue = 'birth-registration/P00000043' WHERE seq = 11",
+     "record 11: stored hash does not match its contents"),
+    ("UPDATE records SET authenticated = '001099000124' WHERE seq = 12",
+     "record 12: stored hash does not match its contents"),
+    ("DELETE FROM record_subjects WHERE subject = '098765432109' AND seq = 13",
+     "record 13: subject 098765432109 is missing from the subject index"),
+    ("INSERT INTO record_subjects(subject, seq) VALUES ('070182917807', 7)",
+     "record 7: the subject index lists 070182917807, which is not among its subjects"),
 ])
 def test_verify_names_the_first_damage(gw, stmt, want):
     gw.append(100, 16)
@@ -240,6 +280,21 @@ def test_verify_refuses_what_is_not_a_log(gw, tmp_path):
            "cannot read the key")
 
 
+def test_a_log_of_the_first_format_is_refused_untouched(gw, tmp_path):
+    old = tmp_path / "v1.db"
+    con = sqlite3.connect(old)
+    con.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE records (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('format', 'ndx-msglog/1');")
+    con.close()
+    before = old.read_bytes()
+    for args in (("verify", "--db", old), ("prove", "--db", old, "--seq", "1"),
+                 ("archive", "--db", old, "--out", tmp_path / "a")):
+        failed(gw.log(*args), "format ndx-msglog/1", "only ndx-msglog/2")
+    assert old.read_bytes() == before
+
+
 # ---- prove and check-proof -----------------------------------------------------
 
 def prove(gw, *args):
@@ -256,8 +311,13 @@ def check(gw, proof, key=None, tmp_name="proof.json"):
 def test_prove_and_check_offline(gw):
     gw.append(100, 16)
     proof = prove(gw, "--id", "msg-37")
-    assert proof["format"] == "ndx-log-proof/1"
-    assert proof["record"]["seq"] == 37 and proof["record"]["message_id"] == "msg-37"
+    assert proof["format"] == "ndx-log-proof/2"
+    rec = proof["record"]
+    assert rec["seq"] == 37 and rec["message_id"] == "msg-37"
+    assert (rec["method"], rec["path"], rec["subject"], rec["subjects"], rec["user_id"],
+            rec["issue"], rec["authenticated"]) == (
+        "GET", "/citizens/000000000037?fields=name", "", "012345678901,098765432109",
+        "VN/GOV/BCA/canbo01", "birth-registration/P00000042", "")
     assert proof["leaf_index"] == 4
     assert len(proof["audit_path"]) == 4
     th = proof["tree_head"]
@@ -265,6 +325,10 @@ def test_prove_and_check_offline(gw):
     assert th["key_id"] and th["public_key"] and th["signature"]
     res = ok(check(gw, proof))
     assert "proof OK: record 37 (X-Road-Id msg-37, provider) is leaf 4 of batch 3" in res.stdout
+    assert "exchange: provider GET /citizens/000000000037?fields=name, status 200" in res.stdout
+    assert "subject: -  subjects: 012345678901,098765432109  authenticated: -" in res.stdout
+    assert ("purpose: public-service  user id: VN/GOV/BCA/canbo01  "
+            "issue: birth-registration/P00000042") in res.stdout
     # the documented record hash, recomputed here from the proof's fields
     r = dict(proof["record"])
     for k in ("request_hash", "response_hash", "prev_hash"):
@@ -295,6 +359,20 @@ def flip(hexstr, i=0):
      "do not hash to record_hash"),
     ("changed status", lambda p: p["record"].__setitem__("status", 500),
      "do not hash to record_hash"),
+    ("changed method", lambda p: p["record"].__setitem__("method", "PUT"),
+     "do not hash to record_hash"),
+    ("changed path", lambda p: p["record"].__setitem__("path", "/citizens/070182917807"),
+     "do not hash to record_hash"),
+    ("changed subjects", lambda p: p["record"].__setitem__("subjects", "012345678901"),
+     "do not hash to record_hash"),
+    ("changed user id", lambda p: p["record"].__setitem__("user_id", ""),
+     "do not hash to record_hash"),
+    ("changed issue", lambda p: p["record"].__setitem__("issue", "x"),
+     "do not hash to record_hash"),
+    ("changed authenticated", lambda p: p["record"].__setitem__("authenticated", "012345678901"),
+     "do not hash to record_hash"),
+    ("missing subjects", lambda p: p["record"].pop("subjects"),
+     "record.subjects: expected a string"),
     ("changed root", lambda p: p["tree_head"].__setitem__("root", flip(p["tree_head"]["root"])),
      "does not lead to the tree head's root"),
     ("changed tree size", lambda p: p["tree_head"].__setitem__("size", 17),
@@ -424,4 +502,5 @@ def test_usage_errors(gw, build_dir):
                         "--older-than", "soon"), "--older-than")
     res = ok(run_ndx(build_dir, "log", "--help"))
     assert "ndx log verify --db PATH" in res.stdout
+    assert "ndx-msglog/2" in res.stdout and "subjects the provider" in res.stdout
     assert "log " in ok(run_ndx(build_dir, "--help")).stdout

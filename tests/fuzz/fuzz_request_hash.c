@@ -1,20 +1,23 @@
 /* libFuzzer target for the canonical hashes the gateways sign
  * (include/ndx/hash.h, docs/protocol.md "Canonical hashes"). The input is
- * the request as it arrives: up to 14 fields (method, service, path, query,
+ * the request as it arrives: up to 15 fields (method, service, path, query,
  * client, X-Road-Id, user id, issue, purpose, subject, consent, timestamp,
- * gateway, content type) separated by 0xff bytes, then the body. Every value any
- * peer could send is thus hashed. Invariants: ndx_request_hash equals an
- * independent encoding written here from the protocol text (label, then
- * each field as an 8-byte big-endian length and its bytes, then the body
- * digest); an absent field hashes like ""; moving one byte across a field
- * boundary or changing the body changes the hash (the framing is
- * injective); ndx_response_hash likewise, with the status as decimal text.
+ * gateway, content type, subject token) separated by 0xff bytes, then the
+ * body. Every value any peer could send is thus hashed. Invariants:
+ * ndx_request_hash equals an independent encoding written here from the
+ * protocol text (label, then each field as an 8-byte big-endian length and
+ * its bytes, the subject token as its SHA-256 right after the consent or
+ * empty, then the body digest); an absent field hashes like ""; moving one
+ * byte across a field boundary or changing the body changes the hash (the
+ * framing is injective); ndx_response_hash likewise, with the status as
+ * decimal text and the subject field as the subjects list.
  * How to run: tests/fuzz/README.md. */
 #include <string.h>
 
 #include "fuzz.h"
 
-#define NFIELDS 14
+#define NFIELDS 15
+#define F_TOKEN 14 /* input position of Ndx-Subject-Token */
 
 struct buf {
 	uint8_t *p;
@@ -43,9 +46,22 @@ static void reference(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_
 {
 	struct buf b = { 0 };
 
-	put(&b, "ndx-request-v2", 14);
-	for (int i = 0; i < NFIELDS; i++)
+	put(&b, "ndx-request-v3", 14);
+	/* Table order: the token's digest follows the consent (input 10). */
+	for (int i = 0; i < F_TOKEN; i++) {
 		put(&b, f[i] ? f[i] : "", f[i] ? strlen(f[i]) : 0);
+		if (i == 10) {
+			uint8_t d[NDX_SHA256_LEN];
+			const char *t = f[F_TOKEN];
+
+			if (t != NULL && t[0] != '\0') {
+				ndx_sha256(t, strlen(t), d);
+				put(&b, d, sizeof d);
+			} else {
+				put(&b, "", 0);
+			}
+		}
+	}
 	put(&b, body_sha, NDX_SHA256_LEN);
 	ndx_sha256(b.p, b.n, out);
 	free(b.p);
@@ -58,7 +74,7 @@ static void hash_of(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_LE
 		.method = f[0], .service = f[1], .path = f[2], .query = f[3], .client = f[4],
 		.message_id = f[5], .user_id = f[6], .issue = f[7], .purpose = f[8],
 		.subject = f[9], .consent = f[10], .timestamp = f[11], .gateway = f[12],
-		.content_type = f[13],
+		.content_type = f[13], .subject_token = f[F_TOKEN],
 	};
 
 	memcpy(in.body_sha256, body_sha, NDX_SHA256_LEN);
@@ -136,17 +152,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rin.status = size ? (int)data[0] * 3 - 100 : 200;
 	rin.content_type = f[13];
 	rin.location = f[2];
+	rin.subjects = f[9];
 	memcpy(rin.body_sha256, body_sha, sizeof body_sha);
 	ndx_response_hash(&rin, rh);
 	{
 		struct buf b = { 0 };
 		char status[16];
 		int n = snprintf(status, sizeof status, "%d", rin.status);
-		put(&b, "ndx-response-v1", 15);
+		put(&b, "ndx-response-v2", 15);
 		put(&b, h, sizeof h);
 		put(&b, status, (size_t)n);
 		put(&b, f[13] ? f[13] : "", f[13] ? strlen(f[13]) : 0);
 		put(&b, f[2] ? f[2] : "", f[2] ? strlen(f[2]) : 0);
+		put(&b, f[9] ? f[9] : "", f[9] ? strlen(f[9]) : 0);
 		put(&b, body_sha, sizeof body_sha);
 		ndx_sha256(b.p, b.n, rh2);
 		free(b.p);

@@ -6,8 +6,12 @@
  *                  [--interval-ms MS] [--pairs] [--hang]
  *
  * Record i (numbering continues after the log's last record) has X-Road-Id
- * msg-i, subject 001099000123 for every third, no response hash for every
- * fifth. --pairs logs each id twice, consumer then provider. --hang prints
+ * msg-i, method PUT for i % 4 == 2 (else GET), path /citizens/<12 digits of
+ * i>, with ?fields=name for odd i, subject 001099000123 for every third (the
+ * provider declares it too), declared subjects
+ * "012345678901,098765432109" for i % 4 == 1 otherwise, an officer's user
+ * id and issue for odd i, authenticated 001099000123 for i % 6 == 0, no
+ * response hash for every fifth. --pairs logs each id twice, consumer then provider. --hang prints
  * "ready" once every record is durable and then waits to be killed (the
  * crash test kills it with SIGKILL, leaving the last batch open). */
 #include <getopt.h>
@@ -36,7 +40,7 @@ static int append(struct ndx_msglog *log, unsigned long i, enum ndx_msglog_direc
 {
 	struct ndx_msglog_record r;
 	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
-	char id[32], text[64];
+	char id[32], text[64], path[64];
 
 	snprintf(id, sizeof id, "msg-%lu", i);
 	snprintf(text, sizeof text, "request %lu", i);
@@ -49,6 +53,13 @@ static int append(struct ndx_msglog *log, unsigned long i, enum ndx_msglog_direc
 	r.client = "VN/GOV/MOF/enterprise";
 	r.service = "VN/GOV/BCA/population/citizens";
 	r.subject = i % 3 == 0 ? "001099000123" : NULL;
+	r.subjects = i % 3 == 0 ? "001099000123" : i % 4 == 1 ? "012345678901,098765432109" : NULL;
+	r.method = i % 4 == 2 ? "PUT" : "GET";
+	snprintf(path, sizeof path, "/citizens/%012lu%s", i, i % 2 ? "?fields=name" : "");
+	r.path = path;
+	r.user_id = i % 2 ? "VN/GOV/BCA/canbo01" : NULL;
+	r.issue = i % 2 ? "birth-registration/P00000042" : NULL;
+	r.authenticated = i % 6 == 0 ? "001099000123" : NULL;
 	r.purpose = "public-service";
 	r.request_hash = req;
 	r.response_hash = i % 5 == 4 ? NULL : resp;

@@ -103,7 +103,7 @@ static void expected_request(const struct ndx_request_hash_input *in, uint8_t ou
 {
 	struct enc e = { .len = 0 };
 
-	enc_str(&e, "ndx-request-v2");
+	enc_str(&e, "ndx-request-v3");
 	enc_str(&e, in->method);
 	enc_str(&e, in->service);
 	enc_str(&e, in->path);
@@ -115,6 +115,14 @@ static void expected_request(const struct ndx_request_hash_input *in, uint8_t ou
 	enc_str(&e, in->purpose);
 	enc_str(&e, in->subject);
 	enc_str(&e, in->consent);
+	if (in->subject_token != NULL && in->subject_token[0] != '\0') {
+		uint8_t d[32];
+
+		ndx_sha256(in->subject_token, strlen(in->subject_token), d);
+		enc_field(&e, d, 32);
+	} else {
+		enc_field(&e, "", 0);
+	}
 	enc_str(&e, in->timestamp);
 	enc_str(&e, in->gateway);
 	enc_str(&e, in->content_type);
@@ -128,11 +136,12 @@ static void expected_response(const struct ndx_response_hash_input *in, uint8_t 
 	char status[16];
 
 	snprintf(status, sizeof status, "%d", in->status);
-	enc_str(&e, "ndx-response-v1");
+	enc_str(&e, "ndx-response-v2");
 	enc_field(&e, in->request_hash, 32);
 	enc_str(&e, status);
 	enc_str(&e, in->content_type);
 	enc_str(&e, in->location);
+	enc_str(&e, in->subjects);
 	enc_field(&e, in->body_sha256, 32);
 	ndx_sha256(e.buf, e.len, out);
 }
@@ -151,6 +160,7 @@ static void sample_request(struct ndx_request_hash_input *in)
 	in->purpose = "public-service";
 	in->subject = "001099012345";
 	in->consent = NULL;
+	in->subject_token = NULL;
 	in->timestamp = "2026-11-23T09:20:51Z";
 	in->gateway = "VN/GOV/BCA/gw1";
 	in->content_type = NULL;
@@ -158,9 +168,15 @@ static void sample_request(struct ndx_request_hash_input *in)
 }
 
 /* Digests computed outside ndx (Python hashlib + struct.pack('>Q')) from
- * docs/protocol.md; they change only when the documented layout does. */
-#define PINNED_REQUEST "5586977c5195cc5b74fd8e44a6093be035e5d269bf51f517ab5de18575114c02"
-#define PINNED_RESPONSE "2d82f82d1ac85fd354486b99de3ecc85fbf207d6121e9f42945865e70f81f2a2"
+ * docs/protocol.md; they change only when the documented layout does.
+ * PINNED_REQUEST is sample_request (no Ndx-Subject-Token), PINNED_REQUEST_TOKEN
+ * the same with SUBJECT_TOKEN, PINNED_RESPONSE sample_response. */
+#define SUBJECT_TOKEN "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiIwMDEwOTkwMTIzNDUifQ.c2lnbmF0dXJl"
+#define PINNED_REQUEST "bc8506d423e6024567b7b14e36415b36dc66be35e81bc50346281e2f6c87b6be"
+#define PINNED_REQUEST_TOKEN "f62ad9af4420b4e1d3a637c856e0e2570ef4d22e89a51a849f87c145ab551e01"
+#define PINNED_RESPONSE "ccac2562b843419e7e37283b9895da912c0387cea75cab67303f1524c4f65c5f"
+#define PINNED_RESPONSE_NO_SUBJECTS \
+	"07056dd151fdd8317bef701d5817b00a97ca60b51c14b1e9c806d1d2b86a0ecf"
 
 static void test_request_fixed(void **state)
 {
@@ -173,6 +189,17 @@ static void test_request_fixed(void **state)
 	expected_request(&in, want);
 	assert_memory_equal(got, want, 32);
 	assert_hex(got, PINNED_REQUEST);
+
+	/* The subject's ID token counts by its SHA-256; an empty one is absent. */
+	in.subject_token = SUBJECT_TOKEN;
+	ndx_request_hash(&in, got);
+	expected_request(&in, want);
+	assert_memory_equal(got, want, 32);
+	assert_hex(got, PINNED_REQUEST_TOKEN);
+	in.subject_token = "";
+	ndx_request_hash(&in, got);
+	assert_hex(got, PINNED_REQUEST);
+	in.subject_token = NULL;
 
 	/* A POST with a body and every header present. */
 	in.method = "POST";
@@ -202,6 +229,7 @@ static const size_t string_fields[] = {
 	offsetof(struct ndx_request_hash_input, purpose),
 	offsetof(struct ndx_request_hash_input, subject),
 	offsetof(struct ndx_request_hash_input, consent),
+	offsetof(struct ndx_request_hash_input, subject_token),
 	offsetof(struct ndx_request_hash_input, timestamp),
 	offsetof(struct ndx_request_hash_input, gateway),
 	offsetof(struct ndx_request_hash_input, content_type),
@@ -238,7 +266,7 @@ static void test_request_every_field_counts(void **state)
 	(void)state;
 	sample_request(&base);
 	ndx_request_hash(&base, h0);
-	/* Fields 2..15 of the table: a changed value, and absent vs present. */
+	/* Fields 2..16 of the table: a changed value, and absent vs present. */
 	for (size_t i = 0; i < N_STRING_FIELDS; i++) {
 		in = base;
 		*field_ptr(&in, i) = "changed";
@@ -251,7 +279,7 @@ static void test_request_every_field_counts(void **state)
 		ndx_request_hash(&in, h);
 		assert_memory_not_equal(h, h0, 32);
 	}
-	/* Field 16, the body digest: one flipped bit. */
+	/* Field 17, the body digest: one flipped bit. */
 	in = base;
 	in.body_sha256[31] ^= 0x01;
 	ndx_request_hash(&in, h);
@@ -327,6 +355,7 @@ static void sample_response(struct ndx_response_hash_input *in)
 	in->status = 200;
 	in->content_type = "application/json";
 	in->location = NULL;
+	in->subjects = "001099012345";
 	ndx_sha256("{\"name\":\"Nguyen Van A\"}", 23, in->body_sha256);
 }
 
@@ -347,6 +376,13 @@ static void test_response(void **state)
 	in.location = "";
 	ndx_response_hash(&in, h);
 	assert_memory_equal(h, h0, 32);
+	in.subjects = NULL;
+	ndx_response_hash(&in, h);
+	assert_hex(h, PINNED_RESPONSE_NO_SUBJECTS);
+	in.subjects = "";
+	ndx_response_hash(&in, h);
+	assert_hex(h, PINNED_RESPONSE_NO_SUBJECTS);
+	in.subjects = base.subjects;
 	in.content_type = NULL;
 	ndx_response_hash(&in, h);
 	expected_response(&in, want);
@@ -373,6 +409,12 @@ static void test_response(void **state)
 	ndx_response_hash(&in, h);
 	assert_memory_not_equal(h, h0, 32);
 	in = base;
+	in.subjects = "001099012345,001099012346";
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	expected_response(&in, want);
+	assert_memory_equal(h, want, 32);
+	in = base;
 	in.body_sha256[0] ^= 0x01;
 	ndx_response_hash(&in, h);
 	assert_memory_not_equal(h, h0, 32);
@@ -384,6 +426,16 @@ static void test_response(void **state)
 	ndx_response_hash(&in, h0);
 	in.content_type = "text/";
 	in.location = "plain";
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+
+	/* Boundary between location and subjects. */
+	in = base;
+	in.location = "/x";
+	in.subjects = "";
+	ndx_response_hash(&in, h0);
+	in.location = "";
+	in.subjects = "/x";
 	ndx_response_hash(&in, h);
 	assert_memory_not_equal(h, h0, 32);
 }

@@ -4,7 +4,11 @@
  * behind the log's back with the sqlite3 API), inclusion proofs and their
  * corruptions, archives as one chain with the live log, and commits that
  * fail (a store wrapper that fails chosen commits) leaving appenders with
- * an error and the log verifiable. */
+ * an error and the log verifiable. Record v2: method, path, declared
+ * subjects, user id, issue and authenticated round trip and are hashed,
+ * the subject index finds a record by any of its subjects (never by a
+ * substring) and verify checks it, and a log of format ndx-msglog/1 is
+ * refused untouched. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +36,7 @@
 #include "ndx/msglog.h"
 
 #define SUBJECT "001099000123"
+#define LIST "012345678901,098765432109"
 
 static char tmpdir[512];
 static struct ndx_key *key, *other_key;
@@ -43,6 +48,22 @@ static void new_path(char *out, size_t cap, const char *name)
 	snprintf(out, cap, "%s/%d-%s", tmpdir, ++case_no, name);
 }
 
+/* The path of record i: per-thread storage, one per i modulo 64 (a record's
+ * strings are borrowed until its append returns, and the concurrency tests
+ * fill records on several threads at once). */
+static const char *path_of(int i)
+{
+	static _Thread_local char paths[64][64];
+	char *p = paths[i % 64];
+
+	snprintf(p, sizeof paths[0], "/citizens/%012d%s", 1099000000 + i,
+		 i % 2 ? "?fields=name" : "");
+	return p;
+}
+
+/* Record i: subject SUBJECT for every third (also declared by the provider),
+ * the declared LIST for i % 4 == 1, an officer's user id and issue for odd i,
+ * the subject's own e-ID for i % 6 == 0, a PUT for i % 4 == 2. */
 static void fill_record(struct ndx_msglog_record *r, int i, char *id, size_t idcap,
 			uint8_t req[NDX_SHA256_LEN], uint8_t resp[NDX_SHA256_LEN])
 {
@@ -67,6 +88,26 @@ static void fill_record(struct ndx_msglog_record *r, int i, char *id, size_t idc
 	r->duration_ms = i;
 	r->request_sig = "{\"alg\":\"Ed25519-batch\",\"tree_size\":1}";
 	r->response_sig = i % 5 == 4 ? NULL : "{\"alg\":\"Ed25519-batch\",\"leaf_index\":0}";
+	r->method = i % 4 == 2 ? "PUT" : "GET";
+	r->path = path_of(i);
+	r->subjects = i % 3 == 0 ? SUBJECT : i % 4 == 1 ? LIST : NULL;
+	r->user_id = i % 2 ? "VN/GOV/BCA/canbo01" : NULL;
+	r->issue = i % 2 ? "birth-registration/P00000042" : NULL;
+	r->authenticated = i % 6 == 0 ? SUBJECT : NULL;
+}
+
+/* Whether the v2 fields of e are those fill_record gave record e->seq. */
+static bool v2_fields_ok(const struct ndx_msglog_entry *e)
+{
+	struct ndx_msglog_record r;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	char id[32];
+
+	fill_record(&r, (int)e->seq, id, sizeof id, req, resp);
+#define SAME(f) (strcmp(e->f, r.f != NULL ? r.f : "") == 0)
+	return SAME(method) && SAME(path) && SAME(subjects) && SAME(user_id) && SAME(issue) &&
+	       SAME(authenticated) && SAME(subject) && SAME(purpose);
+#undef SAME
 }
 
 static uint64_t append_one(struct ndx_msglog *log, int i)
@@ -172,6 +213,7 @@ static int collect(const struct ndx_msglog_entry *e, void *ctx)
 	snprintf(want, sizeof want, "msg-%d", (int)e->seq);
 	ndx_msglog_record_hash(e, h);
 	if (strcmp(e->message_id, want) != 0 || strcmp(e->subject, SUBJECT) != 0 ||
+	    !v2_fields_ok(e) ||
 	    memcmp(h, e->hash, sizeof h) != 0 || e->duration_ms != (int64_t)e->seq ||
 	    e->has_response_hash != (e->seq % 5 != 4) || !e->has_request_hash)
 		c->field_ok = false;
@@ -243,6 +285,12 @@ static void test_round_trip(void **state)
 	memset(&c, 0, sizeof c);
 	assert_int_equal(ndx_msglog_recent(log, 0, collect_seq, &c), NDX_OK);
 	assert_int_equal(c.n, 10);
+	/* A declared subject finds its records: 1 and 5 declare LIST (9 its SUBJECT). */
+	memset(&c, 0, sizeof c);
+	assert_int_equal(ndx_msglog_by_subject(log, "098765432109", collect_seq, &c), NDX_OK);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.seqs[0], 1);
+	assert_int_equal(c.seqs[1], 5);
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 
 	expect_verify(path, NULL, NULL, NULL, &res);
@@ -537,6 +585,33 @@ static void test_tamper_field(void **state)
 		 "record 5: malformed row");
 }
 
+/* One byte of each field that record v2 added. */
+static void test_tamper_v2_fields(void **state)
+{
+	static const struct {
+		const char *name, *stmt, *want;
+	} cases[] = {
+		{ "t-method.db", "UPDATE records SET method = 'GEt' WHERE seq = 17",
+		  "record 17: stored hash" },
+		{ "t-path.db", "UPDATE records SET path = replace(path, 'name', 'namf') WHERE seq = 17",
+		  "record 17: stored hash" },
+		{ "t-subjects.db",
+		  "UPDATE records SET subjects = '012345678901,098765432108' WHERE seq = 17",
+		  "record 17: stored hash" },
+		{ "t-user.db", "UPDATE records SET user_id = 'VN/GOV/BCA/canbo02' WHERE seq = 17",
+		  "record 17: stored hash" },
+		{ "t-issue.db",
+		  "UPDATE records SET issue = 'birth-registration/P00000043' WHERE seq = 17",
+		  "record 17: stored hash" },
+		{ "t-auth.db", "UPDATE records SET authenticated = '001099000124' WHERE seq = 18",
+		  "record 18: stored hash" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		tampered(cases[i].name, cases[i].stmt, NULL, cases[i].want);
+}
+
 static void test_tamper_delete_and_swap(void **state)
 {
 	(void)state;
@@ -671,6 +746,163 @@ static void test_tamper_dellast_batch_is_reopened(void **state)
 	assert_int_equal(res.batched, 40);
 }
 
+/* ---- subjects ------------------------------------------------------------ */
+
+static int sql_count(const char *path, const char *query)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* The seqs by_subject hands out for pin, as "1,4" ("" for none). */
+static void seqs_of(struct ndx_msglog *log, const char *pin, char *out, size_t cap)
+{
+	struct collected c = { .n = 0 };
+	size_t used = 0;
+
+	assert_int_equal(ndx_msglog_by_subject(log, pin, collect_seq, &c), NDX_OK);
+	out[0] = '\0';
+	for (int i = 0; i < c.n && i < 64; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%llu", i ? "," : "",
+					 (unsigned long long)c.seqs[i]);
+}
+
+static void expect_seqs(struct ndx_msglog *log, const char *pin, const char *want)
+{
+	char got[256];
+
+	seqs_of(log, pin, got, sizeof got);
+	if (strcmp(got, want) != 0)
+		fail_msg("by_subject(%s): got [%s], want [%s]", pin, got, want);
+}
+
+static void test_by_subject_declared(void **state)
+{
+	static const struct {
+		const char *subject, *subjects;
+	} recs[] = {
+		{ SUBJECT, NULL },                      /* 1: claimed only */
+		{ NULL, LIST },                         /* 2: declared only (a bulk read) */
+		{ "012345678901", "012345678901" },     /* 3: claimed and declared alike */
+		{ SUBJECT, "098765432109" },            /* 4: declared someone else */
+		{ "", " 098765432109 , 111111111111" }, /* 5: blanks around commas */
+	};
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "subjects.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
+		struct ndx_msglog_record r;
+		uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+		char id[32];
+
+		fill_record(&r, (int)i + 1, id, sizeof id, req, resp);
+		r.subject = recs[i].subject;
+		r.subjects = recs[i].subjects;
+		assert_int_equal(ndx_msglog_append(log, &r, NULL), (int)NDX_OK);
+	}
+	expect_seqs(log, "098765432109", "2,4,5");
+	expect_seqs(log, "012345678901", "2,3");
+	expect_seqs(log, SUBJECT, "1,4");
+	expect_seqs(log, "111111111111", "5");
+	/* exact elements only: never a substring, a prefix or the whole list */
+	expect_seqs(log, "2345678901", "");
+	expect_seqs(log, "01234567890", "");
+	expect_seqs(log, LIST, "");
+	expect_seqs(log, " 098765432109", "");
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM record_subjects WHERE seq = 3"), 1);
+	assert_int_equal(ndx_msglog_seal(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, NULL);
+
+	/* The index is not hashed: verify checks it against the records. */
+	sql(path, "DELETE FROM record_subjects WHERE subject = '098765432109' AND seq = 4");
+	expect_verify(path, NULL, NULL,
+		      "record 4: subject 098765432109 is missing from the subject index", NULL);
+	expect_seqs(log, "098765432109", "2,5");
+	sql(path, "INSERT INTO record_subjects(subject, seq) VALUES('098765432109', 4)");
+	expect_verify(path, NULL, NULL, NULL, NULL);
+	/* a row added behind the log's back: reported, and never listed */
+	sql(path, "INSERT INTO record_subjects(subject, seq) VALUES('098765432109', 1)");
+	expect_verify(path, NULL, NULL,
+		      "record 1: the subject index lists 098765432109, which is not among its "
+		      "subjects", NULL);
+	expect_seqs(log, "098765432109", "2,4,5");
+	sql(path, "DELETE FROM record_subjects WHERE subject = '098765432109' AND seq = 1");
+	sql(path, "INSERT INTO record_subjects(subject, seq) VALUES('098765432109', 99)");
+	expect_verify(path, NULL, NULL,
+		      "the subject index lists 098765432109 for record 99, which is not in the log",
+		      NULL);
+	sql(path, "DELETE FROM record_subjects WHERE seq = 99");
+	expect_verify(path, NULL, NULL, NULL, NULL);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+}
+
+/* A log of the first format, as ndx-msglog/1 wrote it. */
+static void make_v1_log(const char *path)
+{
+	sql(path,
+	    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	    "CREATE TABLE records (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+	    " direction TEXT NOT NULL, message_id TEXT NOT NULL, client TEXT NOT NULL,"
+	    " service TEXT NOT NULL, subject TEXT NOT NULL, purpose TEXT NOT NULL,"
+	    " request_hash BLOB, response_hash BLOB, status INTEGER NOT NULL,"
+	    " duration_ms INTEGER NOT NULL, request_sig TEXT NOT NULL, response_sig TEXT NOT NULL,"
+	    " prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+	    "CREATE TABLE batches (batch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL UNIQUE,"
+	    " size INTEGER NOT NULL, root BLOB NOT NULL, time_ms INTEGER NOT NULL,"
+	    " key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);"
+	    "INSERT INTO meta VALUES ('format', 'ndx-msglog/1'),"
+	    " ('log_id', '00112233445566778899aabbccddeeff'), ('start_seq', '1'),"
+	    " ('start_batch', '1'), ('start_prev_hash', hex(zeroblob(32))),"
+	    " ('start_prev_sth_hash', hex(zeroblob(32)));");
+}
+
+static void test_v1_log_refused(void **state)
+{
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_archive_result ar;
+	struct ndx_msglog *log = NULL;
+	char path[600], dir[600], err[512], *json = NULL;
+	struct stat before, after;
+
+	(void)state;
+	new_path(path, sizeof path, "v1.db");
+	new_path(dir, sizeof dir, "v1-archive");
+	make_v1_log(path);
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_EINVAL);
+	assert_null(log);
+	/* left as it was: none of the /2 tables were added */
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM sqlite_master WHERE name ="
+				   " 'record_subjects'"), 0);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM meta WHERE key = 'format' AND"
+				   " value = 'ndx-msglog/1'"), 1);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	/* the log commands name the format */
+	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
+	if (strstr(res.error, "format ndx-msglog/1") == NULL ||
+	    strstr(res.error, "only ndx-msglog/2") == NULL)
+		fail_msg("verify: %s", res.error);
+	assert_int_equal(ndx_msglog_prove(path, NULL, -1, 1, &json, err, sizeof err), NDX_EINVAL);
+	assert_null(json);
+	assert_non_null(strstr(err, "format ndx-msglog/1"));
+	assert_int_not_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err), NDX_OK);
+	assert_non_null(strstr(err, "format ndx-msglog/1"));
+}
+
 /* ---- proofs ------------------------------------------------------------- */
 
 static char *proof_of(const char *path, const char *id, int dir, uint64_t seq)
@@ -791,7 +1023,43 @@ static void test_prove_and_check(void **state)
 	new_path(path, sizeof path, "prove.db");
 	make_log(path, 40, 8);
 	proof = proof_of(path, "msg-21", -1, 0);
-	assert_non_null(strstr(proof, "\"format\": \"ndx-log-proof/1\""));
+	assert_non_null(strstr(proof, "\"format\": \"ndx-log-proof/2\""));
+	/* record 21: GET, an odd path with a query, SUBJECT declared, the officer */
+	assert_non_null(strstr(proof, "\"method\": \"GET\""));
+	assert_non_null(strstr(proof, "\"path\": \"/citizens/001099000021?fields=name\""));
+	assert_non_null(strstr(proof, "\"subjects\": \"" SUBJECT "\""));
+	assert_non_null(strstr(proof, "\"user_id\": \"VN/GOV/BCA/canbo01\""));
+	assert_non_null(strstr(proof, "\"issue\": \"birth-registration/P00000042\""));
+	assert_non_null(strstr(proof, "\"authenticated\": \"\""));
+	/* each v2 field is covered by record_hash, and required */
+	{
+		static const char *const v2[] = { "method", "path", "subject", "subjects",
+						  "user_id", "issue", "authenticated" };
+
+		for (size_t i = 0; i < sizeof v2 / sizeof v2[0]; i++) {
+			json_t *doc = json_loads(proof, 0, NULL), *rec;
+			char *text, val[128], want[64];
+
+			assert_non_null(doc);
+			rec = json_object_get(doc, "record");
+			snprintf(val, sizeof val, "%sx",
+				 json_string_value(json_object_get(rec, v2[i])));
+			json_object_set_new(rec, v2[i], json_string(val));
+			text = json_dumps(doc, JSON_COMPACT);
+			assert_int_equal(ndx_msglog_check_proof(text, strlen(text), key, msg,
+								sizeof msg), NDX_EBADSIG);
+			assert_non_null(strstr(msg, "do not hash to record_hash"));
+			free(text);
+			json_object_del(rec, v2[i]);
+			text = json_dumps(doc, JSON_COMPACT);
+			assert_int_equal(ndx_msglog_check_proof(text, strlen(text), key, msg,
+								sizeof msg), NDX_EINVAL);
+			snprintf(want, sizeof want, "record.%s: expected a string", v2[i]);
+			assert_non_null(strstr(msg, want));
+			free(text);
+			json_decref(doc);
+		}
+	}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int rc = check_edited(proof, cases[i].edit, msg, sizeof msg);
 
@@ -889,6 +1157,12 @@ static void test_archive(void **state)
 	assert_int_equal(ar.last_seq, 40);
 	assert_non_null(strstr(ar.file, "/ndx-log-000000000001-000000000005.sqlite"));
 	snprintf(first_file, sizeof first_file, "%s", ar.file);
+	/* the subject index goes with its records */
+	assert_int_equal(sql_count(ar.file, "SELECT count(*) FROM record_subjects"),
+			 sql_count(ar.file, "SELECT count(*) FROM records WHERE subject != ''") +
+			 sql_count(ar.file, "SELECT count(*) FROM records WHERE subjects = '" LIST "'")
+			 * 2);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM record_subjects"), 0);
 	/* the archive is a log of its own; the live log is empty but anchored */
 	expect_verify(ar.file, NULL, key, NULL, &res);
 	assert_int_equal(res.records, 40);
@@ -1057,7 +1331,7 @@ static struct failing_store *failing_open(const char *path)
 		.put_record = fs_put_record, .put_batch = fs_put_batch,
 		.delete_through = fs_delete_through, .iter_open = fs_iter_open,
 		.iter_record = f->inner->ops->iter_record, .iter_batch = f->inner->ops->iter_batch,
-		.iter_close = f->inner->ops->iter_close,
+		.iter_subject = f->inner->ops->iter_subject, .iter_close = f->inner->ops->iter_close,
 	};
 	f->base.ops = &fs_ops;
 	pthread_mutex_init(&f->lock, NULL);
@@ -1195,6 +1469,9 @@ int main(void)
 		cmocka_unit_test(test_batch_interval),
 		cmocka_unit_test(test_crash_leaves_open_batch),
 		cmocka_unit_test(test_tamper_field),
+		cmocka_unit_test(test_tamper_v2_fields),
+		cmocka_unit_test(test_by_subject_declared),
+		cmocka_unit_test(test_v1_log_refused),
 		cmocka_unit_test(test_tamper_delete_and_swap),
 		cmocka_unit_test(test_tamper_rehashed_record),
 		cmocka_unit_test(test_tamper_tree_heads),
