@@ -78,6 +78,8 @@ struct cx {
 	bool identified;          /* own client and a service id: the exchange is logged */
 	bool passed;              /* the provider's verified answer is in resp */
 	const char *msg_id, *purpose, *subject;
+	const char *user_id, *issue, *rest, *query;
+	const char *subjects;     /* the provider's signed Ndx-Data-Subjects, NULL = none */
 	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX];
 	bool has_req_hash, has_resp_hash;
 	uint8_t req_hash[NDX_SHA256_LEN], resp_hash[NDX_SHA256_LEN];
@@ -111,25 +113,34 @@ static bool finish_log(struct cx *x)
 	const char *ct;
 	const void *body;
 	size_t len;
-	int status = 500;
+	int status = 500, rc;
+	char *path;
 
 	if (!x->identified)
 		return true;
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
+	path = gw_log_path(x->rest, x->query);
 	rec.direction = NDX_MSGLOG_CONSUMER;
 	rec.message_id = x->msg_id;
 	rec.client = x->client;
 	rec.service = x->service;
+	rec.method = x->req->method;
+	rec.path = path;
 	rec.subject = x->subject;
+	rec.subjects = x->subjects;
 	rec.purpose = x->purpose;
+	rec.user_id = x->user_id;
+	rec.issue = x->issue;
 	rec.request_hash = x->has_req_hash ? x->req_hash : NULL;
 	rec.response_hash = x->has_resp_hash ? x->resp_hash : NULL;
 	rec.status = status;
 	rec.duration_ms = gw_elapsed_ms(&x->t0);
 	rec.request_sig = x->req_sig;
 	rec.response_sig = x->resp_sig;
-	if (gw_log_append(x->g->log, &rec) == NDX_OK)
+	rc = path ? gw_log_append(x->g->log, &rec) : NDX_ENOMEM;
+	free(path);
+	if (rc == NDX_OK)
 		return true;
 	ndx_http_resp_error(x->resp, 503, GW_LOG_UNAVAILABLE,
 			    "the gateway cannot write its message log; the exchange is not answered",
@@ -193,6 +204,7 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 	    add_if(&sf->hdrs, "Ndx-Purpose", h[GW_RF_PURPOSE]) ||
 	    add_if(&sf->hdrs, "Ndx-Subject", h[GW_RF_SUBJECT]) ||
 	    add_if(&sf->hdrs, "Ndx-Consent", h[GW_RF_CONSENT]) ||
+	    add_if(&sf->hdrs, "Ndx-Subject-Token", h[GW_RF_SUBJECT_TOKEN]) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Timestamp", sf->ts) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Gateway", sf->gateway) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Signature", sf->sig) ||
@@ -271,6 +283,10 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	}
 	x->purpose = rq.hdr[GW_RF_PURPOSE];
 	x->subject = rq.hdr[GW_RF_SUBJECT];
+	x->user_id = rq.hdr[GW_RF_USER_ID];
+	x->issue = rq.hdr[GW_RF_ISSUE];
+	x->rest = rest;
+	x->query = req->query;
 	x->identified = true;
 	svc_obj = ndx_conf_service(conf, x->service);
 	if (!svc_obj) {
@@ -301,6 +317,7 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	sf.hin.purpose = rq.hdr[GW_RF_PURPOSE];
 	sf.hin.subject = rq.hdr[GW_RF_SUBJECT];
 	sf.hin.consent = rq.hdr[GW_RF_CONSENT];
+	sf.hin.subject_token = rq.hdr[GW_RF_SUBJECT_TOKEN];
 	sf.hin.timestamp = ts;
 	sf.hin.content_type = rq.hdr[GW_RF_CONTENT_TYPE];
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, sf.hin.body_sha256);
@@ -355,6 +372,7 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 		rin.status = (int)r.status;
 		rin.content_type = r.hdr[GW_H_CONTENT_TYPE];
 		rin.location = r.hdr[GW_H_LOCATION];
+		rin.subjects = r.hdr[GW_H_DATA_SUBJECTS];
 		ndx_sha256(r.body ? r.body : "", r.len, rin.body_sha256);
 		ndx_response_hash(&rin, x->resp_hash);
 	}
@@ -362,6 +380,7 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	 * what the provider gateway sent. */
 	x->has_resp_hash = true;
 	x->resp_sig = r.hdr[GW_H_RESPONSE_SIG];
+	x->subjects = r.hdr[GW_H_DATA_SUBJECTS];
 	if (gw_verify_hash(ndx_conf_gateway_key(conf, call.gateway), r.hdr[GW_H_RESPONSE_SIG],
 			   x->resp_hash, err, sizeof err) != NDX_OK) {
 		char detail[768];
@@ -411,6 +430,8 @@ done:
 			ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
 		ndx_http_resp_header(resp, "X-Road-Request-Hash", sf.hash_b64);
 		ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
+		if (r.hdr[GW_H_DATA_SUBJECTS] && r.hdr[GW_H_DATA_SUBJECTS][0])
+			ndx_http_resp_header(resp, "Ndx-Data-Subjects", r.hdr[GW_H_DATA_SUBJECTS]);
 	}
 out:
 	gw_xfer_resp_free(&r);

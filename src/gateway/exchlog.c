@@ -38,6 +38,14 @@ int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err,
 		snprintf(err, errcap,
 			 "message log %s was created with another signing key than sign_key",
 			 cfg->msglog_path);
+	else if (rc == NDX_EINVAL)
+		/* Not a message log, or one of an older record format (ndx-msglog/1,
+		 * before records held method, path and declared subjects). */
+		snprintf(err, errcap,
+			 "message log %s: not a message log of this version (ndx-msglog/2); "
+			 "`ndx log verify --db %s` says what it is; move it aside (archive it) "
+			 "to start a new log",
+			 cfg->msglog_path, cfg->msglog_path);
 	else if (rc != NDX_OK)
 		snprintf(err, errcap, "message log %s: cannot open it (%s)", cfg->msglog_path,
 			 ndx_strerror(rc));
@@ -144,4 +152,20 @@ void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx
 	json_object_set_new(o, "covered", json_integer((json_int_t)h.covered));
 	json_object_set_new(o, "records", json_integer((json_int_t)h.last_seq));
 	ndx_http_resp_json(resp, 200, o);
+}
+
+char *gw_log_path(const char *rest, const char *query)
+{
+	size_t rl = rest ? strlen(rest) : 0, ql = query ? strlen(query) : 0;
+	char *p = malloc(rl + ql + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, rest ? rest : "", rl);
+	if (ql) {
+		p[rl] = '?';
+		memcpy(p + rl + 1, query, ql);
+	}
+	p[rl + (ql ? ql + 1 : 0)] = '\0';
+	return p;
 }

@@ -155,6 +155,7 @@ enum gw_hdr {
 	GW_H_REQUEST_ID,
 	GW_H_REQUEST_HASH,
 	GW_H_RESPONSE_SIG,
+	GW_H_DATA_SUBJECTS, /* Ndx-Data-Subjects (subjects.h) */
 	GW_H_COUNT,
 };
 
@@ -322,6 +323,9 @@ int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err,
 int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec);
 /* GET /admin/log/head: the latest signed tree head as JSON. */
 void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx_http_resp *resp);
+/* The path a log record holds: rest, then '?' and query when query is not
+ * empty. malloc'd (caller frees); NULL when out of memory. */
+char *gw_log_path(const char *rest, const char *query);
 /* Milliseconds between two CLOCK_MONOTONIC readings. */
 int64_t gw_elapsed_ms(const struct timespec *t0);
 

@@ -6,7 +6,11 @@
  * is also "consent_required", Ndx-Consent must hold a live consent of that
  * subject for this client, service and purpose, signed by a consent service
  * of the configuration and not revoked. Each refusal has its own error type,
- * so that a caller can tell what to fix; none of them repeats the number. */
+ * so that a caller can tell what to fix; none of them repeats the number.
+ * A service registered for bulk reads with the request's purpose may be
+ * called without Ndx-Subject (a list or search); the provider system's
+ * declaration of the answer's subjects is checked after it answers
+ * (provider.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -103,15 +107,23 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 	if (!json_is_true(json_object_get(service, "personal")))
 		return true;
 	subject = ndx_http_header(req, "Ndx-Subject");
-	if (!subject || !subject[0])
+	purpose = ndx_http_header(req, "Ndx-Purpose");
+	if (!subject || !subject[0]) {
+		/* A list or search registered for bulk reads with this purpose
+		 * names no one: the provider system's declaration says whom the
+		 * answer is about. */
+		if (purpose && purpose[0] && ndx_conf_bulk_allowed(conf, service_id, purpose) &&
+		    purpose_allowed(service, purpose) &&
+		    !json_is_true(json_object_get(service, "consent_required")))
+			return true;
 		return deny(out, 400, "Client.SubjectMissing", "Ndx-Subject",
 			    "the service returns personal data: Ndx-Subject must name the subject");
+	}
 	if (ndx_pin_parse(subject, 0, NULL, &why) != NDX_OK) {
 		snprintf(msg, sizeof msg, "Ndx-Subject is not a personal identification number: %s",
 			 why ? why : "malformed");
 		return deny(out, 400, "Client.InvalidRequest", "Ndx-Subject", msg);
 	}
-	purpose = ndx_http_header(req, "Ndx-Purpose");
 	if (!purpose || !purpose[0])
 		return deny(out, 403, "Client.PurposeMissing", "Ndx-Purpose",
 			    "the service returns personal data: Ndx-Purpose must name a lawful "

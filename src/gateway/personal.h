@@ -41,8 +41,9 @@ struct gw_refusal {
 };
 
 /* The checks for calling service (its configuration object, canonical id)
- * as client: when service is "personal", a valid Ndx-Subject and an
- * Ndx-Purpose among its "purposes"; when it is also "consent_required", a
+ * as client: when service is "personal", a valid Ndx-Subject (unless the
+ * purpose is one of the service's bulk_purposes) and an Ndx-Purpose among
+ * its "purposes"; when it is also "consent_required", a
  * live consent in Ndx-Consent (ndx_consent_verify against the consent keys
  * of conf and the revocation lists of revs). Returns true to let the
  * request pass, else false with *out filled. */

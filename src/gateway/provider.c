@@ -10,7 +10,15 @@
  * hash is known) is signed over the canonical response hash, so that the
  * consumer gateway can check it came from here unchanged, and written to
  * the message log; it goes out only once that record is durable, else the
- * exchange is refused with 503 Server.LogUnavailable (signed as well). */
+ * exchange is refused with 503 Server.LogUnavailable (signed as well).
+ * For a personal-data service the answer's subjects are the ones its
+ * provider system declares (Ndx-Data-Subjects), never the consumer's
+ * Ndx-Subject: an answer that declares none, or people other than the one
+ * asked for without a bulk registration for the purpose, is refused, and
+ * the declared subjects are signed, passed on and logged, so that each of
+ * them finds the exchange in their access list (docs/protocol.md "Data
+ * subjects"). An Ndx-Subject-Token proves the request was the subject's
+ * own (subjtoken.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +31,8 @@
 #include "personal.h"
 #include "reqfront.h"
 #include "replay.h"
+#include "subjects.h"
+#include "subjtoken.h"
 
 struct exch {
 	struct gw_ctx *g;
@@ -42,6 +52,10 @@ struct exch {
 	char request_id[GW_UUID_LEN];
 	struct gw_xfer_resp r;      /* the backend's answer; resp holds a copy */
 	struct timespec t0;
+	bool personal;              /* the service is a personal-data service */
+	char *subjects;             /* declared by the provider system, canonical; logged */
+	const char *subjects_sent;  /* what the answer declares (signed, passed on): NULL = none */
+	char authenticated[NDX_ID_TEXT_MAX]; /* Ndx-Subject whose e-ID token verified */
 };
 
 static void refuse(struct exch *x, int status, const char *type, const char *detail,
@@ -75,6 +89,26 @@ static bool provider_check_personal(struct exch *x, const json_t *service)
 	return false;
 }
 
+/* An Ndx-Subject-Token, when the request carries one, must be the ID token
+ * of the subject the request names, from an e-ID of the configuration:
+ * then the exchange is logged as the subject's own. Returns true to go on. */
+static bool provider_check_token(struct exch *x, const char *token, time_t now)
+{
+	const char *subject = ndx_http_header(x->req, "Ndx-Subject");
+	char why[160];
+
+	if (!token || !x->personal)
+		return true;
+	if (gw_subject_token_check(x->conf, token, subject, now, x->v->s->clock_skew_s, why,
+				   sizeof why) != NDX_OK) {
+		refuse(x, 403, "Client.SubjectTokenInvalid", "Ndx-Subject-Token",
+		       "Ndx-Subject-Token is refused: %s", why);
+		return false;
+	}
+	snprintf(x->authenticated, sizeof x->authenticated, "%s", subject);
+	return true;
+}
+
 /* The response hash of what resp holds now, and its signature object
  * (malloc'd, NULL when signing failed). */
 static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
@@ -91,6 +125,7 @@ static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 	in.status = status;
 	in.content_type = ct;
 	in.location = x->location;
+	in.subjects = x->err_type ? NULL : x->subjects_sent;
 	/* HEAD answers travel without their body. */
 	if (strcmp(x->req->method, "HEAD") == 0)
 		len = 0;
@@ -123,7 +158,7 @@ static void finish(struct exch *x)
 	const void *body;
 	size_t len;
 	int status = 500;
-	char *sig;
+	char *sig, *path;
 
 	if (!x->hashed) {
 		if (x->err_type)
@@ -133,19 +168,26 @@ static void finish(struct exch *x)
 	sig = sign_response(x, h);
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
+	path = gw_log_path(x->rest, x->req->query);
 	rec.direction = NDX_MSGLOG_PROVIDER;
 	rec.message_id = ndx_http_header(x->req, "X-Road-Id");
 	rec.client = x->client;
 	rec.service = x->service;
+	rec.method = x->req->method;
+	rec.path = path;
 	rec.subject = ndx_http_header(x->req, "Ndx-Subject");
+	rec.subjects = x->subjects;
 	rec.purpose = ndx_http_header(x->req, "Ndx-Purpose");
+	rec.user_id = ndx_http_header(x->req, "X-Road-UserId");
+	rec.issue = ndx_http_header(x->req, "X-Road-Issue");
+	rec.authenticated = x->authenticated;
 	rec.request_hash = x->req_hash;
 	rec.response_hash = sig ? h : NULL;
 	rec.status = status;
 	rec.duration_ms = gw_elapsed_ms(&x->t0);
 	rec.request_sig = ndx_http_header(x->req, "Ndx-Signature");
 	rec.response_sig = sig;
-	if (gw_log_append(x->g->log, &rec) != NDX_OK) {
+	if (!path || gw_log_append(x->g->log, &rec) != NDX_OK) {
 		/* The backend may have acted on the request; without a durable
 		 * record this gateway does not answer for it. The refusal is
 		 * signed like any other answer, so that the consumer gateway
@@ -158,8 +200,12 @@ static void finish(struct exch *x)
 		gw_metrics_error(GW_LOG_UNAVAILABLE);
 		x->err_type = NULL;
 		x->location = NULL;
+		x->subjects_sent = NULL;
 		sig = sign_response(x, h);
 	}
+	free(path);
+	if (!x->err_type && x->subjects_sent && x->subjects_sent[0])
+		ndx_http_resp_header(x->resp, "Ndx-Data-Subjects", x->subjects_sent);
 	if (x->err_type)
 		ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
 	if (x->location)
@@ -171,6 +217,75 @@ static void finish(struct exch *x)
 static int add_if(struct curl_slist **l, const char *name, const char *v)
 {
 	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
+}
+
+static bool is_read(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	       strcmp(method, "OPTIONS") == 0;
+}
+
+/* Whom the backend's answer is about, as its provider system declares it
+ * in Ndx-Data-Subjects; for a personal-data service the declaration decides
+ * whether the answer may go on. Returns true to pass it on; otherwise the
+ * refusal replaces it (the declared subjects are still logged, so that
+ * each of them sees the refused attempt, but the consumer never learns
+ * them). */
+static bool provider_check_subjects(struct exch *x)
+{
+	const char *declared = x->r.hdr[GW_H_DATA_SUBJECTS], *why = NULL;
+	const char *claimed = ndx_http_header(x->req, "Ndx-Subject");
+	const char *purpose = ndx_http_header(x->req, "Ndx-Purpose");
+	const json_t *svc_obj = ndx_conf_service(x->conf, x->service);
+	bool consent;
+	size_t n;
+
+	if (!x->personal)
+		return true;
+	if (!(x->subjects = malloc(GW_SUBJECTS_TEXT_MAX))) {
+		refuse(x, 500, "Server.Internal", NULL, "out of memory");
+		return false;
+	}
+	if (gw_subjects_canonical(declared, x->subjects, GW_SUBJECTS_TEXT_MAX, &n, &why) !=
+	    NDX_OK) {
+		refuse(x, 502, "Server.SubjectsUndeclared", why,
+		       "the provider system of %s did not declare whom its answer is about "
+		       "(Ndx-Data-Subjects)",
+		       x->service);
+		fprintf(stderr, GW_PROG ": backend of %s: answer without a valid "
+			"Ndx-Data-Subjects (%s), refused\n", x->service, why);
+		return false;
+	}
+	consent = json_is_true(json_object_get(svc_obj, "consent_required"));
+	if (!consent && purpose && ndx_conf_bulk_allowed(x->conf, x->service, purpose)) {
+		x->subjects_sent = x->subjects;
+		return true;
+	}
+	/* A write has happened by the time its answer arrives: the provider
+	 * system refuses a write to a record that is not the named subject's
+	 * (docs/sectors.md), and the answer of one it accepted may name
+	 * everyone the change touched (a vehicle's old and new owner). It is
+	 * passed on when the named subject is among them. A read must be about
+	 * the named subject alone; a consent is one person's and never covers
+	 * another's record. */
+	if (!is_read(x->req->method) && gw_subjects_has(x->subjects, claimed)) {
+		x->subjects_sent = x->subjects;
+		return true;
+	}
+	if (!gw_subjects_only(x->subjects, claimed)) {
+		if (consent)
+			refuse(x, 403, "Client.ConsentWrongSubject", "Ndx-Data-Subjects",
+			       "the answer of %s is about other people than the consent's subject",
+			       x->service);
+		else
+			refuse(x, 403, "Client.SubjectMismatch", "Ndx-Subject",
+			       "the answer of %s is about other people than Ndx-Subject names, and "
+			       "the service is not registered for bulk reads for this purpose",
+			       x->service);
+		return false;
+	}
+	x->subjects_sent = x->subjects;
+	return true;
 }
 
 static void forward(struct exch *x, const struct gw_service *svc)
@@ -212,6 +327,8 @@ static void forward(struct exch *x, const struct gw_service *svc)
 	case GW_XFER_OK:
 		/* Without a Content-Type the answer goes out as octet-stream
 		 * (ndx_http_resp_bytes), and that is what gets signed. */
+		if (!provider_check_subjects(x))
+			break;
 		ndx_http_resp_bytes(x->resp, (int)r->status, r->hdr[GW_H_CONTENT_TYPE],
 				    r->body ? r->body : "", r->len);
 		x->location = r->hdr[GW_H_LOCATION]; /* its header goes on in finish() */
@@ -317,6 +434,7 @@ static void exchange(struct exch *x)
 	hin.purpose = rq.hdr[GW_RF_PURPOSE];
 	hin.subject = rq.hdr[GW_RF_SUBJECT];
 	hin.consent = rq.hdr[GW_RF_CONSENT];
+	hin.subject_token = rq.hdr[GW_RF_SUBJECT_TOKEN];
 	hin.timestamp = ts_hdr;
 	/* Hashed as this gateway's own name, whatever the header says: a
 	 * request signed for a sibling gateway cannot verify here. */
@@ -417,16 +535,28 @@ static void exchange(struct exch *x)
 	}
 	if (!provider_check_personal(x, svc_obj))
 		return;
+	x->personal = json_is_true(json_object_get(svc_obj, "personal"));
+	if (!provider_check_token(x, rq.hdr[GW_RF_SUBJECT_TOKEN], now))
+		return;
 	if (svc->builtin == GW_BUILTIN_SUBJECT_ACCESSES) {
 		/* personal.c has made sure a personal service names its subject;
-		 * the access list is about that subject and nobody else. */
+		 * the access list is about that subject and nobody else, and only
+		 * that subject, proven by their e-ID token, may read it. */
 		const char *subject = ndx_http_header(req, "Ndx-Subject");
-		if (!json_is_true(json_object_get(svc_obj, "personal")) || !subject) {
+		if (!x->personal || !subject) {
 			refuse(x, 500, "Server.Misconfigured", x->service,
 			       "the access list service must be registered as personal");
 			return;
 		}
+		if (!x->authenticated[0]) {
+			refuse(x, 401, "Client.SubjectTokenMissing", "Ndx-Subject-Token",
+			       "the access list is answered only with the subject's own e-ID token "
+			       "in Ndx-Subject-Token");
+			return;
+		}
 		x->err_type = gw_subject_accesses(x->g, x->v, subject, req, x->rest, x->resp);
+		if (!x->err_type && (x->subjects = strdup(subject)))
+			x->subjects_sent = x->subjects;
 		return;
 	}
 	forward(x, svc);
@@ -455,6 +585,7 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	exchange(&x);
 	finish(&x);
 	gw_xfer_resp_free(&x.r);
+	free(x.subjects);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;

@@ -23,6 +23,7 @@ static const char *const header_names[GW_RF_NHEADERS] = {
 	[GW_RF_PURPOSE] = "Ndx-Purpose",
 	[GW_RF_SUBJECT] = "Ndx-Subject",
 	[GW_RF_CONSENT] = "Ndx-Consent",
+	[GW_RF_SUBJECT_TOKEN] = "Ndx-Subject-Token",
 	[GW_RF_TIMESTAMP] = "Ndx-Timestamp",
 	[GW_RF_GATEWAY] = "Ndx-Gateway",
 	[GW_RF_CONTENT_TYPE] = "Content-Type",
@@ -51,15 +52,25 @@ bool gw_rf_header_read(enum gw_rf_port port, enum gw_rf_header h)
 	return port == GW_RF_PROVIDER || (h != GW_RF_TIMESTAMP && h != GW_RF_GATEWAY);
 }
 
-bool gw_rf_value_ok(const char *v, size_t len)
+size_t gw_rf_header_max(enum gw_rf_header h)
+{
+	return h == GW_RF_SUBJECT_TOKEN ? GW_RF_TOKEN_MAX : GW_RF_HEADER_MAX;
+}
+
+static bool value_ok(const char *v, size_t len, size_t max)
 {
 	size_t i;
 
-	if (len > GW_RF_HEADER_MAX)
+	if (len > max)
 		return false;
 	for (i = 0; i < len && v[i] && v[i] != '\r' && v[i] != '\n'; i++)
 		;
 	return i == len;
+}
+
+bool gw_rf_value_ok(const char *v, size_t len)
+{
+	return value_ok(v, len, GW_RF_HEADER_MAX);
 }
 
 /* Path and query go out byte for byte and are signed as received, so they
@@ -117,10 +128,10 @@ static enum gw_rf_result check_headers(const struct gw_rf_input *in, enum gw_rf_
 
 		if (!gw_rf_header_read(port, (enum gw_rf_header)i))
 			continue;
-		if (hv->v && !gw_rf_value_ok(hv->v, hv->len))
+		if (hv->v && !value_ok(hv->v, hv->len, gw_rf_header_max((enum gw_rf_header)i)))
 			return refuse(ref, GW_RF_BAD_HEADER, "Client.InvalidRequest", header_names[i],
-				      "header %s contains CR or LF or is longer than %d bytes",
-				      header_names[i], GW_RF_HEADER_MAX);
+				      "header %s contains CR or LF or is longer than %zu bytes",
+				      header_names[i], gw_rf_header_max((enum gw_rf_header)i));
 		out->hdr[i] = hv->v;
 	}
 	return GW_RF_ACCEPTED;

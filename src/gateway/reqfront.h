@@ -19,6 +19,9 @@
 /* Longest header value the gateway accepts or forwards (protocol.md);
  * gateway.h's GW_HEADER_MAX is the same number (consumer.c checks). */
 #define GW_RF_HEADER_MAX 1024
+/* Ndx-Subject-Token carries an e-ID ID token (a signed JWT with the
+ * citizen's name and claims), longer than any other value. */
+#define GW_RF_TOKEN_MAX 4096
 
 /* The headers read, in the order the provider port checks them; the
  * consumer port checks the same order without Ndx-Timestamp and
@@ -31,6 +34,7 @@ enum gw_rf_header {
 	GW_RF_PURPOSE,
 	GW_RF_SUBJECT,
 	GW_RF_CONSENT,
+	GW_RF_SUBJECT_TOKEN,
 	GW_RF_TIMESTAMP,
 	GW_RF_GATEWAY,
 	GW_RF_CONTENT_TYPE,
@@ -106,6 +110,10 @@ void gw_rf_input_of(const struct ndx_http_req *req, struct gw_rf_input *in);
 /* Whether the port checks and passes on header h (the consumer port does
  * not read Ndx-Timestamp and Ndx-Gateway). */
 bool gw_rf_header_read(enum gw_rf_port port, enum gw_rf_header h);
+
+/* The longest value header h may have: GW_RF_TOKEN_MAX for
+ * Ndx-Subject-Token, GW_RF_HEADER_MAX for every other. */
+size_t gw_rf_header_max(enum gw_rf_header h);
 
 /* True when v[0..len) holds no CR, LF or NUL and len <= GW_RF_HEADER_MAX.
  * v must be readable for len bytes. */

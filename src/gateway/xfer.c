@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "subjects.h"
 #include "ndx/err.h"
 #include "ndx/msgsig.h"
 
@@ -140,6 +141,7 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_REQUEST_ID] = "X-Road-Request-Id",
 	[GW_H_REQUEST_HASH] = "X-Road-Request-Hash",
 	[GW_H_RESPONSE_SIG] = "Ndx-Response-Signature",
+	[GW_H_DATA_SUBJECTS] = "Ndx-Data-Subjects",
 };
 
 struct hdr_ctx {
@@ -187,7 +189,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 			      v[vl - 1] == '\t'))
 			vl--;
 		/* An absurd header is a broken peer, not something to keep. */
-		if (vl > 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT)
+		if (vl > (i == GW_H_DATA_SUBJECTS ? GW_SUBJECTS_HEADER_MAX
+						  : 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT))
 			return 0;
 		free(r->hdr[i]);
 		r->hdr[i] = strndup(v, vl);

@@ -13,7 +13,14 @@ A Backend serves under any path; what it does depends on the last path segment(s
                       stop(), or ENDLESS_CAP bytes as a safety net)
   .../status/NNN      status NNN with a small JSON body {"error": "status NNN"}
   .../sink            200 {"received": N}: a short answer to a large request
+  .../declare/LIST    an echo whose Ndx-Data-Subjects is LIST (percent-decoded)
+  .../undeclared      an echo without Ndx-Data-Subjects
   anything else       200, application/json, an echo of the request (see echo())
+
+Like a well-behaved provider system of a personal-data service, every answer declares
+whom it is about in Ndx-Data-Subjects (docs/protocol.md "Data subjects"): the
+Ndx-Subject the request named, or "none" when it named nobody, unless the route says
+otherwise.
 
 Every request is recorded before it is answered: Record(method, path, headers, body),
 path being the raw request target (self.path: percent-encoding and query untouched),
@@ -27,6 +34,7 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -99,6 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status, body, content_type="application/json", extra=()):
         self.send_response(status)
+        if self._subjects is not None:
+            self.send_header("Ndx-Data-Subjects", self._subjects)
         if content_type:
             self.send_header("Content-Type", content_type)
         for k, v in extra:
@@ -116,7 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
         route = self.path.split("?", 1)[0].rstrip("/")
         parts = route.split("/")
         last = parts[-1] if parts else ""
-        if last == "redirect":
+        self._subjects = self.headers.get("Ndx-Subject") or "none"
+        if len(parts) >= 2 and parts[-2] == "declare":
+            self._subjects = urllib.parse.unquote(last)
+            self._send(200, echo(rec), "application/json")
+        elif last == "undeclared":
+            self._subjects = None
+            self._send(200, echo(rec), "application/json")
+        elif last == "redirect":
             self._send(302, b"moved", "text/plain",
                        [("Location", "https://example.invalid/next?a=1")])
         elif last == "hang":

@@ -160,9 +160,12 @@ def test_python_reference_matches_pinned_hash_vectors():
                        "6f1c2a4e-0d3b-4c8e-9a51-3f2b7d9e8c10", "EE12345678901", "ISSUE-1",
                        "public-service", "001099012345", None, "2026-11-23T09:20:51Z", None,
                        b"", gateway="VN/GOV/BCA/gw1")
-    assert h.hex() == "5586977c5195cc5b74fd8e44a6093be035e5d269bf51f517ab5de18575114c02"
+    assert h.hex() == "bc8506d423e6024567b7b14e36415b36dc66be35e81bc50346281e2f6c87b6be"
+    r = F.response_hash(h, 200, "application/json", None, b'{"name":"Nguyen Van A"}',
+                        subjects="001099012345")
+    assert r.hex() == "ccac2562b843419e7e37283b9895da912c0387cea75cab67303f1524c4f65c5f"
     r = F.response_hash(h, 200, "application/json", None, b'{"name":"Nguyen Van A"}')
-    assert r.hex() == "2d82f82d1ac85fd354486b99de3ecc85fbf207d6121e9f42945865e70f81f2a2"
+    assert r.hex() == "07056dd151fdd8317bef701d5817b00a97ca60b51c14b1e9c806d1d2b86a0ecf"
     key = ed25519.Ed25519PrivateKey.generate()
     from cryptography.hazmat.primitives import serialization
     raw = key.public_key().public_bytes(serialization.Encoding.Raw,

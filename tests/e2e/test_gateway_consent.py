@@ -306,3 +306,19 @@ def test_unknown_revocation_state_fails_closed(env):
     resp = call(fed, consent=dead.sign())
     refused(fed, resp, 503, "Server.ConsentStatusUnknown")
     assert reached(fed, resp) == []
+
+
+def test_a_consent_never_covers_another_persons_record(env):
+    """The consent names PIN and the request names PIN, but the provider system's answer
+    is about OTHER_PIN (or about both): the consent does not cover it (docs/protocol.md
+    "Data subjects"), and OTHER_PIN is never told to the consumer."""
+    fed, cs, _ = env
+    c = cs.issue()["consent"]
+    assert wait_accepted(fed, c).status_code == 200
+    for declared in (OTHER_PIN, f"{PIN},{OTHER_PIN}"):
+        r = call(fed, consent=c, path="/declare/" + declared)
+        refused(fed, r, 403, "Client.ConsentWrongSubject")
+        assert "Ndx-Data-Subjects" not in r.headers
+        assert len(reached(fed, r)) == 1  # the provider was asked; its answer never left
+    ok = call(fed, consent=c, path="/declare/" + PIN)
+    assert ok.status_code == 200 and ok.headers["Ndx-Data-Subjects"] == PIN, ok.text

@@ -171,7 +171,8 @@ def run(fed):
     out = {}
     xid = "log-get-" + uuid.uuid4().hex
     r = fed.call("BTC", "GET", CITIZENS, "/citizens/001", xid=xid,
-                 headers={"Ndx-Subject": SUBJECT, "Ndx-Purpose": PURPOSE})
+                 headers={"Ndx-Subject": SUBJECT, "Ndx-Purpose": PURPOSE,
+                          "X-Road-UserId": "VN/GOV/BTC/canbo01", "X-Road-Issue": "HS-42"})
     assert r.status_code == 200, r.text
     out["get"] = (xid, r)
     xid = "log-post-" + uuid.uuid4().hex
@@ -311,8 +312,9 @@ def sql(*stmts):
 
 
 TAMPERING = {
-    **{col: flip_byte(col) for col in ("message_id", "client", "service", "subject",
-                                       "purpose", "request_hash", "response_hash",
+    **{col: flip_byte(col) for col in ("message_id", "client", "service", "method", "path",
+                                       "subject", "purpose", "user_id", "issue",
+                                       "request_hash", "response_hash",
                                        "request_sig", "response_sig", "prev_hash")},
     "status": sql("UPDATE records SET status = status + 1 WHERE seq = :seq"),
     "time_ms": sql("UPDATE records SET time_ms = time_ms + 1 WHERE seq = :seq"),
@@ -321,9 +323,9 @@ TAMPERING = {
         "CREATE TEMP TABLE t AS SELECT * FROM records WHERE seq IN (:seq, :seq + 1)",
         "DELETE FROM records WHERE seq IN (:seq, :seq + 1)",
         "INSERT INTO records SELECT CASE seq WHEN :seq THEN :seq + 1 ELSE :seq END, "
-        "time_ms, direction, message_id, client, service, subject, purpose, request_hash, "
-        "response_hash, status, duration_ms, request_sig, response_sig, prev_hash, hash "
-        "FROM t"),
+        "time_ms, direction, message_id, client, service, method, path, subject, subjects, "
+        "purpose, user_id, issue, authenticated, request_hash, response_hash, status, "
+        "duration_ms, request_sig, response_sig, prev_hash, hash FROM t"),
 }
 
 
