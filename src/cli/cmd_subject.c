@@ -3,55 +3,88 @@
  * consumer gateway's listClients metaservice names every subsystem, each
  * `{member}/transparency` subsystem serves `accesses` (docs/gateway.md
  * "Who read my data"), and each is asked, as the calling subsystem, about
- * this one subject with purpose `transparency`. Each providing gateway
- * answers from its own message log, so one unreachable agency leaves a
- * hole that is reported, not hidden. */
+ * this one subject with purpose `transparency` and the citizen's own ID
+ * token from the national e-ID (Ndx-Subject-Token: the providers' gateways
+ * answer the list to nobody else). Each providing gateway answers from its
+ * own message log, so one unreachable agency leaves a hole that is
+ * reported, not hidden. The token is read from a file and never printed. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 #include "client.h"
+#include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/file.h"
 #include "ndx/id.h"
 #include "ndx/pin.h"
+#include "ndx/timefmt.h"
 
 #define TRANSPARENCY_SUBSYSTEM "transparency"
 #define ACCESSES_SERVICE "accesses"
 #define TRANSPARENCY_PURPOSE "transparency"
 #define HEADER_MAX (NDX_ID_TEXT_MAX + 32)
+/* An ID token of ndx-id is a few hundred bytes; the cap only bounds the read. */
+#define ID_TOKEN_MAX 8192u
+#define TOKEN_HEADER "Ndx-Subject-Token: "
+#define QUERY_MAX 1024
 
 static const char USAGE[] =
-	"usage: ndx subject accesses PIN --gateway URL --client ID [--limit N] [--json]\n"
+	"usage: ndx subject accesses PIN --gateway URL --client ID --id-token-file FILE\n"
+	"                            [--own include|exclude|only] [--agency ID] [--purpose P]\n"
+	"                            [--since TIME] [--until TIME] [--limit N] [--json]\n"
 	"Lists the exchanges about the citizen PIN that the agencies' gateways served:\n"
-	"when, which client, which service, which purpose, with which status; never\n"
+	"when, which client (and for an officer's read through the portal, which officer\n"
+	"and which procedure), which service, which purpose, with which outcome; never\n"
 	"the data. Every {member}/transparency/accesses service in the configuration\n"
 	"is asked through the consumer gateway at URL, as subsystem ID with purpose\n"
-	"'transparency' (ID must be granted those services: in the demo, the\n"
-	"portal's VN/GOV/VPCP/portal). The asking is itself logged by every gateway.\n"
-	"  --gateway URL  a consumer gateway (default $NDX_GATEWAY)\n"
-	"  --client ID    the calling subsystem (default $NDX_CLIENT)\n"
-	"  --limit N      at most N exchanges per agency, 1 to 1000 (default 200)\n"
-	"  --json         print {\"subject\",\"accesses\",\"unavailable\"} as JSON\n"
-	"  --help         show this help\n"
+	"'transparency' and the citizen's ID token (ID must be granted those services:\n"
+	"in the demo, the portal's VN/GOV/VPCP/portal). A provider's gateway answers only\n"
+	"with a valid ID token of that citizen from an e-ID of the global configuration\n"
+	"(in the demo, `ndx demo id-token` writes one). The asking is itself logged by\n"
+	"every gateway.\n"
+	"  --gateway URL        a consumer gateway (default $NDX_GATEWAY)\n"
+	"  --client ID          the calling subsystem (default $NDX_CLIENT)\n"
+	"  --id-token-file FILE the citizen's OpenID Connect ID token, sent as\n"
+	"                       Ndx-Subject-Token and never printed (default\n"
+	"                       $NDX_ID_TOKEN_FILE)\n"
+	"  --own WHICH          the citizen's own reads (made with their ID token):\n"
+	"                       include (the default), exclude, or only them\n"
+	"  --agency ID          only reads by this member (VN/GOV/TCT) or subsystem\n"
+	"  --purpose P          only reads for this purpose\n"
+	"  --since TIME         only reads at or after TIME (2026-12-01T00:00:00Z)\n"
+	"  --until TIME         only reads at or before TIME\n"
+	"  --limit N            at most N exchanges per agency, the newest, 1 to 1000\n"
+	"                       (default 200)\n"
+	"  --json               print {\"subject\",\"accesses\",\"truncated\",\"unavailable\"}\n"
+	"                       as JSON; each access has provider, time, client, user_id,\n"
+	"                       issue, service, service_title, method, purpose, status,\n"
+	"                       outcome (returned, no_data, refused), own, message_id\n"
+	"  --help               show this help\n"
 	"Exit status: 0 all agencies answered, 1 some could not be asked, 2 usage.\n";
 
 struct accesses_query {
 	const char *gateway, *client, *pin;
-	unsigned long limit;
-	json_t *accesses;    /* merged answer, each entry with "provider" */
-	json_t *unavailable; /* [{"provider","error"}] */
+	char *token;               /* the ID token; wiped and freed at the end */
+	char query[QUERY_MAX];     /* "?limit=N&own=..." for every provider */
+	json_t *accesses;          /* merged answer, each entry with "provider" */
+	json_t *truncated;         /* providers that held more than the limit */
+	json_t *unavailable;       /* [{"provider","error"}] */
 };
 
-/* GET gateway+path with the exchange headers; *out the JSON of a 2xx. On
- * failure err says what happened in one line. */
-static int exchange_get(const struct accesses_query *q, const char *path, json_t **out,
-			char *err, size_t errcap)
+/* GET gateway+path with the exchange headers (and the citizen's token when
+ * with_token); *out the JSON of a 2xx. On failure err says what happened in
+ * one line. */
+static int exchange_get(const struct accesses_query *q, const char *path, int with_token,
+			json_t **out, char *err, size_t errcap)
 {
-	char url[2048], client_h[HEADER_MAX], subject_h[64];
-	const char *headers[] = { client_h, subject_h,
-				  "Ndx-Purpose: " TRANSPARENCY_PURPOSE, NULL };
+	char url[2048], client_h[HEADER_MAX], subject_h[64], *token_h = NULL;
+	const char *headers[5] = { client_h, subject_h, "Ndx-Purpose: " TRANSPARENCY_PURPOSE,
+				   NULL, NULL };
 	struct cli_http_request req = { .method = "GET", .url = url, .headers = headers };
 	struct cli_http_response resp = { 0 };
 	json_error_t jerr;
@@ -61,7 +94,21 @@ static int exchange_get(const struct accesses_query *q, const char *path, json_t
 	snprintf(url, sizeof url, "%s%s", q->gateway, path);
 	snprintf(client_h, sizeof client_h, "X-Road-Client: %s", q->client);
 	snprintf(subject_h, sizeof subject_h, "Ndx-Subject: %s", q->pin);
+	if (with_token && q->token) {
+		size_t n = strlen(TOKEN_HEADER) + strlen(q->token) + 1;
+
+		if (!(token_h = malloc(n))) {
+			snprintf(err, errcap, "out of memory");
+			return NDX_ENOMEM;
+		}
+		snprintf(token_h, n, TOKEN_HEADER "%s", q->token);
+		headers[3] = token_h;
+	}
 	rc = cli_http(&req, &resp, err, errcap);
+	if (token_h) {
+		OPENSSL_cleanse(token_h, strlen(token_h));
+		free(token_h);
+	}
 	if (rc != NDX_OK)
 		goto out;
 	*out = json_loadb(resp.body ? resp.body : "", resp.len, 0, &jerr);
@@ -92,8 +139,8 @@ static void note_unavailable(struct accesses_query *q, const char *provider, con
 
 static void ask_provider(struct accesses_query *q, const struct ndx_id *sub)
 {
-	char member[NDX_ID_TEXT_MAX], wire[NDX_ID_TEXT_MAX], path[NDX_ID_TEXT_MAX + 64],
-		err[1024];
+	char member[NDX_ID_TEXT_MAX], wire[NDX_ID_TEXT_MAX],
+		path[NDX_ID_TEXT_MAX + QUERY_MAX + 32], err[1024];
 	struct ndx_id mid;
 	json_t *ans = NULL, *e;
 	size_t i;
@@ -104,8 +151,8 @@ static void ask_provider(struct accesses_query *q, const struct ndx_id *sub)
 		note_unavailable(q, member, "the subsystem id is too long");
 		return;
 	}
-	snprintf(path, sizeof path, "/r1/%s/" ACCESSES_SERVICE "?limit=%lu", wire, q->limit);
-	if (exchange_get(q, path, &ans, err, sizeof err) != NDX_OK) {
+	snprintf(path, sizeof path, "/r1/%s/" ACCESSES_SERVICE "%s", wire, q->query);
+	if (exchange_get(q, path, 1, &ans, err, sizeof err) != NDX_OK) {
 		note_unavailable(q, member, err);
 		return;
 	}
@@ -115,6 +162,8 @@ static void ask_provider(struct accesses_query *q, const struct ndx_id *sub)
 			json_array_append(q->accesses, e);
 		}
 	}
+	if (json_is_true(json_object_get(ans, "truncated")))
+		json_array_append_new(q->truncated, json_string(member));
 	json_decref(ans);
 }
 
@@ -141,6 +190,37 @@ static void sort_newest_first(json_t *arr)
 	free(v);
 }
 
+static const char *field(const json_t *e, const char *key)
+{
+	const char *s = json_string_value(json_object_get(e, key));
+	return s ? s : "";
+}
+
+/* Who read: the client, "(you)" for the citizen's own reads, and for an
+ * officer's read through a portal the officer and the procedure. */
+static void print_reader(const json_t *e)
+{
+	const char *user = field(e, "user_id"), *issue = field(e, "issue");
+
+	printf("%s", field(e, "client"));
+	if (json_is_true(json_object_get(e, "own")))
+		printf(" (you)");
+	if (user[0])
+		printf(" officer %s", user);
+	if (issue[0])
+		printf(" for %s", issue);
+}
+
+static void print_unavailable(const struct accesses_query *q)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(q->unavailable, i, e)
+		fprintf(stderr, "ndx: %s could not be asked: %s\n", field(e, "provider"),
+			field(e, "error"));
+}
+
 static void print_table(const struct accesses_query *q)
 {
 	const json_t *e;
@@ -148,20 +228,109 @@ static void print_table(const struct accesses_query *q)
 
 	printf("%zu exchange(s) about %s\n", json_array_size(q->accesses), q->pin);
 	if (json_array_size(q->accesses))
-		printf("%-20s  %-22s  %-36s  %-18s  %s\n", "time", "client", "service", "purpose",
-		       "status");
+		printf("%-20s  %-36s  %-18s  %-8s  %-6s  %s\n", "time", "service", "purpose",
+		       "outcome", "status", "by");
 	json_array_foreach(q->accesses, i, e) {
-		printf("%-20s  %-22s  %-36s  %-18s  %lld\n",
-		       json_string_value(json_object_get(e, "time")),
-		       json_string_value(json_object_get(e, "client")),
-		       json_string_value(json_object_get(e, "service")),
-		       json_string_value(json_object_get(e, "purpose")),
+		printf("%-20s  %-36s  %-18s  %-8s  %-6lld  ", field(e, "time"), field(e, "service"),
+		       field(e, "purpose"), field(e, "outcome"),
 		       (long long)json_integer_value(json_object_get(e, "status")));
+		print_reader(e);
+		putchar('\n');
 	}
-	json_array_foreach(q->unavailable, i, e)
-		fprintf(stderr, "ndx: %s could not be asked: %s\n",
-			json_string_value(json_object_get(e, "provider")),
-			json_string_value(json_object_get(e, "error")));
+	json_array_foreach(q->truncated, i, e)
+		printf("(%s holds more: only its newest are listed; narrow the period or raise "
+		       "--limit)\n", json_string_value(e));
+	print_unavailable(q);
+}
+
+/* Reads the ID token of path into *out (owned, to be wiped): one line of
+ * JWS compact characters. Returns 0, or -1 with why set. */
+static int read_token(const char *path, char **out, const char **why)
+{
+	char *data = NULL;
+	size_t len = 0, n;
+
+	*out = NULL;
+	if (ndx_file_read(path, ID_TOKEN_MAX, &data, &len) != NDX_OK) {
+		*why = "cannot be read (or is over 8 KiB)";
+		return -1;
+	}
+	n = len;
+	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
+		n--;
+	data[n] = '\0';
+	if (n == 0 || strspn(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789-_.") != n) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+		*why = "does not hold an ID token (a JWS compact token on one line)";
+		return -1;
+	}
+	*out = data;
+	return 0;
+}
+
+/* Appends "&key=value" (value percent-encoded) to the query. */
+static int add_query(struct accesses_query *q, const char *key, const char *value)
+{
+	char enc[3 * 256];
+	size_t used = strlen(q->query);
+	int n;
+
+	if (!value)
+		return 0;
+	if (ndx_pct_encode(value, strlen(value), enc, sizeof enc) < 0)
+		return -1;
+	n = snprintf(q->query + used, sizeof q->query - used, "&%s=%s", key, enc);
+	return n < 0 || (size_t)n >= sizeof q->query - used ? -1 : 0;
+}
+
+struct accesses_filters {
+	const char *own, *agency, *purpose, *since, *until, *token_file;
+	unsigned long limit;
+};
+
+/* Checks the filters and writes them into q->query. Returns CLI_EXIT_OK
+ * or a usage error (printed). */
+static int build_query(struct accesses_query *q, const struct accesses_filters *f)
+{
+	struct ndx_id id;
+	time_t t;
+
+	if (f->own && strcmp(f->own, "include") != 0 && strcmp(f->own, "exclude") != 0 &&
+	    strcmp(f->own, "only") != 0)
+		return cli_usage_error(USAGE, "--own must be include, exclude or only");
+	if (f->agency && ndx_id_parse(f->agency, strlen(f->agency), NDX_ID_MEMBER, &id, NULL) &&
+	    ndx_id_parse(f->agency, strlen(f->agency), NDX_ID_SUBSYSTEM, &id, NULL))
+		return cli_usage_error(USAGE, "--agency must be a member or subsystem id, not '%s'",
+				       f->agency);
+	if (f->purpose && (!f->purpose[0] || strlen(f->purpose) > 64 ||
+			   strspn(f->purpose, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+				   strlen(f->purpose)))
+		return cli_usage_error(USAGE, "--purpose must be 1 to 64 characters from a-z 0-9 -");
+	if (f->since && ndx_time_parse(f->since, &t) != NDX_OK)
+		return cli_usage_error(USAGE, "--since must be a time like 2026-12-01T00:00:00Z");
+	if (f->until && ndx_time_parse(f->until, &t) != NDX_OK)
+		return cli_usage_error(USAGE, "--until must be a time like 2026-12-01T00:00:00Z");
+	snprintf(q->query, sizeof q->query, "?limit=%lu", f->limit);
+	if (add_query(q, "own", f->own) || add_query(q, "client", f->agency) ||
+	    add_query(q, "purpose", f->purpose) || add_query(q, "since", f->since) ||
+	    add_query(q, "until", f->until))
+		return cli_usage_error(USAGE, "the filters are too long");
+	return CLI_EXIT_OK;
+}
+
+static void print_json(const struct accesses_query *q)
+{
+	json_t *doc = json_pack("{sssOsOsO}", "subject", q->pin, "accesses", q->accesses,
+				"truncated", q->truncated, "unavailable", q->unavailable);
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(doc);
+	print_unavailable(q);
 }
 
 static int accesses(int argc, char **argv)
@@ -169,14 +338,20 @@ static int accesses(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "gateway", required_argument, NULL, 'g' },
 		{ "client", required_argument, NULL, 'c' },
+		{ "id-token-file", required_argument, NULL, 't' },
+		{ "own", required_argument, NULL, 'o' },
+		{ "agency", required_argument, NULL, 'a' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct accesses_query q = { .gateway = getenv("NDX_GATEWAY"),
-				    .client = getenv("NDX_CLIENT"),
-				    .limit = 200 };
+				    .client = getenv("NDX_CLIENT") };
+	struct accesses_filters f = { .token_file = getenv("NDX_ID_TOKEN_FILE"), .limit = 200 };
 	struct ndx_id cid;
 	const char *why = NULL;
 	json_t *clients = NULL, *c;
@@ -190,10 +365,16 @@ static int accesses(int argc, char **argv)
 		switch (opt) {
 		case 'g': q.gateway = optarg; break;
 		case 'c': q.client = optarg; break;
+		case 't': f.token_file = optarg; break;
+		case 'o': f.own = optarg; break;
+		case 'a': f.agency = optarg; break;
+		case 'p': f.purpose = optarg; break;
+		case 's': f.since = optarg; break;
+		case 'u': f.until = optarg; break;
 		case 'l': {
 			char *end;
-			q.limit = strtoul(optarg, &end, 10);
-			if (!optarg[0] || *end || optarg[0] == '-' || q.limit < 1 || q.limit > 1000)
+			f.limit = strtoul(optarg, &end, 10);
+			if (!optarg[0] || *end || optarg[0] == '-' || f.limit < 1 || f.limit > 1000)
 				return cli_usage_error(USAGE, "--limit must be 1 to 1000");
 			break;
 		}
@@ -213,18 +394,28 @@ static int accesses(int argc, char **argv)
 	if (!q.client || ndx_id_parse(q.client, strlen(q.client), NDX_ID_SUBSYSTEM, &cid, &why))
 		return cli_usage_error(USAGE, "--client (or NDX_CLIENT) must be a subsystem id%s%s",
 				       why ? ": " : "", why ? why : "");
+	if (!f.token_file || !f.token_file[0])
+		return cli_usage_error(USAGE, "--id-token-file (or NDX_ID_TOKEN_FILE) is required: "
+				       "the gateways list a citizen's accesses only to that "
+				       "citizen");
+	if ((rc = build_query(&q, &f)) != CLI_EXIT_OK)
+		return rc;
+	if (read_token(f.token_file, &q.token, &why) != 0)
+		return cli_usage_error(USAGE, "--id-token-file %s %s", f.token_file, why);
+	rc = CLI_EXIT_FAIL;
 	snprintf(gw, sizeof gw, "%s", q.gateway);
 	for (size_t n = strlen(gw); n > 0 && gw[n - 1] == '/'; n--)
 		gw[n - 1] = '\0';
 	q.gateway = gw;
 
 	q.accesses = json_array();
+	q.truncated = json_array();
 	q.unavailable = json_array();
-	if (!q.accesses || !q.unavailable) {
+	if (!q.accesses || !q.truncated || !q.unavailable) {
 		cli_error("out of memory");
 		goto out;
 	}
-	if (exchange_get(&q, "/listClients", &clients, err, sizeof err) != NDX_OK) {
+	if (exchange_get(&q, "/listClients", 0, &clients, err, sizeof err) != NDX_OK) {
 		cli_error("cannot list the subsystems at %s: %s", q.gateway, err);
 		goto out;
 	}
@@ -237,25 +428,19 @@ static int accesses(int argc, char **argv)
 			ask_provider(&q, &sub);
 	}
 	sort_newest_first(q.accesses);
-	if (json) {
-		json_t *doc = json_pack("{sssOsO}", "subject", q.pin, "accesses", q.accesses,
-					"unavailable", q.unavailable);
-		char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
-		if (text)
-			puts(text);
-		free(text);
-		json_decref(doc);
-		json_array_foreach(q.unavailable, i, c)
-			fprintf(stderr, "ndx: %s could not be asked: %s\n",
-				json_string_value(json_object_get(c, "provider")),
-				json_string_value(json_object_get(c, "error")));
-	} else {
+	if (json)
+		print_json(&q);
+	else
 		print_table(&q);
-	}
 	rc = json_array_size(q.unavailable) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 out:
+	if (q.token) {
+		OPENSSL_cleanse(q.token, strlen(q.token));
+		free(q.token);
+	}
 	json_decref(clients);
 	json_decref(q.accesses);
+	json_decref(q.truncated);
 	json_decref(q.unavailable);
 	return rc;
 }
