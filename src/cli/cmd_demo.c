@@ -7,14 +7,20 @@
  * add` make them) and a gateway configuration, seeds synthetic data once
  * into DIR/sector and serves each agency's registry with its own
  * `ndx-sector serve` behind its own gateway (OpenAPI documents registered
- * with the services), runs the consent service, the national e-ID and the
- * citizen portal, fetches and verifies the signed configuration, and
- * records everything - URLs, paths, keys, pids - in DIR/federation.json
+ * with the services, bulk reads only where a flow of the demo needs them),
+ * registers the national e-ID as the id provider whose key the gateways
+ * check citizens' ID tokens with, runs the consent service, the e-ID and the
+ * citizen portal, fetches and verifies the signed configuration, leaves in
+ * the portal an officer's read of the printed citizen (driving the portal's
+ * and the e-ID's HTTP interfaces as a browser would), and records
+ * everything - URLs, paths, keys, pids - in DIR/federation.json
  * ("ndx-federation/1"), which down reads to stop exactly the processes it
  * lists (portal and e-ID, then gateways, then sectors and the consent
  * service, then the registry). run is up, print what to try, wait for
- * Ctrl-C or SIGTERM, down. Ports come from --port-base (see the usage).
- * Overview: README.md, docs/gateway.md, docs/portal.md. */
+ * Ctrl-C or SIGTERM, down. id-token signs a demo citizen in at the e-ID and
+ * writes their ID token for `ndx subject accesses`. Ports come from
+ * --port-base (see the usage). Overview: README.md, docs/gateway.md,
+ * docs/portal.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -41,8 +47,10 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
+#include "ndx/hash.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
+#include "ndx/pin.h"
 #include "ndx/pki.h"
 #include "ndx/timefmt.h"
 
@@ -79,6 +87,16 @@
 #define TRY_SERVICE "VN/GOV/BCA/population/citizens"
 #define TRY_ENTERPRISE_SERVICE "VN/GOV/BTC/enterprise/enterprises"
 #define TRY_PURPOSE "tax-administration"
+/* The procedure of that citizen an officer opens in the portal at up, so
+ * that their access list shows an officer's read too: a residence change,
+ * opened by BCA's officer (officers[1]). */
+#define DEMO_OFFICER 1
+#define DEMO_PROC_KIND "residence-change"
+#define DEMO_PROC_PROVINCE "001"
+#define DEMO_PROC_ADDRESS "Số 12 phố Tràng Tiền, phường Hoàn Kiếm"
+#define DEMO_PROC_REASON "Hồ sơ mẫu của bản demo ndx"
+/* Where `ndx demo id-token` writes the citizen's ID token in DIR. */
+#define ID_TOKEN_FILE "citizen.id-token"
 #define NAME_REGISTRY "ndx-registry"
 #define NAME_GATEWAY "ndx-gateway"
 #define NAME_CONSENT "ndx-consent"
@@ -90,6 +108,7 @@ static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
 	"       ndx demo down --dir DIR\n"
 	"       ndx demo run --dir DIR [--port-base PORT]\n"
+	"       ndx demo id-token --dir DIR [--pin PIN] [--out FILE]\n"
 	"\n"
 	"A local federation of the Vietnamese agencies that hold the national\n"
 	"registries (BCA population, BTP civil status, BTC enterprises, TCT tax,\n"
@@ -100,15 +119,21 @@ static const char demo_usage[] =
 	"         --citizens " SECTOR_CITIZENS " --seed " SECTOR_SEED ") and serve each agency's\n"
 	"         registry with ndx-sector; start the consent service VN/GOV/VPCP/consent\n"
 	"         (ndx-consent); create the members, subsystems, services (OpenAPI\n"
-	"         documents included), grants and the consent service through the\n"
+	"         documents included; bulk reads only where a demo flow needs them:\n"
+	"         households and enterprises for public-service), grants, the consent\n"
+	"         service and the e-ID as id provider (its issuer URL and signing key,\n"
+	"         for the gateways to check citizens' ID tokens) through the\n"
 	"         registry's API; give every agency a gateway (signing key, TLS\n"
 	"         certificate from the registry's CA, DIR/gateways/CODE/gateway.json)\n"
 	"         and start it, each provider also serving its built-in access list\n"
 	"         ('who read my data') to the portal; start the national e-ID ndx-id\n"
 	"         (sign-in accounts for the first " DEMO_ACCOUNTS " citizens, password " DEMO_PASSWORD ")\n"
 	"         and the citizen portal ndx-portal (its officers: same password); fetch\n"
-	"         and verify the signed configuration into DIR/conf; describe it all\n"
-	"         in DIR/federation.json;\n"
+	"         and verify the signed configuration into DIR/conf; the first time,\n"
+	"         sign the printed citizen in to the portal, file a change of residence\n"
+	"         for them and have BCA's officer open it (a read of their record the\n"
+	"         access list shows with the officer and the procedure); describe it\n"
+	"         all in DIR/federation.json;\n"
 	"         logs in DIR/logs; refuses while DIR's federation is running or a\n"
 	"         port is taken; a later up reuses keys, certificates and data\n"
 	"  down   stop the processes DIR/federation.json lists (portal and e-ID,\n"
@@ -116,6 +141,10 @@ static const char demo_usage[] =
 	"         registry; SIGTERM, after 10 s SIGKILL); succeeds when nothing runs\n"
 	"  run    up, print what to try (curl lines making real exchanges and the\n"
 	"         access list showing them), wait for Ctrl-C or SIGTERM, then down\n"
+	"  id-token  sign the citizen PIN (default: the printed one) in at the running\n"
+	"         demo's e-ID, with the portal's OpenID Connect client, and write their\n"
+	"         ID token to FILE (default DIR/" ID_TOKEN_FILE ", mode 0600) for\n"
+	"         `ndx subject accesses --id-token-file`; it expires in minutes\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
 	"                    first set up with, else 4400); then, in the order BCA,\n"
@@ -123,6 +152,8 @@ static const char demo_usage[] =
 	"                    consumer ports PORT+10..17 and gateway ports PORT+20..27,\n"
 	"                    the sectors PORT+30..36; the consent service PORT+40,\n"
 	"                    the e-ID PORT+45, the portal PORT+50\n"
+	"  --pin PIN         (id-token) the citizen, one with a demo account\n"
+	"  --out FILE        (id-token) where the token goes\n"
 	"  --help            show this help\n";
 
 /* ---- the demo federation --------------------------------------------- */
@@ -137,6 +168,10 @@ struct demo_service {
 	 * service's backend being its table `resource`; NULL: the gateway's
 	 * built-in access list ("who read my data", docs/gateway.md). */
 	const char *resource;
+	/* The purposes for which an answer may hold several people
+	 * (docs/protocol.md, services[].bulk_purposes): only where a flow of
+	 * the demo needs it. */
+	const char *bulk[2];
 };
 
 struct demo_subsystem {
@@ -154,7 +189,8 @@ struct demo_member {
 /* Every member that holds personal data also answers "who read my data"
  * for it, to the portal only (grants below). */
 #define TRANSPARENCY { "transparency", { { "accesses", \
-	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL } } }
+	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL, \
+	{ NULL } } } }
 
 static const struct demo_member members[] = {
 	{ "VN/GOV/BCA", "Bộ Công an", "population", {
@@ -163,57 +199,62 @@ static const struct demo_member members[] = {
 			 * citizens too. */
 			{ "citizens", "Tra cứu thông tin công dân", 1,
 			  { "public-service", "law-enforcement", "tax-administration",
-			    "social-insurance" }, 0, "citizens" },
+			    "social-insurance" }, 0, "citizens", { NULL } },
+			/* A household's answer holds every member: the portal shows
+			 * the signed-in citizen theirs. */
 			{ "households", "Tra cứu hộ gia đình", 1,
-			  { "public-service", "law-enforcement" }, 0, "households" } } },
+			  { "public-service", "law-enforcement" }, 0, "households",
+			  { "public-service" } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTP", "Bộ Tư pháp", "civil-status", {
 		{ "civil-status", {
 			{ "births", "Tra cứu thông tin khai sinh", 1, { "public-service" }, 0,
-			  "births" },
+			  "births", { NULL } },
 			{ "marriages", "Tra cứu thông tin kết hôn", 1, { "public-service" }, 0,
-			  "marriages" } } },
+			  "marriages", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
 		/* An enterprise record names its legal representative: personal. */
 		{ "enterprise", {
 			{ "enterprises", "Tra cứu doanh nghiệp", 1,
 			  { "public-service", "tax-administration", "social-insurance" }, 0,
-			  "enterprises" },
+			  /* The household-business procedure searches the names of
+			   * everyone's enterprises. */
+			  "enterprises", { "public-service" } },
 			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
-			  { "public-service", "tax-administration" }, 0, "owners" } } },
+			  { "public-service", "tax-administration" }, 0, "owners", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
 			{ "taxpayers", "Tra cứu người nộp thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "taxpayers" },
+			  { "public-service", "tax-administration" }, 0, "taxpayers", { NULL } },
 			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "obligations" } } },
+			  { "public-service", "tax-administration" }, 0, "obligations", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
 		{ "insurance", {
 			{ "participants", "Tra cứu người tham gia bảo hiểm", 1,
-			  { "public-service", "social-insurance" }, 0, "participants" },
+			  { "public-service", "social-insurance" }, 0, "participants", { NULL } },
 			/* The contribution history needs the citizen's consent. */
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1, "contributions" } } },
+			  { "public-service", "social-insurance" }, 1, "contributions", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
 		{ "land", {
-			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels" },
+			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL } },
 			{ "right-holders", "Tra cứu người sử dụng đất", 1,
-			  { "public-service", "law-enforcement" }, 0, "right_holders" } } },
+			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
 		{ "vehicles", {
 			{ "vehicles", "Tra cứu phương tiện", 1,
-			  { "public-service", "law-enforcement" }, 0, "vehicles" } } },
+			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
 		/* The national public service portal (a consumer) and the consent
 		 * service citizens give and revoke consents at. */
-		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL } } },
-		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL } } } } },
+		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } },
+		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } } } },
 };
 #define N_MEMBERS (sizeof(members) / sizeof(members[0]))
 
@@ -745,6 +786,16 @@ static size_t fed_processes(const json_t *fed, pid_t *pids, const char **names, 
 	return n;
 }
 
+/* The service's bulk purposes as a JSON array (new reference). */
+static json_t *bulk_json(const struct demo_service *svc)
+{
+	json_t *arr = json_array();
+
+	for (size_t k = 0; arr && k < sizeof(svc->bulk) / sizeof(svc->bulk[0]) && svc->bulk[k]; k++)
+		json_array_append_new(arr, json_string(svc->bulk[k]));
+	return arr;
+}
+
 static json_t *service_json(const char *member, const char *subsystem,
 			    const struct demo_service *svc, char *id, size_t cap)
 {
@@ -754,8 +805,9 @@ static json_t *service_json(const char *member, const char *subsystem,
 	snprintf(id, cap, "%s/%s/%s", member, subsystem, svc->code);
 	for (k = 0; k < sizeof(svc->purposes) / sizeof(svc->purposes[0]) && svc->purposes[k]; k++)
 		json_array_append_new(purposes, json_string(svc->purposes[k]));
-	return json_pack("{sssssbsosb}", "id", id, "title", svc->title, "personal", svc->personal,
-			 "purposes", purposes, "consent_required", svc->consent_required);
+	return json_pack("{sssssbsosbso}", "id", id, "title", svc->title, "personal", svc->personal,
+			 "purposes", purposes, "consent_required", svc->consent_required,
+			 "bulk_purposes", bulk_json(svc));
 }
 
 /* ---- gateways and test services ---------------------------------------- */
@@ -814,6 +866,9 @@ struct demo_state {
 	char other_pin[SECTOR_KEY_MAX];
 	char try_name[128], other_name[128];
 	char try_code[SECTOR_KEY_MAX];
+	/* The printed citizen's procedure an officer has opened in the portal
+	 * (demo_officer_read); empty when there is none. */
+	char proc_id[64];
 	struct demo_gateway gw[N_MEMBERS];
 };
 
@@ -1172,13 +1227,20 @@ static void try_enterprise_curl(const struct demo_state *st, char *out, size_t c
 }
 
 /* And the citizen's view of it: who read their data, asked through the
- * portal's gateway as the portal does. */
+ * portal's gateway as the portal does, with the citizen's ID token that
+ * `ndx demo id-token` (try_id_token) writes. */
 static void try_accesses(const struct demo_state *st, const char *self, char *out, size_t cap)
 {
 	const struct demo_gateway *g = gateway_of(st, PORTAL_CLIENT);
 
-	snprintf(out, cap, "%s subject accesses %s --gateway %s --client %s", self, st->try_pin,
-		 g ? g->consumer_url : "", PORTAL_CLIENT);
+	snprintf(out, cap, "%s subject accesses %s --gateway %s --client %s --id-token-file %s/%s",
+		 self, st->try_pin, g ? g->consumer_url : "", PORTAL_CLIENT, st->paths.dir,
+		 ID_TOKEN_FILE);
+}
+
+static void try_id_token(const struct demo_state *st, const char *self, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s demo id-token --dir %s", self, st->paths.dir);
 }
 
 /* Every process of st that was started, in stop order, for stop_in_order
@@ -1285,6 +1347,10 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 				officers[i].name, "agency", officers[i].agency));
 		json_object_set_new(portal, "officers", list);
 		json_object_set_new(portal, "client", json_string(PORTAL_CLIENT));
+		if (st->proc_id[0])
+			json_object_set_new(portal, "demo_procedure", json_pack("{ssssssss}",
+				"id", st->proc_id, "kind", DEMO_PROC_KIND, "subject", st->try_pin,
+				"opened_by", officers[DEMO_OFFICER].username));
 	}
 }
 
@@ -1295,7 +1361,7 @@ static json_t *federation_doc(const struct demo_state *st)
 	json_t *jgw = json_array(), *jsec = json_array(), *japps = json_object();
 	json_t *procs = json_array();
 	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX], curl[512], curl_ent[512];
-	char self[PATH_MAX], accesses[PATH_MAX + 256];
+	char self[PATH_MAX], accesses[2 * PATH_MAX + 256];
 	size_t i, j, k;
 
 	ndx_time_format(time(NULL), now);
@@ -1387,8 +1453,11 @@ static json_t *federation_doc(const struct demo_state *st)
 			"gateways", jgw, "sectors", jsec, "apps", japps,
 			"processes", procs,
 			"try_exchange", curl, "try_enterprise", curl_ent);
-	if (doc)
+	if (doc) {
 		json_object_set_new(doc, "try_accesses", json_string(accesses));
+		try_id_token(st, self, accesses, sizeof(accesses));
+		json_object_set_new(doc, "try_id_token", json_string(accesses));
+	}
 	return doc;
 }
 
@@ -1517,6 +1586,44 @@ static int ensure_consent_service(const struct demo_state *st, const struct cli_
 	return rc;
 }
 
+/* A service registered by an earlier up keeps what it was registered
+ * with: its bulk purposes are set to the table's when they differ. */
+static int ensure_bulk(const struct cli_api *api, const char *id, const struct demo_service *svc)
+{
+	char path[NDX_ID_TEXT_MAX + 32], err[1024];
+	json_t *have = NULL, *want = bulk_json(svc), *body = NULL, *out = NULL;
+	const json_t *cur;
+	int rc = -1;
+
+	if (!want) {
+		cli_error("out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/api/services/%s", id);
+	if (cli_api_call(api, "GET", path, NULL, NULL, &have, err, sizeof(err)) != NDX_OK) {
+		cli_error("cannot read the service %s: %s", id, err);
+		goto out;
+	}
+	cur = json_object_get(have, "bulk_purposes");
+	if ((cur == NULL && json_array_size(want) == 0) || (cur && json_equal(cur, want))) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/api/services/%s/bulk-purposes", id);
+	body = json_pack("{sO}", "bulk_purposes", want);
+	if (!body || cli_api_call(api, "PUT", path, body, NULL, &out, err, sizeof(err)) != NDX_OK) {
+		cli_error("cannot set the bulk purposes of %s: %s", id, body ? err : "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(have);
+	json_decref(want);
+	json_decref(body);
+	json_decref(out);
+	return rc;
+}
+
 static int populate(const struct demo_state *st, const struct cli_api *api, size_t *n_services,
 		    size_t *n_grants)
 {
@@ -1555,7 +1662,8 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 					json_object_set_new(body, "openapi", doc);
 				}
 				snprintf(what, sizeof(what), "service %s", id);
-				if (ensure(api, "/api/services", body, what) != 0)
+				if (ensure(api, "/api/services", body, what) != 0 ||
+				    ensure_bulk(api, id, &s->services[k]) != 0)
 					return -1;
 				(*n_services)++;
 			}
@@ -1586,6 +1694,445 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 				}
 	}
 	return ensure_consent_service(st, api);
+}
+
+/* Registers the demo's e-ID as an id provider of the federation: its
+ * issuer (the URL `ndx-id serve --issuer` gets) and the public half of its
+ * signing key, so that the signed configuration carries the key the
+ * provider gateways check citizens' ID tokens with (docs/protocol.md). A
+ * registration of the same key under another issuer (an earlier
+ * --port-base) or of another key under this issuer is replaced. */
+static int ensure_id_provider(const struct demo_state *st, const struct cli_api *api)
+{
+	char keyfile[PATH_MAX], kid[NDX_KEY_ID_HEX_LEN + 1], err[1024], what[128];
+	char enc[3 * 256], path[3 * 256 + 64];
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	struct ndx_key *key = NULL;
+	json_t *list = NULL, *p;
+	char *b64 = NULL;
+	int have = 0, rc = -1;
+	size_t i;
+
+	if (join(keyfile, st->id.dir, "id-sign.key"))
+		return -1;
+	if ((rc = ndx_key_load(keyfile, &key)) != NDX_OK) {
+		cli_error("cannot load the e-ID's signing key %s: %s", keyfile, ndx_strerror(rc));
+		return -1;
+	}
+	rc = -1;
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, kid);
+	ndx_key_free(key);
+	if (!(b64 = ndx_b64_encode(raw, sizeof(raw), 0))) {
+		cli_error("out of memory");
+		return -1;
+	}
+	if (cli_api_call(api, "GET", "/api/id-providers", NULL, NULL, &list, err, sizeof(err)) !=
+	    NDX_OK) {
+		cli_error("cannot list the id providers: %s", err);
+		goto out;
+	}
+	json_array_foreach(json_object_get(list, "id_providers"), i, p) {
+		const char *iss = json_string_value(json_object_get(p, "issuer"));
+		int ours = iss && strcmp(iss, st->id.url) == 0, same_key = same_string(p,
+			"sign_key_id", kid);
+		json_t *gone = NULL;
+
+		if (!iss || (ours && same_key)) {
+			have |= ours;
+			continue;
+		}
+		if (!ours && !same_key)
+			continue;
+		if (ndx_pct_encode(iss, strlen(iss), enc, sizeof(enc)) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/api/id-providers?issuer=%s", enc);
+		if (cli_api_call(api, "DELETE", path, NULL, NULL, &gone, err, sizeof(err)) !=
+		    NDX_OK) {
+			cli_error("cannot replace the id provider %s: %s", iss, err);
+			json_decref(gone);
+			goto out;
+		}
+		json_decref(gone);
+	}
+	snprintf(what, sizeof(what), "id provider %s", st->id.url);
+	rc = have ? 0 : ensure(api, "/api/id-providers",
+			       json_pack("{ssss}", "issuer", st->id.url, "sign_key", b64), what);
+out:
+	json_decref(list);
+	free(b64);
+	return rc;
+}
+
+/* ---- the portal and the e-ID, driven as a browser drives them ------------ */
+
+#define WEB_VALUE_MAX 512
+
+struct web_call {
+	const char *method, *url;
+	const char *form;        /* application/x-www-form-urlencoded body, or NULL */
+	const json_t *json;      /* JSON body, or NULL */
+	const char *cookie;      /* "name=value" to send, or NULL */
+	const char *csrf;        /* X-CSRF-Token, or NULL */
+	const char *want_header; /* response header to capture */
+};
+
+/* One request of the sign-in or the portal's API; 0 when an HTTP answer
+ * came (resp filled, to be freed), -1 with the reason printed. */
+static int web(const struct web_call *w, struct cli_http_response *resp)
+{
+	char cookie_h[WEB_VALUE_MAX + 16], csrf_h[WEB_VALUE_MAX + 16], err[512];
+	const char *headers[3] = { NULL, NULL, NULL };
+	struct cli_http_request req = { 0 };
+	char *body = w->json ? json_dumps(w->json, JSON_COMPACT) : NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (w->json && !body) {
+		cli_error("out of memory");
+		return -1;
+	}
+	if (w->cookie) {
+		snprintf(cookie_h, sizeof(cookie_h), "Cookie: %s", w->cookie);
+		headers[n++] = cookie_h;
+	}
+	if (w->csrf) {
+		snprintf(csrf_h, sizeof(csrf_h), "X-CSRF-Token: %s", w->csrf);
+		headers[n++] = csrf_h;
+	}
+	req.method = w->method;
+	req.url = w->url;
+	req.headers = headers;
+	req.want_header = w->want_header;
+	req.timeout_s = 30;
+	if (w->form) {
+		req.body = w->form;
+		req.body_len = strlen(w->form);
+		req.content_type = "application/x-www-form-urlencoded";
+	} else if (body) {
+		req.body = body;
+		req.body_len = strlen(body);
+	}
+	rc = cli_http(&req, resp, err, sizeof(err));
+	free(body);
+	if (rc != NDX_OK) {
+		cli_error("cannot %s %s: %s", w->method, w->url, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The value of the hidden form input `name` of an HTML page into out. */
+static int hidden_input(const char *html, const char *name, char *out, size_t cap)
+{
+	char needle[64];
+	const char *p, *end;
+
+	snprintf(needle, sizeof(needle), "name=\"%s\" value=\"", name);
+	if (!html || !(p = strstr(html, needle)))
+		return -1;
+	p += strlen(needle);
+	if (!(end = strchr(p, '"')) || (size_t)(end - p) >= cap)
+		return -1;
+	snprintf(out, cap, "%.*s", (int)(end - p), p);
+	return 0;
+}
+
+/* Appends "&key=value" to a form body of cap bytes, the value encoded as
+ * application/x-www-form-urlencoded wants it: every byte but ALPHA, DIGIT
+ * and "-._~" as %XX ('+' included, which a form reads as a space). */
+static int form_add(char *form, size_t cap, const char *key, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t used = strlen(form);
+	int n = snprintf(form + used, cap - used, "%s%s=", used ? "&" : "", key);
+
+	if (n < 0 || (size_t)n >= cap - used)
+		return -1;
+	used += (size_t)n;
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		if (used + 4 > cap)
+			return -1;
+		if ((*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') ||
+		    (*v >= '0' && *v <= '9') || strchr("-._~", *v)) {
+			form[used++] = (char)*v;
+		} else {
+			form[used++] = '%';
+			form[used++] = hex[*v >> 4];
+			form[used++] = hex[*v & 15];
+		}
+	}
+	form[used] = '\0';
+	return 0;
+}
+
+/* Signs in at the e-ID as pin with the demo password, from the
+ * authorization request url (the sign-in page), as a citizen would; *next
+ * is where the e-ID sends the browser back (the redirect URI with the
+ * code), owned by the caller. */
+static int eid_sign_in(const struct demo_state *st, const char *url, const char *pin,
+		       char **next)
+{
+	struct cli_http_response resp;
+	char tx[WEB_VALUE_MAX], lang[16], form[4 * WEB_VALUE_MAX], login[96];
+	struct web_call page = { .method = "GET", .url = url };
+	struct web_call post = { .method = "POST", .url = login, .form = form,
+				 .want_header = "Location" };
+
+	*next = NULL;
+	if (web(&page, &resp) != 0)
+		return -1;
+	if (resp.status != 200 || hidden_input(resp.body, "tx", tx, sizeof(tx)) != 0) {
+		cli_error("the e-ID did not show its sign-in page (%ld; log: %s)", resp.status,
+			  st->id.log);
+		cli_http_response_free(&resp);
+		return -1;
+	}
+	if (hidden_input(resp.body, "lang", lang, sizeof(lang)) != 0)
+		snprintf(lang, sizeof(lang), "vi");
+	cli_http_response_free(&resp);
+	form[0] = '\0';
+	snprintf(login, sizeof(login), "%s/login", st->id.url);
+	if (form_add(form, sizeof(form), "tx", tx) || form_add(form, sizeof(form), "lang", lang) ||
+	    form_add(form, sizeof(form), "pin", pin) ||
+	    form_add(form, sizeof(form), "password", DEMO_PASSWORD))
+		return -1;
+	if (web(&post, &resp) != 0)
+		return -1;
+	if (resp.status != 302 || !resp.header) {
+		cli_error("the e-ID did not sign %s in (%ld; log: %s)", pin, resp.status,
+			  st->id.log);
+		cli_http_response_free(&resp);
+		return -1;
+	}
+	*next = resp.header;
+	resp.header = NULL;
+	cli_http_response_free(&resp);
+	return 0;
+}
+
+/* The "name=value" of a Set-Cookie value into out. */
+static int cookie_of(const char *set_cookie, char *out, size_t cap)
+{
+	size_t n = set_cookie ? strcspn(set_cookie, ";") : 0;
+
+	if (n == 0 || n >= cap || !memchr(set_cookie, '=', n))
+		return -1;
+	snprintf(out, cap, "%.*s", (int)n, set_cookie);
+	return 0;
+}
+
+/* The CSRF token of a portal session (GET /api/session) into csrf. */
+static int portal_csrf(const struct demo_state *st, const char *cookie, char *csrf, size_t cap)
+{
+	char url[128];
+	struct web_call w = { .method = "GET", .url = url, .cookie = cookie };
+	struct cli_http_response resp;
+	json_t *doc;
+	const char *v;
+	int rc = -1;
+
+	snprintf(url, sizeof(url), "%s/api/session", st->portal.url);
+	if (web(&w, &resp) != 0)
+		return -1;
+	doc = resp.status == 200 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	v = json_string_value(json_object_get(doc, "csrf"));
+	if (v && strlen(v) < cap) {
+		snprintf(csrf, cap, "%s", v);
+		rc = 0;
+	} else {
+		cli_error("the portal has no session for the demo (%ld; log: %s)", resp.status,
+			  st->portal.log);
+	}
+	json_decref(doc);
+	cli_http_response_free(&resp);
+	return rc;
+}
+
+/* A portal session of the citizen pin, signed in through the e-ID as in a
+ * browser: /auth/login, the e-ID's sign-in page, back to /auth/callback. */
+static int portal_citizen(const struct demo_state *st, const char *pin, char *cookie,
+			  size_t cap)
+{
+	char url[128], *next = NULL;
+	struct web_call w = { .method = "GET", .url = url, .want_header = "Location" };
+	struct cli_http_response resp;
+	int rc = -1;
+
+	snprintf(url, sizeof(url), "%s/auth/login", st->portal.url);
+	if (web(&w, &resp) != 0)
+		return -1;
+	if (resp.status != 302 || !resp.header ||
+	    strncmp(resp.header, st->id.url, strlen(st->id.url)) != 0) {
+		cli_error("the portal did not send the sign-in to the e-ID (%ld; log: %s)",
+			  resp.status, st->portal.log);
+		cli_http_response_free(&resp);
+		return -1;
+	}
+	rc = eid_sign_in(st, resp.header, pin, &next);
+	cli_http_response_free(&resp);
+	if (rc != 0)
+		return -1;
+	w.url = next;
+	w.want_header = "Set-Cookie";
+	rc = web(&w, &resp);
+	free(next);
+	if (rc != 0)
+		return -1;
+	rc = resp.status == 302 ? cookie_of(resp.header, cookie, cap) : -1;
+	if (rc != 0)
+		cli_error("the portal did not open a session for %s (%ld; log: %s)", pin,
+			  resp.status, st->portal.log);
+	cli_http_response_free(&resp);
+	return rc;
+}
+
+/* A portal session of officer o (POST /auth/officer). */
+static int portal_officer(const struct demo_state *st, const struct demo_officer *o,
+			  char *cookie, size_t cap)
+{
+	char url[128];
+	json_t *body = json_pack("{ssss}", "username", o->username, "password", DEMO_PASSWORD);
+	struct web_call w = { .method = "POST", .url = url, .json = body,
+			      .want_header = "Set-Cookie" };
+	struct cli_http_response resp;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s/auth/officer", st->portal.url);
+	rc = body ? web(&w, &resp) : -1;
+	json_decref(body);
+	if (rc != 0)
+		return -1;
+	rc = resp.status == 200 ? cookie_of(resp.header, cookie, cap) : -1;
+	if (rc != 0)
+		cli_error("the portal did not sign the officer %s in (%ld; log: %s)", o->username,
+			  resp.status, st->portal.log);
+	cli_http_response_free(&resp);
+	return rc;
+}
+
+/* The id of the citizen's demo procedure filed by an earlier up into id:
+ * 1 found, 0 none, -1 error (printed). */
+static int demo_procedure_filed(const struct demo_state *st, const char *cookie, char *id,
+				size_t cap)
+{
+	char url[128];
+	struct web_call w = { .method = "GET", .url = url, .cookie = cookie };
+	struct cli_http_response resp;
+	json_t *doc, *proc;
+	size_t i;
+	int found = -1;
+
+	snprintf(url, sizeof(url), "%s/api/procedures", st->portal.url);
+	if (web(&w, &resp) != 0)
+		return -1;
+	doc = resp.status == 200 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	if (!json_is_array(json_object_get(doc, "procedures"))) {
+		cli_error("the portal did not list the citizen's procedures (%ld; log: %s)",
+			  resp.status, st->portal.log);
+		goto out;
+	}
+	found = 0;
+	json_array_foreach(json_object_get(doc, "procedures"), i, proc) {
+		const char *pid = json_string_value(json_object_get(proc, "id"));
+
+		if (pid && strlen(pid) < cap && same_string(proc, "kind", DEMO_PROC_KIND) &&
+		    same_string(json_object_get(proc, "fields"), "reason", DEMO_PROC_REASON)) {
+			snprintf(id, cap, "%s", pid);
+			found = 1;
+			break;
+		}
+	}
+out:
+	json_decref(doc);
+	cli_http_response_free(&resp);
+	return found;
+}
+
+/* Files the demo's residence change for the signed-in citizen; its id into
+ * id. */
+static int demo_procedure_file(const struct demo_state *st, const char *cookie,
+			       const char *csrf, char *id, size_t cap)
+{
+	char url[128];
+	json_t *body = json_pack("{sss{ssssss}}", "kind", DEMO_PROC_KIND, "fields", "province",
+				 DEMO_PROC_PROVINCE, "address", DEMO_PROC_ADDRESS, "reason",
+				 DEMO_PROC_REASON);
+	struct web_call w = { .method = "POST", .url = url, .json = body, .cookie = cookie,
+			      .csrf = csrf };
+	struct cli_http_response resp;
+	json_t *doc = NULL;
+	const char *v;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s/api/procedures", st->portal.url);
+	rc = body ? web(&w, &resp) : -1;
+	json_decref(body);
+	if (rc != 0)
+		return -1;
+	doc = resp.status == 201 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	v = json_string_value(json_object_get(doc, "id"));
+	rc = v && strlen(v) < cap ? 0 : -1;
+	if (rc == 0)
+		snprintf(id, cap, "%s", v);
+	else
+		cli_error("the portal did not take the demo's procedure (%ld %.200s; log: %s)",
+			  resp.status, resp.body ? resp.body : "", st->portal.log);
+	json_decref(doc);
+	cli_http_response_free(&resp);
+	return rc;
+}
+
+/* The officer opens the procedure in the portal (GET /api/procedures/{id}):
+ * the portal reads the applicant's population record through the exchange
+ * as that officer, for that procedure. */
+static int demo_procedure_open(const struct demo_state *st, const struct demo_officer *o,
+			       const char *id)
+{
+	char url[192], cookie[WEB_VALUE_MAX];
+	struct web_call w = { .method = "GET", .url = url, .cookie = cookie };
+	struct cli_http_response resp;
+	json_t *doc;
+	int rc;
+
+	if (portal_officer(st, o, cookie, sizeof(cookie)) != 0)
+		return -1;
+	snprintf(url, sizeof(url), "%s/api/procedures/%s", st->portal.url, id);
+	if (web(&w, &resp) != 0)
+		return -1;
+	doc = resp.status == 200 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	rc = json_is_object(json_object_get(doc, "applicant_record")) ? 0 : -1;
+	if (rc != 0)
+		cli_error("the officer %s could not read the applicant of procedure %s through "
+			  "the portal (%ld; logs: %s, %s)", o->username, id, resp.status,
+			  st->portal.log, gateway_of(st, PORTAL_CLIENT)->log);
+	json_decref(doc);
+	cli_http_response_free(&resp);
+	return rc;
+}
+
+/* Leaves in the portal what the printed citizen's access list is to show
+ * beside the tax department's reads: the citizen files a change of
+ * residence (signed in through the e-ID), and an officer of the agency
+ * that handles it opens the file, which reads the citizen's record with
+ * the officer's name and the procedure (X-Road-UserId, X-Road-Issue). Once
+ * per demo directory: a later up finds the procedure filed and reads
+ * nothing. */
+static int demo_officer_read(struct demo_state *st)
+{
+	char cookie[WEB_VALUE_MAX], csrf[WEB_VALUE_MAX];
+	int rc;
+
+	if (portal_citizen(st, st->try_pin, cookie, sizeof(cookie)) != 0)
+		return -1;
+	rc = demo_procedure_filed(st, cookie, st->proc_id, sizeof(st->proc_id));
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (portal_csrf(st, cookie, csrf, sizeof(csrf)) != 0 ||
+	    demo_procedure_file(st, cookie, csrf, st->proc_id, sizeof(st->proc_id)) != 0)
+		return -1;
+	return demo_procedure_open(st, &officers[DEMO_OFFICER], st->proc_id);
 }
 
 /* ---- up / down / run -------------------------------------------------- */
@@ -1820,14 +2367,15 @@ static int start_consent(struct demo_state *st, const char *bin)
 			  now_ms());
 }
 
-/* The national e-ID: initialised the first time, sign-in accounts for the
- * first DEMO_ACCOUNTS citizens and the one the printed lines are about
- * (every account with DEMO_PASSWORD), the portal registered as its OIDC
- * client, then served. */
-static int start_id(struct demo_state *st, const char *bin)
+/* The national e-ID before it serves: initialised the first time (its
+ * signing key, which up then registers as an id provider), sign-in
+ * accounts for the first DEMO_ACCOUNTS citizens and the two the printed
+ * lines are about (every account with DEMO_PASSWORD), the portal
+ * registered as its OIDC client. */
+static int prepare_id(struct demo_state *st, const char *bin)
 {
 	struct demo_app *a = &st->id;
-	char key[PATH_MAX], pw[PATH_MAX], secret[PATH_MAX], pop_db[PATH_MAX], listen[32];
+	char key[PATH_MAX], pw[PATH_MAX], secret[PATH_MAX], pop_db[PATH_MAX];
 	char redirect[96], logout[96];
 
 	if (join(key, a->dir, "id-sign.key") || join(pw, a->dir, "demo-password") ||
@@ -1865,6 +2413,15 @@ static int start_id(struct demo_state *st, const char *bin)
 		if (run_to_end(argv, a->log, "ndx-id client add") != 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* The national e-ID, prepared, served with its URL as issuer. */
+static int start_id(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->id;
+	char listen[32];
+
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
 	{
 		char *argv[] = { (char *)bin, "serve", "--data", a->dir, "--issuer", a->url,
@@ -1930,30 +2487,71 @@ static int start_portal(struct demo_state *st, const char *bin)
 			  now_ms());
 }
 
-/* The key field of the first row of a sector's table, into out. */
-static int first_key(const struct demo_gateway *g, const char *table, const char *field,
-		     char *out, size_t cap)
+/* Whether the sector's answer to GET url/path declares exactly the people
+ * `want` (its Ndx-Data-Subjects header, docs/sectors.md "Data subjects"). */
+static int declares_only(const char *url, const char *path, const char *want)
 {
-	char path[64];
-	json_t *doc, *row;
-	const char *v;
-	int rc = -1;
+	struct cli_http_request req = { 0 };
+	struct cli_http_response resp;
+	char target[256], err[256];
+	int only;
 
-	snprintf(path, sizeof(path), "/%s?limit=1", table);
-	doc = sector_get(g->sector_url, path);
-	if (doc == NULL)
-		return -1;
-	row = json_array_get(json_object_get(doc, "items"), 0);
-	v = json_string_value(json_object_get(row, field));
-	if (v == NULL || strlen(v) >= cap)
-		cli_error("the %s sector of %s holds no %s (data in %s)", g->sector, g->m->id,
-			  table, g->sector_db);
-	else {
-		snprintf(out, cap, "%s", v);
-		rc = 0;
+	snprintf(target, sizeof(target), "%s%s", url, path);
+	req.method = "GET";
+	req.url = target;
+	req.timeout_s = 10;
+	req.want_header = "Ndx-Data-Subjects";
+	only = cli_http(&req, &resp, err, sizeof(err)) == NDX_OK && resp.status == 200 &&
+	       resp.header && strcmp(resp.header, want) == 0;
+	cli_http_response_free(&resp);
+	return only;
+}
+
+#define ENTERPRISE_PAGE 100
+#define ENTERPRISE_PAGES 10
+
+/* The enterprise the printed reads are about, and its legal representative
+ * as the printed citizen: the first enterprise whose record concerns that
+ * citizen alone (an enterprise's answer declares its legal representative
+ * and every owner who is a citizen), so that the tax department's two reads
+ * naming the citizen as Ndx-Subject are lawful and both show in that
+ * citizen's access list, and in no one else's. */
+static int pick_enterprise(struct demo_state *st, const struct demo_gateway *g)
+{
+	char path[96];
+	json_t *doc, *row;
+	size_t i;
+
+	for (int page = 0; page < ENTERPRISE_PAGES; page++) {
+		snprintf(path, sizeof(path), "/enterprises?limit=%d&offset=%d", ENTERPRISE_PAGE,
+			 page * ENTERPRISE_PAGE);
+		if (!(doc = sector_get(g->sector_url, path)))
+			return -1;
+		if (json_array_size(json_object_get(doc, "items")) == 0) {
+			json_decref(doc);
+			break;
+		}
+		json_array_foreach(json_object_get(doc, "items"), i, row) {
+			const char *code = json_string_value(json_object_get(row, "code"));
+			const char *rep = json_string_value(json_object_get(row, "legal_rep_pin"));
+
+			if (!code || !rep || strlen(code) >= sizeof(st->try_code) ||
+			    strlen(rep) >= sizeof(st->try_pin))
+				continue;
+			snprintf(path, sizeof(path), "/enterprises/%s", code);
+			if (declares_only(g->sector_url, path, rep)) {
+				snprintf(st->try_code, sizeof(st->try_code), "%s", code);
+				snprintf(st->try_pin, sizeof(st->try_pin), "%s", rep);
+				json_decref(doc);
+				return 0;
+			}
+		}
+		json_decref(doc);
 	}
-	json_decref(doc);
-	return rc;
+	cli_error("the %s sector of %s holds no enterprise about its legal representative "
+		  "alone among its first %d (data in %s)", g->sector, g->m->id,
+		  ENTERPRISE_PAGE * ENTERPRISE_PAGES, g->sector_db);
+	return -1;
 }
 
 /* The printed citizen's name and a second citizen (the first other one
@@ -2043,13 +2641,7 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		if (wait_ready(g->sector_pid, what, g->sector_url, g->sector_log,
 			       g->sector_log_from, "listening on", start) != 0)
 			return -1;
-		/* An enterprise and its legal representative: the two reads the
-		 * demo prints are both about that citizen, so both show in their
-		 * access list. */
-		if (strcmp(g->sector, "enterprise") == 0 &&
-		    (first_key(g, "enterprises", "code", st->try_code, sizeof(st->try_code)) != 0 ||
-		     first_key(g, "enterprises", "legal_rep_pin", st->try_pin,
-			       sizeof(st->try_pin)) != 0))
+		if (strcmp(g->sector, "enterprise") == 0 && pick_enterprise(st, g) != 0)
 			return -1;
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
@@ -2131,11 +2723,13 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (wait_ready(st->registry_pid, NAME_REGISTRY, st->url, p->log, log_from, "listening on",
 		       now_ms()) != 0)
 		goto fail;
-	if (start_sectors(st, sector_bin) != 0 || start_consent(st, consent_bin) != 0)
+	if (start_sectors(st, sector_bin) != 0 || start_consent(st, consent_bin) != 0 ||
+	    prepare_id(st, id_bin) != 0)
 		goto fail;
 	if (cli_api_open(&api, st->url, p->token, 1) != 0)
 		goto fail;
-	if (populate(st, &api, &st->n_services, &st->n_grants) != 0) {
+	if (populate(st, &api, &st->n_services, &st->n_grants) != 0 ||
+	    ensure_id_provider(st, &api) != 0) {
 		cli_api_close(&api);
 		goto fail;
 	}
@@ -2150,7 +2744,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
 	if (start_gateways(st, gateway_bin) != 0 || start_id(st, id_bin) != 0 ||
-	    start_portal(st, portal_bin) != 0)
+	    start_portal(st, portal_bin) != 0 || demo_officer_read(st) != 0)
 		goto fail;
 	fed = federation_doc(st);
 	if (fed == NULL) {
@@ -2210,7 +2804,8 @@ static void print_up_summary(const struct demo_state *st)
 
 static void print_try_exchange(const struct demo_state *st)
 {
-	char curl[PATH_MAX + 256], self[PATH_MAX];
+	char curl[2 * PATH_MAX + 256], self[PATH_MAX];
+	const struct demo_officer *o = &officers[DEMO_OFFICER];
 
 	try_curl(st, curl, sizeof(curl));
 	printf("Make an exchange (%s reads a citizen from %s through both gateways):\n",
@@ -2218,11 +2813,26 @@ static void print_try_exchange(const struct demo_state *st)
 	printf("  %s\n", curl);
 	try_enterprise_curl(st, curl, sizeof(curl));
 	printf("and another (%s reads the enterprise %s, whose legal representative\n"
-	       "that citizen is, from %s):\n", TRY_CLIENT, st->try_code, TRY_ENTERPRISE_SERVICE);
+	       "that citizen is, and whose record is about no one else, from %s):\n",
+	       TRY_CLIENT, st->try_code, TRY_ENTERPRISE_SERVICE);
 	printf("  %s\n", curl);
+	if (st->proc_id[0])
+		printf("The portal holds a third read of that citizen's data: the officer %s (%s)\n"
+		       "opened their change of permanent residence, procedure %s,\n"
+		       "which read their population record for that procedure.\n", o->username,
+		       o->agency, st->proc_id);
+	printf("Who read the citizen's data: sign in at %s as %s (password %s)\n"
+	       "and open \"Ai đã xem dữ liệu của tôi\" (Who viewed my data): the tax\n"
+	       "department's two reads above, once made, and the officer's, in plain words; the\n"
+	       "citizen's own views only under the \"Ai đọc\" filter. Or ask every agency's\n"
+	       "gateway as the portal does, with the citizen's ID token from the e-ID (the\n"
+	       "first line signs them in and writes it; it is valid for a few minutes, so run\n"
+	       "it again when it has expired):\n",
+	       st->portal.url, st->try_pin, DEMO_PASSWORD);
 	cli_self_path(self, sizeof(self));
+	try_id_token(st, self, curl, sizeof(curl));
+	printf("  %s\n", curl);
 	try_accesses(st, self, curl, sizeof(curl));
-	printf("then see both reads in the citizen's access list (\"who read my data\"):\n");
 	printf("  %s\n", curl);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
@@ -2369,27 +2979,252 @@ static int demo_run(const char *dir, unsigned port)
 	return rc;
 }
 
+/* ---- demo id-token ---------------------------------------------------------- */
+
+/* 32 random bytes as base64url (a PKCE verifier, a state, a nonce); NULL
+ * when there is no randomness or memory (printed). */
+static char *random_b64url(void)
+{
+	uint8_t raw[32];
+	char *s;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		cli_error("no randomness");
+		return NULL;
+	}
+	s = ndx_b64_encode(raw, sizeof(raw), 1);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (!s)
+		cli_error("out of memory");
+	return s;
+}
+
+/* The query parameter key of url, percent-decoded, into out. */
+static int url_param(const char *url, const char *key, char *out, size_t cap)
+{
+	const char *q = strchr(url, '?');
+	size_t klen = strlen(key);
+
+	while (q && *q) {
+		size_t n;
+
+		q++;
+		n = strcspn(q, "&#");
+		if (n > klen && strncmp(q, key, klen) == 0 && q[klen] == '=')
+			return ndx_pct_decode(q + klen + 1, n - klen - 1, out, cap) < 0 ? -1 : 0;
+		q += n;
+		if (*q == '#')
+			break;
+	}
+	return -1;
+}
+
+/* Signs pin in at the e-ID with the portal's OpenID Connect client
+ * (authorization code with PKCE, RFC 7636, as the portal does; secret is
+ * the client's) and returns the ID token (owned, to be wiped) in *out. */
+static int eid_id_token(const struct demo_state *st, const char *secret, const char *pin,
+			char **out)
+{
+	char *verifier = random_b64url(), *state = random_b64url(), *nonce = random_b64url();
+	char challenge_b[NDX_SHA256_LEN], redirect[128], enc_redirect[384], url[1024];
+	char code[WEB_VALUE_MAX], form[6 * WEB_VALUE_MAX], token_url[96], *next = NULL;
+	char *challenge = NULL;
+	struct web_call w = { .method = "POST", .url = token_url, .form = form };
+	struct cli_http_response resp = { 0 };
+	json_t *doc = NULL;
+	const char *tok;
+	int rc = -1;
+
+	*out = NULL;
+	if (!verifier || !state || !nonce)
+		goto out;
+	ndx_sha256(verifier, strlen(verifier), (uint8_t *)challenge_b);
+	if (!(challenge = ndx_b64_encode((uint8_t *)challenge_b, sizeof(challenge_b), 1))) {
+		cli_error("out of memory");
+		goto out;
+	}
+	snprintf(redirect, sizeof(redirect), "%s/auth/callback", st->portal.url);
+	if (ndx_pct_encode(redirect, strlen(redirect), enc_redirect, sizeof(enc_redirect)) < 0)
+		goto out;
+	snprintf(url, sizeof(url), "%s/authorize?response_type=code&client_id=%s&redirect_uri=%s"
+		 "&scope=openid&state=%s&nonce=%s&code_challenge=%s&code_challenge_method=S256",
+		 st->id.url, PORTAL_OIDC_CLIENT, enc_redirect, state, nonce, challenge);
+	if (eid_sign_in(st, url, pin, &next) != 0)
+		goto out;
+	if (url_param(next, "code", code, sizeof(code)) != 0) {
+		cli_error("the e-ID sent no code back (log: %s)", st->id.log);
+		goto out;
+	}
+	form[0] = '\0';
+	snprintf(token_url, sizeof(token_url), "%s/token", st->id.url);
+	if (form_add(form, sizeof(form), "grant_type", "authorization_code") ||
+	    form_add(form, sizeof(form), "code", code) ||
+	    form_add(form, sizeof(form), "redirect_uri", redirect) ||
+	    form_add(form, sizeof(form), "code_verifier", verifier) ||
+	    form_add(form, sizeof(form), "client_id", PORTAL_OIDC_CLIENT) ||
+	    form_add(form, sizeof(form), "client_secret", secret))
+		goto out;
+	if (web(&w, &resp) != 0)
+		goto out;
+	doc = resp.status == 200 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	tok = json_string_value(json_object_get(doc, "id_token"));
+	if (!tok) {
+		cli_error("the e-ID gave no ID token (%ld; log: %s)", resp.status, st->id.log);
+		goto out;
+	}
+	if (!(*out = strdup(tok))) {
+		cli_error("out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(form, sizeof(form));
+	if (resp.body)
+		OPENSSL_cleanse(resp.body, resp.len);
+	cli_http_response_free(&resp);
+	json_decref(doc);
+	free(verifier);
+	free(state);
+	free(nonce);
+	free(challenge);
+	free(next);
+	return rc;
+}
+
+/* The claim exp of a JWS compact token; 0 when it cannot be read. */
+static long long token_exp(const char *jws)
+{
+	const char *a = strchr(jws, '.'), *b = a ? strchr(a + 1, '.') : NULL;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	long long exp = 0;
+	json_t *doc;
+
+	if (!b || ndx_b64_decode(a + 1, (size_t)(b - a - 1), 1, &raw, &len) != NDX_OK)
+		return 0;
+	doc = json_loadb((const char *)raw, len, 0, NULL);
+	if (json_is_integer(json_object_get(doc, "exp")))
+		exp = json_integer_value(json_object_get(doc, "exp"));
+	json_decref(doc);
+	free(raw);
+	return exp;
+}
+
+/* `ndx demo id-token`: what a citizen's e-ID sign-in gives the portal, for
+ * `ndx subject accesses --id-token-file`: signs pin (default: the printed
+ * citizen) in at the running demo's e-ID and writes the ID token to out
+ * (default DIR/ID_TOKEN_FILE), readable by its owner only. */
+static int demo_id_token(const char *dir, const char *pin, const char *out)
+{
+	struct demo_state *st = calloc(1, sizeof(*st));
+	struct demo_paths *p = st ? &st->paths : NULL;
+	char secret_path[PATH_MAX], path[PATH_MAX], when[NDX_TIME_TEXT_LEN];
+	char *secret = NULL, *token = NULL;
+	const json_t *apps, *acc;
+	const char *why = NULL, *v;
+	json_t *fed = NULL;
+	size_t len = 0;
+	long long exp;
+	int rc = CLI_EXIT_FAIL;
+
+	if (!st) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if ((rc = demo_paths(dir, 0, p)) == 0)
+		rc = read_federation(p->fed, &fed);
+	if (rc != 0) {
+		if (rc > 0)
+			cli_error("no demo federation in %s; start one with: ndx demo up --dir %s",
+				  dir, dir);
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	rc = CLI_EXIT_FAIL;
+	apps = json_object_get(fed, "apps");
+	acc = json_array_get(json_object_get(json_object_get(apps, "id"), "demo_accounts"), 0);
+	if (!pin)
+		pin = json_string_value(json_object_get(acc, "pin"));
+	if (!pin || ndx_pin_parse(pin, 0, NULL, &why) != NDX_OK) {
+		cli_error("%s is not a personal identification number%s%s", pin ? pin : "(none)",
+			  why ? ": " : "", why ? why : "");
+		goto out;
+	}
+	if (json_is_true(json_object_get(fed, "stopped")) ||
+	    !(v = json_string_value(json_object_get(json_object_get(apps, "id"), "url")))) {
+		cli_error("the demo federation in %s is not running; start it with: ndx demo up "
+			  "--dir %s", p->dir, p->dir);
+		goto out;
+	}
+	snprintf(st->id.url, sizeof(st->id.url), "%s", v);
+	v = json_string_value(json_object_get(json_object_get(apps, "id"), "log"));
+	snprintf(st->id.log, sizeof(st->id.log), "%s", v ? v : "");
+	v = json_string_value(json_object_get(json_object_get(apps, "portal"), "url"));
+	snprintf(st->portal.url, sizeof(st->portal.url), "%s", v ? v : "");
+	v = json_string_value(json_object_get(json_object_get(apps, "portal"), "dir"));
+	if (!v || join(secret_path, v, "oidc-client.secret"))
+		goto out;
+	if (ndx_file_read(secret_path, 4096, &secret, &len) != NDX_OK) {
+		cli_error("cannot read the portal's client secret %s", secret_path);
+		goto out;
+	}
+	while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == ' '))
+		secret[--len] = '\0';
+	if (eid_id_token(st, secret, pin, &token) != 0)
+		goto out;
+	if (!out) {
+		if (join(path, p->dir, ID_TOKEN_FILE))
+			goto out;
+		out = path;
+	}
+	if (ndx_file_write_atomic(out, token, strlen(token), 0600, 0) != NDX_OK) {
+		cli_error("cannot write %s: %s", out, strerror(errno));
+		goto out;
+	}
+	exp = token_exp(token);
+	ndx_time_format((time_t)exp, when);
+	printf("ndx demo: signed %s in at the e-ID %s; their ID token is in %s "
+	       "(valid until %s)\n", pin, st->id.url, out, exp ? when : "?");
+	rc = CLI_EXIT_OK;
+out:
+	if (secret) {
+		OPENSSL_cleanse(secret, len);
+		free(secret);
+	}
+	if (token) {
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+	}
+	json_decref(fed);
+	free(st);
+	return rc;
+}
+
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "port-base", required_argument, NULL, 'p' },
+		{ "pin", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sub, *dir = NULL;
+	const char *sub, *dir = NULL, *pin = NULL, *out = NULL;
 	long port = 0;
 	char *end;
 	int c, rc;
 
 	if (argc < 2)
-		return cli_usage_error(demo_usage, "'ndx demo' needs a command: up, down or run");
+		return cli_usage_error(demo_usage, "'ndx demo' needs a command: up, down, run or "
+				       "id-token");
 	sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		fputs(demo_usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(sub, "up") != 0 && strcmp(sub, "down") != 0 && strcmp(sub, "run") != 0)
+	if (strcmp(sub, "up") != 0 && strcmp(sub, "down") != 0 && strcmp(sub, "run") != 0 &&
+	    strcmp(sub, "id-token") != 0)
 		return cli_usage_error(demo_usage, "unknown demo command '%s'", sub);
 	argc--;
 	argv++;
@@ -2400,8 +3235,17 @@ int cmd_demo(int argc, char **argv)
 		case 'd':
 			dir = optarg;
 			break;
+		case 'i':
+		case 'o':
+			if (strcmp(sub, "id-token") != 0)
+				return cli_bad_option(demo_usage, argv);
+			if (c == 'i')
+				pin = optarg;
+			else
+				out = optarg;
+			break;
 		case 'p':
-			if (strcmp(sub, "down") == 0)
+			if (strcmp(sub, "down") == 0 || strcmp(sub, "id-token") == 0)
 				return cli_bad_option(demo_usage, argv);
 			errno = 0;
 			port = strtol(optarg, &end, 10);
@@ -2422,6 +3266,8 @@ int cmd_demo(int argc, char **argv)
 		return cli_usage_error(demo_usage, "demo %s needs --dir DIR", sub);
 	if (strcmp(sub, "down") == 0)
 		return demo_down(dir, 0);
+	if (strcmp(sub, "id-token") == 0)
+		return demo_id_token(dir, pin, out);
 	if (strcmp(sub, "run") == 0)
 		return demo_run(dir, (unsigned)port);
 	{

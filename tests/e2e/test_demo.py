@@ -9,8 +9,14 @@ command that `up` prints work; a second `up` is refused while it runs, as is a t
 or a bad --port-base; `down` stops exactly its processes in order (portal and e-ID, then
 gateways, then sectors and the consent service, then the registry) and is idempotent; a
 re-up reuses keys, certificates and data. Processes and apps the demo may add (ndx-id,
-ndx-portal) are checked only as far as they are listed."""
+ndx-portal) are checked only as far as they are listed. Under the rules of who read my
+data: the e-ID is registered as an id provider (its key in the signed configuration), bulk
+reads are registered only where the demo's flows need them, the printed reads are about
+the printed citizen alone, the first up leaves an officer's read of that citizen in the
+portal, and the printed access-list line works with the ID token `ndx demo id-token`
+writes."""
 
+import base64
 import hashlib
 import json
 import os
@@ -176,6 +182,21 @@ def accesses_line(text):
     return lines[0]
 
 
+def id_token_line(text):
+    lines = [ln for ln in lines_with(text, " demo id-token ")]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def run_id_token_line(line):
+    """Runs the printed `ndx demo id-token ...` line: the citizen's ID token, in a file."""
+    words = shlex.split(line)
+    assert Path(words[0]).name == "ndx" and words[1:3] == ["demo", "id-token"], words
+    res = subprocess.run(words, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return res
+
+
 def curl_as_request(line):
     """Runs a `curl -s -H 'K: V' ... URL` line with requests."""
     words = shlex.split(line)
@@ -189,13 +210,22 @@ def curl_as_request(line):
     return requests.get(words[-1], headers=headers, timeout=20)
 
 
-def run_accesses_line(line):
-    """Runs the printed `ndx subject accesses ...` line with --json."""
+def run_accesses_line(line, *extra, token_line=None):
+    """Runs the printed `ndx subject accesses ...` line with --json (and extra options),
+    after the printed `ndx demo id-token` line when given."""
+    if token_line:
+        run_id_token_line(token_line)
     words = shlex.split(line)
     assert Path(words[0]).name == "ndx" and words[1:3] == ["subject", "accesses"], words
-    res = subprocess.run(words + ["--json"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(words + ["--json", *extra], capture_output=True, text=True,
+                         timeout=60)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
+
+
+def officer_reads(doc):
+    """The access-list entries of officers' reads through the portal."""
+    return [e for e in doc["accesses"] if e.get("user_id")]
 
 
 def seeded(fed, sector, sql, *args):
@@ -382,11 +412,48 @@ def test_registry_holds_the_federation(up):
                         timeout=5).json()["key_id"] == consents[CONSENT]["sign_key_id"]
 
 
+BULK = {"VN/GOV/BCA/population/households": ["public-service"],
+        "VN/GOV/BTC/enterprise/enterprises": ["public-service"]}
+
+
+def test_bulk_purposes_and_the_id_provider_are_in_the_signed_conf(up):
+    """Bulk reads only where a demo flow needs them (the portal shows a citizen their
+    household, and searches enterprise names for the household-business procedure); the
+    e-ID's issuer and signing key in the registry and in the signed configuration."""
+    fed = up.fed
+    by_id = {s["id"]: s for s in up.api("/api/services")["services"]}
+    for sid, s in by_id.items():
+        assert (s.get("bulk_purposes") or []) == BULK.get(sid, []), (sid, s)
+    conf = json.loads((Path(fed["conf_dir"]) / "conf.json").read_text())
+    conf = conf.get("conf", conf)
+    for s in conf["services"]:
+        assert (s.get("bulk_purposes") or []) == BULK.get(s["id"], []), s
+    assert fed["services"] == [
+        {**s, "bulk_purposes": BULK.get(s["id"], [])} for s in fed["services"]]
+
+    eid = fed["apps"]["id"]
+    jwk, = requests.get(eid["url"] + "/jwks.json", timeout=5).json()["keys"]
+    raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+    want = {"issuer": eid["url"], "sign_key": base64.b64encode(raw).decode(),
+            "sign_key_id": jwk["kid"]}
+    assert hashlib.sha256(raw).hexdigest() == jwk["kid"]
+    registered = up.api("/api/id-providers")["id_providers"]
+    assert [{k: p[k] for k in want} for p in registered] == [want], registered
+    assert conf["id_providers"] == [want], conf["id_providers"]
+    # What GET /conf serves now (a gateway's source) says the same.
+    live = requests.get(up.url + "/conf", timeout=5).json()
+    live = live.get("conf", live)
+    assert live["id_providers"] == [want]
+    assert {s["id"]: s.get("bulk_purposes") or [] for s in live["services"]
+            if s.get("bulk_purposes")} == BULK
+
+
 def test_printed_exchanges_work(up):
     fed, gws, out = up.fed, up.gws, up.out
     line, ent_line, acc_line = curl_line(out), enterprise_line(out), accesses_line(out)
-    assert (fed["try_exchange"], fed["try_enterprise"], fed["try_accesses"]) == (
-        line, ent_line, acc_line)
+    tok_line = id_token_line(out)
+    assert (fed["try_exchange"], fed["try_enterprise"], fed["try_accesses"],
+            fed["try_id_token"]) == (line, ent_line, acc_line, tok_line)
     m = re.search(r"/r1/VN/GOV/BCA/population/citizens/(\d{12})$", line)
     assert m, line
     pin = m.group(1)
@@ -408,6 +475,7 @@ def test_printed_exchanges_work(up):
     assert sig["key_id"] == bca_key == gws["VN/GOV/BCA"]["sign_key_id"]
     got = resp.json()
     assert got["pin"] == pin and (got["full_name"], got["birth_date"]) == row[0], got
+    assert resp.headers["Ndx-Data-Subjects"] == pin
     ids = {resp.headers["X-Road-Id"]}
 
     # The enterprise whose legal representative that citizen is, from BTC's registry.
@@ -417,26 +485,85 @@ def test_printed_exchanges_work(up):
     row = seeded(fed, "enterprise", "SELECT name, legal_rep_pin FROM enterprises WHERE code = ?",
                  code)
     assert row and row[0][1] == pin, (code, row)
+    # About that citizen alone: every owner of it is that citizen too (or there is none),
+    # so the read is lawful under Ndx-Subject without a bulk registration.
+    assert {o for (o,) in seeded(fed, "enterprise", "SELECT owner_pin FROM owners WHERE "
+                                 "enterprise_code = ?", code)} <= {pin}
     resp = curl_as_request(ent_line)
     assert resp.status_code == 200, resp.text
     assert resp.json()["code"] == code and resp.json()["name"] == row[0][0], resp.text
     assert resp.json()["legal_rep_pin"] == pin
+    assert resp.headers["Ndx-Data-Subjects"] == pin
     sig = json.loads(resp.headers["Ndx-Response-Signature"])
     assert sig["key_id"] == gws["VN/GOV/BTC"]["sign_key_id"]
     ids.add(resp.headers["X-Road-Id"])
 
-    # The access-list line shows both reads (and nothing else: nothing else read it).
+    # The access-list line, with the ID token the id-token line writes: both reads, and
+    # the officer's read of the citizen's record the first up left in the portal (and
+    # nothing else: nothing else read it).
+    token_file = Path(fed["dir"]) / "citizen.id-token"
     assert acc_line.endswith(f"subject accesses {pin} --gateway "
-                             f"{gws['VN/GOV/VPCP']['consumer_url']} --client {PORTAL}"), acc_line
+                             f"{gws['VN/GOV/VPCP']['consumer_url']} --client {PORTAL} "
+                             f"--id-token-file {token_file}"), acc_line
+    assert tok_line.endswith(f" demo id-token --dir {fed['dir']}"), tok_line
+    res = run_id_token_line(tok_line)
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))
+    assert claims["sub"] == pin and claims["iss"] == fed["apps"]["id"]["url"], claims
+    assert str(token_file) in res.stdout and token not in res.stdout + res.stderr
     doc = run_accesses_line(acc_line)
-    assert doc["subject"] == pin and doc["unavailable"] == []
-    assert {e["message_id"] for e in doc["accesses"]} == ids, doc
-    assert {(e["provider"], e["client"], e["service"], e["purpose"], e["status"])
-            for e in doc["accesses"]} == {
+    assert doc["subject"] == pin and doc["unavailable"] == [] and doc["truncated"] == []
+    proc = fed["apps"]["portal"]["demo_procedure"]
+    assert proc["subject"] == pin and proc["kind"] == "residence-change"
+    officer, = officer_reads(doc)
+    assert {k: officer[k] for k in ("provider", "client", "service", "purpose", "status",
+                                    "outcome", "own", "user_id", "issue")} == {
+        "provider": "VN/GOV/BCA", "client": PORTAL, "service": "VN/GOV/BCA/population/citizens",
+        "purpose": "public-service", "status": 200, "outcome": "returned", "own": False,
+        "user_id": "VN/GOV/BCA/canbo.bca", "issue": f"residence-change/{proc['id']}"}, officer
+    assert {e["message_id"] for e in doc["accesses"]} == ids | {officer["message_id"]}, doc
+    assert {(e["provider"], e["client"], e["service"], e["purpose"], e["status"],
+             e["outcome"], e["own"], e["user_id"])
+            for e in doc["accesses"] if e is not officer} == {
         ("VN/GOV/BCA", "VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens",
-         "tax-administration", 200),
+         "tax-administration", 200, "returned", False, ""),
         ("VN/GOV/BTC", "VN/GOV/TCT/tax", "VN/GOV/BTC/enterprise/enterprises",
-         "tax-administration", 200)}
+         "tax-administration", 200, "returned", False, "")}
+
+    # The filters reach the providers' gateways.
+    def ids_with(*extra):
+        return {e["message_id"] for e in run_accesses_line(acc_line, *extra)["accesses"]}
+    assert ids_with("--agency", "VN/GOV/TCT") == ids
+    assert ids_with("--agency", "VN/GOV/TCT/tax", "--purpose", "tax-administration") == ids
+    assert ids_with("--purpose", "public-service") == {officer["message_id"]}
+    assert ids_with("--own", "only") == set()
+    assert ids_with("--own", "exclude", "--limit", "1000") == ids | {officer["message_id"]}
+    assert ids_with("--since", "2999-01-01T00:00:00Z") == set()
+    assert ids_with("--until", "2000-01-01T00:00:00Z") == set()
+    # The table says who read, the officer and the procedure included; never the token.
+    words = shlex.split(acc_line)
+    res = subprocess.run(words, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert f"3 exchange(s) about {pin}" in res.stdout, res.stdout
+    assert (f"{PORTAL} officer VN/GOV/BCA/canbo.bca for residence-change/{proc['id']}"
+            in res.stdout), res.stdout
+    assert "returned" in res.stdout and token not in res.stdout + res.stderr
+    # Without the citizen's token there is nothing to ask with; with another citizen's,
+    # every provider refuses.
+    res = subprocess.run(words[:-2], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "--id-token-file" in res.stderr, res.stderr
+    other = fed["apps"]["id"]["demo_accounts"][1]["pin"]
+    other_file = Path(fed["dir"]) / "other.id-token"
+    res = subprocess.run(shlex.split(tok_line) + ["--pin", other, "--out", str(other_file)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and other_file.is_file(), res.stderr
+    res = subprocess.run(words[:-1] + [str(other_file), "--json"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 1, res.stderr
+    refused = json.loads(res.stdout)
+    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(SECTORS)
+    assert all("SubjectTokenInvalid" in u["error"] for u in refused["unavailable"]), refused
 
     # getOpenAPI answers with the document ndx-sector describes its API with.
     want = json.loads(subprocess.run([str(up.build_dir / "src" / "sector" / "ndx-sector"),
@@ -449,19 +576,29 @@ def test_printed_exchanges_work(up):
     assert resp.status_code == 200, resp.text
     assert resp.json() == want and "/citizens/{id}" in resp.json()["paths"]
 
-    # Every sector answers through its gateway (the portal may read all of them).
+    # Every sector answers through its gateway (the portal may read all of them), but a
+    # list that holds people other than the subject named only where the service is
+    # registered for bulk reads with the purpose.
     for member, (name, _, tables) in SECTORS.items():
         for sid, table in tables.items():
             resp = requests.get(f"{gws['VN/GOV/VPCP']['consumer_url']}/r1/{member}/{sid}"
                                 f"?limit=1", headers={"X-Road-Client": PORTAL,
                                                       "Ndx-Purpose": "public-service",
                                                       "Ndx-Subject": pin}, timeout=20)
+            declared = {p for p in resp.headers.get("Ndx-Data-Subjects", "").split(",") if p}
             if sid == "insurance/contributions":  # needs the citizen's consent
                 assert resp.status_code == 403, resp.text
                 assert resp.json()["type"] == "Client.ConsentMissing"
-            else:
+            elif f"{member}/{sid}" in BULK:
                 assert resp.status_code == 200, (sid, resp.text)
                 assert len(resp.json()["items"]) == 1, (sid, resp.text)
+            elif resp.status_code == 200:
+                assert declared <= {pin}, (sid, declared)
+                assert len(resp.json()["items"]) == 1, (sid, resp.text)
+            else:
+                assert resp.status_code == 403, (sid, resp.text)
+                assert resp.json()["type"] == "Client.SubjectMismatch", (sid, resp.text)
+                assert "items" not in resp.text
 
     # Refused: BTP's civil-status system has no grant on BCA's citizens; TCT's grant
     # allows GET only.
@@ -525,7 +662,9 @@ def test_down_stops_in_order_and_up_reuses_everything(up):
     seed_log = d / "logs" / "sector-seed.log"
     seed_summary = seed_log.read_text()
     consent_token = Path(first["apps"]["consent"]["admin_token_file"]).read_text()
-    listed = {e["message_id"] for e in run_accesses_line(first["try_accesses"])["accesses"]}
+    listed = {e["message_id"] for e in run_accesses_line(
+        first["try_accesses"], token_line=first["try_id_token"])["accesses"]}
+    n_id_providers = len(up.api("/api/id-providers")["id_providers"])
 
     # down: every process, in groups (portal and e-ID, gateways, sectors and the consent
     # service, the registry), each group gone before the next one is asked to stop.
@@ -568,8 +707,12 @@ def test_down_stops_in_order_and_up_reuses_everything(up):
     assert len(up.api("/api/consent-services")["consent_services"]) == 1
     assert Path(second["apps"]["consent"]["admin_token_file"]).read_text() == consent_token
     assert seed_log.read_text() == seed_summary
-    for key in ("try_exchange", "try_enterprise", "try_accesses"):
+    for key in ("try_exchange", "try_enterprise", "try_accesses", "try_id_token"):
         assert second[key] == first[key], key
+    # The e-ID is registered once, the officer's read is not made again.
+    assert len(up.api("/api/id-providers")["id_providers"]) == n_id_providers == 1
+    assert second["apps"]["portal"]["demo_procedure"] == first["apps"]["portal"][
+        "demo_procedure"]
     resp = curl_as_request(curl_line(res.stdout))
     assert resp.status_code == 200, resp.text
     assert resp.json()["full_name"] and "Ndx-Response-Signature" in resp.headers
@@ -579,7 +722,7 @@ def test_down_stops_in_order_and_up_reuses_everything(up):
     new.add(resp.headers["X-Road-Id"])
     # The message logs were kept: the exchanges of before the restart are still listed,
     # beside the new ones.
-    doc = run_accesses_line(accesses_line(res.stdout))
+    doc = run_accesses_line(accesses_line(res.stdout), token_line=id_token_line(res.stdout))
     assert {e["message_id"] for e in doc["accesses"]} == listed | new, doc
     assert len(listed) >= 2
     ok(run_ndx(up.build_dir, "demo", "down", "--dir", d))
@@ -621,13 +764,19 @@ def test_demo_bad_arguments(build_dir, tmp_path):
     res = run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", 65535 - PORT_SPAN + 2)
     assert res.returncode == 1 and f"at most {65535 - PORT_SPAN + 1}" in res.stderr, res.stderr
     assert not (d / "federation.json").exists()
-    for args in (["up"], ["down"], ["run"], ["up", "--dir", d, "extra"],
+    for args in (["up"], ["down"], ["run"], ["id-token"], ["up", "--dir", d, "extra"],
                  ["down", "--dir", d, "--port-base", "5000"], ["sideways", "--dir", d],
-                 ["up", "--dir", d, "--bogus"], []):
+                 ["up", "--dir", d, "--bogus"], ["up", "--dir", d, "--pin", CITIZEN],
+                 ["id-token", "--dir", d, "--port-base", "5000"],
+                 ["down", "--dir", d, "--out", "x"], []):
         res = run_ndx(build_dir, "demo", *args)
         assert res.returncode == 2 and "usage: ndx demo" in res.stderr, (args, res.stderr)
+    # id-token needs a running demo.
+    res = run_ndx(build_dir, "demo", "id-token", "--dir", d)
+    assert res.returncode == 1 and "no demo federation" in res.stderr, res.stderr
     res = ok(run_ndx(build_dir, "demo", "--help"))
     assert res.stdout.startswith("usage: ndx demo up")
+    assert "id-token" in res.stdout and "id provider" in res.stdout
     for word in ("PORT+40", "ndx-consent", "access list", "BHXH", "CSGT", "BNNMT"):
         assert word in res.stdout, word
 
@@ -653,7 +802,8 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
         assert resp.json()["pin"] == fed["try_exchange"].rsplit("/", 1)[1]
         resp = curl_as_request(fed["try_enterprise"])
         assert resp.status_code == 200, resp.text
-        assert len(run_accesses_line(fed["try_accesses"])["accesses"]) == 2
+        doc = run_accesses_line(fed["try_accesses"], token_line=fed["try_id_token"])
+        assert len(doc["accesses"]) == 3 and len(officer_reads(doc)) == 1, doc
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -666,6 +816,7 @@ def test_demo_run_stops_on_sigterm(build_dir, demo):
     assert curl_line(out) == fed["try_exchange"]
     assert enterprise_line(out) == fed["try_enterprise"]
     assert accesses_line(out) == fed["try_accesses"]
+    assert id_token_line(out) == fed["try_id_token"]
     for g in fed["gateways"]:
         assert g["consumer_url"] in out
     for name, count in PROCS.items():
