@@ -120,10 +120,10 @@ static const char demo_usage[] =
 	"         registry with ndx-sector; start the consent service VN/GOV/VPCP/consent\n"
 	"         (ndx-consent); create the members, subsystems, services (OpenAPI\n"
 	"         documents included; bulk reads only where a demo flow needs them:\n"
-	"         households and enterprises for public-service), grants, the consent\n"
-	"         service and the e-ID as id provider (its issuer URL and signing key,\n"
-	"         for the gateways to check citizens' ID tokens) through the\n"
-	"         registry's API; give every agency a gateway (signing key, TLS\n"
+	"         households, enterprises and taxpayers for public-service), grants,\n"
+	"         the consent service and the e-ID as id provider (its issuer URL and\n"
+	"         signing key, for the gateways to check citizens' ID tokens) through\n"
+	"         the registry's API; give every agency a gateway (signing key, TLS\n"
 	"         certificate from the registry's CA, DIR/gateways/CODE/gateway.json)\n"
 	"         and start it, each provider also serving its built-in access list\n"
 	"         ('who read my data') to the portal; start the national e-ID ndx-id\n"
@@ -226,8 +226,12 @@ static const struct demo_member members[] = {
 		TRANSPARENCY } },
 	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
+			/* The household-business procedure reads and writes the new
+			 * enterprise's taxpayer record, nobody's personal data, so
+			 * naming no subject. */
 			{ "taxpayers", "Tra cứu người nộp thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "taxpayers", { NULL } },
+			  { "public-service", "tax-administration" }, 0, "taxpayers",
+			  { "public-service" } },
 			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
 			  { "public-service", "tax-administration" }, 0, "obligations", { NULL } } } },
 		TRANSPARENCY } },

@@ -413,13 +413,15 @@ def test_registry_holds_the_federation(up):
 
 
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
-        "VN/GOV/BTC/enterprise/enterprises": ["public-service"]}
+        "VN/GOV/BTC/enterprise/enterprises": ["public-service"],
+        "VN/GOV/TCT/tax/taxpayers": ["public-service"]}
 
 
 def test_bulk_purposes_and_the_id_provider_are_in_the_signed_conf(up):
     """Bulk reads only where a demo flow needs them (the portal shows a citizen their
-    household, and searches enterprise names for the household-business procedure); the
-    e-ID's issuer and signing key in the registry and in the signed configuration."""
+    household, searches enterprise names and reads and writes the new enterprise's
+    taxpayer record, naming no one, for the household-business procedure); the e-ID's
+    issuer and signing key in the registry and in the signed configuration."""
     fed = up.fed
     by_id = {s["id"]: s for s in up.api("/api/services")["services"]}
     for sid, s in by_id.items():
