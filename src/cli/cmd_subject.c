@@ -34,7 +34,7 @@
 #define QUERY_MAX 1024
 
 static const char USAGE[] =
-	"usage: ndx subject accesses PIN --gateway URL --client ID --id-token-file FILE\n"
+	"usage: ndx subject accesses PIN --gateway URL --client ID [--id-token-file FILE]\n"
 	"                            [--own include|exclude|only] [--agency ID] [--purpose P]\n"
 	"                            [--since TIME] [--until TIME] [--limit N] [--json]\n"
 	"Lists the exchanges about the citizen PIN that the agencies' gateways served:\n"
@@ -45,8 +45,8 @@ static const char USAGE[] =
 	"'transparency' and the citizen's ID token (ID must be granted those services:\n"
 	"in the demo, the portal's VN/GOV/VPCP/portal). A provider's gateway answers only\n"
 	"with a valid ID token of that citizen from an e-ID of the global configuration\n"
-	"(in the demo, `ndx demo id-token` writes one). The asking is itself logged by\n"
-	"every gateway.\n"
+	"(in the demo, `ndx demo id-token` writes one); without one, each refuses and\n"
+	"the refusal is reported. The asking is itself logged by every gateway.\n"
 	"  --gateway URL        a consumer gateway (default $NDX_GATEWAY)\n"
 	"  --client ID          the calling subsystem (default $NDX_CLIENT)\n"
 	"  --id-token-file FILE the citizen's OpenID Connect ID token, sent as\n"
@@ -196,19 +196,35 @@ static const char *field(const json_t *e, const char *key)
 	return s ? s : "";
 }
 
-/* Who read: the client, "(you)" for the citizen's own reads, and for an
- * officer's read through a portal the officer and the procedure. */
-static void print_reader(const json_t *e)
+/* What a row's status does not say, on a line of its own under it: the
+ * citizen's own read, the officer and the procedure of an officer's read
+ * through a portal, an answer that held none of the citizen's data. */
+static void print_details(const json_t *e)
 {
 	const char *user = field(e, "user_id"), *issue = field(e, "issue");
+	const char *outcome = field(e, "outcome");
+	int own = json_is_true(json_object_get(e, "own"));
+	int no_data = strcmp(outcome, "no_data") == 0;
+	const char *sep = "";
 
-	printf("%s", field(e, "client"));
-	if (json_is_true(json_object_get(e, "own")))
-		printf(" (you)");
-	if (user[0])
-		printf(" officer %s", user);
-	if (issue[0])
-		printf(" for %s", issue);
+	if (!own && !user[0] && !issue[0] && !no_data)
+		return;
+	printf("%-20s  ", "");
+	if (own) {
+		printf("your own read (with your ID token)");
+		sep = "; ";
+	}
+	if (user[0]) {
+		printf("%sofficer %s", sep, user);
+		sep = ", ";
+	}
+	if (issue[0]) {
+		printf("%sfor %s", sep, issue);
+		sep = "; ";
+	}
+	if (no_data)
+		printf("%sno data of yours returned", sep);
+	putchar('\n');
 }
 
 static void print_unavailable(const struct accesses_query *q)
@@ -221,6 +237,8 @@ static void print_unavailable(const struct accesses_query *q)
 			field(e, "error"));
 }
 
+/* One row an exchange (its status last), and under it what the row does
+ * not say. */
 static void print_table(const struct accesses_query *q)
 {
 	const json_t *e;
@@ -228,14 +246,13 @@ static void print_table(const struct accesses_query *q)
 
 	printf("%zu exchange(s) about %s\n", json_array_size(q->accesses), q->pin);
 	if (json_array_size(q->accesses))
-		printf("%-20s  %-36s  %-18s  %-8s  %-6s  %s\n", "time", "service", "purpose",
-		       "outcome", "status", "by");
+		printf("%-20s  %-22s  %-36s  %-18s  %s\n", "time", "client", "service", "purpose",
+		       "status");
 	json_array_foreach(q->accesses, i, e) {
-		printf("%-20s  %-36s  %-18s  %-8s  %-6lld  ", field(e, "time"), field(e, "service"),
-		       field(e, "purpose"), field(e, "outcome"),
+		printf("%-20s  %-22s  %-36s  %-18s  %lld\n", field(e, "time"), field(e, "client"),
+		       field(e, "service"), field(e, "purpose"),
 		       (long long)json_integer_value(json_object_get(e, "status")));
-		print_reader(e);
-		putchar('\n');
+		print_details(e);
 	}
 	json_array_foreach(q->truncated, i, e)
 		printf("(%s holds more: only its newest are listed; narrow the period or raise "
@@ -394,13 +411,11 @@ static int accesses(int argc, char **argv)
 	if (!q.client || ndx_id_parse(q.client, strlen(q.client), NDX_ID_SUBSYSTEM, &cid, &why))
 		return cli_usage_error(USAGE, "--client (or NDX_CLIENT) must be a subsystem id%s%s",
 				       why ? ": " : "", why ? why : "");
-	if (!f.token_file || !f.token_file[0])
-		return cli_usage_error(USAGE, "--id-token-file (or NDX_ID_TOKEN_FILE) is required: "
-				       "the gateways list a citizen's accesses only to that "
-				       "citizen");
 	if ((rc = build_query(&q, &f)) != CLI_EXIT_OK)
 		return rc;
-	if (read_token(f.token_file, &q.token, &why) != 0)
+	/* Without a token the question is still asked: each provider's
+	 * refusal (Client.SubjectTokenMissing) is reported as such. */
+	if (f.token_file && f.token_file[0] && read_token(f.token_file, &q.token, &why) != 0)
 		return cli_usage_error(USAGE, "--id-token-file %s %s", f.token_file, why);
 	rc = CLI_EXIT_FAIL;
 	snprintf(gw, sizeof gw, "%s", q.gateway);

@@ -547,14 +547,20 @@ def test_printed_exchanges_work(up):
     words = shlex.split(acc_line)
     res = subprocess.run(words, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert f"3 exchange(s) about {pin}" in res.stdout, res.stdout
-    assert (f"{PORTAL} officer VN/GOV/BCA/canbo.bca for residence-change/{proc['id']}"
-            in res.stdout), res.stdout
-    assert "returned" in res.stdout and token not in res.stdout + res.stderr
-    # Without the citizen's token there is nothing to ask with; with another citizen's,
-    # every provider refuses.
-    res = subprocess.run(words[:-2], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 2 and "--id-token-file" in res.stderr, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"3 exchange(s) about {pin}", res.stdout
+    assert lines[1].split() == ["time", "client", "service", "purpose", "status"]
+    officer_row = [i for i, ln in enumerate(lines) if ln.split()[1:2] == [PORTAL]]
+    assert len(officer_row) == 1, res.stdout
+    assert lines[officer_row[0] + 1].split() == [
+        "officer", "VN/GOV/BCA/canbo.bca,", "for", f"residence-change/{proc['id']}"], res.stdout
+    assert len(lines) == 6 and token not in res.stdout + res.stderr
+    # Without the citizen's token, or with another citizen's, every provider refuses.
+    res = subprocess.run(words[:-2] + ["--json"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1, res.stderr
+    refused = json.loads(res.stdout)
+    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(SECTORS)
+    assert all("SubjectTokenMissing" in u["error"] for u in refused["unavailable"]), refused
     other = fed["apps"]["id"]["demo_accounts"][1]["pin"]
     other_file = Path(fed["dir"]) / "other.id-token"
     res = subprocess.run(shlex.split(tok_line) + ["--pin", other, "--out", str(other_file)],
