@@ -1,7 +1,11 @@
 // The portal's JSON API (docs/portal.md, "API") seen from the browser: one
 // fetch wrapper that sends the session's CSRF token on every POST, turns the
 // portal's error bodies into ApiError, and retries once when the token was
-// stale (the session may have been renewed in another tab).
+// stale (the session may have been renewed in another tab). A "reauth"
+// answer (the citizen's e-ID sign-in has ended, docs/portal.md) sends the
+// browser through the e-ID again and back to the same page: while the e-ID's
+// single sign-on lasts that takes no password. If the portal asks again
+// within a minute of such a round trip, the page says so instead of looping.
 
 import { t, has } from './i18n.mjs';
 
@@ -31,6 +35,27 @@ const STATUS_CODES = {
   400: 'invalid', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found',
   409: 'conflict', 422: 'validation', 502: 'exchange',
 };
+
+const REAUTH_KEY = 'ndx-reauth-at';
+const REAUTH_QUIET_MS = 60_000;
+
+// The sign-in URL that comes back to the page the citizen is on.
+export function signInAgainUrl() {
+  return `/auth/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
+
+function reauthenticate(err) {
+  let last = 0;
+  try {
+    last = Number(sessionStorage.getItem(REAUTH_KEY)) || 0;
+    if (Date.now() - last > REAUTH_QUIET_MS) sessionStorage.setItem(REAUTH_KEY, String(Date.now()));
+  } catch {
+    last = Date.now(); // no storage: never redirect automatically, ask
+  }
+  if (Date.now() - last <= REAUTH_QUIET_MS) throw err;
+  location.assign(signInAgainUrl());
+  return new Promise(() => {}); // the page is going away
+}
 
 let csrf = null;
 let sessionCache = null;
@@ -63,8 +88,10 @@ async function raw(method, path, body) {
   if (!res.ok) {
     const code = (data && typeof data.error === 'string' && data.error) ||
       STATUS_CODES[res.status] || (res.status >= 500 ? 'server' : 'unknown');
-    throw new ApiError(res.status, code, data && typeof data.message === 'string' ? data.message : '',
+    const err = new ApiError(res.status, code, data && typeof data.message === 'string' ? data.message : '',
       data && data.fields);
+    if (code === 'reauth') return reauthenticate(err);
+    throw err;
   }
   return data ?? {};
 }

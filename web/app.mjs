@@ -243,7 +243,13 @@ async function render({ focus = false } = {}) {
       const mod = await import(`./pages/${m.route.page}.mjs`);
       out = await mod.render(ctx);
     } catch (e) {
-      if (e instanceof api.ApiError && e.status === 401) {
+      if (e instanceof api.ApiError && e.code === 'reauth') {
+        out = {
+          title: t('reauth.title'),
+          nodes: [g.heading(t('reauth.title')), g.p(t('reauth.body')),
+            g.linkButton(api.signInAgainUrl(), t('reauth.button'))],
+        };
+      } else if (e instanceof api.ApiError && e.status === 401) {
         api.forgetSession();
         const fresh = await api.session().catch(() => ({ authenticated: false }));
         if (seq !== renderSeq) return;

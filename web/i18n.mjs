@@ -220,23 +220,63 @@ const vi = {
 
   // accesses
   'acc.title': 'Ai đã xem dữ liệu của tôi',
-  'acc.lead': 'Mỗi lần một cơ quan đọc dữ liệu cá nhân của bạn qua hệ thống trao đổi dữ liệu, cơ quan cung cấp dữ liệu ghi lại: ai đọc, khi nào, qua dịch vụ nào và vì mục đích gì.',
-  'acc.caption': 'Các lần truy cập dữ liệu của bạn, mới nhất trước',
+  'acc.lead': 'Mỗi lần một cơ quan đọc dữ liệu cá nhân của bạn qua hệ thống trao đổi dữ liệu, nơi giữ dữ liệu ghi lại: ai đọc, khi nào, dữ liệu gì và vì mục đích gì. Danh sách mở ra với các lần cơ quan khác đọc; những lần chính bạn xem nằm trong bộ lọc "Ai đọc".',
+  'acc.caption': 'Các lần đọc dữ liệu của bạn, mới nhất trước',
   'acc.time': 'Thời điểm',
-  'acc.client': 'Cơ quan',
-  'acc.service': 'Dịch vụ',
+  'acc.client': 'Ai đọc',
+  'acc.service': 'Dữ liệu',
   'acc.purpose': 'Mục đích',
   'acc.status': 'Kết quả',
-  'acc.empty': 'Chưa có lần truy cập nào được ghi nhận.',
+  'acc.empty': 'Không có lần đọc nào khớp với bộ lọc.',
+  'acc.count': 'Có {total} lần đọc. Trang {page} trên {pages}.',
+  'acc.count.one': 'Có {total} lần đọc.',
+  'acc.truncated': 'Chỉ hiển thị 1.000 lần đọc gần nhất; hãy thu hẹp khoảng thời gian để xem các lần cũ hơn.',
   'acc.unavailable': 'Một số cơ quan chưa trả lời',
-  'acc.unavailable.lead': 'Không lấy được nhật ký truy cập từ các nơi sau; danh sách trên có thể chưa đầy đủ:',
-  'acc.status.ok': 'Đã cung cấp',
-  'acc.status.allowed': 'Đã cung cấp',
-  'acc.status.success': 'Đã cung cấp',
-  'acc.status.refused': 'Bị từ chối',
-  'acc.status.denied': 'Bị từ chối',
-  'acc.status.error': 'Lỗi',
-  'acc.status.not_found': 'Không có dữ liệu',
+  'acc.unavailable.lead': 'Không lấy được nhật ký truy cập từ các nơi sau; danh sách có thể chưa đầy đủ:',
+  'acc.reason.unreachable': 'hiện không liên lạc được',
+  'acc.reason.sign_in_refused': 'không chấp nhận phiên đăng nhập của bạn; hãy đăng nhập lại',
+  'acc.reason.refused': 'từ chối cung cấp nhật ký',
+  'acc.reason.unexpected': 'trả lời không đúng định dạng',
+  'acc.unknown_agency': 'Một cơ quan chưa rõ tên',
+  'acc.unknown_service': 'Dữ liệu chưa rõ tên',
+  'acc.held_by': 'Nơi giữ dữ liệu: {name}',
+  'acc.own_row': 'Chính bạn, qua {agency}',
+  'acc.officer': 'Cán bộ {agency} ({user}), xử lý thủ tục {procedure}',
+  'acc.officer.issue': 'Cán bộ {agency} ({user}), xử lý hồ sơ {issue}',
+  'acc.officer.none': 'Cán bộ {agency} ({user})',
+  'acc.via': 'qua {agency}',
+  'acc.outcome.returned': 'Đã cung cấp dữ liệu',
+  'acc.outcome.refused': 'Bị từ chối',
+  'acc.outcome.no_data': 'Không có dữ liệu',
+  'acc.filter.title': 'Lọc danh sách',
+  'acc.filter.own': 'Ai đọc',
+  'acc.filter.own.exclude': 'Cơ quan khác',
+  'acc.filter.own.only': 'Chính tôi',
+  'acc.filter.own.include': 'Tất cả',
+  'acc.filter.agency': 'Cơ quan đọc',
+  'acc.filter.agency.any': 'Tất cả cơ quan',
+  'acc.filter.purpose': 'Mục đích',
+  'acc.filter.purpose.any': 'Tất cả mục đích',
+  'acc.filter.from': 'Từ ngày',
+  'acc.filter.to': 'Đến ngày',
+  'acc.filter.date.hint': 'Ví dụ: 01/12/2026',
+  'acc.filter.apply': 'Lọc',
+  'acc.filter.clear': 'Bỏ lọc',
+  'acc.err.date': 'Nhập ngày theo dạng ngày/tháng/năm, ví dụ 01/12/2026',
+  'acc.err.to_before_from': '"Đến ngày" phải cùng hoặc sau "Từ ngày"',
+  'acc.err.filter': 'Bộ lọc chưa hợp lệ',
+  'acc.pages': 'Các trang kết quả',
+  'acc.prev': 'Trang trước',
+  'acc.next': 'Trang sau',
+  'acc.page': 'Trang {n}',
+  'purpose.investigation': 'Điều tra',
+  'reauth.title': 'Cần đăng nhập lại',
+  'reauth.body': 'Phiên xác thực định danh điện tử của bạn đã hết hạn. Đăng nhập lại để tiếp tục; nếu bạn vừa dùng định danh điện tử, bạn không cần nhập lại mật khẩu.',
+  'reauth.button': 'Đăng nhập lại',
+  'api.reauth': 'Phiên xác thực định danh điện tử đã hết hạn. Vui lòng đăng nhập lại.',
+  'off.applicant': 'Thông tin người nộp hồ sơ',
+  'off.applicant.hint': 'Đọc từ Cơ sở dữ liệu quốc gia về dân cư khi bạn mở hồ sơ; người dân sẽ thấy lần đọc này mang tên bạn và thủ tục này.',
+  'off.applicant.unavailable': 'Hiện chưa đọc được thông tin công dân của người nộp hồ sơ.',
   'purpose.public-service': 'Giải quyết thủ tục hành chính',
   'purpose.transparency': 'Minh bạch (xem nhật ký truy cập)',
   'purpose.law-enforcement': 'Thực thi pháp luật',
@@ -528,23 +568,63 @@ const en = {
   'err.conflict.business_name': 'This business name is already registered. Choose another name.',
 
   'acc.title': 'Who viewed my data',
-  'acc.lead': 'Each time an agency reads your personal data through the data exchange, the agency that holds it records who read it, when, through which service and why.',
+  'acc.lead': 'Each time an agency reads your personal data through the data exchange, the agency that holds it records who read it, when, which data and why. The list opens on reads by others; your own views are under the "Who read it" filter.',
   'acc.caption': 'Reads of your data, newest first',
   'acc.time': 'When',
-  'acc.client': 'Agency',
-  'acc.service': 'Service',
+  'acc.client': 'Who read it',
+  'acc.service': 'Data',
   'acc.purpose': 'Purpose',
   'acc.status': 'Outcome',
-  'acc.empty': 'No reads have been recorded yet.',
+  'acc.empty': 'No reads match the filter.',
+  'acc.count': '{total} reads. Page {page} of {pages}.',
+  'acc.count.one': '{total} reads.',
+  'acc.truncated': 'Only the latest 1,000 reads are shown; narrow the period to see older ones.',
   'acc.unavailable': 'Some agencies did not answer',
-  'acc.unavailable.lead': 'The access logs of these could not be read; the list above may be incomplete:',
-  'acc.status.ok': 'Provided',
-  'acc.status.allowed': 'Provided',
-  'acc.status.success': 'Provided',
-  'acc.status.refused': 'Refused',
-  'acc.status.denied': 'Refused',
-  'acc.status.error': 'Error',
-  'acc.status.not_found': 'No data',
+  'acc.unavailable.lead': 'The access logs of these could not be read; the list may be incomplete:',
+  'acc.reason.unreachable': 'cannot be reached now',
+  'acc.reason.sign_in_refused': 'did not accept your sign-in; sign in again',
+  'acc.reason.refused': 'refused to give its log',
+  'acc.reason.unexpected': 'answered in an unexpected form',
+  'acc.unknown_agency': 'An agency without a name',
+  'acc.unknown_service': 'Unnamed data',
+  'acc.held_by': 'Held by: {name}',
+  'acc.own_row': 'You, through {agency}',
+  'acc.officer': 'Officer of {agency} ({user}), for procedure {procedure}',
+  'acc.officer.issue': 'Officer of {agency} ({user}), for case {issue}',
+  'acc.officer.none': 'Officer of {agency} ({user})',
+  'acc.via': 'through {agency}',
+  'acc.outcome.returned': 'Data provided',
+  'acc.outcome.refused': 'Refused',
+  'acc.outcome.no_data': 'Nothing found',
+  'acc.filter.title': 'Filter the list',
+  'acc.filter.own': 'Who read it',
+  'acc.filter.own.exclude': 'Other agencies',
+  'acc.filter.own.only': 'Me',
+  'acc.filter.own.include': 'Everyone',
+  'acc.filter.agency': 'Agency',
+  'acc.filter.agency.any': 'All agencies',
+  'acc.filter.purpose': 'Purpose',
+  'acc.filter.purpose.any': 'All purposes',
+  'acc.filter.from': 'From',
+  'acc.filter.to': 'To',
+  'acc.filter.date.hint': 'For example, 01/12/2026',
+  'acc.filter.apply': 'Filter',
+  'acc.filter.clear': 'Clear filters',
+  'acc.err.date': 'Enter a date as day/month/year, for example 01/12/2026',
+  'acc.err.to_before_from': '"To" must be the same as or after "From"',
+  'acc.err.filter': 'The filter is not valid',
+  'acc.pages': 'Result pages',
+  'acc.prev': 'Previous',
+  'acc.next': 'Next',
+  'acc.page': 'Page {n}',
+  'purpose.investigation': 'Investigation',
+  'reauth.title': 'Sign in again',
+  'reauth.body': 'Your electronic identity sign-in has expired. Sign in again to continue; if you used your electronic identity recently you will not need your password.',
+  'reauth.button': 'Sign in again',
+  'api.reauth': 'Your electronic identity sign-in has expired. Please sign in again.',
+  'off.applicant': 'The applicant',
+  'off.applicant.hint': 'Read from the national population database when you opened the file; the citizen will see this read with your name and this procedure.',
+  'off.applicant.unavailable': 'The applicant\'s citizen record cannot be read just now.',
   'purpose.public-service': 'Public service',
   'purpose.transparency': 'Transparency (access list)',
   'purpose.law-enforcement': 'Law enforcement',
@@ -678,18 +758,39 @@ export function locale() {
   return current === 'vi' ? 'vi-VN' : 'en-GB';
 }
 
-// Dates arrive as ISO 8601 strings, dates (YYYY-MM-DD) or Unix seconds.
+// Dates arrive as ISO 8601 strings, dates (YYYY-MM-DD) or Unix seconds; people
+// read them as dd/mm/yyyy (with HH:mm for a moment) in Vietnam time, whatever
+// the browser's own time zone.
+export const VN_TIME_ZONE = 'Asia/Ho_Chi_Minh';
+
+function vnParts(d) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat('en-GB', {
+    timeZone: VN_TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(d)) parts[p.type] = p.value;
+  return parts;
+}
+
+export function formatDate(v) {
+  if (v === null || v === undefined || v === '') return '';
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v)) {
+    const [y, m, day] = v.split('-');
+    return `${day}/${m}/${y}`;
+  }
+  const d = typeof v === 'number' ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
+  if (Number.isNaN(d.getTime())) return String(v);
+  const p = vnParts(d);
+  return `${p.day}/${p.month}/${p.year}`;
+}
+
 export function formatTime(v) {
   if (v === null || v === undefined || v === '') return '';
-  let d;
-  if (typeof v === 'number') d = new Date(v < 1e12 ? v * 1000 : v);
-  else if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
-    const [y, m, day] = v.split('-').map(Number);
-    return new Intl.DateTimeFormat(locale(), { dateStyle: 'long', timeZone: 'UTC' }).format(
-      new Date(Date.UTC(y, m - 1, day)));
-  } else d = new Date(v);
+  if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v)) return formatDate(v);
+  const d = typeof v === 'number' ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
   if (Number.isNaN(d.getTime())) return String(v);
-  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  const p = vnParts(d);
+  return `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}`;
 }
 
 export function formatMoney(v) {

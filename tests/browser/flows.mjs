@@ -60,6 +60,17 @@ async function officerDecides(page, env, officer, id, decision, reason) {
   await page.click('#submit-decision');
 }
 
+// A read of the citizen's record by the tax department's system, through
+// its own consumer gateway, as another agency would read it.
+async function taxDepartmentReads(env, pin) {
+  const gw = env.fed.gateways.find((x) => x.member === 'VN/GOV/TCT');
+  assert.ok(gw, 'federation.json lists the tax department\'s gateway');
+  const res = await fetch(`${gw.consumer_url}/r1/VN/GOV/BCA/population/citizens/${pin}`, {
+    headers: { 'X-Road-Client': 'VN/GOV/TCT/tax', 'Ndx-Subject': pin, 'Ndx-Purpose': 'tax-administration' },
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
 async function stateOf(page, env, id) {
   await go(page, env, `/procedures/${encodeURIComponent(id)}`, 'procedure');
   return page.getAttribute('#procedure-state', 'data-state');
@@ -166,14 +177,61 @@ export function defineFlows(env) {
     assert.match(await citizen.textContent('#citizen'), new RegExp(address));
   }));
 
-  it("access list shows the portal's reads", { timeout: TEST_MS }, guard(env, async (t, open) => {
-    const page = await open();
-    await signInCitizen(page, portal(env), account(env, 0));
-    await eventually(async () => {
-      await go(page, env, '/accesses', 'accesses');
-      return (await page.locator('#accesses tbody tr', { hasText: 'VN/GOV/VPCP/portal' }).count()) > 0;
+  it('access list: reads by others first, own views behind the filter, an officer in plain words, 390 px', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const citizen = await open();
+    const acc = account(env, 1);
+    await signInCitizen(citizen, portal(env), acc); // the profile: the citizen's own read
+    // The tax department reads the citizen's record through its own gateway.
+    await taxDepartmentReads(env, acc.pin);
+    // An officer opens the citizen's procedure and approves it.
+    const id = await fileProcedure(citizen, env, 'residence-change', async (p) => {
+      await p.selectOption('#field-province', '001');
+      await p.fill('#field-address', `Số ${Date.now() % 1000} phố Hàng Khay`);
+      await p.fill('#field-reason', 'Kiểm tra danh sách truy cập');
     });
-    await check(page, 'accesses');
+    const officerPage = await open();
+    const officer = officerOf(env.fed, 'VN/GOV/BCA');
+    await officerDecides(officerPage, env, officer, id, 'approve');
+    await officerPage.waitForSelector('.govuk-notification-banner');
+    assert.ok(await officerPage.locator('#applicant-record').count(), "the officer's file shows the applicant's record");
+
+    // The list opens on reads by others: the tax department, the officer.
+    const officerRow = `Cán bộ Bộ Công an (${officer.username}), xử lý thủ tục Đăng ký thường trú`;
+    await eventually(async () => {
+      await go(citizen, env, '/accesses', 'accesses');
+      return (await citizen.locator('#accesses tbody tr', { hasText: officerRow }).count()) > 0;
+    });
+    assert.equal(await citizen.locator('#accesses tbody tr[data-own="true"]').count(), 0, 'own views are not in the default list');
+    assert.ok(await citizen.locator('#accesses tbody tr', { hasText: 'Cục Thuế' }).count(), "the tax department's read");
+    const text = await citizen.textContent('#accesses tbody');
+    assert.doesNotMatch(text, /VN\/GOV\/|\b[1-5]\d\d\b(?!\d)/, 'no member ids or HTTP statuses in the rows');
+    assert.match(text, /Đã cung cấp dữ liệu/);
+    assert.match(text, /\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/, 'dates as dd/mm/yyyy');
+    await check(citizen, 'accesses-others');
+
+    // Own activity behind the filter.
+    await citizen.check('#filter-own-2');
+    await citizen.click('#apply-filter');
+    await citizen.waitForURL((u) => u.searchParams.get('own') === 'only');
+    await ready(citizen, 'accesses');
+    assert.ok(await citizen.locator('#accesses tbody tr[data-own="true"]').count() > 0, 'the citizen\'s own views');
+    assert.equal(await citizen.locator('#accesses tbody tr[data-own="false"]').count(), 0);
+    assert.match(await citizen.textContent('#accesses tbody'), /Chính bạn/);
+    await check(citizen, 'accesses-own');
+
+    // A period that does not parse: the error summary, linked to the field.
+    await go(citizen, env, '/accesses?from=31/02/2026', 'accesses');
+    await citizen.waitForSelector('.govuk-error-summary a[href="#filter-from"]');
+    await check(citizen, 'accesses-filter-error');
+
+    // English, and at a phone's width without horizontal scrolling.
+    await go(citizen, env, '/accesses?lang=en', 'accesses');
+    await eventually(async () => (await citizen.locator('#accesses tbody tr', { hasText: `Officer of Bộ Công an (${officer.username}), for procedure Permanent residence registration` }).count()) > 0);
+    await citizen.setViewportSize({ width: 390, height: 844 });
+    await go(citizen, env, '/accesses?lang=vi', 'accesses');
+    const widths = await citizen.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(widths[0] <= widths[1], `no horizontal scrolling at 390 px (${widths})`);
+    await check(citizen, 'accesses-390');
   }));
 
   it('consent: granting shows contributions, revoking hides them', { timeout: TEST_MS }, guard(env, async (t, open) => {

@@ -2,16 +2,31 @@
 // the registries through the exchange) or reject with a reason the citizen
 // will read. The reason is required by the portal; its 422 comes back as the
 // error summary like any form. Procedures that failed at the registry write
-// can be approved again.
+// can be approved again. Opening the file reads the applicant's citizen
+// record through the exchange in the officer's name and for this procedure
+// (the citizen's access list shows that read so); it is shown beside the
+// procedure.
 
 import * as api from '../api.mjs';
 import { h, clear } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr } from '../i18n.mjs';
 import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
+import { formatValue } from '../format.mjs';
 import { mapFieldErrors } from '../fielderrors.mjs';
 
 const DECIDABLE = ['submitted', 'failed'];
+const APPLICANT_KEYS = ['full_name', 'pin', 'birth_date', 'permanent_address', 'permanent_province'];
+
+function applicantCard(p) {
+  const rec = p.applicant_record;
+  const body = rec && typeof rec === 'object'
+    ? [g.p(h('span', { class: 'govuk-hint' }, t('off.applicant.hint'))),
+      g.summaryList(APPLICANT_KEYS.filter((k) => k in rec).map((k) => ({ key: tOr(`f.${k}`, k), value: formatValue(k, rec[k]) })),
+        { id: 'applicant-record' })]
+    : [g.p(h('span', { id: 'applicant-unavailable' }, t('off.applicant.unavailable')))];
+  return g.summaryCard(t('off.applicant'), body);
+}
 
 export async function render(ctx) {
   const main = document.getElementById('main-content');
@@ -48,7 +63,7 @@ export async function render(ctx) {
       const body = v.decision === 'reject' ? { decision: 'reject', reason: v.reason } : { decision: 'approve' };
       api.post(`/api/officer/procedures/${encodeURIComponent(p.id)}/decision`, body)
         .then((np) => {
-          p = np && np.id ? np : p;
+          p = np && np.id ? { ...np, applicant_record: p.applicant_record } : p;
           const key = p.state === 'failed' ? 'off.done.failed' : v.decision === 'reject' ? 'off.done.reject' : 'off.done.approve';
           show(v, null, t(key, { id: p.id }), p.state === 'failed');
         })
@@ -87,7 +102,9 @@ export async function render(ctx) {
     }
     nodes.push(g.backLink('/officer/queue', t('off.back')));
     nodes.push(g.caption(tOr(`kind.${p.kind}`, p.kind)), g.heading(title()));
-    nodes.push(procedureSummary(p), ...procedureFields(p), procedureHistory(p));
+    nodes.push(procedureSummary(p));
+    if ('applicant_record' in p) nodes.push(applicantCard(p));
+    nodes.push(...procedureFields(p), procedureHistory(p));
     if (DECIDABLE.includes(p.state)) nodes.push(decisionForm(values, errors));
     else if (!done) nodes.push(g.insetText(t('off.not_pending')));
     return nodes;
