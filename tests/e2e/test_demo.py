@@ -626,6 +626,46 @@ def test_printed_exchanges_work(up):
                   pin)[0][0] == got["full_name"]
 
 
+def portal_citizen(fed, pin):
+    """A portal session of the citizen pin, signed in through the e-ID as a browser is."""
+    portal, eid = fed["apps"]["portal"]["url"], fed["apps"]["id"]["url"]
+    s = requests.Session()
+    page = s.get(portal + "/auth/login", timeout=20)
+    form = {m.group(1): m.group(2) for m in
+            re.finditer(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text)}
+    form.update({"pin": pin, "password": "ndx-demo-2026"})
+    s.post(eid + "/login", data=form, timeout=20)
+    assert s.get(portal + "/api/session", timeout=10).json()["subject"] == pin
+    return s
+
+
+def test_portal_access_list_of_the_printed_citizen(up):
+    """The portal's "who read my data" for the printed citizen (after the printed reads):
+    the tax department's reads and the officer's read with the officer and the procedure;
+    the citizen's own views only under the filter."""
+    fed = up.fed
+    pin = fed["try_exchange"].rsplit("/", 1)[1]
+    portal = fed["apps"]["portal"]["url"]
+    proc = fed["apps"]["portal"]["demo_procedure"]
+    s = portal_citizen(fed, pin)
+    assert s.get(portal + "/api/profile", timeout=30).status_code == 200  # own views
+    listed = s.get(portal + "/api/accesses", timeout=60).json()
+    assert listed["unavailable"] == []
+    rows = listed["accesses"]
+    tax = [e for e in rows if e["client"] == "VN/GOV/TCT/tax"]
+    assert {(e["service"], e["outcome"]) for e in tax} == {
+        ("VN/GOV/BCA/population/citizens", "returned"),
+        ("VN/GOV/BTC/enterprise/enterprises", "returned")}, rows
+    officer = [e for e in rows if e.get("officer")]
+    assert len(officer) == 1, rows
+    assert officer[0]["officer"]["user"] == "canbo.bca"
+    assert officer[0]["officer"]["agency"] == "VN/GOV/BCA"
+    assert officer[0]["procedure"] == {"kind": "residence-change", "id": proc["id"]}
+    assert not any(e["own"] for e in rows)
+    own = s.get(portal + "/api/accesses", params={"own": "only"}, timeout=60).json()
+    assert own["accesses"] and all(e["own"] for e in own["accesses"]), own
+
+
 def test_second_up_is_refused_while_running(up):
     before = (up.dir / "federation.json").read_text()
     for args in ([], ["--port-base", up.port], ["--port-base", free_port_base()]):
