@@ -1738,8 +1738,8 @@ static int ensure_id_provider(const struct demo_state *st, const struct cli_api 
 	}
 	json_array_foreach(json_object_get(list, "id_providers"), i, p) {
 		const char *iss = json_string_value(json_object_get(p, "issuer"));
-		int ours = iss && strcmp(iss, st->id.url) == 0, same_key = same_string(p,
-			"sign_key_id", kid);
+		int ours = iss && strcmp(iss, st->id.url) == 0;
+		int same_key = same_string(p, "sign_key_id", kid);
 		json_t *gone = NULL;
 
 		if (!iss || (ours && same_key)) {
@@ -1900,8 +1900,10 @@ static int eid_sign_in(const struct demo_state *st, const char *url, const char 
 	snprintf(login, sizeof(login), "%s/login", st->id.url);
 	if (form_add(form, sizeof(form), "tx", tx) || form_add(form, sizeof(form), "lang", lang) ||
 	    form_add(form, sizeof(form), "pin", pin) ||
-	    form_add(form, sizeof(form), "password", DEMO_PASSWORD))
+	    form_add(form, sizeof(form), "password", DEMO_PASSWORD)) {
+		cli_error("the e-ID's sign-in form is too long");
 		return -1;
+	}
 	if (web(&post, &resp) != 0)
 		return -1;
 	if (resp.status != 302 || !resp.header) {
@@ -3048,8 +3050,10 @@ static int eid_id_token(const struct demo_state *st, const char *secret, const c
 		goto out;
 	}
 	snprintf(redirect, sizeof(redirect), "%s/auth/callback", st->portal.url);
-	if (ndx_pct_encode(redirect, strlen(redirect), enc_redirect, sizeof(enc_redirect)) < 0)
+	if (ndx_pct_encode(redirect, strlen(redirect), enc_redirect, sizeof(enc_redirect)) < 0) {
+		cli_error("the portal's URL %s is too long", st->portal.url);
 		goto out;
+	}
 	snprintf(url, sizeof(url), "%s/authorize?response_type=code&client_id=%s&redirect_uri=%s"
 		 "&scope=openid&state=%s&nonce=%s&code_challenge=%s&code_challenge_method=S256",
 		 st->id.url, PORTAL_OIDC_CLIENT, enc_redirect, state, nonce, challenge);
@@ -3066,8 +3070,10 @@ static int eid_id_token(const struct demo_state *st, const char *secret, const c
 	    form_add(form, sizeof(form), "redirect_uri", redirect) ||
 	    form_add(form, sizeof(form), "code_verifier", verifier) ||
 	    form_add(form, sizeof(form), "client_id", PORTAL_OIDC_CLIENT) ||
-	    form_add(form, sizeof(form), "client_secret", secret))
+	    form_add(form, sizeof(form), "client_secret", secret)) {
+		cli_error("the token request is too long");
 		goto out;
+	}
 	if (web(&w, &resp) != 0)
 		goto out;
 	doc = resp.status == 200 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
