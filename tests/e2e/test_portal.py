@@ -10,8 +10,12 @@ Covered: static files and path traversal, the e-ID sign-in (state, nonce, signat
 audience, error, logout), sessions and CSRF, officer sign-in, validation (422 with
 fields), the duplicate business name (409), approval writing the enterprise, owner and
 taxpayer through the exchange (read back by another agency), residence change seen by
-another agency, rejection with a reason, deciding twice (409), and a failed write
-(state failed, approved again once the registry is back)."""
+another agency, rejection with a reason, deciding twice (409), a failed write
+(state failed, approved again once the registry is back), and "who read my data": the
+citizen's ID token sent as Ndx-Subject-Token (own reads listed as own, apart from
+others'), an expired token answered with "reauth" and a sign-in back to `next`, the
+filters and exact pages, an officer's file read and approval named with the officer and
+the procedure. The test e-ID's key is registered at the registry as an id provider."""
 
 import base64
 import hashlib
