@@ -4,10 +4,17 @@ module, exchanges about two citizens through the real gateways, then each provid
 `{member}/transparency/accesses` (answered by the provider gateway from its message log)
 and `ndx subject accesses` must list exactly the exchanges about the citizen asked for,
 newest first, refusals included, never the data and never the reads of the access list
-itself; only the portal may read it, with purpose `transparency` and a subject. Consent:
+itself; only the portal may read it, with purpose `transparency`, a subject and that
+subject's own ID token from the demo's e-ID (signed here with the e-ID's key file, as
+ndx-id signs them; the portal's tests use ndx-id's sign-in itself). Consent:
 BHXH's contribution history needs the citizen's consent, issued and revoked at the
-demo's ndx-consent with `ndx consent grant/revoke`."""
+demo's ndx-consent with `ndx consent grant/revoke`. The attacks of the "who read my data"
+issue against the real sector registries: another person's record under a declared
+subject, a list under one subject, one citizen's consent used for another's rows, a write
+to another citizen's record."""
 
+import base64
+import hashlib
 import json
 import os
 import signal
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
 
 from conftest import free_port, free_port_range
 
@@ -30,7 +38,8 @@ PROVIDERS = ["VN/GOV/BCA", "VN/GOV/BTP", "VN/GOV/BTC", "VN/GOV/TCT", "VN/GOV/BHX
 CITIZENS = "VN/GOV/BCA/population/citizens"
 ENTERPRISES = "VN/GOV/BTC/enterprise/enterprises"
 CONTRIBUTIONS = "VN/GOV/BHXH/insurance/contributions"
-ENTRY_KEYS = {"time", "client", "service", "purpose", "status", "message_id"}
+ENTRY_KEYS = {"time", "client", "service", "service_title", "method", "purpose", "status",
+              "outcome", "user_id", "issue", "own", "message_id"}
 # The provider gateway fetches revocation lists every consent_refresh_s (10 s default).
 REVOCATION_POLL_S = 20
 
@@ -72,6 +81,33 @@ class Demo:
         consent = fed["apps"]["consent"]
         self.consent_url = consent["url"]
         self.consent_token_file = consent["admin_token_file"]
+        eid = fed["apps"]["id"]
+        self.issuer = eid["url"]
+        self.eid_key = serialization.load_pem_private_key(
+            (Path(eid["dir"]) / "id-sign.key").read_bytes(), password=None)
+        self.token_dir = Path(d).parent / "tokens"
+        self.token_dir.mkdir(exist_ok=True)
+
+    def token(self, pin, **over):
+        """pin's ID token as the demo's e-ID signs it (docs/id.md)."""
+        raw = self.eid_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                     serialization.PublicFormat.Raw)
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": pin, "aud": "portal", "iat": now - 2,
+                  "exp": now + 300}
+        claims.update(over)
+        header = {"alg": "EdDSA", "kid": hashlib.sha256(raw).hexdigest(), "typ": "JWT"}
+        b64 = lambda o: base64.urlsafe_b64encode(  # noqa: E731
+            json.dumps(o, separators=(",", ":")).encode()).rstrip(b"=").decode()
+        signing_input = b64(header) + "." + b64(claims)
+        sig = base64.urlsafe_b64encode(self.eid_key.sign(signing_input.encode()))
+        return signing_input + "." + sig.rstrip(b"=").decode()
+
+    def token_file(self, pin):
+        f = self.token_dir / f"{pin}.jwt"
+        f.write_text(self.token(pin))
+        f.chmod(0o600)
+        return f
 
     def exchange(self, client, service, rest, subject=None, purpose=None, method="GET",
                  headers=None, **kw):
@@ -88,10 +124,14 @@ class Demo:
                                 headers=h, timeout=20, **kw)
 
     def accesses(self, provider, subject, query="", client=PORTAL, purpose=TRANSPARENCY,
-                 method="GET"):
-        """The provider's access list, asked directly as `client` would."""
+                 method="GET", token=True):
+        """The provider's access list, asked directly as `client` would, with the
+        subject's own ID token (token=True), another (a string) or none (None)."""
+        if token is True:
+            token = self.token(subject) if subject and len(subject) == 12 else None
+        headers = {"Ndx-Subject-Token": token} if token else None
         return self.exchange(client, f"{provider}/{TRANSPARENCY}/accesses", query,
-                             subject=subject, purpose=purpose, method=method)
+                             subject=subject, purpose=purpose, method=method, headers=headers)
 
     def accesses_ok(self, provider, subject, query=""):
         resp = self.accesses(provider, subject, query)
@@ -105,7 +145,7 @@ class Demo:
 
     def cli_json(self, pin, *extra):
         res = ok(self.cli(pin, "--gateway", self.consumer["VN/GOV/VPCP"], "--client", PORTAL,
-                          "--json", *extra))
+                          "--id-token-file", self.token_file(pin), "--json", *extra))
         doc = json.loads(res.stdout)
         assert doc["subject"] == pin and doc["unavailable"] == [], doc
         return doc
@@ -138,7 +178,11 @@ def people(demo):
     """Citizens of the seeded data, each the legal representative of an enterprise (the
     demo's own try_exchange citizen, the first, is left alone): A and B are read, C gives
     and revokes a consent (and has a contribution history), D is only looked up."""
-    reps = demo.sql("enterprise", "SELECT legal_rep_pin, code FROM enterprises ORDER BY rowid")
+    # Enterprises whose answer is about their legal representative alone (no other
+    # owner), so that a read naming that citizen is lawful.
+    reps = demo.sql("enterprise", "SELECT legal_rep_pin, code FROM enterprises e WHERE NOT "
+                    "EXISTS (SELECT 1 FROM owners o WHERE o.enterprise_code = e.code AND "
+                    "o.owner_pin IS NOT e.legal_rep_pin) ORDER BY rowid")
     try_pin = demo.fed["try_exchange"].rsplit("/", 1)[1]
     reps = [(pin, code) for pin, code in reps if pin != try_pin]
     used = {pin for pin, _ in reps}
@@ -238,7 +282,8 @@ def reads(demo, people):
 
 def check_entries(entries):
     for e in entries:
-        assert ENTRY_KEYS <= set(e) <= ENTRY_KEYS | {"provider"}, e
+        assert ENTRY_KEYS <= set(e), e
+        assert "path" not in e, e
         assert isinstance(e["status"], int) and len(e["time"]) == 20 and e["time"][-1] == "Z"
 
 
@@ -304,7 +349,8 @@ def test_cli_lists_every_providers_exchanges_newest_first(demo, people, reads):
         x for _, x in reads.about_b)
 
     # The table form says the same.
-    res = ok(demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL))
+    res = ok(demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL,
+                      "--id-token-file", demo.token_file(a)))
     lines = res.stdout.splitlines()
     assert lines[0] == f"{len(want)} exchange(s) about {a}", res.stdout
     assert lines[1].split() == ["time", "client", "service", "purpose", "status"]
@@ -322,7 +368,7 @@ def test_access_list_holds_no_data(demo, people, reads):
                    code_a)[0]
     texts = [demo.accesses(p, a).text for p in ("VN/GOV/BCA", "VN/GOV/BTC")]
     texts.append(demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL,
-                          "--json").stdout)
+                          "--id-token-file", demo.token_file(a), "--json").stdout)
     for text in texts:
         assert a in text
         for needle in ("full_name", "birth_date", "permanent_address", "legal_rep_pin",
@@ -458,8 +504,8 @@ def test_cli_errors(demo, people):
     res = ok(demo.cli("--help"))
     assert res.stdout.startswith("usage: ndx subject accesses")
     # The environment gives the defaults.
-    doc = json.loads(ok(demo.cli(a, "--json", env={"NDX_GATEWAY": gw,
-                                                   "NDX_CLIENT": PORTAL})).stdout)
+    doc = json.loads(ok(demo.cli(a, "--json", "--id-token-file", demo.token_file(a),
+                                 env={"NDX_GATEWAY": gw, "NDX_CLIENT": PORTAL})).stdout)
     assert len(doc["accesses"]) == len(demo.cli_json(a)["accesses"])
 
     # A gateway that is not running: exit 1 and say so.
@@ -478,3 +524,96 @@ def test_cli_errors(demo, people):
     assert all("Client.NoGrant" in u["error"] for u in doc["unavailable"])
     for p in PROVIDERS:
         assert f"{p} could not be asked" in res.stderr
+
+
+# ---- the attacks of the "who read my data" issue, against the real registries -------------
+
+def refused_as(resp, status, kind, *never):
+    assert resp.status_code == status, resp.text
+    assert resp.json()["type"] == kind, resp.text
+    assert "Ndx-Data-Subjects" not in resp.headers, dict(resp.headers)
+    for pin in never:
+        assert pin not in resp.text, resp.text
+
+
+def test_reads_of_another_person_are_refused_in_the_demo(demo, people):
+    a, d = people["A"][0], people["D"]
+    # Another citizen's record under a declared subject: the population registry itself
+    # refuses it (docs/sectors.md), and nobody learns whose it was.
+    resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, f"/{d}", a, "tax-administration")
+    refused_as(resp, 403, "Client.SubjectMismatch", d)
+    # A list under one declared subject: the registry declares everyone it returns, the
+    # provider gateway refuses (citizens has no bulk purpose).
+    for query in ("?limit=3", "?limit=100"):
+        resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, query, a, "tax-administration")
+        refused_as(resp, 403, "Client.SubjectMismatch")
+    # The lawful read of A's own record passes, declared and signed.
+    resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, f"/{a}", a, "tax-administration")
+    assert resp.status_code == 200 and resp.headers["Ndx-Data-Subjects"] == a, resp.text
+
+
+def test_one_citizens_consent_never_reads_anothers_rows(demo, people):
+    c = people["C"]
+    others = [pin for (pin,) in demo.sql(
+        "insurance", "SELECT DISTINCT pin FROM contributions WHERE pin <> ? ORDER BY id "
+        "LIMIT 1", c)]
+    assert others
+    b = others[0]
+    consent = ["--service-url", demo.consent_url, "--token-file", demo.consent_token_file]
+    granted = json.loads(ok(run_ndx(
+        demo.build_dir, "consent", "grant", "--subject", c, "--consumer", PORTAL,
+        "--service", CONTRIBUTIONS, "--purpose", "social-insurance", "--days", "1", "--json",
+        *consent)).stdout)
+    token = {"Ndx-Consent": granted["consent"]}
+    deadline = time.monotonic() + REVOCATION_POLL_S
+    while True:  # the provider gateway needs its first revocation list of the issuer
+        resp = demo.exchange(PORTAL, CONTRIBUTIONS, f"?pin={c}", c, "social-insurance",
+                             headers=token)
+        if resp.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert resp.status_code == 200 and resp.headers["Ndx-Data-Subjects"] == c, resp.text
+    # C's valid consent, C named, B's rows asked for: the answer is about B.
+    resp = demo.exchange(PORTAL, CONTRIBUTIONS, f"?pin={b}", c, "social-insurance",
+                         headers=token)
+    refused_as(resp, 403, "Client.ConsentWrongSubject", b)
+    resp = demo.exchange(PORTAL, CONTRIBUTIONS, "?limit=100", c, "social-insurance",
+                         headers=token)
+    refused_as(resp, 403, "Client.ConsentWrongSubject", b)
+    # B sees the attempt on B's rows in B's list at BHXH, refused.
+    listed = demo.accesses_ok("VN/GOV/BHXH", b)["accesses"]
+    assert any(e["outcome"] == "refused" and e["client"] == PORTAL and
+               e["status"] == 403 for e in listed), listed
+    ok(run_ndx(demo.build_dir, "consent", "revoke", granted["jti"], *consent))
+
+
+def test_a_write_to_another_citizens_record_is_refused_and_changes_nothing(demo, people):
+    a, d = people["A"][0], people["D"]
+    before = demo.sql("population", "SELECT * FROM citizens WHERE pin = ?", d)
+    # D's whole record, valid in every field, with one change: only whose it is stops it.
+    with sqlite3.connect(f"file:{demo.sector_dir}/population.db?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        row = dict(db.execute("SELECT * FROM citizens WHERE pin = ?", (d,)).fetchone())
+    record = {k: v for k, v in row.items()
+              if v is not None and k not in ("updated_at", "name_folded")}
+    record["permanent_address"] = "số 1 phố Giả Mạo, Hà Nội"
+    resp = demo.exchange(PORTAL, CITIZENS, f"/{d}", a, "public-service", method="PUT",
+                         json=record)
+    refused_as(resp, 403, "Client.SubjectMismatch", d)
+    assert demo.sql("population", "SELECT * FROM citizens WHERE pin = ?", d) == before
+
+
+def test_the_access_list_only_with_the_subjects_own_token_in_the_demo(demo, people):
+    a, b = people["A"][0], people["B"][0]
+    for provider in ("VN/GOV/BCA", "VN/GOV/BHXH"):
+        refused_as(demo.accesses(provider, a, token=None), 401, "Client.SubjectTokenMissing",
+                   a)
+        refused_as(demo.accesses(provider, a, token=demo.token(b)), 403,
+                   "Client.SubjectTokenInvalid", a, b)
+        refused_as(demo.accesses(provider, a, token=demo.token(a, exp=int(time.time()) - 1)),
+                   403, "Client.SubjectTokenInvalid", a)
+    # Without the token file the command line is refused by every provider.
+    res = demo.cli(a, "--gateway", demo.consumer["VN/GOV/VPCP"], "--client", PORTAL, "--json")
+    assert res.returncode == 1, res.stderr
+    assert all("Client.SubjectTokenMissing" in u["error"]
+               for u in json.loads(res.stdout)["unavailable"])
