@@ -789,7 +789,7 @@ static int parse_embargoes(struct errbuf *e, struct ndx_conf *c)
 		if ((rc = ensure_object(e, v, where)) != NDX_OK ||
 		    (rc = get_string(e, v, where, "purpose", true, &purpose)) != NDX_OK)
 			return rc;
-		if (*purpose == '\0')
+		if (!purpose || *purpose == '\0')
 			return fail(e, NDX_EINVAL, "%s.purpose: is empty", where);
 		secs = json_object_get(v, "seconds");
 		if (secs == NULL)
