@@ -60,6 +60,12 @@ struct ndx_httpd_config {
 	const char *name;        /* daemon name for the access log */
 	const char *bind_addr;   /* IPv4 literal; NULL = "127.0.0.1" */
 	uint16_t port;           /* 0 = any free port, see ndx_httpd_port */
+	/* Non-NULL: listen on this Unix domain socket instead of bind_addr
+	 * and port (ndx/unixsock.h: a stale socket file is replaced, the file
+	 * is removed at stop); unix_mode is its file mode (0 = 0600), which
+	 * decides who may connect. The remote address logged is "unix". */
+	const char *unix_path;
+	unsigned unix_mode;
 	unsigned threads;        /* pool size; 0 = number of CPUs */
 	size_t max_body;         /* bytes; larger bodies get 413 */
 	ndx_http_handler handler;

@@ -30,12 +30,15 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
+#include "ndx/redact.h"
+#include "ndx/unixsock.h"
 
 /* How much of an oversized body we read and throw away so that the client
  * can read its 413 (a client still writing when we close would see a reset
@@ -78,6 +81,7 @@ struct ndx_httpd {
 	char *tls_pem[3]; /* cert, key, trust: MHD keeps pointers to them */
 	int quiesced;
 	MHD_socket listen_fd; /* handed to us by MHD_quiesce_daemon */
+	char *unix_path;      /* the socket file to remove at stop; NULL on TCP */
 	atomic_uint active;   /* requests between their first callback and completion */
 	unsigned deadline_ms;
 	char *timeout_body; /* the 408 JSON error, built once */
@@ -173,6 +177,10 @@ static void format_remote(struct MHD_Connection *conn, char *out, size_t cap)
 
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_UNIX) {
+			snprintf(out, cap, "unix");
+			return;
+		}
 		if (sa->sa_family == AF_INET) {
 			const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 			inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
@@ -553,8 +561,15 @@ static void access_log_line(const struct ndx_httpd *srv, const char *remote,
 	json_object_set_new(o, "remote", json_string(remote));
 	json_object_set_new(o, "method", json_stringn(method, strlen(method)));
 	/* The path is raw bytes from the network: json_string would refuse
-	 * invalid UTF-8, leaving the field out; that is acceptable. */
-	json_object_set_new(o, "path", json_string(path));
+	 * invalid UTF-8, leaving the field out; that is acceptable. A PIN in
+	 * it is logged as its keyed tag (ndx/redact.h), never in clear. */
+	size_t safe_cap = 2 * strlen(path) + 1; /* a tag is 16 bytes for 12 */
+	char *safe_path = malloc(safe_cap);
+	if (safe_path) {
+		ndx_redact_pins(path, safe_path, safe_cap);
+		json_object_set_new(o, "path", json_string(safe_path));
+		free(safe_path);
+	}
 	json_object_set_new(o, "status", json_integer(status));
 	if (error_type)
 		json_object_set_new(o, "error_type", json_string(error_type));
@@ -1121,6 +1136,7 @@ static void free_tls(struct ndx_httpd *srv)
 static void srv_free(struct ndx_httpd *srv, int sync_made)
 {
 	free_tls(srv);
+	free(srv->unix_path);
 	free(srv->timeout_body);
 	free(srv->name);
 	if (sync_made) {
@@ -1128,6 +1144,20 @@ static void srv_free(struct ndx_httpd *srv, int sync_made)
 		pthread_mutex_destroy(&srv->lock);
 	}
 	free(srv);
+}
+
+/* The Unix domain socket of cfg->unix_path (docs/security.md T33): the file
+ * mode decides who may connect; MHD is handed the listening descriptor. */
+static int unix_listen(const struct ndx_httpd *srv, unsigned mode, int *fd)
+{
+	int rc = ndx_unix_listen(srv->unix_path, mode ? (mode_t)mode : 0600, 0, fd);
+
+	if (rc != NDX_OK)
+		fprintf(stderr, "%s: cannot listen on unix:%s: %s\n", srv->name, srv->unix_path,
+			rc == NDX_EEXIST ? "another process listens there, or it is not a socket"
+			: rc == NDX_EINVAL ? "the path is empty or longer than 107 bytes"
+					   : strerror(errno));
+	return rc;
 }
 
 /* The connection limit this process can honour: a limit plus FD_MARGIN must
@@ -1180,7 +1210,7 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(cfg->port);
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+	if (!cfg->unix_path && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
 		fprintf(stderr, "%s: bad bind address %s (an IPv4 literal is needed)\n",
 			cfg->name ? cfg->name : "httpd", addr);
 		return NDX_EINVAL;
@@ -1196,6 +1226,11 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	}
 	srv->cfg.name = srv->name;
 	srv->cfg.bind_addr = NULL; /* not kept: the caller's string may go */
+	srv->cfg.unix_path = NULL;
+	if (cfg->unix_path && !(srv->unix_path = dup_str(cfg->unix_path))) {
+		srv_free(srv, 0);
+		return NDX_ENOMEM;
+	}
 	threads = cfg->threads;
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1272,13 +1307,23 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
+	int unix_fd = -1;
+	if (srv->unix_path && unix_listen(srv, cfg->unix_mode, &unix_fd) != NDX_OK) {
+		srv_free(srv, 1);
+		return NDX_EIO;
+	}
+	struct MHD_OptionItem listen_opts[] = {
+		unix_fd >= 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, unix_fd, NULL }
+			     : (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &sa },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	/* A pool of one is just the internal thread; MHD wants no pool option then. */
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD |
 			MHD_USE_ERROR_LOG | MHD_USE_ITC | (srv->tls ? MHD_USE_TLS : 0),
 		cfg->port, NULL, NULL, on_request, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_ARRAY, listen_opts,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)max_conn,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_ip,
@@ -1291,8 +1336,15 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
 		(unsigned int)threads, MHD_OPTION_END);
 	if (!srv->mhd) {
-		fprintf(stderr, "%s: cannot listen on %s:%u%s\n", srv->name, addr,
-			(unsigned)cfg->port, srv->tls ? " (or the TLS key or certificate is unusable)" : "");
+		if (unix_fd >= 0) {
+			close(unix_fd);
+			unlink(srv->unix_path);
+		}
+		fprintf(stderr, "%s: cannot listen on %s%s%s:%u%s\n", srv->name,
+			srv->unix_path ? "unix:" : "", srv->unix_path ? srv->unix_path : addr,
+			srv->unix_path ? " (port" : "", (unsigned)cfg->port,
+			srv->tls ? " (or the TLS key or certificate is unusable)"
+				 : srv->unix_path ? " ignored)" : "");
 		srv_free(srv, 1);
 		return NDX_EIO;
 	}
@@ -1352,5 +1404,7 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 	 * pool thread can still be using it. */
 	if (s != MHD_INVALID_SOCKET)
 		close(s);
+	if (srv->unix_path)
+		unlink(srv->unix_path);
 	srv_free(srv, 1);
 }
