@@ -2,26 +2,45 @@
  * request goes to the service's backend base URL with the path after the
  * service id and the query appended exactly as received (libcurl told not
  * to normalise them), with the service's timeout, redirects returned rather
- * than followed, and the answer's body capped at limits.max_body. */
+ * than followed, and the answer's body capped at limits.max_body. A backend
+ * "unix:/SOCKET[:/PATH]" is reached over that Unix domain socket, so that
+ * file permissions rather than loopback decide who else can reach the
+ * provider system (docs/gateway.md, docs/security.md T33). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway.h"
 #include "ndx/err.h"
+#include "ndx/unixsock.h"
+
+/* The host libcurl names in the request line over a Unix socket. */
+#define UNIX_HOST "http://localhost"
 
 enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct gw_xfer_resp *r)
 {
-	size_t n = strlen(call->svc->backend) + strlen(call->path) + strlen(call->query) + 2;
-	char *url = malloc(n);
+	char sock[NDX_UNIX_PATH_MAX + 1];
+	const char *base = call->svc->backend, *scheme = "";
+	int on_unix = strncmp(base, "unix:", 5) == 0;
 	enum gw_xfer_result res;
+	size_t n;
+	char *url;
 	CURL *c;
 
-	if (!url) {
+	/* gwconfig.c checked the form at load. */
+	if (on_unix) {
+		if (ndx_unix_url_split(call->svc->backend, sock, &base) != NDX_OK) {
+			snprintf(r->errbuf, sizeof r->errbuf, "bad unix: backend");
+			return GW_XFER_FAILED;
+		}
+		scheme = UNIX_HOST;
+	}
+	n = strlen(scheme) + strlen(base) + strlen(call->path) + strlen(call->query) + 2;
+	if (!(url = malloc(n))) {
 		snprintf(r->errbuf, sizeof r->errbuf, "out of memory");
 		return GW_XFER_FAILED;
 	}
-	snprintf(url, n, "%s%s%s%s", call->svc->backend, call->path, call->query[0] ? "?" : "",
+	snprintf(url, n, "%s%s%s%s%s", scheme, base, call->path, call->query[0] ? "?" : "",
 		 call->query);
 	c = gw_xfer_handle(GW_HANDLE_BACKEND);
 	if (!c) {
@@ -31,6 +50,8 @@ enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct g
 	}
 	r->cap = call->max_body;
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (on_unix)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, call->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->svc->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, GW_PROG);

@@ -18,6 +18,7 @@
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/pki.h"
+#include "ndx/unixsock.h"
 
 #define CONFIG_FILE_MAX (4u * 1024u * 1024u)
 #define PEM_FILE_MAX (256u * 1024u)
@@ -234,14 +235,28 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 				rc = fail(err, errcap, NDX_EINVAL, "services: \"%s\": %s", key, why);
 				goto bad;
 			}
+			char sock[NDX_UNIX_PATH_MAX + 1];
+			const char *sock_rest;
 			if (!json_is_object(v) ||
 			    !(backend = json_string_value(json_object_get(v, "backend"))) ||
 			    (strncmp(backend, "http://", 7) && strncmp(backend, "https://", 8) &&
+			     strncmp(backend, "unix:", 5) &&
 			     strcmp(backend, GW_BACKEND_SUBJECT_ACCESSES) != 0)) {
 				rc = fail(err, errcap, NDX_EINVAL,
-					  "services.%s.backend: required, an http:// or https:// URL "
-					  "or \"" GW_BACKEND_SUBJECT_ACCESSES "\"",
+					  "services.%s.backend: required, an http:// or https:// URL, "
+					  "unix:/SOCKET[:/PATH] or \"" GW_BACKEND_SUBJECT_ACCESSES "\"",
 					  key);
+				goto bad;
+			}
+			/* A provider system on a Unix socket (docs/security.md T33):
+			 * nginx's form, the socket path absolute and without ':'. */
+			if (strncmp(backend, "unix:", 5) == 0 &&
+			    ndx_unix_url_split(backend, sock, &sock_rest) != NDX_OK) {
+				rc = fail(err, errcap, NDX_EINVAL,
+					  "services.%s.backend: \"%s\" is not unix:/SOCKET or "
+					  "unix:/SOCKET:/PATH (an absolute socket path of at most %d "
+					  "bytes without ':')",
+					  key, backend, NDX_UNIX_PATH_MAX);
 				goto bad;
 			}
 			if (strchr(backend, '?') || strchr(backend, '#')) {

@@ -3,19 +3,27 @@
  * national data. This file only parses the command line and wires the
  * parts together: schema.c holds the data model, store.c the database,
  * api.c the REST API, openapi.c its description, seed.c the generator and
- * quality.c the quality report. Overview: docs/sectors.md. */
+ * quality.c the quality report. Every file it makes is private to its user
+ * (umask 077): the databases hold a whole population. `serve --listen
+ * unix:PATH` listens on a Unix domain socket whose mode decides who may
+ * connect (the agency's gateway alone), and the access log names a PIN only
+ * by its keyed tag (ndx/redact.h). Overview: docs/sectors.md,
+ * docs/security.md (T33, T34). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/httpd.h"
+#include "ndx/redact.h"
+#include "ndx/unixsock.h"
 #include "openapi.h"
 #include "quality.h"
 #include "schema.h"
@@ -30,7 +38,7 @@
 #define SECTORS_TEXT "population|civil-status|enterprise|tax|insurance|land|vehicles"
 
 static const char USAGE[] =
-	"usage: " PROG " serve --sector S --db PATH [--listen 127.0.0.1:PORT] [--threads N]\n"
+	"usage: " PROG " serve --sector S --db PATH [--listen 127.0.0.1:PORT | unix:PATH]\n"
 	"       " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
 	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
 	"       " PROG " openapi --sector S\n"
@@ -41,13 +49,21 @@ static const char USAGE[] =
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --sector S --db PATH [options]\n"
 	"Serves one sector's REST API (described at GET /openapi.json) until SIGINT or\n"
-	"SIGTERM. Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr once ready,\n"
-	"then one JSON access-log line per request. Creates an empty database at PATH\n"
-	"when there is none; refuses a database that holds another sector.\n"
+	"SIGTERM. Prints \"" PROG ": S listening on http://ADDR:PORT\" (or unix:PATH) on\n"
+	"stderr once ready, then one JSON access-log line per request, a PIN in a path\n"
+	"shown only as pin:<keyed hash>. Creates an empty database at PATH (0600) when\n"
+	"there is none; refuses a database that holds another sector.\n"
 	"  --sector S           " SECTORS_TEXT "\n"
 	"  --db PATH            the sector's SQLite database (e.g. DIR/population.db)\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
 	"                       picks a free port)\n"
+	"  --listen unix:PATH   a Unix domain socket instead (absolute PATH, at most 107\n"
+	"                       bytes): only who may open the file can connect; keep it\n"
+	"                       in a 0700 directory and give the gateway's user access\n"
+	"  --socket-mode MODE   the socket file's mode, 0600 (default: this user only)\n"
+	"                       or 0660 (and the group, e.g. the gateway's)\n"
+	"  --log-key FILE       the secret key of the PIN tags in the access log, made\n"
+	"                       (0600) when missing (default: PATH.log-key beside --db)\n"
 	"  --threads N          HTTP worker threads and database connections (default 4)\n"
 	"  --max-body BYTES     largest request body accepted (default 65536)\n";
 
@@ -105,6 +121,43 @@ static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 	return 0;
 }
 
+/* unix:PATH (absolute, short enough for sun_path) into path; 1 when s is
+ * not a unix: address, -1 after a message when it is a bad one. */
+static int parse_unix_listen(const char *s, const char **path)
+{
+	if (strncmp(s, "unix:", 5) != 0)
+		return 1;
+	*path = s + 5;
+	if ((*path)[0] != '/' || strlen(*path) > NDX_UNIX_PATH_MAX) {
+		fprintf(stderr, PROG ": --listen \"%s\": unix: needs an absolute path of at most %d bytes\n",
+			s, NDX_UNIX_PATH_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* The access log's key: --log-key, or the database's path + ".log-key". */
+static int load_log_key(const char *key_file, const char *db)
+{
+	char path[4096];
+	int rc, n;
+
+	if (!key_file) {
+		n = snprintf(path, sizeof path, "%s.log-key", db);
+		if (n < 0 || (size_t)n >= sizeof path) {
+			fprintf(stderr, PROG ": --db is too long\n");
+			return -1;
+		}
+		key_file = path;
+	}
+	if ((rc = ndx_redact_load_key(key_file)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot use the log key %s: %s\n", key_file,
+			ndx_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -113,10 +166,14 @@ static int cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-body", required_argument, NULL, 'b' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "log-key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sector = NULL, *db = NULL, *listen = "127.0.0.1:4600";
+	const char *unix_path = NULL, *log_key = NULL;
+	unsigned socket_mode = 0600;
 	unsigned long long threads = 4, max_body = 65536;
 	const struct sector_def *def;
 	struct store *st = NULL;
@@ -141,6 +198,18 @@ static int cmd_serve(int argc, char **argv)
 			if (ndx_args_uint_opt(PROG, "--max-body", optarg, 1, 1 << 24, &max_body))
 				return 2;
 			break;
+		case 'm':
+			if (strcmp(optarg, "0600") == 0 || strcmp(optarg, "600") == 0) {
+				socket_mode = 0600;
+			} else if (strcmp(optarg, "0660") == 0 || strcmp(optarg, "660") == 0) {
+				socket_mode = 0660;
+			} else {
+				fprintf(stderr, PROG ": --socket-mode: 0600 or 0660, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'k': log_key = optarg; break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
 		default: fputs(SERVE_HELP, stderr); return 2;
 		}
@@ -151,8 +220,18 @@ static int cmd_serve(int argc, char **argv)
 			SERVE_HELP);
 		return 2;
 	}
-	if (!(def = sector_arg(sector)) || parse_listen(listen, addr, sizeof addr, &port))
+	if (!(def = sector_arg(sector)))
 		return 2;
+	switch (parse_unix_listen(listen, &unix_path)) {
+	case 0: break;
+	case 1:
+		if (parse_listen(listen, addr, sizeof addr, &port))
+			return 2;
+		break;
+	default: return 2;
+	}
+	if (load_log_key(log_key, db))
+		return 1;
 	if (store_open(db, def, 1, (unsigned)threads, &st) || api_new(def, st, &api))
 		goto out;
 	sigemptyset(&sigs);
@@ -161,13 +240,17 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct ndx_httpd_config hcfg = {
-		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
+		.name = PROG, .bind_addr = unix_path ? NULL : addr, .port = unix_path ? 0 : port,
+		.unix_path = unix_path, .unix_mode = socket_mode, .threads = (unsigned)threads,
 		.max_body = (size_t)max_body, .handler = api_handle, .ctx = api, .access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;
-	fprintf(stderr, PROG ": %s listening on http://%s:%u\n", def->name, addr,
-		(unsigned)ndx_httpd_port(srv));
+	if (unix_path)
+		fprintf(stderr, PROG ": %s listening on unix:%s\n", def->name, unix_path);
+	else
+		fprintf(stderr, PROG ": %s listening on http://%s:%u\n", def->name, addr,
+			(unsigned)ndx_httpd_port(srv));
 	if (sigwait(&sigs, &sig) != 0)
 		goto out;
 	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -383,6 +466,9 @@ int main(int argc, char **argv)
 		{ "openapi", NULL, cmd_openapi },
 	};
 
+	/* The databases hold a whole population, the log key is a secret:
+	 * nothing this daemon makes is for other users (T34). */
+	umask(077);
 	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
 			    argv);
 }
