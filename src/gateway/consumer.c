@@ -14,7 +14,10 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "personal.h"
+#include "replay.h"
 #include "reqfront.h"
+#include "subjects.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
@@ -297,6 +300,7 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	*service_label = json_string_value(json_object_get(svc_obj, "id"));
 	if (!ndx_conf_grant_allows(conf, x->client, x->service, req->method, rest)) {
 		snprintf(err, sizeof err, "%s %s", req->method, rest[0] ? rest : "/");
+		gw_redact_pins(err);
 		decline(x, 403, "Client.NoGrant", err, "%s may not call %s", x->client, x->service);
 		goto done;
 	}
@@ -439,21 +443,71 @@ out:
 	free(suffix);
 }
 
-static void healthz(const struct gw_view *v, struct ndx_http_resp *resp)
+static int problem(json_t *list, const char *code, const char *message)
+{
+	return json_array_append_new(list, json_pack("{ssss}", "code", code, "message", message));
+}
+
+/* Consent-requiring services are refused while an issuer's revocation list
+ * is not current: the gateway still serves everything else. */
+static void consent_problems(struct gw_ctx *g, const struct ndx_conf *conf, time_t now,
+			     json_t *list)
+{
+	const json_t *cs, *services = json_object_get(ndx_conf_json(conf), "consent_services");
+	char msg[NDX_ID_TEXT_MAX + 96];
+	bool revoked;
+	size_t i;
+
+	json_array_foreach(services, i, cs) {
+		const char *id = json_string_value(json_object_get(cs, "id"));
+
+		if (!id || gw_revocations_check(g->revs, id, "healthz", now, &revoked) == NDX_OK)
+			continue;
+		snprintf(msg, sizeof msg,
+			 "no current revocation list of %s: its consents are refused", id);
+		problem(list, GW_CONSENT_STATUS_UNKNOWN, msg);
+	}
+}
+
+/* GET /healthz: ready or not, and why (docs/gateway.md "Operations"). 503
+ * when no exchange can be answered (no valid configuration, the message
+ * log cannot be written, the replay cache is full); 200 "degraded" when
+ * some are refused (a consent issuer's revocation list is not current, the
+ * replay cache is nearly full); 200 "ok" otherwise. */
+static void healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_resp *resp)
 {
 	time_t now = time(NULL);
 	char exp[NDX_TIME_TEXT_LEN];
+	json_t *down, *degraded;
+	size_t held;
+	const char *status;
 
 	if (!gw_view_live(v, now)) {
 		ndx_http_resp_error(resp, 503, "Server.NoConfiguration",
 				    "the gateway holds no valid global configuration", NULL);
 		return;
 	}
+	down = json_array();
+	degraded = json_array();
+	if (gw_log_failing(now))
+		problem(down, GW_LOG_UNAVAILABLE,
+			"the message log cannot be written: every exchange is refused");
+	held = gw_replay_count(g->replay);
+	if (held >= GW_REPLAY_DEFAULT_CAPACITY)
+		problem(down, "Server.Busy", "the replay cache is full: exchanges are refused");
+	else if (held >= GW_REPLAY_DEFAULT_CAPACITY / 10 * 9)
+		problem(degraded, "Server.Busy", "the replay cache is over 90% full");
+	consent_problems(g, v->c->conf, now, degraded);
+	status = json_array_size(down) ? "not_ready" : json_array_size(degraded) ? "degraded"
+										  : "ok";
+	json_array_extend(down, degraded);
+	json_decref(degraded);
 	ndx_time_format(ndx_conf_expires_at(v->c->conf), exp);
-	ndx_http_resp_json(resp, 200,
-			   json_pack("{sssIss}", "status", "ok", "conf_version",
+	ndx_http_resp_json(resp, strcmp(status, "not_ready") == 0 ? 503 : 200,
+			   json_pack("{sssIsssoss}", "status", status, "conf_version",
 				     (json_int_t)ndx_conf_version(v->c->conf), "conf_expires_at",
-				     exp));
+				     exp, "problems", down, "replay_cache",
+				     held >= GW_REPLAY_DEFAULT_CAPACITY / 10 * 9 ? "high" : "ok"));
 }
 
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
@@ -469,7 +523,7 @@ void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 
 	gw_state_acquire(g->state, &v);
 	if (strcmp(req->path, "/healthz") == 0) {
-		healthz(&v, resp);
+		healthz(g, &v, resp);
 		goto out;
 	}
 	if (strcmp(req->path, "/metrics") == 0) {

@@ -22,6 +22,8 @@
 /* Whether the last append failed: only its changes are reported, so that
  * a full disk under load is one line on stderr, not thousands. */
 static atomic_int failing;
+/* When an append last failed (seconds since the epoch), for /healthz. */
+static _Atomic int64_t failed_at;
 
 int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err, size_t errcap)
 {
@@ -57,6 +59,8 @@ int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
 	int rc = ndx_msglog_append(log, rec, NULL);
 	int now = rc != NDX_OK, was;
 
+	if (now)
+		atomic_store_explicit(&failed_at, (int64_t)time(NULL), memory_order_relaxed);
 	/* A plain load first: in the common case nothing changes and the
 	 * flag's cache line stays shared among the worker threads. */
 	if (atomic_load_explicit(&failing, memory_order_relaxed) == now)
@@ -83,16 +87,23 @@ static int seed_one(const struct ndx_msglog_entry *e, void *ctx)
 	struct seed *s = ctx;
 	uint8_t k[GW_REPLAY_KEY_LEN];
 
-	/* What the provider accepted past its signature and timestamp checks
-	 * (the replay check's place): not its refusals before that point
-	 * (400, 401) nor 503, which a client is right to retry with the
-	 * same X-Road-Id. */
+	char member[NDX_ID_TEXT_MAX];
+
+	/* What the provider accepted past its signature, timestamp, service,
+	 * grant and personal-data checks (the replay check's place): not its
+	 * refusals before that point (400, 401, 403, 404: the log does not say
+	 * whether the gateway or the provider system answered those, and a
+	 * flood of refusals must not fill the cache again at a restart), nor
+	 * 409, 429 and 503, which a client is right to retry. */
 	if (e->direction != NDX_MSGLOG_PROVIDER || e->status == 400 || e->status == 401 ||
+	    e->status == 403 || e->status == 404 || e->status == 409 || e->status == 429 ||
 	    e->status == 503)
 		return 0;
 	if (gw_replay_key(e->client, e->message_id, k) != NDX_OK)
 		return 0;
-	s->rc_add = gw_replay_check_and_add(s->rc, k, (time_t)(e->time_ms / 1000));
+	gw_member_of(e->client, member, sizeof member);
+	s->rc_add = gw_replay_check_and_add_owned(s->rc, k, gw_replay_owner(member),
+						  (time_t)(e->time_ms / 1000));
 	if (s->rc_add == NDX_ETOOBIG)
 		return 1;
 	if (s->rc_add == NDX_OK)
@@ -168,4 +179,25 @@ char *gw_log_path(const char *rest, const char *query)
 	}
 	p[rl + (ql ? ql + 1 : 0)] = '\0';
 	return p;
+}
+
+void gw_member_of(const char *client, char *out, size_t cap)
+{
+	const char *p = client ? client : "";
+	size_t n = 0;
+
+	/* The member of a subsystem id is its first three parts. */
+	for (int slashes = 0; p[n] && !(p[n] == '/' && ++slashes == 3); n++)
+		;
+	snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+bool gw_log_failing(time_t now)
+{
+	/* Without exchanges nothing tells that the disk has room again: after
+	 * a while the gateway says it is ready, so that a load balancer sends
+	 * it traffic to find out. */
+	return atomic_load_explicit(&failing, memory_order_relaxed) &&
+	       (int64_t)now - atomic_load_explicit(&failed_at, memory_order_relaxed) <
+		       GW_LOG_FAILING_HOLD_S;
 }

@@ -267,6 +267,7 @@ struct gw_ctx {
 	struct ndx_msglog *log; /* open from before the ports start until after they stop */
 	struct gw_revocations *revs; /* consent revocation lists (personal.h) */
 	struct gw_replay *replay;    /* accepted (key id, client, X-Road-Id) (replay.h) */
+	struct gw_peerlimit *refusals; /* refusal budgets of calling members (peerlimit.h) */
 	/* This gateway's name in Ndx-Gateway and the request hash, made once */
 	char name[NDX_ID_TEXT_MAX + 64];
 };
@@ -321,11 +322,18 @@ int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err,
  * failing (not one per request). Returns NDX_OK once rec is durable; on
  * any failure the exchange must be answered 503 Server.LogUnavailable. */
 int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec);
+/* True when the last append failed and that was less than
+ * GW_LOG_FAILING_HOLD_S before now (/healthz: not ready). */
+#define GW_LOG_FAILING_HOLD_S 10
+bool gw_log_failing(time_t now);
 /* GET /admin/log/head: the latest signed tree head as JSON. */
 void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx_http_resp *resp);
 /* The path a log record holds: rest, then '?' and query when query is not
  * empty. malloc'd (caller frees); NULL when out of memory. */
 char *gw_log_path(const char *rest, const char *query);
+/* The member id of a canonical client id (its first three parts) into
+ * out (cap bytes, cut to fit). */
+void gw_member_of(const char *client, char *out, size_t cap);
 /* Milliseconds between two CLOCK_MONOTONIC readings. */
 int64_t gw_elapsed_ms(const struct timespec *t0);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "peerlimit.h"
 #include "replay.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
@@ -247,10 +248,14 @@ static int serve(struct gw_config *cfg)
 		/* Before gw_state_new, which takes cfg->settings. */
 	replay_window = (unsigned)(2 * cfg->settings->clock_skew_s + 1);
 	g.replay = gw_replay_new(GW_REPLAY_DEFAULT_CAPACITY, replay_window);
-	if (!g.replay) {
+	g.refusals = gw_peerlimit_new(GW_REFUSALS_PER_S_DEFAULT, GW_REFUSAL_BURST_DEFAULT);
+	if (!g.replay || !g.refusals) {
 		fprintf(stderr, GW_PROG ": out of memory (replay cache)\n");
 		goto out;
 	}
+	/* No member may hold more than half of the cache: the others keep
+	 * the rest whatever one of them sends (docs/security.md T35). */
+	gw_replay_set_share(g.replay, GW_REPLAY_DEFAULT_CAPACITY / 2);
 	if (gw_state_new(cfg, &state) != NDX_OK) {
 		fprintf(stderr, GW_PROG ": out of memory\n");
 		goto out;
@@ -346,6 +351,7 @@ out:
 	}
 	gw_revocations_free(g.revs);
 	gw_replay_free(g.replay);
+	gw_peerlimit_free(g.refusals);
 	gw_state_free(state);
 	gw_xfer_global_cleanup();
 	gw_metrics_free_all();

@@ -30,6 +30,7 @@
 #include "ndx/timefmt.h"
 #include "personal.h"
 #include "reqfront.h"
+#include "peerlimit.h"
 #include "replay.h"
 #include "subjects.h"
 #include "subjtoken.h"
@@ -56,6 +57,8 @@ struct exch {
 	char *subjects;             /* declared by the provider system, canonical; logged */
 	const char *subjects_sent;  /* what the answer declares (signed, passed on): NULL = none */
 	char authenticated[NDX_ID_TEXT_MAX]; /* Ndx-Subject whose e-ID token verified */
+	char peer_member[NDX_ID_TEXT_MAX];  /* the calling gateway's member, "" = unknown */
+	unsigned throttled;         /* refused at the door: seconds to retry after */
 };
 
 static void refuse(struct exch *x, int status, const char *type, const char *detail,
@@ -86,6 +89,56 @@ static bool provider_check_personal(struct exch *x, const json_t *service)
 			      time(NULL), &r))
 		return true;
 	refuse(x, r.status, r.type, r.detail, "%s", r.message);
+	return false;
+}
+
+/* Only once the request is signed, fresh, for a service served here and
+ * granted: an unsigned or stale request must not burn the id of a real
+ * one, and a member without a grant must not fill the cache (T35). A
+ * verbatim replay carries a valid signature and a timestamp inside the
+ * window, so this is the check that stops it. Each entry is charged to the
+ * calling member, which may hold only its share. Returns true to go on. */
+static bool provider_check_replay(struct exch *x, const char *msg_id, time_t now)
+{
+	uint8_t rkey[GW_REPLAY_KEY_LEN];
+	int rrc = gw_replay_key(x->client, msg_id, rkey);
+
+	if (rrc == NDX_OK)
+		rrc = gw_replay_check_and_add_owned(x->g->replay, rkey,
+						    gw_replay_owner(x->peer_member), now);
+	if (rrc == NDX_OK)
+		return true;
+	if (rrc == NDX_EEXIST)
+		refuse(x, 409, "Security.Replay", msg_id,
+		       "X-Road-Id %s of %s was already accepted within the last %ld s", msg_id,
+		       x->client, 2 * x->v->s->clock_skew_s);
+	else if (rrc == NDX_EPERM)
+		refuse(x, 503, "Server.Busy", x->peer_member,
+		       "%s holds its share of this gateway's replay cache; retry later",
+		       x->peer_member);
+	else
+		refuse(x, 503, "Server.Busy", NULL, "the gateway's replay cache is full; retry later");
+	return false;
+}
+
+/* A member whose requests keep being refused has used up its budget of
+ * refusals (peerlimit.h): it is turned away here, before a signature is
+ * verified or a record written, until the budget refills. Returns true to
+ * go on. */
+static bool provider_within_budget(struct exch *x, const char *member)
+{
+	struct timespec t;
+	int64_t now_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	now_ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	if (gw_peerlimit_allows(x->g->refusals, member, now_ms))
+		return true;
+	x->throttled = gw_peerlimit_retry_after(x->g->refusals, member, now_ms);
+	if (!x->throttled)
+		x->throttled = 1;
+	refuse(x, 429, "Security.TooManyRefusals", member,
+	       "too many requests of %s were refused; retry after %u s", member, x->throttled);
 	return false;
 }
 
@@ -150,6 +203,21 @@ static void add_sig_headers(struct exch *x, const char *sig)
 /* Signs, logs and completes the answer in resp. Before the request hash
  * is known there is nothing to sign or to identify the exchange by: such
  * refusals only get their header. */
+/* A refusal of the caller's own doing (Client.*, Security.*) takes one
+ * from its member's refusal budget; the provider's failures (Server.*)
+ * never do. */
+static void charge_refusal(struct exch *x)
+{
+	struct timespec t;
+
+	if (!x->err_type || !x->peer_member[0] || x->throttled ||
+	    strncmp(x->err_type, "Server.", 7) == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	gw_peerlimit_charge(x->g->refusals, x->peer_member,
+			    (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000);
+}
+
 static void finish(struct exch *x)
 {
 	struct ndx_msglog_record rec = { 0 };
@@ -160,9 +228,15 @@ static void finish(struct exch *x)
 	int status = 500;
 	char *sig, *path;
 
+	charge_refusal(x);
 	if (!x->hashed) {
 		if (x->err_type)
 			ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
+		if (x->throttled) {
+			char ra[16];
+			snprintf(ra, sizeof ra, "%u", x->throttled);
+			ndx_http_resp_header(x->resp, "Retry-After", ra);
+		}
 		return;
 	}
 	sig = sign_response(x, h);
@@ -393,6 +467,9 @@ static void exchange(struct exch *x)
 		return;
 	}
 	snprintf(peer_member, sizeof peer_member, "%s", member);
+	if (!provider_within_budget(x, peer_member))
+		return;
+	snprintf(x->peer_member, sizeof x->peer_member, "%s", member);
 	/* Path, headers and X-Road-Client (reqfront.c). A bad client is
 	 * refused only once the request hash is known, so that the refusal
 	 * is signed. */
@@ -497,27 +574,6 @@ static void exchange(struct exch *x)
 		       "Ndx-Signature does not verify over the request");
 		return;
 	}
-	/* Only now: an unsigned or stale request must not burn the id of a
-	 * real one. A verbatim replay carries a valid signature and a
-	 * timestamp inside the window, so this is the check that stops it. */
-	{
-		uint8_t rkey[GW_REPLAY_KEY_LEN];
-		int rrc = gw_replay_key(x->client, msg_id, rkey);
-
-		if (rrc == NDX_OK)
-			rrc = gw_replay_check_and_add(x->g->replay, rkey, now);
-		if (rrc == NDX_EEXIST) {
-			refuse(x, 409, "Security.Replay", msg_id,
-			       "X-Road-Id %s of %s was already accepted within the last %ld s",
-			       msg_id, x->client, 2 * x->v->s->clock_skew_s);
-			return;
-		}
-		if (rrc != NDX_OK) {
-			refuse(x, 503, "Server.Busy", NULL,
-			       "the gateway's replay cache is full; retry later");
-			return;
-		}
-	}
 	svc_obj = ndx_conf_service(x->conf, x->service);
 	svc = gw_settings_service(x->v->s, x->service);
 	if (!svc_obj || !svc) {
@@ -530,6 +586,7 @@ static void exchange(struct exch *x)
 	x->service_label = json_string_value(json_object_get(svc_obj, "id"));
 	if (!ndx_conf_grant_allows(x->conf, x->client, x->service, req->method, x->rest)) {
 		snprintf(err, sizeof err, "%s %s", req->method, x->rest[0] ? x->rest : "/");
+		gw_redact_pins(err);
 		refuse(x, 403, "Client.NoGrant", err, "%s may not call %s", x->client, x->service);
 		return;
 	}
@@ -537,6 +594,8 @@ static void exchange(struct exch *x)
 		return;
 	x->personal = json_is_true(json_object_get(svc_obj, "personal"));
 	if (!provider_check_token(x, rq.hdr[GW_RF_SUBJECT_TOKEN], now))
+		return;
+	if (!provider_check_replay(x, msg_id, now))
 		return;
 	if (svc->builtin == GW_BUILTIN_SUBJECT_ACCESSES) {
 		/* personal.c has made sure a personal service names its subject;

@@ -9,7 +9,10 @@
  * would let exactly the replay through that the cache exists to stop, and
  * an attacker able to fill the cache could then replay at will. Refusing
  * (503, the consumer retries later) fails closed and only costs
- * availability, which the capacity is sized to protect. */
+ * availability, which the capacity is sized to protect. So that one member
+ * cannot spend that availability for everyone, each entry is charged to the
+ * member whose client sent it, and a member holding its share of live
+ * entries is refused alone. */
 #include "replay.h"
 
 #include <assert.h>
@@ -31,10 +34,13 @@
 /* Shards are split off only while each keeps at least this many entries,
  * so that small caches (tests, tiny deployments) have an exact capacity. */
 #define MIN_SHARD_CAPACITY 1024u
+/* Owner counters: members hash into these (collisions share a count). */
+#define OWNER_SLOTS 65536u
 
 struct entry {
 	uint8_t key[STORED_LEN];
 	int64_t expires; /* live while now <= expires; 0 = empty slot */
+	uint32_t owner;  /* a slot of owners[], or GW_REPLAY_NO_OWNER */
 };
 
 struct shard {
@@ -44,12 +50,15 @@ struct shard {
 	size_t capacity; /* live entries allowed; nslots is 3/2 of it */
 	size_t count;    /* occupied slots, live or expired-but-unswept */
 	int64_t swept_at;/* now of the last full sweep */
+	atomic_size_t *owners; /* the cache's, shared by every shard */
 };
 
 struct gw_replay {
 	struct shard *shards;
 	size_t nshards; /* a power of two */
 	atomic_uint window_s;
+	atomic_size_t share;
+	atomic_size_t *owners; /* OWNER_SLOTS counts of occupied slots */
 };
 
 struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s)
@@ -66,11 +75,15 @@ struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s)
 	if (!rc)
 		return NULL;
 	rc->shards = calloc(n, sizeof *rc->shards);
-	if (!rc->shards) {
+	rc->owners = calloc(OWNER_SLOTS, sizeof *rc->owners);
+	if (!rc->shards || !rc->owners) {
+		free(rc->shards);
+		free(rc->owners);
 		free(rc);
 		return NULL;
 	}
 	atomic_init(&rc->window_s, window_s);
+	atomic_init(&rc->share, capacity);
 	for (size_t i = 0; i < n; i++) {
 		struct shard *s = &rc->shards[i];
 
@@ -79,6 +92,7 @@ struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s)
 		s->capacity = per;
 		s->nslots = per + per / 2 + 1;
 		s->slots = calloc(s->nslots, sizeof *s->slots);
+		s->owners = rc->owners;
 		if (!s->slots || pthread_mutex_init(&s->lock, NULL) != 0) {
 			free(s->slots);
 			rc->nshards = i;
@@ -99,7 +113,30 @@ void gw_replay_free(struct gw_replay *rc)
 		free(rc->shards[i].slots);
 	}
 	free(rc->shards);
+	free(rc->owners);
 	free(rc);
+}
+
+uint32_t gw_replay_owner(const char *member)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)(member ? member : ""); *p; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	return h % OWNER_SLOTS;
+}
+
+void gw_replay_set_share(struct gw_replay *rc, size_t share)
+{
+	assert(rc && share > 0);
+	atomic_store(&rc->share, share);
+}
+
+size_t gw_replay_owner_count(struct gw_replay *rc, uint32_t owner)
+{
+	return owner < OWNER_SLOTS ? atomic_load(&rc->owners[owner]) : 0;
 }
 
 static void hash_field(struct ndx_sha256 *ctx, const char *s)
@@ -174,6 +211,16 @@ static void delete_at(struct shard *s, size_t i)
 	s->count--;
 }
 
+/* Empties slot i, whose entry leaves its owner's count. */
+static void remove_at(struct shard *s, size_t i)
+{
+	uint32_t owner = s->slots[i].owner;
+
+	if (owner < OWNER_SLOTS)
+		atomic_fetch_sub(&s->owners[owner], 1);
+	delete_at(s, i);
+}
+
 /* Removes every expired entry of the shard. A deletion may move a later
  * entry into slot i, which is then looked at again; entries are only ever
  * moved into the hole being filled, so none is skipped. */
@@ -181,13 +228,39 @@ static void sweep(struct shard *s, int64_t now)
 {
 	for (size_t i = 0; i < s->nslots; i++) {
 		while (s->slots[i].expires != 0 && s->slots[i].expires < now)
-			delete_at(s, i);
+			remove_at(s, i);
 	}
 	s->swept_at = now;
 }
 
+/* Counts one more entry for owner, unless it holds its share. The count
+ * also holds its expired entries not yet swept, so before refusing, this
+ * shard (locked by the caller) is swept once a second: a member refused
+ * while its old entries expire frees a shard's worth at each try. */
+static bool charge(struct gw_replay *rc, struct shard *s, uint32_t owner, int64_t now)
+{
+	size_t share = atomic_load(&rc->share);
+
+	if (atomic_fetch_add(&rc->owners[owner], 1) < share)
+		return true;
+	atomic_fetch_sub(&rc->owners[owner], 1);
+	if (s->swept_at == now)
+		return false;
+	sweep(s, now);
+	if (atomic_fetch_add(&rc->owners[owner], 1) < share)
+		return true;
+	atomic_fetch_sub(&rc->owners[owner], 1);
+	return false;
+}
+
 int gw_replay_check_and_add(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
-			    time_t now_t)
+			    time_t now)
+{
+	return gw_replay_check_and_add_owned(rc, key, GW_REPLAY_NO_OWNER, now);
+}
+
+int gw_replay_check_and_add_owned(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
+				  uint32_t owner, time_t now_t)
 {
 	struct shard *s;
 	int64_t now = (int64_t)now_t;
@@ -206,7 +279,7 @@ int gw_replay_check_and_add(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KE
 		if (e->expires < now) {
 			/* Expired on the probe path: remove it; a later entry
 			 * of the cluster may now sit at i. */
-			delete_at(s, i);
+			remove_at(s, i);
 			continue;
 		}
 		if (memcmp(e->key, key, STORED_LEN) == 0) {
@@ -226,7 +299,16 @@ int gw_replay_check_and_add(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KE
 		ret = NDX_ETOOBIG;
 		goto out;
 	}
+	if (owner < OWNER_SLOTS && !charge(rc, s, owner, now)) {
+		ret = NDX_EPERM;
+		goto out;
+	}
+	/* charge() may have swept the shard: find the free slot again. */
+	i = home_of(s, key);
+	while (s->slots[i].expires != 0)
+		i = (i + 1) % s->nslots;
 	memcpy(s->slots[i].key, key, STORED_LEN);
+	s->slots[i].owner = owner < OWNER_SLOTS ? owner : GW_REPLAY_NO_OWNER;
 	s->slots[i].expires = now + (int64_t)atomic_load(&rc->window_s);
 	if (s->slots[i].expires == 0)
 		s->slots[i].expires = 1; /* a clock at -window_s: still not "empty" */

@@ -36,14 +36,32 @@ struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s);
  * Returns NDX_OK, or NDX_ENOMEM (out is then zeroed and must not be used). */
 int gw_replay_key(const char *client, const char *message_id, uint8_t out[GW_REPLAY_KEY_LEN]);
 
-/* Records key as seen at now. Returns
+/* Who an entry is charged to: a hash of the client's member id, so that
+ * one member cannot fill the cache for all (gw_replay_set_share). */
+#define GW_REPLAY_NO_OWNER UINT32_MAX
+uint32_t gw_replay_owner(const char *member);
+
+/* Records key as seen at now, charged to owner (GW_REPLAY_NO_OWNER: to
+ * nobody, never refused for a share). Returns
  *   NDX_OK        the key was not held (or had expired): the request may go on;
  *   NDX_EEXIST    the key is held and live: a replay, refuse it;
+ *   NDX_EPERM     owner already holds its share of live entries: refuse this
+ *                 member's request (503 Server.Busy), others go on;
  *   NDX_ETOOBIG   the cache holds capacity live entries: refuse the request
  *                 (503 Server.Busy) - nothing is forgotten early.
  * Thread-safe. */
+int gw_replay_check_and_add_owned(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
+				  uint32_t owner, time_t now);
+/* gw_replay_check_and_add_owned for GW_REPLAY_NO_OWNER. */
 int gw_replay_check_and_add(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
 			    time_t now);
+
+/* The most live entries one owner may hold (>= 1; a new cache: capacity,
+ * no limit). Owners whose hashes collide share one count. Thread-safe. */
+void gw_replay_set_share(struct gw_replay *rc, size_t share);
+
+/* Live entries charged to owner (an upper bound, like gw_replay_count). */
+size_t gw_replay_owner_count(struct gw_replay *rc, uint32_t owner);
 
 /* Entries added from now on are kept window_s (>= 1) seconds: a SIGHUP
  * that changes clock_skew_s calls this with the new 2 x skew + 1. Entries

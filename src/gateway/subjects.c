@@ -148,3 +148,22 @@ bool gw_subjects_only(const char *list, const char *pin)
 		return true;
 	return pin && pin[0] && strcmp(list, pin) == 0;
 }
+
+void gw_redact_pins(char *s)
+{
+	size_t run = 0, i;
+
+	if (!s)
+		return;
+	for (i = 0;; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			run++;
+			continue;
+		}
+		if (run == PIN_LEN)
+			memset(s + i - run, '*', run);
+		run = 0;
+		if (!s[i])
+			break;
+	}
+}

@@ -37,4 +37,9 @@ bool gw_subjects_has(const char *list, const char *pin);
  * pin NULL or "": only "" passes. */
 bool gw_subjects_only(const char *list, const char *pin);
 
+/* Masks every personal identification number in s (a run of exactly 12
+ * ASCII digits) with '*', in place, so that a refusal's detail or a log
+ * line can name a path without naming the person. */
+void gw_redact_pins(char *s);
+
 #endif

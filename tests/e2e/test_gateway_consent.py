@@ -322,3 +322,19 @@ def test_a_consent_never_covers_another_persons_record(env):
         assert len(reached(fed, r)) == 1  # the provider was asked; its answer never left
     ok = call(fed, consent=c, path="/declare/" + PIN)
     assert ok.status_code == 200 and ok.headers["Ndx-Data-Subjects"] == PIN, ok.text
+
+
+def test_healthz_names_an_issuer_whose_revocation_list_is_not_current(env):
+    """DEAD_ISSUER is in the configuration but never reachable: its consents are refused
+    (fail closed), every other exchange is served, and /healthz says exactly that:
+    degraded (200, so that a load balancer keeps the gateway), with the reason."""
+    fed, cs, _ = env
+    assert wait_accepted(fed, cs.issue()["consent"]).status_code == 200
+    h = requests.get(fed.gateways["BCA"].url + "/healthz", timeout=5)
+    assert h.status_code == 200, h.text
+    body = h.json()
+    assert body["status"] == "degraded", body
+    problems = [p for p in body["problems"] if p["code"] == "Server.ConsentStatusUnknown"]
+    # Only the dead issuer (ISSUER is a prefix of DEAD_ISSUER's id).
+    assert len(problems) == 1, body
+    assert f"list of {DEAD_ISSUER}:" in problems[0]["message"], body

@@ -492,12 +492,19 @@ def test_full_disk_refuses_with_503_log_unavailable_then_recovers(fed, tiny_fs, 
         assert metric(text, "ndx_gateway_errors_total",
                       '{type="Server.LogUnavailable"}') >= 5
         assert "append failed" in gw.tail(50)
+        # /healthz says so, for an operator and a load balancer (docs/gateway.md).
+        h = requests.get(gw.url + "/healthz", timeout=5)
+        assert h.status_code == 503, h.text
+        assert h.json()["status"] == "not_ready"
+        assert [p["code"] for p in h.json()["problems"]] == ["Server.LogUnavailable"], h.text
         # Space again: exchanges work without a restart, and the log holds.
         os.unlink(tiny_fs / "filler")
         xid = "after-" + uuid.uuid4().hex
         r = fed.call("BTC", "GET", CITIZENS, "/citizens/003", xid=xid)
         assert r.status_code == 200, r.text
         assert "appends work again" in gw.tail(50)
+        h = requests.get(gw.url + "/healthz", timeout=5)
+        assert h.status_code == 200 and h.json()["status"] == "ok", h.text
         wait_sealed(gw)
         verify_ok(fed, gw)
         ids = message_ids(gw.db, role)

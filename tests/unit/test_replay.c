@@ -2,8 +2,9 @@
  * threat T9 of docs/security.md): a repeated key is refused inside the
  * window and accepted after it, distinct keys pass, a full cache refuses
  * rather than forgets, the table agrees with a plain reference model over a
- * long random run (which exercises deletion inside clusters), and
- * concurrent threads let exactly one of each key through. */
+ * long random run (which exercises deletion inside clusters), concurrent
+ * threads let exactly one of each key through, and one member holding its
+ * share is refused alone (T35). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,43 @@ static void test_capacity_full_refuses_not_forgets(void **state)
 	assert_int_equal(gw_replay_check_and_add(rc, k, T0 + 600), NDX_ETOOBIG);
 	assert_int_equal(gw_replay_check_and_add(rc, k, T0 + 601), NDX_OK);
 	assert_int_equal(gw_replay_check_and_add(rc, k, T0 + 601), NDX_EEXIST);
+	gw_replay_free(rc);
+}
+
+/* Member A may hold 3 live entries: its 4th is refused while B goes on;
+ * as A's entries expire it is served again, even though they were never
+ * swept by a full shard; a replay of A's is still a replay. */
+static void test_one_member_holds_only_its_share(void **state)
+{
+	struct gw_replay *rc = gw_replay_new(100, 10);
+	uint32_t a = gw_replay_owner("VN/GOV/BHXH"), b = gw_replay_owner("VN/GOV/BTC");
+	uint8_t k[GW_REPLAY_KEY_LEN];
+
+	(void)state;
+	assert_non_null(rc);
+	assert_int_not_equal(a, b);
+	gw_replay_set_share(rc, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		key_of(i, k);
+		assert_int_equal(gw_replay_check_and_add_owned(rc, k, a, T0), NDX_OK);
+	}
+	assert_int_equal(gw_replay_owner_count(rc, a), 3);
+	key_of(3, k);
+	assert_int_equal(gw_replay_check_and_add_owned(rc, k, a, T0), NDX_EPERM);
+	assert_int_equal(gw_replay_check_and_add_owned(rc, k, a, T0 + 1), NDX_EPERM);
+	/* The refused key took no place: B may add it. */
+	assert_int_equal(gw_replay_check_and_add_owned(rc, k, b, T0 + 1), NDX_OK);
+	key_of(0, k);
+	assert_int_equal(gw_replay_check_and_add_owned(rc, k, a, T0 + 1), NDX_EEXIST);
+	/* Unowned entries (GW_REPLAY_NO_OWNER) are never refused for a share. */
+	for (unsigned i = 10; i < 20; i++) {
+		key_of(i, k);
+		assert_int_equal(gw_replay_check_and_add(rc, k, T0 + 1), NDX_OK);
+	}
+	/* After the window A's entries are gone; the refused A is served. */
+	key_of(4, k);
+	assert_int_equal(gw_replay_check_and_add_owned(rc, k, a, T0 + 11), NDX_OK);
+	assert_true(gw_replay_owner_count(rc, a) <= 3);
 	gw_replay_free(rc);
 }
 
@@ -277,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_expiry_after_window),
 		cmocka_unit_test(test_capacity_full_refuses_not_forgets),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_one_member_holds_only_its_share),
 		cmocka_unit_test(test_matches_reference_model),
 		cmocka_unit_test(test_concurrent_threads),
 	};

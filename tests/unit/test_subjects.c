@@ -126,6 +126,24 @@ static void test_only(void **state)
 	assert_true(gw_subjects_only("", NULL));
 }
 
+static void test_redact_pins(void **state)
+{
+	char a[] = "GET /citizens/" A "?x=" B, b[] = "/p/0010880000011/1234567890123", c[] = A;
+	char d[] = "", e[] = "/enterprises/0100000001";
+
+	(void)state;
+	gw_redact_pins(a);
+	assert_string_equal(a, "GET /citizens/************?x=************");
+	gw_redact_pins(b); /* 13 digits is not a number of a person */
+	assert_string_equal(b, "/p/0010880000011/1234567890123");
+	gw_redact_pins(c);
+	assert_string_equal(c, "************");
+	gw_redact_pins(d);
+	gw_redact_pins(e);
+	assert_string_equal(e, "/enterprises/0100000001");
+	gw_redact_pins(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_has_is_by_element),
 		cmocka_unit_test(test_only),
+		cmocka_unit_test(test_redact_pins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,108 @@
+"""End-to-end tests of what one member may cost another's provider gateway
+(docs/security.md T35, T10's refusal details, and /healthz): the federation of
+federation.py, with BHXH — a member with no grant at all — attacking BCA's gateway port
+directly as a member gateway would (its own certificate and signing key, from Python),
+bounded in count and time, on loopback.
+
+The attack of the security review: a member with no grant sent a million NoGrant
+requests, each of which entered the provider's replay cache and its message log, until
+every legitimate exchange to that provider was refused 503 Server.Busy. Now refusals
+are checked before the replay cache, each member has a budget of refusals (20 a second,
+200 at once) after which it is turned away at the door (429, unsigned, not logged)
+until the budget refills, and no member holds more than half of the replay cache."""
+
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import federation as F  # noqa: E402
+
+REFUSAL_BURST = 200      # src/gateway/peerlimit.h
+REFUSALS_PER_S = 20
+PIN = "001099012345"
+
+
+@pytest.fixture(scope="module")
+def fed(build_dir):
+    with F.running_federation(build_dir, "ndx-abuse-") as f:
+        yield f
+
+
+def as_bhxh(fed, xid=None, path="/citizens/1"):
+    ident = fed.idents["BHXH"]
+    ctx = F.tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key)
+    return F.gateway_request(fed.gateways["BCA"].gateway_port, ctx, "GET", F.CITIZENS, path,
+                             client=F.INSURANCE, xid=xid, sign_with=ident.private_key())
+
+
+def log_records(gw):
+    resp = requests.get(gw.url + "/admin/log/head", timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["records"]
+
+
+def test_a_refused_request_does_not_take_a_place_in_the_replay_cache(fed):
+    """Before: the id of a NoGrant request was held for the whole window, so a member
+    could fill the cache without any grant. Now only granted requests enter it."""
+    xid = "abuse-" + uuid.uuid4().hex
+    st, hdrs, body, _ = as_bhxh(fed, xid)
+    assert st == 403 and hdrs["x-road-error"] == "Client.NoGrant", body
+    fed.ndx("grant", "add", "--client", F.INSURANCE, "--service", F.CITIZENS, "--method", "GET",
+            "--path", "/granted/*")
+    fed.wait_conf(fed.gateways["BCA"], fed.registry.conf_version())
+    st, hdrs, body, _ = as_bhxh(fed, xid, "/granted/1")
+    assert st == 200, body  # the same X-Road-Id: not a replay, it was never accepted
+    st, hdrs, body, _ = as_bhxh(fed, xid, "/granted/1")
+    assert st == 409 and hdrs["x-road-error"] == "Security.Replay", body
+
+
+def test_a_refusal_never_repeats_a_personal_identification_number(fed):
+    for resp in (fed.call("BHXH", "GET", F.CITIZENS, f"/citizens/{PIN}", client=F.INSURANCE),):
+        assert resp.status_code == 403 and resp.json()["type"] == "Client.NoGrant", resp.text
+        assert PIN not in resp.text and "/citizens/************" in resp.json()["detail"]
+    st, hdrs, body, _ = as_bhxh(fed, path=f"/citizens/{PIN}")
+    assert st == 403 and PIN.encode() not in body, body
+
+
+def test_a_flood_of_refusals_is_turned_away_and_others_are_served(fed):
+    bca = fed.gateways["BCA"]
+    time.sleep(REFUSAL_BURST / REFUSALS_PER_S)  # the tests before spent some budget
+    before = log_records(bca)
+    statuses, retry_after = Counter(), set()
+    t0 = time.monotonic()
+    served_meanwhile = []
+    for i in range(2 * REFUSAL_BURST):
+        st, hdrs, body, _ = as_bhxh(fed)
+        statuses[st] += 1
+        if st == 429:
+            assert hdrs["x-road-error"] == "Security.TooManyRefusals", body
+            assert "ndx-response-signature" not in hdrs
+            retry_after.add(int(hdrs["retry-after"]))
+        if i % 50 == 0:  # a member with a grant, meanwhile
+            r = fed.call("BTC", "GET", F.CITIZENS, "/citizens/1")
+            served_meanwhile.append(r.status_code)
+    elapsed = time.monotonic() - t0
+    assert set(statuses) == {403, 429}, statuses
+    most = REFUSAL_BURST + REFUSALS_PER_S * elapsed + 2
+    assert statuses[403] <= most, (statuses, elapsed)
+    assert statuses[429] >= 2 * REFUSAL_BURST - most, (statuses, elapsed)
+    assert retry_after and max(retry_after) <= 2, retry_after
+    assert served_meanwhile == [200] * len(served_meanwhile), served_meanwhile
+    # Only what was signed and refused is logged; the door's 429s cost no record.
+    time.sleep(1.5)
+    grown = log_records(bca) - before
+    assert grown <= statuses[403] + len(served_meanwhile) + 2, (grown, statuses)
+    # The budget refills: after a pause the member is heard again.
+    time.sleep(1.0 / REFUSALS_PER_S + 1)
+    st, hdrs, body, _ = as_bhxh(fed)
+    assert st == 403, body
+    # And the gateway was ready all along.
+    h = requests.get(bca.url + "/healthz", timeout=5)
+    assert h.status_code == 200 and h.json()["status"] == "ok", h.text
