@@ -21,6 +21,7 @@
 #include "ndx/id.h"
 #include "ndx/key.h"
 #include "ndx/pki.h"
+#include "ndx/text.h"
 
 #define OPENAPI_FILE_MAX (4u * 1024u * 1024u)
 #define PATH_BUF 2048
@@ -67,14 +68,19 @@ static void start_options(void)
 
 /* ---- output ----------------------------------------------------------- */
 
+/* jansson escapes C0 controls itself but writes C1 controls and
+ * bidirectional overrides as they are: those become JSON escapes of the
+ * same characters, so a name stored before the registry refused them
+ * cannot drive the terminal (docs/security.md T30). */
 static void print_json(const json_t *doc)
 {
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+	char *safe = text ? ndx_text_escape_json(text, strlen(text)) : NULL;
 
-	if (text != NULL) {
-		puts(text);
-		free(text);
-	}
+	if (safe != NULL)
+		puts(safe);
+	free(safe);
+	free(text);
 }
 
 /* Display width in code points, so Vietnamese names line up. */
@@ -165,9 +171,13 @@ static int print_table(const json_t *rows, const struct column *cols, size_t nco
 		const json_t *row = json_array_get(rows, r);
 
 		for (c = 0; c < ncols; c++) {
-			char *t = cell_text(json_object_get(row, cols[c].key));
+			char *raw = cell_text(json_object_get(row, cols[c].key));
+			/* A cell is shown escaped: a value stored before the registry
+			 * refused controls must not reach the terminal raw. */
+			char *t = raw ? ndx_text_escape(raw, strlen(raw)) : NULL;
 			size_t w;
 
+			free(raw);
 			if (t == NULL) {
 				cli_error("out of memory");
 				rc = CLI_EXIT_FAIL;
@@ -1071,24 +1081,74 @@ static int revoke_cmd(int argc, char **argv)
 }
 
 static const char audit_usage[] =
-	"usage: ndx audit [--limit N]\n"
+	"usage: ndx audit [--limit N] [--before SEQ]\n"
 	"\n"
 	"Shows the registry's audit trail, newest first: who changed what, when.\n"
-	"  --limit N          at most N entries (default: the registry's default)\n"
+	"  --limit N          at most N entries (default: the registry's default,\n"
+	"                     100), fetched in pages of up to 1000\n"
+	"  --before SEQ       only entries older than SEQ (to go on from a list)\n"
 	COMMON_HELP;
+
+/* Follows the registry's pages (GET /api/audit?before=&limit=, at most
+ * AUDIT_PAGE a page) until limit entries or the oldest; *out = {"audit":
+ * [...], "next": SEQ or null}, a new reference. */
+#define AUDIT_PAGE 1000
+static int audit_fetch(const struct common *co, long limit, long long before, json_t **out)
+{
+	json_t *all = json_array(), *page = NULL, *next = json_null();
+	char path[PATH_BUF];
+	int rc = CLI_EXIT_OK;
+
+	*out = NULL;
+	if (!all) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	do {
+		long want = limit - (long)json_array_size(all);
+
+		if (want > AUDIT_PAGE)
+			want = AUDIT_PAGE;
+		if (before > 0)
+			snprintf(path, sizeof(path), "/api/audit?limit=%ld&before=%lld", want, before);
+		else
+			snprintf(path, sizeof(path), "/api/audit?limit=%ld", want);
+		if ((rc = api(co, "GET", path, NULL, &page)) != CLI_EXIT_OK)
+			break;
+		json_array_extend(all, json_object_get(page, "audit"));
+		json_decref(next);
+		next = json_incref(json_object_get(page, "next"));
+		if (!next)
+			next = json_null();
+		before = json_is_integer(next) ? (long long)json_integer_value(next) : 0;
+		json_decref(page);
+		page = NULL;
+	} while (before > 0 && (long)json_array_size(all) < limit);
+	if (rc != CLI_EXIT_OK) {
+		json_decref(all);
+		json_decref(next);
+		return rc;
+	}
+	*out = json_pack("{soso}", "audit", all, "next", next);
+	return *out ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
 
 static int audit_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "limit", required_argument, NULL, 'l' }, COMMON_OPTS, { NULL, 0, NULL, 0 },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "before", required_argument, NULL, 'b' },
+		COMMON_OPTS,
+		{ NULL, 0, NULL, 0 },
 	};
 	static const struct column cols[] = {
 		{ "SEQ", "seq" }, { "TIME", "time" }, { "ACTOR", "actor" }, { "REMOTE", "remote" },
 		{ "ACTION", "action" }, { "OBJECT", "object" }, { "DETAIL", "detail" },
 	};
 	struct common co = { 0 };
-	char path[PATH_BUF] = "/api/audit";
-	long limit = 0;
+	long limit = 100;
+	long long before = 0;
+	json_t *out = NULL;
 	char *end;
 	int c, rc;
 
@@ -1096,11 +1156,19 @@ static int audit_cmd(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (common_opt(c, &co))
 			continue;
-		if (c != 'l')
+		if (c == 'l') {
+			limit = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || limit < 1 || limit > 1000000)
+				return cli_usage_error(audit_usage,
+						       "--limit must be a number from 1 to 1000000");
+		} else if (c == 'b') {
+			before = strtoll(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || before < 1)
+				return cli_usage_error(audit_usage,
+						       "--before must be a positive number");
+		} else {
 			return cli_bad_option(audit_usage, argv);
-		limit = strtol(optarg, &end, 10);
-		if (end == optarg || *end != '\0' || limit < 1 || limit > 1000000)
-			return cli_usage_error(audit_usage, "--limit must be a number from 1 to 1000000");
+		}
 	}
 	if (co.help) {
 		fputs(audit_usage, stdout);
@@ -1108,9 +1176,18 @@ static int audit_cmd(int argc, char **argv)
 	}
 	if ((rc = positionals(argc, argv, 0, audit_usage, "")) != 0)
 		return rc;
-	if (limit > 0)
-		snprintf(path, sizeof(path), "/api/audit?limit=%ld", limit);
-	return list_and_print(&co, path, "audit", cols, 7);
+	if ((rc = audit_fetch(&co, limit, before, &out)) != CLI_EXIT_OK)
+		return rc;
+	if (co.json) {
+		print_json(out);
+	} else {
+		rc = print_table(json_object_get(out, "audit"), cols, 7);
+		if (rc == CLI_EXIT_OK && json_is_integer(json_object_get(out, "next")))
+			printf("(older entries: ndx audit --before %lld)\n",
+			       (long long)json_integer_value(json_object_get(out, "next")));
+	}
+	json_decref(out);
+	return rc;
 }
 
 /* ---- embargo ------------------------------------------------------------ */

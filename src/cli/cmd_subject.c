@@ -22,6 +22,7 @@
 #include "ndx/file.h"
 #include "ndx/id.h"
 #include "ndx/pin.h"
+#include "ndx/text.h"
 #include "ndx/timefmt.h"
 
 #define TRANSPARENCY_SUBSYSTEM "transparency"
@@ -190,10 +191,20 @@ static void sort_newest_first(json_t *arr)
 	free(v);
 }
 
+/* A string of e, escaped for the terminal (include/ndx/text.h): an officer's
+ * name or a procedure comes from a consumer's headers, and must not drive
+ * the citizen's terminal. The text lives until the eighth call after. */
 static const char *field(const json_t *e, const char *key)
 {
+	static char ring[8][512];
+	static unsigned next;
 	const char *s = json_string_value(json_object_get(e, key));
-	return s ? s : "";
+	char *safe = s ? ndx_text_escape(s, strlen(s)) : NULL;
+	char *out = ring[next++ % 8];
+
+	snprintf(out, sizeof ring[0], "%s", safe ? safe : "");
+	free(safe);
+	return out;
 }
 
 /* What a row's status does not say, on a line of its own under it: the

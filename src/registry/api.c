@@ -8,7 +8,9 @@
 #include "api.h"
 
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "ndx/id.h"
 #include "ndx/key.h"
 #include "ndx/pki.h"
+#include "ndx/text.h"
 #include "ndx/timefmt.h"
 
 #define NAME_MAX_BYTES 256
@@ -203,11 +206,32 @@ static int path_pattern_ok(const char *s)
 	return 1;
 }
 
-/* The request body as a JSON object, or NULL after answering 400. */
-static json_t *body_object(const struct ndx_http_req *req, struct ndx_http_resp *resp)
+/* The members a body may have; a NULL-terminated list per kind of body. */
+static const char *const MEMBER_FIELDS[] = { "id", "name", NULL };
+static const char *const SUBSYSTEM_FIELDS[] = { "id", NULL };
+static const char *const GATEWAY_FIELDS[] = { "member", "code", "address", "sign_public_key",
+					      "tls_csr", NULL };
+static const char *const SERVICE_FIELDS[] = { "id", "title", "personal", "purposes",
+					      "bulk_purposes", "consent_required", "openapi",
+					      NULL };
+static const char *const BULK_FIELDS[] = { "bulk_purposes", NULL };
+static const char *const GRANT_FIELDS[] = { "client", "service", "methods", "paths", NULL };
+static const char *const REVOCATION_FIELDS[] = { "kind", "value", "reason", NULL };
+static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_public_key", NULL };
+static const char *const EMBARGO_FIELDS[] = { "seconds", NULL };
+static const char *const ID_PROVIDER_FIELDS[] = { "issuer", "sign_key", "sign_key_id", NULL };
+
+/* The request body as a JSON object with no member outside allowed (a
+ * misspelt optional field must not be dropped in silence: "bulk_purpose"
+ * would register a service with none), or NULL after answering 400 naming
+ * the field. */
+static json_t *body_object(const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			   const char *const *allowed)
 {
 	json_error_t jerr;
 	json_t *o;
+	const char *key;
+	json_t *v;
 
 	if (!req->body || req->body_len == 0) {
 		bad_request(resp, "malformed JSON", "a JSON object body is required");
@@ -224,14 +248,27 @@ static json_t *body_object(const struct ndx_http_req *req, struct ndx_http_resp 
 		bad_request(resp, "malformed JSON", "the body must be a JSON object");
 		return NULL;
 	}
+	json_object_foreach(o, key, v) {
+		size_t i = 0;
+		while (allowed[i] && strcmp(allowed[i], key) != 0)
+			i++;
+		if (!allowed[i]) {
+			char *shown = ndx_text_escape(key, strlen(key));
+			bad_request(resp, "unknown field", "%.128s: not a field of this request",
+				    shown ? shown : "?");
+			free(shown);
+			json_decref(o);
+			return NULL;
+		}
+	}
 	return o;
 }
 
 /* A string field of at most max bytes; required ones must be non-empty.
  * Returns 1 and sets *out (borrowed from o), 0 when absent and optional,
- * -1 after answering 400. */
-static int str_field(struct ndx_http_resp *resp, const json_t *o, const char *field,
-		     int required, size_t max, const char **out)
+ * -1 after answering 400. Any text but PEM goes through str_field. */
+static int str_field_raw(struct ndx_http_resp *resp, const json_t *o, const char *field,
+			 int required, size_t max, const char **out)
 {
 	const json_t *v = json_object_get(o, field);
 	*out = NULL;
@@ -259,6 +296,26 @@ static int str_field(struct ndx_http_resp *resp, const json_t *o, const char *fi
 	}
 	*out = json_string_value(v);
 	return 1;
+}
+
+/* As str_field_raw, for text that is shown to people (names, titles,
+ * reasons, addresses): no control character, bidirectional override or
+ * isolate (include/ndx/text.h), so that a stored value can neither drive
+ * an operator's terminal nor read backwards on an officer's page. */
+static int str_field(struct ndx_http_resp *resp, const json_t *o, const char *field,
+		     int required, size_t max, const char **out)
+{
+	int rc = str_field_raw(resp, o, field, required, max, out);
+	size_t at = 0;
+	const char *why = NULL;
+
+	if (rc == 1 && ndx_text_check(*out, strlen(*out), &at, &why) != NDX_OK) {
+		bad_request(resp, "invalid field", "%s: %s at byte %zu is not allowed", field, why,
+			    at);
+		*out = NULL;
+		return -1;
+	}
+	return rc;
 }
 
 /* A boolean field (default false). Returns 0/1 or -1 after answering 400. */
@@ -445,7 +502,7 @@ static void members_add(struct call *c)
 {
 	char id[NDX_ID_TEXT_MAX];
 	const char *text, *name;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, MEMBER_FIELDS), *obj = NULL, *detail;
 	uint64_t version;
 	int rc;
 
@@ -544,7 +601,7 @@ static void subsystems_add(struct call *c)
 {
 	char id[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX];
 	const char *text;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL;
+	json_t *body = body_object(c->req, c->resp, SUBSYSTEM_FIELDS), *obj = NULL;
 	struct store *st = c->api->cfg.st;
 	uint64_t version;
 	int rc;
@@ -584,6 +641,108 @@ static void subsystems_add(struct call *c)
 	answer_change(c->resp, 201, obj, version);
 out:
 	json_decref(body);
+}
+
+/* ---- one key, one holder -------------------------------------------------------------- */
+
+/* A key proves who signed: one registered for two members' gateways would
+ * let either pass for the other (a consumer's requests, a provider's
+ * answers, a log signed by "someone"), and a gateway's key that is also a
+ * consent service's or an e-ID's would let the gateway mint consents or ID
+ * tokens. So a signing key has one holder: a member's own gateways may share
+ * theirs (the member's choice, one signer), nobody else. Called inside the
+ * change's transaction, after the new row is in (so that a duplicate is
+ * still "already exists"); returns 0, or -1 after answering 409 (naming
+ * field and the holder) or 500: the caller rolls back. member is the member
+ * of the gateway being added, or NULL; self_role and self name the row just
+ * added. */
+static int key_unclaimed(struct call *c, const char *field, const char *key_id,
+			 const char *member, const char *self_role, const char *self)
+{
+	json_t *rows = NULL, *row;
+	char detail[NDX_ID_TEXT_MAX + 2 * ADDRESS_MAX_BYTES];
+	size_t i;
+
+	if (store_key_holders(c->api->cfg.st, key_id, &rows)) {
+		internal(c->resp);
+		return -1;
+	}
+	json_array_foreach(rows, i, row) {
+		const char *role = json_string_value(json_object_get(row, "role"));
+		const char *holder = json_string_value(json_object_get(row, "holder"));
+		const char *owner = json_string_value(json_object_get(row, "member"));
+		int gateway = role && strcmp(role, "gateway") == 0;
+
+		if ((member && gateway && owner && strcmp(owner, member) == 0) ||
+		    (role && holder && strcmp(role, self_role) == 0 && strcmp(holder, self) == 0))
+			continue;
+		snprintf(detail, sizeof detail,
+			 "%s: key %s is already the signing key of %s %s%s", field, key_id,
+			 role ? role : "?", holder ? holder : "?",
+			 member && gateway ? ", a gateway of another member"
+					   : "; a key has one role, register a new key");
+		json_decref(rows);
+		ndx_http_resp_error(c->resp, 409, "Client.Conflict", "key already registered",
+				    detail);
+		return -1;
+	}
+	json_decref(rows);
+	return 0;
+}
+
+/* SHA-256 of the DER SubjectPublicKeyInfo of the (first) certificate in pem:
+ * certificates are issued anew on every registration, so a TLS identity
+ * is compared by its key. Returns 0 or -1. */
+static int cert_key_sha256(const char *pem, uint8_t out[NDX_SHA256_LEN])
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *pk = x ? X509_get0_pubkey(x) : NULL;
+	unsigned char *der = NULL;
+	int n = pk ? i2d_PUBKEY(pk, &der) : -1;
+
+	BIO_free(bio);
+	X509_free(x);
+	if (n <= 0)
+		return -1;
+	ndx_sha256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return 0;
+}
+
+/* The TLS key of cert (just issued for a gateway of member) must not be
+ * that of another member's gateway: whoever holds it could then connect as
+ * either. Inside the transaction; 0, or -1 after answering 409 or 500. */
+static int tls_key_unclaimed(struct call *c, const char *cert, const char *member)
+{
+	uint8_t mine[NDX_SHA256_LEN], theirs[NDX_SHA256_LEN];
+	json_t *rows = NULL, *row;
+	char detail[2 * NDX_ID_TEXT_MAX + 160];
+	size_t i;
+
+	if (cert_key_sha256(cert, mine) || store_gateway_list(c->api->cfg.st, NULL, &rows)) {
+		internal(c->resp);
+		return -1;
+	}
+	json_array_foreach(rows, i, row) {
+		const char *owner = json_string_value(json_object_get(row, "member"));
+		const char *pem = json_string_value(json_object_get(row, "tls_certificate"));
+		const char *code = json_string_value(json_object_get(row, "code"));
+
+		if (!owner || !pem || strcmp(owner, member) == 0 || cert_key_sha256(pem, theirs) ||
+		    CRYPTO_memcmp(mine, theirs, sizeof mine) != 0)
+			continue;
+		snprintf(detail, sizeof detail,
+			 "tls_csr: its key is already the TLS key of gateway %s/%s, a gateway of "
+			 "another member",
+			 owner, code ? code : "?");
+		json_decref(rows);
+		ndx_http_resp_error(c->resp, 409, "Client.Conflict", "key already registered",
+				    detail);
+		return -1;
+	}
+	json_decref(rows);
+	return 0;
 }
 
 /* ---- gateways ---------------------------------------------------------------------------- */
@@ -645,7 +804,7 @@ static void gateways_add(struct call *c)
 	char key_id[NDX_KEY_ID_HEX_LEN + 1], object[NDX_ID_TEXT_MAX + NDX_ID_PART_MAX + 2];
 	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
 	const char *text, *code, *address, *pem, *csr, *why = NULL;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, GATEWAY_FIELDS), *obj = NULL, *detail;
 	struct store *st = c->api->cfg.st;
 	struct ndx_key *key = NULL;
 	char *cert = NULL, *key_b64 = NULL;
@@ -658,8 +817,8 @@ static void gateways_add(struct call *c)
 	    check_id(c->api, c->resp, "member", text, strlen(text), NDX_ID_MEMBER, member) ||
 	    str_field(c->resp, body, "code", 1, NDX_ID_PART_MAX, &code) < 0 ||
 	    str_field(c->resp, body, "address", 1, ADDRESS_MAX_BYTES, &address) < 0 ||
-	    str_field(c->resp, body, "sign_public_key", 1, 16384, &pem) < 0 ||
-	    str_field(c->resp, body, "tls_csr", 1, 65536, &csr) < 0)
+	    str_field_raw(c->resp, body, "sign_public_key", 1, 16384, &pem) < 0 ||
+	    str_field_raw(c->resp, body, "tls_csr", 1, 65536, &csr) < 0)
 		goto out;
 	if (!part_ok(code)) {
 		bad_request(c->resp, "invalid gateway code",
@@ -725,6 +884,11 @@ static void gateways_add(struct call *c)
 	if ((rc = store_gateway_add(st, &gw))) {
 		store_rollback(st);
 		store_failed(c->resp, rc, "gateway", object);
+		goto out;
+	}
+	if (key_unclaimed(c, "sign_public_key", key_id, member, "gateway", object) ||
+	    tls_key_unclaimed(c, cert, member)) {
+		store_rollback(st);
 		goto out;
 	}
 	detail = json_pack("{ssssss}", "address", address, "sign_key_id", key_id,
@@ -864,7 +1028,7 @@ static void services_set_bulk(struct call *c, const char *text, size_t len)
 		return;
 	}
 	if (check_id(c->api, c->resp, "path", text, len, NDX_ID_SERVICE, id) ||
-	    !(body = body_object(c->req, c->resp)))
+	    !(body = body_object(c->req, c->resp, BULK_FIELDS)))
 		return;
 	bulk = str_array_field(c->resp, body, "bulk_purposes", purpose_ok,
 			       "a purpose is 1 to 64 characters from a-z 0-9 -", 0, NULL);
@@ -909,7 +1073,8 @@ static void services_add(struct call *c)
 {
 	char id[NDX_ID_TEXT_MAX], subsystem[NDX_ID_TEXT_MAX], sha_hex[2 * NDX_SHA256_LEN + 1];
 	const char *text, *title;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *empty = json_array(), *detail;
+	json_t *body = body_object(c->req, c->resp, SERVICE_FIELDS), *obj = NULL;
+	json_t *empty = json_array(), *detail;
 	const json_t *purposes, *bulk, *openapi;
 	struct store *st = c->api->cfg.st;
 	char *openapi_text = NULL;
@@ -1008,7 +1173,8 @@ static void grants_add(struct call *c)
 {
 	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX], object[32];
 	const char *text;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *star = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, GRANT_FIELDS), *obj = NULL, *star = NULL;
+	json_t *detail;
 	const json_t *methods, *paths;
 	struct store *st = c->api->cfg.st;
 	uint64_t version;
@@ -1131,7 +1297,7 @@ static void revocations_add(struct call *c)
 {
 	char value[65], object[80];
 	const char *kind, *text, *reason;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, REVOCATION_FIELDS), *obj = NULL, *detail;
 	struct store *st = c->api->cfg.st;
 	uint8_t raw[32];
 	uint64_t version;
@@ -1194,7 +1360,7 @@ static void consent_services_add(struct call *c)
 	char id[NDX_ID_TEXT_MAX], host[256], key_id[NDX_KEY_ID_HEX_LEN + 1];
 	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
 	const char *text, *url, *pem, *why = NULL;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, CONSENT_SERVICE_FIELDS), *obj = NULL, *detail;
 	struct store *st = c->api->cfg.st;
 	struct ndx_key *key = NULL;
 	char *key_b64 = NULL;
@@ -1206,7 +1372,7 @@ static void consent_services_add(struct call *c)
 	if (str_field(c->resp, body, "id", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
 	    check_id(c->api, c->resp, "id", text, strlen(text), NDX_ID_SUBSYSTEM, id) ||
 	    str_field(c->resp, body, "url", 1, ADDRESS_MAX_BYTES, &url) < 0 ||
-	    str_field(c->resp, body, "sign_public_key", 1, 16384, &pem) < 0)
+	    str_field_raw(c->resp, body, "sign_public_key", 1, 16384, &pem) < 0)
 		goto out;
 	https = strncmp(url, "https://", 8) == 0;
 	if (!https && strncmp(url, "http://", 7) != 0) {
@@ -1258,6 +1424,10 @@ static void consent_services_add(struct call *c)
 		store_failed(c->resp, rc, "consent service", id);
 		goto out;
 	}
+	if (key_unclaimed(c, "sign_public_key", key_id, NULL, "consent service", id)) {
+		store_rollback(st);
+		goto out;
+	}
 	detail = json_pack("{ssss}", "url", url, "sign_key_id", key_id);
 	rc = store_commit(st, c->actor, c->req->remote_addr, "consent_service.add", id, detail,
 			  &version);
@@ -1279,7 +1449,8 @@ out:
  * of the subject's access list for N seconds after they happened. */
 static void embargoes_set(struct call *c, const char *purpose)
 {
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail, *old = NULL;
+	json_t *body = body_object(c->req, c->resp, EMBARGO_FIELDS), *obj = NULL, *old = NULL;
+	json_t *detail;
 	const json_t *v;
 	struct store *st = c->api->cfg.st;
 	uint64_t version;
@@ -1409,7 +1580,7 @@ static void id_providers_add(struct call *c)
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
 	const char *issuer, *b64, *kid;
-	json_t *body = body_object(c->req, c->resp), *obj = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, ID_PROVIDER_FIELDS), *obj = NULL, *detail;
 	struct store *st = c->api->cfg.st;
 	struct ndx_key *key = NULL;
 	char *key_b64 = NULL;
@@ -1420,8 +1591,8 @@ static void id_providers_add(struct call *c)
 		return;
 	if (str_field(c->resp, body, "issuer", 1, ADDRESS_MAX_BYTES, &issuer) < 0 ||
 	    check_issuer(c->resp, issuer) ||
-	    str_field(c->resp, body, "sign_key", 1, 128, &b64) < 0 ||
-	    str_field(c->resp, body, "sign_key_id", 0, 128, &kid) < 0)
+	    str_field_raw(c->resp, body, "sign_key", 1, 128, &b64) < 0 ||
+	    str_field_raw(c->resp, body, "sign_key_id", 0, 128, &kid) < 0)
 		goto out;
 	if (ndx_b64_decode(b64, strlen(b64), 0, &raw, &rawlen) != NDX_OK ||
 	    rawlen != NDX_ED25519_PUBLIC_LEN || ndx_key_from_public_raw(raw, &key) != NDX_OK) {
@@ -1443,6 +1614,10 @@ static void id_providers_add(struct call *c)
 	if ((rc = store_id_provider_add(st, issuer, key_b64, key_id))) {
 		store_rollback(st);
 		store_failed(c->resp, rc, "id provider", issuer);
+		goto out;
+	}
+	if (key_unclaimed(c, "sign_key", key_id, NULL, "id provider", issuer)) {
+		store_rollback(st);
 		goto out;
 	}
 	detail = json_pack("{ss}", "sign_key_id", key_id);
@@ -1536,6 +1711,60 @@ static const char *query_id(struct call *c, const char *name, enum ndx_id_kind k
 		return NULL;
 	}
 	return canon;
+}
+
+/* A positive integer query argument up to max, or dflt when absent.
+ * Returns 0, or -1 after answering 400. */
+static int query_count(struct call *c, const char *name, int64_t max, int64_t dflt,
+		       int64_t *out)
+{
+	const char *v = ndx_http_query_arg(c->req, name);
+	char *end;
+	long long n;
+
+	*out = dflt;
+	if (!v) {
+		if (!query_has(c->req->query, name))
+			return 0;
+		v = "";
+	}
+	n = strtoll(v, &end, 10);
+	if (!*v || *end || *v < '1' || *v > '9' || strlen(v) > 18 || n > max) {
+		bad_request(c->resp, "invalid query", "%s: an integer from 1 to %lld", name,
+			    (long long)max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* GET /api/audit[?limit=N][&before=SEQ]: newest first, a page of at most
+ * limit entries older than before; "next" is the before of the following
+ * page, or null after the oldest entry. One more row than asked for tells
+ * whether there is a next page. */
+static void audit_page(struct call *c)
+{
+	json_t *rows = NULL, *last;
+	int64_t limit, before;
+	size_t n;
+
+	if (query_count(c, "limit", AUDIT_MAX_LIMIT, AUDIT_DEFAULT_LIMIT, &limit) ||
+	    query_count(c, "before", INT64_MAX / 2, 0, &before))
+		return;
+	if (store_audit_list(c->api->cfg.st, before, (int)limit + 1, &rows)) {
+		internal(c->resp);
+		return;
+	}
+	n = json_array_size(rows);
+	if (n > (size_t)limit) {
+		json_array_remove(rows, n - 1);
+		last = json_array_get(rows, (size_t)limit - 1);
+		ndx_http_resp_json(c->resp, 200,
+				   json_pack("{soso}", "audit", rows, "next",
+					     json_incref(json_object_get(last, "seq"))));
+	} else {
+		ndx_http_resp_json(c->resp, 200, json_pack("{sosn}", "audit", rows, "next"));
+	}
 }
 
 static void route_api(struct call *c, const char *rest)
@@ -1698,22 +1927,10 @@ static void route_api(struct call *c, const char *rest)
 	} else if (IS("id-providers")) {
 		route_id_providers(c, sub);
 	} else if (IS("audit") && !sub) {
-		const char *lim = ndx_http_query_arg(c->req, "limit");
-		long limit = AUDIT_DEFAULT_LIMIT;
-		if (!is_get(m)) {
+		if (is_get(m))
+			audit_page(c);
+		else
 			method_not_allowed(c->resp, "GET, HEAD");
-			return;
-		}
-		if (lim) {
-			char *end;
-			limit = strtol(lim, &end, 10);
-			if (!*lim || *end || limit < 1 || limit > AUDIT_MAX_LIMIT) {
-				bad_request(c->resp, "invalid query", "limit: an integer from 1 to %d",
-					    AUDIT_MAX_LIMIT);
-				return;
-			}
-		}
-		answer_list(c->resp, "audit", store_audit_list(st, (int)limit, &rows), &rows);
 	} else {
 		goto notfound;
 	}

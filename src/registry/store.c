@@ -1047,12 +1047,31 @@ int store_id_provider_delete(struct store *st, const char *issuer, const char **
 
 /* ---- audit -------------------------------------------------------------------------- */
 
-int store_audit_list(struct store *st, int limit, json_t **out)
+int store_audit_list(struct store *st, int64_t before, int limit, json_t **out)
 {
 	int rc;
 	store_lock(st);
 	rc = query_rows(st, out, "SELECT seq, time, actor, remote, action, object, detail"
-				 " FROM audit ORDER BY seq DESC LIMIT ?", "i", (int64_t)limit);
+				 " FROM audit WHERE ?1 = 0 OR seq < ?1 ORDER BY seq DESC LIMIT ?2",
+			"ii", before, (int64_t)limit);
+	store_unlock(st);
+	return rc;
+}
+
+/* ---- keys ----------------------------------------------------------------------------- */
+
+int store_key_holders(struct store *st, const char *sign_key_id, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out,
+			"SELECT 'gateway' AS role, member || '/' || code AS holder, member"
+			" FROM gateways WHERE sign_key_id = ?1"
+			" UNION ALL SELECT 'consent service', id, '' FROM consent_services"
+			" WHERE sign_key_id = ?1"
+			" UNION ALL SELECT 'id provider', issuer, '' FROM id_providers"
+			" WHERE sign_key_id = ?1",
+			"s", sign_key_id);
 	store_unlock(st);
 	return rc;
 }

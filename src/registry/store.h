@@ -152,7 +152,14 @@ int store_id_provider_list(struct store *st, json_t **out);
 /* why is never set; the signature matches the other deletes. */
 int store_id_provider_delete(struct store *st, const char *issuer, const char **why);
 
-/* Newest first, at most limit entries. */
-int store_audit_list(struct store *st, int limit, json_t **out);
+/* Who already holds the Ed25519 key with key id sign_key_id (a key has one
+ * role, docs/registry-api.md "One key, one holder"): *out = [{"role":
+ * "gateway"|"consent service"|"id provider","holder","member"}], member ""
+ * for the two last, empty when nobody; a new reference. */
+int store_key_holders(struct store *st, const char *sign_key_id, json_t **out);
+
+/* Newest first: at most limit entries with seq below before (0 = from the
+ * newest). */
+int store_audit_list(struct store *st, int64_t before, int limit, json_t **out);
 
 #endif

@@ -259,8 +259,11 @@ def test_revoke_and_audit(admin):
     audit = json.loads(ok(admin("audit", "--json")).stdout)["audit"]
     assert len(audit) >= 2
     table = ok(admin("audit", "--limit", "1")).stdout.splitlines()
-    assert table[0].split()[:2] == ["SEQ", "TIME"] and len(table) == 2
+    assert table[0].split()[:2] == ["SEQ", "TIME"] and len(table) == 3
     assert "VN/GOV/BCA" in table[1]
+    # The last line says how to go on from there.
+    seq = table[1].split()[0]
+    assert table[2] == f"(older entries: ndx audit --before {seq})"
 
 
 def test_api_errors_are_one_clear_line(admin):
@@ -375,3 +378,49 @@ def test_id_provider_add_list_remove(admin, build_dir, registry, tmp_path):
         ok(admin("id-provider", "remove", "--issuer", "http://127.0.0.1:4445")).stdout
     assert json.loads(ok(admin("id-provider", "list", "--json")).stdout)["id_providers"] == []
     failed(admin("id-provider", "remove", "--issuer", "http://127.0.0.1:4445"), "404")
+
+
+# ---- issue 14 ------------------------------------------------------------------------------
+
+def test_stored_control_characters_print_escaped(admin, registry):
+    """Finding 8: a name with ESC, CR/LF, a C1 control or U+202E stored by an older
+    registry (written straight into its database here, since the API now refuses
+    it) is printed escaped in tables and in --json, never raw."""
+    import sqlite3
+    ok(admin("member", "add", "VN/GOV/BCA", "--name", "Bộ Công an"))
+    bad = "Evil\x1b[2J\x1b]0;pwned\x07\r\nVN/GOV/FAKE \u202egpj.exe \u009b31m"
+    db = sqlite3.connect(registry.data_dir / "registry.db", timeout=10)
+    db.execute("INSERT INTO members(id, name, created_at) VALUES(?, ?, ?)",
+               ("VN/GOV/EVIL", bad, "2026-01-01T00:00:00Z"))
+    db.commit()
+    db.close()
+    out = ok(admin("member", "list")).stdout
+    for raw in ("\x1b", "\x07", "\r", "\u202e", "\u009b"):
+        assert raw not in out, repr(out)
+    lines = out.splitlines()
+    assert len(lines) == 3, lines  # the header and two rows: no forged line
+    evil = next(line for line in lines if line.startswith("VN/GOV/EVIL"))
+    assert "Evil\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x0aVN/GOV/FAKE \\u202egpj.exe \\u009b31m" \
+        in evil, evil
+    assert "Bộ Công an" in out
+    js = ok(admin("member", "list", "--json")).stdout
+    for raw in ("\x1b", "\x07", "\r", "\u202e", "\u009b"):
+        assert raw not in js, repr(js)
+    # ... and the JSON still says exactly what is stored.
+    names = {m["id"]: m["name"] for m in json.loads(js)["members"]}
+    assert names["VN/GOV/EVIL"] == bad and names["VN/GOV/BCA"] == "Bộ Công an"
+    # The registry refuses the same name today.
+    failed(admin("member", "add", "VN/GOV/EVIL2", "--name", "a\x1bb"), "name:", "control")
+
+
+def test_audit_follows_pages(admin):
+    """Finding 11: ndx audit --limit N gathers N entries across the registry's pages
+    of at most 1000; --before goes on from a cursor."""
+    for i in range(12):
+        ok(admin("embargo", "set", f"p{i}", "--seconds", "60"))
+    everything = json.loads(ok(admin("audit", "--json", "--limit", "1000000")).stdout)
+    assert len(everything["audit"]) == 13 and everything["next"] is None
+    seqs = [a["seq"] for a in everything["audit"]]
+    part = json.loads(ok(admin("audit", "--json", "--limit", "5", "--before",
+                               str(seqs[3]))).stdout)
+    assert [a["seq"] for a in part["audit"]] == seqs[4:9] and part["next"] == seqs[8]

@@ -442,7 +442,9 @@ def test_body_over_max_body_is_413(registry_factory):
     chunks = (b'{"id":"VN/GOV/BCA","name":"' if i == 0 else b"x" * 1000 for i in range(8))
     refused(r.api("POST", "/api/members", data=chunks), 413, "Client.TooLarge")
     # A body under the cap still works, and nothing was stored by the refusals.
-    ok(r.api("POST", "/api/members", json={"id": MEMBER, "name": "x", "pad": "y" * 3000}), 201)
+    # (padded with white space: an unknown field would be refused)
+    ok(r.api("POST", "/api/members", data=b'{"id":"VN/GOV/BCA",' + b" " * 3000 +
+             b'"name":"x"}', headers={"Content-Type": "application/json"}), 201)
     assert r.conf_version() == 2
 
 
@@ -732,7 +734,8 @@ def test_embargo_refusals_change_nothing(registry):
             ("investigation", {"seconds": True}, "seconds: an integer from 1"),
             ("investigation", {"seconds": 100 * 366 * 86400}, "seconds: an integer from 1"),
             ("investigation", {}, "seconds is required"),
-            ("investigation", {"days": 3}, "seconds is required"),
+            ("investigation", {}, "seconds is required"),
+            ("investigation", {"days": 3}, "days: not a field of this request"),
             ("Investigation", {"seconds": 60}, "a purpose is 1 to 64 characters"),
             ("a%20b", {"seconds": 60}, "a purpose is"),
             ("x" * 65, {"seconds": 60}, "a purpose is")]:
@@ -848,3 +851,183 @@ def test_store_migrates_a_database_from_before_issue_13(registry):
     doc = verify_conf(r, fetch_conf(r))
     assert doc["embargoes"] == [] and doc["id_providers"] == []
     ok(r.api("PUT", "/api/embargoes/investigation", json={"seconds": 60}), 201)
+
+
+# ---- issue 14: names, unknown fields, one key one holder, audit pages --------------------
+
+# Finding 8: characters that drive a terminal or reverse text on a page.
+BAD_TEXT = {
+    "ESC (clear screen)": "Bộ\x1b[2J Công an",
+    "CR LF (forged line)": "Bộ Công an\r\nVN/GOV/FAKE",
+    "U+202E (right-to-left override)": "Bộ Công an \u202egpj.exe",
+    "U+202A (embedding)": "\u202aBộ",
+    "U+2066 (isolate)": "Bộ \u2066an\u2069",
+    "U+0085 (C1 NEL)": "Bộ\u0085an",
+    "U+009B (C1 CSI)": "Bộ\u009b2J",
+    "DEL": "Bộ\x7f",
+    "TAB": "Bộ\tCông",
+    "U+2028 (line separator)": "Bộ\u2028an",
+}
+
+
+def test_control_characters_and_bidi_overrides_in_names_are_refused(registry):
+    """ESC, CR/LF, the other C0/C1 controls and the bidirectional overrides and
+    isolates are refused in every name, title, reason and address, with a 400 that
+    names the field; nothing is stored; Vietnamese names are still accepted."""
+    r = registry
+    populate(r)
+    before = r.conf_version()
+    for what, text in BAD_TEXT.items():
+        for path, body, field in [
+                ("/api/members", {"id": "VN/GOV/BTP", "name": text}, "name"),
+                ("/api/services", {"id": SUBSYSTEM + "/bad", "title": text}, "title"),
+                ("/api/revocations", {"kind": "key", "value": "ab" * 32, "reason": text},
+                 "reason"),
+                ("/api/gateways", dict(gateway_body(), address="https://127.0.0.1/" + text),
+                 "address"),
+                ("/api/consent-services", {"id": SUBSYSTEM, "url": "https://c.gov.vn/" + text,
+                                           "sign_public_key": ed25519_public_pem()[0]},
+                 "url")]:
+            err = refused(r.api("POST", path, json=body), 400, "Client.InvalidRequest")
+            assert err["detail"].startswith(field + ": "), (what, path, err)
+            assert "not allowed" in err["detail"], (what, err)
+    assert r.conf_version() == before
+    names = [m["name"] for m in ok(r.api("GET", "/api/members"), 200)["members"]]
+    assert names == ["Bộ Công an", "Bộ Tài chính"]
+    assert ok(r.api("GET", "/api/revocations"), 200)["revocations"] == []
+    # Marks that do not override (U+200F) and any script are fine.
+    ok(r.api("POST", "/api/members", json={"id": "VN/GOV/BTP", "name": "Bộ Tư pháp \u200f"}),
+       201)
+
+
+UNKNOWN_FIELD_CALLS = [
+    ("POST", "/api/members"), ("POST", "/api/subsystems"), ("POST", "/api/gateways"),
+    ("POST", "/api/services"), ("PUT", f"/api/services/{SERVICE}/bulk-purposes"),
+    ("POST", "/api/grants"), ("POST", "/api/revocations"), ("POST", "/api/consent-services"),
+    ("PUT", "/api/embargoes/investigation"), ("POST", "/api/id-providers"),
+]
+
+
+def test_unknown_fields_are_refused_in_every_body(registry):
+    """A field the API does not know is a 400 naming it, in every body, even next to
+    valid ones: a misspelt optional field ("bulk_purpose") is never dropped in silence."""
+    r = registry
+    populate(r)
+    before = r.conf_version()
+    for method, path in UNKNOWN_FIELD_CALLS:
+        err = refused(r.api(method, path, json={"sneaky": True}), 400, "Client.InvalidRequest")
+        assert err["detail"] == "sneaky: not a field of this request", (path, err)
+    # Beside otherwise valid fields, and a misspelling.
+    err = refused(r.api("POST", "/api/members", json={"id": "VN/GOV/BTP", "name": "Bộ Tư pháp",
+                                                       "admin": True}),
+                  400, "Client.InvalidRequest")
+    assert err["detail"].startswith("admin: ")
+    err = refused(r.api("POST", "/api/services", json={
+        "id": SUBSYSTEM + "/list", "title": "Danh sách", "personal": True,
+        "purposes": ["public-service"], "bulk_purpose": ["public-service"]}),
+        400, "Client.InvalidRequest")
+    assert err["detail"].startswith("bulk_purpose: ")
+    # A control character in the unknown name itself is not echoed raw.
+    err = refused(r.api("POST", "/api/members", json={"x\x1b[2J": 1}), 400,
+                  "Client.InvalidRequest")
+    assert "\x1b" not in err["detail"] and "\\x1b" in err["detail"]
+    assert r.conf_version() == before
+
+
+def make_csr_with(key, cn="gw"):
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .sign(key, hashes.SHA256()))
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_one_signing_key_or_tls_key_for_two_members_is_refused(registry):
+    """Finding 9: a gateway's signing key, or TLS key, already bound to another
+    member's gateway is a 409 naming the field and the holder; a member's own second
+    gateway may share its key; a consent service's or an e-ID's key may not be a
+    gateway's, nor the other way round (a key has one role)."""
+    r = registry
+    populate(r)
+    sign = ed25519.Ed25519PrivateKey.generate()
+    pem = sign.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    raw = sign.public_key().public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+    key_id = hashlib.sha256(raw).hexdigest()
+    tls = ec.generate_private_key(ec.SECP256R1())
+    ok(r.api("POST", "/api/gateways", json={
+        "member": MEMBER, "code": "gw1", "address": "https://127.0.0.1:4431",
+        "sign_public_key": pem, "tls_csr": make_csr_with(tls)}), 201)
+    before = r.conf_version()
+
+    # Another member, the same signing key (a fresh TLS key).
+    err = refused(r.api("POST", "/api/gateways", json={
+        "member": CLIENT_MEMBER, "code": "gw1", "address": "https://127.0.0.1:4432",
+        "sign_public_key": pem, "tls_csr": make_csr()}), 409, "Client.Conflict")
+    assert err["detail"].startswith("sign_public_key: ") and key_id in err["detail"]
+    assert "gateway VN/GOV/BCA/gw1" in err["detail"], err
+    # Another member, the same TLS key in a new request (a fresh signing key).
+    err = refused(r.api("POST", "/api/gateways", json={
+        "member": CLIENT_MEMBER, "code": "gw1", "address": "https://127.0.0.1:4432",
+        "sign_public_key": ed25519_public_pem()[0], "tls_csr": make_csr_with(tls, "other")}),
+        409, "Client.Conflict")
+    assert err["detail"].startswith("tls_csr: ") and "VN/GOV/BCA/gw1" in err["detail"], err
+    # A consent service or an id provider with the gateway's key.
+    err = refused(r.api("POST", "/api/consent-services", json={
+        "id": CLIENT, "url": "https://consent.gov.vn", "sign_public_key": pem}),
+        409, "Client.Conflict")
+    assert err["detail"].startswith("sign_public_key: ") and "one role" in err["detail"]
+    err = refused(r.api("POST", "/api/id-providers", json={
+        "issuer": "https://id.gov.vn", "sign_key": raw_b64(raw)}), 409, "Client.Conflict")
+    assert err["detail"].startswith("sign_key: ") and "gateway VN/GOV/BCA/gw1" in err["detail"]
+    assert r.conf_version() == before
+    gws = ok(r.api("GET", "/api/gateways"), 200)["gateways"]
+    assert [(g["member"], g["code"]) for g in gws] == [(MEMBER, "gw1")]
+    assert ok(r.api("GET", "/api/consent-services"), 200)["consent_services"] == []
+    assert ok(r.api("GET", "/api/id-providers"), 200)["id_providers"] == []
+
+    # The other way round: an e-ID's key, then a gateway with it.
+    idp_pem, idp_raw = ed25519_public_pem()
+    ok(r.api("POST", "/api/id-providers", json={
+        "issuer": "https://id.gov.vn", "sign_key": raw_b64(idp_raw)}), 201)
+    err = refused(r.api("POST", "/api/gateways", json={
+        "member": CLIENT_MEMBER, "code": "gw1", "address": "https://127.0.0.1:4432",
+        "sign_public_key": idp_pem, "tls_csr": make_csr()}), 409, "Client.Conflict")
+    assert "id provider https://id.gov.vn" in err["detail"], err
+    # The same member's second gateway may share its signing and TLS keys.
+    ok(r.api("POST", "/api/gateways", json={
+        "member": MEMBER, "code": "gw2", "address": "https://127.0.0.1:4433",
+        "sign_public_key": pem, "tls_csr": make_csr_with(tls, "gw2")}), 201)
+    # A duplicate is still "already exists".
+    err = refused(r.api("POST", "/api/id-providers", json={
+        "issuer": "https://id.gov.vn", "sign_key": raw_b64(idp_raw)}), 409, "Client.Conflict")
+    assert "already exists" in err["detail"]
+
+
+def test_audit_is_paged_with_a_cursor(registry):
+    """Finding 11: GET /api/audit?limit=N&before=SEQ walks the whole trail, newest
+    first, each entry once; "next" is the cursor of the following page, null at the
+    end; bad cursors and limits are 400."""
+    r = registry
+    for i in range(23):
+        ok(r.api("PUT", f"/api/embargoes/p{i}", json={"seconds": 60}), 201)
+    first = ok(r.api("GET", "/api/audit"), 200)  # 23 and the token made by init
+    assert len(first["audit"]) == 24 and first["next"] is None
+    seen, before, pages = [], None, 0
+    while True:
+        params = {"limit": 10} if before is None else {"limit": 10, "before": before}
+        page = ok(r.api("GET", "/api/audit", params=params), 200)
+        pages += 1
+        seen += [a["seq"] for a in page["audit"]]
+        if page["next"] is None:
+            break
+        assert page["next"] == page["audit"][-1]["seq"]
+        before = page["next"]
+    assert pages == 3 and seen == [a["seq"] for a in first["audit"]]
+    assert seen == sorted(set(seen), reverse=True)
+    assert ok(r.api("GET", "/api/audit", params={"before": seen[-3], "limit": 5}),
+              200)["audit"] == first["audit"][-2:]
+    for params in ({"limit": 0}, {"limit": 1001}, {"limit": "x"}, {"before": 0},
+                   {"before": "-1"}, {"before": ""}, {"before": "1e3"}):
+        err = refused(r.api("GET", "/api/audit", params=params), 400, "Client.InvalidRequest")
+        assert err["detail"].startswith(next(iter(params)) + ": "), (params, err)
