@@ -8,7 +8,9 @@
 
 #include <string.h>
 
+#include "ndx/err.h"
 #include "ndx/pin.h"
+#include "ndx/text.h"
 
 #define N(a) (sizeof(a) / sizeof *(a))
 #define REQ COL_REQUIRED
@@ -336,6 +338,7 @@ static int date_ok(const char *v, int with_day)
 int sector_value_check(const struct sector_column *c, const char *v, const char **why)
 {
 	size_t n = strlen(v);
+	const char *bad = NULL;
 
 	*why = NULL;
 	switch (c->type) {
@@ -399,12 +402,20 @@ int sector_value_check(const struct sector_column *c, const char *v, const char 
 			*why = "is too long";
 			return -1;
 		}
-		for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-			if (*p < 0x20 || *p == 0x7f) {
-				*why = "must not contain control characters";
-				return -1;
-			}
-		return 0;
+		/* Business and person names reach officers' pages and operators'
+		 * terminals: no C0/C1 control, no bidirectional override or
+		 * isolate (include/ndx/text.h; docs/security.md T30). */
+		if (ndx_text_check(v, n, NULL, &bad) == NDX_OK)
+			return 0;
+		if (strstr(bad, "bidirectional"))
+			*why = "must not contain a bidirectional override or isolate";
+		else if (strstr(bad, "separator"))
+			*why = "must not contain a line or paragraph separator";
+		else if (strstr(bad, "UTF-8"))
+			*why = "must be UTF-8 text";
+		else
+			*why = "must not contain control characters";
+		return -1;
 	default:
 		return 0;
 	}

@@ -331,6 +331,44 @@ def test_enterprise_registry(seeded, servers):
     assert ent.get(f"/owners/{r.json()['id']}").json()["owner_pin"] == rep
 
 
+BAD_NAME_CHARACTERS = ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\x1b[2J", "\r\n",
+                       "\u0085", "\u009b", "\x7f", "\u2028"]
+
+
+def test_names_with_controls_or_bidi_overrides_are_refused(seeded, servers):
+    """Issue 14, finding 8: a business name shown to officers with U+202E (or another
+    bidirectional override or isolate, or a C0/C1 control) is refused with a 400
+    naming the field, in the enterprise and population registries; nothing is
+    stored; Vietnamese names still pass."""
+    d, _ = seeded
+    ent, pop = servers["enterprise"], servers["population"]
+    rep = query(d / "enterprise.db", "SELECT legal_rep_pin FROM enterprises LIMIT 1")[0][0]
+    body = {"code": "0314409058", "name": "Công ty TNHH Thử Nghiệm", "kind": "tnhh-1tv",
+            "address": "Số 1", "province": "001", "status": "active",
+            "registered_on": "2024-01-02", "legal_rep_pin": rep}
+    for bad in BAD_NAME_CHARACTERS:
+        for field in ("name", "address"):
+            r = ent.post("/enterprises", dict(body, **{field: "Công ty " + bad + "gpj.exe"}))
+            assert_error(r, 400, field)
+            assert "bidirectional" in r.json()["detail"] or "control" in r.json()["detail"] \
+                or "separator" in r.json()["detail"], r.text
+        assert_error(pop.post("/citizens", citizen(pin="001089000077",
+                                                   full_name="Nguyễn " + bad + "Văn")),
+                     400, "full_name")
+    for table, col, db in (("enterprises", "name", "enterprise.db"),
+                           ("enterprises", "address", "enterprise.db"),
+                           ("citizens", "full_name", "population.db")):
+        for bad in BAD_NAME_CHARACTERS:
+            assert not query(d / db, f"SELECT 1 FROM {table} WHERE instr({col}, ?) > 0", bad), \
+                (table, col, bad)
+    # A PUT is checked the same way as a POST.
+    code = query(d / "enterprise.db", "SELECT code FROM enterprises LIMIT 1")[0][0]
+    row = ent.get(f"/enterprises/{code}").json()
+    assert_error(ent.put(f"/enterprises/{code}", dict(row, name=row["name"] + "\u202e")),
+                 400, "name")
+    assert ent.get(f"/enterprises/{code}").json()["name"] == row["name"]
+
+
 def test_openapi(build_dir, servers):
     for s, srv in servers.items():
         served = srv.get("/openapi.json").json()
