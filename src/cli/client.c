@@ -4,7 +4,9 @@
  * ("cannot connect to ...: Connection refused"). On top of it, the JSON call
  * to the registry's management API that turns X-Road style error bodies into
  * "<status> <type>: <message> (<detail>)" (docs/registry-api.md "Errors").
- * The admin token only ever travels in the Authorization header. */
+ * The admin token only ever travels in the Authorization header. A URL
+ * "unix:/SOCKET:/PATH" (nginx's form, as a gateway's backend) is asked over
+ * that Unix domain socket: the demo's sector registries listen so. */
 #include "client.h"
 
 #include <curl/curl.h>
@@ -16,6 +18,7 @@
 #include "cli.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
+#include "ndx/unixsock.h"
 
 #define DEFAULT_REGISTRY "http://127.0.0.1:4400"
 #define CONNECT_TIMEOUT_S 5L
@@ -137,16 +140,33 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 	struct sink s = { 0 };
 	struct curl_slist *headers = NULL, *h;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char line[1024];
+	char line[1024], sock[NDX_UNIX_PATH_MAX + 1];
+	const char *unix_rest = NULL;
+	char *unix_url = NULL;
 	CURL *c;
 	CURLcode cc;
 	int rc = NDX_OK;
 
 	memset(resp, 0, sizeof(*resp));
+	if (strncmp(req->url, "unix:", 5) == 0) {
+		size_t n;
+
+		if (ndx_unix_url_split(req->url, sock, &unix_rest) != NDX_OK) {
+			snprintf(err, errcap, "%s is not unix:/SOCKET:/PATH", req->url);
+			return NDX_EINVAL;
+		}
+		n = strlen(unix_rest) + sizeof "http://localhost";
+		if (!(unix_url = malloc(n))) {
+			snprintf(err, errcap, "out of memory");
+			return NDX_ENOMEM;
+		}
+		snprintf(unix_url, n, "http://localhost%s", unix_rest);
+	}
 	s.cap = req->max_body ? req->max_body : CLI_HTTP_MAX_BODY;
 	s.want_header = req->want_header;
 	c = curl_easy_init();
 	if (c == NULL) {
+		free(unix_url);
 		snprintf(err, errcap, "cannot initialise libcurl");
 		return NDX_ENOMEM;
 	}
@@ -157,6 +177,7 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 		if (n < 0 || (size_t)n >= sizeof(line)) {
 			snprintf(err, errcap, "the admin token is too long");
 			curl_easy_cleanup(c);
+			free(unix_url);
 			return NDX_EINVAL;
 		}
 		h = curl_slist_append(headers, line);
@@ -182,7 +203,9 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 		headers = h;
 	}
 
-	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_URL, unix_url ? unix_url : req->url);
+	if (unix_url)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
@@ -234,10 +257,12 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 		resp->header = s.header;
 	}
 out:
+	free(unix_url);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(c);
 	return rc;
 nomem:
+	free(unix_url);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(c);
 	snprintf(err, errcap, "out of memory");

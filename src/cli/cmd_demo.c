@@ -19,7 +19,12 @@
  * service, then the registry). run is up, print what to try, wait for
  * Ctrl-C or SIGTERM, down. id-token signs a demo citizen in at the e-ID and
  * writes their ID token for `ndx subject accesses`. Ports come from
- * --port-base (see the usage). Overview: README.md, docs/gateway.md,
+ * --port-base (see the usage). The sectors listen on Unix domain sockets in
+ * DIR/sector (0700), which only the user running the demo - its gateways -
+ * can open; every directory the demo makes is 0700 and every file 0600
+ * (umask 077, inherited by the daemons), and federation.json names the
+ * files that hold the demo's password rather than the password
+ * (docs/security.md T33, T34). Overview: README.md, docs/gateway.md,
  * docs/portal.md. */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +58,7 @@
 #include "ndx/pin.h"
 #include "ndx/pki.h"
 #include "ndx/timefmt.h"
+#include "ndx/unixsock.h"
 
 #define FEDERATION_FORMAT "ndx-federation/1"
 #define FEDERATION_FILE "federation.json"
@@ -67,7 +73,7 @@
 /* Ports above --port-base: consumer ports, gateway ports, test services. */
 #define CONSUMER_OFFSET 10u
 #define GATEWAY_OFFSET 20u
-#define SECTOR_OFFSET 30u
+/* 30-36 were the sectors' ports; they now listen on Unix sockets. */
 #define CONSENT_OFFSET 40u
 #define ID_OFFSET 45u
 #define PORTAL_OFFSET 50u
@@ -316,7 +322,7 @@ static int join(char *out, const char *dir, const char *name)
 /* Resolves dir to an absolute path (creating it when create is set). */
 static int demo_paths(const char *dir, int create, struct demo_paths *p)
 {
-	if (create && ndx_mkdirs(dir, 0755) != NDX_OK) {
+	if (create && ndx_mkdirs(dir, 0700) != NDX_OK) {
 		cli_error("cannot create the directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -437,11 +443,13 @@ static pid_t spawn(char *const argv[], const char *log, int new_session)
 	int logfd, nullfd;
 	pid_t pid;
 
-	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (logfd < 0) {
 		cli_error("cannot open the log %s: %s", log, strerror(errno));
 		return -1;
 	}
+	/* A log from an earlier version may be 0644. */
+	(void)fchmod(logfd, 0600);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nullfd < 0) {
 		cli_error("cannot open /dev/null: %s", strerror(errno));
@@ -760,7 +768,7 @@ static int write_federation(const char *path, const json_t *doc)
 		return -1;
 	}
 	len = strlen(text);
-	rc = ndx_file_write_atomic(path, text, len, 0644, 0);
+	rc = ndx_file_write_atomic(path, text, len, 0600, 0);
 	if (rc == NDX_OK)
 		rc = 0;
 	free(text);
@@ -837,8 +845,10 @@ struct demo_gateway {
 	off_t log_from;
 	/* sector NULL: the member serves no service from an ndx-sector. */
 	const char *sector;
-	unsigned sector_port;
-	char sector_url[64];
+	/* "unix:SOCKET:" - paths are appended to it (nginx's form, which
+	 * the gateway's backend and the ndx client take). */
+	char sector_sock[PATH_MAX];
+	char sector_url[PATH_MAX + 8];
 	char sector_db[PATH_MAX];
 	char sector_log[PATH_MAX];
 	pid_t sector_pid;
@@ -911,9 +921,15 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 		return -1;
 	g->sector = g->m->sector;
 	if (g->sector != NULL) {
-		g->sector_port = base + SECTOR_OFFSET + (unsigned)i;
-		snprintf(g->sector_url, sizeof(g->sector_url), "http://127.0.0.1:%u",
-			 g->sector_port);
+		snprintf(name, sizeof(name), "%s.sock", g->sector);
+		if (join(g->sector_sock, p->sector, name))
+			return -1;
+		if (strlen(g->sector_sock) > NDX_UNIX_PATH_MAX) {
+			cli_error("the socket path %s is longer than %d bytes; choose a shorter --dir",
+				  g->sector_sock, NDX_UNIX_PATH_MAX);
+			return -1;
+		}
+		snprintf(g->sector_url, sizeof(g->sector_url), "unix:%s:", g->sector_sock);
 		snprintf(name, sizeof(name), "%s.db", g->sector);
 		if (join(g->sector_db, p->sector, name))
 			return -1;
@@ -1071,8 +1087,8 @@ static int register_gateway(const struct cli_api *api, struct demo_gateway *g,
 		cli_error("the registry registered the gateway %s but sent no certificate", cn);
 		goto out;
 	}
-	if (ndx_file_write_atomic(g->tls_cert, cert, strlen(cert), 0644, 0) != NDX_OK ||
-	    ndx_file_write_atomic(g->ca, ca, strlen(ca), 0644, 0) != NDX_OK) {
+	if (ndx_file_write_atomic(g->tls_cert, cert, strlen(cert), 0600, 0) != NDX_OK ||
+	    ndx_file_write_atomic(g->ca, ca, strlen(ca), 0600, 0) != NDX_OK) {
 		cli_error("cannot write %s or %s", g->tls_cert, g->ca);
 		goto out;
 	}
@@ -1099,7 +1115,7 @@ static int ensure_identity(const struct cli_api *api, struct demo_gateway *g)
 	json_t *reg = NULL;
 	int rc = -1, have_files;
 
-	if (ndx_mkdirs(g->dir, 0755) != NDX_OK) {
+	if (ndx_mkdirs(g->dir, 0700) != NDX_OK) {
 		cli_error("cannot create %s: %s", g->dir, strerror(errno));
 		return -1;
 	}
@@ -1140,7 +1156,7 @@ out:
 static json_t *gateway_config(const struct demo_state *st, const struct demo_gateway *g)
 {
 	json_t *subs = json_array(), *svcs = json_object();
-	char consumer[32], gateway[32], id[NDX_ID_TEXT_MAX], backend[128];
+	char consumer[32], gateway[32], id[NDX_ID_TEXT_MAX], backend[PATH_MAX + 64];
 	size_t j, k;
 
 	if (subs == NULL || svcs == NULL) {
@@ -1193,7 +1209,7 @@ static int write_gateway_config(const struct demo_state *st, const struct demo_g
 	len = strlen(text);
 	if (ndx_file_read(g->config, FEDERATION_MAX, &old, &old_len) != NDX_OK || old_len != len ||
 	    memcmp(old, text, len) != 0) {
-		if (ndx_file_write_atomic(g->config, text, len, 0644, 0) != NDX_OK) {
+		if (ndx_file_write_atomic(g->config, text, len, 0600, 0) != NDX_OK) {
 			cli_error("cannot write %s: %s", g->config, strerror(errno));
 			rc = -1;
 		}
@@ -1328,7 +1344,7 @@ static int text_file(const char *path, const char *text, mode_t mode)
 static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 {
 	json_t *c = json_object_get(apps, "consent");
-	char token[PATH_MAX];
+	char token[PATH_MAX], pw[PATH_MAX];
 
 	json_t *id = json_object_get(apps, "id"), *portal = json_object_get(apps, "portal");
 
@@ -1336,18 +1352,22 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 		json_object_set_new(c, "id", json_string(CONSENT_ID));
 		json_object_set_new(c, "admin_token_file", json_string(token));
 	}
+	/* The password is named by its 0600 file, never written here: this
+	 * file lists the federation for anyone allowed to read it. */
+	if (join(pw, st->id.dir, "demo-password"))
+		pw[0] = '\0';
 	if (id)
 		json_object_set_new(id, "demo_accounts",
-				    json_pack("[{ssssss}{ssssss}]", "pin", st->try_pin, "password",
-					      DEMO_PASSWORD, "name", st->try_name, "pin",
-					      st->other_pin, "password", DEMO_PASSWORD, "name",
+				    json_pack("[{ssssss}{ssssss}]", "pin", st->try_pin,
+					      "password_file", pw, "name", st->try_name, "pin",
+					      st->other_pin, "password_file", pw, "name",
 					      st->other_name));
 	if (portal) {
 		json_t *list = json_array();
 
 		for (size_t i = 0; i < N_OFFICERS; i++)
 			json_array_append_new(list, json_pack("{ssssssss}", "username",
-				officers[i].username, "password", DEMO_PASSWORD, "name",
+				officers[i].username, "password_file", pw, "name",
 				officers[i].name, "agency", officers[i].agency));
 		json_object_set_new(portal, "officers", list);
 		json_object_set_new(portal, "client", json_string(PORTAL_CLIENT));
@@ -1426,9 +1446,9 @@ static json_t *federation_doc(const struct demo_state *st)
 
 		if (g->sector == NULL)
 			continue;
-		json_array_append_new(jsec, json_pack("{ss ss ss ss sI ss}", "member", g->m->id,
-			"sector", g->sector, "url", g->sector_url, "db", g->sector_db,
-			"pid", (json_int_t)g->sector_pid, "log", g->sector_log));
+		json_array_append_new(jsec, json_pack("{ss ss ss ss ss sI ss}", "member", g->m->id,
+			"sector", g->sector, "url", g->sector_url, "socket", g->sector_sock,
+			"db", g->sector_db, "pid", (json_int_t)g->sector_pid, "log", g->sector_log));
 		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_SECTOR,
 			"pid", (json_int_t)g->sector_pid, "log", g->sector_log, "url",
 			g->sector_url));
@@ -1526,7 +1546,7 @@ static json_t *sector_get(const char *url, const char *path)
 {
 	struct cli_http_request req = { 0 };
 	struct cli_http_response resp;
-	char target[256], err[256];
+	char target[PATH_MAX + 256], err[256];
 	json_t *doc = NULL;
 	json_error_t jerr;
 
@@ -2207,11 +2227,11 @@ static int ports_free(const struct demo_state *st, unsigned port)
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
-		unsigned want[3] = { g->consumer_port, g->gateway_port, g->sector_port };
-		static const char *const what[3] = { "consumer port", "gateway port", "sector" };
+		unsigned want[2] = { g->consumer_port, g->gateway_port };
+		static const char *const what[2] = { "consumer port", "gateway port" };
 		size_t k;
 
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < 2; k++) {
 			if (want[k] != 0 && port_in_use(want[k])) {
 				cli_error("127.0.0.1:%u (the %s of %s) is in use; stop what uses it "
 					  "or choose another --port-base", want[k], what[k], g->m->id);
@@ -2470,7 +2490,7 @@ static int start_portal(struct demo_state *st, const char *bin)
 		cli_error("out of memory");
 		return -1;
 	}
-	rc = text_file(config, text, 0644);
+	rc = text_file(config, text, 0600);
 	free(text);
 	if (rc != 0)
 		return -1;
@@ -2605,7 +2625,8 @@ static int demo_citizens(struct demo_state *st, const struct demo_gateway *g)
 static int start_sectors(struct demo_state *st, const char *sector_bin)
 {
 	struct demo_paths *p = &st->paths;
-	char pop_db[PATH_MAX], seed_log[PATH_MAX], listen[32], what[NDX_ID_TEXT_MAX + 32];
+	char pop_db[PATH_MAX], seed_log[PATH_MAX], listen[PATH_MAX + 8];
+	char what[NDX_ID_TEXT_MAX + 32];
 	size_t i;
 	long start;
 
@@ -2624,7 +2645,8 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 
 		if (g->sector == NULL)
 			continue;
-		snprintf(listen, sizeof(listen), "127.0.0.1:%u", g->sector_port);
+		/* Only this user - the gateways - can open the socket (T33). */
+		snprintf(listen, sizeof(listen), "unix:%s", g->sector_sock);
 		g->sector_log_from = log_size(g->sector_log);
 		{
 			char *argv[] = { (char *)sector_bin, "serve", "--sector", (char *)g->sector,
@@ -2660,6 +2682,22 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 	return 0;
 }
 
+/* DIR, its logs, gateways and sector data: made 0700, and set so when an
+ * earlier version left them 0755 (T34). The daemons' own directories
+ * inside are made under umask 077. */
+static int private_dirs(const struct demo_paths *p)
+{
+	const char *dirs[] = { p->dir, p->logs, p->gateways, p->sector, p->conf };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (ndx_mkdirs(dirs[i], 0700) != NDX_OK || chmod(dirs[i], 0700) != 0) {
+			cli_error("cannot create %s (0700): %s", dirs[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* port 0: the default (see initialised_port). */
 static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
@@ -2685,10 +2723,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	    cli_find_binary(NAME_ID, id_bin, sizeof(id_bin)) != 0 ||
 	    cli_find_binary(NAME_PORTAL, portal_bin, sizeof(portal_bin)) != 0)
 		return CLI_EXIT_FAIL;
-	if (ndx_mkdirs(p->logs, 0755) != NDX_OK || ndx_mkdirs(p->gateways, 0755) != NDX_OK) {
-		cli_error("cannot create %s or %s: %s", p->logs, p->gateways, strerror(errno));
+	if (private_dirs(p) != 0)
 		return CLI_EXIT_FAIL;
-	}
 	if (port == 0)
 		port = initialised_port(p->anchor);
 	if (port + PORT_SPAN - 1 > 65535) {
@@ -2794,8 +2830,8 @@ static void print_up_summary(const struct demo_state *st)
 		const struct demo_gateway *g = &st->gw[i];
 
 		if (g->sector != NULL)
-			printf("  %-9s %-12s %s  ndx-sector %s, %s  (pid %ld, log %s)\n",
-			       i == 0 ? "backends" : "", g->m->id, g->sector_url, g->sector,
+			printf("  %-9s %-12s unix:%s  ndx-sector %s, %s  (pid %ld, log %s)\n",
+			       i == 0 ? "backends" : "", g->m->id, g->sector_sock, g->sector,
 			       g->sector_db, (long)g->sector_pid, g->sector_log);
 	}
 	printf("            (synthetic data seeded into %s)\n", p->sector);
@@ -3225,6 +3261,9 @@ int cmd_demo(int argc, char **argv)
 	char *end;
 	int c, rc;
 
+	/* Keys, logs naming citizens, a population's databases: nothing the
+	 * demo or the daemons it starts make is for other users (T34). */
+	umask(077);
 	if (argc < 2)
 		return cli_usage_error(demo_usage, "'ndx demo' needs a command: up, down, run or "
 				       "id-token");

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -142,6 +143,12 @@ export async function check(page, name) {
 
 // ---- people ------------------------------------------------------------------
 
+// federation.json names the 0600 file holding a demo account's password
+// (docs/security.md T34), never the password; a stand-in may give it inline.
+export function passwordOf(who) {
+  return who.password ?? readFileSync(who.password_file, 'utf8').trim();
+}
+
 // The citizen signs in through the portal's start button and the e-ID's own
 // page (which is ndx-id's, not the web UI's: only its pin and password
 // inputs and its submit button are relied on).
@@ -156,7 +163,7 @@ export async function signInCitizen(page, portal, account, { checkPages = false 
     await page.screenshot({ path: shotPath('eid-sign-in'), fullPage: true });
   }
   await page.fill('input[name="pin"]', account.pin);
-  await page.fill('input[name="password"]', account.password);
+  await page.fill('input[name="password"]', passwordOf(account));
   await Promise.all([
     page.waitForURL((u) => u.pathname === '/profile', { timeout: STEP_MS }),
     page.locator('form:has(input[name="pin"]) [type="submit"]').first().click(),
@@ -169,7 +176,7 @@ export async function signInOfficer(page, portal, officer, { checkPages = false 
   await ready(page, 'officer-signin');
   if (checkPages) await check(page, 'officer-sign-in');
   await page.fill('#username', officer.username);
-  await page.fill('#password', officer.password);
+  await page.fill('#password', passwordOf(officer));
   await page.click('#officer-signin-submit');
   await ready(page, 'officer-queue');
 }

@@ -18,6 +18,7 @@ writes."""
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -241,6 +242,21 @@ def base64_pub(pem_path):
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def unix_get(sock, path, headers=None):
+    """GET path from the HTTP server on the Unix socket sock: (status, body)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(sock)
+        head = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{head}Connection: close\r\n\r\n"
+                  .encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, data.split(b"\r\n\r\n", 1)[1]
+
+
 def check_federation_live(fed, port):
     """Every member's gateway, every sector, the consent service and the registry of
     federation.json are live on their ports; every process it lists is alive."""
@@ -265,10 +281,12 @@ def check_federation_live(fed, port):
     assert set(sectors) == set(SECTORS)
     for m, s in sectors.items():
         name, offset, _ = SECTORS[m]
-        assert s["sector"] == name and s["url"] == f"http://127.0.0.1:{port + offset}"
+        # On a Unix socket in the sector directory, not on a port (T33).
+        sock = f"{fed['sector_dir']}/{name}.sock"
+        assert s["sector"] == name and s["socket"] == sock and s["url"] == f"unix:{sock}:"
         assert s["db"] == f"{fed['sector_dir']}/{name}.db" and Path(s["db"]).is_file()
         assert s["pid"] > 0 and alive(s["pid"]), s
-        assert requests.get(s["url"] + "/healthz", timeout=5).status_code == 200
+        assert unix_get(sock, "/healthz")[0] == 200
     apps = fed["apps"]
     assert "testservices" not in fed
     assert set(apps) >= {"consent"} and set(apps) <= set(APP_OFFSETS), apps
@@ -666,6 +684,115 @@ def test_portal_access_list_of_the_printed_citizen(up):
     assert own["accesses"] and all(e["own"] for e in own["accesses"]), own
 
 
+# Public by design (served by the registry or sent in every handshake), made 0644 by the
+# tools that write them; they still sit in 0700 directories.
+PUBLIC_FILES = re.compile(r"(\.pub|ca\.pem|\.tls\.pem|anchor\.json|/conf/conf\.(json|sig))$")
+
+
+def demo_pins(fed):
+    """The demo citizens' PINs that federation.json names, and the first 50 with accounts."""
+    pins = {a["pin"] for a in fed["apps"]["id"]["demo_accounts"]}
+    pins |= {r[0] for r in seeded(fed, "population",
+                                  "SELECT pin FROM citizens ORDER BY rowid LIMIT 60")}
+    return pins
+
+
+def test_demo_files_are_private_and_hold_no_password(up):
+    """T34: every directory the demo and its daemons make is 0700, every file holding a
+    secret or personal data 0600 (keys, databases, logs, configurations, sockets), and
+    federation.json names the files that hold the demo's password, never the password."""
+    bad_dirs, bad_files = [], []
+    for root, dirs, files in os.walk(up.dir):
+        for d in dirs:
+            if os.lstat(os.path.join(root, d)).st_mode & 0o077:
+                bad_dirs.append(os.path.join(root, d))
+        for f in files:
+            path = os.path.join(root, f)
+            mode = os.lstat(path).st_mode & 0o777
+            if mode & 0o077 and not PUBLIC_FILES.search(path):
+                bad_files.append(f"{path} {mode:o}")
+    assert os.stat(up.dir).st_mode & 0o777 == 0o700
+    assert not bad_dirs and not bad_files, (bad_dirs, bad_files)
+    for pattern in ("sector/*.db", "logs/*.log", "gateways/*/data/msglog.db",
+                    "gateways/*/gateway.json", "gateways/*/sign.key", "federation.json"):
+        found = list(up.dir.glob(pattern))
+        assert found and all(p.stat().st_mode & 0o777 == 0o600 for p in found), pattern
+    text = (up.dir / "federation.json").read_text()
+    assert "ndx-demo-2026" not in text and '"password"' not in text
+    fed = up.fed
+    for who in fed["apps"]["id"]["demo_accounts"] + fed["apps"]["portal"]["officers"]:
+        pw = Path(who["password_file"])
+        assert pw.read_text().strip() == "ndx-demo-2026" and pw.stat().st_mode & 0o777 == 0o600
+
+
+def test_no_pin_in_clear_in_any_log(up):
+    """T34: after the printed exchanges, sign-ins and the officer's read, no log of the
+    demo holds a demo citizen's PIN; the sectors' and gateways' access logs show the
+    keyed tag instead (pin:<12 hex>), the same tag for the same person in one daemon,
+    and the tag's key is the daemon's own 0600 file."""
+    fed = up.fed
+    pin = fed["apps"]["id"]["demo_accounts"][0]["pin"]
+    tax = up.gws["VN/GOV/TCT"]["consumer_url"]
+    for _ in range(2):
+        r = requests.get(f"{tax}/r1/VN/GOV/BCA/population/citizens/{pin}",
+                         headers={"X-Road-Client": "VN/GOV/TCT/tax",
+                                  "Ndx-Purpose": "tax-administration", "Ndx-Subject": pin},
+                         timeout=20)
+        assert r.status_code == 200, r.text
+    pins = demo_pins(fed)
+    logs = sorted((up.dir / "logs").glob("*.log"))
+    assert len(logs) >= 17, logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        leaked = {p for p in pins if p in text}
+        assert not leaked, f"{log} holds {sorted(leaked)[:3]}"
+        assert not re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", text), log
+    lines = [json.loads(l) for l in
+             (up.dir / "logs" / "sector-population.log").read_text().splitlines()
+             if l.startswith("{")]
+    tags = {l["path"] for l in lines if l.get("path", "").startswith("/citizens/pin:")}
+    assert len(tags) >= 1 and all(re.fullmatch(r"/citizens/pin:[0-9a-f]{12}", t) for t in tags)
+    key = Path(fed["sector_dir"]) / "population.db.log-key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    want = hmac.new(bytes.fromhex(key.read_text().strip()), pin.encode(),
+                    hashlib.sha256).hexdigest()[:12]
+    assert f"/citizens/pin:{want}" in tags, tags
+
+
+def test_sectors_answer_only_their_gateway(up):
+    """T33: a sector registry listens on no port, only on a 0600 Unix socket in a 0700
+    directory: another local user cannot connect (the attack: read or write the
+    population directly, unlogged), while its gateway still serves exchanges."""
+    fed = up.fed
+    # The ports the sectors had: nothing listens there now.
+    for offset in range(30, 37):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", up.port + offset)) != 0, offset
+    sector_dir = Path(fed["sector_dir"])
+    assert sector_dir.stat().st_mode & 0o777 == 0o700
+    for s in fed["sectors"]:
+        st = os.lstat(s["socket"])
+        assert (st.st_mode & 0o170000) == 0o140000 and st.st_mode & 0o777 == 0o600, s
+        assert st.st_uid == os.getuid()
+    sock = next(s["socket"] for s in fed["sectors"] if s["sector"] == "population")
+    pin = fed["apps"]["id"]["demo_accounts"][0]["pin"]
+    if os.getuid() == 0:
+        # As another user (nobody), connecting is refused by the file permissions.
+        probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+                 "try:\n s.connect(sys.argv[1]); print('connected')\n"
+                 "except OSError as e: print(type(e).__name__)\n")
+        out = subprocess.run(["python3", "-c", probe, sock], capture_output=True, text=True,
+                             timeout=20, user=65534, group=65534)
+        assert out.stdout.strip() == "PermissionError", out
+    # The gateway reaches it.
+    r = requests.get(f"{up.gws['VN/GOV/TCT']['consumer_url']}/r1/VN/GOV/BCA/population/"
+                     f"citizens/{pin}",
+                     headers={"X-Road-Client": "VN/GOV/TCT/tax",
+                              "Ndx-Purpose": "tax-administration", "Ndx-Subject": pin},
+                     timeout=20)
+    assert r.status_code == 200 and r.json()["pin"] == pin, r.text
+
+
 def test_second_up_is_refused_while_running(up):
     before = (up.dir / "federation.json").read_text()
     for args in ([], ["--port-base", up.port], ["--port-base", free_port_base()]):
@@ -787,10 +914,10 @@ def test_demo_down_without_federation(build_dir, tmp_path):
 
 def test_demo_up_on_busy_ports_fails_cleanly(build_dir, demo):
     d, port = demo
-    # The registry's port, BTC's gateway port (BTC is third), the sector of BHXH (fifth),
-    # the consent service's.
+    # The registry's port, BTC's gateway port (BTC is third), the consumer port of BHXH
+    # (fifth), the consent service's. (The sectors have Unix sockets, no ports.)
     cases = [(port, "the registry's port"), (port + 22, "the gateway port of VN/GOV/BTC"),
-             (port + 34, "the sector of VN/GOV/BHXH"), (port + 40, "ndx-consent")]
+             (port + 14, "the consumer port of VN/GOV/BHXH"), (port + 40, "ndx-consent")]
     for busy, what in cases:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", busy))
