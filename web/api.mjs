@@ -60,10 +60,10 @@ function reauthenticate(err) {
 let csrf = null;
 let sessionCache = null;
 
-async function raw(method, path, body) {
+async function raw(method, path, body, token = csrf) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
+  if (method !== 'GET' && token) headers['X-CSRF-Token'] = token;
   let res;
   try {
     res = await fetch(path, {
@@ -111,6 +111,14 @@ export async function session(refresh = false) {
 export function forgetSession() {
   sessionCache = null;
   csrf = null;
+}
+
+// An officer's sign-in (POST /auth/officer) carries the pre-session token that
+// GET /auth/officer gives with its cookie (docs/portal.md "Officer sign-in"):
+// a page of another site can neither read the token nor set the cookie.
+export async function signInOfficer(username, password) {
+  const { csrf: token } = await raw('GET', '/auth/officer');
+  return raw('POST', '/auth/officer', { username, password }, token);
 }
 
 export async function get(path) {

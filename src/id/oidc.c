@@ -3,7 +3,9 @@
  * cookie, RP-initiated logout. The rules that protect citizens: never
  * redirect to a URI the client did not register (an error page instead),
  * one message for an unknown PIN and a wrong password (and the same
- * Argon2id work for both), a lockout after repeated failures, codes that
+ * Argon2id work for both: an unknown PIN is checked against the newest
+ * account's hash), failures that slow their source and the PIN down
+ * without ever locking the owner out (signin_throttle.h), codes that
  * live 60 s and work once (a replay revokes what the first use got), and
  * secrets stored only as hashes. Every refusal is logged on stderr with
  * at most the last 4 digits of a PIN. Overview: docs/id.md. */
@@ -25,6 +27,7 @@
 #include "ndx/password.h"
 #include "ndx/pin.h"
 #include "page.h"
+#include "signin_throttle.h"
 #include "token.h"
 
 #define PROG "ndx-id"
@@ -32,9 +35,6 @@
 #define AUTHREQ_TTL 600        /* s: time to fill in the sign-in form */
 #define TOKEN_TTL 300          /* s: access tokens (ID tokens: cfg->id_token_ttl) */
 #define SESSION_IDLE 1800      /* s: SSO session idle expiry */
-#define FAIL_WINDOW 900        /* s: failures counted over this window */
-#define FAIL_MAX 5             /* failures within the window that lock */
-#define LOCK_TIME 900          /* s: how long a lockout lasts */
 #define URL_MAX 8192
 
 /* ---- logging ------------------------------------------------------------ */
@@ -382,7 +382,7 @@ static void handle_authorize(const struct oidc_config *cfg, const struct ndx_htt
 	int login_needed = 1, prompt_none = 0, prompt_login = 0;
 
 	memset(&ar, 0, sizeof ar);
-	idstore_purge(cfg->st, now, AUTHREQ_TTL, SESSION_IDLE, FAIL_WINDOW);
+	idstore_purge(cfg->st, now, AUTHREQ_TTL, SESSION_IDLE, SIGNIN_WINDOW_S);
 	if (idform_parse(req->query, strlen(req->query), &q, &why) != NDX_OK) {
 		refuse_log(req, "authorization request", "%s", why ? why : "bad query");
 		message_page(cfg, resp, 400, IDPAGE_VI, IDTEXT_ERROR_TITLE, IDTEXT_BAD_REQUEST, why);
@@ -569,10 +569,12 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 	struct idform *f = NULL;
 	struct idstore_authreq ar;
 	struct idstore_account acct;
-	char tx_hash[IDSTORE_HASH_HEX], tail[24], until_text[32];
+	char tx_hash[IDSTORE_HASH_HEX], tail[24], retry[24], src[SIGNIN_SOURCE_MAX];
+	struct signin_counts counts;
 	const char *why = NULL, *tx, *pin, *password;
 	enum idpage_lang lang;
-	time_t now = time(NULL), until = 0;
+	time_t now = time(NULL);
+	long wait;
 	int rc;
 
 	if (form_body(req, &f, &why) != NDX_OK) {
@@ -603,43 +605,53 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 			   idpage_text(lang, IDTEXT_PASSWORD_MISSING));
 		goto out;
 	}
-	/* Checked before the password so that a locked PIN gives a guesser
-	 * nothing, and costs the server no Argon2id. */
-	if (idstore_login_locked(cfg->st, pin, now, &until)) {
-		snprintf(until_text, sizeof until_text, "%lld", (long long)(until - now));
-		refuse_log(req, "sign-in", "pin %s: locked out for %s s more", tail, until_text);
+	/* Checked before the password so that a throttled guess learns
+	 * nothing and costs the server no Argon2id. */
+	signin_source(req->remote_addr, src);
+	if (idstore_signin_counts(cfg->st, pin, src, now - SIGNIN_WINDOW_S, &counts) != NDX_OK) {
+		message_page(cfg, resp, 500, lang, IDTEXT_ERROR_TITLE, IDTEXT_SERVER_ERROR, NULL);
+		goto out;
+	}
+	if ((wait = signin_wait(&counts, now)) > 0) {
+		snprintf(retry, sizeof retry, "%ld", wait);
+		refuse_log(req, "sign-in",
+			   "pin %s: throttled for %s s (%u failures from %s, %u for the pin)",
+			   tail, retry, counts.source, src, counts.account);
 		login_page(cfg, resp, 429, tx, &ar, lang, pin, "pin",
 			   idpage_text(lang, IDTEXT_LOCKED));
-		ndx_http_resp_header(resp, "Retry-After", until_text);
+		ndx_http_resp_header(resp, "Retry-After", retry);
 		goto out;
 	}
 	rc = idstore_account_get(cfg->st, pin, &acct);
 	if (rc == NDX_OK) {
 		rc = ndx_password_verify(acct.password_hash, password);
 	} else if (rc == NDX_ENOTFOUND) {
-		/* The same Argon2id work as for a real account, so that timing
-		 * does not tell which PINs have one; the result is ignored. */
-		if (cfg->dummy_hash[0])
+		char cost[NDX_PASSWORD_HASH_MAX];
+
+		/* The same Argon2id work as for a real account (the newest
+		 * one's hash: accounts imported later with another cost are
+		 * followed), so that timing does not tell which PINs have
+		 * one; the result is ignored. */
+		if (idstore_account_any_hash(cfg->st, cost) == NDX_OK)
+			ndx_password_verify(cost, password);
+		else if (cfg->dummy_hash[0])
 			ndx_password_verify(cfg->dummy_hash, password);
 		rc = NDX_EPERM;
 	}
 	if (rc != NDX_OK) {
-		int locked;
-
 		if (rc != NDX_EPERM) {
 			fprintf(stderr, PROG ": sign-in check failed: %s\n", ndx_strerror(rc));
 			message_page(cfg, resp, 500, lang, IDTEXT_ERROR_TITLE, IDTEXT_SERVER_ERROR,
 				     NULL);
 			goto out;
 		}
-		locked = idstore_login_failed(cfg->st, pin, now, FAIL_WINDOW, FAIL_MAX, LOCK_TIME);
-		refuse_log(req, "sign-in", "pin %s: wrong credentials%s", tail,
-			   locked ? "; now locked out for 15 min" : "");
+		idstore_signin_failed(cfg->st, pin, src, now);
+		refuse_log(req, "sign-in", "pin %s: wrong credentials", tail);
 		login_page(cfg, resp, 401, tx, &ar, lang, pin, "pin",
 			   idpage_text(lang, IDTEXT_BAD_CREDENTIALS));
 		goto out;
 	}
-	idstore_login_ok(cfg->st, pin);
+	idstore_signin_ok(cfg->st, pin, src);
 	{
 		char sid[IDTOK_SECRET_LEN + 1], sid_hash[IDSTORE_HASH_HEX];
 

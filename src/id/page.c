@@ -16,8 +16,8 @@ static const char *const TEXT[IDTEXT_COUNT][2] = {
 	[IDTEXT_BAD_CREDENTIALS] = { "Số định danh cá nhân hoặc mật khẩu không đúng",
 				     "The personal identification number or password is "
 				     "incorrect" },
-	[IDTEXT_LOCKED] = { "Bạn đã đăng nhập sai quá nhiều lần. Hãy thử lại sau 15 phút",
-			    "Too many failed sign-in attempts. Try again in 15 minutes" },
+	[IDTEXT_LOCKED] = { "Có quá nhiều lần đăng nhập sai. Hãy đợi vài phút rồi thử lại",
+			    "Too many failed sign-in attempts. Wait a few minutes and try again" },
 	[IDTEXT_PIN_MISSING] = { "Nhập số định danh cá nhân",
 				 "Enter your personal identification number" },
 	[IDTEXT_PIN_FORMAT] = { "Số định danh cá nhân phải gồm 12 chữ số",

@@ -52,6 +52,13 @@ static const char *const MIGRATIONS[] = {
 	"CREATE TABLE login_failures(key TEXT NOT NULL, at INTEGER NOT NULL);"
 	"CREATE INDEX login_failures_key ON login_failures(key, at);"
 	"CREATE TABLE lockouts(key TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+	/* 2: failures by PIN and source for the throttle that replaced the
+	 * lockout (signin_throttle.h). */
+	"DROP TABLE login_failures; DROP TABLE lockouts;"
+	"CREATE TABLE signin_failures(account TEXT NOT NULL, source TEXT NOT NULL,"
+	" at INTEGER NOT NULL);"
+	"CREATE INDEX signin_failures_account ON signin_failures(account, at);"
+	"CREATE INDEX signin_failures_source ON signin_failures(source, at);",
 };
 
 static int db_fail(struct idstore *st, const char *what)
@@ -314,7 +321,7 @@ int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX]
 
 	out[0] = '\0';
 	lock(st);
-	if ((rc = prepare(st, "SELECT password_hash FROM accounts LIMIT 1", &s)) == NDX_OK) {
+	if ((rc = prepare(st, "SELECT password_hash FROM accounts ORDER BY rowid DESC LIMIT 1", &s)) == NDX_OK) {
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
 			copy_col(s, 0, out, NDX_PASSWORD_HASH_MAX);
@@ -742,68 +749,80 @@ int idstore_session_end(struct idstore *st, const char *sid_hash)
 
 /* ---- failed sign-ins -------------------------------------------------------- */
 
-int idstore_login_locked(struct idstore *st, const char *key, time_t now, time_t *until)
+static int count_since(struct idstore *st, const char *sql, const char *a, const char *b,
+		       time_t since, unsigned *count, time_t *last)
 {
 	sqlite3_stmt *s;
-	int locked = 0;
+	int rc;
 
-	lock(st);
-	if (prepare(st, "SELECT until FROM lockouts WHERE key = ?", &s) == NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			*until = (time_t)sqlite3_column_int64(s, 0);
-			locked = *until > now;
-		}
-		sqlite3_finalize(s);
+	if ((rc = prepare(st, sql, &s)))
+		return rc;
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)since);
+	if (b)
+		sqlite3_bind_text(s, 3, b, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*count = (unsigned)sqlite3_column_int64(s, 0);
+		if (last)
+			*last = (time_t)sqlite3_column_int64(s, 1);
+	} else {
+		rc = db_fail(st, "sign-in failures");
 	}
-	unlock(st);
-	return locked;
+	sqlite3_finalize(s);
+	return rc;
 }
 
-int idstore_login_failed(struct idstore *st, const char *key, time_t now, time_t window,
-			 int max, time_t lock_for)
+int idstore_signin_counts(struct idstore *st, const char *account, const char *source,
+			  time_t since, struct signin_counts *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	lock(st);
+	if (!(rc = count_since(st,
+			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
+			       " WHERE source = ? AND at >= ?",
+			       source, NULL, since, &out->source, &out->source_last)) &&
+	    !(rc = count_since(st,
+			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
+			       " WHERE account = ? AND at >= ?",
+			       account, NULL, since, &out->account, &out->account_last)))
+		rc = count_since(st,
+				 "SELECT count(*) FROM signin_failures"
+				 " WHERE account = ? AND at >= ? AND source = ?",
+				 account, source, since, &out->pair, NULL);
+	unlock(st);
+	return rc;
+}
+
+int idstore_signin_failed(struct idstore *st, const char *account, const char *source,
+			  time_t now)
 {
 	sqlite3_stmt *s;
-	int n = 0, locked = 0;
+	int rc;
 
 	lock(st);
-	if (prepare(st, "INSERT INTO login_failures(key, at) VALUES(?, ?)", &s) == NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-		step_done(st, s, "login failure");
+	if ((rc = prepare(st, "INSERT INTO signin_failures(account, source, at) VALUES(?, ?, ?)",
+			  &s)) == NDX_OK) {
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+		rc = step_done(st, s, "sign-in failure");
 	}
-	if (prepare(st, "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at > ?", &s) ==
+	unlock(st);
+	return rc;
+}
+
+void idstore_signin_ok(struct idstore *st, const char *account, const char *source)
+{
+	sqlite3_stmt *s;
+
+	lock(st);
+	if (prepare(st, "DELETE FROM signin_failures WHERE account = ? AND source = ?", &s) ==
 	    NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)(now - window));
-		if (sqlite3_step(s) == SQLITE_ROW)
-			n = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-	}
-	if (n >= max &&
-	    prepare(st, "INSERT OR REPLACE INTO lockouts(key, until) VALUES(?, ?)", &s) == NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)(now + lock_for));
-		locked = step_done(st, s, "lockout") == NDX_OK;
-		/* The failures that caused the lockout are spent: after it
-		 * ends, the citizen has a full set of attempts again. */
-		if (locked && prepare(st, "DELETE FROM login_failures WHERE key = ?", &s) == NDX_OK) {
-			sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-			step_done(st, s, "login failure");
-		}
-	}
-	unlock(st);
-	return locked;
-}
-
-void idstore_login_ok(struct idstore *st, const char *key)
-{
-	sqlite3_stmt *s;
-
-	lock(st);
-	if (prepare(st, "DELETE FROM login_failures WHERE key = ?", &s) == NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		step_done(st, s, "login failure");
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+		step_done(st, s, "sign-in failures clear");
 	}
 	unlock(st);
 }
@@ -818,8 +837,7 @@ void idstore_purge(struct idstore *st, time_t now, time_t authreq_age, time_t id
 		"DELETE FROM codes WHERE exp < ?1 - 3600",
 		"DELETE FROM tokens WHERE exp < ?1 - 3600",
 		"DELETE FROM sessions WHERE last_seen < ?1 - ?3",
-		"DELETE FROM login_failures WHERE at < ?1 - ?4",
-		"DELETE FROM lockouts WHERE until < ?1",
+		"DELETE FROM signin_failures WHERE at < ?1 - ?4",
 	};
 	sqlite3_stmt *s;
 

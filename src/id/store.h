@@ -14,6 +14,7 @@
 
 #include "ndx/password.h"
 #include "ndx/pin.h"
+#include "signin_throttle.h"
 
 #define IDSTORE_DB_FILE "id.db"
 #define IDSTORE_HASH_HEX 65 /* SHA-256 hex + NUL */
@@ -56,8 +57,8 @@ struct idstore_account {
 int idstore_account_put(struct idstore *st, const struct idstore_account *a, int *created);
 /* NDX_ENOTFOUND when pin has no account. */
 int idstore_account_get(struct idstore *st, const char *pin, struct idstore_account *out);
-/* The stored hash of any one account (to copy its cost for a dummy
- * verification), NDX_ENOTFOUND when there are none. */
+/* The stored hash of the most recently added account (to copy its cost
+ * for a dummy verification), NDX_ENOTFOUND when there are none. */
 int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX]);
 
 /* A registered client. redirect_uris and post_logout_uris are JSON arrays
@@ -131,18 +132,18 @@ int idstore_session_use(struct idstore *st, const char *sid_hash, time_t now, ti
 			char pin[NDX_PIN_LEN + 1], time_t *auth_time);
 int idstore_session_end(struct idstore *st, const char *sid_hash);
 
-/* Failed sign-ins. idstore_login_locked: non-zero with *until set while
- * key (a PIN as typed) is locked out. idstore_login_failed records one
- * failure and locks key until now + lock when it makes max failures within
- * window seconds; returns non-zero when it did. idstore_login_ok forgets
- * key's failures. */
-int idstore_login_locked(struct idstore *st, const char *key, time_t now, time_t *until);
-int idstore_login_failed(struct idstore *st, const char *key, time_t now, time_t window,
-			 int max, time_t lock);
-void idstore_login_ok(struct idstore *st, const char *key);
+/* Failed sign-ins, for the throttle (signin_throttle.h): the counts since
+ * `since` for account (a PIN as typed, with or without an account) and
+ * source (signin_source); a failure noted at now; account's failures from
+ * source forgotten after a success there. */
+int idstore_signin_counts(struct idstore *st, const char *account, const char *source,
+			  time_t since, struct signin_counts *out);
+int idstore_signin_failed(struct idstore *st, const char *account, const char *source,
+			  time_t now);
+void idstore_signin_ok(struct idstore *st, const char *account, const char *source);
 
 /* Deletes what expired before now: requests older than authreq_age, codes,
- * tokens, sessions idle for idle seconds, failures and lockouts older than
+ * tokens, sessions idle for idle seconds, sign-in failures older than
  * window. Best effort. */
 void idstore_purge(struct idstore *st, time_t now, time_t authreq_age, time_t idle,
 		   time_t window);

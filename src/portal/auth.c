@@ -1,17 +1,23 @@
 /* Sign-in and sessions (auth.h). A session id is 256 random bits sent only
  * in an HttpOnly cookie and stored only as its SHA-256, so a copy of
  * portal.db does not let anyone in; every sign-in makes a new id (no
- * fixation) and drops the one the browser had. The e-ID login keeps state,
- * nonce and PKCE verifier server-side for 10 minutes, keyed by the state's
- * hash, and takes them exactly once. Officers are checked with Argon2id;
- * an unknown name costs the same hash as a wrong password and gets the
- * same answer. */
+ * fixation) and drops the one the browser had. Before a session there is
+ * the pre-session cookie (Path=/auth, 10 minutes): the e-ID login keeps
+ * state, nonce and PKCE verifier server-side for 10 minutes, keyed by the
+ * state's hash, bound to the hash of that cookie, and takes them exactly
+ * once, so a callback opened in another browser is refused (login CSRF);
+ * the officers' form sends the same value back as its CSRF token.
+ * Officers are checked with Argon2id; an unknown name costs the same hash
+ * (the cost of a stored officer) as a wrong password and gets the same
+ * answer; failures slow the source and the account down
+ * (signin_throttle.h) but never lock the owner out. */
 #include "auth.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api.h"
@@ -20,9 +26,11 @@
 #include "ndx/hash.h"
 #include "ndx/password.h"
 #include "ndx/timefmt.h"
+#include "signin_throttle.h"
 
 #define TOKEN_LEN 43    /* base64url of 32 bytes */
 #define LOGIN_MAX_AGE_S 600
+#define PRESESSION_COOKIE "ndx_portal_login"
 #define NEXT_MAX 256    /* a return path after the sign-in */
 
 static void hash_hex(const char *text, char out[PSTORE_HASH_HEX])
@@ -44,11 +52,12 @@ static int token_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* The session cookie's value (a well-formed token) into out. */
-static int cookie_token(const struct ndx_http_req *req, char out[TOKEN_LEN + 1])
+/* The value (a well-formed token) of the cookie name into out. */
+static int cookie_named(const struct ndx_http_req *req, const char *name,
+			char out[TOKEN_LEN + 1])
 {
 	const char *h = ndx_http_header(req, "Cookie");
-	const size_t nlen = strlen(SESSION_COOKIE);
+	const size_t nlen = strlen(name);
 
 	while (h && *h) {
 		size_t len;
@@ -56,7 +65,7 @@ static int cookie_token(const struct ndx_http_req *req, char out[TOKEN_LEN + 1])
 		while (*h == ' ' || *h == ';')
 			h++;
 		len = strcspn(h, ";");
-		if (len > nlen && strncmp(h, SESSION_COOKIE, nlen) == 0 && h[nlen] == '=') {
+		if (len > nlen && strncmp(h, name, nlen) == 0 && h[nlen] == '=') {
 			const char *v = h + nlen + 1;
 			size_t vlen = len - nlen - 1;
 
@@ -71,6 +80,12 @@ static int cookie_token(const struct ndx_http_req *req, char out[TOKEN_LEN + 1])
 		h += len;
 	}
 	return 0;
+}
+
+/* The session cookie's value into out. */
+static int cookie_token(const struct ndx_http_req *req, char out[TOKEN_LEN + 1])
+{
+	return cookie_named(req, SESSION_COOKIE, out);
 }
 
 int auth_session(const struct portal *p, const struct ndx_http_req *req, struct psession *s)
@@ -158,6 +173,23 @@ static void set_cookie(const struct portal *p, struct ndx_http_resp *resp, const
 	ndx_http_resp_header(resp, "Set-Cookie", c);
 }
 
+/* The browser's pre-session value into out: the one its cookie holds, or
+ * a new one; the cookie is (re)set for LOGIN_MAX_AGE_S either way, so two
+ * tabs signing in at once share it. NDX_ECRYPTO without randomness. */
+static int presession(const struct portal *p, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp, char out[TOKEN_LEN + 1])
+{
+	char c[256];
+	int rc;
+
+	if (!cookie_named(req, PRESESSION_COOKIE, out) && (rc = oidc_random(out, TOKEN_LEN + 1)))
+		return rc;
+	snprintf(c, sizeof c, "%s=%s; Path=/auth; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+		 PRESESSION_COOKIE, out, LOGIN_MAX_AGE_S, p->cfg->secure_cookie ? "; Secure" : "");
+	ndx_http_resp_header(resp, "Set-Cookie", c);
+	return NDX_OK;
+}
+
 /* Drops the session the browser presents, if any. */
 static void drop_session(const struct portal *p, const struct ndx_http_req *req)
 {
@@ -223,19 +255,23 @@ static void login(const struct portal *p, const struct ndx_http_req *req,
 		  struct ndx_http_resp *resp)
 {
 	char state[64], nonce[64], verifier[64], challenge[64], hex[PSTORE_HASH_HEX];
+	char browser[TOKEN_LEN + 1], bhex[PSTORE_HASH_HEX];
 	const char *next = ndx_http_query_arg(req, "next");
 	char *url = NULL;
 	int rc;
 
 	if ((rc = oidc_random(state, sizeof state)) || (rc = oidc_random(nonce, sizeof nonce)) ||
-	    (rc = oidc_random(verifier, sizeof verifier))) {
+	    (rc = oidc_random(verifier, sizeof verifier)) ||
+	    (rc = presession(p, req, resp, browser))) {
 		redirect(resp, "/?error=login_failed");
 		return;
 	}
 	oidc_challenge(verifier, challenge, sizeof challenge);
 	hash_hex(state, hex);
+	hash_hex(browser, bhex);
+	OPENSSL_cleanse(browser, sizeof browser);
 	if ((rc = oidc_auth_url(p->oidc, state, nonce, challenge, &url)) ||
-	    (rc = pstore_login_put(p->st, hex, nonce, verifier,
+	    (rc = pstore_login_put(p->st, hex, bhex, nonce, verifier,
 				   next && next_ok(next) ? next : "", time(NULL)))) {
 		fprintf(stderr, PORTAL_PROG ": login: %s\n",
 			url ? "cannot store the login" : "the e-ID cannot be reached");
@@ -253,18 +289,34 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 	const char *state = ndx_http_query_arg(req, "state");
 	const char *code = ndx_http_query_arg(req, "code");
 	char hex[PSTORE_HASH_HEX], nonce[128], verifier[128], next[NEXT_MAX + 1];
+	char browser[TOKEN_LEN + 1], bhex[PSTORE_HASH_HEX], want[PSTORE_HASH_HEX];
 	struct oidc_identity id;
 	struct psession s = { 0 };
 	const char *why = "";
 	int rc;
 
-	if (!state || strlen(state) > 128) {
+	/* A callback without the pre-session cookie of the browser that
+	 * started the login is refused before the state is even looked at:
+	 * someone else's callback link signs no one in (login CSRF). */
+	if (!state || strlen(state) > 128 || !cookie_named(req, PRESESSION_COOKIE, browser)) {
+		if (state)
+			fprintf(stderr, PORTAL_PROG ": login callback refused: %s\n",
+				strlen(state) > 128 ? "state too long" : "no pre-session cookie");
 		redirect(resp, "/?error=state_invalid");
 		return;
 	}
 	hash_hex(state, hex);
-	if (pstore_login_take(p->st, hex, time(NULL), LOGIN_MAX_AGE_S, nonce, verifier,
+	hash_hex(browser, bhex);
+	OPENSSL_cleanse(browser, sizeof browser);
+	if (pstore_login_take(p->st, hex, time(NULL), LOGIN_MAX_AGE_S, want, nonce, verifier,
 			      sizeof nonce, next, sizeof next) != NDX_OK) {
+		redirect(resp, "/?error=state_invalid");
+		return;
+	}
+	if (strlen(want) != strlen(bhex) || CRYPTO_memcmp(want, bhex, strlen(bhex)) != 0) {
+		OPENSSL_cleanse(verifier, sizeof verifier);
+		fprintf(stderr, PORTAL_PROG ": login callback refused: the state was issued to "
+				"another browser\n");
 		redirect(resp, "/?error=state_invalid");
 		return;
 	}
@@ -292,26 +344,83 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 
 /* ---- officers and logout ------------------------------------------------------ */
 
-/* Like the e-ID's: FAIL_MAX failures for one user name within FAIL_WINDOW
- * seconds lock it until the oldest of them leaves the window, so that
- * guessing an officer's password online costs hours, not minutes. Unknown
- * names count the same, so the answer does not say which names exist. */
-#define FAIL_WINDOW 900
-#define FAIL_MAX 5
+/* GET /auth/officer: the pre-session token the sign-in form sends back in
+ * X-CSRF-Token (a cross-site page can neither read it nor set the cookie). */
+static void officer_token(const struct portal *p, const struct ndx_http_req *req,
+			  struct ndx_http_resp *resp)
+{
+	char tok[TOKEN_LEN + 1];
+
+	if (presession(p, req, resp, tok)) {
+		reply(resp, 500, "internal", "no randomness");
+		return;
+	}
+	ndx_http_resp_json(resp, 200, json_pack("{s:s}", "csrf", tok));
+	OPENSSL_cleanse(tok, sizeof tok);
+}
+
+/* A JSON body (no form or text/plain a cross-site page could send without
+ * asking) with X-CSRF-Token equal to the pre-session cookie. Answers and
+ * returns -1 otherwise. */
+static int officer_request_ok(const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	const char *type = ndx_http_header(req, "Content-Type");
+	const char *tok = ndx_http_header(req, "X-CSRF-Token");
+	char want[TOKEN_LEN + 1];
+	size_t tl = strlen("application/json");
+	int ok;
+
+	if (!type || strncasecmp(type, "application/json", tl) != 0 ||
+	    (type[tl] && type[tl] != ';' && type[tl] != ' ')) {
+		reply(resp, 415, "unsupported_media_type", "the body must be application/json");
+		return -1;
+	}
+	ok = cookie_named(req, PRESESSION_COOKIE, want) && tok && strlen(tok) == strlen(want) &&
+	     CRYPTO_memcmp(tok, want, strlen(want)) == 0;
+	OPENSSL_cleanse(want, sizeof want);
+	if (!ok) {
+		reply(resp, 403, "csrf",
+		      "the X-CSRF-Token header is missing or wrong: GET /auth/officer first");
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks pass for user: against the officer's hash, or for an unknown name
+ * against the newest officer's hash (the same Argon2id cost as the stored
+ * accounts, result ignored) and NDX_EPERM. */
+static int officer_check(const struct portal *p, const char *user, const char *pass,
+			 struct pofficer *o)
+{
+	char cost[NDX_PASSWORD_HASH_MAX];
+	int rc = pstore_officer_get(p->st, user, o);
+
+	if (rc == NDX_OK)
+		return ndx_password_verify(o->password_hash, pass);
+	if (rc != NDX_ENOTFOUND)
+		return rc;
+	if (pstore_officer_cost_hash(p->st, cost) == NDX_OK)
+		ndx_password_verify(cost, pass);
+	else
+		ndx_password_verify(p->dummy_hash, pass);
+	OPENSSL_cleanse(cost, sizeof cost);
+	return NDX_EPERM;
+}
 
 static void officer_login(const struct portal *p, const struct ndx_http_req *req,
 			  struct ndx_http_resp *resp)
 {
 	time_t now = time(NULL);
-	unsigned failures = 0;
+	struct signin_counts counts;
 	const char *user, *pass;
 	struct pofficer o;
-	char who[sizeof o.username];
+	char who[sizeof o.username], src[SIGNIN_SOURCE_MAX], retry[24];
 	struct psession s = { 0 };
 	json_t *body;
+	long wait;
 	int rc;
 
-	if (api_body(req, resp, &body))
+	if (officer_request_ok(req, resp) || api_body(req, resp, &body))
 		return;
 	user = json_string_value(json_object_get(body, "username"));
 	pass = json_string_value(json_object_get(body, "password"));
@@ -322,33 +431,34 @@ static void officer_login(const struct portal *p, const struct ndx_http_req *req
 		return;
 	}
 	snprintf(who, sizeof who, "%s", user);
-	if (pstore_officer_failures(p->st, who, now - FAIL_WINDOW, &failures) != NDX_OK) {
+	signin_source(req->remote_addr, src);
+	if (pstore_signin_counts(p->st, who, src, now - SIGNIN_WINDOW_S, &counts) != NDX_OK) {
 		json_decref(body);
 		reply(resp, 500, "internal", "the sign-in cannot be checked now");
 		return;
 	}
-	if (failures >= FAIL_MAX) {
+	/* Before the password: a throttled guess costs no Argon2id and
+	 * learns nothing. */
+	if ((wait = signin_wait(&counts, now)) > 0) {
 		json_decref(body);
-		fprintf(stderr, PORTAL_PROG ": officer login: locked after %u failures\n", failures);
-		reply(resp, 429, "locked",
-		      "too many failed sign-ins for this user name; try again in 15 minutes");
+		fprintf(stderr, PORTAL_PROG ": officer login from %s throttled for %ld s (%u "
+				"failures from there, %u for the name)\n",
+			src, wait, counts.source, counts.account);
+		reply(resp, 429, "throttled", "too many failed sign-ins: try again later");
+		snprintf(retry, sizeof retry, "%ld", wait);
+		ndx_http_resp_header(resp, "Retry-After", retry);
 		return;
 	}
-	rc = pstore_officer_get(p->st, user, &o);
-	if (rc == NDX_ENOTFOUND) {
-		ndx_password_verify(p->dummy_hash, pass);
-	} else if (rc == NDX_OK) {
-		rc = ndx_password_verify(o.password_hash, pass);
-	}
+	rc = officer_check(p, user, pass, &o);
 	json_decref(body);
 	if (rc != NDX_OK) {
 		if (rc != NDX_ENOTFOUND && rc != NDX_EPERM)
 			fprintf(stderr, PORTAL_PROG ": officer login: %s\n", ndx_strerror(rc));
-		pstore_officer_failure_note(p->st, who, now, now - FAIL_WINDOW);
+		pstore_signin_failure_note(p->st, who, src, now, now - SIGNIN_WINDOW_S);
 		reply(resp, 401, "bad_credentials", "wrong user name or password");
 		return;
 	}
-	pstore_officer_failures_clear(p->st, o.username);
+	pstore_signin_success(p->st, who, src);
 	snprintf(s.kind, sizeof s.kind, "officer");
 	snprintf(s.name, sizeof s.name, "%s", o.name);
 	snprintf(s.agency, sizeof s.agency, "%s", o.agency);
@@ -391,6 +501,8 @@ void auth_handle(const struct portal *p, const struct ndx_http_req *req,
 		logout(p, req, resp);
 	else if (post && strcmp(path, "/auth/officer") == 0)
 		officer_login(p, req, resp);
+	else if (get && strcmp(path, "/auth/officer") == 0)
+		officer_token(p, req, resp);
 	else
 		reply(resp, 404, "not_found", "no such route");
 }

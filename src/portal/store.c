@@ -47,6 +47,15 @@ static const char *const MIGRATIONS[] = {
 	"CREATE INDEX officer_failures_user ON officer_failures(username, at);",
 	/* 3: where a sign-in returns to (a "sign in again" from a page). */
 	"ALTER TABLE logins ADD COLUMN next TEXT NOT NULL DEFAULT '';",
+	/* 4: a login bound to the browser that started it (the SHA-256 of its
+	 * pre-session cookie); failed sign-ins by account and source for the
+	 * throttle that replaced the lockout (auth.c). */
+	"ALTER TABLE logins ADD COLUMN browser_sha256 TEXT NOT NULL DEFAULT '';"
+	"DROP TABLE officer_failures;"
+	"CREATE TABLE signin_failures(account TEXT NOT NULL, source TEXT NOT NULL,"
+	" at INTEGER NOT NULL);"
+	"CREATE INDEX signin_failures_account ON signin_failures(account, at);"
+	"CREATE INDEX signin_failures_source ON signin_failures(source, at);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -231,8 +240,8 @@ int pstore_session_delete(struct pstore *st, const char *id_sha256)
 
 /* ---- logins ------------------------------------------------------------------ */
 
-int pstore_login_put(struct pstore *st, const char *state_sha256, const char *nonce,
-		     const char *verifier, const char *next, time_t now)
+int pstore_login_put(struct pstore *st, const char *state_sha256, const char *browser_sha256,
+		     const char *nonce, const char *verifier, const char *next, time_t now)
 {
 	sqlite3_stmt *q;
 	int rc;
@@ -245,14 +254,15 @@ int pstore_login_put(struct pstore *st, const char *state_sha256, const char *no
 	}
 	if (rc == NDX_OK &&
 	    (rc = prepare(st,
-			  "INSERT INTO logins(state_sha256, nonce, verifier, next, created_at)"
-			  " VALUES(?,?,?,?,?)",
+			  "INSERT INTO logins(state_sha256, nonce, verifier, next, created_at,"
+			  " browser_sha256) VALUES(?,?,?,?,?,?)",
 			  &q)) == NDX_OK) {
 		sqlite3_bind_text(q, 1, state_sha256, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, nonce, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, verifier, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, next ? next : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 5, (sqlite3_int64)now);
+		sqlite3_bind_text(q, 6, browser_sha256, -1, SQLITE_STATIC);
 		rc = step_done(st, q, "login insert");
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -260,7 +270,8 @@ int pstore_login_put(struct pstore *st, const char *state_sha256, const char *no
 }
 
 int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, long max_age_s,
-		      char *nonce, char *verifier, size_t cap, char *next, size_t next_cap)
+		      char browser_sha256[PSTORE_HASH_HEX], char *nonce, char *verifier,
+		      size_t cap, char *next, size_t next_cap)
 {
 	sqlite3_stmt *q;
 	int rc, r;
@@ -270,7 +281,7 @@ int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, l
 	 * callback arrives twice at the same moment. */
 	if ((rc = prepare(st,
 			  "DELETE FROM logins WHERE state_sha256 = ?"
-			  " RETURNING nonce, verifier, created_at, next",
+			  " RETURNING nonce, verifier, created_at, next, browser_sha256",
 			  &q)))
 		goto out;
 	sqlite3_bind_text(q, 1, state_sha256, -1, SQLITE_STATIC);
@@ -279,6 +290,7 @@ int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, l
 		copy_col(q, 0, nonce, cap);
 		copy_col(q, 1, verifier, cap);
 		copy_col(q, 3, next, next_cap);
+		copy_col(q, 4, browser_sha256, PSTORE_HASH_HEX);
 		rc = now - (time_t)sqlite3_column_int64(q, 2) > max_age_s ? NDX_ENOTFOUND : NDX_OK;
 		r = sqlite3_step(q);
 	} else {
@@ -361,30 +373,76 @@ int pstore_officer_get(struct pstore *st, const char *username, struct pofficer 
 	return rc;
 }
 
-int pstore_officer_failures(struct pstore *st, const char *username, time_t since,
-			    unsigned *count)
+int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX])
 {
 	sqlite3_stmt *q;
-	int rc;
+	int rc, r;
 
-	*count = 0;
+	out[0] = '\0';
 	pthread_mutex_lock(&st->mu);
-	if ((rc = prepare(st, "SELECT count(*) FROM officer_failures WHERE username = ? AND at >= ?",
+	if ((rc = prepare(st, "SELECT password_hash FROM officers ORDER BY rowid DESC LIMIT 1",
 			  &q)) == NDX_OK) {
-		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)since);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			*count = (unsigned)sqlite3_column_int64(q, 0);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW)
+			copy_col(q, 0, out, NDX_PASSWORD_HASH_MAX);
 		else
-			rc = db_fail(st, "officer failures");
+			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "officer cost");
 		sqlite3_finalize(q);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
-int pstore_officer_failure_note(struct pstore *st, const char *username, time_t now,
-				time_t forget_before)
+/* ---- sign-in failures ------------------------------------------------------ */
+
+static int count_since(struct pstore *st, const char *sql, const char *a, const char *b,
+		       time_t since, unsigned *count, time_t *last)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = prepare(st, sql, &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)since);
+	if (b)
+		sqlite3_bind_text(q, 3, b, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*count = (unsigned)sqlite3_column_int64(q, 0);
+		if (last)
+			*last = (time_t)sqlite3_column_int64(q, 1);
+	} else {
+		rc = db_fail(st, "sign-in failures");
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int pstore_signin_counts(struct pstore *st, const char *account, const char *source,
+			 time_t since, struct signin_counts *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	if (!(rc = count_since(st,
+			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
+			       " WHERE source = ? AND at >= ?",
+			       source, NULL, since, &out->source, &out->source_last)) &&
+	    !(rc = count_since(st,
+			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
+			       " WHERE account = ? AND at >= ?",
+			       account, NULL, since, &out->account, &out->account_last)))
+		rc = count_since(st,
+				 "SELECT count(*) FROM signin_failures"
+				 " WHERE account = ? AND at >= ? AND source = ?",
+				 account, source, since, &out->pair, NULL);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_signin_failure_note(struct pstore *st, const char *account, const char *source,
+			       time_t now, time_t forget_before)
 {
 	sqlite3_stmt *q;
 	int rc;
@@ -392,36 +450,33 @@ int pstore_officer_failure_note(struct pstore *st, const char *username, time_t 
 	pthread_mutex_lock(&st->mu);
 	/* Old failures go as new ones come: the table stays as small as the
 	 * window, whatever names are tried. */
-	if ((rc = prepare(st, "DELETE FROM officer_failures WHERE at < ?", &q)) == NDX_OK) {
+	if ((rc = prepare(st, "DELETE FROM signin_failures WHERE at < ?", &q)) == NDX_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)forget_before);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = db_fail(st, "officer failures prune");
-		sqlite3_finalize(q);
+		rc = step_done(st, q, "sign-in failures prune");
 	}
 	if (rc == NDX_OK &&
-	    (rc = prepare(st, "INSERT INTO officer_failures(username, at) VALUES(?, ?)", &q)) ==
-		    NDX_OK) {
-		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = db_fail(st, "officer failure");
-		sqlite3_finalize(q);
+	    (rc = prepare(st, "INSERT INTO signin_failures(account, source, at) VALUES(?, ?, ?)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		rc = step_done(st, q, "sign-in failure");
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 
-int pstore_officer_failures_clear(struct pstore *st, const char *username)
+int pstore_signin_success(struct pstore *st, const char *account, const char *source)
 {
 	sqlite3_stmt *q;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	if ((rc = prepare(st, "DELETE FROM officer_failures WHERE username = ?", &q)) == NDX_OK) {
-		sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = db_fail(st, "officer failures clear");
-		sqlite3_finalize(q);
+	if ((rc = prepare(st, "DELETE FROM signin_failures WHERE account = ? AND source = ?",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
+		rc = step_done(st, q, "sign-in failures clear");
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;

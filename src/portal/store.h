@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ndx/password.h"
+#include "signin_throttle.h"
 
 #define PSTORE_DB_FILE "portal.db"
 #define PSTORE_HASH_HEX 65 /* hex SHA-256 + NUL */
@@ -50,15 +51,17 @@ int pstore_session_delete(struct pstore *st, const char *id_sha256);
 
 /* ---- pending e-ID logins ---------------------------------------------- */
 
-/* next: the portal path to return to after the sign-in ("" or NULL: the
- * default). */
-int pstore_login_put(struct pstore *st, const char *state_sha256, const char *nonce,
-		     const char *verifier, const char *next, time_t now);
+/* browser_sha256: the SHA-256 (hex) of the pre-session cookie of the
+ * browser that started the login; next: the portal path to return to after
+ * the sign-in ("" or NULL: the default). */
+int pstore_login_put(struct pstore *st, const char *state_sha256, const char *browser_sha256,
+		     const char *nonce, const char *verifier, const char *next, time_t now);
 /* Takes (deletes) the login of state_sha256 when it is at most max_age_s
- * old: copies nonce and verifier (cap bytes each) and next (next_cap).
- * NDX_ENOTFOUND when unknown, used or expired. */
+ * old: copies the browser's hash, nonce and verifier (cap bytes each) and
+ * next (next_cap). NDX_ENOTFOUND when unknown, used or expired. */
 int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, long max_age_s,
-		      char *nonce, char *verifier, size_t cap, char *next, size_t next_cap);
+		      char browser_sha256[PSTORE_HASH_HEX], char *nonce, char *verifier,
+		      size_t cap, char *next, size_t next_cap);
 
 /* ---- officers ------------------------------------------------------------ */
 
@@ -75,14 +78,23 @@ int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, 
 /* NDX_ENOTFOUND when unknown. */
 int pstore_officer_get(struct pstore *st, const char *username, struct pofficer *out);
 
-/* Failed officer sign-ins per user name, known or not (auth.c's lockout):
- * how many since `since`; note one at now (and forget those before
- * forget_before); clear a user's after a success. */
-int pstore_officer_failures(struct pstore *st, const char *username, time_t since,
-			    unsigned *count);
-int pstore_officer_failure_note(struct pstore *st, const char *username, time_t now,
-				time_t forget_before);
-int pstore_officer_failures_clear(struct pstore *st, const char *username);
+/* The password hash of the newest officer into out, so that an unknown
+ * name is checked with the same Argon2id cost as the accounts the store
+ * holds (the result of that check is ignored). NDX_ENOTFOUND when there
+ * are no officers. */
+int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX]);
+
+/* ---- failed sign-ins (auth.c's throttle) ------------------------------------- */
+
+/* Failures since `since` from source (signin_source), for account (a user
+ * name as typed, known or not), and for account from source. */
+int pstore_signin_counts(struct pstore *st, const char *account, const char *source,
+			 time_t since, struct signin_counts *out);
+/* Notes a failure at now, forgetting all failures before forget_before. */
+int pstore_signin_failure_note(struct pstore *st, const char *account, const char *source,
+			       time_t now, time_t forget_before);
+/* Forgets account's failures from source after a success there. */
+int pstore_signin_success(struct pstore *st, const char *account, const char *source);
 
 /* ---- procedures ------------------------------------------------------------ */
 

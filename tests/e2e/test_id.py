@@ -5,7 +5,7 @@ its first citizens and one registered client, and the tests speak HTTP to the
 real process on loopback: discovery, JWKS, the authorization code flow with
 PKCE done by hand, ID token signature checks with python3-cryptography, and
 the refusals (credentials, PKCE, codes, redirect URIs, client secrets,
-lockout, logout). Overview: docs/id.md.
+throttling, logout), and the Argon2id work of an unknown PIN. Overview: docs/id.md.
 """
 
 import base64
@@ -394,18 +394,123 @@ def test_tampered_id_token_does_not_verify(idp, setup):
     verify_jws(idp, jws)  # the untouched one does
 
 
-def test_lockout_after_five_failures(idp, setup):
-    pin = setup["citizens"][6][0]
+class SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connects from a chosen loopback address (all of 127.0.0.0/8 is on lo), so that
+    a test can play an attacker at another source than the citizen's."""
+
+    def __init__(self, source):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(source):
     s = requests.Session()
-    page = authorize(s, idp, pkce()[1])
-    for _ in range(5):
-        assert sign_in(s, idp, page, pin, "guess").status_code == 401
-    r = sign_in(s, idp, page, pin, PASSWORD)  # even the right password now
-    assert r.status_code == 429
-    assert int(r.headers["Retry-After"]) > 800
-    assert "15" in r.text
-    # Other citizens are not affected.
-    code_from(sign_in(s, idp, page, setup["citizens"][7][0], PASSWORD))
+    s.mount("http://", SourceAdapter(source))
+    return s
+
+
+def guess_until_backed_off(s, idp, page, pins):
+    """Wrong passwords from s, each for the next of pins, sleeping through waits of
+    up to 2 s, until ndx-id asks for 3 s or more (the back-off's third step): returns
+    how many were checked (401) and the last 429. At most len(pins) tries, about 3 s."""
+    checked = 0
+    for pin in pins:
+        r = sign_in(s, idp, page, pin, "guess")
+        if r.status_code == 401:
+            checked += 1
+            continue
+        assert r.status_code == 429, r.text
+        wait = int(r.headers["Retry-After"])
+        assert 1 <= wait <= 900
+        if wait >= 3:
+            return checked, r
+        time.sleep(wait)
+    pytest.fail(f"no back-off after {checked} wrong passwords")
+
+
+def test_strangers_cannot_lock_a_citizen_out(idp, setup):
+    """Finding 4 of the attack (issue 14): five wrong passwords from anyone locked a
+    citizen out for 15 minutes, the right password too, for ever if repeated. Now they
+    slow the guesser down, by source and by PIN (Retry-After 1, 2, 4 … s after 5 for
+    one PIN or 10 from one address), and the citizen at an address that has not been
+    failing signs in with the right password."""
+    pin = setup["citizens"][6][0]
+    attacker = session_from("127.0.0.2")
+    page = authorize(attacker, idp, pkce()[1])
+    checked, r = guess_until_backed_off(attacker, idp, page, [pin] * 12)
+    assert checked == 7, checked
+    assert "Có quá nhiều lần đăng nhập sai" in r.text
+    r = sign_in(attacker, idp, page, pin, PASSWORD)  # even the right password
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 2
+    assert "Set-Cookie" not in r.headers
+    code, _, _ = get_code(idp, pin, session_from("127.0.0.1"))  # the citizen
+    assert code
+
+    # Many PINs (with and without accounts) from one address: 10 free tries, then the
+    # address waits whatever PIN it types.
+    sprayer = session_from("127.0.0.3")
+    page = authorize(sprayer, idp, pkce()[1])
+    pins = [c[0] for c in setup["citizens"]]
+    checked, _ = guess_until_backed_off(sprayer, idp, page, pins)
+    assert checked == 12, checked
+    assert sign_in(sprayer, idp, page, setup["citizens"][7][0], PASSWORD).status_code == 429
+    code_from(sign_in(requests.Session(), idp, authorize(requests.Session(), idp,
+                                                         pkce()[1]),
+                      setup["citizens"][7][0], PASSWORD))
+    log = idp.log()
+    assert "throttled" in log and PASSWORD not in log
+
+
+def peak_rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def argon2_memory_kib(pid, attempt):
+    """How far one call of attempt() raised the process's peak resident memory: the
+    Argon2id memory cost of the hash it computed (64 MiB are always mapped anew)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # peak := current
+    before = peak_rss_kib(pid)
+    attempt()
+    return peak_rss_kib(pid) - before
+
+
+def test_unknown_pin_costs_an_account_s_argon2id(setup, tmp_path):
+    """Finding 7 of the attack (issue 14), at the e-ID: an unknown PIN must cost the
+    Argon2id of a real account. ndx-id took its dummy from an account at start, so one
+    started before the accounts were imported checked unknown PINs with no hash at all.
+    Now the dummy is the newest account's hash, read at each try. Asserted on the work
+    (the memory Argon2id takes: 64 MiB at the default cost), not on time."""
+    exe, data = setup["exe"], tmp_path / "data"
+    run = lambda *a: subprocess.run([str(exe), *a], capture_output=True, text=True, timeout=60)
+    assert run("init", "--data", str(data)).returncode == 0
+    idp = Idp(exe, data, free_port(), tmp_path / "idp.stderr")
+    try:
+        r = run("accounts", "import", "--data", str(data), "--population-db",
+                str(setup["tmp"] / "pop" / "population.db"), "--limit", "2",
+                "--password-file", str(setup["tmp"] / "pw"))  # the default cost
+        assert r.returncode == 0, r.stderr
+        r = run("client", "add", "--data", str(data), "--client-id", CLIENT_ID,
+                "--secret-file", str(setup["tmp"] / "secret"), "--redirect-uri", REDIRECT)
+        assert r.returncode == 0, r.stderr
+        s = session_from("127.0.0.5")
+        page = authorize(s, idp, pkce()[1])
+        attempt = lambda pin: lambda: (
+            lambda r: r.status_code == 401 or pytest.fail(r.text))(
+                sign_in(s, idp, page, pin, "guess"))
+        known = argon2_memory_kib(idp.proc.pid, attempt(setup["citizens"][0][0]))
+        unknown = argon2_memory_kib(idp.proc.pid, attempt(setup["citizens"][15][0]))
+        assert known > 48 * 1024, known
+        assert unknown > 48 * 1024, (unknown, known)
+    finally:
+        idp.stop()
 
 
 def test_logout_ends_sso_session(idp, setup):

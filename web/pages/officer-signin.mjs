@@ -1,5 +1,5 @@
 // Officers' sign-in with the account their agency was given
-// (POST /auth/officer). The portal answers the same 401 for an unknown user
+// (GET then POST /auth/officer, with the pre-session token). The portal answers the same 401 for an unknown user
 // and a wrong password, and so does this page.
 
 import * as api from '../api.mjs';
@@ -45,7 +45,7 @@ export async function render(ctx) {
         return;
       }
       form.querySelector('button[type=submit]').disabled = true;
-      api.post('/auth/officer', { username: u, password: p })
+      api.signInOfficer(u, p)
         .then(async () => {
           await api.session(true);
           await ctx.navigate('/officer/queue', { replace: true });
