@@ -784,3 +784,78 @@ def test_quality_catches_planted_records(build_dir, seeded, tmp_path):
     # The wrong sector's database is refused.
     res = run(build_dir, "quality", "--sector", "tax", "--db", d / "enterprise.db", check=False)
     assert res.returncode == 1 and "not a tax database" in res.stderr
+
+
+def unix_get(sock, path, headers=None):
+    """GET path from the HTTP server on the Unix socket sock: (status, body bytes)."""
+    import socket as so
+    with so.socket(so.AF_UNIX, so.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(str(sock))
+        head = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{head}Connection: close\r\n\r\n"
+                  .encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_serve_on_a_unix_socket_is_private_and_logs_no_pin(build_dir, tmp_path):
+    """T33, T34: seed makes a 0700 directory of 0600 databases; serve --listen unix:PATH
+    answers on a 0600 socket that another user cannot open, logs the PIN of a read only
+    as its keyed tag (key made 0600 beside the database), refuses a socket another
+    server listens on, and removes its socket when it stops."""
+    import hashlib
+    import hmac
+    import os
+    import re
+    d = tmp_path / "new"
+    run(build_dir, "seed", "--db-dir", d, "--citizens", 20, "--seed", 5, "--quiet")
+    assert d.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in d.glob("*.db"))
+    db = d / "population.db"
+    pin = query(db, "SELECT pin FROM citizens ORDER BY rowid LIMIT 1")[0][0]
+    rundir = tmp_path / "run"
+    rundir.mkdir(mode=0o700)
+    sock, log = rundir / "p.sock", tmp_path / "sector.log"
+    with open(log, "w") as err:
+        p = subprocess.Popen([str(sector_exe(build_dir)), "serve", "--sector", "population",
+                              "--db", str(db), "--listen", f"unix:{sock}"],
+                             stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.time() + START_TIMEOUT
+        while "listening on unix:" not in log.read_text():
+            assert p.poll() is None and time.time() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert (sock.stat().st_mode & 0o777) == 0o600
+        status, body = unix_get(sock, f"/citizens/{pin}", {"Ndx-Subject": pin})
+        assert status == 200 and json.loads(body)["pin"] == pin
+        if os.getuid() == 0:
+            probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+                     "try:\n s.connect(sys.argv[1]); print('connected')\n"
+                     "except OSError as e: print(type(e).__name__)\n")
+            out = subprocess.run(["python3", "-c", probe, str(sock)], capture_output=True,
+                                 text=True, timeout=20, user=65534, group=65534)
+            assert out.stdout.strip() == "PermissionError", out
+        # A second server on the same socket is refused; the first keeps it.
+        res = run(build_dir, "serve", "--sector", "population", "--db", db,
+                  "--listen", f"unix:{sock}", check=False)
+        assert res.returncode != 0 and "another process listens there" in res.stderr
+        assert unix_get(sock, "/healthz")[0] == 200
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+    assert not sock.exists()
+    text = log.read_text()
+    assert pin not in text and not re.search(r"(?<![0-9])[0-9]{12}(?![0-9])", text), text
+    key = d / "population.db.log-key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    tag = hmac.new(bytes.fromhex(key.read_text().strip()), pin.encode(),
+                   hashlib.sha256).hexdigest()[:12]
+    assert f'"path":"/citizens/pin:{tag}"' in text, text
+    # Bad unix: addresses are refused before anything starts.
+    for bad in ("unix:relative.sock", "unix:/" + "x" * 120):
+        res = run(build_dir, "serve", "--sector", "population", "--db", db, "--listen", bad,
+                  check=False)
+        assert res.returncode == 2 and "unix:" in res.stderr, res.stderr
