@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -21,6 +22,7 @@
 #include "replay.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
+#include "ndx/redact.h"
 #include "ndx/timefmt.h"
 #include "personal.h"
 
@@ -265,6 +267,16 @@ static int serve(struct gw_config *cfg)
 		goto out;
 	}
 	{
+		/* The access log names people by keyed tags that stay the same
+		 * across restarts (docs/security.md T34). */
+		char keypath[4096];
+		snprintf(keypath, sizeof keypath, "%s/log.key", cfg->data_dir);
+		if (ndx_redact_load_key(keypath) != NDX_OK)
+			fprintf(stderr, GW_PROG ": %s: cannot read or create the log key; PINs in "
+					"the access log are tagged with a key of this run only\n",
+				keypath);
+	}
+	{
 		struct ndx_msglog_head h;
 		ndx_msglog_head(log, &h);
 		fprintf(stderr, GW_PROG ": message log %s: %llu records, %llu batches\n",
@@ -372,6 +384,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	int c, do_check = 0, rc;
 
+	/* Data directory, message log, keys: nobody else's to read. */
+	umask(077);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
