@@ -17,8 +17,9 @@ struct portal {
 	const struct pconfig *cfg;
 	struct pstore *st;
 	struct oidc *oidc;
-	/* A hash of no one's password: an unknown officer is checked against
-	 * it so that the answer takes as long as for a wrong password. */
+	/* A hash of no one's password at the default cost, for an unknown
+	 * name while there are no officers; otherwise an unknown name is
+	 * checked against a stored officer's hash (auth.c), at their cost. */
 	char dummy_hash[NDX_PASSWORD_HASH_MAX];
 };
 
