@@ -1976,16 +1976,49 @@ static int portal_csrf(const struct demo_state *st, const char *cookie, char *cs
 	return rc;
 }
 
+/* The portal's pre-session cookie ("name=value" into cookie) and its token
+ * (GET /auth/officer): the e-ID login is bound to that cookie, and the
+ * officers' sign-in sends the token back in X-CSRF-Token. */
+static int portal_presession(const struct demo_state *st, char *cookie, size_t cap,
+			     char *token, size_t token_cap)
+{
+	char url[128];
+	struct web_call w = { .method = "GET", .url = url, .want_header = "Set-Cookie" };
+	struct cli_http_response resp;
+	json_t *doc;
+	const char *v;
+	int rc = -1;
+
+	snprintf(url, sizeof(url), "%s/auth/officer", st->portal.url);
+	if (web(&w, &resp) != 0)
+		return -1;
+	doc = resp.status == 200 ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	v = json_string_value(json_object_get(doc, "csrf"));
+	if (v && strlen(v) < token_cap && cookie_of(resp.header, cookie, cap) == 0) {
+		snprintf(token, token_cap, "%s", v);
+		rc = 0;
+	} else {
+		cli_error("the portal gave no sign-in token (%ld; log: %s)", resp.status,
+			  st->portal.log);
+	}
+	json_decref(doc);
+	cli_http_response_free(&resp);
+	return rc;
+}
+
 /* A portal session of the citizen pin, signed in through the e-ID as in a
  * browser: /auth/login, the e-ID's sign-in page, back to /auth/callback. */
 static int portal_citizen(const struct demo_state *st, const char *pin, char *cookie,
 			  size_t cap)
 {
-	char url[128], *next = NULL;
-	struct web_call w = { .method = "GET", .url = url, .want_header = "Location" };
+	char url[128], *next = NULL, pre[WEB_VALUE_MAX], token[WEB_VALUE_MAX];
+	struct web_call w = { .method = "GET", .url = url, .cookie = pre,
+			      .want_header = "Location" };
 	struct cli_http_response resp;
 	int rc = -1;
 
+	if (portal_presession(st, pre, sizeof(pre), token, sizeof(token)) != 0)
+		return -1;
 	snprintf(url, sizeof(url), "%s/auth/login", st->portal.url);
 	if (web(&w, &resp) != 0)
 		return -1;
@@ -2018,15 +2051,16 @@ static int portal_citizen(const struct demo_state *st, const char *pin, char *co
 static int portal_officer(const struct demo_state *st, const struct demo_officer *o,
 			  char *cookie, size_t cap)
 {
-	char url[128];
+	char url[128], pre[WEB_VALUE_MAX], token[WEB_VALUE_MAX];
 	json_t *body = json_pack("{ssss}", "username", o->username, "password", DEMO_PASSWORD);
-	struct web_call w = { .method = "POST", .url = url, .json = body,
-			      .want_header = "Set-Cookie" };
+	struct web_call w = { .method = "POST", .url = url, .json = body, .cookie = pre,
+			      .csrf = token, .want_header = "Set-Cookie" };
 	struct cli_http_response resp;
 	int rc;
 
 	snprintf(url, sizeof(url), "%s/auth/officer", st->portal.url);
-	rc = body ? web(&w, &resp) : -1;
+	rc = body && portal_presession(st, pre, sizeof(pre), token, sizeof(token)) == 0
+		     ? web(&w, &resp) : -1;
 	json_decref(body);
 	if (rc != 0)
 		return -1;
