@@ -1,8 +1,12 @@
 /* The HTTP server every ndx daemon uses: libmicrohttpd with an epoll thread
  * pool, request bodies buffered up to a cap (over it: 413, handler not
  * called), JSON helpers, X-Road style JSON errors and one JSON access-log
- * line per request on stderr. Handlers run on the pool threads and may
- * block. Overview: docs/architecture.md "Daemons". */
+ * line per request on stderr, also for a request libmicrohttpd refuses
+ * itself once its request line has been read ("refused_by":
+ * "libmicrohttpd": its HTML answer cannot be replaced in 0.9.75), and
+ * libmicrohttpd's own messages as JSON lines (httpd.c "Refusals
+ * libmicrohttpd makes"; docs/security.md T32). Handlers run on the pool
+ * threads and may block. Overview: docs/architecture.md "Daemons". */
 #ifndef NDX_HTTPD_H
 #define NDX_HTTPD_H
 

@@ -534,16 +534,42 @@ struct log_entry {
 	size_t bytes;
 };
 
+/* Writes one JSON line to stderr with a single write(2), so that lines from
+ * pool threads never interleave; takes (steals) o. */
+static void write_json_line(json_t *o)
+{
+	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	size_t n;
+	char *withnl;
+
+	json_decref(o);
+	if (!line)
+		return;
+	/* Straight to the descriptor: stdio's stream lock would serialise
+	 * the pool threads for nothing, stderr being unbuffered. */
+	n = strlen(line);
+	withnl = realloc(line, n + 2);
+	if (withnl) {
+		withnl[n] = '\n';
+		withnl[n + 1] = '\0';
+		write_all(STDERR_FILENO, withnl, n + 1);
+		free(withnl);
+	} else {
+		free(line);
+	}
+}
+
+/* by: NULL for an answer of ours, "libmicrohttpd" for one MHD made itself
+ * (its own HTML body, see "Refusals libmicrohttpd makes" below). */
 static void access_log_line(const struct ndx_httpd *srv, const char *remote,
 			    const struct timespec *start, const char *method, const char *path,
-			    int status, const char *error_type, size_t bytes)
+			    int status, const char *error_type, size_t bytes, const char *by)
 {
 	struct timespec now;
 	char when[32];
 	struct tm tm;
 	time_t t = time(NULL);
 	json_t *o;
-	char *line;
 	double ms;
 
 	if (!srv->cfg.access_log)
@@ -575,30 +601,16 @@ static void access_log_line(const struct ndx_httpd *srv, const char *remote,
 		json_object_set_new(o, "error_type", json_string(error_type));
 	json_object_set_new(o, "duration_ms", json_real(ms));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
-	line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	json_decref(o);
-	if (!line)
-		return;
-	/* One write(2) per line so that lines from pool threads never
-	 * interleave, straight to the descriptor: stdio's stream lock would
-	 * serialise the pool threads for nothing, stderr being unbuffered. */
-	size_t n = strlen(line);
-	char *withnl = realloc(line, n + 2);
-	if (withnl) {
-		withnl[n] = '\n';
-		withnl[n + 1] = '\0';
-		write_all(STDERR_FILENO, withnl, n + 1);
-		free(withnl);
-	} else {
-		free(line);
-	}
+	if (by)
+		json_object_set_new(o, "refused_by", json_string(by));
+	write_json_line(o);
 }
 
 static void access_log(struct req_state *st, const char *method, const char *path,
 		       const struct ndx_http_resp *resp)
 {
 	access_log_line(st->srv, st->remote, &st->start, method, path, resp->status,
-			resp->error_type, resp->len);
+			resp->error_type, resp->len, NULL);
 }
 
 /* ---- request deadline ---------------------------------------------------
@@ -711,7 +723,7 @@ static void cut_locked(const struct ndx_httpd *srv, struct conn_state *cs, int m
 static void log_cut(const struct ndx_httpd *srv, const struct log_entry *e)
 {
 	access_log_line(srv, e->remote, &e->start, e->method, e->path, e->status, e->error_type,
-			e->bytes);
+			e->bytes, NULL);
 }
 
 static void *watch_requests(void *arg)
@@ -1103,13 +1115,131 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return send_resp(st, method, url, &resp);
 }
 
+/* ---- Refusals libmicrohttpd makes ---------------------------------------
+ *
+ * MHD 0.9.75 refuses some requests itself, with a fixed HTML body and no
+ * way for the application to answer instead (transmit_error_response in
+ * its connection.c): a request line it cannot parse (no space, an HTTP
+ * version other than 1.0/1.1: 400 or 505), a header line it cannot parse
+ * or, when strict, one bending HTTP/1.1 (a bare CR, an HTTP/1.1 request
+ * without Host: 400), a head larger than its per-connection memory (431),
+ * a Content-Length it cannot read or that overflows (400, 413) and broken
+ * chunked encoding (400, 413). What we can do:
+ *
+ * - Once the request line has been read MHD calls on_uri, and for such a
+ *   request it calls on_completed with MHD_REQUEST_TERMINATED_WITH_ERROR
+ *   while its answer still exists, so MHD_CONNECTION_INFO_HTTP_STATUS
+ *   gives the status: log_mhd_refusal writes the usual access-log line
+ *   (remote, path, status, an X-Road type) marked "refused_by":
+ *   "libmicrohttpd", since the body was MHD's HTML, not our JSON.
+ * - A request line MHD cannot parse (no URI, an unsupported version) is
+ *   refused before any callback names the request or its connection; only
+ *   MHD's message says so. mhd_log
+ *   (MHD_OPTION_EXTERNAL_LOGGER) turns every MHD message into a JSON line,
+ *   and this one into {"event":"refused","status","error_type","reason"}.
+ *   The logger is not told which connection the message is about, so that
+ *   line has no remote address. A first line with no space at all is not
+ *   even answered: MHD closes the connection without a word, and nothing
+ *   is logged.
+ *
+ * Our own refusals (413 over max_body, 408 over the request deadline, a
+ * handler's errors) are JSON errors with X-Road-Error, logged as usual. */
+
+/* The X-Road type logged for a status MHD answered itself. */
+static const char *mhd_refusal_type(unsigned status)
+{
+	switch (status) {
+	case 408: return TIMEOUT_TYPE;
+	case 413: return "Client.TooLarge";
+	case 505: return "Client.InvalidRequest"; /* the client's HTTP version */
+	default: return status >= 500 ? "Server.Internal" : "Client.InvalidRequest";
+	}
+}
+
+static void log_mhd_refusal(struct ndx_httpd *srv, struct MHD_Connection *conn,
+			    const struct req_state *st)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+	struct conn_state *cs = conn_state_of(conn);
+	struct log_entry e;
+	int cut = 0;
+
+	if (!ci || ci->http_status < 400)
+		return; /* the client went away: nothing was answered */
+	memset(&e, 0, sizeof e);
+	clock_gettime(CLOCK_MONOTONIC, &e.start);
+	if (cs) {
+		pthread_mutex_lock(&srv->lock);
+		cut = cs->phase == PHASE_CUT; /* logged as 408 already */
+		memcpy(e.remote, cs->remote, sizeof e.remote);
+		memcpy(e.method, cs->method, sizeof e.method);
+		memcpy(e.path, cs->path, sizeof e.path);
+		if (cs->phase == PHASE_HEAD || cs->phase == PHASE_BODY)
+			e.start = cs->start;
+		pthread_mutex_unlock(&srv->lock);
+	}
+	if (cut)
+		return;
+	if (st)
+		memcpy(e.remote, st->remote, sizeof e.remote);
+	else if (!cs)
+		format_remote(conn, e.remote, sizeof e.remote);
+	access_log_line(srv, e.remote, &e.start, e.method, e.path, (int)ci->http_status,
+			mhd_refusal_type(ci->http_status), 0, "libmicrohttpd");
+}
+
+/* MHD's messages as JSON lines. A refusal's message carries its HTML body
+ * as '%s': only its <title> is kept. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt,
+							   va_list ap)
+{
+	static const char refusal[] = "Error processing request (HTTP response code is ";
+	struct ndx_httpd *srv = cls;
+	char msg[1024], when[32];
+	struct tm tm;
+	time_t t = time(NULL);
+	size_t n;
+	json_t *o = json_object();
+
+	if (!o)
+		return;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(o, "time", json_string(when));
+	json_object_set_new(o, "daemon", json_string(srv->name));
+	if (strncmp(msg, refusal, sizeof refusal - 1) == 0) {
+		char *end, *title = strstr(msg, "<title>"), *close;
+		unsigned long status = strtoul(msg + sizeof refusal - 1, &end, 10);
+
+		json_object_set_new(o, "event", json_string("refused"));
+		json_object_set_new(o, "status", json_integer((json_int_t)status));
+		json_object_set_new(o, "error_type",
+				    json_string(mhd_refusal_type((unsigned)status)));
+		if (title && (close = strstr(title, "</title>"))) {
+			*close = '\0';
+			json_object_set_new(o, "reason", json_string(title + 7));
+		}
+		json_object_set_new(o, "refused_by", json_string("libmicrohttpd"));
+	} else {
+		json_object_set_new(o, "event", json_string("libmicrohttpd"));
+		json_object_set_new(o, "message", json_string(msg));
+	}
+	write_json_line(o);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct ndx_httpd *srv = cls;
 	struct req_state *st = *con_cls;
-	(void)cls;
-	(void)conn;
-	(void)toe;
+
+	if (toe == MHD_REQUEST_TERMINATED_WITH_ERROR && !(st && st->responded))
+		log_mhd_refusal(srv, conn, st);
 	if (st) {
 		request_done(st);
 		atomic_fetch_sub_explicit(&st->srv->active, 1, memory_order_release);
@@ -1323,13 +1453,15 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD |
 			MHD_USE_ERROR_LOG | MHD_USE_ITC | (srv->tls ? MHD_USE_TLS : 0),
 		cfg->port, NULL, NULL, on_request, srv,
+		/* first, or MHD logs the options before it the old way */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 		MHD_OPTION_ARRAY, listen_opts,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)max_conn,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_ip,
 		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, NULL,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_STRICT_FOR_CLIENT, cfg->strict ? 1 : 0,
 		MHD_OPTION_ARRAY, srv->tls ? tls_opts : no_opts,

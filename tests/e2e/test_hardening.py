@@ -617,3 +617,103 @@ def test_invalid_utf8_json_to_the_registry_is_400_and_changes_nothing(fed):
         assert r.status_code == 400, (bad, r.status_code, r.text)
         assert r.json()["type"].startswith("Client."), r.text
     assert reg.conf_version() == before
+
+
+# ---- malformed HTTP: answers and log lines on every port (issue 14, finding 11) -------------
+
+def _json_lines(path, start):
+    """The JSON lines a daemon's stderr got after byte offset start; any other line
+    is returned as a string so that the caller can complain about it."""
+    out = []
+    with open(path, "rb") as f:
+        f.seek(start)
+        for raw in f.read().decode(errors="replace").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                out.append(raw)
+    return out
+
+
+def _wait_for(path, start, pred, what):
+    deadline = time.monotonic() + 5
+    while True:
+        lines = _json_lines(path, start)
+        if any(isinstance(x, dict) and pred(x) for x in lines):
+            return lines
+        if time.monotonic() > deadline:
+            pytest.fail(f"no log line for {what}; got:\n" + "\n".join(map(str, lines[-20:])))
+        time.sleep(0.05)
+
+
+MALFORMED_AFTER_THE_REQUEST_LINE = {
+    # name: (request bytes for a path, statuses libmicrohttpd answers with)
+    "a header line without a colon":
+        (lambda p: b"GET " + p + b" HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", {400}),
+    "a Content-Length that is not a number":
+        (lambda p: b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+         {400}),
+    "a 64 KiB header":
+        (lambda p: b"GET " + p + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 +
+         b"\r\n\r\n", {431, 413, 400}),
+    "broken chunked encoding":
+        (lambda p: b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+         b"Content-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", {400}),
+}
+MALFORMED_REQUEST_LINES = {
+    "no URI in the request line": (b"GET  HTTP/1.1\r\nHost: x\r\n\r\n", {400}),
+    "HTTP/2.0 in the request line": (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", {505}),
+}
+
+
+def test_malformed_http_is_refused_and_logged_as_json_on_every_port(fed):
+    """libmicrohttpd answers these itself (its HTML body: 0.9.75 lets no application
+    answer them, see src/lib/httpd.c "Refusals libmicrohttpd makes"); what ndx
+    controls is the log: every refusal is a JSON line on the daemon's stderr, an
+    access-log line with remote, path, status and X-Road type marked
+    "refused_by":"libmicrohttpd" once the request line was read, and an
+    {"event":"refused"} line for a request line that could not be; no free-text
+    line. On the registry, the consumer port and the provider's TLS port."""
+    ctx, _ = as_gateway(fed)
+    ports = [
+        ("registry", fed.registry.port, None, fed.registry.stderr_path),
+        ("consumer", fed.gateways["BTC"].consumer_port, None, fed.gateways["BTC"].stderr_path),
+        ("provider", provider_port(fed), ctx, fed.gateways["BCA"].stderr_path),
+    ]
+    for where, port, tls, log in ports:
+        for name, (make, statuses) in MALFORMED_AFTER_THE_REQUEST_LINE.items():
+            path = "/malformed-" + uuid.uuid4().hex
+            start = log.stat().st_size
+            status, body = raw_request(port, make(path.encode()), tls_ctx=tls)
+            assert status in statuses, f"{where}, {name}: {status} {body[:200]!r}"
+            lines = _wait_for(log, start, lambda x: x.get("path") == path,
+                              f"{where}, {name}")
+            line = next(x for x in lines if isinstance(x, dict) and x.get("path") == path)
+            assert line["status"] == status and line["refused_by"] == "libmicrohttpd", line
+            assert line["error_type"] == ("Client.TooLarge" if status == 413
+                                          else "Client.InvalidRequest"), line
+            assert line["remote"].startswith("127.0.0.1:") and line["daemon"], line
+            text = [x for x in lines if not isinstance(x, dict)]
+            assert not text, f"{where}, {name}: free-text log lines {text}"
+        for name, (raw, statuses) in MALFORMED_REQUEST_LINES.items():
+            start = log.stat().st_size
+            status, body = raw_request(port, raw, tls_ctx=tls)
+            assert status in statuses, f"{where}, {name}: {status} {body[:200]!r}"
+            lines = _wait_for(log, start, lambda x: x.get("event") == "refused" and
+                              x.get("status") == status, f"{where}, {name}")
+            line = next(x for x in lines if isinstance(x, dict) and x.get("event") == "refused")
+            assert line["error_type"] == "Client.InvalidRequest" and line["reason"], line
+            text = [x for x in lines if not isinstance(x, dict)]
+            assert not text, f"{where}, {name}: free-text log lines {text}"
+        # A first line without a space: libmicrohttpd closes without an answer.
+        start = log.stat().st_size
+        assert raw_request(port, b"GARBAGE\r\n\r\n", tls_ctx=tls) == (None, b"")
+        time.sleep(0.2)
+        text = [x for x in _json_lines(log, start) if not isinstance(x, dict)]
+        assert not text, f"{where}: free-text log lines {text}"
+    healthy(fed)
+    # What ndx answers itself stays the documented JSON error (413 over the cap).
+    status, body = raw_request(fed.registry.port,
+                               b"POST /api/members HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                               b"99999999999\r\nExpect: 100-continue\r\n\r\n")
+    assert status == 413 and json.loads(body)["type"] == "Client.TooLarge", body
