@@ -11,12 +11,15 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "ndx/key.h"
 
 #define NDX_CONSENT_TYP "ndx-consent+jwt"
-#define NDX_CONSENT_VERSION 1
+/* 2: the "status" claim (docs/protocol.md "Revocation"). Version 1 had none
+ * and is refused as malformed: its revocation state cannot be looked up. */
+#define NDX_CONSENT_VERSION 2
 /* A consent travels in one HTTP header, and the gateway caps header values
  * at 1024 bytes (docs/protocol.md "Consumer API"). */
 #define NDX_CONSENT_MAX_TEXT 1024
@@ -59,6 +62,10 @@ struct ndx_consent_fields {
 	size_t n_services;    /* 1..NDX_CONSENT_MAX_SERVICES, no duplicates */
 	const char *purpose;
 	time_t iat, nbf, exp; /* issued, valid from (inclusive), until (exclusive) */
+	/* "status": the consent's place in the issuer's status lists
+	 * (statuslist.h): list 0..NDX_STATUSLIST_MAX_LIST, index below
+	 * NDX_STATUSLIST_CAPACITY. */
+	uint32_t status_list, status_idx;
 };
 
 /* A parsed (and, from ndx_consent_verify, checked) consent. Every pointer
@@ -70,6 +77,7 @@ struct ndx_consent {
 	const char **services;
 	size_t n_services;
 	time_t iat, nbf, exp;
+	uint32_t status_list, status_idx; /* "status":{"list","idx"} */
 	int ver;
 	/* Private: the storage behind the pointers above. */
 	json_t *payload_;
@@ -112,11 +120,12 @@ struct ndx_consent_trust {
 	 * (borrowed; it must stay valid during the call), or NULL when there is
 	 * none: the consent is then refused as consent_unknown_key. */
 	const struct ndx_key *(*key_lookup)(void *ctx, const char *kid, const char *iss);
-	/* Sets *revoked for consent jti of issuer iss and returns NDX_OK, or
-	 * returns a negative rc when the revocation state is not known well
-	 * enough to decide (e.g. the revocation list is stale): verification then
-	 * fails with that rc and no decision, never an acceptance. */
-	int (*is_revoked)(void *ctx, const char *iss, const char *jti, bool *revoked);
+	/* Sets *revoked for the consent at index idx of status list list of
+	 * issuer iss and returns NDX_OK, or returns a negative rc when the
+	 * revocation state is not known well enough to decide (e.g. the status
+	 * list is stale or not held): verification then fails with that rc and
+	 * no decision, never an acceptance. */
+	int (*is_revoked)(void *ctx, const char *iss, uint32_t list, uint32_t idx, bool *revoked);
 	void *ctx;
 };
 

@@ -28,8 +28,8 @@ static const char SERVICE_USAGE[] =
 	"       ndx consent-service remove ID [options]\n"
 	"Registers a consent service (a subsystem that signs consents) with the\n"
 	"registry, so that gateways trust its key for consents it issues.\n"
-	"  --url URL            where it serves /revocations (https://, or http:// to a\n"
-	"                       loopback address)\n"
+	"  --url URL            where it serves /status, its signed status lists\n"
+	"                       (https://, or http:// to a loopback address)\n"
 	"  --sign-key FILE.pem  its Ed25519 public key (consent-sign.pub of ndx-consent)\n"
 	"Options: --registry URL, --token-file FILE (as for the other admin commands),\n"
 	"         --json, --help\n";

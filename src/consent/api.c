@@ -3,13 +3,18 @@
  * never signs a consent a gateway would refuse as malformed; refusals are
  * X-Road style errors naming the field. Issuing, listing and revoking need
  * the admin bearer token (only its SHA-256 is kept, compared in constant
- * time); the signed revocation list is public, since gateways fetch it
- * without credentials and its signature is what they trust. Overview:
- * docs/protocol.md "Consent artefacts". */
+ * time), and issuing and revoking take a token from the subject's own bucket
+ * (subject_limit.h). The status lists are public, since gateways fetch them
+ * without credentials and the signed index is what they trust: it is signed
+ * afresh on every request and names each list by the SHA-256 of its exact
+ * bytes, so the large lists are encoded once per change and served as they
+ * are. Overview: docs/protocol.md "Consent artefacts", "Revocation". */
 #include "api.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +28,45 @@
 #include "ndx/hash.h"
 #include "ndx/id.h"
 #include "ndx/jws.h"
+#include "ndx/statuslist.h"
 #include "ndx/timefmt.h"
 
 #define TOKEN_MAX 512
-#define REVOCATIONS_TYP "ndx-revocations+jwt"
+#define STATUS_INDEX_TYP "ndx-status-index+jwt"
+
+/* One list's encoded document, valid while gen matches the store's. */
+struct list_copy {
+	uint64_t gen;
+	char *body;
+	size_t len;
+	char sha256[2 * NDX_SHA256_LEN + 1];
+};
+
+struct capi_lists {
+	pthread_mutex_t mu;
+	struct list_copy *v;
+	uint32_t n;
+};
+
+struct capi_lists *capi_lists_new(void)
+{
+	struct capi_lists *c = calloc(1, sizeof *c);
+
+	if (c)
+		pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+void capi_lists_free(struct capi_lists *c)
+{
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->n; i++)
+		free(c->v[i].body);
+	free(c->v);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -58,6 +98,26 @@ static void method_not_allowed(struct ndx_http_resp *resp, const char *allow)
 static void not_found(struct ndx_http_resp *resp, const char *path)
 {
 	ndx_http_resp_error(resp, 404, "Client.NotFound", "no such path", path);
+}
+
+/* Takes a token from subject's bucket; 0, or -1 after answering 429. The
+ * detail names no number: the caller knows whose action it was. */
+static int rate_limited(const struct capi_config *cfg, const char *subject,
+			struct ndx_http_resp *resp)
+{
+	struct timespec ts;
+	unsigned retry = 0;
+	char text[16], detail[160];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (subject_limit_take(cfg->limit, subject, (double)ts.tv_sec + ts.tv_nsec / 1e9, &retry))
+		return 0;
+	snprintf(text, sizeof text, "%u", retry);
+	snprintf(detail, sizeof detail, "this subject has issued or revoked too many consents "
+		 "in a short time; try again in %u s", retry);
+	ndx_http_resp_error(resp, 429, "Client.TooManyRequests", "too many requests", detail);
+	ndx_http_resp_header(resp, "Retry-After", text);
+	return -1;
 }
 
 /* ---- authentication ------------------------------------------------------ */
@@ -301,6 +361,7 @@ static void consents_issue(const struct capi_config *cfg, const struct ndx_http_
 	char jti[37], err[256] = "", *jws = NULL, *svc_text = NULL;
 	char t_iat[NDX_TIME_TEXT_LEN], t_nbf[NDX_TIME_TEXT_LEN], t_exp[NDX_TIME_TEXT_LEN];
 	time_t now = time(NULL);
+	uint32_t status_list = 0, status_idx = 0;
 	int rc;
 
 	if (!req->body || req->body_len == 0) {
@@ -315,8 +376,14 @@ static void consents_issue(const struct capi_config *cfg, const struct ndx_http_
 		return;
 	}
 	memset(&is, 0, sizeof is);
-	if (read_issue(cfg, body, now, resp, &is))
+	if (read_issue(cfg, body, now, resp, &is) || rate_limited(cfg, is.subject, resp))
 		goto out;
+	rc = cstore_status_reserve(cfg->st, &status_list, &status_idx);
+	if (rc) {
+		internal(resp, rc == NDX_ETOOBIG ? "every status list index is used"
+						 : "the store failed; no consent was issued");
+		goto out;
+	}
 	if (new_jti(jti)) {
 		internal(resp, "no randomness for a consent id");
 		goto out;
@@ -325,6 +392,7 @@ static void consents_issue(const struct capi_config *cfg, const struct ndx_http_
 		.iss = cstore_issuer(cfg->st), .jti = jti, .sub = is.subject,
 		.consumer = is.consumer, .services = is.svc_ptrs, .n_services = is.n_services,
 		.purpose = is.purpose, .iat = now, .nbf = is.nbf, .exp = is.exp,
+		.status_list = status_list, .status_idx = status_idx,
 	};
 	rc = ndx_consent_sign(cfg->key, &f, &jws, err, sizeof err);
 	if (rc == NDX_EINVAL || rc == NDX_ETOOBIG) {
@@ -348,6 +416,7 @@ static void consents_issue(const struct capi_config *cfg, const struct ndx_http_
 	struct cstore_consent row = {
 		.jti = jti, .subject = is.subject, .consumer = is.consumer, .services = svc_text,
 		.purpose = is.purpose, .iat = now, .nbf = is.nbf, .exp = is.exp, .jws = jws,
+		.status_list = status_list, .status_idx = status_idx,
 	};
 	if ((rc = cstore_consent_add(cfg->st, &row))) {
 		internal(resp, "the store failed; no consent was issued");
@@ -400,10 +469,16 @@ static void consents_revoke(const struct capi_config *cfg, const char *jti,
 {
 	char t[NDX_TIME_TEXT_LEN], detail[128];
 	time_t now = time(NULL);
+	char subject[NDX_CONSENT_PIN_LEN + 1];
 	uint64_t version;
 	int rc;
 
-	rc = cstore_consent_revoke(cfg->st, jti, now, &version);
+	rc = cstore_consent_subject(cfg->st, jti, subject, sizeof subject);
+	if (rc == NDX_OK) {
+		if (rate_limited(cfg, subject, resp))
+			return;
+		rc = cstore_consent_revoke(cfg->st, jti, now, &version);
+	}
 	if (rc == NDX_ENOTFOUND) {
 		snprintf(detail, sizeof detail, "consent %s does not exist", jti);
 		ndx_http_resp_error(resp, 404, "Client.NotFound", "not found", detail);
@@ -426,41 +501,137 @@ static void consents_revoke(const struct capi_config *cfg, const char *jti,
 		(unsigned long long)version);
 }
 
-/* ---- GET /revocations ------------------------------------------------------ */
+/* ---- GET /status, GET /status/{list} ------------------------------------ */
 
-static void revocations(const struct capi_config *cfg, struct ndx_http_resp *resp)
+/* Brings the encoded copy of list up to date with the store; under c->mu. */
+static int list_refresh(const struct capi_config *cfg, uint32_t list)
+{
+	struct capi_lists *c = cfg->lists;
+	struct list_copy *lc;
+	uint8_t *bits, sha[NDX_SHA256_LEN];
+	uint64_t gen;
+	char *body;
+	size_t len;
+	int rc;
+
+	if (list >= c->n) {
+		struct list_copy *nv = realloc(c->v, (list + 1) * sizeof *nv);
+		if (!nv)
+			return NDX_ENOMEM;
+		memset(nv + c->n, 0, (list + 1 - c->n) * sizeof *nv);
+		c->v = nv;
+		c->n = list + 1;
+	}
+	lc = &c->v[list];
+	if ((rc = cstore_status_bits(cfg->st, list, NULL, &gen)))
+		return rc;
+	if (lc->body && lc->gen == gen)
+		return NDX_OK;
+	if (!(bits = malloc(NDX_STATUSLIST_BYTES)))
+		return NDX_ENOMEM;
+	if ((rc = cstore_status_bits(cfg->st, list, bits, &gen)) == NDX_OK)
+		rc = ndx_statuslist_write(cstore_issuer(cfg->st), list, bits, &body, &len);
+	free(bits);
+	if (rc)
+		return rc;
+	free(lc->body);
+	lc->body = body;
+	lc->len = len;
+	lc->gen = gen;
+	ndx_sha256(body, len, sha);
+	ndx_hex_encode(sha, sizeof sha, lc->sha256);
+	return NDX_OK;
+}
+
+static void status_index(const struct capi_config *cfg, struct ndx_http_resp *resp)
 {
 	char gen[NDX_TIME_TEXT_LEN], *payload = NULL, *jws = NULL;
 	time_t now = time(NULL);
 	uint64_t version;
-	json_t *jtis, *doc;
-	int rc;
+	uint32_t nlists;
+	json_t *lists, *doc;
+	int rc = NDX_ENOMEM;
 
-	if (cstore_revocations(cfg->st, now, &version, &jtis)) {
+	if (cstore_status(cfg->st, &version, &nlists)) {
 		internal(resp, "the store failed");
+		return;
+	}
+	if (!(lists = json_array())) {
+		internal(resp, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&cfg->lists->mu);
+	for (uint32_t i = 0; i < nlists; i++) {
+		if ((rc = list_refresh(cfg, i)) ||
+		    json_array_append_new(lists, json_pack("{sI ss}", "list", (json_int_t)i,
+							   "sha256", cfg->lists->v[i].sha256))) {
+			rc = rc ? rc : NDX_ENOMEM;
+			break;
+		}
+		rc = NDX_OK;
+	}
+	pthread_mutex_unlock(&cfg->lists->mu);
+	if (nlists && rc) {
+		json_decref(lists);
+		internal(resp, "cannot encode the status lists");
 		return;
 	}
 	ndx_time_format(now, gen);
 	/* Signed afresh on every request: generated_at is what a gateway
-	 * measures the age of its copy by. */
-	doc = json_pack("{ss sI ss so}", "issuer", cstore_issuer(cfg->st), "version",
-			(json_int_t)version, "generated_at", gen, "revoked", jtis);
+	 * measures the age of its state by; the lists are bound by digest. */
+	doc = json_pack("{ss sI ss sI so}", "issuer", cstore_issuer(cfg->st), "version",
+			(json_int_t)version, "generated_at", gen, "capacity",
+			(json_int_t)NDX_STATUSLIST_CAPACITY, "lists", lists);
 	payload = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!payload) {
 		internal(resp, "out of memory");
 		return;
 	}
-	rc = ndx_jws_sign(cfg->key, REVOCATIONS_TYP, payload, strlen(payload), &jws);
+	rc = ndx_jws_sign(cfg->key, STATUS_INDEX_TYP, payload, strlen(payload), &jws);
 	free(payload);
 	if (rc) {
-		internal(resp, rc == NDX_ETOOBIG ? "the revocation list exceeds the JWS size cap"
-						 : "cannot sign the revocation list");
+		internal(resp, rc == NDX_ETOOBIG ? "the status index exceeds the JWS size cap"
+						 : "cannot sign the status index");
 		return;
 	}
 	ndx_http_resp_bytes(resp, 200, "application/jose", jws, strlen(jws));
 	ndx_http_resp_header(resp, "Cache-Control", "no-store");
 	free(jws);
+}
+
+static void status_list(const struct capi_config *cfg, const struct ndx_http_req *req,
+			const char *arg, struct ndx_http_resp *resp)
+{
+	const char *inm = ndx_http_header(req, "If-None-Match");
+	char etag[2 * NDX_SHA256_LEN + 3], *end = NULL;
+	unsigned long n;
+	uint64_t version;
+	uint32_t nlists;
+
+	errno = 0;
+	n = *arg >= '0' && *arg <= '9' && (arg[0] != '0' || !arg[1]) ? strtoul(arg, &end, 10) : 0;
+	if (!end || *end || errno || cstore_status(cfg->st, &version, &nlists) || n >= nlists) {
+		not_found(resp, req->path);
+		return;
+	}
+	pthread_mutex_lock(&cfg->lists->mu);
+	if (list_refresh(cfg, (uint32_t)n)) {
+		pthread_mutex_unlock(&cfg->lists->mu);
+		internal(resp, "cannot encode the status list");
+		return;
+	}
+	snprintf(etag, sizeof etag, "\"%s\"", cfg->lists->v[n].sha256);
+	/* The index names the digest a gateway wants; the ETag lets any other
+	 * client ask only for a change. */
+	if (inm && strcmp(inm, etag) == 0)
+		ndx_http_resp_bytes(resp, 304, NDX_STATUSLIST_MEDIA_TYPE, "", 0);
+	else
+		ndx_http_resp_bytes(resp, 200, NDX_STATUSLIST_MEDIA_TYPE, cfg->lists->v[n].body,
+				    cfg->lists->v[n].len);
+	pthread_mutex_unlock(&cfg->lists->mu);
+	ndx_http_resp_header(resp, "ETag", etag);
+	ndx_http_resp_header(resp, "Cache-Control", "no-cache");
 }
 
 /* ---- routing ------------------------------------------------------------------ */
@@ -526,7 +697,14 @@ void capi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 			route_api(cfg, req, resp);
 		return;
 	}
-	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/revocations") == 0) {
+	if (strncmp(p, "/status/", 8) == 0) {
+		if (!is_get(req->method))
+			method_not_allowed(resp, "GET, HEAD");
+		else
+			status_list(cfg, req, p + 8, resp);
+		return;
+	}
+	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/status") == 0) {
 		if (!is_get(req->method)) {
 			method_not_allowed(resp, "GET, HEAD");
 		} else if (p[1] == 'h') {
@@ -537,7 +715,7 @@ void capi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 								"issuer", cstore_issuer(cfg->st),
 								"key_id", kid));
 		} else {
-			revocations(cfg, resp);
+			status_index(cfg, resp);
 		}
 		return;
 	}

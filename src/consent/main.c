@@ -60,7 +60,10 @@ static const char SERVE_HELP[] =
 	"  --data DIR           data directory made by `" PROG " init` (required)\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4500;\n"
 	"                       port 0 picks a free port)\n"
-	"  --threads N          HTTP worker threads (default 4)\n";
+	"  --threads N          HTTP worker threads (default 4)\n"
+	"  --rate-burst N       consents one subject may issue or revoke at once\n"
+	"                       (default 20; 0 = no limit)\n"
+	"  --rate-per-hour N    and then this many an hour (default 60)\n";
 
 
 
@@ -191,11 +194,15 @@ static int cmd_serve(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "rate-burst", required_argument, NULL, 'b' },
+		{ "rate-per-hour", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *listen = "127.0.0.1:4500";
-	unsigned long threads = 4;
+	unsigned long threads = 4, burst = SUBJECT_LIMIT_BURST, per_hour = SUBJECT_LIMIT_PER_HOUR;
+	struct subject_limit *limit = NULL;
+	struct capi_lists *lists = NULL;
 	char addr[64], db[PATH_BUF], skey[PATH_BUF];
 	uint16_t port;
 	struct ndx_key *key = NULL;
@@ -211,6 +218,15 @@ static int cmd_serve(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 't':
 			if (ndx_args_ulong_opt(PROG, "--threads", optarg, 1, 256, &threads))
+				return 2;
+			break;
+		case 'b':
+			if (ndx_args_ulong_opt(PROG, "--rate-burst", optarg, 0, 1000000, &burst))
+				return 2;
+			break;
+		case 'r':
+			if (ndx_args_ulong_opt(PROG, "--rate-per-hour", optarg, 1, 3600000,
+					       &per_hour))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -234,7 +250,12 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (cstore_open(db, &st))
 		goto out;
-	struct capi_config cfg = { .st = st, .key = key };
+	if (!(lists = capi_lists_new()) ||
+	    (burst && !(limit = subject_limit_new((unsigned)burst, (unsigned)per_hour)))) {
+		fprintf(stderr, PROG ": out of memory\n");
+		goto out;
+	}
+	struct capi_config cfg = { .st = st, .key = key, .limit = limit, .lists = lists };
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -258,6 +279,8 @@ static int cmd_serve(int argc, char **argv)
 out:
 	ndx_httpd_stop(srv);
 	cstore_close(st);
+	capi_lists_free(lists);
+	subject_limit_free(limit);
 	ndx_key_free(key);
 	return rc;
 }

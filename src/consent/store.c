@@ -1,9 +1,11 @@
 /* The consent service's SQLite store (store.h): schema, the issuer and token
- * hash in a meta table, issued consents, and revocations with the list
- * version that gateways use to refuse going backwards. Times are integer
- * seconds (the consent's own NumericDates); the API formats them. A
- * process-wide mutex serialises the read-modify-write of a revocation so
- * that every revocation gets its own version. */
+ * hash in a meta table, issued consents with their place in the status
+ * lists, and revocations with the version that gateways use to refuse going
+ * backwards. Times are integer seconds (the consent's own NumericDates); the
+ * API formats them. A process-wide mutex serialises the read-modify-write of
+ * a revocation and of an index reservation, and guards the status lists'
+ * bits, which are held in memory (loaded from the table on first use, then
+ * set by each revocation after its commit). */
 #include "store.h"
 
 #include <pthread.h>
@@ -15,6 +17,7 @@
 
 #include "ndx/sqlstore.h"
 #include "ndx/err.h"
+#include "ndx/statuslist.h"
 #include "ndx/timefmt.h"
 
 #define PROG "ndx-consent"
@@ -24,6 +27,11 @@ struct cstore {
 	pthread_mutex_t mu;
 	char *issuer;
 	char *token_sha256;
+	/* bits[list]: NULL until first asked for; gen[list] rises with each
+	 * change so that the API knows when its encoded copy is stale. */
+	uint8_t **bits;
+	uint64_t *gen;
+	uint32_t nbits;
 };
 
 /* migrations[i] is schema version i + 1; append, never edit. */
@@ -36,6 +44,14 @@ static const char *const MIGRATIONS[] = {
 	"CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
 	"CREATE INDEX IF NOT EXISTS consents_revoked ON consents(revoked_at)"
 	" WHERE revoked_at IS NOT NULL;",
+	/* 2: status lists (docs/protocol.md "Revocation"). Consents issued
+	 * before keep NULL: they are version 1 and gateways refuse them. */
+	"ALTER TABLE consents ADD COLUMN status_list INTEGER;"
+	"ALTER TABLE consents ADD COLUMN status_idx INTEGER;"
+	"CREATE UNIQUE INDEX consents_status ON consents(status_list, status_idx);"
+	"CREATE INDEX consents_status_revoked ON consents(status_list, status_idx)"
+	" WHERE revoked_at IS NOT NULL;"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('status_next', '0');",
 };
 
 static int db_fail(struct cstore *st, const char *what)
@@ -176,6 +192,10 @@ void cstore_close(struct cstore *st)
 		return;
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->mu);
+	for (uint32_t i = 0; i < st->nbits; i++)
+		free(st->bits[i]);
+	free(st->bits);
+	free(st->gen);
 	free(st->issuer);
 	free(st->token_sha256);
 	free(st);
@@ -198,7 +218,8 @@ int cstore_consent_add(struct cstore *st, const struct cstore_consent *c)
 
 	pthread_mutex_lock(&st->mu);
 	rc = prepare(st, "INSERT INTO consents(jti, subject, consumer, services, purpose, iat,"
-			 " nbf, exp, jws) VALUES(?,?,?,?,?,?,?,?,?)", &s);
+			 " nbf, exp, jws, status_list, status_idx) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+		     &s);
 	if (rc) {
 		pthread_mutex_unlock(&st->mu);
 		return rc;
@@ -212,6 +233,8 @@ int cstore_consent_add(struct cstore *st, const struct cstore_consent *c)
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)c->nbf);
 	sqlite3_bind_int64(s, 8, (sqlite3_int64)c->exp);
 	sqlite3_bind_text(s, 9, c->jws, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, (sqlite3_int64)c->status_list);
+	sqlite3_bind_int64(s, 11, (sqlite3_int64)c->status_idx);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		rc = NDX_OK;
@@ -295,11 +318,11 @@ out:
 	return rc;
 }
 
-static int read_version(struct cstore *st, uint64_t *version)
+static int read_counter(struct cstore *st, const char *key, uint64_t *version)
 {
 	char *v = NULL, *end;
 	unsigned long long n;
-	int rc = meta_get(st, "revocation_version", &v);
+	int rc = meta_get(st, key, &v);
 
 	if (rc)
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
@@ -310,11 +333,158 @@ static int read_version(struct cstore *st, uint64_t *version)
 	return rc;
 }
 
+static int read_version(struct cstore *st, uint64_t *version)
+{
+	return read_counter(st, "revocation_version", version);
+}
+
+/* Lists in use: every index below status_next has been handed out. */
+static uint32_t lists_in_use(uint64_t next)
+{
+	return (uint32_t)((next + NDX_STATUSLIST_CAPACITY - 1) / NDX_STATUSLIST_CAPACITY);
+}
+
+int cstore_status_reserve(struct cstore *st, uint32_t *list, uint32_t *idx)
+{
+	char text[24];
+	uint64_t next = 0;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto unlock;
+	if ((rc = read_counter(st, "status_next", &next)))
+		goto rollback;
+	if (next / NDX_STATUSLIST_CAPACITY > NDX_STATUSLIST_MAX_LIST) {
+		rc = NDX_ETOOBIG;
+		goto rollback;
+	}
+	snprintf(text, sizeof text, "%llu", (unsigned long long)(next + 1));
+	if ((rc = meta_set(st, "status_next", text)) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	*list = (uint32_t)(next / NDX_STATUSLIST_CAPACITY);
+	*idx = (uint32_t)(next % NDX_STATUSLIST_CAPACITY);
+	pthread_mutex_unlock(&st->mu);
+	return NDX_OK;
+rollback:
+	exec_sql(st, "ROLLBACK");
+unlock:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int cstore_consent_subject(struct cstore *st, const char *jti, char *subject, size_t cap)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT subject FROM consents WHERE jti = ?", &s)) == NDX_OK) {
+		sqlite3_bind_text(s, 1, jti, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			rc = snprintf(subject, cap, "%s", (const char *)sqlite3_column_text(s, 0)) <
+					     (int)cap
+				     ? NDX_OK
+				     : NDX_ETOOBIG;
+		else
+			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "subject");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* The bits of list, loaded from the table on first use. Under st->mu. */
+static int status_bits_locked(struct cstore *st, uint32_t list, uint8_t **out)
+{
+	sqlite3_stmt *s;
+	uint8_t *bits;
+	int rc;
+
+	if (list < st->nbits && st->bits[list]) {
+		*out = st->bits[list];
+		return NDX_OK;
+	}
+	if (list >= st->nbits) {
+		uint8_t **nb = realloc(st->bits, (list + 1) * sizeof *nb);
+		uint64_t *ng;
+
+		if (!nb)
+			return NDX_ENOMEM;
+		st->bits = nb;
+		if (!(ng = realloc(st->gen, (list + 1) * sizeof *ng)))
+			return NDX_ENOMEM;
+		st->gen = ng;
+		for (uint32_t i = st->nbits; i <= list; i++) {
+			st->bits[i] = NULL;
+			st->gen[i] = 0;
+		}
+		st->nbits = list + 1;
+	}
+	if (!(bits = calloc(1, NDX_STATUSLIST_BYTES)))
+		return NDX_ENOMEM;
+	if ((rc = prepare(st, "SELECT status_idx FROM consents WHERE revoked_at IS NOT NULL"
+			      " AND status_list = ?", &s))) {
+		free(bits);
+		return rc;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)list);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		sqlite3_int64 idx = sqlite3_column_int64(s, 0);
+		if (idx >= 0 && idx < (sqlite3_int64)NDX_STATUSLIST_CAPACITY)
+			ndx_statuslist_set(bits, NDX_STATUSLIST_BYTES, (uint64_t)idx);
+	}
+	rc = rc == SQLITE_DONE ? NDX_OK : db_fail(st, "status list");
+	sqlite3_finalize(s);
+	if (rc) {
+		free(bits);
+		return rc;
+	}
+	st->bits[list] = bits;
+	st->gen[list]++;
+	*out = bits;
+	return NDX_OK;
+}
+
+int cstore_status(struct cstore *st, uint64_t *version, uint32_t *nlists)
+{
+	uint64_t next = 0;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN")) == NDX_OK) {
+		if ((rc = read_version(st, version)) == NDX_OK)
+			rc = read_counter(st, "status_next", &next);
+		exec_sql(st, rc ? "ROLLBACK" : "COMMIT");
+	}
+	pthread_mutex_unlock(&st->mu);
+	*nlists = rc ? 0 : lists_in_use(next);
+	return rc;
+}
+
+int cstore_status_bits(struct cstore *st, uint32_t list, uint8_t *out, uint64_t *gen)
+{
+	uint8_t *bits;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = status_bits_locked(st, list, &bits);
+	if (rc == NDX_OK) {
+		if (out)
+			memcpy(out, bits, NDX_STATUSLIST_BYTES);
+		*gen = st->gen[list];
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64_t *version)
 {
 	sqlite3_stmt *s = NULL;
+	sqlite3_int64 list = 0, idx = 0;
 	char text[24];
-	int rc, step;
+	int rc, step, has_status = 0;
 
 	*version = 0;
 	pthread_mutex_lock(&st->mu);
@@ -322,7 +492,8 @@ int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64
 		goto unlock;
 	if ((rc = read_version(st, version)))
 		goto rollback;
-	if ((rc = prepare(st, "SELECT revoked_at IS NOT NULL FROM consents WHERE jti = ?", &s)))
+	if ((rc = prepare(st, "SELECT revoked_at IS NOT NULL, status_list, status_idx"
+			      " FROM consents WHERE jti = ?", &s)))
 		goto rollback;
 	sqlite3_bind_text(s, 1, jti, -1, SQLITE_STATIC);
 	step = sqlite3_step(s);
@@ -332,6 +503,11 @@ int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64
 		rc = db_fail(st, "revoke");
 	else if (sqlite3_column_int(s, 0))
 		rc = NDX_EEXIST;
+	else if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
+		has_status = 1;
+		list = sqlite3_column_int64(s, 1);
+		idx = sqlite3_column_int64(s, 2);
+	}
 	sqlite3_finalize(s);
 	s = NULL;
 	if (rc)
@@ -348,51 +524,17 @@ int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64
 	if ((rc = meta_set(st, "revocation_version", text)) || (rc = exec_sql(st, "COMMIT")))
 		goto rollback;
 	(*version)++;
+	/* Held bits follow the table; bits not loaded yet will be read from it. */
+	if (has_status && list >= 0 && (uint64_t)list < st->nbits && st->bits[list] &&
+	    idx >= 0 && idx < (sqlite3_int64)NDX_STATUSLIST_CAPACITY) {
+		ndx_statuslist_set(st->bits[list], NDX_STATUSLIST_BYTES, (uint64_t)idx);
+		st->gen[list]++;
+	}
 	pthread_mutex_unlock(&st->mu);
 	return NDX_OK;
 rollback:
 	exec_sql(st, "ROLLBACK");
 unlock:
 	pthread_mutex_unlock(&st->mu);
-	return rc;
-}
-
-int cstore_revocations(struct cstore *st, time_t now, uint64_t *version, json_t **jtis)
-{
-	sqlite3_stmt *s;
-	json_t *arr;
-	int rc;
-
-	*jtis = NULL;
-	if (!(arr = json_array()))
-		return NDX_ENOMEM;
-	pthread_mutex_lock(&st->mu);
-	/* The version and the rows in one read transaction: a revocation
-	 * between the two must not give a list that claims a version it lacks. */
-	if ((rc = exec_sql(st, "BEGIN")))
-		goto unlock;
-	if ((rc = read_version(st, version)) ||
-	    (rc = prepare(st, "SELECT jti FROM consents WHERE revoked_at IS NOT NULL"
-			      " AND exp > ? ORDER BY jti", &s)))
-		goto end;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (json_array_append_new(arr, json_string((const char *)
-							   sqlite3_column_text(s, 0)))) {
-			rc = NDX_ENOMEM;
-			break;
-		}
-	}
-	if (rc != NDX_ENOMEM)
-		rc = rc == SQLITE_DONE ? NDX_OK : db_fail(st, "revocations");
-	sqlite3_finalize(s);
-end:
-	exec_sql(st, rc ? "ROLLBACK" : "COMMIT");
-unlock:
-	pthread_mutex_unlock(&st->mu);
-	if (rc)
-		json_decref(arr);
-	else
-		*jtis = arr;
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* The consent service's store: the issuer id, the admin token's hash, every
- * consent it issued (with the signed text) and the revocation list version,
- * in one SQLite file. One connection; a mutex makes each revocation and its
+ * consent it issued (with the signed text and its status list index), the
+ * next free index and the revocation version, in one SQLite file; the status
+ * lists' bits are also held in memory. One connection; a mutex makes each revocation and its
  * version bump one transaction. Overview: docs/protocol.md "Consent
  * artefacts". */
 #ifndef NDX_CONSENT_STORE_H
@@ -39,6 +40,7 @@ struct cstore_consent {
 	const char *purpose;
 	time_t iat, nbf, exp;
 	const char *jws;
+	uint32_t status_list, status_idx; /* from cstore_status_reserve */
 };
 /* NDX_EEXIST for a jti issued before. */
 int cstore_consent_add(struct cstore *st, const struct cstore_consent *c);
@@ -55,8 +57,23 @@ int cstore_consent_list(struct cstore *st, const char *subject, time_t now, json
  * current version and nothing changes). */
 int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64_t *version);
 
-/* The current revocation list: *version and *jtis (a new array of the jti
- * strings of revoked consents that have not yet expired at now, sorted). */
-int cstore_revocations(struct cstore *st, time_t now, uint64_t *version, json_t **jtis);
+/* Hands out the next status list index (list, idx) for a consent to be
+ * issued, durably, so that no two consents ever share one (an index whose
+ * consent is then not issued stays 0 for ever). NDX_ETOOBIG when every list
+ * up to NDX_STATUSLIST_MAX_LIST is used. */
+int cstore_status_reserve(struct cstore *st, uint32_t *list, uint32_t *idx);
+
+/* Copies the subject of consent jti into subject (cap bytes). NDX_ENOTFOUND
+ * when there is no such consent. */
+int cstore_consent_subject(struct cstore *st, const char *jti, char *subject, size_t cap);
+
+/* The revocation version and how many status lists are in use (0 before the
+ * first consent), read together. */
+int cstore_status(struct cstore *st, uint64_t *version, uint32_t *nlists);
+
+/* Copies the bits of status list list into out (NDX_STATUSLIST_BYTES bytes;
+ * out may be NULL to ask only) and sets *gen, a number that changes whenever
+ * the bits do (in this process). Loads the list from the table on first use. */
+int cstore_status_bits(struct cstore *st, uint32_t list, uint8_t *out, uint64_t *gen);
 
 #endif

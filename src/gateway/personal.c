@@ -32,10 +32,10 @@ static const struct ndx_key *key_lookup(void *ctx, const char *kid, const char *
 	return ndx_conf_consent_key(t->conf, iss, kid);
 }
 
-static int is_revoked(void *ctx, const char *iss, const char *jti, bool *revoked)
+static int is_revoked(void *ctx, const char *iss, uint32_t list, uint32_t idx, bool *revoked)
 {
 	struct trust_ctx *t = ctx;
-	int rc = gw_revocations_check(t->revs, iss, jti, t->now, revoked);
+	int rc = gw_revocations_lookup(t->revs, iss, list, idx, t->now, revoked);
 	if (rc != NDX_OK)
 		t->rev_rc = rc;
 	return rc;

@@ -6,6 +6,7 @@
 #define NDX_GATEWAY_PERSONAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "gateway.h"
@@ -22,11 +23,20 @@ struct gw_revocations;
 int gw_revocations_new(struct gw_state *st, struct gw_revocations **out);
 /* Starts the poller: a fetch at once, then every consent_refresh_s. */
 int gw_revocations_start(struct gw_revocations *r);
-/* Sets *revoked for consent jti of issuer and returns NDX_OK when the
- * issuer's held list is fresh; NDX_ENOTFOUND (never fetched) or
+/* Sets *revoked for the consent at index idx of status list list of issuer
+ * and returns NDX_OK when the issuer's held state is fresh and names that
+ * list; NDX_ENOTFOUND (never fetched, or a list the index does not name) or
  * NDX_EEXPIRED (older than GW_REVOCATIONS_MAX_AGE_S at now) otherwise, and
  * the caller must then refuse. r may be NULL (nothing known). Thread-safe. */
-int gw_revocations_check(struct gw_revocations *r, const char *issuer, const char *jti,
+int gw_revocations_lookup(struct gw_revocations *r, const char *issuer, uint32_t list,
+			  uint32_t idx, time_t now, bool *revoked);
+/* NDX_OK when the held state of issuer is fresh at now (consents of issuer
+ * can be decided), else as gw_revocations_lookup. Thread-safe. */
+int gw_revocations_current(struct gw_revocations *r, const char *issuer, time_t now);
+/* The same as gw_revocations_current, in the form /healthz (consumer.c)
+ * calls it: what is_revoked once took a jti for is ignored, *revoked is set
+ * false. Prefer gw_revocations_current. */
+int gw_revocations_check(struct gw_revocations *r, const char *issuer, const char *unused,
 			 time_t now, bool *revoked);
 /* Stops the poller and frees everything. Accepts NULL. */
 void gw_revocations_free(struct gw_revocations *r);

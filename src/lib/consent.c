@@ -17,6 +17,7 @@
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/jws.h"
+#include "ndx/statuslist.h"
 #include "ndx/timefmt.h"
 
 /* 9999-12-31T23:59:59Z: RFC 3339 cannot write a later time. */
@@ -39,7 +40,7 @@ static const char *const refusal_names[] = {
 /* The payload's members, all required; anything else is refused, because
  * "ver" is how the format grows, not silently ignored extras. */
 static const char *const payload_members[] = {
-	"iss", "jti", "sub", "consumer", "services", "purpose", "iat", "nbf", "exp", "ver",
+	"iss", "jti", "sub", "consumer", "services", "purpose", "iat", "nbf", "exp", "status", "ver",
 };
 
 const char *ndx_consent_refusal_name(enum ndx_consent_refusal r)
@@ -165,6 +166,17 @@ static int check_services(const char *const *svc, size_t n, char *err, size_t er
 	return NDX_OK;
 }
 
+static int check_status(uint64_t list, uint64_t idx, char *err, size_t errcap)
+{
+	if (list > NDX_STATUSLIST_MAX_LIST)
+		return fail(err, errcap, NDX_EINVAL, "status.list: expected 0..%u",
+			    NDX_STATUSLIST_MAX_LIST);
+	if (idx >= NDX_STATUSLIST_CAPACITY)
+		return fail(err, errcap, NDX_EINVAL, "status.idx: expected 0..%u",
+			    NDX_STATUSLIST_CAPACITY - 1);
+	return NDX_OK;
+}
+
 static int check_fields(const struct ndx_consent_fields *f, char *err, size_t errcap)
 {
 	int rc;
@@ -174,7 +186,8 @@ static int check_fields(const struct ndx_consent_fields *f, char *err, size_t er
 	    (rc = check_pin(f->sub, err, errcap)) != NDX_OK ||
 	    (rc = check_id("consumer", f->consumer, NDX_ID_SUBSYSTEM, err, errcap)) != NDX_OK ||
 	    (rc = check_services(f->services, f->n_services, err, errcap)) != NDX_OK ||
-	    (rc = check_purpose(f->purpose, err, errcap)) != NDX_OK)
+	    (rc = check_purpose(f->purpose, err, errcap)) != NDX_OK ||
+	    (rc = check_status(f->status_list, f->status_idx, err, errcap)) != NDX_OK)
 		return rc;
 	return check_times((long long)f->iat, (long long)f->nbf, (long long)f->exp, err, errcap);
 }
@@ -228,10 +241,12 @@ int ndx_consent_sign(const struct ndx_key *key, const struct ndx_consent_fields 
 	}
 	/* Member order is fixed (jansson keeps insertion order), so the same
 	 * fields always give the same bytes. */
-	doc = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:I, s:I, s:I, s:i}", "iss", f.iss,
-			"jti", f.jti, "sub", f.sub, "consumer", f.consumer, "services", svc,
-			"purpose", f.purpose, "iat", (json_int_t)f.iat, "nbf", (json_int_t)f.nbf,
-			"exp", (json_int_t)f.exp, "ver", NDX_CONSENT_VERSION);
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:I, s:I, s:I, s:{s:I, s:I}, s:i}",
+			"iss", f.iss, "jti", f.jti, "sub", f.sub, "consumer", f.consumer,
+			"services", svc, "purpose", f.purpose, "iat", (json_int_t)f.iat,
+			"nbf", (json_int_t)f.nbf, "exp", (json_int_t)f.exp, "status", "list",
+			(json_int_t)f.status_list, "idx", (json_int_t)f.status_idx, "ver",
+			NDX_CONSENT_VERSION);
 	if (doc == NULL)
 		goto nomem;
 	payload = json_dumps(doc, JSON_COMPACT);
@@ -291,6 +306,29 @@ static int get_integer(const json_t *doc, const char *name, long long *out, char
 	return NDX_OK;
 }
 
+/* "status": exactly {"list":L,"idx":N}, both integers in range. */
+static int read_status(const json_t *st, struct ndx_consent *c, char *err, size_t errcap)
+{
+	const json_t *list = json_object_get(st, "list"), *idx = json_object_get(st, "idx");
+	int rc;
+
+	if (!json_is_object(st) || json_object_size(st) != 2 || !json_is_integer(list) ||
+	    !json_is_integer(idx))
+		return fail(err, errcap, NDX_EINVAL,
+			    "status: expected {\"list\":integer,\"idx\":integer}");
+	/* A negative value checks as out of range, never as a large index. */
+	rc = check_status(json_integer_value(list) < 0 ? UINT64_MAX
+						       : (uint64_t)json_integer_value(list),
+			  json_integer_value(idx) < 0 ? UINT64_MAX
+						      : (uint64_t)json_integer_value(idx),
+			  err, errcap);
+	if (rc != NDX_OK)
+		return rc;
+	c->status_list = (uint32_t)json_integer_value(list);
+	c->status_idx = (uint32_t)json_integer_value(idx);
+	return NDX_OK;
+}
+
 /* Fills c from its payload JSON, checking every rule. */
 static int read_payload(struct ndx_consent *c, char *err, size_t errcap)
 {
@@ -339,13 +377,15 @@ static int read_payload(struct ndx_consent *c, char *err, size_t errcap)
 	}
 	if ((rc = get_integer(doc, "iat", &iat, err, errcap)) != NDX_OK ||
 	    (rc = get_integer(doc, "nbf", &nbf, err, errcap)) != NDX_OK ||
-	    (rc = get_integer(doc, "exp", &exp, err, errcap)) != NDX_OK)
+	    (rc = get_integer(doc, "exp", &exp, err, errcap)) != NDX_OK ||
+	    (rc = read_status(json_object_get(doc, "status"), c, err, errcap)) != NDX_OK)
 		return rc;
 
 	struct ndx_consent_fields f = {
 		.iss = c->iss, .jti = c->jti, .sub = c->sub, .consumer = c->consumer,
 		.services = c->services, .n_services = c->n_services, .purpose = c->purpose,
 		.iat = (time_t)iat, .nbf = (time_t)nbf, .exp = (time_t)exp,
+		.status_list = c->status_list, .status_idx = c->status_idx,
 	};
 	/* Range first: time_t is 64 bits here, but the check must not rely on
 	 * the cast above for out-of-range values. */
@@ -526,7 +566,7 @@ int ndx_consent_verify(const char *text, size_t len, const struct ndx_consent_re
 		goto refuse;
 	}
 	/* Last, because it is the one check that asks outside state. */
-	rc = trust->is_revoked(trust->ctx, c->iss, c->jti, &revoked);
+	rc = trust->is_revoked(trust->ctx, c->iss, c->status_list, c->status_idx, &revoked);
 	if (rc != NDX_OK) {
 		/* Keep NDX_EPERM meaning "refused with a reason". */
 		if (rc >= 0 || rc == NDX_EPERM)

@@ -1,15 +1,18 @@
 """End-to-end tests of the consent service (ndx-consent) and of consent services in the
-registry: a real ndx-consent and ndx-registry on loopback. Consents and revocation lists
-are verified here in Python (cryptography's Ed25519), with the key taken from the
+registry: a real ndx-consent and ndx-registry on loopback. Consents and status lists
+are verified here in Python (cryptography's Ed25519, zlib), with the key taken from the
 registry's signed configuration, exactly as a gateway will (docs/protocol.md "Consent
-artefacts")."""
+artefacts", "Revocation")."""
 
 import base64
+import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
+import zlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -58,13 +61,14 @@ class ConsentService:
         self.pub_pem = (self.data_dir / "consent-sign.pub").read_text()
         self.proc = None
 
-    def start(self):
+    def start(self, *args):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [self.exe, "serve", "--data", str(self.data_dir),
-                 "--listen", f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL, stderr=err)
+                 "--listen", f"127.0.0.1:{self.port}", *args], stdout=subprocess.DEVNULL,
+                stderr=err)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.stderr_path.read_text()
@@ -127,6 +131,36 @@ def register(registry, consent):
                                  "sign_public_key": consent.pub_pem}), 201)
 
 
+def status(consent, raw):
+    """The verified status index, and each list it names, checked against its digest
+    and decoded to its bits (draft-ietf-oauth-status-list section 4: bit i % 8 of byte
+    i / 8)."""
+    r = requests.get(consent.url + "/status", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/jose", r.text
+    header, index = verify_jws(r.text, raw)
+    assert header["typ"] == "ndx-status-index+jwt"
+    assert index["issuer"] == ISSUER and index["capacity"] == 1 << 20
+    bits = []
+    for n, entry in enumerate(index["lists"]):
+        assert entry["list"] == n
+        lr = requests.get(f"{consent.url}/status/{n}", timeout=5)
+        assert lr.status_code == 200, lr.text
+        assert hashlib.sha256(lr.content).hexdigest() == entry["sha256"]
+        assert lr.headers["ETag"] == '"' + entry["sha256"] + '"'
+        doc = lr.json()
+        assert set(doc) == {"issuer", "list", "bits", "size", "lst"}
+        assert doc["issuer"] == ISSUER and doc["list"] == n and doc["bits"] == 1
+        raw_bits = zlib.decompress(b64url(doc["lst"]))
+        assert len(raw_bits) == doc["size"] // 8 == (1 << 20) // 8
+        bits.append(raw_bits)
+    return index, bits
+
+
+def revoked(bits, st):
+    b = bits[st["list"]]
+    return bool(b[st["idx"] // 8] >> (st["idx"] % 8) & 1)
+
+
 def conf_consent_key(registry, issuer=ISSUER):
     conf = requests.get(registry.url + "/conf", timeout=5).json()
     for cs in conf["consent_services"]:
@@ -171,7 +205,11 @@ def test_registry_consent_services(registry, consent):
     refused(registry.api("POST", "/api/consent-services",
                          json=dict(body, sign_public_key=priv)), 400,
             "Client.InvalidRequest", "private key")
-    https = dict(body, id="VN/GOV/BCA/consent2", url="https://consent.example.vn")
+    # another service, with a key of its own (a key has one role)
+    other_pem = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    https = dict(body, id="VN/GOV/BCA/consent2", url="https://consent.example.vn",
+                 sign_public_key=other_pem)
     ok(registry.api("POST", "/api/subsystems", json={"id": "VN/GOV/BCA/consent2"}), 201)
     ok(registry.api("POST", "/api/consent-services", json=https), 201)
     refused(registry.api("GET", "/api/consent-services", token="wrong"), 401,
@@ -199,7 +237,8 @@ def test_issue_and_verify_with_conf_key(registry, consent):
     assert payload["iss"] == ISSUER and payload["jti"] == out["jti"]
     assert payload["sub"] == PIN and payload["consumer"] == CONSUMER
     assert payload["services"] == [SERVICE, SERVICE2]
-    assert payload["purpose"] == "public-service" and payload["ver"] == 1
+    assert payload["purpose"] == "public-service" and payload["ver"] == 2
+    assert set(payload["status"]) == {"list", "idx"} and payload["status"]["list"] == 0
     assert payload["nbf"] <= time.time() < payload["exp"]
     assert abs(payload["exp"] - payload["nbf"] - 30 * 86400) < 5
     # a tampered consent does not verify
@@ -217,43 +256,113 @@ def test_issue_and_verify_with_conf_key(registry, consent):
     assert {c["jti"]: c["status"] for c in lst}[out["jti"]] == "pending"
 
 
-def test_list_revoke_and_revocation_list(registry, consent):
+def test_list_revoke_and_status_list(registry, consent):
     register(registry, consent)
     raw = base64.b64decode(conf_consent_key(registry)["sign_key"])
-    a = ok(consent.issue(), 201)["jti"]
-    b = ok(consent.issue(purpose="tax-audit"), 201)["jti"]
-    other = ok(consent.issue(subject="079099000001"), 201)["jti"]
+    index0 = verify_jws(requests.get(consent.url + "/status", timeout=5).text, raw)[1]
+    assert index0["lists"] == []  # nothing issued yet
+    issued = [ok(consent.issue(), 201), ok(consent.issue(purpose="tax-audit"), 201),
+              ok(consent.issue(subject="079099000001"), 201)]
+    st = {c["jti"]: verify_jws(c["consent"], raw)[1]["status"] for c in issued}
+    a, b, other = (c["jti"] for c in issued)
+    # every consent its own index, handed out in order
+    assert [st[j]["idx"] for j in (a, b, other)] == [0, 1, 2]
     lst = ok(consent.api("GET", f"/api/consents?subject={PIN}"), 200)
     assert lst["subject"] == PIN
     assert {c["jti"]: c["status"] for c in lst["consents"]} == {a: "active", b: "active"}
-    first = requests.get(consent.url + "/revocations", timeout=5)
-    assert first.status_code == 200 and first.headers["Content-Type"] == "application/jose"
-    header, rl0 = verify_jws(first.text, raw)
-    assert header["typ"] == "ndx-revocations+jwt"
-    assert rl0["issuer"] == ISSUER and rl0["revoked"] == []
+    rl0, bits0 = status(consent, raw)
+    assert len(rl0["lists"]) == 1 and not any(revoked(bits0, s) for s in st.values())
     out = ok(consent.api("POST", f"/api/consents/{a}/revoke"), 200)
     assert out["status"] == "revoked" and out["revocation_version"] == rl0["version"] + 1
     # at once in its own list
     lst = ok(consent.api("GET", f"/api/consents?subject={PIN}"), 200)["consents"]
     by = {c["jti"]: c for c in lst}
     assert by[a]["status"] == "revoked" and by[a]["revoked_at"] and by[b]["status"] == "active"
-    header, rl1 = verify_jws(requests.get(consent.url + "/revocations").text, raw)
-    assert rl1["version"] > rl0["version"] and rl1["revoked"] == [a]
+    rl1, bits1 = status(consent, raw)
+    assert rl1["version"] > rl0["version"] and rl1["lists"][0]["sha256"] != rl0["lists"][0][
+        "sha256"]
+    assert [revoked(bits1, st[j]) for j in (a, b, other)] == [True, False, False]
     assert datetime.strptime(rl1["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
+    # an unchanged list: the same bytes, and 304 to If-None-Match
+    etag = '"' + rl1["lists"][0]["sha256"] + '"'
+    r = requests.get(consent.url + "/status/0", headers={"If-None-Match": etag}, timeout=5)
+    assert r.status_code == 304 and r.content == b""
     ok(consent.api("POST", f"/api/consents/{other}/revoke"), 200)
-    _, rl2 = verify_jws(requests.get(consent.url + "/revocations").text, raw)
-    assert rl2["version"] == rl1["version"] + 1 and set(rl2["revoked"]) == {a, other}
+    rl2, bits2 = status(consent, raw)
+    assert rl2["version"] == rl1["version"] + 1
+    assert [revoked(bits2, st[j]) for j in (a, b, other)] == [True, False, True]
     refused(consent.api("POST", f"/api/consents/{a}/revoke"), 409, "Client.Conflict")
     refused(consent.api("POST", "/api/consents/no-such-consent/revoke"), 404,
             "Client.NotFound")
     refused(consent.api("POST", "/api/consents/bad%20id/revoke"), 400,
             "Client.InvalidRequest")
     refused(consent.api("GET", f"/api/consents/{b}/revoke"), 405, "Client.MethodNotAllowed")
-    # the list survives a restart, version and all
+    for path in ("/status/1", "/status/01", "/status/-1", "/status/x", "/status/",
+                 "/status/99999999999999999999", "/revocations"):
+        refused(requests.get(consent.url + path, timeout=5), 404, "Client.NotFound")
+    # the lists survive a restart, version and all
     assert consent.stop() == 0
     consent.start()
-    _, rl3 = verify_jws(requests.get(consent.url + "/revocations").text, raw)
-    assert rl3["version"] == rl2["version"] and set(rl3["revoked"]) == {a, other}
+    rl3, bits3 = status(consent, raw)
+    assert rl3["version"] == rl2["version"] and bits3 == bits2
+    assert rl3["lists"] == rl2["lists"]
+
+
+def test_a_full_list_is_followed_by_a_new_one(registry, consent):
+    """Lists hold 2^20 indexes: the consent after the last index of list 0 is index 0 of
+    list 1, and the index names both (the store is set just below the boundary)."""
+    register(registry, consent)
+    raw = base64.b64decode(conf_consent_key(registry)["sign_key"])
+    assert consent.stop() == 0
+    db = sqlite3.connect(consent.data_dir / "consent.db")
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'status_next'", (str((1 << 20) - 1),))
+    db.close()
+    consent.start()
+    last = ok(consent.issue(), 201)
+    first = ok(consent.issue(), 201)
+    assert verify_jws(last["consent"], raw)[1]["status"] == {"list": 0, "idx": (1 << 20) - 1}
+    assert verify_jws(first["consent"], raw)[1]["status"] == {"list": 1, "idx": 0}
+    ok(consent.api("POST", f"/api/consents/{first['jti']}/revoke"), 200)
+    index, bits = status(consent, raw)
+    assert len(index["lists"]) == 2
+    assert revoked(bits, {"list": 1, "idx": 0}) and not revoked(bits, {"list": 0,
+                                                                       "idx": (1 << 20) - 1})
+    assert not any(bits[0])
+
+
+def test_one_subject_is_rate_limited_and_others_are_not(consent):
+    """The attack of issue 14 finding 1 against the service alone: one subject loops
+    issue/revoke. After the burst (20 actions) it gets 429 with Retry-After, without
+    its number in the answer; another subject, in the middle of it, is served."""
+    actions = 0
+    limited = None
+    t0 = time.monotonic()
+    for _ in range(30):  # bounded: at most 60 requests
+        r = consent.issue()
+        if r.status_code == 429:
+            limited = r
+            break
+        actions += 1
+        jti = ok(r, 201)["jti"]
+        r = consent.api("POST", f"/api/consents/{jti}/revoke")
+        if r.status_code == 429:
+            limited = r
+            break
+        ok(r, 200)
+        actions += 1
+    assert time.monotonic() - t0 < 30
+    assert limited is not None and actions == 20, actions
+    body = refused(limited, 429, "Client.TooManyRequests")
+    assert PIN not in limited.text
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60, limited.headers
+    # still limited for this subject, for issuing and for revoking
+    refused(consent.issue(), 429, "Client.TooManyRequests")
+    # every other citizen is served as before
+    for pin in ("079099000001", "001203004568"):
+        c = ok(consent.issue(subject=pin), 201)
+        ok(consent.api("POST", f"/api/consents/{c['jti']}/revoke"), 200)
+    assert body["detail"] and "try again" in body["detail"]
 
 
 REFUSALS = [
@@ -297,7 +406,8 @@ def test_auth_and_malformed(consent):
     refused(consent.api("GET", "/api/consents"), 400, "Client.InvalidRequest", "subject")
     refused(consent.api("GET", "/api/consents?subject=12"), 400, "Client.InvalidRequest")
     refused(consent.api("DELETE", "/api/consents"), 405, "Client.MethodNotAllowed")
-    refused(requests.post(consent.url + "/revocations"), 405, "Client.MethodNotAllowed")
+    refused(requests.post(consent.url + "/status"), 405, "Client.MethodNotAllowed")
+    refused(requests.post(consent.url + "/status/0"), 405, "Client.MethodNotAllowed")
     refused(requests.get(consent.url + "/nope"), 404, "Client.NotFound")
     # the access log never carries the subject's number
     assert PIN not in consent.stderr_path.read_text()

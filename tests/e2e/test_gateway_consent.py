@@ -4,12 +4,17 @@ federation.py plus a personal, consent-requiring service of BCA, a real ndx-cons
 registered in the registry with `ndx consent-service add`, and requests through the
 consumer gateway of BTC. Consents are issued by ndx-consent, or signed here in Python
 (cryptography's Ed25519, with the service's key file) where a test needs one the service
-would not issue (expired, not yet valid, another key)."""
+would not issue (expired, not yet valid, another key, an index of a filled status list).
+The attack of issue 14 finding 1 (one citizen looping issue/revoke to switch consent off
+for everyone) and a status list of a million revoked consents run here too."""
 
 import base64
 import hashlib
+import random
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,9 +37,12 @@ PEOPLE = F.POPULATION + "/people"          # personal, consent required
 HOUSEHOLDS = F.POPULATION + "/households"  # personal, purpose only
 ISSUER = F.BCA + "/consent"
 DEAD_ISSUER = F.BCA + "/consent2"          # registered, never reachable
+BIG_ISSUER = F.BCA + "/consent3"           # a million revoked consents (scale test)
 PURPOSE = "public-service"
 PIN = "001203004567"
 OTHER_PIN = "079190001234"
+ATTACKER_PIN = "001099000666"
+SIGNED_IDX = (1 << 20) - 1  # the index of consents signed here: never issued, never revoked
 POLL_BOUND_S = 14.0  # consent_refresh_s (10 s default) + a fetch + a margin
 
 
@@ -75,7 +83,7 @@ class ConsentService:
             self.proc = subprocess.Popen(
                 [self.exe, "serve", "--data", str(self.data_dir),
                  "--listen", f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.stderr_path.read_text()
             try:
@@ -111,7 +119,8 @@ class ConsentService:
         now = int(time.time())
         payload = {"iss": self.issuer, "jti": str(uuid.uuid4()), "sub": PIN,
                    "consumer": F.TAX, "services": [PEOPLE], "purpose": PURPOSE,
-                   "iat": now - 5, "nbf": now - 5, "exp": now + 3600, "ver": 1}
+                   "iat": now - 5, "nbf": now - 5, "exp": now + 3600,
+                   "status": {"list": 0, "idx": SIGNED_IDX}, "ver": 2}
         payload.update(over)
         header = {"alg": "EdDSA", "kid": kid or self.kid, "typ": "ndx-consent+jwt"}
         signing_input = (b64u(F.compact(header)) + "." + b64u(F.compact(payload))).encode()
@@ -322,6 +331,151 @@ def test_a_consent_never_covers_another_persons_record(env):
         assert len(reached(fed, r)) == 1  # the provider was asked; its answer never left
     ok = call(fed, consent=c, path="/declare/" + PIN)
     assert ok.status_code == 200 and ok.headers["Ndx-Data-Subjects"] == PIN, ok.text
+
+
+def test_one_citizen_cannot_switch_consent_off_for_others(env):
+    """Issue 14 finding 1: a citizen loops issue/revoke at the consent service. The
+    service rate-limits that citizen (429, Retry-After) after a burst; its status index
+    stays small and signed; the gateways keep deciding, so the attacker's revoked
+    consents are refused as revoked and other citizens' consent-based exchanges are
+    served throughout. Bounded: at most 60 requests to the service, on loopback."""
+    fed, cs, _ = env
+    theirs = cs.issue()["consent"]
+    assert wait_accepted(fed, theirs).status_code == 200
+    revoked_consents, limited = [], None
+    t0 = time.monotonic()
+    for _ in range(30):
+        r = cs.api("POST", "/api/consents", json={
+            "subject": ATTACKER_PIN, "consumer": F.TAX, "services": [PEOPLE],
+            "purpose": PURPOSE,
+            "valid_to": rfc3339(datetime.now(timezone.utc) + timedelta(days=366))})
+        if r.status_code == 429:
+            limited = r
+            break
+        assert r.status_code == 201, r.text
+        c = r.json()
+        r = cs.api("POST", f"/api/consents/{c['jti']}/revoke")
+        if r.status_code == 429:
+            limited = r
+            break
+        assert r.status_code == 200, r.text
+        revoked_consents.append(c["consent"])
+    assert time.monotonic() - t0 < 30
+    assert limited is not None and len(revoked_consents) == 10, len(revoked_consents)
+    assert limited.json()["type"] == "Client.TooManyRequests"
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert ATTACKER_PIN not in limited.text
+    # The signed index is still served, and small.
+    r = requests.get(cs.url + "/status", timeout=5)
+    assert r.status_code == 200 and len(r.content) < 1024, r.text
+    # Other citizens: an existing consent and a new one keep working through the
+    # gateways, now and after the revocations have reached them.
+    assert call(fed, consent=theirs).status_code == 200
+    other = cs.issue(subject=OTHER_PIN)["consent"]
+    deadline = time.monotonic() + POLL_BOUND_S
+    while True:
+        resp = call(fed, subject=ATTACKER_PIN, consent=revoked_consents[-1])
+        if resp.status_code == 403 or time.monotonic() > deadline:
+            break
+        assert resp.status_code == 200, f"{resp.status_code} {resp.text}\n{fed.tails()}"
+        time.sleep(0.5)
+    assert resp.json()["type"] == "Client.ConsentRevoked", resp.text
+    for c in revoked_consents[:3]:
+        refused(fed, call(fed, subject=ATTACKER_PIN, consent=c), 403, "Client.ConsentRevoked")
+    assert call(fed, consent=theirs).status_code == 200
+    resp = call(fed, subject=OTHER_PIN, consent=other)
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text}\n{fed.tails()}"
+
+
+MILLION = 1_000_000
+
+
+CAP = 1 << 20
+SPREAD = 2 * CAP  # the million revoked among the indexes of two full lists
+
+
+def fill_revoked(data_dir, n=MILLION):
+    """Writes n revoked consents straight into a stopped consent service's store, as n
+    issue/revoke pairs would have left it: at random indexes (seeded) of two full lists,
+    so that each list is near half set, the bits DEFLATE cannot shrink (the largest
+    lists on the wire). Returns the set of revoked global indexes."""
+    chosen = set(random.Random(14).sample(range(SPREAD), n))
+    db = sqlite3.connect(data_dir / "consent.db")
+    db.execute("PRAGMA synchronous=OFF")
+    now = int(time.time())
+    with db:
+        db.executemany(
+            "INSERT INTO consents(jti, subject, consumer, services, purpose, iat, nbf, exp,"
+            " jws, revoked_at, status_list, status_idx) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+            ((f"bulk-{i}", "001090000001", F.TAX, f'["{PEOPLE}"]', PURPOSE, now, now,
+              now + 86400, "-", now, i // CAP, i % CAP) for i in sorted(chosen)))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'status_next'", (str(SPREAD),))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'revocation_version'", (str(n + 1),))
+    db.close()
+    return chosen
+
+
+def test_a_million_revocations_are_held_and_decided(env, build_dir):
+    """A consent service holding 1,000,000 revoked consents: its status list is fetched
+    and verified by the provider gateway (the gateway logs how long it took), a revoked
+    index is refused as revoked, a consent issued after them is served, and revoking it
+    reaches the gateway within one poll."""
+    fed, _, _ = env
+    big = ConsentService(build_dir, fed.workdir, BIG_ISSUER)
+    t0 = time.monotonic()
+    chosen = fill_revoked(big.data_dir)
+    fill_s = time.monotonic() - t0
+    big.start()
+    try:
+        t0 = time.monotonic()
+        index = requests.get(big.url + "/status", timeout=30)
+        lists = [requests.get(f"{big.url}/status/{n}", timeout=30) for n in (0, 1)]
+        first_s = time.monotonic() - t0
+        assert index.status_code == 200, index.text
+        assert [x.status_code for x in lists] == [200, 200]
+        fed.ndx("subsystem", "add", BIG_ISSUER)
+        fed.ndx("consent-service", "add", BIG_ISSUER, "--url", big.url, "--sign-key", big.pub)
+        bca = fed.gateways["BCA"]
+        fed.wait_conf(bca, fed.registry.conf_version())
+        now = int(time.time())
+        fresh = big.issue()
+        assert fresh["consent"]
+        st = {"iss": BIG_ISSUER}
+        on = sorted(chosen)
+        off = next(i for i in range(CAP, SPREAD) if i not in chosen)
+        hit = big.sign(status={"list": on[0] // CAP, "idx": on[0] % CAP}, **st)
+        edge = big.sign(status={"list": 1, "idx": on[-1] % CAP}, **st)
+        free_idx = big.sign(status={"list": 1, "idx": off % CAP}, iat=now - 5, **st)
+        assert fresh["consent"] and on[-1] // CAP == 1
+        resp = wait_accepted(fed, fresh["consent"], timeout=POLL_BOUND_S + 10)
+        assert resp.status_code == 200, f"{resp.status_code} {resp.text}\n{fed.tails()}"
+        refused(fed, call(fed, consent=hit), 403, "Client.ConsentRevoked")
+        refused(fed, call(fed, consent=edge), 403, "Client.ConsentRevoked")
+        assert call(fed, consent=free_idx).status_code == 200
+        r = big.api("POST", f"/api/consents/{fresh['jti']}/revoke")
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + POLL_BOUND_S
+        while call(fed, consent=fresh["consent"]).status_code == 200:
+            assert time.monotonic() < deadline, "revocation not applied in time"
+            time.sleep(0.5)
+        refused(fed, call(fed, consent=fresh["consent"]), 403, "Client.ConsentRevoked")
+        log = bca.stderr_path.read_text(errors="replace")
+        fetches = re.findall(r"consent status of " + re.escape(BIG_ISSUER) +
+                             r": (\d+) list\(s\) of (\d+) fetched \((\d+) bytes\) and "
+                             r"verified in ([0-9.]+) ms", log)
+        assert fetches, fed.tails()
+        print(f"\nscale: {MILLION} revoked consents; store filled in {fill_s:.1f} s; "
+              f"index {len(index.content)} bytes, lists "
+              f"{' + '.join(str(len(x.content)) for x in lists)} bytes on the wire; "
+              f"first GET /status + /status/0 + /status/1 (encoding included) "
+              f"{first_s * 1000:.0f} ms; "
+              f"gateway fetch + verify: " +
+              ", ".join(f"{b} bytes in {ms} ms" for _, _, b, ms in fetches))
+    finally:
+        fed.ndx("consent-service", "remove", BIG_ISSUER, check=False)
+        big.stop()
+        for gw in fed.gateways.values():
+            fed.wait_conf(gw, fed.registry.conf_version())
 
 
 def test_healthz_names_an_issuer_whose_revocation_list_is_not_current(env):

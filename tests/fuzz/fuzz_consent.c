@@ -12,6 +12,7 @@
 
 #include "fuzz.h"
 #include "ndx/consent.h"
+#include "ndx/statuslist.h"
 
 #define ERR_CAP 256
 
@@ -26,10 +27,11 @@ static const struct ndx_key *lookup(void *ctx, const char *kid, const char *iss)
 	return strcmp(kid, key_kid) == 0 ? key : NULL;
 }
 
-static int is_revoked(void *ctx, const char *iss, const char *jti, bool *revoked)
+static int is_revoked(void *ctx, const char *iss, uint32_t list, uint32_t idx, bool *revoked)
 {
 	(void)ctx;
-	FUZZ_CHECK(iss != NULL && jti != NULL);
+	FUZZ_CHECK(iss != NULL && list <= NDX_STATUSLIST_MAX_LIST &&
+		   idx < NDX_STATUSLIST_CAPACITY);
 	if (revoked_answer == 2)
 		return NDX_EIO;
 	*revoked = revoked_answer == 1;
@@ -73,6 +75,8 @@ static void check_fields(const struct ndx_consent *c)
 		FUZZ_CHECK(ndx_consent_covers(c, c->services[i]));
 	}
 	FUZZ_CHECK(c->ver == NDX_CONSENT_VERSION);
+	FUZZ_CHECK(c->status_list <= NDX_STATUSLIST_MAX_LIST &&
+		   c->status_idx < NDX_STATUSLIST_CAPACITY);
 }
 
 /* The fields of c signed again with the fixed key must verify for the
@@ -83,6 +87,7 @@ static void resign(const struct ndx_consent *c)
 		.iss = c->iss, .jti = c->jti, .sub = c->sub, .consumer = c->consumer,
 		.services = c->services, .n_services = c->n_services, .purpose = c->purpose,
 		.iat = c->iat, .nbf = c->nbf, .exp = c->exp,
+		.status_list = c->status_list, .status_idx = c->status_idx,
 	};
 	struct ndx_consent_trust trust = { .key_lookup = lookup, .is_revoked = is_revoked };
 	struct ndx_consent_request req = {

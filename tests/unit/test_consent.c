@@ -27,6 +27,7 @@
 #include "ndx/err.h"
 #include "ndx/jws.h"
 #include "ndx/key.h"
+#include "ndx/statuslist.h"
 
 #define ISS "VN/GOV/BCA/consent"
 #define CONSUMER "VN/GOV/MOF/enterprise"
@@ -36,6 +37,12 @@
 #define PURPOSE "public-service"
 #define JTI "c-2026-0001"
 #define T0 ((time_t)1795428000) /* 2026-11-23T08:40:00Z */
+#define IDX 7
+#define STATUS_V2 "\"status\":{\"list\":0,\"idx\":7},\"ver\":2"
+/* A valid payload up to the status member. */
+#define BASE_J "{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" \
+	CONSUMER "\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE \
+	"\",\"iat\":1,\"nbf\":1,\"exp\":2,"
 
 static const char *const services[] = { SVC1, SVC2 };
 
@@ -43,7 +50,7 @@ struct fixture {
 	struct ndx_key *key;   /* the consent service's key */
 	struct ndx_key *other; /* somebody else's */
 	/* trust state the callbacks read */
-	const char *revoked_jti;
+	long revoked_idx; /* -1: none */
 	int revocation_rc;
 	int lookups, revocation_checks;
 };
@@ -58,15 +65,14 @@ static const struct ndx_key *lookup(void *ctx, const char *kid, const char *iss)
 	return strcmp(kid, id) == 0 && strcmp(iss, ISS) == 0 ? f->key : NULL;
 }
 
-static int is_revoked(void *ctx, const char *iss, const char *jti, bool *revoked)
+static int is_revoked(void *ctx, const char *iss, uint32_t list, uint32_t idx, bool *revoked)
 {
 	struct fixture *f = ctx;
 
 	f->revocation_checks++;
 	if (f->revocation_rc != NDX_OK)
 		return f->revocation_rc;
-	*revoked = strcmp(iss, ISS) == 0 && f->revoked_jti != NULL &&
-		   strcmp(jti, f->revoked_jti) == 0;
+	*revoked = strcmp(iss, ISS) == 0 && list == 0 && (long)idx == f->revoked_idx;
 	return NDX_OK;
 }
 
@@ -98,7 +104,7 @@ static int reset(void **state)
 {
 	struct fixture *f = *state;
 
-	f->revoked_jti = NULL;
+	f->revoked_idx = -1;
 	f->revocation_rc = NDX_OK;
 	f->lookups = f->revocation_checks = 0;
 	return 0;
@@ -109,7 +115,7 @@ static struct ndx_consent_fields good_fields(void)
 	struct ndx_consent_fields fl = {
 		.iss = ISS, .jti = JTI, .sub = PIN, .consumer = CONSUMER,
 		.services = services, .n_services = 2, .purpose = PURPOSE,
-		.iat = T0, .nbf = T0, .exp = T0 + 3600,
+		.iat = T0, .nbf = T0, .exp = T0 + 3600, .status_list = 0, .status_idx = IDX,
 	};
 	return fl;
 }
@@ -208,7 +214,9 @@ static void test_sign_parse_round_trip(void **state)
 	assert_int_equal(c->iat, T0);
 	assert_int_equal(c->nbf, T0);
 	assert_int_equal(c->exp, T0 + 3600);
-	assert_int_equal(c->ver, 1);
+	assert_int_equal(c->ver, 2);
+	assert_int_equal(c->status_list, 0);
+	assert_int_equal(c->status_idx, 7);
 	assert_true(ndx_consent_covers(c, SVC1));
 	assert_false(ndx_consent_covers(c, "VN/GOV/BCA/population/households"));
 	assert_false(ndx_consent_covers(c, NULL));
@@ -224,7 +232,7 @@ static void test_sign_parse_round_trip(void **state)
 				   "\",\"consumer\":\"" CONSUMER "\",\"services\":[\"" SVC1
 				   "\",\"" SVC2 "\"],\"purpose\":\"" PURPOSE
 				   "\",\"iat\":1795428000,\"nbf\":1795428000,\"exp\":1795431600,"
-				   "\"ver\":1}";
+				   STATUS_V2 "}";
 
 		assert_int_equal(ndx_jws_parse(text, strlen(text), &jws, NULL, 0), NDX_OK);
 		p = ndx_jws_payload(jws, &plen);
@@ -340,9 +348,9 @@ static void test_refuse_revoked(void **state)
 	struct ndx_consent_request req = good_request();
 	char *text = sign_fields(f->key, &fl);
 
-	f->revoked_jti = "c-2026-0002";
+	f->revoked_idx = IDX + 1;
 	assert_int_equal(check(f, text, &req), NDX_CONSENT_ACCEPTED);
-	f->revoked_jti = JTI;
+	f->revoked_idx = IDX;
 	assert_int_equal(check(f, text, &req), NDX_CONSENT_REVOKED);
 	free(text);
 }
@@ -492,7 +500,7 @@ static void test_refuse_tampered_payload(void **state)
 	t = swap_payload(text, "{\"iss\":\"" ISS "\",\"jti\":\"" JTI "\",\"sub\":\"" PIN
 			       "\",\"consumer\":\"" CONSUMER "\",\"services\":[\"" SVC1 "\",\"" SVC2
 			       "\"],\"purpose\":\"" PURPOSE "\",\"iat\":1795428000,\"nbf\":"
-			       "1795428000,\"exp\":1890000000,\"ver\":1}");
+			       "1795428000,\"exp\":1890000000," STATUS_V2 "}");
 	assert_int_equal(check(f, t, &req), NDX_CONSENT_BAD_SIGNATURE);
 	free(t);
 	/* A flipped signature bit. */
@@ -545,79 +553,108 @@ static void test_refuse_malformed(void **state)
 		"[]",
 		"{}",
 		"not json",
-		/* ver */
+		/* a version 1 consent: no status, so no revocation state to look up */
+		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
+		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		/* version 2 without its status */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
 		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":2}",
+		/* a version 3 */
+		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
+		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"status\":{\"list\":0,\"idx\":7},\"ver\":3}",
+		/* status: index past the list's capacity, list past the last, negative,
+		 * not integers, a member too many, not an object */
+		BASE_J "\"status\":{\"list\":0,\"idx\":1048576},\"ver\":2}",
+		BASE_J "\"status\":{\"list\":1048576,\"idx\":0},\"ver\":2}",
+		BASE_J "\"status\":{\"list\":0,\"idx\":-1},\"ver\":2}",
+		BASE_J "\"status\":{\"list\":-1,\"idx\":0},\"ver\":2}",
+		BASE_J "\"status\":{\"list\":0,\"idx\":\"7\"},\"ver\":2}",
+		BASE_J "\"status\":{\"list\":0,\"idx\":7.0},\"ver\":2}",
+		BASE_J "\"status\":{\"list\":0,\"idx\":7,\"uri\":\"https://x\"},\"ver\":2}",
+		BASE_J "\"status\":{\"idx\":7},\"ver\":2}",
+		BASE_J "\"status\":[0,7],\"ver\":2}",
 		/* unknown member */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1,\"aud\":\"x\"}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 ",\"aud\":\"x\"}",
 		/* duplicate member */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"sub\":\"001203004568\","
 		"\"consumer\":\"" CONSUMER "\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* missing purpose */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
-		"\",\"services\":[\"" SVC1 "\"],\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"services\":[\"" SVC1 "\"],\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* an 11-digit subject */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"00120300456\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* a subject with a letter */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"00120300456x\",\"consumer\":\""
 		CONSUMER "\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* a numeric subject */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":1203004567,\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* consumer a member, not a subsystem */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"VN/GOV/MOF\","
 		"\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* a percent-encoded (non-canonical) service id */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"VN/GOV/BCA/population/%63itizens\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* no services */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* a service twice */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\",\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* a purpose outside a-z 0-9 - */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"Public Service\""
-		",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* a real number for exp */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2.5,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2.5," STATUS_V2 "}",
 		/* nbf not before exp */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":2,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":2,\"exp\":2," STATUS_V2 "}",
 		/* negative time */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":-5,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":-5,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 		/* past year 9999 */
 		"{\"iss\":\"" ISS "\",\"jti\":\"j\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":253402300800,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":253402300800," STATUS_V2 "}",
 		/* a jti with a space */
 		"{\"iss\":\"" ISS "\",\"jti\":\"a b\",\"sub\":\"" PIN "\",\"consumer\":\"" CONSUMER
 		"\",\"services\":[\"" SVC1 "\"],\"purpose\":\"" PURPOSE
-		"\",\"iat\":1,\"nbf\":1,\"exp\":2,\"ver\":1}",
+		"\",\"iat\":1,\"nbf\":1,\"exp\":2," STATUS_V2 "}",
 	};
 	struct fixture *f = *state;
 	struct ndx_consent_request req = good_request();
 	struct ndx_consent *c = NULL;
 	char err[256];
 
+	/* The base the cases change is itself well formed. */
+	{
+		char *t = sign_raw(f->key, BASE_J STATUS_V2 "}");
+
+		assert_int_equal(ndx_consent_parse(t, strlen(t), &c, err, sizeof err), NDX_OK);
+		assert_int_equal(c->status_idx, IDX);
+		ndx_consent_free(c);
+		c = NULL;
+		free(t);
+	}
 	for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
 		char *t = sign_raw(f->key, payloads[i]);
 
@@ -716,6 +753,15 @@ static void test_sign_refusals(void **state)
 	fl = good_fields();
 	fl.purpose = "mục-đích"; /* non-ASCII */
 	assert_int_equal(ndx_consent_sign(f->key, &fl, &text, err, sizeof err), NDX_EINVAL);
+	/* A status index a gateway could not look up. */
+	fl = good_fields();
+	fl.status_idx = NDX_STATUSLIST_CAPACITY;
+	assert_int_equal(ndx_consent_sign(f->key, &fl, &text, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "status.idx"));
+	fl = good_fields();
+	fl.status_list = NDX_STATUSLIST_MAX_LIST + 1;
+	assert_int_equal(ndx_consent_sign(f->key, &fl, &text, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "status.list"));
 
 	/* Too many services, then a legal count that does not fit a header. */
 	for (size_t i = 0; i < NDX_CONSENT_MAX_SERVICES; i++) {
