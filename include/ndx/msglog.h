@@ -92,6 +92,21 @@ struct ndx_msglog_options {
 
 struct ndx_msglog;
 
+/* Longest gateway name ("{member}/{code}") a countersignature may carry. */
+#define NDX_MSGLOG_GATEWAY_MAX 512
+
+/* A witness's countersignature of one signed tree head (docs/protocol.md
+ * "Witnessed tree heads"): Ed25519 by the witness (the registry's anchor
+ * key) over the label ndx-witness-v1, gateway, batch, STH hash and time. */
+struct ndx_msglog_witness {
+	char gateway[NDX_MSGLOG_GATEWAY_MAX + 1]; /* the gateway whose head it is */
+	uint64_t batch;
+	uint8_t sth_hash[NDX_SHA256_LEN];  /* ndx_msglog_sth_hash of that head */
+	int64_t time_ms;                   /* when the witness countersigned it */
+	char key_id[NDX_KEY_ID_HEX_LEN + 1]; /* the witness's key */
+	uint8_t signature[NDX_ED25519_SIG_LEN];
+};
+
 /* Opens (creating when missing) the log at path, recovers it (the chain
  * continues after the last durable record; records a crash left without a
  * tree head are put into batches and signed before this returns) and starts
@@ -179,6 +194,10 @@ struct ndx_msglog_verify_result {
 	bool anchored;          /* the checked chain starts after archived records
 				   that were not checked (no archive_dir given) */
 	struct ndx_msglog_sth head;     /* the latest tree head checked (batch 0: none) */
+	uint64_t witnesses;     /* countersignatures checked (ndx_msglog_verify_witnessed) */
+	uint64_t witnessed_batch;       /* the newest batch a witness countersigned; 0 none */
+	int64_t witnessed_ms;   /* when the witness saw it */
+	char witness_gateway[NDX_MSGLOG_GATEWAY_MAX + 1]; /* whose head it countersigned */
 	double seconds;
 	char key_id[NDX_KEY_ID_HEX_LEN + 1];
 	char error[512];        /* the first problem found; "" when all holds */
@@ -236,5 +255,56 @@ struct ndx_msglog_archive_result {
  * gateway appends. */
 int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
 		       struct ndx_msglog_archive_result *res, char *err, size_t errcap);
+
+/* ---- witnessed tree heads (docs/protocol.md "Witnessed tree heads") ---- */
+
+/* The bytes a countersignature covers: writes at most cap bytes into buf
+ * and returns the encoding's length (which depends on the gateway name). */
+size_t ndx_msglog_witness_message(const struct ndx_msglog_witness *w, uint8_t *buf, size_t cap);
+/* Sets w->key_id and w->signature with key (private). NDX_OK, NDX_ECRYPTO. */
+int ndx_msglog_witness_sign(const struct ndx_key *key, struct ndx_msglog_witness *w);
+/* NDX_OK when w's signature verifies with key, else NDX_EBADSIG. */
+int ndx_msglog_witness_verify(const struct ndx_key *key, const struct ndx_msglog_witness *w);
+/* Compact JSON (format "ndx-witness/1"); malloc'd, caller frees; NULL when
+ * out of memory. */
+char *ndx_msglog_witness_json(const struct ndx_msglog_witness *w);
+/* Parses a countersignature's JSON (signature not checked). NDX_OK or
+ * NDX_EINVAL with err (cap bytes) naming the field. */
+int ndx_msglog_witness_parse(const char *json, size_t len, struct ndx_msglog_witness *w,
+			     char *err, size_t cap);
+/* Parses a tree head in the JSON of ndx_msglog_sth_json (signature not
+ * checked). NDX_OK or NDX_EINVAL with err naming the field. */
+int ndx_msglog_sth_parse(const char *json, size_t len, struct ndx_msglog_sth *sth, char *err,
+			 size_t cap);
+/* NDX_OK when sth's signature verifies with key, else NDX_EBADSIG. */
+int ndx_msglog_sth_check(const struct ndx_key *key, const struct ndx_msglog_sth *sth);
+
+/* Stores a countersignature of one of this log's tree heads, through the
+ * writer thread (durable on NDX_OK). NDX_ENOTFOUND: the log holds no tree
+ * head of that batch (archived, or never written); NDX_EBADSIG: its STH
+ * hash is not the log's (a witness saw another history); NDX_EDB. A second
+ * countersignature of the same batch replaces the first. Thread-safe. */
+int ndx_msglog_add_witness(struct ndx_msglog *log, const struct ndx_msglog_witness *w);
+/* The stored countersignature of the highest batch, from the read
+ * connection. NDX_OK, NDX_ENOTFOUND (none yet), NDX_EDB. Thread-safe. */
+int ndx_msglog_last_witness(struct ndx_msglog *log, struct ndx_msglog_witness *out);
+/* Copies up to max tree heads with batch >= from_batch, ascending, into
+ * out; *n is how many. From the read connection; thread-safe. NDX_OK,
+ * NDX_EINVAL (no read connection), NDX_EDB. */
+int ndx_msglog_heads(struct ndx_msglog *log, uint64_t from_batch, struct ndx_msglog_sth *out,
+		     size_t max, size_t *n);
+
+struct ndx_anchor;
+/* ndx_msglog_verify, then every stored countersignature: each must name
+ * a batch whose STH hash (in the live log, or in an archive checked) is
+ * the one countersigned, and, when anchor is not NULL, verify with the
+ * anchor key its key_id names. res->witnessed_batch is the newest batch
+ * countersigned. NDX_EBADSIG when one does not hold, naming the batch
+ * ("batch 3: the witnessed tree head is not this log's: the history was
+ * rewritten or forked"). Countersignatures of batches the check does not
+ * hold (archived, no archive_dir) are counted but not compared. */
+int ndx_msglog_verify_witnessed(const char *path, const char *archive_dir,
+				const struct ndx_key *key, const struct ndx_anchor *anchor,
+				struct ndx_msglog_verify_result *res);
 
 #endif

@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 
 #include "msglog_store.h"
+#include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -42,6 +43,10 @@
 #define PROOF_FORMAT "ndx-log-proof/2"
 #define RECORD_LABEL "ndx-log-record-v2"
 #define STH_LABEL "ndx-log-sth-v1"
+#define WITNESS_LABEL "ndx-witness-v1"
+#define WITNESS_FORMAT "ndx-witness/1"
+/* The label, the gateway name, two 8-byte integer fields, one hash. */
+#define WITNESS_MESSAGE_MAX ((8 + 14) + (8 + NDX_MSGLOG_GATEWAY_MAX) + 2 * (8 + 8) + (8 + 32))
 /* The label field, four 8-byte integer fields, two 32-byte hash fields. */
 #define STH_MESSAGE_LEN ((8 + 14) + 4 * (8 + 8) + 2 * (8 + 32))
 /* A batch larger than this in a stored tree head is damage, not data. */
@@ -255,6 +260,48 @@ static int sth_verify(const struct ndx_key *key, const struct ndx_msglog_sth *st
 	return ndx_verify(key, m, sizeof m, sth->signature);
 }
 
+int ndx_msglog_sth_check(const struct ndx_key *key, const struct ndx_msglog_sth *sth)
+{
+	assert(key != NULL && sth != NULL);
+	return sth_verify(key, sth) == NDX_OK ? NDX_OK : NDX_EBADSIG;
+}
+
+size_t ndx_msglog_witness_message(const struct ndx_msglog_witness *w, uint8_t *buf, size_t cap)
+{
+	uint8_t m[WITNESS_MESSAGE_MAX];
+	size_t n = 0, glen = strnlen(w->gateway, NDX_MSGLOG_GATEWAY_MAX);
+
+	n += put_field(m + n, WITNESS_LABEL, strlen(WITNESS_LABEL));
+	n += put_field(m + n, w->gateway, glen);
+	n += put_u64_field(m + n, w->batch);
+	n += put_field(m + n, w->sth_hash, NDX_SHA256_LEN);
+	n += put_u64_field(m + n, (uint64_t)w->time_ms);
+	assert(n <= sizeof m);
+	memcpy(buf, m, n < cap ? n : cap);
+	return n;
+}
+
+int ndx_msglog_witness_sign(const struct ndx_key *key, struct ndx_msglog_witness *w)
+{
+	uint8_t m[WITNESS_MESSAGE_MAX];
+	size_t n;
+
+	assert(key != NULL && w != NULL);
+	n = ndx_msglog_witness_message(w, m, sizeof m);
+	ndx_key_id(key, w->key_id);
+	return ndx_sign(key, m, n, w->signature) == NDX_OK ? NDX_OK : NDX_ECRYPTO;
+}
+
+int ndx_msglog_witness_verify(const struct ndx_key *key, const struct ndx_msglog_witness *w)
+{
+	uint8_t m[WITNESS_MESSAGE_MAX];
+	size_t n;
+
+	assert(key != NULL && w != NULL);
+	n = ndx_msglog_witness_message(w, m, sizeof m);
+	return ndx_verify(key, m, n, w->signature) == NDX_OK ? NDX_OK : NDX_EBADSIG;
+}
+
 /* ---- JSON ------------------------------------------------------------- */
 
 static json_t *j_hex(const uint8_t *b, size_t n)
@@ -411,6 +458,94 @@ static int sth_from_json(const json_t *o, const char *where, struct ndx_msglog_s
 		return failf(err, cap, NDX_EINVAL, "%s: batch, first_seq and size must be positive",
 			     where);
 	return NDX_OK;
+}
+
+int ndx_msglog_sth_parse(const char *json, size_t len, struct ndx_msglog_sth *sth, char *err,
+			 size_t cap)
+{
+	json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	int rc;
+
+	assert(sth != NULL);
+	if (o == NULL) {
+		memset(sth, 0, sizeof *sth);
+		return failf(err, cap, NDX_EINVAL, "tree head: not JSON");
+	}
+	rc = sth_from_json(o, "tree head", sth, err, cap);
+	json_decref(o);
+	return rc;
+}
+
+char *ndx_msglog_witness_json(const struct ndx_msglog_witness *w)
+{
+	json_t *o = json_object();
+	char *text = NULL;
+	bool ok = o != NULL;
+
+	if (!ok)
+		return NULL;
+	jset(o, "format", json_string(WITNESS_FORMAT), &ok);
+	jset(o, "gateway", json_string(w->gateway), &ok);
+	jset(o, "batch", json_integer((json_int_t)w->batch), &ok);
+	jset(o, "sth_hash", j_hex(w->sth_hash, NDX_SHA256_LEN), &ok);
+	jset(o, "time_ms", json_integer(w->time_ms), &ok);
+	jset(o, "key_id", json_string(w->key_id), &ok);
+	jset(o, "signature", j_b64(w->signature, NDX_ED25519_SIG_LEN), &ok);
+	if (ok)
+		text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return text;
+}
+
+int ndx_msglog_witness_parse(const char *json, size_t len, struct ndx_msglog_witness *w,
+			     char *err, size_t cap)
+{
+	const char *where = "countersignature", *fmt = NULL, *gw = NULL, *kid = NULL, *sig = NULL;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	int rc = NDX_EINVAL;
+
+	assert(w != NULL);
+	memset(w, 0, sizeof *w);
+	if (!json_is_object(o)) {
+		rc = failf(err, cap, NDX_EINVAL, "%s: expected a JSON object", where);
+		goto out;
+	}
+	if (jget_str(o, where, "format", &fmt, err, cap) || jget_str(o, where, "gateway", &gw, err, cap) ||
+	    jget_u64(o, where, "batch", &w->batch, err, cap) ||
+	    jget_hex(o, where, "sth_hash", w->sth_hash, NDX_SHA256_LEN, false, NULL, err, cap) ||
+	    jget_i64(o, where, "time_ms", &w->time_ms, err, cap) ||
+	    jget_str(o, where, "key_id", &kid, err, cap) ||
+	    jget_str(o, where, "signature", &sig, err, cap))
+		goto out;
+	if (strcmp(fmt, WITNESS_FORMAT) != 0) {
+		rc = failf(err, cap, NDX_EINVAL, "%s: format %.40s, not " WITNESS_FORMAT, where, fmt);
+		goto out;
+	}
+	if (gw[0] == '\0' || strlen(gw) > NDX_MSGLOG_GATEWAY_MAX || w->batch == 0) {
+		rc = failf(err, cap, NDX_EINVAL, "%s: gateway empty or too long, or batch 0", where);
+		goto out;
+	}
+	memcpy(w->gateway, gw, strlen(gw) + 1);
+	if (strlen(kid) != NDX_KEY_ID_HEX_LEN) {
+		rc = failf(err, cap, NDX_EINVAL, "%s.key_id: expected %d hex digits", where,
+			   NDX_KEY_ID_HEX_LEN);
+		goto out;
+	}
+	memcpy(w->key_id, kid, NDX_KEY_ID_HEX_LEN + 1);
+	if (ndx_b64_decode(sig, strlen(sig), 0, &raw, &rawlen) != NDX_OK ||
+	    rawlen != NDX_ED25519_SIG_LEN) {
+		rc = failf(err, cap, NDX_EINVAL, "%s.signature: expected base64 of %d bytes", where,
+			   NDX_ED25519_SIG_LEN);
+		goto out;
+	}
+	memcpy(w->signature, raw, NDX_ED25519_SIG_LEN);
+	rc = NDX_OK;
+out:
+	free(raw);
+	json_decref(o);
+	return rc;
 }
 
 /* ---- meta: what the log is and where its live part starts -------------- */
@@ -606,12 +741,15 @@ static int meta_create(struct ndx__msglog_store *st, const struct ndx_key *key)
 
 /* ---- the log: writer state, group commit ------------------------------ */
 
-/* One queued append (rec != NULL) or a request to close the open batch. */
+/* One queued append (rec != NULL), countersignature to store (wit !=
+ * NULL) or a request to close the open batch. */
 struct pending {
 	const struct ndx_msglog_record *rec;
+	const struct ndx_msglog_witness *wit;
 	int64_t time_ms;
 	uint64_t seq;
 	int rc;
+	int own_rc;   /* a refusal of this one alone (a countersignature of another head) */
 	bool done;
 	/* Its appender waits here alone: the writer wakes exactly the
 	 * appenders of the group it committed, not every waiting thread
@@ -825,6 +963,36 @@ static void entry_from_record(struct ndx_msglog_entry *e, const struct ndx_msglo
 	e->response_sig = nz(r->response_sig);
 }
 
+/* Stores p->wit inside the group's transaction once it is known to
+ * countersign this log's own tree head; a countersignature of another head
+ * is refused to its caller alone (p->own_rc), the group goes on. */
+static int put_witness(struct ndx_msglog *log, struct pending *p)
+{
+	struct ndx__msglog_store *st = log->st;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_sth sth;
+	uint8_t h[NDX_SHA256_LEN];
+	int rc, r;
+
+	rc = st->ops->iter_open(st, NDX__Q_BATCHES_FROM, p->wit->batch, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	r = st->ops->iter_batch(it, &sth);
+	st->ops->iter_close(it);
+	if (r < 0 && r != NDX_EINVAL)
+		return r;
+	if (r != 1 || sth.batch != p->wit->batch) {
+		p->own_rc = NDX_ENOTFOUND;
+		return NDX_OK;
+	}
+	ndx_msglog_sth_hash(&sth, h);
+	if (memcmp(h, p->wit->sth_hash, NDX_SHA256_LEN) != 0) {
+		p->own_rc = NDX_EBADSIG;
+		return NDX_OK;
+	}
+	return st->ops->put_witness(st, p->wit);
+}
+
 /* Writes one group in one transaction: the queued records (and closes),
  * then the open batch too when close_all. Runs on the writer thread. */
 static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all)
@@ -844,6 +1012,10 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	for (struct pending *p = list; p != NULL && rc == NDX_OK; p = p->next) {
 		struct ndx_msglog_entry e;
 
+		if (p->wit != NULL) {
+			rc = put_witness(log, p);
+			continue;
+		}
 		if (p->rec == NULL) {
 			if (ws->open_n > 0)
 				rc = close_batch(log);
@@ -957,7 +1129,7 @@ static void *writer_main(void *arg)
 			/* p lives on its appender's stack: it may return as soon as
 			 * the lock is released, so nothing of p is read after. */
 			next = p->next;
-			p->rc = rc;
+			p->rc = rc != NDX_OK ? rc : p->own_rc;
 			p->done = true;
 			pthread_cond_signal(&p->cv);
 		}
@@ -1158,6 +1330,60 @@ int ndx_msglog_seal(struct ndx_msglog *log)
 	return submit(log, &p);
 }
 
+int ndx_msglog_add_witness(struct ndx_msglog *log, const struct ndx_msglog_witness *w)
+{
+	struct pending p;
+
+	assert(log != NULL && w != NULL);
+	memset(&p, 0, sizeof p);
+	p.wit = w;
+	return submit(log, &p);
+}
+
+int ndx_msglog_last_witness(struct ndx_msglog *log, struct ndx_msglog_witness *out)
+{
+	struct ndx__msglog_iter *it = NULL;
+	int rc, r = 0;
+
+	assert(log != NULL && out != NULL);
+	memset(out, 0, sizeof *out);
+	if (log->rd == NULL)
+		return NDX_EINVAL;
+	pthread_mutex_lock(&log->rd_lock);
+	rc = log->rd->ops->iter_open(log->rd, NDX__Q_WITNESS_LAST, 0, NULL, &it);
+	if (rc == NDX_OK) {
+		r = log->rd->ops->iter_witness(it, out);
+		log->rd->ops->iter_close(it);
+	}
+	pthread_mutex_unlock(&log->rd_lock);
+	if (rc != NDX_OK)
+		return rc;
+	return r == 1 ? NDX_OK : r == 0 ? NDX_ENOTFOUND : NDX_EDB;
+}
+
+int ndx_msglog_heads(struct ndx_msglog *log, uint64_t from_batch, struct ndx_msglog_sth *out,
+		     size_t max, size_t *n)
+{
+	struct ndx__msglog_iter *it = NULL;
+	int rc, r = 0;
+
+	assert(log != NULL && n != NULL && (out != NULL || max == 0));
+	*n = 0;
+	if (log->rd == NULL)
+		return NDX_EINVAL;
+	pthread_mutex_lock(&log->rd_lock);
+	rc = log->rd->ops->iter_open(log->rd, NDX__Q_BATCHES_FROM, from_batch, NULL, &it);
+	if (rc == NDX_OK) {
+		while (*n < max && (r = log->rd->ops->iter_batch(it, &out[*n])) == 1)
+			(*n)++;
+		log->rd->ops->iter_close(it);
+	}
+	pthread_mutex_unlock(&log->rd_lock);
+	if (rc == NDX_OK && r < 0)
+		rc = NDX_EDB;
+	return rc;
+}
+
 void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out)
 {
 	assert(log != NULL && out != NULL);
@@ -1257,6 +1483,11 @@ struct verifier {
 	/* The subject index walked beside the records: the row at hand. */
 	struct ndx__msglog_iter *si;
 	int si_r;                      /* 1: si_seq/si_subject hold a row; 0: end */
+	/* The countersignatures walked beside the batches: the row at hand. */
+	const struct ndx_anchor *anchor; /* NULL: hashes compared, signatures not */
+	struct ndx__msglog_iter *wi;
+	int wi_r;                      /* 1: w holds a row; 0: end */
+	struct ndx_msglog_witness w;
 	uint64_t si_seq;
 	const char *si_subject;
 };
@@ -1434,6 +1665,91 @@ static int check_batch(struct verifier *v, const struct ndx_msglog_sth *sth, siz
 	return NDX_OK;
 }
 
+static int wi_next(struct verifier *v, struct ndx__msglog_store *st)
+{
+	v->wi_r = st->ops->iter_witness(v->wi, &v->w);
+	if (v->wi_r == NDX_EINVAL)
+		return vfail(v, "the countersignature of batch %" PRIu64 " is malformed (a value "
+			     "of the wrong length or out of range)", v->w.batch);
+	return v->wi_r < 0 ? v->wi_r : NDX_OK;
+}
+
+/* The countersignature at hand: by a key of the anchor (when one is
+ * given), and of the same gateway as the others. */
+static int witness_signed(struct verifier *v)
+{
+	const struct ndx_msglog_witness *w = &v->w;
+	struct ndx_msglog_verify_result *res = v->res;
+
+	if (res->witness_gateway[0] != '\0' && strcmp(res->witness_gateway, w->gateway) != 0)
+		return vfail(v, "batch %" PRIu64 ": countersigned as a tree head of gateway %.200s, "
+			     "others as of %.200s", w->batch, w->gateway, res->witness_gateway);
+	if (v->anchor != NULL) {
+		const struct ndx_key *k = ndx_anchor_key(v->anchor, w->key_id);
+
+		if (k == NULL)
+			return vfail(v, "batch %" PRIu64 ": countersigned with key %s, which is not a "
+				     "key of the anchor", w->batch, w->key_id);
+		if (ndx_msglog_witness_verify(k, w) != NDX_OK)
+			return vfail(v, "batch %" PRIu64 ": the countersignature does not verify",
+				     w->batch);
+	}
+	memcpy(res->witness_gateway, w->gateway, sizeof res->witness_gateway);
+	res->witnesses++;
+	return NDX_OK;
+}
+
+/* Called once batch sth has verified (v->c.prev_sth_hash is now its STH
+ * hash): countersignatures of earlier batches (archived, not checked here)
+ * are only checked for their signature; one of this batch must countersign
+ * exactly this head. */
+static int check_witness(struct verifier *v, struct ndx__msglog_store *st,
+			 const struct ndx_msglog_sth *sth)
+{
+	int rc = NDX_OK;
+
+	while (rc == NDX_OK && v->wi_r == 1 && v->w.batch <= sth->batch) {
+		if (v->w.batch == sth->batch) {
+			char hex[2 * NDX_SHA256_LEN + 1];
+
+			if (memcmp(v->w.sth_hash, v->c.prev_sth_hash, NDX_SHA256_LEN) != 0) {
+				ndx_hex_encode(v->w.sth_hash, 8, hex);
+				return vfail(v, "batch %" PRIu64 ": the witnessed tree head (STH hash "
+					     "%s...) is not this log's: the history was rewritten or "
+					     "forked after the witness countersigned it", sth->batch, hex);
+			}
+			rc = witness_signed(v);
+			if (rc == NDX_OK) {
+				v->res->witnessed_batch = v->w.batch;
+				v->res->witnessed_ms = v->w.time_ms;
+			}
+		} else {
+			rc = witness_signed(v);
+		}
+		if (rc == NDX_OK)
+			rc = wi_next(v, st);
+	}
+	return rc;
+}
+
+/* After the last batch: a countersignature of a batch the log does not
+ * hold means batches were taken away after they were witnessed. */
+static int check_witness_rest(struct verifier *v, struct ndx__msglog_store *st)
+{
+	int rc = NDX_OK;
+
+	while (rc == NDX_OK && v->wi_r == 1) {
+		if (v->w.batch >= v->c.next_batch)
+			return vfail(v, "batch %" PRIu64 ": countersigned by a witness, but the log "
+				     "holds no such batch (it ends at batch %" PRIu64 "): the history "
+				     "was cut short or rewritten", v->w.batch, v->c.next_batch - 1);
+		rc = witness_signed(v);
+		if (rc == NDX_OK)
+			rc = wi_next(v, st);
+	}
+	return rc;
+}
+
 /* Verifies every batch and record of one store (a live log or an archive
  * file) continuing v->c, in one read transaction. all_batched: every record
  * must be under a tree head (archives). */
@@ -1456,6 +1772,10 @@ static int verify_store(struct verifier *v, struct ndx__msglog_store *st, bool a
 		rc = st->ops->iter_open(st, NDX__Q_SUBJECT_INDEX, 0, NULL, &v->si);
 	if (rc == NDX_OK)
 		rc = si_next(v, st);
+	if (rc == NDX_OK)
+		rc = st->ops->iter_open(st, NDX__Q_WITNESSES_FROM, 0, NULL, &v->wi);
+	if (rc == NDX_OK)
+		rc = wi_next(v, st);
 	while (rc == NDX_OK && (r = st->ops->iter_batch(bi, &sth)) != 0) {
 		if (r == NDX_EINVAL) {
 			rc = vfail(v, "batch %" PRIu64 ": malformed row (a value of the wrong length "
@@ -1511,7 +1831,11 @@ static int verify_store(struct verifier *v, struct ndx__msglog_store *st, bool a
 		}
 		if (rc == NDX_OK)
 			rc = check_batch(v, &sth, (size_t)sth.size);
+		if (rc == NDX_OK)
+			rc = check_witness(v, st, &sth);
 	}
+	if (rc == NDX_OK)
+		rc = check_witness_rest(v, st);
 	/* Records after the last tree head: the open batch. */
 	while (rc == NDX_OK && (r = st->ops->iter_record(ri, &e)) != 0) {
 		if (r < 0 && r != NDX_EINVAL) {
@@ -1529,6 +1853,8 @@ static int verify_store(struct verifier *v, struct ndx__msglog_store *st, bool a
 			   ", which is not in the log", v->si_subject, v->si_seq);
 	st->ops->iter_close(v->si);
 	v->si = NULL;
+	st->ops->iter_close(v->wi);
+	v->wi = NULL;
 	st->ops->iter_close(ri);
 	st->ops->iter_close(bi);
 	st->ops->rollback(st);
@@ -1704,6 +2030,13 @@ static int verify_archives(struct verifier *v, const char *dir, const struct met
 int ndx_msglog_verify(const char *path, const char *archive_dir, const struct ndx_key *key,
 		      struct ndx_msglog_verify_result *res)
 {
+	return ndx_msglog_verify_witnessed(path, archive_dir, key, NULL, res);
+}
+
+int ndx_msglog_verify_witnessed(const char *path, const char *archive_dir,
+				const struct ndx_key *key, const struct ndx_anchor *anchor,
+				struct ndx_msglog_verify_result *res)
+{
 	struct ndx__msglog_store *st = NULL;
 	struct ndx_key *meta_key = NULL;
 	struct verifier v;
@@ -1715,6 +2048,7 @@ int ndx_msglog_verify(const char *path, const char *archive_dir, const struct nd
 	memset(res, 0, sizeof *res);
 	memset(&v, 0, sizeof v);
 	v.res = res;
+	v.anchor = anchor;
 	rc = open_readonly(path, &st, &m, res->error, sizeof res->error);
 	if (rc != NDX_OK)
 		return rc;
@@ -2224,6 +2558,20 @@ static int archive_copy(struct ndx__msglog_store *live, struct ndx__msglog_store
 			break;
 		}
 		rc = ar->ops->put_batch(ar, &sth);
+	}
+	live->ops->iter_close(it);
+	it = NULL;
+	/* The countersignatures of the batches go with them (and stay in
+	 * the live log too: the gateway continues from its newest one). */
+	if (rc == NDX_OK)
+		rc = live->ops->iter_open(live, NDX__Q_WITNESSES_FROM, res->first_batch, NULL, &it);
+	while (rc == NDX_OK) {
+		struct ndx_msglog_witness w;
+
+		r = live->ops->iter_witness(it, &w);
+		if (r == 0 || (r == 1 && w.batch > res->last_batch))
+			break;
+		rc = r == 1 ? ar->ops->put_witness(ar, &w) : NDX_EDB;
 	}
 	live->ops->iter_close(it);
 	if (rc == NDX_OK)

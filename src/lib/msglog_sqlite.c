@@ -41,17 +41,23 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS batches ("
 	" batch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL UNIQUE,"
 	" size INTEGER NOT NULL, root BLOB NOT NULL, time_ms INTEGER NOT NULL,"
-	" key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);";
+	" key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);"
+	/* Countersignatures of tree heads by a witness (docs/protocol.md
+	 * "Witnessed tree heads"); added to older logs when a gateway opens them. */
+	"CREATE TABLE IF NOT EXISTS witnesses ("
+	" batch INTEGER PRIMARY KEY, gateway TEXT NOT NULL, sth_hash BLOB NOT NULL,"
+	" time_ms INTEGER NOT NULL, key_id TEXT NOT NULL, signature BLOB NOT NULL);";
 
 #define RECORD_COLS \
 	"seq, time_ms, direction, message_id, client, service, method, path, subject," \
 	" subjects, purpose, user_id, issue, authenticated, request_hash, response_hash," \
 	" status, duration_ms, request_sig, response_sig, prev_hash, hash"
 #define BATCH_COLS "batch, first_seq, size, root, time_ms, key_id, prev_sth_hash, signature"
+#define WITNESS_COLS "batch, gateway, sth_hash, time_ms, key_id, signature"
 
 enum stmt_id {
 	S_BEGIN_W, S_BEGIN_R, S_COMMIT, S_ROLLBACK, S_META_GET, S_META_SET,
-	S_PUT_RECORD, S_PUT_SUBJECT, S_PUT_BATCH, S_DEL_RECORDS, S_DEL_SUBJECTS, S_DEL_BATCHES,
+	S_PUT_RECORD, S_PUT_SUBJECT, S_PUT_BATCH, S_PUT_WITNESS, S_DEL_RECORDS, S_DEL_SUBJECTS, S_DEL_BATCHES,
 	S_COUNT
 };
 /* The statements a store of another format prepares: its meta table only. */
@@ -71,6 +77,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_PUT_SUBJECT] = "INSERT OR IGNORE INTO record_subjects(subject, seq) VALUES(?1, ?2)",
 	[S_PUT_BATCH] = "INSERT INTO batches(" BATCH_COLS ") VALUES"
 			"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_PUT_WITNESS] = "INSERT OR REPLACE INTO witnesses(" WITNESS_COLS ") VALUES"
+			  "(?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_DEL_RECORDS] = "DELETE FROM records WHERE seq <= ?1",
 	[S_DEL_SUBJECTS] = "DELETE FROM record_subjects WHERE seq <= ?1",
 	[S_DEL_BATCHES] = "DELETE FROM batches WHERE batch <= ?1",
@@ -90,6 +98,9 @@ static const char *const query_sql[] = {
 	[NDX__Q_BATCH_OF_SEQ] = "SELECT " BATCH_COLS " FROM batches WHERE first_seq <= ?1"
 				" ORDER BY first_seq DESC LIMIT 1",
 	[NDX__Q_SUBJECT_INDEX] = "SELECT seq, subject FROM record_subjects ORDER BY seq, subject",
+	[NDX__Q_WITNESSES_FROM] = "SELECT " WITNESS_COLS " FROM witnesses WHERE batch >= ?1"
+				  " ORDER BY batch",
+	[NDX__Q_WITNESS_LAST] = "SELECT " WITNESS_COLS " FROM witnesses ORDER BY batch DESC LIMIT 1",
 };
 
 struct sqlite_store {
@@ -270,6 +281,22 @@ static int store_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog
 	return run(s, S_PUT_BATCH);
 }
 
+static int store_put_witness(struct ndx__msglog_store *st, const struct ndx_msglog_witness *w)
+{
+	struct sqlite_store *s = self(st);
+	sqlite3_stmt *stmt = s->stmt[S_PUT_WITNESS];
+
+	if (s->foreign)
+		return NDX_EINVAL;
+	sqlite3_bind_int64(stmt, 1, w->batch > INT64_MAX ? INT64_MAX : (sqlite3_int64)w->batch);
+	sqlite3_bind_text(stmt, 2, w->gateway, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 3, w->sth_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, w->time_ms);
+	sqlite3_bind_text(stmt, 5, w->key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 6, w->signature, NDX_ED25519_SIG_LEN, SQLITE_STATIC);
+	return run(s, S_PUT_WITNESS);
+}
+
 static int store_delete_through(struct ndx__msglog_store *st, uint64_t last_seq,
 				uint64_t last_batch)
 {
@@ -304,6 +331,13 @@ static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query 
 	if (it == NULL)
 		return NDX_ENOMEM;
 	if (sqlite3_prepare_v2(s->db, query_sql[q], -1, &it->stmt, NULL) != SQLITE_OK) {
+		/* A log a reader opens before any gateway added the witnesses
+		 * table to it simply holds no countersignature. */
+		if ((q == NDX__Q_WITNESSES_FROM || q == NDX__Q_WITNESS_LAST) &&
+		    sqlite3_errcode(s->db) == SQLITE_ERROR) {
+			*out = it;
+			return NDX_OK;
+		}
 		free(it);
 		return NDX_EDB;
 	}
@@ -345,7 +379,11 @@ static bool col_opt_hash(sqlite3_stmt *stmt, int col, bool *has, uint8_t *out)
 
 static int step(struct ndx__msglog_iter *it)
 {
-	int rc = sqlite3_step(it->stmt);
+	int rc;
+
+	if (it->stmt == NULL)
+		return 0; /* a query of a table the file does not have */
+	rc = sqlite3_step(it->stmt);
 
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -433,6 +471,36 @@ static int store_iter_batch(struct ndx__msglog_iter *it, struct ndx_msglog_sth *
 	return ok ? 1 : NDX_EINVAL;
 }
 
+static int store_iter_witness(struct ndx__msglog_iter *it, struct ndx_msglog_witness *w)
+{
+	sqlite3_stmt *stmt = it->stmt;
+	const char *kid, *gw;
+	sqlite3_int64 v;
+	bool ok = true;
+	int rc = step(it);
+
+	memset(w, 0, sizeof *w);
+	if (rc <= 0)
+		return rc;
+	v = sqlite3_column_int64(stmt, 0);
+	w->batch = v > 0 ? (uint64_t)v : 0;
+	ok = v > 0;
+	gw = col_text(stmt, 1);
+	if (strlen(gw) <= NDX_MSGLOG_GATEWAY_MAX)
+		memcpy(w->gateway, gw, strlen(gw) + 1);
+	else
+		ok = false;
+	ok = col_blob(stmt, 2, w->sth_hash, NDX_SHA256_LEN) && ok;
+	w->time_ms = sqlite3_column_int64(stmt, 3);
+	kid = col_text(stmt, 4);
+	if (strlen(kid) == NDX_KEY_ID_HEX_LEN)
+		memcpy(w->key_id, kid, NDX_KEY_ID_HEX_LEN + 1);
+	else
+		ok = false;
+	ok = col_blob(stmt, 5, w->signature, NDX_ED25519_SIG_LEN) && ok;
+	return ok ? 1 : NDX_EINVAL;
+}
+
 static int store_iter_subject(struct ndx__msglog_iter *it, uint64_t *seq, const char **subject)
 {
 	sqlite3_int64 v;
@@ -465,10 +533,12 @@ static const struct ndx__msglog_store_ops sqlite_ops = {
 	.meta_set = store_meta_set,
 	.put_record = store_put_record,
 	.put_batch = store_put_batch,
+	.put_witness = store_put_witness,
 	.delete_through = store_delete_through,
 	.iter_open = store_iter_open,
 	.iter_record = store_iter_record,
 	.iter_batch = store_iter_batch,
+	.iter_witness = store_iter_witness,
 	.iter_subject = store_iter_subject,
 	.iter_close = store_iter_close,
 };
@@ -549,6 +619,12 @@ int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_stor
 				       &s->stmt[i], NULL) != SQLITE_OK) {
 			/* A database without our tables is not a message log. */
 			int ec = sqlite3_errcode(s->db);
+
+			/* ... but a reader of a log no gateway has opened since
+			 * countersignatures exist finds no witnesses table. */
+			if (i == S_PUT_WITNESS && (flags & NDX__MSGLOG_READONLY) &&
+			    ec == SQLITE_ERROR)
+				continue;
 
 			rc = ec == SQLITE_ERROR || ec == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;
 			goto fail;

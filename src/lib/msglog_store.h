@@ -32,6 +32,8 @@ enum ndx__msglog_query {
 	NDX__Q_BATCH_LAST,       /* the batch with the highest number */
 	NDX__Q_BATCH_OF_SEQ,     /* the batch with the largest first_seq <= u */
 	NDX__Q_SUBJECT_INDEX,    /* subject index rows, by seq then subject (iter_subject) */
+	NDX__Q_WITNESSES_FROM,   /* countersignatures with batch >= u, ascending (iter_witness) */
+	NDX__Q_WITNESS_LAST,     /* the countersignature of the highest batch (iter_witness) */
 };
 
 /* Every int function returns NDX_OK or a negative enum ndx_err (NDX_EDB
@@ -54,6 +56,8 @@ struct ndx__msglog_store_ops {
 	 * caller's transaction. */
 	int (*put_record)(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e);
 	int (*put_batch)(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth);
+	/* Writes (or replaces) the countersignature of w->batch. */
+	int (*put_witness)(struct ndx__msglog_store *st, const struct ndx_msglog_witness *w);
 	/* Deletes records (and their subject index rows) with seq <= last_seq
 	 * and batches <= last_batch. */
 	int (*delete_through)(struct ndx__msglog_store *st, uint64_t last_seq, uint64_t last_batch);
@@ -67,6 +71,10 @@ struct ndx__msglog_store_ops {
 	 * name it. */
 	int (*iter_record)(struct ndx__msglog_iter *it, struct ndx_msglog_entry *e);
 	int (*iter_batch)(struct ndx__msglog_iter *it, struct ndx_msglog_sth *sth);
+	/* Next countersignature: 1 with *w filled, 0 at the end, NDX_EINVAL
+	 * for a malformed row (w->batch set), or an error. A log written
+	 * before countersignatures existed has none (0 at once). */
+	int (*iter_witness)(struct ndx__msglog_iter *it, struct ndx_msglog_witness *w);
 	/* Next subject index row: 1 with *seq and *subject (valid until the
 	 * next call or iter_close), 0 at the end, or an error. */
 	int (*iter_subject)(struct ndx__msglog_iter *it, uint64_t *seq, const char **subject);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "../../src/lib/msglog_store.h"
+#include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -1305,6 +1306,11 @@ static int fs_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog_st
 	return fs_of(st)->inner->ops->put_batch(fs_of(st)->inner, s);
 }
 
+static int fs_put_witness(struct ndx__msglog_store *st, const struct ndx_msglog_witness *w)
+{
+	return fs_of(st)->inner->ops->put_witness(fs_of(st)->inner, w);
+}
+
 static int fs_delete_through(struct ndx__msglog_store *st, uint64_t a, uint64_t b)
 {
 	return fs_of(st)->inner->ops->delete_through(fs_of(st)->inner, a, b);
@@ -1329,9 +1335,10 @@ static struct failing_store *failing_open(const char *path)
 		.close = fs_close, .begin = fs_begin, .commit = fs_commit,
 		.rollback = fs_rollback, .meta_get = fs_meta_get, .meta_set = fs_meta_set,
 		.put_record = fs_put_record, .put_batch = fs_put_batch,
-		.delete_through = fs_delete_through, .iter_open = fs_iter_open,
+		.put_witness = fs_put_witness, .delete_through = fs_delete_through, .iter_open = fs_iter_open,
 		.iter_record = f->inner->ops->iter_record, .iter_batch = f->inner->ops->iter_batch,
-		.iter_subject = f->inner->ops->iter_subject, .iter_close = f->inner->ops->iter_close,
+		.iter_subject = f->inner->ops->iter_subject,
+		.iter_witness = f->inner->ops->iter_witness, .iter_close = f->inner->ops->iter_close,
 	};
 	f->base.ops = &fs_ops;
 	pthread_mutex_init(&f->lock, NULL);
@@ -1459,6 +1466,219 @@ static void test_failed_final_close(void **state)
 	assert_int_equal(res.batched, 5);
 }
 
+/* ---- witnessed tree heads -------------------------------------------------- */
+
+/* docs/protocol.md "Witnessed tree heads": the 116 bytes of this
+ * countersignature, their SHA-256 and its Ed25519 signature under RFC 8032
+ * section 7.1 TEST 1's key, all computed independently with Python's
+ * hashlib and cryptography. */
+#define W_MSG_SHA256 "f243a127375aa3484329bab6d3272decc7e4505ac4f9fb2c67b6b059d32a0756"
+#define W_SIG_HEX \
+	"80ef17ced5695c0d436a2a93c2f02f7257231a1d4711b2bc3311ea2d3e10a956" \
+	"e6930895ecb91d7b874306939ba908ac6de160ee06aeacce1fd57ef77a31fa04"
+#define W_T1_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+#define W_T1_KEY_ID "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"
+
+static void test_witness_encoding(void **state)
+{
+	struct ndx_msglog_witness w, back;
+	struct ndx_key *t1 = NULL;
+	uint8_t seed[32], m[1024], digest[NDX_SHA256_LEN], sig[NDX_ED25519_SIG_LEN];
+	char hex[2 * NDX_SHA256_LEN + 1], err[256], *json;
+	size_t n;
+
+	(void)state;
+	memset(&w, 0, sizeof w);
+	snprintf(w.gateway, sizeof w.gateway, "VN/GOV/BCA/gw1");
+	w.batch = 3;
+	for (int i = 0; i < NDX_SHA256_LEN; i++)
+		w.sth_hash[i] = (uint8_t)i;
+	w.time_ms = 1795428175419;
+	n = ndx_msglog_witness_message(&w, m, sizeof m);
+	assert_int_equal(n, 116);
+	ndx_sha256(m, n, digest);
+	ndx_hex_encode(digest, sizeof digest, hex);
+	assert_string_equal(hex, W_MSG_SHA256);
+
+	assert_int_equal(ndx_hex_decode(W_T1_SEED, 64, seed, sizeof seed), NDX_OK);
+	assert_int_equal(ndx_key_from_seed(seed, &t1), NDX_OK);
+	assert_int_equal(ndx_msglog_witness_sign(t1, &w), NDX_OK);
+	assert_string_equal(w.key_id, W_T1_KEY_ID);
+	assert_int_equal(ndx_hex_decode(W_SIG_HEX, 128, sig, sizeof sig), NDX_OK);
+	assert_memory_equal(w.signature, sig, sizeof sig);
+	assert_int_equal(ndx_msglog_witness_verify(t1, &w), NDX_OK);
+	assert_int_equal(ndx_msglog_witness_verify(key, &w), NDX_EBADSIG);
+
+	json = ndx_msglog_witness_json(&w);
+	assert_non_null(json);
+	assert_int_equal(ndx_msglog_witness_parse(json, strlen(json), &back, err, sizeof err),
+			 NDX_OK);
+	assert_memory_equal(&back, &w, sizeof w);
+	free(json);
+	/* every signed field counts */
+	back.batch = 4;
+	assert_int_equal(ndx_msglog_witness_verify(t1, &back), NDX_EBADSIG);
+	back = w;
+	snprintf(back.gateway, sizeof back.gateway, "VN/GOV/BCA/gw2");
+	assert_int_equal(ndx_msglog_witness_verify(t1, &back), NDX_EBADSIG);
+	back = w;
+	back.time_ms++;
+	assert_int_equal(ndx_msglog_witness_verify(t1, &back), NDX_EBADSIG);
+	assert_int_equal(ndx_msglog_witness_parse("{\"format\":\"ndx-witness/2\"}", 26, &back, err,
+						  sizeof err), NDX_EINVAL);
+	ndx_key_free(t1);
+}
+
+/* An anchor holding k alone. */
+static struct ndx_anchor *anchor_of(const struct ndx_key *k)
+{
+	json_t *doc = ndx_anchor_build("VN", "http://127.0.0.1:4400", k);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	struct ndx_anchor *a = NULL;
+	char err[256];
+
+	assert_non_null(text);
+	assert_int_equal(ndx_anchor_parse(text, strlen(text), &a, err, sizeof err), NDX_OK);
+	free(text);
+	json_decref(doc);
+	return a;
+}
+
+/* Countersigns the heads of batches b of the log at path with wk. */
+static void witness_batches(const char *path, const struct ndx_key *wk, const uint64_t *b,
+			    size_t nb)
+{
+	struct ndx_msglog_options opt = { .batch_max = 8, .batch_interval_ms = 60000 };
+	struct ndx_msglog *log = NULL;
+	struct ndx_msglog_sth heads[16];
+	struct ndx_msglog_witness w, last;
+	size_t n = 0;
+
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	assert_int_equal(ndx_msglog_last_witness(log, &last), NDX_ENOTFOUND);
+	assert_int_equal(ndx_msglog_heads(log, 1, heads, 16, &n), NDX_OK);
+	for (size_t i = 0; i < nb; i++) {
+		memset(&w, 0, sizeof w);
+		snprintf(w.gateway, sizeof w.gateway, "VN/GOV/BCA/gw1");
+		w.batch = b[i];
+		assert_true(b[i] >= 1 && b[i] <= n);
+		ndx_msglog_sth_hash(&heads[b[i] - 1], w.sth_hash);
+		w.time_ms = heads[b[i] - 1].time_ms + 1000;
+		assert_int_equal(ndx_msglog_witness_sign(wk, &w), NDX_OK);
+		assert_int_equal(ndx_msglog_add_witness(log, &w), NDX_OK);
+	}
+	/* a countersignature of another head, or of no head, is not stored */
+	w.sth_hash[0] ^= 1;
+	assert_int_equal(ndx_msglog_add_witness(log, &w), NDX_EBADSIG);
+	w.batch = 99;
+	assert_int_equal(ndx_msglog_add_witness(log, &w), NDX_ENOTFOUND);
+	assert_int_equal(ndx_msglog_last_witness(log, &last), NDX_OK);
+	assert_int_equal(last.batch, b[nb - 1]);
+	/* appends go on beside a refused countersignature */
+	append_one(log, (int)n * 8 + 1);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+}
+
+static void expect_witnessed(const char *path, const char *archives,
+			     const struct ndx_anchor *a, const char *want,
+			     struct ndx_msglog_verify_result *res)
+{
+	int rc = ndx_msglog_verify_witnessed(path, archives, NULL, a, res);
+
+	if (want == NULL) {
+		if (rc != NDX_OK)
+			fail_msg("verify failed (%d): %s", rc, res->error);
+		return;
+	}
+	assert_int_equal(rc, NDX_EBADSIG);
+	if (strstr(res->error, want) == NULL)
+		fail_msg("expected \"%s\" in \"%s\"", want, res->error);
+}
+
+static void test_witness_verify(void **state)
+{
+	static const uint64_t b[] = { 2, 5 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_archive_result ar;
+	struct ndx_anchor *a = anchor_of(other_key), *wrong = anchor_of(key);
+	char path[600], forged[600], cut[600], dir[600], cmd[2048], err[512];
+
+	(void)state;
+	new_path(path, sizeof path, "w.db");
+	make_log(path, 40, 8);
+	witness_batches(path, other_key, b, 2);
+	expect_witnessed(path, NULL, a, NULL, &res);
+	assert_int_equal(res.witnesses, 2);
+	assert_int_equal(res.witnessed_batch, 5);
+	assert_string_equal(res.witness_gateway, "VN/GOV/BCA/gw1");
+	/* without an anchor the hashes are still compared */
+	expect_witnessed(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.witnessed_batch, 5);
+	expect_witnessed(path, NULL, wrong, "batch 2: countersigned with key", &res);
+
+	/* The gateway's operator rebuilds another history of as many
+	 * batches, signs it with the gateway's own key and keeps the
+	 * countersignatures: the log verifies alone, not against them. */
+	new_path(forged, sizeof forged, "w-forged.db");
+	{
+		struct ndx_msglog_options opt = { .batch_max = 8, .batch_interval_ms = 60000 };
+		struct ndx_msglog *log = NULL;
+
+		assert_int_equal(ndx_msglog_open(forged, key, &opt, &log), NDX_OK);
+		for (int i = 101; i <= 140; i++)
+			append_one(log, i);
+		assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	}
+	expect_verify(forged, NULL, NULL, NULL, NULL);
+	snprintf(cmd, sizeof cmd,
+		 "ATTACH '%s' AS w; INSERT INTO witnesses SELECT * FROM w.witnesses", path);
+	sql(forged, cmd);
+	expect_witnessed(forged, NULL, a, "batch 2: the witnessed tree head", &res);
+	assert_non_null(strstr(res.error, "rewritten or forked"));
+
+	/* batches taken away after they were witnessed */
+	new_path(cut, sizeof cut, "w-cut.db");
+	make_log(cut, 40, 8);
+	witness_batches(cut, other_key, b, 2);
+	sql(cut, "DELETE FROM records WHERE seq > 32; DELETE FROM batches WHERE batch >= 5");
+	expect_verify(cut, NULL, NULL, "batch 5: countersigned by a witness", NULL);
+	expect_witnessed(cut, NULL, a, "batch 5: countersigned by a witness, but the log holds "
+			 "no such batch", &res);
+	/* a countersignature altered in the file */
+	sql(path, "UPDATE witnesses SET time_ms = time_ms + 1 WHERE batch = 5");
+	expect_witnessed(path, NULL, a, "batch 5: the countersignature does not verify", &res);
+	sql(path, "UPDATE witnesses SET time_ms = time_ms - 1 WHERE batch = 5");
+
+	/* archives carry the countersignatures of their batches */
+	new_path(dir, sizeof dir, "w-archives");
+	assert_int_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err), NDX_OK);
+	assert_int_equal(ar.last_batch, 6);
+	assert_int_equal(sql_count(ar.file, "SELECT count(*) FROM witnesses"), 2);
+	expect_witnessed(path, dir, a, NULL, &res);
+	assert_int_equal(res.witnessed_batch, 5);
+	assert_int_equal(res.witnesses, 4); /* the archive's two and the live log's copies */
+	expect_witnessed(path, NULL, a, NULL, &res);
+	ndx_anchor_free(a);
+	ndx_anchor_free(wrong);
+}
+
+/* A log no gateway has opened since countersignatures exist has no
+ * witnesses table: read-only checks treat it as none witnessed. */
+static void test_witness_older_log(void **state)
+{
+	struct ndx_msglog_verify_result res;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "w-old.db");
+	make_log(path, 16, 8);
+	sql(path, "CREATE TABLE unrelated(a); DROP TABLE witnesses");
+	expect_witnessed(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.witnesses, 0);
+	assert_int_equal(res.witnessed_batch, 0);
+	assert_int_equal(res.batches, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1482,6 +1702,9 @@ int main(void)
 		cmocka_unit_test(test_failed_commit_single),
 		cmocka_unit_test(test_failed_commit_concurrent),
 		cmocka_unit_test(test_failed_final_close),
+		cmocka_unit_test(test_witness_encoding),
+		cmocka_unit_test(test_witness_verify),
+		cmocka_unit_test(test_witness_older_log),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
