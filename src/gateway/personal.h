@@ -24,10 +24,11 @@ int gw_revocations_new(struct gw_state *st, struct gw_revocations **out);
 /* Starts the poller: a fetch at once, then every consent_refresh_s. */
 int gw_revocations_start(struct gw_revocations *r);
 /* Sets *revoked for the consent at index idx of status list list of issuer
- * and returns NDX_OK when the issuer's held state is fresh and names that
- * list; NDX_ENOTFOUND (never fetched, or a list the index does not name) or
- * NDX_EEXPIRED (older than GW_REVOCATIONS_MAX_AGE_S at now) otherwise, and
- * the caller must then refuse. r may be NULL (nothing known). Thread-safe. */
+ * and returns NDX_OK when the issuer's held state is fresh (a list its index
+ * does not name was not in use when the index was signed: not revoked);
+ * NDX_ENOTFOUND (never fetched) or NDX_EEXPIRED (older than
+ * GW_REVOCATIONS_MAX_AGE_S at now) otherwise, and the caller must then
+ * refuse. r may be NULL (nothing known). Thread-safe. */
 int gw_revocations_lookup(struct gw_revocations *r, const char *issuer, uint32_t list,
 			  uint32_t idx, time_t now, bool *revoked);
 /* NDX_OK when the held state of issuer is fresh at now (consents of issuer

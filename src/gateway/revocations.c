@@ -8,10 +8,9 @@
  * {url}/status/{n}), checked against the digest and decoded; then the whole
  * issuer's state is swapped in at once, unless its version is lower than the
  * held one, so a replayed old index cannot un-revoke a consent. Requests ask
- * gw_revocations_check, which fails closed: with no state for the issuer,
- * one whose generated_at is more than GW_REVOCATIONS_MAX_AGE_S old, or a
- * list the index does not name, there is no answer and the request is
- * refused as a gateway failure. */
+ * gw_revocations_lookup, which fails closed: with no state for the issuer,
+ * or one whose generated_at is more than GW_REVOCATIONS_MAX_AGE_S old,
+ * there is no answer and the request is refused as a gateway failure. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,9 +487,15 @@ int gw_revocations_lookup(struct gw_revocations *r, const char *issuer, uint32_t
 			rc = NDX_EEXPIRED;
 			break;
 		}
-		/* A list the index does not name yet (issued since the last
-		 * poll): unknown, not "not revoked". */
-		if (list >= l->n || !l->lists[list].bits)
+		/* The index names every list in use when it was signed, so a
+		 * consent in a later list was issued after generated_at: as of
+		 * then it was not revoked, the same answer a named list gives for
+		 * a revocation since. */
+		if (list >= l->n) {
+			rc = NDX_OK;
+			break;
+		}
+		if (!l->lists[list].bits)
 			break;
 		*revoked = ndx_statuslist_get(l->lists[list].bits, NDX_STATUSLIST_BYTES, idx);
 		rc = NDX_OK;

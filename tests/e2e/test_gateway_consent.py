@@ -309,6 +309,16 @@ def test_revoked_consent_is_refused_within_one_poll(env):
     assert call(fed, consent=cs.issue()["consent"]).status_code == 200
 
 
+def test_a_list_the_index_does_not_name_yet_is_not_revoked(env):
+    """A consent in a status list that was not in use when the held index was signed
+    was issued after it, so it was not revoked then (docs/protocol.md "Revocation"):
+    served, not 503 (the first consent of a new list must not wait for a poll)."""
+    fed, cs, _ = env
+    assert wait_accepted(fed, cs.issue()["consent"]).status_code == 200
+    resp = call(fed, consent=cs.sign(status={"list": 7, "idx": 0}))
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text}"
+
+
 def test_unknown_revocation_state_fails_closed(env):
     fed, _, dead = env
     # A consent of a registered issuer whose revocation list was never fetched.
