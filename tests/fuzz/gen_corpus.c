@@ -18,6 +18,7 @@
 #include "fuzz.h"
 #include "ndx/conf.h"
 #include "ndx/consent.h"
+#include "ndx/statuslist.h"
 #include "ndx/encode.h"
 #include "ndx/jws.h"
 #include "ndx/msglog.h"
@@ -528,7 +529,7 @@ static char *consent_with(const struct ndx_key *key, const char *jti, size_t nse
 		.iss = "VN/GOV/BCA/consent", .jti = jti, .sub = "001090000001",
 		.consumer = "VN/GOV/BTC/tax", .services = CONSENT_SERVICES,
 		.n_services = nservices, .purpose = "tax-assessment",
-		.iat = nbf, .nbf = nbf, .exp = exp,
+		.iat = nbf, .nbf = nbf, .exp = exp, .status_list = 0, .status_idx = 5,
 	};
 	char *jws = NULL;
 	char err[256];
@@ -553,6 +554,39 @@ static void put_jws(const char *name, char mode, const char *text)
 	memcpy(b + 1, text, n);
 	put("jws", name, b, n + 1);
 	free(b);
+}
+
+/* fuzz_statuslist: list documents, one of each kind. */
+static void gen_statuslist(void)
+{
+	static const char *const docs[] = {
+		"{\"issuer\":\"VN/GOV/BCA/consent\",\"list\":0,\"bits\":1,\"size\":16,"
+		"\"lst\":\"eNrbuRgAAhcBXQ\"}",
+		"{\"issuer\":\"VN/GOV/BCA/consent\",\"list\":0,\"bits\":1}",
+	};
+	uint8_t *bits = calloc(1, NDX_STATUSLIST_BYTES);
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!bits)
+		exit(1);
+	if (ndx_statuslist_write("VN/GOV/BCA/consent", 0, bits, &text, &len) == NDX_OK) {
+		put("statuslist", "empty-list", text, len);
+		free(text);
+	} else {
+		check(false, "ndx_statuslist_write");
+	}
+	for (uint32_t i = 0; i < NDX_STATUSLIST_CAPACITY; i += 3)
+		ndx_statuslist_set(bits, NDX_STATUSLIST_BYTES, i);
+	if (ndx_statuslist_write("VN/GOV/BCA/consent", 7, bits, &text, &len) == NDX_OK) {
+		put("statuslist", "every-third-revoked", text, len);
+		free(text);
+	} else {
+		check(false, "ndx_statuslist_write");
+	}
+	free(bits);
+	put("statuslist", "draft-vector-short", docs[0], strlen(docs[0]));
+	put("statuslist", "no-lst", docs[1], strlen(docs[1]));
 }
 
 static void gen_consent(const struct ndx_key *key)
@@ -800,6 +834,7 @@ int main(int argc, char **argv)
 	gen_msgsig_batch();
 	gen_proofs(key);
 	gen_consent(key);
+	gen_statuslist();
 	gen_pin();
 	gen_request_hash();
 	gen_sector_row();
