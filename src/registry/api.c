@@ -6,6 +6,7 @@
  * field at fault. Management calls need an admin bearer token; only token
  * hashes are kept, compared in constant time. */
 #include "api.h"
+#include "witness.h"
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -2008,6 +2009,10 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 		if (!authenticate(api, req, resp, actor))
 			return;
 		route_api(&c, p[4] ? p + 5 : "");
+		return;
+	}
+	if (strcmp(p, "/witness") == 0) {
+		witness_handle(api->cfg.st, api->cfg.sign_key, req, resp);
 		return;
 	}
 	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/conf") == 0 || strcmp(p, "/anchor") == 0 ||

@@ -427,7 +427,7 @@ static int cmd_serve(int argc, char **argv)
 	struct api_config acfg = {
 		.st = st, .cg = cg, .anchor_json = files.anchor, .anchor_len = files.anchor_len,
 		.ca_pem = files.ca_pem, .ca_key_pem = files.ca_key,
-		.conf_validity = (unsigned)validity,
+		.conf_validity = (unsigned)validity, .sign_key = files.key,
 	};
 	if (api_new(&acfg, &api))
 		goto out;

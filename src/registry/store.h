@@ -45,6 +45,16 @@ void store_rollback(struct store *st);
 
 int store_conf_version(struct store *st, uint64_t *out);
 
+/* Writes an audit entry that changes nothing in the federation (the
+ * configuration version stays): an alarm such as a forked message log
+ * (witness.c). detail borrowed, may be NULL. */
+int store_audit_event(struct store *st, const char *actor, const char *remote,
+		      const char *action, const char *object, const json_t *detail);
+/* The connection, for a part of the registry that keeps its own table
+ * (witness.c: witnessed); use it only between store_lock and store_unlock. */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *st);
+
 /* Admin credentials: only the SHA-256 (hex) of a token is stored. Adding one
  * is audited but does not change the configuration version. NDX_EEXIST
  * when the name is taken. */
