@@ -14,11 +14,13 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/key.h"
 #include "ndx/msglog.h"
+#include "ndx/timefmt.h"
 
 /* A proof holds two signature objects and a few ids: far below this. */
 #define PROOF_MAX (16u << 20)
@@ -26,12 +28,15 @@
 static const char usage[] =
 	"usage: ndx log <verify|prove|check-proof|archive> [arguments]\n"
 	"\n"
-	"  ndx log verify --db PATH [--key PUB] [--archive DIR]\n"
+	"  ndx log verify --db PATH [--key PUB] [--archive DIR] [--anchor ANCHOR]\n"
 	"      Recomputes every record hash and the record chain, every batch root,\n"
 	"      tree head signature and the tree head chain; names the first bad record\n"
 	"      or batch. --key checks against an outside public key (the strong check;\n"
 	"      default: the key stored in the log when it was created). --archive also\n"
-	"      checks the archive files in DIR and the live log as one chain.\n"
+	"      checks the archive files in DIR and the live log as one chain. Every\n"
+	"      countersignature a witness (the registry) gave a tree head must be of\n"
+	"      the log's own head; --anchor also checks its signature with the\n"
+	"      registry's keys and reports the newest batch witnessed.\n"
 	"  ndx log prove --db PATH (--id X-ROAD-ID [--direction consumer|provider] | --seq N)\n"
 	"      Prints the inclusion proof (JSON) of one record: its fields (among them\n"
 	"      method, path, subject, the subjects the provider declared, purpose, user\n"
@@ -52,7 +57,7 @@ static const char usage[] =
 	"line says what), 2 for a command line that could not be understood.\n";
 
 enum { OPT_DB = 1, OPT_KEY, OPT_ARCHIVE, OPT_ID, OPT_DIRECTION, OPT_SEQ, OPT_OUT,
-       OPT_OLDER, OPT_HELP };
+       OPT_OLDER, OPT_ANCHOR, OPT_HELP };
 
 static const struct option opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
@@ -63,12 +68,13 @@ static const struct option opts[] = {
 	{ "seq", required_argument, NULL, OPT_SEQ },
 	{ "out", required_argument, NULL, OPT_OUT },
 	{ "older-than", required_argument, NULL, OPT_OLDER },
+	{ "anchor", required_argument, NULL, OPT_ANCHOR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
-	const char *db, *key, *archive, *id, *direction, *seq, *out, *older;
+	const char *db, *key, *archive, *id, *direction, *seq, *out, *older, *anchor;
 	const char *file;
 	int help;
 };
@@ -93,6 +99,7 @@ static int parse(int argc, char **argv, struct args *a)
 		case OPT_SEQ: a->seq = optarg; break;
 		case OPT_OUT: a->out = optarg; break;
 		case OPT_OLDER: a->older = optarg; break;
+		case OPT_ANCHOR: a->anchor = optarg; break;
 		case 'h':
 		case OPT_HELP: a->help = 1; break;
 		default: return cli_bad_option(usage, argv);
@@ -113,7 +120,7 @@ static int only(const struct args *a, const char *allowed, const char *sub)
 	struct { const char *v, *name; } all[] = {
 		{ a->db, "db" }, { a->key, "key" }, { a->archive, "archive" }, { a->id, "id" },
 		{ a->direction, "direction" }, { a->seq, "seq" }, { a->out, "out" },
-		{ a->older, "older-than" },
+		{ a->older, "older-than" }, { a->anchor, "anchor" },
 	};
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -143,6 +150,8 @@ static int log_verify(const struct args *a)
 {
 	struct ndx_msglog_verify_result res;
 	struct ndx_key *key = NULL;
+	struct ndx_anchor *anchor = NULL;
+	char why[512];
 	int rc;
 
 	if (a->db == NULL)
@@ -151,8 +160,14 @@ static int log_verify(const struct args *a)
 		return cli_usage_error(usage, "unexpected argument '%s'", a->file);
 	if (a->key != NULL && load_key(a->key, &key) != CLI_EXIT_OK)
 		return CLI_EXIT_FAIL;
-	rc = ndx_msglog_verify(a->db, a->archive, key, &res);
+	if (a->anchor != NULL && ndx_anchor_load(a->anchor, &anchor, why, sizeof why) != NDX_OK) {
+		ndx_key_free(key);
+		cli_error("cannot read the anchor %s: %s", a->anchor, why);
+		return CLI_EXIT_FAIL;
+	}
+	rc = ndx_msglog_verify_witnessed(a->db, a->archive, key, anchor, &res);
 	ndx_key_free(key);
+	ndx_anchor_free(anchor);
 	if (res.archives > 0)
 		printf("archives: %" PRIu64 " files\n", res.archives);
 	if (res.records > 0)
@@ -172,6 +187,20 @@ static int log_verify(const struct args *a)
 	}
 	if (res.key_id[0] != '\0')
 		printf("key: %s%s\n", res.key_id, a->key != NULL ? " (given)" : " (stored in the log)");
+	if (res.witnessed_batch > 0) {
+		char t[NDX_TIME_TEXT_LEN];
+
+		ndx_time_format((time_t)(res.witnessed_ms / 1000), t);
+		printf("witnessed: batch %" PRIu64 " (of %s) countersigned at %s, %" PRIu64
+		       " countersignatures%s\n", res.witnessed_batch, res.witness_gateway, t,
+		       res.witnesses, a->anchor != NULL ? " verified with the anchor" : " (hashes "
+		       "compared; add --anchor to check their signatures)");
+		if (res.head.batch > res.witnessed_batch)
+			printf("witnessed: batches %" PRIu64 "..%" PRIu64 " not countersigned yet\n",
+			       res.witnessed_batch + 1, res.head.batch);
+	} else if (rc == NDX_OK && res.head.batch > 0) {
+		printf("witnessed: no tree head of this log has been countersigned by a witness\n");
+	}
 	if (res.seconds > 0 && res.records > 0)
 		printf("speed: %.0f records/s (%.3f s)\n", (double)res.records / res.seconds,
 		       res.seconds);
@@ -342,7 +371,7 @@ int cmd_log(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "verify") == 0) {
-		rc = only(&a, " db key archive ", sub);
+		rc = only(&a, " db key archive anchor ", sub);
 		return rc != CLI_EXIT_OK ? rc : log_verify(&a);
 	}
 	if (strcmp(sub, "prove") == 0) {

@@ -18,6 +18,7 @@
 #include "replay.h"
 #include "reqfront.h"
 #include "subjects.h"
+#include "witness.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
@@ -258,6 +259,14 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 			"the gateway holds no valid global configuration");
 		goto done;
 	}
+	{
+		char why[512];
+
+		if (gw_witness_overdue(x->g->witness, why, sizeof why)) {
+			decline(x, 503, GW_WITNESS_UNAVAILABLE, NULL, "%s", why);
+			goto done;
+		}
+	}
 	if (front == GW_RF_BAD_CLIENT) {
 		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		goto done;
@@ -481,6 +490,7 @@ static void healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_r
 	json_t *down, *degraded;
 	size_t held;
 	const char *status;
+	char why[512];
 
 	if (!gw_view_live(v, now)) {
 		ndx_http_resp_error(resp, 503, "Server.NoConfiguration",
@@ -492,6 +502,8 @@ static void healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_r
 	if (gw_log_failing(now))
 		problem(down, GW_LOG_UNAVAILABLE,
 			"the message log cannot be written: every exchange is refused");
+	if (gw_witness_overdue(g->witness, why, sizeof why))
+		problem(down, GW_WITNESS_UNAVAILABLE, why);
 	held = gw_replay_count(g->replay);
 	if (held >= GW_REPLAY_DEFAULT_CAPACITY)
 		problem(down, "Server.Busy", "the replay cache is full: exchanges are refused");

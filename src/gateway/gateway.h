@@ -89,6 +89,8 @@ struct gw_config {
 	char tls_fingerprint[2 * NDX_SHA256_LEN + 1];
 	char *msglog_path;   /* data_dir/msglog.db */
 	struct ndx_msglog_options msglog_opt;
+	long witness_interval_s;  /* how often tree heads go to the witness (witness.c) */
+	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };
 
@@ -268,6 +270,7 @@ struct gw_ctx {
 	struct gw_revocations *revs; /* consent revocation lists (personal.h) */
 	struct gw_replay *replay;    /* accepted (key id, client, X-Road-Id) (replay.h) */
 	struct gw_peerlimit *refusals; /* refusal budgets of calling members (peerlimit.h) */
+	struct gw_witness *witness;  /* the registry countersigning tree heads (witness.h) */
 	/* This gateway's name in Ndx-Gateway and the request hash, made once */
 	char name[NDX_ID_TEXT_MAX + 64];
 };

@@ -20,6 +20,7 @@
 #include "gateway.h"
 #include "peerlimit.h"
 #include "replay.h"
+#include "witness.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
 #include "ndx/redact.h"
@@ -296,6 +297,10 @@ static int serve(struct gw_config *cfg)
 	g.state = state;
 	g.cfg = cfg;
 	g.log = log;
+	if (gw_witness_start(cfg, log, g.name, &g.witness) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": cannot start the witness thread\n");
+		goto out;
+	}
 	{
 		struct gw_view v;
 		gw_state_acquire(state, &v);
@@ -355,6 +360,7 @@ static int serve(struct gw_config *cfg)
 out:
 	ndx_httpd_stop(gateway);
 	ndx_httpd_stop(consumer);
+	gw_witness_free(g.witness);
 	/* No handler runs any more: the open batch is closed and signed. */
 	if (ndx_msglog_close(log) != NDX_OK) {
 		fprintf(stderr, GW_PROG ": message log: the last batch could not be written; it "

@@ -34,6 +34,7 @@
 #include "replay.h"
 #include "subjects.h"
 #include "subjtoken.h"
+#include "witness.h"
 
 struct exch {
 	struct gw_ctx *g;
@@ -449,6 +450,14 @@ static void exchange(struct exch *x)
 		refuse(x, 503, "Server.NoConfiguration", NULL,
 		       "the gateway holds no valid global configuration");
 		return;
+	}
+	{
+		char why[512];
+
+		if (gw_witness_overdue(x->g->witness, why, sizeof why)) {
+			refuse(x, 503, GW_WITNESS_UNAVAILABLE, NULL, "%s", why);
+			return;
+		}
 	}
 	x->conf = x->v->c->conf;
 	if (ndx_http_client_cert(req, fp) != NDX_OK) {
