@@ -32,6 +32,7 @@
 struct rev_bits {
 	uint8_t sha256[NDX_SHA256_LEN];
 	uint8_t *bits;
+	bool keep; /* a new state's: the held list has this digest, take its bits */
 };
 
 /* One issuer's newest verified state. */
@@ -158,20 +159,31 @@ out:
 	return rc;
 }
 
-/* Puts l (taken) in place of the issuer's held state unless it is older. */
+/* Puts l (taken) in place of the issuer's held state unless it is older;
+ * the lists marked keep take the held bits instead of copying them. */
 static int install(struct gw_revocations *r, struct rev_list *l, char *err, size_t errcap)
 {
 	int rc = NDX_OK;
 
 	pthread_mutex_lock(&r->mu);
 	for (size_t i = 0; i < r->nlists; i++) {
-		if (strcmp(r->lists[i].issuer, l->issuer) != 0)
+		struct rev_list *h = &r->lists[i];
+
+		if (strcmp(h->issuer, l->issuer) != 0)
 			continue;
-		if (l->version < r->lists[i].version) {
+		if (l->version < h->version) {
 			snprintf(err, errcap, "version %lld is older than the held %lld", l->version,
-				 r->lists[i].version);
+				 h->version);
 			rc = NDX_EINVAL;
 		} else {
+			/* Only the poller installs, so the held lists that fill_list
+			 * matched are still there. */
+			for (size_t n = 0; n < l->n; n++) {
+				if (l->lists[n].keep && n < h->n && h->lists[n].bits) {
+					l->lists[n].bits = h->lists[n].bits;
+					h->lists[n].bits = NULL;
+				}
+			}
 			list_clear(&r->lists[i]);
 			r->lists[i] = *l;
 			memset(l, 0, sizeof *l);
@@ -244,9 +256,9 @@ static int http_get(struct gw_revocations *r, const char *url, size_t cap, struc
 	return NDX_OK;
 }
 
-/* Fills the bits of list n of l: from held (the issuer's state now), when
- * its digest is the same, else fetched, checked against the digest and
- * decoded. *fetched counts the lists fetched, *bytes their size. */
+/* Fills list n of l: marked keep when the held state has a list of the
+ * same digest, else fetched, checked against the digest and decoded.
+ * *fetched counts the lists fetched, *bytes their size. */
 static int fill_list(struct gw_revocations *r, const char *issuer, const char *base,
 		     struct rev_list *l, size_t n, size_t *fetched, size_t *bytes, char *err,
 		     size_t errcap)
@@ -263,9 +275,8 @@ static int fill_list(struct gw_revocations *r, const char *issuer, const char *b
 		if (strcmp(h->issuer, issuer) != 0 || n >= h->n || !h->lists[n].bits ||
 		    memcmp(h->lists[n].sha256, l->lists[n].sha256, NDX_SHA256_LEN) != 0)
 			continue;
-		if ((l->lists[n].bits = malloc(NDX_STATUSLIST_BYTES)))
-			memcpy(l->lists[n].bits, h->lists[n].bits, NDX_STATUSLIST_BYTES);
-		rc = l->lists[n].bits ? NDX_OK : NDX_ENOMEM;
+		l->lists[n].keep = true; /* install takes the held bits */
+		rc = NDX_OK;
 		break;
 	}
 	pthread_mutex_unlock(&r->mu);
