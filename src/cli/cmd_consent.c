@@ -431,7 +431,7 @@ int cmd_consent(int argc, char **argv)
 		if (json)
 			print_json(out);
 		else
-			printf("revoked consent %s at %s (revocation list version %lld)\n",
+			printf("revoked consent %s at %s (revocation version %lld)\n",
 			       json_string_value(json_object_get(out, "jti")),
 			       json_string_value(json_object_get(out, "revoked_at")),
 			       (long long)json_integer_value(

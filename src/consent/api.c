@@ -497,7 +497,7 @@ static void consents_revoke(const struct capi_config *cfg, const char *jti,
 	ndx_http_resp_json(resp, 200, json_pack("{ss ss ss sI}", "jti", jti, "status", "revoked",
 						"revoked_at", t, "revocation_version",
 						(json_int_t)version));
-	fprintf(stderr, "ndx-consent: revoked consent %s (revocation list version %llu)\n", jti,
+	fprintf(stderr, "ndx-consent: revoked consent %s (revocation version %llu)\n", jti,
 		(unsigned long long)version);
 }
 

@@ -17,7 +17,7 @@ struct cstore;
 
 /* Creates a new database at path (which must not exist) for the consent
  * service issuer (canonical subsystem id) with the admin token's SHA-256
- * (hex) and revocation list version 1. NDX_EEXIST when path exists. */
+ * (hex) and revocation version 1. NDX_EEXIST when path exists. */
 int cstore_create(const char *path, const char *issuer, const char *token_sha256_hex,
 		  struct cstore **out);
 /* Opens an existing database. NDX_EIO when it is missing, NDX_EDB when it is
@@ -51,7 +51,7 @@ int cstore_consent_add(struct cstore *st, const struct cstore_consent *c);
  * (before valid_from) or "active" at now. */
 int cstore_consent_list(struct cstore *st, const char *subject, time_t now, json_t **out);
 
-/* Marks consent jti revoked at now and raises the revocation list version
+/* Marks consent jti revoked at now and raises the revocation version
  * (into *version) in one transaction. NDX_ENOTFOUND when there is no such
  * consent; NDX_EEXIST when it is revoked already (*version is then the
  * current version and nothing changes). */

@@ -1,6 +1,6 @@
 /* Internal interfaces of ndx-gateway for personal-data services: the purpose
  * and consent checks of the provider port (personal.c) and the consent
- * revocation lists it consults (revocations.c). Overview: docs/protocol.md
+ * status lists it consults (revocations.c). Overview: docs/protocol.md
  * "Consent artefacts" and "Revocation". */
 #ifndef NDX_GATEWAY_PERSONAL_H
 #define NDX_GATEWAY_PERSONAL_H
@@ -56,7 +56,7 @@ struct gw_refusal {
  * purpose is one of the service's bulk_purposes) and an Ndx-Purpose among
  * its "purposes"; when it is also "consent_required", a
  * live consent in Ndx-Consent (ndx_consent_verify against the consent keys
- * of conf and the revocation lists of revs). Returns true to let the
+ * of conf and the status lists of revs). Returns true to let the
  * request pass, else false with *out filled. */
 bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 		       const json_t *service, const char *service_id, const char *client,
