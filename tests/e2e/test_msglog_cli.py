@@ -4,6 +4,7 @@ tests), tampered with through Python's sqlite3 module. A second, independent
 implementation of the docs/protocol.md "Message log" encodings (record hash, Merkle
 root, tree head signature) checks that the document and the code agree."""
 
+import base64
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 TIMEOUT = 60
 
@@ -504,3 +506,63 @@ def test_usage_errors(gw, build_dir):
     assert "ndx log verify --db PATH" in res.stdout
     assert "ndx-msglog/2" in res.stdout and "subjects the provider" in res.stdout
     assert "log " in ok(run_ndx(build_dir, "--help")).stdout
+
+
+# ---- witnessed tree heads (docs/protocol.md "Witnessed tree heads") -------------------
+
+def witness_message(gateway, batch, h, time_ms):
+    return (field(b"ndx-witness-v1") + field(gateway.encode()) + u64(batch) + field(h)
+            + u64(time_ms))
+
+
+def anchor_file(path, private_key):
+    raw = private_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                serialization.PublicFormat.Raw)
+    path.write_text(json.dumps({
+        "format": "ndx-anchor/1", "instance": "VN", "registry_url": "http://127.0.0.1:4400",
+        "generated_at": "2026-11-23T09:00:00Z",
+        "keys": [{"key_id": hashlib.sha256(raw).hexdigest(),
+                  "public_key": base64.b64encode(raw).decode()}]}))
+    return hashlib.sha256(raw).hexdigest()
+
+
+def countersign(gw, witness_key, key_id, batch, gateway="VN/GOV/BCA/gw1", tweak=False):
+    """Writes a countersignature of the log's tree head of batch, made here from the
+    documented encoding alone, as the gateway stores the registry's."""
+    con = sqlite3.connect(gw.db)
+    con.row_factory = sqlite3.Row
+    b = dict(con.execute("SELECT * FROM batches WHERE batch = ?", (batch,)).fetchone())
+    h = hashlib.sha256(sth_message(b) + field(b["signature"])).digest()
+    if tweak:
+        h = bytes([h[0] ^ 1]) + h[1:]
+    t = b["time_ms"] + 500
+    sig = witness_key.sign(witness_message(gateway, batch, h, t))
+    con.execute("INSERT INTO witnesses(batch, gateway, sth_hash, time_ms, key_id, signature)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (batch, gateway, h, t, key_id, sig))
+    con.commit()
+    con.close()
+
+
+def test_verify_checks_countersignatures_with_the_anchor(gw, tmp_path):
+    gw.append(40, 8)
+    res = ok(gw.verify())
+    assert "witnessed: no tree head of this log has been countersigned" in res.stdout
+    reg = ed25519.Ed25519PrivateKey.generate()
+    kid = anchor_file(tmp_path / "anchor.json", reg)
+    anchor_file(tmp_path / "other-anchor.json", ed25519.Ed25519PrivateKey.generate())
+    countersign(gw, reg, kid, 2)
+    countersign(gw, reg, kid, 4)
+    res = ok(gw.verify("--key", gw.pub, "--anchor", tmp_path / "anchor.json"))
+    assert "witnessed: batch 4 (of VN/GOV/BCA/gw1) countersigned at " in res.stdout
+    assert "2 countersignatures verified with the anchor" in res.stdout
+    assert "witnessed: batches 5..5 not countersigned yet" in res.stdout
+    failed(gw.verify("--anchor", tmp_path / "other-anchor.json"),
+           "batch 2: countersigned with key", "not a key of the anchor")
+    failed(gw.verify("--anchor", tmp_path / "missing.json"), "cannot read the anchor")
+    usage_error(gw.log("prove", "--db", gw.db, "--seq", "1", "--anchor", tmp_path),
+                "does not take --anchor")
+    # a countersignature of another head than the log's: the history was rewritten
+    gw.sql("DELETE FROM witnesses WHERE batch = 4")
+    countersign(gw, reg, kid, 4, tweak=True)
+    failed(gw.verify("--anchor", tmp_path / "anchor.json"),
+           "batch 4: the witnessed tree head", "rewritten or forked")
