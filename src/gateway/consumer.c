@@ -18,7 +18,7 @@
 #include "replay.h"
 #include "reqfront.h"
 #include "subjects.h"
-#include "witness.h"
+#include "gw_witness.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"

@@ -89,7 +89,7 @@ struct gw_config {
 	char tls_fingerprint[2 * NDX_SHA256_LEN + 1];
 	char *msglog_path;   /* data_dir/msglog.db */
 	struct ndx_msglog_options msglog_opt;
-	long witness_interval_s;  /* how often tree heads go to the witness (witness.c) */
+	long witness_interval_s;  /* how often tree heads go to the witness (gw_witness.c) */
 	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };

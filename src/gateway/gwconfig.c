@@ -444,7 +444,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	}
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)))
 		goto out;
-	/* The witness of the message log's tree heads (witness.c), read at start. */
+	/* The witness of the message log's tree heads (gw_witness.c), read at start. */
 	if ((rc = get_long(doc, "", "witness_interval_s", 1, 3600, 60, &cfg->witness_interval_s,
 			   err, errcap)) ||
 	    (rc = get_long(doc, "", "witness_grace_s", 1, 7 * 86400, 6 * 3600,

@@ -20,7 +20,7 @@
 #include "gateway.h"
 #include "peerlimit.h"
 #include "replay.h"
-#include "witness.h"
+#include "gw_witness.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
 #include "ndx/redact.h"

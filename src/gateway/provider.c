@@ -34,7 +34,7 @@
 #include "replay.h"
 #include "subjects.h"
 #include "subjtoken.h"
-#include "witness.h"
+#include "gw_witness.h"
 
 struct exch {
 	struct gw_ctx *g;

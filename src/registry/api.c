@@ -6,7 +6,7 @@
  * field at fault. Management calls need an admin bearer token; only token
  * hashes are kept, compared in constant time. */
 #include "api.h"
-#include "witness.h"
+#include "reg_witness.h"
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>

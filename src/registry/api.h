@@ -19,7 +19,7 @@ struct api_config {
 	const char *ca_pem;      /* instance CA certificate */
 	const char *ca_key_pem;  /* its private key, to sign gateway CSRs */
 	unsigned conf_validity;  /* seconds, for Cache-Control */
-	const struct ndx_key *sign_key; /* the registry's key: countersigns tree heads (witness.c) */
+	const struct ndx_key *sign_key; /* the registry's key: countersigns tree heads (reg_witness.c) */
 };
 
 struct api;

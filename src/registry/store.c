@@ -65,7 +65,7 @@ static const char *const MIGRATIONS[] = {
 	" created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
 	"CREATE TABLE id_providers(issuer TEXT PRIMARY KEY, sign_key TEXT NOT NULL,"
 	" sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
-	/* Issue 14, finding 12: the tree heads the registry witnessed (witness.c). */
+	/* Issue 14, finding 12: the tree heads the registry witnessed (reg_witness.c). */
 	"CREATE TABLE witnessed(gateway TEXT NOT NULL, batch INTEGER NOT NULL,"
 	" sth_hash TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(gateway, batch));",
 };

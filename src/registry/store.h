@@ -47,11 +47,11 @@ int store_conf_version(struct store *st, uint64_t *out);
 
 /* Writes an audit entry that changes nothing in the federation (the
  * configuration version stays): an alarm such as a forked message log
- * (witness.c). detail borrowed, may be NULL. */
+ * (reg_witness.c). detail borrowed, may be NULL. */
 int store_audit_event(struct store *st, const char *actor, const char *remote,
 		      const char *action, const char *object, const json_t *detail);
 /* The connection, for a part of the registry that keeps its own table
- * (witness.c: witnessed); use it only between store_lock and store_unlock. */
+ * (reg_witness.c: witnessed); use it only between store_lock and store_unlock. */
 struct sqlite3;
 struct sqlite3 *store_db(struct store *st);
 

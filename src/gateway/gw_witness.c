@@ -8,7 +8,7 @@
  * handlers: past witness_grace_s every exchange is refused (503). The
  * clock is the log's own, so a restart does not reset it; a log never
  * witnessed counts from the gateway's start. */
-#include "witness.h"
+#include "gw_witness.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

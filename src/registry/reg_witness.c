@@ -12,7 +12,7 @@
  * with 409 and written to the audit trail, the alarm an operator watches.
  * Heads that start beyond the last witnessed one are refused with 409 and
  * "witnessed_batch", so that the gateway sends from there. */
-#include "witness.h"
+#include "reg_witness.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
