@@ -464,16 +464,15 @@ static void consent_problems(struct gw_ctx *g, const struct ndx_conf *conf, time
 {
 	const json_t *cs, *services = json_object_get(ndx_conf_json(conf), "consent_services");
 	char msg[NDX_ID_TEXT_MAX + 96];
-	bool revoked;
 	size_t i;
 
 	json_array_foreach(services, i, cs) {
 		const char *id = json_string_value(json_object_get(cs, "id"));
 
-		if (!id || gw_revocations_check(g->revs, id, "healthz", now, &revoked) == NDX_OK)
+		if (!id || gw_revocations_current(g->revs, id, now) == NDX_OK)
 			continue;
 		snprintf(msg, sizeof msg,
-			 "no current revocation list of %s: its consents are refused", id);
+			 "no current status lists of %s: its consents are refused", id);
 		problem(list, GW_CONSENT_STATUS_UNKNOWN, msg);
 	}
 }

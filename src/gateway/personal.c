@@ -23,7 +23,7 @@ struct trust_ctx {
 	const struct ndx_conf *conf;
 	struct gw_revocations *revs;
 	time_t now;
-	int rev_rc; /* what gw_revocations_check said when it could not decide */
+	int rev_rc; /* what gw_revocations_lookup said when it could not decide */
 };
 
 static const struct ndx_key *key_lookup(void *ctx, const char *kid, const char *iss)

@@ -34,11 +34,6 @@ int gw_revocations_lookup(struct gw_revocations *r, const char *issuer, uint32_t
 /* NDX_OK when the held state of issuer is fresh at now (consents of issuer
  * can be decided), else as gw_revocations_lookup. Thread-safe. */
 int gw_revocations_current(struct gw_revocations *r, const char *issuer, time_t now);
-/* The same as gw_revocations_current, in the form /healthz (consumer.c)
- * calls it: what is_revoked once took a jti for is ignored, *revoked is set
- * false. Prefer gw_revocations_current. */
-int gw_revocations_check(struct gw_revocations *r, const char *issuer, const char *unused,
-			 time_t now, bool *revoked);
 /* Stops the poller and frees everything. Accepts NULL. */
 void gw_revocations_free(struct gw_revocations *r);
 

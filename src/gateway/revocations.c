@@ -534,14 +534,6 @@ int gw_revocations_current(struct gw_revocations *r, const char *issuer, time_t 
 	return rc;
 }
 
-int gw_revocations_check(struct gw_revocations *r, const char *issuer, const char *unused,
-			 time_t now, bool *revoked)
-{
-	(void)unused;
-	*revoked = false;
-	return gw_revocations_current(r, issuer, now);
-}
-
 void gw_revocations_free(struct gw_revocations *r)
 {
 	if (!r)

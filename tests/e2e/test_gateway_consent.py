@@ -488,8 +488,9 @@ def test_a_million_revocations_are_held_and_decided(env, build_dir):
             fed.wait_conf(gw, fed.registry.conf_version())
 
 
-def test_healthz_names_an_issuer_whose_revocation_list_is_not_current(env):
-    """DEAD_ISSUER is in the configuration but never reachable: its consents are refused
+def test_healthz_names_an_issuer_whose_status_lists_are_not_current(env):
+    """DEAD_ISSUER is in the configuration but never reachable (no status lists): its
+    consents are refused
     (fail closed), every other exchange is served, and /healthz says exactly that:
     degraded (200, so that a load balancer keeps the gateway), with the reason."""
     fed, cs, _ = env
@@ -501,4 +502,4 @@ def test_healthz_names_an_issuer_whose_revocation_list_is_not_current(env):
     problems = [p for p in body["problems"] if p["code"] == "Server.ConsentStatusUnknown"]
     # Only the dead issuer (ISSUER is a prefix of DEAD_ISSUER's id).
     assert len(problems) == 1, body
-    assert f"list of {DEAD_ISSUER}:" in problems[0]["message"], body
+    assert f"lists of {DEAD_ISSUER}:" in problems[0]["message"], body
