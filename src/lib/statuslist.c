@@ -44,6 +44,9 @@ bool ndx_statuslist_get(const uint8_t *bits, size_t nbytes, uint64_t idx)
 void ndx_statuslist_set(uint8_t *bits, size_t nbytes, uint64_t idx)
 {
 	assert(idx / 8 < nbytes);
+	/* Also without assert (NDEBUG): a bad index never writes elsewhere. */
+	if (idx / 8 >= nbytes)
+		return;
 	bits[idx / 8] = (uint8_t)(bits[idx / 8] | (1u << (idx % 8)));
 }
 
