@@ -78,6 +78,7 @@ struct cx {
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
 	struct timespec t0;
+	bool tls;                 /* it came over the TLS consumer port */
 	const char *err_type;     /* the refusal (ours or the provider's), NULL = none */
 	bool identified;          /* own client and a service id: the exchange is logged */
 	bool passed;              /* the provider's verified answer is in resp */
@@ -223,6 +224,36 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 	return 0;
 }
 
+/* The subsystem's information system connected the way the gateway's
+ * configuration asks for it (docs/gateway.md "Information systems"): over
+ * the TLS consumer port, and with one of its registered client
+ * certificates, where it must. Any local process can reach the plain port;
+ * this is what keeps it from speaking as a subsystem that holds more
+ * rights. Returns true to go on. */
+static bool consumer_client_authenticated(struct cx *x, const struct gw_settings *s)
+{
+	const struct gw_client_auth *a = gw_settings_client_auth(s, x->client);
+	char fp[2 * NDX_SHA256_LEN + 1];
+
+	if (!a || a->conn == GW_CONN_HTTP)
+		return true;
+	if (!x->tls) {
+		decline(x, 401, "Client.AuthenticationRequired", x->client,
+			"%s may use this gateway only over its TLS consumer port%s", x->client,
+			a->conn == GW_CONN_TLS_CERT ? ", with its client certificate" : "");
+		return false;
+	}
+	if (a->conn == GW_CONN_TLS)
+		return true;
+	if (ndx_http_client_cert(x->req, fp) == NDX_OK)
+		for (size_t i = 0; i < a->ncerts; i++)
+			if (strcmp(a->certs[i], fp) == 0)
+				return true;
+	decline(x, 401, "Client.AuthenticationFailed", x->client,
+		"%s must present one of its registered client certificates", x->client);
+	return false;
+}
+
 static void exchange(struct cx *x, const struct gw_view *v, const char **service_label)
 {
 	struct gw_ctx *g = x->g;
@@ -277,6 +308,8 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 			"%s is not a subsystem that may use this gateway", x->client);
 		goto done;
 	}
+	if (!consumer_client_authenticated(x, v->s))
+		goto done;
 	if (front != GW_RF_ACCEPTED) {
 		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
 		goto done;
@@ -521,7 +554,22 @@ static void healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_r
 				     held >= GW_REPLAY_DEFAULT_CAPACITY / 10 * 9 ? "high" : "ok"));
 }
 
+static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			   bool tls);
+
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	consumer_serve(ctx, req, resp, false);
+}
+
+void gw_consumer_tls_handle(void *ctx, const struct ndx_http_req *req,
+			    struct ndx_http_resp *resp)
+{
+	consumer_serve(ctx, req, resp, true);
+}
+
+static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			   bool tls)
 {
 	struct gw_ctx *g = ctx;
 	struct gw_view v;
@@ -563,7 +611,7 @@ void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
 	{
-		struct cx x = { .g = g, .req = req, .resp = resp, .t0 = t0 };
+		struct cx x = { .g = g, .req = req, .resp = resp, .t0 = t0, .tls = tls };
 		exchange(&x, &v, &label);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);

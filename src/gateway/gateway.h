@@ -43,12 +43,28 @@ struct gw_service {
 	long timeout_ms;
 };
 
+/* How a subsystem's information system must connect to the consumer port
+ * (docs/gateway.md "Information systems"), as X-Road's NOSSL, SSLNOAUTH and
+ * SSLAUTH: plain HTTP or TLS, TLS only, or TLS with one of its registered
+ * client certificates. */
+enum gw_connection { GW_CONN_HTTP = 0, GW_CONN_TLS, GW_CONN_TLS_CERT };
+
+struct gw_client_auth {
+	enum gw_connection conn;
+	char (*certs)[2 * NDX_SHA256_LEN + 1]; /* SHA-256 fingerprints (hex) */
+	size_t ncerts;
+};
+
 /* What SIGHUP may change: a new struct replaces the old one, readers hold a
  * reference (refs) for the length of a request. */
 struct gw_settings {
 	atomic_uint refs;
 	char **subsystems; /* canonical subsystem ids of the own member */
+	struct gw_client_auth *auth; /* parallel to subsystems */
 	size_t nsubsystems;
+	/* Every registered client certificate (PEM), trusted by the TLS
+	 * consumer port; NULL when there is none. Taken when the port opens. */
+	char *client_trust_pem;
 	struct gw_service *services;
 	size_t nservices;
 	size_t max_body;
@@ -79,6 +95,8 @@ struct gw_config {
 	char *tls_cert_path;
 	char consumer_addr[64];
 	uint16_t consumer_port;
+	char consumer_tls_addr[64];
+	uint16_t consumer_tls_port;  /* 0: no TLS consumer port */
 	char gateway_addr[64];
 	uint16_t gateway_port;
 	struct ndx_anchor *anchor;
@@ -101,6 +119,9 @@ void gw_config_free(struct gw_config *cfg);
 void gw_settings_release(struct gw_settings *s);
 const struct gw_service *gw_settings_service(const struct gw_settings *s, const char *id);
 bool gw_settings_has_subsystem(const struct gw_settings *s, const char *subsystem_id);
+/* How subsystem_id must connect; NULL when it is not one of s. */
+const struct gw_client_auth *gw_settings_client_auth(const struct gw_settings *s,
+						     const char *subsystem_id);
 
 /* ---- the held global configuration (confstate.c) ------------------------ */
 
@@ -276,6 +297,10 @@ struct gw_ctx {
 };
 
 void gw_consumer_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);
+/* The same on the TLS consumer port: subsystems that must connect with TLS
+ * (and a client certificate) are served only here. */
+void gw_consumer_tls_handle(void *ctx, const struct ndx_http_req *req,
+			    struct ndx_http_resp *resp);
 void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);
 
 /* Metaservices on the consumer port. Return true when path was one (and

@@ -60,9 +60,13 @@ void gw_settings_release(struct gw_settings *s)
 {
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (size_t i = 0; i < s->nsubsystems; i++)
+	for (size_t i = 0; i < s->nsubsystems; i++) {
 		free(s->subsystems[i]);
+		free(s->auth[i].certs);
+	}
 	free(s->subsystems);
+	free(s->auth);
+	free(s->client_trust_pem);
 	for (size_t i = 0; i < s->nservices; i++) {
 		free(s->services[i].id);
 		free(s->services[i].backend);
@@ -82,10 +86,16 @@ const struct gw_service *gw_settings_service(const struct gw_settings *s, const 
 
 bool gw_settings_has_subsystem(const struct gw_settings *s, const char *subsystem_id)
 {
+	return gw_settings_client_auth(s, subsystem_id) != NULL;
+}
+
+const struct gw_client_auth *gw_settings_client_auth(const struct gw_settings *s,
+						     const char *subsystem_id)
+{
 	for (size_t i = 0; i < s->nsubsystems; i++)
 		if (strcmp(s->subsystems[i], subsystem_id) == 0)
-			return true;
-	return false;
+			return &s->auth[i];
+	return NULL;
 }
 
 void gw_config_free(struct gw_config *cfg)
@@ -155,7 +165,79 @@ static int parse_listen(const char *key, const char *text, char *addr, size_t ad
 	return NDX_OK;
 }
 
-static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_settings **out,
+static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap);
+static char *resolve(const char *dir, const char *p);
+
+/* An entry of subsystems given as an object: {"code", "connection":
+ * "http"|"tls"|"tls-cert", "certificates": [PEM files]}. Fills *a and
+ * appends the certificates to *trust. */
+static int load_client_auth(const json_t *v, size_t i, const char *dir, struct gw_client_auth *a,
+			    char **trust, char *err, size_t errcap)
+{
+	const char *conn = json_string_value(json_object_get(v, "connection"));
+	const json_t *certs = json_object_get(v, "certificates"), *c;
+	const char *key;
+	json_t *unused;
+	size_t j;
+
+	json_object_foreach((json_t *)v, key, unused) {
+		if (strcmp(key, "code") && strcmp(key, "connection") && strcmp(key, "certificates"))
+			return fail(err, errcap, NDX_EINVAL, "subsystems[%zu].%s: not a field of "
+				    "a subsystem", i, key);
+	}
+	if (!conn || strcmp(conn, "http") == 0)
+		a->conn = GW_CONN_HTTP;
+	else if (strcmp(conn, "tls") == 0)
+		a->conn = GW_CONN_TLS;
+	else if (strcmp(conn, "tls-cert") == 0)
+		a->conn = GW_CONN_TLS_CERT;
+	else
+		return fail(err, errcap, NDX_EINVAL,
+			    "subsystems[%zu].connection: expected http, tls or tls-cert", i);
+	if (a->conn != GW_CONN_TLS_CERT) {
+		if (certs)
+			return fail(err, errcap, NDX_EINVAL, "subsystems[%zu].certificates: only "
+				    "with \"connection\": \"tls-cert\"", i);
+		return NDX_OK;
+	}
+	if (!json_is_array(certs) || json_array_size(certs) == 0)
+		return fail(err, errcap, NDX_EINVAL, "subsystems[%zu].certificates: tls-cert needs "
+			    "a non-empty array of certificate files", i);
+	if (!(a->certs = calloc(json_array_size(certs), sizeof *a->certs)))
+		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+	json_array_foreach(certs, j, c) {
+		char *path, *pem = NULL, *grown;
+		size_t have = *trust ? strlen(*trust) : 0;
+		int rc;
+
+		if (!json_string_value(c))
+			return fail(err, errcap, NDX_EINVAL,
+				    "subsystems[%zu].certificates[%zu]: expected a file name", i, j);
+		if (!(path = resolve(dir, json_string_value(c))))
+			return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		rc = read_pem("client certificate", path, &pem, err, errcap);
+		free(path);
+		if (rc)
+			return rc;
+		if (ndx_pki_cert_fingerprint(pem, a->certs[a->ncerts]) != NDX_OK) {
+			free(pem);
+			return fail(err, errcap, NDX_EINVAL,
+				    "subsystems[%zu].certificates[%zu]: not a PEM certificate", i, j);
+		}
+		a->ncerts++;
+		if (!(grown = realloc(*trust, have + strlen(pem) + 2))) {
+			free(pem);
+			return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		}
+		snprintf(grown + have, strlen(pem) + 2, "%s\n", pem);
+		*trust = grown;
+		free(pem);
+	}
+	return NDX_OK;
+}
+
+static int load_settings(json_t *doc, const char *dir, const struct ndx_id *member,
+			 struct gw_settings **out,
 			 char *err, size_t errcap)
 {
 	struct gw_settings *s = calloc(1, sizeof *s);
@@ -176,19 +258,25 @@ static int load_settings(json_t *doc, const struct ndx_id *member, struct gw_set
 		goto bad;
 	}
 	s->subsystems = calloc(json_array_size(subs) + 1, sizeof *s->subsystems);
-	if (!s->subsystems)
+	s->auth = calloc(json_array_size(subs) + 1, sizeof *s->auth);
+	if (!s->subsystems || !s->auth)
 		goto oom;
 	json_array_foreach(subs, i, v) {
 		struct ndx_id id = *member;
 		char buf[NDX_ID_TEXT_MAX];
 		const char *why = NULL;
-		const char *code = json_string_value(v);
+		const char *code = json_string_value(json_is_object(v) ? json_object_get(v, "code") : v);
 		int n;
 
 		if (!code) {
-			rc = fail(err, errcap, NDX_EINVAL, "subsystems[%zu]: expected a string", i);
+			rc = fail(err, errcap, NDX_EINVAL,
+				  "subsystems[%zu]: expected a code, or an object with \"code\"", i);
 			goto bad;
 		}
+		if (json_is_object(v) &&
+		    (rc = load_client_auth(v, i, dir, &s->auth[s->nsubsystems], &s->client_trust_pem,
+					   err, errcap)))
+			goto bad;
 		/* Accept a bare code or a full subsystem id of the own member. */
 		if (strchr(code, '/')) {
 			if (ndx_id_parse(code, strlen(code), NDX_ID_SUBSYSTEM, &id, &why) ||
@@ -381,7 +469,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	json_t *doc = NULL;
 	json_error_t jerr;
 	char *text = NULL, *pathcopy = NULL, *dir;
-	const char *member, *code, *data_dir, *anchor, *reg, *skey, *tkey, *tcert, *cl, *gl;
+	const char *member, *code, *data_dir, *anchor, *reg, *skey, *tkey, *tcert, *cl, *gl, *ctl = NULL;
 	const char *why = NULL;
 	size_t len;
 	int rc;
@@ -414,7 +502,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    (rc = get_str(doc, "tls_key", true, &tkey, err, errcap)) ||
 	    (rc = get_str(doc, "tls_cert", true, &tcert, err, errcap)) ||
 	    (rc = get_str(doc, "consumer_listen", false, &cl, err, errcap)) ||
-	    (rc = get_str(doc, "gateway_listen", false, &gl, err, errcap)))
+	    (rc = get_str(doc, "gateway_listen", false, &gl, err, errcap)) ||
+	    (rc = get_str(doc, "consumer_tls_listen", false, &ctl, err, errcap)))
 		goto out;
 	if (ndx_id_parse(member, strlen(member), NDX_ID_MEMBER, &cfg->member_id, &why)) {
 		rc = fail(err, errcap, NDX_EINVAL, "member: %s", why);
@@ -425,7 +514,10 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	if ((rc = parse_listen("consumer_listen", cl ? cl : "127.0.0.1:8080", cfg->consumer_addr,
 			       sizeof cfg->consumer_addr, &cfg->consumer_port, err, errcap)) ||
 	    (rc = parse_listen("gateway_listen", gl ? gl : "127.0.0.1:8443", cfg->gateway_addr,
-			       sizeof cfg->gateway_addr, &cfg->gateway_port, err, errcap)))
+			       sizeof cfg->gateway_addr, &cfg->gateway_port, err, errcap)) ||
+	    (ctl && (rc = parse_listen("consumer_tls_listen", ctl, cfg->consumer_tls_addr,
+				       sizeof cfg->consumer_tls_addr, &cfg->consumer_tls_port, err,
+				       errcap))))
 		goto out;
 	cfg->path = strdup(path);
 	cfg->member = strdup(canon);
@@ -450,7 +542,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    (rc = get_long(doc, "", "witness_grace_s", 1, 7 * 86400, 6 * 3600,
 			   &cfg->witness_grace_s, err, errcap)))
 		goto out;
-	if ((rc = load_settings(doc, &cfg->member_id, &cfg->settings, err, errcap)))
+	if ((rc = load_settings(doc, dir, &cfg->member_id, &cfg->settings, err, errcap)))
 		goto out;
 
 	char why_buf[512];

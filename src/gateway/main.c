@@ -194,6 +194,32 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	return rc;
 }
 
+/* The TLS consumer port (docs/gateway.md "Information systems"): the
+ * consumer port's settings in hc, with the gateway's own TLS certificate,
+ * asking clients for a certificate among those the subsystems registered
+ * (taken now: a SIGHUP does not change an open port). */
+static int start_consumer_tls_port(struct gw_ctx *g, const struct ndx_httpd_config *plain,
+				   struct ndx_httpd **out)
+{
+	struct ndx_httpd_config hc = *plain;
+	struct gw_view v;
+	int rc;
+
+	gw_state_acquire(g->state, &v);
+	hc.bind_addr = g->cfg->consumer_tls_addr;
+	hc.port = g->cfg->consumer_tls_port;
+	hc.handler = gw_consumer_tls_handle;
+	hc.tls_cert_pem = g->cfg->tls_cert_pem;
+	hc.tls_key_pem = g->cfg->tls_key_pem;
+	hc.tls_trust_pem = v.s->client_trust_pem;
+	rc = ndx_httpd_start(&hc, out);
+	gw_view_release(&v);
+	if (rc == NDX_OK)
+		fprintf(stderr, GW_PROG ": TLS consumer port listening on https://%s:%u\n",
+			g->cfg->consumer_tls_addr, (unsigned)ndx_httpd_port(*out));
+	return rc;
+}
+
 static void reload(struct gw_ctx *g)
 {
 	struct gw_config *n = NULL;
@@ -218,7 +244,7 @@ static int serve(struct gw_config *cfg)
 	struct gw_state *state = NULL;
 	struct ndx_msglog *log = NULL;
 	struct gw_ctx g = { 0 };
-	struct ndx_httpd *consumer = NULL, *gateway = NULL;
+	struct ndx_httpd *consumer = NULL, *consumer_tls = NULL, *gateway = NULL;
 	struct ndx_httpd_config hc = { 0 };
 	sigset_t set;
 	char err[1024];
@@ -331,6 +357,8 @@ static int serve(struct gw_config *cfg)
 		goto out;
 	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u\n", cfg->consumer_addr,
 		(unsigned)ndx_httpd_port(consumer));
+	if (cfg->consumer_tls_port && start_consumer_tls_port(&g, &hc, &consumer_tls) != NDX_OK)
+		goto out;
 	if (start_gateway_port(&g, &gateway) == NDX_EIO)
 		goto out;
 
@@ -353,12 +381,15 @@ static int serve(struct gw_config *cfg)
 	}
 	if (gateway)
 		ndx_httpd_drain(gateway, 0);
+	if (consumer_tls)
+		ndx_httpd_drain(consumer_tls, (unsigned)drain_ms);
 	ndx_httpd_drain(consumer, (unsigned)drain_ms);
 	if (gateway)
 		ndx_httpd_drain(gateway, (unsigned)drain_ms);
 	rc = 0;
 out:
 	ndx_httpd_stop(gateway);
+	ndx_httpd_stop(consumer_tls);
 	ndx_httpd_stop(consumer);
 	gw_witness_free(g.witness);
 	/* No handler runs any more: the open batch is closed and signed. */
