@@ -78,7 +78,8 @@ static char *zlib_b64(const uint8_t *in, size_t n, const uint8_t *extra, size_t 
 
 	assert_non_null(z);
 	assert_int_equal(compress2(z, &zlen, in, (uLong)n, 9), Z_OK);
-	memcpy(z + zlen, extra, nextra);
+	if (nextra)
+		memcpy(z + zlen, extra, nextra);
 	out = ndx_b64_encode(z, zlen + nextra, 1);
 	free(z);
 	assert_non_null(out);
