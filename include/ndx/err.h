@@ -4,6 +4,8 @@
 #ifndef NDX_ERR_H
 #define NDX_ERR_H
 
+#include <stddef.h>
+
 enum ndx_err {
 	NDX_OK = 0,
 	NDX_EINVAL = -1,   /* malformed input (syntax, range, missing field) */
@@ -23,5 +25,11 @@ enum ndx_err {
 
 /* Returns a static, human-readable name for rc; never NULL. */
 const char *ndx_strerror(int rc);
+
+/* Writes the printf-formatted reason into err (errcap bytes; nothing when
+ * err is NULL or errcap 0) and returns rc: `return ndx_fail(err, cap,
+ * NDX_EINVAL, "field %s: ...", name);` */
+int ndx_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -24,18 +24,6 @@
 #define PEM_FILE_MAX (256u * 1024u)
 #define DEFAULT_MAX_BODY (10u * 1024u * 1024u)
 
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errcap, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static char *dup_str(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -131,11 +119,11 @@ static int get_str(json_t *doc, const char *key, bool required, const char **out
 	*out = NULL;
 	if (!v || json_is_null(v)) {
 		if (required)
-			return fail(err, errcap, NDX_EINVAL, "%s: required", key);
+			return ndx_fail(err, errcap, NDX_EINVAL, "%s: required", key);
 		return NDX_OK;
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return fail(err, errcap, NDX_EINVAL, "%s: expected a non-empty string", key);
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: expected a non-empty string", key);
 	*out = json_string_value(v);
 	return NDX_OK;
 }
@@ -149,7 +137,7 @@ static int get_long(json_t *obj, const char *where, const char *key, long min, l
 		return NDX_OK;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(err, errcap, NDX_EINVAL, "%s%s: expected an integer from %ld to %ld",
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s%s: expected an integer from %ld to %ld",
 			    where, key, min, max);
 	*out = (long)json_integer_value(v);
 	return NDX_OK;
@@ -161,7 +149,7 @@ static int parse_listen(const char *key, const char *text, char *addr, size_t ad
 	const char *why = NULL;
 
 	if (ndx_args_listen(text, addr, addrcap, port, &why) != NDX_OK)
-		return fail(err, errcap, NDX_EINVAL, "%s: \"%s\": %s", key, text, why);
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: \"%s\": %s", key, text, why);
 	return NDX_OK;
 }
 
@@ -182,7 +170,7 @@ static int load_client_auth(const json_t *v, size_t i, const char *dir, struct g
 
 	json_object_foreach((json_t *)v, key, unused) {
 		if (strcmp(key, "code") && strcmp(key, "connection") && strcmp(key, "certificates"))
-			return fail(err, errcap, NDX_EINVAL, "subsystems[%zu].%s: not a field of "
+			return ndx_fail(err, errcap, NDX_EINVAL, "subsystems[%zu].%s: not a field of "
 				    "a subsystem", i, key);
 	}
 	if (!conn || strcmp(conn, "http") == 0)
@@ -192,42 +180,42 @@ static int load_client_auth(const json_t *v, size_t i, const char *dir, struct g
 	else if (strcmp(conn, "tls-cert") == 0)
 		a->conn = GW_CONN_TLS_CERT;
 	else
-		return fail(err, errcap, NDX_EINVAL,
+		return ndx_fail(err, errcap, NDX_EINVAL,
 			    "subsystems[%zu].connection: expected http, tls or tls-cert", i);
 	if (a->conn != GW_CONN_TLS_CERT) {
 		if (certs)
-			return fail(err, errcap, NDX_EINVAL, "subsystems[%zu].certificates: only "
+			return ndx_fail(err, errcap, NDX_EINVAL, "subsystems[%zu].certificates: only "
 				    "with \"connection\": \"tls-cert\"", i);
 		return NDX_OK;
 	}
 	if (!json_is_array(certs) || json_array_size(certs) == 0)
-		return fail(err, errcap, NDX_EINVAL, "subsystems[%zu].certificates: tls-cert needs "
+		return ndx_fail(err, errcap, NDX_EINVAL, "subsystems[%zu].certificates: tls-cert needs "
 			    "a non-empty array of certificate files", i);
 	if (!(a->certs = calloc(json_array_size(certs), sizeof *a->certs)))
-		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	json_array_foreach(certs, j, c) {
 		char *path, *pem = NULL, *grown;
 		size_t have = *trust ? strlen(*trust) : 0;
 		int rc;
 
 		if (!json_string_value(c))
-			return fail(err, errcap, NDX_EINVAL,
+			return ndx_fail(err, errcap, NDX_EINVAL,
 				    "subsystems[%zu].certificates[%zu]: expected a file name", i, j);
 		if (!(path = resolve(dir, json_string_value(c))))
-			return fail(err, errcap, NDX_ENOMEM, "out of memory");
+			return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		rc = read_pem("client certificate", path, &pem, err, errcap);
 		free(path);
 		if (rc)
 			return rc;
 		if (ndx_pki_cert_fingerprint(pem, a->certs[a->ncerts]) != NDX_OK) {
 			free(pem);
-			return fail(err, errcap, NDX_EINVAL,
+			return ndx_fail(err, errcap, NDX_EINVAL,
 				    "subsystems[%zu].certificates[%zu]: not a PEM certificate", i, j);
 		}
 		a->ncerts++;
 		if (!(grown = realloc(*trust, have + strlen(pem) + 2))) {
 			free(pem);
-			return fail(err, errcap, NDX_ENOMEM, "out of memory");
+			return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		}
 		snprintf(grown + have, strlen(pem) + 2, "%s\n", pem);
 		*trust = grown;
@@ -249,12 +237,12 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 
 	*out = NULL;
 	if (!s)
-		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	atomic_init(&s->refs, 1);
 
 	subs = json_object_get(doc, "subsystems");
 	if (!json_is_array(subs)) {
-		rc = fail(err, errcap, NDX_EINVAL, "subsystems: required, an array of codes");
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "subsystems: required, an array of codes");
 		goto bad;
 	}
 	s->subsystems = calloc(json_array_size(subs) + 1, sizeof *s->subsystems);
@@ -269,7 +257,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 		int n;
 
 		if (!code) {
-			rc = fail(err, errcap, NDX_EINVAL,
+			rc = ndx_fail(err, errcap, NDX_EINVAL,
 				  "subsystems[%zu]: expected a code, or an object with \"code\"", i);
 			goto bad;
 		}
@@ -282,7 +270,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 			if (ndx_id_parse(code, strlen(code), NDX_ID_SUBSYSTEM, &id, &why) ||
 			    strcmp(id.instance, member->instance) || strcmp(id.member_class,
 			    member->member_class) || strcmp(id.member_code, member->member_code)) {
-				rc = fail(err, errcap, NDX_EINVAL,
+				rc = ndx_fail(err, errcap, NDX_EINVAL,
 					  "subsystems[%zu]: \"%s\" is not a subsystem of the member%s%s",
 					  i, code, why ? ": " : "", why ? why : "");
 				goto bad;
@@ -292,7 +280,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 				     member->member_class, member->member_code, code);
 			if (n < 0 || (size_t)n >= sizeof buf ||
 			    ndx_id_parse(buf, (size_t)n, NDX_ID_SUBSYSTEM, &id, &why)) {
-				rc = fail(err, errcap, NDX_EINVAL, "subsystems[%zu]: %s", i,
+				rc = ndx_fail(err, errcap, NDX_EINVAL, "subsystems[%zu]: %s", i,
 					  why ? why : "too long");
 				goto bad;
 			}
@@ -305,7 +293,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 
 	svcs = json_object_get(doc, "services");
 	if (svcs && !json_is_null(svcs) && !json_is_object(svcs)) {
-		rc = fail(err, errcap, NDX_EINVAL, "services: expected an object");
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "services: expected an object");
 		goto bad;
 	}
 	if (json_is_object(svcs)) {
@@ -320,7 +308,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 			size_t bl;
 
 			if (ndx_id_parse(key, strlen(key), NDX_ID_SERVICE, &id, &why)) {
-				rc = fail(err, errcap, NDX_EINVAL, "services: \"%s\": %s", key, why);
+				rc = ndx_fail(err, errcap, NDX_EINVAL, "services: \"%s\": %s", key, why);
 				goto bad;
 			}
 			char sock[NDX_UNIX_PATH_MAX + 1];
@@ -330,7 +318,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 			    (strncmp(backend, "http://", 7) && strncmp(backend, "https://", 8) &&
 			     strncmp(backend, "unix:", 5) &&
 			     strcmp(backend, GW_BACKEND_SUBJECT_ACCESSES) != 0)) {
-				rc = fail(err, errcap, NDX_EINVAL,
+				rc = ndx_fail(err, errcap, NDX_EINVAL,
 					  "services.%s.backend: required, an http:// or https:// URL, "
 					  "unix:/SOCKET[:/PATH] or \"" GW_BACKEND_SUBJECT_ACCESSES "\"",
 					  key);
@@ -340,7 +328,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 			 * nginx's form, the socket path absolute and without ':'. */
 			if (strncmp(backend, "unix:", 5) == 0 &&
 			    ndx_unix_url_split(backend, sock, &sock_rest) != NDX_OK) {
-				rc = fail(err, errcap, NDX_EINVAL,
+				rc = ndx_fail(err, errcap, NDX_EINVAL,
 					  "services.%s.backend: \"%s\" is not unix:/SOCKET or "
 					  "unix:/SOCKET:/PATH (an absolute socket path of at most %d "
 					  "bytes without ':')",
@@ -348,7 +336,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 				goto bad;
 			}
 			if (strchr(backend, '?') || strchr(backend, '#')) {
-				rc = fail(err, errcap, NDX_EINVAL,
+				rc = ndx_fail(err, errcap, NDX_EINVAL,
 					  "services.%s.backend: no query or fragment allowed", key);
 				goto bad;
 			}
@@ -372,7 +360,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 			s->nservices++;
 			for (size_t j = 0; j + 1 < s->nservices; j++) {
 				if (strcmp(s->services[j].id, svc->id) == 0) {
-					rc = fail(err, errcap, NDX_EINVAL,
+					rc = ndx_fail(err, errcap, NDX_EINVAL,
 						  "services: %s is listed twice", svc->id);
 					goto bad;
 				}
@@ -382,7 +370,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 
 	limits = json_object_get(doc, "limits");
 	if (limits && !json_is_null(limits) && !json_is_object(limits)) {
-		rc = fail(err, errcap, NDX_EINVAL, "limits: expected an object");
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "limits: expected an object");
 		goto bad;
 	}
 	if (!limits)
@@ -398,7 +386,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 		goto bad;
 	/* Each port's pool thread takes a share of the connection limit. */
 	if (l < (long)s->threads) {
-		rc = fail(err, errcap, NDX_EINVAL,
+		rc = ndx_fail(err, errcap, NDX_EINVAL,
 			  "limits.connections: %ld is fewer than limits.threads (%u)", l, s->threads);
 		goto bad;
 	}
@@ -424,7 +412,7 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 	*out = s;
 	return NDX_OK;
 oom:
-	rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+	rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 bad:
 	gw_settings_release(s);
 	return rc;
@@ -439,7 +427,7 @@ static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, s
 	int rc;
 
 	if (m && !json_is_null(m) && !json_is_object(m))
-		return fail(err, errcap, NDX_EINVAL, "msglog: expected an object");
+		return ndx_fail(err, errcap, NDX_EINVAL, "msglog: expected an object");
 	if (!m)
 		m = json_null();
 	if ((rc = get_long(m, "msglog.", "batch_max", 1, 1L << 20, NDX_MSGLOG_BATCH_MAX_DEFAULT,
@@ -458,7 +446,7 @@ static int read_pem(const char *what, const char *path, char **out, char *err, s
 	size_t len;
 	int rc = ndx_file_read(path, PEM_FILE_MAX, out, &len);
 	if (rc != NDX_OK)
-		return fail(err, errcap, rc, "%s %s: %s", what, path,
+		return ndx_fail(err, errcap, rc, "%s %s: %s", what, path,
 			    rc == NDX_EIO ? "missing or unreadable" : ndx_strerror(rc));
 	return NDX_OK;
 }
@@ -477,19 +465,19 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	*out = NULL;
 	rc = ndx_file_read(path, CONFIG_FILE_MAX, &text, &len);
 	if (rc != NDX_OK)
-		return fail(err, errcap, rc, "%s: %s", path,
+		return ndx_fail(err, errcap, rc, "%s: %s", path,
 			    rc == NDX_EIO ? "missing or unreadable" : ndx_strerror(rc));
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (!json_is_object(doc)) {
-		rc = fail(err, errcap, NDX_EINVAL, "%s: line %d: %s", path, jerr.line,
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "%s: line %d: %s", path, jerr.line,
 			  doc ? "expected a JSON object" : jerr.text);
 		goto out;
 	}
 	cfg = calloc(1, sizeof *cfg);
 	pathcopy = strdup(path);
 	if (!cfg || !pathcopy) {
-		rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
 	dir = dirname(pathcopy);
@@ -506,7 +494,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    (rc = get_str(doc, "consumer_tls_listen", false, &ctl, err, errcap)))
 		goto out;
 	if (ndx_id_parse(member, strlen(member), NDX_ID_MEMBER, &cfg->member_id, &why)) {
-		rc = fail(err, errcap, NDX_EINVAL, "member: %s", why);
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "member: %s", why);
 		goto out;
 	}
 	char canon[NDX_ID_TEXT_MAX];
@@ -531,7 +519,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
 	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
 	    !(cfg->msglog_path = resolve(cfg->data_dir, "msglog.db"))) {
-		rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)))
@@ -548,17 +536,17 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	char why_buf[512];
 	rc = ndx_anchor_load(cfg->anchor_path, &cfg->anchor, why_buf, sizeof why_buf);
 	if (rc != NDX_OK) {
-		rc = fail(err, errcap, rc, "anchor %s: %s", cfg->anchor_path, why_buf);
+		rc = ndx_fail(err, errcap, rc, "anchor %s: %s", cfg->anchor_path, why_buf);
 		goto out;
 	}
 	if (strcmp(ndx_anchor_instance(cfg->anchor), cfg->member_id.instance) != 0) {
-		rc = fail(err, errcap, NDX_EINVAL, "member %s is not of the anchor's instance %s",
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "member %s is not of the anchor's instance %s",
 			  cfg->member, ndx_anchor_instance(cfg->anchor));
 		goto out;
 	}
 	cfg->registry_url = dup_str(reg ? reg : ndx_anchor_registry_url(cfg->anchor));
 	if (!cfg->registry_url) {
-		rc = fail(err, errcap, NDX_EINVAL, "registry_url: not set and not in the anchor");
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "registry_url: not set and not in the anchor");
 		goto out;
 	}
 	len = strlen(cfg->registry_url);
@@ -566,7 +554,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		cfg->registry_url[--len] = '\0';
 	rc = ndx_key_load(cfg->sign_key_path, &cfg->sign_key);
 	if (rc != NDX_OK || !ndx_key_has_private(cfg->sign_key)) {
-		rc = fail(err, errcap, rc ? rc : NDX_EINVAL, "sign_key %s: %s", cfg->sign_key_path,
+		rc = ndx_fail(err, errcap, rc ? rc : NDX_EINVAL, "sign_key %s: %s", cfg->sign_key_path,
 			  rc == NDX_EIO ? "missing or unreadable"
 					: "not an Ed25519 private key in PEM form");
 		goto out;
@@ -576,12 +564,12 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    (rc = read_pem("tls_cert", cfg->tls_cert_path, &cfg->tls_cert_pem, err, errcap)))
 		goto out;
 	if (ndx_pki_cert_fingerprint(cfg->tls_cert_pem, cfg->tls_fingerprint) != NDX_OK) {
-		rc = fail(err, errcap, NDX_EINVAL, "tls_cert %s: not a PEM certificate",
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "tls_cert %s: not a PEM certificate",
 			  cfg->tls_cert_path);
 		goto out;
 	}
 	if (!strstr(cfg->tls_key_pem, "PRIVATE KEY-----")) {
-		rc = fail(err, errcap, NDX_EINVAL, "tls_key %s: not a PEM private key",
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "tls_key %s: not a PEM private key",
 			  cfg->tls_key_path);
 		goto out;
 	}

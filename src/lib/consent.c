@@ -50,21 +50,6 @@ const char *ndx_consent_refusal_name(enum ndx_consent_refusal r)
 	return refusal_names[r];
 }
 
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errcap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errcap, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- field rules (shared by signing and parsing) -------------------- */
 
 static int check_id(const char *field, const char *s, enum ndx_id_kind kind, char *err,
@@ -75,14 +60,14 @@ static int check_id(const char *field, const char *s, enum ndx_id_kind kind, cha
 	const char *why = NULL;
 
 	if (s == NULL)
-		return fail(err, errcap, NDX_EINVAL, "%s: missing", field);
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: missing", field);
 	if (ndx_id_parse(s, strlen(s), kind, &id, &why) != NDX_OK)
-		return fail(err, errcap, NDX_EINVAL, "%s: %s", field,
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: %s", field,
 			    why ? why : "not a valid id");
 	/* Ids are compared as strings against the request, so only the one
 	 * canonical spelling is accepted (no percent-encoding). */
 	if (ndx_id_format(&id, canon, sizeof canon) < 0 || strcmp(canon, s) != 0)
-		return fail(err, errcap, NDX_EINVAL, "%s: not in canonical form", field);
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: not in canonical form", field);
 	return NDX_OK;
 }
 
@@ -91,13 +76,13 @@ static int check_pin(const char *s, char *err, size_t errcap)
 	size_t i;
 
 	if (s == NULL)
-		return fail(err, errcap, NDX_EINVAL, "sub: missing");
+		return ndx_fail(err, errcap, NDX_EINVAL, "sub: missing");
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] < '0' || s[i] > '9' || i >= NDX_CONSENT_PIN_LEN)
 			break;
 	}
 	if (i != NDX_CONSENT_PIN_LEN || s[i] != '\0')
-		return fail(err, errcap, NDX_EINVAL, "sub: expected %d ASCII digits",
+		return ndx_fail(err, errcap, NDX_EINVAL, "sub: expected %d ASCII digits",
 			    NDX_CONSENT_PIN_LEN);
 	return NDX_OK;
 }
@@ -108,10 +93,10 @@ static int check_chars(const char *field, const char *s, size_t max, const char 
 	size_t n;
 
 	if (s == NULL)
-		return fail(err, errcap, NDX_EINVAL, "%s: missing", field);
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: missing", field);
 	n = strlen(s);
 	if (n == 0 || n > max || strspn(s, allowed) != n)
-		return fail(err, errcap, NDX_EINVAL, "%s: expected 1 to %zu characters from %s",
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: expected 1 to %zu characters from %s",
 			    field, max, desc);
 	return NDX_OK;
 }
@@ -137,12 +122,12 @@ static int check_times(long long iat, long long nbf, long long exp, char *err, s
 							      : NULL;
 
 	if (bad != NULL)
-		return fail(err, errcap, NDX_EINVAL, "%s: outside 0..%lld seconds since the epoch",
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: outside 0..%lld seconds since the epoch",
 			    bad, TIME_MAX_SECONDS);
 	if (nbf >= exp)
-		return fail(err, errcap, NDX_EINVAL, "nbf: not before exp");
+		return ndx_fail(err, errcap, NDX_EINVAL, "nbf: not before exp");
 	if (iat > exp)
-		return fail(err, errcap, NDX_EINVAL, "iat: after exp");
+		return ndx_fail(err, errcap, NDX_EINVAL, "iat: after exp");
 	return NDX_OK;
 }
 
@@ -152,7 +137,7 @@ static int check_services(const char *const *svc, size_t n, char *err, size_t er
 	int rc;
 
 	if (n == 0 || n > NDX_CONSENT_MAX_SERVICES)
-		return fail(err, errcap, NDX_EINVAL, "services: expected 1 to %d service ids",
+		return ndx_fail(err, errcap, NDX_EINVAL, "services: expected 1 to %d service ids",
 			    NDX_CONSENT_MAX_SERVICES);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(field, sizeof field, "services[%zu]", i);
@@ -160,7 +145,7 @@ static int check_services(const char *const *svc, size_t n, char *err, size_t er
 			return rc;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(svc[i], svc[j]) == 0)
-				return fail(err, errcap, NDX_EINVAL, "%s: listed twice", field);
+				return ndx_fail(err, errcap, NDX_EINVAL, "%s: listed twice", field);
 		}
 	}
 	return NDX_OK;
@@ -169,10 +154,10 @@ static int check_services(const char *const *svc, size_t n, char *err, size_t er
 static int check_status(uint64_t list, uint64_t idx, char *err, size_t errcap)
 {
 	if (list > NDX_STATUSLIST_MAX_LIST)
-		return fail(err, errcap, NDX_EINVAL, "status.list: expected 0..%u",
+		return ndx_fail(err, errcap, NDX_EINVAL, "status.list: expected 0..%u",
 			    NDX_STATUSLIST_MAX_LIST);
 	if (idx >= NDX_STATUSLIST_CAPACITY)
-		return fail(err, errcap, NDX_EINVAL, "status.idx: expected 0..%u",
+		return ndx_fail(err, errcap, NDX_EINVAL, "status.idx: expected 0..%u",
 			    NDX_STATUSLIST_CAPACITY - 1);
 	return NDX_OK;
 }
@@ -221,11 +206,11 @@ int ndx_consent_sign(const struct ndx_key *key, const struct ndx_consent_fields 
 	assert(key != NULL && fields != NULL && jws_text != NULL);
 	*jws_text = NULL;
 	if (!ndx_key_has_private(key))
-		return fail(err, errcap, NDX_EINVAL, "the signing key has no private half");
+		return ndx_fail(err, errcap, NDX_EINVAL, "the signing key has no private half");
 	f = *fields;
 	if (f.jti == NULL) {
 		if ((rc = make_jti(jti)) != NDX_OK)
-			return fail(err, errcap, rc, "no random bytes for a jti");
+			return ndx_fail(err, errcap, rc, "no random bytes for a jti");
 		f.jti = jti;
 	}
 	if ((rc = check_fields(&f, err, errcap)) != NDX_OK)
@@ -256,12 +241,12 @@ int ndx_consent_sign(const struct ndx_key *key, const struct ndx_consent_fields 
 	if (rc == NDX_OK && strlen(text) > NDX_CONSENT_MAX_TEXT)
 		rc = NDX_ETOOBIG;
 	if (rc == NDX_ETOOBIG)
-		fail(err, errcap, rc, "the consent would exceed %d bytes", NDX_CONSENT_MAX_TEXT);
+		ndx_fail(err, errcap, rc, "the consent would exceed %d bytes", NDX_CONSENT_MAX_TEXT);
 	else if (rc != NDX_OK)
-		fail(err, errcap, rc, "signing failed: %s", ndx_strerror(rc));
+		ndx_fail(err, errcap, rc, "signing failed: %s", ndx_strerror(rc));
 	goto out;
 nomem:
-	rc = fail(err, errcap, NDX_ENOMEM, "out of memory");
+	rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 out:
 	json_decref(svc);
 	json_decref(doc);
@@ -287,9 +272,9 @@ static const char *get_string(const json_t *doc, const char *name, char *err, si
 	const json_t *v = json_object_get(doc, name);
 
 	if (v == NULL)
-		fail(err, errcap, NDX_EINVAL, "%s: missing", name);
+		ndx_fail(err, errcap, NDX_EINVAL, "%s: missing", name);
 	else if (!json_is_string(v))
-		fail(err, errcap, NDX_EINVAL, "%s: expected a string", name);
+		ndx_fail(err, errcap, NDX_EINVAL, "%s: expected a string", name);
 	return json_string_value(v);
 }
 
@@ -301,7 +286,7 @@ static int get_integer(const json_t *doc, const char *name, long long *out, char
 	/* A JWT NumericDate may carry a fraction; ndx's are whole seconds and a
 	 * real number is refused rather than rounded. */
 	if (!json_is_integer(v))
-		return fail(err, errcap, NDX_EINVAL, "%s: expected an integer", name);
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: expected an integer", name);
 	*out = (long long)json_integer_value(v);
 	return NDX_OK;
 }
@@ -314,7 +299,7 @@ static int read_status(const json_t *st, struct ndx_consent *c, char *err, size_
 
 	if (!json_is_object(st) || json_object_size(st) != 2 || !json_is_integer(list) ||
 	    !json_is_integer(idx))
-		return fail(err, errcap, NDX_EINVAL,
+		return ndx_fail(err, errcap, NDX_EINVAL,
 			    "status: expected {\"list\":integer,\"idx\":integer}");
 	/* A negative value checks as out of range, never as a large index. */
 	rc = check_status(json_integer_value(list) < 0 ? UINT64_MAX
@@ -339,20 +324,20 @@ static int read_payload(struct ndx_consent *c, char *err, size_t errcap)
 	int rc;
 
 	if (!json_is_object(doc))
-		return fail(err, errcap, NDX_EINVAL, "payload: not a JSON object");
+		return ndx_fail(err, errcap, NDX_EINVAL, "payload: not a JSON object");
 	json_object_foreach((json_t *)doc, key, v) {
 		for (i = 0; i < sizeof payload_members / sizeof payload_members[0]; i++) {
 			if (strcmp(key, payload_members[i]) == 0)
 				break;
 		}
 		if (i == sizeof payload_members / sizeof payload_members[0])
-			return fail(err, errcap, NDX_EINVAL, "payload: unknown member \"%.64s\"",
+			return ndx_fail(err, errcap, NDX_EINVAL, "payload: unknown member \"%.64s\"",
 				    key);
 	}
 	if ((rc = get_integer(doc, "ver", &ver, err, errcap)) != NDX_OK)
 		return rc;
 	if (ver != NDX_CONSENT_VERSION)
-		return fail(err, errcap, NDX_EINVAL, "ver: version %lld is not supported", ver);
+		return ndx_fail(err, errcap, NDX_EINVAL, "ver: version %lld is not supported", ver);
 	c->ver = (int)ver;
 	if ((c->iss = get_string(doc, "iss", err, errcap)) == NULL ||
 	    (c->jti = get_string(doc, "jti", err, errcap)) == NULL ||
@@ -362,17 +347,17 @@ static int read_payload(struct ndx_consent *c, char *err, size_t errcap)
 		return NDX_EINVAL;
 	svc = json_object_get(doc, "services");
 	if (!json_is_array(svc))
-		return fail(err, errcap, NDX_EINVAL, "services: expected an array");
+		return ndx_fail(err, errcap, NDX_EINVAL, "services: expected an array");
 	c->n_services = json_array_size(svc);
 	if (c->n_services == 0 || c->n_services > NDX_CONSENT_MAX_SERVICES)
-		return fail(err, errcap, NDX_EINVAL, "services: expected 1 to %d service ids",
+		return ndx_fail(err, errcap, NDX_EINVAL, "services: expected 1 to %d service ids",
 			    NDX_CONSENT_MAX_SERVICES);
 	c->services = calloc(c->n_services, sizeof *c->services);
 	if (c->services == NULL)
-		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	json_array_foreach(svc, i, v) {
 		if (!json_is_string(v))
-			return fail(err, errcap, NDX_EINVAL, "services[%zu]: expected a string", i);
+			return ndx_fail(err, errcap, NDX_EINVAL, "services[%zu]: expected a string", i);
 		c->services[i] = json_string_value(v);
 	}
 	if ((rc = get_integer(doc, "iat", &iat, err, errcap)) != NDX_OK ||
@@ -415,7 +400,7 @@ static int parse_consent(const char *text, size_t len, struct ndx_consent **out,
 	if (jws_out != NULL)
 		*jws_out = NULL;
 	if (len > NDX_CONSENT_MAX_TEXT)
-		return fail(err, errcap, NDX_EINVAL, "consent is %zu bytes, over the limit of %d",
+		return ndx_fail(err, errcap, NDX_EINVAL, "consent is %zu bytes, over the limit of %d",
 			    len, NDX_CONSENT_MAX_TEXT);
 	rc = ndx_jws_parse(text, len, &jws, err, errcap);
 	if (rc == NDX_ETOOBIG)
@@ -428,25 +413,25 @@ static int parse_consent(const char *text, size_t len, struct ndx_consent **out,
 	 * passing as a consent. */
 	if (typ == NULL || strcmp(typ, NDX_CONSENT_TYP) != 0) {
 		ndx_jws_free(jws);
-		return fail(err, errcap, NDX_EINVAL, "protected header: typ must be \"%s\"",
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: typ must be \"%s\"",
 			    NDX_CONSENT_TYP);
 	}
 	if (kid == NULL || !is_lower_hex(kid, NDX_KEY_ID_HEX_LEN)) {
 		ndx_jws_free(jws);
-		return fail(err, errcap, NDX_EINVAL, "protected header: kid must be a key id "
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: kid must be a key id "
 			    "(%d lower-case hex digits)", NDX_KEY_ID_HEX_LEN);
 	}
 	c = calloc(1, sizeof *c);
 	if (c == NULL) {
 		ndx_jws_free(jws);
-		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	}
 	memcpy(c->kid_, kid, NDX_KEY_ID_HEX_LEN + 1);
 	c->kid = c->kid_;
 	payload = ndx_jws_payload(jws, &plen);
 	c->payload_ = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, &je);
 	if (c->payload_ == NULL)
-		rc = fail(err, errcap, NDX_EINVAL, "payload: invalid JSON: %s", je.text);
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "payload: invalid JSON: %s", je.text);
 	else
 		rc = read_payload(c, err, errcap);
 	if (rc != NDX_OK) {
@@ -518,12 +503,12 @@ int ndx_consent_verify(const char *text, size_t len, const struct ndx_consent_re
 	key = trust->key_lookup(trust->ctx, c->kid, c->iss);
 	if (key == NULL) {
 		why = NDX_CONSENT_UNKNOWN_KEY;
-		fail(err, errcap, 0, "key %.16s... is not a consent key of %s", c->kid, c->iss);
+		ndx_fail(err, errcap, 0, "key %.16s... is not a consent key of %s", c->kid, c->iss);
 		goto refuse;
 	}
 	if (ndx_jws_verify(jws, key) != NDX_OK) {
 		why = NDX_CONSENT_BAD_SIGNATURE;
-		fail(err, errcap, 0, "the consent's signature does not verify");
+		ndx_fail(err, errcap, 0, "the consent's signature does not verify");
 		goto refuse;
 	}
 	/* nbf and exp are both in [0, 9999-12-31] and leeway is unsigned int,
@@ -531,37 +516,37 @@ int ndx_consent_verify(const char *text, size_t len, const struct ndx_consent_re
 	if (c->nbf - (time_t)req->leeway > req->now) {
 		ndx_time_format(c->nbf, when);
 		why = NDX_CONSENT_NOT_YET_VALID;
-		fail(err, errcap, 0, "the consent is valid from %s", when);
+		ndx_fail(err, errcap, 0, "the consent is valid from %s", when);
 		goto refuse;
 	}
 	if (req->now >= c->exp) {
 		ndx_time_format(c->exp, when);
 		why = NDX_CONSENT_EXPIRED;
-		fail(err, errcap, 0, "the consent expired at %s", when);
+		ndx_fail(err, errcap, 0, "the consent expired at %s", when);
 		goto refuse;
 	}
 	/* Neither PIN goes into the message: the reader may be told a consent
 	 * does not fit, not whose it is. */
 	if (!same(c->sub, req->subject)) {
 		why = NDX_CONSENT_WRONG_SUBJECT;
-		fail(err, errcap, 0, "the consent is for another subject than Ndx-Subject");
+		ndx_fail(err, errcap, 0, "the consent is for another subject than Ndx-Subject");
 		goto refuse;
 	}
 	if (!same(c->consumer, req->consumer)) {
 		why = NDX_CONSENT_WRONG_CONSUMER;
-		fail(err, errcap, 0, "the consent is given to %s, not to the calling client",
+		ndx_fail(err, errcap, 0, "the consent is given to %s, not to the calling client",
 		     c->consumer);
 		goto refuse;
 	}
 	if (!ndx_consent_covers(c, req->service)) {
 		why = NDX_CONSENT_SERVICE_NOT_COVERED;
-		fail(err, errcap, 0, "the consent does not cover service %s",
+		ndx_fail(err, errcap, 0, "the consent does not cover service %s",
 		     req->service ? req->service : "(none)");
 		goto refuse;
 	}
 	if (!same(c->purpose, req->purpose)) {
 		why = NDX_CONSENT_WRONG_PURPOSE;
-		fail(err, errcap, 0, "the consent is for purpose \"%s\", not for Ndx-Purpose",
+		ndx_fail(err, errcap, 0, "the consent is for purpose \"%s\", not for Ndx-Purpose",
 		     c->purpose);
 		goto refuse;
 	}
@@ -571,14 +556,14 @@ int ndx_consent_verify(const char *text, size_t len, const struct ndx_consent_re
 		/* Keep NDX_EPERM meaning "refused with a reason". */
 		if (rc >= 0 || rc == NDX_EPERM)
 			rc = NDX_EIO;
-		fail(err, errcap, rc, "the revocation state of consent %s is unknown", c->jti);
+		ndx_fail(err, errcap, rc, "the revocation state of consent %s is unknown", c->jti);
 		ndx_consent_free(c);
 		ndx_jws_free(jws);
 		return rc;
 	}
 	if (revoked) {
 		why = NDX_CONSENT_REVOKED;
-		fail(err, errcap, 0, "consent %s has been revoked", c->jti);
+		ndx_fail(err, errcap, 0, "consent %s has been revoked", c->jti);
 		goto refuse;
 	}
 	ndx_jws_free(jws);

@@ -2,6 +2,9 @@
  * lines and CLI messages. Overview: docs/architecture.md. */
 #include "ndx/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *ndx_strerror(int rc)
 {
 	switch ((enum ndx_err)rc) {
@@ -21,4 +24,16 @@ const char *ndx_strerror(int rc)
 	case NDX_EREVOKED: return "revoked";
 	}
 	return "unknown error";
+}
+
+int ndx_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errcap > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errcap, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }

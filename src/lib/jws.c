@@ -26,44 +26,29 @@ struct ndx_jws {
 	uint8_t sig[NDX_ED25519_SIG_LEN];
 };
 
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errcap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errcap, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* The rules every protected header obeys, whether we parse it or sign it. */
 static int check_header(const json_t *h, char *err, size_t errcap)
 {
 	const json_t *alg = json_object_get(h, "alg"), *v;
 
 	if (!json_is_object(h))
-		return fail(err, errcap, NDX_EINVAL, "protected header: not a JSON object");
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: not a JSON object");
 	if (!json_is_string(alg))
-		return fail(err, errcap, NDX_EINVAL, "protected header: \"alg\" missing");
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: \"alg\" missing");
 	if (strcmp(json_string_value(alg), NDX_JWS_ALG) != 0 ||
 	    json_string_length(alg) != strlen(NDX_JWS_ALG))
-		return fail(err, errcap, NDX_EINVAL, "protected header: alg \"%.32s\" is not "
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: alg \"%.32s\" is not "
 			    "accepted (only " NDX_JWS_ALG ")", json_string_value(alg));
 	/* RFC 7515 section 4.1.11: a recipient that does not understand a
 	 * listed extension must refuse; we understand none. */
 	if (json_object_get(h, "crit") != NULL)
-		return fail(err, errcap, NDX_EINVAL, "protected header: \"crit\" is not supported");
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: \"crit\" is not supported");
 	v = json_object_get(h, "kid");
 	if (v != NULL && !json_is_string(v))
-		return fail(err, errcap, NDX_EINVAL, "protected header: \"kid\" is not a string");
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: \"kid\" is not a string");
 	v = json_object_get(h, "typ");
 	if (v != NULL && !json_is_string(v))
-		return fail(err, errcap, NDX_EINVAL, "protected header: \"typ\" is not a string");
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: \"typ\" is not a string");
 	return NDX_OK;
 }
 
@@ -76,7 +61,7 @@ static json_t *load_header(const uint8_t *data, size_t len, char *err, size_t er
 	 * different "alg" values in one header. */
 	h = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
 	if (h == NULL)
-		fail(err, errcap, NDX_EINVAL, "protected header: invalid JSON: %s", je.text);
+		ndx_fail(err, errcap, NDX_EINVAL, "protected header: invalid JSON: %s", je.text);
 	return h;
 }
 
@@ -186,7 +171,7 @@ static int decode_part(const char *p, size_t n, const char *name, uint8_t **out,
 	int rc = ndx_b64_decode(p, n, 1, out, outlen);
 
 	if (rc == NDX_EINVAL)
-		return fail(err, errcap, rc, "%s: not base64url without padding", name);
+		return ndx_fail(err, errcap, rc, "%s: not base64url without padding", name);
 	return rc;
 }
 
@@ -203,22 +188,22 @@ int ndx_jws_parse(const char *text, size_t len, struct ndx_jws **out, char *err,
 	assert(out != NULL);
 	*out = NULL;
 	if (len > NDX_JWS_MAX_BYTES)
-		return fail(err, errcap, NDX_ETOOBIG, "JWS is %zu bytes, over the limit of %u",
+		return ndx_fail(err, errcap, NDX_ETOOBIG, "JWS is %zu bytes, over the limit of %u",
 			    len, NDX_JWS_MAX_BYTES);
 	if (len == 0)
-		return fail(err, errcap, NDX_EINVAL, "JWS is empty");
+		return ndx_fail(err, errcap, NDX_EINVAL, "JWS is empty");
 	if (memchr(text, '\0', len) != NULL)
-		return fail(err, errcap, NDX_EINVAL, "JWS contains a NUL byte");
+		return ndx_fail(err, errcap, NDX_EINVAL, "JWS contains a NUL byte");
 	dot1 = memchr(text, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - text)) : NULL;
 	if (dot2 == NULL)
-		return fail(err, errcap, NDX_EINVAL, "JWS compact form needs three parts "
+		return ndx_fail(err, errcap, NDX_EINVAL, "JWS compact form needs three parts "
 			    "separated by '.'");
 	if (memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - text)) != NULL)
-		return fail(err, errcap, NDX_EINVAL, "JWS compact form has more than three parts "
+		return ndx_fail(err, errcap, NDX_EINVAL, "JWS compact form has more than three parts "
 			    "(a JWE or a JSON serialization is not accepted)");
 	if (dot1 == text)
-		return fail(err, errcap, NDX_EINVAL, "protected header: empty");
+		return ndx_fail(err, errcap, NDX_EINVAL, "protected header: empty");
 
 	jws = calloc(1, sizeof *jws);
 	if (jws == NULL)
@@ -236,7 +221,7 @@ int ndx_jws_parse(const char *text, size_t len, struct ndx_jws **out, char *err,
 	if (rc != NDX_OK)
 		goto fail;
 	if (slen != NDX_ED25519_SIG_LEN) {
-		rc = fail(err, errcap, NDX_EINVAL, "signature: %zu bytes, an Ed25519 signature "
+		rc = ndx_fail(err, errcap, NDX_EINVAL, "signature: %zu bytes, an Ed25519 signature "
 			  "has 64", slen);
 		goto fail;
 	}

@@ -19,21 +19,6 @@
 
 static const char *const doc_members[] = { "issuer", "list", "bits", "size", "lst" };
 
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errcap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errcap, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 bool ndx_statuslist_get(const uint8_t *bits, size_t nbytes, uint64_t idx)
 {
 	if (idx / 8 >= nbytes)
@@ -148,42 +133,42 @@ static int read_doc(const json_t *doc, struct ndx_statuslist *l, char *err, size
 	int rc;
 
 	if (!json_is_object(doc))
-		return fail(err, errcap, NDX_EINVAL, "not a JSON object");
+		return ndx_fail(err, errcap, NDX_EINVAL, "not a JSON object");
 	json_object_foreach((json_t *)doc, key, v) {
 		for (i = 0; i < sizeof doc_members / sizeof doc_members[0]; i++) {
 			if (strcmp(key, doc_members[i]) == 0)
 				break;
 		}
 		if (i == sizeof doc_members / sizeof doc_members[0])
-			return fail(err, errcap, NDX_EINVAL, "unknown member \"%.64s\"", key);
+			return ndx_fail(err, errcap, NDX_EINVAL, "unknown member \"%.64s\"", key);
 	}
 	v = json_object_get(doc, "issuer");
 	if (!json_is_string(v))
-		return fail(err, errcap, NDX_EINVAL, "issuer: expected a string");
+		return ndx_fail(err, errcap, NDX_EINVAL, "issuer: expected a string");
 	if (!(l->issuer = strdup(json_string_value(v))))
-		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	v = json_object_get(doc, "list");
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > (json_int_t)NDX_STATUSLIST_MAX_LIST)
-		return fail(err, errcap, NDX_EINVAL, "list: expected an integer 0..%u",
+		return ndx_fail(err, errcap, NDX_EINVAL, "list: expected an integer 0..%u",
 			    NDX_STATUSLIST_MAX_LIST);
 	l->list = (uint32_t)json_integer_value(v);
 	v = json_object_get(doc, "bits");
 	if (!json_is_integer(v) || json_integer_value(v) != 1)
-		return fail(err, errcap, NDX_EINVAL, "bits: only 1 is supported");
+		return ndx_fail(err, errcap, NDX_EINVAL, "bits: only 1 is supported");
 	v = json_object_get(doc, "size");
 	if (!json_is_integer(v) || json_integer_value(v) != (json_int_t)NDX_STATUSLIST_CAPACITY)
-		return fail(err, errcap, NDX_EINVAL, "size: expected %u", NDX_STATUSLIST_CAPACITY);
+		return ndx_fail(err, errcap, NDX_EINVAL, "size: expected %u", NDX_STATUSLIST_CAPACITY);
 	v = json_object_get(doc, "lst");
 	if (!json_is_string(v))
-		return fail(err, errcap, NDX_EINVAL, "lst: expected a string");
+		return ndx_fail(err, errcap, NDX_EINVAL, "lst: expected a string");
 	rc = ndx_statuslist_decode(json_string_value(v), json_string_length(v),
 				   NDX_STATUSLIST_BYTES, &l->bits);
 	if (rc == NDX_EINVAL)
-		return fail(err, errcap, rc, "lst: not base64url of a ZLIB stream of %u bytes",
+		return ndx_fail(err, errcap, rc, "lst: not base64url of a ZLIB stream of %u bytes",
 			    NDX_STATUSLIST_BYTES);
 	if (rc != NDX_OK)
-		return fail(err, errcap, rc, "out of memory");
+		return ndx_fail(err, errcap, rc, "out of memory");
 	return NDX_OK;
 }
 
@@ -199,14 +184,14 @@ int ndx_statuslist_parse(const char *text, size_t len, struct ndx_statuslist **o
 	assert(out != NULL);
 	*out = NULL;
 	if (len > NDX_STATUSLIST_MAX_DOC)
-		return fail(err, errcap, NDX_ETOOBIG, "the list is %zu bytes, over the limit of %u",
+		return ndx_fail(err, errcap, NDX_ETOOBIG, "the list is %zu bytes, over the limit of %u",
 			    len, NDX_STATUSLIST_MAX_DOC);
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!doc)
-		return fail(err, errcap, NDX_EINVAL, "invalid JSON: %s", je.text);
+		return ndx_fail(err, errcap, NDX_EINVAL, "invalid JSON: %s", je.text);
 	if (!(l = calloc(1, sizeof *l))) {
 		json_decref(doc);
-		return fail(err, errcap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	}
 	rc = read_doc(doc, l, err, errcap);
 	json_decref(doc);
