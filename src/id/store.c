@@ -14,6 +14,7 @@
 
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
+#include "signin_store.h"
 
 #define PROG "ndx-id"
 
@@ -749,48 +750,13 @@ int idstore_session_end(struct idstore *st, const char *sid_hash)
 
 /* ---- failed sign-ins -------------------------------------------------------- */
 
-static int count_since(struct idstore *st, const char *sql, const char *a, const char *b,
-		       time_t since, unsigned *count, time_t *last)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = prepare(st, sql, &s)))
-		return rc;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)since);
-	if (b)
-		sqlite3_bind_text(s, 3, b, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*count = (unsigned)sqlite3_column_int64(s, 0);
-		if (last)
-			*last = (time_t)sqlite3_column_int64(s, 1);
-	} else {
-		rc = db_fail(st, "sign-in failures");
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
 int idstore_signin_counts(struct idstore *st, const char *account, const char *source,
 			  time_t since, struct signin_counts *out)
 {
 	int rc;
 
-	memset(out, 0, sizeof *out);
 	lock(st);
-	if (!(rc = count_since(st,
-			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
-			       " WHERE source = ? AND at >= ?",
-			       source, NULL, since, &out->source, &out->source_last)) &&
-	    !(rc = count_since(st,
-			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
-			       " WHERE account = ? AND at >= ?",
-			       account, NULL, since, &out->account, &out->account_last)))
-		rc = count_since(st,
-				 "SELECT count(*) FROM signin_failures"
-				 " WHERE account = ? AND at >= ? AND source = ?",
-				 account, source, since, &out->pair, NULL);
+	rc = signin_counts_read(st->db, PROG, account, source, since, out);
 	unlock(st);
 	return rc;
 }

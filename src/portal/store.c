@@ -14,6 +14,7 @@
 
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
+#include "signin_store.h"
 #include "ndx/timefmt.h"
 
 #define PROG "ndx-portal"
@@ -395,48 +396,13 @@ int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX])
 
 /* ---- sign-in failures ------------------------------------------------------ */
 
-static int count_since(struct pstore *st, const char *sql, const char *a, const char *b,
-		       time_t since, unsigned *count, time_t *last)
-{
-	sqlite3_stmt *q;
-	int rc;
-
-	if ((rc = prepare(st, sql, &q)))
-		return rc;
-	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)since);
-	if (b)
-		sqlite3_bind_text(q, 3, b, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		*count = (unsigned)sqlite3_column_int64(q, 0);
-		if (last)
-			*last = (time_t)sqlite3_column_int64(q, 1);
-	} else {
-		rc = db_fail(st, "sign-in failures");
-	}
-	sqlite3_finalize(q);
-	return rc;
-}
-
 int pstore_signin_counts(struct pstore *st, const char *account, const char *source,
 			 time_t since, struct signin_counts *out)
 {
 	int rc;
 
-	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&st->mu);
-	if (!(rc = count_since(st,
-			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
-			       " WHERE source = ? AND at >= ?",
-			       source, NULL, since, &out->source, &out->source_last)) &&
-	    !(rc = count_since(st,
-			       "SELECT count(*), coalesce(max(at), 0) FROM signin_failures"
-			       " WHERE account = ? AND at >= ?",
-			       account, NULL, since, &out->account, &out->account_last)))
-		rc = count_since(st,
-				 "SELECT count(*) FROM signin_failures"
-				 " WHERE account = ? AND at >= ? AND source = ?",
-				 account, source, since, &out->pair, NULL);
+	rc = signin_counts_read(st->db, PROG, account, source, since, out);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
