@@ -48,10 +48,12 @@ void gw_settings_release(struct gw_settings *s)
 {
 	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (size_t i = 0; i < s->nsubsystems; i++) {
+	for (size_t i = 0; i < s->nsubsystems; i++)
 		free(s->subsystems[i]);
+	/* One past the subsystems too: an entry that failed half-way may
+	 * hold its certificates (auth has room for it). */
+	for (size_t i = 0; s->auth && i <= s->nsubsystems; i++)
 		free(s->auth[i].certs);
-	}
 	free(s->subsystems);
 	free(s->auth);
 	free(s->client_trust_pem);
