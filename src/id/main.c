@@ -2,7 +2,8 @@
  * VNeID role). This file only parses the command line (init, accounts
  * import, client add, serve) and wires the parts together: store.c keeps
  * accounts, clients, codes, tokens and sessions; oidc.c answers HTTP;
- * page.c renders the sign-in pages; token.c mints secrets and ID tokens.
+ * page.c renders the sign-in pages; token.c mints secrets and ID tokens;
+ * rsa_sign.c keeps the RS256 key.
  * Overview: docs/id.md. */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 #include "ndx/password.h"
 #include "ndx/pin.h"
 #include "oidc.h"
+#include "rsa_sign.h"
 #include "store.h"
 #include "token.h"
 
@@ -36,6 +38,7 @@
 #define PROG "ndx-id"
 #define SIGN_KEY_FILE "id-sign.key"
 #define SIGN_PUB_FILE "id-sign.pub"
+#define SIGN_RSA_FILE "id-sign-rs256.key" /* PKCS#8 PEM, 0600 */
 /* An ID token lives half the SSO session's idle time (oidc.c): a relying
  * party that signs the citizen in again when it ends (docs/portal.md) still
  * finds the session alive while the citizen is active, so no password. */
@@ -52,6 +55,7 @@ static const char USAGE[] =
 	"       " PROG " client add --data DIR --client-id ID --secret-file F\n"
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                 [--post-logout-redirect-uri URI ...]\n"
+	"                 [--id-token-signed-response-alg EdDSA|RS256]\n"
 	"       " PROG " serve --data DIR --issuer URL [--listen 127.0.0.1:4445] [options]\n"
 	"       " PROG " --version | --help\n"
 	"The national e-ID: an OpenID Connect provider for citizens.\n"
@@ -59,8 +63,9 @@ static const char USAGE[] =
 
 static const char INIT_HELP[] =
 	"usage: " PROG " init --data DIR\n"
-	"Creates a new e-ID provider in DIR (mode 0700): id.db and the Ed25519 key\n"
-	"that signs ID tokens (id-sign.key, mode 0600; id-sign.pub beside it).\n"
+	"Creates a new e-ID provider in DIR (mode 0700): id.db, the Ed25519 key\n"
+	"that signs ID tokens (id-sign.key, mode 0600; id-sign.pub beside it) and\n"
+	"the RSA key that signs them for RS256 clients (id-sign-rs256.key, 0600).\n"
 	"Refuses a DIR that already holds one.\n"
 	"  --data DIR   data directory (required)\n";
 
@@ -85,6 +90,7 @@ static const char CLIENT_HELP[] =
 	"usage: " PROG " client add --data DIR --client-id ID --secret-file F\n"
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                 [--post-logout-redirect-uri URI ...]\n"
+	"                 [--id-token-signed-response-alg EdDSA|RS256]\n"
 	"Registers a relying party (or replaces its registration). Only the SHA-256\n"
 	"of the secret is stored. Redirect URIs are matched exactly, byte for byte.\n"
 	"  --data DIR                      data directory (required)\n"
@@ -94,7 +100,9 @@ static const char CLIENT_HELP[] =
 	"  --redirect-uri URI              an http(s) URI without fragment (repeatable,\n"
 	"                                  at least one, at most 16)\n"
 	"  --post-logout-redirect-uri URI  where /logout may send the browser back\n"
-	"                                  (repeatable, at most 16)\n";
+	"                                  (repeatable, at most 16)\n"
+	"  --id-token-signed-response-alg A how its ID tokens are signed: EdDSA\n"
+	"                                  (default) or RS256\n";
 
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --data DIR --issuer URL [options]\n"
@@ -166,10 +174,12 @@ static int cmd_init(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL;
-	char db[PATH_BUF], skey[PATH_BUF], spub[PATH_BUF], kid[NDX_KEY_ID_HEX_LEN + 1];
+	char db[PATH_BUF], skey[PATH_BUF], spub[PATH_BUF], srsa[PATH_BUF];
+	char kid[NDX_KEY_ID_HEX_LEN + 1];
 	struct ndx_key *key = NULL;
+	struct idrsa_key *rsa = NULL;
 	struct idstore *st = NULL;
-	int c, made_key = 0, made_pub = 0;
+	int c, made_key = 0, made_pub = 0, made_rsa = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -186,9 +196,10 @@ static int cmd_init(int argc, char **argv)
 	}
 	if (ndx_args_join(PROG, db, sizeof db, dir, IDSTORE_DB_FILE) ||
 	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
-	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE))
+	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE) ||
+	    ndx_args_join(PROG, srsa, sizeof srsa, dir, SIGN_RSA_FILE))
 		return 1;
-	if (access(db, F_OK) == 0 || access(skey, F_OK) == 0) {
+	if (access(db, F_OK) == 0 || access(skey, F_OK) == 0 || access(srsa, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s already holds an e-ID provider\n", dir);
 		return 1;
 	}
@@ -206,6 +217,11 @@ static int cmd_init(int argc, char **argv)
 		goto fail;
 	}
 	made_pub = 1;
+	if ((c = idrsa_create(srsa, &rsa))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", srsa, ndx_strerror(c));
+		goto fail;
+	}
+	made_rsa = 1;
 	if ((c = idstore_create(db, &st))) {
 		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(c));
 		goto fail;
@@ -216,11 +232,17 @@ static int cmd_init(int argc, char **argv)
 	printf("e-ID provider initialised in %s\n"
 	       "  database     %s\n"
 	       "  signing key  %s (public: %s)\n"
-	       "  key id       %s\n",
-	       dir, db, skey, spub, kid);
+	       "  key id       %s\n"
+	       "  RS256 key    %s\n"
+	       "  RS256 key id %s\n",
+	       dir, db, skey, spub, kid, srsa, idrsa_kid(rsa));
 	ndx_key_free(key);
+	idrsa_free(rsa);
 	return 0;
 fail:
+	if (made_rsa)
+		unlink(srsa);
+	idrsa_free(rsa);
 	if (made_pub)
 		unlink(spub);
 	if (made_key)
@@ -483,6 +505,7 @@ static int cmd_client_add(int argc, char **argv)
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "redirect-uri", required_argument, NULL, 'r' },
 		{ "post-logout-redirect-uri", required_argument, NULL, 'l' },
+		{ "id-token-signed-response-alg", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -509,6 +532,14 @@ static int cmd_client_add(int argc, char **argv)
 		case 'l':
 			if (add_uri(cl.post_logout_uris, "--post-logout-redirect-uri", optarg))
 				goto out;
+			break;
+		case 'A':
+			if (strcmp(optarg, "EdDSA") != 0 && strcmp(optarg, "RS256") != 0) {
+				fprintf(stderr, PROG ": --id-token-signed-response-alg: EdDSA or"
+						" RS256\n");
+				goto out;
+			}
+			snprintf(cl.id_token_alg, sizeof cl.id_token_alg, "%s", optarg);
 			break;
 		case 'h':
 			fputs(CLIENT_HELP, stdout);
@@ -543,9 +574,10 @@ static int cmd_client_add(int argc, char **argv)
 	idtok_hash_hex(secret, cl.secret_sha256);
 	if (open_store(dir, &st) || idstore_client_put(st, &cl, &created))
 		goto out;
-	printf("client %s %s with %zu redirect URI(s) and %zu post-logout URI(s)\n", cid,
-	       created ? "registered" : "updated", json_array_size(cl.redirect_uris),
-	       json_array_size(cl.post_logout_uris));
+	printf("client %s %s with %zu redirect URI(s) and %zu post-logout URI(s),"
+	       " ID tokens %s\n",
+	       cid, created ? "registered" : "updated", json_array_size(cl.redirect_uris),
+	       json_array_size(cl.post_logout_uris), cl.id_token_alg[0] ? cl.id_token_alg : "EdDSA");
 	rc = 0;
 out:
 	idstore_close(st);
@@ -555,6 +587,26 @@ out:
 }
 
 /* ---- serve ---------------------------------------------------------------------------- */
+
+/* Loads the RS256 key, creating it when a data directory made before RS256
+ * lacks it. Returns 0 or -1 (said on stderr). */
+static int load_rsa(const char *path, struct idrsa_key **out)
+{
+	int c = idrsa_load(path, out);
+
+	if (c == NDX_ENOTFOUND) {
+		c = idrsa_create(path, out);
+		if (c == NDX_OK)
+			fprintf(stderr, PROG ": created the RS256 signing key %s (kid %s)\n", path,
+				idrsa_kid(*out));
+	}
+	if (c) {
+		fprintf(stderr, PROG ": cannot load the RS256 signing key %s: %s\n", path,
+			ndx_strerror(c));
+		return -1;
+	}
+	return 0;
+}
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -572,9 +624,10 @@ static int cmd_serve(int argc, char **argv)
 	const char *dir = NULL, *issuer = NULL, *listen = "127.0.0.1:4445", *assets = NULL;
 	const char *why = NULL;
 	unsigned long threads = 4, code_ttl = 60, id_ttl = ID_TOKEN_TTL;
-	char addr[64], skey[PATH_BUF];
+	char addr[64], skey[PATH_BUF], srsa[PATH_BUF];
 	uint16_t port;
 	struct ndx_key *key = NULL;
+	struct idrsa_key *rsa = NULL;
 	struct idstore *st = NULL;
 	struct ndx_httpd *srv = NULL;
 	struct oidc_config cfg;
@@ -622,17 +675,21 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": --assets %s: not a directory\n", assets);
 		return 2;
 	}
-	if (ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE))
+	if (ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	    ndx_args_join(PROG, srsa, sizeof srsa, dir, SIGN_RSA_FILE))
 		return 1;
 	if ((c = ndx_key_load(skey, &key)) || !ndx_key_has_private(key)) {
 		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", skey,
 			c ? ndx_strerror(c) : "no private key");
 		goto out;
 	}
+	if (load_rsa(srsa, &rsa))
+		goto out;
 	if (open_store(dir, &st))
 		goto out;
 	cfg.st = st;
 	cfg.key = key;
+	cfg.rsa = rsa;
 	cfg.assets_dir = assets;
 	cfg.code_ttl = (time_t)code_ttl;
 	cfg.id_token_ttl = (time_t)id_ttl;
@@ -669,6 +726,7 @@ out:
 		oidc_cleanup(&cfg);
 	idstore_close(st);
 	ndx_key_free(key);
+	idrsa_free(rsa);
 	return rc;
 }
 

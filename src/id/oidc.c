@@ -1,6 +1,7 @@
 /* The OpenID Connect provider (oidc.h): authorization code flow with PKCE
- * S256 required, client_secret_basic/post, EdDSA ID tokens, an SSO session
- * cookie, RP-initiated logout. The rules that protect citizens: never
+ * S256 required, client_secret_basic/post, EdDSA ID tokens (RS256 for the
+ * clients that registered it), an SSO session cookie whose sid the ID
+ * tokens carry, RP-initiated logout. The rules that protect citizens: never
  * redirect to a URI the client did not register (an error page instead),
  * one message for an unknown PIN and a wrong password (and the same
  * Argon2id work for both: an unknown PIN is checked against the newest
@@ -230,19 +231,23 @@ static json_t *build_discovery(const char *issuer)
 	for (int i = 0; i < 6; i++)
 		snprintf(u[i], sizeof u[i], "%s%s", issuer, PATHS[i]);
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:[s], s:[s],"
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:[s, s], s:[s],"
 		" s:[s, s], s:[s, s], s:[s, s, s, s, s, s, s, s, s, s, s], s:b, s:[s, s],"
-		" s:[s, s]}",
+		" s:[s, s], s:b, s:b}",
 		"issuer", issuer, "authorization_endpoint", u[0], "token_endpoint", u[1],
 		"userinfo_endpoint", u[2], "jwks_uri", u[3], "end_session_endpoint", u[4],
 		"response_types_supported", "code", "response_modes_supported", "query",
 		"grant_types_supported", "authorization_code", "subject_types_supported", "public",
-		"id_token_signing_alg_values_supported", "EdDSA", "code_challenge_methods_supported",
+		"id_token_signing_alg_values_supported", "EdDSA", "RS256",
+		"code_challenge_methods_supported",
 		"S256", "token_endpoint_auth_methods_supported", "client_secret_basic",
 		"client_secret_post", "scopes_supported", "openid", "profile", "claims_supported",
 		"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "birthdate",
 		"gender", "sid", "authorization_response_iss_parameter_supported", 1,
-		"ui_locales_supported", "vi", "en", "prompt_values_supported", "none", "login");
+		"ui_locales_supported", "vi", "en", "prompt_values_supported", "none", "login",
+		/* OpenID Connect Core section 6: no request objects, by value
+		 * or by reference; their absence would mean request_uri is. */
+		"request_parameter_supported", 0, "request_uri_parameter_supported", 0);
 }
 
 int oidc_init(struct oidc_config *cfg, const char *issuer, const char **why)
@@ -277,7 +282,7 @@ int oidc_init(struct oidc_config *cfg, const char *issuer, const char **why)
 	if (idstore_account_any_hash(cfg->st, cfg->dummy_hash) != NDX_OK)
 		cfg->dummy_hash[0] = '\0';
 	cfg->discovery = build_discovery(cfg->issuer);
-	cfg->jwks = idtok_jwks(cfg->key);
+	cfg->jwks = idtok_jwks(&(struct idtok_keys){ .ed25519 = cfg->key, .rsa = cfg->rsa });
 	if (!cfg->discovery || !cfg->jwks) {
 		oidc_cleanup(cfg);
 		*why = "out of memory";
@@ -296,9 +301,11 @@ void oidc_cleanup(struct oidc_config *cfg)
 
 /* ---- codes ------------------------------------------------------------------- */
 
-/* Issues a code for ar to the citizen pin and redirects to the client. */
+/* Issues a code for ar to the citizen pin, signed in with the SSO session
+ * whose cookie hashes to session_hash, and redirects to the client. */
 static void issue_code(const struct oidc_config *cfg, struct ndx_http_resp *resp,
-		       const struct idstore_authreq *ar, const char *pin, time_t auth_time)
+		       const struct idstore_authreq *ar, const char *pin, time_t auth_time,
+		       const char *session_hash)
 {
 	char code[IDTOK_SECRET_LEN + 1], hash[IDSTORE_HASH_HEX], url[URL_MAX];
 	struct idstore_code c;
@@ -310,6 +317,7 @@ static void issue_code(const struct oidc_config *cfg, struct ndx_http_resp *resp
 	snprintf(c.pin, sizeof c.pin, "%s", pin);
 	c.auth_time = auth_time;
 	c.exp = now + cfg->code_ttl;
+	idtok_sid(session_hash, c.sid);
 	snprintf(url, sizeof url, "%s", ar->redirect_uri);
 	if (idtok_random(code) || (idtok_hash_hex(code, hash), idstore_code_put(cfg->st, hash, &c)) ||
 	    idform_append_param(url, sizeof url, "code", code) ||
@@ -419,7 +427,12 @@ static void handle_authorize(const struct oidc_config *cfg, const struct ndx_htt
 		redirect_error(cfg, req, resp, &ar, "invalid_request", "state is too long");
 		goto out;
 	}
-	if (idform_get(q, "request") || idform_get(q, "request_uri")) {
+	if (idform_get(q, "request_uri")) {
+		redirect_error(cfg, req, resp, &ar, "request_uri_not_supported",
+			       "request_uri is not supported");
+		goto out;
+	}
+	if (idform_get(q, "request")) {
 		redirect_error(cfg, req, resp, &ar, "request_not_supported",
 			       "request objects are not supported");
 		goto out;
@@ -497,7 +510,7 @@ static void handle_authorize(const struct oidc_config *cfg, const struct ndx_htt
 		}
 	}
 	if (!login_needed) {
-		issue_code(cfg, resp, &ar, pin, auth_time);
+		issue_code(cfg, resp, &ar, pin, auth_time, sid_hash);
 	} else if (prompt_none) {
 		redirect_error(cfg, req, resp, &ar, "login_required",
 			       "the citizen is not signed in");
@@ -665,7 +678,7 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 		}
 		idstore_authreq_delete(cfg->st, tx_hash);
 		fprintf(stderr, PROG ": signed in pin %s for client %s\n", tail, ar.client_id);
-		issue_code(cfg, resp, &ar, pin, now);
+		issue_code(cfg, resp, &ar, pin, now, sid_hash);
 		set_cookie(cfg, resp, sid);
 	}
 out:
@@ -839,13 +852,14 @@ static void handle_token(const struct oidc_config *cfg, const struct ndx_http_re
 	tok.exp = now + TOKEN_TTL;
 	struct idtok_claims claims = {
 		.issuer = cfg->issuer, .client_id = client.client_id, .account = &acct,
-		.nonce = code.req.has_nonce ? code.req.nonce : NULL,
+		.nonce = code.req.has_nonce ? code.req.nonce : NULL, .sid = code.sid,
 		.profile = scope_has(code.req.scope, "profile"), .auth_time = code.auth_time,
 		.now = now, .ttl = cfg->id_token_ttl,
 	};
 	if (idtok_random(at) || (idtok_hash_hex(at, at_hash),
 				 idstore_token_put(cfg->st, at_hash, code_hash, &tok)) ||
-	    idtok_id_token(cfg->key, &claims, &id_token)) {
+	    idtok_id_token(&(struct idtok_keys){ .ed25519 = cfg->key, .rsa = cfg->rsa },
+			   client.id_token_alg, &claims, &id_token)) {
 		oauth_error(resp, 500, "server_error", "could not issue tokens");
 		goto out;
 	}
@@ -918,20 +932,25 @@ static void handle_userinfo(const struct oidc_config *cfg, const struct ndx_http
 /* ---- /logout ----------------------------------------------------------------------------- */
 
 /* Reads the client an id_token_hint was issued to; the hint must carry our
- * signature and issuer (it may have expired: that is normal at logout). */
+ * signature, EdDSA or RS256, and issuer (it may have expired: that is
+ * normal at logout). */
 static int hint_client(const struct oidc_config *cfg, const char *hint, char *out, size_t cap)
 {
 	struct ndx_jws *jws = NULL;
 	const uint8_t *payload;
+	char *rs256 = NULL;
 	size_t len;
 	json_t *claims = NULL, *aud;
 	const char *iss, *a = NULL;
 	int rc = -1;
 
-	if (ndx_jws_parse(hint, strlen(hint), &jws, NULL, 0) != NDX_OK ||
-	    ndx_jws_verify(jws, cfg->key) != NDX_OK)
+	if (ndx_jws_parse(hint, strlen(hint), &jws, NULL, 0) == NDX_OK &&
+	    ndx_jws_verify(jws, cfg->key) == NDX_OK)
+		payload = ndx_jws_payload(jws, &len);
+	else if (idrsa_verify(cfg->rsa, hint, &rs256, &len) == NDX_OK)
+		payload = (const uint8_t *)rs256;
+	else
 		goto out;
-	payload = ndx_jws_payload(jws, &len);
 	if (!(claims = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, NULL)))
 		goto out;
 	iss = json_string_value(json_object_get(claims, "iss"));
@@ -947,6 +966,7 @@ static int hint_client(const struct oidc_config *cfg, const char *hint, char *ou
 out:
 	json_decref(claims);
 	ndx_jws_free(jws);
+	free(rs256);
 	return rc;
 }
 

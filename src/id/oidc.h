@@ -10,6 +10,7 @@
 #include "ndx/httpd.h"
 #include "ndx/key.h"
 #include "ndx/password.h"
+#include "rsa_sign.h"
 #include "store.h"
 
 #define OIDC_ISSUER_MAX 512
@@ -17,7 +18,8 @@
 struct oidc_config {
 	/* Set by the caller; borrowed for the server's lifetime. */
 	struct idstore *st;
-	const struct ndx_key *key;
+	const struct ndx_key *key;     /* Ed25519: EdDSA ID tokens (the default) */
+	const struct idrsa_key *rsa;   /* RSA: RS256 ID tokens for clients that ask */
 	const char *assets_dir;   /* NULL: pages are served unstyled */
 	time_t code_ttl;          /* seconds an authorization code lives */
 	time_t id_token_ttl;      /* seconds an ID token lives (its exp - iat) */

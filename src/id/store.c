@@ -60,6 +60,10 @@ static const char *const MIGRATIONS[] = {
 	" at INTEGER NOT NULL);"
 	"CREATE INDEX signin_failures_account ON signin_failures(account, at);"
 	"CREATE INDEX signin_failures_source ON signin_failures(source, at);",
+	/* 3: the ID token algorithm a client registered (RS256 beside EdDSA)
+	 * and the sid claim of the session a code was issued from. */
+	"ALTER TABLE clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'EdDSA';"
+	"ALTER TABLE codes ADD COLUMN sid TEXT;",
 };
 
 static int db_fail(struct idstore *st, const char *what)
@@ -355,12 +359,15 @@ int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *
 		    NDX_OK &&
 	    (rc = prepare(st,
 			  "INSERT OR REPLACE INTO clients(client_id, secret_sha256, redirect_uris,"
-			  " post_logout_uris, updated_at) VALUES(?,?,?,?,strftime('%s','now'))",
+			  " post_logout_uris, id_token_alg, updated_at)"
+			  " VALUES(?,?,?,?,?,strftime('%s','now'))",
 			  &s)) == NDX_OK) {
 		sqlite3_bind_text(s, 1, c->client_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, c->secret_sha256, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, ru, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, pl, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, c->id_token_alg[0] ? c->id_token_alg : "EdDSA", -1,
+				  SQLITE_STATIC);
 		rc = step_done(st, s, "client");
 	}
 	unlock(st);
@@ -379,8 +386,8 @@ int idstore_client_get(struct idstore *st, const char *client_id, struct idstore
 	memset(out, 0, sizeof *out);
 	lock(st);
 	if ((rc = prepare(st,
-			  "SELECT client_id, secret_sha256, redirect_uris, post_logout_uris"
-			  " FROM clients WHERE client_id = ?",
+			  "SELECT client_id, secret_sha256, redirect_uris, post_logout_uris,"
+			  " id_token_alg FROM clients WHERE client_id = ?",
 			  &s)) == NDX_OK) {
 		sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
@@ -391,6 +398,7 @@ int idstore_client_get(struct idstore *st, const char *client_id, struct idstore
 				json_loads((const char *)sqlite3_column_text(s, 2), 0, NULL);
 			out->post_logout_uris =
 				json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+			copy_col(s, 4, out->id_token_alg, sizeof out->id_token_alg);
 			rc = json_is_array(out->redirect_uris) &&
 					     json_is_array(out->post_logout_uris)
 				     ? NDX_OK
@@ -519,8 +527,8 @@ int idstore_code_put(struct idstore *st, const char *code_hash, const struct ids
 	lock(st);
 	if ((rc = prepare(st,
 			  "INSERT INTO codes(code_hash, client_id, redirect_uri, scope, state, nonce,"
-			  " code_challenge, pin, auth_time, created, exp)"
-			  " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+			  " code_challenge, pin, auth_time, created, exp, sid)"
+			  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
 			  &s)) == NDX_OK) {
 		sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, c->req.client_id, -1, SQLITE_STATIC);
@@ -533,6 +541,7 @@ int idstore_code_put(struct idstore *st, const char *code_hash, const struct ids
 		sqlite3_bind_int64(s, 9, (sqlite3_int64)c->auth_time);
 		sqlite3_bind_int64(s, 10, (sqlite3_int64)c->req.created);
 		sqlite3_bind_int64(s, 11, (sqlite3_int64)c->exp);
+		bind_opt(s, 12, c->sid[0] != '\0', c->sid);
 		rc = step_done(st, s, "code");
 	}
 	unlock(st);
@@ -570,7 +579,7 @@ int idstore_code_redeem(struct idstore *st, const char *code_hash, time_t now,
 		goto out;
 	if ((rc = prepare(st,
 			  "SELECT client_id, redirect_uri, scope, state, nonce, code_challenge,"
-			  " created, pin, auth_time, exp, used FROM codes WHERE code_hash = ?",
+			  " created, pin, auth_time, exp, used, sid FROM codes WHERE code_hash = ?",
 			  &s)))
 		goto rollback;
 	sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
@@ -584,6 +593,7 @@ int idstore_code_redeem(struct idstore *st, const char *code_hash, time_t now,
 	out->auth_time = (time_t)sqlite3_column_int64(s, 8);
 	out->exp = (time_t)sqlite3_column_int64(s, 9);
 	used = sqlite3_column_int(s, 10);
+	copy_col(s, 11, out->sid, sizeof out->sid);
 	sqlite3_finalize(s);
 	s = NULL;
 	if (used) {

@@ -68,6 +68,7 @@ struct idstore_client {
 	char secret_sha256[IDSTORE_HASH_HEX];
 	json_t *redirect_uris;
 	json_t *post_logout_uris;
+	char id_token_alg[8]; /* "EdDSA" (also when "") or "RS256" */
 };
 /* Inserts or replaces; *created says which. Borrows c. */
 int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *created);
@@ -101,6 +102,7 @@ struct idstore_code {
 	char pin[NDX_PIN_LEN + 1];
 	time_t auth_time;
 	time_t exp;
+	char sid[IDSTORE_HASH_HEX]; /* the SSO session's sid claim, "" when none */
 };
 int idstore_code_put(struct idstore *st, const char *code_hash, const struct idstore_code *c);
 /* Uses up a code: NDX_OK with *out filled the first time; NDX_ENOTFOUND

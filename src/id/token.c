@@ -1,6 +1,6 @@
 /* Secrets, PKCE, ID tokens and the JWK set (token.h). Random bytes come
  * from OpenSSL's CSPRNG, hashes from libndx's SHA-256, signatures from
- * libndx's JWS (EdDSA only). The key id in each token's header is libndx's
+ * libndx's JWS (EdDSA only) or rsa_sign.c (RS256). The key id in each token's header is libndx's
  * ndx_key_id, the same one the JWK set publishes, so a relying party finds
  * the key by kid. Overview: docs/id.md. */
 #include "token.h"
@@ -91,7 +91,13 @@ int idtok_pkce_check(const char *verifier, const char *challenge)
 	return ok ? NDX_OK : NDX_EBADSIG;
 }
 
-int idtok_id_token(const struct ndx_key *key, const struct idtok_claims *c, char **out)
+void idtok_sid(const char *session_hash, char out[IDSTORE_HASH_HEX])
+{
+	idtok_hash_hex(session_hash, out);
+}
+
+int idtok_id_token(const struct idtok_keys *keys, const char *alg,
+		   const struct idtok_claims *c, char **out)
 {
 	json_t *p = json_object();
 	char *text;
@@ -108,6 +114,8 @@ int idtok_id_token(const struct ndx_key *key, const struct idtok_claims *c, char
 	json_object_set_new(p, "auth_time", json_integer((json_int_t)c->auth_time));
 	if (c->nonce)
 		json_object_set_new(p, "nonce", json_string(c->nonce));
+	if (c->sid && c->sid[0])
+		json_object_set_new(p, "sid", json_string(c->sid));
 	if (c->profile) {
 		json_object_set_new(p, "name", json_string(c->account->name));
 		json_object_set_new(p, "birthdate", json_string(c->account->birthdate));
@@ -116,13 +124,17 @@ int idtok_id_token(const struct ndx_key *key, const struct idtok_claims *c, char
 	json_decref(p);
 	if (!text)
 		return NDX_ENOMEM;
-	rc = ndx_jws_sign(key, "JWT", text, strlen(text), out);
+	if (alg && strcmp(alg, "RS256") == 0)
+		rc = idrsa_sign(keys->rsa, "JWT", text, out);
+	else
+		rc = ndx_jws_sign(keys->ed25519, "JWT", text, strlen(text), out);
 	free(text);
 	return rc;
 }
 
-json_t *idtok_jwks(const struct ndx_key *key)
+json_t *idtok_jwks(const struct idtok_keys *keys)
 {
+	const struct ndx_key *key = keys->ed25519;
 	uint8_t pub[NDX_ED25519_PUBLIC_LEN];
 	char kid[NDX_KEY_ID_HEX_LEN + 1];
 	char *x;
@@ -137,5 +149,5 @@ json_t *idtok_jwks(const struct ndx_key *key)
 	free(x);
 	if (!jwk)
 		return NULL;
-	return json_pack("{s:[o]}", "keys", jwk);
+	return json_pack("{s:[o, o]}", "keys", jwk, idrsa_jwk(keys->rsa));
 }

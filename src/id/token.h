@@ -1,7 +1,8 @@
 /* What ndx-id mints and checks: random secrets (transaction ids, codes,
  * access tokens, session ids), their stored SHA-256 form, PKCE (RFC 7636,
- * S256 only), ID tokens (JWS EdDSA, RFC 8037) and the JWK set that
- * publishes their key. Overview: docs/id.md. */
+ * S256 only), ID tokens (JWS EdDSA, RFC 8037, or RS256 for the clients that
+ * registered it, rsa_sign.h) and the JWK set that publishes both keys.
+ * Overview: docs/id.md. */
 #ifndef NDX_ID_TOKEN_H
 #define NDX_ID_TOKEN_H
 
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "ndx/key.h"
+#include "rsa_sign.h"
 #include "store.h"
 
 #define IDTOK_SECRET_LEN 43 /* base64url of 32 random bytes */
@@ -28,19 +30,34 @@ int idtok_challenge_valid(const char *s);
  * BASE64URL(SHA256(verifier)) differs from challenge. */
 int idtok_pkce_check(const char *verifier, const char *challenge);
 
+/* The sid claim of the SSO session whose cookie hashes to session_hash:
+ * the SHA-256 hex of that hash, stable for the session's life, naming it
+ * without opening it (neither the cookie nor the store's key). */
+void idtok_sid(const char *session_hash, char out[IDSTORE_HASH_HEX]);
+
+/* The two signing keys; borrowed. */
+struct idtok_keys {
+	const struct ndx_key *ed25519;
+	const struct idrsa_key *rsa;
+};
+
 struct idtok_claims {
 	const char *issuer;
 	const char *client_id;
 	const struct idstore_account *account;
 	const char *nonce; /* NULL: none */
+	const char *sid;   /* NULL or "": none */
 	int profile;       /* non-zero: name and birthdate too */
 	time_t auth_time, now, ttl;
 };
-/* Signs an ID token; *out is malloc'd (caller frees). Errors as
- * ndx_jws_sign, NDX_ENOMEM. */
-int idtok_id_token(const struct ndx_key *key, const struct idtok_claims *c, char **out);
+/* Signs an ID token with alg ("RS256", or EdDSA for anything else: the
+ * client's registration); *out is malloc'd (caller frees). Errors as
+ * ndx_jws_sign or idrsa_sign, NDX_ENOMEM. */
+int idtok_id_token(const struct idtok_keys *keys, const char *alg,
+		   const struct idtok_claims *c, char **out);
 
-/* The JWK set {"keys":[{OKP Ed25519 ...}]} of key, new reference, or NULL. */
-json_t *idtok_jwks(const struct ndx_key *key);
+/* The JWK set {"keys":[{OKP Ed25519 ...}, {RSA ...}]}, new reference, or
+ * NULL. */
+json_t *idtok_jwks(const struct idtok_keys *keys);
 
 #endif

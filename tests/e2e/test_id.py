@@ -2,8 +2,9 @@
 
 A tiny population registry is seeded with ndx-sector, ndx-id gets accounts for
 its first citizens and one registered client, and the tests speak HTTP to the
-real process on loopback: discovery, JWKS, the authorization code flow with
-PKCE done by hand, ID token signature checks with python3-cryptography, and
+real process on loopback: discovery, JWKS (Ed25519 and RSA), the authorization
+code flow with PKCE done by hand, ID token signature checks (EdDSA and RS256)
+with python3-cryptography, the sid claim, refused request objects, and
 the refusals (credentials, PKCE, codes, redirect URIs, client secrets,
 throttling, logout), and the Argon2id work of an unknown PIN. Overview: docs/id.md.
 """
@@ -21,13 +22,18 @@ import urllib.parse
 import pytest
 import requests
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
 
 from conftest import free_port
 
 PASSWORD = "mật khẩu thử nghiệm 2026"
 CLIENT_ID = "portal"
 CLIENT_SECRET = "portal-secret-0123456789abcdef"
+RS_CLIENT_ID = "rp-rs256"
+RS_CLIENT_SECRET = "rp-rs256-secret-0123456789abcdef"
 REDIRECT = "http://127.0.0.1:9/callback"
 POST_LOGOUT = "http://127.0.0.1:9/signed-out"
 BAD_CREDENTIALS_VI = "Số định danh cá nhân hoặc mật khẩu không đúng"
@@ -90,6 +96,9 @@ def setup(build_dir, tmp_path_factory):
     r = run("init", "--data", str(data))
     assert r.returncode == 0, r.stderr
     assert (data / "id-sign.key").stat().st_mode & 0o777 == 0o600
+    rsa_key = data / "id-sign-rs256.key"
+    assert rsa_key.stat().st_mode & 0o777 == 0o600
+    assert rsa_key.read_text().startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
     r = run("accounts", "import", "--data", str(data), "--population-db", str(popdb),
             "--limit", "10", "--password-file", str(tmp / "pw"), "--cost", "min")
     assert r.returncode == 0, r.stderr
@@ -102,6 +111,16 @@ def setup(build_dir, tmp_path_factory):
             str(tmp / "secret"), "--redirect-uri", REDIRECT,
             "--post-logout-redirect-uri", POST_LOGOUT)
     assert r.returncode == 0, r.stderr
+    assert "ID tokens EdDSA" in r.stdout
+    (tmp / "rs-secret").write_text(RS_CLIENT_SECRET + "\n")
+    r = run("client", "add", "--data", str(data), "--client-id", RS_CLIENT_ID, "--secret-file",
+            str(tmp / "rs-secret"), "--redirect-uri", REDIRECT,
+            "--post-logout-redirect-uri", POST_LOGOUT, "--id-token-signed-response-alg", "RS256")
+    assert r.returncode == 0 and "ID tokens RS256" in r.stdout, r.stdout + r.stderr
+    r = run("client", "add", "--data", str(data), "--client-id", "rp-bad", "--secret-file",
+            str(tmp / "rs-secret"), "--redirect-uri", REDIRECT,
+            "--id-token-signed-response-alg", "HS256")
+    assert r.returncode != 0 and "EdDSA or RS256" in r.stderr
     import sqlite3
     with sqlite3.connect(popdb) as db:
         citizens = db.execute("SELECT pin, full_name, birth_date, sex FROM citizens"
@@ -161,13 +180,25 @@ def token(idp, code, verifier, auth=(CLIENT_ID, CLIENT_SECRET), **extra):
     return requests.post(idp.url + "/token", data=data, auth=auth, timeout=10)
 
 
+def b64url_int(text):
+    return int.from_bytes(b64url_decode(text), "big")
+
+
 def verify_jws(idp, jws):
+    """Checks jws against the JWKS key its kid names, with the algorithm that key
+    declares (a token may not pick another one for a key)."""
     keys = requests.get(idp.url + "/jwks.json", timeout=5).json()["keys"]
     header_b64, payload_b64, sig_b64 = jws.split(".")
     header = json.loads(b64url_decode(header_b64))
     key = next(k for k in keys if k["kid"] == header["kid"])
-    pub = Ed25519PublicKey.from_public_bytes(b64url_decode(key["x"]))
-    pub.verify(b64url_decode(sig_b64), f"{header_b64}.{payload_b64}".encode())
+    assert header["alg"] == key["alg"]
+    signed = f"{header_b64}.{payload_b64}".encode()
+    if key["kty"] == "RSA":
+        pub = RSAPublicNumbers(b64url_int(key["e"]), b64url_int(key["n"])).public_key()
+        pub.verify(b64url_decode(sig_b64), signed, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        pub = Ed25519PublicKey.from_public_bytes(b64url_decode(key["x"]))
+        pub.verify(b64url_decode(sig_b64), signed)
     return header, json.loads(b64url_decode(payload_b64))
 
 
@@ -184,7 +215,11 @@ def test_discovery(idp):
     assert d["response_types_supported"] == ["code"]
     assert d["grant_types_supported"] == ["authorization_code"]
     assert d["subject_types_supported"] == ["public"]
-    assert d["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    # OpenID Connect Discovery 1.0 section 3: RS256 MUST be among them.
+    assert d["id_token_signing_alg_values_supported"] == ["EdDSA", "RS256"]
+    assert d["request_parameter_supported"] is False
+    assert d["request_uri_parameter_supported"] is False
+    assert "sid" in d["claims_supported"]
     assert d["code_challenge_methods_supported"] == ["S256"]
     assert d["token_endpoint_auth_methods_supported"] == ["client_secret_basic",
                                                           "client_secret_post"]
@@ -194,11 +229,21 @@ def test_discovery(idp):
 
 def test_jwks(idp):
     keys = requests.get(idp.url + "/jwks.json", timeout=5).json()["keys"]
-    assert len(keys) == 1
+    assert len(keys) == 2
     k = keys[0]
     assert k["kty"] == "OKP" and k["crv"] == "Ed25519" and k["alg"] == "EdDSA"
     assert len(b64url_decode(k["x"])) == 32 and len(k["kid"]) == 64
     assert "d" not in k
+    r = keys[1]
+    assert set(r) == {"kty", "n", "e", "kid", "use", "alg"}  # no private members
+    assert r["kty"] == "RSA" and r["alg"] == "RS256" and r["use"] == "sig"
+    assert b64url_int(r["e"]) == 65537
+    assert b64url_int(r["n"]).bit_length() in (2048, 3072)
+    assert not b64url_decode(r["n"]).startswith(b"\0")  # RFC 7518 6.3.1.1
+    # The kid is the RFC 7638 thumbprint.
+    canon = json.dumps({"e": r["e"], "kty": "RSA", "n": r["n"]}, separators=(",", ":"),
+                       sort_keys=True)
+    assert r["kid"] == b64url(hashlib.sha256(canon.encode()).digest())
 
 
 # ---- the flow ------------------------------------------------------------------------
@@ -234,6 +279,8 @@ def test_code_flow(idp, setup):
     assert claims["name"] == name and claims["birthdate"] == birth
     assert claims["exp"] - claims["iat"] == 900
     assert abs(claims["auth_time"] - time.time()) < 30
+    assert re.fullmatch(r"[0-9a-f]{64}", claims["sid"])
+    assert claims["sid"] not in cookie  # names the session without opening it
 
     u = requests.get(idp.url + "/userinfo",
                      headers={"Authorization": "Bearer " + body["access_token"]}, timeout=5)
@@ -248,7 +295,111 @@ def test_code_flow(idp, setup):
     t2 = token(idp, q2["code"][0], verifier2, auth=None, client_id=CLIENT_ID,
                client_secret=CLIENT_SECRET)  # client_secret_post
     assert t2.status_code == 200, t2.text
-    assert verify_jws(idp, t2.json()["id_token"])[1]["auth_time"] == claims["auth_time"]
+    claims2 = verify_jws(idp, t2.json()["id_token"])[1]
+    assert claims2["auth_time"] == claims["auth_time"]
+    assert claims2["sid"] == claims["sid"]  # the same SSO session
+
+
+def test_rs256_client(idp, setup):
+    """A client registered with RS256 gets RS256 ID tokens; within one SSO session
+    both clients' tokens carry the same sid, a new sign-in gets a new one."""
+    pin = setup["citizens"][9][0]
+    s = requests.Session()
+    verifier, challenge = pkce()
+    page = authorize(s, idp, challenge, client_id=RS_CLIENT_ID)
+    assert page.status_code == 200
+    q = code_from(sign_in(s, idp, page, pin, PASSWORD))
+    t = token(idp, q["code"][0], verifier, auth=(RS_CLIENT_ID, RS_CLIENT_SECRET))
+    assert t.status_code == 200, t.text
+    id_token = t.json()["id_token"]
+    header, claims = verify_jws(idp, id_token)
+    assert header == {"alg": "RS256", "typ": "JWT", "kid": header["kid"]}
+    assert claims["aud"] == RS_CLIENT_ID and claims["sub"] == pin
+    assert claims["nonce"] == "n-456" and claims["iss"] == idp.url
+    assert re.fullmatch(r"[0-9a-f]{64}", claims["sid"])
+    # A changed byte breaks the RSA signature.
+    h, p, sig = id_token.split(".")
+    forged = b64url(json.dumps({**claims, "sub": "000000000000"}).encode())
+    with pytest.raises(InvalidSignature):
+        verify_jws(idp, f"{h}.{forged}.{sig}")
+
+    # The EdDSA client, in the same browser: SSO, EdDSA, the same sid.
+    verifier, challenge = pkce()
+    q = code_from(authorize(s, idp, challenge))
+    t = token(idp, q["code"][0], verifier)
+    header_ed, claims_ed = verify_jws(idp, t.json()["id_token"])
+    assert header_ed["alg"] == "EdDSA"
+    assert claims_ed["sid"] == claims["sid"]
+
+    # prompt=login starts a new session: a new sid.
+    verifier, challenge = pkce()
+    page = authorize(s, idp, challenge, client_id=RS_CLIENT_ID, prompt="login")
+    q = code_from(sign_in(s, idp, page, pin, PASSWORD))
+    t = token(idp, q["code"][0], verifier, auth=(RS_CLIENT_ID, RS_CLIENT_SECRET))
+    claims_new = verify_jws(idp, t.json()["id_token"])[1]
+    assert claims_new["sid"] != claims["sid"]
+
+    # An RS256 ID token is a valid id_token_hint at logout.
+    r = s.get(idp.url + "/logout", params={"id_token_hint": t.json()["id_token"],
+                                           "post_logout_redirect_uri": POST_LOGOUT},
+              allow_redirects=False, timeout=5)
+    assert r.status_code == 302 and r.headers["Location"] == POST_LOGOUT
+    # ...but not one whose payload was changed.
+    h, p, sig = t.json()["id_token"].split(".")
+    r = s.get(idp.url + "/logout", params={"id_token_hint": f"{h}.{forged}.{sig}"},
+              allow_redirects=False, timeout=5)
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("param,error", [("request_uri", "request_uri_not_supported"),
+                                         ("request", "request_not_supported")])
+def test_request_objects_are_refused(idp, param, error):
+    """OpenID Connect Core section 6: each with its own error, back to the client."""
+    value = "urn:example:req" if param == "request_uri" else "eyJhbGciOiJub25lIn0.e30."
+    r = authorize(requests.Session(), idp, pkce()[1], **{param: value})
+    q = code_from(r)
+    assert q["error"] == [error] and q["state"] == ["st-123"] and q["iss"] == [idp.url]
+    assert "code" not in q
+
+
+def test_older_data_dir_gets_an_rsa_key(setup, tmp_path):
+    """A data directory made before RS256 (schema version 2, no RSA key) gets its
+    RSA key at serve and its clients and codes the new columns: its clients keep
+    EdDSA, and a client registered afterwards may ask for RS256."""
+    import shutil
+    import sqlite3
+    data = tmp_path / "data"
+    shutil.copytree(setup["data"], data)
+    (data / "id-sign-rs256.key").unlink()
+    with sqlite3.connect(data / "id.db") as db:
+        db.executescript("ALTER TABLE clients DROP COLUMN id_token_alg;"
+                         "ALTER TABLE codes DROP COLUMN sid;"
+                         "DELETE FROM schema_migrations WHERE version > 2;")
+    p = Idp(setup["exe"], data, free_port(), tmp_path / "idp.stderr")
+    try:
+        keys = requests.get(p.url + "/jwks.json", timeout=5).json()["keys"]
+        assert [k["alg"] for k in keys] == ["EdDSA", "RS256"]
+        assert (data / "id-sign-rs256.key").stat().st_mode & 0o777 == 0o600
+        assert "created the RS256 signing key" in p.log()
+        pin = setup["citizens"][7][0]
+        for client_id, secret, alg in ((CLIENT_ID, CLIENT_SECRET, "EdDSA"),
+                                       (RS_CLIENT_ID, RS_CLIENT_SECRET, "EdDSA")):
+            s = requests.Session()
+            verifier, challenge = pkce()
+            page = authorize(s, p, challenge, client_id=client_id)
+            q = code_from(sign_in(s, p, page, pin, PASSWORD))
+            t = token(p, q["code"][0], verifier, auth=(client_id, secret))
+            assert t.status_code == 200, t.text
+            header, claims = verify_jws(p, t.json()["id_token"])
+            assert header["alg"] == alg and "sid" in claims
+    finally:
+        p.stop()
+    r = subprocess.run([str(setup["exe"]), "client", "add", "--data", str(data),
+                        "--client-id", RS_CLIENT_ID, "--secret-file",
+                        str(setup["tmp"] / "rs-secret"), "--redirect-uri", REDIRECT,
+                        "--id-token-signed-response-alg", "RS256"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "ID tokens RS256" in r.stdout, r.stderr
 
 
 def test_english_page(idp):
