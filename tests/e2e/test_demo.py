@@ -452,7 +452,9 @@ def test_bulk_purposes_and_the_id_provider_are_in_the_signed_conf(up):
         {**s, "bulk_purposes": BULK.get(s["id"], [])} for s in fed["services"]]
 
     eid = fed["apps"]["id"]
-    jwk, = requests.get(eid["url"] + "/jwks.json", timeout=5).json()["keys"]
+    # The Ed25519 key (the RSA one beside it signs RS256 clients' tokens only).
+    jwk, = [k for k in requests.get(eid["url"] + "/jwks.json", timeout=5).json()["keys"]
+            if k["kty"] == "OKP"]
     raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
     want = {"issuer": eid["url"], "sign_key": base64.b64encode(raw).decode(),
             "sign_key_id": jwk["kid"]}
