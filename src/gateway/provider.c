@@ -340,10 +340,13 @@ static bool provider_check_subjects(struct exch *x)
 	 * system refuses a write to a record that is not the named subject's
 	 * (docs/sectors.md), and the answer of one it accepted may name
 	 * everyone the change touched (a vehicle's old and new owner). It is
-	 * passed on when the named subject is among them. A read must be about
+	 * passed on when the named subject is among them; a refusal is not (it
+	 * may declare the people of a record the write was refused for, which
+	 * the consumer must not learn). A read must be about
 	 * the named subject alone; a consent is one person's and never covers
 	 * another's record. */
-	if (!is_read(x->req->method) && gw_subjects_has(x->subjects, claimed)) {
+	if (!is_read(x->req->method) && x->r.status < 400 &&
+	    gw_subjects_has(x->subjects, claimed)) {
 		x->subjects_sent = x->subjects;
 		return true;
 	}

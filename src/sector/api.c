@@ -781,8 +781,11 @@ static void route(struct api *api, const struct ndx_http_req *req, struct ndx_ht
 		route_table(api, t, slash && slash[1] ? slash + 1 : NULL, req, resp, declared);
 }
 
-/* Sets Ndx-Data-Subjects: the people in declared for a successful answer,
- * "none" for an error, whatever the handler had gathered before failing. */
+/* Sets Ndx-Data-Subjects: the people in declared for a successful answer
+ * and for a refusal of a record that is not Ndx-Subject's (403: its gateway
+ * logs them, so that each sees the attempt in their access list, and never
+ * passes them on), "none" for any other error, whatever the handler had
+ * gathered before failing. */
 static void declare_subjects(struct ndx_http_resp *resp, const struct pinset *declared)
 {
 	const char *ctype;
@@ -791,8 +794,8 @@ static void declare_subjects(struct ndx_http_resp *resp, const struct pinset *de
 	int status = 500;
 	char *text = NULL;
 
-	if (ndx_http_resp_view(resp, &status, &ctype, &body, &len) == NDX_OK && status < 400 &&
-	    declared && !(text = pinset_text(declared)))
+	if (ndx_http_resp_view(resp, &status, &ctype, &body, &len) == NDX_OK &&
+	    (status < 400 || status == 403) && declared && !(text = pinset_text(declared)))
 		internal(resp);
 	ndx_http_resp_header(resp, "Ndx-Data-Subjects", text ? text : "none");
 	free(text);

@@ -13,7 +13,8 @@ A Backend serves under any path; what it does depends on the last path segment(s
                       stop(), or ENDLESS_CAP bytes as a safety net)
   .../status/NNN      status NNN with a small JSON body {"error": "status NNN"}
   .../sink            200 {"received": N}: a short answer to a large request
-  .../declare/LIST    an echo whose Ndx-Data-Subjects is LIST (percent-decoded)
+  .../declare/LIST    an echo whose Ndx-Data-Subjects is LIST (percent-decoded), with the
+                      status of ?status=NNN (default 200)
   .../undeclared      an echo without Ndx-Data-Subjects
   anything else       200, application/json, an echo of the request (see echo())
 
@@ -129,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._subjects = self.headers.get("Ndx-Subject") or "none"
         if len(parts) >= 2 and parts[-2] == "declare":
             self._subjects = urllib.parse.unquote(last)
-            self._send(200, echo(rec), "application/json")
+            query = urllib.parse.parse_qs(self.path.partition("?")[2])
+            self._send(int(query.get("status", ["200"])[0]), echo(rec), "application/json")
         elif last == "undeclared":
             self._subjects = None
             self._send(200, echo(rec), "application/json")

@@ -229,6 +229,18 @@ def test_a_write_to_another_persons_record_is_refused(fed):
     assert resp.status_code == 200 and resp.headers["Ndx-Data-Subjects"] == A, resp.text
 
 
+def test_a_refused_write_never_passes_its_subjects_on(fed, eid):
+    """A provider system that refuses a write declares whom the record concerns (so that
+    each sees the attempt); the gateway refuses it as a mismatch and never hands those
+    people to the consumer, even when the named subject is among them."""
+    resp = call(fed, PERSONS, declare(A, C), subject=A, method="PUT", json={"x": 1},
+                params={"status": "403"})
+    refused(fed, resp, 403, "Client.SubjectMismatch", C)
+    for pin in (A, C):
+        e = entry(fed, eid, pin, xid_of(resp))
+        assert e is not None and e["outcome"] == "refused" and e["method"] == "PUT", e
+
+
 def test_a_write_that_touches_others_too_is_answered_and_listed_for_each(fed, eid):
     """The provider system has stored the write by the time it answers (it refuses a
     write to a record that is not the named subject's before storing): a change of

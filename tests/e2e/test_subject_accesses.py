@@ -542,6 +542,11 @@ def test_reads_of_another_person_are_refused_in_the_demo(demo, people):
     # refuses it (docs/sectors.md), and nobody learns whose it was.
     resp = demo.exchange("VN/GOV/TCT/tax", CITIZENS, f"/{d}", a, "tax-administration")
     refused_as(resp, 403, "Client.SubjectMismatch", d)
+    # D, whose record was asked for under A's name, sees the refused attempt.
+    attempt = [e for e in demo.accesses_ok("VN/GOV/BCA", d)["accesses"]
+               if e["message_id"] == resp.headers["X-Road-Id"]]
+    assert len(attempt) == 1 and attempt[0]["outcome"] == "refused", attempt
+    assert attempt[0]["client"] == "VN/GOV/TCT/tax" and attempt[0]["status"] == 403
     # A list under one declared subject: the registry declares everyone it returns, the
     # provider gateway refuses (citizens has no bulk purpose).
     for query in ("?limit=3", "?limit=100"):
