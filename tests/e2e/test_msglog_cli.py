@@ -16,6 +16,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+# The encodings written from docs/protocol.md alone, apart from the C code.
+from logspec import field, merkle_root, record_hash, sth_hash, sth_message, witness_message
+
 TIMEOUT = 60
 
 
@@ -104,48 +107,6 @@ def other_pub(build_dir, tmp_path):
     d.mkdir()
     ok(run_ndx(build_dir, "keygen", "--out", d / "k"))
     return d / "k.pub"
-
-
-# ---- an independent implementation of docs/protocol.md "Message log" ----------
-
-def field(b):
-    return len(b).to_bytes(8, "big") + b
-
-
-def u64(v):
-    return field((v % (1 << 64)).to_bytes(8, "big"))
-
-
-# The record table of docs/protocol.md "Records", field by field.
-RECORD_TEXT_FIELDS = ("message_id", "client", "service", "method", "path", "subject",
-                      "subjects", "purpose", "user_id", "issue", "authenticated")
-
-
-def record_hash(r):
-    parts = [field(b"ndx-log-record-v2"),                 # 1 label
-             u64(r["seq"]), u64(r["time_ms"]),            # 2 seq, 3 time
-             field(r["direction"].encode())]              # 4 direction
-    parts += [field(r[k].encode()) for k in RECORD_TEXT_FIELDS]  # 5..15
-    parts += [field(r["request_hash"] or b""), field(r["response_hash"] or b""),  # 16, 17
-              u64(r["status"]), u64(r["duration_ms"]),    # 18, 19
-              field(r["request_sig"].encode()),           # 20
-              field(r["response_sig"].encode()),          # 21
-              field(r["prev_hash"])]                      # 22
-    return hashlib.sha256(b"".join(parts)).digest()
-
-
-def merkle_root(leaves):
-    if len(leaves) == 1:
-        return leaves[0]
-    k = 1
-    while k * 2 < len(leaves):
-        k *= 2
-    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
-
-
-def sth_message(b):
-    return (field(b"ndx-log-sth-v1") + u64(b["batch"]) + u64(b["first_seq"]) + u64(b["size"])
-            + field(b["root"]) + u64(b["time_ms"]) + field(b["prev_sth_hash"]))
 
 
 def test_documented_encodings_match_the_library(gw):
@@ -510,11 +471,6 @@ def test_usage_errors(gw, build_dir):
 
 # ---- witnessed tree heads (docs/protocol.md "Witnessed tree heads") -------------------
 
-def witness_message(gateway, batch, h, time_ms):
-    return (field(b"ndx-witness-v1") + field(gateway.encode()) + u64(batch) + field(h)
-            + u64(time_ms))
-
-
 def anchor_file(path, private_key):
     raw = private_key.public_key().public_bytes(serialization.Encoding.Raw,
                                                 serialization.PublicFormat.Raw)
@@ -532,7 +488,7 @@ def countersign(gw, witness_key, key_id, batch, gateway="VN/GOV/BCA/gw1", tweak=
     con = sqlite3.connect(gw.db)
     con.row_factory = sqlite3.Row
     b = dict(con.execute("SELECT * FROM batches WHERE batch = ?", (batch,)).fetchone())
-    h = hashlib.sha256(sth_message(b) + field(b["signature"])).digest()
+    h = sth_hash(b)
     if tweak:
         h = bytes([h[0] ^ 1]) + h[1:]
     t = b["time_ms"] + 500

@@ -18,6 +18,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import federation as F
+# The encodings written from docs/protocol.md alone, apart from the C code.
+from logspec import merkle_root, record_hash, sth_hash, sth_message, witness_message
 from federation import BHXH, CITIZENS, INSURANCE
 
 GRACE_S = 3
@@ -46,53 +48,6 @@ class WitnessGateway(F.Gateway):
 def fed(build_dir):
     with F.running_federation(build_dir, "ndx-witness-", gateway_class=WitnessGateway) as f:
         yield f
-
-
-# ---- an independent implementation of the encodings --------------------------------
-
-def field(b):
-    return len(b).to_bytes(8, "big") + b
-
-
-def u64(v):
-    return field((v % (1 << 64)).to_bytes(8, "big"))
-
-
-def sth_message(b):
-    return (field(b"ndx-log-sth-v1") + u64(b["batch"]) + u64(b["first_seq"]) + u64(b["size"])
-            + field(b["root"]) + u64(b["time_ms"]) + field(b["prev_sth_hash"]))
-
-
-def sth_hash(b):
-    return hashlib.sha256(sth_message(b) + field(b["signature"])).digest()
-
-
-def witness_message(gateway, batch, h, time_ms):
-    return (field(b"ndx-witness-v1") + field(gateway.encode()) + u64(batch) + field(h)
-            + u64(time_ms))
-
-
-RECORD_TEXT_FIELDS = ("message_id", "client", "service", "method", "path", "subject",
-                      "subjects", "purpose", "user_id", "issue", "authenticated")
-
-
-def record_hash(r):
-    parts = [field(b"ndx-log-record-v2"), u64(r["seq"]), u64(r["time_ms"]),
-             field(r["direction"].encode())]
-    parts += [field(r[k].encode()) for k in RECORD_TEXT_FIELDS]
-    parts += [field(r["request_hash"] or b""), field(r["response_hash"] or b""),
-              u64(r["status"]), u64(r["duration_ms"]), field(r["request_sig"].encode()),
-              field(r["response_sig"].encode()), field(r["prev_hash"])]
-    return hashlib.sha256(b"".join(parts)).digest()
-
-
-def merkle_root(leaves):
-    if len(leaves) == 1:
-        return leaves[0]
-    k = 1
-    while k * 2 < len(leaves):
-        k *= 2
-    return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
 
 
 # ---- helpers ---------------------------------------------------------------------------
