@@ -37,6 +37,11 @@ const char *ndx_http_header(const struct ndx_http_req *req, const char *name);
 /* As ndx_http_header, and sets *len to the value's length as received: a
  * len above strlen(value) means the value carries a NUL byte. */
 const char *ndx_http_header_n(const struct ndx_http_req *req, const char *name, size_t *len);
+/* As ndx_http_header_n, but the LAST value of header name when the
+ * request repeats it (PR-REST 4.3: of several X-Road-Client headers the
+ * last one counts). NULL and *len 0 when absent. */
+const char *ndx_http_header_last_n(const struct ndx_http_req *req, const char *name,
+				   size_t *len);
 /* Returns the first value of query argument name, percent-decoded into a
  * string that lives as long as the request, or NULL when absent or badly
  * escaped. A '+' stays '+' (ndx ids may contain it); it is not a space. */

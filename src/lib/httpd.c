@@ -258,6 +258,39 @@ const char *ndx_http_header_n(const struct ndx_http_req *req, const char *name, 
 	return v;
 }
 
+struct last_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+static enum MHD_Result keep_last(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
+{
+	struct last_header *lh = cls;
+
+	(void)kind;
+	if (key_size == lh->name_len && strncasecmp(key, lh->name, key_size) == 0) {
+		lh->value = value;
+		lh->value_len = value_size;
+	}
+	return MHD_YES;
+}
+
+const char *ndx_http_header_last_n(const struct ndx_http_req *req, const char *name,
+				   size_t *len)
+{
+	const struct req_state *st = req->internal;
+	struct last_header lh = { .name = name, .name_len = strlen(name) };
+
+	/* MHD keeps the headers in the order received; its lookup stops at
+	 * the first, so walk them all. */
+	MHD_get_connection_values_n(st->conn, MHD_HEADER_KIND, keep_last, &lh);
+	*len = lh.value ? lh.value_len : 0;
+	return lh.value;
+}
+
 struct arg_lookup {
 	const char *name;
 	const char *raw;

@@ -5,16 +5,20 @@
  * on the provider port. The input is fields separated by 0xff: path,
  * query, then the header values in enum gw_rf_header order (X-Road-Client,
  * X-Road-Id, X-Road-UserId, X-Road-Issue, Ndx-Purpose, Ndx-Subject,
- * Ndx-Consent, Ndx-Timestamp, Ndx-Gateway, Content-Type, Accept,
- * Accept-Language); a header not given, or given as the single byte 0xfe,
- * is absent. Invariants: a refusal has a status in 400..499, a known type
- * that fits its check, a message; an accepted request keeps only RFC 3986
- * bytes in rest and query and no header value with CR, LF or NUL or over
- * the cap; client and service ids round-trip through their canonical and
- * wire forms; the path the consumer gateway sends on (/r1/ + wire service
- * id + rest) reads back to the same service and rest on both ports, with
- * the same request hash; the two ports agree on what they both check. How
- * to run: tests/fuzz/README.md. */
+ * Ndx-Consent, Ndx-Subject-Token, Ndx-Timestamp, Ndx-Gateway, Content-Type,
+ * Accept, Accept-Language, X-Road-Security-Server,
+ * X-Road-Represented-Party); a header not given, or given as the single
+ * byte 0xfe, is absent. Invariants: a refusal has a status in 400..499
+ * (414 exactly for a URI too long), the type that fits its check, a
+ * message; an accepted request is at most GW_RF_URI_MAX bytes of path and
+ * query, keeps only RFC 3986 bytes in rest and query, no dot segment in
+ * rest and no header value with CR, LF or NUL or over the cap; client
+ * (member or subsystem), service and security server ids round-trip
+ * through their canonical and wire forms, and the represented party reads
+ * back from its canonical text; the path the consumer gateway sends on
+ * (/r1/ + wire service id + rest) reads back to the same service and rest
+ * on both ports, with the same request hash; the two ports agree on what
+ * they both check. How to run: tests/fuzz/README.md. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -48,14 +52,26 @@ static bool rfc3986_ok(const char *s, bool query)
 static void check_refusal(const struct gw_rf_input *in, enum gw_rf_port port,
 			  enum gw_rf_result res, const struct gw_rf_refusal *ref)
 {
+	size_t ulen = strlen(in->path) + (in->query[0] ? 1 + strlen(in->query) : 0);
+
 	FUZZ_CHECK(res == GW_RF_NOT_EXCHANGE || res == GW_RF_BAD_HEADER ||
-		   res == GW_RF_BAD_CLIENT || res == GW_RF_BAD_SERVICE);
-	FUZZ_CHECK(ref->status >= 400 && ref->status <= 499);
+		   res == GW_RF_BAD_CLIENT || res == GW_RF_URI_TOO_LONG ||
+		   res == GW_RF_BAD_SERVICE || res == GW_RF_BAD_PATH || res == GW_RF_DOT_SEGMENT ||
+		   res == GW_RF_BAD_SECURITY_SERVER || res == GW_RF_BAD_REPRESENTED_PARTY);
+	FUZZ_CHECK(ref->status == (res == GW_RF_URI_TOO_LONG ? 414 : 400));
 	FUZZ_CHECK(ref->type != NULL);
 	if (res == GW_RF_BAD_CLIENT)
-		FUZZ_CHECK(strcmp(ref->type, "Client.InvalidClient") == 0);
+		FUZZ_CHECK(strcmp(ref->type, "Client.InvalidClientIdentifier") == 0);
 	else
-		FUZZ_CHECK(strcmp(ref->type, "Client.InvalidRequest") == 0);
+		FUZZ_CHECK(strcmp(ref->type, "Client.BadRequest") == 0);
+	FUZZ_CHECK((res == GW_RF_URI_TOO_LONG) <= (ulen > GW_RF_URI_MAX));
+	/* The provider port measures first; the consumer once it has read
+	 * /r1/, the headers and the client. */
+	if (port == GW_RF_PROVIDER)
+		FUZZ_CHECK((res == GW_RF_URI_TOO_LONG) == (ulen > GW_RF_URI_MAX));
+	if (res == GW_RF_DOT_SEGMENT)
+		FUZZ_CHECK(ref->detail && gw_rf_has_dot_segment(ref->detail));
+	FUZZ_CHECK(port == GW_RF_CONSUMER || res != GW_RF_BAD_SECURITY_SERVER);
 	FUZZ_CHECK(strnlen(ref->message, sizeof ref->message) < sizeof ref->message);
 	FUZZ_CHECK(ref->message[0] != '\0');
 	if (ref->detail)
@@ -125,11 +141,10 @@ static void check_accepted(const struct gw_rf_input *in, enum gw_rf_port port,
 	FUZZ_CHECK(rq->rest != NULL && rq->rest >= in->path && rq->rest <= in->path + plen);
 	FUZZ_CHECK(rq->rest[0] == '\0' || rq->rest[0] == '/');
 	FUZZ_CHECK(rq->query == in->query);
-	if (port == GW_RF_CONSUMER) {
-		FUZZ_CHECK(rfc3986_ok(rq->rest, false) && rfc3986_ok(rq->query, true));
-		FUZZ_CHECK(gw_rf_uri_chars_ok(rq->rest, false) &&
-			   gw_rf_uri_chars_ok(rq->query, true));
-	}
+	FUZZ_CHECK(plen + (in->query[0] ? 1 + strlen(in->query) : 0) <= GW_RF_URI_MAX);
+	FUZZ_CHECK(rfc3986_ok(rq->rest, false) && rfc3986_ok(rq->query, true));
+	FUZZ_CHECK(gw_rf_uri_chars_ok(rq->rest, false) && gw_rf_uri_chars_ok(rq->query, true));
+	FUZZ_CHECK(!gw_rf_has_dot_segment(rq->rest));
 	for (int i = 0; i < GW_RF_NHEADERS; i++) {
 		const char *v = rq->hdr[i];
 
@@ -145,11 +160,47 @@ static void check_accepted(const struct gw_rf_input *in, enum gw_rf_port port,
 		FUZZ_CHECK(strchr(v, '\r') == NULL && strchr(v, '\n') == NULL);
 	}
 	FUZZ_CHECK(rq->hdr[GW_RF_CLIENT] != NULL);
-	check_id_round_trip(&rq->client_id, NDX_ID_SUBSYSTEM, rq->client, rq->client_wire);
+	FUZZ_CHECK(rq->client_id.kind == NDX_ID_MEMBER || rq->client_id.kind == NDX_ID_SUBSYSTEM);
+	check_id_round_trip(&rq->client_id, rq->client_id.kind, rq->client, rq->client_wire);
 	FUZZ_CHECK(ndx_id_parse(rq->hdr[GW_RF_CLIENT], strlen(rq->hdr[GW_RF_CLIENT]),
-				NDX_ID_SUBSYSTEM, &back, &why) == NDX_OK);
+				rq->client_id.kind, &back, &why) == NDX_OK);
 	FUZZ_CHECK(ndx_id_equal(&back, &rq->client_id));
 	check_id_round_trip(&rq->service_id, NDX_ID_SERVICE, rq->service, rq->service_wire);
+	if (rq->hdr[GW_RF_SECURITY_SERVER]) {
+		char member[NDX_ID_TEXT_MAX];
+		struct ndx_id m;
+
+		FUZZ_CHECK(port == GW_RF_CONSUMER);
+		FUZZ_CHECK(ndx_id_parse(rq->hdr[GW_RF_SECURITY_SERVER],
+					strlen(rq->hdr[GW_RF_SECURITY_SERVER]), NDX_ID_SUBSYSTEM,
+					&back, &why) == NDX_OK);
+		FUZZ_CHECK(ndx_id_format(&back, member, sizeof member) > 0);
+		FUZZ_CHECK(strcmp(member, rq->security_server) == 0);
+		FUZZ_CHECK(strcmp(back.subsystem, rq->security_server_code) == 0);
+		FUZZ_CHECK(ndx_id_parent(&back, NDX_ID_MEMBER, &m) == NDX_OK);
+		FUZZ_CHECK(ndx_id_format(&m, member, sizeof member) > 0);
+		FUZZ_CHECK(strcmp(member, rq->security_server_member) == 0);
+	} else {
+		FUZZ_CHECK(rq->security_server[0] == '\0' && rq->security_server_member[0] == '\0');
+	}
+	if (rq->hdr[GW_RF_REPRESENTED_PARTY]) {
+		/* The canonical text is the decoded parts: 1 or 2 of them, and
+		 * itself a valid header value that reads back the same. */
+		struct gw_rf_input again = *in;
+		struct gw_rf_request rq2;
+		struct gw_rf_refusal ref2;
+		size_t slashes = 0;
+
+		for (const char *c = rq->represented_party; *c; c++)
+			slashes += *c == '/';
+		FUZZ_CHECK(rq->represented_party[0] != '\0' && slashes <= 1);
+		again.hdr[GW_RF_REPRESENTED_PARTY].v = rq->represented_party;
+		again.hdr[GW_RF_REPRESENTED_PARTY].len = strlen(rq->represented_party);
+		FUZZ_CHECK(gw_reqfront_parse(&again, port, &rq2, &ref2) == GW_RF_ACCEPTED);
+		FUZZ_CHECK(strcmp(rq2.represented_party, rq->represented_party) == 0);
+	} else {
+		FUZZ_CHECK(rq->represented_party[0] == '\0');
+	}
 }
 
 /* The request as the consumer gateway sends it on: /r1/{wire service id}
@@ -241,7 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_id_round_trip(&rp.service_id, NDX_ID_SERVICE, rp.service, rp.service_wire);
 	}
 	/* What both ports check, they judge alike: the consumer accepts only
-	 * what the provider accepts or refuses for its two own headers. */
+	 * what the provider accepts or refuses for the two headers only it
+	 * reads. */
 	if (res_c == GW_RF_ACCEPTED) {
 		FUZZ_CHECK(res_p == GW_RF_ACCEPTED ||
 			   (res_p == GW_RF_BAD_HEADER && fp.detail &&
@@ -253,10 +305,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	/* ... and the provider accepts only what the consumer accepts or
-	 * refuses for the RFC 3986 check, which it leaves to the consumer. */
+	 * refuses for X-Road-Security-Server, which only the consumer reads. */
 	if (res_p == GW_RF_ACCEPTED)
-		FUZZ_CHECK(res_c == GW_RF_ACCEPTED ||
-			   (res_c == GW_RF_BAD_SERVICE && fc.detail == NULL));
+		FUZZ_CHECK(res_c == GW_RF_ACCEPTED || res_c == GW_RF_BAD_SECURITY_SERVER ||
+			   (res_c == GW_RF_BAD_HEADER && fc.detail &&
+			    strcmp(fc.detail, "X-Road-Security-Server") == 0));
 
 	for (size_t i = 0; i < NFIELDS; i++)
 		free(field[i]);
