@@ -1,118 +1,490 @@
 /* The X-Road metaservices on the consumer port (docs/protocol.md
- * "Metaservices"): listClients, listMethods and allowedMethods answer from
- * the held global configuration; getOpenAPI fetches the document from the
- * registry and hands it out only when its SHA-256 is the openapi_sha256 the
- * signed configuration names, so an unsigned channel cannot change it. */
+ * "Metaservices"), answered in the published formats: listClients as
+ * PR-META §2 and Annex A/B/C.1 have it (the members and subsystems of the
+ * held global configuration, XML `clientList` or, asked with
+ * `Accept: application/json`, the JSON form), listMethods and
+ * allowedMethods as PR-MREST §4 and Annex B have it (`{"service":[...]}`
+ * with each service's `endpoint_list`). getOpenAPI (PR-MREST §5) fetches the
+ * document from the registry and hands it out only when its SHA-256 is the
+ * openapi_sha256 the signed configuration names, so an unsigned channel
+ * cannot change it.
+ *
+ * libxml2 is not a dependency of ndx; the one XML answer is small and fixed,
+ * so it is written here with every text escaped (xml_text). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway.h"
+#include "reqfront.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 
 #define OPENAPI_MAX (16u * 1024u * 1024u)
+/* PR-META Annex A: the answer's namespace and that of the identifiers. */
+#define XROAD_NS "http://x-road.eu/xsd/xroad.xsd"
+#define ID_NS "http://x-road.eu/xsd/identifiers"
 
-static json_t *service_entry(const json_t *svc)
+enum meta { META_NONE = -1, META_LIST_CLIENTS, META_LIST_METHODS, META_ALLOWED_METHODS,
+	    META_GET_OPENAPI };
+
+static const char *const meta_names[] = { "listClients", "listMethods", "allowedMethods",
+					  "getOpenAPI" };
+
+/* ---- refusals ------------------------------------------------------------ */
+
+/* An X-Road error (docs/protocol.md "Errors"): detail is "{reason}" or
+ * "{reason}: {specifics}", reason being the word of the gateway's error
+ * table, so that the change to that table is one call here. */
+static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *reason,
+		   const char *message, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *reason,
+		   const char *message, const char *fmt, ...)
 {
-	return json_pack("{sOsOsO}", "id", json_object_get(svc, "id"), "title",
-			 json_object_get(svc, "title") ? json_object_get(svc, "title") : json_null(),
-			 "personal",
-			 json_object_get(svc, "personal") ? json_object_get(svc, "personal")
-							  : json_false());
+	char detail[1024], spec[896];
+	va_list ap;
+
+	spec[0] = '\0';
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(spec, sizeof spec, fmt, ap);
+		va_end(ap);
+	}
+	if (spec[0])
+		snprintf(detail, sizeof detail, "%s: %s", reason, spec);
+	else
+		snprintf(detail, sizeof detail, "%s", reason);
+	ndx_http_resp_error(resp, status, type, message, detail);
 }
 
-static bool of_subsystem(const json_t *svc, const char *subsystem)
+/* ---- an append-only text buffer for the XML answer ------------------------ */
+
+struct xbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void xb_add(struct xbuf *b, const char *s, size_t n)
 {
-	const char *id = json_string_value(json_object_get(svc, "id"));
-	size_t n = strlen(subsystem);
-	return id && strncmp(id, subsystem, n) == 0 && id[n] == '/';
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(b->p, cap))) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-static void list_clients(const struct ndx_conf *conf, struct ndx_http_resp *resp)
+static void xb_str(struct xbuf *b, const char *s)
 {
-	const json_t *subs = json_object_get(ndx_conf_json(conf), "subsystems"), *s;
-	json_t *out = json_array();
-	size_t i;
+	xb_add(b, s, strlen(s));
+}
 
-	json_array_foreach(subs, i, s) {
+/* Appends s as XML character data or attribute value: & < > " ' become
+ * entities; a character XML 1.0 does not allow (C0 controls other than tab,
+ * LF and CR; U+FFFE, U+FFFF) becomes U+FFFD. s is UTF-8 (jansson checked
+ * it when the configuration was loaded). */
+static void xml_text(struct xbuf *b, const char *s)
+{
+	static const char fffd[] = "\xEF\xBF\xBD";
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; u[i]; i++) {
+		switch (u[i]) {
+		case '&': xb_str(b, "&amp;"); continue;
+		case '<': xb_str(b, "&lt;"); continue;
+		case '>': xb_str(b, "&gt;"); continue;
+		case '"': xb_str(b, "&quot;"); continue;
+		case '\'': xb_str(b, "&apos;"); continue;
+		default: break;
+		}
+		if (u[i] < 0x20 && u[i] != '\t' && u[i] != '\n' && u[i] != '\r') {
+			xb_str(b, fffd);
+		} else if (u[i] == 0xEF && u[i + 1] == 0xBF && (u[i + 2] == 0xBE || u[i + 2] == 0xBF)) {
+			xb_str(b, fffd);
+			i += 2;
+		} else {
+			xb_add(b, (const char *)u + i, 1);
+		}
+	}
+}
+
+static void xml_elem(struct xbuf *b, const char *tag, const char *text)
+{
+	xb_str(b, "<");
+	xb_str(b, tag);
+	xb_str(b, ">");
+	xml_text(b, text);
+	xb_str(b, "</");
+	xb_str(b, tag);
+	xb_str(b, ">");
+}
+
+/* ---- listClients (PR-META §2) ------------------------------------------- */
+
+/* True when the media range r[0..n) (without its parameters) is
+ * application/json and its quality, if given, is not zero. */
+static bool range_is_json(const char *r, size_t n)
+{
+	const char *semi = memchr(r, ';', n), *end = r + n;
+	size_t tn = semi ? (size_t)(semi - r) : n;
+
+	while (tn && (r[tn - 1] == ' ' || r[tn - 1] == '\t'))
+		tn--;
+	if (tn != 16 || strncasecmp(r, "application/json", 16) != 0)
+		return false;
+	for (const char *q = semi; q; q = memchr(q + 1, ';', (size_t)(end - q - 1))) {
+		const char *v = q + 1;
+
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		if (end - v < 2 || (v[0] != 'q' && v[0] != 'Q') || v[1] != '=')
+			continue;
+		/* q=0, q=0.0, q=0.000: not acceptable (RFC 9110 12.4.2). */
+		for (v += 2; v < end && (*v == '0' || *v == '.'); v++)
+			;
+		if (v == end || *v == ';' || *v == ' ' || *v == '\t')
+			return false;
+	}
+	return true;
+}
+
+/* True when an Accept header names application/json (PR-META §2: then
+ * the answer is JSON, else XML). */
+static bool accepts_json(const char *accept)
+{
+	for (const char *p = accept; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		if (range_is_json(p, n))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* One client of PR-META Annex A's ClientType, in JSON (Annex B) ... */
+static json_t *client_json(const struct ndx_id *id, const char *name, const char *subsystem_name)
+{
+	json_t *idj = json_pack("{ssssssss}", "object_type", id->subsystem[0] ? "SUBSYSTEM" : "MEMBER",
+				"xroad_instance", id->instance, "member_class", id->member_class,
+				"member_code", id->member_code);
+	json_t *out;
+
+	if (idj && id->subsystem[0])
+		json_object_set_new(idj, "subsystem_code", json_string(id->subsystem));
+	out = json_pack("{so}", "id", idj);
+	if (out && name)
+		json_object_set_new(out, "name", json_string(name));
+	if (out && subsystem_name)
+		json_object_set_new(out, "subsystem_name", json_string(subsystem_name));
+	return out;
+}
+
+/* ... and in XML (Annex A, Annex C.1). */
+static void client_xml(struct xbuf *b, const struct ndx_id *id, const char *name,
+		       const char *subsystem_name)
+{
+	xb_str(b, "<xroad:member><xroad:id id:objectType=\"");
+	xb_str(b, id->subsystem[0] ? "SUBSYSTEM" : "MEMBER");
+	xb_str(b, "\">");
+	xml_elem(b, "id:xRoadInstance", id->instance);
+	xml_elem(b, "id:memberClass", id->member_class);
+	xml_elem(b, "id:memberCode", id->member_code);
+	if (id->subsystem[0])
+		xml_elem(b, "id:subsystemCode", id->subsystem);
+	xb_str(b, "</xroad:id>");
+	if (name)
+		xml_elem(b, "xroad:name", name);
+	if (subsystem_name)
+		xml_elem(b, "xroad:subsystemName", subsystem_name);
+	xb_str(b, "</xroad:member>");
+}
+
+struct client_list {
+	bool json;
+	json_t *arr;   /* json */
+	struct xbuf x; /* xml */
+};
+
+static void client_add(struct client_list *cl, const struct ndx_id *id, const char *name,
+		       const char *subsystem_name)
+{
+	if (cl->json)
+		json_array_append_new(cl->arr, client_json(id, name, subsystem_name));
+	else
+		client_xml(&cl->x, id, name, subsystem_name);
+}
+
+/* Every member of conf, each followed by its subsystems, in the order of
+ * the configuration (as PR-META Annex C.1 lists them). */
+static void list_all_clients(const struct ndx_conf *conf, struct client_list *cl)
+{
+	const json_t *doc = ndx_conf_json(conf), *m, *s;
+	json_t *subs_of = json_object(); /* member id -> [subsystem objects] */
+	size_t i, j;
+
+	json_array_foreach(json_object_get(doc, "subsystems"), i, s) {
 		const char *id = json_string_value(json_object_get(s, "id"));
 		struct ndx_id sid, mid;
 		char member[NDX_ID_TEXT_MAX];
-		const json_t *m = NULL;
+		json_t *arr;
 
-		if (id && ndx_id_parse(id, strlen(id), NDX_ID_SUBSYSTEM, &sid, NULL) == NDX_OK &&
-		    ndx_id_parent(&sid, NDX_ID_MEMBER, &mid) == NDX_OK &&
-		    ndx_id_format(&mid, member, sizeof member) > 0)
-			m = ndx_conf_member(conf, member);
-		json_array_append_new(out, json_pack("{sssO}", "id", id ? id : "", "member_name",
-						     json_object_get(m, "name")
-							     ? json_object_get(m, "name")
-							     : json_null()));
+		if (!id || ndx_id_parse(id, strlen(id), NDX_ID_SUBSYSTEM, &sid, NULL) != NDX_OK ||
+		    ndx_id_parent(&sid, NDX_ID_MEMBER, &mid) != NDX_OK ||
+		    ndx_id_format(&mid, member, sizeof member) < 0)
+			continue;
+		if (!(arr = json_object_get(subs_of, member))) {
+			arr = json_array();
+			json_object_set_new(subs_of, member, arr);
+		}
+		json_array_append(arr, (json_t *)s);
 	}
-	ndx_http_resp_json(resp, 200, json_pack("{so}", "clients", out));
+	json_array_foreach(json_object_get(doc, "members"), i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+		const char *name = json_string_value(json_object_get(m, "name"));
+		struct ndx_id mid;
+
+		if (!id || ndx_id_parse(id, strlen(id), NDX_ID_MEMBER, &mid, NULL) != NDX_OK)
+			continue;
+		client_add(cl, &mid, name, NULL);
+		json_array_foreach(json_object_get(subs_of, id), j, s) {
+			const char *sid_text = json_string_value(json_object_get(s, "id"));
+			struct ndx_id sid;
+
+			if (ndx_id_parse(sid_text, strlen(sid_text), NDX_ID_SUBSYSTEM, &sid, NULL) ==
+			    NDX_OK)
+				client_add(cl, &sid, name,
+					   json_string_value(json_object_get(s, "name")));
+		}
+	}
+	json_decref(subs_of);
 }
 
+/* True when the raw query names argument `name` (present, whatever its
+ * value: ndx_http_query_arg cannot tell an absent argument from a badly
+ * escaped one). */
+static bool query_has(const char *query, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || !p[n]))
+			return true;
+	return false;
+}
+
+/* A value that could be an instance code: 1..NDX_ID_PART_MAX bytes, no
+ * '/' and no control character (a finer check is pointless: a code that is
+ * not the held instance's lists no clients). */
+static bool instance_code_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NDX_ID_PART_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '/')
+			return false;
+	return true;
+}
+
+static void list_clients(const struct ndx_conf *conf, const struct ndx_http_req *req,
+			 struct ndx_http_resp *resp)
+{
+	const char *inst = ndx_http_query_arg(req, "xRoadInstance"), *accept;
+	struct client_list cl = { 0 };
+	bool ok;
+
+	if (!inst && query_has(req->query, "xRoadInstance")) {
+		refuse(resp, 400, "Client.BadRequest", "MetaserviceQuery",
+		       "xRoadInstance is badly percent-encoded", NULL);
+		return;
+	}
+	if (inst && !instance_code_ok(inst)) {
+		refuse(resp, 400, "Client.BadRequest", "MetaserviceQuery",
+		       "xRoadInstance is not an X-Road instance code",
+		       "xRoadInstance must be 1..%d characters without '/' or control characters",
+		       NDX_ID_PART_MAX);
+		return;
+	}
+	accept = gw_header(req, "Accept", &ok);
+	cl.json = ok && accepts_json(accept);
+	if (cl.json && !(cl.arr = json_array()))
+		goto oom;
+	if (!cl.json)
+		xb_str(&cl.x, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+			      "<xroad:clientList xmlns:xroad=\"" XROAD_NS "\" xmlns:id=\"" ID_NS "\">");
+	/* PR-META §2: the clients of the instance asked for. This gateway
+	 * holds its own instance's configuration only; any other instance
+	 * has, as far as it knows, no clients. */
+	if (!inst || strcmp(inst, ndx_conf_instance(conf)) == 0)
+		list_all_clients(conf, &cl);
+	if (cl.json) {
+		ndx_http_resp_json(resp, 200, json_pack("{so}", "member", cl.arr));
+		return;
+	}
+	xb_str(&cl.x, "</xroad:clientList>\n");
+	if (cl.x.oom)
+		goto oom;
+	ndx_http_resp_bytes(resp, 200, "text/xml; charset=UTF-8", cl.x.p, cl.x.len);
+	free(cl.x.p);
+	return;
+oom:
+	free(cl.x.p);
+	json_decref(cl.arr);
+	refuse(resp, 500, "Server.ClientProxy.InternalError", "Internal", "out of memory", NULL);
+}
+
+/* ---- listMethods, allowedMethods (PR-MREST §4) ---------------------------- */
+
+static bool of_subsystem(const char *service_id, const char *subsystem)
+{
+	size_t n = strlen(subsystem);
+	return service_id && strncmp(service_id, subsystem, n) == 0 && service_id[n] == '/';
+}
+
+/* An ndx grant path is an fnmatch(3) pattern without FNM_PATHNAME, so its
+ * '*' also matches '/': X-Road writes that wildcard "**" ("*" is one path
+ * segment there). "*" alone (every path) becomes "**". */
+static json_t *xroad_path(const char *pattern)
+{
+	size_t n = strlen(pattern), stars = 0;
+	char *out, *o;
+	json_t *j;
+
+	for (size_t i = 0; i < n; i++)
+		stars += pattern[i] == '*';
+	if (!(o = out = malloc(n + stars + 1)))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* A run of stars is one wildcard. */
+		if (pattern[i] == '*') {
+			while (i + 1 < n && pattern[i + 1] == '*')
+				i++;
+			*o++ = '*';
+			*o++ = '*';
+		} else {
+			*o++ = pattern[i];
+		}
+	}
+	*o = '\0';
+	j = json_string(out);
+	free(out);
+	return j;
+}
+
+static void endpoint_add(json_t *list, const char *method, json_t *path)
+{
+	json_t *e = json_pack("{ssso}", "method", method, "path", path), *have;
+	size_t i;
+
+	if (!e)
+		return;
+	json_array_foreach(list, i, have)
+		if (json_equal(have, e)) {
+			json_decref(e);
+			return;
+		}
+	json_array_append_new(list, e);
+}
+
+/* A service as PR-MREST Annex B writes it, with an empty endpoint_list;
+ * NULL when its id is not a service id. */
+static json_t *service_entry(const json_t *svc)
+{
+	const char *id = json_string_value(json_object_get(svc, "id"));
+	struct ndx_id sid;
+
+	if (!id || ndx_id_parse(id, strlen(id), NDX_ID_SERVICE, &sid, NULL) != NDX_OK)
+		return NULL;
+	return json_pack("{ssssssssssssssso}", "object_type", "SERVICE", "xroad_instance",
+			 sid.instance, "member_class", sid.member_class, "member_code",
+			 sid.member_code, "subsystem_code", sid.subsystem, "service_code",
+			 sid.service, "service_type",
+			 json_is_string(json_object_get(svc, "openapi_sha256")) ? "OPENAPI" : "REST",
+			 "endpoint_list", json_array());
+}
+
+/* listMethods: every service of the subsystem. The configuration declares
+ * no endpoints for a service, so each has the one X-Road gives a service
+ * whose endpoints are not declared: any method, any path. */
 static void list_methods(const struct ndx_conf *conf, const char *subsystem,
 			 struct ndx_http_resp *resp)
 {
-	const json_t *svcs = json_object_get(ndx_conf_json(conf), "services"), *s;
-	json_t *out = json_array();
+	const json_t *s;
+	json_t *out = json_array(), *e;
 	size_t i;
 
-	json_array_foreach(svcs, i, s) {
-		if (of_subsystem(s, subsystem))
-			json_array_append_new(out, service_entry(s));
+	json_array_foreach(json_object_get(ndx_conf_json(conf), "services"), i, s) {
+		if (!of_subsystem(json_string_value(json_object_get(s, "id")), subsystem) ||
+		    !(e = service_entry(s)))
+			continue;
+		endpoint_add(json_object_get(e, "endpoint_list"), "*", json_string("**"));
+		json_array_append_new(out, e);
 	}
-	ndx_http_resp_json(resp, 200, json_pack("{so}", "services", out));
+	ndx_http_resp_json(resp, 200, json_pack("{so}", "service", out));
 }
 
-static void union_into(json_t *dst, const json_t *src)
-{
-	size_t i, j;
-	const json_t *v, *w;
-	json_array_foreach(src, i, v) {
-		int seen = 0;
-		json_array_foreach(dst, j, w)
-			if (json_equal(v, w))
-				seen = 1;
-		if (!seen)
-			json_array_append(dst, (json_t *)v);
-	}
-}
-
+/* allowedMethods: the services of the subsystem that client holds grants
+ * on, in the configuration's order, each grant's methods times its paths
+ * as the endpoints. */
 static void allowed_methods(const struct ndx_conf *conf, const char *client,
 			    const char *subsystem, struct ndx_http_resp *resp)
 {
-	const json_t *grants = json_object_get(ndx_conf_json(conf), "grants"), *g;
-	json_t *by_service = json_object(), *out = json_array(), *e;
-	const char *sid;
-	size_t i;
+	const json_t *doc = ndx_conf_json(conf), *g, *s, *m, *p;
+	json_t *grants_of = json_object(), *out = json_array(), *arr, *e;
+	size_t i, j, k, l;
 
-	json_array_foreach(grants, i, g) {
+	json_array_foreach(json_object_get(doc, "grants"), i, g) {
 		const char *gc = json_string_value(json_object_get(g, "client"));
-		const json_t *svc;
+		const char *gs = json_string_value(json_object_get(g, "service"));
 
-		sid = json_string_value(json_object_get(g, "service"));
-		if (!gc || !sid || strcmp(gc, client) != 0)
+		if (!gc || strcmp(gc, client) != 0 || !of_subsystem(gs, subsystem))
 			continue;
-		svc = ndx_conf_service(conf, sid);
-		if (!svc || !of_subsystem(svc, subsystem))
-			continue;
-		e = json_object_get(by_service, sid);
-		if (!e) {
-			e = service_entry(svc);
-			json_object_set_new(e, "methods", json_array());
-			json_object_set_new(e, "paths", json_array());
-			json_object_set_new(by_service, sid, e);
-			json_array_append(out, e);
+		if (!(arr = json_object_get(grants_of, gs))) {
+			arr = json_array();
+			json_object_set_new(grants_of, gs, arr);
 		}
-		union_into(json_object_get(e, "methods"), json_object_get(g, "methods"));
-		union_into(json_object_get(e, "paths"), json_object_get(g, "paths"));
+		json_array_append(arr, (json_t *)g);
 	}
-	json_decref(by_service);
-	ndx_http_resp_json(resp, 200, json_pack("{so}", "services", out));
+	json_array_foreach(json_object_get(doc, "services"), i, s) {
+		arr = json_object_get(grants_of, json_string_value(json_object_get(s, "id")));
+		if (!arr || !(e = service_entry(s)))
+			continue;
+		json_array_foreach(arr, j, g) {
+			json_array_foreach(json_object_get(g, "methods"), k, m) {
+				json_array_foreach(json_object_get(g, "paths"), l, p)
+					endpoint_add(json_object_get(e, "endpoint_list"),
+						     json_string_value(m),
+						     xroad_path(json_string_value(p)));
+			}
+		}
+		json_array_append_new(out, e);
+	}
+	json_decref(grants_of);
+	ndx_http_resp_json(resp, 200, json_pack("{so}", "service", out));
 }
+
+/* ---- getOpenAPI (PR-MREST §5) ------------------------------------------- */
 
 static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *subsystem,
 			const struct ndx_http_req *req, struct ndx_http_resp *resp)
@@ -128,33 +500,37 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	CURL *c;
 
 	if (!code) {
-		ndx_http_resp_error(resp, 400, "Client.InvalidRequest",
-				    "getOpenAPI needs ?serviceCode=CODE", NULL);
+		refuse(resp, 400, "Client.BadRequest", "MetaserviceQuery",
+		       "getOpenAPI needs ?serviceCode=CODE",
+		       query_has(req->query, "serviceCode") ? "serviceCode is badly percent-encoded"
+							    : "serviceCode is missing");
 		return;
 	}
 	snprintf(id_text, sizeof id_text, "%s/%s", subsystem, code);
 	if (ndx_id_parse(id_text, strlen(id_text), NDX_ID_SERVICE, &sid, &why) != NDX_OK) {
-		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "malformed serviceCode", why);
+		refuse(resp, 400, "Client.BadRequest", "InvalidService", "malformed serviceCode",
+		       "%s", why ? why : "not a service code");
 		return;
 	}
 	ndx_id_format(&sid, id_text, sizeof id_text);
 	svc = ndx_conf_service(v->c->conf, id_text);
 	if (!svc) {
-		ndx_http_resp_error(resp, 404, "Client.UnknownService",
-				    "the service is not in the global configuration", id_text);
+		refuse(resp, 500, "Server.ClientProxy.UnknownService", "UnknownService",
+		       "the service is not in the global configuration", "%s", id_text);
 		return;
 	}
 	want = json_string_value(json_object_get(svc, "openapi_sha256"));
 	if (!want) {
-		ndx_http_resp_error(resp, 404, "Client.UnknownService",
-				    "the service has no OpenAPI document", id_text);
+		refuse(resp, 500, "Server.ClientProxy.UnknownService", "UnknownService",
+		       "the service has no OpenAPI description", "%s has none", id_text);
 		return;
 	}
 	ndx_id_format_wire(&sid, wire, sizeof wire);
 	snprintf(url, sizeof url, "%s/openapi/%s", g->cfg->registry_url, wire);
 	c = gw_xfer_handle(GW_HANDLE_BACKEND);
 	if (!c) {
-		ndx_http_resp_error(resp, 500, "Server.Internal", "cannot initialise libcurl", NULL);
+		refuse(resp, 500, "Server.ClientProxy.InternalError", "Internal",
+		       "cannot initialise libcurl", NULL);
 		return;
 	}
 	r.cap = OPENAPI_MAX;
@@ -162,17 +538,21 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, v->s->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->s->peer_timeout_ms);
 	if (gw_xfer_perform(c, "GET", NULL, 0, NULL, &r) != GW_XFER_OK || r.status != 200) {
-		ndx_http_resp_error(resp, 502, "Server.ProviderUnreachable",
-				    "the registry did not provide the OpenAPI document",
-				    r.errbuf[0] ? r.errbuf : NULL);
+		if (r.errbuf[0])
+			refuse(resp, 500, "Server.ClientProxy.NetworkError", "RegistryUnreachable",
+			       "the registry did not provide the OpenAPI document", "%s", r.errbuf);
+		else
+			refuse(resp, 500, "Server.ClientProxy.NetworkError", "RegistryUnreachable",
+			       "the registry did not provide the OpenAPI document", "HTTP %ld",
+			       r.status);
 		goto out;
 	}
 	ndx_sha256(r.body ? r.body : "", r.len, md);
 	ndx_hex_encode(md, sizeof md, hex);
 	if (strcmp(hex, want) != 0) {
-		ndx_http_resp_error(resp, 502, "Server.ProviderUnreachable",
-				    "the registry's OpenAPI document does not match the configuration",
-				    id_text);
+		refuse(resp, 500, "Server.ClientProxy.InvalidSignatureValue", "OpenApiMismatch",
+		       "the registry's OpenAPI document does not match the configuration", "%s",
+		       id_text);
 		goto out;
 	}
 	ndx_http_resp_bytes(resp, 200, "application/json", r.body ? r.body : "", r.len);
@@ -180,69 +560,124 @@ out:
 	gw_xfer_resp_free(&r);
 }
 
+/* ---- dispatch ------------------------------------------------------------ */
+
+/* Which metaservice path names: "/listClients", or
+ * "/r1/{instance}/{class}/{member}/{subsystem}/{name}" (exactly five
+ * segments, PR-MREST Annex A) with *id_len the length of the id part after
+ * "/r1/". Anything else is an exchange (META_NONE): a path after a service
+ * id ("/r1/.../svc/listMethods") is the service's. */
+static enum meta classify(const char *path, size_t *id_len)
+{
+	const char *last, *p;
+	int slashes = 0;
+
+	if (strcmp(path, "/listClients") == 0)
+		return META_LIST_CLIENTS;
+	if (strncmp(path, "/r1/", 4) != 0)
+		return META_NONE;
+	for (p = path + 4; *p; p++)
+		slashes += *p == '/';
+	last = strrchr(path, '/');
+	if (slashes != 4)
+		return META_NONE;
+	for (int i = META_LIST_METHODS; i <= META_GET_OPENAPI; i++)
+		if (strcmp(last + 1, meta_names[i]) == 0) {
+			*id_len = (size_t)(last - (path + 4));
+			return (enum meta)i;
+		}
+	return META_NONE;
+}
+
+/* The caller of a REST metaservice: the last X-Road-Client (PR-REST §4.3,
+ * mandatory there, and PR-MREST §4 calls the metaservices "regular X-Road
+ * REST services"), a member or a subsystem of this gateway's member.
+ * Writes its canonical id into client; refuses and returns false. */
+static bool meta_client(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
+			struct ndx_http_resp *resp, char client[NDX_ID_TEXT_MAX])
+{
+	size_t len = 0;
+	const char *hdr = ndx_http_header_last_n(req, "X-Road-Client", &len), *why = NULL;
+	struct ndx_id cid;
+	int slashes = 0;
+	bool mine;
+
+	if (!hdr) {
+		refuse(resp, 400, "Client.InvalidClientIdentifier", "InvalidClient",
+		       "the X-Road-Client header is missing", NULL);
+		return false;
+	}
+	/* Two slashes: a member (PR-REST §4.3: the subsystem code is
+	 * optional); otherwise it must be a subsystem. */
+	for (size_t i = 0; i < len; i++)
+		slashes += hdr[i] == '/';
+	if (!gw_rf_value_ok(hdr, len) ||
+	    ndx_id_parse(hdr, len, slashes == 2 ? NDX_ID_MEMBER : NDX_ID_SUBSYSTEM, &cid, &why) !=
+		    NDX_OK) {
+		refuse(resp, 400, "Client.InvalidClientIdentifier", "InvalidClient",
+		       "X-Road-Client is not a member or subsystem id", "%s",
+		       why ? why : "the value holds a control character or is too long");
+		return false;
+	}
+	ndx_id_format(&cid, client, NDX_ID_TEXT_MAX);
+	if (cid.subsystem[0])
+		mine = gw_settings_has_subsystem(v->s, client) &&
+		       ndx_conf_subsystem(v->c->conf, client);
+	else
+		mine = strcmp(client, g->cfg->member) == 0 && ndx_conf_member(v->c->conf, client);
+	if (!mine) {
+		refuse(resp, 500, "Server.ClientProxy.UnknownMember", "UnknownClient",
+		       "not a client that may use this gateway", "%s", client);
+		return false;
+	}
+	return true;
+}
+
 bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
 		    struct ndx_http_resp *resp)
 {
-	static const char *const names[] = { "/listMethods", "/allowedMethods", "/getOpenAPI" };
 	struct ndx_id sub;
 	char subsystem[NDX_ID_TEXT_MAX], client[NDX_ID_TEXT_MAX];
-	const char *rest, *hdr, *why = NULL;
-	size_t consumed;
-	int which = -1;
+	const char *why = NULL;
+	size_t id_len = 0;
+	enum meta which = classify(req->path, &id_len);
 
-	if (strcmp(req->method, "GET") != 0)
+	if (which == META_NONE)
 		return false;
-	if (strcmp(req->path, "/listClients") != 0) {
-		if (strncmp(req->path, "/r1/", 4) != 0 ||
-		    ndx_id_parse_prefix(req->path + 4, strlen(req->path + 4), NDX_ID_SUBSYSTEM, &sub,
-					&consumed, NULL) != NDX_OK)
-			return false;
-		rest = req->path + 4 + consumed;
-		for (int i = 0; i < 3; i++)
-			if (strcmp(rest, names[i]) == 0)
-				which = i;
-		if (which < 0)
-			return false;
-		ndx_id_format(&sub, subsystem, sizeof subsystem);
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		ndx_http_resp_header(resp, "Allow", "GET, HEAD");
+		refuse(resp, 405, "Client.BadRequest", "BadMethod", "metaservices answer GET only",
+		       "%s %s", req->method, meta_names[which]);
+		return true;
+	}
+	if (which != META_LIST_CLIENTS &&
+	    ndx_id_parse(req->path + 4, id_len, NDX_ID_SUBSYSTEM, &sub, &why) != NDX_OK) {
+		refuse(resp, 400, "Client.BadRequest", "InvalidService",
+		       "the service provider is not a subsystem id", "%s", why ? why : "malformed");
+		return true;
 	}
 	if (!gw_view_live(v, time(NULL))) {
-		ndx_http_resp_error(resp, 503, "Server.NoConfiguration",
-				    "the gateway holds no valid global configuration", NULL);
+		refuse(resp, 500, "Server.ClientProxy.OutdatedGlobalConf", "NoConfiguration",
+		       "the gateway holds no valid global configuration", NULL);
 		return true;
 	}
-	if (which < 0) {
-		list_clients(v->c->conf, resp);
+	if (which == META_LIST_CLIENTS) {
+		list_clients(v->c->conf, req, resp);
 		return true;
 	}
+	if (!meta_client(g, v, req, resp, client))
+		return true;
+	ndx_id_format(&sub, subsystem, sizeof subsystem);
 	if (!ndx_conf_subsystem(v->c->conf, subsystem)) {
-		ndx_http_resp_error(resp, 404, "Client.UnknownService",
-				    "no such subsystem in the global configuration", subsystem);
+		refuse(resp, 500, "Server.ClientProxy.UnknownService", "UnknownService",
+		       "no such subsystem in the global configuration", "%s", subsystem);
 		return true;
 	}
-	if (which == 0) {
+	if (which == META_LIST_METHODS)
 		list_methods(v->c->conf, subsystem, resp);
-	} else if (which == 1) {
-		struct ndx_id cid;
-		bool ok;
-		hdr = gw_header(req, "X-Road-Client", &ok);
-		if (!hdr || !ok ||
-		    ndx_id_parse(hdr, strlen(hdr), NDX_ID_SUBSYSTEM, &cid, &why) != NDX_OK) {
-			ndx_http_resp_error(resp, 400, "Client.InvalidClient",
-					    hdr ? "X-Road-Client is not a subsystem id"
-						: "the X-Road-Client header is missing",
-					    why);
-			return true;
-		}
-		ndx_id_format(&cid, client, sizeof client);
-		if (!gw_settings_has_subsystem(v->s, client) ||
-		    !ndx_conf_subsystem(v->c->conf, client)) {
-			ndx_http_resp_error(resp, 403, "Client.UnknownClient",
-					    "not a subsystem that may use this gateway", client);
-			return true;
-		}
+	else if (which == META_ALLOWED_METHODS)
 		allowed_methods(v->c->conf, client, subsystem, resp);
-	} else {
+	else
 		get_openapi(g, v, subsystem, req, resp);
-	}
 	return true;
 }

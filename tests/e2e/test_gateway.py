@@ -751,37 +751,42 @@ def test_expired_conf_is_503_until_registry_returns(build_dir, registry_factory,
 # ---- metaservices, operations ------------------------------------------------------------------
 
 def test_list_clients(fed):
-    resp = success(fed, requests.get(fed.gateways["BTC"].url + "/listClients", timeout=10))
-    clients = {c["id"]: c for c in resp.json()["clients"]}
+    # PR-META §2 (JSON form; test_metaservices.py checks the XML form and the rest).
+    resp = success(fed, requests.get(fed.gateways["BTC"].url + "/listClients",
+                                     headers={"Accept": "application/json"}, timeout=10))
+    clients = {"/".join(c["id"][k] for k in ("xroad_instance", "member_class", "member_code",
+                                             "subsystem_code")): c
+               for c in resp.json()["member"] if c["id"]["object_type"] == "SUBSYSTEM"}
     assert set(clients) == {POPULATION, TAX, INSURANCE}
-    assert clients[POPULATION]["member_name"] == "Bộ Công an"
-    assert clients[TAX]["member_name"] == "Bộ Tài chính"
+    assert clients[POPULATION]["name"] == "Bộ Công an"
+    assert clients[TAX]["name"] == "Bộ Tài chính"
 
 
 def test_list_methods(fed):
     resp = success(fed, requests.get(f"{fed.gateways['BTC'].url}/r1/{POPULATION}/listMethods",
                                      headers={"X-Road-Client": TAX}, timeout=10))
-    services = {s["id"]: s for s in resp.json()["services"]}
-    assert set(services) == {CITIZENS, ECHO}
-    assert services[CITIZENS]["title"] == "Tra cứu công dân"
-    assert services[CITIZENS]["personal"] is False
+    # PR-MREST §4, Annex B.1
+    services = {s["service_code"]: s for s in resp.json()["service"]}
+    assert set(services) == {"citizens", "echo"}
+    assert services["citizens"]["service_type"] == "OPENAPI"
+    assert services["citizens"]["endpoint_list"] == [{"method": "*", "path": "**"}]
     resp = success(fed, requests.get(f"{fed.gateways['BTC'].url}/r1/{TAX}/listMethods",
                                      headers={"X-Road-Client": TAX}, timeout=10))
-    assert resp.json()["services"] == []
+    assert resp.json()["service"] == []
 
 
 def test_allowed_methods(fed):
     url = f"{fed.gateways['BTC'].url}/r1/{POPULATION}/allowedMethods"
     resp = success(fed, requests.get(url, headers={"X-Road-Client": TAX}, timeout=10))
     doc = resp.json()
-    entries = {s["id"]: s for s in doc["services"]}
-    assert set(entries) == {CITIZENS, ECHO}, doc
-    cit = json.dumps(entries[CITIZENS])
-    assert '"GET"' in cit and '"/citizens/*"' in cit and '"POST"' not in cit, cit
-    assert '"POST"' in json.dumps(entries[ECHO])
+    # PR-MREST §4, Annex B.2
+    entries = {s["service_code"]: s for s in doc["service"]}
+    assert set(entries) == {"citizens", "echo"}, doc
+    assert entries["citizens"]["endpoint_list"] == [{"method": "GET", "path": "/citizens/**"}]
+    assert {"method": "POST", "path": "**"} in entries["echo"]["endpoint_list"]
     url = f"{fed.gateways['BHXH'].url}/r1/{POPULATION}/allowedMethods"
     resp = success(fed, requests.get(url, headers={"X-Road-Client": INSURANCE}, timeout=10))
-    assert resp.json()["services"] == []
+    assert resp.json()["service"] == []
     refused(fed, requests.get(url, timeout=10), 400, "Client.InvalidClient")
 
 
