@@ -67,7 +67,8 @@ int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
 /* Parses and validates a document without checking any signature (used by
  * the registry on what it has just built, and by tests): every id well
  * formed, every reference resolves (subsystem -> member, service ->
- * subsystem, gateway -> member, grant -> client subsystem and service, bulk
+ * subsystem, gateway -> member, grant -> client member or subsystem and
+ * service, bulk
  * purpose -> the service's purposes), no duplicates, methods known, keys
  * decodable, embargoes and id providers well formed. Errors as
  * ndx_conf_verify. */
@@ -96,6 +97,12 @@ const json_t *ndx_conf_json(const struct ndx_conf *conf);
 const json_t *ndx_conf_member(const struct ndx_conf *conf, const char *member_id);
 const json_t *ndx_conf_subsystem(const struct ndx_conf *conf, const char *subsystem_id);
 const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_id);
+/* An X-Road client: the subsystem, or the member (PR-REST 4.1: "Including
+ * the subsystem code is OPTIONAL"), of this canonical id; NULL when the
+ * configuration has neither. A member-level client is the member itself:
+ * grants name it as it is, and a grant to a member does not extend to
+ * its subsystems nor one to a subsystem to its member. */
+const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id);
 /* The gateway whose TLS certificate has this SHA-256 fingerprint (hex). */
 const json_t *ndx_conf_gateway_by_cert(const struct ndx_conf *conf, const char *cert_sha256);
 /* The gateways of a member, as a json array (borrowed; empty when none). */
@@ -103,7 +110,8 @@ const json_t *ndx_conf_gateways_of(const struct ndx_conf *conf, const char *memb
 /* The signing key of a gateway (borrowed, parsed once at load) or NULL. */
 const struct ndx_key *ndx_conf_gateway_key(const struct ndx_conf *conf, const json_t *gateway);
 
-/* True when a grant lets client (subsystem id) call service with method on
+/* True when a grant lets client (a member or subsystem id, matched exactly)
+ * call service with method on
  * path (the part after the service id, "" or "/..."); path patterns are
  * fnmatch(3) patterns without FNM_PATHNAME, "*" matching any path. */
 bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,

@@ -622,6 +622,19 @@ static bool method_known(const char *m)
 	return false;
 }
 
+/* A client is a member (3 parts: PR-REST's member-level client) or a
+ * subsystem (4); anything else is read as a subsystem id, whose parser
+ * then names what is wrong. */
+static enum ndx_id_kind client_kind(const json_t *client)
+{
+	const char *s = json_string_value(client);
+	size_t parts = 1;
+
+	for (; s && *s; s++)
+		parts += *s == '/';
+	return parts == NDX_ID_MEMBER ? NDX_ID_MEMBER : NDX_ID_SUBSYSTEM;
+}
+
 static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
 {
 	struct ndx_id cid, sid;
@@ -634,12 +647,13 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 
 	snprintf(where, sizeof where, "grants[%zu]", i);
 	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
-	    (rc = get_id(e, v, where, "client", NDX_ID_SUBSYSTEM, c->instance, &client, &cid)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "client", client_kind(json_object_get(v, "client")),
+			 c->instance, &client, &cid)) != NDX_OK ||
 	    (rc = get_id(e, v, where, "service", NDX_ID_SERVICE, c->instance, &service, &sid)) != NDX_OK)
 		return rc;
-	if (json_object_get(c->subsystems, client) == NULL)
-		return fail(e, NDX_EINVAL, "%s.client: %s is not a subsystem in this "
-			    "configuration", where, client);
+	if (json_object_get(cid.kind == NDX_ID_MEMBER ? c->members : c->subsystems, client) == NULL)
+		return fail(e, NDX_EINVAL, "%s.client: %s is not a %s in this configuration", where,
+			    client, cid.kind == NDX_ID_MEMBER ? "member" : "subsystem");
 	if (json_object_get(c->services, service) == NULL)
 		return fail(e, NDX_EINVAL, "%s.service: %s is not a service in this "
 			    "configuration", where, service);
@@ -1165,6 +1179,15 @@ const json_t *ndx_conf_subsystem(const struct ndx_conf *conf, const char *subsys
 {
 	assert(conf != NULL);
 	return subsystem_id == NULL ? NULL : json_object_get(conf->subsystems, subsystem_id);
+}
+
+const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id)
+{
+	const json_t *o = ndx_conf_subsystem(conf, client_id);
+
+	/* Ids of the two kinds differ in their number of parts, so a text
+	 * names at most one of them. */
+	return o != NULL ? o : ndx_conf_member(conf, client_id);
 }
 
 const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_id)

@@ -157,6 +157,36 @@ static int check_id(struct api *api, struct ndx_http_resp *resp, const char *fie
 	return 0;
 }
 
+/* A grant's client is a member (3 parts: PR-REST's member-level client,
+ * the member itself) or a subsystem (4). Any other text is checked as a
+ * subsystem id, whose parser names what is wrong. */
+static enum ndx_id_kind client_kind(const char *text)
+{
+	size_t parts = 1;
+
+	for (; *text; text++)
+		parts += *text == '/';
+	return parts == NDX_ID_MEMBER ? NDX_ID_MEMBER : NDX_ID_SUBSYSTEM;
+}
+
+/* A grant's client as check_id, of the kind its parts say (*kind). */
+static int check_client(struct api *api, struct ndx_http_resp *resp, const char *text,
+			enum ndx_id_kind *kind, char *canon)
+{
+	size_t parts = 1;
+
+	for (const char *p = text; *p; p++)
+		parts += *p == '/';
+	if (parts != NDX_ID_MEMBER && parts != NDX_ID_SUBSYSTEM) {
+		bad_request(resp, "invalid client id",
+			    "client: expected 3 parts (member id) or 4 parts (subsystem id), "
+			    "found %zu", parts);
+		return -1;
+	}
+	*kind = client_kind(text);
+	return check_id(api, resp, "client", text, strlen(text), *kind, canon);
+}
+
 /* One id part (a gateway code): 1..64 of A-Z a-z 0-9 ' ( ) + , - . = ? */
 static int part_ok(const char *s)
 {
@@ -1178,6 +1208,7 @@ static void grants_add(struct call *c)
 	json_t *detail;
 	const json_t *methods, *paths;
 	struct store *st = c->api->cfg.st;
+	enum ndx_id_kind kind = NDX_ID_SUBSYSTEM;
 	uint64_t version;
 	int64_t id;
 	int rc;
@@ -1185,7 +1216,7 @@ static void grants_add(struct call *c)
 	if (!body)
 		return;
 	if (str_field(c->resp, body, "client", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
-	    check_id(c->api, c->resp, "client", text, strlen(text), NDX_ID_SUBSYSTEM, client) ||
+	    check_client(c->api, c->resp, text, &kind, client) ||
 	    str_field(c->resp, body, "service", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
 	    check_id(c->api, c->resp, "service", text, strlen(text), NDX_ID_SERVICE, service))
 		goto out;
@@ -1204,7 +1235,8 @@ static void grants_add(struct call *c)
 		internal(c->resp);
 		goto out;
 	}
-	rc = store_subsystem_exists(st, client);
+	rc = kind == NDX_ID_MEMBER ? store_member_exists(st, client)
+				   : store_subsystem_exists(st, client);
 	if (rc == 1) {
 		rc = store_service_exists(st, service);
 		if (rc == 0) {
@@ -1214,7 +1246,7 @@ static void grants_add(struct call *c)
 		}
 	} else if (rc == 0) {
 		store_rollback(st);
-		not_found(c->resp, "subsystem", client);
+		not_found(c->resp, kind == NDX_ID_MEMBER ? "member" : "subsystem", client);
 		goto out;
 	}
 	if (rc != 1) {
@@ -1876,7 +1908,8 @@ static void route_api(struct call *c, const char *rest)
 	} else if (IS("grants")) {
 		if (!sub) {
 			if (is_get(m)) {
-				q1 = query_id(c, "client", NDX_ID_SUBSYSTEM, f1, &bad);
+				q1 = ndx_http_query_arg(c->req, "client");
+				q1 = query_id(c, "client", client_kind(q1 ? q1 : ""), f1, &bad);
 				if (bad)
 					return;
 				q2 = query_id(c, "service", NDX_ID_SERVICE, f2, &bad);

@@ -621,6 +621,11 @@ int store_member_delete(struct store *st, const char *id, const char **why)
 		*why = "the member still has gateways; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
+	/* A member-level client (PR-REST 4.1) holds grants as the member. */
+	if ((rc = exists(st, "SELECT COUNT(*) FROM grants WHERE client = ?", id, NULL))) {
+		*why = "grants still name the member as client; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
 	if ((rc = exec_p(st, "DELETE FROM members WHERE id = ?", "s", id)))
 		return rc;
 	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;

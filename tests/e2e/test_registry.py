@@ -300,6 +300,46 @@ def test_grants_crud(registry):
     ok(r.api("DELETE", "/api/services/" + SERVICE), 200)
 
 
+def test_grant_to_a_member_level_client(registry):
+    """X-Road PR-REST 4.1: in X-Road-Client "Including the subsystem code is
+    OPTIONAL", so a member itself may be a client and hold grants."""
+    r = registry
+    populate(r)
+    g = ok(r.api("POST", "/api/grants", json={"client": CLIENT_MEMBER, "service": SERVICE,
+                                               "methods": ["GET"], "paths": ["/tax/*"]}), 201)
+    assert g["client"] == CLIENT_MEMBER
+    # The configuration carries it, signed, and gateways parse it (ndx_conf_parse
+    # checks the client is a member of the document).
+    doc = verify_conf(r, fetch_conf(r))
+    assert {"client": CLIENT_MEMBER, "service": SERVICE, "methods": ["GET"],
+            "paths": ["/tax/*"]} in doc["grants"]
+    # The member's grants are its own: listed by its id, not by its subsystem's.
+    mine = ok(r.api("GET", "/api/grants", params={"client": CLIENT_MEMBER}), 200)["grants"]
+    assert [x["id"] for x in mine] == [g["id"]]
+    sub = ok(r.api("GET", "/api/grants", params={"client": CLIENT}), 200)["grants"]
+    assert g["id"] not in [x["id"] for x in sub]
+    # Percent-encoded parts are read as the same member.
+    enc = ok(r.api("POST", "/api/grants", json={"client": "VN/GOV/M%4FF", "service": SERVICE,
+                                                 "methods": ["POST"]}), 201)
+    assert enc["client"] == CLIENT_MEMBER
+    ok(r.api("DELETE", f"/api/grants/{enc['id']}"), 200)
+    # A member that does not exist is refused, named as a member.
+    err = refused(r.api("POST", "/api/grants", json={"client": "VN/GOV/BTC", "service": SERVICE,
+                                                      "methods": ["GET"]}), 404,
+                  "Client.NotFound")
+    assert err["detail"] == "member VN/GOV/BTC does not exist", err
+    # A member named by a grant stays until the grant goes.
+    for grant in ok(r.api("GET", "/api/grants", params={"client": CLIENT}), 200)["grants"]:
+        ok(r.api("DELETE", f"/api/grants/{grant['id']}"), 200)
+    ok(r.api("DELETE", "/api/subsystems/" + CLIENT), 200)
+    err = refused(r.api("DELETE", "/api/members/" + CLIENT_MEMBER), 409, "Client.Conflict")
+    assert "grants" in (err["detail"] or "") + err["message"], err
+    ok(r.api("DELETE", f"/api/grants/{g['id']}"), 200)
+    ok(r.api("DELETE", "/api/members/" + CLIENT_MEMBER), 200)
+    assert not [x for x in verify_conf(r, fetch_conf(r))["grants"]
+                if x["client"] == CLIENT_MEMBER]
+
+
 # ---- revocations ------------------------------------------------------------------------------
 
 def test_revocations(registry):
@@ -370,7 +410,9 @@ INVALID = [
                      "paths": ["citizens"]}, "paths"),
     ("/api/grants", {"client": CLIENT, "service": SERVICE, "methods": ["GET"],
                      "paths": [""]}, "paths"),
-    ("/api/grants", {"client": MEMBER, "service": SERVICE, "methods": ["GET"]}, "client"),
+    ("/api/grants", {"client": SERVICE, "service": SERVICE, "methods": ["GET"]}, "client"),
+    ("/api/grants", {"client": "VN/GOV", "service": SERVICE, "methods": ["GET"]}, "client"),
+    ("/api/grants", {"client": "VN/XYZ/MOF", "service": SERVICE, "methods": ["GET"]}, "client"),
     ("/api/grants", {"client": CLIENT, "service": SUBSYSTEM, "methods": ["GET"]}, "service"),
     ("/api/revocations", {"kind": "person", "value": "ab" * 32}, "kind"),
     ("/api/revocations", {"kind": "key", "value": "xyz"}, "value"),
