@@ -265,3 +265,64 @@ class Backend:
                 return got
             time.sleep(0.02)
         return []
+
+
+# ---- a scriptable echo (tests/conformance, test_conformance.py, test_prrest_client.py) -----
+
+class _ScriptedHandler(_Handler):
+    """Records like _Handler, then answers the backend's script (ScriptedEcho.reply) or,
+    without one, 200 application/json with echo(rec). Sends no header it was not told
+    to: no Server, no Date, no Ndx-Data-Subjects (it plays a non-personal service;
+    a script that plays a personal one names Ndx-Data-Subjects itself)."""
+
+    server_version = "ndx-scripted-echo/1"
+
+    def _dispatch(self):
+        backend = self.server.backend
+        body = self._read_body()
+        rec = Record(self.command, self.path, list(self.headers.items()), body)
+        backend._record(rec)
+        reply = backend.reply
+        if reply is None:
+            status, headers, out = 200, [("Content-Type", "application/json")], echo(rec)
+        else:
+            if reply.get("delay"):
+                backend._stopping.wait(float(reply["delay"]))
+            status = int(reply.get("status", 200))
+            headers = list(reply.get("headers", ()))
+            out = reply.get("body", b"")
+        bodiless = status in (204, 304) or 100 <= status < 200
+        self.send_response_only(status)
+        for k, v in headers:
+            # Values are sent as the bytes the script wrote (UTF-8), whatever they are.
+            self.send_header(k, v.encode("utf-8").decode("latin-1"))
+        if not bodiless and not any(k.lower() in ("content-length", "transfer-encoding")
+                                    for k, _ in headers):
+            self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD" and not bodiless:
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+
+class ScriptedEcho(Backend):
+    """A provider system that echoes what it received (method, raw target with the query,
+    every header in order, body: echo()) unless a test scripts its answer:
+    `reply = {"status": 302, "headers": [(name, value), ...], "body": b"...",
+    "delay": seconds}` answers every request that way until `reply = None`."""
+
+    def __init__(self, name="scripted-echo"):
+        super().__init__(name)
+        self.reply = None
+
+    def start(self):
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", self.port or 0), _ScriptedHandler)
+        self._server.backend = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name=f"backend-{self.name}", daemon=True)
+        self._thread.start()
+        return self
