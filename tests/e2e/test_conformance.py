@@ -473,6 +473,9 @@ def test_case(fed, path):
         for _ in range(repeat):
             status, rheaders, rbody = send(fed.gateways[gw_name].consumer_port, method,
                                            target, headers, body)
+    except (OSError, http.client.HTTPException) as e:
+        pytest.fail(f"{path.name}: {method} {target[:200]}: no HTTP answer: {e!r}\n"
+                    f"{fed.tails()}", pytrace=False)
     finally:
         fed.mirror.reply = None
     records = fed.mirror.received()[before:]
