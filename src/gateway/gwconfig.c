@@ -226,6 +226,15 @@ static int load_client_auth(const json_t *v, size_t i, const char *dir, struct g
 	return NDX_OK;
 }
 
+static size_t slashes(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '/';
+	return n;
+}
+
 static int load_settings(json_t *doc, const char *dir, const struct ndx_id *member,
 			 struct gw_settings **out,
 			 char *err, size_t errcap)
@@ -267,8 +276,19 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 		    (rc = load_client_auth(v, i, dir, &s->auth[s->nsubsystems], &s->client_trust_pem,
 					   err, errcap)))
 			goto bad;
-		/* Accept a bare code or a full subsystem id of the own member. */
-		if (strchr(code, '/')) {
+		/* Accept a bare code or a full subsystem id of the own member,
+		 * or the member id itself: a member-level client (PR-REST 4.1,
+		 * "Including the subsystem code is OPTIONAL"). */
+		if (slashes(code) == NDX_ID_MEMBER - 1) {
+			if (ndx_id_parse(code, strlen(code), NDX_ID_MEMBER, &id, &why) ||
+			    !ndx_id_equal(&id, member)) {
+				rc = ndx_fail(err, errcap, NDX_EINVAL,
+					  "subsystems[%zu]: \"%s\" is neither a subsystem of the "
+					  "member nor the member itself%s%s", i, code,
+					  why ? ": " : "", why ? why : "");
+				goto bad;
+			}
+		} else if (strchr(code, '/')) {
 			if (ndx_id_parse(code, strlen(code), NDX_ID_SUBSYSTEM, &id, &why) ||
 			    strcmp(id.instance, member->instance) || strcmp(id.member_class,
 			    member->member_class) || strcmp(id.member_code, member->member_code)) {
