@@ -30,15 +30,6 @@ WAITS_FOR_WIRING = pytest.mark.xfail(
     reason="waits for consumer.c and provider.c to look the client up with "
            "ndx_conf_client (a member id is no subsystem)")
 
-# reqfront.c's new refusals (GW_RF_URI_TOO_LONG, GW_RF_BAD_PATH, GW_RF_DOT_SEGMENT,
-# GW_RF_BAD_SECURITY_SERVER, GW_RF_BAD_REPRESENTED_PARTY) answer with their own
-# status and type once consumer.c maps each to its reason (UriTooLong, BadPath,
-# DotSegment, BadSecurityServer, BadRepresentedParty); unmapped they are Internal.
-WAITS_FOR_MAPPING = pytest.mark.xfail(
-    strict=True,
-    reason="waits for consumer.c to map reqfront's new results to their reasons")
-
-
 class MemberClientGateway(F.Gateway):
     """federation.py's Gateway; BTC's also lists its member id as a client."""
 
@@ -179,7 +170,6 @@ def test_uri_of_4096_bytes_reaches_the_provider(fed):
     assert json.loads(out)["path"].endswith(target[len(f"/r1/{F.ECHO}"):])
 
 
-@WAITS_FOR_MAPPING
 def test_longer_uri_is_414(fed):
     """PR-REST 4.2: one byte over the limit is 414, and so is the issue's 9,000-character
     URL (it was a provider failure)."""
@@ -195,7 +185,6 @@ def test_longer_uri_is_414(fed):
     assert len(fed.echo.received()) == before
 
 
-@WAITS_FOR_MAPPING
 @pytest.mark.parametrize("rest", ["/..", "/a/../b", "/./x", "/%2e%2E/x", "/a/.%2E"])
 def test_dot_segments_are_refused(fed, rest):
     """RFC 3986 5.2.4 would remove them; PR-REST 4.2: the URI "MUST be strictly
@@ -213,7 +202,6 @@ def test_dot_segments_are_refused(fed, rest):
 
 # ---- X-Road-Security-Server and X-Road-Represented-Party (PR-REST 4.3) ------------------
 
-@WAITS_FOR_MAPPING
 @pytest.mark.parametrize("header,value", [
     ("X-Road-Security-Server", "VN/GOV/BCA"),
     ("X-Road-Security-Server", "VN/GOV/BCA/gw 1"),
