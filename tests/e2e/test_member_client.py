@@ -30,6 +30,7 @@ WAITS_FOR_WIRING = pytest.mark.xfail(
     reason="waits for consumer.c and provider.c to look the client up with "
            "ndx_conf_client (a member id is no subsystem)")
 
+
 class MemberClientGateway(F.Gateway):
     """federation.py's Gateway; BTC's also lists its member id as a client."""
 

@@ -339,6 +339,12 @@ static void test_lookups(void **state)
 	assert_null(ndx_conf_member(conf, NULL));
 	assert_non_null(ndx_conf_subsystem(conf, COM_APP));
 	assert_null(ndx_conf_subsystem(conf, "VN/GOV/BCA"));
+	/* A client is a subsystem or, member-level (PR-REST 4.1), a member. */
+	assert_ptr_equal(ndx_conf_client(conf, COM_APP), ndx_conf_subsystem(conf, COM_APP));
+	assert_ptr_equal(ndx_conf_client(conf, "VN/GOV/MOF"), m);
+	assert_null(ndx_conf_client(conf, "VN/GOV/XYZ"));
+	assert_null(ndx_conf_client(conf, CITIZENS));
+	assert_null(ndx_conf_client(conf, NULL));
 	assert_non_null(ndx_conf_service(conf, HOUSEHOLDS));
 	assert_true(json_is_true(json_object_get(ndx_conf_service(conf, CITIZENS), "personal")));
 	assert_null(ndx_conf_service(conf, "VN/GOV/BCA/population/nope"));
@@ -420,6 +426,32 @@ static void test_grants(void **state)
 	assert_false(ndx_conf_grant_allows(conf, "VN/GOV/MOF/other", CITIZENS, "GET",
 					   "/citizens/1"));
 	assert_false(ndx_conf_grant_allows(conf, NULL, CITIZENS, "GET", "/citizens/1"));
+	ndx_conf_free(conf);
+}
+
+/* PR-REST 4.1: a member-level client ("Including the subsystem code is
+ * OPTIONAL") holds the grants made to the member id, and only those. */
+static void test_grants_member_client(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = NULL;
+	json_t *doc = build_doc(f);
+	size_t len;
+	char *text;
+
+	assert_int_equal(json_array_append_new(json_object_get(doc, "grants"),
+		json_pack("{s:s, s:s, s:[s], s:[s]}", "client", "VN/GOV/MOF", "service",
+			  HOUSEHOLDS, "methods", "GET", "paths", "/mof/*")), 0);
+	text = dump(doc, &len);
+	json_decref(doc);
+	assert_int_equal(verify_text(f, text, len, &conf), NDX_OK);
+	free(text);
+	assert_true(ndx_conf_grant_allows(conf, "VN/GOV/MOF", HOUSEHOLDS, "GET", "/mof/1"));
+	assert_false(ndx_conf_grant_allows(conf, "VN/GOV/MOF", HOUSEHOLDS, "GET", "/other"));
+	/* Neither the member's subsystem gets the member's grant ... */
+	assert_false(ndx_conf_grant_allows(conf, MOF_ENT, HOUSEHOLDS, "GET", "/mof/1"));
+	/* ... nor the member its subsystem's. */
+	assert_false(ndx_conf_grant_allows(conf, "VN/GOV/MOF", CITIZENS, "GET", "/citizens/1"));
 	ndx_conf_free(conf);
 }
 
@@ -657,7 +689,11 @@ static const struct rule_case rule_cases[] = {
 	  "grants[0].service: VN/GOV/BCA/population/x is not a service in this configuration" },
 	{ "grants", 0, "client", "\"VN/GOV/MOF/nope\"",
 	  "grants[0].client: VN/GOV/MOF/nope is not a subsystem in this configuration" },
-	{ "grants", 0, "client", "\"VN/GOV/MOF\"", "grants[0].client: expected 4 parts" },
+	/* A member is a client too (PR-REST 4.1), when it is in the document. */
+	{ "grants", 0, "client", "\"VN/GOV/NOPE\"",
+	  "grants[0].client: VN/GOV/NOPE is not a member in this configuration" },
+	{ "grants", 0, "client", "\"VN/GOV\"", "grants[0].client: expected 4 parts" },
+	{ "grants", 0, "client", "\"" CITIZENS "\"", "grants[0].client: expected 4 parts" },
 	{ "grants", 1, "methods", "[\"POST\",\"FETCH\"]", "grants[1].methods[1]: expected one of" },
 	{ "grants", 1, "methods", "[\"get\"]", "grants[1].methods[0]: expected one of" },
 	{ "grants", 1, "methods", "[]", "grants[1].methods: is empty" },
@@ -1082,6 +1118,7 @@ int main(void)
 		cmocka_unit_test(test_verify_ok),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_grants_member_client),
 		cmocka_unit_test(test_tampered_body),
 		cmocka_unit_test(test_bad_signatures),
 		cmocka_unit_test(test_time_and_instance),
