@@ -50,6 +50,9 @@ struct ndx_msglog_record {
 					      canonical Ndx-Data-Subjects ("a,b"), "" none */
 	const char *user_id;               /* X-Road-UserId */
 	const char *issue;                 /* X-Road-Issue */
+	const char *represented_party;     /* X-Road-Represented-Party as the gateway
+					      canonicalised it, "[class/]code" of the
+					      party the client acts for, "" when none */
 	const char *authenticated;         /* PIN of the Ndx-Subject-Token the provider
 					      gateway verified, "" when none */
 };
@@ -68,6 +71,7 @@ struct ndx_msglog_entry {
 	int64_t duration_ms;
 	const char *request_sig, *response_sig;
 	const char *method, *path, *subjects, *user_id, *issue, *authenticated;
+	const char *represented_party;
 	uint8_t prev_hash[NDX_SHA256_LEN]; /* hash of record seq-1; zeros for seq 1 */
 	uint8_t hash[NDX_SHA256_LEN];      /* the record hash as stored */
 };
@@ -115,7 +119,7 @@ struct ndx_msglog_witness {
  * is borrowed: it must outlive the log. opt may be NULL for the defaults.
  * Returns NDX_OK with *out set, or NDX_EDB / NDX_EIO / NDX_ENOMEM /
  * NDX_EINVAL (not a message log, a log of another format such as
- * ndx-msglog/1, an archive file, a public-only key) with *out NULL; the file
+ * ndx-msglog/1 or /2, an archive file, a public-only key) with *out NULL; the file
  * is then left as it was, and ndx_msglog_verify on it explains why. */
 int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		    const struct ndx_msglog_options *opt, struct ndx_msglog **out);
@@ -217,7 +221,7 @@ struct ndx_msglog_verify_result {
 int ndx_msglog_verify(const char *path, const char *archive_dir, const struct ndx_key *key,
 		      struct ndx_msglog_verify_result *res);
 
-/* Builds the inclusion proof (JSON, format "ndx-log-proof/2", see
+/* Builds the inclusion proof (JSON, format "ndx-log-proof/3", see
  * docs/protocol.md) of the record with X-Road-Id message_id (direction -1:
  * either), or of record seq when message_id is NULL. *json is malloc'd
  * (caller frees). Returns NDX_OK, NDX_ENOTFOUND (no such record, or it is

@@ -40,8 +40,8 @@ static const char usage[] =
 	"  ndx log prove --db PATH (--id X-ROAD-ID [--direction consumer|provider] | --seq N)\n"
 	"      Prints the inclusion proof (JSON) of one record: its fields (among them\n"
 	"      method, path, subject, the subjects the provider declared, purpose, user\n"
-	"      id, issue and the subject authenticated by e-ID), its leaf index and\n"
-	"      audit path, and its batch's signed tree head.\n"
+	"      id, issue, the represented party and the subject authenticated by e-ID),\n"
+	"      its leaf index and audit path, and its batch's signed tree head.\n"
 	"  ndx log check-proof FILE --key PUB\n"
 	"      Checks a proof offline with nothing but the gateway's public key\n"
 	"      (FILE - reads standard input) and prints the exchange it proves.\n"
@@ -50,7 +50,7 @@ static const char usage[] =
 	"      days) into one self-contained archive file in DIR, then deletes them\n"
 	"      from the live log.\n"
 	"\n"
-	"Logs of format ndx-msglog/2 (written since record v2) only: an older log is\n"
+	"Logs of format ndx-msglog/3 (written since record v3) only: an older log is\n"
 	"refused with its format named.\n"
 	"\n"
 	"Exit status: 0 when everything holds, 1 when it does not (one 'ndx: ...'\n"
@@ -271,6 +271,7 @@ static void print_proven(const char *text, size_t len)
 		       F("subjects"), F("authenticated"));
 		printf("purpose: %s  user id: %s  issue: %s\n", F("purpose"), F("user_id"),
 		       F("issue"));
+		printf("represented party: %s\n", F("represented_party"));
 	}
 #undef F
 	json_decref(doc);

@@ -39,9 +39,10 @@
 #define LOG_FORMAT NDX__MSGLOG_FORMAT
 #define LOG_FORMAT_PREFIX "ndx-msglog/"
 /* /2: the record carries method, path, subjects, user id, issue and
- * authenticated; a /1 checker would call a /2 record altered. */
-#define PROOF_FORMAT "ndx-log-proof/2"
-#define RECORD_LABEL "ndx-log-record-v2"
+ * authenticated; /3: also the represented party. A checker of an older
+ * format would call a newer record altered, so it refuses it by format. */
+#define PROOF_FORMAT "ndx-log-proof/3"
+#define RECORD_LABEL "ndx-log-record-v3"
 #define STH_LABEL "ndx-log-sth-v1"
 #define WITNESS_LABEL "ndx-witness-v1"
 #define WITNESS_FORMAT "ndx-witness/1"
@@ -192,6 +193,7 @@ void ndx_msglog_record_hash(const struct ndx_msglog_entry *e, uint8_t out[NDX_SH
 	sink_str(&s, e->purpose);
 	sink_str(&s, e->user_id);
 	sink_str(&s, e->issue);
+	sink_str(&s, e->represented_party);
 	sink_str(&s, e->authenticated);
 	sink_field(&s, e->request_hash, e->has_request_hash ? NDX_SHA256_LEN : 0);
 	sink_field(&s, e->response_hash, e->has_response_hash ? NDX_SHA256_LEN : 0);
@@ -639,7 +641,7 @@ static int meta_read(struct ndx__msglog_store *st, struct meta *m, char *err, si
 	if (rc == NDX_OK && strcmp(v, LOG_FORMAT) != 0 &&
 	    strncmp(v, LOG_FORMAT_PREFIX, strlen(LOG_FORMAT_PREFIX)) == 0) {
 		/* An older (or newer) log: nothing converts it, and writing
-		 * /2 records after /1 ones would make one chain of two
+		 * /3 records after /2 ones would make one chain of two
 		 * encodings. */
 		failf(err, cap, NDX_EINVAL, "a message log of format %.40s, but this ndx reads and "
 		      "writes only %s: check it with the ndx that wrote it, and let the gateway "
@@ -948,6 +950,7 @@ static void entry_from_record(struct ndx_msglog_entry *e, const struct ndx_msglo
 	e->subjects = nz(r->subjects);
 	e->user_id = nz(r->user_id);
 	e->issue = nz(r->issue);
+	e->represented_party = nz(r->represented_party);
 	e->authenticated = nz(r->authenticated);
 	if (r->request_hash != NULL) {
 		e->has_request_hash = true;
@@ -1310,7 +1313,7 @@ int ndx_msglog_append(struct ndx_msglog *log, const struct ndx_msglog_record *re
 	    !field_ok(rec->subject) || !field_ok(rec->purpose) || !field_ok(rec->request_sig) ||
 	    !field_ok(rec->response_sig) || !field_ok(rec->method) || !field_ok(rec->path) ||
 	    !field_ok(rec->subjects) || !field_ok(rec->user_id) || !field_ok(rec->issue) ||
-	    !field_ok(rec->authenticated))
+	    !field_ok(rec->represented_party) || !field_ok(rec->authenticated))
 		return NDX_ETOOBIG;
 	memset(&p, 0, sizeof p);
 	p.rec = rec;
@@ -2113,6 +2116,7 @@ static json_t *entry_to_json(const struct ndx_msglog_entry *e)
 	jset(o, "purpose", json_string(nz(e->purpose)), &ok);
 	jset(o, "user_id", json_string(nz(e->user_id)), &ok);
 	jset(o, "issue", json_string(nz(e->issue)), &ok);
+	jset(o, "represented_party", json_string(nz(e->represented_party)), &ok);
 	jset(o, "authenticated", json_string(nz(e->authenticated)), &ok);
 	jset(o, "request_hash", e->has_request_hash ? j_hex(e->request_hash, NDX_SHA256_LEN)
 						    : json_string(""), &ok);
@@ -2152,6 +2156,7 @@ static int entry_from_json(const json_t *o, struct ndx_msglog_entry *e, char *er
 	    jget_str(o, "record", "purpose", &e->purpose, err, cap) ||
 	    jget_str(o, "record", "user_id", &e->user_id, err, cap) ||
 	    jget_str(o, "record", "issue", &e->issue, err, cap) ||
+	    jget_str(o, "record", "represented_party", &e->represented_party, err, cap) ||
 	    jget_str(o, "record", "authenticated", &e->authenticated, err, cap) ||
 	    jget_hex(o, "record", "request_hash", e->request_hash, NDX_SHA256_LEN, true,
 		     &e->has_request_hash, err, cap) ||

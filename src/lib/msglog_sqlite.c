@@ -28,7 +28,8 @@ static const char schema_sql[] =
 	" message_id TEXT NOT NULL, client TEXT NOT NULL, service TEXT NOT NULL,"
 	" method TEXT NOT NULL, path TEXT NOT NULL,"
 	" subject TEXT NOT NULL, subjects TEXT NOT NULL, purpose TEXT NOT NULL,"
-	" user_id TEXT NOT NULL, issue TEXT NOT NULL, authenticated TEXT NOT NULL,"
+	" user_id TEXT NOT NULL, issue TEXT NOT NULL, represented_party TEXT NOT NULL,"
+	" authenticated TEXT NOT NULL,"
 	" request_hash BLOB, response_hash BLOB,"
 	" status INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
 	" request_sig TEXT NOT NULL, response_sig TEXT NOT NULL,"
@@ -50,8 +51,8 @@ static const char schema_sql[] =
 
 #define RECORD_COLS \
 	"seq, time_ms, direction, message_id, client, service, method, path, subject," \
-	" subjects, purpose, user_id, issue, authenticated, request_hash, response_hash," \
-	" status, duration_ms, request_sig, response_sig, prev_hash, hash"
+	" subjects, purpose, user_id, issue, represented_party, authenticated, request_hash," \
+	" response_hash, status, duration_ms, request_sig, response_sig, prev_hash, hash"
 #define BATCH_COLS "batch, first_seq, size, root, time_ms, key_id, prev_sth_hash, signature"
 #define WITNESS_COLS "batch, gateway, sth_hash, time_ms, key_id, signature"
 
@@ -73,7 +74,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[S_PUT_RECORD] = "INSERT INTO records(" RECORD_COLS ") VALUES"
 			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-			 " ?17, ?18, ?19, ?20, ?21, ?22)",
+			 " ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
 	[S_PUT_SUBJECT] = "INSERT OR IGNORE INTO record_subjects(subject, seq) VALUES(?1, ?2)",
 	[S_PUT_BATCH] = "INSERT INTO batches(" BATCH_COLS ") VALUES"
 			"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -244,17 +245,18 @@ static int store_put_record(struct ndx__msglog_store *st, const struct ndx_msglo
 	bind_str(stmt, 11, e->purpose);
 	bind_str(stmt, 12, e->user_id);
 	bind_str(stmt, 13, e->issue);
-	bind_str(stmt, 14, e->authenticated);
+	bind_str(stmt, 14, e->represented_party);
+	bind_str(stmt, 15, e->authenticated);
 	if (e->has_request_hash)
-		sqlite3_bind_blob(stmt, 15, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 16, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
 	if (e->has_response_hash)
-		sqlite3_bind_blob(stmt, 16, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 17, e->status);
-	sqlite3_bind_int64(stmt, 18, e->duration_ms);
-	bind_str(stmt, 19, e->request_sig);
-	bind_str(stmt, 20, e->response_sig);
-	sqlite3_bind_blob(stmt, 21, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 22, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(stmt, 17, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 18, e->status);
+	sqlite3_bind_int64(stmt, 19, e->duration_ms);
+	bind_str(stmt, 20, e->request_sig);
+	bind_str(stmt, 21, e->response_sig);
+	sqlite3_bind_blob(stmt, 22, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 23, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
 	rc = run(s, S_PUT_RECORD);
 	if (rc == NDX_OK && e->subject != NULL && e->subject[0] != '\0')
 		rc = put_subject(s, e->seq, e->subject, strlen(e->subject));
@@ -421,19 +423,20 @@ static int store_iter_record(struct ndx__msglog_iter *it, struct ndx_msglog_entr
 	e->purpose = col_text(stmt, 10);
 	e->user_id = col_text(stmt, 11);
 	e->issue = col_text(stmt, 12);
-	e->authenticated = col_text(stmt, 13);
-	ok = col_opt_hash(stmt, 14, &e->has_request_hash, e->request_hash) && ok;
-	ok = col_opt_hash(stmt, 15, &e->has_response_hash, e->response_hash) && ok;
-	status = sqlite3_column_int64(stmt, 16);
+	e->represented_party = col_text(stmt, 13);
+	e->authenticated = col_text(stmt, 14);
+	ok = col_opt_hash(stmt, 15, &e->has_request_hash, e->request_hash) && ok;
+	ok = col_opt_hash(stmt, 16, &e->has_response_hash, e->response_hash) && ok;
+	status = sqlite3_column_int64(stmt, 17);
 	if (status < -2147483647 || status > 2147483647)
 		ok = false;
 	else
 		e->status = (int)status;
-	e->duration_ms = sqlite3_column_int64(stmt, 17);
-	e->request_sig = col_text(stmt, 18);
-	e->response_sig = col_text(stmt, 19);
-	ok = col_blob(stmt, 20, e->prev_hash, NDX_SHA256_LEN) && ok;
-	ok = col_blob(stmt, 21, e->hash, NDX_SHA256_LEN) && ok;
+	e->duration_ms = sqlite3_column_int64(stmt, 18);
+	e->request_sig = col_text(stmt, 19);
+	e->response_sig = col_text(stmt, 20);
+	ok = col_blob(stmt, 21, e->prev_hash, NDX_SHA256_LEN) && ok;
+	ok = col_blob(stmt, 22, e->hash, NDX_SHA256_LEN) && ok;
 	if (seq <= 0)
 		ok = false;
 	return ok ? 1 : NDX_EINVAL;

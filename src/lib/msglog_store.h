@@ -16,7 +16,7 @@
 /* The meta table's format of the logs this code reads and writes. A store
  * holding another format opens only for meta_get (so that msglog.c can say
  * which format it found) and is never changed. */
-#define NDX__MSGLOG_FORMAT "ndx-msglog/2"
+#define NDX__MSGLOG_FORMAT "ndx-msglog/3"
 
 struct ndx__msglog_store;
 struct ndx__msglog_iter;

@@ -16,19 +16,20 @@ def u64(v):
 
 # The record table of docs/protocol.md "Records", field by field.
 RECORD_TEXT_FIELDS = ("message_id", "client", "service", "method", "path", "subject",
-                      "subjects", "purpose", "user_id", "issue", "authenticated")
+                      "subjects", "purpose", "user_id", "issue", "represented_party",
+                      "authenticated")
 
 
 def record_hash(r):
-    parts = [field(b"ndx-log-record-v2"),                 # 1 label
+    parts = [field(b"ndx-log-record-v3"),                 # 1 label
              u64(r["seq"]), u64(r["time_ms"]),            # 2 seq, 3 time
              field(r["direction"].encode())]              # 4 direction
-    parts += [field(r[k].encode()) for k in RECORD_TEXT_FIELDS]  # 5..15
-    parts += [field(r["request_hash"] or b""), field(r["response_hash"] or b""),  # 16, 17
-              u64(r["status"]), u64(r["duration_ms"]),    # 18, 19
-              field(r["request_sig"].encode()),           # 20
-              field(r["response_sig"].encode()),          # 21
-              field(r["prev_hash"])]                      # 22
+    parts += [field(r[k].encode()) for k in RECORD_TEXT_FIELDS]  # 5..16
+    parts += [field(r["request_hash"] or b""), field(r["response_hash"] or b""),  # 17, 18
+              u64(r["status"]), u64(r["duration_ms"]),    # 19, 20
+              field(r["request_sig"].encode()),           # 21
+              field(r["response_sig"].encode()),          # 22
+              field(r["prev_hash"])]                      # 23
     return hashlib.sha256(b"".join(parts)).digest()
 
 

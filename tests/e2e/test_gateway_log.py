@@ -324,8 +324,9 @@ TAMPERING = {
         "DELETE FROM records WHERE seq IN (:seq, :seq + 1)",
         "INSERT INTO records SELECT CASE seq WHEN :seq THEN :seq + 1 ELSE :seq END, "
         "time_ms, direction, message_id, client, service, method, path, subject, subjects, "
-        "purpose, user_id, issue, authenticated, request_hash, response_hash, status, "
-        "duration_ms, request_sig, response_sig, prev_hash, hash FROM t"),
+        "purpose, user_id, issue, represented_party, authenticated, request_hash, "
+        "response_hash, status, duration_ms, request_sig, response_sig, prev_hash, hash "
+        "FROM t"),
 }
 
 

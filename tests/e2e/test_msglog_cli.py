@@ -118,7 +118,7 @@ def test_documented_encodings_match_the_library(gw):
     batches = [dict(b) for b in con.execute("SELECT * FROM batches ORDER BY batch")]
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     con.close()
-    assert meta["format"] == "ndx-msglog/2"
+    assert meta["format"] == "ndx-msglog/3"
     assert meta["key_id"] == hashlib.sha256(pub.public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)).hexdigest()
     prev = bytes(32)
@@ -133,6 +133,9 @@ def test_documented_encodings_match_the_library(gw):
                                     "001099000123", "VN/GOV/BCA/canbo01",
                                     "birth-registration/P00000042", "")
     assert (records[17]["method"], records[17]["authenticated"]) == ("PUT", "001099000123")
+    # record v3: the represented party (msg-19: i % 4 == 3, msg-18: i % 6 == 0)
+    assert [records[i]["represented_party"] for i in (17, 18, 20)] == [
+        "BTC", "COM/0101234567", ""]
     # the subject index: the claimed subject and each declared one, once a record
     con = sqlite3.connect(gw.db)
     index = set(con.execute("SELECT subject, seq FROM record_subjects").fetchall())
@@ -207,6 +210,10 @@ def test_verify_with_another_key_fails(gw, other_pub):
      "record 11: stored hash does not match its contents"),
     ("UPDATE records SET authenticated = '001099000124' WHERE seq = 12",
      "record 12: stored hash does not match its contents"),
+    ("UPDATE records SET represented_party = 'COM/0101234568' WHERE seq = 19",
+     "record 19: stored hash does not match its contents"),
+    ("UPDATE records SET represented_party = 'GOV/BTC' WHERE seq = 13",
+     "record 13: stored hash does not match its contents"),
     ("DELETE FROM record_subjects WHERE subject = '098765432109' AND seq = 13",
      "record 13: subject 098765432109 is missing from the subject index"),
     ("INSERT INTO record_subjects(subject, seq) VALUES ('070182917807', 7)",
@@ -243,18 +250,39 @@ def test_verify_refuses_what_is_not_a_log(gw, tmp_path):
            "cannot read the key")
 
 
-def test_a_log_of_the_first_format_is_refused_untouched(gw, tmp_path):
-    old = tmp_path / "v1.db"
+# The first two formats as they were written: /1 before records held method, path and
+# subjects, /2 before they held the represented party.
+OLD_FORMATS = {
+    "ndx-msglog/1": "CREATE TABLE records (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL);",
+    "ndx-msglog/2": (
+        "CREATE TABLE records (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+        " direction TEXT NOT NULL, message_id TEXT NOT NULL, client TEXT NOT NULL,"
+        " service TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+        " subject TEXT NOT NULL, subjects TEXT NOT NULL, purpose TEXT NOT NULL,"
+        " user_id TEXT NOT NULL, issue TEXT NOT NULL, authenticated TEXT NOT NULL,"
+        " request_hash BLOB, response_hash BLOB, status INTEGER NOT NULL,"
+        " duration_ms INTEGER NOT NULL, request_sig TEXT NOT NULL,"
+        " response_sig TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+        "CREATE TABLE record_subjects (subject TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " PRIMARY KEY (subject, seq)) WITHOUT ROWID;"
+        "CREATE TABLE batches (batch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL UNIQUE,"
+        " size INTEGER NOT NULL, root BLOB NOT NULL, time_ms INTEGER NOT NULL,"
+        " key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(OLD_FORMATS))
+def test_a_log_of_an_older_format_is_refused_untouched(gw, tmp_path, fmt):
+    old = tmp_path / "old.db"
     con = sqlite3.connect(old)
     con.executescript(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE records (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL);"
-        "INSERT INTO meta VALUES ('format', 'ndx-msglog/1');")
+        + OLD_FORMATS[fmt] + f"INSERT INTO meta VALUES ('format', '{fmt}');")
     con.close()
     before = old.read_bytes()
     for args in (("verify", "--db", old), ("prove", "--db", old, "--seq", "1"),
                  ("archive", "--db", old, "--out", tmp_path / "a")):
-        failed(gw.log(*args), "format ndx-msglog/1", "only ndx-msglog/2")
+        failed(gw.log(*args), f"format {fmt}", "only ndx-msglog/3")
     assert old.read_bytes() == before
 
 
@@ -274,13 +302,13 @@ def check(gw, proof, key=None, tmp_name="proof.json"):
 def test_prove_and_check_offline(gw):
     gw.append(100, 16)
     proof = prove(gw, "--id", "msg-37")
-    assert proof["format"] == "ndx-log-proof/2"
+    assert proof["format"] == "ndx-log-proof/3"
     rec = proof["record"]
     assert rec["seq"] == 37 and rec["message_id"] == "msg-37"
     assert (rec["method"], rec["path"], rec["subject"], rec["subjects"], rec["user_id"],
-            rec["issue"], rec["authenticated"]) == (
+            rec["issue"], rec["represented_party"], rec["authenticated"]) == (
         "GET", "/citizens/000000000037?fields=name", "", "012345678901,098765432109",
-        "VN/GOV/BCA/canbo01", "birth-registration/P00000042", "")
+        "VN/GOV/BCA/canbo01", "birth-registration/P00000042", "", "")
     assert proof["leaf_index"] == 4
     assert len(proof["audit_path"]) == 4
     th = proof["tree_head"]
@@ -292,6 +320,7 @@ def test_prove_and_check_offline(gw):
     assert "subject: -  subjects: 012345678901,098765432109  authenticated: -" in res.stdout
     assert ("purpose: public-service  user id: VN/GOV/BCA/canbo01  "
             "issue: birth-registration/P00000042") in res.stdout
+    assert "represented party: -" in res.stdout
     # the documented record hash, recomputed here from the proof's fields
     r = dict(proof["record"])
     for k in ("request_hash", "response_hash", "prev_hash"):
@@ -302,6 +331,16 @@ def test_prove_and_check_offline(gw):
     text = json.dumps(prove(gw, "--seq", "100"))
     res = ok(gw.log("check-proof", "-", "--key", gw.pub, stdin=text))
     assert "record 100" in res.stdout
+    # a client acting for a third party (X-Road-Represented-Party): proved and shown
+    proof = prove(gw, "--id", "msg-39")
+    assert proof["record"]["represented_party"] == "COM/0101234567"
+    res = ok(check(gw, proof))
+    assert "represented party: COM/0101234567" in res.stdout
+    r = dict(proof["record"])
+    for k in ("request_hash", "response_hash", "prev_hash"):
+        r[k] = bytes.fromhex(r[k]) if r[k] else b""
+    r["request_sig"], r["response_sig"] = r.pop("request_signature"), r.pop("response_signature")
+    assert record_hash(r).hex() == proof["record_hash"]
 
 
 def flip(hexstr, i=0):
@@ -334,6 +373,13 @@ def flip(hexstr, i=0):
      "do not hash to record_hash"),
     ("changed authenticated", lambda p: p["record"].__setitem__("authenticated", "012345678901"),
      "do not hash to record_hash"),
+    ("added represented party",
+     lambda p: p["record"].__setitem__("represented_party", "COM/0101234567"),
+     "do not hash to record_hash"),
+    ("missing represented party", lambda p: p["record"].pop("represented_party"),
+     "record.represented_party: expected a string"),
+    ("older proof format", lambda p: p.__setitem__("format", "ndx-log-proof/2"),
+     "proof.format: expected ndx-log-proof/3"),
     ("missing subjects", lambda p: p["record"].pop("subjects"),
      "record.subjects: expected a string"),
     ("changed root", lambda p: p["tree_head"].__setitem__("root", flip(p["tree_head"]["root"])),
@@ -465,7 +511,8 @@ def test_usage_errors(gw, build_dir):
                         "--older-than", "soon"), "--older-than")
     res = ok(run_ndx(build_dir, "log", "--help"))
     assert "ndx log verify --db PATH" in res.stdout
-    assert "ndx-msglog/2" in res.stdout and "subjects the provider" in res.stdout
+    assert "ndx-msglog/3" in res.stdout and "subjects the provider" in res.stdout
+    assert "represented party" in res.stdout
     assert "log " in ok(run_ndx(build_dir, "--help")).stdout
 
 

@@ -10,10 +10,12 @@
  * i>, with ?fields=name for odd i, subject 001099000123 for every third (the
  * provider declares it too), declared subjects
  * "012345678901,098765432109" for i % 4 == 1 otherwise, an officer's user
- * id and issue for odd i, authenticated 001099000123 for i % 6 == 0, no
- * response hash for every fifth. --pairs logs each id twice, consumer then provider. --hang prints
- * "ready" once every record is durable and then waits to be killed (the
- * crash test kills it with SIGKILL, leaving the last batch open). */
+ * id and issue for odd i, authenticated 001099000123 for i % 6 == 0,
+ * represented party COM/0101234567 for i % 4 == 3 and BTC for i % 6 == 0
+ * (otherwise none), no response hash for every fifth. --pairs logs each id
+ * twice, consumer then provider. --hang prints "ready" once every record is
+ * durable and then waits to be killed (the crash test kills it with
+ * SIGKILL, leaving the last batch open). */
 #include <getopt.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -60,6 +62,7 @@ static int append(struct ndx_msglog *log, unsigned long i, enum ndx_msglog_direc
 	r.user_id = i % 2 ? "VN/GOV/BCA/canbo01" : NULL;
 	r.issue = i % 2 ? "birth-registration/P00000042" : NULL;
 	r.authenticated = i % 6 == 0 ? "001099000123" : NULL;
+	r.represented_party = i % 4 == 3 ? "COM/0101234567" : i % 6 == 0 ? "BTC" : NULL;
 	r.purpose = "public-service";
 	r.request_hash = req;
 	r.response_hash = i % 5 == 4 ? NULL : resp;

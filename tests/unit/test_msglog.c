@@ -7,8 +7,9 @@
  * an error and the log verifiable. Record v2: method, path, declared
  * subjects, user id, issue and authenticated round trip and are hashed,
  * the subject index finds a record by any of its subjects (never by a
- * substring) and verify checks it, and a log of format ndx-msglog/1 is
- * refused untouched. */
+ * substring) and verify checks it. Record v3: the represented party
+ * round trips, is hashed and proved, and logs of formats ndx-msglog/1 and
+ * ndx-msglog/2 are refused untouched. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +39,7 @@
 
 #define SUBJECT "001099000123"
 #define LIST "012345678901,098765432109"
+#define PARTY "COM/0101234567"
 
 static char tmpdir[512];
 static struct ndx_key *key, *other_key;
@@ -64,7 +66,9 @@ static const char *path_of(int i)
 
 /* Record i: subject SUBJECT for every third (also declared by the provider),
  * the declared LIST for i % 4 == 1, an officer's user id and issue for odd i,
- * the subject's own e-ID for i % 6 == 0, a PUT for i % 4 == 2. */
+ * the subject's own e-ID for i % 6 == 0, a PUT for i % 4 == 2, a client
+ * acting for the company PARTY for i % 4 == 3 and for the member code BTC
+ * (no class) for i % 6 == 0. */
 static void fill_record(struct ndx_msglog_record *r, int i, char *id, size_t idcap,
 			uint8_t req[NDX_SHA256_LEN], uint8_t resp[NDX_SHA256_LEN])
 {
@@ -95,10 +99,12 @@ static void fill_record(struct ndx_msglog_record *r, int i, char *id, size_t idc
 	r->user_id = i % 2 ? "VN/GOV/BCA/canbo01" : NULL;
 	r->issue = i % 2 ? "birth-registration/P00000042" : NULL;
 	r->authenticated = i % 6 == 0 ? SUBJECT : NULL;
+	r->represented_party = i % 4 == 3 ? PARTY : i % 6 == 0 ? "BTC" : NULL;
 }
 
-/* Whether the v2 fields of e are those fill_record gave record e->seq. */
-static bool v2_fields_ok(const struct ndx_msglog_entry *e)
+/* Whether the fields records v2 and v3 added to e are those fill_record
+ * gave record e->seq. */
+static bool newer_fields_ok(const struct ndx_msglog_entry *e)
 {
 	struct ndx_msglog_record r;
 	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
@@ -107,7 +113,7 @@ static bool v2_fields_ok(const struct ndx_msglog_entry *e)
 	fill_record(&r, (int)e->seq, id, sizeof id, req, resp);
 #define SAME(f) (strcmp(e->f, r.f != NULL ? r.f : "") == 0)
 	return SAME(method) && SAME(path) && SAME(subjects) && SAME(user_id) && SAME(issue) &&
-	       SAME(authenticated) && SAME(subject) && SAME(purpose);
+	       SAME(authenticated) && SAME(subject) && SAME(purpose) && SAME(represented_party);
 #undef SAME
 }
 
@@ -214,7 +220,7 @@ static int collect(const struct ndx_msglog_entry *e, void *ctx)
 	snprintf(want, sizeof want, "msg-%d", (int)e->seq);
 	ndx_msglog_record_hash(e, h);
 	if (strcmp(e->message_id, want) != 0 || strcmp(e->subject, SUBJECT) != 0 ||
-	    !v2_fields_ok(e) ||
+	    !newer_fields_ok(e) ||
 	    memcmp(h, e->hash, sizeof h) != 0 || e->duration_ms != (int64_t)e->seq ||
 	    e->has_response_hash != (e->seq % 5 != 4) || !e->has_request_hash)
 		c->field_ok = false;
@@ -613,6 +619,68 @@ static void test_tamper_v2_fields(void **state)
 		tampered(cases[i].name, cases[i].stmt, NULL, cases[i].want);
 }
 
+/* The field record v3 added: changed, added where there was none, taken out. */
+static void test_tamper_v3_fields(void **state)
+{
+	static const struct {
+		const char *name, *stmt, *want;
+	} cases[] = {
+		{ "t-party.db",
+		  "UPDATE records SET represented_party = 'COM/0101234568' WHERE seq = 19",
+		  "record 19: stored hash" },
+		{ "t-party-added.db", "UPDATE records SET represented_party = 'GOV/BTC' WHERE seq = 17",
+		  "record 17: stored hash" },
+		{ "t-party-gone.db", "UPDATE records SET represented_party = '' WHERE seq = 18",
+		  "record 18: stored hash" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		tampered(cases[i].name, cases[i].stmt, NULL, cases[i].want);
+}
+
+/* The represented party is a field of its own in the record hash: "" and
+ * NULL hash alike, any other value changes the hash, and moving its bytes
+ * into the neighbouring issue field does too. */
+static void test_record_hash_covers_represented_party(void **state)
+{
+	struct ndx_msglog_record r;
+	struct ndx_msglog_entry e;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	uint8_t none[NDX_SHA256_LEN], empty[NDX_SHA256_LEN], party[NDX_SHA256_LEN];
+	uint8_t other[NDX_SHA256_LEN], moved[NDX_SHA256_LEN];
+	char id[32];
+
+	(void)state;
+	fill_record(&r, 5, id, sizeof id, req, resp); /* odd: an officer's issue, no party */
+	memset(&e, 0, sizeof e);
+	e.seq = 5;
+	e.time_ms = r.time_ms;
+	e.direction = r.direction;
+	e.message_id = r.message_id;
+	e.client = r.client;
+	e.service = r.service;
+	e.method = r.method;
+	e.path = r.path;
+	e.issue = "birth-registration/P00000042";
+	e.represented_party = NULL;
+	ndx_msglog_record_hash(&e, none);
+	e.represented_party = "";
+	ndx_msglog_record_hash(&e, empty);
+	assert_memory_equal(none, empty, sizeof none);
+	e.represented_party = PARTY;
+	ndx_msglog_record_hash(&e, party);
+	assert_memory_not_equal(party, empty, sizeof party);
+	e.represented_party = "COM/0101234568";
+	ndx_msglog_record_hash(&e, other);
+	assert_memory_not_equal(other, party, sizeof other);
+	/* the same bytes, one field boundary further on */
+	e.issue = "birth-registration/P00000042COM/";
+	e.represented_party = "0101234567";
+	ndx_msglog_record_hash(&e, moved);
+	assert_memory_not_equal(moved, party, sizeof moved);
+}
+
 static void test_tamper_delete_and_swap(void **state)
 {
 	(void)state;
@@ -870,38 +938,104 @@ static void make_v1_log(const char *path)
 	    " ('start_prev_sth_hash', hex(zeroblob(32)));");
 }
 
-static void test_v1_log_refused(void **state)
+/* A log of the second format, as ndx-msglog/2 wrote it (its records
+ * without represented_party), holding one record. */
+static void make_v2_log(const char *path)
+{
+	sql(path,
+	    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	    "CREATE TABLE records (seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+	    " direction TEXT NOT NULL, message_id TEXT NOT NULL, client TEXT NOT NULL,"
+	    " service TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+	    " subject TEXT NOT NULL, subjects TEXT NOT NULL, purpose TEXT NOT NULL,"
+	    " user_id TEXT NOT NULL, issue TEXT NOT NULL, authenticated TEXT NOT NULL,"
+	    " request_hash BLOB, response_hash BLOB, status INTEGER NOT NULL,"
+	    " duration_ms INTEGER NOT NULL, request_sig TEXT NOT NULL, response_sig TEXT NOT NULL,"
+	    " prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+	    "CREATE INDEX records_message_id ON records(message_id);"
+	    "CREATE TABLE record_subjects (subject TEXT NOT NULL, seq INTEGER NOT NULL,"
+	    " PRIMARY KEY (subject, seq)) WITHOUT ROWID;"
+	    "CREATE TABLE batches (batch INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL UNIQUE,"
+	    " size INTEGER NOT NULL, root BLOB NOT NULL, time_ms INTEGER NOT NULL,"
+	    " key_id TEXT NOT NULL, prev_sth_hash BLOB NOT NULL, signature BLOB NOT NULL);"
+	    "CREATE TABLE witnesses (batch INTEGER PRIMARY KEY, gateway TEXT NOT NULL,"
+	    " sth_hash BLOB NOT NULL, time_ms INTEGER NOT NULL, key_id TEXT NOT NULL,"
+	    " signature BLOB NOT NULL);"
+	    "INSERT INTO meta VALUES ('format', 'ndx-msglog/2'),"
+	    " ('log_id', '00112233445566778899aabbccddeeff'), ('start_seq', '1'),"
+	    " ('start_batch', '1'), ('start_prev_hash', hex(zeroblob(32))),"
+	    " ('start_prev_sth_hash', hex(zeroblob(32)));"
+	    "INSERT INTO records VALUES (1, 1763888451001, 'provider', 'msg-1',"
+	    " 'VN/GOV/MOF/enterprise', 'VN/GOV/BCA/population/citizens', 'GET', '/citizens',"
+	    " '', '', 'public-service', '', '', '', NULL, NULL, 200, 1, '', '',"
+	    " zeroblob(32), zeroblob(32));");
+}
+
+/* A log of an older format is refused by open and by every log command,
+ * with its format named, and left exactly as it was: no table or column of
+ * this format is added to it. */
+static void expect_refused_untouched(const char *path, const char *dir, const char *format)
 {
 	struct ndx_msglog_verify_result res;
 	struct ndx_msglog_archive_result ar;
 	struct ndx_msglog *log = NULL;
-	char path[600], dir[600], err[512], *json = NULL;
+	char err[512], query[200], named[64], *json = NULL;
 	struct stat before, after;
+	int tables = sql_count(path, "SELECT count(*) FROM sqlite_master");
+
+	snprintf(named, sizeof named, "format %s", format);
+
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_EINVAL);
+	assert_null(log);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM sqlite_master"), tables);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM pragma_table_info('records')"
+				   " WHERE name = 'represented_party'"), 0);
+	snprintf(query, sizeof query,
+		 "SELECT count(*) FROM meta WHERE key = 'format' AND value = '%s'", format);
+	assert_int_equal(sql_count(path, query), 1);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	/* the log commands name the format */
+	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
+	if (strstr(res.error, named) == NULL || strstr(res.error, "only ndx-msglog/3") == NULL)
+		fail_msg("verify: %s", res.error);
+	assert_int_equal(ndx_msglog_prove(path, NULL, -1, 1, &json, err, sizeof err), NDX_EINVAL);
+	assert_null(json);
+	assert_non_null(strstr(err, named));
+	assert_int_not_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err), NDX_OK);
+	assert_non_null(strstr(err, named));
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM sqlite_master"), tables);
+}
+
+static void test_v1_log_refused(void **state)
+{
+	char path[600], dir[600];
 
 	(void)state;
 	new_path(path, sizeof path, "v1.db");
 	new_path(dir, sizeof dir, "v1-archive");
 	make_v1_log(path);
-	assert_int_equal(stat(path, &before), 0);
-	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_EINVAL);
-	assert_null(log);
-	/* left as it was: none of the /2 tables were added */
+	expect_refused_untouched(path, dir, "ndx-msglog/1");
+	/* none of the /2 tables were added either */
 	assert_int_equal(sql_count(path, "SELECT count(*) FROM sqlite_master WHERE name ="
 				   " 'record_subjects'"), 0);
-	assert_int_equal(sql_count(path, "SELECT count(*) FROM meta WHERE key = 'format' AND"
-				   " value = 'ndx-msglog/1'"), 1);
-	assert_int_equal(stat(path, &after), 0);
-	assert_int_equal(before.st_size, after.st_size);
-	/* the log commands name the format */
-	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
-	if (strstr(res.error, "format ndx-msglog/1") == NULL ||
-	    strstr(res.error, "only ndx-msglog/2") == NULL)
-		fail_msg("verify: %s", res.error);
-	assert_int_equal(ndx_msglog_prove(path, NULL, -1, 1, &json, err, sizeof err), NDX_EINVAL);
-	assert_null(json);
-	assert_non_null(strstr(err, "format ndx-msglog/1"));
-	assert_int_not_equal(ndx_msglog_archive(path, dir, INT64_MAX, &ar, err, sizeof err), NDX_OK);
-	assert_non_null(strstr(err, "format ndx-msglog/1"));
+}
+
+/* Record v3 handles v2 logs as v2 handled v1 logs: refused, not converted
+ * (a chain of two record encodings would not be one log). */
+static void test_v2_log_refused(void **state)
+{
+	char path[600], dir[600];
+
+	(void)state;
+	new_path(path, sizeof path, "v2.db");
+	new_path(dir, sizeof dir, "v2-archive");
+	make_v2_log(path);
+	expect_refused_untouched(path, dir, "ndx-msglog/2");
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM records"), 1);
 }
 
 /* ---- proofs ------------------------------------------------------------- */
@@ -1024,7 +1158,7 @@ static void test_prove_and_check(void **state)
 	new_path(path, sizeof path, "prove.db");
 	make_log(path, 40, 8);
 	proof = proof_of(path, "msg-21", -1, 0);
-	assert_non_null(strstr(proof, "\"format\": \"ndx-log-proof/2\""));
+	assert_non_null(strstr(proof, "\"format\": \"ndx-log-proof/3\""));
 	/* record 21: GET, an odd path with a query, SUBJECT declared, the officer */
 	assert_non_null(strstr(proof, "\"method\": \"GET\""));
 	assert_non_null(strstr(proof, "\"path\": \"/citizens/001099000021?fields=name\""));
@@ -1032,10 +1166,12 @@ static void test_prove_and_check(void **state)
 	assert_non_null(strstr(proof, "\"user_id\": \"VN/GOV/BCA/canbo01\""));
 	assert_non_null(strstr(proof, "\"issue\": \"birth-registration/P00000042\""));
 	assert_non_null(strstr(proof, "\"authenticated\": \"\""));
-	/* each v2 field is covered by record_hash, and required */
+	assert_non_null(strstr(proof, "\"represented_party\": \"\""));
+	/* each v2 and v3 field is covered by record_hash, and required */
 	{
 		static const char *const v2[] = { "method", "path", "subject", "subjects",
-						  "user_id", "issue", "authenticated" };
+						  "user_id", "issue", "authenticated",
+						  "represented_party" };
 
 		for (size_t i = 0; i < sizeof v2 / sizeof v2[0]; i++) {
 			json_t *doc = json_loads(proof, 0, NULL), *rec;
@@ -1085,6 +1221,27 @@ static void test_prove_and_check(void **state)
 	free(proof);
 	proof = proof_of(path, NULL, -1, 40);
 	assert_int_equal(ndx_msglog_check_proof(proof, strlen(proof), key, msg, sizeof msg), NDX_OK);
+	free(proof);
+
+	/* record 19 was made for a represented party: the proof carries it */
+	proof = proof_of(path, "msg-19", -1, 0);
+	assert_non_null(strstr(proof, "\"represented_party\": \"" PARTY "\""));
+	assert_int_equal(ndx_msglog_check_proof(proof, strlen(proof), key, msg, sizeof msg), NDX_OK);
+	/* a proof of the previous format is refused by its format, not called altered */
+	{
+		json_t *doc = json_loads(proof, 0, NULL);
+		char *text;
+
+		assert_non_null(doc);
+		json_object_set_new(doc, "format", json_string("ndx-log-proof/2"));
+		json_object_del(json_object_get(doc, "record"), "represented_party");
+		text = json_dumps(doc, JSON_COMPACT);
+		assert_int_equal(ndx_msglog_check_proof(text, strlen(text), key, msg, sizeof msg),
+				 NDX_EINVAL);
+		assert_non_null(strstr(msg, "proof.format: expected ndx-log-proof/3"));
+		free(text);
+		json_decref(doc);
+	}
 	free(proof);
 }
 
@@ -1690,8 +1847,11 @@ int main(void)
 		cmocka_unit_test(test_crash_leaves_open_batch),
 		cmocka_unit_test(test_tamper_field),
 		cmocka_unit_test(test_tamper_v2_fields),
+		cmocka_unit_test(test_tamper_v3_fields),
+		cmocka_unit_test(test_record_hash_covers_represented_party),
 		cmocka_unit_test(test_by_subject_declared),
 		cmocka_unit_test(test_v1_log_refused),
+		cmocka_unit_test(test_v2_log_refused),
 		cmocka_unit_test(test_tamper_delete_and_swap),
 		cmocka_unit_test(test_tamper_rehashed_record),
 		cmocka_unit_test(test_tamper_tree_heads),
