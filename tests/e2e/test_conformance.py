@@ -83,19 +83,32 @@ def add_mirror(fed):
     bca.services[PEOPLE] = {"backend": base, "timeout_ms": 5000}
     if member_service:
         bca.services[MEMBER_MIRROR] = {"backend": base, "timeout_ms": 5000}
-    bca.write_config()
-    bca.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "SIGHUP: services, limits and subsystems reloaded" not in \
-            bca.stderr_path.read_text(errors="replace"):
-        if time.monotonic() > deadline or "SIGHUP: keeping" in \
-                bca.stderr_path.read_text(errors="replace"):
-            raise RuntimeError("BCA's gateway did not take the suite's services:\n"
-                               + bca.tail())
-        time.sleep(0.05)
+    reload(bca)
+    # The member itself as a client of its gateway (gateway.md "subsystems").
+    btc = fed.gateways["BTC"]
+    btc.subsystems = list(btc.subsystems) + [F.BTC]
+    reload(btc)
     version = fed.registry.conf_version()
     for gw in fed.gateways.values():
         fed.wait_conf(gw, version)
+
+
+def reload(gw):
+    """Writes gw's configuration file and waits until a SIGHUP has made it current."""
+    done = "SIGHUP: services, limits and subsystems reloaded"
+
+    def count(text):
+        return gw.stderr_path.read_text(errors="replace").count(text)
+
+    before, refused = count(done), count("SIGHUP: keeping")
+    gw.write_config()
+    gw.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while count(done) == before:
+        if time.monotonic() > deadline or count("SIGHUP: keeping") > refused:
+            raise RuntimeError(f"{gw.member}'s gateway did not take the suite's "
+                               f"configuration:\n{gw.tail()}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
