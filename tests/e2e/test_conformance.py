@@ -338,13 +338,29 @@ def path_tokens(path):
 _MISSING = object()
 
 
+def _text(v):
+    """A selector compares a value as text: strings as they are, the rest as JSON."""
+    if v is _MISSING:
+        return None
+    return v if isinstance(v, str) else json.dumps(v)
+
+
 def walk(doc, path):
     cur = doc
-    for tok in path_tokens(path) if path not in ("", "$") else []:
+    toks = path_tokens(path) if path not in ("", "$") else []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        i += 1
         if isinstance(tok, tuple):
-            k, v = tok
+            # Consecutive selectors pick the first element that satisfies them all.
+            sels = [tok]
+            while i < len(toks) and isinstance(toks[i], tuple):
+                sels.append(toks[i])
+                i += 1
             items = cur if isinstance(cur, list) else [cur]
-            cur = next((it for it in items if str(walk(it, k)) == v), _MISSING)
+            cur = next((it for it in items
+                        if all(_text(walk(it, k)) == v for k, v in sels)), _MISSING)
         elif isinstance(tok, int):
             cur = cur[tok] if isinstance(cur, list) and tok < len(cur) else _MISSING
         else:
