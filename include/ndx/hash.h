@@ -40,12 +40,20 @@ struct ndx_request_hash_input {
 	const char *subject_token; /* Ndx-Subject-Token, NULL = absent; hashed as its
 				    * SHA-256, absent (NULL or "") as an empty field */
 	const char *timestamp; /* Ndx-Timestamp, RFC 3339 UTC */
+	const char *nonce;     /* Ndx-Nonce: the consumer gateway's random value, so that
+				* a client's retry with the same X-Road-Id in the same
+				* second is another signed request (docs/protocol.md) */
 	const char *gateway;   /* Ndx-Gateway: the provider gateway it is for, {member}/{code} */
 	const char *content_type;
+	const char *represented_party; /* X-Road-Represented-Party, [class/]code */
+	/* SHA-256 of the user headers' canonical block (docs/protocol.md
+	 * "Headers"); all zero bytes hash as they are, so a caller without
+	 * user headers passes the hash of the empty block. */
+	uint8_t user_headers_sha256[NDX_SHA256_LEN];
 	uint8_t body_sha256[NDX_SHA256_LEN];
 };
 
-/* Computes the canonical request hash (ndx-request-v3) of in into out. */
+/* Computes the canonical request hash (ndx-request-v4) of in into out. */
 void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
 
 struct ndx_response_hash_input {
@@ -54,10 +62,11 @@ struct ndx_response_hash_input {
 	const char *content_type;  /* NULL = absent */
 	const char *location;      /* Location header of a redirect; NULL = absent */
 	const char *subjects;      /* canonical Ndx-Data-Subjects, NULL = none */
+	uint8_t user_headers_sha256[NDX_SHA256_LEN]; /* as in the request */
 	uint8_t body_sha256[NDX_SHA256_LEN];
 };
 
-/* Computes the canonical response hash (ndx-response-v2) of in into out. */
+/* Computes the canonical response hash (ndx-response-v3) of in into out. */
 void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
 
 #endif

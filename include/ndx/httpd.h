@@ -42,6 +42,13 @@ const char *ndx_http_header_n(const struct ndx_http_req *req, const char *name, 
  * last one counts). NULL and *len 0 when absent. */
 const char *ndx_http_header_last_n(const struct ndx_http_req *req, const char *name,
 				   size_t *len);
+/* Calls fn for every request header in the order received (a header sent
+ * twice comes twice); stops at the first non-zero return, which it
+ * returns. 0 when fn never refused. */
+int ndx_http_headers_each(const struct ndx_http_req *req,
+			  int (*fn)(void *ud, const char *name, size_t name_len,
+				    const char *value, size_t value_len),
+			  void *ud);
 /* Returns the first value of query argument name, percent-decoded into a
  * string that lives as long as the request, or NULL when absent or badly
  * escaped. A '+' stays '+' (ndx ids may contain it); it is not a space. */
@@ -54,7 +61,8 @@ typedef void (*ndx_http_handler)(void *ctx, const struct ndx_http_req *req,
 
 /* Sets a JSON body (steals the reference to body) with status. */
 void ndx_http_resp_json(struct ndx_http_resp *resp, int status, json_t *body);
-/* Sets a body copied from data (len bytes) with content type. */
+/* Sets a body copied from data (len bytes) with content type (NULL:
+ * application/octet-stream; "": no Content-Type header at all). */
 void ndx_http_resp_bytes(struct ndx_http_resp *resp, int status,
 			 const char *content_type, const void *data, size_t len);
 /* Sets the X-Road style error body {"type","message","detail"} and the
@@ -105,6 +113,13 @@ struct ndx_httpd_config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned request_deadline_s;
+	/* The X-Road error type of the daemon's own 413 (over max_body) and
+	 * 408 (over request_deadline_s), and the word their detail starts
+	 * with ("BodyTooLarge: the body exceeds ..."); NULL: Client.TooLarge,
+	 * Client.RequestTimeout and no word. The strings must outlive the
+	 * daemon. (ndx-gateway takes them from its error table.) */
+	const char *too_large_type, *too_large_reason;
+	const char *timeout_type, *timeout_reason;
 };
 
 /* The client certificate of a TLS request: when the client presented one

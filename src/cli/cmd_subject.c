@@ -84,8 +84,8 @@ static int exchange_get(const struct accesses_query *q, const char *path, int wi
 			json_t **out, char *err, size_t errcap)
 {
 	char url[2048], client_h[HEADER_MAX], subject_h[64], *token_h = NULL;
-	const char *headers[5] = { client_h, subject_h, "Ndx-Purpose: " TRANSPARENCY_PURPOSE,
-				   NULL, NULL };
+	const char *headers[6] = { client_h, subject_h, "Ndx-Purpose: " TRANSPARENCY_PURPOSE,
+				   "Accept: application/json", NULL, NULL };
 	struct cli_http_request req = { .method = "GET", .url = url, .headers = headers };
 	struct cli_http_response resp = { 0 };
 	json_error_t jerr;
@@ -103,7 +103,7 @@ static int exchange_get(const struct accesses_query *q, const char *path, int wi
 			return NDX_ENOMEM;
 		}
 		snprintf(token_h, n, TOKEN_HEADER "%s", q->token);
-		headers[3] = token_h;
+		headers[4] = token_h;
 	}
 	rc = cli_http(&req, &resp, err, errcap);
 	if (token_h) {
@@ -445,12 +445,23 @@ static int accesses(int argc, char **argv)
 		cli_error("cannot list the subsystems at %s: %s", q.gateway, err);
 		goto out;
 	}
-	json_array_foreach(json_object_get(clients, "clients"), i, c) {
-		const char *id = json_string_value(json_object_get(c, "id"));
+	/* PR-META Annex B: {"member":[{"id":{object_type, xroad_instance,
+	 * member_class, member_code, subsystem_code?}, "name"}]}. */
+	json_array_foreach(json_object_get(clients, "member"), i, c) {
+		const json_t *ident = json_object_get(c, "id");
+		const char *in = json_string_value(json_object_get(ident, "xroad_instance"));
+		const char *mc = json_string_value(json_object_get(ident, "member_class"));
+		const char *code = json_string_value(json_object_get(ident, "member_code"));
+		const char *sc = json_string_value(json_object_get(ident, "subsystem_code"));
+		char id[NDX_ID_TEXT_MAX];
 		struct ndx_id sub;
+		int n;
 
-		if (id && ndx_id_parse(id, strlen(id), NDX_ID_SUBSYSTEM, &sub, NULL) == NDX_OK &&
-		    strcmp(sub.subsystem, TRANSPARENCY_SUBSYSTEM) == 0)
+		if (!in || !mc || !code || !sc || strcmp(sc, TRANSPARENCY_SUBSYSTEM) != 0)
+			continue;
+		n = snprintf(id, sizeof id, "%s/%s/%s/%s", in, mc, code, sc);
+		if (n > 0 && (size_t)n < sizeof id &&
+		    ndx_id_parse(id, (size_t)n, NDX_ID_SUBSYSTEM, &sub, NULL) == NDX_OK)
 			ask_provider(&q, &sub);
 	}
 	sort_newest_first(q.accesses);

@@ -127,15 +127,18 @@ static int collect_one(const struct ndx_msglog_entry *e, void *ctx)
 	return 0;
 }
 
-static const char *bad_query(struct ndx_http_resp *resp, const char *field, const char *message)
+/* The access list is the provider side of an exchange. */
+static enum gw_reason answer_refusal(struct ndx_http_resp *resp, const struct ndx_http_req *req,
+				     enum gw_reason r, const char *specifics, const char *message)
 {
-	gw_error_body(resp, 400, "Client.InvalidRequest", message, field);
-	return "Client.InvalidRequest";
+	gw_refusal_body(resp, req, r, GW_SIDE_PROVIDER, specifics, "%s", message);
+	return r;
 }
 
-/* Reads the query into c; returns NULL, or the refusal's type (resp set). */
-static const char *read_query(const struct ndx_http_req *req, struct collect *c,
-			      struct ndx_http_resp *resp)
+/* Reads the query into c; returns GW_R_COUNT, or the refusal's reason
+ * (resp set). */
+static enum gw_reason read_query(const struct ndx_http_req *req, struct collect *c,
+				 struct ndx_http_resp *resp)
 {
 	const char *lim = ndx_http_query_arg(req, "limit");
 	const char *own = ndx_http_query_arg(req, "own");
@@ -147,7 +150,7 @@ static const char *read_query(const struct ndx_http_req *req, struct collect *c,
 		char *end;
 		unsigned long n = strtoul(lim, &end, 10);
 		if (!lim[0] || *end || lim[0] == '-' || n < 1 || n > MAX_LIMIT)
-			return bad_query(resp, "limit", "limit must be an integer from 1 to " STR(MAX_LIMIT));
+			return answer_refusal(resp, req, GW_R_ACCESS_LIST_QUERY, "limit", "limit must be an integer from 1 to " STR(MAX_LIMIT));
 		c->limit = n;
 	}
 	if (!own || strcmp(own, "include") == 0)
@@ -157,7 +160,7 @@ static const char *read_query(const struct ndx_http_req *req, struct collect *c,
 	else if (strcmp(own, "only") == 0)
 		c->f.own = OWN_ONLY;
 	else
-		return bad_query(resp, "own", "own must be include, exclude or only");
+		return answer_refusal(resp, req, GW_R_ACCESS_LIST_QUERY, "own", "own must be include, exclude or only");
 	c->f.client = ndx_http_query_arg(req, "client");
 	if (c->f.client && !c->f.client[0])
 		c->f.client = NULL;
@@ -168,38 +171,36 @@ static const char *read_query(const struct ndx_http_req *req, struct collect *c,
 	c->f.until_ms = INT64_MAX;
 	if (since) {
 		if (ndx_time_parse(since, &t) != NDX_OK)
-			return bad_query(resp, "since", "since must be an RFC 3339 time in UTC");
+			return answer_refusal(resp, req, GW_R_ACCESS_LIST_QUERY, "since", "since must be an RFC 3339 time in UTC");
 		c->f.since_ms = (int64_t)t * 1000;
 	}
 	if (until) {
 		if (ndx_time_parse(until, &t) != NDX_OK)
-			return bad_query(resp, "until", "until must be an RFC 3339 time in UTC");
+			return answer_refusal(resp, req, GW_R_ACCESS_LIST_QUERY, "until", "until must be an RFC 3339 time in UTC");
 		c->f.until_ms = (int64_t)t * 1000 + 999;
 	}
-	return NULL;
+	return GW_R_COUNT;
 }
 
-const char *gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const char *subject,
+enum gw_reason gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const char *subject,
 				const struct ndx_http_req *req, const char *rest,
 				struct ndx_http_resp *resp)
 {
-	const char *type = NULL;
+	enum gw_reason type = GW_R_COUNT;
 	struct collect c = { .s = v->s, .conf = v->c->conf, .subject = subject,
 			     .limit = DEFAULT_LIMIT, .now_ms = (int64_t)time(NULL) * 1000 };
 	json_t *list = NULL;
 	int rc;
 
 	if (strcmp(req->method, "GET") != 0) {
-		gw_error_body(resp, 405, "Client.MethodNotAllowed",
-			      "the access list is read with GET", req->method);
-		return "Client.MethodNotAllowed";
+		return answer_refusal(resp, req, GW_R_ACCESS_LIST_METHOD, req->method,
+				      "the access list is read with GET");
 	}
 	if (rest[0] && strcmp(rest, "/") != 0) {
-		gw_error_body(resp, 404, "Client.NotFound", "the access list has no sub-paths",
-			      rest);
-		return "Client.NotFound";
+		return answer_refusal(resp, req, GW_R_ACCESS_LIST_PATH, rest,
+				      "the access list has no sub-paths");
 	}
-	if ((type = read_query(req, &c, resp)))
+	if ((type = read_query(req, &c, resp)) != GW_R_COUNT)
 		return type;
 	if (!(c.ring = calloc(c.limit, sizeof *c.ring)))
 		goto oom;
@@ -207,9 +208,8 @@ const char *gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const
 	if (c.oom)
 		goto oom;
 	if (rc != NDX_OK) {
-		gw_error_body(resp, 503, GW_LOG_UNAVAILABLE, "the message log cannot be read",
-			      ndx_strerror(rc));
-		type = GW_LOG_UNAVAILABLE;
+		type = answer_refusal(resp, req, GW_R_LOG_UNAVAILABLE, ndx_strerror(rc),
+				      "the message log cannot be read");
 		goto out;
 	}
 	if (!(list = json_array()))
@@ -226,8 +226,7 @@ const char *gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const
 	list = NULL;
 	goto out;
 oom:
-	gw_error_body(resp, 500, "Server.Internal", "out of memory", NULL);
-	type = "Server.Internal";
+	type = answer_refusal(resp, req, GW_R_INTERNAL, NULL, "out of memory");
 out:
 	json_decref(list);
 	if (c.ring)

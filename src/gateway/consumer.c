@@ -34,41 +34,9 @@ const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok
 	return v;
 }
 
-static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *detail,
-		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *detail,
-		   const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	ndx_http_resp_error(resp, status, type, msg, detail);
-	gw_metrics_error(type);
-}
-
 static int add_if(struct curl_slist **l, const char *name, const char *v)
 {
 	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
-}
-
-void gw_error_body(struct ndx_http_resp *resp, int status, const char *type, const char *message,
-		   const char *detail)
-{
-	json_t *o = json_object(), *d;
-
-	if (o) {
-		json_object_set_new(o, "type", json_string(type));
-		json_object_set_new(o, "message", json_string(message ? message : ""));
-		/* detail may carry request bytes that are not UTF-8. */
-		d = detail ? json_string(detail) : NULL;
-		json_object_set_new(o, "detail", d ? d : json_null());
-	}
-	ndx_http_resp_json(resp, status, o);
-	gw_metrics_error(type);
 }
 
 /* One exchange on the consumer port. Its answer is rendered into resp
@@ -84,6 +52,7 @@ struct cx {
 	bool passed;              /* the provider's verified answer is in resp */
 	const char *msg_id, *purpose, *subject;
 	const char *user_id, *issue, *rest, *query;
+	const char *represented_party; /* canonical, "" when none */
 	const char *subjects;     /* the provider's signed Ndx-Data-Subjects, NULL = none */
 	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX];
 	bool has_req_hash, has_resp_hash;
@@ -91,11 +60,10 @@ struct cx {
 	const char *req_sig, *resp_sig;
 };
 
-static void decline(struct cx *x, int status, const char *type, const char *detail,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void decline(struct cx *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void decline(struct cx *x, int status, const char *type, const char *detail,
-		    const char *fmt, ...)
+static void decline(struct cx *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -103,13 +71,30 @@ static void decline(struct cx *x, int status, const char *type, const char *deta
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	gw_error_body(x->resp, status, type, msg, detail);
-	x->err_type = type;
+	x->err_type = gw_refusal_body(x->resp, x->req, r, GW_SIDE_CONSUMER, specifics, "%s", msg);
 	x->passed = false;
 }
 
+/* The reason of a refusal of reqfront.c. */
+static enum gw_reason front_reason(enum gw_rf_result front)
+{
+	switch (front) {
+	case GW_RF_NOT_EXCHANGE: return GW_R_NOT_EXCHANGE;
+	case GW_RF_BAD_HEADER: return GW_R_BAD_HEADER;
+	case GW_RF_BAD_CLIENT: return GW_R_INVALID_CLIENT;
+	case GW_RF_BAD_SERVICE: return GW_R_INVALID_SERVICE;
+	case GW_RF_URI_TOO_LONG: return GW_R_URI_TOO_LONG;
+	case GW_RF_BAD_PATH: return GW_R_BAD_PATH;
+	case GW_RF_DOT_SEGMENT: return GW_R_DOT_SEGMENT;
+	case GW_RF_BAD_SECURITY_SERVER: return GW_R_BAD_SECURITY_SERVER;
+	case GW_RF_BAD_REPRESENTED_PARTY: return GW_R_BAD_REPRESENTED_PARTY;
+	case GW_RF_ACCEPTED: break;
+	}
+	return GW_R_INTERNAL;
+}
+
 /* Writes the record of an identified exchange and returns true once it is
- * durable; otherwise the answer becomes 503 Server.LogUnavailable (the
+ * durable; otherwise the answer becomes a LogUnavailable refusal (the
  * provider may have served it, but this gateway cannot prove it did) and
  * false is returned. */
 static bool finish_log(struct cx *x)
@@ -137,6 +122,7 @@ static bool finish_log(struct cx *x)
 	rec.purpose = x->purpose;
 	rec.user_id = x->user_id;
 	rec.issue = x->issue;
+	rec.represented_party = x->represented_party;
 	rec.request_hash = x->has_req_hash ? x->req_hash : NULL;
 	rec.response_hash = x->has_resp_hash ? x->resp_hash : NULL;
 	rec.status = status;
@@ -147,11 +133,9 @@ static bool finish_log(struct cx *x)
 	free(path);
 	if (rc == NDX_OK)
 		return true;
-	ndx_http_resp_error(x->resp, 503, GW_LOG_UNAVAILABLE,
-			    "the gateway cannot write its message log; the exchange is not answered",
-			    NULL);
-	gw_metrics_error(GW_LOG_UNAVAILABLE);
-	x->err_type = NULL; /* ndx_http_resp_error set the header */
+	gw_refusal(x->resp, x->req, GW_R_LOG_UNAVAILABLE, GW_SIDE_CONSUMER, NULL,
+		   "the gateway cannot write its message log; the exchange is not answered");
+	x->err_type = NULL; /* gw_refusal set the header */
 	x->passed = false;
 	return false;
 }
@@ -164,6 +148,9 @@ struct sign_for {
 	struct cx *x;
 	const struct gw_rf_request *rq;
 	const char *ts;
+	const struct gw_uh_list *user;  /* the user headers, signed and sent as they came */
+	const char *user_names;         /* their names, for Ndx-Headers */
+	char nonce[GW_UUID_LEN];
 	struct ndx_request_hash_input hin;
 	char gateway[NDX_ID_TEXT_MAX + 64];
 	char *sig, *hash_b64;
@@ -193,6 +180,11 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 			    sizeof sf->gateway) != NDX_OK)
 		return -1;
 	sf->hin.gateway = sf->gateway;
+	/* A new nonce for each signing: a client's retry with the same
+	 * X-Road-Id is another request, never a replay (docs/protocol.md). */
+	if (gw_uuid(sf->nonce) != NDX_OK)
+		return -1;
+	sf->hin.nonce = sf->nonce;
 	ndx_request_hash(&sf->hin, x->req_hash);
 	x->has_req_hash = true;
 	sf->sig = gw_sign_hash(x->g->cfg, x->req_hash);
@@ -210,11 +202,13 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 	    add_if(&sf->hdrs, "Ndx-Subject", h[GW_RF_SUBJECT]) ||
 	    add_if(&sf->hdrs, "Ndx-Consent", h[GW_RF_CONSENT]) ||
 	    add_if(&sf->hdrs, "Ndx-Subject-Token", h[GW_RF_SUBJECT_TOKEN]) ||
+	    add_if(&sf->hdrs, "X-Road-Represented-Party", sf->rq->represented_party) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Timestamp", sf->ts) ||
+	    gw_slist_add(&sf->hdrs, "Ndx-Nonce", sf->nonce) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Gateway", sf->gateway) ||
 	    gw_slist_add(&sf->hdrs, "Ndx-Signature", sf->sig) ||
-	    add_if(&sf->hdrs, "Accept", h[GW_RF_ACCEPT]) ||
-	    add_if(&sf->hdrs, "Accept-Language", h[GW_RF_ACCEPT_LANGUAGE]) ||
+	    add_if(&sf->hdrs, "Ndx-Headers", sf->user_names) ||
+	    gw_slist_add_user(&sf->hdrs, sf->user) ||
 	    gw_slist_add(&sf->hdrs, "Content-Type",
 			 h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
 									: "") ||
@@ -238,7 +232,7 @@ static bool consumer_client_authenticated(struct cx *x, const struct gw_settings
 	if (!a || a->conn == GW_CONN_HTTP)
 		return true;
 	if (!x->tls) {
-		decline(x, 401, "Client.AuthenticationRequired", x->client,
+		decline(x, GW_R_AUTHENTICATION_REQUIRED, x->client,
 			"%s may use this gateway only over its TLS consumer port%s", x->client,
 			a->conn == GW_CONN_TLS_CERT ? ", with its client certificate" : "");
 		return false;
@@ -249,8 +243,77 @@ static bool consumer_client_authenticated(struct cx *x, const struct gw_settings
 		for (size_t i = 0; i < a->ncerts; i++)
 			if (strcmp(a->certs[i], fp) == 0)
 				return true;
-	decline(x, 401, "Client.AuthenticationFailed", x->client,
+	decline(x, GW_R_AUTHENTICATION_FAILED, x->client,
 		"%s must present one of its registered client certificates", x->client);
+	return false;
+}
+
+/* The user headers of the client's request (userheaders.h) into *out and
+ * their names into *names; a request without Accept gets the default of
+ * PR-REST 4.3, application/json, so that the provider system sees what the
+ * client was promised. Returns true to go on. */
+static bool user_headers_of(struct cx *x, struct gw_uh_list *out, char **names)
+{
+	const char *bad = NULL;
+	bool accept = false;
+	int rc = gw_uh_from_request(x->req, NULL, out, &bad);
+
+	if (rc == NDX_ETOOBIG) {
+		decline(x, GW_R_BAD_HEADER, NULL,
+			"the request carries more than %d headers or %d bytes of them to pass on",
+			GW_UH_MAX_COUNT, GW_UH_MAX_BYTES);
+		return false;
+	}
+	if (rc != NDX_OK) {
+		decline(x, GW_R_BAD_HEADER, bad,
+			rc == NDX_EINVAL ? "header %s is not a valid HTTP header"
+					 : "cannot read header %s",
+			bad ? bad : "?");
+		return false;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		accept |= strcasecmp(out->v[i].name, "Accept") == 0;
+	if (!accept && gw_uh_add(out, "Accept", 6, "application/json", 16) != NDX_OK) {
+		decline(x, GW_R_INTERNAL, NULL, "out of memory");
+		return false;
+	}
+	if (!(*names = gw_uh_names(out))) {
+		decline(x, GW_R_INTERNAL, NULL, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* The service's member id into out; returns out. */
+static const char *member_of_service(const struct gw_rf_request *rq, char *out, size_t cap)
+{
+	struct ndx_id member_id;
+
+	ndx_id_parent(&rq->service_id, NDX_ID_MEMBER, &member_id);
+	ndx_id_format(&member_id, out, cap);
+	return out;
+}
+
+/* X-Road-Security-Server must name a gateway of the service's member in
+ * the configuration (PR-REST 4.3): the exchange then goes to that gateway
+ * alone. Returns true to go on. */
+static bool security_server_of(struct cx *x, const struct ndx_conf *conf,
+			       const struct gw_rf_request *rq, const char *member)
+{
+	const json_t *gws, *gw;
+	size_t i;
+
+	if (strcmp(rq->security_server_member, member) == 0) {
+		gws = ndx_conf_gateways_of(conf, member);
+		json_array_foreach(gws, i, gw) {
+			const char *code = json_string_value(json_object_get(gw, "code"));
+			if (code && strcmp(code, rq->security_server_code) == 0)
+				return true;
+		}
+	}
+	decline(x, GW_R_UNKNOWN_SECURITY_SERVER, rq->security_server,
+		"X-Road-Security-Server %s is not a gateway of %s, the service's member",
+		rq->security_server, member);
 	return false;
 }
 
@@ -264,7 +327,6 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	struct gw_rf_request rq;
 	struct gw_rf_refusal ref;
 	enum gw_rf_result front;
-	struct ndx_id member_id;
 	char member[NDX_ID_TEXT_MAX], uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512],
 		*suffix = NULL;
 	const char *rest;
@@ -272,6 +334,9 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	struct sign_for sf = { 0 };
 	struct gw_xfer_resp r = { 0 };
 	struct gw_peer_call call = { 0 };
+	struct gw_uh_list user = { 0 }, answer_user = { 0 };
+	char *user_names = NULL;
+	uint8_t answer_user_sha[NDX_SHA256_LEN];
 	enum gw_xfer_result res;
 	size_t n;
 	time_t now = time(NULL);
@@ -282,11 +347,11 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	gw_rf_input_of(req, &in);
 	front = gw_reqfront_parse(&in, GW_RF_CONSUMER, &rq, &ref);
 	if (front == GW_RF_NOT_EXCHANGE || front == GW_RF_BAD_HEADER) {
-		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
+		decline(x, front_reason(front), ref.detail, "%s", ref.message);
 		goto done;
 	}
 	if (!gw_view_live(v, now)) {
-		decline(x, 503, "Server.NoConfiguration", NULL,
+		decline(x, GW_R_NO_CONFIGURATION, NULL,
 			"the gateway holds no valid global configuration");
 		goto done;
 	}
@@ -294,24 +359,25 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 		char why[512];
 
 		if (gw_witness_overdue(x->g->witness, why, sizeof why)) {
-			decline(x, 503, GW_WITNESS_UNAVAILABLE, NULL, "%s", why);
+			decline(x, GW_R_WITNESS_UNAVAILABLE, NULL, "%s", why);
 			goto done;
 		}
 	}
 	if (front == GW_RF_BAD_CLIENT) {
-		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
+		decline(x, front_reason(front), ref.detail, "%s", ref.message);
 		goto done;
 	}
 	snprintf(x->client, sizeof x->client, "%s", rq.client);
-	if (!gw_settings_has_subsystem(v->s, x->client) || !ndx_conf_subsystem(conf, x->client)) {
-		decline(x, 403, "Client.UnknownClient", x->client,
-			"%s is not a subsystem that may use this gateway", x->client);
+	if (!gw_settings_has_subsystem(v->s, x->client) || !ndx_conf_client(conf, x->client)) {
+		decline(x, GW_R_UNKNOWN_CLIENT, x->client,
+			"%s is not a client (member or subsystem) that may use this gateway",
+			x->client);
 		goto done;
 	}
 	if (!consumer_client_authenticated(x, v->s))
 		goto done;
 	if (front != GW_RF_ACCEPTED) {
-		decline(x, ref.status, ref.type, ref.detail, "%s", ref.message);
+		decline(x, front_reason(front), ref.detail, "%s", ref.message);
 		goto done;
 	}
 	rest = rq.rest;
@@ -321,7 +387,7 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	x->msg_id = rq.hdr[GW_RF_ID];
 	if (!x->msg_id || !x->msg_id[0]) {
 		if (gw_uuid(uuid) != NDX_OK) {
-			decline(x, 500, "Server.Internal", NULL, "no randomness for a message id");
+			decline(x, GW_R_INTERNAL, NULL, "no randomness for a message id");
 			goto done;
 		}
 		x->msg_id = uuid;
@@ -330,12 +396,13 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	x->subject = rq.hdr[GW_RF_SUBJECT];
 	x->user_id = rq.hdr[GW_RF_USER_ID];
 	x->issue = rq.hdr[GW_RF_ISSUE];
+	x->represented_party = rq.represented_party;
 	x->rest = rest;
 	x->query = req->query;
 	x->identified = true;
 	svc_obj = ndx_conf_service(conf, x->service);
 	if (!svc_obj) {
-		decline(x, 404, "Client.UnknownService", x->service,
+		decline(x, GW_R_UNKNOWN_SERVICE, x->service,
 			"%s is not in the global configuration", x->service);
 		goto done;
 	}
@@ -343,15 +410,22 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	if (!ndx_conf_grant_allows(conf, x->client, x->service, req->method, rest)) {
 		snprintf(err, sizeof err, "%s %s", req->method, rest[0] ? rest : "/");
 		gw_redact_pins(err);
-		decline(x, 403, "Client.NoGrant", err, "%s may not call %s", x->client, x->service);
+		decline(x, GW_R_NO_GRANT, err, "%s may not call %s", x->client, x->service);
 		goto done;
 	}
 	ndx_time_format(now, ts);
+	if (!user_headers_of(x, &user, &user_names))
+		goto done;
+	member_of_service(&rq, member, sizeof member);
+	if (rq.security_server[0] && !security_server_of(x, conf, &rq, member))
+		goto done;
 
 	memset(&sf, 0, sizeof sf);
 	sf.x = x;
 	sf.rq = &rq;
 	sf.ts = ts;
+	sf.user = &user;
+	sf.user_names = user_names;
 	sf.hin.method = req->method;
 	sf.hin.service = x->service;
 	sf.hin.path = rest;
@@ -366,18 +440,19 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	sf.hin.subject_token = rq.hdr[GW_RF_SUBJECT_TOKEN];
 	sf.hin.timestamp = ts;
 	sf.hin.content_type = rq.hdr[GW_RF_CONTENT_TYPE];
+	sf.hin.represented_party = rq.represented_party;
+	gw_uh_hash(&user, sf.hin.user_headers_sha256);
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, sf.hin.body_sha256);
 	n = 4 + strlen(rq.service_wire) + strlen(rest) + strlen(req->query) + 2;
 	suffix = malloc(n);
 	if (!suffix) {
-		decline(x, 500, "Server.Internal", NULL, "cannot build the request");
+		decline(x, GW_R_INTERNAL, NULL, "cannot build the request");
 		goto done;
 	}
 	snprintf(suffix, n, "/r1/%s%s%s%s", rq.service_wire, rest, req->query[0] ? "?" : "",
 		 req->query);
-	ndx_id_parent(&rq.service_id, NDX_ID_MEMBER, &member_id);
-	ndx_id_format(&member_id, member, sizeof member);
 	call.conf = conf;
+	call.only_code = rq.security_server[0] ? rq.security_server_code : NULL;
 	call.member = member;
 	call.method = req->method;
 	call.url_suffix = suffix;
@@ -392,28 +467,39 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 	case GW_XFER_OK:
 		break;
 	case GW_XFER_TIMEOUT:
-		decline(x, 504, "Server.ProviderTimeout", r.errbuf,
+		decline(x, GW_R_PROVIDER_TIMEOUT, r.errbuf,
 			"no answer from a gateway of %s in time", member);
 		goto done;
 	case GW_XFER_TOOBIG:
-		decline(x, 502, "Server.ProviderUnreachable", NULL,
+		decline(x, GW_R_RESPONSE_TOO_LARGE, NULL,
 			"the answer from %s exceeds %zu bytes", member, v->s->max_body);
 		goto done;
 	case GW_XFER_IDENTITY:
-		decline(x, 502, "Server.ProviderUnreachable", NULL,
+		decline(x, GW_R_PEER_IDENTITY, NULL,
 			"the TLS certificate of the answering gateway is not one of %s", member);
 		goto done;
 	case GW_XFER_LOCAL:
-		decline(x, 500, "Server.Internal", NULL, "cannot sign the request");
+		decline(x, GW_R_CANNOT_SIGN, NULL, "cannot sign the request");
 		goto done;
 	default:
-		decline(x, 502, "Server.ProviderUnreachable", r.errbuf,
+		decline(x, GW_R_PROVIDER_UNREACHABLE, r.errbuf,
 			"cannot reach a gateway of %s", member);
 		goto done;
 	}
 
+	/* Exactly the user headers the provider gateway signed and names in
+	 * Ndx-Headers (none when it names none). */
+	if (gw_uh_select(&r.user, r.hdr[GW_H_CONNECTION],
+			 r.hdr[GW_H_NDX_HEADERS] ? r.hdr[GW_H_NDX_HEADERS] : "",
+			 &answer_user) != NDX_OK) {
+		decline(x, GW_R_RESPONSE_TOO_LARGE, NULL,
+			"the answer of %s carries more headers than the gateway passes on", member);
+		goto done;
+	}
+	gw_uh_hash(&answer_user, answer_user_sha);
 	{
 		struct ndx_response_hash_input rin = { 0 };
+		memcpy(rin.user_headers_sha256, answer_user_sha, sizeof answer_user_sha);
 		memcpy(rin.request_hash, x->req_hash, sizeof x->req_hash);
 		rin.status = (int)r.status;
 		rin.content_type = r.hdr[GW_H_CONTENT_TYPE];
@@ -433,9 +519,8 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 		/* The provider's HTTP server refuses an oversized body before any
 		 * handler (and so any signer) runs. Its answer is not passed on,
 		 * but the refusal it announces is the client's to know. */
-		if (r.status == 413 && r.hdr[GW_H_XROAD_ERROR] &&
-		    strcmp(r.hdr[GW_H_XROAD_ERROR], "Client.TooLarge") == 0) {
-			decline(x, 413, "Client.TooLarge", NULL,
+		if (r.status == 413 && r.hdr[GW_H_XROAD_ERROR]) {
+			decline(x, GW_R_BODY_TOO_LARGE, NULL,
 				"the provider gateway of %s accepts no request body this large",
 				member);
 			goto done;
@@ -445,17 +530,19 @@ static void exchange(struct cx *x, const struct gw_view *v, const char **service
 				 err, r.status, r.hdr[GW_H_XROAD_ERROR]);
 		else
 			snprintf(detail, sizeof detail, "%s", err);
-		decline(x, 502, "Server.BadResponseSignature", detail,
+		decline(x, GW_R_BAD_RESPONSE_SIGNATURE, detail,
 			"the response of %s does not carry a valid signature of its gateway",
 			member);
 		goto done;
 	}
-	ndx_http_resp_bytes(resp, (int)r.status, r.hdr[GW_H_CONTENT_TYPE], r.body ? r.body : "",
-			    r.len);
+	/* An answer without Content-Type goes on without one (PR-REST 4.3). */
+	ndx_http_resp_bytes(resp, (int)r.status,
+			    r.hdr[GW_H_CONTENT_TYPE] ? r.hdr[GW_H_CONTENT_TYPE] : "",
+			    r.body ? r.body : "", r.len);
 	x->passed = true;
 	if (r.hdr[GW_H_XROAD_ERROR]) {
 		x->err_type = r.hdr[GW_H_XROAD_ERROR];
-		gw_metrics_error(r.hdr[GW_H_XROAD_ERROR]);
+		gw_metrics_relayed_error(r.hdr[GW_H_XROAD_ERROR]);
 	}
 done:
 	if (!finish_log(x)) {
@@ -475,11 +562,20 @@ done:
 		if (r.hdr[GW_H_REQUEST_ID])
 			ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
 		ndx_http_resp_header(resp, "X-Road-Request-Hash", sf.hash_b64);
+		/* What this gateway added to the signed request, so that the client
+		 * can recompute its hash (docs/protocol.md "Canonical hashes"). */
+		ndx_http_resp_header(resp, "Ndx-Timestamp", ts);
+		ndx_http_resp_header(resp, "Ndx-Nonce", sf.nonce);
 		ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
 		if (r.hdr[GW_H_DATA_SUBJECTS] && r.hdr[GW_H_DATA_SUBJECTS][0])
 			ndx_http_resp_header(resp, "Ndx-Data-Subjects", r.hdr[GW_H_DATA_SUBJECTS]);
+		for (size_t i = 0; i < answer_user.n; i++)
+			ndx_http_resp_header(resp, answer_user.v[i].name, answer_user.v[i].value);
 	}
 out:
+	gw_uh_free(&user);
+	gw_uh_free(&answer_user);
+	free(user_names);
 	gw_xfer_resp_free(&r);
 	sign_for_free(&sf);
 	free(suffix);
@@ -506,7 +602,7 @@ static void consent_problems(struct gw_ctx *g, const struct ndx_conf *conf, time
 			continue;
 		snprintf(msg, sizeof msg,
 			 "no current status lists of %s: its consents are refused", id);
-		problem(list, GW_CONSENT_STATUS_UNKNOWN, msg);
+		problem(list, gw_reason_info(GW_R_CONSENT_STATUS_UNKNOWN)->reason, msg);
 	}
 }
 
@@ -525,22 +621,25 @@ static void healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_r
 	char why[512];
 
 	if (!gw_view_live(v, now)) {
-		ndx_http_resp_error(resp, 503, "Server.NoConfiguration",
-				    "the gateway holds no valid global configuration", NULL);
+		ndx_http_resp_json(resp, 503,
+				   json_pack("{sss[{ssss}]}", "status", "not_ready", "problems", "code",
+					     gw_reason_info(GW_R_NO_CONFIGURATION)->reason,
+					     "message",
+					     "the gateway holds no valid global configuration"));
 		return;
 	}
 	down = json_array();
 	degraded = json_array();
 	if (gw_log_failing(now))
-		problem(down, GW_LOG_UNAVAILABLE,
+		problem(down, gw_reason_info(GW_R_LOG_UNAVAILABLE)->reason,
 			"the message log cannot be written: every exchange is refused");
 	if (gw_witness_overdue(g->witness, why, sizeof why))
-		problem(down, GW_WITNESS_UNAVAILABLE, why);
+		problem(down, gw_reason_info(GW_R_WITNESS_UNAVAILABLE)->reason, why);
 	held = gw_replay_count(g->replay);
 	if (held >= GW_REPLAY_DEFAULT_CAPACITY)
-		problem(down, "Server.Busy", "the replay cache is full: exchanges are refused");
+		problem(down, gw_reason_info(GW_R_BUSY)->reason, "the replay cache is full: exchanges are refused");
 	else if (held >= GW_REPLAY_DEFAULT_CAPACITY / 10 * 9)
-		problem(degraded, "Server.Busy", "the replay cache is over 90% full");
+		problem(degraded, gw_reason_info(GW_R_BUSY)->reason, "the replay cache is over 90% full");
 	consent_problems(g, v->c->conf, now, degraded);
 	status = json_array_size(down) ? "not_ready" : json_array_size(degraded) ? "degraded"
 										  : "ok";
@@ -595,8 +694,8 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 	}
 	if (strcmp(req->path, "/admin/log/head") == 0) {
 		if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
-			refuse(resp, 405, "Client.InvalidRequest", req->method,
-			       "/admin/log/head answers GET only");
+			gw_refusal(resp, req, GW_R_BAD_METHOD, GW_SIDE_CONSUMER, req->method,
+				   "/admin/log/head answers GET only");
 		else
 			gw_log_head(g->log, g->cfg, resp);
 		goto out;
@@ -604,8 +703,8 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 	if (gw_metaservice(g, &v, req, resp))
 		goto out;
 	if (strncmp(req->path, "/r1/", 4) != 0) {
-		refuse(resp, 400, "Client.InvalidRequest", req->path,
-		       "unknown path: expected /r1/{serviceId}[/path]");
+		gw_refusal(resp, req, GW_R_NOT_EXCHANGE, GW_SIDE_CONSUMER, req->path,
+			   "unknown path: expected /r1/{serviceId}[/path]");
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);

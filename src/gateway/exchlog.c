@@ -42,9 +42,10 @@ int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err,
 			 cfg->msglog_path);
 	else if (rc == NDX_EINVAL)
 		/* Not a message log, or one of an older record format (ndx-msglog/1,
-		 * before records held method, path and declared subjects). */
+		 * before records held method, path and declared subjects; /2, before
+		 * they held X-Road-Represented-Party). */
 		snprintf(err, errcap,
-			 "message log %s: not a message log of this version (ndx-msglog/2); "
+			 "message log %s: not a message log of this version (ndx-msglog/3); "
 			 "`ndx log verify --db %s` says what it is; move it aside (archive it) "
 			 "to start a new log",
 			 cfg->msglog_path, cfg->msglog_path);
@@ -69,7 +70,7 @@ int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
 	if (now && !was)
 		fprintf(stderr,
 			GW_PROG ": message log: append failed (%s); exchanges are refused with "
-				"503 " GW_LOG_UNAVAILABLE " until it works again\n",
+				"LogUnavailable until it works again\n",
 			ndx_strerror(rc));
 	else if (!now && was)
 		fprintf(stderr, GW_PROG ": message log: appends work again\n");
@@ -89,18 +90,16 @@ static int seed_one(const struct ndx_msglog_entry *e, void *ctx)
 
 	char member[NDX_ID_TEXT_MAX];
 
-	/* What the provider accepted past its signature, timestamp, service,
-	 * grant and personal-data checks (the replay check's place): not its
-	 * refusals before that point (400, 401, 403, 404: the log does not say
-	 * whether the gateway or the provider system answered those, and a
-	 * flood of refusals must not fill the cache again at a restart), nor
-	 * 409, 429 and 503, which a client is right to retry. */
-	if (e->direction != NDX_MSGLOG_PROVIDER || e->status == 400 || e->status == 401 ||
-	    e->status == 403 || e->status == 404 || e->status == 409 || e->status == 429 ||
-	    e->status == 503)
+	/* Every signed request the provider logged: the key is its request
+	 * hash (replay.h), so holding a refused one again only stops a verbatim
+	 * copy of it, never a client's retry (signed anew). The log does not
+	 * say which were refused before the replay check; a flood of those is
+	 * bounded by the refusal budget (peerlimit.h) and the member's share. */
+	if (e->direction != NDX_MSGLOG_PROVIDER)
 		return 0;
-	if (gw_replay_key(e->client, e->message_id, k) != NDX_OK)
+	if (!e->has_request_hash)
 		return 0;
+	gw_replay_key(e->request_hash, k);
 	gw_member_of(e->client, member, sizeof member);
 	s->rc_add = gw_replay_check_and_add_owned(s->rc, k, gw_replay_owner(member),
 						  (time_t)(e->time_ms / 1000));

@@ -22,6 +22,9 @@
 #include "ndx/key.h"
 #include "ndx/msglog.h"
 
+#include "errors.h"
+#include "userheaders.h"
+
 #define GW_PROG "ndx-gateway"
 /* Longest header value the gateway accepts or forwards (protocol.md). */
 #define GW_HEADER_MAX 1024
@@ -179,12 +182,17 @@ enum gw_hdr {
 	GW_H_REQUEST_HASH,
 	GW_H_RESPONSE_SIG,
 	GW_H_DATA_SUBJECTS, /* Ndx-Data-Subjects (subjects.h) */
+	GW_H_CONNECTION,
+	GW_H_NDX_HEADERS,   /* the user headers a provider gateway signed */
 	GW_H_COUNT,
 };
 
 struct gw_xfer_resp {
 	long status;
 	char *hdr[GW_H_COUNT];
+	/* The headers that may be user headers (userheaders.h), as received;
+	 * the caller selects with Connection and, from a gateway, Ndx-Headers. */
+	struct gw_uh_list user;
 	char *body;
 	size_t len, alloc, cap;
 	int toobig;
@@ -209,8 +217,11 @@ void gw_xfer_resp_free(struct gw_xfer_resp *r);
 /* curl_global_init and the thread keys; once from main. */
 int gw_xfer_global_init(void);
 void gw_xfer_global_cleanup(void);
-/* Appends "Name: value" to *list; NDX_ENOMEM. */
+/* Appends "Name: value" to *list; NDX_ENOMEM. An empty value makes
+ * "Name:", which tells curl to leave out a header it would add itself. */
 int gw_slist_add(struct curl_slist **list, const char *name, const char *value);
+/* Appends every header of l as it is (an empty value is sent empty). */
+int gw_slist_add_user(struct curl_slist **list, const struct gw_uh_list *l);
 
 /* ---- peers (peer.c) and backends (backend.c) ----------------------------- */
 
@@ -230,6 +241,9 @@ struct gw_peer_call {
 	 * stops the call with GW_XFER_LOCAL. */
 	int (*prepare)(struct gw_peer_call *call, const json_t *gateway, void *ud);
 	void *ud;
+	/* X-Road-Security-Server: only the member's gateway of this code; NULL:
+	 * any, in order. */
+	const char *only_code;
 	/* out: the gateway object (of conf) that answered */
 	const json_t *gateway;
 };
@@ -310,8 +324,8 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
 
 /* The built-in "who read my data" provider (accesses.c): fills resp with
  * the exchanges this gateway served about subject (query: limit), newest
- * first. Returns NULL, or the X-Road error type resp now holds. */
-const char *gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const char *subject,
+ * first. Returns GW_R_COUNT, or the reason of the refusal resp now holds. */
+enum gw_reason gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const char *subject,
 				const struct ndx_http_req *req, const char *rest,
 				struct ndx_http_resp *resp);
 
@@ -320,18 +334,23 @@ const char *gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const
  * value or NULL (absent). */
 const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok);
 
-/* Sets resp to the X-Road error body of a refusal ({"type","message",
- * "detail"}, status) WITHOUT the X-Road-Error header, and counts the type:
+/* Sets resp to the error body of a refusal for reason r made on side
+ * (errors.h: type, status, detail "{reason}: {specifics}"), in the format
+ * req's Accept asks for, WITHOUT the X-Road-Error header, and counts it:
  * an exchange's answer is rendered first so that it can be signed and
  * logged, and its headers go on only once the record is durable (a failed
- * append turns it into 503 Server.LogUnavailable, which must not carry the
- * headers of the answer it replaces). The caller adds X-Road-Error. */
-void gw_error_body(struct ndx_http_resp *resp, int status, const char *type, const char *message,
-		   const char *detail);
+ * append turns it into LogUnavailable, which must not carry the headers of
+ * the answer it replaces). Returns the type (static), which the caller
+ * puts in X-Road-Error. specifics may be NULL. (refuse.c) */
+const char *gw_refusal_body(struct ndx_http_resp *resp, const struct ndx_http_req *req,
+			    enum gw_reason r, enum gw_err_side side, const char *specifics,
+			    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The same with X-Road-Error set at once, for answers that are not logged. */
+void gw_refusal(struct ndx_http_resp *resp, const struct ndx_http_req *req, enum gw_reason r,
+		enum gw_err_side side, const char *specifics, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 /* ---- the message log (exchlog.c) -------------------------------------------- */
-
-#define GW_LOG_UNAVAILABLE "Server.LogUnavailable"
 
 /* Refills the replay cache (replay.h) after a start from the exchanges the
  * provider accepted in the last window_s seconds, as the message log
@@ -372,7 +391,10 @@ enum gw_role { GW_ROLE_CONSUMER, GW_ROLE_PROVIDER };
 void gw_metrics_begin(void);
 /* Counts one finished exchange; service may be NULL (unknown). */
 void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds);
-void gw_metrics_error(const char *type);
+/* Counts a refusal this gateway made. */
+void gw_metrics_error(enum gw_reason r, enum gw_err_side side);
+/* Counts a provider gateway's refusal passed on to a client. */
+void gw_metrics_relayed_error(const char *type);
 /* Exchanges being handled now, on both ports. */
 long gw_metrics_in_flight(void);
 /* Renders the Prometheus text (malloc'd) with the held conf's version/age

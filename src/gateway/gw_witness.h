@@ -3,8 +3,8 @@
  * heads not yet witnessed to the registry every witness_interval_s, checks
  * the countersignature it answers with an anchor key and stores it in the
  * log. When a closed tree head has waited longer than witness_grace_s for
- * its countersignature, exchanges are refused with 503
- * Server.WitnessUnavailable on both ports until a witness answers again. */
+ * its countersignature, exchanges are refused (WitnessUnavailable, errors.h)
+ * on both ports until a witness answers again. */
 #ifndef NDX_GATEWAY_WITNESS_H
 #define NDX_GATEWAY_WITNESS_H
 
@@ -13,8 +13,6 @@
 #include <stdint.h>
 
 #include "gateway.h"
-
-#define GW_WITNESS_UNAVAILABLE "Server.WitnessUnavailable"
 
 struct gw_witness;
 

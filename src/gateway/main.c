@@ -33,7 +33,7 @@
 
 static const char USAGE[] =
 	"usage: " GW_PROG " --config FILE [--check]\n"
-	"       " GW_PROG " --version | --help\n"
+	"       " GW_PROG " --error-table | --version | --help\n"
 	"\n"
 	"Runs one member's security gateway (docs/gateway.md): the consumer port\n"
 	"(plain HTTP, X-Road REST protocol /r1/..., /healthz, /metrics, metaservices)\n"
@@ -43,6 +43,9 @@ static const char USAGE[] =
 	"  --check         load and check the file, the keys, the certificate and the\n"
 	"                  last good global configuration, print what was found and\n"
 	"                  exit: 0 = would start, 1 = would not\n"
+	"  --error-table   print every refusal the gateway makes, a JSON object a line:\n"
+	"                  reason, X-Road type on each port, HTTP status, whether the\n"
+	"                  caller caused it, when (docs/protocol.md \"Errors\")\n"
 	"  --version       print the version\n"
 	"Signals: SIGTERM/SIGINT stop accepting, let exchanges in flight finish (at\n"
 	"most limits.peer_timeout_ms) and exit 0; SIGHUP re-reads the file's services,\n"
@@ -50,7 +53,17 @@ static const char USAGE[] =
 	"request deadline of an open port need a restart) and fetches the global\n"
 	"configuration at once.\n"
 	"Until a valid global configuration is held the gateway port stays closed and\n"
-	"exchanges are refused with 503 Server.NoConfiguration.\n";
+	"exchanges are refused with 500 Server.ClientProxy.OutdatedGlobalConf\n"
+	"(reason NoConfiguration).\n";
+
+/* The HTTP server's own refusals (413, 408) as the error table has them. */
+static void http_refusals(struct ndx_httpd_config *hc, enum gw_err_side side)
+{
+	hc->too_large_type = gw_reason_type(GW_R_BODY_TOO_LARGE, side);
+	hc->too_large_reason = gw_reason_info(GW_R_BODY_TOO_LARGE)->reason;
+	hc->timeout_type = gw_reason_type(GW_R_REQUEST_TIMEOUT, side);
+	hc->timeout_reason = gw_reason_info(GW_R_REQUEST_TIMEOUT)->reason;
+}
 
 /* Does the global configuration list this gateway with our certificate
  * and key? Returns NULL when it does, else the problem. */
@@ -170,6 +183,7 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	hc.max_connections = v.s->max_connections;
 	hc.max_connections_per_ip = v.s->max_connections_per_ip;
 	hc.request_deadline_s = v.s->request_deadline_s;
+	http_refusals(&hc, GW_SIDE_PROVIDER);
 	hc.handler = gw_provider_handle;
 	hc.ctx = g;
 	hc.access_log = 1;
@@ -270,6 +284,7 @@ static int serve(struct gw_config *cfg)
 	hc.max_connections = cfg->settings->max_connections;
 	hc.max_connections_per_ip = cfg->settings->max_connections_per_ip;
 	hc.request_deadline_s = cfg->settings->request_deadline_s;
+	http_refusals(&hc, GW_SIDE_CONSUMER);
 	if (gw_gateway_name(cfg->member, cfg->code, g.name, sizeof g.name) != NDX_OK) {
 		fprintf(stderr, GW_PROG ": member and code make too long a gateway name\n");
 		goto out;
@@ -414,6 +429,7 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "error-table", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
@@ -429,6 +445,7 @@ int main(int argc, char **argv)
 		case 'k': do_check = 1; break;
 		case 'h': fputs(USAGE, stdout); return 0;
 		case 'V': printf(GW_PROG " " NDX_VERSION "\n"); return 0;
+		case 'E': return gw_err_print_table() == 0 ? 0 : 1;
 		default: fputs(USAGE, stderr); return 2;
 		}
 	}

@@ -38,13 +38,15 @@ static const char *const meta_names[] = { "listClients", "listMethods", "allowed
 /* An X-Road error (docs/protocol.md "Errors"): detail is "{reason}" or
  * "{reason}: {specifics}", reason being the word of the gateway's error
  * table, so that the change to that table is one call here. */
-static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *reason,
-		   const char *message, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void refuse(struct ndx_http_resp *resp, enum gw_reason reason, const char *message,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void refuse(struct ndx_http_resp *resp, int status, const char *type, const char *reason,
-		   const char *message, const char *fmt, ...)
+/* A refusal of errors.h's table; the metaservices answer JSON errors (their
+ * own answers follow Accept, their errors PR-REST's default). */
+static void refuse(struct ndx_http_resp *resp, enum gw_reason reason, const char *message,
+		   const char *fmt, ...)
 {
-	char detail[1024], spec[896];
+	char spec[896];
 	va_list ap;
 
 	spec[0] = '\0';
@@ -53,11 +55,7 @@ static void refuse(struct ndx_http_resp *resp, int status, const char *type, con
 		vsnprintf(spec, sizeof spec, fmt, ap);
 		va_end(ap);
 	}
-	if (spec[0])
-		snprintf(detail, sizeof detail, "%s: %s", reason, spec);
-	else
-		snprintf(detail, sizeof detail, "%s", reason);
-	ndx_http_resp_error(resp, status, type, message, detail);
+	gw_refusal(resp, NULL, reason, GW_SIDE_CONSUMER, spec, "%s", message);
 }
 
 /* ---- an append-only text buffer for the XML answer ------------------------ */
@@ -315,12 +313,12 @@ static void list_clients(const struct ndx_conf *conf, const struct ndx_http_req 
 	bool ok;
 
 	if (!inst && query_has(req->query, "xRoadInstance")) {
-		refuse(resp, 400, "Client.BadRequest", "MetaserviceQuery",
+		refuse(resp, GW_R_METASERVICE_QUERY,
 		       "xRoadInstance is badly percent-encoded", NULL);
 		return;
 	}
 	if (inst && !instance_code_ok(inst)) {
-		refuse(resp, 400, "Client.BadRequest", "MetaserviceQuery",
+		refuse(resp, GW_R_METASERVICE_QUERY,
 		       "xRoadInstance is not an X-Road instance code",
 		       "xRoadInstance must be 1..%d characters without '/' or control characters",
 		       NDX_ID_PART_MAX);
@@ -351,7 +349,7 @@ static void list_clients(const struct ndx_conf *conf, const struct ndx_http_req 
 oom:
 	free(cl.x.p);
 	json_decref(cl.arr);
-	refuse(resp, 500, "Server.ClientProxy.InternalError", "Internal", "out of memory", NULL);
+	refuse(resp, GW_R_INTERNAL, "out of memory", NULL);
 }
 
 /* ---- listMethods, allowedMethods (PR-MREST §4) ---------------------------- */
@@ -500,7 +498,7 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	CURL *c;
 
 	if (!code) {
-		refuse(resp, 400, "Client.BadRequest", "MetaserviceQuery",
+		refuse(resp, GW_R_METASERVICE_QUERY,
 		       "getOpenAPI needs ?serviceCode=CODE",
 		       query_has(req->query, "serviceCode") ? "serviceCode is badly percent-encoded"
 							    : "serviceCode is missing");
@@ -508,20 +506,20 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	}
 	snprintf(id_text, sizeof id_text, "%s/%s", subsystem, code);
 	if (ndx_id_parse(id_text, strlen(id_text), NDX_ID_SERVICE, &sid, &why) != NDX_OK) {
-		refuse(resp, 400, "Client.BadRequest", "InvalidService", "malformed serviceCode",
+		refuse(resp, GW_R_INVALID_SERVICE, "malformed serviceCode",
 		       "%s", why ? why : "not a service code");
 		return;
 	}
 	ndx_id_format(&sid, id_text, sizeof id_text);
 	svc = ndx_conf_service(v->c->conf, id_text);
 	if (!svc) {
-		refuse(resp, 500, "Server.ClientProxy.UnknownService", "UnknownService",
+		refuse(resp, GW_R_UNKNOWN_SERVICE,
 		       "the service is not in the global configuration", "%s", id_text);
 		return;
 	}
 	want = json_string_value(json_object_get(svc, "openapi_sha256"));
 	if (!want) {
-		refuse(resp, 500, "Server.ClientProxy.UnknownService", "UnknownService",
+		refuse(resp, GW_R_UNKNOWN_SERVICE,
 		       "the service has no OpenAPI description", "%s has none", id_text);
 		return;
 	}
@@ -529,7 +527,7 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	snprintf(url, sizeof url, "%s/openapi/%s", g->cfg->registry_url, wire);
 	c = gw_xfer_handle(GW_HANDLE_BACKEND);
 	if (!c) {
-		refuse(resp, 500, "Server.ClientProxy.InternalError", "Internal",
+		refuse(resp, GW_R_INTERNAL,
 		       "cannot initialise libcurl", NULL);
 		return;
 	}
@@ -539,10 +537,10 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->s->peer_timeout_ms);
 	if (gw_xfer_perform(c, "GET", NULL, 0, NULL, &r) != GW_XFER_OK || r.status != 200) {
 		if (r.errbuf[0])
-			refuse(resp, 500, "Server.ClientProxy.NetworkError", "RegistryUnreachable",
+			refuse(resp, GW_R_REGISTRY_UNREACHABLE,
 			       "the registry did not provide the OpenAPI document", "%s", r.errbuf);
 		else
-			refuse(resp, 500, "Server.ClientProxy.NetworkError", "RegistryUnreachable",
+			refuse(resp, GW_R_REGISTRY_UNREACHABLE,
 			       "the registry did not provide the OpenAPI document", "HTTP %ld",
 			       r.status);
 		goto out;
@@ -550,7 +548,7 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	ndx_sha256(r.body ? r.body : "", r.len, md);
 	ndx_hex_encode(md, sizeof md, hex);
 	if (strcmp(hex, want) != 0) {
-		refuse(resp, 500, "Server.ClientProxy.InvalidSignatureValue", "OpenApiMismatch",
+		refuse(resp, GW_R_OPENAPI_MISMATCH,
 		       "the registry's OpenAPI document does not match the configuration", "%s",
 		       id_text);
 		goto out;
@@ -603,7 +601,7 @@ static bool meta_client(struct gw_ctx *g, const struct gw_view *v, const struct 
 	bool mine;
 
 	if (!hdr) {
-		refuse(resp, 400, "Client.InvalidClientIdentifier", "InvalidClient",
+		refuse(resp, GW_R_INVALID_CLIENT,
 		       "the X-Road-Client header is missing", NULL);
 		return false;
 	}
@@ -614,7 +612,7 @@ static bool meta_client(struct gw_ctx *g, const struct gw_view *v, const struct 
 	if (!gw_rf_value_ok(hdr, len) ||
 	    ndx_id_parse(hdr, len, slashes == 2 ? NDX_ID_MEMBER : NDX_ID_SUBSYSTEM, &cid, &why) !=
 		    NDX_OK) {
-		refuse(resp, 400, "Client.InvalidClientIdentifier", "InvalidClient",
+		refuse(resp, GW_R_INVALID_CLIENT,
 		       "X-Road-Client is not a member or subsystem id", "%s",
 		       why ? why : "the value holds a control character or is too long");
 		return false;
@@ -622,11 +620,11 @@ static bool meta_client(struct gw_ctx *g, const struct gw_view *v, const struct 
 	ndx_id_format(&cid, client, NDX_ID_TEXT_MAX);
 	if (cid.subsystem[0])
 		mine = gw_settings_has_subsystem(v->s, client) &&
-		       ndx_conf_subsystem(v->c->conf, client);
+		       ndx_conf_client(v->c->conf, client);
 	else
 		mine = strcmp(client, g->cfg->member) == 0 && ndx_conf_member(v->c->conf, client);
 	if (!mine) {
-		refuse(resp, 500, "Server.ClientProxy.UnknownMember", "UnknownClient",
+		refuse(resp, GW_R_UNKNOWN_CLIENT,
 		       "not a client that may use this gateway", "%s", client);
 		return false;
 	}
@@ -646,18 +644,18 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
 		return false;
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
 		ndx_http_resp_header(resp, "Allow", "GET, HEAD");
-		refuse(resp, 405, "Client.BadRequest", "BadMethod", "metaservices answer GET only",
+		refuse(resp, GW_R_BAD_METHOD, "metaservices answer GET only",
 		       "%s %s", req->method, meta_names[which]);
 		return true;
 	}
 	if (which != META_LIST_CLIENTS &&
 	    ndx_id_parse(req->path + 4, id_len, NDX_ID_SUBSYSTEM, &sub, &why) != NDX_OK) {
-		refuse(resp, 400, "Client.BadRequest", "InvalidService",
+		refuse(resp, GW_R_INVALID_SERVICE,
 		       "the service provider is not a subsystem id", "%s", why ? why : "malformed");
 		return true;
 	}
 	if (!gw_view_live(v, time(NULL))) {
-		refuse(resp, 500, "Server.ClientProxy.OutdatedGlobalConf", "NoConfiguration",
+		refuse(resp, GW_R_NO_CONFIGURATION,
 		       "the gateway holds no valid global configuration", NULL);
 		return true;
 	}
@@ -669,7 +667,7 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
 		return true;
 	ndx_id_format(&sub, subsystem, sizeof subsystem);
 	if (!ndx_conf_subsystem(v->c->conf, subsystem)) {
-		refuse(resp, 500, "Server.ClientProxy.UnknownService", "UnknownService",
+		refuse(resp, GW_R_UNKNOWN_SERVICE,
 		       "no such subsystem in the global configuration", "%s", subsystem);
 		return true;
 	}

@@ -3,7 +3,7 @@
  * entries with relaxed atomics, so the request path takes no lock and
  * shares no cache line with other threads; only a thread's first request
  * registers its table under a mutex. /metrics walks all tables and sums.
- * Error types are few and fixed: one global atomic counter each. The
+ * Refusals are counted by the reasons of errors.h: one global atomic each. The
  * message log's figures come from its head, read at render time. */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -40,16 +40,11 @@ static struct mthread *threads;
 static _Thread_local struct mthread *tl;
 static atomic_long in_flight;
 
-static const char *const error_types[] = {
-	"Client.InvalidRequest",    "Client.InvalidClient",     "Client.UnknownClient",
-	"Client.UnknownService",    "Client.NoGrant",           "Client.TooLarge",
-	"Security.Unauthenticated", "Security.BadSignature",    "Security.StaleTimestamp",
-	"Server.ProviderUnreachable", "Server.BadResponseSignature", "Server.ProviderTimeout",
-	"Server.NoConfiguration",   "Server.LogUnavailable",    "Server.Internal",
-	"other",
-};
-#define NERRORS (sizeof error_types / sizeof error_types[0])
-static atomic_uint_fast64_t error_counts[NERRORS];
+/* Own refusals by (side, reason) of errors.h; refusals of a provider
+ * gateway relayed to a client by the X-Road type they carry, among the
+ * provider-side types of the table ("other" for anything else). */
+static atomic_uint_fast64_t error_counts[2][GW_R_COUNT];
+static atomic_uint_fast64_t relayed_counts[GW_R_COUNT + 1];
 
 static uint64_t fnv(const char *s, uint64_t h)
 {
@@ -68,13 +63,26 @@ long gw_metrics_in_flight(void)
 	return atomic_load_explicit(&in_flight, memory_order_relaxed);
 }
 
-void gw_metrics_error(const char *type)
+void gw_metrics_error(enum gw_reason r, enum gw_err_side side)
 {
-	size_t i;
-	for (i = 0; i + 1 < NERRORS; i++)
-		if (strcmp(type, error_types[i]) == 0)
-			break;
-	atomic_fetch_add_explicit(&error_counts[i], 1, memory_order_relaxed);
+	if ((unsigned)r < GW_R_COUNT)
+		atomic_fetch_add_explicit(&error_counts[side == GW_SIDE_PROVIDER][r], 1,
+					  memory_order_relaxed);
+}
+
+/* The first reason whose provider-side type is type, or GW_R_COUNT: the
+ * relayed counter is labelled by type, so reasons sharing one count once. */
+static size_t relayed_slot(const char *type)
+{
+	for (size_t i = 0; type && i < GW_R_COUNT; i++)
+		if (strcmp(type, gw_reason_type((enum gw_reason)i, GW_SIDE_PROVIDER)) == 0)
+			return i;
+	return GW_R_COUNT;
+}
+
+void gw_metrics_relayed_error(const char *type)
+{
+	atomic_fetch_add_explicit(&relayed_counts[relayed_slot(type)], 1, memory_order_relaxed);
 }
 
 static struct mentry *find(int role, const char *service, int status)
@@ -264,11 +272,32 @@ char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t 
 	free(a);
 	free(h);
 
-	put(&o, "# HELP ndx_gateway_errors_total Refusals, by X-Road error type.\n"
+	put(&o, "# HELP ndx_gateway_errors_total Refusals this gateway made, by side, X-Road "
+		"error type and ndx reason (docs/protocol.md \"Errors\").\n"
 		"# TYPE ndx_gateway_errors_total counter\n");
-	for (size_t i = 0; i < NERRORS; i++)
-		put(&o, "ndx_gateway_errors_total{type=\"%s\"} %" PRIu64 "\n", error_types[i],
-		    (uint64_t)atomic_load_explicit(&error_counts[i], memory_order_relaxed));
+	for (int side = 0; side < 2; side++)
+		for (size_t i = 0; i < GW_R_COUNT; i++)
+			put(&o,
+			    "ndx_gateway_errors_total{side=\"%s\",type=\"%s\",reason=\"%s\"} %" PRIu64
+			    "\n",
+			    side ? "provider" : "consumer",
+			    gw_reason_type((enum gw_reason)i, side ? GW_SIDE_PROVIDER
+								   : GW_SIDE_CONSUMER),
+			    gw_reason_info((enum gw_reason)i)->reason,
+			    (uint64_t)atomic_load_explicit(&error_counts[side][i],
+							   memory_order_relaxed));
+	put(&o, "# HELP ndx_gateway_relayed_errors_total Refusals of provider gateways passed "
+		"on to clients, by X-Road error type.\n"
+		"# TYPE ndx_gateway_relayed_errors_total counter\n");
+	for (size_t i = 0; i <= GW_R_COUNT; i++) {
+		const char *type = i < GW_R_COUNT
+					   ? gw_reason_type((enum gw_reason)i, GW_SIDE_PROVIDER)
+					   : "other";
+		if (i < GW_R_COUNT && relayed_slot(type) != i)
+			continue;
+		put(&o, "ndx_gateway_relayed_errors_total{type=\"%s\"} %" PRIu64 "\n", type,
+		    (uint64_t)atomic_load_explicit(&relayed_counts[i], memory_order_relaxed));
+	}
 	put(&o, "# HELP ndx_gateway_in_flight Exchanges being handled now.\n"
 		"# TYPE ndx_gateway_in_flight gauge\nndx_gateway_in_flight %ld\n",
 	    atomic_load_explicit(&in_flight, memory_order_relaxed));

@@ -117,6 +117,9 @@ enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp 
 
 		if (!addr)
 			continue;
+		if (call->only_code &&
+		    strcmp(json_string_value(json_object_get(gw, "code")) ?: "", call->only_code) != 0)
+			continue;
 		n = snprintf(url, sizeof url, "%s%s", addr, call->url_suffix);
 		if (n < 0 || (size_t)n >= sizeof url) {
 			snprintf(r->errbuf, sizeof r->errbuf, "the request URL is too long");

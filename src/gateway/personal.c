@@ -41,14 +41,51 @@ static int is_revoked(void *ctx, const char *iss, uint32_t list, uint32_t idx, b
 	return rc;
 }
 
-static bool deny(struct gw_refusal *out, int status, const char *type, const char *detail,
+static bool deny(struct gw_refusal *out, enum gw_reason reason, const char *detail,
 		 const char *msg)
 {
-	out->status = status;
-	out->type = type;
+	out->reason = reason;
 	out->detail = detail;
 	snprintf(out->message, sizeof out->message, "%s", msg);
 	return false;
+}
+
+/* The service's purposes as "a, b, c" into buf (cut to fit). */
+static const char *purpose_list(const json_t *service, char *buf, size_t cap)
+{
+	const json_t *p = json_object_get(service, "purposes"), *v;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(p, i, v) {
+		if (!json_is_string(v) || n >= cap)
+			continue;
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
+				      json_string_value(v));
+	}
+	if (!buf[0])
+		snprintf(buf, cap, "(none registered)");
+	return buf;
+}
+
+/* What a plain PR-REST client must add to call a personal-data service:
+ * ndx's one extension of the protocol (docs/protocol.md "Personal data"). */
+static const char *what_to_add(const json_t *service, const char *service_id,
+			       bool subject_missing, bool purpose_missing, char *msg, size_t cap)
+{
+	char purposes[256];
+
+	purpose_list(service, purposes, sizeof purposes);
+	/* A message cut to fit still names the headers: they come first. */
+	if (snprintf(msg, cap, "%s returns personal data: add %s%s%s%s", service_id,
+		 subject_missing ? "the header Ndx-Subject with the 12-digit personal "
+				   "identification number of the person the request is about"
+				 : "",
+		 subject_missing && purpose_missing ? ", and " : "",
+		 purpose_missing ? "the header Ndx-Purpose with one of: " : "",
+		 purpose_missing ? purposes : "") >= (int)cap)
+		msg[cap - 1] = '\0';
+	return msg;
 }
 
 static bool purpose_allowed(const json_t *service, const char *purpose)
@@ -63,32 +100,32 @@ static bool purpose_allowed(const json_t *service, const char *purpose)
 	return false;
 }
 
-static const char *refusal_type(enum ndx_consent_refusal r)
+static enum gw_reason refusal_reason(enum ndx_consent_refusal r)
 {
 	switch (r) {
 	case NDX_CONSENT_MALFORMED:
-		return "Client.ConsentMalformed";
+		return GW_R_CONSENT_MALFORMED;
 	case NDX_CONSENT_UNKNOWN_KEY:
 	case NDX_CONSENT_BAD_SIGNATURE:
-		return "Client.ConsentBadSignature";
+		return GW_R_CONSENT_BAD_SIGNATURE;
 	case NDX_CONSENT_NOT_YET_VALID:
-		return "Client.ConsentNotYetValid";
+		return GW_R_CONSENT_NOT_YET_VALID;
 	case NDX_CONSENT_EXPIRED:
-		return "Client.ConsentExpired";
+		return GW_R_CONSENT_EXPIRED;
 	case NDX_CONSENT_WRONG_SUBJECT:
-		return "Client.ConsentWrongSubject";
+		return GW_R_CONSENT_WRONG_SUBJECT;
 	case NDX_CONSENT_WRONG_CONSUMER:
-		return "Client.ConsentWrongConsumer";
+		return GW_R_CONSENT_WRONG_CONSUMER;
 	case NDX_CONSENT_SERVICE_NOT_COVERED:
-		return "Client.ConsentServiceNotCovered";
+		return GW_R_CONSENT_SERVICE_NOT_COVERED;
 	case NDX_CONSENT_WRONG_PURPOSE:
-		return "Client.ConsentWrongPurpose";
+		return GW_R_CONSENT_WRONG_PURPOSE;
 	case NDX_CONSENT_REVOKED:
-		return "Client.ConsentRevoked";
+		return GW_R_CONSENT_REVOKED;
 	case NDX_CONSENT_ACCEPTED:
 		break;
 	}
-	return "Client.ConsentMalformed";
+	return GW_R_CONSENT_MALFORMED;
 }
 
 bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
@@ -116,29 +153,34 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 		    purpose_allowed(service, purpose) &&
 		    !json_is_true(json_object_get(service, "consent_required")))
 			return true;
-		return deny(out, 400, "Client.SubjectMissing", "Ndx-Subject",
-			    "the service returns personal data: Ndx-Subject must name the subject");
+		return deny(out, GW_R_SUBJECT_MISSING, "Ndx-Subject",
+			    what_to_add(service, service_id, true, !purpose || !purpose[0], msg,
+					sizeof msg));
 	}
 	if (ndx_pin_parse(subject, 0, NULL, &why) != NDX_OK) {
 		snprintf(msg, sizeof msg, "Ndx-Subject is not a personal identification number: %s",
 			 why ? why : "malformed");
-		return deny(out, 400, "Client.InvalidRequest", "Ndx-Subject", msg);
+		return deny(out, GW_R_SUBJECT_INVALID, "Ndx-Subject", msg);
 	}
 	if (!purpose || !purpose[0])
-		return deny(out, 403, "Client.PurposeMissing", "Ndx-Purpose",
-			    "the service returns personal data: Ndx-Purpose must name a lawful "
-			    "purpose");
+		return deny(out, GW_R_PURPOSE_MISSING, "Ndx-Purpose",
+			    what_to_add(service, service_id, false, true, msg, sizeof msg));
 	if (!purpose_allowed(service, purpose)) {
-		snprintf(msg, sizeof msg, "%s may not be called for this purpose", service_id);
-		return deny(out, 403, "Client.PurposeNotAllowed", "Ndx-Purpose", msg);
+		char allowed[256];
+		snprintf(msg, sizeof msg, "%s may not be called for this purpose: Ndx-Purpose must be "
+			 "one of %s", service_id, purpose_list(service, allowed, sizeof allowed));
+		return deny(out, GW_R_PURPOSE_NOT_ALLOWED, "Ndx-Purpose", msg);
 	}
 	if (!json_is_true(json_object_get(service, "consent_required")))
 		return true;
 	consent = ndx_http_header(req, "Ndx-Consent");
 	if (!consent || !consent[0]) {
-		snprintf(msg, sizeof msg, "%s requires the subject's consent in Ndx-Consent",
+		snprintf(msg, sizeof msg,
+			 "%s requires the subject's consent: add the header Ndx-Consent with the "
+			 "consent artefact the subject gave this client (docs/protocol.md "
+			 "\"Consent artefacts\")",
 			 service_id);
-		return deny(out, 403, "Client.ConsentMissing", "Ndx-Consent", msg);
+		return deny(out, GW_R_CONSENT_MISSING, "Ndx-Consent", msg);
 	}
 	cr.subject = subject;
 	cr.consumer = client;
@@ -155,11 +197,11 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 		 * (protocol.md "Verification"). */
 		snprintf(msg, sizeof msg, "the consent is refused (%s): %s",
 			 ndx_consent_refusal_name(refusal), err[0] ? err : "refused");
-		return deny(out, 403, refusal_type(refusal), "Ndx-Consent", msg);
+		return deny(out, refusal_reason(refusal), "Ndx-Consent", msg);
 	}
 	if (tc.rev_rc != NDX_OK)
-		return deny(out, 503, GW_CONSENT_STATUS_UNKNOWN, "Ndx-Consent",
+		return deny(out, GW_R_CONSENT_STATUS_UNKNOWN, "Ndx-Consent",
 			    "this gateway holds no current revocation list of the consent's "
 			    "issuer; try again later");
-	return deny(out, 500, "Server.Internal", NULL, "the consent could not be checked");
+	return deny(out, GW_R_INTERNAL, NULL, "the consent could not be checked");
 }

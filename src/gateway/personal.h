@@ -14,7 +14,6 @@
 /* A list whose generated_at is older than this leaves the revocation state
  * unknown: consent-requiring requests are refused (fail closed). */
 #define GW_REVOCATIONS_MAX_AGE_S 60
-#define GW_CONSENT_STATUS_UNKNOWN "Server.ConsentStatusUnknown"
 
 struct gw_revocations;
 
@@ -40,8 +39,7 @@ void gw_revocations_free(struct gw_revocations *r);
 /* A refusal of the personal-data checks. message never holds a personal
  * identification number. */
 struct gw_refusal {
-	int status;
-	const char *type;   /* static */
+	enum gw_reason reason;
 	const char *detail; /* static or NULL */
 	char message[512];
 };

@@ -49,6 +49,7 @@ struct exch {
 	const char *rest;
 	const char *location;       /* of the backend's answer */
 	const char *err_type;       /* the refusal in resp, NULL = the backend's answer */
+	enum gw_reason reason;      /* of err_type */
 	int hashed;                 /* req_hash is known: sign and log what goes back */
 	uint8_t req_hash[NDX_SHA256_LEN];
 	char request_id[GW_UUID_LEN];
@@ -60,13 +61,16 @@ struct exch {
 	char authenticated[NDX_ID_TEXT_MAX]; /* Ndx-Subject whose e-ID token verified */
 	char peer_member[NDX_ID_TEXT_MAX];  /* the calling gateway's member, "" = unknown */
 	unsigned throttled;         /* refused at the door: seconds to retry after */
+	char represented_party[GW_RF_PARTY_TEXT_MAX]; /* canonical, logged */
+	struct gw_uh_list user;     /* the user headers the consumer gateway signed */
+	struct gw_uh_list answer_user; /* the provider system's user headers */
+	char *answer_names;         /* their names, for Ndx-Headers */
 };
 
-static void refuse(struct exch *x, int status, const char *type, const char *detail,
-		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void refuse(struct exch *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void refuse(struct exch *x, int status, const char *type, const char *detail,
-		   const char *fmt, ...)
+static void refuse(struct exch *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -74,9 +78,27 @@ static void refuse(struct exch *x, int status, const char *type, const char *det
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	gw_error_body(x->resp, status, type, msg, detail);
-	x->err_type = type;
+	x->err_type = gw_refusal_body(x->resp, x->req, r, GW_SIDE_PROVIDER, specifics, "%s", msg);
+	x->reason = r;
 	x->location = NULL;
+}
+
+/* The reason of a refusal of reqfront.c on this port. */
+static enum gw_reason front_reason(enum gw_rf_result front)
+{
+	switch (front) {
+	case GW_RF_NOT_EXCHANGE: return GW_R_NOT_EXCHANGE;
+	case GW_RF_BAD_HEADER: return GW_R_BAD_HEADER;
+	case GW_RF_BAD_CLIENT: return GW_R_INVALID_CLIENT;
+	case GW_RF_BAD_SERVICE: return GW_R_INVALID_SERVICE;
+	case GW_RF_URI_TOO_LONG: return GW_R_URI_TOO_LONG;
+	case GW_RF_BAD_PATH: return GW_R_BAD_PATH;
+	case GW_RF_DOT_SEGMENT: return GW_R_DOT_SEGMENT;
+	case GW_RF_BAD_SECURITY_SERVER: return GW_R_BAD_SECURITY_SERVER;
+	case GW_RF_BAD_REPRESENTED_PARTY: return GW_R_BAD_REPRESENTED_PARTY;
+	case GW_RF_ACCEPTED: break;
+	}
+	return GW_R_INTERNAL;
 }
 
 /* Subject, purpose and consent for personal-data services (personal.c).
@@ -89,7 +111,7 @@ static bool provider_check_personal(struct exch *x, const json_t *service)
 	if (gw_personal_check(x->g->revs, x->conf, service, x->service, x->client, x->req,
 			      time(NULL), &r))
 		return true;
-	refuse(x, r.status, r.type, r.detail, "%s", r.message);
+	refuse(x, r.reason, r.detail, "%s", r.message);
 	return false;
 }
 
@@ -102,23 +124,24 @@ static bool provider_check_personal(struct exch *x, const json_t *service)
 static bool provider_check_replay(struct exch *x, const char *msg_id, time_t now)
 {
 	uint8_t rkey[GW_REPLAY_KEY_LEN];
-	int rrc = gw_replay_key(x->client, msg_id, rkey);
+	int rrc;
 
-	if (rrc == NDX_OK)
-		rrc = gw_replay_check_and_add_owned(x->g->replay, rkey,
-						    gw_replay_owner(x->peer_member), now);
+	gw_replay_key(x->req_hash, rkey);
+	rrc = gw_replay_check_and_add_owned(x->g->replay, rkey, gw_replay_owner(x->peer_member),
+					    now);
 	if (rrc == NDX_OK)
 		return true;
 	if (rrc == NDX_EEXIST)
-		refuse(x, 409, "Security.Replay", msg_id,
-		       "X-Road-Id %s of %s was already accepted within the last %ld s", msg_id,
-		       x->client, 2 * x->v->s->clock_skew_s);
+		refuse(x, GW_R_REPLAY, msg_id,
+		       "this signed request of %s (X-Road-Id %s) was already accepted within the "
+		       "last %ld s",
+		       x->client, msg_id, 2 * x->v->s->clock_skew_s);
 	else if (rrc == NDX_EPERM)
-		refuse(x, 503, "Server.Busy", x->peer_member,
+		refuse(x, GW_R_BUSY, x->peer_member,
 		       "%s holds its share of this gateway's replay cache; retry later",
 		       x->peer_member);
 	else
-		refuse(x, 503, "Server.Busy", NULL, "the gateway's replay cache is full; retry later");
+		refuse(x, GW_R_BUSY, NULL, "the gateway's replay cache is full; retry later");
 	return false;
 }
 
@@ -138,7 +161,7 @@ static bool provider_within_budget(struct exch *x, const char *member)
 	x->throttled = gw_peerlimit_retry_after(x->g->refusals, member, now_ms);
 	if (!x->throttled)
 		x->throttled = 1;
-	refuse(x, 429, "Security.TooManyRefusals", member,
+	refuse(x, GW_R_TOO_MANY_REFUSALS, member,
 	       "too many requests of %s were refused; retry after %u s", member, x->throttled);
 	return false;
 }
@@ -155,7 +178,7 @@ static bool provider_check_token(struct exch *x, const char *token, time_t now)
 		return true;
 	if (gw_subject_token_check(x->conf, token, subject, now, x->v->s->clock_skew_s, why,
 				   sizeof why) != NDX_OK) {
-		refuse(x, 403, "Client.SubjectTokenInvalid", "Ndx-Subject-Token",
+		refuse(x, GW_R_SUBJECT_TOKEN_INVALID, "Ndx-Subject-Token",
 		       "Ndx-Subject-Token is refused: %s", why);
 		return false;
 	}
@@ -180,6 +203,11 @@ static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 	in.content_type = ct;
 	in.location = x->location;
 	in.subjects = x->err_type ? NULL : x->subjects_sent;
+	{
+		/* A refusal carries no header of the provider system. */
+		static const struct gw_uh_list none;
+		gw_uh_hash(x->err_type ? &none : &x->answer_user, in.user_headers_sha256);
+	}
 	/* HEAD answers travel without their body. */
 	if (strcmp(x->req->method, "HEAD") == 0)
 		len = 0;
@@ -212,7 +240,7 @@ static void charge_refusal(struct exch *x)
 	struct timespec t;
 
 	if (!x->err_type || !x->peer_member[0] || x->throttled ||
-	    strncmp(x->err_type, "Server.", 7) == 0)
+	    !gw_reason_info(x->reason)->callers_fault)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	gw_peerlimit_charge(x->g->refusals, x->peer_member,
@@ -255,6 +283,7 @@ static void finish(struct exch *x)
 	rec.purpose = ndx_http_header(x->req, "Ndx-Purpose");
 	rec.user_id = ndx_http_header(x->req, "X-Road-UserId");
 	rec.issue = ndx_http_header(x->req, "X-Road-Issue");
+	rec.represented_party = x->represented_party;
 	rec.authenticated = x->authenticated;
 	rec.request_hash = x->req_hash;
 	rec.response_hash = sig ? h : NULL;
@@ -268,12 +297,9 @@ static void finish(struct exch *x)
 		 * signed like any other answer, so that the consumer gateway
 		 * passes it on. */
 		free(sig);
-		ndx_http_resp_error(x->resp, 503, GW_LOG_UNAVAILABLE,
-				    "the provider gateway cannot write its message log; the "
-				    "exchange is not answered",
-				    NULL);
-		gw_metrics_error(GW_LOG_UNAVAILABLE);
-		x->err_type = NULL;
+		refuse(x, GW_R_LOG_UNAVAILABLE, NULL,
+		       "the provider gateway cannot write its message log; the exchange is not "
+		       "answered");
 		x->location = NULL;
 		x->subjects_sent = NULL;
 		sig = sign_response(x, h);
@@ -285,6 +311,12 @@ static void finish(struct exch *x)
 		ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
 	if (x->location)
 		ndx_http_resp_header(x->resp, "Location", x->location);
+	if (!x->err_type && x->answer_user.n) {
+		ndx_http_resp_header(x->resp, "Ndx-Headers", x->answer_names);
+		for (size_t i = 0; i < x->answer_user.n; i++)
+			ndx_http_resp_header(x->resp, x->answer_user.v[i].name,
+					     x->answer_user.v[i].value);
+	}
 	add_sig_headers(x, sig);
 	free(sig);
 }
@@ -318,12 +350,12 @@ static bool provider_check_subjects(struct exch *x)
 	if (!x->personal)
 		return true;
 	if (!(x->subjects = malloc(GW_SUBJECTS_TEXT_MAX))) {
-		refuse(x, 500, "Server.Internal", NULL, "out of memory");
+		refuse(x, GW_R_INTERNAL, NULL, "out of memory");
 		return false;
 	}
 	if (gw_subjects_canonical(declared, x->subjects, GW_SUBJECTS_TEXT_MAX, &n, &why) !=
 	    NDX_OK) {
-		refuse(x, 502, "Server.SubjectsUndeclared", why,
+		refuse(x, GW_R_SUBJECTS_UNDECLARED, why,
 		       "the provider system of %s did not declare whom its answer is about "
 		       "(Ndx-Data-Subjects)",
 		       x->service);
@@ -352,11 +384,11 @@ static bool provider_check_subjects(struct exch *x)
 	}
 	if (!gw_subjects_only(x->subjects, claimed)) {
 		if (consent)
-			refuse(x, 403, "Client.ConsentWrongSubject", "Ndx-Data-Subjects",
+			refuse(x, GW_R_CONSENT_WRONG_SUBJECT, "Ndx-Data-Subjects",
 			       "the answer of %s is about other people than the consent's subject",
 			       x->service);
 		else
-			refuse(x, 403, "Client.SubjectMismatch", "Ndx-Subject",
+			refuse(x, GW_R_SUBJECT_MISMATCH, "Ndx-Subject",
 			       "the answer of %s is about other people than Ndx-Subject names, and "
 			       "the service is not registered for bulk reads for this purpose",
 			       x->service);
@@ -392,37 +424,44 @@ static void forward(struct exch *x, const struct gw_service *svc)
 	    add_if(&hdrs, "X-Road-Issue", ndx_http_header(req, "X-Road-Issue")) ||
 	    add_if(&hdrs, "Ndx-Purpose", ndx_http_header(req, "Ndx-Purpose")) ||
 	    add_if(&hdrs, "Ndx-Subject", ndx_http_header(req, "Ndx-Subject")) ||
-	    add_if(&hdrs, "Accept", ndx_http_header(req, "Accept")) ||
-	    add_if(&hdrs, "Accept-Language", ndx_http_header(req, "Accept-Language")) ||
+	    add_if(&hdrs, "X-Road-Represented-Party", x->represented_party) ||
+	    gw_slist_add_user(&hdrs, &x->user) ||
 	    gw_slist_add(&hdrs, "Content-Type", ct && ct[0] ? ct : "") ||
 	    gw_slist_add(&hdrs, "Expect", "")) {
-		refuse(x, 500, "Server.Internal", NULL, "cannot build the backend request");
+		refuse(x, GW_R_INTERNAL, NULL, "cannot build the backend request");
 		goto out;
 	}
 	call.headers = hdrs;
 	res = gw_backend_send(&call, r);
 	switch (res) {
 	case GW_XFER_OK:
-		/* Without a Content-Type the answer goes out as octet-stream
-		 * (ndx_http_resp_bytes), and that is what gets signed. */
 		if (!provider_check_subjects(x))
 			break;
-		ndx_http_resp_bytes(x->resp, (int)r->status, r->hdr[GW_H_CONTENT_TYPE],
+		if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION], NULL, &x->answer_user) !=
+			    NDX_OK ||
+		    !(x->answer_names = gw_uh_names(&x->answer_user))) {
+			refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+			break;
+		}
+		/* Without a Content-Type the answer goes on without one (PR-REST
+		 * 4.3), and that is what gets signed. */
+		ndx_http_resp_bytes(x->resp, (int)r->status,
+				    r->hdr[GW_H_CONTENT_TYPE] ? r->hdr[GW_H_CONTENT_TYPE] : "",
 				    r->body ? r->body : "", r->len);
 		x->location = r->hdr[GW_H_LOCATION]; /* its header goes on in finish() */
 		break;
 	case GW_XFER_TIMEOUT:
-		refuse(x, 504, "Server.ProviderTimeout", NULL,
+		refuse(x, GW_R_BACKEND_TIMEOUT, NULL,
 		       "the provider system of %s did not answer within %ld ms", x->service,
 		       svc->timeout_ms);
 		break;
 	case GW_XFER_TOOBIG:
-		refuse(x, 502, "Server.ProviderUnreachable", NULL,
+		refuse(x, GW_R_BACKEND_TOO_LARGE, NULL,
 		       "the provider system's answer exceeds %zu bytes", x->v->s->max_body);
 		break;
 	default:
 		/* The backend URL is internal: not named to the caller. */
-		refuse(x, 502, "Server.ProviderUnreachable", NULL,
+		refuse(x, GW_R_BACKEND_UNREACHABLE, NULL,
 		       "the provider system of %s cannot be reached", x->service);
 		fprintf(stderr, GW_PROG ": backend of %s: %s\n", x->service,
 			r->errbuf[0] ? r->errbuf : "transfer failed");
@@ -450,7 +489,7 @@ static void exchange(struct exch *x)
 	int client_ok;
 
 	if (!gw_view_live(x->v, now)) {
-		refuse(x, 503, "Server.NoConfiguration", NULL,
+		refuse(x, GW_R_NO_CONFIGURATION, NULL,
 		       "the gateway holds no valid global configuration");
 		return;
 	}
@@ -458,13 +497,13 @@ static void exchange(struct exch *x)
 		char why[512];
 
 		if (gw_witness_overdue(x->g->witness, why, sizeof why)) {
-			refuse(x, 503, GW_WITNESS_UNAVAILABLE, NULL, "%s", why);
+			refuse(x, GW_R_WITNESS_UNAVAILABLE, NULL, "%s", why);
 			return;
 		}
 	}
 	x->conf = x->v->c->conf;
 	if (ndx_http_client_cert(req, fp) != NDX_OK) {
-		refuse(x, 401, "Security.Unauthenticated", NULL,
+		refuse(x, GW_R_UNAUTHENTICATED, NULL,
 		       "no client certificate issued by the instance CA");
 		return;
 	}
@@ -473,7 +512,7 @@ static void exchange(struct exch *x)
 	member = json_string_value(json_object_get(x->peer, "member"));
 	if (!x->peer || !member || ndx_conf_is_revoked(x->conf, fp) ||
 	    (key_id && ndx_conf_is_revoked(x->conf, key_id))) {
-		refuse(x, 401, "Security.Unauthenticated", fp,
+		refuse(x, GW_R_UNAUTHENTICATED, fp,
 		       x->peer ? "the client certificate or its gateway's key is revoked"
 			       : "the client certificate is not a gateway's in the configuration");
 		return;
@@ -488,21 +527,33 @@ static void exchange(struct exch *x)
 	gw_rf_input_of(req, &in);
 	front = gw_reqfront_parse(&in, GW_RF_PROVIDER, &rq, &ref);
 	if (front != GW_RF_ACCEPTED && front != GW_RF_BAD_CLIENT) {
-		refuse(x, ref.status, ref.type, ref.detail, "%s", ref.message);
+		refuse(x, front_reason(front), ref.detail, "%s", ref.message);
 		return;
 	}
 	/* The consumer gateway refuses these already; a member's gateway that
 	 * does not must not get them to the provider system (libcurl would
 	 * re-encode or refuse them on the way). */
 	if (!gw_rf_uri_chars_ok(rq.rest, false) || !gw_rf_uri_chars_ok(req->query, true)) {
-		refuse(x, 400, "Client.InvalidRequest", NULL,
+		refuse(x, GW_R_BAD_PATH, NULL,
 		       "the path or query holds a byte RFC 3986 does not allow there "
 		       "(percent-encode it)");
 		return;
 	}
 	x->rest = rq.rest;
+	snprintf(x->represented_party, sizeof x->represented_party, "%s", rq.represented_party);
 	snprintf(x->service, sizeof x->service, "%s", rq.service);
 	client_hdr = rq.hdr[GW_RF_CLIENT];
+	/* The user headers the consumer gateway signed, and only those. */
+	{
+		const char *bad = NULL, *listed = ndx_http_header(req, "Ndx-Headers");
+		int urc = gw_uh_from_request(req, listed ? listed : "", &x->user, &bad);
+
+		if (urc != NDX_OK) {
+			refuse(x, GW_R_BAD_HEADER, bad, "header %s cannot be passed on",
+			       bad ? bad : "?");
+			return;
+		}
+	}
 	client_ok = front == GW_RF_ACCEPTED;
 	/* A client that does not parse is hashed as it came. */
 	snprintf(x->client, sizeof x->client, "%s",
@@ -525,6 +576,9 @@ static void exchange(struct exch *x)
 	hin.consent = rq.hdr[GW_RF_CONSENT];
 	hin.subject_token = rq.hdr[GW_RF_SUBJECT_TOKEN];
 	hin.timestamp = ts_hdr;
+	hin.nonce = ndx_http_header(req, "Ndx-Nonce");
+	hin.represented_party = rq.represented_party;
+	gw_uh_hash(&x->user, hin.user_headers_sha256);
 	/* Hashed as this gateway's own name, whatever the header says: a
 	 * request signed for a sibling gateway cannot verify here. */
 	hin.gateway = self;
@@ -533,32 +587,32 @@ static void exchange(struct exch *x)
 	ndx_request_hash(&hin, x->req_hash);
 	x->hashed = 1;
 	if (gw_uuid(x->request_id) != NDX_OK) {
-		refuse(x, 500, "Server.Internal", NULL, "no randomness for a request id");
+		refuse(x, GW_R_INTERNAL, NULL, "no randomness for a request id");
 		return;
 	}
 
 	if (!client_ok) {
-		refuse(x, ref.status, ref.type, ref.detail, "%s", ref.message);
+		refuse(x, front_reason(front), ref.detail, "%s", ref.message);
 		return;
 	}
 	ndx_id_parent(&rq.client_id, NDX_ID_MEMBER, &cmember);
 	{
 		char cm[NDX_ID_TEXT_MAX];
 		ndx_id_format(&cmember, cm, sizeof cm);
-		if (strcmp(cm, peer_member) != 0 || !ndx_conf_subsystem(x->conf, x->client)) {
-			refuse(x, 403, "Client.UnknownClient", x->client,
+		if (strcmp(cm, peer_member) != 0 || !ndx_conf_client(x->conf, x->client)) {
+			refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
 			       "%s is not a subsystem of %s, whose gateway is calling", x->client,
 			       peer_member);
 			return;
 		}
 	}
 	if (!msg_id || !msg_id[0]) {
-		refuse(x, 400, "Client.InvalidRequest", "X-Road-Id", "the X-Road-Id header is missing");
+		refuse(x, GW_R_MISSING_MESSAGE_ID, "X-Road-Id", "the X-Road-Id header is missing");
 		return;
 	}
 	if (!ts_hdr || ndx_time_parse(ts_hdr, &ts) != NDX_OK ||
 	    (ts > now ? ts - now : now - ts) > (time_t)x->v->s->clock_skew_s) {
-		refuse(x, 401, "Security.StaleTimestamp", ts_hdr,
+		refuse(x, GW_R_STALE_TIMESTAMP, ts_hdr,
 		       "Ndx-Timestamp is missing, malformed or more than %ld s from this gateway's "
 		       "clock",
 		       x->v->s->clock_skew_s);
@@ -569,12 +623,12 @@ static void exchange(struct exch *x)
 	 * consumer signs for one gateway, and the others refuse. */
 	for_gw = rq.hdr[GW_RF_GATEWAY];
 	if (!for_gw) {
-		refuse(x, 401, "Security.WrongGateway", NULL,
+		refuse(x, GW_R_WRONG_GATEWAY, NULL,
 		       "the Ndx-Gateway header is missing (this gateway is %s)", self);
 		return;
 	}
 	if (strcmp(for_gw, self) != 0) {
-		refuse(x, 401, "Security.WrongGateway", for_gw,
+		refuse(x, GW_R_WRONG_GATEWAY, for_gw,
 		       "the request was signed for gateway %s, not for this one (%s)", for_gw,
 		       self);
 		return;
@@ -582,14 +636,14 @@ static void exchange(struct exch *x)
 	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->peer),
 			   ndx_http_header(req, "Ndx-Signature"), x->req_hash, err,
 			   sizeof err) != NDX_OK) {
-		refuse(x, 401, "Security.BadSignature", err,
+		refuse(x, GW_R_BAD_SIGNATURE, err,
 		       "Ndx-Signature does not verify over the request");
 		return;
 	}
 	svc_obj = ndx_conf_service(x->conf, x->service);
 	svc = gw_settings_service(x->v->s, x->service);
 	if (!svc_obj || !svc) {
-		refuse(x, 404, "Client.UnknownService", x->service,
+		refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
 		       svc_obj ? "%s is not served by this gateway"
 			       : "%s is not in the global configuration",
 		       x->service);
@@ -599,7 +653,7 @@ static void exchange(struct exch *x)
 	if (!ndx_conf_grant_allows(x->conf, x->client, x->service, req->method, x->rest)) {
 		snprintf(err, sizeof err, "%s %s", req->method, x->rest[0] ? x->rest : "/");
 		gw_redact_pins(err);
-		refuse(x, 403, "Client.NoGrant", err, "%s may not call %s", x->client, x->service);
+		refuse(x, GW_R_NO_GRANT, err, "%s may not call %s", x->client, x->service);
 		return;
 	}
 	if (!provider_check_personal(x, svc_obj))
@@ -615,18 +669,22 @@ static void exchange(struct exch *x)
 		 * that subject, proven by their e-ID token, may read it. */
 		const char *subject = ndx_http_header(req, "Ndx-Subject");
 		if (!x->personal || !subject) {
-			refuse(x, 500, "Server.Misconfigured", x->service,
+			refuse(x, GW_R_MISCONFIGURED, x->service,
 			       "the access list service must be registered as personal");
 			return;
 		}
 		if (!x->authenticated[0]) {
-			refuse(x, 401, "Client.SubjectTokenMissing", "Ndx-Subject-Token",
+			refuse(x, GW_R_SUBJECT_TOKEN_MISSING, "Ndx-Subject-Token",
 			       "the access list is answered only with the subject's own e-ID token "
 			       "in Ndx-Subject-Token");
 			return;
 		}
-		x->err_type = gw_subject_accesses(x->g, x->v, subject, req, x->rest, x->resp);
-		if (!x->err_type && (x->subjects = strdup(subject)))
+		x->reason = gw_subject_accesses(x->g, x->v, subject, req, x->rest, x->resp);
+		if (x->reason != GW_R_COUNT) {
+			x->err_type = gw_reason_type(x->reason, GW_SIDE_PROVIDER);
+			return;
+		}
+		if ((x->subjects = strdup(subject)))
 			x->subjects_sent = x->subjects;
 		return;
 	}
@@ -656,6 +714,9 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	exchange(&x);
 	finish(&x);
 	gw_xfer_resp_free(&x.r);
+	gw_uh_free(&x.user);
+	gw_uh_free(&x.answer_user);
+	free(x.answer_names);
 	free(x.subjects);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)

@@ -139,35 +139,9 @@ size_t gw_replay_owner_count(struct gw_replay *rc, uint32_t owner)
 	return owner < OWNER_SLOTS ? atomic_load(&rc->owners[owner]) : 0;
 }
 
-static void hash_field(struct ndx_sha256 *ctx, const char *s)
+void gw_replay_key(const uint8_t request_hash[GW_REPLAY_KEY_LEN], uint8_t out[GW_REPLAY_KEY_LEN])
 {
-	uint8_t len[8];
-	size_t n = s ? strlen(s) : 0;
-
-	for (int i = 7; i >= 0; i--) {
-		len[i] = (uint8_t)(n & 0xff);
-		n >>= 8;
-	}
-	ndx_sha256_update(ctx, len, sizeof len);
-	if (s && s[0])
-		ndx_sha256_update(ctx, s, strlen(s));
-}
-
-int gw_replay_key(const char *client, const char *message_id, uint8_t out[GW_REPLAY_KEY_LEN])
-{
-	static const char label[] = "ndx-replay-v2";
-	struct ndx_sha256 *ctx = ndx_sha256_new();
-
-	if (!ctx) {
-		memset(out, 0, GW_REPLAY_KEY_LEN);
-		return NDX_ENOMEM;
-	}
-	hash_field(ctx, label);
-	hash_field(ctx, client);
-	hash_field(ctx, message_id);
-	ndx_sha256_final(ctx, out);
-	ndx_sha256_free(ctx);
-	return NDX_OK;
+	memcpy(out, request_hash, GW_REPLAY_KEY_LEN);
 }
 
 static uint64_t load64(const uint8_t *p)

@@ -1,7 +1,7 @@
-/* The provider gateway's replay cache (docs/security.md T9): the set of
- * (consumer, X-Road-Id) pairs it has accepted within the timestamp window,
- * so that a captured signed request sent again verbatim inside the window is
- * refused (409 Security.Replay) instead of executed twice. Outside the
+/* The provider gateway's replay cache (docs/security.md T9): the signed
+ * requests it has accepted within the timestamp window, so that a captured
+ * signed request sent again verbatim inside the window is refused (Replay)
+ * instead of executed twice. Outside the
  * window the timestamp check refuses it already. Fixed memory, chosen at
  * creation; thread-safe. Self-contained (no gateway.h) so that the unit test
  * links it alone. */
@@ -27,14 +27,14 @@ struct gw_replay;
  * argument is out of range. */
 struct gw_replay *gw_replay_new(size_t capacity, unsigned window_s);
 
-/* The key of one request: SHA-256 over the canonical X-Road-Client and the
- * X-Road-Id, each length-prefixed (so that no two different pairs share a
- * key). Not the calling gateway: a client belongs to one member, and the
- * same message sent through another of that member's gateways is the same
- * replay; and the pair is what the message log keeps, so the cache can be
- * rebuilt from it after a restart. Either may be NULL (hashed like "").
- * Returns NDX_OK, or NDX_ENOMEM (out is then zeroed and must not be used). */
-int gw_replay_key(const char *client, const char *message_id, uint8_t out[GW_REPLAY_KEY_LEN]);
+/* The key of one request: its canonical request hash, which covers what
+ * the consumer gateway adds itself (Ndx-Timestamp, a fresh Ndx-Nonce, the
+ * provider gateway's name) as well as everything the client sent. Not the
+ * client's X-Road-Id alone: PR-REST only recommends unique ids, and a
+ * client's honest retry with the same id is signed anew, with a new nonce
+ * (issue 15, point 8). The hash is what the message log keeps, so the
+ * cache can be rebuilt from it after a restart. */
+void gw_replay_key(const uint8_t request_hash[GW_REPLAY_KEY_LEN], uint8_t out[GW_REPLAY_KEY_LEN]);
 
 /* Who an entry is charged to: a hash of the client's member id, so that
  * one member cannot fill the cache for all (gw_replay_set_share). */

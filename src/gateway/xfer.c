@@ -97,8 +97,30 @@ int gw_slist_add(struct curl_slist **list, const char *name, const char *value)
 	return NDX_OK;
 }
 
+int gw_slist_add_user(struct curl_slist **list, const struct gw_uh_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		size_t cap = strlen(l->v[i].name) + strlen(l->v[i].value) + 3;
+		char *line = malloc(cap);
+		struct curl_slist *n;
+
+		if (!line)
+			return NDX_ENOMEM;
+		/* curl sends "Name;" as a header with an empty value. */
+		snprintf(line, cap, l->v[i].value[0] ? "%s: %s" : "%s;", l->v[i].name,
+			 l->v[i].value);
+		n = curl_slist_append(*list, line);
+		free(line);
+		if (!n)
+			return NDX_ENOMEM;
+		*list = n;
+	}
+	return NDX_OK;
+}
+
 void gw_xfer_resp_free(struct gw_xfer_resp *r)
 {
+	gw_uh_free(&r->user);
 	for (int i = 0; i < GW_H_COUNT; i++) {
 		free(r->hdr[i]);
 		r->hdr[i] = NULL;
@@ -142,6 +164,8 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_REQUEST_HASH] = "X-Road-Request-Hash",
 	[GW_H_RESPONSE_SIG] = "Ndx-Response-Signature",
 	[GW_H_DATA_SUBJECTS] = "Ndx-Data-Subjects",
+	[GW_H_CONNECTION] = "Connection",
+	[GW_H_NDX_HEADERS] = "Ndx-Headers",
 };
 
 struct hdr_ctx {
@@ -163,6 +187,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 			free(r->hdr[i]);
 			r->hdr[i] = NULL;
 		}
+		gw_uh_free(&r->user);
 		if (!h->hooked && r->on_headers) {
 			h->hooked = 1;
 			if (r->on_headers(h->c, r->ud) != 0) {
@@ -176,6 +201,25 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	if (!colon)
 		return n;
 	nl = (size_t)(colon - data);
+	if (gw_uh_passes(GW_UH_RESPONSE, data, nl, NULL)) {
+		int rc;
+
+		v = colon + 1;
+		vl = n - nl - 1;
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
+			      v[vl - 1] == '\t'))
+			vl--;
+		/* A header that is no token is dropped; too many stop the transfer
+		 * (the answer could not be passed on whole). */
+		rc = gw_uh_add(&r->user, data, nl, v, vl);
+		if (rc == NDX_ETOOBIG || rc == NDX_ENOMEM) {
+			r->toobig = rc == NDX_ETOOBIG;
+			return 0;
+		}
+		return n;
+	}
 	for (int i = 0; i < GW_H_COUNT; i++) {
 		if (strlen(hdr_names[i]) != nl || strncasecmp(data, hdr_names[i], nl) != 0)
 			continue;
@@ -189,7 +233,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 			      v[vl - 1] == '\t'))
 			vl--;
 		/* An absurd header is a broken peer, not something to keep. */
-		if (vl > (i == GW_H_DATA_SUBJECTS ? GW_SUBJECTS_HEADER_MAX
+		if (vl > (i == GW_H_DATA_SUBJECTS   ? GW_SUBJECTS_HEADER_MAX
+			  : i == GW_H_NDX_HEADERS ? GW_UH_MAX_BYTES + GW_UH_MAX_COUNT
 						  : 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT))
 			return 0;
 		free(r->hdr[i]);

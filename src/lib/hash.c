@@ -141,7 +141,7 @@ static void hash_end(EVP_MD_CTX *md, uint8_t out[NDX_SHA256_LEN])
 
 void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN])
 {
-	static const char label[] = "ndx-request-v3";
+	static const char label[] = "ndx-request-v4";
 	EVP_MD_CTX *md = hash_begin();
 
 	field(md, label, sizeof label - 1);
@@ -158,15 +158,18 @@ void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_S
 	field_str(md, in->consent);
 	subject_token_field(md, in->subject_token);
 	field_str(md, in->timestamp);
+	field_str(md, in->nonce);
 	field_str(md, in->gateway);
 	field_str(md, in->content_type);
+	field_str(md, in->represented_party);
+	field(md, in->user_headers_sha256, NDX_SHA256_LEN);
 	field(md, in->body_sha256, NDX_SHA256_LEN);
 	hash_end(md, out);
 }
 
 void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN])
 {
-	static const char label[] = "ndx-response-v2";
+	static const char label[] = "ndx-response-v3";
 	char status[16];
 	int n = snprintf(status, sizeof status, "%d", in->status);
 	EVP_MD_CTX *md = hash_begin();
@@ -177,6 +180,7 @@ void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX
 	field_str(md, in->content_type);
 	field_str(md, in->location);
 	field_str(md, in->subjects);
+	field(md, in->user_headers_sha256, NDX_SHA256_LEN);
 	field(md, in->body_sha256, NDX_SHA256_LEN);
 	hash_end(md, out);
 }

@@ -291,6 +291,35 @@ const char *ndx_http_header_last_n(const struct ndx_http_req *req, const char *n
 	return lh.value;
 }
 
+struct each_header {
+	int (*fn)(void *ud, const char *name, size_t name_len, const char *value,
+		  size_t value_len);
+	void *ud;
+	int rc;
+};
+
+static enum MHD_Result call_each(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
+{
+	struct each_header *eh = cls;
+
+	(void)kind;
+	eh->rc = eh->fn(eh->ud, key, key_size, value ? value : "", value ? value_size : 0);
+	return eh->rc == 0 ? MHD_YES : MHD_NO;
+}
+
+int ndx_http_headers_each(const struct ndx_http_req *req,
+			  int (*fn)(void *ud, const char *name, size_t name_len,
+				    const char *value, size_t value_len),
+			  void *ud)
+{
+	const struct req_state *st = req->internal;
+	struct each_header eh = { .fn = fn, .ud = ud, .rc = 0 };
+
+	MHD_get_connection_values_n(st->conn, MHD_HEADER_KIND, call_each, &eh);
+	return eh.rc;
+}
+
 struct arg_lookup {
 	const char *name;
 	const char *raw;
@@ -709,6 +738,19 @@ static struct conn_state *conn_state_of(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
+static const char *timeout_type(const struct ndx_httpd *srv)
+{
+	return srv->cfg.timeout_type ? srv->cfg.timeout_type : TIMEOUT_TYPE;
+}
+
+static void timeout_detail(const struct ndx_httpd *srv, unsigned deadline_s, char *out,
+			   size_t cap)
+{
+	snprintf(out, cap, "%s%sa request must arrive within %u s of its first byte",
+		 srv->cfg.timeout_reason ? srv->cfg.timeout_reason : "",
+		 srv->cfg.timeout_reason ? ": " : "", deadline_s);
+}
+
 /* The fixed 408 of a cut request, written with send(2): MHD cannot. The
  * socket is non-blocking and its send buffer empty (no response has been
  * sent for this request), so a short write only happens to a client that
@@ -727,10 +769,10 @@ static void write_timeout(const struct ndx_httpd *srv, MHD_socket fd)
 		     "Connection: close\r\n"
 		     "Date: %s\r\n"
 		     "Content-Type: application/json; charset=utf-8\r\n"
-		     "X-Road-Error: " TIMEOUT_TYPE "\r\n"
+		     "X-Road-Error: %s\r\n"
 		     "Content-Length: %zu\r\n"
 		     "\r\n%s",
-		     date, strlen(srv->timeout_body), srv->timeout_body);
+		     date, timeout_type(srv), strlen(srv->timeout_body), srv->timeout_body);
 	if (n > 0 && (size_t)n < sizeof buf)
 		(void)send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -749,7 +791,7 @@ static void cut_locked(const struct ndx_httpd *srv, struct conn_state *cs, int m
 	memcpy(e->path, cs->path, sizeof e->path);
 	e->start = cs->start;
 	e->status = 408;
-	e->error_type = TIMEOUT_TYPE;
+	e->error_type = timeout_type(srv);
 	e->bytes = srv->tls ? 0 : strlen(srv->timeout_body);
 }
 
@@ -1003,7 +1045,8 @@ static enum MHD_Result send_resp(struct req_state *st, const char *method, const
 		resp_free(resp);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+	if (resp->content_type[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	for (size_t i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
 	ret = MHD_queue_response(st->conn, (unsigned)resp->status, r);
@@ -1017,9 +1060,13 @@ static enum MHD_Result send_resp(struct req_state *st, const char *method, const
 static enum MHD_Result send_too_big(struct req_state *st, const char *method, const char *url)
 {
 	struct ndx_http_resp resp = { 0 };
-	char detail[96];
-	snprintf(detail, sizeof detail, "the body exceeds %zu bytes", st->srv->cfg.max_body);
-	ndx_http_resp_error(&resp, 413, "Client.TooLarge", "request body too large", detail);
+	const struct ndx_httpd_config *c = &st->srv->cfg;
+	char detail[160];
+	snprintf(detail, sizeof detail, "%s%sthe body exceeds %zu bytes",
+		 c->too_large_reason ? c->too_large_reason : "", c->too_large_reason ? ": " : "",
+		 c->max_body);
+	ndx_http_resp_error(&resp, 413, c->too_large_type ? c->too_large_type : "Client.TooLarge",
+			    "request body too large", detail);
 	return send_resp(st, method, url, &resp);
 }
 
@@ -1027,10 +1074,10 @@ static enum MHD_Result send_too_big(struct req_state *st, const char *method, co
 static enum MHD_Result send_late(struct req_state *st, const char *method, const char *url)
 {
 	struct ndx_http_resp resp = { 0 };
-	char detail[96];
-	snprintf(detail, sizeof detail, "a request must arrive within %u s of its first byte",
-		 st->srv->deadline_ms / 1000);
-	ndx_http_resp_error(&resp, 408, TIMEOUT_TYPE, "the request did not arrive in time", detail);
+	char detail[160];
+	timeout_detail(st->srv, st->srv->deadline_ms / 1000, detail, sizeof detail);
+	ndx_http_resp_error(&resp, 408, timeout_type(st->srv), "the request did not arrive in time",
+			    detail);
 	ndx_http_resp_header(&resp, "Connection", "close");
 	return send_resp(st, method, url, &resp);
 }
@@ -1364,7 +1411,7 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	const union MHD_DaemonInfo *di;
 	pthread_condattr_t ca;
 	struct ndx_http_resp tr = { 0 };
-	char detail[96];
+	char detail[160];
 
 	*out = NULL;
 	if (!cfg || !cfg->handler)
@@ -1432,9 +1479,9 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 			}
 		}
 	}
-	snprintf(detail, sizeof detail, "a request must arrive within %u s of its first byte",
-		 deadline_s);
-	ndx_http_resp_error(&tr, 408, TIMEOUT_TYPE, "the request did not arrive in time", detail);
+	timeout_detail(srv, deadline_s, detail, sizeof detail);
+	ndx_http_resp_error(&tr, 408, timeout_type(srv), "the request did not arrive in time",
+			    detail);
 	if (!tr.oom && tr.body) {
 		srv->timeout_body = tr.body;
 		tr.body = NULL;

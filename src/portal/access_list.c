@@ -8,6 +8,7 @@
  * token is checked before anything is asked: an expired one is never sent. */
 #include "access_list.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,13 +366,16 @@ static void ask_provider(const struct portal *p, const struct psession *s, const
 				    ? json_integer_value(total)
 				    : (json_int_t)json_array_size(list);
 		g->truncated |= json_is_true(json_object_get(r.json, "truncated"));
-	} else if (strncmp(r.type, "Client.SubjectToken", 19) == 0) {
-		unavailable(g, clients, member, "sign_in_refused", r.type);
+	} else if (strncmp(r.reason, "SubjectToken", 12) == 0) {
+		unavailable(g, clients, member, "sign_in_refused", r.reason);
 	} else {
-		unavailable(g, clients, member, r.status >= 500 || r.status == 0 ? "unreachable"
-						: r.type[0]		      ? "refused"
-									      : "unexpected",
-			    r.type);
+		/* A gateway's refusal names its reason; only a gateway that cannot
+		 * reach the provider (or none at all) is "unreachable". */
+		bool down = r.status == 0 || strstr(r.type, "NetworkError") ||
+			    (!r.type[0] && r.status >= 500);
+		unavailable(g, clients, member, down ? "unreachable" : r.type[0] ? "refused"
+									  : "unexpected",
+			    r.reason[0] ? r.reason : r.type);
 	}
 	xresult_free(&r);
 }

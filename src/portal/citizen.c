@@ -203,8 +203,8 @@ int citizen_insurance(const struct portal *p, const struct psession *s, json_t *
 			    .consent = str(use, "consent"), .subject_token = tok };
 	rc = exchange_call(p, &xc, &r);
 	json_decref(list);
-	if (rc == NDX_OK && r.status == 403 && strncmp(r.type, "Client.Consent", 14) == 0) {
-		perr_set(e, 403, "consent_refused", "%s", r.type);
+	if (rc == NDX_OK && r.type[0] && strncmp(r.reason, "Consent", 7) == 0) {
+		perr_set(e, 403, "consent_refused", "%s", r.reason);
 		xresult_free(&r);
 		return -1;
 	}

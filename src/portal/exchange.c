@@ -78,6 +78,12 @@ int exchange_call(const struct portal *p, const struct xcall *c, struct xresult 
 	snprintf(out->type, sizeof out->type, "%s", fr.xroad_error);
 	snprintf(out->message_id, sizeof out->message_id, "%s", fr.xroad_id);
 	parse_body(&fr, &out->json);
+	if (out->type[0]) {
+		const char *d = json_string_value(json_object_get(out->json, "detail"));
+		size_t words = d ? strcspn(d, ":") : 0;
+		if (words < sizeof out->reason)
+			snprintf(out->reason, sizeof out->reason, "%.*s", (int)words, d ? d : "");
+	}
 out:
 	fetch_resp_free(&fr);
 	for (size_t i = 0; i < n; i++)
@@ -99,8 +105,45 @@ int exchange_fail(struct perr *e, const char *service, int rc, const struct xres
 		return perr_set(e, 502, "exchange", "%s: %s", service,
 				rc == NDX_ETOOBIG ? "answer too large" : "gateway unreachable");
 	if (r->type[0])
-		return perr_set(e, 502, "exchange", "%s: %s", service, r->type);
+		return perr_set(e, 502, "exchange", "%s: %s (%s)", service, r->type,
+				r->reason[0] ? r->reason : "no reason given");
 	return perr_set(e, 502, "exchange", "%s: HTTP %ld", service, r->status);
+}
+
+/* The subsystems of listClients' JSON answer (PR-META Annex B: entries
+ * {"id":{object_type, xroad_instance, member_class, member_code,
+ * subsystem_code},"name"}) as [{"id": "VN/GOV/BCA/population",
+ * "member_name": …}]; NULL when memory runs out. */
+static json_t *subsystems_of(const json_t *members)
+{
+	json_t *out = json_array();
+	const json_t *m;
+	size_t i;
+
+	json_array_foreach(members, i, m) {
+		const json_t *id = json_object_get(m, "id");
+		const char *parts[4] = {
+			json_string_value(json_object_get(id, "xroad_instance")),
+			json_string_value(json_object_get(id, "member_class")),
+			json_string_value(json_object_get(id, "member_code")),
+			json_string_value(json_object_get(id, "subsystem_code")),
+		};
+		const char *name = json_string_value(json_object_get(m, "name"));
+		char text[1024];
+
+		if (!out)
+			return NULL;
+		if (!parts[0] || !parts[1] || !parts[2] || !parts[3] ||
+		    (size_t)snprintf(text, sizeof text, "%s/%s/%s/%s", parts[0], parts[1],
+				     parts[2], parts[3]) >= sizeof text)
+			continue;
+		if (json_array_append_new(out, json_pack("{ssss?}", "id", text, "member_name",
+							  name)) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
 }
 
 int exchange_list_clients(const struct portal *p, json_t **out)
@@ -119,13 +162,13 @@ int exchange_list_clients(const struct portal *p, json_t **out)
 	if (fr.status == 200)
 		parse_body(&fr, &doc);
 	fetch_resp_free(&fr);
-	if (!json_is_array(json_object_get(doc, "clients"))) {
+	if (!json_is_array(json_object_get(doc, "member"))) {
 		json_decref(doc);
 		return NDX_EINVAL;
 	}
-	*out = json_incref(json_object_get(doc, "clients"));
+	*out = subsystems_of(json_object_get(doc, "member"));
 	json_decref(doc);
-	return NDX_OK;
+	return *out ? NDX_OK : NDX_ENOMEM;
 }
 
 int consent_call(const struct portal *p, const char *method, const char *path,

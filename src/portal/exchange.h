@@ -43,6 +43,9 @@ struct xresult {
 	long status;           /* the HTTP status; 0 when there was no answer */
 	json_t *json;          /* the parsed body, or NULL */
 	char type[128];        /* X-Road-Error, "" when none */
+	/* A gateway's refusal: the reason detail starts with (the gateway's
+	 * docs/protocol.md "Errors"), "" when none. */
+	char reason[64];
 	char message_id[128];  /* X-Road-Id */
 };
 
@@ -55,8 +58,8 @@ void xresult_free(struct xresult *r);
  * (or the HTTP status, or "unreachable"), never data. Returns -1. */
 int exchange_fail(struct perr *e, const char *service, int rc, const struct xresult *r);
 
-/* The subsystems of the configuration (GET {consumer_url}/listClients):
- * *out = the "clients" array. */
+/* The subsystems of the configuration (GET {consumer_url}/listClients,
+ * JSON form of PR-META): *out = [{"id": subsystem id, "member_name"}]. */
 int exchange_list_clients(const struct portal *p, json_t **out);
 
 /* The consent service's API (docs/protocol.md "The consent service").

@@ -82,23 +82,65 @@ def _field(b):
 
 def request_hash(method, service, path="", query="", client="", message_id="", user_id="",
                  issue="", purpose="", subject="", consent="", timestamp="",
-                 content_type="", body=b"", *, gateway="", subject_token=None):
+                 content_type="", body=b"", *, gateway="", subject_token=None,
+                 represented_party="", user_headers=(), nonce=""):
     """The canonical request hash, "Canonical hashes" of protocol.md (None = absent).
     gateway is the provider gateway it is signed for, "{member}/{code}";
-    subject_token the Ndx-Subject-Token value, hashed as its SHA-256 (None or "" = absent)."""
-    fields = ["ndx-request-v3", method, service, path, query, client, message_id, user_id,
+    subject_token the Ndx-Subject-Token value, hashed as its SHA-256 (None or "" = absent);
+    user_headers the (name, value) pairs of the user headers, in order ("Headers")."""
+    fields = ["ndx-request-v4", method, service, path, query, client, message_id, user_id,
               issue, purpose, subject, consent]
     data = b"".join(_field(f or "") for f in fields)
     data += _field(hashlib.sha256(subject_token.encode()).digest() if subject_token else b"")
-    data += b"".join(_field(f or "") for f in (timestamp, gateway, content_type))
+    data += b"".join(_field(f or "") for f in (timestamp, nonce, gateway, content_type,
+                                                represented_party))
+    data += _field(user_headers_hash(user_headers))
     data += _field(hashlib.sha256(body or b"").digest())
     return hashlib.sha256(data).digest()
 
 
-def response_hash(req_hash, status, content_type="", location="", body=b"", *, subjects=""):
-    """The canonical response hash; subjects is the canonical Ndx-Data-Subjects list."""
-    data = (_field("ndx-response-v2") + _field(req_hash) + _field(str(status)) +
+# PR-REST 4.3 "Filtered headers", "Specially handled headers" and X-Road's own headers,
+# which never pass as user headers; Ndx-* is ndx's namespace (protocol.md "Headers").
+NOT_USER_HEADERS = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "host", "user-agent", "server", "content-length", "expect",
+    "content-type", "proxy-connection", "x-road-client", "x-road-service", "x-road-id",
+    "x-road-userid", "x-road-issue", "x-road-request-hash", "x-road-request-id",
+    "x-road-error", "x-road-represented-party", "x-road-security-server"}
+NOT_USER_RESPONSE_HEADERS = NOT_USER_HEADERS | {"location", "date"}
+
+
+def user_headers_of(pairs, response=False):
+    """The user headers among (name, value) pairs, in order, as protocol.md "Headers" says
+    a gateway takes them (the names a Connection header lists are hop-by-hop too)."""
+    pairs = list(pairs)
+    hop = {t.strip().lower() for n, v in pairs if n.lower() == "connection"
+           for t in v.split(",")}
+    skip = (NOT_USER_RESPONSE_HEADERS if response else NOT_USER_HEADERS) | hop
+    return [(n, v) for n, v in pairs
+            if n.lower() not in skip and not n.lower().startswith("ndx-")]
+
+
+def signed_user_headers(pairs, listed):
+    """The user headers a gateway signed: those named in its Ndx-Headers (None: none)."""
+    names = {n.strip().lower() for n in (listed or "").split(",") if n.strip()}
+    return [(n, v) for n, v in user_headers_of(pairs) if n.lower() in names]
+
+
+def user_headers_hash(pairs):
+    """SHA-256 of the canonical block of user headers: "name:value\n" each, the name in
+    lower case, in order (protocol.md "Headers")."""
+    block = b"".join(n.lower().encode() + b":" + v.encode() + b"\n" for n, v in pairs)
+    return hashlib.sha256(block).digest()
+
+
+def response_hash(req_hash, status, content_type="", location="", body=b"", *, subjects="",
+                  user_headers=()):
+    """The canonical response hash; subjects is the canonical Ndx-Data-Subjects list,
+    user_headers the response's user headers as (name, value) pairs."""
+    data = (_field("ndx-response-v3") + _field(req_hash) + _field(str(status)) +
             _field(content_type or "") + _field(location or "") + _field(subjects or "") +
+            _field(user_headers_hash(user_headers)) +
             _field(hashlib.sha256(body or b"").digest()))
     return hashlib.sha256(data).digest()
 
@@ -581,7 +623,10 @@ def gateway_request(gateway_port, ctx, method, service, path="", query="", clien
                       extra.get("X-Road-UserId"), extra.get("X-Road-Issue"),
                       extra.get("Ndx-Purpose"), extra.get("Ndx-Subject"),
                       extra.get("Ndx-Consent"), timestamp, content_type, body,
-                      gateway=gateway)
+                      gateway=gateway, nonce=extra.get("Ndx-Nonce", ""),
+                      represented_party=extra.get("X-Road-Represented-Party", ""),
+                      user_headers=signed_user_headers(extra.items(),
+                                                       extra.get("Ndx-Headers")))
     if sign_with is not None:
         obj = sign_object(sign_with, rh)
         if tamper:
@@ -646,7 +691,11 @@ class FakeProviderGateway:
                                   h.get("Ndx-Purpose"), h.get("Ndx-Subject"),
                                   h.get("Ndx-Consent"), h.get("Ndx-Timestamp"),
                                   h.get("Content-Type"), body,
-                                  gateway=h.get("Ndx-Gateway") or "")
+                                  gateway=h.get("Ndx-Gateway") or "",
+                                  nonce=h.get("Ndx-Nonce") or "",
+                                  represented_party=h.get("X-Road-Represented-Party") or "",
+                                  user_headers=signed_user_headers(self.headers.items(),
+                                                                   h.get("Ndx-Headers")))
                 resp_h = response_hash(rh, 200, "application/json", None, FAKE_BODY)
                 if fake.mode == "other-key":
                     sig = compact(sign_object(ed25519.Ed25519PrivateKey.generate(), resp_h))

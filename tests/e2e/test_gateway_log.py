@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import federation as F  # noqa: E402
 from federation import (CITIZENS, ECHO, TAX, gateway_request,  # noqa: E402
                         tls_context)
+import refusals  # noqa: E402
 
 CLI_TIMEOUT = 30
 BATCH_INTERVAL_MS = 200  # proofs need a closed batch: keep the wait short
@@ -186,7 +187,7 @@ def run(fed):
     out["backend404"] = (xid, r)
     xid = "log-cnogrant-" + uuid.uuid4().hex
     r = fed.call("BTC", "GET", CITIZENS, "/other/1", xid=xid)
-    assert r.status_code == 403 and r.headers["X-Road-Error"] == "Client.NoGrant", r.text
+    refusals.check_response(r, "NoGrant", side="consumer")
     out["consumer_refusal"] = (xid, r)
     ident = fed.idents["BTC"]
     ctx = tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key)
@@ -194,7 +195,7 @@ def run(fed):
     st, hdrs, body, rh = gateway_request(fed.gateways["BCA"].gateway_port, ctx, "GET",
                                          CITIZENS, "/other/1", xid=xid,
                                          sign_with=ident.private_key())
-    assert st == 403 and hdrs["x-road-error"] == "Client.NoGrant", body
+    refusals.check(st, hdrs, body, "NoGrant", side="provider")
     out["provider_refusal"] = (xid, (st, hdrs, body, rh))
     for n in ("BTC", "BCA"):
         wait_sealed(fed.gateways[n])
@@ -238,16 +239,16 @@ def test_both_gateways_log_every_exchange_and_prove_it(fed, run, tmp_path):
     # Refused by the consumer gateway: logged there (no hashes), never reached BCA.
     xid, r = run["consumer_refusal"]
     c = prove(fed, btc, xid, "consumer", tmp_path)["record"]
-    assert (c["status"], c["request_hash"], c["response_hash"]) == (403, "", "")
+    assert (c["status"], c["request_hash"], c["response_hash"]) == (500, "", "")
     assert (c["client"], c["service"]) == (TAX, CITIZENS)
     not_in_log(fed, bca, xid)
 
     # Refused by the provider gateway: logged with the hash of the signed refusal.
     xid, (st, hdrs, body, rh) = run["provider_refusal"]
     p = prove(fed, bca, xid, "provider", tmp_path)["record"]
-    assert p["status"] == 403
+    assert p["status"] == 500
     assert p["request_hash"] == rh.hex()
-    assert p["response_hash"] == F.response_hash(rh, 403, hdrs.get("content-type"), None,
+    assert p["response_hash"] == F.response_hash(rh, 500, hdrs.get("content-type"), None,
                                                  body).hex()
     assert p["response_signature"] == hdrs["ndx-response-signature"]
     not_in_log(fed, btc, xid)
@@ -481,23 +482,23 @@ def test_full_disk_refuses_with_503_log_unavailable_then_recovers(fed, tiny_fs, 
             try:
                 r = fed.call("BTC", "GET", CITIZENS, "/citizens/002", xid=xid, timeout=15)
                 statuses.append(r.status_code)
-                assert r.status_code == 503, f"{r.status_code} {r.text}\n{fed.tails()}"
-                assert r.headers["X-Road-Error"] == "Server.LogUnavailable"
-                assert r.json()["type"] == "Server.LogUnavailable"
+                refusals.check_response(r, "LogUnavailable", where=fed.tails())
                 assert r.headers["X-Road-Id"] == xid
             except requests.RequestException as e:
                 statuses.append(repr(e))
-        assert statuses == [503] * 5, statuses
+        assert statuses == [500] * 5, statuses
         text = requests.get(gw.url + "/metrics", timeout=5).text
         assert metric(text, "ndx_gateway_msglog_failed_commits_total") >= 1
+        proxy = "ServerProxy" if role == "provider" else "ClientProxy"
         assert metric(text, "ndx_gateway_errors_total",
-                      '{type="Server.LogUnavailable"}') >= 5
+                      f'{{side="{role}",type="Server.{proxy}.LoggingFailed",'
+                      'reason="LogUnavailable"}') >= 5
         assert "append failed" in gw.tail(50)
         # /healthz says so, for an operator and a load balancer (docs/gateway.md).
         h = requests.get(gw.url + "/healthz", timeout=5)
         assert h.status_code == 503, h.text
         assert h.json()["status"] == "not_ready"
-        assert [p["code"] for p in h.json()["problems"]] == ["Server.LogUnavailable"], h.text
+        assert [p["code"] for p in h.json()["problems"]] == ["LogUnavailable"], h.text
         # Space again: exchanges work without a restart, and the log holds.
         os.unlink(tiny_fs / "filler")
         xid = "after-" + uuid.uuid4().hex

@@ -22,15 +22,6 @@ import federation as F  # noqa: E402
 
 URI_MAX = 4096  # reqfront.h GW_RF_URI_MAX
 
-# The consumer and provider gateways decide on a member-level client with
-# ndx_conf_client (src/lib/conf.c); until consumer.c and provider.c call it in
-# place of ndx_conf_subsystem, the member is refused as an unknown client.
-WAITS_FOR_WIRING = pytest.mark.xfail(
-    strict=True,
-    reason="waits for consumer.c and provider.c to look the client up with "
-           "ndx_conf_client (a member id is no subsystem)")
-
-
 class MemberClientGateway(F.Gateway):
     """federation.py's Gateway; BTC's also lists its member id as a client."""
 
@@ -90,7 +81,6 @@ def test_registry_conf_names_the_member_level_grant(fed):
     assert any(g["client"] == F.BTC and g["service"] == F.ECHO for g in grants), grants
 
 
-@WAITS_FOR_WIRING
 def test_member_level_client_calls_a_service(fed):
     """PR-REST 4.1: X-Road-Client [instance]/[class]/[member] without a subsystem."""
     r = fed.call("BTC", "GET", F.ECHO, "/ping", client=F.BTC)
@@ -101,7 +91,6 @@ def test_member_level_client_calls_a_service(fed):
     assert got.get("x-road-client") == F.BTC, got
 
 
-@WAITS_FOR_WIRING
 def test_member_level_client_percent_encoded(fed):
     """PR-REST 4.3: the identifier parts are percent-encoded; B%54C is BTC."""
     r = fed.call("BTC", "GET", F.ECHO, "/ping", client="VN/GOV/B%54C")

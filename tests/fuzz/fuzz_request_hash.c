@@ -46,10 +46,12 @@ static void reference(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_
 {
 	struct buf b = { 0 };
 
-	put(&b, "ndx-request-v3", 14);
+	put(&b, "ndx-request-v4", 14);
 	/* Table order: the token's digest follows the consent (input 10). */
 	for (int i = 0; i < F_TOKEN; i++) {
 		put(&b, f[i] ? f[i] : "", f[i] ? strlen(f[i]) : 0);
+		if (i == 11) /* Ndx-Nonce follows the timestamp: the message id's text here */
+			put(&b, f[5] ? f[5] : "", f[5] ? strlen(f[5]) : 0);
 		if (i == 10) {
 			uint8_t d[NDX_SHA256_LEN];
 			const char *t = f[F_TOKEN];
@@ -61,6 +63,15 @@ static void reference(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_
 				put(&b, "", 0);
 			}
 		}
+	}
+	/* X-Road-Represented-Party carries the issue's text here, and the user
+	 * headers' digest is the body's with its first byte flipped. */
+	put(&b, f[7] ? f[7] : "", f[7] ? strlen(f[7]) : 0);
+	{
+		uint8_t uh[NDX_SHA256_LEN];
+		memcpy(uh, body_sha, sizeof uh);
+		uh[0] ^= 0xff;
+		put(&b, uh, sizeof uh);
 	}
 	put(&b, body_sha, NDX_SHA256_LEN);
 	ndx_sha256(b.p, b.n, out);
@@ -74,10 +85,13 @@ static void hash_of(char *const f[NFIELDS], const uint8_t body_sha[NDX_SHA256_LE
 		.method = f[0], .service = f[1], .path = f[2], .query = f[3], .client = f[4],
 		.message_id = f[5], .user_id = f[6], .issue = f[7], .purpose = f[8],
 		.subject = f[9], .consent = f[10], .timestamp = f[11], .gateway = f[12],
-		.content_type = f[13], .subject_token = f[F_TOKEN],
+		.content_type = f[13], .subject_token = f[F_TOKEN], .represented_party = f[7],
+		.nonce = f[5],
 	};
 
 	memcpy(in.body_sha256, body_sha, NDX_SHA256_LEN);
+	memcpy(in.user_headers_sha256, body_sha, NDX_SHA256_LEN);
+	in.user_headers_sha256[0] ^= 0xff;
 	ndx_request_hash(&in, out);
 }
 
@@ -154,17 +168,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rin.location = f[2];
 	rin.subjects = f[9];
 	memcpy(rin.body_sha256, body_sha, sizeof body_sha);
+	memcpy(rin.user_headers_sha256, h, sizeof h);
 	ndx_response_hash(&rin, rh);
 	{
 		struct buf b = { 0 };
 		char status[16];
 		int n = snprintf(status, sizeof status, "%d", rin.status);
-		put(&b, "ndx-response-v2", 15);
+		put(&b, "ndx-response-v3", 15);
 		put(&b, h, sizeof h);
 		put(&b, status, (size_t)n);
 		put(&b, f[13] ? f[13] : "", f[13] ? strlen(f[13]) : 0);
 		put(&b, f[2] ? f[2] : "", f[2] ? strlen(f[2]) : 0);
 		put(&b, f[9] ? f[9] : "", f[9] ? strlen(f[9]) : 0);
+		put(&b, h, sizeof h);
 		put(&b, body_sha, sizeof body_sha);
 		ndx_sha256(b.p, b.n, rh2);
 		free(b.p);

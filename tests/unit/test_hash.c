@@ -103,7 +103,7 @@ static void expected_request(const struct ndx_request_hash_input *in, uint8_t ou
 {
 	struct enc e = { .len = 0 };
 
-	enc_str(&e, "ndx-request-v3");
+	enc_str(&e, "ndx-request-v4");
 	enc_str(&e, in->method);
 	enc_str(&e, in->service);
 	enc_str(&e, in->path);
@@ -124,8 +124,11 @@ static void expected_request(const struct ndx_request_hash_input *in, uint8_t ou
 		enc_field(&e, "", 0);
 	}
 	enc_str(&e, in->timestamp);
+	enc_str(&e, in->nonce);
 	enc_str(&e, in->gateway);
 	enc_str(&e, in->content_type);
+	enc_str(&e, in->represented_party);
+	enc_field(&e, in->user_headers_sha256, 32);
 	enc_field(&e, in->body_sha256, 32);
 	ndx_sha256(e.buf, e.len, out);
 }
@@ -136,15 +139,23 @@ static void expected_response(const struct ndx_response_hash_input *in, uint8_t 
 	char status[16];
 
 	snprintf(status, sizeof status, "%d", in->status);
-	enc_str(&e, "ndx-response-v2");
+	enc_str(&e, "ndx-response-v3");
 	enc_field(&e, in->request_hash, 32);
 	enc_str(&e, status);
 	enc_str(&e, in->content_type);
 	enc_str(&e, in->location);
 	enc_str(&e, in->subjects);
+	enc_field(&e, in->user_headers_sha256, 32);
 	enc_field(&e, in->body_sha256, 32);
 	ndx_sha256(e.buf, e.len, out);
 }
+
+/* Canonical user header blocks (docs/protocol.md "Headers"): two values
+ * of one header stay two lines, in order. */
+#define USER_HEADERS                                                               \
+	"authorization:Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln\ncache-control:no-cache\n" \
+	"x-trace:a\nx-trace:b\n"
+#define RESPONSE_USER_HEADERS "etag:\"v1\"\nset-cookie:a=1; Path=/\nset-cookie:b=2\n"
 
 static void sample_request(struct ndx_request_hash_input *in)
 {
@@ -162,8 +173,11 @@ static void sample_request(struct ndx_request_hash_input *in)
 	in->consent = NULL;
 	in->subject_token = NULL;
 	in->timestamp = "2026-11-23T09:20:51Z";
+	in->nonce = "5f0c9d2ab7e14c6f8e3a1b2c3d4e5f60";
 	in->gateway = "VN/GOV/BCA/gw1";
 	in->content_type = NULL;
+	in->represented_party = "COM/0101234567";
+	ndx_sha256(USER_HEADERS, strlen(USER_HEADERS), in->user_headers_sha256);
 	ndx_sha256("", 0, in->body_sha256);
 }
 
@@ -172,11 +186,11 @@ static void sample_request(struct ndx_request_hash_input *in)
  * PINNED_REQUEST is sample_request (no Ndx-Subject-Token), PINNED_REQUEST_TOKEN
  * the same with SUBJECT_TOKEN, PINNED_RESPONSE sample_response. */
 #define SUBJECT_TOKEN "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiIwMDEwOTkwMTIzNDUifQ.c2lnbmF0dXJl"
-#define PINNED_REQUEST "bc8506d423e6024567b7b14e36415b36dc66be35e81bc50346281e2f6c87b6be"
-#define PINNED_REQUEST_TOKEN "f62ad9af4420b4e1d3a637c856e0e2570ef4d22e89a51a849f87c145ab551e01"
-#define PINNED_RESPONSE "ccac2562b843419e7e37283b9895da912c0387cea75cab67303f1524c4f65c5f"
+#define PINNED_REQUEST "051ffb6fac5403e7e0707fc8f491106d5dc9536f3d48682ad558343f4860faae"
+#define PINNED_REQUEST_TOKEN "33c403eb66c3000299ba26af1195782818009416140584185e76a3ab736cc77b"
+#define PINNED_RESPONSE "2877995d084319146cf6b350a6b43df0be50db8ceb74af6e6ed180031cf65069"
 #define PINNED_RESPONSE_NO_SUBJECTS \
-	"07056dd151fdd8317bef701d5817b00a97ca60b51c14b1e9c806d1d2b86a0ecf"
+	"c96f31d775eaf629c2e8db1d281d68bff927597b8eaf11ef64b8a502aed21a5e"
 
 static void test_request_fixed(void **state)
 {
@@ -231,8 +245,10 @@ static const size_t string_fields[] = {
 	offsetof(struct ndx_request_hash_input, consent),
 	offsetof(struct ndx_request_hash_input, subject_token),
 	offsetof(struct ndx_request_hash_input, timestamp),
+	offsetof(struct ndx_request_hash_input, nonce),
 	offsetof(struct ndx_request_hash_input, gateway),
 	offsetof(struct ndx_request_hash_input, content_type),
+	offsetof(struct ndx_request_hash_input, represented_party),
 };
 #define N_STRING_FIELDS (sizeof string_fields / sizeof string_fields[0])
 
@@ -356,6 +372,7 @@ static void sample_response(struct ndx_response_hash_input *in)
 	in->content_type = "application/json";
 	in->location = NULL;
 	in->subjects = "001099012345";
+	ndx_sha256(RESPONSE_USER_HEADERS, strlen(RESPONSE_USER_HEADERS), in->user_headers_sha256);
 	ndx_sha256("{\"name\":\"Nguyen Van A\"}", 23, in->body_sha256);
 }
 
@@ -418,6 +435,12 @@ static void test_response(void **state)
 	in.body_sha256[0] ^= 0x01;
 	ndx_response_hash(&in, h);
 	assert_memory_not_equal(h, h0, 32);
+	in = base;
+	in.user_headers_sha256[31] ^= 0x01;
+	ndx_response_hash(&in, h);
+	assert_memory_not_equal(h, h0, 32);
+	expected_response(&in, want);
+	assert_memory_equal(h, want, 32);
 
 	/* Boundary between content type and location. */
 	in = base;

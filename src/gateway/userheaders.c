@@ -1,0 +1,222 @@
+/* User-defined headers (userheaders.h, PR-REST §4.3 "User defined
+ * headers", "Filtered headers", "Specially handled headers"). */
+#include "userheaders.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "ndx/err.h"
+#include "ndx/httpd.h"
+
+/* Never passed on, in either direction: hop-by-hop (RFC 9110 §7.6.1),
+ * those that leak the origin host (PR-REST "Filtered headers"), those
+ * each HTTP hop makes itself, and X-Road's own headers. Other X-Road-*
+ * headers are contracts between information systems and pass (PR-REST
+ * "Security Server, Represented Party and X-Road extension headers"). */
+static const char *const never[] = {
+	"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+	"transfer-encoding", "upgrade", "host", "user-agent", "server", "content-length",
+	"expect", "content-type", "proxy-connection",
+	"x-road-client", "x-road-service", "x-road-id", "x-road-userid", "x-road-issue",
+	"x-road-request-hash", "x-road-request-id", "x-road-error", "x-road-represented-party",
+	"x-road-security-server",
+};
+
+/* Response headers the gateways write or sign themselves. */
+static const char *const never_response[] = { "location", "date" };
+
+static bool is_name(const char *name, size_t len, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(set[i]) == len && strncasecmp(set[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+bool gw_uh_listed(const char *list, const char *name, size_t len)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		const char *q = p;
+
+		while (n && (*q == ' ' || *q == '\t'))
+			q++, n--;
+		while (n && (q[n - 1] == ' ' || q[n - 1] == '\t'))
+			n--;
+		if (n == len && strncasecmp(q, name, len) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+bool gw_uh_passes(enum gw_uh_dir dir, const char *name, size_t len, const char *connection)
+{
+	if (len == 0)
+		return false;
+	/* Ndx-* is ndx's own namespace: its headers are read and written by
+	 * the gateways, never passed as user headers. */
+	if (len >= 4 && strncasecmp(name, "ndx-", 4) == 0)
+		return false;
+	if (is_name(name, len, never, sizeof never / sizeof never[0]))
+		return false;
+	if (dir == GW_UH_RESPONSE &&
+	    is_name(name, len, never_response, sizeof never_response / sizeof never_response[0]))
+		return false;
+	return !gw_uh_listed(connection, name, len);
+}
+
+/* RFC 9110 §5.6.2 tchar. */
+static bool token_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c)) || c == 0)
+			return false;
+	}
+	return true;
+}
+
+int gw_uh_add(struct gw_uh_list *l, const char *name, size_t nlen, const char *value,
+	      size_t vlen)
+{
+	struct gw_uh *e;
+
+	if (!token_ok(name, nlen) || memchr(value, '\0', vlen) || memchr(value, '\r', vlen) ||
+	    memchr(value, '\n', vlen))
+		return NDX_EINVAL;
+	if (l->n >= GW_UH_MAX_COUNT || l->bytes + nlen + vlen > GW_UH_MAX_BYTES)
+		return NDX_ETOOBIG;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 8;
+		struct gw_uh *nv = realloc(l->v, nc * sizeof *nv);
+		if (!nv)
+			return NDX_ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	e = &l->v[l->n];
+	e->name = strndup(name, nlen);
+	e->value = strndup(value, vlen);
+	if (!e->name || !e->value) {
+		free(e->name);
+		free(e->value);
+		return NDX_ENOMEM;
+	}
+	l->n++;
+	l->bytes += nlen + vlen;
+	return NDX_OK;
+}
+
+void gw_uh_free(struct gw_uh_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		abort();
+	for (size_t i = 0; i < l->n; i++) {
+		for (const char *p = l->v[i].name; *p; p++) {
+			char c = (char)tolower((unsigned char)*p);
+			EVP_DigestUpdate(md, &c, 1);
+		}
+		EVP_DigestUpdate(md, ":", 1);
+		EVP_DigestUpdate(md, l->v[i].value, strlen(l->v[i].value));
+		EVP_DigestUpdate(md, "\n", 1);
+	}
+	if (!EVP_DigestFinal_ex(md, out, &n))
+		abort();
+	EVP_MD_CTX_free(md);
+}
+
+char *gw_uh_names(const struct gw_uh_list *l)
+{
+	size_t cap = 1, len = 0;
+	char *out;
+
+	for (size_t i = 0; i < l->n; i++)
+		cap += strlen(l->v[i].name) + 1;
+	if (!(out = malloc(cap)))
+		return NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		const char *nm = l->v[i].name;
+		size_t nl = strlen(nm);
+
+		if (gw_uh_listed(out, nm, nl))
+			continue;
+		if (len)
+			out[len++] = ',';
+		for (size_t k = 0; k < nl; k++)
+			out[len++] = (char)tolower((unsigned char)nm[k]);
+		out[len] = '\0';
+	}
+	return out;
+}
+
+int gw_uh_select(const struct gw_uh_list *in, const char *connection, const char *listed,
+		 struct gw_uh_list *out)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		const char *nm = in->v[i].name;
+		size_t nl = strlen(nm);
+		int rc;
+
+		if (gw_uh_listed(connection, nm, nl) || (listed && !gw_uh_listed(listed, nm, nl)))
+			continue;
+		if ((rc = gw_uh_add(out, nm, nl, in->v[i].value, strlen(in->v[i].value))) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+struct collect {
+	struct gw_uh_list *out;
+	const char *listed;
+	const char *connection;
+	const char *bad;
+};
+
+static int collect_one(void *ud, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct collect *c = ud;
+	int rc;
+
+	if (!gw_uh_passes(GW_UH_REQUEST, name, nlen, c->connection) ||
+	    (c->listed && !gw_uh_listed(c->listed, name, nlen)))
+		return 0;
+	rc = gw_uh_add(c->out, name, nlen, value, vlen);
+	if (rc != NDX_OK)
+		c->bad = name;
+	return rc;
+}
+
+int gw_uh_from_request(const struct ndx_http_req *req, const char *listed,
+		       struct gw_uh_list *out, const char **bad)
+{
+	struct collect c = { .out = out, .listed = listed,
+			     .connection = ndx_http_header(req, "Connection") };
+	int rc = ndx_http_headers_each(req, collect_one, &c);
+
+	*bad = c.bad;
+	return rc;
+}
