@@ -116,8 +116,13 @@ static int exchange_get(const struct accesses_query *q, const char *path, int wi
 	if (resp.status < 200 || resp.status > 299) {
 		const char *type = json_string_value(json_object_get(*out, "type"));
 		const char *msg = json_string_value(json_object_get(*out, "message"));
-		snprintf(err, errcap, "%ld %s%s%s", resp.status, type ? type : "",
-			 msg ? ": " : "", msg ? msg : "");
+		const char *detail = json_string_value(json_object_get(*out, "detail"));
+		/* A gateway's detail starts with its reason (docs/protocol.md
+		 * "Errors"): the word an operator looks for. */
+		int reason = detail ? (int)strcspn(detail, ":") : 0;
+		snprintf(err, errcap, "%ld %s%s%.*s%s%s%s", resp.status, type ? type : "",
+			 reason ? " " : "", reason, detail ? detail : "", msg ? ": " : "",
+			 msg ? msg : "", "");
 		rc = NDX_EPERM;
 	} else if (!json_is_object(*out)) {
 		snprintf(err, errcap, "the answer is not a JSON object");

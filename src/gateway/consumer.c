@@ -218,34 +218,46 @@ static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *u
 	return 0;
 }
 
-/* The subsystem's information system connected the way the gateway's
+/* The client's information system connected the way the gateway's
  * configuration asks for it (docs/gateway.md "Information systems"): over
  * the TLS consumer port, and with one of its registered client
  * certificates, where it must. Any local process can reach the plain port;
  * this is what keeps it from speaking as a subsystem that holds more
- * rights. Returns true to go on. */
-static bool consumer_client_authenticated(struct cx *x, const struct gw_settings *s)
+ * rights. */
+enum gw_reason gw_client_connection(const struct gw_settings *s, const char *client,
+				    const struct ndx_http_req *req, bool tls)
 {
-	const struct gw_client_auth *a = gw_settings_client_auth(s, x->client);
+	const struct gw_client_auth *a = gw_settings_client_auth(s, client);
 	char fp[2 * NDX_SHA256_LEN + 1];
 
 	if (!a || a->conn == GW_CONN_HTTP)
-		return true;
-	if (!x->tls) {
-		decline(x, GW_R_AUTHENTICATION_REQUIRED, x->client,
-			"%s may use this gateway only over its TLS consumer port%s", x->client,
-			a->conn == GW_CONN_TLS_CERT ? ", with its client certificate" : "");
-		return false;
-	}
+		return GW_R_COUNT;
+	if (!tls)
+		return GW_R_AUTHENTICATION_REQUIRED;
 	if (a->conn == GW_CONN_TLS)
-		return true;
-	if (ndx_http_client_cert(x->req, fp) == NDX_OK)
+		return GW_R_COUNT;
+	if (ndx_http_client_cert(req, fp) == NDX_OK)
 		for (size_t i = 0; i < a->ncerts; i++)
 			if (strcmp(a->certs[i], fp) == 0)
-				return true;
-	decline(x, GW_R_AUTHENTICATION_FAILED, x->client,
-		"%s must present one of its registered client certificates", x->client);
-	return false;
+				return GW_R_COUNT;
+	return GW_R_AUTHENTICATION_FAILED;
+}
+
+/* gw_client_connection for the exchange; returns true to go on. */
+static bool consumer_client_authenticated(struct cx *x, const struct gw_settings *s)
+{
+	enum gw_reason r = gw_client_connection(s, x->client, x->req, x->tls);
+
+	if (r == GW_R_AUTHENTICATION_REQUIRED)
+		decline(x, r, x->client, "%s may use this gateway only over its TLS consumer port%s",
+			x->client,
+			gw_settings_client_auth(s, x->client)->conn == GW_CONN_TLS_CERT
+				? ", with its client certificate"
+				: "");
+	else if (r == GW_R_AUTHENTICATION_FAILED)
+		decline(x, r, x->client, "%s must present one of its registered client certificates",
+			x->client);
+	return r == GW_R_COUNT;
 }
 
 /* The user headers of the client's request (userheaders.h) into *out and
@@ -700,7 +712,7 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 			gw_log_head(g->log, g->cfg, resp);
 		goto out;
 	}
-	if (gw_metaservice(g, &v, req, resp))
+	if (gw_metaservice(g, &v, req, resp, tls))
 		goto out;
 	if (strncmp(req->path, "/r1/", 4) != 0) {
 		gw_refusal(resp, req, GW_R_NOT_EXCHANGE, GW_SIDE_CONSUMER, req->path,

@@ -153,8 +153,8 @@ void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx
 	o = text ? json_loads(text, 0, NULL) : NULL;
 	free(text);
 	if (!o) {
-		ndx_http_resp_error(resp, 500, "Server.Internal", "cannot render the tree head",
-				    NULL);
+		gw_refusal(resp, NULL, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL,
+			   "cannot render the tree head");
 		return;
 	}
 	ndx_time_format((time_t)(h.sth.time_ms / 1000), t);

@@ -319,8 +319,14 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 
 /* Metaservices on the consumer port. Return true when path was one (and
  * resp is filled). */
+/* The check of how client's information system connected (plain or TLS
+ * consumer port, client certificate: docs/gateway.md "Information
+ * systems"): GW_R_COUNT when it may go on, else AuthenticationRequired or
+ * AuthenticationFailed. */
+enum gw_reason gw_client_connection(const struct gw_settings *s, const char *client,
+				    const struct ndx_http_req *req, bool tls);
 bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
-		    struct ndx_http_resp *resp);
+		    struct ndx_http_resp *resp, bool tls);
 
 /* The built-in "who read my data" provider (accesses.c): fills resp with
  * the exchanges this gateway served about subject (query: limit), newest

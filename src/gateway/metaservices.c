@@ -591,7 +591,7 @@ static enum meta classify(const char *path, size_t *id_len)
  * mandatory there, and PR-MREST §4 calls the metaservices "regular X-Road
  * REST services"), a member or a subsystem of this gateway's member.
  * Writes its canonical id into client; refuses and returns false. */
-static bool meta_client(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
+static bool meta_client(const struct gw_view *v, const struct ndx_http_req *req, bool tls,
 			struct ndx_http_resp *resp, char client[NDX_ID_TEXT_MAX])
 {
 	size_t len = 0;
@@ -618,21 +618,34 @@ static bool meta_client(struct gw_ctx *g, const struct gw_view *v, const struct 
 		return false;
 	}
 	ndx_id_format(&cid, client, NDX_ID_TEXT_MAX);
-	if (cid.subsystem[0])
-		mine = gw_settings_has_subsystem(v->s, client) &&
-		       ndx_conf_client(v->c->conf, client);
-	else
-		mine = strcmp(client, g->cfg->member) == 0 && ndx_conf_member(v->c->conf, client);
+	/* The same clients as for an exchange: listed in the gateway's
+	 * configuration (a member id too) and in the global one. */
+	mine = gw_settings_has_subsystem(v->s, client) && ndx_conf_client(v->c->conf, client);
 	if (!mine) {
 		refuse(resp, GW_R_UNKNOWN_CLIENT,
 		       "not a client that may use this gateway", "%s", client);
 		return false;
 	}
-	return true;
+	/* allowedMethods tells what a client may call: only to that client,
+	 * connected as its configuration asks. */
+	switch (gw_client_connection(v->s, client, req, tls)) {
+	case GW_R_AUTHENTICATION_REQUIRED:
+		refuse(resp, GW_R_AUTHENTICATION_REQUIRED,
+		       "this client may use the gateway only over its TLS consumer port", "%s",
+		       client);
+		return false;
+	case GW_R_AUTHENTICATION_FAILED:
+		refuse(resp, GW_R_AUTHENTICATION_FAILED,
+		       "this client must present one of its registered client certificates", "%s",
+		       client);
+		return false;
+	default:
+		return true;
+	}
 }
 
 bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_http_req *req,
-		    struct ndx_http_resp *resp)
+		    struct ndx_http_resp *resp, bool tls)
 {
 	struct ndx_id sub;
 	char subsystem[NDX_ID_TEXT_MAX], client[NDX_ID_TEXT_MAX];
@@ -663,7 +676,7 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
 		list_clients(v->c->conf, req, resp);
 		return true;
 	}
-	if (!meta_client(g, v, req, resp, client))
+	if (!meta_client(v, req, tls, resp, client))
 		return true;
 	ndx_id_format(&sub, subsystem, sizeof subsystem);
 	if (!ndx_conf_subsystem(v->c->conf, subsystem)) {

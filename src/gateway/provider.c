@@ -232,9 +232,8 @@ static void add_sig_headers(struct exch *x, const char *sig)
 /* Signs, logs and completes the answer in resp. Before the request hash
  * is known there is nothing to sign or to identify the exchange by: such
  * refusals only get their header. */
-/* A refusal of the caller's own doing (Client.*, Security.*) takes one
- * from its member's refusal budget; the provider's failures (Server.*)
- * never do. */
+/* A refusal of the caller's own doing (errors.h: callers_fault) takes one
+ * from its member's refusal budget; the provider's own failures never do. */
 static void charge_refusal(struct exch *x)
 {
 	struct timespec t;

@@ -46,9 +46,9 @@ uint32_t gw_replay_owner(const char *member);
  *   NDX_OK        the key was not held (or had expired): the request may go on;
  *   NDX_EEXIST    the key is held and live: a replay, refuse it;
  *   NDX_EPERM     owner already holds its share of live entries: refuse this
- *                 member's request (503 Server.Busy), others go on;
+ *                 member's request (Busy), others go on;
  *   NDX_ETOOBIG   the cache holds capacity live entries: refuse the request
- *                 (503 Server.Busy) - nothing is forgotten early.
+ *                 (Busy) - nothing is forgotten early.
  * Thread-safe. */
 int gw_replay_check_and_add_owned(struct gw_replay *rc, const uint8_t key[GW_REPLAY_KEY_LEN],
 				  uint32_t owner, time_t now);

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -95,6 +96,20 @@ def test_a_local_process_cannot_speak_as_a_subsystem_that_needs_tls(fed):
         r = fed.call("BTC", "GET", F.CITIZENS, "/citizens/1", client=sub)
         refusals.check_response(r, "AuthenticationRequired", side="consumer")
         assert fed.citizens.received(r.request.headers["X-Road-Id"]) == []
+
+
+def test_allowed_methods_of_a_tls_subsystem_are_not_told_on_the_plain_port(fed):
+    """allowedMethods (PR-MREST 4) lists what a client may call: a local process on the
+    plain port must not learn a TLS-only subsystem's grants by naming it."""
+    url = fed.gateways["BTC"].url + "/r1/" + "/".join(F.CITIZENS.split("/")[:4])
+    for sub in (SECURE, TLSONLY):
+        r = requests.get(url + "/allowedMethods", timeout=10,
+                           headers={"X-Road-Client": sub, "Accept": "application/json"})
+        refusals.check_response(r, "AuthenticationRequired", side="consumer")
+        assert "endpoint_list" not in r.text
+    r = requests.get(url + "/allowedMethods", timeout=10,
+                       headers={"X-Road-Client": F.TAX, "Accept": "application/json"})
+    assert r.status_code == 200, r.text
 
 
 def test_tls_cert_needs_the_registered_certificate(fed):

@@ -264,14 +264,14 @@ def test_allowed_methods_without_grants_is_empty(fed):
 
 
 def test_member_level_client(fed):
-    """PR-REST §4.3: "Including the subsystem code is OPTIONAL" in X-Road-Client; the
-    gateway's own member may ask, and holds no grants of its own."""
-    resp = ok(fed, requests.get(url(fed, f"/r1/{POPULATION}/allowedMethods"),
-                                headers={"X-Road-Client": BTC}, timeout=10))
-    assert resp.json() == {"service": []}
-    refused(fed, requests.get(url(fed, f"/r1/{POPULATION}/allowedMethods"),
-                              headers={"X-Road-Client": BCA}, timeout=10),
-            500, "Server.ClientProxy.UnknownMember", "UnknownClient")
+    """PR-REST §4.3: "Including the subsystem code is OPTIONAL" in X-Road-Client. A
+    member id parses, and is a client where the gateway's configuration lists it, as for
+    an exchange (test_member_client.py and the conformance suite's member-level cases
+    show a listed member served); BTC's gateway here lists subsystems only."""
+    for member in (BTC, BCA):
+        refused(fed, requests.get(url(fed, f"/r1/{POPULATION}/allowedMethods"),
+                                  headers={"X-Road-Client": member}, timeout=10),
+                500, "Server.ClientProxy.UnknownMember", "UnknownClient")
 
 
 def test_last_x_road_client_counts(fed):
