@@ -603,7 +603,8 @@ GATEWAY_NAMES = {}
 
 def gateway_request(gateway_port, ctx, method, service, path="", query="", client=TAX,
                     xid=None, headers=None, body=b"", sign_with=None, timestamp=None,
-                    tamper=None, content_type=None, timeout=15, gateway=None):
+                    tamper=None, content_type=None, timeout=15, gateway=None,
+                    signed_user_headers_override=None):
     """Sends one gateway-to-gateway request as a consumer gateway would: the consumer
     request plus Ndx-Timestamp, Ndx-Gateway and Ndx-Signature over the request hash.
     sign_with is an Ed25519 private key (None: no Ndx-Signature); tamper(sig_dict) may
@@ -626,7 +627,9 @@ def gateway_request(gateway_port, ctx, method, service, path="", query="", clien
                       gateway=gateway, nonce=extra.get("Ndx-Nonce", ""),
                       represented_party=extra.get("X-Road-Represented-Party", ""),
                       user_headers=signed_user_headers(extra.items(),
-                                                       extra.get("Ndx-Headers")))
+                                                       extra.get("Ndx-Headers"))
+                      if signed_user_headers_override is None
+                      else signed_user_headers_override)
     if sign_with is not None:
         obj = sign_object(sign_with, rh)
         if tamper:
@@ -696,7 +699,14 @@ class FakeProviderGateway:
                                   represented_party=h.get("X-Road-Represented-Party") or "",
                                   user_headers=signed_user_headers(self.headers.items(),
                                                                    h.get("Ndx-Headers")))
-                resp_h = response_hash(rh, 200, "application/json", None, FAKE_BODY)
+                # The answer's one user header; "header-changed" signs another value
+                # than it sends, "header-added" sends one more than it signs.
+                user = [("ETag", '"v1"')]
+                sent_user = {"header-changed": [("ETag", '"v2"')],
+                             "header-added": user + [("Set-Cookie", "admin=1")]}.get(
+                                 fake.mode, user)
+                resp_h = response_hash(rh, 200, "application/json", None, FAKE_BODY,
+                                       user_headers=user)
                 if fake.mode == "other-key":
                     sig = compact(sign_object(ed25519.Ed25519PrivateKey.generate(), resp_h))
                 elif fake.mode == "wrong-hash":
@@ -713,6 +723,9 @@ class FakeProviderGateway:
                 self.send_header("Content-Length", str(len(FAKE_BODY)))
                 self.send_header("X-Road-Request-Hash", base64.b64encode(rh).decode())
                 self.send_header("X-Road-Request-Id", str(uuid.uuid4()))
+                self.send_header("Ndx-Headers", ",".join(n.lower() for n, _ in sent_user))
+                for n, v in sent_user:
+                    self.send_header(n, v)
                 if fake.mode != "missing":
                     self.send_header("Ndx-Response-Signature", sig)
                 self.end_headers()

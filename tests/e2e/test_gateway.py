@@ -330,6 +330,31 @@ def test_hop_by_hop_headers_are_dropped_and_user_headers_pass(fed):
         assert rec.header(k) == v, f"{k} not passed through: {rec.headers}"
 
 
+def test_user_headers_are_signed_and_only_the_signed_ones_pass(fed):
+    """PR-REST 4.3 user headers pass unmodified, and ndx signs them (protocol.md
+    "Headers"): a value changed on the way fails the signature; a header added on the way
+    (not named in Ndx-Headers) never reaches the provider system."""
+    ctx, key = as_gateway(fed)
+    port = provider_port(fed)
+    xid = "uh-" + uuid.uuid4().hex
+    sent = {"Authorization": "Bearer a.b.c", "X-Custom": "1",
+            "Ndx-Headers": "authorization,x-custom", "X-Added-On-The-Way": "evil"}
+    st, h, body, _ = gateway_request(port, ctx, "GET", ECHO, "/uh", xid=xid, headers=sent,
+                                     sign_with=key)
+    assert st == 200, body
+    rec = fed.echo.received(xid)[0]
+    assert rec.header("Authorization") == "Bearer a.b.c" and rec.header("X-Custom") == "1"
+    assert rec.header("X-Added-On-The-Way") is None, rec.headers
+    # Signed over X-Custom: 1, sent with X-Custom: 2.
+    xid = "uh-" + uuid.uuid4().hex
+    st, h, body, _ = gateway_request(
+        port, ctx, "GET", ECHO, "/uh", xid=xid, sign_with=key,
+        headers={"X-Custom": "2", "Ndx-Headers": "x-custom"},
+        signed_user_headers_override=[("X-Custom", "1")])
+    refused(fed, (st, h, body), "BadSignature", side="provider")
+    nothing_reached(fed, xid)
+
+
 # ---- refusals at the consumer gateway ---------------------------------------------------------
 
 def test_missing_or_malformed_client_is_400_invalid_client(fed):
@@ -871,7 +896,9 @@ def test_consumer_signs_requests_and_refuses_bad_response_signatures(fed):
         sig = json.loads(h["Ndx-Signature"])
         F.verify_signature_object(h["Ndx-Signature"], raw[sig["key_id"]], sig["key_id"], rh)
 
-        for mode in ("flipped", "missing", "other-key", "wrong-hash"):
+        assert resp.headers["ETag"] == '"v1"'  # the provider's signed user header
+        for mode in ("flipped", "missing", "other-key", "wrong-hash", "header-changed",
+                     "header-added"):
             fake.mode = mode
             resp = fed.call("BTC", "GET", F.FAKE_SERVICE, "/p")
             refused(fed, resp, "BadResponseSignature", what=mode)
