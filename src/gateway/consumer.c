@@ -1,13 +1,24 @@
 /* The consumer port (docs/protocol.md "Consumer API"): an information system
- * of this member calls /r1/{serviceId}[/path][?query] with X-Road-Client; the
- * gateway checks the client, the service and the grant against the held
- * global configuration, computes and signs the canonical request hash, sends
- * the request over mutual TLS to a gateway of the service's member, verifies
- * the response signature with that gateway's key, writes the exchange's
- * record to the message log (refusals too, once the client is its own and
- * the service id parses) and answers only when that record is durable. The
- * port also serves /healthz, /metrics, /admin/log/head and the
- * metaservices. Every refusal is an X-Road style error. */
+ * of this member calls /r1/{serviceId}[/path][?query] with X-Road-Client.
+ * One exchange is one struct cx passed through named steps, in order:
+ *
+ *   parse          read the request (reqfront.c)
+ *   check_gateway  a valid configuration is held, the log is witnessed
+ *   check_client   the client is this gateway's and connected as configured
+ *   check_request  path, service id and X-Road headers are well formed
+ *   identify       the service is known; from here the exchange is logged
+ *   check_grant    a grant allows client, service, method and path
+ *   prepare        user headers, the provider gateway, the hash input
+ *   forward        sign for one provider gateway and send (peer.c)
+ *   verify         the answer carries that gateway's valid signature
+ *   pass           the verified answer becomes the client's
+ *
+ * A step returns GW_R_COUNT to go on, or the reason of its refusal (errors.h)
+ * with the specifics in x->refusal; the refusal is rendered once, after the
+ * steps. Then the exchange's record is written to the message log (once it
+ * is identified, refusals too) and the answer goes out only when that record
+ * is durable. The port also serves /healthz (health.c), /metrics,
+ * /admin/log/head and the metaservices (metaservices.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,40 +50,79 @@ static int add_if(struct curl_slist **l, const char *name, const char *v)
 	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
 }
 
-/* One exchange on the consumer port. Its answer is rendered into resp
- * without headers; finish() logs it and only then adds them. */
+/* The request as signed for one provider gateway: its hash covers the
+ * gateway's name, so each gateway tried gets its own signature and its own
+ * header list (peer.c calls sign_for_gateway before each). */
+struct signing {
+	struct ndx_request_hash_input hin;
+	char nonce[GW_UUID_LEN];
+	char gateway[NDX_ID_TEXT_MAX + 64];
+	char *sig, *hash_b64;
+	struct curl_slist *hdrs;
+};
+
+/* One exchange on the consumer port. */
 struct cx {
+	/* what came in */
 	struct gw_ctx *g;
+	const struct gw_view *v;
+	const struct ndx_conf *conf; /* NULL when none is held */
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
 	struct timespec t0;
-	bool tls;                 /* it came over the TLS consumer port */
-	const char *err_type;     /* the refusal (ours or the provider's), NULL = none */
-	bool identified;          /* own client and a service id: the exchange is logged */
-	bool passed;              /* the provider's verified answer is in resp */
-	const char *msg_id, *purpose, *subject;
-	const char *user_id, *issue, *rest, *query;
-	const char *represented_party; /* canonical, "" when none */
-	const char *subjects;     /* the provider's signed Ndx-Data-Subjects, NULL = none */
-	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX];
+	time_t now;
+	bool tls;                    /* over the TLS consumer port */
+	/* parse */
+	struct gw_rf_input in;
+	struct gw_rf_request rq;
+	struct gw_rf_refusal front_refusal;
+	enum gw_rf_result front;
+	/* who calls what */
+	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX];
+	const char *service_label;   /* for /metrics, NULL = unknown */
+	const char *msg_id;
+	char msg_id_made[GW_UUID_LEN];
+	bool identified;             /* own client and a service id: logged from here */
+	/* prepare and forward */
+	char ts[NDX_TIME_TEXT_LEN];
+	struct gw_uh_list user;      /* the client's user headers, signed and sent */
+	char *user_names;            /* their names, for Ndx-Headers */
+	char *url_suffix;            /* /r1/{service}{path}[?query] */
+	struct signing sig;
+	struct gw_peer_call call;
+	struct gw_xfer_resp answer;  /* the provider gateway's */
+	/* verify */
+	struct gw_uh_list answer_user;
 	bool has_req_hash, has_resp_hash;
 	uint8_t req_hash[NDX_SHA256_LEN], resp_hash[NDX_SHA256_LEN];
-	const char *req_sig, *resp_sig;
+	const char *resp_sig;
+	const char *subjects;        /* the provider's signed Ndx-Data-Subjects */
+	/* the outcome */
+	struct {
+		enum gw_reason reason;  /* GW_R_COUNT: none */
+		char specifics[768];
+		char message[1024];
+	} refusal;
+	const char *err_type;        /* X-Road-Error of the answer, NULL = none */
+	bool passed;                 /* the provider's verified answer is in resp */
 };
 
-static void decline(struct cx *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static enum gw_reason refuse(struct cx *x, enum gw_reason r, const char *specifics,
+			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void decline(struct cx *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
+/* Notes the refusal (rendered once, by render_refusal) and returns r. */
+static enum gw_reason refuse(struct cx *x, enum gw_reason r, const char *specifics,
+			     const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(x->refusal.message, sizeof x->refusal.message, fmt, ap);
 	va_end(ap);
-	x->err_type = gw_refusal_body(x->resp, x->req, r, GW_SIDE_CONSUMER, specifics, "%s", msg);
-	x->passed = false;
+	snprintf(x->refusal.specifics, sizeof x->refusal.specifics, "%s",
+		 specifics ? specifics : "");
+	x->refusal.reason = r;
+	return r;
 }
 
 /* The reason of a refusal of reqfront.c. */
@@ -93,11 +143,390 @@ static enum gw_reason front_reason(enum gw_rf_result front)
 	return GW_R_INTERNAL;
 }
 
+static enum gw_reason refuse_front(struct cx *x)
+{
+	return refuse(x, front_reason(x->front), x->front_refusal.detail, "%s",
+		      x->front_refusal.message);
+}
+
+/* ---- the steps ------------------------------------------------------------ */
+
+/* The pure reading (reqfront.c) is made at once; its refusals are answered
+ * in their place among the configuration checks, whose order the answers
+ * have always followed. */
+static enum gw_reason step_parse(struct cx *x)
+{
+	gw_rf_input_of(x->req, &x->in);
+	x->front = gw_reqfront_parse(&x->in, GW_RF_CONSUMER, &x->rq, &x->front_refusal);
+	if (x->front == GW_RF_NOT_EXCHANGE || x->front == GW_RF_BAD_HEADER)
+		return refuse_front(x);
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_gateway(struct cx *x)
+{
+	char why[512];
+
+	if (!gw_view_live(x->v, x->now))
+		return refuse(x, GW_R_NO_CONFIGURATION, NULL,
+			      "the gateway holds no valid global configuration");
+	x->conf = x->v->c->conf;
+	if (gw_witness_overdue(x->g->witness, why, sizeof why))
+		return refuse(x, GW_R_WITNESS_UNAVAILABLE, NULL, "%s", why);
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_client(struct cx *x)
+{
+	const struct gw_settings *s = x->v->s;
+	enum gw_reason r;
+
+	if (x->front == GW_RF_BAD_CLIENT)
+		return refuse_front(x);
+	snprintf(x->client, sizeof x->client, "%s", x->rq.client);
+	if (!gw_settings_has_subsystem(s, x->client) || !ndx_conf_client(x->conf, x->client))
+		return refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
+			      "%s is not a client (member or subsystem) that may use this gateway",
+			      x->client);
+	r = gw_client_connection(s, x->client, x->req, x->tls);
+	if (r == GW_R_AUTHENTICATION_REQUIRED)
+		return refuse(x, r, x->client,
+			      "%s may use this gateway only over its TLS consumer port%s", x->client,
+			      gw_settings_client_auth(s, x->client)->conn == GW_CONN_TLS_CERT
+				      ? ", with its client certificate"
+				      : "");
+	if (r == GW_R_AUTHENTICATION_FAILED)
+		return refuse(x, r, x->client,
+			      "%s must present one of its registered client certificates",
+			      x->client);
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_request(struct cx *x)
+{
+	return x->front == GW_RF_ACCEPTED ? GW_R_COUNT : refuse_front(x);
+}
+
+/* From here on the exchange is one of ours, with a message id: every
+ * answer, refusals included, is logged before it goes out. */
+static enum gw_reason step_identify(struct cx *x)
+{
+	const json_t *svc;
+	struct ndx_id member_id;
+
+	snprintf(x->service, sizeof x->service, "%s", x->rq.service);
+	ndx_id_parent(&x->rq.service_id, NDX_ID_MEMBER, &member_id);
+	ndx_id_format(&member_id, x->member, sizeof x->member);
+	x->msg_id = x->rq.hdr[GW_RF_ID];
+	if (!x->msg_id || !x->msg_id[0]) {
+		if (gw_uuid(x->msg_id_made) != NDX_OK)
+			return refuse(x, GW_R_INTERNAL, NULL, "no randomness for a message id");
+		x->msg_id = x->msg_id_made;
+	}
+	x->identified = true;
+	svc = ndx_conf_service(x->conf, x->service);
+	if (!svc)
+		return refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
+			      "%s is not in the global configuration", x->service);
+	x->service_label = json_string_value(json_object_get(svc, "id"));
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_grant(struct cx *x)
+{
+	const char *rest = x->rq.rest;
+	char what[512];
+
+	if (ndx_conf_grant_allows(x->conf, x->client, x->service, x->req->method, rest))
+		return GW_R_COUNT;
+	snprintf(what, sizeof what, "%s %s", x->req->method, rest[0] ? rest : "/");
+	gw_redact_pins(what);
+	return refuse(x, GW_R_NO_GRANT, what, "%s may not call %s", x->client, x->service);
+}
+
+/* The user headers of the client's request (userheaders.h); a request
+ * without Accept gets the default of PR-REST 4.3, application/json, so
+ * that the provider system sees what the client was promised. */
+static enum gw_reason collect_user_headers(struct cx *x)
+{
+	const char *bad = NULL;
+	bool accept = false;
+	int rc = gw_uh_from_request(x->req, NULL, &x->user, &bad);
+
+	if (rc == NDX_ETOOBIG)
+		return refuse(x, GW_R_BAD_HEADER, NULL,
+			      "the request carries more than %d headers or %d bytes of them to "
+			      "pass on",
+			      GW_UH_MAX_COUNT, GW_UH_MAX_BYTES);
+	if (rc != NDX_OK)
+		return refuse(x, GW_R_BAD_HEADER, bad,
+			      rc == NDX_EINVAL ? "header %s is not a valid HTTP header"
+					       : "cannot read header %s",
+			      bad ? bad : "?");
+	for (size_t i = 0; i < x->user.n; i++)
+		accept |= strcasecmp(x->user.v[i].name, "Accept") == 0;
+	if (!accept && gw_uh_add(&x->user, "Accept", 6, "application/json", 16) != NDX_OK)
+		return refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+	if (!(x->user_names = gw_uh_names(&x->user)))
+		return refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+	return GW_R_COUNT;
+}
+
+/* X-Road-Security-Server must name a gateway of the service's member in
+ * the configuration (PR-REST 4.3): the exchange then goes to that gateway
+ * alone. */
+static enum gw_reason check_security_server(struct cx *x)
+{
+	const json_t *gws, *gw;
+	size_t i;
+
+	if (!x->rq.security_server[0])
+		return GW_R_COUNT;
+	if (strcmp(x->rq.security_server_member, x->member) == 0) {
+		gws = ndx_conf_gateways_of(x->conf, x->member);
+		json_array_foreach(gws, i, gw) {
+			const char *code = json_string_value(json_object_get(gw, "code"));
+			if (code && strcmp(code, x->rq.security_server_code) == 0)
+				return GW_R_COUNT;
+		}
+	}
+	return refuse(x, GW_R_UNKNOWN_SECURITY_SERVER, x->rq.security_server,
+		      "X-Road-Security-Server %s is not a gateway of %s, the service's member",
+		      x->rq.security_server, x->member);
+}
+
+static void sign_free(struct signing *sg)
+{
+	curl_slist_free_all(sg->hdrs);
+	free(sg->sig);
+	free(sg->hash_b64);
+	sg->hdrs = NULL;
+	sg->sig = sg->hash_b64 = NULL;
+}
+
+/* peer.c's prepare hook: the request hash, signature and headers for the
+ * gateway gw about to be tried. */
+static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *ud)
+{
+	struct cx *x = ud;
+	struct signing *sg = &x->sig;
+	const char *const *h = x->rq.hdr;
+
+	sign_free(sg);
+	if (gw_gateway_name(json_string_value(json_object_get(gw, "member")),
+			    json_string_value(json_object_get(gw, "code")), sg->gateway,
+			    sizeof sg->gateway) != NDX_OK)
+		return -1;
+	sg->hin.gateway = sg->gateway;
+	/* A new nonce for each signing: a client's retry with the same
+	 * X-Road-Id is another request, never a replay (docs/protocol.md). */
+	if (gw_uuid(sg->nonce) != NDX_OK)
+		return -1;
+	sg->hin.nonce = sg->nonce;
+	ndx_request_hash(&sg->hin, x->req_hash);
+	x->has_req_hash = true;
+	sg->sig = gw_sign_hash(x->g->cfg, x->req_hash);
+	sg->hash_b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
+	if (!sg->sig || !sg->hash_b64)
+		return -1;
+	/* Empty values are not sent: absent and empty hash alike. Content-Type
+	 * and Expect without a value stop curl from adding its own. */
+	if (gw_slist_add(&sg->hdrs, "X-Road-Client", x->rq.client_wire) ||
+	    gw_slist_add(&sg->hdrs, "X-Road-Id", x->msg_id) ||
+	    add_if(&sg->hdrs, "X-Road-UserId", h[GW_RF_USER_ID]) ||
+	    add_if(&sg->hdrs, "X-Road-Issue", h[GW_RF_ISSUE]) ||
+	    add_if(&sg->hdrs, "Ndx-Purpose", h[GW_RF_PURPOSE]) ||
+	    add_if(&sg->hdrs, "Ndx-Subject", h[GW_RF_SUBJECT]) ||
+	    add_if(&sg->hdrs, "Ndx-Consent", h[GW_RF_CONSENT]) ||
+	    add_if(&sg->hdrs, "Ndx-Subject-Token", h[GW_RF_SUBJECT_TOKEN]) ||
+	    add_if(&sg->hdrs, "X-Road-Represented-Party", x->rq.represented_party) ||
+	    gw_slist_add(&sg->hdrs, "Ndx-Timestamp", x->ts) ||
+	    gw_slist_add(&sg->hdrs, "Ndx-Nonce", sg->nonce) ||
+	    gw_slist_add(&sg->hdrs, "Ndx-Gateway", sg->gateway) ||
+	    gw_slist_add(&sg->hdrs, "Ndx-Signature", sg->sig) ||
+	    add_if(&sg->hdrs, "Ndx-Headers", x->user_names) ||
+	    gw_slist_add_user(&sg->hdrs, &x->user) ||
+	    gw_slist_add(&sg->hdrs, "Content-Type",
+			 h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
+									: "") ||
+	    gw_slist_add(&sg->hdrs, "Expect", ""))
+		return -1;
+	call->headers = sg->hdrs;
+	return 0;
+}
+
+/* Everything the request hash covers but the provider gateway's name and
+ * the nonce, which each signing adds (sign_for_gateway), and the call. */
+static enum gw_reason step_prepare(struct cx *x)
+{
+	const struct ndx_http_req *req = x->req;
+	struct ndx_request_hash_input *hin = &x->sig.hin;
+	enum gw_reason r;
+	size_t n;
+
+	ndx_time_format(x->now, x->ts);
+	if ((r = collect_user_headers(x)) != GW_R_COUNT ||
+	    (r = check_security_server(x)) != GW_R_COUNT)
+		return r;
+	hin->method = req->method;
+	hin->service = x->service;
+	hin->path = x->rq.rest;
+	hin->query = req->query;
+	hin->client = x->client;
+	hin->message_id = x->msg_id;
+	hin->user_id = x->rq.hdr[GW_RF_USER_ID];
+	hin->issue = x->rq.hdr[GW_RF_ISSUE];
+	hin->purpose = x->rq.hdr[GW_RF_PURPOSE];
+	hin->subject = x->rq.hdr[GW_RF_SUBJECT];
+	hin->consent = x->rq.hdr[GW_RF_CONSENT];
+	hin->subject_token = x->rq.hdr[GW_RF_SUBJECT_TOKEN];
+	hin->timestamp = x->ts;
+	hin->content_type = x->rq.hdr[GW_RF_CONTENT_TYPE];
+	hin->represented_party = x->rq.represented_party;
+	gw_uh_hash(&x->user, hin->user_headers_sha256);
+	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin->body_sha256);
+	n = 4 + strlen(x->rq.service_wire) + strlen(x->rq.rest) + strlen(req->query) + 2;
+	if (!(x->url_suffix = malloc(n)))
+		return refuse(x, GW_R_INTERNAL, NULL, "cannot build the request");
+	snprintf(x->url_suffix, n, "/r1/%s%s%s%s", x->rq.service_wire, x->rq.rest,
+		 req->query[0] ? "?" : "", req->query);
+	x->call.conf = x->conf;
+	x->call.only_code = x->rq.security_server[0] ? x->rq.security_server_code : NULL;
+	x->call.member = x->member;
+	x->call.method = req->method;
+	x->call.url_suffix = x->url_suffix;
+	x->call.body = req->body;
+	x->call.body_len = req->body_len;
+	x->call.cfg = x->g->cfg;
+	x->call.s = x->v->s;
+	x->call.prepare = sign_for_gateway;
+	x->call.ud = x;
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_forward(struct cx *x)
+{
+	struct gw_xfer_resp *r = &x->answer;
+
+	switch (gw_peer_send(&x->call, r)) {
+	case GW_XFER_OK:
+		return GW_R_COUNT;
+	case GW_XFER_TIMEOUT:
+		return refuse(x, GW_R_PROVIDER_TIMEOUT, r->errbuf,
+			      "no answer from a gateway of %s in time", x->member);
+	case GW_XFER_TOOBIG:
+		return refuse(x, GW_R_RESPONSE_TOO_LARGE, NULL,
+			      "the answer from %s exceeds %zu bytes", x->member, x->v->s->max_body);
+	case GW_XFER_IDENTITY:
+		return refuse(x, GW_R_PEER_IDENTITY, NULL,
+			      "the TLS certificate of the answering gateway is not one of %s",
+			      x->member);
+	case GW_XFER_LOCAL:
+		return refuse(x, GW_R_CANNOT_SIGN, NULL, "cannot sign the request");
+	default:
+		return refuse(x, GW_R_PROVIDER_UNREACHABLE, r->errbuf,
+			      "cannot reach a gateway of %s", x->member);
+	}
+}
+
+/* The answer is logged even when it does not verify: the record is the
+ * evidence of what the provider gateway sent. */
+static enum gw_reason step_verify(struct cx *x)
+{
+	const struct gw_xfer_resp *r = &x->answer;
+	struct ndx_response_hash_input rin = { 0 };
+	char err[512];
+
+	/* Exactly the user headers the provider gateway signed and names in
+	 * Ndx-Headers (none when it names none). */
+	if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION],
+			 r->hdr[GW_H_NDX_HEADERS] ? r->hdr[GW_H_NDX_HEADERS] : "",
+			 &x->answer_user) != NDX_OK)
+		return refuse(x, GW_R_RESPONSE_TOO_LARGE, NULL,
+			      "the answer of %s carries more headers than the gateway passes on",
+			      x->member);
+	gw_uh_hash(&x->answer_user, rin.user_headers_sha256);
+	memcpy(rin.request_hash, x->req_hash, sizeof x->req_hash);
+	rin.status = (int)r->status;
+	rin.content_type = r->hdr[GW_H_CONTENT_TYPE];
+	rin.location = r->hdr[GW_H_LOCATION];
+	rin.subjects = r->hdr[GW_H_DATA_SUBJECTS];
+	ndx_sha256(r->body ? r->body : "", r->len, rin.body_sha256);
+	ndx_response_hash(&rin, x->resp_hash);
+	x->has_resp_hash = true;
+	x->resp_sig = r->hdr[GW_H_RESPONSE_SIG];
+	x->subjects = r->hdr[GW_H_DATA_SUBJECTS];
+	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->call.gateway), x->resp_sig,
+			   x->resp_hash, err, sizeof err) == NDX_OK)
+		return GW_R_COUNT;
+	/* The provider's HTTP server refuses an oversized body before any
+	 * handler (and so any signer) runs. Its answer is not passed on, but
+	 * the refusal it announces is the client's to know. */
+	if (r->status == 413 && r->hdr[GW_H_XROAD_ERROR])
+		return refuse(x, GW_R_BODY_TOO_LARGE, NULL,
+			      "the provider gateway of %s accepts no request body this large",
+			      x->member);
+	if (r->hdr[GW_H_XROAD_ERROR]) {
+		char detail[768];
+		snprintf(detail, sizeof detail, "%s; the provider gateway answered %ld %.128s", err,
+			 r->status, r->hdr[GW_H_XROAD_ERROR]);
+		return refuse(x, GW_R_BAD_RESPONSE_SIGNATURE, detail,
+			      "the response of %s does not carry a valid signature of its gateway",
+			      x->member);
+	}
+	return refuse(x, GW_R_BAD_RESPONSE_SIGNATURE, err,
+		      "the response of %s does not carry a valid signature of its gateway",
+		      x->member);
+}
+
+/* The verified answer becomes the client's; a refusal of the provider
+ * gateway is passed on as it came (its X-Road-Error included). */
+static enum gw_reason step_pass(struct cx *x)
+{
+	const struct gw_xfer_resp *r = &x->answer;
+
+	/* An answer without Content-Type goes on without one (PR-REST 4.3). */
+	ndx_http_resp_bytes(x->resp, (int)r->status,
+			    r->hdr[GW_H_CONTENT_TYPE] ? r->hdr[GW_H_CONTENT_TYPE] : "",
+			    r->body ? r->body : "", r->len);
+	x->passed = true;
+	if (r->hdr[GW_H_XROAD_ERROR]) {
+		x->err_type = r->hdr[GW_H_XROAD_ERROR];
+		gw_metrics_relayed_error(x->err_type);
+	}
+	return GW_R_COUNT;
+}
+
+static const struct step {
+	const char *name;
+	enum gw_reason (*run)(struct cx *x);
+} steps[] = {
+	{ "parse", step_parse },
+	{ "check_gateway", step_check_gateway },
+	{ "check_client", step_check_client },
+	{ "check_request", step_check_request },
+	{ "identify", step_identify },
+	{ "check_grant", step_check_grant },
+	{ "prepare", step_prepare },
+	{ "forward", step_forward },
+	{ "verify", step_verify },
+	{ "pass", step_pass },
+};
+
+/* ---- after the steps ---------------------------------------------------- */
+
+static void render_refusal(struct cx *x)
+{
+	x->err_type = gw_refusal_body(x->resp, x->req, x->refusal.reason, GW_SIDE_CONSUMER,
+				      x->refusal.specifics, "%s", x->refusal.message);
+	x->passed = false;
+}
+
 /* Writes the record of an identified exchange and returns true once it is
  * durable; otherwise the answer becomes a LogUnavailable refusal (the
  * provider may have served it, but this gateway cannot prove it did) and
  * false is returned. */
-static bool finish_log(struct cx *x)
+static bool log_exchange(struct cx *x)
 {
 	struct ndx_msglog_record rec = { 0 };
 	const char *ct;
@@ -110,24 +539,24 @@ static bool finish_log(struct cx *x)
 		return true;
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
-	path = gw_log_path(x->rest, x->query);
+	path = gw_log_path(x->rq.rest, x->req->query);
 	rec.direction = NDX_MSGLOG_CONSUMER;
 	rec.message_id = x->msg_id;
 	rec.client = x->client;
 	rec.service = x->service;
 	rec.method = x->req->method;
 	rec.path = path;
-	rec.subject = x->subject;
+	rec.subject = x->rq.hdr[GW_RF_SUBJECT];
 	rec.subjects = x->subjects;
-	rec.purpose = x->purpose;
-	rec.user_id = x->user_id;
-	rec.issue = x->issue;
-	rec.represented_party = x->represented_party;
+	rec.purpose = x->rq.hdr[GW_RF_PURPOSE];
+	rec.user_id = x->rq.hdr[GW_RF_USER_ID];
+	rec.issue = x->rq.hdr[GW_RF_ISSUE];
+	rec.represented_party = x->rq.represented_party;
 	rec.request_hash = x->has_req_hash ? x->req_hash : NULL;
 	rec.response_hash = x->has_resp_hash ? x->resp_hash : NULL;
 	rec.status = status;
 	rec.duration_ms = gw_elapsed_ms(&x->t0);
-	rec.request_sig = x->req_sig;
+	rec.request_sig = x->has_req_hash ? x->sig.sig : NULL;
 	rec.response_sig = x->resp_sig;
 	rc = path ? gw_log_append(x->g->log, &rec) : NDX_ENOMEM;
 	free(path);
@@ -140,82 +569,79 @@ static bool finish_log(struct cx *x)
 	return false;
 }
 
-
-/* The request as signed for one provider gateway: its hash covers the
- * gateway's name, so each gateway tried gets its own signature and its own
- * header list (peer.c calls sign_for_gateway before each). */
-struct sign_for {
-	struct cx *x;
-	const struct gw_rf_request *rq;
-	const char *ts;
-	const struct gw_uh_list *user;  /* the user headers, signed and sent as they came */
-	const char *user_names;         /* their names, for Ndx-Headers */
-	char nonce[GW_UUID_LEN];
-	struct ndx_request_hash_input hin;
-	char gateway[NDX_ID_TEXT_MAX + 64];
-	char *sig, *hash_b64;
-	struct curl_slist *hdrs;
-};
-
-static void sign_for_free(struct sign_for *sf)
+/* The headers of the answer, once its record is durable. */
+static void answer(struct cx *x, bool logged)
 {
-	curl_slist_free_all(sf->hdrs);
-	free(sf->sig);
-	free(sf->hash_b64);
-	sf->hdrs = NULL;
-	sf->sig = sf->hash_b64 = NULL;
-	if (sf->x)
-		sf->x->req_sig = NULL;
+	const struct gw_xfer_resp *r = &x->answer;
+	struct ndx_http_resp *resp = x->resp;
+
+	if (logged && x->err_type)
+		ndx_http_resp_header(resp, "X-Road-Error", x->err_type);
+	if (!logged || x->passed) {
+		ndx_http_resp_header(resp, "X-Road-Client", x->client);
+		ndx_http_resp_header(resp, "X-Road-Service", x->service);
+		ndx_http_resp_header(resp, "X-Road-Id", x->msg_id);
+	}
+	if (!logged || !x->passed)
+		return;
+	if (r->hdr[GW_H_LOCATION])
+		ndx_http_resp_header(resp, "Location", r->hdr[GW_H_LOCATION]);
+	if (r->hdr[GW_H_REQUEST_ID])
+		ndx_http_resp_header(resp, "X-Road-Request-Id", r->hdr[GW_H_REQUEST_ID]);
+	ndx_http_resp_header(resp, "X-Road-Request-Hash", x->sig.hash_b64);
+	/* What this gateway added to the signed request, so that the client can
+	 * recompute its hash (docs/protocol.md "Canonical hashes"). */
+	ndx_http_resp_header(resp, "Ndx-Timestamp", x->ts);
+	ndx_http_resp_header(resp, "Ndx-Nonce", x->sig.nonce);
+	ndx_http_resp_header(resp, "Ndx-Response-Signature", x->resp_sig);
+	if (x->subjects && x->subjects[0])
+		ndx_http_resp_header(resp, "Ndx-Data-Subjects", x->subjects);
+	for (size_t i = 0; i < x->answer_user.n; i++)
+		ndx_http_resp_header(resp, x->answer_user.v[i].name, x->answer_user.v[i].value);
 }
 
-static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *ud)
+static void cx_free(struct cx *x)
 {
-	struct sign_for *sf = ud;
-	struct cx *x = sf->x;
-	const char *const *h = sf->rq->hdr;
+	gw_uh_free(&x->user);
+	gw_uh_free(&x->answer_user);
+	free(x->user_names);
+	free(x->url_suffix);
+	gw_xfer_resp_free(&x->answer);
+	sign_free(&x->sig);
+}
 
-	sign_for_free(sf);
-	if (gw_gateway_name(json_string_value(json_object_get(gw, "member")),
-			    json_string_value(json_object_get(gw, "code")), sf->gateway,
-			    sizeof sf->gateway) != NDX_OK)
-		return -1;
-	sf->hin.gateway = sf->gateway;
-	/* A new nonce for each signing: a client's retry with the same
-	 * X-Road-Id is another request, never a replay (docs/protocol.md). */
-	if (gw_uuid(sf->nonce) != NDX_OK)
-		return -1;
-	sf->hin.nonce = sf->nonce;
-	ndx_request_hash(&sf->hin, x->req_hash);
-	x->has_req_hash = true;
-	sf->sig = gw_sign_hash(x->g->cfg, x->req_hash);
-	x->req_sig = sf->sig;
-	sf->hash_b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
-	if (!sf->sig || !sf->hash_b64)
-		return -1;
-	/* Empty values are not sent: absent and empty hash alike. Content-Type
-	 * and Expect without a value stop curl from adding its own. */
-	if (gw_slist_add(&sf->hdrs, "X-Road-Client", sf->rq->client_wire) ||
-	    gw_slist_add(&sf->hdrs, "X-Road-Id", x->msg_id) ||
-	    add_if(&sf->hdrs, "X-Road-UserId", h[GW_RF_USER_ID]) ||
-	    add_if(&sf->hdrs, "X-Road-Issue", h[GW_RF_ISSUE]) ||
-	    add_if(&sf->hdrs, "Ndx-Purpose", h[GW_RF_PURPOSE]) ||
-	    add_if(&sf->hdrs, "Ndx-Subject", h[GW_RF_SUBJECT]) ||
-	    add_if(&sf->hdrs, "Ndx-Consent", h[GW_RF_CONSENT]) ||
-	    add_if(&sf->hdrs, "Ndx-Subject-Token", h[GW_RF_SUBJECT_TOKEN]) ||
-	    add_if(&sf->hdrs, "X-Road-Represented-Party", sf->rq->represented_party) ||
-	    gw_slist_add(&sf->hdrs, "Ndx-Timestamp", sf->ts) ||
-	    gw_slist_add(&sf->hdrs, "Ndx-Nonce", sf->nonce) ||
-	    gw_slist_add(&sf->hdrs, "Ndx-Gateway", sf->gateway) ||
-	    gw_slist_add(&sf->hdrs, "Ndx-Signature", sf->sig) ||
-	    add_if(&sf->hdrs, "Ndx-Headers", sf->user_names) ||
-	    gw_slist_add_user(&sf->hdrs, sf->user) ||
-	    gw_slist_add(&sf->hdrs, "Content-Type",
-			 h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
-									: "") ||
-	    gw_slist_add(&sf->hdrs, "Expect", ""))
-		return -1;
-	call->headers = sf->hdrs;
-	return 0;
+/* One exchange: the steps, the refusal if one refused, the log, the
+ * answer. Returns the service's label for /metrics (NULL: unknown), which
+ * lives as long as v. */
+static const char *exchange(struct gw_ctx *g, const struct gw_view *v,
+			    const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			    struct timespec t0, bool tls)
+{
+	struct cx *x = calloc(1, sizeof *x);
+	const char *label;
+
+	if (!x) {
+		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL, "out of memory");
+		return NULL;
+	}
+	x->g = g;
+	x->v = v;
+	x->req = req;
+	x->resp = resp;
+	x->t0 = t0;
+	x->tls = tls;
+	x->now = time(NULL);
+	x->refusal.reason = GW_R_COUNT;
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (steps[i].run(x) != GW_R_COUNT) {
+			render_refusal(x);
+			break;
+		}
+	answer(x, log_exchange(x));
+	label = x->service_label;
+	cx_free(x);
+	free(x);
+	return label;
 }
 
 /* The client's information system connected the way the gateway's
@@ -241,428 +667,6 @@ enum gw_reason gw_client_connection(const struct gw_settings *s, const char *cli
 			if (strcmp(a->certs[i], fp) == 0)
 				return GW_R_COUNT;
 	return GW_R_AUTHENTICATION_FAILED;
-}
-
-/* gw_client_connection for the exchange; returns true to go on. */
-static bool consumer_client_authenticated(struct cx *x, const struct gw_settings *s)
-{
-	enum gw_reason r = gw_client_connection(s, x->client, x->req, x->tls);
-
-	if (r == GW_R_AUTHENTICATION_REQUIRED)
-		decline(x, r, x->client, "%s may use this gateway only over its TLS consumer port%s",
-			x->client,
-			gw_settings_client_auth(s, x->client)->conn == GW_CONN_TLS_CERT
-				? ", with its client certificate"
-				: "");
-	else if (r == GW_R_AUTHENTICATION_FAILED)
-		decline(x, r, x->client, "%s must present one of its registered client certificates",
-			x->client);
-	return r == GW_R_COUNT;
-}
-
-/* The user headers of the client's request (userheaders.h) into *out and
- * their names into *names; a request without Accept gets the default of
- * PR-REST 4.3, application/json, so that the provider system sees what the
- * client was promised. Returns true to go on. */
-static bool user_headers_of(struct cx *x, struct gw_uh_list *out, char **names)
-{
-	const char *bad = NULL;
-	bool accept = false;
-	int rc = gw_uh_from_request(x->req, NULL, out, &bad);
-
-	if (rc == NDX_ETOOBIG) {
-		decline(x, GW_R_BAD_HEADER, NULL,
-			"the request carries more than %d headers or %d bytes of them to pass on",
-			GW_UH_MAX_COUNT, GW_UH_MAX_BYTES);
-		return false;
-	}
-	if (rc != NDX_OK) {
-		decline(x, GW_R_BAD_HEADER, bad,
-			rc == NDX_EINVAL ? "header %s is not a valid HTTP header"
-					 : "cannot read header %s",
-			bad ? bad : "?");
-		return false;
-	}
-	for (size_t i = 0; i < out->n; i++)
-		accept |= strcasecmp(out->v[i].name, "Accept") == 0;
-	if (!accept && gw_uh_add(out, "Accept", 6, "application/json", 16) != NDX_OK) {
-		decline(x, GW_R_INTERNAL, NULL, "out of memory");
-		return false;
-	}
-	if (!(*names = gw_uh_names(out))) {
-		decline(x, GW_R_INTERNAL, NULL, "out of memory");
-		return false;
-	}
-	return true;
-}
-
-/* The service's member id into out; returns out. */
-static const char *member_of_service(const struct gw_rf_request *rq, char *out, size_t cap)
-{
-	struct ndx_id member_id;
-
-	ndx_id_parent(&rq->service_id, NDX_ID_MEMBER, &member_id);
-	ndx_id_format(&member_id, out, cap);
-	return out;
-}
-
-/* X-Road-Security-Server must name a gateway of the service's member in
- * the configuration (PR-REST 4.3): the exchange then goes to that gateway
- * alone. Returns true to go on. */
-static bool security_server_of(struct cx *x, const struct ndx_conf *conf,
-			       const struct gw_rf_request *rq, const char *member)
-{
-	const json_t *gws, *gw;
-	size_t i;
-
-	if (strcmp(rq->security_server_member, member) == 0) {
-		gws = ndx_conf_gateways_of(conf, member);
-		json_array_foreach(gws, i, gw) {
-			const char *code = json_string_value(json_object_get(gw, "code"));
-			if (code && strcmp(code, rq->security_server_code) == 0)
-				return true;
-		}
-	}
-	decline(x, GW_R_UNKNOWN_SECURITY_SERVER, rq->security_server,
-		"X-Road-Security-Server %s is not a gateway of %s, the service's member",
-		rq->security_server, member);
-	return false;
-}
-
-static void exchange(struct cx *x, const struct gw_view *v, const char **service_label)
-{
-	struct gw_ctx *g = x->g;
-	const struct ndx_http_req *req = x->req;
-	struct ndx_http_resp *resp = x->resp;
-	const struct ndx_conf *conf = v->c ? v->c->conf : NULL;
-	struct gw_rf_input in;
-	struct gw_rf_request rq;
-	struct gw_rf_refusal ref;
-	enum gw_rf_result front;
-	char member[NDX_ID_TEXT_MAX], uuid[GW_UUID_LEN], ts[NDX_TIME_TEXT_LEN], err[512],
-		*suffix = NULL;
-	const char *rest;
-	const json_t *svc_obj;
-	struct sign_for sf = { 0 };
-	struct gw_xfer_resp r = { 0 };
-	struct gw_peer_call call = { 0 };
-	struct gw_uh_list user = { 0 }, answer_user = { 0 };
-	char *user_names = NULL;
-	uint8_t answer_user_sha[NDX_SHA256_LEN];
-	enum gw_xfer_result res;
-	size_t n;
-	time_t now = time(NULL);
-
-	/* The pure part of the checks (reqfront.c) is made at once; its
-	 * refusals are answered in their place among the configuration
-	 * checks, whose order the answers have always followed. */
-	gw_rf_input_of(req, &in);
-	front = gw_reqfront_parse(&in, GW_RF_CONSUMER, &rq, &ref);
-	if (front == GW_RF_NOT_EXCHANGE || front == GW_RF_BAD_HEADER) {
-		decline(x, front_reason(front), ref.detail, "%s", ref.message);
-		goto done;
-	}
-	if (!gw_view_live(v, now)) {
-		decline(x, GW_R_NO_CONFIGURATION, NULL,
-			"the gateway holds no valid global configuration");
-		goto done;
-	}
-	{
-		char why[512];
-
-		if (gw_witness_overdue(x->g->witness, why, sizeof why)) {
-			decline(x, GW_R_WITNESS_UNAVAILABLE, NULL, "%s", why);
-			goto done;
-		}
-	}
-	if (front == GW_RF_BAD_CLIENT) {
-		decline(x, front_reason(front), ref.detail, "%s", ref.message);
-		goto done;
-	}
-	snprintf(x->client, sizeof x->client, "%s", rq.client);
-	if (!gw_settings_has_subsystem(v->s, x->client) || !ndx_conf_client(conf, x->client)) {
-		decline(x, GW_R_UNKNOWN_CLIENT, x->client,
-			"%s is not a client (member or subsystem) that may use this gateway",
-			x->client);
-		goto done;
-	}
-	if (!consumer_client_authenticated(x, v->s))
-		goto done;
-	if (front != GW_RF_ACCEPTED) {
-		decline(x, front_reason(front), ref.detail, "%s", ref.message);
-		goto done;
-	}
-	rest = rq.rest;
-	snprintf(x->service, sizeof x->service, "%s", rq.service);
-	/* From here on the exchange is one of ours, with a message id: every
-	 * answer, refusals included, is logged before it goes out. */
-	x->msg_id = rq.hdr[GW_RF_ID];
-	if (!x->msg_id || !x->msg_id[0]) {
-		if (gw_uuid(uuid) != NDX_OK) {
-			decline(x, GW_R_INTERNAL, NULL, "no randomness for a message id");
-			goto done;
-		}
-		x->msg_id = uuid;
-	}
-	x->purpose = rq.hdr[GW_RF_PURPOSE];
-	x->subject = rq.hdr[GW_RF_SUBJECT];
-	x->user_id = rq.hdr[GW_RF_USER_ID];
-	x->issue = rq.hdr[GW_RF_ISSUE];
-	x->represented_party = rq.represented_party;
-	x->rest = rest;
-	x->query = req->query;
-	x->identified = true;
-	svc_obj = ndx_conf_service(conf, x->service);
-	if (!svc_obj) {
-		decline(x, GW_R_UNKNOWN_SERVICE, x->service,
-			"%s is not in the global configuration", x->service);
-		goto done;
-	}
-	*service_label = json_string_value(json_object_get(svc_obj, "id"));
-	if (!ndx_conf_grant_allows(conf, x->client, x->service, req->method, rest)) {
-		snprintf(err, sizeof err, "%s %s", req->method, rest[0] ? rest : "/");
-		gw_redact_pins(err);
-		decline(x, GW_R_NO_GRANT, err, "%s may not call %s", x->client, x->service);
-		goto done;
-	}
-	ndx_time_format(now, ts);
-	if (!user_headers_of(x, &user, &user_names))
-		goto done;
-	member_of_service(&rq, member, sizeof member);
-	if (rq.security_server[0] && !security_server_of(x, conf, &rq, member))
-		goto done;
-
-	memset(&sf, 0, sizeof sf);
-	sf.x = x;
-	sf.rq = &rq;
-	sf.ts = ts;
-	sf.user = &user;
-	sf.user_names = user_names;
-	sf.hin.method = req->method;
-	sf.hin.service = x->service;
-	sf.hin.path = rest;
-	sf.hin.query = req->query;
-	sf.hin.client = x->client;
-	sf.hin.message_id = x->msg_id;
-	sf.hin.user_id = rq.hdr[GW_RF_USER_ID];
-	sf.hin.issue = rq.hdr[GW_RF_ISSUE];
-	sf.hin.purpose = rq.hdr[GW_RF_PURPOSE];
-	sf.hin.subject = rq.hdr[GW_RF_SUBJECT];
-	sf.hin.consent = rq.hdr[GW_RF_CONSENT];
-	sf.hin.subject_token = rq.hdr[GW_RF_SUBJECT_TOKEN];
-	sf.hin.timestamp = ts;
-	sf.hin.content_type = rq.hdr[GW_RF_CONTENT_TYPE];
-	sf.hin.represented_party = rq.represented_party;
-	gw_uh_hash(&user, sf.hin.user_headers_sha256);
-	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, sf.hin.body_sha256);
-	n = 4 + strlen(rq.service_wire) + strlen(rest) + strlen(req->query) + 2;
-	suffix = malloc(n);
-	if (!suffix) {
-		decline(x, GW_R_INTERNAL, NULL, "cannot build the request");
-		goto done;
-	}
-	snprintf(suffix, n, "/r1/%s%s%s%s", rq.service_wire, rest, req->query[0] ? "?" : "",
-		 req->query);
-	call.conf = conf;
-	call.only_code = rq.security_server[0] ? rq.security_server_code : NULL;
-	call.member = member;
-	call.method = req->method;
-	call.url_suffix = suffix;
-	call.body = req->body;
-	call.body_len = req->body_len;
-	call.cfg = g->cfg;
-	call.s = v->s;
-	call.prepare = sign_for_gateway;
-	call.ud = &sf;
-	res = gw_peer_send(&call, &r);
-	switch (res) {
-	case GW_XFER_OK:
-		break;
-	case GW_XFER_TIMEOUT:
-		decline(x, GW_R_PROVIDER_TIMEOUT, r.errbuf,
-			"no answer from a gateway of %s in time", member);
-		goto done;
-	case GW_XFER_TOOBIG:
-		decline(x, GW_R_RESPONSE_TOO_LARGE, NULL,
-			"the answer from %s exceeds %zu bytes", member, v->s->max_body);
-		goto done;
-	case GW_XFER_IDENTITY:
-		decline(x, GW_R_PEER_IDENTITY, NULL,
-			"the TLS certificate of the answering gateway is not one of %s", member);
-		goto done;
-	case GW_XFER_LOCAL:
-		decline(x, GW_R_CANNOT_SIGN, NULL, "cannot sign the request");
-		goto done;
-	default:
-		decline(x, GW_R_PROVIDER_UNREACHABLE, r.errbuf,
-			"cannot reach a gateway of %s", member);
-		goto done;
-	}
-
-	/* Exactly the user headers the provider gateway signed and names in
-	 * Ndx-Headers (none when it names none). */
-	if (gw_uh_select(&r.user, r.hdr[GW_H_CONNECTION],
-			 r.hdr[GW_H_NDX_HEADERS] ? r.hdr[GW_H_NDX_HEADERS] : "",
-			 &answer_user) != NDX_OK) {
-		decline(x, GW_R_RESPONSE_TOO_LARGE, NULL,
-			"the answer of %s carries more headers than the gateway passes on", member);
-		goto done;
-	}
-	gw_uh_hash(&answer_user, answer_user_sha);
-	{
-		struct ndx_response_hash_input rin = { 0 };
-		memcpy(rin.user_headers_sha256, answer_user_sha, sizeof answer_user_sha);
-		memcpy(rin.request_hash, x->req_hash, sizeof x->req_hash);
-		rin.status = (int)r.status;
-		rin.content_type = r.hdr[GW_H_CONTENT_TYPE];
-		rin.location = r.hdr[GW_H_LOCATION];
-		rin.subjects = r.hdr[GW_H_DATA_SUBJECTS];
-		ndx_sha256(r.body ? r.body : "", r.len, rin.body_sha256);
-		ndx_response_hash(&rin, x->resp_hash);
-	}
-	/* Logged even when it does not verify: the record is the evidence of
-	 * what the provider gateway sent. */
-	x->has_resp_hash = true;
-	x->resp_sig = r.hdr[GW_H_RESPONSE_SIG];
-	x->subjects = r.hdr[GW_H_DATA_SUBJECTS];
-	if (gw_verify_hash(ndx_conf_gateway_key(conf, call.gateway), r.hdr[GW_H_RESPONSE_SIG],
-			   x->resp_hash, err, sizeof err) != NDX_OK) {
-		char detail[768];
-		/* The provider's HTTP server refuses an oversized body before any
-		 * handler (and so any signer) runs. Its answer is not passed on,
-		 * but the refusal it announces is the client's to know. */
-		if (r.status == 413 && r.hdr[GW_H_XROAD_ERROR]) {
-			decline(x, GW_R_BODY_TOO_LARGE, NULL,
-				"the provider gateway of %s accepts no request body this large",
-				member);
-			goto done;
-		}
-		if (r.hdr[GW_H_XROAD_ERROR])
-			snprintf(detail, sizeof detail, "%s; the provider gateway answered %ld %.128s",
-				 err, r.status, r.hdr[GW_H_XROAD_ERROR]);
-		else
-			snprintf(detail, sizeof detail, "%s", err);
-		decline(x, GW_R_BAD_RESPONSE_SIGNATURE, detail,
-			"the response of %s does not carry a valid signature of its gateway",
-			member);
-		goto done;
-	}
-	/* An answer without Content-Type goes on without one (PR-REST 4.3). */
-	ndx_http_resp_bytes(resp, (int)r.status,
-			    r.hdr[GW_H_CONTENT_TYPE] ? r.hdr[GW_H_CONTENT_TYPE] : "",
-			    r.body ? r.body : "", r.len);
-	x->passed = true;
-	if (r.hdr[GW_H_XROAD_ERROR]) {
-		x->err_type = r.hdr[GW_H_XROAD_ERROR];
-		gw_metrics_relayed_error(r.hdr[GW_H_XROAD_ERROR]);
-	}
-done:
-	if (!finish_log(x)) {
-		ndx_http_resp_header(resp, "X-Road-Client", x->client);
-		ndx_http_resp_header(resp, "X-Road-Service", x->service);
-		ndx_http_resp_header(resp, "X-Road-Id", x->msg_id);
-		goto out;
-	}
-	if (x->err_type)
-		ndx_http_resp_header(resp, "X-Road-Error", x->err_type);
-	if (x->passed) {
-		if (r.hdr[GW_H_LOCATION])
-			ndx_http_resp_header(resp, "Location", r.hdr[GW_H_LOCATION]);
-		ndx_http_resp_header(resp, "X-Road-Client", x->client);
-		ndx_http_resp_header(resp, "X-Road-Service", x->service);
-		ndx_http_resp_header(resp, "X-Road-Id", x->msg_id);
-		if (r.hdr[GW_H_REQUEST_ID])
-			ndx_http_resp_header(resp, "X-Road-Request-Id", r.hdr[GW_H_REQUEST_ID]);
-		ndx_http_resp_header(resp, "X-Road-Request-Hash", sf.hash_b64);
-		/* What this gateway added to the signed request, so that the client
-		 * can recompute its hash (docs/protocol.md "Canonical hashes"). */
-		ndx_http_resp_header(resp, "Ndx-Timestamp", ts);
-		ndx_http_resp_header(resp, "Ndx-Nonce", sf.nonce);
-		ndx_http_resp_header(resp, "Ndx-Response-Signature", r.hdr[GW_H_RESPONSE_SIG]);
-		if (r.hdr[GW_H_DATA_SUBJECTS] && r.hdr[GW_H_DATA_SUBJECTS][0])
-			ndx_http_resp_header(resp, "Ndx-Data-Subjects", r.hdr[GW_H_DATA_SUBJECTS]);
-		for (size_t i = 0; i < answer_user.n; i++)
-			ndx_http_resp_header(resp, answer_user.v[i].name, answer_user.v[i].value);
-	}
-out:
-	gw_uh_free(&user);
-	gw_uh_free(&answer_user);
-	free(user_names);
-	gw_xfer_resp_free(&r);
-	sign_for_free(&sf);
-	free(suffix);
-}
-
-static int problem(json_t *list, const char *code, const char *message)
-{
-	return json_array_append_new(list, json_pack("{ssss}", "code", code, "message", message));
-}
-
-/* Consent-requiring services are refused while an issuer's revocation list
- * is not current: the gateway still serves everything else. */
-static void consent_problems(struct gw_ctx *g, const struct ndx_conf *conf, time_t now,
-			     json_t *list)
-{
-	const json_t *cs, *services = json_object_get(ndx_conf_json(conf), "consent_services");
-	char msg[NDX_ID_TEXT_MAX + 96];
-	size_t i;
-
-	json_array_foreach(services, i, cs) {
-		const char *id = json_string_value(json_object_get(cs, "id"));
-
-		if (!id || gw_revocations_current(g->revs, id, now) == NDX_OK)
-			continue;
-		snprintf(msg, sizeof msg,
-			 "no current status lists of %s: its consents are refused", id);
-		problem(list, gw_reason_info(GW_R_CONSENT_STATUS_UNKNOWN)->reason, msg);
-	}
-}
-
-/* GET /healthz: ready or not, and why (docs/gateway.md "Operations"). 503
- * when no exchange can be answered (no valid configuration, the message
- * log cannot be written, the replay cache is full); 200 "degraded" when
- * some are refused (a consent issuer's revocation list is not current, the
- * replay cache is nearly full); 200 "ok" otherwise. */
-static void healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_resp *resp)
-{
-	time_t now = time(NULL);
-	char exp[NDX_TIME_TEXT_LEN];
-	json_t *down, *degraded;
-	size_t held;
-	const char *status;
-	char why[512];
-
-	if (!gw_view_live(v, now)) {
-		ndx_http_resp_json(resp, 503,
-				   json_pack("{sss[{ssss}]}", "status", "not_ready", "problems", "code",
-					     gw_reason_info(GW_R_NO_CONFIGURATION)->reason,
-					     "message",
-					     "the gateway holds no valid global configuration"));
-		return;
-	}
-	down = json_array();
-	degraded = json_array();
-	if (gw_log_failing(now))
-		problem(down, gw_reason_info(GW_R_LOG_UNAVAILABLE)->reason,
-			"the message log cannot be written: every exchange is refused");
-	if (gw_witness_overdue(g->witness, why, sizeof why))
-		problem(down, gw_reason_info(GW_R_WITNESS_UNAVAILABLE)->reason, why);
-	held = gw_replay_count(g->replay);
-	if (held >= GW_REPLAY_DEFAULT_CAPACITY)
-		problem(down, gw_reason_info(GW_R_BUSY)->reason, "the replay cache is full: exchanges are refused");
-	else if (held >= GW_REPLAY_DEFAULT_CAPACITY / 10 * 9)
-		problem(degraded, gw_reason_info(GW_R_BUSY)->reason, "the replay cache is over 90% full");
-	consent_problems(g, v->c->conf, now, degraded);
-	status = json_array_size(down) ? "not_ready" : json_array_size(degraded) ? "degraded"
-										  : "ok";
-	json_array_extend(down, degraded);
-	json_decref(degraded);
-	ndx_time_format(ndx_conf_expires_at(v->c->conf), exp);
-	ndx_http_resp_json(resp, strcmp(status, "not_ready") == 0 ? 503 : 200,
-			   json_pack("{sssIsssoss}", "status", status, "conf_version",
-				     (json_int_t)ndx_conf_version(v->c->conf), "conf_expires_at",
-				     exp, "problems", down, "replay_cache",
-				     held >= GW_REPLAY_DEFAULT_CAPACITY / 10 * 9 ? "high" : "ok"));
 }
 
 static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp,
@@ -693,7 +697,7 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 
 	gw_state_acquire(g->state, &v);
 	if (strcmp(req->path, "/healthz") == 0) {
-		healthz(g, &v, resp);
+		gw_healthz(g, &v, resp);
 		goto out;
 	}
 	if (strcmp(req->path, "/metrics") == 0) {
@@ -721,10 +725,7 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
-	{
-		struct cx x = { .g = g, .req = req, .resp = resp, .t0 = t0, .tls = tls };
-		exchange(&x, &v, &label);
-	}
+	label = exchange(g, &v, req, resp, t0, tls);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;

@@ -319,6 +319,8 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 
 /* Metaservices on the consumer port. Return true when path was one (and
  * resp is filled). */
+/* GET /healthz (health.c): ready, degraded or not, and why. */
+void gw_healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_resp *resp);
 /* The check of how client's information system connected (plain or TLS
  * consumer port, client certificate: docs/gateway.md "Information
  * systems"): GW_R_COUNT when it may go on, else AuthenticationRequired or
