@@ -1,24 +1,35 @@
 /* The gateway port (docs/protocol.md "Gateway to gateway"): another
- * member's gateway calls over mutual TLS. The client certificate must chain
- * to the instance CA and be a gateway of the held configuration, revoked
- * neither by certificate nor by signing key; X-Road-Client must be a
- * subsystem of that gateway's member; Ndx-Timestamp must be within the
- * clock skew; Ndx-Signature must verify over the request hash recomputed
- * from what arrived; the service must be in the configuration and served
- * here; the grant must allow it. Then the provider system gets the request,
- * and the answer (or the refusal: every response made after the request
- * hash is known) is signed over the canonical response hash, so that the
- * consumer gateway can check it came from here unchanged, and written to
- * the message log; it goes out only once that record is durable, else the
- * exchange is refused with 503 Server.LogUnavailable (signed as well).
- * For a personal-data service the answer's subjects are the ones its
- * provider system declares (Ndx-Data-Subjects), never the consumer's
- * Ndx-Subject: an answer that declares none, or people other than the one
- * asked for without a bulk registration for the purpose, is refused, and
- * the declared subjects are signed, passed on and logged, so that each of
- * them finds the exchange in their access list (docs/protocol.md "Data
- * subjects"). An Ndx-Subject-Token proves the request was the subject's
- * own (subjtoken.c). */
+ * member's gateway calls over mutual TLS. One exchange is one struct exch
+ * passed through named steps, in order:
+ *
+ *   check_gateway        a valid configuration is held, the log is witnessed
+ *   authenticate_peer    the TLS client certificate is a gateway's, not revoked
+ *   check_budget         its member has not used up its refusals (peerlimit.h)
+ *   parse                path, headers, client (reqfront.c), signed user headers
+ *   hash                 the request hash of what arrived: answers are signed
+ *                        and logged from here on
+ *   check_client         X-Road-Client is the calling gateway's member or one
+ *                        of its subsystems
+ *   check_message        X-Road-Id present, Ndx-Timestamp within the skew
+ *   check_signed_for_us  Ndx-Gateway names this gateway
+ *   check_signature      Ndx-Signature verifies over the hash
+ *   identify_service     in the configuration and served here
+ *   check_grant          a grant allows client, service, method and path
+ *   check_personal       purpose, subject, consent, Ndx-Subject-Token
+ *   check_replay         this signed request was not accepted before
+ *   serve                the provider system's answer (or the access list's)
+ *
+ * A step returns GW_R_COUNT to go on or the reason of its refusal, rendered
+ * once after the steps. finish() then signs the answer (or the refusal)
+ * over the canonical response hash, writes the record to the message log
+ * and lets it go only once that record is durable (else LogUnavailable,
+ * signed as well). For a personal-data service the answer's subjects are
+ * the ones its provider system declares (Ndx-Data-Subjects), never the
+ * consumer's Ndx-Subject: an answer that declares none, or people other
+ * than the one asked for without a bulk registration for the purpose, is
+ * refused, and the declared subjects are signed, passed on and logged, so
+ * that each of them finds the exchange in their access list (docs/protocol.md
+ * "Data subjects"). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,21 +76,49 @@ struct exch {
 	struct gw_uh_list user;     /* the user headers the consumer gateway signed */
 	struct gw_uh_list answer_user; /* the provider system's user headers */
 	char *answer_names;         /* their names, for Ndx-Headers */
+	/* what the steps read and found */
+	time_t now;
+	char fp[2 * NDX_SHA256_LEN + 1]; /* of the calling gateway's certificate */
+	struct gw_rf_input in;
+	struct gw_rf_request rq;
+	struct gw_rf_refusal front_refusal;
+	enum gw_rf_result front;
+	const char *msg_id;
+	const json_t *svc_obj;
+	const struct gw_service *svc;
+	/* the refusal a step made, rendered once (render_refusal) */
+	struct {
+		enum gw_reason reason; /* GW_R_COUNT: none */
+		char specifics[768];
+		char message[1024];
+		bool rendered;         /* the built-in access list renders its own */
+	} refusal;
 };
 
-static void refuse(struct exch *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static enum gw_reason refuse(struct exch *x, enum gw_reason r, const char *specifics,
+			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void refuse(struct exch *x, enum gw_reason r, const char *specifics, const char *fmt, ...)
+/* Notes the refusal (rendered once, by render_refusal) and returns r. */
+static enum gw_reason refuse(struct exch *x, enum gw_reason r, const char *specifics,
+			     const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(x->refusal.message, sizeof x->refusal.message, fmt, ap);
 	va_end(ap);
-	x->err_type = gw_refusal_body(x->resp, x->req, r, GW_SIDE_PROVIDER, specifics, "%s", msg);
-	x->reason = r;
+	snprintf(x->refusal.specifics, sizeof x->refusal.specifics, "%s",
+		 specifics ? specifics : "");
+	x->refusal.reason = r;
+	x->location = NULL;
+	return r;
+}
+
+static void render_refusal(struct exch *x)
+{
+	x->err_type = gw_refusal_body(x->resp, x->req, x->refusal.reason, GW_SIDE_PROVIDER,
+				      x->refusal.specifics, "%s", x->refusal.message);
+	x->reason = x->refusal.reason;
 	x->location = NULL;
 }
 
@@ -299,7 +338,7 @@ static void finish(struct exch *x)
 		refuse(x, GW_R_LOG_UNAVAILABLE, NULL,
 		       "the provider gateway cannot write its message log; the exchange is not "
 		       "answered");
-		x->location = NULL;
+		render_refusal(x);
 		x->subjects_sent = NULL;
 		sig = sign_response(x, h);
 	}
@@ -397,7 +436,7 @@ static bool provider_check_subjects(struct exch *x)
 	return true;
 }
 
-static void forward(struct exch *x, const struct gw_service *svc)
+static enum gw_reason forward(struct exch *x, const struct gw_service *svc)
 {
 	struct gw_xfer_resp *r = &x->r;
 	const struct ndx_http_req *req = x->req;
@@ -414,6 +453,7 @@ static void forward(struct exch *x, const struct gw_service *svc)
 		.max_body = x->v->s->max_body,
 	};
 	enum gw_xfer_result res;
+	enum gw_reason refused = GW_R_COUNT;
 
 	if (gw_slist_add(&hdrs, "X-Road-Client", x->client) ||
 	    gw_slist_add(&hdrs, "X-Road-Service", x->service) ||
@@ -427,19 +467,21 @@ static void forward(struct exch *x, const struct gw_service *svc)
 	    gw_slist_add_user(&hdrs, &x->user) ||
 	    gw_slist_add(&hdrs, "Content-Type", ct && ct[0] ? ct : "") ||
 	    gw_slist_add(&hdrs, "Expect", "")) {
-		refuse(x, GW_R_INTERNAL, NULL, "cannot build the backend request");
+		refused = refuse(x, GW_R_INTERNAL, NULL, "cannot build the backend request");
 		goto out;
 	}
 	call.headers = hdrs;
 	res = gw_backend_send(&call, r);
 	switch (res) {
 	case GW_XFER_OK:
-		if (!provider_check_subjects(x))
+		if (!provider_check_subjects(x)) {
+			refused = x->refusal.reason;
 			break;
+		}
 		if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION], NULL, &x->answer_user) !=
 			    NDX_OK ||
 		    !(x->answer_names = gw_uh_names(&x->answer_user))) {
-			refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+			refused = refuse(x, GW_R_INTERNAL, NULL, "out of memory");
 			break;
 		}
 		/* Without a Content-Type the answer goes on without one (PR-REST
@@ -450,17 +492,17 @@ static void forward(struct exch *x, const struct gw_service *svc)
 		x->location = r->hdr[GW_H_LOCATION]; /* its header goes on in finish() */
 		break;
 	case GW_XFER_TIMEOUT:
-		refuse(x, GW_R_BACKEND_TIMEOUT, NULL,
+		refused = refuse(x, GW_R_BACKEND_TIMEOUT, NULL,
 		       "the provider system of %s did not answer within %ld ms", x->service,
 		       svc->timeout_ms);
 		break;
 	case GW_XFER_TOOBIG:
-		refuse(x, GW_R_BACKEND_TOO_LARGE, NULL,
+		refused = refuse(x, GW_R_BACKEND_TOO_LARGE, NULL,
 		       "the provider system's answer exceeds %zu bytes", x->v->s->max_body);
 		break;
 	default:
 		/* The backend URL is internal: not named to the caller. */
-		refuse(x, GW_R_BACKEND_UNREACHABLE, NULL,
+		refused = refuse(x, GW_R_BACKEND_UNREACHABLE, NULL,
 		       "the provider system of %s cannot be reached", x->service);
 		fprintf(stderr, GW_PROG ": backend of %s: %s\n", x->service,
 			r->errbuf[0] ? r->errbuf : "transfer failed");
@@ -468,235 +510,292 @@ static void forward(struct exch *x, const struct gw_service *svc)
 	}
 out:
 	curl_slist_free_all(hdrs);
+	return refused;
 }
 
-static void exchange(struct exch *x)
+/* ---- the steps ------------------------------------------------------------
+ * Each returns GW_R_COUNT to go on, or the reason of its refusal (refuse()).
+ * Before the request hash is known (step_hash) a refusal is neither signed
+ * nor logged; after it, every answer is. */
+
+static enum gw_reason step_check_gateway(struct exch *x)
 {
-	const struct ndx_http_req *req = x->req;
-	char fp[2 * NDX_SHA256_LEN + 1], err[512], peer_member[NDX_ID_TEXT_MAX];
-	const char *self = x->g->name;
-	const char *key_id, *client_hdr, *ts_hdr, *msg_id, *member, *for_gw;
-	struct ndx_id cmember;
-	struct ndx_request_hash_input hin;
-	struct gw_rf_input in;
-	struct gw_rf_request rq;
-	struct gw_rf_refusal ref;
-	enum gw_rf_result front;
-	const json_t *svc_obj;
-	const struct gw_service *svc;
-	time_t now = time(NULL), ts;
-	int client_ok;
+	char why[512];
 
-	if (!gw_view_live(x->v, now)) {
-		refuse(x, GW_R_NO_CONFIGURATION, NULL,
-		       "the gateway holds no valid global configuration");
-		return;
-	}
-	{
-		char why[512];
-
-		if (gw_witness_overdue(x->g->witness, why, sizeof why)) {
-			refuse(x, GW_R_WITNESS_UNAVAILABLE, NULL, "%s", why);
-			return;
-		}
-	}
+	if (!gw_view_live(x->v, x->now))
+		return refuse(x, GW_R_NO_CONFIGURATION, NULL,
+			      "the gateway holds no valid global configuration");
+	if (gw_witness_overdue(x->g->witness, why, sizeof why))
+		return refuse(x, GW_R_WITNESS_UNAVAILABLE, NULL, "%s", why);
 	x->conf = x->v->c->conf;
-	if (ndx_http_client_cert(req, fp) != NDX_OK) {
-		refuse(x, GW_R_UNAUTHENTICATED, NULL,
-		       "no client certificate issued by the instance CA");
-		return;
-	}
-	x->peer = ndx_conf_gateway_by_cert(x->conf, fp);
+	return GW_R_COUNT;
+}
+
+/* The TLS client certificate is a gateway's of the configuration, neither
+ * it nor the gateway's signing key revoked. */
+static enum gw_reason step_authenticate_peer(struct exch *x)
+{
+	const char *key_id, *member;
+
+	if (ndx_http_client_cert(x->req, x->fp) != NDX_OK)
+		return refuse(x, GW_R_UNAUTHENTICATED, NULL,
+			      "no client certificate issued by the instance CA");
+	x->peer = ndx_conf_gateway_by_cert(x->conf, x->fp);
 	key_id = json_string_value(json_object_get(x->peer, "sign_key_id"));
 	member = json_string_value(json_object_get(x->peer, "member"));
-	if (!x->peer || !member || ndx_conf_is_revoked(x->conf, fp) ||
-	    (key_id && ndx_conf_is_revoked(x->conf, key_id))) {
-		refuse(x, GW_R_UNAUTHENTICATED, fp,
-		       x->peer ? "the client certificate or its gateway's key is revoked"
-			       : "the client certificate is not a gateway's in the configuration");
-		return;
-	}
-	snprintf(peer_member, sizeof peer_member, "%s", member);
-	if (!provider_within_budget(x, peer_member))
-		return;
-	snprintf(x->peer_member, sizeof x->peer_member, "%s", member);
-	/* Path, headers and X-Road-Client (reqfront.c). A bad client is
-	 * refused only once the request hash is known, so that the refusal
-	 * is signed. */
-	gw_rf_input_of(req, &in);
-	front = gw_reqfront_parse(&in, GW_RF_PROVIDER, &rq, &ref);
-	if (front != GW_RF_ACCEPTED && front != GW_RF_BAD_CLIENT) {
-		refuse(x, front_reason(front), ref.detail, "%s", ref.message);
-		return;
-	}
-	/* The consumer gateway refuses these already; a member's gateway that
-	 * does not must not get them to the provider system (libcurl would
-	 * re-encode or refuse them on the way). */
-	if (!gw_rf_uri_chars_ok(rq.rest, false) || !gw_rf_uri_chars_ok(req->query, true)) {
-		refuse(x, GW_R_BAD_PATH, NULL,
-		       "the path or query holds a byte RFC 3986 does not allow there "
-		       "(percent-encode it)");
-		return;
-	}
-	x->rest = rq.rest;
-	snprintf(x->represented_party, sizeof x->represented_party, "%s", rq.represented_party);
-	snprintf(x->service, sizeof x->service, "%s", rq.service);
-	client_hdr = rq.hdr[GW_RF_CLIENT];
-	/* The user headers the consumer gateway signed, and only those. */
-	{
-		const char *bad = NULL, *listed = ndx_http_header(req, "Ndx-Headers");
-		int urc = gw_uh_from_request(req, listed ? listed : "", &x->user, &bad);
+	if (!x->peer || !member || ndx_conf_is_revoked(x->conf, x->fp) ||
+	    (key_id && ndx_conf_is_revoked(x->conf, key_id)))
+		return refuse(x, GW_R_UNAUTHENTICATED, x->fp,
+			      x->peer ? "the client certificate or its gateway's key is revoked"
+				      : "the client certificate is not a gateway's in the "
+					"configuration");
+	return GW_R_COUNT;
+}
 
-		if (urc != NDX_OK) {
-			refuse(x, GW_R_BAD_HEADER, bad, "header %s cannot be passed on",
-			       bad ? bad : "?");
-			return;
-		}
-	}
-	client_ok = front == GW_RF_ACCEPTED;
+static enum gw_reason step_check_budget(struct exch *x)
+{
+	const char *member = json_string_value(json_object_get(x->peer, "member"));
+
+	if (!provider_within_budget(x, member))
+		return x->refusal.reason;
+	snprintf(x->peer_member, sizeof x->peer_member, "%s", member);
+	return GW_R_COUNT;
+}
+
+/* Path, headers and X-Road-Client (reqfront.c), and the user headers the
+ * consumer gateway signed. A bad client is refused only once the request
+ * hash is known, so that the refusal is signed. */
+static enum gw_reason step_parse(struct exch *x)
+{
+	const char *bad = NULL, *listed;
+
+	gw_rf_input_of(x->req, &x->in);
+	x->front = gw_reqfront_parse(&x->in, GW_RF_PROVIDER, &x->rq, &x->front_refusal);
+	if (x->front != GW_RF_ACCEPTED && x->front != GW_RF_BAD_CLIENT)
+		return refuse(x, front_reason(x->front), x->front_refusal.detail, "%s",
+			      x->front_refusal.message);
+	x->rest = x->rq.rest;
+	snprintf(x->represented_party, sizeof x->represented_party, "%s",
+		 x->rq.represented_party);
+	snprintf(x->service, sizeof x->service, "%s", x->rq.service);
+	listed = ndx_http_header(x->req, "Ndx-Headers");
+	if (gw_uh_from_request(x->req, listed ? listed : "", &x->user, &bad) != NDX_OK)
+		return refuse(x, GW_R_BAD_HEADER, bad, "header %s cannot be passed on",
+			      bad ? bad : "?");
+	return GW_R_COUNT;
+}
+
+/* The request hash of what arrived; from here on answers are signed. */
+static enum gw_reason step_hash(struct exch *x)
+{
+	const struct ndx_http_req *req = x->req;
+	const struct gw_rf_request *rq = &x->rq;
+	struct ndx_request_hash_input hin = { 0 };
+
 	/* A client that does not parse is hashed as it came. */
 	snprintf(x->client, sizeof x->client, "%s",
-		 client_ok ? rq.client : client_hdr ? client_hdr : "");
-
-	/* From here on the request hash is known and answers are signed. */
-	ts_hdr = rq.hdr[GW_RF_TIMESTAMP];
-	msg_id = rq.hdr[GW_RF_ID];
-	memset(&hin, 0, sizeof hin);
+		 x->front == GW_RF_ACCEPTED ? rq->client
+		 : rq->hdr[GW_RF_CLIENT]    ? rq->hdr[GW_RF_CLIENT]
+					    : "");
+	x->msg_id = rq->hdr[GW_RF_ID];
 	hin.method = req->method;
 	hin.service = x->service;
 	hin.path = x->rest;
 	hin.query = req->query;
 	hin.client = x->client;
-	hin.message_id = msg_id;
-	hin.user_id = rq.hdr[GW_RF_USER_ID];
-	hin.issue = rq.hdr[GW_RF_ISSUE];
-	hin.purpose = rq.hdr[GW_RF_PURPOSE];
-	hin.subject = rq.hdr[GW_RF_SUBJECT];
-	hin.consent = rq.hdr[GW_RF_CONSENT];
-	hin.subject_token = rq.hdr[GW_RF_SUBJECT_TOKEN];
-	hin.timestamp = ts_hdr;
+	hin.message_id = x->msg_id;
+	hin.user_id = rq->hdr[GW_RF_USER_ID];
+	hin.issue = rq->hdr[GW_RF_ISSUE];
+	hin.purpose = rq->hdr[GW_RF_PURPOSE];
+	hin.subject = rq->hdr[GW_RF_SUBJECT];
+	hin.consent = rq->hdr[GW_RF_CONSENT];
+	hin.subject_token = rq->hdr[GW_RF_SUBJECT_TOKEN];
+	hin.timestamp = rq->hdr[GW_RF_TIMESTAMP];
 	hin.nonce = ndx_http_header(req, "Ndx-Nonce");
-	hin.represented_party = rq.represented_party;
-	gw_uh_hash(&x->user, hin.user_headers_sha256);
 	/* Hashed as this gateway's own name, whatever the header says: a
 	 * request signed for a sibling gateway cannot verify here. */
-	hin.gateway = self;
-	hin.content_type = rq.hdr[GW_RF_CONTENT_TYPE];
+	hin.gateway = x->g->name;
+	hin.content_type = rq->hdr[GW_RF_CONTENT_TYPE];
+	hin.represented_party = rq->represented_party;
+	gw_uh_hash(&x->user, hin.user_headers_sha256);
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin.body_sha256);
 	ndx_request_hash(&hin, x->req_hash);
 	x->hashed = 1;
-	if (gw_uuid(x->request_id) != NDX_OK) {
-		refuse(x, GW_R_INTERNAL, NULL, "no randomness for a request id");
-		return;
-	}
+	if (gw_uuid(x->request_id) != NDX_OK)
+		return refuse(x, GW_R_INTERNAL, NULL, "no randomness for a request id");
+	return GW_R_COUNT;
+}
 
-	if (!client_ok) {
-		refuse(x, front_reason(front), ref.detail, "%s", ref.message);
-		return;
-	}
-	ndx_id_parent(&rq.client_id, NDX_ID_MEMBER, &cmember);
-	{
-		char cm[NDX_ID_TEXT_MAX];
-		ndx_id_format(&cmember, cm, sizeof cm);
-		if (strcmp(cm, peer_member) != 0 || !ndx_conf_client(x->conf, x->client)) {
-			refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
-			       "%s is not a subsystem of %s, whose gateway is calling", x->client,
-			       peer_member);
-			return;
-		}
-	}
-	if (!msg_id || !msg_id[0]) {
-		refuse(x, GW_R_MISSING_MESSAGE_ID, "X-Road-Id", "the X-Road-Id header is missing");
-		return;
-	}
+/* X-Road-Client is the calling gateway's member or one of its subsystems. */
+static enum gw_reason step_check_client(struct exch *x)
+{
+	struct ndx_id cmember;
+	char cm[NDX_ID_TEXT_MAX];
+
+	if (x->front != GW_RF_ACCEPTED)
+		return refuse(x, front_reason(x->front), x->front_refusal.detail, "%s",
+			      x->front_refusal.message);
+	ndx_id_parent(&x->rq.client_id, NDX_ID_MEMBER, &cmember);
+	ndx_id_format(&cmember, cm, sizeof cm);
+	if (strcmp(cm, x->peer_member) != 0 || !ndx_conf_client(x->conf, x->client))
+		return refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
+			      "%s is not a client of %s, whose gateway is calling", x->client,
+			      x->peer_member);
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_message(struct exch *x)
+{
+	const char *ts_hdr = x->rq.hdr[GW_RF_TIMESTAMP];
+	time_t ts;
+
+	if (!x->msg_id || !x->msg_id[0])
+		return refuse(x, GW_R_MISSING_MESSAGE_ID, "X-Road-Id",
+			      "the X-Road-Id header is missing");
 	if (!ts_hdr || ndx_time_parse(ts_hdr, &ts) != NDX_OK ||
-	    (ts > now ? ts - now : now - ts) > (time_t)x->v->s->clock_skew_s) {
-		refuse(x, GW_R_STALE_TIMESTAMP, ts_hdr,
-		       "Ndx-Timestamp is missing, malformed or more than %ld s from this gateway's "
-		       "clock",
-		       x->v->s->clock_skew_s);
-		return;
-	}
-	/* Each gateway keeps its own replay cache, so a copy of a request
-	 * accepted by a sibling gateway of this member would pass it: the
-	 * consumer signs for one gateway, and the others refuse. */
-	for_gw = rq.hdr[GW_RF_GATEWAY];
-	if (!for_gw) {
-		refuse(x, GW_R_WRONG_GATEWAY, NULL,
-		       "the Ndx-Gateway header is missing (this gateway is %s)", self);
-		return;
-	}
-	if (strcmp(for_gw, self) != 0) {
-		refuse(x, GW_R_WRONG_GATEWAY, for_gw,
-		       "the request was signed for gateway %s, not for this one (%s)", for_gw,
-		       self);
-		return;
-	}
+	    (ts > x->now ? ts - x->now : x->now - ts) > (time_t)x->v->s->clock_skew_s)
+		return refuse(x, GW_R_STALE_TIMESTAMP, ts_hdr,
+			      "Ndx-Timestamp is missing, malformed or more than %ld s from this "
+			      "gateway's clock",
+			      x->v->s->clock_skew_s);
+	return GW_R_COUNT;
+}
+
+/* Each gateway keeps its own replay cache, so a copy of a request accepted
+ * by a sibling gateway of this member would pass it: the consumer signs for
+ * one gateway, and the others refuse. */
+static enum gw_reason step_check_signed_for_us(struct exch *x)
+{
+	const char *for_gw = x->rq.hdr[GW_RF_GATEWAY], *self = x->g->name;
+
+	if (!for_gw)
+		return refuse(x, GW_R_WRONG_GATEWAY, NULL,
+			      "the Ndx-Gateway header is missing (this gateway is %s)", self);
+	if (strcmp(for_gw, self) != 0)
+		return refuse(x, GW_R_WRONG_GATEWAY, for_gw,
+			      "the request was signed for gateway %s, not for this one (%s)",
+			      for_gw, self);
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_signature(struct exch *x)
+{
+	char err[512];
+
 	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->peer),
-			   ndx_http_header(req, "Ndx-Signature"), x->req_hash, err,
-			   sizeof err) != NDX_OK) {
-		refuse(x, GW_R_BAD_SIGNATURE, err,
-		       "Ndx-Signature does not verify over the request");
-		return;
+			   ndx_http_header(x->req, "Ndx-Signature"), x->req_hash, err,
+			   sizeof err) == NDX_OK)
+		return GW_R_COUNT;
+	return refuse(x, GW_R_BAD_SIGNATURE, err, "Ndx-Signature does not verify over the request");
+}
+
+static enum gw_reason step_identify_service(struct exch *x)
+{
+	x->svc_obj = ndx_conf_service(x->conf, x->service);
+	x->svc = gw_settings_service(x->v->s, x->service);
+	if (!x->svc_obj || !x->svc)
+		return refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
+			      x->svc_obj ? "%s is not served by this gateway"
+					 : "%s is not in the global configuration",
+			      x->service);
+	x->service_label = json_string_value(json_object_get(x->svc_obj, "id"));
+	x->personal = json_is_true(json_object_get(x->svc_obj, "personal"));
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_grant(struct exch *x)
+{
+	char what[512];
+
+	if (ndx_conf_grant_allows(x->conf, x->client, x->service, x->req->method, x->rest))
+		return GW_R_COUNT;
+	snprintf(what, sizeof what, "%s %s", x->req->method, x->rest[0] ? x->rest : "/");
+	gw_redact_pins(what);
+	return refuse(x, GW_R_NO_GRANT, what, "%s may not call %s", x->client, x->service);
+}
+
+/* Purpose, subject and consent (personal.c), and an Ndx-Subject-Token. */
+static enum gw_reason step_check_personal(struct exch *x)
+{
+	if (!provider_check_personal(x, x->svc_obj) ||
+	    !provider_check_token(x, x->rq.hdr[GW_RF_SUBJECT_TOKEN], x->now))
+		return x->refusal.reason;
+	return GW_R_COUNT;
+}
+
+static enum gw_reason step_check_replay(struct exch *x)
+{
+	return provider_check_replay(x, x->msg_id, x->now) ? GW_R_COUNT : x->refusal.reason;
+}
+
+/* The provider system's answer (forward), or the built-in access list's:
+ * personal.c has made sure a personal service names its subject; the
+ * access list is about that subject and nobody else, and only that subject,
+ * proven by their e-ID token, may read it. */
+static enum gw_reason step_serve(struct exch *x)
+{
+	const char *subject = ndx_http_header(x->req, "Ndx-Subject");
+	enum gw_reason r;
+
+	if (x->svc->builtin != GW_BUILTIN_SUBJECT_ACCESSES)
+		return forward(x, x->svc);
+	if (!x->personal || !subject)
+		return refuse(x, GW_R_MISCONFIGURED, x->service,
+			      "the access list service must be registered as personal");
+	if (!x->authenticated[0])
+		return refuse(x, GW_R_SUBJECT_TOKEN_MISSING, "Ndx-Subject-Token",
+			      "the access list is answered only with the subject's own e-ID token "
+			      "in Ndx-Subject-Token");
+	r = gw_subject_accesses(x->g, x->v, subject, x->req, x->rest, x->resp);
+	if (r != GW_R_COUNT) {
+		/* accesses.c rendered its refusal itself */
+		x->refusal.reason = x->reason = r;
+		x->refusal.rendered = true;
+		x->err_type = gw_reason_type(r, GW_SIDE_PROVIDER);
+		return r;
 	}
-	svc_obj = ndx_conf_service(x->conf, x->service);
-	svc = gw_settings_service(x->v->s, x->service);
-	if (!svc_obj || !svc) {
-		refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
-		       svc_obj ? "%s is not served by this gateway"
-			       : "%s is not in the global configuration",
-		       x->service);
-		return;
-	}
-	x->service_label = json_string_value(json_object_get(svc_obj, "id"));
-	if (!ndx_conf_grant_allows(x->conf, x->client, x->service, req->method, x->rest)) {
-		snprintf(err, sizeof err, "%s %s", req->method, x->rest[0] ? x->rest : "/");
-		gw_redact_pins(err);
-		refuse(x, GW_R_NO_GRANT, err, "%s may not call %s", x->client, x->service);
-		return;
-	}
-	if (!provider_check_personal(x, svc_obj))
-		return;
-	x->personal = json_is_true(json_object_get(svc_obj, "personal"));
-	if (!provider_check_token(x, rq.hdr[GW_RF_SUBJECT_TOKEN], now))
-		return;
-	if (!provider_check_replay(x, msg_id, now))
-		return;
-	if (svc->builtin == GW_BUILTIN_SUBJECT_ACCESSES) {
-		/* personal.c has made sure a personal service names its subject;
-		 * the access list is about that subject and nobody else, and only
-		 * that subject, proven by their e-ID token, may read it. */
-		const char *subject = ndx_http_header(req, "Ndx-Subject");
-		if (!x->personal || !subject) {
-			refuse(x, GW_R_MISCONFIGURED, x->service,
-			       "the access list service must be registered as personal");
+	if ((x->subjects = strdup(subject)))
+		x->subjects_sent = x->subjects;
+	return GW_R_COUNT;
+}
+
+static const struct step {
+	const char *name;
+	enum gw_reason (*run)(struct exch *x);
+} steps[] = {
+	{ "check_gateway", step_check_gateway },
+	{ "authenticate_peer", step_authenticate_peer },
+	{ "check_budget", step_check_budget },
+	{ "parse", step_parse },
+	{ "hash", step_hash },
+	{ "check_client", step_check_client },
+	{ "check_message", step_check_message },
+	{ "check_signed_for_us", step_check_signed_for_us },
+	{ "check_signature", step_check_signature },
+	{ "identify_service", step_identify_service },
+	{ "check_grant", step_check_grant },
+	{ "check_personal", step_check_personal },
+	{ "check_replay", step_check_replay },
+	{ "serve", step_serve },
+};
+
+static void exchange(struct exch *x)
+{
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (steps[i].run(x) != GW_R_COUNT) {
+			if (!x->refusal.rendered)
+				render_refusal(x);
 			return;
 		}
-		if (!x->authenticated[0]) {
-			refuse(x, GW_R_SUBJECT_TOKEN_MISSING, "Ndx-Subject-Token",
-			       "the access list is answered only with the subject's own e-ID token "
-			       "in Ndx-Subject-Token");
-			return;
-		}
-		x->reason = gw_subject_accesses(x->g, x->v, subject, req, x->rest, x->resp);
-		if (x->reason != GW_R_COUNT) {
-			x->err_type = gw_reason_type(x->reason, GW_SIDE_PROVIDER);
-			return;
-		}
-		if ((x->subjects = strdup(subject)))
-			x->subjects_sent = x->subjects;
-		return;
-	}
-	forward(x, svc);
 }
 
 void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct gw_ctx *g = ctx;
 	struct gw_view v;
-	struct exch x;
+	struct exch *x;
 	struct timespec t0, t1;
-	const char *ct;
+	const char *ct, *label;
 	const void *body;
 	size_t len;
 	int status = 500;
@@ -704,23 +803,32 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
 	gw_state_acquire(g->state, &v);
-	memset(&x, 0, sizeof x);
-	x.g = g;
-	x.v = &v;
-	x.req = req;
-	x.resp = resp;
-	x.t0 = t0;
-	exchange(&x);
-	finish(&x);
-	gw_xfer_resp_free(&x.r);
-	gw_uh_free(&x.user);
-	gw_uh_free(&x.answer_user);
-	free(x.answer_names);
-	free(x.subjects);
+	if (!(x = calloc(1, sizeof *x))) {
+		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_PROVIDER, NULL, "out of memory");
+		label = NULL;
+		goto out;
+	}
+	x->g = g;
+	x->v = &v;
+	x->req = req;
+	x->resp = resp;
+	x->t0 = t0;
+	x->now = time(NULL);
+	x->refusal.reason = GW_R_COUNT;
+	exchange(x);
+	finish(x);
+	label = x->service_label;
+	gw_xfer_resp_free(&x->r);
+	gw_uh_free(&x->user);
+	gw_uh_free(&x->answer_user);
+	free(x->answer_names);
+	free(x->subjects);
+	free(x);
+out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
-	gw_metrics_end(GW_ROLE_PROVIDER, x.service_label, status,
+	gw_metrics_end(GW_ROLE_PROVIDER, label, status,
 		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	gw_view_release(&v);
 }
