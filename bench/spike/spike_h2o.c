@@ -254,6 +254,11 @@ static SSL_CTX *tls_ctx(int server)
 	}
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
 	if (server) {
+		/* with client certificates verified, OpenSSL refuses to resume a
+		 * session (curl's client resumes) unless the context is named */
+		static const unsigned char sid_ctx[] = "ndx-spike";
+
+		SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
 		SSL_CTX_set_client_CA_list(c, SSL_load_client_CA_file(o.ca));
 		h2o_ssl_register_alpn_protocols(c, h2o_http2_alpn_protocols);
 	}

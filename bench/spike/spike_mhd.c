@@ -352,8 +352,10 @@ static int reap(struct loop *lp)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (m->data.result == CURLE_OK)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &x->status);
-		else
+		else {
 			x->status = 0;
+			fprintf(stderr, "spike_mhd: upstream: %s\n", curl_easy_strerror(m->data.result));
+		}
 		curl_multi_remove_handle(lp->multi, m->easy_handle);
 		x->done = true;
 		MHD_resume_connection(x->conn);
