@@ -103,12 +103,27 @@ const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_
  * grants name it as it is, and a grant to a member does not extend to
  * its subsystems nor one to a subsystem to its member. */
 const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id);
+/* A member's gateway as the document describes it, read once at load so
+ * that no caller needs the document's field names. Borrowed from conf,
+ * valid while it lives. */
+struct ndx_conf_gateway {
+	const char *member;           /* canonical member id */
+	const char *code;             /* unique within the member */
+	const char *address;          /* https://host:port of its gateway port */
+	const char *tls_cert_sha256;  /* its TLS certificate's SHA-256 (hex) */
+	const char *sign_key_id;
+	const struct ndx_key *sign_key;
+};
 /* The gateway whose TLS certificate has this SHA-256 fingerprint (hex). */
-const json_t *ndx_conf_gateway_by_cert(const struct ndx_conf *conf, const char *cert_sha256);
-/* The gateways of a member, as a json array (borrowed; empty when none). */
-const json_t *ndx_conf_gateways_of(const struct ndx_conf *conf, const char *member_id);
-/* The signing key of a gateway (borrowed, parsed once at load) or NULL. */
-const struct ndx_key *ndx_conf_gateway_key(const struct ndx_conf *conf, const json_t *gateway);
+const struct ndx_conf_gateway *ndx_conf_gateway_by_cert(const struct ndx_conf *conf,
+							const char *cert_sha256);
+/* The i-th gateway (from 0, in the document's order) of member_id; NULL
+ * past the last. */
+const struct ndx_conf_gateway *ndx_conf_gateway_of(const struct ndx_conf *conf,
+						   const char *member_id, size_t i);
+/* The instance CA's certificates (PEM) that gateways' TLS certificates
+ * chain to (registry.ca_certificate); NULL when the document has none. */
+const char *ndx_conf_ca_certificate(const struct ndx_conf *conf);
 
 /* True when a grant lets client (a member or subsystem id, matched exactly)
  * call service with method on

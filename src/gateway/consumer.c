@@ -277,19 +277,15 @@ static enum gw_reason collect_user_headers(struct cx *x)
  * alone. */
 static enum gw_reason check_security_server(struct cx *x)
 {
-	const json_t *gws, *gw;
+	const struct ndx_conf_gateway *gw;
 	size_t i;
 
 	if (!x->rq.security_server[0])
 		return GW_R_COUNT;
-	if (strcmp(x->rq.security_server_member, x->member) == 0) {
-		gws = ndx_conf_gateways_of(x->conf, x->member);
-		json_array_foreach(gws, i, gw) {
-			const char *code = json_string_value(json_object_get(gw, "code"));
-			if (code && strcmp(code, x->rq.security_server_code) == 0)
+	if (strcmp(x->rq.security_server_member, x->member) == 0)
+		for (i = 0; (gw = ndx_conf_gateway_of(x->conf, x->member, i)); i++)
+			if (strcmp(gw->code, x->rq.security_server_code) == 0)
 				return GW_R_COUNT;
-		}
-	}
 	return refuse(x, GW_R_UNKNOWN_SECURITY_SERVER, x->rq.security_server,
 		      "X-Road-Security-Server %s is not a gateway of %s, the service's member",
 		      x->rq.security_server, x->member);
@@ -306,16 +302,15 @@ static void sign_free(struct signing *sg)
 
 /* peer.c's prepare hook: the request hash, signature and headers for the
  * gateway gw about to be tried. */
-static int sign_for_gateway(struct gw_peer_call *call, const json_t *gw, void *ud)
+static int sign_for_gateway(struct gw_peer_call *call, const struct ndx_conf_gateway *gw,
+			    void *ud)
 {
 	struct cx *x = ud;
 	struct signing *sg = &x->sig;
 	const char *const *h = x->rq.hdr;
 
 	sign_free(sg);
-	if (gw_gateway_name(json_string_value(json_object_get(gw, "member")),
-			    json_string_value(json_object_get(gw, "code")), sg->gateway,
-			    sizeof sg->gateway) != NDX_OK)
+	if (gw_gateway_name(gw->member, gw->code, sg->gateway, sizeof sg->gateway) != NDX_OK)
 		return -1;
 	sg->hin.gateway = sg->gateway;
 	/* A new nonce for each signing: a client's retry with the same
@@ -456,7 +451,7 @@ static enum gw_reason step_verify(struct cx *x)
 	x->has_resp_hash = true;
 	x->resp_sig = r->hdr[GW_H_RESPONSE_SIG];
 	x->subjects = r->hdr[GW_H_DATA_SUBJECTS];
-	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->call.gateway), x->resp_sig,
+	if (gw_verify_hash(x->call.gateway ? x->call.gateway->sign_key : NULL, x->resp_sig,
 			   x->resp_hash, err, sizeof err) == NDX_OK)
 		return GW_R_COUNT;
 	/* The provider's HTTP server refuses an oversized body before any

@@ -239,13 +239,14 @@ struct gw_peer_call {
 	 * headers for that gateway, because a request is signed for exactly
 	 * one gateway (docs/protocol.md, request hash field 14). Non-zero
 	 * stops the call with GW_XFER_LOCAL. */
-	int (*prepare)(struct gw_peer_call *call, const json_t *gateway, void *ud);
+	int (*prepare)(struct gw_peer_call *call, const struct ndx_conf_gateway *gateway,
+		       void *ud);
 	void *ud;
 	/* X-Road-Security-Server: only the member's gateway of this code; NULL:
 	 * any, in order. */
 	const char *only_code;
 	/* out: the gateway object (of conf) that answered */
-	const json_t *gateway;
+	const struct ndx_conf_gateway *gateway;
 };
 
 /* The text that names a gateway in Ndx-Gateway and in the request hash:

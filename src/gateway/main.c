@@ -69,18 +69,14 @@ static void http_refusals(struct ndx_httpd_config *hc, enum gw_err_side side)
  * and key? Returns NULL when it does, else the problem. */
 static const char *identity_problem(const struct gw_config *cfg, const struct ndx_conf *conf)
 {
-	const json_t *gws = ndx_conf_gateways_of(conf, cfg->member), *gw;
-	size_t i;
+	const struct ndx_conf_gateway *gw;
 
-	json_array_foreach(gws, i, gw) {
-		const char *code = json_string_value(json_object_get(gw, "code"));
-		if (!code || strcmp(code, cfg->code) != 0)
+	for (size_t i = 0; (gw = ndx_conf_gateway_of(conf, cfg->member, i)); i++) {
+		if (strcmp(gw->code, cfg->code) != 0)
 			continue;
-		if (strcmp(json_string_value(json_object_get(gw, "tls_cert_sha256")) ?: "",
-			   cfg->tls_fingerprint) != 0)
+		if (strcmp(gw->tls_cert_sha256, cfg->tls_fingerprint) != 0)
 			return "its tls_cert_sha256 is not the fingerprint of tls_cert";
-		if (strcmp(json_string_value(json_object_get(gw, "sign_key_id")) ?: "",
-			   cfg->sign_key_id) != 0)
+		if (strcmp(gw->sign_key_id, cfg->sign_key_id) != 0)
 			return "its sign_key_id is not the key id of sign_key";
 		if (ndx_conf_is_revoked(conf, cfg->tls_fingerprint) ||
 		    ndx_conf_is_revoked(conf, cfg->sign_key_id))
@@ -143,8 +139,7 @@ static int check(const struct gw_config *cfg)
 			       cfg->member, cfg->code, problem);
 			rc = 1;
 		}
-		if (!json_string_value(json_object_get(
-			    json_object_get(ndx_conf_json(conf), "registry"), "ca_certificate"))) {
+		if (!ndx_conf_ca_certificate(conf)) {
 			printf("  problem: the global configuration names no CA certificate\n");
 			rc = 1;
 		}
@@ -172,9 +167,7 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 		gw_view_release(&v);
 		return NDX_ENOTFOUND;
 	}
-	ca = json_string_value(
-		json_object_get(json_object_get(ndx_conf_json(v.c->conf), "registry"),
-				"ca_certificate"));
+	ca = ndx_conf_ca_certificate(v.c->conf);
 	hc.name = GW_PROG;
 	hc.bind_addr = g->cfg->gateway_addr;
 	hc.port = g->cfg->gateway_port;

@@ -27,13 +27,13 @@
  * (which has no user pointer of ours). */
 static _Thread_local const struct gw_peer_call *tl_call;
 
-static const json_t *gateway_allowed(const struct gw_peer_call *call, X509 *cert)
+static const struct ndx_conf_gateway *gateway_allowed(const struct gw_peer_call *call,
+						      X509 *cert)
 {
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char fp[2 * NDX_SHA256_LEN + 1];
-	const json_t *gw;
-	const char *member, *key_id;
+	const struct ndx_conf_gateway *gw;
 
 	if (!cert || X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != NDX_SHA256_LEN)
 		return NULL;
@@ -41,10 +41,8 @@ static const json_t *gateway_allowed(const struct gw_peer_call *call, X509 *cert
 	gw = ndx_conf_gateway_by_cert(call->conf, fp);
 	if (!gw)
 		return NULL;
-	member = json_string_value(json_object_get(gw, "member"));
-	key_id = json_string_value(json_object_get(gw, "sign_key_id"));
-	if (!member || strcmp(member, call->member) != 0 || ndx_conf_is_revoked(call->conf, fp) ||
-	    (key_id && ndx_conf_is_revoked(call->conf, key_id)))
+	if (strcmp(gw->member, call->member) != 0 || ndx_conf_is_revoked(call->conf, fp) ||
+	    ndx_conf_is_revoked(call->conf, gw->sign_key_id))
 		return NULL;
 	return gw;
 }
@@ -87,10 +85,8 @@ int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
 
 enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp *r)
 {
-	const json_t *gws = ndx_conf_gateways_of(call->conf, call->member), *gw;
-	const char *ca = json_string_value(
-		json_object_get(json_object_get(ndx_conf_json(call->conf), "registry"),
-				"ca_certificate"));
+	const struct ndx_conf_gateway *gw;
+	const char *ca = ndx_conf_ca_certificate(call->conf);
 	enum gw_xfer_result res = GW_XFER_CONNECT;
 	struct curl_blob cert = { call->cfg->tls_cert_pem, strlen(call->cfg->tls_cert_pem),
 				  CURL_BLOB_NOCOPY };
@@ -110,17 +106,13 @@ enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp 
 	 * holds a reference to it. */
 	cab = (struct curl_blob){ (void *)ca, strlen(ca), CURL_BLOB_NOCOPY };
 	snprintf(r->errbuf, sizeof r->errbuf, "the member %s has no gateway", call->member);
-	json_array_foreach(gws, i, gw) {
-		const char *addr = json_string_value(json_object_get(gw, "address"));
+	for (i = 0; (gw = ndx_conf_gateway_of(call->conf, call->member, i)); i++) {
 		CURL *c;
 		int n;
 
-		if (!addr)
+		if (call->only_code && strcmp(gw->code, call->only_code) != 0)
 			continue;
-		if (call->only_code &&
-		    strcmp(json_string_value(json_object_get(gw, "code")) ?: "", call->only_code) != 0)
-			continue;
-		n = snprintf(url, sizeof url, "%s%s", addr, call->url_suffix);
+		n = snprintf(url, sizeof url, "%s%s", gw->address, call->url_suffix);
 		if (n < 0 || (size_t)n >= sizeof url) {
 			snprintf(r->errbuf, sizeof r->errbuf, "the request URL is too long");
 			return GW_XFER_FAILED;

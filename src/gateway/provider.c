@@ -53,7 +53,7 @@ struct exch {
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
 	const struct ndx_conf *conf;
-	const json_t *peer;         /* the calling gateway */
+	const struct ndx_conf_gateway *peer; /* the calling gateway */
 	const char *service_label;
 	char client[NDX_ID_TEXT_MAX];
 	char service[NDX_ID_TEXT_MAX];
@@ -535,16 +535,12 @@ static enum gw_reason step_check_gateway(struct exch *x)
  * it nor the gateway's signing key revoked. */
 static enum gw_reason step_authenticate_peer(struct exch *x)
 {
-	const char *key_id, *member;
-
 	if (ndx_http_client_cert(x->req, x->fp) != NDX_OK)
 		return refuse(x, GW_R_UNAUTHENTICATED, NULL,
 			      "no client certificate issued by the instance CA");
 	x->peer = ndx_conf_gateway_by_cert(x->conf, x->fp);
-	key_id = json_string_value(json_object_get(x->peer, "sign_key_id"));
-	member = json_string_value(json_object_get(x->peer, "member"));
-	if (!x->peer || !member || ndx_conf_is_revoked(x->conf, x->fp) ||
-	    (key_id && ndx_conf_is_revoked(x->conf, key_id)))
+	if (!x->peer || ndx_conf_is_revoked(x->conf, x->fp) ||
+	    ndx_conf_is_revoked(x->conf, x->peer->sign_key_id))
 		return refuse(x, GW_R_UNAUTHENTICATED, x->fp,
 			      x->peer ? "the client certificate or its gateway's key is revoked"
 				      : "the client certificate is not a gateway's in the "
@@ -554,7 +550,7 @@ static enum gw_reason step_authenticate_peer(struct exch *x)
 
 static enum gw_reason step_check_budget(struct exch *x)
 {
-	const char *member = json_string_value(json_object_get(x->peer, "member"));
+	const char *member = x->peer->member;
 
 	if (!provider_within_budget(x, member))
 		return x->refusal.reason;
@@ -682,7 +678,7 @@ static enum gw_reason step_check_signature(struct exch *x)
 {
 	char err[512];
 
-	if (gw_verify_hash(ndx_conf_gateway_key(x->conf, x->peer),
+	if (gw_verify_hash(x->peer->sign_key,
 			   ndx_http_header(x->req, "Ndx-Signature"), x->req_hash, err,
 			   sizeof err) == NDX_OK)
 		return GW_R_COUNT;

@@ -56,13 +56,14 @@ struct ndx_conf {
 	json_t *subsystems;    /* canonical id -> subsystem object */
 	json_t *services;      /* canonical id -> service object */
 	json_t *gw_index;      /* tls_cert_sha256 -> integer index into "gateways" */
-	json_t *gw_of;         /* member id -> array of gateway objects */
+	json_t *gw_of;         /* member id -> array of indexes into "gateways" */
 	json_t *grants;        /* "client\nservice" -> array of grant objects */
 	json_t *revoked;       /* revoked value -> true */
-	json_t *empty;         /* the answer for a member without gateways */
 	const json_t *gateways;/* borrowed from doc */
 	size_t ngw;
 	struct ndx_key **gw_keys; /* parallel to gateways */
+	struct ndx_conf_gateway *gw; /* parallel to gateways: the typed view */
+	const char *ca_pem;    /* registry.ca_certificate, borrowed; NULL = none */
 	const json_t *consent_services; /* borrowed from doc */
 	size_t ncs;
 	struct ndx_key **cs_keys; /* parallel to consent_services */
@@ -292,6 +293,7 @@ void ndx_conf_free(struct ndx_conf *conf)
 	for (size_t i = 0; i < conf->ngw && conf->gw_keys != NULL; i++)
 		ndx_key_free(conf->gw_keys[i]);
 	free(conf->gw_keys);
+	free(conf->gw);
 	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
 		ndx_key_free(conf->cs_keys[i]);
 	free(conf->cs_keys);
@@ -306,7 +308,6 @@ void ndx_conf_free(struct ndx_conf *conf)
 	json_decref(conf->gw_of);
 	json_decref(conf->grants);
 	json_decref(conf->revoked);
-	json_decref(conf->empty);
 	json_decref(conf->doc);
 	free(conf);
 }
@@ -348,6 +349,7 @@ static int parse_header(struct errbuf *e, struct ndx_conf *c)
 		if (v != NULL && !json_is_string(v) && !json_is_null(v))
 			return fail(e, NDX_EINVAL, "registry.ca_certificate: expected a "
 				    "PEM string or null");
+		c->ca_pem = json_string_value(v);
 	}
 	return NDX_OK;
 }
@@ -470,12 +472,15 @@ static int parse_gateway(struct errbuf *e, struct ndx_conf *c, size_t i, const j
 	/* Uniqueness by (member, code): a member has few gateways, so scan. */
 	arr = json_object_get(c->gw_of, member);
 	json_array_foreach(arr, k, other) {
-		const char *oc = json_string_value(json_object_get(other, "code"));
+		const char *oc = c->gw[json_integer_value(other)].code;
 
 		if (oc != NULL && strcmp(oc, code) == 0)
 			return fail(e, NDX_EINVAL, "%s: member %s has two gateways with "
 				    "code %s", where, member, code);
 	}
+	c->gw[i] = (struct ndx_conf_gateway){ .member = member, .code = code, .address = addr,
+					      .tls_cert_sha256 = fp, .sign_key_id = skid,
+					      .sign_key = c->gw_keys[i] };
 	idx = json_integer((json_int_t)i);
 	if (idx == NULL || json_object_set_new(c->gw_index, fp, idx) != 0)
 		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
@@ -485,7 +490,7 @@ static int parse_gateway(struct errbuf *e, struct ndx_conf *c, size_t i, const j
 			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
 				    "configuration");
 	}
-	if (json_array_append(arr, (json_t *)v) != 0)
+	if (json_array_append_new(arr, json_integer((json_int_t)i)) != 0)
 		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
 	return NDX_OK;
 }
@@ -502,7 +507,8 @@ static int parse_gateways(struct errbuf *e, struct ndx_conf *c)
 	c->ngw = json_array_size(list);
 	if (c->ngw > 0) {
 		c->gw_keys = calloc(c->ngw, sizeof *c->gw_keys);
-		if (c->gw_keys == NULL)
+		c->gw = calloc(c->ngw, sizeof *c->gw);
+		if (c->gw_keys == NULL || c->gw == NULL)
 			return fail(e, NDX_ENOMEM, "out of memory");
 	}
 	json_array_foreach(list, i, v) {
@@ -923,11 +929,10 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->gw_of = json_object();
 	c->grants = json_object();
 	c->revoked = json_object();
-	c->empty = json_array();
 	c->embargo = json_object();
 	if (c->embargo == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
 	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL ||
-	    c->revoked == NULL || c->empty == NULL) {
+	    c->revoked == NULL) {
 		ndx_conf_free(c);
 		return fail(e, NDX_ENOMEM, "out of memory");
 	}
@@ -1196,7 +1201,8 @@ const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_
 	return service_id == NULL ? NULL : json_object_get(conf->services, service_id);
 }
 
-const json_t *ndx_conf_gateway_by_cert(const struct ndx_conf *conf, const char *cert_sha256)
+const struct ndx_conf_gateway *ndx_conf_gateway_by_cert(const struct ndx_conf *conf,
+							const char *cert_sha256)
 {
 	const json_t *idx;
 
@@ -1206,37 +1212,23 @@ const json_t *ndx_conf_gateway_by_cert(const struct ndx_conf *conf, const char *
 	idx = json_object_get(conf->gw_index, cert_sha256);
 	if (idx == NULL)
 		return NULL;
-	return json_array_get(conf->gateways, (size_t)json_integer_value(idx));
+	return &conf->gw[json_integer_value(idx)];
 }
 
-const json_t *ndx_conf_gateways_of(const struct ndx_conf *conf, const char *member_id)
-{
-	const json_t *arr;
-
-	assert(conf != NULL);
-	arr = member_id == NULL ? NULL : json_object_get(conf->gw_of, member_id);
-	return arr != NULL ? arr : conf->empty;
-}
-
-const struct ndx_key *ndx_conf_gateway_key(const struct ndx_conf *conf, const json_t *gateway)
+const struct ndx_conf_gateway *ndx_conf_gateway_of(const struct ndx_conf *conf,
+						   const char *member_id, size_t i)
 {
 	const json_t *idx;
-	const char *fp;
-	size_t i;
 
 	assert(conf != NULL);
-	fp = json_string_value(json_object_get(gateway, "tls_cert_sha256"));
-	if (fp == NULL)
-		return NULL;
-	idx = json_object_get(conf->gw_index, fp);
-	if (idx == NULL)
-		return NULL;
-	i = (size_t)json_integer_value(idx);
-	/* Only this configuration's own gateway objects: one from an older
-	 * configuration may carry a key that has since been replaced. */
-	if (i >= conf->ngw || json_array_get(conf->gateways, i) != gateway)
-		return NULL;
-	return conf->gw_keys[i];
+	idx = member_id == NULL ? NULL : json_array_get(json_object_get(conf->gw_of, member_id), i);
+	return idx != NULL ? &conf->gw[json_integer_value(idx)] : NULL;
+}
+
+const char *ndx_conf_ca_certificate(const struct ndx_conf *conf)
+{
+	assert(conf != NULL);
+	return conf->ca_pem;
 }
 
 static bool pct_is(const char *p, char hi, char lo)

@@ -326,10 +326,10 @@ static void test_lookups(void **state)
 {
 	struct fx *f = *state;
 	struct ndx_conf *conf = load_good(f);
-	const json_t *m, *g, *list;
+	const json_t *m;
+	const struct ndx_conf_gateway *g;
 	const struct ndx_key *k;
 	char want[NDX_KEY_ID_HEX_LEN + 1], got[NDX_KEY_ID_HEX_LEN + 1];
-	json_t *foreign;
 
 	m = ndx_conf_member(conf, "VN/GOV/MOF");
 	assert_non_null(m);
@@ -351,33 +351,34 @@ static void test_lookups(void **state)
 
 	g = ndx_conf_gateway_by_cert(conf, FP_C);
 	assert_non_null(g);
-	assert_string_equal(json_string_value(json_object_get(g, "code")), "gw2");
-	assert_string_equal(json_string_value(json_object_get(g, "member")), "VN/GOV/BCA");
+	assert_string_equal(g->code, "gw2");
+	assert_string_equal(g->member, "VN/GOV/BCA");
+	assert_string_equal(g->tls_cert_sha256, FP_C);
+	assert_non_null(g->address);
 	assert_null(ndx_conf_gateway_by_cert(conf, NOT_REV));
 	assert_null(ndx_conf_gateway_by_cert(conf, NULL));
 
-	list = ndx_conf_gateways_of(conf, "VN/GOV/BCA");
-	assert_int_equal(json_array_size(list), 2);
-	assert_int_equal(json_array_size(ndx_conf_gateways_of(conf, "VN/GOV/MOF")), 1);
-	list = ndx_conf_gateways_of(conf, "VN/COM/0101234567");
-	assert_non_null(list);
-	assert_int_equal(json_array_size(list), 0);
-	assert_int_equal(json_array_size(ndx_conf_gateways_of(conf, "VN/GOV/NONE")), 0);
+	/* A member's gateways in the document's order. */
+	assert_non_null(ndx_conf_gateway_of(conf, "VN/GOV/BCA", 0));
+	assert_ptr_equal(ndx_conf_gateway_of(conf, "VN/GOV/BCA", 1), g);
+	assert_null(ndx_conf_gateway_of(conf, "VN/GOV/BCA", 2));
+	assert_non_null(ndx_conf_gateway_of(conf, "VN/GOV/MOF", 0));
+	assert_null(ndx_conf_gateway_of(conf, "VN/GOV/MOF", 1));
+	assert_null(ndx_conf_gateway_of(conf, "VN/COM/0101234567", 0));
+	assert_null(ndx_conf_gateway_of(conf, "VN/GOV/NONE", 0));
+	assert_null(ndx_conf_gateway_of(conf, NULL, 0));
 
 	for (int i = 0; i < 3; i++) {
 		static const char *const fps[3] = { FP_A, FP_B, FP_C };
 
 		g = ndx_conf_gateway_by_cert(conf, fps[i]);
-		k = ndx_conf_gateway_key(conf, g);
+		k = g->sign_key;
 		assert_non_null(k);
 		ndx_key_id(f->gw[i], want);
 		ndx_key_id(k, got);
 		assert_string_equal(got, want);
+		assert_string_equal(g->sign_key_id, got);
 	}
-	/* Same content, but not this configuration's object. */
-	foreign = json_deep_copy(ndx_conf_gateway_by_cert(conf, FP_A));
-	assert_null(ndx_conf_gateway_key(conf, foreign));
-	json_decref(foreign);
 
 	assert_true(ndx_conf_is_revoked(conf, REV_KEY));
 	assert_true(ndx_conf_is_revoked(conf, REV_CERT));
