@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ndx/buf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -138,9 +140,7 @@ struct req_state {
 	struct MHD_Connection *conn;
 	struct conn_state *cs; /* NULL only if its allocation failed */
 	struct timespec start;
-	char *body;
-	size_t len;
-	size_t cap;
+	struct ndx_buf body; /* capped at max_body; freed once over it */
 	size_t seen;
 	int too_big;
 	int responded;
@@ -223,7 +223,7 @@ static void req_state_free(struct req_state *st)
 	for (size_t i = 0; i < st->nowned; i++)
 		free(st->owned[i]);
 	free(st->owned);
-	free(st->body);
+	ndx_buf_free(&st->body);
 	free(st->query);
 	free(st);
 }
@@ -386,30 +386,19 @@ const char *ndx_http_query_arg(const struct ndx_http_req *req, const char *name)
 	return out;
 }
 
+/* The query string put back together from MHD's arguments. No cap of its
+ * own: MHD's per-connection memory already bounds the arguments. */
 struct query_build {
-	char *buf;
-	size_t len;
-	size_t cap;
+	struct ndx_buf text;
 	int oom;
 };
 
 static int qb_append(struct query_build *qb, const char *s)
 {
-	size_t n = strlen(s);
-	if (qb->len + n + 1 > qb->cap) {
-		size_t ncap = (qb->cap ? qb->cap * 2 : 64);
-		while (ncap < qb->len + n + 1)
-			ncap *= 2;
-		char *nb = realloc(qb->buf, ncap);
-		if (!nb) {
-			qb->oom = 1;
-			return -1;
-		}
-		qb->buf = nb;
-		qb->cap = ncap;
+	if (ndx_buf_append_str(&qb->text, s) != NDX_OK) {
+		qb->oom = 1;
+		return -1;
 	}
-	memcpy(qb->buf + qb->len, s, n + 1);
-	qb->len += n;
 	return 0;
 }
 
@@ -418,7 +407,7 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 {
 	struct query_build *qb = cls;
 	(void)kind;
-	if ((qb->len && qb_append(qb, "&")) || qb_append(qb, key))
+	if ((qb->text.len && qb_append(qb, "&")) || qb_append(qb, key))
 		return MHD_NO;
 	if (value && (qb_append(qb, "=") || qb_append(qb, value)))
 		return MHD_NO;
@@ -1101,6 +1090,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st->srv = srv;
 		st->conn = conn;
 		st->cs = conn_state_of(conn);
+		ndx_buf_init(&st->body, srv->cfg.max_body);
 		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		format_remote(conn, st->remote, sizeof st->remote);
@@ -1138,27 +1128,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (st->responded || body_in_time(st) == WAS_CUT)
 			return MHD_YES; /* dropped; a cut socket reads end-of-file next */
 		st->seen += n;
-		if (!st->too_big && st->len + n > srv->cfg.max_body) {
-			st->too_big = 1;
-			free(st->body);
-			st->body = NULL;
-			st->len = st->cap = 0;
+		if (!st->too_big) {
+			int rc = ndx_buf_append(&st->body, upload_data, n);
+
+			if (rc == NDX_ENOMEM)
+				return MHD_NO;
+			if (rc == NDX_ETOOBIG) {
+				st->too_big = 1;
+				ndx_buf_free(&st->body);
+			}
 		}
 		if (st->too_big)
 			return st->seen > srv->cfg.max_body + DRAIN_MAX ? MHD_NO : MHD_YES;
-		if (st->len + n + 1 > st->cap) {
-			size_t ncap = st->cap ? st->cap : 4096;
-			while (ncap < st->len + n + 1)
-				ncap *= 2;
-			char *nb = realloc(st->body, ncap);
-			if (!nb)
-				return MHD_NO;
-			st->body = nb;
-			st->cap = ncap;
-		}
-		memcpy(st->body + st->len, upload_data, n);
-		st->len += n;
-		st->body[st->len] = '\0';
 		return MHD_YES;
 	}
 
@@ -1170,13 +1151,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (st->too_big)
 		return send_too_big(st, method, url);
 
-	struct query_build qb = { 0 };
+	struct query_build qb = { .oom = 0 };
+	ndx_buf_init(&qb.text, SIZE_MAX);
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &qb);
 	if (qb.oom) {
-		free(qb.buf);
+		ndx_buf_free(&qb.text);
 		return MHD_NO;
 	}
-	st->query = qb.buf ? qb.buf : dup_str("");
+	st->query = ndx_buf_steal(&qb.text, NULL);
+	if (!st->query)
+		st->query = dup_str("");
 	if (!st->query)
 		return MHD_NO;
 	restore_plus(st->query);
@@ -1185,8 +1169,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.method = method,
 		.path = url,
 		.query = st->query,
-		.body = st->len ? (const uint8_t *)st->body : NULL,
-		.body_len = st->len,
+		.body = st->body.len ? (const uint8_t *)st->body.data : NULL,
+		.body_len = st->body.len,
 		.remote_addr = st->remote,
 		.internal = st,
 	};
