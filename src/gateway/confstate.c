@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "ndx/buf.h"
 #include "ndx/err.h"
 
 #define CONF_SIG_MAX 4096u
@@ -36,8 +37,7 @@ struct gw_state {
 };
 
 struct fetch_sink {
-	char *buf;
-	size_t len, alloc;
+	struct ndx_buf body; /* capped at NDX_CONF_MAX_BYTES */
 	int toobig;
 	char *sig;
 };
@@ -46,26 +46,11 @@ static size_t fetch_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct fetch_sink *f = ud;
 	size_t n = size * nmemb;
+	int rc = ndx_buf_append(&f->body, data, n);
 
-	if (n > NDX_CONF_MAX_BYTES - f->len) {
+	if (rc == NDX_ETOOBIG)
 		f->toobig = 1;
-		return 0;
-	}
-	if (f->len + n + 1 > f->alloc) {
-		size_t want = f->alloc ? f->alloc : 65536;
-		char *nb;
-		while (want < f->len + n + 1)
-			want *= 2;
-		nb = realloc(f->buf, want);
-		if (!nb)
-			return 0;
-		f->buf = nb;
-		f->alloc = want;
-	}
-	memcpy(f->buf + f->len, data, n);
-	f->len += n;
-	f->buf[f->len] = '\0';
-	return n;
+	return rc == NDX_OK ? n : 0;
 }
 
 static size_t fetch_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -188,6 +173,7 @@ static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
 	CURLcode cc;
 	int rc;
 
+	ndx_buf_init(&f.body, NDX_CONF_MAX_BYTES);
 	if (!st->curl && !(st->curl = curl_easy_init()))
 		return snprintf(err, errcap, "cannot initialise libcurl"), NDX_ENOMEM;
 	snprintf(url, sizeof url, "%s/conf", st->cfg->registry_url);
@@ -215,14 +201,14 @@ static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
 		rc = NDX_ENET;
 		goto out;
 	}
-	if (status != 200 || !f.sig || !f.buf) {
+	if (status != 200 || !f.sig || !f.body.data) {
 		snprintf(err, errcap, "GET %s: status %ld%s", url, status,
 			 f.sig ? "" : " without Ndx-Conf-Signature");
 		rc = NDX_ENET;
 		goto out;
 	}
-	rc = ndx_conf_verify((const uint8_t *)f.buf, f.len, f.sig, st->cfg->anchor, time(NULL),
-			     &conf, why, sizeof why);
+	rc = ndx_conf_verify((const uint8_t *)f.body.data, f.body.len, f.sig, st->cfg->anchor,
+			     time(NULL), &conf, why, sizeof why);
 	if (rc != NDX_OK) {
 		snprintf(err, errcap, "configuration from %s refused: %s", url, why);
 		goto out;
@@ -240,7 +226,8 @@ static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
 		goto out;
 	}
 	/* Saved before use: a restart then finds what was last served. */
-	if (ndx_conf_save_dir(st->cfg->conf_dir, (const uint8_t *)f.buf, f.len, f.sig) != NDX_OK)
+	if (ndx_conf_save_dir(st->cfg->conf_dir, (const uint8_t *)f.body.data, f.body.len,
+			      f.sig) != NDX_OK)
 		fprintf(stderr, GW_PROG ": cannot save the configuration to %s\n",
 			st->cfg->conf_dir);
 	ref = conf_ref_new(conf);
@@ -258,7 +245,7 @@ static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
 	rc = NDX_OK;
 out:
 	ndx_conf_free(conf);
-	free(f.buf);
+	ndx_buf_free(&f.body);
 	free(f.sig);
 	return rc;
 }

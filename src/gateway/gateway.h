@@ -194,7 +194,7 @@ struct gw_xfer_resp {
 	 * the caller selects with Connection and, from a gateway, Ndx-Headers. */
 	struct gw_uh_list user;
 	char *body;
-	size_t len, alloc, cap;
+	size_t len, cap;
 	int toobig;
 	int aborted; /* the first-header hook refused */
 	/* Called once, at the first header of the final response, with the

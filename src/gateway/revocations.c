@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "ndx/buf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -61,8 +62,7 @@ struct gw_revocations {
 };
 
 struct sink {
-	char *buf;
-	size_t len, cap;
+	struct ndx_buf body;
 	int toobig;
 };
 
@@ -70,17 +70,11 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct sink *s = ud;
 	size_t n = size * nmemb;
+	int rc = ndx_buf_append(&s->body, data, n);
 
-	if (n > s->cap - s->len) {
+	if (rc == NDX_ETOOBIG)
 		s->toobig = 1;
-		return 0;
-	}
-	if (!s->buf && !(s->buf = malloc(s->cap + 1)))
-		return 0;
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	return rc == NDX_OK ? n : 0;
 }
 
 static void list_clear(struct rev_list *l)
@@ -217,16 +211,18 @@ static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_
 	return atomic_load(&r->stop) ? 1 : 0;
 }
 
-/* GET url into s (at most cap bytes); NDX_OK for a 200 with a body. */
-static int http_get(struct gw_revocations *r, const char *url, size_t cap, struct sink *s,
+/* GET url into *body (at most cap bytes); NDX_OK for a 200 with a body,
+ * which the caller frees with ndx_buf_free. On failure *body holds nothing. */
+static int http_get(struct gw_revocations *r, const char *url, size_t cap, struct ndx_buf *body,
 		    char *err, size_t errcap)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
+	struct sink s = { .toobig = 0 };
 	long status = 0;
 	CURLcode cc;
 
-	memset(s, 0, sizeof *s);
-	s->cap = cap;
+	ndx_buf_init(body, cap);
+	ndx_buf_init(&s.body, cap);
 	if (!r->curl && !(r->curl = curl_easy_init()))
 		return snprintf(err, errcap, "cannot initialise libcurl"), NDX_ENOMEM;
 	curl_easy_reset(r->curl);
@@ -238,21 +234,21 @@ static int http_get(struct gw_revocations *r, const char *url, size_t cap, struc
 	curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(r->curl, CURLOPT_USERAGENT, GW_PROG);
 	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, sink_write);
-	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, progress);
 	curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
 	cc = curl_easy_perform(r->curl);
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK || status != 200 || !s->buf) {
+	if (cc != CURLE_OK || status != 200 || !s.body.data) {
 		snprintf(err, errcap, "GET %.512s: %s", url,
-			 cc != CURLE_OK ? (s->toobig ? "answer too large"
-						     : (cerr[0] ? cerr : curl_easy_strerror(cc)))
+			 cc != CURLE_OK ? (s.toobig ? "answer too large"
+						    : (cerr[0] ? cerr : curl_easy_strerror(cc)))
 					: "not a 200 answer with a body");
-		free(s->buf);
-		s->buf = NULL;
+		ndx_buf_free(&s.body);
 		return NDX_ENET;
 	}
+	*body = s.body;
 	return NDX_OK;
 }
 
@@ -265,7 +261,7 @@ static int fill_list(struct gw_revocations *r, const char *issuer, const char *b
 {
 	struct ndx_statuslist *sl = NULL;
 	uint8_t sha[NDX_SHA256_LEN];
-	struct sink s;
+	struct ndx_buf doc;
 	char url[2048], why[256];
 	int rc = NDX_ENOTFOUND;
 
@@ -283,13 +279,13 @@ static int fill_list(struct gw_revocations *r, const char *issuer, const char *b
 	if (rc != NDX_ENOTFOUND)
 		return rc;
 	snprintf(url, sizeof url, "%s/status/%zu", base, n);
-	if ((rc = http_get(r, url, NDX_STATUSLIST_MAX_DOC, &s, err, errcap)) != NDX_OK)
+	if ((rc = http_get(r, url, NDX_STATUSLIST_MAX_DOC, &doc, err, errcap)) != NDX_OK)
 		return rc;
-	ndx_sha256(s.buf, s.len, sha);
+	ndx_sha256(doc.data, doc.len, sha);
 	if (memcmp(sha, l->lists[n].sha256, NDX_SHA256_LEN) != 0) {
 		snprintf(err, errcap, "list from %.512s refused: not the digest the index names", url);
 		rc = NDX_EBADSIG;
-	} else if ((rc = ndx_statuslist_parse(s.buf, s.len, &sl, why, sizeof why)) != NDX_OK) {
+	} else if ((rc = ndx_statuslist_parse(doc.data, doc.len, &sl, why, sizeof why)) != NDX_OK) {
 		snprintf(err, errcap, "list from %.512s refused: %s", url, why);
 	} else if (strcmp(sl->issuer, issuer) != 0 || sl->list != n) {
 		snprintf(err, errcap, "list from %.512s refused: it is list %u of %.256s", url,
@@ -299,10 +295,10 @@ static int fill_list(struct gw_revocations *r, const char *issuer, const char *b
 		l->lists[n].bits = sl->bits;
 		sl->bits = NULL;
 		(*fetched)++;
-		*bytes += s.len;
+		*bytes += doc.len;
 	}
 	ndx_statuslist_free(sl);
-	free(s.buf);
+	ndx_buf_free(&doc);
 	return rc;
 }
 
@@ -318,7 +314,7 @@ static double mono_ms(void)
 static int fetch_one(struct gw_revocations *r, const struct ndx_conf *conf, const char *issuer,
 		     const char *base, char *err, size_t errcap)
 {
-	struct sink s = { 0 };
+	struct ndx_buf doc;
 	struct ndx_jws *jws = NULL;
 	struct rev_list l = { 0 };
 	const struct ndx_key *key;
@@ -329,9 +325,9 @@ static int fetch_one(struct gw_revocations *r, const struct ndx_conf *conf, cons
 	int rc;
 
 	snprintf(url, sizeof url, "%s/status", base);
-	if ((rc = http_get(r, url, NDX_JWS_MAX_BYTES, &s, err, errcap)) != NDX_OK)
+	if ((rc = http_get(r, url, NDX_JWS_MAX_BYTES, &doc, err, errcap)) != NDX_OK)
 		return rc;
-	rc = ndx_jws_parse(s.buf, s.len, &jws, why, sizeof why);
+	rc = ndx_jws_parse(doc.data, doc.len, &jws, why, sizeof why);
 	if (rc != NDX_OK) {
 		snprintf(err, errcap, "index from %.512s refused: %s", url, why);
 		goto out;
@@ -370,7 +366,7 @@ static int fetch_one(struct gw_revocations *r, const struct ndx_conf *conf, cons
 			bytes, mono_ms() - t0);
 out:
 	ndx_jws_free(jws);
-	free(s.buf);
+	ndx_buf_free(&doc);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 
 #include "gateway.h"
 #include "subjects.h"
+#include "ndx/buf.h"
 #include "ndx/err.h"
 #include "ndx/msgsig.h"
 
@@ -127,33 +128,26 @@ void gw_xfer_resp_free(struct gw_xfer_resp *r)
 	}
 	free(r->body);
 	r->body = NULL;
-	r->len = r->alloc = 0;
+	r->len = 0;
 }
+
+/* The body arrives into a buffer of the transfer's own and is handed to r
+ * once curl is done, so r->body is only ever a whole (or cut) answer. */
+struct body_ctx {
+	struct ndx_buf body;
+	int *toobig;
+};
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
-	struct gw_xfer_resp *r = ud;
+	struct body_ctx *b = ud;
 	size_t n = size * nmemb;
+	int rc = ndx_buf_append(&b->body, data, n);
 
-	if (n > r->cap - r->len) {
-		r->toobig = 1;
-		return 0;
-	}
-	if (r->len + n + 1 > r->alloc) {
-		size_t want = r->alloc ? r->alloc : 4096;
-		char *nb;
-		while (want < r->len + n + 1)
-			want *= 2;
-		nb = realloc(r->body, want);
-		if (!nb)
-			return 0;
-		r->body = nb;
-		r->alloc = want;
-	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
+	if (rc == NDX_ETOOBIG)
+		*b->toobig = 1;
+	/* Anything but n makes curl stop with CURLE_WRITE_ERROR. */
+	return rc == NDX_OK ? n : 0;
 }
 
 static const char *const hdr_names[GW_H_COUNT] = {
@@ -251,6 +245,7 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 				    struct gw_xfer_resp *r)
 {
 	struct hdr_ctx h = { .r = r, .c = c };
+	struct body_ctx b = { .toobig = &r->toobig };
 	struct curl_slist *all = headers;
 	long sent = 0;
 	curl_off_t up = 0;
@@ -259,7 +254,7 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 	r->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, all);
@@ -279,7 +274,11 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
 
+	free(r->body); /* an earlier transfer's, if r is reused without gw_xfer_resp_free */
+	ndx_buf_init(&b.body, r->cap);
 	cc = curl_easy_perform(c);
+	/* What arrived, also of a cut answer (NULL when nothing did). */
+	r->body = ndx_buf_steal(&b.body, &r->len);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (cc == CURLE_OK)
 		return GW_XFER_OK;
