@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "ndx/buf.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/unixsock.h"
@@ -26,8 +27,7 @@
 #define TOKEN_FILE_MAX 4096u
 
 struct sink {
-	char *buf;
-	size_t len, alloc, cap;
+	struct ndx_buf body;
 	int toobig;
 	const char *want_header;
 	char *header;
@@ -37,29 +37,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct sink *s = ud;
 	size_t n = size * nmemb;
+	int rc = ndx_buf_append(&s->body, data, n);
 
-	if (n > s->cap - s->len) {
+	if (rc == NDX_ETOOBIG)
 		s->toobig = 1;
-		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-	}
-	if (s->len + n + 1 > s->alloc) {
-		size_t want = s->alloc ? s->alloc : 4096;
-		char *nb;
-
-		while (want < s->len + n + 1)
-			want *= 2;
-		if (want > s->cap + 1)
-			want = s->cap + 1;
-		nb = realloc(s->buf, want);
-		if (nb == NULL)
-			return 0;
-		s->buf = nb;
-		s->alloc = want;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	return rc == NDX_OK ? n : 0; /* 0 makes curl stop with CURLE_WRITE_ERROR */
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -162,7 +144,7 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 		}
 		snprintf(unix_url, n, "http://localhost%s", unix_rest);
 	}
-	s.cap = req->max_body ? req->max_body : CLI_HTTP_MAX_BODY;
+	ndx_buf_init(&s.body, req->max_body ? req->max_body : CLI_HTTP_MAX_BODY);
 	s.want_header = req->want_header;
 	c = curl_easy_init();
 	if (c == NULL) {
@@ -229,7 +211,7 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 	if (cc != CURLE_OK) {
 		if (s.toobig) {
 			snprintf(err, errcap, "the answer from %s is larger than %zu bytes",
-				 req->url, s.cap);
+				 req->url, s.body.max);
 			rc = NDX_ETOOBIG;
 		} else if (cc == CURLE_WRITE_ERROR || cc == CURLE_OUT_OF_MEMORY) {
 			snprintf(err, errcap, "out of memory reading the answer from %s", req->url);
@@ -239,21 +221,18 @@ int cli_http(const struct cli_http_request *req, struct cli_http_response *resp,
 			rc = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL
 				? NDX_EINVAL : NDX_ENET;
 		}
-		free(s.buf);
+		ndx_buf_free(&s.body);
 		free(s.header);
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (s.buf == NULL) {
-			s.buf = strdup("");
-			if (s.buf == NULL) {
-				free(s.header);
-				snprintf(err, errcap, "out of memory");
-				rc = NDX_ENOMEM;
-				goto out;
-			}
+		/* An empty answer is "", not NULL: callers parse the body. */
+		resp->body = ndx_buf_steal(&s.body, &resp->len);
+		if (resp->body == NULL && (resp->body = strdup("")) == NULL) {
+			free(s.header);
+			snprintf(err, errcap, "out of memory");
+			rc = NDX_ENOMEM;
+			goto out;
 		}
-		resp->body = s.buf;
-		resp->len = s.len;
 		resp->header = s.header;
 	}
 out:
