@@ -11,33 +11,23 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ndx/buf.h"
 #include "ndx/err.h"
 
 struct sink {
-	struct fetch_resp *resp;
-	size_t cap;
+	struct ndx_buf body; /* capped at FETCH_MAX_BODY */
 	int toobig;
 };
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
 	struct sink *s = ud;
-	struct fetch_resp *r = s->resp;
 	size_t add = size * n;
-	char *nb;
+	int rc = ndx_buf_append(&s->body, data, add);
 
-	if (add > s->cap - r->len) {
+	if (rc == NDX_ETOOBIG)
 		s->toobig = 1;
-		return 0;
-	}
-	nb = realloc(r->body, r->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, data, add);
-	r->body = nb;
-	r->len += add;
-	r->body[r->len] = '\0';
-	return add;
+	return rc == NDX_OK ? add : 0;
 }
 
 static void take_header(const char *line, size_t n, const char *name, char *out, size_t cap)
@@ -79,13 +69,14 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 
 int fetch_do(const struct fetch_req *r, struct fetch_resp *out)
 {
-	struct sink sink = { .resp = out, .cap = FETCH_MAX_BODY };
+	struct sink sink = { .toobig = 0 };
 	struct curl_slist *hdrs = NULL, *t;
 	CURLcode cc;
 	CURL *h;
 	int rc = NDX_OK;
 
 	memset(out, 0, sizeof *out);
+	ndx_buf_init(&sink.body, FETCH_MAX_BODY);
 	if (!r->url || !r->method)
 		return NDX_EINVAL;
 	h = curl_easy_init();
@@ -136,7 +127,9 @@ int fetch_do(const struct fetch_req *r, struct fetch_resp *out)
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+	out->body = ndx_buf_steal(&sink.body, &out->len);
 out:
+	ndx_buf_free(&sink.body);
 	if (rc != NDX_OK)
 		fetch_resp_free(out);
 	curl_slist_free_all(hdrs);
