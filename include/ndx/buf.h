@@ -15,6 +15,7 @@
 #define NDX_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Read data and len directly; change them only through the functions
  * below. A zeroed struct is a valid empty buffer with a cap of 0 (every
@@ -26,11 +27,20 @@ struct ndx_buf {
 	size_t max;   /* the cap on len, from ndx_buf_init */
 };
 
+/* The largest cap, for text we build ourselves from bounded parts (a page,
+ * an XML answer, a query string MHD already holds): never for bytes whose
+ * amount a peer decides. */
+#define NDX_BUF_NO_CAP (SIZE_MAX - 1)
+
+/* An empty buffer with cap max (at most NDX_BUF_NO_CAP), for a declaration
+ * or inside another struct's initialiser: the same as ndx_buf_init. */
+#define NDX_BUF_INIT(max_) { .data = NULL, .len = 0, .alloc = 0, .max = (max_) }
+
 /* Makes b an empty buffer that will refuse to hold more than max bytes.
  * Allocates nothing (memory comes with the first non-empty append), so it
  * cannot fail and an initialised buffer that is never used needs no
- * ndx_buf_free. A max of SIZE_MAX is taken as SIZE_MAX - 1: one byte is
- * always kept for the NUL. */
+ * ndx_buf_free. A max above NDX_BUF_NO_CAP is taken as NDX_BUF_NO_CAP:
+ * one byte is always kept for the NUL. */
 void ndx_buf_init(struct ndx_buf *b, size_t max);
 
 /* Appends n bytes from p (p may be NULL when n is 0), growing the memory

@@ -20,7 +20,7 @@ void ndx_buf_init(struct ndx_buf *b, size_t max)
 	assert(b);
 	b->data = NULL;
 	b->len = b->alloc = 0;
-	b->max = max < SIZE_MAX ? max : SIZE_MAX - 1;
+	b->max = max < NDX_BUF_NO_CAP ? max : NDX_BUF_NO_CAP;
 }
 
 /* Makes room for need bytes (len + n + 1, at most max + 1): doubles from

@@ -24,7 +24,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1152,7 +1151,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_too_big(st, method, url);
 
 	struct query_build qb = { .oom = 0 };
-	ndx_buf_init(&qb.text, SIZE_MAX);
+	ndx_buf_init(&qb.text, NDX_BUF_NO_CAP);
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &qb);
 	if (qb.oom) {
 		ndx_buf_free(&qb.text);

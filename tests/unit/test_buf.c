@@ -97,6 +97,22 @@ static void test_one_byte_over_cap_changes_nothing(void **state)
 	ndx_buf_free(&b);
 }
 
+static void test_initialiser(void **state)
+{
+	struct {
+		int other;
+		struct ndx_buf text;
+	} holder = { .text = NDX_BUF_INIT(3) };
+
+	(void)state;
+	assert_null(holder.text.data);
+	assert_int_equal(holder.text.max, 3);
+	assert_int_equal(ndx_buf_append_str(&holder.text, "abc"), NDX_OK);
+	assert_int_equal(ndx_buf_append_str(&holder.text, "d"), NDX_ETOOBIG);
+	assert_string_equal(holder.text.data, "abc");
+	ndx_buf_free(&holder.text);
+}
+
 static void test_zero_cap(void **state)
 {
 	struct ndx_buf b;
@@ -196,7 +212,7 @@ static void test_overflowing_sizes_are_too_big(void **state)
 	 * check written as "len + n > max" would let them through. The
 	 * pointer is never read for a refused append. */
 	ndx_buf_init(&b, SIZE_MAX);
-	assert_int_equal(b.max, SIZE_MAX - 1);
+	assert_int_equal(b.max, NDX_BUF_NO_CAP);
 	assert_int_equal(ndx_buf_append(&b, data, 10), NDX_OK);
 	assert_int_equal(ndx_buf_append(&b, data, SIZE_MAX), NDX_ETOOBIG);
 	assert_int_equal(ndx_buf_append(&b, data, SIZE_MAX - 1), NDX_ETOOBIG);
@@ -221,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_text_and_nul),
 		cmocka_unit_test(test_exactly_at_cap),
 		cmocka_unit_test(test_one_byte_over_cap_changes_nothing),
+		cmocka_unit_test(test_initialiser),
 		cmocka_unit_test(test_zero_cap),
 		cmocka_unit_test(test_zero_length_appends),
 		cmocka_unit_test(test_steal),
