@@ -19,6 +19,7 @@
 
 #include "gateway.h"
 #include "reqfront.h"
+#include "ndx/buf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 
@@ -61,31 +62,14 @@ static void refuse(struct ndx_http_resp *resp, enum gw_reason reason, const char
 /* ---- an append-only text buffer for the XML answer ------------------------ */
 
 struct xbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
+	struct ndx_buf text; /* NDX_BUF_NO_CAP: the configuration bounds it */
+	bool oom;            /* sticky: the builders need not check each append */
 };
 
 static void xb_add(struct xbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap))) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->oom && ndx_buf_append(&b->text, s, n) != NDX_OK)
+		b->oom = true;
 }
 
 static void xb_str(struct xbuf *b, const char *s)
@@ -309,7 +293,7 @@ static void list_clients(const struct ndx_conf *conf, const struct ndx_http_req 
 			 struct ndx_http_resp *resp)
 {
 	const char *inst = ndx_http_query_arg(req, "xRoadInstance"), *accept;
-	struct client_list cl = { 0 };
+	struct client_list cl = { .x = { .text = NDX_BUF_INIT(NDX_BUF_NO_CAP) } };
 	bool ok;
 
 	if (!inst && query_has(req->query, "xRoadInstance")) {
@@ -343,11 +327,11 @@ static void list_clients(const struct ndx_conf *conf, const struct ndx_http_req 
 	xb_str(&cl.x, "</xroad:clientList>\n");
 	if (cl.x.oom)
 		goto oom;
-	ndx_http_resp_bytes(resp, 200, "text/xml; charset=UTF-8", cl.x.p, cl.x.len);
-	free(cl.x.p);
+	ndx_http_resp_bytes(resp, 200, "text/xml; charset=UTF-8", cl.x.text.data, cl.x.text.len);
+	ndx_buf_free(&cl.x.text);
 	return;
 oom:
-	free(cl.x.p);
+	ndx_buf_free(&cl.x.text);
 	json_decref(cl.arr);
 	refuse(resp, GW_R_INTERNAL, "out of memory", NULL);
 }

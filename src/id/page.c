@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ndx/buf.h"
+#include "ndx/err.h"
+
 #define SERVICE_VI "Định danh điện tử quốc gia"
 #define SERVICE_EN "National electronic identity"
 
@@ -106,31 +109,16 @@ static const char *label(enum idpage_lang lang, enum label id)
 /* ---- a growing buffer ------------------------------------------------- */
 
 struct hbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
+	struct ndx_buf text; /* NDX_BUF_NO_CAP: a page is built from bounded parts */
+	int oom;             /* sticky: the builders need not check each append */
 };
+
+#define HBUF_INIT { .text = NDX_BUF_INIT(NDX_BUF_NO_CAP) }
 
 static void put_n(struct hbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap))) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->oom && ndx_buf_append(&b->text, s, n) != NDX_OK)
+		b->oom = 1;
 }
 
 static void put(struct hbuf *b, const char *s)
@@ -154,13 +142,14 @@ static void put_esc(struct hbuf *b, const char *s)
 	}
 }
 
+/* The page (caller frees), or NULL when memory ran out. */
 static char *finish(struct hbuf *b)
 {
 	if (b->oom) {
-		free(b->p);
+		ndx_buf_free(&b->text);
 		return NULL;
 	}
-	return b->p;
+	return ndx_buf_steal(&b->text, NULL);
 }
 
 /* ---- layout ---------------------------------------------------------------- */
@@ -290,25 +279,26 @@ static void field(struct hbuf *b, enum idpage_lang lang, const char *id, enum la
 
 char *idpage_login(const struct idpage_login *p)
 {
-	struct hbuf b = { 0 };
+	struct hbuf b = HBUF_INIT;
 	const char *pin_err = NULL, *pw_err = NULL;
 	enum idpage_lang other = p->lang == IDPAGE_EN ? IDPAGE_VI : IDPAGE_EN;
-	struct hbuf href = { 0 };
+	struct hbuf href = HBUF_INIT;
 
 	put(&href, "/login?tx=");
 	put(&href, p->tx); /* base64url: nothing to encode */
 	put(&href, "&lang=");
 	put(&href, idpage_lang_code(other));
 	if (href.oom) {
-		free(href.p);
+		ndx_buf_free(&href.text);
 		return NULL;
 	}
 	if (p->error && p->error_field && strcmp(p->error_field, "password") == 0)
 		pw_err = p->error;
 	else if (p->error && p->error_field)
 		pin_err = p->error;
-	page_open(&b, p->lang, p->styled, label(p->lang, L_SIGN_IN), p->error != NULL, href.p);
-	free(href.p);
+	page_open(&b, p->lang, p->styled, label(p->lang, L_SIGN_IN), p->error != NULL,
+		  href.text.data);
+	ndx_buf_free(&href.text);
 	if (p->error) {
 		put(&b, "<div class=\"govuk-error-summary\" data-module=\"govuk-error-summary\">\n"
 			"<div role=\"alert\">\n<h2 class=\"govuk-error-summary__title\">");
@@ -354,7 +344,7 @@ char *idpage_login(const struct idpage_login *p)
 char *idpage_message(enum idpage_lang lang, int styled, const char *title, const char *body,
 		     const char *detail)
 {
-	struct hbuf b = { 0 };
+	struct hbuf b = HBUF_INIT;
 
 	page_open(&b, lang, styled, title, 0, NULL);
 	put(&b, "<h1 class=\"govuk-heading-l\">");
