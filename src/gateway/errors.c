@@ -10,6 +10,9 @@
 
 #include <jansson.h>
 
+#include "ndx/buf.h"
+#include "ndx/err.h"
+
 #define C GW_ERR_CLIENT
 #define S GW_ERR_SERVER
 
@@ -293,40 +296,8 @@ static char *clean_text(const char *s)
 	return out;
 }
 
-/* A growing text; on failure it is freed and t->s is NULL. */
-struct text {
-	char *s;
-	size_t len, cap;
-};
-
-static int text_put(struct text *t, const char *s, size_t n)
-{
-	if (!t->s && t->cap)
-		return -1;
-	if (t->len + n + 1 > t->cap) {
-		size_t nc = (t->cap ? t->cap * 2 : 256) + n;
-		char *nb = realloc(t->s, nc);
-		if (!nb) {
-			free(t->s);
-			t->s = NULL;
-			return -1;
-		}
-		t->s = nb;
-		t->cap = nc;
-	}
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = '\0';
-	return 0;
-}
-
-static int text_raw(struct text *t, const char *s)
-{
-	return text_put(t, s, strlen(s));
-}
-
 /* s as XML character data (the five predefined entities). */
-static int text_xml(struct text *t, const char *s)
+static int text_xml(struct ndx_buf *t, const char *s)
 {
 	for (; *s; s++) {
 		const char *rep;
@@ -338,11 +309,11 @@ static int text_xml(struct text *t, const char *s)
 		case '"': rep = "&quot;"; break;
 		case '\'': rep = "&apos;"; break;
 		default:
-			if (text_put(t, s, 1))
+			if (ndx_buf_append(t, s, 1) != NDX_OK)
 				return -1;
 			continue;
 		}
-		if (text_raw(t, rep))
+		if (ndx_buf_append_str(t, rep) != NDX_OK)
 			return -1;
 	}
 	return 0;
@@ -354,15 +325,16 @@ static int text_xml(struct text *t, const char *s)
 static int render_xml(const char *type, const char *message, const char *detail, char **out,
 		      size_t *len)
 {
-	struct text t = { 0 };
+	struct ndx_buf t = NDX_BUF_INIT(NDX_BUF_NO_CAP); /* the texts are ours, bounded */
 
-	if (text_raw(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error><type>") ||
-	    text_xml(&t, type) || text_raw(&t, "</type><message>") || text_xml(&t, message) ||
-	    text_raw(&t, "</message><detail>") || text_xml(&t, detail) ||
-	    text_raw(&t, "</detail></error>\n"))
+	if (ndx_buf_append_str(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error><type>") ||
+	    text_xml(&t, type) || ndx_buf_append_str(&t, "</type><message>") ||
+	    text_xml(&t, message) || ndx_buf_append_str(&t, "</message><detail>") ||
+	    text_xml(&t, detail) || ndx_buf_append_str(&t, "</detail></error>\n")) {
+		ndx_buf_free(&t);
 		return -1;
-	*out = t.s;
-	*len = t.len;
+	}
+	*out = ndx_buf_steal(&t, len);
 	return 0;
 }
 
