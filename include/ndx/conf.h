@@ -103,6 +103,25 @@ const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_
  * grants name it as it is, and a grant to a member does not extend to
  * its subsystems nor one to a subsystem to its member. */
 const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id);
+/* A service as the document describes it, read once at load (borrowed from
+ * conf, valid while it lives). */
+struct ndx_conf_service {
+	const char *id;              /* canonical service id */
+	const char *title;           /* NULL when none */
+	const char *openapi_sha256;  /* NULL when none */
+	bool personal;               /* returns personal data: purpose and subject */
+	bool consent_required;       /* and only under the subject's consent */
+	const char *const *purposes; /* the purposes it may be called for */
+	size_t npurposes;
+	const char *const *bulk_purposes; /* those an answer may concern several people for */
+	size_t nbulk_purposes;
+};
+/* The service of this canonical id, or NULL. */
+const struct ndx_conf_service *ndx_conf_service_of(const struct ndx_conf *conf,
+						   const char *service_id);
+/* True when purpose (not NULL) is one of the service's purposes. */
+bool ndx_conf_service_has_purpose(const struct ndx_conf_service *svc, const char *purpose);
+
 /* A member's gateway as the document describes it, read once at load so
  * that no caller needs the document's field names. Borrowed from conf,
  * valid while it lives. */

@@ -102,6 +102,7 @@ static const char *nz(const char *s)
 static int collect_one(const struct ndx_msglog_entry *e, void *ctx)
 {
 	struct collect *c = ctx;
+	const struct ndx_conf_service *svc;
 	const char *title;
 	char t[NDX_TIME_TEXT_LEN];
 	bool own = e->authenticated && strcmp(e->authenticated, c->subject) == 0;
@@ -109,7 +110,8 @@ static int collect_one(const struct ndx_msglog_entry *e, void *ctx)
 
 	if (!wanted(c, e, own))
 		return 0;
-	title = json_string_value(json_object_get(ndx_conf_service(c->conf, e->service), "title"));
+	svc = ndx_conf_service_of(c->conf, e->service);
+	title = svc ? svc->title : NULL;
 	ndx_time_format((time_t)(e->time_ms / 1000), t);
 	o = json_pack("{sssssssssssssssisssssbss}", "time", t, "client", e->client, "service",
 		      e->service, "service_title", nz(title), "method", nz(e->method), "purpose",

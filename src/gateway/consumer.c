@@ -211,7 +211,7 @@ static enum gw_reason step_check_request(struct cx *x)
  * answer, refusals included, is logged before it goes out. */
 static enum gw_reason step_identify(struct cx *x)
 {
-	const json_t *svc;
+	const struct ndx_conf_service *svc;
 	struct ndx_id member_id;
 
 	snprintf(x->service, sizeof x->service, "%s", x->rq.service);
@@ -224,11 +224,11 @@ static enum gw_reason step_identify(struct cx *x)
 		x->msg_id = x->msg_id_made;
 	}
 	x->identified = true;
-	svc = ndx_conf_service(x->conf, x->service);
+	svc = ndx_conf_service_of(x->conf, x->service);
 	if (!svc)
 		return refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
 			      "%s is not in the global configuration", x->service);
-	x->service_label = json_string_value(json_object_get(svc, "id"));
+	x->service_label = svc->id;
 	return GW_R_COUNT;
 }
 

@@ -51,18 +51,14 @@ static bool deny(struct gw_refusal *out, enum gw_reason reason, const char *deta
 }
 
 /* The service's purposes as "a, b, c" into buf (cut to fit). */
-static const char *purpose_list(const json_t *service, char *buf, size_t cap)
+static const char *purpose_list(const struct ndx_conf_service *service, char *buf, size_t cap)
 {
-	const json_t *p = json_object_get(service, "purposes"), *v;
-	size_t i, n = 0;
+	size_t n = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(p, i, v) {
-		if (!json_is_string(v) || n >= cap)
-			continue;
+	for (size_t i = 0; i < service->npurposes && n < cap; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
-				      json_string_value(v));
-	}
+				      service->purposes[i]);
 	if (!buf[0])
 		snprintf(buf, cap, "(none registered)");
 	return buf;
@@ -70,7 +66,7 @@ static const char *purpose_list(const json_t *service, char *buf, size_t cap)
 
 /* What a plain PR-REST client must add to call a personal-data service:
  * ndx's one extension of the protocol (docs/protocol.md "Personal data"). */
-static const char *what_to_add(const json_t *service, const char *service_id,
+static const char *what_to_add(const struct ndx_conf_service *service, const char *service_id,
 			       bool subject_missing, bool purpose_missing, char *msg, size_t cap)
 {
 	char purposes[256];
@@ -86,18 +82,6 @@ static const char *what_to_add(const json_t *service, const char *service_id,
 		 purpose_missing ? purposes : "") >= (int)cap)
 		msg[cap - 1] = '\0';
 	return msg;
-}
-
-static bool purpose_allowed(const json_t *service, const char *purpose)
-{
-	const json_t *p = json_object_get(service, "purposes"), *v;
-	size_t i;
-
-	json_array_foreach(p, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), purpose) == 0)
-			return true;
-	}
-	return false;
 }
 
 static enum gw_reason refusal_reason(enum ndx_consent_refusal r)
@@ -129,7 +113,7 @@ static enum gw_reason refusal_reason(enum ndx_consent_refusal r)
 }
 
 bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
-		       const json_t *service, const char *service_id, const char *client,
+		       const struct ndx_conf_service *service, const char *client,
 		       const struct ndx_http_req *req, time_t now, struct gw_refusal *out)
 {
 	const char *subject, *purpose, *consent, *why = NULL;
@@ -137,11 +121,12 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 	struct trust_ctx tc = { conf, revs, now, NDX_OK };
 	struct ndx_consent_trust trust = { key_lookup, is_revoked, &tc };
 	struct ndx_consent_request cr = { 0 };
+	const char *service_id = service->id;
 	char err[256], msg[400];
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!json_is_true(json_object_get(service, "personal")))
+	if (!service->personal)
 		return true;
 	subject = ndx_http_header(req, "Ndx-Subject");
 	purpose = ndx_http_header(req, "Ndx-Purpose");
@@ -150,8 +135,7 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 		 * names no one: the provider system's declaration says whom the
 		 * answer is about. */
 		if (purpose && purpose[0] && ndx_conf_bulk_allowed(conf, service_id, purpose) &&
-		    purpose_allowed(service, purpose) &&
-		    !json_is_true(json_object_get(service, "consent_required")))
+		    ndx_conf_service_has_purpose(service, purpose) && !service->consent_required)
 			return true;
 		return deny(out, GW_R_SUBJECT_MISSING, "Ndx-Subject",
 			    what_to_add(service, service_id, true, !purpose || !purpose[0], msg,
@@ -165,13 +149,13 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 	if (!purpose || !purpose[0])
 		return deny(out, GW_R_PURPOSE_MISSING, "Ndx-Purpose",
 			    what_to_add(service, service_id, false, true, msg, sizeof msg));
-	if (!purpose_allowed(service, purpose)) {
+	if (!ndx_conf_service_has_purpose(service, purpose)) {
 		char allowed[256];
 		snprintf(msg, sizeof msg, "%s may not be called for this purpose: Ndx-Purpose must be "
 			 "one of %s", service_id, purpose_list(service, allowed, sizeof allowed));
 		return deny(out, GW_R_PURPOSE_NOT_ALLOWED, "Ndx-Purpose", msg);
 	}
-	if (!json_is_true(json_object_get(service, "consent_required")))
+	if (!service->consent_required)
 		return true;
 	consent = ndx_http_header(req, "Ndx-Consent");
 	if (!consent || !consent[0]) {

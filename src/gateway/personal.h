@@ -44,15 +44,15 @@ struct gw_refusal {
 	char message[512];
 };
 
-/* The checks for calling service (its configuration object, canonical id)
- * as client: when service is "personal", a valid Ndx-Subject (unless the
- * purpose is one of the service's bulk_purposes) and an Ndx-Purpose among
- * its "purposes"; when it is also "consent_required", a
+/* The checks for calling service as client: when service is personal, a
+ * valid Ndx-Subject (unless the purpose is one of the service's bulk
+ * purposes) and an Ndx-Purpose among its purposes; when it also requires
+ * consent, a
  * live consent in Ndx-Consent (ndx_consent_verify against the consent keys
  * of conf and the status lists of revs). Returns true to let the
  * request pass, else false with *out filled. */
 bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
-		       const json_t *service, const char *service_id, const char *client,
+		       const struct ndx_conf_service *service, const char *client,
 		       const struct ndx_http_req *req, time_t now, struct gw_refusal *out);
 
 #endif

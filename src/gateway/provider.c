@@ -84,8 +84,8 @@ struct exch {
 	struct gw_rf_refusal front_refusal;
 	enum gw_rf_result front;
 	const char *msg_id;
-	const json_t *svc_obj;
-	const struct gw_service *svc;
+	const struct ndx_conf_service *svc_obj; /* the service as registered */
+	const struct gw_service *svc;           /* as this gateway serves it */
 	/* the refusal a step made, rendered once (render_refusal) */
 	struct {
 		enum gw_reason reason; /* GW_R_COUNT: none */
@@ -143,12 +143,11 @@ static enum gw_reason front_reason(enum gw_rf_result front)
 /* Subject, purpose and consent for personal-data services (personal.c).
  * Returns true to let the request pass, or fills the refusal and returns
  * false. */
-static bool provider_check_personal(struct exch *x, const json_t *service)
+static bool provider_check_personal(struct exch *x, const struct ndx_conf_service *service)
 {
 	struct gw_refusal r;
 
-	if (gw_personal_check(x->g->revs, x->conf, service, x->service, x->client, x->req,
-			      time(NULL), &r))
+	if (gw_personal_check(x->g->revs, x->conf, service, x->client, x->req, x->now, &r))
 		return true;
 	refuse(x, r.reason, r.detail, "%s", r.message);
 	return false;
@@ -381,8 +380,7 @@ static bool provider_check_subjects(struct exch *x)
 	const char *declared = x->r.hdr[GW_H_DATA_SUBJECTS], *why = NULL;
 	const char *claimed = ndx_http_header(x->req, "Ndx-Subject");
 	const char *purpose = ndx_http_header(x->req, "Ndx-Purpose");
-	const json_t *svc_obj = ndx_conf_service(x->conf, x->service);
-	bool consent;
+	bool consent = x->svc_obj->consent_required;
 	size_t n;
 
 	if (!x->personal)
@@ -401,7 +399,6 @@ static bool provider_check_subjects(struct exch *x)
 			"Ndx-Data-Subjects (%s), refused\n", x->service, why);
 		return false;
 	}
-	consent = json_is_true(json_object_get(svc_obj, "consent_required"));
 	if (!consent && purpose && ndx_conf_bulk_allowed(x->conf, x->service, purpose)) {
 		x->subjects_sent = x->subjects;
 		return true;
@@ -687,15 +684,15 @@ static enum gw_reason step_check_signature(struct exch *x)
 
 static enum gw_reason step_identify_service(struct exch *x)
 {
-	x->svc_obj = ndx_conf_service(x->conf, x->service);
+	x->svc_obj = ndx_conf_service_of(x->conf, x->service);
 	x->svc = gw_settings_service(x->v->s, x->service);
 	if (!x->svc_obj || !x->svc)
 		return refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
 			      x->svc_obj ? "%s is not served by this gateway"
 					 : "%s is not in the global configuration",
 			      x->service);
-	x->service_label = json_string_value(json_object_get(x->svc_obj, "id"));
-	x->personal = json_is_true(json_object_get(x->svc_obj, "personal"));
+	x->service_label = x->svc_obj->id;
+	x->personal = x->svc_obj->personal;
 	return GW_R_COUNT;
 }
 

@@ -63,6 +63,9 @@ struct ndx_conf {
 	size_t ngw;
 	struct ndx_key **gw_keys; /* parallel to gateways */
 	struct ndx_conf_gateway *gw; /* parallel to gateways: the typed view */
+	struct ndx_conf_service *svc; /* parallel to "services": the typed view */
+	size_t nsvc;
+	json_t *svc_index;     /* canonical id -> integer index into svc */
 	const char *ca_pem;    /* registry.ca_certificate, borrowed; NULL = none */
 	const json_t *consent_services; /* borrowed from doc */
 	size_t ncs;
@@ -294,6 +297,12 @@ void ndx_conf_free(struct ndx_conf *conf)
 		ndx_key_free(conf->gw_keys[i]);
 	free(conf->gw_keys);
 	free(conf->gw);
+	for (size_t i = 0; i < conf->nsvc && conf->svc != NULL; i++) {
+		free((void *)conf->svc[i].purposes);
+		free((void *)conf->svc[i].bulk_purposes);
+	}
+	free(conf->svc);
+	json_decref(conf->svc_index);
 	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
 		ndx_key_free(conf->cs_keys[i]);
 	free(conf->cs_keys);
@@ -567,6 +576,50 @@ static int parse_bulk_purposes(struct errbuf *e, const json_t *svc, const char *
 	return NDX_OK;
 }
 
+/* A checked array of non-empty strings as a malloc'd array of borrowed
+ * pointers (*out NULL when n is 0). */
+static int string_list(struct errbuf *e, const json_t *arr, const char *const **out, size_t *n)
+{
+	const char **v;
+	const json_t *p;
+	size_t i;
+
+	*out = NULL;
+	*n = json_is_array(arr) ? json_array_size(arr) : 0;
+	if (*n == 0)
+		return NDX_OK;
+	if (!(v = calloc(*n, sizeof *v)))
+		return fail(e, NDX_ENOMEM, "out of memory");
+	json_array_foreach(arr, i, p)
+		v[i] = json_string_value(p);
+	*out = v;
+	return NDX_OK;
+}
+
+/* The typed view of services[i] (already checked). */
+static int service_view(struct errbuf *e, struct ndx_conf *c, size_t i, const char *id,
+			const json_t *v)
+{
+	struct ndx_conf_service *s = &c->svc[i];
+	json_t *idx;
+	int rc;
+
+	s->id = id;
+	s->title = json_string_value(json_object_get(v, "title"));
+	s->openapi_sha256 = json_string_value(json_object_get(v, "openapi_sha256"));
+	s->personal = json_is_true(json_object_get(v, "personal"));
+	s->consent_required = json_is_true(json_object_get(v, "consent_required"));
+	if ((rc = string_list(e, json_object_get(v, "purposes"), &s->purposes, &s->npurposes)) !=
+		    NDX_OK ||
+	    (rc = string_list(e, json_object_get(v, "bulk_purposes"), &s->bulk_purposes,
+			      &s->nbulk_purposes)) != NDX_OK)
+		return rc;
+	idx = json_integer((json_int_t)i);
+	if (idx == NULL || json_object_set_new(c->svc_index, id, idx) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	return NDX_OK;
+}
+
 static int parse_services(struct errbuf *e, struct ndx_conf *c)
 {
 	const json_t *list, *v, *f;
@@ -576,6 +629,9 @@ static int parse_services(struct errbuf *e, struct ndx_conf *c)
 
 	if ((rc = get_array(e, c->doc, "", "services", &list)) != NDX_OK)
 		return rc;
+	c->nsvc = json_array_size(list);
+	if (c->nsvc > 0 && !(c->svc = calloc(c->nsvc, sizeof *c->svc)))
+		return fail(e, NDX_ENOMEM, "out of memory");
 	json_array_foreach(list, i, v) {
 		struct ndx_id id, pid;
 		const char *text, *s;
@@ -614,7 +670,8 @@ static int parse_services(struct errbuf *e, struct ndx_conf *c)
 				    "hex digits or null", where);
 		if (json_object_get(c->services, text) != NULL)
 			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
-		if ((rc = index_put(e, c->services, text, (json_t *)v)) != NDX_OK)
+		if ((rc = index_put(e, c->services, text, (json_t *)v)) != NDX_OK ||
+		    (rc = service_view(e, c, i, text, v)) != NDX_OK)
 			return rc;
 	}
 	return NDX_OK;
@@ -927,11 +984,12 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->services = json_object();
 	c->gw_index = json_object();
 	c->gw_of = json_object();
+	c->svc_index = json_object();
 	c->grants = json_object();
 	c->revoked = json_object();
 	c->embargo = json_object();
 	if (c->embargo == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
-	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL ||
+	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL || c->svc_index == NULL ||
 	    c->revoked == NULL) {
 		ndx_conf_free(c);
 		return fail(e, NDX_ENOMEM, "out of memory");
@@ -1213,6 +1271,24 @@ const struct ndx_conf_gateway *ndx_conf_gateway_by_cert(const struct ndx_conf *c
 	if (idx == NULL)
 		return NULL;
 	return &conf->gw[json_integer_value(idx)];
+}
+
+const struct ndx_conf_service *ndx_conf_service_of(const struct ndx_conf *conf,
+						   const char *service_id)
+{
+	const json_t *idx;
+
+	assert(conf != NULL);
+	idx = service_id == NULL ? NULL : json_object_get(conf->svc_index, service_id);
+	return idx != NULL ? &conf->svc[json_integer_value(idx)] : NULL;
+}
+
+bool ndx_conf_service_has_purpose(const struct ndx_conf_service *svc, const char *purpose)
+{
+	for (size_t i = 0; svc && purpose && i < svc->npurposes; i++)
+		if (strcmp(svc->purposes[i], purpose) == 0)
+			return true;
+	return false;
 }
 
 const struct ndx_conf_gateway *ndx_conf_gateway_of(const struct ndx_conf *conf,

@@ -346,6 +346,41 @@ static void test_lookups(void **state)
 	assert_null(ndx_conf_client(conf, CITIZENS));
 	assert_null(ndx_conf_client(conf, NULL));
 	assert_non_null(ndx_conf_service(conf, HOUSEHOLDS));
+	{
+		const struct ndx_conf_service *cs = ndx_conf_service_of(conf, CITIZENS);
+
+		assert_non_null(cs);
+		assert_string_equal(cs->id, CITIZENS);
+		assert_true(cs->personal);
+		assert_true(cs->npurposes > 0);
+		assert_true(ndx_conf_service_has_purpose(cs, cs->purposes[0]));
+		assert_false(ndx_conf_service_has_purpose(cs, "no-such-purpose"));
+		assert_false(ndx_conf_service_has_purpose(cs, NULL));
+		assert_ptr_equal(ndx_conf_service_of(conf, CITIZENS), cs);
+		/* Every service's typed view says what its document says. */
+		const json_t *list = json_object_get(ndx_conf_json(conf), "services"), *o;
+		size_t i;
+
+		json_array_foreach(list, i, o) {
+			const char *id = json_string_value(json_object_get(o, "id"));
+			const struct ndx_conf_service *t = ndx_conf_service_of(conf, id);
+
+			assert_non_null(t);
+			assert_int_equal(t->personal, json_is_true(json_object_get(o, "personal")));
+			assert_int_equal(t->consent_required,
+					 json_is_true(json_object_get(o, "consent_required")));
+			assert_int_equal(t->npurposes,
+					 json_array_size(json_object_get(o, "purposes")));
+			assert_int_equal(t->nbulk_purposes,
+					 json_array_size(json_object_get(o, "bulk_purposes")));
+			for (size_t p = 0; p < t->npurposes; p++)
+				assert_string_equal(t->purposes[p],
+						    json_string_value(json_array_get(
+							    json_object_get(o, "purposes"), p)));
+		}
+		assert_null(ndx_conf_service_of(conf, "VN/GOV/BCA/population/nope"));
+		assert_null(ndx_conf_service_of(conf, NULL));
+	}
 	assert_true(json_is_true(json_object_get(ndx_conf_service(conf, CITIZENS), "personal")));
 	assert_null(ndx_conf_service(conf, "VN/GOV/BCA/population/nope"));
 
