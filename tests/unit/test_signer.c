@@ -1,0 +1,161 @@
+/* The gateway's signer (src/gateway/signer.c): adaptive batch signing of
+ * concurrent callers, each object verifiable alone (docs/protocol.md
+ * "Signature object"), and the verifier's cache of batch roots, which must
+ * accept exactly what a full verification accepts. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway.h"
+#include "ndx/err.h"
+
+#define THREADS 16
+#define ROUNDS 40
+
+static struct ndx_key *key, *other;
+static struct gw_config cfg;
+
+struct worker {
+	int n;
+	uint8_t hash[ROUNDS][NDX_SHA256_LEN];
+	char *sig[ROUNDS];
+};
+
+static void *sign_many(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "message %d of worker %d", i, w->n);
+		ndx_sha256(text, strlen(text), w->hash[i]);
+		w->sig[i] = gw_sign_hash(&cfg, w->hash[i]);
+	}
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (ndx_key_generate(&key) != NDX_OK || ndx_key_generate(&other) != NDX_OK)
+		return -1;
+	cfg.sign_key = key;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ndx_key_free(key);
+	ndx_key_free(other);
+	return 0;
+}
+
+static void test_a_lone_message_is_a_batch_of_one(void **state)
+{
+	uint8_t h[NDX_SHA256_LEN];
+	char err[256], *sig;
+	struct gw_signer_stats before, after;
+
+	(void)state;
+	gw_signer_stats(&before);
+	ndx_sha256("alone", 5, h);
+	sig = gw_sign_hash(&cfg, h);
+	assert_non_null(sig);
+	gw_signer_stats(&after);
+	assert_int_equal(after.messages_signed - before.messages_signed, 1);
+	assert_int_equal(after.signatures - before.signatures, 1);
+	assert_int_equal(gw_verify_hash(key, sig, h, err, sizeof err), NDX_OK);
+	free(sig);
+}
+
+static void test_concurrent_callers_each_get_their_own_verifiable_object(void **state)
+{
+	static struct worker w[THREADS];
+	pthread_t t[THREADS];
+	struct gw_signer_stats before, after;
+	char err[256];
+
+	(void)state;
+	gw_signer_stats(&before);
+	for (int i = 0; i < THREADS; i++) {
+		w[i].n = i;
+		assert_int_equal(pthread_create(&t[i], NULL, sign_many, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	gw_signer_stats(&after);
+	assert_int_equal(after.messages_signed - before.messages_signed, THREADS * ROUNDS);
+	/* Never more signatures than messages; every object verifies over its
+	 * own hash and no other. */
+	assert_true(after.signatures - before.signatures <= THREADS * ROUNDS);
+	for (int i = 0; i < THREADS; i++)
+		for (int r = 0; r < ROUNDS; r++) {
+			assert_non_null(w[i].sig[r]);
+			assert_int_equal(gw_verify_hash(key, w[i].sig[r], w[i].hash[r], err,
+							sizeof err),
+					 NDX_OK);
+			assert_int_not_equal(gw_verify_hash(key, w[i].sig[r],
+							    w[(i + 1) % THREADS].hash[r], err,
+							    sizeof err),
+					     NDX_OK);
+		}
+	for (int i = 0; i < THREADS; i++)
+		for (int r = 0; r < ROUNDS; r++)
+			free(w[i].sig[r]);
+}
+
+static void test_refusals(void **state)
+{
+	uint8_t h[NDX_SHA256_LEN], g[NDX_SHA256_LEN];
+	char err[256], *sig, *bad;
+	struct gw_signer_stats a, b;
+
+	(void)state;
+	ndx_sha256("x", 1, h);
+	ndx_sha256("y", 1, g);
+	sig = gw_sign_hash(&cfg, h);
+	assert_non_null(sig);
+	/* Verified once: the root is cached; a second verification of the same
+	 * object is a cache hit and still accepts only its own hash. */
+	assert_int_equal(gw_verify_hash(key, sig, h, err, sizeof err), NDX_OK);
+	gw_signer_stats(&a);
+	assert_int_equal(gw_verify_hash(key, sig, h, err, sizeof err), NDX_OK);
+	gw_signer_stats(&b);
+	assert_true(b.verify_cache_hits > a.verify_cache_hits);
+	assert_int_equal(gw_verify_hash(key, sig, g, err, sizeof err), NDX_EBADSIG);
+	/* Another key: the object names the signer's key id. */
+	assert_int_not_equal(gw_verify_hash(other, sig, h, err, sizeof err), NDX_OK);
+	/* Malformed or missing objects. */
+	assert_int_equal(gw_verify_hash(key, "not json", h, err, sizeof err), NDX_EINVAL);
+	assert_int_not_equal(gw_verify_hash(key, NULL, h, err, sizeof err), NDX_OK);
+	assert_int_not_equal(gw_verify_hash(NULL, sig, h, err, sizeof err), NDX_OK);
+	/* One byte of the root signature changed: refused, cache or not. */
+	bad = strdup(sig);
+	assert_non_null(bad);
+	{
+		char *p = strstr(bad, "\"root_signature\":\"");
+		assert_non_null(p);
+		p += strlen("\"root_signature\":\"");
+		*p = *p == 'A' ? 'B' : 'A';
+	}
+	assert_int_not_equal(gw_verify_hash(key, bad, h, err, sizeof err), NDX_OK);
+	free(bad);
+	free(sig);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_lone_message_is_a_batch_of_one),
+		cmocka_unit_test(test_concurrent_callers_each_get_their_own_verifiable_object),
+		cmocka_unit_test(test_refusals),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
