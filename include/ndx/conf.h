@@ -103,6 +103,33 @@ const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_
  * grants name it as it is, and a grant to a member does not extend to
  * its subsystems nor one to a subsystem to its member. */
 const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id);
+/* A member, a subsystem and a grant as the document describes them, read
+ * once at load (borrowed from conf, valid while it lives). */
+struct ndx_conf_member {
+	const char *id;              /* canonical member id */
+	const char *name;            /* NULL when none */
+};
+struct ndx_conf_subsystem {
+	const char *id;              /* canonical subsystem id */
+	const char *member;          /* its member's canonical id */
+	const char *name;            /* NULL when none */
+};
+struct ndx_conf_grant {
+	const char *client;          /* a member or subsystem id */
+	const char *service;
+	const char *const *methods;  /* GET, POST, ... */
+	size_t nmethods;
+	const char *const *paths;    /* fnmatch patterns without FNM_PATHNAME, or "*" */
+	size_t npaths;
+};
+/* The i-th (from 0, in the document's order) member, subsystem, service
+ * or grant; NULL past the last. */
+const struct ndx_conf_member *ndx_conf_member_at(const struct ndx_conf *conf, size_t i);
+const struct ndx_conf_subsystem *ndx_conf_subsystem_at(const struct ndx_conf *conf, size_t i);
+struct ndx_conf_service;
+const struct ndx_conf_service *ndx_conf_service_at(const struct ndx_conf *conf, size_t i);
+const struct ndx_conf_grant *ndx_conf_grant_at(const struct ndx_conf *conf, size_t i);
+
 /* A service as the document describes it, read once at load (borrowed from
  * conf, valid while it lives). */
 struct ndx_conf_service {

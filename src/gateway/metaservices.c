@@ -220,42 +220,31 @@ static void client_add(struct client_list *cl, const struct ndx_id *id, const ch
  * the configuration (as PR-META Annex C.1 lists them). */
 static void list_all_clients(const struct ndx_conf *conf, struct client_list *cl)
 {
-	const json_t *doc = ndx_conf_json(conf), *m, *s;
-	json_t *subs_of = json_object(); /* member id -> [subsystem objects] */
+	const struct ndx_conf_member *m;
+	const struct ndx_conf_subsystem *sub;
+	json_t *subs_of = json_object(), *arr, *k; /* member id -> [subsystem indexes] */
 	size_t i, j;
 
-	json_array_foreach(json_object_get(doc, "subsystems"), i, s) {
-		const char *id = json_string_value(json_object_get(s, "id"));
-		struct ndx_id sid, mid;
-		char member[NDX_ID_TEXT_MAX];
-		json_t *arr;
-
-		if (!id || ndx_id_parse(id, strlen(id), NDX_ID_SUBSYSTEM, &sid, NULL) != NDX_OK ||
-		    ndx_id_parent(&sid, NDX_ID_MEMBER, &mid) != NDX_OK ||
-		    ndx_id_format(&mid, member, sizeof member) < 0)
-			continue;
-		if (!(arr = json_object_get(subs_of, member))) {
+	for (i = 0; subs_of && (sub = ndx_conf_subsystem_at(conf, i)); i++) {
+		if (!(arr = json_object_get(subs_of, sub->member))) {
 			arr = json_array();
-			json_object_set_new(subs_of, member, arr);
+			json_object_set_new(subs_of, sub->member, arr);
 		}
-		json_array_append(arr, (json_t *)s);
+		json_array_append_new(arr, json_integer((json_int_t)i));
 	}
-	json_array_foreach(json_object_get(doc, "members"), i, m) {
-		const char *id = json_string_value(json_object_get(m, "id"));
-		const char *name = json_string_value(json_object_get(m, "name"));
+	for (i = 0; (m = ndx_conf_member_at(conf, i)); i++) {
 		struct ndx_id mid;
 
-		if (!id || ndx_id_parse(id, strlen(id), NDX_ID_MEMBER, &mid, NULL) != NDX_OK)
+		if (ndx_id_parse(m->id, strlen(m->id), NDX_ID_MEMBER, &mid, NULL) != NDX_OK)
 			continue;
-		client_add(cl, &mid, name, NULL);
-		json_array_foreach(json_object_get(subs_of, id), j, s) {
-			const char *sid_text = json_string_value(json_object_get(s, "id"));
+		client_add(cl, &mid, m->name, NULL);
+		json_array_foreach(json_object_get(subs_of, m->id), j, k) {
 			struct ndx_id sid;
 
-			if (ndx_id_parse(sid_text, strlen(sid_text), NDX_ID_SUBSYSTEM, &sid, NULL) ==
+			sub = ndx_conf_subsystem_at(conf, (size_t)json_integer_value(k));
+			if (ndx_id_parse(sub->id, strlen(sub->id), NDX_ID_SUBSYSTEM, &sid, NULL) ==
 			    NDX_OK)
-				client_add(cl, &sid, name,
-					   json_string_value(json_object_get(s, "name")));
+				client_add(cl, &sid, m->name, sub->name);
 		}
 	}
 	json_decref(subs_of);
@@ -391,18 +380,16 @@ static void endpoint_add(json_t *list, const char *method, json_t *path)
 
 /* A service as PR-MREST Annex B writes it, with an empty endpoint_list;
  * NULL when its id is not a service id. */
-static json_t *service_entry(const json_t *svc)
+static json_t *service_entry(const struct ndx_conf_service *svc)
 {
-	const char *id = json_string_value(json_object_get(svc, "id"));
 	struct ndx_id sid;
 
-	if (!id || ndx_id_parse(id, strlen(id), NDX_ID_SERVICE, &sid, NULL) != NDX_OK)
+	if (ndx_id_parse(svc->id, strlen(svc->id), NDX_ID_SERVICE, &sid, NULL) != NDX_OK)
 		return NULL;
 	return json_pack("{ssssssssssssssso}", "object_type", "SERVICE", "xroad_instance",
 			 sid.instance, "member_class", sid.member_class, "member_code",
 			 sid.member_code, "subsystem_code", sid.subsystem, "service_code",
-			 sid.service, "service_type",
-			 json_is_string(json_object_get(svc, "openapi_sha256")) ? "OPENAPI" : "REST",
+			 sid.service, "service_type", svc->openapi_sha256 ? "OPENAPI" : "REST",
 			 "endpoint_list", json_array());
 }
 
@@ -412,13 +399,11 @@ static json_t *service_entry(const json_t *svc)
 static void list_methods(const struct ndx_conf *conf, const char *subsystem,
 			 struct ndx_http_resp *resp)
 {
-	const json_t *s;
+	const struct ndx_conf_service *s;
 	json_t *out = json_array(), *e;
-	size_t i;
 
-	json_array_foreach(json_object_get(ndx_conf_json(conf), "services"), i, s) {
-		if (!of_subsystem(json_string_value(json_object_get(s, "id")), subsystem) ||
-		    !(e = service_entry(s)))
+	for (size_t i = 0; (s = ndx_conf_service_at(conf, i)); i++) {
+		if (!of_subsystem(s->id, subsystem) || !(e = service_entry(s)))
 			continue;
 		endpoint_add(json_object_get(e, "endpoint_list"), "*", json_string("**"));
 		json_array_append_new(out, e);
@@ -432,33 +417,31 @@ static void list_methods(const struct ndx_conf *conf, const char *subsystem,
 static void allowed_methods(const struct ndx_conf *conf, const char *client,
 			    const char *subsystem, struct ndx_http_resp *resp)
 {
-	const json_t *doc = ndx_conf_json(conf), *g, *s, *m, *p;
-	json_t *grants_of = json_object(), *out = json_array(), *arr, *e;
-	size_t i, j, k, l;
+	const struct ndx_conf_service *s;
+	const struct ndx_conf_grant *g;
+	json_t *grants_of = json_object(), *out = json_array(), *arr, *e, *k;
+	size_t i, j;
 
-	json_array_foreach(json_object_get(doc, "grants"), i, g) {
-		const char *gc = json_string_value(json_object_get(g, "client"));
-		const char *gs = json_string_value(json_object_get(g, "service"));
-
-		if (!gc || strcmp(gc, client) != 0 || !of_subsystem(gs, subsystem))
+	/* The client's grants on the subsystem, by service: one pass each. */
+	for (i = 0; grants_of && (g = ndx_conf_grant_at(conf, i)); i++) {
+		if (strcmp(g->client, client) != 0 || !of_subsystem(g->service, subsystem))
 			continue;
-		if (!(arr = json_object_get(grants_of, gs))) {
+		if (!(arr = json_object_get(grants_of, g->service))) {
 			arr = json_array();
-			json_object_set_new(grants_of, gs, arr);
+			json_object_set_new(grants_of, g->service, arr);
 		}
-		json_array_append(arr, (json_t *)g);
+		json_array_append_new(arr, json_integer((json_int_t)i));
 	}
-	json_array_foreach(json_object_get(doc, "services"), i, s) {
-		arr = json_object_get(grants_of, json_string_value(json_object_get(s, "id")));
+	for (i = 0; (s = ndx_conf_service_at(conf, i)); i++) {
+		arr = json_object_get(grants_of, s->id);
 		if (!arr || !(e = service_entry(s)))
 			continue;
-		json_array_foreach(arr, j, g) {
-			json_array_foreach(json_object_get(g, "methods"), k, m) {
-				json_array_foreach(json_object_get(g, "paths"), l, p)
+		json_array_foreach(arr, j, k) {
+			g = ndx_conf_grant_at(conf, (size_t)json_integer_value(k));
+			for (size_t m = 0; m < g->nmethods; m++)
+				for (size_t p = 0; p < g->npaths; p++)
 					endpoint_add(json_object_get(e, "endpoint_list"),
-						     json_string_value(m),
-						     xroad_path(json_string_value(p)));
-			}
+						     g->methods[m], xroad_path(g->paths[p]));
 		}
 		json_array_append_new(out, e);
 	}
@@ -475,7 +458,7 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 	char id_text[NDX_ID_TEXT_MAX + NDX_ID_PART_MAX + 2], wire[NDX_ID_TEXT_MAX], url[4096],
 		hex[2 * NDX_SHA256_LEN + 1];
 	struct ndx_id sid;
-	const json_t *svc;
+	const struct ndx_conf_service *svc;
 	const char *why = NULL;
 	uint8_t md[NDX_SHA256_LEN];
 	struct gw_xfer_resp r = { 0 };
@@ -495,13 +478,13 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 		return;
 	}
 	ndx_id_format(&sid, id_text, sizeof id_text);
-	svc = ndx_conf_service(v->c->conf, id_text);
+	svc = ndx_conf_service_of(v->c->conf, id_text);
 	if (!svc) {
 		refuse(resp, GW_R_UNKNOWN_SERVICE,
 		       "the service is not in the global configuration", "%s", id_text);
 		return;
 	}
-	want = json_string_value(json_object_get(svc, "openapi_sha256"));
+	want = svc->openapi_sha256;
 	if (!want) {
 		refuse(resp, GW_R_UNKNOWN_SERVICE,
 		       "the service has no OpenAPI description", "%s has none", id_text);

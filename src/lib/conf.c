@@ -64,6 +64,13 @@ struct ndx_conf {
 	struct ndx_key **gw_keys; /* parallel to gateways */
 	struct ndx_conf_gateway *gw; /* parallel to gateways: the typed view */
 	struct ndx_conf_service *svc; /* parallel to "services": the typed view */
+	struct ndx_conf_member *mem;  /* parallel to "members" */
+	size_t nmem;
+	json_t *mem_index;     /* canonical id -> integer index into mem */
+	struct ndx_conf_subsystem *sub; /* parallel to "subsystems" */
+	size_t nsub;
+	struct ndx_conf_grant *grant; /* parallel to "grants" */
+	size_t ngrant;
 	size_t nsvc;
 	json_t *svc_index;     /* canonical id -> integer index into svc */
 	const char *ca_pem;    /* registry.ca_certificate, borrowed; NULL = none */
@@ -303,6 +310,14 @@ void ndx_conf_free(struct ndx_conf *conf)
 	}
 	free(conf->svc);
 	json_decref(conf->svc_index);
+	free(conf->mem);
+	json_decref(conf->mem_index);
+	free(conf->sub);
+	for (size_t i = 0; i < conf->ngrant && conf->grant != NULL; i++) {
+		free((void *)conf->grant[i].methods);
+		free((void *)conf->grant[i].paths);
+	}
+	free(conf->grant);
 	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
 		ndx_key_free(conf->cs_keys[i]);
 	free(conf->cs_keys);
@@ -388,6 +403,9 @@ static int parse_members(struct errbuf *e, struct ndx_conf *c)
 
 	if ((rc = get_array(e, c->doc, "", "members", &list)) != NDX_OK)
 		return rc;
+	c->nmem = json_array_size(list);
+	if (c->nmem > 0 && !(c->mem = calloc(c->nmem, sizeof *c->mem)))
+		return fail(e, NDX_ENOMEM, "out of memory");
 	json_array_foreach(list, i, v) {
 		struct ndx_id id;
 		const char *text, *name;
@@ -409,6 +427,10 @@ static int parse_members(struct errbuf *e, struct ndx_conf *c)
 			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
 		if ((rc = index_put(e, c->members, text, (json_t *)v)) != NDX_OK)
 			return rc;
+		c->mem[i] = (struct ndx_conf_member){ .id = text, .name = name };
+		if (json_object_set_new(c->mem_index, text, json_integer((json_int_t)i)) != 0)
+			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
+				    "configuration");
 	}
 	return NDX_OK;
 }
@@ -422,6 +444,9 @@ static int parse_subsystems(struct errbuf *e, struct ndx_conf *c)
 
 	if ((rc = get_array(e, c->doc, "", "subsystems", &list)) != NDX_OK)
 		return rc;
+	c->nsub = json_array_size(list);
+	if (c->nsub > 0 && !(c->sub = calloc(c->nsub, sizeof *c->sub)))
+		return fail(e, NDX_ENOMEM, "out of memory");
 	json_array_foreach(list, i, v) {
 		struct ndx_id id, pid;
 		const char *text;
@@ -440,6 +465,11 @@ static int parse_subsystems(struct errbuf *e, struct ndx_conf *c)
 			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
 		if ((rc = index_put(e, c->subsystems, text, (json_t *)v)) != NDX_OK)
 			return rc;
+		c->sub[i] = (struct ndx_conf_subsystem){
+			.id = text,
+			.member = c->mem[json_integer_value(json_object_get(c->mem_index, parent))].id,
+			.name = json_string_value(json_object_get(v, "name")),
+		};
 	}
 	return NDX_OK;
 }
@@ -739,6 +769,11 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 			return fail(e, NDX_EINVAL, "%s.paths[%zu]: expected \"*\" or a "
 				    "pattern starting with '/'", where, j);
 	}
+	c->grant[i].client = client;
+	c->grant[i].service = service;
+	if ((rc = string_list(e, methods, &c->grant[i].methods, &c->grant[i].nmethods)) != NDX_OK ||
+	    (rc = string_list(e, paths, &c->grant[i].paths, &c->grant[i].npaths)) != NDX_OK)
+		return rc;
 	snprintf(key, sizeof key, "%s\n%s", client, service);
 	arr = json_object_get(c->grants, key);
 	if (arr == NULL) {
@@ -761,6 +796,9 @@ static int parse_grants_revocations(struct errbuf *e, struct ndx_conf *c)
 
 	if ((rc = get_array(e, c->doc, "", "grants", &list)) != NDX_OK)
 		return rc;
+	c->ngrant = json_array_size(list);
+	if (c->ngrant > 0 && !(c->grant = calloc(c->ngrant, sizeof *c->grant)))
+		return fail(e, NDX_ENOMEM, "out of memory");
 	json_array_foreach(list, i, v) {
 		if ((rc = parse_grant(e, c, i, v)) != NDX_OK)
 			return rc;
@@ -985,11 +1023,13 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->gw_index = json_object();
 	c->gw_of = json_object();
 	c->svc_index = json_object();
+	c->mem_index = json_object();
 	c->grants = json_object();
 	c->revoked = json_object();
 	c->embargo = json_object();
 	if (c->embargo == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
 	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL || c->svc_index == NULL ||
+	    c->mem_index == NULL ||
 	    c->revoked == NULL) {
 		ndx_conf_free(c);
 		return fail(e, NDX_ENOMEM, "out of memory");
@@ -1271,6 +1311,30 @@ const struct ndx_conf_gateway *ndx_conf_gateway_by_cert(const struct ndx_conf *c
 	if (idx == NULL)
 		return NULL;
 	return &conf->gw[json_integer_value(idx)];
+}
+
+const struct ndx_conf_member *ndx_conf_member_at(const struct ndx_conf *conf, size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->nmem ? &conf->mem[i] : NULL;
+}
+
+const struct ndx_conf_subsystem *ndx_conf_subsystem_at(const struct ndx_conf *conf, size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->nsub ? &conf->sub[i] : NULL;
+}
+
+const struct ndx_conf_service *ndx_conf_service_at(const struct ndx_conf *conf, size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->nsvc ? &conf->svc[i] : NULL;
+}
+
+const struct ndx_conf_grant *ndx_conf_grant_at(const struct ndx_conf *conf, size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->ngrant ? &conf->grant[i] : NULL;
 }
 
 const struct ndx_conf_service *ndx_conf_service_of(const struct ndx_conf *conf,

@@ -357,6 +357,38 @@ static void test_lookups(void **state)
 		assert_false(ndx_conf_service_has_purpose(cs, "no-such-purpose"));
 		assert_false(ndx_conf_service_has_purpose(cs, NULL));
 		assert_ptr_equal(ndx_conf_service_of(conf, CITIZENS), cs);
+		/* Every member's, subsystem's and grant's typed view says what its
+		 * document says, in the document's order. */
+		const json_t *d = ndx_conf_json(conf), *x;
+		size_t n;
+
+		json_array_foreach(json_object_get(d, "members"), n, x) {
+			const struct ndx_conf_member *tm = ndx_conf_member_at(conf, n);
+			assert_non_null(tm);
+			assert_string_equal(tm->id, json_string_value(json_object_get(x, "id")));
+		}
+		assert_null(ndx_conf_member_at(conf, n));
+		json_array_foreach(json_object_get(d, "subsystems"), n, x) {
+			const struct ndx_conf_subsystem *ts = ndx_conf_subsystem_at(conf, n);
+			assert_non_null(ts);
+			assert_string_equal(ts->id, json_string_value(json_object_get(x, "id")));
+			assert_non_null(ndx_conf_member(conf, ts->member));
+			assert_int_equal(strncmp(ts->id, ts->member, strlen(ts->member)), 0);
+		}
+		assert_null(ndx_conf_subsystem_at(conf, n));
+		json_array_foreach(json_object_get(d, "grants"), n, x) {
+			const struct ndx_conf_grant *tg = ndx_conf_grant_at(conf, n);
+			assert_non_null(tg);
+			assert_string_equal(tg->client, json_string_value(json_object_get(x, "client")));
+			assert_int_equal(tg->nmethods, json_array_size(json_object_get(x, "methods")));
+			assert_int_equal(tg->npaths, json_array_size(json_object_get(x, "paths")));
+			assert_string_equal(tg->paths[tg->npaths - 1],
+					    json_string_value(json_array_get(
+						    json_object_get(x, "paths"), tg->npaths - 1)));
+		}
+		assert_null(ndx_conf_grant_at(conf, n));
+		assert_non_null(ndx_conf_service_at(conf, 0));
+
 		/* Every service's typed view says what its document says. */
 		const json_t *list = json_object_get(ndx_conf_json(conf), "services"), *o;
 		size_t i;
