@@ -183,9 +183,20 @@ bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
  * verifies the service's revocation list (docs/protocol.md "Revocation"). */
 const struct ndx_key *ndx_conf_consent_key(const struct ndx_conf *conf, const char *issuer_id,
 					   const char *key_id);
-/* The consent service object {"id","url","sign_key","sign_key_id"} of
- * issuer_id (borrowed) or NULL. */
-const json_t *ndx_conf_consent_service(const struct ndx_conf *conf, const char *issuer_id);
+/* A consent service as the document describes it (borrowed from conf). */
+struct ndx_conf_consent_service {
+	const char *id;              /* its subsystem id: the consents' issuer */
+	const char *url;             /* where its status lists are fetched */
+	const char *sign_key_id;
+	const struct ndx_key *sign_key;
+};
+/* The consent service of issuer_id, or NULL. */
+const struct ndx_conf_consent_service *ndx_conf_consent_service(const struct ndx_conf *conf,
+								const char *issuer_id);
+/* The i-th consent service (from 0, in the document's order); NULL past
+ * the last. */
+const struct ndx_conf_consent_service *ndx_conf_consent_service_at(const struct ndx_conf *conf,
+								   size_t i);
 /* True when a key id or certificate fingerprint is in the revocations. */
 bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fingerprint);
 

@@ -21,17 +21,15 @@ static int problem(json_t *list, const char *code, const char *message)
 static void consent_problems(struct gw_ctx *g, const struct ndx_conf *conf, time_t now,
 			     json_t *list)
 {
-	const json_t *cs, *services = json_object_get(ndx_conf_json(conf), "consent_services");
+	const struct ndx_conf_consent_service *cs;
 	char msg[NDX_ID_TEXT_MAX + 96];
 	size_t i;
 
-	json_array_foreach(services, i, cs) {
-		const char *id = json_string_value(json_object_get(cs, "id"));
-
-		if (!id || gw_revocations_current(g->revs, id, now) == NDX_OK)
+	for (i = 0; (cs = ndx_conf_consent_service_at(conf, i)); i++) {
+		if (gw_revocations_current(g->revs, cs->id, now) == NDX_OK)
 			continue;
 		snprintf(msg, sizeof msg,
-			 "no current status lists of %s: its consents are refused", id);
+			 "no current status lists of %s: its consents are refused", cs->id);
 		problem(list, gw_reason_info(GW_R_CONSENT_STATUS_UNKNOWN)->reason, msg);
 	}
 }

@@ -374,8 +374,9 @@ out:
 static bool serves_consent(const struct gw_view *v)
 {
 	for (size_t i = 0; i < v->s->nservices; i++) {
-		const json_t *svc = ndx_conf_service(v->c->conf, v->s->services[i].id);
-		if (svc && json_is_true(json_object_get(svc, "consent_required")))
+		const struct ndx_conf_service *svc =
+			ndx_conf_service_of(v->c->conf, v->s->services[i].id);
+		if (svc && svc->consent_required)
 			return true;
 	}
 	return false;
@@ -384,19 +385,17 @@ static bool serves_consent(const struct gw_view *v)
 static void poll_once(struct gw_revocations *r)
 {
 	struct gw_view v;
-	const json_t *list, *cs;
+	const struct ndx_conf_consent_service *cs;
 	size_t i;
 	char err[2048];
 
 	gw_state_acquire(r->state, &v);
 	if (!v.c || !serves_consent(&v))
 		goto out;
-	list = json_object_get(ndx_conf_json(v.c->conf), "consent_services");
-	json_array_foreach(list, i, cs) {
-		const char *id = json_string_value(json_object_get(cs, "id"));
-		const char *url = json_string_value(json_object_get(cs, "url"));
+	for (i = 0; (cs = ndx_conf_consent_service_at(v.c->conf, i)); i++) {
+		const char *id = cs->id, *url = cs->url;
 		size_t k;
-		if (!id || !url || atomic_load(&r->stop))
+		if (atomic_load(&r->stop))
 			continue;
 		for (k = 0; k < r->nfailing && strcmp(r->failing[k], id) != 0; k++)
 			;

@@ -77,6 +77,7 @@ struct ndx_conf {
 	const json_t *consent_services; /* borrowed from doc */
 	size_t ncs;
 	struct ndx_key **cs_keys; /* parallel to consent_services */
+	struct ndx_conf_consent_service *cs; /* parallel to consent_services */
 	json_t *embargo;       /* purpose -> embargo object */
 	const json_t *id_providers; /* borrowed from doc, NULL when absent */
 	size_t nidp;
@@ -321,6 +322,7 @@ void ndx_conf_free(struct ndx_conf *conf)
 	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
 		ndx_key_free(conf->cs_keys[i]);
 	free(conf->cs_keys);
+	free(conf->cs);
 	for (size_t i = 0; i < conf->nidp && conf->idp_keys != NULL; i++)
 		ndx_key_free(conf->idp_keys[i]);
 	free(conf->idp_keys);
@@ -858,7 +860,11 @@ static int parse_consent_service(struct errbuf *e, struct ndx_conf *c, size_t i,
 		if (other != NULL && strcmp(other, text) == 0)
 			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
 	}
-	return parse_sign_key(e, where, sk, skid, &c->cs_keys[i]);
+	if ((rc = parse_sign_key(e, where, sk, skid, &c->cs_keys[i])) != NDX_OK)
+		return rc;
+	c->cs[i] = (struct ndx_conf_consent_service){ .id = text, .url = url, .sign_key_id = skid,
+						      .sign_key = c->cs_keys[i] };
+	return NDX_OK;
 }
 
 static int parse_consent_services(struct errbuf *e, struct ndx_conf *c)
@@ -873,7 +879,8 @@ static int parse_consent_services(struct errbuf *e, struct ndx_conf *c)
 	c->ncs = json_array_size(list);
 	if (c->ncs > 0) {
 		c->cs_keys = calloc(c->ncs, sizeof *c->cs_keys);
-		if (c->cs_keys == NULL) {
+		c->cs = calloc(c->ncs, sizeof *c->cs);
+		if (c->cs_keys == NULL || c->cs == NULL) {
 			c->ncs = 0;
 			return fail(e, NDX_ENOMEM, "out of memory");
 		}
@@ -1473,21 +1480,21 @@ const struct ndx_key *ndx_conf_consent_key(const struct ndx_conf *conf, const ch
 	return NULL;
 }
 
-const json_t *ndx_conf_consent_service(const struct ndx_conf *conf, const char *issuer_id)
+const struct ndx_conf_consent_service *ndx_conf_consent_service(const struct ndx_conf *conf,
+								const char *issuer_id)
 {
-	const json_t *cs;
-	size_t i;
-
 	assert(conf != NULL);
-	if (issuer_id == NULL)
-		return NULL;
-	json_array_foreach(conf->consent_services, i, cs) {
-		const char *id = json_string_value(json_object_get(cs, "id"));
-
-		if (id != NULL && strcmp(id, issuer_id) == 0)
-			return cs;
-	}
+	for (size_t i = 0; issuer_id != NULL && i < conf->ncs; i++)
+		if (strcmp(conf->cs[i].id, issuer_id) == 0)
+			return &conf->cs[i];
 	return NULL;
+}
+
+const struct ndx_conf_consent_service *ndx_conf_consent_service_at(const struct ndx_conf *conf,
+								   size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->ncs ? &conf->cs[i] : NULL;
 }
 
 bool ndx_conf_bulk_allowed(const struct ndx_conf *conf, const char *service_id,

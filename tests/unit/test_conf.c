@@ -922,7 +922,7 @@ static void test_consent_keys(void **state)
 	char kid0[NDX_KEY_ID_HEX_LEN + 1], kid1[NDX_KEY_ID_HEX_LEN + 1];
 	char a[NDX_KEY_ID_HEX_LEN + 1], b[NDX_KEY_ID_HEX_LEN + 1];
 	const struct ndx_key *k;
-	const json_t *cs;
+	const struct ndx_conf_consent_service *cs;
 
 	ndx_key_id(f->cs[0], kid0);
 	ndx_key_id(f->cs[1], kid1);
@@ -943,7 +943,19 @@ static void test_consent_keys(void **state)
 	assert_null(ndx_conf_consent_key(conf, CONSENT, NULL));
 	cs = ndx_conf_consent_service(conf, CONSENT);
 	assert_non_null(cs);
-	assert_string_equal(json_string_value(json_object_get(cs, "url")), "http://127.0.0.1:4500");
+	assert_string_equal(cs->url, "http://127.0.0.1:4500");
+	assert_string_equal(cs->id, CONSENT);
+	{
+		size_t n = 0;
+		bool seen = false;
+
+		for (; ndx_conf_consent_service_at(conf, n); n++)
+			seen |= ndx_conf_consent_service_at(conf, n) == cs;
+		assert_true(seen);
+		assert_int_equal(n, json_array_size(json_object_get(ndx_conf_json(conf),
+								    "consent_services")));
+	}
+	assert_ptr_equal(cs->sign_key, ndx_conf_consent_key(conf, CONSENT, cs->sign_key_id));
 	assert_null(ndx_conf_consent_service(conf, MOF_ENT));
 	assert_null(ndx_conf_consent_service(conf, NULL));
 	ndx_conf_free(conf);
