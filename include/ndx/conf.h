@@ -89,20 +89,10 @@ uint64_t ndx_conf_version(const struct ndx_conf *conf);
 const char *ndx_conf_instance(const struct ndx_conf *conf);
 time_t ndx_conf_generated_at(const struct ndx_conf *conf);
 time_t ndx_conf_expires_at(const struct ndx_conf *conf);
-/* The whole document (borrowed). */
+/* The whole document (borrowed), for those who show or store it as it is
+ * (`ndx conf show`); everyone else uses the typed views below. */
 const json_t *ndx_conf_json(const struct ndx_conf *conf);
 
-/* Lookups by canonical id return the object from the document (borrowed,
- * valid while conf lives) or NULL. */
-const json_t *ndx_conf_member(const struct ndx_conf *conf, const char *member_id);
-const json_t *ndx_conf_subsystem(const struct ndx_conf *conf, const char *subsystem_id);
-const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_id);
-/* An X-Road client: the subsystem, or the member (PR-REST 4.1: "Including
- * the subsystem code is OPTIONAL"), of this canonical id; NULL when the
- * configuration has neither. A member-level client is the member itself:
- * grants name it as it is, and a grant to a member does not extend to
- * its subsystems nor one to a subsystem to its member. */
-const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id);
 /* A member, a subsystem and a grant as the document describes them, read
  * once at load (borrowed from conf, valid while it lives). */
 struct ndx_conf_member {
@@ -129,6 +119,16 @@ const struct ndx_conf_subsystem *ndx_conf_subsystem_at(const struct ndx_conf *co
 struct ndx_conf_service;
 const struct ndx_conf_service *ndx_conf_service_at(const struct ndx_conf *conf, size_t i);
 const struct ndx_conf_grant *ndx_conf_grant_at(const struct ndx_conf *conf, size_t i);
+/* The member or subsystem of this canonical id, or NULL. */
+const struct ndx_conf_member *ndx_conf_member(const struct ndx_conf *conf, const char *member_id);
+const struct ndx_conf_subsystem *ndx_conf_subsystem(const struct ndx_conf *conf,
+						    const char *subsystem_id);
+/* True when client_id is an X-Road client of the configuration: a
+ * subsystem, or a member (PR-REST 4.1: "Including the subsystem code is
+ * OPTIONAL"). A member-level client is the member itself: grants name it
+ * as it is, and a grant to a member does not extend to its subsystems nor
+ * one to a subsystem to its member. */
+bool ndx_conf_has_client(const struct ndx_conf *conf, const char *client_id);
 
 /* A service as the document describes it, read once at load (borrowed from
  * conf, valid while it lives). */

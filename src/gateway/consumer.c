@@ -184,7 +184,7 @@ static enum gw_reason step_check_client(struct cx *x)
 	if (x->front == GW_RF_BAD_CLIENT)
 		return refuse_front(x);
 	snprintf(x->client, sizeof x->client, "%s", x->rq.client);
-	if (!gw_settings_has_subsystem(s, x->client) || !ndx_conf_client(x->conf, x->client))
+	if (!gw_settings_has_subsystem(s, x->client) || !ndx_conf_has_client(x->conf, x->client))
 		return refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
 			      "%s is not a client (member or subsystem) that may use this gateway",
 			      x->client);

@@ -587,7 +587,7 @@ static bool meta_client(const struct gw_view *v, const struct ndx_http_req *req,
 	ndx_id_format(&cid, client, NDX_ID_TEXT_MAX);
 	/* The same clients as for an exchange: listed in the gateway's
 	 * configuration (a member id too) and in the global one. */
-	mine = gw_settings_has_subsystem(v->s, client) && ndx_conf_client(v->c->conf, client);
+	mine = gw_settings_has_subsystem(v->s, client) && ndx_conf_has_client(v->c->conf, client);
 	if (!mine) {
 		refuse(resp, GW_R_UNKNOWN_CLIENT,
 		       "not a client that may use this gateway", "%s", client);

@@ -630,7 +630,7 @@ static enum gw_reason step_check_client(struct exch *x)
 			      x->front_refusal.message);
 	ndx_id_parent(&x->rq.client_id, NDX_ID_MEMBER, &cmember);
 	ndx_id_format(&cmember, cm, sizeof cm);
-	if (strcmp(cm, x->peer_member) != 0 || !ndx_conf_client(x->conf, x->client))
+	if (strcmp(cm, x->peer_member) != 0 || !ndx_conf_has_client(x->conf, x->client))
 		return refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
 			      "%s is not a client of %s, whose gateway is calling", x->client,
 			      x->peer_member);

@@ -8,6 +8,10 @@
 
 static const char *refusal_va(struct ndx_http_resp *resp, const struct ndx_http_req *req,
 			      enum gw_reason r, enum gw_err_side side, const char *specifics,
+			      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static const char *refusal_va(struct ndx_http_resp *resp, const struct ndx_http_req *req,
+			      enum gw_reason r, enum gw_err_side side, const char *specifics,
 			      const char *fmt, va_list ap)
 {
 	const struct gw_reason_info *ri = gw_reason_info(r);

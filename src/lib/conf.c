@@ -67,6 +67,7 @@ struct ndx_conf {
 	struct ndx_conf_member *mem;  /* parallel to "members" */
 	size_t nmem;
 	json_t *mem_index;     /* canonical id -> integer index into mem */
+	json_t *sub_index;     /* canonical id -> integer index into sub */
 	struct ndx_conf_subsystem *sub; /* parallel to "subsystems" */
 	size_t nsub;
 	struct ndx_conf_grant *grant; /* parallel to "grants" */
@@ -313,6 +314,7 @@ void ndx_conf_free(struct ndx_conf *conf)
 	json_decref(conf->svc_index);
 	free(conf->mem);
 	json_decref(conf->mem_index);
+	json_decref(conf->sub_index);
 	free(conf->sub);
 	for (size_t i = 0; i < conf->ngrant && conf->grant != NULL; i++) {
 		free((void *)conf->grant[i].methods);
@@ -467,6 +469,9 @@ static int parse_subsystems(struct errbuf *e, struct ndx_conf *c)
 			return fail(e, NDX_EINVAL, "%s.id: %s is listed twice", where, text);
 		if ((rc = index_put(e, c->subsystems, text, (json_t *)v)) != NDX_OK)
 			return rc;
+		if (json_object_set_new(c->sub_index, text, json_integer((json_int_t)i)) != 0)
+			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
+				    "configuration");
 		c->sub[i] = (struct ndx_conf_subsystem){
 			.id = text,
 			.member = c->mem[json_integer_value(json_object_get(c->mem_index, parent))].id,
@@ -1031,12 +1036,13 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->gw_of = json_object();
 	c->svc_index = json_object();
 	c->mem_index = json_object();
+	c->sub_index = json_object();
 	c->grants = json_object();
 	c->revoked = json_object();
 	c->embargo = json_object();
 	if (c->embargo == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
 	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL || c->svc_index == NULL ||
-	    c->mem_index == NULL ||
+	    c->mem_index == NULL || c->sub_index == NULL ||
 	    c->revoked == NULL) {
 		ndx_conf_free(c);
 		return fail(e, NDX_ENOMEM, "out of memory");
@@ -1279,31 +1285,31 @@ const json_t *ndx_conf_json(const struct ndx_conf *conf)
 	return conf->doc;
 }
 
-const json_t *ndx_conf_member(const struct ndx_conf *conf, const char *member_id)
+const struct ndx_conf_member *ndx_conf_member(const struct ndx_conf *conf, const char *member_id)
 {
+	const json_t *idx;
+
 	assert(conf != NULL);
-	return member_id == NULL ? NULL : json_object_get(conf->members, member_id);
+	idx = member_id == NULL ? NULL : json_object_get(conf->mem_index, member_id);
+	return idx != NULL ? &conf->mem[json_integer_value(idx)] : NULL;
 }
 
-const json_t *ndx_conf_subsystem(const struct ndx_conf *conf, const char *subsystem_id)
+const struct ndx_conf_subsystem *ndx_conf_subsystem(const struct ndx_conf *conf,
+						    const char *subsystem_id)
 {
+	const json_t *idx;
+
 	assert(conf != NULL);
-	return subsystem_id == NULL ? NULL : json_object_get(conf->subsystems, subsystem_id);
+	idx = subsystem_id == NULL ? NULL : json_object_get(conf->sub_index, subsystem_id);
+	return idx != NULL ? &conf->sub[json_integer_value(idx)] : NULL;
 }
 
-const json_t *ndx_conf_client(const struct ndx_conf *conf, const char *client_id)
+bool ndx_conf_has_client(const struct ndx_conf *conf, const char *client_id)
 {
-	const json_t *o = ndx_conf_subsystem(conf, client_id);
-
 	/* Ids of the two kinds differ in their number of parts, so a text
 	 * names at most one of them. */
-	return o != NULL ? o : ndx_conf_member(conf, client_id);
-}
-
-const json_t *ndx_conf_service(const struct ndx_conf *conf, const char *service_id)
-{
-	assert(conf != NULL);
-	return service_id == NULL ? NULL : json_object_get(conf->services, service_id);
+	return ndx_conf_subsystem(conf, client_id) != NULL ||
+	       ndx_conf_member(conf, client_id) != NULL;
 }
 
 const struct ndx_conf_gateway *ndx_conf_gateway_by_cert(const struct ndx_conf *conf,

@@ -43,18 +43,6 @@ static const char *str(const json_t *o, const char *field)
 	return json_string_value(json_object_get(o, field));
 }
 
-static bool array_has(const json_t *arr, const json_t *v)
-{
-	const json_t *x;
-	size_t i;
-
-	json_array_foreach(arr, i, x) {
-		if (x == v)
-			return true;
-	}
-	return false;
-}
-
 /* Everything a valid configuration lists can be found again. */
 static void check_conf(const struct ndx_conf *conf)
 {
@@ -66,20 +54,35 @@ static void check_conf(const struct ndx_conf *conf)
 	FUZZ_CHECK(ndx_conf_instance(conf) != NULL && ndx_conf_instance(conf)[0] != '\0');
 	FUZZ_CHECK(ndx_conf_generated_at(conf) < ndx_conf_expires_at(conf));
 
-	json_array_foreach(json_object_get(doc, "members"), i, v)
-		FUZZ_CHECK(ndx_conf_member(conf, str(v, "id")) == v);
-	json_array_foreach(json_object_get(doc, "subsystems"), i, v)
-		FUZZ_CHECK(ndx_conf_subsystem(conf, str(v, "id")) == v);
-	json_array_foreach(json_object_get(doc, "services"), i, v)
-		FUZZ_CHECK(ndx_conf_service(conf, str(v, "id")) == v);
-	json_array_foreach(json_object_get(doc, "gateways"), i, v) {
-		const struct ndx_key *gk = ndx_conf_gateway_key(conf, v);
-		char kid[NDX_KEY_ID_HEX_LEN + 1];
+	/* The typed views say what the document says, in its order. */
+	json_array_foreach(json_object_get(doc, "members"), i, v) {
+		FUZZ_CHECK(ndx_conf_member_at(conf, i) == ndx_conf_member(conf, str(v, "id")));
+		FUZZ_CHECK(ndx_conf_has_client(conf, str(v, "id")));
+	}
+	json_array_foreach(json_object_get(doc, "subsystems"), i, v) {
+		const struct ndx_conf_subsystem *sub = ndx_conf_subsystem(conf, str(v, "id"));
 
-		FUZZ_CHECK(ndx_conf_gateway_by_cert(conf, str(v, "tls_cert_sha256")) == v);
-		FUZZ_CHECK(array_has(ndx_conf_gateways_of(conf, str(v, "member")), v));
-		FUZZ_CHECK(gk != NULL);
-		ndx_key_id(gk, kid);
+		FUZZ_CHECK(sub != NULL && sub == ndx_conf_subsystem_at(conf, i));
+		FUZZ_CHECK(ndx_conf_member(conf, sub->member) != NULL);
+	}
+	json_array_foreach(json_object_get(doc, "services"), i, v) {
+		const struct ndx_conf_service *svc = ndx_conf_service_of(conf, str(v, "id"));
+
+		FUZZ_CHECK(svc != NULL && svc == ndx_conf_service_at(conf, i));
+		FUZZ_CHECK(svc->personal == json_is_true(json_object_get(v, "personal")));
+		FUZZ_CHECK(svc->npurposes == json_array_size(json_object_get(v, "purposes")));
+	}
+	json_array_foreach(json_object_get(doc, "gateways"), i, v) {
+		const struct ndx_conf_gateway *gw =
+			ndx_conf_gateway_by_cert(conf, str(v, "tls_cert_sha256"));
+		char kid[NDX_KEY_ID_HEX_LEN + 1];
+		bool listed = false;
+
+		FUZZ_CHECK(gw != NULL && gw->sign_key != NULL);
+		for (size_t k = 0; ndx_conf_gateway_of(conf, gw->member, k); k++)
+			listed = listed || ndx_conf_gateway_of(conf, gw->member, k) == gw;
+		FUZZ_CHECK(listed);
+		ndx_key_id(gw->sign_key, kid);
 		FUZZ_CHECK(strcmp(kid, str(v, "sign_key_id")) == 0);
 	}
 	json_array_foreach(json_object_get(doc, "grants"), i, v) {
@@ -106,7 +109,8 @@ static void check_conf(const struct ndx_conf *conf)
 		FUZZ_CHECK(ndx_conf_is_revoked(conf, str(v, "value")));
 
 	FUZZ_CHECK(ndx_conf_member(conf, "") == NULL);
-	FUZZ_CHECK(json_array_size(ndx_conf_gateways_of(conf, "no/such/member")) == 0);
+	FUZZ_CHECK(ndx_conf_gateway_of(conf, "no/such/member", 0) == NULL);
+	FUZZ_CHECK(!ndx_conf_has_client(conf, ""));
 	FUZZ_CHECK(!ndx_conf_is_revoked(conf, NULL));
 }
 

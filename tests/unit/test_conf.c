@@ -326,26 +326,27 @@ static void test_lookups(void **state)
 {
 	struct fx *f = *state;
 	struct ndx_conf *conf = load_good(f);
-	const json_t *m;
+	const struct ndx_conf_member *m;
 	const struct ndx_conf_gateway *g;
 	const struct ndx_key *k;
 	char want[NDX_KEY_ID_HEX_LEN + 1], got[NDX_KEY_ID_HEX_LEN + 1];
 
 	m = ndx_conf_member(conf, "VN/GOV/MOF");
 	assert_non_null(m);
-	assert_string_equal(json_string_value(json_object_get(m, "id")), "VN/GOV/MOF");
+	assert_string_equal(m->id, "VN/GOV/MOF");
 	assert_null(ndx_conf_member(conf, "VN/GOV/XYZ"));
 	assert_null(ndx_conf_member(conf, "VN/GOV/BCA/population"));
 	assert_null(ndx_conf_member(conf, NULL));
 	assert_non_null(ndx_conf_subsystem(conf, COM_APP));
 	assert_null(ndx_conf_subsystem(conf, "VN/GOV/BCA"));
 	/* A client is a subsystem or, member-level (PR-REST 4.1), a member. */
-	assert_ptr_equal(ndx_conf_client(conf, COM_APP), ndx_conf_subsystem(conf, COM_APP));
-	assert_ptr_equal(ndx_conf_client(conf, "VN/GOV/MOF"), m);
-	assert_null(ndx_conf_client(conf, "VN/GOV/XYZ"));
-	assert_null(ndx_conf_client(conf, CITIZENS));
-	assert_null(ndx_conf_client(conf, NULL));
-	assert_non_null(ndx_conf_service(conf, HOUSEHOLDS));
+	assert_string_equal(ndx_conf_subsystem(conf, COM_APP)->id, COM_APP);
+	assert_true(ndx_conf_has_client(conf, COM_APP));
+	assert_true(ndx_conf_has_client(conf, "VN/GOV/MOF"));
+	assert_false(ndx_conf_has_client(conf, "VN/GOV/XYZ"));
+	assert_false(ndx_conf_has_client(conf, CITIZENS));
+	assert_false(ndx_conf_has_client(conf, NULL));
+	assert_non_null(ndx_conf_service_of(conf, HOUSEHOLDS));
 	{
 		const struct ndx_conf_service *cs = ndx_conf_service_of(conf, CITIZENS);
 
@@ -413,8 +414,8 @@ static void test_lookups(void **state)
 		assert_null(ndx_conf_service_of(conf, "VN/GOV/BCA/population/nope"));
 		assert_null(ndx_conf_service_of(conf, NULL));
 	}
-	assert_true(json_is_true(json_object_get(ndx_conf_service(conf, CITIZENS), "personal")));
-	assert_null(ndx_conf_service(conf, "VN/GOV/BCA/population/nope"));
+	assert_true(ndx_conf_service_of(conf, CITIZENS)->personal);
+	assert_null(ndx_conf_service_of(conf, "VN/GOV/BCA/population/nope"));
 
 	g = ndx_conf_gateway_by_cert(conf, FP_C);
 	assert_non_null(g);
