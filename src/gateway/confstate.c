@@ -1,7 +1,8 @@
 /* The global configuration a gateway holds (docs/protocol.md "The global
  * configuration"): the last good copy is loaded from data_dir/conf at start,
  * so a gateway serves while the registry is down, until that copy expires;
- * a thread polls registry_url/conf every conf_refresh_s, verifies what it
+ * the gateway's poller (poller.h) fetches registry_url/conf every
+ * conf_refresh_s, verifies what it
  * gets against the anchor, saves it and swaps it in. Requests take a
  * reference under a mutex held for two pointer copies and never wait for a
  * fetch; the last reference frees an old configuration. A configuration
@@ -14,6 +15,7 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "poller.h"
 #include "ndx/buf.h"
 #include "ndx/err.h"
 
@@ -28,12 +30,12 @@ struct gw_state {
 
 	pthread_mutex_t fetch_mu; /* one fetch at a time; owns curl */
 	CURL *curl;
-	pthread_mutex_t poll_mu;  /* guards fetch_now and the wait */
-	pthread_cond_t poll_cv;
-	pthread_t poller;
-	int running;
-	atomic_int stop;          /* also read by a fetch in progress, to abort it */
-	int fetch_now;
+	/* The shared poller (poller.h) runs the polling; its stop flag, read
+	 * by a fetch in progress to abort it (NULL before the poller exists). */
+	struct gw_poller *poller;
+	int task;
+	const atomic_int *stopping;
+	bool failing;             /* the last round failed: said once per outage */
 };
 
 struct fetch_sink {
@@ -158,7 +160,7 @@ static int fetch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	(void)dn;
 	(void)ut;
 	(void)un;
-	return atomic_load(&st->stop) ? 1 : 0;
+	return st->stopping && atomic_load(st->stopping) ? 1 : 0;
 }
 
 /* One fetch, verify, save, swap. Called with fetch_mu held. */
@@ -259,48 +261,32 @@ int gw_state_fetch(struct gw_state *st, char *err, size_t errcap)
 	return rc;
 }
 
-static void *poll_main(void *arg)
+/* One round of the poller's configuration task. */
+static void poll_round(void *arg)
 {
 	struct gw_state *st = arg;
 	char err[1024];
-	int failing = 0;
 
-	pthread_mutex_lock(&st->poll_mu);
-	while (!atomic_load(&st->stop)) {
-		struct timespec until;
-		int rc;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += refresh_s(st);
-		while (!atomic_load(&st->stop) && !st->fetch_now &&
-		       pthread_cond_timedwait(&st->poll_cv, &st->poll_mu, &until) != ETIMEDOUT)
-			;
-		if (atomic_load(&st->stop))
-			break;
-		st->fetch_now = 0;
-		pthread_mutex_unlock(&st->poll_mu);
-		rc = gw_state_fetch(st, err, sizeof err);
-		pthread_mutex_lock(&st->poll_mu);
-		if (atomic_load(&st->stop))
-			break;
-		if (rc != NDX_OK) {
-			/* Say it once per outage, not every poll. */
-			if (!failing)
-				fprintf(stderr, GW_PROG ": %s; keeping the held configuration\n", err);
-			failing = 1;
-		} else {
-			if (failing)
-				fprintf(stderr, GW_PROG ": configuration fetched again\n");
-			failing = 0;
-		}
+	if (gw_state_fetch(st, err, sizeof err) != NDX_OK) {
+		/* Say it once per outage, not every poll. */
+		if (!st->failing)
+			fprintf(stderr, GW_PROG ": %s; keeping the held configuration\n", err);
+		st->failing = true;
+	} else {
+		if (st->failing)
+			fprintf(stderr, GW_PROG ": configuration fetched again\n");
+		st->failing = false;
 	}
-	pthread_mutex_unlock(&st->poll_mu);
-	return NULL;
+}
+
+static long poll_interval(void *arg)
+{
+	return refresh_s(arg);
 }
 
 int gw_state_new(struct gw_config *cfg, struct gw_state **out)
 {
 	struct gw_state *st = calloc(1, sizeof *st);
-	pthread_condattr_t ca;
 	struct ndx_conf *conf = NULL;
 	char why[512];
 
@@ -311,13 +297,8 @@ int gw_state_new(struct gw_config *cfg, struct gw_state **out)
 	st->settings = cfg->settings;
 	cfg->settings = NULL;
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_mutex_init(&st->poll_mu, NULL);
 	pthread_mutex_init(&st->fetch_mu, NULL);
-	atomic_init(&st->stop, 0);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&st->poll_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	st->task = -1;
 	if (ndx_conf_load_dir(cfg->conf_dir, cfg->anchor, time(NULL), &conf, why, sizeof why) ==
 	    NDX_OK) {
 		st->conf = conf_ref_new(conf);
@@ -331,39 +312,32 @@ int gw_state_new(struct gw_config *cfg, struct gw_state **out)
 	return NDX_OK;
 }
 
-int gw_state_start(struct gw_state *st)
+int gw_state_start(struct gw_state *st, struct gw_poller *p)
 {
-	if (pthread_create(&st->poller, NULL, poll_main, st) != 0)
+	const struct gw_task t = { .name = "configuration", .run = poll_round,
+				   .interval_s = poll_interval, .ud = st };
+
+	st->task = gw_poller_add(p, &t);
+	if (st->task < 0)
 		return NDX_ENOMEM;
-	st->running = 1;
+	st->poller = p;
+	st->stopping = gw_poller_stopping(p);
 	return NDX_OK;
 }
 
 void gw_state_fetch_soon(struct gw_state *st)
 {
-	pthread_mutex_lock(&st->poll_mu);
-	st->fetch_now = 1;
-	pthread_cond_signal(&st->poll_cv);
-	pthread_mutex_unlock(&st->poll_mu);
+	gw_poller_soon(st->poller, st->task);
 }
 
 void gw_state_free(struct gw_state *st)
 {
 	if (!st)
 		return;
-	if (st->running) {
-		pthread_mutex_lock(&st->poll_mu);
-		atomic_store(&st->stop, 1);
-		pthread_cond_signal(&st->poll_cv);
-		pthread_mutex_unlock(&st->poll_mu);
-		pthread_join(st->poller, NULL);
-	}
 	if (st->curl)
 		curl_easy_cleanup(st->curl);
 	conf_ref_release(st->conf);
 	gw_settings_release(st->settings);
-	pthread_cond_destroy(&st->poll_cv);
-	pthread_mutex_destroy(&st->poll_mu);
 	pthread_mutex_destroy(&st->fetch_mu);
 	pthread_mutex_destroy(&st->mu);
 	free(st);

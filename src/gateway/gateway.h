@@ -147,8 +147,11 @@ struct gw_view {
 /* Takes cfg->settings. Loads the last good copy from cfg->conf_dir (if any
  * and still valid). Does not start polling. */
 int gw_state_new(struct gw_config *cfg, struct gw_state **out);
-/* Starts the thread that polls registry_url/conf every conf_refresh_s. */
-int gw_state_start(struct gw_state *st);
+/* Adds the polling of registry_url/conf every conf_refresh_s to the
+ * gateway's poller (poller.h), which must outlive neither st nor the
+ * task: free the poller before st. */
+struct gw_poller;
+int gw_state_start(struct gw_state *st, struct gw_poller *p);
 /* Fetches once, synchronously (used at start when nothing is held). */
 int gw_state_fetch(struct gw_state *st, char *err, size_t errcap);
 void gw_state_fetch_soon(struct gw_state *st);

@@ -26,6 +26,7 @@
 #include "ndx/redact.h"
 #include "ndx/timefmt.h"
 #include "personal.h"
+#include "poller.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -249,6 +250,7 @@ static void reload(struct gw_ctx *g)
 static int serve(struct gw_config *cfg)
 {
 	struct gw_state *state = NULL;
+	struct gw_poller *poller = NULL;
 	struct ndx_msglog *log = NULL;
 	struct gw_ctx g = { 0 };
 	struct ndx_httpd *consumer = NULL, *consumer_tls = NULL, *gateway = NULL;
@@ -345,13 +347,11 @@ static int serve(struct gw_config *cfg)
 				err);
 		gw_view_release(&v);
 	}
-	if (gw_state_start(state) != NDX_OK) {
-		fprintf(stderr, GW_PROG ": cannot start the configuration poller\n");
-		goto out;
-	}
-	if (gw_revocations_new(state, &g.revs) != NDX_OK ||
-	    gw_revocations_start(g.revs) != NDX_OK) {
-		fprintf(stderr, GW_PROG ": cannot start the consent revocation poller\n");
+	/* One thread polls the configuration and the consent status lists. */
+	if (!(poller = gw_poller_new()) || gw_state_start(state, poller) != NDX_OK ||
+	    gw_revocations_new(state, &g.revs) != NDX_OK ||
+	    gw_revocations_start(g.revs, poller) != NDX_OK || gw_poller_start(poller) != 0) {
+		fprintf(stderr, GW_PROG ": cannot start the poller\n");
 		goto out;
 	}
 	hc.name = GW_PROG;
@@ -406,6 +406,8 @@ out:
 				"is closed when the log is next opened\n");
 		rc = 1;
 	}
+	/* The poller's tasks use the state and the lists: it stops first. */
+	gw_poller_free(poller);
 	gw_revocations_free(g.revs);
 	gw_replay_free(g.replay);
 	gw_peerlimit_free(g.refusals);

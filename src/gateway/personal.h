@@ -20,8 +20,11 @@ struct gw_revocations;
 /* A new, empty holder reading the configuration and settings of st (which
  * must outlive it); nothing is fetched until gw_revocations_start. */
 int gw_revocations_new(struct gw_state *st, struct gw_revocations **out);
-/* Starts the poller: a fetch at once, then every consent_refresh_s. */
-int gw_revocations_start(struct gw_revocations *r);
+/* Adds the fetching of the status lists to the gateway's poller
+ * (poller.h): once at its start, then every consent_refresh_s. Free the
+ * poller before r. */
+struct gw_poller;
+int gw_revocations_start(struct gw_revocations *r, struct gw_poller *p);
 /* Sets *revoked for the consent at index idx of status list list of issuer
  * and returns NDX_OK when the issuer's held state is fresh (a list its index
  * does not name was not in use when the index was signed: not revoked);

@@ -25,6 +25,7 @@
 #include "ndx/statuslist.h"
 #include "ndx/timefmt.h"
 #include "personal.h"
+#include "poller.h"
 
 #define INDEX_TYP "ndx-status-index+jwt"
 #define FETCH_TIMEOUT_MS 5000L
@@ -51,11 +52,7 @@ struct gw_revocations {
 	struct rev_list *lists;
 	size_t nlists;
 
-	pthread_mutex_t poll_mu;
-	pthread_cond_t poll_cv;
-	pthread_t poller;
-	int running;
-	atomic_int stop;
+	const atomic_int *stopping; /* the poller's stop flag, NULL before it runs */
 	CURL *curl; /* the poller's */
 	char **failing; /* the poller's: issuers whose fetch failed, said once per outage */
 	size_t nfailing;
@@ -208,7 +205,7 @@ static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_
 	(void)dn;
 	(void)ut;
 	(void)un;
-	return atomic_load(&r->stop) ? 1 : 0;
+	return r->stopping && atomic_load(r->stopping) ? 1 : 0;
 }
 
 /* GET url into *body (at most cap bytes); NDX_OK for a 200 with a body,
@@ -395,7 +392,7 @@ static void poll_once(struct gw_revocations *r)
 	for (i = 0; (cs = ndx_conf_consent_service_at(v.c->conf, i)); i++) {
 		const char *id = cs->id, *url = cs->url;
 		size_t k;
-		if (atomic_load(&r->stop))
+		if (r->stopping && atomic_load(r->stopping))
 			continue;
 		for (k = 0; k < r->nfailing && strcmp(r->failing[k], id) != 0; k++)
 			;
@@ -430,49 +427,37 @@ static long refresh_s(struct gw_revocations *r)
 	return s > 0 ? s : 10;
 }
 
-static void *poll_main(void *arg)
+static void poll_round(void *arg)
 {
-	struct gw_revocations *r = arg;
+	poll_once(arg);
+}
 
-	while (!atomic_load(&r->stop)) {
-		struct timespec until;
-		poll_once(r);
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += refresh_s(r);
-		pthread_mutex_lock(&r->poll_mu);
-		while (!atomic_load(&r->stop) &&
-		       pthread_cond_timedwait(&r->poll_cv, &r->poll_mu, &until) != ETIMEDOUT)
-			;
-		pthread_mutex_unlock(&r->poll_mu);
-	}
-	return NULL;
+static long poll_interval(void *arg)
+{
+	return refresh_s(arg);
 }
 
 int gw_revocations_new(struct gw_state *st, struct gw_revocations **out)
 {
 	struct gw_revocations *r = calloc(1, sizeof *r);
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!r)
 		return NDX_ENOMEM;
 	r->state = st;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_mutex_init(&r->poll_mu, NULL);
-	atomic_init(&r->stop, 0);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->poll_cv, &ca);
-	pthread_condattr_destroy(&ca);
 	*out = r;
 	return NDX_OK;
 }
 
-int gw_revocations_start(struct gw_revocations *r)
+int gw_revocations_start(struct gw_revocations *r, struct gw_poller *p)
 {
-	if (pthread_create(&r->poller, NULL, poll_main, r) != 0)
+	const struct gw_task t = { .name = "consent status lists", .run = poll_round,
+				   .interval_s = poll_interval, .ud = r, .at_start = true };
+
+	if (gw_poller_add(p, &t) < 0)
 		return NDX_ENOMEM;
-	r->running = 1;
+	r->stopping = gw_poller_stopping(p);
 	return NDX_OK;
 }
 
@@ -533,13 +518,6 @@ void gw_revocations_free(struct gw_revocations *r)
 {
 	if (!r)
 		return;
-	if (r->running) {
-		pthread_mutex_lock(&r->poll_mu);
-		atomic_store(&r->stop, 1);
-		pthread_cond_signal(&r->poll_cv);
-		pthread_mutex_unlock(&r->poll_mu);
-		pthread_join(r->poller, NULL);
-	}
 	if (r->curl)
 		curl_easy_cleanup(r->curl);
 	for (size_t i = 0; i < r->nlists; i++)
@@ -548,8 +526,6 @@ void gw_revocations_free(struct gw_revocations *r)
 	for (size_t i = 0; i < r->nfailing; i++)
 		free(r->failing[i]);
 	free(r->failing);
-	pthread_cond_destroy(&r->poll_cv);
-	pthread_mutex_destroy(&r->poll_mu);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
