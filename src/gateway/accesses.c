@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "confstate.h"
+#include "gwconfig.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 #include "subjects.h"

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "xfer.h"
+#include "gwconfig.h"
 #include "ndx/err.h"
 #include "ndx/unixsock.h"
 

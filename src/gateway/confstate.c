@@ -8,13 +8,16 @@
  * fetch; the last reference frees an old configuration. A configuration
  * older (by version) than the held one is refused so that a replayed
  * document cannot bring back a revoked key. */
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "gateway.h"
+#include "xfer.h"
+#include "confstate.h"
+#include "gwconfig.h"
 #include "poller.h"
 #include "ndx/buf.h"
 #include "ndx/err.h"

@@ -25,6 +25,12 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "xfer.h"
+#include "signer.h"
+#include "exchlog.h"
+#include "metrics.h"
+#include "confstate.h"
+#include "gwconfig.h"
 #include "personal.h"
 #include "replay.h"
 #include "reqfront.h"

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "exchlog.h"
+#include "gwconfig.h"
 #include "replay.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"

@@ -9,7 +9,10 @@
  * clock is the log's own, so a restart does not reset it; a log never
  * witnessed counts from the gateway's start. */
 #include "gw_witness.h"
+#include "xfer.h"
+#include "gwconfig.h"
 
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway.h"
+#include "gwconfig.h"
+#include "ndx/msglog.h"
 
 struct gw_witness;
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "gwconfig.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/file.h"

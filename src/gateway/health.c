@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exchlog.h"
 #include "gateway.h"
+#include "confstate.h"
 #include "gw_witness.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"

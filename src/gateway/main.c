@@ -6,6 +6,7 @@
  * counts. Signals are handled here, synchronously: SIGTERM/SIGINT drain and
  * exit, SIGHUP reloads.
  * Overview: docs/gateway.md. */
+#include <pthread.h>
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/pem.h>
@@ -18,6 +19,11 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "xfer.h"
+#include "exchlog.h"
+#include "metrics.h"
+#include "confstate.h"
+#include "gwconfig.h"
 #include "peerlimit.h"
 #include "replay.h"
 #include "gw_witness.h"

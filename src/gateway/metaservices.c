@@ -18,6 +18,8 @@
 #include <strings.h>
 
 #include "gateway.h"
+#include "xfer.h"
+#include "confstate.h"
 #include "reqfront.h"
 #include "ndx/buf.h"
 #include "ndx/encode.h"

@@ -5,13 +5,16 @@
  * registers its table under a mutex. /metrics walks all tables and sums.
  * Refusals are counted by the reasons of errors.h: one global atomic each. The
  * message log's figures come from its head, read at render time. */
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "signer.h"
+#include "metrics.h"
+#include "confstate.h"
 
 #define SLOTS 256 /* (role, service, status) triples a thread tracks */
 #define NBUCKETS 12

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "xfer.h"
+#include "gwconfig.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "gateway.h"
+#include "confstate.h"
+#include "errors.h"
+#include "ndx/conf.h"
+#include "ndx/httpd.h"
 
 /* A list whose generated_at is older than this leaves the revocation state
  * unknown: consent-requiring requests are refused (fail closed). */

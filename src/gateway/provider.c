@@ -36,6 +36,12 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "xfer.h"
+#include "signer.h"
+#include "exchlog.h"
+#include "metrics.h"
+#include "confstate.h"
+#include "gwconfig.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"

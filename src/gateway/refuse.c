@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "gateway.h"
+#include "metrics.h"
 
 static const char *refusal_va(struct ndx_http_resp *resp, const struct ndx_http_req *req,
 			      enum gw_reason r, enum gw_err_side side, const char *specifics,

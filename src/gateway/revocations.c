@@ -11,12 +11,15 @@
  * gw_revocations_lookup, which fails closed: with no state for the issuer,
  * or one whose generated_at is more than GW_REVOCATIONS_MAX_AGE_S old,
  * there is no answer and the request is refused as a gateway failure. */
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "xfer.h"
+#include "confstate.h"
+#include "gwconfig.h"
 #include "ndx/buf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"

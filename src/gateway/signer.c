@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "signer.h"
+#include "metrics.h"
+#include "gwconfig.h"
 #include "ndx/err.h"
 #include "ndx/merkle.h"
 #include "ndx/msgsig.h"

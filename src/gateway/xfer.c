@@ -4,12 +4,13 @@
  * keeps them), a response body gathered into a buffer with a cap, the few
  * response headers the gateway needs, and curl's outcome sorted into what
  * the gateway answers (connect failure, timeout, failure, too big). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "gateway.h"
+#include "xfer.h"
 #include "subjects.h"
 #include "ndx/buf.h"
 #include "ndx/err.h"

@@ -12,8 +12,9 @@
 
 #include <cmocka.h>
 
-#include "gateway.h"
+#include "gwconfig.h"
 #include "ndx/err.h"
+#include "signer.h"
 
 #define THREADS 16
 #define ROUNDS 40

@@ -1,0 +1,27 @@
+/* The gateway's Prometheus metrics (metrics.c). */
+#ifndef NDX_GATEWAY_METRICS_H
+#define NDX_GATEWAY_METRICS_H
+
+#include <time.h>
+
+#include "confstate.h"
+#include "errors.h"
+#include "ndx/msglog.h"
+
+enum gw_role { GW_ROLE_CONSUMER, GW_ROLE_PROVIDER };
+
+void gw_metrics_begin(void);
+/* Counts one finished exchange; service may be NULL (unknown). */
+void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds);
+/* Counts a refusal this gateway made. */
+void gw_metrics_error(enum gw_reason r, enum gw_err_side side);
+/* Counts a provider gateway's refusal passed on to a client. */
+void gw_metrics_relayed_error(const char *type);
+/* Exchanges being handled now, on both ports. */
+long gw_metrics_in_flight(void);
+/* Renders the Prometheus text (malloc'd) with the held conf's version/age
+ * and the message log's head (log may be NULL). */
+char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now);
+void gw_metrics_free_all(void);
+
+#endif

@@ -1,0 +1,122 @@
+/* The gateway's outgoing HTTP: libcurl transfers (xfer.c), to the member
+ * gateways of a service (peer.c) and to its own provider systems
+ * (backend.c). */
+#ifndef NDX_GATEWAY_XFER_H
+#define NDX_GATEWAY_XFER_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gwconfig.h"
+#include "ndx/conf.h"
+#include "userheaders.h"
+
+enum gw_xfer_result {
+	GW_XFER_OK = 0,
+	GW_XFER_CONNECT,  /* nothing was sent: another address may be tried */
+	GW_XFER_TIMEOUT,
+	GW_XFER_FAILED,
+	GW_XFER_TOOBIG,   /* the response body exceeds the cap */
+	GW_XFER_IDENTITY, /* the peer's certificate is not the expected gateway's */
+	GW_XFER_LOCAL,    /* this gateway failed before sending (cannot sign) */
+};
+
+enum gw_hdr {
+	GW_H_CONTENT_TYPE,
+	GW_H_LOCATION,
+	GW_H_XROAD_ERROR,
+	GW_H_REQUEST_ID,
+	GW_H_REQUEST_HASH,
+	GW_H_RESPONSE_SIG,
+	GW_H_DATA_SUBJECTS, /* Ndx-Data-Subjects (subjects.h) */
+	GW_H_CONNECTION,
+	GW_H_NDX_HEADERS,   /* the user headers a provider gateway signed */
+	GW_H_COUNT,
+};
+
+struct gw_xfer_resp {
+	long status;
+	char *hdr[GW_H_COUNT];
+	/* The headers that may be user headers (userheaders.h), as received;
+	 * the caller selects with Connection and, from a gateway, Ndx-Headers. */
+	struct gw_uh_list user;
+	char *body;
+	size_t len, cap;
+	int toobig;
+	int aborted; /* the first-header hook refused */
+	/* Called once, at the first header of the final response, with the
+	 * handle (e.g. to look at the TLS peer); non-zero aborts. */
+	int (*on_headers)(CURL *c, void *ud);
+	void *ud;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+enum gw_handle_kind { GW_HANDLE_PEER, GW_HANDLE_BACKEND };
+
+/* The calling thread's easy handle of that kind, reset and ready (so its
+ * connections are reused), or NULL. Owned by the thread. */
+CURL *gw_xfer_handle(enum gw_handle_kind kind);
+/* Sets method, body, headers and response capture, performs, classifies. */
+enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
+				    size_t body_len, struct curl_slist *headers,
+				    struct gw_xfer_resp *r);
+void gw_xfer_resp_free(struct gw_xfer_resp *r);
+/* curl_global_init and the thread keys; once from main. */
+int gw_xfer_global_init(void);
+void gw_xfer_global_cleanup(void);
+/* Appends "Name: value" to *list; NDX_ENOMEM. An empty value makes
+ * "Name:", which tells curl to leave out a header it would add itself. */
+int gw_slist_add(struct curl_slist **list, const char *name, const char *value);
+/* Appends every header of l as it is (an empty value is sent empty). */
+int gw_slist_add_user(struct curl_slist **list, const struct gw_uh_list *l);
+
+/* ---- peers (peer.c) and backends (backend.c) ----------------------------- */
+
+struct gw_peer_call {
+	const struct ndx_conf *conf;
+	const char *member;     /* the service's member: whose gateways may answer */
+	const char *method;
+	const char *url_suffix; /* /r1/{service wire}{path}[?query] */
+	const uint8_t *body;
+	size_t body_len;
+	struct curl_slist *headers;
+	const struct gw_config *cfg;
+	const struct gw_settings *s;
+	/* Called before each gateway is tried, with its object of conf: sets
+	 * headers for that gateway, because a request is signed for exactly
+	 * one gateway (docs/protocol.md, request hash field 14). Non-zero
+	 * stops the call with GW_XFER_LOCAL. */
+	int (*prepare)(struct gw_peer_call *call, const struct ndx_conf_gateway *gateway,
+		       void *ud);
+	void *ud;
+	/* X-Road-Security-Server: only the member's gateway of this code; NULL:
+	 * any, in order. */
+	const char *only_code;
+	/* out: the gateway object (of conf) that answered */
+	const struct ndx_conf_gateway *gateway;
+};
+
+/* The text that names a gateway in Ndx-Gateway and in the request hash:
+ * "{member}/{code}". NDX_EINVAL when it does not fit. */
+int gw_gateway_name(const char *member, const char *code, char *out, size_t cap);
+
+/* Tries the member's gateways in order, moving on when a connection cannot
+ * be made. On GW_XFER_OK r holds the answer and call->gateway the peer. */
+enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp *r);
+
+struct gw_backend_call {
+	const struct gw_service *svc;
+	const char *method;
+	const char *path;  /* raw, after the service id */
+	const char *query; /* raw, without '?' */
+	const uint8_t *body;
+	size_t body_len;
+	struct curl_slist *headers;
+	long connect_timeout_ms;
+	size_t max_body;
+};
+
+enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct gw_xfer_resp *r);
+
+#endif
