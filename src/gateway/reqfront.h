@@ -19,7 +19,7 @@
 #include "ndx/id.h"
 
 /* Longest header value the gateway accepts or forwards (protocol.md);
- * gateway.h's GW_HEADER_MAX is the same number (consumer.c checks). */
+ * gwconfig.h's GW_HEADER_MAX is the same number (consumer.c checks). */
 #define GW_RF_HEADER_MAX 1024
 /* Ndx-Subject-Token carries an e-ID ID token (a signed JWT with the
  * citizen's name and claims), longer than any other value. */
