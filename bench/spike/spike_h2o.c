@@ -212,8 +212,9 @@ static void *thread_run(void *arg)
 {
 	struct thread *t = arg;
 
-	while (h2o_evloop_run(t->ctx.loop, INT32_MAX) == 0)
-		;
+	/* -1 is epoll_wait failing, EINTR included (a tracer attaching): go on */
+	for (;;)
+		h2o_evloop_run(t->ctx.loop, INT32_MAX);
 	return NULL;
 }
 
