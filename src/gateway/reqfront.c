@@ -15,6 +15,7 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/httpd.h"
+#include "ndx/urlpath.h"
 #include "reqfront.h"
 
 static const char *const header_names[GW_RF_NHEADERS] = {
@@ -105,38 +106,11 @@ bool gw_rf_uri_chars_ok(const char *s, bool query)
 	return true;
 }
 
-/* "%" hi lo, lo matched in either case. */
-static bool pct_is(const char *p, char hi, char lo)
-{
-	return p[0] == '%' && p[1] == hi && (p[2] == lo || p[2] == (char)(lo - 'a' + 'A'));
-}
-
-/* The same reading as ndx_conf_grant_allows (conf.c has_dot_dot) gives a
- * grant's paths, so that what a grant refuses never reaches it: a
- * separator is '/', '\' or their escapes, a dot is '.' or "%2E". */
+/* The same reading as ndx_conf_grant_allows gives a grant's paths, so
+ * that what a grant refuses never reaches it, and "." too. */
 bool gw_rf_has_dot_segment(const char *rest)
 {
-	int dots = 0;
-	bool other = false;
-
-	for (const char *p = rest ? rest : "";;) {
-		if (*p == '\0' || *p == '/' || *p == '\\' || pct_is(p, '2', 'f') ||
-		    pct_is(p, '5', 'c')) {
-			if ((dots == 1 || dots == 2) && !other)
-				return true;
-			if (*p == '\0')
-				return false;
-			dots = 0;
-			other = false;
-			p += *p == '%' ? 3 : 1;
-		} else if (*p == '.' || pct_is(p, '2', 'e')) {
-			dots++;
-			p += *p == '%' ? 3 : 1;
-		} else {
-			other = true;
-			p++;
-		}
-	}
+	return ndx_path_has_dot_segment(rest, true);
 }
 
 static enum gw_rf_result refuse(struct gw_rf_refusal *ref, enum gw_rf_result res, const char *type,

@@ -9,6 +9,8 @@
  * Everything is built once at load; afterwards a struct ndx_conf is only
  * read, so threads share it without locks. */
 #include "ndx/conf.h"
+#include "ndx/urlpath.h"
+#include "ndx/urlpath.h"
 
 #include <assert.h>
 #include <fnmatch.h>
@@ -1384,39 +1386,6 @@ const char *ndx_conf_ca_certificate(const struct ndx_conf *conf)
 	return conf->ca_pem;
 }
 
-static bool pct_is(const char *p, char hi, char lo)
-{
-	return p[0] == '%' && p[1] == hi && (p[2] == lo || p[2] == (char)(lo - 'a' + 'A'));
-}
-
-/* Whether path has a ".." segment once "%2e" is read as '.' and "%2f",
- * '\\' and "%5c" as separators: a provider or a proxy in front of it may
- * decode any of these, so a grant for the paths under /a must never reach /b. */
-static bool has_dot_dot(const char *path)
-{
-	int dots = 0;
-	bool other = false;
-
-	for (const char *p = path;; ) {
-		if (*p == '\0' || *p == '/' || *p == '\\' || pct_is(p, '2', 'f') ||
-		    pct_is(p, '5', 'c')) {
-			if (dots == 2 && !other)
-				return true;
-			if (*p == '\0')
-				return false;
-			dots = 0;
-			other = false;
-			p += *p == '%' ? 3 : 1;
-		} else if (*p == '.' || pct_is(p, '2', 'e')) {
-			dots++;
-			p += *p == '%' ? 3 : 1;
-		} else {
-			other = true;
-			p++;
-		}
-	}
-}
-
 bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 			   const char *service, const char *method, const char *path)
 {
@@ -1430,7 +1399,7 @@ bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 		return false;
 	if (path == NULL)
 		path = "";
-	if (has_dot_dot(path))
+	if (ndx_path_has_dot_segment(path, false))
 		return false;
 	n = snprintf(key, sizeof key, "%s\n%s", client, service);
 	if (n < 0 || (size_t)n >= sizeof key)
