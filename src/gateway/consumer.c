@@ -131,27 +131,9 @@ static enum gw_reason refuse(struct cx *x, enum gw_reason r, const char *specifi
 	return r;
 }
 
-/* The reason of a refusal of reqfront.c. */
-static enum gw_reason front_reason(enum gw_rf_result front)
-{
-	switch (front) {
-	case GW_RF_NOT_EXCHANGE: return GW_R_NOT_EXCHANGE;
-	case GW_RF_BAD_HEADER: return GW_R_BAD_HEADER;
-	case GW_RF_BAD_CLIENT: return GW_R_INVALID_CLIENT;
-	case GW_RF_BAD_SERVICE: return GW_R_INVALID_SERVICE;
-	case GW_RF_URI_TOO_LONG: return GW_R_URI_TOO_LONG;
-	case GW_RF_BAD_PATH: return GW_R_BAD_PATH;
-	case GW_RF_DOT_SEGMENT: return GW_R_DOT_SEGMENT;
-	case GW_RF_BAD_SECURITY_SERVER: return GW_R_BAD_SECURITY_SERVER;
-	case GW_RF_BAD_REPRESENTED_PARTY: return GW_R_BAD_REPRESENTED_PARTY;
-	case GW_RF_ACCEPTED: break;
-	}
-	return GW_R_INTERNAL;
-}
-
 static enum gw_reason refuse_front(struct cx *x)
 {
-	return refuse(x, front_reason(x->front), x->front_refusal.detail, "%s",
+	return refuse(x, gw_rf_reason(x->front), x->front_refusal.detail, "%s",
 		      x->front_refusal.message);
 }
 

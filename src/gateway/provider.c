@@ -128,24 +128,6 @@ static void render_refusal(struct exch *x)
 	x->location = NULL;
 }
 
-/* The reason of a refusal of reqfront.c on this port. */
-static enum gw_reason front_reason(enum gw_rf_result front)
-{
-	switch (front) {
-	case GW_RF_NOT_EXCHANGE: return GW_R_NOT_EXCHANGE;
-	case GW_RF_BAD_HEADER: return GW_R_BAD_HEADER;
-	case GW_RF_BAD_CLIENT: return GW_R_INVALID_CLIENT;
-	case GW_RF_BAD_SERVICE: return GW_R_INVALID_SERVICE;
-	case GW_RF_URI_TOO_LONG: return GW_R_URI_TOO_LONG;
-	case GW_RF_BAD_PATH: return GW_R_BAD_PATH;
-	case GW_RF_DOT_SEGMENT: return GW_R_DOT_SEGMENT;
-	case GW_RF_BAD_SECURITY_SERVER: return GW_R_BAD_SECURITY_SERVER;
-	case GW_RF_BAD_REPRESENTED_PARTY: return GW_R_BAD_REPRESENTED_PARTY;
-	case GW_RF_ACCEPTED: break;
-	}
-	return GW_R_INTERNAL;
-}
-
 /* Subject, purpose and consent for personal-data services (personal.c).
  * Returns true to let the request pass, or fills the refusal and returns
  * false. */
@@ -571,7 +553,7 @@ static enum gw_reason step_parse(struct exch *x)
 	gw_rf_input_of(x->req, &x->in);
 	x->front = gw_reqfront_parse(&x->in, GW_RF_PROVIDER, &x->rq, &x->front_refusal);
 	if (x->front != GW_RF_ACCEPTED && x->front != GW_RF_BAD_CLIENT)
-		return refuse(x, front_reason(x->front), x->front_refusal.detail, "%s",
+		return refuse(x, gw_rf_reason(x->front), x->front_refusal.detail, "%s",
 			      x->front_refusal.message);
 	x->rest = x->rq.rest;
 	snprintf(x->represented_party, sizeof x->represented_party, "%s",
@@ -632,7 +614,7 @@ static enum gw_reason step_check_client(struct exch *x)
 	char cm[NDX_ID_TEXT_MAX];
 
 	if (x->front != GW_RF_ACCEPTED)
-		return refuse(x, front_reason(x->front), x->front_refusal.detail, "%s",
+		return refuse(x, gw_rf_reason(x->front), x->front_refusal.detail, "%s",
 			      x->front_refusal.message);
 	ndx_id_parent(&x->rq.client_id, NDX_ID_MEMBER, &cmember);
 	ndx_id_format(&cmember, cm, sizeof cm);

@@ -433,3 +433,20 @@ enum gw_rf_result gw_reqfront_parse(const struct gw_rf_input *in, enum gw_rf_por
 	}
 	return res;
 }
+
+enum gw_reason gw_rf_reason(enum gw_rf_result result)
+{
+	switch (result) {
+	case GW_RF_NOT_EXCHANGE: return GW_R_NOT_EXCHANGE;
+	case GW_RF_BAD_HEADER: return GW_R_BAD_HEADER;
+	case GW_RF_BAD_CLIENT: return GW_R_INVALID_CLIENT;
+	case GW_RF_BAD_SERVICE: return GW_R_INVALID_SERVICE;
+	case GW_RF_URI_TOO_LONG: return GW_R_URI_TOO_LONG;
+	case GW_RF_BAD_PATH: return GW_R_BAD_PATH;
+	case GW_RF_DOT_SEGMENT: return GW_R_DOT_SEGMENT;
+	case GW_RF_BAD_SECURITY_SERVER: return GW_R_BAD_SECURITY_SERVER;
+	case GW_RF_BAD_REPRESENTED_PARTY: return GW_R_BAD_REPRESENTED_PARTY;
+	case GW_RF_ACCEPTED: break;
+	}
+	return GW_R_INTERNAL;
+}

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "errors.h"
 #include "ndx/id.h"
 
 /* Longest header value the gateway accepts or forwards (protocol.md);
@@ -131,6 +132,10 @@ struct gw_rf_request {
 	const char *query;
 	const char *hdr[GW_RF_NHEADERS];
 };
+
+/* The reason of errors.h a refusal of gw_reqfront_parse is answered with
+ * (GW_R_INTERNAL for GW_RF_ACCEPTED, which is none). */
+enum gw_reason gw_rf_reason(enum gw_rf_result result);
 
 /* The header's name as the gateway looks it up ("X-Road-Client", ...). */
 const char *gw_rf_header_name(enum gw_rf_header h);

@@ -135,10 +135,18 @@ void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
 	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		abort();
 	for (size_t i = 0; i < l->n; i++) {
+		/* The name in lower case, hashed a chunk at a time. */
+		char lower[128];
+		size_t k = 0;
+
 		for (const char *p = l->v[i].name; *p; p++) {
-			char c = (char)tolower((unsigned char)*p);
-			EVP_DigestUpdate(md, &c, 1);
+			lower[k++] = (char)tolower((unsigned char)*p);
+			if (k == sizeof lower) {
+				EVP_DigestUpdate(md, lower, k);
+				k = 0;
+			}
 		}
+		EVP_DigestUpdate(md, lower, k);
 		EVP_DigestUpdate(md, ":", 1);
 		EVP_DigestUpdate(md, l->v[i].value, strlen(l->v[i].value));
 		EVP_DigestUpdate(md, "\n", 1);
