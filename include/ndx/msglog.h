@@ -26,7 +26,8 @@ enum ndx_msglog_direction {
 };
 
 /* What the gateway logs about one exchange. Every pointer is borrowed for
- * the duration of ndx_msglog_append only. A NULL string is stored and
+ * the duration of ndx_msglog_append only, or by ndx_msglog_append_async
+ * until it calls its done callback. A NULL string is stored and
  * hashed exactly like "". A NULL hash means "none" (a refusal before the
  * hash existed) and is encoded as an empty field, unlike 32 zero bytes. */
 struct ndx_msglog_record {
@@ -124,6 +125,14 @@ struct ndx_msglog_witness {
 int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		    const struct ndx_msglog_options *opt, struct ndx_msglog **out);
 
+/* Two ways to append a record, thread-safe and freely mixed: both queue it
+ * for the log's writer thread, which writes whatever is queued, in queue
+ * order, in one transaction and one fsync (group commit); a commit that
+ * fails fails every record of its group. ndx_msglog_append waits for the
+ * outcome; ndx_msglog_append_async returns at once and the writer calls
+ * back with it, for event loops that must not block a thread while a
+ * record becomes durable. */
+
 /* Appends one record and returns only once it is durable (committed and
  * fsynced together with whatever else was queued: group commit). Thread-safe;
  * never call it during or after ndx_msglog_close. On NDX_OK, *seq_out (when
@@ -134,6 +143,19 @@ int ndx_msglog_open(const char *path, const struct ndx_key *key,
  * error), NDX_ECRYPTO (signing a tree head failed). */
 int ndx_msglog_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
 		      uint64_t *seq_out);
+
+/* Called once the record is durable (rc NDX_OK, seq its sequence number) or
+ * has failed (rc as ndx_msglog_append would return; seq 0). Runs on the log's
+ * writer thread, outside every lock of the log: it must be quick and must not
+ * call back into the log (post the result to the caller's own thread instead). */
+typedef void (*ndx_msglog_done_fn)(void *ud, int rc, uint64_t seq);
+/* As ndx_msglog_append, but returns at once: NDX_OK when queued (done will be
+ * called exactly once, later, from the writer thread), or an immediate error
+ * (NDX_EINVAL bad direction or log closing, NDX_ETOOBIG a field too long,
+ * NDX_ENOMEM) in which case done is NOT called. rec and every string it points
+ * to must stay valid and unchanged until done is called. Thread-safe. */
+int ndx_msglog_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			    ndx_msglog_done_fn done, void *ud);
 
 /* Latest state for /metrics and admin pages, from memory, thread-safe. */
 struct ndx_msglog_head {
@@ -172,8 +194,13 @@ int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry
 		      void *ctx);
 
 /* Flushes the queue, closes the open batch, joins the writer thread and
- * frees the log. No append may be running or start. Returns NDX_OK or the
- * error of the final commit (the log is freed either way). Accepts NULL. */
+ * frees the log. No ndx_msglog_append (nor seal, add_witness) may be
+ * running or start. Records queued by ndx_msglog_append_async before close
+ * began are written and their done callbacks called before it returns; an
+ * ndx_msglog_append_async racing with close is either queued so, or refused
+ * with NDX_EINVAL (done not called), but none may start once close has
+ * returned: the log is gone. Returns NDX_OK or the error of the final
+ * commit (the log is freed either way). Accepts NULL. */
 int ndx_msglog_close(struct ndx_msglog *log);
 
 /* ---- offline checks: need only a file path (ndx log ...) -------------- */

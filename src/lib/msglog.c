@@ -2,12 +2,14 @@
  * "Message log"): the record hash chain, batches with RFC 6962 roots and
  * chained signed tree heads, group commit, recovery, verification,
  * inclusion proofs and archiving. Appenders only queue their record and
- * wait; one writer thread takes everything queued, writes it in one
- * transaction and commits it (one fsync for the group), closing and
- * signing batches as they fill or age, then wakes the appenders with the
- * outcome. A failed commit is rolled back and the writer reloads its state
- * from the store, so memory never runs ahead of the disk. Storage goes
- * through msglog_store.h (SQLite today). */
+ * either wait (ndx_msglog_append) or leave a callback and return
+ * (ndx_msglog_append_async); one writer thread takes everything queued,
+ * writes it in one transaction and commits it (one fsync for the group),
+ * closing and signing batches as they fill or age, then wakes the waiting
+ * appenders with the outcome and, once it has let go of the log's lock,
+ * calls the callbacks of the others. A failed commit is rolled back and the
+ * writer reloads its state from the store, so memory never runs ahead of
+ * the disk. Storage goes through msglog_store.h (SQLite today). */
 #include "ndx/msglog.h"
 
 #include <assert.h>
@@ -744,7 +746,10 @@ static int meta_create(struct ndx__msglog_store *st, const struct ndx_key *key)
 /* ---- the log: writer state, group commit ------------------------------ */
 
 /* One queued append (rec != NULL), countersignature to store (wit !=
- * NULL) or a request to close the open batch. */
+ * NULL) or a request to close the open batch. A waiting caller's pending
+ * lives on its stack (cb NULL); an asynchronous append's (cb set) is
+ * malloc'd, belongs to the log once queued and is freed by the writer
+ * right after it called cb. */
 struct pending {
 	const struct ndx_msglog_record *rec;
 	const struct ndx_msglog_witness *wit;
@@ -756,8 +761,10 @@ struct pending {
 	/* Its appender waits here alone: the writer wakes exactly the
 	 * appenders of the group it committed, not every waiting thread
 	 * (with a thread per exchange, a broadcast woke dozens of threads
-	 * only for them to sleep again). */
+	 * only for them to sleep again). Not initialised when cb is set. */
 	pthread_cond_t cv;
+	ndx_msglog_done_fn cb;         /* asynchronous: called instead of waking cv */
+	void *ud;
 	struct pending *next;
 };
 
@@ -1087,7 +1094,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&log->lock);
 	for (;;) {
-		struct pending *list, *p, *next;
+		struct pending *list, *p, *next, *async, **async_tail;
 		bool timer = false, stop;
 		int rc;
 
@@ -1128,18 +1135,39 @@ static void *writer_main(void *arg)
 
 		pthread_mutex_lock(&log->lock);
 		publish_head(log);
+		async = NULL;
+		async_tail = &async;
 		for (p = list; p != NULL; p = next) {
-			/* p lives on its appender's stack: it may return as soon as
-			 * the lock is released, so nothing of p is read after. */
 			next = p->next;
 			p->rc = rc != NDX_OK ? rc : p->own_rc;
+			if (p->cb != NULL) {
+				/* The writer's own: set aside, in queue order, to
+				 * be called back once the lock is released. */
+				p->next = NULL;
+				*async_tail = p;
+				async_tail = &p->next;
+				continue;
+			}
+			/* p lives on its appender's stack: it may return as soon as
+			 * the lock is released, so nothing of p is read after. */
 			p->done = true;
 			pthread_cond_signal(&p->cv);
 		}
-		if (stop) {
+		if (stop)
 			log->final_rc = rc;
-			break;
+		if (async != NULL) {
+			/* Outside the lock: a callback never holds up appenders,
+			 * ndx_msglog_head or the waking of the next group. */
+			pthread_mutex_unlock(&log->lock);
+			for (p = async; p != NULL; p = next) {
+				next = p->next;
+				p->cb(p->ud, p->rc, p->rc == NDX_OK ? p->seq : 0);
+				free(p);
+			}
+			pthread_mutex_lock(&log->lock);
 		}
+		if (stop)
+			break;
 	}
 	pthread_mutex_unlock(&log->lock);
 	return NULL;
@@ -1155,6 +1183,9 @@ static void log_free(struct ndx_msglog *log)
 		log->rd->ops->close(log->rd);
 	if (log->st != NULL)
 		log->st->ops->close(log->st);
+	/* The writer stops only with the queue empty, and nothing is queued
+	 * once closing is set: no asynchronous pending is left to free. */
+	assert(log->queue == NULL);
 	free(log->ws.leaves);
 	pthread_mutex_destroy(&log->rd_lock);
 	pthread_mutex_destroy(&log->lock);
@@ -1278,26 +1309,58 @@ static int field_ok(const char *s)
 	return s == NULL || strnlen(s, NDX_MSGLOG_FIELD_MAX + 1) <= NDX_MSGLOG_FIELD_MAX;
 }
 
-/* Queues p and waits until the writer has committed (or failed) it. */
-static int submit(struct ndx_msglog *log, struct pending *p)
+/* Queues p (caller holds log->lock) and wakes the writer; NDX_EINVAL once
+ * the log is closing, p then not queued. */
+static int enqueue(struct ndx_msglog *log, struct pending *p)
 {
-	pthread_mutex_lock(&log->lock);
-	if (log->closing) {
-		pthread_mutex_unlock(&log->lock);
+	if (log->closing)
 		return NDX_EINVAL;
-	}
-	pthread_cond_init(&p->cv, NULL);
+	p->next = NULL;
 	if (log->tail != NULL)
 		log->tail->next = p;
 	else
 		log->queue = p;
 	log->tail = p;
 	pthread_cond_signal(&log->work_cv);
-	while (!p->done)
+	return NDX_OK;
+}
+
+/* Queues p and waits until the writer has committed (or failed) it. */
+static int submit(struct ndx_msglog *log, struct pending *p)
+{
+	int rc;
+
+	pthread_mutex_lock(&log->lock);
+	pthread_cond_init(&p->cv, NULL);
+	rc = enqueue(log, p);
+	while (rc == NDX_OK && !p->done)
 		pthread_cond_wait(&p->cv, &log->lock);
 	pthread_mutex_unlock(&log->lock);
 	pthread_cond_destroy(&p->cv);
-	return p->rc;
+	return rc == NDX_OK ? p->rc : rc;
+}
+
+/* What both appends check before queueing anything: NDX_OK, NDX_EINVAL
+ * (bad direction) or NDX_ETOOBIG (a field over NDX_MSGLOG_FIELD_MAX). */
+static int record_check(const struct ndx_msglog_record *rec)
+{
+	if (rec->direction != NDX_MSGLOG_CONSUMER && rec->direction != NDX_MSGLOG_PROVIDER)
+		return NDX_EINVAL;
+	if (!field_ok(rec->message_id) || !field_ok(rec->client) || !field_ok(rec->service) ||
+	    !field_ok(rec->subject) || !field_ok(rec->purpose) || !field_ok(rec->request_sig) ||
+	    !field_ok(rec->response_sig) || !field_ok(rec->method) || !field_ok(rec->path) ||
+	    !field_ok(rec->subjects) || !field_ok(rec->user_id) || !field_ok(rec->issue) ||
+	    !field_ok(rec->represented_party) || !field_ok(rec->authenticated))
+		return NDX_ETOOBIG;
+	return NDX_OK;
+}
+
+/* A checked record's pending: its time is taken when it is queued. */
+static void pending_of_record(struct pending *p, const struct ndx_msglog_record *rec)
+{
+	memset(p, 0, sizeof *p);
+	p->rec = rec;
+	p->time_ms = rec->time_ms != 0 ? rec->time_ms : now_ms();
 }
 
 int ndx_msglog_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
@@ -1307,20 +1370,39 @@ int ndx_msglog_append(struct ndx_msglog *log, const struct ndx_msglog_record *re
 	int rc;
 
 	assert(log != NULL && rec != NULL);
-	if (rec->direction != NDX_MSGLOG_CONSUMER && rec->direction != NDX_MSGLOG_PROVIDER)
-		return NDX_EINVAL;
-	if (!field_ok(rec->message_id) || !field_ok(rec->client) || !field_ok(rec->service) ||
-	    !field_ok(rec->subject) || !field_ok(rec->purpose) || !field_ok(rec->request_sig) ||
-	    !field_ok(rec->response_sig) || !field_ok(rec->method) || !field_ok(rec->path) ||
-	    !field_ok(rec->subjects) || !field_ok(rec->user_id) || !field_ok(rec->issue) ||
-	    !field_ok(rec->represented_party) || !field_ok(rec->authenticated))
-		return NDX_ETOOBIG;
-	memset(&p, 0, sizeof p);
-	p.rec = rec;
-	p.time_ms = rec->time_ms != 0 ? rec->time_ms : now_ms();
+	rc = record_check(rec);
+	if (rc != NDX_OK)
+		return rc;
+	pending_of_record(&p, rec);
 	rc = submit(log, &p);
 	if (rc == NDX_OK && seq_out != NULL)
 		*seq_out = p.seq;
+	return rc;
+}
+
+int ndx_msglog_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			    ndx_msglog_done_fn done, void *ud)
+{
+	struct pending *p;
+	int rc;
+
+	assert(log != NULL && rec != NULL && done != NULL);
+	rc = record_check(rec);
+	if (rc != NDX_OK)
+		return rc;
+	p = malloc(sizeof *p);
+	if (p == NULL)
+		return NDX_ENOMEM;
+	pending_of_record(p, rec);
+	p->cb = done;
+	p->ud = ud;
+	pthread_mutex_lock(&log->lock);
+	rc = enqueue(log, p);
+	pthread_mutex_unlock(&log->lock);
+	/* Refused: never queued, so never seen by the writer. Queued: the
+	 * writer owns p now and may already have freed it. */
+	if (rc != NDX_OK)
+		free(p);
 	return rc;
 }
 

@@ -9,7 +9,11 @@
  * the subject index finds a record by any of its subjects (never by a
  * substring) and verify checks it. Record v3: the represented party
  * round trips, is hashed and proved, and logs of formats ndx-msglog/1 and
- * ndx-msglog/2 are refused untouched. */
+ * ndx-msglog/2 are refused untouched. Asynchronous appends: each done is
+ * called exactly once, on the writer thread, once the record is in the
+ * file; they mix with waiting appends, share a failed group's error, are
+ * refused at once (done never called) for bad input or a closing log, and
+ * close completes those still queued. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -1399,7 +1404,16 @@ struct failing_store {
 	int commits;
 	int fail_from, fail_every; /* fail commit k when k >= fail_from and k % fail_every == 0 */
 	int failed;
+	/* Under gate_lock: while hold is set, a commit waits (held set) until
+	 * it is cleared, parking the writer between taking a group and
+	 * finishing it. */
+	bool hold, held;
 };
+
+/* The hold's lock and condition, static and never destroyed: helgrind
+ * reports a condition wait on a mutex later destroyed, even after a join. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 
 static struct failing_store *fs_of(struct ndx__msglog_store *st)
 {
@@ -1425,6 +1439,15 @@ static int fs_commit(struct ndx__msglog_store *st)
 	struct failing_store *f = fs_of(st);
 	bool fail;
 
+	pthread_mutex_lock(&gate_lock);
+	if (f->hold) {
+		f->held = true;
+		pthread_cond_broadcast(&gate_cv);
+		while (f->hold)
+			pthread_cond_wait(&gate_cv, &gate_lock);
+		f->held = false;
+	}
+	pthread_mutex_unlock(&gate_lock);
 	pthread_mutex_lock(&f->lock);
 	f->commits++;
 	fail = f->fail_every > 0 && f->commits >= f->fail_from && f->commits % f->fail_every == 0;
@@ -1500,6 +1523,31 @@ static struct failing_store *failing_open(const char *path)
 	f->base.ops = &fs_ops;
 	pthread_mutex_init(&f->lock, NULL);
 	return f;
+}
+
+/* Makes the next commit wait until release_commit; wait_held returns once
+ * the writer is parked in it. */
+static void hold_next_commit(struct failing_store *f)
+{
+	pthread_mutex_lock(&gate_lock);
+	f->hold = true;
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void wait_held(struct failing_store *f)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (!f->held)
+		pthread_cond_wait(&gate_cv, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void release_commit(struct failing_store *f)
+{
+	pthread_mutex_lock(&gate_lock);
+	f->hold = false;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_lock);
 }
 
 static void test_failed_commit_single(void **state)
@@ -1621,6 +1669,588 @@ static void test_failed_final_close(void **state)
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 	expect_verify(path, NULL, NULL, NULL, &res);
 	assert_int_equal(res.batched, 5);
+}
+
+/* ---- asynchronous appends --------------------------------------------------- */
+
+/* Counts done calls; the test waits on it, never sleeps. */
+struct completions {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int n;                 /* done calls so far */
+	int bad;               /* of those, with rc != NDX_OK (extra_done) */
+	const char *check_path; /* when set, done looks the record up in this file */
+	bool have_thread;
+	pthread_t thread;      /* the thread the first done ran on */
+	bool one_thread;       /* every done ran on that thread */
+};
+
+/* One asynchronous record: it and its strings live here until its done. */
+struct arec {
+	struct ndx_msglog_record r;
+	char id[32], path[64];
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	struct completions *c;
+	int calls;             /* under c->lock, like the three below */
+	int rc;
+	uint64_t seq;
+	int in_file;           /* with check_path: rows of its seq when done ran */
+};
+
+static void completions_init(struct completions *c)
+{
+	memset(c, 0, sizeof *c);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->one_thread = true;
+}
+
+static void completions_destroy(struct completions *c)
+{
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cv);
+}
+
+static void wait_done(struct completions *c, int n)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->n < n)
+		pthread_cond_wait(&c->cv, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int done_count(struct completions *c)
+{
+	int n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->n;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+static void arec_fill(struct arec *a, int i, struct completions *c)
+{
+	fill_record(&a->r, i, a->id, sizeof a->id, a->req, a->resp);
+	snprintf(a->path, sizeof a->path, "%s", a->r.path);
+	a->r.path = a->path; /* path_of's buffer is reused 64 records later */
+	a->c = c;
+	a->calls = 0;
+	a->rc = -1;
+	a->seq = 0;
+	a->in_file = -1;
+}
+
+/* Rows of record seq in the file at path, through a connection of its own;
+ * -1 when the file cannot be read (no cmocka assertion off the main thread). */
+static int rows_of_seq(const char *path, uint64_t seq)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM records WHERE seq = ?", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void arec_done(void *ud, int rc, uint64_t seq)
+{
+	struct arec *a = ud;
+	struct completions *c = a->c;
+	int in_file = c->check_path != NULL && rc == NDX_OK ? rows_of_seq(c->check_path, seq) : -1;
+
+	pthread_mutex_lock(&c->lock);
+	a->calls++;
+	a->rc = rc;
+	a->seq = seq;
+	a->in_file = in_file;
+	if (!c->have_thread) {
+		c->thread = pthread_self();
+		c->have_thread = true;
+	} else if (!pthread_equal(c->thread, pthread_self())) {
+		c->one_thread = false;
+	}
+	c->n++;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->lock); /* a may be freed from here on */
+}
+
+/* For records that share one arec's storage: counts only. */
+static void extra_done(void *ud, int rc, uint64_t seq)
+{
+	struct completions *c = ud;
+
+	pthread_mutex_lock(&c->lock);
+	c->n++;
+	if (rc != NDX_OK || seq == 0)
+		c->bad++;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct async_worker {
+	struct ndx_msglog *log;
+	struct arec *recs;     /* n of them, record numbers base+1 .. base+n */
+	struct completions *c;
+	int base, n, queued, refused;
+};
+
+static void *async_worker_main(void *arg)
+{
+	struct async_worker *w = arg;
+
+	for (int i = 0; i < w->n; i++) {
+		struct arec *a = &w->recs[i];
+
+		arec_fill(a, w->base + i + 1, w->c);
+		if (ndx_msglog_append_async(w->log, &a->r, arec_done, a) == NDX_OK)
+			w->queued++;
+		else
+			w->refused++;
+	}
+	return NULL;
+}
+
+/* Each done called once, with NDX_OK and a seq in 1..total seen only once
+ * (marked in seen), and each worker's records in the order it queued them. */
+static void check_async_workers(struct async_worker *w, int nw, uint8_t *seen, uint64_t total)
+{
+	for (int i = 0; i < nw; i++) {
+		assert_int_equal(w[i].queued, w[i].n);
+		assert_int_equal(w[i].refused, 0);
+		for (int j = 0; j < w[i].n; j++) {
+			const struct arec *a = &w[i].recs[j];
+
+			assert_int_equal(a->calls, 1);
+			assert_int_equal(a->rc, NDX_OK);
+			assert_in_range(a->seq, 1, total);
+			assert_int_equal(seen[a->seq], 0);
+			seen[a->seq] = 1;
+			if (j > 0)
+				assert_true(a->seq > w[i].recs[j - 1].seq);
+		}
+	}
+}
+
+static void test_async_concurrent(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 64, .batch_interval_ms = 20 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct async_worker w[THREADS];
+	struct completions c;
+	pthread_t t[THREADS];
+	struct ndx_msglog *log = NULL;
+	struct arec *recs;
+	uint8_t *seen;
+	char path[600];
+	const int total = THREADS * PER_THREAD;
+
+	(void)state;
+	new_path(path, sizeof path, "async.db");
+	completions_init(&c);
+	recs = calloc((size_t)total, sizeof *recs);
+	seen = calloc((size_t)total + 1, 1);
+	assert_non_null(recs);
+	assert_non_null(seen);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct async_worker){ .log = log, .recs = recs + i * PER_THREAD, .c = &c,
+					      .base = i * PER_THREAD, .n = PER_THREAD };
+		assert_int_equal(pthread_create(&t[i], NULL, async_worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	wait_done(&c, total);
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.last_seq, total);
+	assert_true(head.commits < (uint64_t)total); /* group commit */
+	assert_int_equal(head.failed_commits, 0);
+	/* every done ran on one thread, the writer: neither this one nor an
+	 * appender (all joined before their records could all be done) */
+	assert_true(c.one_thread);
+	assert_false(pthread_equal(c.thread, pthread_self()));
+	for (int i = 0; i < THREADS; i++)
+		assert_false(pthread_equal(c.thread, t[i]));
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	assert_int_equal(c.n, total); /* none more at close */
+	check_async_workers(w, THREADS, seen, (uint64_t)total);
+	for (int s = 1; s <= total; s++)
+		assert_int_equal(seen[s], 1);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, total);
+	assert_int_equal(res.batched, total);
+	free(seen);
+	free(recs);
+	completions_destroy(&c);
+}
+
+static void test_async_mixed(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 50, .batch_interval_ms = 20 };
+	struct ndx_msglog_verify_result res;
+	struct async_worker aw[2];
+	struct worker sw[2];
+	struct completions c;
+	pthread_t t[4];
+	struct ndx_msglog *log = NULL;
+	struct arec *recs, *mine;
+	uint64_t *sync_seqs;
+	uint8_t *seen;
+	char path[600];
+	enum { PER = 250, MINE = 50 };
+	const int total = 4 * PER + 2 * MINE;
+
+	(void)state;
+	new_path(path, sizeof path, "mixed.db");
+	completions_init(&c);
+	recs = calloc(2 * PER + MINE, sizeof *recs);
+	sync_seqs = calloc(MINE, sizeof *sync_seqs);
+	seen = calloc((size_t)total + 1, 1);
+	assert_non_null(recs);
+	assert_non_null(sync_seqs);
+	assert_non_null(seen);
+	mine = recs + 2 * PER;
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < 2; i++) {
+		aw[i] = (struct async_worker){ .log = log, .recs = recs + i * PER, .c = &c,
+					       .base = i * PER, .n = PER };
+		sw[i] = (struct worker){ .log = log, .base = (2 + i) * PER + 1, .n = PER };
+		sw[i].seqs = calloc(PER, sizeof *sw[i].seqs);
+		assert_non_null(sw[i].seqs);
+		assert_int_equal(pthread_create(&t[i], NULL, async_worker_main, &aw[i]), 0);
+		assert_int_equal(pthread_create(&t[2 + i], NULL, worker_main, &sw[i]), 0);
+	}
+	/* This thread alternates: an asynchronous record, then a waiting one,
+	 * which returns once everything queued before it is durable. */
+	for (int i = 0; i < MINE; i++) {
+		struct ndx_msglog_record r;
+		uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+		char id[32];
+
+		arec_fill(&mine[i], 4 * PER + 1 + 2 * i, &c);
+		assert_int_equal(ndx_msglog_append_async(log, &mine[i].r, arec_done, &mine[i]),
+				 NDX_OK);
+		fill_record(&r, 4 * PER + 2 + 2 * i, id, sizeof id, req, resp);
+		assert_int_equal(ndx_msglog_append(log, &r, &sync_seqs[i]), NDX_OK);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	wait_done(&c, 2 * PER + MINE);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	assert_int_equal(c.n, 2 * PER + MINE);
+
+	check_async_workers(aw, 2, seen, (uint64_t)total);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sw[i].ok, PER);
+		for (int j = 0; j < PER; j++) {
+			assert_in_range(sw[i].seqs[j], 1, total);
+			assert_int_equal(seen[sw[i].seqs[j]], 0);
+			seen[sw[i].seqs[j]] = 1;
+		}
+		free(sw[i].seqs);
+	}
+	for (int i = 0; i < MINE; i++) {
+		assert_int_equal(mine[i].calls, 1);
+		assert_int_equal(mine[i].rc, NDX_OK);
+		/* queue order: each one before the waiting append after it */
+		assert_true(mine[i].seq < sync_seqs[i]);
+		if (i > 0)
+			assert_true(mine[i].seq > sync_seqs[i - 1]);
+		assert_in_range(sync_seqs[i], 1, total);
+		assert_int_equal(seen[mine[i].seq], 0);
+		seen[mine[i].seq] = 1;
+		assert_int_equal(seen[sync_seqs[i]], 0);
+		seen[sync_seqs[i]] = 1;
+	}
+	for (int s = 1; s <= total; s++)
+		assert_int_equal(seen[s], 1);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, total);
+	assert_int_equal(res.batched, total);
+	free(seen);
+	free(sync_seqs);
+	free(recs);
+	completions_destroy(&c);
+}
+
+/* done comes once the record is durable: at that moment another connection
+ * already reads it from the file, and after close the log verifies with it. */
+static void test_async_durable(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 8, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct arec recs[20];
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "adurable.db");
+	completions_init(&c);
+	c.check_path = path;
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < 20; i++) {
+		arec_fill(&recs[i], i + 1, &c);
+		assert_int_equal(ndx_msglog_append_async(log, &recs[i].r, arec_done, &recs[i]),
+				 NDX_OK);
+		if (i % 5 == 4) /* some alone in their group, some several */
+			wait_done(&c, i + 1);
+	}
+	wait_done(&c, 20);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(recs[i].calls, 1);
+		assert_int_equal(recs[i].rc, NDX_OK);
+		assert_int_equal(recs[i].seq, (uint64_t)i + 1);
+		assert_int_equal(recs[i].in_file, 1);
+		/* and it is still there, the log still open */
+		assert_int_equal(rows_of_seq(path, recs[i].seq), 1);
+	}
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 20);
+	assert_int_equal(res.batched, 20);
+	assert_int_equal(res.last_seq, 20);
+	completions_destroy(&c);
+}
+
+/* Refused at once, done never called; the log goes on. */
+static void test_async_bad_input(void **state)
+{
+	struct ndx_msglog_verify_result res;
+	struct arec bad_dir, too_big, max_ok, good;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	char path[600], *big;
+
+	(void)state;
+	new_path(path, sizeof path, "abad.db");
+	completions_init(&c);
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_OK);
+	arec_fill(&bad_dir, 1, &c);
+	bad_dir.r.direction = (enum ndx_msglog_direction)7;
+	assert_int_equal(ndx_msglog_append_async(log, &bad_dir.r, arec_done, &bad_dir),
+			 NDX_EINVAL);
+	big = malloc(NDX_MSGLOG_FIELD_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', NDX_MSGLOG_FIELD_MAX + 1);
+	big[NDX_MSGLOG_FIELD_MAX + 1] = '\0';
+	arec_fill(&too_big, 1, &c);
+	too_big.r.response_sig = big;
+	assert_int_equal(ndx_msglog_append_async(log, &too_big.r, arec_done, &too_big),
+			 NDX_ETOOBIG);
+	too_big.r.response_sig = NULL;
+	too_big.r.represented_party = big;
+	assert_int_equal(ndx_msglog_append_async(log, &too_big.r, arec_done, &too_big),
+			 NDX_ETOOBIG);
+	/* exactly the longest field is taken */
+	arec_fill(&max_ok, 1, &c);
+	big[NDX_MSGLOG_FIELD_MAX] = '\0';
+	max_ok.r.response_sig = big;
+	assert_int_equal(ndx_msglog_append_async(log, &max_ok.r, arec_done, &max_ok), NDX_OK);
+	arec_fill(&good, 2, &c);
+	assert_int_equal(ndx_msglog_append_async(log, &good.r, arec_done, &good), NDX_OK);
+	wait_done(&c, 2);
+	free(big); /* only now: borrowed until done */
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	/* close called every done still due: none for the refused ones */
+	assert_int_equal(c.n, 2);
+	assert_int_equal(bad_dir.calls, 0);
+	assert_int_equal(too_big.calls, 0);
+	assert_int_equal(max_ok.calls, 1);
+	assert_int_equal(max_ok.rc, NDX_OK);
+	assert_int_equal(max_ok.seq, 1);
+	assert_int_equal(good.calls, 1);
+	assert_int_equal(good.seq, 2);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 2);
+	completions_destroy(&c);
+}
+
+/* A group that fails fails each of its asynchronous records: done with
+ * the error and seq 0, nothing of them in the file; the chain goes on. */
+static void test_async_failed_group(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct arec first, b[3], after;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "afail.db");
+	completions_init(&c);
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	hold_next_commit(f);
+	arec_fill(&first, 1, &c);
+	assert_int_equal(ndx_msglog_append_async(log, &first.r, arec_done, &first), NDX_OK);
+	wait_held(f); /* the writer is inside the commit of first's group */
+	for (int i = 0; i < 3; i++) {
+		arec_fill(&b[i], 2 + i, &c);
+		assert_int_equal(ndx_msglog_append_async(log, &b[i].r, arec_done, &b[i]), NDX_OK);
+	}
+	/* queued while the writer was busy: the next group, and it fails (the
+	 * held commit, first's, is counted once it goes on: commits + 1) */
+	pthread_mutex_lock(&f->lock);
+	f->fail_from = f->commits + 2;
+	f->fail_every = 1;
+	pthread_mutex_unlock(&f->lock);
+	assert_int_equal(done_count(&c), 0);
+	release_commit(f);
+	wait_done(&c, 4);
+	pthread_mutex_lock(&f->lock);
+	f->fail_every = 0;
+	pthread_mutex_unlock(&f->lock);
+	assert_int_equal(first.calls, 1);
+	assert_int_equal(first.rc, NDX_OK);
+	assert_int_equal(first.seq, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(b[i].calls, 1);
+		assert_int_equal(b[i].rc, NDX_EDB);
+		assert_int_equal(b[i].seq, 0);
+	}
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM records"), 1);
+	arec_fill(&after, 2, &c);
+	assert_int_equal(ndx_msglog_append_async(log, &after.r, arec_done, &after), NDX_OK);
+	wait_done(&c, 5);
+	assert_int_equal(after.rc, NDX_OK);
+	assert_int_equal(after.seq, 2);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 2);
+	assert_int_equal(res.batched, 2);
+	completions_destroy(&c);
+}
+
+struct closer {
+	struct ndx_msglog *log;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool started;
+	int rc;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *cl = arg;
+
+	pthread_mutex_lock(&cl->lock);
+	cl->started = true;
+	pthread_cond_signal(&cl->cv);
+	pthread_mutex_unlock(&cl->lock);
+	cl->rc = ndx_msglog_close(cl->log);
+	return NULL;
+}
+
+/* close writes what was queued asynchronously before it and calls every
+ * done before it returns; an asynchronous append once it began is refused. */
+static void test_async_close(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 64, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct completions c, ex;
+	struct closer cl;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	struct arec *recs, extra;
+	pthread_t t;
+	char path[600];
+	int extras = 0, rc;
+	long tries = 0;
+	enum { N = 300, QUEUED = 50 };
+
+	(void)state;
+	/* Straight after queueing: nothing waited for but close. */
+	new_path(path, sizeof path, "aclose.db");
+	completions_init(&c);
+	recs = calloc(N, sizeof *recs);
+	assert_non_null(recs);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < N; i++) {
+		arec_fill(&recs[i], i + 1, &c);
+		assert_int_equal(ndx_msglog_append_async(log, &recs[i].r, arec_done, &recs[i]),
+				 NDX_OK);
+	}
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	assert_int_equal(c.n, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(recs[i].calls, 1);
+		assert_int_equal(recs[i].rc, NDX_OK);
+		assert_int_equal(recs[i].seq, (uint64_t)i + 1);
+	}
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, N);
+	assert_int_equal(res.batched, N);
+	completions_destroy(&c);
+
+	/* With records still queued when close begins: the writer is parked in
+	 * a commit while close starts, and appends go on until refused. */
+	new_path(path, sizeof path, "aclose2.db");
+	completions_init(&c);
+	completions_init(&ex);
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	hold_next_commit(f);
+	arec_fill(&recs[0], 1, &c);
+	assert_int_equal(ndx_msglog_append_async(log, &recs[0].r, arec_done, &recs[0]), NDX_OK);
+	wait_held(f);
+	for (int i = 1; i <= QUEUED; i++) {
+		arec_fill(&recs[i], i + 1, &c);
+		assert_int_equal(ndx_msglog_append_async(log, &recs[i].r, arec_done, &recs[i]),
+				 NDX_OK);
+	}
+	cl = (struct closer){ .log = log };
+	pthread_mutex_init(&cl.lock, NULL);
+	pthread_cond_init(&cl.cv, NULL);
+	assert_int_equal(pthread_create(&t, NULL, closer_main, &cl), 0);
+	pthread_mutex_lock(&cl.lock);
+	while (!cl.started)
+		pthread_cond_wait(&cl.cv, &cl.lock);
+	pthread_mutex_unlock(&cl.lock);
+	/* close cannot finish while the commit is held, so log stays valid;
+	 * each accepted record (all sharing one arec: extra_done only counts)
+	 * is due, the first refusal shows close has begun. */
+	arec_fill(&extra, QUEUED + 2, &c);
+	for (;;) {
+		rc = ndx_msglog_append_async(log, &extra.r, extra_done, &ex);
+		if (rc != NDX_OK)
+			break;
+		extras++;
+		sched_yield();
+		assert_true(++tries < 10000000);
+	}
+	assert_int_equal(rc, NDX_EINVAL);
+	assert_int_equal(done_count(&c), 0);
+	release_commit(f);
+	pthread_join(t, NULL);
+	assert_int_equal(cl.rc, NDX_OK);
+	/* all done before close returned, the refused one never */
+	assert_int_equal(c.n, QUEUED + 1);
+	assert_int_equal(ex.n, extras);
+	assert_int_equal(ex.bad, 0);
+	for (int i = 0; i <= QUEUED; i++) {
+		assert_int_equal(recs[i].calls, 1);
+		assert_int_equal(recs[i].rc, NDX_OK);
+		assert_int_equal(recs[i].seq, (uint64_t)i + 1);
+	}
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, (uint64_t)(QUEUED + 1 + extras));
+	assert_int_equal(res.batched, (uint64_t)(QUEUED + 1 + extras));
+	pthread_mutex_destroy(&cl.lock);
+	pthread_cond_destroy(&cl.cv);
+	completions_destroy(&ex);
+	completions_destroy(&c);
+	free(recs);
 }
 
 /* ---- witnessed tree heads -------------------------------------------------- */
@@ -1862,6 +2492,12 @@ int main(void)
 		cmocka_unit_test(test_failed_commit_single),
 		cmocka_unit_test(test_failed_commit_concurrent),
 		cmocka_unit_test(test_failed_final_close),
+		cmocka_unit_test(test_async_concurrent),
+		cmocka_unit_test(test_async_mixed),
+		cmocka_unit_test(test_async_durable),
+		cmocka_unit_test(test_async_bad_input),
+		cmocka_unit_test(test_async_failed_group),
+		cmocka_unit_test(test_async_close),
 		cmocka_unit_test(test_witness_encoding),
 		cmocka_unit_test(test_witness_verify),
 		cmocka_unit_test(test_witness_older_log),
