@@ -6,7 +6,11 @@
  * "libmicrohttpd": its HTML answer cannot be replaced in 0.9.75), and
  * libmicrohttpd's own messages as JSON lines (httpd.c "Refusals
  * libmicrohttpd makes"; docs/security.md T32). Handlers run on the pool
- * threads and may block. Overview: docs/architecture.md "Daemons". */
+ * threads, each an epoll loop serving many connections: a handler that
+ * must wait (for another server, a disk) defers its answer
+ * (ndx_http_defer) instead of blocking the thread; the daemons whose
+ * handlers are quick or rare still answer in place. Overview:
+ * docs/architecture.md "Daemons". */
 #ifndef NDX_HTTPD_H
 #define NDX_HTTPD_H
 
@@ -134,6 +138,20 @@ int ndx_http_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65
  * The pointers stay valid until resp is changed. */
 int ndx_http_resp_view(const struct ndx_http_resp *resp, int *status, const char **content_type,
 		       const void **body, size_t *len);
+
+/* Answering later. A handler that would otherwise wait calls
+ * ndx_http_defer(req) and returns without waiting; req and resp (the
+ * handler's arguments) stay valid and unchanged by the server, the
+ * connection is suspended so that its thread serves others, and the
+ * answer goes out once ndx_http_resume(p) has been called, from any
+ * thread, after resp has been filled (the usual ndx_http_resp_* calls,
+ * also from that thread; after ndx_http_resume neither req nor resp may
+ * be touched). Every deferred answer must be resumed, also at shutdown:
+ * ndx_httpd_stop waits for it. Calling ndx_http_defer twice returns the
+ * same handle. */
+struct ndx_http_pending;
+struct ndx_http_pending *ndx_http_defer(const struct ndx_http_req *req);
+void ndx_http_resume(struct ndx_http_pending *p);
 
 /* Binds and starts serving. Returns NDX_OK with *out set, NDX_EIO when the
  * address cannot be bound (message on stderr), NDX_EINVAL. */

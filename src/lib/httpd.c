@@ -84,6 +84,7 @@ struct ndx_httpd {
 	MHD_socket listen_fd; /* handed to us by MHD_quiesce_daemon */
 	char *unix_path;      /* the socket file to remove at stop; NULL on TCP */
 	atomic_uint active;   /* requests between their first callback and completion */
+	atomic_uint deferred; /* deferred answers not yet resumed (ndx_http_defer) */
 	unsigned deadline_ms;
 	char *timeout_body; /* the 408 JSON error, built once */
 	/* lock guards conns and every conn_state's phase, start, mark_bytes;
@@ -147,6 +148,18 @@ struct req_state {
 	char **owned; /* strings handed out by ndx_http_query_arg */
 	size_t nowned;
 	char remote[64];
+	/* The request as the handler sees it, and its answer: here rather than
+	 * on on_request's stack because a deferred answer (ndx_http_defer)
+	 * outlives the handler's call. */
+	struct ndx_http_req req;
+	struct ndx_http_resp resp;
+	/* Deferred answers: defer_lock orders the handler's return (which
+	 * suspends the connection) against ndx_http_resume on another thread,
+	 * which may come first. */
+	pthread_mutex_t defer_lock;
+	int deferred;  /* the handler called ndx_http_defer */
+	int suspended; /* MHD_suspend_connection was called */
+	int ready;     /* ndx_http_resume was called: resp is final */
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -213,6 +226,7 @@ static void resp_free(struct ndx_http_resp *resp)
 		free(resp->headers[i].value);
 	}
 	free(resp->headers);
+	memset(resp, 0, sizeof *resp);
 }
 
 static void req_state_free(struct req_state *st)
@@ -224,6 +238,8 @@ static void req_state_free(struct req_state *st)
 	free(st->owned);
 	ndx_buf_free(&st->body);
 	free(st->query);
+	resp_free(&st->resp);
+	pthread_mutex_destroy(&st->defer_lock);
 	free(st);
 }
 
@@ -1070,6 +1086,53 @@ static enum MHD_Result send_late(struct req_state *st, const char *method, const
 	return send_resp(st, method, url, &resp);
 }
 
+/* ---- deferred answers -------------------------------------------------- */
+
+/* Called right after a deferring handler returns, and again by MHD once
+ * the connection is resumed: sends the answer when it is ready, else
+ * suspends the connection so that its thread serves others meanwhile. */
+static enum MHD_Result answer_deferred(struct req_state *st, const char *method,
+				       const char *url)
+{
+	int ready;
+
+	pthread_mutex_lock(&st->defer_lock);
+	ready = st->ready;
+	if (!ready && !st->suspended) {
+		st->suspended = 1;
+		MHD_suspend_connection(st->conn);
+	}
+	pthread_mutex_unlock(&st->defer_lock);
+	if (!ready)
+		return MHD_YES;
+	return send_resp(st, method, url, &st->resp);
+}
+
+struct ndx_http_pending *ndx_http_defer(const struct ndx_http_req *req)
+{
+	struct req_state *st = req->internal;
+
+	if (!st->deferred) {
+		st->deferred = 1;
+		atomic_fetch_add_explicit(&st->srv->deferred, 1, memory_order_relaxed);
+	}
+	return (struct ndx_http_pending *)st;
+}
+
+void ndx_http_resume(struct ndx_http_pending *p)
+{
+	struct req_state *st = (struct req_state *)p;
+
+	pthread_mutex_lock(&st->defer_lock);
+	st->ready = 1;
+	atomic_fetch_sub_explicit(&st->srv->deferred, 1, memory_order_release);
+	/* Not yet suspended: the handler is still returning on its thread,
+	 * and answer_deferred there will find the answer ready. */
+	if (st->suspended)
+		MHD_resume_connection(st->conn);
+	pthread_mutex_unlock(&st->defer_lock);
+}
+
 /* ---- MHD callbacks ----------------------------------------------------- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1088,6 +1151,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		st->srv = srv;
 		st->conn = conn;
+		pthread_mutex_init(&st->defer_lock, NULL);
 		st->cs = conn_state_of(conn);
 		ndx_buf_init(&st->body, srv->cfg.max_body);
 		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
@@ -1144,6 +1208,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (st->responded)
 		return MHD_YES;
+	if (st->deferred)
+		return answer_deferred(st, method, url);
 	/* The whole request is here: the handler's time is not the client's. */
 	if (answering(st) == WAS_CUT)
 		return MHD_NO;
@@ -1164,7 +1230,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	restore_plus(st->query);
 
-	struct ndx_http_req req = {
+	st->req = (struct ndx_http_req){
 		.method = method,
 		.path = url,
 		.query = st->query,
@@ -1173,9 +1239,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.remote_addr = st->remote,
 		.internal = st,
 	};
-	struct ndx_http_resp resp = { 0 };
-	srv->cfg.handler(srv->cfg.ctx, &req, &resp);
-	return send_resp(st, method, url, &resp);
+	srv->cfg.handler(srv->cfg.ctx, &st->req, &st->resp);
+	if (st->deferred)
+		return answer_deferred(st, method, url);
+	return send_resp(st, method, url, &st->resp);
 }
 
 /* ---- Refusals libmicrohttpd makes ---------------------------------------
@@ -1514,7 +1581,7 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	/* A pool of one is just the internal thread; MHD wants no pool option then. */
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD |
-			MHD_USE_ERROR_LOG | MHD_USE_ITC | (srv->tls ? MHD_USE_TLS : 0),
+			MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | (srv->tls ? MHD_USE_TLS : 0),
 		cfg->port, NULL, NULL, on_request, srv,
 		/* first, or MHD logs the options before it the old way */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
@@ -1594,6 +1661,19 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 		pthread_join(srv->watch_thread, NULL);
 	}
 	s = srv->quiesced ? srv->listen_fd : MHD_quiesce_daemon(srv->mhd);
+	/* MHD cannot stop with a connection still suspended: whoever deferred
+	 * an answer must resume it first (ndx-gateway finishes its exchanges
+	 * before it stops its ports). Wait for that rather than abort. */
+	for (unsigned waited = 0; atomic_load_explicit(&srv->deferred, memory_order_acquire);
+	     waited += 10) {
+		struct timespec pause = { 0, 10 * 1000 * 1000 };
+		if (waited % 5000 == 0)
+			fprintf(stderr, "{\"daemon\":\"%s\",\"event\":\"stop waits\","
+					"\"deferred\":%u}\n",
+				srv->name,
+				atomic_load_explicit(&srv->deferred, memory_order_relaxed));
+		nanosleep(&pause, NULL);
+	}
 	MHD_stop_daemon(srv->mhd);
 	/* Quiesce hands the listening socket to us; close it only now that no
 	 * pool thread can still be using it. */
