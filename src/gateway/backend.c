@@ -12,18 +12,25 @@
 
 #include "xfer.h"
 #include "gwconfig.h"
+#include "gwloop.h"
 #include "ndx/err.h"
 #include "ndx/unixsock.h"
 
 /* The host libcurl names in the request line over a Unix socket. */
 #define UNIX_HOST "http://localhost"
 
-enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct gw_xfer_resp *r)
+static void transfer_done(struct gw_xfer *t, enum gw_xfer_result res)
+{
+	struct gw_backend_call *call = t->ud;
+
+	call->done(call, res);
+}
+
+void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r)
 {
 	char sock[NDX_UNIX_PATH_MAX + 1];
 	const char *base = call->svc->backend, *scheme = "";
 	int on_unix = strncmp(base, "unix:", 5) == 0;
-	enum gw_xfer_result res;
 	size_t n;
 	char *url;
 	CURL *c;
@@ -32,31 +39,40 @@ enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct g
 	if (on_unix) {
 		if (ndx_unix_url_split(call->svc->backend, sock, &base) != NDX_OK) {
 			snprintf(r->errbuf, sizeof r->errbuf, "bad unix: backend");
-			return GW_XFER_FAILED;
+			call->done(call, GW_XFER_FAILED);
+			return;
 		}
 		scheme = UNIX_HOST;
 	}
 	n = strlen(scheme) + strlen(base) + strlen(call->path) + strlen(call->query) + 2;
 	if (!(url = malloc(n))) {
 		snprintf(r->errbuf, sizeof r->errbuf, "out of memory");
-		return GW_XFER_FAILED;
+		call->done(call, GW_XFER_FAILED);
+		return;
 	}
 	snprintf(url, n, "%s%s%s%s%s", scheme, base, call->path, call->query[0] ? "?" : "",
 		 call->query);
-	c = gw_xfer_handle(GW_HANDLE_BACKEND);
-	if (!c) {
+	if (!(c = gw_loop_easy(l))) {
 		free(url);
 		snprintf(r->errbuf, sizeof r->errbuf, "cannot initialise libcurl");
-		return GW_XFER_FAILED;
+		call->done(call, GW_XFER_FAILED);
+		return;
 	}
 	r->cap = call->max_body;
+	/* curl copies the strings it is given. */
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	free(url);
 	if (on_unix)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, call->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->svc->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, GW_PROG);
-	res = gw_xfer_perform(c, call->method, call->body, call->body_len, call->headers, r);
-	free(url);
-	return res;
+	gw_xfer_prepare(&call->xfer, c, call->method, call->body, call->body_len, call->headers,
+			r);
+	call->xfer.done = transfer_done;
+	call->xfer.ud = call;
+	if (gw_loop_transfer(l, &call->xfer) != NDX_OK) {
+		snprintf(r->errbuf, sizeof r->errbuf, "the gateway is stopping");
+		call->done(call, GW_XFER_FAILED);
+	}
 }

@@ -20,6 +20,7 @@
  * is durable. The port also serves /healthz (health.c), /metrics,
  * /admin/log/head and the metaservices (metaservices.c). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "reqfront.h"
 #include "subjects.h"
 #include "gw_witness.h"
+#include "gwloop.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
@@ -71,7 +73,12 @@ struct signing {
 struct cx {
 	/* what came in */
 	struct gw_ctx *g;
-	const struct gw_view *v;
+	struct gw_view view;         /* held for the exchange's life */
+	const struct gw_view *v;     /* &view */
+	struct ndx_http_pending *pending; /* the deferred answer, NULL = answered in place */
+	struct gw_loop *loop;        /* where forward and verify run */
+	struct ndx_loop_task task;
+	struct gw_sign_job sign_job;
 	const struct ndx_conf *conf; /* NULL when none is held */
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
@@ -111,6 +118,9 @@ struct cx {
 	} refusal;
 	const char *err_type;        /* X-Road-Error of the answer, NULL = none */
 	bool passed;                 /* the provider's verified answer is in resp */
+	/* the record, alive until the log has written it */
+	struct ndx_msglog_record rec;
+	char *log_path;
 };
 
 static enum gw_reason refuse(struct cx *x, enum gw_reason r, const char *specifics,
@@ -288,14 +298,15 @@ static void sign_free(struct signing *sg)
 	sg->sig = sg->hash_b64 = NULL;
 }
 
-/* peer.c's prepare hook: the request hash, signature and headers for the
- * gateway gw about to be tried. */
+/* peer.c's prepare hook: the request hash for the gateway gw about to be
+ * tried, queued on the loop's signer (signed with the rest of the loop
+ * turn's hashes, signed_for_gateway goes on). */
 static int sign_for_gateway(struct gw_peer_call *call, const struct ndx_conf_gateway *gw,
 			    void *ud)
 {
 	struct cx *x = ud;
 	struct signing *sg = &x->sig;
-	const char *const *h = x->rq.hdr;
+	(void)call;
 
 	sign_free(sg);
 	if (gw_gateway_name(gw->member, gw->code, sg->gateway, sizeof sg->gateway) != NDX_OK)
@@ -308,10 +319,27 @@ static int sign_for_gateway(struct gw_peer_call *call, const struct ndx_conf_gat
 	sg->hin.nonce = sg->nonce;
 	ndx_request_hash(&sg->hin, x->req_hash);
 	x->has_req_hash = true;
-	sg->sig = gw_sign_hash(x->g->cfg, x->req_hash);
+	x->sign_job.key = x->g->cfg->sign_key;
+	memcpy(x->sign_job.hash, x->req_hash, sizeof x->req_hash);
+	gw_loop_sign(x->loop, &x->sign_job);
+	return 0;
+}
+
+/* The signature is made: the headers for that gateway, and the call goes
+ * on (peer.c). */
+static void signed_for_gateway(struct gw_sign_job *job)
+{
+	struct cx *x = (struct cx *)((char *)job - offsetof(struct cx, sign_job));
+	struct signing *sg = &x->sig;
+	const char *const *h = x->rq.hdr;
+
+	sg->sig = job->sig;
+	job->sig = NULL;
 	sg->hash_b64 = ndx_b64_encode(x->req_hash, sizeof x->req_hash, 0);
-	if (!sg->sig || !sg->hash_b64)
-		return -1;
+	if (!sg->sig || !sg->hash_b64) {
+		gw_peer_prepared(&x->call, false);
+		return;
+	}
 	/* Empty values are not sent: absent and empty hash alike. Content-Type
 	 * and Expect without a value stop curl from adding its own. */
 	if (gw_slist_add(&sg->hdrs, "X-Road-Client", x->rq.client_wire) ||
@@ -332,10 +360,12 @@ static int sign_for_gateway(struct gw_peer_call *call, const struct ndx_conf_gat
 	    gw_slist_add(&sg->hdrs, "Content-Type",
 			 h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
 									: "") ||
-	    gw_slist_add(&sg->hdrs, "Expect", ""))
-		return -1;
-	call->headers = sg->hdrs;
-	return 0;
+	    gw_slist_add(&sg->hdrs, "Expect", "")) {
+		gw_peer_prepared(&x->call, false);
+		return;
+	}
+	x->call.headers = sg->hdrs;
+	gw_peer_prepared(&x->call, true);
 }
 
 /* Everything the request hash covers but the provider gateway's name and
@@ -384,14 +414,16 @@ static enum gw_reason step_prepare(struct cx *x)
 	x->call.s = x->v->s;
 	x->call.prepare = sign_for_gateway;
 	x->call.ud = x;
+	x->sign_job.done = signed_for_gateway;
 	return GW_R_COUNT;
 }
 
-static enum gw_reason step_forward(struct cx *x)
+/* How the call to the provider's gateways ended (peer.c). */
+static enum gw_reason forward_result(struct cx *x, enum gw_xfer_result res)
 {
 	struct gw_xfer_resp *r = &x->answer;
 
-	switch (gw_peer_send(&x->call, r)) {
+	switch (res) {
 	case GW_XFER_OK:
 		return GW_R_COUNT;
 	case GW_XFER_TIMEOUT:
@@ -491,9 +523,8 @@ static const struct step {
 	{ "identify", step_identify },
 	{ "check_grant", step_check_grant },
 	{ "prepare", step_prepare },
-	{ "forward", step_forward },
-	{ "verify", step_verify },
-	{ "pass", step_pass },
+	/* then, on an exchange loop: forward (step_forward, forwarded),
+	 * verify, pass */
 };
 
 /* ---- after the steps ---------------------------------------------------- */
@@ -505,51 +536,67 @@ static void render_refusal(struct cx *x)
 	x->passed = false;
 }
 
-/* Writes the record of an identified exchange and returns true once it is
- * durable; otherwise the answer becomes a LogUnavailable refusal (the
- * provider may have served it, but this gateway cannot prove it did) and
- * false is returned. */
-static bool log_exchange(struct cx *x)
+static void complete(struct cx *x, bool logged);
+
+static void logged(void *ud, int rc)
 {
-	struct ndx_msglog_record rec = { 0 };
+	struct cx *x = ud;
+
+	if (rc != NDX_OK) {
+		/* The provider may have served it, but this gateway cannot prove
+		 * it did. */
+		gw_refusal(x->resp, x->req, GW_R_LOG_UNAVAILABLE, GW_SIDE_CONSUMER, NULL,
+			   "the gateway cannot write its message log; the exchange is not "
+			   "answered");
+		x->err_type = NULL; /* gw_refusal set the header */
+		x->passed = false;
+	}
+	complete(x, rc == NDX_OK);
+}
+
+/* After the steps: an identified exchange's record goes to the message log
+ * and the answer waits until it is durable (logged, on the log's writer
+ * thread); one that never got so far is answered at once. */
+static void log_exchange(struct cx *x)
+{
+	struct ndx_msglog_record *rec = &x->rec;
 	const char *ct;
 	const void *body;
 	size_t len;
-	int status = 500, rc;
-	char *path;
+	int status = 500;
 
-	if (!x->identified)
-		return true;
+	if (!x->identified) {
+		complete(x, true);
+		return;
+	}
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
-	path = gw_log_path(x->rq.rest, x->req->query);
-	rec.direction = NDX_MSGLOG_CONSUMER;
-	rec.message_id = x->msg_id;
-	rec.client = x->client;
-	rec.service = x->service;
-	rec.method = x->req->method;
-	rec.path = path;
-	rec.subject = x->rq.hdr[GW_RF_SUBJECT];
-	rec.subjects = x->subjects;
-	rec.purpose = x->rq.hdr[GW_RF_PURPOSE];
-	rec.user_id = x->rq.hdr[GW_RF_USER_ID];
-	rec.issue = x->rq.hdr[GW_RF_ISSUE];
-	rec.represented_party = x->rq.represented_party;
-	rec.request_hash = x->has_req_hash ? x->req_hash : NULL;
-	rec.response_hash = x->has_resp_hash ? x->resp_hash : NULL;
-	rec.status = status;
-	rec.duration_ms = gw_elapsed_ms(&x->t0);
-	rec.request_sig = x->has_req_hash ? x->sig.sig : NULL;
-	rec.response_sig = x->resp_sig;
-	rc = path ? gw_log_append(x->g->log, &rec) : NDX_ENOMEM;
-	free(path);
-	if (rc == NDX_OK)
-		return true;
-	gw_refusal(x->resp, x->req, GW_R_LOG_UNAVAILABLE, GW_SIDE_CONSUMER, NULL,
-		   "the gateway cannot write its message log; the exchange is not answered");
-	x->err_type = NULL; /* gw_refusal set the header */
-	x->passed = false;
-	return false;
+	x->log_path = gw_log_path(x->rq.rest, x->req->query);
+	rec->direction = NDX_MSGLOG_CONSUMER;
+	rec->message_id = x->msg_id;
+	rec->client = x->client;
+	rec->service = x->service;
+	rec->method = x->req->method;
+	rec->path = x->log_path;
+	rec->subject = x->rq.hdr[GW_RF_SUBJECT];
+	rec->subjects = x->subjects;
+	rec->purpose = x->rq.hdr[GW_RF_PURPOSE];
+	rec->user_id = x->rq.hdr[GW_RF_USER_ID];
+	rec->issue = x->rq.hdr[GW_RF_ISSUE];
+	rec->represented_party = x->rq.represented_party;
+	rec->request_hash = x->has_req_hash ? x->req_hash : NULL;
+	rec->response_hash = x->has_resp_hash ? x->resp_hash : NULL;
+	rec->status = status;
+	rec->duration_ms = gw_elapsed_ms(&x->t0);
+	rec->request_sig = x->has_req_hash ? x->sig.sig : NULL;
+	rec->response_sig = x->resp_sig;
+	if (!x->pending)
+		x->pending = ndx_http_defer(x->req);
+	if (!x->log_path) {
+		logged(x, NDX_ENOMEM);
+		return;
+	}
+	gw_log_append_async(x->g->log, rec, logged, x);
 }
 
 /* The headers of the answer, once its record is durable. */
@@ -589,26 +636,80 @@ static void cx_free(struct cx *x)
 	gw_uh_free(&x->answer_user);
 	free(x->user_names);
 	free(x->url_suffix);
+	free(x->log_path);
 	gw_xfer_resp_free(&x->answer);
 	sign_free(&x->sig);
+	gw_view_release(&x->view);
+	free(x);
 }
 
-/* One exchange: the steps, the refusal if one refused, the log, the
- * answer. Returns the service's label for /metrics (NULL: unknown), which
- * lives as long as v. */
-static const char *exchange(struct gw_ctx *g, const struct gw_view *v,
-			    const struct ndx_http_req *req, struct ndx_http_resp *resp,
-			    struct timespec t0, bool tls)
+/* The end of every exchange, on whichever thread it ends: the answer's
+ * headers, the metrics, and the answer goes out. */
+static void complete(struct cx *x, bool logged)
+{
+	struct ndx_http_pending *pending = x->pending;
+	struct timespec t1;
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	answer(x, logged);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	gw_metrics_end(GW_ROLE_CONSUMER, x->service_label, status,
+		       (double)(t1.tv_sec - x->t0.tv_sec) +
+			       (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e9);
+	cx_free(x);
+	if (pending)
+		ndx_http_resume(pending);
+}
+
+static void after_steps(struct cx *x)
+{
+	if (x->refusal.reason != GW_R_COUNT)
+		render_refusal(x);
+	log_exchange(x);
+}
+
+/* On the loop: the answer of the provider's gateway, verified, becomes the
+ * client's. */
+static void forwarded(struct gw_peer_call *call, enum gw_xfer_result res)
+{
+	struct cx *x = call->ud;
+
+	if (forward_result(x, res) == GW_R_COUNT && step_verify(x) == GW_R_COUNT)
+		step_pass(x);
+	after_steps(x);
+}
+
+/* On the loop the exchange was handed to: sign for the first of the
+ * member's gateways and send (peer.c), forwarded goes on. */
+static void step_forward(void *arg)
+{
+	struct cx *x = arg;
+
+	x->call.loop = x->loop;
+	x->call.done = forwarded;
+	gw_peer_start(&x->call, &x->answer);
+}
+
+/* One exchange: the checks on the port's thread; then, unless one
+ * refused, forward and verify on an exchange loop; the log; the answer. */
+static void exchange(struct gw_ctx *g, const struct ndx_http_req *req,
+		     struct ndx_http_resp *resp, struct timespec t0, bool tls)
 {
 	struct cx *x = calloc(1, sizeof *x);
-	const char *label;
 
 	if (!x) {
 		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL, "out of memory");
-		return NULL;
+		gw_metrics_end(GW_ROLE_CONSUMER, NULL, 500, 0);
+		return;
 	}
 	x->g = g;
-	x->v = v;
+	gw_state_acquire(g->state, &x->view);
+	x->v = &x->view;
 	x->req = req;
 	x->resp = resp;
 	x->t0 = t0;
@@ -617,14 +718,17 @@ static const char *exchange(struct gw_ctx *g, const struct gw_view *v,
 	x->refusal.reason = GW_R_COUNT;
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
 		if (steps[i].run(x) != GW_R_COUNT) {
-			render_refusal(x);
-			break;
+			after_steps(x);
+			return;
 		}
-	answer(x, log_exchange(x));
-	label = x->service_label;
-	cx_free(x);
-	free(x);
-	return label;
+	x->pending = ndx_http_defer(req);
+	x->loop = gw_loops_next(g->loops);
+	x->task.fn = step_forward;
+	x->task.arg = x;
+	if (gw_loop_post(x->loop, &x->task) != NDX_OK) {
+		refuse(x, GW_R_INTERNAL, NULL, "the gateway is stopping");
+		after_steps(x);
+	}
 }
 
 /* The client's information system connected the way the gateway's
@@ -671,12 +775,7 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 {
 	struct gw_ctx *g = ctx;
 	struct gw_view v;
-	struct timespec t0, t1;
-	const char *label = NULL;
-	const char *ct;
-	const void *body;
-	size_t len;
-	int status = 500;
+	struct timespec t0;
 
 	gw_state_acquire(g->state, &v);
 	if (strcmp(req->path, "/healthz") == 0) {
@@ -706,14 +805,12 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 			   "unknown path: expected /r1/{serviceId}[/path]");
 		goto out;
 	}
+	gw_view_release(&v);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
-	label = exchange(g, &v, req, resp, t0, tls);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
-		status = 500;
-	gw_metrics_end(GW_ROLE_CONSUMER, label, status,
-		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	/* Answers now or defers: req and resp are not touched after it. */
+	exchange(g, req, resp, t0, tls);
+	return;
 out:
 	gw_view_release(&v);
 }

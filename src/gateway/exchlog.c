@@ -57,9 +57,10 @@ int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err,
 	return rc;
 }
 
-int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
+/* Notes the outcome of an append: a stderr line when the log starts or
+ * stops failing, and the time of the last failure for /healthz. */
+static void note_outcome(int rc)
 {
-	int rc = ndx_msglog_append(log, rec, NULL);
 	int now = rc != NDX_OK, was;
 
 	if (now)
@@ -67,7 +68,7 @@ int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
 	/* A plain load first: in the common case nothing changes and the
 	 * flag's cache line stays shared among the worker threads. */
 	if (atomic_load_explicit(&failing, memory_order_relaxed) == now)
-		return rc;
+		return;
 	was = atomic_exchange_explicit(&failing, now, memory_order_relaxed);
 	if (now && !was)
 		fprintf(stderr,
@@ -76,7 +77,47 @@ int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
 			ndx_strerror(rc));
 	else if (!now && was)
 		fprintf(stderr, GW_PROG ": message log: appends work again\n");
+}
+
+int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec)
+{
+	int rc = ndx_msglog_append(log, rec, NULL);
+
+	note_outcome(rc);
 	return rc;
+}
+
+struct log_job {
+	void (*done)(void *ud, int rc);
+	void *ud;
+};
+
+static void appended(void *ud, int rc, uint64_t seq)
+{
+	struct log_job j = *(struct log_job *)ud;
+	(void)seq;
+
+	free(ud);
+	note_outcome(rc);
+	j.done(j.ud, rc);
+}
+
+void gw_log_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			 void (*done)(void *ud, int rc), void *ud)
+{
+	struct log_job *j = malloc(sizeof *j);
+	int rc = NDX_ENOMEM;
+
+	if (j) {
+		j->done = done;
+		j->ud = ud;
+		rc = ndx_msglog_append_async(log, rec, appended, j);
+		if (rc == NDX_OK)
+			return;
+		free(j);
+	}
+	note_outcome(rc);
+	done(ud, rc);
 }
 
 struct seed {

@@ -29,6 +29,12 @@ int gw_log_open(const struct gw_config *cfg, struct ndx_msglog **out, char *err,
  * failing (not one per request). Returns NDX_OK once rec is durable; on
  * any failure the exchange must be answered 503 Server.LogUnavailable. */
 int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec);
+/* The same without waiting: done(ud, rc) is called once rec is durable
+ * (rc NDX_OK) or has failed, on the log's writer thread, or at once on the
+ * calling thread when it cannot even be queued. rec and its strings live
+ * until then. */
+void gw_log_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			 void (*done)(void *ud, int rc), void *ud);
 /* True when the last append failed and that was less than
  * GW_LOG_FAILING_HOLD_S before now (/healthz: not ready). */
 #define GW_LOG_FAILING_HOLD_S 10

@@ -24,6 +24,7 @@ struct gw_ctx {
 	struct gw_replay *replay;    /* accepted (key id, client, X-Road-Id) (replay.h) */
 	struct gw_peerlimit *refusals; /* refusal budgets of calling members (peerlimit.h) */
 	struct gw_witness *witness;  /* the registry countersigning tree heads (witness.h) */
+	struct gw_loops *loops;      /* the exchange loops (gwloop.h) */
 	/* This gateway's name in Ndx-Gateway and the request hash, made once */
 	char name[NDX_ID_TEXT_MAX + 64];
 };

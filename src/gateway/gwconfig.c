@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,17 @@ static int get_str(json_t *doc, const char *key, bool required, const char **out
 		return ndx_fail(err, errcap, NDX_EINVAL, "%s: expected a non-empty string", key);
 	*out = json_string_value(v);
 	return NDX_OK;
+}
+
+static unsigned cpus_usable(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 static int get_long(json_t *obj, const char *where, const char *key, long min, long max,
@@ -401,9 +413,11 @@ static int load_settings(json_t *doc, const char *dir, const struct ndx_id *memb
 			   &l, err, errcap)))
 		goto bad;
 	s->max_body = (size_t)l;
-	if ((rc = get_long(limits, "limits.", "threads", 1, 1024, 64, &l, err, errcap)))
+	/* Each port's threads are event loops that never wait for an
+	 * exchange (gwloop.h): one per CPU is enough, 0 asks for that. */
+	if ((rc = get_long(limits, "limits.", "threads", 0, 1024, 0, &l, err, errcap)))
 		goto bad;
-	s->threads = (unsigned)l;
+	s->threads = l ? (unsigned)l : cpus_usable();
 	if ((rc = get_long(limits, "limits.", "connections", 1, 100000, 1024, &l, err, errcap)))
 		goto bad;
 	/* Each port's pool thread takes a share of the connection limit. */

@@ -33,6 +33,7 @@
 #include "ndx/timefmt.h"
 #include "personal.h"
 #include "poller.h"
+#include "gwloop.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -360,6 +361,13 @@ static int serve(struct gw_config *cfg)
 		fprintf(stderr, GW_PROG ": cannot start the poller\n");
 		goto out;
 	}
+	{
+		char why[256];
+		if (gw_loops_start(0, &g.loops, why, sizeof why) != NDX_OK) {
+			fprintf(stderr, GW_PROG ": %s\n", why);
+			goto out;
+		}
+	}
 	hc.name = GW_PROG;
 	hc.bind_addr = cfg->consumer_addr;
 	hc.port = cfg->consumer_port;
@@ -402,6 +410,11 @@ static int serve(struct gw_config *cfg)
 		ndx_httpd_drain(gateway, (unsigned)drain_ms);
 	rc = 0;
 out:
+	/* The loops finish what they hold (the ports have drained, or stop
+	 * now); answers still waiting for the log go out from its writer, and
+	 * each port's stop waits for them. */
+	gw_loops_stop(g.loops);
+	g.loops = NULL;
 	ndx_httpd_stop(gateway);
 	ndx_httpd_stop(consumer_tls);
 	ndx_httpd_stop(consumer);

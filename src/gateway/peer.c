@@ -20,13 +20,10 @@
 #include <string.h>
 
 #include "xfer.h"
+#include "gwloop.h"
 #include "gwconfig.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
-
-/* The call in progress on this thread, for the OpenSSL verify callback
- * (which has no user pointer of ours). */
-static _Thread_local const struct gw_peer_call *tl_call;
 
 static const struct ndx_conf_gateway *gateway_allowed(const struct gw_peer_call *call,
 						      X509 *cert)
@@ -48,17 +45,26 @@ static const struct ndx_conf_gateway *gateway_allowed(const struct gw_peer_call 
 	return gw;
 }
 
+/* OpenSSL's verify callback has no user pointer: the call rides on the
+ * connection's SSL_CTX, which libcurl makes for each new connection (the
+ * only time a handshake, and so this check, happens) from the call that
+ * opens it. */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
+	SSL *ssl;
+	const struct gw_peer_call *call;
+
 	if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
 		return ok;
-	return tl_call && gateway_allowed(tl_call, X509_STORE_CTX_get_current_cert(x)) ? 1 : 0;
+	ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	call = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	return call && gateway_allowed(call, X509_STORE_CTX_get_current_cert(x)) ? 1 : 0;
 }
 
 static CURLcode ssl_ctx_cb(CURL *c, void *sslctx, void *ud)
 {
 	(void)c;
-	(void)ud;
+	SSL_CTX_set_app_data(sslctx, ud);
 	SSL_CTX_set_verify(sslctx, SSL_VERIFY_PEER, verify_cb);
 	return CURLE_OK;
 }
@@ -84,76 +90,122 @@ int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap || !member || !code ? NDX_EINVAL : NDX_OK;
 }
 
-enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp *r)
+static void try_next(struct gw_peer_call *call);
+
+static void end(struct gw_peer_call *call, enum gw_xfer_result res)
 {
-	const struct ndx_conf_gateway *gw;
-	const char *ca = ndx_conf_ca_certificate(call->conf);
-	enum gw_xfer_result res = GW_XFER_CONNECT;
+	call->done(call, res);
+}
+
+static void transfer_done(struct gw_xfer *t, enum gw_xfer_result res)
+{
+	struct gw_peer_call *call = t->ud;
+
+	/* Only a connection that could not be made moves on: a request that
+	 * may have reached a gateway is never sent twice. */
+	if (res == GW_XFER_CONNECT) {
+		call->last = res;
+		try_next(call);
+		return;
+	}
+	end(call, res);
+}
+
+void gw_peer_prepared(struct gw_peer_call *call, bool ok)
+{
+	struct gw_xfer_resp *r = call->r;
 	struct curl_blob cert = { call->cfg->tls_cert_pem, strlen(call->cfg->tls_cert_pem),
 				  CURL_BLOB_NOCOPY };
 	struct curl_blob key = { call->cfg->tls_key_pem, strlen(call->cfg->tls_key_pem),
 				 CURL_BLOB_NOCOPY };
-	struct curl_blob cab;
-	char url[8192];
-	size_t i;
-
-	call->gateway = NULL;
-	if (!ca) {
-		snprintf(r->errbuf, sizeof r->errbuf,
-			 "the configuration names no CA certificate for gateway TLS");
-		return GW_XFER_FAILED;
-	}
-	/* The configuration (and so ca) outlives the transfer: the caller
+	/* The configuration (and so its CA) outlives the transfer: the caller
 	 * holds a reference to it. */
-	cab = (struct curl_blob){ (void *)ca, strlen(ca), CURL_BLOB_NOCOPY };
-	snprintf(r->errbuf, sizeof r->errbuf, "the member %s has no gateway", call->member);
-	for (i = 0; (gw = ndx_conf_gateway_of(call->conf, call->member, i)); i++) {
-		CURL *c;
-		int n;
+	const char *ca = ndx_conf_ca_certificate(call->conf);
+	struct curl_blob cab = { (void *)ca, strlen(ca), CURL_BLOB_NOCOPY };
+	CURL *c;
 
+	if (!ok) {
+		snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
+		end(call, GW_XFER_LOCAL);
+		return;
+	}
+	if (!(c = gw_loop_easy(call->loop))) {
+		snprintf(r->errbuf, sizeof r->errbuf, "cannot initialise libcurl");
+		end(call, GW_XFER_FAILED);
+		return;
+	}
+	gw_xfer_resp_free(r);
+	r->status = 0;
+	r->toobig = r->aborted = 0;
+	r->cap = call->s->max_body;
+	r->on_headers = on_headers;
+	r->ud = call;
+	curl_easy_setopt(c, CURLOPT_URL, call->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+	curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+	curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cab);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	/* The registry puts the address's host in the certificate; the
+	 * fingerprint check is what really binds the peer. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, call);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, call->s->connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->s->peer_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, GW_PROG);
+	gw_xfer_prepare(&call->xfer, c, call->method, call->body, call->body_len, call->headers,
+			r);
+	call->xfer.done = transfer_done;
+	call->xfer.ud = call;
+	if (gw_loop_transfer(call->loop, &call->xfer) != NDX_OK) {
+		snprintf(r->errbuf, sizeof r->errbuf, "the gateway is stopping");
+		end(call, GW_XFER_FAILED);
+	}
+}
+
+/* The next of the member's gateways (the one X-Road-Security-Server names,
+ * when it names one), signed for by the caller's prepare hook. */
+static void try_next(struct gw_peer_call *call)
+{
+	struct gw_xfer_resp *r = call->r;
+	const struct ndx_conf_gateway *gw;
+	int n;
+
+	while ((gw = ndx_conf_gateway_of(call->conf, call->member, call->next_index))) {
+		call->next_index++;
 		if (call->only_code && strcmp(gw->code, call->only_code) != 0)
 			continue;
-		n = snprintf(url, sizeof url, "%s%s", gw->address, call->url_suffix);
-		if (n < 0 || (size_t)n >= sizeof url) {
+		n = snprintf(call->url, sizeof call->url, "%s%s", gw->address, call->url_suffix);
+		if (n < 0 || (size_t)n >= sizeof call->url) {
 			snprintf(r->errbuf, sizeof r->errbuf, "the request URL is too long");
-			return GW_XFER_FAILED;
+			end(call, GW_XFER_FAILED);
+			return;
 		}
-		if (call->prepare && call->prepare(call, gw, call->ud) != 0) {
+		if (call->prepare(call, gw, call->ud) != 0) {
 			snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
-			return GW_XFER_LOCAL;
+			end(call, GW_XFER_LOCAL);
 		}
-		c = gw_xfer_handle(GW_HANDLE_PEER);
-		if (!c) {
-			snprintf(r->errbuf, sizeof r->errbuf, "cannot initialise libcurl");
-			return GW_XFER_FAILED;
-		}
-		gw_xfer_resp_free(r);
-		r->status = 0;
-		r->toobig = r->aborted = 0;
-		r->cap = call->s->max_body;
-		r->on_headers = on_headers;
-		r->ud = call;
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-		curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
-		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
-		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cab);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-		/* The registry puts the address's host in the certificate; the
-		 * fingerprint check is what really binds the peer. */
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-		curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, call->s->connect_timeout_ms);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->s->peer_timeout_ms);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, GW_PROG);
-		tl_call = call;
-		res = gw_xfer_perform(c, call->method, call->body, call->body_len, call->headers, r);
-		tl_call = NULL;
-		if (res != GW_XFER_CONNECT)
-			return res;
+		return;
 	}
-	return res;
+	end(call, call->last);
+}
+
+void gw_peer_start(struct gw_peer_call *call, struct gw_xfer_resp *r)
+{
+	call->gateway = NULL;
+	call->r = r;
+	call->next_index = 0;
+	call->last = GW_XFER_CONNECT;
+	if (!ndx_conf_ca_certificate(call->conf)) {
+		snprintf(r->errbuf, sizeof r->errbuf,
+			 "the configuration names no CA certificate for gateway TLS");
+		end(call, GW_XFER_FAILED);
+		return;
+	}
+	snprintf(r->errbuf, sizeof r->errbuf, "the member %s has no gateway", call->member);
+	try_next(call);
 }

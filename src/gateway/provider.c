@@ -31,6 +31,7 @@
  * that each of them finds the exchange in their access list (docs/protocol.md
  * "Data subjects"). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +53,22 @@
 #include "subjects.h"
 #include "subjtoken.h"
 #include "gw_witness.h"
+#include "gwloop.h"
 
 struct exch {
 	struct gw_ctx *g;
-	const struct gw_view *v;
+	struct gw_view view;        /* held for the exchange's life */
+	const struct gw_view *v;    /* &view */
+	struct ndx_http_pending *pending; /* the deferred answer, NULL = answered in place */
+	struct gw_loop *loop;       /* where the backend call and the signing run */
+	struct ndx_loop_task task;
+	struct gw_sign_job sign_job;
+	struct gw_backend_call call;
+	struct curl_slist *backend_hdrs;
+	uint8_t resp_hash[NDX_SHA256_LEN];
+	char *resp_sig;
+	struct ndx_msglog_record rec; /* alive until the log has written it */
+	char *log_path;
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
 	const struct ndx_conf *conf;
@@ -214,7 +227,8 @@ static bool provider_check_token(struct exch *x, const char *token, time_t now)
 
 /* The response hash of what resp holds now, and its signature object
  * (malloc'd, NULL when signing failed). */
-static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
+/* The canonical response hash of the answer (or refusal) in resp. */
+static bool response_hash(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 {
 	struct ndx_response_hash_input in = { 0 };
 	const char *ct;
@@ -223,7 +237,7 @@ static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 	int status;
 
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
-		return NULL;
+		return false;
 	memcpy(in.request_hash, x->req_hash, sizeof in.request_hash);
 	in.status = status;
 	in.content_type = ct;
@@ -239,7 +253,7 @@ static char *sign_response(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 		len = 0;
 	ndx_sha256(len ? body : "", len, in.body_sha256);
 	ndx_response_hash(&in, h);
-	return gw_sign_hash(x->g->cfg, h);
+	return true;
 }
 
 static void add_sig_headers(struct exch *x, const char *sig)
@@ -272,64 +286,29 @@ static void charge_refusal(struct exch *x)
 			    (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000);
 }
 
-static void finish(struct exch *x)
-{
-	struct ndx_msglog_record rec = { 0 };
-	uint8_t h[NDX_SHA256_LEN];
-	const char *ct;
-	const void *body;
-	size_t len;
-	int status = 500;
-	char *sig, *path;
+static void complete(struct exch *x);
 
-	charge_refusal(x);
-	if (!x->hashed) {
-		if (x->err_type)
-			ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
-		if (x->throttled) {
-			char ra[16];
-			snprintf(ra, sizeof ra, "%u", x->throttled);
-			ndx_http_resp_header(x->resp, "Retry-After", ra);
-		}
-		return;
-	}
-	sig = sign_response(x, h);
-	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
-		status = 500;
-	path = gw_log_path(x->rest, x->req->query);
-	rec.direction = NDX_MSGLOG_PROVIDER;
-	rec.message_id = ndx_http_header(x->req, "X-Road-Id");
-	rec.client = x->client;
-	rec.service = x->service;
-	rec.method = x->req->method;
-	rec.path = path;
-	rec.subject = ndx_http_header(x->req, "Ndx-Subject");
-	rec.subjects = x->subjects;
-	rec.purpose = ndx_http_header(x->req, "Ndx-Purpose");
-	rec.user_id = ndx_http_header(x->req, "X-Road-UserId");
-	rec.issue = ndx_http_header(x->req, "X-Road-Issue");
-	rec.represented_party = x->represented_party;
-	rec.authenticated = x->authenticated;
-	rec.request_hash = x->req_hash;
-	rec.response_hash = sig ? h : NULL;
-	rec.status = status;
-	rec.duration_ms = gw_elapsed_ms(&x->t0);
-	rec.request_sig = ndx_http_header(x->req, "Ndx-Signature");
-	rec.response_sig = sig;
-	if (!path || gw_log_append(x->g->log, &rec) != NDX_OK) {
+/* The record is durable (or could not be written): the answer's headers,
+ * and it goes out. On the log's writer thread. */
+static void logged(void *ud, int rc)
+{
+	struct exch *x = ud;
+
+	if (rc != NDX_OK) {
 		/* The backend may have acted on the request; without a durable
 		 * record this gateway does not answer for it. The refusal is
-		 * signed like any other answer, so that the consumer gateway
-		 * passes it on. */
-		free(sig);
+		 * signed like any other answer (alone: this is rare), so that
+		 * the consumer gateway passes it on. */
+		free(x->resp_sig);
+		x->resp_sig = NULL;
 		refuse(x, GW_R_LOG_UNAVAILABLE, NULL,
 		       "the provider gateway cannot write its message log; the exchange is not "
 		       "answered");
 		render_refusal(x);
 		x->subjects_sent = NULL;
-		sig = sign_response(x, h);
+		if (response_hash(x, x->resp_hash))
+			x->resp_sig = gw_sign_hash(x->g->cfg, x->resp_hash);
 	}
-	free(path);
 	if (!x->err_type && x->subjects_sent && x->subjects_sent[0])
 		ndx_http_resp_header(x->resp, "Ndx-Data-Subjects", x->subjects_sent);
 	if (x->err_type)
@@ -342,8 +321,99 @@ static void finish(struct exch *x)
 			ndx_http_resp_header(x->resp, x->answer_user.v[i].name,
 					     x->answer_user.v[i].value);
 	}
-	add_sig_headers(x, sig);
-	free(sig);
+	add_sig_headers(x, x->resp_sig);
+	complete(x);
+}
+
+/* The answer is signed (with the rest of the loop turn's): its record goes
+ * to the message log. */
+static void signed_answer(struct gw_sign_job *job)
+{
+	struct exch *x = (struct exch *)((char *)job - offsetof(struct exch, sign_job));
+	struct ndx_msglog_record *rec = &x->rec;
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	x->resp_sig = job->sig;
+	job->sig = NULL;
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	x->log_path = gw_log_path(x->rest, x->req->query);
+	rec->direction = NDX_MSGLOG_PROVIDER;
+	rec->message_id = ndx_http_header(x->req, "X-Road-Id");
+	rec->client = x->client;
+	rec->service = x->service;
+	rec->method = x->req->method;
+	rec->path = x->log_path;
+	rec->subject = ndx_http_header(x->req, "Ndx-Subject");
+	rec->subjects = x->subjects;
+	rec->purpose = ndx_http_header(x->req, "Ndx-Purpose");
+	rec->user_id = ndx_http_header(x->req, "X-Road-UserId");
+	rec->issue = ndx_http_header(x->req, "X-Road-Issue");
+	rec->represented_party = x->represented_party;
+	rec->authenticated = x->authenticated;
+	rec->request_hash = x->req_hash;
+	rec->response_hash = x->resp_sig ? x->resp_hash : NULL;
+	rec->status = status;
+	rec->duration_ms = gw_elapsed_ms(&x->t0);
+	rec->request_sig = ndx_http_header(x->req, "Ndx-Signature");
+	rec->response_sig = x->resp_sig;
+	if (!x->log_path) {
+		logged(x, NDX_ENOMEM);
+		return;
+	}
+	gw_log_append_async(x->g->log, rec, logged, x);
+}
+
+static void sign_on_loop(void *arg)
+{
+	struct exch *x = arg;
+
+	gw_loop_sign(x->loop, &x->sign_job);
+}
+
+/* Signs, logs and completes the answer in resp, which waits until its
+ * record is durable. Before the request hash is known there is nothing to
+ * sign or to identify the exchange by: such refusals only get their
+ * header, at once. */
+static void finish(struct exch *x)
+{
+	charge_refusal(x);
+	if (!x->hashed) {
+		if (x->err_type)
+			ndx_http_resp_header(x->resp, "X-Road-Error", x->err_type);
+		if (x->throttled) {
+			char ra[16];
+			snprintf(ra, sizeof ra, "%u", x->throttled);
+			ndx_http_resp_header(x->resp, "Retry-After", ra);
+		}
+		complete(x);
+		return;
+	}
+	if (!x->pending)
+		x->pending = ndx_http_defer(x->req);
+	x->sign_job.key = x->g->cfg->sign_key;
+	x->sign_job.done = signed_answer;
+	if (!response_hash(x, x->resp_hash)) {
+		x->sign_job.sig = NULL;
+		signed_answer(&x->sign_job);
+		return;
+	}
+	memcpy(x->sign_job.hash, x->resp_hash, sizeof x->resp_hash);
+	if (x->loop) { /* on the loop already, after the backend's answer */
+		gw_loop_sign(x->loop, &x->sign_job);
+		return;
+	}
+	x->loop = gw_loops_next(x->g->loops);
+	x->task.fn = sign_on_loop;
+	x->task.arg = x;
+	if (gw_loop_post(x->loop, &x->task) != NDX_OK) {
+		/* stopping: sign alone, here */
+		x->sign_job.sig = gw_sign_hash(x->g->cfg, x->resp_hash);
+		signed_answer(&x->sign_job);
+	}
 }
 
 static int add_if(struct curl_slist **l, const char *name, const char *v)
@@ -421,13 +491,73 @@ static bool provider_check_subjects(struct exch *x)
 	return true;
 }
 
+/* The provider system's answer (or failure) is in; on the loop. */
+static void backend_done(struct gw_backend_call *call, enum gw_xfer_result res)
+{
+	struct exch *x = call->ud;
+	struct gw_xfer_resp *r = &x->r;
+	const struct gw_service *svc = call->svc;
+
+	curl_slist_free_all(x->backend_hdrs);
+	x->backend_hdrs = NULL;
+	switch (res) {
+	case GW_XFER_OK:
+		if (!provider_check_subjects(x))
+			break;
+		if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION], NULL, &x->answer_user) !=
+			    NDX_OK ||
+		    !(x->answer_names = gw_uh_names(&x->answer_user))) {
+			refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+			break;
+		}
+		/* Without a Content-Type the answer goes on without one (PR-REST
+		 * 4.3), and that is what gets signed. */
+		ndx_http_resp_bytes(x->resp, (int)r->status,
+				    r->hdr[GW_H_CONTENT_TYPE] ? r->hdr[GW_H_CONTENT_TYPE] : "",
+				    r->body ? r->body : "", r->len);
+		x->location = r->hdr[GW_H_LOCATION]; /* its header goes on in logged() */
+		break;
+	case GW_XFER_TIMEOUT:
+		refuse(x, GW_R_BACKEND_TIMEOUT, NULL,
+		       "the provider system of %s did not answer within %ld ms", x->service,
+		       svc->timeout_ms);
+		break;
+	case GW_XFER_TOOBIG:
+		refuse(x, GW_R_BACKEND_TOO_LARGE, NULL,
+		       "the provider system's answer exceeds %zu bytes", x->v->s->max_body);
+		break;
+	default:
+		/* The backend URL is internal: not named to the caller. */
+		refuse(x, GW_R_BACKEND_UNREACHABLE, NULL,
+		       "the provider system of %s cannot be reached", x->service);
+		fprintf(stderr, GW_PROG ": backend of %s: %s\n", x->service,
+			r->errbuf[0] ? r->errbuf : "transfer failed");
+		break;
+	}
+	if (x->refusal.reason != GW_R_COUNT)
+		render_refusal(x);
+	finish(x);
+}
+
+/* On the loop the exchange was handed to: the request to the provider
+ * system, through the loop's multi handle. */
+static void forward_on_loop(void *arg)
+{
+	struct exch *x = arg;
+
+	gw_backend_start(x->loop, &x->call, &x->r);
+}
+
+/* step_serve's way to the provider system: the headers it gets, then the
+ * exchange goes to a loop (forward_on_loop, backend_done). GW_R_COUNT when
+ * it went. */
 static enum gw_reason forward(struct exch *x, const struct gw_service *svc)
 {
-	struct gw_xfer_resp *r = &x->r;
 	const struct ndx_http_req *req = x->req;
-	struct curl_slist *hdrs = NULL;
+	struct curl_slist **hdrs = &x->backend_hdrs;
 	const char *ct = ndx_http_header(req, "Content-Type");
-	struct gw_backend_call call = {
+
+	x->call = (struct gw_backend_call){
 		.svc = svc,
 		.method = req->method,
 		.path = x->rest,
@@ -436,66 +566,32 @@ static enum gw_reason forward(struct exch *x, const struct gw_service *svc)
 		.body_len = req->body_len,
 		.connect_timeout_ms = x->v->s->connect_timeout_ms,
 		.max_body = x->v->s->max_body,
+		.done = backend_done,
+		.ud = x,
 	};
-	enum gw_xfer_result res;
-	enum gw_reason refused = GW_R_COUNT;
-
-	if (gw_slist_add(&hdrs, "X-Road-Client", x->client) ||
-	    gw_slist_add(&hdrs, "X-Road-Service", x->service) ||
-	    add_if(&hdrs, "X-Road-Id", ndx_http_header(req, "X-Road-Id")) ||
-	    gw_slist_add(&hdrs, "X-Road-Request-Id", x->request_id) ||
-	    add_if(&hdrs, "X-Road-UserId", ndx_http_header(req, "X-Road-UserId")) ||
-	    add_if(&hdrs, "X-Road-Issue", ndx_http_header(req, "X-Road-Issue")) ||
-	    add_if(&hdrs, "Ndx-Purpose", ndx_http_header(req, "Ndx-Purpose")) ||
-	    add_if(&hdrs, "Ndx-Subject", ndx_http_header(req, "Ndx-Subject")) ||
-	    add_if(&hdrs, "X-Road-Represented-Party", x->represented_party) ||
-	    gw_slist_add_user(&hdrs, &x->user) ||
-	    gw_slist_add(&hdrs, "Content-Type", ct && ct[0] ? ct : "") ||
-	    gw_slist_add(&hdrs, "Expect", "")) {
-		refused = refuse(x, GW_R_INTERNAL, NULL, "cannot build the backend request");
-		goto out;
+	if (gw_slist_add(hdrs, "X-Road-Client", x->client) ||
+	    gw_slist_add(hdrs, "X-Road-Service", x->service) ||
+	    add_if(hdrs, "X-Road-Id", ndx_http_header(req, "X-Road-Id")) ||
+	    gw_slist_add(hdrs, "X-Road-Request-Id", x->request_id) ||
+	    add_if(hdrs, "X-Road-UserId", ndx_http_header(req, "X-Road-UserId")) ||
+	    add_if(hdrs, "X-Road-Issue", ndx_http_header(req, "X-Road-Issue")) ||
+	    add_if(hdrs, "Ndx-Purpose", ndx_http_header(req, "Ndx-Purpose")) ||
+	    add_if(hdrs, "Ndx-Subject", ndx_http_header(req, "Ndx-Subject")) ||
+	    add_if(hdrs, "X-Road-Represented-Party", x->represented_party) ||
+	    gw_slist_add_user(hdrs, &x->user) ||
+	    gw_slist_add(hdrs, "Content-Type", ct && ct[0] ? ct : "") ||
+	    gw_slist_add(hdrs, "Expect", ""))
+		return refuse(x, GW_R_INTERNAL, NULL, "cannot build the backend request");
+	x->call.headers = x->backend_hdrs;
+	x->pending = ndx_http_defer(req);
+	x->loop = gw_loops_next(x->g->loops);
+	x->task.fn = forward_on_loop;
+	x->task.arg = x;
+	if (gw_loop_post(x->loop, &x->task) != NDX_OK) {
+		x->loop = NULL;
+		return refuse(x, GW_R_INTERNAL, NULL, "the gateway is stopping");
 	}
-	call.headers = hdrs;
-	res = gw_backend_send(&call, r);
-	switch (res) {
-	case GW_XFER_OK:
-		if (!provider_check_subjects(x)) {
-			refused = x->refusal.reason;
-			break;
-		}
-		if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION], NULL, &x->answer_user) !=
-			    NDX_OK ||
-		    !(x->answer_names = gw_uh_names(&x->answer_user))) {
-			refused = refuse(x, GW_R_INTERNAL, NULL, "out of memory");
-			break;
-		}
-		/* Without a Content-Type the answer goes on without one (PR-REST
-		 * 4.3), and that is what gets signed. */
-		ndx_http_resp_bytes(x->resp, (int)r->status,
-				    r->hdr[GW_H_CONTENT_TYPE] ? r->hdr[GW_H_CONTENT_TYPE] : "",
-				    r->body ? r->body : "", r->len);
-		x->location = r->hdr[GW_H_LOCATION]; /* its header goes on in finish() */
-		break;
-	case GW_XFER_TIMEOUT:
-		refused = refuse(x, GW_R_BACKEND_TIMEOUT, NULL,
-		       "the provider system of %s did not answer within %ld ms", x->service,
-		       svc->timeout_ms);
-		break;
-	case GW_XFER_TOOBIG:
-		refused = refuse(x, GW_R_BACKEND_TOO_LARGE, NULL,
-		       "the provider system's answer exceeds %zu bytes", x->v->s->max_body);
-		break;
-	default:
-		/* The backend URL is internal: not named to the caller. */
-		refused = refuse(x, GW_R_BACKEND_UNREACHABLE, NULL,
-		       "the provider system of %s cannot be reached", x->service);
-		fprintf(stderr, GW_PROG ": backend of %s: %s\n", x->service,
-			r->errbuf[0] ? r->errbuf : "transfer failed");
-		break;
-	}
-out:
-	curl_slist_free_all(hdrs);
-	return refused;
+	return GW_R_COUNT;
 }
 
 /* ---- the steps ------------------------------------------------------------
@@ -760,56 +856,86 @@ static const struct step {
 	{ "serve", step_serve },
 };
 
+static void exch_free(struct exch *x)
+{
+	gw_xfer_resp_free(&x->r);
+	gw_uh_free(&x->user);
+	gw_uh_free(&x->answer_user);
+	curl_slist_free_all(x->backend_hdrs);
+	free(x->answer_names);
+	free(x->subjects);
+	free(x->resp_sig);
+	free(x->log_path);
+	gw_view_release(&x->view);
+	free(x);
+}
+
+/* The end of every exchange, on whichever thread it ends: the metrics,
+ * and the answer goes out. */
+static void complete(struct exch *x)
+{
+	struct ndx_http_pending *pending = x->pending;
+	struct timespec t1;
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	gw_metrics_end(GW_ROLE_PROVIDER, x->service_label, status,
+		       (double)(t1.tv_sec - x->t0.tv_sec) +
+			       (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e9);
+	exch_free(x);
+	if (pending)
+		ndx_http_resume(pending);
+}
+
+/* The checks on the port's thread; serve either answers at once (the
+ * access list) or hands the exchange to a loop, whose backend_done calls
+ * finish. */
 static void exchange(struct exch *x)
 {
-	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		/* Once serve has handed the exchange to a loop, x is the loop's:
+		 * it may be answered and freed before serve returns here. */
+		bool hands_off = steps[i].run == step_serve &&
+				 x->svc->builtin != GW_BUILTIN_SUBJECT_ACCESSES;
+
 		if (steps[i].run(x) != GW_R_COUNT) {
 			if (!x->refusal.rendered)
 				render_refusal(x);
+			finish(x);
 			return;
 		}
+		if (hands_off)
+			return;
+	}
+	finish(x); /* served here: the access list */
 }
 
 void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct gw_ctx *g = ctx;
-	struct gw_view v;
 	struct exch *x;
-	struct timespec t0, t1;
-	const char *ct, *label;
-	const void *body;
-	size_t len;
-	int status = 500;
+	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
-	gw_state_acquire(g->state, &v);
 	if (!(x = calloc(1, sizeof *x))) {
 		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_PROVIDER, NULL, "out of memory");
-		label = NULL;
-		goto out;
+		gw_metrics_end(GW_ROLE_PROVIDER, NULL, 500, 0);
+		return;
 	}
 	x->g = g;
-	x->v = &v;
+	gw_state_acquire(g->state, &x->view);
+	x->v = &x->view;
 	x->req = req;
 	x->resp = resp;
 	x->t0 = t0;
 	x->now = time(NULL);
 	x->refusal.reason = GW_R_COUNT;
+	/* Answers now or defers: req and resp are not touched after it. */
 	exchange(x);
-	finish(x);
-	label = x->service_label;
-	gw_xfer_resp_free(&x->r);
-	gw_uh_free(&x->user);
-	gw_uh_free(&x->answer_user);
-	free(x->answer_names);
-	free(x->subjects);
-	free(x);
-out:
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
-		status = 500;
-	gw_metrics_end(GW_ROLE_PROVIDER, label, status,
-		       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	gw_view_release(&v);
 }

@@ -147,6 +147,21 @@ char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LE
 	return me.out;
 }
 
+void gw_sign_batch(const struct ndx_key *key, const uint8_t (*hashes)[NDX_SHA256_LEN], size_t n,
+		   char **out)
+{
+	while (n > 0) {
+		size_t k = n < BATCH_MAX ? n : BATCH_MAX;
+
+		ndx_msgsig_sign_batch(key, hashes, k, out);
+		atomic_fetch_add_explicit(&n_signed, k, memory_order_relaxed);
+		atomic_fetch_add_explicit(&n_batches, 1, memory_order_relaxed);
+		hashes += k;
+		out += k;
+		n -= k;
+	}
+}
+
 struct vslot {
 	bool used;
 	uint8_t pub[NDX_ED25519_PUBLIC_LEN];

@@ -16,6 +16,12 @@
  * path; a lone caller signs a batch of one at once. Blocks at most for the
  * batch signed before its own. Thread-safe. */
 char *gw_sign_hash(const struct gw_config *cfg, const uint8_t hash[NDX_SHA256_LEN]);
+/* Signs n hashes by key in batches of at most 256 (one Ed25519 signature
+ * each), out[i] the object of hashes[i] (malloc'd) or NULL on failure; the
+ * exchange loops' signer (gwloop.c), which batches what one loop turn
+ * queued. Counted in the stats like gw_sign_hash. */
+void gw_sign_batch(const struct ndx_key *key, const uint8_t (*hashes)[NDX_SHA256_LEN], size_t n,
+		   char **out);
 /* NDX_OK when sig_text is a valid signature object over hash by key
  * (roots already verified are taken from a bounded cache). Else
  * NDX_EINVAL (malformed), NDX_ENOTFOUND (another key) or NDX_EBADSIG, with

@@ -132,21 +132,17 @@ void gw_xfer_resp_free(struct gw_xfer_resp *r)
 	r->len = 0;
 }
 
-/* The body arrives into a buffer of the transfer's own and is handed to r
- * once curl is done, so r->body is only ever a whole (or cut) answer. */
-struct body_ctx {
-	struct ndx_buf body;
-	int *toobig;
-};
-
+/* The body arrives into a buffer of the transfer's own (t->body) and is
+ * handed to r once curl is done, so r->body is only ever a whole (or cut)
+ * answer. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
-	struct body_ctx *b = ud;
+	struct gw_xfer *t = ud;
 	size_t n = size * nmemb;
-	int rc = ndx_buf_append(&b->body, data, n);
+	int rc = ndx_buf_append(&t->body, data, n);
 
 	if (rc == NDX_ETOOBIG)
-		*b->toobig = 1;
+		t->r->toobig = 1;
 	/* Anything but n makes curl stop with CURLE_WRITE_ERROR. */
 	return rc == NDX_OK ? n : 0;
 }
@@ -163,15 +159,9 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_NDX_HEADERS] = "Ndx-Headers",
 };
 
-struct hdr_ctx {
-	struct gw_xfer_resp *r;
-	CURL *c;
-	int hooked;
-};
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
-	struct hdr_ctx *h = ud;
+	struct gw_xfer *h = ud;
 	struct gw_xfer_resp *r = h->r;
 	size_t n = size * nmemb, nl, vl;
 	const char *colon, *v;
@@ -241,24 +231,19 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
-				    size_t body_len, struct curl_slist *headers,
-				    struct gw_xfer_resp *r)
+void gw_xfer_prepare(struct gw_xfer *t, CURL *c, const char *method, const uint8_t *body,
+		     size_t body_len, struct curl_slist *headers, struct gw_xfer_resp *r)
 {
-	struct hdr_ctx h = { .r = r, .c = c };
-	struct body_ctx b = { .toobig = &r->toobig };
-	struct curl_slist *all = headers;
-	long sent = 0;
-	curl_off_t up = 0;
-	CURLcode cc;
-
+	t->c = c;
+	t->r = r;
+	t->hooked = 0;
 	r->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, all);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
@@ -274,12 +259,21 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 		if (strcmp(method, "GET") != 0)
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
-
 	free(r->body); /* an earlier transfer's, if r is reused without gw_xfer_resp_free */
-	ndx_buf_init(&b.body, r->cap);
-	cc = curl_easy_perform(c);
+	r->body = NULL;
+	r->len = 0;
+	ndx_buf_init(&t->body, r->cap);
+}
+
+enum gw_xfer_result gw_xfer_complete(struct gw_xfer *t, CURLcode cc)
+{
+	struct gw_xfer_resp *r = t->r;
+	CURL *c = t->c;
+	long sent = 0;
+	curl_off_t up = 0;
+
 	/* What arrived, also of a cut answer (NULL when nothing did). */
-	r->body = ndx_buf_steal(&b.body, &r->len);
+	r->body = ndx_buf_steal(&t->body, &r->len);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (cc == CURLE_OK)
 		return GW_XFER_OK;
@@ -287,6 +281,8 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 		return GW_XFER_IDENTITY;
 	if (r->toobig)
 		return GW_XFER_TOOBIG;
+	if (!r->errbuf[0])
+		snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_easy_strerror(cc));
 	curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &sent);
 	curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
 	switch (cc) {
@@ -303,4 +299,14 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 	default:
 		return GW_XFER_FAILED;
 	}
+}
+
+enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
+				    size_t body_len, struct curl_slist *headers,
+				    struct gw_xfer_resp *r)
+{
+	struct gw_xfer t = { 0 };
+
+	gw_xfer_prepare(&t, c, method, body, body_len, headers, r);
+	return gw_xfer_complete(&t, curl_easy_perform(c));
 }

@@ -5,10 +5,12 @@
 #define NDX_GATEWAY_XFER_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "gwconfig.h"
+#include "ndx/buf.h"
 #include "ndx/conf.h"
 #include "userheaders.h"
 
@@ -57,7 +59,26 @@ enum gw_handle_kind { GW_HANDLE_PEER, GW_HANDLE_BACKEND };
 /* The calling thread's easy handle of that kind, reset and ready (so its
  * connections are reused), or NULL. Owned by the thread. */
 CURL *gw_xfer_handle(enum gw_handle_kind kind);
-/* Sets method, body, headers and response capture, performs, classifies. */
+/* One transfer: what gw_xfer_prepare sets up on an easy handle and
+ * gw_xfer_complete reads back, whether curl_easy_perform runs it (here, on
+ * the calling thread) or a loop's multi handle does (gwloop.h). Lives until
+ * the transfer is complete. */
+struct gw_xfer {
+	CURL *c;
+	struct gw_xfer_resp *r;
+	struct ndx_buf body; /* private: the answer as it arrives */
+	int hooked;          /* private: on_headers was called */
+	/* For a loop's transfers (gwloop.h): called once, on the loop's thread. */
+	void (*done)(struct gw_xfer *t, enum gw_xfer_result res);
+	void *ud;
+	struct gw_xfer *live_prev, *live_next; /* private: the loop's transfers */
+};
+/* Sets method, body, headers and the response capture into r. */
+void gw_xfer_prepare(struct gw_xfer *t, CURL *c, const char *method, const uint8_t *body,
+		     size_t body_len, struct curl_slist *headers, struct gw_xfer_resp *r);
+/* Hands the body to r and sorts curl's outcome cc into a result. */
+enum gw_xfer_result gw_xfer_complete(struct gw_xfer *t, CURLcode cc);
+/* Prepares, performs on the calling thread (blocking), completes. */
 enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
 				    size_t body_len, struct curl_slist *headers,
 				    struct gw_xfer_resp *r);
@@ -73,7 +94,9 @@ int gw_slist_add_user(struct curl_slist **list, const struct gw_uh_list *l);
 
 /* ---- peers (peer.c) and backends (backend.c) ----------------------------- */
 
+struct gw_loop;
 struct gw_peer_call {
+	struct gw_loop *loop;   /* whose multi handle carries the transfers */
 	const struct ndx_conf *conf;
 	const char *member;     /* the service's member: whose gateways may answer */
 	const char *method;
@@ -83,27 +106,39 @@ struct gw_peer_call {
 	struct curl_slist *headers;
 	const struct gw_config *cfg;
 	const struct gw_settings *s;
-	/* Called before each gateway is tried, with its object of conf: sets
-	 * headers for that gateway, because a request is signed for exactly
-	 * one gateway (docs/protocol.md, request hash field 14). Non-zero
-	 * stops the call with GW_XFER_LOCAL. */
+	/* Called before each gateway is tried, with its object of conf: signs
+	 * the request for that gateway (a request is signed for exactly one
+	 * gateway: docs/protocol.md, request hash field 14), sets headers, and
+	 * then calls gw_peer_prepared, at once or later on the loop's thread.
+	 * Non-zero: it cannot, and the call ends with GW_XFER_LOCAL. */
 	int (*prepare)(struct gw_peer_call *call, const struct ndx_conf_gateway *gateway,
 		       void *ud);
+	/* The end of the call, on the loop's thread: on GW_XFER_OK the answer
+	 * is in the call's r and gateway is the peer that gave it. */
+	void (*done)(struct gw_peer_call *call, enum gw_xfer_result res);
 	void *ud;
 	/* X-Road-Security-Server: only the member's gateway of this code; NULL:
 	 * any, in order. */
 	const char *only_code;
 	/* out: the gateway object (of conf) that answered */
 	const struct ndx_conf_gateway *gateway;
+	/* private */
+	struct gw_xfer_resp *r;
+	size_t next_index;
+	enum gw_xfer_result last;
+	struct gw_xfer xfer;
+	char url[8192];
 };
-
 /* The text that names a gateway in Ndx-Gateway and in the request hash:
  * "{member}/{code}". NDX_EINVAL when it does not fit. */
 int gw_gateway_name(const char *member, const char *code, char *out, size_t cap);
-
-/* Tries the member's gateways in order, moving on when a connection cannot
- * be made. On GW_XFER_OK r holds the answer and call->gateway the peer. */
-enum gw_xfer_result gw_peer_send(struct gw_peer_call *call, struct gw_xfer_resp *r);
+/* Starts the call on call->loop's thread (call it there): tries the
+ * member's gateways in order, moving on only when a connection cannot be
+ * made, and ends with call->done. */
+void gw_peer_start(struct gw_peer_call *call, struct gw_xfer_resp *r);
+/* The prepare hook's answer: the request is signed for the gateway being
+ * tried (ok), or cannot be. */
+void gw_peer_prepared(struct gw_peer_call *call, bool ok);
 
 struct gw_backend_call {
 	const struct gw_service *svc;
@@ -115,8 +150,13 @@ struct gw_backend_call {
 	struct curl_slist *headers;
 	long connect_timeout_ms;
 	size_t max_body;
+	/* The end of the call, on the loop's thread. */
+	void (*done)(struct gw_backend_call *call, enum gw_xfer_result res);
+	void *ud;
+	struct gw_xfer xfer; /* private */
 };
-
-enum gw_xfer_result gw_backend_send(const struct gw_backend_call *call, struct gw_xfer_resp *r);
+/* Starts the call in l's multi handle (on l's thread); call and r live
+ * until call->done. */
+void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r);
 
 #endif

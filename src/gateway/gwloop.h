@@ -1,0 +1,62 @@
+/* The gateway's exchange loops (gwloop.c): one thread per core, each an
+ * ndx_loop (ndx/loop.h) that runs the waiting parts of the exchanges handed
+ * to it: its upstream calls, through one libcurl multi handle whose
+ * sockets and timer sit in the loop, and its signatures, queued during a
+ * loop turn and signed together as one batch before the loop sleeps (so
+ * batches grow with load by themselves). The HTTP ports' threads do the
+ * reading and the checks; the message log's writer thread does the
+ * durable writes (ndx_msglog_append_async). docs/gateway.md "Threads". */
+#ifndef NDX_GATEWAY_GWLOOP_H
+#define NDX_GATEWAY_GWLOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfer.h"
+#include "ndx/hash.h"
+#include "ndx/key.h"
+#include "ndx/loop.h"
+
+struct gw_loop;
+struct gw_loops;
+
+/* Starts n loops (0: one per CPU this process may run on), each on its own
+ * thread. NDX_OK with *out set, or NDX_ENOMEM / NDX_EIO with err set. */
+int gw_loops_start(unsigned n, struct gw_loops **out, char *err, size_t errcap);
+/* The loop for the next exchange (round robin). Thread-safe. */
+struct gw_loop *gw_loops_next(struct gw_loops *ls);
+unsigned gw_loops_count(const struct gw_loops *ls);
+/* Finishes what is in flight (transfers still running are failed with
+ * GW_XFER_FAILED, queued signatures are made), stops and joins the
+ * threads, frees. Call after the ports have drained. Accepts NULL. */
+void gw_loops_stop(struct gw_loops *ls);
+
+/* Runs t->fn(t->arg) on l's thread. Thread-safe. NDX_EINVAL once l stops. */
+int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t);
+
+/* A hash to sign; signed before the loop's next sleep together with every
+ * other job queued in the same turn, then done(job) runs on the loop's
+ * thread with job->sig the signature object (malloc'd, the job's owner
+ * frees; NULL when signing failed). */
+struct gw_sign_job {
+	const struct ndx_key *key;
+	uint8_t hash[NDX_SHA256_LEN];
+	char *sig;
+	void (*done)(struct gw_sign_job *job);
+	struct gw_sign_job *next; /* private */
+};
+/* Loop thread only. */
+void gw_loop_sign(struct gw_loop *l, struct gw_sign_job *job);
+
+/* An easy handle of l's own, reset, with the options every gateway
+ * transfer has (gw_xfer_handle's). NULL when out of memory. Loop thread
+ * only; it goes back to l when the transfer completes. */
+CURL *gw_loop_easy(struct gw_loop *l);
+/* Starts the transfer prepared on t (gw_xfer_prepare on an easy handle of
+ * gw_loop_easy) in l's multi handle: t->done(t, result) runs later on l's
+ * thread, never inside this call. NDX_OK, or NDX_EINVAL (l is stopping) /
+ * NDX_ENOMEM, when t->done will not be called and the easy handle is
+ * back with l. Loop thread only. */
+int gw_loop_transfer(struct gw_loop *l, struct gw_xfer *t);
+
+#endif
