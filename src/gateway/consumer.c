@@ -636,6 +636,7 @@ static void cx_free(struct cx *x)
 	gw_uh_free(&x->answer_user);
 	free(x->user_names);
 	free(x->url_suffix);
+	free(x->call.url);
 	free(x->log_path);
 	gw_xfer_resp_free(&x->answer);
 	sign_free(&x->sig);

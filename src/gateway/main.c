@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <signal.h>
@@ -254,6 +255,19 @@ static void reload(struct gw_ctx *g)
 	gw_state_fetch_soon(g->state);
 }
 
+/* An exchange is allocated on one thread and freed on another (the log
+ * writer's callback ends it). glibc then trims each thread's heap as soon
+ * as its free top passes 128 KiB and faults the same pages in again for
+ * the next exchanges: measured, a fifth of the gateways' CPU at 64
+ * connections went to page faults and heap growth (bench/README.md). A
+ * server that will need the memory again keeps it. */
+static void keep_freed_memory(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+	mallopt(M_TOP_PAD, 16 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+}
+
 static int serve(struct gw_config *cfg)
 {
 	struct gw_state *state = NULL;
@@ -276,6 +290,7 @@ static int serve(struct gw_config *cfg)
 	 * and only sigtimedwait below sees these signals. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	keep_freed_memory();
 
 	if (gw_xfer_global_init() != NDX_OK) {
 		fprintf(stderr, GW_PROG ": cannot initialise libcurl\n");

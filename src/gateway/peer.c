@@ -90,6 +90,9 @@ int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap || !member || !code ? NDX_EINVAL : NDX_OK;
 }
 
+/* The longest URL sent to a provider gateway (as before: 8 KiB). */
+#define GW_URL_MAX 8192
+
 static void try_next(struct gw_peer_call *call);
 
 static void end(struct gw_peer_call *call, enum gw_xfer_result res)
@@ -179,12 +182,17 @@ static void try_next(struct gw_peer_call *call)
 		call->next_index++;
 		if (call->only_code && strcmp(gw->code, call->only_code) != 0)
 			continue;
-		n = snprintf(call->url, sizeof call->url, "%s%s", gw->address, call->url_suffix);
-		if (n < 0 || (size_t)n >= sizeof call->url) {
-			snprintf(r->errbuf, sizeof r->errbuf, "the request URL is too long");
+		n = snprintf(NULL, 0, "%s%s", gw->address, call->url_suffix);
+		free(call->url);
+		if (n < 0 || n >= GW_URL_MAX || !(call->url = malloc((size_t)n + 1))) {
+			call->url = NULL;
+			snprintf(r->errbuf, sizeof r->errbuf,
+				 n < 0 || n >= GW_URL_MAX ? "the request URL is too long"
+							  : "out of memory");
 			end(call, GW_XFER_FAILED);
 			return;
 		}
+		snprintf(call->url, (size_t)n + 1, "%s%s", gw->address, call->url_suffix);
 		if (call->prepare(call, gw, call->ud) != 0) {
 			snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
 			end(call, GW_XFER_LOCAL);

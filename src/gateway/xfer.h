@@ -127,7 +127,7 @@ struct gw_peer_call {
 	size_t next_index;
 	enum gw_xfer_result last;
 	struct gw_xfer xfer;
-	char url[8192];
+	char *url; /* of the gateway being tried, malloc'd; the call's owner frees it */
 };
 /* The text that names a gateway in Ndx-Gateway and in the request hash:
  * "{member}/{code}". NDX_EINVAL when it does not fit. */
