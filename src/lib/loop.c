@@ -164,9 +164,13 @@ int ndx_loop_watch(struct ndx_loop *l, int fd, unsigned events, ndx_loop_io_fn f
 		l->nw = n;
 	}
 	w = &l->w[fd];
-	rc = set_epoll(l, fd, w, events);
-	if (rc != NDX_OK)
-		return rc;
+	/* libcurl announces the same interest again and again: a watch that
+	 * changes nothing costs no system call. */
+	if (!(w->used && w->events == events && w->in_epoll == (events != 0))) {
+		rc = set_epoll(l, fd, w, events);
+		if (rc != NDX_OK)
+			return rc;
+	}
 	w->fn = fn;
 	w->arg = arg;
 	w->events = events;
