@@ -6,17 +6,20 @@
  * "libmicrohttpd": its HTML answer cannot be replaced in 0.9.75), and
  * libmicrohttpd's own messages as JSON lines (httpd.c "Refusals
  * libmicrohttpd makes"; docs/security.md T32). Handlers run on the pool
- * threads, each an epoll loop serving many connections: a handler that
- * must wait (for another server, a disk) defers its answer
- * (ndx_http_defer) instead of blocking the thread; the daemons whose
- * handlers are quick or rare still answer in place. Overview:
- * docs/architecture.md "Daemons". */
+ * threads, each an epoll loop serving many connections, or, with cfg.loop,
+ * on the thread of an event loop the daemon shares with other work (the
+ * gateway's): a handler that must wait (for another server, a disk)
+ * defers its answer (ndx_http_defer) instead of blocking the thread; the
+ * daemons whose handlers are quick or rare still answer in place.
+ * Overview: docs/architecture.md "Daemons". */
 #ifndef NDX_HTTPD_H
 #define NDX_HTTPD_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct ndx_loop;
 
 struct ndx_httpd;
 struct ndx_http_resp;
@@ -88,6 +91,11 @@ struct ndx_httpd_config {
 	const char *unix_path;
 	unsigned unix_mode;
 	unsigned threads;        /* pool size; 0 = number of CPUs */
+	/* Non-NULL: no threads of its own; the daemon runs on this event loop
+	 * (ndx/loop.h), whose thread calls the handler. The loop must be
+	 * running, and it must keep running until ndx_httpd_stop has returned
+	 * or be stopped for good before it (then the stop finishes alone). */
+	struct ndx_loop *loop;
 	size_t max_body;         /* bytes; larger bodies get 413 */
 	ndx_http_handler handler;
 	void *ctx;

@@ -15,8 +15,12 @@
  *
  * A step returns GW_R_COUNT to go on, or the reason of its refusal (errors.h)
  * with the specifics in x->refusal; the refusal is rendered once, after the
- * steps. Then the exchange's record is written to the message log (once it
- * is identified, refusals too) and the answer goes out only when that record
+ * steps. The steps up to prepare run on the port's HTTP thread; forward,
+ * verify and pass on an exchange loop (gwloop.h), where the signature is
+ * made with the rest of the loop turn's and the call waits in the loop's
+ * multi handle, not in a thread. Then the exchange's record goes to the
+ * message log (once it is identified, refusals too) and the answer goes out,
+ * from the log writer's callback, only when that record
  * is durable. The port also serves /healthz (health.c), /metrics,
  * /admin/log/head and the metaservices (metaservices.c). */
 #include <stdarg.h>

@@ -352,7 +352,7 @@ int gw_loops_start(unsigned n, struct gw_loops **out, char *err, size_t errcap)
 		rc = loop_init(&ls->v[i], n);
 	if (rc != NDX_OK) {
 		snprintf(err, errcap, "cannot start the exchange loops");
-		gw_loops_stop(ls);
+		gw_loops_free(ls);
 		return rc;
 	}
 	*out = ls;
@@ -362,6 +362,11 @@ int gw_loops_start(unsigned n, struct gw_loops **out, char *err, size_t errcap)
 struct gw_loop *gw_loops_next(struct gw_loops *ls)
 {
 	return &ls->v[atomic_fetch_add_explicit(&ls->next, 1, memory_order_relaxed) % ls->n];
+}
+
+struct ndx_loop *gw_loops_event_loop(struct gw_loops *ls, unsigned i)
+{
+	return ls->v[i % ls->n].loop;
 }
 
 unsigned gw_loops_count(const struct gw_loops *ls)
@@ -382,7 +387,15 @@ void gw_loops_stop(struct gw_loops *ls)
 		if (ndx_loop_post(l->loop, &stop) != NDX_OK)
 			ndx_loop_stop(l->loop);
 		pthread_join(l->thread, NULL);
+		l->started = false;
 	}
+}
+
+void gw_loops_free(struct gw_loops *ls)
+{
+	if (!ls)
+		return;
+	gw_loops_stop(ls);
 	for (unsigned i = 0; i < ls->n; i++)
 		loop_free(&ls->v[i]);
 	free(ls->v);

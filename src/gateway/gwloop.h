@@ -1,11 +1,13 @@
-/* The gateway's exchange loops (gwloop.c): one thread per core, each an
- * ndx_loop (ndx/loop.h) that runs the waiting parts of the exchanges handed
- * to it: its upstream calls, through one libcurl multi handle whose
- * sockets and timer sit in the loop, and its signatures, queued during a
- * loop turn and signed together as one batch before the loop sleeps (so
- * batches grow with load by themselves). The HTTP ports' threads do the
- * reading and the checks; the message log's writer thread does the
- * durable writes (ndx_msglog_append_async). docs/gateway.md "Threads". */
+/* The gateway's event loops (gwloop.c): one thread per CPU
+ * (limits.threads), each an ndx_loop (ndx/loop.h). The HTTP ports run on
+ * them (httpd.h, cfg.loop), where requests are read and checked; each
+ * exchange that goes on is handed to the next loop in turn, which runs the
+ * waiting parts: its upstream call, through one libcurl multi handle whose
+ * sockets and timer sit in the loop, and its signature, queued during a
+ * loop turn and signed together with the turn's others as one batch before
+ * the loop sleeps (so batches grow with load by themselves). The message
+ * log's writer thread does the durable writes (ndx_msglog_append_async).
+ * docs/gateway.md "Threads". */
 #ifndef NDX_GATEWAY_GWLOOP_H
 #define NDX_GATEWAY_GWLOOP_H
 
@@ -26,10 +28,17 @@ int gw_loops_start(unsigned n, struct gw_loops **out, char *err, size_t errcap);
 /* The loop for the next exchange (round robin). Thread-safe. */
 struct gw_loop *gw_loops_next(struct gw_loops *ls);
 unsigned gw_loops_count(const struct gw_loops *ls);
+/* The event loop of loop i % count, to run an HTTP port on (httpd.h: the
+ * port's handlers then run on that loop's thread). */
+struct ndx_loop *gw_loops_event_loop(struct gw_loops *ls, unsigned i);
 /* Finishes what is in flight (transfers still running are failed with
  * GW_XFER_FAILED, queued signatures are made), stops and joins the
- * threads, frees. Call after the ports have drained. Accepts NULL. */
+ * threads. Call after the ports have drained; the loops stay allocated, so
+ * that the ports that ran on them can still be stopped (httpd.h). Accepts
+ * NULL; a second call does nothing. */
 void gw_loops_stop(struct gw_loops *ls);
+/* Stops (if not yet) and frees. Accepts NULL. */
+void gw_loops_free(struct gw_loops *ls);
 
 /* Runs t->fn(t->arg) on l's thread. Thread-safe. NDX_EINVAL once l stops. */
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t);

@@ -188,6 +188,7 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	http_refusals(&hc, GW_SIDE_PROVIDER);
 	hc.handler = gw_provider_handle;
 	hc.ctx = g;
+	hc.loop = gw_loops_event_loop(g->loops, 1);
 	hc.access_log = 1;
 	hc.strict = 1;
 	hc.tls_cert_pem = g->cfg->tls_cert_pem;
@@ -225,6 +226,7 @@ static int start_consumer_tls_port(struct gw_ctx *g, const struct ndx_httpd_conf
 	hc.bind_addr = g->cfg->consumer_tls_addr;
 	hc.port = g->cfg->consumer_tls_port;
 	hc.handler = gw_consumer_tls_handle;
+	hc.loop = gw_loops_event_loop(g->loops, 2);
 	hc.tls_cert_pem = g->cfg->tls_cert_pem;
 	hc.tls_key_pem = g->cfg->tls_key_pem;
 	hc.tls_trust_pem = v.s->client_trust_pem;
@@ -378,7 +380,14 @@ static int serve(struct gw_config *cfg)
 	}
 	{
 		char why[256];
-		if (gw_loops_start(0, &g.loops, why, sizeof why) != NDX_OK) {
+		struct gw_view v;
+		unsigned nloops;
+
+		/* Read at start: a SIGHUP does not change the loops. */
+		gw_state_acquire(state, &v);
+		nloops = v.s->threads;
+		gw_view_release(&v);
+		if (gw_loops_start(nloops, &g.loops, why, sizeof why) != NDX_OK) {
 			fprintf(stderr, GW_PROG ": %s\n", why);
 			goto out;
 		}
@@ -388,6 +397,9 @@ static int serve(struct gw_config *cfg)
 	hc.port = cfg->consumer_port;
 	hc.handler = gw_consumer_handle;
 	hc.ctx = &g;
+	/* Each port runs on an exchange loop of its own while there are enough
+	 * (gwloop.h): its handlers run there, nothing waits. */
+	hc.loop = gw_loops_event_loop(g.loops, 0);
 	hc.access_log = 1;
 	hc.strict = 1;
 	if (ndx_httpd_start(&hc, &consumer) != NDX_OK)
@@ -429,10 +441,11 @@ out:
 	 * now); answers still waiting for the log go out from its writer, and
 	 * each port's stop waits for them. */
 	gw_loops_stop(g.loops);
-	g.loops = NULL;
 	ndx_httpd_stop(gateway);
 	ndx_httpd_stop(consumer_tls);
 	ndx_httpd_stop(consumer);
+	gw_loops_free(g.loops);
+	g.loops = NULL;
 	gw_witness_free(g.witness);
 	/* No handler runs any more: the open batch is closed and signed. */
 	if (ndx_msglog_close(log) != NDX_OK) {

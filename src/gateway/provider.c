@@ -20,10 +20,13 @@
  *   serve                the provider system's answer (or the access list's)
  *
  * A step returns GW_R_COUNT to go on or the reason of its refusal, rendered
- * once after the steps. finish() then signs the answer (or the refusal)
- * over the canonical response hash, writes the record to the message log
- * and lets it go only once that record is durable (else LogUnavailable,
- * signed as well). For a personal-data service the answer's subjects are
+ * once after the steps. The steps run on the port's HTTP thread; serve
+ * hands the call to the provider system to an exchange loop (gwloop.h).
+ * finish() then signs the answer (or the refusal) over the canonical
+ * response hash on a loop, with the rest of that loop turn's hashes, writes
+ * the record to the message log and lets the answer go, from the log
+ * writer's callback, only once that record is durable (else
+ * LogUnavailable, signed as well). For a personal-data service the answer's subjects are
  * the ones its provider system declares (Ndx-Data-Subjects), never the
  * consumer's Ndx-Subject: an answer that declares none, or people other
  * than the one asked for without a bulk registration for the purpose, is

@@ -1,9 +1,13 @@
-/* The libcurl transfers both roles make (to provider gateways in peer.c, to
- * provider systems in backend.c): one easy handle per thread and kind, kept
- * for the thread's life so that its connections are reused (curl_easy_reset
- * keeps them), a response body gathered into a buffer with a cap, the few
- * response headers the gateway needs, and curl's outcome sorted into what
- * the gateway answers (connect failure, timeout, failure, too big). */
+/* The libcurl transfers of the gateway: how one is set up and read back
+ * (gw_xfer_prepare, gw_xfer_complete), whether an exchange loop's multi
+ * handle runs it (gwloop.c: the calls to provider gateways in peer.c and to
+ * provider systems in backend.c) or a thread performs it while it waits
+ * (gw_xfer_perform with the thread's own easy handle, kept for the thread's
+ * life so that its connections are reused: the witness calls of the
+ * poller). A response body is gathered into a buffer with a cap, the few
+ * response headers the gateway needs are kept, and curl's outcome is sorted
+ * into what the gateway answers (connect failure, timeout, failure, too
+ * big). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

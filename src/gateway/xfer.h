@@ -1,6 +1,6 @@
 /* The gateway's outgoing HTTP: libcurl transfers (xfer.c), to the member
  * gateways of a service (peer.c) and to its own provider systems
- * (backend.c). */
+ * (backend.c), both run by an exchange loop (gwloop.h). */
 #ifndef NDX_GATEWAY_XFER_H
 #define NDX_GATEWAY_XFER_H
 

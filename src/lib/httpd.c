@@ -14,6 +14,7 @@
  * arrive (the request deadline, "Request deadline" below).
  * Overview: docs/architecture.md "Daemons", docs/security.md (T18, slow-loris). */
 #include "ndx/httpd.h"
+#include "ndx/loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,6 +76,15 @@ struct conn_state;
 
 struct ndx_httpd {
 	struct MHD_Daemon *mhd;
+	/* On an event loop (cfg.loop): MHD has no thread of its own; the loop
+	 * runs it when its epoll descriptor is ready or its timeout is due. */
+	struct ndx_loop *loop;
+	int mhd_epoll_fd;
+	struct ndx_loop_timer mhd_timer;
+	/* A resume from another thread asks the loop to run MHD (kick): one
+	 * task, queued at most once at a time. */
+	struct ndx_loop_task kick;
+	atomic_int kick_queued;
 	struct ndx_httpd_config cfg;
 	char *name;
 	uint16_t port;
@@ -1088,6 +1098,8 @@ static enum MHD_Result send_late(struct req_state *st, const char *method, const
 
 /* ---- deferred answers -------------------------------------------------- */
 
+static void kick(struct ndx_httpd *srv);
+
 /* Called right after a deferring handler returns, and again by MHD once
  * the connection is resumed: sends the answer when it is ready, else
  * suspends the connection so that its thread serves others meanwhile. */
@@ -1128,8 +1140,12 @@ void ndx_http_resume(struct ndx_http_pending *p)
 	atomic_fetch_sub_explicit(&st->srv->deferred, 1, memory_order_release);
 	/* Not yet suspended: the handler is still returning on its thread,
 	 * and answer_deferred there will find the answer ready. */
-	if (st->suspended)
+	if (st->suspended) {
 		MHD_resume_connection(st->conn);
+		/* On a loop, MHD runs only when the loop calls it: ask. */
+		if (st->srv->loop)
+			kick(st->srv);
+	}
 	pthread_mutex_unlock(&st->defer_lock);
 }
 
@@ -1378,6 +1394,127 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* ---- on an event loop ---------------------------------------------------- */
+
+/* After every MHD_run: MHD's next timeout (idle connections), as a timer. */
+static void arm_mhd_timer(struct ndx_httpd *srv)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES)
+		ndx_loop_timer_arm(srv->loop, &srv->mhd_timer, (int64_t)ms);
+	else
+		ndx_loop_timer_disarm(srv->loop, &srv->mhd_timer);
+}
+
+static void run_mhd(struct ndx_httpd *srv)
+{
+	MHD_run(srv->mhd);
+	arm_mhd_timer(srv);
+}
+
+static void on_mhd_ready(void *arg, int fd, unsigned events)
+{
+	(void)fd;
+	(void)events;
+	run_mhd(arg);
+}
+
+static void on_mhd_timer(void *arg)
+{
+	run_mhd(arg);
+}
+
+static void on_kick(void *arg)
+{
+	struct ndx_httpd *srv = arg;
+
+	atomic_store(&srv->kick_queued, 0);
+	run_mhd(srv);
+}
+
+/* Makes the loop run MHD soon: a resumed connection is served only then. */
+static void kick(struct ndx_httpd *srv)
+{
+	if (ndx_loop_on_thread(srv->loop))
+		ndx_loop_timer_arm(srv->loop, &srv->mhd_timer, 0);
+	else if (!atomic_exchange(&srv->kick_queued, 1) &&
+		 ndx_loop_post(srv->loop, &srv->kick) != NDX_OK)
+		atomic_store(&srv->kick_queued, 0);
+}
+
+/* Runs fn(arg) on the loop's thread and waits for it: MHD in external mode
+ * must never be entered by two threads at once. Directly when already there,
+ * or when the loop has stopped (nothing runs MHD any more). */
+struct on_loop {
+	struct ndx_loop_task task;
+	void (*fn)(struct ndx_httpd *srv);
+	struct ndx_httpd *srv;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void on_loop_run(void *arg)
+{
+	struct on_loop *o = arg;
+
+	o->fn(o->srv);
+	pthread_mutex_lock(&o->mu);
+	o->done = 1;
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+}
+
+static void run_on_loop(struct ndx_httpd *srv, void (*fn)(struct ndx_httpd *srv))
+{
+	struct on_loop o = { .fn = fn, .srv = srv };
+
+	if (ndx_loop_on_thread(srv->loop)) {
+		fn(srv);
+		return;
+	}
+	pthread_mutex_init(&o.mu, NULL);
+	pthread_cond_init(&o.cv, NULL);
+	o.task.fn = on_loop_run;
+	o.task.arg = &o;
+	if (ndx_loop_post(srv->loop, &o.task) != NDX_OK) {
+		fn(srv); /* the loop has stopped */
+	} else {
+		pthread_mutex_lock(&o.mu);
+		while (!o.done)
+			pthread_cond_wait(&o.cv, &o.mu);
+		pthread_mutex_unlock(&o.mu);
+	}
+	pthread_cond_destroy(&o.cv);
+	pthread_mutex_destroy(&o.mu);
+}
+
+static void attach_to_loop(struct ndx_httpd *srv)
+{
+	srv->mhd_timer.fn = on_mhd_timer;
+	srv->mhd_timer.arg = srv;
+	srv->kick.fn = on_kick;
+	srv->kick.arg = srv;
+	if (ndx_loop_watch(srv->loop, srv->mhd_epoll_fd, NDX_LOOP_READ, on_mhd_ready, srv) ==
+	    NDX_OK)
+		srv->mhd_epoll_fd = -srv->mhd_epoll_fd - 1; /* watched: remembered as such */
+	arm_mhd_timer(srv);
+}
+
+static void detach_from_loop(struct ndx_httpd *srv)
+{
+	if (srv->mhd_epoll_fd < 0)
+		ndx_loop_unwatch(srv->loop, -srv->mhd_epoll_fd - 1);
+	ndx_loop_timer_disarm(srv->loop, &srv->mhd_timer);
+}
+
+static void quiesce(struct ndx_httpd *srv)
+{
+	srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
+	srv->quiesced = 1;
+}
+
 /* ---- daemon ------------------------------------------------------------ */
 
 static void free_tls(struct ndx_httpd *srv)
@@ -1578,9 +1715,13 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
-	/* A pool of one is just the internal thread; MHD wants no pool option then. */
+	/* A pool of one is just the internal thread; MHD wants no pool option
+	 * then. On a loop there is no thread and no pool. */
+	srv->loop = cfg->loop;
+	if (srv->loop)
+		threads = 1;
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD |
+		(srv->loop ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD) |
 			MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | (srv->tls ? MHD_USE_TLS : 0),
 		cfg->port, NULL, NULL, on_request, srv,
 		/* first, or MHD logs the options before it the old way */
@@ -1619,6 +1760,19 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	srv->watch_started = 1;
 	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : cfg->port;
+	if (srv->loop) {
+		di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+		srv->mhd_epoll_fd = di ? di->epoll_fd : -1;
+		if (srv->mhd_epoll_fd >= 0)
+			run_on_loop(srv, attach_to_loop);
+		if (srv->mhd_epoll_fd >= 0) { /* not watched */
+			fprintf(stderr, "%s: cannot run on the event loop\n", srv->name);
+			*out = srv;
+			ndx_httpd_stop(srv);
+			*out = NULL;
+			return NDX_EIO;
+		}
+	}
 	*out = srv;
 	return NDX_OK;
 }
@@ -1634,8 +1788,10 @@ unsigned ndx_httpd_drain(struct ndx_httpd *srv, unsigned timeout_ms)
 	unsigned waited = 0, n;
 
 	if (!srv->quiesced) {
-		srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
-		srv->quiesced = 1;
+		if (srv->loop)
+			run_on_loop(srv, quiesce);
+		else
+			quiesce(srv);
 	}
 	while ((n = atomic_load_explicit(&srv->active, memory_order_acquire)) != 0 &&
 	       waited < timeout_ms) {
@@ -1660,7 +1816,13 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 		pthread_mutex_unlock(&srv->lock);
 		pthread_join(srv->watch_thread, NULL);
 	}
-	s = srv->quiesced ? srv->listen_fd : MHD_quiesce_daemon(srv->mhd);
+	if (!srv->quiesced) {
+		if (srv->loop)
+			run_on_loop(srv, quiesce);
+		else
+			quiesce(srv);
+	}
+	s = srv->listen_fd;
 	/* MHD cannot stop with a connection still suspended: whoever deferred
 	 * an answer must resume it first (ndx-gateway finishes its exchanges
 	 * before it stops its ports). Wait for that rather than abort. */
@@ -1674,6 +1836,9 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 				atomic_load_explicit(&srv->deferred, memory_order_relaxed));
 		nanosleep(&pause, NULL);
 	}
+	/* On a loop: out of it first (on its thread, while it runs). */
+	if (srv->loop)
+		run_on_loop(srv, detach_from_loop);
 	MHD_stop_daemon(srv->mhd);
 	/* Quiesce hands the listening socket to us; close it only now that no
 	 * pool thread can still be using it. */

@@ -129,7 +129,7 @@ static void hashes_queued_in_one_turn_are_one_signature(void **state)
 				     NDX_OK);
 		free(c->jobs[i].sig);
 	}
-	gw_loops_stop(ls);
+	gw_loops_free(ls);
 	ndx_key_free(key);
 	free(c);
 }
@@ -252,7 +252,7 @@ static void calls_run_side_by_side_on_one_loop(void **state)
 		assert_memory_equal(c[i].r.body, "late", 4);
 		gw_xfer_resp_free(&c[i].r);
 	}
-	gw_loops_stop(ls);
+	gw_loops_free(ls);
 	ndx_httpd_stop(srv);
 	free(c);
 }
@@ -288,7 +288,7 @@ static void answers_and_failures_are_sorted(void **state)
 	assert_int_equal(c[2].res, GW_XFER_TIMEOUT);
 	for (int i = 0; i < 3; i++)
 		gw_xfer_resp_free(&c[i].r);
-	gw_loops_stop(ls);
+	gw_loops_free(ls);
 	for (int i = 0; i < atomic_load(&nheld); i++)
 		ndx_http_resume(held[i]);
 	ndx_httpd_stop(srv);
@@ -321,6 +321,7 @@ static void stop_fails_what_is_in_flight(void **state)
 	gw_xfer_resp_free(&c.r);
 	ndx_http_resume(held[0]);
 	ndx_httpd_stop(srv);
+	gw_loops_free(ls);
 }
 
 static int setup(void **state)
