@@ -151,8 +151,14 @@ class Registry:
             self.proc.wait()
             pytest.fail(f"ndx-registry did not answer /healthz in {START_TIMEOUT} s:\n"
                         f"{self.tail()}", pytrace=False)
+        # The daemon says where it listens once its port is open, and a pool
+        # thread may answer the first request before the main thread has
+        # written that line (seen under ASan): wait for it, within the start
+        # deadline.
         line = f"ndx-registry: listening on {self.url}"
-        assert line in self.stderr_path.read_text(errors="replace").splitlines(), self.tail()
+        while line not in self.stderr_path.read_text(errors="replace").splitlines():
+            assert time.monotonic() < deadline, self.tail()
+            time.sleep(0.02)
         return self
 
     def tail(self, lines=40):
