@@ -324,6 +324,71 @@ static void stop_fails_what_is_in_flight(void **state)
 	gw_loops_free(ls);
 }
 
+/* A server on an event loop (httpd.h cfg.loop), as the gateway's ports
+ * run: an answer made in place, and answers deferred and resumed from
+ * another thread, which must wake the loop (nothing else would run MHD). */
+static void *resume_all_later(void *arg)
+{
+	(void)arg;
+	for (int spins = 0; atomic_load(&nheld) < CALLS && spins < 2000; spins++) {
+		struct timespec ms = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ms, NULL);
+	}
+	for (int i = 0; i < atomic_load(&nheld); i++)
+		ndx_http_resume(held[i]);
+	return NULL;
+}
+
+static void a_server_on_a_loop_answers_in_place_and_deferred(void **state)
+{
+	struct gw_loops *ls, *server_loops;
+	struct ndx_httpd *srv;
+	struct call_case *c = calloc(CALLS + 1, sizeof *c);
+	char base[64], err[128];
+	pthread_t resumer;
+	(void)state;
+
+	assert_non_null(c);
+	assert_int_equal(gw_loops_start(1, &server_loops, err, sizeof err), NDX_OK);
+	{
+		struct ndx_httpd_config hc = { .name = "test-loop-backend", .handler = backend,
+					       .max_body = 1 << 20,
+					       .loop = gw_loops_event_loop(server_loops, 0) };
+		assert_int_equal(ndx_httpd_start(&hc, &srv), NDX_OK);
+		snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)ndx_httpd_port(srv));
+	}
+	assert_int_equal(gw_loops_start(1, &ls, err, sizeof err), NDX_OK);
+	atomic_store(&nheld, 0);
+	reset_count();
+	setup_call(&c[CALLS], gw_loops_next(ls), base, "/", "GET", NULL, 5000);
+	assert_int_equal(gw_loop_post(c[CALLS].loop, &c[CALLS].task), NDX_OK);
+	assert_int_equal(wait_for(1), 1);
+	assert_int_equal(c[CALLS].res, GW_XFER_OK);
+	assert_memory_equal(c[CALLS].r.body, "hello", 5);
+	reset_count();
+	assert_int_equal(pthread_create(&resumer, NULL, resume_all_later, NULL), 0);
+	for (int i = 0; i < CALLS; i++) {
+		setup_call(&c[i], gw_loops_next(ls), base, "/slow", "GET", NULL, 10000);
+		assert_int_equal(gw_loop_post(c[i].loop, &c[i].task), NDX_OK);
+	}
+	assert_int_equal(wait_for(CALLS), CALLS);
+	pthread_join(resumer, NULL);
+	for (int i = 0; i <= CALLS; i++) {
+		if (i < CALLS) {
+			assert_int_equal(c[i].res, GW_XFER_OK);
+			assert_memory_equal(c[i].r.body, "late", 4);
+		}
+		gw_xfer_resp_free(&c[i].r);
+	}
+	gw_loops_free(ls);
+	/* The server's loop stops first, as the gateway's do; the port's stop
+	 * then finishes alone. */
+	gw_loops_stop(server_loops);
+	ndx_httpd_stop(srv);
+	gw_loops_free(server_loops);
+	free(c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -344,6 +409,7 @@ int main(void)
 		cmocka_unit_test(calls_run_side_by_side_on_one_loop),
 		cmocka_unit_test(answers_and_failures_are_sorted),
 		cmocka_unit_test(stop_fails_what_is_in_flight),
+		cmocka_unit_test(a_server_on_a_loop_answers_in_place_and_deferred),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
