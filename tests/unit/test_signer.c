@@ -151,12 +151,41 @@ static void test_refusals(void **state)
 	free(sig);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Ids from the per-thread pool of random bytes: RFC 4122 version 4 and
+ * variant, and no repeats across far more than one pool's worth. */
+static void test_uuids_are_v4_and_distinct(void **state)
+{
+	enum { N = 2000 };
+	char (*ids)[GW_UUID_LEN] = calloc(N, sizeof *ids);
+	(void)state;
+
+	assert_non_null(ids);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(gw_uuid(ids[i]), NDX_OK);
+		assert_int_equal(strlen(ids[i]), 36);
+		assert_int_equal(ids[i][14], '4');
+		assert_non_null(strchr("89ab", ids[i][19]));
+		assert_true(ids[i][8] == '-' && ids[i][13] == '-' && ids[i][18] == '-' &&
+			    ids[i][23] == '-');
+	}
+	qsort(ids, N, sizeof *ids, cmp_id);
+	for (int i = 1; i < N; i++)
+		assert_string_not_equal(ids[i - 1], ids[i]);
+	free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_lone_message_is_a_batch_of_one),
 		cmocka_unit_test(test_concurrent_callers_each_get_their_own_verifiable_object),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_uuids_are_v4_and_distinct),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
