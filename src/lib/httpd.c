@@ -59,6 +59,13 @@
  * this much after its deadline, and its clock starts at most this much
  * after its first byte. */
 #define WATCH_TICK_MS 200
+/* Connections waiting for a request that one tick asks the kernel about
+ * (a system call each, under srv->lock). With more waiting, each is asked
+ * every few ticks, up to WATCH_SPREAD_MAX: 10,000 idle keep-alive
+ * connections cost 50,000 calls a second and held the lock that the
+ * request callbacks take for tens of milliseconds per tick. */
+#define WATCH_PROBES 512
+#define WATCH_SPREAD_MAX 10
 /* Refusals the watchdog logs per pass; more wait for the next pass. */
 #define WATCH_BATCH 32
 #define TIMEOUT_TYPE "Client.RequestTimeout"
@@ -105,6 +112,9 @@ struct ndx_httpd {
 	int watch_started;
 	int watch_stop;
 	struct conn_state *conns;
+	unsigned waiting;      /* connections found waiting by the last pass */
+	unsigned long ticks;   /* passes so far */
+	unsigned long next_slot;
 };
 
 /* Per-connection state (MHD's socket context), from MHD's "started" to its
@@ -115,6 +125,7 @@ struct ndx_httpd {
 struct conn_state {
 	struct conn_state *prev, *next;
 	MHD_socket fd;
+	unsigned long slot;    /* which ticks probe it, when probes are spread */
 	enum conn_phase phase;
 	int expect_continue;
 	uint64_t mark_bytes;   /* tcpi_bytes_received when the last request ended */
@@ -720,7 +731,10 @@ static void access_log(struct req_state *st, const char *method, const char *pat
  *   response MHD is sending, and the descriptor cannot have been closed
  *   and reused meanwhile. A head trickling forever therefore holds its
  *   connection at most request_deadline_s + 2 * WATCH_TICK_MS after its
- *   first byte (one tick to see that byte, one to see the deadline pass). */
+ *   first byte (one tick to see that byte, one to see the deadline pass)
+ *   while at most WATCH_PROBES connections wait for a request; with more,
+ *   each waiting one is asked every few ticks (at most WATCH_SPREAD_MAX),
+ *   and its first byte may be seen up to that many ticks late. */
 
 /* What the deadline checks below find. */
 enum timing { IN_TIME, TOO_LATE, WAS_CUT };
@@ -824,10 +838,19 @@ static void *watch_requests(void *arg)
 
 	pthread_mutex_lock(&srv->lock);
 	while (!srv->watch_stop) {
+		unsigned waiting = 0;
+		unsigned long spread = srv->waiting / WATCH_PROBES + 1;
+
+		if (spread > WATCH_SPREAD_MAX)
+			spread = WATCH_SPREAD_MAX;
+		srv->ticks++;
 		ncut = 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (struct conn_state *cs = srv->conns; cs && ncut < WATCH_BATCH; cs = cs->next) {
 			if (cs->phase == PHASE_WAITING) {
+				waiting++;
+				if ((cs->slot + srv->ticks) % spread != 0)
+					continue;
 				if (tcp_bytes_received(cs->fd) > cs->mark_bytes) {
 					cs->phase = PHASE_HEAD;
 					cs->start = now;
@@ -840,6 +863,7 @@ static void *watch_requests(void *arg)
 					   &cut[ncut++]);
 			}
 		}
+		srv->waiting = waiting;
 		if (ncut) {
 			pthread_mutex_unlock(&srv->lock);
 			for (size_t i = 0; i < ncut; i++)
@@ -888,6 +912,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		cs->phase = PHASE_WAITING;
 		format_remote(conn, cs->remote, sizeof cs->remote);
 		pthread_mutex_lock(&srv->lock);
+		cs->slot = srv->next_slot++;
 		cs->next = srv->conns;
 		if (srv->conns)
 			srv->conns->prev = cs;
