@@ -653,19 +653,9 @@ static void cx_free(struct cx *x)
 static void complete(struct cx *x, bool logged)
 {
 	struct ndx_http_pending *pending = x->pending;
-	struct timespec t1;
-	const char *ct;
-	const void *body;
-	size_t len;
-	int status = 500;
 
 	answer(x, logged);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
-		status = 500;
-	gw_metrics_end(GW_ROLE_CONSUMER, x->service_label, status,
-		       (double)(t1.tv_sec - x->t0.tv_sec) +
-			       (double)(t1.tv_nsec - x->t0.tv_nsec) / 1e9);
+	gw_metrics_end_answer(GW_ROLE_CONSUMER, x->service_label, x->resp, &x->t0);
 	cx_free(x);
 	if (pending)
 		ndx_http_resume(pending);

@@ -4,7 +4,6 @@
  * handles, and the queue of hashes to sign, which its before-sleep hook
  * signs as one batch per turn: everything the turn's events produced. */
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -211,13 +210,7 @@ CURL *gw_loop_easy(struct gw_loop *l)
 	} else if (!(c = curl_easy_init())) {
 		return NULL;
 	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	/* The path goes on byte for byte: no "/../" squashing. */
-	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	gw_xfer_base_options(c);
 	return c;
 }
 
@@ -323,25 +316,17 @@ static void loop_free(struct gw_loop *l)
 	free(l->sigs);
 }
 
-static unsigned cpus_usable(void)
-{
-	cpu_set_t set;
-	int n;
-
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 1;
-	n = CPU_COUNT(&set);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 int gw_loops_start(unsigned n, struct gw_loops **out, char *err, size_t errcap)
 {
 	struct gw_loops *ls = calloc(1, sizeof *ls);
 	int rc = NDX_OK;
 
 	*out = NULL;
-	if (n == 0)
-		n = cpus_usable();
+	if (n == 0) {
+		free(ls);
+		snprintf(err, errcap, "no exchange loop to start");
+		return NDX_EINVAL;
+	}
 	if (!ls || !(ls->v = calloc(n, sizeof *ls->v))) {
 		free(ls);
 		snprintf(err, errcap, "out of memory");

@@ -22,8 +22,9 @@
 struct gw_loop;
 struct gw_loops;
 
-/* Starts n loops (0: one per CPU this process may run on), each on its own
- * thread. NDX_OK with *out set, or NDX_ENOMEM / NDX_EIO with err set. */
+/* Starts n loops (n >= 1: limits.threads, which gwconfig.c has resolved
+ * from 0 to the CPUs this process may run on), each on its own thread.
+ * NDX_OK with *out set, or NDX_EINVAL / NDX_ENOMEM / NDX_EIO with err set. */
 int gw_loops_start(unsigned n, struct gw_loops **out, char *err, size_t errcap);
 /* The loop for the next exchange (round robin). Thread-safe. */
 struct gw_loop *gw_loops_next(struct gw_loops *ls);

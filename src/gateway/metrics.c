@@ -15,6 +15,8 @@
 #include "signer.h"
 #include "metrics.h"
 #include "confstate.h"
+#include "ndx/err.h"
+#include "ndx/httpd.h"
 
 #define SLOTS 256 /* (role, service, status) triples a thread tracks */
 #define NBUCKETS 12
@@ -374,4 +376,20 @@ void gw_metrics_free_all(void)
 		free(t);
 	}
 	pthread_mutex_unlock(&threads_mu);
+}
+
+void gw_metrics_end_answer(enum gw_role role, const char *service,
+			   const struct ndx_http_resp *resp, const struct timespec *t0)
+{
+	struct timespec t1;
+	const char *ct;
+	const void *body;
+	size_t len;
+	int status = 500;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 500;
+	gw_metrics_end(role, service, status,
+		       (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
 }

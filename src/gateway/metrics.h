@@ -13,6 +13,11 @@ enum gw_role { GW_ROLE_CONSUMER, GW_ROLE_PROVIDER };
 void gw_metrics_begin(void);
 /* Counts one finished exchange; service may be NULL (unknown). */
 void gw_metrics_end(enum gw_role role, const char *service, int status, double seconds);
+/* gw_metrics_end for an exchange begun at t0 (CLOCK_MONOTONIC) whose answer
+ * is in resp (no answer counts as 500). */
+struct ndx_http_resp;
+void gw_metrics_end_answer(enum gw_role role, const char *service,
+			   const struct ndx_http_resp *resp, const struct timespec *t0);
 /* Counts a refusal this gateway made. */
 void gw_metrics_error(enum gw_reason r, enum gw_err_side side);
 /* Counts a provider gateway's refusal passed on to a client. */

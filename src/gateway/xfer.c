@@ -73,15 +73,20 @@ CURL *gw_xfer_handle(enum gw_handle_kind kind)
 			return NULL;
 		}
 	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	gw_xfer_base_options(c);
 	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, MAX_CONNECTS);
+	return c;
+}
+
+void gw_xfer_base_options(CURL *c)
+{
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	/* The path goes on byte for byte: no "/../" squashing. */
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	return c;
 }
 
 int gw_slist_add(struct curl_slist **list, const char *name, const char *value)

@@ -83,6 +83,9 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 				    size_t body_len, struct curl_slist *headers,
 				    struct gw_xfer_resp *r);
 void gw_xfer_resp_free(struct gw_xfer_resp *r);
+/* The options every gateway transfer has (no signals, no redirects, the
+ * path as it is, TCP_NODELAY and keep-alive), on a fresh or reset handle. */
+void gw_xfer_base_options(CURL *c);
 /* curl_global_init and the thread keys; once from main. */
 int gw_xfer_global_init(void);
 void gw_xfer_global_cleanup(void);

@@ -99,6 +99,9 @@ static void hashes_queued_in_one_turn_are_one_signature(void **state)
 
 	assert_non_null(c);
 	assert_int_equal(ndx_key_generate(&key), NDX_OK);
+	/* no loop at all is a configuration error, not a gateway without loops */
+	assert_int_equal(gw_loops_start(0, &ls, err, sizeof err), NDX_EINVAL);
+	assert_null(ls);
 	assert_int_equal(gw_loops_start(1, &ls, err, sizeof err), NDX_OK);
 	c->loop = gw_loops_next(ls);
 	for (int i = 0; i < JOBS; i++) {
