@@ -292,6 +292,7 @@ static void authenticate_peer_refuses_a_caller_without_a_certificate(void **stat
 	send_signed(&q, &r, NULL, NULL);
 	assert_refused(&r, before, "authenticate_peer", GW_R_UNAUTHENTICATED, 500,
 		       "Server.ServerProxy.SslAuthenticationFailed");
+	assert_non_null(strstr(r.body, "no client certificate issued by the instance CA"));
 	assert_false(run.hashed);
 	sx_reply_free(&r);
 }
