@@ -70,7 +70,8 @@ int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
  * subsystem, gateway -> member, grant -> client member or subsystem and
  * service, bulk
  * purpose -> the service's purposes), no duplicates, methods known, keys
- * decodable, embargoes and id providers well formed. Errors as
+ * decodable, embargoes and id providers well formed, event types and
+ * subscriptions as docs/protocol.md lists. Errors as
  * ndx_conf_verify. */
 int ndx_conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 		   char *err, size_t errcap);
@@ -219,5 +220,57 @@ int64_t ndx_conf_embargo_s(const struct ndx_conf *conf, const char *purpose);
  * sign_key_id. NULL when unknown. Borrowed from conf, valid while it lives. */
 const struct ndx_key *ndx_conf_id_provider_key(const struct ndx_conf *conf,
 					       const char *issuer, const char *kid);
+
+/* ---- events: event types and subscriptions (docs/protocol.md) -------- */
+
+/* Defaults and bounds of a subscription's retry (seconds). */
+#define NDX_CONF_RETRY_FIRST_S 1
+#define NDX_CONF_RETRY_MAX_S 300
+#define NDX_CONF_GIVE_UP_AFTER_S 86400
+#define NDX_CONF_RETRY_MAX_LIMIT_S 86400                /* max_s at most a day */
+#define NDX_CONF_GIVE_UP_LIMIT_S ((int64_t)30 * 86400)  /* give_up_after_s at most 30 days */
+/* Longest event type name: [a-z0-9][a-z0-9.-]{0,63}. */
+#define NDX_CONF_EVENT_NAME_MAX 64
+
+/* True when name is a well-formed event type name: 1 to 64 characters from
+ * a-z 0-9 . -, the first a letter or digit. */
+bool ndx_conf_event_name_ok(const char *name);
+
+/* An event type of a provider's service, read once at load (borrowed from
+ * conf, valid while it lives). */
+struct ndx_conf_event_type {
+	const char *service;         /* canonical service id */
+	const char *name;            /* unique within the service */
+	const char *title;           /* NULL when none */
+	const json_t *schema;        /* the payload's JSON Schema (draft 7), an object */
+};
+/* The i-th event type (from 0, in the document's order); NULL past the
+ * last. */
+const struct ndx_conf_event_type *ndx_conf_event_type_at(const struct ndx_conf *conf, size_t i);
+/* The event type `name` of service, or NULL (also for NULL arguments). */
+const struct ndx_conf_event_type *ndx_conf_event_type(const struct ndx_conf *conf,
+						      const char *service, const char *name);
+
+/* A subscription (a grant to receive an event type), read once at load
+ * (borrowed from conf, valid while it lives). */
+struct ndx_conf_subscription {
+	const char *client;          /* the subscriber: a subsystem id */
+	const char *service;         /* the event type's service */
+	const char *event;           /* the event type's name */
+	const char *purpose;         /* NULL when the service is not personal */
+	int64_t retry_first_s, retry_max_s, give_up_after_s;
+};
+/* The i-th subscription (from 0, in the document's order); NULL past the
+ * last. */
+const struct ndx_conf_subscription *ndx_conf_subscription_at(const struct ndx_conf *conf,
+							     size_t i);
+/* The i-th (from 0, in document order) subscription to event `name` of service; NULL past the last. */
+const struct ndx_conf_subscription *ndx_conf_subscriber_of(const struct ndx_conf *conf,
+							   const char *service, const char *name,
+							   size_t i);
+/* The subscription of client to (service, name), or NULL. */
+const struct ndx_conf_subscription *ndx_conf_subscription(const struct ndx_conf *conf,
+							  const char *client, const char *service,
+							  const char *name);
 
 #endif

@@ -5,11 +5,11 @@
  * on every request (members, subsystems, services, gateways by TLS
  * fingerprint and by member, grants by client and service, revocations,
  * consent services' signing keys, bulk purposes, embargoes by purpose,
- * id providers' signing keys).
+ * id providers' signing keys, event types by (service, name), subscriptions
+ * by (client, service, name) and by event type).
  * Everything is built once at load; afterwards a struct ndx_conf is only
  * read, so threads share it without locks. */
 #include "ndx/conf.h"
-#include "ndx/urlpath.h"
 #include "ndx/urlpath.h"
 
 #include <assert.h>
@@ -32,6 +32,8 @@
 #define CLOCK_SKEW_SECONDS 300
 /* "client\nservice": two canonical ids and a separator. */
 #define GRANT_KEY_MAX (2 * NDX_ID_TEXT_MAX + 2)
+/* "client\nservice\nname": the grant key, a separator and an event name. */
+#define EVENT_KEY_MAX (GRANT_KEY_MAX + NDX_CONF_EVENT_NAME_MAX + 1)
 
 static const char *const http_methods[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
@@ -85,6 +87,13 @@ struct ndx_conf {
 	const json_t *id_providers; /* borrowed from doc, NULL when absent */
 	size_t nidp;
 	struct ndx_key **idp_keys; /* parallel to id_providers */
+	struct ndx_conf_event_type *evt; /* parallel to "event_types" */
+	size_t nevt;
+	json_t *evt_index;     /* "service\nname" -> integer index into evt */
+	struct ndx_conf_subscription *subs; /* parallel to "subscriptions" */
+	size_t nsubs;
+	json_t *subs_index;    /* "client\nservice\nname" -> integer index into subs */
+	json_t *subs_of;       /* "service\nname" -> array of indexes into subs */
 };
 
 /* Where validation errors go. */
@@ -330,6 +339,11 @@ void ndx_conf_free(struct ndx_conf *conf)
 	for (size_t i = 0; i < conf->nidp && conf->idp_keys != NULL; i++)
 		ndx_key_free(conf->idp_keys[i]);
 	free(conf->idp_keys);
+	free(conf->evt);
+	json_decref(conf->evt_index);
+	free(conf->subs);
+	json_decref(conf->subs_index);
+	json_decref(conf->subs_of);
 	json_decref(conf->embargo);
 	json_decref(conf->members);
 	json_decref(conf->subsystems);
@@ -1007,6 +1021,243 @@ static int parse_id_providers(struct errbuf *e, struct ndx_conf *c)
 	return NDX_OK;
 }
 
+/* ---- events ------------------------------------------------------------ */
+
+bool ndx_conf_event_name_ok(const char *name)
+{
+	size_t n;
+
+	if (name == NULL || !((name[0] >= 'a' && name[0] <= 'z') ||
+			      (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	for (n = 1; name[n] != '\0'; n++) {
+		char ch = name[n];
+
+		if (n >= NDX_CONF_EVENT_NAME_MAX)
+			return false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+		      ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* "a\nb" or "a\nb\nc" into key; false when it does not fit. */
+static bool event_key(char *key, size_t cap, const char *a, const char *b, const char *c)
+{
+	int n = c != NULL ? snprintf(key, cap, "%s\n%s\n%s", a, b, c)
+			  : snprintf(key, cap, "%s\n%s", a, b);
+
+	return n >= 0 && (size_t)n < cap;
+}
+
+/* event_types[i]: a named, schema-described event of a service of this
+ * document; (service, name) is unique. */
+static int parse_event_type(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
+{
+	struct ndx_id sid;
+	char where[64], key[EVENT_KEY_MAX];
+	const char *service, *name, *title;
+	const json_t *schema;
+	json_t *idx;
+	int rc;
+
+	snprintf(where, sizeof where, "event_types[%zu]", i);
+	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "service", NDX_ID_SERVICE, c->instance, &service, &sid)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "name", true, &name)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "title", false, &title)) != NDX_OK)
+		return rc;
+	if (json_object_get(c->services, service) == NULL)
+		return fail(e, NDX_EINVAL, "%s.service: %s is not a service in this "
+			    "configuration", where, service);
+	if (!ndx_conf_event_name_ok(name))
+		return fail(e, NDX_EINVAL, "%s.name: \"%.80s\" is not an event type name "
+			    "([a-z0-9][a-z0-9.-]{0,63})", where, name);
+	schema = json_object_get(v, "schema");
+	if (schema == NULL)
+		return fail(e, NDX_EINVAL, "%s.schema: missing", where);
+	if (!json_is_object(schema))
+		return fail(e, NDX_EINVAL, "%s.schema: expected a JSON Schema object", where);
+	if (!event_key(key, sizeof key, service, name, NULL))
+		return fail(e, NDX_EINVAL, "%s: service id and name are too long", where);
+	if (json_object_get(c->evt_index, key) != NULL)
+		return fail(e, NDX_EINVAL, "%s.name: %s of %s is listed twice", where, name,
+			    service);
+	idx = json_integer((json_int_t)i);
+	if (idx == NULL || json_object_set_new(c->evt_index, key, idx) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	c->evt[i] = (struct ndx_conf_event_type){ .service = service, .name = name,
+						  .title = title, .schema = schema };
+	return NDX_OK;
+}
+
+static int parse_event_types(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = get_optional_array(e, c->doc, "", "event_types", &list)) != NDX_OK)
+		return rc;
+	c->nevt = json_array_size(list);
+	if (c->nevt > 0 && !(c->evt = calloc(c->nevt, sizeof *c->evt))) {
+		c->nevt = 0;
+		return fail(e, NDX_ENOMEM, "out of memory");
+	}
+	json_array_foreach(list, i, v) {
+		if ((rc = parse_event_type(e, c, i, v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
+/* subscriptions[i].retry (optional, each field too): integers with
+ * 1 <= first_s <= max_s <= 1 day and max_s <= give_up_after_s <= 30 days. */
+static int parse_retry(struct errbuf *e, const json_t *v, const char *where,
+		       struct ndx_conf_subscription *s)
+{
+	static const char *const fields[] = { "first_s", "max_s", "give_up_after_s" };
+	int64_t *out[] = { &s->retry_first_s, &s->retry_max_s, &s->give_up_after_s };
+	const json_t *retry = json_object_get(v, "retry");
+
+	s->retry_first_s = NDX_CONF_RETRY_FIRST_S;
+	s->retry_max_s = NDX_CONF_RETRY_MAX_S;
+	s->give_up_after_s = NDX_CONF_GIVE_UP_AFTER_S;
+	if (retry == NULL || json_is_null(retry))
+		return NDX_OK;
+	if (!json_is_object(retry))
+		return fail(e, NDX_EINVAL, "%s.retry: expected an object", where);
+	for (size_t k = 0; k < 3; k++) {
+		const json_t *f = json_object_get(retry, fields[k]);
+
+		if (f == NULL || json_is_null(f))
+			continue;
+		if (!json_is_integer(f) || json_integer_value(f) < 1)
+			return fail(e, NDX_EINVAL, "%s.retry.%s: expected an integer number of "
+				    "seconds from 1", where, fields[k]);
+		*out[k] = (int64_t)json_integer_value(f);
+	}
+	if (s->retry_max_s > NDX_CONF_RETRY_MAX_LIMIT_S)
+		return fail(e, NDX_EINVAL, "%s.retry.max_s: at most %d", where,
+			    NDX_CONF_RETRY_MAX_LIMIT_S);
+	if (s->retry_first_s > s->retry_max_s)
+		return fail(e, NDX_EINVAL, "%s.retry.first_s: %lld is more than max_s %lld",
+			    where, (long long)s->retry_first_s, (long long)s->retry_max_s);
+	if (s->give_up_after_s < s->retry_max_s)
+		return fail(e, NDX_EINVAL, "%s.retry.give_up_after_s: %lld is less than max_s "
+			    "%lld", where, (long long)s->give_up_after_s,
+			    (long long)s->retry_max_s);
+	if (s->give_up_after_s > NDX_CONF_GIVE_UP_LIMIT_S)
+		return fail(e, NDX_EINVAL, "%s.retry.give_up_after_s: at most %lld (30 days)",
+			    where, (long long)NDX_CONF_GIVE_UP_LIMIT_S);
+	return NDX_OK;
+}
+
+/* subscriptions[i].purpose: required exactly when the service is personal,
+ * and then one of its purposes (the same rule as a read). */
+static int parse_sub_purpose(struct errbuf *e, const json_t *v, const char *where,
+			     const struct ndx_conf_service *svc, const char **purpose)
+{
+	int rc = get_string(e, v, where, "purpose", false, purpose);
+
+	if (rc != NDX_OK)
+		return rc;
+	if (!svc->personal) {
+		if (*purpose != NULL)
+			return fail(e, NDX_EINVAL, "%s.purpose: %s is not a personal-data "
+				    "service; a subscription to it has no purpose", where, svc->id);
+		return NDX_OK;
+	}
+	if (*purpose == NULL)
+		return fail(e, NDX_EINVAL, "%s.purpose: missing (%s is a personal-data "
+			    "service)", where, svc->id);
+	if (!ndx_conf_service_has_purpose(svc, *purpose))
+		return fail(e, NDX_EINVAL, "%s.purpose: %.80s is not one of the purposes of %s",
+			    where, *purpose, svc->id);
+	return NDX_OK;
+}
+
+/* Appends subscription i to the list of its event type. */
+static int index_subscriber(struct errbuf *e, struct ndx_conf *c, const char *evkey, size_t i)
+{
+	json_t *arr = json_object_get(c->subs_of, evkey);
+
+	if (arr == NULL) {
+		arr = json_array();
+		if (arr == NULL || json_object_set_new(c->subs_of, evkey, arr) != 0)
+			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
+				    "configuration");
+	}
+	if (json_array_append_new(arr, json_integer((json_int_t)i)) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	return NDX_OK;
+}
+
+static int parse_subscription(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
+{
+	struct ndx_conf_subscription *s = &c->subs[i];
+	struct ndx_id cid, sid;
+	char where[64], evkey[EVENT_KEY_MAX], key[EVENT_KEY_MAX];
+	const char *client, *service, *event, *purpose;
+	const struct ndx_conf_service *svc;
+	json_t *idx;
+	int rc;
+
+	snprintf(where, sizeof where, "subscriptions[%zu]", i);
+	if ((rc = ensure_object(e, v, where)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "client", NDX_ID_SUBSYSTEM, c->instance, &client, &cid)) != NDX_OK ||
+	    (rc = get_id(e, v, where, "service", NDX_ID_SERVICE, c->instance, &service, &sid)) != NDX_OK ||
+	    (rc = get_string(e, v, where, "event", true, &event)) != NDX_OK)
+		return rc;
+	if (json_object_get(c->subsystems, client) == NULL)
+		return fail(e, NDX_EINVAL, "%s.client: %s is not a subsystem in this "
+			    "configuration", where, client);
+	if ((svc = ndx_conf_service_of(c, service)) == NULL)
+		return fail(e, NDX_EINVAL, "%s.service: %s is not a service in this "
+			    "configuration", where, service);
+	if (!event_key(evkey, sizeof evkey, service, event, NULL) ||
+	    json_object_get(c->evt_index, evkey) == NULL)
+		return fail(e, NDX_EINVAL, "%s.event: %.80s is not an event type of %s in this "
+			    "configuration", where, event, service);
+	if ((rc = parse_sub_purpose(e, v, where, svc, &purpose)) != NDX_OK ||
+	    (rc = parse_retry(e, v, where, s)) != NDX_OK)
+		return rc;
+	if (!event_key(key, sizeof key, client, service, event))
+		return fail(e, NDX_EINVAL, "%s: ids and name are too long", where);
+	if (json_object_get(c->subs_index, key) != NULL)
+		return fail(e, NDX_EINVAL, "%s: %s subscribes to %s of %s twice", where, client,
+			    event, service);
+	idx = json_integer((json_int_t)i);
+	if (idx == NULL || json_object_set_new(c->subs_index, key, idx) != 0)
+		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
+	s->client = client;
+	s->service = service;
+	s->event = event;
+	s->purpose = purpose;
+	return index_subscriber(e, c, evkey, i);
+}
+
+static int parse_subscriptions(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *list, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = get_optional_array(e, c->doc, "", "subscriptions", &list)) != NDX_OK)
+		return rc;
+	c->nsubs = json_array_size(list);
+	if (c->nsubs > 0 && !(c->subs = calloc(c->nsubs, sizeof *c->subs))) {
+		c->nsubs = 0;
+		return fail(e, NDX_ENOMEM, "out of memory");
+	}
+	json_array_foreach(list, i, v) {
+		if ((rc = parse_subscription(e, c, i, v)) != NDX_OK)
+			return rc;
+	}
+	return NDX_OK;
+}
+
 static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 		      struct errbuf *e)
 {
@@ -1042,7 +1293,11 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->grants = json_object();
 	c->revoked = json_object();
 	c->embargo = json_object();
-	if (c->embargo == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
+	c->evt_index = json_object();
+	c->subs_index = json_object();
+	c->subs_of = json_object();
+	if (c->embargo == NULL || c->evt_index == NULL || c->subs_index == NULL ||
+	    c->subs_of == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
 	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL || c->svc_index == NULL ||
 	    c->mem_index == NULL || c->sub_index == NULL ||
 	    c->revoked == NULL) {
@@ -1057,7 +1312,9 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	    (rc = parse_grants_revocations(e, c)) != NDX_OK ||
 	    (rc = parse_consent_services(e, c)) != NDX_OK ||
 	    (rc = parse_embargoes(e, c)) != NDX_OK ||
-	    (rc = parse_id_providers(e, c)) != NDX_OK) {
+	    (rc = parse_id_providers(e, c)) != NDX_OK ||
+	    (rc = parse_event_types(e, c)) != NDX_OK ||
+	    (rc = parse_subscriptions(e, c)) != NDX_OK) {
 		ndx_conf_free(c);
 		return rc;
 	}
@@ -1510,6 +1767,61 @@ const struct ndx_key *ndx_conf_id_provider_key(const struct ndx_conf *conf,
 		return conf->idp_keys[i];
 	}
 	return NULL;
+}
+
+const struct ndx_conf_event_type *ndx_conf_event_type_at(const struct ndx_conf *conf, size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->nevt ? &conf->evt[i] : NULL;
+}
+
+const struct ndx_conf_event_type *ndx_conf_event_type(const struct ndx_conf *conf,
+						      const char *service, const char *name)
+{
+	char key[EVENT_KEY_MAX];
+	const json_t *idx;
+
+	assert(conf != NULL);
+	if (service == NULL || name == NULL || !event_key(key, sizeof key, service, name, NULL))
+		return NULL;
+	idx = json_object_get(conf->evt_index, key);
+	return idx != NULL ? &conf->evt[json_integer_value(idx)] : NULL;
+}
+
+const struct ndx_conf_subscription *ndx_conf_subscription_at(const struct ndx_conf *conf,
+							     size_t i)
+{
+	assert(conf != NULL);
+	return i < conf->nsubs ? &conf->subs[i] : NULL;
+}
+
+const struct ndx_conf_subscription *ndx_conf_subscriber_of(const struct ndx_conf *conf,
+							   const char *service, const char *name,
+							   size_t i)
+{
+	char key[EVENT_KEY_MAX];
+	const json_t *idx;
+
+	assert(conf != NULL);
+	if (service == NULL || name == NULL || !event_key(key, sizeof key, service, name, NULL))
+		return NULL;
+	idx = json_array_get(json_object_get(conf->subs_of, key), i);
+	return idx != NULL ? &conf->subs[json_integer_value(idx)] : NULL;
+}
+
+const struct ndx_conf_subscription *ndx_conf_subscription(const struct ndx_conf *conf,
+							  const char *client, const char *service,
+							  const char *name)
+{
+	char key[EVENT_KEY_MAX];
+	const json_t *idx;
+
+	assert(conf != NULL);
+	if (client == NULL || service == NULL || name == NULL ||
+	    !event_key(key, sizeof key, client, service, name))
+		return NULL;
+	idx = json_object_get(conf->subs_index, key);
+	return idx != NULL ? &conf->subs[json_integer_value(idx)] : NULL;
 }
 
 /* ---- anchor ----------------------------------------------------------- */

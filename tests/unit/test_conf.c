@@ -4,7 +4,8 @@
  * signature, unknown and wrong keys, expiry, clocks, instance); each
  * validation rule of docs/protocol.md broken once (consent services too);
  * consent service key lookups; bulk purposes, embargoes and id providers
- * (lookups, absence, each rule broken); the anchor; and the
+ * (lookups, absence, each rule broken); event types and subscriptions
+ * (lookups, defaults, absence, each rule broken); the anchor; and the
  * conf.json + conf.sig directory round trip. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -835,13 +836,14 @@ static const struct rule_case rule_cases[] = {
 	{ "id_providers", 1, "sign_key_id", NULL, "id_providers[1].sign_key_id: missing" },
 };
 
-static void test_validation_rules(void **state)
+/* Breaks each rule of cases[0..n) in a document of build and expects the
+ * refusal that names it. */
+static void run_rule_cases(struct fx *f, const struct rule_case *cases, size_t n,
+			   json_t *(*build)(const struct fx *))
 {
-	struct fx *f = *state;
-
-	for (size_t i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
-		const struct rule_case *c = &rule_cases[i];
-		json_t *doc = build_doc(f), *target = doc, *val = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct rule_case *c = &cases[i];
+		json_t *doc = build(f), *target = doc, *val = NULL;
 		struct ndx_conf *conf = NULL;
 		size_t len;
 		char *text;
@@ -866,6 +868,11 @@ static void test_validation_rules(void **state)
 		assert_null(conf);
 		free(text);
 	}
+}
+
+static void test_validation_rules(void **state)
+{
+	run_rule_cases(*state, rule_cases, sizeof rule_cases / sizeof rule_cases[0], build_doc);
 }
 
 static void test_unsigned_parse(void **state)
@@ -1067,6 +1074,349 @@ static void test_subjects_rules(void **state)
 	free(text);
 }
 
+/* ---- event types and subscriptions ----------------------------------- */
+
+#define DEATH "death-registered"
+#define BIRTH "birth-registered"
+#define MOVED "moved"
+
+/* build_doc plus three event types (two of the personal citizens service,
+ * one of the households service) and four subscriptions. */
+static json_t *build_doc_events(const struct fx *f)
+{
+	json_t *doc = build_doc(f);
+
+	assert_int_equal(json_object_set_new(doc, "event_types", json_pack(
+		"[{s:s, s:s, s:s, s:{s:s, s:[s]}}, {s:s, s:s, s:{}}, {s:s, s:s, s:n, s:{}}]",
+		"service", CITIZENS, "name", DEATH, "title", "A death was registered",
+		"schema", "type", "object", "required", "subject",
+		"service", CITIZENS, "name", BIRTH, "schema",
+		"service", HOUSEHOLDS, "name", MOVED, "title", "schema")), 0);
+	assert_int_equal(json_object_set_new(doc, "subscriptions", json_pack(
+		"[{s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i}},"
+		" {s:s, s:s, s:s},"
+		" {s:s, s:s, s:s, s:s, s:n},"
+		" {s:s, s:s, s:s, s:n}]",
+		"client", MOF_ENT, "service", CITIZENS, "event", DEATH, "purpose", "public-service",
+		"retry", "first_s", 2, "max_s", 600, "give_up_after_s", 172800,
+		"client", COM_APP, "service", HOUSEHOLDS, "event", MOVED,
+		"client", COM_APP, "service", CITIZENS, "event", DEATH, "purpose", "statistics",
+		"retry",
+		"client", MOF_ENT, "service", HOUSEHOLDS, "event", MOVED, "purpose")), 0);
+	return doc;
+}
+
+static struct ndx_conf *load_events(struct fx *f, json_t *doc)
+{
+	struct ndx_conf *conf = NULL;
+	size_t len;
+	char *text = dump(doc, &len);
+
+	json_decref(doc);
+	if (verify_text(f, text, len, &conf) != NDX_OK)
+		fail_msg("%s", f->err);
+	free(text);
+	return conf;
+}
+
+static void test_event_lookups(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_events(f, build_doc_events(f));
+	const struct ndx_conf_event_type *et;
+	const struct ndx_conf_subscription *s;
+
+	/* event types: by position and by (service, name) */
+	et = ndx_conf_event_type(conf, CITIZENS, DEATH);
+	assert_non_null(et);
+	assert_ptr_equal(et, ndx_conf_event_type_at(conf, 0));
+	assert_string_equal(et->service, CITIZENS);
+	assert_string_equal(et->name, DEATH);
+	assert_string_equal(et->title, "A death was registered");
+	assert_true(json_is_object(et->schema));
+	assert_string_equal(json_string_value(json_object_get(et->schema, "type")), "object");
+	assert_ptr_equal(et->schema, json_object_get(json_array_get(json_object_get(
+		ndx_conf_json(conf), "event_types"), 0), "schema"));
+	et = ndx_conf_event_type_at(conf, 1);
+	assert_string_equal(et->name, BIRTH);
+	assert_null(et->title);                         /* absent */
+	assert_null(ndx_conf_event_type_at(conf, 2)->title); /* null */
+	assert_ptr_equal(ndx_conf_event_type(conf, HOUSEHOLDS, MOVED), ndx_conf_event_type_at(conf, 2));
+	assert_null(ndx_conf_event_type_at(conf, 3));
+	assert_null(ndx_conf_event_type(conf, HOUSEHOLDS, DEATH));
+	assert_null(ndx_conf_event_type(conf, CITIZENS, MOVED));
+	assert_null(ndx_conf_event_type(conf, CITIZENS, "death"));
+	assert_null(ndx_conf_event_type(conf, "VN/GOV/BCA/population/nope", DEATH));
+	assert_null(ndx_conf_event_type(conf, NULL, DEATH));
+	assert_null(ndx_conf_event_type(conf, CITIZENS, NULL));
+	/* the index key joins with a newline: a joined text is no way in */
+	assert_null(ndx_conf_event_type(conf, CITIZENS "\n" DEATH, ""));
+
+	/* subscriptions: by position, with the retry given or the defaults */
+	s = ndx_conf_subscription_at(conf, 0);
+	assert_non_null(s);
+	assert_string_equal(s->client, MOF_ENT);
+	assert_string_equal(s->service, CITIZENS);
+	assert_string_equal(s->event, DEATH);
+	assert_string_equal(s->purpose, "public-service");
+	assert_int_equal(s->retry_first_s, 2);
+	assert_int_equal(s->retry_max_s, 600);
+	assert_int_equal(s->give_up_after_s, 172800);
+	s = ndx_conf_subscription_at(conf, 1);
+	assert_null(s->purpose);
+	assert_int_equal(s->retry_first_s, NDX_CONF_RETRY_FIRST_S);
+	assert_int_equal(s->retry_max_s, NDX_CONF_RETRY_MAX_S);
+	assert_int_equal(s->give_up_after_s, NDX_CONF_GIVE_UP_AFTER_S);
+	assert_int_equal(NDX_CONF_RETRY_FIRST_S, 1);
+	assert_int_equal(NDX_CONF_RETRY_MAX_S, 300);
+	assert_int_equal(NDX_CONF_GIVE_UP_AFTER_S, 86400);
+	s = ndx_conf_subscription_at(conf, 2);             /* "retry": null */
+	assert_string_equal(s->purpose, "statistics");
+	assert_int_equal(s->retry_max_s, 300);
+	assert_null(ndx_conf_subscription_at(conf, 3)->purpose); /* "purpose": null */
+	assert_null(ndx_conf_subscription_at(conf, 4));
+
+	/* the subscribers of an event type, in document order */
+	assert_ptr_equal(ndx_conf_subscriber_of(conf, CITIZENS, DEATH, 0),
+			 ndx_conf_subscription_at(conf, 0));
+	assert_ptr_equal(ndx_conf_subscriber_of(conf, CITIZENS, DEATH, 1),
+			 ndx_conf_subscription_at(conf, 2));
+	assert_null(ndx_conf_subscriber_of(conf, CITIZENS, DEATH, 2));
+	assert_ptr_equal(ndx_conf_subscriber_of(conf, HOUSEHOLDS, MOVED, 0),
+			 ndx_conf_subscription_at(conf, 1));
+	assert_ptr_equal(ndx_conf_subscriber_of(conf, HOUSEHOLDS, MOVED, 1),
+			 ndx_conf_subscription_at(conf, 3));
+	assert_null(ndx_conf_subscriber_of(conf, HOUSEHOLDS, MOVED, 2));
+	assert_null(ndx_conf_subscriber_of(conf, CITIZENS, BIRTH, 0)); /* no subscriber */
+	assert_null(ndx_conf_subscriber_of(conf, CITIZENS, "nope", 0));
+	assert_null(ndx_conf_subscriber_of(conf, NULL, DEATH, 0));
+	assert_null(ndx_conf_subscriber_of(conf, CITIZENS, NULL, 0));
+
+	/* one client's subscription to one event type */
+	assert_ptr_equal(ndx_conf_subscription(conf, COM_APP, CITIZENS, DEATH),
+			 ndx_conf_subscription_at(conf, 2));
+	assert_ptr_equal(ndx_conf_subscription(conf, MOF_ENT, HOUSEHOLDS, MOVED),
+			 ndx_conf_subscription_at(conf, 3));
+	assert_null(ndx_conf_subscription(conf, COM_APP, CITIZENS, BIRTH));
+	assert_null(ndx_conf_subscription(conf, MOF_ENT, HOUSEHOLDS, DEATH));
+	assert_null(ndx_conf_subscription(conf, "VN/GOV/MOF", CITIZENS, DEATH));
+	assert_null(ndx_conf_subscription(conf, NULL, CITIZENS, DEATH));
+	assert_null(ndx_conf_subscription(conf, MOF_ENT, NULL, DEATH));
+	assert_null(ndx_conf_subscription(conf, MOF_ENT, CITIZENS, NULL));
+	ndx_conf_free(conf);
+}
+
+static void test_event_absent(void **state)
+{
+	struct fx *f = *state;
+
+	/* a document from before events: absent and null both mean none */
+	for (int variant = 0; variant < 3; variant++) {
+		json_t *doc = build_doc(f);
+		struct ndx_conf *conf;
+
+		if (variant == 1) {
+			json_object_set_new(doc, "event_types", json_null());
+			json_object_set_new(doc, "subscriptions", json_null());
+		} else if (variant == 2) {
+			json_object_set_new(doc, "event_types", json_array());
+			json_object_set_new(doc, "subscriptions", json_array());
+		}
+		conf = load_events(f, doc);
+		assert_null(ndx_conf_event_type_at(conf, 0));
+		assert_null(ndx_conf_subscription_at(conf, 0));
+		assert_null(ndx_conf_event_type(conf, CITIZENS, DEATH));
+		assert_null(ndx_conf_subscriber_of(conf, CITIZENS, DEATH, 0));
+		assert_null(ndx_conf_subscription(conf, MOF_ENT, CITIZENS, DEATH));
+		ndx_conf_free(conf);
+	}
+	/* event types without any subscription */
+	{
+		json_t *doc = build_doc_events(f);
+		struct ndx_conf *conf;
+
+		json_object_del(doc, "subscriptions");
+		conf = load_events(f, doc);
+		assert_non_null(ndx_conf_event_type(conf, CITIZENS, DEATH));
+		assert_null(ndx_conf_subscriber_of(conf, CITIZENS, DEATH, 0));
+		ndx_conf_free(conf);
+	}
+}
+
+static void test_event_limits(void **state)
+{
+	struct fx *f = *state;
+	static const char *const good[] = {
+		"a", "0", "death-registered", "v1.birth", "a-", "a.", "a..b",
+		"0123456789012345678901234567890123456789012345678901234567890123", /* 64 */
+	};
+	static const char *const bad[] = {
+		"", "-a", ".a", "..", ".", "A", "death_registered", "a/b", "a b", "\xc3\xa1",
+		"01234567890123456789012345678901234567890123456789012345678901234", /* 65 */
+	};
+	json_t *doc, *sub;
+	struct ndx_conf *conf;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		if (!ndx_conf_event_name_ok(good[i]))
+			fail_msg("\"%s\" refused", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (ndx_conf_event_name_ok(bad[i]))
+			fail_msg("\"%s\" accepted", bad[i]);
+	assert_false(ndx_conf_event_name_ok(NULL));
+
+	/* the longest name and the widest retry are accepted */
+	doc = build_doc_events(f);
+	json_object_set_new(json_array_get(json_object_get(doc, "event_types"), 1), "name",
+			    json_string(good[7]));
+	sub = json_array_get(json_object_get(doc, "subscriptions"), 0);
+	json_object_set_new(sub, "retry", json_pack("{s:i, s:i, s:I}", "first_s", 86400,
+						    "max_s", 86400, "give_up_after_s",
+						    (json_int_t)NDX_CONF_GIVE_UP_LIMIT_S));
+	conf = load_events(f, doc);
+	assert_non_null(ndx_conf_event_type(conf, CITIZENS, good[7]));
+	assert_int_equal(ndx_conf_subscription_at(conf, 0)->retry_first_s, 86400);
+	assert_int_equal(ndx_conf_subscription_at(conf, 0)->give_up_after_s, 30 * 86400);
+	ndx_conf_free(conf);
+
+	/* a retry that names some fields takes the defaults for the others */
+	doc = build_doc_events(f);
+	sub = json_array_get(json_object_get(doc, "subscriptions"), 0);
+	json_object_set_new(sub, "retry", json_pack("{s:i}", "max_s", 60));
+	conf = load_events(f, doc);
+	assert_int_equal(ndx_conf_subscription_at(conf, 0)->retry_first_s, 1);
+	assert_int_equal(ndx_conf_subscription_at(conf, 0)->retry_max_s, 60);
+	assert_int_equal(ndx_conf_subscription_at(conf, 0)->give_up_after_s, 86400);
+	ndx_conf_free(conf);
+
+	/* many event types and subscriptions: every one found through the
+	 * indexes, the subscribers of each in order */
+	doc = build_doc_events(f);
+	{
+		json_t *ets = json_object_get(doc, "event_types");
+		json_t *subs = json_object_get(doc, "subscriptions");
+		char name[32];
+
+		for (int i = 0; i < 2000; i++) {
+			snprintf(name, sizeof name, "e%d", i);
+			json_array_append_new(ets, json_pack("{s:s, s:s, s:{}}", "service",
+							     HOUSEHOLDS, "name", name, "schema"));
+			json_array_append_new(subs, json_pack("{s:s, s:s, s:s}", "client",
+				i % 2 ? COM_APP : MOF_ENT, "service", HOUSEHOLDS, "event", name));
+			if (i % 2 == 0)
+				json_array_append_new(subs, json_pack("{s:s, s:s, s:s}", "client",
+					COM_APP, "service", HOUSEHOLDS, "event", name));
+		}
+		conf = load_events(f, doc);
+		for (int i = 0; i < 2000; i++) {
+			snprintf(name, sizeof name, "e%d", i);
+			assert_ptr_equal(ndx_conf_event_type(conf, HOUSEHOLDS, name),
+					 ndx_conf_event_type_at(conf, 3 + (size_t)i));
+			assert_string_equal(ndx_conf_subscriber_of(conf, HOUSEHOLDS, name, 0)->client,
+					    i % 2 ? COM_APP : MOF_ENT);
+			if (i % 2 == 0)
+				assert_string_equal(ndx_conf_subscriber_of(conf, HOUSEHOLDS, name,
+									   1)->client, COM_APP);
+			assert_null(ndx_conf_subscriber_of(conf, HOUSEHOLDS, name,
+							   i % 2 == 0 ? 2 : 1));
+			assert_non_null(ndx_conf_subscription(conf, COM_APP, HOUSEHOLDS, name));
+		}
+		ndx_conf_free(conf);
+	}
+}
+
+#define NAME65 "01234567890123456789012345678901234567890123456789012345678901234"
+
+static const struct rule_case event_rule_cases[] = {
+	{ NULL, 0, "event_types", "{}", "event_types: expected an array" },
+	{ NULL, 0, "event_types", "[42]", "event_types[0]: expected an object" },
+	{ "event_types", 0, "service", NULL, "event_types[0].service: missing" },
+	{ "event_types", 0, "service", "\"VN/GOV/BCA/population/nope\"",
+	  "event_types[0].service: VN/GOV/BCA/population/nope is not a service in this configuration" },
+	{ "event_types", 0, "service", "\"VN/GOV/BCA/population\"",
+	  "event_types[0].service: expected 5 parts (service id), found 4" },
+	{ "event_types", 0, "service", "\"LA/GOV/BCA/population/citizens\"",
+	  "event_types[0].service: instance LA" },
+	{ "event_types", 0, "name", NULL, "event_types[0].name: missing" },
+	{ "event_types", 0, "name", "42", "event_types[0].name: expected a string" },
+	{ "event_types", 0, "name", "\"\"", "event_types[0].name: \"\" is not an event type name" },
+	{ "event_types", 0, "name", "\"Death\"", "event_types[0].name: \"Death\" is not an event type name" },
+	{ "event_types", 0, "name", "\"a/b\"", "event_types[0].name: \"a/b\" is not" },
+	{ "event_types", 0, "name", "\"..\"", "event_types[0].name: \"..\" is not" },
+	{ "event_types", 0, "name", "\"-x\"", "event_types[0].name: \"-x\" is not" },
+	{ "event_types", 0, "name", "\"" NAME65 "\"", "event_types[0].name: \"" NAME65 "\" is not" },
+	{ "event_types", 1, "name", "\"" DEATH "\"",
+	  "event_types[1].name: " DEATH " of " CITIZENS " is listed twice" },
+	{ "event_types", 0, "title", "42", "event_types[0].title: expected a string" },
+	{ "event_types", 0, "schema", NULL, "event_types[0].schema: missing" },
+	{ "event_types", 0, "schema", "null", "event_types[0].schema: expected a JSON Schema object" },
+	{ "event_types", 1, "schema", "[]", "event_types[1].schema: expected a JSON Schema object" },
+	{ "event_types", 1, "schema", "true", "event_types[1].schema: expected a JSON Schema object" },
+	{ "event_types", 2, "schema", "\"{}\"", "event_types[2].schema: expected a JSON Schema object" },
+	{ NULL, 0, "subscriptions", "{}", "subscriptions: expected an array" },
+	{ NULL, 0, "subscriptions", "[\"x\"]", "subscriptions[0]: expected an object" },
+	{ "subscriptions", 0, "client", NULL, "subscriptions[0].client: missing" },
+	{ "subscriptions", 0, "client", "\"VN/GOV/MOF\"",
+	  "subscriptions[0].client: expected 4 parts (subsystem id), found 3" },
+	{ "subscriptions", 0, "client", "\"VN/GOV/MOF/nope\"",
+	  "subscriptions[0].client: VN/GOV/MOF/nope is not a subsystem in this configuration" },
+	{ "subscriptions", 0, "client", "\"" CITIZENS "\"",
+	  "subscriptions[0].client: expected 4 parts (subsystem id), found 5" },
+	{ "subscriptions", 0, "service", NULL, "subscriptions[0].service: missing" },
+	{ "subscriptions", 0, "service", "\"VN/GOV/BCA/population/nope\"",
+	  "subscriptions[0].service: VN/GOV/BCA/population/nope is not a service in this configuration" },
+	{ "subscriptions", 0, "event", NULL, "subscriptions[0].event: missing" },
+	{ "subscriptions", 0, "event", "\"nope\"",
+	  "subscriptions[0].event: nope is not an event type of " CITIZENS " in this configuration" },
+	/* an event type of another service is not this service's */
+	{ "subscriptions", 1, "event", "\"" DEATH "\"",
+	  "subscriptions[1].event: " DEATH " is not an event type of " HOUSEHOLDS },
+	{ "subscriptions", 0, "event", "\"" NAME65 NAME65 "\"",
+	  "subscriptions[0].event: " },
+	{ "subscriptions", 0, "purpose", NULL,
+	  "subscriptions[0].purpose: missing (" CITIZENS " is a personal-data service)" },
+	{ "subscriptions", 0, "purpose", "null", "subscriptions[0].purpose: missing" },
+	{ "subscriptions", 0, "purpose", "\"marketing\"",
+	  "subscriptions[0].purpose: marketing is not one of the purposes of " CITIZENS },
+	{ "subscriptions", 0, "purpose", "\"\"", "subscriptions[0].purpose:  is not one of the purposes" },
+	{ "subscriptions", 0, "purpose", "7", "subscriptions[0].purpose: expected a string" },
+	{ "subscriptions", 1, "purpose", "\"public-service\"",
+	  "subscriptions[1].purpose: " HOUSEHOLDS " is not a personal-data service" },
+	{ "subscriptions", 0, "retry", "[]", "subscriptions[0].retry: expected an object" },
+	{ "subscriptions", 0, "retry", "300", "subscriptions[0].retry: expected an object" },
+	{ "subscriptions", 0, "retry", "{\"first_s\":0}",
+	  "subscriptions[0].retry.first_s: expected an integer number of seconds from 1" },
+	{ "subscriptions", 0, "retry", "{\"first_s\":-1}", "subscriptions[0].retry.first_s: expected" },
+	{ "subscriptions", 0, "retry", "{\"first_s\":\"1\"}", "subscriptions[0].retry.first_s: expected" },
+	{ "subscriptions", 0, "retry", "{\"first_s\":1.5}", "subscriptions[0].retry.first_s: expected" },
+	{ "subscriptions", 0, "retry", "{\"max_s\":true}", "subscriptions[0].retry.max_s: expected" },
+	{ "subscriptions", 0, "retry", "{\"give_up_after_s\":1e3}",
+	  "subscriptions[0].retry.give_up_after_s: expected" },
+	{ "subscriptions", 0, "retry", "{\"max_s\":86401,\"give_up_after_s\":100000}",
+	  "subscriptions[0].retry.max_s: at most 86400" },
+	{ "subscriptions", 0, "retry", "{\"first_s\":10,\"max_s\":5}",
+	  "subscriptions[0].retry.first_s: 10 is more than max_s 5" },
+	/* the defaults count: first_s 400 is over the default max_s 300 */
+	{ "subscriptions", 0, "retry", "{\"first_s\":400}",
+	  "subscriptions[0].retry.first_s: 400 is more than max_s 300" },
+	{ "subscriptions", 0, "retry", "{\"max_s\":600,\"give_up_after_s\":599}",
+	  "subscriptions[0].retry.give_up_after_s: 599 is less than max_s 600" },
+	{ "subscriptions", 0, "retry", "{\"give_up_after_s\":2592001}",
+	  "subscriptions[0].retry.give_up_after_s: at most 2592000 (30 days)" },
+	{ "subscriptions", 0, "retry", "{\"give_up_after_s\":9223372036854775807}",
+	  "subscriptions[0].retry.give_up_after_s: at most 2592000" },
+	{ "subscriptions", 0, "retry", "{\"first_s\":9223372036854775807}",
+	  "subscriptions[0].retry.first_s: 9223372036854775807 is more than max_s 300" },
+	{ "subscriptions", 2, "client", "\"" MOF_ENT "\"",
+	  "subscriptions[2]: " MOF_ENT " subscribes to " DEATH " of " CITIZENS " twice" },
+};
+
+static void test_event_rules(void **state)
+{
+	run_rule_cases(*state, event_rule_cases,
+		       sizeof event_rule_cases / sizeof event_rule_cases[0], build_doc_events);
+}
+
 static void test_anchor(void **state)
 {
 	struct fx *f = *state;
@@ -1208,6 +1558,10 @@ int main(void)
 		cmocka_unit_test(test_unsigned_parse),
 		cmocka_unit_test(test_consent_keys),
 		cmocka_unit_test(test_subjects_rules),
+		cmocka_unit_test(test_event_lookups),
+		cmocka_unit_test(test_event_absent),
+		cmocka_unit_test(test_event_limits),
+		cmocka_unit_test(test_event_rules),
 		cmocka_unit_test(test_anchor),
 		cmocka_unit_test(test_dir_round_trip),
 	};
