@@ -1,6 +1,6 @@
 /* The registry's HTTP handlers (api.h, docs/registry-api.md). Routing is by
  * the raw path (docs/registry-api.md, including consent services, bulk
- * purposes, embargoes and id providers): ids inside it stay percent-encoded until ndx_id_parse
+ * purposes, embargoes, id providers, event types and subscriptions): ids inside it stay percent-encoded until ndx_id_parse
  * decodes each part, so an encoded '/' can never split an id. Every input
  * is checked here before the store sees it, and every refusal names the
  * field at fault. Management calls need an admin bearer token; only token
@@ -27,6 +27,7 @@
 #include "ndx/id.h"
 #include "ndx/key.h"
 #include "ndx/pki.h"
+#include "ndx/schema.h"
 #include "ndx/text.h"
 #include "ndx/timefmt.h"
 
@@ -251,6 +252,9 @@ static const char *const REVOCATION_FIELDS[] = { "kind", "value", "reason", NULL
 static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_public_key", NULL };
 static const char *const EMBARGO_FIELDS[] = { "seconds", NULL };
 static const char *const ID_PROVIDER_FIELDS[] = { "issuer", "sign_key", "sign_key_id", NULL };
+static const char *const EVENT_TYPE_FIELDS[] = { "service", "name", "title", "schema", NULL };
+static const char *const SUBSCRIPTION_FIELDS[] = { "client", "service", "event", "purpose",
+						   "retry", NULL };
 
 /* The request body as a JSON object with no member outside allowed (a
  * misspelt optional field must not be dropped in silence: "bulk_purpose"
@@ -1274,17 +1278,22 @@ out:
 	json_decref(body);
 }
 
-static int parse_grant_id(struct call *c, const char *s, int64_t *out)
+/* The number of a grant or subscription (what) in a path. Returns 0, or -1
+ * after answering 400. */
+static int parse_number(struct call *c, const char *s, const char *what, int64_t *out)
 {
+	char message[64];
 	char *end;
 	long long v;
+
+	snprintf(message, sizeof message, "invalid %s id", what);
 	if (*s < '1' || *s > '9' || strlen(s) > 18) {
-		bad_request(c->resp, "invalid grant id", "a grant id is a positive integer");
+		bad_request(c->resp, message, "a %s id is a positive integer", what);
 		return -1;
 	}
 	v = strtoll(s, &end, 10);
 	if (*end) {
-		bad_request(c->resp, "invalid grant id", "a grant id is a positive integer");
+		bad_request(c->resp, message, "a %s id is a positive integer", what);
 		return -1;
 	}
 	*out = v;
@@ -1299,7 +1308,7 @@ static void grants_one(struct call *c, const char *sub, int del)
 	int64_t id;
 	int rc;
 
-	if (parse_grant_id(c, sub, &id))
+	if (parse_number(c, sub, "grant", &id))
 		return;
 	if (!del) {
 		if ((rc = store_grant_get(st, id, &obj)))
@@ -1701,6 +1710,396 @@ static void route_id_providers(struct call *c, const char *sub)
 	delete_obj(c, "id provider", "id_provider.delete", issuer, store_id_provider_delete);
 }
 
+/* ---- event types ------------------------------------------------------------------------------ */
+
+#define EVENT_NAME_RULE "1 to 64 characters from a-z 0-9 . -, the first a letter or digit"
+
+/* An event type's name from field of o; 0, or -1 after answering 400. */
+static int event_name_field(struct ndx_http_resp *resp, const json_t *o, const char *field,
+			    const char **out)
+{
+	if (str_field_raw(resp, o, field, 1, NDX_CONF_EVENT_NAME_MAX, out) < 0)
+		return -1;
+	if (!ndx_conf_event_name_ok(*out)) {
+		bad_request(resp, "invalid event type name", "%s: " EVENT_NAME_RULE, field);
+		return -1;
+	}
+	return 0;
+}
+
+/* The "service/name" form that names an event type in paths and the audit. */
+static void event_object(char *buf, size_t cap, const char *service, const char *name)
+{
+	snprintf(buf, cap, "%s/%s", service, name);
+}
+
+/* POST /api/event-types {"service","name","title"?,"schema"}: the schema
+ * must compile (ndx_schema_compile: draft 7, local $refs only, size and
+ * depth bounded) before anything is stored. */
+static void event_types_add(struct call *c)
+{
+	char service[NDX_ID_TEXT_MAX], object[NDX_ID_TEXT_MAX + NDX_CONF_EVENT_NAME_MAX + 2];
+	char why[512] = "", sha_hex[2 * NDX_SHA256_LEN + 1];
+	uint8_t sha[NDX_SHA256_LEN];
+	const char *text, *name, *title;
+	const json_t *schema;
+	json_t *body = body_object(c->req, c->resp, EVENT_TYPE_FIELDS), *obj = NULL, *detail;
+	struct store *st = c->api->cfg.st;
+	struct ndx_schema *compiled = NULL;
+	char *schema_text = NULL;
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "service", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "service", text, strlen(text), NDX_ID_SERVICE, service) ||
+	    event_name_field(c->resp, body, "name", &name) ||
+	    str_field(c->resp, body, "title", 0, NAME_MAX_BYTES, &title) < 0)
+		goto out;
+	schema = json_object_get(body, "schema");
+	if (!schema || json_is_null(schema)) {
+		bad_request(c->resp, "missing field", "schema is required");
+		goto out;
+	}
+	if (!json_is_object(schema)) {
+		bad_request(c->resp, "invalid schema", "schema: must be a JSON Schema object");
+		goto out;
+	}
+	rc = ndx_schema_compile(schema, &compiled, why, sizeof why);
+	ndx_schema_free(compiled);
+	if (rc == NDX_EINVAL) {
+		bad_request(c->resp, "invalid schema", "schema: %s", why);
+		goto out;
+	}
+	schema_text = rc ? NULL : json_dumps(schema, JSON_COMPACT);
+	if (!schema_text) {
+		internal(c->resp);
+		goto out;
+	}
+	ndx_sha256(schema_text, strlen(schema_text), sha);
+	ndx_hex_encode(sha, sizeof sha, sha_hex);
+	event_object(object, sizeof object, service, name);
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_service_exists(st, service);
+	if (rc != 1) {
+		store_rollback(st);
+		if (rc == 0)
+			not_found(c->resp, "service", service);
+		else
+			internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_event_type_add(st, service, name, title, schema_text))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "event type", object);
+		goto out;
+	}
+	detail = json_pack("{ss?ss}", "title", title, "schema_sha256", sha_hex);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "event_type.add", object, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_event_type_get(st, service, name, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	free(schema_text);
+	json_decref(body);
+}
+
+/* Splits "{serviceId}/{name}" of a path: the name is the last segment (a
+ * name has no '/', and a service id has exactly five parts). Returns 0, or
+ * -1 after answering 400. */
+static int event_type_path(struct call *c, const char *sub, char *service, char *name,
+			   size_t cap)
+{
+	const char *slash = strrchr(sub, '/');
+	long n;
+
+	if (!slash) {
+		bad_request(c->resp, "invalid event type",
+			    "expected /api/event-types/{serviceId}/{name}");
+		return -1;
+	}
+	n = ndx_pct_decode(slash + 1, strlen(slash + 1), name, cap);
+	if (n < 0 || (size_t)n != strlen(name) || !ndx_conf_event_name_ok(name)) {
+		bad_request(c->resp, "invalid event type name", "name: " EVENT_NAME_RULE);
+		return -1;
+	}
+	return check_id(c->api, c->resp, "path", sub, (size_t)(slash - sub), NDX_ID_SERVICE,
+			service);
+}
+
+static void event_types_one(struct call *c, const char *sub, int del)
+{
+	char service[NDX_ID_TEXT_MAX], name[3 * NDX_CONF_EVENT_NAME_MAX + 1];
+	char object[NDX_ID_TEXT_MAX + sizeof name + 1];
+	struct store *st = c->api->cfg.st;
+	const char *why = NULL;
+	json_t *obj;
+	uint64_t version;
+	int rc;
+
+	if (event_type_path(c, sub, service, name, sizeof name))
+		return;
+	event_object(object, sizeof object, service, name);
+	if (!del) {
+		if ((rc = store_event_type_get(st, service, name, &obj)))
+			store_failed(c->resp, rc, "event type", object);
+		else
+			ndx_http_resp_json(c->resp, 200, obj);
+		return;
+	}
+	if (store_begin(st)) {
+		internal(c->resp);
+		return;
+	}
+	if ((rc = store_event_type_delete(st, service, name, &why))) {
+		store_rollback(st);
+		if (rc == NDX_EEXIST)
+			ndx_http_resp_error(c->resp, 409, "Client.Conflict", "still referenced", why);
+		else
+			store_failed(c->resp, rc, "event type", object);
+		return;
+	}
+	if (store_commit(st, c->actor, c->req->remote_addr, "event_type.delete", object, NULL,
+			 &version)) {
+		internal(c->resp);
+		return;
+	}
+	answer_deleted(c->resp, object, version);
+}
+
+/* ---- subscriptions ---------------------------------------------------------------------------- */
+
+static const char *const RETRY_FIELDS[] = { "first_s", "max_s", "give_up_after_s", NULL };
+
+/* A subscription's "retry" (optional, each member too; defaults 1 / 300 /
+ * 86400 s) under the rules of docs/protocol.md. Returns 0, or -1 after
+ * answering 400 naming the member. */
+static int retry_field(struct ndx_http_resp *resp, const json_t *body,
+		       struct store_subscription *sub)
+{
+	int64_t *out[] = { &sub->retry_first_s, &sub->retry_max_s, &sub->give_up_after_s };
+	const json_t *retry = json_object_get(body, "retry"), *v;
+	const char *key;
+
+	sub->retry_first_s = NDX_CONF_RETRY_FIRST_S;
+	sub->retry_max_s = NDX_CONF_RETRY_MAX_S;
+	sub->give_up_after_s = NDX_CONF_GIVE_UP_AFTER_S;
+	if (!retry || json_is_null(retry))
+		return 0;
+	if (!json_is_object(retry)) {
+		bad_request(resp, "invalid field", "retry must be an object {first_s, max_s, "
+						   "give_up_after_s}");
+		return -1;
+	}
+	json_object_foreach((json_t *)retry, key, v) {
+		size_t i = 0;
+
+		while (RETRY_FIELDS[i] && strcmp(RETRY_FIELDS[i], key) != 0)
+			i++;
+		if (!RETRY_FIELDS[i]) {
+			char *shown = ndx_text_escape(key, strlen(key));
+			bad_request(resp, "unknown field", "retry.%.128s: not a field of this request",
+				    shown ? shown : "?");
+			free(shown);
+			return -1;
+		}
+		if (json_is_null(v))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > NDX_CONF_GIVE_UP_LIMIT_S) {
+			bad_request(resp, "invalid field", "retry.%s: an integer number of seconds "
+							   "from 1 to %lld", key,
+				    (long long)(i == 2 ? NDX_CONF_GIVE_UP_LIMIT_S
+						       : NDX_CONF_RETRY_MAX_LIMIT_S));
+			return -1;
+		}
+		*out[i] = (int64_t)json_integer_value(v);
+	}
+	if (sub->retry_max_s > NDX_CONF_RETRY_MAX_LIMIT_S || sub->retry_first_s > sub->retry_max_s) {
+		bad_request(resp, "invalid field", "retry: first_s (%lld) <= max_s (%lld) <= %d "
+						   "is required", (long long)sub->retry_first_s,
+			    (long long)sub->retry_max_s, NDX_CONF_RETRY_MAX_LIMIT_S);
+		return -1;
+	}
+	if (sub->give_up_after_s < sub->retry_max_s) {
+		bad_request(resp, "invalid field", "retry.give_up_after_s: %lld is less than max_s "
+						   "(%lld)", (long long)sub->give_up_after_s,
+			    (long long)sub->retry_max_s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rule of reads for a subscription's purpose: required exactly when the
+ * service is personal, and then one of its purposes. svc is the stored
+ * service. Returns 0, or -1 after answering 400. */
+static int check_sub_purpose(struct ndx_http_resp *resp, const json_t *svc, const char *id,
+			     const char *purpose)
+{
+	const json_t *purposes = json_object_get(svc, "purposes"), *p;
+	size_t i;
+
+	if (!json_is_true(json_object_get(svc, "personal"))) {
+		if (!purpose)
+			return 0;
+		bad_request(resp, "invalid field", "purpose: %s is not a personal-data service; a "
+						   "subscription to it has no purpose", id);
+		return -1;
+	}
+	if (!purpose) {
+		bad_request(resp, "missing field", "purpose: %s is a personal-data service; name "
+						   "one of its purposes", id);
+		return -1;
+	}
+	json_array_foreach(purposes, i, p)
+		if (json_is_string(p) && strcmp(json_string_value(p), purpose) == 0)
+			return 0;
+	bad_request(resp, "invalid field", "purpose: %s is not one of the purposes of %s",
+		    purpose, id);
+	return -1;
+}
+
+/* The checks of a new subscription that need the store, inside the
+ * change's transaction: the subsystem, the service and the event type
+ * exist (404), the purpose fits the service (400). Returns 0, or -1 after
+ * answering (the caller rolls back). */
+static int subscription_refs(struct call *c, const struct store_subscription *sub,
+			     const char *object)
+{
+	struct store *st = c->api->cfg.st;
+	json_t *svc = NULL;
+	int rc = store_subsystem_exists(st, sub->client);
+
+	if (rc != 1) {
+		if (rc == 0)
+			not_found(c->resp, "subsystem", sub->client);
+		else
+			internal(c->resp);
+		return -1;
+	}
+	if ((rc = store_service_get(st, sub->service, &svc))) {
+		store_failed(c->resp, rc, "service", sub->service);
+		return -1;
+	}
+	rc = store_event_type_exists(st, sub->service, sub->event);
+	if (rc != 1) {
+		json_decref(svc);
+		if (rc == 0)
+			not_found(c->resp, "event type", object);
+		else
+			internal(c->resp);
+		return -1;
+	}
+	rc = check_sub_purpose(c->resp, svc, sub->service, sub->purpose);
+	json_decref(svc);
+	return rc;
+}
+
+/* POST /api/subscriptions {"client","service","event","purpose"?,"retry"?}. */
+static void subscriptions_add(struct call *c)
+{
+	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX], id_text[32];
+	char object[NDX_ID_TEXT_MAX + NDX_CONF_EVENT_NAME_MAX + 2];
+	const char *text;
+	json_t *body = body_object(c->req, c->resp, SUBSCRIPTION_FIELDS), *obj = NULL, *detail;
+	struct store *st = c->api->cfg.st;
+	struct store_subscription sub = { .client = client, .service = service };
+	uint64_t version;
+	int64_t id;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "client", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "client", text, strlen(text), NDX_ID_SUBSYSTEM, client) ||
+	    str_field(c->resp, body, "service", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "service", text, strlen(text), NDX_ID_SERVICE, service) ||
+	    event_name_field(c->resp, body, "event", &sub.event) ||
+	    str_field_raw(c->resp, body, "purpose", 0, PURPOSE_MAX, &sub.purpose) < 0 ||
+	    retry_field(c->resp, body, &sub))
+		goto out;
+	if (sub.purpose && !purpose_ok(sub.purpose)) {
+		bad_request(c->resp, "invalid field",
+			    "purpose: 1 to 64 characters from a-z 0-9 -");
+		goto out;
+	}
+	event_object(object, sizeof object, service, sub.event);
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	if (subscription_refs(c, &sub, object)) {
+		store_rollback(st);
+		goto out;
+	}
+	if ((rc = store_subscription_add(st, &sub, &id))) {
+		char what[sizeof object + NDX_ID_TEXT_MAX + 32];
+
+		store_rollback(st);
+		snprintf(what, sizeof what, "%s to %s", client, object);
+		store_failed(c->resp, rc, "subscription of", what);
+		goto out;
+	}
+	snprintf(id_text, sizeof id_text, "%lld", (long long)id);
+	detail = json_pack("{ss ss ss ss? s{sI sI sI}}", "client", client, "service", service, "event",
+			   sub.event, "purpose", sub.purpose, "retry",
+			   "first_s", (json_int_t)sub.retry_first_s,
+			   "max_s", (json_int_t)sub.retry_max_s,
+			   "give_up_after_s", (json_int_t)sub.give_up_after_s);
+	rc = store_commit(st, c->actor, c->req->remote_addr, "subscription.add", id_text, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_subscription_get(st, id, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, 201, obj, version);
+out:
+	json_decref(body);
+}
+
+static void subscriptions_one(struct call *c, const char *sub, int del)
+{
+	struct store *st = c->api->cfg.st;
+	json_t *obj;
+	uint64_t version;
+	int64_t id;
+	int rc;
+
+	if (parse_number(c, sub, "subscription", &id))
+		return;
+	if (!del) {
+		if ((rc = store_subscription_get(st, id, &obj)))
+			store_failed(c->resp, rc, "subscription", sub);
+		else
+			ndx_http_resp_json(c->resp, 200, obj);
+		return;
+	}
+	if (store_begin(st)) {
+		internal(c->resp);
+		return;
+	}
+	if ((rc = store_subscription_delete(st, id))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "subscription", sub);
+		return;
+	}
+	if (store_commit(st, c->actor, c->req->remote_addr, "subscription.delete", sub, NULL,
+			 &version)) {
+		internal(c->resp);
+		return;
+	}
+	answer_deleted(c->resp, sub, version);
+}
+
 /* ---- routing ----------------------------------------------------------------------------------- */
 
 /* Parses an id from a URL path segment, answering 400 on failure. */
@@ -1797,6 +2196,62 @@ static void audit_page(struct call *c)
 					     json_incref(json_object_get(last, "seq"))));
 	} else {
 		ndx_http_resp_json(c->resp, 200, json_pack("{sosn}", "audit", rows, "next"));
+	}
+}
+
+static void route_event_types(struct call *c, const char *sub)
+{
+	const char *m = c->req->method;
+	char f1[NDX_ID_TEXT_MAX];
+	const char *q1;
+	json_t *rows = NULL;
+	int bad;
+
+	if (!sub) {
+		if (is_get(m)) {
+			q1 = query_id(c, "service", NDX_ID_SERVICE, f1, &bad);
+			if (!bad)
+				answer_list(c->resp, "event_types",
+					    store_event_type_list(c->api->cfg.st, q1, &rows), &rows);
+		} else if (strcmp(m, "POST") == 0) {
+			event_types_add(c);
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, POST");
+		}
+	} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+		event_types_one(c, sub, !is_get(m));
+	} else {
+		method_not_allowed(c->resp, "GET, HEAD, DELETE");
+	}
+}
+
+static void route_subscriptions(struct call *c, const char *sub)
+{
+	const char *m = c->req->method;
+	char f1[NDX_ID_TEXT_MAX], f2[NDX_ID_TEXT_MAX];
+	const char *q1, *q2;
+	json_t *rows = NULL;
+	int bad;
+
+	if (!sub) {
+		if (is_get(m)) {
+			q1 = query_id(c, "client", NDX_ID_SUBSYSTEM, f1, &bad);
+			if (bad)
+				return;
+			q2 = query_id(c, "service", NDX_ID_SERVICE, f2, &bad);
+			if (!bad)
+				answer_list(c->resp, "subscriptions",
+					    store_subscription_list(c->api->cfg.st, q1, q2, &rows),
+					    &rows);
+		} else if (strcmp(m, "POST") == 0) {
+			subscriptions_add(c);
+		} else {
+			method_not_allowed(c->resp, "GET, HEAD, POST");
+		}
+	} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
+		subscriptions_one(c, sub, !is_get(m));
+	} else {
+		method_not_allowed(c->resp, "GET, HEAD, DELETE");
 	}
 }
 
@@ -1960,6 +2415,10 @@ static void route_api(struct call *c, const char *rest)
 		route_embargoes(c, sub);
 	} else if (IS("id-providers")) {
 		route_id_providers(c, sub);
+	} else if (IS("event-types")) {
+		route_event_types(c, sub);
+	} else if (IS("subscriptions")) {
+		route_subscriptions(c, sub);
 	} else if (IS("audit") && !sub) {
 		if (is_get(m))
 			audit_page(c);

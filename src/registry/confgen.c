@@ -113,6 +113,9 @@ static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_key", "
 						      NULL };
 static const char *const EMBARGO_FIELDS[] = { "purpose", "seconds", NULL };
 static const char *const ID_PROVIDER_FIELDS[] = { "issuer", "sign_key", "sign_key_id", NULL };
+static const char *const EVENT_TYPE_FIELDS[] = { "service", "name", "title", "schema", NULL };
+static const char *const SUBSCRIPTION_FIELDS[] = { "client", "service", "event", "purpose",
+						   "retry", NULL };
 
 /* Reads the store under its lock so that the document is one state. */
 static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version)
@@ -154,6 +157,10 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "embargoes", rows, EMBARGO_FIELDS);
 	if (!rc && !(rc = store_id_provider_list(cg->st, &rows)))
 		rc = set_list(doc, "id_providers", rows, ID_PROVIDER_FIELDS);
+	if (!rc && !(rc = store_event_type_list(cg->st, NULL, &rows)))
+		rc = set_list(doc, "event_types", rows, EVENT_TYPE_FIELDS);
+	if (!rc && !(rc = store_subscription_list(cg->st, NULL, NULL, &rows)))
+		rc = set_list(doc, "subscriptions", rows, SUBSCRIPTION_FIELDS);
 	store_unlock(cg->st);
 	if (rc) {
 		json_decref(doc);

@@ -68,11 +68,22 @@ static const char *const MIGRATIONS[] = {
 	/* Issue 14, finding 12: the tree heads the registry witnessed (reg_witness.c). */
 	"CREATE TABLE witnessed(gateway TEXT NOT NULL, batch INTEGER NOT NULL,"
 	" sth_hash TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(gateway, batch));",
+	/* Issue 17: event types of services and the subscriptions to them. IF NOT
+	 * EXISTS so that a database whose later migrations are replayed (the
+	 * migration tests of earlier issues do that) opens as well. */
+	"CREATE TABLE IF NOT EXISTS event_types(service TEXT NOT NULL, name TEXT NOT NULL, title TEXT,"
+	" schema TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(service, name));"
+	"CREATE TABLE IF NOT EXISTS subscriptions(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" client TEXT NOT NULL, service TEXT NOT NULL, event TEXT NOT NULL, purpose TEXT,"
+	" retry_first_s INTEGER NOT NULL, retry_max_s INTEGER NOT NULL,"
+	" give_up_after_s INTEGER NOT NULL, created_at TEXT NOT NULL,"
+	" UNIQUE(client, service, event));"
+	"CREATE INDEX IF NOT EXISTS subscriptions_event ON subscriptions(service, event);",
 };
 
 /* Columns holding JSON text and 0/1 flags, converted for the API. */
 static const char *const JSON_COLUMNS[] = { "purposes", "bulk_purposes", "methods", "paths",
-					    "detail" };
+					    "detail", "schema", "retry" };
 static const char *const BOOL_COLUMNS[] = { "personal", "consent_required" };
 
 static void db_error(struct store *st, const char *what)
@@ -684,6 +695,10 @@ int store_subsystem_delete(struct store *st, const char *id, const char **why)
 		*why = "the subsystem is registered as a consent service; remove that first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM subscriptions WHERE client = ?", id, NULL))) {
+		*why = "subscriptions still name the subsystem as client; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
 	if ((rc = exec_p(st, "DELETE FROM subsystems WHERE id = ?", "s", id)))
 		return rc;
 	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
@@ -810,6 +825,10 @@ int store_service_delete(struct store *st, const char *id, const char **why)
 	*why = NULL;
 	if ((rc = exists(st, "SELECT COUNT(*) FROM grants WHERE service = ?", id, NULL))) {
 		*why = "grants still name the service; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM event_types WHERE service = ?", id, NULL))) {
+		*why = "the service still has event types; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
 	if ((rc = exec_p(st, "DELETE FROM services WHERE id = ?", "s", id)))
@@ -1065,6 +1084,112 @@ int store_id_provider_delete(struct store *st, const char *issuer, const char **
 	int rc;
 	*why = NULL;
 	if ((rc = exec_p(st, "DELETE FROM id_providers WHERE issuer = ?", "s", issuer)))
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+}
+
+/* ---- event types and subscriptions ---------------------------------------------------- */
+
+#define EVENT_TYPE_COLUMNS "service, name, title, schema, created_at"
+#define SUBSCRIPTION_COLUMNS                                                               \
+	"id, client, service, event, purpose, json_object('first_s', retry_first_s,"        \
+	" 'max_s', retry_max_s, 'give_up_after_s', give_up_after_s) AS retry, created_at"
+
+int store_event_type_add(struct store *st, const char *service, const char *name,
+			 const char *title, const char *schema)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	now_text(now);
+	return exec_p(st, "INSERT INTO event_types(service, name, title, schema, created_at)"
+			  " VALUES(?,?,?,?,?)", "sssss", service, name, title, schema, now);
+}
+
+int store_event_type_get(struct store *st, const char *service, const char *name,
+			 json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_one(st, out, "SELECT " EVENT_TYPE_COLUMNS " FROM event_types"
+				" WHERE service = ? AND name = ?", "ss", service, name);
+	store_unlock(st);
+	return rc;
+}
+
+int store_event_type_list(struct store *st, const char *service, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out, "SELECT " EVENT_TYPE_COLUMNS " FROM event_types"
+				 " WHERE ?1 IS NULL OR service = ?1 ORDER BY service, name", "s",
+			service);
+	store_unlock(st);
+	return rc;
+}
+
+int store_event_type_exists(struct store *st, const char *service, const char *name)
+{
+	return exists(st, "SELECT COUNT(*) FROM event_types WHERE service = ? AND name = ?",
+		      service, name);
+}
+
+int store_event_type_delete(struct store *st, const char *service, const char *name,
+			    const char **why)
+{
+	int rc;
+	*why = NULL;
+	if ((rc = exists(st, "SELECT COUNT(*) FROM subscriptions WHERE service = ? AND event = ?",
+			 service, name))) {
+		*why = "subscriptions still name the event type; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exec_p(st, "DELETE FROM event_types WHERE service = ? AND name = ?", "ss",
+			 service, name)))
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+}
+
+int store_subscription_add(struct store *st, const struct store_subscription *sub,
+			   int64_t *id)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	int rc;
+
+	now_text(now);
+	rc = exec_p(st, "INSERT INTO subscriptions(client, service, event, purpose, retry_first_s,"
+			" retry_max_s, give_up_after_s, created_at) VALUES(?,?,?,?,?,?,?,?)",
+		    "ssssiiis", sub->client, sub->service, sub->event, sub->purpose,
+		    sub->retry_first_s, sub->retry_max_s, sub->give_up_after_s, now);
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int store_subscription_get(struct store *st, int64_t id, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_one(st, out, "SELECT " SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE id = ?",
+		       "i", id);
+	store_unlock(st);
+	return rc;
+}
+
+int store_subscription_list(struct store *st, const char *client, const char *service,
+			    json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out, "SELECT " SUBSCRIPTION_COLUMNS " FROM subscriptions"
+				 " WHERE (?1 IS NULL OR client = ?1) AND (?2 IS NULL OR service = ?2)"
+				 " ORDER BY id", "ss", client, service);
+	store_unlock(st);
+	return rc;
+}
+
+int store_subscription_delete(struct store *st, int64_t id)
+{
+	int rc = exec_p(st, "DELETE FROM subscriptions WHERE id = ?", "i", id);
+	if (rc)
 		return rc;
 	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
 }

@@ -1,5 +1,6 @@
 /* The registry's store: members, subsystems, gateways, services, grants,
- * revocations, consent services, embargoes, id providers, admin credentials and the audit trail in one SQLite file
+ * revocations, consent services, embargoes, id providers, event types,
+ * subscriptions, admin credentials and the audit trail in one SQLite file
  * (WAL, versioned migrations). One connection guarded by a recursive mutex:
  * the registry writes rarely and reads cheaply, and a single writer keeps
  * every change one transaction (row + audit entry + new configuration
@@ -161,6 +162,40 @@ int store_id_provider_get(struct store *st, const char *issuer, json_t **out);
 int store_id_provider_list(struct store *st, json_t **out);
 /* why is never set; the signature matches the other deletes. */
 int store_id_provider_delete(struct store *st, const char *issuer, const char **why);
+
+/* Event types (docs/protocol.md "The global configuration"): a named event
+ * of a service with the JSON Schema of its payload (schema: compact JSON
+ * text, checked by the caller; title may be NULL). Rows come back with the
+ * schema as a JSON object. delete answers NDX_EEXIST (why set) while
+ * subscriptions name the event type. */
+int store_event_type_add(struct store *st, const char *service, const char *name,
+			 const char *title, const char *schema);
+int store_event_type_get(struct store *st, const char *service, const char *name,
+			 json_t **out);
+/* service may be NULL for all event types. */
+int store_event_type_list(struct store *st, const char *service, json_t **out);
+int store_event_type_exists(struct store *st, const char *service, const char *name);
+int store_event_type_delete(struct store *st, const char *service, const char *name,
+			    const char **why);
+
+/* Subscriptions: the grant that lets a subsystem receive an event type.
+ * Rows come back as {id, client, service, event, purpose, retry:{first_s,
+ * max_s, give_up_after_s}, created_at}; add answers NDX_EEXIST when client
+ * already subscribes to (service, event). */
+struct store_subscription {
+	const char *client;      /* subsystem id */
+	const char *service;
+	const char *event;
+	const char *purpose;     /* NULL unless the service is personal */
+	int64_t retry_first_s, retry_max_s, give_up_after_s;
+};
+int store_subscription_add(struct store *st, const struct store_subscription *sub,
+			   int64_t *id);
+int store_subscription_get(struct store *st, int64_t id, json_t **out);
+/* client and service filter when not NULL. */
+int store_subscription_list(struct store *st, const char *client, const char *service,
+			    json_t **out);
+int store_subscription_delete(struct store *st, int64_t id);
 
 /* Who already holds the Ed25519 key with key id sign_key_id (a key has one
  * role, docs/registry-api.md "One key, one holder"): *out = [{"role":
