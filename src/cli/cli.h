@@ -21,7 +21,7 @@ enum cli_exit {
  * itself) and returns an enum cli_exit. They print their own messages. */
 int cmd_keygen(int argc, char **argv);
 /* member, subsystem, service, grant, gateway, revoke, audit, embargo,
- * id-provider. */
+ * id-provider, event-type, subscription. */
 int cmd_admin(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* The registry administration commands of the ndx tool: member, subsystem,
- * service, grant, gateway, revoke, audit, embargo and id-provider. Each one parses its words, makes
+ * service, grant, gateway, revoke, audit, embargo and id-provider (event-type
+ * and subscription are in cmd_events.c). Each one parses its words, makes
  * one or two calls to the registry's management API (docs/registry-api.md)
  * through client.c and prints either a short sentence, an aligned table, or
  * with --json the registry's own JSON. `gateway add` also makes the gateway's
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_admin.h"
 #include "client.h"
 #include "ndx/conf.h"
 #include "ndx/encode.h"
@@ -24,32 +26,9 @@
 #include "ndx/text.h"
 
 #define OPENAPI_FILE_MAX (4u * 1024u * 1024u)
-#define PATH_BUF 2048
-
-#define COMMON_HELP \
-	"\nCommon options:\n" \
-	"  --registry URL     registry base URL (default $NDX_REGISTRY, else\n" \
-	"                     http://127.0.0.1:4400)\n" \
-	"  --token-file FILE  file holding the admin token (default $NDX_TOKEN_FILE;\n" \
-	"                     otherwise the token is taken from $NDX_ADMIN_TOKEN)\n" \
-	"  --json             print the registry's JSON answer instead of text\n" \
-	"  --help             show this help\n"
-
-#define COMMON_OPTS \
-	{ "registry", required_argument, NULL, 'R' }, \
-	{ "token-file", required_argument, NULL, 'T' }, \
-	{ "json", no_argument, NULL, 'J' }, \
-	{ "help", no_argument, NULL, 'h' }
-
-struct common {
-	const char *registry;
-	const char *token_file;
-	int json;
-	int help;
-};
 
 /* Returns 1 when c was one of the common options. */
-static int common_opt(int c, struct common *co)
+int cli_admin_option(int c, struct cli_admin_common *co)
 {
 	switch (c) {
 	case 'R': co->registry = optarg; return 1;
@@ -60,7 +39,7 @@ static int common_opt(int c, struct common *co)
 	}
 }
 
-static void start_options(void)
+void cli_admin_start_options(void)
 {
 	optind = 0;
 	opterr = 0;
@@ -72,7 +51,7 @@ static void start_options(void)
  * bidirectional overrides as they are: those become JSON escapes of the
  * same characters, so a name stored before the registry refused them
  * cannot drive the terminal (docs/security.md T30). */
-static void print_json(const json_t *doc)
+void cli_admin_print_json(const json_t *doc)
 {
 	char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	char *safe = text ? ndx_text_escape_json(text, strlen(text)) : NULL;
@@ -147,12 +126,7 @@ static char *cell_text(const json_t *v)
 	return json_dumps(v, JSON_COMPACT);
 }
 
-struct column {
-	const char *title;
-	const char *key;
-};
-
-static int print_table(const json_t *rows, const struct column *cols, size_t ncols)
+int cli_admin_print_table(const json_t *rows, const struct cli_admin_column *cols, size_t ncols)
 {
 	size_t nrows = json_array_size(rows), r, c, width[16] = { 0 };
 	char **cells;
@@ -213,7 +187,7 @@ out:
 /* ---- talking to the registry ----------------------------------------- */
 
 /* One API call; prints the failure. body is stolen (may be NULL). */
-static int api(const struct common *co, const char *method, const char *path,
+int cli_admin_api(const struct cli_admin_common *co, const char *method, const char *path,
 	       json_t *body, json_t **out)
 {
 	struct cli_api a;
@@ -249,7 +223,7 @@ static void append_string(json_t *arr, const char *s)
 }
 
 /* Writes the wire form (each part percent-encoded) of an id into buf. */
-static int id_wire(const char *text, enum ndx_id_kind kind, char *buf, size_t cap)
+int cli_admin_id_wire(const char *text, enum ndx_id_kind kind, char *buf, size_t cap)
 {
 	static const char *const kind_name[] = { "", "", "", "member", "subsystem", "service" };
 	struct ndx_id id;
@@ -267,7 +241,7 @@ static int id_wire(const char *text, enum ndx_id_kind kind, char *buf, size_t ca
 }
 
 /* Appends "?name=value" or "&name=value" (value percent-encoded) to path. */
-static int add_query(char *path, size_t cap, const char *name, const char *value)
+int cli_admin_add_query(char *path, size_t cap, const char *name, const char *value)
 {
 	char enc[NDX_ID_TEXT_MAX * 3];
 	size_t used = strlen(path);
@@ -287,7 +261,7 @@ static int add_query(char *path, size_t cap, const char *name, const char *value
 	return 0;
 }
 
-static void print_version_note(const json_t *out)
+void cli_admin_version_note(const json_t *out)
 {
 	const json_t *v = json_object_get(out, "conf_version");
 
@@ -297,46 +271,46 @@ static void print_version_note(const json_t *out)
 }
 
 /* The list commands all look alike: GET, then a table of one array field. */
-static int list_and_print(const struct common *co, const char *path, const char *field,
-			  const struct column *cols, size_t ncols)
+int cli_admin_list(const struct cli_admin_common *co, const char *path, const char *field,
+			  const struct cli_admin_column *cols, size_t ncols)
 {
 	json_t *out;
-	int rc = api(co, "GET", path, NULL, &out);
+	int rc = cli_admin_api(co, "GET", path, NULL, &out);
 
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (co->json) {
-		print_json(out);
+		cli_admin_print_json(out);
 	} else if (!json_is_array(json_object_get(out, field))) {
 		cli_error("the registry's answer has no '%s' list", field);
 		rc = CLI_EXIT_FAIL;
 	} else {
-		rc = print_table(json_object_get(out, field), cols, ncols);
+		rc = cli_admin_print_table(json_object_get(out, field), cols, ncols);
 	}
 	json_decref(out);
 	return rc;
 }
 
 /* DELETE path, then "removed WHAT". */
-static int remove_and_print(const struct common *co, const char *path, const char *what)
+int cli_admin_remove(const struct cli_admin_common *co, const char *path, const char *what)
 {
 	json_t *out;
-	int rc = api(co, "DELETE", path, NULL, &out);
+	int rc = cli_admin_api(co, "DELETE", path, NULL, &out);
 
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (co->json)
-		print_json(out);
+		cli_admin_print_json(out);
 	else {
 		printf("removed %s", what);
-		print_version_note(out);
+		cli_admin_version_note(out);
 	}
 	json_decref(out);
 	return CLI_EXIT_OK;
 }
 
 /* Positional arguments after the options: exactly `want` of them. */
-static int positionals(int argc, char **argv, int want, const char *usage, const char *names)
+int cli_admin_positionals(int argc, char **argv, int want, const char *usage, const char *names)
 {
 	if (argc - optind < want)
 		return cli_usage_error(usage, "missing %s", names);
@@ -365,14 +339,14 @@ static int member_cmd(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' }, COMMON_OPTS, { NULL, 0, NULL, 0 },
 	};
 	const char *sub = argv[0], *name = NULL;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
 	json_t *out;
 	int c, rc;
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (c == 'n' && strcmp(sub, "add") == 0)
 			name = optarg;
@@ -384,40 +358,40 @@ static int member_cmd(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "add") == 0) {
-		if ((rc = positionals(argc, argv, 1, member_usage, "the member ID")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, member_usage, "the member ID")) != 0)
 			return rc;
 		if (name == NULL)
 			return cli_usage_error(member_usage, "member add needs --name NAME");
-		rc = api(&co, "POST", "/api/members",
+		rc = cli_admin_api(&co, "POST", "/api/members",
 			 json_pack("{ssss}", "id", argv[optind], "name", name), &out);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 		if (co.json)
-			print_json(out);
+			cli_admin_print_json(out);
 		else {
 			printf("added member %s \"%s\"", argv[optind], name);
-			print_version_note(out);
+			cli_admin_version_note(out);
 		}
 		json_decref(out);
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "list") == 0) {
-		static const struct column cols[] = {
+		static const struct cli_admin_column cols[] = {
 			{ "ID", "id" }, { "NAME", "name" }, { "CREATED", "created_at" },
 		};
 
-		if ((rc = positionals(argc, argv, 0, member_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, member_usage, "")) != 0)
 			return rc;
-		return list_and_print(&co, "/api/members", "members", cols, 3);
+		return cli_admin_list(&co, "/api/members", "members", cols, 3);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((rc = positionals(argc, argv, 1, member_usage, "the member ID")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, member_usage, "the member ID")) != 0)
 			return rc;
-		if (id_wire(argv[optind], NDX_ID_MEMBER, wire, sizeof(wire)) != 0)
+		if (cli_admin_id_wire(argv[optind], NDX_ID_MEMBER, wire, sizeof(wire)) != 0)
 			return CLI_EXIT_FAIL;
 		snprintf(path, sizeof(path), "/api/members/%s", wire);
 		snprintf(what, sizeof(what), "member %s", argv[optind]);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(member_usage, "unknown member command '%s'", sub);
 }
@@ -433,7 +407,8 @@ static const char subsystem_usage[] =
 	"they call services and provide them.\n"
 	"  add ID               register a subsystem of an existing member\n"
 	"  list [--member ID]   list subsystems, optionally of one member\n"
-	"  remove ID            remove a subsystem that has no services or grants\n"
+	"  remove ID            remove a subsystem that has no services, grants or\n"
+	"                       subscriptions\n"
 	COMMON_HELP;
 
 static int subsystem_cmd(int argc, char **argv)
@@ -442,14 +417,14 @@ static int subsystem_cmd(int argc, char **argv)
 		{ "member", required_argument, NULL, 'm' }, COMMON_OPTS, { NULL, 0, NULL, 0 },
 	};
 	const char *sub = argv[0], *member = NULL;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
 	json_t *out;
 	int c, rc;
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (c == 'm' && strcmp(sub, "list") == 0)
 			member = optarg;
@@ -461,38 +436,38 @@ static int subsystem_cmd(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "add") == 0) {
-		if ((rc = positionals(argc, argv, 1, subsystem_usage, "the subsystem ID")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, subsystem_usage, "the subsystem ID")) != 0)
 			return rc;
-		rc = api(&co, "POST", "/api/subsystems", json_pack("{ss}", "id", argv[optind]), &out);
+		rc = cli_admin_api(&co, "POST", "/api/subsystems", json_pack("{ss}", "id", argv[optind]), &out);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 		if (co.json)
-			print_json(out);
+			cli_admin_print_json(out);
 		else {
 			printf("added subsystem %s", argv[optind]);
-			print_version_note(out);
+			cli_admin_version_note(out);
 		}
 		json_decref(out);
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "list") == 0) {
-		static const struct column cols[] = { { "ID", "id" }, { "CREATED", "created_at" } };
+		static const struct cli_admin_column cols[] = { { "ID", "id" }, { "CREATED", "created_at" } };
 
-		if ((rc = positionals(argc, argv, 0, subsystem_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, subsystem_usage, "")) != 0)
 			return rc;
 		snprintf(path, sizeof(path), "/api/subsystems");
-		if (add_query(path, sizeof(path), "member", member) != 0)
+		if (cli_admin_add_query(path, sizeof(path), "member", member) != 0)
 			return CLI_EXIT_FAIL;
-		return list_and_print(&co, path, "subsystems", cols, 2);
+		return cli_admin_list(&co, path, "subsystems", cols, 2);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((rc = positionals(argc, argv, 1, subsystem_usage, "the subsystem ID")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, subsystem_usage, "the subsystem ID")) != 0)
 			return rc;
-		if (id_wire(argv[optind], NDX_ID_SUBSYSTEM, wire, sizeof(wire)) != 0)
+		if (cli_admin_id_wire(argv[optind], NDX_ID_SUBSYSTEM, wire, sizeof(wire)) != 0)
 			return CLI_EXIT_FAIL;
 		snprintf(path, sizeof(path), "/api/subsystems/%s", wire);
 		snprintf(what, sizeof(what), "subsystem %s", argv[optind]);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(subsystem_usage, "unknown subsystem command '%s'", sub);
 }
@@ -524,7 +499,8 @@ static const char service_usage[] =
 	"    --bulk-purpose P      a bulk purpose (repeat for several)\n"
 	"    --no-bulk-purposes    allow no bulk reads any more\n"
 	"  list [--subsystem ID]   list services, optionally of one subsystem\n"
-	"  remove ID               remove a service no grant names\n"
+	"  remove ID               remove a service no grant names and that has no\n"
+	"                          event types\n"
 	COMMON_HELP;
 
 static json_t *load_openapi(const char *file)
@@ -568,7 +544,7 @@ static int service_cmd(int argc, char **argv)
 	const char *sub = argv[0], *title = NULL, *openapi = NULL, *subsystem = NULL;
 	int personal = 0, consent = 0, no_bulk = 0, c, rc, is_add = strcmp(sub, "add") == 0;
 	int is_update = strcmp(sub, "update") == 0;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], what[PATH_BUF];
 	json_t *purposes = json_array(), *bulk = json_array(), *body, *out;
 
@@ -578,9 +554,9 @@ static int service_cmd(int argc, char **argv)
 		cli_error("out of memory");
 		return CLI_EXIT_FAIL;
 	}
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (is_add && c == 't')
 			title = optarg;
@@ -612,35 +588,35 @@ static int service_cmd(int argc, char **argv)
 	}
 	if (is_update) {
 		json_decref(purposes);
-		rc = positionals(argc, argv, 1, service_usage, "the service ID");
+		rc = cli_admin_positionals(argc, argv, 1, service_usage, "the service ID");
 		if (rc == 0 && (no_bulk ? json_array_size(bulk) > 0 : json_array_size(bulk) == 0))
 			rc = cli_usage_error(service_usage, "service update needs --bulk-purpose P "
 					     "(repeat for several) or --no-bulk-purposes, not both");
-		if (rc == 0 && id_wire(argv[optind], NDX_ID_SERVICE, wire, sizeof(wire)) != 0)
+		if (rc == 0 && cli_admin_id_wire(argv[optind], NDX_ID_SERVICE, wire, sizeof(wire)) != 0)
 			rc = CLI_EXIT_FAIL;
 		if (rc != 0) {
 			json_decref(bulk);
 			return rc;
 		}
 		snprintf(path, sizeof(path), "/api/services/%s/bulk-purposes", wire);
-		rc = api(&co, "PUT", path, json_pack("{so}", "bulk_purposes", bulk), &out);
+		rc = cli_admin_api(&co, "PUT", path, json_pack("{so}", "bulk_purposes", bulk), &out);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 		if (co.json) {
-			print_json(out);
+			cli_admin_print_json(out);
 		} else {
 			char *list = cell_text(json_object_get(out, "bulk_purposes"));
 
 			printf("service %s: bulk purposes %s", argv[optind],
 			       list && strcmp(list, "-") != 0 ? list : "none");
 			free(list);
-			print_version_note(out);
+			cli_admin_version_note(out);
 		}
 		json_decref(out);
 		return CLI_EXIT_OK;
 	}
 	if (is_add) {
-		if ((rc = positionals(argc, argv, 1, service_usage, "the service ID")) != 0 ||
+		if ((rc = cli_admin_positionals(argc, argv, 1, service_usage, "the service ID")) != 0 ||
 		    (title == NULL &&
 		     (rc = cli_usage_error(service_usage, "service add needs --title TITLE")) != 0)) {
 			json_decref(purposes);
@@ -659,14 +635,14 @@ static int service_cmd(int argc, char **argv)
 			}
 			json_object_set_new(body, "openapi", doc);
 		}
-		rc = api(&co, "POST", "/api/services", body, &out);
+		rc = cli_admin_api(&co, "POST", "/api/services", body, &out);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 		if (co.json)
-			print_json(out);
+			cli_admin_print_json(out);
 		else {
 			printf("added service %s \"%s\"", argv[optind], title);
-			print_version_note(out);
+			cli_admin_version_note(out);
 		}
 		json_decref(out);
 		return CLI_EXIT_OK;
@@ -674,27 +650,27 @@ static int service_cmd(int argc, char **argv)
 	json_decref(purposes);
 	json_decref(bulk);
 	if (strcmp(sub, "list") == 0) {
-		static const struct column cols[] = {
+		static const struct cli_admin_column cols[] = {
 			{ "ID", "id" }, { "TITLE", "title" }, { "PERSONAL", "personal" },
 			{ "PURPOSES", "purposes" }, { "BULK", "bulk_purposes" },
 			{ "CONSENT", "consent_required" },
 		};
 
-		if ((rc = positionals(argc, argv, 0, service_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, service_usage, "")) != 0)
 			return rc;
 		snprintf(path, sizeof(path), "/api/services");
-		if (add_query(path, sizeof(path), "subsystem", subsystem) != 0)
+		if (cli_admin_add_query(path, sizeof(path), "subsystem", subsystem) != 0)
 			return CLI_EXIT_FAIL;
-		return list_and_print(&co, path, "services", cols, 6);
+		return cli_admin_list(&co, path, "services", cols, 6);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((rc = positionals(argc, argv, 1, service_usage, "the service ID")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, service_usage, "the service ID")) != 0)
 			return rc;
-		if (id_wire(argv[optind], NDX_ID_SERVICE, wire, sizeof(wire)) != 0)
+		if (cli_admin_id_wire(argv[optind], NDX_ID_SERVICE, wire, sizeof(wire)) != 0)
 			return CLI_EXIT_FAIL;
 		snprintf(path, sizeof(path), "/api/services/%s", wire);
 		snprintf(what, sizeof(what), "service %s", argv[optind]);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(service_usage, "unknown service command '%s'", sub);
 }
@@ -729,7 +705,7 @@ static int grant_cmd(int argc, char **argv)
 	};
 	const char *sub = argv[0], *client = NULL, *service = NULL;
 	int is_add = strcmp(sub, "add") == 0, is_list = strcmp(sub, "list") == 0, c, rc;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF], what[PATH_BUF];
 	json_t *methods = json_array(), *paths = json_array(), *out;
 
@@ -739,9 +715,9 @@ static int grant_cmd(int argc, char **argv)
 		cli_error("out of memory");
 		return CLI_EXIT_FAIL;
 	}
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if ((is_add || is_list) && c == 'c')
 			client = optarg;
@@ -766,7 +742,7 @@ static int grant_cmd(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (is_add) {
-		if ((rc = positionals(argc, argv, 0, grant_usage, "")) != 0 ||
+		if ((rc = cli_admin_positionals(argc, argv, 0, grant_usage, "")) != 0 ||
 		    ((client == NULL || service == NULL) &&
 		     (rc = cli_usage_error(grant_usage, "grant add needs --client and --service")) != 0)) {
 			json_decref(methods);
@@ -777,42 +753,42 @@ static int grant_cmd(int argc, char **argv)
 			json_array_append_new(methods, json_string("GET"));
 		if (json_array_size(paths) == 0)
 			json_array_append_new(paths, json_string("*"));
-		rc = api(&co, "POST", "/api/grants",
+		rc = cli_admin_api(&co, "POST", "/api/grants",
 			 json_pack("{sssssoso}", "client", client, "service", service,
 				   "methods", methods, "paths", paths), &out);
 		if (rc != CLI_EXIT_OK)
 			return rc;
 		if (co.json)
-			print_json(out);
+			cli_admin_print_json(out);
 		else {
 			const json_t *id = json_object_get(out, "id");
 
 			printf("added grant %lld: %s -> %s", (long long)json_integer_value(id),
 			       client, service);
-			print_version_note(out);
+			cli_admin_version_note(out);
 		}
 		json_decref(out);
 		return CLI_EXIT_OK;
 	}
 	if (is_list) {
-		static const struct column cols[] = {
+		static const struct cli_admin_column cols[] = {
 			{ "ID", "id" }, { "CLIENT", "client" }, { "SERVICE", "service" },
 			{ "METHODS", "methods" }, { "PATHS", "paths" },
 		};
 
-		if ((rc = positionals(argc, argv, 0, grant_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, grant_usage, "")) != 0)
 			return rc;
 		snprintf(path, sizeof(path), "/api/grants");
-		if (add_query(path, sizeof(path), "client", client) != 0 ||
-		    add_query(path, sizeof(path), "service", service) != 0)
+		if (cli_admin_add_query(path, sizeof(path), "client", client) != 0 ||
+		    cli_admin_add_query(path, sizeof(path), "service", service) != 0)
 			return CLI_EXIT_FAIL;
-		return list_and_print(&co, path, "grants", cols, 5);
+		return cli_admin_list(&co, path, "grants", cols, 5);
 	}
 	if (strcmp(sub, "remove") == 0) {
 		char *end = NULL;
 		long long n;
 
-		if ((rc = positionals(argc, argv, 1, grant_usage, "the grant number N")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, grant_usage, "the grant number N")) != 0)
 			return rc;
 		n = strtoll(argv[optind], &end, 10);
 		if (end == argv[optind] || *end != '\0' || n <= 0 || n > (long long)1e15)
@@ -820,7 +796,7 @@ static int grant_cmd(int argc, char **argv)
 					       argv[optind]);
 		snprintf(path, sizeof(path), "/api/grants/%lld", n);
 		snprintf(what, sizeof(what), "grant %lld", n);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(grant_usage, "unknown grant command '%s'", sub);
 }
@@ -864,7 +840,7 @@ static void free_secret(char *s)
 	}
 }
 
-static int gateway_add(const struct common *co, const char *member, const char *code,
+static int gateway_add(const struct cli_admin_common *co, const char *member, const char *code,
 		       const char *address, const char *sign_key, const char *prefix)
 {
 	char key_path[PATH_MAX], cert_path[PATH_MAX], ca_path[PATH_MAX], cn[2 * NDX_ID_TEXT_MAX];
@@ -908,7 +884,7 @@ static int gateway_add(const struct common *co, const char *member, const char *
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	rc = api(co, "POST", "/api/gateways",
+	rc = cli_admin_api(co, "POST", "/api/gateways",
 		 json_pack("{ssssssssss}", "member", member, "code", code, "address", address,
 			   "sign_public_key", pub_pem, "tls_csr", csr), &out);
 	if (rc != CLI_EXIT_OK) {
@@ -929,10 +905,10 @@ static int gateway_add(const struct common *co, const char *member, const char *
 		goto out;
 	}
 	if (co->json)
-		print_json(out);
+		cli_admin_print_json(out);
 	else {
 		printf("registered gateway %s %s at %s", member, code, address);
-		print_version_note(out);
+		cli_admin_version_note(out);
 		printf("  TLS certificate sha256 %s\n  wrote %s, %s, %s\n", fp ? fp : "-",
 		       key_path, cert_path, ca_path);
 	}
@@ -958,12 +934,12 @@ static int gateway_cmd(int argc, char **argv)
 	const char *sub = argv[0], *member = NULL, *code = NULL, *address = NULL;
 	const char *sign_key = NULL, *prefix = NULL;
 	int is_add = strcmp(sub, "add") == 0, c, rc;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF], wire[NDX_ID_TEXT_MAX], enc[3 * NDX_ID_PART_MAX + 1], what[PATH_BUF];
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (is_add && c == 'm')
 			member = optarg;
@@ -983,7 +959,7 @@ static int gateway_cmd(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (is_add) {
-		if ((rc = positionals(argc, argv, 0, gateway_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, gateway_usage, "")) != 0)
 			return rc;
 		if (!member || !code || !address || !sign_key || !prefix)
 			return cli_usage_error(gateway_usage,
@@ -991,19 +967,19 @@ static int gateway_cmd(int argc, char **argv)
 		return gateway_add(&co, member, code, address, sign_key, prefix);
 	}
 	if (strcmp(sub, "list") == 0) {
-		static const struct column cols[] = {
+		static const struct cli_admin_column cols[] = {
 			{ "MEMBER", "member" }, { "CODE", "code" }, { "ADDRESS", "address" },
 			{ "SIGN KEY ID", "sign_key_id" }, { "TLS CERT SHA-256", "tls_cert_sha256" },
 		};
 
-		if ((rc = positionals(argc, argv, 0, gateway_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, gateway_usage, "")) != 0)
 			return rc;
-		return list_and_print(&co, "/api/gateways", "gateways", cols, 5);
+		return cli_admin_list(&co, "/api/gateways", "gateways", cols, 5);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((rc = positionals(argc, argv, 2, gateway_usage, "MEMBER_ID and CODE")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 2, gateway_usage, "MEMBER_ID and CODE")) != 0)
 			return rc;
-		if (id_wire(argv[optind], NDX_ID_MEMBER, wire, sizeof(wire)) != 0)
+		if (cli_admin_id_wire(argv[optind], NDX_ID_MEMBER, wire, sizeof(wire)) != 0)
 			return CLI_EXIT_FAIL;
 		if (argv[optind + 1][0] == '\0' ||
 		    ndx_pct_encode(argv[optind + 1], strlen(argv[optind + 1]), enc, sizeof(enc)) < 0) {
@@ -1012,7 +988,7 @@ static int gateway_cmd(int argc, char **argv)
 		}
 		snprintf(path, sizeof(path), "/api/gateways/%s/%s", wire, enc);
 		snprintf(what, sizeof(what), "gateway %s %s", argv[optind], argv[optind + 1]);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(gateway_usage, "unknown gateway command '%s'", sub);
 }
@@ -1039,13 +1015,13 @@ static int revoke_cmd(int argc, char **argv)
 		COMMON_OPTS, { NULL, 0, NULL, 0 },
 	};
 	const char *kind = NULL, *value = NULL, *reason = NULL;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	json_t *out;
 	int c, rc;
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (c == 'k')
 			kind = optarg;
@@ -1060,21 +1036,21 @@ static int revoke_cmd(int argc, char **argv)
 		fputs(revoke_usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if ((rc = positionals(argc, argv, 0, revoke_usage, "")) != 0)
+	if ((rc = cli_admin_positionals(argc, argv, 0, revoke_usage, "")) != 0)
 		return rc;
 	if (!kind || !value || !reason)
 		return cli_usage_error(revoke_usage, "revoke needs --kind, --value and --reason");
 	if (strcmp(kind, "key") != 0 && strcmp(kind, "certificate") != 0)
 		return cli_usage_error(revoke_usage, "--kind must be key or certificate, not '%s'", kind);
-	rc = api(&co, "POST", "/api/revocations",
+	rc = cli_admin_api(&co, "POST", "/api/revocations",
 		 json_pack("{ssssss}", "kind", kind, "value", value, "reason", reason), &out);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (co.json)
-		print_json(out);
+		cli_admin_print_json(out);
 	else {
 		printf("revoked %s %s", kind, value);
-		print_version_note(out);
+		cli_admin_version_note(out);
 	}
 	json_decref(out);
 	return CLI_EXIT_OK;
@@ -1093,7 +1069,7 @@ static const char audit_usage[] =
  * AUDIT_PAGE a page) until limit entries or the oldest; *out = {"audit":
  * [...], "next": SEQ or null}, a new reference. */
 #define AUDIT_PAGE 1000
-static int audit_fetch(const struct common *co, long limit, long long before, json_t **out)
+static int audit_fetch(const struct cli_admin_common *co, long limit, long long before, json_t **out)
 {
 	json_t *all = json_array(), *page = NULL, *next = json_null();
 	char path[PATH_BUF];
@@ -1113,7 +1089,7 @@ static int audit_fetch(const struct common *co, long limit, long long before, js
 			snprintf(path, sizeof(path), "/api/audit?limit=%ld&before=%lld", want, before);
 		else
 			snprintf(path, sizeof(path), "/api/audit?limit=%ld", want);
-		if ((rc = api(co, "GET", path, NULL, &page)) != CLI_EXIT_OK)
+		if ((rc = cli_admin_api(co, "GET", path, NULL, &page)) != CLI_EXIT_OK)
 			break;
 		json_array_extend(all, json_object_get(page, "audit"));
 		json_decref(next);
@@ -1141,20 +1117,20 @@ static int audit_cmd(int argc, char **argv)
 		COMMON_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	static const struct column cols[] = {
+	static const struct cli_admin_column cols[] = {
 		{ "SEQ", "seq" }, { "TIME", "time" }, { "ACTOR", "actor" }, { "REMOTE", "remote" },
 		{ "ACTION", "action" }, { "OBJECT", "object" }, { "DETAIL", "detail" },
 	};
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	long limit = 100;
 	long long before = 0;
 	json_t *out = NULL;
 	char *end;
 	int c, rc;
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (c == 'l') {
 			limit = strtol(optarg, &end, 10);
@@ -1174,14 +1150,14 @@ static int audit_cmd(int argc, char **argv)
 		fputs(audit_usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if ((rc = positionals(argc, argv, 0, audit_usage, "")) != 0)
+	if ((rc = cli_admin_positionals(argc, argv, 0, audit_usage, "")) != 0)
 		return rc;
 	if ((rc = audit_fetch(&co, limit, before, &out)) != CLI_EXIT_OK)
 		return rc;
 	if (co.json) {
-		print_json(out);
+		cli_admin_print_json(out);
 	} else {
-		rc = print_table(json_object_get(out, "audit"), cols, 7);
+		rc = cli_admin_print_table(json_object_get(out, "audit"), cols, 7);
 		if (rc == CLI_EXIT_OK && json_is_integer(json_object_get(out, "next")))
 			printf("(older entries: ndx audit --before %lld)\n",
 			       (long long)json_integer_value(json_object_get(out, "next")));
@@ -1220,7 +1196,7 @@ static void embargo_duration(int64_t seconds, char *buf, size_t cap)
 }
 
 /* A whole number in [1, max] from an option's text, or -1. */
-static int64_t option_count(const char *text, int64_t max)
+int64_t cli_admin_count(const char *text, int64_t max)
 {
 	char *end;
 	long long v;
@@ -1233,7 +1209,7 @@ static int64_t option_count(const char *text, int64_t max)
 	return (int64_t)v;
 }
 
-static int embargo_set(const struct common *co, const char *purpose, int64_t seconds)
+static int embargo_set(const struct cli_admin_common *co, const char *purpose, int64_t seconds)
 {
 	char path[PATH_BUF], enc[3 * 64 + 1], dur[48];
 	json_t *out;
@@ -1244,36 +1220,36 @@ static int embargo_set(const struct common *co, const char *purpose, int64_t sec
 		return CLI_EXIT_FAIL;
 	}
 	snprintf(path, sizeof(path), "/api/embargoes/%s", enc);
-	rc = api(co, "PUT", path, json_pack("{sI}", "seconds", (json_int_t)seconds), &out);
+	rc = cli_admin_api(co, "PUT", path, json_pack("{sI}", "seconds", (json_int_t)seconds), &out);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (co->json) {
-		print_json(out);
+		cli_admin_print_json(out);
 	} else {
 		embargo_duration(seconds, dur, sizeof(dur));
 		printf("embargo on purpose %s: %s after each exchange", purpose, dur);
-		print_version_note(out);
+		cli_admin_version_note(out);
 	}
 	json_decref(out);
 	return CLI_EXIT_OK;
 }
 
-static int embargo_list(const struct common *co)
+static int embargo_list(const struct cli_admin_common *co)
 {
-	static const struct column cols[] = {
+	static const struct cli_admin_column cols[] = {
 		{ "PURPOSE", "purpose" }, { "HIDDEN FOR", "hidden_for" }, { "SECONDS", "seconds" },
 		{ "CHANGED", "updated_at" },
 	};
 	const json_t *rows;
 	json_t *row, *out;
 	size_t i;
-	int rc = api(co, "GET", "/api/embargoes", NULL, &out);
+	int rc = cli_admin_api(co, "GET", "/api/embargoes", NULL, &out);
 
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	rows = json_object_get(out, "embargoes");
 	if (co->json) {
-		print_json(out);
+		cli_admin_print_json(out);
 	} else if (!json_is_array(rows)) {
 		cli_error("the registry's answer has no 'embargoes' list");
 		rc = CLI_EXIT_FAIL;
@@ -1285,7 +1261,7 @@ static int embargo_list(const struct common *co)
 					 dur, sizeof(dur));
 			json_object_set_new(row, "hidden_for", json_string(dur));
 		}
-		rc = print_table(rows, cols, 4);
+		rc = cli_admin_print_table(rows, cols, 4);
 	}
 	json_decref(out);
 	return rc;
@@ -1300,13 +1276,13 @@ static int embargo_cmd(int argc, char **argv)
 	};
 	const char *sub = argv[0], *days = NULL, *secs = NULL;
 	int is_set = strcmp(sub, "set") == 0, c, rc;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF], enc[3 * 64 + 1], what[PATH_BUF];
 	int64_t seconds;
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (is_set && c == 'd')
 			days = optarg;
@@ -1320,13 +1296,13 @@ static int embargo_cmd(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (is_set) {
-		if ((rc = positionals(argc, argv, 1, embargo_usage, "the PURPOSE")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, embargo_usage, "the PURPOSE")) != 0)
 			return rc;
 		if ((days == NULL) == (secs == NULL))
 			return cli_usage_error(embargo_usage, "embargo set needs --days N or "
 					       "--seconds N (one of them)");
-		seconds = days ? option_count(days, NDX_CONF_EMBARGO_MAX_S / 86400)
-			       : option_count(secs, NDX_CONF_EMBARGO_MAX_S);
+		seconds = days ? cli_admin_count(days, NDX_CONF_EMBARGO_MAX_S / 86400)
+			       : cli_admin_count(secs, NDX_CONF_EMBARGO_MAX_S);
 		if (seconds < 0)
 			return cli_usage_error(embargo_usage, "%s must be a whole number from 1 "
 					       "to %lld", days ? "--days" : "--seconds",
@@ -1335,12 +1311,12 @@ static int embargo_cmd(int argc, char **argv)
 		return embargo_set(&co, argv[optind], days ? seconds * 86400 : seconds);
 	}
 	if (strcmp(sub, "list") == 0) {
-		if ((rc = positionals(argc, argv, 0, embargo_usage, "")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 0, embargo_usage, "")) != 0)
 			return rc;
 		return embargo_list(&co);
 	}
 	if (strcmp(sub, "remove") == 0) {
-		if ((rc = positionals(argc, argv, 1, embargo_usage, "the PURPOSE")) != 0)
+		if ((rc = cli_admin_positionals(argc, argv, 1, embargo_usage, "the PURPOSE")) != 0)
 			return rc;
 		if (ndx_pct_encode(argv[optind], strlen(argv[optind]), enc, sizeof(enc)) < 0) {
 			cli_error("the purpose '%.80s' is longer than 64 characters", argv[optind]);
@@ -1348,7 +1324,7 @@ static int embargo_cmd(int argc, char **argv)
 		}
 		snprintf(path, sizeof(path), "/api/embargoes/%s", enc);
 		snprintf(what, sizeof(what), "the embargo on purpose %s", argv[optind]);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(embargo_usage, "unknown embargo command '%s'", sub);
 }
@@ -1373,7 +1349,7 @@ static const char id_provider_usage[] =
 	"  remove --issuer URL  stop trusting an issuer's tokens\n"
 	COMMON_HELP;
 
-static int id_provider_add(const struct common *co, const char *issuer, const char *file)
+static int id_provider_add(const struct cli_admin_common *co, const char *issuer, const char *file)
 {
 	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
 	struct ndx_key *key = NULL;
@@ -1399,18 +1375,18 @@ static int id_provider_add(const struct common *co, const char *issuer, const ch
 		cli_error("out of memory");
 		return CLI_EXIT_FAIL;
 	}
-	rc = api(co, "POST", "/api/id-providers",
+	rc = cli_admin_api(co, "POST", "/api/id-providers",
 		 json_pack("{ssss}", "issuer", issuer, "sign_key", b64), &out);
 	free(b64);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	if (co->json) {
-		print_json(out);
+		cli_admin_print_json(out);
 	} else {
 		const char *kid = json_string_value(json_object_get(out, "sign_key_id"));
 
 		printf("added id provider %s, key id %s", issuer, kid != NULL ? kid : "?");
-		print_version_note(out);
+		cli_admin_version_note(out);
 	}
 	json_decref(out);
 	return CLI_EXIT_OK;
@@ -1425,12 +1401,12 @@ static int id_provider_cmd(int argc, char **argv)
 	};
 	const char *sub = argv[0], *issuer = NULL, *keyfile = NULL;
 	int is_add = strcmp(sub, "add") == 0, c, rc;
-	struct common co = { 0 };
+	struct cli_admin_common co = { 0 };
 	char path[PATH_BUF] = "/api/id-providers", what[PATH_BUF];
 
-	start_options();
+	cli_admin_start_options();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (common_opt(c, &co))
+		if (cli_admin_option(c, &co))
 			continue;
 		if (c == 'i' && strcmp(sub, "list") != 0)
 			issuer = optarg;
@@ -1443,7 +1419,7 @@ static int id_provider_cmd(int argc, char **argv)
 		fputs(id_provider_usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if ((rc = positionals(argc, argv, 0, id_provider_usage, "")) != 0)
+	if ((rc = cli_admin_positionals(argc, argv, 0, id_provider_usage, "")) != 0)
 		return rc;
 	if (is_add) {
 		if (issuer == NULL || keyfile == NULL)
@@ -1452,20 +1428,20 @@ static int id_provider_cmd(int argc, char **argv)
 		return id_provider_add(&co, issuer, keyfile);
 	}
 	if (strcmp(sub, "list") == 0) {
-		static const struct column cols[] = {
+		static const struct cli_admin_column cols[] = {
 			{ "ISSUER", "issuer" }, { "KEY ID", "sign_key_id" }, { "CREATED", "created_at" },
 		};
 
-		return list_and_print(&co, path, "id_providers", cols, 3);
+		return cli_admin_list(&co, path, "id_providers", cols, 3);
 	}
 	if (strcmp(sub, "remove") == 0) {
 		if (issuer == NULL)
 			return cli_usage_error(id_provider_usage, "id-provider remove needs "
 					       "--issuer URL");
-		if (add_query(path, sizeof(path), "issuer", issuer) != 0)
+		if (cli_admin_add_query(path, sizeof(path), "issuer", issuer) != 0)
 			return CLI_EXIT_FAIL;
 		snprintf(what, sizeof(what), "id provider %s", issuer);
-		return remove_and_print(&co, path, what);
+		return cli_admin_remove(&co, path, what);
 	}
 	return cli_usage_error(id_provider_usage, "unknown id-provider command '%s'", sub);
 }
@@ -1494,6 +1470,8 @@ static const struct group groups[] = {
 	{ "audit", audit_usage, audit_cmd, NULL },
 	{ "embargo", embargo_usage, embargo_cmd, embargo_subs },
 	{ "id-provider", id_provider_usage, id_provider_cmd, add_list_remove },
+	{ "event-type", cli_event_type_usage, cli_event_type_cmd, add_list_remove },
+	{ "subscription", cli_subscription_usage, cli_subscription_cmd, add_list_remove },
 };
 
 /* "add, list or remove" for the usage errors. */

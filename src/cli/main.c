@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"  embargo     set, list or remove embargoes on purposes (investigations)\n"
 	"  id-provider add, list or remove the e-ID issuers whose tokens gateways trust\n"
 	"  consent-service  register, list or remove consent services\n"
+	"  event-type  add, list or remove the event types of services (live data)\n"
+	"  subscription add, list or remove subscriptions to event types\n"
 	"\n"
 	"Consent (needs the consent service's token):\n"
 	"  consent     grant, list or revoke a citizen's consents\n"
