@@ -69,4 +69,31 @@ struct ndx_response_hash_input {
 /* Computes the canonical response hash (ndx-response-v3) of in into out. */
 void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
 
+/* What an event hash covers (docs/protocol.md "Events"): the event as its
+ * publishing gateway accepted it. NULL strings hash as "". */
+struct ndx_event_hash_input {
+	const char *id;        /* the event's id (a UUID the publishing gateway drew) */
+	const char *service;   /* canonical service id the event type belongs to */
+	const char *name;      /* the event type's name */
+	const char *publisher; /* the subsystem that published it */
+	const char *subject;   /* the data subject's PIN, "" when not personal */
+	int64_t time_ms;       /* when the publishing gateway accepted it */
+	const char *gateway;   /* the publishing gateway, {member}/{code} */
+	uint8_t payload_sha256[NDX_SHA256_LEN];
+};
+/* Computes the event hash (ndx-event-v1) of in into out. */
+void ndx_event_hash(const struct ndx_event_hash_input *in, uint8_t out[NDX_SHA256_LEN]);
+
+/* What a delivery receipt covers: the subscriber's gateway holds the event
+ * for client, under purpose, durably. */
+struct ndx_event_receipt_hash_input {
+	uint8_t event_hash[NDX_SHA256_LEN];
+	const char *client;  /* the subscribing subsystem */
+	const char *purpose; /* the subscription's purpose, "" when none */
+	const char *gateway; /* the receiving gateway, {member}/{code} */
+};
+/* Computes the receipt hash (ndx-event-receipt-v1) of in into out. */
+void ndx_event_receipt_hash(const struct ndx_event_receipt_hash_input *in,
+			    uint8_t out[NDX_SHA256_LEN]);
+
 #endif

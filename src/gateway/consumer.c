@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "gateway.h"
 #include "xfer.h"
 #include "signer.h"
@@ -795,6 +796,10 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 	}
 	if (gw_metaservice(g, &v, req, resp, tls))
 		goto out;
+	if (strncmp(req->path, "/e1/", 4) == 0) {
+		gw_events_consumer(g, req, resp, tls);
+		goto out;
+	}
 	if (strncmp(req->path, "/r1/", 4) != 0) {
 		gw_refusal(resp, req, GW_R_NOT_EXCHANGE, GW_SIDE_CONSUMER, req->path,
 			   "unknown path: expected /r1/{serviceId}[/path]");

@@ -167,6 +167,19 @@ static const struct gw_reason_info table[GW_R_COUNT] = {
 				      "the access list answers GET only" },
 	[GW_R_ACCESS_LIST_PATH] = { "AccessListPath", C, "BadRequest", 404, true,
 				    "the access list has no sub-paths" },
+	[GW_R_UNKNOWN_EVENT_TYPE] = { "UnknownEventType", S, "UnknownService", 500, true,
+				      "the event type is not in the global configuration" },
+	[GW_R_NOT_PUBLISHER] = { "NotPublisher", S, "AccessDenied", 500, true,
+				 "only the subsystem of the event type's service publishes it" },
+	[GW_R_PAYLOAD_INVALID] = { "PayloadInvalid", C, "BadRequest", 400, true,
+				   "the event's payload is not JSON or breaks its type's schema "
+				   "(the field is named)" },
+	[GW_R_NO_SUBSCRIPTION] = { "NoSubscription", S, "AccessDenied", 500, true,
+				   "the client holds no subscription to the event type" },
+	[GW_R_UNKNOWN_EVENT] = { "UnknownEvent", C, "BadRequest", 404, true,
+				 "no event of this id for this client" },
+	[GW_R_EVENT_STORE_UNAVAILABLE] = { "EventStoreUnavailable", S, "LoggingFailed", 500,
+					   false, "the event store cannot be written" },
 };
 
 #undef C

@@ -25,6 +25,7 @@ struct gw_ctx {
 	struct gw_peerlimit *refusals; /* refusal budgets of calling members (peerlimit.h) */
 	struct gw_witness *witness;  /* the registry countersigning tree heads (witness.h) */
 	struct gw_loops *loops;      /* the exchange loops (gwloop.h) */
+	struct gw_events *events;    /* the outbox and inbox of events (events.h) */
 	/* This gateway's name in Ndx-Gateway and the request hash, made once */
 	char name[NDX_ID_TEXT_MAX + 64];
 };

@@ -27,6 +27,7 @@
 #include "gwconfig.h"
 #include "peerlimit.h"
 #include "replay.h"
+#include "events.h"
 #include "gw_witness.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
@@ -391,6 +392,10 @@ static int serve(struct gw_config *cfg)
 			fprintf(stderr, GW_PROG ": %s\n", why);
 			goto out;
 		}
+		if (gw_events_start(&g, &g.events, why, sizeof why) != NDX_OK) {
+			fprintf(stderr, GW_PROG ": events: %s\n", why);
+			goto out;
+		}
 	}
 	hc.name = GW_PROG;
 	hc.bind_addr = cfg->consumer_addr;
@@ -437,9 +442,12 @@ static int serve(struct gw_config *cfg)
 		ndx_httpd_drain(gateway, (unsigned)drain_ms);
 	rc = 0;
 out:
-	/* The loops finish what they hold (the ports have drained, or stop
-	 * now); answers still waiting for the log go out from its writer, and
-	 * each port's stop waits for them. */
+	/* The events thread answers what it holds and stops taking work;
+	 * deliveries still in flight stay queued for the next start. Then the
+	 * loops finish what they hold (the ports have drained, or stop now);
+	 * answers still waiting for the log go out from its writer, and each
+	 * port's stop waits for them. */
+	gw_events_stop(g.events);
 	gw_loops_stop(g.loops);
 	ndx_httpd_stop(gateway);
 	ndx_httpd_stop(consumer_tls);
@@ -453,6 +461,9 @@ out:
 				"is closed when the log is next opened\n");
 		rc = 1;
 	}
+	/* Last: the loops and the log's writer may still have reported to it. */
+	gw_events_free(g.events);
+	g.events = NULL;
 	/* The poller's tasks use the state and the lists: it stops first. */
 	gw_poller_free(poller);
 	gw_revocations_free(g.revs);

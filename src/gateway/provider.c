@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "gateway.h"
 #include "xfer.h"
 #include "signer.h"
@@ -914,6 +915,10 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	struct exch *x;
 	struct timespec t0;
 
+	if (strcmp(req->path, "/e1/deliver") == 0) {
+		gw_events_deliver(g, req, resp);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
 	if (!(x = calloc(1, sizeof *x))) {

@@ -184,3 +184,36 @@ void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX
 	field(md, in->body_sha256, NDX_SHA256_LEN);
 	hash_end(md, out);
 }
+
+void ndx_event_hash(const struct ndx_event_hash_input *in, uint8_t out[NDX_SHA256_LEN])
+{
+	static const char label[] = "ndx-event-v1";
+	char time_ms[24];
+	int n = snprintf(time_ms, sizeof time_ms, "%lld", (long long)in->time_ms);
+	EVP_MD_CTX *md = hash_begin();
+
+	field(md, label, sizeof label - 1);
+	field_str(md, in->id);
+	field_str(md, in->service);
+	field_str(md, in->name);
+	field_str(md, in->publisher);
+	field_str(md, in->subject);
+	field(md, time_ms, (size_t)n);
+	field_str(md, in->gateway);
+	field(md, in->payload_sha256, NDX_SHA256_LEN);
+	hash_end(md, out);
+}
+
+void ndx_event_receipt_hash(const struct ndx_event_receipt_hash_input *in,
+			    uint8_t out[NDX_SHA256_LEN])
+{
+	static const char label[] = "ndx-event-receipt-v1";
+	EVP_MD_CTX *md = hash_begin();
+
+	field(md, label, sizeof label - 1);
+	field(md, in->event_hash, NDX_SHA256_LEN);
+	field_str(md, in->client);
+	field_str(md, in->purpose);
+	field_str(md, in->gateway);
+	hash_end(md, out);
+}
