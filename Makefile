@@ -114,7 +114,7 @@ test-browser: build npm
 # committed seeds. Both fail on a finding, left in $(FUZZ_BUILD)/crashes/.
 $(FUZZ_BUILD)/build.ninja:
 	@scripts/install-deps --check
-	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
+	CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
 
 fuzz: $(FUZZ_BUILD)/build.ninja
