@@ -46,6 +46,8 @@
 /* The longest the scheduler sleeps: a configuration that changed, a
  * subscriber gateway that came back, are noticed within this. */
 #define EV_TICK_MS 1000
+/* The longest a push to a failing subscriber system backs off. */
+#define EV_PUSH_BACKOFF_MAX_MS 60000
 /* Writes one transaction carries at most. */
 #define EV_TXN_MAX 512
 /* Entries one pull or dead-letter page returns at most. */
@@ -59,6 +61,7 @@ enum job_kind {
 	JOB_REPLAY,    /* a dead delivery goes back in the queue */
 	JOB_ATTEMPTED, /* a delivery attempt's outcome */
 	JOB_QUERY,     /* a read: inbox page, status, dead letters */
+	JOB_PUSHED,    /* a push to a subscriber system's endpoint: its outcome */
 };
 
 enum query_kind { Q_INBOX, Q_STATUS, Q_DEAD };
@@ -132,6 +135,28 @@ struct inflight_key {
 	char *client;
 };
 
+/* Pushing to one subscriber system: one event at a time, oldest
+ * unacknowledged first, so it sees them in inbox order. */
+struct push_state {
+	char *client;
+	bool inflight;
+	int attempts;        /* failed in a row */
+	int64_t next_at_ms;  /* not before (back-off) */
+};
+
+/* One push in flight on an exchange loop; owns itself until reported. */
+struct push {
+	struct gw_events *ev;
+	struct gw_inbox_entry *entry; /* a list of one */
+	struct gw_service svc;        /* the endpoint as a backend */
+	struct gw_backend_call call;
+	struct gw_xfer_resp r;
+	struct curl_slist *headers;
+	struct ndx_loop_task task;
+	char seq_text[24], time_text[24];
+	struct gw_loop *loop;
+};
+
 struct schema_entry {
 	char *service, *name;
 	struct ndx_schema *schema;
@@ -149,6 +174,9 @@ struct gw_events {
 	struct inflight_key inflight[EV_INFLIGHT_MAX];
 	size_t ninflight;
 	bool scan_due;               /* something changed: look for due deliveries */
+	bool push_due;               /* an inbox changed: look for events to push */
+	struct push_state *pushes;   /* one per subscriber system with a push endpoint */
+	size_t npushes;
 	bool store_failing;
 	struct ndx_loop_timer tick;
 	/* compiled schemas of the configuration version schemas_of */
@@ -900,6 +928,7 @@ out:
 
 static void reply_query(struct gw_events *ev, struct job *j);
 static void schedule(struct gw_events *ev);
+static void schedule_pushes(struct gw_events *ev);
 static void attempted(struct gw_events *ev, struct job *j);
 
 /* A task: reads are answered at once; writes wait for this turn's flush. */
@@ -996,6 +1025,12 @@ static void apply(struct gw_events *ev, struct job *j, const struct ndx_conf *co
 	}
 	case JOB_KEEP:
 		j->rc = gw_evstore_receive(s, &j->e, j->client, j->purpose, &j->duplicate);
+		ev->push_due = true;
+		break;
+	case JOB_PUSHED:
+		/* The subscriber system took it: that is its acknowledgement. */
+		if (j->delivered)
+			j->rc = gw_evstore_ack(s, j->client, j->id, now);
 		break;
 	case JOB_ACK:
 		j->rc = gw_evstore_ack(s, j->client, j->id, now);
@@ -1107,6 +1142,32 @@ static void finish_job(struct gw_events *ev, struct job *j, int commit_rc)
 					     j->purpose, "status", "queued"));
 		answer(j);
 		ev->scan_due = true;
+		break;
+	case JOB_PUSHED:
+		for (size_t i = 0; i < ev->npushes; i++)
+			if (strcmp(ev->pushes[i].client, j->client) == 0) {
+				struct push_state *ps = &ev->pushes[i];
+				int64_t delay = 1000;
+
+				ps->inflight = false;
+				if (j->delivered && j->rc == NDX_OK) {
+					ps->attempts = 0;
+					ps->next_at_ms = 0;
+				} else {
+					ps->attempts++;
+					for (int k = 1; k < ps->attempts && delay < EV_PUSH_BACKOFF_MAX_MS;
+					     k++)
+						delay *= 2;
+					if (delay > EV_PUSH_BACKOFF_MAX_MS)
+						delay = EV_PUSH_BACKOFF_MAX_MS;
+					ps->next_at_ms = now_ms() + delay;
+					if (ps->attempts == 1 || ps->attempts % 10 == 0)
+						fprintf(stderr, GW_PROG ": events: push of %s to %s "
+								"failed (%d in a row): %s\n",
+							j->id, j->client, ps->attempts, j->error);
+				}
+			}
+		ev->push_due = true;
 		break;
 	case JOB_ATTEMPTED:
 		/* Whatever the store made of it, the delivery is no longer in
@@ -1238,6 +1299,8 @@ static void flush(void *arg)
 	}
 	if (ev->scan_due && !atomic_load(&ev->stopping))
 		schedule(ev);
+	if (ev->push_due && !atomic_load(&ev->stopping))
+		schedule_pushes(ev);
 }
 
 /* ---- the events thread: reads --------------------------------------------- */
@@ -1588,6 +1651,150 @@ static void on_tick(void *arg)
 	struct gw_events *ev = arg;
 
 	ev->scan_due = true;
+	ev->push_due = true;
+}
+
+/* ---- pushing to subscriber systems ----------------------------------------------- */
+
+static void push_free(struct push *p)
+{
+	if (!p)
+		return;
+	gw_evstore_inbox_free(p->entry, p->entry ? 1 : 0);
+	gw_xfer_resp_free(&p->r);
+	curl_slist_free_all(p->headers);
+	free(p->svc.id);
+	free(p->svc.backend);
+	free(p);
+}
+
+/* On the exchange loop: the subscriber system answered (or not). */
+static void pushed(struct gw_backend_call *call, enum gw_xfer_result res)
+{
+	struct push *p = call->ud;
+	struct job *j = calloc(1, sizeof *j);
+
+	if (j) {
+		j->kind = JOB_PUSHED;
+		j->delivered = res == GW_XFER_OK && p->r.status >= 200 && p->r.status < 300;
+		j->client = strdup(p->entry->client);
+		snprintf(j->id, sizeof j->id, "%s", p->entry->ev.id);
+		if (res != GW_XFER_OK)
+			snprintf(j->error, sizeof j->error, "%s",
+				 p->r.errbuf[0] ? p->r.errbuf : "the endpoint cannot be reached");
+		else if (!j->delivered)
+			snprintf(j->error, sizeof j->error, "the endpoint answered %ld",
+				 p->r.status);
+		if (!j->client || !post(p->ev, j))
+			job_free(j); /* stays unacknowledged: pushed again after a restart */
+	}
+	push_free(p);
+}
+
+static void push_on_loop(void *arg)
+{
+	struct push *p = arg;
+
+	gw_backend_start(p->loop, &p->call, &p->r);
+}
+
+static bool start_push(struct gw_events *ev, const struct gw_client_auth *a,
+		       struct gw_inbox_entry *entry)
+{
+	struct push *p = calloc(1, sizeof *p);
+	const struct gw_event *e = &entry->ev;
+	char b64[64];
+
+	if (!p) {
+		gw_evstore_inbox_free(entry, 1);
+		return false;
+	}
+	p->ev = ev;
+	p->entry = entry;
+	snprintf(p->seq_text, sizeof p->seq_text, "%" PRId64, e->seq);
+	snprintf(p->time_text, sizeof p->time_text, "%" PRId64, e->time_ms);
+	if (!(p->svc.id = strdup(entry->client)) || !(p->svc.backend = strdup(a->push_url)) ||
+	    add_header(&p->headers, "Ndx-Event-Id", e->id) ||
+	    add_header(&p->headers, "Ndx-Event-Seq", p->seq_text) ||
+	    add_header(&p->headers, "Ndx-Event-Service", e->service) ||
+	    add_header(&p->headers, "Ndx-Event-Name", e->name) ||
+	    add_header(&p->headers, "Ndx-Event-Publisher", e->publisher) ||
+	    add_header(&p->headers, "Ndx-Event-Subject", e->subject) ||
+	    add_header(&p->headers, "Ndx-Event-Time", p->time_text) ||
+	    add_header(&p->headers, "Ndx-Event-Client", entry->client) ||
+	    add_header(&p->headers, "Ndx-Event-Purpose", entry->purpose) ||
+	    add_header(&p->headers, "Ndx-Event-Hash", hash_b64(e->hash, b64, sizeof b64)) ||
+	    add_header(&p->headers, "Ndx-Signature", e->signature) ||
+	    add_header(&p->headers, "Content-Type", "application/json") ||
+	    gw_slist_add(&p->headers, "Expect", "")) {
+		push_free(p);
+		return false;
+	}
+	p->svc.timeout_ms = a->push_timeout_ms;
+	p->call.svc = &p->svc;
+	p->call.method = "POST";
+	p->call.path = "";
+	p->call.query = "";
+	p->call.body = e->payload;
+	p->call.body_len = e->payload_len;
+	p->call.headers = p->headers;
+	p->call.connect_timeout_ms = 3000;
+	p->call.max_body = 65536;
+	p->call.done = pushed;
+	p->call.ud = p;
+	p->loop = gw_loops_next(ev->g->loops);
+	p->task.fn = push_on_loop;
+	p->task.arg = p;
+	if (gw_loop_post(p->loop, &p->task) != NDX_OK) {
+		push_free(p);
+		return false;
+	}
+	return true;
+}
+
+/* For each subscriber system with a push endpoint and nothing in flight:
+ * its oldest unacknowledged event, unless it is backing off. */
+static void schedule_pushes(struct gw_events *ev)
+{
+	struct gw_view v;
+	int64_t now = now_ms();
+
+	ev->push_due = false;
+	gw_state_acquire(ev->g->state, &v);
+	for (size_t i = 0; i < v.s->nsubsystems; i++) {
+		const struct gw_client_auth *a = &v.s->auth[i];
+		const char *client = v.s->subsystems[i];
+		struct push_state *ps = NULL;
+		struct gw_inbox_entry *list = NULL;
+		size_t n = 0;
+
+		if (!a->push_url)
+			continue;
+		for (size_t k = 0; k < ev->npushes && !ps; k++)
+			if (strcmp(ev->pushes[k].client, client) == 0)
+				ps = &ev->pushes[k];
+		if (!ps) {
+			struct push_state *grown =
+				realloc(ev->pushes, (ev->npushes + 1) * sizeof *ev->pushes);
+
+			if (!grown)
+				continue;
+			ev->pushes = grown;
+			ps = &ev->pushes[ev->npushes];
+			memset(ps, 0, sizeof *ps);
+			if (!(ps->client = strdup(client)))
+				continue;
+			ev->npushes++;
+		}
+		if (ps->inflight || now < ps->next_at_ms)
+			continue;
+		if (gw_evstore_inbox(ev->store, client, 0, 1, true, &list, &n) != NDX_OK || n == 0) {
+			gw_evstore_inbox_free(list, n);
+			continue;
+		}
+		ps->inflight = start_push(ev, a, list);
+	}
+	gw_view_release(&v);
 }
 
 /* A delivery's outcome (JOB_ATTEMPTED, in flush's transaction through
@@ -1656,6 +1863,7 @@ int gw_events_start(struct gw_ctx *g, struct gw_events **out, char *err, size_t 
 		snprintf(err, errcap, "cannot hook the events loop");
 	if (rc == NDX_OK) {
 		ev->scan_due = true; /* what a previous run left queued */
+		ev->push_due = true;
 		ndx_loop_timer_arm(ev->loop, &ev->tick, 0);
 		if (pthread_create(&ev->thread, NULL, thread_main, ev) != 0) {
 			snprintf(err, errcap, "cannot start the events thread");
@@ -1689,6 +1897,9 @@ void gw_events_free(struct gw_events *ev)
 	gw_events_stop(ev);
 	for (size_t i = 0; i < ev->ninflight; i++)
 		free(ev->inflight[i].client);
+	for (size_t i = 0; i < ev->npushes; i++)
+		free(ev->pushes[i].client);
+	free(ev->pushes);
 	ndx_loop_free(ev->loop);
 	gw_evstore_close(ev->store);
 	for (size_t i = 0; i < ev->nschemas; i++) {

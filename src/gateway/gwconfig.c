@@ -53,8 +53,10 @@ void gw_settings_release(struct gw_settings *s)
 		free(s->subsystems[i]);
 	/* One past the subsystems too: an entry that failed half-way may
 	 * hold its certificates (auth has room for it). */
-	for (size_t i = 0; s->auth && i <= s->nsubsystems; i++)
+	for (size_t i = 0; s->auth && i <= s->nsubsystems; i++) {
 		free(s->auth[i].certs);
+		free(s->auth[i].push_url);
+	}
 	free(s->subsystems);
 	free(s->auth);
 	free(s->client_trust_pem);
@@ -170,23 +172,51 @@ static int parse_listen(const char *key, const char *text, char *addr, size_t ad
 static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap);
 static char *resolve(const char *dir, const char *p);
 
+/* An http(s):// URL or unix:/SOCKET[:/PATH] without query or fragment: the
+ * form of a backend and of a push endpoint. */
+static bool endpoint_ok(const char *url)
+{
+	char sock[NDX_UNIX_PATH_MAX + 1];
+	const char *rest;
+
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8) && strncmp(url, "unix:", 5))
+		return false;
+	if (strncmp(url, "unix:", 5) == 0 && ndx_unix_url_split(url, sock, &rest) != NDX_OK)
+		return false;
+	return !strchr(url, '?') && !strchr(url, '#');
+}
+
 /* An entry of subsystems given as an object: {"code", "connection":
- * "http"|"tls"|"tls-cert", "certificates": [PEM files]}. Fills *a and
- * appends the certificates to *trust. */
+ * "http"|"tls"|"tls-cert", "certificates": [PEM files], "push": URL,
+ * "push_timeout_ms": N}. Fills *a and appends the certificates to *trust. */
 static int load_client_auth(const json_t *v, size_t i, const char *dir, struct gw_client_auth *a,
 			    char **trust, char *err, size_t errcap)
 {
 	const char *conn = json_string_value(json_object_get(v, "connection"));
 	const json_t *certs = json_object_get(v, "certificates"), *c;
+	const json_t *push = json_object_get(v, "push");
 	const char *key;
 	json_t *unused;
 	size_t j;
+	char where[48];
+	int rc;
 
 	json_object_foreach((json_t *)v, key, unused) {
-		if (strcmp(key, "code") && strcmp(key, "connection") && strcmp(key, "certificates"))
+		if (strcmp(key, "code") && strcmp(key, "connection") && strcmp(key, "certificates") &&
+		    strcmp(key, "push") && strcmp(key, "push_timeout_ms"))
 			return ndx_fail(err, errcap, NDX_EINVAL, "subsystems[%zu].%s: not a field of "
 				    "a subsystem", i, key);
 	}
+	if (push && (!json_string_value(push) || !endpoint_ok(json_string_value(push))))
+		return ndx_fail(err, errcap, NDX_EINVAL,
+			    "subsystems[%zu].push: an http:// or https:// URL or unix:/SOCKET[:/PATH] "
+			    "(without query or fragment) where its events are pushed", i);
+	snprintf(where, sizeof where, "subsystems[%zu].", i);
+	if ((rc = get_long((json_t *)v, where, "push_timeout_ms", 1, 600000, 10000,
+			   &a->push_timeout_ms, err, errcap)))
+		return rc;
+	if (push && !(a->push_url = strdup(json_string_value(push))))
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	if (!conn || strcmp(conn, "http") == 0)
 		a->conn = GW_CONN_HTTP;
 	else if (strcmp(conn, "tls") == 0)
@@ -210,7 +240,6 @@ static int load_client_auth(const json_t *v, size_t i, const char *dir, struct g
 	json_array_foreach(certs, j, c) {
 		char *path, *pem = NULL, *grown;
 		size_t have = *trust ? strlen(*trust) : 0;
-		int rc;
 
 		if (!json_string_value(c))
 			return ndx_fail(err, errcap, NDX_EINVAL,

@@ -43,6 +43,10 @@ struct gw_client_auth {
 	enum gw_connection conn;
 	char (*certs)[2 * NDX_SHA256_LEN + 1]; /* SHA-256 fingerprints (hex) */
 	size_t ncerts;
+	/* Where events delivered to this subsystem are pushed (events.h):
+	 * an http(s):// URL or unix:/SOCKET[:/PATH]; NULL: pulled only. */
+	char *push_url;
+	long push_timeout_ms;
 };
 
 /* What SIGHUP may change: a new struct replaces the old one, readers hold a

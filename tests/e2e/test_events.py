@@ -9,7 +9,8 @@ The federation of federation.py, plus:
                                          death-registered with a JSON Schema
     VN/GOV/BCA/population/echo           not personal, event type echo-changed
     subscriptions: BTC/tax and BHXH/insurance to death-registered (public-service);
-                   BHXH/insurance to echo-changed with a retry budget of 2 s
+                   BHXH/insurance to echo-changed with a retry budget of 2 s;
+                   BTC/portal to echo-changed, pushed to an endpoint played here
 
 Every refusal is one a member, a subscriber or a forger would try: publishing another
 subsystem's events, a payload that breaks its schema, a delivery from the wrong gateway,
@@ -19,9 +20,12 @@ import base64
 import hashlib
 import http.client
 import json
+import signal
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,6 +38,7 @@ import refusals  # noqa: E402
 import test_data_subjects as DS  # noqa: E402  (the e-ID and the access list)
 
 CIVIL = F.POPULATION + "/civil-status"
+PORTAL = F.BTC + "/portal"
 DEATH = "death-registered"
 ECHO_EVENT = "echo-changed"
 A, B = "001088000101", "001188000202"
@@ -57,7 +62,45 @@ def admin(fed, method, path, **kw):
     return DS.admin(fed, method, path, **kw)
 
 
-def setup_events(eid):
+class PushEndpoint:
+    """A subscriber system's push endpoint: records what it is sent, in order, and
+    answers 503 to the next `fail` requests."""
+
+    def __init__(self):
+        self.received = []
+        self.fail = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    failing = outer.fail > 0
+                    outer.fail -= failing
+                    if not failing:
+                        outer.received.append((dict(self.headers.items()), body))
+                self.send_response(503 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ids(self):
+        with self.lock:
+            return [h["Ndx-Event-Id"] for h, _ in self.received]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def setup_events(eid, endpoint):
     subjects_setup = DS.setup_subjects(eid)
 
     def setup(fed):
@@ -76,7 +119,16 @@ def setup_events(eid):
             "client": F.INSURANCE, "service": F.ECHO, "event": ECHO_EVENT,
             "retry": {"first_s": 1, "max_s": 1, "give_up_after_s": 2}})
         # the access list of test_data_subjects (its setup also waits for the conf)
-        subjects_setup(fed)
+        subjects_setup(fed)  # adds the subsystem portal
+        admin(fed, "POST", "/api/subscriptions", json={
+            "client": PORTAL, "service": F.ECHO, "event": ECHO_EVENT})
+        btc = fed.gateways["BTC"]
+        btc.subsystems = ["tax", {"code": "portal", "push": endpoint.url,
+                                  "push_timeout_ms": 2000}]
+        btc.write_config()
+        btc.proc.send_signal(signal.SIGHUP)
+        for gw in fed.gateways.values():
+            fed.wait_conf(gw, fed.registry.conf_version())
     return setup
 
 
@@ -86,8 +138,15 @@ def eid():
 
 
 @pytest.fixture(scope="module")
-def fed(build_dir, eid):
-    with F.running_federation(build_dir, "ndx-events-", setup=setup_events(eid)) as f:
+def endpoint():
+    e = PushEndpoint()
+    yield e
+    e.stop()
+
+
+@pytest.fixture(scope="module")
+def fed(build_dir, eid, endpoint):
+    with F.running_federation(build_dir, "ndx-events-", setup=setup_events(eid, endpoint)) as f:
         yield f
 
 
@@ -453,3 +512,47 @@ def test_forged_deliveries_are_refused(fed):
     del h["Ndx-Event-Time"]
     s, hd, t = deliver(fed, "BTC", fed.idents["BCA"], h, body)
     refusals.check(s, hd, t, "BadHeader", "provider", where())
+
+
+# ---- push to the subscriber system ----------------------------------------------------------
+
+def wait_pushed(endpoint, ids, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not set(ids) <= set(endpoint.ids()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pushed {endpoint.ids()}, waiting for {ids}")
+        time.sleep(0.1)
+    with endpoint.lock:
+        return [(h, b) for h, b in endpoint.received if h["Ndx-Event-Id"] in ids]
+
+
+def test_events_are_pushed_to_the_subscriber_system_in_order_and_acknowledged(fed, endpoint):
+    sent = [published(fed, {"n": n}, service=F.ECHO, name=ECHO_EVENT, subject=None)
+            for n in range(5)]
+    got = wait_pushed(endpoint, [r["id"] for r in sent])
+    assert [h["Ndx-Event-Id"] for h, _ in got] == [r["id"] for r in sent]
+    raw, kid = bca_key(fed)
+    for (h, body), r, n in zip(got, sent, range(5)):
+        assert json.loads(body) == {"n": n}
+        assert h["Ndx-Event-Service"] == F.ECHO and h["Ndx-Event-Name"] == ECHO_EVENT
+        assert h["Ndx-Event-Client"] == PORTAL and h["Ndx-Event-Publisher"] == F.POPULATION
+        mine = {"id": r["id"], "service": F.ECHO, "event": ECHO_EVENT,
+                "publisher": F.POPULATION, "subject": "", "time_ms": r["time_ms"],
+                "raw": body}
+        F.verify_signature_object(h["Ndx-Signature"], raw, kid, event_hash(mine))
+    # a 2xx is the acknowledgement
+    deadline = time.monotonic() + 10
+    while True:
+        st = status(fed, "BTC", PORTAL, sent[-1]["id"])
+        if st.status_code == 200 and st.json()["state"] == "acknowledged":
+            break
+        assert time.monotonic() < deadline, st.text
+        time.sleep(0.1)
+
+
+def test_a_failing_push_endpoint_is_retried_until_it_takes_the_event(fed, endpoint):
+    with endpoint.lock:
+        endpoint.fail = 2
+    r = published(fed, {"n": 99}, service=F.ECHO, name=ECHO_EVENT, subject=None)
+    (h, body), = wait_pushed(endpoint, [r["id"]], timeout=30)
+    assert json.loads(body) == {"n": 99} and endpoint.fail == 0
