@@ -780,10 +780,20 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 	}
 	if (strcmp(req->path, "/metrics") == 0) {
 		char *text = gw_metrics_render(&v, g->log, time(NULL));
-		if (text)
-			ndx_http_resp_bytes(resp, 200, "text/plain; version=0.0.4", text,
-					    strlen(text));
+		char *events = gw_events_metrics(g->events);
+		struct ndx_buf b;
+
+		ndx_buf_init(&b, NDX_BUF_NO_CAP);
+		if (text && events && ndx_buf_append_str(&b, text) == NDX_OK &&
+		    ndx_buf_append_str(&b, events) == NDX_OK)
+			ndx_http_resp_bytes(resp, 200, "text/plain; version=0.0.4", ndx_buf_str(&b),
+					    b.len);
+		else
+			gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL,
+				   "out of memory");
+		ndx_buf_free(&b);
 		free(text);
+		free(events);
 		goto out;
 	}
 	if (strcmp(req->path, "/admin/log/head") == 0) {

@@ -177,6 +177,10 @@ struct gw_events {
 	bool push_due;               /* an inbox changed: look for events to push */
 	struct push_state *pushes;   /* one per subscriber system with a push endpoint */
 	size_t npushes;
+	/* for /metrics: the store's counts after the last turn, counters */
+	_Atomic uint64_t queued, delivered_now, dead, inbox_unacked;
+	_Atomic uint64_t published, deliveries_made, deliveries_failed, received, pushed,
+		push_failures;
 	bool store_failing;
 	struct ndx_loop_timer tick;
 	/* compiled schemas of the configuration version schemas_of */
@@ -1088,6 +1092,7 @@ static void finish_job(struct gw_events *ev, struct job *j, int commit_rc)
 				   "the event could not be kept");
 			break;
 		}
+		atomic_fetch_add(&ev->published, 1);
 		o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s}", "id", j->e.id, "seq",
 			      (json_int_t)j->e.seq, "service", j->service, "event", j->name,
 			      "subject", j->subject, "status", "queued", "time_ms",
@@ -1104,6 +1109,7 @@ static void finish_job(struct gw_events *ev, struct job *j, int commit_rc)
 			break;
 		}
 		snprintf(seq, sizeof seq, "%" PRId64, j->e.seq);
+		atomic_fetch_add(&ev->received, 1);
 		o = json_pack("{s:s,s:s,s:b}", "received", j->e.id, "client", j->client,
 			      "duplicate", j->duplicate);
 		ndx_http_resp_json(j->resp, 200, o);
@@ -1150,6 +1156,9 @@ static void finish_job(struct gw_events *ev, struct job *j, int commit_rc)
 				int64_t delay = 1000;
 
 				ps->inflight = false;
+				atomic_fetch_add(j->delivered && j->rc == NDX_OK ? &ev->pushed
+										 : &ev->push_failures,
+						 1);
 				if (j->delivered && j->rc == NDX_OK) {
 					ps->attempts = 0;
 					ps->next_at_ms = 0;
@@ -1170,6 +1179,7 @@ static void finish_job(struct gw_events *ev, struct job *j, int commit_rc)
 		ev->push_due = true;
 		break;
 	case JOB_ATTEMPTED:
+		atomic_fetch_add(j->delivered ? &ev->deliveries_made : &ev->deliveries_failed, 1);
 		/* Whatever the store made of it, the delivery is no longer in
 		 * flight: queued, it may start again. */
 		for (size_t i = 0; i < ev->ninflight; i++)
@@ -1259,6 +1269,7 @@ static void flush(void *arg)
 	struct gw_events *ev = arg;
 	struct job *list = ev->head, *j, *next;
 	struct gw_view v;
+	bool counted = list != NULL || ev->scan_due;
 	int rc;
 
 	ev->head = NULL;
@@ -1301,6 +1312,16 @@ static void flush(void *arg)
 		schedule(ev);
 	if (ev->push_due && !atomic_load(&ev->stopping))
 		schedule_pushes(ev);
+	if (counted) {
+		struct gw_evstore_counts c;
+
+		if (gw_evstore_counts(ev->store, &c) == NDX_OK) {
+			atomic_store(&ev->queued, c.queued);
+			atomic_store(&ev->delivered_now, c.delivered);
+			atomic_store(&ev->dead, c.dead);
+			atomic_store(&ev->inbox_unacked, c.inbox_unacked);
+		}
+	}
 }
 
 /* ---- the events thread: reads --------------------------------------------- */
@@ -1910,4 +1931,47 @@ void gw_events_free(struct gw_events *ev)
 	free(ev->schemas);
 	pthread_mutex_destroy(&ev->schema_lock);
 	free(ev);
+}
+
+char *gw_events_metrics(struct gw_events *ev)
+{
+	char *out = NULL;
+	int n;
+
+	if (!ev)
+		return strdup("");
+	n = asprintf(&out,
+		     "# HELP ndx_gateway_events_published_total Events this gateway's provider "
+		     "systems published (kept in the outbox).\n"
+		     "# TYPE ndx_gateway_events_published_total counter\n"
+		     "ndx_gateway_events_published_total %" PRIu64 "\n"
+		     "# HELP ndx_gateway_event_deliveries_total Delivery attempts to subscribers' "
+		     "gateways, by outcome.\n"
+		     "# TYPE ndx_gateway_event_deliveries_total counter\n"
+		     "ndx_gateway_event_deliveries_total{outcome=\"delivered\"} %" PRIu64 "\n"
+		     "ndx_gateway_event_deliveries_total{outcome=\"failed\"} %" PRIu64 "\n"
+		     "# HELP ndx_gateway_events_received_total Deliveries this gateway received "
+		     "for its subscriber systems (repeats included).\n"
+		     "# TYPE ndx_gateway_events_received_total counter\n"
+		     "ndx_gateway_events_received_total %" PRIu64 "\n"
+		     "# HELP ndx_gateway_event_pushes_total Pushes to subscriber systems' "
+		     "endpoints, by outcome.\n"
+		     "# TYPE ndx_gateway_event_pushes_total counter\n"
+		     "ndx_gateway_event_pushes_total{outcome=\"acknowledged\"} %" PRIu64 "\n"
+		     "ndx_gateway_event_pushes_total{outcome=\"failed\"} %" PRIu64 "\n"
+		     "# HELP ndx_gateway_event_outbox Deliveries in the outbox, by state.\n"
+		     "# TYPE ndx_gateway_event_outbox gauge\n"
+		     "ndx_gateway_event_outbox{state=\"queued\"} %" PRIu64 "\n"
+		     "ndx_gateway_event_outbox{state=\"delivered\"} %" PRIu64 "\n"
+		     "ndx_gateway_event_outbox{state=\"dead\"} %" PRIu64 "\n"
+		     "# HELP ndx_gateway_event_inbox_unacknowledged Inbox events no subscriber "
+		     "system has acknowledged yet.\n"
+		     "# TYPE ndx_gateway_event_inbox_unacknowledged gauge\n"
+		     "ndx_gateway_event_inbox_unacknowledged %" PRIu64 "\n",
+		     atomic_load(&ev->published), atomic_load(&ev->deliveries_made),
+		     atomic_load(&ev->deliveries_failed), atomic_load(&ev->received),
+		     atomic_load(&ev->pushed), atomic_load(&ev->push_failures),
+		     atomic_load(&ev->queued), atomic_load(&ev->delivered_now),
+		     atomic_load(&ev->dead), atomic_load(&ev->inbox_unacked));
+	return n < 0 ? NULL : out;
 }

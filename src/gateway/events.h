@@ -49,6 +49,11 @@ void gw_events_free(struct gw_events *ev);
  * consumer port. */
 void gw_events_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
 			struct ndx_http_resp *resp, bool tls);
+/* The events part of /metrics (Prometheus text, malloc'd; NULL when out of
+ * memory): the store's counts as of the events thread's last turn and the
+ * counters since start. Thread-safe. */
+char *gw_events_metrics(struct gw_events *ev);
+
 /* The gateway port's POST /e1/deliver, from another member's gateway. */
 void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 		       struct ndx_http_resp *resp);

@@ -31,10 +31,11 @@
 #define ID_NS "http://x-road.eu/xsd/identifiers"
 
 enum meta { META_NONE = -1, META_LIST_CLIENTS, META_LIST_METHODS, META_ALLOWED_METHODS,
-	    META_GET_OPENAPI };
+	    META_GET_OPENAPI, META_LIST_EVENT_TYPES };
 
+/* listEventTypes is ndx's own (docs/events.md): X-Road has no events. */
 static const char *const meta_names[] = { "listClients", "listMethods", "allowedMethods",
-					  "getOpenAPI" };
+					  "getOpenAPI", "listEventTypes" };
 
 /* ---- refusals ------------------------------------------------------------ */
 
@@ -451,6 +452,37 @@ static void allowed_methods(const struct ndx_conf *conf, const char *client,
 	ndx_http_resp_json(resp, 200, json_pack("{so}", "service", out));
 }
 
+/* listEventTypes: the event types of the subsystem's services with their
+ * schemas, and whether client holds a subscription to each (events.md). */
+static void list_event_types(const struct ndx_conf *conf, const char *client,
+			     const char *subsystem, struct ndx_http_resp *resp)
+{
+	const struct ndx_conf_event_type *et;
+	json_t *out = json_array();
+
+	for (size_t i = 0; (et = ndx_conf_event_type_at(conf, i)); i++) {
+		const struct ndx_conf_subscription *sub;
+		json_t *e;
+
+		if (!of_subsystem(et->service, subsystem))
+			continue;
+		sub = ndx_conf_subscription(conf, client, et->service, et->name);
+		if (!(e = json_object()))
+			continue;
+		json_object_set_new(e, "service", json_string(et->service));
+		json_object_set_new(e, "name", json_string(et->name));
+		json_object_set_new(e, "title", et->title ? json_string(et->title) : json_null());
+		/* A copy: the configuration is shared by every thread and stays
+		 * untouched, its reference counts included. */
+		json_object_set_new(e, "schema", json_deep_copy(et->schema));
+		json_object_set_new(e, "subscribed", json_boolean(sub != NULL));
+		if (sub && sub->purpose)
+			json_object_set_new(e, "purpose", json_string(sub->purpose));
+		json_array_append_new(out, e);
+	}
+	ndx_http_resp_json(resp, 200, json_pack("{so}", "event_type", out));
+}
+
 /* ---- getOpenAPI (PR-MREST §5) ------------------------------------------- */
 
 static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *subsystem,
@@ -548,7 +580,7 @@ static enum meta classify(const char *path, size_t *id_len)
 	last = strrchr(path, '/');
 	if (slashes != 4)
 		return META_NONE;
-	for (int i = META_LIST_METHODS; i <= META_GET_OPENAPI; i++)
+	for (int i = META_LIST_METHODS; i <= META_LIST_EVENT_TYPES; i++)
 		if (strcmp(last + 1, meta_names[i]) == 0) {
 			*id_len = (size_t)(last - (path + 4));
 			return (enum meta)i;
@@ -657,6 +689,8 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
 		list_methods(v->c->conf, subsystem, resp);
 	else if (which == META_ALLOWED_METHODS)
 		allowed_methods(v->c->conf, client, subsystem, resp);
+	else if (which == META_LIST_EVENT_TYPES)
+		list_event_types(v->c->conf, client, subsystem, resp);
 	else
 		get_openapi(g, v, subsystem, req, resp);
 	return true;

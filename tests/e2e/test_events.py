@@ -556,3 +556,46 @@ def test_a_failing_push_endpoint_is_retried_until_it_takes_the_event(fed, endpoi
     r = published(fed, {"n": 99}, service=F.ECHO, name=ECHO_EVENT, subject=None)
     (h, body), = wait_pushed(endpoint, [r["id"]], timeout=30)
     assert json.loads(body) == {"n": 99} and endpoint.fail == 0
+
+
+# ---- metadata and metrics -------------------------------------------------------------------
+
+def test_list_event_types_tells_the_schema_and_whether_the_caller_subscribes(fed):
+    url = f"{fed.gateways['BTC'].url}/r1/{F.POPULATION}/listEventTypes"
+    r = requests.get(url, headers={"X-Road-Client": F.TAX}, timeout=10)
+    assert r.status_code == 200, r.text
+    types = {(t["service"], t["name"]): t for t in r.json()["event_type"]}
+    assert set(types) == {(CIVIL, DEATH), (F.ECHO, ECHO_EVENT)}
+    assert types[(CIVIL, DEATH)]["schema"] == DEATH_SCHEMA
+    assert types[(CIVIL, DEATH)]["subscribed"] is True
+    assert types[(CIVIL, DEATH)]["purpose"] == "public-service"
+    assert types[(F.ECHO, ECHO_EVENT)]["subscribed"] is False
+    # another member's subsystem has none; a client not of this gateway is refused
+    r = requests.get(f"{fed.gateways['BTC'].url}/r1/{F.TAX}/listEventTypes",
+                     headers={"X-Road-Client": F.TAX}, timeout=10)
+    assert r.status_code == 200 and r.json()["event_type"] == []
+    r = requests.get(url, headers={"X-Road-Client": F.INSURANCE}, timeout=10)
+    refusals.check_response(r, "UnknownClient", "consumer")
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_metrics_count_published_delivered_and_received_events(fed):
+    def m(gw):
+        r = requests.get(fed.gateways[gw].url + "/metrics", timeout=10)
+        assert r.status_code == 200
+        return r.text
+    before_pub = metric(m("BCA"), "ndx_gateway_events_published_total")
+    before_rcv = metric(m("BTC"), "ndx_gateway_events_received_total")
+    r = published(fed, {"pin": A, "died_on": "2026-11-24"})
+    wait_state(fed, r["id"], F.TAX, "delivered")
+    text = m("BCA")
+    assert metric(text, "ndx_gateway_events_published_total") >= before_pub + 1
+    assert metric(text, 'ndx_gateway_event_deliveries_total{outcome="delivered"}') >= 1
+    assert 'ndx_gateway_event_outbox{state="dead"}' in text
+    assert metric(m("BTC"), "ndx_gateway_events_received_total") >= before_rcv + 1
