@@ -1172,6 +1172,9 @@ static int parse_sub_purpose(struct errbuf *e, const json_t *v, const char *wher
 	if (*purpose == NULL)
 		return fail(e, NDX_EINVAL, "%s.purpose: missing (%s is a personal-data "
 			    "service)", where, svc->id);
+	if (svc->consent_required)
+		return fail(e, NDX_EINVAL, "%s.service: %s reads only under each subject's "
+			    "consent; its events cannot be subscribed to", where, svc->id);
 	if (!ndx_conf_service_has_purpose(svc, *purpose))
 		return fail(e, NDX_EINVAL, "%s.purpose: %.80s is not one of the purposes of %s",
 			    where, *purpose, svc->id);

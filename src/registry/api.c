@@ -1959,6 +1959,13 @@ static int check_sub_purpose(struct ndx_http_resp *resp, const json_t *svc, cons
 						   "one of its purposes", id);
 		return -1;
 	}
+	/* A consent covers reads one subject at a time: nothing could allow
+	 * the stream of every citizen's events it would take. */
+	if (json_is_true(json_object_get(svc, "consent_required"))) {
+		bad_request(resp, "invalid field", "service: %s reads only under each subject's "
+						   "consent; its events cannot be subscribed to", id);
+		return -1;
+	}
 	json_array_foreach(purposes, i, p)
 		if (json_is_string(p) && strcmp(json_string_value(p), purpose) == 0)
 			return 0;

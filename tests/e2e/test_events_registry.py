@@ -368,6 +368,22 @@ def test_subscription_purpose_follows_the_rules_of_reads(registry):
     refused(r.api("GET", "/api/subscriptions?client=VN/GOV"), 400, "Client.InvalidRequest")
 
 
+def test_no_subscription_to_a_service_that_reads_only_under_consent(registry):
+    """docs/protocol.md "The global configuration": a consent allows reads about one
+    subject; a subscription would stream every subject's events past it."""
+    r = registry
+    populate(r)
+    ok(r.api("POST", "/api/services", json={
+        "id": SUBSYSTEM + "/health", "title": "Hồ sơ sức khỏe", "personal": True,
+        "purposes": ["public-service"], "consent_required": True}), 201)
+    ok(add_event_type(r, service=SUBSYSTEM + "/health", name="visit"), 201)
+    v = r.conf_version()
+    refused(add_subscription(r, service=SUBSYSTEM + "/health", event="visit",
+                             purpose="public-service"), 400, "Client.InvalidRequest",
+            "consent")
+    assert r.conf_version() == v and conf(r)["subscriptions"] == []
+
+
 def test_subscription_refusals(registry):
     r = registry
     populate(r)
