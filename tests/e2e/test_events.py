@@ -28,6 +28,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
 import pytest
 import requests
 
@@ -599,3 +601,106 @@ def test_metrics_count_published_delivered_and_received_events(fed):
     assert metric(text, 'ndx_gateway_event_deliveries_total{outcome="delivered"}') >= 1
     assert 'ndx_gateway_event_outbox{state="dead"}' in text
     assert metric(m("BTC"), "ndx_gateway_events_received_total") >= before_rcv + 1
+
+
+# ---- a subscriber's gateway that lies about its receipt -------------------------------------
+
+class FakeSubscriberGateway:
+    """A gateway port of a member played here (protocol.md "Events", "Delivery"): takes
+    every delivery and answers 200 with a receipt spoilt as `mode` says: "good",
+    "missing", "other-key" (signed by an unregistered key), "wrong-hash" (a valid
+    signature over the receipt of another client)."""
+
+    def __init__(self, ident):
+        import ssl
+        self.mode = "missing"
+        self.got = []
+        key = ident.private_key()
+        name = f"{ident.member}/{ident.code}"
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                h = self.headers
+                fake.got.append(h["Ndx-Event-Id"])
+                e = {"id": h["Ndx-Event-Id"], "service": h["Ndx-Event-Service"],
+                     "event": h["Ndx-Event-Name"], "publisher": h["Ndx-Event-Publisher"],
+                     "subject": h.get("Ndx-Event-Subject", ""),
+                     "time_ms": int(h["Ndx-Event-Time"]), "raw": body}
+                client = h["Ndx-Event-Client"] if fake.mode != "wrong-hash" else F.TAX
+                rh = receipt_hash(event_hash(e), client, h.get("Ndx-Event-Purpose", ""), name)
+                signer = ed25519.Ed25519PrivateKey.generate() if fake.mode == "other-key" \
+                    else key
+                out = b'{"received":"x"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                if fake.mode != "missing":
+                    self.send_header("Ndx-Response-Signature",
+                                     F.compact(F.sign_object(signer, rh)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(ident.tls_cert), str(ident.tls_key))
+        ctx.load_verify_locations(str(ident.ca_pem))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        port = int(ident.address.rsplit(":", 1)[1])
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def receipt_hash(event_h, client, purpose, gateway):
+    """docs/protocol.md "Events": the receipt hash, from the spec's table."""
+    return hashlib.sha256(F._field(b"ndx-event-receipt-v1") + F._field(event_h)
+                          + F._field(client) + F._field(purpose)
+                          + F._field(gateway)).digest()
+
+
+def test_a_delivery_counts_only_with_a_receipt_the_subscribers_gateway_signed(fed):
+    member, sub = "VN/COM/0100000002", "VN/COM/0100000002/sim"
+    fed.ndx("member", "add", member, "--name", "Công ty Mô phỏng")
+    fed.ndx("subsystem", "add", sub)
+    ident = fed.register_gateway("FAKESUB", member, "gw1", F.free_port())
+    admin(fed, "POST", "/api/subscriptions", json={
+        "client": sub, "service": F.ECHO, "event": ECHO_EVENT,
+        "retry": {"first_s": 1, "max_s": 1, "give_up_after_s": 600}})
+    fed.wait_conf(fed.gateways["BCA"], fed.registry.conf_version())
+    fake = FakeSubscriberGateway(ident)
+    try:
+        r = published(fed, {"n": 5}, service=F.ECHO, name=ECHO_EVENT, subject=None)
+        for mode, needle in (("missing", "answered 200"), ("other-key", "receipt"),
+                             ("wrong-hash", "receipt")):
+            fake.mode = mode
+            seen = len(fake.got)
+            deadline = time.monotonic() + 15
+            while len(fake.got) < seen + 2:  # an attempt made in this mode, and its outcome
+                assert time.monotonic() < deadline, (mode, fake.got)
+                time.sleep(0.1)
+            d = [x for x in status(fed, "BCA", F.POPULATION, r["id"]).json()["deliveries"]
+                 if x["subscriber"] == sub][0]
+            assert d["state"] == "queued" and needle in d["last_error"], (mode, d)
+        fake.mode = "good"
+        d = wait_state(fed, r["id"], sub, "delivered")
+        assert d["last_error"] == ""
+    finally:
+        fake.stop()
