@@ -369,6 +369,8 @@ static bool local_client(struct gw_ctx *g, const struct gw_view *v,
 	return true;
 }
 
+static bool copy_id(const char *s, size_t len, char out[GW_UUID_LEN]);
+
 /* POST /e1/{serviceId}/{name}: checks on the port's thread, then the
  * events thread keeps it. */
 static void publish(struct gw_events *ev, const struct gw_view *v, const struct ndx_http_req *req,
@@ -381,7 +383,7 @@ static void publish(struct gw_events *ev, const struct gw_view *v, const struct 
 	char err[512];
 	struct ndx_id sid, parent;
 	size_t used = 0, count = 0;
-	const char *why = NULL, *name, *declared;
+	const char *why = NULL, *name, *declared, *given;
 	json_t *payload;
 	json_error_t jerr;
 	bool ok;
@@ -467,10 +469,22 @@ static void publish(struct gw_events *ev, const struct gw_view *v, const struct 
 				   "the schema of %s cannot be used: %s", name, err);
 		return;
 	}
-	if (!(j = calloc(1, sizeof *j)) || !(j->service = strdup(service)) ||
-	    !(j->name = strdup(name)) || !(j->publisher = strdup(client)) ||
-	    !(j->subject = strdup(subject)) || !(j->payload = malloc(req->body_len)) ||
-	    gw_uuid(j->e.id) != NDX_OK) {
+	/* The publisher may name the event itself, so that a publish repeated
+	 * after a lost answer is the same event (docs/events.md). */
+	given = gw_header(req, "Ndx-Event-Id", &ok);
+	if (!(j = calloc(1, sizeof *j))) {
+		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL, "out of memory");
+		return;
+	}
+	if (given && (!ok || !copy_id(given, strlen(given), j->e.id))) {
+		job_free(j);
+		gw_refusal(resp, req, GW_R_BAD_HEADER, GW_SIDE_CONSUMER, NULL,
+			   "Ndx-Event-Id must be a UUID in lower-case hex with dashes");
+		return;
+	}
+	if (!(j->service = strdup(service)) || !(j->name = strdup(name)) ||
+	    !(j->publisher = strdup(client)) || !(j->subject = strdup(subject)) ||
+	    !(j->payload = malloc(req->body_len)) || (!given && gw_uuid(j->e.id) != NDX_OK)) {
 		job_free(j);
 		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL, "out of memory");
 		return;
@@ -1018,6 +1032,29 @@ static void apply(struct gw_events *ev, struct job *j, const struct ndx_conf *co
 		const struct ndx_conf_subscription *sub;
 
 		j->rc = gw_evstore_publish(s, &j->e);
+		if (j->rc == NDX_EEXIST) {
+			/* A repeat of the same event (publisher, type, subject and
+			 * payload): kept once. Anything else under its id is refused. */
+			struct gw_due *had = NULL;
+			struct gw_delivery_view *dv = NULL;
+			size_t n = 0;
+
+			if (gw_evstore_outbox_get(s, j->e.id, &had) == NDX_OK &&
+			    strcmp(had->ev.publisher, j->publisher) == 0 &&
+			    strcmp(had->ev.service, j->service) == 0 &&
+			    strcmp(had->ev.name, j->name) == 0 &&
+			    strcmp(had->ev.subject, j->subject) == 0 &&
+			    had->ev.payload_len == j->e.payload_len &&
+			    memcmp(had->ev.payload, j->payload, j->e.payload_len) == 0 &&
+			    gw_evstore_deliveries_of(s, j->e.id, NULL, &dv, &n) == NDX_OK) {
+				j->duplicate = true;
+				j->rc = NDX_OK;
+				j->nsubscriptions = n;
+			}
+			gw_evstore_due_free(had, had ? 1 : 0);
+			gw_evstore_views_free(dv, n);
+			break;
+		}
 		for (size_t i = 0; j->rc == NDX_OK &&
 				   (sub = ndx_conf_subscriber_of(conf, j->service, j->name, i));
 		     i++) {
@@ -1087,9 +1124,22 @@ static void finish_job(struct gw_events *ev, struct job *j, int commit_rc)
 		j->rc = commit_rc;
 	switch (j->kind) {
 	case JOB_PUBLISH:
+		if (j->rc == NDX_EEXIST) {
+			refuse_job(j, GW_R_BAD_HEADER,
+				   "Ndx-Event-Id %s names another event", j->e.id);
+			break;
+		}
 		if (j->rc != NDX_OK) {
 			refuse_job(j, GW_R_EVENT_STORE_UNAVAILABLE,
 				   "the event could not be kept");
+			break;
+		}
+		if (j->duplicate) {
+			ndx_http_resp_json(j->resp, 200,
+					   json_pack("{s:s,s:s,s:I}", "id", j->e.id, "status",
+						     "duplicate", "subscriptions",
+						     (json_int_t)j->nsubscriptions));
+			answer(j);
 			break;
 		}
 		atomic_fetch_add(&ev->published, 1);

@@ -136,6 +136,7 @@ static const char *const MIGRATIONS[] = {
 		     " WHERE head = 1 AND next_at_ms <= ?1 LIMIT ?2)") \
 	X(NEXT_DUE, "SELECT MIN(next_at_ms) FROM deliveries WHERE head = 1") \
 	X(EVENT_BY_ID, "SELECT seq, publisher FROM outbox WHERE id = ?1") \
+	X(OUTBOX_GET, "SELECT " EVENT_COLS("o.") ", '', '', 0, 0 FROM outbox o WHERE o.id = ?1") \
 	X(VIEWS_OF, "SELECT " VIEW_COLS " FROM deliveries d JOIN outbox o ON o.seq = d.seq" \
 		    " WHERE d.seq = ?1 ORDER BY d.client") \
 	X(DEAD, "SELECT " VIEW_COLS " FROM deliveries d JOIN outbox o ON o.seq = d.seq" \
@@ -755,6 +756,34 @@ int gw_evstore_due(struct gw_evstore *s, int64_t now_ms, size_t max,
 	}
 	*out = list;
 	*n = k;
+	return NDX_OK;
+}
+
+int gw_evstore_outbox_get(struct gw_evstore *s, const char *id, struct gw_due **out)
+{
+	sqlite3_stmt *st;
+	struct gw_due *e;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!s || !text_ok(id) || !out)
+		return NDX_EINVAL;
+	if (!(e = calloc(1, sizeof *e)))
+		return NDX_ENOMEM;
+	st = stmt(s, ST_OUTBOX_GET);
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_event(st, &e->ev, &e->client, &e->purpose);
+	else
+		rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : fail(s, "outbox event");
+	done(st);
+	if (rc != NDX_OK) {
+		free(e);
+		return rc;
+	}
+	*out = e;
 	return NDX_OK;
 }
 

@@ -90,6 +90,9 @@ int gw_evstore_due(struct gw_evstore *s, int64_t now_ms, size_t max,
 		   const int64_t *skip_seq, const char *const *skip_client, size_t nskip,
 		   struct gw_due **out, size_t *n);
 void gw_evstore_due_free(struct gw_due *list, size_t n);
+/* The outbox event of this id as a list of one (client and purpose ""),
+ * for comparing a repeated publish: NDX_ENOTFOUND when none. Read-only. */
+int gw_evstore_outbox_get(struct gw_evstore *s, const char *id, struct gw_due **out);
 /* The earliest next_at_ms of a queued delivery, or INT64_MAX when none. Read-only. */
 int gw_evstore_next_due(struct gw_evstore *s, int64_t *next_at_ms);
 

@@ -704,3 +704,41 @@ def test_a_delivery_counts_only_with_a_receipt_the_subscribers_gateway_signed(fe
         assert d["last_error"] == ""
     finally:
         fake.stop()
+
+
+def test_a_publish_repeated_with_its_own_id_is_one_event(fed):
+    """docs/events.md "Publishing": a publisher that names its event (Ndx-Event-Id) may
+    repeat the publish after a lost answer; the gateway keeps one event."""
+    eid_ = str(uuid.uuid4())
+    h = {"Ndx-Event-Id": eid_}
+    first = requests.post(f"{fed.gateways['BCA'].url}/e1/{CIVIL}/{DEATH}", timeout=15,
+                          data=json.dumps({"pin": B, "died_on": "2026-11-23"}),
+                          headers={"X-Road-Client": F.POPULATION, "Ndx-Data-Subjects": B,
+                                   "Content-Type": "application/json", **h})
+    assert first.status_code == 201 and first.json()["id"] == eid_, first.text
+    again = requests.post(f"{fed.gateways['BCA'].url}/e1/{CIVIL}/{DEATH}", timeout=15,
+                          data=json.dumps({"pin": B, "died_on": "2026-11-23"}),
+                          headers={"X-Road-Client": F.POPULATION, "Ndx-Data-Subjects": B,
+                                   "Content-Type": "application/json", **h})
+    assert again.status_code == 200 and again.json() == {
+        "id": eid_, "status": "duplicate", "subscriptions": 2}, again.text
+    got = wait_inbox(fed, "BTC", F.TAX, [eid_])
+    assert [e["id"] for e in inbox(fed, "BTC", F.TAX, limit=500)].count(eid_) == 1
+    assert got[0]["payload"]["died_on"] == "2026-11-23"
+    # the same id for anything else (another type, another payload) is refused
+    other = requests.post(f"{fed.gateways['BCA'].url}/e1/{F.ECHO}/{ECHO_EVENT}", timeout=15,
+                          data=b'{"n":1}', headers={"X-Road-Client": F.POPULATION,
+                                                    "Content-Type": "application/json", **h})
+    refusals.check_response(other, "BadHeader", "consumer")
+    changed = requests.post(f"{fed.gateways['BCA'].url}/e1/{CIVIL}/{DEATH}", timeout=15,
+                            data=json.dumps({"pin": B, "died_on": "2026-11-22"}),
+                            headers={"X-Road-Client": F.POPULATION, "Ndx-Data-Subjects": B,
+                                     "Content-Type": "application/json", **h})
+    refusals.check_response(changed, "BadHeader", "consumer")
+    # a malformed id is refused
+    r = requests.post(f"{fed.gateways['BCA'].url}/e1/{CIVIL}/{DEATH}", timeout=15,
+                      data=b'{"pin":"001188000202","died_on":"2026-11-23"}',
+                      headers={"X-Road-Client": F.POPULATION, "Ndx-Data-Subjects": B,
+                               "Content-Type": "application/json",
+                               "Ndx-Event-Id": eid_.upper()})
+    refusals.check_response(r, "BadHeader", "consumer")

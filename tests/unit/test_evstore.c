@@ -200,6 +200,20 @@ static void test_publish_round_trip(void **state)
 	assert_int_equal(d[2].ev.seq, 2);
 	gw_evstore_due_free(d, n);
 
+	/* one outbox event by its id, for a repeated publish */
+	{
+		struct gw_due *one = NULL;
+
+		assert_int_equal(gw_evstore_outbox_get(f->s, "ev-1", &one), NDX_OK);
+		check_event(&one->ev, 1, "death", "001");
+		assert_string_equal(one->client, "");
+		gw_evstore_due_free(one, 1);
+		assert_int_equal(gw_evstore_outbox_get(f->s, "ev-999",
+						       &one), NDX_ENOTFOUND);
+		assert_null(one);
+		assert_int_equal(gw_evstore_outbox_get(f->s, "", &one), NDX_EINVAL);
+	}
+
 	/* not yet due; an empty payload stays an empty payload */
 	assert_due(f->s, T0 - 1, "");
 	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
