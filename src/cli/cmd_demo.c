@@ -103,6 +103,11 @@
 #define DEMO_PROC_REASON "Hồ sơ mẫu của bản demo ndx"
 /* Where `ndx demo id-token` writes the citizen's ID token in DIR. */
 #define ID_TOKEN_FILE "citizen.id-token"
+/* The e-ID's subsystem, behind BCA's gateway (members below). */
+#define EID_SUBSYSTEM "eid"
+#define EID_CLIENT "VN/GOV/BCA/" EID_SUBSYSTEM
+/* How often the subscribers pull their inboxes (docs/events.md). */
+#define EVENTS_POLL_MS "500"
 #define NAME_REGISTRY "ndx-registry"
 #define NAME_GATEWAY "ndx-gateway"
 #define NAME_CONSENT "ndx-consent"
@@ -164,6 +169,9 @@ static const char demo_usage[] =
 
 /* ---- the demo federation --------------------------------------------- */
 
+#define MAX_SERVICES 3   /* of a subsystem */
+#define MAX_SUBSYSTEMS 3 /* of a member */
+
 struct demo_service {
 	const char *code;
 	const char *title;
@@ -182,14 +190,14 @@ struct demo_service {
 
 struct demo_subsystem {
 	const char *code;
-	struct demo_service services[2];
+	struct demo_service services[MAX_SERVICES];
 };
 
 struct demo_member {
 	const char *id;
 	const char *name;
 	const char *sector; /* the registry it runs, NULL: none (a consumer) */
-	struct demo_subsystem subsystems[2];
+	struct demo_subsystem subsystems[MAX_SUBSYSTEMS];
 };
 
 /* Every member that holds personal data also answers "who read my data"
@@ -211,13 +219,21 @@ static const struct demo_member members[] = {
 			{ "households", "Tra cứu hộ gia đình", 1,
 			  { "public-service", "law-enforcement" }, 0, "households",
 			  { "public-service" } } } },
-		TRANSPARENCY } },
+		TRANSPARENCY,
+		/* The national e-ID (VNeID is the Ministry of Public Security's):
+		 * it serves nothing through the exchange, and receives the events
+		 * that disable an account (a registered death). */
+		{ EID_SUBSYSTEM, { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } } } },
 	{ "VN/GOV/BTP", "Bộ Tư pháp", "civil-status", {
 		{ "civil-status", {
 			{ "births", "Tra cứu thông tin khai sinh", 1, { "public-service" }, 0,
 			  "births", { NULL } },
 			{ "marriages", "Tra cứu thông tin kết hôn", 1, { "public-service" }, 0,
-			  "marriages", { NULL } } } },
+			  "marriages", { NULL } },
+			/* Its event death-registered tells population, insurance, tax
+			 * and the e-ID (life_types below). */
+			{ "deaths", "Tra cứu thông tin khai tử", 1, { "public-service" }, 0,
+			  "deaths", { NULL } } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
 		/* An enterprise record names its legal representative: personal. */
@@ -292,6 +308,91 @@ static const struct demo_grant grants[] = {
 	/* After the four above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
+
+/* Life events (issue 17, docs/events.md): the event types the registries
+ * publish, each with its JSON Schema (draft 7), and who subscribes. A PIN
+ * is 12 digits, a date YYYY-MM-DD with a real month and day number, a
+ * province its 3-digit code; the payloads are what ndx-sector's outbox
+ * writes (src/sector/sec_outbox.c). */
+#define SCHEMA_DEFS \
+	"\"definitions\":{\"pin\":{\"type\":\"string\",\"pattern\":\"^[0-9]{12}$\"}," \
+	"\"date\":{\"type\":\"string\"," \
+	"\"pattern\":\"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$\"}," \
+	"\"province\":{\"type\":\"string\",\"pattern\":\"^[0-9]{3}$\"}," \
+	"\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":100}}"
+
+static const char DEATH_SCHEMA[] =
+	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+	"\"title\":\"death-registered\",\"type\":\"object\","
+	"\"required\":[\"pin\",\"died_on\",\"registered_on\"],"
+	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"full_name\":{\"$ref\":\"#/definitions/name\"},"
+	"\"died_on\":{\"$ref\":\"#/definitions/date\"},"
+	"\"registered_on\":{\"$ref\":\"#/definitions/date\"},"
+	"\"province\":{\"$ref\":\"#/definitions/province\"},"
+	"\"death_id\":{\"type\":\"integer\",\"minimum\":1}},"
+	"\"additionalProperties\":false," SCHEMA_DEFS "}";
+
+static const char BIRTH_SCHEMA[] =
+	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+	"\"title\":\"birth-registered\",\"type\":\"object\","
+	"\"required\":[\"child_pin\",\"child_name\",\"birth_date\",\"sex\",\"province\","
+	"\"registered_on\"],"
+	"\"properties\":{\"child_pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"child_name\":{\"$ref\":\"#/definitions/name\"},"
+	"\"birth_date\":{\"$ref\":\"#/definitions/date\"},"
+	"\"sex\":{\"enum\":[\"male\",\"female\"]},"
+	"\"province\":{\"$ref\":\"#/definitions/province\"},"
+	"\"father_pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"mother_pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"registered_on\":{\"$ref\":\"#/definitions/date\"},"
+	"\"birth_id\":{\"type\":\"integer\",\"minimum\":1}},"
+	"\"additionalProperties\":false," SCHEMA_DEFS "}";
+
+static const char RESIDENCE_SCHEMA[] =
+	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+	"\"title\":\"residence-changed\",\"type\":\"object\","
+	"\"required\":[\"pin\",\"permanent_address\",\"permanent_province\"],"
+	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"permanent_address\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":300},"
+	"\"permanent_province\":{\"$ref\":\"#/definitions/province\"},"
+	"\"previous_province\":{\"$ref\":\"#/definitions/province\"},"
+	"\"household_id\":{\"type\":\"string\",\"pattern\":\"^H[0-9]{11}$\"}},"
+	"\"additionalProperties\":false," SCHEMA_DEFS "}";
+
+#define DEATHS_SERVICE "VN/GOV/BTP/civil-status/deaths"
+#define BIRTHS_SERVICE "VN/GOV/BTP/civil-status/births"
+#define CITIZENS_SERVICE "VN/GOV/BCA/population/citizens"
+
+struct demo_event_type {
+	const char *service, *name, *title, *schema;
+};
+
+/* Every type a registry of the demo publishes is registered, subscribed
+ * or not: a publish of an unknown type is refused, and ndx-sector's
+ * outbox keeps its order, so it would hold the events behind it. */
+static const struct demo_event_type event_types[] = {
+	{ DEATHS_SERVICE, "death-registered", "Đăng ký khai tử", DEATH_SCHEMA },
+	{ BIRTHS_SERVICE, "birth-registered", "Đăng ký khai sinh", BIRTH_SCHEMA },
+	{ CITIZENS_SERVICE, "residence-changed", "Thay đổi nơi thường trú", RESIDENCE_SCHEMA },
+};
+
+struct demo_subscription {
+	const char *client, *service, *event;
+};
+
+/* Each with the purpose public-service (the services are personal). */
+static const struct demo_subscription subscriptions[] = {
+	{ "VN/GOV/BCA/population", DEATHS_SERVICE, "death-registered" },
+	{ "VN/GOV/BHXH/insurance", DEATHS_SERVICE, "death-registered" },
+	{ "VN/GOV/TCT/tax", DEATHS_SERVICE, "death-registered" },
+	{ EID_CLIENT, DEATHS_SERVICE, "death-registered" },
+};
+#define EVENTS_PURPOSE "public-service"
+/* Retries of the demo's subscriptions: a gateway that was stopped catches
+ * up within half a minute of its start. */
+#define EVENTS_RETRY_FIRST_S 1
+#define EVENTS_RETRY_MAX_S 30
 
 /* ---- paths ------------------------------------------------------------ */
 
@@ -880,6 +981,9 @@ struct demo_state {
 	char other_pin[SECTOR_KEY_MAX];
 	char try_name[128], other_name[128];
 	char try_code[SECTOR_KEY_MAX];
+	/* The citizen whose death the printed command registers. */
+	char death_pin[SECTOR_KEY_MAX];
+	char death_name[128];
 	/* The printed citizen's procedure an officer has opened in the portal
 	 * (demo_officer_read); empty when there is none. */
 	char proc_id[64];
@@ -896,6 +1000,15 @@ static const struct demo_gateway *gateway_of(const struct demo_state *st, const 
 		if (strncmp(client, members[i].id, n) == 0 && client[n] == '/')
 			return &st->gw[i];
 	}
+	return NULL;
+}
+
+/* The sector registry of the demo that runs sector name. */
+static const struct demo_gateway *sector_gateway(const struct demo_state *st, const char *name)
+{
+	for (size_t i = 0; i < N_MEMBERS; i++)
+		if (st->gw[i].sector && strcmp(st->gw[i].sector, name) == 0)
+			return &st->gw[i];
 	return NULL;
 }
 
@@ -1164,11 +1277,11 @@ static json_t *gateway_config(const struct demo_state *st, const struct demo_gat
 		json_decref(svcs);
 		return NULL;
 	}
-	for (j = 0; j < 2 && g->m->subsystems[j].code; j++) {
+	for (j = 0; j < MAX_SUBSYSTEMS && g->m->subsystems[j].code; j++) {
 		const struct demo_subsystem *s = &g->m->subsystems[j];
 
 		json_array_append_new(subs, json_string(s->code));
-		for (k = 0; k < 2 && s->services[k].code; k++) {
+		for (k = 0; k < MAX_SERVICES && s->services[k].code; k++) {
 			snprintf(id, sizeof(id), "%s/%s/%s", g->m->id, s->code, s->services[k].code);
 			/* The gateway appends the path after the service id: a sector's
 			 * table takes the rest (citizens/{pin}). */
@@ -1261,6 +1374,54 @@ static void try_accesses(const struct demo_state *st, const char *self, char *ou
 static void try_id_token(const struct demo_state *st, const char *self, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s demo id-token --dir %s", self, st->paths.dir);
+}
+
+/* The life event the demo prints (docs/events.md): the civil status
+ * registry records a death through its own API - on its Unix socket, as
+ * the registrar's system does, not through the exchange - and its outbox
+ * publishes death-registered; population, insurance, tax and the e-ID each
+ * apply it from their own subscription. */
+static void try_death(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, "civil-status");
+	char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	snprintf(out, cap,
+		 "curl -s --unix-socket %s -H 'Content-Type: application/json' -d "
+		 "'{\"pin\":\"%s\",\"full_name\":\"%s\",\"died_on\":\"%s\",\"province\":\"%.3s\","
+		 "\"registered_on\":\"%s\"}' http://civil-status/deaths",
+		 g ? g->sector_sock : "", st->death_pin, st->death_name, today, st->death_pin, today);
+}
+
+/* A read of the deceased's record in sector name's table, as its own
+ * agency reads it. */
+static void try_death_effect(const struct demo_state *st, const char *sector, const char *table,
+			     char *out, size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, sector);
+
+	snprintf(out, cap, "curl -s --unix-socket %s http://%s/%s/%s", g ? g->sector_sock : "",
+		 sector, table, st->death_pin);
+}
+
+static void try_death_eid(const struct demo_state *st, const char *self, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s demo id-token --dir %s --pin %s", self, st->paths.dir,
+		 st->death_pin);
+}
+
+/* What the tax department's gateway received (its inbox, the events it
+ * applied and acknowledged included). */
+static void try_death_inbox(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = gateway_of(st, "VN/GOV/TCT/tax");
+
+	snprintf(out, cap, "curl -s -H 'X-Road-Client: VN/GOV/TCT/tax' '%s/e1/inbox?limit=5'",
+		 g ? g->consumer_url : "");
 }
 
 /* Every process of st that was started, in stop order, for stop_in_order
@@ -1378,6 +1539,24 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 	}
 }
 
+/* federation.json's "try_death": the citizen, the command that registers
+ * their death, and those that show its effects, as up prints them. */
+static json_t *try_death_json(const struct demo_state *st, const char *self)
+{
+	char reg[2 * PATH_MAX + 512], pop[PATH_MAX + 128], ins[PATH_MAX + 128];
+	char tax[PATH_MAX + 128], eid[2 * PATH_MAX + 128], inbox[256];
+
+	try_death(st, reg, sizeof(reg));
+	try_death_effect(st, "population", "citizens", pop, sizeof(pop));
+	try_death_effect(st, "insurance", "participants", ins, sizeof(ins));
+	try_death_effect(st, "tax", "taxpayers", tax, sizeof(tax));
+	try_death_eid(st, self, eid, sizeof(eid));
+	try_death_inbox(st, inbox, sizeof(inbox));
+	return json_pack("{ss ss ss ss ss ss ss ss}", "pin", st->death_pin, "name", st->death_name,
+			 "register", reg, "population", pop, "insurance", ins, "tax", tax,
+			 "eid", eid, "inbox", inbox);
+}
+
 static json_t *federation_doc(const struct demo_state *st)
 {
 	const struct demo_paths *p = &st->paths;
@@ -1392,12 +1571,12 @@ static json_t *federation_doc(const struct demo_state *st)
 	for (i = 0; i < N_MEMBERS; i++) {
 		json_t *subs = json_array();
 
-		for (j = 0; j < 2 && members[i].subsystems[j].code; j++) {
+		for (j = 0; j < MAX_SUBSYSTEMS && members[i].subsystems[j].code; j++) {
 			const struct demo_subsystem *s = &members[i].subsystems[j];
 
 			snprintf(id, sizeof(id), "%s/%s", members[i].id, s->code);
 			json_array_append_new(subs, json_string(id));
-			for (k = 0; k < 2 && s->services[k].code; k++)
+			for (k = 0; k < MAX_SERVICES && s->services[k].code; k++)
 				json_array_append_new(js, service_json(members[i].id, s->code,
 								       &s->services[k], id, sizeof(id)));
 		}
@@ -1481,6 +1660,7 @@ static json_t *federation_doc(const struct demo_state *st)
 		json_object_set_new(doc, "try_accesses", json_string(accesses));
 		try_id_token(st, self, accesses, sizeof(accesses));
 		json_object_set_new(doc, "try_id_token", json_string(accesses));
+		json_object_set_new(doc, "try_death", try_death_json(st, self));
 	}
 	return doc;
 }
@@ -1648,6 +1828,47 @@ out:
 	return rc;
 }
 
+/* The life events' types and subscriptions (409: already there; a type
+ * registered by an earlier up keeps its schema). */
+static int ensure_events(const struct cli_api *api)
+{
+	char what[NDX_ID_TEXT_MAX + 96];
+	json_error_t jerr;
+	size_t i;
+
+	for (i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++) {
+		const struct demo_event_type *e = &event_types[i];
+		json_t *schema = json_loads(e->schema, 0, &jerr);
+
+		if (schema == NULL) {
+			cli_error("the schema of %s does not parse: %s", e->name, jerr.text);
+			return -1;
+		}
+		snprintf(what, sizeof(what), "event type %s/%s", e->service, e->name);
+		if (ensure(api, "/api/event-types",
+			   json_pack("{sssssssO}", "service", e->service, "name", e->name, "title",
+				     e->title, "schema", schema),
+			   what) != 0) {
+			json_decref(schema);
+			return -1;
+		}
+		json_decref(schema);
+	}
+	for (i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++) {
+		const struct demo_subscription *sub = &subscriptions[i];
+
+		snprintf(what, sizeof(what), "subscription of %s to %s", sub->client, sub->event);
+		if (ensure(api, "/api/subscriptions",
+			   json_pack("{sssssssss{sisi}}", "client", sub->client, "service",
+				     sub->service, "event", sub->event, "purpose", EVENTS_PURPOSE,
+				     "retry", "first_s", EVENTS_RETRY_FIRST_S, "max_s",
+				     EVENTS_RETRY_MAX_S),
+			   what) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int populate(const struct demo_state *st, const struct cli_api *api, size_t *n_services,
 		    size_t *n_grants)
 {
@@ -1662,14 +1883,14 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 		if (ensure(api, "/api/members", json_pack("{ssss}", "id", m->id, "name", m->name),
 			   what) != 0)
 			return -1;
-		for (j = 0; j < 2 && m->subsystems[j].code; j++) {
+		for (j = 0; j < MAX_SUBSYSTEMS && m->subsystems[j].code; j++) {
 			const struct demo_subsystem *s = &m->subsystems[j];
 
 			snprintf(id, sizeof(id), "%s/%s", m->id, s->code);
 			snprintf(what, sizeof(what), "subsystem %s", id);
 			if (ensure(api, "/api/subsystems", json_pack("{ss}", "id", id), what) != 0)
 				return -1;
-			for (k = 0; k < 2 && s->services[k].code; k++) {
+			for (k = 0; k < MAX_SERVICES && s->services[k].code; k++) {
 				json_t *body = service_json(m->id, s->code, &s->services[k], id,
 							    sizeof(id));
 
@@ -1704,8 +1925,8 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 		/* Every service, the built-in access lists included: in this
 		 * demo only the portal has such a grant. */
 		for (i = 0; i < N_MEMBERS; i++)
-			for (j = 0; j < 2 && members[i].subsystems[j].code; j++)
-				for (k = 0; k < 2 && members[i].subsystems[j].services[k].code; k++) {
+			for (j = 0; j < MAX_SUBSYSTEMS && members[i].subsystems[j].code; j++)
+				for (k = 0; k < MAX_SERVICES && members[i].subsystems[j].services[k].code; k++) {
 					snprintf(id, sizeof(id), "%s/%s/%s", members[i].id,
 						 members[i].subsystems[j].code,
 						 members[i].subsystems[j].services[k].code);
@@ -1717,7 +1938,7 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 					(*n_grants)++;
 				}
 	}
-	return ensure_consent_service(st, api);
+	return ensure_consent_service(st, api) || ensure_events(api) ? -1 : 0;
 }
 
 /* Registers the demo's e-ID as an id provider of the federation: its
@@ -1926,6 +2147,16 @@ static int eid_sign_in(const struct demo_state *st, const char *url, const char 
 	}
 	if (web(&post, &resp) != 0)
 		return -1;
+	if (resp.status == 403) {
+		/* docs/id.md "Events": a disabled account, said after the
+		 * password was right. */
+		cli_error("the e-ID refused to sign %s in: the account is disabled%s (403)", pin,
+			  resp.body && strstr(resp.body, "khai tử")
+				  ? " because the death of its holder has been registered"
+				  : "");
+		cli_http_response_free(&resp);
+		return -1;
+	}
 	if (resp.status != 302 || !resp.header) {
 		cli_error("the e-ID did not sign %s in (%ld; log: %s)", pin, resp.status,
 			  st->id.log);
@@ -2457,7 +2688,8 @@ static int prepare_id(struct demo_state *st, const char *bin)
 	{
 		char *argv[] = { (char *)bin, "accounts", "import", "--data", a->dir,
 				 "--population-db", pop_db, "--limit", DEMO_ACCOUNTS, "--pin",
-				 st->try_pin, "--pin", st->other_pin, "--password-file", pw,
+				 st->try_pin, "--pin", st->other_pin, "--pin", st->death_pin,
+				 "--password-file", pw,
 				 "--cost", "min", NULL };
 
 		if (run_to_end(argv, a->log, "ndx-id accounts import") != 0)
@@ -2484,8 +2716,12 @@ static int start_id(struct demo_state *st, const char *bin)
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
 	{
+		const struct demo_gateway *gw = gateway_of(st, EID_CLIENT);
 		char *argv[] = { (char *)bin, "serve", "--data", a->dir, "--issuer", a->url,
-				 "--listen", listen, "--assets", NDX_ASSETS_DIR, NULL };
+				 "--listen", listen, "--assets", NDX_ASSETS_DIR,
+				 "--events-gateway", gw ? (char *)gw->consumer_url : "",
+				 "--events-client", EID_CLIENT, "--events-poll-ms", EVENTS_POLL_MS,
+				 NULL };
 
 		if (app_spawn(a, argv) != 0)
 			return -1;
@@ -2653,6 +2889,75 @@ static int demo_citizens(struct demo_state *st, const struct demo_gateway *g)
 	return rc;
 }
 
+/* Whether GET url/path answers 200 with a record whose field is want
+ * (want NULL: any record). */
+static int sector_has(const char *url, const char *path, const char *field, const char *want)
+{
+	struct cli_http_request req = { 0 };
+	struct cli_http_response resp;
+	char target[PATH_MAX + 128], err[256];
+	int has = 0;
+
+	snprintf(target, sizeof(target), "%s%s", url, path);
+	req.method = "GET";
+	req.url = target;
+	req.timeout_s = 10;
+	if (cli_http(&req, &resp, err, sizeof(err)) == NDX_OK && resp.status == 200) {
+		json_t *doc = json_loadb(resp.body, resp.len, 0, NULL);
+		const char *v = json_string_value(json_object_get(doc, field));
+
+		has = want == NULL || (v && strcmp(v, want) == 0);
+		json_decref(doc);
+	}
+	cli_http_response_free(&resp);
+	return has;
+}
+
+#define DEATH_CANDIDATES 100
+
+/* The citizen whose death the printed command registers: alive, neither
+ * of the two the other printed lines are about, with an e-ID account
+ * (prepare_id imports one for them), an open personal tax file and a
+ * living insurance record, so that every effect shows. On a later up after
+ * that death, the next such citizen. */
+static int pick_death_citizen(struct demo_state *st, const struct demo_gateway *pop)
+{
+	const struct demo_gateway *tax = sector_gateway(st, "tax");
+	const struct demo_gateway *ins = sector_gateway(st, "insurance");
+	char path[96];
+	json_t *doc, *row;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/citizens?limit=%d", DEATH_CANDIDATES);
+	if (tax == NULL || ins == NULL || !(doc = sector_get(pop->sector_url, path)))
+		return -1;
+	json_array_foreach(json_object_get(doc, "items"), i, row) {
+		const char *pin = json_string_value(json_object_get(row, "pin"));
+		const char *name = json_string_value(json_object_get(row, "full_name"));
+		const json_t *dead = json_object_get(row, "deceased_on");
+
+		if (!pin || !name || (dead && !json_is_null(dead)) ||
+		    strlen(pin) >= sizeof(st->death_pin) || strcmp(pin, st->try_pin) == 0 ||
+		    strcmp(pin, st->other_pin) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/taxpayers/%s", pin);
+		if (!sector_has(tax->sector_url, path, "status", "active"))
+			continue;
+		snprintf(path, sizeof(path), "/participants/%s", pin);
+		if (!sector_has(ins->sector_url, path, "pin", NULL) ||
+		    sector_has(ins->sector_url, path, "status", "deceased"))
+			continue;
+		snprintf(st->death_pin, sizeof(st->death_pin), "%s", pin);
+		snprintf(st->death_name, sizeof(st->death_name), "%s", name);
+		json_decref(doc);
+		return 0;
+	}
+	json_decref(doc);
+	cli_error("none of the first %d citizens is alive with a tax file and insurance (%s)",
+		  DEATH_CANDIDATES, pop->sector_db);
+	return -1;
+}
+
 /* Seeds the synthetic data the first time, starts one ndx-sector per
  * member that has a sector, waits until they answer, and picks the
  * citizen and enterprise the printed exchanges read. */
@@ -2660,7 +2965,7 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 {
 	struct demo_paths *p = &st->paths;
 	char pop_db[PATH_MAX], seed_log[PATH_MAX], listen[PATH_MAX + 8];
-	char what[NDX_ID_TEXT_MAX + 32];
+	char what[NDX_ID_TEXT_MAX + 32], client[NDX_ID_TEXT_MAX];
 	size_t i;
 	long start;
 
@@ -2682,9 +2987,15 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		/* Only this user - the gateways - can open the socket (T33). */
 		snprintf(listen, sizeof(listen), "unix:%s", g->sector_sock);
 		g->sector_log_from = log_size(g->sector_log);
+		/* Events go through the agency's gateway as the sector's
+		 * subsystem (docs/sectors.md "Events"); the gateway starts later,
+		 * and the sector retries until it answers. */
+		snprintf(client, sizeof(client), "%s/%s", g->m->id, g->m->subsystems[0].code);
 		{
 			char *argv[] = { (char *)sector_bin, "serve", "--sector", (char *)g->sector,
-					 "--db", g->sector_db, "--listen", listen, NULL };
+					 "--db", g->sector_db, "--listen", listen,
+					 "--events-gateway", g->consumer_url, "--events-client", client,
+					 "--events-poll-ms", EVENTS_POLL_MS, NULL };
 
 			g->sector_pid = spawn(argv, g->sector_log, 1);
 		}
@@ -2710,7 +3021,7 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		struct demo_gateway *g = &st->gw[i];
 
 		if (g->sector && strcmp(g->sector, "population") == 0 &&
-		    (demo_citizens(st, g) != 0))
+		    (demo_citizens(st, g) != 0 || pick_death_citizen(st, g) != 0))
 			return -1;
 	}
 	return 0;
@@ -2878,6 +3189,36 @@ static void print_up_summary(const struct demo_state *st)
 	printf("  described in %s\n", p->fed);
 }
 
+/* The life event: the command that registers a death, and those that show
+ * its effect in each registry (docs/events.md). */
+static void print_try_death(const struct demo_state *st, const char *self)
+{
+	char line[2 * PATH_MAX + 512];
+
+	if (!st->death_pin[0])
+		return;
+	printf("A life event through the exchange: register the death of %s (%s) at the\n"
+	       "civil status registry of %s; within seconds the population registry marks\n"
+	       "them deceased, social insurance stops their pension, the tax department\n"
+	       "closes their personal tax file and the e-ID disables their account, each\n"
+	       "from its own subscription to death-registered, each delivery in the message\n"
+	       "log of both gateways:\n", st->death_name, st->death_pin, "VN/GOV/BTP");
+	try_death(st, line, sizeof(line));
+	printf("  %s\n", line);
+	printf("then see it in each registry (deceased_on; status deceased; status closed; the\n"
+	       "e-ID refusing the sign-in), and in the tax department's gateway inbox:\n");
+	try_death_effect(st, "population", "citizens", line, sizeof(line));
+	printf("  %s\n", line);
+	try_death_effect(st, "insurance", "participants", line, sizeof(line));
+	printf("  %s\n", line);
+	try_death_effect(st, "tax", "taxpayers", line, sizeof(line));
+	printf("  %s\n", line);
+	try_death_eid(st, self, line, sizeof(line));
+	printf("  %s\n", line);
+	try_death_inbox(st, line, sizeof(line));
+	printf("  %s\n", line);
+}
+
 static void print_try_exchange(const struct demo_state *st)
 {
 	char curl[2 * PATH_MAX + 256], self[PATH_MAX];
@@ -2910,6 +3251,7 @@ static void print_try_exchange(const struct demo_state *st)
 	printf("  %s\n", curl);
 	try_accesses(st, self, curl, sizeof(curl));
 	printf("  %s\n", curl);
+	print_try_death(st, self);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
 	       "  %s citizens by number, same password); file a household business or a\n"

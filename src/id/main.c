@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eid_events.h"
 #include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
@@ -119,7 +120,13 @@ static const char SERVE_HELP[] =
 	"  --code-lifetime N     seconds an authorization code stays valid, 1..600\n"
 	"                        (default 60)\n"
 	"  --id-token-lifetime N seconds an ID token stays valid (its exp), 1..3600\n"
-	"                        (default 900: half the single sign-on's idle time)\n";
+	"                        (default 900: half the single sign-on's idle time)\n"
+	"  --events-gateway URL  the consumer port of the agency's gateway the e-ID sits\n"
+	"                        behind (http://127.0.0.1:4410); with --events-client,\n"
+	"                        applies the events its subsystem subscribes to:\n"
+	"                        death-registered disables the account (docs/id.md)\n"
+	"  --events-client ID    the e-ID's subsystem there (VN/GOV/BCA/eid)\n"
+	"  --events-poll-ms MS   how often an idle subscriber pulls its inbox (default 1000)\n";
 
 
 
@@ -618,12 +625,17 @@ static int cmd_serve(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "code-lifetime", required_argument, NULL, 'c' },
 		{ "id-token-lifetime", required_argument, NULL, 'T' },
+		{ "events-gateway", required_argument, NULL, 'g' },
+		{ "events-client", required_argument, NULL, 'C' },
+		{ "events-poll-ms", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *issuer = NULL, *listen = "127.0.0.1:4445", *assets = NULL;
 	const char *why = NULL;
-	unsigned long threads = 4, code_ttl = 60, id_ttl = ID_TOKEN_TTL;
+	unsigned long threads = 4, code_ttl = 60, id_ttl = ID_TOKEN_TTL, poll_ms = 1000;
+	const char *events_gateway = NULL, *events_client = NULL;
+	struct eid_subscriber *subscriber = NULL;
 	char addr[64], skey[PATH_BUF], srsa[PATH_BUF];
 	uint16_t port;
 	struct ndx_key *key = NULL;
@@ -655,9 +667,19 @@ static int cmd_serve(int argc, char **argv)
 			if (ndx_args_ulong_opt(PROG, "--id-token-lifetime", optarg, 1, 3600, &id_ttl))
 				return 2;
 			break;
+		case 'g': events_gateway = optarg; break;
+		case 'C': events_client = optarg; break;
+		case 'p':
+			if (ndx_args_ulong_opt(PROG, "--events-poll-ms", optarg, 10, 600000, &poll_ms))
+				return 2;
+			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
 		default: fputs(SERVE_HELP, stderr); return 2;
 		}
+	}
+	if (!events_gateway != !events_client) {
+		fprintf(stderr, PROG " serve: --events-gateway and --events-client go together\n");
+		return 2;
 	}
 	if (!dir || !issuer || optind != argc) {
 		fprintf(stderr, PROG " serve: %s\n%s",
@@ -714,6 +736,12 @@ static int cmd_serve(int argc, char **argv)
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;
+	if (events_client) {
+		if (eid_subscriber_start(st, events_gateway, events_client, (long)poll_ms,
+					 &subscriber))
+			goto out;
+		fprintf(stderr, PROG ": events through %s as %s\n", events_gateway, events_client);
+	}
 	fprintf(stderr, PROG ": issuer %s\n", cfg.issuer);
 	fprintf(stderr, PROG ": listening on http://%s:%u\n", addr, (unsigned)ndx_httpd_port(srv));
 	if (sigwait(&sigs, &sig) != 0)
@@ -721,6 +749,7 @@ static int cmd_serve(int argc, char **argv)
 	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 out:
+	eid_subscriber_stop(subscriber);
 	ndx_httpd_stop(srv);
 	if (cfg_ready)
 		oidc_cleanup(&cfg);

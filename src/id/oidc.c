@@ -665,6 +665,17 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 		goto out;
 	}
 	idstore_signin_ok(cfg->st, pin, src);
+	/* Said only to whoever knows the password: a PIN alone does not
+	 * learn whether its holder died. */
+	if (acct.disabled_reason[0]) {
+		refuse_log(req, "sign-in", "pin %s: account disabled (%s)", tail,
+			   acct.disabled_reason);
+		login_page(cfg, resp, 403, tx, &ar, lang, pin, "pin",
+			   idpage_text(lang, strcmp(acct.disabled_reason, "deceased") == 0
+						     ? IDTEXT_ACCOUNT_DECEASED
+						     : IDTEXT_ACCOUNT_DISABLED));
+		goto out;
+	}
 	{
 		char sid[IDTOK_SECRET_LEN + 1], sid_hash[IDSTORE_HASH_HEX];
 
@@ -845,6 +856,12 @@ static void handle_token(const struct oidc_config *cfg, const struct ndx_http_re
 		token_refuse(req, resp, client.client_id, "invalid_grant", "the account is gone");
 		goto out;
 	}
+	/* A code issued just before the account was disabled buys nothing. */
+	if (acct.disabled_reason[0]) {
+		token_refuse(req, resp, client.client_id, "invalid_grant",
+			     "the account is disabled");
+		goto out;
+	}
 	memset(&tok, 0, sizeof tok);
 	snprintf(tok.pin, sizeof tok.pin, "%s", code.pin);
 	snprintf(tok.client_id, sizeof tok.client_id, "%s", client.client_id);
@@ -918,6 +935,10 @@ static void handle_userinfo(const struct oidc_config *cfg, const struct ndx_http
 	}
 	if (idstore_account_get(cfg->st, tok.pin, &acct) != NDX_OK) {
 		bearer_refuse(req, resp, "invalid_token", "the account is gone");
+		return;
+	}
+	if (acct.disabled_reason[0]) {
+		bearer_refuse(req, resp, "invalid_token", "the account is disabled");
 		return;
 	}
 	o = json_pack("{s:s}", "sub", acct.pin);

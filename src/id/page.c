@@ -49,6 +49,14 @@ static const char *const TEXT[IDTEXT_COUNT][2] = {
 				     "Your national electronic identity session has ended." },
 	[IDTEXT_SERVER_ERROR] = { "Hệ thống đang gặp sự cố. Hãy thử lại sau.",
 				  "Something went wrong. Try again later." },
+	[IDTEXT_ACCOUNT_DECEASED] = { "Tài khoản định danh điện tử này đã bị vô hiệu hóa vì "
+				      "người mang số định danh đã được đăng ký khai tử",
+				      "This national electronic identity account has been "
+				      "disabled because the death of its holder has been "
+				      "registered" },
+	[IDTEXT_ACCOUNT_DISABLED] = { "Tài khoản định danh điện tử này đã bị vô hiệu hóa",
+				      "This national electronic identity account has been "
+				      "disabled" },
 };
 
 /* Labels of the page furniture, same layout as TEXT. */

@@ -64,7 +64,16 @@ static const char *const MIGRATIONS[] = {
 	 * and the sid claim of the session a code was issued from. */
 	"ALTER TABLE clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'EdDSA';"
 	"ALTER TABLE codes ADD COLUMN sid TEXT;",
+	/* 4: the ids of the events applied, so that a second delivery
+	 * changes nothing (docs/id.md "Events"); the accounts' columns
+	 * disabled_reason and disabled_on are added by add_account_columns,
+	 * which a migration run again over a database that has them survives. */
+	"CREATE TABLE IF NOT EXISTS events_applied(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+	" applied_at INTEGER NOT NULL, effect TEXT NOT NULL);",
 };
+
+/* Columns of accounts added after version 3, each when missing. */
+static const char *const ACCOUNT_COLUMNS[] = { "disabled_reason", "disabled_on" };
 
 static int db_fail(struct idstore *st, const char *what)
 {
@@ -121,6 +130,31 @@ static void unlock(struct idstore *st)
 
 /* ---- open ------------------------------------------------------------- */
 
+static int add_account_columns(sqlite3 *db)
+{
+	for (size_t i = 0; i < sizeof ACCOUNT_COLUMNS / sizeof *ACCOUNT_COLUMNS; i++) {
+		char sql[128];
+		sqlite3_stmt *q = NULL;
+		int found = 0, step;
+
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('accounts') WHERE name = ?",
+				       -1, &q, NULL) != SQLITE_OK)
+			return ndx_sqlstore_fail(db, PROG, "accounts");
+		sqlite3_bind_text(q, 1, ACCOUNT_COLUMNS[i], -1, SQLITE_STATIC);
+		step = sqlite3_step(q);
+		found = step == SQLITE_ROW;
+		sqlite3_finalize(q);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			return ndx_sqlstore_fail(db, PROG, "accounts");
+		if (found)
+			continue;
+		snprintf(sql, sizeof sql, "ALTER TABLE accounts ADD COLUMN %s TEXT", ACCOUNT_COLUMNS[i]);
+		if (ndx_sqlstore_exec(db, PROG, sql) != NDX_OK)
+			return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
 static int connect_db(const char *path, int flags, struct idstore **out)
 {
 	struct idstore *st = calloc(1, sizeof *st);
@@ -130,6 +164,11 @@ static int connect_db(const char *path, int flags, struct idstore **out)
 		return NDX_ENOMEM;
 	if (ndx_sqlstore_open(path, flags, MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS,
 			      PROG, &st->db) != NDX_OK) {
+		free(st);
+		return NDX_EDB;
+	}
+	if (add_account_columns(st->db) != NDX_OK) {
+		sqlite3_close(st->db);
 		free(st);
 		return NDX_EDB;
 	}
@@ -298,8 +337,8 @@ int idstore_account_get(struct idstore *st, const char *pin, struct idstore_acco
 	memset(out, 0, sizeof *out);
 	lock(st);
 	if ((rc = prepare(st,
-			  "SELECT pin, password_hash, name, birthdate, gender FROM accounts"
-			  " WHERE pin = ?",
+			  "SELECT pin, password_hash, name, birthdate, gender,"
+			  " disabled_reason, disabled_on FROM accounts WHERE pin = ?",
 			  &s)) == NDX_OK) {
 		sqlite3_bind_text(s, 1, pin, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
@@ -309,6 +348,8 @@ int idstore_account_get(struct idstore *st, const char *pin, struct idstore_acco
 			copy_col(s, 2, out->name, sizeof out->name);
 			copy_col(s, 3, out->birthdate, sizeof out->birthdate);
 			copy_col(s, 4, out->gender, sizeof out->gender);
+			copy_col(s, 5, out->disabled_reason, sizeof out->disabled_reason);
+			copy_col(s, 6, out->disabled_on, sizeof out->disabled_on);
 			rc = NDX_OK;
 		} else {
 			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "account");
@@ -317,6 +358,91 @@ int idstore_account_get(struct idstore *st, const char *pin, struct idstore_acco
 	}
 	unlock(st);
 	return rc;
+}
+
+/* Runs sql binding pin as ?1; the number of rows changed, or -1. */
+static int exec_pin(struct idstore *st, const char *sql, const char *pin)
+{
+	sqlite3_stmt *s;
+
+	if (prepare(st, sql, &s))
+		return -1;
+	sqlite3_bind_text(s, 1, pin, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		sqlite3_finalize(s);
+		db_fail(st, "disable");
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return sqlite3_changes(st->db);
+}
+
+int idstore_event_disable(struct idstore *st, const char *event_id, const char *event_name,
+			  const char *pin, const char *reason, const char *on, time_t now,
+			  enum idstore_event_result *res)
+{
+	sqlite3_stmt *s;
+	int rc, found = 0, changed = 0;
+
+	*res = IDSTORE_EVENT_NO_ACCOUNT;
+	lock(st);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE"))) {
+		unlock(st);
+		return rc;
+	}
+	if ((rc = exists(st, "SELECT 1 FROM events_applied WHERE id = ?", event_id, &found)))
+		goto fail;
+	if (found) {
+		*res = IDSTORE_EVENT_SEEN;
+		exec_sql(st, "ROLLBACK");
+		unlock(st);
+		return NDX_OK;
+	}
+	if ((rc = exists(st, "SELECT 1 FROM accounts WHERE pin = ?", pin, &found)))
+		goto fail;
+	if (found) {
+		if ((rc = prepare(st,
+				  "UPDATE accounts SET disabled_reason = ?, disabled_on = ?,"
+				  " updated_at = ? WHERE pin = ? AND disabled_reason IS NULL",
+				  &s)))
+			goto fail;
+		sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, on, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+		sqlite3_bind_text(s, 4, pin, -1, SQLITE_STATIC);
+		if ((rc = step_done(st, s, "disable")))
+			goto fail;
+		changed = sqlite3_changes(st->db);
+		/* Whoever is signed in as them is signed out, and the access
+		 * tokens issued to them stop working at once. */
+		if (exec_pin(st, "DELETE FROM sessions WHERE pin = ?", pin) < 0 ||
+		    exec_pin(st, "UPDATE tokens SET revoked = 1 WHERE pin = ? AND revoked = 0", pin) <
+			    0) {
+			rc = NDX_EDB;
+			goto fail;
+		}
+		*res = changed ? IDSTORE_EVENT_CHANGED : IDSTORE_EVENT_UNCHANGED;
+	}
+	if ((rc = prepare(st,
+			  "INSERT INTO events_applied(id, name, applied_at, effect) VALUES(?,?,?,?)",
+			  &s)))
+		goto fail;
+	sqlite3_bind_text(s, 1, event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, event_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+	sqlite3_bind_text(s, 4,
+			  *res == IDSTORE_EVENT_CHANGED	    ? "account disabled"
+			  : *res == IDSTORE_EVENT_UNCHANGED ? "already disabled"
+							    : "no account",
+			  -1, SQLITE_STATIC);
+	if ((rc = step_done(st, s, "disable")) || (rc = exec_sql(st, "COMMIT")))
+		goto fail;
+	unlock(st);
+	return NDX_OK;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	unlock(st);
+	return rc ? rc : NDX_EDB;
 }
 
 int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX])

@@ -52,6 +52,10 @@ struct idstore_account {
 	char birthdate[16];
 	char gender[16];
 	char password_hash[NDX_PASSWORD_HASH_MAX];
+	/* "" while the account may sign in; "deceased" once a death-registered
+	 * event disabled it, on disabled_on (the date of death). */
+	char disabled_reason[32];
+	char disabled_on[16];
 };
 /* Inserts or replaces the account of a->pin; *created says which. */
 int idstore_account_put(struct idstore *st, const struct idstore_account *a, int *created);
@@ -60,6 +64,22 @@ int idstore_account_get(struct idstore *st, const char *pin, struct idstore_acco
 /* The stored hash of the most recently added account (to copy its cost
  * for a dummy verification), NDX_ENOTFOUND when there are none. */
 int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX]);
+
+/* What applying an event to an account did. */
+enum idstore_event_result {
+	IDSTORE_EVENT_CHANGED,    /* the account was disabled */
+	IDSTORE_EVENT_UNCHANGED,  /* it was disabled already */
+	IDSTORE_EVENT_NO_ACCOUNT, /* pin has no account: nothing to do */
+	IDSTORE_EVENT_SEEN,       /* this event id was applied before: nothing done */
+};
+/* Disables the account of pin for reason (e.g. "deceased") as of on (a
+ * date), ends its sessions and revokes its access tokens, and records
+ * event_id as applied - all in one transaction, so a second delivery of the
+ * same event changes nothing (*res IDSTORE_EVENT_SEEN). A disabled account
+ * stays so when accounts are imported again. NDX_OK or NDX_EDB. */
+int idstore_event_disable(struct idstore *st, const char *event_id, const char *event_name,
+			  const char *pin, const char *reason, const char *on, time_t now,
+			  enum idstore_event_result *res);
 
 /* A registered client. redirect_uris and post_logout_uris are JSON arrays
  * of strings, owned by the struct (idstore_client_clear frees them). */

@@ -20,6 +20,7 @@
 #include "ndx/pin.h"
 #include "openapi.h"
 #include "record_subjects.h"
+#include "sec_outbox.h"
 
 #define ID_MAX 64
 #define MSG_MAX 256
@@ -29,7 +30,17 @@ struct api {
 	struct store *st;
 	char *openapi;
 	size_t openapi_len;
+	/* Events (api_set_events): the publishing subsystem, NULL when this
+	 * sector publishes none, and the thread that drains the outbox. */
+	const char *events_client;
+	struct outbox_publisher *publisher;
 };
+
+void api_set_events(struct api *api, const char *client, struct outbox_publisher *publisher)
+{
+	api->events_client = client;
+	api->publisher = publisher;
+}
 
 int api_new(const struct sector_def *def, struct store *st, struct api **out)
 {
@@ -204,6 +215,12 @@ static json_t *check_cross(const struct sector_table *t, json_t *row, char *fiel
 			return refuse(field, why, cap, "kind",
 				      "a 12-digit tax_id is an individual, a 10-digit one an enterprise");
 	}
+	if (strcmp(t->name, "citizens") == 0 && sget(row, "deceased_on") &&
+	    strcmp(sget(row, "deceased_on"), sget(row, "birth_date")) < 0)
+		return refuse(field, why, cap, "deceased_on", "must not be before birth_date");
+	if (strcmp(t->name, "deaths") == 0 &&
+	    strcmp(sget(row, "registered_on"), sget(row, "died_on")) < 0)
+		return refuse(field, why, cap, "registered_on", "must not be before died_on");
 	if (strcmp(t->name, "contributions") == 0 && sget(row, "to_period") &&
 	    strcmp(sget(row, "to_period"), sget(row, "from_period")) < 0)
 		return refuse(field, why, cap, "to_period", "must not be before from_period");
@@ -633,14 +650,49 @@ static int check_write_subjects(struct store_conn *c, const struct sector_table 
 	return 0;
 }
 
+/* A person dies once: a second death registration of the same PIN is a
+ * conflict, not a second death-registered event. Returns 0, or -1 after
+ * answering. */
+static int check_one_death(struct store_conn *c, const struct sector_table *t, const char *id,
+			   const json_t *row, struct ndx_http_resp *resp)
+{
+	int rc;
+
+	if (id || strcmp(t->name, "deaths") != 0)
+		return 0;
+	rc = store_exists(c, "deaths", "pin", sget(row, "pin"));
+	if (rc < 0) {
+		internal(resp);
+		return -1;
+	}
+	if (rc == 1) {
+		ndx_http_resp_error(resp, 409, "Client.Conflict", "already exists",
+				    "deaths: the death of this person is already registered");
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds the events the write produces to the outbox, in the write's
+ * transaction (sec_outbox.h); old is the record before a PUT. */
+static int record_events(struct api *api, struct store_conn *c, const struct sector_table *t,
+			 const json_t *old, const json_t *row, const char *newid, int *added)
+{
+	*added = 0;
+	if (!api->events_client || !outbox_table_publishes(api->def, t))
+		return NDX_OK;
+	return outbox_on_write(store_conn_db(c), api->def, t, old, row, newid, api->events_client,
+			       added);
+}
+
 static void handle_write(struct api *api, const struct sector_table *t, const char *id,
 			 const char *subject, struct pinset *declared,
 			 const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	char newid[ID_MAX];
-	json_t *row, *out = NULL;
+	json_t *row, *out = NULL, *old = NULL;
 	struct store_conn *c;
-	int rc;
+	int rc, added = 0;
 
 	if (!(row = write_row(api, t, id, req, resp)))
 		return;
@@ -652,17 +704,26 @@ static void handle_write(struct api *api, const struct sector_table *t, const ch
 		return;
 	}
 	if (check_write_subjects(c, t, id, row, subject, declared, resp) ||
-	    check_local_refs(api, c, t, row, resp)) {
+	    check_local_refs(api, c, t, row, resp) || check_one_death(c, t, id, row, resp)) {
 		store_rollback(c);
 		store_release(api->st, c);
 		json_decref(row);
 		return;
 	}
-	rc = store_put(c, t, id, row, newid, sizeof newid);
+	rc = NDX_OK;
+	if (id && api->events_client && outbox_table_publishes(api->def, t))
+		rc = store_get(c, t, id, &old);
+	if (rc == NDX_OK)
+		rc = store_put(c, t, id, row, newid, sizeof newid);
+	if (rc == NDX_OK)
+		rc = record_events(api, c, t, old, row, newid, &added);
 	if (rc == NDX_OK)
 		rc = store_commit(c);
 	else
 		store_rollback(c);
+	json_decref(old);
+	if (rc == NDX_OK && added)
+		outbox_publisher_poke(api->publisher);
 	if (rc == NDX_OK)
 		rc = store_get(c, t, newid, &out);
 	store_release(api->st, c);

@@ -20,6 +20,11 @@ struct api;
 int api_new(const struct sector_def *def, struct store *st, struct api **out);
 /* Accepts NULL. */
 void api_free(struct api *api);
+struct outbox_publisher;
+/* Makes writes publish their events (sec_outbox.h) as client (borrowed,
+ * must outlive the api), poking publisher (may be NULL) after each commit
+ * that added one. */
+void api_set_events(struct api *api, const char *client, struct outbox_publisher *publisher);
 /* The ndx_http_handler; ctx is the struct api. */
 void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);
 

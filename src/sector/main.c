@@ -27,6 +27,8 @@
 #include "openapi.h"
 #include "quality.h"
 #include "schema.h"
+#include "sec_apply.h"
+#include "sec_outbox.h"
 #include "seed.h"
 #include "store.h"
 
@@ -65,7 +67,18 @@ static const char SERVE_HELP[] =
 	"  --log-key FILE       the secret key of the PIN tags in the access log, made\n"
 	"                       (0600) when missing (default: PATH.log-key beside --db)\n"
 	"  --threads N          HTTP worker threads and database connections (default 4)\n"
-	"  --max-body BYTES     largest request body accepted (default 65536)\n";
+	"  --max-body BYTES     largest request body accepted (default 65536)\n"
+	"  --events-gateway URL the consumer port of this agency's gateway\n"
+	"                       (http://127.0.0.1:4411): events go through it (docs/events.md)\n"
+	"  --events-client ID   the subsystem this registry speaks as there\n"
+	"                       (VN/GOV/BTP/civil-status). With both: civil-status publishes\n"
+	"                       death-registered and birth-registered, population\n"
+	"                       residence-changed, as events of the service ID/TABLE, through\n"
+	"                       an outbox in the database written with the record (sent after\n"
+	"                       the gateway's 201, retried with back-off); population,\n"
+	"                       insurance and tax apply the events they subscribe to from the\n"
+	"                       inbox of ID, each once, and acknowledge them\n"
+	"  --events-poll-ms MS  how often an idle subscriber pulls its inbox (default 1000)\n";
 
 static const char SEED_HELP[] =
 	"usage: " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
@@ -158,6 +171,40 @@ static int load_log_key(const char *key_file, const char *db)
 	return 0;
 }
 
+/* The events of a sector that publishes or applies some (docs/sectors.md
+ * "Events"): the outbox tables, the publisher draining them, the
+ * subscriber applying the inbox. 0, or -1 after a message. */
+static int start_events(const struct sector_def *def, struct store *st, struct api *api,
+			const char *db, const char *gateway, const char *client, long poll_ms,
+			struct outbox_publisher **pub, struct apply_subscriber **sub)
+{
+	struct store_conn *c;
+	int rc, publishes = 0;
+
+	for (size_t i = 0; i < def->ntables; i++)
+		publishes |= outbox_table_publishes(def, &def->tables[i]);
+	if (!publishes && !apply_sector_subscribes(def)) {
+		fprintf(stderr, PROG ": %s neither publishes nor applies events\n", def->name);
+		return 0;
+	}
+	c = store_acquire(st);
+	rc = outbox_tables(store_conn_db(c));
+	store_release(st, c);
+	if (rc)
+		return -1;
+	if (publishes) {
+		if (outbox_publisher_start(db, gateway, client, PROG, pub))
+			return -1;
+		api_set_events(api, client, *pub);
+	}
+	if (apply_sector_subscribes(def) &&
+	    apply_subscriber_start(db, def, gateway, client, PROG, poll_ms, sub))
+		return -1;
+	fprintf(stderr, PROG ": events through %s as %s:%s%s\n", gateway, client,
+		publishes ? " publishing" : "", *sub ? " subscribing" : "");
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -168,9 +215,16 @@ static int cmd_serve(int argc, char **argv)
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "log-key", required_argument, NULL, 'k' },
+		{ "events-gateway", required_argument, NULL, 'g' },
+		{ "events-client", required_argument, NULL, 'c' },
+		{ "events-poll-ms", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *events_gateway = NULL, *events_client = NULL;
+	unsigned long long poll_ms = 1000;
+	struct outbox_publisher *publisher = NULL;
+	struct apply_subscriber *subscriber = NULL;
 	const char *sector = NULL, *db = NULL, *listen = "127.0.0.1:4600";
 	const char *unix_path = NULL, *log_key = NULL;
 	unsigned socket_mode = 0600;
@@ -210,9 +264,24 @@ static int cmd_serve(int argc, char **argv)
 			}
 			break;
 		case 'k': log_key = optarg; break;
+		case 'g': events_gateway = optarg; break;
+		case 'c': events_client = optarg; break;
+		case 'p':
+			if (ndx_args_uint_opt(PROG, "--events-poll-ms", optarg, 10, 600000, &poll_ms))
+				return 2;
+			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
 		default: fputs(SERVE_HELP, stderr); return 2;
 		}
+	}
+	if (!events_gateway != !events_client) {
+		fprintf(stderr, PROG " serve: --events-gateway and --events-client go together\n");
+		return 2;
+	}
+	if (events_gateway && strncmp(events_gateway, "http://", 7) != 0 &&
+	    strncmp(events_gateway, "https://", 8) != 0) {
+		fprintf(stderr, PROG " serve: --events-gateway: expected an http:// or https:// URL\n");
+		return 2;
 	}
 	if (!sector || !db || optind != argc) {
 		fprintf(stderr, PROG " serve: %s\n%s",
@@ -233,6 +302,9 @@ static int cmd_serve(int argc, char **argv)
 	if (load_log_key(log_key, db))
 		return 1;
 	if (store_open(db, def, 1, (unsigned)threads, &st) || api_new(def, st, &api))
+		goto out;
+	if (events_client && start_events(def, st, api, db, events_gateway, events_client,
+					  (long)poll_ms, &publisher, &subscriber))
 		goto out;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -257,6 +329,8 @@ static int cmd_serve(int argc, char **argv)
 	rc = 0;
 out:
 	ndx_httpd_stop(srv);
+	apply_subscriber_stop(subscriber);
+	outbox_publisher_stop(publisher);
 	api_free(api);
 	store_close(st);
 	return rc;

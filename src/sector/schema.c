@@ -27,7 +27,10 @@ static const char *const TAXPAYER_STATUS[] = { "active", "suspended", "closed", 
 static const char *const TAX_TYPE[] = { "pit", "cit", "vat", "land-use", "registration-fee",
 					NULL };
 static const char *const OBLIGATION_STATUS[] = { "paid", "due", "overdue", NULL };
-static const char *const INSURED_STATUS[] = { "contributing", "paused", "retired", NULL };
+/* deceased: set from the civil status registry's death-registered event
+ * (docs/sectors.md "Events"): contributions and pension stopped. */
+static const char *const INSURED_STATUS[] = { "contributing", "paused", "retired", "deceased",
+					      NULL };
 /* Land use codes of Circular 08/2024/TT-BTNMT: urban and rural homes,
  * perennial crops, rice, production and business. */
 static const char *const LAND_USE[] = { "ODT", "ONT", "CLN", "LUC", "SKC", NULL };
@@ -53,6 +56,10 @@ static const struct sector_column CITIZENS[] = {
 	  .ref = "population/households" },
 	{ .name = "relation", .type = COL_ENUM, .values = RELATION,
 	  .desc = "relation to the head of the household" },
+	/* Last: a database made before it gets the column on open. */
+	{ .name = "deceased_on", .type = COL_DATE,
+	  .desc = "date of death, set from the civil status registry's death-registered "
+		  "event; absent while the citizen lives" },
 };
 
 static const struct sector_column HOUSEHOLDS[] = {
@@ -95,10 +102,23 @@ static const struct sector_column MARRIAGES[] = {
 	{ .name = "status", .type = COL_ENUM, .flags = REQ, .values = MARRIAGE_STATUS },
 };
 
+/* A registered death: civil-status publishes death-registered for each
+ * (docs/sectors.md "Events"); one per person. */
+static const struct sector_column DEATHS[] = {
+	{ .name = "pin", .type = COL_PIN, .flags = REQ | COL_FILTER, .ref = "population/citizens",
+	  .desc = "the deceased" },
+	{ .name = "full_name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 100 },
+	{ .name = "died_on", .type = COL_DATE, .flags = REQ },
+	{ .name = "province", .type = COL_PROVINCE, .flags = REQ,
+	  .desc = "province where the death was registered" },
+	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
+};
+
 static const struct sector_table CIVIL_STATUS[] = {
 	{ "births", "Birth registrations", NULL, BIRTHS, N(BIRTHS), "child_pin" },
 	{ "marriages", "Marriage registrations", NULL, MARRIAGES, N(MARRIAGES),
 	  "husband_pin,wife_pin,registered_on" },
+	{ "deaths", "Death registrations", NULL, DEATHS, N(DEATHS), "pin" },
 };
 
 /* ---- enterprise registry (Ministry of Finance) ---------------------------- */

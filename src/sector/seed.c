@@ -371,9 +371,11 @@ static int put_citizen(struct gen *g, const struct person *p, const char *addr, 
 			tmp = temp;
 		}
 	}
-	return put(g, S_POP, 0, "ssssssssssss", p->pin, p->name, p->folded, bd,
+	/* Everyone seeded lives (deceased_on NULL): deaths come from the
+	 * civil status registry's events. */
+	return put(g, S_POP, 0, "sssssssssssss", p->pin, p->name, p->folded, bd,
 		   p->female ? "female" : "male", ndx_province_at(p->birth_prov)->code, addr,
-		   ndx_province_at(prov)->code, tmp, hh, p->relation, up);
+		   ndx_province_at(prov)->code, tmp, hh, p->relation, NULL, up);
 }
 
 static int put_birth(struct gen *g, const struct person *p, const char *father,

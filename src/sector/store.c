@@ -181,6 +181,48 @@ char *store_insert_sql(const struct sector_table *t)
 
 /* ---- open / close ----------------------------------------------------------- */
 
+/* 1 when table has column col, 0 when not, NDX_EDB. */
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+	char sql[128];
+	sqlite3_stmt *q = NULL;
+	int found = 0, step;
+
+	snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return NDX_EDB;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		if (strcmp((const char *)sqlite3_column_text(q, 1), col) == 0)
+			found = 1;
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? found : NDX_EDB;
+}
+
+/* A database made before a column was added to the schema gets it, empty
+ * (only optional columns are ever added: the last ones of their table). */
+static int add_missing_columns(sqlite3 *db, const struct sector_def *def)
+{
+	char sql[256];
+	int rc;
+
+	for (size_t i = 0; i < def->ntables; i++) {
+		const struct sector_table *t = &def->tables[i];
+		for (size_t j = 0; j < t->ncols; j++) {
+			const struct sector_column *c = &t->cols[j];
+			if ((rc = has_column(db, t->name, c->name)) < 0)
+				return rc;
+			if (rc == 1 || (c->flags & (COL_REQUIRED | COL_NAME)))
+				continue;
+			snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", t->name, c->name,
+				 sql_type(c->type));
+			if ((rc = exec_sql(db, sql)))
+				return rc;
+			fprintf(stderr, "ndx-sector: added the column %s.%s\n", t->name, c->name);
+		}
+	}
+	return NDX_OK;
+}
+
 static int check_sector(sqlite3 *db, const struct sector_def *def, const char *path)
 {
 	sqlite3_stmt *q = NULL;
@@ -250,6 +292,8 @@ int store_open(const char *path, const struct sector_def *def, int create, unsig
 			if (create && (rc = store_schema_create(st->conns[0].db, def, 1)))
 				goto fail;
 			if ((rc = check_sector(st->conns[0].db, def, path)))
+				goto fail;
+			if (create && (rc = add_missing_columns(st->conns[0].db, def)))
 				goto fail;
 		}
 	}

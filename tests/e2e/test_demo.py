@@ -49,7 +49,8 @@ SECTORS = {
     "VN/GOV/BCA": ("population", 30, {"population/citizens": "citizens",
                                       "population/households": "households"}),
     "VN/GOV/BTP": ("civil-status", 31, {"civil-status/births": "births",
-                                        "civil-status/marriages": "marriages"}),
+                                        "civil-status/marriages": "marriages",
+                                        "civil-status/deaths": "deaths"}),
     "VN/GOV/BTC": ("enterprise", 32, {"enterprise/enterprises": "enterprises",
                                       "enterprise/owners": "owners"}),
     "VN/GOV/TCT": ("tax", 33, {"tax/taxpayers": "taxpayers",
@@ -60,6 +61,10 @@ SECTORS = {
                                   "land/right-holders": "right_holders"}),
     "VN/GOV/CSGT": ("vehicles", 36, {"vehicles/vehicles": "vehicles"}),
 }
+# Subsystems that serve nothing: the e-ID, behind BCA's gateway, receives events.
+EXTRA_SUBSYSTEMS = {"VN/GOV/BCA": {"VN/GOV/BCA/eid"}}
+# Tables the seed leaves empty: deaths come from the printed life event.
+EMPTY_TABLES = {"deaths"}
 PORTAL = "VN/GOV/VPCP/portal"
 CONSENT = "VN/GOV/VPCP/consent"
 ACCESS_LISTS = {f"{m}/transparency/accesses" for m in SECTORS}
@@ -185,7 +190,8 @@ def accesses_line(text):
 
 
 def id_token_line(text):
-    lines = [ln for ln in lines_with(text, " demo id-token ")]
+    # (the life event's line names another citizen with --pin: test_life_events.py)
+    lines = [ln for ln in lines_with(text, " demo id-token ") if " --pin " not in ln]
     assert len(lines) == 1, text
     return lines[0]
 
@@ -326,7 +332,7 @@ def test_up_describes_a_live_federation(up):
     subsystems = {m["id"]: set(m["subsystems"]) for m in fed["members"]}
     for m, (_, _, svcs) in SECTORS.items():
         assert subsystems[m] == {f"{m}/{s.split('/')[0]}" for s in svcs} | {
-            f"{m}/transparency"}, m
+            f"{m}/transparency"} | EXTRA_SUBSYSTEMS.get(m, set()), m
     assert subsystems["VN/GOV/VPCP"] == {PORTAL, CONSENT}
     gws, _ = check_federation_live(fed, port)
     # What up printed: the registry, every gateway, the consent service.
@@ -365,7 +371,8 @@ def test_gateways_serve_the_sectors_and_the_access_lists(up):
             assert services[f"{m}/{sid}"]["backend"] == f"{sectors[m]['url']}/{table}", sid
             assert seeded(fed, name, "SELECT name FROM sqlite_master WHERE type = 'table' "
                                      "AND name = ?", table), (name, table)
-            assert seeded(fed, name, f"SELECT count(*) FROM {table}")[0][0] > 0, table
+            if table not in EMPTY_TABLES:
+                assert seeded(fed, name, f"SELECT count(*) FROM {table}")[0][0] > 0, table
         assert services[f"{m}/transparency/accesses"]["backend"] == "ndx:subject-accesses"
 
 
@@ -622,7 +629,8 @@ def test_printed_exchanges_work(up):
                 assert len(resp.json()["items"]) == 1, (sid, resp.text)
             elif resp.status_code == 200:
                 assert declared <= {pin}, (sid, declared)
-                assert len(resp.json()["items"]) == 1, (sid, resp.text)
+                assert len(resp.json()["items"]) == (0 if table in EMPTY_TABLES else 1), (
+                    sid, resp.text)
             else:
                 refusals.check_response(resp, "SubjectMismatch", where=sid)
                 assert "items" not in resp.text

@@ -1,0 +1,429 @@
+/* The sector's transactional outbox and its publisher (sec_outbox.h). The
+ * outbox rules - which write of which table publishes which event with
+ * which payload - are the table RULES below; the payloads follow the event
+ * types' schemas that `ndx demo` registers (docs/sectors.md "Events").
+ * Overview: docs/events.md "Publishing". */
+#include "sec_outbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ndx/err.h"
+#include "ndx/evclient.h"
+#include "ndx/sqlstore.h"
+#include "ndx/timefmt.h"
+
+#define PROG "ndx-sector"
+#define SERVICE_MAX 256
+
+int outbox_tables(sqlite3 *db)
+{
+	return ndx_sqlstore_exec(
+		db, PROG,
+		"CREATE TABLE IF NOT EXISTS event_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" service TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,"
+		" payload TEXT NOT NULL, created_at TEXT NOT NULL,"
+		" attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL DEFAULT 0,"
+		" last_error TEXT);"
+		"CREATE TABLE IF NOT EXISTS event_applied(id TEXT PRIMARY KEY,"
+		" name TEXT NOT NULL, applied_at TEXT NOT NULL, effect TEXT NOT NULL);");
+}
+
+/* ---- rules ------------------------------------------------------------------ */
+
+/* What a write produces: NULL payload for none. */
+typedef json_t *(*payload_fn)(const json_t *old, const json_t *row, const char *id,
+			      const char **subject);
+
+static const char *sget(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* Sets k to the row's string k when present. */
+static void copy_str(json_t *to, const json_t *row, const char *k)
+{
+	const char *v = sget(row, k);
+	if (v)
+		json_object_set_new(to, k, json_string(v));
+}
+
+static json_t *death_registered(const json_t *old, const json_t *row, const char *id,
+				const char **subject)
+{
+	json_t *p;
+
+	if (old)
+		return NULL; /* a correction of the record is no new death */
+	*subject = sget(row, "pin");
+	if (!(p = json_object()))
+		return NULL;
+	copy_str(p, row, "pin");
+	copy_str(p, row, "full_name");
+	copy_str(p, row, "died_on");
+	copy_str(p, row, "registered_on");
+	copy_str(p, row, "province");
+	json_object_set_new(p, "death_id", json_integer(strtoll(id, NULL, 10)));
+	return p;
+}
+
+static json_t *birth_registered(const json_t *old, const json_t *row, const char *id,
+				const char **subject)
+{
+	json_t *p;
+
+	if (old)
+		return NULL;
+	*subject = sget(row, "child_pin");
+	if (!(p = json_object()))
+		return NULL;
+	copy_str(p, row, "child_pin");
+	copy_str(p, row, "child_name");
+	copy_str(p, row, "birth_date");
+	copy_str(p, row, "sex");
+	copy_str(p, row, "province");
+	copy_str(p, row, "father_pin");
+	copy_str(p, row, "mother_pin");
+	copy_str(p, row, "registered_on");
+	json_object_set_new(p, "birth_id", json_integer(strtoll(id, NULL, 10)));
+	return p;
+}
+
+static int same(const json_t *a, const json_t *b, const char *k)
+{
+	const char *x = sget(a, k), *y = sget(b, k);
+	return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* A change of permanent residence: the address or its province changed
+ * (not the first record: a new citizen is a birth or an arrival). */
+static json_t *residence_changed(const json_t *old, const json_t *row, const char *id,
+				 const char **subject)
+{
+	json_t *p;
+
+	(void)id;
+	if (!old || (same(old, row, "permanent_address") && same(old, row, "permanent_province")))
+		return NULL;
+	*subject = sget(row, "pin");
+	if (!(p = json_object()))
+		return NULL;
+	copy_str(p, row, "pin");
+	copy_str(p, row, "permanent_address");
+	copy_str(p, row, "permanent_province");
+	copy_str(p, row, "household_id");
+	if (sget(old, "permanent_province"))
+		json_object_set_new(p, "previous_province",
+				    json_string(sget(old, "permanent_province")));
+	return p;
+}
+
+struct rule {
+	const char *sector, *table, *event;
+	payload_fn payload;
+};
+
+static const struct rule RULES[] = {
+	{ "civil-status", "deaths", "death-registered", death_registered },
+	{ "civil-status", "births", "birth-registered", birth_registered },
+	{ "population", "citizens", "residence-changed", residence_changed },
+};
+
+int outbox_table_publishes(const struct sector_def *def, const struct sector_table *t)
+{
+	for (size_t i = 0; i < sizeof RULES / sizeof *RULES; i++)
+		if (strcmp(RULES[i].sector, def->name) == 0 && strcmp(RULES[i].table, t->name) == 0)
+			return 1;
+	return 0;
+}
+
+int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sector_table *t,
+		    const json_t *old, const json_t *row, const char *id, const char *client,
+		    int *added)
+{
+	char service[SERVICE_MAX], now[NDX_TIME_TEXT_LEN];
+	sqlite3_stmt *q = NULL;
+	int rc = NDX_OK;
+
+	*added = 0;
+	ndx_time_format(time(NULL), now);
+	for (size_t i = 0; i < sizeof RULES / sizeof *RULES && rc == NDX_OK; i++) {
+		const struct rule *r = &RULES[i];
+		const char *subject = NULL;
+		char *text;
+		json_t *p;
+
+		if (strcmp(r->sector, def->name) != 0 || strcmp(r->table, t->name) != 0)
+			continue;
+		if (!(p = r->payload(old, row, id, &subject)))
+			continue;
+		snprintf(service, sizeof service, "%s/%s", client, t->name);
+		text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(p);
+		if (!text)
+			return NDX_ENOMEM;
+		if (sqlite3_prepare_v2(db,
+				       "INSERT INTO event_outbox(service, name, subject, payload,"
+				       " created_at) VALUES(?, ?, ?, ?, ?)",
+				       -1, &q, NULL) != SQLITE_OK) {
+			free(text);
+			return ndx_sqlstore_fail(db, PROG, "outbox");
+		}
+		sqlite3_bind_text(q, 1, service, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, r->event, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, subject ? subject : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			rc = ndx_sqlstore_fail(db, PROG, "outbox");
+		else
+			(*added)++;
+		sqlite3_finalize(q);
+		free(text);
+	}
+	return rc;
+}
+
+/* ---- drain ------------------------------------------------------------------- */
+
+static int drain_one(sqlite3 *db, outbox_publish_fn publish, void *ctx, long long now_ms,
+		     int *published, long long *wake_ms)
+{
+	sqlite3_stmt *q = NULL, *u = NULL;
+	struct outbox_event ev;
+	char err[512] = "";
+	long long next;
+	int step, rc;
+
+	*published = 0;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT seq, service, name, subject, payload, attempts, next_at_ms"
+			       " FROM event_outbox ORDER BY seq LIMIT 1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return ndx_sqlstore_fail(db, PROG, "outbox");
+	step = sqlite3_step(q);
+	if (step != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		*wake_ms = -1;
+		return step == SQLITE_DONE ? NDX_OK : ndx_sqlstore_fail(db, PROG, "outbox");
+	}
+	next = sqlite3_column_int64(q, 6);
+	if (next > now_ms) {
+		*wake_ms = next;
+		sqlite3_finalize(q);
+		return NDX_OK;
+	}
+	ev.seq = sqlite3_column_int64(q, 0);
+	ev.service = (const char *)sqlite3_column_text(q, 1);
+	ev.name = (const char *)sqlite3_column_text(q, 2);
+	ev.subject = (const char *)sqlite3_column_text(q, 3);
+	ev.payload = (const char *)sqlite3_column_text(q, 4);
+	ev.attempts = (unsigned)sqlite3_column_int64(q, 5);
+	rc = publish(ctx, &ev, err, sizeof err);
+	if (rc == NDX_OK) {
+		*published = 1;
+		*wake_ms = now_ms;
+		sqlite3_finalize(q);
+		if (sqlite3_prepare_v2(db, "DELETE FROM event_outbox WHERE seq = ?", -1, &u,
+				       NULL) != SQLITE_OK)
+			return ndx_sqlstore_fail(db, PROG, "outbox");
+		sqlite3_bind_int64(u, 1, ev.seq);
+	} else {
+		unsigned attempts = ev.attempts + 1;
+		long long seq = ev.seq;
+
+		*wake_ms = now_ms + ndx_evclient_backoff_ms(attempts, OUTBOX_FIRST_BACKOFF_MS,
+							    OUTBOX_MAX_BACKOFF_MS);
+		fprintf(stderr, PROG ": events: %s %lld not published (attempt %u; next in %lld ms): "
+				"%s\n", ev.name, seq, attempts, *wake_ms - now_ms, err);
+		sqlite3_finalize(q);
+		if (sqlite3_prepare_v2(db,
+				       "UPDATE event_outbox SET attempts = ?, next_at_ms = ?,"
+				       " last_error = ? WHERE seq = ?",
+				       -1, &u, NULL) != SQLITE_OK)
+			return ndx_sqlstore_fail(db, PROG, "outbox");
+		sqlite3_bind_int64(u, 1, attempts);
+		sqlite3_bind_int64(u, 2, *wake_ms);
+		sqlite3_bind_text(u, 3, err, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(u, 4, seq);
+	}
+	step = sqlite3_step(u);
+	sqlite3_finalize(u);
+	return step == SQLITE_DONE ? NDX_OK : ndx_sqlstore_fail(db, PROG, "outbox");
+}
+
+int outbox_drain(sqlite3 *db, outbox_publish_fn publish, void *ctx, long long now_ms,
+		 unsigned *published, long long *wake_ms)
+{
+	int one = 1, rc = NDX_OK;
+
+	*published = 0;
+	*wake_ms = -1;
+	while (one && rc == NDX_OK) {
+		rc = drain_one(db, publish, ctx, now_ms, &one, wake_ms);
+		*published += (unsigned)one;
+	}
+	return rc;
+}
+
+long long outbox_pending(sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	long long n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM event_outbox", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/* ---- the publisher thread --------------------------------------------------- */
+
+struct outbox_publisher {
+	sqlite3 *db;
+	struct ndx_evclient *client;
+	char *prog;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, poked;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The outbox keeps next_at_ms in wall-clock time, so that it means the
+ * same after a restart. */
+static long long wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int publish_http(void *ctx, const struct outbox_event *ev, char *err, size_t errcap)
+{
+	struct outbox_publisher *p = ctx;
+	char id[NDX_EVCLIENT_ID_MAX];
+	int rc = ndx_evclient_publish(p->client, ev->service, ev->name, ev->subject, ev->payload,
+				      strlen(ev->payload), id, NULL, err, errcap);
+
+	if (rc == NDX_OK)
+		fprintf(stderr, "%s: events: %s %lld published as %s\n", p->prog, ev->name, ev->seq,
+			id);
+	return rc;
+}
+
+static void *publisher_main(void *arg)
+{
+	struct outbox_publisher *p = arg;
+	/* A drain that cannot read its own table (the database busy or
+	 * broken) waits too, rather than spinning. */
+	const long long idle_ms = 5000;
+
+	for (;;) {
+		unsigned published = 0;
+		long long wake = -1, now = wall_ms(), wait;
+		struct timespec until;
+		int stop;
+
+		if (outbox_drain(p->db, publish_http, p, now, &published, &wake) != NDX_OK)
+			wake = now + idle_ms;
+		wait = wake < 0 ? idle_ms : wake - now;
+		if (wait < 0)
+			wait = 0;
+		wait += mono_ms();
+		until.tv_sec = (time_t)(wait / 1000);
+		until.tv_nsec = (long)(wait % 1000) * 1000000L;
+		pthread_mutex_lock(&p->mu);
+		while (!p->stop && !p->poked)
+			if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT)
+				break;
+		p->poked = 0;
+		stop = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+static void publisher_free(struct outbox_publisher *p)
+{
+	ndx_evclient_free(p->client);
+	sqlite3_close(p->db);
+	free(p->prog);
+	free(p);
+}
+
+int outbox_publisher_start(const char *db_path, const char *gateway_url, const char *client,
+			   const char *prog, struct outbox_publisher **out)
+{
+	struct ndx_evclient_config cc = { .gateway_url = gateway_url, .client = client };
+	struct outbox_publisher *p;
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	if (!(p = calloc(1, sizeof *p)) || !(p->prog = strdup(prog))) {
+		free(p);
+		return NDX_ENOMEM;
+	}
+	if (sqlite3_open_v2(db_path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "%s: events: cannot open %s\n", prog, db_path);
+		publisher_free(p);
+		return NDX_EDB;
+	}
+	sqlite3_busy_timeout(p->db, 5000);
+	if ((rc = ndx_evclient_new(&cc, &p->client))) {
+		publisher_free(p);
+		return rc;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&p->thread, NULL, publisher_main, p) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		publisher_free(p);
+		return NDX_EIO;
+	}
+	*out = p;
+	return NDX_OK;
+}
+
+void outbox_publisher_poke(struct outbox_publisher *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->poked = 1;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void outbox_publisher_stop(struct outbox_publisher *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	publisher_free(p);
+}

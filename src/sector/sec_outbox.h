@@ -1,0 +1,77 @@
+/* The events a sector publishes, kept in a transactional outbox in the
+ * sector's own database and drained to its gateway (docs/sectors.md
+ * "Events", docs/events.md "Publishing"). A write that records a fact
+ * (a death, a birth, a change of permanent residence) adds its event to the
+ * table event_outbox in the same transaction as the record, so the event
+ * exists exactly when the record does; a publisher thread posts each row to
+ * the gateway in order and deletes it only after the gateway's 201, waiting
+ * with exponential back-off while the gateway is down or refuses. */
+#ifndef NDX_SECTOR_OUTBOX_H
+#define NDX_SECTOR_OUTBOX_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "schema.h"
+
+#define OUTBOX_FIRST_BACKOFF_MS 500
+#define OUTBOX_MAX_BACKOFF_MS 30000
+
+/* Creates event_outbox and event_applied (the subscriber's record of the
+ * events it applied, sec_apply.h) when missing. NDX_OK or NDX_EDB. */
+int outbox_tables(sqlite3 *db);
+
+/* Whether writes to t of def publish events (a table the outbox rules
+ * name). */
+int outbox_table_publishes(const struct sector_def *def, const struct sector_table *t);
+
+/* The events a write to t produces, added to the outbox on db inside the
+ * caller's write transaction. old is the record before (NULL for an
+ * insert), row the record written (validated), id its key or number.
+ * client is the publishing subsystem: the event's service is
+ * client/TABLE. *added counts the rows added. NDX_OK, NDX_ENOMEM, NDX_EDB. */
+int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sector_table *t,
+		    const json_t *old, const json_t *row, const char *id, const char *client,
+		    int *added);
+
+/* One queued event, as the drain hands it to the publish function. */
+struct outbox_event {
+	long long seq;
+	const char *service, *name, *subject, *payload;
+	unsigned attempts; /* failed attempts so far */
+};
+
+/* Publishes one event: NDX_OK once the gateway kept it (201); anything
+ * else is a failure to retry, with the reason in err. */
+typedef int (*outbox_publish_fn)(void *ctx, const struct outbox_event *ev, char *err,
+				 size_t errcap);
+
+/* Publishes the due events of the outbox on db in order, oldest first,
+ * stopping at the first failure (the order per subject is the order of
+ * the outbox). A published row is deleted; a failed one gets its attempt
+ * counted, its error kept and its next try set after the back-off
+ * min(500 ms * 2^(attempts-1), 30 s). *published counts the events
+ * published. *wake_ms is when to drain again: the failed row's next try,
+ * or -1 when the outbox is empty. now_ms is the clock (milliseconds).
+ * NDX_OK (also when a publish failed), NDX_EDB. */
+int outbox_drain(sqlite3 *db, outbox_publish_fn publish, void *ctx, long long now_ms,
+		 unsigned *published, long long *wake_ms);
+
+/* Rows still queued (-1 on error). */
+long long outbox_pending(sqlite3 *db);
+
+/* ---- the publisher thread ------------------------------------------------ */
+
+struct outbox_publisher;
+
+/* Starts a thread draining the outbox of the database at db_path (its own
+ * connection) to gateway_url as client. NDX_OK, NDX_EDB, NDX_ENOMEM,
+ * NDX_EIO. */
+int outbox_publisher_start(const char *db_path, const char *gateway_url, const char *client,
+			   const char *prog, struct outbox_publisher **out);
+/* Drains now (after a commit that added events). Accepts NULL. */
+void outbox_publisher_poke(struct outbox_publisher *p);
+/* Stops and frees. Accepts NULL. */
+void outbox_publisher_stop(struct outbox_publisher *p);
+
+#endif

@@ -1,0 +1,362 @@
+"""End-to-end tests of the life events of `ndx demo` (issue 17): one real demo federation
+(registry, eight gateways, seven ndx-sector registries, the e-ID, the portal) for the whole
+module. A death registered at the civil status registry's own API is published through its
+transactional outbox to BTP's gateway (docs/events.md "Publishing": kept once the gateway
+answered 201), delivered to each subscriber's gateway (docs/events.md "Delivery"), pulled
+and acknowledged by each subscriber system (docs/events.md "Receiving"): the population
+registry marks the citizen deceased, social insurance stops them, the tax department closes
+their personal tax file and the e-ID refuses their sign-in. Each delivery is a message-log
+record on both gateways (docs/protocol.md "Events", "Records"). The same death again changes
+nothing; a subscriber that was stopped catches up from its unacknowledged inbox; a death
+registered while the publishing gateway is down waits in the outbox and is not lost."""
+
+import json
+import os
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from test_demo import bring_down, free_port_base, ok, run_ndx, wait_gone
+
+WAIT = 40  # seconds: an effect of a published event must show within this
+CIVIL = "VN/GOV/BTP/civil-status"
+DEATHS = CIVIL + "/deaths"
+SUBSCRIBERS = {  # subscriber subsystem -> member whose gateway holds its inbox
+    "VN/GOV/BCA/population": "VN/GOV/BCA",
+    "VN/GOV/BCA/eid": "VN/GOV/BCA",
+    "VN/GOV/BHXH/insurance": "VN/GOV/BHXH",
+    "VN/GOV/TCT/tax": "VN/GOV/TCT",
+}
+
+
+def unix_request(sock, method, path, body=None):
+    """An HTTP/1.1 request to the server on the Unix socket sock: (status, JSON or None)."""
+    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(sock)
+        s.sendall(head.encode() + data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    status = int(out.split(b" ", 2)[1])
+    payload = out.split(b"\r\n\r\n", 1)[1]
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, None
+
+
+class Demo:
+    def __init__(self, build_dir, d, out):
+        self.build_dir, self.dir, self.out = build_dir, d, out
+        self.fed = json.loads((d / "federation.json").read_text())
+        self.gws = {g["member"]: g for g in self.fed["gateways"]}
+        self.sectors = {s["sector"]: s for s in self.fed["sectors"]}
+        self.restarted = []  # processes a test started again, stopped at the end
+
+    def sock(self, sector):
+        return self.sectors[sector]["socket"]
+
+    def record(self, sector, table, key):
+        status, doc = unix_request(self.sock(sector), "GET", f"/{table}/{key}")
+        assert status == 200, (sector, table, doc)
+        return doc
+
+    def inbox(self, client, unacked=0):
+        g = self.gws[SUBSCRIBERS[client]]
+        r = requests.get(f"{g['consumer_url']}/e1/inbox?limit=500&unacked={unacked}",
+                         headers={"X-Road-Client": client}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["events"]
+
+    def db(self, sector):
+        return sqlite3.connect(f"file:{self.sectors[sector]['db']}?mode=ro", uri=True)
+
+
+@pytest.fixture(scope="module")
+def demo(build_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("life") / "demo"
+    port = free_port_base()
+    state = None
+    try:
+        res = ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port))
+        state = Demo(build_dir, d, res.stdout)
+        yield state
+    finally:
+        for p in state.restarted if state else []:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        bring_down(build_dir, d)
+
+
+def wait_for(what, check, seconds=WAIT):
+    """Polls check() until it returns a true value; fails naming what after seconds."""
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    pytest.fail(f"{what} within {seconds} s (last: {last!r})")
+
+
+def register_line(out):
+    lines = [ln.strip() for ln in out.splitlines() if "http://civil-status/deaths" in ln]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+def run_register_line(demo, line):
+    """Runs the printed `curl --unix-socket SOCK ... -d BODY URL` line (without curl)."""
+    words = shlex.split(line)
+    assert words[:2] == ["curl", "-s"] and "--unix-socket" in words and "-d" in words, words
+    sock = words[words.index("--unix-socket") + 1]
+    body = json.loads(words[words.index("-d") + 1])
+    assert sock == demo.sock("civil-status") and words[-1] == "http://civil-status/deaths"
+    return unix_request(sock, "POST", "/deaths", body), body
+
+
+def died(demo, pin, day):
+    """The three registries' effects of a death (docs/sectors.md "Events")."""
+    return (demo.record("population", "citizens", pin)["deceased_on"] == day,
+            demo.record("insurance", "participants", pin)["status"] == "deceased",
+            demo.record("tax", "taxpayers", pin)["status"] == "closed")
+
+
+def event_of(demo, client, pin, name="death-registered"):
+    """The ids of the events about pin in client's inbox."""
+    return [e["id"] for e in demo.inbox(client) if e["subject"] == pin and e["event"] == name]
+
+
+def msglog_records(demo, member, message_id):
+    g = demo.gws[member]
+    with sqlite3.connect(f"file:{g['data_dir']}/msglog.db?mode=ro", uri=True) as db:
+        return db.execute("SELECT direction, client, service, method, path, subject, purpose "
+                          "FROM records WHERE message_id = ?", (message_id,)).fetchall()
+
+
+def candidates(demo, exclude):
+    """Citizens alive with an active personal tax file and an insurance record that is
+    not stopped, in the population registry's order."""
+    status, page = unix_request(demo.sock("population"), "GET", "/citizens?limit=100")
+    assert status == 200
+    for c in page["items"]:
+        if c["pin"] in exclude or c.get("deceased_on"):
+            continue
+        t, tax = unix_request(demo.sock("tax"), "GET", f"/taxpayers/{c['pin']}")
+        i, ins = unix_request(demo.sock("insurance"), "GET", f"/participants/{c['pin']}")
+        if t == 200 and tax["status"] == "active" and i == 200 and ins["status"] != "deceased":
+            yield c
+
+
+def register_death(demo, citizen, day="2026-11-20"):
+    body = {"pin": citizen["pin"], "full_name": citizen["full_name"], "died_on": day,
+            "province": citizen["pin"][:3], "registered_on": day}
+    status, doc = unix_request(demo.sock("civil-status"), "POST", "/deaths", body)
+    assert status == 201, doc
+    return body
+
+
+def cmdline(pid):
+    return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+
+
+def stop(pid):
+    os.kill(pid, signal.SIGTERM)
+    assert wait_gone(pid, 20), pid
+
+
+def restart(demo, argv, log):
+    """Starts argv again as the demo did (its own session, output appended to its log)."""
+    with open(log, "ab") as f:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                             start_new_session=True)
+    demo.restarted.append(p)
+    return p
+
+
+# ---- the printed death ------------------------------------------------------------------
+
+def test_up_prints_a_death_and_where_to_see_it(demo):
+    td = demo.fed["try_death"]
+    line = register_line(demo.out)
+    assert line == td["register"] and td["pin"] in line
+    for key, (sector, table) in {"population": ("population", "citizens"),
+                                 "insurance": ("insurance", "participants"),
+                                 "tax": ("tax", "taxpayers")}.items():
+        assert td[key] == (f"curl -s --unix-socket {demo.sock(sector)} "
+                           f"http://{sector}/{table}/{td['pin']}"), td
+        assert td[key] in demo.out
+    assert td["eid"].endswith(f"demo id-token --dir {demo.fed['dir']} --pin {td['pin']}")
+    assert td["eid"] in demo.out and td["inbox"] in demo.out
+    # The citizen is alive and can sign in before: the effects below are the event's.
+    assert died(demo, td["pin"], "") == (False, False, False)
+    # The registry holds the event types with their schemas and the four subscriptions.
+    reg = demo.fed["registry"]
+    auth = {"Authorization": f"Bearer {Path(reg['admin_token_file']).read_text().strip()}"}
+    types = requests.get(reg["url"] + "/api/event-types", headers=auth, timeout=10).json()
+    names = {(t["service"], t["name"]): t for t in types["event_types"]}
+    assert {(DEATHS, "death-registered"), (CIVIL + "/births", "birth-registered"),
+            ("VN/GOV/BCA/population/citizens", "residence-changed")} <= set(names)
+    schema = names[(DEATHS, "death-registered")]["schema"]
+    assert schema["properties"]["pin"] == {"$ref": "#/definitions/pin"}
+    assert schema["definitions"]["pin"]["pattern"] == "^[0-9]{12}$"
+    subs = requests.get(reg["url"] + "/api/subscriptions", headers=auth, timeout=10).json()
+    deaths = {s["client"]: s for s in subs["subscriptions"] if s["service"] == DEATHS}
+    assert set(deaths) == set(SUBSCRIBERS), deaths
+    assert all(s["purpose"] == "public-service" for s in deaths.values())
+
+
+def test_a_death_reaches_every_registry_and_the_eid(demo):
+    td = demo.fed["try_death"]
+    (status, doc), body = run_register_line(demo, td["register"])
+    assert status == 201 and doc["pin"] == td["pin"], doc
+    day = body["died_on"]
+    # Each subscriber applies it from its own subscription, within seconds.
+    wait_for("the death in population, insurance and tax",
+             lambda: died(demo, td["pin"], day) == (True, True, True))
+    # The e-ID refuses the sign-in, saying why (docs/id.md "Events").
+    def refused():
+        res = subprocess.run(shlex.split(td["eid"]), capture_output=True, text=True,
+                             timeout=60)
+        return res.returncode != 0 and "disabled" in res.stderr and res
+    res = wait_for("the e-ID refusing the sign-in", refused)
+    assert "death of its holder" in res.stderr, res.stderr
+    # Every subscriber acknowledged it: what it applied is committed (docs/events.md
+    # "Receiving": acknowledge what you have processed).
+    ids = set()
+    for client in SUBSCRIBERS:
+        got = wait_for(f"{client} acknowledging", lambda c=client: [
+            e for e in demo.inbox(c) if e["subject"] == td["pin"] and e["acknowledged"]])
+        assert len(got) == 1 and got[0]["publisher"] == CIVIL, got
+        assert got[0]["purpose"] == "public-service" and got[0]["service"] == DEATHS
+        assert got[0]["payload"]["died_on"] == day
+        ids.add(got[0]["id"])
+    assert len(ids) == 1  # one event, one id, four deliveries
+    eid = ids.pop()
+    # The publisher sees each delivery made (docs/events.md "Where is my event?").
+    st = requests.get(f"{demo.gws['VN/GOV/BTP']['consumer_url']}/e1/events/{eid}",
+                      headers={"X-Road-Client": CIVIL}, timeout=10).json()
+    assert {d["subscriber"]: d["state"] for d in st["deliveries"]} == {
+        c: "delivered" for c in SUBSCRIBERS}, st
+    # Each delivery is in the message log of both gateways (docs/protocol.md "Records").
+    sent = msglog_records(demo, "VN/GOV/BTP", eid)
+    assert sorted(r[1] for r in sent) == sorted(SUBSCRIBERS), sent
+    for r in sent:
+        assert r[0] == "provider" and r[2] == DEATHS and r[3] == "EVENT", r
+        assert r[4] == "/death-registered" and r[5] == td["pin"] and r[6] == "public-service"
+    for client, member in SUBSCRIBERS.items():
+        got = [r for r in msglog_records(demo, member, eid) if r[1] == client]
+        assert len(got) == 1 and got[0][0] == "consumer" and got[0][3] == "EVENT", got
+    # The outbox is empty once the gateway kept the event.
+    with demo.db("civil-status") as db:
+        assert db.execute("SELECT count(*) FROM event_outbox").fetchone()[0] == 0
+    for sector in ("population", "insurance", "tax"):
+        with demo.db(sector) as db:
+            assert db.execute("SELECT effect FROM event_applied WHERE id = ?",
+                              (eid,)).fetchall() != [], sector
+
+
+def test_the_same_death_again_changes_nothing(demo):
+    td = demo.fed["try_death"]
+    pin = td["pin"]
+    before = {s: demo.record(s, t, pin) for s, t in (("population", "citizens"),
+                                                    ("insurance", "participants"),
+                                                    ("tax", "taxpayers"))}
+    assert before["population"]["deceased_on"], before
+    # A person dies once: the registry refuses a second registration.
+    status, doc = unix_request(demo.sock("civil-status"), "POST", "/deaths",
+                               json.loads(shlex.split(td["register"])[-2]))
+    assert status == 409, doc
+    # The same death delivered again (published once more, as a publisher that lost the
+    # gateway's answer would: docs/events.md "Publishing") changes nothing in any registry.
+    first = event_of(demo, "VN/GOV/TCT/tax", pin)
+    payload = [e for e in demo.inbox("VN/GOV/TCT/tax") if e["id"] == first[0]][0]["payload"]
+    r = requests.post(f"{demo.gws['VN/GOV/BTP']['consumer_url']}/e1/{DEATHS}/death-registered",
+                      headers={"X-Road-Client": CIVIL, "Ndx-Data-Subjects": pin},
+                      json=payload, timeout=10)
+    assert r.status_code == 201, r.text
+    again = r.json()["id"]
+    for client in SUBSCRIBERS:
+        wait_for(f"{client} acknowledging the second delivery", lambda c=client: [
+            e for e in demo.inbox(c) if e["id"] == again and e["acknowledged"]])
+    for s, t in (("population", "citizens"), ("insurance", "participants"),
+                 ("tax", "taxpayers")):
+        assert demo.record(s, t, pin) == before[s], s  # updated_at included
+        with demo.db(s) as db:
+            assert db.execute("SELECT effect FROM event_applied WHERE id = ?",
+                              (again,)).fetchone() == ("nothing to change",), s
+    # Acknowledging the first again is still one acknowledgement.
+    g = demo.gws["VN/GOV/TCT"]
+    a = requests.post(f"{g['consumer_url']}/e1/inbox/{first[0]}/ack",
+                      headers={"X-Road-Client": "VN/GOV/TCT/tax"}, timeout=10)
+    assert a.status_code == 200, a.text
+
+
+def test_a_subscriber_that_was_stopped_catches_up(demo):
+    exclude = {demo.fed["try_death"]["pin"]}
+    citizen = next(candidates(demo, exclude))
+    ins = demo.sectors["insurance"]
+    argv = cmdline(ins["pid"])
+    stop(ins["pid"])
+    day = register_death(demo, citizen)["died_on"]
+    pin = citizen["pin"]
+    # The others apply it meanwhile; the insurance gateway holds it, unacknowledged.
+    wait_for("population and tax", lambda: (
+        demo.record("population", "citizens", pin)["deceased_on"] == day and
+        demo.record("tax", "taxpayers", pin)["status"] == "closed"))
+    wait_for("the insurance inbox holding it",
+             lambda: [e for e in demo.inbox("VN/GOV/BHXH/insurance", unacked=1)
+                      if e["subject"] == pin])
+    p = restart(demo, argv, ins["log"])
+    wait_for("the restarted insurance registry answering",
+             lambda: os.path.exists(ins["socket"]) and p.poll() is None and
+             unix_request(ins["socket"], "GET", "/healthz")[0] == 200)
+    wait_for("insurance catching up", lambda: died(demo, pin, day) == (True, True, True))
+    assert not [e for e in demo.inbox("VN/GOV/BHXH/insurance", unacked=1)
+                if e["subject"] == pin]
+
+
+def test_a_death_registered_while_the_gateway_is_down_is_not_lost(demo):
+    exclude = {demo.fed["try_death"]["pin"]}
+    citizen = next(candidates(demo, exclude))
+    g = demo.gws["VN/GOV/BTP"]
+    argv = cmdline(g["pid"])
+    stop(g["pid"])
+    # The registry records the death all the same; its event waits in the outbox,
+    # written in the same transaction (docs/sectors.md "Events").
+    day = register_death(demo, citizen, "2026-11-21")["died_on"]
+    pin = citizen["pin"]
+
+    def outbox():
+        with demo.db("civil-status") as db:
+            return db.execute("SELECT name, subject, attempts FROM event_outbox").fetchall()
+    rows = wait_for("a failed attempt counted", lambda: [r for r in outbox() if r[2] >= 1])
+    assert rows[0][:2] == ("death-registered", pin), rows
+    assert died(demo, pin, day) == (False, False, False)
+    p = restart(demo, argv, g["log"])
+    wait_for("the gateway answering", lambda: p.poll() is None and _healthy(g["consumer_url"]))
+    wait_for("the death everywhere", lambda: died(demo, pin, day) == (True, True, True))
+    assert outbox() == []
+
+
+def _healthy(url):
+    try:
+        return requests.get(url + "/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False

@@ -1,0 +1,311 @@
+/* Tests of ndx-sector's events (src/sector/sec_outbox.h, sec_apply.h) on an
+ * in-memory database made from the real schema: the outbox rules (which
+ * write publishes which event, in the write's transaction), the drain
+ * (order, deletion only after success, back-off on failure, its doubling
+ * and cap, waiting until the next try), and the apply rules (each change
+ * made once: the same event id twice changes nothing, the same fact under
+ * another id changes nothing, a bad payload changes nothing). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "ndx/err.h"
+#include "sec_apply.h"
+#include "sec_outbox.h"
+#include "store.h"
+
+#define PIN "070182917807"
+#define CLIENT "VN/GOV/BTP/civil-status"
+
+static sqlite3 *open_sector(const char *name)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(store_schema_create(db, sector_find(name), 1), NDX_OK);
+	assert_int_equal(outbox_tables(db), NDX_OK);
+	return db;
+}
+
+static long long scalar(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+static const char *text(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+	sqlite3_stmt *q = NULL;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return out;
+}
+
+static void death(sqlite3 *db, const char *pin, const char *id, int expect_added)
+{
+	const struct sector_def *def = sector_find("civil-status");
+	json_t *row = json_pack("{ssssssssss}", "pin", pin, "full_name", "Phan Thị Phương",
+				"died_on", "2026-12-02", "province", "070", "registered_on",
+				"2026-12-02");
+	int added = -1;
+
+	assert_int_equal(outbox_on_write(db, def, sector_table_find(def, "deaths"), NULL, row, id,
+					 CLIENT, &added),
+			 NDX_OK);
+	assert_int_equal(added, expect_added);
+	json_decref(row);
+}
+
+static void writes_publish_what_the_rules_say(void **state)
+{
+	sqlite3 *db = open_sector("civil-status");
+	const struct sector_def *civil = sector_find("civil-status");
+	char buf[512];
+	int added = -1;
+
+	(void)state;
+	assert_true(outbox_table_publishes(civil, sector_table_find(civil, "deaths")));
+	assert_false(outbox_table_publishes(civil, sector_table_find(civil, "marriages")));
+	death(db, PIN, "7", 1);
+	assert_string_equal(text(db, "SELECT service FROM event_outbox", buf, sizeof buf),
+			    CLIENT "/deaths");
+	assert_string_equal(text(db, "SELECT name FROM event_outbox", buf, sizeof buf),
+			    "death-registered");
+	assert_string_equal(text(db, "SELECT subject FROM event_outbox", buf, sizeof buf), PIN);
+	assert_string_equal(text(db, "SELECT payload FROM event_outbox", buf, sizeof buf),
+			    "{\"death_id\":7,\"died_on\":\"2026-12-02\",\"full_name\":\"Phan Thị "
+			    "Phương\",\"pin\":\"070182917807\",\"province\":\"070\","
+			    "\"registered_on\":\"2026-12-02\"}");
+	/* A correction of a death record (a PUT) is no new death. */
+	json_t *row = json_pack("{ss}", "pin", PIN);
+	assert_int_equal(outbox_on_write(db, civil, sector_table_find(civil, "deaths"), row, row,
+					 "7", CLIENT, &added),
+			 NDX_OK);
+	assert_int_equal(added, 0);
+	json_decref(row);
+	sqlite3_close(db);
+
+	/* Population: a change of permanent residence publishes, another change does not. */
+	const struct sector_def *pop = sector_find("population");
+	const struct sector_table *cit = sector_table_find(pop, "citizens");
+	db = open_sector("population");
+	json_t *old = json_pack("{ssssssss}", "pin", PIN, "permanent_address", "A",
+				"permanent_province", "079", "relation", "spouse");
+	json_t *same = json_pack("{ssssssss}", "pin", PIN, "permanent_address", "A",
+				 "permanent_province", "079", "relation", "head");
+	json_t *moved = json_pack("{ssssssss}", "pin", PIN, "permanent_address", "B",
+				  "permanent_province", "001", "household_id", "H00100000001");
+	assert_int_equal(outbox_on_write(db, pop, cit, NULL, old, PIN, "VN/GOV/BCA/population",
+					 &added), NDX_OK);
+	assert_int_equal(added, 0); /* a new record is no change of residence */
+	assert_int_equal(outbox_on_write(db, pop, cit, old, same, PIN, "VN/GOV/BCA/population",
+					 &added), NDX_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(outbox_on_write(db, pop, cit, old, moved, PIN, "VN/GOV/BCA/population",
+					 &added), NDX_OK);
+	assert_int_equal(added, 1);
+	assert_string_equal(text(db, "SELECT payload FROM event_outbox", buf, sizeof buf),
+			    "{\"household_id\":\"H00100000001\",\"permanent_address\":\"B\","
+			    "\"permanent_province\":\"001\",\"pin\":\"070182917807\","
+			    "\"previous_province\":\"079\"}");
+	json_decref(old);
+	json_decref(same);
+	json_decref(moved);
+	sqlite3_close(db);
+}
+
+/* A publish function that fails while *fail is set and records the order. */
+struct fake {
+	int fail;
+	int calls;
+	char seen[8][16];
+};
+
+static int fake_publish(void *ctx, const struct outbox_event *ev, char *err, size_t cap)
+{
+	struct fake *f = ctx;
+	json_t *p = json_loads(ev->payload, 0, NULL);
+
+	if (f->calls < 8)
+		snprintf(f->seen[f->calls], sizeof f->seen[0], "%lld",
+			 (long long)json_integer_value(json_object_get(p, "death_id")));
+	f->calls++;
+	json_decref(p);
+	if (f->fail) {
+		snprintf(err, cap, "500 Server.ClientProxy.NetworkError");
+		return NDX_ENET;
+	}
+	return NDX_OK;
+}
+
+static void drains_in_order_and_deletes_only_after_success(void **state)
+{
+	sqlite3 *db = open_sector("civil-status");
+	struct fake f = { .fail = 1 };
+	unsigned published = 9;
+	long long wake = 0, now = 1000000;
+	char buf[256];
+
+	(void)state;
+	death(db, PIN, "1", 1);
+	death(db, "001099012345", "2", 1);
+	/* The gateway is down: nothing is deleted; the head waits 500 ms. */
+	assert_int_equal(outbox_drain(db, fake_publish, &f, now, &published, &wake), NDX_OK);
+	assert_int_equal(published, 0);
+	assert_int_equal(f.calls, 1);
+	assert_int_equal(wake, now + 500);
+	assert_int_equal(outbox_pending(db), 2);
+	assert_int_equal(scalar(db, "SELECT attempts FROM event_outbox ORDER BY seq LIMIT 1"), 1);
+	assert_string_equal(text(db, "SELECT last_error FROM event_outbox ORDER BY seq LIMIT 1",
+				 buf, sizeof buf),
+			    "500 Server.ClientProxy.NetworkError");
+	/* Before its next try nothing is attempted, not even the rows behind it. */
+	assert_int_equal(outbox_drain(db, fake_publish, &f, now + 499, &published, &wake), NDX_OK);
+	assert_int_equal(f.calls, 1);
+	assert_int_equal(wake, now + 500);
+	/* Each failure doubles the wait: 500, 1000, 2000 ... up to 30 s. */
+	long long t = now + 500, expect[] = { 1000, 2000, 4000, 8000, 16000, 30000, 30000 };
+	for (size_t i = 0; i < sizeof expect / sizeof *expect; i++) {
+		assert_int_equal(outbox_drain(db, fake_publish, &f, t, &published, &wake), NDX_OK);
+		assert_int_equal(wake - t, expect[i]);
+		t = wake;
+	}
+	assert_int_equal(scalar(db, "SELECT attempts FROM event_outbox ORDER BY seq LIMIT 1"), 8);
+	/* The gateway is back: both go, in the order written, and the outbox is empty. */
+	f.fail = 0;
+	f.calls = 0;
+	assert_int_equal(outbox_drain(db, fake_publish, &f, t, &published, &wake), NDX_OK);
+	assert_int_equal(published, 2);
+	assert_int_equal(f.calls, 2);
+	assert_string_equal(f.seen[0], "1");
+	assert_string_equal(f.seen[1], "2");
+	assert_int_equal(outbox_pending(db), 0);
+	assert_int_equal(wake, -1);
+	/* An empty outbox publishes nothing. */
+	assert_int_equal(outbox_drain(db, fake_publish, &f, t, &published, &wake), NDX_OK);
+	assert_int_equal(published, 0);
+	assert_int_equal(f.calls, 2);
+	sqlite3_close(db);
+}
+
+static void a_rolled_back_write_leaves_no_event(void **state)
+{
+	sqlite3 *db = open_sector("civil-status");
+
+	(void)state;
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	death(db, PIN, "1", 1);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(outbox_pending(db), 0);
+	sqlite3_close(db);
+}
+
+static void insert(sqlite3 *db, const char *sql)
+{
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+static const char DEATH[] = "{\"pin\":\"" PIN "\",\"died_on\":\"2026-12-02\"}";
+
+static void applies_each_death_once(void **state)
+{
+	struct {
+		const char *sector, *seed, *check;
+	} cases[] = {
+		{ "population",
+		  "INSERT INTO citizens(pin, full_name, name_folded, birth_date, sex,"
+		  " birth_province, permanent_address, permanent_province, updated_at)"
+		  " VALUES('" PIN "', 'P', 'p', '1982-01-07', 'female', '070', 'A', '079', 'old')",
+		  "SELECT deceased_on || '/' || updated_at FROM citizens" },
+		{ "insurance",
+		  "INSERT INTO participants(pin, name, name_folded, status, first_period,"
+		  " updated_at) VALUES('" PIN "', 'P', 'p', 'retired', '2005-01', 'old')",
+		  "SELECT status || '/' || updated_at FROM participants" },
+		{ "tax",
+		  "INSERT INTO taxpayers(tax_id, kind, name, name_folded, status, tax_office,"
+		  " registered_on, updated_at) VALUES('" PIN "', 'individual', 'P', 'p',"
+		  " 'active', '079', '2021-02-21', 'old')",
+		  "SELECT status || '/' || updated_at FROM taxpayers" },
+	};
+	char why[256], first[128], now[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const struct sector_def *def = sector_find(cases[i].sector);
+		sqlite3 *db = open_sector(cases[i].sector);
+
+		insert(db, cases[i].seed);
+		assert_true(apply_sector_subscribes(def));
+		assert_int_equal(apply_event(db, def, "e1", "death-registered", DEATH, why,
+					     sizeof why),
+				 APPLY_CHANGED);
+		text(db, cases[i].check, first, sizeof first);
+		assert_null(strstr(first, "/old"));
+		/* The same event again: seen, nothing done. */
+		assert_int_equal(apply_event(db, def, "e1", "death-registered", DEATH, why,
+					     sizeof why),
+				 APPLY_SEEN);
+		/* The same fact under another id: nothing to change, not even updated_at. */
+		assert_int_equal(apply_event(db, def, "e2", "death-registered", DEATH, why,
+					     sizeof why),
+				 APPLY_UNCHANGED);
+		assert_string_equal(text(db, cases[i].check, now, sizeof now), first);
+		assert_int_equal(scalar(db, "SELECT count(*) FROM event_applied"), 2);
+		/* Someone the registry does not know: recorded, nothing changed. */
+		assert_int_equal(apply_event(db, def, "e3", "death-registered",
+					     "{\"pin\":\"001099012345\",\"died_on\":\"2026-12-02\"}",
+					     why, sizeof why),
+				 APPLY_UNCHANGED);
+		/* Payloads that cannot apply change nothing and are not recorded. */
+		static const char *const bad[] = {
+			"", "[]", "{}", "{\"pin\":\"123\",\"died_on\":\"2026-12-02\"}",
+			"{\"pin\":\"" PIN "\",\"died_on\":\"2026-02-30\"}",
+			"{\"pin\":\"" PIN "\",\"died_on\":7}",
+		};
+		for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+			char id[8];
+			snprintf(id, sizeof id, "b%zu", b);
+			assert_int_equal(apply_event(db, def, id, "death-registered", bad[b], why,
+						     sizeof why),
+					 APPLY_INVALID);
+			assert_null(strstr(why, PIN)); /* a reason never names the person */
+		}
+		assert_int_equal(scalar(db, "SELECT count(*) FROM event_applied"), 3);
+		assert_string_equal(text(db, cases[i].check, now, sizeof now), first);
+		/* An event without a rule here is ignored. */
+		assert_int_equal(apply_event(db, def, "x", "marriage-registered", DEATH, why,
+					     sizeof why),
+				 APPLY_IGNORED);
+		sqlite3_close(db);
+	}
+	assert_false(apply_sector_subscribes(sector_find("land")));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(writes_publish_what_the_rules_say),
+		cmocka_unit_test(drains_in_order_and_deletes_only_after_success),
+		cmocka_unit_test(a_rolled_back_write_leaves_no_event),
+		cmocka_unit_test(applies_each_death_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
