@@ -468,7 +468,7 @@ def restart_with_data_dir(fed, gw, data_dir):
 
 
 @pytest.mark.parametrize("role", ["provider", "consumer"])
-def test_full_disk_refuses_with_503_log_unavailable_then_recovers(fed, tiny_fs, role):
+def test_full_disk_refuses_with_log_unavailable_then_recovers(fed, tiny_fs, role):
     gw = fed.gateways["BCA" if role == "provider" else "BTC"]
     data = tiny_fs / "data"
     try:

@@ -135,7 +135,7 @@ def test_replayed_signed_request_is_refused_as_a_replay(fed):
     assert ok[0] == 200, f"{ok[0]} {ok[2][:300]!r}"
 
 
-def test_replay_after_a_provider_restart_is_still_409(fed):
+def test_replay_after_a_provider_restart_is_still_refused(fed):
     """The cache is refilled from the message log at start: restarting the provider
     gateway does not reopen the window for a request it accepted before."""
     ctx, key = as_gateway(fed)
@@ -270,7 +270,7 @@ def test_a_clients_retry_with_the_same_xroad_id_is_served(fed):
 
 # ---- clock skew ----------------------------------------------------------------------------------
 
-def test_clock_skew_beyond_the_window_is_401_inside_is_served(fed):
+def test_clock_skew_beyond_the_window_is_refused_inside_is_served(fed):
     """A consumer gateway whose clock is ahead or behind by more than clock_skew_s
     (300 s) is refused; within the window it is served. (faketime is not installed, so
     the skewed gateway is played from Python with a registered gateway's keys.)"""

@@ -241,7 +241,7 @@ def test_a_rewritten_log_is_refused_by_the_witness_and_named_by_verify(fed):
         f.unlink()
 
 
-def test_no_witness_past_the_grace_is_503_until_the_registry_returns(fed):
+def test_no_witness_past_the_grace_refuses_until_the_registry_returns(fed):
     btc, bca = fed.gateways["BTC"], fed.gateways["BCA"]
     r = read_citizen(fed)
     assert r.status_code == 200, r.text

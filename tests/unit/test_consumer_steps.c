@@ -328,7 +328,7 @@ static void check_client_refuses_a_client_not_of_this_gateway(void **state)
 
 /* ---- check_request and identify ---------------------------------------------
  * e2e: tests/e2e/test_gateway.py::test_malformed_service_id_is_400 and
- * ::test_unknown_service_is_404. A malformed service id passes parse (its
+ * ::test_unknown_service_is_refused. A malformed service id passes parse (its
  * refusal waits for the configuration checks, the order answers have
  * always followed) and is refused at check_request; a well-formed one that
  * the configuration does not hold, at identify, which has made the
@@ -358,8 +358,8 @@ static void a_malformed_service_is_refused_at_check_request_an_unknown_one_at_id
 }
 
 /* ---- check_grant ------------------------------------------------------------
- * e2e: tests/e2e/test_gateway.py::test_method_or_path_outside_the_grant_is_403
- * and ::test_no_grant_is_403. */
+ * e2e: tests/e2e/test_gateway.py::test_method_or_path_outside_the_grant_is_refused
+ * and ::test_no_grant_is_refused. */
 static void check_grant_refuses_what_no_grant_allows(void **state)
 {
 	static const struct {

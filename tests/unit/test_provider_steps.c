@@ -297,7 +297,7 @@ static void authenticate_peer_refuses_a_caller_without_a_certificate(void **stat
 	sx_reply_free(&r);
 }
 
-/* e2e: tests/e2e/test_gateway.py::test_gateway_port_forged_signature_is_401_bad_signature
+/* e2e: tests/e2e/test_gateway.py::test_gateway_port_forged_signature_is_bad_signature
  * ("another gateway's key", "UserId changed after signing", no signature). */
 static void check_signature_refuses_what_the_calling_gateway_did_not_sign(void **state)
 {
@@ -455,7 +455,7 @@ static void check_replay_refuses_a_signed_request_seen_before(void **state)
 /* The checks between hash and check_signature, each refusing in its
  * place. e2e: tests/e2e/test_gateway.py::test_gateway_port_checks_grant_client_member_and_service
  * ("client of another member than the TLS certificate's", "service not in
- * the configuration"), ::test_gateway_port_stale_timestamp_is_401, and
+ * the configuration"), ::test_gateway_port_stale_timestamp_is_refused, and
  * tests/e2e/test_hardening.py::test_request_replayed_to_a_sibling_gateway_is_refused. */
 static void the_message_checks_refuse_in_their_place(void **state)
 {
