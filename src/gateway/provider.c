@@ -229,8 +229,6 @@ static bool provider_check_token(struct exch *x, const char *token, time_t now)
 	return true;
 }
 
-/* The response hash of what resp holds now, and its signature object
- * (malloc'd, NULL when signing failed). */
 /* The canonical response hash of the answer (or refusal) in resp. */
 static bool response_hash(struct exch *x, uint8_t h[NDX_SHA256_LEN])
 {
@@ -273,9 +271,6 @@ static void add_sig_headers(struct exch *x, const char *sig)
 	free(b64);
 }
 
-/* Signs, logs and completes the answer in resp. Before the request hash
- * is known there is nothing to sign or to identify the exchange by: such
- * refusals only get their header. */
 /* A refusal of the caller's own doing (errors.h: callers_fault) takes one
  * from its member's refusal budget; the provider's own failures never do. */
 static void charge_refusal(struct exch *x)
