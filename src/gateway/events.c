@@ -48,6 +48,9 @@
 #define EV_TICK_MS 1000
 /* The longest a push to a failing subscriber system backs off. */
 #define EV_PUSH_BACKOFF_MAX_MS 60000
+/* Undelivered deliveries the outbox holds before publishes are refused
+ * (Busy): the bound on its disk use while subscribers are away. */
+#define EV_OUTBOX_MAX 1000000
 /* Writes one transaction carries at most. */
 #define EV_TXN_MAX 512
 /* Entries one pull or dead-letter page returns at most. */
@@ -403,6 +406,12 @@ static void publish(struct gw_events *ev, const struct gw_view *v, const struct 
 		return;
 	}
 	name = rest + used + 1;
+	if (atomic_load(&ev->queued) >= EV_OUTBOX_MAX) {
+		gw_refusal(resp, req, GW_R_BUSY, GW_SIDE_CONSUMER, NULL,
+			   "the outbox holds %d undelivered deliveries; retry later",
+			   EV_OUTBOX_MAX);
+		return;
+	}
 	et = ndx_conf_event_type(conf, service, name);
 	if (!et) {
 		gw_refusal(resp, req, GW_R_UNKNOWN_EVENT_TYPE, GW_SIDE_CONSUMER, NULL,
@@ -1711,7 +1720,10 @@ static void schedule(struct gw_events *ev)
 	gw_evstore_due_free(due, n);
 	if (gw_evstore_next_due(ev->store, &next) != NDX_OK)
 		next = INT64_MAX;
-	wait = next == INT64_MAX ? EV_TICK_MS : next - now;
+	/* Due now but not started: those are in flight, or behind the cap, or
+	 * behind an earlier one in flight. Each outcome (JOB_ATTEMPTED) looks
+	 * again; the tick is only the backstop. */
+	wait = next == INT64_MAX || next <= now ? EV_TICK_MS : next - now;
 	if (wait > EV_TICK_MS)
 		wait = EV_TICK_MS;
 	ndx_loop_timer_arm(ev->loop, &ev->tick, wait < 0 ? 0 : wait);
