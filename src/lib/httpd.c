@@ -647,10 +647,13 @@ static void write_json_line(json_t *o)
 }
 
 /* by: NULL for an answer of ours, "libmicrohttpd" for one MHD made itself
- * (its own HTML body, see "Refusals libmicrohttpd makes" below). */
+ * (its own HTML body, see "Refusals libmicrohttpd makes" below). unsent:
+ * NULL, or why the answer never left (the client went away while it was
+ * deferred): the line then says so and that no byte was sent. */
 static void access_log_line(const struct ndx_httpd *srv, const char *remote,
 			    const struct timespec *start, const char *method, const char *path,
-			    int status, const char *error_type, size_t bytes, const char *by)
+			    int status, const char *error_type, size_t bytes, const char *by,
+			    const char *unsent)
 {
 	struct timespec now;
 	char when[32];
@@ -690,6 +693,8 @@ static void access_log_line(const struct ndx_httpd *srv, const char *remote,
 	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
 	if (by)
 		json_object_set_new(o, "refused_by", json_string(by));
+	if (unsent)
+		json_object_set_new(o, "unsent", json_string(unsent));
 	write_json_line(o);
 }
 
@@ -697,7 +702,7 @@ static void access_log(struct req_state *st, const char *method, const char *pat
 		       const struct ndx_http_resp *resp)
 {
 	access_log_line(st->srv, st->remote, &st->start, method, path, resp->status,
-			resp->error_type, resp->len, NULL);
+			resp->error_type, resp->len, NULL, NULL);
 }
 
 /* ---- request deadline ---------------------------------------------------
@@ -826,7 +831,7 @@ static void cut_locked(const struct ndx_httpd *srv, struct conn_state *cs, int m
 static void log_cut(const struct ndx_httpd *srv, const struct log_entry *e)
 {
 	access_log_line(srv, e->remote, &e->start, e->method, e->path, e->status, e->error_type,
-			e->bytes, NULL);
+			e->bytes, NULL, NULL);
 }
 
 static void *watch_requests(void *arg)
@@ -1357,7 +1362,7 @@ static void log_mhd_refusal(struct ndx_httpd *srv, struct MHD_Connection *conn,
 	else if (!cs)
 		format_remote(conn, e.remote, sizeof e.remote);
 	access_log_line(srv, e.remote, &e.start, e.method, e.path, (int)ci->http_status,
-			mhd_refusal_type(ci->http_status), 0, "libmicrohttpd");
+			mhd_refusal_type(ci->http_status), 0, "libmicrohttpd", NULL);
 }
 
 /* MHD's messages as JSON lines. A refusal's message carries its HTML body
@@ -1409,8 +1414,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct ndx_httpd *srv = cls;
 	struct req_state *st = *con_cls;
 
-	if (toe == MHD_REQUEST_TERMINATED_WITH_ERROR && !(st && st->responded))
+	if (toe == MHD_REQUEST_TERMINATED_WITH_ERROR && !(st && (st->responded || st->deferred)))
 		log_mhd_refusal(srv, conn, st);
+	else if (st && st->deferred && !st->responded) {
+		/* The client went away while its answer was deferred: MHD
+		 * closed the connection on resuming it without asking for the
+		 * answer again. What was done (an event kept, an exchange
+		 * logged) still deserves its line. */
+		int ready, status = 0;
+		const char *type = NULL;
+
+		pthread_mutex_lock(&st->defer_lock);
+		ready = st->ready;
+		if (ready) {
+			status = st->resp.status;
+			type = st->resp.error_type;
+		}
+		pthread_mutex_unlock(&st->defer_lock);
+		access_log_line(srv, st->remote, &st->start, st->req.method ? st->req.method : "",
+				st->req.path ? st->req.path : "", status, ready ? type : NULL, 0,
+				NULL, "the client closed the connection before the answer");
+	}
 	if (st) {
 		request_done(st);
 		atomic_fetch_sub_explicit(&st->srv->active, 1, memory_order_release);

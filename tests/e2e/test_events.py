@@ -742,3 +742,36 @@ def test_a_publish_repeated_with_its_own_id_is_one_event(fed):
                                "Content-Type": "application/json",
                                "Ndx-Event-Id": eid_.upper()})
     refusals.check_response(r, "BadHeader", "consumer")
+
+
+def test_a_publish_whose_client_went_away_is_kept_and_in_the_access_log(fed):
+    """The publish is kept once its commit is durable, whether or not the client is
+    still there to read the 201; the access log has a line for it all the same."""
+    import socket
+    bca = fed.gateways["BCA"]
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    seen = bca.stderr_path.stat().st_size
+    for event_id in ids:
+        body = json.dumps({"pin": A, "died_on": "2026-11-21"}).encode()
+        head = (f"POST /e1/{CIVIL}/{DEATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"X-Road-Client: {F.POPULATION}\r\nNdx-Data-Subjects: {A}\r\n"
+                f"Ndx-Event-Id: {event_id}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", bca.consumer_port), timeout=5) as s:
+            s.sendall(head + body)
+    wait_inbox(fed, "BTC", F.TAX, ids)
+    path = f"/e1/{CIVIL}/{DEATH}"
+    deadline = time.monotonic() + 10
+    while True:
+        with open(bca.stderr_path, "rb") as f:
+            f.seek(seen)
+            new = f.read().decode(errors="replace")
+        lines = [json.loads(x) for x in new.splitlines() if x.startswith("{") and path in x]
+        mine = [x for x in lines if x.get("method") == "POST"]
+        if len(mine) >= len(ids):
+            break
+        assert time.monotonic() < deadline, lines[-10:]
+        time.sleep(0.2)
+    # each publish has its line: sent, or marked as never sent
+    unsent = [x for x in mine if "unsent" in x]
+    assert all(x["status"] == 201 and x["bytes"] == 0 for x in unsent), unsent
