@@ -35,15 +35,30 @@ void ndx_evclient_free(struct ndx_evclient *c);
 
 /* Publishes payload (len bytes of JSON) as event name of service, about
  * subject (a PIN; NULL or "" for a service without personal data).
- * NDX_OK once the gateway answered 201: the event is durable in its
- * outbox, and its id is in id_out (NDX_EVCLIENT_ID_MAX bytes, may be
- * NULL). NDX_ENET when the gateway could not be reached or timed out;
- * NDX_EPERM when it answered anything else, with its status in *status
- * (may be NULL) and its error type and detail in err. Either way nothing
- * was kept and publishing again is right. */
+ * event_id, when not NULL, names the event (Ndx-Event-Id: a UUID in
+ * lower-case hex with dashes, e.g. from ndx_evclient_uuid): the gateway
+ * keeps an id once, so publishing the same event again under the same id
+ * after a lost answer is never a second event. NDX_OK once the gateway
+ * answered 201 (the event is durable in its outbox) or, with event_id,
+ * 200 "duplicate" (it was kept before); its id is in id_out
+ * (NDX_EVCLIENT_ID_MAX bytes, may be NULL) and the status in *status
+ * (may be NULL). NDX_ENET when the gateway could not be reached or timed
+ * out; NDX_EPERM when it answered anything else, with its status in
+ * *status and its error type and detail in err. NDX_EINVAL for a bad
+ * service, name or event_id. Either way nothing was kept and publishing
+ * again is right. */
 int ndx_evclient_publish(struct ndx_evclient *c, const char *service, const char *name,
-			 const char *subject, const char *payload, size_t len, char *id_out,
-			 long *status, char *err, size_t errcap);
+			 const char *subject, const char *payload, size_t len,
+			 const char *event_id, char *id_out, long *status, char *err,
+			 size_t errcap);
+
+/* A fresh random UUID v4 (RFC 9562 section 5.4) in lower-case hex with
+ * dashes, 36 characters and a NUL. NDX_OK, NDX_ECRYPTO (no randomness). */
+int ndx_evclient_uuid(char out[37]);
+
+/* 1 when s is a UUID as Ndx-Event-Id takes it: 36 characters, lower-case
+ * hex with dashes at 8, 13, 18 and 23. */
+int ndx_evclient_is_uuid(const char *s);
 
 /* One event of the inbox, as the gateway lists it. The strings are owned
  * by the page. payload is the event's JSON payload, compact. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "ndx/err.h"
@@ -104,8 +105,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
  * X-Road-Client. NDX_OK with *status and *out (malloc'd, NUL-terminated,
  * possibly NULL when empty) when an answer came; NDX_ENET otherwise. */
 static int request(struct ndx_evclient *c, const char *method, const char *path,
-		   const char *subject, const char *body, size_t len, long *status,
-		   struct body *out, char *err, size_t errcap)
+		   const char *subject, const char *event_id, const char *body, size_t len,
+		   long *status, struct body *out, char *err, size_t errcap)
 {
 	struct curl_slist *h = NULL, *t;
 	char line[NDX_EVCLIENT_NAME_MAX + 64], *url = NULL;
@@ -124,6 +125,12 @@ static int request(struct ndx_evclient *c, const char *method, const char *path,
 	h = t;
 	if (subject) {
 		snprintf(line, sizeof line, "Ndx-Data-Subjects: %s", subject[0] ? subject : "none");
+		if (!(t = curl_slist_append(h, line)))
+			goto nomem;
+		h = t;
+	}
+	if (event_id) {
+		snprintf(line, sizeof line, "Ndx-Event-Id: %s", event_id);
 		if (!(t = curl_slist_append(h, line)))
 			goto nomem;
 		h = t;
@@ -197,14 +204,56 @@ static int plain(const char *s)
 	return 1;
 }
 
+int ndx_evclient_uuid(char out[37])
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	out[0] = '\0';
+	while (got < sizeof b) {
+		ssize_t n = getrandom(b + got, sizeof b - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return NDX_ECRYPTO;
+		}
+		got += (size_t)n;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		 b[12], b[13], b[14], b[15]);
+	return NDX_OK;
+}
+
+int ndx_evclient_is_uuid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int ndx_evclient_publish(struct ndx_evclient *c, const char *service, const char *name,
-			 const char *subject, const char *payload, size_t len, char *id_out,
-			 long *status, char *err, size_t errcap)
+			 const char *subject, const char *payload, size_t len,
+			 const char *event_id, char *id_out, long *status, char *err,
+			 size_t errcap)
 {
 	char path[2 * NDX_EVCLIENT_NAME_MAX + 8];
 	struct body b;
+	json_t *doc = NULL;
+	const char *id;
 	long st = 0;
-	int rc;
+	int rc, kept;
 
 	if (id_out)
 		id_out[0] = '\0';
@@ -212,20 +261,30 @@ int ndx_evclient_publish(struct ndx_evclient *c, const char *service, const char
 		*status = 0;
 	if (!plain(service) || !plain(name) || strchr(name, '/') || !payload)
 		return ndx_fail(err, errcap, NDX_EINVAL, "publish: bad service or event name");
+	if (event_id && !ndx_evclient_is_uuid(event_id))
+		return ndx_fail(err, errcap, NDX_EINVAL, "publish: the event id is not a UUID");
 	snprintf(path, sizeof path, "/e1/%s/%s", service, name);
-	rc = request(c, "POST", path, subject ? subject : "", payload, len, &st, &b, err, errcap);
+	rc = request(c, "POST", path, subject ? subject : "", event_id, payload, len, &st, &b, err,
+		     errcap);
 	if (status)
 		*status = st;
 	if (rc)
 		return rc;
-	if (st != 201) {
-		rc = refusal("publish", st, &b, err, errcap);
-	} else if (id_out) {
-		json_t *doc = json_loadb(b.p ? b.p : "", b.len, 0, NULL);
-		const char *id = json_string_value(json_object_get(doc, "id"));
-		snprintf(id_out, NDX_EVCLIENT_ID_MAX, "%s", id ? id : "");
-		json_decref(doc);
+	if (st == 201 || (st == 200 && event_id)) {
+		doc = json_loadb(b.p ? b.p : "", b.len, 0, NULL);
 	}
+	/* A 200 is a repeat the gateway kept before: only for a named event,
+	 * only when it says so, and only under the name given. */
+	id = json_string_value(json_object_get(doc, "id"));
+	kept = st == 201 ||
+	       (st == 200 && event_id && id && strcmp(id, event_id) == 0 &&
+		json_string_value(json_object_get(doc, "status")) &&
+		strcmp(json_string_value(json_object_get(doc, "status")), "duplicate") == 0);
+	if (!kept)
+		rc = refusal("publish", st, &b, err, errcap);
+	else if (id_out)
+		snprintf(id_out, NDX_EVCLIENT_ID_MAX, "%s", id ? id : "");
+	json_decref(doc);
 	free(b.p);
 	return rc;
 }
@@ -340,7 +399,7 @@ int ndx_evclient_pull(struct ndx_evclient *c, long long after, unsigned limit, i
 		limit = PAGE_LIMIT;
 	snprintf(path, sizeof path, "/e1/inbox?after=%lld&limit=%u%s", after < 0 ? 0 : after,
 		 limit, unacked ? "&unacked=1" : "");
-	if ((rc = request(c, "GET", path, NULL, NULL, 0, &st, &b, err, errcap)))
+	if ((rc = request(c, "GET", path, NULL, NULL, NULL, 0, &st, &b, err, errcap)))
 		return rc;
 	if (st != 200)
 		rc = refusal("inbox", st, &b, err, errcap);
@@ -360,7 +419,7 @@ int ndx_evclient_ack(struct ndx_evclient *c, const char *id, char *err, size_t e
 	if (!plain(id) || strchr(id, '/') || strlen(id) >= NDX_EVCLIENT_ID_MAX)
 		return ndx_fail(err, errcap, NDX_EINVAL, "ack: bad event id");
 	snprintf(path, sizeof path, "/e1/inbox/%s/ack", id);
-	if ((rc = request(c, "POST", path, NULL, NULL, 0, &st, &b, err, errcap)))
+	if ((rc = request(c, "POST", path, NULL, NULL, NULL, 0, &st, &b, err, errcap)))
 		return rc;
 	if (st != 200)
 		rc = refusal("ack", st, &b, err, errcap);

@@ -20,17 +20,44 @@
 #define PROG "ndx-sector"
 #define SERVICE_MAX 256
 
+/* 1 when table t of db has column c, 0 when not, -1 on error. */
+static int has_column(sqlite3 *db, const char *t, const char *c)
+{
+	char sql[128];
+	sqlite3_stmt *q = NULL;
+	int found = 0, step;
+
+	snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", t);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		if (sqlite3_column_text(q, 1) && strcmp((const char *)sqlite3_column_text(q, 1), c) == 0)
+			found = 1;
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? found : -1;
+}
+
 int outbox_tables(sqlite3 *db)
 {
-	return ndx_sqlstore_exec(
+	int rc = ndx_sqlstore_exec(
 		db, PROG,
 		"CREATE TABLE IF NOT EXISTS event_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 		" service TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,"
 		" payload TEXT NOT NULL, created_at TEXT NOT NULL,"
 		" attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL DEFAULT 0,"
-		" last_error TEXT);"
+		" last_error TEXT, event_id TEXT);"
 		"CREATE TABLE IF NOT EXISTS event_applied(id TEXT PRIMARY KEY,"
 		" name TEXT NOT NULL, applied_at TEXT NOT NULL, effect TEXT NOT NULL);");
+	int has;
+
+	if (rc)
+		return rc;
+	/* An outbox of an older version has no event ids: the column is
+	 * added, and its rows get theirs when they are next drained. */
+	if ((has = has_column(db, "event_outbox", "event_id")) < 0)
+		return ndx_sqlstore_fail(db, PROG, "outbox");
+	return has ? NDX_OK
+		   : ndx_sqlstore_exec(db, PROG, "ALTER TABLE event_outbox ADD COLUMN event_id TEXT");
 }
 
 /* ---- rules ------------------------------------------------------------------ */
@@ -145,7 +172,7 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		    const json_t *old, const json_t *row, const char *id, const char *client,
 		    int *added)
 {
-	char service[SERVICE_MAX], now[NDX_TIME_TEXT_LEN];
+	char service[SERVICE_MAX], now[NDX_TIME_TEXT_LEN], event_id[37];
 	sqlite3_stmt *q = NULL;
 	int rc = NDX_OK;
 
@@ -162,13 +189,19 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		if (!(p = r->payload(old, row, id, &subject)))
 			continue;
 		snprintf(service, sizeof service, "%s/%s", client, t->name);
+		/* The event's id is drawn now and kept with it, so that every
+		 * attempt to publish it names the same event. */
+		if ((rc = ndx_evclient_uuid(event_id))) {
+			json_decref(p);
+			return rc;
+		}
 		text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(p);
 		if (!text)
 			return NDX_ENOMEM;
 		if (sqlite3_prepare_v2(db,
 				       "INSERT INTO event_outbox(service, name, subject, payload,"
-				       " created_at) VALUES(?, ?, ?, ?, ?)",
+				       " created_at, event_id) VALUES(?, ?, ?, ?, ?, ?)",
 				       -1, &q, NULL) != SQLITE_OK) {
 			free(text);
 			return ndx_sqlstore_fail(db, PROG, "outbox");
@@ -178,6 +211,7 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		sqlite3_bind_text(q, 3, subject ? subject : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, text, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, event_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(q) != SQLITE_DONE)
 			rc = ndx_sqlstore_fail(db, PROG, "outbox");
 		else
@@ -190,9 +224,29 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 
 /* ---- drain ------------------------------------------------------------------- */
 
+/* Gives the row seq an event id when it has none (a row an older version
+ * wrote): kept before the first attempt, so every attempt uses it. */
+static int name_row(sqlite3 *db, long long seq, char id[37])
+{
+	sqlite3_stmt *u = NULL;
+	int step;
+
+	if (ndx_evclient_uuid(id))
+		return NDX_ECRYPTO;
+	if (sqlite3_prepare_v2(db, "UPDATE event_outbox SET event_id = ? WHERE seq = ?", -1, &u,
+			       NULL) != SQLITE_OK)
+		return ndx_sqlstore_fail(db, PROG, "outbox");
+	sqlite3_bind_text(u, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(u, 2, seq);
+	step = sqlite3_step(u);
+	sqlite3_finalize(u);
+	return step == SQLITE_DONE ? NDX_OK : ndx_sqlstore_fail(db, PROG, "outbox");
+}
+
 static int drain_one(sqlite3 *db, outbox_publish_fn publish, void *ctx, long long now_ms,
 		     int *published, long long *wake_ms)
 {
+	char drawn[37];
 	sqlite3_stmt *q = NULL, *u = NULL;
 	struct outbox_event ev;
 	char err[512] = "";
@@ -201,8 +255,8 @@ static int drain_one(sqlite3 *db, outbox_publish_fn publish, void *ctx, long lon
 
 	*published = 0;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT seq, service, name, subject, payload, attempts, next_at_ms"
-			       " FROM event_outbox ORDER BY seq LIMIT 1",
+			       "SELECT seq, service, name, subject, payload, attempts, next_at_ms,"
+			       " event_id FROM event_outbox ORDER BY seq LIMIT 1",
 			       -1, &q, NULL) != SQLITE_OK)
 		return ndx_sqlstore_fail(db, PROG, "outbox");
 	step = sqlite3_step(q);
@@ -223,6 +277,14 @@ static int drain_one(sqlite3 *db, outbox_publish_fn publish, void *ctx, long lon
 	ev.subject = (const char *)sqlite3_column_text(q, 3);
 	ev.payload = (const char *)sqlite3_column_text(q, 4);
 	ev.attempts = (unsigned)sqlite3_column_int64(q, 5);
+	ev.event_id = (const char *)sqlite3_column_text(q, 7);
+	if (!ev.event_id || !ndx_evclient_is_uuid(ev.event_id)) {
+		if ((rc = name_row(db, ev.seq, drawn))) {
+			sqlite3_finalize(q);
+			return rc;
+		}
+		ev.event_id = drawn;
+	}
 	rc = publish(ctx, &ev, err, sizeof err);
 	if (rc == NDX_OK) {
 		*published = 1;
@@ -314,12 +376,13 @@ static int publish_http(void *ctx, const struct outbox_event *ev, char *err, siz
 {
 	struct outbox_publisher *p = ctx;
 	char id[NDX_EVCLIENT_ID_MAX];
+	long status = 0;
 	int rc = ndx_evclient_publish(p->client, ev->service, ev->name, ev->subject, ev->payload,
-				      strlen(ev->payload), id, NULL, err, errcap);
+				      strlen(ev->payload), ev->event_id, id, &status, err, errcap);
 
 	if (rc == NDX_OK)
-		fprintf(stderr, "%s: events: %s %lld published as %s\n", p->prog, ev->name, ev->seq,
-			id);
+		fprintf(stderr, "%s: events: %s %lld published as %s%s\n", p->prog, ev->name,
+			ev->seq, id, status == 200 ? " (kept before: duplicate)" : "");
 	return rc;
 }
 

@@ -38,10 +38,13 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 struct outbox_event {
 	long long seq;
 	const char *service, *name, *subject, *payload;
-	unsigned attempts; /* failed attempts so far */
+	const char *event_id; /* the UUID it is published under, every attempt the same */
+	unsigned attempts;    /* failed attempts so far */
 };
 
-/* Publishes one event: NDX_OK once the gateway kept it (201); anything
+/* Publishes one event under ev->event_id: NDX_OK once the gateway kept
+ * it (201, or 200 "duplicate": kept by an earlier attempt whose answer
+ * was lost); anything
  * else is a failure to retry, with the reason in err. */
 typedef int (*outbox_publish_fn)(void *ctx, const struct outbox_event *ev, char *err,
 				 size_t errcap);

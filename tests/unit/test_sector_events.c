@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "ndx/err.h"
+#include "ndx/evclient.h"
 #include "sec_apply.h"
 #include "sec_outbox.h"
 #include "store.h"
@@ -59,6 +60,11 @@ static const char *text(sqlite3 *db, const char *sql, char *out, size_t cap)
 	return out;
 }
 
+static void insert(sqlite3 *db, const char *sql)
+{
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
 static void death(sqlite3 *db, const char *pin, const char *id, int expect_added)
 {
 	const struct sector_def *def = sector_find("civil-status");
@@ -90,6 +96,10 @@ static void writes_publish_what_the_rules_say(void **state)
 	assert_string_equal(text(db, "SELECT name FROM event_outbox", buf, sizeof buf),
 			    "death-registered");
 	assert_string_equal(text(db, "SELECT subject FROM event_outbox", buf, sizeof buf), PIN);
+	/* The event's id is drawn with the row: a lower-case UUID v4. */
+	assert_true(ndx_evclient_is_uuid(text(db, "SELECT event_id FROM event_outbox", buf,
+					      sizeof buf)));
+	assert_int_equal(buf[14], '4');
 	assert_string_equal(text(db, "SELECT payload FROM event_outbox", buf, sizeof buf),
 			    "{\"death_id\":7,\"died_on\":\"2026-12-02\",\"full_name\":\"Phan Thị "
 			    "Phương\",\"pin\":\"070182917807\",\"province\":\"070\","
@@ -137,6 +147,7 @@ struct fake {
 	int fail;
 	int calls;
 	char seen[8][16];
+	char ids[8][40];
 };
 
 static int fake_publish(void *ctx, const struct outbox_event *ev, char *err, size_t cap)
@@ -147,6 +158,8 @@ static int fake_publish(void *ctx, const struct outbox_event *ev, char *err, siz
 	if (f->calls < 8)
 		snprintf(f->seen[f->calls], sizeof f->seen[0], "%lld",
 			 (long long)json_integer_value(json_object_get(p, "death_id")));
+	if (f->calls < 8)
+		snprintf(f->ids[f->calls], sizeof f->ids[0], "%s", ev->event_id);
 	f->calls++;
 	json_decref(p);
 	if (f->fail) {
@@ -167,8 +180,12 @@ static void drains_in_order_and_deletes_only_after_success(void **state)
 	(void)state;
 	death(db, PIN, "1", 1);
 	death(db, "001099012345", "2", 1);
+	char first_id[40];
+	text(db, "SELECT event_id FROM event_outbox ORDER BY seq LIMIT 1", first_id,
+	     sizeof first_id);
 	/* The gateway is down: nothing is deleted; the head waits 500 ms. */
 	assert_int_equal(outbox_drain(db, fake_publish, &f, now, &published, &wake), NDX_OK);
+	assert_string_equal(f.ids[0], first_id);
 	assert_int_equal(published, 0);
 	assert_int_equal(f.calls, 1);
 	assert_int_equal(wake, now + 500);
@@ -197,12 +214,52 @@ static void drains_in_order_and_deletes_only_after_success(void **state)
 	assert_int_equal(f.calls, 2);
 	assert_string_equal(f.seen[0], "1");
 	assert_string_equal(f.seen[1], "2");
+	/* Every attempt named the event the same: the id drawn with the row. */
+	assert_string_equal(f.ids[0], first_id);
+	assert_string_not_equal(f.ids[1], first_id);
 	assert_int_equal(outbox_pending(db), 0);
 	assert_int_equal(wake, -1);
 	/* An empty outbox publishes nothing. */
 	assert_int_equal(outbox_drain(db, fake_publish, &f, t, &published, &wake), NDX_OK);
 	assert_int_equal(published, 0);
 	assert_int_equal(f.calls, 2);
+	sqlite3_close(db);
+}
+
+/* A publish whose answer was lost (the gateway kept it, the publisher saw
+ * a failure) goes again under the same id; the gateway's 200 "duplicate"
+ * is then success (ndx_evclient_publish), so it is one event. And an
+ * outbox an older version wrote, without ids, gets its column on open and
+ * its rows their ids before the first attempt. */
+static void an_event_keeps_its_id_across_attempts_and_versions(void **state)
+{
+	sqlite3 *db = NULL;
+	struct fake f = { .fail = 1 };
+	unsigned published;
+	long long wake;
+	char id[40];
+
+	(void)state;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	insert(db, "CREATE TABLE event_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+		   " service TEXT NOT NULL, name TEXT NOT NULL, subject TEXT NOT NULL,"
+		   " payload TEXT NOT NULL, created_at TEXT NOT NULL,"
+		   " attempts INTEGER NOT NULL DEFAULT 0, next_at_ms INTEGER NOT NULL DEFAULT 0,"
+		   " last_error TEXT)");
+	insert(db, "INSERT INTO event_outbox(service, name, subject, payload, created_at)"
+		   " VALUES('" CLIENT "/deaths', 'death-registered', '" PIN "',"
+		   " '{\"death_id\":5}', 'then')");
+	assert_int_equal(outbox_tables(db), NDX_OK);
+	assert_int_equal(outbox_tables(db), NDX_OK); /* again: nothing to add */
+	assert_int_equal(outbox_drain(db, fake_publish, &f, 1000, &published, &wake), NDX_OK);
+	assert_int_equal(published, 0);
+	assert_true(ndx_evclient_is_uuid(f.ids[0]));
+	assert_string_equal(text(db, "SELECT event_id FROM event_outbox", id, sizeof id), f.ids[0]);
+	f.fail = 0;
+	assert_int_equal(outbox_drain(db, fake_publish, &f, wake, &published, &wake), NDX_OK);
+	assert_int_equal(published, 1);
+	assert_string_equal(f.ids[1], f.ids[0]);
+	assert_int_equal(outbox_pending(db), 0);
 	sqlite3_close(db);
 }
 
@@ -216,11 +273,6 @@ static void a_rolled_back_write_leaves_no_event(void **state)
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(outbox_pending(db), 0);
 	sqlite3_close(db);
-}
-
-static void insert(sqlite3 *db, const char *sql)
-{
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
 static const char DEATH[] = "{\"pin\":\"" PIN "\",\"died_on\":\"2026-12-02\"}";
@@ -304,6 +356,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(writes_publish_what_the_rules_say),
 		cmocka_unit_test(drains_in_order_and_deletes_only_after_success),
+		cmocka_unit_test(an_event_keeps_its_id_across_attempts_and_versions),
 		cmocka_unit_test(a_rolled_back_write_leaves_no_event),
 		cmocka_unit_test(applies_each_death_once),
 	};
