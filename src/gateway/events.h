@@ -1,6 +1,6 @@
-/* Events: live data between members (events.c; the model for agency
- * developers in docs/events.md, the wire format in docs/protocol.md
- * "Events").
+/* Events: live data between members (events.c, events_ports.c,
+ * events_out.c; the model for agency developers in docs/events.md, the
+ * wire format in docs/protocol.md "Events").
  *
  * A provider system publishes an event of one of its service's event types
  * to its own gateway (consumer port, POST /e1/{serviceId}/{name}); the
