@@ -124,14 +124,16 @@ bool ev_post(struct gw_events *ev, struct job *j)
 
 /* Validates payload against the schema of (service, name) in conf. NDX_OK,
  * or NDX_EINVAL with the failing field and why in err. */
-int ev_validate(struct gw_events *ev, const struct ndx_conf *conf,
-		    const struct ndx_conf_event_type *et, const json_t *payload, char *err,
-		    size_t errcap)
+/* The compiled schema of et, looked up under the write lock, compiled when
+ * missing; the cache is emptied when the configuration version changes.
+ * Returns NULL with rc set when it cannot be had. */
+static struct ndx_schema *schema_of(struct gw_events *ev, const struct ndx_conf *conf,
+				    const struct ndx_conf_event_type *et, char *err, size_t errcap,
+				    int *rc)
 {
-	struct schema_entry *e = NULL;
-	int rc;
+	struct schema_entry *e = NULL, *grown;
+	struct ndx_schema *s = NULL;
 
-	pthread_mutex_lock(&ev->schema_lock);
 	if (ev->schemas_of != ndx_conf_version(conf)) {
 		for (size_t i = 0; i < ev->nschemas; i++) {
 			free(ev->schemas[i].service);
@@ -145,39 +147,63 @@ int ev_validate(struct gw_events *ev, const struct ndx_conf *conf,
 		if (strcmp(ev->schemas[i].service, et->service) == 0 &&
 		    strcmp(ev->schemas[i].name, et->name) == 0)
 			e = &ev->schemas[i];
-	if (!e) {
-		struct schema_entry *grown =
-			realloc(ev->schemas, (ev->nschemas + 1) * sizeof *ev->schemas);
-		struct ndx_schema *s = NULL;
-
-		if (!grown) {
-			pthread_mutex_unlock(&ev->schema_lock);
-			snprintf(err, errcap, "out of memory");
-			return NDX_ENOMEM;
-		}
-		ev->schemas = grown;
-		rc = ndx_schema_compile(et->schema, &s, err, errcap);
-		if (rc != NDX_OK) {
-			pthread_mutex_unlock(&ev->schema_lock);
-			return rc == NDX_EINVAL ? NDX_EIO : rc; /* the registry's fault, not the caller's */
-		}
-		e = &ev->schemas[ev->nschemas];
-		e->service = strdup(et->service);
-		e->name = strdup(et->name);
-		e->schema = s;
-		if (!e->service || !e->name) {
-			free(e->service);
-			free(e->name);
-			ndx_schema_free(s);
-			pthread_mutex_unlock(&ev->schema_lock);
-			snprintf(err, errcap, "out of memory");
-			return NDX_ENOMEM;
-		}
-		ev->nschemas++;
+	if (e)
+		return e->schema;
+	if (!(grown = realloc(ev->schemas, (ev->nschemas + 1) * sizeof *ev->schemas))) {
+		snprintf(err, errcap, "out of memory");
+		*rc = NDX_ENOMEM;
+		return NULL;
 	}
-	/* Under the lock: a new configuration may free the schema meanwhile. */
-	rc = ndx_schema_validate(e->schema, payload, err, errcap);
-	pthread_mutex_unlock(&ev->schema_lock);
+	ev->schemas = grown;
+	if ((*rc = ndx_schema_compile(et->schema, &s, err, errcap)) != NDX_OK) {
+		if (*rc == NDX_EINVAL)
+			*rc = NDX_EIO; /* the registry's fault, not the caller's */
+		return NULL;
+	}
+	e = &ev->schemas[ev->nschemas];
+	e->service = strdup(et->service);
+	e->name = strdup(et->name);
+	e->schema = s;
+	if (!e->service || !e->name) {
+		free(e->service);
+		free(e->name);
+		ndx_schema_free(s);
+		snprintf(err, errcap, "out of memory");
+		*rc = NDX_ENOMEM;
+		return NULL;
+	}
+	ev->nschemas++;
+	return s;
+}
+
+int ev_validate(struct gw_events *ev, const struct ndx_conf *conf,
+		const struct ndx_conf_event_type *et, const json_t *payload, char *err,
+		size_t errcap)
+{
+	struct ndx_schema *s = NULL;
+	int rc = NDX_OK;
+
+	/* The usual case, a schema already compiled for this configuration:
+	 * validations from every loop at once (ndx_schema_validate is
+	 * thread-safe for one schema). */
+	pthread_rwlock_rdlock(&ev->schema_lock);
+	if (ev->schemas_of == ndx_conf_version(conf))
+		for (size_t i = 0; i < ev->nschemas && !s; i++)
+			if (strcmp(ev->schemas[i].service, et->service) == 0 &&
+			    strcmp(ev->schemas[i].name, et->name) == 0)
+				s = ev->schemas[i].schema;
+	if (s) {
+		rc = ndx_schema_validate(s, payload, err, errcap);
+		pthread_rwlock_unlock(&ev->schema_lock);
+		return rc;
+	}
+	pthread_rwlock_unlock(&ev->schema_lock);
+	/* Compile it (or empty the cache for a new configuration) alone. */
+	pthread_rwlock_wrlock(&ev->schema_lock);
+	s = schema_of(ev, conf, et, err, errcap, &rc);
+	if (s)
+		rc = ndx_schema_validate(s, payload, err, errcap);
+	pthread_rwlock_unlock(&ev->schema_lock);
 	return rc;
 }
 
@@ -790,7 +816,7 @@ int gw_events_start(struct gw_ctx *g, struct gw_events **out, char *err, size_t 
 	}
 	ev->g = g;
 	ev->tail = &ev->head;
-	pthread_mutex_init(&ev->schema_lock, NULL);
+	pthread_rwlock_init(&ev->schema_lock, NULL);
 	ev->tick.fn = ev_on_tick;
 	ev->tick.arg = ev;
 	snprintf(path, sizeof path, "%s/events.db", g->cfg->data_dir);
@@ -846,7 +872,7 @@ void gw_events_free(struct gw_events *ev)
 		ndx_schema_free(ev->schemas[i].schema);
 	}
 	free(ev->schemas);
-	pthread_mutex_destroy(&ev->schema_lock);
+	pthread_rwlock_destroy(&ev->schema_lock);
 	free(ev);
 }
 

@@ -177,7 +177,7 @@ struct gw_events {
 	bool store_failing;
 	struct ndx_loop_timer tick;
 	/* compiled schemas of the configuration version schemas_of */
-	pthread_mutex_t schema_lock;
+	pthread_rwlock_t schema_lock;
 	struct schema_entry *schemas;
 	size_t nschemas;
 	uint64_t schemas_of;
