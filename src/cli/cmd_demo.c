@@ -305,7 +305,13 @@ static const struct demo_grant grants[] = {
 	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/enterprises", { "GET", "POST" } },
 	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/owners", { "GET", "POST" } },
 	{ PORTAL_CLIENT, "VN/GOV/TCT/tax/taxpayers", { "GET", "POST" } },
-	/* After the four above: a grant that exists already is kept. */
+	/* A residence change to another province registers the citizen's
+	 * household there (src/portal/procedures.c). */
+	{ PORTAL_CLIENT, "VN/GOV/BCA/population/households", { "GET", "POST" } },
+	/* The vehicle register reads the owners' residence (and receives its
+	 * changes, subscriptions below). */
+	{ "VN/GOV/CSGT/vehicles", "VN/GOV/BCA/population/citizens", { "GET" } },
+	/* After the ones above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
 
@@ -387,6 +393,11 @@ static const struct demo_subscription subscriptions[] = {
 	{ "VN/GOV/BHXH/insurance", DEATHS_SERVICE, "death-registered" },
 	{ "VN/GOV/TCT/tax", DEATHS_SERVICE, "death-registered" },
 	{ EID_CLIENT, DEATHS_SERVICE, "death-registered" },
+	/* A change of permanent residence: the addresses tax, social
+	 * insurance and the vehicle register hold (docs/sectors.md "Events"). */
+	{ "VN/GOV/TCT/tax", CITIZENS_SERVICE, "residence-changed" },
+	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "residence-changed" },
+	{ "VN/GOV/CSGT/vehicles", CITIZENS_SERVICE, "residence-changed" },
 };
 #define EVENTS_PURPOSE "public-service"
 /* Retries of the demo's subscriptions: a gateway that was stopped catches
@@ -984,6 +995,11 @@ struct demo_state {
 	/* The citizen whose death the printed command registers. */
 	char death_pin[SECTOR_KEY_MAX];
 	char death_name[128];
+	/* The citizen whose change of permanent residence the printed command
+	 * makes, and that command's record (their population record, moved). */
+	char move_pin[SECTOR_KEY_MAX];
+	char move_name[128];
+	char move_body[2048];
 	/* The printed citizen's procedure an officer has opened in the portal
 	 * (demo_officer_read); empty when there is none. */
 	char proc_id[64];
@@ -1424,6 +1440,36 @@ static void try_death_inbox(const struct demo_state *st, char *out, size_t cap)
 		 g ? g->consumer_url : "");
 }
 
+/* The second life event: the population registry records a change of
+ * permanent residence (a PUT of the citizen's record through its own API,
+ * on its Unix socket) and its outbox publishes residence-changed; tax,
+ * social insurance and the vehicle register each update the address they
+ * hold from their own subscription. */
+static void try_move(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, "population");
+
+	snprintf(out, cap,
+		 "curl -s -X PUT --unix-socket %s -H 'Content-Type: application/json' -d '%s' "
+		 "http://population/citizens/%s",
+		 g ? g->sector_sock : "", st->move_body, st->move_pin);
+}
+
+/* A read of the mover's records in sector's table (vehicles: by owner). */
+static void try_move_effect(const struct demo_state *st, const char *sector, char *out,
+			    size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, sector);
+
+	if (strcmp(sector, "vehicles") == 0)
+		snprintf(out, cap, "curl -s --unix-socket %s 'http://vehicles/vehicles?owner_id=%s'",
+			 g ? g->sector_sock : "", st->move_pin);
+	else
+		snprintf(out, cap, "curl -s --unix-socket %s http://%s/%s/%s",
+			 g ? g->sector_sock : "", sector,
+			 strcmp(sector, "tax") == 0 ? "taxpayers" : "participants", st->move_pin);
+}
+
 /* Every process of st that was started, in stop order, for stop_in_order
  * and the watch of demo run. */
 static size_t state_processes(const struct demo_state *st, pid_t *pids, const char **names)
@@ -1557,6 +1603,28 @@ static json_t *try_death_json(const struct demo_state *st, const char *self)
 			 "eid", eid, "inbox", inbox);
 }
 
+/* federation.json's "try_residence": the citizen, the command that moves
+ * them, the province they move to, and the reads that show the effect. */
+static json_t *try_move_json(const struct demo_state *st)
+{
+	char move[2 * PATH_MAX + 2600], tax[PATH_MAX + 128], ins[PATH_MAX + 128];
+	char veh[PATH_MAX + 128];
+	json_t *body = json_loads(st->move_body, 0, NULL);
+	const char *prov = json_string_value(json_object_get(body, "permanent_province"));
+	const char *addr = json_string_value(json_object_get(body, "permanent_address"));
+	json_t *out;
+
+	try_move(st, move, sizeof(move));
+	try_move_effect(st, "tax", tax, sizeof(tax));
+	try_move_effect(st, "insurance", ins, sizeof(ins));
+	try_move_effect(st, "vehicles", veh, sizeof(veh));
+	out = json_pack("{ss ss ss ss ss ss ss ss}", "pin", st->move_pin, "name", st->move_name,
+			"province", prov ? prov : "", "address", addr ? addr : "", "move", move,
+			"tax", tax, "insurance", ins, "vehicles", veh);
+	json_decref(body);
+	return out;
+}
+
 static json_t *federation_doc(const struct demo_state *st)
 {
 	const struct demo_paths *p = &st->paths;
@@ -1661,6 +1729,8 @@ static json_t *federation_doc(const struct demo_state *st)
 		try_id_token(st, self, accesses, sizeof(accesses));
 		json_object_set_new(doc, "try_id_token", json_string(accesses));
 		json_object_set_new(doc, "try_death", try_death_json(st, self));
+		if (st->move_pin[0])
+			json_object_set_new(doc, "try_residence", try_move_json(st));
 	}
 	return doc;
 }
@@ -2915,6 +2985,88 @@ static int sector_has(const char *url, const char *path, const char *field, cons
 
 #define DEATH_CANDIDATES 100
 
+#define MOVE_TO_A "001"
+#define MOVE_ADDRESS_A "Số 8 phố Lý Thường Kiệt, Phường Cửa Nam, Thành phố Hà Nội"
+#define MOVE_TO_B "048"
+#define MOVE_ADDRESS_B "Số 45 đường Bạch Đằng, Phường Hải Châu, Thành phố Đà Nẵng"
+
+/* Whether sector g holds a vehicle owned by pin. */
+static int owns_vehicle(const struct demo_gateway *g, const char *pin)
+{
+	char path[96];
+	json_t *doc;
+	int has;
+
+	snprintf(path, sizeof(path), "/vehicles?owner_id=%s&limit=1", pin);
+	if (!(doc = sector_get(g->sector_url, path)))
+		return 0;
+	has = json_array_size(json_object_get(doc, "items")) > 0;
+	json_decref(doc);
+	return has;
+}
+
+/* The citizen whose change of permanent residence the printed command
+ * makes: alive, none of the three others printed, with a personal tax
+ * file, an insurance record and a vehicle, so that every effect shows; the
+ * command's record is theirs moved to Hà Nội (or, for someone living
+ * there, Đà Nẵng). A citizen moved by an earlier up moves back and forth. */
+static int pick_move_citizen(struct demo_state *st, const struct demo_gateway *pop)
+{
+	const struct demo_gateway *tax = sector_gateway(st, "tax");
+	const struct demo_gateway *ins = sector_gateway(st, "insurance");
+	const struct demo_gateway *veh = sector_gateway(st, "vehicles");
+	char path[96], *text;
+	json_t *doc, *row;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/citizens?limit=%d", DEATH_CANDIDATES);
+	if (tax == NULL || ins == NULL || veh == NULL ||
+	    !(doc = sector_get(pop->sector_url, path)))
+		return -1;
+	json_array_foreach(json_object_get(doc, "items"), i, row) {
+		const char *pin = json_string_value(json_object_get(row, "pin"));
+		const char *name = json_string_value(json_object_get(row, "full_name"));
+		const char *prov = json_string_value(json_object_get(row, "permanent_province"));
+		const json_t *dead = json_object_get(row, "deceased_on");
+		int to_b;
+
+		if (!pin || !name || !prov || (dead && !json_is_null(dead)) ||
+		    strlen(pin) >= sizeof(st->move_pin) || strcmp(pin, st->try_pin) == 0 ||
+		    strcmp(pin, st->other_pin) == 0 || strcmp(pin, st->death_pin) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/taxpayers/%s", pin);
+		if (!sector_has(tax->sector_url, path, "kind", "individual"))
+			continue;
+		snprintf(path, sizeof(path), "/participants/%s", pin);
+		if (!sector_has(ins->sector_url, path, "pin", NULL) || !owns_vehicle(veh, pin))
+			continue;
+		to_b = strcmp(prov, MOVE_TO_A) == 0;
+		/* The record as the registry holds it, moved: what a PUT takes. */
+		json_t *moved = json_deep_copy(row);
+		json_object_del(moved, "updated_at");
+		json_object_set_new(moved, "permanent_province",
+				    json_string(to_b ? MOVE_TO_B : MOVE_TO_A));
+		json_object_set_new(moved, "permanent_address",
+				    json_string(to_b ? MOVE_ADDRESS_B : MOVE_ADDRESS_A));
+		text = json_dumps(moved, JSON_COMPACT);
+		json_decref(moved);
+		if (!text || strlen(text) >= sizeof(st->move_body) || strchr(text, '\'')) {
+			free(text);
+			continue;
+		}
+		snprintf(st->move_body, sizeof(st->move_body), "%s", text);
+		free(text);
+		snprintf(st->move_pin, sizeof(st->move_pin), "%s", pin);
+		snprintf(st->move_name, sizeof(st->move_name), "%s", name);
+		json_decref(doc);
+		return 0;
+	}
+	json_decref(doc);
+	cli_error("none of the first %d citizens has a tax file, insurance and a vehicle (%s)",
+		  DEATH_CANDIDATES, pop->sector_db);
+	return -1;
+}
+
 /* The citizen whose death the printed command registers: alive, neither
  * of the two the other printed lines are about, with an e-ID account
  * (prepare_id imports one for them), an open personal tax file and a
@@ -3021,7 +3173,8 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		struct demo_gateway *g = &st->gw[i];
 
 		if (g->sector && strcmp(g->sector, "population") == 0 &&
-		    (demo_citizens(st, g) != 0 || pick_death_citizen(st, g) != 0))
+		    (demo_citizens(st, g) != 0 || pick_death_citizen(st, g) != 0 ||
+		     pick_move_citizen(st, g) != 0))
 			return -1;
 	}
 	return 0;
@@ -3219,6 +3372,30 @@ static void print_try_death(const struct demo_state *st, const char *self)
 	printf("  %s\n", line);
 }
 
+/* The second life event: a change of permanent residence, and the commands
+ * that show the new address in tax, insurance and vehicles. */
+static void print_try_move(const struct demo_state *st)
+{
+	char line[2 * PATH_MAX + 2600];
+
+	if (!st->move_pin[0])
+		return;
+	printf("Another: the population registry of %s records that %s (%s)\n"
+	       "changed their permanent residence; from their subscriptions to\n"
+	       "residence-changed the tax department, social insurance and the vehicle\n"
+	       "register update the address they hold within seconds:\n",
+	       "VN/GOV/BCA", st->move_name, st->move_pin);
+	try_move(st, line, sizeof(line));
+	printf("  %s\n", line);
+	printf("then see the new address (address, province; owner_address, owner_province):\n");
+	try_move_effect(st, "tax", line, sizeof(line));
+	printf("  %s\n", line);
+	try_move_effect(st, "insurance", line, sizeof(line));
+	printf("  %s\n", line);
+	try_move_effect(st, "vehicles", line, sizeof(line));
+	printf("  %s\n", line);
+}
+
 static void print_try_exchange(const struct demo_state *st)
 {
 	char curl[2 * PATH_MAX + 256], self[PATH_MAX];
@@ -3252,6 +3429,7 @@ static void print_try_exchange(const struct demo_state *st)
 	try_accesses(st, self, curl, sizeof(curl));
 	printf("  %s\n", curl);
 	print_try_death(st, self);
+	print_try_move(st);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
 	       "  %s citizens by number, same password); file a household business or a\n"

@@ -587,19 +587,123 @@ out:
 	return rc;
 }
 
-static int approve_residence(const struct portal *p, const struct who *w, const json_t *proc,
-			     json_t **result, struct perr *e)
+/* A fresh household code in province prov: H, the province code and 8
+ * random digits (schema.c COL_HOUSEHOLD). */
+static int allocate_household(const char *prov, char out[13])
+{
+	uint8_t b[8];
+	unsigned long long v = 0;
+
+	if (RAND_bytes(b, sizeof b) != 1)
+		return -1;
+	for (size_t k = 0; k < sizeof b; k++)
+		v = (v << 8) | b[k];
+	snprintf(out, 13, "H%.3s%08llu", prov, v % 100000000ULL);
+	return 0;
+}
+
+/* The household the citizen pin moves into in province prov at address
+ * addr: one they head, registered in that province. Its code is kept in
+ * the procedure's work first, so that approving again after a failure
+ * uses (or makes) the same household. */
+static int new_household(const struct portal *p, const struct who *w, const char *id,
+			 const char *pin, const char *prov, const char *addr, char hid[13],
+			 struct perr *e)
+{
+	json_t *work = NULL, *hh = NULL;
+	struct xresult r;
+	char path[32];
+	int rc = -1, made = 0;
+
+	if (pstore_proc_work_get(p->st, id, &work) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedure could not be read");
+	snprintf(hid, 13, "%s", str(work, "household_id"));
+	if (hid[0] && strncmp(hid + 1, prov, 3) == 0) {
+		/* A retry: the household was allocated (and perhaps written) before. */
+		snprintf(path, sizeof path, "/%s", hid);
+		if (call(p, "GET", SVC_HOUSEHOLDS, path, pin, w, NULL, &r, e))
+			goto out;
+		made = r.status == 200;
+		if (!made && r.status != 404) {
+			wrote(SVC_HOUSEHOLDS, &r, e);
+			goto out;
+		}
+		xresult_free(&r);
+	} else {
+		hid[0] = '\0';
+	}
+	for (int i = 0; i < ECODE_TRIES && !made; i++) {
+		if (!hid[0] || i > 0) {
+			if (allocate_household(prov, hid)) {
+				perr_set(e, 500, "internal", "no randomness");
+				goto out;
+			}
+			json_object_set_new(work, "household_id", json_string(hid));
+			if (pstore_proc_work_set(p->st, id, work) != NDX_OK) {
+				perr_set(e, 500, "internal", "the procedure could not be stored");
+				goto out;
+			}
+		}
+		json_decref(hh);
+		if (!(hh = json_pack("{s:s,s:s,s:s,s:s}", "id", hid, "head_pin", pin, "address", addr,
+				     "province", prov))) {
+			perr_set(e, 500, "internal", "out of memory");
+			goto out;
+		}
+		if (call(p, "POST", SVC_HOUSEHOLDS, "", pin, w, hh, &r, e))
+			goto out;
+		if (r.status == 409) {
+			xresult_free(&r); /* the code is taken: draw another */
+			continue;
+		}
+		if (wrote(SVC_HOUSEHOLDS, &r, e))
+			goto out;
+		made = 1;
+	}
+	if (!made) {
+		perr_set(e, 502, "exchange", "%s: no free household code after %d tries",
+			 SVC_HOUSEHOLDS, ECODE_TRIES);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(work);
+	json_decref(hh);
+	return rc;
+}
+
+/* A change of permanent residence. Within the province the citizen stays
+ * in their household; to another province (or without a household) they
+ * head a new household registered there at the new address: the
+ * household's province follows the residence (docs/portal.md). */
+static int approve_residence(const struct portal *p, const struct who *w, const char *id,
+			     const json_t *proc, json_t **result, struct perr *e)
 {
 	const json_t *f = json_object_get(proc, "fields");
 	const char *pin = str(proc, "subject");
+	const char *prov = str(f, "province"), *addr = str(f, "address");
 	struct xresult r;
-	char path[32];
+	char path[32], hid[13] = "";
 	json_t *cit;
 
 	if (read_citizen(p, pin, w, &cit, e))
 		return -1;
-	json_object_set_new(cit, "permanent_address", json_string(str(f, "address")));
-	json_object_set_new(cit, "permanent_province", json_string(str(f, "province")));
+	snprintf(hid, sizeof hid, "%s", str(cit, "household_id"));
+	/* A household's code names the province it is registered in (H, the
+	 * province code, 8 digits), and a household never moves province: a
+	 * citizen who does gets a new one. So the code says where it is,
+	 * without a read of the household (whose answer holds every member,
+	 * which not every federation allows the portal). */
+	if (strlen(hid) != 12 || strncmp(hid + 1, prov, 3) != 0) {
+		if (new_household(p, w, id, pin, prov, addr, hid, e)) {
+			json_decref(cit);
+			return -1;
+		}
+		json_object_set_new(cit, "household_id", json_string(hid));
+		json_object_set_new(cit, "relation", json_string("head"));
+	}
+	json_object_set_new(cit, "permanent_address", json_string(addr));
+	json_object_set_new(cit, "permanent_province", json_string(prov));
 	snprintf(path, sizeof path, "/%s", pin);
 	if (call(p, "PUT", SVC_CITIZENS, path, pin, w, cit, &r, e)) {
 		json_decref(cit);
@@ -608,7 +712,7 @@ static int approve_residence(const struct portal *p, const struct who *w, const 
 	json_decref(cit);
 	if (wrote(SVC_CITIZENS, &r, e))
 		return -1;
-	if (!(*result = json_pack("{s:s}", "permanent_address", str(f, "address"))))
+	if (!(*result = json_pack("{s:s}", "permanent_address", addr)))
 		return perr_set(e, 500, "internal", "out of memory");
 	return 0;
 }
@@ -691,7 +795,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0)
 		rc = approve_business(p, &w, id, proc, &result, e);
 	else
-		rc = approve_residence(p, &w, proc, &result, e);
+		rc = approve_residence(p, &w, id, proc, &result, e);
 	if (rc) {
 		/* The write failed: the procedure says so, and the officer may
 		 * approve again. */

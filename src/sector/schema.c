@@ -162,6 +162,11 @@ static const struct sector_column TAXPAYERS[] = {
 	{ .name = "tax_office", .type = COL_PROVINCE, .flags = REQ,
 	  .desc = "province of the managing tax office" },
 	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
+	/* Last: a database made before them gets the columns on open. */
+	{ .name = "address", .type = COL_TEXT, .max = 300,
+	  .desc = "the taxpayer's address: a person's permanent residence (kept current from "
+		  "the population registry's residence-changed event), an enterprise's head office" },
+	{ .name = "province", .type = COL_PROVINCE, .desc = "the province of address" },
 };
 
 static const struct sector_column OBLIGATIONS[] = {
@@ -190,6 +195,11 @@ static const struct sector_column PARTICIPANTS[] = {
 	{ .name = "name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 100 },
 	{ .name = "status", .type = COL_ENUM, .flags = REQ, .values = INSURED_STATUS },
 	{ .name = "first_period", .type = COL_PERIOD, .flags = REQ },
+	/* Last: a database made before them gets the columns on open. */
+	{ .name = "address", .type = COL_TEXT, .max = 300,
+	  .desc = "the insured person's permanent residence, kept current from the population "
+		  "registry's residence-changed event" },
+	{ .name = "province", .type = COL_PROVINCE, .desc = "the province of address" },
 };
 
 static const struct sector_column CONTRIBUTIONS[] = {
@@ -249,6 +259,11 @@ static const struct sector_column VEHICLES_COLS[] = {
 	{ .name = "chassis_no", .type = COL_TEXT, .flags = REQ, .max = 17 },
 	{ .name = "owner_id", .type = COL_PARTY, .flags = REQ | COL_FILTER, .ref = "party" },
 	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
+	/* Last: a database made before them gets the columns on open. */
+	{ .name = "owner_address", .type = COL_TEXT, .max = 300,
+	  .desc = "the owner's address: a person's permanent residence (kept current from the "
+		  "population registry's residence-changed event), an enterprise's head office" },
+	{ .name = "owner_province", .type = COL_PROVINCE, .desc = "the province of owner_address" },
 };
 
 static const struct sector_table VEHICLES[] = {

@@ -50,6 +50,24 @@ static const struct rule RULES[] = {
 	  { { "pin", COL_PIN, 0 }, { "died_on", COL_DATE, 0 } },
 	  "UPDATE taxpayers SET status = 'closed', updated_at = ?9"
 	  " WHERE tax_id = ?1 AND status <> 'closed'" },
+	/* A change of permanent residence: tax, social insurance and the
+	 * vehicle register keep the address they hold current. */
+	{ "tax", "residence-changed", "taxpayer address updated",
+	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
+	    { "permanent_province", COL_PROVINCE, 0 } },
+	  "UPDATE taxpayers SET address = ?2, province = ?3, updated_at = ?9"
+	  " WHERE tax_id = ?1 AND kind = 'individual'"
+	  " AND (address IS NOT ?2 OR province IS NOT ?3)" },
+	{ "insurance", "residence-changed", "participant address updated",
+	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
+	    { "permanent_province", COL_PROVINCE, 0 } },
+	  "UPDATE participants SET address = ?2, province = ?3, updated_at = ?9"
+	  " WHERE pin = ?1 AND (address IS NOT ?2 OR province IS NOT ?3)" },
+	{ "vehicles", "residence-changed", "owner address updated",
+	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
+	    { "permanent_province", COL_PROVINCE, 0 } },
+	  "UPDATE vehicles SET owner_address = ?2, owner_province = ?3, updated_at = ?9"
+	  " WHERE owner_id = ?1 AND (owner_address IS NOT ?2 OR owner_province IS NOT ?3)" },
 };
 
 int apply_sector_subscribes(const struct sector_def *def)

@@ -460,7 +460,7 @@ static int taxpayer_obligations(struct gen *g, const char *tax_id, int enterpris
 }
 
 static int put_taxpayer(struct gen *g, const char *tax_id, const char *name, const char *folded,
-			size_t prov, int64_t since, int enterprise)
+			size_t prov, const char *addr, int64_t since, int enterprise)
 {
 	char reg[11], up[NDX_TIME_TEXT_LEN];
 	int r = between(&g->rng, 1, 100);
@@ -468,9 +468,11 @@ static int put_taxpayer(struct gen *g, const char *tax_id, const char *name, con
 
 	date_text(since, reg);
 	updated_text(g, up);
-	if ((rc = put(g, S_TAX, 0, "ssssssss", tax_id, enterprise ? "enterprise" : "individual",
+	/* The address is the person's permanent residence (the enterprise's
+	 * head office), in the province of the managing tax office. */
+	if ((rc = put(g, S_TAX, 0, "ssssssssss", tax_id, enterprise ? "enterprise" : "individual",
 		      name, folded, r <= 95 ? "active" : r <= 98 ? "suspended" : "closed",
-		      ndx_province_at(prov)->code, reg, up)))
+		      ndx_province_at(prov)->code, reg, addr, ndx_province_at(prov)->code, up)))
 		return rc;
 	return taxpayer_obligations(g, tax_id, enterprise);
 }
@@ -482,7 +484,7 @@ static const char *random_employer(struct gen *g)
 	return g->ents[below(&g->rng, (uint32_t)g->nents)].code;
 }
 
-static int put_insurance(struct gen *g, const struct person *p)
+static int put_insurance(struct gen *g, const struct person *p, size_t prov, const char *addr)
 {
 	char first[16], from[16], to[16], up[NDX_TIME_TEXT_LEN];
 	int retired = p->age >= (p->female ? 56 : 61);
@@ -496,9 +498,9 @@ static int put_insurance(struct gen *g, const struct person *p)
 		return NDX_OK;
 	period_text(start, first);
 	updated_text(g, up);
-	if ((rc = put(g, S_INS, 0, "ssssss", p->pin, p->name, p->folded,
+	if ((rc = put(g, S_INS, 0, "ssssssss", p->pin, p->name, p->folded,
 		      retired ? "retired" : chance(&g->rng, 0.9) ? "contributing" : "paused", first,
-		      up)))
+		      addr, ndx_province_at(prov)->code, up)))
 		return rc;
 	for (int k = 0; k < spans; k++) {
 		int64_t s = start + (end - start) * k / spans;
@@ -553,8 +555,8 @@ static int put_parcel(struct gen *g, size_t prov, const char *addr, int home, co
 	return rc;
 }
 
-static int put_vehicle(struct gen *g, size_t prov, const char *owner, const char *kind,
-		       int64_t not_before)
+static int put_vehicle(struct gen *g, size_t prov, const char *addr, const char *owner,
+		       const char *kind, int64_t not_before)
 {
 	static const char SERIES[] = "ABCDEFGHKLMNPSTUVXYZ";
 	const struct place *pl = place_at(prov);
@@ -586,8 +588,8 @@ static int put_vehicle(struct gen *g, size_t prov, const char *owner, const char
 	const char *sp = strchr(brand, ' ');
 	snprintf(make, sizeof make, "%.*s", (int)(sp ? sp - brand : (long)strlen(brand)), brand);
 	snprintf(model, sizeof model, "%s", sp ? sp + 1 : brand);
-	return put(g, S_VEH, 0, "ssssisssss", plate, kind, make, model, (int64_t)year,
-		   pick(g, COLORS, g->n_colors), chassis, owner, reg, up);
+	return put(g, S_VEH, 0, "ssssisssssss", plate, kind, make, model, (int64_t)year,
+		   pick(g, COLORS, g->n_colors), chassis, owner, reg, addr, pl->code, up);
 }
 
 static uint64_t name_hash(const char *s)
@@ -666,13 +668,13 @@ static int put_enterprise(struct gen *g, const struct person *founder, const str
 	}
 	snprintf(g->ents[g->nents].code, sizeof g->ents[0].code, "%s", code);
 	g->ents[g->nents++].prov = prov;
-	if ((rc = put_taxpayer(g, code, name, folded, prov, day, 1)))
+	if ((rc = put_taxpayer(g, code, name, folded, prov, addr, day, 1)))
 		return rc;
 	if (chance(&g->rng, 0.25) &&
 	    (rc = put_parcel(g, prov, addr, 0, code, NULL, day + between(&g->rng, 0, 700))))
 		return rc;
 	if (chance(&g->rng, 0.3))
-		rc = put_vehicle(g, prov, code, chance(&g->rng, 0.5) ? "truck" : "car", day);
+		rc = put_vehicle(g, prov, addr, code, chance(&g->rng, 0.5) ? "truck" : "car", day);
 	return rc;
 }
 
@@ -685,16 +687,16 @@ static int adult_records(struct gen *g, const struct person *p, const struct per
 	struct person other;
 
 	if (p->age >= 18 && chance(&g->rng, 0.55) &&
-	    (rc = put_taxpayer(g, p->pin, p->name, p->folded, prov,
+	    (rc = put_taxpayer(g, p->pin, p->name, p->folded, prov, addr,
 			       p->bday + (int64_t)between(&g->rng, 18 * 365, (p->age) * 365), 0)))
 		return rc;
-	if ((rc = put_insurance(g, p)))
+	if ((rc = put_insurance(g, p, prov, addr)))
 		return rc;
 	if (p->age >= 18 && p->age <= 75 && chance(&g->rng, 0.55) &&
-	    (rc = put_vehicle(g, prov, p->pin, "motorbike", p->bday + 18 * 365)))
+	    (rc = put_vehicle(g, prov, addr, p->pin, "motorbike", p->bday + 18 * 365)))
 		return rc;
 	if (p->age >= 18 && p->age <= 75 && chance(&g->rng, 0.07) &&
-	    (rc = put_vehicle(g, prov, p->pin, "car", p->bday + 18 * 365)))
+	    (rc = put_vehicle(g, prov, addr, p->pin, "car", p->bday + 18 * 365)))
 		return rc;
 	if (p->age >= 23 && p->age <= 65 && chance(&g->rng, 0.012)) {
 		if (!partner && g->ring_n > 0 && chance(&g->rng, 0.4)) {

@@ -410,12 +410,14 @@ def test_registry_holds_the_federation(up):
     for sid in by_id:
         assert "GET" in grants[(PORTAL, sid)], sid
     assert grants[(PORTAL, "VN/GOV/BCA/population/citizens")] == ["GET", "PUT"]
+    # (households: a residence change to another province registers one)
     for sid in ("VN/GOV/BTC/enterprise/enterprises", "VN/GOV/BTC/enterprise/owners",
-                "VN/GOV/TCT/tax/taxpayers"):
+                "VN/GOV/TCT/tax/taxpayers", "VN/GOV/BCA/population/households"):
         assert grants[(PORTAL, sid)] == ["GET", "POST"], sid
     for sid in set(by_id) - {"VN/GOV/BCA/population/citizens",
                              "VN/GOV/BTC/enterprise/enterprises",
-                             "VN/GOV/BTC/enterprise/owners", "VN/GOV/TCT/tax/taxpayers"}:
+                             "VN/GOV/BTC/enterprise/owners", "VN/GOV/TCT/tax/taxpayers",
+                             "VN/GOV/BCA/population/households"}:
         assert grants[(PORTAL, sid)] == ["GET"], sid
     # The access lists: to the portal only.
     for (client, sid) in grants:

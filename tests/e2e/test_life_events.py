@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from test_demo import bring_down, free_port_base, ok, run_ndx, wait_gone
+from test_demo import bring_down, free_port_base, ok, portal_citizen, run_ndx, wait_gone
 
 WAIT = 40  # seconds: an effect of a published event must show within this
 CIVIL = "VN/GOV/BTP/civil-status"
@@ -73,7 +73,7 @@ class Demo:
         return doc
 
     def inbox(self, client, unacked=0):
-        g = self.gws[SUBSCRIBERS[client]]
+        g = self.gws[{**SUBSCRIBERS, **MOVERS}[client]]
         r = requests.get(f"{g['consumer_url']}/e1/inbox?limit=500&unacked={unacked}",
                          headers={"X-Road-Client": client}, timeout=10)
         assert r.status_code == 200, r.text
@@ -306,6 +306,135 @@ def test_the_same_death_again_changes_nothing(demo):
     a = requests.post(f"{g['consumer_url']}/e1/inbox/{first[0]}/ack",
                       headers={"X-Road-Client": "VN/GOV/TCT/tax"}, timeout=10)
     assert a.status_code == 200, a.text
+
+
+# ---- the printed change of permanent residence -----------------------------------------
+
+CITIZENS = "VN/GOV/BCA/population/citizens"
+MOVERS = {"VN/GOV/TCT/tax": "VN/GOV/TCT", "VN/GOV/BHXH/insurance": "VN/GOV/BHXH",
+          "VN/GOV/CSGT/vehicles": "VN/GOV/CSGT"}
+
+
+def addresses(demo, pin):
+    """The (address, province) tax, insurance and each vehicle hold for pin."""
+    tax = demo.record("tax", "taxpayers", pin)
+    ins = demo.record("insurance", "participants", pin)
+    status, veh = unix_request(demo.sock("vehicles"), "GET", f"/vehicles?owner_id={pin}")
+    assert status == 200 and veh["items"], veh
+    return ([(tax["address"], tax["province"]), (ins["address"], ins["province"])] +
+            [(v["owner_address"], v["owner_province"]) for v in veh["items"]])
+
+
+def move_line(out):
+    lines = [ln.strip() for ln in out.splitlines()
+             if "-X PUT" in ln and "http://population/citizens/" in ln]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+def test_up_prints_a_residence_change_and_where_to_see_it(demo):
+    tr = demo.fed["try_residence"]
+    pin = tr["pin"]
+    line = move_line(demo.out)
+    assert line == tr["move"] and line.endswith(f"http://population/citizens/{pin}")
+    for key in ("tax", "insurance", "vehicles"):
+        assert tr[key] in demo.out and pin in tr[key], tr
+    # The seed gave every registry the citizen's own address (docs/sectors.md).
+    cit = demo.record("population", "citizens", pin)
+    held = addresses(demo, pin)
+    assert set(held) == {(cit["permanent_address"], cit["permanent_province"])}, held
+    assert tr["province"] != cit["permanent_province"]
+    # Three subscriptions to residence-changed, purpose public-service.
+    reg = demo.fed["registry"]
+    auth = {"Authorization": f"Bearer {Path(reg['admin_token_file']).read_text().strip()}"}
+    subs = requests.get(reg["url"] + "/api/subscriptions", headers=auth, timeout=10).json()
+    moved = {s["client"]: s for s in subs["subscriptions"] if s["service"] == CITIZENS}
+    assert set(moved) == set(MOVERS), moved
+    assert all(s["event"] == "residence-changed" and s["purpose"] == "public-service"
+               for s in moved.values())
+
+
+def test_a_residence_change_to_an_invalid_province_is_refused_before_publishing(demo):
+    tr = demo.fed["try_residence"]
+    words = shlex.split(tr["move"])
+    body = dict(json.loads(words[words.index("-d") + 1]), permanent_province="999")
+    before = event_of(demo, "VN/GOV/TCT/tax", tr["pin"], "residence-changed")
+    status, doc = unix_request(demo.sock("population"), "PUT", f"/citizens/{tr['pin']}", body)
+    assert status == 400 and "permanent_province" in json.dumps(doc), doc
+    with demo.db("population") as db:
+        assert db.execute("SELECT count(*) FROM event_outbox").fetchone()[0] == 0
+    assert demo.record("population", "citizens", tr["pin"])["permanent_province"] != "999"
+    time.sleep(1)
+    assert event_of(demo, "VN/GOV/TCT/tax", tr["pin"], "residence-changed") == before
+
+
+def test_a_residence_change_reaches_tax_insurance_and_vehicles(demo):
+    tr = demo.fed["try_residence"]
+    pin = tr["pin"]
+    words = shlex.split(tr["move"])
+    assert words[:4] == ["curl", "-s", "-X", "PUT"] and "--unix-socket" in words, words
+    assert words[words.index("--unix-socket") + 1] == demo.sock("population")
+    body = json.loads(words[words.index("-d") + 1])
+    status, doc = unix_request(demo.sock("population"), "PUT", f"/citizens/{pin}", body)
+    assert status == 200, doc
+    new = (tr["address"], tr["province"])
+    wait_for("the new address in tax, insurance and vehicles",
+             lambda: set(addresses(demo, pin)) == {new})
+    ids = set()
+    for client in MOVERS:
+        got = wait_for(f"{client} acknowledging", lambda c=client: [
+            e for e in demo.inbox(c) if e["subject"] == pin and e["acknowledged"] and
+            e["event"] == "residence-changed"])
+        assert len(got) == 1 and got[0]["publisher"] == "VN/GOV/BCA/population", got
+        assert got[0]["payload"]["permanent_province"] == tr["province"]
+        ids.add(got[0]["id"])
+    assert len(ids) == 1  # one event, published under the outbox's own id
+    with demo.db("population") as db:
+        assert db.execute("SELECT count(*) FROM event_outbox").fetchone()[0] == 0
+    for sector in ("tax", "insurance", "vehicles"):
+        with demo.db(sector) as db:
+            assert db.execute("SELECT effect FROM event_applied WHERE id = ?",
+                              (next(iter(ids)),)).fetchone()[0].endswith("updated"), sector
+
+
+def test_the_portal_residence_change_moves_the_household_too(demo):
+    """The portal's procedure (docs/portal.md): to another province the citizen heads a
+    household registered there; the profile shows it."""
+    fed = demo.fed
+    taken = {demo.fed["try_death"]["pin"], fed["try_residence"]["pin"]}
+    taken |= {a["pin"] for a in fed["apps"]["id"]["demo_accounts"]}
+    # The e-ID has accounts for the first 50 citizens by number (ndx-id accounts import).
+    with demo.db("population") as db:
+        pin, old_hh = next(r for r in db.execute(
+            "SELECT pin, household_id FROM citizens WHERE household_id IS NOT NULL AND"
+            " deceased_on IS NULL AND permanent_province <> '048' AND pin IN"
+            " (SELECT pin FROM citizens ORDER BY pin LIMIT 50) ORDER BY pin")
+            if r[0] not in taken)
+    portal = fed["apps"]["portal"]["url"]
+    s = portal_citizen(fed, pin)
+    csrf = s.get(portal + "/api/session", timeout=10).json()["csrf"]
+    fields = {"province": "048", "address": "Số 45 đường Bạch Đằng, Phường Hải Châu, Đà Nẵng",
+              "reason": "chuyển công tác"}
+    r = s.post(portal + "/api/procedures", json={"kind": "residence-change", "fields": fields},
+               headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    o = requests.Session()
+    tok = o.get(portal + "/auth/officer", timeout=10).json()["csrf"]
+    r = o.post(portal + "/auth/officer", json={"username": "canbo.bca",
+                                                "password": "ndx-demo-2026"},
+               headers={"X-CSRF-Token": tok}, timeout=20)
+    assert r.status_code == 200, r.text
+    r = o.post(portal + f"/api/officer/procedures/{pid}/decision", json={"decision": "approve"},
+               headers={"X-CSRF-Token": r.json()["csrf"]}, timeout=60)
+    assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    cit = demo.record("population", "citizens", pin)
+    assert cit["permanent_province"] == "048" and cit["household_id"] != old_hh, cit
+    assert cit["household_id"].startswith("H048") and cit["relation"] == "head"
+    hh = demo.record("population", "households", cit["household_id"])
+    assert (hh["province"], hh["address"], hh["head_pin"]) == ("048", fields["address"], pin)
+    prof = s.get(portal + "/api/profile", timeout=30).json()
+    assert prof["household"]["province"] == "048", prof
 
 
 def test_a_subscriber_that_was_stopped_catches_up(demo):

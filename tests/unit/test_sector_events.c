@@ -351,6 +351,89 @@ static void applies_each_death_once(void **state)
 	assert_false(apply_sector_subscribes(sector_find("land")));
 }
 
+static const char MOVE[] = "{\"pin\":\"" PIN "\",\"permanent_address\":\"Số 8 phố Lý "
+			   "Thường Kiệt, Hà Nội\",\"permanent_province\":\"001\","
+			   "\"previous_province\":\"079\"}";
+
+static void applies_each_residence_change_once(void **state)
+{
+	struct {
+		const char *sector, *seed, *check;
+	} cases[] = {
+		{ "tax",
+		  "INSERT INTO taxpayers(tax_id, kind, name, name_folded, status, tax_office,"
+		  " registered_on, address, province, updated_at) VALUES('" PIN "', 'individual',"
+		  " 'P', 'p', 'active', '079', '2021-02-21', 'A', '079', 'old'),"
+		  " ('0101234567', 'enterprise', 'E', 'e', 'active', '079', '2021-02-21', 'A',"
+		  " '079', 'old')",
+		  "SELECT group_concat(address || '/' || province || '/' || updated_at, ';')"
+		  " FROM (SELECT * FROM taxpayers ORDER BY tax_id)" },
+		{ "insurance",
+		  "INSERT INTO participants(pin, name, name_folded, status, first_period,"
+		  " updated_at) VALUES('" PIN "', 'P', 'p', 'retired', '2005-01', 'old')",
+		  "SELECT address || '/' || province || '/' || updated_at FROM participants" },
+		{ "vehicles",
+		  "INSERT INTO vehicles(plate, kind, brand, year, chassis_no, owner_id,"
+		  " registered_on, owner_address, owner_province, updated_at) VALUES"
+		  " ('51F12345', 'car', 'Toyota', 2020, 'RLH00000000000001', '" PIN "',"
+		  " '2020-05-01', 'A', '079', 'old'),"
+		  " ('59X112345', 'motorbike', 'Honda', 2019, 'RLM00000000000002', '" PIN "',"
+		  " '2019-05-01', 'A', '079', 'old'),"
+		  " ('51F99999', 'car', 'Kia', 2021, 'RLH00000000000003', '001099012345',"
+		  " '2021-05-01', 'B', '079', 'old')",
+		  "SELECT group_concat(owner_address || '/' || owner_province || '/' || updated_at,"
+		  " ';') FROM (SELECT * FROM vehicles ORDER BY plate)" },
+	};
+	char why[256], first[512], now[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const struct sector_def *def = sector_find(cases[i].sector);
+		sqlite3 *db = open_sector(cases[i].sector);
+
+		insert(db, cases[i].seed);
+		assert_true(apply_sector_subscribes(def));
+		assert_int_equal(apply_event(db, def, "m1", "residence-changed", MOVE, why,
+					     sizeof why),
+				 APPLY_CHANGED);
+		text(db, cases[i].check, first, sizeof first);
+		assert_non_null(strstr(first, "Số 8 phố Lý Thường Kiệt, Hà Nội/001/"));
+		/* Nobody else's address moved: the enterprise, the other owner. */
+		if (strcmp(cases[i].sector, "tax") == 0)
+			assert_non_null(strstr(first, "A/079/old;"));
+		if (strcmp(cases[i].sector, "vehicles") == 0) {
+			assert_non_null(strstr(first, ";B/079/old"));
+			assert_null(strstr(first, "A/079"));
+		}
+		assert_int_equal(apply_event(db, def, "m1", "residence-changed", MOVE, why,
+					     sizeof why),
+				 APPLY_SEEN);
+		assert_int_equal(apply_event(db, def, "m2", "residence-changed", MOVE, why,
+					     sizeof why),
+				 APPLY_UNCHANGED);
+		assert_string_equal(text(db, cases[i].check, now, sizeof now), first);
+		static const char *const bad[] = {
+			"{\"pin\":\"" PIN "\",\"permanent_address\":\"X\"}",
+			"{\"pin\":\"" PIN "\",\"permanent_address\":\"X\",\"permanent_province\":\"999\"}",
+			"{\"pin\":\"" PIN "\",\"permanent_address\":\"\",\"permanent_province\":\"001\"}",
+			"{\"pin\":\"12\",\"permanent_address\":\"X\",\"permanent_province\":\"001\"}",
+		};
+		for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+			char id[8];
+			snprintf(id, sizeof id, "b%zu", b);
+			assert_int_equal(apply_event(db, def, id, "residence-changed", bad[b], why,
+						     sizeof why),
+					 APPLY_INVALID);
+		}
+		assert_string_equal(text(db, cases[i].check, now, sizeof now), first);
+		sqlite3_close(db);
+	}
+	/* Population publishes the change; it applies none. */
+	assert_int_equal(apply_event(NULL, sector_find("population"), "x", "residence-changed",
+				     MOVE, why, sizeof why),
+			 APPLY_IGNORED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +442,7 @@ int main(void)
 		cmocka_unit_test(an_event_keeps_its_id_across_attempts_and_versions),
 		cmocka_unit_test(a_rolled_back_write_leaves_no_event),
 		cmocka_unit_test(applies_each_death_once),
+		cmocka_unit_test(applies_each_residence_change_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
