@@ -1000,6 +1000,9 @@ struct demo_state {
 	char move_pin[SECTOR_KEY_MAX];
 	char move_name[128];
 	char move_body[2048];
+	/* The household they head in the new province, when it is not there
+	 * yet (a household never changes province: docs/portal.md). */
+	char move_household[512];
 	/* The printed citizen's procedure an officer has opened in the portal
 	 * (demo_officer_read); empty when there is none. */
 	char proc_id[64];
@@ -1455,6 +1458,17 @@ static void try_move(const struct demo_state *st, char *out, size_t cap)
 		 g ? g->sector_sock : "", st->move_body, st->move_pin);
 }
 
+/* The household the mover heads in the new province, registered first. */
+static void try_move_household(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, "population");
+
+	snprintf(out, cap,
+		 "curl -s --unix-socket %s -H 'Content-Type: application/json' -d '%s' "
+		 "http://population/households",
+		 g ? g->sector_sock : "", st->move_household);
+}
+
 /* A read of the mover's records in sector's table (vehicles: by owner). */
 static void try_move_effect(const struct demo_state *st, const char *sector, char *out,
 			    size_t cap)
@@ -1608,7 +1622,7 @@ static json_t *try_death_json(const struct demo_state *st, const char *self)
 static json_t *try_move_json(const struct demo_state *st)
 {
 	char move[2 * PATH_MAX + 2600], tax[PATH_MAX + 128], ins[PATH_MAX + 128];
-	char veh[PATH_MAX + 128];
+	char veh[PATH_MAX + 128], hh[PATH_MAX + 700] = "";
 	json_t *body = json_loads(st->move_body, 0, NULL);
 	const char *prov = json_string_value(json_object_get(body, "permanent_province"));
 	const char *addr = json_string_value(json_object_get(body, "permanent_address"));
@@ -1618,9 +1632,11 @@ static json_t *try_move_json(const struct demo_state *st)
 	try_move_effect(st, "tax", tax, sizeof(tax));
 	try_move_effect(st, "insurance", ins, sizeof(ins));
 	try_move_effect(st, "vehicles", veh, sizeof(veh));
-	out = json_pack("{ss ss ss ss ss ss ss ss}", "pin", st->move_pin, "name", st->move_name,
-			"province", prov ? prov : "", "address", addr ? addr : "", "move", move,
-			"tax", tax, "insurance", ins, "vehicles", veh);
+	if (st->move_household[0])
+		try_move_household(st, hh, sizeof(hh));
+	out = json_pack("{ss ss ss ss ss ss ss ss ss}", "pin", st->move_pin, "name",
+			st->move_name, "province", prov ? prov : "", "address", addr ? addr : "",
+			"household", hh, "move", move, "tax", tax, "insurance", ins, "vehicles", veh);
 	json_decref(body);
 	return out;
 }
@@ -3041,13 +3057,29 @@ static int pick_move_citizen(struct demo_state *st, const struct demo_gateway *p
 		if (!sector_has(ins->sector_url, path, "pin", NULL) || !owns_vehicle(veh, pin))
 			continue;
 		to_b = strcmp(prov, MOVE_TO_A) == 0;
+		const char *to = to_b ? MOVE_TO_B : MOVE_TO_A;
+		const char *to_addr = to_b ? MOVE_ADDRESS_B : MOVE_ADDRESS_A;
+		/* Their household in the new province: H, its code and the last 8
+		 * digits of their number; registered by the first command unless
+		 * an earlier up did (then it is theirs, or they are not the one). */
+		char hid[16];
+		snprintf(hid, sizeof(hid), "H%s%s", to, pin + strlen(pin) - 8);
+		snprintf(path, sizeof(path), "/households/%s", hid);
+		st->move_household[0] = '\0';
+		if (!sector_has(pop->sector_url, path, "head_pin", pin)) {
+			if (sector_has(pop->sector_url, path, "id", NULL))
+				continue;
+			snprintf(st->move_household, sizeof(st->move_household),
+				 "{\"id\":\"%s\",\"head_pin\":\"%s\",\"address\":\"%s\","
+				 "\"province\":\"%s\"}", hid, pin, to_addr, to);
+		}
 		/* The record as the registry holds it, moved: what a PUT takes. */
 		json_t *moved = json_deep_copy(row);
 		json_object_del(moved, "updated_at");
-		json_object_set_new(moved, "permanent_province",
-				    json_string(to_b ? MOVE_TO_B : MOVE_TO_A));
-		json_object_set_new(moved, "permanent_address",
-				    json_string(to_b ? MOVE_ADDRESS_B : MOVE_ADDRESS_A));
+		json_object_set_new(moved, "permanent_province", json_string(to));
+		json_object_set_new(moved, "permanent_address", json_string(to_addr));
+		json_object_set_new(moved, "household_id", json_string(hid));
+		json_object_set_new(moved, "relation", json_string("head"));
 		text = json_dumps(moved, JSON_COMPACT);
 		json_decref(moved);
 		if (!text || strlen(text) >= sizeof(st->move_body) || strchr(text, '\'')) {
@@ -3381,10 +3413,15 @@ static void print_try_move(const struct demo_state *st)
 	if (!st->move_pin[0])
 		return;
 	printf("Another: the population registry of %s records that %s (%s)\n"
-	       "changed their permanent residence; from their subscriptions to\n"
-	       "residence-changed the tax department, social insurance and the vehicle\n"
-	       "register update the address they hold within seconds:\n",
+	       "changed their permanent residence, heading a household in the new province;\n"
+	       "from their subscriptions to residence-changed the tax department, social\n"
+	       "insurance and the vehicle register update the address they hold within\n"
+	       "seconds:\n",
 	       "VN/GOV/BCA", st->move_name, st->move_pin);
+	if (st->move_household[0]) {
+		try_move_household(st, line, sizeof(line));
+		printf("  %s\n", line);
+	}
 	try_move(st, line, sizeof(line));
 	printf("  %s\n", line);
 	printf("then see the new address (address, province; owner_address, owner_province):\n");

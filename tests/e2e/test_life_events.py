@@ -361,6 +361,8 @@ def test_a_residence_change_to_an_invalid_province_is_refused_before_publishing(
     before = event_of(demo, "VN/GOV/TCT/tax", tr["pin"], "residence-changed")
     status, doc = unix_request(demo.sock("population"), "PUT", f"/citizens/{tr['pin']}", body)
     assert status == 400 and "permanent_province" in json.dumps(doc), doc
+    assert demo.record("population", "citizens", tr["pin"])["household_id"] != body[
+        "household_id"]
     with demo.db("population") as db:
         assert db.execute("SELECT count(*) FROM event_outbox").fetchone()[0] == 0
     assert demo.record("population", "citizens", tr["pin"])["permanent_province"] != "999"
@@ -375,6 +377,14 @@ def test_a_residence_change_reaches_tax_insurance_and_vehicles(demo):
     assert words[:4] == ["curl", "-s", "-X", "PUT"] and "--unix-socket" in words, words
     assert words[words.index("--unix-socket") + 1] == demo.sock("population")
     body = json.loads(words[words.index("-d") + 1])
+    # First the household they head in the new province (printed before the PUT).
+    hh_words = shlex.split(tr["household"])
+    assert hh_words[-1] == "http://population/households" and hh_words[-1] in demo.out
+    hh = json.loads(hh_words[hh_words.index("-d") + 1])
+    assert hh["head_pin"] == pin and hh["province"] == tr["province"] == hh["id"][1:4]
+    status, doc = unix_request(demo.sock("population"), "POST", "/households", hh)
+    assert status == 201, doc
+    assert body["household_id"] == hh["id"] and body["relation"] == "head"
     status, doc = unix_request(demo.sock("population"), "PUT", f"/citizens/{pin}", body)
     assert status == 200, doc
     new = (tr["address"], tr["province"])
