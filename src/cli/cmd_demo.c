@@ -342,7 +342,7 @@ static const char DEATH_SCHEMA[] =
 static const char BIRTH_SCHEMA[] =
 	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
 	"\"title\":\"birth-registered\",\"type\":\"object\","
-	"\"required\":[\"child_pin\",\"child_name\",\"birth_date\",\"sex\",\"province\","
+	"\"required\":[\"child_name\",\"birth_date\",\"sex\",\"province\","
 	"\"registered_on\"],"
 	"\"properties\":{\"child_pin\":{\"$ref\":\"#/definitions/pin\"},"
 	"\"child_name\":{\"$ref\":\"#/definitions/name\"},"
@@ -366,6 +366,25 @@ static const char RESIDENCE_SCHEMA[] =
 	"\"household_id\":{\"type\":\"string\",\"pattern\":\"^H[0-9]{11}$\"}},"
 	"\"additionalProperties\":false," SCHEMA_DEFS "}";
 
+/* A new citizen in the population registry (a birth it recorded from
+ * birth-registered, with the number it issued): social insurance issues a
+ * child's health insurance card. */
+static const char CITIZEN_SCHEMA[] =
+	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+	"\"title\":\"citizen-registered\",\"type\":\"object\","
+	"\"required\":[\"pin\",\"full_name\",\"birth_date\",\"sex\",\"birth_province\"],"
+	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"full_name\":{\"$ref\":\"#/definitions/name\"},"
+	"\"birth_date\":{\"$ref\":\"#/definitions/date\"},"
+	"\"sex\":{\"enum\":[\"male\",\"female\"]},"
+	"\"birth_province\":{\"$ref\":\"#/definitions/province\"},"
+	"\"permanent_address\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":300},"
+	"\"permanent_province\":{\"$ref\":\"#/definitions/province\"},"
+	"\"household_id\":{\"type\":\"string\",\"pattern\":\"^H[0-9]{11}$\"},"
+	"\"relation\":{\"enum\":[\"head\",\"spouse\",\"child\",\"parent\",\"grandchild\","
+	"\"sibling\",\"other\"]}},"
+	"\"additionalProperties\":false," SCHEMA_DEFS "}";
+
 #define DEATHS_SERVICE "VN/GOV/BTP/civil-status/deaths"
 #define BIRTHS_SERVICE "VN/GOV/BTP/civil-status/births"
 #define CITIZENS_SERVICE "VN/GOV/BCA/population/citizens"
@@ -381,6 +400,7 @@ static const struct demo_event_type event_types[] = {
 	{ DEATHS_SERVICE, "death-registered", "Đăng ký khai tử", DEATH_SCHEMA },
 	{ BIRTHS_SERVICE, "birth-registered", "Đăng ký khai sinh", BIRTH_SCHEMA },
 	{ CITIZENS_SERVICE, "residence-changed", "Thay đổi nơi thường trú", RESIDENCE_SCHEMA },
+	{ CITIZENS_SERVICE, "citizen-registered", "Đăng ký công dân mới", CITIZEN_SCHEMA },
 };
 
 struct demo_subscription {
@@ -398,6 +418,11 @@ static const struct demo_subscription subscriptions[] = {
 	{ "VN/GOV/TCT/tax", CITIZENS_SERVICE, "residence-changed" },
 	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "residence-changed" },
 	{ "VN/GOV/CSGT/vehicles", CITIZENS_SERVICE, "residence-changed" },
+	/* A birth: the population registry records the child with a new
+	 * number and publishes citizen-registered; social insurance issues
+	 * the child's health insurance card. */
+	{ "VN/GOV/BCA/population", BIRTHS_SERVICE, "birth-registered" },
+	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "citizen-registered" },
 };
 #define EVENTS_PURPOSE "public-service"
 /* Retries of the demo's subscriptions: a gateway that was stopped catches
@@ -1003,6 +1028,14 @@ struct demo_state {
 	/* The household they head in the new province, when it is not there
 	 * yet (a household never changes province: docs/portal.md). */
 	char move_household[512];
+	/* The mother of the child whose birth the printed command registers
+	 * (alive, in a household, with an e-ID account), her household and
+	 * that command's record. */
+	char birth_mother[SECTOR_KEY_MAX];
+	char birth_mother_name[128];
+	char birth_household[32];
+	char birth_body[1024];
+	char birth_child[128];
 	/* The printed citizen's procedure an officer has opened in the portal
 	 * (demo_officer_read); empty when there is none. */
 	char proc_id[64];
@@ -1484,6 +1517,39 @@ static void try_move_effect(const struct demo_state *st, const char *sector, cha
 			 strcmp(sector, "tax") == 0 ? "taxpayers" : "participants", st->move_pin);
 }
 
+/* The third life event: the civil status registry records a birth, with no
+ * number for the child, and its outbox publishes birth-registered; the
+ * population registry records the child with a new number in the mother's
+ * household and publishes citizen-registered; social insurance issues the
+ * child's health insurance card. */
+static void try_birth(const struct demo_state *st, char *out, size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, "civil-status");
+
+	snprintf(out, cap,
+		 "curl -s --unix-socket %s -H 'Content-Type: application/json' -d '%s' "
+		 "http://civil-status/births",
+		 g ? g->sector_sock : "", st->birth_body);
+}
+
+/* The child in the population registry (the mother's household's members)
+ * and in social insurance (participants by name). */
+static void try_birth_effect(const struct demo_state *st, const char *sector, char *out,
+			     size_t cap)
+{
+	const struct demo_gateway *g = sector_gateway(st, sector);
+
+	if (strcmp(sector, "population") == 0)
+		snprintf(out, cap,
+			 "curl -s --unix-socket %s 'http://population/citizens?household_id=%s'",
+			 g ? g->sector_sock : "", st->birth_household);
+	else
+		snprintf(out, cap,
+			 "curl -sG --unix-socket %s --data-urlencode 'name=%s' "
+			 "http://insurance/participants",
+			 g ? g->sector_sock : "", st->birth_child);
+}
+
 /* Every process of st that was started, in stop order, for stop_in_order
  * and the watch of demo run. */
 static size_t state_processes(const struct demo_state *st, pid_t *pids, const char **names)
@@ -1641,6 +1707,22 @@ static json_t *try_move_json(const struct demo_state *st)
 	return out;
 }
 
+/* federation.json's "try_birth": the mother, her household, the child's
+ * name, the command that registers the birth and the reads that show it. */
+static json_t *try_birth_json(const struct demo_state *st)
+{
+	char reg[PATH_MAX + 1400], pop[PATH_MAX + 128], ins[PATH_MAX + 256], portal[96];
+
+	try_birth(st, reg, sizeof(reg));
+	try_birth_effect(st, "population", pop, sizeof(pop));
+	try_birth_effect(st, "insurance", ins, sizeof(ins));
+	snprintf(portal, sizeof(portal), "%s/profile", st->portal.url);
+	return json_pack("{ss ss ss ss ss ss ss ss}", "mother_pin", st->birth_mother,
+			 "mother_name", st->birth_mother_name, "household", st->birth_household,
+			 "child_name", st->birth_child, "register", reg, "population", pop,
+			 "insurance", ins, "portal", portal);
+}
+
 static json_t *federation_doc(const struct demo_state *st)
 {
 	const struct demo_paths *p = &st->paths;
@@ -1747,6 +1829,8 @@ static json_t *federation_doc(const struct demo_state *st)
 		json_object_set_new(doc, "try_death", try_death_json(st, self));
 		if (st->move_pin[0])
 			json_object_set_new(doc, "try_residence", try_move_json(st));
+		if (st->birth_mother[0])
+			json_object_set_new(doc, "try_birth", try_birth_json(st));
 	}
 	return doc;
 }
@@ -2775,7 +2859,7 @@ static int prepare_id(struct demo_state *st, const char *bin)
 		char *argv[] = { (char *)bin, "accounts", "import", "--data", a->dir,
 				 "--population-db", pop_db, "--limit", DEMO_ACCOUNTS, "--pin",
 				 st->try_pin, "--pin", st->other_pin, "--pin", st->death_pin,
-				 "--password-file", pw,
+				 "--pin", st->birth_mother, "--password-file", pw,
 				 "--cost", "min", NULL };
 
 		if (run_to_end(argv, a->log, "ndx-id accounts import") != 0)
@@ -3099,6 +3183,63 @@ static int pick_move_citizen(struct demo_state *st, const struct demo_gateway *p
 	return -1;
 }
 
+/* The mother of the printed birth: among the citizens with an e-ID
+ * account (prepare_id imports one for her), alive, 20 to 45 years old, a woman in a
+ * household, none of the others the printed lines are about. The birth is
+ * registered today in the province of her residence, without a number:
+ * the population registry issues it from birth-registered. */
+static int pick_birth_mother(struct demo_state *st, const struct demo_gateway *pop)
+{
+	char path[96], today[16];
+	json_t *doc, *row;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	snprintf(path, sizeof(path), "/citizens?limit=%d", DEATH_CANDIDATES);
+	if (!(doc = sector_get(pop->sector_url, path)))
+		return -1;
+	json_array_foreach(json_object_get(doc, "items"), i, row) {
+		const char *pin = json_string_value(json_object_get(row, "pin"));
+		const char *name = json_string_value(json_object_get(row, "full_name"));
+		const char *sex = json_string_value(json_object_get(row, "sex"));
+		const char *hh = json_string_value(json_object_get(row, "household_id"));
+		const char *prov = json_string_value(json_object_get(row, "permanent_province"));
+		const char *born = json_string_value(json_object_get(row, "birth_date"));
+		const json_t *dead = json_object_get(row, "deceased_on");
+		const char *sp;
+		int age = born ? tm.tm_year + 1900 - atoi(born) : 0;
+
+		/* A mother of 20 to 45. */
+		if (!pin || !name || !sex || !hh || !prov || strcmp(sex, "female") != 0 ||
+		    age < 20 || age > 45 ||
+		    (dead && !json_is_null(dead)) || strlen(pin) >= sizeof(st->birth_mother) ||
+		    strlen(hh) >= sizeof(st->birth_household) || strchr(name, '\'') ||
+		    strcmp(pin, st->try_pin) == 0 || strcmp(pin, st->other_pin) == 0 ||
+		    strcmp(pin, st->death_pin) == 0 || strcmp(pin, st->move_pin) == 0)
+			continue;
+		/* The child takes the mother's surname here (the family chooses). */
+		sp = strchr(name, ' ');
+		snprintf(st->birth_child, sizeof(st->birth_child), "%.*s Bảo An",
+			 (int)(sp ? (size_t)(sp - name) : strlen(name)), name);
+		snprintf(st->birth_body, sizeof(st->birth_body),
+			 "{\"child_name\":\"%s\",\"birth_date\":\"%s\",\"sex\":\"female\","
+			 "\"province\":\"%s\",\"mother_pin\":\"%s\",\"registered_on\":\"%s\"}",
+			 st->birth_child, today, prov, pin, today);
+		snprintf(st->birth_mother, sizeof(st->birth_mother), "%s", pin);
+		snprintf(st->birth_mother_name, sizeof(st->birth_mother_name), "%s", name);
+		snprintf(st->birth_household, sizeof(st->birth_household), "%s", hh);
+		json_decref(doc);
+		return 0;
+	}
+	json_decref(doc);
+	cli_error("none of the first %d citizens is a living woman of 20 to 45 in a household (%s)",
+		  DEATH_CANDIDATES, pop->sector_db);
+	return -1;
+}
+
 /* The citizen whose death the printed command registers: alive, neither
  * of the two the other printed lines are about, with an e-ID account
  * (prepare_id imports one for them), an open personal tax file and a
@@ -3206,7 +3347,7 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 
 		if (g->sector && strcmp(g->sector, "population") == 0 &&
 		    (demo_citizens(st, g) != 0 || pick_death_citizen(st, g) != 0 ||
-		     pick_move_citizen(st, g) != 0))
+		     pick_move_citizen(st, g) != 0 || pick_birth_mother(st, g) != 0))
 			return -1;
 	}
 	return 0;
@@ -3433,6 +3574,34 @@ static void print_try_move(const struct demo_state *st)
 	printf("  %s\n", line);
 }
 
+/* The third life event: a birth, and the commands that show the child in
+ * population and insurance, and in the mother's portal profile. */
+static void print_try_birth(const struct demo_state *st)
+{
+	char line[PATH_MAX + 1400];
+
+	if (!st->birth_mother[0])
+		return;
+	printf("And a birth: register the birth of %s, daughter of %s (%s), at the\n"
+	       "civil status registry of %s, with no number for her; from its subscription\n"
+	       "to birth-registered the population registry records her with a new personal\n"
+	       "number in her mother's household and publishes citizen-registered, from which\n"
+	       "social insurance issues her health insurance card (status health-card):\n",
+	       st->birth_child, st->birth_mother_name, st->birth_mother, "VN/GOV/BTP");
+	try_birth(st, line, sizeof(line));
+	printf("  %s\n", line);
+	printf("then see her in the household %s and in social insurance:\n",
+	       st->birth_household);
+	try_birth_effect(st, "population", line, sizeof(line));
+	printf("  %s\n", line);
+	try_birth_effect(st, "insurance", line, sizeof(line));
+	printf("  %s\n", line);
+	printf("and in the mother's portal profile, whose household lists her among its\n"
+	       "members (sign in with the e-ID as %s, password %s):\n", st->birth_mother,
+	       DEMO_PASSWORD);
+	printf("  %s/profile\n", st->portal.url);
+}
+
 static void print_try_exchange(const struct demo_state *st)
 {
 	char curl[2 * PATH_MAX + 256], self[PATH_MAX];
@@ -3467,6 +3636,7 @@ static void print_try_exchange(const struct demo_state *st)
 	printf("  %s\n", curl);
 	print_try_death(st, self);
 	print_try_move(st);
+	print_try_birth(st);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
 	       "  %s citizens by number, same password); file a household business or a\n"

@@ -522,8 +522,16 @@ static void handle_get(struct api *api, const struct sector_table *t, const char
 	json_t *row = NULL;
 	int rc = store_get(c, t, id, &row);
 
+	json_t *members = NULL;
+
 	if (rc == NDX_OK)
 		rc = record_subjects(c, t, row, declared);
+	/* A household answers with its members: the people the record
+	 * concerns (record_subjects declares each), so that a member sees
+	 * theirs, a newborn included (docs/sectors.md "Events"). */
+	if (rc == NDX_OK && strcmp(t->name, "households") == 0 &&
+	    (rc = store_household_members(c, id, &members)) == NDX_OK)
+		json_object_set_new(row, "members", members);
 	store_release(api->st, c);
 	if (rc)
 		read_failed(resp, rc, t, id);

@@ -198,7 +198,7 @@ static int start_events(const struct sector_def *def, struct store *st, struct a
 		api_set_events(api, client, *pub);
 	}
 	if (apply_sector_subscribes(def) &&
-	    apply_subscriber_start(db, def, gateway, client, PROG, poll_ms, sub))
+	    apply_subscriber_start(db, def, gateway, client, PROG, poll_ms, *pub, sub))
 		return -1;
 	fprintf(stderr, PROG ": events through %s as %s:%s%s\n", gateway, client,
 		publishes ? " publishing" : "", *sub ? " subscribing" : "");

@@ -29,8 +29,11 @@ static const char *const TAX_TYPE[] = { "pit", "cit", "vat", "land-use", "regist
 static const char *const OBLIGATION_STATUS[] = { "paid", "due", "overdue", NULL };
 /* deceased: set from the civil status registry's death-registered event
  * (docs/sectors.md "Events"): contributions and pension stopped. */
+/* health-card: a child under six holding the health insurance card the
+ * state pays for, issued from the population registry's
+ * citizen-registered event (docs/sectors.md "Events"); no contributions. */
 static const char *const INSURED_STATUS[] = { "contributing", "paused", "retired", "deceased",
-					      NULL };
+					      "health-card", NULL };
 /* Land use codes of Circular 08/2024/TT-BTNMT: urban and rural homes,
  * perennial crops, rice, production and business. */
 static const char *const LAND_USE[] = { "ODT", "ONT", "CLN", "LUC", "SKC", NULL };
@@ -80,8 +83,10 @@ static const struct sector_table POPULATION[] = {
 /* ---- civil status (Ministry of Justice) ---------------------------------- */
 
 static const struct sector_column BIRTHS[] = {
-	{ .name = "child_pin", .type = COL_PIN, .flags = REQ | COL_FILTER,
-	  .ref = "population/citizens" },
+	{ .name = "child_pin", .type = COL_PIN, .flags = COL_FILTER,
+	  .ref = "population/citizens",
+	  .desc = "the child's number; absent when the registration asks the population "
+		  "registry to issue it (from the birth-registered event)" },
 	{ .name = "child_name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 100 },
 	{ .name = "birth_date", .type = COL_DATE, .flags = REQ },
 	{ .name = "sex", .type = COL_ENUM, .flags = REQ, .values = SEX },

@@ -1,13 +1,17 @@
 /* Applying received events to a sector's records (sec_apply.h). The rules
- * are the table RULES: for a sector and an event name, one conditional
- * UPDATE whose parameters ?1.. are payload fields (each checked with the
- * format of the sector's schema first) and ?9 the time of the change; the
- * condition makes a change that is already so touch nothing, not even
- * updated_at. Overview: docs/sectors.md "Events", docs/events.md
- * "Receiving". */
+ * are the table RULES: for a sector and an event name, the payload fields
+ * (each checked with the format of the sector's schema first) and either
+ * one conditional UPDATE whose parameters ?1.. are those fields and ?9 the
+ * time of the change, the condition making a change that is already so
+ * touch nothing, not even updated_at; or an insert function, which adds a
+ * record only when the same fact has not added it before (a birth: the
+ * child's citizen record; a new citizen: a child's health insurance card)
+ * and may publish through the sector's outbox in the same transaction.
+ * Overview: docs/sectors.md "Events", docs/events.md "Receiving". */
 #include "sec_apply.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +19,14 @@
 
 #include "ndx/err.h"
 #include "ndx/evclient.h"
+#include "ndx/pin.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
 #include "sec_outbox.h"
+#include "store.h"
 
 #define PROG "ndx-sector"
-#define MAX_FIELDS 4
+#define MAX_FIELDS 8 /* ?1..?8; ?9 is the time */
 
 struct field {
 	const char *name;
@@ -28,10 +34,28 @@ struct field {
 	int optional;
 };
 
+/* What an insert rule works with. */
+struct apply_ctx {
+	sqlite3 *db;
+	const struct sector_def *def;
+	const char *id, *now;
+	const char *client; /* the subsystem the sector publishes as */
+	int published;      /* events added to the outbox */
+};
+
+/* An insert: 1 added, 0 nothing to add (the same fact added it before, or
+ * it concerns nobody here), -1 the store failed, -2 the payload cannot be
+ * applied; why set for -1 and -2. */
+typedef int (*insert_fn)(struct apply_ctx *a, const json_t *p, char *why, size_t cap);
+
+static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t cap);
+static int child_health_card(struct apply_ctx *a, const json_t *p, char *why, size_t cap);
+
 struct rule {
 	const char *sector, *event, *effect;
 	struct field fields[MAX_FIELDS];
-	const char *sql;
+	const char *sql;  /* a conditional UPDATE, or */
+	insert_fn insert; /* an insert */
 };
 
 static const struct rule RULES[] = {
@@ -39,17 +63,17 @@ static const struct rule RULES[] = {
 	{ "population", "death-registered", "citizen marked deceased",
 	  { { "pin", COL_PIN, 0 }, { "died_on", COL_DATE, 0 } },
 	  "UPDATE citizens SET deceased_on = ?2, updated_at = ?9"
-	  " WHERE pin = ?1 AND (deceased_on IS NULL OR deceased_on <> ?2)" },
+	  " WHERE pin = ?1 AND (deceased_on IS NULL OR deceased_on <> ?2)", NULL },
 	/* Social insurance stops contributions and the pension. */
 	{ "insurance", "death-registered", "participant stopped (deceased)",
 	  { { "pin", COL_PIN, 0 }, { "died_on", COL_DATE, 0 } },
 	  "UPDATE participants SET status = 'deceased', updated_at = ?9"
-	  " WHERE pin = ?1 AND status <> 'deceased'" },
+	  " WHERE pin = ?1 AND status <> 'deceased'", NULL },
 	/* Tax closes the personal tax file. */
 	{ "tax", "death-registered", "personal tax file closed",
 	  { { "pin", COL_PIN, 0 }, { "died_on", COL_DATE, 0 } },
 	  "UPDATE taxpayers SET status = 'closed', updated_at = ?9"
-	  " WHERE tax_id = ?1 AND status <> 'closed'" },
+	  " WHERE tax_id = ?1 AND status <> 'closed'", NULL },
 	/* A change of permanent residence: tax, social insurance and the
 	 * vehicle register keep the address they hold current. */
 	{ "tax", "residence-changed", "taxpayer address updated",
@@ -57,17 +81,31 @@ static const struct rule RULES[] = {
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE taxpayers SET address = ?2, province = ?3, updated_at = ?9"
 	  " WHERE tax_id = ?1 AND kind = 'individual'"
-	  " AND (address IS NOT ?2 OR province IS NOT ?3)" },
+	  " AND (address IS NOT ?2 OR province IS NOT ?3)", NULL },
 	{ "insurance", "residence-changed", "participant address updated",
 	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE participants SET address = ?2, province = ?3, updated_at = ?9"
-	  " WHERE pin = ?1 AND (address IS NOT ?2 OR province IS NOT ?3)" },
+	  " WHERE pin = ?1 AND (address IS NOT ?2 OR province IS NOT ?3)", NULL },
 	{ "vehicles", "residence-changed", "owner address updated",
 	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE vehicles SET owner_address = ?2, owner_province = ?3, updated_at = ?9"
-	  " WHERE owner_id = ?1 AND (owner_address IS NOT ?2 OR owner_province IS NOT ?3)" },
+	  " WHERE owner_id = ?1 AND (owner_address IS NOT ?2 OR owner_province IS NOT ?3)", NULL },
+	/* A birth: the population registry records the child with a new
+	 * number, in the household of the mother (else the father), and
+	 * publishes citizen-registered. */
+	{ "population", "birth-registered", "child's citizen record created",
+	  { { "child_name", COL_TEXT, 0 }, { "birth_date", COL_DATE, 0 },
+	    { "province", COL_PROVINCE, 0 }, { "mother_pin", COL_PIN, 1 },
+	    { "father_pin", COL_PIN, 1 }, { "child_pin", COL_PIN, 1 } },
+	  NULL, birth_citizen },
+	/* A new citizen under six: social insurance issues the child's health
+	 * insurance card (the state pays a child's health insurance). */
+	{ "insurance", "citizen-registered", "child's health insurance card issued",
+	  { { "pin", COL_PIN, 0 }, { "full_name", COL_TEXT, 0 }, { "birth_date", COL_DATE, 0 },
+	    { "permanent_address", COL_TEXT, 1 }, { "permanent_province", COL_PROVINCE, 1 } },
+	  NULL, child_health_card },
 };
 
 int apply_sector_subscribes(const struct sector_def *def)
@@ -98,7 +136,8 @@ static int bind_fields(const struct rule *r, const json_t *p, sqlite3_stmt *q, c
 
 		if (!v || json_is_null(v)) {
 			if (f->optional) {
-				sqlite3_bind_null(q, i + 1);
+				if (q)
+					sqlite3_bind_null(q, i + 1);
 				continue;
 			}
 			snprintf(why, cap, "%s: missing", f->name);
@@ -110,7 +149,8 @@ static int bind_fields(const struct rule *r, const json_t *p, sqlite3_stmt *q, c
 			snprintf(why, cap, "%s: %s", f->name, reason ? reason : "must be a string");
 			return -1;
 		}
-		sqlite3_bind_text(q, i + 1, json_string_value(v), -1, SQLITE_TRANSIENT);
+		if (q)
+			sqlite3_bind_text(q, i + 1, json_string_value(v), -1, SQLITE_TRANSIENT);
 	}
 	return 0;
 }
@@ -150,17 +190,256 @@ static int record_applied(sqlite3 *db, const char *id, const char *name, const c
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
+/* ---- the insert rules --------------------------------------------------------- */
+
+static const char *sget(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* The citizen pin's record as an object of its columns (NULL: none; *err
+ * set on a store failure). */
+static json_t *citizen(sqlite3 *db, const char *pin, int *err)
+{
+	static const char *const COLS[] = { "full_name", "birth_date", "household_id",
+					    "relation", "permanent_address", "permanent_province" };
+	sqlite3_stmt *q = NULL;
+	json_t *o = NULL;
+	int step;
+
+	*err = 0;
+	if (!pin)
+		return NULL;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT full_name, birth_date, household_id, relation,"
+			       " permanent_address, permanent_province FROM citizens WHERE pin = ?",
+			       -1, &q, NULL) != SQLITE_OK) {
+		*err = 1;
+		return NULL;
+	}
+	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW && (o = json_object()))
+		for (int i = 0; i < 6; i++)
+			if (sqlite3_column_text(q, i))
+				json_object_set_new(o, COLS[i],
+						    json_string((const char *)sqlite3_column_text(q, i)));
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		*err = 1;
+	sqlite3_finalize(q);
+	return o;
+}
+
+/* FNV-1a, 64 bits: the serial of a child's number, from what names the
+ * birth. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The same child: a record with this name and date of birth. */
+static int same_child(const json_t *rec, const char *name, const char *birth_date)
+{
+	const char *n = sget(rec, "full_name"), *b = sget(rec, "birth_date");
+	return n && b && strcmp(n, name) == 0 && strcmp(b, birth_date) == 0;
+}
+
+/* birth-registered at population: the child's record. The number is the
+ * one the registration carries (child_pin), or a new one: the province of
+ * registration, the sex, the year of birth and a serial derived from the
+ * civil status registry's birth record (birth_id; the event id when the
+ * payload has none), so the same birth published again, under any event
+ * id, finds the record it made and adds nothing; a serial taken by someone
+ * else moves on to the next. The child lives in the household of the
+ * mother, else the father, at their permanent residence. */
+static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t cap)
+{
+	const char *name = sget(p, "child_name"), *bd = sget(p, "birth_date");
+	const char *sex = sget(p, "sex"), *prov = sget(p, "province");
+	const char *given = sget(p, "child_pin"), *prel, *hh;
+	const struct sector_table *t = sector_table_find(a->def, "citizens");
+	const json_t *bid = json_object_get(p, "birth_id");
+	char pin[NDX_PIN_LEN + 1], seed[96];
+	json_t *parent = NULL, *row = NULL, *rec;
+	uint32_t serial;
+	int err = 0, female, year, added = 0, rc, found = 0;
+
+	if (!sex || (strcmp(sex, "male") != 0 && strcmp(sex, "female") != 0)) {
+		snprintf(why, cap, "sex: expected male or female");
+		return -2;
+	}
+	female = strcmp(sex, "female") == 0;
+	year = atoi(bd);
+	{
+		const char *parents[] = { sget(p, "mother_pin"), sget(p, "father_pin") };
+		for (int i = 0; i < 2 && !parent; i++) {
+			parent = citizen(a->db, parents[i], &err);
+			if (err)
+				goto store_failed;
+		}
+	}
+	if (!parent) {
+		snprintf(why, cap, "neither parent is in the population registry");
+		return -2;
+	}
+	if (given) {
+		snprintf(pin, sizeof pin, "%s", given);
+		rec = citizen(a->db, pin, &err);
+		found = rec != NULL;
+		if (rec && !same_child(rec, name, bd)) {
+			json_decref(rec);
+			json_decref(parent);
+			snprintf(why, cap, "child_pin: the number of another citizen");
+			return -2;
+		}
+		json_decref(rec);
+		if (err)
+			goto store_failed;
+	} else {
+		if (json_is_integer(bid))
+			snprintf(seed, sizeof seed, "birth %s %lld", prov,
+				 (long long)json_integer_value(bid));
+		else
+			snprintf(seed, sizeof seed, "event %s", a->id);
+		serial = (uint32_t)(fnv1a(seed) % 1000000u);
+		for (int probe = 0;; probe++, serial = (serial + 1) % 1000000u) {
+			if (probe == 1000 || ndx_pin_make(prov, female, year, serial, pin) != NDX_OK) {
+				json_decref(parent);
+				snprintf(why, cap, "no personal number free for this birth");
+				return -2;
+			}
+			rec = citizen(a->db, pin, &err);
+			if (err)
+				goto store_failed;
+			if (!rec)
+				break;
+			found = same_child(rec, name, bd);
+			json_decref(rec);
+			if (found)
+				break;
+		}
+	}
+	if (found) { /* the same birth recorded it before */
+		json_decref(parent);
+		return 0;
+	}
+	/* In the household of the parent: their child, or the head's
+	 * grandchild when the parent is a child of the head. */
+	hh = sget(parent, "household_id");
+	prel = sget(parent, "relation");
+	row = json_pack("{ss ss ss ss ss ss ss}", "pin", pin, "full_name", name, "birth_date", bd,
+			"sex", sex, "birth_province", prov, "permanent_address",
+			sget(parent, "permanent_address"), "permanent_province",
+			sget(parent, "permanent_province"));
+	if (row && hh) {
+		json_object_set_new(row, "household_id", json_string(hh));
+		json_object_set_new(row, "relation",
+				    json_string(prel && (strcmp(prel, "child") == 0 ||
+							 strcmp(prel, "grandchild") == 0)
+							? "grandchild" : "child"));
+	}
+	json_decref(parent);
+	if (!row) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	rc = store_insert_db(a->db, t, row, a->now);
+	if (rc == NDX_OK)
+		rc = outbox_on_write(a->db, a->def, t, NULL, row, pin, a->client, &added);
+	json_decref(row);
+	if (rc != NDX_OK) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	a->published += added;
+	return 1;
+store_failed:
+	json_decref(parent);
+	snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+	return -1;
+}
+
+/* citizen-registered at insurance: a citizen under six at the time gets a
+ * child's health insurance card (a participant with status health-card,
+ * from the month of birth) unless they are a participant already; anyone
+ * older registers with social insurance themselves. */
+static int child_health_card(struct apply_ctx *a, const json_t *p, char *why, size_t cap)
+{
+	const struct sector_table *t = sector_table_find(a->def, "participants");
+	const char *pin = sget(p, "pin"), *bd = sget(p, "birth_date");
+	char six_ago[32], period[8];
+	sqlite3_stmt *q = NULL;
+	json_t *row;
+	int step, rc;
+
+	/* now is YYYY-MM-DDThh:mm:ssZ: six years before, same day. */
+	snprintf(six_ago, sizeof six_ago, "%04d%.6s", atoi(a->now) - 6, a->now + 4);
+	if (strcmp(bd, six_ago) < 0 || strncmp(bd, a->now, 10) > 0)
+		return 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM participants WHERE pin = ?", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (step == SQLITE_ROW)
+		return 0;
+	if (step != SQLITE_DONE) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	snprintf(period, sizeof period, "%.7s", bd);
+	row = json_pack("{ss ss ss ss}", "pin", pin, "name", sget(p, "full_name"), "status",
+			"health-card", "first_period", period);
+	if (row && sget(p, "permanent_address") && sget(p, "permanent_province")) {
+		json_object_set_new(row, "address", json_string(sget(p, "permanent_address")));
+		json_object_set_new(row, "province", json_string(sget(p, "permanent_province")));
+	}
+	if (!row) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	rc = store_insert_db(a->db, t, row, a->now);
+	json_decref(row);
+	if (rc != NDX_OK) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- applying ------------------------------------------------------------------- */
+
 enum apply_result apply_event(sqlite3 *db, const struct sector_def *def, const char *id,
 			      const char *name, const char *payload, char *why, size_t cap)
 {
+	return apply_event_as(db, def, NULL, id, name, payload, NULL, why, cap);
+}
+
+enum apply_result apply_event_as(sqlite3 *db, const struct sector_def *def, const char *client,
+				 const char *id, const char *name, const char *payload,
+				 int *published, char *why, size_t cap)
+{
 	const struct rule *r = rule_for(def, name);
-	char now[NDX_TIME_TEXT_LEN];
+	char now[NDX_TIME_TEXT_LEN], self[160];
 	sqlite3_stmt *q = NULL;
 	json_t *p = NULL;
 	enum apply_result res = APPLY_FAILED;
+	struct apply_ctx a = { .db = db, .def = def, .id = id, .now = now, .client = client };
 	int changes, s;
 
 	why[0] = '\0';
+	if (published)
+		*published = 0;
+	if (!client) {
+		snprintf(self, sizeof self, "%s/%s", def->agency, def->name);
+		a.client = self;
+	}
 	if (!r) {
 		snprintf(why, cap, "%s has no rule for %s", def->name, name);
 		return APPLY_IGNORED;
@@ -185,20 +464,31 @@ enum apply_result apply_event(sqlite3 *db, const struct sector_def *def, const c
 		snprintf(why, cap, s == 1 ? "applied before" : "the store failed");
 		goto done;
 	}
-	if (sqlite3_prepare_v2(db, r->sql, -1, &q, NULL) != SQLITE_OK) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
-		goto done;
+	if (r->insert) {
+		if (bind_fields(r, p, NULL, why, cap)) {
+			res = APPLY_INVALID;
+			goto done;
+		}
+		if ((changes = r->insert(&a, p, why, cap)) < 0) {
+			res = changes == -2 ? APPLY_INVALID : APPLY_FAILED;
+			goto done;
+		}
+	} else {
+		if (sqlite3_prepare_v2(db, r->sql, -1, &q, NULL) != SQLITE_OK) {
+			snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
+			goto done;
+		}
+		if (bind_fields(r, p, q, why, cap)) {
+			res = APPLY_INVALID;
+			goto done;
+		}
+		sqlite3_bind_text(q, 9, now, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
+			goto done;
+		}
+		changes = sqlite3_changes(db);
 	}
-	if (bind_fields(r, p, q, why, cap)) {
-		res = APPLY_INVALID;
-		goto done;
-	}
-	sqlite3_bind_text(q, 9, now, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
-		goto done;
-	}
-	changes = sqlite3_changes(db);
 	if (record_applied(db, id, name, now, changes ? r->effect : "nothing to change")) {
 		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
 		goto done;
@@ -214,6 +504,8 @@ done:
 			snprintf(why, cap, "the store failed to commit");
 			return APPLY_FAILED;
 		}
+		if (published)
+			*published = a.published;
 	} else {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -225,7 +517,8 @@ done:
 struct apply_subscriber {
 	sqlite3 *db;
 	const struct sector_def *def;
-	char *prog;
+	char *prog, *client;
+	struct outbox_publisher *publisher;
 	struct ndx_evsub *sub;
 };
 
@@ -233,10 +526,13 @@ static enum ndx_evsub_result on_event(void *ctx, const struct ndx_event *ev)
 {
 	struct apply_subscriber *s = ctx;
 	char why[256];
-	enum apply_result r = apply_event(s->db, s->def, ev->id, ev->event, ev->payload, why,
-					  sizeof why);
+	int published = 0;
+	enum apply_result r = apply_event_as(s->db, s->def, s->client, ev->id, ev->event,
+					     ev->payload, &published, why, sizeof why);
 
 	fprintf(stderr, "%s: events: %s %s: %s\n", s->prog, ev->event, ev->id, why);
+	if (published)
+		outbox_publisher_poke(s->publisher);
 	switch (r) {
 	case APPLY_CHANGED:
 	case APPLY_UNCHANGED:
@@ -251,22 +547,28 @@ static void subscriber_free(struct apply_subscriber *s)
 {
 	sqlite3_close(s->db);
 	free(s->prog);
+	free(s->client);
 	free(s);
 }
 
 int apply_subscriber_start(const char *db_path, const struct sector_def *def,
 			   const char *gateway_url, const char *client, const char *prog,
-			   long poll_ms, struct apply_subscriber **out)
+			   long poll_ms, struct outbox_publisher *publisher,
+			   struct apply_subscriber **out)
 {
 	struct apply_subscriber *s;
 	int rc;
 
 	*out = NULL;
-	if (!(s = calloc(1, sizeof *s)) || !(s->prog = strdup(prog))) {
+	if (!(s = calloc(1, sizeof *s)) || !(s->prog = strdup(prog)) ||
+	    !(s->client = strdup(client))) {
+		if (s)
+			free(s->prog);
 		free(s);
 		return NDX_ENOMEM;
 	}
 	s->def = def;
+	s->publisher = publisher;
 	if (sqlite3_open_v2(db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		fprintf(stderr, "%s: events: cannot open %s\n", prog, db_path);

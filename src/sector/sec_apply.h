@@ -31,16 +31,27 @@ int apply_sector_subscribes(const struct sector_def *def);
  * says what happened, for the log; it never holds a PIN. */
 enum apply_result apply_event(sqlite3 *db, const struct sector_def *def, const char *id,
 			      const char *name, const char *payload, char *why, size_t cap);
+/* The same, the events the change publishes (a birth's citizen-registered)
+ * added to the outbox as client (NULL: agency/sector, e.g.
+ * VN/GOV/BCA/population) in the same transaction; *published (may be NULL)
+ * counts them once committed. */
+enum apply_result apply_event_as(sqlite3 *db, const struct sector_def *def, const char *client,
+				 const char *id, const char *name, const char *payload,
+				 int *published, char *why, size_t cap);
 
 struct apply_subscriber;
 
+struct outbox_publisher;
+
 /* Starts the subscriber thread of sector def: pulls the inbox of client
  * from gateway_url (ndx/evclient.h), applies each event on its own
- * connection to db_path and acknowledges what is committed. NDX_OK,
+ * connection to db_path and acknowledges what is committed; an applied
+ * event that published one pokes publisher (may be NULL). NDX_OK,
  * NDX_EDB, NDX_ENOMEM, NDX_EIO. */
 int apply_subscriber_start(const char *db_path, const struct sector_def *def,
 			   const char *gateway_url, const char *client, const char *prog,
-			   long poll_ms, struct apply_subscriber **out);
+			   long poll_ms, struct outbox_publisher *publisher,
+			   struct apply_subscriber **out);
 /* Stops and frees. Accepts NULL. */
 void apply_subscriber_stop(struct apply_subscriber *s);
 

@@ -105,7 +105,14 @@ static json_t *birth_registered(const json_t *old, const json_t *row, const char
 
 	if (old)
 		return NULL;
+	/* The child's number is the population registry's to issue (from
+	 * this event) when the registration has none: then the event is
+	 * about the mother, else the father. */
 	*subject = sget(row, "child_pin");
+	if (!*subject)
+		*subject = sget(row, "mother_pin") ? sget(row, "mother_pin") : sget(row, "father_pin");
+	if (!*subject)
+		return NULL;
 	if (!(p = json_object()))
 		return NULL;
 	copy_str(p, row, "child_pin");
@@ -149,6 +156,31 @@ static json_t *residence_changed(const json_t *old, const json_t *row, const cha
 	return p;
 }
 
+/* A new citizen (a birth the population registry recorded from
+ * birth-registered, or any record added): the record's facts. */
+static json_t *citizen_registered(const json_t *old, const json_t *row, const char *id,
+				  const char **subject)
+{
+	json_t *p;
+
+	(void)id;
+	if (old)
+		return NULL;
+	*subject = sget(row, "pin");
+	if (!(p = json_object()))
+		return NULL;
+	copy_str(p, row, "pin");
+	copy_str(p, row, "full_name");
+	copy_str(p, row, "birth_date");
+	copy_str(p, row, "sex");
+	copy_str(p, row, "birth_province");
+	copy_str(p, row, "permanent_address");
+	copy_str(p, row, "permanent_province");
+	copy_str(p, row, "household_id");
+	copy_str(p, row, "relation");
+	return p;
+}
+
 struct rule {
 	const char *sector, *table, *event;
 	payload_fn payload;
@@ -158,6 +190,7 @@ static const struct rule RULES[] = {
 	{ "civil-status", "deaths", "death-registered", death_registered },
 	{ "civil-status", "births", "birth-registered", birth_registered },
 	{ "population", "citizens", "residence-changed", residence_changed },
+	{ "population", "citizens", "citizen-registered", citizen_registered },
 };
 
 int outbox_table_publishes(const struct sector_def *def, const struct sector_table *t)

@@ -530,6 +530,46 @@ int store_list(struct store_conn *c, const struct sector_table *t, const struct 
 	return NDX_OK;
 }
 
+int store_household_members(struct store_conn *c, const char *id, json_t **out)
+{
+	static const char *const COLS[] = { "pin", "full_name", "relation", "birth_date" };
+	sqlite3_stmt *q = NULL;
+	json_t *list = json_array();
+	int step, rc;
+
+	*out = NULL;
+	if (!list)
+		return NDX_ENOMEM;
+	if ((rc = prepare(c->db,
+			  "SELECT pin, full_name, relation, birth_date FROM citizens"
+			  " WHERE household_id = ? AND deceased_on IS NULL ORDER BY birth_date, pin",
+			  &q))) {
+		json_decref(list);
+		return rc;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *m = json_object();
+
+		if (!m || json_array_append_new(list, m)) {
+			sqlite3_finalize(q);
+			json_decref(list);
+			return NDX_ENOMEM;
+		}
+		for (int i = 0; i < 4; i++)
+			if (sqlite3_column_text(q, i))
+				json_object_set_new(m, COLS[i],
+						    json_string((const char *)sqlite3_column_text(q, i)));
+	}
+	sqlite3_finalize(q);
+	if (step != SQLITE_DONE) {
+		json_decref(list);
+		return NDX_EDB;
+	}
+	*out = list;
+	return NDX_OK;
+}
+
 int store_exists(struct store_conn *c, const char *table, const char *col, const char *value)
 {
 	char sql[256];
@@ -568,6 +608,35 @@ static int bind_row(sqlite3_stmt *q, const struct sector_table *t, const json_t 
 				return NDX_ETOOBIG;
 			sqlite3_bind_text(q, (*arg)++, folded, -1, SQLITE_STATIC);
 		}
+	}
+	return NDX_OK;
+}
+
+int store_insert_db(sqlite3 *db, const struct sector_table *t, const json_t *row,
+		    const char *now)
+{
+	char *text = store_insert_sql(t), folded[STORE_FOLDED_MAX];
+	sqlite3_stmt *q = NULL;
+	int rc, arg = 1, step;
+
+	if (!text)
+		return NDX_ENOMEM;
+	rc = prepare(db, text, &q);
+	free(text);
+	if (rc)
+		return rc;
+	if ((rc = bind_row(q, t, row, &arg, folded, sizeof folded))) {
+		sqlite3_finalize(q);
+		return rc;
+	}
+	sqlite3_bind_text(q, arg, now, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (step == SQLITE_CONSTRAINT)
+		return NDX_EEXIST;
+	if (step != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(db));
+		return NDX_EDB;
 	}
 	return NDX_OK;
 }

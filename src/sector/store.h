@@ -65,6 +65,12 @@ int store_exists(struct store_conn *c, const char *table, const char *col, const
 int store_put(struct store_conn *c, const struct sector_table *t, const char *id,
 	      const json_t *row, char *out_id, size_t cap);
 
+/* The living members of household id, as an array of {pin, full_name,
+ * relation, birth_date} oldest first (what a household's GET answers with
+ * its record, api.c; record_subjects declares every one of them).
+ * NDX_OK, NDX_ENOMEM, NDX_EDB. */
+int store_household_members(struct store_conn *c, const char *id, json_t **out);
+
 /* Schema helpers shared with the seeder (no pool needed): */
 /* Creates meta, the tables and (with_indexes) their indexes. */
 int store_schema_create(sqlite3 *db, const struct sector_def *def, int with_indexes);
@@ -73,5 +79,10 @@ int store_indexes_create(sqlite3 *db, const struct sector_def *def);
 /* "INSERT INTO t(columns..., [name_folded,] updated_at) VALUES(?, ...)"
  * in table column order; malloc'd, caller frees; NULL on no memory. */
 char *store_insert_sql(const struct sector_table *t);
+/* Inserts row (already valid for t) on db with updated_at now, inside the
+ * caller's transaction: what an applied event adds (sec_apply.c).
+ * NDX_OK, NDX_EEXIST (the key exists), NDX_ETOOBIG, NDX_ENOMEM, NDX_EDB. */
+int store_insert_db(sqlite3 *db, const struct sector_table *t, const json_t *row,
+		    const char *now);
 
 #endif

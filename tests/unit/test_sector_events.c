@@ -19,6 +19,7 @@
 
 #include "ndx/err.h"
 #include "ndx/evclient.h"
+#include "ndx/pin.h"
 #include "sec_apply.h"
 #include "sec_outbox.h"
 #include "store.h"
@@ -125,7 +126,11 @@ static void writes_publish_what_the_rules_say(void **state)
 				  "permanent_province", "001", "household_id", "H00100000001");
 	assert_int_equal(outbox_on_write(db, pop, cit, NULL, old, PIN, "VN/GOV/BCA/population",
 					 &added), NDX_OK);
-	assert_int_equal(added, 0); /* a new record is no change of residence */
+	/* A new record is no change of residence: a new citizen. */
+	assert_int_equal(added, 1);
+	assert_string_equal(text(db, "SELECT name FROM event_outbox", buf, sizeof buf),
+			    "citizen-registered");
+	insert(db, "DELETE FROM event_outbox");
 	assert_int_equal(outbox_on_write(db, pop, cit, old, same, PIN, "VN/GOV/BCA/population",
 					 &added), NDX_OK);
 	assert_int_equal(added, 0);
@@ -434,6 +439,110 @@ static void applies_each_residence_change_once(void **state)
 			 APPLY_IGNORED);
 }
 
+/* A birth at population: the child's record with a new valid number in the
+ * mother's household, citizen-registered in the outbox of the same
+ * transaction; the same birth under the same or another event id adds
+ * nothing; a bad payload, or one naming no known parent, changes nothing.
+ * Then insurance: citizen-registered of a child gives a health card once,
+ * an adult none. */
+#define MOTHER "079190000123"
+static const char BIRTH[] = "{\"child_name\":\"Lê Bảo An\",\"birth_date\":\"2026-11-30\","
+			    "\"sex\":\"female\",\"province\":\"079\",\"mother_pin\":\"" MOTHER
+			    "\",\"registered_on\":\"2026-12-01\",\"birth_id\":42}";
+
+static void applies_each_birth_once(void **state)
+{
+	const struct sector_def *pop = sector_find("population");
+	const struct sector_def *ins = sector_find("insurance");
+	sqlite3 *db = open_sector("population");
+	char why[256], pin[32], buf[1024], card[256];
+	struct ndx_pin_info info;
+	int published = -1;
+
+	(void)state;
+	assert_true(apply_sector_subscribes(pop));
+	insert(db, "INSERT INTO citizens(pin, full_name, name_folded, birth_date, sex,"
+		   " birth_province, permanent_address, permanent_province, household_id,"
+		   " relation, updated_at) VALUES('" MOTHER "', 'Lê Thị Hoa', 'le thi hoa',"
+		   " '1990-03-04', 'female', '079', 'Số 1 Lê Lợi', '079', 'H07900000001', 'spouse',"
+		   " 'old')");
+	/* No parent known: nothing applied, nothing published. */
+	assert_int_equal(apply_event_as(db, pop, "VN/GOV/BCA/population", "b0", "birth-registered",
+					"{\"child_name\":\"X\",\"birth_date\":\"2026-11-30\","
+					"\"sex\":\"male\",\"province\":\"079\",\"mother_pin\":"
+					"\"001190000009\",\"registered_on\":\"2026-12-01\"}",
+					&published, why, sizeof why),
+			 APPLY_INVALID);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM citizens"), 1);
+	assert_int_equal(apply_event_as(db, pop, "VN/GOV/BCA/population", "b1", "birth-registered",
+					BIRTH, &published, why, sizeof why),
+			 APPLY_CHANGED);
+	assert_int_equal(published, 1);
+	text(db, "SELECT pin FROM citizens WHERE pin <> '" MOTHER "'", pin, sizeof pin);
+	assert_int_equal(ndx_pin_parse(pin, 0, &info, NULL), NDX_OK);
+	assert_string_equal(info.province, "079");
+	assert_int_equal(info.female, 1);
+	assert_int_equal(info.birth_year, 2026);
+	assert_string_equal(text(db, "SELECT full_name || '/' || household_id || '/' || relation"
+				     " || '/' || permanent_address || '/' || name_folded FROM"
+				     " citizens WHERE pin <> '" MOTHER "'", buf, sizeof buf),
+			    "Lê Bảo An/H07900000001/child/Số 1 Lê Lợi/le bao an");
+	assert_string_equal(text(db, "SELECT name || ' ' || service FROM event_outbox", buf,
+				 sizeof buf),
+			    "citizen-registered VN/GOV/BCA/population/citizens");
+	assert_string_equal(text(db, "SELECT subject FROM event_outbox", buf, sizeof buf), pin);
+	/* The same event again, and the same birth under another id. */
+	assert_int_equal(apply_event(db, pop, "b1", "birth-registered", BIRTH, why, sizeof why),
+			 APPLY_SEEN);
+	assert_int_equal(apply_event_as(db, pop, NULL, "b2", "birth-registered", BIRTH, &published,
+					why, sizeof why),
+			 APPLY_UNCHANGED);
+	assert_int_equal(published, 0);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM citizens"), 2);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM event_outbox"), 1);
+	static const char *const bad[] = {
+		"{\"child_name\":\"X\",\"birth_date\":\"2026-11-30\",\"sex\":\"other\","
+		"\"province\":\"079\",\"mother_pin\":\"" MOTHER "\"}",
+		"{\"child_name\":\"X\",\"birth_date\":\"2026-11-30\",\"sex\":\"male\","
+		"\"province\":\"999\",\"mother_pin\":\"" MOTHER "\"}",
+		"{\"child_name\":\"X\",\"birth_date\":\"2026-13-30\",\"sex\":\"male\","
+		"\"province\":\"079\",\"mother_pin\":\"" MOTHER "\"}",
+		"{\"birth_date\":\"2026-11-30\",\"sex\":\"male\",\"province\":\"079\","
+		"\"mother_pin\":\"" MOTHER "\"}",
+	};
+	for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+		char id[8];
+		snprintf(id, sizeof id, "x%zu", b);
+		assert_int_equal(apply_event(db, pop, id, "birth-registered", bad[b], why, sizeof why),
+				 APPLY_INVALID);
+	}
+	assert_int_equal(scalar(db, "SELECT count(*) FROM citizens"), 2);
+	text(db, "SELECT payload FROM event_outbox", buf, sizeof buf);
+	sqlite3_close(db);
+
+	/* Insurance: the child's card, from the event population published. */
+	db = open_sector("insurance");
+	assert_int_equal(apply_event(db, ins, "c1", "citizen-registered", buf, why, sizeof why),
+			 APPLY_CHANGED);
+	snprintf(card, sizeof card, "SELECT status || '/' || first_period || '/' || name ||"
+				    " '/' || address FROM participants WHERE pin = '%s'", pin);
+	assert_string_equal(text(db, card, why, sizeof why),
+			    "health-card/2026-11/Lê Bảo An/Số 1 Lê Lợi");
+	assert_int_equal(apply_event(db, ins, "c1", "citizen-registered", buf, why, sizeof why),
+			 APPLY_SEEN);
+	assert_int_equal(apply_event(db, ins, "c2", "citizen-registered", buf, why, sizeof why),
+			 APPLY_UNCHANGED);
+	/* An adult newly registered gets no child's card. */
+	assert_int_equal(apply_event(db, ins, "c3", "citizen-registered",
+				     "{\"pin\":\"" MOTHER "\",\"full_name\":\"Lê Thị Hoa\","
+				     "\"birth_date\":\"1990-03-04\",\"sex\":\"female\","
+				     "\"birth_province\":\"079\"}",
+				     why, sizeof why),
+			 APPLY_UNCHANGED);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM participants"), 1);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +552,7 @@ int main(void)
 		cmocka_unit_test(a_rolled_back_write_leaves_no_event),
 		cmocka_unit_test(applies_each_death_once),
 		cmocka_unit_test(applies_each_residence_change_once),
+		cmocka_unit_test(applies_each_birth_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
