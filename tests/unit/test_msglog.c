@@ -496,7 +496,9 @@ static void test_reopen_continues_chain(void **state)
 
 static void test_batch_interval(void **state)
 {
-	struct ndx_msglog_options opt = { .batch_max = 1000, .batch_interval_ms = 30 };
+	/* 300 ms: long enough that the three appends (each a durable write,
+	 * slow under ASan on a loaded machine) land in the same batch. */
+	struct ndx_msglog_options opt = { .batch_max = 1000, .batch_interval_ms = 300 };
 	struct ndx_msglog_head head;
 	struct ndx_msglog *log = NULL;
 	char path[600];
@@ -506,7 +508,7 @@ static void test_batch_interval(void **state)
 	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
 	for (int i = 1; i <= 3; i++)
 		append_one(log, i);
-	for (int tries = 0; tries < 200; tries++) {
+	for (int tries = 0; tries < 500; tries++) {
 		ndx_msglog_head(log, &head);
 		if (head.covered == 3)
 			break;
