@@ -1300,7 +1300,12 @@ static int parse_number(struct call *c, const char *s, const char *what, int64_t
 	return 0;
 }
 
-static void grants_one(struct call *c, const char *sub, int del)
+/* GET or DELETE of a row known by its number (a grant, a subscription):
+ * what names it in answers and the audit ("grant"), its store calls and
+ * the audit action of a delete. */
+static void numbered_one(struct call *c, const char *sub, int del, const char *what,
+			 int (*get)(struct store *, int64_t, json_t **),
+			 int (*remove)(struct store *, int64_t), const char *action)
 {
 	struct store *st = c->api->cfg.st;
 	json_t *obj;
@@ -1308,11 +1313,11 @@ static void grants_one(struct call *c, const char *sub, int del)
 	int64_t id;
 	int rc;
 
-	if (parse_number(c, sub, "grant", &id))
+	if (parse_number(c, sub, what, &id))
 		return;
 	if (!del) {
-		if ((rc = store_grant_get(st, id, &obj)))
-			store_failed(c->resp, rc, "grant", sub);
+		if ((rc = get(st, id, &obj)))
+			store_failed(c->resp, rc, what, sub);
 		else
 			ndx_http_resp_json(c->resp, 200, obj);
 		return;
@@ -1321,16 +1326,21 @@ static void grants_one(struct call *c, const char *sub, int del)
 		internal(c->resp);
 		return;
 	}
-	if ((rc = store_grant_delete(st, id))) {
+	if ((rc = remove(st, id))) {
 		store_rollback(st);
-		store_failed(c->resp, rc, "grant", sub);
+		store_failed(c->resp, rc, what, sub);
 		return;
 	}
-	if (store_commit(st, c->actor, c->req->remote_addr, "grant.delete", sub, NULL, &version)) {
+	if (store_commit(st, c->actor, c->req->remote_addr, action, sub, NULL, &version)) {
 		internal(c->resp);
 		return;
 	}
 	answer_deleted(c->resp, sub, version);
+}
+
+static void grants_one(struct call *c, const char *sub, int del)
+{
+	numbered_one(c, sub, del, "grant", store_grant_get, store_grant_delete, "grant.delete");
 }
 
 /* ---- revocations ------------------------------------------------------------------------------ */
@@ -2075,36 +2085,8 @@ out:
 
 static void subscriptions_one(struct call *c, const char *sub, int del)
 {
-	struct store *st = c->api->cfg.st;
-	json_t *obj;
-	uint64_t version;
-	int64_t id;
-	int rc;
-
-	if (parse_number(c, sub, "subscription", &id))
-		return;
-	if (!del) {
-		if ((rc = store_subscription_get(st, id, &obj)))
-			store_failed(c->resp, rc, "subscription", sub);
-		else
-			ndx_http_resp_json(c->resp, 200, obj);
-		return;
-	}
-	if (store_begin(st)) {
-		internal(c->resp);
-		return;
-	}
-	if ((rc = store_subscription_delete(st, id))) {
-		store_rollback(st);
-		store_failed(c->resp, rc, "subscription", sub);
-		return;
-	}
-	if (store_commit(st, c->actor, c->req->remote_addr, "subscription.delete", sub, NULL,
-			 &version)) {
-		internal(c->resp);
-		return;
-	}
-	answer_deleted(c->resp, sub, version);
+	numbered_one(c, sub, del, "subscription", store_subscription_get,
+		     store_subscription_delete, "subscription.delete");
 }
 
 /* ---- routing ----------------------------------------------------------------------------------- */
