@@ -71,29 +71,34 @@ static const char *sget(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-/* Sets k to the row's string k when present. */
-static void copy_str(json_t *to, const json_t *row, const char *k)
+/* A payload of the row's strings named in fields (NULL-terminated), those
+ * present; NULL when out of memory. */
+static json_t *payload_of(const json_t *row, const char *const *fields)
 {
-	const char *v = sget(row, k);
-	if (v)
-		json_object_set_new(to, k, json_string(v));
+	json_t *p = json_object();
+
+	for (size_t i = 0; p && fields[i]; i++) {
+		const char *v = sget(row, fields[i]);
+
+		if (v)
+			json_object_set_new(p, fields[i], json_string(v));
+	}
+	return p;
 }
 
 static json_t *death_registered(const json_t *old, const json_t *row, const char *id,
 				const char **subject)
 {
+	static const char *const fields[] = {
+		"pin", "full_name", "died_on", "registered_on", "province", NULL
+	};
 	json_t *p;
 
 	if (old)
 		return NULL; /* a correction of the record is no new death */
 	*subject = sget(row, "pin");
-	if (!(p = json_object()))
+	if (!(p = payload_of(row, fields)))
 		return NULL;
-	copy_str(p, row, "pin");
-	copy_str(p, row, "full_name");
-	copy_str(p, row, "died_on");
-	copy_str(p, row, "registered_on");
-	copy_str(p, row, "province");
 	json_object_set_new(p, "death_id", json_integer(strtoll(id, NULL, 10)));
 	return p;
 }
@@ -101,6 +106,10 @@ static json_t *death_registered(const json_t *old, const json_t *row, const char
 static json_t *birth_registered(const json_t *old, const json_t *row, const char *id,
 				const char **subject)
 {
+	static const char *const fields[] = {
+		"child_pin", "child_name", "birth_date", "sex", "province", "father_pin",
+		"mother_pin", "registered_on", NULL
+	};
 	json_t *p;
 
 	if (old)
@@ -113,16 +122,8 @@ static json_t *birth_registered(const json_t *old, const json_t *row, const char
 		*subject = sget(row, "mother_pin") ? sget(row, "mother_pin") : sget(row, "father_pin");
 	if (!*subject)
 		return NULL;
-	if (!(p = json_object()))
+	if (!(p = payload_of(row, fields)))
 		return NULL;
-	copy_str(p, row, "child_pin");
-	copy_str(p, row, "child_name");
-	copy_str(p, row, "birth_date");
-	copy_str(p, row, "sex");
-	copy_str(p, row, "province");
-	copy_str(p, row, "father_pin");
-	copy_str(p, row, "mother_pin");
-	copy_str(p, row, "registered_on");
 	json_object_set_new(p, "birth_id", json_integer(strtoll(id, NULL, 10)));
 	return p;
 }
@@ -138,18 +139,17 @@ static int same(const json_t *a, const json_t *b, const char *k)
 static json_t *residence_changed(const json_t *old, const json_t *row, const char *id,
 				 const char **subject)
 {
+	static const char *const fields[] = {
+		"pin", "permanent_address", "permanent_province", "household_id", NULL
+	};
 	json_t *p;
 
 	(void)id;
 	if (!old || (same(old, row, "permanent_address") && same(old, row, "permanent_province")))
 		return NULL;
 	*subject = sget(row, "pin");
-	if (!(p = json_object()))
+	if (!(p = payload_of(row, fields)))
 		return NULL;
-	copy_str(p, row, "pin");
-	copy_str(p, row, "permanent_address");
-	copy_str(p, row, "permanent_province");
-	copy_str(p, row, "household_id");
 	if (sget(old, "permanent_province"))
 		json_object_set_new(p, "previous_province",
 				    json_string(sget(old, "permanent_province")));
@@ -161,23 +161,18 @@ static json_t *residence_changed(const json_t *old, const json_t *row, const cha
 static json_t *citizen_registered(const json_t *old, const json_t *row, const char *id,
 				  const char **subject)
 {
+	static const char *const fields[] = {
+		"pin", "full_name", "birth_date", "sex", "birth_province", "permanent_address",
+		"permanent_province", "household_id", "relation", NULL
+	};
 	json_t *p;
 
 	(void)id;
 	if (old)
 		return NULL;
 	*subject = sget(row, "pin");
-	if (!(p = json_object()))
+	if (!(p = payload_of(row, fields)))
 		return NULL;
-	copy_str(p, row, "pin");
-	copy_str(p, row, "full_name");
-	copy_str(p, row, "birth_date");
-	copy_str(p, row, "sex");
-	copy_str(p, row, "birth_province");
-	copy_str(p, row, "permanent_address");
-	copy_str(p, row, "permanent_province");
-	copy_str(p, row, "household_id");
-	copy_str(p, row, "relation");
 	return p;
 }
 
