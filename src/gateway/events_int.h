@@ -114,7 +114,6 @@ struct delivery {
 	struct ndx_loop_task task;
 	struct curl_slist *headers;
 	char member[NDX_ID_TEXT_MAX];
-	char time_text[24];
 	struct ndx_msglog_record rec;
 	uint8_t receipt_hash[NDX_SHA256_LEN];
 	char *log_path;
@@ -146,7 +145,6 @@ struct push {
 	struct gw_xfer_resp r;
 	struct curl_slist *headers;
 	struct ndx_loop_task task;
-	char seq_text[24], time_text[24];
 	struct gw_loop *loop;
 };
 
@@ -218,8 +216,6 @@ char *ev_event_path(const char *name);
 const char *ev_hash_b64(const uint8_t h[NDX_SHA256_LEN], char *buf, size_t cap);
 /* A read (inbox page, status, dead letters), answered at once. */
 void ev_reply_query(struct gw_events *ev, struct job *j);
-/* Appends "name: v" unless v is NULL or empty. */
-int ev_add_header(struct curl_slist **l, const char *name, const char *v);
 /* Starts the deliveries that are due; arms the tick for the next. */
 void ev_schedule(struct gw_events *ev);
 void ev_on_tick(void *arg);

@@ -149,9 +149,31 @@ static void start_on_loop(void *arg)
 	gw_peer_start(&d->call, &d->r);
 }
 
-int ev_add_header(struct curl_slist **l, const char *name, const char *v)
+static int add_header(struct curl_slist **l, const char *name, const char *v)
 {
 	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
+}
+
+/* The headers a delivery and a push both carry (protocol.md "Events"):
+ * the event's fields, the subscriber and purpose, the publisher's
+ * signature; JSON, and no 100-continue round trip. */
+static int event_headers(struct curl_slist **l, const struct gw_event *e, const char *client,
+			 const char *purpose)
+{
+	char time_text[24];
+
+	snprintf(time_text, sizeof time_text, "%" PRId64, e->time_ms);
+	return add_header(l, "Ndx-Event-Id", e->id) ||
+	       add_header(l, "Ndx-Event-Service", e->service) ||
+	       add_header(l, "Ndx-Event-Name", e->name) ||
+	       add_header(l, "Ndx-Event-Publisher", e->publisher) ||
+	       add_header(l, "Ndx-Event-Subject", e->subject) ||
+	       add_header(l, "Ndx-Event-Time", time_text) ||
+	       add_header(l, "Ndx-Event-Client", client) ||
+	       add_header(l, "Ndx-Event-Purpose", purpose) ||
+	       add_header(l, "Ndx-Signature", e->signature) ||
+	       add_header(l, "Content-Type", "application/json") ||
+	       gw_slist_add(l, "Expect", "") ? NDX_ENOMEM : NDX_OK;
 }
 
 static bool start_delivery(struct gw_events *ev, struct delivery *d)
@@ -160,19 +182,7 @@ static bool start_delivery(struct gw_events *ev, struct delivery *d)
 
 	gw_state_acquire(ev->g->state, &d->view);
 	gw_member_of(d->due->client, d->member, sizeof d->member);
-	snprintf(d->time_text, sizeof d->time_text, "%" PRId64, e->time_ms);
-	if (ev_add_header(&d->headers, "Ndx-Event-Id", e->id) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Service", e->service) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Name", e->name) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Publisher", e->publisher) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Subject", e->subject) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Time", d->time_text) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Client", d->due->client) ||
-	    ev_add_header(&d->headers, "Ndx-Event-Purpose", d->due->purpose) ||
-	    ev_add_header(&d->headers, "Ndx-Signature", e->signature) ||
-	    ev_add_header(&d->headers, "Content-Type", "application/json") ||
-	    /* no 100-continue round trip */
-	    gw_slist_add(&d->headers, "Expect", ""))
+	if (event_headers(&d->headers, e, d->due->client, d->due->purpose) != NDX_OK)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &d->t0);
 	d->call.loop = gw_loops_next(ev->g->loops);
@@ -303,7 +313,7 @@ static bool start_push(struct gw_events *ev, const struct gw_client_auth *a,
 {
 	struct push *p = calloc(1, sizeof *p);
 	const struct gw_event *e = &entry->ev;
-	char b64[64];
+	char b64[64], seq_text[24];
 
 	if (!p) {
 		gw_evstore_inbox_free(entry, 1);
@@ -311,22 +321,11 @@ static bool start_push(struct gw_events *ev, const struct gw_client_auth *a,
 	}
 	p->ev = ev;
 	p->entry = entry;
-	snprintf(p->seq_text, sizeof p->seq_text, "%" PRId64, e->seq);
-	snprintf(p->time_text, sizeof p->time_text, "%" PRId64, e->time_ms);
+	snprintf(seq_text, sizeof seq_text, "%" PRId64, e->seq);
 	if (!(p->svc.id = strdup(entry->client)) || !(p->svc.backend = strdup(a->push_url)) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Id", e->id) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Seq", p->seq_text) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Service", e->service) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Name", e->name) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Publisher", e->publisher) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Subject", e->subject) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Time", p->time_text) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Client", entry->client) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Purpose", entry->purpose) ||
-	    ev_add_header(&p->headers, "Ndx-Event-Hash", ev_hash_b64(e->hash, b64, sizeof b64)) ||
-	    ev_add_header(&p->headers, "Ndx-Signature", e->signature) ||
-	    ev_add_header(&p->headers, "Content-Type", "application/json") ||
-	    gw_slist_add(&p->headers, "Expect", "")) {
+	    event_headers(&p->headers, e, entry->client, entry->purpose) != NDX_OK ||
+	    add_header(&p->headers, "Ndx-Event-Seq", seq_text) ||
+	    add_header(&p->headers, "Ndx-Event-Hash", ev_hash_b64(e->hash, b64, sizeof b64))) {
 		push_free(p);
 		return false;
 	}
