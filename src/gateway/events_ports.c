@@ -22,6 +22,7 @@
 #include "signer.h"
 #include "subjects.h"
 #include "xfer.h"
+#include "ndx/args.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -214,33 +215,32 @@ static void publish(struct gw_events *ev, const struct gw_view *v, const struct 
 	}
 }
 
-/* Parses ?after=N&limit=N&unacked=1 (any order, each at most once). */
-static bool inbox_query(const char *q, int64_t *after, size_t *limit, bool *unacked)
+/* Reads ?after=SEQ&limit=1..EV_PAGE_MAX&unacked=0|1 (each optional) with
+ * the server's query parser and ndx_args_uint. False when one is malformed. */
+static bool inbox_query(const struct ndx_http_req *req, int64_t *after, size_t *limit,
+			bool *unacked)
 {
+	const char *a = ndx_http_query_arg(req, "after"), *l = ndx_http_query_arg(req, "limit"),
+		   *u = ndx_http_query_arg(req, "unacked");
+	unsigned long long n;
+
 	*after = 0;
 	*limit = 100;
 	*unacked = false;
-	while (q && *q) {
-		const char *amp = strchr(q, '&'), *eq = strchr(q, '=');
-		size_t len = amp ? (size_t)(amp - q) : strlen(q);
-		char *end;
-		long long n;
-
-		if (!eq || eq > q + len)
+	if (a) {
+		if (ndx_args_uint(a, 0, INT64_MAX, &n) != NDX_OK)
 			return false;
-		n = strtoll(eq + 1, &end, 10);
-		if (end != q + len || n < 0 || eq + 1 == end)
+		*after = (int64_t)n;
+	}
+	if (l) {
+		if (ndx_args_uint(l, 1, EV_PAGE_MAX, &n) != NDX_OK)
 			return false;
-		if ((size_t)(eq - q) == 5 && strncmp(q, "after", 5) == 0)
-			*after = n;
-		else if ((size_t)(eq - q) == 5 && strncmp(q, "limit", 5) == 0 && n >= 1 &&
-			 n <= EV_PAGE_MAX)
-			*limit = (size_t)n;
-		else if ((size_t)(eq - q) == 7 && strncmp(q, "unacked", 7) == 0 && n <= 1)
-			*unacked = n == 1;
-		else
+		*limit = (size_t)n;
+	}
+	if (u) {
+		if (ndx_args_uint(u, 0, 1, &n) != NDX_OK)
 			return false;
-		q = amp ? amp + 1 : q + len;
+		*unacked = n == 1;
 	}
 	return true;
 }
@@ -320,7 +320,7 @@ void gw_events_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
 		if (!(j = request_job(JOB_QUERY, req, resp, client)))
 			goto out;
 		j->query = Q_INBOX;
-		if (!inbox_query(req->query, &j->after, &j->limit, &j->unacked_only)) {
+		if (!inbox_query(req, &j->after, &j->limit, &j->unacked_only)) {
 			gw_refusal(resp, req, GW_R_METASERVICE_QUERY, GW_SIDE_CONSUMER, NULL,
 				   "the inbox takes after=SEQ, limit=1..%d and unacked=0|1",
 				   EV_PAGE_MAX);
@@ -368,7 +368,7 @@ void gw_events_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
 		if (!(j = request_job(JOB_QUERY, req, resp, client)))
 			goto out;
 		j->query = Q_DEAD;
-		if (!inbox_query(req->query, &j->after, &j->limit, &j->unacked_only) ||
+		if (!inbox_query(req, &j->after, &j->limit, &j->unacked_only) ||
 		    j->unacked_only) {
 			gw_refusal(resp, req, GW_R_METASERVICE_QUERY, GW_SIDE_CONSUMER, NULL,
 				   "the dead-letter list takes after=SEQ and limit=1..%d",
@@ -378,7 +378,8 @@ void gw_events_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
 		}
 	} else if (strncmp(rest, "dead/", 5) == 0) {
 		/* POST /e1/dead/{id}/replay?subscriber={subsystem id} */
-		const char *id = rest + 5, *slash = strchr(id, '/'), *q = req->query;
+		const char *id = rest + 5, *slash = strchr(id, '/'),
+			   *q = ndx_http_query_arg(req, "subscriber");
 		struct ndx_id sub;
 		char subscriber[NDX_ID_TEXT_MAX];
 		const char *why = NULL;
@@ -390,13 +391,7 @@ void gw_events_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
 				   "/e1/dead/{id}/replay?subscriber={subsystemId}");
 			goto out;
 		}
-		long dn = strncmp(q, "subscriber=", 11) == 0
-				  ? ndx_pct_decode(q + 11, strlen(q + 11), subscriber,
-						   sizeof subscriber)
-				  : -1;
-
-		if (dn < 0 ||
-		    ndx_id_parse(subscriber, (size_t)dn, NDX_ID_SUBSYSTEM, &sub, &why) != NDX_OK ||
+		if (!q || ndx_id_parse(q, strlen(q), NDX_ID_SUBSYSTEM, &sub, &why) != NDX_OK ||
 		    ndx_id_format(&sub, subscriber, sizeof subscriber) < 0) {
 			gw_refusal(resp, req, GW_R_METASERVICE_QUERY, GW_SIDE_CONSUMER, NULL,
 				   "subscriber= must name a subsystem: %s", why ? why : "missing");
