@@ -273,4 +273,9 @@ const struct ndx_conf_subscription *ndx_conf_subscription(const struct ndx_conf 
 							  const char *client, const char *service,
 							  const char *name);
 
+/* The operator's monitoring subsystem (the document's optional
+ * monitoring.client): the one client that may read every gateway's
+ * operational records. NULL when the configuration names none. */
+const char *ndx_conf_monitoring_client(const struct ndx_conf *conf);
+
 #endif

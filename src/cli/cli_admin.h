@@ -86,5 +86,8 @@ extern const char cli_event_type_usage[];
 extern const char cli_subscription_usage[];
 int cli_event_type_cmd(int argc, char **argv);
 int cli_subscription_cmd(int argc, char **argv);
+/* monitoring (cmd_monitoring.c): argv[0] is show, set or clear. */
+extern const char cli_monitoring_usage[];
+int cli_monitoring_cmd(int argc, char **argv);
 
 #endif

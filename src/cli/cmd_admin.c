@@ -1459,6 +1459,7 @@ struct group {
 static const char *const add_list_remove[] = { "add", "list", "remove", NULL };
 static const char *const service_subs[] = { "add", "update", "list", "remove", NULL };
 static const char *const embargo_subs[] = { "set", "list", "remove", NULL };
+static const char *const monitoring_subs[] = { "show", "set", "clear", NULL };
 
 static const struct group groups[] = {
 	{ "member", member_usage, member_cmd, add_list_remove },
@@ -1472,6 +1473,7 @@ static const struct group groups[] = {
 	{ "id-provider", id_provider_usage, id_provider_cmd, add_list_remove },
 	{ "event-type", cli_event_type_usage, cli_event_type_cmd, add_list_remove },
 	{ "subscription", cli_subscription_usage, cli_subscription_cmd, add_list_remove },
+	{ "monitoring", cli_monitoring_usage, cli_monitoring_cmd, monitoring_subs },
 };
 
 /* "add, list or remove" for the usage errors. */

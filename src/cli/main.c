@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  consent-service  register, list or remove consent services\n"
 	"  event-type  add, list or remove the event types of services (live data)\n"
 	"  subscription add, list or remove subscriptions to event types\n"
+	"  monitoring  show, set or clear the operator's monitoring client\n"
 	"\n"
 	"Consent (needs the consent service's token):\n"
 	"  consent     grant, list or revoke a citizen's consents\n"

@@ -94,6 +94,7 @@ struct ndx_conf {
 	size_t nsubs;
 	json_t *subs_index;    /* "client\nservice\nname" -> integer index into subs */
 	json_t *subs_of;       /* "service\nname" -> array of indexes into subs */
+	const char *monitoring_client; /* monitoring.client, borrowed; NULL = none */
 };
 
 /* Where validation errors go. */
@@ -1261,6 +1262,33 @@ static int parse_subscriptions(struct errbuf *e, struct ndx_conf *c)
 	return NDX_OK;
 }
 
+/* monitoring (optional): the operator's monitoring subsystem, the one client
+ * that may read every gateway's operational records (X-Road's
+ * monitoringClient). A member's own clients read its own gateways' records
+ * without being named here. */
+static int parse_monitoring(struct errbuf *e, struct ndx_conf *c)
+{
+	const json_t *m = json_object_get(c->doc, "monitoring");
+	struct ndx_id id;
+	const char *client;
+	int rc;
+
+	if (m == NULL || json_is_null(m))
+		return NDX_OK;
+	if ((rc = ensure_object(e, m, "monitoring")) != NDX_OK)
+		return rc;
+	if (json_object_get(m, "client") == NULL || json_is_null(json_object_get(m, "client")))
+		return NDX_OK;
+	if ((rc = get_id(e, m, "monitoring", "client", NDX_ID_SUBSYSTEM, c->instance, &client,
+			 &id)) != NDX_OK)
+		return rc;
+	if (json_object_get(c->subsystems, client) == NULL)
+		return fail(e, NDX_EINVAL, "monitoring.client: %s is not a subsystem in this "
+			    "configuration", client);
+	c->monitoring_client = client;
+	return NDX_OK;
+}
+
 static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 		      struct errbuf *e)
 {
@@ -1317,7 +1345,8 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	    (rc = parse_embargoes(e, c)) != NDX_OK ||
 	    (rc = parse_id_providers(e, c)) != NDX_OK ||
 	    (rc = parse_event_types(e, c)) != NDX_OK ||
-	    (rc = parse_subscriptions(e, c)) != NDX_OK) {
+	    (rc = parse_subscriptions(e, c)) != NDX_OK ||
+	    (rc = parse_monitoring(e, c)) != NDX_OK) {
 		ndx_conf_free(c);
 		return rc;
 	}
@@ -2001,4 +2030,9 @@ json_t *ndx_anchor_build(const char *instance, const char *registry_url,
 			"keys", "key_id", kid, "public_key", b64);
 	free(b64);
 	return doc;
+}
+
+const char *ndx_conf_monitoring_client(const struct ndx_conf *conf)
+{
+	return conf ? conf->monitoring_client : NULL;
 }

@@ -1584,6 +1584,107 @@ static void route_embargoes(struct call *c, const char *sub)
 		ndx_http_resp_json(c->resp, 200, obj);
 }
 
+/* ---- the monitoring client ---------------------------------------------------------------------- */
+
+static const char *const MONITORING_FIELDS[] = { "client", NULL };
+
+/* PUT /api/monitoring {"client": ID}: the operator's monitoring subsystem,
+ * the one client that may read every gateway's operational records. */
+static void monitoring_set(struct call *c)
+{
+	char client[NDX_ID_TEXT_MAX];
+	const char *text;
+	char *old = NULL;
+	json_t *body = body_object(c->req, c->resp, MONITORING_FIELDS), *detail;
+	struct store *st = c->api->cfg.st;
+	uint64_t version;
+	int rc;
+
+	if (!body)
+		return;
+	if (str_field(c->resp, body, "client", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
+	    check_id(c->api, c->resp, "client", text, strlen(text), NDX_ID_SUBSYSTEM, client))
+		goto out;
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	rc = store_monitoring_get(st, &old);
+	if (rc == NDX_ENOTFOUND)
+		rc = NDX_OK;
+	if (rc || (rc = store_monitoring_set(st, client))) {
+		store_rollback(st);
+		if (rc == NDX_ENOTFOUND)
+			store_failed(c->resp, rc, "subsystem", client);
+		else
+			internal(c->resp);
+		goto out;
+	}
+	detail = json_pack("{ss so*}", "client", client, "previous",
+			   old ? json_string(old) : json_null());
+	rc = store_commit(st, c->actor, c->req->remote_addr, "monitoring.set", client, detail,
+			  &version);
+	json_decref(detail);
+	if (rc) {
+		internal(c->resp);
+		goto out;
+	}
+	answer_change(c->resp, old ? 200 : 201, json_pack("{ss}", "client", client), version);
+out:
+	free(old);
+	json_decref(body);
+}
+
+static void monitoring_clear(struct call *c)
+{
+	struct store *st = c->api->cfg.st;
+	uint64_t version;
+	int rc;
+
+	if (store_begin(st)) {
+		internal(c->resp);
+		return;
+	}
+	if ((rc = store_monitoring_clear(st))) {
+		store_rollback(st);
+		if (rc == NDX_ENOTFOUND)
+			ndx_http_resp_error(c->resp, 404, "Client.NotFound", "not found",
+					    "no monitoring client is set");
+		else
+			internal(c->resp);
+		return;
+	}
+	if (store_commit(st, c->actor, c->req->remote_addr, "monitoring.clear", "monitoring",
+			 NULL, &version)) {
+		internal(c->resp);
+		return;
+	}
+	answer_change(c->resp, 200, json_pack("{sn}", "client"), version);
+}
+
+static void route_monitoring(struct call *c)
+{
+	const char *m = c->req->method;
+	char *client = NULL;
+	int rc;
+
+	if (strcmp(m, "PUT") == 0) {
+		monitoring_set(c);
+	} else if (strcmp(m, "DELETE") == 0) {
+		monitoring_clear(c);
+	} else if (!is_get(m)) {
+		method_not_allowed(c->resp, "GET, HEAD, PUT, DELETE");
+	} else if ((rc = store_monitoring_get(c->api->cfg.st, &client)) &&
+		   rc != NDX_ENOTFOUND) {
+		internal(c->resp);
+	} else {
+		ndx_http_resp_json(c->resp, 200,
+				   client ? json_pack("{ss}", "client", client)
+					  : json_pack("{sn}", "client"));
+		free(client);
+	}
+}
+
 /* ---- id providers ------------------------------------------------------------------------------ */
 
 /* An OpenID Connect issuer (the iss of its ID tokens, compared as an exact
@@ -2408,6 +2509,8 @@ static void route_api(struct call *c, const char *rest)
 		route_event_types(c, sub);
 	} else if (IS("subscriptions")) {
 		route_subscriptions(c, sub);
+	} else if (IS("monitoring") && !sub) {
+		route_monitoring(c);
 	} else if (IS("audit") && !sub) {
 		if (is_get(m))
 			audit_page(c);

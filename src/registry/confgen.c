@@ -117,6 +117,23 @@ static const char *const EVENT_TYPE_FIELDS[] = { "service", "name", "title", "sc
 static const char *const SUBSCRIPTION_FIELDS[] = { "client", "service", "event", "purpose",
 						   "retry", NULL };
 
+/* "monitoring": {"client": ID} when the operator has named its monitoring
+ * subsystem; absent otherwise, so that older gateways read the document as
+ * before. */
+static int set_monitoring(struct store *st, json_t *doc)
+{
+	char *client = NULL;
+	int rc = store_monitoring_get(st, &client);
+
+	if (rc == NDX_ENOTFOUND)
+		return NDX_OK;
+	if (rc == NDX_OK && json_object_set_new(doc, "monitoring",
+						json_pack("{ss}", "client", client)) != 0)
+		rc = NDX_ENOMEM;
+	free(client);
+	return rc;
+}
+
 /* Reads the store under its lock so that the document is one state. */
 static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version)
 {
@@ -161,6 +178,8 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "event_types", rows, EVENT_TYPE_FIELDS);
 	if (!rc && !(rc = store_subscription_list(cg->st, NULL, NULL, &rows)))
 		rc = set_list(doc, "subscriptions", rows, SUBSCRIPTION_FIELDS);
+	if (!rc)
+		rc = set_monitoring(cg->st, doc);
 	store_unlock(cg->st);
 	if (rc) {
 		json_decref(doc);

@@ -699,7 +699,46 @@ int store_subsystem_delete(struct store *st, const char *id, const char **why)
 		*why = "subscriptions still name the subsystem as client; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM meta WHERE key = 'monitoring_client'"
+			     " AND value = ?", id, NULL))) {
+		*why = "the subsystem is the operator's monitoring client; clear that first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
 	if ((rc = exec_p(st, "DELETE FROM subsystems WHERE id = ?", "s", id)))
+		return rc;
+	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+}
+
+/* ---- the monitoring client --------------------------------------------------- */
+
+int store_monitoring_get(struct store *st, char **client)
+{
+	int rc;
+
+	store_lock(st);
+	rc = meta_get(st, "monitoring_client", client);
+	store_unlock(st);
+	return rc;
+}
+
+int store_monitoring_set(struct store *st, const char *client)
+{
+	int rc = store_subsystem_exists(st, client);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return NDX_ENOTFOUND;
+	return exec_p(st, "INSERT INTO meta(key, value) VALUES('monitoring_client', ?)"
+			  " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+		      "s", client);
+}
+
+int store_monitoring_clear(struct store *st)
+{
+	int rc = exec_p(st, "DELETE FROM meta WHERE key = 'monitoring_client'", "");
+
+	if (rc)
 		return rc;
 	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
 }

@@ -154,6 +154,15 @@ int store_embargo_list(struct store *st, json_t **out);
 /* why is never set; the signature matches the other deletes. */
 int store_embargo_delete(struct store *st, const char *purpose, const char **why);
 
+/* The operator's monitoring subsystem (the configuration's
+ * monitoring.client): get answers NDX_ENOTFOUND when none is set (*client
+ * NULL; the caller frees it otherwise); set replaces it and refuses a
+ * subsystem the registry does not hold (NDX_ENOTFOUND); clear answers
+ * NDX_ENOTFOUND when none was set. */
+int store_monitoring_get(struct store *st, char **client);
+int store_monitoring_set(struct store *st, const char *client);
+int store_monitoring_clear(struct store *st);
+
 /* Id providers: OpenID Connect issuers (the national e-ID) whose ID tokens
  * gateways accept, each under one Ed25519 key. */
 int store_id_provider_add(struct store *st, const char *issuer, const char *sign_key,

@@ -1417,6 +1417,57 @@ static void test_event_rules(void **state)
 		       sizeof event_rule_cases / sizeof event_rule_cases[0], build_doc_events);
 }
 
+/* ---- the monitoring client -------------------------------------------- */
+
+static void test_monitoring_client(void **state)
+{
+	struct fx *f = *state;
+	struct ndx_conf *conf = load_events(f, build_doc(f));
+	json_t *doc;
+
+	/* absent (a document from before operational monitoring) */
+	assert_null(ndx_conf_monitoring_client(conf));
+	assert_null(ndx_conf_monitoring_client(NULL));
+	ndx_conf_free(conf);
+	/* null, and an object without a client, name none either */
+	doc = build_doc(f);
+	json_object_set_new(doc, "monitoring", json_null());
+	conf = load_events(f, doc);
+	assert_null(ndx_conf_monitoring_client(conf));
+	ndx_conf_free(conf);
+	doc = build_doc(f);
+	json_object_set_new(doc, "monitoring", json_pack("{s:n}", "client"));
+	conf = load_events(f, doc);
+	assert_null(ndx_conf_monitoring_client(conf));
+	ndx_conf_free(conf);
+	/* a subsystem of the configuration */
+	doc = build_doc(f);
+	json_object_set_new(doc, "monitoring", json_pack("{s:s}", "client", MOF_ENT));
+	conf = load_events(f, doc);
+	assert_string_equal(ndx_conf_monitoring_client(conf), MOF_ENT);
+	ndx_conf_free(conf);
+}
+
+static const struct rule_case monitoring_rule_cases[] = {
+	{ NULL, 0, "monitoring", "[]", "monitoring: expected an object" },
+	{ NULL, 0, "monitoring", "\"" MOF_ENT "\"", "monitoring: expected an object" },
+	{ NULL, 0, "monitoring", "{\"client\":7}", "monitoring.client: expected a string" },
+	{ NULL, 0, "monitoring", "{\"client\":\"VN/GOV/MOF\"}",
+	  "monitoring.client: expected 4 parts (subsystem id), found 3" },
+	{ NULL, 0, "monitoring", "{\"client\":\"VN/GOV/MOF/nope\"}",
+	  "monitoring.client: VN/GOV/MOF/nope is not a subsystem in this configuration" },
+	{ NULL, 0, "monitoring", "{\"client\":\"LA/GOV/MOF/enterprise\"}",
+	  "monitoring.client: instance LA" },
+	{ NULL, 0, "monitoring", "{\"client\":\"VN/GOV/MOF/ent%65rprise\"}",
+	  "monitoring.client: VN/GOV/MOF/ent%65rprise is not in canonical form" },
+};
+
+static void test_monitoring_rules(void **state)
+{
+	run_rule_cases(*state, monitoring_rule_cases,
+		       sizeof monitoring_rule_cases / sizeof monitoring_rule_cases[0], build_doc);
+}
+
 static void test_anchor(void **state)
 {
 	struct fx *f = *state;
@@ -1562,6 +1613,8 @@ int main(void)
 		cmocka_unit_test(test_event_absent),
 		cmocka_unit_test(test_event_limits),
 		cmocka_unit_test(test_event_rules),
+		cmocka_unit_test(test_monitoring_client),
+		cmocka_unit_test(test_monitoring_rules),
 		cmocka_unit_test(test_anchor),
 		cmocka_unit_test(test_dir_round_trip),
 	};
