@@ -1,0 +1,44 @@
+/* The collector of the monitoring service: every interval, the signed global
+ * configuration from the registry (verified with the anchor), then, for
+ * every gateway it lists, the operational records that gateway holds past
+ * the last one kept, asked through the service's own gateway as its
+ * monitoring client (GET /o1/{gateway}/records?after=SEQ, docs/protocol.md
+ * "Operational monitoring"), each page kept in one transaction. A gateway
+ * that cannot be reached or refuses is recorded as down with the reason; the
+ * others are collected regardless. One thread. */
+#ifndef NDX_MONITOR_COLLECT_H
+#define NDX_MONITOR_COLLECT_H
+
+#include "mstore.h"
+
+struct ndx_anchor;
+struct collector;
+
+struct collector_config {
+	struct mstore *st;
+	const struct ndx_anchor *anchor; /* the instance's trust anchor */
+	const char *registry_url;   /* NULL: the anchor's */
+	const char *gateway_url;    /* the service's own gateway's consumer port */
+	const char *client;         /* the monitoring subsystem it speaks as */
+	unsigned interval_s;        /* between rounds; 0 = no thread (tests call rounds) */
+	unsigned retention_days;    /* records older than this are pruned */
+	unsigned page;              /* records asked per request (1..10000) */
+};
+
+/* Starts the collector (a thread when interval_s > 0; strings copied).
+ * NDX_OK, NDX_ENOMEM, NDX_EINVAL. */
+int collector_start(const struct collector_config *cfg, struct collector **out);
+/* Stops the thread after the round in flight; accepts NULL. */
+void collector_stop(struct collector *c);
+
+/* The outcome of the last round, for /healthz and /metrics. */
+struct collector_stats {
+	long long rounds, records, bad_records;
+	unsigned gateways, gateways_down;
+	unsigned long long conf_version;  /* 0 = none held yet */
+	long long last_round_ms;          /* 0 = none yet */
+	char conf_error[256];             /* why the last configuration fetch failed, "" */
+};
+void collector_stats(struct collector *c, struct collector_stats *out);
+
+#endif

@@ -1,0 +1,292 @@
+/* ndx-monitor: the operator's monitoring service, a member system of the
+ * exchange like any other. It collects every gateway's operational records
+ * through its own gateway as the configuration's monitoring client
+ * (collect.c), keeps them (mstore.c), and serves the figures the operations
+ * centre shows (api.c). This file parses the command line (init, serve) and
+ * wires the parts together. Overview: docs/operations.md "The monitoring
+ * service". */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "collect.h"
+#include "mstore.h"
+#include "ndx/args.h"
+#include "ndx/bearer.h"
+#include "ndx/cmd.h"
+#include "ndx/conf.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/httpd.h"
+#include "ndx/id.h"
+
+#ifndef NDX_VERSION
+#define NDX_VERSION "unknown"
+#endif
+
+#define PROG "ndx-monitor"
+#define TOKEN_FILE "admin.token"
+#define TOKEN_SHA_FILE "admin.token.sha256"
+#define PATH_BUF 4096
+
+static const char USAGE[] =
+	"usage: " PROG " init --data DIR\n"
+	"       " PROG " serve --data DIR --anchor FILE --gateway URL --client ID [options]\n"
+	"       " PROG " --version | --help\n"
+	"Run `" PROG " COMMAND --help` for the options of a command.\n";
+
+static const char INIT_HELP[] =
+	"usage: " PROG " init --data DIR\n"
+	"Creates a monitoring service in DIR (mode 0700): monitor.db and the admin\n"
+	"token of its API (admin.token, mode 0600; the service keeps only its\n"
+	"SHA-256, in admin.token.sha256). Refuses a DIR that already holds one.\n"
+	"  --data DIR          data directory (required)\n";
+
+static const char SERVE_HELP[] =
+	"usage: " PROG " serve --data DIR --anchor FILE --gateway URL --client ID [options]\n"
+	"Collects the operational records of every gateway in the global\n"
+	"configuration through the exchange, and serves the live figures, until\n"
+	"SIGINT or SIGTERM. Prints \"" PROG ": listening on http://ADDR:PORT\" on\n"
+	"stderr once ready.\n"
+	"  --data DIR           data directory made by `" PROG " init` (required)\n"
+	"  --anchor FILE        the instance's trust anchor: the configuration is\n"
+	"                       taken only when its signature verifies (required)\n"
+	"  --registry URL       where to fetch the configuration (default: the\n"
+	"                       anchor's registry URL)\n"
+	"  --gateway URL        the consumer port of this service's own gateway,\n"
+	"                       e.g. http://127.0.0.1:4411 (required)\n"
+	"  --client ID          the subsystem it speaks as: the configuration's\n"
+	"                       monitoring client, e.g. VN/GOV/BTTTT/monitoring\n"
+	"                       (required)\n"
+	"  --listen ADDR:PORT   IPv4 address and port of the API (default\n"
+	"                       127.0.0.1:4700; port 0 picks a free port)\n"
+	"  --interval S         seconds between collection rounds (default 10)\n"
+	"  --page N             records asked per request (default 1000, 1..10000)\n"
+	"  --retention-days N   keep records this many days (default 200, 1..3660)\n";
+
+/* ---- init ---------------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL;
+	char db[PATH_BUF], tokpath[PATH_BUF], shapath[PATH_BUF], hex[65];
+	char *tok = NULL;
+	struct mstore *st = NULL;
+	int c, rc = 1, made = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'h': fputs(INIT_HELP, stdout); return 0;
+		default: fputs(INIT_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		fprintf(stderr, PROG " init: %s\n%s",
+			dir ? "unexpected argument" : "--data DIR is required", INIT_HELP);
+		return 2;
+	}
+	if (ndx_args_join(PROG, db, sizeof db, dir, MSTORE_DB_FILE) ||
+	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE) ||
+	    ndx_args_join(PROG, shapath, sizeof shapath, dir, TOKEN_SHA_FILE))
+		return 1;
+	if (access(db, F_OK) == 0) {
+		fprintf(stderr, PROG " init: %s exists: refusing to overwrite a monitoring "
+				"service\n", db);
+		return 1;
+	}
+	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	if ((c = ndx_bearer_new(&tok, hex)) ||
+	    (c = ndx_file_write_atomic(tokpath, tok, strlen(tok), 0600, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", tokpath, ndx_strerror(c));
+		goto out;
+	}
+	made = 1;
+	if ((c = ndx_file_write_atomic(shapath, hex, strlen(hex), 0600, 1))) {
+		fprintf(stderr, PROG " init: cannot create %s: %s\n", shapath, ndx_strerror(c));
+		goto out;
+	}
+	made = 2;
+	if (mstore_open(db, &st) != NDX_OK)
+		goto out;
+	chmod(db, 0600);
+	printf("monitoring service initialised in %s\n"
+	       "  database     %s\n"
+	       "  admin token  %s\n",
+	       dir, db, tokpath);
+	rc = 0;
+out:
+	if (rc && made > 1)
+		unlink(shapath);
+	if (rc && made > 0)
+		unlink(tokpath);
+	mstore_close(st);
+	if (tok)
+		OPENSSL_cleanse(tok, strlen(tok));
+	free(tok);
+	return rc;
+}
+
+/* ---- serve ---------------------------------------------------------------------- */
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "anchor", required_argument, NULL, 'a' },
+		{ "registry", required_argument, NULL, 'r' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "client", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "page", required_argument, NULL, 'p' },
+		{ "retention-days", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *anchor_path = NULL, *registry = NULL, *gateway = NULL,
+		   *client = NULL, *listen = "127.0.0.1:4700", *why = NULL;
+	unsigned long interval = 10, page = 1000, keep = 200;
+	char addr[64], db[PATH_BUF], shapath[PATH_BUF], err[512], canon[NDX_ID_TEXT_MAX];
+	char *sha = NULL;
+	size_t shalen = 0;
+	uint16_t port;
+	struct ndx_anchor *anchor = NULL;
+	struct mstore *st = NULL;
+	struct collector *col = NULL;
+	struct ndx_httpd *srv = NULL;
+	struct ndx_id id;
+	sigset_t sigs;
+	int c, sig, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'a': anchor_path = optarg; break;
+		case 'r': registry = optarg; break;
+		case 'g': gateway = optarg; break;
+		case 'c': client = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'i':
+			if (ndx_args_ulong_opt(PROG, "--interval", optarg, 1, 86400, &interval))
+				return 2;
+			break;
+		case 'p':
+			if (ndx_args_ulong_opt(PROG, "--page", optarg, 1, 10000, &page))
+				return 2;
+			break;
+		case 'k':
+			if (ndx_args_ulong_opt(PROG, "--retention-days", optarg, 1, 3660, &keep))
+				return 2;
+			break;
+		case 'h': fputs(SERVE_HELP, stdout); return 0;
+		default: fputs(SERVE_HELP, stderr); return 2;
+		}
+	}
+	if (!dir || !anchor_path || !gateway || !client || optind != argc) {
+		fprintf(stderr, PROG " serve: %s\n%s",
+			!dir ? "--data DIR is required" : !anchor_path ? "--anchor FILE is required"
+			: !gateway ? "--gateway URL is required" : !client ? "--client ID is required"
+			: "unexpected argument",
+			SERVE_HELP);
+		return 2;
+	}
+	if (ndx_id_parse(client, strlen(client), NDX_ID_SUBSYSTEM, &id, &why) != NDX_OK ||
+	    ndx_id_format(&id, canon, sizeof canon) < 0) {
+		fprintf(stderr, PROG " serve: --client: not a subsystem id: %s\n",
+			why ? why : "malformed");
+		return 2;
+	}
+	if (ndx_args_listen(listen, addr, sizeof addr, &port, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --listen \"%s\": %s\n", listen, why);
+		return 2;
+	}
+	if (strncmp(gateway, "http://", 7) != 0 && strncmp(gateway, "https://", 8) != 0) {
+		fprintf(stderr, PROG " serve: --gateway: expected an http:// or https:// URL\n");
+		return 2;
+	}
+	if (ndx_args_join(PROG, db, sizeof db, dir, MSTORE_DB_FILE) ||
+	    ndx_args_join(PROG, shapath, sizeof shapath, dir, TOKEN_SHA_FILE))
+		return 1;
+	if (access(db, F_OK) != 0) {
+		fprintf(stderr, PROG ": %s does not exist: run `" PROG " init --data %s` first\n",
+			db, dir);
+		return 1;
+	}
+	if ((c = ndx_file_read(shapath, 128, &sha, &shalen)) != NDX_OK || shalen != 64) {
+		fprintf(stderr, PROG ": cannot read the admin token's hash %s: %s\n", shapath,
+			c ? ndx_strerror(c) : "not 64 hex digits");
+		goto out;
+	}
+	if (ndx_anchor_load(anchor_path, &anchor, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot load the anchor %s: %s\n", anchor_path, err);
+		goto out;
+	}
+	if (mstore_open(db, &st) != NDX_OK)
+		goto out;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Blocked before any thread starts, so that they inherit the mask and
+	 * the signals reach sigwait below. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct collector_config ccfg = {
+		.st = st, .anchor = anchor, .registry_url = registry, .gateway_url = gateway,
+		.client = canon, .interval_s = (unsigned)interval,
+		.retention_days = (unsigned)keep, .page = (unsigned)page,
+	};
+	if ((c = collector_start(&ccfg, &col)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot start the collector: %s\n", ndx_strerror(c));
+		goto out;
+	}
+	struct mapi_config acfg = { .st = st, .collector = col, .token_sha256 = sha };
+	struct ndx_httpd_config hcfg = {
+		.name = PROG, .bind_addr = addr, .port = port, .threads = 2,
+		.max_body = 4096, .handler = mapi_handle, .ctx = &acfg, .access_log = 1,
+	};
+	if (ndx_httpd_start(&hcfg, &srv))
+		goto out;
+	fprintf(stderr, PROG ": collecting as %s through %s\n", canon, gateway);
+	fprintf(stderr, PROG ": listening on http://%s:%u\n", addr, (unsigned)ndx_httpd_port(srv));
+	if (sigwait(&sigs, &sig) != 0)
+		goto out;
+	fprintf(stderr, PROG ": %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	ndx_httpd_stop(srv);
+	collector_stop(col);
+	mstore_close(st);
+	ndx_anchor_free(anchor);
+	free(sha);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct ndx_cmd cmds[] = {
+		{ "init", NULL, cmd_init },
+		{ "serve", NULL, cmd_serve },
+	};
+
+	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
+			    argv);
+}

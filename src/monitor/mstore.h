@@ -1,0 +1,50 @@
+/* The monitoring service's store (monitor.db): the operational records it
+ * has collected from every gateway, each gateway's cursor and how its last
+ * collection went, and the figures the operations centre shows, computed
+ * in SQL over a time window. One connection, one lock: the collector
+ * writes, the HTTP threads read. */
+#ifndef NDX_MONITOR_MSTORE_H
+#define NDX_MONITOR_MSTORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MSTORE_DB_FILE "monitor.db"
+
+struct mstore;
+
+int mstore_open(const char *path, struct mstore **out);
+void mstore_close(struct mstore *st);
+
+/* The next record to ask gateway for: the highest seq held, 0 = none. */
+int mstore_cursor(struct mstore *st, const char *gateway, uint64_t *after);
+
+/* Keeps one page of a gateway's answer: its "records" array, each as the
+ * gateway sends it (docs/protocol.md "Operational monitoring"), in one
+ * transaction with the gateway's new state. A record already held (same
+ * gateway and seq) is skipped; a record missing a required field is
+ * refused and counted in *bad, the rest kept. */
+int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
+		    const json_t *records, int64_t now_ms, size_t *added, size_t *bad);
+
+/* A collection that failed: kept with its time and reason (no personal data:
+ * the reason is the gateway's error type and message). */
+int mstore_gateway_failed(struct mstore *st, const char *gateway, const char *member,
+			  int64_t now_ms, const char *why);
+
+/* What the operations centre's live view shows over [now - window, now]
+ * (docs/operations.md "Live figures"): exchanges (counted once, at the
+ * consumer's gateway, or at the provider's when only it is collected), per
+ * second, errors by type, latency percentiles, the busiest services, per
+ * agency, and every gateway's state. member NULL: the whole federation;
+ * otherwise only exchanges whose client or service is of that member, and
+ * only that member's gateways. */
+int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
+		json_t **out);
+
+/* Deletes records whose request arrived before cutoff_ms; *deleted is how
+ * many. */
+int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted);
+
+#endif

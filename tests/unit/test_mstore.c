@@ -1,0 +1,303 @@
+/* The monitoring service's store (src/monitor/mstore.c): pages of
+ * operational records as gateways send them, kept once; records that lack
+ * what the figures need refused and counted; the live figures (an exchange
+ * counted once although both gateways report it, errors by type, latency
+ * percentiles, the busiest services, per agency, an agency's view only of
+ * its own); gateways up and down; retention. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mstore.h"
+#include "ndx/err.h"
+
+#define NOW 1780000000000LL /* ms */
+#define BCA "VN/GOV/BCA"
+#define MOF "VN/GOV/MOF"
+#define CITIZENS "VN/GOV/BCA/population/citizens"
+#define TAXES "VN/GOV/MOF/tax/returns"
+#define MOF_TAX "VN/GOV/MOF/tax"
+#define BCA_POP "VN/GOV/BCA/population"
+#define GW_BCA "VN/GOV/BCA/gw1"
+#define GW_MOF "VN/GOV/MOF/gw1"
+
+struct fx {
+	char path[512];
+	struct mstore *st;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	const char *dir = getenv("NDX_TEST_TMP");
+
+	snprintf(f->path, sizeof f->path, "%s/test_mstore_%d.db", dir ? dir : "/tmp", getpid());
+	unlink(f->path);
+	assert_int_equal(mstore_open(f->path, &f->st), NDX_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char side[600];
+
+	mstore_close(f->st);
+	unlink(f->path);
+	snprintf(side, sizeof side, "%s-wal", f->path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", f->path);
+	unlink(side);
+	free(f);
+	return 0;
+}
+
+/* A record as a gateway's /o1/.../records sends it. */
+static json_t *rec(long long seq, const char *role, const char *msg, const char *client,
+		   const char *service, long long in_ms, int ok, const char *err, long long dur)
+{
+	return json_pack("{s:I s:s s:s s:s s:s s:s s:s s:s s:s s:I s:I s:I s:I s:I s:I s:b"
+			 " s:s? s:i s:I s:I s:I s:n s:n s:b}",
+			 "seq", seq, "role", role, "message_id", msg, "client", client,
+			 "service", service, "client_gateway", GW_MOF, "service_gateway", GW_BCA,
+			 "method", "GET", "path_template", "/{}", "request_in", in_ms,
+			 "request_out", in_ms + 1, "response_in", in_ms + dur - 1, "response_out",
+			 in_ms + dur, "request_size", (json_int_t)0, "response_size",
+			 (json_int_t)120, "success", ok, "error_type", err, "status",
+			 ok ? 200 : 403, "duration_ms", dur, "own_ms", (json_int_t)1, "peer_ms",
+			 dur - 1, "provider_ms", "purpose", "personal", 0);
+}
+
+static void add(struct fx *f, const char *gw, const char *member, json_t *page, size_t want)
+{
+	size_t added = 99, bad = 99;
+
+	assert_int_equal(mstore_add_page(f->st, gw, member, page, NOW, &added, &bad), NDX_OK);
+	assert_int_equal(added, want);
+	json_decref(page);
+}
+
+static long long num(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void test_pages_are_kept_once_and_bad_records_refused(void **state)
+{
+	struct fx *f = *state;
+	json_t *page = json_array();
+	uint64_t after = 7;
+	size_t added, bad;
+
+	assert_int_equal(mstore_cursor(f->st, GW_MOF, &after), NDX_OK);
+	assert_int_equal(after, 0);
+	json_array_append_new(page, rec(1, "consumer", "m1", MOF_TAX, CITIZENS, NOW - 1000, 1,
+					NULL, 20));
+	json_array_append_new(page, rec(2, "consumer", "m2", MOF_TAX, CITIZENS, NOW - 900, 1,
+					NULL, 30));
+	/* a record without seq, an unknown role, no request_in, success not a
+	 * boolean, not an object: refused, the others kept */
+	json_array_append_new(page, json_pack("{s:s}", "role", "consumer"));
+	json_array_append_new(page, rec(3, "spy", "m3", MOF_TAX, CITIZENS, NOW, 1, NULL, 1));
+	json_array_append_new(page, json_pack("{s:i s:s s:b}", "seq", 4, "role", "consumer",
+					      "success", 1));
+	json_array_append_new(page, json_pack("{s:i s:s s:I s:i}", "seq", 5, "role", "provider",
+					      "request_in", (json_int_t)NOW, "success", 1));
+	json_array_append_new(page, json_string("x"));
+	assert_int_equal(mstore_add_page(f->st, GW_MOF, MOF, page, NOW, &added, &bad), NDX_OK);
+	assert_int_equal(added, 2);
+	assert_int_equal(bad, 5);
+	/* the same page again (a crash between fetch and commit) adds nothing */
+	assert_int_equal(mstore_add_page(f->st, GW_MOF, MOF, page, NOW, &added, &bad), NDX_OK);
+	assert_int_equal(added, 0);
+	json_decref(page);
+	assert_int_equal(mstore_cursor(f->st, GW_MOF, &after), NDX_OK);
+	assert_int_equal(after, 2);
+	/* RFC 3339 times are read too */
+	page = json_array();
+	json_array_append_new(page, rec(3, "consumer", "m3", MOF_TAX, CITIZENS, 0, 1, NULL, 5));
+	json_object_set_new(json_array_get(page, 0), "request_in",
+			    json_string("2026-05-28T20:26:39.500Z"));
+	add(f, GW_MOF, MOF, page, 1);
+}
+
+static void test_live_counts_each_exchange_once(void **state)
+{
+	struct fx *f = *state;
+	json_t *mof = json_array(), *bca = json_array(), *live, *lat, *errs, *svc, *ag;
+
+	/* three exchanges MOF -> BCA, seen by both gateways; one refused by
+	 * the provider gateway; one exchange BCA -> MOF seen only by MOF's
+	 * gateway as provider (BCA's gateway is not collected yet); one old */
+	json_array_append_new(mof, rec(1, "consumer", "a", MOF_TAX, CITIZENS, NOW - 5000, 1, NULL,
+				       10));
+	json_array_append_new(mof, rec(2, "consumer", "b", MOF_TAX, CITIZENS, NOW - 4000, 1, NULL,
+				       20));
+	json_array_append_new(mof, rec(3, "consumer", "c", MOF_TAX, CITIZENS, NOW - 3000, 0,
+				       "Client.NoGrant", 5));
+	json_array_append_new(mof, rec(4, "provider", "d", BCA_POP, TAXES, NOW - 2000, 1, NULL,
+				       40));
+	json_array_append_new(mof, rec(5, "consumer", "old", MOF_TAX, CITIZENS,
+				       NOW - 3600 * 1000, 1, NULL, 10));
+	add(f, GW_MOF, MOF, mof, 5);
+	json_array_append_new(bca, rec(1, "provider", "a", MOF_TAX, CITIZENS, NOW - 5000, 1, NULL,
+				       8));
+	json_array_append_new(bca, rec(2, "provider", "b", MOF_TAX, CITIZENS, NOW - 4000, 1, NULL,
+				       18));
+	json_array_append_new(bca, rec(3, "provider", "c", MOF_TAX, CITIZENS, NOW - 3000, 0,
+				       "Client.NoGrant", 3));
+	add(f, GW_BCA, BCA, bca, 3);
+
+	assert_int_equal(mstore_live(f->st, NULL, NOW, 60 * 1000, &live), NDX_OK);
+	assert_int_equal(num(live, "exchanges"), 4);
+	assert_int_equal(num(live, "failed"), 1);
+	assert_int_equal(num(live, "window_s"), 60);
+	assert_true(json_real_value(json_object_get(live, "per_second")) > 0.066 &&
+		    json_real_value(json_object_get(live, "per_second")) < 0.067);
+	lat = json_object_get(live, "latency_ms");
+	/* durations 5, 10, 20, 40 (the consumer's): nearest rank */
+	assert_int_equal(num(lat, "p50"), 10);
+	assert_int_equal(num(lat, "p95"), 40);
+	assert_int_equal(num(lat, "p99"), 40);
+	errs = json_object_get(live, "errors");
+	assert_int_equal(json_array_size(errs), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(errs, 0), "type")),
+			    "Client.NoGrant");
+	assert_int_equal(num(json_array_get(errs, 0), "count"), 1);
+	svc = json_object_get(live, "busiest_services");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(svc, 0), "service")),
+			    CITIZENS);
+	assert_int_equal(num(json_array_get(svc, 0), "exchanges"), 3);
+	assert_int_equal(num(json_array_get(svc, 0), "failed"), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(svc, 1), "service")),
+			    TAXES);
+	ag = json_object_get(live, "agencies");
+	assert_int_equal(json_array_size(ag), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *a = json_array_get(ag, i);
+		const char *m = json_string_value(json_object_get(a, "member"));
+
+		if (strcmp(m, MOF) == 0) {
+			assert_int_equal(num(a, "as_client"), 3);
+			assert_int_equal(num(a, "as_provider"), 1);
+		} else {
+			assert_string_equal(m, BCA);
+			assert_int_equal(num(a, "as_client"), 1);
+			assert_int_equal(num(a, "as_provider"), 3);
+		}
+	}
+	assert_int_equal(json_array_size(json_object_get(live, "gateways")), 2);
+	json_decref(live);
+
+	/* a window that reaches the old one */
+	assert_int_equal(mstore_live(f->st, NULL, NOW, 2 * 3600 * 1000, &live), NDX_OK);
+	assert_int_equal(num(live, "exchanges"), 5);
+	json_decref(live);
+}
+
+static void test_an_agency_sees_only_its_own(void **state)
+{
+	struct fx *f = *state;
+	json_t *mof = json_array(), *live;
+	const char *other = "VN/GOV/BTC";
+
+	json_array_append_new(mof, rec(1, "consumer", "a", MOF_TAX, CITIZENS, NOW - 5000, 1, NULL,
+				       10));
+	json_array_append_new(mof, rec(2, "consumer", "b", "VN/GOV/BTC/land", "VN/GOV/BTC/land/plots",
+				       NOW - 4000, 1, NULL, 10));
+	add(f, GW_MOF, MOF, mof, 2);
+	assert_int_equal(mstore_gateway_failed(f->st, "VN/GOV/BTC/gw1", other, NOW, "503 Server"),
+			 NDX_OK);
+
+	assert_int_equal(mstore_live(f->st, BCA, NOW, 60000, &live), NDX_OK);
+	assert_int_equal(num(live, "exchanges"), 1);
+	assert_int_equal(json_array_size(json_object_get(live, "agencies")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(live, "agencies"), 0), "member")),
+			    BCA);
+	/* no gateway of BCA is collected: none listed, neither MOF's nor BTC's */
+	assert_int_equal(json_array_size(json_object_get(live, "gateways")), 0);
+	json_decref(live);
+
+	assert_int_equal(mstore_live(f->st, other, NOW, 60000, &live), NDX_OK);
+	assert_int_equal(num(live, "exchanges"), 1);
+	assert_int_equal(json_array_size(json_object_get(live, "gateways")), 1);
+	{
+		const json_t *g = json_array_get(json_object_get(live, "gateways"), 0);
+
+		assert_false(json_is_true(json_object_get(g, "up")));
+		assert_string_equal(json_string_value(json_object_get(g, "last_error")),
+				    "503 Server");
+		assert_true(json_is_null(json_object_get(g, "last_ok_ms")));
+	}
+	json_decref(live);
+}
+
+static void test_gateway_up_down_and_prune(void **state)
+{
+	struct fx *f = *state;
+	json_t *page = json_array(), *live, *g;
+	uint64_t deleted = 0;
+
+	json_array_append_new(page, rec(1, "consumer", "a", MOF_TAX, CITIZENS, NOW - 10 * 86400000LL,
+					1, NULL, 10));
+	json_array_append_new(page, rec(2, "consumer", "b", MOF_TAX, CITIZENS, NOW - 1000, 1, NULL,
+					10));
+	add(f, GW_MOF, MOF, page, 2);
+	assert_int_equal(mstore_live(f->st, NULL, NOW, 60000, &live), NDX_OK);
+	g = json_array_get(json_object_get(live, "gateways"), 0);
+	assert_true(json_is_true(json_object_get(g, "up")));
+	assert_int_equal(num(g, "records"), 2);
+	json_decref(live);
+	/* a failed collection after a good one: down, the last good time kept */
+	assert_int_equal(mstore_gateway_failed(f->st, GW_MOF, MOF, NOW + 10000, "own gateway: "
+					       "cannot connect"), NDX_OK);
+	assert_int_equal(mstore_live(f->st, NULL, NOW, 60000, &live), NDX_OK);
+	g = json_array_get(json_object_get(live, "gateways"), 0);
+	assert_false(json_is_true(json_object_get(g, "up")));
+	assert_int_equal(num(g, "last_ok_ms"), NOW);
+	assert_int_equal(num(g, "last_poll_ms"), NOW + 10000);
+	json_decref(live);
+	assert_int_equal(mstore_prune(f->st, NOW - 7 * 86400000LL, &deleted), NDX_OK);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(mstore_live(f->st, NULL, NOW, 30 * 86400000LL, &live), NDX_OK);
+	assert_int_equal(num(live, "exchanges"), 1);
+	assert_true(json_is_null(json_object_get(json_object_get(live, "latency_ms"), "p50")) ==
+		    false);
+	json_decref(live);
+}
+
+static void test_empty_window(void **state)
+{
+	struct fx *f = *state;
+	json_t *live;
+
+	assert_int_equal(mstore_live(f->st, NULL, NOW, 60000, &live), NDX_OK);
+	assert_int_equal(num(live, "exchanges"), 0);
+	assert_true(json_is_null(json_object_get(json_object_get(live, "latency_ms"), "p50")));
+	assert_int_equal(json_array_size(json_object_get(live, "errors")), 0);
+	json_decref(live);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_pages_are_kept_once_and_bad_records_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_counts_each_exchange_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_agency_sees_only_its_own, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateway_up_down_and_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_window, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
