@@ -172,4 +172,23 @@ unsigned ndx_httpd_drain(struct ndx_httpd *srv, unsigned timeout_ms);
 /* Stops accepting, lets in-flight requests finish, frees. Accepts NULL. */
 void ndx_httpd_stop(struct ndx_httpd *srv);
 
+/* Appends to p (ndx/prom.h) the HTTP figures of every server this process
+ * has started, which every daemon's /metrics carries (docs/operations.md):
+ * ndx_http_requests_total{port,method,code} (code a status class, "none"
+ * when the client left before a deferred answer),
+ * ndx_http_request_duration_seconds{port} (a histogram),
+ * ndx_http_requests_in_flight{port},
+ * ndx_http_tls_cert_not_after_seconds{port} (the notAfter of the
+ * certificate a TLS port serves, as a Unix time) and
+ * process_start_time_seconds (when the first server started). Counted with relaxed atomics from any thread;
+ * a server's counters outlive it and go on when its port opens again. */
+struct ndx_prom;
+void ndx_httpd_metrics(struct ndx_prom *p);
+/* Answers GET /metrics with the daemon's own figures in own (an
+ * ndx_prom_init'ed text, possibly empty), then ndx_httpd_metrics, as
+ * NDX_PROM_CONTENT_TYPE; another method gets 405 (Allow: GET), a failed
+ * rendering 500. Takes own: it is empty afterwards. */
+void ndx_httpd_metrics_answer(const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			      struct ndx_prom *own);
+
 #endif

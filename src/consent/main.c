@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cons_metrics.h"
 #include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/encode.h"
@@ -266,7 +267,7 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
-		.max_body = 64 * 1024, .handler = capi_handle, .ctx = &cfg, .access_log = 1,
+		.max_body = 64 * 1024, .handler = cons_metrics_handle, .ctx = &cfg, .access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;

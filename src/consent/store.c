@@ -538,3 +538,35 @@ unlock:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
+
+int cstore_counts(struct cstore *st, time_t now, struct cstore_counts *out)
+{
+	static const char sql[] =
+		"SELECT CASE WHEN revoked_at IS NOT NULL THEN 3 WHEN exp <= ?1 THEN 2"
+		" WHEN nbf > ?1 THEN 1 ELSE 0 END AS state, count(*) FROM consents GROUP BY state";
+	sqlite3_stmt *s;
+	int rc, step;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	rc = prepare(st, sql, &s);
+	if (rc == NDX_OK) {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
+		while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+			uint64_t n = (uint64_t)sqlite3_column_int64(s, 1);
+			switch (sqlite3_column_int(s, 0)) {
+			case 0: out->active = n; break;
+			case 1: out->pending = n; break;
+			case 2: out->expired = n; break;
+			default: out->revoked = n; break;
+			}
+		}
+		if (step != SQLITE_DONE) {
+			memset(out, 0, sizeof *out);
+			rc = db_fail(st, "count");
+		}
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}

@@ -76,4 +76,13 @@ int cstore_status(struct cstore *st, uint64_t *version, uint32_t *nlists);
  * the bits do (in this process). Loads the list from the table on first use. */
 int cstore_status_bits(struct cstore *st, uint32_t list, uint8_t *out, uint64_t *gen);
 
+/* How many consents the store holds in each state at now, for /metrics:
+ * revoked (whatever their dates), expired (exp passed), pending (nbf not
+ * yet reached) and active (the rest). NDX_OK or NDX_EDB (the counts then
+ * 0). */
+struct cstore_counts {
+	uint64_t active, pending, expired, revoked;
+};
+int cstore_counts(struct cstore *st, time_t now, struct cstore_counts *out);
+
 #endif

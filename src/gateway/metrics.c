@@ -4,10 +4,13 @@
  * shares no cache line with other threads; only a thread's first request
  * registers its table under a mutex. /metrics walks all tables and sums.
  * Refusals are counted by the reasons of errors.h: one global atomic each. The
- * message log's figures come from its head, read at render time. */
+ * message log's figures come from its head, read at render time, whether
+ * it takes records now from exchlog.c; the HTTP figures of every daemon
+ * (include/ndx/httpd.h) follow. The text is written with include/ndx/prom.h,
+ * which escapes label values. What each figure means, and the alerts on
+ * them: docs/operations.md. */
 #include <pthread.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +18,10 @@
 #include "signer.h"
 #include "metrics.h"
 #include "confstate.h"
+#include "exchlog.h"
 #include "ndx/err.h"
 #include "ndx/httpd.h"
+#include "ndx/prom.h"
 
 #define SLOTS 256 /* (role, service, status) triples a thread tracks */
 #define NBUCKETS 12
@@ -149,90 +154,45 @@ struct agg {
 	uint64_t count, sum_us, buckets[NBUCKETS];
 };
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	int oom;
-};
-
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->oom = 1;
-			return;
-		}
-		if ((size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t ncap = o->cap * 2 + (size_t)n;
-		char *nb = realloc(o->buf, ncap);
-		if (!nb) {
-			o->oom = 1;
-			return;
-		}
-		o->buf = nb;
-		o->cap = ncap;
-	}
-}
-
 static const char *role_name(int r)
 {
 	return r == GW_ROLE_CONSUMER ? "consumer" : "provider";
 }
 
-char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now)
+/* Sums every thread's table into a (by role, service, status) and h (by
+ * role, service); the strings stay the tables' (they live to the end).
+ * Called under threads_mu. */
+static void aggregate(struct agg **a, size_t *na, struct agg **h, size_t *nh)
 {
-	struct out o = { .cap = 4096 };
-	struct agg *a = NULL, *h = NULL;
-	size_t na = 0, nh = 0;
-
-	o.buf = malloc(o.cap);
-	if (!o.buf)
-		return NULL;
-	o.buf[0] = '\0';
-
-	pthread_mutex_lock(&threads_mu);
 	for (struct mthread *t = threads; t; t = t->next) {
 		for (size_t i = 0; i < SLOTS; i++) {
 			struct mentry *e = &t->e[i];
 			struct agg *x = NULL, *y = NULL;
 			if (!atomic_load_explicit(&e->ready, memory_order_acquire))
 				continue;
-			for (size_t j = 0; j < na; j++)
-				if (a[j].role == e->role && a[j].status == e->status &&
-				    strcmp(a[j].service, e->service) == 0)
-					x = &a[j];
-			for (size_t j = 0; j < nh; j++)
-				if (h[j].role == e->role && strcmp(h[j].service, e->service) == 0)
-					y = &h[j];
+			for (size_t j = 0; j < *na; j++)
+				if ((*a)[j].role == e->role && (*a)[j].status == e->status &&
+				    strcmp((*a)[j].service, e->service) == 0)
+					x = &(*a)[j];
+			for (size_t j = 0; j < *nh; j++)
+				if ((*h)[j].role == e->role && strcmp((*h)[j].service, e->service) == 0)
+					y = &(*h)[j];
 			if (!x) {
-				struct agg *na2 = realloc(a, (na + 1) * sizeof *a);
+				struct agg *na2 = realloc(*a, (*na + 1) * sizeof **a);
 				if (!na2)
 					continue;
-				a = na2;
-				x = memset(&a[na++], 0, sizeof *a);
+				*a = na2;
+				x = memset(&(*a)[(*na)++], 0, sizeof **a);
 				x->role = e->role;
 				x->status = e->status;
 				x->service = e->service;
 			}
 			if (!y) {
-				struct agg *nh2 = realloc(h, (nh + 1) * sizeof *h);
+				struct agg *nh2 = realloc(*h, (*nh + 1) * sizeof **h);
 				if (!nh2)
 					continue;
-				h = nh2;
-				y = memset(&h[nh++], 0, sizeof *h);
+				*h = nh2;
+				y = memset(&(*h)[(*nh)++], 0, sizeof **h);
 				y->role = e->role;
 				y->service = e->service;
 			}
@@ -245,124 +205,153 @@ char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t 
 					atomic_load_explicit(&e->buckets[b], memory_order_relaxed);
 		}
 	}
+}
 
-	put(&o, "# HELP ndx_gateway_requests_total Exchanges handled, by role, service and "
-		"HTTP status.\n# TYPE ndx_gateway_requests_total counter\n");
-	for (size_t i = 0; i < na; i++)
-		put(&o, "ndx_gateway_requests_total{role=\"%s\",service=\"%s\",status=\"%d\"} %" PRIu64
-			"\n",
-		    role_name(a[i].role), a[i].service, a[i].status, a[i].count);
-	put(&o, "# HELP ndx_gateway_request_duration_seconds Time to answer an exchange.\n"
-		"# TYPE ndx_gateway_request_duration_seconds histogram\n");
-	for (size_t i = 0; i < nh; i++) {
-		uint64_t cum = 0;
-		for (size_t b = 0; b < NBUCKETS; b++) {
-			cum += h[i].buckets[b];
-			if (b < NBUCKETS - 1)
-				put(&o, "ndx_gateway_request_duration_seconds_bucket{role=\"%s\","
-					"service=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-				    role_name(h[i].role), h[i].service, bucket_le[b], cum);
-			else
-				put(&o, "ndx_gateway_request_duration_seconds_bucket{role=\"%s\","
-					"service=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
-				    role_name(h[i].role), h[i].service, cum);
-		}
-		put(&o, "ndx_gateway_request_duration_seconds_sum{role=\"%s\",service=\"%s\"} %.6f\n",
-		    role_name(h[i].role), h[i].service, (double)h[i].sum_us / 1e6);
-		put(&o, "ndx_gateway_request_duration_seconds_count{role=\"%s\",service=\"%s\"} %" PRIu64
-			"\n",
-		    role_name(h[i].role), h[i].service, h[i].count);
+static void render_exchanges(struct ndx_prom *p)
+{
+	struct agg *a = NULL, *h = NULL;
+	size_t na = 0, nh = 0;
+	char status[12];
+
+	pthread_mutex_lock(&threads_mu);
+	aggregate(&a, &na, &h, &nh);
+	ndx_prom_family(p, "ndx_gateway_requests_total", NDX_PROM_COUNTER,
+			"Exchanges handled, by role, service and HTTP status.");
+	for (size_t i = 0; i < na; i++) {
+		snprintf(status, sizeof status, "%d", a[i].status);
+		ndx_prom_u64(p, "ndx_gateway_requests_total",
+			     (const char *[]){ "role", role_name(a[i].role), "service", a[i].service,
+					       "status", status, NULL },
+			     a[i].count);
 	}
+	ndx_prom_family(p, "ndx_gateway_request_duration_seconds", NDX_PROM_HISTOGRAM,
+			"Time to answer an exchange.");
+	for (size_t i = 0; i < nh; i++)
+		ndx_prom_histogram(p, "ndx_gateway_request_duration_seconds",
+				   (const char *[]){ "role", role_name(h[i].role), "service",
+						     h[i].service, NULL },
+				   NBUCKETS - 1, bucket_le, h[i].buckets,
+				   (double)h[i].sum_us / 1e6);
 	pthread_mutex_unlock(&threads_mu);
 	free(a);
 	free(h);
+}
 
-	put(&o, "# HELP ndx_gateway_errors_total Refusals this gateway made, by side, X-Road "
-		"error type and ndx reason (docs/protocol.md \"Errors\").\n"
-		"# TYPE ndx_gateway_errors_total counter\n");
+static void render_errors(struct ndx_prom *p)
+{
+	ndx_prom_family(p, "ndx_gateway_errors_total", NDX_PROM_COUNTER,
+			"Refusals this gateway made, by side, X-Road error type and ndx reason "
+			"(docs/protocol.md \"Errors\").");
 	for (int side = 0; side < 2; side++)
 		for (size_t i = 0; i < GW_R_COUNT; i++)
-			put(&o,
-			    "ndx_gateway_errors_total{side=\"%s\",type=\"%s\",reason=\"%s\"} %" PRIu64
-			    "\n",
-			    side ? "provider" : "consumer",
-			    gw_reason_type((enum gw_reason)i, side ? GW_SIDE_PROVIDER
-								   : GW_SIDE_CONSUMER),
-			    gw_reason_info((enum gw_reason)i)->reason,
-			    (uint64_t)atomic_load_explicit(&error_counts[side][i],
-							   memory_order_relaxed));
-	put(&o, "# HELP ndx_gateway_relayed_errors_total Refusals of provider gateways passed "
-		"on to clients, by X-Road error type.\n"
-		"# TYPE ndx_gateway_relayed_errors_total counter\n");
+			ndx_prom_u64(
+				p, "ndx_gateway_errors_total",
+				(const char *[]){
+					"side", side ? "provider" : "consumer", "type",
+					gw_reason_type((enum gw_reason)i,
+						       side ? GW_SIDE_PROVIDER : GW_SIDE_CONSUMER),
+					"reason", gw_reason_info((enum gw_reason)i)->reason, NULL },
+				atomic_load_explicit(&error_counts[side][i], memory_order_relaxed));
+	ndx_prom_family(p, "ndx_gateway_relayed_errors_total", NDX_PROM_COUNTER,
+			"Refusals of provider gateways passed on to clients, by X-Road error type.");
 	for (size_t i = 0; i <= GW_R_COUNT; i++) {
 		const char *type = i < GW_R_COUNT
 					   ? gw_reason_type((enum gw_reason)i, GW_SIDE_PROVIDER)
 					   : "other";
 		if (i < GW_R_COUNT && relayed_slot(type) != i)
 			continue;
-		put(&o, "ndx_gateway_relayed_errors_total{type=\"%s\"} %" PRIu64 "\n", type,
-		    (uint64_t)atomic_load_explicit(&relayed_counts[i], memory_order_relaxed));
+		ndx_prom_u64(p, "ndx_gateway_relayed_errors_total",
+			     (const char *[]){ "type", type, NULL },
+			     atomic_load_explicit(&relayed_counts[i], memory_order_relaxed));
 	}
-	put(&o, "# HELP ndx_gateway_in_flight Exchanges being handled now.\n"
-		"# TYPE ndx_gateway_in_flight gauge\nndx_gateway_in_flight %ld\n",
-	    atomic_load_explicit(&in_flight, memory_order_relaxed));
-	put(&o, "# HELP ndx_gateway_conf_version Version of the held global configuration (0: "
-		"none).\n# TYPE ndx_gateway_conf_version gauge\nndx_gateway_conf_version %" PRIu64
-		"\n",
-	    v->c ? (uint64_t)ndx_conf_version(v->c->conf) : 0);
-	put(&o, "# HELP ndx_gateway_conf_age_seconds Seconds since the held configuration was "
-		"generated (-1: none).\n# TYPE ndx_gateway_conf_age_seconds gauge\n"
-		"ndx_gateway_conf_age_seconds %lld\n",
-	    v->c ? (long long)(now - ndx_conf_generated_at(v->c->conf)) : -1LL);
-	if (log) {
-		struct ndx_msglog_head hd;
-		ndx_msglog_head(log, &hd);
-		put(&o, "# HELP ndx_gateway_msglog_size Records covered by the latest signed tree "
-			"head.\n# TYPE ndx_gateway_msglog_size gauge\nndx_gateway_msglog_size %" PRIu64
-			"\n",
-		    hd.covered);
-		put(&o, "# HELP ndx_gateway_msglog_batch Number of the latest signed tree head (0: "
-			"none).\n# TYPE ndx_gateway_msglog_batch gauge\nndx_gateway_msglog_batch %" PRIu64
-			"\n",
-		    hd.sth.batch);
-		put(&o, "# HELP ndx_gateway_msglog_records_total Records durable in the message log "
-			"(the last sequence number).\n# TYPE ndx_gateway_msglog_records_total counter\n"
-			"ndx_gateway_msglog_records_total %" PRIu64 "\n",
-		    hd.last_seq);
-		put(&o, "# HELP ndx_gateway_msglog_commits_total Group commits of the message log "
-			"since start.\n# TYPE ndx_gateway_msglog_commits_total counter\n"
-			"ndx_gateway_msglog_commits_total %" PRIu64 "\n",
-		    hd.commits);
-		put(&o, "# HELP ndx_gateway_msglog_failed_commits_total Group commits that failed "
-			"since start (disk full, I/O).\n# TYPE ndx_gateway_msglog_failed_commits_total "
-			"counter\nndx_gateway_msglog_failed_commits_total %" PRIu64 "\n",
-		    hd.failed_commits);
-	}
-	{
-		struct gw_signer_stats ss;
-		gw_signer_stats(&ss);
-		put(&o, "# HELP ndx_gateway_messages_signed_total Signature objects made (requests "
-			"and responses).\n# TYPE ndx_gateway_messages_signed_total counter\n"
-			"ndx_gateway_messages_signed_total %" PRIu64 "\n",
-		    ss.messages_signed);
-		put(&o, "# HELP ndx_gateway_signatures_total Ed25519 signatures made: one per batch "
-			"of messages.\n# TYPE ndx_gateway_signatures_total counter\n"
-			"ndx_gateway_signatures_total %" PRIu64 "\n",
-		    ss.signatures);
-		put(&o, "# HELP ndx_gateway_verifications_total Ed25519 verifications of peers' "
-			"batch roots.\n# TYPE ndx_gateway_verifications_total counter\n"
-			"ndx_gateway_verifications_total %" PRIu64 "\n",
-		    ss.verifications);
-		put(&o, "# HELP ndx_gateway_verify_cache_hits_total Signature objects accepted from "
-			"an already verified batch root.\n# TYPE ndx_gateway_verify_cache_hits_total "
-			"counter\nndx_gateway_verify_cache_hits_total %" PRIu64 "\n",
-		    ss.verify_cache_hits);
-	}
-	if (o.oom) {
-		free(o.buf);
-		return NULL;
-	}
-	return o.buf;
+}
+
+/* The held configuration: version, age and what is left of it. A gateway
+ * refuses every exchange once it has expired (NoConfiguration). */
+static void render_conf(struct ndx_prom *p, const struct gw_view *v, time_t now)
+{
+	const struct ndx_conf *c = v->c ? v->c->conf : NULL;
+
+	ndx_prom_family(p, "ndx_gateway_conf_version", NDX_PROM_GAUGE,
+			"Version of the held global configuration (0: none).");
+	ndx_prom_u64(p, "ndx_gateway_conf_version", NULL, c ? ndx_conf_version(c) : 0);
+	ndx_prom_family(p, "ndx_gateway_conf_age_seconds", NDX_PROM_GAUGE,
+			"Seconds since the held configuration was generated (-1: none).");
+	ndx_prom_i64(p, "ndx_gateway_conf_age_seconds", NULL,
+		     c ? (int64_t)(now - ndx_conf_generated_at(c)) : -1);
+	ndx_prom_family(p, "ndx_gateway_conf_expires_in_seconds", NDX_PROM_GAUGE,
+			"Seconds until the held configuration expires (negative: expired; "
+			"absent: none held).");
+	if (c)
+		ndx_prom_i64(p, "ndx_gateway_conf_expires_in_seconds", NULL,
+			     (int64_t)(ndx_conf_expires_at(c) - now));
+}
+
+static void render_log(struct ndx_prom *p, struct ndx_msglog *log, time_t now)
+{
+	struct ndx_msglog_head hd;
+
+	ndx_prom_family(p, "ndx_gateway_msglog_writable", NDX_PROM_GAUGE,
+			"1 while the message log takes records; 0 from a failed append until "
+			"one succeeds again (exchanges are refused with LogUnavailable).");
+	ndx_prom_u64(p, "ndx_gateway_msglog_writable", NULL, !gw_log_failing(now));
+	if (!log)
+		return;
+	ndx_msglog_head(log, &hd);
+	ndx_prom_family(p, "ndx_gateway_msglog_size", NDX_PROM_GAUGE,
+			"Records covered by the latest signed tree head.");
+	ndx_prom_u64(p, "ndx_gateway_msglog_size", NULL, hd.covered);
+	ndx_prom_family(p, "ndx_gateway_msglog_batch", NDX_PROM_GAUGE,
+			"Number of the latest signed tree head (0: none).");
+	ndx_prom_u64(p, "ndx_gateway_msglog_batch", NULL, hd.sth.batch);
+	ndx_prom_family(p, "ndx_gateway_msglog_records_total", NDX_PROM_COUNTER,
+			"Records durable in the message log (the last sequence number).");
+	ndx_prom_u64(p, "ndx_gateway_msglog_records_total", NULL, hd.last_seq);
+	ndx_prom_family(p, "ndx_gateway_msglog_commits_total", NDX_PROM_COUNTER,
+			"Group commits of the message log since start.");
+	ndx_prom_u64(p, "ndx_gateway_msglog_commits_total", NULL, hd.commits);
+	ndx_prom_family(p, "ndx_gateway_msglog_failed_commits_total", NDX_PROM_COUNTER,
+			"Group commits that failed since start (disk full, I/O).");
+	ndx_prom_u64(p, "ndx_gateway_msglog_failed_commits_total", NULL, hd.failed_commits);
+}
+
+static void render_signer(struct ndx_prom *p)
+{
+	struct gw_signer_stats ss;
+
+	gw_signer_stats(&ss);
+	ndx_prom_family(p, "ndx_gateway_messages_signed_total", NDX_PROM_COUNTER,
+			"Signature objects made (requests and responses).");
+	ndx_prom_u64(p, "ndx_gateway_messages_signed_total", NULL, ss.messages_signed);
+	ndx_prom_family(p, "ndx_gateway_signatures_total", NDX_PROM_COUNTER,
+			"Ed25519 signatures made: one per batch of messages.");
+	ndx_prom_u64(p, "ndx_gateway_signatures_total", NULL, ss.signatures);
+	ndx_prom_family(p, "ndx_gateway_verifications_total", NDX_PROM_COUNTER,
+			"Ed25519 verifications of peers' batch roots.");
+	ndx_prom_u64(p, "ndx_gateway_verifications_total", NULL, ss.verifications);
+	ndx_prom_family(p, "ndx_gateway_verify_cache_hits_total", NDX_PROM_COUNTER,
+			"Signature objects accepted from an already verified batch root.");
+	ndx_prom_u64(p, "ndx_gateway_verify_cache_hits_total", NULL, ss.verify_cache_hits);
+}
+
+char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now)
+{
+	struct ndx_prom p;
+
+	ndx_prom_init(&p, NDX_BUF_NO_CAP);
+	render_exchanges(&p);
+	render_errors(&p);
+	ndx_prom_family(&p, "ndx_gateway_in_flight", NDX_PROM_GAUGE,
+			"Exchanges being handled now.");
+	ndx_prom_i64(&p, "ndx_gateway_in_flight", NULL,
+		     atomic_load_explicit(&in_flight, memory_order_relaxed));
+	render_conf(&p, v, now);
+	render_log(&p, log, now);
+	render_signer(&p);
+	/* The HTTP figures every daemon has (httpd.h), among them the notAfter
+	 * of the TLS certificate on the gateway port. */
+	ndx_httpd_metrics(&p);
+	return ndx_prom_steal(&p, NULL);
 }
 
 void gw_metrics_free_all(void)

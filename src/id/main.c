@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "eid_events.h"
+#include "eid_metrics.h"
 #include "ndx/cmd.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
@@ -731,7 +732,7 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
-		.max_body = 64 * 1024, .handler = oidc_handle, .ctx = &cfg, .access_log = 1,
+		.max_body = 64 * 1024, .handler = eid_metrics_handle, .ctx = &cfg, .access_log = 1,
 		.strict = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv))

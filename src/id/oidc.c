@@ -29,6 +29,7 @@
 #include "ndx/pin.h"
 #include "page.h"
 #include "signin_throttle.h"
+#include "eid_metrics.h"
 #include "token.h"
 
 #define PROG "ndx-id"
@@ -630,6 +631,7 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 		refuse_log(req, "sign-in",
 			   "pin %s: throttled for %s s (%u failures from %s, %u for the pin)",
 			   tail, retry, counts.source, src, counts.account);
+		eid_metrics_signin(EID_SIGNIN_THROTTLED);
 		login_page(cfg, resp, 429, tx, &ar, lang, pin, "pin",
 			   idpage_text(lang, IDTEXT_LOCKED));
 		ndx_http_resp_header(resp, "Retry-After", retry);
@@ -659,6 +661,7 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 			goto out;
 		}
 		idstore_signin_failed(cfg->st, pin, src, now);
+		eid_metrics_signin(EID_SIGNIN_FAILED);
 		refuse_log(req, "sign-in", "pin %s: wrong credentials", tail);
 		login_page(cfg, resp, 401, tx, &ar, lang, pin, "pin",
 			   idpage_text(lang, IDTEXT_BAD_CREDENTIALS));
@@ -668,6 +671,7 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 	/* Said only to whoever knows the password: a PIN alone does not
 	 * learn whether its holder died. */
 	if (acct.disabled_reason[0]) {
+		eid_metrics_signin(EID_SIGNIN_DISABLED);
 		refuse_log(req, "sign-in", "pin %s: account disabled (%s)", tail,
 			   acct.disabled_reason);
 		login_page(cfg, resp, 403, tx, &ar, lang, pin, "pin",
@@ -688,6 +692,7 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 			goto out;
 		}
 		idstore_authreq_delete(cfg->st, tx_hash);
+		eid_metrics_signin(EID_SIGNIN_SUCCEEDED);
 		fprintf(stderr, PROG ": signed in pin %s for client %s\n", tail, ar.client_id);
 		issue_code(cfg, resp, &ar, pin, now, sid_hash);
 		set_cookie(cfg, resp, sid);
@@ -880,6 +885,7 @@ static void handle_token(const struct oidc_config *cfg, const struct ndx_http_re
 		oauth_error(resp, 500, "server_error", "could not issue tokens");
 		goto out;
 	}
+	eid_metrics_token_issued();
 	json_answer(resp, json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", at, "token_type",
 				    "Bearer", "expires_in", TOKEN_TTL, "id_token", id_token,
 				    "scope", code.req.scope));

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received; glibc's lacks it */
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -39,6 +40,7 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
+#include "ndx/prom.h"
 #include "ndx/redact.h"
 #include "ndx/unixsock.h"
 
@@ -80,6 +82,7 @@ enum conn_phase {
 };
 
 struct conn_state;
+struct http_stats;
 
 struct ndx_httpd {
 	struct MHD_Daemon *mhd;
@@ -115,6 +118,9 @@ struct ndx_httpd {
 	unsigned waiting;      /* connections found waiting by the last pass */
 	unsigned long ticks;   /* passes so far */
 	unsigned long next_slot;
+	/* Where this server's requests are counted ("Metrics" below); set
+	 * once the port is known, NULL before and when every slot is taken. */
+	struct http_stats *_Atomic stats;
 };
 
 /* Per-connection state (MHD's socket context), from MHD's "started" to its
@@ -181,6 +187,7 @@ struct req_state {
 	int deferred;  /* the handler called ndx_http_defer */
 	int suspended; /* MHD_suspend_connection was called */
 	int ready;     /* ndx_http_resume was called: resp is final */
+	struct http_stats *stats; /* counted in flight there (NULL: not counted) */
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -646,6 +653,192 @@ static void write_json_line(json_t *o)
 	}
 }
 
+/* ---- Metrics ------------------------------------------------------------
+ *
+ * Every daemon's /metrics (docs/operations.md) carries the same HTTP
+ * figures, counted here where every request passes: requests by method and
+ * status class, a duration histogram and the requests in flight, per port
+ * (a daemon with two ports, or a gateway whose loops share one, is told
+ * apart by it), and when the process started serving. The counters live in
+ * a fixed table of slots for the life of the process, found once per
+ * server at start, so a request touches only relaxed atomics: the gateway
+ * answers on several loop threads at once. Counting happens where the
+ * access-log line is written, so a request counts exactly once, also a
+ * refusal of libmicrohttpd's or the request deadline's, whether or not
+ * the daemon logs. */
+
+#define STATS_SLOTS 16
+#define DUR_BUCKETS 11
+
+enum method_class { MC_GET, MC_HEAD, MC_POST, MC_PUT, MC_DELETE, MC_PATCH, MC_OPTIONS,
+		    MC_OTHER, MC_COUNT };
+static const char *const method_names[MC_COUNT] = { "GET",    "HEAD",  "POST",
+						    "PUT",    "DELETE", "PATCH",
+						    "OPTIONS", "other" };
+/* "none": the client went away before its deferred answer was made. */
+#define CODE_CLASSES 6
+static const char *const code_names[CODE_CLASSES] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
+static const double dur_le[DUR_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					    0.5,   1,    2.5,   5,    10 };
+
+struct http_stats {
+	char port[16]; /* "4400", or "unix"; written before the slot is published */
+	atomic_uint_fast64_t requests[MC_COUNT][CODE_CLASSES];
+	atomic_uint_fast64_t buckets[DUR_BUCKETS + 1];
+	atomic_uint_fast64_t sum_us;
+	atomic_long in_flight;
+	atomic_llong cert_not_after; /* the TLS certificate's notAfter; 0: plain HTTP */
+};
+
+static struct http_stats stats_slots[STATS_SLOTS];
+static atomic_size_t stats_used; /* slots published, in order */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_llong serving_since; /* Unix time of the first server's start */
+
+/* The slot of port (a new one the first time), or NULL when all are taken. */
+static struct http_stats *stats_for(const char *port)
+{
+	struct http_stats *found = NULL;
+	size_t n;
+	long long zero = 0;
+
+	atomic_compare_exchange_strong(&serving_since, &zero, (long long)time(NULL));
+	pthread_mutex_lock(&stats_lock);
+	n = atomic_load_explicit(&stats_used, memory_order_relaxed);
+	for (size_t i = 0; i < n && !found; i++)
+		if (strcmp(stats_slots[i].port, port) == 0)
+			found = &stats_slots[i];
+	if (!found && n < STATS_SLOTS) {
+		found = &stats_slots[n];
+		snprintf(found->port, sizeof found->port, "%s", port);
+		atomic_store_explicit(&stats_used, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&stats_lock);
+	return found;
+}
+
+/* The notAfter (Unix time) of the first certificate in pem, or 0. */
+static long long cert_not_after(const char *pem)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = { .data = (unsigned char *)(uintptr_t)pem,
+			     .size = (unsigned)strlen(pem) };
+	long long t = 0;
+
+	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
+		return 0;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == GNUTLS_E_SUCCESS) {
+		time_t e = gnutls_x509_crt_get_expiration_time(crt);
+		if (e != (time_t)-1)
+			t = (long long)e;
+	}
+	gnutls_x509_crt_deinit(crt);
+	return t;
+}
+
+static enum method_class method_class(const char *m)
+{
+	for (int i = 0; i < MC_OTHER; i++)
+		if (strcmp(m, method_names[i]) == 0)
+			return (enum method_class)i;
+	return MC_OTHER;
+}
+
+static void count_request(const struct ndx_httpd *srv, const char *method, int status,
+			  double seconds)
+{
+	struct http_stats *hs = atomic_load_explicit(&srv->stats, memory_order_acquire);
+	int code = status >= 100 && status < 600 ? status / 100 : 0;
+	size_t b = 0;
+
+	if (!hs)
+		return;
+	while (b < DUR_BUCKETS && seconds > dur_le[b])
+		b++;
+	atomic_fetch_add_explicit(&hs->requests[method_class(method)][code], 1,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&hs->buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hs->sum_us, (uint_fast64_t)(seconds > 0 ? seconds * 1e6 : 0),
+				  memory_order_relaxed);
+}
+
+void ndx_httpd_metrics(struct ndx_prom *p)
+{
+	size_t n = atomic_load_explicit(&stats_used, memory_order_acquire);
+	long long since = atomic_load_explicit(&serving_since, memory_order_relaxed);
+
+	ndx_prom_family(p, "ndx_http_requests_total", NDX_PROM_COUNTER,
+			"HTTP requests answered (or refused), by port, method and status class.");
+	for (size_t i = 0; i < n; i++) {
+		struct http_stats *hs = &stats_slots[i];
+		for (int m = 0; m < MC_COUNT; m++)
+			for (int c = 0; c < CODE_CLASSES; c++) {
+				uint64_t v = atomic_load_explicit(&hs->requests[m][c],
+								  memory_order_relaxed);
+				if (v)
+					ndx_prom_u64(p, "ndx_http_requests_total",
+						     (const char *[]){ "port", hs->port, "method",
+								       method_names[m], "code",
+								       code_names[c], NULL },
+						     v);
+			}
+	}
+	ndx_prom_family(p, "ndx_http_request_duration_seconds", NDX_PROM_HISTOGRAM,
+			"Time from a request's first callback to its answer, by port.");
+	for (size_t i = 0; i < n; i++) {
+		struct http_stats *hs = &stats_slots[i];
+		uint64_t counts[DUR_BUCKETS + 1];
+		for (size_t b = 0; b <= DUR_BUCKETS; b++)
+			counts[b] = atomic_load_explicit(&hs->buckets[b], memory_order_relaxed);
+		ndx_prom_histogram(
+			p, "ndx_http_request_duration_seconds",
+			(const char *[]){ "port", hs->port, NULL }, DUR_BUCKETS, dur_le, counts,
+			(double)atomic_load_explicit(&hs->sum_us, memory_order_relaxed) / 1e6);
+	}
+	ndx_prom_family(p, "ndx_http_requests_in_flight", NDX_PROM_GAUGE,
+			"HTTP requests received and not yet answered, by port.");
+	for (size_t i = 0; i < n; i++)
+		ndx_prom_i64(p, "ndx_http_requests_in_flight",
+			     (const char *[]){ "port", stats_slots[i].port, NULL },
+			     (int64_t)atomic_load_explicit(&stats_slots[i].in_flight,
+							   memory_order_relaxed));
+	ndx_prom_family(p, "ndx_http_tls_cert_not_after_seconds", NDX_PROM_GAUGE,
+			"Unix time at which the TLS certificate served on the port expires.");
+	for (size_t i = 0; i < n; i++) {
+		long long t = atomic_load_explicit(&stats_slots[i].cert_not_after,
+						   memory_order_relaxed);
+		if (t)
+			ndx_prom_i64(p, "ndx_http_tls_cert_not_after_seconds",
+				     (const char *[]){ "port", stats_slots[i].port, NULL }, t);
+	}
+	ndx_prom_family(p, "process_start_time_seconds", NDX_PROM_GAUGE,
+			"Unix time at which the daemon started serving HTTP.");
+	ndx_prom_i64(p, "process_start_time_seconds", NULL, since);
+}
+
+void ndx_httpd_metrics_answer(const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			      struct ndx_prom *own)
+{
+	char *text;
+	size_t len;
+
+	if (strcmp(req->method, "GET") != 0) {
+		ndx_prom_free(own);
+		ndx_http_resp_header(resp, "Allow", "GET");
+		ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed",
+				    "/metrics answers GET only");
+		return;
+	}
+	ndx_httpd_metrics(own);
+	text = ndx_prom_steal(own, &len);
+	if (!text) {
+		ndx_http_resp_error(resp, 500, "Server.Internal", "out of memory", NULL);
+		return;
+	}
+	ndx_http_resp_bytes(resp, 200, NDX_PROM_CONTENT_TYPE, text, len);
+	free(text);
+}
+
 /* by: NULL for an answer of ours, "libmicrohttpd" for one MHD made itself
  * (its own HTML body, see "Refusals libmicrohttpd makes" below). unsent:
  * NULL, or why the answer never left (the client went away while it was
@@ -662,11 +855,12 @@ static void access_log_line(const struct ndx_httpd *srv, const char *remote,
 	json_t *o;
 	double ms;
 
-	if (!srv->cfg.access_log)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - start->tv_sec) * 1e3 +
 	     (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+	count_request(srv, method, status, ms / 1e3);
+	if (!srv->cfg.access_log)
+		return;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_object();
@@ -1201,6 +1395,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st->cs = conn_state_of(conn);
 		ndx_buf_init(&st->body, srv->cfg.max_body);
 		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
+		st->stats = atomic_load_explicit(&srv->stats, memory_order_acquire);
+		if (st->stats)
+			atomic_fetch_add_explicit(&st->stats->in_flight, 1, memory_order_relaxed);
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		format_remote(conn, st->remote, sizeof st->remote);
 		*con_cls = st;
@@ -1437,6 +1634,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (st) {
 		request_done(st);
+		if (st->stats)
+			atomic_fetch_sub_explicit(&st->stats->in_flight, 1, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&st->srv->active, 1, memory_order_release);
 	}
 	req_state_free(st);
@@ -1809,6 +2008,17 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	srv->watch_started = 1;
 	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : cfg->port;
+	{
+		char port[16];
+		struct http_stats *hs;
+		snprintf(port, sizeof port, srv->unix_path ? "unix" : "%u", (unsigned)srv->port);
+		hs = stats_for(port);
+		if (hs && srv->tls && cfg->tls_cert_pem)
+			atomic_store_explicit(&hs->cert_not_after,
+					      cert_not_after(cfg->tls_cert_pem),
+					      memory_order_relaxed);
+		atomic_store_explicit(&srv->stats, hs, memory_order_release);
+	}
 	if (srv->loop) {
 		di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 		srv->mhd_epoll_fd = di ? di->epoll_fd : -1;

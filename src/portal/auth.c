@@ -27,6 +27,7 @@
 #include "ndx/password.h"
 #include "ndx/timefmt.h"
 #include "signin_throttle.h"
+#include "portal_metrics.h"
 
 #define TOKEN_LEN 43    /* base64url of 32 bytes */
 #define LOGIN_MAX_AGE_S 600
@@ -214,8 +215,10 @@ static int start_session(const struct portal *p, const struct ndx_http_req *req,
 		return rc;
 	s->created_at = s->last_seen = time(NULL);
 	hash_hex(tok, hex);
-	if ((rc = pstore_session_create(p->st, hex, s)) == NDX_OK)
+	if ((rc = pstore_session_create(p->st, hex, s)) == NDX_OK) {
 		set_cookie(p, resp, tok, 0);
+		portal_metrics_signin(s->kind, "succeeded");
+	}
 	OPENSSL_cleanse(tok, sizeof tok);
 	return rc;
 }
@@ -444,6 +447,7 @@ static void officer_login(const struct portal *p, const struct ndx_http_req *req
 		fprintf(stderr, PORTAL_PROG ": officer login from %s throttled for %ld s (%u "
 				"failures from there, %u for the name)\n",
 			src, wait, counts.source, counts.account);
+		portal_metrics_signin("officer", "throttled");
 		reply(resp, 429, "throttled", "too many failed sign-ins: try again later");
 		snprintf(retry, sizeof retry, "%ld", wait);
 		ndx_http_resp_header(resp, "Retry-After", retry);
@@ -455,6 +459,7 @@ static void officer_login(const struct portal *p, const struct ndx_http_req *req
 		if (rc != NDX_ENOTFOUND && rc != NDX_EPERM)
 			fprintf(stderr, PORTAL_PROG ": officer login: %s\n", ndx_strerror(rc));
 		pstore_signin_failure_note(p->st, who, src, now, now - SIGNIN_WINDOW_S);
+		portal_metrics_signin("officer", "failed");
 		reply(resp, 401, "bad_credentials", "wrong user name or password");
 		return;
 	}

@@ -26,6 +26,7 @@
 #include "ndx/password.h"
 #include "oidc.h"
 #include "portal.h"
+#include "portal_metrics.h"
 #include "store.h"
 
 #ifndef NDX_VERSION
@@ -272,7 +273,7 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = cfg->listen_addr, .port = cfg->port,
-		.threads = cfg->threads, .max_body = 64 * 1024, .handler = portal_handle,
+		.threads = cfg->threads, .max_body = 64 * 1024, .handler = portal_metrics_handle,
 		.ctx = &portal, .access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv) != NDX_OK)

@@ -758,3 +758,25 @@ int pstore_proc_work_set(struct pstore *st, const char *id, const json_t *work)
 	free(text);
 	return rc;
 }
+
+int pstore_proc_counts(struct pstore *st,
+		       void (*fn)(void *ud, const char *kind, const char *state, int64_t n),
+		       void *ud)
+{
+	sqlite3_stmt *s;
+	int rc, step;
+
+	pthread_mutex_lock(&st->mu);
+	rc = prepare(st, "SELECT kind, state, count(*) FROM procedures GROUP BY kind, state"
+			 " ORDER BY kind, state", &s);
+	if (rc == NDX_OK) {
+		while ((step = sqlite3_step(s)) == SQLITE_ROW)
+			fn(ud, (const char *)sqlite3_column_text(s, 0),
+			   (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2));
+		if (step != SQLITE_DONE)
+			rc = db_fail(st, "count");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}

@@ -9,6 +9,7 @@
 #define NDX_PORTAL_STORE_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "ndx/password.h"
@@ -125,5 +126,11 @@ int pstore_proc_transition(struct pstore *st, const char *id, const char *const 
  * new object ({} when none). */
 int pstore_proc_work_get(struct pstore *st, const char *id, json_t **out);
 int pstore_proc_work_set(struct pstore *st, const char *id, const json_t *work);
+
+/* Calls fn for each (kind, state) of the procedures held, with how many are
+ * in it, for /metrics (the strings live for the call). NDX_OK or NDX_EDB. */
+int pstore_proc_counts(struct pstore *st,
+		       void (*fn)(void *ud, const char *kind, const char *state, int64_t n),
+		       void *ud);
 
 #endif

@@ -26,6 +26,7 @@
 #include "ndx/key.h"
 #include "ndx/pki.h"
 #include "store.h"
+#include "reg_metrics.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -440,9 +441,11 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	struct reg_metrics metrics = { .api = api, .st = st, .cg = cg };
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = addr, .port = port, .threads = (unsigned)threads,
-		.max_body = max_body, .handler = api_handle, .ctx = api, .access_log = 1,
+		.max_body = max_body, .handler = reg_metrics_handle, .ctx = &metrics,
+		.access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;

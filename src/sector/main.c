@@ -28,6 +28,7 @@
 #include "quality.h"
 #include "schema.h"
 #include "sec_apply.h"
+#include "sec_metrics.h"
 #include "sec_outbox.h"
 #include "seed.h"
 #include "store.h"
@@ -311,10 +312,13 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct sec_metrics metrics = { .api = api, .st = st, .def = def,
+				       .outbox = publisher != NULL };
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = unix_path ? NULL : addr, .port = unix_path ? 0 : port,
 		.unix_path = unix_path, .unix_mode = socket_mode, .threads = (unsigned)threads,
-		.max_body = (size_t)max_body, .handler = api_handle, .ctx = api, .access_log = 1,
+		.max_body = (size_t)max_body, .handler = sec_metrics_handle, .ctx = &metrics,
+		.access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;

@@ -1,0 +1,86 @@
+/* GET /metrics of ndx-registry (docs/operations.md "Registry"): the version
+ * of the signed global configuration it publishes and the seconds until
+ * that document expires (a gateway refuses exchanges once its copy has
+ * expired), how many members, subsystems, gateways, services and grants
+ * the federation holds, and the HTTP figures of httpd.h. Counts only:
+ * nothing here names a member. A wrapper around api_handle, so the API's
+ * routing stays as it is. */
+#include "reg_metrics.h"
+
+#include <sqlite3.h>
+#include <string.h>
+#include <time.h>
+
+#include "ndx/err.h"
+#include "ndx/prom.h"
+
+/* Row counts in one statement under the store's lock: one state. */
+static const char COUNTS_SQL[] =
+	"SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM subsystems),"
+	" (SELECT count(*) FROM gateways), (SELECT count(*) FROM services),"
+	" (SELECT count(*) FROM grants)";
+static const char *const COUNTED[] = { "members", "subsystems", "gateways", "services",
+				       "grants" };
+#define NCOUNTED (sizeof COUNTED / sizeof COUNTED[0])
+
+static int read_counts(struct store *st, int64_t out[NCOUNTED])
+{
+	sqlite3_stmt *s = NULL;
+	int rc = NDX_EDB;
+
+	store_lock(st);
+	if (sqlite3_prepare_v2(store_db(st), COUNTS_SQL, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		for (size_t i = 0; i < NCOUNTED; i++)
+			out[i] = sqlite3_column_int64(s, (int)i);
+		rc = NDX_OK;
+	}
+	sqlite3_finalize(s);
+	store_unlock(st);
+	return rc;
+}
+
+static void render(struct reg_metrics *m, struct ndx_prom *p)
+{
+	const struct conf_signed *doc = NULL;
+	time_t now = time(NULL);
+	int64_t counts[NCOUNTED];
+	int ok = confgen_get(m->cg, now, &doc) == NDX_OK;
+
+	ndx_prom_family(p, "ndx_registry_conf_available", NDX_PROM_GAUGE,
+			"1 when the registry can build and sign the global configuration now, "
+			"0 when it cannot (store error, a document that does not validate).");
+	ndx_prom_u64(p, "ndx_registry_conf_available", NULL, ok);
+	if (ok) {
+		ndx_prom_family(p, "ndx_registry_conf_version", NDX_PROM_GAUGE,
+				"Version of the global configuration the registry publishes.");
+		ndx_prom_u64(p, "ndx_registry_conf_version", NULL, doc->version);
+		ndx_prom_family(p, "ndx_registry_conf_expires_in_seconds", NDX_PROM_GAUGE,
+				"Seconds until the published configuration expires.");
+		ndx_prom_i64(p, "ndx_registry_conf_expires_in_seconds", NULL,
+			     (int64_t)(doc->expires_at - now));
+		confgen_release(m->cg, doc);
+	}
+	if (read_counts(m->st, counts) == NDX_OK) {
+		ndx_prom_family(p, "ndx_registry_objects", NDX_PROM_GAUGE,
+				"What the federation holds, by kind.");
+		for (size_t i = 0; i < NCOUNTED; i++)
+			ndx_prom_i64(p, "ndx_registry_objects",
+				     (const char *[]){ "kind", COUNTED[i], NULL }, counts[i]);
+	}
+}
+
+void reg_metrics_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	struct reg_metrics *m = ctx;
+	struct ndx_prom p;
+
+	if (strcmp(req->path, "/metrics") != 0) {
+		api_handle(m->api, req, resp);
+		return;
+	}
+	ndx_prom_init(&p, NDX_BUF_NO_CAP);
+	if (strcmp(req->method, "GET") == 0)
+		render(m, &p);
+	ndx_httpd_metrics_answer(req, resp, &p);
+}
