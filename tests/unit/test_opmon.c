@@ -1,0 +1,435 @@
+/* Unit tests of the gateway's operational monitoring store
+ * (src/gateway/opmon.c, compiled into this test): records queued and
+ * written, cursor paging, the derived durations and nulls, retention by
+ * time and by count, the bounded queue dropping (and counting) what does
+ * not fit while the writer is busy, the health data, the query parser and
+ * the path template rules that keep personal numbers out of the records. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <semaphore.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "opmon.h"
+#include "ndx/err.h"
+
+#define SVC_A "VN/GOV/BCA/population/citizens"
+#define SVC_B "VN/GOV/BCA/population/echo"
+#define CLIENT "VN/GOV/BTC/tax"
+
+struct fx {
+	char dir[1024];
+	char path[1100];
+	struct gw_opmon *m;
+};
+
+static struct fx *fx_open(struct gw_opmon_options o)
+{
+	const char *base = getenv("NDX_TEST_TMP");
+	struct fx *f = calloc(1, sizeof *f);
+	char err[256] = "";
+
+	assert_non_null(f);
+	if (!base || !base[0])
+		base = "/tmp";
+	snprintf(f->dir, sizeof f->dir, "%s/test_opmon.XXXXXX", base);
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/opmon.db", f->dir);
+	if (gw_opmon_open(f->path, &o, &f->m, err, sizeof err) != NDX_OK)
+		fail_msg("open: %s", err);
+	return f;
+}
+
+static struct fx *fx_default(void)
+{
+	struct gw_opmon_options o = { .retention_s = GW_OPMON_RETENTION_S_DEFAULT,
+				      .max_records = GW_OPMON_MAX_RECORDS_DEFAULT,
+				      .queue_cap = GW_OPMON_QUEUE_DEFAULT };
+	return fx_open(o);
+}
+
+static void fx_close(struct fx *f)
+{
+	const char *suffix[] = { "", "-wal", "-shm" };
+	char p[1200];
+
+	gw_opmon_close(f->m);
+	for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+}
+
+static void add(struct gw_opmon *m, const char *service, int64_t t, bool ok, int64_t dur,
+		int64_t size)
+{
+	struct gw_opmon_in in = {
+		.role = GW_OPMON_CONSUMER,
+		.message_id = "m",
+		.client = CLIENT,
+		.service = service,
+		.client_gateway = "VN/GOV/BTC/gw1",
+		.service_gateway = "VN/GOV/BCA/gw1",
+		.method = "GET",
+		.path_template = "/citizens/*",
+		.request_in = t,
+		.request_out = t + 1,
+		.response_in = t + 1 + dur / 2,
+		.response_out = t + dur,
+		.request_size = size,
+		.response_size = 2 * size,
+		.success = ok,
+		.error_type = ok ? NULL : "Server.ServerProxy.AccessDenied",
+		.status = ok ? 200 : 500,
+		.peer_ms = dur / 2,
+		.provider_ms = GW_OPMON_NONE,
+		.purpose = "tax",
+	};
+	gw_opmon_record(m, &in);
+}
+
+static json_t *read_json(struct gw_opmon *m, const struct gw_opmon_query *q)
+{
+	char *text = NULL;
+	size_t len = 0;
+	json_t *doc;
+
+	assert_int_equal(gw_opmon_query_wait(m, q, "VN/GOV/BTC/gw1", &text, &len), NDX_OK);
+	doc = json_loadb(text, len, 0, NULL);
+	free(text);
+	assert_non_null(doc);
+	return doc;
+}
+
+static json_t *page(struct gw_opmon *m, int64_t after, int64_t limit)
+{
+	struct gw_opmon_query q = { .kind = GW_OPMON_Q_RECORDS, .after = after, .limit = limit,
+				    .from_ms = GW_OPMON_NONE, .to_ms = GW_OPMON_NONE };
+	return read_json(m, &q);
+}
+
+static void test_insert_and_cursor_paging(void **state)
+{
+	struct fx *f = fx_default();
+	int64_t now = gw_opmon_now_ms(), after = 0, seen = 0, last = 0;
+	json_t *doc, *r;
+	(void)state;
+
+	for (int i = 0; i < 25; i++)
+		add(f->m, SVC_A, now + i, i % 5 != 0, 40, 10 + i);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	for (;;) {
+		size_t i;
+
+		doc = page(f->m, after, 10);
+		assert_string_equal(json_string_value(json_object_get(doc, "gateway")),
+				    "VN/GOV/BTC/gw1");
+		if (json_array_size(json_object_get(doc, "records")) == 0) {
+			assert_int_equal(json_integer_value(json_object_get(doc, "next_after")), after);
+			json_decref(doc);
+			break;
+		}
+		assert_true(json_array_size(json_object_get(doc, "records")) <= 10);
+		json_array_foreach(json_object_get(doc, "records"), i, r) {
+			int64_t seq = json_integer_value(json_object_get(r, "seq"));
+
+			assert_true(seq > last);
+			last = seq;
+			seen++;
+		}
+		after = json_integer_value(json_object_get(doc, "next_after"));
+		assert_int_equal(after, last);
+		json_decref(doc);
+	}
+	assert_int_equal(seen, 25);
+	/* One record's fields: derived durations, nulls, the role's name. */
+	doc = page(f->m, 0, 1);
+	r = json_array_get(json_object_get(doc, "records"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "role")), "consumer");
+	assert_int_equal(json_integer_value(json_object_get(r, "duration_ms")), 40);
+	assert_int_equal(json_integer_value(json_object_get(r, "peer_ms")), 20);
+	assert_int_equal(json_integer_value(json_object_get(r, "own_ms")), 20);
+	assert_true(json_is_null(json_object_get(r, "provider_ms")));
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(json_string_value(json_object_get(r, "error_type")),
+			    "Server.ServerProxy.AccessDenied");
+	assert_int_equal(json_integer_value(json_object_get(r, "request_size")), 10);
+	assert_int_equal(json_integer_value(json_object_get(r, "response_size")), 20);
+	assert_false(json_is_true(json_object_get(r, "personal")));
+	json_decref(doc);
+	fx_close(f);
+}
+
+static void test_time_window(void **state)
+{
+	struct fx *f = fx_default();
+	int64_t now = gw_opmon_now_ms();
+	struct gw_opmon_query q = { .kind = GW_OPMON_Q_RECORDS, .limit = 100,
+				    .from_ms = now + 3, .to_ms = now + 7 };
+	json_t *doc;
+	(void)state;
+
+	for (int i = 0; i < 10; i++)
+		add(f->m, SVC_A, now + i, true, 2, 1);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	doc = read_json(f->m, &q);
+	assert_int_equal(json_array_size(json_object_get(doc, "records")), 4);
+	json_decref(doc);
+	fx_close(f);
+}
+
+static void test_retention_by_time(void **state)
+{
+	struct gw_opmon_options o = { .retention_s = 3600, .max_records = 1000,
+				      .queue_cap = 64 };
+	struct fx *f = fx_open(o);
+	int64_t now = gw_opmon_now_ms();
+	struct gw_opmon_stats st;
+	json_t *doc, *r;
+	size_t i;
+	(void)state;
+
+	for (int k = 0; k < 5; k++)
+		add(f->m, SVC_A, now - 7200 * 1000 + k, true, 1, 1); /* two hours old */
+	for (int k = 0; k < 3; k++)
+		add(f->m, SVC_A, now - 60 * 1000 + k, true, 1, 1);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	assert_int_equal(gw_opmon_prune(f->m, now), NDX_OK);
+	doc = page(f->m, 0, 100);
+	assert_int_equal(json_array_size(json_object_get(doc, "records")), 3);
+	json_array_foreach(json_object_get(doc, "records"), i, r)
+		assert_true(json_integer_value(json_object_get(r, "request_in")) >= now - 60000);
+	json_decref(doc);
+	gw_opmon_stats(&st);
+	assert_int_equal(st.pruned, 5);
+	fx_close(f);
+}
+
+static void test_retention_by_count(void **state)
+{
+	struct gw_opmon_options o = { .retention_s = 86400, .max_records = 5, .queue_cap = 64 };
+	struct fx *f = fx_open(o);
+	int64_t now = gw_opmon_now_ms();
+	json_t *doc;
+	(void)state;
+
+	for (int k = 0; k < 12; k++)
+		add(f->m, SVC_A, now + k, true, 1, k);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	assert_int_equal(gw_opmon_prune(f->m, now), NDX_OK);
+	doc = page(f->m, 0, 100);
+	assert_int_equal(json_array_size(json_object_get(doc, "records")), 5);
+	/* the newest five stay, and seq keeps counting after them */
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(doc, "records"), 0), "seq")),
+			 8);
+	json_decref(doc);
+	add(f->m, SVC_A, now + 20, true, 1, 1);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	doc = page(f->m, 12, 100);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(doc, "records"), 0), "seq")),
+			 13);
+	json_decref(doc);
+	fx_close(f);
+}
+
+/* The writer is held inside a read's callback: the queue fills and the
+ * rest is dropped, counted, and never blocks the caller. */
+static sem_t entered, release;
+
+static void blocking_answer(void *ud, int rc, char *json, size_t len)
+{
+	(void)ud;
+	(void)rc;
+	(void)len;
+	free(json);
+	sem_post(&entered);
+	sem_wait(&release);
+}
+
+static void test_full_queue_drops(void **state)
+{
+	struct gw_opmon_options o = { .retention_s = 86400, .max_records = 1000,
+				      .queue_cap = 8 };
+	struct fx *f = fx_open(o);
+	struct gw_opmon_query q = { .kind = GW_OPMON_Q_HEALTH };
+	struct gw_opmon_stats st;
+	int64_t now = gw_opmon_now_ms();
+	json_t *doc;
+	(void)state;
+
+	sem_init(&entered, 0, 0);
+	sem_init(&release, 0, 0);
+	assert_int_equal(gw_opmon_query(f->m, &q, "gw", blocking_answer, NULL), NDX_OK);
+	sem_wait(&entered);
+	for (int k = 0; k < 11; k++)
+		add(f->m, SVC_A, now + k, true, 1, 1);
+	gw_opmon_stats(&st);
+	assert_int_equal(st.depth, 8);
+	assert_int_equal(st.capacity, 8);
+	assert_int_equal(st.dropped, 3);
+	assert_int_equal(st.recorded, 8);
+	sem_post(&release);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	gw_opmon_stats(&st);
+	assert_int_equal(st.depth, 0);
+	assert_int_equal(st.written, 8);
+	doc = page(f->m, 0, 100);
+	assert_int_equal(json_array_size(json_object_get(doc, "records")), 8);
+	json_decref(doc);
+	sem_destroy(&entered);
+	sem_destroy(&release);
+	fx_close(f);
+}
+
+static void test_health(void **state)
+{
+	struct fx *f = fx_default();
+	int64_t now = gw_opmon_now_ms();
+	struct gw_opmon_query q = { .kind = GW_OPMON_Q_HEALTH };
+	json_t *doc, *svc, *per;
+	size_t i;
+	bool found_a = false, found_b = false;
+	(void)state;
+
+	add(f->m, SVC_A, now - 1000, true, 10, 100);
+	add(f->m, SVC_A, now - 900, true, 30, 300);
+	add(f->m, SVC_A, now - 800, false, 20, 200);
+	add(f->m, SVC_A, now - 2 * 3600 * 1000, true, 50, 5); /* in the last day only */
+	add(f->m, SVC_B, now - 100, true, 7, 7);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	doc = read_json(f->m, &q);
+	json_array_foreach(json_object_get(doc, "services"), i, svc) {
+		const char *id = json_string_value(json_object_get(svc, "service"));
+
+		assert_string_equal(json_string_value(json_object_get(svc, "role")), "consumer");
+		if (strcmp(id, SVC_A) == 0) {
+			found_a = true;
+			per = json_object_get(json_object_get(svc, "periods"), "last_10_minutes");
+			assert_int_equal(json_integer_value(json_object_get(per, "successful")), 2);
+			assert_int_equal(json_integer_value(json_object_get(per, "failed")), 1);
+			assert_int_equal(json_integer_value(json_object_get(per, "last_success")),
+					 now - 900);
+			assert_int_equal(json_integer_value(json_object_get(per, "last_failure")),
+					 now - 800);
+			assert_int_equal(json_integer_value(json_object_get(
+						 json_object_get(per, "duration_ms"), "min")),
+					 10);
+			assert_int_equal(json_integer_value(json_object_get(
+						 json_object_get(per, "duration_ms"), "max")),
+					 30);
+			assert_true(json_real_value(json_object_get(
+					    json_object_get(per, "request_size"), "avg")) == 200.0);
+			per = json_object_get(json_object_get(svc, "periods"), "last_day");
+			assert_int_equal(json_integer_value(json_object_get(per, "successful")), 3);
+		} else {
+			assert_string_equal(id, SVC_B);
+			found_b = true;
+		}
+	}
+	assert_true(found_a && found_b);
+	json_decref(doc);
+	fx_close(f);
+}
+
+static void test_query_parse(void **state)
+{
+	struct gw_opmon_query q;
+	char err[160], text[160];
+	(void)state;
+
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_RECORDS, NULL, NULL, NULL, NULL, &q, err,
+					      sizeof err),
+			 NDX_OK);
+	assert_int_equal(q.limit, GW_OPMON_PAGE_DEFAULT);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "records?after=0&limit=1000");
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_RECORDS, "12", "10000", "5", "9", &q, err,
+					      sizeof err),
+			 NDX_OK);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "records?after=12&limit=10000&from=5&to=9");
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_RECORDS, NULL, "10001", NULL, NULL, &q,
+					      err, sizeof err),
+			 NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_RECORDS, NULL, "0", NULL, NULL, &q, err,
+					      sizeof err),
+			 NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_RECORDS, "-1", NULL, NULL, NULL, &q, err,
+					      sizeof err),
+			 NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_RECORDS, "1 ", NULL, NULL, NULL, &q, err,
+					      sizeof err),
+			 NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_HEALTH, NULL, "5", NULL, NULL, &q, err,
+					      sizeof err),
+			 NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_parse(GW_OPMON_Q_HEALTH, NULL, NULL, NULL, NULL, &q, err,
+					      sizeof err),
+			 NDX_OK);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "health");
+}
+
+static void test_path_template_redaction(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "/citizens/001099012345", "/citizens/{}" },
+		{ "/citizens/001099012345/household", "/citizens/{}/household" },
+		{ "/v1/records/abc", "/{}/records/abc" },
+		{ "/a%2F001099012345", "/{}" },
+		{ "/enterprises/0101234567-001/tax", "/enterprises/{}/tax" },
+		{ "", "" },
+		{ "/", "/" },
+		{ "/plain/path/", "/plain/path/" },
+		{ "x7", "{}" },
+	};
+	char out[GW_OPMON_PATH_CAP], tiny[8], longpath[600];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		gw_opmon_redact_path(cases[i].in, out, sizeof out);
+		assert_string_equal(out, cases[i].out);
+		/* without a configuration the template is the redaction */
+		gw_opmon_path_template(NULL, CLIENT, SVC_A, "GET", cases[i].in, out, sizeof out);
+		assert_string_equal(out, cases[i].out);
+	}
+	gw_opmon_redact_path("/abcdefghijkl", tiny, sizeof tiny);
+	assert_string_equal(tiny, "/abcdef");
+	gw_opmon_redact_path("/abc/001099012345", tiny, sizeof tiny);
+	assert_string_equal(tiny, "/abc/{}");
+	/* a long path is cut, never a number let through */
+	memset(longpath, 0, sizeof longpath);
+	for (size_t k = 0; k + 14 < sizeof longpath; k += 14)
+		memcpy(longpath + k, "/001099012345x", 14);
+	gw_opmon_redact_path(longpath, out, sizeof out);
+	assert_null(strpbrk(out, "0123456789"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_insert_and_cursor_paging),
+		cmocka_unit_test(test_time_window),
+		cmocka_unit_test(test_retention_by_time),
+		cmocka_unit_test(test_retention_by_count),
+		cmocka_unit_test(test_full_queue_drops),
+		cmocka_unit_test(test_health),
+		cmocka_unit_test(test_query_parse),
+		cmocka_unit_test(test_path_template_redaction),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
