@@ -77,6 +77,8 @@
 #define CONSENT_OFFSET 40u
 #define ID_OFFSET 45u
 #define PORTAL_OFFSET 50u
+#define MONITOR_OFFSET 55u
+#define MONITOR_INTERVAL_S "5"
 #define SECTOR_CITIZENS "2000"
 #define DEMO_ACCOUNTS "50"
 #define DEMO_PASSWORD "ndx-demo-2026"
@@ -114,6 +116,7 @@
 #define NAME_SECTOR "ndx-sector"
 #define NAME_ID "ndx-id"
 #define NAME_PORTAL "ndx-portal"
+#define NAME_MONITOR "ndx-monitor"
 
 static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
@@ -162,7 +165,8 @@ static const char demo_usage[] =
 	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP: the gateways'\n"
 	"                    consumer ports PORT+10..17 and gateway ports PORT+20..27,\n"
 	"                    the sectors PORT+30..36; the consent service PORT+40,\n"
-	"                    the e-ID PORT+45, the portal PORT+50\n"
+	"                    the e-ID PORT+45, the portal PORT+50, the monitoring\n"
+	"                    service PORT+55\n"
 	"  --pin PIN         (id-token) the citizen, one with a demo account\n"
 	"  --out FILE        (id-token) where the token goes\n"
 	"  --help            show this help\n";
@@ -280,12 +284,17 @@ static const struct demo_member members[] = {
 		/* The national public service portal (a consumer) and the consent
 		 * service citizens give and revoke consents at. */
 		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } },
-		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } } } },
+		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } },
+		/* The operator's monitoring service (ndx-monitor): the
+		 * configuration's monitoring client, collecting every gateway's
+		 * operational records through this gateway. */
+		{ "monitoring", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } } } },
 };
 #define N_MEMBERS (sizeof(members) / sizeof(members[0]))
 
 #define PORTAL_CLIENT "VN/GOV/VPCP/portal"
 #define CONSENT_ID "VN/GOV/VPCP/consent"
+#define MONITOR_CLIENT "VN/GOV/VPCP/monitoring"
 
 struct demo_grant {
 	const char *client;
@@ -838,7 +847,7 @@ static int stop_pids(const pid_t *pids, const char *const *names, size_t n)
 static int stop_in_order(const pid_t *pids, const char *const *names, size_t n)
 {
 	static const char *const groups[][3] = {
-		{ NAME_PORTAL, NAME_ID, NULL },
+		{ NAME_PORTAL, NAME_ID, NAME_MONITOR },
 		{ NAME_GATEWAY, NULL, NULL },
 		{ NAME_SECTOR, NAME_CONSENT, NULL },
 		{ NAME_REGISTRY, NULL, NULL },
@@ -1008,7 +1017,7 @@ struct demo_state {
 	struct demo_paths paths;
 	char url[64];
 	pid_t registry_pid;
-	struct demo_app consent, id, portal;
+	struct demo_app consent, id, portal, monitor;
 	uint64_t conf_version;
 	size_t n_services, n_grants;
 	/* A citizen and an enterprise of the seeded data, for the curl lines. */
@@ -1562,7 +1571,8 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 			names[n++] = NAME_GATEWAY;
 		}
 	{
-		const struct demo_app *apps[] = { &st->portal, &st->id, &st->consent };
+		const struct demo_app *apps[] = { &st->portal, &st->id, &st->monitor,
+						  &st->consent };
 		for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 			if (apps[i]->pid > 0) {
 				pids[n] = apps[i]->pid;
@@ -1634,10 +1644,15 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 	char token[PATH_MAX], pw[PATH_MAX];
 
 	json_t *id = json_object_get(apps, "id"), *portal = json_object_get(apps, "portal");
+	json_t *mon = json_object_get(apps, "monitor");
 
 	if (c && join(token, st->consent.dir, "admin.token") == 0) {
 		json_object_set_new(c, "id", json_string(CONSENT_ID));
 		json_object_set_new(c, "admin_token_file", json_string(token));
+	}
+	if (mon && join(token, st->monitor.dir, "admin.token") == 0) {
+		json_object_set_new(mon, "client", json_string(MONITOR_CLIENT));
+		json_object_set_new(mon, "admin_token_file", json_string(token));
 	}
 	/* The password is named by its 0600 file, never written here: this
 	 * file lists the federation for anyone allowed to read it. */
@@ -1760,12 +1775,14 @@ static json_t *federation_doc(const struct demo_state *st)
 						    "paths", "*", "methods", methods));
 	}
 	{
-		const struct demo_app *apps[] = { &st->portal, &st->id, &st->consent };
+		const struct demo_app *apps[] = { &st->portal, &st->id, &st->monitor,
+						  &st->consent };
 		for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
 			if (apps[i]->pid <= 0)
 				continue;
 			json_object_set_new(japps, apps[i] == &st->portal ? "portal"
-						   : apps[i] == &st->id ? "id" : "consent",
+						   : apps[i] == &st->id ? "id"
+						   : apps[i] == &st->monitor ? "monitor" : "consent",
 					    json_pack("{sssssIssss}", "name", apps[i]->name, "url",
 						      apps[i]->url, "pid", (json_int_t)apps[i]->pid,
 						      "log", apps[i]->log, "dir", apps[i]->dir));
@@ -2039,6 +2056,36 @@ static int ensure_events(const struct cli_api *api)
 	return 0;
 }
 
+/* The operator's monitoring subsystem is the configuration's monitoring
+ * client (docs/registry-api.md "The monitoring client"): set again on
+ * every up, which changes nothing when it already is. */
+static int ensure_monitoring(const struct cli_api *api)
+{
+	json_t *out = NULL, *body;
+	char err[1024];
+	long status = 0;
+	int rc = cli_api_call(api, "GET", "/api/monitoring", NULL, &status, &out, err,
+			      sizeof(err));
+	const char *have = rc == NDX_OK ? json_string_value(json_object_get(out, "client")) : NULL;
+
+	if (have && strcmp(have, MONITOR_CLIENT) == 0) {
+		json_decref(out);
+		return 0;
+	}
+	json_decref(out);
+	out = NULL;
+	body = json_pack("{ss}", "client", MONITOR_CLIENT);
+	rc = body ? cli_api_call(api, "PUT", "/api/monitoring", body, &status, &out, err,
+				 sizeof(err))
+		  : NDX_ENOMEM;
+	json_decref(body);
+	json_decref(out);
+	if (rc == NDX_OK)
+		return 0;
+	cli_error("cannot make %s the monitoring client: %s", MONITOR_CLIENT, err);
+	return -1;
+}
+
 static int populate(const struct demo_state *st, const struct cli_api *api, size_t *n_services,
 		    size_t *n_grants)
 {
@@ -2108,7 +2155,8 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 					(*n_grants)++;
 				}
 	}
-	return ensure_consent_service(st, api) || ensure_events(api) ? -1 : 0;
+	return ensure_consent_service(st, api) || ensure_events(api) || ensure_monitoring(api)
+		       ? -1 : 0;
 }
 
 /* Registers the demo's e-ID as an id provider of the federation: its
@@ -2679,7 +2727,7 @@ static int ports_free(const struct demo_state *st, unsigned port)
 
 static int app_ports_free(const struct demo_state *st)
 {
-	const struct demo_app *apps[] = { &st->consent, &st->id, &st->portal };
+	const struct demo_app *apps[] = { &st->consent, &st->id, &st->portal, &st->monitor };
 
 	for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 		if (port_in_use(apps[i]->port)) {
@@ -2950,6 +2998,37 @@ static int start_portal(struct demo_state *st, const char *bin)
 			return -1;
 	}
 	return wait_ready(a->pid, NAME_PORTAL, a->url, a->log, a->log_from, "listening on",
+			  now_ms());
+}
+
+/* The operator's monitoring service (docs/monitoring.md): initialised the
+ * first time (its database and admin token), then served, collecting
+ * through the operator's gateway as the monitoring client. */
+static int start_monitor(struct demo_state *st, const char *bin, const char *anchor)
+{
+	struct demo_app *a = &st->monitor;
+	const struct demo_gateway *gw = gateway_of(st, MONITOR_CLIENT);
+	char db[PATH_MAX], listen[32];
+
+	if (join(db, a->dir, "monitor.db"))
+		return -1;
+	if (access(db, F_OK) != 0) {
+		char *argv[] = { (char *)bin, "init", "--data", a->dir, NULL };
+
+		if (run_to_end(argv, a->log, "ndx-monitor init") != 0)
+			return -1;
+	}
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
+	{
+		char *argv[] = { (char *)bin, "serve", "--data", a->dir, "--anchor",
+				 (char *)anchor, "--registry", st->url, "--gateway",
+				 gw ? (char *)gw->consumer_url : "", "--client", MONITOR_CLIENT,
+				 "--listen", listen, "--interval", MONITOR_INTERVAL_S, NULL };
+
+		if (app_spawn(a, argv) != 0)
+			return -1;
+	}
+	return wait_ready(a->pid, NAME_MONITOR, a->url, a->log, a->log_from, "listening on",
 			  now_ms());
 }
 
@@ -3374,6 +3453,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
 	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
 	char consent_bin[PATH_MAX], id_bin[PATH_MAX], portal_bin[PATH_MAX];
+	char monitor_bin[PATH_MAX];
 	char port_arg[32];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
@@ -3392,7 +3472,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	    cli_find_binary(NAME_SECTOR, sector_bin, sizeof(sector_bin)) != 0 ||
 	    cli_find_binary(NAME_CONSENT, consent_bin, sizeof(consent_bin)) != 0 ||
 	    cli_find_binary(NAME_ID, id_bin, sizeof(id_bin)) != 0 ||
-	    cli_find_binary(NAME_PORTAL, portal_bin, sizeof(portal_bin)) != 0)
+	    cli_find_binary(NAME_PORTAL, portal_bin, sizeof(portal_bin)) != 0 ||
+	    cli_find_binary(NAME_MONITOR, monitor_bin, sizeof(monitor_bin)) != 0)
 		return CLI_EXIT_FAIL;
 	if (private_dirs(p) != 0)
 		return CLI_EXIT_FAIL;
@@ -3410,7 +3491,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 			return CLI_EXIT_FAIL;
 	if (app_setup(&st->consent, NAME_CONSENT, p, "consent", port + CONSENT_OFFSET) ||
 	    app_setup(&st->id, NAME_ID, p, "id", port + ID_OFFSET) ||
-	    app_setup(&st->portal, NAME_PORTAL, p, "portal", port + PORTAL_OFFSET))
+	    app_setup(&st->portal, NAME_PORTAL, p, "portal", port + PORTAL_OFFSET) ||
+	    app_setup(&st->monitor, NAME_MONITOR, p, "monitor", port + MONITOR_OFFSET))
 		return CLI_EXIT_FAIL;
 	if (ports_free(st, port) != 0 || app_ports_free(st) != 0)
 		return CLI_EXIT_FAIL;
@@ -3457,7 +3539,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
 	if (start_gateways(st, gateway_bin) != 0 || start_id(st, id_bin) != 0 ||
-	    start_portal(st, portal_bin) != 0 || demo_officer_read(st) != 0)
+	    start_portal(st, portal_bin) != 0 || demo_officer_read(st) != 0 ||
+	    start_monitor(st, monitor_bin, p->anchor) != 0)
 		goto fail;
 	fed = federation_doc(st);
 	if (fed == NULL) {
@@ -3512,6 +3595,8 @@ static void print_up_summary(const struct demo_state *st)
 	       (long)st->id.pid, st->id.log);
 	printf("  portal    %s  ndx-portal  (pid %ld, log %s)\n", st->portal.url,
 	       (long)st->portal.pid, st->portal.log);
+	printf("  monitor   %s  ndx-monitor %s  (pid %ld, log %s)\n", st->monitor.url,
+	       MONITOR_CLIENT, (long)st->monitor.pid, st->monitor.log);
 	printf("  described in %s\n", p->fed);
 }
 
@@ -3646,6 +3731,12 @@ static void print_try_exchange(const struct demo_state *st)
 	for (size_t i = 0; i < N_OFFICERS; i++)
 		printf("%s %s (%s)", i ? "," : "", officers[i].username, officers[i].agency);
 	printf(", password %s\n", DEMO_PASSWORD);
+	printf("The federation live, as the operator's monitoring service collects it from\n"
+	       "every gateway through the exchange (exchanges per second, errors by type,\n"
+	       "latency, the busiest services, each agency, each gateway up or down; add\n"
+	       "&member=VN/GOV/TCT for one agency's view):\n");
+	printf("  curl -s -H \"Authorization: Bearer $(cat %s/admin.token)\" "
+	       "'%s/api/live?window=600'\n", st->monitor.dir, st->monitor.url);
 }
 
 static int demo_down(const char *dir, int quiet)

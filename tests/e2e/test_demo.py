@@ -67,14 +67,15 @@ EXTRA_SUBSYSTEMS = {"VN/GOV/BCA": {"VN/GOV/BCA/eid"}}
 EMPTY_TABLES = {"deaths"}
 PORTAL = "VN/GOV/VPCP/portal"
 CONSENT = "VN/GOV/VPCP/consent"
+MONITORING = "VN/GOV/VPCP/monitoring"
 ACCESS_LISTS = {f"{m}/transparency/accesses" for m in SECTORS}
 SECTOR_SERVICES = {f"{m}/{s}" for m, (_, _, svcs) in SECTORS.items() for s in svcs}
-APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50}
+APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55}
 # Processes and how many: the ones the demo always has; ndx-id and ndx-portal may be
 # listed too (at most one each). The stop order, by group.
 PROCS = {"ndx-gateway": 8, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1}
-OPTIONAL_PROCS = {"ndx-id", "ndx-portal"}
-STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-gateway": 1, "ndx-sector": 2,
+OPTIONAL_PROCS = {"ndx-id", "ndx-portal", "ndx-monitor"}
+STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-monitor": 0, "ndx-gateway": 1, "ndx-sector": 2,
               "ndx-consent": 2, "ndx-registry": 3}
 CITIZEN = "001099012345"
 PORT_SPAN = 60  # --port-base .. +59
@@ -333,7 +334,7 @@ def test_up_describes_a_live_federation(up):
     for m, (_, _, svcs) in SECTORS.items():
         assert subsystems[m] == {f"{m}/{s.split('/')[0]}" for s in svcs} | {
             f"{m}/transparency"} | EXTRA_SUBSYSTEMS.get(m, set()), m
-    assert subsystems["VN/GOV/VPCP"] == {PORTAL, CONSENT}
+    assert subsystems["VN/GOV/VPCP"] == {PORTAL, CONSENT, MONITORING}
     gws, _ = check_federation_live(fed, port)
     # What up printed: the registry, every gateway, the consent service.
     assert f"http://127.0.0.1:{port}" in up.out
@@ -478,6 +479,53 @@ def test_bulk_purposes_and_the_id_provider_are_in_the_signed_conf(up):
     assert live["id_providers"] == [want]
     assert {s["id"]: s.get("bulk_purposes") or [] for s in live["services"]
             if s.get("bulk_purposes")} == BULK
+
+
+def test_operations_centre_figures_move(up):
+    """The monitoring service up prints collects every gateway through the operator's
+    gateway as the monitoring client; the printed exchange shows up in its live
+    figures, counted once, and one agency's view holds only what concerns it."""
+    fed, out = up.fed, up.out
+    mon = fed["apps"]["monitor"]
+    assert mon["name"] == "ndx-monitor" and mon["client"] == MONITORING
+    token = Path(mon["admin_token_file"]).read_text().strip()
+    assert oct(Path(mon["admin_token_file"]).stat().st_mode & 0o777) == "0o600"
+    assert token not in out
+    live_lines = [ln for ln in lines_with(out, "/api/live") if ln.startswith("curl -s -H")]
+    assert len(live_lines) == 1 and mon["url"] in live_lines[0], out
+    assert up.api("/api/monitoring")["client"] == MONITORING
+    h = {"Authorization": f"Bearer {token}"}
+
+    def live(**params):
+        r = requests.get(mon["url"] + "/api/live", headers=h, params=params, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    before = live(window=3600, member="VN/GOV/TCT")["exchanges"]
+    # An exchange about no one (the other tests count the printed citizen's reads):
+    # the tax department asks for a vehicle it holds no grant on, refused by its own
+    # gateway, which records it.
+    tct_gw = {g["member"]: g for g in fed["gateways"]}["VN/GOV/TCT"]
+    resp = requests.get(tct_gw["consumer_url"] + "/r1/VN/GOV/CSGT/vehicles/vehicles/29A12345",
+                        headers={"X-Road-Client": "VN/GOV/TCT/tax"}, timeout=10)
+    assert resp.headers.get("X-Road-Error") == "Server.ClientProxy.AccessDenied", resp.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tct = live(window=3600, member="VN/GOV/TCT")
+        if tct["exchanges"] == before + 1:
+            break
+        time.sleep(0.5)
+    assert tct["exchanges"] == before + 1, tct
+    assert [a["member"] for a in tct["agencies"]] == ["VN/GOV/TCT"]
+    assert [g["name"] for g in tct["gateways"]] == ["VN/GOV/TCT/gw1"]
+    assert sum(e["count"] for e in tct["errors"]) >= 1 and tct["failed"] >= 1, tct
+    everyone = live(window=3600)
+    assert {g["name"] for g in everyone["gateways"]} == {f"{m}/gw1" for m in MEMBERS}
+    assert all(g["up"] for g in everyone["gateways"]), everyone["gateways"]
+    assert any(s["service"] == "VN/GOV/CSGT/vehicles/vehicles"
+               for s in everyone["busiest_services"])
+    assert not re.search(r"\b\d{12}\b", json.dumps(everyone))
+    assert requests.get(mon["url"] + "/api/live", timeout=10).status_code == 401
 
 
 def test_printed_exchanges_work(up):
