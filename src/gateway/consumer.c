@@ -43,6 +43,7 @@
 #include "subjects.h"
 #include "gw_witness.h"
 #include "gwloop.h"
+#include "opmon.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
@@ -90,6 +91,9 @@ struct cx {
 	struct timespec t0;
 	time_t now;
 	bool tls;                    /* over the TLS consumer port */
+	bool personal;               /* the service is a personal-data service */
+	/* operational monitoring (opmon.h): Unix ms, 0 = did not happen */
+	int64_t t_in, t_out, t_resp_in;
 	/* parse */
 	struct gw_rf_input in;
 	struct gw_rf_request rq;
@@ -232,6 +236,7 @@ static enum gw_reason step_identify(struct cx *x)
 		return refuse(x, GW_R_UNKNOWN_SERVICE, x->service,
 			      "%s is not in the global configuration", x->service);
 	x->service_label = svc->id;
+	x->personal = svc->personal;
 	return GW_R_COUNT;
 }
 
@@ -649,6 +654,66 @@ static void cx_free(struct cx *x)
 	free(x);
 }
 
+/* The exchange's operational monitoring record (opmon.h): copied into the
+ * store's queue, nothing written here. Nothing personal: the path as its
+ * grant's pattern or with its digits' segments replaced, no query, no
+ * subject, no user id. */
+static void record_opmon(struct cx *x, bool logged)
+{
+	struct gw_opmon_in in = { 0 };
+	char path[GW_OPMON_PATH_CAP], client[GW_OPMON_ID_CAP];
+	char sgw[NDX_ID_TEXT_MAX + 64];
+	const char *ct;
+	const void *body;
+	size_t len = 0;
+	int status = 0;
+
+	if (!x->g->opmon)
+		return;
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 0;
+	in.role = GW_OPMON_CONSUMER;
+	in.method = x->req->method;
+	if (x->identified) {
+		in.message_id = x->msg_id;
+		in.client = x->client;
+		in.service = x->service;
+		gw_opmon_path_template(x->conf, x->client, x->service, x->req->method, x->rq.rest,
+				       path, sizeof path);
+		in.path_template = path;
+		in.purpose = x->rq.hdr[GW_RF_PURPOSE];
+	} else if (x->client[0]) {
+		/* a well-formed id, but not necessarily one of the configuration's */
+		size_t n = strnlen(x->client, sizeof client - 1);
+
+		memcpy(client, x->client, n);
+		client[n] = '\0';
+		gw_redact_pins(client);
+		in.client = client;
+	}
+	in.client_gateway = x->g->name;
+	if (x->call.gateway && gw_gateway_name(x->call.gateway->member, x->call.gateway->code, sgw,
+					       sizeof sgw) == NDX_OK)
+		in.service_gateway = sgw;
+	in.request_in = x->t_in;
+	in.request_out = x->t_out ? x->t_out : GW_OPMON_NONE;
+	in.response_in = x->t_resp_in ? x->t_resp_in : GW_OPMON_NONE;
+	in.response_out = gw_opmon_now_ms();
+	in.request_size = (int64_t)x->req->body_len;
+	in.response_size = (int64_t)len;
+	in.success = logged && x->passed && !x->err_type;
+	in.error_type = x->err_type ? x->err_type
+			: !logged   ? gw_reason_type(GW_R_LOG_UNAVAILABLE, GW_SIDE_CONSUMER)
+				    : NULL;
+	in.status = status;
+	/* The provider gateway's backend time is in its own record (same
+	 * message_id): it is not in the signed answer, so not trusted here. */
+	in.peer_ms = x->t_out && x->t_resp_in ? x->t_resp_in - x->t_out : GW_OPMON_NONE;
+	in.provider_ms = GW_OPMON_NONE;
+	in.personal = x->personal;
+	gw_opmon_record(x->g->opmon, &in);
+}
+
 /* The end of every exchange, on whichever thread it ends: the answer's
  * headers, the metrics, and the answer goes out. */
 static void complete(struct cx *x, bool logged)
@@ -656,6 +721,7 @@ static void complete(struct cx *x, bool logged)
 	struct ndx_http_pending *pending = x->pending;
 
 	answer(x, logged);
+	record_opmon(x, logged);
 	gw_metrics_end_answer(GW_ROLE_CONSUMER, x->service_label, x->resp, &x->t0);
 	cx_free(x);
 	if (pending)
@@ -675,6 +741,7 @@ static void forwarded(struct gw_peer_call *call, enum gw_xfer_result res)
 {
 	struct cx *x = call->ud;
 
+	x->t_resp_in = gw_opmon_now_ms();
 	if (forward_result(x, res) == GW_R_COUNT && step_verify(x) == GW_R_COUNT)
 		step_pass(x);
 	after_steps(x);
@@ -688,6 +755,7 @@ static void step_forward(void *arg)
 
 	x->call.loop = x->loop;
 	x->call.done = forwarded;
+	x->t_out = gw_opmon_now_ms();
 	gw_peer_start(&x->call, &x->answer);
 }
 
@@ -709,6 +777,7 @@ static void exchange(struct gw_ctx *g, const struct ndx_http_req *req,
 	x->req = req;
 	x->resp = resp;
 	x->t0 = t0;
+	x->t_in = gw_opmon_now_ms();
 	x->tls = tls;
 	x->now = time(NULL);
 	x->refusal.reason = GW_R_COUNT;
@@ -808,6 +877,10 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 		goto out;
 	if (strncmp(req->path, "/e1/", 4) == 0) {
 		gw_events_consumer(g, req, resp, tls);
+		goto out;
+	}
+	if (strncmp(req->path, "/o1/", 4) == 0) {
+		gw_opmon_consumer(g, req, resp, tls);
 		goto out;
 	}
 	if (strncmp(req->path, "/r1/", 4) != 0) {

@@ -180,6 +180,14 @@ static const struct gw_reason_info table[GW_R_COUNT] = {
 				 "no event of this id for this client" },
 	[GW_R_EVENT_STORE_UNAVAILABLE] = { "EventStoreUnavailable", S, "LoggingFailed", 500,
 					   false, "the event store cannot be written" },
+	[GW_R_OPMON_QUERY] = { "OpmonQuery", C, "BadRequest", 400, true,
+			       "an operational monitoring read is malformed" },
+	[GW_R_UNKNOWN_GATEWAY] = { "UnknownGateway", S, "InvalidSecurityServer", 500, true,
+				   "the path names no gateway of the global configuration" },
+	[GW_R_OPMON_NOT_ALLOWED] = { "OpmonNotAllowed", S, "AccessDenied", 500, true,
+				     "the client may not read this gateway's operational records" },
+	[GW_R_OPMON_UNAVAILABLE] = { "OpmonUnavailable", S, "InternalError", 500, false,
+				     "the operational monitoring store cannot be read" },
 };
 
 #undef C

@@ -17,6 +17,7 @@
 #include "exchlog.h"
 #include "gateway.h"
 #include "gwloop.h"
+#include "opmon.h"
 #include "peerlimit.h"
 #include "signer.h"
 #include "subjects.h"
@@ -29,6 +30,58 @@
 #include "ndx/schema.h"
 
 /* ---- deliveries ---------------------------------------------------------------- */
+
+/* A delivery with its operational monitoring times (opmon.h; Unix ms, 0 =
+ * did not happen): allocated here and freed as its first member, so that
+ * the struct the events files share stays as it is. */
+struct timed_delivery {
+	struct delivery d;
+	int64_t t_in, t_out, t_resp_in;
+};
+
+static struct timed_delivery *timed(struct delivery *d)
+{
+	return (struct timed_delivery *)d;
+}
+
+/* One record per delivery attempt's outcome (role event_out): the
+ * subscriber as client, the event's service, method EVENT, the event's
+ * name as the path template. */
+static void record_opmon(struct delivery *d, bool delivered)
+{
+	struct timed_delivery *t = timed(d);
+	struct gw_opmon_in in = { 0 };
+	char cgw[NDX_ID_TEXT_MAX + 64], name[GW_OPMON_PATH_CAP];
+	const struct gw_event *e = &d->due->ev;
+
+	if (!d->ev->g->opmon)
+		return;
+	in.role = GW_OPMON_EVENT_OUT;
+	in.message_id = e->id;
+	in.client = d->due->client;
+	in.service = e->service;
+	if (d->call.gateway && gw_gateway_name(d->call.gateway->member, d->call.gateway->code, cgw,
+					       sizeof cgw) == NDX_OK)
+		in.client_gateway = cgw;
+	in.service_gateway = d->ev->g->name;
+	in.method = "EVENT";
+	gw_opmon_redact_path(e->name, name, sizeof name);
+	in.path_template = name;
+	in.request_in = t->t_in;
+	in.request_out = t->t_out ? t->t_out : GW_OPMON_NONE;
+	in.response_in = t->t_resp_in ? t->t_resp_in : GW_OPMON_NONE;
+	in.response_out = gw_opmon_now_ms();
+	in.request_size = (int64_t)e->payload_len;
+	in.response_size = t->t_resp_in ? (int64_t)d->r.len : GW_OPMON_NONE;
+	in.success = delivered;
+	in.error_type = delivered ? NULL : d->r.hdr[GW_H_XROAD_ERROR];
+	in.status = (int)d->r.status;
+	in.peer_ms = t->t_out && t->t_resp_in ? t->t_resp_in - t->t_out : GW_OPMON_NONE;
+	in.provider_ms = GW_OPMON_NONE;
+	in.purpose = d->due->purpose;
+	in.personal = e->subject && e->subject[0];
+	gw_opmon_record(d->ev->g->opmon, &in);
+}
 
 static void delivery_free(struct delivery *d)
 {
@@ -49,6 +102,7 @@ static void report(struct delivery *d, bool delivered)
 	struct job *j = calloc(1, sizeof *j);
 	struct gw_events *ev = d->ev;
 
+	record_opmon(d, delivered);
 	if (j) {
 		j->kind = JOB_ATTEMPTED;
 		j->seq = d->due->ev.seq;
@@ -98,6 +152,7 @@ static void delivered(struct gw_peer_call *call, enum gw_xfer_result res)
 	struct ndx_event_receipt_hash_input rin;
 	char gwname[NDX_ID_TEXT_MAX + 64];
 
+	timed(d)->t_resp_in = gw_opmon_now_ms();
 	if (res != GW_XFER_OK) {
 		snprintf(d->error, sizeof d->error, "%s",
 			 r->errbuf[0] ? r->errbuf : "the subscriber's gateway cannot be reached");
@@ -146,6 +201,7 @@ static void start_on_loop(void *arg)
 {
 	struct delivery *d = arg;
 
+	timed(d)->t_out = gw_opmon_now_ms();
 	gw_peer_start(&d->call, &d->r);
 }
 
@@ -185,6 +241,7 @@ static bool start_delivery(struct gw_events *ev, struct delivery *d)
 	if (event_headers(&d->headers, e, d->due->client, d->due->purpose) != NDX_OK)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &d->t0);
+	timed(d)->t_in = gw_opmon_now_ms();
 	d->call.loop = gw_loops_next(ev->g->loops);
 	d->call.conf = d->view.c->conf;
 	d->call.member = d->member;
@@ -232,7 +289,7 @@ void ev_schedule(struct gw_events *ev)
 	for (size_t i = 0; i < n; i++) {
 		struct inflight_key *key = &ev->inflight[ev->ninflight];
 
-		d = calloc(1, sizeof *d);
+		d = calloc(1, sizeof(struct timed_delivery));
 		if (!d || !(d->due = malloc(sizeof *d->due)) ||
 		    !(key->client = strdup(due[i].client))) {
 			if (d)

@@ -18,6 +18,7 @@
 #include "exchlog.h"
 #include "gateway.h"
 #include "gwloop.h"
+#include "opmon.h"
 #include "peerlimit.h"
 #include "signer.h"
 #include "subjects.h"
@@ -430,6 +431,76 @@ static const char *need(const struct ndx_http_req *req, const char *name, const 
 	return v;
 }
 
+/* When the delivery being checked on this thread arrived (Unix ms): the
+ * checks run synchronously, from gw_events_deliver, on the port's thread. */
+static _Thread_local int64_t deliver_t_in;
+
+/* A delivery's operational monitoring record (role event_in, opmon.h):
+ * refused (r its reason) or accepted for keeping (r = GW_R_COUNT: its
+ * answer is the events thread's, so no status or response_out). The
+ * headers are the sender's: nothing is taken that could be personal (the
+ * subject never; digits' segments of the name replaced). */
+static void record_in(struct gw_ctx *g, const struct ndx_conf_gateway *peer,
+		      const struct ndx_http_req *req, struct ndx_http_resp *resp, enum gw_reason r)
+{
+	struct gw_opmon_in in = { 0 };
+	char cgw[NDX_ID_TEXT_MAX + 64], name[GW_OPMON_PATH_CAP], id[GW_UUID_LEN];
+	char client[GW_OPMON_ID_CAP], service[GW_OPMON_ID_CAP];
+	const char *h, *ct;
+	const void *body;
+	size_t len = 0;
+	int status = 0;
+	bool ok;
+	struct ndx_id parsed;
+
+	if (!g->opmon)
+		return;
+	in.role = GW_OPMON_EVENT_IN;
+	in.method = "EVENT";
+	if ((h = gw_header(req, "Ndx-Event-Id", &ok)) && ok && ev_copy_id(h, strlen(h), id))
+		in.message_id = id;
+	if ((h = gw_header(req, "Ndx-Event-Client", &ok)) && ok &&
+	    ndx_id_parse(h, strlen(h), NDX_ID_SUBSYSTEM, &parsed, NULL) == NDX_OK &&
+	    ndx_id_format(&parsed, client, sizeof client) >= 0) {
+		gw_redact_pins(client);
+		in.client = client;
+	}
+	if ((h = gw_header(req, "Ndx-Event-Service", &ok)) && ok &&
+	    ndx_id_parse(h, strlen(h), NDX_ID_SERVICE, &parsed, NULL) == NDX_OK &&
+	    ndx_id_format(&parsed, service, sizeof service) >= 0) {
+		gw_redact_pins(service);
+		in.service = service;
+	}
+	if ((h = gw_header(req, "Ndx-Event-Name", &ok)) && ok) {
+		gw_opmon_redact_path(h, name, sizeof name);
+		in.path_template = name;
+	}
+	if ((h = gw_header(req, "Ndx-Event-Purpose", &ok)) && ok)
+		in.purpose = h;
+	h = gw_header(req, "Ndx-Event-Subject", &ok);
+	in.personal = h && h[0];
+	if (peer && gw_gateway_name(peer->member, peer->code, cgw, sizeof cgw) == NDX_OK)
+		in.service_gateway = cgw; /* the publisher's gateway serves the event */
+	in.client_gateway = g->name;
+	in.request_in = deliver_t_in ? deliver_t_in : gw_opmon_now_ms();
+	in.request_out = in.response_in = GW_OPMON_NONE;
+	in.request_size = (int64_t)req->body_len;
+	if (r == GW_R_COUNT) {
+		in.response_out = GW_OPMON_NONE;
+		in.response_size = GW_OPMON_NONE;
+		in.success = true;
+	} else {
+		if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
+			status = 0;
+		in.response_out = gw_opmon_now_ms();
+		in.response_size = (int64_t)len;
+		in.error_type = gw_reason_type(r, GW_SIDE_PROVIDER);
+		in.status = status;
+	}
+	in.peer_ms = in.provider_ms = GW_OPMON_NONE;
+	gw_opmon_record(g->opmon, &in);
+}
+
 /* A refusal of a delivery; one the sending gateway caused counts against
  * its member's refusal budget (peerlimit.h), as on the exchange port. */
 __attribute__((format(printf, 6, 7))) static void refuse_peer(struct gw_ctx *g,
@@ -445,6 +516,7 @@ __attribute__((format(printf, 6, 7))) static void refuse_peer(struct gw_ctx *g,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	gw_refusal(resp, req, r, GW_SIDE_PROVIDER, NULL, "%s", msg);
+	record_in(g, peer, req, resp, r);
 	if (peer && gw_reason_info(r)->callers_fault)
 		gw_peerlimit_charge(g->refusals, peer->member, ev_mono_ms());
 }
@@ -471,6 +543,7 @@ void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 	long long t;
 	json_t *payload;
 
+	deliver_t_in = gw_opmon_now_ms();
 	gw_state_acquire(g->state, &v);
 	if (!ev) {
 		refuse_peer(g, peer, req, resp, GW_R_EVENT_STORE_UNAVAILABLE,
@@ -488,6 +561,7 @@ void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 		gw_refusal(resp, req, GW_R_UNAUTHENTICATED, GW_SIDE_PROVIDER, NULL,
 			   "a delivery comes from a gateway of the configuration, with its "
 			   "certificate, neither revoked");
+		record_in(g, NULL, req, resp, GW_R_UNAUTHENTICATED);
 		goto out;
 	}
 	/* A member whose deliveries keep being refused waits, before any
@@ -504,6 +578,7 @@ void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 				   "too many deliveries of %s were refused; retry after %s s",
 				   peer->member, ra);
 			ndx_http_resp_header(resp, "Retry-After", ra);
+			record_in(g, peer, req, resp, GW_R_TOO_MANY_REFUSALS);
 			goto out;
 		}
 	}
@@ -625,6 +700,7 @@ void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 	rin.purpose = purpose;
 	rin.gateway = g->name;
 	ndx_event_receipt_hash(&rin, j->receipt_hash);
+	record_in(g, peer, req, resp, GW_R_COUNT);
 	j->pending = ndx_http_defer(req);
 	if (!ev_post(ev, j)) {
 		ev_refuse_job(j, GW_R_EVENT_STORE_UNAVAILABLE, "the gateway is stopping");

@@ -26,6 +26,7 @@ struct gw_ctx {
 	struct gw_witness *witness;  /* the registry countersigning tree heads (witness.h) */
 	struct gw_loops *loops;      /* the exchange loops (gwloop.h) */
 	struct gw_events *events;    /* the outbox and inbox of events (events.h) */
+	struct gw_opmon *opmon;      /* operational monitoring records (opmon.h); NULL: none */
 	/* This gateway's name in Ndx-Gateway and the request hash, made once */
 	char name[NDX_ID_TEXT_MAX + 64];
 };
@@ -56,6 +57,14 @@ bool gw_metaservice(struct gw_ctx *g, const struct gw_view *v, const struct ndx_
 enum gw_reason gw_subject_accesses(struct gw_ctx *g, const struct gw_view *v, const char *subject,
 				const struct ndx_http_req *req, const char *rest,
 				struct ndx_http_resp *resp);
+
+/* Operational monitoring reads (opmon_query.c, docs/protocol.md
+ * "Operational monitoring"): /o1/{gateway}/records and /health on the
+ * consumer port, /o1/query on the gateway port. Answer now or defer. */
+void gw_opmon_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
+		       struct ndx_http_resp *resp, bool tls);
+void gw_opmon_provider(struct gw_ctx *g, const struct ndx_http_req *req,
+		       struct ndx_http_resp *resp);
 
 /* Looks up a request header the gateway may accept: sets *ok to false when
  * its value holds CR, LF or NUL or exceeds GW_HEADER_MAX bytes. Returns the

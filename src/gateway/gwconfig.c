@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gwconfig.h"
+#include "opmon.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -101,6 +102,7 @@ void gw_config_free(struct gw_config *cfg)
 	free(cfg->data_dir);
 	free(cfg->conf_dir);
 	free(cfg->msglog_path);
+	free(cfg->opmon_path);
 	free(cfg->anchor_path);
 	free(cfg->registry_url);
 	free(cfg->sign_key_path);
@@ -506,6 +508,25 @@ static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, s
 	return NDX_OK;
 }
 
+/* "opmon": {"retention_s", "max_records"}: how long and how many
+ * operational monitoring records are kept (opmon.h). Read once. */
+static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errcap)
+{
+	json_t *m = json_object_get(doc, "opmon");
+	int rc;
+
+	if (m && !json_is_null(m) && !json_is_object(m))
+		return ndx_fail(err, errcap, NDX_EINVAL, "opmon: expected an object");
+	if (!m)
+		m = json_null();
+	if ((rc = get_long(m, "opmon.", "retention_s", 1, 10L * 366 * 86400,
+			   GW_OPMON_RETENTION_S_DEFAULT, &cfg->opmon_retention_s, err, errcap)) ||
+	    (rc = get_long(m, "opmon.", "max_records", 1, 1000000000L,
+			   GW_OPMON_MAX_RECORDS_DEFAULT, &cfg->opmon_max_records, err, errcap)))
+		return rc;
+	return NDX_OK;
+}
+
 static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap)
 {
 	size_t len;
@@ -583,11 +604,13 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	if (!cfg->path || !cfg->member || !cfg->code || !cfg->data_dir || !cfg->anchor_path ||
 	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
 	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
-	    !(cfg->msglog_path = resolve(cfg->data_dir, "msglog.db"))) {
+	    !(cfg->msglog_path = resolve(cfg->data_dir, "msglog.db")) ||
+	    !(cfg->opmon_path = resolve(cfg->data_dir, "opmon.db"))) {
 		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)))
+	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)) ||
+	    (rc = load_opmon(doc, cfg, err, errcap)))
 		goto out;
 	/* The witness of the message log's tree heads (gw_witness.c), read at start. */
 	if ((rc = get_long(doc, "", "witness_interval_s", 1, 3600, 60, &cfg->witness_interval_s,

@@ -103,6 +103,9 @@ struct gw_config {
 	struct ndx_msglog_options msglog_opt;
 	long witness_interval_s;  /* how often tree heads go to the witness (gw_witness.c) */
 	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
+	char *opmon_path;         /* data_dir/opmon.db (opmon.h) */
+	long opmon_retention_s;   /* opmon.retention_s: records older than this go */
+	long opmon_max_records;   /* opmon.max_records: the oldest beyond this go */
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };
 

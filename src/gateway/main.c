@@ -29,6 +29,7 @@
 #include "replay.h"
 #include "events.h"
 #include "gw_witness.h"
+#include "opmon.h"
 #include "ndx/err.h"
 #include "ndx/pki.h"
 #include "ndx/redact.h"
@@ -329,6 +330,16 @@ static int serve(struct gw_config *cfg)
 		goto out;
 	}
 	{
+		/* Operational monitoring records: statistics, so a store that
+		 * cannot be opened costs the records, never the exchanges. */
+		struct gw_opmon_options oo = { .retention_s = cfg->opmon_retention_s,
+					       .max_records = cfg->opmon_max_records,
+					       .queue_cap = GW_OPMON_QUEUE_DEFAULT };
+		if (gw_opmon_open(cfg->opmon_path, &oo, &g.opmon, err, sizeof err) != NDX_OK)
+			fprintf(stderr, GW_PROG ": %s; no operational monitoring records are "
+					"kept\n", err);
+	}
+	{
 		/* The access log names people by keyed tags that stay the same
 		 * across restarts (docs/security.md T34). */
 		char keypath[4096];
@@ -464,6 +475,9 @@ out:
 	/* Last: the loops and the log's writer may still have reported to it. */
 	gw_events_free(g.events);
 	g.events = NULL;
+	/* After everything that records: the loops, the log's callbacks, events. */
+	gw_opmon_close(g.opmon);
+	g.opmon = NULL;
 	/* The poller's tasks use the state and the lists: it stops first. */
 	gw_poller_free(poller);
 	gw_revocations_free(g.revs);

@@ -58,6 +58,7 @@
 #include "subjtoken.h"
 #include "gw_witness.h"
 #include "gwloop.h"
+#include "opmon.h"
 
 struct exch {
 	struct gw_ctx *g;
@@ -89,6 +90,8 @@ struct exch {
 	char request_id[GW_UUID_LEN];
 	struct gw_xfer_resp r;      /* the backend's answer; resp holds a copy */
 	struct timespec t0;
+	/* operational monitoring (opmon.h): Unix ms, 0 = did not happen */
+	int64_t t_in, t_out, t_resp_in;
 	bool personal;              /* the service is a personal-data service */
 	char *subjects;             /* declared by the provider system, canonical; logged */
 	const char *subjects_sent;  /* what the answer declares (signed, passed on): NULL = none */
@@ -497,6 +500,7 @@ static void backend_done(struct gw_backend_call *call, enum gw_xfer_result res)
 	struct gw_xfer_resp *r = &x->r;
 	const struct gw_service *svc = call->svc;
 
+	x->t_resp_in = gw_opmon_now_ms();
 	curl_slist_free_all(x->backend_hdrs);
 	x->backend_hdrs = NULL;
 	switch (res) {
@@ -544,6 +548,7 @@ static void forward_on_loop(void *arg)
 {
 	struct exch *x = arg;
 
+	x->t_out = gw_opmon_now_ms();
 	gw_backend_start(x->loop, &x->call, &x->r);
 }
 
@@ -869,12 +874,59 @@ static void exch_free(struct exch *x)
 	free(x);
 }
 
+/* The exchange's operational monitoring record (opmon.h), queued, not
+ * written here; nothing personal in it (consumer.c's record_opmon). */
+static void record_opmon(struct exch *x)
+{
+	struct gw_opmon_in in = { 0 };
+	char path[GW_OPMON_PATH_CAP], cgw[NDX_ID_TEXT_MAX + 64];
+	const char *ct;
+	const void *body;
+	size_t len = 0;
+	int status = 0;
+	bool parsed = x->front == GW_RF_ACCEPTED && x->rest;
+
+	if (!x->g->opmon)
+		return;
+	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 0;
+	in.role = GW_OPMON_PROVIDER;
+	in.method = x->req->method;
+	if (parsed) {
+		in.message_id = x->msg_id;
+		in.client = x->client;
+		in.service = x->service;
+		gw_opmon_path_template(x->conf, x->client, x->service, x->req->method, x->rest, path,
+				       sizeof path);
+		in.path_template = path;
+		in.purpose = x->rq.hdr[GW_RF_PURPOSE];
+	}
+	if (x->peer &&
+	    gw_gateway_name(x->peer->member, x->peer->code, cgw, sizeof cgw) == NDX_OK)
+		in.client_gateway = cgw;
+	in.service_gateway = x->g->name;
+	in.request_in = x->t_in;
+	in.request_out = x->t_out ? x->t_out : GW_OPMON_NONE;
+	in.response_in = x->t_resp_in ? x->t_resp_in : GW_OPMON_NONE;
+	in.response_out = gw_opmon_now_ms();
+	in.request_size = (int64_t)x->req->body_len;
+	in.response_size = (int64_t)len;
+	in.success = !x->err_type;
+	in.error_type = x->err_type;
+	in.status = status;
+	in.peer_ms = GW_OPMON_NONE;
+	in.provider_ms = x->t_out && x->t_resp_in ? x->t_resp_in - x->t_out : GW_OPMON_NONE;
+	in.personal = x->personal;
+	gw_opmon_record(x->g->opmon, &in);
+}
+
 /* The end of every exchange, on whichever thread it ends: the metrics,
  * and the answer goes out. */
 static void complete(struct exch *x)
 {
 	struct ndx_http_pending *pending = x->pending;
 
+	record_opmon(x);
 	gw_metrics_end_answer(GW_ROLE_PROVIDER, x->service_label, x->resp, &x->t0);
 	exch_free(x);
 	if (pending)
@@ -914,6 +966,10 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 		gw_events_deliver(g, req, resp);
 		return;
 	}
+	if (strncmp(req->path, "/o1/", 4) == 0) {
+		gw_opmon_provider(g, req, resp);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_metrics_begin();
 	if (!(x = calloc(1, sizeof *x))) {
@@ -927,6 +983,7 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	x->req = req;
 	x->resp = resp;
 	x->t0 = t0;
+	x->t_in = gw_opmon_now_ms();
 	x->now = time(NULL);
 	x->refusal.reason = GW_R_COUNT;
 	/* Answers now or defers: req and resp are not touched after it. */
