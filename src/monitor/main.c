@@ -258,7 +258,8 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot start the collector: %s\n", ndx_strerror(c));
 		goto out;
 	}
-	struct mapi_config acfg = { .st = st, .collector = col, .token_sha256 = sha };
+	struct mapi_config acfg = { .st = st, .collector = col, .token_sha256 = sha,
+				     .data_dir = dir };
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = addr, .port = port, .threads = 2,
 		.max_body = 4096, .handler = mapi_handle, .ctx = &acfg, .access_log = 1,
