@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "indicators_api.h"
 #include "ndx/args.h"
 #include "ndx/bearer.h"
 #include "ndx/err.h"
@@ -79,6 +80,8 @@ void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 {
 	const struct mapi_config *cfg = ctx;
 
+	if (ind_api_handle(cfg->data_dir, cfg->token_sha256, req, resp))
+		return;
 	if (!is_get(req->method)) {
 		ndx_http_resp_header(resp, "Allow", "GET, HEAD");
 		ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed",

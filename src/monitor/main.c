@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "collect.h"
+#include "indicators_cmd.h"
 #include "mstore.h"
 #include "ndx/args.h"
 #include "ndx/bearer.h"
@@ -286,6 +287,13 @@ int main(int argc, char **argv)
 	static const struct ndx_cmd cmds[] = {
 		{ "init", NULL, cmd_init },
 		{ "serve", NULL, cmd_serve },
+		{ "indicator", "list", ind_cmd_indicator_list },
+		{ "indicator", "set", ind_cmd_indicator_set },
+		{ "indicator", "history", ind_cmd_indicator_history },
+		{ "task", "add", ind_cmd_task_add },
+		{ "task", "list", ind_cmd_task_list },
+		{ "task", "update", ind_cmd_task_update },
+		{ "report", NULL, ind_cmd_report },
 	};
 
 	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,
