@@ -79,6 +79,9 @@
 #define PORTAL_OFFSET 50u
 #define MONITOR_OFFSET 55u
 #define MONITOR_INTERVAL_S "5"
+/* What `run` (make demo) starts: bounded, it stops by itself. */
+#define TRAFFIC_SECONDS "1800"
+#define TRAFFIC_RATE "2"
 #define SECTOR_CITIZENS "2000"
 #define DEMO_ACCOUNTS "50"
 #define DEMO_PASSWORD "ndx-demo-2026"
@@ -123,6 +126,7 @@ static const char demo_usage[] =
 	"       ndx demo down --dir DIR\n"
 	"       ndx demo run --dir DIR [--port-base PORT]\n"
 	"       ndx demo id-token --dir DIR [--pin PIN] [--out FILE]\n"
+	"       ndx demo traffic --dir DIR [--seconds N] [--rate R]\n"
 	"\n"
 	"A local federation of the Vietnamese agencies that hold the national\n"
 	"registries (BCA population, BTP civil status, BTC enterprises, TCT tax,\n"
@@ -159,6 +163,9 @@ static const char demo_usage[] =
 	"         demo's e-ID, with the portal's OpenID Connect client, and write their\n"
 	"         ID token to FILE (default DIR/" ID_TOKEN_FILE ", mode 0600) for\n"
 	"         `ndx subject accesses --id-token-file`; it expires in minutes\n"
+	"  traffic  make realistic exchanges through the running federation for a\n"
+	"         while, so that the monitoring service's figures move (`ndx demo\n"
+	"         traffic --help`); run starts one for " TRAFFIC_SECONDS " s at " TRAFFIC_RATE " a second\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
 	"                    first set up with, else 4400); then, in the order BCA,\n"
@@ -3800,8 +3807,31 @@ static int demo_down(const char *dir, int quiet)
 	return rc;
 }
 
+/* run's traffic (cmd_demo_traffic.c), so that the monitoring service's
+ * figures move while someone looks: a child that stops by itself after
+ * TRAFFIC_SECONDS, its output in DIR/logs/traffic.log. 0 when it could not
+ * start (printed; the federation runs regardless). */
+static pid_t start_traffic(const struct demo_state *st, const char *self)
+{
+	char log[PATH_MAX];
+	char *argv[] = { (char *)self, "demo", "traffic", "--dir", (char *)st->paths.dir,
+			 "--seconds", TRAFFIC_SECONDS, "--rate", TRAFFIC_RATE, NULL };
+	pid_t pid;
+
+	if (join(log, st->paths.logs, "traffic.log"))
+		return 0;
+	pid = spawn(argv, log, 1);
+	if (pid <= 0)
+		return 0;
+	printf("Traffic: %s exchanges a second for %s s through the federation, so that the\n"
+	       "figures above move (log %s; `ndx demo traffic --help`)\n", TRAFFIC_RATE,
+	       TRAFFIC_SECONDS, log);
+	return pid;
+}
+
 static int demo_run(const char *dir, unsigned port)
 {
+	pid_t traffic = 0;
 	struct demo_state *st = calloc(1, sizeof(*st));
 	const struct demo_gateway *btc;
 	pid_t pids[MAX_PROCS];
@@ -3846,6 +3876,7 @@ static int demo_run(const char *dir, unsigned port)
 	printf("  %s conf verify %s --anchor %s\n", self, conf_try, st->paths.anchor);
 	printf("  NDX_TOKEN_FILE=%s %s member list --registry %s\n", st->paths.token, self,
 	       st->url);
+	traffic = start_traffic(st, self);
 	printf("\nPress Ctrl-C to stop.\n");
 	fflush(stdout);
 	n = state_processes(st, pids, names);
@@ -3867,6 +3898,8 @@ static int demo_run(const char *dir, unsigned port)
 		}
 	}
 	printf("\nndx demo: stopping\n");
+	if (traffic > 0 && kill(traffic, SIGTERM) == 0)
+		waitpid(traffic, NULL, 0);
 	if (demo_down(st->paths.dir, 0) != CLI_EXIT_OK)
 		rc = CLI_EXIT_FAIL;
 	free(st);
@@ -4117,13 +4150,15 @@ int cmd_demo(int argc, char **argv)
 	 * demo or the daemons it starts make is for other users (T34). */
 	umask(077);
 	if (argc < 2)
-		return cli_usage_error(demo_usage, "'ndx demo' needs a command: up, down, run or "
-				       "id-token");
+		return cli_usage_error(demo_usage, "'ndx demo' needs a command: up, down, run, "
+				       "id-token or traffic");
 	sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		fputs(demo_usage, stdout);
 		return CLI_EXIT_OK;
 	}
+	if (strcmp(sub, "traffic") == 0)
+		return cli_demo_traffic(argc - 1, argv + 1);
 	if (strcmp(sub, "up") != 0 && strcmp(sub, "down") != 0 && strcmp(sub, "run") != 0 &&
 	    strcmp(sub, "id-token") != 0)
 		return cli_usage_error(demo_usage, "unknown demo command '%s'", sub);

@@ -528,6 +528,43 @@ def test_operations_centre_figures_move(up):
     assert requests.get(mon["url"] + "/api/live", timeout=10).status_code == 401
 
 
+def test_traffic_moves_the_figures(up):
+    """`ndx demo traffic` (what `make demo` runs in the background): bounded, through
+    the callers' own gateways, mostly answered, about one in ten refused; the monitoring
+    service counts them; the named citizens are never among them."""
+    fed = up.fed
+    mon = fed["apps"]["monitor"]
+    h = {"Authorization": "Bearer " + Path(mon["admin_token_file"]).read_text().strip()}
+
+    def exchanges():
+        r = requests.get(mon["url"] + "/api/live", headers=h, params={"window": 3600},
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["exchanges"]
+
+    before = exchanges()
+    res = ok(run_ndx(up.build_dir, "demo", "traffic", "--dir", up.dir, "--seconds", "3",
+                     "--rate", "10"))
+    m = re.search(r"traffic done: (\d+) exchanges, (\d+) answered, (\d+) refused, "
+                  r"(\d+) failed", res.stdout)
+    assert m, res.stdout
+    sent, answered, refusals, failed = map(int, m.groups())
+    assert 20 <= sent <= 31 and failed == 0, res.stdout
+    assert answered > refusals > 0 or (answered > 0 and sent < 40), res.stdout
+    assert answered + refusals == sent
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and exchanges() < before + sent:
+        time.sleep(0.5)
+    assert exchanges() >= before + sent
+    # bounded and checked before anything is sent
+    for bad in (("--seconds", "0"), ("--seconds", "86401"), ("--rate", "51"),
+                ("--rate", "x")):
+        res = run_ndx(up.build_dir, "demo", "traffic", "--dir", up.dir, *bad)
+        assert res.returncode == 2 and bad[0] in res.stderr, res
+    res = run_ndx(up.build_dir, "demo", "traffic", "--dir", up.dir / "nothing")
+    assert res.returncode == 1 and "no running demo federation" in res.stderr
+
+
 def test_printed_exchanges_work(up):
     fed, gws, out = up.fed, up.gws, up.out
     line, ent_line, acc_line = curl_line(out), enterprise_line(out), accesses_line(out)
