@@ -16,7 +16,7 @@
 
 #include "auth.h"
 #include "exchange.h"
-#include "fetch.h"
+#include "ndx/fetch.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/timefmt.h"
@@ -164,7 +164,7 @@ static int check_filter(const struct access_filter *f, struct query *q, struct p
 /* "?limit=…&own=…[&client=…][&purpose=…][&since=…][&until=…]" (malloc'd). */
 static char *provider_query(const struct query *q)
 {
-	char *agency = fetch_escape(q->agency), *purpose = fetch_escape(q->purpose), *out = NULL;
+	char *agency = ndx_fetch_escape(q->agency), *purpose = ndx_fetch_escape(q->purpose), *out = NULL;
 	size_t n;
 
 	if (agency && purpose) {

@@ -19,7 +19,7 @@
 
 #include "auth.h"
 #include "exchange.h"
-#include "fetch.h"
+#include "ndx/fetch.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/timefmt.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetch.h"
+#include "ndx/fetch.h"
 #include "ndx/err.h"
 
 #define HDR_MAX 12
@@ -32,7 +32,7 @@ static int hdr(char **lines, size_t *n, const char *name, const char *value)
 	return NDX_OK;
 }
 
-static void parse_body(const struct fetch_resp *fr, json_t **out)
+static void parse_body(const struct ndx_fetch_resp *fr, json_t **out)
 {
 	*out = NULL;
 	if (fr->body && strncmp(fr->content_type, "application/json", 16) == 0)
@@ -42,8 +42,8 @@ static void parse_body(const struct fetch_resp *fr, json_t **out)
 int exchange_call(const struct portal *p, const struct xcall *c, struct xresult *out)
 {
 	char *lines[HDR_MAX] = { 0 }, *url = NULL, *body = NULL;
-	struct fetch_resp fr = { 0 };
-	struct fetch_req r = { .method = c->method, .timeout_ms = 15000 };
+	struct ndx_fetch_resp fr = { 0 };
+	struct ndx_fetch_req r = { .method = c->method, .timeout_ms = 15000 };
 	size_t n = 0, ulen;
 	int rc;
 
@@ -72,7 +72,7 @@ int exchange_call(const struct portal *p, const struct xcall *c, struct xresult 
 	r.headers = (const char *const *)lines;
 	r.body = body;
 	r.body_len = body ? strlen(body) : 0;
-	if ((rc = fetch_do(&r, &fr)))
+	if ((rc = ndx_fetch(&r, &fr)))
 		goto out;
 	out->status = fr.status;
 	snprintf(out->type, sizeof out->type, "%s", fr.xroad_error);
@@ -85,7 +85,7 @@ int exchange_call(const struct portal *p, const struct xcall *c, struct xresult 
 			snprintf(out->reason, sizeof out->reason, "%.*s", (int)words, d ? d : "");
 	}
 out:
-	fetch_resp_free(&fr);
+	ndx_fetch_resp_free(&fr);
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
 	free(url);
@@ -150,18 +150,18 @@ int exchange_list_clients(const struct portal *p, json_t **out)
 {
 	static const char *const hdrs[] = { "Accept: application/json", NULL };
 	char url[2048];
-	struct fetch_req r = { .method = "GET", .url = url, .headers = hdrs, .timeout_ms = 5000 };
-	struct fetch_resp fr;
+	struct ndx_fetch_req r = { .method = "GET", .url = url, .headers = hdrs, .timeout_ms = 5000 };
+	struct ndx_fetch_resp fr;
 	json_t *doc = NULL;
 	int rc;
 
 	*out = NULL;
 	snprintf(url, sizeof url, "%s/listClients", p->cfg->consumer_url);
-	if ((rc = fetch_do(&r, &fr)))
+	if ((rc = ndx_fetch(&r, &fr)))
 		return rc;
 	if (fr.status == 200)
 		parse_body(&fr, &doc);
-	fetch_resp_free(&fr);
+	ndx_fetch_resp_free(&fr);
 	if (!json_is_array(json_object_get(doc, "member"))) {
 		json_decref(doc);
 		return NDX_EINVAL;
@@ -175,8 +175,8 @@ int consent_call(const struct portal *p, const char *method, const char *path,
 		 const json_t *body, long *status, json_t **out)
 {
 	char *lines[HDR_MAX] = { 0 }, *text = NULL, url[2048];
-	struct fetch_req r = { .method = method, .url = url, .timeout_ms = 10000 };
-	struct fetch_resp fr = { 0 };
+	struct ndx_fetch_req r = { .method = method, .url = url, .timeout_ms = 10000 };
+	struct ndx_fetch_resp fr = { 0 };
 	size_t n = 0;
 	int rc;
 
@@ -206,12 +206,12 @@ int consent_call(const struct portal *p, const char *method, const char *path,
 	r.headers = (const char *const *)lines;
 	r.body = text;
 	r.body_len = text ? strlen(text) : 0;
-	if ((rc = fetch_do(&r, &fr)))
+	if ((rc = ndx_fetch(&r, &fr)))
 		goto out;
 	*status = fr.status;
 	parse_body(&fr, out);
 out:
-	fetch_resp_free(&fr);
+	ndx_fetch_resp_free(&fr);
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
 	free(text);

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "fetch.h"
+#include "ndx/fetch.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -81,16 +81,16 @@ void oidc_free(struct oidc *o)
 static int get_json(const char *url, json_t **out)
 {
 	static const char *const hdrs[] = { "Accept: application/json", NULL };
-	struct fetch_req r = { .method = "GET", .url = url, .headers = hdrs, .timeout_ms = 5000 };
-	struct fetch_resp resp;
+	struct ndx_fetch_req r = { .method = "GET", .url = url, .headers = hdrs, .timeout_ms = 5000 };
+	struct ndx_fetch_resp resp;
 	int rc;
 
 	*out = NULL;
-	if ((rc = fetch_do(&r, &resp)))
+	if ((rc = ndx_fetch(&r, &resp)))
 		return rc;
 	if (resp.status == 200 && resp.body)
 		*out = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
-	fetch_resp_free(&resp);
+	ndx_fetch_resp_free(&resp);
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
@@ -241,7 +241,7 @@ void oidc_challenge(const char *verifier, char *out, size_t cap)
 /* Appends "&name=escaped(value)" (no '&' when first) to buf. */
 static int add_param(char *buf, size_t cap, int first, const char *name, const char *value)
 {
-	char *e = fetch_escape(value);
+	char *e = ndx_fetch_escape(value);
 	size_t len = strlen(buf);
 	int n;
 
@@ -396,8 +396,8 @@ static int token_request(struct oidc *o, const char *code, const char *verifier,
 	     *esec = NULL, *b64 = NULL, token_ep[2048];
 	const char *hdrs[4] = { "Content-Type: application/x-www-form-urlencoded",
 				"Accept: application/json", auth, NULL };
-	struct fetch_req r = { .method = "POST", .headers = hdrs, .timeout_ms = 10000 };
-	struct fetch_resp resp = { 0 };
+	struct ndx_fetch_req r = { .method = "POST", .headers = hdrs, .timeout_ms = 10000 };
+	struct ndx_fetch_resp resp = { 0 };
 	size_t n;
 	int rc;
 
@@ -416,8 +416,8 @@ static int token_request(struct oidc *o, const char *code, const char *verifier,
 	    (rc = add_param(body, sizeof body, 0, "code_verifier", verifier)))
 		return *why = "the code is too long", rc;
 	/* RFC 6749 2.3.1: id and secret are form-encoded before Basic. */
-	eid = fetch_escape(o->cfg->oidc_client_id);
-	esec = fetch_escape(o->cfg->oidc_client_secret);
+	eid = ndx_fetch_escape(o->cfg->oidc_client_id);
+	esec = ndx_fetch_escape(o->cfg->oidc_client_secret);
 	rc = NDX_ENOMEM;
 	if (!eid || !esec)
 		goto out;
@@ -434,7 +434,7 @@ static int token_request(struct oidc *o, const char *code, const char *verifier,
 	r.url = token_ep;
 	r.body = body;
 	r.body_len = strlen(body);
-	if ((rc = fetch_do(&r, &resp))) {
+	if ((rc = ndx_fetch(&r, &resp))) {
 		*why = "the token endpoint cannot be reached";
 		goto out;
 	}
@@ -451,7 +451,7 @@ static int token_request(struct oidc *o, const char *code, const char *verifier,
 		*why = "the token response is not JSON";
 	}
 out:
-	fetch_resp_free(&resp);
+	ndx_fetch_resp_free(&resp);
 	if (cred)
 		OPENSSL_cleanse(cred, strlen(cred));
 	if (esec)

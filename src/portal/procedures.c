@@ -17,7 +17,7 @@
 
 #include "auth.h"
 #include "exchange.h"
-#include "fetch.h"
+#include "ndx/fetch.h"
 #include "fold.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -322,7 +322,7 @@ int proc_prefill(const struct portal *p, const struct psession *s, const char *k
 static int name_taken(const struct portal *p, const char *subject, const struct who *w,
 		      const char *name, struct perr *e)
 {
-	char want[800], have[800], *esc = fetch_escape(name), *path;
+	char want[800], have[800], *esc = ndx_fetch_escape(name), *path;
 	struct xresult r;
 	const json_t *items, *it;
 	size_t i, n;
