@@ -70,6 +70,11 @@ enum style { BODY, SMALL, BOLD, H1, H2, TITLE };
 struct pw {
 	cairo_surface_t *surf;
 	cairo_t *cr;
+	/* A font map of the report's own, freed with it: pango's default map
+	 * keeps fontconfig patterns for the life of the process, which a
+	 * daemon answering reports for months should not accumulate. */
+	PangoFontMap *fonts;
+	PangoContext *pctx;
 	double y;
 	int page;
 	char footer[256];
@@ -82,7 +87,7 @@ static PangoLayout *layout(struct pw *w, const char *text, enum style st, double
 		[BODY] = { 10, false }, [SMALL] = { 8.5, false }, [BOLD] = { 10, true },
 		[H1] = { 14, true },    [H2] = { 11.5, true },    [TITLE] = { 17, true },
 	};
-	PangoLayout *l = pango_cairo_create_layout(w->cr);
+	PangoLayout *l = pango_layout_new(w->pctx);
 	PangoFontDescription *fd = pango_font_description_new();
 
 	pango_font_description_set_family(fd, FONT);
@@ -725,7 +730,12 @@ static int render(const struct report_opts *o, const json_t *view, const json_t 
 	cairo_pdf_surface_set_metadata(w.surf, CAIRO_PDF_METADATA_CREATE_DATE, date);
 	cairo_pdf_surface_set_metadata(w.surf, CAIRO_PDF_METADATA_MOD_DATE, date);
 	w.cr = cairo_create(w.surf);
+	w.fonts = pango_cairo_font_map_new();
+	w.pctx = pango_font_map_create_context(w.fonts);
+	pango_cairo_update_context(w.cr, w.pctx);
 	draw(&w, o, view, tasks, fig);
+	g_object_unref(w.pctx);
+	g_object_unref(w.fonts);
 	cairo_destroy(w.cr);
 	cairo_surface_finish(w.surf);
 	cs = cairo_surface_status(w.surf);
