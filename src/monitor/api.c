@@ -14,6 +14,8 @@
 
 #define WINDOW_DEFAULT_S 300
 #define WINDOW_MAX_S (31 * 86400)
+#define SERIES_WINDOW_DEFAULT_S 3600
+#define SERIES_STEP_DEFAULT_S 60
 
 static int64_t now_ms(void)
 {
@@ -45,32 +47,81 @@ static void healthz(const struct mapi_config *cfg, struct ndx_http_resp *resp)
 				     s.conf_error[0] ? s.conf_error : NULL));
 }
 
+/* The query arguments window (seconds, default dflt) and member (a member
+ * id, canonical into member, "" when absent); false after answering 400. */
+static bool window_member(const struct ndx_http_req *req, struct ndx_http_resp *resp,
+			  unsigned long long dflt, unsigned long long *window,
+			  char member[NDX_ID_TEXT_MAX])
+{
+	const char *w = ndx_http_query_arg(req, "window"), *m = ndx_http_query_arg(req, "member");
+	struct ndx_id id;
+	const char *why = NULL;
+
+	*window = dflt;
+	member[0] = '\0';
+	if (w && ndx_args_uint(w, 1, WINDOW_MAX_S, window) != NDX_OK) {
+		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid window",
+				    "window: whole seconds from 1 to 2678400 (31 days)");
+		return false;
+	}
+	if (m && (ndx_id_parse(m, strlen(m), NDX_ID_MEMBER, &id, &why) != NDX_OK ||
+		  ndx_id_format(&id, member, NDX_ID_TEXT_MAX) < 0)) {
+		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid member",
+				    why ? why : "member: not a member id");
+		return false;
+	}
+	return true;
+}
+
+static void store_failed(struct ndx_http_resp *resp)
+{
+	ndx_http_resp_error(resp, 500, "Server.InternalError", "internal error",
+			    "the store could not be read");
+}
+
 /* GET /api/live[?window=S][&member=ID] */
 static void live(const struct mapi_config *cfg, const struct ndx_http_req *req,
 		 struct ndx_http_resp *resp)
 {
-	const char *w = ndx_http_query_arg(req, "window"), *m = ndx_http_query_arg(req, "member");
-	unsigned long long window = WINDOW_DEFAULT_S;
+	unsigned long long window;
 	char member[NDX_ID_TEXT_MAX];
-	struct ndx_id id;
-	const char *why = NULL;
 	json_t *out = NULL;
 
-	if (w && ndx_args_uint(w, 1, WINDOW_MAX_S, &window) != NDX_OK) {
-		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid window",
-				    "window: whole seconds from 1 to 2678400 (31 days)");
+	if (!window_member(req, resp, WINDOW_DEFAULT_S, &window, member))
+		return;
+	if (mstore_live(cfg->st, member[0] ? member : NULL, now_ms(), (int64_t)window * 1000,
+			&out) != NDX_OK) {
+		store_failed(resp);
 		return;
 	}
-	if (m && (ndx_id_parse(m, strlen(m), NDX_ID_MEMBER, &id, &why) != NDX_OK ||
-		  ndx_id_format(&id, member, sizeof member) < 0)) {
-		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid member",
-				    why ? why : "member: not a member id");
+	ndx_http_resp_json(resp, 200, out);
+}
+
+/* GET /api/series[?window=S][&step=S][&member=ID]: the window in buckets of
+ * step seconds (window a multiple of step, at most MSTORE_SERIES_MAX). */
+static void series(const struct mapi_config *cfg, const struct ndx_http_req *req,
+		   struct ndx_http_resp *resp)
+{
+	const char *st = ndx_http_query_arg(req, "step");
+	unsigned long long window, step = SERIES_STEP_DEFAULT_S;
+	char member[NDX_ID_TEXT_MAX];
+	json_t *out = NULL;
+
+	if (!window_member(req, resp, SERIES_WINDOW_DEFAULT_S, &window, member))
+		return;
+	if (st && ndx_args_uint(st, 1, 86400, &step) != NDX_OK) {
+		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid step",
+				    "step: whole seconds from 1 to 86400");
 		return;
 	}
-	if (mstore_live(cfg->st, m ? member : NULL, now_ms(), (int64_t)window * 1000, &out) !=
-	    NDX_OK) {
-		ndx_http_resp_error(resp, 500, "Server.InternalError", "internal error",
-				    "the store could not be read");
+	if (window % step != 0 || window / step > MSTORE_SERIES_MAX) {
+		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid step",
+				    "step: window must be a whole number of steps, at most 1440");
+		return;
+	}
+	if (mstore_series(cfg->st, member[0] ? member : NULL, now_ms(), (int64_t)window * 1000,
+			  (int64_t)step * 1000, &out) != NDX_OK) {
+		store_failed(resp);
 		return;
 	}
 	ndx_http_resp_json(resp, 200, out);
@@ -97,6 +148,10 @@ void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 		return;
 	if (strcmp(req->path, "/api/live") == 0) {
 		live(cfg, req, resp);
+		return;
+	}
+	if (strcmp(req->path, "/api/series") == 0) {
+		series(cfg, req, resp);
 		return;
 	}
 	ndx_http_resp_error(resp, 404, "Client.NotFound", "not found", "no such path");

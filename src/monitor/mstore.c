@@ -513,3 +513,80 @@ int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t w
 	json_decref(gateways);
 	return rc;
 }
+
+/* ---- the series --------------------------------------------------------------- */
+
+struct bucket {
+	int64_t exchanges, failed;
+	json_t *durations; /* sorted, for the p95 */
+};
+
+int mstore_series(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
+		  int64_t step_ms, json_t **out)
+{
+	int64_t n, from;
+	struct bucket *b;
+	sqlite3_stmt *s;
+	json_t *list, *o;
+	int rc, step;
+
+	*out = NULL;
+	if (step_ms <= 0 || window_ms <= 0 || window_ms % step_ms != 0 ||
+	    (n = window_ms / step_ms) > MSTORE_SERIES_MAX)
+		return NDX_EINVAL;
+	/* Buckets aligned on the step, so that two reads a second apart agree
+	 * on every full bucket. */
+	from = (now_ms / step_ms + 1) * step_ms - window_ms;
+	if (!(b = calloc((size_t)n, sizeof *b)))
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	rc = prepare(st, &s, COUNTED "SELECT request_in_ms, success, duration_ms FROM counted"
+				     " ORDER BY duration_ms");
+	if (!rc) {
+		bind_window(s, from, member);
+		while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+			int64_t i = (sqlite3_column_int64(s, 0) - from) / step_ms;
+
+			if (i < 0 || i >= n)
+				continue;
+			b[i].exchanges++;
+			b[i].failed += !sqlite3_column_int(s, 1);
+			if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+				if (!b[i].durations)
+					b[i].durations = json_array();
+				json_array_append_new(b[i].durations,
+						      json_integer(sqlite3_column_int64(s, 2)));
+			}
+		}
+		if (step != SQLITE_DONE)
+			rc = ndx_sqlstore_fail(st->db, PROG, "series");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	list = json_array();
+	for (int64_t i = 0; !rc && list && i < n; i++) {
+		json_t *pct = b[i].durations ? percentiles(b[i].durations) : NULL;
+
+		json_array_append_new(list, json_pack("{s:I s:I s:I s:O}", "t",
+						      (json_int_t)(from + i * step_ms), "exchanges",
+						      (json_int_t)b[i].exchanges, "failed",
+						      (json_int_t)b[i].failed, "p95_ms",
+						      pct ? json_object_get(pct, "p95") : json_null()));
+		json_decref(pct);
+	}
+	for (int64_t i = 0; i < n; i++)
+		json_decref(b[i].durations);
+	free(b);
+	if (!rc && !list)
+		rc = NDX_ENOMEM;
+	if (rc) {
+		json_decref(list);
+		return rc;
+	}
+	o = json_pack("{s:I s:o s:o}", "step_s", (json_int_t)(step_ms / 1000), "member",
+		      member ? json_string(member) : json_null(), "series", list);
+	if (!o)
+		return NDX_ENOMEM;
+	*out = o;
+	return NDX_OK;
+}

@@ -43,6 +43,15 @@ int mstore_gateway_failed(struct mstore *st, const char *gateway, const char *me
 int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
 		json_t **out);
 
+/* The same exchanges (counted once, member as in mstore_live) over
+ * [now - window, now] in buckets of step_ms, oldest first, every bucket
+ * present (an empty one counts 0): {"step_s", "series": [{"t" (the
+ * bucket's start, Unix ms), "exchanges", "failed", "p95_ms" (null when
+ * empty)}]}. At most MSTORE_SERIES_MAX buckets (NDX_EINVAL beyond). */
+#define MSTORE_SERIES_MAX 1440
+int mstore_series(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
+		  int64_t step_ms, json_t **out);
+
 /* Deletes records whose request arrived before cutoff_ms; *deleted is how
  * many. */
 int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted);

@@ -144,6 +144,17 @@ def test_collects_every_gateway_through_the_exchange(build_dir, fed, tmp_path):
         assert health["conf_version"] >= version and health["records"] >= 11
         assert health["gateways"] == 4 and health["gateways_down"] == 1
         assert health["status"] == "degraded"
+        # the same exchanges in time buckets: every bucket present, their sum the total
+        ser = mon.get("/api/series", window=600, step=60)
+        assert ser.status_code == 200, ser.text
+        ser = ser.json()
+        assert ser["step_s"] == 60 and len(ser["series"]) == 10
+        assert sum(b["exchanges"] for b in ser["series"]) == live["exchanges"]
+        assert sum(b["failed"] for b in ser["series"]) == live["failed"]
+        ts = [b["t"] for b in ser["series"]]
+        assert ts == sorted(ts) and all(b - a == 60000 for a, b in zip(ts, ts[1:]))
+        bhxh = mon.get("/api/series", window=600, step=60, member=F.BHXH).json()
+        assert sum(b["exchanges"] for b in bhxh["series"]) == 0
         # more traffic shows up in the next rounds; nothing is collected twice
         before = live["exchanges"]
         for _ in range(3):
@@ -199,6 +210,11 @@ def test_api_refusals(build_dir, fed, tmp_path):
                     {"window": "99999999"}, {"member": "VN/GOV"}, {"member": "%%"}):
             r = mon.get("/api/live", **bad)
             assert r.status_code == 400, (bad, r.text)
+        for bad in ({"step": "0"}, {"step": "7"}, {"window": "600", "step": "7"},
+                    {"window": "86400", "step": "1"}, {"member": "x"}):
+            r = mon.get("/api/series", **bad)
+            assert r.status_code == 400, (bad, r.text)
+        assert mon.get("/api/series", token=False).status_code == 401
         r = requests.post(mon.url + "/api/live", timeout=10,
                           headers={"Authorization": f"Bearer {mon.token}"})
         assert r.status_code == 405

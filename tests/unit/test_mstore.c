@@ -287,6 +287,55 @@ static void test_empty_window(void **state)
 	json_decref(live);
 }
 
+static void test_series(void **state)
+{
+	struct fx *f = *state;
+	json_t *mof = json_array(), *bca = json_array(), *out, *list;
+	int64_t now = NOW - NOW % 60000 + 30000; /* half-way through a minute */
+
+	/* minute -1: two exchanges (one failed), each seen by both gateways;
+	 * minute -3: one; the others empty; one outside the window */
+	json_array_append_new(mof, rec(1, "consumer", "a", MOF_TAX, CITIZENS, now - 60000, 1, NULL,
+				       10));
+	json_array_append_new(mof, rec(2, "consumer", "b", MOF_TAX, CITIZENS, now - 50000, 0,
+				       "Client.NoGrant", 30));
+	json_array_append_new(mof, rec(3, "consumer", "c", MOF_TAX, CITIZENS, now - 180000, 1,
+				       NULL, 20));
+	json_array_append_new(mof, rec(4, "consumer", "d", MOF_TAX, CITIZENS, now - 3600000, 1,
+				       NULL, 20));
+	add(f, GW_MOF, MOF, mof, 4);
+	json_array_append_new(bca, rec(1, "provider", "a", MOF_TAX, CITIZENS, now - 60000, 1, NULL,
+				       8));
+	add(f, GW_BCA, BCA, bca, 1);
+
+	assert_int_equal(mstore_series(f->st, NULL, now, 5 * 60000, 60000, &out), NDX_OK);
+	assert_int_equal(num(out, "step_s"), 60);
+	list = json_object_get(out, "series");
+	assert_int_equal(json_array_size(list), 5);
+	/* oldest first, aligned on the minute, the last one the current minute */
+	assert_int_equal(num(json_array_get(list, 4), "t"), now - 30000);
+	assert_int_equal(num(json_array_get(list, 0), "t"), now - 30000 - 4 * 60000);
+	assert_int_equal(num(json_array_get(list, 3), "exchanges"), 2);
+	assert_int_equal(num(json_array_get(list, 3), "failed"), 1);
+	assert_int_equal(num(json_array_get(list, 3), "p95_ms"), 30);
+	assert_int_equal(num(json_array_get(list, 1), "exchanges"), 1);
+	assert_int_equal(num(json_array_get(list, 4), "exchanges"), 0);
+	assert_true(json_is_null(json_object_get(json_array_get(list, 4), "p95_ms")));
+	json_decref(out);
+	/* an agency's series: BHXH has none */
+	assert_int_equal(mstore_series(f->st, "VN/GOV/BHXH", now, 5 * 60000, 60000, &out), NDX_OK);
+	list = json_object_get(out, "series");
+	for (size_t i = 0; i < json_array_size(list); i++)
+		assert_int_equal(num(json_array_get(list, i), "exchanges"), 0);
+	json_decref(out);
+	/* bad shapes */
+	assert_int_equal(mstore_series(f->st, NULL, now, 5 * 60000, 70000, &out), NDX_EINVAL);
+	assert_int_equal(mstore_series(f->st, NULL, now, 2000 * 1000, 1000, &out), NDX_EINVAL);
+	assert_int_equal(mstore_series(f->st, NULL, now, 0, 1000, &out), NDX_EINVAL);
+	assert_int_equal(mstore_series(f->st, NULL, now, 60000, 0, &out), NDX_EINVAL);
+	assert_null(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +346,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_agency_sees_only_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateway_up_down_and_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_series, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
