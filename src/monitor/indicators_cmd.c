@@ -56,8 +56,8 @@ static const struct option LONGOPTS[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Parses argv into o, accepting only the options named in allowed (a
- * string of their O_ codes as chars minus O_DATA... kept simple: a list).
+/* Parses argv into o, accepting only the options whose codes are listed
+ * in allowed (0-terminated); --data is required by every command.
  * Returns -1 after --help (printed), 2 on a usage error, 0 otherwise. */
 static int parse(int argc, char **argv, const char *help, const int *allowed, struct opts *o)
 {

@@ -357,6 +357,7 @@ static void chart(struct pw *w, const struct ind_def *d, const json_t *series)
 		PangoLayout *l;
 
 		cairo_set_source_rgb(w->cr, 0.05, 0.3, 0.6);
+		cairo_new_path(w->cr); /* the labels leave a current point */
 		cairo_arc(w->cr, x, y, 2.5, 0, 2 * M_PI);
 		cairo_fill(w->cr);
 		cairo_set_source_rgb(w->cr, 0, 0, 0);
@@ -576,6 +577,13 @@ static void rankings(struct pw *w, const json_t *view)
 					paraf(w, H2, 0, "%s", jstr(json_object_get(ind, "name"), "vi"));
 					row(w, head, wd, 4, BOLD, true);
 					header = any = true;
+				}
+				if (r == 1) {
+					const char *const group[] = {
+						"", kind == 0 ? "Bộ, ngành" : "Địa phương", "", ""
+					};
+
+					row(w, group, wd, 4, BOLD, false);
 				}
 				{
 					char rank[24], v[64];
