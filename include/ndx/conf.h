@@ -178,6 +178,11 @@ const char *ndx_conf_ca_certificate(const struct ndx_conf *conf);
  * fnmatch(3) patterns without FNM_PATHNAME, "*" matching any path. */
 bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 			   const char *service, const char *method, const char *path);
+/* As ndx_conf_grant_allows, and which path pattern allowed it: the first
+ * pattern (borrowed from conf; "*" for a grant on every path) of the first
+ * grant of client on service that allows method on path, or NULL. */
+const char *ndx_conf_grant_match(const struct ndx_conf *conf, const char *client,
+				 const char *service, const char *method, const char *path);
 /* The signing key (borrowed, parsed once at load) of the consent service
  * issuer_id (a subsystem id) when its key id is key_id, else NULL. This is
  * the key_lookup a gateway gives ndx_consent_verify, and the key that

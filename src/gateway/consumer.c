@@ -46,6 +46,7 @@
 #include "opmon.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/prom.h"
 #include "ndx/timefmt.h"
 
 _Static_assert(GW_HEADER_MAX == GW_RF_HEADER_MAX, "one header cap for both (reqfront.h)");
@@ -848,15 +849,21 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 		goto out;
 	}
 	if (strcmp(req->path, "/metrics") == 0) {
-		char *text = gw_metrics_render(&v, g->log, time(NULL));
-		char *events = gw_events_metrics(g->events);
+		char *text, *events;
 		struct ndx_buf b;
 
+		if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+			ndx_http_resp_header(resp, "Allow", "GET, HEAD");
+			gw_refusal(resp, req, GW_R_BAD_METHOD, GW_SIDE_CONSUMER, req->method,
+				   "/metrics answers GET only");
+			goto out;
+		}
+		text = gw_metrics_render(&v, g->log, time(NULL));
+		events = gw_events_metrics(g->events);
 		ndx_buf_init(&b, NDX_BUF_NO_CAP);
 		if (text && events && ndx_buf_append_str(&b, text) == NDX_OK &&
 		    ndx_buf_append_str(&b, events) == NDX_OK)
-			ndx_http_resp_bytes(resp, 200, "text/plain; version=0.0.4", ndx_buf_str(&b),
-					    b.len);
+			ndx_http_resp_bytes(resp, 200, NDX_PROM_CONTENT_TYPE, ndx_buf_str(&b), b.len);
 		else
 			gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_CONSUMER, NULL,
 				   "out of memory");

@@ -17,6 +17,7 @@
 
 #include "signer.h"
 #include "metrics.h"
+#include "opmon.h"
 #include "confstate.h"
 #include "exchlog.h"
 #include "ndx/err.h"
@@ -334,6 +335,27 @@ static void render_signer(struct ndx_prom *p)
 	ndx_prom_u64(p, "ndx_gateway_verify_cache_hits_total", NULL, ss.verify_cache_hits);
 }
 
+/* The operational records (opmon.c): statistics, not evidence, so a full
+ * queue drops them rather than slow an exchange; what it dropped is here. */
+static void render_opmon(struct ndx_prom *p)
+{
+	struct gw_opmon_stats os;
+
+	gw_opmon_stats(&os);
+	ndx_prom_family(p, "ndx_gateway_opmon_records_total", NDX_PROM_COUNTER,
+			"Operational records queued (one per exchange and event delivery).");
+	ndx_prom_u64(p, "ndx_gateway_opmon_records_total", NULL, os.recorded);
+	ndx_prom_family(p, "ndx_gateway_opmon_dropped_total", NDX_PROM_COUNTER,
+			"Operational records dropped because the queue was full.");
+	ndx_prom_u64(p, "ndx_gateway_opmon_dropped_total", NULL, os.dropped);
+	ndx_prom_family(p, "ndx_gateway_opmon_write_failures_total", NDX_PROM_COUNTER,
+			"Operational records the store could not write.");
+	ndx_prom_u64(p, "ndx_gateway_opmon_write_failures_total", NULL, os.failed);
+	ndx_prom_family(p, "ndx_gateway_opmon_queue_depth", NDX_PROM_GAUGE,
+			"Operational records waiting for the writer.");
+	ndx_prom_u64(p, "ndx_gateway_opmon_queue_depth", NULL, (uint64_t)os.depth);
+}
+
 char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now)
 {
 	struct ndx_prom p;
@@ -348,6 +370,7 @@ char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t 
 	render_conf(&p, v, now);
 	render_log(&p, log, now);
 	render_signer(&p);
+	render_opmon(&p);
 	/* The HTTP figures every daemon has (httpd.h), among them the notAfter
 	 * of the TLS certificate on the gateway port. */
 	ndx_httpd_metrics(&p);

@@ -888,29 +888,16 @@ static void star_pins(char *s)
 void gw_opmon_path_template(const struct ndx_conf *conf, const char *client, const char *service,
 			    const char *method, const char *rest, char *out, size_t cap)
 {
-	const struct ndx_conf_grant *gr;
 	const char *path = rest ? rest : "";
+	const char *pat = conf && client && service && method
+				  ? ndx_conf_grant_match(conf, client, service, method, path)
+				  : NULL;
 
-	if (conf && client && service && method)
-		for (size_t i = 0; (gr = ndx_conf_grant_at(conf, i)); i++) {
-			bool m = false;
-
-			if (strcmp(gr->client, client) != 0 || strcmp(gr->service, service) != 0)
-				continue;
-			for (size_t k = 0; k < gr->nmethods && !m; k++)
-				m = strcmp(gr->methods[k], method) == 0;
-			if (!m)
-				continue;
-			for (size_t k = 0; k < gr->npaths; k++) {
-				if (strcmp(gr->paths[k], "*") == 0)
-					goto redact; /* a grant without path patterns */
-				if (fnmatch(gr->paths[k], path, 0) == 0) {
-					snprintf(out, cap, "%s", gr->paths[k]);
-					star_pins(out);
-					return;
-				}
-			}
-		}
-redact:
+	/* A grant on every path ("*") names no template: the path, redacted. */
+	if (pat && strcmp(pat, "*") != 0) {
+		snprintf(out, cap, "%s", pat);
+		star_pins(out);
+		return;
+	}
 	gw_opmon_redact_path(path, out, cap);
 }

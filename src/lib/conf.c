@@ -1678,6 +1678,12 @@ const char *ndx_conf_ca_certificate(const struct ndx_conf *conf)
 bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 			   const char *service, const char *method, const char *path)
 {
+	return ndx_conf_grant_match(conf, client, service, method, path) != NULL;
+}
+
+const char *ndx_conf_grant_match(const struct ndx_conf *conf, const char *client,
+				 const char *service, const char *method, const char *path)
+{
 	char key[GRANT_KEY_MAX];
 	const json_t *grants, *g;
 	size_t i;
@@ -1685,14 +1691,14 @@ bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 
 	assert(conf != NULL);
 	if (client == NULL || service == NULL || method == NULL)
-		return false;
+		return NULL;
 	if (path == NULL)
 		path = "";
 	if (ndx_path_has_dot_segment(path, false))
-		return false;
+		return NULL;
 	n = snprintf(key, sizeof key, "%s\n%s", client, service);
 	if (n < 0 || (size_t)n >= sizeof key)
-		return false;
+		return NULL;
 	grants = json_object_get(conf->grants, key);
 	json_array_foreach(grants, i, g) {
 		const json_t *list = json_object_get(g, "methods"), *v;
@@ -1712,10 +1718,10 @@ bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 			const char *pat = json_string_value(v);
 
 			if (strcmp(pat, "*") == 0 || fnmatch(pat, path, 0) == 0)
-				return true;
+				return pat;
 		}
 	}
-	return false;
+	return NULL;
 }
 
 bool ndx_conf_is_revoked(const struct ndx_conf *conf, const char *key_id_or_fingerprint)
