@@ -876,6 +876,14 @@ void gw_events_free(struct gw_events *ev)
 	free(ev);
 }
 
+void gw_events_backlog(struct gw_events *ev, uint64_t *queued, uint64_t *dead,
+		       uint64_t *unacked)
+{
+	*queued = ev ? atomic_load(&ev->queued) : 0;
+	*dead = ev ? atomic_load(&ev->dead) : 0;
+	*unacked = ev ? atomic_load(&ev->inbox_unacked) : 0;
+}
+
 char *gw_events_metrics(struct gw_events *ev)
 {
 	char *out = NULL;

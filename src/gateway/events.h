@@ -25,6 +25,8 @@
 #ifndef NDX_GATEWAY_EVENTS_H
 #define NDX_GATEWAY_EVENTS_H
 
+#include <stdint.h>
+
 #include <stdbool.h>
 
 #include "ndx/httpd.h"
@@ -53,6 +55,11 @@ void gw_events_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
  * memory): the store's counts as of the events thread's last turn and the
  * counters since start. Thread-safe. */
 char *gw_events_metrics(struct gw_events *ev);
+/* The outbox's and inbox's backlog as the metrics count them: deliveries
+ * queued, given up (dead), inbox events unacknowledged. Zeros without
+ * events. */
+void gw_events_backlog(struct gw_events *ev, uint64_t *queued, uint64_t *dead,
+		       uint64_t *unacked);
 
 /* The gateway port's POST /e1/deliver, from another member's gateway. */
 void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,

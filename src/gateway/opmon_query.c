@@ -26,7 +26,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "confstate.h"
+#include "events.h"
 #include "gateway.h"
+#include "gwconfig.h"
 #include "exchlog.h"
 #include "gwloop.h"
 #include "metrics.h"
@@ -261,9 +267,63 @@ static void log_read(struct oq *x)
 
 /* ---- the store's answer ------------------------------------------------------- */
 
+/* notAfter of the gateway's TLS certificate (PEM), Unix seconds; 0 when it
+ * cannot be read. */
+static int64_t cert_not_after(const char *pem)
+{
+	BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	struct tm tm;
+	int64_t t = 0;
+
+	if (cert && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		t = (int64_t)timegm(&tm);
+	X509_free(cert);
+	BIO_free(bio);
+	return t;
+}
+
+/* The health answer with the gateway's own state beside its services':
+ * what an operator must see of every gateway without reaching its
+ * /metrics (docs/protocol.md "Operational monitoring"). The JSON of the
+ * store is replaced; on any failure it stays as it was. */
+static void add_gateway_state(struct oq *x, char **json, size_t *len)
+{
+	struct gw_view v;
+	uint64_t queued, dead, unacked;
+	time_t now = time(NULL);
+	json_t *doc = json_loadb(*json, *len, 0, NULL), *state;
+	char *out;
+
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return;
+	}
+	gw_state_acquire(x->g->state, &v);
+	gw_events_backlog(x->g->events, &queued, &dead, &unacked);
+	state = json_pack("{s:I s:I s:b s:I s:I s:I s:I}", "conf_version",
+			  (json_int_t)(v.c ? ndx_conf_version(v.c->conf) : 0), "conf_expires_at",
+			  (json_int_t)(v.c ? ndx_conf_expires_at(v.c->conf) : 0), "log_writable",
+			  !gw_log_failing(now), "tls_not_after",
+			  (json_int_t)cert_not_after(x->g->cfg->tls_cert_pem), "events_queued",
+			  (json_int_t)queued, "events_dead", (json_int_t)dead,
+			  "events_unacknowledged", (json_int_t)unacked);
+	gw_view_release(&v);
+	if (state && json_object_set_new(doc, "gateway_state", state) == 0 &&
+	    (out = json_dumps(doc, JSON_COMPACT))) {
+		free(*json);
+		*json = out;
+		*len = strlen(out);
+	}
+	json_decref(doc);
+}
+
 static void store_answered(void *ud, int rc, char *json, size_t len)
 {
 	struct oq *x = ud;
+
+	if (rc == NDX_OK && x->q.kind == GW_OPMON_Q_HEALTH)
+		add_gateway_state(x, &json, &len);
 
 	if (rc == NDX_OK)
 		ndx_http_resp_bytes(x->resp, 200, "application/json", json, len);

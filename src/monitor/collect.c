@@ -129,6 +129,35 @@ static int records_url(const struct collector *c, const char *member, const char
 	return n < 0 || (size_t)n >= cap ? NDX_EINVAL : NDX_OK;
 }
 
+/* The gateway's own state from its health answer (GET
+ * /o1/{gateway}/health): kept when it comes, ignored when it does not (the
+ * records decide up or down). */
+static void collect_state(struct collector *c, const char *member, const char *code,
+			  const char *name)
+{
+	char url[4096], client_hdr[512], *q;
+	const char *headers[] = { client_hdr, "Accept: application/json", NULL };
+	struct ndx_fetch_req req = { .method = "GET", .url = url, .headers = headers,
+				     .timeout_ms = 30000 };
+	struct ndx_fetch_resp resp;
+	json_t *doc;
+
+	if (records_url(c, member, code, 0, url, sizeof url) != NDX_OK ||
+	    !(q = strstr(url, "/records?")))
+		return;
+	snprintf(q, sizeof url - (size_t)(q - url), "/health");
+	snprintf(client_hdr, sizeof client_hdr, "X-Road-Client: %s", c->client);
+	if (ndx_fetch(&req, &resp) != NDX_OK)
+		return;
+	doc = resp.status == 200 ? json_loadb(resp.body ? resp.body : "", resp.len, 0, NULL)
+				 : NULL;
+	ndx_fetch_resp_free(&resp);
+	if (json_is_object(json_object_get(doc, "gateway_state")))
+		mstore_gateway_state(c->cfg.st, name, json_object_get(doc, "gateway_state"),
+				     now_ms());
+	json_decref(doc);
+}
+
 /* Collects one gateway; false when it is down (kept with the reason). */
 static bool collect_gateway(struct collector *c, const char *member, const char *code)
 {
@@ -191,6 +220,7 @@ static bool collect_gateway(struct collector *c, const char *member, const char 
 		if (n < c->cfg.page)
 			break;
 	}
+	collect_state(c, member, code, name);
 	return true;
 }
 

@@ -31,6 +31,9 @@ static const char *const MIGRATIONS[] = {
 	"CREATE TABLE gateways(name TEXT PRIMARY KEY, member TEXT NOT NULL,"
 	" last_poll_ms INTEGER, last_ok_ms INTEGER, last_error TEXT,"
 	" records INTEGER NOT NULL DEFAULT 0);",
+	/* 2: the gateway's own state from its health answer (JSON, as sent). */
+	"ALTER TABLE gateways ADD COLUMN state TEXT;"
+	"ALTER TABLE gateways ADD COLUMN state_ms INTEGER;",
 };
 
 struct mstore {
@@ -309,6 +312,30 @@ int mstore_gateway_failed(struct mstore *st, const char *gateway, const char *me
 	return rc;
 }
 
+int mstore_gateway_state(struct mstore *st, const char *gateway, const json_t *state,
+			 int64_t now_ms)
+{
+	char *text = json_is_object(state) ? json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS)
+					    : NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!text)
+		return NDX_EINVAL;
+	pthread_mutex_lock(&st->mu);
+	if (!(rc = prepare(st, &s, "UPDATE gateways SET state = ?, state_ms = ? WHERE name = ?"))) {
+		sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now_ms);
+		sqlite3_bind_text(s, 3, gateway, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = ndx_sqlstore_fail(st->db, PROG, "gateway state");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	free(text);
+	return rc;
+}
+
 int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 {
 	sqlite3_stmt *s;
@@ -431,8 +458,12 @@ static void gateway_row(sqlite3_stmt *s, json_t *into)
 {
 	int64_t poll = sqlite3_column_int64(s, 2), ok = sqlite3_column_int64(s, 3);
 	bool up = sqlite3_column_type(s, 3) != SQLITE_NULL && ok == poll;
+	const unsigned char *state = sqlite3_column_text(s, 6);
+	json_t *st = state ? json_loads((const char *)state, 0, NULL) : NULL;
 
-	json_array_append_new(into, json_pack("{s:o s:o s:b s:o s:o s:o s:I}", "name",
+	if (st && sqlite3_column_type(s, 7) != SQLITE_NULL)
+		json_object_set_new(st, "as_of_ms", json_integer(sqlite3_column_int64(s, 7)));
+	json_array_append_new(into, json_pack("{s:o s:o s:b s:o s:o s:o s:I s:o}", "name",
 					      text_or_null(s, 0), "member", text_or_null(s, 1),
 					      "up", up, "last_poll_ms",
 					      sqlite3_column_type(s, 2) == SQLITE_NULL
@@ -441,7 +472,8 @@ static void gateway_row(sqlite3_stmt *s, json_t *into)
 					      sqlite3_column_type(s, 3) == SQLITE_NULL
 						      ? json_null() : json_integer(ok),
 					      "last_error", text_or_null(s, 4), "records",
-					      (json_int_t)sqlite3_column_int64(s, 5)));
+					      (json_int_t)sqlite3_column_int64(s, 5), "state",
+					      st ? st : json_null()));
 }
 
 int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
@@ -483,8 +515,8 @@ int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t w
 				      " ORDER BY duration_ms",
 			  from, member, duration_row, durations);
 	if (!rc)
-		rc = rows(st, "SELECT name, member, last_poll_ms, last_ok_ms, last_error, records"
-			      " FROM gateways WHERE ?1 = ?1 AND (?2 IS NULL OR member = ?2)"
+		rc = rows(st, "SELECT name, member, last_poll_ms, last_ok_ms, last_error, records,"
+			      " state, state_ms FROM gateways WHERE ?1 = ?1 AND (?2 IS NULL OR member = ?2)"
 			      " ORDER BY name",
 			  from, member, gateway_row, gateways);
 	pthread_mutex_unlock(&st->mu);

@@ -52,6 +52,14 @@ int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t w
 int mstore_series(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
 		  int64_t step_ms, json_t **out);
 
+/* Keeps a gateway's own state (the gateway_state object of its health
+ * answer: configuration version and expiry, log writable, TLS certificate
+ * notAfter, event backlog) with the time it was read; the live figures
+ * show it under the gateway as "state". A gateway not yet known is left
+ * alone. NDX_EINVAL when state is not an object. */
+int mstore_gateway_state(struct mstore *st, const char *gateway, const json_t *state,
+			 int64_t now_ms);
+
 /* Deletes records whose request arrived before cutoff_ms; *deleted is how
  * many. */
 int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted);

@@ -124,6 +124,19 @@ def test_collects_every_gateway_through_the_exchange(build_dir, fed, tmp_path):
         # BTC's gw2 is registered but not running: down, with the reason
         gw2 = names[F.BTC + "/gw2"]
         assert gw2["up"] is False and gw2["last_error"], gw2
+        # each running gateway's own state, read from its health answer through
+        # the exchange: configuration, log, certificate, event backlog
+        live = mon.wait(lambda l: all(g["state"] for n, g in gw_by_name(l).items()
+                                      if not n.endswith("gw2")), "gateway states")
+        names = gw_by_name(live)
+        assert names[F.BTC + "/gw2"]["state"] is None
+        for n in (F.BCA + "/gw1", F.BTC + "/gw1", F.BHXH + "/gw1"):
+            st = names[n]["state"]
+            assert st["conf_version"] >= version and st["log_writable"] is True, st
+            assert st["conf_expires_at"] > time.time(), st
+            assert st["tls_not_after"] > time.time() + 86400, st
+            assert st["events_queued"] == 0 and st["events_dead"] == 0, st
+            assert st["as_of_ms"] > 0
         # each exchange counted once, though both gateways recorded it
         bca = names[F.BCA + "/gw1"]
         btc = names[F.BTC + "/gw1"]
