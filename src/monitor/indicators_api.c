@@ -77,14 +77,14 @@ static json_t *body_object(const struct ndx_http_req *req, struct ndx_http_resp 
 	return b;
 }
 
-/* An optional string member: NULL when absent; false when present but not
- * a string. */
+/* An optional string member: NULL when absent or null; false when present
+ * but neither a string nor null. */
 static bool opt_str(const json_t *o, const char *k, const char **out)
 {
 	const json_t *v = json_object_get(o, k);
 
 	*out = json_string_value(v);
-	return !v || json_is_string(v);
+	return !v || json_is_null(v) || json_is_string(v);
 }
 
 /* ---- indicators ----------------------------------------------------------------- */

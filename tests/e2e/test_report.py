@@ -214,6 +214,9 @@ def test_api_enters_values_and_tasks_and_refuses(mon):
     r = mon.call("POST", "/api/indicators/online_completion/values", json=good)
     assert r.status_code == 201, r.text
     assert r.json()["scope"] == "VN/GOV/BCA"
+    r = mon.call("POST", "/api/indicators/online_completion/values",
+                 json={**good, "scope": "079", "value": 64.5, "note": None})
+    assert r.status_code == 201, r.text  # a null note is no note
     for path, body, status in (
             ("/api/indicators/nope/values", good, 404),
             ("/api/indicators/online_completion/values", {**good, "period": "2026"}, 400),
