@@ -18,6 +18,7 @@
 #include "citizen.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "ops.h"
 #include "procedures.h"
 #include "static.h"
 
@@ -280,9 +281,21 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 						    "out of memory"));
 		return;
 	}
+	if (strncmp(rest, "ops/", 4) == 0) {
+		ops_handle(p, req, resp);
+		return;
+	}
 	if (strcmp(rest, "session") == 0 && strcmp(req->method, "GET") == 0) {
 		if (auth_session(p, req, &s) == NDX_OK) {
-			ndx_http_resp_json(resp, 200, auth_session_json(p, &s));
+			json_t *o = auth_session_json(p, &s), *off = ops_official_json(p, &s);
+
+			/* An official (the operations centre) is named in the
+			 * session so that the web UI offers its pages. */
+			if (o && off)
+				json_object_set_new(o, "official", off);
+			else
+				json_decref(off);
+			ndx_http_resp_json(resp, 200, o);
 			psession_clear(&s);
 		} else {
 			ndx_http_resp_json(resp, 200, json_pack("{s:b}", "authenticated", 0));
@@ -361,6 +374,8 @@ void portal_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_re
 		static_serve(p->cfg->web_dir, path + strlen("/static/"), resp);
 	else if (get && prefixed(path, "/assets/govuk/"))
 		static_serve(p->cfg->assets_dir, path + strlen("/assets/govuk/"), resp);
+	else if (get && prefixed(path, "/assets/chartjs/"))
+		static_serve(p->cfg->chart_dir, path + strlen("/assets/chartjs/"), resp);
 	else if (get)
 		static_serve(p->cfg->web_dir, "index.html", resp);
 	else

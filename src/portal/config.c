@@ -156,6 +156,24 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 		free(p);
 	}
 
+	if ((s = get_str(root, "chart_assets_dir"))) {
+		if (!(p = path_dup(base, s)))
+			return NDX_ENOMEM;
+		if (realpath(p, real)) {
+			c->chart_dir = strdup(real);
+			if (!c->chart_dir) {
+				free(p);
+				return NDX_ENOMEM;
+			}
+		} else {
+			/* Like assets_dir: an npm build product. The operations
+			 * centre then shows its tables without charts. */
+			fprintf(stderr, PROG ": warning: chart_assets_dir %s: %s; /assets/chartjs/ "
+					"answers 404\n", p, strerror(errno));
+		}
+		free(p);
+	}
+
 	o = json_object_get(root, "oidc");
 	if (!json_is_object(o))
 		return fail(path, "\"%s\" (an object) is required", "oidc");
@@ -195,6 +213,22 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 			return rc;
 		s = get_str(o, "issuer");
 		if (s && !(c->consent_issuer = strdup(s)))
+			return NDX_ENOMEM;
+	}
+
+	/* The operations centre's source (docs/portal.md "The operations
+	 * centre"): the token file is only named here and read at each call,
+	 * so that the monitoring service may be initialised after the portal
+	 * starts and its token replaced without a restart. */
+	o = json_object_get(root, "monitor");
+	if (o && !json_is_null(o)) {
+		if (!json_is_object(o))
+			return fail(path, "\"%s\" must be an object", "monitor");
+		if (!(c->monitor_url = url_dup(path, "monitor.url", get_str(o, "url"))))
+			return NDX_EINVAL;
+		if (!(s = get_str(o, "token_file")) || !*s)
+			return fail(path, "\"%s\" is required", "monitor.token_file");
+		if (!(c->monitor_token_file = path_dup(base, s)))
 			return NDX_ENOMEM;
 	}
 
@@ -282,5 +316,8 @@ void pconfig_free(struct pconfig *c)
 	free(c->consent_url);
 	free_secret(c->consent_token);
 	free(c->consent_issuer);
+	free(c->chart_dir);
+	free(c->monitor_url);
+	free(c->monitor_token_file);
 	free(c);
 }

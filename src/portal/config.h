@@ -23,6 +23,9 @@ struct pconfig {
 	char *consent_url;     /* NULL: no consent service configured */
 	char *consent_token;
 	char *consent_issuer;
+	char *chart_dir;       /* realpath of the charting package's build, NULL when missing */
+	char *monitor_url;     /* without a trailing '/'; NULL: the operations centre is off */
+	char *monitor_token_file; /* absolute; read at each call, so a new token needs no restart */
 	unsigned session_minutes;
 	unsigned threads;
 };

@@ -24,7 +24,9 @@
 #include "ndx/httpd.h"
 #include "ndx/id.h"
 #include "ndx/password.h"
+#include "ndx/pin.h"
 #include "oidc.h"
+#include "ops.h"
 #include "portal.h"
 #include "portal_metrics.h"
 #include "store.h"
@@ -40,6 +42,10 @@ static const char USAGE[] =
 	"usage: " PROG " serve --config FILE\n"
 	"       " PROG " officer add --config FILE --username U --name NAME --agency MEMBER\n"
 	"                           --password-file F [--cost default|min]\n"
+	"       " PROG " official add --config FILE --pin PIN --name NAME\n"
+	"                            --role operator|agency|auditor --member MEMBER\n"
+	"       " PROG " official remove --config FILE --pin PIN\n"
+	"       " PROG " official list --config FILE\n"
 	"       " PROG " --version | --help\n"
 	"The national public-service portal: citizens sign in with the e-ID and file\n"
 	"procedures; officers decide them. Configuration: docs/portal.md.\n"
@@ -49,8 +55,9 @@ static const char SERVE_HELP[] =
 	"usage: " PROG " serve --config FILE\n"
 	"Serves the portal until SIGINT or SIGTERM, as the JSON configuration FILE says\n"
 	"(listen address, default 127.0.0.1:4450; public_url; data_dir, where\n"
-	"portal.db is created; web_dir; assets_dir; oidc; exchange; consent_service;\n"
-	"session_minutes). Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
+	"portal.db is created; web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
+	"consent_service; monitor, the operations centre's source; session_minutes).\n"
+	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
 	"once ready. The e-ID need not be up: it is asked again at the first sign-in.\n"
 	"  --config FILE   the configuration (required)\n";
 
@@ -68,6 +75,22 @@ static const char OFFICER_HELP[] =
 	"  --password-file F     a file holding the password (one line; required)\n"
 	"  --cost default|min    Argon2id cost: default (t=3, 64 MiB) or min (t=1,\n"
 	"                        8 MiB; for tests and demos only). Default: default\n";
+
+static const char OFFICIAL_HELP[] =
+	"usage: " PROG " official add --config FILE --pin PIN --name NAME\n"
+	"                            --role operator|agency|auditor --member MEMBER\n"
+	"       " PROG " official remove --config FILE --pin PIN\n"
+	"       " PROG " official list --config FILE\n"
+	"Officials of the operations centre (/ops, docs/portal.md \"Officials\"): people\n"
+	"who sign in with the national e-ID (their personal number PIN) and see the\n"
+	"exchange's figures. operator: the whole federation; agency: only MEMBER's\n"
+	"exchanges; auditor: read-only like operator. add replaces name, role and\n"
+	"member of a PIN already listed.\n"
+	"  --config FILE     the portal's configuration (required)\n"
+	"  --pin PIN         the official's 12-digit personal number\n"
+	"  --name NAME       the official's name and title, as pages show it\n"
+	"  --role ROLE       operator, agency or auditor\n"
+	"  --member MEMBER   the member the official works for, e.g. VN/GOV/TCT\n";
 
 static int username_ok(const char *u)
 {
@@ -213,6 +236,136 @@ out:
 	return rc;
 }
 
+/* ---- official add | remove | list ------------------------------------------ */
+
+static int official_list(struct pstore *st)
+{
+	json_t *list = NULL, *o;
+	size_t i;
+
+	if (pstore_official_list(st, &list) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot read the officials\n");
+		return 1;
+	}
+	json_array_foreach(list, i, o)
+		printf("%s\t%s\t%s\t%s\n", json_string_value(json_object_get(o, "pin")),
+		       json_string_value(json_object_get(o, "role")),
+		       json_string_value(json_object_get(o, "member")),
+		       json_string_value(json_object_get(o, "name")));
+	json_decref(list);
+	return 0;
+}
+
+/* Checks the options of add (all of them) or remove (pin only) into *o;
+ * 2 after a message when one is wrong. */
+static int official_check(int adding, const char *pin, const char *name, const char *role,
+			  const char *member, struct pofficial *o)
+{
+	const char *why = NULL;
+	struct ndx_id id;
+
+	memset(o, 0, sizeof *o);
+	if (!pin || ndx_pin_parse(pin, 0, NULL, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --pin: %s\n", why ? why : "required");
+		return 2;
+	}
+	snprintf(o->pin, sizeof o->pin, "%s", pin);
+	if (!adding)
+		return 0;
+	if (!name || !*name || strlen(name) >= sizeof o->name) {
+		fprintf(stderr, PROG ": --name: 1-%zu bytes\n", sizeof o->name - 1);
+		return 2;
+	}
+	if (!role || !ops_role_known(role)) {
+		fprintf(stderr, PROG ": --role: operator, agency or auditor\n");
+		return 2;
+	}
+	if (!member || ndx_id_parse(member, strlen(member), NDX_ID_MEMBER, &id, &why) != NDX_OK ||
+	    ndx_id_format(&id, o->member, sizeof o->member) < 0) {
+		fprintf(stderr, PROG ": --member: not a member id: %s\n", why ? why : "required");
+		return 2;
+	}
+	snprintf(o->name, sizeof o->name, "%s", name);
+	snprintf(o->role, sizeof o->role, "%s", role);
+	return 0;
+}
+
+static int cmd_official(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pin", required_argument, NULL, 'p' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "member", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *pin = NULL, *name = NULL, *role = NULL, *member = NULL;
+	const char *sub = argc >= 2 ? argv[1] : "";
+	struct pconfig *cfg = NULL;
+	struct pstore *st = NULL;
+	struct pofficial o;
+	int c, rc, replaced;
+
+	if (strcmp(sub, "--help") == 0) {
+		fputs(OFFICIAL_HELP, stdout);
+		return 0;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0 && strcmp(sub, "list") != 0) {
+		fputs(OFFICIAL_HELP, stderr);
+		return 2;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'p': pin = optarg; break;
+		case 'n': name = optarg; break;
+		case 'r': role = optarg; break;
+		case 'm': member = optarg; break;
+		case 'h': fputs(OFFICIAL_HELP, stdout); return 0;
+		default: fputs(OFFICIAL_HELP, stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		fprintf(stderr, PROG " official %s: %s\n%s", sub,
+			config ? "unexpected argument" : "--config FILE is required", OFFICIAL_HELP);
+		return 2;
+	}
+	if (strcmp(sub, "list") != 0 &&
+	    (rc = official_check(strcmp(sub, "add") == 0, pin, name, role, member, &o)))
+		return rc;
+	if (pconfig_load(config, &cfg) != NDX_OK || open_store(cfg, &st)) {
+		pconfig_free(cfg);
+		return 1;
+	}
+	rc = 1;
+	if (strcmp(sub, "list") == 0) {
+		rc = official_list(st);
+	} else if (strcmp(sub, "remove") == 0) {
+		c = pstore_official_remove(st, o.pin);
+		if (c == NDX_OK) {
+			printf("official %s removed\n", o.pin);
+			rc = 0;
+		} else {
+			fprintf(stderr, PROG ": %s\n", c == NDX_ENOTFOUND ? "no official has this PIN"
+									  : ndx_strerror(c));
+		}
+	} else if ((c = pstore_official_put(st, &o, time(NULL), &replaced)) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot store the official: %s\n", ndx_strerror(c));
+	} else {
+		printf("official %s %s (%s, %s)\n", o.pin, replaced ? "updated" : "added", o.role,
+		       o.member);
+		rc = 0;
+	}
+	pstore_close(st);
+	pconfig_free(cfg);
+	return rc;
+}
+
 /* ---- serve ------------------------------------------------------------------- */
 
 static int cmd_serve(int argc, char **argv)
@@ -301,6 +454,7 @@ int main(int argc, char **argv)
 	static const struct ndx_cmd cmds[] = {
 		{ "serve", NULL, cmd_serve },
 		{ "officer", NULL, cmd_officer },
+		{ "official", NULL, cmd_official },
 	};
 
 	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,

@@ -57,6 +57,9 @@ static const char *const MIGRATIONS[] = {
 	" at INTEGER NOT NULL);"
 	"CREATE INDEX signin_failures_account ON signin_failures(account, at);"
 	"CREATE INDEX signin_failures_source ON signin_failures(source, at);",
+	/* 5: officials of the operations centre, known by their PIN (ops.c). */
+	"CREATE TABLE officials(pin TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
+	" member TEXT NOT NULL, created_at INTEGER NOT NULL);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -392,6 +395,117 @@ int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX])
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/* ---- officials ------------------------------------------------------------------ */
+
+static json_t *time_json(sqlite3_int64 t);
+
+int pstore_official_put(struct pstore *st, const struct pofficial *o, time_t now, int *replaced)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*replaced = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT 1 FROM officials WHERE pin = ?", &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, o->pin, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_fail(st, "official get");
+		goto out;
+	}
+	*replaced = r == SQLITE_ROW;
+	if ((rc = prepare(st,
+			  "INSERT INTO officials(pin, name, role, member, created_at)"
+			  " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(pin) DO UPDATE SET"
+			  " name = ?2, role = ?3, member = ?4",
+			  &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, o->pin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, o->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, o->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, o->member, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)now);
+	rc = step_done(st, q, "official put");
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_official_get(struct pstore *st, const char *pin, struct pofficial *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT pin, name, role, member FROM officials WHERE pin = ?",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW) {
+			copy_col(q, 0, out->pin, sizeof out->pin);
+			copy_col(q, 1, out->name, sizeof out->name);
+			copy_col(q, 2, out->role, sizeof out->role);
+			copy_col(q, 3, out->member, sizeof out->member);
+		} else {
+			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "official get");
+		}
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_official_remove(struct pstore *st, const char *pin)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "DELETE FROM officials WHERE pin = ?", &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+		rc = step_done(st, q, "official remove");
+		if (rc == NDX_OK && sqlite3_changes(st->db) == 0)
+			rc = NDX_ENOTFOUND;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_official_list(struct pstore *st, json_t **out)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	if (!arr)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT pin, name, role, member, created_at FROM officials"
+			      " ORDER BY pin", &q)) == NDX_OK) {
+		while ((r = sqlite3_step(q)) == SQLITE_ROW)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:o}",
+				"pin", (const char *)sqlite3_column_text(q, 0),
+				"name", (const char *)sqlite3_column_text(q, 1),
+				"role", (const char *)sqlite3_column_text(q, 2),
+				"member", (const char *)sqlite3_column_text(q, 3),
+				"created_at", time_json(sqlite3_column_int64(q, 4))));
+		if (r != SQLITE_DONE)
+			rc = db_fail(st, "official list");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc != NDX_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return NDX_OK;
 }
 
 /* ---- sign-in failures ------------------------------------------------------ */

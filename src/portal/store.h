@@ -85,6 +85,29 @@ int pstore_officer_get(struct pstore *st, const char *username, struct pofficer 
  * are no officers. */
 int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX]);
 
+/* ---- officials (the operations centre) -------------------------------------- */
+
+/* A person who signs in with the national e-ID (identified by the PIN of
+ * the verified ID token) and may open the operations centre: role
+ * "operator" (the whole federation), "agency" (only member's exchanges) or
+ * "auditor" (read-only, like operator). docs/portal.md "Officials". */
+struct pofficial {
+	char pin[16];
+	char name[256];
+	char role[16];
+	char member[128];
+};
+
+/* Adds the official, or replaces name, role and member of the PIN's
+ * (*replaced set). */
+int pstore_official_put(struct pstore *st, const struct pofficial *o, time_t now, int *replaced);
+/* NDX_ENOTFOUND when pin is no official. */
+int pstore_official_get(struct pstore *st, const char *pin, struct pofficial *out);
+/* NDX_ENOTFOUND when pin is no official. */
+int pstore_official_remove(struct pstore *st, const char *pin);
+/* *out = [{"pin","name","role","member","created_at"}] by PIN (the caller's). */
+int pstore_official_list(struct pstore *st, json_t **out);
+
 /* ---- failed sign-ins (auth.c's throttle) ------------------------------------- */
 
 /* Failures since `since` from source (signin_source), for account (a user
