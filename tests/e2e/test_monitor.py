@@ -207,6 +207,29 @@ def test_without_the_grant_only_its_own_members_gateways(build_dir, fed, tmp_pat
         mon.stop()
 
 
+def test_metrics(build_dir, fed, tmp_path):
+    """ndx-monitor's own /metrics, like every daemon's: parses, passes promtool, says how
+    collection goes; no token needed, GET only."""
+    from test_metrics_daemons import families, promtool_check
+    mon = Monitor(build_dir, fed, tmp_path, F.TAX).init().start()
+    try:
+        mon.wait(lambda l: len(l["gateways"]) == 4, "one round")
+        r = requests.get(mon.url + "/metrics", timeout=10)
+        assert r.status_code == 200
+        assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        promtool_check(r.text, "ndx-monitor")
+        f = families(r.text)
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for fam in f.values() for s in fam.samples}
+        assert samples[("ndx_monitor_rounds_total", ())] >= 1
+        assert samples[("ndx_monitor_gateways", (("state", "all"),))] == 4
+        assert samples[("ndx_monitor_conf_version", ())] >= 1
+        assert "ndx_http_requests_total" in f
+        assert requests.post(mon.url + "/metrics", timeout=10).status_code == 405
+    finally:
+        mon.stop()
+
+
 def test_api_refusals(build_dir, fed, tmp_path):
     mon = Monitor(build_dir, fed, tmp_path, F.TAX).init().start()
     try:
