@@ -25,6 +25,8 @@ int cmd_keygen(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* `ndx report`: runs `ndx-monitor report` in its place (cmd_report.c). */
+int cmd_report(int argc, char **argv);
 /* `ndx demo traffic` (cmd_demo_traffic.c); argv[0] is "traffic". */
 int cli_demo_traffic(int argc, char **argv);
 /* log verify, prove, check-proof, archive (cmd_log.c). */

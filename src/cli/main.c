@@ -35,6 +35,10 @@ static const char usage_text[] =
 	"  subscription add, list or remove subscriptions to event types\n"
 	"  monitoring  show, set or clear the operator's monitoring client\n"
 	"\n"
+	"Operations centre:\n"
+	"  report      the six-monthly report of the resolution's indicators as a PDF\n"
+	"              (ndx-monitor report --data DIR --period 2026-H2 --out FILE.pdf)\n"
+	"\n"
 	"Consent (needs the consent service's token):\n"
 	"  consent     grant, list or revoke a citizen's consents\n"
 	"Transparency (through a consumer gateway):\n"
@@ -168,6 +172,8 @@ int main(int argc, char **argv)
 		rc = cmd_conf(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)
 		rc = cmd_demo(argc - 1, argv + 1);
+	else if (strcmp(cmd, "report") == 0)
+		rc = cmd_report(argc - 1, argv + 1);
 	else if (strcmp(cmd, "log") == 0)
 		rc = cmd_log(argc - 1, argv + 1);
 	else if (strcmp(cmd, "testservice") == 0)

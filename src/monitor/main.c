@@ -41,6 +41,9 @@
 static const char USAGE[] =
 	"usage: " PROG " init --data DIR\n"
 	"       " PROG " serve --data DIR --anchor FILE --gateway URL --client ID [options]\n"
+	"       " PROG " indicator list|set|history --data DIR ...\n"
+	"       " PROG " task add|list|update --data DIR ...\n"
+	"       " PROG " report --data DIR --period 2026-H2 --out FILE.pdf\n"
 	"       " PROG " --version | --help\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
@@ -263,7 +266,9 @@ static int cmd_serve(int argc, char **argv)
 				     .data_dir = dir };
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = addr, .port = port, .threads = 2,
-		.max_body = 4096, .handler = mapi_handle, .ctx = &acfg, .access_log = 1,
+		/* an indicator value's note or a task's evidence: text people
+		 * write, in Vietnamese, possibly \u-escaped */
+		.max_body = 64 * 1024, .handler = mapi_handle, .ctx = &acfg, .access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;

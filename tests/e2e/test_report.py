@@ -355,6 +355,16 @@ def test_report_is_reproducible_renders_and_holds_every_indicator(mon, tmp_path)
     for words in ("BÁO CÁO SÁU THÁNG", "6 tháng cuối năm 2026", "Ký", "Xếp hạng",
                   "TP Hồ Chí Minh", "VN/GOV/BCA", "Mục tiêu", "45 lượt trao đổi"):
         assert words in text, words
+    # `ndx report` is the same command (it runs ndx-monitor report in its place)
+    d = tmp_path / "d.pdf"
+    res = subprocess.run([str(mon.build_dir / "src" / "cli" / "ndx"), "report", "--data",
+                          str(mon.data), "--period", PERIOD, "--out", str(d)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert d.read_bytes() == a.read_bytes()
+    res = subprocess.run([str(mon.build_dir / "src" / "cli" / "ndx"), "report", "--period",
+                          "2026-13", "--out", str(d)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "ndx-monitor" in res.stderr, res
     # another half-year is another document
     c = tmp_path / "c.pdf"
     mon.cmd("report", "--period", "2026-H1", "--out", str(c))
