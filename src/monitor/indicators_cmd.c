@@ -515,5 +515,6 @@ out:
 	free(pdf);
 	ind_catalogue_free(cat);
 	istore_close(st);
+	report_release_fonts();
 	return rc;
 }

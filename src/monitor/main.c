@@ -20,6 +20,7 @@
 #include "collect.h"
 #include "indicators_cmd.h"
 #include "mstore.h"
+#include "report.h"
 #include "ndx/args.h"
 #include "ndx/bearer.h"
 #include "ndx/cmd.h"
@@ -280,6 +281,8 @@ static int cmd_serve(int argc, char **argv)
 	rc = 0;
 out:
 	ndx_httpd_stop(srv);
+	/* The reports /api/report drew built font caches for the process. */
+	report_release_fonts();
 	collector_stop(col);
 	mstore_close(st);
 	ndx_anchor_free(anchor);

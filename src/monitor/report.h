@@ -24,4 +24,9 @@ struct report_opts {
  * store cannot be read, NDX_EIO when cairo fails, NDX_ETOOBIG over 32 MiB. */
 int report_generate(const struct report_opts *o, unsigned char **pdf, size_t *len);
 
+/* Frees what cairo and fontconfig keep for the whole process once a report
+ * was drawn (their caches, built at the first report): for a process about
+ * to exit, after its last report, so that a leak checker sees none. */
+void report_release_fonts(void);
+
 #endif

@@ -6,6 +6,7 @@
  * reliability. Its input is ind_view's document, the tasks and the
  * exchange's figures for the period, all ordered, so that the bytes depend
  * on the data alone. */
+#include <fontconfig/fontconfig.h>
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <math.h>
@@ -795,4 +796,10 @@ int report_generate(const struct report_opts *o, unsigned char **pdf, size_t *le
 	*pdf = b.p;
 	*len = b.len;
 	return NDX_OK;
+}
+
+void report_release_fonts(void)
+{
+	cairo_debug_reset_static_data();
+	FcFini();
 }

@@ -579,7 +579,6 @@ int main(void)
 	/* The report frees its font map; what cairo and fontconfig keep for the
 	 * process (fontconfig's parsed configuration) is released here so that
 	 * valgrind sees only the test's own allocations. */
-	cairo_debug_reset_static_data();
-	FcFini();
+	report_release_fonts();
 	return failed;
 }
