@@ -30,13 +30,35 @@ const ROUTES = [
   { path: '/officer', page: 'officer-signin', nav: 'officer' },
   { path: '/officer/queue', page: 'officer-queue', need: 'officer', nav: 'queue' },
   { path: '/officer/procedures/:id', page: 'officer-procedure', need: 'officer', nav: 'queue' },
+  { path: '/ops', page: 'ops-live', need: 'official', nav: 'ops' },
+  { path: '/ops/gateways', page: 'ops-gateways', need: 'official', nav: 'ops_gateways' },
+  { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
 ];
 
 const NAV = {
   none: [['home', '/'], ['officer', '/officer']],
   citizen: [['profile', '/profile'], ['procedures', '/procedures'], ['accesses', '/accesses'], ['consents', '/consents']],
   officer: [['queue', '/officer/queue']],
+  // An official is a citizen too: on the operations centre's pages the
+  // navigation is the centre's, elsewhere the citizen's with one link to it.
+  official: [['ops', '/ops'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['profile', '/profile']],
 };
+
+function navFor(session, route) {
+  if (!session.authenticated) return NAV.none;
+  if (session.official) {
+    return route && route.need === 'official' ? NAV.official : [...NAV.citizen, ['ops', '/ops']];
+  }
+  return NAV[session.kind] || NAV.none;
+}
+
+// Whether the session may see a route that needs `need`.
+function allowed(session, need) {
+  if (!need) return true;
+  if (!session.authenticated) return false;
+  if (need === 'official') return !!session.official;
+  return session.kind === need;
+}
 
 // Paths the server answers itself; links to them are real page loads.
 const SERVER_PATHS = /^\/(api|auth|static|assets)(\/|$)/;
@@ -94,7 +116,7 @@ async function signOut(kind) {
 
 function renderHeader(session, route) {
   const kind = session.authenticated ? session.kind : 'none';
-  const items = NAV[kind] || NAV.none;
+  const items = navFor(session, route);
   const active = route ? route.nav : null;
   const navItems = items.map(([key, href]) => {
     const current = key === active;
@@ -158,7 +180,21 @@ function renderFooter(session) {
             : null))));
 }
 
-function needSignIn(kind) {
+function needSignIn(kind, session) {
+  if (kind === 'official') {
+    // Signed in, but not an official: say so plainly (the API answers 403).
+    if (session && session.authenticated) {
+      return {
+        title: t('ops.not_official.title'),
+        nodes: [g.heading(t('ops.not_official.title')), g.p(t('ops.not_official.body'))],
+      };
+    }
+    return {
+      title: t('ops.signin.title'),
+      nodes: [g.heading(t('ops.signin.title')), g.p(t('ops.signin.body')),
+        g.startButton(`/auth/login?next=${encodeURIComponent(location.pathname + location.search)}`, t('home.start'))],
+    };
+  }
   if (kind === 'officer') {
     return {
       title: t('need.title'),
@@ -225,8 +261,8 @@ async function render({ focus = false } = {}) {
   let out;
   if (!m) {
     out = { title: t('nf.title'), nodes: [g.heading(t('nf.title')), g.p(t('nf.body'))] };
-  } else if (m.route.need && (!session.authenticated || session.kind !== m.route.need)) {
-    out = needSignIn(m.route.need);
+  } else if (!allowed(session, m.route.need)) {
+    out = needSignIn(m.route.need, session);
   } else {
     const ctx = {
       params: m.params,
@@ -255,7 +291,7 @@ async function render({ focus = false } = {}) {
         if (seq !== renderSeq) return;
         renderHeader(fresh, m.route);
         renderFooter(fresh);
-        out = needSignIn(m.route.need || 'citizen');
+        out = needSignIn(m.route.need || 'citizen', fresh);
       } else {
         console.error(e);
         out = errorPage(e);
