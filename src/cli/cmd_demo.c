@@ -1055,6 +1055,10 @@ struct demo_state {
 	/* The printed citizen's procedure an officer has opened in the portal
 	 * (demo_officer_read); empty when there is none. */
 	char proc_id[64];
+	/* The operations centre's officials (docs/portal.md "Officials"): two
+	 * citizens with e-ID accounts whose data no printed line is about. */
+	char ops_pin[2][SECTOR_KEY_MAX];
+	char ops_name[2][128];
 	struct demo_gateway gw[N_MEMBERS];
 };
 
@@ -1611,6 +1615,16 @@ static const struct demo_officer officers[] = {
 };
 #define N_OFFICERS (sizeof(officers) / sizeof(officers[0]))
 
+/* The operations centre's two officials: the national operator's, and the
+ * tax department's, who sees only its own exchanges. Their people are
+ * picked from the seeded population (pick_officials). */
+static const struct {
+	const char *role, *member, *title;
+} ops_officials[2] = {
+	{ "operator", "VN/GOV/VPCP", "Trung tâm điều hành" },
+	{ "agency", "VN/GOV/TCT", "Cục Thuế" },
+};
+
 /* A secret made once and kept in a 0600 file (the portal's OIDC client
  * secret): 32 random bytes as hex. */
 static int secret_file(const char *path)
@@ -1679,6 +1693,19 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 				officers[i].username, "password_file", pw, "name",
 				officers[i].name, "agency", officers[i].agency));
 		json_object_set_new(portal, "officers", list);
+		list = json_array();
+		for (size_t i = 0; i < 2; i++)
+			json_array_append_new(list, json_pack("{ssssssssss}", "pin",
+				st->ops_pin[i], "name", st->ops_name[i], "role",
+				ops_officials[i].role, "member", ops_officials[i].member,
+				"password_file", pw));
+		json_object_set_new(portal, "officials", list);
+		{
+			char ops_url[96];
+
+			snprintf(ops_url, sizeof(ops_url), "%s/ops", st->portal.url);
+			json_object_set_new(portal, "ops_url", json_string(ops_url));
+		}
 		json_object_set_new(portal, "client", json_string(PORTAL_CLIENT));
 		if (st->proc_id[0])
 			json_object_set_new(portal, "demo_procedure", json_pack("{ssssssss}",
@@ -2914,7 +2941,8 @@ static int prepare_id(struct demo_state *st, const char *bin)
 		char *argv[] = { (char *)bin, "accounts", "import", "--data", a->dir,
 				 "--population-db", pop_db, "--limit", DEMO_ACCOUNTS, "--pin",
 				 st->try_pin, "--pin", st->other_pin, "--pin", st->death_pin,
-				 "--pin", st->birth_mother, "--password-file", pw,
+				 "--pin", st->birth_mother, "--pin", st->ops_pin[0], "--pin",
+				 st->ops_pin[1], "--password-file", pw,
 				 "--cost", "min", NULL };
 
 		if (run_to_end(argv, a->log, "ndx-id accounts import") != 0)
@@ -2960,24 +2988,30 @@ static int start_portal(struct demo_state *st, const char *bin)
 	struct demo_app *a = &st->portal;
 	const struct demo_gateway *gw = gateway_of(st, PORTAL_CLIENT);
 	char config[PATH_MAX], secret[PATH_MAX], data[PATH_MAX], pw[PATH_MAX];
-	char token[PATH_MAX], listen[32];
+	char token[PATH_MAX], mtoken[PATH_MAX], listen[32];
 	char *text;
 	json_t *cfg;
 	int rc;
 
 	if (join(config, a->dir, "portal.json") || join(secret, a->dir, "oidc-client.secret") ||
 	    join(data, a->dir, "data") || join(pw, st->id.dir, "demo-password") ||
-	    join(token, st->consent.dir, "admin.token"))
+	    join(token, st->consent.dir, "admin.token") ||
+	    join(mtoken, st->monitor.dir, "admin.token"))
 		return -1;
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
-	cfg = json_pack("{ss ss ss ss ss s{ss ss ss} s{ss ss} s{ss ss ss} si}",
+	/* The operations centre asks ndx-monitor, which starts after the
+	 * portal: the portal reads the token file at each call. Chart.js is
+	 * served from its npm directory beside GOV.UK Frontend's. */
+	cfg = json_pack("{ss ss ss ss ss ss s{ss ss ss} s{ss ss} s{ss ss ss} s{ss ss} si}",
 			"listen", listen, "public_url", a->url, "data_dir", data,
 			"web_dir", NDX_WEB_DIR, "assets_dir", NDX_ASSETS_DIR,
+			"chart_assets_dir", NDX_WEB_DIR "/../node_modules/chart.js/dist",
 			"oidc", "issuer", st->id.url, "client_id", PORTAL_OIDC_CLIENT,
 			"client_secret_file", secret,
 			"exchange", "consumer_url", gw ? gw->consumer_url : "", "client", PORTAL_CLIENT,
 			"consent_service", "url", st->consent.url, "token_file", token, "issuer",
 			CONSENT_ID,
+			"monitor", "url", st->monitor.url, "token_file", mtoken,
 			"session_minutes", 30);
 	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	json_decref(cfg);
@@ -2996,6 +3030,18 @@ static int start_portal(struct demo_state *st, const char *bin)
 				 "--cost", "min", NULL };
 
 		if (run_to_end(argv, a->log, "ndx-portal officer add") != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		char name[300];
+
+		snprintf(name, sizeof(name), "%s (%s)", st->ops_name[i], ops_officials[i].title);
+		char *argv[] = { (char *)bin, "official", "add", "--config", config, "--pin",
+				 st->ops_pin[i], "--name", name, "--role",
+				 (char *)ops_officials[i].role, "--member",
+				 (char *)ops_officials[i].member, NULL };
+
+		if (run_to_end(argv, a->log, "ndx-portal official add") != 0)
 			return -1;
 	}
 	{
@@ -3143,6 +3189,43 @@ static int demo_citizens(struct demo_state *st, const struct demo_gateway *g)
 		cli_error("the population registry holds too few citizens (%s)", g->sector_db);
 	json_decref(doc);
 	return rc;
+}
+
+/* The operations centre's officials: the first two living citizens of the
+ * registry's first page who are none of the others the demo names (their
+ * access lists are what the printed lines and the tests count). */
+static int pick_officials(struct demo_state *st, const struct demo_gateway *g)
+{
+	const char *taken[] = { st->try_pin, st->other_pin, st->death_pin, st->move_pin,
+				st->birth_mother };
+	json_t *doc, *row;
+	size_t i, n = 0;
+
+	if (!(doc = sector_get(g->sector_url, "/citizens?limit=40")))
+		return -1;
+	json_array_foreach(json_object_get(doc, "items"), i, row) {
+		const char *pin = json_string_value(json_object_get(row, "pin"));
+		const char *name = json_string_value(json_object_get(row, "full_name"));
+		const json_t *dead = json_object_get(row, "deceased_on");
+		int named = 0;
+
+		for (size_t k = 0; pin && k < sizeof(taken) / sizeof(taken[0]); k++)
+			named |= strcmp(pin, taken[k]) == 0;
+		if (!pin || !name || named || (dead && !json_is_null(dead)) ||
+		    strlen(pin) >= sizeof(st->ops_pin[0]))
+			continue;
+		snprintf(st->ops_pin[n], sizeof(st->ops_pin[n]), "%s", pin);
+		snprintf(st->ops_name[n], sizeof(st->ops_name[n]), "%s", name);
+		if (++n == 2)
+			break;
+	}
+	json_decref(doc);
+	if (n < 2) {
+		cli_error("the population registry holds too few citizens for the officials (%s)",
+			  g->sector_db);
+		return -1;
+	}
+	return 0;
 }
 
 /* Whether GET url/path answers 200 with a record whose field is want
@@ -3433,7 +3516,8 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 
 		if (g->sector && strcmp(g->sector, "population") == 0 &&
 		    (demo_citizens(st, g) != 0 || pick_death_citizen(st, g) != 0 ||
-		     pick_move_citizen(st, g) != 0 || pick_birth_mother(st, g) != 0))
+		     pick_move_citizen(st, g) != 0 || pick_birth_mother(st, g) != 0 ||
+		     pick_officials(st, g) != 0))
 			return -1;
 	}
 	return 0;
@@ -3738,6 +3822,9 @@ static void print_try_exchange(const struct demo_state *st)
 	for (size_t i = 0; i < N_OFFICERS; i++)
 		printf("%s %s (%s)", i ? "," : "", officers[i].username, officers[i].agency);
 	printf(", password %s\n", DEMO_PASSWORD);
+	printf("The operations centre: %s/ops — sign in with the e-ID as %s (operator) or\n"
+	       "  %s (agency %s), password %s\n", st->portal.url, st->ops_pin[0],
+	       st->ops_pin[1], ops_officials[1].member, DEMO_PASSWORD);
 	printf("The federation live, as the operator's monitoring service collects it from\n"
 	       "every gateway through the exchange (exchanges per second, errors by type,\n"
 	       "latency, the busiest services, each agency, each gateway up or down; add\n"

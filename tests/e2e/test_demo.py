@@ -780,6 +780,60 @@ def test_portal_access_list_of_the_printed_citizen(up):
     assert own["accesses"] and all(e["own"] for e in own["accesses"]), own
 
 
+def test_operations_centre_is_printed_with_its_officials(up):
+    """Up prints the operations centre's URL and the sign-ins of its two officials (an
+    operator and the tax department's agency official), citizens with e-ID accounts whose
+    data no printed line is about; federation.json lists them; signed in through the
+    e-ID, the operator reads the whole federation's figures through the portal and the
+    agency official only its own, another agency's refused."""
+    fed, out = up.fed, up.out
+    portal = fed["apps"]["portal"]
+    officials = portal["officials"]
+    assert [(o["role"], o["member"]) for o in officials] == [("operator", "VN/GOV/VPCP"),
+                                                            ("agency", "VN/GOV/TCT")]
+    op, ag = officials
+    assert portal["ops_url"] == portal["url"] + "/ops"
+    want = (f"The operations centre: {portal['url']}/ops — sign in with the e-ID as "
+            f"{op['pin']} (operator) or\n  {ag['pin']} (agency VN/GOV/TCT), password "
+            "ndx-demo-2026\n")
+    assert want in out, out
+    named = {a["pin"] for a in fed["apps"]["id"]["demo_accounts"]}
+    named |= {fed["try_death"]["pin"], fed["try_residence"]["pin"],
+              fed["try_birth"]["mother_pin"]}
+    assert not named & {op["pin"], ag["pin"]} and op["pin"] != ag["pin"]
+    for o in officials:
+        pw = Path(o["password_file"])
+        assert pw.read_text().strip() == "ndx-demo-2026" and pw.stat().st_mode & 0o777 == 0o600
+    listed = run_ndx_portal(up, "official", "list", "--config",
+                            str(Path(portal["dir"]) / "portal.json"))
+    assert sorted(ln.split("\t")[:3] for ln in listed.splitlines()) == sorted(
+        [[op["pin"], "operator", "VN/GOV/VPCP"], [ag["pin"], "agency", "VN/GOV/TCT"]])
+
+    s = portal_citizen(fed, op["pin"])
+    assert s.get(portal["url"] + "/api/session", timeout=10).json()["official"]["role"] \
+        == "operator"
+    live = s.get(portal["url"] + "/api/ops/live?window=3600", timeout=20)
+    assert live.status_code == 200, live.text
+    assert {g["name"] for g in live.json()["gateways"]} == {f"{m}/gw1" for m in MEMBERS}
+    s = portal_citizen(fed, ag["pin"])
+    live = s.get(portal["url"] + "/api/ops/live?window=3600", timeout=20)
+    assert live.status_code == 200, live.text
+    assert [g["name"] for g in live.json()["gateways"]] == ["VN/GOV/TCT/gw1"]
+    r = s.get(portal["url"] + "/api/ops/live?member=VN/GOV/BCA", timeout=20)
+    assert r.status_code == 403 and r.json()["error"] == "forbidden", r.text
+    # A citizen who is no official.
+    s = portal_citizen(fed, fed["apps"]["id"]["demo_accounts"][1]["pin"])
+    r = s.get(portal["url"] + "/api/ops/live", timeout=20)
+    assert r.status_code == 403 and r.json()["error"] == "not_official", r.text
+
+
+def run_ndx_portal(up, *args):
+    exe = Path(up.build_dir) / "src" / "portal" / "ndx-portal"
+    res = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
 # Public by design (served by the registry or sent in every handshake), made 0644 by the
 # tools that write them; they still sit in 0700 directories.
 PUBLIC_FILES = re.compile(r"(\.pub|ca\.pem|\.tls\.pem|anchor\.json|/conf/conf\.(json|sig))$")

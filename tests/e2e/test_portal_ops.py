@@ -158,7 +158,7 @@ def env(build_dir):
         r = official(e, "add", "--pin", who[0], "--name", who[1], "--role", role,
                      "--member", member)
         assert r.returncode == 0, r.stderr
-        assert r.stdout == f"official {who[0]} added ({role}, {member})\n", r.stdout
+        assert r.stdout == f"official {who[1]} added ({role}, {member})\n", r.stdout
     pw = d / "pw"
     pw.write_text("mật-khẩu-cán-bộ\n")
     r = portal_cmd(e, "officer", "add", "--config", str(e.config), "--username", "canbo.tct",
