@@ -14,6 +14,7 @@
 
 #include "ndx/err.h"
 
+__attribute__((unused)) /* only asserts call it: unused under NDEBUG */
 static bool name_ok(const char *s, bool colon)
 {
 	if (!s || !*s || (*s >= '0' && *s <= '9'))

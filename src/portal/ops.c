@@ -288,7 +288,8 @@ static void r_figures(const struct portal *p, const struct ndx_http_req *req,
 		      struct ndx_http_resp *resp, struct who *w, int series)
 {
 	unsigned long long window, step = 0;
-	char member[NDX_ID_TEXT_MAX], mq[NDX_ID_TEXT_MAX * 3 + 16], pq[URL_MAX];
+	/* pq holds the path, two numbers and mq: sized so that it always fits */
+	char member[NDX_ID_TEXT_MAX], mq[NDX_ID_TEXT_MAX * 3 + 16], pq[sizeof mq + 96];
 	json_t *out;
 
 	if (member_for(req, resp, w, member) ||
