@@ -34,6 +34,11 @@ static const char *const MIGRATIONS[] = {
 	/* 2: the gateway's own state from its health answer (JSON, as sent). */
 	"ALTER TABLE gateways ADD COLUMN state TEXT;"
 	"ALTER TABLE gateways ADD COLUMN state_ms INTEGER;",
+	/* 3: the highest seq seen of each gateway, kept or refused, so that
+	 * neither refused records nor pruning make the collector ask again. */
+	"ALTER TABLE gateways ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE gateways SET cursor = (SELECT COALESCE(MAX(seq), 0) FROM records"
+	" WHERE records.gateway = gateways.name);",
 };
 
 struct mstore {
@@ -89,7 +94,9 @@ int mstore_cursor(struct mstore *st, const char *gateway, uint64_t *after)
 
 	*after = 0;
 	pthread_mutex_lock(&st->mu);
-	if ((rc = prepare(st, &s, "SELECT MAX(seq) FROM records WHERE gateway = ?")) == NDX_OK) {
+	if ((rc = prepare(st, &s, "SELECT MAX(COALESCE((SELECT cursor FROM gateways WHERE name = ?1),"
+				  " 0), COALESCE((SELECT MAX(seq) FROM records WHERE gateway = ?1),"
+				  " 0))")) == NDX_OK) {
 		sqlite3_bind_text(s, 1, gateway, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			*after = (uint64_t)sqlite3_column_int64(s, 0);
@@ -185,8 +192,13 @@ static void bind_int(sqlite3_stmt *s, int i, const json_t *v)
 
 static const char *const ROLES[] = { "consumer", "provider", "event_out", "event_in" };
 
-/* Binds rec into the insert; false when it lacks what every figure needs. */
-static bool bind_record(sqlite3_stmt *s, const char *gateway, const json_t *rec)
+/* How far in the future a record's request_in may be (clocks differ): a
+ * record dated later would count in every "last N minutes" until then. */
+#define FUTURE_SKEW_MS (300 * 1000)
+
+/* Binds rec into the insert; false when it lacks what every figure needs or
+ * is dated after now_ms (and the skew). */
+static bool bind_record(sqlite3_stmt *s, const char *gateway, const json_t *rec, int64_t now_ms)
 {
 	const json_t *seq = json_object_get(rec, "seq");
 	const char *role = str_of(rec, "role"), *client = str_of(rec, "client"),
@@ -196,7 +208,8 @@ static bool bind_record(sqlite3_stmt *s, const char *gateway, const json_t *rec)
 	bool role_ok = false;
 
 	if (!json_is_object(rec) || !json_is_integer(seq) || json_integer_value(seq) < 1 ||
-	    !role || in < 0 || !json_is_boolean(json_object_get(rec, "success")))
+	    !role || in < 0 || in > now_ms + FUTURE_SKEW_MS ||
+	    !json_is_boolean(json_object_get(rec, "success")))
 		return false;
 	for (size_t i = 0; i < sizeof ROLES / sizeof *ROLES; i++)
 		role_ok |= strcmp(role, ROLES[i]) == 0;
@@ -237,15 +250,16 @@ static bool bind_record(sqlite3_stmt *s, const char *gateway, const json_t *rec)
 }
 
 static int gateway_state(struct mstore *st, const char *gateway, const char *member,
-			 int64_t now_ms, const char *why, size_t added)
+			 int64_t now_ms, const char *why, size_t added, int64_t seen)
 {
 	sqlite3_stmt *s;
 	int rc = prepare(st, &s,
 			 "INSERT INTO gateways(name, member, last_poll_ms, last_ok_ms, last_error,"
-			 " records) VALUES(?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?3 END, ?4, ?5)"
+			 " records, cursor) VALUES(?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?3 END, ?4,"
+			 " ?5, ?6)"
 			 " ON CONFLICT(name) DO UPDATE SET member = ?2, last_poll_ms = ?3,"
 			 " last_ok_ms = CASE WHEN ?4 IS NULL THEN ?3 ELSE last_ok_ms END,"
-			 " last_error = ?4, records = records + ?5");
+			 " last_error = ?4, records = records + ?5, cursor = MAX(cursor, ?6)");
 
 	if (rc)
 		return rc;
@@ -254,6 +268,7 @@ static int gateway_state(struct mstore *st, const char *gateway, const char *mem
 	sqlite3_bind_int64(s, 3, now_ms);
 	bind_str(s, 4, why);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)added);
+	sqlite3_bind_int64(s, 6, seen);
 	rc = sqlite3_step(s) == SQLITE_DONE ? NDX_OK
 					      : ndx_sqlstore_fail(st->db, PROG, "gateway state");
 	sqlite3_finalize(s);
@@ -264,7 +279,8 @@ int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
 		    const json_t *records, int64_t now_ms, size_t *added, size_t *bad)
 {
 	sqlite3_stmt *s = NULL;
-	const json_t *rec;
+	const json_t *rec, *seq;
+	int64_t seen = 0;
 	size_t i;
 	int rc;
 
@@ -278,7 +294,10 @@ int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
 	json_array_foreach(records, i, rec) {
 		if (rc)
 			break;
-		if (!bind_record(s, gateway, rec)) {
+		seq = json_object_get(rec, "seq");
+		if (json_is_integer(seq) && json_integer_value(seq) > seen)
+			seen = (int64_t)json_integer_value(seq);
+		if (!bind_record(s, gateway, rec, now_ms)) {
 			(*bad)++;
 			continue;
 		}
@@ -289,7 +308,7 @@ int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
 	}
 	sqlite3_finalize(s);
 	if (!rc)
-		rc = gateway_state(st, gateway, member, now_ms, NULL, *added);
+		rc = gateway_state(st, gateway, member, now_ms, NULL, *added, seen);
 	if (!rc)
 		rc = ndx_sqlstore_exec(st->db, PROG, "COMMIT");
 	if (rc) {
@@ -307,7 +326,7 @@ int mstore_gateway_failed(struct mstore *st, const char *gateway, const char *me
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	rc = gateway_state(st, gateway, member, now_ms, why && why[0] ? why : "failed", 0);
+	rc = gateway_state(st, gateway, member, now_ms, why && why[0] ? why : "failed", 0, 0);
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

@@ -17,14 +17,16 @@ struct mstore;
 int mstore_open(const char *path, struct mstore **out);
 void mstore_close(struct mstore *st);
 
-/* The next record to ask gateway for: the highest seq held, 0 = none. */
+/* The next record to ask gateway for: the highest seq seen of it (kept,
+ * refused or pruned since), 0 = none. */
 int mstore_cursor(struct mstore *st, const char *gateway, uint64_t *after);
 
 /* Keeps one page of a gateway's answer: its "records" array, each as the
  * gateway sends it (docs/protocol.md "Operational monitoring"), in one
  * transaction with the gateway's new state. A record already held (same
- * gateway and seq) is skipped; a record missing a required field is
- * refused and counted in *bad, the rest kept. */
+ * gateway and seq) is skipped; a record missing a required field, or whose
+ * request_in is more than 5 minutes after now_ms, is refused and counted in
+ * *bad, the rest kept. */
 int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
 		    const json_t *records, int64_t now_ms, size_t *added, size_t *bad);
 
