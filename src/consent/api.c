@@ -10,6 +10,7 @@
  * bytes, so the large lists are encoded once per change and served as they
  * are. Overview: docs/protocol.md "Consent artefacts", "Revocation". */
 #include "api.h"
+#include "ndx/bearer.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -31,7 +32,6 @@
 #include "ndx/statuslist.h"
 #include "ndx/timefmt.h"
 
-#define TOKEN_MAX 512
 #define STATUS_INDEX_TYP "ndx-status-index+jwt"
 
 /* One list's encoded document, valid while gen matches the store's. */
@@ -125,37 +125,7 @@ static int rate_limited(const struct capi_config *cfg, const char *subject,
 static int authenticate(const struct capi_config *cfg, const struct ndx_http_req *req,
 			struct ndx_http_resp *resp)
 {
-	const char *h = ndx_http_header(req, "Authorization");
-	const char *why = "an Authorization: Bearer token is required";
-	uint8_t sha[NDX_SHA256_LEN], want[NDX_SHA256_LEN];
-	const char *hex = cstore_token_sha256(cfg->st);
-
-	if (h) {
-		while (*h == ' ')
-			h++;
-		if (strncasecmp(h, "Bearer ", 7) != 0) {
-			why = "the Authorization scheme must be Bearer";
-		} else {
-			const char *tok = h + 7;
-			size_t len;
-
-			while (*tok == ' ')
-				tok++;
-			len = strlen(tok);
-			while (len && tok[len - 1] == ' ')
-				len--;
-			why = "the token is not valid";
-			if (len > 0 && len <= TOKEN_MAX &&
-			    ndx_hex_decode(hex, strlen(hex), want, sizeof want) == NDX_OK) {
-				ndx_sha256(tok, len, sha);
-				if (CRYPTO_memcmp(sha, want, sizeof sha) == 0)
-					return 1;
-			}
-		}
-	}
-	ndx_http_resp_error(resp, 401, "Client.Unauthorized", "unauthorized", why);
-	ndx_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"ndx-consent\"");
-	return 0;
+	return ndx_bearer_check(req, resp, cstore_token_sha256(cfg->st), "ndx-consent");
 }
 
 /* ---- input rules ------------------------------------------------------------ */

@@ -9,45 +9,56 @@
 #include "ndx/bearer.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
-#include "ndx/hash.h"
 
 #define TOKEN_BYTES 32
+
+bool ndx_bearer_token_sha(const struct ndx_http_req *req, uint8_t sha[NDX_SHA256_LEN],
+			  const char **why)
+{
+	const char *h = ndx_http_header(req, "Authorization"), *tok;
+	size_t len;
+
+	*why = "an Authorization: Bearer token is required";
+	if (!h)
+		return false;
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		*why = "the Authorization scheme must be Bearer";
+		return false;
+	}
+	for (tok = h + 7; *tok == ' '; tok++)
+		;
+	len = strlen(tok);
+	while (len && tok[len - 1] == ' ')
+		len--;
+	*why = "the token is not valid";
+	if (len == 0 || len > NDX_BEARER_TOKEN_MAX)
+		return false;
+	ndx_sha256(tok, len, sha);
+	return true;
+}
+
+void ndx_bearer_refuse(struct ndx_http_resp *resp, const char *why, const char *realm)
+{
+	char challenge[128];
+
+	ndx_http_resp_error(resp, 401, "Client.Unauthorized", "unauthorized", why);
+	snprintf(challenge, sizeof challenge, "Bearer realm=\"%s\"", realm);
+	ndx_http_resp_header(resp, "WWW-Authenticate", challenge);
+}
 
 bool ndx_bearer_check(const struct ndx_http_req *req, struct ndx_http_resp *resp,
 		      const char *sha256_hex, const char *realm)
 {
-	const char *h = ndx_http_header(req, "Authorization");
-	const char *why = "an Authorization: Bearer token is required";
 	uint8_t sha[NDX_SHA256_LEN], want[NDX_SHA256_LEN];
-	char challenge[128];
+	const char *why;
 
-	if (h) {
-		while (*h == ' ')
-			h++;
-		if (strncasecmp(h, "Bearer ", 7) != 0) {
-			why = "the Authorization scheme must be Bearer";
-		} else {
-			const char *tok = h + 7;
-			size_t len;
-
-			while (*tok == ' ')
-				tok++;
-			len = strlen(tok);
-			while (len && tok[len - 1] == ' ')
-				len--;
-			why = "the token is not valid";
-			if (len > 0 && len <= NDX_BEARER_TOKEN_MAX && sha256_hex &&
-			    ndx_hex_decode(sha256_hex, strlen(sha256_hex), want, sizeof want) ==
-				    NDX_OK) {
-				ndx_sha256(tok, len, sha);
-				if (CRYPTO_memcmp(sha, want, sizeof sha) == 0)
-					return true;
-			}
-		}
-	}
-	ndx_http_resp_error(resp, 401, "Client.Unauthorized", "unauthorized", why);
-	snprintf(challenge, sizeof challenge, "Bearer realm=\"%s\"", realm);
-	ndx_http_resp_header(resp, "WWW-Authenticate", challenge);
+	if (ndx_bearer_token_sha(req, sha, &why) && sha256_hex &&
+	    ndx_hex_decode(sha256_hex, strlen(sha256_hex), want, sizeof want) == NDX_OK &&
+	    CRYPTO_memcmp(sha, want, sizeof sha) == 0)
+		return true;
+	ndx_bearer_refuse(resp, why, realm);
 	return false;
 }
 

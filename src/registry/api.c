@@ -6,6 +6,7 @@
  * field at fault. Management calls need an admin bearer token; only token
  * hashes are kept, compared in constant time. */
 #include "api.h"
+#include "ndx/bearer.h"
 #include "reg_witness.h"
 
 #include <openssl/crypto.h>
@@ -35,7 +36,6 @@
 #define ADDRESS_MAX_BYTES 512
 #define PATH_PATTERN_MAX 1024
 #define PURPOSE_MAX 64
-#define TOKEN_MAX 512
 #define TOKEN_NAME_MAX 64
 #define TLS_CERT_DAYS 365
 #define AUDIT_DEFAULT_LIMIT 100
@@ -491,36 +491,16 @@ static int match_token(struct api *api, const uint8_t sha[NDX_SHA256_LEN], char 
 static int authenticate(struct api *api, const struct ndx_http_req *req,
 			struct ndx_http_resp *resp, char *name)
 {
-	const char *h = ndx_http_header(req, "Authorization");
-	const char *why = "an Authorization: Bearer token is required";
 	uint8_t sha[NDX_SHA256_LEN];
+	const char *why;
 
-	if (h) {
-		while (*h == ' ')
-			h++;
-		if (strncasecmp(h, "Bearer ", 7) != 0) {
-			why = "the Authorization scheme must be Bearer";
-		} else {
-			const char *tok = h + 7;
-			size_t len;
-			while (*tok == ' ')
-				tok++;
-			len = strlen(tok);
-			while (len && tok[len - 1] == ' ')
-				len--;
-			why = "the token is not valid";
-			if (len > 0 && len <= TOKEN_MAX) {
-				ndx_sha256(tok, len, sha);
-				/* A credential added by `ndx-registry token add` while we
-				 * run is only in the database: reload once on a miss. */
-				if (match_token(api, sha, name) ||
-				    (load_tokens(api) == NDX_OK && match_token(api, sha, name)))
-					return 1;
-			}
-		}
-	}
-	ndx_http_resp_error(resp, 401, "Client.Unauthorized", "unauthorized", why);
-	ndx_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"ndx-registry\"");
+	/* A credential added by `ndx-registry token add` while we run is only
+	 * in the database: reload once on a miss. */
+	if (ndx_bearer_token_sha(req, sha, &why) &&
+	    (match_token(api, sha, name) ||
+	     (load_tokens(api) == NDX_OK && match_token(api, sha, name))))
+		return 1;
+	ndx_bearer_refuse(resp, why, "ndx-registry");
 	return 0;
 }
 
