@@ -103,6 +103,7 @@ struct cx {
 	/* who calls what */
 	char client[NDX_ID_TEXT_MAX], service[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX];
 	const char *service_label;   /* for /metrics, NULL = unknown */
+	const char *grant_pattern;   /* the path pattern that allowed it (in conf), NULL = none */
 	const char *msg_id;
 	char msg_id_made[GW_UUID_LEN];
 	bool identified;             /* own client and a service id: logged from here */
@@ -246,7 +247,9 @@ static enum gw_reason step_check_grant(struct cx *x)
 	const char *rest = x->rq.rest;
 	char what[512];
 
-	if (ndx_conf_grant_allows(x->conf, x->client, x->service, x->req->method, rest))
+	x->grant_pattern = ndx_conf_grant_match(x->conf, x->client, x->service, x->req->method,
+						rest);
+	if (x->grant_pattern)
 		return GW_R_COUNT;
 	snprintf(what, sizeof what, "%s %s", x->req->method, rest[0] ? rest : "/");
 	gw_redact_pins(what);
@@ -679,8 +682,7 @@ static void record_opmon(struct cx *x, bool logged)
 		in.message_id = x->msg_id;
 		in.client = x->client;
 		in.service = x->service;
-		gw_opmon_path_template(x->conf, x->client, x->service, x->req->method, x->rq.rest,
-				       path, sizeof path);
+		gw_opmon_path_template(x->grant_pattern, x->rq.rest, path, sizeof path);
 		in.path_template = path;
 		in.purpose = x->rq.hdr[GW_RF_PURPOSE];
 	} else if (x->client[0]) {

@@ -885,17 +885,13 @@ static void star_pins(char *s)
 	}
 }
 
-void gw_opmon_path_template(const struct ndx_conf *conf, const char *client, const char *service,
-			    const char *method, const char *rest, char *out, size_t cap)
+void gw_opmon_path_template(const char *grant_pattern, const char *rest, char *out, size_t cap)
 {
 	const char *path = rest ? rest : "";
-	const char *pat = conf && client && service && method
-				  ? ndx_conf_grant_match(conf, client, service, method, path)
-				  : NULL;
 
 	/* A grant on every path ("*") names no template: the path, redacted. */
-	if (pat && strcmp(pat, "*") != 0) {
-		snprintf(out, cap, "%s", pat);
+	if (grant_pattern && strcmp(grant_pattern, "*") != 0) {
+		snprintf(out, cap, "%s", grant_pattern);
 		star_pins(out);
 		return;
 	}

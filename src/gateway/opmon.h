@@ -141,13 +141,12 @@ int gw_opmon_flush(struct gw_opmon *m);
 int gw_opmon_prune(struct gw_opmon *m, int64_t now_ms);
 
 /* The path template of a record (never the raw path, which may carry
- * personal numbers): when conf holds a grant to client on service for
- * method whose path pattern (other than "*") matched rest, that pattern
- * (any 12-digit run in it starred out); otherwise rest with every segment
- * that holds a digit replaced by "{}". The query is never included. Cut
- * to cap bytes. conf may be NULL. */
-void gw_opmon_path_template(const struct ndx_conf *conf, const char *client, const char *service,
-			    const char *method, const char *rest, char *out, size_t cap);
+ * personal numbers): grant_pattern, the path pattern of the grant that
+ * allowed the exchange (ndx_conf_grant_match, as the grant check found
+ * it), with any 12-digit run in it starred out; when there is none or it
+ * is "*", rest with every segment that holds a digit replaced by "{}". The
+ * query is never included. Cut to cap bytes. */
+void gw_opmon_path_template(const char *grant_pattern, const char *rest, char *out, size_t cap);
 /* The second rule alone. */
 void gw_opmon_redact_path(const char *rest, char *out, size_t cap);
 

@@ -79,6 +79,7 @@ struct exch {
 	const struct ndx_conf *conf;
 	const struct ndx_conf_gateway *peer; /* the calling gateway */
 	const char *service_label;
+	const char *grant_pattern;  /* the path pattern that allowed it (in conf), NULL = none */
 	char client[NDX_ID_TEXT_MAX];
 	char service[NDX_ID_TEXT_MAX];
 	const char *rest;
@@ -788,7 +789,9 @@ static enum gw_reason step_check_grant(struct exch *x)
 {
 	char what[512];
 
-	if (ndx_conf_grant_allows(x->conf, x->client, x->service, x->req->method, x->rest))
+	x->grant_pattern = ndx_conf_grant_match(x->conf, x->client, x->service, x->req->method,
+						x->rest);
+	if (x->grant_pattern)
 		return GW_R_COUNT;
 	snprintf(what, sizeof what, "%s %s", x->req->method, x->rest[0] ? x->rest : "/");
 	gw_redact_pins(what);
@@ -896,8 +899,7 @@ static void record_opmon(struct exch *x)
 		in.message_id = x->msg_id;
 		in.client = x->client;
 		in.service = x->service;
-		gw_opmon_path_template(x->conf, x->client, x->service, x->req->method, x->rest, path,
-				       sizeof path);
+		gw_opmon_path_template(x->grant_pattern, x->rest, path, sizeof path);
 		in.path_template = path;
 		in.purpose = x->rq.hdr[GW_RF_PURPOSE];
 	}

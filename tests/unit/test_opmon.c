@@ -403,10 +403,17 @@ static void test_path_template_redaction(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		gw_opmon_redact_path(cases[i].in, out, sizeof out);
 		assert_string_equal(out, cases[i].out);
-		/* without a configuration the template is the redaction */
-		gw_opmon_path_template(NULL, CLIENT, SVC_A, "GET", cases[i].in, out, sizeof out);
+		/* without a grant's pattern, or with "*", the template is the redaction */
+		gw_opmon_path_template(NULL, cases[i].in, out, sizeof out);
+		assert_string_equal(out, cases[i].out);
+		gw_opmon_path_template("*", cases[i].in, out, sizeof out);
 		assert_string_equal(out, cases[i].out);
 	}
+	/* the grant's pattern is the template, a PIN in it starred out */
+	gw_opmon_path_template("/citizens/*", "/citizens/001099012345", out, sizeof out);
+	assert_string_equal(out, "/citizens/*");
+	gw_opmon_path_template("/c/001099012345/*", "/c/001099012345/x", out, sizeof out);
+	assert_string_equal(out, "/c/************/*");
 	gw_opmon_redact_path("/abcdefghijkl", tiny, sizeof tiny);
 	assert_string_equal(tiny, "/abcdef");
 	gw_opmon_redact_path("/abc/001099012345", tiny, sizeof tiny);
