@@ -7,6 +7,7 @@
  * (lookups, absence, each rule broken); event types and subscriptions
  * (lookups, defaults, absence, each rule broken); the anchor; and the
  * conf.json + conf.sig directory round trip. */
+#include <fnmatch.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -468,6 +469,12 @@ static void test_grants(void **state)
 	};
 
 	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/123"));
+	/* which pattern allowed it, for the operational record's template */
+	assert_non_null(ndx_conf_grant_match(conf, MOF_ENT, CITIZENS, "GET", "/citizens/123"));
+	assert_true(fnmatch(ndx_conf_grant_match(conf, MOF_ENT, CITIZENS, "GET", "/citizens/123"),
+			    "/citizens/123", 0) == 0);
+	assert_null(ndx_conf_grant_match(conf, MOF_ENT, CITIZENS, "GET", "/other"));
+	assert_null(ndx_conf_grant_match(conf, MOF_ENT, CITIZENS, "GET", "/citizens/../admin"));
 	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/1/2"));
 	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/a..b"));
 	assert_true(ndx_conf_grant_allows(conf, MOF_ENT, CITIZENS, "GET", "/citizens/..."));
