@@ -5,45 +5,18 @@ operational records (X-Road's monitoringClient), through the management API
 configuration carries it as monitoring.client; and what an administrator's mistakes or an
 attacker's tries do to it."""
 
-import base64
-import hashlib
 import json
-import os
 import subprocess
 
 import requests
-from cryptography.hazmat.primitives.asymmetric import ed25519
+
+# the registry's answers, its refusals, the verified configuration and the CLI as
+# the event-type tests read them
+from test_events_registry import conf, ok, refused, run_ndx
 
 OPERATOR = "VN/GOV/BTTTT"
 MONITORING = "VN/GOV/BTTTT/monitoring"
 OTHER = "VN/GOV/BTTTT/portal"
-
-
-def ok(resp, status):
-    assert resp.status_code == status, f"{resp.status_code} {resp.text}"
-    return resp.json()
-
-
-def refused(resp, status, error_type, *needles):
-    assert resp.status_code == status, f"{resp.status_code} {resp.text}"
-    body = resp.json()
-    assert body["type"] == error_type, body
-    text = body["message"] + " " + (body.get("detail") or "")
-    for n in needles:
-        assert n in text, f"{n!r} not in {text!r}"
-    return body
-
-
-def conf(r):
-    """GET /conf, its signature verified with the anchor's key as a gateway would."""
-    resp = requests.get(r.url + "/conf", timeout=10)
-    assert resp.status_code == 200, resp.text
-    anchor = json.loads(r.anchor.read_text())
-    sig = json.loads(resp.headers["Ndx-Conf-Signature"])
-    keys = {k["key_id"]: base64.b64decode(k["public_key"]) for k in anchor["keys"]}
-    ed25519.Ed25519PublicKey.from_public_bytes(keys[sig["key_id"]]).verify(
-        base64.b64decode(sig["signature"]), resp.content)
-    return json.loads(resp.content)
 
 
 def populate(r):
@@ -108,16 +81,6 @@ def test_refusals(registry):
             "monitoring client")
     ok(r.api("DELETE", "/api/monitoring"), 200)
     ok(r.api("DELETE", f"/api/subsystems/{MONITORING}"), 200)
-
-
-def run_ndx(build_dir, registry, *args):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("NDX_")}
-    e["NDX_ADMIN_TOKEN"] = registry.token
-    res = subprocess.run([str(build_dir / "src" / "cli" / "ndx"), *map(str, args),
-                          "--registry", registry.url],
-                         capture_output=True, text=True, timeout=30, env=e)
-    assert registry.token not in res.stdout + res.stderr
-    return res
 
 
 def test_cli(build_dir, registry):
