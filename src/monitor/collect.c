@@ -13,6 +13,7 @@
 #include "ndx/conf.h"
 #include "ndx/err.h"
 #include "ndx/fetch.h"
+#include "ndx/id.h"
 
 #define PROG "ndx-monitor"
 #define CONF_REFRESH_S 60
@@ -104,48 +105,37 @@ static void refresh_conf(struct collector *c)
 
 /* ---- one gateway --------------------------------------------------------------- */
 
-/* "/o1/{instance}/{class}/{member}/{code}/records": each part of the
- * gateway's name percent-encoded. NDX_OK or NDX_ENOMEM / NDX_EINVAL. */
-static int records_url(const struct collector *c, const char *member, const char *code,
-		       uint64_t after, char *out, size_t cap)
+/* "{own gateway}/o1/{instance}/{class}/{member}/{code}/{read}": the
+ * gateway's name (a member id and a code: the shape of a subsystem id)
+ * with each part percent-encoded. NDX_OK or NDX_EINVAL. */
+static int read_url(const struct collector *c, const char *name, const char *read, char *out,
+		    size_t cap)
 {
-	char *m = ndx_fetch_escape(member), *k = ndx_fetch_escape(code), *p;
+	char wire[NDX_ID_TEXT_MAX];
+	struct ndx_id id;
 	int n;
 
-	if (!m || !k) {
-		free(m);
-		free(k);
-		return NDX_ENOMEM;
-	}
-	/* A member id's slashes separate its parts in the path. */
-	for (p = m; (p = strstr(p, "%2F")); p += 1) {
-		p[0] = '/';
-		memmove(p + 1, p + 3, strlen(p + 3) + 1);
-	}
-	n = snprintf(out, cap, "%s/o1/%s/%s/records?after=%llu&limit=%u", c->gateway_url, m, k,
-		     (unsigned long long)after, c->cfg.page);
-	free(m);
-	free(k);
+	if (ndx_id_parse(name, strlen(name), NDX_ID_SUBSYSTEM, &id, NULL) != NDX_OK ||
+	    ndx_id_format_wire(&id, wire, sizeof wire) < 0)
+		return NDX_EINVAL;
+	n = snprintf(out, cap, "%s/o1/%s/%s", c->gateway_url, wire, read);
 	return n < 0 || (size_t)n >= cap ? NDX_EINVAL : NDX_OK;
 }
 
 /* The gateway's own state from its health answer (GET
  * /o1/{gateway}/health): kept when it comes, ignored when it does not (the
  * records decide up or down). */
-static void collect_state(struct collector *c, const char *member, const char *code,
-			  const char *name)
+static void collect_state(struct collector *c, const char *name)
 {
-	char url[4096], client_hdr[512], *q;
+	char url[4096], client_hdr[512];
 	const char *headers[] = { client_hdr, "Accept: application/json", NULL };
 	struct ndx_fetch_req req = { .method = "GET", .url = url, .headers = headers,
 				     .timeout_ms = 30000 };
 	struct ndx_fetch_resp resp;
 	json_t *doc;
 
-	if (records_url(c, member, code, 0, url, sizeof url) != NDX_OK ||
-	    !(q = strstr(url, "/records?")))
+	if (read_url(c, name, "health", url, sizeof url) != NDX_OK)
 		return;
-	snprintf(q, sizeof url - (size_t)(q - url), "/health");
 	snprintf(client_hdr, sizeof client_hdr, "X-Road-Client: %s", c->client);
 	if (ndx_fetch(&req, &resp) != NDX_OK)
 		return;
@@ -178,8 +168,13 @@ static bool collect_gateway(struct collector *c, const char *member, const char 
 		const json_t *records, *next;
 		size_t added = 0, bad = 0, n;
 
-		if ((rc = records_url(c, member, code, after, url, sizeof url)) != NDX_OK) {
-			mstore_gateway_failed(c->cfg.st, name, member, now_ms(), "name too long");
+		char read[96];
+
+		snprintf(read, sizeof read, "records?after=%llu&limit=%u",
+			 (unsigned long long)after, c->cfg.page);
+		if ((rc = read_url(c, name, read, url, sizeof url)) != NDX_OK) {
+			mstore_gateway_failed(c->cfg.st, name, member, now_ms(),
+					      "not a gateway name this service can ask for");
 			return false;
 		}
 		if ((rc = ndx_fetch(&req, &resp)) != NDX_OK) {
@@ -220,7 +215,7 @@ static bool collect_gateway(struct collector *c, const char *member, const char 
 		if (n < c->cfg.page)
 			break;
 	}
-	collect_state(c, member, code, name);
+	collect_state(c, name);
 	return true;
 }
 
