@@ -10,6 +10,7 @@
 
 #include "indicators.h"
 #include "indicators_api.h"
+#include "mstore.h"
 #include "indicators_store.h"
 #include "indicators_view.h"
 #include "ndx/args.h"
@@ -18,7 +19,6 @@
 #include "report.h"
 
 #define PATH_BUF 4096
-#define MONITOR_DB "monitor.db"
 
 struct ctx {
 	struct ind_catalogue *cat;
@@ -43,7 +43,7 @@ static int open_ctx(const char *dir, struct ctx *c)
 
 	memset(c, 0, sizeof *c);
 	if (snprintf(path, sizeof path, "%s/%s", dir, ISTORE_DB_FILE) >= (int)sizeof path ||
-	    snprintf(c->monitor_db, sizeof c->monitor_db, "%s/%s", dir, MONITOR_DB) >=
+	    snprintf(c->monitor_db, sizeof c->monitor_db, "%s/%s", dir, MSTORE_DB_FILE) >=
 		    (int)sizeof c->monitor_db)
 		return NDX_EINVAL;
 	if (ind_catalogue_load(&c->cat) != NDX_OK)

@@ -12,6 +12,7 @@
 
 #include "indicators.h"
 #include "indicators_cmd.h"
+#include "mstore.h"
 #include "indicators_store.h"
 #include "indicators_view.h"
 #include "ndx/args.h"
@@ -21,7 +22,6 @@
 
 #define PROG "ndx-monitor"
 #define PATH_BUF 4096
-#define MONITOR_DB "monitor.db"
 
 /* Every option any of these commands takes; each command checks which it
  * needs and refuses the rest through its own help. */
@@ -126,12 +126,12 @@ static int open_store(const char *dir, struct istore **st, char monitor_db[PATH_
 {
 	char path[PATH_BUF];
 
-	if (ndx_args_join(PROG, monitor_db, PATH_BUF, dir, MONITOR_DB) ||
+	if (ndx_args_join(PROG, monitor_db, PATH_BUF, dir, MSTORE_DB_FILE) ||
 	    ndx_args_join(PROG, path, sizeof path, dir, ISTORE_DB_FILE))
 		return 1;
 	if (access(monitor_db, F_OK) != 0) {
 		fprintf(stderr, PROG ": %s is not a monitoring service's directory (no %s): run `"
-				PROG " init --data %s` first\n", dir, MONITOR_DB, dir);
+				PROG " init --data %s` first\n", dir, MSTORE_DB_FILE, dir);
 		return 1;
 	}
 	return istore_open(path, 1, st) == NDX_OK ? 0 : 1;

@@ -1,12 +1,12 @@
-/* The exchange's figures for a period (indicators_ops.h). The rule that
- * counts an exchange once is the one mstore.c's live figures use; it is
- * repeated here in SQL over a closed period rather than shared because
- * mstore.c's query is over an open window and under its own lock. */
+/* The exchange's figures for a period (indicators_ops.h), counted once by
+ * the rule the live figures use (MSTORE_COUNTED_ONCE), over a closed period
+ * of monitor.db opened read-only. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "indicators_ops.h"
+#include "mstore.h"
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
 
@@ -14,10 +14,7 @@
 
 #define COUNTED                                                                         \
 	"WITH counted AS (SELECT * FROM records r WHERE r.request_in_ms >= ?1"          \
-	" AND r.request_in_ms < ?2"                                                     \
-	" AND (r.role = 'consumer' OR (r.role = 'provider' AND NOT EXISTS"              \
-	" (SELECT 1 FROM records c WHERE c.role = 'consumer' AND"                       \
-	" c.message_id = r.message_id AND c.client = r.client AND c.service = r.service)))) "
+	" AND r.request_in_ms < ?2 AND " MSTORE_COUNTED_ONCE ") "
 
 /* Figures of one group of rows (the federation, or one member). */
 struct acc {

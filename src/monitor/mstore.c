@@ -382,9 +382,7 @@ int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 #define COUNTED                                                                          \
 	"WITH counted AS (SELECT * FROM records r WHERE r.request_in_ms >= ?1"           \
 	" AND (?2 IS NULL OR r.client_member = ?2 OR r.service_member = ?2)"             \
-	" AND (r.role = 'consumer' OR (r.role = 'provider' AND NOT EXISTS"               \
-	" (SELECT 1 FROM records c WHERE c.role = 'consumer' AND"                        \
-	" c.message_id = r.message_id AND c.client = r.client AND c.service = r.service)))) "
+	" AND " MSTORE_COUNTED_ONCE ") "
 
 static int bind_window(sqlite3_stmt *s, int64_t from_ms, const char *member)
 {

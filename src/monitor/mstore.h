@@ -12,6 +12,15 @@
 
 #define MSTORE_DB_FILE "monitor.db"
 
+/* The rule that counts an exchange once, as SQL over monitor.db's records
+ * aliased r: its consumer gateway's record, or its provider gateway's when
+ * the consumer's was not collected (both gateways record an exchange). The
+ * live figures and the indicators' periods both count with it. */
+#define MSTORE_COUNTED_ONCE                                                              \
+	"(r.role = 'consumer' OR (r.role = 'provider' AND NOT EXISTS"                     \
+	" (SELECT 1 FROM records c WHERE c.role = 'consumer' AND"                         \
+	" c.message_id = r.message_id AND c.client = r.client AND c.service = r.service)))"
+
 struct mstore;
 
 int mstore_open(const char *path, struct mstore **out);
