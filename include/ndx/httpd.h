@@ -184,11 +184,11 @@ void ndx_httpd_stop(struct ndx_httpd *srv);
  * a server's counters outlive it and go on when its port opens again. */
 struct ndx_prom;
 void ndx_httpd_metrics(struct ndx_prom *p);
-/* Answers GET /metrics with the daemon's own figures in own (an
- * ndx_prom_init'ed text, possibly empty), then ndx_httpd_metrics, as
- * NDX_PROM_CONTENT_TYPE; another method gets 405 (Allow: GET), a failed
- * rendering 500. Takes own: it is empty afterwards. */
+/* Answers GET /metrics: the daemon's own figures, which own(ctx, p)
+ * appends (NULL: none), then ndx_httpd_metrics, as NDX_PROM_CONTENT_TYPE.
+ * Another method gets 405 (Allow: GET) without own being called, a failed
+ * rendering 500. */
 void ndx_httpd_metrics_answer(const struct ndx_http_req *req, struct ndx_http_resp *resp,
-			      struct ndx_prom *own);
+			      void (*own)(void *ctx, struct ndx_prom *p), void *ctx);
 
 #endif

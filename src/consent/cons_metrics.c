@@ -12,8 +12,9 @@
 #include "ndx/prom.h"
 #include "store.h"
 
-static void render(const struct capi_config *cfg, struct ndx_prom *p)
+static void render(void *ctx, struct ndx_prom *p)
 {
+	const struct capi_config *cfg = ctx;
 	struct cstore_counts c;
 	uint64_t version;
 	uint32_t nlists;
@@ -42,14 +43,9 @@ static void render(const struct capi_config *cfg, struct ndx_prom *p)
 
 void cons_metrics_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
-	struct ndx_prom p;
-
 	if (strcmp(req->path, "/metrics") != 0) {
 		capi_handle(ctx, req, resp);
 		return;
 	}
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (strcmp(req->method, "GET") == 0)
-		render(ctx, &p);
-	ndx_httpd_metrics_answer(req, resp, &p);
+	ndx_httpd_metrics_answer(req, resp, render, ctx);
 }

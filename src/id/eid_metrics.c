@@ -28,8 +28,9 @@ void eid_metrics_token_issued(void)
 	atomic_fetch_add_explicit(&tokens, 1, memory_order_relaxed);
 }
 
-static void render(struct ndx_prom *p)
+static void render(void *ctx, struct ndx_prom *p)
 {
+	(void)ctx;
 	ndx_prom_family(p, "ndx_id_signins_total", NDX_PROM_COUNTER,
 			"Sign-ins with a PIN and a password since start, by outcome.");
 	for (int i = 0; i < EID_SIGNIN_COUNT; i++)
@@ -47,7 +48,6 @@ void eid_metrics_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	const struct oidc_config *cfg = ctx;
 	const char *path = req->path;
 	size_t plen = strlen(cfg->prefix);
-	struct ndx_prom p;
 
 	if (plen && strncmp(path, cfg->prefix, plen) == 0 && path[plen] == '/')
 		path += plen;
@@ -55,8 +55,5 @@ void eid_metrics_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 		oidc_handle(ctx, req, resp);
 		return;
 	}
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (strcmp(req->method, "GET") == 0)
-		render(&p);
-	ndx_httpd_metrics_answer(req, resp, &p);
+	ndx_httpd_metrics_answer(req, resp, render, NULL);
 }

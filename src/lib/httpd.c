@@ -817,20 +817,23 @@ void ndx_httpd_metrics(struct ndx_prom *p)
 }
 
 void ndx_httpd_metrics_answer(const struct ndx_http_req *req, struct ndx_http_resp *resp,
-			      struct ndx_prom *own)
+			      void (*own)(void *ctx, struct ndx_prom *p), void *ctx)
 {
+	struct ndx_prom p;
 	char *text;
 	size_t len;
 
 	if (strcmp(req->method, "GET") != 0) {
-		ndx_prom_free(own);
 		ndx_http_resp_header(resp, "Allow", "GET");
 		ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed",
 				    "/metrics answers GET only");
 		return;
 	}
-	ndx_httpd_metrics(own);
-	text = ndx_prom_steal(own, &len);
+	ndx_prom_init(&p, NDX_BUF_NO_CAP);
+	if (own)
+		own(ctx, &p);
+	ndx_httpd_metrics(&p);
+	text = ndx_prom_steal(&p, &len);
 	if (!text) {
 		ndx_http_resp_error(resp, 500, "Server.Internal", "out of memory", NULL);
 		return;

@@ -130,40 +130,35 @@ static void series(const struct mapi_config *cfg, const struct ndx_http_req *req
 
 /* GET /metrics (docs/operations.md "Monitoring service"): how collection
  * goes, for the operator's own alerting; counts only. */
-static void metrics(const struct mapi_config *cfg, const struct ndx_http_req *req,
-		    struct ndx_http_resp *resp)
+static void render_metrics(void *ctx, struct ndx_prom *p)
 {
+	const struct mapi_config *cfg = ctx;
 	struct collector_stats s;
-	struct ndx_prom p;
 
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (strcmp(req->method, "GET") == 0) {
-		collector_stats(cfg->collector, &s);
-		ndx_prom_family(&p, "ndx_monitor_rounds_total", NDX_PROM_COUNTER,
-				"Collection rounds made.");
-		ndx_prom_u64(&p, "ndx_monitor_rounds_total", NULL, (uint64_t)s.rounds);
-		ndx_prom_family(&p, "ndx_monitor_records_total", NDX_PROM_COUNTER,
-				"Operational records collected and kept.");
-		ndx_prom_u64(&p, "ndx_monitor_records_total", NULL, (uint64_t)s.records);
-		ndx_prom_family(&p, "ndx_monitor_bad_records_total", NDX_PROM_COUNTER,
-				"Records refused for lacking what the figures need.");
-		ndx_prom_u64(&p, "ndx_monitor_bad_records_total", NULL, (uint64_t)s.bad_records);
-		ndx_prom_family(&p, "ndx_monitor_gateways", NDX_PROM_GAUGE,
-				"Gateways in the configuration at the last round, and those that "
-				"could not be collected.");
-		ndx_prom_u64(&p, "ndx_monitor_gateways", (const char *[]){ "state", "all", NULL },
-			     s.gateways);
-		ndx_prom_u64(&p, "ndx_monitor_gateways", (const char *[]){ "state", "down", NULL },
-			     s.gateways_down);
-		ndx_prom_family(&p, "ndx_monitor_conf_version", NDX_PROM_GAUGE,
-				"Version of the global configuration held (0: none).");
-		ndx_prom_u64(&p, "ndx_monitor_conf_version", NULL, s.conf_version);
-		ndx_prom_family(&p, "ndx_monitor_last_round_seconds", NDX_PROM_GAUGE,
-				"When the last round ended (Unix time; 0: none yet).");
-		ndx_prom_u64(&p, "ndx_monitor_last_round_seconds", NULL,
-			     (uint64_t)(s.last_round_ms / 1000));
-	}
-	ndx_httpd_metrics_answer(req, resp, &p);
+	collector_stats(cfg->collector, &s);
+	ndx_prom_family(p, "ndx_monitor_rounds_total", NDX_PROM_COUNTER,
+			"Collection rounds made.");
+	ndx_prom_u64(p, "ndx_monitor_rounds_total", NULL, (uint64_t)s.rounds);
+	ndx_prom_family(p, "ndx_monitor_records_total", NDX_PROM_COUNTER,
+			"Operational records collected and kept.");
+	ndx_prom_u64(p, "ndx_monitor_records_total", NULL, (uint64_t)s.records);
+	ndx_prom_family(p, "ndx_monitor_bad_records_total", NDX_PROM_COUNTER,
+			"Records refused for lacking what the figures need.");
+	ndx_prom_u64(p, "ndx_monitor_bad_records_total", NULL, (uint64_t)s.bad_records);
+	ndx_prom_family(p, "ndx_monitor_gateways", NDX_PROM_GAUGE,
+			"Gateways in the configuration at the last round, and those that "
+			"could not be collected.");
+	ndx_prom_u64(p, "ndx_monitor_gateways", (const char *[]){ "state", "all", NULL },
+		     s.gateways);
+	ndx_prom_u64(p, "ndx_monitor_gateways", (const char *[]){ "state", "down", NULL },
+		     s.gateways_down);
+	ndx_prom_family(p, "ndx_monitor_conf_version", NDX_PROM_GAUGE,
+			"Version of the global configuration held (0: none).");
+	ndx_prom_u64(p, "ndx_monitor_conf_version", NULL, s.conf_version);
+	ndx_prom_family(p, "ndx_monitor_last_round_seconds", NDX_PROM_GAUGE,
+			"When the last round ended (Unix time; 0: none yet).");
+	ndx_prom_u64(p, "ndx_monitor_last_round_seconds", NULL,
+		     (uint64_t)(s.last_round_ms / 1000));
 }
 
 void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
@@ -171,7 +166,7 @@ void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 	const struct mapi_config *cfg = ctx;
 
 	if (strcmp(req->path, "/metrics") == 0) {
-		metrics(cfg, req, resp);
+		ndx_httpd_metrics_answer(req, resp, render_metrics, (void *)cfg);
 		return;
 	}
 

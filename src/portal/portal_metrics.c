@@ -41,8 +41,9 @@ static void one_count(void *ud, const char *kind, const char *state, int64_t n)
 		     (const char *[]){ "kind", kind, "state", state, NULL }, n);
 }
 
-static void render(const struct portal *portal, struct ndx_prom *p)
+static void render(void *ctx, struct ndx_prom *p)
 {
+	const struct portal *portal = ctx;
 	ndx_prom_family(p, "ndx_portal_procedures", NDX_PROM_GAUGE,
 			"Procedures (applications) held, by kind and current state.");
 	pstore_proc_counts(portal->st, one_count, p);
@@ -59,14 +60,9 @@ static void render(const struct portal *portal, struct ndx_prom *p)
 void portal_metrics_handle(void *ctx, const struct ndx_http_req *req,
 			   struct ndx_http_resp *resp)
 {
-	struct ndx_prom p;
-
 	if (strcmp(req->path, "/metrics") != 0) {
 		portal_handle(ctx, req, resp);
 		return;
 	}
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (strcmp(req->method, "GET") == 0)
-		render(ctx, &p);
-	ndx_httpd_metrics_answer(req, resp, &p);
+	ndx_httpd_metrics_answer(req, resp, render, ctx);
 }

@@ -40,8 +40,9 @@ static int read_counts(struct store *st, int64_t out[NCOUNTED])
 	return rc;
 }
 
-static void render(struct reg_metrics *m, struct ndx_prom *p)
+static void render(void *ctx, struct ndx_prom *p)
 {
+	struct reg_metrics *m = ctx;
 	const struct conf_signed *doc = NULL;
 	time_t now = time(NULL);
 	int64_t counts[NCOUNTED];
@@ -73,14 +74,10 @@ static void render(struct reg_metrics *m, struct ndx_prom *p)
 void reg_metrics_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct reg_metrics *m = ctx;
-	struct ndx_prom p;
 
 	if (strcmp(req->path, "/metrics") != 0) {
 		api_handle(m->api, req, resp);
 		return;
 	}
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (strcmp(req->method, "GET") == 0)
-		render(m, &p);
-	ndx_httpd_metrics_answer(req, resp, &p);
+	ndx_httpd_metrics_answer(req, resp, render, m);
 }

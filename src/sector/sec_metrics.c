@@ -27,8 +27,9 @@ static long long records(sqlite3 *db, const char *table)
 	return n;
 }
 
-static void render(const struct sec_metrics *m, struct ndx_prom *p)
+static void render(void *ctx, struct ndx_prom *p)
 {
+	const struct sec_metrics *m = ctx;
 	struct store_conn *c = store_acquire(m->st);
 	sqlite3 *db;
 
@@ -59,14 +60,10 @@ static void render(const struct sec_metrics *m, struct ndx_prom *p)
 void sec_metrics_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct sec_metrics *m = ctx;
-	struct ndx_prom p;
 
 	if (strcmp(req->path, "/metrics") != 0) {
 		api_handle(m->api, req, resp);
 		return;
 	}
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (strcmp(req->method, "GET") == 0)
-		render(m, &p);
-	ndx_httpd_metrics_answer(req, resp, &p);
+	ndx_httpd_metrics_answer(req, resp, render, m);
 }
