@@ -193,6 +193,18 @@ int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
 int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry_cb cb,
 		      void *ctx);
 
+/* Calls cb for the live records with seq > after_seq, in seq order, at
+ * most limit of them, from the read connection; cb returning non-zero
+ * stops the walk. For a reader that pages through the log with a cursor
+ * (the gateway's accesses feed, docs/protocol.md "Operational
+ * monitoring"): it continues after the last seq cb saw. Records archived
+ * away are not live and are skipped; a page never waits for the open batch
+ * (its records are durable, only not yet under a tree head). limit 0 walks
+ * nothing. Thread-safe like ndx_msglog_by_subject. Returns NDX_OK,
+ * NDX_EINVAL (no read connection), NDX_EDB. */
+int ndx_msglog_after(struct ndx_msglog *log, uint64_t after_seq, unsigned limit,
+		     ndx_msglog_entry_cb cb, void *ctx);
+
 /* Flushes the queue, closes the open batch, joins the writer thread and
  * frees the log. No ndx_msglog_append (nor seal, add_witness) may be
  * running or start. Records queued by ndx_msglog_append_async before close

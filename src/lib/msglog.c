@@ -1538,6 +1538,37 @@ int ndx_msglog_recent(struct ndx_msglog *log, int64_t since_ms, ndx_msglog_entry
 	return each_record(log, NDX__Q_RECORDS_DESC, NULL, since_ms, cb, ctx);
 }
 
+int ndx_msglog_after(struct ndx_msglog *log, uint64_t after_seq, unsigned limit,
+		     ndx_msglog_entry_cb cb, void *ctx)
+{
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	unsigned n = 0;
+	int rc, r = 0;
+
+	assert(log != NULL && cb != NULL);
+	if (log->rd == NULL)
+		return NDX_EINVAL;
+	/* No record can follow the last possible seq; limit 0 asks for none. */
+	if (limit == 0 || after_seq == UINT64_MAX)
+		return NDX_OK;
+	pthread_mutex_lock(&log->rd_lock);
+	/* The store's range query takes "seq >= u": the record after after_seq. */
+	rc = log->rd->ops->iter_open(log->rd, NDX__Q_RECORDS_FROM, after_seq + 1, NULL, &it);
+	if (rc == NDX_OK) {
+		while (n < limit && (r = log->rd->ops->iter_record(it, &e)) == 1) {
+			n++;
+			if (cb(&e, ctx) != 0)
+				break;
+		}
+		if (r < 0)
+			rc = r == NDX_EINVAL ? NDX_EDB : r;
+		log->rd->ops->iter_close(it);
+	}
+	pthread_mutex_unlock(&log->rd_lock);
+	return rc;
+}
+
 int ndx_msglog_close(struct ndx_msglog *log)
 {
 	int rc;
