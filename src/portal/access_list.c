@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "exchange.h"
+#include "monitor_client.h"
 #include "ndx/fetch.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
@@ -453,4 +454,166 @@ nomem:
 	json_decref(g.unavailable);
 	json_decref(clients);
 	return oom(e);
+}
+
+/* ---- misuse: the citizen's confirmed cases and reports ---------------------------- */
+
+/* A monitoring service failure in the citizen's words: 503
+ * monitor_unavailable when there is none or it cannot be reached, 502
+ * monitor when it answered something else. */
+static int monitor_failed(enum monitor_fail f, const char *why, struct perr *e)
+{
+	if (f != MONITOR_NOT_CONFIGURED)
+		fprintf(stderr, "ndx-portal: misuse: %s\n", why);
+	if (f == MONITOR_BAD_REQUEST)
+		return oom(e);
+	return perr_set(e, 503, "monitor_unavailable",
+			"the monitoring service is not available");
+}
+
+/* The members of a subject case the citizen may see: what was found and
+ * when, in words; never the evidence (other people may be in it). */
+static json_t *citizen_case(const json_t *c)
+{
+	static const char *const keep[] = { "id", "kind", "client", "client_member",
+					    "opened_ms", "updated_ms", "explanation",
+					    "explanation_en", NULL };
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && keep[i]; i++) {
+		json_t *v = json_object_get(c, keep[i]);
+
+		if (json_is_string(v) || json_is_integer(v))
+			json_object_set(o, keep[i], v);
+	}
+	return o;
+}
+
+int access_misuse(const struct portal *p, const struct psession *s, json_t **out,
+		  struct perr *e)
+{
+	struct ndx_fetch_resp r;
+	char pq[64], why[512];
+	enum monitor_fail f;
+	json_t *doc, *list, *c;
+	size_t i;
+
+	*out = NULL;
+	snprintf(pq, sizeof pq, "/api/subject-cases?subject=%s", s->subject);
+	f = monitor_client_call(p->cfg, "GET", pq, NULL, 0, 0, 10000, &r, why, sizeof why);
+	if (f != MONITOR_OK)
+		return monitor_failed(f, why, e);
+	doc = r.status == 200 && r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	if (r.status != 200)
+		fprintf(stderr, "ndx-portal: misuse: the monitoring service answered %ld to "
+				"/api/subject-cases\n", r.status);
+	ndx_fetch_resp_free(&r);
+	list = json_object_get(doc, "cases");
+	if (!json_is_array(list)) {
+		json_decref(doc);
+		return perr_set(e, 502, "monitor", "the monitoring service answered something else");
+	}
+	if (!(*out = json_pack("{s:[]}", "cases"))) {
+		json_decref(doc);
+		return oom(e);
+	}
+	json_array_foreach(list, i, c)
+		if (json_is_object(c))
+			json_array_append_new(json_object_get(*out, "cases"), citizen_case(c));
+	json_decref(doc);
+	return 0;
+}
+
+#define NOTE_MAX 500
+#define MESSAGE_ID_MAX 128
+
+static int report_fields(const json_t *body, const char **gateway, const char **message_id,
+			 const char **note, struct perr *e)
+{
+	json_t *errs = json_object(), *v;
+	const char *k;
+	struct ndx_id id;
+
+	*gateway = *message_id = *note = NULL;
+	if (!errs)
+		return oom(e);
+	json_object_foreach((json_t *)body, k, v)
+		if (strcmp(k, "gateway") != 0 && strcmp(k, "message_id") != 0 &&
+		    strcmp(k, "note") != 0)
+			field_error(errs, k, "unknown"); /* the subject is the session's */
+	*gateway = json_string_value(json_object_get(body, "gateway"));
+	if (!*gateway || !**gateway)
+		field_error(errs, "gateway", "required");
+	else if (strlen(*gateway) >= NDX_ID_TEXT_MAX ||
+		 (ndx_id_parse(*gateway, strlen(*gateway), NDX_ID_MEMBER, &id, NULL) != NDX_OK &&
+		  ndx_id_parse(*gateway, strlen(*gateway), NDX_ID_SUBSYSTEM, &id, NULL) != NDX_OK))
+		field_error(errs, "gateway", "invalid");
+	*message_id = json_string_value(json_object_get(body, "message_id"));
+	if (!*message_id || !**message_id)
+		field_error(errs, "message_id", "required");
+	else if (strlen(*message_id) > MESSAGE_ID_MAX ||
+		 strspn(*message_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789-_.:") != strlen(*message_id))
+		field_error(errs, "message_id", "invalid");
+	v = json_object_get(body, "note");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		field_error(errs, "note", "invalid");
+	else if (json_is_string(v) && strlen(json_string_value(v)) > NOTE_MAX)
+		field_error(errs, "note", "too_long");
+	*note = json_is_string(v) ? json_string_value(v) : "";
+	if (json_object_size(errs)) {
+		perr_set(e, 422, "validation", "the report is not complete");
+		e->fields = errs;
+		return -1;
+	}
+	json_decref(errs);
+	return 0;
+}
+
+int access_report(const struct portal *p, const struct psession *s, const json_t *body,
+		  json_t **out, int *status, struct perr *e)
+{
+	const char *gateway, *message_id, *note;
+	struct ndx_fetch_resp r;
+	enum monitor_fail f;
+	json_t *send, *doc, *id;
+	char *text, why[512];
+
+	*out = NULL;
+	if (report_fields(body, &gateway, &message_id, &note, e))
+		return -1;
+	/* The person reporting is the signed-in citizen, never one the page
+	 * names. */
+	send = json_pack("{s:s,s:s,s:s,s:s}", "subject", s->subject, "gateway", gateway,
+			 "message_id", message_id, "note", note);
+	text = send ? json_dumps(send, JSON_COMPACT) : NULL;
+	json_decref(send);
+	if (!text)
+		return oom(e);
+	f = monitor_client_call(p->cfg, "POST", "/api/subject-reports", text, strlen(text), 0,
+				10000, &r, why, sizeof why);
+	free(text);
+	if (f != MONITOR_OK)
+		return monitor_failed(f, why, e);
+	if (r.status == 404) {
+		ndx_fetch_resp_free(&r);
+		return perr_set(e, 404, "unknown_read",
+				"the monitoring service does not know this read (yet)");
+	}
+	if (r.status != 200 && r.status != 201) {
+		fprintf(stderr, "ndx-portal: misuse: the monitoring service answered %ld to "
+				"/api/subject-reports\n", r.status);
+		ndx_fetch_resp_free(&r);
+		return perr_set(e, 502, "monitor", "the monitoring service did not take the report");
+	}
+	doc = r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	id = json_object_get(doc, "id");
+	if (!id)
+		id = json_object_get(json_object_get(doc, "case"), "id");
+	*status = (int)r.status;
+	*out = json_pack("{s:s,s:O*}", "status", r.status == 201 ? "reported" : "already_reported",
+			 "case", (json_is_string(id) || json_is_integer(id)) ? id : NULL);
+	json_decref(doc);
+	ndx_fetch_resp_free(&r);
+	return *out ? 0 : oom(e);
 }

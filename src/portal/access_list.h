@@ -32,4 +32,24 @@ struct access_filter {
 int access_list(const struct portal *p, const struct psession *s, const struct access_filter *f,
 		json_t **out, struct perr *e);
 
+/* GET /api/me/misuse: *out = {"cases":[{"id","kind","client",
+ * "client_member","opened_ms","updated_ms","explanation","explanation_en"}]}
+ * the misuse cases about the signed-in citizen the operator has confirmed
+ * (the monitoring service's /api/subject-cases, asked with the session's
+ * PIN), without their evidence. No monitoring service configured or
+ * reachable: 503 monitor_unavailable; a wrong answer: 502 monitor. */
+int access_misuse(const struct portal *p, const struct psession *s, json_t **out,
+		  struct perr *e);
+
+/* POST /api/me/reports {"gateway","message_id","note"?}: the signed-in
+ * citizen does not recognise a read of the access list (gateway = the
+ * row's provider, message_id = its message id); sent to the monitoring
+ * service's /api/subject-reports with the session's PIN as the subject.
+ * *status 201 (a case opened: {"status":"reported","case"}) or 200 (the
+ * same read reported before: "already_reported"). 422 validation (a
+ * missing or bad field, any other field: "unknown"), 404 unknown_read,
+ * 503 monitor_unavailable, 502 monitor. */
+int access_report(const struct portal *p, const struct psession *s, const json_t *body,
+		  json_t **out, int *status, struct perr *e);
+
 #endif

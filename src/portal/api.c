@@ -113,6 +113,17 @@ static int r_accesses(struct call *c, json_t **out, int *status, struct perr *e)
 	return access_list(c->p, c->s, &f, out, e);
 }
 
+static int r_misuse(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return access_misuse(c->p, c->s, out, e);
+}
+
+static int r_report(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	return access_report(c->p, c->s, c->body, out, status, e);
+}
+
 static int r_consents(struct call *c, json_t **out, int *status, struct perr *e)
 {
 	(void)status;
@@ -205,6 +216,8 @@ static const struct route {
 	{ "GET", "profile", CITIZEN, r_profile },
 	{ "GET", "insurance", CITIZEN, r_insurance },
 	{ "GET", "accesses", CITIZEN, r_accesses },
+	{ "GET", "me/misuse", CITIZEN, r_misuse },
+	{ "POST", "me/reports", CITIZEN, r_report },
 	{ "GET", "consents", CITIZEN, r_consents },
 	{ "POST", "consents", CITIZEN, r_consent_new },
 	{ "POST", "consents/*/revoke", CITIZEN, r_consent_revoke },

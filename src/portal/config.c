@@ -230,6 +230,12 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 			return fail(path, "\"%s\" is required", "monitor.token_file");
 		if (!(c->monitor_token_file = path_dup(base, s)))
 			return NDX_ENOMEM;
+		v = json_object_get(o, "push_interval_s");
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			  json_integer_value(v) > 3600))
+			return fail(path, "\"%s\" must be an integer from 1 to 3600",
+				    "monitor.push_interval_s");
+		c->push_interval_s = v ? (unsigned)json_integer_value(v) : 5;
 	}
 
 	c->session_minutes = 30;

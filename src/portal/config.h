@@ -26,6 +26,7 @@ struct pconfig {
 	char *chart_dir;       /* realpath of the charting package's build, NULL when missing */
 	char *monitor_url;     /* without a trailing '/'; NULL: the operations centre is off */
 	char *monitor_token_file; /* absolute; read at each call, so a new token needs no restart */
+	unsigned push_interval_s; /* the procedures push's period (procpush.c), default 5 */
 	unsigned session_minutes;
 	unsigned threads;
 };

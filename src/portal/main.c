@@ -56,7 +56,8 @@ static const char SERVE_HELP[] =
 	"Serves the portal until SIGINT or SIGTERM, as the JSON configuration FILE says\n"
 	"(listen address, default 127.0.0.1:4450; public_url; data_dir, where\n"
 	"portal.db is created; web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
-	"consent_service; monitor, the operations centre's source; session_minutes).\n"
+	"consent_service; monitor, the operations centre's source and where the\n"
+	"procedures are pushed for misuse detection; session_minutes).\n"
 	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
 	"once ready. The e-ID need not be up: it is asked again at the first sign-in.\n"
 	"  --config FILE   the configuration (required)\n";
@@ -432,6 +433,10 @@ static int cmd_serve(int argc, char **argv)
 	};
 	if (ndx_httpd_start(&hcfg, &srv) != NDX_OK)
 		goto out;
+	/* Without a monitoring service there is nothing to push to, and no
+	 * thread. */
+	if (cfg->monitor_url && procpush_start(cfg, portal.st, &portal.push) != NDX_OK)
+		goto out;
 	fprintf(stderr, PROG ": public URL %s, exchange client %s\n", cfg->public_url,
 		cfg->client);
 	fprintf(stderr, PROG ": listening on http://%s:%u\n", cfg->listen_addr,
@@ -442,6 +447,7 @@ static int cmd_serve(int argc, char **argv)
 	rc = 0;
 out:
 	ndx_httpd_stop(srv);
+	procpush_stop(portal.push);
 	oidc_free(portal.oidc);
 	pstore_close(portal.st);
 	OPENSSL_cleanse(portal.dummy_hash, sizeof portal.dummy_hash);

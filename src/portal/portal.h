@@ -9,6 +9,7 @@
 #include "config.h"
 #include "ndx/password.h"
 #include "oidc.h"
+#include "procpush.h"
 #include "store.h"
 
 #define PORTAL_PROG "ndx-portal"
@@ -17,6 +18,9 @@ struct portal {
 	const struct pconfig *cfg;
 	struct pstore *st;
 	struct oidc *oidc;
+	/* The procedures push to the monitoring service (procpush.h); NULL
+	 * without a monitor in the configuration. */
+	struct procpush *push;
 	/* A hash of no one's password at the default cost, for an unknown
 	 * name while there are no officers; otherwise an unknown name is
 	 * checked against a stored officer's hash (auth.c), at their cost. */

@@ -1,7 +1,8 @@
 /* GET /metrics of ndx-portal (docs/operations.md "Portal"): the procedures
  * held by kind and state (submitted, approved, rejected ... as
  * docs/portal.md names them), sign-ins by kind and outcome since start, and
- * the HTTP figures of httpd.h. Counts only: never an applicant, a subject
+ * the HTTP figures of httpd.h; with a monitoring service, the procedures
+ * push's figures (procpush.h). Counts only: never an applicant, a subject
  * or an officer's name. A wrapper around portal_handle. */
 #include "portal_metrics.h"
 
@@ -55,6 +56,26 @@ static void render(void *ctx, struct ndx_prom *p)
 				     (const char *[]){ "kind", KINDS[k], "outcome", OUTCOMES[o],
 						       NULL },
 				     atomic_load_explicit(&signins[k][o], memory_order_relaxed));
+	if (portal->push) {
+		struct procpush_figures f;
+
+		procpush_figures(portal->push, &f);
+		ndx_prom_family(p, "ndx_portal_procedures_pushed_total", NDX_PROM_COUNTER,
+				"Procedures the monitoring service acknowledged since start "
+				"(a re-sent one counts again).");
+		ndx_prom_u64(p, "ndx_portal_procedures_pushed_total", NULL, f.pushed);
+		ndx_prom_family(p, "ndx_portal_procedures_push_failures_total", NDX_PROM_COUNTER,
+				"Attempts to push procedures to the monitoring service that failed, "
+				"since start.");
+		ndx_prom_u64(p, "ndx_portal_procedures_push_failures_total", NULL, f.failures);
+		ndx_prom_family(p, "ndx_portal_procedures_push_backlog", NDX_PROM_GAUGE,
+				"Procedures new or changed and not yet acknowledged by the monitoring "
+				"service, as of the last attempt.");
+		ndx_prom_i64(p, "ndx_portal_procedures_push_backlog", NULL, f.backlog);
+		ndx_prom_family(p, "ndx_portal_procedures_push_up", NDX_PROM_GAUGE,
+				"1 when the last push attempt succeeded.");
+		ndx_prom_i64(p, "ndx_portal_procedures_push_up", NULL, f.up);
+	}
 }
 
 void portal_metrics_handle(void *ctx, const struct ndx_http_req *req,

@@ -60,6 +60,15 @@ static const char *const MIGRATIONS[] = {
 	/* 5: officials of the operations centre, known by their PIN (ops.c). */
 	"CREATE TABLE officials(pin TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
 	" member TEXT NOT NULL, created_at INTEGER NOT NULL);",
+	/* 6: the procedures push to the monitoring service (procpush.c). Every
+	 * write that moves a procedure's updated_at also gives it the next
+	 * change number, so that changes are ordered even within one second;
+	 * push_state keeps the last change number the monitoring service
+	 * acknowledged. Procedures from before are numbered in rowid order. */
+	"ALTER TABLE procedures ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE procedures SET change_seq = rowid;"
+	"CREATE INDEX procedures_change ON procedures(change_seq);"
+	"CREATE TABLE push_state(k TEXT PRIMARY KEY, v INTEGER NOT NULL);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -614,7 +623,8 @@ int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 		goto out;
 	if ((rc = prepare(st,
 			  "INSERT INTO procedures(id, kind, state, subject, applicant_name, agency,"
-			  " fields, created_at, updated_at) VALUES(?,?,'submitted',?,?,?,?,?,?)",
+			  " fields, created_at, updated_at, change_seq) VALUES(?,?,'submitted',?,?,?,?,"
+			  "?,?,(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures))",
 			  &q)) == NDX_OK) {
 		sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, p->kind, -1, SQLITE_STATIC);
@@ -806,7 +816,8 @@ int pstore_proc_transition(struct pstore *st, const char *id, const char *const 
 	}
 	if ((rc = prepare(st,
 			  "UPDATE procedures SET state = ?, updated_at = ?,"
-			  " result = COALESCE(?, result) WHERE id = ?",
+			  " result = COALESCE(?, result),"
+			  " change_seq = (SELECT MAX(change_seq) + 1 FROM procedures) WHERE id = ?",
 			  &q)))
 		goto rollback;
 	sqlite3_bind_text(q, 1, to, -1, SQLITE_STATIC);
@@ -890,6 +901,120 @@ int pstore_proc_counts(struct pstore *st,
 		if (step != SQLITE_DONE)
 			rc = db_fail(st, "count");
 		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ---- the procedures push (procpush.c) ------------------------------------------ */
+
+int pstore_push_batch(struct pstore *st, int64_t after, unsigned limit, json_t **out,
+		      int64_t *last)
+{
+	json_t *arr = json_array(), *o;
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	*last = after;
+	if (!arr)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "SELECT p.id, p.kind, p.subject, p.agency, p.created_at, p.state,"
+			  " (SELECT MAX(h.at) FROM history h WHERE h.procedure_id = p.id"
+			  "  AND h.state IN ('completed', 'rejected')), p.change_seq"
+			  " FROM procedures p WHERE p.change_seq > ? ORDER BY p.change_seq LIMIT ?",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)after);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
+		while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+			const char *state = (const char *)sqlite3_column_text(q, 5);
+			int closed = state && (strcmp(state, "completed") == 0 ||
+					       strcmp(state, "rejected") == 0) &&
+				     sqlite3_column_type(q, 6) == SQLITE_INTEGER;
+
+			o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}",
+				      "id", (const char *)sqlite3_column_text(q, 0),
+				      "kind", (const char *)sqlite3_column_text(q, 1),
+				      "subject", (const char *)sqlite3_column_text(q, 2),
+				      "agency", (const char *)sqlite3_column_text(q, 3),
+				      "opened_ms", (json_int_t)sqlite3_column_int64(q, 4) * 1000,
+				      "closed_ms", closed ? json_integer((json_int_t)
+						sqlite3_column_int64(q, 6) * 1000) : json_null());
+			if (!o || json_array_append_new(arr, o)) {
+				rc = NDX_ENOMEM;
+				break;
+			}
+			*last = (int64_t)sqlite3_column_int64(q, 7);
+		}
+		if (rc == NDX_OK && r != SQLITE_DONE)
+			rc = db_fail(st, "push batch");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc != NDX_OK) {
+		*last = after;
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return NDX_OK;
+}
+
+int pstore_push_backlog(struct pstore *st, int64_t after, int64_t *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*n = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT count(*) FROM procedures WHERE change_seq > ?", &q)) ==
+	    NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)after);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			*n = (int64_t)sqlite3_column_int64(q, 0);
+		else
+			rc = db_fail(st, "push backlog");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_push_cursor_get(struct pstore *st, const char *name, int64_t *v)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*v = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT v FROM push_state WHERE k = ?", &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW)
+			*v = (int64_t)sqlite3_column_int64(q, 0);
+		else if (r != SQLITE_DONE)
+			rc = db_fail(st, "push cursor");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_push_cursor_set(struct pstore *st, const char *name, int64_t v)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "INSERT INTO push_state(k, v) VALUES(?1, ?2)"
+			  " ON CONFLICT(k) DO UPDATE SET v = MAX(v, ?2)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)v);
+		rc = step_done(st, q, "push cursor set");
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;

@@ -156,4 +156,23 @@ int pstore_proc_counts(struct pstore *st,
 		       void (*fn)(void *ud, const char *kind, const char *state, int64_t n),
 		       void *ud);
 
+/* ---- the procedures push (procpush.c) -------------------------------------- */
+
+/* Every procedure written (created, or moved to another state) gets the
+ * next change number. *out = a new array of up to limit procedures whose
+ * change number is above after, in change order, as the monitoring
+ * service takes them: [{"id","kind","subject","agency","opened_ms",
+ * "closed_ms"}] (opened_ms the creation; closed_ms when it reached
+ * completed or rejected, from its history, null while it has not); *last =
+ * the change number of the last one (after when none). NDX_OK, NDX_ENOMEM
+ * or NDX_EDB (*out NULL). */
+int pstore_push_batch(struct pstore *st, int64_t after, unsigned limit, json_t **out,
+		      int64_t *last);
+/* *n = how many procedures have a change number above after. */
+int pstore_push_backlog(struct pstore *st, int64_t after, int64_t *n);
+/* The push cursor name (0 when never set), and setting it: it never moves
+ * back. */
+int pstore_push_cursor_get(struct pstore *st, const char *name, int64_t *v);
+int pstore_push_cursor_set(struct pstore *st, const char *name, int64_t v);
+
 #endif

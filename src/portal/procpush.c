@@ -1,0 +1,200 @@
+/* The procedures push (procpush.h). Each round sends every procedure whose
+ * change number is above the cursor, in batches of BATCH in change order;
+ * the cursor moves only after the monitoring service answered 2xx to a
+ * batch, and is written to portal.db at once, so a crash or a restart
+ * re-sends at most the batch that was in flight (the upsert makes that
+ * harmless). A failed round is retried after a wait that doubles up to
+ * MAX_BACKOFF periods. Failures are logged once when the push starts failing
+ * and once when it works again, never per attempt. */
+#include "procpush.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "monitor_client.h"
+#include "ndx/err.h"
+#include "portal.h"
+
+#define CURSOR "monitor_procedures"
+#define BATCH 200
+#define MAX_BATCHES 50 /* a round: 10,000 procedures, then a pause */
+#define MAX_BACKOFF 6  /* periods */
+#define TIMEOUT_MS 10000
+
+struct procpush {
+	const struct pconfig *cfg;
+	struct pstore *st;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	atomic_uint_fast64_t pushed, failures;
+	atomic_int_fast64_t backlog;
+	atomic_int up;
+};
+
+/* Sends one batch after *cursor. 1 when there was nothing to send, 0 when
+ * a batch was acknowledged (*cursor moved), -1 with why on failure. */
+static int push_batch(struct procpush *pp, int64_t *cursor, char *why, size_t cap)
+{
+	struct ndx_fetch_resp r;
+	json_t *list = NULL, *doc;
+	char *body;
+	int64_t last;
+	size_t n;
+	int rc;
+
+	if ((rc = pstore_push_batch(pp->st, *cursor, BATCH, &list, &last)) != NDX_OK) {
+		snprintf(why, cap, "cannot read the procedures: %s", ndx_strerror(rc));
+		return -1;
+	}
+	if (!(n = json_array_size(list))) {
+		json_decref(list);
+		return 1;
+	}
+	doc = json_pack("{s:o}", "procedures", list);
+	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!body) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	enum monitor_fail f = monitor_client_call(pp->cfg, "POST", "/api/procedures", body,
+						  strlen(body), 64 * 1024, TIMEOUT_MS, &r, why, cap);
+	free(body);
+	if (f != MONITOR_OK)
+		return -1;
+	if (r.status < 200 || r.status > 299) {
+		snprintf(why, cap, "the monitoring service answered %ld%s%s", r.status,
+			 r.xroad_error[0] ? " " : "", r.xroad_error);
+		ndx_fetch_resp_free(&r);
+		return -1;
+	}
+	ndx_fetch_resp_free(&r);
+	if ((rc = pstore_push_cursor_set(pp->st, CURSOR, last)) != NDX_OK) {
+		snprintf(why, cap, "cannot keep the cursor: %s", ndx_strerror(rc));
+		return -1;
+	}
+	*cursor = last;
+	atomic_fetch_add(&pp->pushed, n);
+	return 0;
+}
+
+/* One round: batches until none is left (or MAX_BATCHES, or stop). */
+static int push_round(struct procpush *pp, int64_t *cursor, char *why, size_t cap)
+{
+	int rc = 0, stop;
+
+	for (int i = 0; i < MAX_BATCHES; i++) {
+		pthread_mutex_lock(&pp->mu);
+		stop = pp->stop;
+		pthread_mutex_unlock(&pp->mu);
+		if (stop || (rc = push_batch(pp, cursor, why, cap)) != 0)
+			break;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static void *push_main(void *arg)
+{
+	struct procpush *pp = arg;
+	unsigned period = pp->cfg->push_interval_s ? pp->cfg->push_interval_s : 5, wait = period;
+	int64_t cursor = 0, backlog;
+	int failing = 0;
+	char why[512];
+
+	if (pstore_push_cursor_get(pp->st, CURSOR, &cursor) != NDX_OK)
+		cursor = 0; /* sending everything again is harmless */
+	pthread_mutex_lock(&pp->mu);
+	while (!pp->stop) {
+		pthread_mutex_unlock(&pp->mu);
+		why[0] = '\0';
+		int rc = push_round(pp, &cursor, why, sizeof why);
+
+		if (pstore_push_backlog(pp->st, cursor, &backlog) == NDX_OK)
+			atomic_store(&pp->backlog, backlog);
+		if (rc == 0) {
+			if (failing)
+				fprintf(stderr, PORTAL_PROG ": procedures push: working again, "
+						"%lld procedures waiting\n", (long long)backlog);
+			failing = 0;
+			wait = period;
+		} else {
+			atomic_fetch_add(&pp->failures, 1);
+			if (!failing)
+				fprintf(stderr, PORTAL_PROG ": procedures push: failing (%s); "
+						"retrying, nothing is lost\n", why);
+			failing = 1;
+			wait = wait * 2 > period * MAX_BACKOFF ? period * MAX_BACKOFF : wait * 2;
+		}
+		atomic_store(&pp->up, rc == 0);
+
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += rc == 0 ? period : wait;
+		pthread_mutex_lock(&pp->mu);
+		while (!pp->stop && pthread_cond_timedwait(&pp->cv, &pp->mu, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&pp->mu);
+	return NULL;
+}
+
+int procpush_start(const struct pconfig *cfg, struct pstore *st, struct procpush **out)
+{
+	struct procpush *pp;
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (!cfg->monitor_url)
+		return NDX_EINVAL;
+	if (!(pp = calloc(1, sizeof *pp)))
+		return NDX_ENOMEM;
+	pp->cfg = cfg;
+	pp->st = st;
+	pthread_mutex_init(&pp->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pp->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&pp->thread, NULL, push_main, pp) != 0) {
+		fprintf(stderr, PORTAL_PROG ": cannot start the procedures push\n");
+		pthread_cond_destroy(&pp->cv);
+		pthread_mutex_destroy(&pp->mu);
+		free(pp);
+		return NDX_EIO;
+	}
+	fprintf(stderr, PORTAL_PROG ": procedures push to %s every %u s\n", cfg->monitor_url,
+		cfg->push_interval_s);
+	*out = pp;
+	return NDX_OK;
+}
+
+void procpush_stop(struct procpush *pp)
+{
+	if (!pp)
+		return;
+	pthread_mutex_lock(&pp->mu);
+	pp->stop = 1;
+	pthread_cond_signal(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	pthread_join(pp->thread, NULL);
+	pthread_cond_destroy(&pp->cv);
+	pthread_mutex_destroy(&pp->mu);
+	free(pp);
+}
+
+void procpush_figures(const struct procpush *pp, struct procpush_figures *f)
+{
+	memset(f, 0, sizeof *f);
+	if (!pp)
+		return;
+	f->pushed = atomic_load(&((struct procpush *)pp)->pushed);
+	f->failures = atomic_load(&((struct procpush *)pp)->failures);
+	f->backlog = atomic_load(&((struct procpush *)pp)->backlog);
+	f->up = atomic_load(&((struct procpush *)pp)->up);
+}
