@@ -1,11 +1,15 @@
 /* api.h. Figures only: counts, durations, ids of members, subsystems,
  * services and gateways, error types. The records carry nothing personal
- * (no subject, no user id, no query), and nothing here adds any. */
+ * (no subject, no user id, no query), and nothing here adds any; the
+ * misuse routes, which do show the personal reads of a case to the
+ * operator, are cases_api.c's. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
+#include "cases.h"
+#include "cases_api.h"
 #include "indicators_api.h"
 #include "ndx/args.h"
 #include "ndx/bearer.h"
@@ -128,6 +132,12 @@ static void series(const struct mapi_config *cfg, const struct ndx_http_req *req
 	ndx_http_resp_json(resp, 200, out);
 }
 
+static void case_count(void *ctx, const char *kind, const char *state, uint64_t n)
+{
+	ndx_prom_u64(ctx, "ndx_monitor_cases_open", (const char *[]){ "kind", kind, "state", state,
+								      NULL }, n);
+}
+
 /* GET /metrics (docs/operations.md "Monitoring service"): how collection
  * goes, for the operator's own alerting; counts only. */
 static void render_metrics(void *ctx, struct ndx_prom *p)
@@ -159,6 +169,33 @@ static void render_metrics(void *ctx, struct ndx_prom *p)
 			"When the last round ended (Unix time; 0: none yet).");
 	ndx_prom_u64(p, "ndx_monitor_last_round_seconds", NULL,
 		     (uint64_t)(s.last_round_ms / 1000));
+	ndx_prom_family(p, "ndx_monitor_reads_total", NDX_PROM_COUNTER,
+			"Personal-data reads collected from the gateways' message logs, by"
+			" outcome (kept; refused as malformed).");
+	ndx_prom_u64(p, "ndx_monitor_reads_total", (const char *[]){ "outcome", "kept", NULL },
+		     (uint64_t)s.reads);
+	ndx_prom_u64(p, "ndx_monitor_reads_total", (const char *[]){ "outcome", "refused", NULL },
+		     (uint64_t)s.bad_reads);
+	ndx_prom_family(p, "ndx_monitor_reads_failures_total", NDX_PROM_COUNTER,
+			"Collections of a gateway's personal reads that failed.");
+	ndx_prom_u64(p, "ndx_monitor_reads_failures_total", NULL, (uint64_t)s.reads_failed);
+	ndx_prom_family(p, "ndx_monitor_findings_total", NDX_PROM_COUNTER,
+			"Findings the misuse detector wrote.");
+	ndx_prom_u64(p, "ndx_monitor_findings_total", NULL, (uint64_t)s.findings);
+	ndx_prom_family(p, "ndx_monitor_analysis_failures_total", NDX_PROM_COUNTER,
+			"Misuse analyses that failed (the reads wait for the next round).");
+	ndx_prom_u64(p, "ndx_monitor_analysis_failures_total", NULL, (uint64_t)s.analyses_failed);
+	ndx_prom_family(p, "ndx_monitor_proofs_total", NDX_PROM_COUNTER,
+			"Inclusion proofs of cases' reads, by outcome (kept after checking;"
+			" refused for good).");
+	ndx_prom_u64(p, "ndx_monitor_proofs_total", (const char *[]){ "outcome", "kept", NULL },
+		     (uint64_t)s.proofs);
+	ndx_prom_u64(p, "ndx_monitor_proofs_total", (const char *[]){ "outcome", "failed", NULL },
+		     (uint64_t)s.proofs_failed);
+	ndx_prom_family(p, "ndx_monitor_cases_open", NDX_PROM_GAUGE,
+			"Cases not yet confirmed or dismissed, by kind and state (open,"
+			" escalated).");
+	cases_open_counts(cfg->st, case_count, p);
 }
 
 void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
@@ -171,6 +208,9 @@ void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 	}
 
 	if (ind_api_handle(cfg->data_dir, cfg->token_sha256, req, resp))
+		return;
+	/* the misuse routes take POST too (procedures, triage, reports) */
+	if (cases_api_handle(cfg->st, cfg->token_sha256, req, resp))
 		return;
 	if (!is_get(req->method)) {
 		ndx_http_resp_header(resp, "Allow", "GET, HEAD");

@@ -5,7 +5,13 @@
  * monitoring client (GET /o1/{gateway}/records?after=SEQ, docs/protocol.md
  * "Operational monitoring"), each page kept in one transaction. A gateway
  * that cannot be reached or refuses is recorded as down with the reason; the
- * others are collected regardless. One thread. */
+ * others are collected regardless. Then, from every gateway, the personal
+ * reads its message log holds past the last one kept (GET
+ * /o1/{gateway}/accesses?after=SEQ), the misuse detector over them
+ * (misuse.h), a case for each new finding (cases.h), and the inclusion
+ * proofs of the cases' reads (GET /o1/{gateway}/proof?seq=N), each checked
+ * against the gateway's key in the verified configuration before it is
+ * kept. One thread. */
 #ifndef NDX_MONITOR_COLLECT_H
 #define NDX_MONITOR_COLLECT_H
 
@@ -23,6 +29,11 @@ struct collector_config {
 	unsigned interval_s;        /* between rounds; 0 = no thread (tests call rounds) */
 	unsigned retention_days;    /* records older than this are pruned */
 	unsigned page;              /* records asked per request (1..10000) */
+	/* Reads newer than this many seconds are analysed at a later round,
+	 * so that a procedure the portal opened just before its officer's
+	 * read has time to arrive (POST /api/procedures) before the detector
+	 * looks for it. */
+	unsigned analysis_delay_s;
 };
 
 /* Starts the collector (a thread when interval_s > 0; strings copied).
@@ -34,6 +45,11 @@ void collector_stop(struct collector *c);
 /* The outcome of the last round, for /healthz and /metrics. */
 struct collector_stats {
 	long long rounds, records, bad_records;
+	/* misuse detection: personal reads kept and refused, collections of
+	 * them that failed, findings, cases opened, proofs kept, proofs
+	 * given up (their error kept with the case), analyses that failed */
+	long long reads, bad_reads, reads_failed, findings, cases_opened, proofs, proofs_failed,
+		analyses_failed;
 	unsigned gateways, gateways_down;
 	unsigned long long conf_version;  /* 0 = none held yet */
 	long long last_round_ms;          /* 0 = none yet */

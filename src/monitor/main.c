@@ -1,9 +1,11 @@
 /* ndx-monitor: the operator's monitoring service, a member system of the
  * exchange like any other. It collects every gateway's operational records
- * through its own gateway as the configuration's monitoring client
- * (collect.c), keeps them (mstore.c), and serves the figures the operations
- * centre shows (api.c). This file parses the command line (init, serve) and
- * wires the parts together. Overview: docs/operations.md "The monitoring
+ * and personal-data reads through its own gateway as the configuration's
+ * monitoring client (collect.c), keeps them (mstore.c, mreads.c), runs the
+ * misuse detector and keeps its cases (cases.c), and serves the figures
+ * and the cases the operations centre shows (api.c, cases_api.c). This
+ * file parses the command line (init, serve, mandate) and wires the parts
+ * together. Overview: docs/operations.md "The monitoring
  * service". */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,7 @@
 #include "api.h"
 #include "collect.h"
 #include "indicators_cmd.h"
+#include "mandate_cmd.h"
 #include "mstore.h"
 #include "report.h"
 #include "ndx/args.h"
@@ -45,6 +48,7 @@ static const char USAGE[] =
 	"       " PROG " indicator list|set|history --data DIR ...\n"
 	"       " PROG " task add|list|update --data DIR ...\n"
 	"       " PROG " report --data DIR --period 2026-H2 --out FILE.pdf\n"
+	"       " PROG " mandate add|list|remove --data DIR ...\n"
 	"       " PROG " --version | --help\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
@@ -57,8 +61,10 @@ static const char INIT_HELP[] =
 
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --data DIR --anchor FILE --gateway URL --client ID [options]\n"
-	"Collects the operational records of every gateway in the global\n"
-	"configuration through the exchange, and serves the live figures, until\n"
+	"Collects the operational records and the personal-data reads of every\n"
+	"gateway in the global configuration through the exchange, runs the misuse\n"
+	"detector over the reads, opens a case for each finding with the reads'\n"
+	"inclusion proofs, and serves the live figures and the cases, until\n"
 	"SIGINT or SIGTERM. Prints \"" PROG ": listening on http://ADDR:PORT\" on\n"
 	"stderr once ready.\n"
 	"  --data DIR           data directory made by `" PROG " init` (required)\n"
@@ -74,8 +80,13 @@ static const char SERVE_HELP[] =
 	"  --listen ADDR:PORT   IPv4 address and port of the API (default\n"
 	"                       127.0.0.1:4700; port 0 picks a free port)\n"
 	"  --interval S         seconds between collection rounds (default 10)\n"
-	"  --page N             records asked per request (default 1000, 1..10000)\n"
-	"  --retention-days N   keep records this many days (default 200, 1..3660)\n";
+	"  --page N             records (and reads) asked per request (default 1000,\n"
+	"                       1..10000)\n"
+	"  --retention-days N   keep records this many days (default 200, 1..3660);\n"
+	"                       personal reads too, but for those of a finding\n"
+	"  --analysis-delay S   analyse a read once it is S seconds old, so that the\n"
+	"                       portal's procedure opened just before it has arrived\n"
+	"                       (default 60, 0..3600)\n";
 
 /* ---- init ---------------------------------------------------------------------- */
 
@@ -163,12 +174,13 @@ static int cmd_serve(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "page", required_argument, NULL, 'p' },
 		{ "retention-days", required_argument, NULL, 'k' },
+		{ "analysis-delay", required_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *anchor_path = NULL, *registry = NULL, *gateway = NULL,
 		   *client = NULL, *listen = "127.0.0.1:4700", *why = NULL;
-	unsigned long interval = 10, page = 1000, keep = 200;
+	unsigned long interval = 10, page = 1000, keep = 200, delay = 60;
 	char addr[64], db[PATH_BUF], shapath[PATH_BUF], err[512], canon[NDX_ID_TEXT_MAX];
 	char *sha = NULL;
 	size_t shalen = 0;
@@ -200,6 +212,10 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case 'k':
 			if (ndx_args_ulong_opt(PROG, "--retention-days", optarg, 1, 3660, &keep))
+				return 2;
+			break;
+		case 'y':
+			if (ndx_args_ulong_opt(PROG, "--analysis-delay", optarg, 0, 3600, &delay))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -258,6 +274,7 @@ static int cmd_serve(int argc, char **argv)
 		.st = st, .anchor = anchor, .registry_url = registry, .gateway_url = gateway,
 		.client = canon, .interval_s = (unsigned)interval,
 		.retention_days = (unsigned)keep, .page = (unsigned)page,
+		.analysis_delay_s = (unsigned)delay,
 	};
 	if ((c = collector_start(&ccfg, &col)) != NDX_OK) {
 		fprintf(stderr, PROG ": cannot start the collector: %s\n", ndx_strerror(c));
@@ -302,6 +319,9 @@ int main(int argc, char **argv)
 		{ "task", "list", ind_cmd_task_list },
 		{ "task", "update", ind_cmd_task_update },
 		{ "report", NULL, ind_cmd_report },
+		{ "mandate", "add", mandate_cmd_add },
+		{ "mandate", "list", mandate_cmd_list },
+		{ "mandate", "remove", mandate_cmd_remove },
 	};
 
 	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,

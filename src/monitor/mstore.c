@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "misuse.h"
 #include "mstore.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
@@ -39,6 +40,30 @@ static const char *const MIGRATIONS[] = {
 	"ALTER TABLE gateways ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE gateways SET cursor = (SELECT COALESCE(MAX(seq), 0) FROM records"
 	" WHERE records.gateway = gateways.name);",
+	/* 4: misuse detection (misuse.h: the personal reads, the procedures
+	 * and mandates that explain them, the detector's findings) and the
+	 * cases made of findings (cases.h): a case per finding, its history,
+	 * its evidence (each read's inclusion proof as the gateway gave it,
+	 * or why it could not be had), and how far each gateway's personal
+	 * reads have been collected. */
+	MISUSE_SCHEMA_SQL
+	"CREATE TABLE access_cursors(gateway TEXT PRIMARY KEY, after INTEGER NOT NULL);"
+	"CREATE TABLE cases(id INTEGER PRIMARY KEY,"
+	" finding_id INTEGER NOT NULL UNIQUE REFERENCES findings(id), kind TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK(state IN ('open', 'escalated', 'confirmed', 'dismissed')),"
+	" client TEXT NOT NULL, client_member TEXT NOT NULL, user_id TEXT NOT NULL,"
+	" subject TEXT NOT NULL, opened_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+	" why TEXT NOT NULL);"
+	"CREATE INDEX cases_state ON cases(state, id);"
+	"CREATE INDEX cases_member ON cases(client_member, id);"
+	"CREATE TABLE case_events(case_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	" at_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+	" reason TEXT NOT NULL, PRIMARY KEY(case_id, seq)) WITHOUT ROWID;"
+	"CREATE TABLE case_evidence(case_id INTEGER NOT NULL, read_id INTEGER NOT NULL,"
+	" proof TEXT, proof_error TEXT, fetched_ms INTEGER, gateway_key TEXT,"
+	" attempts INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(case_id, read_id)) WITHOUT ROWID;"
+	"CREATE INDEX case_evidence_pending ON case_evidence(case_id, read_id) WHERE done = 0;",
 };
 
 struct mstore {
@@ -78,6 +103,17 @@ void mstore_close(struct mstore *st)
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
+}
+
+sqlite3 *mstore_lock(struct mstore *st)
+{
+	pthread_mutex_lock(&st->mu);
+	return st->db;
+}
+
+void mstore_unlock(struct mstore *st)
+{
+	pthread_mutex_unlock(&st->mu);
 }
 
 static int prepare(struct mstore *st, sqlite3_stmt **s, const char *sql)

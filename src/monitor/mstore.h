@@ -7,6 +7,7 @@
 #define NDX_MONITOR_MSTORE_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,6 +26,15 @@ struct mstore;
 
 int mstore_open(const char *path, struct mstore **out);
 void mstore_close(struct mstore *st);
+
+/* The store's one connection, with its lock held until mstore_unlock:
+ * for the modules that keep their own tables in monitor.db (mreads.c,
+ * cases.c) and for the misuse detector, which runs on it inside the lock
+ * (collect.c), so that no other thread's statement interleaves with its
+ * transaction. Hold it for one transaction at most, and never call another
+ * mstore_* function while holding it (the lock is not recursive). */
+sqlite3 *mstore_lock(struct mstore *st);
+void mstore_unlock(struct mstore *st);
 
 /* The next record to ask gateway for: the highest seq seen of it (kept,
  * refused or pruned since), 0 = none. */
