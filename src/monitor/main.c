@@ -22,6 +22,7 @@
 #include "collect.h"
 #include "indicators_cmd.h"
 #include "mandate_cmd.h"
+#include "misuse_cmd.h"
 #include "mstore.h"
 #include "report.h"
 #include "ndx/args.h"
@@ -49,6 +50,8 @@ static const char USAGE[] =
 	"       " PROG " task add|list|update --data DIR ...\n"
 	"       " PROG " report --data DIR --period 2026-H2 --out FILE.pdf\n"
 	"       " PROG " mandate add|list|remove --data DIR ...\n"
+	"       " PROG " misuse import --db FILE --input DIR\n"
+	"       " PROG " misuse analyse --db FILE [--until MS] [--json]\n"
 	"       " PROG " --version | --help\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
@@ -322,6 +325,8 @@ int main(int argc, char **argv)
 		{ "mandate", "add", mandate_cmd_add },
 		{ "mandate", "list", mandate_cmd_list },
 		{ "mandate", "remove", mandate_cmd_remove },
+		{ "misuse", "import", misuse_cmd_import },
+		{ "misuse", "analyse", misuse_cmd_analyse },
 	};
 
 	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,

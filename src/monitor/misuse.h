@@ -102,6 +102,12 @@ struct misuse_options {
 	double off_hours_share;
 	double province_share;
 	unsigned min_baseline_reads;
+	/* unusual-province: a province makes up the client's baseline when it
+	 * holds province_min_share of its subjects or more; the client is
+	 * concentrated when at most province_max such provinces cover
+	 * province_share of them */
+	double province_min_share;
+	unsigned province_max;
 };
 
 void misuse_options_default(struct misuse_options *o);
