@@ -25,6 +25,7 @@ const ROUTES = [
   { path: '/procedures/new/residence-change', page: 'procedure-new', need: 'citizen', nav: 'procedures', kind: 'residence-change' },
   { path: '/procedures/:id', page: 'procedure', need: 'citizen', nav: 'procedures' },
   { path: '/accesses', page: 'accesses', need: 'citizen', nav: 'accesses' },
+  { path: '/accesses/report', page: 'access-report', need: 'citizen', nav: 'accesses' },
   { path: '/consents', page: 'consents', need: 'citizen', nav: 'consents' },
   { path: '/consents/:jti/revoke', page: 'consent-revoke', need: 'citizen', nav: 'consents' },
   { path: '/officer', page: 'officer-signin', nav: 'officer' },
@@ -33,6 +34,8 @@ const ROUTES = [
   { path: '/ops', page: 'ops-live', need: 'official', nav: 'ops' },
   { path: '/ops/gateways', page: 'ops-gateways', need: 'official', nav: 'ops_gateways' },
   { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
+  { path: '/ops/cases', page: 'ops-cases', need: 'official', nav: 'ops_cases' },
+  { path: '/ops/cases/:id', page: 'ops-case', need: 'official', nav: 'ops_cases' },
 ];
 
 const NAV = {
@@ -41,7 +44,7 @@ const NAV = {
   officer: [['queue', '/officer/queue']],
   // An official is a citizen too: on the operations centre's pages the
   // navigation is the centre's, elsewhere the citizen's with one link to it.
-  official: [['ops', '/ops'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['profile', '/profile']],
+  official: [['ops', '/ops'], ['ops_cases', '/ops/cases'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['profile', '/profile']],
 };
 
 function navFor(session, route) {
@@ -143,6 +146,8 @@ function renderHeader(session, route) {
             dataset: { lang: l },
           }, LANG_NAMES[l])))));
 
+  const casesLink = items.some(([key]) => key === 'ops_cases');
+  if (casesLink) openCases(navItems);
   clear(header).append(
     h('div', { class: 'govuk-generic-header' },
       h('div', { class: 'govuk-generic-header__container govuk-width-container' },
@@ -167,6 +172,19 @@ function renderHeader(session, route) {
           h('ul', { class: 'govuk-service-navigation__list', id: 'navigation' }, navItems))),
       langNav)));
   enhance(header);
+}
+
+// The cases entry of the centre's navigation says how many are open (one
+// question to the portal; without an answer it shows no number).
+function openCases(navItems) {
+  api.get('/api/ops/cases?state=open&limit=500').then((doc) => {
+    const n = Array.isArray(doc.cases) ? doc.cases.length : null;
+    const link = navItems.map((li) => li.querySelector('a[href="/ops/cases"]')).find(Boolean);
+    if (n === null || !link) return;
+    const label = link.querySelector('strong') || link;
+    label.textContent = t('nav.ops_cases.count', { n });
+    link.dataset.open = String(n);
+  }).catch(() => {});
 }
 
 function renderFooter(session) {

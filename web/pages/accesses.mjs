@@ -9,11 +9,15 @@
 // name, the data's title, the purpose, what happened, and for an officer's
 // read the officer and the procedure. Agencies that did not answer are
 // named, so a short list is never mistaken for a complete one.
+// Above the list, the misuse of the citizen's data the operator has
+// confirmed, in plain words in the page's language; on each read by others
+// an "I don't recognise this" link to the report page (web/pages/
+// access-report.mjs). Without a monitoring service neither appears.
 
 import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
-import { t, tOr, has, formatTime } from '../i18n.mjs';
+import { t, tOr, has, formatTime, lang } from '../i18n.mjs';
 
 const OWN = ['exclude', 'only', 'include'];
 const PURPOSES = ['public-service', 'tax-administration', 'social-insurance', 'law-enforcement', 'investigation'];
@@ -111,7 +115,40 @@ function outcomeTag(outcome) {
 
 // A table that becomes one block per row on a phone (app.css), each cell
 // labelled by its column.
-function accessTable(list) {
+// The report page's address for a read: what it needs to name the read
+// (the provider and the message id) and what it shows the citizen.
+function reportHref(a) {
+  const q = new URLSearchParams({
+    gateway: a.provider || '', message_id: a.message_id || '', time: a.time || '',
+    who: a.officer ? `${a.officer.agency_name || agencyName(a)} (${a.officer.user || ''})` : agencyName(a),
+    data: a.service_title || tOr(`service.${a.service}`, t('acc.unknown_service')),
+  });
+  return `/accesses/report?${q}`;
+}
+
+function statusCell(a, canReport) {
+  if (!canReport || a.own || !a.message_id || !a.provider) return outcomeTag(a.outcome);
+  return [outcomeTag(a.outcome), h('span', { class: 'ndx-block govuk-!-margin-top-2' },
+    g.link(reportHref(a), t('acc.report.link'), { class: 'govuk-link ndx-report-link' }))];
+}
+
+// Confirmed misuse of the citizen's data, in the page's language.
+function misuseBanner(cases) {
+  if (!cases || !cases.length) return null;
+  return g.notificationBanner({
+    title: t('important'),
+    heading: t('acc.misuse.title', { n: cases.length }),
+    body: [
+      h('ul', { class: 'govuk-list govuk-list--bullet', id: 'misuse-cases' },
+        cases.map((c) => h('li', { dataset: { case: String(c.id) } },
+          h('strong', null, formatTime(c.opened_ms)), ': ',
+          (lang() === 'en' ? c.explanation_en || c.explanation : c.explanation || c.explanation_en) || t('acc.misuse.none')))),
+      g.p(t('acc.misuse.lead')),
+    ],
+  });
+}
+
+function accessTable(list, canReport) {
   const head = [t('acc.time'), t('acc.client'), t('acc.service'), t('acc.purpose'), t('acc.status')];
   return h('table', { class: 'govuk-table ndx-stack-table', id: 'accesses' },
     h('caption', { class: 'govuk-table__caption govuk-table__caption--m' }, t('acc.caption')),
@@ -122,7 +159,7 @@ function accessTable(list) {
         class: 'govuk-table__row',
         dataset: { own: a.own ? 'true' : 'false', officer: a.officer ? 'true' : 'false' },
       },
-      [formatTime(a.time), whoCell(a), dataCell(a), tOr(`purpose.${a.purpose}`, a.purpose || ''), outcomeTag(a.outcome)]
+      [formatTime(a.time), whoCell(a), dataCell(a), tOr(`purpose.${a.purpose}`, a.purpose || ''), statusCell(a, canReport)]
         .map((c, i) => h('td', { class: 'govuk-table__cell', 'data-label': head[i] }, c))))));
 }
 
@@ -234,9 +271,14 @@ export async function render(ctx) {
     data.accesses = null;
   }
   const list = Array.isArray(data.accesses) ? data.accesses : [];
+  // The monitoring service's view: none when there is none (503) or it
+  // fails; the access list stands without it.
+  const misuse = await api.get('/api/me/misuse').catch(() => null);
+  const canReport = !!(misuse && Array.isArray(misuse.cases));
   const nodes = [];
   if (errors) nodes.push(g.errorSummary(errors.summary));
   nodes.push(g.heading(t('acc.title')), g.p(t('acc.lead')));
+  nodes.push(misuseBanner(canReport ? misuse.cases : null));
   nodes.push(unavailableBanner(Array.isArray(data.unavailable) ? data.unavailable : []));
   nodes.push(filterForm(ctx, f, Array.isArray(data.agencies) ? data.agencies : [], errors));
   if (data.accesses !== null) {
@@ -247,7 +289,7 @@ export async function render(ctx) {
       pages > 1 ? t('acc.count', { total, page, pages }) : t('acc.count.one', { total }))));
     if (data.truncated) nodes.push(g.insetText(t('acc.truncated')));
     if (list.length === 0) nodes.push(g.p(h('span', { id: 'accesses-empty' }, t('acc.empty'))));
-    else nodes.push(accessTable(list));
+    else nodes.push(accessTable(list, canReport));
     nodes.push(pagination(f, page, pages));
   }
   return { title: `${errors ? `${t('error.prefix')} ` : ''}${t('acc.title')}`, nodes: nodes.filter(Boolean) };
