@@ -632,7 +632,8 @@ int cases_subject(struct mstore *st, const char *subject, json_t **out)
 	if (!rc)
 		rc = prepare(db, &s, "SELECT c.id, c.kind, c.client, c.client_member, c.finding_id,"
 				     " COALESCE((SELECT MAX(at_ms) FROM case_events ce WHERE"
-				     " ce.case_id = c.id AND ce.action = 'confirm'), c.updated_ms)"
+				     " ce.case_id = c.id AND ce.action = 'confirm'), c.updated_ms),"
+				     " c.opened_ms, c.updated_ms"
 				     " FROM cases c WHERE c.state = 'confirmed' AND EXISTS (SELECT 1"
 				     " FROM finding_reads fr JOIN read_subjects rs ON rs.read_id ="
 				     " fr.read_id WHERE fr.finding_id = c.finding_id AND rs.subject = ?1)"
@@ -661,10 +662,13 @@ int cases_subject(struct mstore *st, const char *subject, json_t **out)
 			}
 			explain(col(s, 1), col(s, 3), service, vi, sizeof vi, en, sizeof en);
 			json_array_append_new(list,
-					      json_pack("{s:I s:s s:I s:s s:s s:s s:o s:s s:s}", "id",
-							(json_int_t)sqlite3_column_int64(s, 0), "kind",
-							col(s, 1), "confirmed_ms",
-							(json_int_t)sqlite3_column_int64(s, 5), "client",
+					      json_pack("{s:I s:s s:I s:I s:I s:s s:s s:s s:o s:s s:s}",
+							"id", (json_int_t)sqlite3_column_int64(s, 0),
+							"kind", col(s, 1), "confirmed_ms",
+							(json_int_t)sqlite3_column_int64(s, 5),
+							"opened_ms", (json_int_t)sqlite3_column_int64(s, 6),
+							"updated_ms", (json_int_t)sqlite3_column_int64(s, 7),
+							"client",
 							col(s, 2), "client_member", col(s, 3), "service",
 							service, "reads", reads ? reads : json_array(),
 							"explanation", vi, "explanation_en", en));

@@ -9,16 +9,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "cases.h"
 #include "collect.h"
+#include "misuse.h"
+#include "mreads.h"
 #include "ndx/conf.h"
 #include "ndx/err.h"
 #include "ndx/fetch.h"
 #include "ndx/id.h"
+#include "ndx/key.h"
+#include "ndx/msglog.h"
 
 #define PROG "ndx-monitor"
 #define CONF_REFRESH_S 60
 #define MAX_PAGES 50
 #define PAGE_BODY_MAX (64u * 1024u * 1024u)
+/* Proofs fetched a round, all cases together, so that a bulk finding's
+ * evidence cannot hold a round up for long; the rest wait a round. */
+#define PROOFS_PER_ROUND 200
+#define PROOF_BODY_MAX (1024u * 1024u)
 
 struct collector {
 	struct collector_config cfg;
@@ -219,6 +228,243 @@ static bool collect_gateway(struct collector *c, const char *member, const char 
 	return true;
 }
 
+/* ---- personal reads --------------------------------------------------------- */
+
+static void count(struct collector *c, long long *field, long long n)
+{
+	pthread_mutex_lock(&c->mu);
+	*field += n;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* The gateway's personal reads past the cursor, page after page until one
+ * comes back short or next_after stops moving (at most MAX_PAGES). A
+ * failure is counted and logged but does not make the gateway down: its
+ * records decide that, and a gateway of an older version answers no
+ * accesses at all. */
+static void collect_accesses(struct collector *c, const char *name)
+{
+	char url[4096], client_hdr[512], read[96];
+	const char *headers[] = { client_hdr, "Accept: application/json", NULL };
+	struct ndx_fetch_req req = { .method = "GET", .url = url, .headers = headers,
+				     .timeout_ms = 30000, .max_body = PAGE_BODY_MAX };
+	struct ndx_fetch_resp resp;
+	uint64_t after = 0;
+	int rc;
+
+	snprintf(client_hdr, sizeof client_hdr, "X-Road-Client: %s", c->client);
+	if (mreads_cursor(c->cfg.st, name, &after) != NDX_OK)
+		return;
+	for (int page = 0; page < MAX_PAGES; page++) {
+		const json_t *list, *next;
+		size_t added = 0, bad = 0, n;
+		int64_t next_after;
+		json_t *doc;
+
+		snprintf(read, sizeof read, "accesses?after=%llu&limit=%u",
+			 (unsigned long long)after, c->cfg.page);
+		if (read_url(c, name, read, url, sizeof url) != NDX_OK)
+			return;
+		if ((rc = ndx_fetch(&req, &resp)) != NDX_OK) {
+			fprintf(stderr, PROG ": accesses of %s: own gateway: %s\n", name,
+				ndx_strerror(rc));
+			count(c, &c->stats.reads_failed, 1);
+			return;
+		}
+		if (resp.status != 200) {
+			fprintf(stderr, PROG ": accesses of %s: %ld %s\n", name, resp.status,
+				resp.xroad_error[0] ? resp.xroad_error : "error");
+			ndx_fetch_resp_free(&resp);
+			count(c, &c->stats.reads_failed, 1);
+			return;
+		}
+		doc = json_loadb(resp.body ? resp.body : "", resp.len, 0, NULL);
+		ndx_fetch_resp_free(&resp);
+		list = json_object_get(doc, "accesses");
+		next = json_object_get(doc, "next_after");
+		if (!json_is_array(list) || !json_is_integer(next) || json_integer_value(next) < 0) {
+			fprintf(stderr, PROG ": accesses of %s: an answer without accesses and"
+					" next_after\n", name);
+			json_decref(doc);
+			count(c, &c->stats.reads_failed, 1);
+			return;
+		}
+		n = json_array_size(list);
+		next_after = (int64_t)json_integer_value(next);
+		rc = mreads_add_page(c->cfg.st, name, list, next_after, now_ms(), &added, &bad);
+		json_decref(doc);
+		count(c, &c->stats.reads, (long long)added);
+		count(c, &c->stats.bad_reads, (long long)bad);
+		if (rc != NDX_OK || (uint64_t)next_after <= after || n < c->cfg.page)
+			return;
+		after = (uint64_t)next_after;
+	}
+}
+
+/* ---- analysis and cases ------------------------------------------------------- */
+
+/* The detector runs on the store's connection inside its lock (mstore.h):
+ * the collector is the only writer of reads, and the API's statements
+ * (triage, procedures, mandates, the views) wait for the analysis's one
+ * transaction instead of meeting SQLITE_BUSY. The cases are opened after
+ * it, in a transaction of their own: a finding committed without its case
+ * gets it at the next round. */
+static void analyse(struct collector *c)
+{
+	struct misuse_options o;
+	unsigned found = 0, opened = 0;
+	sqlite3 *db;
+	int rc;
+
+	misuse_options_default(&o);
+	o.now_ms = now_ms() - (int64_t)c->cfg.analysis_delay_s * 1000;
+	db = mstore_lock(c->cfg.st);
+	rc = misuse_analyse(db, &o, &found);
+	mstore_unlock(c->cfg.st);
+	if (rc != NDX_OK) {
+		fprintf(stderr, PROG ": misuse analysis failed: %s\n", ndx_strerror(rc));
+		count(c, &c->stats.analyses_failed, 1);
+	}
+	count(c, &c->stats.findings, found);
+	if (cases_open_new(c->cfg.st, now_ms(), &opened) == NDX_OK && opened > 0) {
+		fprintf(stderr, PROG ": %u new case%s\n", opened, opened == 1 ? "" : "s");
+		count(c, &c->stats.cases_opened, opened);
+	}
+}
+
+/* The signing key of gateway name in the held configuration, or NULL. */
+static const struct ndx_key *gateway_key(const struct collector *c, const char *name)
+{
+	const struct ndx_conf_gateway *gw;
+	struct ndx_id id, m;
+	char member[NDX_ID_TEXT_MAX];
+
+	if (!c->conf || ndx_id_parse(name, strlen(name), NDX_ID_SUBSYSTEM, &id, NULL) != NDX_OK ||
+	    ndx_id_parent(&id, NDX_ID_MEMBER, &m) != NDX_OK ||
+	    ndx_id_format(&m, member, sizeof member) < 0)
+		return NULL;
+	for (size_t j = 0; (gw = ndx_conf_gateway_of(c->conf, member, j)); j++)
+		if (strcmp(gw->code, id.subsystem) == 0)
+			return gw->sign_key;
+	return NULL;
+}
+
+/* The first word of a refusal's detail: ndx's finer reason
+ * (docs/protocol.md "Errors"), "" when there is none. */
+static void refusal_reason(const struct ndx_fetch_resp *resp, char *out, size_t cap)
+{
+	json_t *doc = json_loadb(resp->body ? resp->body : "", resp->len, 0, NULL);
+	const char *d = json_string_value(json_object_get(doc, "detail"));
+	size_t n = d ? strcspn(d, ": ") : 0;
+
+	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), d ? d : "");
+	json_decref(doc);
+}
+
+/* Fetches one read's proof and records the outcome with its case; false
+ * when the gateway gave no answer or a passing refusal (its other proofs
+ * wait for the next round rather than each wait for a timeout). */
+static bool fetch_proof(struct collector *c, const json_t *todo)
+{
+	const char *gw = json_string_value(json_object_get(todo, "gateway"));
+	const char *msg_id = json_string_value(json_object_get(todo, "message_id"));
+	int64_t case_id = (int64_t)json_integer_value(json_object_get(todo, "case_id"));
+	int64_t read_id = (int64_t)json_integer_value(json_object_get(todo, "read_id"));
+	int64_t seq = (int64_t)json_integer_value(json_object_get(todo, "seq"));
+	char url[4096], client_hdr[512], read[64], why[1400], reason[64], check[1024];
+	const char *headers[] = { client_hdr, "Accept: application/json", NULL };
+	struct ndx_fetch_req req = { .method = "GET", .url = url, .headers = headers,
+				     .timeout_ms = 30000, .max_body = PROOF_BODY_MAX };
+	struct ndx_fetch_resp resp;
+	const struct ndx_key *key;
+	const json_t *rec;
+	char *text = NULL, *pem = NULL;
+	json_t *doc = NULL;
+	bool final = false;
+	int rc;
+
+	why[0] = '\0';
+	snprintf(client_hdr, sizeof client_hdr, "X-Road-Client: %s", c->client);
+	snprintf(read, sizeof read, "proof?seq=%lld", (long long)seq);
+	if (!gw || read_url(c, gw, read, url, sizeof url) != NDX_OK) {
+		snprintf(why, sizeof why, "not a gateway name this service can ask for");
+		final = true;
+	} else if ((rc = ndx_fetch(&req, &resp)) != NDX_OK) {
+		snprintf(why, sizeof why, "own gateway: %s", ndx_strerror(rc));
+	} else if (resp.status != 200) {
+		refusal_reason(&resp, reason, sizeof reason);
+		snprintf(why, sizeof why, "%ld %s%s%s", resp.status,
+			 resp.xroad_error[0] ? resp.xroad_error : "error", reason[0] ? " " : "",
+			 reason);
+		/* not in the log, or a request the gateway will never take:
+		 * asking again changes nothing; anything else (the batch not
+		 * sealed yet, a gateway down) may pass at a later round */
+		final = strcmp(reason, "ProofNotFound") == 0 ||
+			(resp.status >= 400 && resp.status < 500);
+		ndx_fetch_resp_free(&resp);
+	} else {
+		doc = json_loadb(resp.body ? resp.body : "", resp.len, JSON_REJECT_DUPLICATES, NULL);
+		rec = json_object_get(doc, "record");
+		key = gateway_key(c, gw);
+		final = true;
+		if (!json_is_object(doc))
+			snprintf(why, sizeof why, "the gateway's answer is not a JSON proof");
+		else if (!json_is_integer(json_object_get(rec, "seq")) ||
+			 json_integer_value(json_object_get(rec, "seq")) != seq ||
+			 !json_is_string(json_object_get(rec, "message_id")) ||
+			 strcmp(json_string_value(json_object_get(rec, "message_id")),
+				msg_id ? msg_id : "") != 0)
+			snprintf(why, sizeof why, "the proof is of another record than seq %lld",
+				 (long long)seq);
+		else if (!key) {
+			snprintf(why, sizeof why, "the gateway has no signing key in the configuration"
+						  " held");
+			final = false;
+		} else if (ndx_msglog_check_proof(resp.body, resp.len, key, check, sizeof check) !=
+			   NDX_OK)
+			snprintf(why, sizeof why, "the proof does not hold against the gateway's key"
+						  " in the configuration: %s", check);
+		else if (!(text = json_dumps(doc, JSON_COMPACT)) || !(pem = ndx_key_public_pem(key))) {
+			snprintf(why, sizeof why, "out of memory");
+			final = false;
+		}
+		ndx_fetch_resp_free(&resp);
+	}
+	if (why[0])
+		fprintf(stderr, PROG ": proof of %s seq %lld for case %lld: %s\n", gw ? gw : "?",
+			(long long)seq, (long long)case_id, why);
+	if (cases_evidence_set(c->cfg.st, case_id, read_id, why[0] ? NULL : text, pem,
+			       why[0] ? why : NULL, final, now_ms()) == NDX_OK)
+		count(c, why[0] ? &c->stats.proofs_failed : &c->stats.proofs,
+		      why[0] ? (final ? 1 : 0) : 1);
+	json_decref(doc);
+	free(text);
+	free(pem);
+	return !why[0] || final;
+}
+
+static void fetch_evidence(struct collector *c)
+{
+	const json_t *todo;
+	json_t *list = NULL, *skip = json_object();
+	const char *gw;
+	size_t i;
+
+	if (!skip || cases_evidence_pending(c->cfg.st, PROOFS_PER_ROUND, &list) != NDX_OK) {
+		json_decref(skip);
+		return;
+	}
+	json_array_foreach(list, i, todo) {
+		gw = json_string_value(json_object_get(todo, "gateway"));
+		if (gw && json_object_get(skip, gw))
+			continue;
+		if (!fetch_proof(c, todo) && gw)
+			json_object_set_new(skip, gw, json_true());
+	}
+	json_decref(list);
+	json_decref(skip);
+}
+
 /* ---- rounds ------------------------------------------------------------------- */
 
 static void round_once(struct collector *c)
@@ -239,7 +485,21 @@ static void round_once(struct collector *c)
 			total++;
 			down += !collect_gateway(c, m->id, gw->code);
 		}
+	/* the personal reads after every gateway's records, so that the
+	 * figures of a round do not wait for them */
+	for (size_t i = 0; c->conf && (m = ndx_conf_member_at(c->conf, i)); i++)
+		for (size_t j = 0; (gw = ndx_conf_gateway_of(c->conf, m->id, j)); j++) {
+			char name[1024];
+
+			snprintf(name, sizeof name, "%s/%s", m->id, gw->code);
+			collect_accesses(c, name);
+		}
+	analyse(c);
+	if (c->conf)
+		fetch_evidence(c);
 	mstore_prune(c->cfg.st, now_ms() - (int64_t)c->cfg.retention_days * 86400 * 1000,
+		     &pruned);
+	mreads_prune(c->cfg.st, now_ms() - (int64_t)c->cfg.retention_days * 86400 * 1000,
 		     &pruned);
 	pthread_mutex_lock(&c->mu);
 	c->stats.rounds++;
