@@ -52,7 +52,7 @@ void misuse_options_default(struct misuse_options *o)
 	o->probing_window_s = 3600;
 	o->probing_min_refusals = 20;
 	o->probing_factor = 3.0;
-	o->off_hours_share = 0.002;
+	o->off_hours_share = 0.0005;
 	o->province_share = 0.97;
 	o->province_min_share = 0.005;
 	o->province_max = 10;
@@ -239,10 +239,13 @@ static const char *const EXPLAIN_SQL[] = {
 /* ---- baselines: one day's aggregates --------------------------------- */
 
 static const char *const AGGREGATE_SQL[] = {
+	/* the hours a client chooses: not the deliveries the provider pushes
+	 * nor the citizens' own views, whose times are not the client's */
 	"INSERT INTO m_hw(client, day, how, n)"
 	" SELECT r.client, :day, ((:day + 3) % 7) * 24 + ((r.time_ms + :tz) % :daylen) / :hour,"
 	"  count(*) FROM reads r WHERE r.time_ms >= :ds AND r.time_ms < :de AND r.id <= :hi"
-	" AND r.status < 400 AND r.id NOT IN (SELECT read_id FROM m_flag) GROUP BY 1, 3",
+	" AND r.status < 400 AND r.event = 0 AND r.own = 0"
+	" AND r.id NOT IN (SELECT read_id FROM m_flag) GROUP BY 1, 3",
 	"INSERT INTO m_prov(client, day, prov, n)"
 	" SELECT r.client, :day, substr(s.subject, 1, 3), count(*) FROM reads r"
 	" JOIN read_subjects s ON s.read_id = r.id"
@@ -366,7 +369,11 @@ static const char *const BULK_SQL[] = {
 	"UPDATE m_win SET base = coalesce((SELECT n FROM m_bb b WHERE b.client = m_win.client"
 	" AND b.user_id = m_win.user_id AND b.slot = m_win.slot), 0)",
 	"DELETE FROM m_win WHERE n <= max(:bmin, :bfactor * base)",
+	/* an officer's burst split by the window's edge: the officer's reads
+	 * of the half windows on either side belong to it too (a client's
+	 * window holds its ordinary reads as well, so it keeps its edges) */
 	"UPDATE m_win SET ws = :ds + slot * :bw, we = min(:de, :ds + (slot + 1) * :bw)",
+	"UPDATE m_win SET ws = ws - :bw / 2, we = we + :bw / 2 WHERE user_id <> ''",
 	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'b|' || w.client || '|' || w.user_id || '|' || w.ws, r.id,"
 	"  r.client, r.user_id, w.n, w.base, ''"
