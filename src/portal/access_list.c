@@ -476,8 +476,9 @@ static int monitor_failed(enum monitor_fail f, const char *why, struct perr *e)
 static json_t *citizen_case(const json_t *c)
 {
 	static const char *const keep[] = { "id", "kind", "client", "client_member",
-					    "opened_ms", "updated_ms", "explanation",
-					    "explanation_en", NULL };
+					    "service", "opened_ms", "updated_ms",
+					    "confirmed_ms", "explanation", "explanation_en",
+					    NULL };
 	json_t *o = json_object();
 
 	for (size_t i = 0; o && keep[i]; i++) {
@@ -570,18 +571,56 @@ static int report_fields(const json_t *body, const char **gateway, const char **
 	return 0;
 }
 
-int access_report(const struct portal *p, const struct psession *s, const json_t *body,
-		  json_t **out, int *status, struct perr *e)
+/* The names of member's gateways as the monitoring service collects them
+ * (its /api/live lists them): the access list names the provider, a
+ * member; the monitoring service knows a read by its gateway's name. A new
+ * array (empty when it lists none), or NULL with e set. */
+static json_t *member_gateways(const struct portal *p, const char *member, struct perr *e)
 {
-	const char *gateway, *message_id, *note;
 	struct ndx_fetch_resp r;
 	enum monitor_fail f;
-	json_t *send, *doc, *id;
+	json_t *doc, *names, *gw;
+	char *esc = ndx_fetch_escape(member), pq[NDX_ID_TEXT_MAX * 3 + 64], why[512];
+	size_t i;
+
+	if (!esc) {
+		oom(e);
+		return NULL;
+	}
+	snprintf(pq, sizeof pq, "/api/live?window=1&member=%s", esc);
+	free(esc);
+	f = monitor_client_call(p->cfg, "GET", pq, NULL, 0, 0, 10000, &r, why, sizeof why);
+	if (f != MONITOR_OK) {
+		monitor_failed(f, why, e);
+		return NULL;
+	}
+	doc = r.status == 200 && r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	ndx_fetch_resp_free(&r);
+	if (!json_is_array(json_object_get(doc, "gateways")) || !(names = json_array())) {
+		json_decref(doc);
+		perr_set(e, 502, "monitor", "the monitoring service answered something else");
+		return NULL;
+	}
+	json_array_foreach(json_object_get(doc, "gateways"), i, gw) {
+		const char *name = str(gw, "name");
+
+		if (strcmp(str(gw, "member"), member) == 0 && *name)
+			json_array_append_new(names, json_string(name));
+	}
+	json_decref(doc);
+	return names;
+}
+
+/* POSTs the report to the monitoring service as gateway's: 0 with *r (the
+ * caller frees it), or -1 with e set. */
+static int report_send(const struct portal *p, const struct psession *s, const char *gateway,
+		       const char *message_id, const char *note, struct ndx_fetch_resp *r,
+		       struct perr *e)
+{
+	enum monitor_fail f;
+	json_t *send;
 	char *text, why[512];
 
-	*out = NULL;
-	if (report_fields(body, &gateway, &message_id, &note, e))
-		return -1;
 	/* The person reporting is the signed-in citizen, never one the page
 	 * names. */
 	send = json_pack("{s:s,s:s,s:s,s:s}", "subject", s->subject, "gateway", gateway,
@@ -591,10 +630,41 @@ int access_report(const struct portal *p, const struct psession *s, const json_t
 	if (!text)
 		return oom(e);
 	f = monitor_client_call(p->cfg, "POST", "/api/subject-reports", text, strlen(text), 0,
-				10000, &r, why, sizeof why);
+				10000, r, why, sizeof why);
 	free(text);
-	if (f != MONITOR_OK)
-		return monitor_failed(f, why, e);
+	return f == MONITOR_OK ? 0 : monitor_failed(f, why, e);
+}
+
+int access_report(const struct portal *p, const struct psession *s, const json_t *body,
+		  json_t **out, int *status, struct perr *e)
+{
+	const char *gateway, *message_id, *note;
+	struct ndx_fetch_resp r = { 0 };
+	json_t *doc, *id, *names;
+	struct ndx_id gid;
+	size_t i;
+
+	*out = NULL;
+	if (report_fields(body, &gateway, &message_id, &note, e))
+		return -1;
+	/* A member (the access list's provider): each of its gateways in turn
+	 * until one knows the read; a gateway's name: that one. */
+	if (ndx_id_parse(gateway, strlen(gateway), NDX_ID_MEMBER, &gid, NULL) == NDX_OK) {
+		if (!(names = member_gateways(p, gateway, e)))
+			return -1;
+	} else if (!(names = json_pack("[s]", gateway))) {
+		return oom(e);
+	}
+	r.status = 404;
+	for (i = 0; i < json_array_size(names) && r.status == 404; i++) {
+		ndx_fetch_resp_free(&r);
+		if (report_send(p, s, json_string_value(json_array_get(names, i)), message_id, note,
+				&r, e)) {
+			json_decref(names);
+			return -1;
+		}
+	}
+	json_decref(names);
 	if (r.status == 404) {
 		ndx_fetch_resp_free(&r);
 		return perr_set(e, 404, "unknown_read",

@@ -33,7 +33,8 @@ int access_list(const struct portal *p, const struct psession *s, const struct a
 		json_t **out, struct perr *e);
 
 /* GET /api/me/misuse: *out = {"cases":[{"id","kind","client",
- * "client_member","opened_ms","updated_ms","explanation","explanation_en"}]}
+ * "client_member","service","opened_ms","updated_ms","confirmed_ms",
+ * "explanation","explanation_en"}]} (those the monitoring service gave)
  * the misuse cases about the signed-in citizen the operator has confirmed
  * (the monitoring service's /api/subject-cases, asked with the session's
  * PIN), without their evidence. No monitoring service configured or

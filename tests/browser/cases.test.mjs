@@ -104,9 +104,13 @@ function standInMonitor(citizenPin) {
       if (req.method === 'GET' && url.pathname === '/api/subject-cases') {
         return answer(200, { cases: [...mon.cases.values()].filter((x) => x.subject === q.get('subject') && x.state === 'confirmed').map(doc) });
       }
+      if (req.method === 'GET' && url.pathname === '/api/live') {
+        return answer(200, { gateways: [{ name: `${q.get('member')}/gw1`, member: q.get('member') }] });
+      }
       if (req.method === 'POST' && url.pathname === '/api/subject-reports') {
+        if (json.gateway !== `${BCA}/gw1`) return answer(404, { type: 'Client.NotFound' });
         mon.reports.push(json);
-        return answer(201, { id: 104, state: 'open' });
+        return answer(201, { id: 104, created: true });
       }
       return answer(404, { type: 'Client.NotFound' });
     });
@@ -363,7 +367,7 @@ describe('misuse cases in the operations centre and the access list', { timeout:
       assert.match(await page.textContent('#main-content'), /Đã báo cáo; đơn vị vận hành sẽ xem xét/);
       const sent = mon.reports.at(-1);
       assert.equal(sent.subject, env.citizen.pin);
-      assert.equal(sent.gateway, BCA);
+      assert.equal(sent.gateway, `${BCA}/gw1`);
       assert.ok(sent.message_id);
       assert.equal(sent.note, 'Tôi không có việc gì với Cục Thuế.');
       await check(page, 'access-reported');

@@ -144,13 +144,22 @@ class FakeMonitor:
                     out = [c for c in mon.cases.values()
                            if c["subject"] == q.get("subject") and c["state"] == "confirmed"]
                     return self.answer(200, {"cases": [mon.case_doc(c) for c in out]})
+                if method == "GET" and path == "/api/live":
+                    gws = [{"name": f"{BCA}/gw0", "member": BCA},
+                           {"name": f"{BCA}/gw1", "member": BCA},
+                           {"name": f"{TCT}/gw1", "member": TCT}]
+                    return self.answer(200, {"gateways": [g for g in gws if g["member"] ==
+                                                          q.get("member", g["member"])]})
                 if method == "POST" and path == "/api/subject-reports":
-                    if body.get("message_id") == "unknown":
+                    # As ndx-monitor: a gateway's name; the read is BCA/gw1's.
+                    if body.get("gateway", "").count("/") != 3:
+                        return self.answer(400, {"type": "Client.BadRequest"})
+                    if body.get("message_id") == "unknown" or body["gateway"] != f"{BCA}/gw1":
                         return self.answer(404, {"type": "Client.NotFound",
-                                                 "error": "unknown_read"})
+                                                 "detail": "unknown_read"})
                     again = any(r["message_id"] == body["message_id"] for r in mon.reports)
                     mon.reports.append(body)
-                    return self.answer(200 if again else 201, {"id": "c9", "state": "open"})
+                    return self.answer(200 if again else 201, {"id": 9, "created": not again})
                 return self.answer(404, {"type": "Client.NotFound"})
 
             def do_GET(self):
@@ -482,8 +491,11 @@ def test_citizen_sees_confirmed_cases_and_reports_with_own_pin(env):
     assert r.status_code == 200, r.text
     cases = r.json()["cases"]
     assert [c["id"] for c in cases] == ["c1"]
+    # Only what the citizen may see: never the evidence, the history nor the subject
+    # (the stand-in sends them all).
     assert set(cases[0]) == {"id", "kind", "client", "client_member", "opened_ms",
                              "updated_ms", "explanation", "explanation_en"}, cases[0]
+    assert cases[0]["explanation"].startswith("Một cán bộ")
     assert env.monitor.calls[-1][2] == {"subject": CITIZEN[0]}
     o = sign_in(env, OTHER)
     assert o.get(env.url + "/api/me/misuse", timeout=10).json()["cases"] == []
@@ -500,12 +512,18 @@ def test_citizen_sees_confirmed_cases_and_reports_with_own_pin(env):
                csrf="nope"), 403, "csrf")
     r = post(s, env.url + "/api/me/reports", {"gateway": BCA, "message_id": "m-7",
                                               "note": "Tôi không làm thủ tục nào"})
-    assert r.status_code == 201 and r.json() == {"status": "reported", "case": "c9"}, r.text
-    assert env.monitor.reports[-1] == {"subject": CITIZEN[0], "gateway": BCA,
+    assert r.status_code == 201 and r.json() == {"status": "reported", "case": 9}, r.text
+    # The access list names the provider; each of its gateways is asked in turn.
+    tried = [c[3]["gateway"] for c in env.monitor.asked("POST", "/api/subject-reports")][-2:]
+    assert tried == [f"{BCA}/gw0", f"{BCA}/gw1"], tried
+    assert env.monitor.reports[-1] == {"subject": CITIZEN[0], "gateway": f"{BCA}/gw1",
                                        "message_id": "m-7", "note": "Tôi không làm thủ tục nào"}
-    r = post(s, env.url + "/api/me/reports", {"gateway": BCA, "message_id": "m-7"})
+    r = post(s, env.url + "/api/me/reports", {"gateway": f"{BCA}/gw1", "message_id": "m-7"})
     assert r.status_code == 200 and r.json()["status"] == "already_reported", r.text
+    assert env.monitor.asked("POST", "/api/subject-reports")[-1][3]["gateway"] == f"{BCA}/gw1"
     error(post(s, env.url + "/api/me/reports", {"gateway": BCA, "message_id": "unknown"}), 404,
+          "unknown_read")
+    error(post(s, env.url + "/api/me/reports", {"gateway": TCT, "message_id": "m-7"}), 404,
           "unknown_read")
     # An officer's session is no citizen's.
     error(officer_session(env).get(env.url + "/api/me/misuse", timeout=10), 403, "forbidden")
