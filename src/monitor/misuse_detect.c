@@ -91,8 +91,17 @@ static const char TEMP_SQL[] =
 	" client TEXT, user_id TEXT, member TEXT);"
 	"CREATE TEMP TABLE IF NOT EXISTS m_hit(g TEXT NOT NULL, read_id INTEGER NOT NULL,"
 	" client TEXT, user_id TEXT, a INTEGER, b INTEGER, c TEXT, PRIMARY KEY(g, read_id));"
-	"DELETE FROM m_new; DELETE FROM m_flag; DELETE FROM m_days; DELETE FROM m_hw;"
-	"DELETE FROM m_prov; DELETE FROM m_bulk; DELETE FROM m_ref; DELETE FROM m_hit;";
+	"CREATE TEMP TABLE IF NOT EXISTS m_meta(k TEXT PRIMARY KEY, v INTEGER);"
+	"DELETE FROM m_new; DELETE FROM m_flag; DELETE FROM m_hit;";
+
+/* The aggregates of whole days and the last day's baselines stay in the
+ * connection's TEMP tables from one call to the next (the collector calls
+ * once a round on the same connection), so that a round aggregates no
+ * history again; they are dropped when a dismissal or the options change
+ * what they hold. */
+static const char CACHE_CLEAR_SQL[] =
+	"DELETE FROM m_days; DELETE FROM m_hw; DELETE FROM m_prov; DELETE FROM m_bulk;"
+	"DELETE FROM m_ref; DELETE FROM m_meta;";
 
 static const char TEMP_DROP_SQL[] =
 	"DROP TABLE IF EXISTS temp.m_new; DROP TABLE IF EXISTS temp.m_flag;"
@@ -102,7 +111,8 @@ static const char TEMP_DROP_SQL[] =
 	"DROP TABLE IF EXISTS temp.m_btot; DROP TABLE IF EXISTS temp.m_pin;"
 	"DROP TABLE IF EXISTS temp.m_bb; DROP TABLE IF EXISTS temp.m_bref;"
 	"DROP TABLE IF EXISTS temp.m_win; DROP TABLE IF EXISTS temp.m_rs;"
-	"DROP TABLE IF EXISTS temp.m_hit; DROP TABLE IF EXISTS temp.m_rr;";
+	"DROP TABLE IF EXISTS temp.m_hit; DROP TABLE IF EXISTS temp.m_rr;"
+	"DROP TABLE IF EXISTS temp.m_meta;";
 
 /* The run's fixed values, bound by name in every statement that uses them. */
 struct run {
@@ -110,6 +120,9 @@ struct run {
 	const struct misuse_options *o;
 	int64_t lo, hi;       /* new reads: lo < id <= hi */
 	int64_t baseline_days;
+	int64_t newest_day;   /* of the new reads: not complete, never cached */
+	int64_t wfrom_b, wfrom_p; /* the first bulk and probing window with a new read */
+	int history_changed;  /* aggregate_day added a day to the baselines */
 	int64_t created_ms;
 	unsigned written;
 };
@@ -162,6 +175,8 @@ static int bind_common(const struct run *r, sqlite3_stmt *st, int64_t day)
 		{ ":minreads", o->min_baseline_reads },
 		{ ":pmax", o->province_max },
 		{ ":lookback", REPLAY_LOOKBACK_MS },
+		{ ":bfirst", r->wfrom_b },
+		{ ":pfirst", r->wfrom_p },
 	};
 	struct {
 		const char *name;
@@ -287,6 +302,7 @@ static int aggregate_day(struct run *r, int64_t day)
 	for (size_t i = 0; i < sizeof AGGREGATE_SQL / sizeof AGGREGATE_SQL[0]; i++)
 		if (run_sql(r, AGGREGATE_SQL[i], day) != 0)
 			return -1;
+	r->history_changed = 1;
 	return 0;
 }
 
@@ -357,14 +373,14 @@ static const char *const BULK_SQL[] = {
 	" SELECT r.client, '', ((r.time_ms + :tz) % :daylen) / :bw, count(DISTINCT s.subject), 0"
 	" FROM reads r JOIN read_subjects s ON s.read_id = r.id"
 	" LEFT JOIN explanations e ON e.read_id = r.id"
-	" WHERE r.time_ms >= :ds AND r.time_ms < :de AND r.id <= :hi AND r.status < 400"
+	" WHERE r.time_ms >= :bfirst AND r.time_ms < :de AND r.id <= :hi AND r.status < 400"
 	" AND " NOT_STRONG("e") " GROUP BY 1, 3 HAVING max(r.id) > :lo",
 	"INSERT INTO m_win(client, user_id, slot, n, base)"
 	" SELECT r.client, r.user_id, ((r.time_ms + :tz) % :daylen) / :bw,"
 	"  count(DISTINCT s.subject), 0"
 	" FROM reads r JOIN read_subjects s ON s.read_id = r.id"
 	" LEFT JOIN explanations e ON e.read_id = r.id"
-	" WHERE r.time_ms >= :ds AND r.time_ms < :de AND r.id <= :hi AND r.status < 400"
+	" WHERE r.time_ms >= :bfirst AND r.time_ms < :de AND r.id <= :hi AND r.status < 400"
 	" AND r.user_id <> '' AND " NOT_STRONG("e") " GROUP BY 1, 2, 3 HAVING max(r.id) > :lo",
 	"UPDATE m_win SET base = coalesce((SELECT n FROM m_bb b WHERE b.client = m_win.client"
 	" AND b.user_id = m_win.user_id AND b.slot = m_win.slot), 0)",
@@ -388,7 +404,7 @@ static const char *const PROBING_SQL[] = {
 	"DELETE FROM m_win",
 	"INSERT INTO m_win(client, user_id, slot, n, base)"
 	" SELECT r.client, '', ((r.time_ms + :tz) % :daylen) / :pw, count(*), 0 FROM reads r"
-	" WHERE r.time_ms >= :ds AND r.time_ms < :de AND r.id <= :hi AND r.status >= 400"
+	" WHERE r.time_ms >= :pfirst AND r.time_ms < :de AND r.id <= :hi AND r.status >= 400"
 	" GROUP BY 1, 3 HAVING max(r.id) > :lo",
 	"UPDATE m_win SET base = coalesce((SELECT n FROM m_bref b WHERE b.client = m_win.client"
 	" AND b.slot = m_win.slot), 0)",
@@ -720,14 +736,53 @@ static int run_list(struct run *r, const char *const *sql, size_t n, int64_t day
 
 #define RUN_LIST(r, a, day) run_list(r, a, sizeof a / sizeof a[0], day)
 
+/* Reads one integer of the day's statement into *out (unchanged on NULL or
+ * no row). */
+static int day_value(struct run *r, const char *sql, int64_t day, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    bind_common(r, st, day) == 0) {
+		int step = sqlite3_step(st);
+		if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+			*out = sqlite3_column_int64(st, 0);
+		rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+	}
+	if (rc != 0)
+		fprintf(stderr, "misuse: %s\n", sqlite3_errmsg(r->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int analyse_day(struct run *r, int64_t day)
 {
-	/* history not yet aggregated (the first day of the run, or a gap) */
+	int64_t bday = -1, first = day * DAY_MS - TZ_MS;
+
+	/* history not yet aggregated (the first call, a gap, a new day) */
+	r->history_changed = 0;
 	for (int64_t d = day - r->baseline_days; d < day; d++)
 		if (aggregate_day(r, d) != 0)
 			return -1;
-	if (RUN_LIST(r, BASELINE_SQL, day) != 0)
+	if (day_value(r, "SELECT v FROM m_meta WHERE k = 'bday'", day, &bday) != 0)
 		return -1;
+	if (bday != day || r->history_changed) {
+		if (RUN_LIST(r, BASELINE_SQL, day) != 0 ||
+		    run_sql(r, "INSERT OR REPLACE INTO m_meta(k, v) VALUES ('bday', :day)", day))
+			return -1;
+	}
+	/* the windows with a new read start at or after the first new read's */
+	if (day_value(r, "SELECT min(r.time_ms) FROM m_new n JOIN reads r ON r.id = n.id"
+			 " WHERE n.day = :day", day, &first) != 0)
+		return -1;
+	{
+		int64_t ds = day * DAY_MS - TZ_MS, off = first - ds;
+		int64_t bw = (int64_t)r->o->bulk_window_s * 1000;
+		int64_t pw = (int64_t)r->o->probing_window_s * 1000;
+		r->wfrom_b = ds + (off / bw) * bw;
+		r->wfrom_p = ds + (off / pw) * pw;
+	}
 	/* one rule at a time, so that each group is one rule's */
 	if (RUN_LIST(r, RULE_NOEXP_SQL, day) != 0 || write_findings(r) != 0)
 		return -1;
@@ -743,7 +798,8 @@ static int analyse_day(struct run *r, int64_t day)
 		return -1;
 	if (run_sql(r, REPLAY_SQL, day) != 0 || write_findings(r) != 0)
 		return -1;
-	return aggregate_day(r, day);
+	/* the newest day may still grow: aggregated when it is history */
+	return day < r->newest_day ? aggregate_day(r, day) : 0;
 }
 
 int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_findings)
@@ -782,6 +838,33 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 	in_tx = 1;
 	if (sqlite3_exec(db, TEMP_SQL, NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
+	{
+		/* what the cached aggregates depend on */
+		int64_t sig = (int64_t)o->bulk_window_s * 1000003 + o->probing_window_s * 1009 +
+			      r.baseline_days;
+		int64_t dismissed = -1, held_sig = -2, held_dismissed = -2;
+
+		if (day_value(&r, "SELECT count(*) FROM findings WHERE dismissed <> 0", 0,
+			      &dismissed) ||
+		    day_value(&r, "SELECT v FROM m_meta WHERE k = 'sig'", 0, &held_sig) ||
+		    day_value(&r, "SELECT v FROM m_meta WHERE k = 'dismissed'", 0,
+			      &held_dismissed))
+			goto out;
+		if (sig != held_sig || dismissed != held_dismissed) {
+			if (sqlite3_exec(db, CACHE_CLEAR_SQL, NULL, NULL, NULL) != SQLITE_OK)
+				goto out;
+			sqlite3_stmt *m = NULL;
+			if (sqlite3_prepare_v2(db, "INSERT INTO m_meta(k, v) VALUES ('sig', ?),"
+						   " ('dismissed', ?)", -1, &m, NULL) != SQLITE_OK)
+				goto out;
+			sqlite3_bind_int64(m, 1, sig);
+			sqlite3_bind_int64(m, 2, dismissed);
+			int step = sqlite3_step(m);
+			sqlite3_finalize(m);
+			if (step != SQLITE_DONE)
+				goto out;
+		}
+	}
 	/* the new reads: above the state, up to the newest (or the newest
 	 * dated at or before now_ms) */
 	if (sqlite3_prepare_v2(db,
@@ -804,6 +887,8 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 			    0) != 0)
 			goto out;
 		if (RUN_LIST(&r, EXPLAIN_SQL, 0) != 0)
+			goto out;
+		if (day_value(&r, "SELECT max(day) FROM m_new", 0, &r.newest_day) != 0)
 			goto out;
 		if (run_sql(&r,
 			    "INSERT OR IGNORE INTO m_flag(read_id) SELECT fr.read_id"
@@ -846,13 +931,23 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 			if (!ok)
 				goto out;
 		}
+		/* the cached days no baseline will need again */
+		static const char *const PRUNE_SQL[] = {
+			"DELETE FROM m_hw WHERE day < :bfrom", "DELETE FROM m_prov WHERE day < :bfrom",
+			"DELETE FROM m_bulk WHERE day < :bfrom", "DELETE FROM m_ref WHERE day < :bfrom",
+			"DELETE FROM m_days WHERE day < :bfrom",
+		};
+		if (RUN_LIST(&r, PRUNE_SQL, r.newest_day) != 0)
+			goto out;
 		if (run_sql(&r,
 			    "INSERT INTO misuse_state(k, v) VALUES ('analysed_read_id', :hi)"
 			    " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
 			    0) != 0)
 			goto out;
 	}
-	if (sqlite3_exec(db, TEMP_DROP_SQL, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(db, "DELETE FROM m_new; DELETE FROM m_flag; DELETE FROM m_hit;"
+			     " DELETE FROM m_rr; DELETE FROM m_win; DELETE FROM m_rs", NULL, NULL,
+			 NULL) != SQLITE_OK)
 		goto out;
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
