@@ -188,6 +188,15 @@ static const struct gw_reason_info table[GW_R_COUNT] = {
 				     "the client may not read this gateway's operational records" },
 	[GW_R_OPMON_UNAVAILABLE] = { "OpmonUnavailable", S, "InternalError", 500, false,
 				     "the operational monitoring store cannot be read" },
+	/* A proof read (opmon_query.c). Not ready is the server's state, not
+	 * the caller's fault, and passes within batch_interval_ms: a reader
+	 * retries. */
+	[GW_R_PROOF_NOT_FOUND] = { "ProofNotFound", C, "BadRequest", 404, true,
+				   "the message log holds no record of that seq (beyond its end, or "
+				   "archived)" },
+	[GW_R_PROOF_NOT_READY] = { "ProofNotReady", S, "InternalError", 500, false,
+				   "the record's batch has no signed tree head yet; retry after "
+				   "batch_interval_ms" },
 };
 
 #undef C

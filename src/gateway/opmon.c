@@ -601,7 +601,8 @@ int gw_opmon_query(struct gw_opmon *m, const struct gw_opmon_query *q, const cha
 {
 	struct job *j;
 
-	if (!m || !q || !done)
+	/* accesses and proof are the message log's, not this store's. */
+	if (!m || !q || !done || (q->kind != GW_OPMON_Q_RECORDS && q->kind != GW_OPMON_Q_HEALTH))
 		return NDX_EINVAL;
 	if (!(j = calloc(1, sizeof *j)))
 		return NDX_ENOMEM;
@@ -660,8 +661,10 @@ int gw_opmon_query_wait(struct gw_opmon *m, const struct gw_opmon_query *q, cons
 
 	*json = NULL;
 	*len = 0;
-	if (!m || !(j = calloc(1, sizeof *j)))
-		return m ? NDX_ENOMEM : NDX_EINVAL;
+	if (!m || !q || (q->kind != GW_OPMON_Q_RECORDS && q->kind != GW_OPMON_Q_HEALTH))
+		return NDX_EINVAL;
+	if (!(j = calloc(1, sizeof *j)))
+		return NDX_ENOMEM;
 	j->kind = JOB_QUERY;
 	j->q = *q;
 	snprintf(j->gateway, sizeof j->gateway, "%s", gateway ? gateway : "");
@@ -794,9 +797,25 @@ static int parse_ms(const char *text, const char *name, int64_t lo, int64_t hi, 
 	return NDX_OK;
 }
 
-int gw_opmon_query_parse(enum gw_opmon_query_kind kind, const char *after, const char *limit,
-			 const char *from, const char *to, struct gw_opmon_query *q, char *err,
-			 size_t errcap)
+int gw_opmon_query_kind(const char *name, enum gw_opmon_query_kind *kind)
+{
+	static const char *const names[] = {
+		[GW_OPMON_Q_RECORDS] = "records",
+		[GW_OPMON_Q_HEALTH] = "health",
+		[GW_OPMON_Q_ACCESSES] = "accesses",
+		[GW_OPMON_Q_PROOF] = "proof",
+	};
+
+	for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0) {
+			*kind = (enum gw_opmon_query_kind)i;
+			return NDX_OK;
+		}
+	return NDX_EINVAL;
+}
+
+int gw_opmon_query_parse_args(enum gw_opmon_query_kind kind, const struct gw_opmon_args *a,
+			      struct gw_opmon_query *q, char *err, size_t errcap)
 {
 	int rc;
 
@@ -804,16 +823,47 @@ int gw_opmon_query_parse(enum gw_opmon_query_kind kind, const char *after, const
 	q->kind = kind;
 	q->limit = GW_OPMON_PAGE_DEFAULT;
 	q->from_ms = q->to_ms = GW_OPMON_NONE;
-	if (kind == GW_OPMON_Q_HEALTH)
-		return after || limit || from || to
+	switch (kind) {
+	case GW_OPMON_Q_HEALTH:
+		return a->after || a->limit || a->from || a->to
 			       ? ndx_fail(err, errcap, NDX_EINVAL, "health takes no parameters")
 			       : NDX_OK;
-	if ((rc = parse_ms(after, "after", 0, INT64_MAX, &q->after, err, errcap)) ||
-	    (rc = parse_ms(limit, "limit", 1, GW_OPMON_PAGE_MAX, &q->limit, err, errcap)) ||
-	    (rc = parse_ms(from, "from", 0, INT64_MAX / 2, &q->from_ms, err, errcap)) ||
-	    (rc = parse_ms(to, "to", 0, INT64_MAX / 2, &q->to_ms, err, errcap)))
-		return rc;
-	return NDX_OK;
+	case GW_OPMON_Q_RECORDS:
+		if ((rc = parse_ms(a->after, "after", 0, INT64_MAX, &q->after, err, errcap)) ||
+		    (rc = parse_ms(a->limit, "limit", 1, GW_OPMON_PAGE_MAX, &q->limit, err,
+				   errcap)) ||
+		    (rc = parse_ms(a->from, "from", 0, INT64_MAX / 2, &q->from_ms, err, errcap)) ||
+		    (rc = parse_ms(a->to, "to", 0, INT64_MAX / 2, &q->to_ms, err, errcap)))
+			return rc;
+		return NDX_OK;
+	case GW_OPMON_Q_ACCESSES:
+		/* The feed is a cursor over the message log: a time window
+		 * would let a reader skip records without knowing it. */
+		if (a->from || a->to || a->seq)
+			return ndx_fail(err, errcap, NDX_EINVAL,
+					"accesses takes after and limit only");
+		if ((rc = parse_ms(a->after, "after", 0, INT64_MAX, &q->after, err, errcap)) ||
+		    (rc = parse_ms(a->limit, "limit", 1, GW_OPMON_PAGE_MAX, &q->limit, err,
+				   errcap)))
+			return rc;
+		return NDX_OK;
+	case GW_OPMON_Q_PROOF:
+		if (a->after || a->limit || a->from || a->to)
+			return ndx_fail(err, errcap, NDX_EINVAL, "proof takes seq only");
+		if (!a->seq)
+			return ndx_fail(err, errcap, NDX_EINVAL, "proof needs seq");
+		return parse_ms(a->seq, "seq", 1, INT64_MAX, &q->seq, err, errcap);
+	}
+	return ndx_fail(err, errcap, NDX_EINVAL, "unknown read");
+}
+
+int gw_opmon_query_parse(enum gw_opmon_query_kind kind, const char *after, const char *limit,
+			 const char *from, const char *to, struct gw_opmon_query *q, char *err,
+			 size_t errcap)
+{
+	struct gw_opmon_args a = { .after = after, .limit = limit, .from = from, .to = to };
+
+	return gw_opmon_query_parse_args(kind, &a, q, err, errcap);
 }
 
 int gw_opmon_query_text(const struct gw_opmon_query *q, char *out, size_t cap)
@@ -823,6 +873,11 @@ int gw_opmon_query_text(const struct gw_opmon_query *q, char *out, size_t cap)
 
 	if (q->kind == GW_OPMON_Q_HEALTH)
 		n = snprintf(out, cap, "health");
+	else if (q->kind == GW_OPMON_Q_ACCESSES)
+		n = snprintf(out, cap, "accesses?after=%" PRId64 "&limit=%" PRId64, q->after,
+			     q->limit);
+	else if (q->kind == GW_OPMON_Q_PROOF)
+		n = snprintf(out, cap, "proof?seq=%" PRId64, q->seq);
 	else {
 		if (q->from_ms >= 0)
 			snprintf(from, sizeof from, "&from=%" PRId64, q->from_ms);

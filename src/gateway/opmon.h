@@ -102,13 +102,23 @@ struct gw_opmon_stats {
 };
 void gw_opmon_stats(struct gw_opmon_stats *st);
 
-/* A read (docs/protocol.md "Operational monitoring"). */
-enum gw_opmon_query_kind { GW_OPMON_Q_RECORDS, GW_OPMON_Q_HEALTH };
+/* A read (docs/protocol.md "Operational monitoring"). records and health
+ * are answered from this store; accesses (the personal-data reads the
+ * gateway served, from its message log) and proof (the inclusion proof of
+ * one message-log record) by opmon_query.c from the message log. */
+enum gw_opmon_query_kind {
+	GW_OPMON_Q_RECORDS,
+	GW_OPMON_Q_HEALTH,
+	GW_OPMON_Q_ACCESSES,
+	GW_OPMON_Q_PROOF,
+};
 struct gw_opmon_query {
 	enum gw_opmon_query_kind kind;
-	int64_t after;            /* records: seq cursor, 0 = from the start */
-	int64_t limit;            /* records: 1..GW_OPMON_PAGE_MAX */
+	int64_t after;            /* records: seq cursor, 0 = from the start; accesses:
+				     message-log seq cursor */
+	int64_t limit;            /* records, accesses: 1..GW_OPMON_PAGE_MAX */
 	int64_t from_ms, to_ms;   /* records: request_in in [from, to); GW_OPMON_NONE = open */
+	int64_t seq;              /* proof: the message-log record, >= 1 */
 };
 
 /* Parses the query string of a read (after, limit, from, to, each
@@ -117,8 +127,24 @@ struct gw_opmon_query {
 int gw_opmon_query_parse(enum gw_opmon_query_kind kind, const char *after, const char *limit,
 			 const char *from, const char *to, struct gw_opmon_query *q, char *err,
 			 size_t errcap);
+/* The query arguments of a read as they arrived, NULL when absent. */
+struct gw_opmon_args {
+	const char *after, *limit, *from, *to, *seq;
+};
+/* The kind a read's name ("records", "health", "accesses", "proof") names.
+ * NDX_OK, or NDX_EINVAL for any other name. Pure. */
+int gw_opmon_query_kind(const char *name, enum gw_opmon_query_kind *kind);
+/* gw_opmon_query_parse for every kind: records and health as there (seq is
+ * not theirs and is ignored, as any other unknown argument); accesses takes
+ * after (default 0) and limit (1..GW_OPMON_PAGE_MAX, default
+ * GW_OPMON_PAGE_DEFAULT) and refuses from, to and seq; proof takes seq
+ * (required, >= 1) and refuses the others. NDX_OK or NDX_EINVAL with a
+ * reason in err. Pure. */
+int gw_opmon_query_parse_args(enum gw_opmon_query_kind kind, const struct gw_opmon_args *a,
+			      struct gw_opmon_query *q, char *err, size_t errcap);
 /* The canonical text of q as the gateway port's /o1/query path carries it:
- * "records?after=N&limit=N[&from=N][&to=N]" or "health". */
+ * "records?after=N&limit=N[&from=N][&to=N]", "health",
+ * "accesses?after=N&limit=N" or "proof?seq=N". */
 int gw_opmon_query_text(const struct gw_opmon_query *q, char *out, size_t cap);
 
 /* Answers q on the writer thread (after the records queued before the

@@ -1,12 +1,16 @@
 /* Reading operational monitoring records through the exchange
  * (docs/protocol.md "Operational monitoring"; the store is opmon.c).
  *
- * Consumer port: GET /o1/{gateway}/records?after=SEQ&limit=N[&from=T][&to=T]
- * and GET /o1/{gateway}/health with X-Road-Client, one of this gateway's
+ * Consumer port: GET /o1/{gateway}/records?after=SEQ&limit=N[&from=T][&to=T],
+ * GET /o1/{gateway}/health, GET /o1/{gateway}/accesses?after=SEQ&limit=N (the
+ * personal-data reads the gateway served, from its message log, for misuse
+ * detection) and GET /o1/{gateway}/proof?seq=N (the inclusion proof of one
+ * of its message-log records) with X-Road-Client, one of this gateway's
  * clients connected as configured. {gateway} is a gateway's name,
  * {instance}/{class}/{member}/{code}. This gateway answers for itself at
  * once; for another it sends the query to that gateway's gateway port
- * (GET /o1/query/{records?...|health}, mutual TLS as an exchange, signed
+ * (GET /o1/query/{records?...|health|accesses?...|proof?...}, mutual TLS as
+ * an exchange, signed
  * over the opmon query hash) and passes on the answer only once that
  * gateway's signature over it verifies, its refusals included.
  *
@@ -41,6 +45,7 @@
 #include "peerlimit.h"
 #include "replay.h"
 #include "signer.h"
+#include "subjects.h"
 #include "xfer.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -52,6 +57,11 @@
 #define QUERY_LABEL "ndx-opmon-query-v1"
 #define QTEXT_MAX 160
 #define GWNAME_MAX (NDX_ID_TEXT_MAX + 64)
+/* An accesses page scans at most this many message-log records per access
+ * it may return: a log of mostly non-personal records answers a short page
+ * (next_after says where to go on) instead of holding the log's read
+ * connection for an unbounded walk. */
+#define ACCESS_SCAN_FACTOR 10
 
 /* The opmon query hash: SHA-256 over the fields, each its length as 8
  * bytes big-endian then its bytes, as the canonical hashes. */
@@ -318,6 +328,23 @@ static void add_gateway_state(struct oq *x, char **json, size_t *len)
 	json_decref(doc);
 }
 
+static void charge(struct oq *x);
+
+/* x->resp holds the answer or a refusal: on the gateway port it is signed
+ * (one signature, alone, on the thread that answered: reads are rare) and
+ * a refusal the caller brought on itself is charged; then both ports log. */
+static void answered(struct oq *x)
+{
+	if (x->provider) {
+		charge(x);
+		if (answer_hash(x->resp, x->qhash, x->rhash)) {
+			x->answered_hash = true;
+			x->resp_sig = gw_sign_hash(x->g->cfg, x->rhash);
+		}
+	}
+	log_read(x);
+}
+
 static void store_answered(void *ud, int rc, char *json, size_t len)
 {
 	struct oq *x = ud;
@@ -331,18 +358,196 @@ static void store_answered(void *ud, int rc, char *json, size_t len)
 		refuse(x, GW_R_OPMON_UNAVAILABLE, NULL,
 		       "the operational monitoring store cannot be read");
 	free(json);
-	if (x->provider) {
-		/* On the store's thread: one signature, alone (reads are rare). */
-		if (answer_hash(x->resp, x->qhash, x->rhash)) {
-			x->answered_hash = true;
-			x->resp_sig = gw_sign_hash(x->g->cfg, x->rhash);
+	answered(x);
+}
+
+/* ---- the accesses feed and proofs (the message log) ------------------------------ */
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+/* One page of the feed being built. */
+struct feed {
+	struct oq *x;
+	json_t *list;
+	int64_t n;           /* accesses in list */
+	uint64_t last_seq;   /* the highest seq scanned: the reader's next cursor */
+	bool oom;
+};
+
+/* Appends the subjects of e to arr: Ndx-Subject and the declared subjects
+ * (canonical: ascending, distinct) merged into one ascending list, each
+ * once. Returns false when out of memory. */
+static bool add_subjects(json_t *arr, const struct ndx_msglog_entry *e)
+{
+	const char *subject = nz(e->subject), *p = nz(e->subjects);
+	size_t slen = strlen(subject);
+	bool placed = slen == 0;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int c;
+
+		if (!placed) {
+			/* Equal-length PINs compare as text; a shorter string first. */
+			c = slen != n ? (slen < n ? -1 : 1) : memcmp(subject, p, n);
+			if (c <= 0) {
+				placed = true;
+				if (c < 0 && json_array_append_new(arr, json_stringn(subject, slen)))
+					return false;
+			}
 		}
+		if (n && json_array_append_new(arr, json_stringn(p, n)))
+			return false;
+		p += n;
+		if (*p == ',')
+			p++;
 	}
-	log_read(x);
+	return placed || !json_array_append_new(arr, json_stringn(subject, slen));
+}
+
+/* Whether e is a personal-data read this gateway served, as the feed lists
+ * them: the provider side only (the consumer side is the reader's own
+ * gateway's view; the provider's record is the one the subject's access
+ * list shows), with a subject named or declared, not a read of the access
+ * list (a citizen looking at who read them is no read of their data) and
+ * not a monitoring read of this file (logged with the gateway's name as
+ * service and /o1/{query} as path; they carry no subjects anyway). */
+static bool is_access(const struct oq *x, const struct ndx_msglog_entry *e)
+{
+	const struct gw_service *svc;
+
+	if (e->direction != NDX_MSGLOG_PROVIDER || (!nz(e->subject)[0] && !nz(e->subjects)[0]))
+		return false;
+	if (strcmp(nz(e->service), x->g->name) == 0 && strncmp(nz(e->path), OPMON_PREFIX,
+								strlen(OPMON_PREFIX)) == 0)
+		return false;
+	svc = gw_settings_service(x->view.s, nz(e->service));
+	return !(svc && svc->builtin == GW_BUILTIN_SUBJECT_ACCESSES);
+}
+
+static int feed_one(const struct ndx_msglog_entry *e, void *ctx)
+{
+	struct feed *f = ctx;
+	const struct ndx_conf_service *svc;
+	json_t *o, *subjects;
+	bool own, event, consent;
+
+	f->last_seq = e->seq;
+	if (!is_access(f->x, e))
+		return 0;
+	/* An event delivery is logged by the publisher's gateway with
+	 * direction provider and method EVENT (events.c ev_fill_record): the
+	 * subscriber is the client, the event's subject its subject. */
+	event = strcmp(nz(e->method), "EVENT") == 0;
+	own = nz(e->authenticated)[0] && strcmp(e->authenticated, nz(e->subject)) == 0;
+	svc = ndx_conf_service_of(f->x->view.c->conf, nz(e->service));
+	consent = svc && svc->consent_required;
+	if (!(subjects = json_array()) || !add_subjects(subjects, e)) {
+		json_decref(subjects);
+		f->oom = true;
+		return 1;
+	}
+	/* The message log does not hold the X-Road-Error type of a refusal,
+	 * and its status and response signature do not tell a gateway's
+	 * refusal from the provider system's own error answer: error_type
+	 * stays "" (the operational record of the same message_id has it). */
+	/* "O" adds a reference: subjects is released below whatever happens. */
+	o = json_pack("{sI sI ss ss ss ss ss si ss sO ss ss sb sb sb}", "seq",
+		      (json_int_t)e->seq, "time_ms", (json_int_t)e->time_ms, "message_id",
+		      nz(e->message_id), "client", nz(e->client), "service", nz(e->service),
+		      "method", nz(e->method), "purpose", nz(e->purpose), "status", e->status,
+		      "error_type", "", "subjects", subjects, "user_id", nz(e->user_id), "issue",
+		      nz(e->issue), "own", own, "event", event, "consent", consent);
+	json_decref(subjects);
+	if (!o || json_array_append_new(f->list, o)) {
+		f->oom = true;
+		return 1;
+	}
+	return ++f->n >= f->x->q.limit;
+}
+
+static void answer_accesses(struct oq *x)
+{
+	struct feed f = { .x = x, .last_seq = (uint64_t)x->q.after };
+	json_t *doc = NULL;
+	char *text = NULL;
+	int rc;
+
+	if (!(f.list = json_array())) {
+		refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	rc = ndx_msglog_after(x->g->log, (uint64_t)x->q.after,
+			      (unsigned)(x->q.limit * ACCESS_SCAN_FACTOR), feed_one, &f);
+	if (rc == NDX_OK && !f.oom)
+		doc = json_pack("{ss sO sI}", "gateway", x->g->name, "accesses", f.list,
+				"next_after", (json_int_t)f.last_seq);
+	if (doc && (text = json_dumps(doc, JSON_COMPACT)))
+		ndx_http_resp_bytes(x->resp, 200, "application/json", text, strlen(text));
+	else if (rc != NDX_OK)
+		refuse(x, GW_R_LOG_UNAVAILABLE, ndx_strerror(rc), "the message log cannot be read");
+	else
+		refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+	free(text);
+	json_decref(doc);
+	json_decref(f.list);
+}
+
+/* The proof as `ndx log prove --seq` prints it. Whether a record is beyond
+ * the log or waits for its batch's tree head is told by the log's head;
+ * a record the head covers that has no proof was archived. */
+static void answer_proof(struct oq *x)
+{
+	struct ndx_msglog_head head;
+	uint64_t seq = (uint64_t)x->q.seq;
+	unsigned wait_ms = x->g->cfg->msglog_opt.batch_interval_ms;
+	char err[512], *json = NULL;
+	int rc;
+
+	ndx_msglog_head(x->g->log, &head);
+	if (seq > head.last_seq) {
+		refuse(x, GW_R_PROOF_NOT_FOUND, NULL,
+		       "the message log of %s ends at record %" PRIu64 "; there is no record %"
+		       PRIu64, x->g->name, head.last_seq, seq);
+		return;
+	}
+	rc = ndx_msglog_prove(x->g->cfg->msglog_path, NULL, -1, seq, &json, err, sizeof err);
+	if (rc == NDX_OK) {
+		ndx_http_resp_bytes(x->resp, 200, "application/json", json, strlen(json));
+		free(json);
+		return;
+	}
+	if (rc == NDX_ENOTFOUND && seq > head.covered)
+		refuse(x, GW_R_PROOF_NOT_READY, NULL,
+		       "record %" PRIu64 " is not under a signed tree head yet; retry in %u ms",
+		       seq, wait_ms ? wait_ms : NDX_MSGLOG_BATCH_INTERVAL_DEFAULT_MS);
+	else if (rc == NDX_ENOTFOUND)
+		refuse(x, GW_R_PROOF_NOT_FOUND, NULL,
+		       "record %" PRIu64 " is no longer in the live message log of %s (archived)",
+		       seq, x->g->name);
+	else
+		/* err may name the log's file: it stays on this side. */
+		refuse(x, GW_R_LOG_UNAVAILABLE, ndx_strerror(rc),
+		       "the message log cannot prove record %" PRIu64, seq);
 }
 
 static void read_store(struct oq *x)
 {
+	if (x->q.kind == GW_OPMON_Q_ACCESSES || x->q.kind == GW_OPMON_Q_PROOF) {
+		/* On this thread, like the access list: bounded reads of the
+		 * log's read connection (a page of at most
+		 * ACCESS_SCAN_FACTOR * limit records; one batch for a proof). */
+		if (x->q.kind == GW_OPMON_Q_ACCESSES)
+			answer_accesses(x);
+		else
+			answer_proof(x);
+		answered(x);
+		return;
+	}
 	x->pending = ndx_http_defer(x->req);
 	if (!x->g->opmon ||
 	    gw_opmon_query(x->g->opmon, &x->q, x->g->name, store_answered, x) != NDX_OK)
@@ -390,8 +595,22 @@ static bool check_client(struct oq *x, bool tls)
 	return true;
 }
 
-/* /o1/{instance}/{class}/{member}/{code}/{records|health}: the gateway
- * named, which must be in the configuration, and the query. */
+/* The query arguments of req, as the parser takes them. */
+static struct gw_opmon_args query_args(const struct ndx_http_req *req)
+{
+	struct gw_opmon_args a = {
+		.after = ndx_http_query_arg(req, "after"),
+		.limit = ndx_http_query_arg(req, "limit"),
+		.from = ndx_http_query_arg(req, "from"),
+		.to = ndx_http_query_arg(req, "to"),
+		.seq = ndx_http_query_arg(req, "seq"),
+	};
+
+	return a;
+}
+
+/* /o1/{instance}/{class}/{member}/{code}/{records|health|accesses|proof}:
+ * the gateway named, which must be in the configuration, and the query. */
 static bool parse_target(struct oq *x)
 {
 	const char *path = x->req->path + strlen(OPMON_PREFIX), *last = strrchr(path, '/');
@@ -400,19 +619,17 @@ static bool parse_target(struct oq *x)
 	struct ndx_id id, mid;
 	enum gw_opmon_query_kind kind;
 	const struct ndx_conf_gateway *gw;
+	struct gw_opmon_args args = query_args(x->req);
 	bool found = false;
 
-	if (!last || (strcmp(last, "/records") != 0 && strcmp(last, "/health") != 0) ||
+	if (!last || gw_opmon_query_kind(last + 1, &kind) != NDX_OK ||
 	    ndx_id_parse(path, (size_t)(last - path), NDX_ID_SUBSYSTEM, &id, &why) != NDX_OK) {
 		refuse(x, GW_R_OPMON_QUERY, why,
-		       "expected /o1/{instance}/{class}/{member}/{gateway code}/records or /health");
+		       "expected /o1/{instance}/{class}/{member}/{gateway code}/records, /health, "
+		       "/accesses or /proof");
 		return false;
 	}
-	kind = strcmp(last, "/health") == 0 ? GW_OPMON_Q_HEALTH : GW_OPMON_Q_RECORDS;
-	if (gw_opmon_query_parse(kind, ndx_http_query_arg(x->req, "after"),
-				 ndx_http_query_arg(x->req, "limit"),
-				 ndx_http_query_arg(x->req, "from"), ndx_http_query_arg(x->req, "to"),
-				 &x->q, err, sizeof err) != NDX_OK ||
+	if (gw_opmon_query_parse_args(kind, &args, &x->q, err, sizeof err) != NDX_OK ||
 	    gw_opmon_query_text(&x->q, x->qtext, sizeof x->qtext) != NDX_OK) {
 		refuse(x, GW_R_OPMON_QUERY, err, "the operational monitoring read is malformed");
 		return false;
@@ -830,20 +1047,14 @@ static bool provider_checks(struct oq *x)
 	}
 	{
 		enum gw_opmon_query_kind kind;
+		struct gw_opmon_args args = query_args(x->req);
 
-		if (strcmp(kind_text, "records") == 0)
-			kind = GW_OPMON_Q_RECORDS;
-		else if (strcmp(kind_text, "health") == 0)
-			kind = GW_OPMON_Q_HEALTH;
-		else {
-			refuse(x, GW_R_OPMON_QUERY, NULL, "expected /o1/query/records or /health");
+		if (gw_opmon_query_kind(kind_text, &kind) != NDX_OK) {
+			refuse(x, GW_R_OPMON_QUERY, NULL,
+			       "expected /o1/query/records, health, accesses or proof");
 			return false;
 		}
-		if (gw_opmon_query_parse(kind, ndx_http_query_arg(x->req, "after"),
-					 ndx_http_query_arg(x->req, "limit"),
-					 ndx_http_query_arg(x->req, "from"),
-					 ndx_http_query_arg(x->req, "to"), &x->q, err,
-					 sizeof err) != NDX_OK) {
+		if (gw_opmon_query_parse_args(kind, &args, &x->q, err, sizeof err) != NDX_OK) {
 			refuse(x, GW_R_OPMON_QUERY, err, "the read is malformed");
 			return false;
 		}
@@ -863,7 +1074,8 @@ void gw_opmon_provider(struct gw_ctx *g, const struct ndx_http_req *req,
 		return;
 	}
 	if (strncmp(req->path, OPMON_QUERY_PATH, strlen(OPMON_QUERY_PATH)) != 0) {
-		refuse(x, GW_R_OPMON_QUERY, NULL, "expected /o1/query/records or /health");
+		refuse(x, GW_R_OPMON_QUERY, NULL,
+		       "expected /o1/query/records, health, accesses or proof");
 		charge(x);
 		refused_now(x);
 		return;

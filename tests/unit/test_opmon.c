@@ -382,6 +382,98 @@ static void test_query_parse(void **state)
 	assert_string_equal(text, "health");
 }
 
+/* The message-log reads: accesses is a cursor (after, limit), proof one seq;
+ * each refuses the other's arguments, and neither is the store's. */
+static void test_message_log_query_parse(void **state)
+{
+	struct gw_opmon_query q;
+	struct gw_opmon_args a;
+	enum gw_opmon_query_kind kind;
+	char err[160], text[160], *json = NULL;
+	size_t len = 0;
+	struct fx *f;
+
+	(void)state;
+	assert_int_equal(gw_opmon_query_kind("accesses", &kind), NDX_OK);
+	assert_int_equal(kind, GW_OPMON_Q_ACCESSES);
+	assert_int_equal(gw_opmon_query_kind("proof", &kind), NDX_OK);
+	assert_int_equal(kind, GW_OPMON_Q_PROOF);
+	assert_int_equal(gw_opmon_query_kind("records", &kind), NDX_OK);
+	assert_int_equal(kind, GW_OPMON_Q_RECORDS);
+	assert_int_equal(gw_opmon_query_kind("health", &kind), NDX_OK);
+	assert_int_equal(kind, GW_OPMON_Q_HEALTH);
+	assert_int_equal(gw_opmon_query_kind("proofs", &kind), NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_kind("", &kind), NDX_EINVAL);
+	assert_int_equal(gw_opmon_query_kind(NULL, &kind), NDX_EINVAL);
+
+	a = (struct gw_opmon_args){ 0 };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_OK);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "accesses?after=0&limit=1000");
+	a = (struct gw_opmon_args){ .after = "41", .limit = "10000" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_OK);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "accesses?after=41&limit=10000");
+	a = (struct gw_opmon_args){ .limit = "0" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	assert_non_null(strstr(err, "limit"));
+	a = (struct gw_opmon_args){ .limit = "10001" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	a = (struct gw_opmon_args){ .after = "-1" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	assert_non_null(strstr(err, "after"));
+	a = (struct gw_opmon_args){ .after = "" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	a = (struct gw_opmon_args){ .from = "5" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	a = (struct gw_opmon_args){ .seq = "5" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_ACCESSES, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+
+	a = (struct gw_opmon_args){ .seq = "517" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_PROOF, &a, &q, err, sizeof err),
+			 NDX_OK);
+	assert_int_equal(q.seq, 517);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "proof?seq=517");
+	a = (struct gw_opmon_args){ 0 };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_PROOF, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	assert_non_null(strstr(err, "seq"));
+	a = (struct gw_opmon_args){ .seq = "0" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_PROOF, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	a = (struct gw_opmon_args){ .seq = "9223372036854775808" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_PROOF, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+	a = (struct gw_opmon_args){ .seq = "3", .after = "1" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_PROOF, &a, &q, err, sizeof err),
+			 NDX_EINVAL);
+
+	/* The records read keeps its rules: seq is not its argument. */
+	a = (struct gw_opmon_args){ .after = "3", .seq = "9" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_RECORDS, &a, &q, err, sizeof err),
+			 NDX_OK);
+	assert_int_equal(gw_opmon_query_text(&q, text, sizeof text), NDX_OK);
+	assert_string_equal(text, "records?after=3&limit=1000");
+
+	/* The store answers records and health only. */
+	f = fx_default();
+	a = (struct gw_opmon_args){ .seq = "1" };
+	assert_int_equal(gw_opmon_query_parse_args(GW_OPMON_Q_PROOF, &a, &q, err, sizeof err),
+			 NDX_OK);
+	assert_int_equal(gw_opmon_query_wait(f->m, &q, "VN/GOV/BTC/gw1", &json, &len), NDX_EINVAL);
+	assert_null(json);
+	fx_close(f);
+}
+
 static void test_path_template_redaction(void **state)
 {
 	static const struct {
@@ -437,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_query_parse),
 		cmocka_unit_test(test_path_template_redaction),
+		cmocka_unit_test(test_message_log_query_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
