@@ -1,5 +1,5 @@
 """End-to-end tests of the misuse-detection reads of operational monitoring
-(docs/protocol.md "Operational monitoring", docs/security.md T50): `accesses`, the
+(docs/protocol.md "Operational monitoring", docs/security.md T47): `accesses`, the
 personal-data reads a provider gateway served, taken from its message log (who read
 whom, when, for which purpose, which officer and procedure), and `proof`, the message
 log's inclusion proof of one such read, both read through the exchange like `records`:
