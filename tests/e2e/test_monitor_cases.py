@@ -7,8 +7,9 @@ inclusion proofs of its cases' reads (GET /o1/{gateway}/proof).
 What it shows: the portal's procedures pushed through the API and a mandate registered
 with the CLI explain the reads they cover; an officer's read of a person with no open
 procedure becomes an open no-explanation case whose evidence carries the message log's
-inclusion proof, which `ndx log check-proof` accepts with the case's gateway_key (and
-refuses with another gateway's key); the triage's refusals (a dismissal without reason,
+inclusion proof (not ready while BCA's batch is open, asked again until it is), which
+`ndx log check-proof` accepts with the case's gateway_key (and refuses with another
+gateway's key); the triage's refusals (a dismissal without reason,
 a second escalation, anything after a confirmation, an unknown action or case); the
 citizen sees the confirmed case and only their own reads; a citizen's report of a read
 opens one case, a second report finds it again, a read of someone else is unknown; bad
@@ -43,6 +44,18 @@ def admin(fed, method, path, **kw):
     return resp
 
 
+class UnsealedGateway(F.Gateway):
+    """BCA's message log seals a batch only when the gateway stops (never by size nor
+    time during a test), so that a proof is not ready until the test restarts it."""
+
+    def write_config(self):
+        super().write_config()
+        if self.member == F.BCA:
+            cfg = json.loads(self.config_path.read_text())
+            cfg["msglog"] = {"batch_max": 1 << 20, "batch_interval_ms": 3600000}
+            self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
+
+
 def configure(fed):
     fed.ndx("subsystem", "add", MONITOR)
     admin(fed, "PUT", "/api/monitoring", json={"client": MONITOR})
@@ -63,7 +76,8 @@ def configure(fed):
 
 @pytest.fixture(scope="module")
 def fed(build_dir):
-    with F.running_federation(build_dir, "ndx-moncases-", setup=configure) as f:
+    with F.running_federation(build_dir, "ndx-moncases-", gateway_class=UnsealedGateway,
+                              setup=configure) as f:
         yield f
 
 
@@ -197,6 +211,17 @@ def test_unexplained_read_is_a_case_with_proofs_that_check(build_dir, fed, world
     # the reads the procedure and the mandate explain are in no case
     for k in ("procedure", "mandate"):
         assert case_of(mon, reads[k]) is None, k
+    # BCA's batch is not sealed yet: the proof is not ready, and is asked again
+    def not_ready():
+        ev = case(mon, flagged["id"])["evidence"][0]
+        return ev if ev["proof_error"] else None
+    ev = mon.until(not_ready, "no attempt at the proof")
+    assert "ProofNotReady" in ev["proof_error"] and ev["pending"] is True, ev
+    assert ev["proof"] is None and ev["gateway_key"] is None, ev
+    # a gateway that stops seals its open batch: the next attempts get the proof
+    bca = fed.gateways["BCA"]
+    assert bca.stop() == 0, bca.tail()
+    bca.start()
     c = mon.until(lambda: proven(mon, flagged["id"]), "the proof was not fetched")
     ev = next(e for e in c["evidence"] if e["message_id"] == reads["flagged"])
     assert ev["gateway"] == F.BCA + "/gw1" and ev["service"] == PERSONS, ev
