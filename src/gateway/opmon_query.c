@@ -517,8 +517,19 @@ static void answer_proof(struct oq *x)
 	}
 	rc = ndx_msglog_prove(x->g->cfg->msglog_path, NULL, -1, seq, &json, err, sizeof err);
 	if (rc == NDX_OK) {
-		ndx_http_resp_bytes(x->resp, 200, "application/json", json, strlen(json));
-		free(json);
+		size_t n = strlen(json);
+		/* The CLI prints the proof and a newline: the same bytes here. */
+		char *line = realloc(json, n + 2);
+
+		if (!line) {
+			free(json);
+			refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+			return;
+		}
+		line[n] = '\n';
+		line[n + 1] = '\0';
+		ndx_http_resp_bytes(x->resp, 200, "application/json", line, n + 1);
+		free(line);
 		return;
 	}
 	if (rc == NDX_ENOTFOUND && seq > head.covered)

@@ -37,6 +37,9 @@ MONITOR = F.BHXH + "/monitoring"
 PERSONS = F.POPULATION + "/persons"      # personal, one person an answer
 REGISTER = F.POPULATION + "/register"    # personal, bulk reads for "statistics"
 ACCESSES = F.BCA + "/transparency/accesses"
+CONSENTED = F.POPULATION + "/health-records"  # personal, only under the subject's consent
+CIVIL = F.POPULATION + "/civil-status"   # personal, publishes death-registered
+DEATH = "death-registered"
 PORTAL = F.BTC + "/portal"
 ISSUER = "http://127.0.0.1:9/eid"        # the e-ID's issuer name; never connected to
 A, B, C = "001088000101", "001188000202", "079201000303"
@@ -98,17 +101,26 @@ def setup(eid):
         admin(fed, "POST", "/api/services", json={
             "id": REGISTER, "title": "Sổ đăng ký", "personal": True,
             "purposes": ["statistics"], "bulk_purposes": ["statistics"]})
+        fed.ndx("service", "add", CONSENTED, "--title", "Hồ sơ sức khỏe", "--personal",
+                "--purpose", "tax-administration", "--consent-required")
+        fed.ndx("service", "add", CIVIL, "--title", "Hộ tịch", "--personal", "--purpose",
+                "tax-administration")
+        admin(fed, "POST", "/api/event-types", json={
+            "service": CIVIL, "name": DEATH, "title": "Khai tử",
+            "schema": {"type": "object", "properties": {"pin": {"type": "string"}}}})
+        admin(fed, "POST", "/api/subscriptions", json={
+            "client": F.TAX, "service": CIVIL, "event": DEATH, "purpose": "tax-administration"})
         fed.ndx("subsystem", "add", F.BCA + "/transparency")
         fed.ndx("subsystem", "add", PORTAL)
         fed.ndx("service", "add", ACCESSES, "--title", "Ai đã xem dữ liệu của tôi",
                 "--personal", "--purpose", "transparency")
-        for svc in (PERSONS, REGISTER):
+        for svc in (PERSONS, REGISTER, CONSENTED):
             fed.ndx("grant", "add", "--client", F.TAX, "--service", svc, "--method", "GET")
         fed.ndx("grant", "add", "--client", PORTAL, "--service", ACCESSES, "--method", "GET")
         admin(fed, "POST", "/api/id-providers",
               json={"issuer": ISSUER, "sign_key": base64.b64encode(eid.raw).decode()})
         bca, btc, bhxh = fed.gateways["BCA"], fed.gateways["BTC"], fed.gateways["BHXH"]
-        for svc in (PERSONS, REGISTER):
+        for svc in (PERSONS, REGISTER, CONSENTED, CIVIL):
             bca.services[svc] = {"backend": fed.citizens.url + "/api", "timeout_ms": 5000}
         bca.services[ACCESSES] = {"backend": "ndx:subject-accesses"}
         bca.subsystems = ["population", "transparency"]
@@ -233,7 +245,19 @@ def reads(fed, eid):
                           "Ndx-Subject-Token": eid.token(A)})
     assert r.status_code == 200, r.text
     made["access_list"] = r
-    return {k: r.request.headers["X-Road-Id"] for k, r in made.items()}
+    # a consent-only service without the consent: refused by BCA, logged about A
+    r = personal(fed, CONSENTED, "/records/" + A, A, "tax-administration", officer)
+    refusals.check_response(r, "ConsentMissing", side="provider")
+    made["consent"] = r
+    ids = {k: r.request.headers["X-Road-Id"] for k, r in made.items()}
+    # an event about A that BCA's gateway delivers to BTC's tax subsystem
+    r = requests.post(f"{fed.gateways['BCA'].url}/e1/{CIVIL}/{DEATH}", timeout=15,
+                      headers={"X-Road-Client": F.POPULATION,
+                               "Content-Type": "application/json", "Ndx-Data-Subjects": A},
+                      data=json.dumps({"pin": A}).encode())
+    assert r.status_code == 201, r.text
+    ids["event"] = r.json()["id"]
+    return ids
 
 
 def test_personal_reads_appear_with_their_subjects_officer_and_issue(fed, reads):
@@ -265,6 +289,27 @@ def test_personal_reads_appear_with_their_subjects_officer_and_issue(fed, reads)
     # the same through BCA's own client on its own gateway
     own = {a["message_id"] for a in all_accesses(fed, via="BCA", client=F.POPULATION)}
     assert {reads["one"], reads["bulk"], reads["refused"]} <= own
+
+
+def test_an_event_delivery_and_a_consent_service_are_marked(fed, reads):
+    # the delivery is logged by BCA once BTC's signed receipt came back
+    deadline = time.monotonic() + 20
+    while True:
+        by_id = {a["message_id"]: a for a in all_accesses(fed)}
+        if reads["event"] in by_id or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    ev = by_id.get(reads["event"])
+    assert ev is not None, f"no delivery of {reads['event']} in BCA's accesses\n{fed.tails()}"
+    assert ev["event"] is True and ev["method"] == "EVENT", ev
+    assert ev["client"] == F.TAX and ev["service"] == CIVIL, ev
+    assert ev["subjects"] == [A] and ev["purpose"] == "tax-administration", ev
+    assert ev["consent"] is False and ev["own"] is False, ev
+    assert all(a["event"] is False for a in by_id.values() if a is not ev)
+    consent = by_id[reads["consent"]]
+    assert consent["consent"] is True and consent["status"] == 500, consent
+    assert consent["subjects"] == [A] and consent["event"] is False, consent
+    assert by_id[reads["one"]]["consent"] is False
 
 
 def test_paging_returns_each_access_once(fed, reads):
@@ -314,6 +359,12 @@ def test_a_proof_through_the_exchange_checks_with_the_gateways_key(fed, reads, t
     assert proof["record"]["user_id"] == OFFICER and proof["record"]["subjects"] == A
     ndx = Path(fed.build_dir) / "src" / "cli" / "ndx"
     pub = fed.idents["BCA"].sign_pub
+    # the very bytes `ndx log prove` prints of BCA's log
+    res = subprocess.run([str(ndx), "log", "prove", "--db",
+                          str(fed.gateways["BCA"].dir / "data" / "msglog.db"), "--seq", str(seq)],
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert r.content == res.stdout
     good = tmp_path / "proof.json"
     good.write_bytes(r.content)
     res = subprocess.run([str(ndx), "log", "check-proof", str(good), "--key", str(pub)],
