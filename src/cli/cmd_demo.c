@@ -3059,9 +3059,44 @@ static int start_portal(struct demo_state *st, const char *bin)
 			  now_ms());
 }
 
+/* The standing legal bases of the demo agencies' periodic checks
+ * (docs/monitoring.md "Procedures and mandates"): the reads `ndx demo
+ * traffic` makes are these agencies' systems checking citizens for their
+ * registered purposes, so the misuse detector finds them explained. An
+ * officer's read is never explained by a mandate: it needs an open
+ * procedure. */
+static const struct {
+	const char *client, *purpose, *basis;
+} demo_mandates[] = {
+	{ "VN/GOV/TCT/tax", "tax-administration",
+	  "Luật Quản lý thuế 2019, Điều 98: đối chiếu thông tin người nộp thuế" },
+	{ "VN/GOV/BHXH/insurance", "social-insurance",
+	  "Luật Bảo hiểm xã hội 2024: đối chiếu người tham gia bảo hiểm" },
+	{ "VN/GOV/CSGT/vehicles", "law-enforcement",
+	  "Luật Trật tự, an toàn giao thông đường bộ 2024: xác minh chủ phương tiện" },
+	{ "VN/GOV/BTC/enterprise", "public-service",
+	  "Luật Doanh nghiệp 2020: xác minh người thành lập doanh nghiệp" },
+};
+
+static int add_mandates(const struct demo_app *a, const char *bin)
+{
+	for (size_t i = 0; i < sizeof demo_mandates / sizeof *demo_mandates; i++) {
+		char *argv[] = { (char *)bin, "mandate", "add", "--data", (char *)a->dir,
+				 "--client", (char *)demo_mandates[i].client, "--service",
+				 (char *)CITIZENS_SERVICE, "--purpose",
+				 (char *)demo_mandates[i].purpose, "--basis",
+				 (char *)demo_mandates[i].basis, NULL };
+
+		if (run_to_end(argv, a->log, "ndx-monitor mandate add") != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The operator's monitoring service (docs/monitoring.md): initialised the
- * first time (its database and admin token), then served, collecting
- * through the operator's gateway as the monitoring client. */
+ * first time (its database, admin token and the demo's mandates), then
+ * served, collecting through the operator's gateway as the monitoring
+ * client. */
 static int start_monitor(struct demo_state *st, const char *bin, const char *anchor)
 {
 	struct demo_app *a = &st->monitor;
@@ -3073,7 +3108,7 @@ static int start_monitor(struct demo_state *st, const char *bin, const char *anc
 	if (access(db, F_OK) != 0) {
 		char *argv[] = { (char *)bin, "init", "--data", a->dir, NULL };
 
-		if (run_to_end(argv, a->log, "ndx-monitor init") != 0)
+		if (run_to_end(argv, a->log, "ndx-monitor init") != 0 || add_mandates(a, bin) != 0)
 			return -1;
 	}
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
