@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "mstore.h"
+#include "mstore_fixture.h"
 #include "ndx/err.h"
 
 #define NOW 1780000000000LL /* ms */
@@ -28,36 +29,14 @@
 #define GW_BCA "VN/GOV/BCA/gw1"
 #define GW_MOF "VN/GOV/MOF/gw1"
 
-struct fx {
-	char path[512];
-	struct mstore *st;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof *f);
-	const char *dir = getenv("NDX_TEST_TMP");
-
-	snprintf(f->path, sizeof f->path, "%s/test_mstore_%d.db", dir ? dir : "/tmp", getpid());
-	unlink(f->path);
-	assert_int_equal(mstore_open(f->path, &f->st), NDX_OK);
-	*state = f;
-	return 0;
+	return mstore_fixture_setup(state, "test_mstore");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	char side[600];
-
-	mstore_close(f->st);
-	unlink(f->path);
-	snprintf(side, sizeof side, "%s-wal", f->path);
-	unlink(side);
-	snprintf(side, sizeof side, "%s-shm", f->path);
-	unlink(side);
-	free(f);
-	return 0;
+	return mstore_fixture_teardown(state);
 }
 
 /* A record as a gateway's /o1/.../records sends it. */
