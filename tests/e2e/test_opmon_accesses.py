@@ -13,7 +13,6 @@ batch every 4 records and never by time, so that whether a record is under a sig
 head yet is known to the test, not left to a timer."""
 
 import base64
-import hashlib
 import json
 import signal
 import subprocess
@@ -24,14 +23,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
 import refusals  # noqa: E402
 from test_opmon import direct_query  # noqa: E402  (a signed /o1/query as a gateway sends it)
+from test_data_subjects import ISSUER, EId  # noqa: E402  (the e-ID's key and its tokens)
 
 MONITOR = F.BHXH + "/monitoring"
 PERSONS = F.POPULATION + "/persons"      # personal, one person an answer
@@ -41,37 +39,12 @@ CONSENTED = F.POPULATION + "/health-records"  # personal, only under the subject
 CIVIL = F.POPULATION + "/civil-status"   # personal, publishes death-registered
 DEATH = "death-registered"
 PORTAL = F.BTC + "/portal"
-ISSUER = "http://127.0.0.1:9/eid"        # the e-ID's issuer name; never connected to
 A, B, C = "001088000101", "001188000202", "079201000303"
 OFFICER, ISSUE = "VN/GOV/BTC/canbo07", "tax-audit/2026-0042"
 BATCH_MAX = 4
 ACCESS_KEYS = {"seq", "time_ms", "message_id", "client", "service", "method", "purpose",
                "status", "error_type", "subjects", "user_id", "issue", "own", "event",
                "consent"}
-
-
-def b64u(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class EId:
-    """The national e-ID's signing key, as the registry knows it."""
-
-    def __init__(self):
-        self.key = ed25519.Ed25519PrivateKey.generate()
-        self.raw = self.key.public_key().public_bytes(serialization.Encoding.Raw,
-                                                      serialization.PublicFormat.Raw)
-        self.kid = hashlib.sha256(self.raw).hexdigest()
-
-    def token(self, sub):
-        now = int(time.time())
-        claims = {"iss": ISSUER, "sub": sub, "aud": "portal", "iat": now - 5,
-                  "exp": now + 300, "auth_time": now - 5, "nonce": "n"}
-        header = {"alg": "EdDSA", "kid": self.kid, "typ": "JWT"}
-        signing_input = b64u(F.compact(header)) + "." + b64u(F.compact(claims))
-        return signing_input + "." + b64u(self.key.sign(signing_input.encode()))
 
 
 class BatchedGateway(F.Gateway):
