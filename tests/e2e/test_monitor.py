@@ -213,7 +213,13 @@ def test_metrics(build_dir, fed, tmp_path):
     from test_metrics_daemons import families, promtool_check
     mon = Monitor(build_dir, fed, tmp_path, F.TAX).init().start()
     try:
-        mon.wait(lambda l: len(l["gateways"]) == 4, "one round")
+        mon.wait(lambda l: len(l["gateways"]) == 4, "the gateways collected")
+        # a round ends after the gateways' records (the accesses, the misuse
+        # analysis and the proofs come after them): wait until one has ended
+        deadline = time.monotonic() + 20
+        while requests.get(mon.url + "/healthz", timeout=10).json()["rounds"] < 1:
+            assert time.monotonic() < deadline, mon.log.read_text()[-3000:]
+            time.sleep(0.1)
         r = requests.get(mon.url + "/metrics", timeout=10)
         assert r.status_code == 200
         assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
