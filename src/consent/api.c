@@ -34,6 +34,18 @@
 
 #define STATUS_INDEX_TYP "ndx-status-index+jwt"
 
+/* The wall clock in seconds, read exactly: time(2) reads the kernel's coarse
+ * clock, up to a tick behind, so just after a second boundary it could be a
+ * second behind the client that sent "now + 366 days" and refuse a consent
+ * of the longest validity as one second too long. */
+static time_t wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 /* One list's encoded document, valid while gen matches the store's. */
 struct list_copy {
 	uint64_t gen;
@@ -330,7 +342,7 @@ static void consents_issue(const struct capi_config *cfg, const struct ndx_http_
 	struct issue is;
 	char jti[37], err[256] = "", *jws = NULL, *svc_text = NULL;
 	char t_iat[NDX_TIME_TEXT_LEN], t_nbf[NDX_TIME_TEXT_LEN], t_exp[NDX_TIME_TEXT_LEN];
-	time_t now = time(NULL);
+	time_t now = wall_now();
 	uint32_t status_list = 0, status_idx = 0;
 	int rc;
 
@@ -438,7 +450,7 @@ static void consents_revoke(const struct capi_config *cfg, const char *jti,
 			    struct ndx_http_resp *resp)
 {
 	char t[NDX_TIME_TEXT_LEN], detail[128];
-	time_t now = time(NULL);
+	time_t now = wall_now();
 	char subject[NDX_CONSENT_PIN_LEN + 1];
 	uint64_t version;
 	int rc;
@@ -516,7 +528,7 @@ static int list_refresh(const struct capi_config *cfg, uint32_t list)
 static void status_index(const struct capi_config *cfg, struct ndx_http_resp *resp)
 {
 	char gen[NDX_TIME_TEXT_LEN], *payload = NULL, *jws = NULL;
-	time_t now = time(NULL);
+	time_t now = wall_now();
 	uint64_t version;
 	uint32_t nlists;
 	json_t *lists, *doc;
