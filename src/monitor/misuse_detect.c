@@ -245,10 +245,12 @@ static const char *const EXPLAIN_SQL[] = {
 	" AND (p.closed_ms IS NULL OR r.time_ms <= p.closed_ms + 86400000)"
 	" AND EXISTS (SELECT 1 FROM read_subjects s WHERE s.read_id = r.id"
 	"  AND s.subject = p.subject)",
+	/* a mandate is an agency system's standing basis (a batch of periodic
+	 * checks): an officer reading one person needs a procedure */
 	"INSERT OR IGNORE INTO explanations(read_id, how, ref)"
 	" SELECT r.id, 'mandate', CAST(m.id AS TEXT) FROM reads r JOIN mandates m"
 	"  ON m.client = r.client AND m.service = r.service AND m.purpose = r.purpose"
-	" WHERE r.id > :lo AND r.id <= :hi AND m.created_ms <= r.time_ms",
+	" WHERE r.id > :lo AND r.id <= :hi AND m.created_ms <= r.time_ms AND r.user_id = ''",
 };
 
 /* ---- baselines: one day's aggregates --------------------------------- */

@@ -176,7 +176,7 @@ static void test_explanations(void **state)
 	sqlite3 *db = *state;
 	int64_t own, sub, consent, consent_refused, proc, proc_client, proc_other_agency,
 		proc_other_subject, proc_early, proc_late, proc_household, mandate,
-		mandate_purpose, none;
+		mandate_purpose, mandate_officer, none;
 
 	own = add(db, (struct rd){ .t = T(0, 11, 0), .client = "VN/GOV/VPCP/portal", .own = 1,
 				   .purpose = "own-view" });
@@ -215,6 +215,11 @@ static void test_explanations(void **state)
 					       .purpose = "contribution-check" });
 	none = add(db, (struct rd){ .t = T(0, 11, 10), .client = "VN/GOV/BTC/TCT",
 				    .user_id = "VN/GOV/BTC/officer02" });
+	/* the mandate's purpose named by an officer: a mandate is the
+	 * agency's system's standing basis, an officer needs a procedure */
+	mandate_officer = add(db, (struct rd){ .t = T(0, 11, 11), .client = "VN/GOV/BTC/TCT",
+					       .purpose = "tax-periodic-check",
+					       .user_id = "VN/GOV/BTC/officer02" });
 	analyse(db);
 	assert_int_equal(how(db, own), 'o');
 	assert_int_equal(how(db, sub), 's');
@@ -229,10 +234,12 @@ static void test_explanations(void **state)
 	assert_int_equal(how(db, proc_late), 0);
 	assert_int_equal(how(db, mandate), 'm');
 	assert_int_equal(how(db, mandate_purpose), 0);
+	assert_int_equal(how(db, mandate_officer), 0);
 	assert_int_equal(how(db, none), 0);
 	/* no-explanation: each unexplained success, never an explained one or
 	 * a refusal */
 	assert_int_equal(flagged(db, MISUSE_NO_EXPLANATION, none), 1);
+	assert_int_equal(flagged(db, MISUSE_NO_EXPLANATION, mandate_officer), 1);
 	assert_int_equal(flagged(db, MISUSE_NO_EXPLANATION, proc_other_agency), 1);
 	assert_int_equal(flagged(db, MISUSE_NO_EXPLANATION, proc_late), 1);
 	assert_int_equal(flagged(db, MISUSE_NO_EXPLANATION, proc), 0);
