@@ -375,3 +375,76 @@ def test_procedures_and_mandates_refusals(fed, world):
     help_ = subprocess.run([str(mon.exe), "mandate", "add", "--help"], capture_output=True,
                            text=True, timeout=10)
     assert help_.returncode == 0 and "--basis TEXT" in help_.stdout
+
+
+def settled(mon, rounds=2):
+    """Waits for `rounds` whole collection rounds (each collects, analyses, fetches
+    proofs) to end after now, so that what was read before is analysed."""
+    def count():
+        return requests.get(mon.url + "/healthz", timeout=10).json()["rounds"]
+    start = count()
+    mon.until(lambda: count() >= start + rounds, f"{rounds} rounds did not end")
+
+
+def bulk_pins(first, n):
+    # Hải Phòng (031) births, none of them A, B or C
+    return [f"03109{first + i:07d}" for i in range(n)]
+
+
+def test_bulk_lookup_is_flagged_and_a_dismissal_stays(fed, world):
+    """The tax department's system reads 121 people in a minute under its
+    periodic-check mandate: each read is explained (weakly, by the mandate), but the
+    client read more people in an hour than max(60, 2 x its baseline of none), so
+    the bulk rule opens a case (121 guarantees one hour window holds 61 or more, however
+    the minute falls on the hour). The operator dismisses it with a reason; more reads
+    of the same kind and a restart of the service (its day caches rebuilt) do not
+    reopen it nor open another. An officer naming the mandate's purpose is no system:
+    nothing explains the read."""
+    mon, reads = world
+    bulk = [read_person(fed, pin, "periodic-check") for pin in bulk_pins(0, 121)]
+    officer_read = read_person(fed, "031090009999", "periodic-check", "VN/GOV/BTC/canbo12")
+
+    def bulk_case():
+        for c in all_cases(mon):
+            if c["kind"] == "bulk" and c["client"] == F.TAX and c["user_id"] == "":
+                return case(mon, c["id"])
+        return None
+    c = mon.until(bulk_case, "no bulk case for the tax department's 121 reads")
+    assert c["state"] == "open" and c["client_member"] == F.BTC, c
+    assert c["reads"] >= 61 and "the limit was 60" in c["why"], c
+    # the evidence is the case's first 20 reads (docs/monitoring.md "Cases")
+    held = {e["message_id"] for e in c["evidence"]}
+    assert len(c["evidence"]) == 20 and len(held & set(bulk)) >= 17, c["evidence"]
+    ev = next(e for e in c["evidence"] if e["message_id"] in bulk)
+    assert ev["explanation"]["how"] == "mandate" and ev["purpose"] == "periodic-check", ev
+    # the officer's read under the mandate's purpose is unexplained
+    o = mon.until(lambda: case_of(mon, officer_read), "the officer's read made no case")
+    assert o["kind"] == "no-explanation" and o["user_id"] == "VN/GOV/BTC/canbo12", o
+    assert next(e for e in o["evidence"]
+                if e["message_id"] == officer_read)["explanation"] is None, o
+    # the mandate explained every one of the system's reads: none is in such a case
+    unexplained = [case(mon, x["id"]) for x in all_cases(mon) if x["kind"] == "no-explanation"]
+    assert not [e for u in unexplained for e in u["evidence"] if e["message_id"] in bulk]
+
+    reason = "Đợt đối chiếu định kỳ tháng 12 theo kế hoạch đã báo trước"
+    r = mon.post(f"/api/cases/{c['id']}/triage",
+                 {"action": "dismiss", "actor": "Trần Thị Bình", "reason": reason})
+    assert r.status_code == 200 and r.json()["state"] == "dismissed", r.text
+
+    def still_dismissed():
+        got = case(mon, c["id"])
+        assert got["state"] == "dismissed", got
+        assert [(h["action"], h["reason"]) for h in got["history"]][1:] == \
+            [("dismiss", reason)], got["history"]
+        others = [x for x in mon.get("/api/cases", kind="bulk").json()["cases"]
+                  if x["client"] == F.TAX]
+        assert others == [], others
+    still_dismissed()
+    # more of the same (most likely in the same hour): analysed, nothing reopened
+    [read_person(fed, pin, "periodic-check") for pin in bulk_pins(200, 10)]
+    settled(mon)
+    still_dismissed()
+    mon.stop()
+    mon.start()
+    settled(mon)
+    still_dismissed()
