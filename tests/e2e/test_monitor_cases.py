@@ -13,7 +13,9 @@ gateway's key); the triage's refusals (a dismissal without reason,
 a second escalation, anything after a confirmation, an unknown action or case); the
 citizen sees the confirmed case and only their own reads; a citizen's report of a read
 opens one case, a second report finds it again, a read of someone else is unknown; bad
-procedures are refused naming the field; /metrics counts the open cases."""
+procedures are refused naming the field; /metrics counts the open cases; a bulk lookup
+under a mandate is a bulk case, an officer naming the mandate's purpose is unexplained,
+and a case dismissed with a reason stays dismissed through more reads and a restart."""
 
 import json
 import signal
