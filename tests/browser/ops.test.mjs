@@ -6,17 +6,37 @@
 // by the charting package, the live figures move without a reload, axe-core
 // finds nothing serious, Vietnamese and English, and nothing runs off the
 // right edge at 390 px. The agency's official sees its own member only; a
-// citizen who is no official gets a clear page.
+// citizen who is no official gets a clear page. Misuse detection end to end
+// (issue 19), nothing played: a tax officer's read of a citizen that nothing
+// explains becomes a no-explanation case in the demo's ndx-monitor, the
+// operator finds it in /ops/cases, opens it (the read in evidence, its
+// inclusion proof checked offline with `ndx log check-proof`) and confirms
+// it through the page's triage form; the citizen then sees it, explained in
+// words, above their access list. axe-core and 390 px on those pages too.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import {
-  check, eventually, launch, newPage, passwordOf, portalMissing, ready, setArtifactPrefix, startDemo, STEP_MS,
+  check, eventually, launch, newPage, passwordOf, portalMissing, ready, setArtifactPrefix, signInCitizen, startDemo, STEP_MS,
 } from './lib.mjs';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ndxBinary = () => path.join(process.env.NDX_BUILD_DIR || path.join(ROOT, 'build'), 'src/cli/ndx');
 
 const TEST_MS = 240_000;
 const COLLECT_MS = 60_000; // the demo's monitor collects every 5 s
+// The demo's monitor analyses a read once it is 60 s old (--analysis-delay),
+// then opens the case in the same round: 150 s leaves room on a busy machine.
+const CASE_MS = 150_000;
+const OFFICER = 'VN/GOV/TCT/canbo.kiemtra';
 
 const portal = (env) => env.fed.apps.portal.url.replace(/\/+$/, '');
 const officialOf = (env, role) => {
@@ -43,14 +63,35 @@ async function exchanges(env, n) {
   await refused.arrayBuffer();
 }
 
+// A tax officer reads a citizen through the tax department's system with no
+// procedure (no X-Road-Issue): the mandate of that system never explains a
+// read naming an officer (docs/monitoring.md "Explanations"), so nothing
+// does. Its message id is ours, to find the read in the case's evidence.
+async function officerRead(env, pin) {
+  const gw = env.fed.gateways.find((x) => x.member === 'VN/GOV/TCT');
+  const id = randomUUID();
+  const res = await fetch(`${gw.consumer_url}/r1/VN/GOV/BCA/population/citizens/${pin}`, {
+    headers: {
+      'X-Road-Client': 'VN/GOV/TCT/tax', 'X-Road-Id': id, 'X-Road-UserId': OFFICER,
+      'Ndx-Subject': pin, 'Ndx-Purpose': 'tax-administration',
+    },
+  });
+  assert.equal(res.status, 200, await res.text());
+  return { id, pin, at: Date.now() };
+}
+
+async function monitorGet(env, route) {
+  const mon = env.fed.apps.monitor;
+  const token = readFileSync(mon.admin_token_file, 'utf8').trim();
+  const res = await fetch(`${mon.url}${route}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, `${route}: ${res.status}`);
+  return res.json();
+}
+
 // The monitoring service's own count, with its admin token (what the pages
 // should show, give or take the exchanges since).
 async function monitorExchanges(env) {
-  const mon = env.fed.apps.monitor;
-  const token = readFileSync(mon.admin_token_file, 'utf8').trim();
-  const res = await fetch(`${mon.url}/api/live?window=300`, { headers: { Authorization: `Bearer ${token}` } });
-  assert.equal(res.status, 200);
-  return (await res.json()).exchanges;
+  return (await monitorGet(env, '/api/live?window=300')).exchanges;
 }
 
 async function signInOfficial(page, env, who, { official = true } = {}) {
@@ -106,6 +147,9 @@ describe('operations centre in the demo federation', { timeout: 1_200_000 }, () 
     env.fed = demo.fed;
     const missing = portalMissing(demo.fed);
     if (missing) throw new Error(`the demo federation has no portal: ${missing}`);
+    // First, so that the monitor's analysis delay runs while the other
+    // tests do.
+    env.misuse = await officerRead(env, env.fed.apps.id.demo_accounts[0].pin);
     env.browser = await launch();
     await exchanges(env, 5);
     await eventually(async () => (await monitorExchanges(env)) >= 5, { timeout: COLLECT_MS, every: 1000 });
@@ -251,4 +295,129 @@ describe('operations centre in the demo federation', { timeout: 1_200_000 }, () 
     }
   });
 
+  it("an officer's read nothing explains: the monitor opens a case, the operator confirms it in the page, the citizen sees it", { timeout: CASE_MS + TEST_MS }, async () => {
+    const read = env.misuse;
+    // The detector's own case, found by the read's message id in its evidence.
+    const found = await eventually(async () => {
+      const { cases } = await monitorGet(env, '/api/cases?kind=no-explanation');
+      for (const c of cases.filter((x) => x.user_id === OFFICER && x.subject === read.pin)) {
+        const doc = await monitorGet(env, `/api/cases/${c.id}`);
+        if (doc.evidence.some((e) => e.message_id === read.id)) return doc;
+      }
+      return null;
+    }, { timeout: CASE_MS, every: 2000 });
+    assert.equal(found.state, 'open');
+    assert.equal(found.client, 'VN/GOV/TCT/tax');
+    assert.equal(found.client_member, 'VN/GOV/TCT');
+    const id = String(found.id);
+    const operator = officialOf(env, 'operator');
+
+    const page = await newPage(env.browser);
+    try {
+      await signInOfficial(page, env, operator);
+      await go(page, env, '/ops/cases', 'ops-cases');
+      assert.match(await page.textContent('h1'), /Vụ việc nghi sử dụng sai dữ liệu/);
+      const row = page.locator(`#cases tbody tr[data-case="${id}"]`);
+      assert.equal(await row.count(), 1, `case ${id} in the open cases: ${await page.textContent('#main-content')}`);
+      assert.equal(await row.getAttribute('data-member'), 'VN/GOV/TCT');
+      const rowText = await row.textContent();
+      assert.match(rowText, /Đọc dữ liệu không có lý do/);
+      assert.match(rowText, /Cán bộ canbo\.kiemtra của Cục Thuế/);
+      assert.match(rowText, /Đang mở/);
+      await eventually(async () => /Vụ việc \(\d+ đang mở\)/.test(await page.textContent('.govuk-service-navigation')));
+      await check(page, 'cases-real');
+      await fitsPhone(page, 'cases-real');
+
+      await row.locator('a').click();
+      await ready(page, 'ops-case');
+      assert.match(await page.textContent('h1'), new RegExp(`Vụ việc ${id}`));
+      assert.match(await page.textContent('#case-state'), /Đang mở/);
+      const summary = await page.textContent('#case-summary');
+      assert.match(summary, /Cán bộ canbo\.kiemtra của Cục Thuế/);
+      assert.ok(summary.includes(read.pin), summary);
+      // The read in evidence, as the provider's gateway logged it: the
+      // officer, no procedure, and nothing explaining it.
+      const n = found.evidence.findIndex((e) => e.message_id === read.id);
+      const card = page.locator(`#evidence-${n}`);
+      assert.equal(await card.getAttribute('data-explained'), 'false');
+      const cardText = await card.textContent();
+      assert.match(cardText, /Không có lý do/);
+      assert.match(cardText, /canbo\.kiemtra/);
+      assert.ok(cardText.includes(read.id), cardText);
+      assert.ok(cardText.includes(read.pin), cardText);
+      // Its inclusion proof, once the monitor has fetched it from the
+      // gateway, checks offline with nothing but the gateway's key.
+      await eventually(async () => {
+        await go(page, env, `/ops/cases/${id}`, 'ops-case');
+        return (await page.locator(`#proof-${n}`).count()) === 1;
+      }, { timeout: COLLECT_MS, every: 2000 });
+      await check(page, 'case-real');
+      const proof = await page.request.get(`${portal(env)}${await page.getAttribute(`#proof-${n}-download`, 'href')}`);
+      const key = await page.request.get(`${portal(env)}${await page.getAttribute(`#proof-${n}-key`, 'href')}`);
+      assert.equal(proof.status(), 200);
+      assert.equal(key.status(), 200);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'ndx-ops-proof-'));
+      try {
+        writeFileSync(path.join(dir, 'proof.json'), await proof.body());
+        writeFileSync(path.join(dir, 'gateway.pub'), await key.body());
+        const { stdout } = await run(ndxBinary(), ['log', 'check-proof', path.join(dir, 'proof.json'), '--key', path.join(dir, 'gateway.pub')]);
+        assert.match(stdout, /^proof OK/);
+        assert.ok(stdout.includes(`user id: ${OFFICER}`), stdout);
+        assert.match(stdout, /issue: -/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+
+      // Confirmed through the page's form, with its check step.
+      await page.check('input[name="action"][value="confirm"]');
+      await page.fill('#triage-reason', 'Cán bộ tra cứu công dân khi không có hồ sơ nào');
+      await page.click('#triage-continue');
+      await page.waitForSelector('#triage-check');
+      await check(page, 'case-real-triage-check');
+      await page.click('#triage-confirm');
+      await page.waitForSelector('.govuk-notification-banner--success');
+      await ready(page, 'ops-case');
+      assert.match(await page.textContent('#case-state'), /Đã xác nhận vi phạm/);
+      assert.equal(await page.locator('#triage-form').count(), 0);
+      assert.equal(await page.locator('#triage-final').count(), 1);
+      await check(page, 'case-real-confirmed');
+      await fitsPhone(page, 'case-real-confirmed');
+      // The monitor recorded it, with the signed-in operator as the actor.
+      const decided = await monitorGet(env, `/api/cases/${id}`);
+      assert.equal(decided.state, 'confirmed');
+      const step = decided.history.at(-1);
+      assert.equal(step.action, 'confirm');
+      assert.equal(step.reason, 'Cán bộ tra cứu công dân khi không có hồ sơ nào');
+      assert.ok(step.actor.startsWith(operator.name) && step.actor.endsWith('(operator, VN/GOV/VPCP)'), step.actor);
+    } finally {
+      await page.context().close();
+    }
+
+    // The citizen: the confirmed case above the list of who read their data,
+    // and the officer's read itself in that list.
+    const citizen = await newPage(env.browser);
+    try {
+      await signInCitizen(citizen, portal(env), env.fed.apps.id.demo_accounts[0]);
+      await go(citizen, env, '/accesses', 'accesses');
+      const item = citizen.locator(`#misuse-cases li[data-case="${id}"]`);
+      assert.equal(await item.count(), 1, await citizen.textContent('#main-content'));
+      const said = await item.textContent();
+      // The monitor names the agency by its member id today; its name would
+      // be plainer and is accepted too.
+      assert.match(said, /Một cán bộ của cơ quan (Cục Thuế|VN\/GOV\/TCT) đã tra cứu dữ liệu của bạn/);
+      assert.match(said, /Trung tâm điều hành đã xác nhận/);
+      assert.ok(!said.includes('canbo.kiemtra'), `no officer's id for the citizen: ${said}`);
+      const officerRow = citizen.locator('#accesses tbody tr[data-officer="true"]', { hasText: 'canbo.kiemtra' });
+      assert.ok((await officerRow.count()) >= 1, await citizen.textContent('#accesses'));
+      assert.match(await officerRow.first().textContent(), /Cán bộ Cục Thuế \(canbo\.kiemtra\)/);
+      await check(citizen, 'accesses-misuse-real');
+      await fitsPhone(citizen, 'accesses-misuse-real');
+      await citizen.click('a[data-lang="en"]');
+      await ready(citizen, 'accesses');
+      assert.match(await citizen.textContent(`#misuse-cases li[data-case="${id}"]`), /An official of ((the )?Tax Department|VN\/GOV\/TCT) looked up your data/);
+      await check(citizen, 'accesses-misuse-real-en');
+    } finally {
+      await citizen.context().close();
+    }
+  });
 });
