@@ -210,7 +210,8 @@ void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 	if (ind_api_handle(cfg->data_dir, cfg->token_sha256, req, resp))
 		return;
 	/* the misuse routes take POST too (procedures, triage, reports) */
-	if (cases_api_handle(cfg->st, cfg->token_sha256, req, resp))
+	if (cases_api_handle(cfg->st, cfg->token_sha256, collector_names, cfg->collector, req,
+			     resp))
 		return;
 	if (!is_get(req->method)) {
 		ndx_http_resp_header(resp, "Allow", "GET, HEAD");

@@ -566,26 +566,26 @@ static void explain(const char *kind, const char *member, const char *service, c
 	static const char *const en_done = " The operations centre has confirmed it as misuse.";
 
 	if (strcmp(kind, MISUSE_NO_EXPLANATION) == 0) {
-		snprintf(vi, vcap, "Một cán bộ của cơ quan %s đã tra cứu dữ liệu của bạn qua dịch vụ"
+		snprintf(vi, vcap, "Một cán bộ của %s đã tra cứu dữ liệu của bạn qua dịch vụ"
 				   " %s mà không có hồ sơ, sự đồng ý của bạn hay căn cứ pháp lý nào.%s",
 			 member, service, vi_done);
 		snprintf(en, ecap, "An official of %s looked up your data through %s with no"
 				   " procedure, consent or legal basis for it.%s",
 			 member, service, en_done);
 	} else if (strcmp(kind, MISUSE_BULK) == 0) {
-		snprintf(vi, vcap, "Cơ quan %s đã tra cứu dữ liệu của rất nhiều người trong thời gian"
+		snprintf(vi, vcap, "%s đã tra cứu dữ liệu của rất nhiều người trong thời gian"
 				   " ngắn, trong đó có bạn, vượt xa mức thông thường của cơ quan.%s",
 			 member, vi_done);
 		snprintf(en, ecap, "%s looked up the data of many people in a short time, you among"
 				   " them, far beyond its usual volume.%s",
 			 member, en_done);
 	} else if (strcmp(kind, MISUSE_OFF_HOURS) == 0) {
-		snprintf(vi, vcap, "Cơ quan %s đã tra cứu dữ liệu của bạn ngoài giờ làm việc thường"
+		snprintf(vi, vcap, "%s đã tra cứu dữ liệu của bạn ngoài giờ làm việc thường"
 				   " lệ của cơ quan.%s", member, vi_done);
 		snprintf(en, ecap, "%s looked up your data outside its usual working hours.%s",
 			 member, en_done);
 	} else if (strcmp(kind, MISUSE_PROVINCE) == 0) {
-		snprintf(vi, vcap, "Cơ quan %s đã tra cứu dữ liệu của bạn dù bạn không thuộc các tỉnh,"
+		snprintf(vi, vcap, "%s đã tra cứu dữ liệu của bạn dù bạn không thuộc các tỉnh,"
 				   " thành phố mà cơ quan thường phục vụ.%s", member, vi_done);
 		snprintf(en, ecap, "%s looked up your data although you are outside the provinces it"
 				   " usually serves.%s", member, en_done);
@@ -595,29 +595,30 @@ static void explain(const char *kind, const char *member, const char *service, c
 		snprintf(en, ecap, "Your data was looked up by several unrelated agencies, %s among"
 				   " them.%s", member, en_done);
 	} else if (strcmp(kind, MISUSE_PROBING) == 0) {
-		snprintf(vi, vcap, "Cơ quan %s đã gửi hàng loạt yêu cầu bị từ chối, trong đó có yêu"
+		snprintf(vi, vcap, "%s đã gửi hàng loạt yêu cầu bị từ chối, trong đó có yêu"
 				   " cầu về dữ liệu của bạn.%s", member, vi_done);
 		snprintf(en, ecap, "%s sent a surge of requests that were refused, some of them about"
 				   " you.%s", member, en_done);
 	} else if (strcmp(kind, MISUSE_REPLAY) == 0) {
-		snprintf(vi, vcap, "Một yêu cầu của cơ quan %s về dữ liệu của bạn đã bị gửi lặp lại"
+		snprintf(vi, vcap, "Một yêu cầu của %s về dữ liệu của bạn đã bị gửi lặp lại"
 				   " trái phép.%s", member, vi_done);
 		snprintf(en, ecap, "A request of %s about your data was replayed.%s", member,
 			 en_done);
 	} else if (strcmp(kind, MISUSE_CITIZEN_REPORT) == 0) {
 		snprintf(vi, vcap, "Bạn đã báo một lượt tra cứu dữ liệu của bạn mà bạn không nhận ra,"
-				   " do cơ quan %s thực hiện qua dịch vụ %s.%s",
+				   " do %s thực hiện qua dịch vụ %s.%s",
 			 member, service, vi_done);
 		snprintf(en, ecap, "You reported a look-up of your data by %s through %s that you did"
 				   " not recognise.%s", member, service, en_done);
 	} else {
-		snprintf(vi, vcap, "Cơ quan %s đã tra cứu dữ liệu của bạn một cách bất thường.%s",
+		snprintf(vi, vcap, "%s đã tra cứu dữ liệu của bạn một cách bất thường.%s",
 			 member, vi_done);
 		snprintf(en, ecap, "%s looked up your data in an unusual way.%s", member, en_done);
 	}
 }
 
-int cases_subject(struct mstore *st, const char *subject, json_t **out)
+int cases_subject(struct mstore *st, const char *subject, cases_namer namer, void *namer_ctx,
+		  json_t **out)
 {
 	json_t *list = json_array();
 	sqlite3 *db;
@@ -660,7 +661,16 @@ int cases_subject(struct mstore *st, const char *subject, json_t **out)
 								       "service", col(r, 1), "purpose",
 								       col(r, 2)));
 			}
-			explain(col(s, 1), col(s, 3), service, vi, sizeof vi, en, sizeof en);
+			char agency[256], title[256];
+
+			if (namer)
+				namer(namer_ctx, col(s, 3), service, agency, sizeof agency, title,
+				      sizeof title);
+			else {
+				snprintf(agency, sizeof agency, "%s", col(s, 3));
+				snprintf(title, sizeof title, "%s", service);
+			}
+			explain(col(s, 1), agency, title, vi, sizeof vi, en, sizeof en);
 			json_array_append_new(list,
 					      json_pack("{s:I s:s s:I s:I s:I s:s s:s s:s s:o s:s s:s}",
 							"id", (json_int_t)sqlite3_column_int64(s, 0),

@@ -68,11 +68,18 @@ int cases_get(struct mstore *st, int64_t id, json_t **out);
 int cases_triage(struct mstore *st, int64_t id, const char *action, const char *reason,
 		 const char *actor, int64_t now_ms, const char **why);
 
+/* Writes the name of member and the title of service, as people know
+ * them, into the buffers (their ids when it knows no better). */
+typedef void (*cases_namer)(void *ctx, const char *member, const char *service,
+			    char *member_name, size_t mcap, char *service_title, size_t scap);
+
 /* What the citizen with personal number subject sees: the confirmed cases
  * whose reads concern them, each with only their own reads and a plain
- * explanation in Vietnamese and English; never another person's number
- * nor a proof. A JSON array. */
-int cases_subject(struct mstore *st, const char *subject, json_t **out);
+ * explanation in Vietnamese and English naming the agency and the service
+ * as namer(namer_ctx, ...) names them (NULL: by their ids); never another
+ * person's number nor a proof. A JSON array. */
+int cases_subject(struct mstore *st, const char *subject, cases_namer namer, void *namer_ctx,
+		  json_t **out);
 
 /* A citizen did not recognise a read: the read of gateway with seq (when
  * seq > 0) or message_id, which must concern subject (NDX_ENOTFOUND

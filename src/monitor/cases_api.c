@@ -251,8 +251,8 @@ static bool pin_ok(const char *s)
 }
 
 /* GET /api/subject-cases?subject=PIN */
-static void get_subject_cases(struct mstore *st, const struct ndx_http_req *req,
-			      struct ndx_http_resp *resp)
+static void get_subject_cases(struct mstore *st, cases_namer namer, void *namer_ctx,
+			      const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	const char *subject = ndx_http_query_arg(req, "subject");
 	json_t *out = NULL;
@@ -261,7 +261,7 @@ static void get_subject_cases(struct mstore *st, const struct ndx_http_req *req,
 		bad(req, resp, "subject: a personal identification number (12 digits)");
 		return;
 	}
-	if (cases_subject(st, subject, &out) != NDX_OK)
+	if (cases_subject(st, subject, namer, namer_ctx, &out) != NDX_OK)
 		internal(resp);
 	else
 		ndx_http_resp_json(resp, 200, json_pack("{s:o}", "cases", out));
@@ -340,8 +340,9 @@ static bool case_path(const char *path, const char *suffix, int64_t *id)
 	return true;
 }
 
-bool cases_api_handle(struct mstore *st, const char *token_sha256,
-		      const struct ndx_http_req *req, struct ndx_http_resp *resp)
+bool cases_api_handle(struct mstore *st, const char *token_sha256, cases_namer namer,
+		      void *namer_ctx, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp)
 {
 	const char *path = req->path;
 	int64_t id = 0;
@@ -384,7 +385,7 @@ bool cases_api_handle(struct mstore *st, const char *token_sha256,
 			post_triage(st, id, req, resp);
 	} else if (strcmp(path, "/api/subject-cases") == 0) {
 		if (is_get(req->method))
-			get_subject_cases(st, req, resp);
+			get_subject_cases(st, namer, namer_ctx, req, resp);
 		else
 			method_not_allowed(resp, "GET, HEAD");
 	} else if (strcmp(path, "/api/subject-reports") == 0) {

@@ -13,13 +13,15 @@
 
 #include <stdbool.h>
 
+#include "cases.h"
 #include "mstore.h"
 #include "ndx/httpd.h"
 
 /* Answers req when its path is one of the above (true), after checking the
  * bearer token against token_sha256; false (resp untouched) otherwise.
  * Thread-safe (the store's lock). */
-bool cases_api_handle(struct mstore *st, const char *token_sha256,
-		      const struct ndx_http_req *req, struct ndx_http_resp *resp);
+bool cases_api_handle(struct mstore *st, const char *token_sha256, cases_namer namer,
+		      void *namer_ctx, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp);
 
 #endif

@@ -103,13 +103,16 @@ static void refresh_conf(struct collector *c)
 		conf_error(c, why);
 		return;
 	}
-	ndx_conf_free(c->conf);
-	c->conf = conf;
-	c->conf_fetched = now;
+	/* swapped under the lock: the API's threads read names from it
+	 * (collector_names); the collector's own thread reads it without */
 	pthread_mutex_lock(&c->mu);
+	struct ndx_conf *old = c->conf;
+	c->conf = conf;
 	c->stats.conf_error[0] = '\0';
 	c->stats.conf_version = ndx_conf_version(conf);
 	pthread_mutex_unlock(&c->mu);
+	ndx_conf_free(old);
+	c->conf_fetched = now;
 }
 
 /* ---- one gateway --------------------------------------------------------------- */
@@ -579,6 +582,25 @@ void collector_stop(struct collector *c)
 	free(c->gateway_url);
 	free(c->client);
 	free(c);
+}
+
+void collector_names(void *ctx, const char *member, const char *service, char *member_name,
+		     size_t mcap, char *service_title, size_t scap)
+{
+	struct collector *c = ctx;
+	const struct ndx_conf_member *m;
+	const struct ndx_conf_service *s;
+
+	snprintf(member_name, mcap, "%s", member);
+	snprintf(service_title, scap, "%s", service);
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	if (c->conf && (m = ndx_conf_member(c->conf, member)) && m->name && m->name[0])
+		snprintf(member_name, mcap, "%s", m->name);
+	if (c->conf && (s = ndx_conf_service_of(c->conf, service)) && s->title && s->title[0])
+		snprintf(service_title, scap, "%s", s->title);
+	pthread_mutex_unlock(&c->mu);
 }
 
 void collector_stats(struct collector *c, struct collector_stats *out)

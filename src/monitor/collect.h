@@ -57,4 +57,11 @@ struct collector_stats {
 };
 void collector_stats(struct collector *c, struct collector_stats *out);
 
+/* The name of member and the title of service as the configuration held
+ * names them, for sentences a citizen reads; each its id when the
+ * configuration names none or none is held yet (or ctx, the collector, is
+ * NULL). Thread-safe. The shape of cases.h's cases_namer. */
+void collector_names(void *ctx, const char *member, const char *service, char *member_name,
+		     size_t mcap, char *service_title, size_t scap);
+
 #endif

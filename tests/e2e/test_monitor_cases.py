@@ -294,8 +294,12 @@ def test_triage_refusals_and_the_citizen_view(fed, world):
     assert seen["kind"] == "no-explanation" and seen["client_member"] == F.BTC, seen
     assert seen["service"] == PERSONS and seen["confirmed_ms"] >= seen["opened_ms"], seen
     assert [x["purpose"] for x in seen["reads"]] == ["tax-administration"], seen
-    assert F.BTC in seen["explanation"] and "xác nhận" in seen["explanation"], seen
+    # plain sentences name the agency and the service as the configuration does
+    assert F.MEMBER_NAMES[F.BTC] in seen["explanation"], seen
+    assert "Hồ sơ cá nhân" in seen["explanation"] and "xác nhận" in seen["explanation"], seen
+    assert F.MEMBER_NAMES[F.BTC] in seen["explanation_en"], seen
     assert "misuse" in seen["explanation_en"], seen
+    assert F.BTC not in seen["explanation"] + seen["explanation_en"], seen
     text = r.text
     for absent in (A, B, OFFICER, "proof", "gateway_key"):
         assert absent not in text, absent

@@ -239,6 +239,15 @@ static void test_triage_state_machine(void **state)
 	json_decref(list);
 }
 
+/* The configuration's names, as the monitoring service's collector gives them. */
+static void name_them(void *ctx, const char *member, const char *service, char *member_name,
+		      size_t mcap, char *service_title, size_t scap)
+{
+	(void)ctx;
+	snprintf(member_name, mcap, "%s", strcmp(member, "VN/GOV/MOF") == 0 ? "Bộ Tài chính" : member);
+	snprintf(service_title, scap, "%s", service);
+}
+
 static void test_subject_sees_only_confirmed_and_own(void **state)
 {
 	struct fx *f = *state;
@@ -251,11 +260,11 @@ static void test_subject_sees_only_confirmed_and_own(void **state)
 	finding(f, "other", "seq = 3");      /* C, stays open */
 	assert_int_equal(cases_open_new(f->st, NOW, NULL), NDX_OK);
 	/* open: nobody sees it yet */
-	assert_int_equal(cases_subject(f->st, PIN_A, &list), NDX_OK);
+	assert_int_equal(cases_subject(f->st, PIN_A, NULL, NULL, &list), NDX_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 	assert_int_equal(cases_triage(f->st, 1, "confirm", NULL, "op", NOW + 7, &why), NDX_OK);
-	assert_int_equal(cases_subject(f->st, PIN_A, &list), NDX_OK);
+	assert_int_equal(cases_subject(f->st, PIN_A, NULL, NULL, &list), NDX_OK);
 	assert_int_equal(json_array_size(list), 1);
 	c = json_array_get(list, 0);
 	assert_int_equal(json_integer_value(json_object_get(c, "confirmed_ms")), NOW + 7);
@@ -271,8 +280,17 @@ static void test_subject_sees_only_confirmed_and_own(void **state)
 	assert_null(strstr(text, "proof"));
 	free(text);
 	json_decref(list);
+	/* with the configuration's names: the agency and the service as
+	 * people know them, not their ids */
+	assert_int_equal(cases_subject(f->st, PIN_A, name_them, NULL, &list), NDX_OK);
+	c = json_array_get(list, 0);
+	assert_non_null(strstr(json_string_value(json_object_get(c, "explanation")), "Bộ Tài chính"));
+	assert_non_null(strstr(json_string_value(json_object_get(c, "explanation_en")), "Bộ Tài chính"));
+	assert_null(strstr(json_string_value(json_object_get(c, "explanation")), "VN/GOV/MOF"));
+	assert_string_equal(json_string_value(json_object_get(c, "client_member")), "VN/GOV/MOF");
+	json_decref(list);
 	/* B: the one read that concerns B */
-	assert_int_equal(cases_subject(f->st, PIN_B, &list), NDX_OK);
+	assert_int_equal(cases_subject(f->st, PIN_B, NULL, NULL, &list), NDX_OK);
 	assert_int_equal(json_array_size(list), 1);
 	assert_int_equal(json_array_size(json_object_get(json_array_get(list, 0), "reads")), 1);
 	text = json_dumps(list, 0);
@@ -280,7 +298,7 @@ static void test_subject_sees_only_confirmed_and_own(void **state)
 	free(text);
 	json_decref(list);
 	/* C: their case is open, not confirmed */
-	assert_int_equal(cases_subject(f->st, PIN_C, &list), NDX_OK);
+	assert_int_equal(cases_subject(f->st, PIN_C, NULL, NULL, &list), NDX_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 }
