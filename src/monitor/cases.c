@@ -648,7 +648,7 @@ int cases_subject(struct mstore *st, const char *subject, cases_namer namer, voi
 		sqlite3_bind_text(s, 1, subject, -1, SQLITE_STATIC);
 		while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 			json_t *reads = json_array();
-			char service[NDX_ID_TEXT_MAX] = "", vi[1024], en[1024];
+			char service[NDX_ID_TEXT_MAX] = "", vi[3072], en[3072];
 
 			sqlite3_reset(r);
 			sqlite3_bind_int64(r, 1, sqlite3_column_int64(s, 4));
@@ -661,7 +661,7 @@ int cases_subject(struct mstore *st, const char *subject, cases_namer namer, voi
 								       "service", col(r, 1), "purpose",
 								       col(r, 2)));
 			}
-			char agency[256], title[256];
+			char agency[1024], title[1024];
 
 			if (namer)
 				namer(namer_ctx, col(s, 3), service, agency, sizeof agency, title,
