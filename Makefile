@@ -68,7 +68,7 @@ test-unit: build
 
 test-valgrind: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs \
-	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet'
+	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet --suppressions=$(CURDIR)/tests/unit/h2o.supp'
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Dbuildtype=debug
