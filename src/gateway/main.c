@@ -196,6 +196,7 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	hc.tls_cert_pem = g->cfg->tls_cert_pem;
 	hc.tls_key_pem = g->cfg->tls_key_pem;
 	hc.tls_trust_pem = ca;
+	hc.engine = g->cfg->http_engine;
 	rc = ca ? ndx_httpd_start(&hc, out) : NDX_EINVAL;
 	if (!ca)
 		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
@@ -418,6 +419,7 @@ static int serve(struct gw_config *cfg)
 	hc.loop = gw_loops_event_loop(g.loops, 0);
 	hc.access_log = 1;
 	hc.strict = 1;
+	hc.engine = cfg->http_engine; /* the TLS consumer port takes it from hc too */
 	if (ndx_httpd_start(&hc, &consumer) != NDX_OK)
 		goto out;
 	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u\n", cfg->consumer_addr,
