@@ -1399,8 +1399,6 @@ static uint16_t mhd_port(const struct ndx_httpd *h)
 static unsigned mhd_drain(struct ndx_httpd *h, unsigned timeout_ms)
 {
 	struct mhd_srv *srv = (struct mhd_srv *)(void *)h;
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	unsigned waited = 0, n;
 
 	if (!srv->quiesced) {
 		if (srv->loop)
@@ -1408,12 +1406,7 @@ static unsigned mhd_drain(struct ndx_httpd *h, unsigned timeout_ms)
 		else
 			quiesce(srv);
 	}
-	while ((n = atomic_load_explicit(&srv->active, memory_order_acquire)) != 0 &&
-	       waited < timeout_ms) {
-		nanosleep(&pause, NULL);
-		waited += 10;
-	}
-	return n;
+	return httpd_wait_idle(&srv->active, timeout_ms);
 }
 
 static void mhd_stop(struct ndx_httpd *h)
@@ -1440,16 +1433,7 @@ static void mhd_stop(struct ndx_httpd *h)
 	/* MHD cannot stop with a connection still suspended: whoever deferred
 	 * an answer must resume it first (ndx-gateway finishes its exchanges
 	 * before it stops its ports). Wait for that rather than abort. */
-	for (unsigned waited = 0; atomic_load_explicit(&srv->deferred, memory_order_acquire);
-	     waited += 10) {
-		struct timespec pause = { 0, 10 * 1000 * 1000 };
-		if (waited % 5000 == 0)
-			fprintf(stderr, "{\"daemon\":\"%s\",\"event\":\"stop waits\","
-					"\"deferred\":%u}\n",
-				srv->name,
-				atomic_load_explicit(&srv->deferred, memory_order_relaxed));
-		nanosleep(&pause, NULL);
-	}
+	httpd_wait_resumed(srv->name, &srv->deferred);
 	/* On a loop: out of it first (on its thread, while it runs). */
 	if (srv->loop)
 		httpd_run_on_loop(srv->loop, detach_from_loop, srv);

@@ -179,16 +179,6 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-struct log_entry {
-	char remote[64];
-	struct timespec start;
-	char method[16];
-	char path[256];
-	int status;
-	const char *error_type;
-	size_t bytes;
-};
-
 /* Writes one JSON line to stderr with a single write(2), so that lines from
  * pool threads never interleave; takes (steals) o. */
 void httpd_write_json_line(json_t *o)
@@ -818,6 +808,34 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 {
 	if (srv)
 		srv_engine(srv)->stop(srv);
+}
+
+/* ---- waiting for requests ------------------------------------------------ */
+
+unsigned httpd_wait_idle(atomic_uint *active, unsigned timeout_ms)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	unsigned waited = 0, n;
+
+	while ((n = atomic_load_explicit(active, memory_order_acquire)) != 0 &&
+	       waited < timeout_ms) {
+		nanosleep(&pause, NULL);
+		waited += 10;
+	}
+	return n;
+}
+
+void httpd_wait_resumed(const char *name, atomic_uint *deferred)
+{
+	for (unsigned waited = 0; atomic_load_explicit(deferred, memory_order_acquire);
+	     waited += 10) {
+		struct timespec pause = { 0, 10 * 1000 * 1000 };
+		if (waited % 5000 == 0)
+			fprintf(stderr, "{\"daemon\":\"%s\",\"event\":\"stop waits\","
+					"\"deferred\":%u}\n",
+				name, atomic_load_explicit(deferred, memory_order_relaxed));
+		nanosleep(&pause, NULL);
+	}
 }
 
 /* ---- running on the loop's thread ---------------------------------------- */

@@ -1223,16 +1223,9 @@ static uint16_t h2_port(const struct ndx_httpd *h)
 static unsigned h2_drain(struct ndx_httpd *h, unsigned timeout_ms)
 {
 	struct h2srv *s = (struct h2srv *)(void *)h;
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	unsigned waited = 0, n;
 
 	httpd_run_on_loop(s->loop, close_listener, s);
-	while ((n = atomic_load_explicit(&s->active, memory_order_acquire)) != 0 &&
-	       waited < timeout_ms) {
-		nanosleep(&pause, NULL);
-		waited += 10;
-	}
-	return n;
+	return httpd_wait_idle(&s->active, timeout_ms);
 }
 
 static void h2_stop(struct ndx_httpd *h)
@@ -1242,15 +1235,7 @@ static void h2_stop(struct ndx_httpd *h)
 	httpd_run_on_loop(s->loop, close_listener, s);
 	/* Whoever deferred an answer resumes it first (ndx-gateway finishes
 	 * its exchanges before it stops its ports): wait for that. */
-	for (unsigned waited = 0; atomic_load_explicit(&s->deferred, memory_order_acquire);
-	     waited += 10) {
-		struct timespec pause = { 0, 10 * 1000 * 1000 };
-		if (waited % 5000 == 0)
-			fprintf(stderr, "{\"daemon\":\"%s\",\"event\":\"stop waits\","
-					"\"deferred\":%u}\n",
-				s->name, atomic_load_explicit(&s->deferred, memory_order_relaxed));
-		nanosleep(&pause, NULL);
-	}
+	httpd_wait_resumed(s->name, &s->deferred);
 	httpd_run_on_loop(s->loop, detach, s);
 	srv_free(s);
 }

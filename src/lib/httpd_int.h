@@ -140,6 +140,12 @@ int httpd_unix_listen(const char *name, const char *path, unsigned mode, int *fd
 /* The connection limit this process can honour under RLIMIT_NOFILE. */
 unsigned httpd_fit_connection_limit(const char *name, unsigned want);
 
+/* Waits until *active is 0 or timeout_ms has passed; returns *active. */
+unsigned httpd_wait_idle(atomic_uint *active, unsigned timeout_ms);
+/* Waits, however long it takes, until every deferred answer has been
+ * resumed (a line on stderr every 5 s says so). */
+void httpd_wait_resumed(const char *name, atomic_uint *deferred);
+
 /* Runs fn(arg) on the loop's thread and waits for it; directly when already
  * there or when the loop has stopped (ndx_loop_post refused). */
 void httpd_run_on_loop(struct ndx_loop *loop, void (*fn)(void *arg), void *arg);
