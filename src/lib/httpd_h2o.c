@@ -85,6 +85,23 @@
 /* Connections accepted per readiness of the listening socket. */
 #define ACCEPT_BATCH 64
 #define CONN_MAGIC 0x6e64786832636f6eULL
+/* The largest request head served (request line and headers), as
+ * libmicrohttpd's per-connection memory bounds it for the other engine:
+ * over it, 431 before the handler. (h2o's own limit is 64 KiB.) */
+#define HEAD_MAX (32u * 1024u)
+
+/* h2o's HTTP/1 parser (picohttpparser, exported by libh2o but its header
+ * is not installed by Debian's package): used only to name the method and
+ * path of a request cut by the deadline in its access-log line. */
+struct phr_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len,
+		      const char **path, size_t *path_len, int *minor_version,
+		      struct phr_header *headers, size_t *num_headers, size_t last_len);
 
 enum conn_phase {
 	PHASE_WAITING,   /* no byte of a (next) request seen: idle time */
@@ -108,6 +125,8 @@ struct h2conn {
 	char remote[64];
 	enum conn_phase phase;
 	int64_t since_ms;    /* when the phase began (loop clock) */
+	int64_t active_ms;   /* when the last byte was seen (by the watchdog) */
+	size_t seen_bytes;   /* sock->bytes_read then */
 	size_t mark_bytes;   /* sock->bytes_read when the last request ended */
 	int handled;         /* on_req saw the current request (on_log skips it) */
 	int checked, ok;
@@ -383,7 +402,7 @@ static void accept_one(struct h2srv *s, int fd, const struct sockaddr_storage *s
 	c->ip = ip;
 	format_addr(ss, c->remote, sizeof c->remote);
 	c->phase = PHASE_WAITING;
-	c->since_ms = ndx_loop_now_ms();
+	c->since_ms = c->active_ms = ndx_loop_now_ms();
 	c->sock = h2o_evloop_socket_create(s->h2loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
 	c->sock->on_close.cb = on_conn_close;
 	c->sock->on_close.data = c;
@@ -415,10 +434,35 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 
 /* ---- the request deadline and the idle timeout ---------------------------- */
 
+/* The method and path of the request head c has begun, as far as they
+ * have arrived, for the access log. */
+static void head_so_far(const struct h2conn *c, char *method, size_t mcap, char *path,
+			size_t pcap)
+{
+	const char *m = NULL, *p = NULL;
+	size_t ml = 0, pl = 0, nh = 0;
+	int minor;
+	const h2o_buffer_t *in = c->sock->input;
+
+	method[0] = path[0] = '\0';
+	if (!in || !in->size)
+		return;
+	(void)phr_parse_request(in->bytes, in->size, &m, &ml, &p, &pl, &minor, NULL, &nh, 0);
+	if (m && ml < mcap)
+		snprintf(method, mcap, "%.*s", (int)ml, m);
+	if (p) {
+		size_t n = strcspn(p, "?");
+		if (n > pl)
+			n = pl;
+		snprintf(path, pcap, "%.*s", (int)(n < pcap ? n : pcap - 1), p);
+	}
+}
+
 static void cut(struct h2srv *s, struct h2conn *c, int64_t now)
 {
 	struct timespec start;
 	size_t bytes = 0;
+	char method[16], path[256];
 
 	if (!s->tls) {
 		char buf[1024];
@@ -429,11 +473,12 @@ static void cut(struct h2srv *s, struct h2conn *c, int64_t now)
 		if (n && send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n)
 			bytes = strlen(s->timeout_body);
 	}
+	head_so_far(c, method, sizeof method, path, sizeof path);
 	shutdown(c->fd, SHUT_RDWR); /* h2o reads end-of-file and closes */
 	c->phase = PHASE_CUT;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	start.tv_sec -= (time_t)((now - c->since_ms) / 1000);
-	httpd_access_log_line(&s->log, c->remote, &start, "", "", 408,
+	httpd_access_log_line(&s->log, c->remote, &start, method, path, 408,
 			      httpd_timeout_type(&s->cfg), bytes, NULL, NULL);
 }
 
@@ -443,14 +488,19 @@ static void on_watch(void *arg)
 	int64_t now = ndx_loop_now_ms();
 
 	for (struct h2conn *c = s->conns; c; c = c->next) {
-		if (c->phase == PHASE_WAITING) {
-			if (c->sock->bytes_read > c->mark_bytes) {
-				c->phase = PHASE_ARRIVING;
-				c->since_ms = now;
-			} else if (now - c->since_ms >= (int64_t)HTTPD_CONNECTION_TIMEOUT_S * 1000) {
-				shutdown(c->fd, SHUT_RDWR); /* idle: closed without a word */
-				c->phase = PHASE_CUT;
-			}
+		if (c->sock->bytes_read != c->seen_bytes) {
+			c->seen_bytes = c->sock->bytes_read;
+			c->active_ms = now;
+		}
+		if (c->phase == PHASE_WAITING && c->sock->bytes_read > c->mark_bytes) {
+			c->phase = PHASE_ARRIVING;
+			c->since_ms = now;
+		}
+		if ((c->phase == PHASE_WAITING || c->phase == PHASE_ARRIVING) &&
+		    now - c->active_ms >= (int64_t)HTTPD_CONNECTION_TIMEOUT_S * 1000) {
+			/* idle, between requests or within one: closed without a word */
+			shutdown(c->fd, SHUT_RDWR);
+			c->phase = PHASE_CUT;
 		}
 		if (c->phase == PHASE_ARRIVING && now - c->since_ms >= (int64_t)s->deadline_ms)
 			cut(s, c, now);
@@ -574,7 +624,7 @@ static void send_answer(struct h2req *st)
 	req->res.content_length = resp->len;
 	if (c) {
 		c->phase = PHASE_WAITING;
-		c->since_ms = ndx_loop_now_ms();
+		c->since_ms = c->active_ms = ndx_loop_now_ms();
 		c->mark_bytes = c->sock->bytes_read;
 	}
 	h2o_send_inline(req, resp->body, resp->len); /* copies the body */
@@ -700,6 +750,15 @@ static int copy_request(struct h2req *st, h2o_req_t *req)
 	return 0;
 }
 
+static size_t head_len(const h2o_req_t *req)
+{
+	size_t n = req->method.len + req->path.len + req->input.authority.len + 16;
+
+	for (size_t i = 0; i < req->headers.size; i++)
+		n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+	return n;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct h2srv *s = *(struct h2srv **)(self + 1);
@@ -738,6 +797,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		st->req.method = st->req.method ? st->req.method : "";
 		st->req.path = st->req.path ? st->req.path : "";
 		st->resp.oom = 1;
+		send_answer(st);
+		return 0;
+	}
+	if (head_len(req) > HEAD_MAX) {
+		ndx_http_resp_error(&st->resp, 431, "Client.InvalidRequest",
+				    "request header fields too large",
+				    "the request head exceeds 32768 bytes");
+		req->http1_is_persistent = 0;
 		send_answer(st);
 		return 0;
 	}
@@ -804,7 +871,7 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 			      "h2o", NULL);
 	if (c) {
 		c->phase = PHASE_WAITING;
-		c->since_ms = ndx_loop_now_ms();
+		c->since_ms = c->active_ms = ndx_loop_now_ms();
 		c->mark_bytes = c->sock->bytes_read;
 	}
 }
