@@ -166,6 +166,12 @@ static int check(const struct gw_config *cfg)
 	return rc;
 }
 
+/* Said after a port's address when it is not on the default engine. */
+static const char *engine_note(const struct gw_config *cfg)
+{
+	return cfg->http_engine == NDX_HTTPD_H2O ? " (h2o)" : "";
+}
+
 static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 {
 	struct gw_view v;
@@ -201,8 +207,8 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	if (!ca)
 		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
 	else if (rc == NDX_OK)
-		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u\n",
-			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out));
+		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s\n",
+			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg));
 	{
 		const char *problem = identity_problem(g->cfg, v.c->conf);
 		if (problem)
@@ -236,8 +242,9 @@ static int start_consumer_tls_port(struct gw_ctx *g, const struct ndx_httpd_conf
 	rc = ndx_httpd_start(&hc, out);
 	gw_view_release(&v);
 	if (rc == NDX_OK)
-		fprintf(stderr, GW_PROG ": TLS consumer port listening on https://%s:%u\n",
-			g->cfg->consumer_tls_addr, (unsigned)ndx_httpd_port(*out));
+		fprintf(stderr, GW_PROG ": TLS consumer port listening on https://%s:%u%s\n",
+			g->cfg->consumer_tls_addr, (unsigned)ndx_httpd_port(*out),
+			engine_note(g->cfg));
 	return rc;
 }
 
@@ -422,8 +429,8 @@ static int serve(struct gw_config *cfg)
 	hc.engine = cfg->http_engine; /* the TLS consumer port takes it from hc too */
 	if (ndx_httpd_start(&hc, &consumer) != NDX_OK)
 		goto out;
-	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u\n", cfg->consumer_addr,
-		(unsigned)ndx_httpd_port(consumer));
+	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u%s\n", cfg->consumer_addr,
+		(unsigned)ndx_httpd_port(consumer), engine_note(cfg));
 	if (cfg->consumer_tls_port && start_consumer_tls_port(&g, &hc, &consumer_tls) != NDX_OK)
 		goto out;
 	if (start_gateway_port(&g, &gateway) == NDX_EIO)
