@@ -74,6 +74,9 @@ static void http_refusals(struct ndx_httpd_config *hc, enum gw_err_side side)
 	hc->too_large_reason = gw_reason_info(GW_R_BODY_TOO_LARGE)->reason;
 	hc->timeout_type = gw_reason_type(GW_R_REQUEST_TIMEOUT, side);
 	hc->timeout_reason = gw_reason_info(GW_R_REQUEST_TIMEOUT)->reason;
+	hc->bad_request_type = gw_reason_type(GW_R_BAD_HEADER, side);
+	hc->bad_header_reason = gw_reason_info(GW_R_BAD_HEADER)->reason;
+	hc->bad_path_reason = gw_reason_info(GW_R_BAD_PATH)->reason;
 }
 
 /* Does the global configuration list this gateway with our certificate

@@ -103,6 +103,22 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
 		      const char **path, size_t *path_len, int *minor_version,
 		      struct phr_header *headers, size_t *num_headers, size_t last_len);
 
+/* The path of a request target of len bytes (not NUL-terminated) without
+ * its query, into out for the access log. */
+static void log_path(const char *p, size_t len, char *out, size_t cap)
+{
+	const char *q = p ? memchr(p, '?', len) : NULL;
+	size_t n = q ? (size_t)(q - p) : len;
+
+	if (!p)
+		n = 0;
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(out, p, n);
+	out[n] = '\0';
+}
+
 enum conn_phase {
 	PHASE_WAITING,   /* no byte of a (next) request seen: idle time */
 	PHASE_ARRIVING,  /* request bytes arriving: the deadline runs */
@@ -129,6 +145,9 @@ struct h2conn {
 	size_t seen_bytes;   /* sock->bytes_read then */
 	size_t mark_bytes;   /* sock->bytes_read when the last request ended */
 	int handled;         /* on_req saw the current request (on_log skips it) */
+	struct h2conn *next_guard; /* on srv->to_guard: its reads not yet guarded */
+	int guard_pending;
+	char *refusal;       /* our answer to a head h2o's parser refuses */
 	int checked, ok;
 	char fingerprint[2 * NDX_SHA256_LEN + 1];
 };
@@ -180,6 +199,7 @@ struct h2srv {
 	struct ndx_loop_timer watch_timer; /* the request deadline */
 	struct h2conn *conns;
 	unsigned nconns;
+	struct h2conn *to_guard; /* connections whose next head guard_read must see */
 	struct h2req *reqs;
 	unsigned deadline_ms;
 	atomic_uint active;   /* requests between on_req and their end */
@@ -294,9 +314,170 @@ static void rearm(struct h2srv *s)
 	ndx_loop_timer_arm(s->loop, &s->run_timer, ms > 0 ? ms : 0);
 }
 
+/* ---- heads h2o's parser refuses ------------------------------------------
+ *
+ * h2o 2.2 answers a request head its parser refuses (a NUL or a bare CR in a
+ * header, a byte RFC 3986 does not allow in the path, a header line without
+ * a colon, more than 100 headers) with a fixed plain-text 400 of its own,
+ * before any request exists for a handler or a logger. To answer those
+ * with the daemon's JSON error (cfg.bad_request_type and its words) and an
+ * access-log line, as the libmicrohttpd engine does, the read callback of
+ * h2o's HTTP/1 connection is wrapped: guard_read runs h2o's own parser
+ * (phr_parse_request, with h2o's limits) over the head received so far, and
+ * passes the read on to h2o unless the parser refuses it. h2o sets that
+ * callback again (h2o_socket_read_start) for each request of a kept-alive
+ * connection, so the connections that have answered are on srv->to_guard
+ * until h2o has done so; run_h2o wraps them after each run. h2o's own
+ * HTTP/1 read callback is learnt once, from a connection over a socket
+ * pair (learn_h1_read). A head that arrived together with the previous
+ * request (pipelined) is parsed by h2o directly and gets h2o's own 400. */
+
+static h2o_socket_cb h1_read; /* h2o's HTTP/1 read callback (reqread_on_read) */
+static void guard_read(h2o_socket_t *sock, const char *err);
+static void on_conn_close(void *data);
+
+static void guard_later(struct h2conn *c)
+{
+	if (c->guard_pending || !h1_read)
+		return;
+	c->guard_pending = 1;
+	c->next_guard = c->srv->to_guard;
+	c->srv->to_guard = c;
+}
+
+/* Wraps the read callback of every connection on to_guard that h2o has
+ * set reading for its next request. */
+static void guard_now(struct h2srv *s)
+{
+	struct h2conn **pp = &s->to_guard;
+
+	while (*pp) {
+		struct h2conn *c = *pp;
+
+		if (c->sock->_cb.read == h1_read) {
+			c->sock->_cb.read = guard_read;
+			*pp = c->next_guard;
+			c->guard_pending = 0;
+		} else {
+			pp = &c->next_guard;
+		}
+	}
+}
+
+static void on_probe_close(void *data)
+{
+	*(int *)data = 1;
+}
+
+/* h2o's HTTP/1 read callback, as h2o sets it on a new connection: one over a
+ * socket pair, closed again at once. Leaves h1_read NULL (heads h2o refuses
+ * then get h2o's own 400) when it cannot tell. */
+static void learn_h1_read(struct h2srv *s)
+{
+	h2o_accept_ctx_t plain = { .ctx = &s->ctx, .hosts = s->config.hosts };
+	h2o_socket_t *sock;
+	int sv[2], closed = 0;
+
+	if (h1_read || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+		return;
+	sock = h2o_evloop_socket_create(s->h2loop, sv[0], 0);
+	sock->on_close.cb = on_probe_close;
+	sock->on_close.data = &closed;
+	h2o_accept(&plain, sock);
+	if (sock->_cb.read && sock->_cb.read != guard_read)
+		h1_read = sock->_cb.read;
+	close(sv[1]); /* h2o reads end-of-file and closes the connection */
+	for (int i = 0; i < 100 && !closed; i++)
+		h2o_evloop_run(s->h2loop, 10);
+}
+
+static void on_refusal_sent(h2o_socket_t *sock, const char *err)
+{
+	(void)err;
+	/* h2o's connection closes itself on a read error. */
+	h1_read(sock, h2o_socket_error_closed);
+}
+
+/* Answers the head h2o's parser refused on c, then closes the connection
+ * through h2o. */
+static void refuse_head(struct h2srv *s, struct h2conn *c, int status, const char *method,
+			const char *path, int in_path)
+{
+	struct ndx_http_resp r = { 0 };
+	struct timespec start;
+	char detail[128];
+	const char *type = s->cfg.bad_request_type ? s->cfg.bad_request_type
+						   : "Client.InvalidRequest";
+	const char *word = in_path ? s->cfg.bad_path_reason : s->cfg.bad_header_reason;
+	size_t cap, n = 0;
+	h2o_iovec_t iov;
+
+	snprintf(detail, sizeof detail, "%s%s%s", word ? word : "", word ? ": " : "",
+		 status == 431 ? "the request head is too large"
+		 : in_path     ? "the request line cannot be parsed"
+			       : "a header line cannot be parsed");
+	ndx_http_resp_error(&r, status, type,
+			    status == 431 ? "request header fields too large" : "bad request",
+			    detail);
+	cap = (r.body ? r.len : 0) + 256 + strlen(type);
+	if (!r.oom && r.body && (c->refusal = malloc(cap)))
+		n = (size_t)snprintf(c->refusal, cap,
+				     "HTTP/1.1 %d %s\r\nConnection: close\r\n"
+				     "Content-Type: application/json; charset=utf-8\r\n"
+				     "X-Road-Error: %s\r\nContent-Length: %zu\r\n\r\n%s",
+				     status, status == 431 ? "Request Header Fields Too Large"
+							   : "Bad Request",
+				     type, r.len, r.body);
+	c->phase = PHASE_CUT;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	httpd_access_log_line(&s->log, c->remote, &start, method, path, status, type,
+			      n ? r.len : 0, NULL, NULL);
+	httpd_resp_free(&r);
+	h2o_socket_read_stop(c->sock);
+	if (!n || n >= cap) {
+		h1_read(c->sock, h2o_socket_error_closed);
+		return;
+	}
+	iov = h2o_iovec_init(c->refusal, n);
+	h2o_socket_write(c->sock, &iov, 1, on_refusal_sent);
+}
+
+static void guard_read(h2o_socket_t *sock, const char *err)
+{
+	struct h2conn *c = sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+	const h2o_buffer_t *in = sock->input;
+	size_t len, ml = 0, pl = 0, nh = H2O_MAX_HEADERS;
+	const char *m = NULL, *p = NULL;
+	struct phr_header hdrs[H2O_MAX_HEADERS];
+	int minor, rc;
+
+	/* back to h2o's callback: h2o sets it anew for the next request */
+	sock->_cb.read = h1_read;
+	if (err || !c || c->magic != CONN_MAGIC || !in || in->size <= 4) {
+		h1_read(sock, err);
+		return;
+	}
+	len = in->size < H2O_MAX_REQLEN ? in->size : H2O_MAX_REQLEN;
+	rc = phr_parse_request(in->bytes, len, &m, &ml, &p, &pl, &minor, hdrs, &nh, 0);
+	if (rc == -1 || (rc == -2 && len > HEAD_MAX)) {
+		char method[16] = "", path[256] = "";
+
+		if (m && ml < sizeof method)
+			snprintf(method, sizeof method, "%.*s", (int)ml, m);
+		log_path(p, pl, path, sizeof path);
+		refuse_head(c->srv, c, rc == -1 ? 400 : 431, method, path, rc == -1 && !p);
+		return;
+	}
+	if (rc == -2)
+		sock->_cb.read = guard_read; /* the rest of the head: look again */
+	h1_read(sock, err);
+}
+
 static void run_h2o(struct h2srv *s)
 {
 	h2o_evloop_run(s->h2loop, 0);
+	if (s->to_guard)
+		guard_now(s);
 	rearm(s);
 }
 
@@ -327,12 +508,27 @@ static void conn_unlink(struct h2conn *c)
 	s->nconns--;
 }
 
+static void guard_unlink(struct h2conn *c)
+{
+	struct h2conn **pp = &c->srv->to_guard;
+
+	if (!c->guard_pending)
+		return;
+	while (*pp && *pp != c)
+		pp = &(*pp)->next_guard;
+	if (*pp)
+		*pp = c->next_guard;
+	c->guard_pending = 0;
+}
+
 static void on_conn_close(void *data)
 {
 	struct h2conn *c = data;
 
+	guard_unlink(c);
 	conn_unlink(c);
 	c->magic = 0;
+	free(c->refusal);
 	free(c);
 }
 
@@ -412,6 +608,9 @@ static void accept_one(struct h2srv *s, int fd, const struct sockaddr_storage *s
 	s->conns = c;
 	s->nconns++;
 	h2o_accept(&s->accept, c->sock);
+	/* plain: h2o reads for the first request now; TLS: after the handshake */
+	guard_later(c);
+	guard_now(s);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -450,12 +649,7 @@ static void head_so_far(const struct h2conn *c, char *method, size_t mcap, char 
 	(void)phr_parse_request(in->bytes, in->size, &m, &ml, &p, &pl, &minor, NULL, &nh, 0);
 	if (m && ml < mcap)
 		snprintf(method, mcap, "%.*s", (int)ml, m);
-	if (p) {
-		size_t n = strcspn(p, "?");
-		if (n > pl)
-			n = pl;
-		snprintf(path, pcap, "%.*s", (int)(n < pcap ? n : pcap - 1), p);
-	}
+	log_path(p, pl, path, pcap);
 }
 
 static void cut(struct h2srv *s, struct h2conn *c, int64_t now)
@@ -628,6 +822,8 @@ static void send_answer(struct h2req *st)
 		c->mark_bytes = c->sock->bytes_read;
 	}
 	h2o_send_inline(req, resp->body, resp->len); /* copies the body */
+	if (c)
+		guard_later(c);
 	httpd_access_log_line(&s->log, st->remote, &st->start, st->req.method, st->req.path,
 			      resp->status, resp->error_type, resp->len, NULL, NULL);
 	req_free(st);
@@ -815,8 +1011,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (s->cfg.strict && req->version >= 0x101 &&
 	    req->input.authority.base == req->hostconf->authority.hostport.base) {
-		ndx_http_resp_error(&st->resp, 400, "Client.InvalidRequest", "bad request",
-				    "an HTTP/1.1 request must carry Host");
+		char detail[96];
+		const char *w = s->cfg.bad_header_reason;
+
+		snprintf(detail, sizeof detail, "%s%san HTTP/1.1 request must carry Host",
+			 w ? w : "", w ? ": " : "");
+		ndx_http_resp_error(&st->resp, 400,
+				    s->cfg.bad_request_type ? s->cfg.bad_request_type
+							    : "Client.InvalidRequest",
+				    "bad request", detail);
 		req->http1_is_persistent = 0;
 		send_answer(st);
 		return 0;
@@ -846,7 +1049,6 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 	struct h2conn *c = conn_of(req->conn);
 	struct timespec start;
 	char method[16], path[256];
-	size_t plen;
 	const char *type;
 	int status = req->res.status;
 
@@ -858,11 +1060,7 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 		return;
 	snprintf(method, sizeof method, "%.*s", (int)(req->input.method.len < 15 ? req->input.method.len : 15),
 		 req->input.method.base ? req->input.method.base : "");
-	plen = strcspn(req->input.path.base ? req->input.path.base : "", "?");
-	if (plen > req->input.path.len)
-		plen = req->input.path.len;
-	snprintf(path, sizeof path, "%.*s", (int)(plen < 255 ? plen : 255),
-		 req->input.path.base ? req->input.path.base : "");
+	log_path(req->input.path.base, req->input.path.len, path, sizeof path);
 	type = status == 413 ? (s->cfg.too_large_type ? s->cfg.too_large_type : "Client.TooLarge")
 	       : status >= 500 ? "Server.Internal"
 			       : "Client.InvalidRequest";
@@ -1089,6 +1287,7 @@ static void attach(void *arg)
 			s->name);
 		return;
 	}
+	learn_h1_read(s);
 	s->listener = h2o_evloop_socket_create(s->h2loop, s->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
 	s->listener->data = s;
 	h2o_socket_read_start(s->listener, on_accept);

@@ -324,14 +324,43 @@ static void a_body_over_max_body_is_refused_before_the_handler(void **state)
 
 static void strict_refusals(void **state)
 {
-	struct ndx_httpd_config hc = { .strict = 1 };
+	struct ndx_httpd_config hc = { .strict = 1, .bad_request_type = "Client.BadRequest",
+				       .bad_header_reason = "BadHeader",
+				       .bad_path_reason = "BadPath" };
 	struct fx f;
 	char out[4096];
 	(void)state;
 
 	start(&f, &hc);
 	raw(f.port, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n\r\n", out, sizeof out);
+	/* refused by h2o's parser, answered with the daemon's JSON error */
 	assert_non_null(strstr(out, "HTTP/1.1 400"));
+	assert_non_null(strstr(out, "X-Road-Error: Client.Bad"));
+	assert_non_null(strstr(out, "\"detail\":\"BadHeader: a header line cannot be parsed\""));
+	raw(f.port, "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
+	assert_non_null(strstr(out, "\"detail\":\"BadPath: the request line cannot be parsed\""));
+	/* also on a kept-alive connection, after an answer */
+	{
+		int sk = dial(f.port);
+		const char *good = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+		const char *bad = "GET /x HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n";
+		ssize_t n;
+		size_t got = 0;
+
+		assert_int_equal(send(sk, good, strlen(good), 0), (ssize_t)strlen(good));
+		n = recv(sk, out, sizeof out - 1, 0);
+		assert_true(n > 0);
+		out[n] = '\0';
+		assert_non_null(strstr(out, "HTTP/1.1 404"));
+		sleep_ms(50);
+		assert_int_equal(send(sk, bad, strlen(bad), 0), (ssize_t)strlen(bad));
+		while (got + 1 < sizeof out && (n = recv(sk, out + got, sizeof out - got - 1, 0)) > 0)
+			got += (size_t)n;
+		out[got] = '\0';
+		assert_non_null(strstr(out, "HTTP/1.1 400"));
+		assert_non_null(strstr(out, "BadHeader"));
+		close(sk);
+	}
 	{
 		static const char nul[] = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n";
 		raw_n(f.port, nul, sizeof nul - 1, out, sizeof out);
@@ -339,10 +368,10 @@ static void strict_refusals(void **state)
 	}
 	raw(f.port, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
 	assert_non_null(strstr(out, "HTTP/1.1 400"));
-	assert_non_null(strstr(out, "Client.InvalidRequest"));
+	assert_non_null(strstr(out, "BadHeader: an HTTP/1.1 request must carry Host"));
 	raw(f.port, "NONSENSE\r\n\r\n", out, sizeof out);
 	assert_non_null(strstr(out, "400"));
-	assert_int_equal(atomic_load(&handled), 0);
+	assert_int_equal(atomic_load(&handled), 1); /* the kept-alive good one only */
 	raw(f.port, "GET /echo HTTP/1.0\r\n\r\n", out, sizeof out);
 	assert_non_null(strstr(out, " 200 "));
 	finish(&f);
