@@ -38,9 +38,12 @@
  *   which is ours (not h2o's): over either the connection is closed at
  *   once, unanswered.
  * - strict: h2o's parser (picohttpparser) refuses a header line with a NUL
- *   or a bare CR and a malformed request line with its own 400 (and closes);
- *   an HTTP/1.1 request without Host gets our JSON 400. h2o's own 400 is
- *   written before a request exists, so no access-log line says so.
+ *   or a bare CR, a byte not allowed in the path, a line without a colon,
+ *   more than 100 headers; those heads are answered with the daemon's JSON
+ *   400 (cfg.bad_request_type) and logged ("Heads h2o's parser refuses"
+ *   below), as is an HTTP/1.1 request without Host; a head over 32 KiB gets
+ *   431. A malformed head that arrived pipelined behind another request
+ *   still gets h2o's own plain-text 400, unlogged.
  * - TLS 1.2/1.3 (OpenSSL), a client certificate asked for, not required,
  *   when tls_trust_pem is set; ndx_http_client_cert checks OpenSSL's
  *   verification result once per connection (h2o_ssl_of below).
