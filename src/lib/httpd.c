@@ -196,26 +196,8 @@ static void format_remote(struct MHD_Connection *conn, char *out, size_t cap)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
 
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_UNIX) {
-			snprintf(out, cap, "unix");
-			return;
-		}
-		if (sa->sa_family == AF_INET) {
-			const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-			inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-			port = ntohs(in->sin_port);
-		} else if (sa->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-			port = ntohs(in6->sin6_port);
-		}
-	}
-	snprintf(out, cap, "%s:%u", host, port);
+	httpd_format_addr(ci ? ci->client_addr : NULL, out, cap);
 }
 
 

@@ -8,6 +8,7 @@
 
 #include "ndx/loop.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ndx/buf.h"
@@ -492,6 +495,29 @@ unsigned httpd_fit_connection_limit(const char *name, unsigned want)
 	return fit;
 }
 
+
+/* ---- client addresses ---------------------------------------------------- */
+
+void httpd_format_addr(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa && sa->sa_family == AF_UNIX) {
+		snprintf(out, cap, "unix");
+		return;
+	}
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		port = ntohs(in->sin_port);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(out, cap, "%s:%u", host, port);
+}
 
 /* ---- the metrics slot of a server ----------------------------------------- */
 

@@ -556,27 +556,6 @@ static unsigned conns_from(const struct h2srv *s, struct in_addr ip)
 	return n;
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_UNIX) {
-		snprintf(out, cap, "unix");
-		return;
-	}
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-		port = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-		port = ntohs(in6->sin6_port);
-	}
-	snprintf(out, cap, "%s:%u", host, port);
-}
-
 static void accept_one(struct h2srv *s, int fd, const struct sockaddr_storage *ss)
 {
 	struct h2conn *c;
@@ -599,7 +578,7 @@ static void accept_one(struct h2srv *s, int fd, const struct sockaddr_storage *s
 	c->srv = s;
 	c->fd = fd;
 	c->ip = ip;
-	format_addr(ss, c->remote, sizeof c->remote);
+	httpd_format_addr((const struct sockaddr *)ss, c->remote, sizeof c->remote);
 	c->phase = PHASE_WAITING;
 	c->since_ms = c->active_ms = ndx_loop_now_ms();
 	c->sock = h2o_evloop_socket_create(s->h2loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);

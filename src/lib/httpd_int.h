@@ -135,6 +135,11 @@ void httpd_access_log_line(const struct httpd_log *log, const char *remote,
 /* Writes o (stolen) as one JSON line to stderr with one write(2). */
 void httpd_write_json_line(json_t *o);
 
+/* "ADDR:PORT" of a client address ("unix" for a Unix socket, "?:0" for
+ * none), for the access log. */
+struct sockaddr;
+void httpd_format_addr(const struct sockaddr *sa, char *out, size_t cap);
+
 /* The listening socket of cfg->unix_path (file mode mode, 0 = 0600). */
 int httpd_unix_listen(const char *name, const char *path, unsigned mode, int *fd);
 /* The connection limit this process can honour under RLIMIT_NOFILE. */
