@@ -335,7 +335,10 @@ static void rearm(struct h2srv *s)
  * pair (learn_h1_read). A head that arrived together with the previous
  * request (pipelined) is parsed by h2o directly and gets h2o's own 400. */
 
-static h2o_socket_cb h1_read; /* h2o's HTTP/1 read callback (reqread_on_read) */
+/* h2o's HTTP/1 read callback (reqread_on_read): the same for every server
+ * of the process, learnt by the first that starts (on its loop thread while
+ * another may start on another: atomic). */
+static _Atomic(h2o_socket_cb) h1_read;
 static void guard_read(h2o_socket_t *sock, const char *err);
 static void on_conn_close(void *data);
 

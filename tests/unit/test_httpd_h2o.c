@@ -554,6 +554,32 @@ static void drain_waits_for_a_deferred_answer(void **state)
 	finish(&f);
 }
 
+/* Two ports on one loop (ndx-gateway with fewer loops than ports): each
+ * has its own h2o loop inside the same ndx_loop. */
+static void two_servers_share_a_loop(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct fx f;
+	struct ndx_httpd *second;
+	struct got g;
+	char url[128];
+	CURL *c = curl_easy_init();
+	(void)state;
+
+	start(&f, &hc);
+	assert_int_equal(ndx_httpd_start(&hc, &second), NDX_OK);
+	for (int round = 0; round < 2; round++) {
+		uint16_t port = round ? ndx_httpd_port(second) : f.port;
+
+		snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", (unsigned)port);
+		assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
+		got_free(&g);
+	}
+	curl_easy_cleanup(c);
+	ndx_httpd_stop(second);
+	finish(&f);
+}
+
 static void without_a_loop_it_is_refused(void **state)
 {
 	struct ndx_httpd_config hc = { .name = "x", .handler = handler, .engine = NDX_HTTPD_H2O };
@@ -575,6 +601,7 @@ int main(void)
 		cmocka_unit_test(a_request_over_its_deadline_gets_408),
 		cmocka_unit_test(the_client_certificate_is_fingerprinted),
 		cmocka_unit_test(drain_waits_for_a_deferred_answer),
+		cmocka_unit_test(two_servers_share_a_loop),
 		cmocka_unit_test(without_a_loop_it_is_refused),
 	};
 	int rc;
