@@ -132,7 +132,20 @@ struct ndx_httpd_config {
 	 * daemon. (ndx-gateway takes them from its error table.) */
 	const char *too_large_type, *too_large_reason;
 	const char *timeout_type, *timeout_reason;
+	/* The same for a request head the h2o engine's parser refuses (400, or
+	 * 431 over 32 KiB): its type, and the word its detail starts with when
+	 * a header line is at fault or the request line is. NULL:
+	 * Client.InvalidRequest and no word. (libmicrohttpd answers those
+	 * itself, or lets the handler see them.) */
+	const char *bad_request_type, *bad_header_reason, *bad_path_reason;
+	/* Which HTTP library serves: NDX_HTTPD_MHD (libmicrohttpd, the
+	 * default) or NDX_HTTPD_H2O (h2o 2.2, only with loop set: its event
+	 * loop runs inside that ndx_loop). Same behaviour either way; what
+	 * differs is listed in src/lib/httpd_h2o.c. */
+	int engine;
 };
+#define NDX_HTTPD_MHD 0
+#define NDX_HTTPD_H2O 1
 
 /* The client certificate of a TLS request: when the client presented one
  * that chains to tls_trust_pem (and is inside its validity), writes the hex

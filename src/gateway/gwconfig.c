@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gwconfig.h"
+#include "ndx/httpd.h"
 #include "opmon.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
@@ -527,6 +528,32 @@ static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errc
 	return NDX_OK;
 }
 
+/* "http": {"engine": "microhttpd" | "h2o"}: which HTTP library serves the
+ * gateway's ports (docs/gateway.md "Configuration"), read at start. */
+static int load_http(json_t *doc, struct gw_config *cfg, char *err, size_t errcap)
+{
+	json_t *h = json_object_get(doc, "http"), *e;
+	const char *name;
+
+	cfg->http_engine = NDX_HTTPD_MHD;
+	if (!h || json_is_null(h))
+		return NDX_OK;
+	if (!json_is_object(h))
+		return ndx_fail(err, errcap, NDX_EINVAL, "http: expected an object");
+	e = json_object_get(h, "engine");
+	if (!e || json_is_null(e))
+		return NDX_OK;
+	name = json_string_value(e);
+	if (name && strcmp(name, "microhttpd") == 0)
+		cfg->http_engine = NDX_HTTPD_MHD;
+	else if (name && strcmp(name, "h2o") == 0)
+		cfg->http_engine = NDX_HTTPD_H2O;
+	else
+		return ndx_fail(err, errcap, NDX_EINVAL,
+				"http.engine: expected \"microhttpd\" or \"h2o\"");
+	return NDX_OK;
+}
+
 static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap)
 {
 	size_t len;
@@ -610,7 +637,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		goto out;
 	}
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)) ||
-	    (rc = load_opmon(doc, cfg, err, errcap)))
+	    (rc = load_opmon(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)))
 		goto out;
 	/* The witness of the message log's tree heads (gw_witness.c), read at start. */
 	if ((rc = get_long(doc, "", "witness_interval_s", 1, 3600, 60, &cfg->witness_interval_s,

@@ -74,6 +74,9 @@ static void http_refusals(struct ndx_httpd_config *hc, enum gw_err_side side)
 	hc->too_large_reason = gw_reason_info(GW_R_BODY_TOO_LARGE)->reason;
 	hc->timeout_type = gw_reason_type(GW_R_REQUEST_TIMEOUT, side);
 	hc->timeout_reason = gw_reason_info(GW_R_REQUEST_TIMEOUT)->reason;
+	hc->bad_request_type = gw_reason_type(GW_R_BAD_HEADER, side);
+	hc->bad_header_reason = gw_reason_info(GW_R_BAD_HEADER)->reason;
+	hc->bad_path_reason = gw_reason_info(GW_R_BAD_PATH)->reason;
 }
 
 /* Does the global configuration list this gateway with our certificate
@@ -166,6 +169,12 @@ static int check(const struct gw_config *cfg)
 	return rc;
 }
 
+/* Said after a port's address when it is not on the default engine. */
+static const char *engine_note(const struct gw_config *cfg)
+{
+	return cfg->http_engine == NDX_HTTPD_H2O ? " (h2o)" : "";
+}
+
 static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 {
 	struct gw_view v;
@@ -196,12 +205,13 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	hc.tls_cert_pem = g->cfg->tls_cert_pem;
 	hc.tls_key_pem = g->cfg->tls_key_pem;
 	hc.tls_trust_pem = ca;
+	hc.engine = g->cfg->http_engine;
 	rc = ca ? ndx_httpd_start(&hc, out) : NDX_EINVAL;
 	if (!ca)
 		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
 	else if (rc == NDX_OK)
-		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u\n",
-			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out));
+		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s\n",
+			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg));
 	{
 		const char *problem = identity_problem(g->cfg, v.c->conf);
 		if (problem)
@@ -235,8 +245,9 @@ static int start_consumer_tls_port(struct gw_ctx *g, const struct ndx_httpd_conf
 	rc = ndx_httpd_start(&hc, out);
 	gw_view_release(&v);
 	if (rc == NDX_OK)
-		fprintf(stderr, GW_PROG ": TLS consumer port listening on https://%s:%u\n",
-			g->cfg->consumer_tls_addr, (unsigned)ndx_httpd_port(*out));
+		fprintf(stderr, GW_PROG ": TLS consumer port listening on https://%s:%u%s\n",
+			g->cfg->consumer_tls_addr, (unsigned)ndx_httpd_port(*out),
+			engine_note(g->cfg));
 	return rc;
 }
 
@@ -418,10 +429,11 @@ static int serve(struct gw_config *cfg)
 	hc.loop = gw_loops_event_loop(g.loops, 0);
 	hc.access_log = 1;
 	hc.strict = 1;
+	hc.engine = cfg->http_engine; /* the TLS consumer port takes it from hc too */
 	if (ndx_httpd_start(&hc, &consumer) != NDX_OK)
 		goto out;
-	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u\n", cfg->consumer_addr,
-		(unsigned)ndx_httpd_port(consumer));
+	fprintf(stderr, GW_PROG ": consumer port listening on http://%s:%u%s\n", cfg->consumer_addr,
+		(unsigned)ndx_httpd_port(consumer), engine_note(cfg));
 	if (cfg->consumer_tls_port && start_consumer_tls_port(&g, &hc, &consumer_tls) != NDX_OK)
 		goto out;
 	if (start_gateway_port(&g, &gateway) == NDX_EIO)

@@ -13,7 +13,7 @@
  * (MHD's limits, within RLIMIT_NOFILE), and the time a request may take to
  * arrive (the request deadline, "Request deadline" below).
  * Overview: docs/architecture.md "Daemons", docs/security.md (T18, slow-loris). */
-#include "ndx/httpd.h"
+#include "httpd_int.h"
 #include "ndx/loop.h"
 
 #include <arpa/inet.h>
@@ -47,16 +47,11 @@
 /* How much of an oversized body we read and throw away so that the client
  * can read its 413 (a client still writing when we close would see a reset
  * instead). Beyond this the connection is simply closed. */
-#define DRAIN_MAX (16u * 1024u * 1024u)
-#define CONNECTION_TIMEOUT_S 30u
-#define DEFAULT_MAX_CONNECTIONS 1024u
-#define DEFAULT_MAX_PER_IP 256u
-#define DEFAULT_DEADLINE_S 60u
-/* Descriptors left for everything but this server's connections: the
- * listening socket, MHD's epoll and ITC descriptors per pool thread,
- * outgoing connections (a gateway's to its peers and backends), databases,
- * logs, and another server in the same process. */
-#define FD_MARGIN 128u
+#define DRAIN_MAX HTTPD_DRAIN_MAX
+#define CONNECTION_TIMEOUT_S HTTPD_CONNECTION_TIMEOUT_S
+#define DEFAULT_MAX_CONNECTIONS HTTPD_DEFAULT_MAX_CONNECTIONS
+#define DEFAULT_MAX_PER_IP HTTPD_DEFAULT_MAX_PER_IP
+#define DEFAULT_DEADLINE_S HTTPD_DEFAULT_DEADLINE_S
 /* How often the watchdog looks at the connections: a request is cut at most
  * this much after its deadline, and its clock starts at most this much
  * after its first byte. */
@@ -70,7 +65,7 @@
 #define WATCH_SPREAD_MAX 10
 /* Refusals the watchdog logs per pass; more wait for the next pass. */
 #define WATCH_BATCH 32
-#define TIMEOUT_TYPE "Client.RequestTimeout"
+#define TIMEOUT_TYPE HTTPD_TIMEOUT_TYPE
 
 /* Where a connection's current request stands, for the request deadline. */
 enum conn_phase {
@@ -84,7 +79,9 @@ enum conn_phase {
 struct conn_state;
 struct http_stats;
 
-struct ndx_httpd {
+struct mhd_srv {
+	const struct httpd_engine *engine; /* first: ndx_httpd_* find it there */
+	struct httpd_log log;
 	struct MHD_Daemon *mhd;
 	/* On an event loop (cfg.loop): MHD has no thread of its own; the loop
 	 * runs it when its epoll descriptor is ready or its timeout is due. */
@@ -118,9 +115,6 @@ struct ndx_httpd {
 	unsigned waiting;      /* connections found waiting by the last pass */
 	unsigned long ticks;   /* passes so far */
 	unsigned long next_slot;
-	/* Where this server's requests are counted ("Metrics" below); set
-	 * once the port is known, NULL before and when every slot is taken. */
-	struct http_stats *_Atomic stats;
 };
 
 /* Per-connection state (MHD's socket context), from MHD's "started" to its
@@ -144,26 +138,10 @@ struct conn_state {
 	char fingerprint[2 * NDX_SHA256_LEN + 1];
 };
 
-struct resp_header {
-	char *name;
-	char *value;
-};
-
-struct ndx_http_resp {
-	int status;
-	int has_body;
-	int oom;
-	char *body;
-	size_t len;
-	char *content_type;
-	char *error_type;
-	struct resp_header *headers;
-	size_t nheaders;
-};
-
 /* Per-request state, MHD's con_cls; also what ndx_http_req.internal points at. */
 struct req_state {
-	struct ndx_httpd *srv;
+	struct httpd_req_common c; /* first: req->internal points here too */
+	struct mhd_srv *srv;
 	struct MHD_Connection *conn;
 	struct conn_state *cs; /* NULL only if its allocation failed */
 	struct timespec start;
@@ -172,34 +150,40 @@ struct req_state {
 	int too_big;
 	int responded;
 	char *query;
-	char **owned; /* strings handed out by ndx_http_query_arg */
-	size_t nowned;
 	char remote[64];
 	/* The request as the handler sees it, and its answer: here rather than
 	 * on on_request's stack because a deferred answer (ndx_http_defer)
 	 * outlives the handler's call. */
 	struct ndx_http_req req;
 	struct ndx_http_resp resp;
-	/* Deferred answers: defer_lock orders the handler's return (which
-	 * suspends the connection) against ndx_http_resume on another thread,
-	 * which may come first. */
-	pthread_mutex_t defer_lock;
-	int deferred;  /* the handler called ndx_http_defer */
-	int suspended; /* MHD_suspend_connection was called */
-	int ready;     /* ndx_http_resume was called: resp is final */
 	struct http_stats *stats; /* counted in flight there (NULL: not counted) */
 };
 
-/* ---- helpers --------------------------------------------------------- */
+static const char *mhd_header_n(const struct ndx_http_req *req, const char *name, size_t *len);
+static const char *mhd_header_last_n(const struct ndx_http_req *req, const char *name,
+				     size_t *len);
+static int mhd_headers_each(const struct ndx_http_req *req,
+			    int (*fn)(void *ud, const char *name, size_t name_len,
+				      const char *value, size_t value_len),
+			    void *ud);
+static int mhd_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65]);
+static void mhd_resume(struct ndx_http_pending *p);
+static uint16_t mhd_port(const struct ndx_httpd *h);
+static unsigned mhd_drain(struct ndx_httpd *h, unsigned timeout_ms);
+static void mhd_stop(struct ndx_httpd *h);
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
+static const struct httpd_engine mhd_engine = {
+	.header_n = mhd_header_n,
+	.header_last_n = mhd_header_last_n,
+	.headers_each = mhd_headers_each,
+	.client_cert = mhd_client_cert,
+	.resume = mhd_resume,
+	.port = mhd_port,
+	.drain = mhd_drain,
+	.stop = mhd_stop,
+};
+
+/* ---- helpers --------------------------------------------------------- */
 
 static size_t identity_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
@@ -212,62 +196,19 @@ static void format_remote(struct MHD_Connection *conn, char *out, size_t cap)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
 
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_UNIX) {
-			snprintf(out, cap, "unix");
-			return;
-		}
-		if (sa->sa_family == AF_INET) {
-			const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-			inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-			port = ntohs(in->sin_port);
-		} else if (sa->sa_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-			port = ntohs(in6->sin6_port);
-		}
-	}
-	snprintf(out, cap, "%s:%u", host, port);
+	httpd_format_addr(ci ? ci->client_addr : NULL, out, cap);
 }
 
-static void resp_clear_body(struct ndx_http_resp *resp)
-{
-	free(resp->body);
-	free(resp->content_type);
-	free(resp->error_type);
-	resp->body = NULL;
-	resp->content_type = NULL;
-	resp->error_type = NULL;
-	resp->len = 0;
-	resp->has_body = 0;
-}
-
-static void resp_free(struct ndx_http_resp *resp)
-{
-	resp_clear_body(resp);
-	for (size_t i = 0; i < resp->nheaders; i++) {
-		free(resp->headers[i].name);
-		free(resp->headers[i].value);
-	}
-	free(resp->headers);
-	memset(resp, 0, sizeof *resp);
-}
 
 static void req_state_free(struct req_state *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->nowned; i++)
-		free(st->owned[i]);
-	free(st->owned);
 	ndx_buf_free(&st->body);
 	free(st->query);
-	resp_free(&st->resp);
-	pthread_mutex_destroy(&st->defer_lock);
+	httpd_resp_free(&st->resp);
+	httpd_req_common_free(&st->c);
 	free(st);
 }
 
@@ -283,13 +224,7 @@ static void restore_plus(char *s)
 
 /* ---- request accessors ------------------------------------------------ */
 
-const char *ndx_http_header(const struct ndx_http_req *req, const char *name)
-{
-	const struct req_state *st = req->internal;
-	return MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, name);
-}
-
-const char *ndx_http_header_n(const struct ndx_http_req *req, const char *name, size_t *len)
+static const char *mhd_header_n(const struct ndx_http_req *req, const char *name, size_t *len)
 {
 	const struct req_state *st = req->internal;
 	const char *v = NULL;
@@ -321,8 +256,8 @@ static enum MHD_Result keep_last(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
-const char *ndx_http_header_last_n(const struct ndx_http_req *req, const char *name,
-				   size_t *len)
+static const char *mhd_header_last_n(const struct ndx_http_req *req, const char *name,
+				     size_t *len)
 {
 	const struct req_state *st = req->internal;
 	struct last_header lh = { .name = name, .name_len = strlen(name) };
@@ -351,82 +286,16 @@ static enum MHD_Result call_each(void *cls, enum MHD_ValueKind kind, const char 
 	return eh->rc == 0 ? MHD_YES : MHD_NO;
 }
 
-int ndx_http_headers_each(const struct ndx_http_req *req,
-			  int (*fn)(void *ud, const char *name, size_t name_len,
-				    const char *value, size_t value_len),
-			  void *ud)
+static int mhd_headers_each(const struct ndx_http_req *req,
+			    int (*fn)(void *ud, const char *name, size_t name_len,
+				      const char *value, size_t value_len),
+			    void *ud)
 {
 	const struct req_state *st = req->internal;
 	struct each_header eh = { .fn = fn, .ud = ud, .rc = 0 };
 
 	MHD_get_connection_values_n(st->conn, MHD_HEADER_KIND, call_each, &eh);
 	return eh.rc;
-}
-
-struct arg_lookup {
-	const char *name;
-	const char *raw;
-	int found;
-	int bad;
-};
-
-static enum MHD_Result find_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				const char *value)
-{
-	struct arg_lookup *al = cls;
-	char kbuf[256];
-	char raw[256];
-	long n;
-
-	(void)kind;
-	if (strlen(key) >= sizeof raw)
-		return MHD_YES;
-	snprintf(raw, sizeof raw, "%s", key);
-	restore_plus(raw);
-	n = ndx_pct_decode(raw, strlen(raw), kbuf, sizeof kbuf);
-	if (n < 0 || strcmp(kbuf, al->name) != 0)
-		return MHD_YES;
-	al->found = 1;
-	al->raw = value ? value : "";
-	return MHD_NO;
-}
-
-const char *ndx_http_query_arg(const struct ndx_http_req *req, const char *name)
-{
-	struct req_state *st = req->internal;
-	struct arg_lookup al = { .name = name };
-	char *raw, *out, **grown;
-	size_t n;
-	long dl;
-
-	MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, find_arg, &al);
-	if (!al.found)
-		return NULL;
-	raw = dup_str(al.raw);
-	if (!raw)
-		return NULL;
-	restore_plus(raw);
-	n = strlen(raw);
-	out = malloc(n + 1);
-	grown = realloc(st->owned, (st->nowned + 1) * sizeof *grown);
-	if (!out || !grown) {
-		free(raw);
-		free(out);
-		if (grown)
-			st->owned = grown;
-		return NULL;
-	}
-	st->owned = grown;
-	/* A bad escape (or an encoded NUL) makes the argument unusable: the
-	 * caller sees it as absent rather than as a wrong value. */
-	dl = ndx_pct_decode(raw, n, out, n + 1);
-	free(raw);
-	if (dl < 0) {
-		free(out);
-		return NULL;
-	}
-	st->owned[st->nowned++] = out;
-	return out;
 }
 
 /* The query string put back together from MHD's arguments. No cap of its
@@ -457,104 +326,9 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-/* ---- responses --------------------------------------------------------- */
-
-void ndx_http_resp_bytes(struct ndx_http_resp *resp, int status, const char *content_type,
-			 const void *data, size_t len)
-{
-	resp_clear_body(resp);
-	resp->status = status;
-	resp->has_body = 1;
-	resp->body = malloc(len + 1);
-	resp->content_type = dup_str(content_type ? content_type : "application/octet-stream");
-	if (!resp->body || !resp->content_type) {
-		resp->oom = 1;
-		return;
-	}
-	if (len)
-		memcpy(resp->body, data, len);
-	resp->body[len] = '\0';
-	resp->len = len;
-}
-
-void ndx_http_resp_json(struct ndx_http_resp *resp, int status, json_t *body)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	resp_clear_body(resp);
-	resp->status = status;
-	resp->has_body = 1;
-	resp->content_type = dup_str("application/json; charset=utf-8");
-	if (!text || !resp->content_type) {
-		free(text);
-		resp->oom = 1;
-		return;
-	}
-	resp->body = text;
-	resp->len = strlen(text);
-}
-
-void ndx_http_resp_error(struct ndx_http_resp *resp, int status, const char *type,
-			 const char *message, const char *detail)
-{
-	json_t *o = json_object();
-	if (o) {
-		json_object_set_new(o, "type", json_string(type));
-		json_object_set_new(o, "message", json_string(message ? message : ""));
-		/* detail may carry bytes from the request; json_string refuses
-		 * invalid UTF-8, so fall back to null rather than drop the error. */
-		json_t *d = detail ? json_string(detail) : NULL;
-		json_object_set_new(o, "detail", d ? d : json_null());
-	}
-	ndx_http_resp_json(resp, status, o);
-	free(resp->error_type);
-	resp->error_type = dup_str(type);
-	ndx_http_resp_header(resp, "X-Road-Error", type);
-}
-
-void ndx_http_resp_header(struct ndx_http_resp *resp, const char *name, const char *value)
-{
-	struct resp_header *h = realloc(resp->headers, (resp->nheaders + 1) * sizeof *h);
-	if (!h) {
-		resp->oom = 1;
-		return;
-	}
-	resp->headers = h;
-	h[resp->nheaders].name = dup_str(name);
-	h[resp->nheaders].value = dup_str(value);
-	if (!h[resp->nheaders].name || !h[resp->nheaders].value) {
-		free(h[resp->nheaders].name);
-		free(h[resp->nheaders].value);
-		resp->oom = 1;
-		return;
-	}
-	resp->nheaders++;
-	/* A handler that passes on an error from elsewhere sets the header
-	 * itself; the access log should still name the type. */
-	if (strcasecmp(name, "X-Road-Error") == 0 && resp->error_type != value) {
-		char *t = dup_str(value);
-		if (t) {
-			free(resp->error_type);
-			resp->error_type = t;
-		}
-	}
-}
-
-int ndx_http_resp_view(const struct ndx_http_resp *resp, int *status, const char **content_type,
-		       const void **body, size_t *len)
-{
-	if (!resp->has_body || resp->oom)
-		return NDX_ENOTFOUND;
-	*status = resp->status;
-	*content_type = resp->content_type;
-	*body = resp->body;
-	*len = resp->len;
-	return NDX_OK;
-}
-
 /* ---- TLS client certificates ------------------------------------------- */
 
-int ndx_http_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65])
+static int mhd_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65])
 {
 	const struct req_state *st = req->internal;
 	const union MHD_ConnectionInfo *ci;
@@ -599,23 +373,11 @@ int ndx_http_client_cert(const struct ndx_http_req *req, char fingerprint_hex[65
 	return NDX_OK;
 }
 
-/* ---- access log -------------------------------------------------------- */
-
-/* A short write (a pipe nearly full) continues; an error drops the rest of
- * the line: the access log never holds up an answer. */
-static void write_all(int fd, const char *p, size_t n)
+static void access_log(struct req_state *st, const char *method, const char *path,
+		       const struct ndx_http_resp *resp)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	httpd_access_log_line(&st->srv->log, st->remote, &st->start, method, path, resp->status,
+			      resp->error_type, resp->len, NULL, NULL);
 }
 
 struct log_entry {
@@ -627,280 +389,6 @@ struct log_entry {
 	const char *error_type;
 	size_t bytes;
 };
-
-/* Writes one JSON line to stderr with a single write(2), so that lines from
- * pool threads never interleave; takes (steals) o. */
-static void write_json_line(json_t *o)
-{
-	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	size_t n;
-	char *withnl;
-
-	json_decref(o);
-	if (!line)
-		return;
-	/* Straight to the descriptor: stdio's stream lock would serialise
-	 * the pool threads for nothing, stderr being unbuffered. */
-	n = strlen(line);
-	withnl = realloc(line, n + 2);
-	if (withnl) {
-		withnl[n] = '\n';
-		withnl[n + 1] = '\0';
-		write_all(STDERR_FILENO, withnl, n + 1);
-		free(withnl);
-	} else {
-		free(line);
-	}
-}
-
-/* ---- Metrics ------------------------------------------------------------
- *
- * Every daemon's /metrics (docs/operations.md) carries the same HTTP
- * figures, counted here where every request passes: requests by method and
- * status class, a duration histogram and the requests in flight, per port
- * (a daemon with two ports, or a gateway whose loops share one, is told
- * apart by it), and when the process started serving. The counters live in
- * a fixed table of slots for the life of the process, found once per
- * server at start, so a request touches only relaxed atomics: the gateway
- * answers on several loop threads at once. Counting happens where the
- * access-log line is written, so a request counts exactly once, also a
- * refusal of libmicrohttpd's or the request deadline's, whether or not
- * the daemon logs. */
-
-#define STATS_SLOTS 16
-#define DUR_BUCKETS 11
-
-enum method_class { MC_GET, MC_HEAD, MC_POST, MC_PUT, MC_DELETE, MC_PATCH, MC_OPTIONS,
-		    MC_OTHER, MC_COUNT };
-static const char *const method_names[MC_COUNT] = { "GET",    "HEAD",  "POST",
-						    "PUT",    "DELETE", "PATCH",
-						    "OPTIONS", "other" };
-/* "none": the client went away before its deferred answer was made. */
-#define CODE_CLASSES 6
-static const char *const code_names[CODE_CLASSES] = { "none", "1xx", "2xx", "3xx", "4xx", "5xx" };
-static const double dur_le[DUR_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					    0.5,   1,    2.5,   5,    10 };
-
-struct http_stats {
-	char port[16]; /* "4400", or "unix"; written before the slot is published */
-	atomic_uint_fast64_t requests[MC_COUNT][CODE_CLASSES];
-	atomic_uint_fast64_t buckets[DUR_BUCKETS + 1];
-	atomic_uint_fast64_t sum_us;
-	atomic_long in_flight;
-	atomic_llong cert_not_after; /* the TLS certificate's notAfter; 0: plain HTTP */
-};
-
-static struct http_stats stats_slots[STATS_SLOTS];
-static atomic_size_t stats_used; /* slots published, in order */
-static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_llong serving_since; /* Unix time of the first server's start */
-
-/* The slot of port (a new one the first time), or NULL when all are taken. */
-static struct http_stats *stats_for(const char *port)
-{
-	struct http_stats *found = NULL;
-	size_t n;
-	long long zero = 0;
-
-	atomic_compare_exchange_strong(&serving_since, &zero, (long long)time(NULL));
-	pthread_mutex_lock(&stats_lock);
-	n = atomic_load_explicit(&stats_used, memory_order_relaxed);
-	for (size_t i = 0; i < n && !found; i++)
-		if (strcmp(stats_slots[i].port, port) == 0)
-			found = &stats_slots[i];
-	if (!found && n < STATS_SLOTS) {
-		found = &stats_slots[n];
-		snprintf(found->port, sizeof found->port, "%s", port);
-		atomic_store_explicit(&stats_used, n + 1, memory_order_release);
-	}
-	pthread_mutex_unlock(&stats_lock);
-	return found;
-}
-
-/* The notAfter (Unix time) of the first certificate in pem, or 0. */
-static long long cert_not_after(const char *pem)
-{
-	gnutls_x509_crt_t crt;
-	gnutls_datum_t d = { .data = (unsigned char *)(uintptr_t)pem,
-			     .size = (unsigned)strlen(pem) };
-	long long t = 0;
-
-	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
-		return 0;
-	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == GNUTLS_E_SUCCESS) {
-		time_t e = gnutls_x509_crt_get_expiration_time(crt);
-		if (e != (time_t)-1)
-			t = (long long)e;
-	}
-	gnutls_x509_crt_deinit(crt);
-	return t;
-}
-
-static enum method_class method_class(const char *m)
-{
-	for (int i = 0; i < MC_OTHER; i++)
-		if (strcmp(m, method_names[i]) == 0)
-			return (enum method_class)i;
-	return MC_OTHER;
-}
-
-static void count_request(const struct ndx_httpd *srv, const char *method, int status,
-			  double seconds)
-{
-	struct http_stats *hs = atomic_load_explicit(&srv->stats, memory_order_acquire);
-	int code = status >= 100 && status < 600 ? status / 100 : 0;
-	size_t b = 0;
-
-	if (!hs)
-		return;
-	while (b < DUR_BUCKETS && seconds > dur_le[b])
-		b++;
-	atomic_fetch_add_explicit(&hs->requests[method_class(method)][code], 1,
-				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&hs->buckets[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&hs->sum_us, (uint_fast64_t)(seconds > 0 ? seconds * 1e6 : 0),
-				  memory_order_relaxed);
-}
-
-void ndx_httpd_metrics(struct ndx_prom *p)
-{
-	size_t n = atomic_load_explicit(&stats_used, memory_order_acquire);
-	long long since = atomic_load_explicit(&serving_since, memory_order_relaxed);
-
-	ndx_prom_family(p, "ndx_http_requests_total", NDX_PROM_COUNTER,
-			"HTTP requests answered (or refused), by port, method and status class.");
-	for (size_t i = 0; i < n; i++) {
-		struct http_stats *hs = &stats_slots[i];
-		for (int m = 0; m < MC_COUNT; m++)
-			for (int c = 0; c < CODE_CLASSES; c++) {
-				uint64_t v = atomic_load_explicit(&hs->requests[m][c],
-								  memory_order_relaxed);
-				if (v)
-					ndx_prom_u64(p, "ndx_http_requests_total",
-						     (const char *[]){ "port", hs->port, "method",
-								       method_names[m], "code",
-								       code_names[c], NULL },
-						     v);
-			}
-	}
-	ndx_prom_family(p, "ndx_http_request_duration_seconds", NDX_PROM_HISTOGRAM,
-			"Time from a request's first callback to its answer, by port.");
-	for (size_t i = 0; i < n; i++) {
-		struct http_stats *hs = &stats_slots[i];
-		uint64_t counts[DUR_BUCKETS + 1];
-		for (size_t b = 0; b <= DUR_BUCKETS; b++)
-			counts[b] = atomic_load_explicit(&hs->buckets[b], memory_order_relaxed);
-		ndx_prom_histogram(
-			p, "ndx_http_request_duration_seconds",
-			(const char *[]){ "port", hs->port, NULL }, DUR_BUCKETS, dur_le, counts,
-			(double)atomic_load_explicit(&hs->sum_us, memory_order_relaxed) / 1e6);
-	}
-	ndx_prom_family(p, "ndx_http_requests_in_flight", NDX_PROM_GAUGE,
-			"HTTP requests received and not yet answered, by port.");
-	for (size_t i = 0; i < n; i++)
-		ndx_prom_i64(p, "ndx_http_requests_in_flight",
-			     (const char *[]){ "port", stats_slots[i].port, NULL },
-			     (int64_t)atomic_load_explicit(&stats_slots[i].in_flight,
-							   memory_order_relaxed));
-	ndx_prom_family(p, "ndx_http_tls_cert_not_after_seconds", NDX_PROM_GAUGE,
-			"Unix time at which the TLS certificate served on the port expires.");
-	for (size_t i = 0; i < n; i++) {
-		long long t = atomic_load_explicit(&stats_slots[i].cert_not_after,
-						   memory_order_relaxed);
-		if (t)
-			ndx_prom_i64(p, "ndx_http_tls_cert_not_after_seconds",
-				     (const char *[]){ "port", stats_slots[i].port, NULL }, t);
-	}
-	ndx_prom_family(p, "process_start_time_seconds", NDX_PROM_GAUGE,
-			"Unix time at which the daemon started serving HTTP.");
-	ndx_prom_i64(p, "process_start_time_seconds", NULL, since);
-}
-
-void ndx_httpd_metrics_answer(const struct ndx_http_req *req, struct ndx_http_resp *resp,
-			      void (*own)(void *ctx, struct ndx_prom *p), void *ctx)
-{
-	struct ndx_prom p;
-	char *text;
-	size_t len;
-
-	if (strcmp(req->method, "GET") != 0) {
-		ndx_http_resp_header(resp, "Allow", "GET");
-		ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed",
-				    "/metrics answers GET only");
-		return;
-	}
-	ndx_prom_init(&p, NDX_BUF_NO_CAP);
-	if (own)
-		own(ctx, &p);
-	ndx_httpd_metrics(&p);
-	text = ndx_prom_steal(&p, &len);
-	if (!text) {
-		ndx_http_resp_error(resp, 500, "Server.Internal", "out of memory", NULL);
-		return;
-	}
-	ndx_http_resp_bytes(resp, 200, NDX_PROM_CONTENT_TYPE, text, len);
-	free(text);
-}
-
-/* by: NULL for an answer of ours, "libmicrohttpd" for one MHD made itself
- * (its own HTML body, see "Refusals libmicrohttpd makes" below). unsent:
- * NULL, or why the answer never left (the client went away while it was
- * deferred): the line then says so and that no byte was sent. */
-static void access_log_line(const struct ndx_httpd *srv, const char *remote,
-			    const struct timespec *start, const char *method, const char *path,
-			    int status, const char *error_type, size_t bytes, const char *by,
-			    const char *unsent)
-{
-	struct timespec now;
-	char when[32];
-	struct tm tm;
-	time_t t = time(NULL);
-	json_t *o;
-	double ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - start->tv_sec) * 1e3 +
-	     (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-	count_request(srv, method, status, ms / 1e3);
-	if (!srv->cfg.access_log)
-		return;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	o = json_object();
-	if (!o)
-		return;
-	json_object_set_new(o, "time", json_string(when));
-	json_object_set_new(o, "daemon", json_string(srv->name));
-	json_object_set_new(o, "remote", json_string(remote));
-	json_object_set_new(o, "method", json_stringn(method, strlen(method)));
-	/* The path is raw bytes from the network: json_string would refuse
-	 * invalid UTF-8, leaving the field out; that is acceptable. A PIN in
-	 * it is logged as its keyed tag (ndx/redact.h), never in clear. */
-	size_t safe_cap = 2 * strlen(path) + 1; /* a tag is 16 bytes for 12 */
-	char *safe_path = malloc(safe_cap);
-	if (safe_path) {
-		ndx_redact_pins(path, safe_path, safe_cap);
-		json_object_set_new(o, "path", json_string(safe_path));
-		free(safe_path);
-	}
-	json_object_set_new(o, "status", json_integer(status));
-	if (error_type)
-		json_object_set_new(o, "error_type", json_string(error_type));
-	json_object_set_new(o, "duration_ms", json_real(ms));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
-	if (by)
-		json_object_set_new(o, "refused_by", json_string(by));
-	if (unsent)
-		json_object_set_new(o, "unsent", json_string(unsent));
-	write_json_line(o);
-}
-
-static void access_log(struct req_state *st, const char *method, const char *path,
-		       const struct ndx_http_resp *resp)
-{
-	access_log_line(st->srv, st->remote, &st->start, method, path, resp->status,
-			resp->error_type, resp->len, NULL, NULL);
-}
 
 /* ---- request deadline ---------------------------------------------------
  *
@@ -968,48 +456,27 @@ static struct conn_state *conn_state_of(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
-static const char *timeout_type(const struct ndx_httpd *srv)
+static const char *timeout_type(const struct mhd_srv *srv)
 {
-	return srv->cfg.timeout_type ? srv->cfg.timeout_type : TIMEOUT_TYPE;
-}
-
-static void timeout_detail(const struct ndx_httpd *srv, unsigned deadline_s, char *out,
-			   size_t cap)
-{
-	snprintf(out, cap, "%s%sa request must arrive within %u s of its first byte",
-		 srv->cfg.timeout_reason ? srv->cfg.timeout_reason : "",
-		 srv->cfg.timeout_reason ? ": " : "", deadline_s);
+	return httpd_timeout_type(&srv->cfg);
 }
 
 /* The fixed 408 of a cut request, written with send(2): MHD cannot. The
  * socket is non-blocking and its send buffer empty (no response has been
  * sent for this request), so a short write only happens to a client that
  * has stopped reading; it then gets the close alone. */
-static void write_timeout(const struct ndx_httpd *srv, MHD_socket fd)
+static void write_timeout(const struct mhd_srv *srv, MHD_socket fd)
 {
-	char buf[1024], date[64];
-	struct tm tm;
-	time_t t = time(NULL);
-	int n;
+	char buf[1024];
+	size_t n = httpd_timeout_wire(&srv->cfg, srv->timeout_body, buf, sizeof buf);
 
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	n = snprintf(buf, sizeof buf,
-		     "HTTP/1.1 408 Request Timeout\r\n"
-		     "Connection: close\r\n"
-		     "Date: %s\r\n"
-		     "Content-Type: application/json; charset=utf-8\r\n"
-		     "X-Road-Error: %s\r\n"
-		     "Content-Length: %zu\r\n"
-		     "\r\n%s",
-		     date, timeout_type(srv), strlen(srv->timeout_body), srv->timeout_body);
-	if (n > 0 && (size_t)n < sizeof buf)
-		(void)send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n)
+		(void)send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Cuts the request of cs (srv->lock held, cs in PHASE_HEAD or PHASE_BODY)
  * and fills e for the access log, written once the lock is released. */
-static void cut_locked(const struct ndx_httpd *srv, struct conn_state *cs, int may_write,
+static void cut_locked(const struct mhd_srv *srv, struct conn_state *cs, int may_write,
 		       struct log_entry *e)
 {
 	if (may_write && !srv->tls)
@@ -1025,15 +492,15 @@ static void cut_locked(const struct ndx_httpd *srv, struct conn_state *cs, int m
 	e->bytes = srv->tls ? 0 : strlen(srv->timeout_body);
 }
 
-static void log_cut(const struct ndx_httpd *srv, const struct log_entry *e)
+static void log_cut(const struct mhd_srv *srv, const struct log_entry *e)
 {
-	access_log_line(srv, e->remote, &e->start, e->method, e->path, e->status, e->error_type,
+	httpd_access_log_line(&srv->log, e->remote, &e->start, e->method, e->path, e->status, e->error_type,
 			e->bytes, NULL, NULL);
 }
 
 static void *watch_requests(void *arg)
 {
-	struct ndx_httpd *srv = arg;
+	struct mhd_srv *srv = arg;
 	struct log_entry cut[WATCH_BATCH];
 	struct timespec now, wake;
 	size_t ncut;
@@ -1091,7 +558,7 @@ static void *watch_requests(void *arg)
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	struct ndx_httpd *srv = cls;
+	struct mhd_srv *srv = cls;
 	struct conn_state *cs;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -1141,7 +608,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 /* MHD calls this once the request line has arrived, before the headers. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-	struct ndx_httpd *srv = cls;
+	struct mhd_srv *srv = cls;
 	struct conn_state *cs = conn_state_of(conn);
 	size_t n;
 
@@ -1166,7 +633,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
  * (now or before) and the chunk is to be dropped. */
 static enum timing body_in_time(struct req_state *st)
 {
-	struct ndx_httpd *srv = st->srv;
+	struct mhd_srv *srv = st->srv;
 	struct conn_state *cs = st->cs;
 	struct log_entry e;
 	struct timespec now;
@@ -1196,7 +663,7 @@ static enum timing body_in_time(struct req_state *st)
  * can now) or WAS_CUT by the watchdog already. */
 static enum timing head_in_time(struct req_state *st, const char *method)
 {
-	struct ndx_httpd *srv = st->srv;
+	struct mhd_srv *srv = st->srv;
 	struct conn_state *cs = st->cs;
 	struct timespec now;
 	enum timing rc = IN_TIME;
@@ -1266,24 +733,14 @@ static enum MHD_Result send_resp(struct req_state *st, const char *method, const
 	enum MHD_Result ret;
 
 	if (answering(st) == WAS_CUT) {
-		resp_free(resp);
+		httpd_resp_free(resp);
 		return MHD_NO;
 	}
-	if (resp->oom || !resp->has_body) {
-		int oom = resp->oom;
-		resp_free(resp);
-		memset(resp, 0, sizeof *resp);
-		ndx_http_resp_error(resp, 500, "Server.Internal",
-				    oom ? "out of memory" : "the handler produced no response", NULL);
-		if (resp->oom) {
-			/* Nothing more we can build: close the connection. */
-			resp_free(resp);
-			return MHD_NO;
-		}
-	}
+	if (httpd_resp_finish(resp) != 0)
+		return MHD_NO; /* nothing more we can build: close the connection */
 	r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_COPY);
 	if (!r) {
-		resp_free(resp);
+		httpd_resp_free(resp);
 		return MHD_NO;
 	}
 	if (resp->content_type[0])
@@ -1294,20 +751,15 @@ static enum MHD_Result send_resp(struct req_state *st, const char *method, const
 	MHD_destroy_response(r);
 	st->responded = 1;
 	access_log(st, method, path, resp);
-	resp_free(resp);
+	httpd_resp_free(resp);
 	return ret;
 }
 
 static enum MHD_Result send_too_big(struct req_state *st, const char *method, const char *url)
 {
 	struct ndx_http_resp resp = { 0 };
-	const struct ndx_httpd_config *c = &st->srv->cfg;
-	char detail[160];
-	snprintf(detail, sizeof detail, "%s%sthe body exceeds %zu bytes",
-		 c->too_large_reason ? c->too_large_reason : "", c->too_large_reason ? ": " : "",
-		 c->max_body);
-	ndx_http_resp_error(&resp, 413, c->too_large_type ? c->too_large_type : "Client.TooLarge",
-			    "request body too large", detail);
+
+	httpd_resp_too_large(&resp, &st->srv->cfg);
 	return send_resp(st, method, url, &resp);
 }
 
@@ -1315,17 +767,15 @@ static enum MHD_Result send_too_big(struct req_state *st, const char *method, co
 static enum MHD_Result send_late(struct req_state *st, const char *method, const char *url)
 {
 	struct ndx_http_resp resp = { 0 };
-	char detail[160];
-	timeout_detail(st->srv, st->srv->deadline_ms / 1000, detail, sizeof detail);
-	ndx_http_resp_error(&resp, 408, timeout_type(st->srv), "the request did not arrive in time",
-			    detail);
+
+	httpd_resp_timeout(&resp, &st->srv->cfg, st->srv->deadline_ms / 1000);
 	ndx_http_resp_header(&resp, "Connection", "close");
 	return send_resp(st, method, url, &resp);
 }
 
 /* ---- deferred answers -------------------------------------------------- */
 
-static void kick(struct ndx_httpd *srv);
+static void kick(struct mhd_srv *srv);
 
 /* Called right after a deferring handler returns, and again by MHD once
  * the connection is resumed: sends the answer when it is ready, else
@@ -1335,45 +785,34 @@ static enum MHD_Result answer_deferred(struct req_state *st, const char *method,
 {
 	int ready;
 
-	pthread_mutex_lock(&st->defer_lock);
-	ready = st->ready;
-	if (!ready && !st->suspended) {
-		st->suspended = 1;
+	pthread_mutex_lock(&st->c.defer_lock);
+	ready = st->c.ready;
+	if (!ready && !st->c.suspended) {
+		st->c.suspended = 1;
 		MHD_suspend_connection(st->conn);
 	}
-	pthread_mutex_unlock(&st->defer_lock);
+	pthread_mutex_unlock(&st->c.defer_lock);
 	if (!ready)
 		return MHD_YES;
 	return send_resp(st, method, url, &st->resp);
 }
 
-struct ndx_http_pending *ndx_http_defer(const struct ndx_http_req *req)
-{
-	struct req_state *st = req->internal;
-
-	if (!st->deferred) {
-		st->deferred = 1;
-		atomic_fetch_add_explicit(&st->srv->deferred, 1, memory_order_relaxed);
-	}
-	return (struct ndx_http_pending *)st;
-}
-
-void ndx_http_resume(struct ndx_http_pending *p)
+static void mhd_resume(struct ndx_http_pending *p)
 {
 	struct req_state *st = (struct req_state *)p;
 
-	pthread_mutex_lock(&st->defer_lock);
-	st->ready = 1;
+	pthread_mutex_lock(&st->c.defer_lock);
+	st->c.ready = 1;
 	atomic_fetch_sub_explicit(&st->srv->deferred, 1, memory_order_release);
 	/* Not yet suspended: the handler is still returning on its thread,
 	 * and answer_deferred there will find the answer ready. */
-	if (st->suspended) {
+	if (st->c.suspended) {
 		MHD_resume_connection(st->conn);
 		/* On a loop, MHD runs only when the loop calls it: ask. */
 		if (st->srv->loop)
 			kick(st->srv);
 	}
-	pthread_mutex_unlock(&st->defer_lock);
+	pthread_mutex_unlock(&st->c.defer_lock);
 }
 
 /* ---- MHD callbacks ----------------------------------------------------- */
@@ -1383,7 +822,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
 {
-	struct ndx_httpd *srv = cls;
+	struct mhd_srv *srv = cls;
 	struct req_state *st = *con_cls;
 	(void)version;
 
@@ -1392,15 +831,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st = calloc(1, sizeof *st);
 		if (!st)
 			return MHD_NO;
+		httpd_req_common_init(&st->c, &mhd_engine, &srv->deferred);
 		st->srv = srv;
 		st->conn = conn;
-		pthread_mutex_init(&st->defer_lock, NULL);
 		st->cs = conn_state_of(conn);
 		ndx_buf_init(&st->body, srv->cfg.max_body);
 		atomic_fetch_add_explicit(&srv->active, 1, memory_order_relaxed);
-		st->stats = atomic_load_explicit(&srv->stats, memory_order_acquire);
-		if (st->stats)
-			atomic_fetch_add_explicit(&st->stats->in_flight, 1, memory_order_relaxed);
+		st->stats = httpd_log_stats(&srv->log);
+		httpd_stats_in_flight(st->stats, 1);
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
 		format_remote(conn, st->remote, sizeof st->remote);
 		*con_cls = st;
@@ -1454,7 +892,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (st->responded)
 		return MHD_YES;
-	if (st->deferred)
+	if (st->c.deferred)
 		return answer_deferred(st, method, url);
 	/* The whole request is here: the handler's time is not the client's. */
 	if (answering(st) == WAS_CUT)
@@ -1471,7 +909,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	st->query = ndx_buf_steal(&qb.text, NULL);
 	if (!st->query)
-		st->query = dup_str("");
+		st->query = httpd_dup("");
 	if (!st->query)
 		return MHD_NO;
 	restore_plus(st->query);
@@ -1486,7 +924,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.internal = st,
 	};
 	srv->cfg.handler(srv->cfg.ctx, &st->req, &st->resp);
-	if (st->deferred)
+	if (st->c.deferred)
 		return answer_deferred(st, method, url);
 	return send_resp(st, method, url, &st->resp);
 }
@@ -1532,7 +970,7 @@ static const char *mhd_refusal_type(unsigned status)
 	}
 }
 
-static void log_mhd_refusal(struct ndx_httpd *srv, struct MHD_Connection *conn,
+static void log_mhd_refusal(struct mhd_srv *srv, struct MHD_Connection *conn,
 			    const struct req_state *st)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -1561,7 +999,7 @@ static void log_mhd_refusal(struct ndx_httpd *srv, struct MHD_Connection *conn,
 		memcpy(e.remote, st->remote, sizeof e.remote);
 	else if (!cs)
 		format_remote(conn, e.remote, sizeof e.remote);
-	access_log_line(srv, e.remote, &e.start, e.method, e.path, (int)ci->http_status,
+	httpd_access_log_line(&srv->log, e.remote, &e.start, e.method, e.path, (int)ci->http_status,
 			mhd_refusal_type(ci->http_status), 0, "libmicrohttpd", NULL);
 }
 
@@ -1571,7 +1009,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 							   va_list ap)
 {
 	static const char refusal[] = "Error processing request (HTTP response code is ";
-	struct ndx_httpd *srv = cls;
+	struct mhd_srv *srv = cls;
 	char msg[1024], when[32];
 	struct tm tm;
 	time_t t = time(NULL);
@@ -1605,18 +1043,18 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 		json_object_set_new(o, "event", json_string("libmicrohttpd"));
 		json_object_set_new(o, "message", json_string(msg));
 	}
-	write_json_line(o);
+	httpd_write_json_line(o);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct ndx_httpd *srv = cls;
+	struct mhd_srv *srv = cls;
 	struct req_state *st = *con_cls;
 
-	if (toe == MHD_REQUEST_TERMINATED_WITH_ERROR && !(st && (st->responded || st->deferred)))
+	if (toe == MHD_REQUEST_TERMINATED_WITH_ERROR && !(st && (st->responded || st->c.deferred)))
 		log_mhd_refusal(srv, conn, st);
-	else if (st && st->deferred && !st->responded) {
+	else if (st && st->c.deferred && !st->responded) {
 		/* The client went away while its answer was deferred: MHD
 		 * closed the connection on resuming it without asking for the
 		 * answer again. What was done (an event kept, an exchange
@@ -1624,21 +1062,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		int ready, status = 0;
 		const char *type = NULL;
 
-		pthread_mutex_lock(&st->defer_lock);
-		ready = st->ready;
+		pthread_mutex_lock(&st->c.defer_lock);
+		ready = st->c.ready;
 		if (ready) {
 			status = st->resp.status;
 			type = st->resp.error_type;
 		}
-		pthread_mutex_unlock(&st->defer_lock);
-		access_log_line(srv, st->remote, &st->start, st->req.method ? st->req.method : "",
+		pthread_mutex_unlock(&st->c.defer_lock);
+		httpd_access_log_line(&srv->log, st->remote, &st->start, st->req.method ? st->req.method : "",
 				st->req.path ? st->req.path : "", status, ready ? type : NULL, 0,
 				NULL, "the client closed the connection before the answer");
 	}
 	if (st) {
 		request_done(st);
-		if (st->stats)
-			atomic_fetch_sub_explicit(&st->stats->in_flight, 1, memory_order_relaxed);
+		httpd_stats_in_flight(st->stats, -1);
 		atomic_fetch_sub_explicit(&st->srv->active, 1, memory_order_release);
 	}
 	req_state_free(st);
@@ -1648,7 +1085,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---- on an event loop ---------------------------------------------------- */
 
 /* After every MHD_run: MHD's next timeout (idle connections), as a timer. */
-static void arm_mhd_timer(struct ndx_httpd *srv)
+static void arm_mhd_timer(struct mhd_srv *srv)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
@@ -1658,7 +1095,7 @@ static void arm_mhd_timer(struct ndx_httpd *srv)
 		ndx_loop_timer_disarm(srv->loop, &srv->mhd_timer);
 }
 
-static void run_mhd(struct ndx_httpd *srv)
+static void run_mhd(struct mhd_srv *srv)
 {
 	MHD_run(srv->mhd);
 	arm_mhd_timer(srv);
@@ -1678,14 +1115,14 @@ static void on_mhd_timer(void *arg)
 
 static void on_kick(void *arg)
 {
-	struct ndx_httpd *srv = arg;
+	struct mhd_srv *srv = arg;
 
 	atomic_store(&srv->kick_queued, 0);
 	run_mhd(srv);
 }
 
 /* Makes the loop run MHD soon: a resumed connection is served only then. */
-static void kick(struct ndx_httpd *srv)
+static void kick(struct mhd_srv *srv)
 {
 	if (ndx_loop_on_thread(srv->loop))
 		ndx_loop_timer_arm(srv->loop, &srv->mhd_timer, 0);
@@ -1694,55 +1131,10 @@ static void kick(struct ndx_httpd *srv)
 		atomic_store(&srv->kick_queued, 0);
 }
 
-/* Runs fn(arg) on the loop's thread and waits for it: MHD in external mode
- * must never be entered by two threads at once. Directly when already there,
- * or when the loop has stopped (nothing runs MHD any more). */
-struct on_loop {
-	struct ndx_loop_task task;
-	void (*fn)(struct ndx_httpd *srv);
-	struct ndx_httpd *srv;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-};
-
-static void on_loop_run(void *arg)
+static void attach_to_loop(void *arg)
 {
-	struct on_loop *o = arg;
+	struct mhd_srv *srv = arg;
 
-	o->fn(o->srv);
-	pthread_mutex_lock(&o->mu);
-	o->done = 1;
-	pthread_cond_signal(&o->cv);
-	pthread_mutex_unlock(&o->mu);
-}
-
-static void run_on_loop(struct ndx_httpd *srv, void (*fn)(struct ndx_httpd *srv))
-{
-	struct on_loop o = { .fn = fn, .srv = srv };
-
-	if (ndx_loop_on_thread(srv->loop)) {
-		fn(srv);
-		return;
-	}
-	pthread_mutex_init(&o.mu, NULL);
-	pthread_cond_init(&o.cv, NULL);
-	o.task.fn = on_loop_run;
-	o.task.arg = &o;
-	if (ndx_loop_post(srv->loop, &o.task) != NDX_OK) {
-		fn(srv); /* the loop has stopped */
-	} else {
-		pthread_mutex_lock(&o.mu);
-		while (!o.done)
-			pthread_cond_wait(&o.cv, &o.mu);
-		pthread_mutex_unlock(&o.mu);
-	}
-	pthread_cond_destroy(&o.cv);
-	pthread_mutex_destroy(&o.mu);
-}
-
-static void attach_to_loop(struct ndx_httpd *srv)
-{
 	srv->mhd_timer.fn = on_mhd_timer;
 	srv->mhd_timer.arg = srv;
 	srv->kick.fn = on_kick;
@@ -1753,22 +1145,26 @@ static void attach_to_loop(struct ndx_httpd *srv)
 	arm_mhd_timer(srv);
 }
 
-static void detach_from_loop(struct ndx_httpd *srv)
+static void detach_from_loop(void *arg)
 {
+	struct mhd_srv *srv = arg;
+
 	if (srv->mhd_epoll_fd < 0)
 		ndx_loop_unwatch(srv->loop, -srv->mhd_epoll_fd - 1);
 	ndx_loop_timer_disarm(srv->loop, &srv->mhd_timer);
 }
 
-static void quiesce(struct ndx_httpd *srv)
+static void quiesce(void *arg)
 {
+	struct mhd_srv *srv = arg;
+
 	srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
 	srv->quiesced = 1;
 }
 
 /* ---- daemon ------------------------------------------------------------ */
 
-static void free_tls(struct ndx_httpd *srv)
+static void free_tls(struct mhd_srv *srv)
 {
 	for (int i = 0; i < 3; i++) {
 		if (srv->tls_pem[i]) {
@@ -1781,7 +1177,7 @@ static void free_tls(struct ndx_httpd *srv)
 }
 
 /* Frees what ndx_httpd_start built, in any state short of a running MHD. */
-static void srv_free(struct ndx_httpd *srv, int sync_made)
+static void srv_free(struct mhd_srv *srv, int sync_made)
 {
 	free_tls(srv);
 	free(srv->unix_path);
@@ -1794,66 +1190,16 @@ static void srv_free(struct ndx_httpd *srv, int sync_made)
 	free(srv);
 }
 
-/* The Unix domain socket of cfg->unix_path (docs/security.md T33): the file
- * mode decides who may connect; MHD is handed the listening descriptor. */
-static int unix_listen(const struct ndx_httpd *srv, unsigned mode, int *fd)
+int httpd_mhd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 {
-	int rc = ndx_unix_listen(srv->unix_path, mode ? (mode_t)mode : 0600, 0, fd);
-
-	if (rc != NDX_OK)
-		fprintf(stderr, "%s: cannot listen on unix:%s: %s\n", srv->name, srv->unix_path,
-			rc == NDX_EEXIST ? "another process listens there, or it is not a socket"
-			: rc == NDX_EINVAL ? "the path is empty or longer than 107 bytes"
-					   : strerror(errno));
-	return rc;
-}
-
-/* The connection limit this process can honour: a limit plus FD_MARGIN must
- * fit under RLIMIT_NOFILE, raised toward the hard limit if need be, or MHD
- * would fail accept(2) with EMFILE at random instead of refusing cleanly. */
-static unsigned fit_connection_limit(const char *name, unsigned want)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)want + FD_MARGIN;
-	unsigned fit;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur >= need)
-		return want;
-	{
-		struct rlimit raised = rl;
-		raised.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) ? need
-										     : rl.rlim_max;
-		if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
-			rl.rlim_cur = raised.rlim_cur;
-	}
-	if (rl.rlim_cur >= need)
-		return want;
-	fit = rl.rlim_cur > 2 * FD_MARGIN ? (unsigned)(rl.rlim_cur - FD_MARGIN)
-					  : (unsigned)(rl.rlim_cur / 2);
-	if (fit == 0)
-		fit = 1;
-	fprintf(stderr,
-		"%s: serving at most %u connections, not %u: the descriptor limit "
-		"(RLIMIT_NOFILE) is %llu and cannot be raised\n",
-		name, fit, want, (unsigned long long)rl.rlim_cur);
-	return fit;
-}
-
-int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
-{
-	struct ndx_httpd *srv;
+	struct mhd_srv *srv;
 	struct sockaddr_in sa;
 	const char *addr;
 	unsigned threads, max_conn, per_ip, deadline_s;
 	const union MHD_DaemonInfo *di;
 	pthread_condattr_t ca;
-	struct ndx_http_resp tr = { 0 };
-	char detail[160];
 
 	*out = NULL;
-	if (!cfg || !cfg->handler)
-		return NDX_EINVAL;
 	addr = cfg->bind_addr ? cfg->bind_addr : "127.0.0.1";
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
@@ -1867,15 +1213,18 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	if (!srv)
 		return NDX_ENOMEM;
 	srv->cfg = *cfg;
-	srv->name = dup_str(cfg->name ? cfg->name : "ndx");
+	srv->name = httpd_dup(cfg->name ? cfg->name : "ndx");
 	if (!srv->name) {
 		free(srv);
 		return NDX_ENOMEM;
 	}
 	srv->cfg.name = srv->name;
+	srv->engine = &mhd_engine;
+	srv->log.name = srv->name;
+	srv->log.on = cfg->access_log;
 	srv->cfg.bind_addr = NULL; /* not kept: the caller's string may go */
 	srv->cfg.unix_path = NULL;
-	if (cfg->unix_path && !(srv->unix_path = dup_str(cfg->unix_path))) {
+	if (cfg->unix_path && !(srv->unix_path = httpd_dup(cfg->unix_path))) {
 		srv_free(srv, 0);
 		return NDX_ENOMEM;
 	}
@@ -1884,7 +1233,7 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 && n < 256 ? (unsigned)n : 2;
 	}
-	max_conn = fit_connection_limit(
+	max_conn = httpd_fit_connection_limit(
 		srv->name, cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS);
 	/* MHD shares the limit out among the pool threads; a thread with no
 	 * share would refuse every connection it accepts. */
@@ -1911,20 +1260,13 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	if (srv->tls) {
 		const char *src[3] = { cfg->tls_cert_pem, cfg->tls_key_pem, cfg->tls_trust_pem };
 		for (int i = 0; i < 3; i++) {
-			if (src[i] && !(srv->tls_pem[i] = dup_str(src[i]))) {
+			if (src[i] && !(srv->tls_pem[i] = httpd_dup(src[i]))) {
 				srv_free(srv, 0);
 				return NDX_ENOMEM;
 			}
 		}
 	}
-	timeout_detail(srv, deadline_s, detail, sizeof detail);
-	ndx_http_resp_error(&tr, 408, timeout_type(srv), "the request did not arrive in time",
-			    detail);
-	if (!tr.oom && tr.body) {
-		srv->timeout_body = tr.body;
-		tr.body = NULL;
-	}
-	resp_free(&tr);
+	srv->timeout_body = httpd_timeout_body(&srv->cfg, deadline_s);
 	if (!srv->timeout_body) {
 		srv_free(srv, 0);
 		return NDX_ENOMEM;
@@ -1956,7 +1298,7 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	};
 	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
 	int unix_fd = -1;
-	if (srv->unix_path && unix_listen(srv, cfg->unix_mode, &unix_fd) != NDX_OK) {
+	if (srv->unix_path && httpd_unix_listen(srv->name, srv->unix_path, cfg->unix_mode, &unix_fd) != NDX_OK) {
 		srv_free(srv, 1);
 		return NDX_EIO;
 	}
@@ -2013,62 +1355,47 @@ int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	srv->port = di ? di->port : cfg->port;
 	{
 		char port[16];
-		struct http_stats *hs;
 		snprintf(port, sizeof port, srv->unix_path ? "unix" : "%u", (unsigned)srv->port);
-		hs = stats_for(port);
-		if (hs && srv->tls && cfg->tls_cert_pem)
-			atomic_store_explicit(&hs->cert_not_after,
-					      cert_not_after(cfg->tls_cert_pem),
-					      memory_order_relaxed);
-		atomic_store_explicit(&srv->stats, hs, memory_order_release);
+		httpd_log_attach(&srv->log, port, srv->tls ? cfg->tls_cert_pem : NULL);
 	}
 	if (srv->loop) {
 		di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 		srv->mhd_epoll_fd = di ? di->epoll_fd : -1;
 		if (srv->mhd_epoll_fd >= 0)
-			run_on_loop(srv, attach_to_loop);
+			httpd_run_on_loop(srv->loop, attach_to_loop, srv);
 		if (srv->mhd_epoll_fd >= 0) { /* not watched */
 			fprintf(stderr, "%s: cannot run on the event loop\n", srv->name);
-			*out = srv;
-			ndx_httpd_stop(srv);
-			*out = NULL;
+			mhd_stop((struct ndx_httpd *)srv);
 			return NDX_EIO;
 		}
 	}
-	*out = srv;
+	*out = (struct ndx_httpd *)srv;
 	return NDX_OK;
 }
 
-uint16_t ndx_httpd_port(const struct ndx_httpd *srv)
+static uint16_t mhd_port(const struct ndx_httpd *h)
 {
-	return srv->port;
+	return ((const struct mhd_srv *)(const void *)h)->port;
 }
 
-unsigned ndx_httpd_drain(struct ndx_httpd *srv, unsigned timeout_ms)
+static unsigned mhd_drain(struct ndx_httpd *h, unsigned timeout_ms)
 {
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	unsigned waited = 0, n;
+	struct mhd_srv *srv = (struct mhd_srv *)(void *)h;
 
 	if (!srv->quiesced) {
 		if (srv->loop)
-			run_on_loop(srv, quiesce);
+			httpd_run_on_loop(srv->loop, quiesce, srv);
 		else
 			quiesce(srv);
 	}
-	while ((n = atomic_load_explicit(&srv->active, memory_order_acquire)) != 0 &&
-	       waited < timeout_ms) {
-		nanosleep(&pause, NULL);
-		waited += 10;
-	}
-	return n;
+	return httpd_wait_idle(&srv->active, timeout_ms);
 }
 
-void ndx_httpd_stop(struct ndx_httpd *srv)
+static void mhd_stop(struct ndx_httpd *h)
 {
+	struct mhd_srv *srv = (struct mhd_srv *)(void *)h;
 	MHD_socket s;
 
-	if (!srv)
-		return;
 	/* The watchdog goes first: MHD_stop_daemon closes the connections it
 	 * looks at. */
 	if (srv->watch_started) {
@@ -2080,7 +1407,7 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 	}
 	if (!srv->quiesced) {
 		if (srv->loop)
-			run_on_loop(srv, quiesce);
+			httpd_run_on_loop(srv->loop, quiesce, srv);
 		else
 			quiesce(srv);
 	}
@@ -2088,19 +1415,10 @@ void ndx_httpd_stop(struct ndx_httpd *srv)
 	/* MHD cannot stop with a connection still suspended: whoever deferred
 	 * an answer must resume it first (ndx-gateway finishes its exchanges
 	 * before it stops its ports). Wait for that rather than abort. */
-	for (unsigned waited = 0; atomic_load_explicit(&srv->deferred, memory_order_acquire);
-	     waited += 10) {
-		struct timespec pause = { 0, 10 * 1000 * 1000 };
-		if (waited % 5000 == 0)
-			fprintf(stderr, "{\"daemon\":\"%s\",\"event\":\"stop waits\","
-					"\"deferred\":%u}\n",
-				srv->name,
-				atomic_load_explicit(&srv->deferred, memory_order_relaxed));
-		nanosleep(&pause, NULL);
-	}
+	httpd_wait_resumed(srv->name, &srv->deferred);
 	/* On a loop: out of it first (on its thread, while it runs). */
 	if (srv->loop)
-		run_on_loop(srv, detach_from_loop);
+		httpd_run_on_loop(srv->loop, detach_from_loop, srv);
 	MHD_stop_daemon(srv->mhd);
 	/* Quiesce hands the listening socket to us; close it only now that no
 	 * pool thread can still be using it. */

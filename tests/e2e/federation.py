@@ -309,6 +309,11 @@ class Gateway:
             "services": self.services, "limits": self.limits,
             "conf_refresh_s": self.conf_refresh_s,
         }
+        # NDX_GATEWAY_HTTP_ENGINE=h2o runs every gateway's ports on h2o
+        # (docs/gateway.md "http"; `make test-e2e-h2o`).
+        engine = os.environ.get("NDX_GATEWAY_HTTP_ENGINE")
+        if engine:
+            cfg["http"] = {"engine": engine}
         self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
 
     def spawn(self):

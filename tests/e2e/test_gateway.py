@@ -914,3 +914,20 @@ def test_check_option_validates_and_exits_0(fed, build_dir):
     res = subprocess.run([str(F.gateway_exe(build_dir)), "--config", str(gw.config_path),
                           "--check"], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_http_engine_is_checked(fed, build_dir, tmp_path):
+    """"http": {"engine"} names the HTTP library of the ports (docs/gateway.md): "microhttpd"
+    or "h2o"; anything else is refused when the file is read."""
+    import subprocess
+    gw = fed.gateways["BTC"]
+    cfg = json.loads(gw.config_path.read_text())
+    for engine, ok in (("h2o", True), ("microhttpd", True), ("nginx", False), (7, False)):
+        cfg["http"] = {"engine": engine}
+        path = gw.config_path.parent / "engine-check.json"
+        path.write_text(json.dumps(cfg))
+        res = subprocess.run([str(F.gateway_exe(build_dir)), "--config", str(path), "--check"],
+                             capture_output=True, text=True, timeout=30)
+        assert (res.returncode == 0) == ok, (engine, res.stdout + res.stderr)
+        if not ok:
+            assert "http.engine" in res.stdout + res.stderr, res.stdout + res.stderr

@@ -1,0 +1,613 @@
+/* The h2o engine of the HTTP server (src/lib/httpd_h2o.c, cfg.engine =
+ * NDX_HTTPD_H2O) on an ndx_loop running on its own thread, driven over
+ * loopback with libcurl and raw sockets: the request as the handler sees it
+ * (path, query arguments, headers in order, body), answers deferred and
+ * resumed from another thread, 413 over max_body before the handler, the
+ * strict refusals, the per-address connection limit, the request deadline's
+ * 408, the client certificate's fingerprint over TLS, the HTTP figures,
+ * drain and stop waiting for a deferred answer. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "ndx/buf.h"
+#include "ndx/err.h"
+#include "ndx/httpd.h"
+#include "ndx/loop.h"
+#include "ndx/pki.h"
+#include "ndx/prom.h"
+
+struct fx {
+	struct ndx_loop *loop;
+	pthread_t thread;
+	struct ndx_httpd *srv;
+	uint16_t port;
+};
+
+static struct ndx_http_pending *_Atomic held;
+static atomic_int handled;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int collect(void *ud, const char *name, size_t name_len, const char *value,
+		   size_t value_len)
+{
+	struct ndx_buf *b = ud;
+	ndx_buf_append(b, name, name_len);
+	ndx_buf_append(b, "=", 1);
+	ndx_buf_append(b, value, value_len);
+	ndx_buf_append(b, ";", 1);
+	return 0;
+}
+
+static void handler(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
+{
+	(void)ctx;
+	atomic_fetch_add(&handled, 1);
+	if (strcmp(req->path, "/defer") == 0) {
+		ndx_http_resp_bytes(resp, 200, "text/plain", "late", 4);
+		atomic_store(&held, ndx_http_defer(req));
+		return;
+	}
+	if (strcmp(req->path, "/cert") == 0) {
+		char fp[65];
+		if (ndx_http_client_cert(req, fp) == NDX_OK)
+			ndx_http_resp_bytes(resp, 200, "text/plain", fp, strlen(fp));
+		else
+			ndx_http_resp_error(resp, 403, "Client.NoCert", "no certificate", NULL);
+		return;
+	}
+	if (strcmp(req->path, "/echo") == 0) {
+		struct ndx_buf b;
+		const char *a = ndx_http_query_arg(req, "a"), *last;
+		size_t n;
+		char *text;
+
+		ndx_buf_init(&b, NDX_BUF_NO_CAP);
+		ndx_buf_append_str(&b, req->method);
+		ndx_buf_append_str(&b, " ");
+		ndx_buf_append_str(&b, req->path);
+		ndx_buf_append_str(&b, " ");
+		ndx_buf_append_str(&b, req->query);
+		ndx_buf_append_str(&b, " a=");
+		ndx_buf_append_str(&b, a ? a : "(none)");
+		last = ndx_http_header_last_n(req, "X-Twice", &n);
+		ndx_buf_append_str(&b, " last=");
+		ndx_buf_append_str(&b, last ? last : "(none)");
+		ndx_buf_append_str(&b, " first=");
+		ndx_buf_append_str(&b, ndx_http_header(req, "x-twice") ? ndx_http_header(req, "x-twice") : "");
+		ndx_buf_append_str(&b, " body=");
+		if (req->body)
+			ndx_buf_append(&b, req->body, req->body_len);
+		ndx_buf_append_str(&b, " hdrs=");
+		ndx_http_headers_each(req, collect, &b);
+		text = ndx_buf_steal(&b, &n);
+		ndx_http_resp_bytes(resp, 200, "text/plain", text, n);
+		ndx_http_resp_header(resp, "X-Test", "yes");
+		free(text);
+		return;
+	}
+	ndx_http_resp_error(resp, 404, "Client.NotFound", "nothing here", NULL);
+}
+
+static void *run_loop(void *arg)
+{
+	ndx_loop_run(arg);
+	return NULL;
+}
+
+static void start(struct fx *f, struct ndx_httpd_config *hc)
+{
+	memset(f, 0, sizeof *f);
+	assert_int_equal(ndx_loop_new(&f->loop), NDX_OK);
+	assert_int_equal(pthread_create(&f->thread, NULL, run_loop, f->loop), 0);
+	hc->name = "test-h2o";
+	hc->handler = handler;
+	hc->loop = f->loop;
+	hc->engine = NDX_HTTPD_H2O;
+	if (!hc->max_body)
+		hc->max_body = 1024;
+	assert_int_equal(ndx_httpd_start(hc, &f->srv), NDX_OK);
+	f->port = ndx_httpd_port(f->srv);
+	assert_true(f->port > 0);
+	atomic_store(&held, NULL);
+	atomic_store(&handled, 0);
+}
+
+static void finish(struct fx *f)
+{
+	ndx_httpd_stop(f->srv);
+	ndx_loop_stop(f->loop);
+	pthread_join(f->thread, NULL);
+	ndx_loop_free(f->loop);
+}
+
+/* ---- a client ---------------------------------------------------------- */
+
+struct got {
+	long status;
+	struct ndx_buf body;
+	struct ndx_buf headers;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	ndx_buf_append(ud, p, sz * n);
+	return sz * n;
+}
+
+static long fetch(CURL *c, const char *url, const char *body, struct curl_slist *hdrs,
+		  struct got *g)
+{
+	CURLcode rc;
+
+	ndx_buf_init(&g->body, NDX_BUF_NO_CAP);
+	ndx_buf_init(&g->headers, NDX_BUF_NO_CAP);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &g->headers);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	rc = curl_easy_perform(c);
+	g->status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
+	ndx_buf_append(&g->body, "", 1);
+	ndx_buf_append(&g->headers, "", 1);
+	return g->status;
+}
+
+static void got_free(struct got *g)
+{
+	ndx_buf_free(&g->body);
+	ndx_buf_free(&g->headers);
+}
+
+static int dial(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = { 5, 0 };
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return s;
+}
+
+/* Sends len raw bytes and reads until the server closes (or 5 s). */
+static void raw_n(uint16_t port, const char *req, size_t len, char *out, size_t cap)
+{
+	int s = dial(port);
+	size_t got = 0;
+	ssize_t n;
+
+	assert_int_equal(send(s, req, len, 0), (ssize_t)len);
+	while (got + 1 < cap && (n = recv(s, out + got, cap - got - 1, 0)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(s);
+}
+
+static void raw(uint16_t port, const char *req, char *out, size_t cap)
+{
+	raw_n(port, req, strlen(req), out, cap);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void the_request_as_the_handler_sees_it(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct fx f;
+	struct got g;
+	char url[128];
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	(void)state;
+
+	start(&f, &hc);
+	h = curl_slist_append(h, "X-Twice: one");
+	h = curl_slist_append(h, "X-Other: o");
+	h = curl_slist_append(h, "X-Twice: two");
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/echo?a=x%%2By+z&b=%%2F", (unsigned)f.port);
+	assert_int_equal(fetch(c, url, "{\"k\":1}", h, &g), 200);
+	assert_non_null(strstr((char *)g.body.data, "POST /echo a=x%2By+z&b=%2F a=x+y+z "));
+	assert_non_null(strstr((char *)g.body.data, "last=two first=one body={\"k\":1}"));
+	assert_non_null(strstr((char *)g.body.data, "X-Twice=one;X-Other=o;X-Twice=two;"));
+	assert_non_null(strstr((char *)g.body.data, "Host=127.0.0.1:"));
+	assert_non_null(strstr((char *)g.body.data, "Content-Length=7;"));
+	assert_non_null(strstr((char *)g.headers.data, "X-Test: yes"));
+	assert_non_null(strstr((char *)g.headers.data, "Content-Type: text/plain"));
+	got_free(&g);
+	/* percent-encoding stays in the path; a missing handler answer is a 404 here */
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/a%%2Fb", (unsigned)f.port);
+	assert_int_equal(fetch(c, url, NULL, NULL, &g), 404);
+	assert_non_null(strstr((char *)g.headers.data, "X-Road-Error: Client.NotFound"));
+	got_free(&g);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	finish(&f);
+}
+
+static void *resume_later(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 500 && !atomic_load(&held); i++)
+		sleep_ms(10);
+	sleep_ms(100);
+	if (atomic_load(&held))
+		ndx_http_resume(atomic_load(&held));
+	return NULL;
+}
+
+static void a_deferred_answer_is_resumed_from_another_thread(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct fx f;
+	struct got g;
+	char url[128];
+	CURL *c = curl_easy_init();
+	pthread_t t;
+	struct timespec a, b;
+	(void)state;
+
+	start(&f, &hc);
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/defer", (unsigned)f.port);
+	for (int round = 0; round < 3; round++) { /* the same kept-alive connection */
+		atomic_store(&held, NULL);
+		assert_int_equal(pthread_create(&t, NULL, resume_later, NULL), 0);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		assert_string_equal((char *)g.body.data, "late");
+		assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 >= 90);
+		got_free(&g);
+		pthread_join(t, NULL);
+	}
+	curl_easy_cleanup(c);
+	finish(&f);
+}
+
+static void a_body_over_max_body_is_refused_before_the_handler(void **state)
+{
+	struct ndx_httpd_config hc = { .max_body = 16, .too_large_type = "Client.BodyTooLarge",
+				       .too_large_reason = "BodyTooLarge" };
+	struct fx f;
+	struct got g;
+	char url[128], big[4096];
+	CURL *c = curl_easy_init();
+	(void)state;
+
+	start(&f, &hc);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", (unsigned)f.port);
+	assert_int_equal(fetch(c, url, big, NULL, &g), 413);
+	assert_non_null(strstr((char *)g.headers.data, "X-Road-Error: Client.BodyTooLarge"));
+	assert_non_null(strstr((char *)g.body.data, "BodyTooLarge: the body exceeds 16 bytes"));
+	assert_int_equal(atomic_load(&handled), 0);
+	got_free(&g);
+	/* exactly max_body passes */
+	assert_int_equal(fetch(c, url, "0123456789abcdef", NULL, &g), 200);
+	got_free(&g);
+	curl_easy_cleanup(c);
+	finish(&f);
+}
+
+static void strict_refusals(void **state)
+{
+	struct ndx_httpd_config hc = { .strict = 1, .bad_request_type = "Client.BadRequest",
+				       .bad_header_reason = "BadHeader",
+				       .bad_path_reason = "BadPath" };
+	struct fx f;
+	char out[4096];
+	(void)state;
+
+	start(&f, &hc);
+	raw(f.port, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n\r\n", out, sizeof out);
+	/* refused by h2o's parser, answered with the daemon's JSON error */
+	assert_non_null(strstr(out, "HTTP/1.1 400"));
+	assert_non_null(strstr(out, "X-Road-Error: Client.Bad"));
+	assert_non_null(strstr(out, "\"detail\":\"BadHeader: a header line cannot be parsed\""));
+	raw(f.port, "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof out);
+	assert_non_null(strstr(out, "\"detail\":\"BadPath: the request line cannot be parsed\""));
+	/* also on a kept-alive connection, after an answer */
+	{
+		int sk = dial(f.port);
+		const char *good = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+		const char *bad = "GET /x HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n";
+		ssize_t n;
+		size_t got = 0;
+
+		assert_int_equal(send(sk, good, strlen(good), 0), (ssize_t)strlen(good));
+		n = recv(sk, out, sizeof out - 1, 0);
+		assert_true(n > 0);
+		out[n] = '\0';
+		assert_non_null(strstr(out, "HTTP/1.1 404"));
+		sleep_ms(50);
+		assert_int_equal(send(sk, bad, strlen(bad), 0), (ssize_t)strlen(bad));
+		while (got + 1 < sizeof out && (n = recv(sk, out + got, sizeof out - got - 1, 0)) > 0)
+			got += (size_t)n;
+		out[got] = '\0';
+		assert_non_null(strstr(out, "HTTP/1.1 400"));
+		assert_non_null(strstr(out, "BadHeader"));
+		close(sk);
+	}
+	{
+		static const char nul[] = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n";
+		raw_n(f.port, nul, sizeof nul - 1, out, sizeof out);
+		assert_non_null(strstr(out, "HTTP/1.1 400"));
+	}
+	raw(f.port, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+	assert_non_null(strstr(out, "HTTP/1.1 400"));
+	assert_non_null(strstr(out, "BadHeader: an HTTP/1.1 request must carry Host"));
+	raw(f.port, "NONSENSE\r\n\r\n", out, sizeof out);
+	assert_non_null(strstr(out, "400"));
+	assert_int_equal(atomic_load(&handled), 1); /* the kept-alive good one only */
+	raw(f.port, "GET /echo HTTP/1.0\r\n\r\n", out, sizeof out);
+	assert_non_null(strstr(out, " 200 "));
+	finish(&f);
+}
+
+static void connections_over_the_per_address_limit_are_closed(void **state)
+{
+	struct ndx_httpd_config hc = { .max_connections_per_ip = 2 };
+	struct fx f;
+	int s[3];
+	char buf[256];
+	ssize_t n;
+	(void)state;
+
+	start(&f, &hc);
+	for (int i = 0; i < 3; i++)
+		s[i] = dial(f.port);
+	/* the third is closed unanswered */
+	n = recv(s[2], buf, sizeof buf, 0);
+	assert_true(n <= 0);
+	/* the first two are served */
+	for (int i = 0; i < 2; i++) {
+		const char *req = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+		assert_int_equal(send(s[i], req, strlen(req), 0), (ssize_t)strlen(req));
+		n = recv(s[i], buf, sizeof buf - 1, 0);
+		assert_true(n > 12);
+		buf[n] = '\0';
+		assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	}
+	for (int i = 0; i < 3; i++)
+		close(s[i]);
+	finish(&f);
+}
+
+static void a_request_over_its_deadline_gets_408(void **state)
+{
+	struct ndx_httpd_config hc = { .request_deadline_s = 1, .timeout_type = "Client.Slow" };
+	struct fx f;
+	char out[2048];
+	size_t got = 0;
+	ssize_t n;
+	int s;
+	struct timespec a, b;
+	(void)state;
+
+	start(&f, &hc);
+	s = dial(f.port);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(send(s, "GET /echo HTTP/1.1\r\nHo", 22, 0), 22);
+	while (got + 1 < sizeof out && (n = recv(s, out + got, sizeof out - got - 1, 0)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_non_null(strstr(out, "HTTP/1.1 408"));
+	assert_non_null(strstr(out, "X-Road-Error: Client.Slow"));
+	assert_true(b.tv_sec - a.tv_sec <= 3);
+	close(s);
+	finish(&f);
+}
+
+static void the_client_certificate_is_fingerprinted(void **state)
+{
+	char *ca_key, *ca_cert, *skey, *scsr, *scert, *ckey, *ccsr, *ccert;
+	char fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1], url[128];
+	struct ndx_httpd_config hc = { 0 };
+	struct fx f;
+	struct got g;
+	CURL *c;
+	struct curl_blob cb, kb;
+	(void)state;
+
+	assert_int_equal(ndx_pki_ca_create("test CA", 30, &ca_key, &ca_cert), NDX_OK);
+	assert_int_equal(ndx_pki_csr_create("server", &skey, &scsr), NDX_OK);
+	assert_int_equal(ndx_pki_sign_csr(ca_key, ca_cert, scsr, "server", "127.0.0.1", 30, 2, &scert),
+			 NDX_OK);
+	assert_int_equal(ndx_pki_csr_create("client", &ckey, &ccsr), NDX_OK);
+	assert_int_equal(ndx_pki_sign_csr(ca_key, ca_cert, ccsr, "client", NULL, 30, 3, &ccert),
+			 NDX_OK);
+	assert_int_equal(ndx_pki_cert_fingerprint(ccert, fp), NDX_OK);
+	hc.tls_cert_pem = scert;
+	hc.tls_key_pem = skey;
+	hc.tls_trust_pem = ca_cert;
+	start(&f, &hc);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
+	/* with a certificate of the trusted CA: its fingerprint, twice on one connection */
+	c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	cb = (struct curl_blob){ .data = ccert, .len = strlen(ccert), .flags = CURL_BLOB_COPY };
+	kb = (struct curl_blob){ .data = ckey, .len = strlen(ckey), .flags = CURL_BLOB_COPY };
+	curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cb);
+	curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+	curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &kb);
+	curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
+		assert_string_equal((char *)g.body.data, fp);
+		got_free(&g);
+	}
+	curl_easy_cleanup(c);
+	/* without one: served, but no fingerprint */
+	c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	assert_int_equal(fetch(c, url, NULL, NULL, &g), 403);
+	got_free(&g);
+	/* TLS 1.1 is refused */
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_1 | CURL_SSLVERSION_MAX_TLSv1_1));
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+	assert_int_equal(fetch(c, url, NULL, NULL, &g), 0);
+	got_free(&g);
+	curl_easy_cleanup(c);
+	finish(&f);
+	free(ca_key);
+	free(ca_cert);
+	free(skey);
+	free(scsr);
+	free(scert);
+	free(ckey);
+	free(ccsr);
+	free(ccert);
+}
+
+struct bg_fetch {
+	uint16_t port;
+	long status;
+	char body[64];
+};
+
+static void *fetch_deferred(void *arg)
+{
+	struct bg_fetch *b = arg;
+	CURL *c = curl_easy_init();
+	struct got g;
+	char url[128];
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/defer", (unsigned)b->port);
+	b->status = fetch(c, url, NULL, NULL, &g);
+	snprintf(b->body, sizeof b->body, "%s", (char *)g.body.data);
+	got_free(&g);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+static void drain_waits_for_a_deferred_answer(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct fx f;
+	struct bg_fetch b = { 0 };
+	pthread_t t;
+	struct ndx_prom p;
+	char *text, needle[128];
+	(void)state;
+
+	start(&f, &hc);
+	b.port = f.port;
+	assert_int_equal(pthread_create(&t, NULL, fetch_deferred, &b), 0);
+	for (int i = 0; i < 500 && !atomic_load(&held); i++)
+		sleep_ms(10);
+	assert_non_null(atomic_load(&held));
+	assert_int_equal(ndx_httpd_drain(f.srv, 100), 1);
+	ndx_http_resume(atomic_load(&held));
+	assert_int_equal(ndx_httpd_drain(f.srv, 2000), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(b.status, 200);
+	assert_string_equal(b.body, "late");
+	/* counted in the HTTP figures of the port */
+	ndx_prom_init(&p, NDX_BUF_NO_CAP);
+	ndx_httpd_metrics(&p);
+	text = ndx_prom_steal(&p, NULL);
+	snprintf(needle, sizeof needle,
+		 "ndx_http_requests_total{port=\"%u\",method=\"GET\",code=\"2xx\"} 1",
+		 (unsigned)f.port);
+	assert_non_null(strstr(text, needle));
+	snprintf(needle, sizeof needle, "ndx_http_requests_in_flight{port=\"%u\"} 0",
+		 (unsigned)f.port);
+	assert_non_null(strstr(text, needle));
+	free(text);
+	finish(&f);
+}
+
+/* Two ports on one loop (ndx-gateway with fewer loops than ports): each
+ * has its own h2o loop inside the same ndx_loop. */
+static void two_servers_share_a_loop(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct fx f;
+	struct ndx_httpd *second;
+	struct got g;
+	char url[128];
+	CURL *c = curl_easy_init();
+	(void)state;
+
+	start(&f, &hc);
+	assert_int_equal(ndx_httpd_start(&hc, &second), NDX_OK);
+	for (int round = 0; round < 2; round++) {
+		uint16_t port = round ? ndx_httpd_port(second) : f.port;
+
+		snprintf(url, sizeof url, "http://127.0.0.1:%u/echo", (unsigned)port);
+		assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
+		got_free(&g);
+	}
+	curl_easy_cleanup(c);
+	ndx_httpd_stop(second);
+	finish(&f);
+}
+
+static void without_a_loop_it_is_refused(void **state)
+{
+	struct ndx_httpd_config hc = { .name = "x", .handler = handler, .engine = NDX_HTTPD_H2O };
+	struct ndx_httpd *srv = NULL;
+	(void)state;
+
+	assert_int_equal(ndx_httpd_start(&hc, &srv), NDX_EINVAL);
+	assert_null(srv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(the_request_as_the_handler_sees_it),
+		cmocka_unit_test(a_deferred_answer_is_resumed_from_another_thread),
+		cmocka_unit_test(a_body_over_max_body_is_refused_before_the_handler),
+		cmocka_unit_test(strict_refusals),
+		cmocka_unit_test(connections_over_the_per_address_limit_are_closed),
+		cmocka_unit_test(a_request_over_its_deadline_gets_408),
+		cmocka_unit_test(the_client_certificate_is_fingerprinted),
+		cmocka_unit_test(drain_waits_for_a_deferred_answer),
+		cmocka_unit_test(two_servers_share_a_loop),
+		cmocka_unit_test(without_a_loop_it_is_refused),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
