@@ -8,6 +8,7 @@ slow-loris one waits out libmicrohttpd's 30 s idle timeout (src/lib/httpd.c)."""
 
 import http.client
 import json
+import os
 import select
 import socket
 import ssl
@@ -667,6 +668,53 @@ MALFORMED_REQUEST_LINES = {
     "HTTP/2.0 in the request line": (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", {505}),
 }
 
+# With `"http": {"engine": "h2o"}` (make test-e2e-h2o) the gateway ports answer
+# differently (src/lib/httpd_h2o.c's header comment, docs/gateway.md "Threads"): a head
+# h2o's parser refuses gets the port's own JSON error (BadHeader, BadPath), a body h2o
+# cannot frame gets h2o's plain-text 400, logged with "refused_by": "h2o".
+# name: (status, refused_by or None, the access log's error_type, the detail's word)
+H2O_AFTER_THE_REQUEST_LINE = {
+    "a header line without a colon": (400, None, "Client.BadRequest", "BadHeader"),
+    "a Content-Length that is not a number": (400, "h2o", "Client.InvalidRequest", None),
+    "a 64 KiB header": (431, None, "Client.InvalidRequest", None),
+    "broken chunked encoding": (400, "h2o", "Client.InvalidRequest", None),
+}
+# raw request, status, the path logged, the detail's word (None: the gateway's own answer)
+H2O_REQUEST_LINES = [
+    (b"GET  HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "", None),
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400, "/", "BadHeader"),
+    (b"GARBAGE\r\n\r\n", 400, "", "BadPath"),
+]
+
+
+def _malformed_on_h2o(where, port, tls, log):
+    """The h2o engine's answers to MALFORMED_* on a gateway port, each one logged as JSON."""
+    for name, (make, _) in MALFORMED_AFTER_THE_REQUEST_LINE.items():
+        status_want, refused_by, error_type, word = H2O_AFTER_THE_REQUEST_LINE[name]
+        path = "/malformed-" + uuid.uuid4().hex.translate(str.maketrans("0123456789",
+                                                                         "ghijklmnop"))
+        start = log.stat().st_size
+        status, body = raw_request(port, make(path.encode()), tls_ctx=tls)
+        assert status == status_want, f"{where}, {name}: {status} {body[:200]!r}"
+        if word:
+            assert json.loads(body)["detail"].startswith(word + ":"), body
+        lines = _wait_for(log, start, lambda x: x.get("path") == path, f"{where}, {name}")
+        line = next(x for x in lines if isinstance(x, dict) and x.get("path") == path)
+        assert line["status"] == status and line.get("refused_by") == refused_by, line
+        assert line["error_type"] == error_type, line
+        assert not [x for x in lines if not isinstance(x, dict)], f"{where}, {name}: {lines}"
+    for raw, status_want, logged_path, word in H2O_REQUEST_LINES:
+        start = log.stat().st_size
+        status, body = raw_request(port, raw, tls_ctx=tls)
+        assert status == status_want, f"{where}, {raw!r}: {status} {body[:200]!r}"
+        doc = json.loads(body)
+        assert doc["type"] == "Client.BadRequest", doc
+        if word:
+            assert doc["detail"].startswith(word + ":"), doc
+        lines = _wait_for(log, start, lambda x: x.get("status") == status and
+                          x.get("path") == logged_path, f"{where}, {raw!r}")
+        assert not [x for x in lines if not isinstance(x, dict)], f"{where}: {lines}"
+
 
 def test_malformed_http_is_refused_and_logged_as_json_on_every_port(fed):
     """libmicrohttpd answers these itself (its HTML body: 0.9.75 lets no application
@@ -675,7 +723,8 @@ def test_malformed_http_is_refused_and_logged_as_json_on_every_port(fed):
     access-log line with remote, path, status and X-Road type marked
     "refused_by":"libmicrohttpd" once the request line was read, and an
     {"event":"refused"} line for a request line that could not be; no free-text
-    line. On the registry, the consumer port and the provider's TLS port."""
+    line. On the registry, the consumer port and the provider's TLS port; with the
+    gateways on h2o (make test-e2e-h2o) their ports answer as _malformed_on_h2o says."""
     ctx, _ = as_gateway(fed)
     ports = [
         ("registry", fed.registry.port, None, fed.registry.stderr_path),
@@ -683,6 +732,9 @@ def test_malformed_http_is_refused_and_logged_as_json_on_every_port(fed):
         ("provider", provider_port(fed), ctx, fed.gateways["BCA"].stderr_path),
     ]
     for where, port, tls, log in ports:
+        if where != "registry" and os.environ.get("NDX_GATEWAY_HTTP_ENGINE") == "h2o":
+            _malformed_on_h2o(where, port, tls, log)
+            continue
         for name, (make, statuses) in MALFORMED_AFTER_THE_REQUEST_LINE.items():
             # Letters only: a run of 12 digits in a random hex id would be logged as a
             # keyed PIN tag (docs/security.md T34) and no longer match.
