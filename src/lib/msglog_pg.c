@@ -227,9 +227,17 @@ static int prepare_all(struct pg_store *s)
 		snprintf(name, sizeof name, "ndx_s%d", i);
 		res = PQprepare(s->conn, name, stmts[i].sql, stmts[i].n, stmts[i].types);
 		ok = ok_result(s, "prepare", res, PGRES_COMMAND_OK);
+		if (!ok) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			/* 42P01 undefined_table: a database without our
+			 * tables is not a message log. */
+			bool missing = state != NULL && strcmp(state, "42P01") == 0;
+
+			PQclear(res);
+			return missing ? NDX_EINVAL : NDX_EDB;
+		}
 		PQclear(res);
-		if (!ok)
-			return NDX_EDB;
 	}
 	s->prepared = true;
 	return NDX_OK;
