@@ -14,7 +14,7 @@ MESON_OPTS ?=
 NDX = $(BUILD)/src/cli/ndx
 
 .PHONY: all build build-release deps npm demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
-	test-oidc \
+	test-oidc test-pg test-pg-valgrind \
 	test-browser fuzz fuzz-smoke bench clean distclean
 
 all: build
@@ -41,7 +41,7 @@ demo: deps
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build (and the -O3 release build), unit tests plainly, under valgrind and under
-# ASan+UBSan, a short run of every fuzzer, the end-to-end suite against the
+# ASan+UBSan, the message log's tests on a real PostgreSQL (test-pg, 54 s), a short run of every fuzzer, the end-to-end suite against the
 # real binaries and again against their ASan+UBSan builds, ndx-id with a
 # real OpenID Connect client, the portal in a real browser.
 test: deps
@@ -50,6 +50,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
 	$(MAKE) test-asan-unit
+	$(MAKE) test-pg
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-e2e
 	$(MAKE) test-asan-e2e
@@ -95,6 +96,21 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 	  /usr/bin/python3 -m pytest -q tests/e2e
 	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
 	  echo "sanitizer reports in $(ASAN_REPORTS):"; head -50 $(ASAN_REPORTS)/*; exit 1; fi
+
+# The stores' tests again on a real PostgreSQL server that
+# tests/with-postgres starts for the run (initdb in a temporary directory,
+# a loopback port, removed at the end): the message log's (suite pg), with
+# the plain and the ASan+UBSan builds on one server.
+test-pg: build $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --suite pg --print-errorlogs'
+
+# The same under valgrind (about 45 s more: not part of make test).
+test-pg-valgrind: build
+	tests/with-postgres meson test -C $(BUILD) --suite pg --print-errorlogs \
+	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet'
 
 test-e2e: build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e
