@@ -1036,7 +1036,22 @@ int ndx__msglog_pg_open(const char *conninfo, int flags, struct ndx__msglog_stor
 		free(s);
 		return NDX_ENOMEM;
 	}
-	s->conn = PQconnectdb(conninfo);
+	{
+		/* Defaults the connection string (or PGCONNECT_TIMEOUT) may
+		 * override, since later parameters win and the string is
+		 * expanded last: a server that is gone is noticed in seconds
+		 * (connecting, and on an idle connection by TCP keepalives)
+		 * rather than after the kernel's TCP timeouts, with the writer
+		 * thread and every appender waiting meanwhile. */
+		const char *env_timeout = getenv("PGCONNECT_TIMEOUT");
+		const char *const keys[] = { "connect_timeout", "keepalives_idle",
+					     "keepalives_interval", "keepalives_count",
+					     "fallback_application_name", "dbname", NULL };
+		const char *const vals[] = { env_timeout != NULL ? env_timeout : "10", "30", "10", "3",
+					     "ndx-msglog", conninfo, NULL };
+
+		s->conn = PQconnectdbParams(keys, vals, 1);
+	}
 	if (s->conn == NULL) {
 		rc = NDX_ENOMEM;
 		goto fail;
