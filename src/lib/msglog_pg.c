@@ -247,7 +247,10 @@ static int prepare_all(struct pg_store *s)
  * and a reader that can never write. */
 static int session_setup(struct pg_store *s)
 {
-	int rc = exec_simple(s, "SET synchronous_commit = on; SET client_min_messages = warning");
+	/* UTF8 whatever PGCLIENTENCODING says: the server never transcodes
+	 * what it returns, so a record reads back as the bytes it hashed. */
+	int rc = exec_simple(s, "SET synchronous_commit = on; SET client_min_messages = warning;"
+			     " SET client_encoding = 'UTF8'");
 
 	if (rc == NDX_OK && s->readonly)
 		rc = exec_simple(s, "SET default_transaction_read_only = on");
@@ -367,6 +370,8 @@ static void txn_end(struct pg_store *s)
 	s->txn_gen++;
 }
 
+static int begin_txn(struct pg_store *s, bool write);
+
 static int store_begin(struct ndx__msglog_store *st, bool write)
 {
 	struct pg_store *s = self(st);
@@ -383,6 +388,23 @@ static int store_begin(struct ndx__msglog_store *st, bool write)
 	rc = ensure_conn(s);
 	if (rc != NDX_OK)
 		return rc;
+	rc = begin_txn(s, write);
+	/* A server that restarted while this session was idle is noticed
+	 * only now: the session is opened again and the transaction, which
+	 * had done nothing yet, begun once more. */
+	if (rc != NDX_OK && PQstatus(s->conn) == CONNECTION_BAD && ensure_conn(s) == NDX_OK)
+		rc = begin_txn(s, write);
+	if (rc != NDX_OK)
+		return rc;
+	s->txn = TXN_EXPLICIT;
+	s->txn_gen++;
+	return NDX_OK;
+}
+
+static int begin_txn(struct pg_store *s, bool write)
+{
+	int rc;
+
 	if (write && !s->foreign && !s->readonly) {
 		/* The write lock at once, like SQLite's BEGIN IMMEDIATE: an
 		 * EXCLUSIVE lock on the log's meta table, which every write
@@ -403,13 +425,11 @@ static int store_begin(struct ndx__msglog_store *st, bool write)
 	}
 	if (rc != NDX_OK) {
 		/* A BEGIN that ran but whose LOCK failed left a transaction open. */
-		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		if (PQstatus(s->conn) == CONNECTION_OK &&
+		    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 			PQclear(PQexec(s->conn, "ROLLBACK"));
-		return rc;
 	}
-	s->txn = TXN_EXPLICIT;
-	s->txn_gen++;
-	return NDX_OK;
+	return rc;
 }
 
 static int store_commit(struct ndx__msglog_store *st)
@@ -472,6 +492,11 @@ static int store_meta_get(struct ndx__msglog_store *st, const char *key, char **
 		return rc;
 	p_str(&p, 0, key);
 	rc = run(s, S_META_GET, p.v, p.len, PGRES_TUPLES_OK, &res);
+	/* Outside a transaction, a session the server dropped meanwhile is
+	 * opened again and the read made once more (as in store_begin). */
+	if (rc == NDX_EDB && s->txn == TXN_NONE && PQstatus(s->conn) == CONNECTION_BAD &&
+	    ensure_conn(s) == NDX_OK)
+		rc = run(s, S_META_GET, p.v, p.len, PGRES_TUPLES_OK, &res);
 	if (rc != NDX_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
