@@ -14,7 +14,7 @@ MESON_OPTS ?=
 NDX = $(BUILD)/src/cli/ndx
 
 .PHONY: all build build-release deps npm demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
-	test-oidc test-pg test-pg-asan test-pg-valgrind \
+	test-oidc \
 	test-browser fuzz fuzz-smoke bench clean distclean
 
 all: build
@@ -41,7 +41,8 @@ demo: deps
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build (and the -O3 release build), unit tests plainly, under valgrind and under
-# ASan+UBSan, the message log's tests on a real PostgreSQL (test-pg, about 30 s), a short run of every fuzzer, the end-to-end suite against the
+# ASan+UBSan, the message log's tests on a real PostgreSQL (test-pg, about
+# 30 s), a short run of every fuzzer, the end-to-end suite against the
 # real binaries and again against their ASan+UBSan builds, ndx-id with a
 # real OpenID Connect client, the portal in a real browser.
 test: deps
@@ -104,6 +105,7 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # About 30 s here, so make test runs it; the same suite under ASan+UBSan
 # (test-pg-asan, about 35 s) and valgrind (test-pg-valgrind, about 50 s)
 # would take make test past its half hour, and run on their own.
+.PHONY: test-pg test-pg-asan test-pg-valgrind
 test-pg: build
 	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py'
