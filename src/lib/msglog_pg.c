@@ -239,6 +239,24 @@ static int prepare_all(struct pg_store *s)
 		}
 		PQclear(res);
 	}
+	/* The one-row queries (the writer's recovery, the last witness) are
+	 * prepared too; the walks are cursors, whose DECLARE carries the
+	 * parameters of its query. */
+	for (size_t q = 0; !s->foreign && q < sizeof query_sql / sizeof query_sql[0]; q++) {
+		static const Oid types[2] = { OID_INT8, OID_TEXT };
+		char name[16];
+		PGresult *res;
+		bool ok;
+
+		if (strstr(query_sql[q], "LIMIT 1") == NULL)
+			continue;
+		snprintf(name, sizeof name, "ndx_q%zu", q);
+		res = PQprepare(s->conn, name, query_sql[q], 2, types);
+		ok = ok_result(s, "prepare", res, PGRES_COMMAND_OK);
+		PQclear(res);
+		if (!ok)
+			return NDX_EDB;
+	}
 	s->prepared = true;
 	return NDX_OK;
 }
@@ -679,12 +697,15 @@ static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query 
 	p_str(&p, 1, text);
 	single = strstr(query_sql[q], "LIMIT 1") != NULL;
 	if (single) {
+		char name[16];
+
 		/* One row at most: no cursor, no transaction needed. */
 		if (s->txn == TXN_NONE && (rc = ensure_conn(s)) != NDX_OK) {
 			free(it);
 			return rc;
 		}
-		res = PQexecParams(s->conn, query_sql[q], 2, types, p.v, p.len, formats, 1);
+		snprintf(name, sizeof name, "ndx_q%d", (int)q);
+		res = PQexecPrepared(s->conn, name, 2, p.v, p.len, formats, 1);
 		if (!ok_result(s, query_sql[q], res, PGRES_TUPLES_OK)) {
 			PQclear(res);
 			free(it);
