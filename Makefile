@@ -42,7 +42,8 @@ demo: deps
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build (and the -O3 release build), unit tests plainly, under valgrind and under
-# ASan+UBSan, a short run of every fuzzer, the end-to-end suite against the
+# ASan+UBSan, the message log's tests on a real PostgreSQL (test-pg, about
+# 30 s), a short run of every fuzzer, the end-to-end suite against the
 # real binaries and again against their ASan+UBSan builds, ndx-id with a
 # real OpenID Connect client, the portal in a real browser.
 test: deps
@@ -51,6 +52,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
 	$(MAKE) test-asan-unit
+	$(MAKE) test-pg
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-e2e
 	$(MAKE) test-asan-e2e
@@ -96,6 +98,27 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 	  /usr/bin/python3 -m pytest -q tests/e2e
 	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
 	  echo "sanitizer reports in $(ASAN_REPORTS):"; head -50 $(ASAN_REPORTS)/*; exit 1; fi
+
+# The stores' tests again on a real PostgreSQL server that
+# tests/with-postgres starts for the run (initdb in a temporary directory,
+# a loopback port, removed at the end): the message log's (suite pg), then
+# gateways whose message logs are in it (tests/e2e/test_gateway_pg.py).
+# About 30 s here, so make test runs it; the same suite under ASan+UBSan
+# (test-pg-asan, about 35 s) and valgrind (test-pg-valgrind, about 50 s)
+# would take make test past its half hour, and run on their own.
+.PHONY: test-pg test-pg-asan test-pg-valgrind
+test-pg: build
+	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
+	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py'
+
+test-pg-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  tests/with-postgres meson test -C $(ASAN_BUILD) --suite pg --print-errorlogs
+
+test-pg-valgrind: build
+	tests/with-postgres meson test -C $(BUILD) --suite pg --print-errorlogs \
+	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet'
 
 test-e2e: build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e

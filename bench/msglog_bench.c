@@ -2,18 +2,27 @@
  * (group commit: one fsync covers every record queued meanwhile) and
  * records verified per second by ndx_msglog_verify, on a fresh log.
  *
- *   msglog_bench DIR THREADS RECORDS_PER_THREAD [BATCH_MAX]
+ *   msglog_bench DIR|CONNINFO THREADS RECORDS_PER_THREAD [BATCH_MAX]
  *
- * DIR must exist; the log is DIR/bench-T.db (removed first). The records
- * are gateway-sized: ids, hashes and two signature objects of ~300 bytes. */
+ * DIR must exist; the log is DIR/bench-T.db (removed first). Given a
+ * postgresql:// connection string instead, the log is the PostgreSQL store
+ * (src/lib/msglog_pg.c) in the schema bench_T of that database (dropped
+ * and created first). The records are gateway-sized: ids, hashes and two
+ * signature objects of ~300 bytes. Also reports the log's size on disk per
+ * record: the SQLite file, or pg_total_relation_size of the log's tables
+ * (indexes and TOAST included). */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "ndx/err.h"
 #include "ndx/hash.h"
@@ -68,6 +77,34 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* Runs SQL on a connection string; the first column of the first row of
+ * its result (malloc'd), "" for none, NULL on failure (printed). */
+static char *pg_one(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r = NULL;
+	char *out = NULL;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQclear(PQexec(c, "SET client_min_messages = warning"));
+		r = PQexec(c, sql);
+	}
+	if (r != NULL && (PQresultStatus(r) == PGRES_TUPLES_OK ||
+			  PQresultStatus(r) == PGRES_COMMAND_OK))
+		out = strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	else
+		fprintf(stderr, "msglog_bench: %s: %s", sql,
+			r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return out;
+}
+
+static bool is_pg(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+}
+
 static int parse_ul(const char *s, unsigned long *out)
 {
 	char *end;
@@ -87,8 +124,8 @@ int main(int argc, char **argv)
 	struct worker *w;
 	pthread_t *t;
 	unsigned long threads, per, bmax = 0;
-	char path[4096];
-	double t0, dt;
+	char path[4096], *v;
+	double t0, dt, bytes = 0;
 	int rc, bad = 0;
 
 	if (argc < 4 || argc > 5 || parse_ul(argv[2], &threads) != 0 || threads > 1024 ||
@@ -98,9 +135,22 @@ int main(int argc, char **argv)
 	}
 	opt.batch_max = (unsigned)bmax;
 	memset(sig_text, 'x', sizeof sig_text - 1);
-	snprintf(path, sizeof path, "%s/bench-%lu.db", argv[1], threads);
-	unlink(path);
-	{
+	if (is_pg(argv[1])) {
+		char sql[200];
+
+		snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS bench_%lu CASCADE;"
+			 " CREATE SCHEMA bench_%lu", threads, threads);
+		v = pg_one(argv[1], sql);
+		if (v == NULL)
+			return 1;
+		free(v);
+		snprintf(path, sizeof path, "%s%coptions=-csearch_path%%3Dbench_%lu", argv[1],
+			 strchr(argv[1], '?') != NULL ? '&' : '?', threads);
+	} else {
+		snprintf(path, sizeof path, "%s/bench-%lu.db", argv[1], threads);
+		unlink(path);
+	}
+	if (!is_pg(argv[1])) {
 		char side[4200];
 
 		snprintf(side, sizeof side, "%s-wal", path);
@@ -109,7 +159,7 @@ int main(int argc, char **argv)
 		unlink(side);
 	}
 	if (ndx_key_generate(&key) != NDX_OK || ndx_msglog_open(path, key, &opt, &log) != NDX_OK) {
-		fprintf(stderr, "msglog_bench: cannot open %s\n", path);
+		fprintf(stderr, "msglog_bench: cannot open %s\n", is_pg(path) ? "the log" : path);
 		return 1;
 	}
 	w = calloc(threads, sizeof *w);
@@ -143,6 +193,22 @@ int main(int argc, char **argv)
 	}
 	printf("verify: %" PRIu64 " records, %" PRIu64 " batches in %.3f s: %.0f records/s\n",
 	       vr.records, vr.batches, vr.seconds, (double)vr.records / vr.seconds);
+	if (is_pg(path)) {
+		v = pg_one(path, "SELECT pg_total_relation_size('meta') +"
+			   " pg_total_relation_size('records') + pg_total_relation_size('record_subjects')"
+			   " + pg_total_relation_size('batches') + pg_total_relation_size('witnesses')");
+		if (v == NULL)
+			return 1;
+		bytes = atof(v);
+		free(v);
+	} else {
+		struct stat sb;
+
+		if (stat(path, &sb) == 0)
+			bytes = (double)sb.st_size;
+	}
+	printf("size: %.0f bytes for %" PRIu64 " records: %.0f bytes/record\n", bytes, vr.records,
+	       vr.records ? bytes / (double)vr.records : 0.0);
 	free(w);
 	free(t);
 	ndx_key_free(key);

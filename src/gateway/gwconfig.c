@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 #include "gwconfig.h"
 #include "ndx/httpd.h"
 #include "opmon.h"
@@ -486,11 +488,32 @@ bad:
 	return rc;
 }
 
-/* "msglog": {"batch_max", "batch_interval_ms"}: how the message log groups
- * records into signed batches. Read once: a change needs a restart. */
+static bool is_pg_conninfo(const char *s)
+{
+	return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+}
+
+/* Where the message log is: "msglog": {"store"} when it is a string (a
+ * file, relative to data_dir, or a postgresql:// connection string), else
+ * data_dir/msglog.db; load_msglog refuses a store of another type. */
+static char *msglog_store(json_t *doc, const char *data_dir)
+{
+	json_t *st = json_object_get(json_object_get(doc, "msglog"), "store");
+	const char *v = json_is_string(st) ? json_string_value(st) : "";
+
+	if (v[0] == '\0')
+		return resolve(data_dir, "msglog.db");
+	return is_pg_conninfo(v) ? strdup(v) : resolve(data_dir, v);
+}
+
+/* "msglog": {"store", "batch_max", "batch_interval_ms"}: where the message
+ * log is and how it groups records into signed batches. Read once: a change
+ * needs a restart. A connection string never holds the password: the
+ * gateway prints where its log is, and the password belongs in a password
+ * file (PGPASSFILE, ~/.pgpass or the passfile parameter). */
 static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, size_t errcap)
 {
-	json_t *m = json_object_get(doc, "msglog");
+	json_t *m = json_object_get(doc, "msglog"), *st;
 	long l = 0;
 	int rc;
 
@@ -498,6 +521,25 @@ static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, s
 		return ndx_fail(err, errcap, NDX_EINVAL, "msglog: expected an object");
 	if (!m)
 		m = json_null();
+	st = json_object_get(m, "store");
+	if (st && (!json_is_string(st) || json_string_value(st)[0] == '\0'))
+		return ndx_fail(err, errcap, NDX_EINVAL, "msglog.store: expected a file path or a "
+				"postgresql:// connection string");
+	if (st && is_pg_conninfo(json_string_value(st))) {
+		PQconninfoOption *o = PQconninfoParse(json_string_value(st), NULL);
+		bool pw = false;
+
+		if (o == NULL)
+			return ndx_fail(err, errcap, NDX_EINVAL, "msglog.store: not a valid "
+					"PostgreSQL connection string");
+		for (PQconninfoOption *p = o; p->keyword != NULL; p++)
+			pw = pw || (strcmp(p->keyword, "password") == 0 && p->val != NULL);
+		PQconninfoFree(o);
+		if (pw)
+			return ndx_fail(err, errcap, NDX_EINVAL, "msglog.store: the connection string "
+					"holds a password: put it in a password file (PGPASSFILE or "
+					"~/.pgpass) instead, so that it is never printed");
+	}
 	if ((rc = get_long(m, "msglog.", "batch_max", 1, 1L << 20, NDX_MSGLOG_BATCH_MAX_DEFAULT,
 			   &l, err, errcap)))
 		return rc;
@@ -631,7 +673,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	if (!cfg->path || !cfg->member || !cfg->code || !cfg->data_dir || !cfg->anchor_path ||
 	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
 	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
-	    !(cfg->msglog_path = resolve(cfg->data_dir, "msglog.db")) ||
+	    !(cfg->msglog_path = msglog_store(doc, cfg->data_dir)) ||
 	    !(cfg->opmon_path = resolve(cfg->data_dir, "opmon.db"))) {
 		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;

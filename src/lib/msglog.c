@@ -9,7 +9,9 @@
  * appenders with the outcome and, once it has let go of the log's lock,
  * calls the callbacks of the others. A failed commit is rolled back and the
  * writer reloads its state from the store, so memory never runs ahead of
- * the disk. Storage goes through msglog_store.h (SQLite today). */
+ * the disk. Storage goes through msglog_store.h: SQLite (msglog_sqlite.c)
+ * for a file path, PostgreSQL (msglog_pg.c) for a postgresql:// connection
+ * string. */
 #include "ndx/msglog.h"
 
 #include <assert.h>
@@ -1285,6 +1287,22 @@ fail:
 	return rc;
 }
 
+/* path as messages may show it: a connection string without its password. */
+static const char *shown(const char *path, char *buf, size_t cap)
+{
+	if (!ndx__msglog_is_pg(path))
+		return path;
+	ndx__msglog_pg_name(path, buf, cap);
+	return buf;
+}
+
+int ndx__msglog_store_open(const char *path, int flags, struct ndx__msglog_store **out)
+{
+	if (ndx__msglog_is_pg(path))
+		return ndx__msglog_pg_open(path, flags, out);
+	return ndx__msglog_sqlite_open(path, flags, out);
+}
+
 int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		    const struct ndx_msglog_options *opt, struct ndx_msglog **out)
 {
@@ -1293,10 +1311,10 @@ int ndx_msglog_open(const char *path, const struct ndx_key *key,
 
 	assert(path != NULL && key != NULL && out != NULL);
 	*out = NULL;
-	rc = ndx__msglog_sqlite_open(path, 0, &w);
+	rc = ndx__msglog_store_open(path, 0, &w);
 	if (rc != NDX_OK)
 		return rc;
-	rc = ndx__msglog_sqlite_open(path, NDX__MSGLOG_READONLY, &r);
+	rc = ndx__msglog_store_open(path, NDX__MSGLOG_READONLY, &r);
 	if (rc != NDX_OK) {
 		w->ops->close(w);
 		return rc;
@@ -2086,9 +2104,10 @@ static int list_archives(const char *dir, struct archive_file **out, size_t *n, 
 static int open_readonly(const char *path, struct ndx__msglog_store **st, struct meta *m,
 			 char *err, size_t cap)
 {
-	char why[200];
-	int rc = ndx__msglog_sqlite_open(path, NDX__MSGLOG_READONLY, st);
+	char why[200], nb[300];
+	int rc = ndx__msglog_store_open(path, NDX__MSGLOG_READONLY, st);
 
+	path = shown(path, nb, sizeof nb);
 	if (rc == NDX_EINVAL)
 		return failf(err, cap, rc, "%s is not an ndx message log", path);
 	if (rc != NDX_OK)
@@ -2158,6 +2177,7 @@ int ndx_msglog_verify_witnessed(const char *path, const char *archive_dir,
 	struct verifier v;
 	struct meta m;
 	double t0 = mono_seconds();
+	char nb[300];
 	int rc;
 
 	assert(path != NULL && res != NULL);
@@ -2171,14 +2191,16 @@ int ndx_msglog_verify_witnessed(const char *path, const char *archive_dir,
 	if (m.archive && archive_dir != NULL) {
 		st->ops->close(st);
 		return failf(res->error, sizeof res->error, NDX_EINVAL,
-			     "%s is an archive file, not a live log", path);
+			     "%s is an archive file, not a live log",
+			     shown(path, nb, sizeof nb));
 	}
 	if (key == NULL) {
 		rc = ndx_key_from_public_raw(m.pub, &meta_key);
 		if (rc != NDX_OK) {
 			st->ops->close(st);
 			return failf(res->error, sizeof res->error, rc,
-				     "the public key stored in %s is not usable", path);
+				     "the public key stored in %s is not usable",
+				     shown(path, nb, sizeof nb));
 		}
 		key = meta_key;
 	}
@@ -2570,7 +2592,7 @@ int ndx_msglog_prove(const char *path, const char *message_id, int direction, ui
 	struct ndx__msglog_store *st = NULL;
 	struct ndx_key *key = NULL;
 	json_t *doc = NULL;
-	char *text = NULL, why[512];
+	char *text = NULL, why[512], nb[300];
 	struct meta m;
 	int rc;
 
@@ -2584,7 +2606,7 @@ int ndx_msglog_prove(const char *path, const char *message_id, int direction, ui
 		rc = prove_in_txn(st, &m, message_id, direction, seq, &doc, err, errcap);
 		st->ops->rollback(st);
 	} else {
-		failf(err, errcap, rc, "cannot read %s", path);
+		failf(err, errcap, rc, "cannot read %s", shown(path, nb, sizeof nb));
 	}
 	st->ops->close(st);
 	if (rc != NDX_OK)
@@ -2736,7 +2758,8 @@ int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
 	struct ndx_msglog_verify_result vr;
 	struct ndx_msglog_sth last;
 	uint8_t last_hash[NDX_SHA256_LEN];
-	char tmp[4096], *sth_text = NULL;
+	char tmp[4096], *sth_text = NULL, nb[300];
+	const char *name;
 	struct chain next;
 	struct meta m, m2;
 	struct stat sb;
@@ -2744,6 +2767,7 @@ int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
 
 	assert(path != NULL && out_dir != NULL && res != NULL);
 	memset(res, 0, sizeof *res);
+	name = shown(path, nb, sizeof nb);
 	/* Never move records that do not verify into a file that would then
 	 * carry the damage with a fresh look. */
 	rc = ndx_msglog_verify(path, NULL, NULL, &vr);
@@ -2752,20 +2776,20 @@ int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
 			     vr.error);
 	if (rc != NDX_OK)
 		return failf(err, errcap, rc, "%s", vr.error);
-	rc = ndx__msglog_sqlite_open(path, 0, &live);
+	rc = ndx__msglog_store_open(path, 0, &live);
 	if (rc != NDX_OK)
-		return failf(err, errcap, rc, "cannot open %s for writing: %s", path,
+		return failf(err, errcap, rc, "cannot open %s for writing: %s", name,
 			     ndx_strerror(rc));
 	rc = live->ops->begin(live, false);
 	if (rc == NDX_OK) {
 		rc = meta_read(live, &m, err, errcap);
 		if (rc == NDX_OK && m.archive)
 			rc = failf(err, errcap, NDX_EINVAL, "%s is an archive file, not a live log",
-				   path);
+				   name);
 		if (rc == NDX_OK) {
 			rc = archive_select(live, &m, before_ms, res, &last);
 			if (rc != NDX_OK)
-				failf(err, errcap, rc, "cannot read the tree heads of %s", path);
+				failf(err, errcap, rc, "cannot read the tree heads of %s", name);
 		}
 		live->ops->rollback(live);
 	}
@@ -2838,7 +2862,7 @@ int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
 		fsync_path(out_dir, true);
 		failf(err, errcap, rc, rc == NDX_EEXIST ? "another archive run changed %s meanwhile"
 							: "cannot remove the archived batches from %s",
-		      path);
+		      name);
 	}
 out:
 	free(sth_text);

@@ -118,7 +118,7 @@ static inline bool ndx__msglog_subjects_next(const char **cursor, const char **e
 	return false;
 }
 
-/* Open flags for the SQLite store. */
+/* Open flags of a store (ARCHIVE: SQLite only). */
 enum {
 	NDX__MSGLOG_READONLY = 1, /* read-only connection to an existing file */
 	NDX__MSGLOG_ARCHIVE = 2,  /* a new self-contained file: rollback journal, not WAL */
@@ -130,6 +130,23 @@ enum {
  * *out, NDX_EIO (missing or unreadable file), NDX_EINVAL (not a message
  * log), NDX_EDB, NDX_ENOMEM. */
 int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_store **out);
+
+/* Whether path is a PostgreSQL connection string (postgresql:// or
+ * postgres://) rather than a file path. */
+bool ndx__msglog_is_pg(const char *path);
+
+/* Opens the PostgreSQL store (msglog_pg.c) of the connection string
+ * conninfo, creating its tables unless READONLY; ARCHIVE is refused with
+ * NDX_EINVAL (archives are SQLite files). Returns as ndx__msglog_sqlite_open
+ * does (NDX_EDB when the server cannot be reached; its message on stderr). */
+int ndx__msglog_pg_open(const char *conninfo, int flags, struct ndx__msglog_store **out);
+
+/* How messages name the store of a connection string: user, host, port,
+ * database and options, never a password. */
+void ndx__msglog_pg_name(const char *conninfo, char *out, size_t cap);
+
+/* The store of path: PostgreSQL for a connection string, else SQLite. */
+int ndx__msglog_store_open(const char *path, int flags, struct ndx__msglog_store **out);
 
 /* ndx_msglog_open over given stores: w is used by the writer thread only,
  * r (read-only, may be NULL: ndx_msglog_by_subject then fails with

@@ -13,7 +13,17 @@
  * called exactly once, on the writer thread, once the record is in the
  * file; they mix with waiting appends, share a failed group's error, are
  * refused at once (done never called) for bad input or a closing log, and
- * close completes those still queued. */
+ * close completes those still queued.
+ *
+ * The same tests run on both stores: with NDX_TEST_ENGINE=pg (the meson
+ * suite pg, make test-pg) every log is a fresh schema of the PostgreSQL
+ * database NDX_TEST_PG (tests/with-postgres starts one), rows are changed
+ * behind the log's back with libpq instead, and the tests that are about
+ * SQLite files alone (missing or garbage files, logs of older formats
+ * written as SQLite files) are left out; PostgreSQL's own are added: a
+ * writer killed with SIGKILL loses no acknowledged record (both engines),
+ * a server that stops gives NDX_EDB and the log goes on once it is back,
+ * the password of a connection string never shows in a message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +36,7 @@
 
 #include <ftw.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,10 +61,50 @@ static char tmpdir[512];
 static struct ndx_key *key, *other_key;
 static int case_no;
 
-/* A fresh path for this test's log. */
+/* NDX_TEST_PG in the PostgreSQL run (NDX_TEST_ENGINE=pg), else NULL. */
+static const char *pg_base;
+
+/* Runs SQL on a PostgreSQL connection string; the result of the last
+ * statement (the caller clears it), or a test failure. */
+static PGresult *pg_run(const char *conninfo, const char *stmt)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect to %s: %s", conninfo, PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	r = PQexec(c, stmt);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
+	PQfinish(c);
+	return r;
+}
+
+/* The schema of test case n of this process. */
+static void schema_of(int n, char *out, size_t cap)
+{
+	snprintf(out, cap, "t%ld_%d", (long)getpid(), n);
+}
+
+/* A fresh path for this test's log: in the PostgreSQL run, a log (a name
+ * ending in .db) is a connection string to a schema of its own. */
 static void new_path(char *out, size_t cap, const char *name)
 {
-	snprintf(out, cap, "%s/%d-%s", tmpdir, ++case_no, name);
+	size_t n = strlen(name);
+
+	++case_no;
+	if (pg_base != NULL && n > 3 && strcmp(name + n - 3, ".db") == 0) {
+		char schema[64], stmt[100];
+
+		schema_of(case_no, schema, sizeof schema);
+		snprintf(stmt, sizeof stmt, "CREATE SCHEMA %s", schema);
+		PQclear(pg_run(pg_base, stmt));
+		snprintf(out, cap, "%s%coptions=-csearch_path%%3D%s", pg_base,
+			 strchr(pg_base, '?') != NULL ? '&' : '?', schema);
+		return;
+	}
+	snprintf(out, cap, "%s/%d-%s", tmpdir, case_no, name);
 }
 
 /* The path of record i: per-thread storage, one per i modulo 64 (a record's
@@ -146,11 +197,50 @@ static void make_log(const char *path, int n, unsigned batch_max)
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 }
 
+/* The tests' SQLite statements as PostgreSQL reads them: blob literals
+ * x'..' become bytea, zeroblob(n) n zero bytes, BLOB bytea. */
+static char *pg_dialect(const char *stmt)
+{
+	size_t n = strlen(stmt);
+	char *out = malloc(4 * n + 64), *o = out;
+
+	assert_non_null(out);
+	for (const char *p = stmt; *p != '\0';) {
+		if ((p[0] == 'x' || p[0] == 'X') && p[1] == '\'' &&
+		    (p == stmt || p[-1] == ' ' || p[-1] == '(' || p[-1] == '=')) {
+			const char *end = strchr(p + 2, '\'');
+
+			assert_non_null(end);
+			o += sprintf(o, "'\\x%.*s'::bytea", (int)(end - p - 2), p + 2);
+			p = end + 1;
+		} else if (strncmp(p, "zeroblob(32)", 12) == 0) {
+			o += sprintf(o, "decode(repeat('00', 32), 'hex')");
+			p += 12;
+		} else if (strncmp(p, "AS BLOB", 7) == 0) {
+			o += sprintf(o, "AS bytea");
+			p += 7;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static void sql(const char *path, const char *stmt)
 {
 	sqlite3 *db = NULL;
 	char *err = NULL;
 
+	if (ndx__msglog_is_pg(path)) {
+		char *t = pg_dialect(stmt);
+		PGresult *r = pg_run(path, t);
+
+		assert_int_equal(atoi(PQcmdTuples(r)) > 0 || strncmp(stmt, "CREATE", 6) == 0, 1);
+		PQclear(r);
+		free(t);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	if (sqlite3_exec(db, stmt, NULL, NULL, &err) != SQLITE_OK)
 		fail_msg("%s: %s", stmt, err);
@@ -203,6 +293,15 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static int teardown(void **state)
 {
 	(void)state;
+	/* The PostgreSQL run's schemas go with the test (the server of
+	 * tests/with-postgres goes anyway; another one keeps nothing). */
+	for (int n = 1; pg_base != NULL && n <= case_no; n++) {
+		char schema[64], stmt[120];
+
+		schema_of(n, schema, sizeof schema);
+		snprintf(stmt, sizeof stmt, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+		PQclear(pg_run(pg_base, stmt));
+	}
 	ndx_key_free(key);
 	ndx_key_free(other_key);
 	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -718,7 +817,7 @@ static void rewrite_record(const char *path, uint64_t seq)
 	uint8_t h[NDX_SHA256_LEN];
 	char hex[2 * NDX_SHA256_LEN + 1], stmt[300];
 
-	assert_int_equal(ndx__msglog_sqlite_open(path, NDX__MSGLOG_READONLY, &st), NDX_OK);
+	assert_int_equal(ndx__msglog_store_open(path, NDX__MSGLOG_READONLY, &st), NDX_OK);
 	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_FROM, seq, NULL, &it), NDX_OK);
 	assert_int_equal(st->ops->iter_record(it, &e), 1);
 	e.client = "VN/COM/EVIL/exfiltrate";
@@ -830,6 +929,14 @@ static int sql_count(const char *path, const char *query)
 	sqlite3_stmt *st = NULL;
 	int n;
 
+	if (ndx__msglog_is_pg(path)) {
+		PGresult *r = pg_run(path, query);
+
+		assert_int_equal(PQntuples(r), 1);
+		n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		return n;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -1511,7 +1618,7 @@ static struct failing_store *failing_open(const char *path)
 	struct failing_store *f = calloc(1, sizeof *f);
 
 	assert_non_null(f);
-	assert_int_equal(ndx__msglog_sqlite_open(path, 0, &f->inner), NDX_OK);
+	assert_int_equal(ndx__msglog_store_open(path, 0, &f->inner), NDX_OK);
 	/* Iterators are the inner store's own: borrow its functions. */
 	fs_ops = (struct ndx__msglog_store_ops){
 		.close = fs_close, .begin = fs_begin, .commit = fs_commit,
@@ -1751,6 +1858,17 @@ static int rows_of_seq(const char *path, uint64_t seq)
 	sqlite3_stmt *st = NULL;
 	int n = -1;
 
+	if (ndx__msglog_is_pg(path)) {
+		char q[100];
+		PGresult *r;
+
+		snprintf(q, sizeof q, "SELECT count(*) FROM records WHERE seq = %llu",
+			 (unsigned long long)seq);
+		r = pg_run(path, q);
+		n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		return n;
+	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM records WHERE seq = ?", -1, &st,
 			       NULL) == SQLITE_OK &&
@@ -2419,8 +2537,12 @@ static void test_witness_verify(void **state)
 		assert_int_equal(ndx_msglog_close(log), NDX_OK);
 	}
 	expect_verify(forged, NULL, NULL, NULL, NULL);
-	snprintf(cmd, sizeof cmd,
-		 "ATTACH '%s' AS w; INSERT INTO witnesses SELECT * FROM w.witnesses", path);
+	if (ndx__msglog_is_pg(path))
+		snprintf(cmd, sizeof cmd, "INSERT INTO witnesses SELECT * FROM %s.witnesses",
+			 strstr(path, "search_path%3D") + strlen("search_path%3D"));
+	else
+		snprintf(cmd, sizeof cmd,
+			 "ATTACH '%s' AS w; INSERT INTO witnesses SELECT * FROM w.witnesses", path);
 	sql(forged, cmd);
 	expect_witnessed(forged, NULL, a, "batch 2: the witnessed tree head", &res);
 	assert_non_null(strstr(res.error, "rewritten or forked"));
@@ -2549,6 +2671,168 @@ static void test_after_skips_archived(void **state)
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 }
 
+/* ---- kill -9 of a writer, both engines ------------------------------------ */
+
+/* A writer process killed with SIGKILL at an arbitrary moment, while it
+ * appends: every record whose append had returned (and that it reported
+ * through the pipe) is in the log afterwards, and the log verifies. */
+static void test_kill9_keeps_acknowledged(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 16, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog *log = NULL;
+	uint64_t acked = 0, got;
+	char path[600];
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	new_path(path, sizeof path, "kill9.db");
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (ndx_msglog_open(path, key, &opt, &log) != NDX_OK)
+			_exit(2);
+		for (int i = 1;; i++) {
+			struct ndx_msglog_record r;
+			uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+			char id[32];
+			uint64_t seq = 0;
+
+			fill_record(&r, i, id, sizeof id, req, resp);
+			if (ndx_msglog_append(log, &r, &seq) != NDX_OK)
+				_exit(3);
+			/* acknowledged: the appender may now answer its client */
+			if (write(fds[1], &seq, sizeof seq) != (ssize_t)sizeof seq)
+				_exit(4);
+		}
+	}
+	close(fds[1]);
+	/* Kill it somewhere after the 60th acknowledgement, mid-stream. */
+	while (acked < 60 && read(fds[0], &got, sizeof got) == (ssize_t)sizeof got)
+		acked = got;
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	while (read(fds[0], &got, sizeof got) == (ssize_t)sizeof got)
+		acked = got;
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("the child did not die of SIGKILL (status %d)", status);
+	assert_true(acked >= 60);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	if (res.records < acked)
+		fail_msg("%llu records acknowledged, only %llu in the log",
+			 (unsigned long long)acked, (unsigned long long)res.records);
+	/* and the log goes on from there */
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	assert_int_equal(append_one(log, (int)res.records + 1), res.records + 1);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, NULL);
+}
+
+/* ---- PostgreSQL only ---------------------------------------------------- */
+
+static void pg_ctl(const char *var)
+{
+	const char *cmd = getenv(var);
+
+	if (cmd == NULL || cmd[0] == '\0')
+		fail_msg("%s is not set: run the PostgreSQL tests under tests/with-postgres", var);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The server stops under a running log: appends fail with NDX_EDB (the
+ * server's message on stderr), verify says it cannot read the log, nothing
+ * crashes; once the server is back, the writer reconnects and the log goes
+ * on, every acknowledged record there. */
+static void test_pg_server_stopped(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 4, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_record r;
+	struct ndx_msglog *log = NULL;
+	uint8_t req[NDX_SHA256_LEN], resp[NDX_SHA256_LEN];
+	char path[600], id[32];
+	struct collected c = { .field_ok = true };
+
+	(void)state;
+	new_path(path, sizeof path, "stopped.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(append_one(log, i), (uint64_t)i);
+	pg_ctl("NDX_TEST_PG_STOP");
+	fill_record(&r, 6, id, sizeof id, req, resp);
+	assert_int_equal(ndx_msglog_append(log, &r, NULL), NDX_EDB);
+	assert_int_equal(ndx_msglog_append(log, &r, NULL), NDX_EDB);
+	assert_int_equal(ndx_msglog_by_subject(log, SUBJECT, collect, &c), NDX_EDB);
+	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EDB);
+	assert_non_null(strstr(res.error, "cannot open postgresql://postgres@127.0.0.1"));
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(append_one(log, 6), 6);
+	assert_int_equal(ndx_msglog_by_subject(log, SUBJECT, collect, &c), NDX_OK);
+	assert_int_equal(c.n, 2); /* records 3 and 6 */
+	/* A restart while the log is idle costs no append at all. */
+	pg_ctl("NDX_TEST_PG_STOP");
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(append_one(log, 7), 7);
+	c.n = 0;
+	assert_int_equal(ndx_msglog_by_subject(log, SUBJECT, collect, &c), NDX_OK);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, NULL, NULL, &res);
+	assert_int_equal(res.records, 7);
+	assert_int_equal(res.batched, 7);
+}
+
+/* What cannot be: an archive in PostgreSQL, a server that is not there
+ * (its password never in a message), a database without a log. */
+static void test_pg_refusals(void **state)
+{
+	struct ndx_msglog_verify_result res;
+	struct ndx__msglog_store *st = NULL;
+	struct ndx_msglog *log = NULL;
+	char path[600], name[300];
+
+	(void)state;
+	new_path(path, sizeof path, "refused.db");
+	assert_int_equal(ndx__msglog_store_open(path, NDX__MSGLOG_ARCHIVE, &st), NDX_EINVAL);
+	assert_null(st);
+	/* nothing listens on port 1 */
+	assert_int_equal(ndx_msglog_open("postgresql://ndx:s3cret-pw@127.0.0.1:1/ndx", key, NULL,
+					 &log), NDX_EDB);
+	assert_null(log);
+	assert_int_equal(ndx_msglog_verify("postgres://ndx:s3cret-pw@127.0.0.1:1/ndx?password=x2",
+					   NULL, NULL, &res), NDX_EDB);
+	assert_non_null(strstr(res.error, "postgresql://ndx@127.0.0.1:1/ndx"));
+	assert_null(strstr(res.error, "s3cret"));
+	assert_null(strstr(res.error, "x2"));
+	ndx__msglog_pg_name("postgresql://u:pw@h:5/d?password=pw2&sslmode=require", name,
+			    sizeof name);
+	assert_string_equal(name, "postgresql://u@h:5/d");
+	/* an empty schema is not a log to verify, nor a public key enough */
+	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
+	assert_non_null(strstr(res.error, "not an ndx message log"));
+	sql(path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
+	assert_non_null(strstr(res.error, "not an ndx message log"));
+	/* a log of another format opens for nothing */
+	sql(path, "INSERT INTO meta VALUES ('format', 'ndx-msglog/2')");
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log), NDX_EINVAL);
+	assert_int_equal(ndx_msglog_verify(path, NULL, NULL, &res), NDX_EINVAL);
+	assert_non_null(strstr(res.error, "ndx-msglog/2"));
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM meta"), 1);
+}
+
+static void test_pg_unset(void **state)
+{
+	(void)state;
+	print_message("NDX_TEST_PG is not set: the PostgreSQL run of the message log's tests "
+		      "is skipped (run it with make test-pg, which starts a server)\n");
+	skip();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2586,7 +2870,38 @@ int main(void)
 		cmocka_unit_test(test_witness_older_log),
 		cmocka_unit_test(test_after_pages),
 		cmocka_unit_test(test_after_skips_archived),
+		cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
+	/* Those about SQLite files alone stay out of the PostgreSQL run. */
+	static const void *const sqlite_only[] = {
+		test_bad_input, test_v1_log_refused, test_v2_log_refused, test_witness_older_log,
+	};
+	const struct CMUnitTest pg_own[] = {
+		cmocka_unit_test(test_pg_refusals),
+		cmocka_unit_test(test_pg_server_stopped),
+	};
+	const struct CMUnitTest unset[] = { cmocka_unit_test(test_pg_unset) };
+	struct CMUnitTest pg_tests[sizeof tests / sizeof tests[0] + 2];
+	const char *engine = getenv("NDX_TEST_ENGINE");
+	size_t n = 0;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	if (engine == NULL || strcmp(engine, "pg") != 0)
+		return cmocka_run_group_tests(tests, setup, teardown);
+	pg_base = getenv("NDX_TEST_PG");
+	if (pg_base == NULL || pg_base[0] == '\0') {
+		cmocka_run_group_tests_name("msglog_pg", unset, NULL, NULL);
+		return 77; /* meson: skipped */
+	}
+	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+		bool keep = true;
+
+		for (size_t j = 0; j < sizeof sqlite_only / sizeof sqlite_only[0]; j++)
+			keep = keep && (const void *)tests[i].test_func != sqlite_only[j];
+		if (keep)
+			pg_tests[n++] = tests[i];
+	}
+	/* The server stops last: nothing else runs while it is down. */
+	pg_tests[n++] = pg_own[0];
+	pg_tests[n++] = pg_own[1];
+	return _cmocka_run_group_tests("msglog_pg", pg_tests, n, setup, teardown);
 }
