@@ -112,6 +112,10 @@ struct ndx_msglog_witness {
 	uint8_t signature[NDX_ED25519_SIG_LEN];
 };
 
+/* True when path names a PostgreSQL store (a postgresql:// or postgres://
+ * connection string) rather than a SQLite file. */
+bool ndx_msglog_is_connection_string(const char *path);
+
 /* Opens (creating when missing) the log at path, recovers it (the chain
  * continues after the last durable record; records a crash left without a
  * tree head are put into batches and signed before this returns) and starts

@@ -131,7 +131,10 @@ static int check(const struct gw_config *cfg)
 	       ndx_anchor_instance(cfg->anchor));
 	printf("  signing key id      %s\n", cfg->sign_key_id);
 	printf("  message log         %s (%s; batches of up to %u records or %u ms)\n",
-	       cfg->msglog_path, access(cfg->msglog_path, F_OK) == 0 ? "exists" : "will be created",
+	       cfg->msglog_path,
+	       ndx_msglog_is_connection_string(cfg->msglog_path) ? "PostgreSQL"
+	       : access(cfg->msglog_path, F_OK) == 0		 ? "exists"
+								 : "will be created",
 	       cfg->msglog_opt.batch_max, cfg->msglog_opt.batch_interval_ms);
 	printf("  TLS cert sha256     %s\n", cfg->tls_fingerprint);
 	for (size_t i = 0; i < s->nsubsystems; i++)

@@ -1296,6 +1296,11 @@ static const char *shown(const char *path, char *buf, size_t cap)
 	return buf;
 }
 
+bool ndx_msglog_is_connection_string(const char *path)
+{
+	return path && ndx__msglog_is_pg(path);
+}
+
 int ndx__msglog_store_open(const char *path, int flags, struct ndx__msglog_store **out)
 {
 	if (ndx__msglog_is_pg(path))
