@@ -8,6 +8,7 @@
 #ifndef NDX_GATEWAY_H
 #define NDX_GATEWAY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "confstate.h"
@@ -27,6 +28,9 @@ struct gw_ctx {
 	struct gw_loops *loops;      /* the exchange loops (gwloop.h) */
 	struct gw_events *events;    /* the outbox and inbox of events (events.h) */
 	struct gw_opmon *opmon;      /* operational monitoring records (opmon.h); NULL: none */
+	/* Whether the gateway port listens: it opens once a valid configuration
+	 * is held (main.c), and until then /healthz says not_ready. */
+	atomic_bool gateway_port_open;
 	/* This gateway's name in Ndx-Gateway and the request hash, made once */
 	char name[NDX_ID_TEXT_MAX + 64];
 };

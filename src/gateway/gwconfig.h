@@ -106,7 +106,7 @@ struct gw_config {
 	char *opmon_path;         /* data_dir/opmon.db (opmon.h) */
 	long opmon_retention_s;   /* opmon.retention_s: records older than this go */
 	long opmon_max_records;   /* opmon.max_records: the oldest beyond this go */
-	int http_engine;          /* http.engine: NDX_HTTPD_MHD (default) or NDX_HTTPD_H2O */
+	int http_engine;          /* http.engine: NDX_HTTPD_H2O (default) or NDX_HTTPD_MHD */
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };
 

@@ -60,6 +60,12 @@ void gw_healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_resp 
 	}
 	down = json_array();
 	degraded = json_array();
+	/* The configuration has just become valid and the main thread opens the
+	 * gateway port on its next tick: other members cannot call yet. */
+	if (!atomic_load(&g->gateway_port_open))
+		problem(down, gw_reason_info(GW_R_NO_CONFIGURATION)->reason,
+			"the gateway port is not open yet: other members' gateways cannot "
+			"call this one");
 	if (gw_log_failing(now))
 		problem(down, gw_reason_info(GW_R_LOG_UNAVAILABLE)->reason,
 			"the message log cannot be written: every exchange is refused");

@@ -175,7 +175,7 @@ static int check(const struct gw_config *cfg)
 /* Said after a port's address when it is not on the default engine. */
 static const char *engine_note(const struct gw_config *cfg)
 {
-	return cfg->http_engine == NDX_HTTPD_H2O ? " (h2o)" : "";
+	return cfg->http_engine == NDX_HTTPD_MHD ? " (libmicrohttpd)" : "";
 }
 
 static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
@@ -212,9 +212,11 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	rc = ca ? ndx_httpd_start(&hc, out) : NDX_EINVAL;
 	if (!ca)
 		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
-	else if (rc == NDX_OK)
+	else if (rc == NDX_OK) {
 		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s\n",
 			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg));
+		atomic_store(&g->gateway_port_open, true);
+	}
 	{
 		const char *problem = identity_problem(g->cfg, v.c->conf);
 		if (problem)

@@ -42,8 +42,10 @@
  *   more than 100 headers; those heads are answered with the daemon's JSON
  *   400 (cfg.bad_request_type) and logged ("Heads h2o's parser refuses"
  *   below), as is an HTTP/1.1 request without Host; a head over 32 KiB gets
- *   431. A malformed head that arrived pipelined behind another request
- *   still gets h2o's own plain-text 400, unlogged.
+ *   431; a request line naming another HTTP version than 1.x gets 505. A
+ *   malformed head that arrived pipelined behind another request still
+ *   gets h2o's own plain-text 400, logged "refused_by": "h2o" when it
+ *   arrived with that request (log_pipelined_refusal).
  * - TLS 1.2/1.3 (OpenSSL), a client certificate asked for, not required,
  *   when tls_trust_pem is set; ndx_http_client_cert checks OpenSSL's
  *   verification result once per connection (h2o_ssl_of below).
@@ -333,7 +335,8 @@ static void rearm(struct h2srv *s)
  * until h2o has done so; run_h2o wraps them after each run. h2o's own
  * HTTP/1 read callback is learnt once, from a connection over a socket
  * pair (learn_h1_read). A head that arrived together with the previous
- * request (pipelined) is parsed by h2o directly and gets h2o's own 400. */
+ * request (pipelined) is parsed by h2o directly and gets h2o's own 400;
+ * log_pipelined_refusal logs it when it arrives. */
 
 /* h2o's HTTP/1 read callback (reqread_on_read): the same for every server
  * of the process, learnt by the first that starts (on its loop thread while
@@ -418,12 +421,17 @@ static void refuse_head(struct h2srv *s, struct h2conn *c, int status, const cha
 	size_t cap, n = 0;
 	h2o_iovec_t iov;
 
+	if (status == 505)
+		word = s->cfg.bad_header_reason;
 	snprintf(detail, sizeof detail, "%s%s%s", word ? word : "", word ? ": " : "",
 		 status == 431 ? "the request head is too large"
+		 : status == 505 ? "only HTTP/1.x is served on this connection"
 		 : in_path     ? "the request line cannot be parsed"
 			       : "a header line cannot be parsed");
 	ndx_http_resp_error(&r, status, type,
-			    status == 431 ? "request header fields too large" : "bad request",
+			    status == 431   ? "request header fields too large"
+			    : status == 505 ? "HTTP version not supported"
+					    : "bad request",
 			    detail);
 	cap = (r.body ? r.len : 0) + 256 + strlen(type);
 	if (!r.oom && r.body && (c->refusal = malloc(cap)))
@@ -431,8 +439,9 @@ static void refuse_head(struct h2srv *s, struct h2conn *c, int status, const cha
 				     "HTTP/1.1 %d %s\r\nConnection: close\r\n"
 				     "Content-Type: application/json; charset=utf-8\r\n"
 				     "X-Road-Error: %s\r\nContent-Length: %zu\r\n\r\n%s",
-				     status, status == 431 ? "Request Header Fields Too Large"
-							   : "Bad Request",
+				     status, status == 431   ? "Request Header Fields Too Large"
+					     : status == 505 ? "HTTP Version Not Supported"
+							     : "Bad Request",
 				     type, r.len, r.body);
 	c->phase = PHASE_CUT;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -446,6 +455,94 @@ static void refuse_head(struct h2srv *s, struct h2conn *c, int status, const cha
 	}
 	iov = h2o_iovec_init(c->refusal, n);
 	h2o_socket_write(c->sock, &iov, 1, on_refusal_sent);
+}
+
+/* Whether the request line in buf (len bytes, its end within them) names
+ * an HTTP version other than 1.x ("GET / HTTP/2.0"): picohttpparser knows
+ * only HTTP/1.x and refuses the line, which deserves 505 (RFC 9110 15.6.6)
+ * rather than 400, as libmicrohttpd answers. */
+static int other_http_version(const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t n;
+
+	if (!nl)
+		return 0;
+	n = (size_t)(nl - buf);
+	if (n && buf[n - 1] == '\r')
+		n--;
+	return n >= 9 && memcmp(buf + n - 9, " HTTP/", 6) == 0 &&
+	       buf[n - 3] >= '0' && buf[n - 3] <= '9' && buf[n - 3] != '1' &&
+	       buf[n - 2] == '.' && buf[n - 1] >= '0' && buf[n - 1] <= '9';
+}
+
+/* The length of the body that follows a complete head with these headers:
+ * its Content-Length, 0 without one, -1 when it cannot be told here
+ * (chunked, or a Content-Length that is not a number). */
+static long long body_after(const struct phr_header *h, size_t nh)
+{
+	long long n = 0;
+
+	for (size_t i = 0; i < nh; i++) {
+		if (h[i].name_len == 17 && strncasecmp(h[i].name, "transfer-encoding", 17) == 0)
+			return -1;
+		if (h[i].name_len == 14 && strncasecmp(h[i].name, "content-length", 14) == 0) {
+			n = 0;
+			if (!h[i].value_len || h[i].value_len > 15)
+				return -1;
+			for (size_t k = 0; k < h[i].value_len; k++) {
+				if (h[i].value[k] < '0' || h[i].value[k] > '9')
+					return -1;
+				n = n * 10 + (h[i].value[k] - '0');
+			}
+		}
+	}
+	return n;
+}
+
+#define PIPELINE_LOOKAHEAD 8
+
+/* Requests pipelined behind the one at the start of in (whose head is
+ * head bytes long, with headers h) are parsed by h2o straight from its
+ * buffer once that one is answered, without a read that guard_read could
+ * see; one whose head h2o's parser refuses gets h2o's plain-text 400.
+ * Logs such a head now, marked "refused_by": "h2o", so that no refusal
+ * goes unlogged (what is answered is h2o's, and follows in order). */
+static void log_pipelined_refusal(struct h2conn *c, const h2o_buffer_t *in, size_t head,
+				  const struct phr_header *h, size_t nh)
+{
+	struct phr_header hdrs[H2O_MAX_HEADERS];
+	size_t off = head;
+
+	for (int i = 0; i < PIPELINE_LOOKAHEAD; i++) {
+		long long body = body_after(h, nh);
+		const char *m = NULL, *p = NULL;
+		size_t ml = 0, pl = 0, len;
+		int minor, rc;
+
+		if (body < 0 || (unsigned long long)body >= in->size - off)
+			return;
+		off += (size_t)body;
+		len = in->size - off;
+		nh = H2O_MAX_HEADERS;
+		rc = phr_parse_request(in->bytes + off, len, &m, &ml, &p, &pl, &minor, hdrs, &nh, 0);
+		if (rc == -1) {
+			char method[16] = "", path[256] = "";
+			struct timespec start;
+
+			if (m && ml < sizeof method)
+				snprintf(method, sizeof method, "%.*s", (int)ml, m);
+			log_path(p, pl, path, sizeof path);
+			clock_gettime(CLOCK_MONOTONIC, &start);
+			httpd_access_log_line(&c->srv->log, c->remote, &start, method, path, 400,
+					      "Client.InvalidRequest", 0, "h2o", NULL);
+			return;
+		}
+		if (rc < 0)
+			return;
+		off += (size_t)rc;
+		h = hdrs;
+	}
 }
 
 static void guard_read(h2o_socket_t *sock, const char *err)
@@ -471,11 +568,17 @@ static void guard_read(h2o_socket_t *sock, const char *err)
 		if (m && ml < sizeof method)
 			snprintf(method, sizeof method, "%.*s", (int)ml, m);
 		log_path(p, pl, path, sizeof path);
-		refuse_head(c->srv, c, rc == -1 ? 400 : 431, method, path, rc == -1 && !p);
+		if (rc == -1 && other_http_version(in->bytes, len))
+			refuse_head(c->srv, c, 505, method, path, 0);
+		else
+			refuse_head(c->srv, c, rc == -1 ? 400 : 431, method, path,
+				    rc == -1 && !p);
 		return;
 	}
 	if (rc == -2)
 		sock->_cb.read = guard_read; /* the rest of the head: look again */
+	else if ((size_t)rc < in->size)
+		log_pipelined_refusal(c, in, (size_t)rc, hdrs, nh);
 	h1_read(sock, err);
 }
 

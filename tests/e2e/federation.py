@@ -309,8 +309,9 @@ class Gateway:
             "services": self.services, "limits": self.limits,
             "conf_refresh_s": self.conf_refresh_s,
         }
-        # NDX_GATEWAY_HTTP_ENGINE=h2o runs every gateway's ports on h2o
-        # (docs/gateway.md "http"; `make test-e2e-h2o`).
+        # NDX_GATEWAY_HTTP_ENGINE=microhttpd runs every gateway's ports on
+        # libmicrohttpd instead of h2o (docs/gateway.md "http";
+        # `make test-e2e-microhttpd`).
         engine = os.environ.get("NDX_GATEWAY_HTTP_ENGINE")
         if engine:
             cfg["http"] = {"engine": engine}

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ import refusals  # noqa: E402
 
 REFUSAL_BURST = 200      # src/gateway/peerlimit.h
 REFUSALS_PER_S = 20
+FLOOD_PARALLEL = 8
+FLOOD_ROUND = 100
+FLOOD_MAX = 3000
+FLOOD_SECONDS = 120
 PIN = "001099012345"
 
 
@@ -79,21 +84,28 @@ def test_a_flood_of_refusals_is_turned_away_and_others_are_served(fed):
     statuses, retry_after = Counter(), set()
     t0 = time.monotonic()
     served_meanwhile = []
-    for i in range(2 * REFUSAL_BURST):
-        st, hdrs, body, _ = as_bhxh(fed)
-        statuses[st] += 1
-        if st == 429:
-            refusals.check(st, hdrs, body, "TooManyRefusals", side="provider")
-            assert "ndx-response-signature" not in hdrs
-            retry_after.add(int(hdrs["retry-after"]))
-        if i % 50 == 0:  # a member with a grant, meanwhile
+    # Eight at a time, in rounds, until the door has turned away fifty: how fast
+    # one Python client gets through the TLS handshakes depends on the machine (under
+    # ASan and load, slower than the budget refills), so the flood is made a flood by
+    # its parallelism, and bounded by its count and its time.
+    with ThreadPoolExecutor(FLOOD_PARALLEL) as pool:
+        while statuses[429] < 50 and sum(statuses.values()) < FLOOD_MAX and \
+                time.monotonic() - t0 < FLOOD_SECONDS:
+            for st, hdrs, body, _ in pool.map(lambda _: as_bhxh(fed), range(FLOOD_ROUND)):
+                statuses[st] += 1
+                if st == 429:
+                    refusals.check(st, hdrs, body, "TooManyRefusals", side="provider")
+                    assert "ndx-response-signature" not in hdrs
+                    retry_after.add(int(hdrs["retry-after"]))
+            # a member with a grant, meanwhile
             r = fed.call("BTC", "GET", F.CITIZENS, "/citizens/1")
             served_meanwhile.append(r.status_code)
     elapsed = time.monotonic() - t0
-    assert set(statuses) == {500, 429}, statuses
-    most = REFUSAL_BURST + REFUSALS_PER_S * elapsed + 2
+    assert set(statuses) == {500, 429}, (statuses, elapsed)
+    assert statuses[429] >= 50, (statuses, elapsed)
+    # What got past the door is bounded by the budget and its refill over the flood.
+    most = REFUSAL_BURST + REFUSALS_PER_S * elapsed + FLOOD_PARALLEL + 2
     assert statuses[500] <= most, (statuses, elapsed)
-    assert statuses[429] >= 2 * REFUSAL_BURST - most, (statuses, elapsed)
     assert retry_after and max(retry_after) <= 2, retry_after
     assert served_meanwhile == [200] * len(served_meanwhile), served_meanwhile
     # Only what was signed and refused is logged; the door's 429s cost no record.
