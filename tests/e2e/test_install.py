@@ -154,13 +154,22 @@ def test_units_hardened_and_verified(inst, tmp_path):
         assert listed == scores, (listed, scores)
 
 
-def test_users(inst):
+def test_users(inst, tmp_path):
+    """systemd-sysusers makes every unit's user from the installed sysusers.d file,
+    into an empty root of its own, and puts the gateway's user in group ndx-sector."""
     root, p = inst
-    conf = under(root, p["prefix"] / "lib/sysusers.d/ndx.conf").read_text()
-    users = set(re.findall(r"^u (\S+)", conf, re.M))
+    conf = under(root, p["prefix"] / "lib/sysusers.d/ndx.conf")
+    (tmp_path / "etc").mkdir()
+    res = run("systemd-sysusers", f"--root={tmp_path}", conf)
+    assert res.returncode == 0 and "warn" not in res.stderr.lower(), res.stderr
+    users = {line.split(":")[0]: line.split(":")[6]
+             for line in (tmp_path / "etc/passwd").read_text().splitlines()}
     for f in unit_files(inst).values():
-        assert re.search(r"^User=(\S+)$", f.read_text(), re.M).group(1) in users
-    assert re.search(r"^m ndx-gateway ndx-sector$", conf, re.M)
+        user = re.search(r"^User=(\S+)$", f.read_text(), re.M).group(1)
+        assert users.get(user) == "/usr/sbin/nologin", (f.name, user)
+    groups = {line.split(":")[0]: line.split(":")[3].split(",")
+              for line in (tmp_path / "etc/group").read_text().splitlines()}
+    assert groups["ndx-sector"] == ["ndx-gateway"]
 
 
 def test_example_configuration(inst):
