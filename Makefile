@@ -10,10 +10,12 @@ FUZZ_SMOKE_SECONDS ?= 8
 FUZZ_TARGETS ?=
 DEMO_DIR   ?= demo
 MESON_OPTS ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
 NDX = $(BUILD)/src/cli/ndx
 
-.PHONY: all build build-release deps npm demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
+.PHONY: all build build-release install deps npm demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
 	test-e2e-microhttpd \
 	test-oidc \
 	test-browser fuzz fuzz-smoke bench clean distclean
@@ -65,6 +67,15 @@ $(RELEASE_BUILD)/build.ninja:
 	meson setup $(RELEASE_BUILD) -Dbuildtype=release -Dtests=false
 build-release: $(RELEASE_BUILD)/build.ninja
 	ninja -C $(RELEASE_BUILD)
+
+# Installs the release build under PREFIX (binaries, man pages, the web UI
+# with GOV.UK Frontend and Chart.js, systemd units, sysusers.d, example
+# configuration; docs/install.md), into DESTDIR when it is set. The
+# configuration directory is /etc/ndx whatever the prefix.
+install: npm $(RELEASE_BUILD)/build.ninja
+	meson configure $(RELEASE_BUILD) -Dprefix=$(PREFIX) -Dsysconfdir=/etc
+	ninja -C $(RELEASE_BUILD)
+	meson install -C $(RELEASE_BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 test-unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

@@ -30,6 +30,10 @@
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
 #endif
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
 
 #define PROG "ndx-consent"
 #define SIGN_KEY_FILE "consent-sign.key"
@@ -42,6 +46,9 @@ static const char USAGE[] =
 	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID\n"
 	"       " PROG " serve --data DIR [--listen 127.0.0.1:4500] [--threads N]\n"
 	"       " PROG " --version | --help\n"
+	"Configuration: the command line only, no file. As the systemd service\n"
+	"ndx-consent.service (docs/install.md) it serves with the options in\n"
+	"NDX_CONSENT_OPTIONS of " NDX_CONF_DIR "/consent.env.\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =

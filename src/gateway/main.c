@@ -41,16 +41,23 @@
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
 #endif
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
+#define DEFAULT_CONFIG NDX_CONF_DIR "/gateway.json"
 
 static const char USAGE[] =
-	"usage: " GW_PROG " --config FILE [--check]\n"
+	"usage: " GW_PROG " [--config FILE] [--check]\n"
 	"       " GW_PROG " --error-table | --version | --help\n"
 	"\n"
 	"Runs one member's security gateway (docs/gateway.md): the consumer port\n"
 	"(plain HTTP, X-Road REST protocol /r1/..., /healthz, /metrics, metaservices)\n"
 	"and the mutual-TLS gateway port where other members' gateways call the\n"
 	"services this member provides.\n"
-	"  --config FILE   the JSON configuration file (required)\n"
+	"  --config FILE   the JSON configuration file (default " DEFAULT_CONFIG ";\n"
+	"                  the systemd unit ndx-gateway@NAME.service gives\n"
+	"                  " NDX_CONF_DIR "/gateway-NAME.json, docs/install.md)\n"
 	"  --check         load and check the file, the keys, the certificate and the\n"
 	"                  last good global configuration, print what was found and\n"
 	"                  exit: 0 = would start, 1 = would not\n"
@@ -516,7 +523,7 @@ int main(int argc, char **argv)
 		{ "error-table", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = DEFAULT_CONFIG;
 	struct gw_config *cfg = NULL;
 	char err[1024];
 	int c, do_check = 0, rc;
@@ -533,9 +540,8 @@ int main(int argc, char **argv)
 		default: fputs(USAGE, stderr); return 2;
 		}
 	}
-	if (!path || optind != argc) {
-		fprintf(stderr, GW_PROG ": %s\n%s",
-			path ? "unexpected argument" : "--config FILE is required", USAGE);
+	if (optind != argc) {
+		fprintf(stderr, GW_PROG ": unexpected argument\n%s", USAGE);
 		return 2;
 	}
 	if (gw_config_load(path, &cfg, err, sizeof err) != NDX_OK) {

@@ -36,6 +36,10 @@
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
 #endif
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
 
 #define PROG "ndx-id"
 #define SIGN_KEY_FILE "id-sign.key"
@@ -61,6 +65,9 @@ static const char USAGE[] =
 	"       " PROG " serve --data DIR --issuer URL [--listen 127.0.0.1:4445] [options]\n"
 	"       " PROG " --version | --help\n"
 	"The national e-ID: an OpenID Connect provider for citizens.\n"
+	"Configuration: the command line only, no file. As the systemd service\n"
+	"ndx-id.service (docs/install.md) it serves with the options in\n"
+	"NDX_ID_OPTIONS of " NDX_CONF_DIR "/id.env.\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =

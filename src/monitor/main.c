@@ -37,6 +37,10 @@
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
 #endif
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
 
 #define PROG "ndx-monitor"
 #define TOKEN_FILE "admin.token"
@@ -53,6 +57,9 @@ static const char USAGE[] =
 	"       " PROG " misuse import --db FILE --input DIR\n"
 	"       " PROG " misuse analyse --db FILE [--until MS] [--json]\n"
 	"       " PROG " --version | --help\n"
+	"Configuration: the command line only, no file. As the systemd service\n"
+	"ndx-monitor.service (docs/install.md) it serves with the options in\n"
+	"NDX_MONITOR_OPTIONS of " NDX_CONF_DIR "/monitor.env.\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =

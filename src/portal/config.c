@@ -269,7 +269,8 @@ int pconfig_load(const char *path, struct pconfig **out)
 	*out = NULL;
 	rc = ndx_file_read(path, CONFIG_MAX, &text, &len);
 	if (rc != NDX_OK) {
-		fprintf(stderr, PROG ": cannot read %s: %s\n", path, ndx_strerror(rc));
+		fprintf(stderr, PROG ": cannot read %s: %s\n", path,
+			rc == NDX_EIO ? "missing or unreadable" : ndx_strerror(rc));
 		return rc;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -36,23 +36,31 @@
 #endif
 
 #define PROG PORTAL_PROG
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
+#define DEFAULT_CONFIG NDX_CONF_DIR "/portal.json"
+#define CONFIG_OPT_HELP \
+	"  --config FILE         the configuration (default " DEFAULT_CONFIG ")\n"
 #define PATH_BUF 4096
 
 static const char USAGE[] =
-	"usage: " PROG " serve --config FILE\n"
-	"       " PROG " officer add --config FILE --username U --name NAME --agency MEMBER\n"
+	"usage: " PROG " serve [--config FILE]\n"
+	"       " PROG " officer add [--config FILE] --username U --name NAME --agency MEMBER\n"
 	"                           --password-file F [--cost default|min]\n"
-	"       " PROG " official add --config FILE --pin PIN --name NAME\n"
+	"       " PROG " official add [--config FILE] --pin PIN --name NAME\n"
 	"                            --role operator|agency|auditor --member MEMBER\n"
-	"       " PROG " official remove --config FILE --pin PIN\n"
-	"       " PROG " official list --config FILE\n"
+	"       " PROG " official remove [--config FILE] --pin PIN\n"
+	"       " PROG " official list [--config FILE]\n"
 	"       " PROG " --version | --help\n"
 	"The national public-service portal: citizens sign in with the e-ID and file\n"
-	"procedures; officers decide them. Configuration: docs/portal.md.\n"
+	"procedures; officers decide them. Every command reads the JSON configuration\n"
+	"FILE, by default " DEFAULT_CONFIG " (docs/portal.md, docs/install.md).\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char SERVE_HELP[] =
-	"usage: " PROG " serve --config FILE\n"
+	"usage: " PROG " serve [--config FILE]\n"
 	"Serves the portal until SIGINT or SIGTERM, as the JSON configuration FILE says\n"
 	"(listen address, default 127.0.0.1:4450; public_url; data_dir, where\n"
 	"portal.db is created; web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
@@ -60,16 +68,16 @@ static const char SERVE_HELP[] =
 	"procedures are pushed for misuse detection; session_minutes).\n"
 	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
 	"once ready. The e-ID need not be up: it is asked again at the first sign-in.\n"
-	"  --config FILE   the configuration (required)\n";
+	CONFIG_OPT_HELP;
 
 static const char OFFICER_HELP[] =
-	"usage: " PROG " officer add --config FILE --username U --name NAME --agency MEMBER\n"
+	"usage: " PROG " officer add [--config FILE] --username U --name NAME --agency MEMBER\n"
 	"                           --password-file F [--cost default|min]\n"
 	"Adds an officer account to the portal's database (data_dir of FILE), or\n"
 	"replaces the name, agency and password of an existing one. The officer sees\n"
 	"and decides the procedures handled by MEMBER (VN/GOV/BTC: household-business,\n"
 	"VN/GOV/BCA: residence-change). The password is stored as an Argon2id hash.\n"
-	"  --config FILE         the portal's configuration (required)\n"
+	CONFIG_OPT_HELP
 	"  --username U          1-64 of A-Z a-z 0-9 . _ - @ (required)\n"
 	"  --name NAME           the name shown to citizens and colleagues (required)\n"
 	"  --agency MEMBER       a member id, e.g. VN/GOV/BTC (required)\n"
@@ -78,16 +86,16 @@ static const char OFFICER_HELP[] =
 	"                        8 MiB; for tests and demos only). Default: default\n";
 
 static const char OFFICIAL_HELP[] =
-	"usage: " PROG " official add --config FILE --pin PIN --name NAME\n"
+	"usage: " PROG " official add [--config FILE] --pin PIN --name NAME\n"
 	"                            --role operator|agency|auditor --member MEMBER\n"
-	"       " PROG " official remove --config FILE --pin PIN\n"
-	"       " PROG " official list --config FILE\n"
+	"       " PROG " official remove [--config FILE] --pin PIN\n"
+	"       " PROG " official list [--config FILE]\n"
 	"Officials of the operations centre (/ops, docs/portal.md \"Officials\"): people\n"
 	"who sign in with the national e-ID (their personal number PIN) and see the\n"
 	"exchange's figures. operator: the whole federation; agency: only MEMBER's\n"
 	"exchanges; auditor: read-only like operator. add replaces name, role and\n"
 	"member of a PIN already listed.\n"
-	"  --config FILE     the portal's configuration (required)\n"
+	CONFIG_OPT_HELP
 	"  --pin PIN         the official's 12-digit personal number\n"
 	"  --name NAME       the official's name and title, as pages show it\n"
 	"  --role ROLE       operator, agency or auditor\n"
@@ -137,7 +145,7 @@ static int cmd_officer(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *user = NULL, *name = NULL, *agency = NULL, *pwfile = NULL;
+	const char *config = DEFAULT_CONFIG, *user = NULL, *name = NULL, *agency = NULL, *pwfile = NULL;
 	const char *why = NULL;
 	const struct ndx_password_cost *cost = &NDX_PASSWORD_COST_DEFAULT;
 	struct pconfig *cfg = NULL;
@@ -180,10 +188,10 @@ static int cmd_officer(int argc, char **argv)
 		default: fputs(OFFICER_HELP, stderr); return 2;
 		}
 	}
-	if (!config || !user || !name || !agency || !pwfile || optind != argc) {
+	if (!user || !name || !agency || !pwfile || optind != argc) {
 		fprintf(stderr, PROG " officer add: %s\n%s",
 			optind != argc ? "unexpected argument"
-				       : "--config, --username, --name, --agency and "
+				       : "--username, --name, --agency and "
 					 "--password-file are required",
 			OFFICER_HELP);
 		return 2;
@@ -302,7 +310,7 @@ static int cmd_official(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *pin = NULL, *name = NULL, *role = NULL, *member = NULL;
+	const char *config = DEFAULT_CONFIG, *pin = NULL, *name = NULL, *role = NULL, *member = NULL;
 	const char *sub = argc >= 2 ? argv[1] : "";
 	struct pconfig *cfg = NULL;
 	struct pstore *st = NULL;
@@ -331,9 +339,8 @@ static int cmd_official(int argc, char **argv)
 		default: fputs(OFFICIAL_HELP, stderr); return 2;
 		}
 	}
-	if (!config || optind != argc) {
-		fprintf(stderr, PROG " official %s: %s\n%s", sub,
-			config ? "unexpected argument" : "--config FILE is required", OFFICIAL_HELP);
+	if (optind != argc) {
+		fprintf(stderr, PROG " official %s: unexpected argument\n%s", sub, OFFICIAL_HELP);
 		return 2;
 	}
 	if (strcmp(sub, "list") != 0 &&
@@ -377,7 +384,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL;
+	const char *config = DEFAULT_CONFIG;
 	struct pconfig *cfg = NULL;
 	struct portal portal = { 0 };
 	struct ndx_httpd *srv = NULL;
@@ -392,9 +399,8 @@ static int cmd_serve(int argc, char **argv)
 		default: fputs(SERVE_HELP, stderr); return 2;
 		}
 	}
-	if (!config || optind != argc) {
-		fprintf(stderr, PROG " serve: %s\n%s",
-			config ? "unexpected argument" : "--config FILE is required", SERVE_HELP);
+	if (optind != argc) {
+		fprintf(stderr, PROG " serve: unexpected argument\n%s", SERVE_HELP);
 		return 2;
 	}
 	if (pconfig_load(config, &cfg) != NDX_OK)

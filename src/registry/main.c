@@ -31,6 +31,10 @@
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
 #endif
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
 
 #define PROG "ndx-registry"
 #define SIGN_KEY_FILE "registry-sign.key"
@@ -49,6 +53,9 @@ static const char USAGE[] =
 	"                    [--threads N] [--max-body BYTES]\n"
 	"       " PROG " token add NAME --data DIR\n"
 	"       " PROG " --version | --help\n"
+	"Configuration: the command line only, no file. As the systemd service\n"
+	"ndx-registry.service (docs/install.md) it serves with the options in\n"
+	"NDX_REGISTRY_OPTIONS of " NDX_CONF_DIR "/registry.env.\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =

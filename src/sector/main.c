@@ -36,6 +36,10 @@
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
 #endif
+/* The installed configuration directory (meson.build, docs/install.md). */
+#ifndef NDX_CONF_DIR
+#define NDX_CONF_DIR "/etc/ndx"
+#endif
 
 #define PROG "ndx-sector"
 #define SECTORS_TEXT "population|civil-status|enterprise|tax|insurance|land|vehicles"
@@ -47,6 +51,9 @@ static const char USAGE[] =
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
+	"Configuration: the command line only, no file. As the systemd service\n"
+	"ndx-sector@S.service (docs/install.md) it serves with the options in\n"
+	"NDX_SECTOR_OPTIONS of " NDX_CONF_DIR "/sector-S.env.\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char SERVE_HELP[] =
