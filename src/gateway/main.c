@@ -209,12 +209,14 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	hc.tls_key_pem = g->cfg->tls_key_pem;
 	hc.tls_trust_pem = ca;
 	hc.engine = g->cfg->http_engine;
+	hc.http2 = g->cfg->peer_http2;
 	rc = ca ? ndx_httpd_start(&hc, out) : NDX_EINVAL;
 	if (!ca)
 		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
 	else if (rc == NDX_OK)
-		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s\n",
-			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg));
+		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s%s\n",
+			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg),
+			g->cfg->peer_http2 ? " (HTTP/2 offered)" : "");
 	{
 		const char *problem = identity_problem(g->cfg, v.c->conf);
 		if (problem)
