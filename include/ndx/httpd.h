@@ -182,7 +182,9 @@ struct ndx_http_pending *ndx_http_defer(const struct ndx_http_req *req);
 void ndx_http_resume(struct ndx_http_pending *p);
 
 /* Binds and starts serving. Returns NDX_OK with *out set, NDX_EIO when the
- * address cannot be bound (message on stderr), NDX_EINVAL. */
+ * address cannot be bound (message on stderr), NDX_EINVAL. The process must
+ * ignore SIGPIPE (every ndx daemon does): h2o writes to sockets a client
+ * may have closed without MSG_NOSIGNAL. */
 int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out);
 uint16_t ndx_httpd_port(const struct ndx_httpd *srv);
 /* Stops accepting new connections and waits until the requests in flight

@@ -51,7 +51,12 @@
  *   parsing (Host, Content-Length, Transfer-Encoding, Expect, Upgrade):
  *   Host is put back first, Content-Length (of the body received) last, the
  *   other three are not seen by handlers.
- * Only HTTP/1.1 is served (no ALPN "h2" yet). */
+ * - HTTP/2 (cfg.http2, TLS only): ALPN offers h2 and http/1.1; what is
+ *   above holds on its streams too (the client certificate is the
+ *   connection's, the limits count connections; "HTTP/2 connections"
+ *   below for the deadline, kept per connection), drain sends GOAWAY, and
+ *   the access log and ndx_http_requests_http2_total mark its requests.
+ *   Without cfg.http2 no ALPN is offered and clients speak HTTP/1.1. */
 #include "httpd_int.h"
 
 #include <arpa/inet.h>
@@ -841,56 +846,40 @@ static void on_req_dispose(void *p)
 	}
 }
 
-/* The reason phrases of our answers: on_log tells them from h2o's own by
- * the address (h2o's are its own string literals). */
-static const char our_status_reason[] = "Status";
+/* The reason phrases of our answers. on_log tells our answers from h2o's
+ * own by the address of the phrase: ours are in this array (a plain object,
+ * which no linker merges with another's strings), h2o's are its own. */
+static const struct {
+	int status;
+	char text[32];
+} reasons[] = {
+	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" }, { 204, "No Content" },
+	{ 301, "Moved Permanently" }, { 302, "Found" }, { 303, "See Other" },
+	{ 304, "Not Modified" }, { 400, "Bad Request" }, { 401, "Unauthorized" },
+	{ 403, "Forbidden" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" }, { 408, "Request Timeout" }, { 409, "Conflict" },
+	{ 410, "Gone" }, { 411, "Length Required" }, { 412, "Precondition Failed" },
+	{ 413, "Payload Too Large" }, { 415, "Unsupported Media Type" },
+	{ 422, "Unprocessable Entity" }, { 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" }, { 500, "Internal Server Error" },
+	{ 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" }, { 0, "Status" }, /* last: any other status */
+};
+#define NREASONS (sizeof reasons / sizeof reasons[0])
 
 static const char *reason_of(int status)
 {
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return our_status_reason;
-	}
+	size_t i = 0;
+
+	while (i < NREASONS - 1 && reasons[i].status != status)
+		i++;
+	return reasons[i].text;
 }
 
 static int ours(const char *reason)
 {
-	static const int codes[] = { 200, 201, 202, 204, 301, 302, 303, 304, 400, 401,
-				     403, 404, 405, 406, 408, 409, 410, 411, 412, 413,
-				     415, 422, 429, 431, 500, 501, 502, 503, 504 };
-
-	if (reason == our_status_reason)
-		return 1;
-	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-		if (reason == reason_of(codes[i]))
+	for (size_t i = 0; i < NREASONS; i++)
+		if (reason == reasons[i].text)
 			return 1;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -866,6 +867,68 @@ static void an_http2_stream_over_its_deadline_is_cut(void **state)
 	pki_free(&k);
 }
 
+struct bg_h2 {
+	const struct pki *k;
+	uint16_t port;
+	long status, version;
+	char body[64];
+	CURL *c; /* kept: its connection, for the request after the drain */
+};
+
+static void *fetch_deferred_h2(void *arg)
+{
+	struct bg_h2 *b = arg;
+	struct got g;
+	char url[128];
+
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/defer", (unsigned)b->port);
+	b->status = fetch(b->c, url, NULL, NULL, &g);
+	b->version = http_version(b->c);
+	snprintf(b->body, sizeof b->body, "%s", (char *)g.body.data);
+	got_free(&g);
+	return NULL;
+}
+
+/* A deferred answer on an HTTP/2 stream holds the drain until it is
+ * resumed; the drained port then takes no new request on that connection
+ * (GOAWAY) nor on a new one. */
+static void drain_waits_for_a_deferred_http2_answer(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct pki k;
+	struct fx f;
+	struct bg_h2 b = { 0 };
+	struct got g;
+	pthread_t t;
+	char url[128];
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	b.k = &k;
+	b.port = f.port;
+	b.c = h2_easy(&k, 1);
+	assert_int_equal(pthread_create(&t, NULL, fetch_deferred_h2, &b), 0);
+	for (int i = 0; i < 500 && !atomic_load(&held); i++)
+		sleep_ms(10);
+	assert_non_null(atomic_load(&held));
+	assert_int_equal(ndx_httpd_drain(f.srv, 100), 1);
+	ndx_http_resume(atomic_load(&held));
+	assert_int_equal(ndx_httpd_drain(f.srv, 2000), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(b.status, 200);
+	assert_int_equal(b.version, CURL_HTTP_VERSION_2_0);
+	assert_string_equal(b.body, "late");
+	atomic_store(&handled, 0);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/echo", (unsigned)f.port);
+	assert_int_equal(fetch(b.c, url, NULL, NULL, &g), 0);
+	assert_int_equal(atomic_load(&handled), 0);
+	got_free(&g);
+	curl_easy_cleanup(b.c);
+	finish(&f);
+	pki_free(&k);
+}
+
 /* Without cfg.http2 a client that asks for HTTP/2 gets HTTP/1.1 (no ALPN
  * h2), as from libmicrohttpd. */
 static void without_http2_the_port_speaks_http1(void **state)
@@ -911,10 +974,13 @@ int main(void)
 		cmocka_unit_test(http2_streams_share_a_connection_and_its_certificate),
 		cmocka_unit_test(http2_streams_keep_the_limits),
 		cmocka_unit_test(an_http2_stream_over_its_deadline_is_cut),
+		cmocka_unit_test(drain_waits_for_a_deferred_http2_answer),
 		cmocka_unit_test(without_http2_the_port_speaks_http1),
 	};
 	int rc;
 
+	/* as every ndx daemon: h2o writes to sockets a peer may have closed */
+	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();
