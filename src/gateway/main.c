@@ -126,7 +126,9 @@ static int check(const struct gw_config *cfg)
 	printf("gateway %s %s\n", cfg->member, cfg->code);
 	printf("  configuration file  %s\n", cfg->path);
 	printf("  consumer port       http://%s:%u\n", cfg->consumer_addr, cfg->consumer_port);
-	printf("  gateway port        https://%s:%u\n", cfg->gateway_addr, cfg->gateway_port);
+	printf("  gateway port        https://%s:%u%s%s\n", cfg->gateway_addr, cfg->gateway_port,
+	       cfg->http_engine == NDX_HTTPD_H2O ? " (h2o)" : "",
+	       cfg->peer_http2 ? " (HTTP/2 between gateways)" : "");
 	printf("  registry            %s (anchor instance %s)\n", cfg->registry_url,
 	       ndx_anchor_instance(cfg->anchor));
 	printf("  signing key id      %s\n", cfg->sign_key_id);

@@ -154,8 +154,14 @@ def test_an_h2o_consumer_falls_back_to_http1_with_a_microhttpd_provider(fed):
         HTTP["BCA"] = {"engine": "h2o"}
 
 
-def test_peer_http2_needs_h2o(fed, tmp_path):
-    bad = json.loads(fed.gateways["BTC"].config_path.read_text())
+def test_peer_http2_needs_h2o(fed):
+    gw = fed.gateways["BTC"]
+    res = subprocess.run([str(F.gateway_exe(fed.build_dir)), "--config", str(gw.config_path),
+                          "--check"], capture_output=True, text=True, timeout=30,
+                         cwd=str(gw.dir))
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert "(h2o) (HTTP/2 between gateways)" in res.stdout, res.stdout
+    bad = json.loads(gw.config_path.read_text())
     for http, why in (({"engine": "microhttpd", "peer_http2": True}, "needs http.engine"),
                       ({"engine": "h2o", "peer_http2": "yes"}, "expected true or false")):
         bad["http"] = http
