@@ -757,7 +757,7 @@ static void watch_h2(struct h2srv *s, struct h2conn *c, int64_t now)
 	const struct h2o225_http2_conn *hc = h2_conn_of(s, c);
 	uint32_t arriving;
 
-	if (!hc || c->phase == PHASE_CUT)
+	if (!hc || c->phase == PHASE_CUT || hc->pull.half_closed > hc->pull.open)
 		return;
 	arriving = hc->pull.open - hc->pull.half_closed;
 	arriving = arriving > c->held ? arriving - c->held : 0;
@@ -803,12 +803,25 @@ static void on_watch(void *arg)
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* st's request is no longer with the handler (answered, or gone). */
-static void unhold(struct h2req *st)
+/* st's request is no longer with the handler: answered (h2o's request
+ * alive, so its connection is), or disposed of by h2o unanswered (a stream
+ * the client reset, a connection closing: the connection is looked for
+ * among those still open, which is rare enough to be a walk). */
+static void unhold(struct h2req *st, int gone)
 {
-	if (st->held && st->h2 && st->conn && st->conn->magic == CONN_MAGIC && st->conn->held)
-		st->conn->held--;
+	struct h2conn *c = st->conn;
+
+	if (!st->held || !c)
+		return;
 	st->held = 0;
+	if (gone) {
+		for (c = st->srv->conns; c && c != st->conn; c = c->next)
+			;
+		if (!c)
+			return;
+	}
+	if (c->held)
+		c->held--;
 }
 
 static void req_free(struct h2req *st)
@@ -838,9 +851,7 @@ static void on_req_dispose(void *p)
 	struct h2req **link = p;
 
 	if (*link) {
-		/* h2o disposes of a stream's request before it closes the
-		 * connection's socket: the connection is still ours here */
-		unhold(*link);
+		unhold(*link, 1);
 		(*link)->h2 = NULL;
 		(*link)->link = NULL;
 	}
@@ -895,7 +906,7 @@ static void send_answer(struct h2req *st)
 
 	if (httpd_resp_finish(resp) != 0) {
 		/* nothing can be built: h2o's own 500 */
-		unhold(st);
+		unhold(st, 0);
 		h2o_send_error_generic(req, 500, reason_of(500), "out of memory", 0);
 		httpd_access_log_line_h2(&s->log, st->remote, &st->start, st->req.method,
 					 st->req.path, 500, "Server.Internal", 0, NULL, NULL, st->over_h2);
@@ -929,7 +940,7 @@ static void send_answer(struct h2req *st)
 				      h2o_strdup(&req->pool, v, SIZE_MAX).base, strlen(v));
 	}
 	req->res.content_length = resp->len;
-	unhold(st);
+	unhold(st, 0);
 	if (c && !st->over_h2) {
 		c->phase = PHASE_WAITING;
 		c->since_ms = c->active_ms = ndx_loop_now_ms();

@@ -929,6 +929,70 @@ static void drain_waits_for_a_deferred_http2_answer(void **state)
 	pki_free(&k);
 }
 
+/* A client that gives up on a deferred stream (RST_STREAM) keeps its
+ * connection: the late resume finds the request gone, and the
+ * connection's next stream is served. */
+static void a_deferred_http2_stream_the_client_resets(void **state)
+{
+	struct ndx_httpd_config hc = { .access_log = 1 };
+	struct pki k;
+	struct fx f;
+	struct got g;
+	CURLM *m = curl_multi_init();
+	CURL *d, *c;
+	char url[128], durl[128];
+	int running = 1;
+	long connects = 0, n;
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
+	snprintf(durl, sizeof durl, "https://127.0.0.1:%u/defer", (unsigned)f.port);
+	d = h2_easy(&k, 1);
+	c = h2_easy(&k, 1);
+	ndx_buf_init(&g.body, NDX_BUF_NO_CAP);
+	curl_easy_setopt(d, CURLOPT_URL, durl);
+	curl_easy_setopt(d, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g.body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_add_handle(m, d);
+	for (int i = 0; i < 1000 && !atomic_load(&held); i++) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 10, NULL);
+	}
+	assert_non_null(atomic_load(&held));
+	/* the client gives up on it; its connection stays */
+	curl_multi_remove_handle(m, d);
+	curl_multi_add_handle(m, c);
+	for (running = 1; running;) {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	ndx_http_resume(atomic_load(&held));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &n);
+	assert_int_equal(n, 200);
+	ndx_buf_append(&g.body, "", 1);
+	assert_string_equal((char *)g.body.data, k.fp);
+	curl_easy_getinfo(d, CURLINFO_NUM_CONNECTS, &n);
+	connects += n;
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
+	connects += n;
+	assert_int_equal(connects, 1);
+	curl_multi_remove_handle(m, c);
+	curl_easy_cleanup(c);
+	curl_easy_cleanup(d);
+	curl_multi_cleanup(m);
+	ndx_buf_free(&g.body);
+	/* the resume has been taken: the port stops without waiting */
+	finish(&f);
+	pki_free(&k);
+}
+
 /* Without cfg.http2 a client that asks for HTTP/2 gets HTTP/1.1 (no ALPN
  * h2), as from libmicrohttpd. */
 static void without_http2_the_port_speaks_http1(void **state)
@@ -975,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(http2_streams_keep_the_limits),
 		cmocka_unit_test(an_http2_stream_over_its_deadline_is_cut),
 		cmocka_unit_test(drain_waits_for_a_deferred_http2_answer),
+		cmocka_unit_test(a_deferred_http2_stream_the_client_resets),
 		cmocka_unit_test(without_http2_the_port_speaks_http1),
 	};
 	int rc;
