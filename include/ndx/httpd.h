@@ -143,6 +143,13 @@ struct ndx_httpd_config {
 	 * loop runs inside that ndx_loop). Same behaviour either way; what
 	 * differs is listed in src/lib/httpd_h2o.c. */
 	int engine;
+	/* Non-zero, on the h2o engine with TLS: the port offers HTTP/2 by ALPN
+	 * ("h2", then "http/1.1"), and a client that asks for it gets its
+	 * requests as the streams of one multiplexed connection. Everything
+	 * above holds on those streams too (src/lib/httpd_h2o.c "HTTP/2").
+	 * libmicrohttpd, and the h2o engine without TLS, serve HTTP/1.1 only
+	 * and ignore it. */
+	int http2;
 };
 #define NDX_HTTPD_MHD 0
 #define NDX_HTTPD_H2O 1
@@ -175,7 +182,9 @@ struct ndx_http_pending *ndx_http_defer(const struct ndx_http_req *req);
 void ndx_http_resume(struct ndx_http_pending *p);
 
 /* Binds and starts serving. Returns NDX_OK with *out set, NDX_EIO when the
- * address cannot be bound (message on stderr), NDX_EINVAL. */
+ * address cannot be bound (message on stderr), NDX_EINVAL. The process must
+ * ignore SIGPIPE (every ndx daemon does): h2o writes to sockets a client
+ * may have closed without MSG_NOSIGNAL. */
 int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out);
 uint16_t ndx_httpd_port(const struct ndx_httpd *srv);
 /* Stops accepting new connections and waits until the requests in flight
@@ -191,6 +200,8 @@ void ndx_httpd_stop(struct ndx_httpd *srv);
  * when the client left before a deferred answer),
  * ndx_http_request_duration_seconds{port} (a histogram),
  * ndx_http_requests_in_flight{port},
+ * ndx_http_requests_http2_total{port} (those of the requests that came
+ * over HTTP/2: cfg.http2),
  * ndx_http_tls_cert_not_after_seconds{port} (the notAfter of the
  * certificate a TLS port serves, as a Unix time) and
  * process_start_time_seconds (when the first server started). Counted with relaxed atomics from any thread;

@@ -570,32 +570,41 @@ static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errc
 	return NDX_OK;
 }
 
-/* "http": {"engine": "h2o" | "microhttpd"}: which HTTP library serves the
- * gateway's ports (docs/gateway.md "Configuration"), read at start; h2o
- * unless the file says otherwise (bench/README.md "The gateway's ports on
- * h2o": cheaper an exchange, and it holds idle connections in bounded
- * memory). */
+/* "http": {"engine": "h2o" | "microhttpd", "peer_http2": true | false}:
+ * which HTTP library serves the gateway's ports, h2o unless the file says
+ * otherwise (bench/README.md "The gateway's ports on h2o": cheaper an
+ * exchange, and it holds idle connections in bounded memory), and whether
+ * HTTP/2 is spoken between gateways (offered on the gateway port, asked for
+ * when calling another gateway), on by default with h2o (docs/gateway.md
+ * "Configuration"), read at start. */
 static int load_http(json_t *doc, struct gw_config *cfg, char *err, size_t errcap)
 {
-	json_t *h = json_object_get(doc, "http"), *e;
+	json_t *h = json_object_get(doc, "http"), *e, *p;
 	const char *name;
 
 	cfg->http_engine = NDX_HTTPD_H2O;
-	if (!h || json_is_null(h))
-		return NDX_OK;
-	if (!json_is_object(h))
+	if (h && !json_is_null(h) && !json_is_object(h))
 		return ndx_fail(err, errcap, NDX_EINVAL, "http: expected an object");
-	e = json_object_get(h, "engine");
-	if (!e || json_is_null(e))
-		return NDX_OK;
-	name = json_string_value(e);
-	if (name && strcmp(name, "microhttpd") == 0)
-		cfg->http_engine = NDX_HTTPD_MHD;
-	else if (name && strcmp(name, "h2o") == 0)
-		cfg->http_engine = NDX_HTTPD_H2O;
-	else
+	e = h && json_is_object(h) ? json_object_get(h, "engine") : NULL;
+	if (e && !json_is_null(e)) {
+		name = json_string_value(e);
+		if (name && strcmp(name, "microhttpd") == 0)
+			cfg->http_engine = NDX_HTTPD_MHD;
+		else if (name && strcmp(name, "h2o") == 0)
+			cfg->http_engine = NDX_HTTPD_H2O;
+		else
+			return ndx_fail(err, errcap, NDX_EINVAL,
+					"http.engine: expected \"microhttpd\" or \"h2o\"");
+	}
+	p = h && json_is_object(h) ? json_object_get(h, "peer_http2") : NULL;
+	if (p && !json_is_null(p) && !json_is_boolean(p))
+		return ndx_fail(err, errcap, NDX_EINVAL, "http.peer_http2: expected true or false");
+	cfg->peer_http2 = p && json_is_boolean(p) ? json_is_true(p)
+						  : cfg->http_engine == NDX_HTTPD_H2O;
+	if (cfg->peer_http2 && cfg->http_engine != NDX_HTTPD_H2O)
 		return ndx_fail(err, errcap, NDX_EINVAL,
-				"http.engine: expected \"microhttpd\" or \"h2o\"");
+				"http.peer_http2: needs http.engine \"h2o\" (libmicrohttpd serves "
+				"HTTP/1.1 only)");
 	return NDX_OK;
 }
 

@@ -107,6 +107,9 @@ struct gw_config {
 	long opmon_retention_s;   /* opmon.retention_s: records older than this go */
 	long opmon_max_records;   /* opmon.max_records: the oldest beyond this go */
 	int http_engine;          /* http.engine: NDX_HTTPD_H2O (default) or NDX_HTTPD_MHD */
+	/* http.peer_http2: HTTP/2 between gateways (the gateway port offers
+	 * it, calls to other gateways ask for it); default: on with h2o */
+	bool peer_http2;
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };
 

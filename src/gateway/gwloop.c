@@ -294,6 +294,11 @@ static int loop_init(struct gw_loop *l, unsigned nloops)
 	curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
 	curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, LOOP_MAX_CONNECTS);
+	/* HTTP/2 to other gateways (peer.c): a connection carries many calls
+	 * at once (libcurl's default since 7.62, said here because peer.c's
+	 * CURLOPT_PIPEWAIT relies on it), as many as the peer's
+	 * SETTINGS_MAX_CONCURRENT_STREAMS allows (h2o: 100). */
+	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  HOST_CONNECTIONS_ALL_LOOPS / nloops > 8 ? HOST_CONNECTIONS_ALL_LOOPS / nloops
 								 : 8L);

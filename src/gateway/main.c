@@ -133,7 +133,9 @@ static int check(const struct gw_config *cfg)
 	printf("gateway %s %s\n", cfg->member, cfg->code);
 	printf("  configuration file  %s\n", cfg->path);
 	printf("  consumer port       http://%s:%u\n", cfg->consumer_addr, cfg->consumer_port);
-	printf("  gateway port        https://%s:%u\n", cfg->gateway_addr, cfg->gateway_port);
+	printf("  gateway port        https://%s:%u%s%s\n", cfg->gateway_addr, cfg->gateway_port,
+	       cfg->http_engine == NDX_HTTPD_H2O ? " (h2o)" : "",
+	       cfg->peer_http2 ? " (HTTP/2 between gateways)" : "");
 	printf("  registry            %s (anchor instance %s)\n", cfg->registry_url,
 	       ndx_anchor_instance(cfg->anchor));
 	printf("  signing key id      %s\n", cfg->sign_key_id);
@@ -216,12 +218,14 @@ static int start_gateway_port(struct gw_ctx *g, struct ndx_httpd **out)
 	hc.tls_key_pem = g->cfg->tls_key_pem;
 	hc.tls_trust_pem = ca;
 	hc.engine = g->cfg->http_engine;
+	hc.http2 = g->cfg->peer_http2;
 	rc = ca ? ndx_httpd_start(&hc, out) : NDX_EINVAL;
 	if (!ca)
 		fprintf(stderr, GW_PROG ": the global configuration names no CA certificate\n");
 	else if (rc == NDX_OK) {
-		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s\n",
-			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg));
+		fprintf(stderr, GW_PROG ": gateway port listening on https://%s:%u%s%s\n",
+			g->cfg->gateway_addr, (unsigned)ndx_httpd_port(*out), engine_note(g->cfg),
+			g->cfg->peer_http2 ? " (HTTP/2 offered)" : "");
 		atomic_store(&g->gateway_port_open, true);
 	}
 	{

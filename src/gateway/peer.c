@@ -160,6 +160,17 @@ void gw_peer_prepared(struct gw_peer_call *call, bool ok)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, call->s->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->s->peer_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, GW_PROG);
+	/* HTTP/2 when the gateway offers it by ALPN, HTTP/1.1 when not; a call
+	 * waits for a connection being opened to the same gateway rather than
+	 * opening another, so that the calls of this exchange loop to one
+	 * gateway are the streams of one connection (up to the streams the
+	 * gateway allows at once; then curl opens a second). */
+	if (call->cfg->peer_http2) {
+		curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	}
 	gw_xfer_prepare(&call->xfer, c, call->method, call->body, call->body_len, call->headers,
 			r);
 	call->xfer.done = transfer_done;

@@ -241,6 +241,7 @@ struct http_stats {
 	atomic_uint_fast64_t buckets[DUR_BUCKETS + 1];
 	atomic_uint_fast64_t sum_us;
 	atomic_long in_flight;
+	atomic_uint_fast64_t http2; /* of the requests, those over HTTP/2 */
 	atomic_llong cert_not_after; /* the TLS certificate's notAfter; 0: plain HTTP */
 };
 
@@ -356,6 +357,14 @@ void ndx_httpd_metrics(struct ndx_prom *p)
 			     (const char *[]){ "port", stats_slots[i].port, NULL },
 			     (int64_t)atomic_load_explicit(&stats_slots[i].in_flight,
 							   memory_order_relaxed));
+	ndx_prom_family(p, "ndx_http_requests_http2_total", NDX_PROM_COUNTER,
+			"Of the HTTP requests answered (or refused), those that came over HTTP/2, by port.");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = atomic_load_explicit(&stats_slots[i].http2, memory_order_relaxed);
+		if (v)
+			ndx_prom_u64(p, "ndx_http_requests_http2_total",
+				     (const char *[]){ "port", stats_slots[i].port, NULL }, v);
+	}
 	ndx_prom_family(p, "ndx_http_tls_cert_not_after_seconds", NDX_PROM_GAUGE,
 			"Unix time at which the TLS certificate served on the port expires.");
 	for (size_t i = 0; i < n; i++) {
@@ -405,6 +414,15 @@ void httpd_access_log_line(const struct httpd_log *log, const char *remote,
 			   int status, const char *error_type, size_t bytes, const char *by,
 			   const char *unsent)
 {
+	httpd_access_log_line_h2(log, remote, start, method, path, status, error_type, bytes, by,
+				 unsent, 0);
+}
+
+void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
+			      const struct timespec *start, const char *method, const char *path,
+			      int status, const char *error_type, size_t bytes, const char *by,
+			      const char *unsent, int h2)
+{
 	struct timespec now;
 	char when[32];
 	struct tm tm;
@@ -416,6 +434,12 @@ void httpd_access_log_line(const struct httpd_log *log, const char *remote,
 	ms = (double)(now.tv_sec - start->tv_sec) * 1e3 +
 	     (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 	count_request(log, method, status, ms / 1e3);
+	if (h2) {
+		struct http_stats *hs = atomic_load_explicit(&log->stats, memory_order_acquire);
+
+		if (hs)
+			atomic_fetch_add_explicit(&hs->http2, 1, memory_order_relaxed);
+	}
 	if (!log->on)
 		return;
 	gmtime_r(&t, &tm);
@@ -446,6 +470,8 @@ void httpd_access_log_line(const struct httpd_log *log, const char *remote,
 		json_object_set_new(o, "refused_by", json_string(by));
 	if (unsent)
 		json_object_set_new(o, "unsent", json_string(unsent));
+	if (h2)
+		json_object_set_new(o, "protocol", json_string("HTTP/2"));
 	httpd_write_json_line(o);
 }
 

@@ -53,7 +53,12 @@
  *   parsing (Host, Content-Length, Transfer-Encoding, Expect, Upgrade):
  *   Host is put back first, Content-Length (of the body received) last, the
  *   other three are not seen by handlers.
- * Only HTTP/1.1 is served (no ALPN "h2" yet). */
+ * - HTTP/2 (cfg.http2, TLS only): ALPN offers h2 and http/1.1; what is
+ *   above holds on its streams too (the client certificate is the
+ *   connection's, the limits count connections; "HTTP/2 connections"
+ *   below for the deadline, kept per connection), drain sends GOAWAY, and
+ *   the access log and ndx_http_requests_http2_total mark its requests.
+ *   Without cfg.http2 no ALPN is offered and clients speak HTTP/1.1. */
 #include "httpd_int.h"
 
 #include <arpa/inet.h>
@@ -77,6 +82,7 @@
 #include <unistd.h>
 
 #include "h2o.h"
+#include "h2o/http2.h"
 
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -150,6 +156,8 @@ struct h2conn {
 	size_t seen_bytes;   /* sock->bytes_read then */
 	size_t mark_bytes;   /* sock->bytes_read when the last request ended */
 	int handled;         /* on_req saw the current request (on_log skips it) */
+	int h2;              /* HTTP/2 (ALPN "h2"): the phases are of its streams */
+	unsigned held;       /* HTTP/2: its requests with the handler, unanswered */
 	struct h2conn *next_guard; /* on srv->to_guard: its reads not yet guarded */
 	int guard_pending;
 	char *refusal;       /* our answer to a head h2o's parser refuses */
@@ -177,6 +185,8 @@ struct h2req {
 	struct ndx_http_req req;
 	struct ndx_http_resp resp;
 	int orphan; /* resumed while the loop could not take it: freed at stop */
+	int held;   /* counted in conn->held */
+	int over_h2; /* came over HTTP/2 */
 };
 
 struct h2srv {
@@ -189,6 +199,7 @@ struct h2srv {
 	struct ndx_loop *loop;
 	uint16_t port;
 	int tls;
+	int http2; /* cfg.http2 with TLS: ALPN offers h2 */
 	SSL_CTX *ssl;
 	h2o_globalconf_t config;
 	int config_made;
@@ -319,6 +330,59 @@ static void rearm(struct h2srv *s)
 	ndx_loop_timer_arm(s->loop, &s->run_timer, ms > 0 ? ms : 0);
 }
 
+/* ---- HTTP/2 connections --------------------------------------------------
+ *
+ * With cfg.http2 the TLS context offers ALPN "h2" (h2o's list: h2, then
+ * http/1.1), and h2o runs a connection whose client chose it as HTTP/2
+ * after the handshake. What the watchdog needs of such a connection is how
+ * many of its streams are still arriving (headers or body not complete):
+ * h2o 2.2.5 counts its streams in struct st_h2o_http2_conn_t
+ * (h2o/http2_internal.h, a header Debian installs but cannot be compiled
+ * without h2o's khash.h, which it does not), behind the public h2o_conn_t,
+ * the socket and the peer's settings. That prefix is mirrored here and read
+ * only when it checks out: the connection's socket is ours, h2o's
+ * connection object (sock->data) points back at it and at our context, and
+ * the session's ALPN says h2. Otherwise the connection's streams have no
+ * deadline of ours (h2o's idle timeout still closes a silent one). */
+struct h2o225_http2_conn {
+	h2o_conn_t super;
+	h2o_socket_t *sock;
+	h2o_http2_settings_t peer_settings;
+	void *streams;
+	uint32_t pull_max_open, pull_max_processed, push_max_open;
+	/* h2o_http2_conn_num_streams_t priority, pull, push */
+	struct {
+		uint32_t open, half_closed, send_body;
+	} priority, pull, push;
+};
+
+static SSL *h2o_ssl_of(const struct h2srv *s, h2o_socket_t *sock);
+
+/* Whether c has become an HTTP/2 connection (remembered once it has): the
+ * ALPN of its TLS session, asked of OpenSSL (h2o creates the session
+ * during the handshake; until then there is none). */
+static int conn_is_h2(struct h2conn *c)
+{
+	const unsigned char *p = NULL;
+	unsigned len = 0;
+	SSL *ssl;
+
+	if (c->h2 || !c->srv->http2 || !(ssl = h2o_ssl_of(c->srv, c->sock)))
+		return c->h2;
+	SSL_get0_alpn_selected(ssl, &p, &len);
+	c->h2 = len == 2 && memcmp(p, "h2", 2) == 0;
+	return c->h2;
+}
+
+static const struct h2o225_http2_conn *h2_conn_of(const struct h2srv *s, struct h2conn *c)
+{
+	const struct h2o225_http2_conn *hc = c->sock->data;
+
+	if (!c->h2 || !hc || hc->sock != c->sock || hc->super.ctx != &s->ctx)
+		return NULL;
+	return hc;
+}
+
 /* ---- heads h2o's parser refuses ------------------------------------------
  *
  * h2o 2.2 answers a request head its parser refuses (a NUL or a bare CR in a
@@ -365,6 +429,11 @@ static void guard_now(struct h2srv *s)
 
 		if (c->sock->_cb.read == h1_read) {
 			c->sock->_cb.read = guard_read;
+			*pp = c->next_guard;
+			c->guard_pending = 0;
+		} else if (conn_is_h2(c)) {
+			/* HTTP/2 frames, not HTTP/1 heads: h2o's HTTP/2 parser
+			 * answers what it refuses, logged by on_log */
 			*pp = c->next_guard;
 			c->guard_pending = 0;
 		} else {
@@ -764,12 +833,57 @@ static void cut(struct h2srv *s, struct h2conn *c, int64_t now)
 			      httpd_timeout_type(&s->cfg), bytes, NULL, NULL);
 }
 
+/* An HTTP/2 connection cut for the deadline: which of its streams was too
+ * slow is h2o's to know, so the line names none; over TLS (always, for
+ * HTTP/2) nothing is written, as for HTTP/1.1. */
+static void cut_h2(struct h2srv *s, struct h2conn *c, int64_t now)
+{
+	struct timespec start;
+
+	shutdown(c->fd, SHUT_RDWR);
+	c->phase = PHASE_CUT;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	start.tv_sec -= (time_t)((now - c->since_ms) / 1000);
+	httpd_access_log_line_h2(&s->log, c->remote, &start, "", "", 408,
+				 httpd_timeout_type(&s->cfg), 0, NULL, NULL, 1);
+}
+
+/* The request deadline on an HTTP/2 connection: while some of its streams
+ * are arriving (open, not answered, not with the handler), a request must
+ * complete within request_deadline_s; every request that does (on_req)
+ * starts the clock again. So a connection whose streams all trickle is
+ * cut, as an HTTP/1.1 connection whose one request trickles is; a stream
+ * that trickles beside others that complete is bounded by h2o's limits
+ * (100 streams, max_body + SLACK each) and the connection limits. */
+static void watch_h2(struct h2srv *s, struct h2conn *c, int64_t now)
+{
+	const struct h2o225_http2_conn *hc = h2_conn_of(s, c);
+	uint32_t arriving;
+
+	if (!hc || c->phase == PHASE_CUT || hc->pull.half_closed > hc->pull.open)
+		return;
+	arriving = hc->pull.open - hc->pull.half_closed;
+	arriving = arriving > c->held ? arriving - c->held : 0;
+	if (!arriving) {
+		c->phase = PHASE_WAITING;
+	} else if (c->phase != PHASE_ARRIVING) {
+		c->phase = PHASE_ARRIVING;
+		c->since_ms = now;
+	} else if (now - c->since_ms >= (int64_t)s->deadline_ms) {
+		cut_h2(s, c, now);
+	}
+}
+
 static void on_watch(void *arg)
 {
 	struct h2srv *s = arg;
 	int64_t now = ndx_loop_now_ms();
 
 	for (struct h2conn *c = s->conns; c; c = c->next) {
+		if (conn_is_h2(c)) {
+			watch_h2(s, c, now);
+			continue;
+		}
 		if (c->sock->bytes_read != c->seen_bytes) {
 			c->seen_bytes = c->sock->bytes_read;
 			c->active_ms = now;
@@ -791,6 +905,27 @@ static void on_watch(void *arg)
 }
 
 /* ---- requests ------------------------------------------------------------ */
+
+/* st's request is no longer with the handler: answered (h2o's request
+ * alive, so its connection is), or disposed of by h2o unanswered (a stream
+ * the client reset, a connection closing: the connection is looked for
+ * among those still open, which is rare enough to be a walk). */
+static void unhold(struct h2req *st, int gone)
+{
+	struct h2conn *c = st->conn;
+
+	if (!st->held || !c)
+		return;
+	st->held = 0;
+	if (gone) {
+		for (c = st->srv->conns; c && c != st->conn; c = c->next)
+			;
+		if (!c)
+			return;
+	}
+	if (c->held)
+		c->held--;
+}
 
 static void req_free(struct h2req *st)
 {
@@ -819,45 +954,48 @@ static void on_req_dispose(void *p)
 	struct h2req **link = p;
 
 	if (*link) {
+		unhold(*link, 1);
 		(*link)->h2 = NULL;
 		(*link)->link = NULL;
 	}
 }
 
+/* The reason phrases of our answers. on_log tells our answers from h2o's
+ * own by the address of the phrase: ours are in this array (a plain object,
+ * which no linker merges with another's strings), h2o's are its own. */
+static const struct {
+	int status;
+	char text[32];
+} reasons[] = {
+	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" }, { 204, "No Content" },
+	{ 301, "Moved Permanently" }, { 302, "Found" }, { 303, "See Other" },
+	{ 304, "Not Modified" }, { 400, "Bad Request" }, { 401, "Unauthorized" },
+	{ 403, "Forbidden" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" }, { 408, "Request Timeout" }, { 409, "Conflict" },
+	{ 410, "Gone" }, { 411, "Length Required" }, { 412, "Precondition Failed" },
+	{ 413, "Payload Too Large" }, { 415, "Unsupported Media Type" },
+	{ 422, "Unprocessable Entity" }, { 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" }, { 500, "Internal Server Error" },
+	{ 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+	{ 504, "Gateway Timeout" }, { 0, "Status" }, /* last: any other status */
+};
+#define NREASONS (sizeof reasons / sizeof reasons[0])
+
 static const char *reason_of(int status)
 {
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
-	}
+	size_t i = 0;
+
+	while (i < NREASONS - 1 && reasons[i].status != status)
+		i++;
+	return reasons[i].text;
+}
+
+static int ours(const char *reason)
+{
+	for (size_t i = 0; i < NREASONS; i++)
+		if (reason == reasons[i].text)
+			return 1;
+	return 0;
 }
 
 /* Sends st's answer through h2o (on the loop thread, h2o's request alive),
@@ -871,9 +1009,10 @@ static void send_answer(struct h2req *st)
 
 	if (httpd_resp_finish(resp) != 0) {
 		/* nothing can be built: h2o's own 500 */
-		h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory", 0);
-		httpd_access_log_line(&s->log, st->remote, &st->start, st->req.method, st->req.path,
-				      500, "Server.Internal", 0, NULL, NULL);
+		unhold(st, 0);
+		h2o_send_error_generic(req, 500, reason_of(500), "out of memory", 0);
+		httpd_access_log_line_h2(&s->log, st->remote, &st->start, st->req.method,
+					 st->req.path, 500, "Server.Internal", 0, NULL, NULL, st->over_h2);
 		req_free(st);
 		return;
 	}
@@ -904,16 +1043,17 @@ static void send_answer(struct h2req *st)
 				      h2o_strdup(&req->pool, v, SIZE_MAX).base, strlen(v));
 	}
 	req->res.content_length = resp->len;
-	if (c) {
+	unhold(st, 0);
+	if (c && !st->over_h2) {
 		c->phase = PHASE_WAITING;
 		c->since_ms = c->active_ms = ndx_loop_now_ms();
 		c->mark_bytes = c->sock->bytes_read;
 	}
 	h2o_send_inline(req, resp->body, resp->len); /* copies the body */
-	if (c)
+	if (c && !st->over_h2)
 		guard_later(c);
-	httpd_access_log_line(&s->log, st->remote, &st->start, st->req.method, st->req.path,
-			      resp->status, resp->error_type, resp->len, NULL, NULL);
+	httpd_access_log_line_h2(&s->log, st->remote, &st->start, st->req.method, st->req.path,
+				 resp->status, resp->error_type, resp->len, NULL, NULL, st->over_h2);
 	req_free(st);
 }
 
@@ -926,9 +1066,9 @@ static void finish_deferred(struct h2req *st)
 		send_answer(st);
 	} else {
 		/* The client went away while its answer was deferred. */
-		httpd_access_log_line(&s->log, st->remote, &st->start, st->req.method,
-				      st->req.path, st->resp.status, st->resp.error_type, 0, NULL,
-				      "the client closed the connection before the answer");
+		httpd_access_log_line_h2(&s->log, st->remote, &st->start, st->req.method,
+					 st->req.path, st->resp.status, st->resp.error_type, 0, NULL,
+					 "the client closed the connection before the answer", st->over_h2);
 		req_free(st);
 	}
 	rearm(s);
@@ -1051,20 +1191,29 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	struct h2req **link;
 	int ready;
 
-	if (c) {
+	if (c && req->version >= 0x200) {
+		/* one of an HTTP/2 connection's streams has arrived: the
+		 * connection's deadline starts again (watch_h2) */
+		c->since_ms = ndx_loop_now_ms();
+	} else if (c) {
 		c->handled = 1;
 		if (c->phase != PHASE_CUT)
 			c->phase = PHASE_ANSWERING; /* the handler's time is not the client's */
 	}
 	st = calloc(1, sizeof *st);
 	if (!st) {
-		h2o_send_error_generic(req, 503, "Service Unavailable", "out of memory", 0);
+		h2o_send_error_generic(req, 503, reason_of(503), "out of memory", 0);
 		return 0;
 	}
 	httpd_req_common_init(&st->c, &h2o_engine, &s->deferred);
 	st->srv = s;
 	st->h2 = req;
 	st->conn = c;
+	st->over_h2 = req->version >= 0x200;
+	if (c && st->over_h2) {
+		c->held++;
+		st->held = 1;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &st->start);
 	snprintf(st->remote, sizeof st->remote, "%s", c ? c->remote : "?");
 	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
@@ -1140,8 +1289,10 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 	const char *type;
 	int status = req->res.status;
 
-	if (c && c->handled) {
-		c->handled = 0;
+	/* ours: logged when answered */
+	if (ours(req->res.reason) || (c && c->handled && req->version < 0x200)) {
+		if (c && req->version < 0x200)
+			c->handled = 0;
 		return;
 	}
 	if (status < 400)
@@ -1153,9 +1304,9 @@ static void on_log(h2o_logger_t *self, h2o_req_t *req)
 	       : status >= 500 ? "Server.Internal"
 			       : "Client.InvalidRequest";
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	httpd_access_log_line(&s->log, c ? c->remote : "?", &start, method, path, status, type, 0,
-			      "h2o", NULL);
-	if (c) {
+	httpd_access_log_line_h2(&s->log, c ? c->remote : "?", &start, method, path, status, type,
+				 0, "h2o", NULL, req->version >= 0x200);
+	if (c && req->version < 0x200) {
 		c->phase = PHASE_WAITING;
 		c->since_ms = c->active_ms = ndx_loop_now_ms();
 		c->mark_bytes = c->sock->bytes_read;
@@ -1299,9 +1450,11 @@ static SSL_CTX *tls_context(const struct h2srv *s, const struct ndx_httpd_config
 		 * only in a named context. */
 		SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 	}
+	/* HTTP/2 when the client asks for it; without ALPN, HTTP/1.1 */
+	if (s->http2)
+		h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
 	ok = 1;
 out:
-	(void)s;
 	BIO_free(b);
 	EVP_PKEY_free(key);
 	if (!ok) {
@@ -1351,6 +1504,13 @@ static void attach(void *arg)
 	s->config.http1.req_timeout =
 		((uint64_t)s->deadline_ms + HTTPD_CONNECTION_TIMEOUT_S * 1000u) * 2;
 	s->config.http1.upgrade_to_http2 = 0;
+	/* HTTP/2 (ALPN, s->http2): a silent connection closes as an HTTP/1.1
+	 * one does; h2o handles as many requests at once as it allows
+	 * streams, so that none waits in h2o's own queue (watch_h2 counts the
+	 * streams not answered as arriving or with the handler). */
+	s->config.http2.idle_timeout = HTTPD_CONNECTION_TIMEOUT_S * 1000u;
+	s->config.http2.max_concurrent_requests_per_connection =
+		H2O_HTTP2_SETTINGS_HOST.max_concurrent_streams;
 	host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	paths[0] = h2o_config_register_path(host, "/", 0);
 	paths[1] = &host->fallback_path;
@@ -1400,10 +1560,13 @@ static void close_listener(void *arg)
 		if (s->h2loop)
 			rearm(s);
 	}
-	/* Answers from now on close their connections. (Not
-	 * h2o_context_request_shutdown: its HTTP/2 part arms a one-second
-	 * timer that h2o_context_dispose would find still linked.) */
-	if (s->ctx_made)
+	/* Answers from now on close their HTTP/1.1 connections; an HTTP/2
+	 * connection gets GOAWAY (h2o's graceful shutdown: no new stream,
+	 * those open are answered). Its one-second timer is unlinked at
+	 * detach, before h2o_context_dispose. */
+	if (s->ctx_made && s->http2 && !s->ctx.shutdown_requested)
+		h2o_context_request_shutdown(&s->ctx);
+	else if (s->ctx_made)
 		s->ctx.shutdown_requested = 1;
 }
 
@@ -1442,6 +1605,8 @@ static void detach(void *arg)
 	ndx_loop_timer_disarm(s->loop, &s->run_timer);
 	ndx_loop_timer_disarm(s->loop, &s->watch_timer);
 	if (s->ctx_made) {
+		if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
+			h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
 		h2o_context_dispose(&s->ctx);
 		/* h2o 2.2.5's evloop build closes the queue's pipe in
 		 * h2o_multithread_destroy_queue but never frees the queue
@@ -1517,6 +1682,8 @@ int httpd_h2o_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	s->cfg.request_deadline_s = deadline_s;
 	s->deadline_ms = deadline_s * 1000u;
 	s->tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+	s->http2 = s->tls && cfg->http2;
+	s->cfg.http2 = s->http2;
 	if ((cfg->tls_cert_pem || cfg->tls_trust_pem) && !s->tls) {
 		fprintf(stderr, "%s: TLS needs both a certificate and a key\n", s->name);
 		srv_free(s);

@@ -132,6 +132,13 @@ void httpd_access_log_line(const struct httpd_log *log, const char *remote,
 			   const struct timespec *start, const char *method, const char *path,
 			   int status, const char *error_type, size_t bytes, const char *by,
 			   const char *unsent);
+/* As httpd_access_log_line, for a request that came over HTTP/2 when h2 is
+ * non-zero: the line says "protocol": "HTTP/2" and the request is counted
+ * in ndx_http_requests_http2_total too. */
+void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
+			      const struct timespec *start, const char *method, const char *path,
+			      int status, const char *error_type, size_t bytes, const char *by,
+			      const char *unsent, int h2);
 /* Writes o (stolen) as one JSON line to stderr with one write(2). */
 void httpd_write_json_line(json_t *o);
 

@@ -5,11 +5,13 @@
  * resumed from another thread, 413 over max_body before the handler, the
  * strict refusals, the per-address connection limit, the request deadline's
  * 408, the client certificate's fingerprint over TLS, the HTTP figures,
- * drain and stop waiting for a deferred answer. */
+ * drain and stop waiting for a deferred answer; and with cfg.http2, the same
+ * over HTTP/2 streams (several on one connection), and HTTP/1.1 without it. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -590,6 +592,436 @@ static void without_a_loop_it_is_refused(void **state)
 	assert_null(srv);
 }
 
+/* ---- HTTP/2 (cfg.http2) -------------------------------------------------- */
+
+/* A CA, a server certificate and a client certificate, for the TLS port. */
+struct pki {
+	char *ca_key, *ca_cert, *skey, *scsr, *scert, *ckey, *ccsr, *ccert;
+	char fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
+};
+
+static void pki_make(struct pki *k)
+{
+	assert_int_equal(ndx_pki_ca_create("test CA", 30, &k->ca_key, &k->ca_cert), NDX_OK);
+	assert_int_equal(ndx_pki_csr_create("server", &k->skey, &k->scsr), NDX_OK);
+	assert_int_equal(ndx_pki_sign_csr(k->ca_key, k->ca_cert, k->scsr, "server", "127.0.0.1",
+					  30, 2, &k->scert),
+			 NDX_OK);
+	assert_int_equal(ndx_pki_csr_create("client", &k->ckey, &k->ccsr), NDX_OK);
+	assert_int_equal(ndx_pki_sign_csr(k->ca_key, k->ca_cert, k->ccsr, "client", NULL, 30, 3,
+					  &k->ccert),
+			 NDX_OK);
+	assert_int_equal(ndx_pki_cert_fingerprint(k->ccert, k->fp), NDX_OK);
+}
+
+static void pki_free(struct pki *k)
+{
+	free(k->ca_key);
+	free(k->ca_cert);
+	free(k->skey);
+	free(k->scsr);
+	free(k->scert);
+	free(k->ckey);
+	free(k->ccsr);
+	free(k->ccert);
+}
+
+static void start_h2(struct fx *f, struct ndx_httpd_config *hc, const struct pki *k)
+{
+	hc->tls_cert_pem = k->scert;
+	hc->tls_key_pem = k->skey;
+	hc->tls_trust_pem = k->ca_cert;
+	hc->http2 = 1;
+	start(f, hc);
+}
+
+/* An easy handle that asks for HTTP/2 over TLS, with the client
+ * certificate of k when cert is set. */
+static CURL *h2_easy(const struct pki *k, int cert)
+{
+	CURL *c = curl_easy_init();
+	struct curl_blob cb = { k->ccert, strlen(k->ccert), CURL_BLOB_COPY };
+	struct curl_blob kb = { k->ckey, strlen(k->ckey), CURL_BLOB_COPY };
+
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+	if (cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cb);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &kb);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return c;
+}
+
+static long http_version(CURL *c)
+{
+	long v = 0;
+	curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &v);
+	return v;
+}
+
+static uint64_t prom_value(const char *name, uint16_t port)
+{
+	struct ndx_prom p;
+	char *text, needle[160];
+	const char *at;
+	uint64_t v = 0;
+
+	ndx_prom_init(&p, NDX_BUF_NO_CAP);
+	ndx_httpd_metrics(&p);
+	text = ndx_prom_steal(&p, NULL);
+	snprintf(needle, sizeof needle, "%s{port=\"%u\"} ", name, (unsigned)port);
+	if ((at = strstr(text, needle)))
+		v = strtoull(at + strlen(needle), NULL, 10);
+	free(text);
+	return v;
+}
+
+/* Four requests and a deferred one at once from one client: the streams of
+ * one connection, the four answered while the fifth waits for its resume
+ * from another thread; the client certificate's fingerprint on every
+ * stream; a client without a certificate refused on its streams. */
+static void http2_streams_share_a_connection_and_its_certificate(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct pki k;
+	struct fx f;
+	struct got g[5];
+	CURL *c[5];
+	CURLM *m = curl_multi_init();
+	char url[128], durl[128];
+	int running = 1, done = 0;
+	long connects = 0, n;
+	pthread_t t;
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
+	snprintf(durl, sizeof durl, "https://127.0.0.1:%u/defer", (unsigned)f.port);
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	for (int i = 0; i < 5; i++) {
+		c[i] = h2_easy(&k, 1);
+		ndx_buf_init(&g[i].body, NDX_BUF_NO_CAP);
+		curl_easy_setopt(c[i], CURLOPT_URL, i == 4 ? durl : url);
+		curl_easy_setopt(c[i], CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c[i], CURLOPT_WRITEDATA, &g[i].body);
+		curl_easy_setopt(c[i], CURLOPT_TIMEOUT_MS, 10000L);
+		curl_multi_add_handle(m, c[i]);
+	}
+	/* the four answered while the deferred one is held */
+	while (running && done < 4) {
+		CURLMsg *msg;
+		int left;
+
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE) {
+				assert_int_equal(msg->data.result, CURLE_OK);
+				assert_ptr_not_equal(msg->easy_handle, c[4]);
+				done++;
+			}
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	assert_int_equal(done, 4);
+	assert_non_null(atomic_load(&held));
+	assert_int_equal(pthread_create(&t, NULL, resume_later, NULL), 0);
+	while (running) {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	pthread_join(t, NULL);
+	for (int i = 0; i < 5; i++) {
+		curl_easy_getinfo(c[i], CURLINFO_RESPONSE_CODE, &n);
+		assert_int_equal(n, 200);
+		assert_int_equal(http_version(c[i]), CURL_HTTP_VERSION_2_0);
+		ndx_buf_append(&g[i].body, "", 1);
+		assert_string_equal((char *)g[i].body.data, i == 4 ? "late" : k.fp);
+		curl_easy_getinfo(c[i], CURLINFO_NUM_CONNECTS, &n);
+		connects += n;
+		curl_multi_remove_handle(m, c[i]);
+		curl_easy_cleanup(c[i]);
+		ndx_buf_free(&g[i].body);
+	}
+	assert_int_equal(connects, 1);
+	curl_multi_cleanup(m);
+	assert_int_equal(prom_value("ndx_http_requests_http2_total", f.port), 5);
+	/* without a certificate: the handler's refusal, its JSON and header */
+	c[0] = h2_easy(&k, 0);
+	assert_int_equal(fetch(c[0], url, NULL, NULL, &g[0]), 403);
+	assert_int_equal(http_version(c[0]), CURL_HTTP_VERSION_2_0);
+	assert_non_null(strstr((char *)g[0].headers.data, "x-road-error: Client.NoCert"));
+	assert_non_null(strstr((char *)g[0].body.data, "\"type\":\"Client.NoCert\""));
+	got_free(&g[0]);
+	curl_easy_cleanup(c[0]);
+	finish(&f);
+	pki_free(&k);
+}
+
+/* The request as the handler sees it, the limits and refusals, on HTTP/2
+ * streams: headers, a body over max_body (the JSON 413, the handler not
+ * called), a head over 32 KiB (431), the per-address connection limit. */
+static void http2_streams_keep_the_limits(void **state)
+{
+	struct ndx_httpd_config hc = { .max_body = 64, .max_connections_per_ip = 1, .access_log = 1,
+				       .too_large_type = "Client.Big" };
+	struct pki k;
+	struct fx f;
+	struct got g;
+	CURL *c, *other;
+	struct curl_slist *h = NULL;
+	char url[128], big[128], *longh;
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	c = h2_easy(&k, 1);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/echo?a=1", (unsigned)f.port);
+	h = curl_slist_append(h, "X-Twice: one");
+	h = curl_slist_append(h, "X-Twice: two");
+	assert_int_equal(fetch(c, url, "{\"k\":1}", h, &g), 200);
+	assert_int_equal(http_version(c), CURL_HTTP_VERSION_2_0);
+	assert_non_null(strstr((char *)g.body.data, "POST /echo a=1 a=1 last=two first=one body={\"k\":1}"));
+	assert_non_null(strstr((char *)g.body.data, "Host=127.0.0.1:"));
+	got_free(&g);
+	curl_slist_free_all(h);
+	h = NULL;
+	/* over max_body: refused before the handler */
+	atomic_store(&handled, 0);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(fetch(c, url, big, NULL, &g), 413);
+	assert_int_equal(atomic_load(&handled), 0);
+	assert_non_null(strstr((char *)g.headers.data, "x-road-error: Client.Big"));
+	assert_non_null(strstr((char *)g.body.data, "\"type\":\"Client.Big\""));
+	got_free(&g);
+	/* a head over 32 KiB */
+	longh = malloc(34000);
+	memcpy(longh, "X-Long: ", 8);
+	memset(longh + 8, 'y', 33000);
+	longh[33008] = '\0';
+	h = curl_slist_append(h, longh);
+	assert_int_equal(fetch(c, url, NULL, h, &g), 431);
+	assert_int_equal(atomic_load(&handled), 0);
+	got_free(&g);
+	curl_slist_free_all(h);
+	free(longh);
+	/* the connection of c is this address's one: a second is closed */
+	other = h2_easy(&k, 1);
+	assert_int_equal(fetch(other, url, NULL, NULL, &g), 0);
+	got_free(&g);
+	curl_easy_cleanup(other);
+	/* and c's goes on */
+	assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
+	got_free(&g);
+	curl_easy_cleanup(c);
+	finish(&f);
+	pki_free(&k);
+}
+
+static size_t never_read(char *p, size_t sz, size_t n, void *ud)
+{
+	(void)p;
+	(void)sz;
+	(void)n;
+	(void)ud;
+	return CURL_READFUNC_PAUSE;
+}
+
+/* A stream whose body never comes: the connection is cut at the request
+ * deadline (no answer: TLS), the handler never called. */
+static void an_http2_stream_over_its_deadline_is_cut(void **state)
+{
+	struct ndx_httpd_config hc = { .request_deadline_s = 1, .access_log = 1 };
+	struct pki k;
+	struct fx f;
+	struct got g = { 0 };
+	CURL *c;
+	CURLcode rc;
+	char url[128];
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	c = h2_easy(&k, 1);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/echo", (unsigned)f.port);
+	ndx_buf_init(&g.body, NDX_BUF_NO_CAP);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 10L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, never_read);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g.body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	rc = curl_easy_perform(c);
+	assert_int_not_equal(rc, CURLE_OK);
+	assert_int_not_equal(rc, CURLE_OPERATION_TIMEDOUT);
+	assert_int_equal(atomic_load(&handled), 0);
+	ndx_buf_free(&g.body);
+	curl_easy_cleanup(c);
+	finish(&f);
+	pki_free(&k);
+}
+
+struct bg_h2 {
+	const struct pki *k;
+	uint16_t port;
+	long status, version;
+	char body[64];
+	CURL *c; /* kept: its connection, for the request after the drain */
+};
+
+static void *fetch_deferred_h2(void *arg)
+{
+	struct bg_h2 *b = arg;
+	struct got g;
+	char url[128];
+
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/defer", (unsigned)b->port);
+	b->status = fetch(b->c, url, NULL, NULL, &g);
+	b->version = http_version(b->c);
+	snprintf(b->body, sizeof b->body, "%s", (char *)g.body.data);
+	got_free(&g);
+	return NULL;
+}
+
+/* A deferred answer on an HTTP/2 stream holds the drain until it is
+ * resumed; the drained port then takes no new request on that connection
+ * (GOAWAY) nor on a new one. */
+static void drain_waits_for_a_deferred_http2_answer(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct pki k;
+	struct fx f;
+	struct bg_h2 b = { 0 };
+	struct got g;
+	pthread_t t;
+	char url[128];
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	b.k = &k;
+	b.port = f.port;
+	b.c = h2_easy(&k, 1);
+	assert_int_equal(pthread_create(&t, NULL, fetch_deferred_h2, &b), 0);
+	for (int i = 0; i < 500 && !atomic_load(&held); i++)
+		sleep_ms(10);
+	assert_non_null(atomic_load(&held));
+	assert_int_equal(ndx_httpd_drain(f.srv, 100), 1);
+	ndx_http_resume(atomic_load(&held));
+	assert_int_equal(ndx_httpd_drain(f.srv, 2000), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(b.status, 200);
+	assert_int_equal(b.version, CURL_HTTP_VERSION_2_0);
+	assert_string_equal(b.body, "late");
+	atomic_store(&handled, 0);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/echo", (unsigned)f.port);
+	assert_int_equal(fetch(b.c, url, NULL, NULL, &g), 0);
+	assert_int_equal(atomic_load(&handled), 0);
+	got_free(&g);
+	curl_easy_cleanup(b.c);
+	finish(&f);
+	pki_free(&k);
+}
+
+/* A client that gives up on a deferred stream (RST_STREAM) keeps its
+ * connection: the late resume finds the request gone, and the
+ * connection's next stream is served. */
+static void a_deferred_http2_stream_the_client_resets(void **state)
+{
+	struct ndx_httpd_config hc = { .access_log = 1 };
+	struct pki k;
+	struct fx f;
+	struct got g;
+	CURLM *m = curl_multi_init();
+	CURL *d, *c;
+	char url[128], durl[128];
+	int running = 1;
+	long connects = 0, n;
+	(void)state;
+
+	pki_make(&k);
+	start_h2(&f, &hc, &k);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
+	snprintf(durl, sizeof durl, "https://127.0.0.1:%u/defer", (unsigned)f.port);
+	d = h2_easy(&k, 1);
+	c = h2_easy(&k, 1);
+	ndx_buf_init(&g.body, NDX_BUF_NO_CAP);
+	curl_easy_setopt(d, CURLOPT_URL, durl);
+	curl_easy_setopt(d, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g.body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_add_handle(m, d);
+	for (int i = 0; i < 1000 && !atomic_load(&held); i++) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 10, NULL);
+	}
+	assert_non_null(atomic_load(&held));
+	/* the client gives up on it; its connection stays */
+	curl_multi_remove_handle(m, d);
+	curl_multi_add_handle(m, c);
+	for (running = 1; running;) {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	ndx_http_resume(atomic_load(&held));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &n);
+	assert_int_equal(n, 200);
+	ndx_buf_append(&g.body, "", 1);
+	assert_string_equal((char *)g.body.data, k.fp);
+	curl_easy_getinfo(d, CURLINFO_NUM_CONNECTS, &n);
+	connects += n;
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
+	connects += n;
+	assert_int_equal(connects, 1);
+	curl_multi_remove_handle(m, c);
+	curl_easy_cleanup(c);
+	curl_easy_cleanup(d);
+	curl_multi_cleanup(m);
+	ndx_buf_free(&g.body);
+	/* the resume has been taken: the port stops without waiting */
+	finish(&f);
+	pki_free(&k);
+}
+
+/* Without cfg.http2 a client that asks for HTTP/2 gets HTTP/1.1 (no ALPN
+ * h2), as from libmicrohttpd. */
+static void without_http2_the_port_speaks_http1(void **state)
+{
+	struct ndx_httpd_config hc = { 0 };
+	struct pki k;
+	struct fx f;
+	struct got g;
+	CURL *c;
+	char url[128];
+	(void)state;
+
+	pki_make(&k);
+	hc.tls_cert_pem = k.scert;
+	hc.tls_key_pem = k.skey;
+	hc.tls_trust_pem = k.ca_cert;
+	start(&f, &hc);
+	c = h2_easy(&k, 1);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
+	assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
+	assert_int_equal(http_version(c), CURL_HTTP_VERSION_1_1);
+	assert_string_equal((char *)g.body.data, k.fp);
+	got_free(&g);
+	curl_easy_cleanup(c);
+	assert_int_equal(prom_value("ndx_http_requests_http2_total", f.port), 0);
+	finish(&f);
+	pki_free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,9 +1035,17 @@ int main(void)
 		cmocka_unit_test(drain_waits_for_a_deferred_answer),
 		cmocka_unit_test(two_servers_share_a_loop),
 		cmocka_unit_test(without_a_loop_it_is_refused),
+		cmocka_unit_test(http2_streams_share_a_connection_and_its_certificate),
+		cmocka_unit_test(http2_streams_keep_the_limits),
+		cmocka_unit_test(an_http2_stream_over_its_deadline_is_cut),
+		cmocka_unit_test(drain_waits_for_a_deferred_http2_answer),
+		cmocka_unit_test(a_deferred_http2_stream_the_client_resets),
+		cmocka_unit_test(without_http2_the_port_speaks_http1),
 	};
 	int rc;
 
+	/* as every ndx daemon: h2o writes to sockets a peer may have closed */
+	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();
