@@ -155,6 +155,37 @@ static int ensure_conn(struct pg_db *s)
 	return session_setup(s);
 }
 
+/* Whether res failed because the connection was lost outside a
+ * transaction (the server restarted while this node was idle): then the
+ * statement may run again on a new connection, nothing having been done. */
+static bool lost_idle(struct pg_db *s, PGresult *res)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	return !s->in_txn && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	       PQstatus(s->conn) == CONNECTION_BAD;
+}
+
+/* exec_simple, run once more on a new connection when the first attempt
+ * found the connection lost (transaction control only: nothing was done). */
+static int exec_control(struct pg_db *s, const char *what, const char *sql)
+{
+	PGresult *res = PQexec(s->conn, sql);
+	ExecStatusType st;
+	int rc;
+
+	if (lost_idle(s, res)) {
+		PQclear(res);
+		res = ensure_conn(s) ? NULL : PQexec(s->conn, sql);
+	}
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? NDX_OK : NDX_EDB;
+	if (rc)
+		report(s, what, res);
+	PQclear(res);
+	return rc;
+}
+
 /* The statement with `?N` as `$N` and each bare `?` as the next number.
  * The registry's SQL has no `?` inside string literals. */
 static char *renumber(const char *sql)
@@ -252,6 +283,11 @@ static int p_run(struct reg_db *db, const char *sql, const char *types, va_list 
 	if (!(text = renumber(sql)))
 		return NDX_ENOMEM;
 	res = PQexecParams(s->conn, text, n, oids, vals, NULL, NULL, 0);
+	if (lost_idle(s, res)) {
+		/* A server restarted while we were idle: once more, reconnected. */
+		PQclear(res);
+		res = ensure_conn(s) ? NULL : PQexecParams(s->conn, text, n, oids, vals, NULL, NULL, 0);
+	}
 	free(text);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -282,10 +318,11 @@ static int p_begin(struct reg_db *db)
 
 	if (rc)
 		return rc;
-	rc = exec_simple(s, "begin", "BEGIN ISOLATION LEVEL READ COMMITTED;"
+	rc = exec_control(s, "begin", "BEGIN ISOLATION LEVEL READ COMMITTED;"
 			 " SELECT pg_advisory_xact_lock(hashtext('ndx-registry:' || current_schema()))");
 	if (rc) {
-		PQclear(PQexec(s->conn, "ROLLBACK"));
+		if (PQstatus(s->conn) == CONNECTION_OK)
+			PQclear(PQexec(s->conn, "ROLLBACK"));
 		return rc;
 	}
 	s->in_txn = true;
@@ -320,7 +357,7 @@ static int p_snapshot(struct reg_db *db)
 	int rc = ensure_conn(s);
 
 	if (!rc)
-		rc = exec_simple(s, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+		rc = exec_control(s, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	if (!rc)
 		s->in_txn = true;
 	return rc;

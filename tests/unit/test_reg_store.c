@@ -11,7 +11,8 @@
  * a fresh schema of the PostgreSQL database NDX_TEST_PG (tests/with-postgres
  * starts one); the run adds PostgreSQL's own refusals (a password in the
  * connection string, never printed; a schema without a registry; a schema
- * newer than the program). Without NDX_TEST_PG that run is skipped. */
+ * newer than the program) and a server that stops and comes back under an
+ * open store. Without NDX_TEST_PG that run is skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -577,6 +578,47 @@ static void test_pg_refusals(void **state)
 	assert_non_null(strstr(msg, "newer"));
 }
 
+static void pg_ctl(const char *var)
+{
+	const char *cmd = getenv(var);
+
+	if (!cmd || !cmd[0])
+		fail_msg("%s is not set: run the PostgreSQL tests under tests/with-postgres", var);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The server stops under an open store: reads and changes fail with
+ * NDX_EDB, nothing crashes; once it is back the store goes on by itself,
+ * and a restart while the store is idle costs no failed call at all. */
+static void test_pg_server_stopped(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(commit_member(st, "GOV/1", "one"), 2);
+	pg_ctl("NDX_TEST_PG_STOP");
+	assert_int_equal(store_member_exists(st, "GOV/1"), NDX_EDB);
+	assert_int_equal(store_begin(st), NDX_EDB);
+	assert_int_equal(store_conf_version(st, &v), NDX_EDB);
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(store_member_exists(st, "GOV/1"), 1);
+	assert_int_equal(commit_member(st, "GOV/2", "two"), 3);
+	pg_ctl("NDX_TEST_PG_STOP");
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(commit_member(st, "GOV/3", "three"), 4);
+	assert_int_equal(store_snapshot_begin(st), NDX_OK);
+	store_snapshot_end(st);
+	pg_ctl("NDX_TEST_PG_STOP");
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(store_snapshot_begin(st), NDX_OK);
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 4);
+	store_snapshot_end(st);
+	store_close(st);
+}
+
 static void test_pg_unset(void **state)
 {
 	(void)state;
@@ -617,7 +659,9 @@ int main(void)
 		cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
 	const struct CMUnitTest sqlite_only[] = { cmocka_unit_test(test_sqlite_garbage) };
-	const struct CMUnitTest pg_only[] = { cmocka_unit_test(test_pg_refusals) };
+	/* The server stops last: nothing else runs while it is down. */
+	const struct CMUnitTest pg_only[] = { cmocka_unit_test(test_pg_refusals),
+					      cmocka_unit_test(test_pg_server_stopped) };
 	const struct CMUnitTest unset[] = { cmocka_unit_test(test_pg_unset) };
 	const char *engine = getenv("NDX_TEST_ENGINE");
 	int rc;
