@@ -200,7 +200,10 @@ static int meta_get(struct store *st, const char *key, char **out)
 	rc = query_one(st, &row, "SELECT value FROM meta WHERE key = ?", "s", key);
 	if (rc)
 		return rc;
-	*out = dup_str(json_string_value(json_object_get(row, "value")) ?: "");
+	{
+		const char *v = json_string_value(json_object_get(row, "value"));
+		*out = dup_str(v ? v : "");
+	}
 	json_decref(row);
 	return *out ? NDX_OK : NDX_ENOMEM;
 }

@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "ndx/err.h"
 #include "reg_store.h"
 
@@ -499,6 +501,31 @@ static void test_sqlite_garbage(void **state)
 	assert_null(st);
 }
 
+/* A registry.db made before issue 20 (migration 5, no conf_changed_at) gets
+ * it from migration 6, keeping its version. */
+static void test_sqlite_migrates_older(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	sqlite3 *db;
+	uint64_t v;
+	int64_t changed;
+
+	(void)state;
+	commit_member(st, "GOV/1", "one");
+	store_close(st);
+	assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'conf_changed_at';"
+				      " DELETE FROM schema_migrations WHERE version = 6", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(loc, &st), NDX_OK);
+	assert_int_equal(store_conf_state(st, &v, &changed), NDX_OK);
+	assert_int_equal(v, 2);
+	assert_true(changed > 1700000000);
+	store_close(st);
+}
+
 /* Runs fn with stderr going to a file; returns what it printed. */
 static char *stderr_of(int (*fn)(const char *), const char *arg, int *rc)
 {
@@ -658,7 +685,8 @@ int main(void)
 		cmocka_unit_test(test_two_nodes),
 		cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
-	const struct CMUnitTest sqlite_only[] = { cmocka_unit_test(test_sqlite_garbage) };
+	const struct CMUnitTest sqlite_only[] = { cmocka_unit_test(test_sqlite_garbage),
+						  cmocka_unit_test(test_sqlite_migrates_older) };
 	/* The server stops last: nothing else runs while it is down. */
 	const struct CMUnitTest pg_only[] = { cmocka_unit_test(test_pg_refusals),
 					      cmocka_unit_test(test_pg_server_stopped) };
