@@ -85,7 +85,7 @@ struct gw_config {
 	char *data_dir;
 	char *conf_dir;      /* data_dir/conf */
 	char *anchor_path;
-	char *registry_url;  /* registry_urls[0]: the witness and OpenAPI fetches */
+	char *registry_url;  /* registry_urls[0] */
 	/* Every registry node to fetch /conf from, in the order tried: the
 	 * config's registry_urls, or its registry_url, or the anchor's. */
 	char **registry_urls;

@@ -3,7 +3,8 @@ PostgreSQL"): two ndx-registry processes serving one database (the second from a
 the first's data directory: the same keys), a federation whose gateways list both in
 `registry_urls`. A change made through either node is seen through the other, both serve
 the same signed configuration (same version, same bytes, same signature), and after
-kill -9 of one node the gateways go on refreshing from the other. Refusals: init on a
+kill -9 of one node the gateways go on refreshing (and fetching OpenAPI descriptions) from
+the other. Refusals: init on a
 database that holds a registry, a connection string with a password (never printed).
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
 from conftest import Registry, registry_exe  # noqa: E402
-from federation import CITIZENS  # noqa: E402
+from federation import CITIZENS, POPULATION, TAX  # noqa: E402
 
 PG = os.environ.get("NDX_TEST_PG", "")
 pytestmark = pytest.mark.skipif(
@@ -147,6 +148,12 @@ def test_gateways_fail_over_when_a_node_is_killed(fed):
     r = fed.call("BTC", "GET", CITIZENS, "/citizens/001",
                  headers={"Ndx-Subject": SUBJECT, "Ndx-Purpose": PURPOSE})
     assert r.status_code == 200, r.text
+    # the OpenAPI metaservice fetches from the node still up (PR-MREST §5)
+    r = requests.get(fed.gateways["BTC"].url + f"/r1/{POPULATION}/getOpenAPI",
+                     params={"serviceCode": "citizens"}, headers={"X-Road-Client": TAX},
+                     timeout=20)
+    assert r.status_code == 200, r.text
+    assert r.json() == F.CITIZENS_OPENAPI
     # a second change: the gateways keep refreshing from B
     v2 = add_member(b, "VN/GOV/AGAIN", "Lần nữa")
     for gw in fed.gateways.values():
