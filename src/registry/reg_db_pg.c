@@ -283,8 +283,10 @@ static int p_run(struct reg_db *db, const char *sql, const char *types, va_list 
 	if (!(text = renumber(sql)))
 		return NDX_ENOMEM;
 	res = PQexecParams(s->conn, text, n, oids, vals, NULL, NULL, 0);
-	if (lost_idle(s, res)) {
-		/* A server restarted while we were idle: once more, reconnected. */
+	if (strncmp(sql, "SELECT", 6) == 0 && lost_idle(s, res)) {
+		/* A server restarted while we were idle: a read runs once more,
+		 * reconnected (a write outside a transaction might have been
+		 * committed before the connection broke, so it is not repeated). */
 		PQclear(res);
 		res = ensure_conn(s) ? NULL : PQexecParams(s->conn, text, n, oids, vals, NULL, NULL, 0);
 	}
