@@ -100,6 +100,8 @@ static const char schema_v1[] =
 	"CREATE INDEX subscriptions_event ON subscriptions(service, event);"
 	"INSERT INTO meta(key, value) VALUES('pg_schema', '1');";
 
+#undef T
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
 static const char *const SCHEMA[] = { schema_v1 };
 
