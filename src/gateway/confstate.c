@@ -1,8 +1,11 @@
 /* The global configuration a gateway holds (docs/protocol.md "The global
  * configuration"): the last good copy is loaded from data_dir/conf at start,
  * so a gateway serves while the registry is down, until that copy expires;
- * the gateway's poller (poller.h) fetches registry_url/conf every
- * conf_refresh_s, verifies what it
+ * the gateway's poller (poller.h) fetches /conf of its registry every
+ * conf_refresh_s (from the node that answered last; when it fails, from
+ * the next of registry_urls in turn, so that a gateway listing several
+ * registry nodes of one database keeps refreshing while one is down),
+ * verifies what it
  * gets against the anchor, saves it and swaps it in. Requests take a
  * reference under a mutex held for two pointer copies and never wait for a
  * fetch; the last reference frees an old configuration. A configuration
@@ -39,6 +42,7 @@ struct gw_state {
 	int task;
 	const atomic_int *stopping;
 	bool failing;             /* the last round failed: said once per outage */
+	size_t reg_at;            /* the registry_urls entry that answered last */
 };
 
 struct fetch_sink {
@@ -166,8 +170,9 @@ static int fetch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return st->stopping && atomic_load(st->stopping) ? 1 : 0;
 }
 
-/* One fetch, verify, save, swap. Called with fetch_mu held. */
-static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
+/* One fetch from the registry at base, verify, save, swap. Called with
+ * fetch_mu held. */
+static int fetch_from(struct gw_state *st, const char *base, char *err, size_t errcap)
 {
 	struct fetch_sink f = { 0 };
 	char url[2048], why[512], cerr[CURL_ERROR_SIZE] = "";
@@ -181,7 +186,7 @@ static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
 	ndx_buf_init(&f.body, NDX_CONF_MAX_BYTES);
 	if (!st->curl && !(st->curl = curl_easy_init()))
 		return snprintf(err, errcap, "cannot initialise libcurl"), NDX_ENOMEM;
-	snprintf(url, sizeof url, "%s/conf", st->cfg->registry_url);
+	snprintf(url, sizeof url, "%s/conf", base);
 	curl_easy_reset(st->curl);
 	curl_easy_setopt(st->curl, CURLOPT_URL, url);
 	curl_easy_setopt(st->curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -252,6 +257,41 @@ out:
 	ndx_conf_free(conf);
 	ndx_buf_free(&f.body);
 	free(f.sig);
+	return rc;
+}
+
+/* fetch_from the registry that answered last, then each other in turn;
+ * err says why the last one tried failed (and, with several, that all
+ * did). */
+static int fetch_locked(struct gw_state *st, char *err, size_t errcap)
+{
+	size_t n = st->cfg->n_registry_urls;
+	char first_err[1024] = "";
+	int rc = NDX_EINVAL;
+
+	if (n == 0)
+		return fetch_from(st, st->cfg->registry_url, err, errcap);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (st->reg_at + k) % n;
+
+		rc = fetch_from(st, st->cfg->registry_urls[i], err, errcap);
+		if (rc == NDX_OK) {
+			if (k > 0)
+				fprintf(stderr, GW_PROG ": configuration fetched from %s (%s)\n",
+					st->cfg->registry_urls[i], first_err);
+			st->reg_at = i;
+			return NDX_OK;
+		}
+		if (rc == NDX_ENOMEM || (st->stopping && atomic_load(st->stopping)))
+			return rc;
+		if (k == 0)
+			snprintf(first_err, sizeof first_err, "%s", err);
+	}
+	if (n > 1) {
+		char last[1024];
+		snprintf(last, sizeof last, "%s", err);
+		snprintf(err, errcap, "none of the %zu registries answered; last: %s", n, last);
+	}
 	return rc;
 }
 

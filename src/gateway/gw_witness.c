@@ -46,6 +46,7 @@ struct gw_witness {
 	_Atomic uint64_t witnessed;    /* newest batch countersigned */
 	uint64_t resend_from;          /* the registry asked to start there (0: no) */
 	enum outcome last;             /* for one stderr line per change */
+	size_t reg_at;                 /* the registry_urls entry asked (the next when down) */
 	struct ndx_msglog_sth heads[HEADS_MAX];
 };
 
@@ -170,7 +171,9 @@ static bool round_once(struct gw_witness *w)
 
 	body = request_body(w, n);
 	c = gw_xfer_handle(GW_HANDLE_BACKEND);
-	snprintf(url, sizeof url, "%s/witness", w->cfg->registry_url);
+	snprintf(url, sizeof url, "%s/witness",
+		 w->cfg->n_registry_urls ? w->cfg->registry_urls[w->reg_at % w->cfg->n_registry_urls]
+					 : w->cfg->registry_url);
 	if (body == NULL || c == NULL || gw_slist_add(&hdrs, "Content-Type", "application/json") ||
 	    gw_slist_add(&hdrs, "Expect", "")) {
 		free(body);
@@ -184,6 +187,8 @@ static bool round_once(struct gw_witness *w)
 	free(body);
 	curl_slist_free_all(hdrs);
 
+	if (xr != GW_XFER_OK || r.status >= 500) /* the next registry node, next time */
+		w->reg_at++;
 	if (xr != GW_XFER_OK) {
 		report(w, UNREACHABLE, "the registry cannot be reached (%s); exchanges stop when "
 		       "a tree head has waited %ld s", r.errbuf[0] ? r.errbuf : "no answer",

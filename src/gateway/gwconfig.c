@@ -108,6 +108,9 @@ void gw_config_free(struct gw_config *cfg)
 	free(cfg->opmon_path);
 	free(cfg->anchor_path);
 	free(cfg->registry_url);
+	for (size_t i = 0; i < cfg->n_registry_urls; i++)
+		free(cfg->registry_urls[i]);
+	free(cfg->registry_urls);
 	free(cfg->sign_key_path);
 	free(cfg->tls_key_path);
 	free(cfg->tls_cert_path);
@@ -506,6 +509,59 @@ static char *msglog_store(json_t *doc, const char *data_dir)
 	return is_pg_conninfo(v) ? strdup(v) : resolve(data_dir, v);
 }
 
+/* A registry URL without its trailing slashes (malloc'd), NULL when out of
+ * memory. */
+static char *registry_base(const char *url)
+{
+	char *u = dup_str(url);
+	size_t len = u ? strlen(u) : 0;
+
+	while (len > 0 && u[len - 1] == '/')
+		u[--len] = '\0';
+	return u;
+}
+
+/* "registry_urls": [URL, ...]: the registry nodes (several on one
+ * PostgreSQL database serve the same signed configuration) that
+ * confstate.c fetches from, the next when one is down; or the one of
+ * registry_url (the default given), never both. */
+static int load_registry_urls(json_t *doc, const char *one, struct gw_config *cfg, char *err,
+			      size_t errcap)
+{
+	json_t *list = json_object_get(doc, "registry_urls"), *v;
+	size_t i, n;
+
+	if (list && json_object_get(doc, "registry_url"))
+		return ndx_fail(err, errcap, NDX_EINVAL, "registry_url and registry_urls: give one "
+				"of them");
+	if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
+		     json_array_size(list) > GW_REGISTRY_URLS_MAX))
+		return ndx_fail(err, errcap, NDX_EINVAL, "registry_urls: expected an array of 1 to "
+				"%d URLs", GW_REGISTRY_URLS_MAX);
+	if (!list && !one)
+		return ndx_fail(err, errcap, NDX_EINVAL, "registry_url: not set and not in the anchor");
+	n = list ? json_array_size(list) : 1;
+	cfg->registry_urls = calloc(n, sizeof *cfg->registry_urls);
+	if (!cfg->registry_urls)
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const char *u = one;
+		if (list) {
+			v = json_array_get(list, i);
+			u = json_string_value(v);
+			if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
+				return ndx_fail(err, errcap, NDX_EINVAL, "registry_urls[%zu]: expected "
+						"an http:// or https:// URL", i);
+		}
+		if (!(cfg->registry_urls[i] = registry_base(u)))
+			return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
+		cfg->n_registry_urls = i + 1;
+	}
+	if (!(cfg->registry_url = dup_str(cfg->registry_urls[0])))
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
+	return NDX_OK;
+}
+
 /* "msglog": {"store", "batch_max", "batch_interval_ms"}: where the message
  * log is and how it groups records into signed batches. Read once: a change
  * needs a restart. A connection string never holds the password: the
@@ -713,14 +769,9 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 			  cfg->member, ndx_anchor_instance(cfg->anchor));
 		goto out;
 	}
-	cfg->registry_url = dup_str(reg ? reg : ndx_anchor_registry_url(cfg->anchor));
-	if (!cfg->registry_url) {
-		rc = ndx_fail(err, errcap, NDX_EINVAL, "registry_url: not set and not in the anchor");
+	if ((rc = load_registry_urls(doc, reg ? reg : ndx_anchor_registry_url(cfg->anchor), cfg,
+				     err, errcap)))
 		goto out;
-	}
-	len = strlen(cfg->registry_url);
-	while (len > 0 && cfg->registry_url[len - 1] == '/')
-		cfg->registry_url[--len] = '\0';
 	rc = ndx_key_load(cfg->sign_key_path, &cfg->sign_key);
 	if (rc != NDX_OK || !ndx_key_has_private(cfg->sign_key)) {
 		rc = ndx_fail(err, errcap, rc ? rc : NDX_EINVAL, "sign_key %s: %s", cfg->sign_key_path,

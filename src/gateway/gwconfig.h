@@ -17,6 +17,8 @@
 #define GW_PROG "ndx-gateway"
 /* Longest header value the gateway accepts or forwards (protocol.md). */
 #define GW_HEADER_MAX 1024
+/* Registry nodes a gateway may list (registry_urls). */
+#define GW_REGISTRY_URLS_MAX 8
 #define GW_UUID_LEN 37
 
 #define GW_BACKEND_SUBJECT_ACCESSES "ndx:subject-accesses"
@@ -83,7 +85,11 @@ struct gw_config {
 	char *data_dir;
 	char *conf_dir;      /* data_dir/conf */
 	char *anchor_path;
-	char *registry_url;
+	char *registry_url;  /* registry_urls[0] */
+	/* Every registry node to fetch /conf from, in the order tried: the
+	 * config's registry_urls, or its registry_url, or the anchor's. */
+	char **registry_urls;
+	size_t n_registry_urls;
 	char *sign_key_path;
 	char *tls_key_path;
 	char *tls_cert_path;

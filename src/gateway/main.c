@@ -138,6 +138,8 @@ static int check(const struct gw_config *cfg)
 	       cfg->peer_http2 ? " (HTTP/2 between gateways)" : "");
 	printf("  registry            %s (anchor instance %s)\n", cfg->registry_url,
 	       ndx_anchor_instance(cfg->anchor));
+	for (size_t i = 1; i < cfg->n_registry_urls; i++)
+		printf("  registry, failover  %s\n", cfg->registry_urls[i]);
 	printf("  signing key id      %s\n", cfg->sign_key_id);
 	printf("  message log         %s (%s; batches of up to %u records or %u ms)\n",
 	       cfg->msglog_path,

@@ -525,18 +525,29 @@ static void get_openapi(struct gw_ctx *g, const struct gw_view *v, const char *s
 		return;
 	}
 	ndx_id_format_wire(&sid, wire, sizeof wire);
-	snprintf(url, sizeof url, "%s/openapi/%s", g->cfg->registry_url, wire);
-	c = gw_xfer_handle(GW_HANDLE_BACKEND);
-	if (!c) {
-		refuse(resp, GW_R_INTERNAL,
-		       "cannot initialise libcurl", NULL);
-		return;
+	/* From each registry node in turn (registry_urls) until one answers:
+	 * the document is checked against the configuration's hash, so any
+	 * node's copy will do. */
+	for (size_t i = 0; i < (g->cfg->n_registry_urls ? g->cfg->n_registry_urls : 1); i++) {
+		snprintf(url, sizeof url, "%s/openapi/%s",
+			 g->cfg->n_registry_urls ? g->cfg->registry_urls[i] : g->cfg->registry_url,
+			 wire);
+		c = gw_xfer_handle(GW_HANDLE_BACKEND);
+		if (!c) {
+			refuse(resp, GW_R_INTERNAL,
+			       "cannot initialise libcurl", NULL);
+			goto out;
+		}
+		gw_xfer_resp_free(&r);
+		memset(&r, 0, sizeof r);
+		r.cap = OPENAPI_MAX;
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, v->s->connect_timeout_ms);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->s->peer_timeout_ms);
+		if (gw_xfer_perform(c, "GET", NULL, 0, NULL, &r) == GW_XFER_OK && r.status == 200)
+			break;
 	}
-	r.cap = OPENAPI_MAX;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, v->s->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->s->peer_timeout_ms);
-	if (gw_xfer_perform(c, "GET", NULL, 0, NULL, &r) != GW_XFER_OK || r.status != 200) {
+	if (r.status != 200) {
 		if (r.errbuf[0])
 			refuse(resp, GW_R_REGISTRY_UNREACHABLE,
 			       "the registry did not provide the OpenAPI document", "%s", r.errbuf);

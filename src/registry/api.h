@@ -9,7 +9,7 @@
 
 #include "confgen.h"
 #include "ndx/httpd.h"
-#include "store.h"
+#include "reg_store.h"
 
 struct api_config {
 	struct store *st;

@@ -3,7 +3,16 @@
  * with the parser gateways use, signs it and caches the signed bytes. The
  * cache is one reference-counted snapshot: HTTP threads take a reference,
  * send the bytes without copying and release it; a rebuild replaces the
- * snapshot and the old one goes when its last reader is done. Overview:
+ * snapshot and the old one goes when its last reader is done.
+ *
+ * A document is a function of the store alone: its version is the store's
+ * configuration version, and its generated_at is not the clock's reading
+ * but the time that version was made (store_conf_state) advanced by whole
+ * half-validities, so that it is re-signed before half its life has gone.
+ * Registry nodes sharing one PostgreSQL database, with the same signing
+ * key (Ed25519 signatures are deterministic), therefore serve the same
+ * bytes for a version and a period, whichever node made the change and
+ * whichever answers (docs/scale.md "Two registry nodes"). Overview:
  * docs/protocol.md "The global configuration". */
 #include "confgen.h"
 
@@ -134,22 +143,39 @@ static int set_monitoring(struct store *st, json_t *doc)
 	return rc;
 }
 
-/* Reads the store under its lock so that the document is one state. */
-static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version)
+/* The generated_at of the document of a version made at changed_at, at
+ * time now: changed_at advanced by whole half-validities (changed_at
+ * itself while now is not after it: another node's clock ran ahead). */
+static time_t generation_time(const struct confgen *cg, int64_t changed_at, time_t now)
+{
+	int64_t half = cg->validity / 2 ? cg->validity / 2 : 1;
+
+	if ((int64_t)now <= changed_at)
+		return (time_t)changed_at;
+	return (time_t)(changed_at + ((int64_t)now - changed_at) / half * half);
+}
+
+/* Reads the store in one snapshot so that the document is one state;
+ * *gen_at receives its generated_at. */
+static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *version,
+		     time_t *gen_at)
 {
 	static const char *const classes[] = REGISTRY_MEMBER_CLASSES;
 	char gen[NDX_TIME_TEXT_LEN], exp[NDX_TIME_TEXT_LEN];
 	json_t *doc, *rows, *cls;
+	int64_t changed_at = 0;
 	int rc;
 
 	*out = NULL;
-	ndx_time_format(now, gen);
-	ndx_time_format(now + (time_t)cg->validity, exp);
+	if ((rc = store_snapshot_begin(cg->st)))
+		return rc;
+	rc = store_conf_state(cg->st, version, &changed_at);
+	*gen_at = generation_time(cg, changed_at, now);
+	ndx_time_format(*gen_at, gen);
+	ndx_time_format(*gen_at + (time_t)cg->validity, exp);
 	cls = json_array();
 	for (size_t i = 0; cls && i < sizeof classes / sizeof *classes; i++)
 		json_array_append_new(cls, json_string(classes[i]));
-	store_lock(cg->st);
-	rc = store_conf_version(cg->st, version);
 	doc = json_pack("{ss ss sI ss ss s{ss ss} so*}", "format", NDX_CONF_FORMAT, "instance",
 			store_instance(cg->st), "version", (json_int_t)*version, "generated_at", gen,
 			"expires_at", exp, "registry", "url", store_registry_url(cg->st),
@@ -180,7 +206,7 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "subscriptions", rows, SUBSCRIPTION_FIELDS);
 	if (!rc)
 		rc = set_monitoring(cg->st, doc);
-	store_unlock(cg->st);
+	store_snapshot_end(cg->st);
 	if (rc) {
 		json_decref(doc);
 		return rc;
@@ -201,7 +227,7 @@ static int build_snap(struct confgen *cg, time_t now, struct snap **out)
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return NDX_ENOMEM;
-	rc = build_doc(cg, now, &doc, &s->doc.version);
+	rc = build_doc(cg, now, &doc, &s->doc.version, &s->doc.generated_at);
 	if (rc) {
 		fprintf(stderr, "ndx-registry: cannot build the configuration: %s\n",
 			ndx_strerror(rc));
@@ -215,8 +241,7 @@ static int build_snap(struct confgen *cg, time_t now, struct snap **out)
 		return NDX_ENOMEM;
 	}
 	s->doc.len = strlen(s->doc.body);
-	s->doc.generated_at = now;
-	s->doc.expires_at = now + (time_t)cg->validity;
+	s->doc.expires_at = s->doc.generated_at + (time_t)cg->validity;
 	rc = ndx_conf_parse((const uint8_t *)s->doc.body, s->doc.len, &parsed, err, sizeof err);
 	ndx_conf_free(parsed);
 	if (rc) {
@@ -239,18 +264,19 @@ static int build_snap(struct confgen *cg, time_t now, struct snap **out)
 int confgen_get(struct confgen *cg, time_t now, const struct conf_signed **out)
 {
 	uint64_t version;
+	int64_t changed_at;
 	int rc;
 
 	*out = NULL;
 	pthread_mutex_lock(&cg->mu);
-	rc = store_conf_version(cg->st, &version);
+	rc = store_conf_state(cg->st, &version, &changed_at);
 	if (rc)
 		goto done;
-	/* Re-sign before half the validity has passed, so a gateway polling
-	 * at any sensible interval always holds a copy far from expiry; a
-	 * clock that went backwards also forces a fresh document. */
-	if (!cg->cur || cg->cur->doc.version != version || now < cg->cur->doc.generated_at ||
-	    (uint64_t)(now - cg->cur->doc.generated_at) >= cg->validity / 2) {
+	/* Re-signed each half validity, so a gateway polling at any sensible
+	 * interval always holds a copy far from expiry; a clock that went
+	 * backwards gives an earlier period and a fresh document too. */
+	if (!cg->cur || cg->cur->doc.version != version ||
+	    cg->cur->doc.generated_at != generation_time(cg, changed_at, now)) {
 		struct snap *s;
 		rc = build_snap(cg, now, &s);
 		if (rc)

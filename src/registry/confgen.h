@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "ndx/key.h"
-#include "store.h"
+#include "reg_store.h"
 
 /* The member classes of an instance (docs/protocol.md "Identifiers"). */
 #define REGISTRY_MEMBER_CLASSES { "GOV", "COM", "ORG" }

@@ -1,7 +1,7 @@
 /* ndx-registry: the federation's central authority. This file only parses
  * the command line (init, serve, token add) and wires the parts together:
- * store.c keeps the data, api.c answers HTTP, confgen.c builds and signs the
- * global configuration. Overview: docs/architecture.md "ndx-registry" and
+ * reg_store.c keeps the data (on SQLite or PostgreSQL, reg_db.h), api.c
+ * answers HTTP, confgen.c builds and signs the global configuration. Overview: docs/architecture.md "ndx-registry" and
  * docs/registry-api.md. */
 #include <errno.h>
 #include <getopt.h>
@@ -25,8 +25,9 @@
 #include "ndx/httpd.h"
 #include "ndx/key.h"
 #include "ndx/pki.h"
-#include "store.h"
+#include "reg_db.h"
 #include "reg_metrics.h"
+#include "reg_store.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -48,10 +49,10 @@
 #define TOKEN_BYTES 32
 
 static const char USAGE[] =
-	"usage: " PROG " init --data DIR [--instance VN] [--url http://127.0.0.1:4400]\n"
-	"       " PROG " serve --data DIR [--listen 127.0.0.1:4400] [--conf-validity SECONDS]\n"
-	"                    [--threads N] [--max-body BYTES]\n"
-	"       " PROG " token add NAME --data DIR\n"
+	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url http://127.0.0.1:4400]\n"
+	"       " PROG " serve --data DIR [--store DB] [--listen 127.0.0.1:4400]\n"
+	"                    [--conf-validity SECONDS] [--threads N] [--max-body BYTES]\n"
+	"       " PROG " token add NAME --data DIR [--store DB]\n"
 	"       " PROG " --version | --help\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
 	"ndx-registry.service (docs/install.md) it serves with the options in\n"
@@ -59,13 +60,21 @@ static const char USAGE[] =
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =
-	"usage: " PROG " init --data DIR [--instance VN] [--url URL]\n"
-	"Creates a new registry in DIR (mode 0700): registry.db, the registry's Ed25519\n"
+	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url URL]\n"
+	"Creates a new registry in DIR (mode 0700): its database (registry.db, or the\n"
+	"PostgreSQL database given by --store), the registry's Ed25519\n"
 	"signing key (registry-sign.key, registry-sign.pub), the instance CA (ca.key,\n"
 	"ca.pem), the trust anchor (anchor.json) and the first admin credential\n"
 	"(admin.token, named \"admin\"; the database keeps only its SHA-256).\n"
-	"Refuses to touch a DIR that already holds a registry.\n"
+	"Refuses to touch a DIR or a database that already holds a registry. A second\n"
+	"registry node on the same PostgreSQL database is not initialised: it is\n"
+	"served from a copy of DIR (the same keys) with the same --store.\n"
 	"  --data DIR         data directory (required)\n"
+	"  --store DB         the registry's database: a SQLite file (default\n"
+	"                     DIR/registry.db) or a postgresql:// connection string,\n"
+	"                     which several registry nodes may share (docs/scale.md);\n"
+	"                     a password belongs in ~/.pgpass or PGPASSFILE, never in\n"
+	"                     the string (refused)\n"
 	"  --instance CODE    instance identifier (default VN)\n"
 	"  --url URL          the registry's public URL written into the anchor and\n"
 	"                     the configuration (default http://127.0.0.1:4400)\n";
@@ -76,6 +85,9 @@ static const char SERVE_HELP[] =
 	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr once ready, then one\n"
 	"JSON access-log line per request.\n"
 	"  --data DIR             data directory made by `" PROG " init` (required)\n"
+	"  --store DB             the database given to init (default DIR/registry.db;\n"
+	"                         a postgresql:// connection string: every node of the\n"
+	"                         database serves the same signed configuration)\n"
 	"  --listen ADDR:PORT     IPv4 address and port (default 127.0.0.1:4400;\n"
 	"                         port 0 picks a free port)\n"
 	"  --conf-validity SECS   lifetime of a signed configuration (default 600)\n"
@@ -87,10 +99,30 @@ static const char TOKEN_HELP[] =
 	"Creates a new admin credential called NAME (1-64 of A-Z a-z 0-9 . _ -) and\n"
 	"prints its token once on stdout; the database keeps only its SHA-256. Audit\n"
 	"entries of changes made with it name NAME. Works while the registry runs.\n"
-	"  --data DIR   data directory (required)\n";
+	"  --data DIR   data directory (required)\n"
+	"  --store DB   the database given to init (default DIR/registry.db)\n";
 
 /* ---- small helpers ----------------------------------------------------- */
 
+/* The database's location: --store when given (checked: a connection
+ * string with a password is refused before anything is made), else
+ * DIR/registry.db. */
+static int store_location(const char *dir, const char *store_loc, char *out, size_t cap)
+{
+	const char *why;
+
+	if (!store_loc)
+		return ndx_args_join(PROG, out, cap, dir, STORE_DB_FILE);
+	if (store_loc[0] == '\0' || reg_db_check(store_loc, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --store: %s\n", store_loc[0] ? why : "empty");
+		return -1;
+	}
+	if ((size_t)snprintf(out, cap, "%s", store_loc) >= cap) {
+		fprintf(stderr, PROG ": --store: too long\n");
+		return -1;
+	}
+	return 0;
+}
 
 
 static int name_ok(const char *s, size_t max, const char *extra)
@@ -142,12 +174,13 @@ static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
 		{ "instance", required_argument, NULL, 'i' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *instance = "VN", *url = "http://127.0.0.1:4400";
+	const char *dir = NULL, *instance = "VN", *url = "http://127.0.0.1:4400", *store_loc = NULL;
 	char db[4096], skey[4096], spub[4096], cakey[4096], cacert[4096], anchor[4096],
 		tokpath[4096], key_id[NDX_KEY_ID_HEX_LEN + 1], hex[2 * NDX_SHA256_LEN + 1];
 	struct created made = { .n = 0 };
@@ -162,6 +195,7 @@ static int cmd_init(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'i': instance = optarg; break;
 		case 'u': url = optarg; break;
 		case 'h': fputs(INIT_HELP, stdout); return 0;
@@ -182,7 +216,7 @@ static int cmd_init(int argc, char **argv)
 		fprintf(stderr, PROG " init: --url must start with http:// or https://\n");
 		return 2;
 	}
-	if (ndx_args_join(PROG, db, sizeof db, dir, STORE_DB_FILE) ||
+	if (store_location(dir, store_loc, db, sizeof db) ||
 	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
 	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE) ||
 	    ndx_args_join(PROG, cakey, sizeof cakey, dir, CA_KEY_FILE) ||
@@ -190,7 +224,7 @@ static int cmd_init(int argc, char **argv)
 	    ndx_args_join(PROG, anchor, sizeof anchor, dir, ANCHOR_FILE) ||
 	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE))
 		return 1;
-	if (access(db, F_OK) == 0) {
+	if (!reg_db_is_pg(db) && access(db, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s exists: refusing to overwrite an existing registry\n",
 			db);
 		return 1;
@@ -245,13 +279,22 @@ static int cmd_init(int argc, char **argv)
 	}
 	remember(&made, tokpath);
 	rc = store_create(db, instance, url, &st);
-	if (!rc) {
+	if (!rc && !reg_db_is_pg(db)) {
 		remember(&made, db);
 		/* It holds credential hashes: nobody else reads it. */
 		chmod(db, 0600);
 	}
+	if (rc == NDX_EEXIST && reg_db_is_pg(db)) {
+		fprintf(stderr, PROG " init: the database holds a registry already: refusing to "
+				"overwrite it (serve another node from a copy of its data directory)\n");
+		goto fail;
+	}
 	if (rc || (rc = store_token_add(st, "admin", hex, "init"))) {
-		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(rc));
+		/* A PostgreSQL registry half made stays: init refuses it from now
+		 * on, and its schema is dropped by hand. */
+		fprintf(stderr, PROG " init: cannot create the database %s: %s\n",
+			st ? store_name(st) : reg_db_is_pg(db) ? "(the connection string)" : db,
+			ndx_strerror(rc));
 		goto fail;
 	}
 	ndx_key_id(key, key_id);
@@ -262,7 +305,7 @@ static int cmd_init(int argc, char **argv)
 	       "  CA certificate  %s (key: %s)\n"
 	       "  anchor          %s\n"
 	       "  admin token     %s (name \"admin\")\n",
-	       dir, db, skey, spub, key_id, cacert, cakey, anchor, tokpath);
+	       dir, store_name(st), skey, spub, key_id, cacert, cakey, anchor, tokpath);
 	rc = 0;
 	goto out;
 fail:
@@ -375,6 +418,7 @@ static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "conf-validity", required_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 't' },
@@ -382,7 +426,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *listen = "127.0.0.1:4400";
+	const char *dir = NULL, *listen = "127.0.0.1:4400", *store_loc = NULL;
 	unsigned long validity = 600, threads = 4, max_body = 1048576;
 	char addr[64], db[4096];
 	uint16_t port;
@@ -399,6 +443,7 @@ static int cmd_serve(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'v':
 			if (ndx_args_ulong_opt(PROG, "--conf-validity", optarg, 2, 30UL * 86400, &validity))
@@ -423,7 +468,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (parse_listen(listen, addr, sizeof addr, &port))
 		return 2;
-	if (ndx_args_join(PROG, db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st) ||
+	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st) ||
 	    load_files(dir, st, &files))
 		goto out;
 	if (confgen_new(st, files.key, files.ca_pem, (unsigned)validity, &cg))
@@ -476,10 +521,11 @@ static int cmd_token(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *name;
+	const char *dir = NULL, *name, *store_loc = NULL;
 	char db[4096], hex[2 * NDX_SHA256_LEN + 1];
 	struct store *st = NULL;
 	char *tok = NULL;
@@ -499,6 +545,7 @@ static int cmd_token(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'h': fputs(TOKEN_HELP, stdout); return 0;
 		default: fputs(TOKEN_HELP, stderr); return 2;
 		}
@@ -513,7 +560,7 @@ static int cmd_token(int argc, char **argv)
 		fprintf(stderr, PROG " token add: NAME: 1 to 64 characters from A-Z a-z 0-9 . _ -\n");
 		return 2;
 	}
-	if (ndx_args_join(PROG, db, sizeof db, dir, STORE_DB_FILE) || store_open(db, &st))
+	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st))
 		return 1;
 	rc = 1;
 	if (!(tok = new_token(hex)))

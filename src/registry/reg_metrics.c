@@ -7,37 +7,27 @@
  * routing stays as it is. */
 #include "reg_metrics.h"
 
-#include <sqlite3.h>
 #include <string.h>
 #include <time.h>
 
 #include "ndx/err.h"
 #include "ndx/prom.h"
 
-/* Row counts in one statement under the store's lock: one state. */
-static const char COUNTS_SQL[] =
-	"SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM subsystems),"
-	" (SELECT count(*) FROM gateways), (SELECT count(*) FROM services),"
-	" (SELECT count(*) FROM grants)";
 static const char *const COUNTED[] = { "members", "subsystems", "gateways", "services",
 				       "grants" };
 #define NCOUNTED (sizeof COUNTED / sizeof COUNTED[0])
 
 static int read_counts(struct store *st, int64_t out[NCOUNTED])
 {
-	sqlite3_stmt *s = NULL;
-	int rc = NDX_EDB;
+	json_t *row;
+	int rc = store_counts(st, &row);
 
-	store_lock(st);
-	if (sqlite3_prepare_v2(store_db(st), COUNTS_SQL, -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW) {
-		for (size_t i = 0; i < NCOUNTED; i++)
-			out[i] = sqlite3_column_int64(s, (int)i);
-		rc = NDX_OK;
-	}
-	sqlite3_finalize(s);
-	store_unlock(st);
-	return rc;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < NCOUNTED; i++)
+		out[i] = json_integer_value(json_object_get(row, COUNTED[i]));
+	json_decref(row);
+	return NDX_OK;
 }
 
 static void render(void *ctx, struct ndx_prom *p)

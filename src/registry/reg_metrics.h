@@ -7,7 +7,7 @@
 #include "api.h"
 #include "confgen.h"
 #include "ndx/httpd.h"
-#include "store.h"
+#include "reg_store.h"
 
 struct reg_metrics {
 	struct api *api; /* every other path */

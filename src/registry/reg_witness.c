@@ -23,7 +23,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -181,23 +180,21 @@ static const uint8_t *hash_of(const struct heads *h, uint64_t b)
 enum verdict { V_ACCEPT, V_FORK, V_BEHIND, V_GAP, V_ERROR };
 
 /* Compares the heads with what was witnessed for the gateway; caller holds
- * the store lock. *at is the batch that decided (the forked one, or the
- * newest witnessed). */
-static enum verdict judge(sqlite3 *db, const struct heads *h, uint64_t *at)
+ * the store's write transaction. *at is the batch that decided (the forked
+ * one, or the newest witnessed). */
+static enum verdict judge(struct store *st, const struct heads *h, uint64_t *at)
 {
 	uint64_t bn = h->sth[h->n - 1].batch, newest = 0;
 	bool any = false, matched = false;
-	sqlite3_stmt *s = NULL;
-	int r;
+	json_t *rows, *row;
+	size_t i;
 
 	*at = 0;
-	if (sqlite3_prepare_v2(db, "SELECT batch, sth_hash FROM witnessed WHERE gateway = ?1"
-				   " ORDER BY batch", -1, &s, NULL) != SQLITE_OK)
+	if (store_witnessed_list(st, h->gateway, &rows) != NDX_OK)
 		return V_ERROR;
-	sqlite3_bind_text(s, 1, h->gateway, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		uint64_t b = (uint64_t)sqlite3_column_int64(s, 0);
-		const char *hex = (const char *)sqlite3_column_text(s, 1);
+	json_array_foreach(rows, i, row) {
+		uint64_t b = (uint64_t)json_integer_value(json_object_get(row, "batch"));
+		const char *hex = json_string_value(json_object_get(row, "sth_hash"));
 		const uint8_t *mine = hash_of(h, b);
 		uint8_t theirs[NDX_SHA256_LEN];
 
@@ -208,38 +205,25 @@ static enum verdict judge(sqlite3 *db, const struct heads *h, uint64_t *at)
 		if (hex == NULL ||
 		    ndx_hex_decode(hex, strlen(hex), theirs, sizeof theirs) != NDX_OK ||
 		    memcmp(mine, theirs, NDX_SHA256_LEN) != 0) {
-			sqlite3_finalize(s);
+			json_decref(rows);
 			*at = b;
 			return V_FORK;
 		}
 		matched = true;
 	}
-	sqlite3_finalize(s);
-	if (r != SQLITE_DONE)
-		return V_ERROR;
+	json_decref(rows);
 	*at = newest;
 	if (!any || matched)
 		return V_ACCEPT;
 	return newest > bn ? V_BEHIND : V_GAP;
 }
 
-static int remember(sqlite3 *db, const struct ndx_msglog_witness *w)
+static int remember(struct store *st, const struct ndx_msglog_witness *w)
 {
 	char hex[2 * NDX_SHA256_LEN + 1];
-	sqlite3_stmt *s = NULL;
-	int r;
 
 	ndx_hex_encode(w->sth_hash, NDX_SHA256_LEN, hex);
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO witnessed(gateway, batch, sth_hash,"
-				   " time_ms) VALUES(?1, ?2, ?3, ?4)", -1, &s, NULL) != SQLITE_OK)
-		return NDX_EDB;
-	sqlite3_bind_text(s, 1, w->gateway, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)w->batch);
-	sqlite3_bind_text(s, 3, hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, w->time_ms);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return r == SQLITE_DONE ? NDX_OK : NDX_EDB;
+	return store_witnessed_put(st, w->gateway, (int64_t)w->batch, hex, w->time_ms);
 }
 
 /* The alarm: a refused history in the audit trail, with both hashes. */
@@ -291,10 +275,19 @@ void witness_handle(struct store *st, const struct ndx_key *key, const struct nd
 	w.batch = h->sth[h->n - 1].batch;
 	memcpy(w.sth_hash, h->hash[h->n - 1], NDX_SHA256_LEN);
 	w.time_ms = now_ms();
-	store_lock(st);
-	v = judge(store_db(st), h, &at);
-	rc = v == V_ACCEPT ? remember(store_db(st), &w) : NDX_OK;
-	store_unlock(st);
+	/* One write transaction: two registry nodes of one database judge a
+	 * gateway's heads one after the other. */
+	if (store_begin(st) != NDX_OK) {
+		v = V_ERROR;
+		rc = NDX_EDB;
+	} else {
+		v = judge(st, h, &at);
+		rc = v == V_ACCEPT ? remember(st, &w) : NDX_OK;
+		if (rc == NDX_OK && v != V_ERROR)
+			rc = store_commit_quiet(st);
+		else
+			store_rollback(st);
+	}
 	switch (v) {
 	case V_ACCEPT:
 		break;

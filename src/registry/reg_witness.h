@@ -7,7 +7,7 @@
 
 #include "ndx/httpd.h"
 #include "ndx/key.h"
-#include "store.h"
+#include "reg_store.h"
 
 /* Most tree heads one request may carry, and its largest body. */
 #define WITNESS_HEADS_MAX 256

@@ -6,6 +6,9 @@ registry_factory registry_factory(conf_validity=600, max_body=None, threads=None
                  fresh registry (init + serve) in its own temporary directory
 registry         registry_factory() with the defaults
 
+Registry(exe, workdir, store=DB) keeps its database at DB (a postgresql:// connection
+string: test_registry_pg.py); init=False serves a data directory copied from another node
+of the same database instead of making one.
 A registry object has url, data_dir (Path), token (str), anchor (Path), proc, port,
 stderr_path, and helpers: api(method, path, token=..., **requests kwargs), tail(),
 restart(), stop(). Teardown sends SIGTERM, waits (kill after 10 s) and asserts exit 0.
@@ -99,7 +102,8 @@ def registry_exe(build_dir):
 
 
 class Registry:
-    def __init__(self, exe, workdir, conf_validity=600, max_body=None, threads=None):
+    def __init__(self, exe, workdir, conf_validity=600, max_body=None, threads=None,
+                 store=None, init=True):
         self.exe = Path(exe)
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
@@ -107,19 +111,27 @@ class Registry:
         self.conf_validity = conf_validity
         self.max_body = max_body
         self.threads = threads
+        self.store = store
         self.proc = None
         self.port = None
         self.url = None
         self.stderr_path = None
         self.starts = 0
+        if not init:
+            self.init_output = ""
+            self.token = (self.data_dir / "admin.token").read_text().strip()
+            return
         init = subprocess.run(
-            [str(self.exe), "init", "--data", str(self.data_dir)],
+            [str(self.exe), "init", "--data", str(self.data_dir), *self.store_args()],
             capture_output=True, text=True, timeout=30)
         if init.returncode != 0:
             pytest.fail(f"ndx-registry init failed ({init.returncode}):\n"
                         f"{init.stdout}\n{init.stderr}", pytrace=False)
         self.init_output = init.stdout
         self.token = (self.data_dir / "admin.token").read_text().strip()
+
+    def store_args(self):
+        return ["--store", self.store] if self.store else []
 
     def start(self):
         self.starts += 1
@@ -128,7 +140,7 @@ class Registry:
         self.stderr_path = self.workdir / f"registry-{self.starts}.stderr"
         cmd = [str(self.exe), "serve", "--data", str(self.data_dir),
                "--listen", f"127.0.0.1:{self.port}",
-               "--conf-validity", str(self.conf_validity)]
+               "--conf-validity", str(self.conf_validity), *self.store_args()]
         if self.max_body is not None:
             cmd += ["--max-body", str(self.max_body)]
         if self.threads is not None:

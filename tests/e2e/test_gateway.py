@@ -931,3 +931,29 @@ def test_http_engine_is_checked(fed, build_dir, tmp_path):
         assert (res.returncode == 0) == ok, (engine, res.stdout + res.stderr)
         if not ok:
             assert "http.engine" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_registry_urls_are_checked(fed, build_dir):
+    """"registry_urls" lists registry nodes to fail over between (docs/scale.md): 1 to 8
+    http(s) URLs, never together with "registry_url"; --check shows the failover ones."""
+    import subprocess
+    gw = fed.gateways["BTC"]
+    base = json.loads(gw.config_path.read_text())
+    one = base.pop("registry_url")
+    cases = (
+        ({"registry_urls": [one, "http://127.0.0.1:1/"]}, True, "registry, failover  http://127.0.0.1:1\n"),
+        ({"registry_urls": [one], "registry_url": one}, False, "give one of them"),
+        ({"registry_urls": []}, False, "registry_urls: expected an array of 1 to 8"),
+        ({"registry_urls": [one] * 9}, False, "registry_urls: expected an array of 1 to 8"),
+        ({"registry_urls": one}, False, "registry_urls: expected an array"),
+        ({"registry_urls": [one, "ftp://x"]}, False, "registry_urls[1]: expected an http"),
+        ({"registry_urls": [one, 7]}, False, "registry_urls[1]: expected an http"),
+    )
+    for extra, ok, says in cases:
+        cfg = dict(base, **extra)
+        path = gw.config_path.parent / "registry-urls-check.json"
+        path.write_text(json.dumps(cfg))
+        res = subprocess.run([str(F.gateway_exe(build_dir)), "--config", str(path), "--check"],
+                             capture_output=True, text=True, timeout=30)
+        assert (res.returncode == 0) == ok, (extra, res.stdout + res.stderr)
+        assert says in res.stdout + res.stderr, (extra, res.stdout + res.stderr)

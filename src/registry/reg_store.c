@@ -1,95 +1,37 @@
-/* The registry's SQLite store (store.h): schema and versioned migrations,
+/* The registry's store (reg_store.h) over either database engine
+ * (reg_db.h: SQLite by default, PostgreSQL for a postgresql:// location):
  * the change transaction (row, audit entry and configuration version
- * together), and one small function per query. Rows are converted to
- * jansson objects by column name, so the SELECT aliases below are the field
- * names the management API answers with (docs/registry-api.md). Referential
- * checks live here in code rather than in SQLite foreign keys so that each
- * refusal can say what still refers to what. */
-#include "store.h"
+ * together), and one small function per query, each written once in the
+ * SQL both engines speak. Rows are converted to jansson objects by column
+ * name, so the SELECT aliases below are the field names the management API
+ * answers with (docs/registry-api.md). Referential checks live here in
+ * code rather than in foreign keys so that each refusal can say what still
+ * refers to what. Overview: docs/architecture.md "ndx-registry",
+ * docs/scale.md "The registry on PostgreSQL". */
+#include "reg_store.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "ndx/sqlstore.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
+#include "reg_db.h"
 
 struct store {
-	sqlite3 *db;
+	struct reg_db *db;
 	pthread_mutex_t mu;
 	char *instance;
 	char *registry_url;
 };
 
-/* Migration n (1-based) is MIGRATIONS[n-1]; append, never edit. */
-static const char *const MIGRATIONS[] = {
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE members(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
-	" created_at TEXT NOT NULL);"
-	"CREATE TABLE subsystems(id TEXT PRIMARY KEY, member TEXT NOT NULL,"
-	" created_at TEXT NOT NULL);"
-	"CREATE INDEX subsystems_member ON subsystems(member);"
-	"CREATE TABLE gateways(member TEXT NOT NULL, code TEXT NOT NULL,"
-	" address TEXT NOT NULL, sign_key TEXT NOT NULL, sign_key_id TEXT NOT NULL,"
-	" tls_cert TEXT NOT NULL, tls_cert_sha256 TEXT NOT NULL, created_at TEXT NOT NULL,"
-	" PRIMARY KEY(member, code));"
-	"CREATE TABLE services(id TEXT PRIMARY KEY, subsystem TEXT NOT NULL,"
-	" title TEXT NOT NULL, personal INTEGER NOT NULL, purposes TEXT NOT NULL,"
-	" consent_required INTEGER NOT NULL, openapi TEXT, openapi_sha256 TEXT,"
-	" created_at TEXT NOT NULL);"
-	"CREATE INDEX services_subsystem ON services(subsystem);"
-	"CREATE TABLE grants(id INTEGER PRIMARY KEY AUTOINCREMENT, client TEXT NOT NULL,"
-	" service TEXT NOT NULL, methods TEXT NOT NULL, paths TEXT NOT NULL,"
-	" created_at TEXT NOT NULL);"
-	"CREATE INDEX grants_client ON grants(client);"
-	"CREATE INDEX grants_service ON grants(service);"
-	"CREATE TABLE revocations(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
-	" value TEXT NOT NULL, reason TEXT NOT NULL, revoked_at TEXT NOT NULL,"
-	" UNIQUE(kind, value));"
-	"CREATE TABLE admin_tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
-	" created_at TEXT NOT NULL);"
-	"CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL,"
-	" actor TEXT NOT NULL, remote TEXT NOT NULL, action TEXT NOT NULL,"
-	" object TEXT NOT NULL, detail TEXT NOT NULL);",
-	"CREATE TABLE consent_services(id TEXT PRIMARY KEY, url TEXT NOT NULL,"
-	" sign_key TEXT NOT NULL, sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
-	/* Issue 13: bulk reads, embargoed purposes, the national e-ID's keys. */
-	"ALTER TABLE services ADD COLUMN bulk_purposes TEXT NOT NULL DEFAULT '[]';"
-	"CREATE TABLE embargoes(purpose TEXT PRIMARY KEY, seconds INTEGER NOT NULL,"
-	" created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-	"CREATE TABLE id_providers(issuer TEXT PRIMARY KEY, sign_key TEXT NOT NULL,"
-	" sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
-	/* Issue 14, finding 12: the tree heads the registry witnessed (reg_witness.c). */
-	"CREATE TABLE witnessed(gateway TEXT NOT NULL, batch INTEGER NOT NULL,"
-	" sth_hash TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(gateway, batch));",
-	/* Issue 17: event types of services and the subscriptions to them. IF NOT
-	 * EXISTS so that a database whose later migrations are replayed (the
-	 * migration tests of earlier issues do that) opens as well. */
-	"CREATE TABLE IF NOT EXISTS event_types(service TEXT NOT NULL, name TEXT NOT NULL, title TEXT,"
-	" schema TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(service, name));"
-	"CREATE TABLE IF NOT EXISTS subscriptions(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" client TEXT NOT NULL, service TEXT NOT NULL, event TEXT NOT NULL, purpose TEXT,"
-	" retry_first_s INTEGER NOT NULL, retry_max_s INTEGER NOT NULL,"
-	" give_up_after_s INTEGER NOT NULL, created_at TEXT NOT NULL,"
-	" UNIQUE(client, service, event));"
-	"CREATE INDEX IF NOT EXISTS subscriptions_event ON subscriptions(service, event);",
-};
-
 /* Columns holding JSON text and 0/1 flags, converted for the API. */
 static const char *const JSON_COLUMNS[] = { "purposes", "bulk_purposes", "methods", "paths",
-					    "detail", "schema", "retry" };
+					    "detail", "schema" };
 static const char *const BOOL_COLUMNS[] = { "personal", "consent_required" };
-
-static void db_error(struct store *st, const char *what)
-{
-	fprintf(stderr, "ndx-registry: store: %s: %s\n", what, sqlite3_errmsg(st->db));
-}
 
 static void now_text(char out[NDX_TIME_TEXT_LEN])
 {
@@ -107,64 +49,6 @@ static char *dup_str(const char *s)
 
 /* ---- statement helpers -------------------------------------------------- */
 
-/* types: one letter per parameter, 's' = const char * (NULL binds NULL),
- * 'i' = int64_t. */
-static int prepv(struct store *st, sqlite3_stmt **out, const char *sql, const char *types,
-		 va_list ap)
-{
-	sqlite3_stmt *s;
-	int i = 1;
-
-	*out = NULL;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		db_error(st, "prepare");
-		return NDX_EDB;
-	}
-	for (const char *t = types; *t; t++, i++) {
-		int rc;
-		if (*t == 's') {
-			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT)
-			       : sqlite3_bind_null(s, i);
-		} else {
-			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
-		}
-		if (rc != SQLITE_OK) {
-			db_error(st, "bind");
-			sqlite3_finalize(s);
-			return NDX_EDB;
-		}
-	}
-	*out = s;
-	return NDX_OK;
-}
-
-/* Runs a statement that returns no rows. A constraint violation is
- * NDX_EEXIST (the only constraints are primary and unique keys). */
-static int exec_p(struct store *st, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *s;
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = prepv(st, &s, sql, types, ap);
-	va_end(ap);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		rc = NDX_OK;
-	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		rc = NDX_EEXIST;
-	} else {
-		db_error(st, "step");
-		rc = NDX_EDB;
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
 static int is_in(const char *name, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -173,182 +57,176 @@ static int is_in(const char *name, const char *const *list, size_t n)
 	return 0;
 }
 
-static json_t *row_to_json(sqlite3_stmt *s)
+/* The engine's raw row in the API's shape: JSON text parsed, flags as
+ * booleans, the three retry columns of a subscription as one object. */
+static int shape_row(json_t *row)
 {
-	json_t *o = json_object();
-	int n = sqlite3_column_count(s);
+	const char *name;
+	json_t *v, *first;
+	void *tmp;
 
-	if (!o)
-		return NULL;
-	for (int i = 0; i < n; i++) {
-		const char *name = sqlite3_column_name(s, i);
-		json_t *v = NULL;
-		switch (sqlite3_column_type(s, i)) {
-		case SQLITE_INTEGER:
-			if (is_in(name, BOOL_COLUMNS, sizeof BOOL_COLUMNS / sizeof *BOOL_COLUMNS))
-				v = json_boolean(sqlite3_column_int64(s, i) != 0);
-			else
-				v = json_integer((json_int_t)sqlite3_column_int64(s, i));
-			break;
-		case SQLITE_NULL:
-			v = json_null();
-			break;
-		default: {
-			const char *text = (const char *)sqlite3_column_text(s, i);
-			size_t len = (size_t)sqlite3_column_bytes(s, i);
-			if (is_in(name, JSON_COLUMNS, sizeof JSON_COLUMNS / sizeof *JSON_COLUMNS))
-				v = json_loadb(text ? text : "null", text ? len : 4,
-					       JSON_DECODE_ANY, NULL);
-			else
-				v = json_stringn(text ? text : "", text ? len : 0);
-			break;
-		}
-		}
-		if (!v || json_object_set_new(o, name, v)) {
-			json_decref(o);
-			return NULL;
+	json_object_foreach_safe(row, tmp, name, v) {
+		if (json_is_string(v) &&
+		    is_in(name, JSON_COLUMNS, sizeof JSON_COLUMNS / sizeof *JSON_COLUMNS)) {
+			json_t *parsed = json_loadb(json_string_value(v), json_string_length(v),
+						    JSON_DECODE_ANY, NULL);
+			if (!parsed || json_object_set_new(row, name, parsed))
+				return NDX_ENOMEM;
+		} else if (json_is_integer(v) &&
+			   is_in(name, BOOL_COLUMNS, sizeof BOOL_COLUMNS / sizeof *BOOL_COLUMNS)) {
+			if (json_object_set_new(row, name, json_boolean(json_integer_value(v) != 0)))
+				return NDX_ENOMEM;
 		}
 	}
-	return o;
+	if ((first = json_object_get(row, "retry_first_s"))) {
+		json_t *retry = json_pack("{sOsOsO}", "first_s", first, "max_s",
+					  json_object_get(row, "retry_max_s"), "give_up_after_s",
+					  json_object_get(row, "give_up_after_s"));
+		if (!retry || json_object_set_new(row, "retry", retry))
+			return NDX_ENOMEM;
+		json_object_del(row, "retry_first_s");
+		json_object_del(row, "retry_max_s");
+		json_object_del(row, "give_up_after_s");
+	}
+	return NDX_OK;
+}
+
+static int runv(struct store *st, json_t **rows, int64_t *changes, const char *sql,
+		const char *types, va_list ap)
+{
+	int rc = st->db->ops->run(st->db, sql, types, ap, rows, changes);
+	size_t i;
+	json_t *row;
+
+	if (rc || !rows)
+		return rc;
+	json_array_foreach(*rows, i, row) {
+		if ((rc = shape_row(row))) {
+			json_decref(*rows);
+			*rows = NULL;
+			return rc;
+		}
+	}
+	return NDX_OK;
+}
+
+/* Runs a statement that returns no rows. A key violation is NDX_EEXIST. */
+static int exec_p(struct store *st, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = runv(st, NULL, NULL, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* As exec_p; NDX_ENOTFOUND when the statement changed no row. */
+static int change_p(struct store *st, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int64_t n = 0;
+	int rc;
+
+	va_start(ap, types);
+	rc = runv(st, NULL, &n, sql, types, ap);
+	va_end(ap);
+	return rc ? rc : n > 0 ? NDX_OK : NDX_ENOTFOUND;
 }
 
 /* Collects every row into a new array (*out). */
 static int query_rows(struct store *st, json_t **out, const char *sql, const char *types, ...)
 {
-	sqlite3_stmt *s;
 	va_list ap;
-	json_t *arr;
 	int rc;
 
-	*out = NULL;
 	va_start(ap, types);
-	rc = prepv(st, &s, sql, types, ap);
+	rc = runv(st, out, NULL, sql, types, ap);
 	va_end(ap);
-	if (rc)
-		return rc;
-	arr = json_array();
-	if (!arr) {
-		sqlite3_finalize(s);
-		return NDX_ENOMEM;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *row = row_to_json(s);
-		if (!row || json_array_append_new(arr, row)) {
-			sqlite3_finalize(s);
-			json_decref(arr);
-			return NDX_ENOMEM;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		db_error(st, "query");
-		sqlite3_finalize(s);
-		json_decref(arr);
-		return NDX_EDB;
-	}
-	sqlite3_finalize(s);
-	*out = arr;
-	return NDX_OK;
+	return rc;
 }
 
 /* As query_rows for exactly one row (NDX_ENOTFOUND when none). */
 static int query_one(struct store *st, json_t **out, const char *sql, const char *types, ...)
 {
-	sqlite3_stmt *s;
+	json_t *rows;
 	va_list ap;
 	int rc;
 
 	*out = NULL;
 	va_start(ap, types);
-	rc = prepv(st, &s, sql, types, ap);
+	rc = runv(st, &rows, NULL, sql, types, ap);
 	va_end(ap);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = row_to_json(s);
-		rc = *out ? NDX_OK : NDX_ENOMEM;
-	} else if (rc == SQLITE_DONE) {
+	if (json_array_size(rows) == 0)
 		rc = NDX_ENOTFOUND;
-	} else {
-		db_error(st, "query");
-		rc = NDX_EDB;
-	}
-	sqlite3_finalize(s);
+	else
+		*out = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
 	return rc;
 }
 
-/* Returns the first column of the first row as an integer (0 when there is
- * no row) in *out. */
+/* The first column of the first row as an integer (0 when there is no
+ * row, or it is not an integer) in *out. */
 static int query_int(struct store *st, int64_t *out, const char *sql, const char *types, ...)
 {
-	sqlite3_stmt *s;
+	json_t *rows, *row;
 	va_list ap;
 	int rc;
 
 	*out = 0;
 	va_start(ap, types);
-	rc = prepv(st, &s, sql, types, ap);
+	rc = runv(st, &rows, NULL, sql, types, ap);
 	va_end(ap);
 	if (rc)
 		return rc;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		rc = NDX_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = NDX_OK;
-	} else {
-		db_error(st, "query");
-		rc = NDX_EDB;
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int exec_sql(struct store *st, const char *sql)
-{
-	return ndx_sqlstore_exec(st->db, "ndx-registry", sql);
+	row = json_array_get(rows, 0);
+	if (row && json_object_size(row) > 0)
+		*out = json_integer_value(json_object_iter_value(json_object_iter(row)));
+	json_decref(rows);
+	return NDX_OK;
 }
 
 /* ---- open, create ------------------------------------------------------- */
 
 static int meta_get(struct store *st, const char *key, char **out)
 {
-	sqlite3_stmt *s;
+	json_t *row;
 	int rc;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL)) {
-		db_error(st, "prepare");
-		return NDX_EDB;
+	rc = query_one(st, &row, "SELECT value FROM meta WHERE key = ?", "s", key);
+	if (rc)
+		return rc;
+	{
+		const char *v = json_string_value(json_object_get(row, "value"));
+		*out = dup_str(v ? v : "");
 	}
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = dup_str((const char *)sqlite3_column_text(s, 0));
-		rc = *out ? NDX_OK : NDX_ENOMEM;
-	} else {
-		rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : NDX_EDB;
-	}
-	sqlite3_finalize(s);
-	return rc;
+	json_decref(row);
+	return *out ? NDX_OK : NDX_ENOMEM;
 }
 
-static int store_connect(const char *path, int flags, struct store **out)
+static int store_connect(const char *loc, bool create, struct store **out)
 {
 	struct store *st;
 	pthread_mutexattr_t attr;
+	const char *why;
+	int rc;
 
 	*out = NULL;
+	if ((rc = reg_db_check(loc, &why))) {
+		fprintf(stderr, "ndx-registry: store: %s\n", why);
+		return rc;
+	}
 	st = calloc(1, sizeof *st);
 	if (!st)
 		return NDX_ENOMEM;
-	/* WAL lets `ndx-registry token add` write while serve runs; FULL
-	 * sync because a registry change, once acknowledged, must survive. */
-	if (ndx_sqlstore_open(path, flags, MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS,
-			      "ndx-registry", &st->db) != NDX_OK) {
+	if ((rc = reg_db_is_pg(loc) ? reg_db_pg_open(loc, create, &st->db)
+				    : reg_db_sqlite_open(loc, create, &st->db))) {
 		free(st);
-		return NDX_EDB;
+		return rc;
 	}
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
@@ -371,25 +249,25 @@ static int load_meta(struct store *st)
 	return rc;
 }
 
-int store_create(const char *path, const char *instance, const char *registry_url,
+int store_create(const char *loc, const char *instance, const char *registry_url,
 		 struct store **out)
 {
 	struct store *st;
+	char changed[24];
 	int rc;
 
 	*out = NULL;
-	if (access(path, F_OK) == 0)
-		return NDX_EEXIST;
-	rc = store_connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st);
+	rc = store_connect(loc, true, &st);
 	if (rc)
 		return rc;
-	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+	snprintf(changed, sizeof changed, "%lld", (long long)time(NULL));
+	if ((rc = st->db->ops->begin(st->db)))
 		goto fail;
 	if ((rc = exec_p(st, "INSERT INTO meta(key, value) VALUES('instance', ?),"
-			     " ('registry_url', ?), ('conf_version', '1')",
-			 "ss", instance, registry_url)) ||
-	    (rc = exec_sql(st, "COMMIT"))) {
-		exec_sql(st, "ROLLBACK");
+			     " ('registry_url', ?), ('conf_version', '1'), ('conf_changed_at', ?)",
+			 "sss", instance, registry_url, changed)) ||
+	    (rc = st->db->ops->commit(st->db))) {
+		st->db->ops->rollback(st->db);
 		goto fail;
 	}
 	if ((rc = load_meta(st)))
@@ -401,18 +279,13 @@ fail:
 	return rc ? rc : NDX_EDB;
 }
 
-int store_open(const char *path, struct store **out)
+int store_open(const char *loc, struct store **out)
 {
 	struct store *st;
 	int rc;
 
 	*out = NULL;
-	if (access(path, F_OK) != 0) {
-		fprintf(stderr, "ndx-registry: %s does not exist (run `ndx-registry init` first)\n",
-			path);
-		return NDX_EIO;
-	}
-	rc = store_connect(path, SQLITE_OPEN_READWRITE, &st);
+	rc = store_connect(loc, false, &st);
 	if (rc)
 		return rc;
 	if ((rc = load_meta(st))) {
@@ -427,7 +300,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	sqlite3_close(st->db);
+	st->db->ops->close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st->instance);
 	free(st->registry_url);
@@ -444,6 +317,11 @@ const char *store_registry_url(const struct store *st)
 	return st->registry_url;
 }
 
+const char *store_name(const struct store *st)
+{
+	return st->db->name;
+}
+
 void store_lock(struct store *st)
 {
 	pthread_mutex_lock(&st->mu);
@@ -454,12 +332,28 @@ void store_unlock(struct store *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
+int store_snapshot_begin(struct store *st)
+{
+	store_lock(st);
+	if (st->db->ops->snapshot(st->db)) {
+		store_unlock(st);
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+void store_snapshot_end(struct store *st)
+{
+	st->db->ops->rollback(st->db);
+	store_unlock(st);
+}
+
 /* ---- changes ---------------------------------------------------------------- */
 
 int store_begin(struct store *st)
 {
 	store_lock(st);
-	if (exec_sql(st, "BEGIN IMMEDIATE")) {
+	if (st->db->ops->begin(st->db)) {
 		store_unlock(st);
 		return NDX_EDB;
 	}
@@ -468,8 +362,20 @@ int store_begin(struct store *st)
 
 void store_rollback(struct store *st)
 {
-	exec_sql(st, "ROLLBACK");
+	st->db->ops->rollback(st->db);
 	store_unlock(st);
+}
+
+int store_commit_quiet(struct store *st)
+{
+	int rc = st->db->ops->commit(st->db);
+
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	store_unlock(st);
+	return NDX_OK;
 }
 
 static int write_audit(struct store *st, const char *actor, const char *remote,
@@ -501,23 +407,22 @@ int store_audit_event(struct store *st, const char *actor, const char *remote,
 	return rc;
 }
 
-struct sqlite3 *store_db(struct store *st)
-{
-	return st->db;
-}
-
 int store_commit(struct store *st, const char *actor, const char *remote, const char *action,
 		 const char *object, const json_t *detail, uint64_t *version)
 {
+	char changed[24];
 	int64_t v;
 	int rc;
 
+	snprintf(changed, sizeof changed, "%lld", (long long)time(NULL));
 	if ((rc = write_audit(st, actor, remote, action, object, detail)) ||
-	    (rc = exec_sql(st, "UPDATE meta SET value = CAST(value AS INTEGER) + 1"
-			       " WHERE key = 'conf_version'")) ||
-	    (rc = query_int(st, &v, "SELECT CAST(value AS INTEGER) FROM meta"
+	    (rc = exec_p(st, "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
+			     " WHERE key = 'conf_version'", "")) ||
+	    (rc = exec_p(st, "UPDATE meta SET value = ? WHERE key = 'conf_changed_at'", "s",
+			 changed)) ||
+	    (rc = query_int(st, &v, "SELECT CAST(value AS BIGINT) FROM meta"
 				    " WHERE key = 'conf_version'", "")) ||
-	    (rc = exec_sql(st, "COMMIT"))) {
+	    (rc = st->db->ops->commit(st->db))) {
 		store_rollback(st);
 		return rc == NDX_EEXIST ? NDX_EDB : rc;
 	}
@@ -529,15 +434,57 @@ int store_commit(struct store *st, const char *actor, const char *remote, const 
 
 int store_conf_version(struct store *st, uint64_t *out)
 {
-	int64_t v;
+	int64_t changed;
+
+	return store_conf_state(st, out, &changed);
+}
+
+int store_conf_state(struct store *st, uint64_t *version, int64_t *changed_at)
+{
+	json_t *rows, *row;
+	size_t i;
 	int rc;
 
+	*version = 0;
+	*changed_at = 0;
 	store_lock(st);
-	rc = query_int(st, &v, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'conf_version'",
-		       "");
+	rc = query_rows(st, &rows, "SELECT key, value FROM meta"
+				   " WHERE key IN ('conf_version', 'conf_changed_at')", "");
 	store_unlock(st);
-	*out = rc ? 0 : (uint64_t)v;
+	if (rc)
+		return rc;
+	json_array_foreach(rows, i, row) {
+		const char *k = json_string_value(json_object_get(row, "key"));
+		const char *v = json_string_value(json_object_get(row, "value"));
+		long long n = v ? strtoll(v, NULL, 10) : 0;
+		if (k && strcmp(k, "conf_version") == 0)
+			*version = n > 0 ? (uint64_t)n : 0;
+		else if (k)
+			*changed_at = n;
+	}
+	json_decref(rows);
+	return *version ? NDX_OK : NDX_EDB;
+}
+
+/* ---- the witnessed tree heads (reg_witness.c) ---------------------------------- */
+
+int store_witnessed_list(struct store *st, const char *gateway, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_rows(st, out, "SELECT batch, sth_hash FROM witnessed WHERE gateway = ?"
+				 " ORDER BY batch", "s", gateway);
+	store_unlock(st);
 	return rc;
+}
+
+int store_witnessed_put(struct store *st, const char *gateway, int64_t batch,
+			const char *sth_hash_hex, int64_t time_ms)
+{
+	return exec_p(st, "INSERT INTO witnessed(gateway, batch, sth_hash, time_ms)"
+			  " VALUES(?,?,?,?) ON CONFLICT(gateway, batch) DO UPDATE SET"
+			  " sth_hash = excluded.sth_hash, time_ms = excluded.time_ms",
+		      "sisi", gateway, batch, sth_hash_hex, time_ms);
 }
 
 /* ---- admin credentials ---------------------------------------------------- */
@@ -558,14 +505,11 @@ int store_token_add(struct store *st, const char *name, const char *sha256_hex,
 	if (!rc)
 		rc = write_audit(st, actor, "local", "token.add", name, detail);
 	json_decref(detail);
-	if (!rc)
-		rc = exec_sql(st, "COMMIT");
 	if (rc) {
 		store_rollback(st);
 		return rc;
 	}
-	store_unlock(st);
-	return NDX_OK;
+	return store_commit_quiet(st);
 }
 
 int store_tokens(struct store *st, json_t **out)
@@ -637,9 +581,7 @@ int store_member_delete(struct store *st, const char *id, const char **why)
 		*why = "grants still name the member as client; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	if ((rc = exec_p(st, "DELETE FROM members WHERE id = ?", "s", id)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM members WHERE id = ?", "s", id);
 }
 
 /* ---- subsystems --------------------------------------------------------------- */
@@ -704,9 +646,7 @@ int store_subsystem_delete(struct store *st, const char *id, const char **why)
 		*why = "the subsystem is the operator's monitoring client; clear that first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	if ((rc = exec_p(st, "DELETE FROM subsystems WHERE id = ?", "s", id)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM subsystems WHERE id = ?", "s", id);
 }
 
 /* ---- the monitoring client --------------------------------------------------- */
@@ -736,11 +676,7 @@ int store_monitoring_set(struct store *st, const char *client)
 
 int store_monitoring_clear(struct store *st)
 {
-	int rc = exec_p(st, "DELETE FROM meta WHERE key = 'monitoring_client'", "");
-
-	if (rc)
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM meta WHERE key = 'monitoring_client'", "");
 }
 
 /* ---- gateways ------------------------------------------------------------------ */
@@ -783,11 +719,8 @@ int store_gateway_list(struct store *st, const char *member, json_t **out)
 
 int store_gateway_delete(struct store *st, const char *member, const char *code)
 {
-	int rc = exec_p(st, "DELETE FROM gateways WHERE member = ? AND code = ?", "ss", member,
+	return change_p(st, "DELETE FROM gateways WHERE member = ? AND code = ?", "ss", member,
 			code);
-	if (rc)
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
 }
 
 /* ---- services ------------------------------------------------------------------ */
@@ -825,11 +758,9 @@ int store_service_set_bulk(struct store *st, const char *id, const json_t *bulk_
 
 	if (!bulk)
 		return NDX_ENOMEM;
-	rc = exec_p(st, "UPDATE services SET bulk_purposes = ? WHERE id = ?", "ss", bulk, id);
+	rc = change_p(st, "UPDATE services SET bulk_purposes = ? WHERE id = ?", "ss", bulk, id);
 	free(bulk);
-	if (rc)
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return rc;
 }
 
 int store_service_get(struct store *st, const char *id, json_t **out)
@@ -870,47 +801,35 @@ int store_service_delete(struct store *st, const char *id, const char **why)
 		*why = "the service still has event types; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	if ((rc = exec_p(st, "DELETE FROM services WHERE id = ?", "s", id)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM services WHERE id = ?", "s", id);
 }
 
 int store_service_openapi(struct store *st, const char *id, char **text, size_t *len)
 {
-	sqlite3_stmt *s;
+	json_t *row, *v;
 	int rc;
 
 	*text = NULL;
 	*len = 0;
 	store_lock(st);
-	if (sqlite3_prepare_v2(st->db, "SELECT openapi FROM services WHERE id = ?", -1, &s,
-			       NULL) != SQLITE_OK) {
-		db_error(st, "prepare");
-		store_unlock(st);
-		return NDX_EDB;
-	}
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-		size_t n = (size_t)sqlite3_column_bytes(s, 0);
-		const void *p = sqlite3_column_text(s, 0);
-		*text = malloc(n + 1);
-		if (*text) {
-			memcpy(*text, p, n);
-			(*text)[n] = '\0';
-			*len = n;
-			rc = NDX_OK;
-		} else {
-			rc = NDX_ENOMEM;
-		}
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-		rc = NDX_ENOTFOUND;
-	} else {
-		db_error(st, "query");
-		rc = NDX_EDB;
-	}
-	sqlite3_finalize(s);
+	rc = query_one(st, &row, "SELECT openapi AS text FROM services WHERE id = ?", "s", id);
 	store_unlock(st);
+	if (rc)
+		return rc;
+	v = json_object_get(row, "text");
+	if (!json_is_string(v)) {
+		json_decref(row);
+		return NDX_ENOTFOUND;
+	}
+	*len = json_string_length(v);
+	*text = malloc(*len + 1);
+	if (*text) {
+		memcpy(*text, json_string_value(v), *len + 1);
+	} else {
+		*len = 0;
+		rc = NDX_ENOMEM;
+	}
+	json_decref(row);
 	return rc;
 }
 
@@ -928,12 +847,11 @@ int store_grant_add(struct store *st, const char *client, const char *service,
 
 	now_text(now);
 	if (m && p)
-		rc = exec_p(st, "INSERT INTO grants(client, service, methods, paths, created_at)"
-				" VALUES(?,?,?,?,?)", "sssss", client, service, m, p, now);
+		rc = query_int(st, id, "INSERT INTO grants(client, service, methods, paths,"
+				       " created_at) VALUES(?,?,?,?,?) RETURNING id",
+			       "sssss", client, service, m, p, now);
 	free(m);
 	free(p);
-	if (!rc)
-		*id = sqlite3_last_insert_rowid(st->db);
 	return rc;
 }
 
@@ -959,10 +877,7 @@ int store_grant_list(struct store *st, const char *client, const char *service, 
 
 int store_grant_delete(struct store *st, int64_t id)
 {
-	int rc = exec_p(st, "DELETE FROM grants WHERE id = ?", "i", id);
-	if (rc)
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM grants WHERE id = ?", "i", id);
 }
 
 /* ---- revocations ------------------------------------------------------------------ */
@@ -971,16 +886,11 @@ int store_revocation_add(struct store *st, const char *kind, const char *value,
 			 const char *reason, json_t **out)
 {
 	char now[NDX_TIME_TEXT_LEN];
-	int rc;
-
 	*out = NULL;
 	now_text(now);
-	rc = exec_p(st, "INSERT INTO revocations(kind, value, reason, revoked_at) VALUES(?,?,?,?)",
-		    "ssss", kind, value, reason, now);
-	if (rc)
-		return rc;
-	return query_one(st, out, "SELECT kind, value, revoked_at, reason FROM revocations"
-				  " WHERE id = ?", "i", (int64_t)sqlite3_last_insert_rowid(st->db));
+	return query_one(st, out, "INSERT INTO revocations(kind, value, reason, revoked_at)"
+				  " VALUES(?,?,?,?) RETURNING kind, value, revoked_at, reason",
+			 "ssss", kind, value, reason, now);
 }
 
 int store_revocation_list(struct store *st, json_t **out)
@@ -1028,11 +938,8 @@ int store_consent_service_list(struct store *st, json_t **out)
 
 int store_consent_service_delete(struct store *st, const char *id, const char **why)
 {
-	int rc;
 	*why = NULL;
-	if ((rc = exec_p(st, "DELETE FROM consent_services WHERE id = ?", "s", id)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM consent_services WHERE id = ?", "s", id);
 }
 
 /* ---- embargoes ---------------------------------------------------------------------- */
@@ -1078,11 +985,8 @@ int store_embargo_list(struct store *st, json_t **out)
 
 int store_embargo_delete(struct store *st, const char *purpose, const char **why)
 {
-	int rc;
 	*why = NULL;
-	if ((rc = exec_p(st, "DELETE FROM embargoes WHERE purpose = ?", "s", purpose)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM embargoes WHERE purpose = ?", "s", purpose);
 }
 
 /* ---- id providers -------------------------------------------------------------------- */
@@ -1120,19 +1024,16 @@ int store_id_provider_list(struct store *st, json_t **out)
 
 int store_id_provider_delete(struct store *st, const char *issuer, const char **why)
 {
-	int rc;
 	*why = NULL;
-	if ((rc = exec_p(st, "DELETE FROM id_providers WHERE issuer = ?", "s", issuer)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM id_providers WHERE issuer = ?", "s", issuer);
 }
 
 /* ---- event types and subscriptions ---------------------------------------------------- */
 
 #define EVENT_TYPE_COLUMNS "service, name, title, schema, created_at"
 #define SUBSCRIPTION_COLUMNS                                                               \
-	"id, client, service, event, purpose, json_object('first_s', retry_first_s,"        \
-	" 'max_s', retry_max_s, 'give_up_after_s', give_up_after_s) AS retry, created_at"
+	"id, client, service, event, purpose, retry_first_s, retry_max_s, give_up_after_s,"  \
+	" created_at"
 
 int store_event_type_add(struct store *st, const char *service, const char *name,
 			 const char *title, const char *schema)
@@ -1181,26 +1082,21 @@ int store_event_type_delete(struct store *st, const char *service, const char *n
 		*why = "subscriptions still name the event type; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	if ((rc = exec_p(st, "DELETE FROM event_types WHERE service = ? AND name = ?", "ss",
-			 service, name)))
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM event_types WHERE service = ? AND name = ?", "ss",
+			 service, name);
 }
 
 int store_subscription_add(struct store *st, const struct store_subscription *sub,
 			   int64_t *id)
 {
 	char now[NDX_TIME_TEXT_LEN];
-	int rc;
 
 	now_text(now);
-	rc = exec_p(st, "INSERT INTO subscriptions(client, service, event, purpose, retry_first_s,"
-			" retry_max_s, give_up_after_s, created_at) VALUES(?,?,?,?,?,?,?,?)",
-		    "ssssiiis", sub->client, sub->service, sub->event, sub->purpose,
-		    sub->retry_first_s, sub->retry_max_s, sub->give_up_after_s, now);
-	if (!rc)
-		*id = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	return query_int(st, id, "INSERT INTO subscriptions(client, service, event, purpose,"
+				 " retry_first_s, retry_max_s, give_up_after_s, created_at)"
+				 " VALUES(?,?,?,?,?,?,?,?) RETURNING id",
+			 "ssssiiis", sub->client, sub->service, sub->event, sub->purpose,
+			 sub->retry_first_s, sub->retry_max_s, sub->give_up_after_s, now);
 }
 
 int store_subscription_get(struct store *st, int64_t id, json_t **out)
@@ -1227,10 +1123,20 @@ int store_subscription_list(struct store *st, const char *client, const char *se
 
 int store_subscription_delete(struct store *st, int64_t id)
 {
-	int rc = exec_p(st, "DELETE FROM subscriptions WHERE id = ?", "i", id);
-	if (rc)
-		return rc;
-	return sqlite3_changes(st->db) ? NDX_OK : NDX_ENOTFOUND;
+	return change_p(st, "DELETE FROM subscriptions WHERE id = ?", "i", id);
+}
+
+int store_counts(struct store *st, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = query_one(st, out, "SELECT (SELECT count(*) FROM members) AS members,"
+				" (SELECT count(*) FROM subsystems) AS subsystems,"
+				" (SELECT count(*) FROM gateways) AS gateways,"
+				" (SELECT count(*) FROM services) AS services,"
+				" (SELECT count(*) FROM grants) AS grants", "");
+	store_unlock(st);
+	return rc;
 }
 
 /* ---- audit -------------------------------------------------------------------------- */

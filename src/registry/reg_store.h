@@ -1,11 +1,15 @@
 /* The registry's store: members, subsystems, gateways, services, grants,
  * revocations, consent services, embargoes, id providers, event types,
- * subscriptions, admin credentials and the audit trail in one SQLite file
- * (WAL, versioned migrations). One connection guarded by a recursive mutex:
- * the registry writes rarely and reads cheaply, and a single writer keeps
- * every change one transaction (row + audit entry + new configuration
- * version, or nothing). Rows come back as jansson objects in the shape the
- * management API answers with. Overview: docs/architecture.md "ndx-registry". */
+ * subscriptions, admin credentials and the audit trail in one database:
+ * a SQLite file (the default: WAL, versioned migrations) or, for a
+ * location that is a postgresql:// connection string, a PostgreSQL
+ * database that several registry nodes share (reg_db.h has the engines).
+ * One connection guarded by a recursive mutex: the registry writes rarely
+ * and reads cheaply, and a single writer (across every node of the
+ * database) keeps every change one transaction (row + audit entry + new
+ * configuration version, or nothing). Rows come back as jansson objects in
+ * the shape the management API answers with. Overview:
+ * docs/architecture.md "ndx-registry", docs/scale.md. */
 #ifndef NDX_REGISTRY_STORE_H
 #define NDX_REGISTRY_STORE_H
 
@@ -16,23 +20,35 @@
 
 struct store;
 
-/* Creates a new database at path (which must not exist) with the schema and
- * meta rows instance, registry_url and conf_version = 1. */
-int store_create(const char *path, const char *instance, const char *registry_url,
+/* Creates a new database at loc (a file path, which must not exist, or a
+ * postgresql:// connection string whose schema holds no registry yet:
+ * NDX_EEXIST otherwise) with the schema and meta rows instance,
+ * registry_url and conf_version = 1. A connection string with a password
+ * is NDX_EINVAL (reg_db_check). */
+int store_create(const char *loc, const char *instance, const char *registry_url,
 		 struct store **out);
 /* Opens an existing database and applies pending migrations. NDX_EIO when the
- * file is missing, NDX_EDB when it is not a registry database. */
-int store_open(const char *path, struct store **out);
+ * file is missing or the PostgreSQL schema holds no registry, NDX_EDB when
+ * it is not a registry database, NDX_EINVAL as store_create. */
+int store_open(const char *loc, struct store **out);
 /* Accepts NULL. */
 void store_close(struct store *st);
 
 /* Borrowed strings, valid while st lives. */
 const char *store_instance(const struct store *st);
 const char *store_registry_url(const struct store *st);
+/* The database as messages may name it (a path, or a connection string's
+ * user, host, port and database: never a password). */
+const char *store_name(const struct store *st);
 
 /* Holds the store's mutex (recursive) so that several reads see one state. */
 void store_lock(struct store *st);
 void store_unlock(struct store *st);
+/* store_lock and one read transaction: every read until
+ * store_snapshot_end sees the same state, whatever another registry node
+ * of the database commits meanwhile. */
+int store_snapshot_begin(struct store *st);
+void store_snapshot_end(struct store *st);
 
 /* A change: store_begin locks and opens a write transaction; then either
  * store_commit writes the audit entry (detail borrowed, may be NULL), raises
@@ -43,18 +59,28 @@ int store_begin(struct store *st);
 int store_commit(struct store *st, const char *actor, const char *remote, const char *action,
 		 const char *object, const json_t *detail, uint64_t *version);
 void store_rollback(struct store *st);
+/* Commits a store_begin transaction that changes nothing in the
+ * federation: no audit entry, the configuration version stays. Releases
+ * the lock; rolls back itself when it fails. */
+int store_commit_quiet(struct store *st);
 
 int store_conf_version(struct store *st, uint64_t *out);
+/* The configuration version and when it was raised (Unix seconds), read
+ * together: what confgen.c derives a document's generated_at from. */
+int store_conf_state(struct store *st, uint64_t *version, int64_t *changed_at);
 
 /* Writes an audit entry that changes nothing in the federation (the
  * configuration version stays): an alarm such as a forked message log
  * (reg_witness.c). detail borrowed, may be NULL. */
 int store_audit_event(struct store *st, const char *actor, const char *remote,
 		      const char *action, const char *object, const json_t *detail);
-/* The connection, for a part of the registry that keeps its own table
- * (reg_witness.c: witnessed); use it only between store_lock and store_unlock. */
-struct sqlite3;
-struct sqlite3 *store_db(struct store *st);
+/* The tree heads the registry witnessed (reg_witness.c): *out = [{batch,
+ * sth_hash}] of gateway by batch, a new reference. put inserts or
+ * replaces gateway's batch; call it between store_begin and
+ * store_commit_quiet so that the check and the write are one step. */
+int store_witnessed_list(struct store *st, const char *gateway, json_t **out);
+int store_witnessed_put(struct store *st, const char *gateway, int64_t batch,
+			const char *sth_hash_hex, int64_t time_ms);
 
 /* Admin credentials: only the SHA-256 (hex) of a token is stored. Adding one
  * is audited but does not change the configuration version. NDX_EEXIST
@@ -211,6 +237,11 @@ int store_subscription_delete(struct store *st, int64_t id);
  * "gateway"|"consent service"|"id provider","holder","member"}], member ""
  * for the two last, empty when nobody; a new reference. */
 int store_key_holders(struct store *st, const char *sign_key_id, json_t **out);
+
+/* *out = {"members","subsystems","gateways","services","grants"}: how many
+ * of each the store holds, counted in one statement (one state); a new
+ * reference. */
+int store_counts(struct store *st, json_t **out);
 
 /* Newest first: at most limit entries with seq below before (0 = from the
  * newest). */

@@ -1,0 +1,181 @@
+"""End-to-end test of the registry on PostgreSQL (docs/scale.md "The registry on
+PostgreSQL"): two ndx-registry processes serving one database (the second from a copy of
+the first's data directory: the same keys), a federation whose gateways list both in
+`registry_urls`. A change made through either node is seen through the other, both serve
+the same signed configuration (same version, same bytes, same signature), and after
+kill -9 of one node the gateways go on refreshing (and fetching OpenAPI descriptions) from
+the other. Refusals: init on a
+database that holds a registry, a connection string with a password (never printed).
+Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
+NDX_TEST_PG."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import federation as F  # noqa: E402
+from conftest import Registry, registry_exe  # noqa: E402
+from federation import CITIZENS, POPULATION, TAX  # noqa: E402
+
+PG = os.environ.get("NDX_TEST_PG", "")
+pytestmark = pytest.mark.skipif(
+    not PG, reason="NDX_TEST_PG is not set: the registry on PostgreSQL is tested under "
+                   "tests/with-postgres (make test-pg)")
+SCHEMA = f"registry_{os.getpid()}"
+SUBJECT, PURPOSE = "001099000123", "public-service"
+
+
+def psql(conninfo, sql):
+    res = subprocess.run(["psql", "-X", "-q", "-At", conninfo, "-c", sql], capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 0, f"psql {sql}: {res.stderr}"
+    return res.stdout.strip()
+
+
+def store_of(schema):
+    sep = "&" if "?" in PG else "?"
+    return f"{PG}{sep}options=-csearch_path%3D{schema}"
+
+
+NODES = []  # [node A, node B]: FailoverGateway lists both
+
+
+class FailoverGateway(F.Gateway):
+    """federation.Gateway listing both registry nodes, A first."""
+
+    def write_config(self):
+        super().write_config()
+        cfg = json.loads(self.config_path.read_text())
+        del cfg["registry_url"]
+        cfg["registry_urls"] = [n.url for n in NODES]
+        self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def fed(build_dir):
+    workdir = Path(tempfile.mkdtemp(prefix="ndx-regpg-"))
+    psql(PG, f"CREATE SCHEMA {SCHEMA}")
+    (workdir / "a").mkdir()
+    (workdir / "b").mkdir()
+    a = Registry(registry_exe(build_dir), workdir / "a", store=store_of(SCHEMA))
+    shutil.copytree(a.data_dir, workdir / "b" / "data")
+    b = Registry(registry_exe(build_dir), workdir / "b", store=store_of(SCHEMA), init=False)
+    NODES[:] = [a.start(), b.start()]
+    problems = []
+    f = F.Federation(build_dir, a, workdir / "fed")
+    orig, F.Gateway = F.Gateway, FailoverGateway
+    try:
+        try:
+            f.start()
+        except RuntimeError as e:
+            pytest.fail(str(e), pytrace=False)
+        finally:
+            F.Gateway = orig
+        yield f
+        problems = f.close()
+    finally:
+        for n in NODES:
+            rc = n.stop()
+            if rc not in (0, None, -signal.SIGKILL):
+                problems.append(f"ndx-registry exited with {rc}:\n{n.tail()}")
+    if problems:
+        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def signed_conf(node):
+    """(version, body bytes, signature) of node's /conf, the same twice in a row (a
+    document re-signed between two reads, at a half-validity, is read again)."""
+    for _ in range(3):
+        r1 = requests.get(node.url + "/conf", timeout=10)
+        r2 = requests.get(node.url + "/conf", timeout=10)
+        assert r1.status_code == 200 and r2.status_code == 200, r1.text
+        if r1.content == r2.content:
+            return (json.loads(r1.content)["version"], r1.content,
+                    r1.headers["Ndx-Conf-Signature"])
+    raise AssertionError("the configuration changed under every read")
+
+
+def add_member(node, member_id, name):
+    r = node.api("POST", "/api/members", json={"id": member_id, "name": name})
+    assert r.status_code == 201, r.text
+    return r.json()["conf_version"]
+
+
+def test_both_nodes_serve_one_registry(fed):
+    a, b = NODES
+    assert not (a.data_dir / "registry.db").exists()  # the database is PostgreSQL
+    assert psql(PG, f"SELECT value FROM {SCHEMA}.meta WHERE key = 'pg_schema'") == "1"
+    # a change through one node is seen through the other, both ways
+    v1 = add_member(a, "VN/GOV/NODEA", "Thêm qua nút A")
+    r = b.api("GET", "/api/members/VN/GOV/NODEA")
+    assert r.status_code == 200 and r.json()["name"] == "Thêm qua nút A", r.text
+    v2 = add_member(b, "VN/GOV/NODEB", "Thêm qua nút B")
+    assert v2 == v1 + 1
+    assert a.api("GET", "/api/members/VN/GOV/NODEB").status_code == 200
+    assert a.conf_version() == b.conf_version() == v2
+    # one signed configuration: same version, same bytes, same signature
+    va, body_a, sig_a = signed_conf(a)
+    vb, body_b, sig_b = signed_conf(b)
+    assert va == vb == v2
+    assert body_a == body_b and sig_a == sig_b
+    # the admin credential of one is the other's (one table)
+    assert b.api("GET", "/api/members", token=a.token).status_code == 200
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, v2)
+
+
+def test_gateways_fail_over_when_a_node_is_killed(fed):
+    a, b = NODES
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    v = add_member(b, "VN/GOV/AFTERKILL", "Sau khi nút A dừng")
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, v, timeout=15)
+        assert f"configuration fetched from {b.url}" in gw.tail(200), gw.tail()
+    # and the federation still exchanges
+    r = fed.call("BTC", "GET", CITIZENS, "/citizens/001",
+                 headers={"Ndx-Subject": SUBJECT, "Ndx-Purpose": PURPOSE})
+    assert r.status_code == 200, r.text
+    # the OpenAPI metaservice fetches from the node still up (PR-MREST §5)
+    r = requests.get(fed.gateways["BTC"].url + f"/r1/{POPULATION}/getOpenAPI",
+                     params={"serviceCode": "citizens"}, headers={"X-Road-Client": TAX},
+                     timeout=20)
+    assert r.status_code == 200, r.text
+    assert r.json() == F.CITIZENS_OPENAPI
+    # a second change: the gateways keep refreshing from B
+    v2 = add_member(b, "VN/GOV/AGAIN", "Lần nữa")
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, v2, timeout=15)
+
+
+def test_init_refused_on_a_database_with_a_registry(fed, tmp_path):
+    res = subprocess.run([str(registry_exe(fed.build_dir)), "init", "--data",
+                          str(tmp_path / "again"), "--store", store_of(SCHEMA)],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "holds a registry already" in res.stderr
+    assert not (tmp_path / "again" / "registry-sign.key").exists()
+
+
+def test_connection_string_with_a_password_is_refused(fed, tmp_path):
+    exe = str(registry_exe(fed.build_dir))
+    for cmd in (["init", "--data", str(tmp_path / "pw")],
+                ["serve", "--data", str(NODES[1].data_dir)],
+                ["token", "add", "x", "--data", str(NODES[1].data_dir)]):
+        res = subprocess.run([exe, *cmd, "--store", "postgresql://ndx:s3cret@127.0.0.1:1/ndx"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode != 0, res.stdout + res.stderr
+        assert "holds a password" in res.stderr
+        assert "s3cret" not in res.stdout + res.stderr

@@ -1,0 +1,709 @@
+/* Unit tests for the registry's store (src/registry/reg_store.h) on both of
+ * its engines: create and open (and their refusals), the change
+ * transaction (version raised with the audit entry, or nothing), every
+ * kind of row round tripping in the API's shape (JSON columns, flags, the
+ * subscription's retry object), refusals of duplicates and of deletes
+ * while dependents remain, lists sorted byte-wise, two handles on one
+ * database (two registry nodes) seeing each other's changes and one
+ * version counter, and an acknowledged change surviving SIGKILL.
+ *
+ * With NDX_TEST_ENGINE=pg (the meson suite pg, make test-pg) every store is
+ * a fresh schema of the PostgreSQL database NDX_TEST_PG (tests/with-postgres
+ * starts one); the run adds PostgreSQL's own refusals (a password in the
+ * connection string, never printed; a schema without a registry; a schema
+ * newer than the program) and a server that stops and comes back under an
+ * open store. Without NDX_TEST_PG that run is skipped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ndx/err.h"
+#include "reg_store.h"
+
+static char tmpdir[512];
+static int case_no;
+/* NDX_TEST_PG in the PostgreSQL run (NDX_TEST_ENGINE=pg), else NULL. */
+static const char *pg_base;
+
+static void pg_exec(const char *conninfo, const char *stmt)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	r = PQexec(c, stmt);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A fresh location: a file in tmpdir, or a connection string to a schema
+ * of its own. */
+static void new_loc(char *out, size_t cap)
+{
+	++case_no;
+	if (pg_base) {
+		char stmt[100];
+		snprintf(stmt, sizeof stmt, "CREATE SCHEMA r%ld_%d", (long)getpid(), case_no);
+		pg_exec(pg_base, stmt);
+		snprintf(out, cap, "%s%coptions=-csearch_path%%3Dr%ld_%d", pg_base,
+			 strchr(pg_base, '?') ? '&' : '?', (long)getpid(), case_no);
+		return;
+	}
+	snprintf(out, cap, "%s/%d-registry.db", tmpdir, case_no);
+}
+
+static struct store *new_store(char *loc, size_t cap)
+{
+	struct store *st = NULL;
+
+	new_loc(loc, cap);
+	assert_int_equal(store_create(loc, "VN", "http://127.0.0.1:4400", &st), NDX_OK);
+	return st;
+}
+
+/* One change: begin, fn's rows, commit; returns the new version. */
+static uint64_t commit_member(struct store *st, const char *id, const char *name)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_add(st, id, name), NDX_OK);
+	assert_int_equal(store_commit(st, "tester", "127.0.0.1", "member.add", id, NULL, &v),
+			 NDX_OK);
+	return v;
+}
+
+static void test_create_open(void **state)
+{
+	char loc[600];
+	struct store *st, *again = NULL;
+	uint64_t v;
+	int64_t changed;
+
+	(void)state;
+	st = new_store(loc, sizeof loc);
+	assert_string_equal(store_instance(st), "VN");
+	assert_string_equal(store_registry_url(st), "http://127.0.0.1:4400");
+	assert_int_equal(store_conf_state(st, &v, &changed), NDX_OK);
+	assert_int_equal(v, 1);
+	assert_true(changed > 1700000000);
+	/* a second create of the same location is refused, the first untouched */
+	assert_int_equal(store_create(loc, "XX", "http://x", &again), NDX_EEXIST);
+	assert_null(again);
+	store_close(st);
+	assert_int_equal(store_open(loc, &st), NDX_OK);
+	assert_string_equal(store_instance(st), "VN");
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 1);
+	store_close(st);
+	/* nothing there */
+	new_loc(loc, sizeof loc);
+	assert_int_equal(store_open(loc, &st), NDX_EIO);
+	assert_null(st);
+	store_close(NULL);
+}
+
+static void test_change_transaction(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	json_t *rows, *e;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(commit_member(st, "GOV/0101", "Bộ Tài chính"), 2);
+	/* a rolled back change leaves no row, no audit entry, no version */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_add(st, "GOV/0102", "rolled back"), NDX_OK);
+	store_rollback(st);
+	assert_int_equal(store_member_exists(st, "GOV/0102"), 0);
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 2);
+	/* a duplicate is NDX_EEXIST, and the transaction can still be rolled back */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_add(st, "GOV/0101", "again"), NDX_EEXIST);
+	store_rollback(st);
+	assert_int_equal(store_audit_list(st, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	e = json_array_get(rows, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "action")), "member.add");
+	assert_string_equal(json_string_value(json_object_get(e, "actor")), "tester");
+	assert_true(json_is_object(json_object_get(e, "detail")));
+	json_decref(rows);
+	/* the name round trips byte for byte */
+	assert_int_equal(store_member_get(st, "GOV/0101", &e), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(e, "name")), "Bộ Tài chính");
+	json_decref(e);
+	assert_int_equal(store_member_get(st, "GOV/0999", &e), NDX_ENOTFOUND);
+	store_close(st);
+}
+
+static void test_rows_and_refusals(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	json_t *purposes = json_pack("[ss]", "tax", "audit"), *bulk = json_pack("[s]", "audit");
+	json_t *methods = json_pack("[s]", "GET"), *paths = json_pack("[s]", "/x/*");
+	struct store_service svc = {
+		.id = "GOV/0101/tax/people", .subsystem = "GOV/0101/tax", .title = "People",
+		.personal = 1, .purposes = purposes, .bulk_purposes = bulk, .consent_required = 0,
+		.openapi = "{\"openapi\":\"3.0.0\"}", .openapi_sha256 = "ab",
+	};
+	struct store_gateway gw = {
+		.member = "GOV/0101", .code = "gw1", .address = "https://gw1", .sign_key = "k",
+		.sign_key_id = "kid1", .tls_cert = "PEM", .tls_cert_sha256 = "cc",
+	};
+	struct store_subscription sub = {
+		.client = "GOV/0101/tax", .service = "GOV/0101/tax/people", .event = "moved",
+		.purpose = "tax", .retry_first_s = 1, .retry_max_s = 60, .give_up_after_s = 3600,
+	};
+	const char *why;
+	json_t *o, *rows;
+	int64_t grant, subid;
+	char *text = NULL, *client = NULL;
+	size_t len;
+	int created;
+
+	(void)state;
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_add(st, "GOV/0101", "Ministry"), NDX_OK);
+	assert_int_equal(store_subsystem_add(st, "GOV/0101/tax", "GOV/0101"), NDX_OK);
+	assert_int_equal(store_gateway_add(st, &gw), NDX_OK);
+	assert_int_equal(store_service_add(st, &svc), NDX_OK);
+	assert_int_equal(store_grant_add(st, "GOV/0101/tax", svc.id, methods, paths, &grant),
+			 NDX_OK);
+	assert_true(grant > 0);
+	assert_int_equal(store_event_type_add(st, svc.id, "moved", NULL, "{\"type\":\"object\"}"),
+			 NDX_OK);
+	assert_int_equal(store_subscription_add(st, &sub, &subid), NDX_OK);
+	assert_int_equal(store_subscription_add(st, &sub, &subid), NDX_EEXIST);
+	store_rollback(st);
+	/* the rollback took the failed insert's transaction with it: redo */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_add(st, "GOV/0101", "Ministry"), NDX_OK);
+	assert_int_equal(store_subsystem_add(st, "GOV/0101/tax", "GOV/0101"), NDX_OK);
+	assert_int_equal(store_gateway_add(st, &gw), NDX_OK);
+	assert_int_equal(store_service_add(st, &svc), NDX_OK);
+	assert_int_equal(store_grant_add(st, "GOV/0101/tax", svc.id, methods, paths, &grant),
+			 NDX_OK);
+	assert_int_equal(store_event_type_add(st, svc.id, "moved", NULL, "{\"type\":\"object\"}"),
+			 NDX_OK);
+	assert_int_equal(store_subscription_add(st, &sub, &subid), NDX_OK);
+	assert_int_equal(store_revocation_add(st, "gateway_key", "kid0", "lost", &o), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(o, "reason")), "lost");
+	assert_non_null(json_object_get(o, "revoked_at"));
+	json_decref(o);
+	assert_int_equal(store_embargo_set(st, "audit", 60, &created), NDX_OK);
+	assert_true(created);
+	assert_int_equal(store_embargo_set(st, "audit", 120, &created), NDX_OK);
+	assert_false(created);
+	assert_int_equal(store_monitoring_set(st, "GOV/0101/tax"), NDX_OK);
+	assert_int_equal(store_monitoring_set(st, "GOV/0101/none"), NDX_ENOTFOUND);
+	assert_int_equal(store_id_provider_add(st, "https://id", "k2", "kid2"), NDX_OK);
+	assert_int_equal(store_commit(st, "t", NULL, "setup", "all", NULL, NULL), NDX_OK);
+
+	/* the API's shapes */
+	assert_int_equal(store_service_get(st, svc.id, &o), NDX_OK);
+	assert_true(json_is_true(json_object_get(o, "personal")));
+	assert_true(json_is_false(json_object_get(o, "consent_required")));
+	assert_true(json_equal(json_object_get(o, "purposes"), purposes));
+	assert_true(json_equal(json_object_get(o, "bulk_purposes"), bulk));
+	assert_null(json_object_get(o, "openapi"));
+	json_decref(o);
+	assert_int_equal(store_service_openapi(st, svc.id, &text, &len), NDX_OK);
+	assert_string_equal(text, svc.openapi);
+	assert_int_equal(len, strlen(svc.openapi));
+	free(text);
+	assert_int_equal(store_service_openapi(st, "GOV/0101/tax/none", &text, &len),
+			 NDX_ENOTFOUND);
+	assert_int_equal(store_grant_get(st, grant, &o), NDX_OK);
+	assert_true(json_equal(json_object_get(o, "methods"), methods));
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), grant);
+	json_decref(o);
+	assert_int_equal(store_subscription_get(st, subid, &o), NDX_OK);
+	{
+		json_t *want = json_pack("{sisisi}", "first_s", 1, "max_s", 60, "give_up_after_s",
+					 3600);
+		assert_true(json_equal(json_object_get(o, "retry"), want));
+		json_decref(want);
+	}
+	assert_null(json_object_get(o, "retry_first_s"));
+	assert_string_equal(json_string_value(json_object_get(o, "purpose")), "tax");
+	json_decref(o);
+	assert_int_equal(store_event_type_get(st, svc.id, "moved", &o), NDX_OK);
+	assert_true(json_is_object(json_object_get(o, "schema")));
+	assert_true(json_is_null(json_object_get(o, "title")));
+	json_decref(o);
+	assert_int_equal(store_embargo_get(st, "audit", &o), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(o, "seconds")), 120);
+	json_decref(o);
+	assert_int_equal(store_monitoring_get(st, &client), NDX_OK);
+	assert_string_equal(client, "GOV/0101/tax");
+	free(client);
+	assert_int_equal(store_key_holders(st, "kid1", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "holder")),
+			    "GOV/0101/gw1");
+	json_decref(rows);
+	assert_int_equal(store_key_holders(st, "kid2", &rows), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "role")),
+			    "id provider");
+	json_decref(rows);
+	assert_int_equal(store_counts(st, &o), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(o, "members")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "grants")), 1);
+	json_decref(o);
+	assert_int_equal(store_grant_list(st, NULL, "GOV/0101/tax/none", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	assert_int_equal(store_grant_list(st, "GOV/0101/tax", NULL, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+
+	/* deletes refused while dependents remain, each saying why */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_delete(st, "GOV/0101", &why), NDX_EEXIST);
+	assert_non_null(strstr(why, "subsystems"));
+	assert_int_equal(store_subsystem_delete(st, "GOV/0101/tax", &why), NDX_EEXIST);
+	assert_int_equal(store_service_delete(st, svc.id, &why), NDX_EEXIST);
+	assert_non_null(strstr(why, "grants"));
+	assert_int_equal(store_event_type_delete(st, svc.id, "moved", &why), NDX_EEXIST);
+	assert_non_null(strstr(why, "subscriptions"));
+	assert_int_equal(store_grant_delete(st, grant + 1000), NDX_ENOTFOUND);
+	assert_int_equal(store_grant_delete(st, grant), NDX_OK);
+	assert_int_equal(store_subscription_delete(st, subid), NDX_OK);
+	assert_int_equal(store_event_type_delete(st, svc.id, "moved", &why), NDX_OK);
+	assert_int_equal(store_service_set_bulk(st, "GOV/0101/tax/none", bulk), NDX_ENOTFOUND);
+	assert_int_equal(store_service_delete(st, svc.id, &why), NDX_OK);
+	assert_int_equal(store_subsystem_delete(st, "GOV/0101/tax", &why), NDX_EEXIST);
+	assert_non_null(strstr(why, "monitoring"));
+	assert_int_equal(store_monitoring_clear(st), NDX_OK);
+	assert_int_equal(store_monitoring_clear(st), NDX_ENOTFOUND);
+	assert_int_equal(store_subsystem_delete(st, "GOV/0101/tax", &why), NDX_OK);
+	assert_int_equal(store_gateway_delete(st, "GOV/0101", "gw1"), NDX_OK);
+	assert_int_equal(store_gateway_delete(st, "GOV/0101", "gw1"), NDX_ENOTFOUND);
+	assert_int_equal(store_member_delete(st, "GOV/0101", &why), NDX_OK);
+	assert_int_equal(store_member_delete(st, "GOV/0101", &why), NDX_ENOTFOUND);
+	assert_int_equal(store_embargo_delete(st, "audit", &why), NDX_OK);
+	assert_int_equal(store_id_provider_delete(st, "https://id", &why), NDX_OK);
+	assert_int_equal(store_consent_service_delete(st, "GOV/0101/x", &why), NDX_ENOTFOUND);
+	assert_int_equal(store_commit(st, "t", NULL, "teardown", "all", NULL, NULL), NDX_OK);
+	assert_int_equal(store_counts(st, &o), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(o, "members")), 0);
+	json_decref(o);
+	json_decref(purposes);
+	json_decref(bulk);
+	json_decref(methods);
+	json_decref(paths);
+	store_close(st);
+}
+
+/* Lists sort byte-wise on both engines (the configuration's order). */
+static void test_order_bytewise(void **state)
+{
+	static const char *const ids[] = { "GOV/b", "COM/Z", "GOV/a", "GOV/B", "COM/_x", "GOV/Ä" };
+	static const char *const want[] = { "COM/Z", "COM/_x", "GOV/B", "GOV/a", "GOV/b", "GOV/Ä" };
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	json_t *rows;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+		commit_member(st, ids[i], "x");
+	assert_int_equal(store_member_list(st, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), sizeof want / sizeof *want);
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+		assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "id")),
+				    want[i]);
+	json_decref(rows);
+	store_close(st);
+}
+
+static void test_tokens_audit_witnessed(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	json_t *rows;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(store_token_add(st, "admin", "aa", "init"), NDX_OK);
+	assert_int_equal(store_token_add(st, "admin", "bb", "init"), NDX_EEXIST);
+	assert_int_equal(store_tokens(st, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "sha256")),
+			    "aa");
+	json_decref(rows);
+	/* tokens and events are audited without a new configuration version */
+	assert_int_equal(store_audit_event(st, "witness", "1.2.3.4", "witness.fork", "GOV/x/gw",
+					   NULL), NDX_OK);
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 1);
+	for (int i = 0; i < 5; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "GOV/%d", i);
+		commit_member(st, id, "x");
+	}
+	/* newest first, paged by seq */
+	assert_int_equal(store_audit_list(st, 0, 3, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 3);
+	{
+		int64_t s0 = json_integer_value(json_object_get(json_array_get(rows, 0), "seq"));
+		int64_t s2 = json_integer_value(json_object_get(json_array_get(rows, 2), "seq"));
+		json_t *older;
+		assert_true(s0 > s2);
+		assert_int_equal(store_audit_list(st, s2, 10, &older), NDX_OK);
+		assert_int_equal(json_array_size(older), 4); /* 2 members, the event, the token */
+		assert_string_equal(json_string_value(json_object_get(json_array_get(older, 3),
+								      "action")), "token.add");
+		json_decref(older);
+	}
+	json_decref(rows);
+	/* witnessed heads: inserted, replaced, listed by batch */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_witnessed_put(st, "GOV/x/gw", 2, "bb", 2000), NDX_OK);
+	assert_int_equal(store_witnessed_put(st, "GOV/x/gw", 1, "aa", 1000), NDX_OK);
+	assert_int_equal(store_witnessed_put(st, "GOV/x/gw", 2, "cc", 3000), NDX_OK);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+	assert_int_equal(store_witnessed_list(st, "GOV/x/gw", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "batch")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1),
+							      "sth_hash")), "cc");
+	json_decref(rows);
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 6);
+	store_close(st);
+}
+
+/* Two handles on one database, as two registry nodes: one version
+ * counter, each sees the other's changes at once, and the snapshot of one
+ * is not disturbed by a commit of the other. */
+static void test_two_nodes(void **state)
+{
+	char loc[600];
+	struct store *a = new_store(loc, sizeof loc), *b = NULL;
+	uint64_t va, vb;
+	int64_t ca, cb;
+	json_t *rows;
+
+	(void)state;
+	assert_int_equal(store_open(loc, &b), NDX_OK);
+	assert_int_equal(commit_member(a, "GOV/1", "one"), 2);
+	assert_int_equal(store_member_exists(b, "GOV/1"), 1);
+	assert_int_equal(commit_member(b, "GOV/2", "two"), 3);
+	assert_int_equal(commit_member(a, "GOV/3", "three"), 4);
+	assert_int_equal(store_conf_state(a, &va, &ca), NDX_OK);
+	assert_int_equal(store_conf_state(b, &vb, &cb), NDX_OK);
+	assert_int_equal(va, 4);
+	assert_int_equal(vb, 4);
+	assert_int_equal(ca, cb);
+	assert_int_equal(store_snapshot_begin(a), NDX_OK);
+	assert_int_equal(store_member_list(a, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 3);
+	json_decref(rows);
+	if (pg_base) {
+		/* SQLite's writer would wait for this reader; PostgreSQL's does not */
+		assert_int_equal(commit_member(b, "GOV/4", "four"), 5);
+		assert_int_equal(store_member_list(a, &rows), NDX_OK);
+		assert_int_equal(json_array_size(rows), 3);
+		json_decref(rows);
+		assert_int_equal(store_conf_version(a, &va), NDX_OK);
+		assert_int_equal(va, 4);
+	}
+	store_snapshot_end(a);
+	assert_int_equal(store_member_list(a, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), pg_base ? 4 : 3);
+	json_decref(rows);
+	store_close(a);
+	store_close(b);
+}
+
+/* A change acknowledged (store_commit returned) by a process then killed
+ * with SIGKILL is there when the database is opened again. */
+static void test_kill9_keeps_acknowledged(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	int fds[2], status;
+	uint64_t v;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	store_close(st);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *child = NULL;
+		uint64_t cv = 0;
+		close(fds[0]);
+		if (store_open(loc, &child) || store_begin(child) ||
+		    store_member_add(child, "GOV/kept", "kept") ||
+		    store_commit(child, "t", NULL, "member.add", "GOV/kept", NULL, &cv))
+			_exit(1);
+		if (write(fds[1], "k", 1) != 1)
+			_exit(1);
+		/* a second change, begun and never committed */
+		if (store_begin(child) || store_member_add(child, "GOV/lost", "lost"))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	usleep(100 * 1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(store_open(loc, &st), NDX_OK);
+	assert_int_equal(store_member_exists(st, "GOV/kept"), 1);
+	assert_int_equal(store_member_exists(st, "GOV/lost"), 0);
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 2);
+	store_close(st);
+}
+
+static void test_sqlite_garbage(void **state)
+{
+	char loc[600];
+	struct store *st = NULL;
+	FILE *f;
+
+	(void)state;
+	new_loc(loc, sizeof loc);
+	f = fopen(loc, "w");
+	assert_non_null(f);
+	fputs("this is not a database, not even a little bit, but long enough to read", f);
+	fclose(f);
+	assert_int_equal(store_open(loc, &st), NDX_EDB);
+	assert_null(st);
+}
+
+/* A registry.db made before issue 20 (migration 5, no conf_changed_at) gets
+ * it from migration 6, keeping its version. */
+static void test_sqlite_migrates_older(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	sqlite3 *db;
+	uint64_t v;
+	int64_t changed;
+
+	(void)state;
+	commit_member(st, "GOV/1", "one");
+	store_close(st);
+	assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'conf_changed_at';"
+				      " DELETE FROM schema_migrations WHERE version = 6", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(loc, &st), NDX_OK);
+	assert_int_equal(store_conf_state(st, &v, &changed), NDX_OK);
+	assert_int_equal(v, 2);
+	assert_true(changed > 1700000000);
+	store_close(st);
+}
+
+/* Runs fn with stderr going to a file; returns what it printed. */
+static char *stderr_of(int (*fn)(const char *), const char *arg, int *rc)
+{
+	static char buf[8192];
+	char path[600];
+	int saved = dup(2), fd;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/stderr-%d", tmpdir, ++case_no);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	*rc = fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return buf;
+}
+
+static int try_open(const char *loc)
+{
+	struct store *st = NULL;
+	int rc = store_open(loc, &st);
+	store_close(st);
+	return rc;
+}
+
+static int try_create(const char *loc)
+{
+	struct store *st = NULL;
+	int rc = store_create(loc, "VN", "http://x", &st);
+	store_close(st);
+	return rc;
+}
+
+static void test_pg_refusals(void **state)
+{
+	char loc[600], bad[700];
+	const char *msg;
+	int rc;
+
+	(void)state;
+	/* a password in the string: refused before connecting, never printed */
+	snprintf(bad, sizeof bad, "postgresql://postgres:s3cr3t-pw@127.0.0.1:1/x");
+	msg = stderr_of(try_create, bad, &rc);
+	assert_int_equal(rc, NDX_EINVAL);
+	assert_non_null(strstr(msg, "password"));
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	snprintf(bad, sizeof bad, "postgresql://127.0.0.1:1/x?password=s3cr3t-pw");
+	msg = stderr_of(try_open, bad, &rc);
+	assert_int_equal(rc, NDX_EINVAL);
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	/* a server that is not there: NDX_EDB, named without a password */
+	msg = stderr_of(try_open, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", &rc);
+	assert_int_equal(rc, NDX_EDB);
+	assert_non_null(strstr(msg, "postgresql://nobody@127.0.0.1:1/none"));
+	/* a schema without a registry */
+	new_loc(loc, sizeof loc);
+	msg = stderr_of(try_open, loc, &rc);
+	assert_int_equal(rc, NDX_EIO);
+	assert_non_null(strstr(msg, "holds no registry"));
+	/* a schema newer than this program */
+	assert_int_equal(try_create(loc), NDX_OK);
+	{
+		char stmt[200];
+		snprintf(stmt, sizeof stmt, "UPDATE r%ld_%d.meta SET value = '99'"
+			 " WHERE key = 'pg_schema'", (long)getpid(), case_no - 1);
+		pg_exec(pg_base, stmt);
+	}
+	msg = stderr_of(try_open, loc, &rc);
+	assert_int_equal(rc, NDX_EDB);
+	assert_non_null(strstr(msg, "newer"));
+}
+
+static void pg_ctl(const char *var)
+{
+	const char *cmd = getenv(var);
+
+	if (!cmd || !cmd[0])
+		fail_msg("%s is not set: run the PostgreSQL tests under tests/with-postgres", var);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The server stops under an open store: reads and changes fail with
+ * NDX_EDB, nothing crashes; once it is back the store goes on by itself,
+ * and a restart while the store is idle costs no failed call at all. */
+static void test_pg_server_stopped(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(commit_member(st, "GOV/1", "one"), 2);
+	pg_ctl("NDX_TEST_PG_STOP");
+	assert_int_equal(store_member_exists(st, "GOV/1"), NDX_EDB);
+	assert_int_equal(store_begin(st), NDX_EDB);
+	assert_int_equal(store_conf_version(st, &v), NDX_EDB);
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(store_member_exists(st, "GOV/1"), 1);
+	assert_int_equal(commit_member(st, "GOV/2", "two"), 3);
+	pg_ctl("NDX_TEST_PG_STOP");
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(commit_member(st, "GOV/3", "three"), 4);
+	assert_int_equal(store_snapshot_begin(st), NDX_OK);
+	store_snapshot_end(st);
+	pg_ctl("NDX_TEST_PG_STOP");
+	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(store_snapshot_begin(st), NDX_OK);
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 4);
+	store_snapshot_end(st);
+	store_close(st);
+}
+
+static void test_pg_unset(void **state)
+{
+	(void)state;
+	print_message("NDX_TEST_PG is not set: the PostgreSQL run of the registry store's tests "
+		      "is skipped (run it with make test-pg, which starts a server)\n");
+	skip();
+}
+
+static int setup(void **state)
+{
+	const char *base = getenv("NDX_TEST_TMP");
+
+	(void)state;
+	if (!base || !base[0])
+		base = "/tmp";
+	snprintf(tmpdir, sizeof tmpdir, "%s/test_reg_store.XXXXXX", base);
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[700];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest both[] = {
+		cmocka_unit_test(test_create_open),
+		cmocka_unit_test(test_change_transaction),
+		cmocka_unit_test(test_rows_and_refusals),
+		cmocka_unit_test(test_order_bytewise),
+		cmocka_unit_test(test_tokens_audit_witnessed),
+		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_kill9_keeps_acknowledged),
+	};
+	const struct CMUnitTest sqlite_only[] = { cmocka_unit_test(test_sqlite_garbage),
+						  cmocka_unit_test(test_sqlite_migrates_older) };
+	/* The server stops last: nothing else runs while it is down. */
+	const struct CMUnitTest pg_only[] = { cmocka_unit_test(test_pg_refusals),
+					      cmocka_unit_test(test_pg_server_stopped) };
+	const struct CMUnitTest unset[] = { cmocka_unit_test(test_pg_unset) };
+	const char *engine = getenv("NDX_TEST_ENGINE");
+	int rc;
+
+	if (!engine || strcmp(engine, "pg") != 0) {
+		rc = cmocka_run_group_tests_name("reg_store_sqlite", both, setup, teardown);
+		return rc | cmocka_run_group_tests_name("reg_store_sqlite_own", sqlite_only, setup,
+							teardown);
+	}
+	pg_base = getenv("NDX_TEST_PG");
+	if (!pg_base || !pg_base[0]) {
+		cmocka_run_group_tests_name("reg_store_pg", unset, NULL, NULL);
+		return 77; /* meson: skipped */
+	}
+	rc = cmocka_run_group_tests_name("reg_store_pg", both, setup, teardown);
+	return rc | cmocka_run_group_tests_name("reg_store_pg_own", pg_only, setup, teardown);
+}
