@@ -492,8 +492,14 @@ static void refuse_head(struct h2srv *s, struct h2conn *c, int status, const cha
 
 	if (status == 505)
 		word = s->cfg.bad_header_reason;
+	/* The same answer as a head over HEAD_MAX that reached on_req whole
+	 * (which of the two sees it depends on how the bytes arrived). */
+	if (status == 431) {
+		type = "Client.InvalidRequest";
+		word = NULL;
+	}
 	snprintf(detail, sizeof detail, "%s%s%s", word ? word : "", word ? ": " : "",
-		 status == 431 ? "the request head is too large"
+		 status == 431 ? "the request head exceeds 32768 bytes"
 		 : status == 505 ? "only HTTP/1.x is served on this connection"
 		 : in_path     ? "the request line cannot be parsed"
 			       : "a header line cannot be parsed");
