@@ -31,7 +31,10 @@
 
 struct collector {
 	struct collector_config cfg;
-	char *registry_url, *gateway_url, *client;
+	char *registry_urls[COLLECT_REGISTRIES_MAX];
+	size_t n_registry_urls;
+	size_t reg_at; /* the registry_urls entry that answered last */
+	char *gateway_url, *client;
 	struct ndx_conf *conf;
 	time_t conf_fetched;
 	pthread_t thread;
@@ -69,40 +72,64 @@ static void conf_error(struct collector *c, const char *why)
 	fprintf(stderr, PROG ": configuration: %s\n", why);
 }
 
-static void refresh_conf(struct collector *c)
+/* The configuration from one registry node: NDX_OK with *out, or the
+ * reason in why. */
+static int fetch_conf_from(struct collector *c, const char *base, time_t now,
+			   struct ndx_conf **out, char *why, size_t whycap)
 {
 	struct ndx_fetch_req req = { .method = "GET", .timeout_ms = 30000,
 				     .max_body = 64u * 1024u * 1024u };
 	struct ndx_fetch_resp resp;
-	struct ndx_conf *conf = NULL;
-	char url[2048], err[512] = "", why[768];
-	time_t now = time(NULL);
+	char url[2048], err[512] = "";
 	int rc;
 
-	if (c->conf && now - c->conf_fetched < CONF_REFRESH_S)
-		return;
-	snprintf(url, sizeof url, "%s/conf", c->registry_url);
+	snprintf(url, sizeof url, "%s/conf", base);
 	req.url = url;
 	req.want_header = "Ndx-Conf-Signature";
 	if ((rc = ndx_fetch(&req, &resp)) != NDX_OK) {
-		snprintf(why, sizeof why, "cannot fetch %.300s: %s", url, ndx_strerror(rc));
-		conf_error(c, why);
-		return;
+		snprintf(why, whycap, "cannot fetch %.300s: %s", url, ndx_strerror(rc));
+		return rc;
 	}
 	if (resp.status != 200) {
-		snprintf(why, sizeof why, "%.300s answered %ld", url, resp.status);
-		conf_error(c, why);
+		snprintf(why, whycap, "%.300s answered %ld", url, resp.status);
 		ndx_fetch_resp_free(&resp);
-		return;
+		return NDX_EIO;
 	}
 	rc = ndx_conf_verify((const uint8_t *)resp.body, resp.len, resp.wanted,
-			     c->cfg.anchor, now, &conf, err, sizeof err);
+			     c->cfg.anchor, now, out, err, sizeof err);
 	ndx_fetch_resp_free(&resp);
-	if (rc != NDX_OK) {
-		snprintf(why, sizeof why, "the configuration from %.300s was rejected: %.400s", url, err);
-		conf_error(c, why);
+	if (rc != NDX_OK)
+		snprintf(why, whycap, "the configuration from %.300s was rejected: %.400s", url,
+			 err);
+	return rc;
+}
+
+/* From the registry node that answered last, else each other in turn; a
+ * switch to another node is said once on stderr. */
+static void refresh_conf(struct collector *c)
+{
+	struct ndx_conf *conf = NULL;
+	char why[768] = "", first[768] = "";
+	time_t now = time(NULL);
+	size_t i = 0, at = c->reg_at;
+
+	if (c->conf && now - c->conf_fetched < CONF_REFRESH_S)
+		return;
+	for (i = 0; i < c->n_registry_urls; i++) {
+		at = (c->reg_at + i) % c->n_registry_urls;
+		if (fetch_conf_from(c, c->registry_urls[at], now, &conf, why, sizeof why) == NDX_OK)
+			break;
+		if (!first[0])
+			snprintf(first, sizeof first, "%s", why);
+	}
+	if (!conf) {
+		conf_error(c, c->n_registry_urls > 1 ? first : why);
 		return;
 	}
+	if (at != c->reg_at)
+		fprintf(stderr, PROG ": configuration fetched from %s (%s)\n", c->registry_urls[at],
+			first);
+	c->reg_at = at;
 	/* swapped under the lock: the API's threads read names from it
 	 * (collector_names); the collector's own thread reads it without */
 	pthread_mutex_lock(&c->mu);
@@ -534,22 +561,29 @@ static void *run(void *arg)
 int collector_start(const struct collector_config *cfg, struct collector **out)
 {
 	struct collector *c;
-	const char *reg = cfg->registry_url ? cfg->registry_url
-					    : ndx_anchor_registry_url(cfg->anchor);
+	const char *anchor_reg = cfg->anchor ? ndx_anchor_registry_url(cfg->anchor) : NULL;
+	bool oom = false;
 
 	*out = NULL;
-	if (!cfg->st || !cfg->anchor || !reg || !cfg->gateway_url || !cfg->client ||
+	if (!cfg->st || !cfg->anchor || (!cfg->n_registry_urls && !anchor_reg) ||
+	    cfg->n_registry_urls > COLLECT_REGISTRIES_MAX || !cfg->gateway_url || !cfg->client ||
 	    cfg->page < 1 || cfg->page > 10000)
 		return NDX_EINVAL;
 	if (!(c = calloc(1, sizeof *c)))
 		return NDX_ENOMEM;
 	c->cfg = *cfg;
-	c->registry_url = trimmed_dup(reg);
+	c->cfg.registry_urls = NULL; /* copied below, not kept */
+	c->n_registry_urls = cfg->n_registry_urls ? cfg->n_registry_urls : 1;
+	for (size_t i = 0; i < c->n_registry_urls; i++) {
+		c->registry_urls[i] = trimmed_dup(cfg->n_registry_urls ? cfg->registry_urls[i]
+								       : anchor_reg);
+		oom = oom || !c->registry_urls[i];
+	}
 	c->gateway_url = trimmed_dup(cfg->gateway_url);
 	c->client = strdup(cfg->client);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
-	if (!c->registry_url || !c->gateway_url || !c->client) {
+	if (oom || !c->gateway_url || !c->client) {
 		collector_stop(c);
 		return NDX_ENOMEM;
 	}
@@ -578,7 +612,8 @@ void collector_stop(struct collector *c)
 	ndx_conf_free(c->conf);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
-	free(c->registry_url);
+	for (size_t i = 0; i < c->n_registry_urls; i++)
+		free(c->registry_urls[i]);
 	free(c->gateway_url);
 	free(c->client);
 	free(c);

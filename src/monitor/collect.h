@@ -20,10 +20,16 @@
 struct ndx_anchor;
 struct collector;
 
+#define COLLECT_REGISTRIES_MAX 8
+
 struct collector_config {
 	struct mstore *st;
 	const struct ndx_anchor *anchor; /* the instance's trust anchor */
-	const char *registry_url;   /* NULL: the anchor's */
+	/* Registry nodes to fetch the configuration from, the one that answered
+	 * last first, then each other in turn (docs/scale.md); none: the
+	 * anchor's registry URL. */
+	const char *const *registry_urls;
+	size_t n_registry_urls;     /* 0 .. COLLECT_REGISTRIES_MAX */
 	const char *gateway_url;    /* the service's own gateway's consumer port */
 	const char *client;         /* the monitoring subsystem it speaks as */
 	unsigned interval_s;        /* between rounds; 0 = no thread (tests call rounds) */

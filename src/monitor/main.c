@@ -81,7 +81,9 @@ static const char SERVE_HELP[] =
 	"  --anchor FILE        the instance's trust anchor: the configuration is\n"
 	"                       taken only when its signature verifies (required)\n"
 	"  --registry URL       where to fetch the configuration (default: the\n"
-	"                       anchor's registry URL)\n"
+	"                       anchor's registry URL); up to 8 times for registry\n"
+	"                       nodes on one database: the one that answered last\n"
+	"                       is asked first, then each other in turn\n"
 	"  --gateway URL        the consumer port of this service's own gateway,\n"
 	"                       e.g. http://127.0.0.1:4411 (required)\n"
 	"  --client ID          the subsystem it speaks as: the configuration's\n"
@@ -188,7 +190,9 @@ static int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *anchor_path = NULL, *registry = NULL, *gateway = NULL,
+	const char *registry[COLLECT_REGISTRIES_MAX];
+	size_t n_registry = 0;
+	const char *dir = NULL, *anchor_path = NULL, *gateway = NULL,
 		   *client = NULL, *listen = "127.0.0.1:4700", *why = NULL;
 	unsigned long interval = 10, page = 1000, keep = 200, delay = 60;
 	char addr[64], db[PATH_BUF], shapath[PATH_BUF], err[512], canon[NDX_ID_TEXT_MAX];
@@ -208,7 +212,20 @@ static int cmd_serve(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'a': anchor_path = optarg; break;
-		case 'r': registry = optarg; break;
+		case 'r':
+			if (n_registry == COLLECT_REGISTRIES_MAX) {
+				fprintf(stderr, PROG " serve: --registry: at most %d\n",
+					COLLECT_REGISTRIES_MAX);
+				return 2;
+			}
+			if (strncmp(optarg, "http://", 7) != 0 &&
+			    strncmp(optarg, "https://", 8) != 0) {
+				fprintf(stderr, PROG " serve: --registry: expected an http:// or "
+						     "https:// URL\n");
+				return 2;
+			}
+			registry[n_registry++] = optarg;
+			break;
 		case 'g': gateway = optarg; break;
 		case 'c': client = optarg; break;
 		case 'l': listen = optarg; break;
@@ -281,7 +298,8 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct collector_config ccfg = {
-		.st = st, .anchor = anchor, .registry_url = registry, .gateway_url = gateway,
+		.st = st, .anchor = anchor, .registry_urls = registry,
+		.n_registry_urls = n_registry, .gateway_url = gateway,
 		.client = canon, .interval_s = (unsigned)interval,
 		.retention_days = (unsigned)keep, .page = (unsigned)page,
 		.analysis_delay_s = (unsigned)delay,

@@ -30,12 +30,13 @@ def monitor_exe(build_dir):
 
 
 class Monitor:
-    def __init__(self, build_dir, fed, workdir, client, interval=1):
+    def __init__(self, build_dir, fed, workdir, client, interval=1, registries=None):
         self.exe = monitor_exe(build_dir)
         self.fed = fed
         self.dir = Path(workdir)
         self.client = client
         self.interval = interval
+        self.registries = registries or [fed.registry.url]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -53,8 +54,8 @@ class Monitor:
         reg = self.fed.registry
         self.proc = subprocess.Popen(
             [str(self.exe), "serve", "--data", str(self.dir / "data"), "--anchor",
-             str(reg.anchor), "--registry", reg.url, "--gateway", self.fed.gateways["BTC"].url,
-             "--client", self.client, "--listen", f"127.0.0.1:{self.port}", "--interval",
+             str(reg.anchor), *[a for url in self.registries for a in ("--registry", url)],
+             "--gateway", self.fed.gateways["BTC"].url, "--client", self.client, "--listen", f"127.0.0.1:{self.port}", "--interval",
              str(self.interval)],
             stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"))
         deadline = time.monotonic() + START_TIMEOUT
@@ -207,6 +208,28 @@ def test_without_the_grant_only_its_own_members_gateways(build_dir, fed, tmp_pat
         mon.stop()
 
 
+def test_registry_nodes_are_asked_in_turn(build_dir, fed, tmp_path):
+    """With several --registry (registry nodes on one database, docs/scale.md), a node
+    that does not answer is passed over for the next, and the switch is logged once."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    mon = Monitor(build_dir, fed, tmp_path, F.TAX,
+                  registries=[dead, fed.registry.url]).init().start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            h = requests.get(mon.url + "/healthz", timeout=5).json()
+            if h["conf_version"] > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert h["conf_version"] == fed.conf()["version"], (h, mon.log.read_text())
+        assert h["conf_error"] is None, h
+        log = mon.log.read_text()
+        assert log.count(f"configuration fetched from {fed.registry.url} (cannot fetch "
+                         f"{dead}/conf") == 1, log
+    finally:
+        mon.stop()
+
+
 def test_metrics(build_dir, fed, tmp_path):
     """ndx-monitor's own /metrics, like every daemon's: parses, passes promtool, says how
     collection goes; no token needed, GET only."""
@@ -286,6 +309,12 @@ def test_command_line(build_dir, tmp_path):
                           "--gateway", "http://127.0.0.1:1", "--client", F.TAX],
                          capture_output=True, text=True, timeout=10)
     assert res.returncode == 1 and "init" in res.stderr
+    for bad, said in ((["--registry", "ftp://x"], "expected an http"),
+                      (["--registry", "http://127.0.0.1:1"] * 9, "at most 8")):
+        res = subprocess.run([exe, "serve", "--data", str(tmp_path), "--anchor", "a",
+                              "--gateway", "http://127.0.0.1:1", "--client", F.TAX, *bad],
+                             capture_output=True, text=True, timeout=10)
+        assert res.returncode == 2 and said in res.stderr, res.stderr
     res = subprocess.run([exe, "init", "--data", str(tmp_path / "m")], capture_output=True,
                          text=True, timeout=10)
     assert res.returncode == 0
