@@ -47,6 +47,11 @@ struct cons_db_ops {
 struct cons_db {
 	const struct cons_db_ops *ops;
 	char name[300]; /* how messages name the database: never a password */
+	/* Raised each time the engine has had to take the database again (a
+	 * PostgreSQL session opened anew after the server dropped it): another
+	 * process may have written in between, so what the store holds in
+	 * memory is read again. SQLite's stays 0. */
+	uint64_t epoch;
 };
 
 /* Whether loc names a PostgreSQL database (postgresql:// or postgres://)

@@ -151,6 +151,7 @@ static int ensure_lock(struct pg_db *s)
 	if (take_session_lock(s))
 		return NDX_EDB;
 	s->locked = true;
+	s->base.epoch++;
 	return NDX_OK;
 }
 

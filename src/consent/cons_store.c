@@ -35,6 +35,7 @@ struct cstore {
 	uint8_t **bits;
 	uint64_t *gen;
 	uint32_t nbits;
+	uint64_t epoch; /* st->db->epoch when the bits were loaded */
 };
 
 static int runv(struct cstore *st, json_t **rows, int64_t *changes, const char *sql,
@@ -139,6 +140,7 @@ static int connect_db(const char *loc, bool create, struct cstore **out)
 		return rc;
 	}
 	pthread_mutex_init(&st->mu, NULL);
+	st->epoch = st->db->epoch;
 	*out = st;
 	return NDX_OK;
 }
@@ -428,6 +430,22 @@ static int grow_lists(struct cstore *st, uint32_t list)
 	return NDX_OK;
 }
 
+/* Forgets the held bits when the engine has taken the database anew
+ * (cons_db.h epoch): they are read from the table again, each list's gen
+ * rising then. The epoch moves at the engine's next statement; the API
+ * makes one (cstore_status) before it answers GET /status or serves a
+ * list. Under st->mu. */
+static void drop_stale_bits(struct cstore *st)
+{
+	if (st->epoch == st->db->epoch)
+		return;
+	for (uint32_t i = 0; i < st->nbits; i++) {
+		free(st->bits[i]);
+		st->bits[i] = NULL;
+	}
+	st->epoch = st->db->epoch;
+}
+
 /* The bits of list, loaded from the table on first use. Under st->mu. */
 static int status_bits_locked(struct cstore *st, uint32_t list, uint8_t **out)
 {
@@ -436,6 +454,7 @@ static int status_bits_locked(struct cstore *st, uint32_t list, uint8_t **out)
 	size_t i;
 	int rc;
 
+	drop_stale_bits(st);
 	if (list < st->nbits && st->bits[list]) {
 		*out = st->bits[list];
 		return NDX_OK;
@@ -536,7 +555,9 @@ int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64
 	    (rc = st->db->ops->commit(st->db)))
 		goto rollback;
 	(*version)++;
-	/* Held bits follow the table; bits not loaded yet will be read from it. */
+	/* Held bits follow the table; bits not loaded yet (or dropped as stale)
+	 * will be read from it. */
+	drop_stale_bits(st);
 	if (has_status && list >= 0 && (uint64_t)list < st->nbits && st->bits[list] &&
 	    idx >= 0 && idx < (int64_t)NDX_STATUSLIST_CAPACITY) {
 		ndx_statuslist_set(st->bits[list], NDX_STATUSLIST_BYTES, (uint64_t)idx);

@@ -483,27 +483,42 @@ static void pg_ctl(const char *var)
 
 /* The server stops under an open store: calls fail with NDX_EDB, nothing
  * crashes; once it is back the store goes on by itself on a new session,
- * which holds the schema's lock again (a second handle is still refused),
- * and the revocation made before the stop is there. */
+ * which holds the schema's lock again (a second handle is refused). A
+ * process that wrote while the store had no session (here a revocation
+ * through a second handle, between the server's return and the store's
+ * next call) is seen: the held status list bits are read again. */
 static void test_pg_server_stopped(void **state)
 {
 	char loc[600], subject[64];
-	struct cstore *st = new_store(loc, sizeof loc);
-	uint64_t v;
-	uint32_t l, i, n;
+	struct cstore *st = new_store(loc, sizeof loc), *other = NULL;
+	uint8_t bits[NDX_STATUSLIST_BYTES];
+	uint64_t v, gen0, gen1;
+	uint32_t l, i, i1, i2, n;
 	int rc;
 
 	(void)state;
-	issue(st, "s-1", "012345678901", NOW, NOW, NOW + 3600, NULL, NULL);
+	issue(st, "s-1", "012345678901", NOW, NOW, NOW + 3600, NULL, &i1);
+	issue(st, "s-2", "012345678901", NOW, NOW, NOW + 3600, NULL, &i2);
 	assert_int_equal(cstore_consent_revoke(st, "s-1", NOW, &v), NDX_OK);
+	assert_int_equal(cstore_status_bits(st, 0, bits, &gen0), NDX_OK);
+	assert_int_equal(ndx_statuslist_get(bits, sizeof bits, i1), 1);
+	assert_int_equal(ndx_statuslist_get(bits, sizeof bits, i2), 0);
 	pg_ctl("NDX_TEST_PG_STOP");
 	assert_int_equal(cstore_consent_subject(st, "s-1", subject, sizeof subject), NDX_EDB);
 	assert_int_equal(cstore_status_reserve(st, &l, &i), NDX_EDB);
 	pg_ctl("NDX_TEST_PG_START");
+	assert_int_equal(cstore_open(loc, &other), NDX_OK);
+	assert_int_equal(cstore_consent_revoke(other, "s-2", NOW, &v), NDX_OK);
+	assert_int_equal(v, 3);
+	cstore_close(other);
+	/* as the API answers GET /status, then GET /status/0 */
 	assert_int_equal(cstore_status(st, &v, &n), NDX_OK);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, 3);
+	assert_int_equal(cstore_status_bits(st, 0, bits, &gen1), NDX_OK);
+	assert_true(gen1 != gen0);
+	assert_int_equal(ndx_statuslist_get(bits, sizeof bits, i2), 1);
 	assert_int_equal(cstore_status_reserve(st, &l, &i), NDX_OK);
-	assert_int_equal(i, 1);
+	assert_int_equal(i, 2);
 	stderr_of(try_open, loc, &rc);
 	assert_int_equal(rc, NDX_EDB);
 	cstore_close(st);
