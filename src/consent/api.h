@@ -8,7 +8,7 @@
 
 #include "ndx/httpd.h"
 #include "ndx/key.h"
-#include "store.h"
+#include "cons_store.h"
 #include "subject_limit.h"
 
 /* Longest validity of a consent the service issues (366 days). */

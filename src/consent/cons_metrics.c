@@ -10,7 +10,7 @@
 #include "api.h"
 #include "ndx/err.h"
 #include "ndx/prom.h"
-#include "store.h"
+#include "cons_store.h"
 
 static void render(void *ctx, struct ndx_prom *p)
 {

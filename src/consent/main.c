@@ -1,7 +1,9 @@
 /* ndx-consent: a consent service (after India's DEPA). This file only parses
- * the command line (init, serve) and wires the parts together: store.c keeps
- * the consents, api.c answers HTTP and signs consents and the revocation
- * list. Overview: docs/protocol.md "Consent artefacts". */
+ * the command line (init, serve) and wires the parts together: cons_store.c
+ * keeps the consents (on SQLite or PostgreSQL, cons_db.h), api.c answers
+ * HTTP and signs consents and the revocation list. Overview:
+ * docs/protocol.md "Consent artefacts", docs/scale.md "The consent service
+ * on PostgreSQL". */
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -25,7 +27,7 @@
 #include "ndx/httpd.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
-#include "store.h"
+#include "cons_store.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -43,8 +45,8 @@
 #define PATH_BUF 4096
 
 static const char USAGE[] =
-	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID\n"
-	"       " PROG " serve --data DIR [--listen 127.0.0.1:4500] [--threads N]\n"
+	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID [--store DB]\n"
+	"       " PROG " serve --data DIR [--store DB] [--listen 127.0.0.1:4500] [--threads N]\n"
 	"       " PROG " --version | --help\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
 	"ndx-consent.service (docs/install.md) it serves with the options in\n"
@@ -52,20 +54,29 @@ static const char USAGE[] =
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =
-	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID\n"
-	"Creates a new consent service in DIR (mode 0700): consent.db, its Ed25519\n"
-	"signing key (consent-sign.key, mode 0600; consent-sign.pub to register with\n"
+	"usage: " PROG " init --data DIR --id SUBSYSTEM_ID [--store DB]\n"
+	"Creates a new consent service in DIR (mode 0700): its database (consent.db,\n"
+	"or the PostgreSQL database given by --store), its Ed25519 signing key\n"
+	"(consent-sign.key, mode 0600; consent-sign.pub to register with\n"
 	"`ndx consent-service add`) and the admin token (admin.token, mode 0600; the\n"
-	"database keeps only its SHA-256). Refuses a DIR that already holds one.\n"
+	"database keeps only its SHA-256). Refuses a DIR or a database that already\n"
+	"holds one.\n"
 	"  --data DIR          data directory (required)\n"
 	"  --id SUBSYSTEM_ID   the service's subsystem id, e.g. VN/GOV/BCA/consent\n"
-	"                      (required; it is the \"iss\" of every consent)\n";
+	"                      (required; it is the \"iss\" of every consent)\n"
+	"  --store DB          the consents' database: a SQLite file (default\n"
+	"                      DIR/consent.db) or a postgresql:// connection string\n"
+	"                      (docs/scale.md); a password belongs in ~/.pgpass or\n"
+	"                      PGPASSFILE, never in the string (refused)\n";
 
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --data DIR [options]\n"
 	"Serves the consent API until SIGINT or SIGTERM. Prints\n"
 	"\"" PROG ": listening on http://ADDR:PORT\" on stderr once ready.\n"
 	"  --data DIR           data directory made by `" PROG " init` (required)\n"
+	"  --store DB           the database given to init (default DIR/consent.db;\n"
+	"                       a postgresql:// connection string: one ndx-consent\n"
+	"                       serves it, a second is refused)\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4500;\n"
 	"                       port 0 picks a free port)\n"
 	"  --threads N          HTTP worker threads (default 4)\n"
@@ -75,6 +86,26 @@ static const char SERVE_HELP[] =
 
 
 
+/* The database's location: --store when given (checked: a connection
+ * string with a password is refused before anything is made, and never
+ * printed), else DIR/consent.db. */
+static int store_location(const char *dir, const char *store_loc, char *out, size_t cap)
+{
+	const char *why;
+
+	if (!store_loc)
+		return ndx_args_join(PROG, out, cap, dir, CSTORE_DB_FILE);
+	if (store_loc[0] == '\0' || cstore_loc_check(store_loc, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": --store: %s\n", store_loc[0] ? why : "empty");
+		return -1;
+	}
+	if ((size_t)snprintf(out, cap, "%s", store_loc) >= cap) {
+		fprintf(stderr, PROG ": --store: too long\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- init --------------------------------------------------------------------- */
 
 static int cmd_init(int argc, char **argv)
@@ -82,10 +113,11 @@ static int cmd_init(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "id", required_argument, NULL, 'i' },
+		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *idtext = NULL, *why = NULL;
+	const char *dir = NULL, *idtext = NULL, *why = NULL, *store_loc = NULL;
 	char db[PATH_BUF], skey[PATH_BUF], spub[PATH_BUF], tokpath[PATH_BUF];
 	char canon[NDX_ID_TEXT_MAX], kid[NDX_KEY_ID_HEX_LEN + 1], hex[2 * NDX_SHA256_LEN + 1];
 	const char *made[4];
@@ -101,6 +133,7 @@ static int cmd_init(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'i': idtext = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'h': fputs(INIT_HELP, stdout); return 0;
 		default: fputs(INIT_HELP, stderr); return 2;
 		}
@@ -118,14 +151,15 @@ static int cmd_init(int argc, char **argv)
 			why ? why : "malformed");
 		return 2;
 	}
-	if (ndx_args_join(PROG, db, sizeof db, dir, CSTORE_DB_FILE) ||
-	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	if (store_location(dir, store_loc, db, sizeof db))
+		return 2;
+	if (ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
 	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE) ||
 	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE))
 		return 1;
-	if (access(db, F_OK) == 0) {
+	if (access(cstore_loc_is_pg(db) ? skey : db, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s exists: refusing to overwrite a consent service\n",
-			db);
+			cstore_loc_is_pg(db) ? skey : db);
 		return 1;
 	}
 	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
@@ -155,18 +189,27 @@ static int cmd_init(int argc, char **argv)
 	}
 	made[nmade++] = tokpath;
 	if ((c = cstore_create(db, canon, hex, &st))) {
-		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(c));
+		if (c == NDX_EEXIST && cstore_loc_is_pg(db))
+			fprintf(stderr, PROG " init: the database holds a consent service already: "
+					"refusing to overwrite it\n");
+		else
+			fprintf(stderr, PROG " init: cannot create the database %s: %s\n",
+				cstore_loc_is_pg(db) ? "(the connection string)" : db,
+				ndx_strerror(c));
 		goto fail;
 	}
-	made[nmade++] = db;
-	chmod(db, 0600);
+	if (!cstore_loc_is_pg(db)) {
+		made[nmade++] = db;
+		/* It holds the token's hash and every consent: nobody else reads it. */
+		chmod(db, 0600);
+	}
 	ndx_key_id(key, kid);
 	printf("consent service %s initialised in %s\n"
 	       "  database     %s\n"
 	       "  signing key  %s (public: %s)\n"
 	       "  key id       %s\n"
 	       "  admin token  %s\n",
-	       canon, dir, db, skey, spub, kid, tokpath);
+	       canon, dir, cstore_name(st), skey, spub, kid, tokpath);
 	rc = 0;
 	goto out;
 fail:
@@ -200,6 +243,7 @@ static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "rate-burst", required_argument, NULL, 'b' },
@@ -207,7 +251,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *listen = "127.0.0.1:4500";
+	const char *dir = NULL, *listen = "127.0.0.1:4500", *store_loc = NULL;
 	unsigned long threads = 4, burst = SUBJECT_LIMIT_BURST, per_hour = SUBJECT_LIMIT_PER_HOUR;
 	struct subject_limit *limit = NULL;
 	struct capi_lists *lists = NULL;
@@ -223,6 +267,7 @@ static int cmd_serve(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'l': listen = optarg; break;
 		case 't':
 			if (ndx_args_ulong_opt(PROG, "--threads", optarg, 1, 256, &threads))
@@ -248,8 +293,9 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (parse_listen(listen, addr, sizeof addr, &port))
 		return 2;
-	if (ndx_args_join(PROG, db, sizeof db, dir, CSTORE_DB_FILE) ||
-	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE))
+	if (store_location(dir, store_loc, db, sizeof db))
+		return 2;
+	if (ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE))
 		return 1;
 	if ((c = ndx_key_load(skey, &key)) || !ndx_key_has_private(key)) {
 		fprintf(stderr, PROG ": cannot load the signing key %s: %s\n", skey,
@@ -278,7 +324,8 @@ static int cmd_serve(int argc, char **argv)
 	};
 	if (ndx_httpd_start(&hcfg, &srv))
 		goto out;
-	fprintf(stderr, PROG ": consent service %s\n", cstore_issuer(st));
+	fprintf(stderr, PROG ": consent service %s, database %s\n", cstore_issuer(st),
+		cstore_name(st));
 	fprintf(stderr, PROG ": listening on http://%s:%u\n", addr, (unsigned)ndx_httpd_port(srv));
 	if (sigwait(&sigs, &sig) != 0)
 		goto out;

@@ -58,15 +58,18 @@ def rfc3339(dt):
 
 
 class ConsentService:
-    """ndx-consent: init (key, token) and, unless serve=False, serve on a free port."""
+    """ndx-consent: init (key, token) and, unless serve=False, serve on a free port; its
+    database is DIR/consent.db, or the PostgreSQL one given as store (a connection
+    string: tests/e2e/test_consent_pg.py)."""
 
-    def __init__(self, build_dir, workdir, issuer):
+    def __init__(self, build_dir, workdir, issuer, store=None):
         self.exe = str(Path(build_dir) / "src" / "consent" / "ndx-consent")
         self.issuer = issuer
+        self.store_args = ["--store", store] if store else []
         self.data_dir = Path(workdir) / issuer.replace("/", "_")
         self.stderr_path = Path(workdir) / (issuer.replace("/", "_") + ".stderr")
-        res = subprocess.run([self.exe, "init", "--data", str(self.data_dir), "--id", issuer],
-                             capture_output=True, text=True, timeout=30)
+        res = subprocess.run([self.exe, "init", "--data", str(self.data_dir), "--id", issuer,
+                              *self.store_args], capture_output=True, text=True, timeout=30)
         assert res.returncode == 0, res.stderr
         self.token = (self.data_dir / "admin.token").read_text().strip()
         self.pub = self.data_dir / "consent-sign.pub"
@@ -82,7 +85,7 @@ class ConsentService:
     def start(self):
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [self.exe, "serve", "--data", str(self.data_dir),
+                [self.exe, "serve", "--data", str(self.data_dir), *self.store_args,
                  "--listen", f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,13 +1,17 @@
 /* The consent service's store: the issuer id, the admin token's hash, every
  * consent it issued (with the signed text and its status list index), the
- * next free index and the revocation version, in one SQLite file; the status
- * lists' bits are also held in memory. One connection; a mutex makes each revocation and its
- * version bump one transaction. Overview: docs/protocol.md "Consent
- * artefacts". */
-#ifndef NDX_CONSENT_STORE_H
-#define NDX_CONSENT_STORE_H
+ * next free index and the revocation version, in a SQLite file (the
+ * default, DIR/consent.db) or a PostgreSQL database (a postgresql://
+ * connection string; cons_db.h has the engines); the status lists' bits are
+ * also held in memory. One connection; a mutex serialises the calls and
+ * each revocation with its version bump is one transaction, durable when
+ * the call returns. Overview: docs/protocol.md "Consent artefacts",
+ * docs/scale.md "The consent service on PostgreSQL". */
+#ifndef NDX_CONSENT_CONS_STORE_H
+#define NDX_CONSENT_CONS_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,16 +19,33 @@
 
 struct cstore;
 
-/* Creates a new database at path (which must not exist) for the consent
- * service issuer (canonical subsystem id) with the admin token's SHA-256
- * (hex) and revocation version 1. NDX_EEXIST when path exists. */
-int cstore_create(const char *path, const char *issuer, const char *token_sha256_hex,
+/* Creates a new database at loc, a SQLite file's path (which must not
+ * exist) or a postgresql:// connection string (whose schema must hold no
+ * consent service), for the consent service issuer (canonical subsystem
+ * id) with the admin token's SHA-256 (hex) and revocation version 1.
+ * NDX_EEXIST when loc holds a database already; NDX_EINVAL for a
+ * connection string that cannot be parsed or holds a password (the reason
+ * on stderr, the password never); NDX_EDB when the engine fails. */
+int cstore_create(const char *loc, const char *issuer, const char *token_sha256_hex,
 		  struct cstore **out);
-/* Opens an existing database. NDX_EIO when it is missing, NDX_EDB when it is
- * not a consent service database. */
-int cstore_open(const char *path, struct cstore **out);
+/* Opens an existing database. NDX_EIO when it is missing (no file, or a
+ * PostgreSQL schema without a consent service), NDX_EDB when it is not a
+ * consent service database, its schema is newer than this program, or
+ * (PostgreSQL) another ndx-consent has it open; NDX_EINVAL as for create. */
+int cstore_open(const char *loc, struct cstore **out);
 /* Accepts NULL. */
 void cstore_close(struct cstore *st);
+
+/* How messages may name the database: the file's path, or
+ * postgresql://user@host:port/dbname, never a password. Valid while st
+ * lives. */
+const char *cstore_name(const struct cstore *st);
+
+/* Whether loc is a postgresql:// connection string rather than a file, and
+ * whether it may be used (NDX_EINVAL with the reason in why, static: it
+ * cannot be parsed, or it holds a password). */
+bool cstore_loc_is_pg(const char *loc);
+int cstore_loc_check(const char *loc, const char **why);
 
 /* Borrowed, valid while st lives. */
 const char *cstore_issuer(const struct cstore *st);

@@ -1,0 +1,228 @@
+/* The consent service's SQLite engine (cons_db.h): consent.db in the data
+ * directory, FULL sync so that an acknowledged consent or revocation
+ * survives a crash, migrations numbered by PRAGMA user_version
+ * (ndx/sqlstore.h). The engine's plumbing is the registry's
+ * (src/registry/reg_db_sqlite.c) over the consent service's tables.
+ * Overview: docs/scale.md "The consent service on PostgreSQL". */
+#include "cons_db.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ndx/err.h"
+#include "ndx/sqlstore.h"
+
+struct sqlite_db {
+	struct cons_db base;
+	sqlite3 *db;
+};
+
+/* Migration n (1-based) is MIGRATIONS[n-1]; append, never edit. The
+ * PostgreSQL engine's schema (cons_db_pg.c) is the same tables. */
+static const char *const MIGRATIONS[] = {
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS consents(jti TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+	" consumer TEXT NOT NULL, services TEXT NOT NULL, purpose TEXT NOT NULL,"
+	" iat INTEGER NOT NULL, nbf INTEGER NOT NULL, exp INTEGER NOT NULL,"
+	" jws TEXT NOT NULL, revoked_at INTEGER);"
+	"CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
+	"CREATE INDEX IF NOT EXISTS consents_revoked ON consents(revoked_at)"
+	" WHERE revoked_at IS NOT NULL;",
+	/* 2: status lists (docs/protocol.md "Revocation"). Consents issued
+	 * before keep NULL: they are version 1 and gateways refuse them. */
+	"ALTER TABLE consents ADD COLUMN status_list INTEGER;"
+	"ALTER TABLE consents ADD COLUMN status_idx INTEGER;"
+	"CREATE UNIQUE INDEX consents_status ON consents(status_list, status_idx);"
+	"CREATE INDEX consents_status_revoked ON consents(status_list, status_idx)"
+	" WHERE revoked_at IS NOT NULL;"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('status_next', '0');",
+};
+
+static struct sqlite_db *self(struct cons_db *db)
+{
+	return (struct sqlite_db *)db;
+}
+
+static void db_error(struct sqlite_db *s, const char *what)
+{
+	fprintf(stderr, "ndx-consent: store %s: %s: %s\n", s->base.name, what,
+		sqlite3_errmsg(s->db));
+}
+
+static int bind_all(struct sqlite_db *s, sqlite3_stmt *st, const char *types, va_list ap)
+{
+	int i = 1;
+
+	for (const char *t = types; *t; t++, i++) {
+		int rc;
+		if (*t == 's') {
+			const char *v = va_arg(ap, const char *);
+			rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, i);
+		} else {
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+		}
+		if (rc != SQLITE_OK) {
+			db_error(s, "bind");
+			return NDX_EDB;
+		}
+	}
+	return NDX_OK;
+}
+
+static json_t *row_to_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	int n = sqlite3_column_count(st);
+
+	for (int i = 0; o && i < n; i++) {
+		json_t *v;
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer((json_int_t)sqlite3_column_int64(st, i));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default: {
+			const char *text = (const char *)sqlite3_column_text(st, i);
+			v = json_stringn(text ? text : "",
+					 text ? (size_t)sqlite3_column_bytes(st, i) : 0);
+			break;
+		}
+		}
+		if (!v || json_object_set_new(o, sqlite3_column_name(st, i), v)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int s_run(struct cons_db *db, const char *sql, const char *types, va_list ap,
+		 json_t **rows, int64_t *changes)
+{
+	struct sqlite_db *s = self(db);
+	sqlite3_stmt *st;
+	json_t *arr = NULL;
+	int rc;
+
+	if (rows)
+		*rows = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_error(s, "prepare");
+		return NDX_EDB;
+	}
+	if ((rc = bind_all(s, st, types, ap))) {
+		sqlite3_finalize(st);
+		return rc;
+	}
+	if (rows && !(arr = json_array())) {
+		sqlite3_finalize(st);
+		return NDX_ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row;
+		if (!arr)
+			continue;
+		row = row_to_json(st);
+		if (!row || json_array_append_new(arr, row)) {
+			sqlite3_finalize(st);
+			json_decref(arr);
+			return NDX_ENOMEM;
+		}
+	}
+	if (rc == SQLITE_DONE) {
+		rc = NDX_OK;
+	} else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		rc = NDX_EEXIST; /* the only constraints are primary and unique keys */
+	} else {
+		db_error(s, "step");
+		rc = NDX_EDB;
+	}
+	sqlite3_finalize(st);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	if (rows)
+		*rows = arr;
+	return NDX_OK;
+}
+
+static int s_exec(struct sqlite_db *s, const char *sql)
+{
+	return ndx_sqlstore_exec(s->db, "ndx-consent", sql);
+}
+
+static int s_begin(struct cons_db *db)
+{
+	return s_exec(self(db), "BEGIN IMMEDIATE");
+}
+
+static int s_commit(struct cons_db *db)
+{
+	return s_exec(self(db), "COMMIT");
+}
+
+/* Deferred: the first read takes the snapshot. */
+static int s_snapshot(struct cons_db *db)
+{
+	return s_exec(self(db), "BEGIN");
+}
+
+static void s_rollback(struct cons_db *db)
+{
+	if (!sqlite3_get_autocommit(self(db)->db))
+		s_exec(self(db), "ROLLBACK");
+}
+
+static void s_close(struct cons_db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close(self(db)->db);
+	free(db);
+}
+
+static const struct cons_db_ops sqlite_ops = {
+	.close = s_close,
+	.run = s_run,
+	.begin = s_begin,
+	.commit = s_commit,
+	.rollback = s_rollback,
+	.snapshot = s_snapshot,
+};
+
+int cons_db_sqlite_open(const char *path, bool create, struct cons_db **out)
+{
+	struct sqlite_db *s;
+	int exists = access(path, F_OK) == 0;
+
+	*out = NULL;
+	if (create && exists)
+		return NDX_EEXIST;
+	if (!create && !exists) {
+		fprintf(stderr, "ndx-consent: %s does not exist (run `ndx-consent init` first)\n",
+			path);
+		return NDX_EIO;
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return NDX_ENOMEM;
+	s->base.ops = &sqlite_ops;
+	snprintf(s->base.name, sizeof s->base.name, "%s", path);
+	if (ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
+			      MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS, "ndx-consent",
+			      &s->db) != NDX_OK) {
+		free(s);
+		return NDX_EDB;
+	}
+	*out = &s->base;
+	return NDX_OK;
+}
