@@ -22,6 +22,7 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "ndx/timefmt.h"
 
 #define KIND_BUSINESS "household-business"
 #define KIND_RESIDENCE "residence-change"
@@ -427,13 +428,11 @@ int proc_submit(const struct portal *p, const struct psession *s, const json_t *
 
 /* ---- approval: the registry writes ------------------------------------------------- */
 
-static void today(char out[11])
+/* The registration date a registry record gets: today in Vietnam, not in
+ * UTC (an approval at 06:00 Vietnam time is 23:00 UTC the day before). */
+static void today(char out[NDX_VN_DATE_LEN])
 {
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 11, "%Y-%m-%d", &tm);
+	ndx_time_vn_iso_date(time(NULL), out);
 }
 
 /* 2xx of a write, else e set. */
