@@ -34,6 +34,30 @@
 static const char *const STATES[] = { "submitted", "approved", "completed", "rejected",
 				      "failed", NULL };
 
+static void name_agency(const json_t *clients, json_t *proc)
+{
+	const char *agency = json_string_value(json_object_get(proc, "agency"));
+	const char *name = agency ? exchange_member_name(clients, agency) : "";
+
+	if (*name)
+		json_object_set_new(proc, "agency_name", json_string(name));
+}
+
+void proc_name_agencies(const struct portal *p, json_t *doc)
+{
+	json_t *clients = NULL, *list = json_object_get(doc, "procedures"), *proc;
+	size_t i;
+
+	if (!doc || exchange_list_clients(p, &clients) != NDX_OK)
+		return;
+	if (json_is_array(list))
+		json_array_foreach(list, i, proc)
+			name_agency(clients, proc);
+	else
+		name_agency(clients, doc);
+	json_decref(clients);
+}
+
 int proc_state_known(const char *state)
 {
 	for (size_t i = 0; STATES[i]; i++)
