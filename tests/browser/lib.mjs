@@ -135,8 +135,17 @@ export async function checkWidths(page, name) {
   try {
     for (const width of WIDTHS) {
       await page.setViewportSize({ width, height: 844 });
+      // Charts redraw for the new width from a ResizeObserver, a frame or
+      // two later: give the page up to 2 s to settle, then measure.
+      await page.waitForFunction((w) => document.documentElement.scrollWidth <= w, width, { timeout: 2_000, polling: 50 })
+        .catch(() => {});
       const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
-      assert.ok(scroll <= width, `${name} (${page.url()}) is ${scroll} px wide at ${width} px: it scrolls sideways`);
+      if (scroll <= width) continue;
+      // The innermost elements that reach past the right edge, to say why.
+      const culprits = await page.evaluate((w) => [...document.body.querySelectorAll('*')]
+        .filter((e) => e.getBoundingClientRect().right > w + 0.5 && ![...e.children].some((c) => c.getBoundingClientRect().right > w + 0.5))
+        .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className && typeof e.className === 'string' ? `.${e.className.trim().split(/\s+/).join('.')}` : ''} "${(e.textContent || '').trim().slice(0, 40)}"`), width);
+      assert.fail(`${name} (${page.url()}) is ${scroll} px wide at ${width} px: it scrolls sideways (${culprits.join('; ')})`);
     }
   } finally {
     if (before) await page.setViewportSize(before);
