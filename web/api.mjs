@@ -7,7 +7,7 @@
 // single sign-on lasts that takes no password. If the portal asks again
 // within a minute of such a round trip, the page says so instead of looping.
 
-import { t, has } from './i18n.mjs';
+import { t, has, lang } from './i18n.mjs';
 
 export class ApiError extends Error {
   constructor(status, code, message, fields) {
@@ -39,9 +39,15 @@ const STATUS_CODES = {
 const REAUTH_KEY = 'ndx-reauth-at';
 const REAUTH_QUIET_MS = 60_000;
 
+// The e-ID sign-in, in the page's language (the portal passes it on as
+// ui_locales), coming back to next when given.
+export function signInUrl(next) {
+  return `/auth/login?lang=${lang()}${next ? `&next=${encodeURIComponent(next)}` : ''}`;
+}
+
 // The sign-in URL that comes back to the page the citizen is on.
 export function signInAgainUrl() {
-  return `/auth/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  return signInUrl(location.pathname + location.search);
 }
 
 function reauthenticate(err) {

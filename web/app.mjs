@@ -210,7 +210,7 @@ function needSignIn(kind, session) {
     return {
       title: t('ops.signin.title'),
       nodes: [g.heading(t('ops.signin.title')), g.p(t('ops.signin.body')),
-        g.startButton(`/auth/login?next=${encodeURIComponent(location.pathname + location.search)}`, t('home.start'))],
+        g.startButton(api.signInAgainUrl(), t('home.start'))],
     };
   }
   if (kind === 'officer') {
@@ -221,7 +221,7 @@ function needSignIn(kind, session) {
   }
   return {
     title: t('need.title'),
-    nodes: [g.heading(t('need.title')), g.p(t('need.citizen')), g.startButton('/auth/login', t('home.start'))],
+    nodes: [g.heading(t('need.title')), g.p(t('need.citizen')), g.startButton(api.signInUrl(), t('home.start'))],
   };
 }
 

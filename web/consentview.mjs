@@ -3,13 +3,12 @@
 
 import * as g from './govuk.mjs';
 import { t, tOr, formatTime } from './i18n.mjs';
+import { consumerText, serviceText } from './format.mjs';
 
-export function consumerText(id) {
-  return tOr(`consumer.${id}`, id);
-}
+export { consumerText };
 
 export function servicesText(services) {
-  return (Array.isArray(services) ? services : [services]).map((s) => tOr(`service.${s}`, s)).join(', ');
+  return (Array.isArray(services) ? services : [services]).map(serviceText).join(', ');
 }
 
 export function consentStatus(c) {

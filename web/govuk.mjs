@@ -94,8 +94,12 @@ export function summaryCard(title, list) {
 }
 
 // head: [string], rows: [[cell (string|Node)]]; numeric: column indexes.
-export function table({ caption: cap, captionSize = 'm', head, rows, numeric = [], id }) {
-  return h('table', { class: 'govuk-table', id },
+// stack (the default): on a phone each row becomes a block of labelled
+// cells (app.css .ndx-stack-table), so no table is wider than the screen;
+// a table inside its own scrolling box (ops.mjs) passes false.
+export function table({ caption: cap, captionSize = 'm', head, rows, numeric = [], id, stack = true }) {
+  const label = (i) => (stack && head[i] !== undefined ? String(head[i] instanceof Node ? head[i].textContent : head[i]) : null);
+  return h('table', { class: ['govuk-table', stack && 'ndx-stack-table'], id },
     cap ? h('caption', { class: `govuk-table__caption govuk-table__caption--${captionSize}` }, cap) : null,
     h('thead', { class: 'govuk-table__head' },
       h('tr', { class: 'govuk-table__row' },
@@ -107,6 +111,7 @@ export function table({ caption: cap, captionSize = 'm', head, rows, numeric = [
       rows.map((row) => h('tr', { class: 'govuk-table__row' },
         row.map((c, i) => h(i === 0 && row.rowHeader ? 'th' : 'td', {
           class: ['govuk-table__cell', numeric.includes(i) && 'govuk-table__cell--numeric'],
+          'data-label': label(i),
         }, c))))));
 }
 

@@ -134,7 +134,7 @@ export function when(msEpoch) {
 // A table in a container that scrolls sideways on a phone rather than
 // pushing the page wider than the screen.
 export function scrollTable(opts) {
-  return h('div', { class: 'ndx-scroll', tabindex: '0', role: 'region', 'aria-label': opts.caption }, g.table(opts));
+  return h('div', { class: 'ndx-scroll', tabindex: '0', role: 'region', 'aria-label': opts.caption }, g.table({ ...opts, stack: false }));
 }
 
 // The row of filters: the window, and the member for those who see all.

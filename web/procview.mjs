@@ -4,7 +4,7 @@
 import { h } from './dom.mjs';
 import * as g from './govuk.mjs';
 import { t, tOr, formatTime } from './i18n.mjs';
-import { formatValue, stateTag } from './format.mjs';
+import { actorText, agencyText, formatValue, stateTag } from './format.mjs';
 
 const FIELD_LABELS = {
   'household-business': { business_name: 'hb.business_name', business_line: 'hb.business_line', province: 'hb.province',
@@ -19,7 +19,7 @@ export function procedureSummary(p) {
     { key: t('proc.kind'), value: tOr(`kind.${p.kind}`, p.kind) },
     { key: t('proc.state'), value: h('span', { id: 'procedure-state', 'data-state': p.state }, g.tag(st.text, st.colour)) },
     { key: t('proc.applicant'), value: `${p.applicant_name || ''}${p.subject ? ` (${p.subject})` : ''}` },
-    { key: t('proc.agency'), value: String(p.agency || '') },
+    { key: t('proc.agency'), value: h('span', { id: 'procedure-agency' }, agencyText(p.agency, p.agency_name)) },
     { key: t('proc.created'), value: formatTime(p.created_at) },
     { key: t('proc.updated'), value: formatTime(p.updated_at) },
   ];
@@ -51,7 +51,7 @@ export function procedureHistory(p) {
     head: [t('proc.history.at'), t('proc.state'), t('proc.history.actor'), t('proc.history.note')],
     rows: hist.map((e) => {
       const st = stateTag(e.state);
-      return [formatTime(e.at), g.tag(st.text, st.colour), String(e.actor ?? ''), String(e.note ?? '')];
+      return [formatTime(e.at), g.tag(st.text, st.colour), actorText(e.actor, p), String(e.note ?? '')];
     }),
   });
 }

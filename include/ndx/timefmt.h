@@ -1,5 +1,7 @@
 /* RFC 3339 UTC timestamps ("2026-11-23T09:20:51Z"), the only time format on
- * ndx's wire and in its documents. */
+ * ndx's wire and in its documents; and the two forms of a moment in Vietnam
+ * time: the calendar date a record gets ("2026-11-23") and the text people
+ * read ("23/11/2026 16:20"). */
 #ifndef NDX_TIMEFMT_H
 #define NDX_TIMEFMT_H
 
@@ -12,5 +14,20 @@ void ndx_time_format(time_t t, char out[NDX_TIME_TEXT_LEN]);
 /* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (fields range-checked). Returns
  * NDX_OK with *out set, or NDX_EINVAL. */
 int ndx_time_parse(const char *text, time_t *out);
+
+/* Vietnam time (Asia/Ho_Chi_Minh) is UTC+7 all year: no daylight saving
+ * since 1975, so a fixed offset is exact for every date ndx handles. */
+#define NDX_VN_UTC_OFFSET_S (7 * 3600)
+#define NDX_VN_DATE_LEN 11      /* "YYYY-MM-DD" or "dd/mm/yyyy" + NUL */
+#define NDX_VN_TIME_TEXT_LEN 17 /* "dd/mm/yyyy HH:MM" + NUL */
+
+/* The calendar date of t in Vietnam as "YYYY-MM-DD" (a registration date,
+ * a "today" written to a registry). Years outside 0000-9999 give
+ * "0000-01-01". */
+void ndx_time_vn_iso_date(time_t t, char out[NDX_VN_DATE_LEN]);
+/* t for people, Vietnamese convention: "dd/mm/yyyy" in Vietnam time, with
+ * " HH:MM" (24-hour) when with_time. Years outside 0000-9999 give
+ * "01/01/0000". */
+void ndx_time_vn_text(time_t t, int with_time, char out[NDX_VN_TIME_TEXT_LEN]);
 
 #endif

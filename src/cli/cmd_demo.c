@@ -2958,7 +2958,9 @@ static int prepare_id(struct demo_state *st, const char *bin)
 	{
 		char *argv[] = { (char *)bin, "client", "add", "--data", a->dir, "--client-id",
 				 PORTAL_OIDC_CLIENT, "--secret-file", secret, "--redirect-uri",
-				 redirect, "--post-logout-redirect-uri", logout, NULL };
+				 redirect, "--post-logout-redirect-uri", logout, "--client-name",
+				 "Cổng Dịch vụ công quốc gia", "--client-name-en",
+				 "National Public Service Portal", NULL };
 
 		if (run_to_end(argv, a->log, "ndx-id client add") != 0)
 			return -1;

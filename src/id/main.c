@@ -28,6 +28,7 @@
 #include "ndx/key.h"
 #include "ndx/password.h"
 #include "ndx/pin.h"
+#include "ndx/text.h"
 #include "oidc.h"
 #include "rsa_sign.h"
 #include "store.h"
@@ -62,6 +63,7 @@ static const char USAGE[] =
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                 [--post-logout-redirect-uri URI ...]\n"
 	"                 [--id-token-signed-response-alg EdDSA|RS256]\n"
+	"                 [--client-name NAME] [--client-name-en NAME]\n"
 	"       " PROG " serve --data DIR --issuer URL [--listen 127.0.0.1:4445] [options]\n"
 	"       " PROG " --version | --help\n"
 	"The national e-ID: an OpenID Connect provider for citizens.\n"
@@ -100,6 +102,7 @@ static const char CLIENT_HELP[] =
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                 [--post-logout-redirect-uri URI ...]\n"
 	"                 [--id-token-signed-response-alg EdDSA|RS256]\n"
+	"                 [--client-name NAME] [--client-name-en NAME]\n"
 	"Registers a relying party (or replaces its registration). Only the SHA-256\n"
 	"of the secret is stored. Redirect URIs are matched exactly, byte for byte.\n"
 	"  --data DIR                      data directory (required)\n"
@@ -111,7 +114,12 @@ static const char CLIENT_HELP[] =
 	"  --post-logout-redirect-uri URI  where /logout may send the browser back\n"
 	"                                  (repeatable, at most 16)\n"
 	"  --id-token-signed-response-alg A how its ID tokens are signed: EdDSA\n"
-	"                                  (default) or RS256\n";
+	"                                  (default) or RS256\n"
+	"  --client-name NAME              the service's name as people know it, shown\n"
+	"                                  on the sign-in page (Vietnamese; 1..200 bytes\n"
+	"                                  of UTF-8, no control characters)\n"
+	"  --client-name-en NAME           its English name (the page in English falls\n"
+	"                                  back to --client-name, then to the client id)\n";
 
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --data DIR --issuer URL [options]\n"
@@ -512,6 +520,24 @@ static int add_uri(json_t *list, const char *opt, const char *u)
 	return 0;
 }
 
+/* Copies a client's display name into out (IDSTORE_CLIENT_NAME_MAX + 1
+ * bytes) after checking it: not empty, not too long, no control or
+ * bidirectional override characters (it is shown on a page). */
+static int client_name_set(char *out, const char *opt, const char *v)
+{
+	const char *why = NULL;
+	size_t n = strlen(v);
+
+	if (n == 0 || n > IDSTORE_CLIENT_NAME_MAX ||
+	    ndx_text_check(v, n, NULL, &why) != NDX_OK) {
+		fprintf(stderr, PROG ": %s: 1..%d bytes of UTF-8 text%s%s\n", opt,
+			IDSTORE_CLIENT_NAME_MAX, why ? ": " : "", why ? why : "");
+		return -1;
+	}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
 static int cmd_client_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -521,6 +547,8 @@ static int cmd_client_add(int argc, char **argv)
 		{ "redirect-uri", required_argument, NULL, 'r' },
 		{ "post-logout-redirect-uri", required_argument, NULL, 'l' },
 		{ "id-token-signed-response-alg", required_argument, NULL, 'A' },
+		{ "client-name", required_argument, NULL, 'n' },
+		{ "client-name-en", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -555,6 +583,12 @@ static int cmd_client_add(int argc, char **argv)
 				goto out;
 			}
 			snprintf(cl.id_token_alg, sizeof cl.id_token_alg, "%s", optarg);
+			break;
+		case 'n':
+		case 'N':
+			if (client_name_set(c == 'n' ? cl.name : cl.name_en,
+					    c == 'n' ? "--client-name" : "--client-name-en", optarg))
+				goto out;
 			break;
 		case 'h':
 			fputs(CLIENT_HELP, stdout);

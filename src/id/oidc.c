@@ -358,12 +358,27 @@ static void login_page(const struct oidc_config *cfg, struct ndx_http_resp *resp
 {
 	struct idpage_login p = {
 		.lang = lang, .styled = cfg->assets_dir != NULL, .tx = tx,
-		.client_id = ar->client_id, .pin = pin, .error_field = field, .error = error,
+		.client_name = ar->client_id, .pin = pin, .error_field = field, .error = error,
 	};
-	char origin[IDSTORE_URI_MAX + 1];
+	struct idstore_client client = { 0 };
+	char origin[IDSTORE_URI_MAX + 1], home[IDSTORE_URI_MAX + 2];
+	int have_origin = url_origin(ar->redirect_uri, origin, sizeof origin) == 0;
 
-	send_page(resp, status, idpage_login(&p),
-		  url_origin(ar->redirect_uri, origin, sizeof origin) == 0 ? origin : NULL);
+	/* The service by the name it registered, in the page's language; and
+	 * a way back to it: its home page, on the origin of the redirect URI
+	 * it registered (never anything the request alone names). */
+	if (idstore_client_get(cfg->st, ar->client_id, &client) == NDX_OK) {
+		if (lang == IDPAGE_EN && client.name_en[0])
+			p.client_name = client.name_en;
+		else if (client.name[0])
+			p.client_name = client.name;
+	}
+	if (have_origin) {
+		snprintf(home, sizeof home, "%s/", origin);
+		p.back_href = home;
+	}
+	send_page(resp, status, idpage_login(&p), have_origin ? origin : NULL);
+	idstore_client_clear(&client);
 }
 
 /* ---- GET /authorize -------------------------------------------------------------- */
@@ -397,10 +412,10 @@ static void handle_authorize(const struct oidc_config *cfg, const struct ndx_htt
 		message_page(cfg, resp, 400, IDPAGE_VI, IDTEXT_ERROR_TITLE, IDTEXT_BAD_REQUEST, why);
 		return;
 	}
+	/* lang is the page's own switch; a client asks with ui_locales. */
 	lang_param = idform_get(q, "lang");
-	if (!lang_param)
-		lang_param = idform_get(q, "ui_locales");
-	lang = idpage_lang_parse(lang_param);
+	lang = lang_param ? idpage_lang_parse(lang_param)
+			  : idpage_ui_locales_parse(idform_get(q, "ui_locales"));
 	snprintf(ar.lang, sizeof ar.lang, "%s", idpage_lang_code(lang));
 
 	/* Until client and redirect_uri are known good, errors stay here. */

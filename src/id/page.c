@@ -72,6 +72,7 @@ enum label {
 	L_PROBLEM,
 	L_ERROR_PREFIX,
 	L_LANG_NAV,
+	L_BACK,
 	L_FOOTER,
 	L_COUNT
 };
@@ -90,6 +91,7 @@ static const char *const LABEL[L_COUNT][2] = {
 	[L_PROBLEM] = { "Có lỗi xảy ra", "There is a problem" },
 	[L_ERROR_PREFIX] = { "Lỗi:", "Error:" },
 	[L_LANG_NAV] = { "Ngôn ngữ", "Language" },
+	[L_BACK] = { "Quay lại %s", "Back to %s" },
 	[L_FOOTER] = { "Hệ thống định danh và xác thực điện tử (ndx-id)",
 		       "Electronic identification and authentication (ndx-id)" },
 };
@@ -102,6 +104,24 @@ const char *idpage_text(enum idpage_lang lang, enum idpage_text id)
 enum idpage_lang idpage_lang_parse(const char *s)
 {
 	return s && strncmp(s, "en", 2) == 0 ? IDPAGE_EN : IDPAGE_VI;
+}
+
+enum idpage_lang idpage_ui_locales_parse(const char *s)
+{
+	while (s && *s) {
+		size_t n = strcspn(s, " ");
+		size_t primary = strcspn(s, " -");
+
+		if (primary > n)
+			primary = n;
+		if (primary == 2 && strncmp(s, "en", 2) == 0)
+			return IDPAGE_EN;
+		if (primary == 2 && strncmp(s, "vi", 2) == 0)
+			return IDPAGE_VI;
+		s += n;
+		s += strspn(s, " ");
+	}
+	return IDPAGE_VI;
 }
 
 const char *idpage_lang_code(enum idpage_lang lang)
@@ -162,8 +182,22 @@ static char *finish(struct hbuf *b)
 
 /* ---- layout ---------------------------------------------------------------- */
 
+/* fmt (a LABEL with one "%s") with value escaped in its place: names
+ * never go into a format. */
+static void put_filled(struct hbuf *b, const char *fmt, const char *value, int strong)
+{
+	const char *mark = strstr(fmt, "%s");
+
+	put_n(b, fmt, (size_t)(mark - fmt));
+	put(b, strong ? "<strong>" : "");
+	put_esc(b, value);
+	put(b, strong ? "</strong>" : "");
+	put(b, mark + 2);
+}
+
+/* back: {href, name} of the GOV.UK back link to the service, or NULL. */
 static void page_open(struct hbuf *b, enum idpage_lang lang, int styled, const char *title,
-		      int error, const char *switch_href)
+		      int error, const char *switch_href, const char *const back[2])
 {
 	put(b, "<!DOCTYPE html>\n<html lang=\"");
 	put(b, idpage_lang_code(lang));
@@ -208,6 +242,13 @@ static void page_open(struct hbuf *b, enum idpage_lang lang, int styled, const c
 		put(b, "\">");
 		put(b, other == IDPAGE_EN ? "English" : "Tiếng Việt");
 		put(b, "</a></li>\n</ul>\n</nav>\n");
+	}
+	if (back) {
+		put(b, "<a href=\"");
+		put_esc(b, back[0]);
+		put(b, "\" class=\"govuk-back-link\" id=\"back-to-service\">");
+		put_filled(b, label(lang, L_BACK), back[1], 0);
+		put(b, "</a>\n");
 	}
 	put(b, "<main class=\"govuk-main-wrapper\" id=\"main-content\">\n"
 	       "<div class=\"govuk-grid-row\">\n<div class=\"govuk-grid-column-two-thirds\">\n");
@@ -291,6 +332,7 @@ char *idpage_login(const struct idpage_login *p)
 	const char *pin_err = NULL, *pw_err = NULL;
 	enum idpage_lang other = p->lang == IDPAGE_EN ? IDPAGE_VI : IDPAGE_EN;
 	struct hbuf href = HBUF_INIT;
+	const char *const back[2] = { p->back_href, p->client_name };
 
 	put(&href, "/login?tx=");
 	put(&href, p->tx); /* base64url: nothing to encode */
@@ -305,7 +347,7 @@ char *idpage_login(const struct idpage_login *p)
 	else if (p->error && p->error_field)
 		pin_err = p->error;
 	page_open(&b, p->lang, p->styled, label(p->lang, L_SIGN_IN), p->error != NULL,
-		  href.text.data);
+		  href.text.data, p->back_href ? back : NULL);
 	ndx_buf_free(&href.text);
 	if (p->error) {
 		put(&b, "<div class=\"govuk-error-summary\" data-module=\"govuk-error-summary\">\n"
@@ -321,17 +363,7 @@ char *idpage_login(const struct idpage_login *p)
 	put(&b, "<h1 class=\"govuk-heading-l\">");
 	put_esc(&b, label(p->lang, L_SIGN_IN));
 	put(&b, "</h1>\n<p class=\"govuk-body\">");
-	/* The client id goes through put_esc, never into the format. */
-	{
-		const char *fmt = label(p->lang, L_INTRO);
-		const char *mark = strstr(fmt, "%s");
-
-		put_n(&b, fmt, (size_t)(mark - fmt));
-		put(&b, "<strong>");
-		put_esc(&b, p->client_id);
-		put(&b, "</strong>");
-		put(&b, mark + 2);
-	}
+	put_filled(&b, label(p->lang, L_INTRO), p->client_name, 1);
 	put(&b, "</p>\n<form method=\"post\" action=\"/login\" novalidate>\n"
 		"<input type=\"hidden\" name=\"tx\" value=\"");
 	put_esc(&b, p->tx);
@@ -354,7 +386,7 @@ char *idpage_message(enum idpage_lang lang, int styled, const char *title, const
 {
 	struct hbuf b = HBUF_INIT;
 
-	page_open(&b, lang, styled, title, 0, NULL);
+	page_open(&b, lang, styled, title, 0, NULL, NULL);
 	put(&b, "<h1 class=\"govuk-heading-l\">");
 	put_esc(&b, title);
 	put(&b, "</h1>\n<p class=\"govuk-body\">");

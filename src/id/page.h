@@ -33,6 +33,11 @@ enum idpage_text {
 const char *idpage_text(enum idpage_lang lang, enum idpage_text id);
 /* "en" selects English; anything else (NULL included) Vietnamese. */
 enum idpage_lang idpage_lang_parse(const char *s);
+/* ui_locales of an authorization request (OpenID Connect Core 1.0
+ * §3.1.2.1: space-separated BCP 47 tags, most preferred first): the first
+ * tag whose language is Vietnamese or English; Vietnamese when none is
+ * (NULL included). "en-GB vi" is English, "fr vi" Vietnamese. */
+enum idpage_lang idpage_ui_locales_parse(const char *s);
 /* "vi" or "en". */
 const char *idpage_lang_code(enum idpage_lang lang);
 
@@ -40,7 +45,10 @@ struct idpage_login {
 	enum idpage_lang lang;
 	int styled;             /* link the GOV.UK stylesheet */
 	const char *tx;         /* transaction id for the hidden field */
-	const char *client_id;  /* shown to say who asks */
+	const char *client_name;/* the service's registered name, shown to say
+				 * who asks (the client id when it has none) */
+	const char *back_href;  /* the service's own address for the back
+				 * link, or NULL for none */
 	const char *pin;        /* the PIN as typed, re-shown after an error; NULL */
 	const char *error_field;/* "pin", "password" or NULL */
 	const char *error;      /* sentence, or NULL when there is no error */

@@ -70,6 +70,11 @@ static const char *const MIGRATIONS[] = {
 	 * which a migration run again over a database that has them survives. */
 	"CREATE TABLE IF NOT EXISTS events_applied(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
 	" applied_at INTEGER NOT NULL, effect TEXT NOT NULL);",
+	/* 5: the name a client registered for people (OpenID Connect Dynamic
+	 * Client Registration's client_name, and client_name#en), shown on
+	 * the sign-in page instead of the client id. */
+	"ALTER TABLE clients ADD COLUMN client_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE clients ADD COLUMN client_name_en TEXT NOT NULL DEFAULT '';",
 };
 
 /* Columns of accounts added after version 3, each when missing. */
@@ -485,8 +490,8 @@ int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *
 		    NDX_OK &&
 	    (rc = prepare(st,
 			  "INSERT OR REPLACE INTO clients(client_id, secret_sha256, redirect_uris,"
-			  " post_logout_uris, id_token_alg, updated_at)"
-			  " VALUES(?,?,?,?,?,strftime('%s','now'))",
+			  " post_logout_uris, id_token_alg, client_name, client_name_en, updated_at)"
+			  " VALUES(?,?,?,?,?,?,?,strftime('%s','now'))",
 			  &s)) == NDX_OK) {
 		sqlite3_bind_text(s, 1, c->client_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, c->secret_sha256, -1, SQLITE_STATIC);
@@ -494,6 +499,8 @@ int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *
 		sqlite3_bind_text(s, 4, pl, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, c->id_token_alg[0] ? c->id_token_alg : "EdDSA", -1,
 				  SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, c->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 7, c->name_en, -1, SQLITE_STATIC);
 		rc = step_done(st, s, "client");
 	}
 	unlock(st);
@@ -513,7 +520,7 @@ int idstore_client_get(struct idstore *st, const char *client_id, struct idstore
 	lock(st);
 	if ((rc = prepare(st,
 			  "SELECT client_id, secret_sha256, redirect_uris, post_logout_uris,"
-			  " id_token_alg FROM clients WHERE client_id = ?",
+			  " id_token_alg, client_name, client_name_en FROM clients WHERE client_id = ?",
 			  &s)) == NDX_OK) {
 		sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
@@ -525,6 +532,8 @@ int idstore_client_get(struct idstore *st, const char *client_id, struct idstore
 			out->post_logout_uris =
 				json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
 			copy_col(s, 4, out->id_token_alg, sizeof out->id_token_alg);
+			copy_col(s, 5, out->name, sizeof out->name);
+			copy_col(s, 6, out->name_en, sizeof out->name_en);
 			rc = json_is_array(out->redirect_uris) &&
 					     json_is_array(out->post_logout_uris)
 				     ? NDX_OK

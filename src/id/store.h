@@ -23,6 +23,7 @@
  * longer values, so the fixed buffers below always fit. */
 #define IDSTORE_CLIENT_ID_MAX 128
 #define IDSTORE_URI_MAX 2048
+#define IDSTORE_CLIENT_NAME_MAX 200 /* bytes of UTF-8 */
 #define IDSTORE_SCOPE_MAX 256
 #define IDSTORE_STATE_MAX 512
 #define IDSTORE_CHALLENGE_MAX 128
@@ -89,6 +90,11 @@ struct idstore_client {
 	json_t *redirect_uris;
 	json_t *post_logout_uris;
 	char id_token_alg[8]; /* "EdDSA" (also when "") or "RS256" */
+	/* The names people read on the sign-in page (client_name and
+	 * client_name#en of OpenID Connect Dynamic Client Registration 1.0
+	 * §2), "" when none was registered. */
+	char name[IDSTORE_CLIENT_NAME_MAX + 1];
+	char name_en[IDSTORE_CLIENT_NAME_MAX + 1];
 };
 /* Inserts or replaces; *created says which. Borrows c. */
 int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *created);

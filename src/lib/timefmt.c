@@ -5,6 +5,7 @@
 #include "ndx/timefmt.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,52 @@ void ndx_time_format(time_t t, char out[NDX_TIME_TEXT_LEN])
 	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	memcpy(out, buf, NDX_TIME_TEXT_LEN);
+}
+
+/* t's fields in Vietnam time; false when the year has not four digits. */
+static bool vn_fields(time_t t, struct tm *tm)
+{
+	time_t local;
+
+	if (t > (time_t)INT64_MAX - NDX_VN_UTC_OFFSET_S)
+		return false;
+	local = t + NDX_VN_UTC_OFFSET_S;
+	return gmtime_r(&local, tm) != NULL && tm->tm_year >= -1900 && tm->tm_year <= 9999 - 1900;
+}
+
+void ndx_time_vn_iso_date(time_t t, char out[NDX_VN_DATE_LEN])
+{
+	char buf[64];
+	struct tm tm;
+
+	if (!vn_fields(t, &tm)) {
+		memcpy(out, "0000-01-01", NDX_VN_DATE_LEN);
+		return;
+	}
+	snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday);
+	memcpy(out, buf, NDX_VN_DATE_LEN);
+}
+
+void ndx_time_vn_text(time_t t, int with_time, char out[NDX_VN_TIME_TEXT_LEN])
+{
+	struct tm tm;
+	unsigned day = 1, mon = 1, year = 0, hour = 0, min = 0;
+
+	/* The fields are range-checked by vn_fields; the modulos only tell
+	 * the compiler that nothing can be truncated. */
+	if (vn_fields(t, &tm)) {
+		day = (unsigned)tm.tm_mday % 100u;
+		mon = (unsigned)(tm.tm_mon + 1) % 100u;
+		year = (unsigned)(tm.tm_year + 1900) % 10000u;
+		hour = (unsigned)tm.tm_hour % 100u;
+		min = (unsigned)tm.tm_min % 100u;
+	}
+	if (with_time)
+		snprintf(out, NDX_VN_TIME_TEXT_LEN, "%02u/%02u/%04u %02u:%02u", day, mon, year,
+			 hour, min);
+	else
+		snprintf(out, NDX_VN_TIME_TEXT_LEN, "%02u/%02u/%04u", day, mon, year);
 }
 
 /* Reads exactly n decimal digits; sign characters and spaces that

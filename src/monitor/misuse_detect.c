@@ -27,6 +27,7 @@
 #include "misuse.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "ndx/timefmt.h"
 
 #define HOUR_MS 3600000LL
 #define DAY_MS 86400000LL
@@ -479,13 +480,10 @@ struct grp {
 static const char *const WEEKDAYS[] = { "Monday", "Tuesday", "Wednesday", "Thursday",
 					"Friday", "Saturday", "Sunday" };
 
-static void fmt_time(int64_t ms, char *out, size_t cap)
+/* dd/mm/yyyy HH:MM in Vietnam time, as people read dates (timefmt.h). */
+static void fmt_time(int64_t ms, char out[NDX_VN_TIME_TEXT_LEN])
 {
-	time_t t = (time_t)((ms + TZ_MS) / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M", &tm) == 0)
-		snprintf(out, cap, "%" PRId64, ms);
+	ndx_time_vn_text((time_t)(ms / 1000), 1, out);
 }
 
 /* "by CLIENT" or "by officer USER through CLIENT" or "by N clients" */
@@ -509,8 +507,8 @@ static const char *describe(const struct run *r, const struct grp *g, char *key,
 	int days = (int)r->baseline_days;
 
 	fmt_actor(g, actor, sizeof actor);
-	fmt_time(g->from_ms, from, sizeof from);
-	fmt_time(g->to_ms, to, sizeof to);
+	fmt_time(g->from_ms, from);
+	fmt_time(g->to_ms, to);
 	switch (g->g[0]) {
 	case 'x':
 		kind = MISUSE_NO_EXPLANATION;

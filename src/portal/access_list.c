@@ -203,24 +203,6 @@ static const char *member_of(const char *id, char *out, size_t cap)
 	return *q ? q + 1 : "";
 }
 
-/* The name of member (a member id) from the listClients entries, "" when
- * unknown. */
-static const char *member_name(const json_t *clients, const char *member)
-{
-	size_t i, n = strlen(member);
-	const json_t *c;
-
-	if (!n)
-		return "";
-	json_array_foreach(clients, i, c) {
-		const char *cid = str(c, "id");
-
-		if (strncmp(cid, member, n) == 0 && (cid[n] == '/' || !cid[n]))
-			return str(c, "member_name");
-	}
-	return "";
-}
-
 /* The members of the federation with their names, once each, for the
  * agency filter. */
 static json_t *agencies(const json_t *clients)
@@ -265,7 +247,7 @@ static json_t *row(const json_t *a, const json_t *clients, const char *provider)
 		const char *user = member_of(user_id, om, sizeof om);
 
 		officer = json_pack("{s:s,s:s,s:s}", "agency", om, "agency_name",
-				    member_name(clients, om), "user", om[0] ? user : user_id);
+				    exchange_member_name(clients, om), "user", om[0] ? user : user_id);
 	}
 	if (*issue) {
 		const char *slash = strchr(issue, '/');
@@ -276,8 +258,8 @@ static json_t *row(const json_t *a, const json_t *clients, const char *provider)
 	}
 	r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:o*,s:o*}", "time",
 		      str(a, "time"), "provider", provider, "provider_name",
-		      member_name(clients, provider), "client", str(a, "client"), "agency", cm,
-		      "agency_name", member_name(clients, cm), "service", str(a, "service"),
+		      exchange_member_name(clients, provider), "client", str(a, "client"), "agency", cm,
+		      "agency_name", exchange_member_name(clients, cm), "service", str(a, "service"),
 		      "service_title", str(a, "service_title"), "purpose", str(a, "purpose"),
 		      "outcome", outcome, "own", json_is_true(json_object_get(a, "own")), "status",
 		      st, "message_id", str(a, "message_id"), "officer", officer, "procedure",
@@ -326,7 +308,7 @@ static void unavailable(struct gathered *g, const json_t *clients, const char *p
 {
 	json_array_append_new(g->unavailable,
 			      json_pack("{s:s,s:s,s:s,s:s}", "provider", provider, "provider_name",
-					member_name(clients, provider), "reason", reason, "error",
+					exchange_member_name(clients, provider), "reason", reason, "error",
 					error));
 }
 

@@ -153,13 +153,17 @@ static int r_procedures(struct call *c, json_t **out, int *status, struct perr *
 	(void)status;
 	if (pstore_proc_list(c->p->st, c->s->subject, NULL, NULL, out) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedures could not be read");
+	proc_name_agencies(c->p, *out);
 	return 0;
 }
 
 static int r_submit(struct call *c, json_t **out, int *status, struct perr *e)
 {
 	*status = 201;
-	return proc_submit(c->p, c->s, c->body, out, e);
+	if (proc_submit(c->p, c->s, c->body, out, e))
+		return -1;
+	proc_name_agencies(c->p, *out);
+	return 0;
 }
 
 static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e)
@@ -176,6 +180,7 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 			*out = NULL;
 			return perr_set(e, 500, "internal", "out of memory");
 		}
+		proc_name_agencies(c->p, *out);
 		return 0;
 	}
 	json_decref(*out);
@@ -196,13 +201,17 @@ static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
 		return perr_set(e, 400, "invalid", "status must be a procedure state");
 	if (pstore_proc_list(c->p->st, NULL, c->s->agency, state, out) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedures could not be read");
+	proc_name_agencies(c->p, *out);
 	return 0;
 }
 
 static int r_decide(struct call *c, json_t **out, int *status, struct perr *e)
 {
 	(void)status;
-	return proc_decide(c->p, c->s, c->arg, c->body, out, e);
+	if (proc_decide(c->p, c->s, c->arg, c->body, out, e))
+		return -1;
+	proc_name_agencies(c->p, *out);
+	return 0;
 }
 
 enum who { SIGNED_IN, CITIZEN, OFFICER };

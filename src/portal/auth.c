@@ -260,6 +260,10 @@ static void login(const struct portal *p, const struct ndx_http_req *req,
 	char state[64], nonce[64], verifier[64], challenge[64], hex[PSTORE_HASH_HEX];
 	char browser[TOKEN_LEN + 1], bhex[PSTORE_HASH_HEX];
 	const char *next = ndx_http_query_arg(req, "next");
+	/* The web UI keeps the reader's language in the browser and says it
+	 * here; the e-ID's page follows it (ui_locales). */
+	const char *lang = ndx_http_query_arg(req, "lang");
+	const char *ui_locales = lang && strcmp(lang, "en") == 0 ? "en" : "vi";
 	char *url = NULL;
 	int rc;
 
@@ -273,7 +277,7 @@ static void login(const struct portal *p, const struct ndx_http_req *req,
 	hash_hex(state, hex);
 	hash_hex(browser, bhex);
 	OPENSSL_cleanse(browser, sizeof browser);
-	if ((rc = oidc_auth_url(p->oidc, state, nonce, challenge, &url)) ||
+	if ((rc = oidc_auth_url(p->oidc, state, nonce, challenge, ui_locales, &url)) ||
 	    (rc = pstore_login_put(p->st, hex, bhex, nonce, verifier,
 				   next && next_ok(next) ? next : "", time(NULL)))) {
 		fprintf(stderr, PORTAL_PROG ": login: %s\n",

@@ -171,6 +171,23 @@ int exchange_list_clients(const struct portal *p, json_t **out)
 	return *out ? NDX_OK : NDX_ENOMEM;
 }
 
+const char *exchange_member_name(const json_t *clients, const char *member)
+{
+	size_t i, n = strlen(member);
+	const json_t *c;
+
+	if (!n)
+		return "";
+	json_array_foreach(clients, i, c) {
+		const char *cid = json_string_value(json_object_get(c, "id"));
+		const char *name = json_string_value(json_object_get(c, "member_name"));
+
+		if (cid && strncmp(cid, member, n) == 0 && (cid[n] == '/' || !cid[n]))
+			return name ? name : "";
+	}
+	return "";
+}
+
 int consent_call(const struct portal *p, const char *method, const char *path,
 		 const json_t *body, long *status, json_t **out)
 {

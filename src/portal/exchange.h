@@ -61,6 +61,10 @@ int exchange_fail(struct perr *e, const char *service, int rc, const struct xres
 /* The subsystems of the configuration (GET {consumer_url}/listClients,
  * JSON form of PR-META): *out = [{"id": subsystem id, "member_name"}]. */
 int exchange_list_clients(const struct portal *p, json_t **out);
+/* The name of member (a member id such as "VN/GOV/BTC") in clients, the
+ * answer of exchange_list_clients, or "" when it is not there. The string
+ * lives as long as clients. */
+const char *exchange_member_name(const json_t *clients, const char *member);
 
 /* The consent service's API (docs/protocol.md "The consent service").
  * method/path under the service URL, body may be NULL. *status and *out

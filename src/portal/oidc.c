@@ -253,7 +253,7 @@ static int add_param(char *buf, size_t cap, int first, const char *name, const c
 }
 
 int oidc_auth_url(struct oidc *o, const char *state, const char *nonce, const char *challenge,
-		  char **out)
+		  const char *ui_locales, char **out)
 {
 	char buf[4096], redirect[1024];
 	int rc;
@@ -271,7 +271,8 @@ int oidc_auth_url(struct oidc *o, const char *state, const char *nonce, const ch
 		      (rc = add_param(buf, sizeof buf, 0, "state", state)) ||
 		      (rc = add_param(buf, sizeof buf, 0, "nonce", nonce)) ||
 		      (rc = add_param(buf, sizeof buf, 0, "code_challenge", challenge)) ||
-		      (rc = add_param(buf, sizeof buf, 0, "code_challenge_method", "S256"))))
+		      (rc = add_param(buf, sizeof buf, 0, "code_challenge_method", "S256")) ||
+		      (ui_locales && (rc = add_param(buf, sizeof buf, 0, "ui_locales", ui_locales)))))
 			rc = (*out = strdup(buf)) ? NDX_OK : NDX_ENOMEM;
 	}
 	pthread_mutex_unlock(&o->mu);

@@ -24,9 +24,10 @@ void oidc_free(struct oidc *o);
 int oidc_refresh(struct oidc *o, int force);
 
 /* The authorization URL for state, nonce and the PKCE code challenge
- * (malloc'd into *out). Discovers first when needed. */
+ * (malloc'd into *out), asking for the portal's language with ui_locales
+ * ("vi" or "en"; NULL asks for none). Discovers first when needed. */
 int oidc_auth_url(struct oidc *o, const char *state, const char *nonce, const char *challenge,
-		  char **out);
+		  const char *ui_locales, char **out);
 
 struct oidc_identity {
 	char subject[16];   /* the citizen's personal identification number */

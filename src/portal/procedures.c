@@ -22,6 +22,7 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "ndx/timefmt.h"
 
 #define KIND_BUSINESS "household-business"
 #define KIND_RESIDENCE "residence-change"
@@ -32,6 +33,30 @@
 
 static const char *const STATES[] = { "submitted", "approved", "completed", "rejected",
 				      "failed", NULL };
+
+static void name_agency(const json_t *clients, json_t *proc)
+{
+	const char *agency = json_string_value(json_object_get(proc, "agency"));
+	const char *name = agency ? exchange_member_name(clients, agency) : "";
+
+	if (*name)
+		json_object_set_new(proc, "agency_name", json_string(name));
+}
+
+void proc_name_agencies(const struct portal *p, json_t *doc)
+{
+	json_t *clients = NULL, *list = json_object_get(doc, "procedures"), *proc;
+	size_t i;
+
+	if (!doc || exchange_list_clients(p, &clients) != NDX_OK)
+		return;
+	if (json_is_array(list))
+		json_array_foreach(list, i, proc)
+			name_agency(clients, proc);
+	else
+		name_agency(clients, doc);
+	json_decref(clients);
+}
 
 int proc_state_known(const char *state)
 {
@@ -427,13 +452,11 @@ int proc_submit(const struct portal *p, const struct psession *s, const json_t *
 
 /* ---- approval: the registry writes ------------------------------------------------- */
 
-static void today(char out[11])
+/* The registration date a registry record gets: today in Vietnam, not in
+ * UTC (an approval at 06:00 Vietnam time is 23:00 UTC the day before). */
+static void today(char out[NDX_VN_DATE_LEN])
 {
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 11, "%Y-%m-%d", &tm);
+	ndx_time_vn_iso_date(time(NULL), out);
 }
 
 /* 2xx of a write, else e set. */

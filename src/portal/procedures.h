@@ -31,6 +31,13 @@ int proc_officer_view(const struct portal *p, const struct psession *s, json_t *
 /* Whether the session may see procedure proc (its citizen, or an officer
  * of its agency). */
 int proc_visible(const struct psession *s, const json_t *proc);
+/* Adds "agency_name" to the procedure doc, or to each of doc's
+ * "procedures": the name the signed global configuration gives the
+ * handling agency (the portal's gateway's listClients), so that people
+ * read a name, never a member id. When the configuration cannot be read
+ * the names are left out (the web UI then says "the handling agency");
+ * the procedures are still answered. */
+void proc_name_agencies(const struct portal *p, json_t *doc);
 /* Whether state is one of the procedure states. */
 int proc_state_known(const char *state);
 

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { check, eventually, newPage, officerOf, ready, signInCitizen, signInOfficer } from './lib.mjs';
+import { check, checkWidths, eventually, newPage, officerOf, ready, signInCitizen, signInOfficer } from './lib.mjs';
 
 const TEST_MS = 180_000;
 
@@ -86,6 +86,7 @@ export function defineFlows(env) {
     assert.match(await page.textContent('#citizen'), new RegExp(acc.name || acc.pin));
     assert.equal(await page.title(), 'Thông tin của tôi — Cổng Dịch vụ công quốc gia — ndx');
     assert.equal(await page.locator('h1').count(), 1);
+    assert.match(await page.textContent('#citizen'), /Ngày sinh\s*\d{2}\/\d{2}\/\d{4}/, 'the birth date as dd/mm/yyyy');
     await check(page, 'profile');
 
     // English, remembered across page loads; the html element says so.
@@ -106,6 +107,25 @@ export function defineFlows(env) {
     assert.equal(await page.locator('#sign-out').count(), 0);
     const s = await (await page.request.get(`${portal(env)}/api/session`)).json();
     assert.equal(s.authenticated, false);
+
+    // The e-ID's page follows the portal's language (ui_locales), names
+    // the portal by its registered name and links back to it.
+    for (const [l, button, name, back] of [
+      ['en', 'Sign in with your electronic identity', 'National Public Service Portal', 'Back to National Public Service Portal'],
+      ['vi', 'Đăng nhập bằng định danh điện tử', 'Cổng Dịch vụ công quốc gia', 'Quay lại Cổng Dịch vụ công quốc gia'],
+    ]) {
+      await page.goto(`${portal(env)}/?lang=${l}`);
+      await ready(page, 'home');
+      await page.getByRole('button', { name: button }).click();
+      await page.waitForSelector('input[name="pin"]');
+      assert.equal(await page.getAttribute('html', 'lang'), l, `the e-ID page in ${l}`);
+      assert.equal((await page.textContent('main strong')).trim(), name);
+      assert.equal((await page.textContent('#back-to-service')).trim(), back);
+      await checkWidths(page, `e-ID sign-in (${l})`);
+      await page.click('#back-to-service');
+      await page.waitForURL((u) => u.href.startsWith(portal(env)) && u.pathname === '/');
+      await ready(page, 'home');
+    }
   }));
 
   it('household business: pre-filled, validated, approved, completed', { timeout: TEST_MS }, guard(env, async (t, open) => {
@@ -153,7 +173,19 @@ export function defineFlows(env) {
 
     await eventually(async () => (await stateOf(citizen, env, id)) === 'completed');
     assert.match(await citizen.textContent('#result-enterprise-code'), /^\s*\d{10}(-\d{3})?\s*$/);
+    // Dates dd/mm/yyyy HH:MM; who did what in words, the agency by name.
+    const history = await citizen.textContent('#procedure-history');
+    assert.match(history, /\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/, 'history dates as dd/mm/yyyy HH:MM');
+    assert.match(history, /\(người nộp\)/);
+    assert.match(history, new RegExp(`Cán bộ .+ \\(${officerOf(env.fed, 'VN/GOV/BTC').username}\\)`));
+    assert.ok((await citizen.textContent('#procedure-agency')).trim().length > 0);
     await check(citizen, 'household-business-completed');
+
+    // The list names each application: the business's name, not only its number.
+    await go(citizen, env, '/procedures', 'procedures');
+    assert.equal(await citizen.locator(`#procedures a[data-id="${id}"]`).textContent(), name);
+    assert.match(await citizen.textContent('#procedures'), /\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/);
+    await check(citizen, 'procedures-named');
   }));
 
   it('residence change: approved, the profile shows the new address', { timeout: TEST_MS }, guard(env, async (t, open) => {

@@ -126,8 +126,48 @@ function knownDesignSystemIssue(v, n) {
     n.any.concat(n.all, n.none).every((c) => (c.data?.values ?? []).every((d) => /^aria-expanded=/.test(d)));
 }
 
-// axe-core on the page as it is now: no serious or critical violation; and a
-// screenshot of it in artifacts/.
+// The page fits a phone (390 px) and a desktop (1280 px) without
+// horizontal scrolling: tables become stacked rows, nothing is wider than
+// the screen. The viewport is put back afterwards.
+export const WIDTHS = [390, 1280];
+export async function checkWidths(page, name) {
+  const before = page.viewportSize();
+  try {
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: 844 });
+      // Charts redraw for the new width from a ResizeObserver, a frame or
+      // two later: give the page up to 2 s to settle, then measure.
+      await page.waitForFunction((w) => document.documentElement.scrollWidth <= w, width, { timeout: 2_000, polling: 50 })
+        .catch(() => {});
+      const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (scroll <= width) continue;
+      // The innermost elements that reach past the right edge, to say why.
+      const culprits = await page.evaluate((w) => [...document.body.querySelectorAll('*')]
+        .filter((e) => e.getBoundingClientRect().right > w + 0.5 && ![...e.children].some((c) => c.getBoundingClientRect().right > w + 0.5))
+        .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className && typeof e.className === 'string' ? `.${e.className.trim().split(/\s+/).join('.')}` : ''} "${(e.textContent || '').trim().slice(0, 40)}"`), width);
+      assert.fail(`${name} (${page.url()}) is ${scroll} px wide at ${width} px: it scrolls sideways (${culprits.join('; ')})`);
+    }
+  } finally {
+    if (before) await page.setViewportSize(before);
+  }
+}
+
+// What people read on a citizen's page: no member ids (VN/GOV/…), no actor
+// ids (citizen:…), dates as dd/mm/yyyy rather than "9 tháng 10, 1988" or
+// "26 thg 6, 2026".
+const STAFF_PAGES = /^(officer|ops)/;
+export async function checkCitizenText(page, name) {
+  const which = await page.evaluate(() => document.documentElement.dataset.page || '');
+  if (STAFF_PAGES.test(which)) return;
+  const text = await page.evaluate(() => document.body.innerText);
+  assert.doesNotMatch(text, /VN\/GOV\//, `${name}: a member id shown to people`);
+  assert.doesNotMatch(text, /\bcitizen:/, `${name}: an actor id shown to people`);
+  assert.doesNotMatch(text, /\d{1,2} (tháng|thg) \d{1,2}/, `${name}: a date not written dd/mm/yyyy`);
+}
+
+// axe-core on the page as it is now: no serious or critical violation; a
+// screenshot of it in artifacts/; no sideways scrolling at 390 and 1280 px;
+// on a citizen's page, no ids in the text.
 export async function check(page, name) {
   await fs.mkdir(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: shotPath(name), fullPage: true });
@@ -139,6 +179,8 @@ export async function check(page, name) {
   assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [],
     `axe-core on ${name} (${page.url()})`);
   assert.deepEqual(page.errors, [], `JavaScript errors on ${name}`);
+  await checkWidths(page, name);
+  await checkCitizenText(page, name);
 }
 
 // ---- people ------------------------------------------------------------------
@@ -161,6 +203,7 @@ export async function signInCitizen(page, portal, account, { checkPages = false 
   if (checkPages) {
     await fs.mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: shotPath('eid-sign-in'), fullPage: true });
+    await checkWidths(page, 'e-ID sign-in');
   }
   await page.fill('input[name="pin"]', account.pin);
   await page.fill('input[name="password"]', passwordOf(account));

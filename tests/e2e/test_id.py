@@ -109,9 +109,13 @@ def setup(build_dir, tmp_path_factory):
     assert r.returncode == 0 and "0 new, 10 updated" in r.stdout, r.stdout + r.stderr
     r = run("client", "add", "--data", str(data), "--client-id", CLIENT_ID, "--secret-file",
             str(tmp / "secret"), "--redirect-uri", REDIRECT,
-            "--post-logout-redirect-uri", POST_LOGOUT)
+            "--post-logout-redirect-uri", POST_LOGOUT,
+            "--client-name", "Dịch vụ Thử nghiệm", "--client-name-en", "Test Service")
     assert r.returncode == 0, r.stderr
     assert "ID tokens EdDSA" in r.stdout
+    r = run("client", "add", "--data", str(data), "--client-id", "rp-bad", "--secret-file",
+            str(tmp / "secret"), "--redirect-uri", REDIRECT, "--client-name", "A\u202eB")
+    assert r.returncode != 0 and "--client-name" in r.stderr
     (tmp / "rs-secret").write_text(RS_CLIENT_SECRET + "\n")
     r = run("client", "add", "--data", str(data), "--client-id", RS_CLIENT_ID, "--secret-file",
             str(tmp / "rs-secret"), "--redirect-uri", REDIRECT,
@@ -373,6 +377,8 @@ def test_older_data_dir_gets_an_rsa_key(setup, tmp_path):
     (data / "id-sign-rs256.key").unlink()
     with sqlite3.connect(data / "id.db") as db:
         db.executescript("ALTER TABLE clients DROP COLUMN id_token_alg;"
+                         "ALTER TABLE clients DROP COLUMN client_name;"
+                         "ALTER TABLE clients DROP COLUMN client_name_en;"
                          "ALTER TABLE codes DROP COLUMN sid;"
                          "DELETE FROM schema_migrations WHERE version > 2;")
     p = Idp(setup["exe"], data, free_port(), tmp_path / "idp.stderr")
@@ -411,6 +417,26 @@ def test_english_page(idp):
     m = re.search(r'href="(/login\?tx=[^"]+)"', page.text)
     vi = requests.get(idp.url + m.group(1).replace("&amp;", "&"), timeout=5)
     assert vi.status_code == 200 and '<html lang="vi"' in vi.text
+
+
+def test_ui_locales_client_name_and_back_link(idp):
+    """OpenID Connect Core 1.0 §3.1.2.1 ui_locales: space-separated tags,
+    most preferred first; the first the e-ID speaks wins. The page names
+    the client by its registered name and links back to its origin."""
+    _, challenge = pkce()
+    for locales, want in (("en", "en"), ("vi", "vi"), ("fr en-GB vi", "en"), ("fr", "vi"),
+                          ("vi-VN en", "vi")):
+        page = authorize(requests.Session(), idp, challenge, ui_locales=locales)
+        assert page.status_code == 200, locales
+        assert f'<html lang="{want}"' in page.text, locales
+    en = authorize(requests.Session(), idp, challenge, ui_locales="en")
+    assert "<strong>Test Service</strong>" in en.text and CLIENT_ID not in en.text
+    assert 'href="http://127.0.0.1:9/" class="govuk-back-link"' in en.text
+    assert "Back to Test Service" in en.text
+    vi = authorize(requests.Session(), idp, challenge, ui_locales="vi")
+    assert "<strong>Dịch vụ Thử nghiệm</strong>" in vi.text and "Quay lại Dịch vụ Thử nghiệm" in vi.text
+    # lang, the page's own switch, outranks ui_locales.
+    assert '<html lang="vi"' in authorize(requests.Session(), idp, challenge, ui_locales="en", lang="vi").text
 
 
 # ---- refusals ------------------------------------------------------------------------

@@ -767,6 +767,12 @@ def test_eid_sign_in_and_refusals(env):
     # A tampered, unknown or reused state: refused, no session.
     env.eid.user, env.eid.mode = who, "good"
     t = requests.Session()
+    # The e-ID is asked for the web UI's language (OIDC Core 1.0 §3.1.2.1).
+    for lang, want in (("en", "en"), ("vi", "vi"), (None, "vi"), ("fr", "vi")):
+        r = t.get(env.url + "/auth/login", params={"lang": lang} if lang else None,
+                  allow_redirects=False, timeout=10)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["Location"]).query))
+        assert q["ui_locales"] == want, (lang, q)
     r = t.get(env.url + "/auth/login", allow_redirects=False, timeout=10)
     assert r.status_code == 302 and r.headers["Cache-Control"] == "no-store"
     r = t.get(r.headers["Location"], allow_redirects=False, timeout=10)
@@ -974,6 +980,8 @@ def test_household_business_approved_into_the_registries(env):
     assert r.status_code == 201, r.text
     proc = r.json()
     assert proc["state"] == "submitted" and proc["agency"] == BTC and proc["subject"] == who[0]
+    # The agency by the name the signed configuration gives it (issue 22).
+    assert proc["agency_name"] == NAMES[BTC]
     assert proc["fields"]["capital_vnd"] == 150000000 and proc["result"] is None
     assert proc["history"][0]["state"] == "submitted"
     pid = proc["id"]

@@ -18,7 +18,7 @@ export async function render(ctx) {
   const errorBox = h('div');
   const nodes = [errorBox, g.backLink('/consents', t('back')), g.heading(t('con.confirm.title'))];
   nodes.push(g.summaryList([
-    { key: t('con.consumer'), value: `${consumerText(c.consumer)} (${c.consumer})` },
+    { key: t('con.consumer'), value: consumerText(c.consumer) },
     { key: t('con.services'), value: servicesText(c.services) },
     { key: t('con.purpose'), value: tOr(`purpose.${c.purpose}`, c.purpose ?? '') },
     { key: t('con.valid'), value: validity(c) },

@@ -21,7 +21,7 @@ const FIELDS = [
 ];
 
 function option(value, text) {
-  return { value, text: `${text} (${value})` };
+  return { value, text };
 }
 
 export async function render(ctx) {

@@ -2,6 +2,7 @@
 // portal's OIDC callback sends the browser back here with ?error= when the
 // sign-in failed (docs/portal.md, "Citizen sign-in").
 
+import * as api from '../api.mjs';
 import * as g from '../govuk.mjs';
 import { t, has } from '../i18n.mjs';
 
@@ -29,7 +30,7 @@ export async function render(ctx) {
   } else if (s.authenticated && s.kind === 'officer') {
     nodes.push(g.linkButton('/officer/queue', t('off.queue.title')));
   } else {
-    nodes.push(g.startButton('/auth/login', t('home.start')));
+    nodes.push(g.startButton(api.signInUrl(), t('home.start')));
     nodes.push(g.p(g.link('/officer', t('home.officer_link'))));
   }
   return { title: t('home.title'), nodes };

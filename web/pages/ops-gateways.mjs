@@ -27,6 +27,10 @@ function table(gateways) {
     return h('section', { class: 'ndx-gw-group', 'aria-labelledby': `gw-${m.replaceAll('/', '-')}` },
       h('h2', { class: 'govuk-heading-m', id: `gw-${m.replaceAll('/', '-')}` }, ops.memberName(m)),
       g.p(down ? t('ops.gw.some_down', { n: ops.num(down), all: ops.num(list.length) }) : t('ops.gw.all_up', { all: ops.num(list.length) })),
+      // Ten columns are wider than the page on a desktop: the table
+      // scrolls in its own box there (ops.scrollTable's pattern) and
+      // stacks into one block per gateway on a phone.
+      h('div', { class: 'ndx-scroll', tabindex: '0', role: 'region', 'aria-label': t('ops.gw.caption', { agency: ops.memberName(m) }) },
       h('table', { class: 'govuk-table ndx-stack-table', dataset: { member: m } },
         h('caption', { class: 'govuk-table__caption govuk-visually-hidden' }, t('ops.gw.caption', { agency: ops.memberName(m) })),
         h('thead', { class: 'govuk-table__head' },
@@ -47,7 +51,7 @@ function table(gateways) {
             }) : t('ops.none')),
             cell(t('ops.gw.last_ok'), ops.when(x.last_ok_ms)),
             cell(t('ops.gw.records'), ops.num(x.records)),
-            cell(t('ops.gw.error'), x.last_error ? String(x.last_error) : t('ops.none')))))));
+            cell(t('ops.gw.error'), x.last_error ? String(x.last_error) : t('ops.none'))))))));
   }));
 }
 

@@ -5,7 +5,7 @@ import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr, formatTime } from '../i18n.mjs';
-import { stateTag } from '../format.mjs';
+import { procedureName, stateTag } from '../format.mjs';
 
 const KINDS = ['household-business', 'residence-change'];
 
@@ -19,12 +19,13 @@ export async function render() {
     nodes.push(g.table({
       id: 'procedures',
       caption: t('procs.caption'),
-      head: [t('proc.id'), t('proc.kind'), t('proc.state'), t('proc.created'), t('proc.updated')],
+      head: [t('proc.name'), t('proc.kind'), t('proc.id'), t('proc.state'), t('proc.created'), t('proc.updated')],
       rows: list.map((p) => {
         const st = stateTag(p.state);
         return [
-          g.link(`/procedures/${encodeURIComponent(p.id)}`, String(p.id)),
+          g.link(`/procedures/${encodeURIComponent(p.id)}`, procedureName(p), { 'data-id': p.id }),
           tOr(`kind.${p.kind}`, p.kind),
+          String(p.id),
           g.tag(st.text, st.colour),
           formatTime(p.created_at),
           formatTime(p.updated_at),

@@ -6,7 +6,7 @@ import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr, formatMoney } from '../i18n.mjs';
-import { recordRows, formatValue } from '../format.mjs';
+import { recordRows, formatValue, serviceText } from '../format.mjs';
 
 const CITIZEN_ORDER = ['full_name', 'pin', 'birth_date', 'sex', 'birth_province', 'permanent_address',
   'permanent_province', 'temporary_address', 'household_id', 'relation'];
@@ -80,7 +80,7 @@ export async function render() {
   }
   if (profile.read_via && profile.read_via.service) {
     nodes.push(h('p', { class: 'govuk-hint' }, t('profile.read_via', {
-      service: profile.read_via.service, message_id: profile.read_via.message_id || '',
+      service: serviceText(profile.read_via.service), message_id: profile.read_via.message_id || '',
     })));
   }
   nodes.push(insurance);

@@ -1,0 +1,97 @@
+/* Unit tests for include/ndx/timefmt.h: RFC 3339 UTC on the wire, and the
+ * Vietnam-time forms people read (dd/mm/yyyy [HH:MM]) and records get
+ * (YYYY-MM-DD), across the UTC day, month and year boundaries that UTC+7
+ * moves (issue 22). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ndx/err.h"
+#include "ndx/timefmt.h"
+
+static time_t at(const char *rfc3339)
+{
+	time_t t = 0;
+
+	assert_int_equal(ndx_time_parse(rfc3339, &t), NDX_OK);
+	return t;
+}
+
+/* 16:59:59Z is 23:59:59 in Vietnam, 17:00:00Z already the next day. */
+static void test_vn_day_boundary(void **state)
+{
+	char text[NDX_VN_TIME_TEXT_LEN], date[NDX_VN_DATE_LEN];
+
+	(void)state;
+	ndx_time_vn_text(at("2026-06-25T16:59:59Z"), 1, text);
+	assert_string_equal(text, "25/06/2026 23:59");
+	ndx_time_vn_text(at("2026-06-25T17:00:00Z"), 1, text);
+	assert_string_equal(text, "26/06/2026 00:00");
+	ndx_time_vn_text(at("2026-06-25T19:39:00Z"), 0, text);
+	assert_string_equal(text, "26/06/2026");
+	ndx_time_vn_iso_date(at("2026-06-25T16:59:59Z"), date);
+	assert_string_equal(date, "2026-06-25");
+	ndx_time_vn_iso_date(at("2026-06-25T17:00:00Z"), date);
+	assert_string_equal(date, "2026-06-26");
+}
+
+/* The same moment is one UTC day but the next Vietnam month and year. */
+static void test_vn_month_and_year_boundary(void **state)
+{
+	char text[NDX_VN_TIME_TEXT_LEN], date[NDX_VN_DATE_LEN];
+
+	(void)state;
+	ndx_time_vn_text(at("2026-12-31T18:30:00Z"), 1, text);
+	assert_string_equal(text, "01/01/2027 01:30");
+	ndx_time_vn_iso_date(at("2026-12-31T18:30:00Z"), date);
+	assert_string_equal(date, "2027-01-01");
+	ndx_time_vn_text(at("2028-02-28T17:00:00Z"), 0, text);
+	assert_string_equal(text, "29/02/2028"); /* leap day */
+	ndx_time_vn_text(at("1988-10-09T00:00:00Z"), 0, text);
+	assert_string_equal(text, "09/10/1988"); /* leading zeros */
+	ndx_time_vn_text(at("2026-06-26T02:39:00Z"), 1, text);
+	assert_string_equal(text, "26/06/2026 09:39"); /* 24-hour clock */
+}
+
+static void test_vn_out_of_range(void **state)
+{
+	char text[NDX_VN_TIME_TEXT_LEN], date[NDX_VN_DATE_LEN];
+
+	(void)state;
+	/* 9999-12-31T17:00:00Z is year 10000 in Vietnam: refused, not cut. */
+	ndx_time_vn_text(at("9999-12-31T17:00:00Z"), 1, text);
+	assert_string_equal(text, "01/01/0000 00:00");
+	ndx_time_vn_iso_date(at("9999-12-31T17:00:00Z"), date);
+	assert_string_equal(date, "0000-01-01");
+	ndx_time_vn_iso_date(at("9999-12-31T16:59:59Z"), date);
+	assert_string_equal(date, "9999-12-31");
+}
+
+static void test_rfc3339_round_trip(void **state)
+{
+	char text[NDX_TIME_TEXT_LEN];
+	time_t t = 0;
+
+	(void)state;
+	ndx_time_format(at("2026-11-23T09:20:51Z"), text);
+	assert_string_equal(text, "2026-11-23T09:20:51Z");
+	assert_int_equal(ndx_time_parse("2026-11-23T16:20:51+07:00", &t), NDX_EINVAL);
+	assert_int_equal(ndx_time_parse("2026-02-29T00:00:00Z", &t), NDX_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vn_day_boundary),
+		cmocka_unit_test(test_vn_month_and_year_boundary),
+		cmocka_unit_test(test_vn_out_of_range),
+		cmocka_unit_test(test_rfc3339_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
