@@ -81,6 +81,18 @@ class Monitor:
         assert r.status_code == 200, r.text
         return r.json()
 
+    def wait_round(self, timeout=20.0):
+        """Until a round has ended: a round's gateway figures on /healthz are set at
+        its end, after the gateways' records (which /api/live shows at once), the
+        accesses, the misuse analysis and the proofs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            h = requests.get(self.url + "/healthz", timeout=10).json()
+            if h["rounds"] >= 1:
+                return h
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.1)
+
     def wait(self, pred, what, timeout=20.0):
         deadline = time.monotonic() + timeout
         last = None
@@ -154,7 +166,7 @@ def test_collects_every_gateway_through_the_exchange(build_dir, fed, tmp_path):
             [F.BHXH + "/gw1"]
         # nothing personal in what the monitor serves: no PIN from the paths
         assert not re.search(r"\b\d{12}\b", json.dumps(live)), live
-        health = requests.get(mon.url + "/healthz", timeout=10).json()
+        health = mon.wait_round()
         assert health["conf_version"] >= version and health["records"] >= 11
         assert health["gateways"] == 4 and health["gateways_down"] == 1
         assert health["status"] == "degraded"
@@ -237,12 +249,7 @@ def test_metrics(build_dir, fed, tmp_path):
     mon = Monitor(build_dir, fed, tmp_path, F.TAX).init().start()
     try:
         mon.wait(lambda l: len(l["gateways"]) == 4, "the gateways collected")
-        # a round ends after the gateways' records (the accesses, the misuse
-        # analysis and the proofs come after them): wait until one has ended
-        deadline = time.monotonic() + 20
-        while requests.get(mon.url + "/healthz", timeout=10).json()["rounds"] < 1:
-            assert time.monotonic() < deadline, mon.log.read_text()[-3000:]
-            time.sleep(0.1)
+        mon.wait_round()
         r = requests.get(mon.url + "/metrics", timeout=10)
         assert r.status_code == 200
         assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
