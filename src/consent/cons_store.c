@@ -26,7 +26,7 @@
 #define PROG "ndx-consent"
 
 struct cstore {
-	struct cons_db *db;
+	struct ndx_sqldb *db;
 	pthread_mutex_t mu;
 	char *issuer;
 	char *token_sha256;
@@ -38,104 +38,17 @@ struct cstore {
 	uint64_t epoch; /* st->db->epoch when the bits were loaded */
 };
 
-static int runv(struct cstore *st, json_t **rows, int64_t *changes, const char *sql,
-		const char *types, va_list ap)
-{
-	return st->db->ops->run(st->db, sql, types, ap, rows, changes);
-}
-
-/* Runs a statement that returns no rows. A key violation is NDX_EEXIST. */
-static int exec_p(struct cstore *st, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = runv(st, NULL, NULL, sql, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* As exec_p; NDX_ENOTFOUND when the statement changed no row. */
-static int change_p(struct cstore *st, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	int64_t n = 0;
-	int rc;
-
-	va_start(ap, types);
-	rc = runv(st, NULL, &n, sql, types, ap);
-	va_end(ap);
-	return rc ? rc : n ? NDX_OK : NDX_ENOTFOUND;
-}
-
-/* *rows = a new array of the statement's rows. */
-static int query_p(struct cstore *st, json_t **rows, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = runv(st, rows, NULL, sql, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* *row = a new reference to the statement's first row; NDX_ENOTFOUND when
- * there is none. */
-static int query_one(struct cstore *st, json_t **row, const char *sql, const char *types, ...)
-{
-	json_t *rows = NULL;
-	va_list ap;
-	int rc;
-
-	*row = NULL;
-	va_start(ap, types);
-	rc = runv(st, &rows, NULL, sql, types, ap);
-	va_end(ap);
-	if (rc)
-		return rc;
-	if (json_array_size(rows) == 0)
-		rc = NDX_ENOTFOUND;
-	else
-		*row = json_incref(json_array_get(rows, 0));
-	json_decref(rows);
-	return rc;
-}
-
-static int meta_get(struct cstore *st, const char *key, char **out)
-{
-	json_t *row;
-	const char *v;
-	int rc;
-
-	*out = NULL;
-	if ((rc = query_one(st, &row, "SELECT value FROM meta WHERE key = ?", "s", key)))
-		return rc;
-	v = json_string_value(json_object_get(row, "value"));
-	*out = v ? strdup(v) : NULL;
-	rc = !v ? NDX_EDB : *out ? NDX_OK : NDX_ENOMEM;
-	json_decref(row);
-	return rc;
-}
-
 static int connect_db(const char *loc, bool create, struct cstore **out)
 {
 	struct cstore *st;
-	const char *why;
 	int rc;
 
 	*out = NULL;
-	if ((rc = cons_db_check(loc, &why))) {
-		fprintf(stderr, PROG ": store: %s\n", why);
-		return rc;
-	}
 	if (!(st = calloc(1, sizeof *st)))
 		return NDX_ENOMEM;
 	/* A revocation, once acknowledged to the subject, must survive a crash:
-	 * both engines are durable at COMMIT (cons_db.h). */
-	if ((rc = cons_db_is_pg(loc) ? cons_db_pg_open(loc, create, &st->db)
-				     : cons_db_sqlite_open(loc, create, &st->db))) {
+	 * both engines are durable at COMMIT (ndx/sqldb.h). */
+	if ((rc = ndx_sqldb_open(&cons_db_desc, loc, create, &st->db))) {
 		free(st);
 		return rc;
 	}
@@ -147,10 +60,10 @@ static int connect_db(const char *loc, bool create, struct cstore **out)
 
 static int load_meta(struct cstore *st)
 {
-	int rc = meta_get(st, "issuer", &st->issuer);
+	int rc = ndx_sqldb_meta_get(st->db, "issuer", &st->issuer);
 
 	if (!rc)
-		rc = meta_get(st, "token_sha256", &st->token_sha256);
+		rc = ndx_sqldb_meta_get(st->db, "token_sha256", &st->token_sha256);
 	if (rc == NDX_ENOTFOUND) {
 		fprintf(stderr, PROG ": the database has no issuer: not a consent service "
 				"database, or its init did not finish\n");
@@ -168,16 +81,10 @@ int cstore_create(const char *loc, const char *issuer, const char *token_sha256_
 	*out = NULL;
 	if ((rc = connect_db(loc, true, &st)))
 		return rc;
-	if ((rc = st->db->ops->begin(st->db)))
-		goto fail;
-	if ((rc = exec_p(st, "INSERT INTO meta(key, value) VALUES('issuer', ?),"
-			     " ('token_sha256', ?), ('revocation_version', '1')",
-			 "ss", issuer, token_sha256_hex)) ||
-	    (rc = st->db->ops->commit(st->db))) {
-		st->db->ops->rollback(st->db);
-		goto fail;
-	}
-	if ((rc = load_meta(st)))
+	if ((rc = ndx_sqldb_write(st->db, "INSERT INTO meta(key, value) VALUES('issuer', ?),"
+				  " ('token_sha256', ?), ('revocation_version', '1')",
+				  "ss", issuer, token_sha256_hex)) ||
+	    (rc = load_meta(st)))
 		goto fail;
 	*out = st;
 	return NDX_OK;
@@ -204,12 +111,12 @@ int cstore_open(const char *loc, struct cstore **out)
 
 bool cstore_loc_is_pg(const char *loc)
 {
-	return cons_db_is_pg(loc);
+	return ndx_sqldb_is_pg(loc);
 }
 
 int cstore_loc_check(const char *loc, const char **why)
 {
-	return cons_db_check(loc, why);
+	return ndx_sqldb_check(loc, why);
 }
 
 const char *cstore_name(const struct cstore *st)
@@ -247,7 +154,7 @@ int cstore_consent_add(struct cstore *st, const struct cstore_consent *c)
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	rc = exec_p(st, "INSERT INTO consents(jti, subject, consumer, services, purpose, iat,"
+	rc = ndx_sqldb_exec(st->db, "INSERT INTO consents(jti, subject, consumer, services, purpose, iat,"
 			" nbf, exp, jws, status_list, status_idx) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 		    "sssssiiisii", c->jti, c->subject, c->consumer, c->services, c->purpose,
 		    (int64_t)c->iat, (int64_t)c->nbf, (int64_t)c->exp, c->jws,
@@ -305,7 +212,7 @@ int cstore_consent_list(struct cstore *st, const char *subject, time_t now, json
 
 	*out = NULL;
 	pthread_mutex_lock(&st->mu);
-	rc = query_p(st, &rows, "SELECT jti, subject, consumer, services, purpose, iat, nbf, exp,"
+	rc = ndx_sqldb_query(st->db, &rows, "SELECT jti, subject, consumer, services, purpose, iat, nbf, exp,"
 				" jws, revoked_at FROM consents WHERE subject = ?"
 				" ORDER BY iat DESC, jti", "s", subject);
 	pthread_mutex_unlock(&st->mu);
@@ -332,7 +239,7 @@ static int read_counter(struct cstore *st, const char *key, uint64_t *version)
 {
 	char *v = NULL, *end;
 	unsigned long long n;
-	int rc = meta_get(st, key, &v);
+	int rc = ndx_sqldb_meta_get(st->db, key, &v);
 
 	if (rc)
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
@@ -349,7 +256,7 @@ static int write_counter(struct cstore *st, const char *key, uint64_t value)
 	int rc;
 
 	snprintf(text, sizeof text, "%llu", (unsigned long long)value);
-	rc = change_p(st, "UPDATE meta SET value = ? WHERE key = ?", "ss", text, key);
+	rc = ndx_sqldb_change(st->db, "UPDATE meta SET value = ? WHERE key = ?", "ss", text, key);
 	return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 }
 
@@ -398,7 +305,7 @@ int cstore_consent_subject(struct cstore *st, const char *jti, char *subject, si
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	rc = query_one(st, &row, "SELECT subject FROM consents WHERE jti = ?", "s", jti);
+	rc = ndx_sqldb_query_one(st->db, &row, "SELECT subject FROM consents WHERE jti = ?", "s", jti);
 	pthread_mutex_unlock(&st->mu);
 	if (rc)
 		return rc;
@@ -431,7 +338,7 @@ static int grow_lists(struct cstore *st, uint32_t list)
 }
 
 /* Forgets the held bits when the engine has taken the database anew
- * (cons_db.h epoch): they are read from the table again, each list's gen
+ * (ndx/sqldb.h epoch): they are read from the table again, each list's gen
  * rising then. The epoch moves at the engine's next statement; the API
  * makes one (cstore_status) before it answers GET /status or serves a
  * list. Under st->mu. */
@@ -461,7 +368,7 @@ static int status_bits_locked(struct cstore *st, uint32_t list, uint8_t **out)
 	}
 	if ((rc = grow_lists(st, list)))
 		return rc;
-	if ((rc = query_p(st, &rows, "SELECT status_idx FROM consents WHERE revoked_at IS NOT NULL"
+	if ((rc = ndx_sqldb_query(st->db, &rows, "SELECT status_idx FROM consents WHERE revoked_at IS NOT NULL"
 				     " AND status_list = ?", "i", (int64_t)list)))
 		return rc;
 	if (!(bits = calloc(1, NDX_STATUSLIST_BYTES))) {
@@ -522,7 +429,7 @@ static int revoke_target(struct cstore *st, const char *jti, int *has_status, in
 	int rc;
 
 	*has_status = 0;
-	rc = query_one(st, &row, "SELECT revoked_at IS NOT NULL AS revoked, status_list,"
+	rc = ndx_sqldb_query_one(st->db, &row, "SELECT revoked_at IS NOT NULL AS revoked, status_list,"
 				 " status_idx FROM consents WHERE jti = ?", "s", jti);
 	if (rc)
 		return rc;
@@ -549,7 +456,7 @@ int cstore_consent_revoke(struct cstore *st, const char *jti, time_t now, uint64
 	if ((rc = read_version(st, version)) ||
 	    (rc = revoke_target(st, jti, &has_status, &list, &idx)))
 		goto rollback;
-	if ((rc = change_p(st, "UPDATE consents SET revoked_at = ? WHERE jti = ?", "is",
+	if ((rc = ndx_sqldb_change(st->db, "UPDATE consents SET revoked_at = ? WHERE jti = ?", "is",
 			   (int64_t)now, jti)) ||
 	    (rc = write_counter(st, "revocation_version", *version + 1)) ||
 	    (rc = st->db->ops->commit(st->db)))
@@ -584,7 +491,7 @@ int cstore_counts(struct cstore *st, time_t now, struct cstore_counts *out)
 
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&st->mu);
-	rc = query_p(st, &rows, sql, "i", (int64_t)now);
+	rc = ndx_sqldb_query(st->db, &rows, sql, "i", (int64_t)now);
 	pthread_mutex_unlock(&st->mu);
 	if (rc)
 		return rc;

@@ -27,6 +27,7 @@
 #include "ndx/httpd.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
+#include "ndx/sqldb.h"
 #include "cons_store.h"
 
 #ifndef NDX_VERSION
@@ -91,19 +92,7 @@ static const char SERVE_HELP[] =
  * printed), else DIR/consent.db. */
 static int store_location(const char *dir, const char *store_loc, char *out, size_t cap)
 {
-	const char *why;
-
-	if (!store_loc)
-		return ndx_args_join(PROG, out, cap, dir, CSTORE_DB_FILE);
-	if (store_loc[0] == '\0' || cstore_loc_check(store_loc, &why) != NDX_OK) {
-		fprintf(stderr, PROG ": --store: %s\n", store_loc[0] ? why : "empty");
-		return -1;
-	}
-	if ((size_t)snprintf(out, cap, "%s", store_loc) >= cap) {
-		fprintf(stderr, PROG ": --store: too long\n");
-		return -1;
-	}
-	return 0;
+	return ndx_sqldb_location(PROG, dir, CSTORE_DB_FILE, store_loc, out, cap);
 }
 
 /* ---- init --------------------------------------------------------------------- */

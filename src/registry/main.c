@@ -1,6 +1,6 @@
 /* ndx-registry: the federation's central authority. This file only parses
  * the command line (init, serve, token add) and wires the parts together:
- * reg_store.c keeps the data (on SQLite or PostgreSQL, reg_db.h), api.c
+ * reg_store.c keeps the data (on SQLite or PostgreSQL, reg_db.h over ndx/sqldb.h), api.c
  * answers HTTP, confgen.c builds and signs the global configuration. Overview: docs/architecture.md "ndx-registry" and
  * docs/registry-api.md. */
 #include <errno.h>
@@ -25,7 +25,7 @@
 #include "ndx/httpd.h"
 #include "ndx/key.h"
 #include "ndx/pki.h"
-#include "reg_db.h"
+#include "ndx/sqldb.h"
 #include "reg_metrics.h"
 #include "reg_store.h"
 
@@ -109,19 +109,7 @@ static const char TOKEN_HELP[] =
  * DIR/registry.db. */
 static int store_location(const char *dir, const char *store_loc, char *out, size_t cap)
 {
-	const char *why;
-
-	if (!store_loc)
-		return ndx_args_join(PROG, out, cap, dir, STORE_DB_FILE);
-	if (store_loc[0] == '\0' || reg_db_check(store_loc, &why) != NDX_OK) {
-		fprintf(stderr, PROG ": --store: %s\n", store_loc[0] ? why : "empty");
-		return -1;
-	}
-	if ((size_t)snprintf(out, cap, "%s", store_loc) >= cap) {
-		fprintf(stderr, PROG ": --store: too long\n");
-		return -1;
-	}
-	return 0;
+	return ndx_sqldb_location(PROG, dir, STORE_DB_FILE, store_loc, out, cap);
 }
 
 
@@ -224,7 +212,7 @@ static int cmd_init(int argc, char **argv)
 	    ndx_args_join(PROG, anchor, sizeof anchor, dir, ANCHOR_FILE) ||
 	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE))
 		return 1;
-	if (!reg_db_is_pg(db) && access(db, F_OK) == 0) {
+	if (!ndx_sqldb_is_pg(db) && access(db, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s exists: refusing to overwrite an existing registry\n",
 			db);
 		return 1;
@@ -279,12 +267,12 @@ static int cmd_init(int argc, char **argv)
 	}
 	remember(&made, tokpath);
 	rc = store_create(db, instance, url, &st);
-	if (!rc && !reg_db_is_pg(db)) {
+	if (!rc && !ndx_sqldb_is_pg(db)) {
 		remember(&made, db);
 		/* It holds credential hashes: nobody else reads it. */
 		chmod(db, 0600);
 	}
-	if (rc == NDX_EEXIST && reg_db_is_pg(db)) {
+	if (rc == NDX_EEXIST && ndx_sqldb_is_pg(db)) {
 		fprintf(stderr, PROG " init: the database holds a registry already: refusing to "
 				"overwrite it (serve another node from a copy of its data directory)\n");
 		goto fail;
@@ -293,7 +281,7 @@ static int cmd_init(int argc, char **argv)
 		/* A PostgreSQL registry half made stays: init refuses it from now
 		 * on, and its schema is dropped by hand. */
 		fprintf(stderr, PROG " init: cannot create the database %s: %s\n",
-			st ? store_name(st) : reg_db_is_pg(db) ? "(the connection string)" : db,
+			st ? store_name(st) : ndx_sqldb_is_pg(db) ? "(the connection string)" : db,
 			ndx_strerror(rc));
 		goto fail;
 	}

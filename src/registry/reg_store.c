@@ -22,7 +22,7 @@
 #include "reg_db.h"
 
 struct store {
-	struct reg_db *db;
+	struct ndx_sqldb *db;
 	pthread_mutex_t mu;
 	char *instance;
 	char *registry_url;
@@ -59,7 +59,7 @@ static int is_in(const char *name, const char *const *list, size_t n)
 
 /* The engine's raw row in the API's shape: JSON text parsed, flags as
  * booleans, the three retry columns of a subscription as one object. */
-static int shape_row(json_t *row)
+int reg_shape_row(json_t *row)
 {
 	const char *name;
 	json_t *v, *first;
@@ -91,83 +91,6 @@ static int shape_row(json_t *row)
 	return NDX_OK;
 }
 
-static int runv(struct store *st, json_t **rows, int64_t *changes, const char *sql,
-		const char *types, va_list ap)
-{
-	int rc = st->db->ops->run(st->db, sql, types, ap, rows, changes);
-	size_t i;
-	json_t *row;
-
-	if (rc || !rows)
-		return rc;
-	json_array_foreach(*rows, i, row) {
-		if ((rc = shape_row(row))) {
-			json_decref(*rows);
-			*rows = NULL;
-			return rc;
-		}
-	}
-	return NDX_OK;
-}
-
-/* Runs a statement that returns no rows. A key violation is NDX_EEXIST. */
-static int exec_p(struct store *st, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = runv(st, NULL, NULL, sql, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* As exec_p; NDX_ENOTFOUND when the statement changed no row. */
-static int change_p(struct store *st, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	int64_t n = 0;
-	int rc;
-
-	va_start(ap, types);
-	rc = runv(st, NULL, &n, sql, types, ap);
-	va_end(ap);
-	return rc ? rc : n > 0 ? NDX_OK : NDX_ENOTFOUND;
-}
-
-/* Collects every row into a new array (*out). */
-static int query_rows(struct store *st, json_t **out, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = runv(st, out, NULL, sql, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* As query_rows for exactly one row (NDX_ENOTFOUND when none). */
-static int query_one(struct store *st, json_t **out, const char *sql, const char *types, ...)
-{
-	json_t *rows;
-	va_list ap;
-	int rc;
-
-	*out = NULL;
-	va_start(ap, types);
-	rc = runv(st, &rows, NULL, sql, types, ap);
-	va_end(ap);
-	if (rc)
-		return rc;
-	if (json_array_size(rows) == 0)
-		rc = NDX_ENOTFOUND;
-	else
-		*out = json_incref(json_array_get(rows, 0));
-	json_decref(rows);
-	return rc;
-}
-
 /* The first column of the first row as an integer (0 when there is no
  * row, or it is not an integer) in *out. */
 static int query_int(struct store *st, int64_t *out, const char *sql, const char *types, ...)
@@ -178,7 +101,7 @@ static int query_int(struct store *st, int64_t *out, const char *sql, const char
 
 	*out = 0;
 	va_start(ap, types);
-	rc = runv(st, &rows, NULL, sql, types, ap);
+	rc = ndx_sqldb_queryv(st->db, &rows, sql, types, ap);
 	va_end(ap);
 	if (rc)
 		return rc;
@@ -191,40 +114,17 @@ static int query_int(struct store *st, int64_t *out, const char *sql, const char
 
 /* ---- open, create ------------------------------------------------------- */
 
-static int meta_get(struct store *st, const char *key, char **out)
-{
-	json_t *row;
-	int rc;
-
-	*out = NULL;
-	rc = query_one(st, &row, "SELECT value FROM meta WHERE key = ?", "s", key);
-	if (rc)
-		return rc;
-	{
-		const char *v = json_string_value(json_object_get(row, "value"));
-		*out = dup_str(v ? v : "");
-	}
-	json_decref(row);
-	return *out ? NDX_OK : NDX_ENOMEM;
-}
-
 static int store_connect(const char *loc, bool create, struct store **out)
 {
 	struct store *st;
 	pthread_mutexattr_t attr;
-	const char *why;
 	int rc;
 
 	*out = NULL;
-	if ((rc = reg_db_check(loc, &why))) {
-		fprintf(stderr, "ndx-registry: store: %s\n", why);
-		return rc;
-	}
 	st = calloc(1, sizeof *st);
 	if (!st)
 		return NDX_ENOMEM;
-	if ((rc = reg_db_is_pg(loc) ? reg_db_pg_open(loc, create, &st->db)
-				    : reg_db_sqlite_open(loc, create, &st->db))) {
+	if ((rc = ndx_sqldb_open(&reg_db_desc, loc, create, &st->db))) {
 		free(st);
 		return rc;
 	}
@@ -238,9 +138,9 @@ static int store_connect(const char *loc, bool create, struct store **out)
 
 static int load_meta(struct store *st)
 {
-	int rc = meta_get(st, "instance", &st->instance);
+	int rc = ndx_sqldb_meta_get(st->db, "instance", &st->instance);
 	if (!rc)
-		rc = meta_get(st, "registry_url", &st->registry_url);
+		rc = ndx_sqldb_meta_get(st->db, "registry_url", &st->registry_url);
 	if (rc == NDX_ENOTFOUND) {
 		fprintf(stderr, "ndx-registry: the database has no instance: not a registry "
 				"database, or its init did not finish\n");
@@ -261,16 +161,10 @@ int store_create(const char *loc, const char *instance, const char *registry_url
 	if (rc)
 		return rc;
 	snprintf(changed, sizeof changed, "%lld", (long long)time(NULL));
-	if ((rc = st->db->ops->begin(st->db)))
-		goto fail;
-	if ((rc = exec_p(st, "INSERT INTO meta(key, value) VALUES('instance', ?),"
-			     " ('registry_url', ?), ('conf_version', '1'), ('conf_changed_at', ?)",
-			 "sss", instance, registry_url, changed)) ||
-	    (rc = st->db->ops->commit(st->db))) {
-		st->db->ops->rollback(st->db);
-		goto fail;
-	}
-	if ((rc = load_meta(st)))
+	if ((rc = ndx_sqldb_write(st->db, "INSERT INTO meta(key, value) VALUES('instance', ?),"
+				  " ('registry_url', ?), ('conf_version', '1'), ('conf_changed_at', ?)",
+				  "sss", instance, registry_url, changed)) ||
+	    (rc = load_meta(st)))
 		goto fail;
 	*out = st;
 	return NDX_OK;
@@ -388,7 +282,7 @@ static int write_audit(struct store *st, const char *actor, const char *remote,
 	if (detail && !text)
 		return NDX_ENOMEM;
 	now_text(now);
-	rc = exec_p(st, "INSERT INTO audit(time, actor, remote, action, object, detail)"
+	rc = ndx_sqldb_exec(st->db, "INSERT INTO audit(time, actor, remote, action, object, detail)"
 			" VALUES(?,?,?,?,?,?)",
 		    "ssssss", now, actor, remote ? remote : "", action, object,
 		    text ? text : "{}");
@@ -416,9 +310,9 @@ int store_commit(struct store *st, const char *actor, const char *remote, const 
 
 	snprintf(changed, sizeof changed, "%lld", (long long)time(NULL));
 	if ((rc = write_audit(st, actor, remote, action, object, detail)) ||
-	    (rc = exec_p(st, "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
+	    (rc = ndx_sqldb_exec(st->db, "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
 			     " WHERE key = 'conf_version'", "")) ||
-	    (rc = exec_p(st, "UPDATE meta SET value = ? WHERE key = 'conf_changed_at'", "s",
+	    (rc = ndx_sqldb_exec(st->db, "UPDATE meta SET value = ? WHERE key = 'conf_changed_at'", "s",
 			 changed)) ||
 	    (rc = query_int(st, &v, "SELECT CAST(value AS BIGINT) FROM meta"
 				    " WHERE key = 'conf_version'", "")) ||
@@ -448,7 +342,7 @@ int store_conf_state(struct store *st, uint64_t *version, int64_t *changed_at)
 	*version = 0;
 	*changed_at = 0;
 	store_lock(st);
-	rc = query_rows(st, &rows, "SELECT key, value FROM meta"
+	rc = ndx_sqldb_query(st->db, &rows, "SELECT key, value FROM meta"
 				   " WHERE key IN ('conf_version', 'conf_changed_at')", "");
 	store_unlock(st);
 	if (rc)
@@ -472,7 +366,7 @@ int store_witnessed_list(struct store *st, const char *gateway, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT batch, sth_hash FROM witnessed WHERE gateway = ?"
+	rc = ndx_sqldb_query(st->db, out, "SELECT batch, sth_hash FROM witnessed WHERE gateway = ?"
 				 " ORDER BY batch", "s", gateway);
 	store_unlock(st);
 	return rc;
@@ -481,7 +375,7 @@ int store_witnessed_list(struct store *st, const char *gateway, json_t **out)
 int store_witnessed_put(struct store *st, const char *gateway, int64_t batch,
 			const char *sth_hash_hex, int64_t time_ms)
 {
-	return exec_p(st, "INSERT INTO witnessed(gateway, batch, sth_hash, time_ms)"
+	return ndx_sqldb_exec(st->db, "INSERT INTO witnessed(gateway, batch, sth_hash, time_ms)"
 			  " VALUES(?,?,?,?) ON CONFLICT(gateway, batch) DO UPDATE SET"
 			  " sth_hash = excluded.sth_hash, time_ms = excluded.time_ms",
 		      "sisi", gateway, batch, sth_hash_hex, time_ms);
@@ -500,7 +394,7 @@ int store_token_add(struct store *st, const char *name, const char *sha256_hex,
 	if ((rc = store_begin(st)))
 		return rc;
 	detail = json_pack("{ss}", "name", name);
-	rc = exec_p(st, "INSERT INTO admin_tokens(name, sha256, created_at) VALUES(?,?,?)",
+	rc = ndx_sqldb_exec(st->db, "INSERT INTO admin_tokens(name, sha256, created_at) VALUES(?,?,?)",
 		    "sss", name, sha256_hex, now);
 	if (!rc)
 		rc = write_audit(st, actor, "local", "token.add", name, detail);
@@ -516,7 +410,7 @@ int store_tokens(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT name, sha256 FROM admin_tokens ORDER BY name", "");
+	rc = ndx_sqldb_query(st->db, out, "SELECT name, sha256 FROM admin_tokens ORDER BY name", "");
 	store_unlock(st);
 	return rc;
 }
@@ -527,7 +421,7 @@ int store_member_add(struct store *st, const char *id, const char *name)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return exec_p(st, "INSERT INTO members(id, name, created_at) VALUES(?,?,?)", "sss", id,
+	return ndx_sqldb_exec(st->db, "INSERT INTO members(id, name, created_at) VALUES(?,?,?)", "sss", id,
 		      name, now);
 }
 
@@ -535,7 +429,7 @@ int store_member_get(struct store *st, const char *id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT id, name, created_at FROM members WHERE id = ?", "s", id);
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT id, name, created_at FROM members WHERE id = ?", "s", id);
 	store_unlock(st);
 	return rc;
 }
@@ -544,7 +438,7 @@ int store_member_list(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT id, name, created_at FROM members ORDER BY id", "");
+	rc = ndx_sqldb_query(st->db, out, "SELECT id, name, created_at FROM members ORDER BY id", "");
 	store_unlock(st);
 	return rc;
 }
@@ -581,7 +475,7 @@ int store_member_delete(struct store *st, const char *id, const char **why)
 		*why = "grants still name the member as client; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	return change_p(st, "DELETE FROM members WHERE id = ?", "s", id);
+	return ndx_sqldb_change(st->db, "DELETE FROM members WHERE id = ?", "s", id);
 }
 
 /* ---- subsystems --------------------------------------------------------------- */
@@ -590,7 +484,7 @@ int store_subsystem_add(struct store *st, const char *id, const char *member)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return exec_p(st, "INSERT INTO subsystems(id, member, created_at) VALUES(?,?,?)", "sss",
+	return ndx_sqldb_exec(st->db, "INSERT INTO subsystems(id, member, created_at) VALUES(?,?,?)", "sss",
 		      id, member, now);
 }
 
@@ -598,7 +492,7 @@ int store_subsystem_get(struct store *st, const char *id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT id, member, created_at FROM subsystems WHERE id = ?", "s",
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT id, member, created_at FROM subsystems WHERE id = ?", "s",
 		       id);
 	store_unlock(st);
 	return rc;
@@ -608,9 +502,9 @@ int store_subsystem_list(struct store *st, const char *member, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = member ? query_rows(st, out, "SELECT id, member, created_at FROM subsystems"
+	rc = member ? ndx_sqldb_query(st->db, out, "SELECT id, member, created_at FROM subsystems"
 					  " WHERE member = ? ORDER BY id", "s", member)
-		    : query_rows(st, out, "SELECT id, member, created_at FROM subsystems"
+		    : ndx_sqldb_query(st->db, out, "SELECT id, member, created_at FROM subsystems"
 					  " ORDER BY id", "");
 	store_unlock(st);
 	return rc;
@@ -646,7 +540,7 @@ int store_subsystem_delete(struct store *st, const char *id, const char **why)
 		*why = "the subsystem is the operator's monitoring client; clear that first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	return change_p(st, "DELETE FROM subsystems WHERE id = ?", "s", id);
+	return ndx_sqldb_change(st->db, "DELETE FROM subsystems WHERE id = ?", "s", id);
 }
 
 /* ---- the monitoring client --------------------------------------------------- */
@@ -656,7 +550,7 @@ int store_monitoring_get(struct store *st, char **client)
 	int rc;
 
 	store_lock(st);
-	rc = meta_get(st, "monitoring_client", client);
+	rc = ndx_sqldb_meta_get(st->db, "monitoring_client", client);
 	store_unlock(st);
 	return rc;
 }
@@ -669,14 +563,14 @@ int store_monitoring_set(struct store *st, const char *client)
 		return rc;
 	if (rc == 0)
 		return NDX_ENOTFOUND;
-	return exec_p(st, "INSERT INTO meta(key, value) VALUES('monitoring_client', ?)"
+	return ndx_sqldb_exec(st->db, "INSERT INTO meta(key, value) VALUES('monitoring_client', ?)"
 			  " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 		      "s", client);
 }
 
 int store_monitoring_clear(struct store *st)
 {
-	return change_p(st, "DELETE FROM meta WHERE key = 'monitoring_client'", "");
+	return ndx_sqldb_change(st->db, "DELETE FROM meta WHERE key = 'monitoring_client'", "");
 }
 
 /* ---- gateways ------------------------------------------------------------------ */
@@ -689,7 +583,7 @@ int store_gateway_add(struct store *st, const struct store_gateway *gw)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return exec_p(st, "INSERT INTO gateways(member, code, address, sign_key, sign_key_id,"
+	return ndx_sqldb_exec(st->db, "INSERT INTO gateways(member, code, address, sign_key, sign_key_id,"
 			  " tls_cert, tls_cert_sha256, created_at) VALUES(?,?,?,?,?,?,?,?)",
 		      "ssssssss", gw->member, gw->code, gw->address, gw->sign_key,
 		      gw->sign_key_id, gw->tls_cert, gw->tls_cert_sha256, now);
@@ -699,7 +593,7 @@ int store_gateway_get(struct store *st, const char *member, const char *code, js
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " GATEWAY_COLUMNS " FROM gateways"
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " GATEWAY_COLUMNS " FROM gateways"
 				" WHERE member = ? AND code = ?", "ss", member, code);
 	store_unlock(st);
 	return rc;
@@ -709,9 +603,9 @@ int store_gateway_list(struct store *st, const char *member, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = member ? query_rows(st, out, "SELECT " GATEWAY_COLUMNS " FROM gateways"
+	rc = member ? ndx_sqldb_query(st->db, out, "SELECT " GATEWAY_COLUMNS " FROM gateways"
 					  " WHERE member = ? ORDER BY member, code", "s", member)
-		    : query_rows(st, out, "SELECT " GATEWAY_COLUMNS " FROM gateways"
+		    : ndx_sqldb_query(st->db, out, "SELECT " GATEWAY_COLUMNS " FROM gateways"
 					  " ORDER BY member, code", "");
 	store_unlock(st);
 	return rc;
@@ -719,7 +613,7 @@ int store_gateway_list(struct store *st, const char *member, json_t **out)
 
 int store_gateway_delete(struct store *st, const char *member, const char *code)
 {
-	return change_p(st, "DELETE FROM gateways WHERE member = ? AND code = ?", "ss", member,
+	return ndx_sqldb_change(st->db, "DELETE FROM gateways WHERE member = ? AND code = ?", "ss", member,
 			code);
 }
 
@@ -739,7 +633,7 @@ int store_service_add(struct store *st, const struct store_service *svc)
 
 	now_text(now);
 	if (purposes && bulk)
-		rc = exec_p(st, "INSERT INTO services(id, subsystem, title, personal, purposes,"
+		rc = ndx_sqldb_exec(st->db, "INSERT INTO services(id, subsystem, title, personal, purposes,"
 				" bulk_purposes, consent_required, openapi, openapi_sha256,"
 				" created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
 			    "sssississs", svc->id, svc->subsystem, svc->title,
@@ -758,7 +652,7 @@ int store_service_set_bulk(struct store *st, const char *id, const json_t *bulk_
 
 	if (!bulk)
 		return NDX_ENOMEM;
-	rc = change_p(st, "UPDATE services SET bulk_purposes = ? WHERE id = ?", "ss", bulk, id);
+	rc = ndx_sqldb_change(st->db, "UPDATE services SET bulk_purposes = ? WHERE id = ?", "ss", bulk, id);
 	free(bulk);
 	return rc;
 }
@@ -767,7 +661,7 @@ int store_service_get(struct store *st, const char *id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " SERVICE_COLUMNS " FROM services WHERE id = ?", "s", id);
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " SERVICE_COLUMNS " FROM services WHERE id = ?", "s", id);
 	store_unlock(st);
 	return rc;
 }
@@ -776,9 +670,9 @@ int store_service_list(struct store *st, const char *subsystem, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = subsystem ? query_rows(st, out, "SELECT " SERVICE_COLUMNS " FROM services"
+	rc = subsystem ? ndx_sqldb_query(st->db, out, "SELECT " SERVICE_COLUMNS " FROM services"
 					     " WHERE subsystem = ? ORDER BY id", "s", subsystem)
-		       : query_rows(st, out, "SELECT " SERVICE_COLUMNS " FROM services"
+		       : ndx_sqldb_query(st->db, out, "SELECT " SERVICE_COLUMNS " FROM services"
 					     " ORDER BY id", "");
 	store_unlock(st);
 	return rc;
@@ -801,7 +695,7 @@ int store_service_delete(struct store *st, const char *id, const char **why)
 		*why = "the service still has event types; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	return change_p(st, "DELETE FROM services WHERE id = ?", "s", id);
+	return ndx_sqldb_change(st->db, "DELETE FROM services WHERE id = ?", "s", id);
 }
 
 int store_service_openapi(struct store *st, const char *id, char **text, size_t *len)
@@ -812,7 +706,7 @@ int store_service_openapi(struct store *st, const char *id, char **text, size_t 
 	*text = NULL;
 	*len = 0;
 	store_lock(st);
-	rc = query_one(st, &row, "SELECT openapi AS text FROM services WHERE id = ?", "s", id);
+	rc = ndx_sqldb_query_one(st->db, &row, "SELECT openapi AS text FROM services WHERE id = ?", "s", id);
 	store_unlock(st);
 	if (rc)
 		return rc;
@@ -859,7 +753,7 @@ int store_grant_get(struct store *st, int64_t id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " GRANT_COLUMNS " FROM grants WHERE id = ?", "i", id);
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " GRANT_COLUMNS " FROM grants WHERE id = ?", "i", id);
 	store_unlock(st);
 	return rc;
 }
@@ -868,7 +762,7 @@ int store_grant_list(struct store *st, const char *client, const char *service, 
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT " GRANT_COLUMNS " FROM grants"
+	rc = ndx_sqldb_query(st->db, out, "SELECT " GRANT_COLUMNS " FROM grants"
 				 " WHERE (?1 IS NULL OR client = ?1) AND (?2 IS NULL OR service = ?2)"
 				 " ORDER BY id", "ss", client, service);
 	store_unlock(st);
@@ -877,7 +771,7 @@ int store_grant_list(struct store *st, const char *client, const char *service, 
 
 int store_grant_delete(struct store *st, int64_t id)
 {
-	return change_p(st, "DELETE FROM grants WHERE id = ?", "i", id);
+	return ndx_sqldb_change(st->db, "DELETE FROM grants WHERE id = ?", "i", id);
 }
 
 /* ---- revocations ------------------------------------------------------------------ */
@@ -888,7 +782,7 @@ int store_revocation_add(struct store *st, const char *kind, const char *value,
 	char now[NDX_TIME_TEXT_LEN];
 	*out = NULL;
 	now_text(now);
-	return query_one(st, out, "INSERT INTO revocations(kind, value, reason, revoked_at)"
+	return ndx_sqldb_query_one(st->db, out, "INSERT INTO revocations(kind, value, reason, revoked_at)"
 				  " VALUES(?,?,?,?) RETURNING kind, value, revoked_at, reason",
 			 "ssss", kind, value, reason, now);
 }
@@ -897,7 +791,7 @@ int store_revocation_list(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT kind, value, revoked_at, reason FROM revocations"
+	rc = ndx_sqldb_query(st->db, out, "SELECT kind, value, revoked_at, reason FROM revocations"
 				 " ORDER BY kind, value", "");
 	store_unlock(st);
 	return rc;
@@ -911,7 +805,7 @@ int store_consent_service_add(struct store *st, const struct store_consent_servi
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return exec_p(st, "INSERT INTO consent_services(id, url, sign_key, sign_key_id,"
+	return ndx_sqldb_exec(st->db, "INSERT INTO consent_services(id, url, sign_key, sign_key_id,"
 			  " created_at) VALUES(?,?,?,?,?)",
 		      "sssss", cs->id, cs->url, cs->sign_key, cs->sign_key_id, now);
 }
@@ -920,7 +814,7 @@ int store_consent_service_get(struct store *st, const char *id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " CONSENT_SERVICE_COLUMNS " FROM consent_services"
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " CONSENT_SERVICE_COLUMNS " FROM consent_services"
 				" WHERE id = ?", "s", id);
 	store_unlock(st);
 	return rc;
@@ -930,7 +824,7 @@ int store_consent_service_list(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT " CONSENT_SERVICE_COLUMNS " FROM consent_services"
+	rc = ndx_sqldb_query(st->db, out, "SELECT " CONSENT_SERVICE_COLUMNS " FROM consent_services"
 				 " ORDER BY id", "");
 	store_unlock(st);
 	return rc;
@@ -939,7 +833,7 @@ int store_consent_service_list(struct store *st, json_t **out)
 int store_consent_service_delete(struct store *st, const char *id, const char **why)
 {
 	*why = NULL;
-	return change_p(st, "DELETE FROM consent_services WHERE id = ?", "s", id);
+	return ndx_sqldb_change(st->db, "DELETE FROM consent_services WHERE id = ?", "s", id);
 }
 
 /* ---- embargoes ---------------------------------------------------------------------- */
@@ -958,9 +852,9 @@ int store_embargo_set(struct store *st, const char *purpose, int64_t seconds, in
 		return rc;
 	*created = n == 0;
 	if (n == 0)
-		return exec_p(st, "INSERT INTO embargoes(purpose, seconds, created_at, updated_at)"
+		return ndx_sqldb_exec(st->db, "INSERT INTO embargoes(purpose, seconds, created_at, updated_at)"
 				  " VALUES(?,?,?,?)", "siss", purpose, seconds, now, now);
-	return exec_p(st, "UPDATE embargoes SET seconds = ?, updated_at = ? WHERE purpose = ?",
+	return ndx_sqldb_exec(st->db, "UPDATE embargoes SET seconds = ?, updated_at = ? WHERE purpose = ?",
 		      "iss", seconds, now, purpose);
 }
 
@@ -968,7 +862,7 @@ int store_embargo_get(struct store *st, const char *purpose, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " EMBARGO_COLUMNS " FROM embargoes WHERE purpose = ?", "s",
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " EMBARGO_COLUMNS " FROM embargoes WHERE purpose = ?", "s",
 		       purpose);
 	store_unlock(st);
 	return rc;
@@ -978,7 +872,7 @@ int store_embargo_list(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT " EMBARGO_COLUMNS " FROM embargoes ORDER BY purpose", "");
+	rc = ndx_sqldb_query(st->db, out, "SELECT " EMBARGO_COLUMNS " FROM embargoes ORDER BY purpose", "");
 	store_unlock(st);
 	return rc;
 }
@@ -986,7 +880,7 @@ int store_embargo_list(struct store *st, json_t **out)
 int store_embargo_delete(struct store *st, const char *purpose, const char **why)
 {
 	*why = NULL;
-	return change_p(st, "DELETE FROM embargoes WHERE purpose = ?", "s", purpose);
+	return ndx_sqldb_change(st->db, "DELETE FROM embargoes WHERE purpose = ?", "s", purpose);
 }
 
 /* ---- id providers -------------------------------------------------------------------- */
@@ -998,7 +892,7 @@ int store_id_provider_add(struct store *st, const char *issuer, const char *sign
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return exec_p(st, "INSERT INTO id_providers(issuer, sign_key, sign_key_id, created_at)"
+	return ndx_sqldb_exec(st->db, "INSERT INTO id_providers(issuer, sign_key, sign_key_id, created_at)"
 			  " VALUES(?,?,?,?)", "ssss", issuer, sign_key, sign_key_id, now);
 }
 
@@ -1006,7 +900,7 @@ int store_id_provider_get(struct store *st, const char *issuer, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " ID_PROVIDER_COLUMNS " FROM id_providers"
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " ID_PROVIDER_COLUMNS " FROM id_providers"
 				" WHERE issuer = ?", "s", issuer);
 	store_unlock(st);
 	return rc;
@@ -1016,7 +910,7 @@ int store_id_provider_list(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT " ID_PROVIDER_COLUMNS " FROM id_providers"
+	rc = ndx_sqldb_query(st->db, out, "SELECT " ID_PROVIDER_COLUMNS " FROM id_providers"
 				 " ORDER BY issuer", "");
 	store_unlock(st);
 	return rc;
@@ -1025,7 +919,7 @@ int store_id_provider_list(struct store *st, json_t **out)
 int store_id_provider_delete(struct store *st, const char *issuer, const char **why)
 {
 	*why = NULL;
-	return change_p(st, "DELETE FROM id_providers WHERE issuer = ?", "s", issuer);
+	return ndx_sqldb_change(st->db, "DELETE FROM id_providers WHERE issuer = ?", "s", issuer);
 }
 
 /* ---- event types and subscriptions ---------------------------------------------------- */
@@ -1040,7 +934,7 @@ int store_event_type_add(struct store *st, const char *service, const char *name
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return exec_p(st, "INSERT INTO event_types(service, name, title, schema, created_at)"
+	return ndx_sqldb_exec(st->db, "INSERT INTO event_types(service, name, title, schema, created_at)"
 			  " VALUES(?,?,?,?,?)", "sssss", service, name, title, schema, now);
 }
 
@@ -1049,7 +943,7 @@ int store_event_type_get(struct store *st, const char *service, const char *name
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " EVENT_TYPE_COLUMNS " FROM event_types"
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " EVENT_TYPE_COLUMNS " FROM event_types"
 				" WHERE service = ? AND name = ?", "ss", service, name);
 	store_unlock(st);
 	return rc;
@@ -1059,7 +953,7 @@ int store_event_type_list(struct store *st, const char *service, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT " EVENT_TYPE_COLUMNS " FROM event_types"
+	rc = ndx_sqldb_query(st->db, out, "SELECT " EVENT_TYPE_COLUMNS " FROM event_types"
 				 " WHERE ?1 IS NULL OR service = ?1 ORDER BY service, name", "s",
 			service);
 	store_unlock(st);
@@ -1082,7 +976,7 @@ int store_event_type_delete(struct store *st, const char *service, const char *n
 		*why = "subscriptions still name the event type; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	return change_p(st, "DELETE FROM event_types WHERE service = ? AND name = ?", "ss",
+	return ndx_sqldb_change(st->db, "DELETE FROM event_types WHERE service = ? AND name = ?", "ss",
 			 service, name);
 }
 
@@ -1103,7 +997,7 @@ int store_subscription_get(struct store *st, int64_t id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT " SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE id = ?",
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT " SUBSCRIPTION_COLUMNS " FROM subscriptions WHERE id = ?",
 		       "i", id);
 	store_unlock(st);
 	return rc;
@@ -1114,7 +1008,7 @@ int store_subscription_list(struct store *st, const char *client, const char *se
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT " SUBSCRIPTION_COLUMNS " FROM subscriptions"
+	rc = ndx_sqldb_query(st->db, out, "SELECT " SUBSCRIPTION_COLUMNS " FROM subscriptions"
 				 " WHERE (?1 IS NULL OR client = ?1) AND (?2 IS NULL OR service = ?2)"
 				 " ORDER BY id", "ss", client, service);
 	store_unlock(st);
@@ -1123,14 +1017,14 @@ int store_subscription_list(struct store *st, const char *client, const char *se
 
 int store_subscription_delete(struct store *st, int64_t id)
 {
-	return change_p(st, "DELETE FROM subscriptions WHERE id = ?", "i", id);
+	return ndx_sqldb_change(st->db, "DELETE FROM subscriptions WHERE id = ?", "i", id);
 }
 
 int store_counts(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_one(st, out, "SELECT (SELECT count(*) FROM members) AS members,"
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT (SELECT count(*) FROM members) AS members,"
 				" (SELECT count(*) FROM subsystems) AS subsystems,"
 				" (SELECT count(*) FROM gateways) AS gateways,"
 				" (SELECT count(*) FROM services) AS services,"
@@ -1145,7 +1039,7 @@ int store_audit_list(struct store *st, int64_t before, int limit, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out, "SELECT seq, time, actor, remote, action, object, detail"
+	rc = ndx_sqldb_query(st->db, out, "SELECT seq, time, actor, remote, action, object, detail"
 				 " FROM audit WHERE ?1 = 0 OR seq < ?1 ORDER BY seq DESC LIMIT ?2",
 			"ii", before, (int64_t)limit);
 	store_unlock(st);
@@ -1158,7 +1052,7 @@ int store_key_holders(struct store *st, const char *sign_key_id, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = query_rows(st, out,
+	rc = ndx_sqldb_query(st->db, out,
 			"SELECT 'gateway' AS role, member || '/' || code AS holder, member"
 			" FROM gateways WHERE sign_key_id = ?1"
 			" UNION ALL SELECT 'consent service', id, '' FROM consent_services"

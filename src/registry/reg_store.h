@@ -24,7 +24,7 @@ struct store;
  * postgresql:// connection string whose schema holds no registry yet:
  * NDX_EEXIST otherwise) with the schema and meta rows instance,
  * registry_url and conf_version = 1. A connection string with a password
- * is NDX_EINVAL (reg_db_check). */
+ * is NDX_EINVAL (ndx_sqldb_check). */
 int store_create(const char *loc, const char *instance, const char *registry_url,
 		 struct store **out);
 /* Opens an existing database and applies pending migrations. NDX_EIO when the

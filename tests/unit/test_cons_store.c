@@ -34,6 +34,8 @@
 
 #include <sqlite3.h>
 
+#include "store_engines.h"
+
 #include "cons_store.h"
 #include "ndx/err.h"
 #include "ndx/statuslist.h"
@@ -42,41 +44,13 @@
 #define TOKEN_HEX "5f0e6c1d0d7a9f4c0b8e2f1a3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"
 #define NOW ((time_t)1800000000)
 
-static char tmpdir[512];
-static int case_no;
-/* NDX_TEST_PG in the PostgreSQL run (NDX_TEST_ENGINE=pg), else NULL. */
-static const char *pg_base;
+static int try_open(const char *loc);
+static int try_create(const char *loc);
 
-static void pg_exec(const char *conninfo, const char *stmt)
-{
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot connect: %s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, stmt);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
-/* A fresh location: a file in tmpdir, or a connection string to a schema
- * of its own. */
-static void new_loc(char *out, size_t cap)
-{
-	++case_no;
-	if (pg_base) {
-		char stmt[100];
-		snprintf(stmt, sizeof stmt, "CREATE SCHEMA c%ld_%d", (long)getpid(), case_no);
-		pg_exec(pg_base, stmt);
-		snprintf(out, cap, "%s%coptions=-csearch_path%%3Dc%ld_%d", pg_base,
-			 strchr(pg_base, '?') ? '&' : '?', (long)getpid(), case_no);
-		return;
-	}
-	snprintf(out, cap, "%s/%d-consent.db", tmpdir, case_no);
-}
+static const struct store_engines ENGINES = {
+	.name = "cons_store", .what = "consent store", .schema_prefix = 'c', .db_file = "consent.db",
+	.holds = "consent service", .try_open = try_open, .try_create = try_create,
+};
 
 static struct cstore *new_store(char *loc, size_t cap)
 {
@@ -274,6 +248,20 @@ static void test_revoke(void **state)
  * then killed with SIGKILL is there when the database is opened again; an
  * index reservation of the same process too, so that no later consent gets
  * its index. */
+/* The process killed in test_kill9_keeps_acknowledged: a revocation and
+ * an index reserved, acknowledged (the byte on fd). */
+static int kill9_child(const char *loc, int fd)
+{
+	struct cstore *child = NULL;
+	uint64_t cv = 0;
+	uint32_t cl, ci;
+
+	if (cstore_open(loc, &child) || cstore_consent_revoke(child, "k-1", NOW, &cv) ||
+	    cv != 2 || cstore_status_reserve(child, &cl, &ci) || ci != 2)
+		return 1;
+	return write(fd, "k", 1) != 1;
+}
+
 static void test_kill9_keeps_acknowledged(void **state)
 {
 	char loc[600];
@@ -281,37 +269,13 @@ static void test_kill9_keeps_acknowledged(void **state)
 	uint8_t bits[NDX_STATUSLIST_BYTES];
 	uint32_t l, i, n;
 	uint64_t v, gen;
-	int fds[2], status;
 	json_t *rows;
-	pid_t pid;
-	char c;
 
 	(void)state;
 	issue(st, "k-1", "012345678901", NOW, NOW, NOW + 3600, &l, &i);
 	issue(st, "k-2", "012345678901", NOW, NOW, NOW + 3600, NULL, NULL);
 	cstore_close(st);
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct cstore *child = NULL;
-		uint64_t cv = 0;
-		uint32_t cl, ci;
-		close(fds[0]);
-		if (cstore_open(loc, &child) || cstore_consent_revoke(child, "k-1", NOW, &cv) ||
-		    cv != 2 || cstore_status_reserve(child, &cl, &ci) || ci != 2)
-			_exit(1);
-		if (write(fds[1], "k", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], &c, 1), 1);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	close(fds[0]);
-	assert_true(WIFSIGNALED(status));
+	run_killed(loc, kill9_child, 0);
 	/* On PostgreSQL, the open waits for the killed process's session to end. */
 	assert_int_equal(cstore_open(loc, &st), NDX_OK);
 	assert_int_equal(cstore_status(st, &v, &n), NDX_OK);
@@ -324,22 +288,6 @@ static void test_kill9_keeps_acknowledged(void **state)
 	assert_int_equal(cstore_status_reserve(st, &l, &i), NDX_OK);
 	assert_int_equal(i, 3);
 	cstore_close(st);
-}
-
-static void test_sqlite_garbage(void **state)
-{
-	char loc[600];
-	struct cstore *st = NULL;
-	FILE *f;
-
-	(void)state;
-	new_loc(loc, sizeof loc);
-	f = fopen(loc, "w");
-	assert_non_null(f);
-	fputs("this is not a database, not even a little bit, but long enough to read", f);
-	fclose(f);
-	assert_int_equal(cstore_open(loc, &st), NDX_EDB);
-	assert_null(st);
 }
 
 /* A consent.db made before status lists (migration 1 only) opens: its
@@ -382,30 +330,6 @@ static void test_sqlite_migrates_older(void **state)
 	cstore_close(st);
 }
 
-/* Runs fn with stderr going to a file; returns what it printed. */
-static char *stderr_of(int (*fn)(const char *), const char *arg, int *rc)
-{
-	static char buf[8192];
-	char path[600];
-	int saved = dup(2), fd;
-	ssize_t n;
-
-	snprintf(path, sizeof path, "%s/stderr-%d", tmpdir, ++case_no);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	dup2(fd, 2);
-	*rc = fn(arg);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	lseek(fd, 0, SEEK_SET);
-	n = read(fd, buf, sizeof buf - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return buf;
-}
-
 static int try_open(const char *loc)
 {
 	struct cstore *st = NULL;
@@ -424,35 +348,20 @@ static int try_create(const char *loc)
 
 static void test_pg_refusals(void **state)
 {
-	char loc[600], bad[700];
+	const char *bad = "postgresql://postgres:s3cr3t-pw@127.0.0.1:1/x";
+	char loc[600];
 	struct cstore *st = NULL;
 	const char *msg, *why;
 	int rc;
 
 	(void)state;
-	/* a password in the string: refused before connecting, never printed */
-	snprintf(bad, sizeof bad, "postgresql://postgres:s3cr3t-pw@127.0.0.1:1/x");
+	/* the checks the daemon's --store makes */
 	assert_true(cstore_loc_is_pg(bad));
 	assert_int_equal(cstore_loc_check(bad, &why), NDX_EINVAL);
 	assert_null(strstr(why, "s3cr3t-pw"));
-	msg = stderr_of(try_create, bad, &rc);
-	assert_int_equal(rc, NDX_EINVAL);
-	assert_non_null(strstr(msg, "password"));
-	assert_null(strstr(msg, "s3cr3t-pw"));
-	snprintf(bad, sizeof bad, "postgresql://127.0.0.1:1/x?password=s3cr3t-pw");
-	msg = stderr_of(try_open, bad, &rc);
-	assert_int_equal(rc, NDX_EINVAL);
-	assert_null(strstr(msg, "s3cr3t-pw"));
 	assert_int_equal(cstore_loc_check("postgresql://[bad", &why), NDX_EINVAL);
-	/* a server that is not there: NDX_EDB, named without a password */
-	msg = stderr_of(try_open, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", &rc);
-	assert_int_equal(rc, NDX_EDB);
-	assert_non_null(strstr(msg, "postgresql://nobody@127.0.0.1:1/none"));
-	/* a schema without a consent service */
-	new_loc(loc, sizeof loc);
-	msg = stderr_of(try_open, loc, &rc);
-	assert_int_equal(rc, NDX_EIO);
-	assert_non_null(strstr(msg, "holds no consent service"));
+	/* a password, no server, a schema without a consent service */
+	pg_refusals(loc, sizeof loc);
 	/* one ndx-consent a schema: a second is refused while the first has it */
 	assert_int_equal(cstore_create(loc, ISSUER, TOKEN_HEX, &st), NDX_OK);
 	msg = stderr_of(try_open, loc, &rc);
@@ -461,24 +370,7 @@ static void test_pg_refusals(void **state)
 	cstore_close(st);
 	assert_int_equal(try_open(loc), NDX_OK);
 	/* a schema newer than this program */
-	{
-		char stmt[200];
-		snprintf(stmt, sizeof stmt, "UPDATE c%ld_%d.meta SET value = '99'"
-			 " WHERE key = 'pg_schema'", (long)getpid(), case_no - 2);
-		pg_exec(pg_base, stmt);
-	}
-	msg = stderr_of(try_open, loc, &rc);
-	assert_int_equal(rc, NDX_EDB);
-	assert_non_null(strstr(msg, "newer"));
-}
-
-static void pg_ctl(const char *var)
-{
-	const char *cmd = getenv(var);
-
-	if (!cmd || !cmd[0])
-		fail_msg("%s is not set: run the PostgreSQL tests under tests/with-postgres", var);
-	assert_int_equal(system(cmd), 0);
+	pg_refuses_newer(loc);
 }
 
 /* The server stops under an open store: calls fail with NDX_EDB, nothing
@@ -521,34 +413,6 @@ static void test_pg_server_stopped(void **state)
 	cstore_close(st);
 }
 
-static void test_pg_unset(void **state)
-{
-	(void)state;
-	print_message("NDX_TEST_PG is not set: the PostgreSQL run of the consent store's tests "
-		      "is skipped (run it with make test-pg, which starts a server)\n");
-	skip();
-}
-
-static int setup(void **state)
-{
-	const char *base = getenv("NDX_TEST_TMP");
-
-	(void)state;
-	if (!base || !base[0])
-		base = "/tmp";
-	snprintf(tmpdir, sizeof tmpdir, "%s/test_cons_store.XXXXXX", base);
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[700];
-
-	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest both[] = {
@@ -562,20 +426,6 @@ int main(void)
 	/* The server stops last: nothing else runs while it is down. */
 	const struct CMUnitTest pg_only[] = { cmocka_unit_test(test_pg_refusals),
 					      cmocka_unit_test(test_pg_server_stopped) };
-	const struct CMUnitTest unset[] = { cmocka_unit_test(test_pg_unset) };
-	const char *engine = getenv("NDX_TEST_ENGINE");
-	int rc;
 
-	if (!engine || strcmp(engine, "pg") != 0) {
-		rc = cmocka_run_group_tests_name("cons_store_sqlite", both, setup, teardown);
-		return rc | cmocka_run_group_tests_name("cons_store_sqlite_own", sqlite_only, setup,
-							teardown);
-	}
-	pg_base = getenv("NDX_TEST_PG");
-	if (!pg_base || !pg_base[0]) {
-		cmocka_run_group_tests_name("cons_store_pg", unset, NULL, NULL);
-		return 77; /* meson: skipped */
-	}
-	rc = cmocka_run_group_tests_name("cons_store_pg", both, setup, teardown);
-	return rc | cmocka_run_group_tests_name("cons_store_pg_own", pg_only, setup, teardown);
+	return STORE_ENGINES_MAIN(&ENGINES, both, sqlite_only, pg_only);
 }

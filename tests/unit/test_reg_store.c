@@ -32,44 +32,18 @@
 
 #include <sqlite3.h>
 
+#include "store_engines.h"
+
 #include "ndx/err.h"
 #include "reg_store.h"
 
-static char tmpdir[512];
-static int case_no;
-/* NDX_TEST_PG in the PostgreSQL run (NDX_TEST_ENGINE=pg), else NULL. */
-static const char *pg_base;
+static int try_open(const char *loc);
+static int try_create(const char *loc);
 
-static void pg_exec(const char *conninfo, const char *stmt)
-{
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot connect: %s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, stmt);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
-/* A fresh location: a file in tmpdir, or a connection string to a schema
- * of its own. */
-static void new_loc(char *out, size_t cap)
-{
-	++case_no;
-	if (pg_base) {
-		char stmt[100];
-		snprintf(stmt, sizeof stmt, "CREATE SCHEMA r%ld_%d", (long)getpid(), case_no);
-		pg_exec(pg_base, stmt);
-		snprintf(out, cap, "%s%coptions=-csearch_path%%3Dr%ld_%d", pg_base,
-			 strchr(pg_base, '?') ? '&' : '?', (long)getpid(), case_no);
-		return;
-	}
-	snprintf(out, cap, "%s/%d-registry.db", tmpdir, case_no);
-}
+static const struct store_engines ENGINES = {
+	.name = "reg_store", .what = "registry store", .schema_prefix = 'r', .db_file = "registry.db",
+	.holds = "registry", .try_open = try_open, .try_create = try_create,
+};
 
 static struct store *new_store(char *loc, size_t cap)
 {
@@ -440,65 +414,37 @@ static void test_two_nodes(void **state)
 
 /* A change acknowledged (store_commit returned) by a process then killed
  * with SIGKILL is there when the database is opened again. */
+/* The process killed in test_kill9_keeps_acknowledged: one change
+ * committed (then the byte on fd), a second begun and never committed. */
+static int kill9_child(const char *loc, int fd)
+{
+	struct store *child = NULL;
+	uint64_t cv = 0;
+
+	if (store_open(loc, &child) || store_begin(child) ||
+	    store_member_add(child, "GOV/kept", "kept") ||
+	    store_commit(child, "t", NULL, "member.add", "GOV/kept", NULL, &cv))
+		return 1;
+	if (write(fd, "k", 1) != 1)
+		return 1;
+	return store_begin(child) || store_member_add(child, "GOV/lost", "lost");
+}
+
 static void test_kill9_keeps_acknowledged(void **state)
 {
 	char loc[600];
 	struct store *st = new_store(loc, sizeof loc);
-	int fds[2], status;
 	uint64_t v;
-	pid_t pid;
-	char c;
 
 	(void)state;
 	store_close(st);
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct store *child = NULL;
-		uint64_t cv = 0;
-		close(fds[0]);
-		if (store_open(loc, &child) || store_begin(child) ||
-		    store_member_add(child, "GOV/kept", "kept") ||
-		    store_commit(child, "t", NULL, "member.add", "GOV/kept", NULL, &cv))
-			_exit(1);
-		if (write(fds[1], "k", 1) != 1)
-			_exit(1);
-		/* a second change, begun and never committed */
-		if (store_begin(child) || store_member_add(child, "GOV/lost", "lost"))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], &c, 1), 1);
-	usleep(100 * 1000);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	close(fds[0]);
-	assert_true(WIFSIGNALED(status));
+	run_killed(loc, kill9_child, 100 * 1000);
 	assert_int_equal(store_open(loc, &st), NDX_OK);
 	assert_int_equal(store_member_exists(st, "GOV/kept"), 1);
 	assert_int_equal(store_member_exists(st, "GOV/lost"), 0);
 	assert_int_equal(store_conf_version(st, &v), NDX_OK);
 	assert_int_equal(v, 2);
 	store_close(st);
-}
-
-static void test_sqlite_garbage(void **state)
-{
-	char loc[600];
-	struct store *st = NULL;
-	FILE *f;
-
-	(void)state;
-	new_loc(loc, sizeof loc);
-	f = fopen(loc, "w");
-	assert_non_null(f);
-	fputs("this is not a database, not even a little bit, but long enough to read", f);
-	fclose(f);
-	assert_int_equal(store_open(loc, &st), NDX_EDB);
-	assert_null(st);
 }
 
 /* A registry.db made before issue 20 (migration 5, no conf_changed_at) gets
@@ -526,30 +472,6 @@ static void test_sqlite_migrates_older(void **state)
 	store_close(st);
 }
 
-/* Runs fn with stderr going to a file; returns what it printed. */
-static char *stderr_of(int (*fn)(const char *), const char *arg, int *rc)
-{
-	static char buf[8192];
-	char path[600];
-	int saved = dup(2), fd;
-	ssize_t n;
-
-	snprintf(path, sizeof path, "%s/stderr-%d", tmpdir, ++case_no);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	dup2(fd, 2);
-	*rc = fn(arg);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	lseek(fd, 0, SEEK_SET);
-	n = read(fd, buf, sizeof buf - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return buf;
-}
-
 static int try_open(const char *loc)
 {
 	struct store *st = NULL;
@@ -568,50 +490,14 @@ static int try_create(const char *loc)
 
 static void test_pg_refusals(void **state)
 {
-	char loc[600], bad[700];
-	const char *msg;
-	int rc;
+	char loc[600];
 
 	(void)state;
-	/* a password in the string: refused before connecting, never printed */
-	snprintf(bad, sizeof bad, "postgresql://postgres:s3cr3t-pw@127.0.0.1:1/x");
-	msg = stderr_of(try_create, bad, &rc);
-	assert_int_equal(rc, NDX_EINVAL);
-	assert_non_null(strstr(msg, "password"));
-	assert_null(strstr(msg, "s3cr3t-pw"));
-	snprintf(bad, sizeof bad, "postgresql://127.0.0.1:1/x?password=s3cr3t-pw");
-	msg = stderr_of(try_open, bad, &rc);
-	assert_int_equal(rc, NDX_EINVAL);
-	assert_null(strstr(msg, "s3cr3t-pw"));
-	/* a server that is not there: NDX_EDB, named without a password */
-	msg = stderr_of(try_open, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", &rc);
-	assert_int_equal(rc, NDX_EDB);
-	assert_non_null(strstr(msg, "postgresql://nobody@127.0.0.1:1/none"));
-	/* a schema without a registry */
-	new_loc(loc, sizeof loc);
-	msg = stderr_of(try_open, loc, &rc);
-	assert_int_equal(rc, NDX_EIO);
-	assert_non_null(strstr(msg, "holds no registry"));
+	/* a password, no server, a schema without a registry */
+	pg_refusals(loc, sizeof loc);
 	/* a schema newer than this program */
 	assert_int_equal(try_create(loc), NDX_OK);
-	{
-		char stmt[200];
-		snprintf(stmt, sizeof stmt, "UPDATE r%ld_%d.meta SET value = '99'"
-			 " WHERE key = 'pg_schema'", (long)getpid(), case_no - 1);
-		pg_exec(pg_base, stmt);
-	}
-	msg = stderr_of(try_open, loc, &rc);
-	assert_int_equal(rc, NDX_EDB);
-	assert_non_null(strstr(msg, "newer"));
-}
-
-static void pg_ctl(const char *var)
-{
-	const char *cmd = getenv(var);
-
-	if (!cmd || !cmd[0])
-		fail_msg("%s is not set: run the PostgreSQL tests under tests/with-postgres", var);
-	assert_int_equal(system(cmd), 0);
+	pg_refuses_newer(loc);
 }
 
 /* The server stops under an open store: reads and changes fail with
@@ -646,34 +532,6 @@ static void test_pg_server_stopped(void **state)
 	store_close(st);
 }
 
-static void test_pg_unset(void **state)
-{
-	(void)state;
-	print_message("NDX_TEST_PG is not set: the PostgreSQL run of the registry store's tests "
-		      "is skipped (run it with make test-pg, which starts a server)\n");
-	skip();
-}
-
-static int setup(void **state)
-{
-	const char *base = getenv("NDX_TEST_TMP");
-
-	(void)state;
-	if (!base || !base[0])
-		base = "/tmp";
-	snprintf(tmpdir, sizeof tmpdir, "%s/test_reg_store.XXXXXX", base);
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[700];
-
-	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest both[] = {
@@ -690,20 +548,6 @@ int main(void)
 	/* The server stops last: nothing else runs while it is down. */
 	const struct CMUnitTest pg_only[] = { cmocka_unit_test(test_pg_refusals),
 					      cmocka_unit_test(test_pg_server_stopped) };
-	const struct CMUnitTest unset[] = { cmocka_unit_test(test_pg_unset) };
-	const char *engine = getenv("NDX_TEST_ENGINE");
-	int rc;
 
-	if (!engine || strcmp(engine, "pg") != 0) {
-		rc = cmocka_run_group_tests_name("reg_store_sqlite", both, setup, teardown);
-		return rc | cmocka_run_group_tests_name("reg_store_sqlite_own", sqlite_only, setup,
-							teardown);
-	}
-	pg_base = getenv("NDX_TEST_PG");
-	if (!pg_base || !pg_base[0]) {
-		cmocka_run_group_tests_name("reg_store_pg", unset, NULL, NULL);
-		return 77; /* meson: skipped */
-	}
-	rc = cmocka_run_group_tests_name("reg_store_pg", both, setup, teardown);
-	return rc | cmocka_run_group_tests_name("reg_store_pg_own", pg_only, setup, teardown);
+	return STORE_ENGINES_MAIN(&ENGINES, both, sqlite_only, pg_only);
 }

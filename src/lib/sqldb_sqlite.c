@@ -1,11 +1,10 @@
-/* The consent service's SQLite engine (cons_db.h): consent.db in the data
- * directory, FULL sync so that an acknowledged consent or revocation
- * survives a crash, migrations numbered by PRAGMA user_version
- * (ndx/sqlstore.h). The engine's plumbing is the registry's
- * (src/registry/reg_db_sqlite.c) over the consent service's tables.
- * Overview: docs/scale.md "The consent service on PostgreSQL". */
-#include "cons_db.h"
+/* The SQLite engine of ndx/sqldb.h: one file in the data directory, WAL
+ * so that a CLI command writes while serve runs, FULL sync so that an
+ * acknowledged change survives a crash, migrations numbered by PRAGMA
+ * user_version (ndx/sqlstore.h) from the daemon's descriptor. */
+#include "ndx/sqldb.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,39 +15,18 @@
 #include "ndx/sqlstore.h"
 
 struct sqlite_db {
-	struct cons_db base;
+	struct ndx_sqldb base;
 	sqlite3 *db;
 };
 
-/* Migration n (1-based) is MIGRATIONS[n-1]; append, never edit. The
- * PostgreSQL engine's schema (cons_db_pg.c) is the same tables. */
-static const char *const MIGRATIONS[] = {
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS consents(jti TEXT PRIMARY KEY, subject TEXT NOT NULL,"
-	" consumer TEXT NOT NULL, services TEXT NOT NULL, purpose TEXT NOT NULL,"
-	" iat INTEGER NOT NULL, nbf INTEGER NOT NULL, exp INTEGER NOT NULL,"
-	" jws TEXT NOT NULL, revoked_at INTEGER);"
-	"CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
-	"CREATE INDEX IF NOT EXISTS consents_revoked ON consents(revoked_at)"
-	" WHERE revoked_at IS NOT NULL;",
-	/* 2: status lists (docs/protocol.md "Revocation"). Consents issued
-	 * before keep NULL: they are version 1 and gateways refuse them. */
-	"ALTER TABLE consents ADD COLUMN status_list INTEGER;"
-	"ALTER TABLE consents ADD COLUMN status_idx INTEGER;"
-	"CREATE UNIQUE INDEX consents_status ON consents(status_list, status_idx);"
-	"CREATE INDEX consents_status_revoked ON consents(status_list, status_idx)"
-	" WHERE revoked_at IS NOT NULL;"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES('status_next', '0');",
-};
-
-static struct sqlite_db *self(struct cons_db *db)
+static struct sqlite_db *self(struct ndx_sqldb *db)
 {
 	return (struct sqlite_db *)db;
 }
 
 static void db_error(struct sqlite_db *s, const char *what)
 {
-	fprintf(stderr, "ndx-consent: store %s: %s: %s\n", s->base.name, what,
+	fprintf(stderr, "%s: store %s: %s: %s\n", s->base.desc->prog, s->base.name, what,
 		sqlite3_errmsg(s->db));
 }
 
@@ -102,7 +80,7 @@ static json_t *row_to_json(sqlite3_stmt *st)
 	return o;
 }
 
-static int s_run(struct cons_db *db, const char *sql, const char *types, va_list ap,
+static int s_run(struct ndx_sqldb *db, const char *sql, const char *types, va_list ap,
 		 json_t **rows, int64_t *changes)
 {
 	struct sqlite_db *s = self(db);
@@ -157,32 +135,32 @@ static int s_run(struct cons_db *db, const char *sql, const char *types, va_list
 
 static int s_exec(struct sqlite_db *s, const char *sql)
 {
-	return ndx_sqlstore_exec(s->db, "ndx-consent", sql);
+	return ndx_sqlstore_exec(s->db, s->base.desc->prog, sql);
 }
 
-static int s_begin(struct cons_db *db)
+static int s_begin(struct ndx_sqldb *db)
 {
 	return s_exec(self(db), "BEGIN IMMEDIATE");
 }
 
-static int s_commit(struct cons_db *db)
+static int s_commit(struct ndx_sqldb *db)
 {
 	return s_exec(self(db), "COMMIT");
 }
 
 /* Deferred: the first read takes the snapshot. */
-static int s_snapshot(struct cons_db *db)
+static int s_snapshot(struct ndx_sqldb *db)
 {
 	return s_exec(self(db), "BEGIN");
 }
 
-static void s_rollback(struct cons_db *db)
+static void s_rollback(struct ndx_sqldb *db)
 {
 	if (!sqlite3_get_autocommit(self(db)->db))
 		s_exec(self(db), "ROLLBACK");
 }
 
-static void s_close(struct cons_db *db)
+static void s_close(struct ndx_sqldb *db)
 {
 	if (!db)
 		return;
@@ -190,7 +168,7 @@ static void s_close(struct cons_db *db)
 	free(db);
 }
 
-static const struct cons_db_ops sqlite_ops = {
+static const struct ndx_sqldb_ops sqlite_ops = {
 	.close = s_close,
 	.run = s_run,
 	.begin = s_begin,
@@ -199,7 +177,8 @@ static const struct cons_db_ops sqlite_ops = {
 	.snapshot = s_snapshot,
 };
 
-int cons_db_sqlite_open(const char *path, bool create, struct cons_db **out)
+int ndx_sqldb_sqlite_open(const struct ndx_sqldb_desc *d, const char *path, bool create,
+			  struct ndx_sqldb **out)
 {
 	struct sqlite_db *s;
 	int exists = access(path, F_OK) == 0;
@@ -208,17 +187,18 @@ int cons_db_sqlite_open(const char *path, bool create, struct cons_db **out)
 	if (create && exists)
 		return NDX_EEXIST;
 	if (!create && !exists) {
-		fprintf(stderr, "ndx-consent: %s does not exist (run `ndx-consent init` first)\n",
-			path);
+		fprintf(stderr, "%s: %s does not exist (run `%s init` first)\n", d->prog, path,
+			d->prog);
 		return NDX_EIO;
 	}
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return NDX_ENOMEM;
 	s->base.ops = &sqlite_ops;
+	s->base.desc = d;
 	snprintf(s->base.name, sizeof s->base.name, "%s", path);
 	if (ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
-			      MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS, "ndx-consent",
+			      d->migrations, d->n_migrations, d->prog,
 			      &s->db) != NDX_OK) {
 		free(s);
 		return NDX_EDB;

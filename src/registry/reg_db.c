@@ -1,0 +1,138 @@
+/* The registry's database (ndx/sqldb.h, reg_db.h): its tables on
+ * SQLite (migrations numbered by PRAGMA user_version) and on PostgreSQL
+ * (schema versions in the meta row pg_schema), the engines being libndx's. */
+#include "reg_db.h"
+
+#include <stddef.h>
+
+/* Migration n (1-based) is migrations[n-1]; append, never edit. The
+ * PostgreSQL schema (below) is the same tables. */
+static const char *const migrations[] = {
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE members(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+	" created_at TEXT NOT NULL);"
+	"CREATE TABLE subsystems(id TEXT PRIMARY KEY, member TEXT NOT NULL,"
+	" created_at TEXT NOT NULL);"
+	"CREATE INDEX subsystems_member ON subsystems(member);"
+	"CREATE TABLE gateways(member TEXT NOT NULL, code TEXT NOT NULL,"
+	" address TEXT NOT NULL, sign_key TEXT NOT NULL, sign_key_id TEXT NOT NULL,"
+	" tls_cert TEXT NOT NULL, tls_cert_sha256 TEXT NOT NULL, created_at TEXT NOT NULL,"
+	" PRIMARY KEY(member, code));"
+	"CREATE TABLE services(id TEXT PRIMARY KEY, subsystem TEXT NOT NULL,"
+	" title TEXT NOT NULL, personal INTEGER NOT NULL, purposes TEXT NOT NULL,"
+	" consent_required INTEGER NOT NULL, openapi TEXT, openapi_sha256 TEXT,"
+	" created_at TEXT NOT NULL);"
+	"CREATE INDEX services_subsystem ON services(subsystem);"
+	"CREATE TABLE grants(id INTEGER PRIMARY KEY AUTOINCREMENT, client TEXT NOT NULL,"
+	" service TEXT NOT NULL, methods TEXT NOT NULL, paths TEXT NOT NULL,"
+	" created_at TEXT NOT NULL);"
+	"CREATE INDEX grants_client ON grants(client);"
+	"CREATE INDEX grants_service ON grants(service);"
+	"CREATE TABLE revocations(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+	" value TEXT NOT NULL, reason TEXT NOT NULL, revoked_at TEXT NOT NULL,"
+	" UNIQUE(kind, value));"
+	"CREATE TABLE admin_tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+	" created_at TEXT NOT NULL);"
+	"CREATE TABLE audit(seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL,"
+	" actor TEXT NOT NULL, remote TEXT NOT NULL, action TEXT NOT NULL,"
+	" object TEXT NOT NULL, detail TEXT NOT NULL);",
+	"CREATE TABLE consent_services(id TEXT PRIMARY KEY, url TEXT NOT NULL,"
+	" sign_key TEXT NOT NULL, sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* Issue 13: bulk reads, embargoed purposes, the national e-ID's keys. */
+	"ALTER TABLE services ADD COLUMN bulk_purposes TEXT NOT NULL DEFAULT '[]';"
+	"CREATE TABLE embargoes(purpose TEXT PRIMARY KEY, seconds INTEGER NOT NULL,"
+	" created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE TABLE id_providers(issuer TEXT PRIMARY KEY, sign_key TEXT NOT NULL,"
+	" sign_key_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* Issue 14, finding 12: the tree heads the registry witnessed (reg_witness.c). */
+	"CREATE TABLE witnessed(gateway TEXT NOT NULL, batch INTEGER NOT NULL,"
+	" sth_hash TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY(gateway, batch));",
+	/* Issue 17: event types of services and the subscriptions to them. IF NOT
+	 * EXISTS so that a database whose later migrations are replayed (the
+	 * migration tests of earlier issues do that) opens as well. */
+	"CREATE TABLE IF NOT EXISTS event_types(service TEXT NOT NULL, name TEXT NOT NULL, title TEXT,"
+	" schema TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY(service, name));"
+	"CREATE TABLE IF NOT EXISTS subscriptions(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" client TEXT NOT NULL, service TEXT NOT NULL, event TEXT NOT NULL, purpose TEXT,"
+	" retry_first_s INTEGER NOT NULL, retry_max_s INTEGER NOT NULL,"
+	" give_up_after_s INTEGER NOT NULL, created_at TEXT NOT NULL,"
+	" UNIQUE(client, service, event));"
+	"CREATE INDEX IF NOT EXISTS subscriptions_event ON subscriptions(service, event);",
+	/* Issue 20: when the configuration version last changed (Unix
+	 * seconds), from which every registry node on one database derives
+	 * the same generated_at (confgen.c). A database made before it takes
+	 * the time of the migration. */
+	"INSERT OR IGNORE INTO meta(key, value) SELECT 'conf_changed_at',"
+	" CAST(strftime('%s', 'now') AS TEXT) WHERE EXISTS"
+	" (SELECT 1 FROM meta WHERE key = 'instance');",
+};
+
+/* The same tables in PostgreSQL types: bigint for numbers and counters
+ * (identity columns where SQLite has AUTOINCREMENT), text in the "C"
+ * collation for the rest, so that every ORDER BY sorts byte-wise as SQLite
+ * does. */
+#define T "text COLLATE \"C\""
+
+/* Version 1: the SQLite engine's schema at its migration 6. */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS meta(key " T " PRIMARY KEY, value text NOT NULL);"
+	"CREATE TABLE members(id " T " PRIMARY KEY, name " T " NOT NULL,"
+	" created_at " T " NOT NULL);"
+	"CREATE TABLE subsystems(id " T " PRIMARY KEY, member " T " NOT NULL,"
+	" created_at " T " NOT NULL);"
+	"CREATE INDEX subsystems_member ON subsystems(member);"
+	"CREATE TABLE gateways(member " T " NOT NULL, code " T " NOT NULL,"
+	" address " T " NOT NULL, sign_key " T " NOT NULL, sign_key_id " T " NOT NULL,"
+	" tls_cert " T " NOT NULL, tls_cert_sha256 " T " NOT NULL, created_at " T " NOT NULL,"
+	" PRIMARY KEY(member, code));"
+	"CREATE TABLE services(id " T " PRIMARY KEY, subsystem " T " NOT NULL,"
+	" title " T " NOT NULL, personal bigint NOT NULL, purposes " T " NOT NULL,"
+	" consent_required bigint NOT NULL, openapi text, openapi_sha256 " T ","
+	" created_at " T " NOT NULL, bulk_purposes " T " NOT NULL DEFAULT '[]');"
+	"CREATE INDEX services_subsystem ON services(subsystem);"
+	"CREATE TABLE grants(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	" client " T " NOT NULL, service " T " NOT NULL, methods " T " NOT NULL,"
+	" paths " T " NOT NULL, created_at " T " NOT NULL);"
+	"CREATE INDEX grants_client ON grants(client);"
+	"CREATE INDEX grants_service ON grants(service);"
+	"CREATE TABLE revocations(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	" kind " T " NOT NULL, value " T " NOT NULL, reason " T " NOT NULL,"
+	" revoked_at " T " NOT NULL, UNIQUE(kind, value));"
+	"CREATE TABLE admin_tokens(name " T " PRIMARY KEY, sha256 " T " NOT NULL,"
+	" created_at " T " NOT NULL);"
+	"CREATE TABLE audit(seq bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	" time " T " NOT NULL, actor " T " NOT NULL, remote " T " NOT NULL,"
+	" action " T " NOT NULL, object " T " NOT NULL, detail text NOT NULL);"
+	"CREATE TABLE consent_services(id " T " PRIMARY KEY, url " T " NOT NULL,"
+	" sign_key " T " NOT NULL, sign_key_id " T " NOT NULL, created_at " T " NOT NULL);"
+	"CREATE TABLE embargoes(purpose " T " PRIMARY KEY, seconds bigint NOT NULL,"
+	" created_at " T " NOT NULL, updated_at " T " NOT NULL);"
+	"CREATE TABLE id_providers(issuer " T " PRIMARY KEY, sign_key " T " NOT NULL,"
+	" sign_key_id " T " NOT NULL, created_at " T " NOT NULL);"
+	"CREATE TABLE witnessed(gateway " T " NOT NULL, batch bigint NOT NULL,"
+	" sth_hash " T " NOT NULL, time_ms bigint NOT NULL, PRIMARY KEY(gateway, batch));"
+	"CREATE TABLE event_types(service " T " NOT NULL, name " T " NOT NULL, title " T ","
+	" schema text NOT NULL, created_at " T " NOT NULL, PRIMARY KEY(service, name));"
+	"CREATE TABLE subscriptions(id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+	" client " T " NOT NULL, service " T " NOT NULL, event " T " NOT NULL, purpose " T ","
+	" retry_first_s bigint NOT NULL, retry_max_s bigint NOT NULL,"
+	" give_up_after_s bigint NOT NULL, created_at " T " NOT NULL,"
+	" UNIQUE(client, service, event));"
+	"CREATE INDEX subscriptions_event ON subscriptions(service, event);"
+	"INSERT INTO meta(key, value) VALUES('pg_schema', '1');";
+
+#undef T
+
+/* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
+static const char *const pg_schema[] = { schema_v1 };
+
+const struct ndx_sqldb_desc reg_db_desc = {
+	.prog = "ndx-registry",
+	.what = "registry",
+	.init_key = "instance",
+	.migrations = migrations,
+	.n_migrations = sizeof migrations / sizeof *migrations,
+	.pg_schema = pg_schema,
+	.n_pg_schema = sizeof pg_schema / sizeof *pg_schema,
+	.shape_row = reg_shape_row,
+};
