@@ -126,6 +126,7 @@ static const char demo_usage[] =
 	"       ndx demo down --dir DIR\n"
 	"       ndx demo run --dir DIR [--port-base PORT]\n"
 	"       ndx demo id-token --dir DIR [--pin PIN] [--out FILE]\n"
+	"       ndx demo accounts --dir DIR\n"
 	"       ndx demo traffic --dir DIR [--seconds N] [--rate R]\n"
 	"\n"
 	"A local federation of the Vietnamese agencies that hold the national\n"
@@ -168,6 +169,10 @@ static const char demo_usage[] =
 	"         demo's e-ID, with the portal's OpenID Connect client, and write their\n"
 	"         ID token to FILE (default DIR/" ID_TOKEN_FILE ", mode 0600) for\n"
 	"         `ndx subject accesses --id-token-file`; it expires in minutes\n"
+	"  accounts  list the demo's sign-in accounts from DIR/federation.json: the\n"
+	"         citizens at the e-ID (number and password; the portal's sign-in),\n"
+	"         the officers at PORTAL/officer, the operations centre's officials\n"
+	"         at PORTAL/ops, and the file that holds their password\n"
 	"  traffic  make realistic exchanges through the running federation for a\n"
 	"         while, so that the monitoring service's figures move (`ndx demo\n"
 	"         traffic --help`); run starts one for " TRAFFIC_SECONDS " s at " TRAFFIC_RATE " a second\n"
@@ -4170,6 +4175,83 @@ static long long token_exp(const char *jws)
 	return exp;
 }
 
+/* `ndx demo accounts`: who can sign in to the running (or stopped) demo, and
+ * where, from DIR/federation.json; the password is read from its 0600 file,
+ * as `up` prints it. */
+static int demo_accounts(const char *dir)
+{
+	struct demo_paths *p = calloc(1, sizeof(*p));
+	const json_t *apps, *id, *portal, *item;
+	const char *portal_url, *pw_file = NULL;
+	char *password = NULL;
+	json_t *fed = NULL;
+	size_t len = 0, i;
+	int rc;
+
+	if (!p) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if ((rc = demo_paths(dir, 0, p)) == 0)
+		rc = read_federation(p->fed, &fed);
+	if (rc != 0) {
+		if (rc > 0)
+			cli_error("no demo federation in %s; start one with: ndx demo up --dir %s",
+				  dir, dir);
+		free(p);
+		return CLI_EXIT_FAIL;
+	}
+	apps = json_object_get(fed, "apps");
+	id = json_object_get(apps, "id");
+	portal = json_object_get(apps, "portal");
+	portal_url = json_string_value(json_object_get(portal, "url"));
+	if (!portal_url || !json_is_array(json_object_get(id, "demo_accounts"))) {
+		cli_error("%s lists no portal or e-ID accounts (a federation from an older "
+			  "ndx: run ndx demo up --dir %s again)", p->fed, dir);
+		json_decref(fed);
+		free(p);
+		return CLI_EXIT_FAIL;
+	}
+	pw_file = json_string_value(json_object_get(
+		json_array_get(json_object_get(id, "demo_accounts"), 0), "password_file"));
+	if (pw_file && ndx_file_read(pw_file, 4096, &password, &len) == NDX_OK) {
+		while (len > 0 && (password[len - 1] == '\n' || password[len - 1] == '\r'))
+			password[--len] = '\0';
+	}
+	printf("Password of every account: %s (from %s)\n", password ? password : "?",
+	       pw_file ? pw_file : "?");
+	printf("\nCitizens: sign in at %s with the national e-ID (their number, the "
+	       "password)\n", portal_url);
+	json_array_foreach(json_object_get(id, "demo_accounts"), i, item)
+		printf("  %-14s %s%s\n", json_string_value(json_object_get(item, "pin")),
+		       json_string_value(json_object_get(item, "name")),
+		       i == 0 ? " (the citizen the demo's lines are about)" : "");
+	printf("  and the first %s citizens of the population registry, by number\n",
+	       DEMO_ACCOUNTS);
+	printf("\nOfficers: sign in at %s/officer (username, the password)\n", portal_url);
+	json_array_foreach(json_object_get(portal, "officers"), i, item)
+		printf("  %-14s %s, %s\n", json_string_value(json_object_get(item, "username")),
+		       json_string_value(json_object_get(item, "name")),
+		       json_string_value(json_object_get(item, "agency")));
+	printf("\nOfficials of the operations centre: sign in at %s/ops with the national "
+	       "e-ID\n", portal_url);
+	json_array_foreach(json_object_get(portal, "officials"), i, item)
+		printf("  %-14s %s, %s of %s\n", json_string_value(json_object_get(item, "pin")),
+		       json_string_value(json_object_get(item, "name")),
+		       json_string_value(json_object_get(item, "role")),
+		       json_string_value(json_object_get(item, "member")));
+	if (json_is_true(json_object_get(fed, "stopped")))
+		printf("\nThe federation in %s is stopped: ndx demo up --dir %s starts it.\n",
+		       p->dir, p->dir);
+	if (password) {
+		OPENSSL_cleanse(password, len);
+		free(password);
+	}
+	json_decref(fed);
+	free(p);
+	return CLI_EXIT_OK;
+}
+
 /* `ndx demo id-token`: what a citizen's e-ID sign-in gives the portal, for
  * `ndx subject accesses --id-token-file`: signs pin (default: the printed
  * citizen) in at the running demo's e-ID and writes the ID token to out
@@ -4280,7 +4362,7 @@ int cmd_demo(int argc, char **argv)
 	umask(077);
 	if (argc < 2)
 		return cli_usage_error(demo_usage, "'ndx demo' needs a command: up, down, run, "
-				       "id-token or traffic");
+				       "id-token, accounts or traffic");
 	sub = argv[1];
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		fputs(demo_usage, stdout);
@@ -4289,7 +4371,7 @@ int cmd_demo(int argc, char **argv)
 	if (strcmp(sub, "traffic") == 0)
 		return cli_demo_traffic(argc - 1, argv + 1);
 	if (strcmp(sub, "up") != 0 && strcmp(sub, "down") != 0 && strcmp(sub, "run") != 0 &&
-	    strcmp(sub, "id-token") != 0)
+	    strcmp(sub, "id-token") != 0 && strcmp(sub, "accounts") != 0)
 		return cli_usage_error(demo_usage, "unknown demo command '%s'", sub);
 	argc--;
 	argv++;
@@ -4310,7 +4392,8 @@ int cmd_demo(int argc, char **argv)
 				out = optarg;
 			break;
 		case 'p':
-			if (strcmp(sub, "down") == 0 || strcmp(sub, "id-token") == 0)
+			if (strcmp(sub, "down") == 0 || strcmp(sub, "id-token") == 0 ||
+			    strcmp(sub, "accounts") == 0)
 				return cli_bad_option(demo_usage, argv);
 			errno = 0;
 			port = strtol(optarg, &end, 10);
@@ -4333,6 +4416,8 @@ int cmd_demo(int argc, char **argv)
 		return demo_down(dir, 0);
 	if (strcmp(sub, "id-token") == 0)
 		return demo_id_token(dir, pin, out);
+	if (strcmp(sub, "accounts") == 0)
+		return demo_accounts(dir);
 	if (strcmp(sub, "run") == 0)
 		return demo_run(dir, (unsigned)port);
 	{

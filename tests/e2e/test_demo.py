@@ -829,6 +829,32 @@ def test_operations_centre_is_printed_with_its_officials(up):
     assert r.status_code == 403 and r.json()["error"] == "not_official", r.text
 
 
+def test_accounts_lists_every_sign_in(up):
+    """`ndx demo accounts` lists who can sign in and where, from federation.json: the
+    password (read from its 0600 file), the citizens by number at the e-ID, the officers
+    at /officer and the officials at /ops, each as the portal itself lists them."""
+    fed = up.fed
+    portal = fed["apps"]["portal"]
+    out = ok(run_ndx(up.build_dir, "demo", "accounts", "--dir", fed["dir"])).stdout
+    assert out.startswith("Password of every account: ndx-demo-2026 (from "), out
+    assert f"sign in at {portal['url']} with the national e-ID" in out
+    lines = out.splitlines()
+    for acc in fed["apps"]["id"]["demo_accounts"]:
+        assert any(ln.split()[:1] == [acc["pin"]] and acc["name"] in ln for ln in lines), acc
+    assert "and the first 50 citizens of the population registry" in out
+    assert f"sign in at {portal['url']}/officer" in out
+    for o in portal["officers"]:
+        assert any(ln.split()[:1] == [o["username"]] and ln.endswith(o["agency"])
+                   for ln in lines), o
+    listed = run_ndx_portal(up, "official", "list", "--config",
+                            str(Path(portal["dir"]) / "portal.json"))
+    for ln in listed.splitlines():
+        pin, role, member = ln.split("\t")[:3]
+        assert any(l.split()[:1] == [pin] and l.endswith(f"{role} of {member}")
+                   for l in lines), (ln, out)
+    assert f"sign in at {portal['url']}/ops" in out
+
+
 def run_ndx_portal(up, *args):
     exe = Path(up.build_dir) / "src" / "portal" / "ndx-portal"
     res = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=30)
@@ -1097,12 +1123,15 @@ def test_demo_bad_arguments(build_dir, tmp_path):
                  ["down", "--dir", d, "--port-base", "5000"], ["sideways", "--dir", d],
                  ["up", "--dir", d, "--bogus"], ["up", "--dir", d, "--pin", CITIZEN],
                  ["id-token", "--dir", d, "--port-base", "5000"],
+                 ["accounts"], ["accounts", "--dir", d, "--port-base", "5000"],
+                 ["accounts", "--dir", d, "--pin", CITIZEN],
                  ["down", "--dir", d, "--out", "x"], []):
         res = run_ndx(build_dir, "demo", *args)
         assert res.returncode == 2 and "usage: ndx demo" in res.stderr, (args, res.stderr)
-    # id-token needs a running demo.
-    res = run_ndx(build_dir, "demo", "id-token", "--dir", d)
-    assert res.returncode == 1 and "no demo federation" in res.stderr, res.stderr
+    # id-token needs a running demo, accounts one set up.
+    for sub in ("id-token", "accounts"):
+        res = run_ndx(build_dir, "demo", sub, "--dir", d)
+        assert res.returncode == 1 and "no demo federation" in res.stderr, (sub, res.stderr)
     res = ok(run_ndx(build_dir, "demo", "--help"))
     assert res.stdout.startswith("usage: ndx demo up")
     assert "id-token" in res.stdout and "id provider" in res.stdout
