@@ -133,6 +133,11 @@ static const char SERVE_HELP[] =
 	"  --assets DIR          serve GOV.UK Frontend from DIR under /assets/ (its\n"
 	"                        dist/govuk directory); without it pages are unstyled\n"
 	"  --threads N           HTTP worker threads (default 4)\n"
+	"  --trusted-proxy ADDR  a TLS reverse proxy in front (an IPv4 or IPv6 address;\n"
+	"                        up to 8 times): the client of a request from it is the\n"
+	"                        last address of its X-Forwarded-For, for the sign-in\n"
+	"                        throttle (docs/id.md); from any other peer the header\n"
+	"                        is ignored\n"
 	"  --code-lifetime N     seconds an authorization code stays valid, 1..600\n"
 	"                        (default 60)\n"
 	"  --id-token-lifetime N seconds an ID token stays valid (its exp), 1..3600\n"
@@ -670,6 +675,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "events-gateway", required_argument, NULL, 'g' },
 		{ "events-client", required_argument, NULL, 'C' },
 		{ "events-poll-ms", required_argument, NULL, 'p' },
+		{ "trusted-proxy", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -714,6 +720,12 @@ static int cmd_serve(int argc, char **argv)
 		case 'p':
 			if (ndx_args_ulong_opt(PROG, "--events-poll-ms", optarg, 10, 600000, &poll_ms))
 				return 2;
+			break;
+		case 'P':
+			if (signin_proxies_add(&cfg.proxies, optarg, &why) != 0) {
+				fprintf(stderr, PROG ": --trusted-proxy \"%s\": %s\n", optarg, why);
+				return 2;
+			}
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
 		default: fputs(SERVE_HELP, stderr); return 2;

@@ -636,7 +636,15 @@ static void handle_login_post(const struct oidc_config *cfg, const struct ndx_ht
 	}
 	/* Checked before the password so that a throttled guess learns
 	 * nothing and costs the server no Argon2id. */
-	signin_source(req->remote_addr, src);
+	{
+		size_t fwd_len = 0;
+		const char *fwd = ndx_http_header_last_n(req, "X-Forwarded-For", &fwd_len);
+		char client[96];
+
+		signin_client(req->remote_addr, fwd, fwd_len, &cfg->proxies, client,
+			      sizeof client);
+		signin_source(client, src);
+	}
 	if (idstore_signin_counts(cfg->st, pin, src, now - SIGNIN_WINDOW_S, &counts) != NDX_OK) {
 		message_page(cfg, resp, 500, lang, IDTEXT_ERROR_TITLE, IDTEXT_SERVER_ERROR, NULL);
 		goto out;

@@ -13,6 +13,8 @@
 #include "rsa_sign.h"
 #include "store.h"
 
+#include "signin_throttle.h"
+
 #define OIDC_ISSUER_MAX 512
 
 struct oidc_config {
@@ -23,6 +25,7 @@ struct oidc_config {
 	const char *assets_dir;   /* NULL: pages are served unstyled */
 	time_t code_ttl;          /* seconds an authorization code lives */
 	time_t id_token_ttl;      /* seconds an ID token lives (its exp - iat) */
+	struct signin_proxies proxies; /* --trusted-proxy: whose X-Forwarded-For names the client */
 	/* Set by oidc_init. */
 	char issuer[OIDC_ISSUER_MAX]; /* without a trailing '/' */
 	const char *prefix;           /* the issuer's path ("" or "/id"), inside issuer */

@@ -7,6 +7,7 @@
 #ifndef NDX_SIGNIN_THROTTLE_H
 #define NDX_SIGNIN_THROTTLE_H
 
+#include <stddef.h>
 #include <time.h>
 
 #define SIGNIN_WINDOW_S 3600    /* failures are counted over the last hour */
@@ -23,8 +24,31 @@ struct signin_counts {
 	time_t source_last, account_last;
 };
 
+/* The TLS reverse proxies (deploy/nginx/) whose X-Forwarded-For names the
+ * client: behind one, every request comes from the proxy's address, and one
+ * source's ten failures would make every citizen wait. */
+#define SIGNIN_PROXIES_MAX 8
+struct signin_proxies {
+	unsigned n;
+	unsigned char addr[SIGNIN_PROXIES_MAX][16]; /* IPv4 as ::ffff:a.b.c.d */
+};
+
+/* Adds the IPv4 or IPv6 address text to p; -1 with *why when it is not an
+ * address or p is full. */
+int signin_proxies_add(struct signin_proxies *p, const char *text, const char **why);
+
+/* The client address of a request whose peer is remote ("ADDR:PORT"), as
+ * "ADDR:PORT" text for signin_source: remote itself, unless remote is one of
+ * the trusted proxies and forwarded (the LAST X-Forwarded-For header's
+ * value, NULL when there is none) ends with a valid IPv4 or IPv6 address —
+ * the one that proxy appended or set. A client cannot choose its source
+ * with the header: it is read only from a trusted proxy, and only its last
+ * entry. Returns 1 when the address came from the header, 0 otherwise. */
+int signin_client(const char *remote, const char *forwarded, size_t forwarded_len,
+		  const struct signin_proxies *p, char *out, size_t out_size);
+
 /* The source of a request from remote ("ADDR:PORT", as the HTTP server
- * gives it): the IPv4 address, or an IPv6 address cut to its /64 (one
+ * gives it, or as signin_client makes it): the IPv4 address, or an IPv6 address cut to its /64 (one
  * subscriber's network, which holds billions of addresses), into out. An
  * address that cannot be parsed is kept as text. */
 void signin_source(const char *remote, char out[SIGNIN_SOURCE_MAX]);

@@ -438,7 +438,15 @@ static void officer_login(const struct portal *p, const struct ndx_http_req *req
 		return;
 	}
 	snprintf(who, sizeof who, "%s", user);
-	signin_source(req->remote_addr, src);
+	{
+		size_t fwd_len = 0;
+		const char *fwd = ndx_http_header_last_n(req, "X-Forwarded-For", &fwd_len);
+		char client[96];
+
+		signin_client(req->remote_addr, fwd, fwd_len, &p->cfg->proxies, client,
+			      sizeof client);
+		signin_source(client, src);
+	}
 	if (pstore_signin_counts(p->st, who, src, now - SIGNIN_WINDOW_S, &counts) != NDX_OK) {
 		json_decref(body);
 		reply(resp, 500, "internal", "the sign-in cannot be checked now");

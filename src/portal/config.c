@@ -247,6 +247,22 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 				    "session_minutes");
 		c->session_minutes = (unsigned)json_integer_value(v);
 	}
+	v = json_object_get(root, "trusted_proxies");
+	if (v) {
+		size_t i;
+		json_t *item;
+		const char *bad = NULL;
+
+		if (!json_is_array(v))
+			return fail(path, "\"%s\" must be an array of IP addresses",
+				    "trusted_proxies");
+		json_array_foreach(v, i, item) {
+			if (!json_is_string(item) ||
+			    signin_proxies_add(&c->proxies, json_string_value(item), &bad) != 0)
+				return fail(path, "\"%s\"[%zu]: %s", "trusted_proxies", i,
+					    json_is_string(item) ? bad : "not a string");
+		}
+	}
 	c->threads = 8;
 	v = json_object_get(root, "threads");
 	if (v) {

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "../id/signin_throttle.h"
+
 struct pconfig {
 	char listen_addr[64];
 	uint16_t port;
@@ -29,6 +31,9 @@ struct pconfig {
 	unsigned push_interval_s; /* the procedures push's period (procpush.c), default 5 */
 	unsigned session_minutes;
 	unsigned threads;
+	/* The TLS reverse proxies whose X-Forwarded-For names the client of an
+	 * officer's sign-in ("trusted_proxies"; none: the peer address). */
+	struct signin_proxies proxies;
 };
 
 /* Reads and checks path into a new *out (free with pconfig_free). Prints

@@ -53,7 +53,7 @@ def pkce():
 
 
 class Idp:
-    def __init__(self, exe, data, issuer_port, stderr_path, code_lifetime=60):
+    def __init__(self, exe, data, issuer_port, stderr_path, code_lifetime=60, extra=()):
         self.exe = exe
         self.port = issuer_port
         self.url = f"http://127.0.0.1:{issuer_port}"
@@ -61,7 +61,8 @@ class Idp:
         with open(stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [str(exe), "serve", "--data", str(data), "--issuer", self.url,
-                 "--listen", f"127.0.0.1:{issuer_port}", "--code-lifetime", str(code_lifetime)],
+                 "--listen", f"127.0.0.1:{issuer_port}", "--code-lifetime", str(code_lifetime),
+                 *extra],
                 stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -640,6 +641,49 @@ def test_strangers_cannot_lock_a_citizen_out(idp, setup):
                       setup["citizens"][7][0], PASSWORD))
     log = idp.log()
     assert "throttled" in log and PASSWORD not in log
+
+
+def test_behind_a_trusted_proxy_the_client_is_its_forwarded_address(idp, setup):
+    """Behind a TLS reverse proxy (deploy/nginx/ndx-public.conf) every request comes from
+    the proxy's address: ten wrong passwords from anyone would make every citizen wait.
+    With --trusted-proxy the client is the last address of the proxy's X-Forwarded-For:
+    the guesser backs off, a citizen coming through the same proxy from elsewhere signs
+    in. From a peer that is not a trusted proxy, the header changes nothing: a guesser
+    naming a new address on every try still backs off after ten."""
+    proxy_idp = Idp(setup["exe"], setup["data"], free_port(), setup["tmp"] / "idp-proxy.stderr",
+                    extra=("--trusted-proxy", "127.0.0.9", "--trusted-proxy", "::1"))
+    try:
+        pin = setup["citizens"][8][0]
+        guesser = session_from("127.0.0.9")
+        guesser.headers["X-Forwarded-For"] = "192.0.2.77, 203.0.113.5"
+        page = authorize(guesser, proxy_idp, pkce()[1])
+        pins = [c[0] for c in setup["citizens"]]
+        checked, r = guess_until_backed_off(guesser, proxy_idp, page, pins)
+        assert checked == 12, checked
+        assert sign_in(guesser, proxy_idp, page, pin, PASSWORD).status_code == 429
+        assert "failures from 203.0.113.5" in proxy_idp.log()
+        # Another citizen through the same proxy: not made to wait.
+        citizen = session_from("127.0.0.9")
+        citizen.headers["X-Forwarded-For"] = "198.51.100.9"
+        code_from(sign_in(citizen, proxy_idp, authorize(citizen, proxy_idp, pkce()[1]),
+                          pin, PASSWORD))
+    finally:
+        proxy_idp.stop()
+
+    # The ndx-id that trusts no proxy: the header is the client's own word.
+    spoofer = session_from("127.0.0.10")
+    page = authorize(spoofer, idp, pkce()[1])
+    waited = None
+    for i, p in enumerate([c[0] for c in setup["citizens"]]):
+        spoofer.headers["X-Forwarded-For"] = f"198.51.100.{i + 20}"
+        r = sign_in(spoofer, idp, page, p, "guess")
+        if r.status_code == 429:
+            waited = i
+            break
+        assert r.status_code == 401, r.text
+    # After the tenth failure the source waits one second (whole seconds: the next try
+    # may fall past it), so the 11th or at the latest the 12th try is the first refused.
+    assert waited in (10, 11), waited
 
 
 def peak_rss_kib(pid):

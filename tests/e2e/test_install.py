@@ -2,16 +2,25 @@
 runs), then what landed: the binaries, their man pages, the web UI, the systemd
 units (`systemd-analyze verify`, with no warning, and `systemd-analyze security
 --offline=true`, whose scores docs/install.md lists), the users, the example
-configuration, and where each installed daemon reads its configuration from
-(docs/install.md). A few seconds: nothing is built, no daemon serves."""
+configuration, where each installed daemon reads its configuration from
+(docs/install.md), and the nginx example for TLS on the public faces, run by
+nginx in front of a registry. A few seconds: nothing is built."""
 
+import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
+
+from conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BINARIES = ["ndx", "ndx-registry", "ndx-gateway", "ndx-consent", "ndx-sector", "ndx-id",
@@ -211,3 +220,114 @@ def test_default_configuration_location(inst, tmp_path):
     # --config still names another file.
     res = run(gw, "--check", "--config", tmp_path / "nothere.json")
     assert res.returncode == 1 and "nothere.json" in res.stderr
+
+
+def _tls_cert(d, name):
+    """A self-signed P-256 certificate for name, as the nginx example names its files."""
+    key, crt = d / f"{name}.key.pem", d / f"{name}.fullchain.pem"
+    res = run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+              "-nodes", "-days", "1", "-subj", f"/CN={name}", "-addext",
+              f"subjectAltName=DNS:{name}", "-keyout", key, "-out", crt)
+    assert res.returncode == 0, res.stderr
+    return crt
+
+
+class _EchoHeaders(http.server.BaseHTTPRequestHandler):
+    """The upstream of the portal's server block: answers with the headers it got."""
+
+    def do_GET(self):
+        body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_nginx_example_serves_only_the_public_faces(inst, registry):
+    """deploy/nginx/ndx-public.conf, as installed, run by Debian's nginx on loopback
+    ports with self-signed certificates: the registry's signed configuration over TLS
+    and HTTP/2, its management API not at all, writes refused; the portal's upstream
+    gets X-Forwarded-For set to the address nginx saw, whatever the client sent (what
+    the e-ID's --trusted-proxy and the portal's trusted_proxies rely on), and HSTS;
+    plain HTTP redirects to https."""
+    root, p = inst
+    conf = under(root, p["datadir"] / "doc/ndx/examples/nginx/ndx-public.conf").read_text()
+    d = Path(tempfile.mkdtemp(prefix="ndx-nginx-"))
+    os.chmod(d, 0o755)  # nginx's workers run as nobody when root starts it
+    echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHeaders)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    tls, plain = free_port(), free_port()
+    certs = d / "certs"
+    certs.mkdir()
+    names = ("dichvucong.example.gov.vn", "id.example.gov.vn", "conf.example.gov.vn")
+    for n in names:
+        _tls_cert(certs, n)
+    conf = conf.replace("server 127.0.0.1:4450;", f"server 127.0.0.1:{echo.server_port};")
+    conf = conf.replace("server 127.0.0.1:4445;", f"server 127.0.0.1:{echo.server_port};")
+    conf = conf.replace("server 127.0.0.1:4400;", f"server 127.0.0.1:{registry.port};")
+    conf = conf.replace("/etc/ssl/ndx/", f"{certs}/")
+    conf = re.sub(r"^\s*listen \[::\]:\d+.*$", "", conf, flags=re.M)
+    conf = conf.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls} ssl http2;")
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{plain};")
+    assert "4450" not in conf and "/etc/ssl" not in conf and "[::]" not in conf
+    (d / "ndx-public.conf").write_text(conf)
+    for t in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (d / "tmp" / t).mkdir(parents=True)
+    (d / "nginx.conf").write_text(
+        f"pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/tmp/body;\n"
+        f"  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n"
+        f"  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n"
+        f"  include {d}/ndx-public.conf;\n}}\n")
+    res = run("nginx", "-t", "-p", d, "-c", d / "nginx.conf", "-e", d / "error.log")
+    assert res.returncode == 0, res.stderr
+    nginx = subprocess.Popen(["nginx", "-p", str(d), "-c", str(d / "nginx.conf"), "-e",
+                              str(d / "error.log"), "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def curl(name, path, *extra, port=tls, scheme="https"):
+        res = run("curl", "-s", "--resolve", f"{name}:{port}:127.0.0.1", "--cacert",
+                  certs / f"{name}.fullchain.pem", "-D", "-", "-w",
+                  "\n%{http_code} %{http_version}", *extra, f"{scheme}://{name}:{port}{path}")
+        assert res.returncode == 0, res.stderr
+        head, _, rest = res.stdout.partition("\n\n")  # text mode: \r\n read as \n
+        body, _, status = rest.rpartition("\n")
+        return head.lower(), body, status
+
+    try:
+        deadline = time.monotonic() + 10
+        while run("curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{plain}/").returncode:
+            assert nginx.poll() is None and time.monotonic() < deadline, nginx.stderr.read()
+            time.sleep(0.05)
+        conf_name, portal_name = names[2], names[0]
+        head, body, status = curl(conf_name, "/conf")
+        assert status == "200 2", status
+        direct = requests.get(registry.url + "/conf", timeout=10)
+        assert body.encode() == direct.content
+        assert f"ndx-conf-signature: {direct.headers['Ndx-Conf-Signature']}".lower() in head
+        assert "strict-transport-security: max-age=63072000" in head
+        for path in ("/api/members", "/api/audit", "/healthz", "/"):
+            _, _, status = curl(conf_name, path, "-H",
+                                f"Authorization: Bearer {registry.token}")
+            assert status.startswith("404 "), (path, status)
+        _, _, status = curl(conf_name, "/conf", "-X", "POST", "-d", "{}")
+        assert status.startswith("403 "), status
+        assert "/api/" not in registry.tail()
+
+        head, body, status = curl(portal_name, "/profile", "-H",
+                                  "X-Forwarded-For: 203.0.113.9")
+        got = json.loads(body)
+        assert status == "200 2" and got["x-forwarded-for"] == "127.0.0.1", got
+        assert got["x-forwarded-proto"] == "https" and got["host"] == portal_name, got
+        head, _, status = curl(names[1], "/authorize?x=1", port=plain, scheme="http")
+        assert status.startswith("301 ") and \
+            f"location: https://{names[1]}/authorize?x=1" in head, head
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        echo.shutdown()
+        shutil.rmtree(d, ignore_errors=True)

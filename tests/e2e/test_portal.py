@@ -364,6 +364,8 @@ def write_portal(build_dir, workdir, env, issuer):
                  "client_secret_file": "client.secret"},
         "exchange": {"consumer_url": env.fed.gateways["VPCP"].url, "client": PORTAL},
         "session_minutes": 30,
+        # A TLS reverse proxy at 127.0.0.9 (test_officer_sign_in_behind_a_trusted_proxy).
+        "trusted_proxies": ["127.0.0.9"],
     }
     (d / "portal.json").write_text(json.dumps(cfg, indent=2))
     env.portal_dir = d
@@ -711,6 +713,36 @@ def test_strangers_cannot_lock_an_officer_out(env, build_dir):
     officer_login(env, "canbo.bca")  # from the officers' own address, as before
     log = env.portal.stderr_path.read_text(errors="replace")
     assert "throttled" in log and PASSWORD not in log
+
+
+def test_officer_sign_in_behind_a_trusted_proxy(env, build_dir):
+    """Behind a TLS reverse proxy every officer's sign-in comes from the proxy's address;
+    with "trusted_proxies" the source the throttle counts is the last address of that
+    proxy's X-Forwarded-For: a guesser backs off, an officer coming through the same
+    proxy from elsewhere signs in. The same header from any other peer is ignored
+    (test_strangers_cannot_lock_an_officer_out's sources). A bad entry is refused."""
+    guesser = session_from("127.0.0.9")
+    guesser.headers["X-Forwarded-For"] = "203.0.113.7"
+    checked, _ = guess_until_backed_off(env, guesser, [f"proxy.no.{i}" for i in range(20)])
+    assert checked == 12, checked
+    error(officer_attempt(env, guesser, "canbo.btc", PASSWORD), 429, "throttled")
+    officer = session_from("127.0.0.9")
+    officer.headers["X-Forwarded-For"] = "198.51.100.20"
+    officer_login(env, "canbo.btc", officer)
+    assert "from 203.0.113.7" in env.portal.stderr_path.read_text(errors="replace")
+
+    portal_exe = exe(build_dir, "src", "portal", "ndx-portal")
+    cfg = json.loads(env.config.read_text())
+    for bad, why in ((["proxy.example"], "not an IPv4 or IPv6 address"),
+                     ("127.0.0.9", "must be an array"), ([9], "not a string"),
+                     ([f"10.0.0.{i}" for i in range(9)], "at most 8")):
+        cfg["trusted_proxies"] = bad
+        path = env.portal_dir / "bad-proxies.json"
+        path.write_text(json.dumps(cfg))
+        res = subprocess.run([str(portal_exe), "serve", "--config", str(path)],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode != 0 and "trusted_proxies" in res.stderr and why in res.stderr, \
+            (bad, res.stderr)
 
 
 def test_expired_session_is_signed_out_and_changes_nothing(env):
