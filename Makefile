@@ -3,6 +3,8 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+E2E_WORKERS ?= 2
+E2E_PARALLEL = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadfile)
 RELEASE_BUILD ?= build-release
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
@@ -15,7 +17,7 @@ DESTDIR    ?=
 
 NDX = $(BUILD)/src/cli/ndx
 
-.PHONY: all build build-release install deps npm demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
+.PHONY: all build build-tests build-release install deps deps-demo npm npm-runtime demo test test-unit test-valgrind test-asan test-asan-unit test-asan-e2e test-e2e \
 	test-e2e-microhttpd \
 	test-oidc \
 	test-browser fuzz fuzz-smoke bench clean distclean
@@ -24,23 +26,42 @@ all: build
 
 deps:
 	@scripts/install-deps
+deps-demo:
+	@scripts/install-deps demo
 
 $(BUILD)/build.ninja:
-	@scripts/install-deps --check
+	@scripts/install-deps --check demo
 	meson setup $(BUILD) $(MESON_OPTS)
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# The build with its unit tests (meson's `tests` option is `auto`: a build
+# set up by `make demo`, before cmocka was installed, has none, and a test
+# target must never find an empty suite and pass).
+build-tests: $(BUILD)/build.ninja
+	@scripts/install-deps --check
+	@meson introspect --buildoptions $(BUILD) | /usr/bin/python3 -c \
+	  'import json, sys; sys.exit(0 if {"name": "tests", "value": "enabled"} in [{k: o[k] for k in ("name", "value")} for o in json.load(sys.stdin)] else 1)' \
+	  || meson configure $(BUILD) -Dtests=enabled
+	ninja -C $(BUILD)
+
 # The web UI's design system and the browser/OIDC test tools, exactly as
-# package-lock.json pins them.
-node_modules/.package-lock.json: package.json package-lock.json
+# package-lock.json pins them: `npm` all of them, `npm-runtime` only the web
+# UI's (`dependencies`, not the test tools in `devDependencies`). `npm ci`
+# empties node_modules first, so each stamp is made after it.
+node_modules/.ndx-all: package.json package-lock.json
 	npm ci --no-audit --no-fund
-npm: node_modules/.package-lock.json
+	touch node_modules/.ndx-runtime $@
+node_modules/.ndx-runtime: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund
+	touch $@
+npm: node_modules/.ndx-all
+npm-runtime: node_modules/.ndx-runtime
 
 # Builds, then brings up the demo federation in the foreground (Ctrl-C stops it).
-demo: deps
-	$(MAKE) build npm
+demo: deps-demo
+	$(MAKE) build npm-runtime
 	$(NDX) demo run --dir $(DEMO_DIR)
 
 # Every test: -Werror build (and the -O3 release build), unit tests plainly, under valgrind and under
@@ -49,7 +70,7 @@ demo: deps
 # real binaries and again against their ASan+UBSan builds, ndx-id with a
 # real OpenID Connect client, the portal in a real browser.
 test: deps
-	$(MAKE) build npm
+	$(MAKE) build-tests npm
 	$(MAKE) build-release
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
@@ -64,7 +85,7 @@ test: deps
 # The optimised build (-O3) also compiles without a warning: GCC warns at
 # -O3 about things it cannot see at -O2.
 $(RELEASE_BUILD)/build.ninja:
-	meson setup $(RELEASE_BUILD) -Dbuildtype=release -Dtests=false
+	meson setup $(RELEASE_BUILD) -Dbuildtype=release -Dtests=disabled
 build-release: $(RELEASE_BUILD)/build.ninja
 	ninja -C $(RELEASE_BUILD)
 
@@ -72,20 +93,20 @@ build-release: $(RELEASE_BUILD)/build.ninja
 # with GOV.UK Frontend and Chart.js, systemd units, sysusers.d, example
 # configuration; docs/install.md), into DESTDIR when it is set. The
 # configuration directory is /etc/ndx whatever the prefix.
-install: npm $(RELEASE_BUILD)/build.ninja
+install: npm-runtime $(RELEASE_BUILD)/build.ninja
 	meson configure $(RELEASE_BUILD) -Dprefix=$(PREFIX) -Dsysconfdir=/etc
 	ninja -C $(RELEASE_BUILD)
 	meson install -C $(RELEASE_BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
-test-unit: build
+test-unit: build-tests
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
-test-valgrind: build
+test-valgrind: build-tests
 	meson test -C $(BUILD) --suite unit --print-errorlogs \
 	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet --suppressions=$(CURDIR)/tests/unit/h2o.supp'
 
 $(ASAN_BUILD)/build.ninja:
-	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Dbuildtype=debug
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Dbuildtype=debug -Dtests=enabled
 
 # The whole suite against the ASan+UBSan build: unit tests, then the
 # end-to-end tests with every daemon built that way.
@@ -108,7 +129,7 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 	  ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/asan:detect_leaks=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/unit/h2o.lsan:print_suppressions=0 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(ASAN_REPORTS)/ubsan \
-	  /usr/bin/python3 -m pytest -q tests/e2e
+	  /usr/bin/python3 -m pytest -q $(E2E_PARALLEL) tests/e2e
 	@if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then \
 	  echo "sanitizer reports in $(ASAN_REPORTS):"; head -50 $(ASAN_REPORTS)/*; exit 1; fi
 
@@ -125,7 +146,7 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
 # would take make test past its half hour, and run on their own.
 .PHONY: test-pg test-pg-asan test-pg-valgrind
-test-pg: build
+test-pg: build-tests
 	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
 	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py'
@@ -135,26 +156,31 @@ test-pg-asan: $(ASAN_BUILD)/build.ninja
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  tests/with-postgres meson test -C $(ASAN_BUILD) --suite pg --print-errorlogs
 
-test-pg-valgrind: build
+test-pg-valgrind: build-tests
 	tests/with-postgres meson test -C $(BUILD) --suite pg --print-errorlogs \
 	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet'
 
-test-e2e: build
-	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e
+# The end-to-end files run E2E_WORKERS at a time (pytest-xdist), each file's
+# tests on one worker in their order (--dist loadfile): they mostly wait on
+# fsyncs, sockets and timers, so one worker leaves the cores idle. Each
+# worker hands out ports from its own slice (tests/e2e/conftest.py
+# _port_slice). E2E_WORKERS=0 runs them in one process.
+test-e2e: build-tests
+	NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q $(E2E_PARALLEL) tests/e2e
 
 # The end-to-end suite with every gateway's ports on libmicrohttpd ("http":
 # {"engine": "microhttpd"}, docs/gateway.md) instead of h2o, their default.
 # Not part of `make test`: the suite would take it past its half hour.
-test-e2e-microhttpd: build
-	NDX_GATEWAY_HTTP_ENGINE=microhttpd NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q tests/e2e
+test-e2e-microhttpd: build-tests
+	NDX_GATEWAY_HTTP_ENGINE=microhttpd NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q $(E2E_PARALLEL) tests/e2e
 
 # ndx-id driven by a real OpenID Connect client library (openid-client).
-test-oidc: build npm
+test-oidc: build-tests npm
 	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test tests/oidc/
 
 # The portal in Debian's chromium through Playwright, with axe-core on every
 # page; screenshots land in tests/browser/artifacts/.
-test-browser: build npm
+test-browser: build-tests npm
 	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 tests/browser/
 
 # libFuzzer targets (tests/fuzz/README.md): clang, ASan+UBSan, libndx with
@@ -163,7 +189,7 @@ test-browser: build npm
 # committed seeds. Both fail on a finding, left in $(FUZZ_BUILD)/crashes/.
 $(FUZZ_BUILD)/build.ninja:
 	@scripts/install-deps --check
-	CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
+	CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=disabled \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
 
 fuzz: $(FUZZ_BUILD)/build.ninja

@@ -41,15 +41,33 @@ def _ephemeral_range():
 _handed_out = set()
 
 
+def _port_slice(span=1):
+    """The ports this process may hand out: below the kernel's ephemeral range (a port
+    picked there, bind to port 0, can be taken by any outgoing connection, libcurl's or
+    the tests', before the server meant to get it binds it), and, when pytest-xdist runs
+    the suite on several workers (make test does), a slice of its own for each worker, so
+    that two workers never pick the same port between checking it and binding it."""
+    lo, _ = _ephemeral_range()
+    first, last = 10000, min(lo, 32768) - span
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    if workers > 1:
+        width = (last - first) // workers
+        first += index * width
+        last = first + width - 1
+    return first, last
+
+
+_handed_out = set()
+
+
 def free_port():
     """Returns a TCP port that was free on 127.0.0.1 a moment ago, never one handed out
-    before in this run, and below the kernel's ephemeral range: a port picked there (bind
-    to port 0) can be taken by any outgoing connection (libcurl's, the tests') before the
-    server that was meant to get it binds it."""
-    lo, _ = _ephemeral_range()
-    top = min(lo, 32768) - 1
+    before in this run, from this worker's slice (_port_slice)."""
+    first, last = _port_slice()
     for _ in range(2000):
-        port = random.randint(10000, top)
+        port = random.randint(first, last)
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -65,10 +83,9 @@ def free_port():
 def free_port_range(span):
     """The first of `span` consecutive ports that are all free (as free_port), e.g. a
     demo federation's --port-base."""
-    lo, _ = _ephemeral_range()
-    top = min(lo, 32768) - span
+    first, last = _port_slice(span)
     for _ in range(500):
-        base = random.randint(10000, top)
+        base = random.randint(first, last)
         ports = range(base, base + span)
         if any(p in _handed_out for p in ports):
             continue
