@@ -610,13 +610,14 @@ GATEWAY_NAMES = {}
 def gateway_request(gateway_port, ctx, method, service, path="", query="", client=TAX,
                     xid=None, headers=None, body=b"", sign_with=None, timestamp=None,
                     tamper=None, content_type=None, timeout=15, gateway=None,
-                    signed_user_headers_override=None):
+                    signed_user_headers_override=None, conn=None):
     """Sends one gateway-to-gateway request as a consumer gateway would: the consumer
     request plus Ndx-Timestamp, Ndx-Gateway and Ndx-Signature over the request hash.
     sign_with is an Ed25519 private key (None: no Ndx-Signature); tamper(sig_dict) may
     spoil the object. gateway names the gateway the request is signed for (default: the
     one registered at gateway_port). Returns (status, headers lower-cased, body, request
-    hash)."""
+    hash). conn: an open http.client.HTTPSConnection to the gateway port to send it on,
+    kept open (keep-alive) for the caller; None: a connection of its own, closed after."""
     xid = xid or "py-" + uuid.uuid4().hex
     timestamp = timestamp or rfc3339()
     gateway = GATEWAY_NAMES.get(gateway_port, "") if gateway is None else gateway
@@ -642,7 +643,10 @@ def gateway_request(gateway_port, ctx, method, service, path="", query="", clien
             tamper(obj)
         h["Ndx-Signature"] = compact(obj)
     target = f"/r1/{service}{path}" + (f"?{query}" if query else "")
-    conn = http.client.HTTPSConnection("127.0.0.1", gateway_port, context=ctx, timeout=timeout)
+    own = conn is None
+    if own:
+        conn = http.client.HTTPSConnection("127.0.0.1", gateway_port, context=ctx,
+                                           timeout=timeout)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
         for k, v in h.items():
@@ -652,7 +656,8 @@ def gateway_request(gateway_port, ctx, method, service, path="", query="", clien
         resp = conn.getresponse()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read(), rh
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
 # ---- a provider gateway played by Python (to test the consumer gateway's checks) ----------
