@@ -90,6 +90,7 @@ static const char SERVE_HELP[] =
 
 static const char SEED_HELP[] =
 	"usage: " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
+	"                      [--defects RATE]\n"
 	"Generates one consistent synthetic national dataset into DIR/<sector>.db for all\n"
 	"seven sectors: citizens in households, birth and marriage registrations,\n"
 	"enterprises owned by those citizens, taxpayers and obligations, insurance\n"
@@ -100,6 +101,15 @@ static const char SEED_HELP[] =
 	"  --citizens N         number of citizens (default 2000; 10000000 takes minutes)\n"
 	"  --seed S             random seed (default 1): same seed and day, same data\n"
 	"  --today YYYY-MM-DD   the day the data is generated for (default: today)\n"
+	"  --defects RATE       spoil that share (0-1, default 0: clean) of the person\n"
+	"                       records of the six registries other than population, as\n"
+	"                       real ones are: names without or with wrong diacritics, day\n"
+	"                       and month swapped, stale addresses, the same person twice\n"
+	"                       (under two numbers or once without one), numbers nobody\n"
+	"                       holds, deceased people still active in tax and insurance,\n"
+	"                       enterprise owners under a mistyped number; the ground truth\n"
+	"                       goes to DIR/" SEED_TRUTH_FILE " (one JSON line a defect:\n"
+	"                       sector, table, key, kind, field, true value)\n"
 	"  --quiet              no progress lines on stderr\n";
 
 static const char QUALITY_HELP[] =
@@ -363,6 +373,23 @@ static int parse_day(const char *s, time_t *out)
 	return 0;
 }
 
+/* --defects RATE: a share from 0 to 1. */
+static int parse_rate(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 1)) {
+		fprintf(stderr, PROG ": --defects: expected a share from 0 to 1 (0.02 = 2 %%), got \"%s\"\n",
+			s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int cmd_seed(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -371,6 +398,7 @@ static int cmd_seed(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "today", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "defects", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -399,6 +427,10 @@ static int cmd_seed(int argc, char **argv)
 				return 2;
 			break;
 		case 'q': o.progress = 0; break;
+		case 'D':
+			if (parse_rate(optarg, &o.defects))
+				return 2;
+			break;
 		case 'h': fputs(SEED_HELP, stdout); return 0;
 		default: fputs(SEED_HELP, stderr); return 2;
 		}
@@ -431,6 +463,16 @@ static int cmd_seed(int argc, char **argv)
 			stats.insert_seconds, "index_seconds", stats.index_seconds,
 			"total_seconds", stats.total_seconds, "total_bytes",
 			(json_int_t)total_bytes);
+	if (out && o.defects > 0) {
+		json_t *kinds = json_object();
+		for (int k = 0; k < DEFECT_KIND_COUNT; k++)
+			json_object_set_new(kinds, defect_kind_name(k),
+					    json_integer((json_int_t)stats.defects.count[k]));
+		json_object_set_new(out, "defects",
+				    json_pack("{sfsssO}", "rate", o.defects, "truth",
+					      SEED_TRUTH_FILE, "kinds", kinds));
+		json_decref(kinds);
+	}
 	if (out) {
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
