@@ -17,7 +17,9 @@
 /* At most this many records a request: each may concern two people (the
  * number's holder and a candidate), and one answer declares at most
  * PINSET_MAX (docs/protocol.md). */
-#define VERIFY_MAX_RECORDS (PINSET_MAX / 2)
+#define VERIFY_MAX_RECORDS 500
+#define NDX_SECTOR_VERIFY_MAX_TEXT "500" /* the same, for the OpenAPI text */
+_Static_assert(VERIFY_MAX_RECORDS * 2 <= PINSET_MAX, "two people a record must fit one answer");
 
 /* The verdicts (constant strings). */
 #define VERIFY_MATCH "match"
