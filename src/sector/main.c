@@ -30,6 +30,8 @@
 #include "sec_apply.h"
 #include "sec_metrics.h"
 #include "sec_outbox.h"
+#include "sec_reconcile.h"
+#include "sec_verify.h"
 #include "seed.h"
 #include "store.h"
 
@@ -48,6 +50,7 @@ static const char USAGE[] =
 	"usage: " PROG " serve --sector S --db PATH [--listen 127.0.0.1:PORT | unix:PATH]\n"
 	"       " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
 	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
+	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
@@ -125,6 +128,36 @@ static const char QUALITY_HELP[] =
 	"  --db-dir DIR         directory of all sector databases\n"
 	"  --stale-days N       stale = updated_at older than N days (default 365)\n"
 	"  --samples N          examples listed per finding (default 10)\n";
+
+static const char RECONCILE_HELP[] =
+	"usage: " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
+	"Checks the sector's own person records against the population registry's\n"
+	"verification service (POST /verify) through this agency's gateway: births\n"
+	"(civil-status), owners (enterprise), individual taxpayers (tax), participants\n"
+	"(insurance), right holders (land) and vehicle owners (vehicles), each as\n"
+	"number, name, birth date, sex, address and living as the table holds them.\n"
+	"Sends them in batches at most --rate records a second; the answers and the\n"
+	"position reached are committed in the sector's database (tables reconcile_*)\n"
+	"batch by batch, so a run stopped at any point (even kill -9) resumes where it\n"
+	"stopped when started again: no record is stored twice or skipped (only the\n"
+	"batch in flight is asked again). A finished run makes the next start a new one.\n"
+	"Writes the report as JSON on stdout: records checked, matches, each kind of\n"
+	"mismatch with its field, every finding, candidates for merge; with --truth the\n"
+	"precision and recall per kind. Exit status 0 when the run is complete, 1 on\n"
+	"failure (the gateway refused or is down: start again to resume), 2 bad usage.\n"
+	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
+	"  --db PATH            the sector's database (e.g. DIR/tax.db)\n"
+	"  --gateway URL        the consumer port of this agency's gateway\n"
+	"                       (http://127.0.0.1:4411)\n"
+	"  --client ID          the subsystem this registry speaks as (VN/GOV/TCT/tax)\n"
+	"  --service ID         the verification service (default " RECONCILE_SERVICE ")\n"
+	"  --purpose P          the purpose sent (default " RECONCILE_PURPOSE ", a bulk\n"
+	"                       purpose of the service)\n"
+	"  --batch N            records a request, 1-500 (default 100)\n"
+	"  --rate R             records a second at most (default 500; 0: no limit)\n"
+	"  --truth FILE         the ground truth of seed --defects (DIR/defects.jsonl):\n"
+	"                       adds precision and recall per kind to the report\n"
+	"  --quiet              no progress lines on stderr\n";
 
 static const char OPENAPI_HELP[] =
 	"usage: " PROG " openapi --sector S\n"
@@ -549,6 +582,80 @@ static int cmd_quality(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_reconcile(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "client", required_argument, NULL, 'c' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "truth", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct reconcile_opts o = { .service = RECONCILE_SERVICE, .purpose = RECONCILE_PURPOSE,
+				    .batch = 100, .rate = 500 };
+	const char *sector = NULL;
+	unsigned long long v;
+	json_t *report = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': o.db_path = optarg; break;
+		case 'g': o.gateway = optarg; break;
+		case 'c': o.client = optarg; break;
+		case 'S': o.service = optarg; break;
+		case 'p': o.purpose = optarg; break;
+		case 'b':
+			if (ndx_args_uint_opt(PROG, "--batch", optarg, 1, VERIFY_MAX_RECORDS, &v))
+				return 2;
+			o.batch = (size_t)v;
+			break;
+		case 'r':
+			if (ndx_args_uint_opt(PROG, "--rate", optarg, 0, 1000000, &v))
+				return 2;
+			o.rate = (double)v;
+			break;
+		case 't': o.truth_path = optarg; break;
+		case 'q': o.quiet = 1; break;
+		case 'h': fputs(RECONCILE_HELP, stdout); return 0;
+		default: fputs(RECONCILE_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !o.db_path || !o.gateway || !o.client || optind != argc) {
+		fprintf(stderr, PROG " reconcile: %s\n%s",
+			optind != argc ? "unexpected argument"
+				       : "--sector, --db, --gateway and --client are required",
+			RECONCILE_HELP);
+		return 2;
+	}
+	if (strncmp(o.gateway, "http://", 7) != 0 && strncmp(o.gateway, "https://", 8) != 0) {
+		fprintf(stderr, PROG " reconcile: --gateway: expected an http:// or https:// URL\n");
+		return 2;
+	}
+	if (!(o.def = sector_arg(sector)))
+		return 2;
+	if (reconcile_run(&o, &report))
+		return 1;
+	json_dumpf(report, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	fprintf(stderr, PROG " reconcile: %s run %lld: %lld records checked, %lld match, %zu findings\n",
+		o.def->name, (long long)json_integer_value(json_object_get(report, "run")),
+		(long long)json_integer_value(json_object_get(report, "records_checked")),
+		(long long)json_integer_value(json_object_get(report, "matches")),
+		json_array_size(json_object_get(report, "findings")));
+	json_decref(report);
+	return 0;
+}
+
 static int cmd_openapi(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -590,6 +697,7 @@ int main(int argc, char **argv)
 		{ "serve", NULL, cmd_serve },
 		{ "seed", NULL, cmd_seed },
 		{ "quality", NULL, cmd_quality },
+		{ "reconcile", NULL, cmd_reconcile },
 		{ "openapi", NULL, cmd_openapi },
 	};
 

@@ -1,0 +1,59 @@
+/* `ndx-sector reconcile`: a sector registry checks its own person records
+ * against the population registry's verification service (sec_verify.h)
+ * through its agency's gateway, in batches, rate-limited, resumable after a
+ * crash (each batch's results and the position reached are committed in
+ * the sector's own database in one transaction), and reports what it found:
+ * records checked, matches, each kind of mismatch with the field,
+ * candidates for merge, and with a ground truth (seed --defects) the
+ * precision and recall per kind. Overview: docs/sectors.md
+ * "Reconciliation". */
+#ifndef NDX_SECTOR_SEC_RECONCILE_H
+#define NDX_SECTOR_SEC_RECONCILE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "schema.h"
+
+#define RECONCILE_SERVICE "VN/GOV/BCA/population/verify"
+#define RECONCILE_PURPOSE "data-reconciliation"
+
+struct reconcile_opts {
+	const struct sector_def *def; /* any sector but population */
+	const char *db_path;          /* the sector's database (written: progress) */
+	const char *gateway;          /* consumer URL of the agency's gateway */
+	const char *client;           /* the subsystem the registry speaks as */
+	const char *service;          /* default RECONCILE_SERVICE */
+	const char *purpose;          /* default RECONCILE_PURPOSE */
+	const char *truth_path;       /* seed's defects.jsonl, or NULL */
+	size_t batch;                 /* records a request, 1..VERIFY_MAX_RECORDS */
+	double rate;                  /* records a second at most; 0: no limit */
+	int quiet;                    /* no progress on stderr */
+};
+
+/* A mismatch the service's answer about one record shows: its kind
+ * ("name-marks", "wrong-number" ...) and the field of the answer it is
+ * about ("full_name", "pin" ..., "living"). */
+struct reconcile_finding {
+	const char *kind, *field;
+};
+#define RECONCILE_FINDINGS_MAX 8
+
+/* The findings of one answer (result: the service's object for a record;
+ * pin_sent: whether the record carried a number). Returns how many were
+ * written to out (at most RECONCILE_FINDINGS_MAX); 0 is a match. Pure. */
+size_t reconcile_findings(const json_t *result, int pin_sent, struct reconcile_finding *out);
+
+/* The finding kind a defect kind of the ground truth is expected to give
+ * ("stale-address" -> "address-differs"), NULL for an unknown kind. */
+const char *reconcile_expected(const char *defect_kind);
+
+/* Runs (or resumes) the sector's reconciliation and sets *report to a new
+ * JSON object (caller releases). NDX_OK; NDX_EINVAL for a sector with no
+ * records to reconcile; NDX_EDB; NDX_ENET or NDX_EPROTO when the gateway
+ * does not answer or refuses (a message on stderr; the batches committed
+ * so far stay, and the next run resumes after them); NDX_EIO when the
+ * truth file cannot be read. */
+int reconcile_run(const struct reconcile_opts *o, json_t **report);
+
+#endif
