@@ -344,11 +344,22 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 	struct lookups l = { 0 };
 	struct store_conn *c;
 	json_t *records, *results;
+	const char *subject;
 	int rc = NDX_OK;
 
 	if (strcmp(req->method, "POST") != 0) {
 		ndx_http_resp_header(resp, "Allow", "POST");
 		ndx_http_resp_error(resp, 405, "Client.MethodNotAllowed", "method not allowed", "POST");
+		return;
+	}
+	/* A request naming one person (Ndx-Subject) may check only them: the
+	 * gateway passes a write's answer that declares the subject, and a
+	 * check of others under one name would be a bulk read without the
+	 * bulk registration (docs/protocol.md "Policy", rule 3). */
+	subject = ndx_http_header(req, "Ndx-Subject");
+	if (subject && ndx_pin_parse(subject, 0, NULL, NULL) != NDX_OK) {
+		invalid(resp, "Ndx-Subject",
+			"Ndx-Subject: expected a 12-digit personal identification number");
 		return;
 	}
 	if (!(records = read_records(citizens, req, resp)))
@@ -390,6 +401,16 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 					    "Ndx-Data-Subjects");
 		else
 			ndx_http_resp_error(resp, 500, "Server.Internal", "the store failed", NULL);
+		return;
+	}
+	if (subject && (pinset_count(declared) > 1 ||
+			(pinset_count(declared) == 1 && !pinset_has(declared, subject)))) {
+		/* Refused, declaring whom the records concern, so the gateway
+		 * logs the attempt for each of them; the body names no one. */
+		json_decref(results);
+		ndx_http_resp_error(resp, 403, "Client.SubjectMismatch",
+				    "a request naming a subject may check only that person's records",
+				    "Ndx-Subject");
 		return;
 	}
 	ndx_http_resp_json(resp, 200, json_pack("{so}", "results", results));

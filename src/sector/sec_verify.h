@@ -40,7 +40,10 @@ const char *verify_address(const char *sent, const char *held);
  * declared the people it compared records with. Refusals: 405 other
  * methods, 400 Client.InvalidRequest naming the field
  * ("records[3].birth_date: ...", also in Ndx-Invalid-Field), 413 more than
- * VERIFY_MAX_RECORDS records, 500 when the store fails. */
+ * VERIFY_MAX_RECORDS records, 403 Client.SubjectMismatch when the request
+ * names a person (Ndx-Subject) and a record concerns another (the people
+ * stay declared, for the gateway to log the attempt), 500 when the store
+ * fails. */
 void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_http_resp *resp,
 		   struct pinset *declared);
 
