@@ -23,6 +23,7 @@
 #include "ndx/err.h"
 #include "ndx/httpd.h"
 #include "ndx/redact.h"
+#include "ndx/text.h"
 #include "ndx/unixsock.h"
 #include "openapi.h"
 #include "quality.h"
@@ -51,6 +52,9 @@ static const char USAGE[] =
 	"       " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
 	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
 	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
+	"       " PROG " worklist --sector S --db PATH\n"
+	"       " PROG " correct --sector S --db PATH --table T --key K --field F --officer NAME\n"
+	"                  [--value V]\n"
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
@@ -158,6 +162,34 @@ static const char RECONCILE_HELP[] =
 	"  --truth FILE         the ground truth of seed --defects (DIR/defects.jsonl):\n"
 	"                       adds precision and recall per kind to the report\n"
 	"  --quiet              no progress lines on stderr\n";
+
+static const char WORKLIST_HELP[] =
+	"usage: " PROG " worklist --sector S --db PATH\n"
+	"Prints the correction worklist of the sector as JSON: the findings of its last\n"
+	"finished reconciliation run (" PROG " reconcile) that no officer has corrected\n"
+	"yet, each a task {table, key, kind, field, candidate_pin?}.\n"
+	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
+	"  --db PATH            the sector's database\n";
+
+static const char CORRECT_HELP[] =
+	"usage: " PROG " correct --sector S --db PATH --table T --key K --field F\n"
+	"                  --officer NAME [--value V]\n"
+	"Corrects one task of the worklist in one action: sets the record's field to the\n"
+	"right value, checked as the API checks a write, and logs the correction with the\n"
+	"officer, the old and the new value and the time (table reconcile_corrections),\n"
+	"in one transaction. The next reconciliation run checks the record again.\n"
+	"Prints the correction as JSON. Exit status 0, 1 when refused or failed (the\n"
+	"reason on stderr), 2 on bad usage.\n"
+	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
+	"  --db PATH            the sector's database\n"
+	"  --table T --key K --field F   the task (as the worklist lists it)\n"
+	"  --officer NAME       who corrects (logged)\n"
+	"  --value V            the right value, from the person's papers; without it a\n"
+	"                       deceased person's record is closed (tax) or marked\n"
+	"                       deceased (insurance) and a number becomes the candidate\n"
+	"                       the population registry proposed. A record's key (a\n"
+	"                       taxpayer's tax_id, a participant's pin) is not corrected:\n"
+	"                       the same person twice is merged\n";
 
 static const char OPENAPI_HELP[] =
 	"usage: " PROG " openapi --sector S\n"
@@ -656,6 +688,101 @@ static int cmd_reconcile(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_worklist(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct sector_def *def;
+	const char *sector = NULL, *db = NULL;
+	json_t *out = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': db = optarg; break;
+		case 'h': fputs(WORKLIST_HELP, stdout); return 0;
+		default: fputs(WORKLIST_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !db || optind != argc) {
+		fprintf(stderr, PROG " worklist: %s\n%s",
+			optind != argc ? "unexpected argument" : "--sector and --db are required",
+			WORKLIST_HELP);
+		return 2;
+	}
+	if (!(def = sector_arg(sector)))
+		return 2;
+	if (reconcile_worklist(def, db, &out))
+		return 1;
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(out);
+	return 0;
+}
+
+static int cmd_correct(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "table", required_argument, NULL, 't' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "field", required_argument, NULL, 'f' },
+		{ "value", required_argument, NULL, 'v' },
+		{ "officer", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct reconcile_correction r = { 0 };
+	const char *sector = NULL;
+	json_t *out = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': r.db_path = optarg; break;
+		case 't': r.table = optarg; break;
+		case 'k': r.key = optarg; break;
+		case 'f': r.field = optarg; break;
+		case 'v': r.value = optarg; break;
+		case 'o': r.officer = optarg; break;
+		case 'h': fputs(CORRECT_HELP, stdout); return 0;
+		default: fputs(CORRECT_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !r.db_path || !r.table || !r.key || !r.field || !r.officer ||
+	    optind != argc) {
+		fprintf(stderr, PROG " correct: %s\n%s",
+			optind != argc ? "unexpected argument"
+				       : "--sector, --db, --table, --key, --field and --officer are required",
+			CORRECT_HELP);
+		return 2;
+	}
+	const char *why = NULL;
+	if (!*r.officer || strlen(r.officer) > 200 ||
+	    ndx_text_check(r.officer, strlen(r.officer), NULL, &why) != NDX_OK) {
+		fprintf(stderr, PROG " correct: --officer: %s\n",
+			why ? why : "a name of 1 to 200 bytes");
+		return 2;
+	}
+	if (!(r.def = sector_arg(sector)))
+		return 2;
+	if (reconcile_correct(&r, &out))
+		return 1;
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(out);
+	return 0;
+}
+
 static int cmd_openapi(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -698,6 +825,8 @@ int main(int argc, char **argv)
 		{ "seed", NULL, cmd_seed },
 		{ "quality", NULL, cmd_quality },
 		{ "reconcile", NULL, cmd_reconcile },
+		{ "worklist", NULL, cmd_worklist },
+		{ "correct", NULL, cmd_correct },
 		{ "openapi", NULL, cmd_openapi },
 	};
 

@@ -280,3 +280,65 @@ def test_every_checked_person_sees_the_check(demo, reports):
         checks = [e for e in body["accesses"] if e["service"] == VERIFY]
         assert any(e["client"] == client and e["purpose"] == PURPOSE and e["method"] == "POST"
                    for e in checks), (pin, client, body["accesses"])
+
+
+# ---- correction worklists ------------------------------------------------------------
+
+def sector_cli(demo, *args):
+    return subprocess.run([str(demo.build_dir / "src" / "sector" / "ndx-sector"), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_officer_correction_is_a_match_in_the_next_run(demo, reports):
+    sector, db = "insurance", str(demo.sector_dir / "insurance.db")
+    res = sector_cli(demo, "worklist", "--sector", sector, "--db", db)
+    assert res.returncode == 0, res.stderr
+    wl = json.loads(res.stdout)
+    assert wl["run"] == reports[sector]["run"]
+    assert wl["tasks"] == reports[sector]["findings"]
+    truth = {(t["table"], t["key"], t["field"]): t for t in truth_lines(demo)
+             if t["sector"] == sector}
+    name = next(t for t in wl["tasks"] if t["kind"] == "name-marks")
+    dead = next(t for t in wl["tasks"] if t["kind"] == "deceased-active")
+
+    def correct(task, *extra, officer="Nguyễn Thị Cán Bộ"):
+        return sector_cli(demo, "correct", "--sector", sector, "--db", db, "--table",
+                          task["table"], "--key", task["key"], "--field", task["field"],
+                          "--officer", officer, *extra)
+
+    # Refused: no value where the registry cannot tell it, a value the API refuses, a
+    # record's key, a record with no task, an officer with control characters.
+    res = correct(name)
+    assert res.returncode == 1 and "--value" in res.stderr, res.stderr
+    res = correct(name, "--value", "A\u202eB")
+    assert res.returncode == 1 and res.stderr.startswith("ndx-sector correct: name:"), res.stderr
+    res = correct(dict(name, field="pin"), "--value", "001090000001")
+    assert res.returncode == 1, res.stderr
+    clean = demo.sql(sector, "SELECT pin FROM participants ORDER BY rowid")
+    clean = next(p for (p,) in clean if not any(t["key"] == p for t in wl["tasks"]))
+    res = correct(dict(name, key=clean), "--value", "Ai Đó")
+    assert res.returncode == 1 and "no open task" in res.stderr, res.stderr
+    assert correct(name, "--value", "X", officer="a\x1bb").returncode == 2
+
+    # One action each, logged with the officer.
+    res = correct(name, "--value", truth[(name["table"], name["key"], "name")]["value"])
+    assert res.returncode == 0, res.stderr
+    done = json.loads(res.stdout)
+    assert done["officer"] == "Nguyễn Thị Cán Bộ" and done["kind"] == "name-marks"
+    res = correct(dead)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["new_value"] == "deceased"
+    assert correct(dead).returncode == 1  # a task is corrected once
+    assert demo.sql(sector, "SELECT record_key, field, officer FROM reconcile_corrections "
+                    "ORDER BY id") == [(name["key"], "name", "Nguyễn Thị Cán Bộ"),
+                                       (dead["key"], "status", "Nguyễn Thị Cán Bộ")]
+    left = json.loads(sector_cli(demo, "worklist", "--sector", sector, "--db", db).stdout)
+    assert len(left["tasks"]) == len(wl["tasks"]) - 2
+
+    # The next run finds both records matching.
+    rep = reconcile(demo, sector, "--rate", "0")
+    assert rep["run"] == wl["run"] + 1 and rep["records_checked"] == \
+        reports[sector]["records_checked"]
+    keys = {(f["key"], f["field"]) for f in rep["findings"]}
+    assert (name["key"], "name") not in keys and (dead["key"], "status") not in keys
+    assert rep["matches"] == reports[sector]["matches"] + 2
