@@ -181,6 +181,10 @@ struct run {
 	 * listed once all are chosen). */
 	char (*dead)[NDX_PIN_LEN + 1];
 	size_t ndead, capdead;
+	/* The taxpayer duplicates made: [0] the copy's number, [1] the
+	 * person's, so a copy of someone who dies is listed too. */
+	char (*dups)[2][NDX_PIN_LEN + 1];
+	size_t ndups, capdups;
 };
 
 static int db_error(sqlite3 *db)
@@ -462,6 +466,16 @@ static int duplicate(struct run *r, const struct target *t, const char *key, con
 		return 0;
 	if (rc)
 		return rc;
+	if (r->ndups == r->capdups) {
+		size_t cap = r->capdups ? r->capdups * 2 : 64;
+		void *p = realloc(r->dups, cap * sizeof *r->dups);
+		if (!p)
+			return NDX_ENOMEM;
+		r->dups = p;
+		r->capdups = cap;
+	}
+	snprintf(r->dups[r->ndups][0], NDX_PIN_LEN + 1, "%s", fresh);
+	snprintf(r->dups[r->ndups++][1], NDX_PIN_LEN + 1, "%s", pin);
 	return applied(truth_line(r, t->sector, t->table, fresh, DEFECT_DUPLICATE_NUMBER, "tax_id", pin));
 }
 
@@ -556,6 +570,19 @@ static int list_dead(struct run *r)
 		    (rc = truth_line(r, S_TAX, "taxpayers", pin, DEFECT_DECEASED_ACTIVE, "status",
 				     "closed")))
 			return rc;
+		/* A copy under another number holds the dead person as active too. */
+		for (size_t d = 0; d < r->ndups; d++) {
+			if (strcmp(r->dups[d][1], pin) != 0)
+				continue;
+			rc = query_text(r->db[S_TAX], "SELECT status FROM taxpayers WHERE tax_id = ?",
+					r->dups[d][0], status, sizeof status);
+			if (rc < 0)
+				return rc;
+			if (rc && strcmp(status, "closed") != 0 &&
+			    (rc = truth_line(r, S_TAX, "taxpayers", r->dups[d][0],
+					     DEFECT_DECEASED_ACTIVE, "status", "closed")))
+				return rc;
+		}
 		rc = query_text(r->db[S_INS], "SELECT status FROM participants WHERE pin = ?", pin,
 				status, sizeof status);
 		if (rc < 0)
@@ -672,5 +699,6 @@ int seed_defects_apply(sqlite3 *db[SECTOR_COUNT], double rate, uint64_t seed, in
 	if (rc == NDX_OK && fflush(truth) != 0)
 		rc = NDX_EIO;
 	free(r.dead);
+	free(r.dups);
 	return rc;
 }
