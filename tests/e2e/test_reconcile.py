@@ -209,6 +209,11 @@ def test_refused_without_grant_or_bulk_purpose(demo):
     resp = demo.exchange("VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens", "",
                          purpose=PURPOSE)
     assert resp.status_code >= 400 and a not in resp.text, resp.text
+    # Nor reaches /verify through a service granted for another purpose.
+    for rest in ("/../verify", "/%2e%2e/verify", "/..%2fverify"):
+        resp = demo.exchange("VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens", rest,
+                             purpose="tax-administration", subject=a)
+        assert resp.status_code >= 400 and "results" not in resp.text, (rest, resp.text)
     # One's own record under one's own name: allowed.
     assert post_verify(demo, records[:1], purpose="public-service", subject=a).status_code == 200
     # Bad input: a clear refusal naming the field.
