@@ -91,7 +91,15 @@ def truth_lines(demo):
 
 @pytest.fixture(scope="module")
 def reports(demo):
-    return {s: reconcile(demo, s, "--rate", "0") for s in CLIENTS}
+    # The six registries reconcile at once, each through its own gateway.
+    procs = {s: subprocess.Popen(reconcile_cmd(demo, s, "--rate", "0"), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for s in CLIENTS}
+    out = {}
+    for s, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, (s, stderr)
+        out[s] = json.loads(stdout)
+    return out
 
 
 def post_verify(demo, records, client="VN/GOV/TCT/tax", purpose=PURPOSE, subject=None,
