@@ -104,6 +104,31 @@ size_t reconcile_findings(const json_t *result, int pin_sent, struct reconcile_f
 	return n;
 }
 
+unsigned reconcile_measure_faults(const json_t *result, int pin_sent, int holds_name,
+				  int holds_birth, int holds_sex, int holds_address)
+{
+	struct reconcile_finding f[RECONCILE_FINDINGS_MAX];
+	size_t n = reconcile_findings(result, pin_sent, f);
+	unsigned faults = 0;
+
+	/* Sufficient: the record holds each field its table has for a person. */
+	if (!pin_sent || (holds_name && !json_object_get(result, "full_name")) ||
+	    (holds_birth && !json_object_get(result, "birth_date")) ||
+	    (holds_sex && !json_object_get(result, "sex")) ||
+	    (holds_address && !json_object_get(result, "address")))
+		faults |= RECONCILE_NOT_SUFFICIENT;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = f[i].kind;
+		if (strcmp(f[i].field, "pin") == 0)
+			faults |= RECONCILE_NOT_CLEAN; /* dangling, duplicate or missing */
+		else if (strcmp(k, "deceased-active") == 0 || strcmp(k, "address-differs") == 0)
+			faults |= RECONCILE_NOT_LIVE; /* a death or a move not followed */
+		else
+			faults |= RECONCILE_NOT_ACCURATE; /* name, date, sex */
+	}
+	return faults;
+}
+
 const char *reconcile_expected(const char *defect_kind)
 {
 	static const char *const MAP[][2] = {
@@ -534,7 +559,8 @@ static int report_results(sqlite3 *db, long long run, const struct view *v, stru
 	json_t *findings = json_object_get(report, "findings"),
 	       *merges = json_object_get(report, "merge_candidates"),
 	       *kinds = json_object_get(report, "mismatches"),
-	       *by_finding = json_object_get(report, "by_finding");
+	       *by_finding = json_object_get(report, "by_finding"),
+	       *measures = json_object_get(report, "measures");
 	json_int_t checked = 0, matches = 0;
 	sqlite3_stmt *q;
 	int rc;
@@ -553,6 +579,12 @@ static int report_results(sqlite3 *db, long long run, const struct view *v, stru
 
 		checked++;
 		matches += n == 0;
+		unsigned faults = reconcile_measure_faults(res, sqlite3_column_type(q, 2) != SQLITE_NULL,
+							   v->name != NULL, v->birth != NULL,
+							   v->sex != NULL, v->address != NULL);
+		static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
+		for (unsigned m = 0; m < 4; m++)
+			count_into(measures, MEASURES[m], "records", !(faults & (1u << m)));
 		for (size_t i = 0; i < n; i++) {
 			const char *col = column_of(v, f[i].field);
 			json_t *one = json_pack("{ssssssss}", "table", v->table, "key", key, "kind",
@@ -611,6 +643,11 @@ static void finish_report(json_t *report, struct truth *truth)
 						      tab + 1, "count", json_object_get(v, "count")));
 	}
 	json_object_set_new(report, "mismatches", list);
+	json_int_t checked = json_integer_value(json_object_get(report, "records_checked"));
+	json_object_foreach(json_object_get(report, "measures"), k, v)
+		json_object_set_new(v, "share",
+				    json_real(ratio(json_integer_value(json_object_get(v, "records")),
+						    checked)));
 	json_object_set_new(report, "findings",
 			    json_incref(json_object_get(json_object_get(report, "findings"), "items")));
 	if (!truth->expected) {
@@ -685,9 +722,10 @@ int reconcile_run(const struct reconcile_opts *o, json_t **report)
 		rc = finish_run(db, run);
 	if (rc)
 		goto out;
-	*report = json_pack("{sssIsbsisis{s[]}s[]s{}s{}sIsIsf}", "sector", o->def->name, "run",
+	*report = json_pack("{sssIsbsisis{s[]}s[]s{}s{}s{}sIsIsf}", "sector", o->def->name, "run",
 			    (json_int_t)run, "resumed", resumed, "records_checked", 0, "matches", 0,
 			    "findings", "items", "merge_candidates", "mismatches", "by_finding",
+			    "measures",
 			    "checked_by_this_process", (json_int_t)p.sent, "batches_by_this_process",
 			    (json_int_t)p.batches, "seconds", now_s() - p.t0);
 	if (!*report) {
@@ -762,8 +800,8 @@ static int open_tasks(const struct sector_def *def, sqlite3 *db, long long *run,
 		return NDX_ENOMEM;
 	if (*run == 0)
 		return NDX_OK;
-	rep = json_pack("{sisis{s[]}s[]s{}s{}}", "records_checked", 0, "matches", 0, "findings",
-			"items", "merge_candidates", "mismatches", "by_finding");
+	rep = json_pack("{sisis{s[]}s[]s{}s{}s{}}", "records_checked", 0, "matches", 0, "findings",
+			"items", "merge_candidates", "mismatches", "by_finding", "measures");
 	if (!rep)
 		return NDX_ENOMEM;
 	rc = NDX_OK;

@@ -44,6 +44,18 @@ struct reconcile_finding {
  * written to out (at most RECONCILE_FINDINGS_MAX); 0 is a match. Pure. */
 size_t reconcile_findings(const json_t *result, int pin_sent, struct reconcile_finding *out);
 
+/* The four words of the national data campaign as measures of one record
+ * (docs/sectors.md "The four measures"): bits of what it fails. */
+#define RECONCILE_NOT_ACCURATE (1u << 0)   /* a name, date or sex disagrees */
+#define RECONCILE_NOT_SUFFICIENT (1u << 1) /* a field its table has is missing */
+#define RECONCILE_NOT_CLEAN (1u << 2)      /* its number: unknown, wrong or missing */
+#define RECONCILE_NOT_LIVE (1u << 3)       /* a death or a move not followed */
+
+/* The faults of one answer (result, pin_sent as reconcile_findings; the
+ * holds_ flags: whether the record's table has that field). Pure. */
+unsigned reconcile_measure_faults(const json_t *result, int pin_sent, int holds_name,
+				  int holds_birth, int holds_sex, int holds_address);
+
 /* The finding kind a defect kind of the ground truth is expected to give
  * ("stale-address" -> "address-differs"), NULL for an unknown kind. */
 const char *reconcile_expected(const char *defect_kind);

@@ -133,6 +133,15 @@ def test_each_defect_kind_found_with_its_field(demo, reports):
             assert m["precision"] == 1.0, (sector, kind, m)
         assert rep["matches"] == rep["records_checked"] - len(
             {(f["table"], f["key"]) for f in rep["findings"]}), sector
+        # The four measures: the share of records each holds for.
+        m = rep["measures"]
+        assert set(m) == {"accurate", "sufficient", "clean", "live"}, m
+        for name, kinds in (("accurate", {"name-marks", "date-swapped"}),
+                            ("live", {"address-differs", "deceased-active"})):
+            bad = {(f["table"], f["key"]) for f in rep["findings"] if f["kind"] in kinds}
+            assert m[name]["records"] == rep["records_checked"] - len(bad), (sector, name)
+            assert m[name]["share"] == pytest.approx(m[name]["records"] /
+                                                     rep["records_checked"])
     people = {"births": "SELECT count(*) FROM births",
               "taxpayers": "SELECT count(*) FROM taxpayers WHERE kind = 'individual'"}
     assert reports["civil-status"]["records_checked"] == \

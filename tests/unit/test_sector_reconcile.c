@@ -162,6 +162,35 @@ static void test_findings(void **state)
 	assert_null(defect_kind_name(DEFECT_KIND_COUNT));
 }
 
+static unsigned faults(const char *json, int pin_sent, int name, int birth, int sex, int addr)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	assert_non_null(o);
+	unsigned f = reconcile_measure_faults(o, pin_sent, name, birth, sex, addr);
+	json_decref(o);
+	return f;
+}
+
+static void test_measures(void **state)
+{
+	(void)state;
+	/* A taxpayer record (number, name, address) agreeing everywhere. */
+	assert_int_equal(faults("{\"pin\":\"match\",\"full_name\":\"match\",\"address\":"
+				"\"match\",\"living\":\"match\"}", 1, 1, 0, 0, 1),
+			 0);
+	/* Without its address: not sufficient, the rest holds. */
+	assert_int_equal(faults("{\"pin\":\"match\",\"full_name\":\"match\"}", 1, 1, 0, 0, 1),
+			 RECONCILE_NOT_SUFFICIENT);
+	assert_int_equal(faults("{\"pin\":\"match\",\"full_name\":\"marks\",\"address\":"
+				"\"differs\",\"living\":\"differs\"}", 1, 1, 0, 0, 1),
+			 RECONCILE_NOT_ACCURATE | RECONCILE_NOT_LIVE);
+	assert_int_equal(faults("{\"pin\":\"unknown\"}", 1, 0, 0, 0, 0), RECONCILE_NOT_CLEAN);
+	/* A birth without a number: neither sufficient nor clean. */
+	assert_int_equal(faults("{\"candidate_pin\":\"001090000001\",\"full_name\":\"match\","
+				"\"birth_date\":\"swapped\",\"sex\":\"match\"}", 0, 1, 1, 1, 0),
+			 RECONCILE_NOT_SUFFICIENT | RECONCILE_NOT_CLEAN | RECONCILE_NOT_ACCURATE);
+}
+
 /* ---- a seed with defects ---------------------------------------------------------- */
 
 static void make_dir(char *out, size_t cap)
@@ -305,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_swap_date),
 		cmocka_unit_test(test_verify_rules),
 		cmocka_unit_test(test_findings),
+		cmocka_unit_test(test_measures),
 		cmocka_unit_test(test_seed_defects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
