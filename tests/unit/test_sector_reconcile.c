@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "fold.h"
+#include "openapi.h"
 #include "ndx/err.h"
 #include "sec_reconcile.h"
 #include "sec_verify.h"
@@ -191,6 +192,27 @@ static void test_measures(void **state)
 			 RECONCILE_NOT_SUFFICIENT | RECONCILE_NOT_CLEAN | RECONCILE_NOT_ACCURATE);
 }
 
+static void test_openapi_verify(void **state)
+{
+	json_t *pop = openapi_build(sector_find("population")), *tax = openapi_build(sector_find("tax"));
+	(void)state;
+	assert_non_null(pop);
+	assert_non_null(tax);
+	json_t *post = json_object_get(json_object_get(json_object_get(pop, "paths"), "/verify"),
+				       "post");
+	assert_non_null(post);
+	json_t *records = json_object_get(post, "requestBody");
+	static const char *const PATH[] = { "content", "application/json", "schema", "properties",
+					    "records" };
+	for (size_t i = 0; i < sizeof PATH / sizeof PATH[0]; i++)
+		records = json_object_get(records, PATH[i]);
+	assert_int_equal(json_integer_value(json_object_get(records, "maxItems")), VERIFY_MAX_RECORDS);
+	/* Only the population registry verifies. */
+	assert_null(json_object_get(json_object_get(tax, "paths"), "/verify"));
+	json_decref(pop);
+	json_decref(tax);
+}
+
 /* ---- a seed with defects ---------------------------------------------------------- */
 
 static void make_dir(char *out, size_t cap)
@@ -335,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_verify_rules),
 		cmocka_unit_test(test_findings),
 		cmocka_unit_test(test_measures),
+		cmocka_unit_test(test_openapi_verify),
 		cmocka_unit_test(test_seed_defects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
