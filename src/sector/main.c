@@ -33,6 +33,7 @@
 #include "sec_outbox.h"
 #include "sec_reconcile.h"
 #include "sec_verify.h"
+#include "sec_worklist.h"
 #include "seed.h"
 #include "store.h"
 

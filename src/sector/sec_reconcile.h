@@ -11,6 +11,7 @@
 #define NDX_SECTOR_SEC_RECONCILE_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stddef.h>
 
 #include "schema.h"
@@ -68,28 +69,20 @@ const char *reconcile_expected(const char *defect_kind);
  * truth file cannot be read. */
 int reconcile_run(const struct reconcile_opts *o, json_t **report);
 
-/* The correction worklist: the findings of the sector's last finished
- * run not corrected yet, as {"sector", "run", "tasks": [finding...]} (a
- * new object in *out; run 0 and no task when no run has finished).
- * NDX_OK, NDX_EDB, NDX_ENOMEM. */
-int reconcile_worklist(const struct sector_def *def, const char *db_path, json_t **out);
-
-struct reconcile_correction {
-	const struct sector_def *def;
-	const char *db_path;
-	const char *table, *key, *field; /* the task: a finding of the last finished run */
-	const char *value;   /* the right value; NULL: the status a death gives
-				(deceased-active), or the candidate number */
-	const char *officer; /* who corrects: logged with the correction */
-};
-
-/* Corrects one task of the worklist in one action: the record's field is
- * set to the value, checked like a write of the API, and the correction is
- * logged (table reconcile_corrections: old and new value, officer, time)
- * in the same transaction; *out describes it. NDX_ENOTFOUND when the task
- * is not open, NDX_EINVAL when the value is missing or refused (a message
- * names the field), NDX_EPERM for a record's key (the same person twice is
- * merged, not corrected), NDX_EDB. */
-int reconcile_correct(const struct reconcile_correction *c, json_t **out);
+/* For the correction worklists (sec_worklist.c), on the sector's
+ * database: */
+/* Opens path read-write with the progress tables created when missing.
+ * NDX_OK, NDX_EDB (a message on stderr). */
+int reconcile_db_open(const char *path, sqlite3 **db);
+/* The last finished run's id in *run, 0 when none. NDX_OK, NDX_EDB. */
+int reconcile_last_finished(sqlite3 *db, long long *run);
+/* The findings of stored run run, as the report lists them (a new array
+ * in *findings). NDX_OK, NDX_EDB, NDX_ENOMEM. */
+int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long run,
+			   json_t **findings);
+/* The key (NULL: the integer id) and number columns of a reconciled table
+ * of def; NDX_ENOTFOUND when def does not reconcile that table. */
+int reconcile_table_columns(const struct sector_def *def, const char *table, const char **key,
+			    const char **pin);
 
 #endif
