@@ -139,7 +139,9 @@ static const char demo_usage[] =
 	"         registry with ndx-sector; start the consent service VN/GOV/VPCP/consent\n"
 	"         (ndx-consent); create the members, subsystems, services (OpenAPI\n"
 	"         documents included; bulk reads only where a demo flow needs them:\n"
-	"         households, enterprises and taxpayers for public-service), grants,\n"
+	"         households, enterprises and taxpayers for public-service, and\n"
+	"         population/verify for data-reconciliation, the other registries'\n"
+	"         reconciliation with ndx-sector reconcile), grants,\n"
 	"         the consent service and the e-ID as id provider (its issuer URL and\n"
 	"         signing key, for the gateways to check citizens' ID tokens) through\n"
 	"         the registry's API; give every agency a gateway (signing key, TLS\n"
@@ -239,7 +241,13 @@ static const struct demo_member members[] = {
 			 * the signed-in citizen theirs. */
 			{ "households", "Tra cứu hộ gia đình", 1,
 			  { "public-service", "law-enforcement" }, 0, "households",
-			  { "public-service" } } } },
+			  { "public-service" } },
+			/* The verification service (docs/sectors.md
+			 * "Verification"): the other registries reconcile their
+			 * records with it in batches, each person checked logged. */
+			{ "verify", "Đối chiếu dữ liệu với Cơ sở dữ liệu quốc gia về dân cư", 1,
+			  { "data-reconciliation", "public-service" }, 0, "verify",
+			  { "data-reconciliation" } } } },
 		TRANSPARENCY,
 		/* The national e-ID (VNeID is the Ministry of Public Security's):
 		 * it serves nothing through the exchange, and receives the events
@@ -337,6 +345,14 @@ static const struct demo_grant grants[] = {
 	/* The vehicle register reads the owners' residence (and receives its
 	 * changes, subscriptions below). */
 	{ "VN/GOV/CSGT/vehicles", "VN/GOV/BCA/population/citizens", { "GET" } },
+	/* Each registry reconciles its person records with the population
+	 * registry (ndx-sector reconcile, docs/sectors.md). */
+	{ "VN/GOV/BTP/civil-status", "VN/GOV/BCA/population/verify", { "POST" } },
+	{ "VN/GOV/BTC/enterprise", "VN/GOV/BCA/population/verify", { "POST" } },
+	{ "VN/GOV/TCT/tax", "VN/GOV/BCA/population/verify", { "POST" } },
+	{ "VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/verify", { "POST" } },
+	{ "VN/GOV/BNNMT/land", "VN/GOV/BCA/population/verify", { "POST" } },
+	{ "VN/GOV/CSGT/vehicles", "VN/GOV/BCA/population/verify", { "POST" } },
 	/* After the ones above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };

@@ -21,6 +21,7 @@
 #include "openapi.h"
 #include "record_subjects.h"
 #include "sec_outbox.h"
+#include "sec_verify.h"
 
 #define ID_MAX 64
 #define MSG_MAX 256
@@ -160,6 +161,11 @@ static json_t *check_value(const struct sector_column *c, const json_t *v, char 
 		return NULL;
 	}
 	return json_string(json_string_value(v));
+}
+
+json_t *api_check_value(const struct sector_column *c, const json_t *v, char *why, size_t cap)
+{
+	return check_value(c, v, why, cap);
 }
 
 /* The year of a date already checked as YYYY-MM-DD. */
@@ -833,6 +839,11 @@ static void route(struct api *api, const struct ndx_http_req *req, struct ndx_ht
 	}
 	if (p[0] != '/') {
 		unknown_resource(resp);
+		return;
+	}
+	/* The population registry's verification service (sec_verify.h). */
+	if (strcmp(p, "/verify") == 0 && strcmp(api->def->name, "population") == 0) {
+		verify_handle(api->st, req, resp, declared);
 		return;
 	}
 	p++;

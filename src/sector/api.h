@@ -39,4 +39,8 @@ json_t *api_validate_row(const struct sector_def *def, const struct sector_table
 			 const json_t *body, const char *path_id, char *field, char *why,
 			 size_t cap);
 
+/* Checks one value v as column c of a row would be checked: a new
+ * normalised value, or NULL with why (cap bytes) saying what is wrong. */
+json_t *api_check_value(const struct sector_column *c, const json_t *v, char *why, size_t cap);
+
 #endif

@@ -23,6 +23,7 @@
 #include "ndx/err.h"
 #include "ndx/httpd.h"
 #include "ndx/redact.h"
+#include "ndx/text.h"
 #include "ndx/unixsock.h"
 #include "openapi.h"
 #include "quality.h"
@@ -30,6 +31,9 @@
 #include "sec_apply.h"
 #include "sec_metrics.h"
 #include "sec_outbox.h"
+#include "sec_reconcile.h"
+#include "sec_verify.h"
+#include "sec_worklist.h"
 #include "seed.h"
 #include "store.h"
 
@@ -48,6 +52,10 @@ static const char USAGE[] =
 	"usage: " PROG " serve --sector S --db PATH [--listen 127.0.0.1:PORT | unix:PATH]\n"
 	"       " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
 	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
+	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
+	"       " PROG " worklist --sector S --db PATH\n"
+	"       " PROG " correct --sector S --db PATH --table T --key K --field F --officer NAME\n"
+	"                  [--value V]\n"
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
@@ -90,6 +98,7 @@ static const char SERVE_HELP[] =
 
 static const char SEED_HELP[] =
 	"usage: " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
+	"                      [--defects RATE]\n"
 	"Generates one consistent synthetic national dataset into DIR/<sector>.db for all\n"
 	"seven sectors: citizens in households, birth and marriage registrations,\n"
 	"enterprises owned by those citizens, taxpayers and obligations, insurance\n"
@@ -100,6 +109,15 @@ static const char SEED_HELP[] =
 	"  --citizens N         number of citizens (default 2000; 10000000 takes minutes)\n"
 	"  --seed S             random seed (default 1): same seed and day, same data\n"
 	"  --today YYYY-MM-DD   the day the data is generated for (default: today)\n"
+	"  --defects RATE       spoil that share (0-1, default 0: clean) of the person\n"
+	"                       records of the six registries other than population, as\n"
+	"                       real ones are: names without or with wrong diacritics, day\n"
+	"                       and month swapped, stale addresses, the same person twice\n"
+	"                       (under two numbers or once without one), numbers nobody\n"
+	"                       holds, deceased people still active in tax and insurance,\n"
+	"                       enterprise owners under a mistyped number; the ground truth\n"
+	"                       goes to DIR/" SEED_TRUTH_FILE " (one JSON line a defect:\n"
+	"                       sector, table, key, kind, field, true value)\n"
 	"  --quiet              no progress lines on stderr\n";
 
 static const char QUALITY_HELP[] =
@@ -115,6 +133,65 @@ static const char QUALITY_HELP[] =
 	"  --db-dir DIR         directory of all sector databases\n"
 	"  --stale-days N       stale = updated_at older than N days (default 365)\n"
 	"  --samples N          examples listed per finding (default 10)\n";
+
+static const char RECONCILE_HELP[] =
+	"usage: " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
+	"Checks the sector's own person records against the population registry's\n"
+	"verification service (POST /verify) through this agency's gateway: births\n"
+	"(civil-status), owners (enterprise), individual taxpayers (tax), participants\n"
+	"(insurance), right holders (land) and vehicle owners (vehicles), each as\n"
+	"number, name, birth date, sex, address and living as the table holds them.\n"
+	"Sends them in batches at most --rate records a second; the answers and the\n"
+	"position reached are committed in the sector's database (tables reconcile_*)\n"
+	"batch by batch, so a run stopped at any point (even kill -9) resumes where it\n"
+	"stopped when started again: no record is stored twice or skipped (only the\n"
+	"batch in flight is asked again). A finished run makes the next start a new one.\n"
+	"Writes the report as JSON on stdout: records checked, matches, each kind of\n"
+	"mismatch with its field, every finding, candidates for merge, the share of\n"
+	"records accurate, sufficient, clean and live; with --truth the precision and\n"
+	"recall per kind. Exit status 0 when the run is complete, 1 on\n"
+	"failure (the gateway refused or is down: start again to resume), 2 bad usage.\n"
+	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
+	"  --db PATH            the sector's database (e.g. DIR/tax.db)\n"
+	"  --gateway URL        the consumer port of this agency's gateway\n"
+	"                       (http://127.0.0.1:4411)\n"
+	"  --client ID          the subsystem this registry speaks as (VN/GOV/TCT/tax)\n"
+	"  --service ID         the verification service (default " RECONCILE_SERVICE ")\n"
+	"  --purpose P          the purpose sent (default " RECONCILE_PURPOSE ", a bulk\n"
+	"                       purpose of the service)\n"
+	"  --batch N            records a request, 1-500 (default 100)\n"
+	"  --rate R             records a second at most (default 500; 0: no limit)\n"
+	"  --truth FILE         the ground truth of seed --defects (DIR/defects.jsonl):\n"
+	"                       adds precision and recall per kind to the report\n"
+	"  --quiet              no progress lines on stderr\n";
+
+static const char WORKLIST_HELP[] =
+	"usage: " PROG " worklist --sector S --db PATH\n"
+	"Prints the correction worklist of the sector as JSON: the findings of its last\n"
+	"finished reconciliation run (" PROG " reconcile) that no officer has corrected\n"
+	"yet, each a task {table, key, kind, field, candidate_pin?}.\n"
+	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
+	"  --db PATH            the sector's database\n";
+
+static const char CORRECT_HELP[] =
+	"usage: " PROG " correct --sector S --db PATH --table T --key K --field F\n"
+	"                  --officer NAME [--value V]\n"
+	"Corrects one task of the worklist in one action: sets the record's field to the\n"
+	"right value, checked as the API checks a write, and logs the correction with the\n"
+	"officer, the old and the new value and the time (table reconcile_corrections),\n"
+	"in one transaction. The next reconciliation run checks the record again.\n"
+	"Prints the correction as JSON. Exit status 0, 1 when refused or failed (the\n"
+	"reason on stderr), 2 on bad usage.\n"
+	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
+	"  --db PATH            the sector's database\n"
+	"  --table T --key K --field F   the task (as the worklist lists it)\n"
+	"  --officer NAME       who corrects (logged)\n"
+	"  --value V            the right value, from the person's papers; without it a\n"
+	"                       deceased person's record is closed (tax) or marked\n"
+	"                       deceased (insurance) and a number becomes the candidate\n"
+	"                       the population registry proposed. A record's key (a\n"
+	"                       taxpayer's tax_id, a participant's pin) is not corrected:\n"
+	"                       the same person twice is merged\n";
 
 static const char OPENAPI_HELP[] =
 	"usage: " PROG " openapi --sector S\n"
@@ -363,6 +440,23 @@ static int parse_day(const char *s, time_t *out)
 	return 0;
 }
 
+/* --defects RATE: a share from 0 to 1. */
+static int parse_rate(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 1)) {
+		fprintf(stderr, PROG ": --defects: expected a share from 0 to 1 (0.02 = 2 %%), got \"%s\"\n",
+			s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int cmd_seed(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -371,6 +465,7 @@ static int cmd_seed(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "today", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "defects", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -399,6 +494,10 @@ static int cmd_seed(int argc, char **argv)
 				return 2;
 			break;
 		case 'q': o.progress = 0; break;
+		case 'D':
+			if (parse_rate(optarg, &o.defects))
+				return 2;
+			break;
 		case 'h': fputs(SEED_HELP, stdout); return 0;
 		default: fputs(SEED_HELP, stderr); return 2;
 		}
@@ -431,6 +530,16 @@ static int cmd_seed(int argc, char **argv)
 			stats.insert_seconds, "index_seconds", stats.index_seconds,
 			"total_seconds", stats.total_seconds, "total_bytes",
 			(json_int_t)total_bytes);
+	if (out && o.defects > 0) {
+		json_t *kinds = json_object();
+		for (int k = 0; k < DEFECT_KIND_COUNT; k++)
+			json_object_set_new(kinds, defect_kind_name(k),
+					    json_integer((json_int_t)stats.defects.count[k]));
+		json_object_set_new(out, "defects",
+				    json_pack("{sfsssO}", "rate", o.defects, "truth",
+					      SEED_TRUTH_FILE, "kinds", kinds));
+		json_decref(kinds);
+	}
 	if (out) {
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
@@ -507,6 +616,175 @@ static int cmd_quality(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_reconcile(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "client", required_argument, NULL, 'c' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "truth", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct reconcile_opts o = { .service = RECONCILE_SERVICE, .purpose = RECONCILE_PURPOSE,
+				    .batch = 100, .rate = 500 };
+	const char *sector = NULL;
+	unsigned long long v;
+	json_t *report = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': o.db_path = optarg; break;
+		case 'g': o.gateway = optarg; break;
+		case 'c': o.client = optarg; break;
+		case 'S': o.service = optarg; break;
+		case 'p': o.purpose = optarg; break;
+		case 'b':
+			if (ndx_args_uint_opt(PROG, "--batch", optarg, 1, VERIFY_MAX_RECORDS, &v))
+				return 2;
+			o.batch = (size_t)v;
+			break;
+		case 'r':
+			if (ndx_args_uint_opt(PROG, "--rate", optarg, 0, 1000000, &v))
+				return 2;
+			o.rate = (double)v;
+			break;
+		case 't': o.truth_path = optarg; break;
+		case 'q': o.quiet = 1; break;
+		case 'h': fputs(RECONCILE_HELP, stdout); return 0;
+		default: fputs(RECONCILE_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !o.db_path || !o.gateway || !o.client || optind != argc) {
+		fprintf(stderr, PROG " reconcile: %s\n%s",
+			optind != argc ? "unexpected argument"
+				       : "--sector, --db, --gateway and --client are required",
+			RECONCILE_HELP);
+		return 2;
+	}
+	if (strncmp(o.gateway, "http://", 7) != 0 && strncmp(o.gateway, "https://", 8) != 0) {
+		fprintf(stderr, PROG " reconcile: --gateway: expected an http:// or https:// URL\n");
+		return 2;
+	}
+	if (!(o.def = sector_arg(sector)))
+		return 2;
+	if (reconcile_run(&o, &report))
+		return 1;
+	json_dumpf(report, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	fprintf(stderr, PROG " reconcile: %s run %lld: %lld records checked, %lld match, %zu findings\n",
+		o.def->name, (long long)json_integer_value(json_object_get(report, "run")),
+		(long long)json_integer_value(json_object_get(report, "records_checked")),
+		(long long)json_integer_value(json_object_get(report, "matches")),
+		json_array_size(json_object_get(report, "findings")));
+	json_decref(report);
+	return 0;
+}
+
+static int cmd_worklist(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct sector_def *def;
+	const char *sector = NULL, *db = NULL;
+	json_t *out = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': db = optarg; break;
+		case 'h': fputs(WORKLIST_HELP, stdout); return 0;
+		default: fputs(WORKLIST_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !db || optind != argc) {
+		fprintf(stderr, PROG " worklist: %s\n%s",
+			optind != argc ? "unexpected argument" : "--sector and --db are required",
+			WORKLIST_HELP);
+		return 2;
+	}
+	if (!(def = sector_arg(sector)))
+		return 2;
+	if (reconcile_worklist(def, db, &out))
+		return 1;
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(out);
+	return 0;
+}
+
+static int cmd_correct(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sector", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "table", required_argument, NULL, 't' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "field", required_argument, NULL, 'f' },
+		{ "value", required_argument, NULL, 'v' },
+		{ "officer", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct reconcile_correction r = { 0 };
+	const char *sector = NULL;
+	json_t *out = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sector = optarg; break;
+		case 'd': r.db_path = optarg; break;
+		case 't': r.table = optarg; break;
+		case 'k': r.key = optarg; break;
+		case 'f': r.field = optarg; break;
+		case 'v': r.value = optarg; break;
+		case 'o': r.officer = optarg; break;
+		case 'h': fputs(CORRECT_HELP, stdout); return 0;
+		default: fputs(CORRECT_HELP, stderr); return 2;
+		}
+	}
+	if (!sector || !r.db_path || !r.table || !r.key || !r.field || !r.officer ||
+	    optind != argc) {
+		fprintf(stderr, PROG " correct: %s\n%s",
+			optind != argc ? "unexpected argument"
+				       : "--sector, --db, --table, --key, --field and --officer are required",
+			CORRECT_HELP);
+		return 2;
+	}
+	const char *why = NULL;
+	if (!*r.officer || strlen(r.officer) > 200 ||
+	    ndx_text_check(r.officer, strlen(r.officer), NULL, &why) != NDX_OK) {
+		fprintf(stderr, PROG " correct: --officer: %s\n",
+			why ? why : "a name of 1 to 200 bytes");
+		return 2;
+	}
+	if (!(r.def = sector_arg(sector)))
+		return 2;
+	if (reconcile_correct(&r, &out))
+		return 1;
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(out);
+	return 0;
+}
+
 static int cmd_openapi(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -548,6 +826,9 @@ int main(int argc, char **argv)
 		{ "serve", NULL, cmd_serve },
 		{ "seed", NULL, cmd_seed },
 		{ "quality", NULL, cmd_quality },
+		{ "reconcile", NULL, cmd_reconcile },
+		{ "worklist", NULL, cmd_worklist },
+		{ "correct", NULL, cmd_correct },
 		{ "openapi", NULL, cmd_openapi },
 	};
 

@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "pinset.h"
+#include "sec_verify.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -170,6 +171,54 @@ static json_t *query_param(const char *name, const char *desc, json_t *schema)
 			 "required", 0, "schema", schema);
 }
 
+/* POST /verify of the population registry (sec_verify.h). The schema is
+ * JSON text read by jansson: written once here, checked by the tests. */
+static const char VERIFY_PATH[] =
+	"{\"post\": {\"summary\": \"verify other registries' person records (batch)\","
+	"\"operationId\": \"verify\","
+	"\"description\": \"Per record and per field sent: match, differs or unknown (a name also "
+	"marks: the same letters with other diacritics; a date also swapped: day and month swapped), "
+	"and candidate_pin, the likely number of a record that has none or one that is not the "
+	"person's. Never any other value. Every person a record is compared with is declared in "
+	"Ndx-Data-Subjects. Registered for bulk use with purpose data-reconciliation.\","
+	"\"requestBody\": {\"required\": true, \"content\": {\"application/json\": {\"schema\": "
+	"{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"records\"],"
+	"\"properties\": {\"records\": {\"type\": \"array\", \"minItems\": 1, \"maxItems\": "
+	NDX_SECTOR_VERIFY_MAX_TEXT ", \"items\": {\"type\": \"object\", \"additionalProperties\": false,"
+	"\"properties\": {\"pin\": {\"type\": \"string\", \"pattern\": \"^[0-9]{12}$\"},"
+	"\"full_name\": {\"type\": \"string\", \"maxLength\": 100},"
+	"\"birth_date\": {\"type\": \"string\", \"format\": \"date\"},"
+	"\"sex\": {\"type\": \"string\", \"enum\": [\"male\", \"female\"]},"
+	"\"address\": {\"type\": \"string\", \"maxLength\": 300},"
+	"\"living\": {\"type\": \"boolean\", \"description\": \"the record holds the person as living\"}"
+	"}}}}}}}},"
+	"\"responses\": {\"200\": {\"description\": \"one result a record, in order\","
+	"\"headers\": {\"Ndx-Data-Subjects\": {\"schema\": {\"type\": \"string\"}}},"
+	"\"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": "
+	"{\"results\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {"
+	"\"pin\": {\"enum\": [\"match\", \"differs\", \"unknown\"]},"
+	"\"full_name\": {\"enum\": [\"match\", \"marks\", \"differs\", \"unknown\"]},"
+	"\"birth_date\": {\"enum\": [\"match\", \"swapped\", \"differs\", \"unknown\"]},"
+	"\"sex\": {\"enum\": [\"match\", \"differs\", \"unknown\"]},"
+	"\"address\": {\"enum\": [\"match\", \"differs\", \"unknown\"]},"
+	"\"living\": {\"enum\": [\"match\", \"differs\", \"unknown\"]},"
+	"\"candidate_pin\": {\"type\": \"string\", \"pattern\": \"^[0-9]{12}$\"}}}}}}}}},"
+	"\"400\": {\"description\": \"a field is invalid (named in Ndx-Invalid-Field)\"},"
+	"\"405\": {\"description\": \"not POST\"},"
+	"\"413\": {\"description\": \"more than " NDX_SECTOR_VERIFY_MAX_TEXT " records\"}}}}";
+
+static int verify_path(json_t *paths)
+{
+	json_error_t err;
+	json_t *p = json_loads(VERIFY_PATH, 0, &err);
+
+	if (!p) {
+		fprintf(stderr, "ndx-sector: openapi: /verify: %s\n", err.text);
+		return -1;
+	}
+	return json_object_set_new(paths, "/verify", p);
+}
+
 json_t *openapi_build(const struct sector_def *def)
 {
 	json_t *paths = json_object(), *schemas = json_object(), *doc;
@@ -255,11 +304,19 @@ json_t *openapi_build(const struct sector_def *def)
 				  "responses",
 				  error_responses(response("replaced", ref(name)), "200", 0, 1)));
 	}
+	if (strcmp(def->name, "population") == 0 && verify_path(paths))
+		goto fail;
 	json_object_set_new(paths, "/healthz",
 			    json_pack("{s{sss{s{ss}}}}", "get", "summary", "liveness", "responses",
 				      "200", "description", "ok"));
 	snprintf(title, sizeof title, "ndx-sector %s: %s (%s)", def->name, def->title,
 		 def->title_vi);
+	if (0) {
+fail:
+		json_decref(paths);
+		json_decref(schemas);
+		return NULL;
+	}
 	doc = json_pack("{sss{ssss}s[{ss}]soso}", "openapi", "3.0.3", "info", "title", title,
 			"version", NDX_VERSION, "servers", "url", "/", "paths", paths,
 			"components", components(schemas));

@@ -924,6 +924,8 @@ static int finish_all(struct gen *g, int progress)
 static void remove_all(const char *dir)
 {
 	char path[4096], extra[4200];
+	if (snprintf(extra, sizeof extra, "%s/" SEED_TRUTH_FILE, dir) < (int)sizeof extra)
+		unlink(extra);
 	for (size_t i = 0; i < SECTOR_COUNT; i++) {
 		if (db_path(dir, i, path, sizeof path))
 			continue;
@@ -960,6 +962,27 @@ static void init_tables(struct gen *g)
 	g->n_colors = names_count(COLORS);
 }
 
+/* Spoils the clean data (seed_defects.h) and writes the truth beside it. */
+static int add_defects(struct gen *g, const struct seed_opts *o)
+{
+	char path[4096];
+	FILE *f;
+	int rc;
+
+	if (snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, o->dir) >= (int)sizeof path)
+		return NDX_EINVAL;
+	if (!(f = fopen(path, "wx"))) {
+		fprintf(stderr, "ndx-sector seed: cannot create %s: %s\n", path, strerror(errno));
+		return NDX_EIO;
+	}
+	if (o->progress)
+		fprintf(stderr, "ndx-sector seed: adding defects (%.4g)\n", o->defects);
+	rc = seed_defects_apply(g->db, o->defects, o->seed, g->today, f, &g->stats->defects);
+	if (fclose(f) != 0 && rc == NDX_OK)
+		rc = NDX_EIO;
+	return rc;
+}
+
 int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 {
 	struct gen *g;
@@ -979,6 +1002,12 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 			fprintf(stderr, "ndx-sector seed: %s exists: refusing to overwrite\n", path);
 			return NDX_EEXIST;
 		}
+	}
+	if (snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, o->dir) >= (int)sizeof path)
+		return NDX_EINVAL;
+	if (o->defects > 0 && access(path, F_OK) == 0) {
+		fprintf(stderr, "ndx-sector seed: %s exists: refusing to overwrite\n", path);
+		return NDX_EEXIST;
 	}
 	if (ndx_mkdirs(o->dir, 0755) != NDX_OK) {
 		fprintf(stderr, "ndx-sector seed: cannot create %s: %s\n", o->dir, strerror(errno));
@@ -1012,6 +1041,8 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 	}
 	stats->insert_seconds = seconds_since(&t0);
 	rc = finish_all(g, o->progress);
+	if (rc == NDX_OK && o->defects > 0)
+		rc = add_defects(g, o);
 out:
 	close_all(g);
 	if (rc) {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "schema.h"
+#include "seed_defects.h"
 
 #define SEED_MAX_CITIZENS 200000000ULL
 
@@ -19,15 +20,21 @@ struct seed_opts {
 	uint64_t seed;      /* same seed, same day: same data */
 	time_t today;       /* 0 = now; ages and dates are relative to it */
 	int progress;       /* non-zero: a progress line on stderr per million */
+	double defects;     /* 0..1: share of person records spoiled (seed_defects.h); 0: clean */
 };
 
 struct seed_stats {
 	uint64_t rows[SECTOR_COUNT][4]; /* [sector][table], schema order */
 	double insert_seconds, index_seconds, total_seconds;
 	uint64_t bytes[SECTOR_COUNT];   /* file sizes at the end */
+	struct defect_stats defects;    /* with opts.defects > 0: how many of each kind */
 };
 
-/* Generates the dataset. Returns NDX_OK, NDX_EEXIST when DIR already holds
+/* The ground truth of --defects, beside the databases. */
+#define SEED_TRUTH_FILE "defects.jsonl"
+
+/* Generates the dataset; with o->defects > 0 spoils that share of the
+ * person records and writes DIR/defects.jsonl (seed_defects.h). Returns NDX_OK, NDX_EEXIST when DIR already holds
  * a sector database (nothing is touched), NDX_EIO/NDX_EDB/NDX_ENOMEM on
  * failure, after which the databases it created are removed. */
 int seed_run(const struct seed_opts *o, struct seed_stats *stats);

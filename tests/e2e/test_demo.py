@@ -61,6 +61,9 @@ SECTORS = {
                                   "land/right-holders": "right_holders"}),
     "VN/GOV/CSGT": ("vehicles", 36, {"vehicles/vehicles": "vehicles"}),
 }
+# Services a sector serves beside its tables: the population registry's verification
+# service (docs/sectors.md "Verification"), path /verify.
+EXTRA_SERVICES = {"VN/GOV/BCA": {"population/verify": "verify"}}
 # Subsystems that serve nothing: the e-ID, behind BCA's gateway, receives events.
 EXTRA_SUBSYSTEMS = {"VN/GOV/BCA": {"VN/GOV/BCA/eid"}}
 # Tables the seed leaves empty: deaths come from the printed life event.
@@ -364,8 +367,12 @@ def test_gateways_serve_the_sectors_and_the_access_lists(up):
             assert services == {}, (m, services)  # VPCP only consumes
             continue
         name, _, tables = SECTORS[m]
-        want = {f"{m}/{s}" for s in tables} | {f"{m}/transparency/accesses"}
+        extra = EXTRA_SERVICES.get(m, {})
+        want = {f"{m}/{s}" for s in tables} | {f"{m}/transparency/accesses"} | {
+            f"{m}/{s}" for s in extra}
         assert set(services) == want, (m, services)
+        for sid, path in extra.items():
+            assert services[f"{m}/{sid}"]["backend"] == f"{sectors[m]['url']}/{path}", sid
         # A sector's service has its table behind it (the gateway appends the path after
         # the service id); the access list is the gateway's own.
         for sid, table in tables.items():
@@ -442,6 +449,7 @@ def test_registry_holds_the_federation(up):
 
 
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
+        "VN/GOV/BCA/population/verify": ["data-reconciliation"],
         "VN/GOV/BTC/enterprise/enterprises": ["public-service"],
         "VN/GOV/TCT/tax/taxpayers": ["public-service"]}
 

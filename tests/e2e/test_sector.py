@@ -148,17 +148,36 @@ def test_seed_summary(seeded, build_dir):
 
 def test_help_is_truthful(build_dir):
     res = run(build_dir, "--help")
-    for cmd in ("serve", "seed", "quality", "openapi"):
+    for cmd in ("serve", "seed", "quality", "reconcile", "worklist", "correct", "openapi"):
         assert f"ndx-sector {cmd}" in res.stdout
     for cmd, opts in (("serve", ["--sector", "--db", "--listen"]),
-                      ("seed", ["--db-dir", "--citizens", "--seed"]),
+                      ("seed", ["--db-dir", "--citizens", "--seed", "--defects"]),
                       ("quality", ["--sector", "--db", "--db-dir", "--stale-days"]),
+                      ("reconcile", ["--sector", "--db", "--gateway", "--client", "--service",
+                                     "--purpose", "--batch", "--rate", "--truth"]),
+                      ("worklist", ["--sector", "--db"]),
+                      ("correct", ["--table", "--key", "--field", "--value", "--officer"]),
                       ("openapi", ["--sector"])):
         out = run(build_dir, cmd, "--help").stdout
         for o in opts:
             assert o in out, (cmd, o)
     bad = run(build_dir, "serve", "--sector", "weather", "--db", "/tmp/x.db", check=False)
     assert bad.returncode == 2 and "not one of" in bad.stderr
+    for args, why in ((["seed", "--db-dir", "/tmp/x", "--defects", "1.5"], "--defects"),
+                      (["seed", "--db-dir", "/tmp/x", "--defects", "nan"], "--defects"),
+                      (["reconcile", "--sector", "tax", "--db", "/tmp/x.db", "--gateway",
+                        "ftp://x", "--client", "VN/GOV/TCT/tax"], "--gateway"),
+                      (["reconcile", "--sector", "tax", "--db", "/tmp/x.db", "--gateway",
+                        "http://127.0.0.1:1", "--client", "VN/GOV/TCT/tax", "--batch", "501"],
+                       "--batch"),
+                      (["reconcile", "--sector", "tax"], "required")):
+        bad = run(build_dir, *args, check=False)
+        assert bad.returncode == 2 and why in bad.stderr, (args, bad.stderr)
+    # The population registry is the reference: nothing of its own to reconcile.
+    bad = run(build_dir, "reconcile", "--sector", "population", "--db", "/nonexistent.db",
+              "--gateway", "http://127.0.0.1:1", "--client", "VN/GOV/BCA/population",
+              check=False)
+    assert bad.returncode == 1 and "reference" in bad.stderr, bad.stderr
 
 
 # ---- reads ---------------------------------------------------------------------------

@@ -1,0 +1,816 @@
+/* The reconciliation run (sec_reconcile.h). The sector's person records
+ * are read in rowid order, table by table; each batch is posted to the
+ * verification service through the agency's gateway, and its answers and
+ * the rowid reached are committed together in the sector's database
+ * (tables reconcile_runs, reconcile_cursor, reconcile_results), so a run
+ * killed at any point resumes after the last committed batch: a record is
+ * never skipped, and its result is stored once (the primary key refuses a
+ * second). Only the batch in flight at a kill is asked again. The report
+ * is made from the stored results, so it covers the whole run, before and
+ * after a crash. Overview: docs/sectors.md "Reconciliation". */
+#include "sec_reconcile.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ndx/err.h"
+#include "ndx/fetch.h"
+#include "ndx/timefmt.h"
+#include "sec_verify.h"
+
+/* ---- what each sector sends ----------------------------------------------------- */
+
+/* One table of person records: its key (NULL: the integer id) and the
+ * columns sent as the service's fields (NULL: not held), living an SQL
+ * expression true while the record holds the person as alive, where the
+ * rows that are about a person. */
+struct view {
+	const char *sector, *table, *key, *pin, *name, *birth, *sex, *address, *living, *where;
+};
+
+static const struct view VIEWS[] = {
+	{ "civil-status", "births", NULL, "child_pin", "child_name", "birth_date", "sex", NULL, NULL,
+	  "1" },
+	{ "enterprise", "owners", NULL, "owner_pin", NULL, NULL, NULL, NULL, NULL,
+	  "length(owner_pin) = 12" },
+	{ "tax", "taxpayers", "tax_id", "tax_id", "name", NULL, NULL, "address",
+	  "status <> 'closed'", "kind = 'individual'" },
+	{ "insurance", "participants", "pin", "pin", "name", NULL, NULL, "address",
+	  "status <> 'deceased'", "1" },
+	{ "land", "right_holders", NULL, "holder_id", NULL, NULL, NULL, NULL, NULL,
+	  "length(holder_id) = 12" },
+	{ "vehicles", "vehicles", "plate", "owner_id", NULL, NULL, NULL, "owner_address", NULL,
+	  "length(owner_id) = 12" },
+};
+#define NVIEWS (sizeof VIEWS / sizeof VIEWS[0])
+
+/* The sector column an answer's field is about. */
+static const char *column_of(const struct view *v, const char *field)
+{
+	if (strcmp(field, "pin") == 0)
+		return v->pin;
+	if (strcmp(field, "full_name") == 0)
+		return v->name;
+	if (strcmp(field, "birth_date") == 0)
+		return v->birth;
+	if (strcmp(field, "sex") == 0)
+		return v->sex;
+	if (strcmp(field, "address") == 0)
+		return v->address;
+	return "status"; /* living */
+}
+
+/* ---- findings ------------------------------------------------------------------- */
+
+static int is(const json_t *result, const char *field, const char *verdict)
+{
+	const char *v = json_string_value(json_object_get(result, field));
+	return v && strcmp(v, verdict) == 0;
+}
+
+size_t reconcile_findings(const json_t *result, int pin_sent, struct reconcile_finding *out)
+{
+	size_t n = 0;
+	int cand = json_is_string(json_object_get(result, "candidate_pin"));
+
+#define ADD(k, f) (out[n].kind = (k), out[n].field = (f), n++)
+	if (!pin_sent)
+		ADD("missing-number", "pin");
+	else if (is(result, "pin", VERIFY_DIFFERS) || (is(result, "pin", VERIFY_UNKNOWN) && cand))
+		ADD("wrong-number", "pin");
+	else if (is(result, "pin", VERIFY_UNKNOWN))
+		ADD("unknown-number", "pin");
+	if (is(result, "full_name", VERIFY_MARKS))
+		ADD("name-marks", "full_name");
+	else if (is(result, "full_name", VERIFY_DIFFERS))
+		ADD("name-differs", "full_name");
+	if (is(result, "birth_date", VERIFY_SWAPPED))
+		ADD("date-swapped", "birth_date");
+	else if (is(result, "birth_date", VERIFY_DIFFERS))
+		ADD("date-differs", "birth_date");
+	if (is(result, "sex", VERIFY_DIFFERS))
+		ADD("sex-differs", "sex");
+	if (is(result, "address", VERIFY_DIFFERS))
+		ADD("address-differs", "address");
+	if (is(result, "living", VERIFY_DIFFERS))
+		ADD("deceased-active", "living");
+#undef ADD
+	return n;
+}
+
+unsigned reconcile_measure_faults(const json_t *result, int pin_sent, int holds_name,
+				  int holds_birth, int holds_sex, int holds_address)
+{
+	struct reconcile_finding f[RECONCILE_FINDINGS_MAX];
+	size_t n = reconcile_findings(result, pin_sent, f);
+	unsigned faults = 0;
+
+	/* Sufficient: the record holds each field its table has for a person. */
+	if (!pin_sent || (holds_name && !json_object_get(result, "full_name")) ||
+	    (holds_birth && !json_object_get(result, "birth_date")) ||
+	    (holds_sex && !json_object_get(result, "sex")) ||
+	    (holds_address && !json_object_get(result, "address")))
+		faults |= RECONCILE_NOT_SUFFICIENT;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = f[i].kind;
+		if (strcmp(f[i].field, "pin") == 0)
+			faults |= RECONCILE_NOT_CLEAN; /* dangling, duplicate or missing */
+		else if (strcmp(k, "deceased-active") == 0 || strcmp(k, "address-differs") == 0)
+			faults |= RECONCILE_NOT_LIVE; /* a death or a move not followed */
+		else
+			faults |= RECONCILE_NOT_ACCURATE; /* name, date, sex */
+	}
+	return faults;
+}
+
+const char *reconcile_expected(const char *defect_kind)
+{
+	static const char *const MAP[][2] = {
+		{ "name-marks", "name-marks" },
+		{ "date-swapped", "date-swapped" },
+		{ "stale-address", "address-differs" },
+		{ "duplicate-number", "wrong-number" },
+		{ "duplicate-no-number", "missing-number" },
+		{ "nonexistent-citizen", "unknown-number" },
+		{ "deceased-active", "deceased-active" },
+		{ "wrong-owner-number", "unknown-number" },
+	};
+	for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
+		if (strcmp(MAP[i][0], defect_kind) == 0)
+			return MAP[i][1];
+	return NULL;
+}
+
+/* ---- the progress tables ----------------------------------------------------------- */
+
+static int db_error(sqlite3 *db, const char *what)
+{
+	fprintf(stderr, "ndx-sector reconcile: %s: %s\n", what, sqlite3_errmsg(db));
+	return NDX_EDB;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? NDX_OK : db_error(db, sql);
+}
+
+static const char PROGRESS_SQL[] =
+	"CREATE TABLE IF NOT EXISTS reconcile_runs(id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
+	" finished_at TEXT);"
+	"CREATE TABLE IF NOT EXISTS reconcile_cursor(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
+	" last_rowid INTEGER NOT NULL, PRIMARY KEY(run, tbl));"
+	"CREATE TABLE IF NOT EXISTS reconcile_results(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
+	" rid INTEGER NOT NULL, record_key TEXT NOT NULL, pin TEXT, result TEXT NOT NULL,"
+	" PRIMARY KEY(run, tbl, rid));"
+	"CREATE TABLE IF NOT EXISTS reconcile_corrections(id INTEGER PRIMARY KEY,"
+	" run INTEGER NOT NULL, tbl TEXT NOT NULL, record_key TEXT NOT NULL, field TEXT NOT NULL,"
+	" kind TEXT NOT NULL, old_value TEXT, new_value TEXT NOT NULL, officer TEXT NOT NULL,"
+	" corrected_at TEXT NOT NULL, UNIQUE(run, tbl, record_key, field));";
+
+/* The unfinished run, or a new one: *run its id. */
+static int open_run(sqlite3 *db, long long *run, int *resumed)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = exec(db, PROGRESS_SQL)))
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT id FROM reconcile_runs WHERE finished_at IS NULL "
+				   "ORDER BY id DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, "runs");
+	rc = sqlite3_step(q);
+	*resumed = rc == SQLITE_ROW;
+	if (*resumed)
+		*run = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(db, "runs");
+	if (*resumed)
+		return NDX_OK;
+	ndx_time_format(time(NULL), now);
+	if (sqlite3_prepare_v2(db, "INSERT INTO reconcile_runs(started_at) VALUES(?)", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_error(db, "runs");
+	sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "runs");
+	*run = sqlite3_last_insert_rowid(db);
+	return NDX_OK;
+}
+
+static int cursor_of(sqlite3 *db, long long run, const char *table, long long *rowid)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*rowid = 0;
+	if (sqlite3_prepare_v2(db, "SELECT last_rowid FROM reconcile_cursor WHERE run = ? AND tbl = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, "cursor");
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, table, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*rowid = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? NDX_OK : db_error(db, "cursor");
+}
+
+/* ---- one batch --------------------------------------------------------------------- */
+
+struct batch {
+	size_t n;
+	long long rowid[VERIFY_MAX_RECORDS];
+	char *key[VERIFY_MAX_RECORDS];
+	char *pin[VERIFY_MAX_RECORDS];
+	json_t *records; /* the request's array */
+};
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->key[i]);
+		free(b->pin[i]);
+	}
+	b->n = 0;
+	json_decref(b->records);
+	b->records = NULL;
+}
+
+static char *dup_text(sqlite3_stmt *q, int i)
+{
+	const unsigned char *v = sqlite3_column_text(q, i);
+	return v ? strdup((const char *)v) : NULL;
+}
+
+/* The SELECT of the next records of v after a rowid. */
+static char *select_sql(const struct view *v, size_t limit)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&sql, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "SELECT rowid, %s, %s, %s, %s, %s, %s, %s FROM %s WHERE rowid > ? AND (%s) "
+		   "ORDER BY rowid LIMIT %zu",
+		v->key ? v->key : "id", v->pin, v->name ? v->name : "NULL",
+		v->birth ? v->birth : "NULL", v->sex ? v->sex : "NULL",
+		v->address ? v->address : "NULL", v->living ? v->living : "NULL", v->table, v->where,
+		limit);
+	if (fclose(f) != 0) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+/* Reads the next batch after *after into b; b->n 0 at the end. */
+static int read_batch(sqlite3 *db, const struct view *v, size_t limit, long long after,
+		      struct batch *b)
+{
+	static const char *const FIELDS[] = { "pin", "full_name", "birth_date", "sex", "address" };
+	char *sql = select_sql(v, limit);
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!sql)
+		return NDX_ENOMEM;
+	rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return db_error(db, v->table);
+	if (!(b->records = json_array())) {
+		sqlite3_finalize(q);
+		return NDX_ENOMEM;
+	}
+	sqlite3_bind_int64(q, 1, after);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *rec = json_object();
+		size_t i = b->n;
+		if (!rec)
+			break;
+		b->rowid[i] = sqlite3_column_int64(q, 0);
+		b->key[i] = dup_text(q, 1);
+		b->pin[i] = dup_text(q, 2);
+		b->n++;
+		for (int f = 0; f < 5; f++) {
+			const unsigned char *t = sqlite3_column_text(q, 2 + f);
+			if (t && *t)
+				json_object_set_new(rec, FIELDS[f], json_string((const char *)t));
+		}
+		if (sqlite3_column_type(q, 7) != SQLITE_NULL && sqlite3_column_int(q, 7))
+			json_object_set_new(rec, "living", json_true());
+		if (!b->key[i] || json_array_append_new(b->records, rec))
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW)
+		return NDX_ENOMEM;
+	return rc == SQLITE_DONE ? NDX_OK : db_error(db, v->table);
+}
+
+/* Posts the batch; *results the answer's array (new reference). */
+static int ask(const struct reconcile_opts *o, const struct batch *b, json_t **results)
+{
+	char url[2048], client[512], purpose[512];
+	const char *headers[] = { client, purpose, "Content-Type: application/json", NULL };
+	struct ndx_fetch_resp resp = { 0 };
+	json_t *body = json_pack("{sO}", "records", b->records), *doc;
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(body);
+	if (!text)
+		return NDX_ENOMEM;
+	snprintf(url, sizeof url, "%s/r1/%s", o->gateway, o->service);
+	snprintf(client, sizeof client, "X-Road-Client: %s", o->client);
+	snprintf(purpose, sizeof purpose, "Ndx-Purpose: %s", o->purpose);
+	struct ndx_fetch_req req = { .method = "POST", .url = url, .headers = headers, .body = text,
+				     .body_len = strlen(text), .timeout_ms = 60000 };
+	rc = ndx_fetch(&req, &resp);
+	free(text);
+	if (rc) {
+		fprintf(stderr, "ndx-sector reconcile: %s: %s\n", url, ndx_strerror(rc));
+		return rc == NDX_ENET ? NDX_ENET : rc;
+	}
+	if (resp.status != 200) {
+		fprintf(stderr, "ndx-sector reconcile: %s answered %ld %s: %.300s\n", url, resp.status,
+			resp.xroad_error, resp.body ? resp.body : "");
+		ndx_fetch_resp_free(&resp);
+		return NDX_EPERM;
+	}
+	doc = resp.body ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	ndx_fetch_resp_free(&resp);
+	*results = json_incref(json_object_get(doc, "results"));
+	json_decref(doc);
+	if (!json_is_array(*results) || json_array_size(*results) != b->n) {
+		fprintf(stderr, "ndx-sector reconcile: %s: the answer is not one result a record\n",
+			url);
+		json_decref(*results);
+		*results = NULL;
+		return NDX_EPERM;
+	}
+	return NDX_OK;
+}
+
+/* Stores the answers and the position reached, in one transaction. */
+static int commit_batch(sqlite3 *db, long long run, const struct view *v, const struct batch *b,
+			const json_t *results)
+{
+	sqlite3_stmt *ins = NULL, *cur = NULL;
+	int rc = exec(db, "BEGIN IMMEDIATE");
+
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(db, "INSERT INTO reconcile_results(run, tbl, rid, record_key, pin, "
+				   "result) VALUES(?, ?, ?, ?, ?, ?)", -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO reconcile_cursor(run, tbl, last_rowid) VALUES(?, ?, ?) "
+				   "ON CONFLICT(run, tbl) DO UPDATE SET last_rowid = excluded.last_rowid",
+			       -1, &cur, NULL) != SQLITE_OK)
+		rc = db_error(db, "results");
+	for (size_t i = 0; rc == NDX_OK && i < b->n; i++) {
+		char *text = json_dumps(json_array_get(results, i), JSON_COMPACT);
+		if (!text) {
+			rc = NDX_ENOMEM;
+			break;
+		}
+		sqlite3_bind_int64(ins, 1, run);
+		sqlite3_bind_text(ins, 2, v->table, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 3, b->rowid[i]);
+		sqlite3_bind_text(ins, 4, b->key[i], -1, SQLITE_STATIC);
+		if (b->pin[i])
+			sqlite3_bind_text(ins, 5, b->pin[i], -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ins, 5);
+		sqlite3_bind_text(ins, 6, text, -1, SQLITE_TRANSIENT);
+		free(text);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			rc = db_error(db, "results");
+		sqlite3_reset(ins);
+		sqlite3_clear_bindings(ins);
+	}
+	if (rc == NDX_OK) {
+		sqlite3_bind_int64(cur, 1, run);
+		sqlite3_bind_text(cur, 2, v->table, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(cur, 3, b->rowid[b->n - 1]);
+		if (sqlite3_step(cur) != SQLITE_DONE)
+			rc = db_error(db, "cursor");
+	}
+	sqlite3_finalize(ins);
+	sqlite3_finalize(cur);
+	if (rc == NDX_OK)
+		return exec(db, "COMMIT");
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Waits until sending n more records keeps the rate. */
+static void pace(const struct reconcile_opts *o, double t0, unsigned long long sent, size_t n)
+{
+	if (o->rate <= 0)
+		return;
+	/* A batch leaves once the records before it have had their time. */
+	(void)n;
+	double wait = t0 + (double)sent / o->rate - now_s();
+	if (wait > 0) {
+		struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+struct progress {
+	double t0;
+	unsigned long long sent, batches;
+};
+
+static int run_view(const struct reconcile_opts *o, sqlite3 *db, long long run,
+		    const struct view *v, struct progress *p)
+{
+	struct batch *b = calloc(1, sizeof *b);
+	long long after;
+	int rc;
+
+	if (!b)
+		return NDX_ENOMEM;
+	if ((rc = cursor_of(db, run, v->table, &after)))
+		goto out;
+	for (;;) {
+		json_t *results = NULL;
+		if ((rc = read_batch(db, v, o->batch, after, b)) || b->n == 0)
+			break;
+		pace(o, p->t0, p->sent, b->n);
+		if ((rc = ask(o, b, &results)))
+			break;
+		rc = commit_batch(db, run, v, b, results);
+		json_decref(results);
+		if (rc)
+			break;
+		after = b->rowid[b->n - 1];
+		p->sent += b->n;
+		p->batches++;
+		if (!o->quiet)
+			fprintf(stderr, "ndx-sector reconcile: %s: %llu records checked (%.0f/s)\n",
+				v->table, p->sent, (double)p->sent / (now_s() - p->t0 + 1e-9));
+		batch_clear(b);
+	}
+out:
+	batch_clear(b);
+	free(b);
+	return rc;
+}
+
+/* ---- the report ---------------------------------------------------------------------- */
+
+/* Truth: "table\tkey\tfield" -> expected finding kind, and the counts. */
+struct truth {
+	json_t *expected; /* object: "table\tkey\tfield" -> defect kind */
+	json_t *by_kind;  /* defect kind -> {"expected", "found"} */
+};
+
+static int load_truth(const char *path, const char *sector, struct truth *t)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+
+	if (!f) {
+		fprintf(stderr, "ndx-sector reconcile: --truth %s: %s\n", path, strerror(errno));
+		return NDX_EIO;
+	}
+	t->expected = json_object();
+	t->by_kind = json_object();
+	while (fgets(line, sizeof line, f)) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *s = json_string_value(json_object_get(o, "sector")),
+			   *tb = json_string_value(json_object_get(o, "table")),
+			   *k = json_string_value(json_object_get(o, "key")),
+			   *kind = json_string_value(json_object_get(o, "kind")),
+			   *fl = json_string_value(json_object_get(o, "field"));
+		if (s && tb && k && kind && fl && strcmp(s, sector) == 0 && reconcile_expected(kind)) {
+			char id[512];
+			snprintf(id, sizeof id, "%s\t%s\t%s", tb, k, fl);
+			json_object_set_new(t->expected, id, json_string(kind));
+			json_t *c = json_object_get(t->by_kind, kind);
+			if (!c)
+				json_object_set_new(t->by_kind, kind,
+						    c = json_pack("{sisi}", "expected", 0, "found", 0));
+			json_object_set_new(c, "expected",
+					    json_integer(json_integer_value(json_object_get(c, "expected")) + 1));
+		}
+		json_decref(o);
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad || !t->expected || !t->by_kind) {
+		fprintf(stderr, "ndx-sector reconcile: --truth %s: cannot read it\n", path);
+		return NDX_EIO;
+	}
+	return NDX_OK;
+}
+
+static void count_into(json_t *obj, const char *key, const char *sub, json_int_t add)
+{
+	json_t *c = json_object_get(obj, key);
+	if (!c)
+		json_object_set_new(obj, key, c = json_object());
+	json_object_set_new(c, sub, json_integer(json_integer_value(json_object_get(c, sub)) + add));
+}
+
+/* The keys of the other records of v's table holding pin. */
+static json_t *holders_of(sqlite3 *db, const struct view *v, const char *pin, long long rowid)
+{
+	char sql[256];
+	sqlite3_stmt *q;
+	json_t *keys = json_array();
+
+	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ? AND rowid <> ? LIMIT 10",
+		 v->key ? v->key : "id", v->table, v->pin);
+	if (!keys || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return keys;
+	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, rowid);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(keys, json_string((const char *)sqlite3_column_text(q, 0)));
+	sqlite3_finalize(q);
+	return keys;
+}
+
+/* Adds the findings of every stored result of run to report. */
+static int report_results(sqlite3 *db, long long run, const struct view *v, struct truth *truth,
+			  json_t *report)
+{
+	json_t *findings = json_object_get(report, "findings"),
+	       *merges = json_object_get(report, "merge_candidates"),
+	       *kinds = json_object_get(report, "mismatches"),
+	       *by_finding = json_object_get(report, "by_finding"),
+	       *measures = json_object_get(report, "measures");
+	json_int_t checked = 0, matches = 0;
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT rid, record_key, pin, result FROM reconcile_results "
+				   "WHERE run = ? AND tbl = ? ORDER BY rid", -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, "results");
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, v->table, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(q, 1);
+		json_t *res = json_loads((const char *)sqlite3_column_text(q, 3), 0, NULL);
+		struct reconcile_finding f[RECONCILE_FINDINGS_MAX];
+		size_t n = reconcile_findings(res, sqlite3_column_type(q, 2) != SQLITE_NULL, f);
+		const char *cand = json_string_value(json_object_get(res, "candidate_pin"));
+
+		checked++;
+		matches += n == 0;
+		unsigned faults = reconcile_measure_faults(res, sqlite3_column_type(q, 2) != SQLITE_NULL,
+							   v->name != NULL, v->birth != NULL,
+							   v->sex != NULL, v->address != NULL);
+		static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
+		for (unsigned m = 0; m < 4; m++)
+			count_into(measures, MEASURES[m], "records", !(faults & (1u << m)));
+		for (size_t i = 0; i < n; i++) {
+			const char *col = column_of(v, f[i].field);
+			json_t *one = json_pack("{ssssssss}", "table", v->table, "key", key, "kind",
+						f[i].kind, "field", col);
+			if (one && cand && strcmp(f[i].field, "pin") == 0)
+				json_object_set_new(one, "candidate_pin", json_string(cand));
+			json_array_append_new(json_object_get(findings, "items"), one);
+			char id[512];
+			snprintf(id, sizeof id, "%s\t%s", f[i].kind, col);
+			count_into(kinds, id, "count", 1);
+			if (truth->expected) {
+				snprintf(id, sizeof id, "%s\t%s\t%s", v->table, key, col);
+				const char *dk = json_string_value(json_object_get(truth->expected, id));
+				int right = dk && strcmp(reconcile_expected(dk), f[i].kind) == 0;
+				count_into(by_finding, f[i].kind, "count", 1);
+				count_into(by_finding, f[i].kind, "true", right);
+				if (right)
+					count_into(truth->by_kind, dk, "found", 1);
+			}
+		}
+		if (cand) {
+			json_t *same = holders_of(db, v, cand, sqlite3_column_int64(q, 0));
+			if (json_array_size(same))
+				json_array_append_new(merges, json_pack("{sssssssO}", "table", v->table,
+									"key", key, "candidate_pin", cand,
+									"same_person_as", same));
+			json_decref(same);
+		}
+		json_decref(res);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "results");
+	json_object_set_new(report, "records_checked",
+			    json_integer(json_integer_value(json_object_get(report, "records_checked")) +
+					 checked));
+	json_object_set_new(report, "matches",
+			    json_integer(json_integer_value(json_object_get(report, "matches")) + matches));
+	return NDX_OK;
+}
+
+static double ratio(json_int_t a, json_int_t b)
+{
+	return b ? (double)a / (double)b : 1.0;
+}
+
+/* "kind\tfield" -> count into [{kind, field, count}]; precision and recall. */
+static void finish_report(json_t *report, struct truth *truth)
+{
+	json_t *kinds = json_object_get(report, "mismatches"), *list = json_array(), *v;
+	const char *k;
+
+	json_object_foreach(kinds, k, v) {
+		const char *tab = strchr(k, '\t');
+		json_array_append_new(list, json_pack("{ss#sssO}", "kind", k, (int)(tab - k), "field",
+						      tab + 1, "count", json_object_get(v, "count")));
+	}
+	json_object_set_new(report, "mismatches", list);
+	json_int_t checked = json_integer_value(json_object_get(report, "records_checked"));
+	json_object_foreach(json_object_get(report, "measures"), k, v)
+		json_object_set_new(v, "share",
+				    json_real(ratio(json_integer_value(json_object_get(v, "records")),
+						    checked)));
+	json_object_set_new(report, "findings",
+			    json_incref(json_object_get(json_object_get(report, "findings"), "items")));
+	if (!truth->expected) {
+		json_object_del(report, "by_finding");
+		return;
+	}
+	json_t *by_finding = json_object_get(report, "by_finding");
+	json_object_foreach(by_finding, k, v) {
+		json_int_t c = json_integer_value(json_object_get(v, "count")),
+			   t = json_integer_value(json_object_get(v, "true"));
+		json_object_set_new(v, "precision", json_real(ratio(t, c)));
+	}
+	json_object_foreach(truth->by_kind, k, v) {
+		json_int_t e = json_integer_value(json_object_get(v, "expected")),
+			   f = json_integer_value(json_object_get(v, "found"));
+		if (!json_object_get(v, "found"))
+			json_object_set_new(v, "found", json_integer(0));
+		json_object_set_new(v, "reported_as", json_string(reconcile_expected(k)));
+		json_object_set_new(v, "recall", json_real(ratio(f, e)));
+	}
+	json_object_set_new(report, "truth", json_pack("{sOsO}", "by_defect", truth->by_kind,
+							"by_finding", by_finding));
+	json_object_del(report, "by_finding");
+}
+
+/* ---- the run -------------------------------------------------------------------------- */
+
+static int finish_run(sqlite3 *db, long long run)
+{
+	char now[NDX_TIME_TEXT_LEN], sql[128];
+	ndx_time_format(time(NULL), now);
+	snprintf(sql, sizeof sql, "UPDATE reconcile_runs SET finished_at = '%s' WHERE id = %lld", now,
+		 run);
+	return exec(db, sql);
+}
+
+int reconcile_run(const struct reconcile_opts *o, json_t **report)
+{
+	struct truth truth = { 0 };
+	struct progress p = { .t0 = now_s() };
+	sqlite3 *db = NULL;
+	long long run = 0;
+	int rc, resumed = 0;
+	size_t nv = 0;
+	const struct view *views[NVIEWS];
+
+	*report = NULL;
+	for (size_t i = 0; i < NVIEWS; i++)
+		if (strcmp(VIEWS[i].sector, o->def->name) == 0)
+			views[nv++] = &VIEWS[i];
+	if (nv == 0) {
+		fprintf(stderr, "ndx-sector reconcile: %s is the reference, or holds no person records "
+				"to reconcile\n", o->def->name);
+		return NDX_EINVAL;
+	}
+	if (o->truth_path && (rc = load_truth(o->truth_path, o->def->name, &truth)))
+		goto out;
+	if (sqlite3_open_v2(o->db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector reconcile: cannot open %s\n", o->db_path);
+		rc = NDX_EDB;
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	if ((rc = open_run(db, &run, &resumed)))
+		goto out;
+	if (!o->quiet)
+		fprintf(stderr, "ndx-sector reconcile: %s run %lld%s\n", o->def->name, run,
+			resumed ? " (resumed)" : "");
+	for (size_t i = 0; rc == NDX_OK && i < nv; i++)
+		rc = run_view(o, db, run, views[i], &p);
+	if (rc == NDX_OK)
+		rc = finish_run(db, run);
+	if (rc)
+		goto out;
+	*report = json_pack("{sssIsbsisis{s[]}s[]s{}s{}s{}sIsIsf}", "sector", o->def->name, "run",
+			    (json_int_t)run, "resumed", resumed, "records_checked", 0, "matches", 0,
+			    "findings", "items", "merge_candidates", "mismatches", "by_finding",
+			    "measures",
+			    "checked_by_this_process", (json_int_t)p.sent, "batches_by_this_process",
+			    (json_int_t)p.batches, "seconds", now_s() - p.t0);
+	if (!*report) {
+		rc = NDX_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; rc == NDX_OK && i < nv; i++)
+		rc = report_results(db, run, views[i], &truth, *report);
+	if (rc == NDX_OK)
+		finish_report(*report, &truth);
+out:
+	if (rc) {
+		json_decref(*report);
+		*report = NULL;
+	}
+	json_decref(truth.expected);
+	json_decref(truth.by_kind);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* ---- what the correction worklists read (sec_worklist.c) ------------------------------- */
+
+int reconcile_last_finished(sqlite3 *db, long long *run)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*run = 0;
+	if (exec(db, PROGRESS_SQL))
+		return NDX_EDB;
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM reconcile_runs WHERE finished_at IS NOT NULL",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(db, "runs");
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*run = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? NDX_OK : db_error(db, "runs");
+}
+
+int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long run,
+			   json_t **findings)
+{
+	struct truth none = { 0 };
+	json_t *rep;
+	int rc = NDX_OK;
+
+	*findings = NULL;
+	rep = json_pack("{sisis{s[]}s[]s{}s{}s{}}", "records_checked", 0, "matches", 0, "findings",
+			"items", "merge_candidates", "mismatches", "by_finding", "measures");
+	if (!rep)
+		return NDX_ENOMEM;
+	for (size_t i = 0; rc == NDX_OK && i < NVIEWS; i++)
+		if (strcmp(VIEWS[i].sector, def->name) == 0)
+			rc = report_results(db, run, &VIEWS[i], &none, rep);
+	if (rc == NDX_OK)
+		*findings = json_incref(json_object_get(json_object_get(rep, "findings"), "items"));
+	json_decref(rep);
+	return rc;
+}
+
+int reconcile_db_open(const char *path, sqlite3 **db)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		fprintf(stderr, "ndx-sector: cannot open %s\n", path);
+		sqlite3_close(*db);
+		*db = NULL;
+		return NDX_EDB;
+	}
+	sqlite3_busy_timeout(*db, 10000);
+	if (exec(*db, PROGRESS_SQL)) {
+		sqlite3_close(*db);
+		*db = NULL;
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+int reconcile_table_columns(const struct sector_def *def, const char *table, const char **key,
+			    const char **pin)
+{
+	for (size_t k = 0; k < NVIEWS; k++)
+		if (strcmp(VIEWS[k].sector, def->name) == 0 && strcmp(VIEWS[k].table, table) == 0) {
+			*key = VIEWS[k].key;
+			*pin = VIEWS[k].pin;
+			return NDX_OK;
+		}
+	return NDX_ENOTFOUND;
+}

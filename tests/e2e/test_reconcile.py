@@ -1,0 +1,366 @@
+"""End-to-end tests of reconciliation with the population registry (docs/sectors.md
+"Defects", "Verification", "Reconciliation"): one `ndx demo up` for the module over data
+seeded with `ndx-sector seed --defects` (1000 citizens, 6 %, a fixed day, so every kind of
+defect is there), then `ndx-sector reconcile` of the six other registries through their
+own gateways to BCA's population/verify. Must show: each defect kind found and reported
+with the right field (precision and recall 1 against the ground truth); a run killed with
+SIGKILL resumes without storing a record twice or skipping one; the service refused to a
+consumer without the grant or the bulk purpose, and to one naming a subject to check
+others; the answer never holds a value the request did not, but a candidate number; every
+person checked finds the check in their access list."""
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+import requests
+
+from test_subject_accesses import Demo, alive, free_port_base, ok, run_ndx
+
+SEED = ["--citizens", "1000", "--seed", "9", "--defects", "0.06", "--today", "2026-11-15"]
+VERIFY = "VN/GOV/BCA/population/verify"
+PURPOSE = "data-reconciliation"
+CLIENTS = {
+    "civil-status": "VN/GOV/BTP/civil-status",
+    "enterprise": "VN/GOV/BTC/enterprise",
+    "tax": "VN/GOV/TCT/tax",
+    "insurance": "VN/GOV/BHXH/insurance",
+    "land": "VN/GOV/BNNMT/land",
+    "vehicles": "VN/GOV/CSGT/vehicles",
+}
+# The finding each kind of defect must give (src/sector/sec_reconcile.c).
+EXPECTED = {
+    "name-marks": "name-marks", "date-swapped": "date-swapped",
+    "stale-address": "address-differs", "duplicate-number": "wrong-number",
+    "duplicate-no-number": "missing-number", "nonexistent-citizen": "unknown-number",
+    "deceased-active": "deceased-active", "wrong-owner-number": "unknown-number",
+}
+VERDICTS = {"match", "differs", "unknown", "marks", "swapped"}
+FIELDS = {"pin", "full_name", "birth_date", "sex", "address", "living"}
+
+
+def member_of(client):
+    return "/".join(client.split("/")[:3])
+
+
+@pytest.fixture(scope="module")
+def demo(build_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("reconcile") / "demo"
+    # `demo up` serves data already seeded in DIR/sector (it seeds only an empty one).
+    subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"), "seed", "--db-dir",
+                    str(d / "sector"), *SEED, "--quiet"], check=True, capture_output=True,
+                   timeout=60)
+    try:
+        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", free_port_base()))
+        yield Demo(build_dir, d, json.loads((d / "federation.json").read_text()))
+    finally:
+        fed = d / "federation.json"
+        if fed.exists():
+            pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
+            res = run_ndx(build_dir, "demo", "down", "--dir", d)
+            for pid in pids:
+                if pid and alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            assert res.returncode == 0, res.stderr
+
+
+def reconcile_cmd(demo, sector, *extra, client=None):
+    client = client or CLIENTS[sector]
+    return [str(demo.build_dir / "src" / "sector" / "ndx-sector"), "reconcile", "--sector",
+            sector, "--db", str(demo.sector_dir / f"{sector}.db"), "--gateway",
+            demo.consumer[member_of(client)], "--client", client, "--truth",
+            str(demo.sector_dir / "defects.jsonl"), "--quiet", *extra]
+
+
+def reconcile(demo, sector, *extra, client=None):
+    res = subprocess.run(reconcile_cmd(demo, sector, *extra, client=client),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def truth_lines(demo):
+    with open(demo.sector_dir / "defects.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def reports(demo):
+    # The six registries reconcile at once, each through its own gateway.
+    procs = {s: subprocess.Popen(reconcile_cmd(demo, s, "--rate", "0"), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for s in CLIENTS}
+    out = {}
+    for s, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, (s, stderr)
+        out[s] = json.loads(stdout)
+    return out
+
+
+def post_verify(demo, records, client="VN/GOV/TCT/tax", purpose=PURPOSE, subject=None,
+                method="POST"):
+    return demo.exchange(client, VERIFY, "", subject=subject, purpose=purpose, method=method,
+                         json={"records": records})
+
+
+# ---- each defect found, with its field -----------------------------------------------
+
+def test_each_defect_kind_found_with_its_field(demo, reports):
+    truth = truth_lines(demo)
+    assert {t["kind"] for t in truth} == set(EXPECTED), "the seed must hold every kind"
+    for t in truth:
+        rep = reports[t["sector"]]
+        hits = [f for f in rep["findings"] if (f["table"], f["key"], f["field"]) ==
+                (t["table"], t["key"], t["field"])]
+        assert [f["kind"] for f in hits] == [EXPECTED[t["kind"]]], (t, hits)
+        if t["kind"] in ("duplicate-number", "duplicate-no-number"):
+            # The right number is found, and the record holding it named for a merge.
+            assert hits[0]["candidate_pin"] == t["value"], (t, hits)
+            merge = [m for m in rep["merge_candidates"] if m["key"] == t["key"]]
+            assert merge and merge[0]["candidate_pin"] == t["value"] and \
+                merge[0]["same_person_as"], (t, merge)
+    for sector, rep in reports.items():
+        # Nothing reported that was not a defect; every record checked once.
+        assert len(rep["findings"]) == sum(1 for t in truth if t["sector"] == sector), sector
+        for kind, m in rep["truth"]["by_defect"].items():
+            assert m["recall"] == 1.0 and m["found"] == m["expected"], (sector, kind, m)
+        for kind, m in rep["truth"]["by_finding"].items():
+            assert m["precision"] == 1.0, (sector, kind, m)
+        assert rep["matches"] == rep["records_checked"] - len(
+            {(f["table"], f["key"]) for f in rep["findings"]}), sector
+        # The four measures: the share of records each holds for.
+        m = rep["measures"]
+        assert set(m) == {"accurate", "sufficient", "clean", "live"}, m
+        for name, kinds in (("accurate", {"name-marks", "date-swapped"}),
+                            ("live", {"address-differs", "deceased-active"})):
+            bad = {(f["table"], f["key"]) for f in rep["findings"] if f["kind"] in kinds}
+            assert m[name]["records"] == rep["records_checked"] - len(bad), (sector, name)
+            assert m[name]["share"] == pytest.approx(m[name]["records"] /
+                                                     rep["records_checked"])
+    people = {"births": "SELECT count(*) FROM births",
+              "taxpayers": "SELECT count(*) FROM taxpayers WHERE kind = 'individual'"}
+    assert reports["civil-status"]["records_checked"] == \
+        demo.sql("civil-status", people["births"])[0][0]
+    assert reports["tax"]["records_checked"] == demo.sql("tax", people["taxpayers"])[0][0]
+
+
+# ---- kill -9 and resume ----------------------------------------------------------------
+
+def results_of(demo, sector, run):
+    return demo.sql(sector, "SELECT rid FROM reconcile_results WHERE run = ? ORDER BY rid", run)
+
+
+def test_killed_run_resumes_without_double_or_skip(demo, reports):
+    sector = "civil-status"
+    births = [r for (r,) in demo.sql(sector, "SELECT id FROM births ORDER BY id")]
+    proc = subprocess.Popen(reconcile_cmd(demo, sector, "--batch", "10", "--rate", "400"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        run = None
+        while time.monotonic() < deadline:
+            rows = demo.sql(sector, "SELECT id FROM reconcile_runs WHERE finished_at IS NULL")
+            if rows:
+                run = rows[0][0]
+                if len(results_of(demo, sector, run)) >= 100:
+                    break
+            time.sleep(0.02)
+        assert run is not None and proc.poll() is None, "killed too late"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = [r for (r,) in results_of(demo, sector, run)]
+    assert 100 <= len(before) < len(births) and len(before) % 10 == 0
+    cursor = demo.sql(sector, "SELECT last_rowid FROM reconcile_cursor WHERE run = ?", run)
+    assert cursor == [(before[-1],)]
+
+    rep = reconcile(demo, sector, "--batch", "10", "--rate", "0")
+    assert rep["run"] == run and rep["resumed"] is True
+    assert rep["checked_by_this_process"] == len(births) - len(before)
+    after = [r for (r,) in results_of(demo, sector, run)]
+    assert after == births  # each record once, none skipped
+    assert rep["records_checked"] == len(births)
+    assert rep["truth"] == reports[sector]["truth"]
+    # A finished run: the next start is a new run.
+    assert demo.sql(sector, "SELECT count(*) FROM reconcile_runs WHERE finished_at IS NULL") == \
+        [(0,)]
+
+
+# ---- who may ask, and what the answer holds ----------------------------------------------
+
+def some_people(demo, n=3):
+    return demo.sql("population", "SELECT pin, full_name, birth_date, sex, permanent_address "
+                    "FROM citizens WHERE deceased_on IS NULL ORDER BY rowid LIMIT ?", n)
+
+
+def test_refused_without_grant_or_bulk_purpose(demo):
+    (a, name_a, *_), (b, name_b, *_), _ = some_people(demo)
+    records = [{"pin": a, "full_name": name_a}, {"pin": b, "full_name": name_b}]
+    assert post_verify(demo, records).status_code == 200
+    attempts = {
+        # A member with no grant for the service (the portal may only GET services).
+        "no grant": dict(client="VN/GOV/VPCP/portal"),
+        # A granted registry, but not for the bulk purpose: a batch about several people.
+        "purpose not bulk": dict(purpose="public-service"),
+        "purpose not registered": dict(purpose="statistics"),
+        "no purpose": dict(purpose=None),
+        # Naming one person to check another's record under their name.
+        "subject checks another": dict(purpose="public-service", subject=a),
+        # The grant is POST only.
+        "GET": dict(method="GET"),
+    }
+    for what, kw in attempts.items():
+        resp = post_verify(demo, records, **kw)
+        assert resp.status_code >= 400, (what, resp.text)
+        assert "results" not in resp.text and a not in resp.text and b not in resp.text, \
+            (what, resp.text)
+        assert "Ndx-Data-Subjects" not in resp.headers, what
+    # The bulk purpose opens nothing else of the registry.
+    resp = demo.exchange("VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens", "",
+                         purpose=PURPOSE)
+    assert resp.status_code >= 400 and a not in resp.text, resp.text
+    # Nor reaches /verify through a service granted for another purpose.
+    for rest in ("/../verify", "/%2e%2e/verify", "/..%2fverify"):
+        resp = demo.exchange("VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens", rest,
+                             purpose="tax-administration", subject=a)
+        assert resp.status_code >= 400 and "results" not in resp.text, (rest, resp.text)
+    # One's own record under one's own name: allowed.
+    assert post_verify(demo, records[:1], purpose="public-service", subject=a).status_code == 200
+    # Bad input: a clear refusal naming the field.
+    for bad, field in (([{"pin": "12345"}], "records[0].pin"),
+                       ([{"full_name": "A\u202eB"}], "records[0].full_name"),
+                       ([{"pin": a, "email": "x"}], "records[0].email"),
+                       ([{"sex": "male"}], "records[0]"),
+                       ([], "records")):
+        resp = post_verify(demo, bad)
+        assert resp.status_code == 400 and resp.json()["detail"].startswith(field + ":"), \
+            (bad, resp.status_code, resp.text)
+    assert post_verify(demo, [{"pin": a}] * 501).status_code == 413
+    # The reconcile command as a member without the grant: refused, nothing stored.
+    res = subprocess.run(reconcile_cmd(demo, "land", client="VN/GOV/VPCP/portal"),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "NoGrant" in res.stderr, res.stderr
+    assert demo.sql("land", "SELECT count(*) FROM reconcile_results r JOIN reconcile_runs u "
+                    "ON r.run = u.id WHERE u.finished_at IS NULL") == [(0,)]
+
+
+def test_answer_holds_no_value_not_sent(demo, reports):
+    (a, name_a, birth_a, sex_a, addr_a), (b, name_b, birth_b, sex_b, addr_b), \
+        (c, name_c, birth_c, sex_c, addr_c) = some_people(demo)
+    records = [
+        {"pin": a},                                              # the number alone
+        {"pin": b, "full_name": name_a},                         # another's name
+        {"full_name": name_c, "birth_date": birth_c, "sex": sex_c},  # no number
+        {"pin": a[:6] + "000000", "full_name": name_b, "address": addr_b},
+        {"pin": c, "birth_date": "1900-01-01", "living": False, "address": "Số 1"},
+    ]
+    resp = post_verify(demo, records)
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert len(results) == len(records)
+    sent_text = json.dumps(records, ensure_ascii=False)
+    for rec, res in zip(records, results):
+        assert set(res) <= set(rec) | {"candidate_pin"}, (rec, res)
+        for k, v in res.items():
+            assert v in VERDICTS if k != "candidate_pin" else re.fullmatch(r"[0-9]{12}", v)
+    assert results[0] == {"pin": "match"}
+    assert results[1]["pin"] == "differs" and results[2]["candidate_pin"] == c
+    assert results[4]["birth_date"] == "differs" and results[4]["living"] == "differs"
+    # No name, date or address of the registry that the request did not carry.
+    body = resp.text
+    for value in (name_b, birth_a, birth_b, addr_a, addr_c, name_c.upper()):
+        if value not in sent_text:
+            assert value not in body, value
+    assert set(re.findall(r"[0-9]{12}", body)) <= {a, b, c}
+    # And so for every answer stored by the runs.
+    for sector in CLIENTS:
+        for (text,) in demo.sql(sector, "SELECT result FROM reconcile_results"):
+            res = json.loads(text)
+            assert set(res) <= FIELDS | {"candidate_pin"}, res
+            assert all(v in VERDICTS for k, v in res.items() if k != "candidate_pin"), res
+
+
+def test_every_checked_person_sees_the_check(demo, reports):
+    # A taxpayer checked under their number, the person a number-less birth was found to
+    # be, and the person whose record a duplicate under a wrong number duplicates.
+    truth = truth_lines(demo)
+    taxpayer = demo.sql("tax", "SELECT pin FROM reconcile_results WHERE tbl = 'taxpayers' "
+                        "AND result LIKE '{\"pin\":\"match\"%' ORDER BY rid LIMIT 1")[0][0]
+    missing = next(t["value"] for t in truth if t["kind"] == "duplicate-no-number")
+    wrong = next(t["value"] for t in truth if t["kind"] == "duplicate-number"
+                 and t["sector"] == "tax")
+    for pin, client in ((taxpayer, "VN/GOV/TCT/tax"), (missing, "VN/GOV/BTP/civil-status"),
+                        (wrong, "VN/GOV/TCT/tax")):
+        body = demo.accesses_ok("VN/GOV/BCA", pin)
+        checks = [e for e in body["accesses"] if e["service"] == VERIFY]
+        assert any(e["client"] == client and e["purpose"] == PURPOSE and e["method"] == "POST"
+                   for e in checks), (pin, client, body["accesses"])
+
+
+# ---- correction worklists ------------------------------------------------------------
+
+def sector_cli(demo, *args):
+    return subprocess.run([str(demo.build_dir / "src" / "sector" / "ndx-sector"), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_officer_correction_is_a_match_in_the_next_run(demo, reports):
+    sector, db = "insurance", str(demo.sector_dir / "insurance.db")
+    res = sector_cli(demo, "worklist", "--sector", sector, "--db", db)
+    assert res.returncode == 0, res.stderr
+    wl = json.loads(res.stdout)
+    assert wl["run"] == reports[sector]["run"]
+    assert wl["tasks"] == reports[sector]["findings"]
+    truth = {(t["table"], t["key"], t["field"]): t for t in truth_lines(demo)
+             if t["sector"] == sector}
+    name = next(t for t in wl["tasks"] if t["kind"] == "name-marks")
+    dead = next(t for t in wl["tasks"] if t["kind"] == "deceased-active")
+
+    def correct(task, *extra, officer="Nguyễn Thị Cán Bộ"):
+        return sector_cli(demo, "correct", "--sector", sector, "--db", db, "--table",
+                          task["table"], "--key", task["key"], "--field", task["field"],
+                          "--officer", officer, *extra)
+
+    # Refused: no value where the registry cannot tell it, a value the API refuses, a
+    # record's key, a record with no task, an officer with control characters.
+    res = correct(name)
+    assert res.returncode == 1 and "--value" in res.stderr, res.stderr
+    res = correct(name, "--value", "A\u202eB")
+    assert res.returncode == 1 and res.stderr.startswith("ndx-sector correct: name:"), res.stderr
+    res = correct(dict(name, field="pin"), "--value", "001090000001")
+    assert res.returncode == 1, res.stderr
+    clean = demo.sql(sector, "SELECT pin FROM participants ORDER BY rowid")
+    clean = next(p for (p,) in clean if not any(t["key"] == p for t in wl["tasks"]))
+    res = correct(dict(name, key=clean), "--value", "Ai Đó")
+    assert res.returncode == 1 and "no open task" in res.stderr, res.stderr
+    assert correct(name, "--value", "X", officer="a\x1bb").returncode == 2
+
+    # One action each, logged with the officer.
+    res = correct(name, "--value", truth[(name["table"], name["key"], "name")]["value"])
+    assert res.returncode == 0, res.stderr
+    done = json.loads(res.stdout)
+    assert done["officer"] == "Nguyễn Thị Cán Bộ" and done["kind"] == "name-marks"
+    res = correct(dead)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["new_value"] == "deceased"
+    assert correct(dead).returncode == 1  # a task is corrected once
+    assert demo.sql(sector, "SELECT record_key, field, officer FROM reconcile_corrections "
+                    "ORDER BY id") == [(name["key"], "name", "Nguyễn Thị Cán Bộ"),
+                                       (dead["key"], "status", "Nguyễn Thị Cán Bộ")]
+    left = json.loads(sector_cli(demo, "worklist", "--sector", sector, "--db", db).stdout)
+    assert len(left["tasks"]) == len(wl["tasks"]) - 2
+
+    # The next run finds both records matching.
+    rep = reconcile(demo, sector, "--rate", "0")
+    assert rep["run"] == wl["run"] + 1 and rep["records_checked"] == \
+        reports[sector]["records_checked"]
+    keys = {(f["key"], f["field"]) for f in rep["findings"]}
+    assert (name["key"], "name") not in keys and (dead["key"], "status") not in keys
+    assert rep["matches"] == reports[sector]["matches"] + 2

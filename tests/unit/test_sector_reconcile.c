@@ -1,0 +1,364 @@
+/* Unit tests for reconciliation with the population registry
+ * (docs/sectors.md "Defects", "Verification", "Reconciliation"): the
+ * defect injection's pure rules (spoiled names fold to the same key, a
+ * swapped date is another valid date), a seed with --defects (the same
+ * seed gives the same defects and truth, every truth line describes the
+ * database as spoiled, a rate of 0 leaves the data clean and writes no
+ * truth), the verification service's matching rules, and how a service
+ * answer becomes findings of the report. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "fold.h"
+#include "openapi.h"
+#include "ndx/err.h"
+#include "sec_reconcile.h"
+#include "sec_verify.h"
+#include "seed.h"
+#include "seed_defects.h"
+
+#define CITIZENS 1500
+
+static void fold(const char *in, char *out)
+{
+	assert_true(sector_fold(in, out, 256) >= 0);
+}
+
+static void test_name_strip(void **state)
+{
+	char out[256], a[256], b[256];
+	(void)state;
+	assert_int_equal(defect_name("Nguyễn Văn Đức", DEFECT_NAME_STRIP, 0, out, sizeof out), 1);
+	assert_string_equal(out, "Nguyen Van Duc");
+	assert_int_equal(defect_name("Đặng Thị Ánh", DEFECT_NAME_STRIP, 5, out, sizeof out), 1);
+	assert_string_equal(out, "Dang Thi Anh");
+	/* Nothing to strip: unchanged, and said so. */
+	assert_int_equal(defect_name("Lan Anh", DEFECT_NAME_STRIP, 0, out, sizeof out), 0);
+	assert_string_equal(out, "Lan Anh");
+	fold("Nguyễn Văn Đức", a);
+	fold("Nguyen Van Duc", b);
+	assert_string_equal(a, b);
+}
+
+static void test_name_wrong(void **state)
+{
+	static const char *const NAMES[] = { "Nguyễn Văn Đức", "Trần Thị Hồng Nhung", "Lê Hoàng",
+					     "Phạm Ngọc Ánh", "Vũ Quý" };
+	char out[256], a[256], b[256], stripped[256];
+	(void)state;
+	for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+		for (uint64_t pick = 0; pick < 2000; pick += 97) {
+			assert_int_equal(defect_name(NAMES[i], DEFECT_NAME_WRONG, pick, out, sizeof out),
+					 1);
+			assert_string_not_equal(out, NAMES[i]);
+			/* Wrong marks, not none: it is not the stripped name. */
+			defect_name(NAMES[i], DEFECT_NAME_STRIP, 0, stripped, sizeof stripped);
+			assert_string_not_equal(out, stripped);
+			fold(NAMES[i], a);
+			fold(out, b);
+			assert_string_equal(a, b);
+			assert_string_equal(verify_name(out, NAMES[i]), VERIFY_MARKS);
+		}
+	/* A name without a tone falls back to stripping its vowel marks. */
+	assert_int_equal(defect_name("Đăng", DEFECT_NAME_WRONG, 3, out, sizeof out), 1);
+	assert_string_equal(out, "Dang");
+}
+
+static void test_name_cap(void **state)
+{
+	char out[8];
+	(void)state;
+	assert_int_equal(defect_name("Nguyễn Văn Đức", DEFECT_NAME_STRIP, 0, out, sizeof out), -1);
+	assert_int_equal(defect_name("Nguyễn", DEFECT_NAME_WRONG, 0, out, 0), -1);
+}
+
+static void test_swap_date(void **state)
+{
+	char out[11] = "untouched";
+	(void)state;
+	assert_int_equal(defect_swap_date("1990-05-03", out), 1);
+	assert_string_equal(out, "1990-03-05");
+	assert_string_equal(verify_date("1990-03-05", "1990-05-03"), VERIFY_SWAPPED);
+	snprintf(out, sizeof out, "untouched");
+	assert_int_equal(defect_swap_date("1990-05-13", out), 0); /* day 13: no month 13 */
+	assert_int_equal(defect_swap_date("1990-05-05", out), 0); /* the same date */
+	assert_int_equal(defect_swap_date("1990-5-3", out), 0);
+	assert_int_equal(defect_swap_date("1990-05-03x", out), 0);
+	assert_int_equal(defect_swap_date("", out), 0);
+	assert_string_equal(out, "untouched");
+}
+
+static void test_verify_rules(void **state)
+{
+	(void)state;
+	assert_string_equal(verify_name("Nguyễn Văn An", "Nguyễn Văn An"), VERIFY_MATCH);
+	assert_string_equal(verify_name("NGUYEN VAN AN", "Nguyễn Văn An"), VERIFY_MARKS);
+	assert_string_equal(verify_name("Nguyễn Văn Anh", "Nguyễn Văn An"), VERIFY_DIFFERS);
+	assert_string_equal(verify_name("", "Nguyễn Văn An"), VERIFY_DIFFERS);
+	assert_string_equal(verify_date("1990-05-03", "1990-05-03"), VERIFY_MATCH);
+	assert_string_equal(verify_date("1990-05-04", "1990-05-03"), VERIFY_DIFFERS);
+	assert_string_equal(verify_date("1991-03-05", "1990-05-03"), VERIFY_DIFFERS);
+	assert_string_equal(verify_date("short", "1990-05-03"), VERIFY_DIFFERS);
+	assert_string_equal(verify_address("Số 5 đường Láng, Đống Đa, Thành phố Hà Nội",
+					   "so 5  duong lang, dong da, thanh pho ha noi"),
+			    VERIFY_MATCH);
+	assert_string_equal(verify_address("Số 6 đường Láng", "Số 5 đường Láng"), VERIFY_DIFFERS);
+}
+
+static size_t findings(const char *json, int pin_sent, struct reconcile_finding *f)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	assert_non_null(o);
+	size_t n = reconcile_findings(o, pin_sent, f);
+	json_decref(o);
+	return n;
+}
+
+static void test_findings(void **state)
+{
+	struct reconcile_finding f[RECONCILE_FINDINGS_MAX];
+	(void)state;
+	assert_int_equal(findings("{\"pin\":\"match\",\"full_name\":\"match\",\"living\":\"match\"}", 1,
+				  f),
+			 0);
+	assert_int_equal(findings("{\"pin\":\"match\",\"full_name\":\"marks\",\"birth_date\":"
+				  "\"swapped\",\"address\":\"differs\",\"living\":\"differs\","
+				  "\"sex\":\"differs\"}",
+				  1, f),
+			 5);
+	assert_string_equal(f[0].kind, "name-marks");
+	assert_string_equal(f[0].field, "full_name");
+	assert_string_equal(f[1].kind, "date-swapped");
+	assert_string_equal(f[2].kind, "sex-differs");
+	assert_string_equal(f[3].kind, "address-differs");
+	assert_string_equal(f[4].kind, "deceased-active");
+	assert_string_equal(f[4].field, "living");
+	assert_int_equal(findings("{\"pin\":\"unknown\"}", 1, f), 1);
+	assert_string_equal(f[0].kind, "unknown-number");
+	assert_int_equal(findings("{\"pin\":\"unknown\",\"candidate_pin\":\"001090000001\","
+				  "\"full_name\":\"match\"}", 1, f), 1);
+	assert_string_equal(f[0].kind, "wrong-number");
+	assert_int_equal(findings("{\"pin\":\"differs\",\"full_name\":\"unknown\"}", 1, f), 1);
+	assert_string_equal(f[0].kind, "wrong-number");
+	assert_int_equal(findings("{\"candidate_pin\":\"001090000001\",\"full_name\":\"match\"}", 0, f),
+			 1);
+	assert_string_equal(f[0].kind, "missing-number");
+	assert_string_equal(f[0].field, "pin");
+	assert_int_equal(findings("{\"full_name\":\"unknown\",\"birth_date\":\"differs\"}", 0, f), 2);
+	assert_string_equal(f[1].kind, "date-differs");
+	/* Every kind of defect has the finding it is expected to give. */
+	for (int k = 0; k < DEFECT_KIND_COUNT; k++)
+		assert_non_null(reconcile_expected(defect_kind_name(k)));
+	assert_null(reconcile_expected("no-such-kind"));
+	assert_null(defect_kind_name(DEFECT_KIND_COUNT));
+}
+
+static unsigned faults(const char *json, int pin_sent, int name, int birth, int sex, int addr)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	assert_non_null(o);
+	unsigned f = reconcile_measure_faults(o, pin_sent, name, birth, sex, addr);
+	json_decref(o);
+	return f;
+}
+
+static void test_measures(void **state)
+{
+	(void)state;
+	/* A taxpayer record (number, name, address) agreeing everywhere. */
+	assert_int_equal(faults("{\"pin\":\"match\",\"full_name\":\"match\",\"address\":"
+				"\"match\",\"living\":\"match\"}", 1, 1, 0, 0, 1),
+			 0);
+	/* Without its address: not sufficient, the rest holds. */
+	assert_int_equal(faults("{\"pin\":\"match\",\"full_name\":\"match\"}", 1, 1, 0, 0, 1),
+			 RECONCILE_NOT_SUFFICIENT);
+	assert_int_equal(faults("{\"pin\":\"match\",\"full_name\":\"marks\",\"address\":"
+				"\"differs\",\"living\":\"differs\"}", 1, 1, 0, 0, 1),
+			 RECONCILE_NOT_ACCURATE | RECONCILE_NOT_LIVE);
+	assert_int_equal(faults("{\"pin\":\"unknown\"}", 1, 0, 0, 0, 0), RECONCILE_NOT_CLEAN);
+	/* A birth without a number: neither sufficient nor clean. */
+	assert_int_equal(faults("{\"candidate_pin\":\"001090000001\",\"full_name\":\"match\","
+				"\"birth_date\":\"swapped\",\"sex\":\"match\"}", 0, 1, 1, 1, 0),
+			 RECONCILE_NOT_SUFFICIENT | RECONCILE_NOT_CLEAN | RECONCILE_NOT_ACCURATE);
+}
+
+static void test_openapi_verify(void **state)
+{
+	json_t *pop = openapi_build(sector_find("population")), *tax = openapi_build(sector_find("tax"));
+	(void)state;
+	assert_non_null(pop);
+	assert_non_null(tax);
+	json_t *post = json_object_get(json_object_get(json_object_get(pop, "paths"), "/verify"),
+				       "post");
+	assert_non_null(post);
+	json_t *records = json_object_get(post, "requestBody");
+	static const char *const PATH[] = { "content", "application/json", "schema", "properties",
+					    "records" };
+	for (size_t i = 0; i < sizeof PATH / sizeof PATH[0]; i++)
+		records = json_object_get(records, PATH[i]);
+	assert_int_equal(json_integer_value(json_object_get(records, "maxItems")), VERIFY_MAX_RECORDS);
+	/* Only the population registry verifies. */
+	assert_null(json_object_get(json_object_get(tax, "paths"), "/verify"));
+	json_decref(pop);
+	json_decref(tax);
+}
+
+/* ---- a seed with defects ---------------------------------------------------------- */
+
+static void make_dir(char *out, size_t cap)
+{
+	const char *base = getenv("NDX_TEST_TMP");
+	snprintf(out, cap, "%s/sector-defects-XXXXXX", base ? base : "/tmp");
+	assert_non_null(mkdtemp(out));
+}
+
+static void remove_dir(const char *dir)
+{
+	char path[4200];
+	for (size_t i = 0; i < SECTOR_COUNT; i++) {
+		static const char *const EXT[] = { "", "-wal", "-shm" };
+		for (size_t e = 0; e < 3; e++) {
+			snprintf(path, sizeof path, "%s/%s.db%s", dir, sector_at(i)->name, EXT[e]);
+			unlink(path);
+		}
+	}
+	snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static char *slurp(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *text = calloc(1, 1 << 22);
+	assert_non_null(text);
+	size_t n = fread(text, 1, (1 << 22) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return text;
+}
+
+static void seed_into(const char *dir, uint64_t seed, double rate, struct seed_stats *st)
+{
+	struct seed_opts o = { .dir = dir, .citizens = CITIZENS, .seed = seed,
+			       .today = 1764590400 /* 2025-12-01 */, .defects = rate };
+	assert_int_equal(seed_run(&o, st), NDX_OK);
+}
+
+/* The value of column field of the record key of table in dir/sector.db. */
+static char *db_value(const char *dir, const char *sector, const char *table, const char *key,
+		      const char *field)
+{
+	char path[4200], sql[256];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	char *v = NULL;
+	const char *keycol = strcmp(table, "taxpayers") == 0      ? "tax_id"
+			     : strcmp(table, "participants") == 0 ? "pin"
+			     : strcmp(table, "vehicles") == 0     ? "plate"
+								  : "id";
+	snprintf(path, sizeof path, "%s/%s.db", dir, sector);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ?", field, table, keycol);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	if (sqlite3_column_text(q, 0))
+		v = strdup((const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_seed_defects(void **state)
+{
+	char a[4096], b[4096], c[4096];
+	struct seed_stats sa, sb, sc;
+	uint64_t lines = 0, total = 0;
+	(void)state;
+
+	make_dir(a, sizeof a);
+	make_dir(b, sizeof b);
+	make_dir(c, sizeof c);
+	seed_into(a, 9, 0.05, &sa);
+	seed_into(b, 9, 0.05, &sb);
+	seed_into(c, 9, 0, &sc);
+	char *ta = slurp(a), *tb = slurp(b), *tc = slurp(c);
+	/* Deterministic; clean without --defects. */
+	assert_non_null(ta);
+	assert_non_null(tb);
+	assert_null(tc);
+	assert_string_equal(ta, tb);
+	for (int k = 0; k < DEFECT_KIND_COUNT; k++) {
+		assert_true(sa.defects.count[k] == sb.defects.count[k]);
+		total += sa.defects.count[k];
+		assert_true(sc.defects.count[k] == 0);
+		if (k != DEFECT_WRONG_OWNER) /* few enterprises in a small seed */
+			assert_true(sa.defects.count[k] > 0);
+	}
+	/* Each line describes the spoiled database. */
+	for (char *line = ta, *end; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		assert_non_null(end);
+		*end = '\0';
+		json_t *o = json_loads(line, 0, NULL);
+		assert_non_null(o);
+		const char *sector = json_string_value(json_object_get(o, "sector")),
+			   *table = json_string_value(json_object_get(o, "table")),
+			   *key = json_string_value(json_object_get(o, "key")),
+			   *kind = json_string_value(json_object_get(o, "kind")),
+			   *field = json_string_value(json_object_get(o, "field")),
+			   *truth = json_string_value(json_object_get(o, "value"));
+		assert_true(sector && table && key && kind && field && truth);
+		char *now = db_value(a, sector, table, key, field);
+		if (strcmp(kind, "duplicate-no-number") == 0)
+			assert_null(now);
+		else
+			assert_non_null(now);
+		if (now)
+			assert_string_not_equal(now, truth);
+		if (strcmp(kind, "name-marks") == 0)
+			assert_string_equal(verify_name(now, truth), VERIFY_MARKS);
+		if (strcmp(kind, "date-swapped") == 0)
+			assert_string_equal(verify_date(now, truth), VERIFY_SWAPPED);
+		free(now);
+		json_decref(o);
+		lines++;
+	}
+	assert_true(lines == total);
+	free(ta);
+	free(tb);
+	remove_dir(a);
+	remove_dir(b);
+	remove_dir(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_strip),
+		cmocka_unit_test(test_name_wrong),
+		cmocka_unit_test(test_name_cap),
+		cmocka_unit_test(test_swap_date),
+		cmocka_unit_test(test_verify_rules),
+		cmocka_unit_test(test_findings),
+		cmocka_unit_test(test_measures),
+		cmocka_unit_test(test_openapi_verify),
+		cmocka_unit_test(test_seed_defects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
