@@ -320,8 +320,8 @@ static void test_tokens_audit_witnessed(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(store_token_add(st, "admin", "aa", "init"), NDX_OK);
-	assert_int_equal(store_token_add(st, "admin", "bb", "init"), NDX_EEXIST);
+	assert_int_equal(store_token_add(st, "admin", "aa", NULL, "init"), NDX_OK);
+	assert_int_equal(store_token_add(st, "admin", "bb", NULL, "init"), NDX_EEXIST);
 	assert_int_equal(store_tokens(st, &rows), NDX_OK);
 	assert_int_equal(json_array_size(rows), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "sha256")),
@@ -462,7 +462,7 @@ static void test_sqlite_migrates_older(void **state)
 	store_close(st);
 	assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'conf_changed_at';"
-				      " DELETE FROM schema_migrations WHERE version = 6", NULL, NULL, NULL),
+				      " DELETE FROM schema_migrations WHERE version >= 6", NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(loc, &st), NDX_OK);
