@@ -15,7 +15,8 @@
 	"CREATE TABLE IF NOT EXISTS datasets(id " T " PRIMARY KEY, service " T " NOT NULL UNIQUE,"           \
 	" provider " T " NOT NULL, description " T " NOT NULL, created_at " T " NOT NULL);"     \
 	"CREATE TABLE IF NOT EXISTS offers(id " T " PRIMARY KEY, dataset " T " NOT NULL,"                     \
-	" policy " T " NOT NULL, classes " N " NOT NULL, created_at " T " NOT NULL);"           \
+	" policy " T " NOT NULL, classes " N " NOT NULL, position " N " NOT NULL,"             \
+	" created_at " T " NOT NULL);"                                                          \
 	"CREATE INDEX IF NOT EXISTS offers_dataset ON offers(dataset);"                                       \
 	"CREATE TABLE IF NOT EXISTS negotiations(provider_pid " T " PRIMARY KEY,"                             \
 	" consumer_pid " T " NOT NULL UNIQUE, consumer " T " NOT NULL, client " T " NOT NULL,"  \

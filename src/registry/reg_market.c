@@ -466,7 +466,7 @@ static json_t *description(struct mcall *c, const json_t *body)
 				    "sample: at most 16384 bytes of JSON");
 		goto out;
 	}
-	d = json_pack("{sOsOs*ssssso*}", "title", title, "description", desc, "theme",
+	d = json_pack("{sO sO so ss ss so*}", "title", title, "description", desc, "theme",
 		      theme ? json_deep_copy(theme) : json_array(), "license", lic,
 		      "accrual_periodicity", freq, "sample", sample ? json_deep_copy(sample) : NULL);
 	if (!d)
@@ -600,7 +600,8 @@ static void datasets_publish(struct mcall *c)
 		if (!rc && (rc = new_urn(oid)) == NDX_OK &&
 		    (pt = json_dumps(json_object_get(o, "policy"), JSON_COMPACT)))
 			rc = mstore_offer_add(c->st, oid, dsid, pt,
-					      json_integer_value(json_object_get(o, "classes")));
+					      json_integer_value(json_object_get(o, "classes")),
+					      (int64_t)i);
 		else if (!rc)
 			rc = NDX_ENOMEM;
 		free(pt);
@@ -615,7 +616,7 @@ static void datasets_publish(struct mcall *c)
 			internal(c);
 		goto out;
 	}
-	ds = json_pack("{sssssIs*}", "service", service, "provider", provider, "offers",
+	ds = json_pack("{ss ss sI ss*}", "service", service, "provider", provider, "offers",
 		       (json_int_t)json_array_size(offers), "member", c->who->member);
 	rc = store_commit_audited(c->st, actor(c), c->req->remote_addr, "dataset.publish", dsid, ds);
 	json_decref(ds);
@@ -1376,11 +1377,11 @@ int market_conf_grants(struct store *st, json_t **out)
 				json_array_append_new(methods, json_string(names[m]));
 		if (na)
 			ndx_time_format((time_t)na, when);
-		g = json_pack("{sOsOsos[s]sOsOs*}", "client", json_object_get(row, "client"), "service",
+		g = json_pack("{sO sO so s[s] sO sO ss*}", "client", json_object_get(row, "client"), "service",
 			      json_object_get(row, "service"), "methods", methods, "paths", "*",
 			      "agreement", json_object_get(row, "agreement_id"), "policy",
 			      json_object_get(row, "agreement"), "not_after",
-			      na ? json_string(when) : NULL);
+			      na ? when : NULL);
 		if (!grants || !g || json_array_append_new(grants, g)) {
 			rc = NDX_ENOMEM;
 			break;
@@ -1534,7 +1535,7 @@ void market_handle(struct store *st, const struct market_caller *who,
 	if (strcmp(p, "/.well-known/dspace-version") == 0) {
 		/* DSP 2025-1 "Exposure of Versions". */
 		if (is_get(&c))
-			ndx_http_resp_json(resp, 200, json_pack("{s[{sssss+ss}]}", "protocolVersions",
+			ndx_http_resp_json(resp, 200, json_pack("{s[{ss ss+ ss}]}", "protocolVersions",
 								"version", "2025-1", "path",
 								store_registry_url(st), "/dsp",
 								"binding", "HTTPS"));

@@ -51,23 +51,23 @@ int mstore_dataset_delete(struct store *st, const char *id)
 }
 
 int mstore_offer_add(struct store *st, const char *id, const char *dataset, const char *policy,
-		     int64_t classes)
+		     int64_t classes, int64_t position)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
 	return ndx_sqldb_exec(store_db(st), "INSERT INTO offers(id, dataset, policy, classes,"
-			      " created_at) VALUES(?,?,?,?,?)", "sssis", id, dataset, policy,
-			      classes, now);
+			      " position, created_at) VALUES(?,?,?,?,?,?)", "sssiis", id, dataset,
+			      policy, classes, position, now);
 }
 
 int mstore_offer_list(struct store *st, const char *dataset, json_t **out)
 {
 	if (dataset)
 		return ndx_sqldb_query(store_db(st), out, "SELECT id, dataset, policy, classes FROM"
-				       " offers WHERE dataset = ? ORDER BY created_at, id", "s",
+				       " offers WHERE dataset = ? ORDER BY position", "s",
 				       dataset);
 	return ndx_sqldb_query(store_db(st), out, "SELECT id, dataset, policy, classes FROM offers"
-			       " ORDER BY created_at, id", "");
+			       " ORDER BY dataset, position", "");
 }
 
 int mstore_offer_get(struct store *st, const char *id, json_t **out)

@@ -21,8 +21,9 @@ int mstore_dataset_list(struct store *st, json_t **out);
 /* Removes the dataset and its offers. */
 int mstore_dataset_delete(struct store *st, const char *id);
 
+/* position: the offer's place in its dataset's list, from 0. */
 int mstore_offer_add(struct store *st, const char *id, const char *dataset, const char *policy,
-		     int64_t classes);
+		     int64_t classes, int64_t position);
 /* {id, dataset, policy, classes}; dataset NULL: every offer. */
 int mstore_offer_list(struct store *st, const char *dataset, json_t **out);
 int mstore_offer_get(struct store *st, const char *id, json_t **out);
