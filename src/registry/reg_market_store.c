@@ -80,12 +80,13 @@ int mstore_neg_add(struct store *st, const struct mstore_neg *n)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
+	/* A new negotiation has no agreement yet (and the PostgreSQL engine
+	 * binds at most 16 parameters). */
 	return ndx_sqldb_exec(store_db(st), "INSERT INTO negotiations(" NEG_COLUMNS ")"
-			      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "sssssssssssssssiss",
+			      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL,0,?,?)", "ssssssssssssss",
 			      n->provider_pid, n->consumer_pid, n->consumer, n->client, n->provider,
 			      n->dataset, n->service, n->offer_id, n->policy, n->offered_by,
-			      n->state, n->callback, n->agreement_id, n->agreement,
-			      n->agreement_state, n->not_after, now, now);
+			      n->state, n->callback, now, now);
 }
 
 int mstore_neg_update(struct store *st, const struct mstore_neg *n)

@@ -41,6 +41,7 @@ struct mstore_neg {
 	const char *agreement_id, *agreement, *agreement_state;
 	int64_t not_after;        /* Unix seconds, 0 for none */
 };
+/* A new negotiation: its agreement fields are left empty whatever n says. */
 int mstore_neg_add(struct store *st, const struct mstore_neg *n);
 /* Writes every field but the keys and the parties. */
 int mstore_neg_update(struct store *st, const struct mstore_neg *n);
