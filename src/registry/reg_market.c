@@ -837,9 +837,13 @@ static void negotiation_init(struct mcall *c)
 	callback = text_field(body, "callbackAddress", CALLBACK_MAX, &bad);
 	offer = json_object_get(body, "offer");
 	offer_id = json_string_value(json_object_get(offer, "@id"));
+	/* The consumerPid is a path segment of the consumer's endpoints. */
+	if (cpid && strpbrk(cpid, "/?#% "))
+		cpid = NULL;
 	if (!cpid || bad || !offer_id) {
 		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL, "%s",
-			  !cpid ? "consumerPid: expected the consumer's id of the negotiation"
+			  !cpid ? "consumerPid: expected the consumer's id of the negotiation "
+				  "(an IRI without / ? # % or spaces)"
 			  : bad ? "callbackAddress: expected a URL of at most 512 bytes"
 				: "offer.@id: expected the id of an offer of the catalogue");
 		goto out;
@@ -907,7 +911,7 @@ static void negotiation_init(struct mcall *c)
 	pt = canon ? json_dumps(canon, JSON_COMPACT) : NULL;
 	n.policy = pt;
 	rc = !pt || new_urn(ppid) ? NDX_ENOMEM : mstore_neg_add(c->st, &n);
-	detail = json_pack("{sssssssssssss}", "consumerPid", cpid, "consumer", member, "client",
+	detail = json_pack("{ss ss ss ss ss ss ss}", "consumerPid", cpid, "consumer", member, "client",
 			   client, "provider", provider, "offer", offer_id, "from", "NONE", "to",
 			   n.state);
 	if (!rc)

@@ -280,6 +280,11 @@ def test_negotiation_through_every_state_then_calls_then_termination(fed):
     for action in ("requested", "offered", "accepted", "agreed", "verified", "finalized"):
         assert ("negotiation." + action, neg["providerPid"]) in actions, action
     assert ("agreement.terminate", agreement["@id"]) in actions
+    detail = {a["action"]: a["detail"] for a in audit if a["object"] == neg["providerPid"]}
+    assert detail["negotiation.requested"]["to"] == "REQUESTED"
+    assert detail["negotiation.requested"]["client"] == F.INSURANCE
+    assert detail["negotiation.offered"]["from"] == "REQUESTED"
+    assert detail["negotiation.finalized"]["agreement"] == agreement["@id"]
     assert ("dataset.publish", fed.dataset["@id"]) in actions
 
 
