@@ -10,6 +10,7 @@ section of the Dataspace Protocol 2025-1 they come from:
   [CN-B]   Contract Negotiation HTTPS Binding (…/contract.negotiation.binding.https.md)
 """
 
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -345,3 +346,40 @@ def test_dspace_version_metadata(fed):
     r = get(fed, "/.well-known/dspace-version", None)
     assert r.status_code == 200
     assert r.json()["protocolVersions"][0]["path"] == fed.conf()["registry"]["url"] + "/dsp"
+
+
+def test_agreement_on_the_request_as_it_stands_then_expiry(fed):
+    """[CN-P] §States AGREED: "The Provider has accepted the latest Offer" — here the
+    consumer's own request, so REQUESTED goes straight to AGREED. Its 30 days are then
+    made to have passed (the row's end moved into the past, as the clock would): the
+    registry expires it before it serves the next configuration, which no longer
+    holds its grant."""
+    r = request(fed, "bank", {"@id": fed.offer_ids[0]})
+    assert r.status_code == 201, r.text
+    neg = r.json()
+    cpid = neg["consumerPid"]
+    agreement = {**offer_of(fed, f"urn:uuid:{uuid.uuid4()}", 5), "@type": "Agreement",
+                 "timestamp": F.rfc3339(), "assigner": F.BCA, "assignee": BANK}
+    for path, who, body, state in (
+            (f"/dsp/consumer/negotiations/{cpid}/agreement", "bca",
+             msg("ContractAgreementMessage", neg, agreement=agreement), "AGREED"),
+            (f"/dsp/negotiations/{neg['providerPid']}/agreement/verification", "bank",
+             msg("ContractAgreementVerificationMessage", neg), "VERIFIED"),
+            (f"/dsp/consumer/negotiations/{cpid}/events", "bca",
+             msg("ContractNegotiationEventMessage", neg, eventType="FINALIZED"), "FINALIZED")):
+        r = post(fed, path, who, body)
+        assert r.status_code == 200 and r.json()["state"] == state, r.text
+    grants = [g for g in fed.conf()["grants"] if g.get("agreement") == agreement["@id"]]
+    assert len(grants) == 1 and grants[0]["client"] == BANK  # the member itself
+    db = sqlite3.connect(fed.registry.data_dir / "registry.db", timeout=10)
+    with db:
+        db.execute("UPDATE negotiations SET not_after = 1 WHERE agreement_id = ?",
+                   (agreement["@id"],))
+    db.close()
+    assert not any(g.get("agreement") == agreement["@id"] for g in fed.conf()["grants"])
+    mine = get(fed, "/market/negotiations", "bank").json()["negotiations"]
+    assert [n["agreement_state"] for n in mine
+            if n["agreement_id"] == agreement["@id"]] == ["expired"]
+    audit = get(fed, "/api/audit?limit=50", "admin").json()["audit"]
+    assert any(a["action"] == "agreement.expire" and
+               agreement["@id"] in a["detail"]["agreements"] for a in audit)
