@@ -321,6 +321,18 @@ def test_illegal_transitions_and_strangers_are_refused(fed):
     neg_error(post(fed, f"/dsp/negotiations/{ppid}/termination", "bhxh",
                    {**msg("ContractNegotiationTerminationMessage", neg), "consumerPid": "x"}),
               400, "Client.InvalidRequest")
+    # Bad input is a 400 naming the fault, never a crash: no JSON, a property the
+    # message type does not have, the wrong @type for the endpoint.
+    r = requests.post(fed.registry.url + f"/dsp/negotiations/{ppid}/events", data=b"{nope",
+                      headers=auth(fed, "bhxh"), timeout=10)
+    neg_error(r, 400, "Client.InvalidRequest")
+    doc = neg_error(post(fed, f"/dsp/negotiations/{ppid}/events", "bhxh",
+                         msg("ContractNegotiationEventMessage", neg, eventType="ACCEPTED",
+                             extra=1)), 400, "Client.InvalidRequest")
+    assert doc["reason"][0].startswith("extra:"), doc
+    neg_error(post(fed, f"/dsp/negotiations/{ppid}/events", "bhxh",
+                   msg("ContractAgreementVerificationMessage", neg)),
+              400, "Client.InvalidRequest")
     # A consumerPid names one negotiation.
     neg_error(request(fed, "bhxh", {"@id": fed.offer_ids[0]}, cpid=cpid), 409,
               "Client.Conflict")
