@@ -96,6 +96,7 @@ const json_t *ndx_conf_json(const struct ndx_conf *conf);
 
 /* A member, a subsystem and a grant as the document describes them, read
  * once at load (borrowed from conf, valid while it lives). */
+struct ndx_policy;
 struct ndx_conf_member {
 	const char *id;              /* canonical member id */
 	const char *name;            /* NULL when none */
@@ -112,6 +113,12 @@ struct ndx_conf_grant {
 	size_t nmethods;
 	const char *const *paths;    /* fnmatch patterns without FNM_PATHNAME, or "*" */
 	size_t npaths;
+	/* A grant made by a finalised marketplace agreement (docs/marketplace.md):
+	 * its id, its usage policy and its end (0: none); NULL, NULL, 0 for a
+	 * grant an operator made. */
+	const char *agreement;
+	const struct ndx_policy *policy;
+	time_t not_after;
 };
 /* The i-th (from 0, in the document's order) member, subsystem, service
  * or grant; NULL past the last. */
@@ -183,6 +190,12 @@ bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
  * grant of client on service that allows method on path, or NULL. */
 const char *ndx_conf_grant_match(const struct ndx_conf *conf, const char *client,
 				 const char *service, const char *method, const char *path);
+/* As ndx_conf_grant_match, but the grant itself (borrowed from conf), with
+ * the pattern that allowed it in *pattern when pattern is not NULL; NULL
+ * when no grant allows the call. */
+const struct ndx_conf_grant *ndx_conf_grant_find(const struct ndx_conf *conf, const char *client,
+						 const char *service, const char *method,
+						 const char *path, const char **pattern);
 /* The signing key (borrowed, parsed once at load) of the consent service
  * issuer_id (a subsystem id) when its key id is key_id, else NULL. This is
  * the key_lookup a gateway gives ndx_consent_verify, and the key that

@@ -197,6 +197,13 @@ static const struct gw_reason_info table[GW_R_COUNT] = {
 	[GW_R_PROOF_NOT_READY] = { "ProofNotReady", S, "InternalError", 500, false,
 				   "the record's batch has no signed tree head yet; retry after "
 				   "batch_interval_ms" },
+	[GW_R_AGREEMENT_EXPIRED] = { "AgreementExpired", S, "AccessDenied", 500, true,
+				     "the marketplace agreement behind the grant has expired" },
+	[GW_R_AGREEMENT_PURPOSE] = { "AgreementPurposeNotAllowed", S, "AccessDenied", 500, true,
+				     "Ndx-Purpose is not one of the purposes the agreement allows" },
+	[GW_R_AGREEMENT_LIMIT] = { "AgreementLimitExceeded", S, "AccessDenied", 429, true,
+				   "the agreement's maximum calls for the current period are "
+				   "used up" },
 };
 
 #undef C

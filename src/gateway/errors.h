@@ -108,6 +108,10 @@ enum gw_reason {
 	GW_R_OPMON_UNAVAILABLE,
 	GW_R_PROOF_NOT_FOUND,
 	GW_R_PROOF_NOT_READY,
+	/* marketplace agreements (gw_agreement.c, docs/marketplace.md) */
+	GW_R_AGREEMENT_EXPIRED,
+	GW_R_AGREEMENT_PURPOSE,
+	GW_R_AGREEMENT_LIMIT,
 	GW_R_COUNT
 };
 

@@ -17,6 +17,7 @@
  *   check_grant          a grant allows client, service, method and path
  *   check_personal       purpose, subject, consent, Ndx-Subject-Token
  *   check_replay         this signed request was not accepted before
+ *   check_agreement      a marketplace agreement's policy lets it through (gw_agreement.c)
  *   serve                the provider system's answer (or the access list's)
  *
  * A step returns GW_R_COUNT to go on or the reason of its refusal, rendered
@@ -47,6 +48,7 @@
 #include "metrics.h"
 #include "confstate.h"
 #include "gwconfig.h"
+#include "gw_agreement.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
@@ -812,6 +814,17 @@ static enum gw_reason step_check_replay(struct exch *x)
 	return provider_check_replay(x, x->msg_id, x->now) ? GW_R_COUNT : x->refusal.reason;
 }
 
+/* A marketplace agreement's policy (gw_agreement.c): after the replay
+ * check, so that only a fresh, signed call counts against its maximum. */
+static enum gw_reason step_check_agreement(struct exch *x)
+{
+	char msg[512];
+	enum gw_reason r = gw_agreement_admit(x->conf, x->client, x->service, x->req->method,
+					      x->rest, ndx_http_header(x->req, "Ndx-Purpose"),
+					      x->now, msg, sizeof msg);
+	return r == GW_R_COUNT ? r : refuse(x, r, x->service, "%s", msg);
+}
+
 /* The provider system's answer (forward), or the built-in access list's:
  * personal.c has made sure a personal service names its subject; the
  * access list is about that subject and nobody else, and only that subject,
@@ -860,6 +873,7 @@ static const struct step {
 	{ "check_grant", step_check_grant },
 	{ "check_personal", step_check_personal },
 	{ "check_replay", step_check_replay },
+	{ "check_agreement", step_check_agreement },
 	{ "serve", step_serve },
 };
 

@@ -24,6 +24,7 @@
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/id.h"
+#include "ndx/policy.h"
 #include "ndx/timefmt.h"
 
 /* A signature object is ~200 bytes; anything much larger is not one. */
@@ -61,7 +62,7 @@ struct ndx_conf {
 	json_t *services;      /* canonical id -> service object */
 	json_t *gw_index;      /* tls_cert_sha256 -> integer index into "gateways" */
 	json_t *gw_of;         /* member id -> array of indexes into "gateways" */
-	json_t *grants;        /* "client\nservice" -> array of grant objects */
+	json_t *grants;        /* "client\nservice" -> array of indexes into grant */
 	json_t *revoked;       /* revoked value -> true */
 	const json_t *gateways;/* borrowed from doc */
 	size_t ngw;
@@ -331,6 +332,7 @@ void ndx_conf_free(struct ndx_conf *conf)
 	for (size_t i = 0; i < conf->ngrant && conf->grant != NULL; i++) {
 		free((void *)conf->grant[i].methods);
 		free((void *)conf->grant[i].paths);
+		free((void *)conf->grant[i].policy);
 	}
 	free(conf->grant);
 	for (size_t i = 0; i < conf->ncs && conf->cs_keys != NULL; i++)
@@ -752,6 +754,37 @@ static enum ndx_id_kind client_kind(const json_t *client)
 	return parts == NDX_ID_MEMBER ? NDX_ID_MEMBER : NDX_ID_SUBSYSTEM;
 }
 
+/* A marketplace agreement's grant (docs/marketplace.md): "agreement" (its
+ * id), "policy" (its ODRL, in the subset of ndx/policy.h) and "not_after"
+ * come together or not at all; an operator's grant has none of them. */
+static int parse_grant_agreement(struct errbuf *e, struct ndx_conf_grant *g, const char *where,
+				 const json_t *v)
+{
+	const json_t *id = json_object_get(v, "agreement"), *pol = json_object_get(v, "policy");
+	const json_t *na = json_object_get(v, "not_after");
+	struct ndx_policy *p;
+	char err[256];
+	time_t t = 0;
+
+	if (id == NULL && pol == NULL && na == NULL)
+		return NDX_OK;
+	if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 256)
+		return fail(e, NDX_EINVAL, "%s.agreement: expected the agreement's id", where);
+	if (na != NULL && !json_is_null(na) &&
+	    (!json_is_string(na) || ndx_time_parse(json_string_value(na), &t) != NDX_OK))
+		return fail(e, NDX_EINVAL, "%s.not_after: expected an RFC 3339 time or null", where);
+	if (!(p = malloc(sizeof *p)))
+		return fail(e, NDX_ENOMEM, "out of memory");
+	if (ndx_policy_from_odrl(pol, p, err, sizeof err) != NDX_OK) {
+		free(p);
+		return fail(e, NDX_EINVAL, "%s.policy: %s", where, err);
+	}
+	g->agreement = json_string_value(id);
+	g->policy = p;
+	g->not_after = t;
+	return NDX_OK;
+}
+
 static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
 {
 	struct ndx_id cid, sid;
@@ -798,6 +831,8 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 	if ((rc = string_list(e, methods, &c->grant[i].methods, &c->grant[i].nmethods)) != NDX_OK ||
 	    (rc = string_list(e, paths, &c->grant[i].paths, &c->grant[i].npaths)) != NDX_OK)
 		return rc;
+	if ((rc = parse_grant_agreement(e, &c->grant[i], where, v)) != NDX_OK)
+		return rc;
 	snprintf(key, sizeof key, "%s\n%s", client, service);
 	arr = json_object_get(c->grants, key);
 	if (arr == NULL) {
@@ -806,7 +841,7 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 			return fail(e, NDX_ENOMEM, "out of memory while indexing the "
 				    "configuration");
 	}
-	if (json_array_append(arr, (json_t *)v) != 0)
+	if (json_array_append_new(arr, json_integer((json_int_t)i)) != 0)
 		return fail(e, NDX_ENOMEM, "out of memory while indexing the configuration");
 	return NDX_OK;
 }
@@ -1684,6 +1719,15 @@ bool ndx_conf_grant_allows(const struct ndx_conf *conf, const char *client,
 const char *ndx_conf_grant_match(const struct ndx_conf *conf, const char *client,
 				 const char *service, const char *method, const char *path)
 {
+	const char *pattern = NULL;
+
+	return ndx_conf_grant_find(conf, client, service, method, path, &pattern) ? pattern : NULL;
+}
+
+const struct ndx_conf_grant *ndx_conf_grant_find(const struct ndx_conf *conf, const char *client,
+						 const char *service, const char *method,
+						 const char *path, const char **pattern)
+{
 	char key[GRANT_KEY_MAX];
 	const json_t *grants, *g;
 	size_t i;
@@ -1701,24 +1745,21 @@ const char *ndx_conf_grant_match(const struct ndx_conf *conf, const char *client
 		return NULL;
 	grants = json_object_get(conf->grants, key);
 	json_array_foreach(grants, i, g) {
-		const json_t *list = json_object_get(g, "methods"), *v;
+		const struct ndx_conf_grant *gr = &conf->grant[json_integer_value(g)];
 		bool method_ok = false;
-		size_t j;
 
-		json_array_foreach(list, j, v) {
-			if (strcmp(json_string_value(v), method) == 0) {
-				method_ok = true;
-				break;
-			}
-		}
+		for (size_t j = 0; j < gr->nmethods && !method_ok; j++)
+			method_ok = strcmp(gr->methods[j], method) == 0;
 		if (!method_ok)
 			continue;
-		list = json_object_get(g, "paths");
-		json_array_foreach(list, j, v) {
-			const char *pat = json_string_value(v);
+		for (size_t j = 0; j < gr->npaths; j++) {
+			const char *pat = gr->paths[j];
 
-			if (strcmp(pat, "*") == 0 || fnmatch(pat, path, 0) == 0)
-				return pat;
+			if (strcmp(pat, "*") == 0 || fnmatch(pat, path, 0) == 0) {
+				if (pattern)
+					*pattern = pat;
+				return gr;
+			}
 		}
 	}
 	return NULL;

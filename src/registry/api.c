@@ -7,6 +7,7 @@
  * hashes are kept, compared in constant time. */
 #include "api.h"
 #include "ndx/bearer.h"
+#include "reg_market.h"
 #include "reg_witness.h"
 
 #include <openssl/crypto.h>
@@ -46,6 +47,7 @@
 
 struct token {
 	char name[TOKEN_NAME_MAX + 1];
+	char member[NDX_ID_TEXT_MAX]; /* "" for an admin credential */
 	uint8_t sha[NDX_SHA256_LEN];
 };
 
@@ -457,7 +459,9 @@ static int load_tokens(struct api *api)
 	json_array_foreach(rows, i, row) {
 		const char *name = json_string_value(json_object_get(row, "name"));
 		const char *hex = json_string_value(json_object_get(row, "sha256"));
+		const char *member = json_string_value(json_object_get(row, "member"));
 		snprintf(t[i].name, sizeof t[i].name, "%s", name ? name : "?");
+		snprintf(t[i].member, sizeof t[i].member, "%s", member ? member : "");
 		if (!hex || ndx_hex_decode(hex, strlen(hex), t[i].sha, sizeof t[i].sha)) {
 			/* An unreadable hash can match nothing: random bytes. */
 			RAND_bytes(t[i].sha, sizeof t[i].sha);
@@ -472,7 +476,8 @@ static int load_tokens(struct api *api)
 	return NDX_OK;
 }
 
-static int match_token(struct api *api, const uint8_t sha[NDX_SHA256_LEN], char *name)
+static int match_token(struct api *api, const uint8_t sha[NDX_SHA256_LEN], char *name,
+		       char *member)
 {
 	int found = 0;
 	pthread_mutex_lock(&api->tok_mu);
@@ -480,16 +485,18 @@ static int match_token(struct api *api, const uint8_t sha[NDX_SHA256_LEN], char 
 	for (size_t i = 0; i < api->ntokens; i++)
 		if (CRYPTO_memcmp(api->tokens[i].sha, sha, NDX_SHA256_LEN) == 0 && !found) {
 			snprintf(name, TOKEN_NAME_MAX + 1, "%s", api->tokens[i].name);
+			snprintf(member, NDX_ID_TEXT_MAX, "%s", api->tokens[i].member);
 			found = 1;
 		}
 	pthread_mutex_unlock(&api->tok_mu);
 	return found;
 }
 
-/* Sets name (TOKEN_NAME_MAX + 1 bytes) to the credential's name and
+/* Sets name (TOKEN_NAME_MAX + 1 bytes) to the credential's name and member
+ * (NDX_ID_TEXT_MAX bytes) to its member ("" for an admin credential) and
  * returns 1, or answers 401 and returns 0. */
 static int authenticate(struct api *api, const struct ndx_http_req *req,
-			struct ndx_http_resp *resp, char *name)
+			struct ndx_http_resp *resp, char *name, char *member)
 {
 	uint8_t sha[NDX_SHA256_LEN];
 	const char *why;
@@ -497,8 +504,8 @@ static int authenticate(struct api *api, const struct ndx_http_req *req,
 	/* A credential added by `ndx-registry token add` while we run is only
 	 * in the database: reload once on a miss. */
 	if (ndx_bearer_token_sha(req, sha, &why) &&
-	    (match_token(api, sha, name) ||
-	     (load_tokens(api) == NDX_OK && match_token(api, sha, name))))
+	    (match_token(api, sha, name, member) ||
+	     (load_tokens(api) == NDX_OK && match_token(api, sha, name, member))))
 		return 1;
 	ndx_bearer_refuse(resp, why, "ndx-registry");
 	return 0;
@@ -2566,13 +2573,32 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 	const char *p = req->path;
 
 	if (strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0) {
-		char actor[TOKEN_NAME_MAX + 1];
+		char actor[TOKEN_NAME_MAX + 1], member[NDX_ID_TEXT_MAX];
 		struct call c = { .api = api, .req = req, .resp = resp, .actor = actor };
 		/* Authenticate before looking at the path, so that nothing about
 		 * the management API leaks to an anonymous caller. */
-		if (!authenticate(api, req, resp, actor))
+		if (!authenticate(api, req, resp, actor, member))
 			return;
+		if (member[0]) {
+			ndx_http_resp_error(resp, 403, "Client.Forbidden", "not an admin credential",
+					    "a member's credential acts in the marketplace only");
+			return;
+		}
 		route_api(&c, p[4] ? p + 5 : "");
+		return;
+	}
+	if (market_path(p)) {
+		char actor[TOKEN_NAME_MAX + 1], member[NDX_ID_TEXT_MAX];
+		struct market_caller who = { 0 };
+		/* The catalogue is open to anonymous callers; a credential that
+		 * is sent must be valid. */
+		if (ndx_http_header(req, "Authorization")) {
+			if (!authenticate(api, req, resp, actor, member))
+				return;
+			who.name = actor;
+			who.member = member[0] ? member : NULL;
+		}
+		market_handle(api->cfg.st, &who, req, resp);
 		return;
 	}
 	if (strcmp(p, "/witness") == 0) {
@@ -2593,6 +2619,10 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 				ndx_http_resp_json(resp, 200, json_pack("{sssI}", "status", "ok",
 									"conf_version", (json_int_t)v));
 		} else if (strcmp(p, "/conf") == 0) {
+			/* An agreement that has run out leaves the configuration
+			 * before it is served (docs/marketplace.md). */
+			if (market_expire(api->cfg.st, time(NULL)))
+				fprintf(stderr, "ndx-registry: cannot expire marketplace agreements\n");
 			serve_conf(api, req, resp);
 		} else if (strcmp(p, "/anchor") == 0) {
 			ndx_http_resp_bytes(resp, 200, "application/json", api->cfg.anchor_json,

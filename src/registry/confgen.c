@@ -24,6 +24,7 @@
 #include "ndx/conf.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
+#include "reg_market.h"
 
 struct snap {
 	struct conf_signed doc; /* first, so a doc pointer is its snap */
@@ -143,6 +144,19 @@ static int set_monitoring(struct store *st, json_t *doc)
 	return rc;
 }
 
+/* The grants of the marketplace agreements in force (reg_market.c), after
+ * the operator's, by agreement id. */
+static int add_agreement_grants(struct store *st, json_t *doc)
+{
+	json_t *rows = NULL;
+	int rc = market_conf_grants(st, &rows);
+
+	if (!rc && json_array_extend(json_object_get(doc, "grants"), rows))
+		rc = NDX_ENOMEM;
+	json_decref(rows);
+	return rc;
+}
+
 /* The generated_at of the document of a version made at changed_at, at
  * time now: changed_at advanced by whole half-validities (changed_at
  * itself while now is not after it: another node's clock ran ahead). */
@@ -192,6 +206,8 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "services", rows, SERVICE_FIELDS);
 	if (!rc && !(rc = store_grant_list(cg->st, NULL, NULL, &rows)))
 		rc = set_list(doc, "grants", rows, GRANT_FIELDS);
+	if (!rc)
+		rc = add_agreement_grants(cg->st, doc);
 	if (!rc && !(rc = store_revocation_list(cg->st, &rows)))
 		rc = set_list(doc, "revocations", rows, REVOCATION_FIELDS);
 	if (!rc && !(rc = store_consent_service_list(cg->st, &rows)))

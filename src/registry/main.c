@@ -20,6 +20,7 @@
 #include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/id.h"
 #include "ndx/file.h"
 #include "ndx/hash.h"
 #include "ndx/httpd.h"
@@ -52,7 +53,7 @@ static const char USAGE[] =
 	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url http://127.0.0.1:4400]\n"
 	"       " PROG " serve --data DIR [--store DB] [--listen 127.0.0.1:4400]\n"
 	"                    [--conf-validity SECONDS] [--threads N] [--max-body BYTES]\n"
-	"       " PROG " token add NAME --data DIR [--store DB]\n"
+	"       " PROG " token add NAME --data DIR [--store DB] [--member ID]\n"
 	"       " PROG " --version | --help\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
 	"ndx-registry.service (docs/install.md) it serves with the options in\n"
@@ -95,12 +96,15 @@ static const char SERVE_HELP[] =
 	"  --max-body BYTES       largest request body accepted (default 1048576)\n";
 
 static const char TOKEN_HELP[] =
-	"usage: " PROG " token add NAME --data DIR\n"
+	"usage: " PROG " token add NAME --data DIR [--store DB] [--member ID]\n"
 	"Creates a new admin credential called NAME (1-64 of A-Z a-z 0-9 . _ -) and\n"
 	"prints its token once on stdout; the database keeps only its SHA-256. Audit\n"
 	"entries of changes made with it name NAME. Works while the registry runs.\n"
 	"  --data DIR   data directory (required)\n"
-	"  --store DB   the database given to init (default DIR/registry.db)\n";
+	"  --store DB   the database given to init (default DIR/registry.db)\n"
+	"  --member ID  a member's credential instead (VN/COM/BANK1): it acts for that\n"
+	"               member in the data marketplace (/market, /dsp:\n"
+	"               docs/marketplace.md) and cannot use the management API\n";
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -277,7 +281,7 @@ static int cmd_init(int argc, char **argv)
 				"overwrite it (serve another node from a copy of its data directory)\n");
 		goto fail;
 	}
-	if (rc || (rc = store_token_add(st, "admin", hex, "init"))) {
+	if (rc || (rc = store_token_add(st, "admin", hex, NULL, "init"))) {
 		/* A PostgreSQL registry half made stays: init refuses it from now
 		 * on, and its schema is dropped by hand. */
 		fprintf(stderr, PROG " init: cannot create the database %s: %s\n",
@@ -510,11 +514,13 @@ static int cmd_token(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "store", required_argument, NULL, 's' },
+		{ "member", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *name, *store_loc = NULL;
-	char db[4096], hex[2 * NDX_SHA256_LEN + 1];
+	const char *dir = NULL, *name, *store_loc = NULL, *member_arg = NULL;
+	char db[4096], hex[2 * NDX_SHA256_LEN + 1], member[NDX_ID_TEXT_MAX] = "";
+	struct ndx_id mid;
 	struct store *st = NULL;
 	char *tok = NULL;
 	int c, rc;
@@ -534,6 +540,7 @@ static int cmd_token(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 's': store_loc = optarg; break;
+		case 'm': member_arg = optarg; break;
 		case 'h': fputs(TOKEN_HELP, stdout); return 0;
 		default: fputs(TOKEN_HELP, stderr); return 2;
 		}
@@ -548,12 +555,21 @@ static int cmd_token(int argc, char **argv)
 		fprintf(stderr, PROG " token add: NAME: 1 to 64 characters from A-Z a-z 0-9 . _ -\n");
 		return 2;
 	}
+	if (member_arg && (ndx_id_parse(member_arg, strlen(member_arg), NDX_ID_MEMBER, &mid, NULL) ||
+			   ndx_id_format(&mid, member, sizeof member) < 0)) {
+		fprintf(stderr, PROG " token add: --member: %s is not a member id\n", member_arg);
+		return 2;
+	}
 	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st))
 		return 1;
 	rc = 1;
+	if (member_arg && store_member_exists(st, member) != 1) {
+		fprintf(stderr, PROG " token add: --member: no member %s in the registry\n", member);
+		goto out;
+	}
 	if (!(tok = new_token(hex)))
 		goto out;
-	c = store_token_add(st, name, hex, "cli");
+	c = store_token_add(st, name, hex, member_arg ? member : NULL, "cli");
 	if (c == NDX_EEXIST) {
 		fprintf(stderr, PROG " token add: a credential named \"%s\" exists already\n", name);
 		goto out;

@@ -5,6 +5,30 @@
 
 #include <stddef.h>
 
+/* The marketplace's tables in either engine's types (text, number); IF
+ * NOT EXISTS so that a replayed migration (as the store's tests do) passes.
+ * A member's credentials live apart from the admins' so that an admin
+ * credential can never be read as a member's, nor the reverse. */
+#define MARKET_TABLES(T, N)                                                                     \
+	"CREATE TABLE IF NOT EXISTS member_tokens(name " T " PRIMARY KEY, sha256 " T " NOT NULL," \
+	" member " T " NOT NULL, created_at " T " NOT NULL);"                                   \
+	"CREATE TABLE IF NOT EXISTS datasets(id " T " PRIMARY KEY, service " T " NOT NULL UNIQUE,"           \
+	" provider " T " NOT NULL, description " T " NOT NULL, created_at " T " NOT NULL);"     \
+	"CREATE TABLE IF NOT EXISTS offers(id " T " PRIMARY KEY, dataset " T " NOT NULL,"                     \
+	" policy " T " NOT NULL, classes " N " NOT NULL, position " N " NOT NULL,"             \
+	" created_at " T " NOT NULL);"                                                          \
+	"CREATE INDEX IF NOT EXISTS offers_dataset ON offers(dataset);"                                       \
+	"CREATE TABLE IF NOT EXISTS negotiations(provider_pid " T " PRIMARY KEY,"                             \
+	" consumer_pid " T " NOT NULL UNIQUE, consumer " T " NOT NULL, client " T " NOT NULL,"  \
+	" provider " T " NOT NULL, dataset " T " NOT NULL, service " T " NOT NULL,"             \
+	" offer_id " T " NOT NULL, policy " T " NOT NULL, offered_by " T " NOT NULL,"           \
+	" state " T " NOT NULL, callback " T " NOT NULL, agreement_id " T " UNIQUE,"            \
+	" agreement " T ", agreement_state " T ", not_after " N ","                             \
+	" created_at " T " NOT NULL, updated_at " T " NOT NULL);"                              \
+	"CREATE INDEX IF NOT EXISTS negotiations_consumer ON negotiations(consumer);"                         \
+	"CREATE INDEX IF NOT EXISTS negotiations_provider ON negotiations(provider);"                         \
+	"CREATE INDEX IF NOT EXISTS negotiations_agreement ON negotiations(agreement_state);"
+
 /* Migration n (1-based) is migrations[n-1]; append, never edit. The
  * PostgreSQL schema (below) is the same tables. */
 static const char *const migrations[] = {
@@ -65,6 +89,10 @@ static const char *const migrations[] = {
 	"INSERT OR IGNORE INTO meta(key, value) SELECT 'conf_changed_at',"
 	" CAST(strftime('%s', 'now') AS TEXT) WHERE EXISTS"
 	" (SELECT 1 FROM meta WHERE key = 'instance');",
+	/* Issue 23: the data marketplace (reg_market.c): member credentials,
+	 * the catalogue's datasets and offers, the contract negotiations and
+	 * the agreements they end in. */
+	MARKET_TABLES("TEXT", "INTEGER"),
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -121,10 +149,14 @@ static const char schema_v1[] =
 	"CREATE INDEX subscriptions_event ON subscriptions(service, event);"
 	"INSERT INTO meta(key, value) VALUES('pg_schema', '1');";
 
-#undef T
+/* Version 2: the SQLite engine's migration 7 (the data marketplace). */
+static const char schema_v2[] =
+	MARKET_TABLES(T, "bigint");
 
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
-static const char *const pg_schema[] = { schema_v1 };
+static const char *const pg_schema[] = { schema_v1, schema_v2 };
+
+#undef T
 
 const struct ndx_sqldb_desc reg_db_desc = {
 	.prog = "ndx-registry",

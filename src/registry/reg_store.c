@@ -30,7 +30,8 @@ struct store {
 
 /* Columns holding JSON text and 0/1 flags, converted for the API. */
 static const char *const JSON_COLUMNS[] = { "purposes", "bulk_purposes", "methods", "paths",
-					    "detail", "schema" };
+					    "detail", "schema", "policy", "description",
+					    "agreement" };
 static const char *const BOOL_COLUMNS[] = { "personal", "consent_required" };
 
 static void now_text(char out[NDX_TIME_TEXT_LEN])
@@ -326,6 +327,23 @@ int store_commit(struct store *st, const char *actor, const char *remote, const 
 	return NDX_OK;
 }
 
+int store_commit_audited(struct store *st, const char *actor, const char *remote,
+			 const char *action, const char *object, const json_t *detail)
+{
+	int rc = write_audit(st, actor, remote, action, object, detail);
+
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit_quiet(st);
+}
+
+struct ndx_sqldb *store_db(struct store *st)
+{
+	return st->db;
+}
+
 int store_conf_version(struct store *st, uint64_t *out)
 {
 	int64_t changed;
@@ -384,18 +402,29 @@ int store_witnessed_put(struct store *st, const char *gateway, int64_t batch,
 /* ---- admin credentials ---------------------------------------------------- */
 
 int store_token_add(struct store *st, const char *name, const char *sha256_hex,
-		    const char *actor)
+		    const char *member, const char *actor)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	json_t *detail;
+	int64_t taken = 0;
 	int rc;
 
 	now_text(now);
 	if ((rc = store_begin(st)))
 		return rc;
-	detail = json_pack("{ss}", "name", name);
-	rc = ndx_sqldb_exec(st->db, "INSERT INTO admin_tokens(name, sha256, created_at) VALUES(?,?,?)",
-		    "sss", name, sha256_hex, now);
+	detail = json_pack("{ssss*}", "name", name, "member", member);
+	/* One name, one credential, across both tables. */
+	rc = query_int(st, &taken, "SELECT (SELECT COUNT(*) FROM admin_tokens WHERE name = ?) +"
+		       " (SELECT COUNT(*) FROM member_tokens WHERE name = ?)", "ss", name, name);
+	if (!rc && taken)
+		rc = NDX_EEXIST;
+	if (!rc && member)
+		rc = ndx_sqldb_exec(st->db, "INSERT INTO member_tokens(name, sha256, member,"
+				    " created_at) VALUES(?,?,?,?)", "ssss", name, sha256_hex, member,
+				    now);
+	else if (!rc)
+		rc = ndx_sqldb_exec(st->db, "INSERT INTO admin_tokens(name, sha256, created_at)"
+				    " VALUES(?,?,?)", "sss", name, sha256_hex, now);
 	if (!rc)
 		rc = write_audit(st, actor, "local", "token.add", name, detail);
 	json_decref(detail);
@@ -410,7 +439,8 @@ int store_tokens(struct store *st, json_t **out)
 {
 	int rc;
 	store_lock(st);
-	rc = ndx_sqldb_query(st->db, out, "SELECT name, sha256 FROM admin_tokens ORDER BY name", "");
+	rc = ndx_sqldb_query(st->db, out, "SELECT name, sha256, NULL AS member FROM admin_tokens"
+			     " UNION ALL SELECT name, sha256, member FROM member_tokens ORDER BY name", "");
 	store_unlock(st);
 	return rc;
 }
@@ -475,6 +505,10 @@ int store_member_delete(struct store *st, const char *id, const char **why)
 		*why = "grants still name the member as client; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM negotiations WHERE agreement_state = 'active' AND client = ?", id, NULL))) {
+		*why = "a marketplace agreement in force names the member as client; terminate it first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
 	return ndx_sqldb_change(st->db, "DELETE FROM members WHERE id = ?", "s", id);
 }
 
@@ -525,6 +559,11 @@ int store_subsystem_delete(struct store *st, const char *id, const char **why)
 	}
 	if ((rc = exists(st, "SELECT COUNT(*) FROM grants WHERE client = ?", id, NULL))) {
 		*why = "grants still name the subsystem as client; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM negotiations WHERE agreement_state = 'active' AND client = ?", id, NULL))) {
+		*why = "a marketplace agreement in force names the subsystem as client; terminate it "
+		       "first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
 	if ((rc = exists(st, "SELECT COUNT(*) FROM consent_services WHERE id = ?", id, NULL))) {
@@ -693,6 +732,14 @@ int store_service_delete(struct store *st, const char *id, const char **why)
 	}
 	if ((rc = exists(st, "SELECT COUNT(*) FROM event_types WHERE service = ?", id, NULL))) {
 		*why = "the service still has event types; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM datasets WHERE service = ?", id, NULL))) {
+		*why = "the marketplace catalogue still offers the service; withdraw its dataset first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM negotiations WHERE agreement_state = 'active' AND service = ?", id, NULL))) {
+		*why = "a marketplace agreement in force names the service; terminate it first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
 	return ndx_sqldb_change(st->db, "DELETE FROM services WHERE id = ?", "s", id);

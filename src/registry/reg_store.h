@@ -63,6 +63,15 @@ void store_rollback(struct store *st);
  * federation: no audit entry, the configuration version stays. Releases
  * the lock; rolls back itself when it fails. */
 int store_commit_quiet(struct store *st);
+/* Commits a store_begin transaction with an audit entry (detail borrowed,
+ * may be NULL) but without raising the configuration version: a change
+ * the global configuration does not show (a marketplace negotiation step).
+ * Releases the lock; rolls back itself when it fails. */
+int store_commit_audited(struct store *st, const char *actor, const char *remote,
+			 const char *action, const char *object, const json_t *detail);
+/* The database, for the marketplace's queries (reg_market_store.c), which
+ * run between store_begin and a commit, or under store_lock. */
+struct ndx_sqldb *store_db(struct store *st);
 
 int store_conf_version(struct store *st, uint64_t *out);
 /* The configuration version and when it was raised (Unix seconds), read
@@ -82,12 +91,14 @@ int store_witnessed_list(struct store *st, const char *gateway, json_t **out);
 int store_witnessed_put(struct store *st, const char *gateway, int64_t batch,
 			const char *sth_hash_hex, int64_t time_ms);
 
-/* Admin credentials: only the SHA-256 (hex) of a token is stored. Adding one
- * is audited but does not change the configuration version. NDX_EEXIST
- * when the name is taken. */
+/* Credentials: only the SHA-256 (hex) of a token is stored. member NULL
+ * makes an admin credential (the management API), a member id a member's
+ * (the marketplace, docs/marketplace.md). Adding one is audited but does
+ * not change the configuration version. NDX_EEXIST when the name is taken. */
 int store_token_add(struct store *st, const char *name, const char *sha256_hex,
-		    const char *actor);
-/* *out = [{"name","sha256"}], a new reference the caller releases. */
+		    const char *member, const char *actor);
+/* *out = [{"name","sha256","member"}] (member null for an admin), a new
+ * reference the caller releases. */
 int store_tokens(struct store *st, json_t **out);
 
 /* Each list/get function sets *out to a new reference (caller releases).

@@ -815,7 +815,12 @@ def running_federation(build_dir, prefix, gateway_class=None, setup=None):
                 Gateway = gateway_class
             f.start()
             if setup is not None:
-                setup(f)
+                try:
+                    setup(f)
+                except BaseException:
+                    # Any failure, not only a RuntimeError: no gateway may outlive it.
+                    f.close()
+                    raise
         except RuntimeError as e:
             pytest.fail(str(e), pytrace=False)
         finally:

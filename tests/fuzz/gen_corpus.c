@@ -253,6 +253,35 @@ static char *compact(const json_t *doc)
 	return text;
 }
 
+/* The valid document with a marketplace agreement's grant: its ODRL
+ * policy is the parser's newest input (docs/marketplace.md). */
+static void agreement_seed(json_t *doc)
+{
+	json_t *copy = json_deep_copy(doc);
+	json_t *g = json_loads(
+		"{\"client\":\"VN/COM/0101234567/app\",\"service\":"
+		"\"VN/GOV/BCA/population/citizens\",\"methods\":[\"GET\",\"POST\"],\"paths\":[\"*\"],"
+		"\"agreement\":\"urn:uuid:a1\",\"not_after\":\"2026-12-01T00:00:00Z\",\"policy\":"
+		"{\"@id\":\"urn:uuid:a1\",\"@type\":\"Agreement\",\"target\":\"urn:uuid:d1\","
+		"\"permission\":[{\"action\":\"use\",\"constraint\":["
+		"{\"leftOperand\":\"purpose\",\"operator\":\"isAnyOf\",\"rightOperand\":[\"kyc\"]},"
+		"{\"leftOperand\":\"ndx:method\",\"operator\":\"isAnyOf\",\"rightOperand\":[\"GET\",\"POST\"]},"
+		"{\"leftOperand\":\"elapsedTime\",\"operator\":\"lteq\",\"rightOperand\":\"P30D\"},"
+		"{\"leftOperand\":\"count\",\"operator\":\"lteq\",\"rightOperand\":100,"
+		"\"unit\":\"ndx:perDay\"}]}],\"prohibition\":[{\"action\":\"distribute\"}],"
+		"\"obligation\":[{\"action\":\"compensate\",\"constraint\":[{\"leftOperand\":"
+		"\"payAmount\",\"operator\":\"eq\",\"rightOperand\":500,\"unit\":"
+		"\"ndx:VNDPerCall\"}]}]}}", 0, NULL);
+	char *text;
+
+	check(copy != NULL && g != NULL &&
+	      json_array_append_new(json_object_get(copy, "grants"), g) == 0, "agreement seed");
+	text = compact(copy);
+	put_pair("agreement-self-signed", "", text);
+	free(text);
+	json_decref(copy);
+}
+
 static void gen_conf(const struct ndx_key *key)
 {
 	const time_t gen = FUZZ_NOW - 31 * 86400, exp = FUZZ_NOW + 334 * 86400;
@@ -295,6 +324,7 @@ static void gen_conf(const struct ndx_key *key)
 			/* One bit of the signature wrong. */
 			sig[strlen(sig) - 6] ^= 0x01;
 			put_pair("valid-bad-signature", sig, doc);
+			agreement_seed(cases[i].doc);
 		}
 		free(sig);
 		free(doc);

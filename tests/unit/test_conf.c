@@ -24,6 +24,7 @@
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/key.h"
+#include "ndx/policy.h"
 #include "ndx/timefmt.h"
 
 #define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -530,6 +531,65 @@ static void test_grants_member_client(void **state)
 	/* ... nor the member its subsystem's. */
 	assert_false(ndx_conf_grant_allows(conf, "VN/GOV/MOF", CITIZENS, "GET", "/citizens/1"));
 	ndx_conf_free(conf);
+}
+
+/* A marketplace agreement's grant (docs/marketplace.md): found with its
+ * policy and end by ndx_conf_grant_find; an operator's grant has neither;
+ * a policy outside the ODRL subset or a bad end makes the document invalid. */
+static void test_grants_agreement(void **state)
+{
+	static const char *const bad[][3] = {
+		{ "policy", "{\"permission\":[{\"action\":\"sell\"}]}", "grants[3].policy: permission[0].action" },
+		{ "not_after", "\"tomorrow\"", "grants[3].not_after: expected an RFC 3339" },
+		{ "agreement", "7", "grants[3].agreement: expected the agreement's id" },
+	};
+	struct fx *f = *state;
+	struct ndx_conf *conf = NULL;
+	const struct ndx_conf_grant *g;
+	const char *pattern = NULL;
+	json_t *doc = build_doc(f), *grant;
+	size_t len;
+	char *text;
+
+	grant = json_pack("{s:s, s:s, s:[s,s], s:[s], s:s, s:{s:[{s:s, s:[{s:s, s:s, s:i, s:s}]}]},"
+			  " s:s}", "client", "VN/GOV/MOF", "service", HOUSEHOLDS, "methods", "GET",
+			  "POST", "paths", "*", "agreement", "urn:uuid:a1", "policy", "permission",
+			  "action", "use", "constraint", "leftOperand", "count", "operator", "lteq",
+			  "rightOperand", 3, "unit", "ndx:perHour", "not_after", "2027-01-01T00:00:00Z");
+	assert_non_null(grant);
+	assert_int_equal(json_array_append(json_object_get(doc, "grants"), grant), 0);
+	text = dump(doc, &len);
+	assert_int_equal(verify_text(f, text, len, &conf), NDX_OK);
+	free(text);
+	g = ndx_conf_grant_find(conf, "VN/GOV/MOF", HOUSEHOLDS, "POST", "/x", &pattern);
+	assert_non_null(g);
+	assert_string_equal(pattern, "*");
+	assert_string_equal(g->agreement, "urn:uuid:a1");
+	assert_non_null(g->policy);
+	assert_int_equal(g->policy->max_calls, 3);
+	assert_int_equal(g->policy->period, NDX_PERIOD_HOUR);
+	assert_int_equal(g->not_after, 1798761600);
+	assert_null(ndx_conf_grant_find(conf, "VN/GOV/MOF", HOUSEHOLDS, "DELETE", "/x", NULL));
+	g = ndx_conf_grant_find(conf, MOF_ENT, CITIZENS, "GET", "/citizens/1", NULL);
+	assert_non_null(g);
+	assert_null(g->agreement);
+	assert_null(g->policy);
+	ndx_conf_free(conf);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		json_t *v = json_loads(bad[i][1], JSON_DECODE_ANY, NULL);
+		assert_int_equal(json_object_set_new(grant, bad[i][0], v), 0);
+		text = dump(doc, &len);
+		conf = NULL;
+		assert_int_equal(verify_text(f, text, len, &conf), NDX_EINVAL);
+		free(text);
+		assert_err(f, bad[i][2]);
+		json_object_set_new(grant, "agreement", json_string("urn:uuid:a1"));
+		json_object_set_new(grant, "not_after", json_string("2027-01-01T00:00:00Z"));
+		json_object_set_new(grant, "policy", json_pack("{s:[{s:s}]}", "permission", "action",
+							       "use"));
+	}
+	json_decref(grant);
+	json_decref(doc);
 }
 
 static void test_tampered_body(void **state)
@@ -1608,6 +1668,7 @@ int main(void)
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_grants_member_client),
+		cmocka_unit_test(test_grants_agreement),
 		cmocka_unit_test(test_tampered_body),
 		cmocka_unit_test(test_bad_signatures),
 		cmocka_unit_test(test_time_and_instance),

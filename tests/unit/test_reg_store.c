@@ -35,6 +35,7 @@
 #include "store_engines.h"
 
 #include "ndx/err.h"
+#include "reg_market_store.h"
 #include "reg_store.h"
 
 static int try_open(const char *loc);
@@ -320,8 +321,8 @@ static void test_tokens_audit_witnessed(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(store_token_add(st, "admin", "aa", "init"), NDX_OK);
-	assert_int_equal(store_token_add(st, "admin", "bb", "init"), NDX_EEXIST);
+	assert_int_equal(store_token_add(st, "admin", "aa", NULL, "init"), NDX_OK);
+	assert_int_equal(store_token_add(st, "admin", "bb", NULL, "init"), NDX_EEXIST);
 	assert_int_equal(store_tokens(st, &rows), NDX_OK);
 	assert_int_equal(json_array_size(rows), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "sha256")),
@@ -372,6 +373,108 @@ static void test_tokens_audit_witnessed(void **state)
 /* Two handles on one database, as two registry nodes: one version
  * counter, each sees the other's changes at once, and the snapshot of one
  * is not disturbed by a commit of the other. */
+/* The marketplace's rows (reg_market_store.h) on this engine: a dataset
+ * with its provider's name and its offers in order, a negotiation found by
+ * either pid and listed for either party, its update, the agreements in
+ * force and those due, the refusals of a duplicate consumerPid and
+ * agreement id, and the deletes an agreement in force holds back. */
+static void test_market_rows(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	json_t *row = NULL, *rows = NULL;
+	const char *why = NULL;
+	struct mstore_neg n = {
+		.provider_pid = "urn:uuid:p1", .consumer_pid = "urn:uuid:c1",
+		.consumer = "VN/GOV/BHXH", .client = "VN/GOV/BHXH/ins", .provider = "VN/GOV/BCA",
+		.dataset = "urn:uuid:d1", .service = "VN/GOV/BCA/pop/echo", .offer_id = "urn:uuid:o1",
+		.policy = "{\"permission\":[{\"action\":\"use\"}]}", .offered_by = "consumer",
+		.state = "REQUESTED", .callback = "",
+	};
+
+	(void)state;
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_member_add(st, "VN/GOV/BCA", "B\xe1\xbb\x99 C\xc3\xb4ng an"), NDX_OK);
+	assert_int_equal(store_member_add(st, "VN/GOV/BHXH", "BHXH"), NDX_OK);
+	assert_int_equal(store_subsystem_add(st, "VN/GOV/BHXH/ins", "VN/GOV/BHXH"), NDX_OK);
+	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d1", "VN/GOV/BCA/pop/echo", "VN/GOV/BCA",
+					    "{\"title\":{\"vi\":\"a\",\"en\":\"b\"}}"), NDX_OK);
+	assert_int_equal(mstore_offer_add(st, "urn:uuid:o2", "urn:uuid:d1", "{\"b\":1}", 7, 1), NDX_OK);
+	assert_int_equal(mstore_offer_add(st, "urn:uuid:o1", "urn:uuid:d1", "{\"a\":1}", 2, 0), NDX_OK);
+	assert_int_equal(mstore_neg_add(st, &n), NDX_OK);
+	assert_int_equal(store_commit_audited(st, "t", NULL, "x", "y", NULL), NDX_OK);
+	/* A failed statement ends a PostgreSQL transaction: one refusal each. */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d2", "VN/GOV/BCA/pop/echo", "VN/GOV/BCA",
+					    "{}"), NDX_EEXIST); /* one dataset a service */
+	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
+	n.provider_pid = "urn:uuid:p2";
+	assert_int_equal(mstore_neg_add(st, &n), NDX_EEXIST); /* the same consumerPid */
+	store_rollback(st);
+
+	assert_int_equal(mstore_dataset_get(st, "urn:uuid:d1", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "provider_name")),
+			    "B\xe1\xbb\x99 C\xc3\xb4ng an");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+				    json_object_get(row, "description"), "title"), "en")), "b");
+	json_decref(row);
+	assert_int_equal(mstore_offer_list(st, "urn:uuid:d1", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")),
+			    "urn:uuid:o1");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 1), "classes")), 7);
+	json_decref(rows);
+	assert_int_equal(mstore_neg_get(st, "urn:uuid:c1", 1, &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "provider_pid")), "urn:uuid:p1");
+	assert_true(json_is_object(json_object_get(row, "policy")));
+	assert_true(json_is_null(json_object_get(row, "agreement")));
+	json_decref(row);
+	assert_int_equal(mstore_neg_get(st, "urn:uuid:c1", 0, &row), NDX_ENOTFOUND);
+	for (int who = 0; who < 3; who++) {
+		const char *m = who == 0 ? "VN/GOV/BCA" : who == 1 ? "VN/GOV/BHXH" : "VN/GOV/X";
+		assert_int_equal(mstore_neg_list(st, m, &rows), NDX_OK);
+		assert_int_equal(json_array_size(rows), who < 2 ? 1 : 0);
+		json_decref(rows);
+	}
+
+	/* Finalised with an end: in force, due once the end has passed. */
+	assert_int_equal(store_begin(st), NDX_OK);
+	n.provider_pid = "urn:uuid:p1";
+	n.state = "FINALIZED";
+	n.agreement_id = "urn:uuid:a1";
+	n.agreement = "{\"permission\":[{\"action\":\"use\"}]}";
+	n.agreement_state = "active";
+	n.not_after = 2000000000;
+	assert_int_equal(mstore_neg_update(st, &n), NDX_OK);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+	assert_int_equal(mstore_agreements_active(st, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "client")),
+			    "VN/GOV/BHXH/ins");
+	json_decref(rows);
+	assert_int_equal(mstore_agreements_due(st, 1999999999, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	assert_int_equal(mstore_agreements_due(st, 2000000000, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	/* An agreement in force holds back its client's and service's deletes. */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_subsystem_delete(st, "VN/GOV/BHXH/ins", &why), NDX_EEXIST);
+	assert_non_null(strstr(why, "agreement"));
+	assert_int_equal(store_service_delete(st, "VN/GOV/BCA/pop/echo", &why), NDX_EEXIST);
+	assert_int_equal(mstore_dataset_delete(st, "urn:uuid:d1"), NDX_OK);
+	assert_int_equal(mstore_agreement_set_state(st, "urn:uuid:a1", "terminated"), NDX_OK);
+	assert_int_equal(mstore_agreement_set_state(st, "urn:uuid:nope", "terminated"), NDX_ENOTFOUND);
+	assert_int_equal(store_subsystem_delete(st, "VN/GOV/BHXH/ins", &why), NDX_OK);
+	store_rollback(st);
+	assert_int_equal(mstore_agreement_get(st, "urn:uuid:a1", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "agreement_state")), "active");
+	json_decref(row);
+	store_close(st);
+}
+
 static void test_two_nodes(void **state)
 {
 	char loc[600];
@@ -462,7 +565,7 @@ static void test_sqlite_migrates_older(void **state)
 	store_close(st);
 	assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'conf_changed_at';"
-				      " DELETE FROM schema_migrations WHERE version = 6", NULL, NULL, NULL),
+				      " DELETE FROM schema_migrations WHERE version >= 6", NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(loc, &st), NDX_OK);
@@ -541,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_order_bytewise),
 		cmocka_unit_test(test_tokens_audit_witnessed),
 		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_market_rows),
 		cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
 	const struct CMUnitTest sqlite_only[] = { cmocka_unit_test(test_sqlite_garbage),

@@ -1,0 +1,28 @@
+/* Marketplace agreements at the provider gateway (docs/marketplace.md
+ * "At the gateway"): the grant a finalised agreement made carries its
+ * usage policy in the global configuration, and every exchange under it
+ * is checked against the policy's end, purposes and maximum calls per
+ * period. The calls are counted in this process's memory, per agreement
+ * and period. */
+#ifndef NDX_GATEWAY_GW_AGREEMENT_H
+#define NDX_GATEWAY_GW_AGREEMENT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "errors.h"
+#include "ndx/conf.h"
+
+/* Admits one call of client to service (method, path after the service
+ * id, the request's Ndx-Purpose or NULL) at now: GW_R_COUNT when no
+ * agreement governs the grant that allows it, or when the policy lets it
+ * through (the call is then counted); else the refusal's reason, with a
+ * sentence for the caller in msg (cap bytes). Thread-safe. */
+enum gw_reason gw_agreement_admit(const struct ndx_conf *conf, const char *client,
+				  const char *service, const char *method, const char *path,
+				  const char *purpose, time_t now, char *msg, size_t cap);
+
+/* Forgets every count (for tests). */
+void gw_agreement_reset(void);
+
+#endif

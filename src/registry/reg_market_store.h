@@ -1,0 +1,61 @@
+/* The data marketplace's rows in the registry's database (reg_db.c
+ * migration 7): datasets and their offers, negotiations and the
+ * agreements they end in. Every function runs inside the caller's
+ * store_begin … commit, or store_lock, and returns rows as jansson objects
+ * by column name (policy, description and agreement parsed from their
+ * JSON text). get answers NDX_ENOTFOUND; add answers NDX_EEXIST for a
+ * duplicate key. Overview: docs/marketplace.md. */
+#ifndef NDX_REGISTRY_REG_MARKET_STORE_H
+#define NDX_REGISTRY_REG_MARKET_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "reg_store.h"
+
+int mstore_dataset_add(struct store *st, const char *id, const char *service,
+		       const char *provider, const char *description);
+/* {id, service, provider, provider_name, description, created_at} */
+int mstore_dataset_get(struct store *st, const char *id, json_t **out);
+int mstore_dataset_list(struct store *st, json_t **out);
+/* Removes the dataset and its offers. */
+int mstore_dataset_delete(struct store *st, const char *id);
+
+/* position: the offer's place in its dataset's list, from 0. */
+int mstore_offer_add(struct store *st, const char *id, const char *dataset, const char *policy,
+		     int64_t classes, int64_t position);
+/* {id, dataset, policy, classes}; dataset NULL: every offer. */
+int mstore_offer_list(struct store *st, const char *dataset, json_t **out);
+int mstore_offer_get(struct store *st, const char *id, json_t **out);
+
+/* A negotiation as stored; the strings are borrowed. agreement_id,
+ * agreement and agreement_state are NULL until the provider agrees. */
+struct mstore_neg {
+	const char *provider_pid, *consumer_pid;
+	const char *consumer, *client, *provider;  /* member, grant client, member */
+	const char *dataset, *service, *offer_id;
+	const char *policy;       /* compact ODRL of the latest offer */
+	const char *offered_by;   /* "consumer" or "provider" */
+	const char *state;        /* ndx_neg_state_name */
+	const char *callback;
+	const char *agreement_id, *agreement, *agreement_state;
+	int64_t not_after;        /* Unix seconds, 0 for none */
+};
+/* A new negotiation: its agreement fields are left empty whatever n says. */
+int mstore_neg_add(struct store *st, const struct mstore_neg *n);
+/* Writes every field but the keys and the parties. */
+int mstore_neg_update(struct store *st, const struct mstore_neg *n);
+/* By providerPid (by_consumer 0) or consumerPid (1). */
+int mstore_neg_get(struct store *st, const char *pid, int by_consumer, json_t **out);
+/* The negotiations member takes part in (NULL: all), newest first. */
+int mstore_neg_list(struct store *st, const char *member, json_t **out);
+int mstore_agreement_get(struct store *st, const char *agreement_id, json_t **out);
+/* The agreements in force ({agreement_id, client, service, agreement,
+ * not_after}), by agreement id. */
+int mstore_agreements_active(struct store *st, json_t **out);
+/* The agreements in force whose not_after is at or before now. */
+int mstore_agreements_due(struct store *st, int64_t now, json_t **out);
+/* Sets an agreement's state ("terminated", "expired"). */
+int mstore_agreement_set_state(struct store *st, const char *agreement_id, const char *state);
+
+#endif
