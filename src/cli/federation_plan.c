@@ -559,6 +559,10 @@ static json_t *norm_subscription(const json_t *in, const char *path, char *err, 
 		fail(err, cap, path, "purpose", "a purpose is 1 to 64 characters from a-z 0-9 -");
 		return NULL;
 	}
+	if (!event_name_ok(event)) {
+		fail(err, cap, path, "event", "not an event type name");
+		return NULL;
+	}
 	if (retry && !json_is_null(retry) && !json_is_object(retry)) {
 		fail(err, cap, path, "retry", "must be an object");
 		return NULL;
@@ -614,7 +618,7 @@ static const norm_fn NORM[FED_NKINDS] = {
 
 /* The text that names an item within its kind ("VN/GOV/BCA/x/y name" for an
  * event type, every field for a grant), into buf. */
-static void item_key(enum fed_kind kind, const json_t *item, char *buf, size_t cap)
+static int item_key(enum fed_kind kind, const json_t *item, char *buf, size_t cap)
 {
 	size_t used = 0;
 
@@ -636,6 +640,7 @@ static void item_key(enum fed_kind kind, const json_t *item, char *buf, size_t c
 			     json_is_string(v) ? json_string_value(v) : "");
 		used += n > 0 ? (size_t)n : 0;
 	}
+	return used < cap ? 0 : -1;
 }
 
 /* Whether a field is the item's own data (not "_path"/"_ref", not the CSR
@@ -772,8 +777,10 @@ static int check_refs(const json_t *st, char *err, size_t cap)
 	json_array_foreach(SECTION(FED_GRANT), i, it) {
 		const char *c = json_string_value(json_object_get(it, "client"));
 		const char *s = json_string_value(json_object_get(it, "service"));
-		int member = strchr(c, '/') && strchr(strchr(strchr(c, '/') + 1, '/') + 1, '/') == NULL;
-		enum fed_kind ck = member ? FED_MEMBER : FED_SUBSYSTEM;
+		struct ndx_id cid;
+		enum fed_kind ck = ndx_id_parse(c, strlen(c), NDX_ID_MEMBER, &cid, NULL) == NDX_OK
+					   ? FED_MEMBER
+					   : FED_SUBSYSTEM;
 		if (MISSING(ck, c)) {
 			fail(err, cap, where(FED_GRANT, it, wbuf, sizeof wbuf), "client", "%s %s is not in %s",
 			     KINDS[ck].singular, c, KINDS[ck].section);
@@ -866,7 +873,11 @@ static json_t *norm_section(enum fed_kind kind, const json_t *in, char *err, siz
 				fail(err, cap, path, NULL, "out of memory");
 			goto bad;
 		}
-		item_key(kind, n, key, sizeof key);
+		if (item_key(kind, n, key, sizeof key) != 0) {
+			fail(err, cap, path, NULL, "longer than %zu bytes in all", sizeof key - 1);
+			json_decref(n);
+			goto bad;
+		}
 		if ((first = json_object_get(seen, key))) {
 			fail(err, cap, path, NULL, "a second %s %s (the first is %s)", KINDS[kind].singular,
 			     key, json_string_value(first));
@@ -1008,7 +1019,7 @@ int fed_from_registry(const json_t *raw, json_t **out, char *err, size_t errcap)
 	for (int k = 0; k < FED_NKINDS; k++) {
 		const json_t *rows = json_object_get(raw, KINDS[k].section), *row;
 		json_t *items = json_array(), *wrap = NULL;
-		char path[128];
+		char path[128], key[4096];
 		size_t i;
 
 		if (k == FED_MONITORING) {
@@ -1025,6 +1036,12 @@ int fed_from_registry(const json_t *raw, json_t **out, char *err, size_t errcap)
 			snprintf(path, sizeof path, "the registry's %s[%zu]", KINDS[k].section, i);
 			n = f ? NORM[k](f, path, err, errcap) : NULL;
 			json_decref(f);
+			if (n && item_key((enum fed_kind)k, n, key, sizeof key) != 0) {
+				fail(err, errcap, path, NULL, "longer than %zu bytes in all",
+				     sizeof key - 1);
+				json_decref(n);
+				n = NULL;
+			}
 			if (!n)
 				json_decref(ref);
 			if (!n || (ref && json_object_set_new(n, "_ref", ref)) ||

@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -228,3 +229,26 @@ def test_a_token_without_the_right_is_refused(env):
     assert env.snapshot() == before
     res = env.ndx("export", token_file=bad)
     assert res.returncode == 1 and "401" in res.stderr and res.stdout == ""
+
+
+def test_demo_file_brings_up_an_empty_registry(env, build_dir):
+    """deploy/demo/federation.json on a new registry: all of it is created, and the
+    registry then matches it."""
+    reg = Registry(registry_exe(build_dir), env.dir / "empty-registry")
+    reg.start()
+    try:
+        token = env.dir / "empty.token"
+        token.write_text(reg.token)
+        demo = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "federation.json"
+        doc = json.loads(demo.read_text())
+        sub = Env.__new__(Env)
+        sub.exe, sub.reg, sub.dir, sub.token_file = env.exe, reg, env.dir, token
+        res = ok(sub.ndx("apply", demo))
+        created = sum(len(v) for k, v in doc.items() if isinstance(v, list)) + 1
+        assert res.stdout.splitlines()[-1].startswith(f"applied {created} changes")
+        assert ok(sub.ndx("apply", demo)).stdout.startswith("no changes")
+        conf = reg.api("GET", "/conf").json()
+        assert conf["monitoring"] == {"client": doc["monitoring_client"]}
+        assert len(conf["grants"]) == len(doc["grants"])
+    finally:
+        assert reg.stop() == 0, reg.tail()
