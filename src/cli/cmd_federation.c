@@ -343,14 +343,18 @@ static int export(const char *out_path, const char *registry, const char *token_
 		cli_error("out of memory");
 		return CLI_EXIT_FAIL;
 	}
-	if (out_path && !(f = fopen(out_path, "w")))
+	if (out_path && !(f = fopen(out_path, "w"))) {
 		cli_error("cannot write %s: %m", out_path);
-	else if (fputs(text, f) == EOF || fputc('\n', f) == EOF || (f != stdout && fclose(f) != 0))
-		cli_error("cannot write %s: %m", out_path ? out_path : "stdout");
-	else
+		free(text);
+		return CLI_EXIT_FAIL;
+	}
+	if (fputs(text, f) != EOF && fputc('\n', f) != EOF && fflush(f) == 0)
 		rc = CLI_EXIT_OK;
-	if (rc != CLI_EXIT_OK && f && f != stdout)
-		fclose(f);
+	/* One close whatever happened; a failed close loses what was written. */
+	if (f != stdout && fclose(f) != 0)
+		rc = CLI_EXIT_FAIL;
+	if (rc != CLI_EXIT_OK)
+		cli_error("cannot write %s: %m", out_path ? out_path : "stdout");
 	free(text);
 	return rc;
 }

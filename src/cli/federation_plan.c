@@ -1160,13 +1160,67 @@ static void cascade(const json_t *target[FED_NKINDS], json_t *state[FED_NKINDS])
 	}
 }
 
+/* Removals, the dependents first: what the target lacks, and the old form
+ * of what is created again. */
+static int emit_removals(json_t *steps, const json_t *have, json_t *const tidx[FED_NKINDS],
+			 json_t *const state[FED_NKINDS])
+{
+	char key[4096];
+
+	for (int k = FED_NKINDS - 1; k >= 0; k--) {
+		const json_t *it;
+		size_t i;
+		json_array_foreach(json_object_get(have, KINDS[k].section), i, it) {
+			const json_t *st;
+			int rc = 0;
+			item_key((enum fed_kind)k, it, key, sizeof key);
+			st = json_object_get(state[k], key);
+			if (!json_object_get(tidx[k], key))
+				rc = add_step(steps, "remove", (enum fed_kind)k, NULL, it, NULL);
+			else if (strcmp(json_string_value(json_object_get(st, "op")), "replace") == 0)
+				rc = add_step(steps, "remove", (enum fed_kind)k, NULL, it,
+					      json_string_value(json_object_get(st, "why")));
+			if (rc < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Creations and updates, what is named first. */
+static int emit_creations(json_t *steps, const json_t *const target[FED_NKINDS],
+			  json_t *const hidx[FED_NKINDS], json_t *const state[FED_NKINDS])
+{
+	char key[4096];
+
+	for (int k = 0; k < FED_NKINDS; k++) {
+		const json_t *it;
+		size_t i;
+		json_array_foreach(target[k], i, it) {
+			const json_t *st;
+			const char *op;
+			int rc = 0;
+			item_key((enum fed_kind)k, it, key, sizeof key);
+			st = json_object_get(state[k], key);
+			op = json_string_value(json_object_get(st, "op"));
+			if (strcmp(op, "create") == 0 || strcmp(op, "replace") == 0)
+				rc = add_step(steps, "create", (enum fed_kind)k, it, NULL, NULL);
+			else if (strcmp(op, "update") == 0)
+				rc = add_step(steps, "update", (enum fed_kind)k, it,
+					      json_object_get(hidx[k], key),
+					      json_string_value(json_object_get(st, "why")));
+			if (rc < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int fed_plan(const json_t *want, const json_t *have, json_t **out, char *err, size_t errcap)
 {
 	const json_t *target[FED_NKINDS];
 	json_t *tdoc = json_object(), *hidx[FED_NKINDS] = { 0 }, *tidx[FED_NKINDS] = { 0 };
 	json_t *state[FED_NKINDS] = { 0 }, *steps = json_array();
-	char key[4096];
-	int rc = -1;
 
 	*out = NULL;
 	if (!tdoc || !steps) {
@@ -1189,55 +1243,14 @@ int fed_plan(const json_t *want, const json_t *have, json_t **out, char *err, si
 		if (classify((enum fed_kind)k, target[k], hidx[k], state[k], err, errcap) < 0)
 			goto done;
 	cascade(target, state);
-	/* Removals, the dependents first. */
-	for (int k = FED_NKINDS - 1; k >= 0; k--) {
-		const json_t *it;
-		size_t i;
-		json_array_foreach(json_object_get(have, KINDS[k].section), i, it) {
-			const json_t *st;
-			item_key((enum fed_kind)k, it, key, sizeof key);
-			st = json_object_get(state[k], key);
-			if (!json_object_get(tidx[k], key))
-				rc = add_step(steps, "remove", (enum fed_kind)k, NULL, it, NULL);
-			else if (strcmp(json_string_value(json_object_get(st, "op")), "replace") == 0)
-				rc = add_step(steps, "remove", (enum fed_kind)k, NULL, it,
-					      json_string_value(json_object_get(st, "why")));
-			else
-				continue;
-			if (rc < 0) {
-				fail(err, errcap, "(plan)", NULL, "out of memory");
-				goto done;
-			}
-		}
-	}
-	/* Creations and updates, what is named first. */
-	for (int k = 0; k < FED_NKINDS; k++) {
-		const json_t *it;
-		size_t i;
-		json_array_foreach(target[k], i, it) {
-			const char *op;
-			item_key((enum fed_kind)k, it, key, sizeof key);
-			op = op_of(state[k], key);
-			rc = 0;
-			if (strcmp(op, "create") == 0 || strcmp(op, "replace") == 0)
-				rc = add_step(steps, "create", (enum fed_kind)k, it, NULL, NULL);
-			else if (strcmp(op, "update") == 0)
-				rc = add_step(steps, "update", (enum fed_kind)k, it,
-					      json_object_get(hidx[k], key),
-					      json_string_value(json_object_get(
-						      json_object_get(state[k], key), "why")));
-			if (rc < 0) {
-				fail(err, errcap, "(plan)", NULL, "out of memory");
-				goto done;
-			}
-		}
+	if (emit_removals(steps, have, tidx, state) < 0 ||
+	    emit_creations(steps, target, hidx, state) < 0) {
+		fail(err, errcap, "(plan)", NULL, "out of memory");
+		goto done;
 	}
 	*out = steps;
 	steps = NULL;
-	rc = 0;
 done:
-	if (!*out)
-		rc = -1;
 	for (int k = 0; k < FED_NKINDS; k++) {
 		json_decref(hidx[k]);
 		json_decref(tidx[k]);
@@ -1245,7 +1258,7 @@ done:
 	}
 	json_decref(tdoc);
 	json_decref(steps);
-	return rc;
+	return *out ? 0 : -1;
 }
 
 /* ---- export and bodies ---------------------------------------------------------------- */

@@ -380,6 +380,56 @@ static void test_keys_compare_as_keys(void **state)
 	ndx_key_free(key);
 }
 
+static void test_event_type_change_takes_its_subscriptions(void **state)
+{
+	static const char file[] =
+		"{\"format\":\"ndx-federation/1\","
+		" \"event_types\":[{\"service\":\"VN/GOV/BCA/population/citizens\",\"name\":\"moved\","
+		"                   \"schema\":{\"type\":\"object\",\"required\":[\"pin\"]}}],"
+		" \"subscriptions\":[{\"client\":\"VN/GOV/MOF/tax\","
+		"                     \"service\":\"VN/GOV/BCA/population/citizens\","
+		"                     \"event\":\"moved\",\"purpose\":\"audit\"}]}";
+	json_t *want = valid(file), *raw = load(APPLIED), *have = NULL;
+	char err[512], *lines;
+
+	(void)state;
+	json_object_set_new(raw, "event_types",
+			    json_pack("[{sssss{ss}sn}]", "service", "VN/GOV/BCA/population/citizens",
+				      "name", "moved", "schema", "type", "object", "title"));
+	json_object_set_new(raw, "subscriptions",
+			    json_pack("[{sIsssssssss{sIsIsI}}]", "id", (json_int_t)3, "client",
+				      "VN/GOV/MOF/tax", "service", "VN/GOV/BCA/population/citizens",
+				      "event", "moved", "purpose", "audit", "retry", "first_s",
+				      (json_int_t)1, "max_s", (json_int_t)300, "give_up_after_s",
+				      (json_int_t)86400));
+	assert_int_equal(fed_from_registry(raw, &have, err, sizeof err), 0);
+	lines = plan_lines(want, have);
+	assert_string_equal(lines,
+			    "remove subscription VN/GOV/MOF/tax VN/GOV/BCA/population/citizens moved "
+			    "(its event type VN/GOV/BCA/population/citizens moved is created again)\n"
+			    "remove event type VN/GOV/BCA/population/citizens moved (schema changed)\n"
+			    "create event type VN/GOV/BCA/population/citizens moved\n"
+			    "create subscription VN/GOV/MOF/tax VN/GOV/BCA/population/citizens moved\n");
+	free(lines);
+	json_decref(want);
+	/* A purpose that is not one of the personal service's: refused, by place. */
+	{
+		char *bad = strdup(file), *p = strstr(bad, "\"audit\"");
+		json_t *w2;
+		json_t *steps = NULL;
+		memcpy(p, "\"other\"", 7);
+		w2 = valid(bad);
+		assert_int_equal(fed_plan(w2, have, &steps, err, sizeof err), -1);
+		assert_string_equal(err, "subscriptions[0].purpose: service "
+					 "VN/GOV/BCA/population/citizens is personal: one of its "
+					 "purposes is needed");
+		json_decref(w2);
+		free(bad);
+	}
+	json_decref(raw);
+	json_decref(have);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_plan_update_and_replace),
 		cmocka_unit_test(test_plan_refuses_inconsistent_result),
 		cmocka_unit_test(test_keys_compare_as_keys),
+		cmocka_unit_test(test_event_type_change_takes_its_subscriptions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
