@@ -279,8 +279,14 @@ static int apply(const char *file, int dry_run, const char *registry, const char
 	int rc = CLI_EXIT_USAGE;
 
 	doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc && jerr.line < 0) {
+		/* Not a JSON problem: the file cannot be read (jansson's text names why). */
+		cli_error("cannot read %s: %s", file, jerr.text);
+		return CLI_EXIT_FAIL;
+	}
 	if (!doc) {
-		cli_error("%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		cli_error("%s:%d:%d: %s; nothing was applied", file, jerr.line, jerr.column,
+			  jerr.text);
 		return CLI_EXIT_USAGE;
 	}
 	if (fed_validate(doc, &want, err, sizeof err) != 0) {

@@ -182,6 +182,8 @@ def test_unknown_member_in_grant_is_refused_whole(env):
     (env.dir / "broken.json").write_text('{"format": "ndx-federation/1",\n "members": [\n')
     res = env.ndx("apply", env.dir / "broken.json")
     assert res.returncode == 2 and f"{env.dir / 'broken.json'}:3:" in res.stderr
+    res = env.ndx("apply", env.dir / "missing.json")
+    assert res.returncode == 1 and "cannot read" in res.stderr and "Traceback" not in res.stderr
     assert env.snapshot() == before
 
 
