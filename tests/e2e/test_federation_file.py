@@ -75,11 +75,11 @@ def federation():
 
 
 class Env:
-    def __init__(self, build_dir, registry, workdir):
+    def __init__(self, build_dir, registry, workdir, token_name="admin.token"):
         self.exe = build_dir / "src" / "cli" / "ndx"
         self.reg = registry
         self.dir = workdir
-        self.token_file = workdir / "admin.token"
+        self.token_file = workdir / token_name
         self.token_file.write_text(registry.token + "\n")
         self.fed = federation()
 
@@ -239,12 +239,9 @@ def test_demo_file_brings_up_an_empty_registry(env, build_dir):
     reg = Registry(registry_exe(build_dir), env.dir / "empty-registry")
     reg.start()
     try:
-        token = env.dir / "empty.token"
-        token.write_text(reg.token)
+        sub = Env(build_dir, reg, env.dir, token_name="empty.token")
         demo = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "federation.json"
         doc = json.loads(demo.read_text())
-        sub = Env.__new__(Env)
-        sub.exe, sub.reg, sub.dir, sub.token_file = env.exe, reg, env.dir, token
         res = ok(sub.ndx("apply", demo))
         created = sum(len(v) for k, v in doc.items() if isinstance(v, list)) + 1
         assert res.stdout.splitlines()[-1].startswith(f"applied {created} changes")
