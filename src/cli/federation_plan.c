@@ -1093,6 +1093,10 @@ static int classify(enum fed_kind kind, const json_t *target, const json_t *hidx
 		why[0] = '\0';
 		if (!h) {
 			op = "create";
+			if (kind == FED_GATEWAY && !json_object_get(it, "tls_csr"))
+				return fail(err, cap, where(kind, it, wbuf, sizeof wbuf), "tls_csr",
+					    "missing: the registry has no gateway %s, and registering "
+					    "one needs its certificate request", key);
 		} else if (diff_fields(it, h, fields, sizeof fields) > 0) {
 			snprintf(why, sizeof why, "%s changed", fields);
 			if ((kind == FED_SERVICE && strcmp(fields, "bulk_purposes") == 0) ||

@@ -372,6 +372,12 @@ static void test_keys_compare_as_keys(void **state)
 	assert_int_equal(fed_from_registry(reg, &have, err, sizeof err), 0);
 	assert_int_equal(fed_plan(want, have, &steps, err, sizeof err), -1);
 	assert_non_null(strstr(err, "gateways[0]: address differs"));
+	json_decref(have);
+	/* A new gateway without one either. */
+	json_object_set_new(reg, "gateways", json_array());
+	assert_int_equal(fed_from_registry(reg, &have, err, sizeof err), 0);
+	assert_int_equal(fed_plan(want, have, &steps, err, sizeof err), -1);
+	assert_non_null(strstr(err, "gateways[0].tls_csr: missing"));
 	json_decref(reg);
 	json_decref(want);
 	json_decref(have);
