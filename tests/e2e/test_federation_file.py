@@ -159,6 +159,29 @@ def test_removed_grant_leaves_the_next_configuration(env):
     assert ("VN/GOV/MOF/tax", SVC) in env.conf_grants()
 
 
+def test_a_change_the_api_cannot_make_in_place(env):
+    """A service's title has no update call: the service is removed and created again,
+    and its grant, event type and subscription with it, in an order the API accepts."""
+    doc = copy.deepcopy(env.fed)
+    doc["services"][1]["title"] = "Tin mới"
+    news = "VN/GOV/BCA/population/news"
+    res = ok(env.apply(doc))
+    assert res.stdout.splitlines()[:-1] == [
+        f"remove subscription VN/GOV/MOF/tax {news} published "
+        f"(its event type {news} published is created again)",
+        f"remove grant VN/GOV/MOF {news} GET,HEAD * (its service {news} is created again)",
+        f"remove event type {news} published (its service {news} is created again)",
+        f"remove service {news} (title changed)",
+        f"create service {news}",
+        f"create event type {news} published",
+        f"create grant VN/GOV/MOF {news} GET,HEAD *",
+        f"create subscription VN/GOV/MOF/tax {news} published",
+    ]
+    assert env.reg.api("GET", f"/api/services/{news}").json()["title"] == "Tin mới"
+    assert ok(env.apply(doc)).stdout.startswith("no changes")
+    ok(env.apply(env.fed))
+
+
 def test_unknown_member_in_grant_is_refused_whole(env):
     doc = copy.deepcopy(env.fed)
     doc["members"].append({"id": "VN/GOV/NEW", "name": "Bộ mới"})
