@@ -17,6 +17,7 @@
 #include "federation_plan.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/file.h"
 #include "ndx/id.h"
 
 static const char usage_text[] =
@@ -39,7 +40,8 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 done (or nothing to do), 1 the registry refused or could not\n"
 	"be reached, 2 a command line or a file that is refused as a whole (nothing\n"
-	"applied; the message names the file's place, e.g. grants[2].client).\n"
+	"applied; the message names the file's place, e.g. grants[2].client, and\n"
+	"its line when the value there is written once in the file).\n"
 	"\nCommon options:\n"
 	"  --registry URL     registry base URL (default $NDX_REGISTRY, else\n"
 	"                     http://127.0.0.1:4400)\n"
@@ -268,43 +270,58 @@ static int run_steps(const struct cli_api *api, const json_t *steps)
 	return CLI_EXIT_OK;
 }
 
+/* Largest federation file read (the demo's, OpenAPI documents and all, is
+ * about half a megabyte). */
+#define FED_FILE_MAX (64u * 1024u * 1024u)
+
+/* Prints why the file is refused, with the line when fed_line finds it. */
+static int refuse(const char *file, const json_t *doc, const char *text, size_t len,
+		  const char *err)
+{
+	int line = fed_line(doc, text, len, err);
+
+	if (line > 0)
+		cli_error("%s:%d: %s; nothing was applied", file, line, err);
+	else
+		cli_error("%s: %s; nothing was applied", file, err);
+	return CLI_EXIT_USAGE;
+}
+
 static int apply(const char *file, int dry_run, const char *registry, const char *token_file)
 {
 	json_error_t jerr;
-	json_t *doc, *want = NULL, *have = NULL, *steps = NULL;
-	struct cli_api api;
-	char err[2048];
+	json_t *doc = NULL, *want = NULL, *have = NULL, *steps = NULL;
+	struct cli_api api = { 0 };
+	char err[2048], *text = NULL;
 	const json_t *step;
-	size_t i;
+	size_t i, len = 0;
 	int rc = CLI_EXIT_USAGE;
 
-	doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc && jerr.line < 0) {
-		/* Not a JSON problem: the file cannot be read (jansson's text names why). */
-		cli_error("cannot read %s: %s", file, jerr.text);
+	if ((rc = ndx_file_read(file, FED_FILE_MAX, &text, &len)) != NDX_OK) {
+		cli_error("cannot read %s: %s", file, ndx_strerror(rc));
 		return CLI_EXIT_FAIL;
 	}
+	rc = CLI_EXIT_USAGE;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		cli_error("%s:%d:%d: %s; nothing was applied", file, jerr.line, jerr.column,
 			  jerr.text);
-		return CLI_EXIT_USAGE;
+		goto out;
 	}
 	if (fed_validate(doc, &want, err, sizeof err) != 0) {
-		cli_error("%s: %s; nothing was applied", file, err);
-		json_decref(doc);
-		return CLI_EXIT_USAGE;
+		rc = refuse(file, doc, text, len, err);
+		goto out;
 	}
-	json_decref(doc);
 	if (cli_api_open(&api, registry, token_file, 1) != 0) {
-		json_decref(want);
-		return CLI_EXIT_FAIL;
+		rc = CLI_EXIT_FAIL;
+		goto out;
 	}
 	if (!(have = fetch_state(&api))) {
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
 	if (fed_plan(want, have, &steps, err, sizeof err) != 0) {
-		cli_error("%s: %s; nothing was applied", file, err);
+		rc = refuse(file, doc, text, len, err);
 		goto out;
 	}
 	if (json_array_size(steps) == 0) {
@@ -321,9 +338,11 @@ static int apply(const char *file, int dry_run, const char *registry, const char
 	}
 out:
 	cli_api_close(&api);
+	json_decref(doc);
 	json_decref(want);
 	json_decref(have);
 	json_decref(steps);
+	free(text);
 	return rc;
 }
 

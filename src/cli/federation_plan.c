@@ -1328,3 +1328,65 @@ json_t *fed_step_body(const json_t *step)
 		return json_pack("{sO}", "bulk_purposes", json_object_get(want, "bulk_purposes"));
 	return clean_copy(want, 1);
 }
+
+/* ---- where in the file ---------------------------------------------------------------- */
+
+/* The value at PATH (err's prefix, `name[i].name…`) in doc, or NULL. */
+static const json_t *value_at(const json_t *doc, const char *err)
+{
+	const char *end = strstr(err, ": "), *p = err;
+	const json_t *v = doc;
+
+	if (!end)
+		return NULL;
+	while (p < end && v) {
+		size_t n = strcspn(p, ".[:");
+		char name[128];
+
+		if (n == 0 || n >= sizeof name || p + n > end)
+			return NULL;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		v = json_object_get(v, name);
+		p += n;
+		while (v && p < end && *p == '[') {
+			char *stop;
+			unsigned long i = strtoul(p + 1, &stop, 10);
+			if (stop == p + 1 || *stop != ']')
+				return NULL;
+			v = json_array_get(v, i);
+			p = stop + 1;
+		}
+		if (p < end && *p == '.')
+			p++;
+		else if (p != end)
+			return NULL;
+	}
+	return v;
+}
+
+int fed_line(const json_t *doc, const char *text, size_t len, const char *err)
+{
+	const json_t *v = value_at(doc, err);
+	char *want;
+	size_t wlen, found = 0, at = 0;
+	int line = 1;
+
+	if (!v || json_is_object(v) || json_is_array(v) || json_is_null(v))
+		return 0;
+	want = json_dumps(v, JSON_ENCODE_ANY);
+	if (!want)
+		return 0;
+	wlen = strlen(want);
+	for (size_t i = 0; wlen > 0 && i + wlen <= len; i++)
+		if (memcmp(text + i, want, wlen) == 0) {
+			found++;
+			at = i;
+		}
+	free(want);
+	if (found != 1)
+		return 0;
+	for (size_t i = 0; i < at; i++)
+		line += text[i] == '\n';
+	return line;
+}

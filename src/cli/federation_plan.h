@@ -76,4 +76,12 @@ json_t *fed_export(const json_t *canon);
  * its fields without the "_" ones and without nulls. New reference. */
 json_t *fed_step_body(const json_t *step);
 
+/* The line (from 1) of text[0..len), the file doc was read from, that holds
+ * the place a fed_validate or fed_plan message names (err starts with
+ * "PATH: "), found by the value there: a string, number or boolean whose JSON
+ * text occurs exactly once in the file. 0 when there is no such value (a
+ * missing field, an object, a value written more than once or with other
+ * escapes): the PATH alone then names the place. */
+int fed_line(const json_t *doc, const char *text, size_t len, const char *err);
+
 #endif

@@ -187,9 +187,13 @@ def test_unknown_member_in_grant_is_refused_whole(env):
     doc["members"].append({"id": "VN/GOV/NEW", "name": "Bộ mới"})
     doc["grants"].append({"client": "VN/GOV/NOPE", "service": SVC, "methods": ["GET"]})
     before = env.snapshot()
-    res = env.apply(doc)
+    path = env.write(doc)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
+                if "VN/GOV/NOPE" in text)
+    res = env.ndx("apply", path)
     assert res.returncode == 2, res
-    assert "grants[2].client: member VN/GOV/NOPE is not in members" in res.stderr
+    assert res.stderr == (f"ndx: {path}:{line}: grants[2].client: member VN/GOV/NOPE is not "
+                          "in members; nothing was applied\n")
     assert "nothing was applied" in res.stderr and res.stdout == ""
     assert env.snapshot() == before
     assert env.reg.api("GET", "/api/members/VN/GOV/NEW").status_code == 404

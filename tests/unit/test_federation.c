@@ -436,6 +436,33 @@ static void test_event_type_change_takes_its_subscriptions(void **state)
 	json_decref(have);
 }
 
+static void test_line_of_a_refusal(void **state)
+{
+	static const char text[] = "{\"format\": \"ndx-federation/1\",\n"
+				   " \"members\": [{\"id\": \"VN/GOV/A\", \"name\": \"A\"}],\n"
+				   " \"grants\": [\n"
+				   "  {\"client\": \"VN/GOV/A\", \"service\": \"VN/GOV/A/s/t\",\n"
+				   "   \"methods\": [\"GET\"]},\n"
+				   "  {\"client\": \"VN/GOV/NOPE\",\n"
+				   "   \"service\": \"VN/GOV/A/s/t\", \"methods\": [\"GET\"]}]}\n";
+	json_t *doc = load(text), *canon = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(fed_validate(doc, &canon, err, sizeof err), -1);
+	assert_string_equal(err, "grants[1].client: member VN/GOV/NOPE is not in members");
+	assert_int_equal(fed_line(doc, text, strlen(text), err), 6);
+	/* A value written twice, a missing field, an object, no path: no line. */
+	assert_int_equal(fed_line(doc, text, strlen(text), "grants[1].service: x"), 0);
+	assert_int_equal(fed_line(doc, text, strlen(text), "grants[1].paths: missing"), 0);
+	assert_int_equal(fed_line(doc, text, strlen(text), "grants[1]: x"), 0);
+	assert_int_equal(fed_line(doc, text, strlen(text), "grants[9].client: x"), 0);
+	assert_int_equal(fed_line(doc, text, strlen(text), "the registry's grant x: y"), 0);
+	assert_int_equal(fed_line(doc, text, strlen(text), "members[0].name: x"), 2);
+	assert_int_equal(fed_line(doc, text, strlen(text), "grants[x.client: x"), 0);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_plan_refuses_inconsistent_result),
 		cmocka_unit_test(test_keys_compare_as_keys),
 		cmocka_unit_test(test_event_type_change_takes_its_subscriptions),
+		cmocka_unit_test(test_line_of_a_refusal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
