@@ -24,6 +24,8 @@ int cmd_keygen(int argc, char **argv);
  * id-provider, event-type, subscription. */
 int cmd_admin(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
+/* federation apply|export: the federation as a file (cmd_federation.c). */
+int cmd_federation(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* `ndx report`: runs `ndx-monitor report` in its place (cmd_report.c). */
 int cmd_report(int argc, char **argv);

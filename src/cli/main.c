@@ -34,6 +34,7 @@ static const char usage_text[] =
 	"  event-type  add, list or remove the event types of services (live data)\n"
 	"  subscription add, list or remove subscriptions to event types\n"
 	"  monitoring  show, set or clear the operator's monitoring client\n"
+	"  federation  apply a federation file to the registry, or export it as one\n"
 	"\n"
 	"Operations centre:\n"
 	"  report      the six-monthly report of the resolution's indicators as a PDF\n"
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
 		rc = cmd_consent(argc - 1, argv + 1);
 	else if (strcmp(cmd, "subject") == 0)
 		rc = cmd_subject(argc - 1, argv + 1);
+	else if (strcmp(cmd, "federation") == 0)
+		rc = cmd_federation(argc - 1, argv + 1);
 	else if (strcmp(cmd, "conf") == 0)
 		rc = cmd_conf(argc - 1, argv + 1);
 	else if (strcmp(cmd, "demo") == 0)

@@ -448,6 +448,24 @@ def test_registry_holds_the_federation(up):
                         timeout=5).json()["key_id"] == consents[CONSENT]["sign_key_id"]
 
 
+def test_federation_file_matches_and_exports(up, tmp_path):
+    """deploy/demo/federation.json is the demo's federation (without the keys and
+    addresses each demo directory makes: gateways, consent service, id provider), and
+    an export of the running demo applies as a no-op (docs/federation-file.md)."""
+    token = up.dir / "registry" / "admin.token"
+    common = ["--registry", up.url, "--token-file", token]
+    res = ok(run_ndx(up.build_dir, "federation", "apply",
+                     Path(__file__).resolve().parents[2] / "deploy" / "demo" / "federation.json",
+                     *common))
+    assert res.stdout.startswith("no changes"), res.stdout
+    out = tmp_path / "exported.json"
+    ok(run_ndx(up.build_dir, "federation", "export", "--out", out, *common))
+    exported = json.loads(out.read_text())
+    assert len(exported["gateways"]) == len(MEMBERS)
+    res = ok(run_ndx(up.build_dir, "federation", "apply", out, *common))
+    assert res.stdout.startswith("no changes"), res.stdout
+
+
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
         "VN/GOV/BCA/population/verify": ["data-reconciliation"],
         "VN/GOV/BTC/enterprise/enterprises": ["public-service"],
