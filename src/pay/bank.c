@@ -128,7 +128,7 @@ static void bad_code(struct ndx_http_resp *resp, const struct bank_config *c, co
 static void confirm_page(const struct bank_config *c, const struct ndx_http_req *req,
 			 const struct ndx_vietqr *q, struct ndx_http_resp *resp)
 {
-	char amount[32], *qr = ndx_fetch_escape(ndx_http_query_arg(req, "qr"));
+	char amount[40], *qr = ndx_fetch_escape(ndx_http_query_arg(req, "qr"));
 	const char *ret = return_url(req);
 	char *retq = ret ? ndx_fetch_escape(ret) : NULL;
 
@@ -137,16 +137,18 @@ static void confirm_page(const struct bank_config *c, const struct ndx_http_req 
 		free(retq);
 		return ndx_http_resp_error(resp, 500, "Server.Internal", "out of memory", NULL);
 	}
-	vnd(q->amount_vnd, amount);
+	char digits[32];
+	vnd(q->amount_vnd, digits);
+	snprintf(amount, sizeof amount, "%s ₫", digits);
+	/* Text and (escaped) values alternate: see put_parts. */
 	const char *body[] = {
 		"<p>Kiểm tra giao dịch rồi xác nhận.</p><dl><dt>Người nhận</dt><dd>Tài khoản ",
 		q->account, " (ngân hàng ", q->bin, ")</dd><dt>Số tiền</dt><dd id=\"amount\">",
-		q->amount_vnd ? amount : "—", q->amount_vnd ? " ₫" : "",
-		"</dd><dt>Nội dung</dt><dd id=\"reference\">", q->reference,
-		"</dd><dt>Từ tài khoản</dt><dd>", c->customer_account,
-		"</dd></dl><form method=\"post\" action=\"/pay?qr=", qr, retq ? "&amp;return=" : "",
-		retq ? retq : "", "\"><p><button type=\"submit\">Xác nhận chuyển khoản</button></p>"
-		"</form>", NULL };
+		q->amount_vnd ? amount : "—", "</dd><dt>Nội dung</dt><dd id=\"reference\">",
+		q->reference, "</dd><dt>Từ tài khoản</dt><dd>", c->customer_account,
+		"</dd></dl><form method=\"post\" action=\"/pay?qr=", qr,
+		retq ? "&amp;return=" : "", retq ? retq : "",
+		"\"><p><button type=\"submit\">Xác nhận chuyển khoản</button></p></form>", NULL };
 	send_page(resp, 200, c, "Xác nhận chuyển khoản", body);
 	free(qr);
 	free(retq);
@@ -224,11 +226,15 @@ static void pay(const struct bank_config *c, const struct ndx_http_req *req,
 		q->reference, status, code);
 	vnd(q->amount_vnd, amount);
 	if (status == 200) {
-		const char *body[] = { "<div class=\"ok\" role=\"status\"><p>Đã chuyển ", amount,
-				       " ₫. Mã giao dịch ", txn, ".</p><p lang=\"en\">Paid.</p></div>",
-				       ret ? "<p><a href=\"" : "", ret ? ret : "",
-				       ret ? "\">Quay lại Cổng dịch vụ công</a></p>" : "", NULL };
-		return send_page(resp, 200, c, "Chuyển khoản thành công", body);
+		/* Text and (escaped) values alternate: see put_parts. */
+		const char *with_link[] = { "<div class=\"ok\" role=\"status\"><p>Đã chuyển ",
+					    amount, " ₫. Mã giao dịch ", txn,
+					    ".</p><p lang=\"en\">Paid.</p></div><p><a href=\"", ret,
+					    "\">Quay lại Cổng dịch vụ công</a></p>", NULL };
+		const char *without[] = { "<div class=\"ok\" role=\"status\"><p>Đã chuyển ", amount,
+					  " ₫. Mã giao dịch ", txn,
+					  ".</p><p lang=\"en\">Paid.</p></div>", NULL };
+		return send_page(resp, 200, c, "Chuyển khoản thành công", ret ? with_link : without);
 	}
 	const char *why = status == 409 && strcmp(code, "amount_mismatch") == 0
 				  ? "Số tiền không đúng với lệnh thu."

@@ -107,7 +107,7 @@ static json_t *bank_choices(const struct portal *p, const char *id, const char *
 	json_t *arr = json_array();
 	char *qr = ndx_fetch_escape(payload), back[512], *ret = NULL;
 
-	snprintf(back, sizeof back, "%s/#/procedures/%s", p->cfg->public_url, id);
+	snprintf(back, sizeof back, "%s/procedures/%s", p->cfg->public_url, id);
 	ret = ndx_fetch_escape(back);
 	for (unsigned i = 0; arr && qr && ret && i < p->cfg->pay_nbanks; i++) {
 		size_t n = strlen(p->cfg->pay_banks[i].url) + strlen(qr) + strlen(ret) + 16;

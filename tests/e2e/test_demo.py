@@ -43,7 +43,8 @@ MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTP": "Bộ Tư pháp",
            "VN/GOV/BTC": "Bộ Tài chính", "VN/GOV/TCT": "Cục Thuế",
            "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam",
            "VN/GOV/BNNMT": "Bộ Nông nghiệp và Môi trường",
-           "VN/GOV/CSGT": "Cục Cảnh sát giao thông", "VN/GOV/VPCP": "Văn phòng Chính phủ"}
+           "VN/GOV/CSGT": "Cục Cảnh sát giao thông", "VN/GOV/VPCP": "Văn phòng Chính phủ",
+           "VN/GOV/KBNN": "Kho bạc Nhà nước", "VN/COM/0100000099": "Ngân hàng Thử nghiệm"}
 # member -> (sector, port offset, {service id: table})
 SECTORS = {
     "VN/GOV/BCA": ("population", 30, {"population/citizens": "citizens",
@@ -70,13 +71,15 @@ CONSENT = "VN/GOV/VPCP/consent"
 MONITORING = "VN/GOV/VPCP/monitoring"
 ACCESS_LISTS = {f"{m}/transparency/accesses" for m in SECTORS}
 SECTOR_SERVICES = {f"{m}/{s}" for m, (_, _, svcs) in SECTORS.items() for s in svcs}
-APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55}
+APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55, "treasury": 38,
+               "bank": 39}
 # Processes and how many: the ones the demo always has; ndx-id and ndx-portal may be
 # listed too (at most one each). The stop order, by group.
-PROCS = {"ndx-gateway": 8, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1}
+PROCS = {"ndx-gateway": 10, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1,
+         "ndx-pay": 2}
 OPTIONAL_PROCS = {"ndx-id", "ndx-portal", "ndx-monitor"}
 STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-monitor": 0, "ndx-gateway": 1, "ndx-sector": 2,
-              "ndx-consent": 2, "ndx-registry": 3}
+              "ndx-consent": 2, "ndx-pay": 2, "ndx-registry": 3}
 CITIZEN = "001099012345"
 PORT_SPAN = 60  # --port-base .. +59
 
@@ -415,11 +418,16 @@ def test_registry_holds_the_federation(up):
     for sid in ("VN/GOV/BTC/enterprise/enterprises", "VN/GOV/BTC/enterprise/owners",
                 "VN/GOV/TCT/tax/taxpayers", "VN/GOV/BCA/population/households"):
         assert grants[(PORTAL, sid)] == ["GET", "POST"], sid
+    # (the treasury's orders: the portal orders a procedure's fee)
+    assert grants[(PORTAL, "VN/GOV/KBNN/treasury/orders")] == ["GET", "POST"]
     for sid in set(by_id) - {"VN/GOV/BCA/population/citizens",
                              "VN/GOV/BTC/enterprise/enterprises",
                              "VN/GOV/BTC/enterprise/owners", "VN/GOV/TCT/tax/taxpayers",
-                             "VN/GOV/BCA/population/households"}:
+                             "VN/GOV/BCA/population/households",
+                             "VN/GOV/KBNN/treasury/orders"}:
         assert grants[(PORTAL, sid)] == ["GET"], sid
+    # The bank sends receipts to the treasury, nothing else.
+    assert grants[("VN/COM/0100000099/payments", "VN/GOV/KBNN/treasury/receipts")] == ["POST"]
     # The access lists: to the portal only.
     for (client, sid) in grants:
         if sid in ACCESS_LISTS:

@@ -293,10 +293,11 @@ def test_fee_order_and_vietqr(env, anna):
     assert bank["name"] == "Ngân hàng Thử nghiệm"
     link = urllib.parse.urlsplit(bank["url"])
     args = urllib.parse.parse_qs(link.query)
-    assert args["qr"] == [q] and args["return"][0].endswith("/#/procedures/" + proc["id"])
+    assert args["qr"] == [q] and args["return"][0] == env.url + "/procedures/" + proc["id"]
     page = requests.get(bank["url"], timeout=10)
     assert page.status_code == 200 and "20.000 ₫" in page.text
-    assert pay["reference"] in page.text and TREASURY_ACCOUNT in page.text
+    assert f'id="reference">{pay["reference"]}<' in page.text and TREASURY_ACCOUNT in page.text
+    assert 'id="amount">20.000 ₫<' in page.text
 
 
 def test_someone_else_cannot_take_the_order(env, anna):

@@ -6,6 +6,7 @@ import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr } from '../i18n.mjs';
 import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
+import { paymentSection } from '../paymentview.mjs';
 
 export async function render(ctx) {
   const p = await api.get(`/api/procedures/${encodeURIComponent(ctx.params.id)}`);
@@ -22,6 +23,8 @@ export async function render(ctx) {
   } else {
     nodes.push(g.caption(`${t('proc.id')} ${p.id}`), g.heading(kindTitle));
   }
-  nodes.push(procedureSummary(p), ...procedureFields(p), procedureHistory(p));
+  nodes.push(procedureSummary(p));
+  if (p.state === 'unpaid') nodes.push(await paymentSection(p, ctx));
+  nodes.push(...procedureFields(p), procedureHistory(p));
   return { title, nodes };
 }
