@@ -18,7 +18,7 @@ export async function render(ctx) {
     nodes.push(g.panel(t('proc.submitted.title'), [
       t('proc.submitted.ref'), h('br'), h('strong', { id: 'procedure-ref' }, String(p.id)),
     ]));
-    nodes.push(g.p(t('proc.submitted.next')));
+    nodes.push(g.p(t(p.state === 'unpaid' ? 'proc.submitted.next.unpaid' : 'proc.submitted.next')));
     nodes.push(h('h2', { class: 'govuk-heading-l' }, kindTitle));
   } else {
     nodes.push(g.caption(`${t('proc.id')} ${p.id}`), g.heading(kindTitle));
