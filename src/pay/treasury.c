@@ -39,8 +39,10 @@ static const char SCHEMA[] =
 	" procedure_id TEXT NOT NULL UNIQUE, agency TEXT NOT NULL, payer TEXT NOT NULL,"
 	" amount INTEGER NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,"
 	" paid_at INTEGER, paid_day TEXT, bank_bin TEXT, txn_id TEXT,"
+	" closed_at INTEGER, refund_day TEXT, close_reason TEXT,"
 	" UNIQUE(bank_bin, txn_id));"
-	"CREATE INDEX IF NOT EXISTS orders_day ON orders(paid_day, agency);";
+	"CREATE INDEX IF NOT EXISTS orders_day ON orders(paid_day, agency);"
+	"CREATE INDEX IF NOT EXISTS orders_refund_day ON orders(refund_day, agency);";
 
 int treasury_open(const struct treasury_config *cfg, struct treasury **out)
 {
@@ -391,6 +393,11 @@ static int apply_receipt(struct treasury *t, const struct receipt *r, json_t **o
 	int m = mark_paid(t, r);
 	if (m < 0)
 		return 500;
+	if (m == 0) {
+		/* Cancelled (its procedure was rejected before it was paid). */
+		*code = "closed";
+		return 409;
+	}
 	json_decref(*order);
 	*order = NULL;
 	return order_find(t, "reference", r->reference, order, NULL) == 1 ? 200 : 500;
@@ -435,6 +442,8 @@ static void post_receipt(struct treasury *t, const struct ndx_http_req *req,
 		       status == 404   ? "no order has this reference"
 		       : status == 409 ? (strcmp(code, "amount_mismatch") == 0
 						  ? "the amount paid is not the order's"
+					  : strcmp(code, "closed") == 0
+						  ? "the order was cancelled: its procedure was rejected"
 						  : "the order was paid by another transaction")
 				       : "the receipt could not be applied");
 		goto out;
@@ -449,6 +458,68 @@ out:
 	json_decref(payload);
 	ndx_jws_free(jws);
 	json_decref(body);
+}
+
+/* ---- POST /orders/refund ----------------------------------------------------------- */
+
+/* Closes the order of a rejected procedure: a paid one is refunded to the
+ * payer (status refunded, counted on the day's refunds), an open one
+ * cancelled (status cancelled: a receipt for it is refused from then on).
+ * Asking again changes nothing. */
+static void post_refund(struct treasury *t, const struct ndx_http_req *req,
+			struct ndx_http_resp *resp)
+{
+	const char *payer = payer_of(req);
+	json_error_t jerr;
+	json_t *body = req->body ? json_loadb((const char *)req->body, req->body_len,
+					      JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	const char *proc = json_string_value(json_object_get(body, "procedure_id"));
+	const char *reason = json_string_value(json_object_get(body, "reason"));
+	char have[NDX_PIN_LEN + 1] = "", day[NDX_VN_DATE_LEN];
+	json_t *order = NULL;
+	sqlite3_stmt *q = NULL;
+	time_t now = time(NULL);
+	int found, rc = SQLITE_ERROR;
+
+	if (!payer || !text_ok(proc, PROC_ID_MAX) || (reason && strlen(reason) > 500)) {
+		json_decref(body);
+		return refuse(resp, 400, "invalid",
+			      "expected {\"procedure_id\", \"reason\"?} and Ndx-Subject, the payer");
+	}
+	ndx_time_vn_iso_date(now, day);
+	pthread_mutex_lock(&t->mu);
+	found = order_find(t, "procedure_id", proc, &order, have);
+	if (found == 1 && strcmp(have, payer) == 0 &&
+	    sqlite3_prepare_v2(t->db,
+			       "UPDATE orders SET status = CASE status WHEN 'paid' THEN 'refunded'"
+			       " ELSE 'cancelled' END, closed_at = ?, close_reason = ?,"
+			       " refund_day = CASE status WHEN 'paid' THEN ? END"
+			       " WHERE procedure_id = ? AND status IN ('open', 'paid')",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)now);
+		sqlite3_bind_text(q, 2, reason ? reason : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, day, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, proc, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		json_decref(order);
+		order = NULL;
+		if (rc == SQLITE_DONE && order_find(t, "procedure_id", proc, &order, NULL) != 1)
+			rc = SQLITE_ERROR;
+	}
+	pthread_mutex_unlock(&t->mu);
+	json_decref(body);
+	if (found < 0 || (found == 1 && strcmp(have, payer) == 0 && rc != SQLITE_DONE)) {
+		json_decref(order);
+		return refuse(resp, 500, "internal", "the order could not be closed");
+	}
+	if (found == 0 || strcmp(have, payer) != 0) {
+		json_decref(order);
+		return refuse(resp, 404, "not_found", "no order of this procedure for this payer");
+	}
+	fprintf(stderr, "ndx-pay: treasury: order of %s %s\n", proc,
+		json_string_value(json_object_get(order, "status")));
+	reply_order(resp, 200, order, payer);
 }
 
 /* ---- GET /reconciliation?date=YYYY-MM-DD ---------------------------------------------- */
@@ -472,15 +543,25 @@ static void get_reconciliation(struct treasury *t, const struct ndx_http_req *re
 		return refuse(resp, 400, "invalid", "date must be YYYY-MM-DD");
 	}
 	pthread_mutex_lock(&t->mu);
+	/* Money in on the day it was paid, money back on the day it was
+	 * refunded: the two sides of the agency's account for that day. */
 	int rc = sqlite3_prepare_v2(t->db,
-				    "SELECT agency, COUNT(*), SUM(amount) FROM orders WHERE paid_day = ?"
+				    "SELECT agency, SUM(paid_day IS ?1),"
+				    " SUM(CASE WHEN paid_day IS ?1 THEN amount ELSE 0 END),"
+				    " SUM(refund_day IS ?1),"
+				    " SUM(CASE WHEN refund_day IS ?1 THEN amount ELSE 0 END)"
+				    " FROM orders WHERE paid_day = ?1 OR refund_day = ?1"
 				    " GROUP BY agency ORDER BY agency", -1, &q, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, date, -1, SQLITE_STATIC);
 		while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-			json_array_append_new(rows, json_pack("{s:s,s:I,s:I}", "agency", col(q, 0),
-							      "payments", (json_int_t)sqlite3_column_int64(q, 1),
-							      "total_vnd", (json_int_t)sqlite3_column_int64(q, 2)));
+			json_array_append_new(rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "agency",
+				col(q, 0), "payments", (json_int_t)sqlite3_column_int64(q, 1),
+				"total_vnd", (json_int_t)sqlite3_column_int64(q, 2),
+				"refunds", (json_int_t)sqlite3_column_int64(q, 3),
+				"refunded_vnd", (json_int_t)sqlite3_column_int64(q, 4),
+				"net_vnd", (json_int_t)(sqlite3_column_int64(q, 2) -
+							sqlite3_column_int64(q, 4))));
 	}
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&t->mu);
@@ -500,6 +581,9 @@ void treasury_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_
 		return ndx_http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 	if (strcmp(path, "/orders") == 0)
 		return strcmp(m, "POST") == 0 ? post_order(t, req, resp)
+					      : refuse(resp, 405, "method", "POST only");
+	if (strcmp(path, "/orders/refund") == 0)
+		return strcmp(m, "POST") == 0 ? post_refund(t, req, resp)
 					      : refuse(resp, 405, "method", "POST only");
 	if (strncmp(path, "/orders/", 8) == 0 && strlen(path + 8) == ID_HEX &&
 	    strspn(path + 8, "0123456789abcdef") == ID_HEX)

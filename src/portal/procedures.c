@@ -100,6 +100,10 @@ void proc_add_fees(json_t *doc)
 		fee_of(doc);
 }
 
+struct who;
+static int close_order(const struct portal *p, const json_t *proc, const struct who *w,
+		       const char *reason, json_t **order);
+
 /* The bank choices: each bank's confirmation page for this payload, with
  * a link back to the procedure. */
 static json_t *bank_choices(const struct portal *p, const char *id, const char *payload)
@@ -216,6 +220,11 @@ int proc_payment(const struct portal *p, const struct psession *s, const char *i
 		return -1;
 	}
 	state = json_string_value(json_object_get(proc, "state"));
+	/* A rejected procedure's fee goes back: when the refund at the
+	 * rejection failed, asking here asks again. */
+	if (strcmp(state, "rejected") == 0 &&
+	    strcmp(json_string_value(json_object_get(order, "status")) ? json_string_value(json_object_get(order, "status")) : "", "paid") == 0)
+		close_order(p, proc, NULL, "rejected", &order);
 	/* Paid at the treasury (a bank's verified receipt): the procedure
 	 * goes on to the officers, once. */
 	const char *paid = json_string_value(json_object_get(order, "status"));
@@ -920,6 +929,46 @@ static int transition_error(int rc, struct perr *e)
 	return perr_set(e, 500, "internal", "the procedure could not be stored");
 }
 
+/* Asks the treasury to close the order of rejected procedure proc (a paid
+ * one is refunded, an open one cancelled), as w (NULL: the portal itself);
+ * on success *order (may be NULL) is replaced by the closed order. 0, or
+ * -1 after the failure is logged: a later GET …/payment asks again. */
+static int close_order(const struct portal *p, const json_t *proc, const struct who *w,
+		       const char *reason, json_t **order)
+{
+	const char *svc = p->cfg->pay_orders_service, *id = str(proc, "id");
+	struct who none = { 0 };
+	struct xresult r = { 0 };
+	struct perr e = { 0 };
+	json_t *body;
+
+	if (!svc || kind_fee(str(proc, "kind")) == 0)
+		return 0;
+	body = json_pack("{s:s,s:s}", "procedure_id", id, "reason", reason ? reason : "");
+	if (!body || call(p, "POST", svc, "/refund", str(proc, "subject"), w ? w : &none, body,
+			  &r, &e)) {
+		json_decref(body);
+		fprintf(stderr, "ndx-portal: the fee of %s: no refund yet (%s)\n", id,
+			body ? e.message : "out of memory");
+		return -1;
+	}
+	json_decref(body);
+	if (r.status != 200 || !json_is_object(r.json)) {
+		exchange_fail(&e, svc, NDX_OK, &r);
+		fprintf(stderr, "ndx-portal: the fee of %s: no refund yet (%s)\n", id, e.message);
+		xresult_free(&r);
+		return -1;
+	}
+	fprintf(stderr, "ndx-portal: the fee of %s: order %s\n", id,
+		json_string_value(json_object_get(r.json, "status")));
+	if (order) {
+		json_decref(*order);
+		*order = json_incref(r.json);
+	}
+	xresult_free(&r);
+	return 0;
+}
+
 int proc_decide(const struct portal *p, const struct psession *s, const char *id,
 		const json_t *body, json_t **out, struct perr *e)
 {
@@ -965,6 +1014,8 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 			transition_error(rc, e);
 			goto out;
 		}
+		/* The fee goes back to the payer (docs/payment.md). */
+		close_order(p, proc, &w, str(reason_clean, "reason"), NULL);
 		goto answer;
 	}
 	/* Approve. A household business named like a registered enterprise

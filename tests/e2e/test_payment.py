@@ -12,7 +12,8 @@ application on to the officer; attacks: another citizen asking for the payment (
 the portal, 404 at the treasury, 409 for an order with another payer), a forged
 receipt (another key, a receipt without a signature), a replayed receipt (ignored,
 nothing changes), an amount that differs (a receipt, and a re-sealed QR code at the
-bank), a second payment of a paid order; reconciliation of the day per agency."""
+bank), a second payment of a paid order; reconciliation of the day per agency; a
+rejected application's fee refunded (and a receipt for it refused afterwards)."""
 
 import base64
 import json
@@ -409,8 +410,40 @@ def test_reconciliation_per_agency_per_day(env, anna):
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["date"] == today
-    assert doc["agencies"] == [{"agency": "VN/GOV/BCA", "payments": 2, "total_vnd": 2 * FEE}]
+    assert doc["agencies"] == [{"agency": "VN/GOV/BCA", "payments": 2, "total_vnd": 2 * FEE,
+                                "refunds": 0, "refunded_vnd": 0, "net_vnd": 2 * FEE}]
     assert requests.get(env.treasury.url + "/reconciliation", params={"date": "2020-01-01"},
                         timeout=10).json()["agencies"] == []
     assert requests.get(env.treasury.url + "/reconciliation", params={"date": "yesterday"},
                         timeout=10).status_code == 400
+
+
+def test_rejection_refunds_the_fee(env):
+    who = ("048195000123", "Phạm Thị Cúc")
+    s, proc = submit(env, who)
+    pay = payment(env, s, proc["id"])
+    assert bank_pay(env, pay["payload"]).status_code == 200
+    assert payment(env, s, proc["id"])["state"] == "submitted"
+    o, csrf = officer_login(env, "canbo.bca")
+    r = post(o, f"{env.url}/api/officer/procedures/{proc['id']}/decision", csrf,
+             {"decision": "reject", "reason": "Địa chỉ không có trong bản đồ hành chính"})
+    assert r.status_code == 200 and r.json()["state"] == "rejected", r.text
+    back = payment(env, s, proc["id"])
+    assert back["status"] == "refunded" and back["state"] == "rejected"
+    # A receipt for the refunded order (the bank's retry, a replay): refused, and
+    # nothing is paid again.
+    r = send_receipt(env, receipt(env.bank_key, pay["reference"], FEE))
+    assert r.status_code == 409 and r.json()["error"] == "closed", r.text
+    # The day's account: three payments in, one refunded.
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))
+    doc = requests.get(env.treasury.url + "/reconciliation", params={"date": today},
+                       timeout=10).json()
+    assert doc["agencies"] == [{"agency": "VN/GOV/BCA", "payments": 3, "total_vnd": 3 * FEE,
+                                "refunds": 1, "refunded_vnd": FEE, "net_vnd": 2 * FEE}]
+    # Asked again, nothing changes; another payer cannot close it.
+    r = requests.post(env.treasury.url + "/orders/refund", headers={"Ndx-Subject": ANNA[0]},
+                      json={"procedure_id": proc["id"]}, timeout=10)
+    assert r.status_code == 404, r.text
+    r = requests.post(env.treasury.url + "/orders/refund", headers={"Ndx-Subject": who[0]},
+                      json={"procedure_id": proc["id"]}, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
