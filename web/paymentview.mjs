@@ -59,3 +59,18 @@ export async function paymentSection(p, ctx) {
   watch(p.id, ctx);
   return h('section', { id: 'payment', 'aria-labelledby': 'payment-title' }, ...nodes);
 }
+
+// What became of the fee of a rejected procedure: refunded by the State
+// Treasury, or on its way back. Nothing when there was no fee to pay online.
+export async function refundNote(p) {
+  let pay;
+  try {
+    pay = await api.get(`/api/procedures/${encodeURIComponent(p.id)}/payment`);
+  } catch (e) {
+    return null;
+  }
+  const amount = `${formatMoney(pay.amount_vnd)} ₫`;
+  if (pay.status === 'refunded') return g.insetText(h('span', { id: 'refund' }, t('pay.refunded', { amount })));
+  if (pay.status === 'paid') return g.insetText(h('span', { id: 'refund' }, t('pay.refund.pending', { amount })));
+  return null;
+}

@@ -381,6 +381,8 @@ export function defineFlows(env) {
 
     await eventually(async () => (await stateOf(citizen, env, id)) === 'rejected');
     assert.match(await citizen.textContent('#procedure-history'), /giấy phép con/);
+    // The fee paid comes back (docs/payment.md "Refunds").
+    assert.match(await citizen.textContent('#refund'), /đã hoàn trả lệ phí 100\.000 ₫/);
     await check(citizen, 'procedure-rejected');
   }));
 

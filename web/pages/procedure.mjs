@@ -6,7 +6,7 @@ import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr } from '../i18n.mjs';
 import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
-import { paymentSection } from '../paymentview.mjs';
+import { paymentSection, refundNote } from '../paymentview.mjs';
 
 export async function render(ctx) {
   const p = await api.get(`/api/procedures/${encodeURIComponent(ctx.params.id)}`);
@@ -25,6 +25,7 @@ export async function render(ctx) {
   }
   nodes.push(procedureSummary(p));
   if (p.state === 'unpaid') nodes.push(await paymentSection(p, ctx));
+  if (p.state === 'rejected' && p.fee_vnd) nodes.push(await refundNote(p));
   nodes.push(...procedureFields(p), procedureHistory(p));
   return { title, nodes };
 }
