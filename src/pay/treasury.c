@@ -508,18 +508,19 @@ static void post_refund(struct treasury *t, const struct ndx_http_req *req,
 			rc = SQLITE_ERROR;
 	}
 	pthread_mutex_unlock(&t->mu);
-	json_decref(body);
 	if (found < 0 || (found == 1 && strcmp(have, payer) == 0 && rc != SQLITE_DONE)) {
-		json_decref(order);
-		return refuse(resp, 500, "internal", "the order could not be closed");
+		refuse(resp, 500, "internal", "the order could not be closed");
+	} else if (found == 0 || strcmp(have, payer) != 0) {
+		refuse(resp, 404, "not_found", "no order of this procedure for this payer");
+	} else {
+		/* proc lives in body: logged before body goes. */
+		fprintf(stderr, "ndx-pay: treasury: order of %s %s\n", proc,
+			json_string_value(json_object_get(order, "status")));
+		reply_order(resp, 200, order, payer);
+		order = NULL; /* the answer took it */
 	}
-	if (found == 0 || strcmp(have, payer) != 0) {
-		json_decref(order);
-		return refuse(resp, 404, "not_found", "no order of this procedure for this payer");
-	}
-	fprintf(stderr, "ndx-pay: treasury: order of %s %s\n", proc,
-		json_string_value(json_object_get(order, "status")));
-	reply_order(resp, 200, order, payer);
+	json_decref(order);
+	json_decref(body);
 }
 
 /* ---- GET /reconciliation?date=YYYY-MM-DD ---------------------------------------------- */
