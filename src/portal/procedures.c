@@ -231,7 +231,7 @@ int proc_payment(const struct portal *p, const struct psession *s, const char *i
 	const char *ref = json_string_value(json_object_get(order, "reference"));
 	if (strcmp(state, "unpaid") == 0 && paid && strcmp(paid, "paid") == 0) {
 		snprintf(actor, sizeof actor, "treasury:%s", ref ? ref : "");
-		rc = pstore_proc_transition(p->st, id, UNPAID, "submitted", actor, "fee paid", NULL,
+		rc = pstore_proc_transition(p->st, id, UNPAID, "submitted", actor, "Đã nộp lệ phí", NULL,
 					    time(NULL));
 		if (rc == NDX_OK || rc == NDX_EPERM)
 			state = "submitted";
