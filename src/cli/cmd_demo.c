@@ -331,7 +331,9 @@ static const struct demo_member members[] = {
 			{ "orders", "Lệnh thu phí, lệ phí", 1, { "public-service" }, 0, NULL,
 			  { NULL }, "orders" },
 			{ "receipts", "Chứng từ nộp tiền của ngân hàng", 0, { NULL }, 0, NULL,
-			  { NULL }, "receipts" } } } } },
+			  { NULL }, "receipts" } } },
+		/* A citizen sees who asked for their payment orders. */
+		TRANSPARENCY } },
 	/* A demo bank (`ndx-pay bank`): its confirmation page pays a VietQR
 	 * code and sends the signed receipt to the treasury. */
 	{ BANK_MEMBER, BANK_NAME, NULL, {

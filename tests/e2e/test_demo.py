@@ -69,7 +69,8 @@ EMPTY_TABLES = {"deaths"}
 PORTAL = "VN/GOV/VPCP/portal"
 CONSENT = "VN/GOV/VPCP/consent"
 MONITORING = "VN/GOV/VPCP/monitoring"
-ACCESS_LISTS = {f"{m}/transparency/accesses" for m in SECTORS}
+ACCESS_LISTS = ({f"{m}/transparency/accesses" for m in SECTORS} |
+                {"VN/GOV/KBNN/transparency/accesses"})
 SECTOR_SERVICES = {f"{m}/{s}" for m, (_, _, svcs) in SECTORS.items() for s in svcs}
 APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55, "treasury": 38,
                "bank": 39}
@@ -368,7 +369,9 @@ def test_gateways_serve_the_sectors_and_the_access_lists(up):
             treasury = fed["apps"]["treasury"]["url"]
             assert services == {f"{m}/treasury/{r}": {"backend": f"{treasury}/{r}",
                                                       "timeout_ms": 10000}
-                                for r in ("orders", "receipts")}, services
+                                for r in ("orders", "receipts")} | {
+                f"{m}/transparency/accesses": {"backend": "ndx:subject-accesses",
+                                               "timeout_ms": 10000}}, services
             continue
         if m not in SECTORS:
             assert services == {}, (m, services)  # VPCP and the bank only consume
@@ -691,7 +694,7 @@ def test_printed_exchanges_work(up):
     res = subprocess.run(words[:-2] + ["--json"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1, res.stderr
     refused = json.loads(res.stdout)
-    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(SECTORS)
+    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(ACCESS_LISTS)
     assert all("SubjectTokenMissing" in u["error"] for u in refused["unavailable"]), refused
     other = fed["apps"]["id"]["demo_accounts"][1]["pin"]
     other_file = Path(fed["dir"]) / "other.id-token"
@@ -702,7 +705,7 @@ def test_printed_exchanges_work(up):
                          text=True, timeout=60)
     assert res.returncode == 1, res.stderr
     refused = json.loads(res.stdout)
-    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(SECTORS)
+    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(ACCESS_LISTS)
     assert all("SubjectTokenInvalid" in u["error"] for u in refused["unavailable"]), refused
 
     # getOpenAPI answers with the document ndx-sector describes its API with.
