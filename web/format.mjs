@@ -31,7 +31,7 @@ export function recordRows(record, order, labelPrefix = 'f.') {
 }
 
 export function stateTag(state) {
-  const colours = { submitted: null, approved: 'turquoise', completed: 'green', rejected: 'red', failed: 'orange' };
+  const colours = { unpaid: 'yellow', submitted: null, approved: 'turquoise', completed: 'green', rejected: 'red', failed: 'orange' };
   return { text: tOr(`state.${state}`, state), colour: colours[state] ?? 'grey' };
 }
 
@@ -75,6 +75,7 @@ export function procedureName(p) {
 export function actorText(actor, p) {
   const a = String(actor || '');
   if (a.startsWith('citizen:')) return p.applicant_name ? t('proc.actor.applicant', { name: p.applicant_name }) : t('proc.actor.applicant.anon');
+  if (a.startsWith('treasury:')) return t('proc.actor.treasury');
   if (a.startsWith('officer:')) {
     return t('proc.actor.officer', { agency: agencyText(p.agency, p.agency_name), user: a.slice('officer:'.length) });
   }

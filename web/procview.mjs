@@ -20,6 +20,7 @@ export function procedureSummary(p) {
     { key: t('proc.state'), value: h('span', { id: 'procedure-state', 'data-state': p.state }, g.tag(st.text, st.colour)) },
     { key: t('proc.applicant'), value: `${p.applicant_name || ''}${p.subject ? ` (${p.subject})` : ''}` },
     { key: t('proc.agency'), value: h('span', { id: 'procedure-agency' }, agencyText(p.agency, p.agency_name)) },
+    ...(p.fee_vnd ? [{ key: t('proc.fee'), value: h('span', { id: 'procedure-fee' }, formatValue('fee_vnd', p.fee_vnd)) }] : []),
     { key: t('proc.created'), value: formatTime(p.created_at) },
     { key: t('proc.updated'), value: formatTime(p.updated_at) },
   ];

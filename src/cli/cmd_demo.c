@@ -78,6 +78,8 @@
 #define ID_OFFSET 45u
 #define PORTAL_OFFSET 50u
 #define MONITOR_OFFSET 55u
+#define TREASURY_OFFSET 38u
+#define BANK_OFFSET 39u
 #define MONITOR_INTERVAL_S "5"
 /* What `run` (make demo) starts: bounded, it stops by itself. */
 #define TRAFFIC_SECONDS "1800"
@@ -120,6 +122,18 @@
 #define NAME_ID "ndx-id"
 #define NAME_PORTAL "ndx-portal"
 #define NAME_MONITOR "ndx-monitor"
+#define NAME_PAY "ndx-pay"
+/* Fee payment (docs/payment.md): the State Treasury's collection account
+ * at the demo bank, and the demo bank's customer who pays. */
+#define BANK_MEMBER "VN/COM/0100000099"
+#define BANK_CLIENT BANK_MEMBER "/payments"
+#define BANK_NAME "Ngân hàng Thử nghiệm"
+#define BANK_BIN "970499"
+#define TREASURY_ACCOUNT "7111000000001"
+#define TREASURY_ACCOUNT_NAME "KHO BAC NHA NUOC"
+#define BANK_CUSTOMER_ACCOUNT "0123456789"
+#define ORDERS_SERVICE "VN/GOV/KBNN/treasury/orders"
+#define RECEIPTS_SERVICE "VN/GOV/KBNN/treasury/receipts"
 
 static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
@@ -131,8 +145,9 @@ static const char demo_usage[] =
 	"\n"
 	"A local federation of the Vietnamese agencies that hold the national\n"
 	"registries (BCA population, BTP civil status, BTC enterprises, TCT tax,\n"
-	"BHXH social insurance, BNNMT land, CSGT vehicles) and the Government Office\n"
-	"(VPCP: the portal and the consent service), run from DIR.\n"
+	"BHXH social insurance, BNNMT land, CSGT vehicles), the Government Office\n"
+	"(VPCP: the portal and the consent service), the State Treasury (KBNN: fee\n"
+	"payment orders) and a demo bank (" BANK_MEMBER "), run from DIR.\n"
 	"  up     initialise (first time) and start ndx-registry on 127.0.0.1:PORT;\n"
 	"         seed synthetic data into DIR/sector (first time: ndx-sector seed\n"
 	"         --citizens " SECTOR_CITIZENS " --seed " SECTOR_SEED ") and serve each agency's\n"
@@ -155,6 +170,9 @@ static const char demo_usage[] =
 	"         every gateway's operational records through the exchange), shown in\n"
 	"         the portal's operations centre PORTAL/ops to its two officials, an\n"
 	"         operator and the tax department's (e-ID accounts, same password);\n"
+	"         start the State Treasury's payment platform and the demo bank\n"
+	"         (ndx-pay treasury, ndx-pay bank, docs/payment.md): a procedure's fee\n"
+	"         is paid by VietQR or at the bank before the officers see it;\n"
 	"         fetch and verify the signed configuration into DIR/conf; the first time,\n"
 	"         sign the printed citizen in to the portal, file a change of residence\n"
 	"         for them and have BCA's officer open it (a read of their record the\n"
@@ -163,7 +181,8 @@ static const char demo_usage[] =
 	"         logs in DIR/logs; refuses while DIR's federation is running or a\n"
 	"         port is taken; a later up reuses keys, certificates and data\n"
 	"  down   stop the processes DIR/federation.json lists (portal and e-ID,\n"
-	"         then gateways, then sectors and the consent service, then the\n"
+	"         then gateways, then sectors, the consent service, the treasury and\n"
+	"         the bank, then the\n"
 	"         registry; SIGTERM, after 10 s SIGKILL); succeeds when nothing runs\n"
 	"  run    up, print what to try (curl lines making real exchanges and the\n"
 	"         access list showing them), wait for Ctrl-C or SIGTERM, then down\n"
@@ -181,9 +200,10 @@ static const char demo_usage[] =
 	"  --dir DIR         the demo's directory (created if missing)\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
 	"                    first set up with, else 4400); then, in the order BCA,\n"
-	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP: the gateways'\n"
-	"                    consumer ports PORT+10..17 and gateway ports PORT+20..27,\n"
-	"                    the sectors PORT+30..36; the consent service PORT+40,\n"
+	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP, KBNN, the bank:\n"
+	"                    the gateways' consumer ports PORT+10..19 and gateway\n"
+	"                    ports PORT+20..29, the sectors PORT+30..36; the treasury\n"
+	"                    PORT+38, the bank PORT+39; the consent service PORT+40,\n"
 	"                    the e-ID PORT+45, the portal PORT+50, the monitoring\n"
 	"                    service PORT+55\n"
 	"  --pin PIN         (id-token) the citizen, one with a demo account\n"
@@ -209,6 +229,8 @@ struct demo_service {
 	 * (docs/protocol.md, services[].bulk_purposes): only where a flow of
 	 * the demo needs it. */
 	const char *bulk[2];
+	/* Served by `ndx-pay treasury` at this path; NULL: not. */
+	const char *pay;
 };
 
 struct demo_subsystem {
@@ -227,7 +249,7 @@ struct demo_member {
  * for it, to the portal only (grants below). */
 #define TRANSPARENCY { "transparency", { { "accesses", \
 	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL, \
-	{ NULL } } } }
+	{ NULL }, NULL } } }
 
 static const struct demo_member members[] = {
 	{ "VN/GOV/BCA", "Bộ Công an", "population", {
@@ -236,33 +258,33 @@ static const struct demo_member members[] = {
 			 * citizens too. */
 			{ "citizens", "Tra cứu thông tin công dân", 1,
 			  { "public-service", "law-enforcement", "tax-administration",
-			    "social-insurance" }, 0, "citizens", { NULL } },
+			    "social-insurance" }, 0, "citizens", { NULL }, NULL },
 			/* A household's answer holds every member: the portal shows
 			 * the signed-in citizen theirs. */
 			{ "households", "Tra cứu hộ gia đình", 1,
 			  { "public-service", "law-enforcement" }, 0, "households",
-			  { "public-service" } },
+			  { "public-service" }, NULL },
 			/* The verification service (docs/sectors.md
 			 * "Verification"): the other registries reconcile their
 			 * records with it in batches, each person checked logged. */
 			{ "verify", "Đối chiếu dữ liệu với Cơ sở dữ liệu quốc gia về dân cư", 1,
 			  { "data-reconciliation", "public-service" }, 0, "verify",
-			  { "data-reconciliation" } } } },
+			  { "data-reconciliation" }, NULL } } },
 		TRANSPARENCY,
 		/* The national e-ID (VNeID is the Ministry of Public Security's):
 		 * it serves nothing through the exchange, and receives the events
 		 * that disable an account (a registered death). */
-		{ EID_SUBSYSTEM, { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } } } },
+		{ EID_SUBSYSTEM, { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
 	{ "VN/GOV/BTP", "Bộ Tư pháp", "civil-status", {
 		{ "civil-status", {
 			{ "births", "Tra cứu thông tin khai sinh", 1, { "public-service" }, 0,
-			  "births", { NULL } },
+			  "births", { NULL }, NULL },
 			{ "marriages", "Tra cứu thông tin kết hôn", 1, { "public-service" }, 0,
-			  "marriages", { NULL } },
+			  "marriages", { NULL }, NULL },
 			/* Its event death-registered tells population, insurance, tax
 			 * and the e-ID (life_types below). */
 			{ "deaths", "Tra cứu thông tin khai tử", 1, { "public-service" }, 0,
-			  "deaths", { NULL } } } },
+			  "deaths", { NULL }, NULL } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
 		/* An enterprise record names its legal representative: personal. */
@@ -271,9 +293,9 @@ static const struct demo_member members[] = {
 			  { "public-service", "tax-administration", "social-insurance" }, 0,
 			  /* The household-business procedure searches the names of
 			   * everyone's enterprises. */
-			  "enterprises", { "public-service" } },
+			  "enterprises", { "public-service" }, NULL },
 			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
-			  { "public-service", "tax-administration" }, 0, "owners", { NULL } } } },
+			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
@@ -282,38 +304,53 @@ static const struct demo_member members[] = {
 			 * naming no subject. */
 			{ "taxpayers", "Tra cứu người nộp thuế", 1,
 			  { "public-service", "tax-administration" }, 0, "taxpayers",
-			  { "public-service" } },
+			  { "public-service" }, NULL },
 			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "obligations", { NULL } } } },
+			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
 		{ "insurance", {
 			{ "participants", "Tra cứu người tham gia bảo hiểm", 1,
-			  { "public-service", "social-insurance" }, 0, "participants", { NULL } },
+			  { "public-service", "social-insurance" }, 0, "participants", { NULL }, NULL },
 			/* The contribution history needs the citizen's consent. */
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1, "contributions", { NULL } } } },
+			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
 		{ "land", {
-			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL } },
+			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL }, NULL },
 			{ "right-holders", "Tra cứu người sử dụng đất", 1,
-			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL } } } },
+			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
 		{ "vehicles", {
 			{ "vehicles", "Tra cứu phương tiện", 1,
-			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL } } } },
+			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL } } },
 		TRANSPARENCY } },
 	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
 		/* The national public service portal (a consumer) and the consent
 		 * service citizens give and revoke consents at. */
-		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } },
-		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } },
+		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } },
+		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } },
 		/* The operator's monitoring service (ndx-monitor): the
 		 * configuration's monitoring client, collecting every gateway's
 		 * operational records through this gateway. */
-		{ "monitoring", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL } } } } } },
+		{ "monitoring", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
+	/* The State Treasury's payment platform (`ndx-pay treasury`): the
+	 * portal orders a procedure's fee there, for its payer; a bank's
+	 * signed receipt says it is paid. */
+	{ "VN/GOV/KBNN", "Kho bạc Nhà nước", NULL, {
+		{ "treasury", {
+			{ "orders", "Lệnh thu phí, lệ phí", 1, { "public-service" }, 0, NULL,
+			  { NULL }, "orders" },
+			{ "receipts", "Chứng từ nộp tiền của ngân hàng", 0, { NULL }, 0, NULL,
+			  { NULL }, "receipts" } } },
+		/* A citizen sees who asked for their payment orders. */
+		TRANSPARENCY } },
+	/* A demo bank (`ndx-pay bank`): its confirmation page pays a VietQR
+	 * code and sends the signed receipt to the treasury. */
+	{ BANK_MEMBER, BANK_NAME, NULL, {
+		{ "payments", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
 };
 #define N_MEMBERS (sizeof(members) / sizeof(members[0]))
 
@@ -353,6 +390,9 @@ static const struct demo_grant grants[] = {
 	{ "VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/verify", { "POST" } },
 	{ "VN/GOV/BNNMT/land", "VN/GOV/BCA/population/verify", { "POST" } },
 	{ "VN/GOV/CSGT/vehicles", "VN/GOV/BCA/population/verify", { "POST" } },
+	/* Fees: the portal orders them, the bank sends its receipts. */
+	{ PORTAL_CLIENT, ORDERS_SERVICE, { "GET", "POST" } },
+	{ BANK_CLIENT, RECEIPTS_SERVICE, { "POST" } },
 	/* After the ones above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
@@ -882,7 +922,7 @@ static int stop_in_order(const pid_t *pids, const char *const *names, size_t n)
 	static const char *const groups[][3] = {
 		{ NAME_PORTAL, NAME_ID, NAME_MONITOR },
 		{ NAME_GATEWAY, NULL, NULL },
-		{ NAME_SECTOR, NAME_CONSENT, NULL },
+		{ NAME_SECTOR, NAME_CONSENT, NAME_PAY },
 		{ NAME_REGISTRY, NULL, NULL },
 	};
 	pid_t group_pids[MAX_PROCS];
@@ -1050,7 +1090,7 @@ struct demo_state {
 	struct demo_paths paths;
 	char url[64];
 	pid_t registry_pid;
-	struct demo_app consent, id, portal, monitor;
+	struct demo_app consent, id, portal, monitor, treasury, bank;
 	uint64_t conf_version;
 	size_t n_services, n_grants;
 	/* A citizen and an enterprise of the seeded data, for the curl lines. */
@@ -1383,7 +1423,10 @@ static json_t *gateway_config(const struct demo_state *st, const struct demo_gat
 			snprintf(id, sizeof(id), "%s/%s/%s", g->m->id, s->code, s->services[k].code);
 			/* The gateway appends the path after the service id: a sector's
 			 * table takes the rest (citizens/{pin}). */
-			if (s->services[k].resource != NULL)
+			if (s->services[k].pay != NULL)
+				snprintf(backend, sizeof(backend), "%s/%s", st->treasury.url,
+					 s->services[k].pay);
+			else if (s->services[k].resource != NULL)
 				snprintf(backend, sizeof(backend), "%s/%s", g->sector_url,
 					 s->services[k].resource);
 			else
@@ -1609,7 +1652,7 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 		}
 	{
 		const struct demo_app *apps[] = { &st->portal, &st->id, &st->monitor,
-						  &st->consent };
+						  &st->consent, &st->treasury, &st->bank };
 		for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 			if (apps[i]->pid > 0) {
 				pids[n] = apps[i]->pid;
@@ -1836,13 +1879,15 @@ static json_t *federation_doc(const struct demo_state *st)
 	}
 	{
 		const struct demo_app *apps[] = { &st->portal, &st->id, &st->monitor,
-						  &st->consent };
+						  &st->consent, &st->treasury, &st->bank };
 		for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
 			if (apps[i]->pid <= 0)
 				continue;
 			json_object_set_new(japps, apps[i] == &st->portal ? "portal"
 						   : apps[i] == &st->id ? "id"
-						   : apps[i] == &st->monitor ? "monitor" : "consent",
+						   : apps[i] == &st->monitor ? "monitor"
+						   : apps[i] == &st->treasury ? "treasury"
+						   : apps[i] == &st->bank ? "bank" : "consent",
 					    json_pack("{sssssIssss}", "name", apps[i]->name, "url",
 						      apps[i]->url, "pid", (json_int_t)apps[i]->pid,
 						      "log", apps[i]->log, "dir", apps[i]->dir));
@@ -2787,7 +2832,8 @@ static int ports_free(const struct demo_state *st, unsigned port)
 
 static int app_ports_free(const struct demo_state *st)
 {
-	const struct demo_app *apps[] = { &st->consent, &st->id, &st->portal, &st->monitor };
+	const struct demo_app *apps[] = { &st->consent, &st->id, &st->portal, &st->monitor,
+					  &st->treasury, &st->bank };
 
 	for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 		if (port_in_use(apps[i]->port)) {
@@ -3016,11 +3062,12 @@ static int start_portal(struct demo_state *st, const char *bin)
 	struct demo_app *a = &st->portal;
 	const struct demo_gateway *gw = gateway_of(st, PORTAL_CLIENT);
 	char config[PATH_MAX], secret[PATH_MAX], data[PATH_MAX], pw[PATH_MAX];
-	char token[PATH_MAX], mtoken[PATH_MAX], listen[32];
+	char token[PATH_MAX], mtoken[PATH_MAX], listen[32], bank_page[96];
 	char *text;
 	json_t *cfg;
 	int rc;
 
+	snprintf(bank_page, sizeof(bank_page), "%s/pay", st->bank.url);
 	if (join(config, a->dir, "portal.json") || join(secret, a->dir, "oidc-client.secret") ||
 	    join(data, a->dir, "data") || join(pw, st->id.dir, "demo-password") ||
 	    join(token, st->consent.dir, "admin.token") ||
@@ -3030,7 +3077,8 @@ static int start_portal(struct demo_state *st, const char *bin)
 	/* The operations centre asks ndx-monitor, which starts after the
 	 * portal: the portal reads the token file at each call. Chart.js is
 	 * served from its npm directory beside GOV.UK Frontend's. */
-	cfg = json_pack("{ss ss ss ss ss ss s{ss ss ss} s{ss ss} s{ss ss ss} s{ss ss} si}",
+	cfg = json_pack("{ss ss ss ss ss ss s{ss ss ss} s{ss ss} s{ss ss ss} s{ss ss} si"
+			" s{ss s[{ss ss}]}}",
 			"listen", listen, "public_url", a->url, "data_dir", data,
 			"web_dir", NDX_WEB_DIR, "assets_dir", NDX_ASSETS_DIR,
 			"chart_assets_dir", NDX_WEB_DIR "/../node_modules/chart.js/dist",
@@ -3040,7 +3088,9 @@ static int start_portal(struct demo_state *st, const char *bin)
 			"consent_service", "url", st->consent.url, "token_file", token, "issuer",
 			CONSENT_ID,
 			"monitor", "url", st->monitor.url, "token_file", mtoken,
-			"session_minutes", 30);
+			"session_minutes", 30,
+			"payment", "orders_service", ORDERS_SERVICE, "banks", "name", BANK_NAME,
+			"url", bank_page);
 	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	json_decref(cfg);
 	if (!text) {
@@ -3079,6 +3129,76 @@ static int start_portal(struct demo_state *st, const char *bin)
 			return -1;
 	}
 	return wait_ready(a->pid, NAME_PORTAL, a->url, a->log, a->log_from, "listening on",
+			  now_ms());
+}
+
+/* The State Treasury's payment platform, before the gateways (its
+ * gateway's backend): the bank's receipt key made the first time, its
+ * public half given to the treasury. */
+static int start_treasury(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->treasury;
+	char db[PATH_MAX], bank_key[PATH_MAX], bank_pub[PATH_MAX], listen[32];
+	char bank_arg[PATH_MAX + 8];
+	struct ndx_key *key = NULL;
+
+	if (join(db, a->dir, "treasury.db") || join(bank_key, st->bank.dir, "receipt-sign.key") ||
+	    join(bank_pub, a->dir, "bank-" BANK_BIN ".pub"))
+		return -1;
+	if (ndx_mkdirs(a->dir, 0700) != NDX_OK || ndx_mkdirs(st->bank.dir, 0700) != NDX_OK) {
+		cli_error("cannot create %s: %s", a->dir, strerror(errno));
+		return -1;
+	}
+	if (access(bank_key, F_OK) != 0) {
+		if (ndx_key_generate(&key) != NDX_OK || ndx_key_save_private(key, bank_key) != NDX_OK) {
+			ndx_key_free(key);
+			cli_error("cannot write the bank's key %s", bank_key);
+			return -1;
+		}
+	} else if (ndx_key_load(bank_key, &key) != NDX_OK) {
+		cli_error("cannot read the bank's key %s", bank_key);
+		return -1;
+	}
+	int rc = ndx_key_save_public(key, bank_pub);
+	ndx_key_free(key);
+	if (rc != NDX_OK) {
+		cli_error("cannot write %s", bank_pub);
+		return -1;
+	}
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
+	snprintf(bank_arg, sizeof(bank_arg), BANK_BIN "=%s", bank_pub);
+	{
+		char *argv[] = { (char *)bin, "treasury", "--db", db, "--bin", BANK_BIN,
+				 "--account", TREASURY_ACCOUNT, "--account-name",
+				 TREASURY_ACCOUNT_NAME, "--bank", bank_arg, "--listen", listen, NULL };
+
+		if (app_spawn(a, argv) != 0)
+			return -1;
+	}
+	return wait_ready(a->pid, NAME_PAY, a->url, a->log, a->log_from, "listening on",
+			  now_ms());
+}
+
+/* The demo bank, once its gateway is up. */
+static int start_bank(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->bank;
+	const struct demo_gateway *gw = gateway_of(st, BANK_CLIENT);
+	char key[PATH_MAX], listen[32];
+
+	if (!gw || join(key, a->dir, "receipt-sign.key"))
+		return -1;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
+	{
+		char *argv[] = { (char *)bin, "bank", "--bin", BANK_BIN, "--name", BANK_NAME,
+				 "--key", key, "--gateway", (char *)gw->consumer_url, "--client",
+				 BANK_CLIENT, "--receipts-service", RECEIPTS_SERVICE,
+				 "--customer-account", BANK_CUSTOMER_ACCOUNT, "--listen", listen, NULL };
+
+		if (app_spawn(a, argv) != 0)
+			return -1;
+	}
+	return wait_ready(a->pid, NAME_PAY, a->url, a->log, a->log_from, "listening on",
 			  now_ms());
 }
 
@@ -3607,7 +3727,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 {
 	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
 	char consent_bin[PATH_MAX], id_bin[PATH_MAX], portal_bin[PATH_MAX];
-	char monitor_bin[PATH_MAX];
+	char monitor_bin[PATH_MAX], pay_bin[PATH_MAX];
 	char port_arg[32];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
@@ -3627,7 +3747,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	    cli_find_binary(NAME_CONSENT, consent_bin, sizeof(consent_bin)) != 0 ||
 	    cli_find_binary(NAME_ID, id_bin, sizeof(id_bin)) != 0 ||
 	    cli_find_binary(NAME_PORTAL, portal_bin, sizeof(portal_bin)) != 0 ||
-	    cli_find_binary(NAME_MONITOR, monitor_bin, sizeof(monitor_bin)) != 0)
+	    cli_find_binary(NAME_MONITOR, monitor_bin, sizeof(monitor_bin)) != 0 ||
+	    cli_find_binary(NAME_PAY, pay_bin, sizeof(pay_bin)) != 0)
 		return CLI_EXIT_FAIL;
 	if (private_dirs(p) != 0)
 		return CLI_EXIT_FAIL;
@@ -3646,7 +3767,9 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	if (app_setup(&st->consent, NAME_CONSENT, p, "consent", port + CONSENT_OFFSET) ||
 	    app_setup(&st->id, NAME_ID, p, "id", port + ID_OFFSET) ||
 	    app_setup(&st->portal, NAME_PORTAL, p, "portal", port + PORTAL_OFFSET) ||
-	    app_setup(&st->monitor, NAME_MONITOR, p, "monitor", port + MONITOR_OFFSET))
+	    app_setup(&st->monitor, NAME_MONITOR, p, "monitor", port + MONITOR_OFFSET) ||
+	    app_setup(&st->treasury, NAME_PAY, p, "treasury", port + TREASURY_OFFSET) ||
+	    app_setup(&st->bank, NAME_PAY, p, "bank", port + BANK_OFFSET))
 		return CLI_EXIT_FAIL;
 	if (ports_free(st, port) != 0 || app_ports_free(st) != 0)
 		return CLI_EXIT_FAIL;
@@ -3692,7 +3815,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	cli_api_close(&api);
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
-	if (start_gateways(st, gateway_bin) != 0 || start_id(st, id_bin) != 0 ||
+	if (start_treasury(st, pay_bin) != 0 || start_gateways(st, gateway_bin) != 0 ||
+	    start_bank(st, pay_bin) != 0 || start_id(st, id_bin) != 0 ||
 	    start_portal(st, portal_bin) != 0 || demo_officer_read(st) != 0 ||
 	    start_monitor(st, monitor_bin, p->anchor) != 0)
 		goto fail;
@@ -3751,6 +3875,10 @@ static void print_up_summary(const struct demo_state *st)
 	       (long)st->portal.pid, st->portal.log);
 	printf("  monitor   %s  ndx-monitor %s  (pid %ld, log %s)\n", st->monitor.url,
 	       MONITOR_CLIENT, (long)st->monitor.pid, st->monitor.log);
+	printf("  treasury  %s  ndx-pay treasury VN/GOV/KBNN/treasury  (pid %ld, log %s)\n",
+	       st->treasury.url, (long)st->treasury.pid, st->treasury.log);
+	printf("  bank      %s/pay  ndx-pay bank %s, %s  (pid %ld, log %s)\n", st->bank.url,
+	       BANK_CLIENT, BANK_NAME, (long)st->bank.pid, st->bank.log);
 	printf("  described in %s\n", p->fed);
 }
 

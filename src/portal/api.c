@@ -154,6 +154,7 @@ static int r_procedures(struct call *c, json_t **out, int *status, struct perr *
 	if (pstore_proc_list(c->p->st, c->s->subject, NULL, NULL, out) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedures could not be read");
 	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
 	return 0;
 }
 
@@ -163,6 +164,7 @@ static int r_submit(struct call *c, json_t **out, int *status, struct perr *e)
 	if (proc_submit(c->p, c->s, c->body, out, e))
 		return -1;
 	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
 	return 0;
 }
 
@@ -181,6 +183,7 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 			return perr_set(e, 500, "internal", "out of memory");
 		}
 		proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
 		return 0;
 	}
 	json_decref(*out);
@@ -188,6 +191,12 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 	if (rc != NDX_OK && rc != NDX_ENOTFOUND)
 		return perr_set(e, 500, "internal", "the procedure could not be read");
 	return perr_set(e, 404, "not_found", "no such procedure");
+}
+
+static int r_payment(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return proc_payment(c->p, c->s, c->arg, out, e);
 }
 
 static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
@@ -202,6 +211,7 @@ static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
 	if (pstore_proc_list(c->p->st, NULL, c->s->agency, state, out) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedures could not be read");
 	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
 	return 0;
 }
 
@@ -211,6 +221,7 @@ static int r_decide(struct call *c, json_t **out, int *status, struct perr *e)
 	if (proc_decide(c->p, c->s, c->arg, c->body, out, e))
 		return -1;
 	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
 	return 0;
 }
 
@@ -234,6 +245,7 @@ static const struct route {
 	{ "GET", "procedures", CITIZEN, r_procedures },
 	{ "POST", "procedures", CITIZEN, r_submit },
 	{ "GET", "procedures/*", SIGNED_IN, r_procedure },
+	{ "GET", "procedures/*/payment", CITIZEN, r_payment },
 	{ "GET", "officer/procedures", OFFICER, r_queue },
 	{ "POST", "officer/procedures/*/decision", OFFICER, r_decide },
 };

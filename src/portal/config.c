@@ -107,6 +107,37 @@ static int read_secret(const char *cfgpath, const char *base, const char *key, c
 	return NDX_OK;
 }
 
+/* "payment": {"orders_service", "banks": [{"name", "url"}]}. */
+static int load_payment(const char *path, const json_t *o, struct pconfig *c)
+{
+	const char *svc = get_str(o, "orders_service"), *why = NULL;
+	const json_t *banks = json_object_get(o, "banks"), *bank;
+	struct ndx_id id;
+	size_t i;
+
+	if (!json_is_object(o))
+		return fail(path, "\"%s\" must be an object", "payment");
+	if (!svc || ndx_id_parse(svc, strlen(svc), NDX_ID_SERVICE, &id, &why) != NDX_OK)
+		return fail(path, "\"payment.orders_service\" must be a service id (%s)",
+			    why ? why : "missing");
+	if (!(c->pay_orders_service = strdup(svc)))
+		return NDX_ENOMEM;
+	if (banks && (!json_is_array(banks) ||
+		      json_array_size(banks) > sizeof c->pay_banks / sizeof c->pay_banks[0]))
+		return fail(path, "\"%s\" must be an array of at most 8 banks", "payment.banks");
+	json_array_foreach(banks, i, bank) {
+		const char *name = get_str(bank, "name");
+		if (!name || !*name || strlen(name) > 100)
+			return fail(path, "\"payment.banks[%zu].name\" is required (1 to 100 bytes)", i);
+		if (!(c->pay_banks[i].url = url_dup(path, "payment.banks[].url", get_str(bank, "url"))))
+			return NDX_EINVAL;
+		c->pay_nbanks = (unsigned)i + 1;
+		if (!(c->pay_banks[i].name = strdup(name)))
+			return NDX_ENOMEM;
+	}
+	return NDX_OK;
+}
+
 static int load(const char *path, const json_t *root, const char *base, struct pconfig *c)
 {
 	const char *s, *why = NULL;
@@ -238,6 +269,10 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 		c->push_interval_s = v ? (unsigned)json_integer_value(v) : 5;
 	}
 
+	o = json_object_get(root, "payment");
+	if (o && !json_is_null(o) && (rc = load_payment(path, o, c)))
+		return rc;
+
 	c->session_minutes = 30;
 	v = json_object_get(root, "session_minutes");
 	if (v) {
@@ -342,5 +377,10 @@ void pconfig_free(struct pconfig *c)
 	free(c->chart_dir);
 	free(c->monitor_url);
 	free(c->monitor_token_file);
+	free(c->pay_orders_service);
+	for (unsigned i = 0; i < c->pay_nbanks; i++) {
+		free(c->pay_banks[i].name);
+		free(c->pay_banks[i].url);
+	}
 	free(c);
 }

@@ -29,6 +29,17 @@ struct pconfig {
 	char *monitor_url;     /* without a trailing '/'; NULL: the operations centre is off */
 	char *monitor_token_file; /* absolute; read at each call, so a new token needs no restart */
 	unsigned push_interval_s; /* the procedures push's period (procpush.c), default 5 */
+	/* Fees paid online (docs/portal.md "Fees and payment"): the State
+	 * Treasury's payment-order service; NULL when the configuration has
+	 * no "payment" (fees are then shown, and procedures go straight to
+	 * the officers). */
+	char *pay_orders_service;
+	/* The banks offered for "pay at my bank": their names and the URL of
+	 * their confirmation page, which takes ?qr=PAYLOAD. */
+	struct pconfig_bank {
+		char *name, *url;
+	} pay_banks[8];
+	unsigned pay_nbanks;
 	unsigned session_minutes;
 	unsigned threads;
 	/* The TLS reverse proxies whose X-Forwarded-For names the client of an

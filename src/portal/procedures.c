@@ -23,6 +23,8 @@
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "ndx/timefmt.h"
+#include "ndx/vietqr.h"
+#include "pay_qr.h"
 
 #define KIND_BUSINESS "household-business"
 #define KIND_RESIDENCE "residence-change"
@@ -31,7 +33,7 @@
 #define ECODE_TRIES 10
 #define NAME_SEARCH_LIMIT 100
 
-static const char *const STATES[] = { "submitted", "approved", "completed", "rejected",
+static const char *const STATES[] = { "unpaid", "submitted", "approved", "completed", "rejected",
 				      "failed", NULL };
 
 static void name_agency(const json_t *clients, json_t *proc)
@@ -64,6 +66,180 @@ int proc_state_known(const char *state)
 		if (strcmp(state, STATES[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* The legal fee (lệ phí) of each procedure, VND. Provinces set these fees
+ * within the Ministry of Finance's ranges (Circular 85/2019/TT-BTC); these
+ * are the demo's figures. 0: free. */
+static long long kind_fee(const char *kind)
+{
+	if (strcmp(kind, KIND_BUSINESS) == 0)
+		return 100000;
+	if (strcmp(kind, KIND_RESIDENCE) == 0)
+		return 20000;
+	return 0;
+}
+
+static void fee_of(json_t *proc)
+{
+	const char *kind = json_string_value(json_object_get(proc, "kind"));
+
+	if (kind)
+		json_object_set_new(proc, "fee_vnd", json_integer(kind_fee(kind)));
+}
+
+void proc_add_fees(json_t *doc)
+{
+	json_t *list = json_object_get(doc, "procedures"), *proc;
+	size_t i;
+
+	if (json_is_array(list))
+		json_array_foreach(list, i, proc)
+			fee_of(proc);
+	else if (doc)
+		fee_of(doc);
+}
+
+struct who;
+static int close_order(const struct portal *p, const json_t *proc, const struct who *w,
+		       const char *reason, json_t **order);
+
+/* The bank choices: each bank's confirmation page for this payload, with
+ * a link back to the procedure. */
+static json_t *bank_choices(const struct portal *p, const char *id, const char *payload)
+{
+	json_t *arr = json_array();
+	char *qr = ndx_fetch_escape(payload), back[512], *ret = NULL;
+
+	snprintf(back, sizeof back, "%s/procedures/%s", p->cfg->public_url, id);
+	ret = ndx_fetch_escape(back);
+	for (unsigned i = 0; arr && qr && ret && i < p->cfg->pay_nbanks; i++) {
+		size_t n = strlen(p->cfg->pay_banks[i].url) + strlen(qr) + strlen(ret) + 16;
+		char *url = malloc(n);
+		if (!url)
+			break;
+		snprintf(url, n, "%s?qr=%s&return=%s", p->cfg->pay_banks[i].url, qr, ret);
+		json_array_append_new(arr, json_pack("{s:s,s:s}", "name", p->cfg->pay_banks[i].name,
+						     "url", url));
+		free(url);
+	}
+	free(qr);
+	free(ret);
+	return arr;
+}
+
+/* The answer of GET …/payment from the treasury's order. */
+static int payment_doc(const struct portal *p, const char *id, const json_t *order,
+		       const char *state, json_t **out, struct perr *e)
+{
+	const char *payload = json_string_value(json_object_get(order, "vietqr"));
+	const char *ref = json_string_value(json_object_get(order, "reference"));
+	json_int_t amount = json_integer_value(json_object_get(order, "amount_vnd"));
+	struct ndx_vietqr q;
+	char label[160];
+	char *svg;
+
+	/* The code shown is the treasury's, read back and checked: a payload
+	 * that is not a VietQR for this order's amount is never shown. */
+	if (!payload || !ref || ndx_vietqr_decode(payload, &q, NULL) != NDX_OK ||
+	    q.amount_vnd != (uint64_t)amount || strcmp(q.reference, ref) != 0) {
+		fprintf(stderr, "ndx-portal: payment of %s: the treasury's order is malformed\n", id);
+		return perr_set(e, 502, "exchange", "the payment order could not be read");
+	}
+	snprintf(label, sizeof label, "VietQR: %lld VND, %s", (long long)amount, ref);
+	if (!(svg = pay_qr_svg(payload, label)))
+		return perr_set(e, 500, "internal", "the payment code could not be drawn");
+	*out = json_pack("{s:I,s:s,s:O,s:s,s:O,s:O,s:s,s:s,s:o,s:s}", "amount_vnd", amount,
+			 "reference", ref, "status", json_object_get(order, "status"),
+			 "bank_bin", q.bin, "account", json_object_get(order, "account"),
+			 "account_name", json_object_get(order, "account_name"), "payload", payload,
+			 "svg", svg, "banks", bank_choices(p, id, payload), "state", state);
+	free(svg);
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+/* The treasury's payment order of procedure proc (made on first call,
+ * the same one after), through the exchange with the applicant as
+ * Ndx-Subject: a new *order, or e set. */
+static int fetch_order(const struct portal *p, const struct psession *s, const json_t *proc,
+		       long long fee, json_t **order, struct perr *e)
+{
+	const char *svc = p->cfg->pay_orders_service;
+	json_t *body = json_pack("{s:O,s:O,s:I}", "procedure_id", json_object_get(proc, "id"),
+				 "agency", json_object_get(proc, "agency"), "amount_vnd",
+				 (json_int_t)fee);
+	struct xcall c = { .method = "POST", .service = svc, .path = "", .subject = s->subject,
+			   .purpose = PURPOSE_SERVICE,
+			   .subject_token = auth_subject_token(s, time(NULL)), .body = body };
+	struct xresult r = { 0 };
+	int rc;
+
+	*order = NULL;
+	if (!body)
+		return perr_set(e, 500, "internal", "out of memory");
+	rc = exchange_call(p, &c, &r);
+	json_decref(body);
+	if (rc != NDX_OK || (r.status != 200 && r.status != 201) || !json_is_object(r.json)) {
+		exchange_fail(e, svc, rc, &r);
+		xresult_free(&r);
+		return -1;
+	}
+	*order = json_incref(r.json);
+	xresult_free(&r);
+	return 0;
+}
+
+int proc_payment(const struct portal *p, const struct psession *s, const char *id,
+		 json_t **out, struct perr *e)
+{
+	json_t *proc = NULL, *order = NULL;
+	int rc = pstore_proc_get(p->st, id, &proc);
+	static const char *const UNPAID[] = { "unpaid", NULL };
+	const char *state;
+	char actor[64];
+	long long fee;
+
+	*out = NULL;
+	if (rc == NDX_OK && !proc_visible(s, proc))
+		rc = NDX_ENOTFOUND;
+	if (rc != NDX_OK) {
+		json_decref(proc);
+		if (rc != NDX_ENOTFOUND)
+			return perr_set(e, 500, "internal", "the procedure could not be read");
+		return perr_set(e, 404, "not_found", "no such procedure");
+	}
+	fee = kind_fee(json_string_value(json_object_get(proc, "kind")));
+	if (fee == 0 || !p->cfg->pay_orders_service) {
+		json_decref(proc);
+		return fee == 0 ? perr_set(e, 404, "not_found", "this procedure has no fee")
+				: perr_set(e, 503, "payment_unavailable",
+					   "fees cannot be paid online here; pay at the agency");
+	}
+	if (fetch_order(p, s, proc, fee, &order, e)) {
+		json_decref(proc);
+		return -1;
+	}
+	state = json_string_value(json_object_get(proc, "state"));
+	/* A rejected procedure's fee goes back: when the refund at the
+	 * rejection failed, asking here asks again. */
+	if (strcmp(state, "rejected") == 0 &&
+	    strcmp(json_string_value(json_object_get(order, "status")) ? json_string_value(json_object_get(order, "status")) : "", "paid") == 0)
+		close_order(p, proc, NULL, "rejected", &order);
+	/* Paid at the treasury (a bank's verified receipt): the procedure
+	 * goes on to the officers, once. */
+	const char *paid = json_string_value(json_object_get(order, "status"));
+	const char *ref = json_string_value(json_object_get(order, "reference"));
+	if (strcmp(state, "unpaid") == 0 && paid && strcmp(paid, "paid") == 0) {
+		snprintf(actor, sizeof actor, "treasury:%s", ref ? ref : "");
+		rc = pstore_proc_transition(p->st, id, UNPAID, "submitted", actor, "Đã nộp lệ phí", NULL,
+					    time(NULL));
+		if (rc == NDX_OK || rc == NDX_EPERM)
+			state = "submitted";
+	}
+	rc = payment_doc(p, id, order, state, out, e);
+	json_decref(order);
+	json_decref(proc);
+	return rc;
 }
 
 static const char *kind_agency(const char *kind)
@@ -442,7 +618,11 @@ int proc_submit(const struct portal *p, const struct psession *s, const json_t *
 	snprintf(actor, sizeof actor, "citizen:%s", s->subject);
 	struct pproc_new np = { .id = id, .kind = kind, .subject = s->subject,
 				.applicant_name = s->name, .agency = kind_agency(kind),
-				.actor = actor, .fields = clean };
+				.actor = actor, .fields = clean,
+				/* With a fee to pay online, the officers see the
+				 * application once the treasury has the money. */
+				.state = kind_fee(kind) && p->cfg->pay_orders_service ? "unpaid"
+										       : "submitted" };
 	rc = pstore_proc_insert(p->st, &np, time(NULL));
 	json_decref(clean);
 	if (rc != NDX_OK || pstore_proc_get(p->st, id, out) != NDX_OK)
@@ -749,6 +929,46 @@ static int transition_error(int rc, struct perr *e)
 	return perr_set(e, 500, "internal", "the procedure could not be stored");
 }
 
+/* Asks the treasury to close the order of rejected procedure proc (a paid
+ * one is refunded, an open one cancelled), as w (NULL: the portal itself);
+ * on success *order (may be NULL) is replaced by the closed order. 0, or
+ * -1 after the failure is logged: a later GET …/payment asks again. */
+static int close_order(const struct portal *p, const json_t *proc, const struct who *w,
+		       const char *reason, json_t **order)
+{
+	const char *svc = p->cfg->pay_orders_service, *id = str(proc, "id");
+	struct who none = { 0 };
+	struct xresult r = { 0 };
+	struct perr e = { 0 };
+	json_t *body;
+
+	if (!svc || kind_fee(str(proc, "kind")) == 0)
+		return 0;
+	body = json_pack("{s:s,s:s}", "procedure_id", id, "reason", reason ? reason : "");
+	if (!body || call(p, "POST", svc, "/refund", str(proc, "subject"), w ? w : &none, body,
+			  &r, &e)) {
+		json_decref(body);
+		fprintf(stderr, "ndx-portal: the fee of %s: no refund yet (%s)\n", id,
+			body ? e.message : "out of memory");
+		return -1;
+	}
+	json_decref(body);
+	if (r.status != 200 || !json_is_object(r.json)) {
+		exchange_fail(&e, svc, NDX_OK, &r);
+		fprintf(stderr, "ndx-portal: the fee of %s: no refund yet (%s)\n", id, e.message);
+		xresult_free(&r);
+		return -1;
+	}
+	fprintf(stderr, "ndx-portal: the fee of %s: order %s\n", id,
+		json_string_value(json_object_get(r.json, "status")));
+	if (order) {
+		json_decref(*order);
+		*order = json_incref(r.json);
+	}
+	xresult_free(&r);
+	return 0;
+}
+
 int proc_decide(const struct portal *p, const struct psession *s, const char *id,
 		const json_t *body, json_t **out, struct perr *e)
 {
@@ -794,6 +1014,8 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 			transition_error(rc, e);
 			goto out;
 		}
+		/* The fee goes back to the payer (docs/payment.md). */
+		close_order(p, proc, &w, str(reason_clean, "reason"), NULL);
 		goto answer;
 	}
 	/* Approve. A household business named like a registered enterprise

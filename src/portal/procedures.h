@@ -38,6 +38,20 @@ int proc_visible(const struct psession *s, const json_t *proc);
  * the names are left out (the web UI then says "the handling agency");
  * the procedures are still answered. */
 void proc_name_agencies(const struct portal *p, json_t *doc);
+/* Adds "fee_vnd" (the procedure's legal fee, 0 when free) to the
+ * procedure doc, or to each of doc's "procedures". */
+void proc_add_fees(json_t *doc);
+/* GET /api/procedures/{id}/payment: the fee of procedure id and how its
+ * applicant pays it. The State Treasury's payment order (made on the first
+ * call, the same one after) is asked for through the exchange; when it is
+ * paid an "unpaid" procedure moves on to "submitted". Answers
+ * {"amount_vnd", "reference", "status" (open|paid), "bank_bin", "account",
+ * "account_name", "payload" (VietQR), "svg" (its QR image), "banks"
+ * [{"name","url"}], "state"}; 404 for a procedure that is not the
+ * session's citizen's or has no fee, 503 payment_unavailable without
+ * "payment" in the configuration, 502 when the treasury cannot be asked. */
+int proc_payment(const struct portal *p, const struct psession *s, const char *id,
+		 json_t **out, struct perr *e);
 /* Whether state is one of the procedure states. */
 int proc_state_known(const char *state);
 

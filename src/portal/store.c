@@ -612,6 +612,7 @@ static int insert_history(struct pstore *st, const char *id, time_t now, const c
 
 int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 {
+	const char *state = p->state ? p->state : "submitted";
 	char *fields = json_dumps(p->fields, JSON_COMPACT);
 	sqlite3_stmt *q;
 	int rc;
@@ -622,9 +623,9 @@ int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
 		goto out;
 	if ((rc = prepare(st,
-			  "INSERT INTO procedures(id, kind, state, subject, applicant_name, agency,"
-			  " fields, created_at, updated_at, change_seq) VALUES(?,?,'submitted',?,?,?,?,"
-			  "?,?,(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures))",
+			  "INSERT INTO procedures(id, kind, subject, applicant_name, agency,"
+			  " fields, created_at, updated_at, change_seq, state) VALUES(?,?,?,?,?,?,"
+			  "?,?,(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures),?)",
 			  &q)) == NDX_OK) {
 		sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, p->kind, -1, SQLITE_STATIC);
@@ -634,10 +635,11 @@ int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 		sqlite3_bind_text(q, 6, fields, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 7, (sqlite3_int64)now);
 		sqlite3_bind_int64(q, 8, (sqlite3_int64)now);
+		sqlite3_bind_text(q, 9, state, -1, SQLITE_STATIC);
 		rc = step_done(st, q, "procedure insert");
 	}
 	if (rc == NDX_OK)
-		rc = insert_history(st, p->id, now, "submitted", p->actor, NULL);
+		rc = insert_history(st, p->id, now, state, p->actor, NULL);
 	if (rc == NDX_OK)
 		rc = exec_sql(st, "COMMIT");
 	if (rc != NDX_OK)

@@ -125,9 +125,10 @@ int pstore_signin_success(struct pstore *st, const char *account, const char *so
 struct pproc_new {
 	const char *id, *kind, *subject, *applicant_name, *agency, *actor;
 	const json_t *fields;
+	const char *state; /* NULL: "submitted"; "unpaid" while its fee is due */
 };
 
-/* Stores a new procedure in state "submitted" with its first history row. */
+/* Stores a new procedure in state p->state with its first history row. */
 int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now);
 /* *out = the procedure as docs/portal.md shows it (with history), or
  * NDX_ENOTFOUND. */

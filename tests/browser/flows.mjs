@@ -35,15 +35,53 @@ async function go(page, env, route, pageName) {
   await ready(page, pageName);
 }
 
-// Files a procedure through the form; returns its id.
-async function fileProcedure(page, env, kind, fill) {
+// Files a procedure through the form and pays its fee at the bank; returns
+// its id.
+async function fileProcedure(page, env, kind, fill, { checkPages = false } = {}) {
   await go(page, env, '/procedures', 'procedures');
   await page.click(`#start-${kind}`);
   await ready(page, 'procedure-new');
   await fill(page);
   await page.click('#submit-procedure');
   await page.waitForSelector('#procedure-ref');
-  return (await page.textContent('#procedure-ref')).trim();
+  const id = (await page.textContent('#procedure-ref')).trim();
+  await payAtBank(page, env, id, { checkPages });
+  return id;
+}
+
+// Pays the fee shown on the procedure's page with "pay at my bank": the
+// bank's own confirmation page (ndx-pay bank), confirmed, and its link
+// back to the procedure, which the officers now have (docs/payment.md).
+async function payAtBank(page, env, id, { checkPages = false } = {}) {
+  await page.waitForSelector('#payment a.govuk-button');
+  if (checkPages) await check(page, 'payment');
+  const reference = (await page.textContent('#payment-reference')).trim();
+  await page.locator('#payment a.govuk-button').first().click();
+  await page.waitForSelector('#amount');
+  assert.equal((await page.textContent('#reference')).trim(), reference);
+  if (checkPages) await check(page, 'bank-confirm');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('.ok');
+  if (checkPages) await check(page, 'bank-paid');
+  await page.click('.ok + p a');
+  await page.waitForSelector(`#procedure-state[data-state="submitted"]`);
+  assert.match(await page.textContent('#procedure-history'), /Kho bạc Nhà nước/);
+}
+
+// Pays the fee by VietQR: the code on the portal's page, scanned by a bank
+// app (the bank's page for exactly that payload, on another device); the
+// portal's page sees the payment by itself and moves on.
+async function payByQr(page, env, phone) {
+  await page.waitForSelector('#payment-qr svg');
+  const qr = await page.getAttribute('#payment-qr', 'data-payload');
+  assert.match(qr, /^000201010212.*5303704.*5802VN.*6304[0-9A-F]{4}$/);
+  const reference = (await page.textContent('#payment-reference')).trim();
+  await phone.goto(`${env.fed.apps.bank.url}/pay?qr=${encodeURIComponent(qr)}`);
+  assert.equal((await phone.textContent('#reference')).trim(), reference);
+  assert.equal((await phone.textContent('#amount')).trim(), (await page.textContent('#payment-amount')).trim());
+  await phone.click('form button[type=submit]');
+  await phone.waitForSelector('.ok');
+  await page.waitForSelector('#procedure-state[data-state="submitted"]');
 }
 
 async function officerDecides(page, env, officer, id, decision, reason) {
@@ -161,7 +199,13 @@ export function defineFlows(env) {
     await citizen.click('#submit-procedure');
     await citizen.waitForSelector('#procedure-ref');
     const id = (await citizen.textContent('#procedure-ref')).trim();
-    assert.equal(await citizen.getAttribute('#procedure-state', 'data-state'), 'submitted');
+    // The fee first: by VietQR, the code scanned by the citizen's bank app.
+    assert.equal(await citizen.getAttribute('#procedure-state', 'data-state'), 'unpaid');
+    assert.match(await citizen.textContent('#procedure-fee'), /100\.000 ₫/);
+    // (The payment section and the bank's pages are checked in the
+    // residence change's flow.)
+    const phone = await open();
+    await payByQr(citizen, env, phone);
     await check(citizen, 'household-business-submitted');
 
     const officer = await open();
@@ -199,7 +243,7 @@ export function defineFlows(env) {
       await p.selectOption('#field-province', '001');
       await p.fill('#field-address', address);
       await p.fill('#field-reason', 'Chuyển nơi làm việc');
-    });
+    }, { checkPages: true });
     const officer = await open();
     await officerDecides(officer, env, officerOf(env.fed, 'VN/GOV/BCA'), id, 'approve');
     await officer.waitForSelector('.govuk-notification-banner');
@@ -337,6 +381,8 @@ export function defineFlows(env) {
 
     await eventually(async () => (await stateOf(citizen, env, id)) === 'rejected');
     assert.match(await citizen.textContent('#procedure-history'), /giấy phép con/);
+    // The fee paid comes back (docs/payment.md "Refunds").
+    assert.match(await citizen.textContent('#refund'), /đã hoàn trả lệ phí 100\.000 ₫/);
     await check(citizen, 'procedure-rejected');
   }));
 

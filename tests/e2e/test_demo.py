@@ -43,7 +43,8 @@ MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTP": "Bộ Tư pháp",
            "VN/GOV/BTC": "Bộ Tài chính", "VN/GOV/TCT": "Cục Thuế",
            "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam",
            "VN/GOV/BNNMT": "Bộ Nông nghiệp và Môi trường",
-           "VN/GOV/CSGT": "Cục Cảnh sát giao thông", "VN/GOV/VPCP": "Văn phòng Chính phủ"}
+           "VN/GOV/CSGT": "Cục Cảnh sát giao thông", "VN/GOV/VPCP": "Văn phòng Chính phủ",
+           "VN/GOV/KBNN": "Kho bạc Nhà nước", "VN/COM/0100000099": "Ngân hàng Thử nghiệm"}
 # member -> (sector, port offset, {service id: table})
 SECTORS = {
     "VN/GOV/BCA": ("population", 30, {"population/citizens": "citizens",
@@ -71,15 +72,18 @@ EMPTY_TABLES = {"deaths"}
 PORTAL = "VN/GOV/VPCP/portal"
 CONSENT = "VN/GOV/VPCP/consent"
 MONITORING = "VN/GOV/VPCP/monitoring"
-ACCESS_LISTS = {f"{m}/transparency/accesses" for m in SECTORS}
+ACCESS_LISTS = ({f"{m}/transparency/accesses" for m in SECTORS} |
+                {"VN/GOV/KBNN/transparency/accesses"})
 SECTOR_SERVICES = {f"{m}/{s}" for m, (_, _, svcs) in SECTORS.items() for s in svcs}
-APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55}
+APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55, "treasury": 38,
+               "bank": 39}
 # Processes and how many: the ones the demo always has; ndx-id and ndx-portal may be
 # listed too (at most one each). The stop order, by group.
-PROCS = {"ndx-gateway": 8, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1}
+PROCS = {"ndx-gateway": 10, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1,
+         "ndx-pay": 2}
 OPTIONAL_PROCS = {"ndx-id", "ndx-portal", "ndx-monitor"}
 STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-monitor": 0, "ndx-gateway": 1, "ndx-sector": 2,
-              "ndx-consent": 2, "ndx-registry": 3}
+              "ndx-consent": 2, "ndx-pay": 2, "ndx-registry": 3}
 CITIZEN = "001099012345"
 PORT_SPAN = 60  # --port-base .. +59
 
@@ -363,8 +367,17 @@ def test_gateways_serve_the_sectors_and_the_access_lists(up):
         assert set(cfg["subsystems"]) == {s.rsplit("/", 1)[1] for m2 in fed["members"]
                                           if m2["id"] == m for s in m2["subsystems"]}
         services = cfg["services"]
+        if m == "VN/GOV/KBNN":
+            # The treasury's services are ndx-pay's (docs/payment.md).
+            treasury = fed["apps"]["treasury"]["url"]
+            assert services == {f"{m}/treasury/{r}": {"backend": f"{treasury}/{r}",
+                                                      "timeout_ms": 10000}
+                                for r in ("orders", "receipts")} | {
+                f"{m}/transparency/accesses": {"backend": "ndx:subject-accesses",
+                                               "timeout_ms": 10000}}, services
+            continue
         if m not in SECTORS:
-            assert services == {}, (m, services)  # VPCP only consumes
+            assert services == {}, (m, services)  # VPCP and the bank only consume
             continue
         name, _, tables = SECTORS[m]
         extra = EXTRA_SERVICES.get(m, {})
@@ -422,11 +435,16 @@ def test_registry_holds_the_federation(up):
     for sid in ("VN/GOV/BTC/enterprise/enterprises", "VN/GOV/BTC/enterprise/owners",
                 "VN/GOV/TCT/tax/taxpayers", "VN/GOV/BCA/population/households"):
         assert grants[(PORTAL, sid)] == ["GET", "POST"], sid
+    # (the treasury's orders: the portal orders a procedure's fee)
+    assert grants[(PORTAL, "VN/GOV/KBNN/treasury/orders")] == ["GET", "POST"]
     for sid in set(by_id) - {"VN/GOV/BCA/population/citizens",
                              "VN/GOV/BTC/enterprise/enterprises",
                              "VN/GOV/BTC/enterprise/owners", "VN/GOV/TCT/tax/taxpayers",
-                             "VN/GOV/BCA/population/households"}:
+                             "VN/GOV/BCA/population/households",
+                             "VN/GOV/KBNN/treasury/orders"}:
         assert grants[(PORTAL, sid)] == ["GET"], sid
+    # The bank sends receipts to the treasury, nothing else.
+    assert grants[("VN/COM/0100000099/payments", "VN/GOV/KBNN/treasury/receipts")] == ["POST"]
     # The access lists: to the portal only.
     for (client, sid) in grants:
         if sid in ACCESS_LISTS:
@@ -702,7 +720,7 @@ def test_printed_exchanges_work(up):
     res = subprocess.run(words[:-2] + ["--json"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1, res.stderr
     refused = json.loads(res.stdout)
-    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(SECTORS)
+    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(ACCESS_LISTS)
     assert all("SubjectTokenMissing" in u["error"] for u in refused["unavailable"]), refused
     other = fed["apps"]["id"]["demo_accounts"][1]["pin"]
     other_file = Path(fed["dir"]) / "other.id-token"
@@ -713,7 +731,7 @@ def test_printed_exchanges_work(up):
                          text=True, timeout=60)
     assert res.returncode == 1, res.stderr
     refused = json.loads(res.stdout)
-    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(SECTORS)
+    assert refused["accesses"] == [] and len(refused["unavailable"]) == len(ACCESS_LISTS)
     assert all("SubjectTokenInvalid" in u["error"] for u in refused["unavailable"]), refused
 
     # getOpenAPI answers with the document ndx-sector describes its API with.

@@ -6,6 +6,7 @@ import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr } from '../i18n.mjs';
 import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
+import { paymentSection, refundNote } from '../paymentview.mjs';
 
 export async function render(ctx) {
   const p = await api.get(`/api/procedures/${encodeURIComponent(ctx.params.id)}`);
@@ -17,11 +18,14 @@ export async function render(ctx) {
     nodes.push(g.panel(t('proc.submitted.title'), [
       t('proc.submitted.ref'), h('br'), h('strong', { id: 'procedure-ref' }, String(p.id)),
     ]));
-    nodes.push(g.p(t('proc.submitted.next')));
+    nodes.push(g.p(t(p.state === 'unpaid' ? 'proc.submitted.next.unpaid' : 'proc.submitted.next')));
     nodes.push(h('h2', { class: 'govuk-heading-l' }, kindTitle));
   } else {
     nodes.push(g.caption(`${t('proc.id')} ${p.id}`), g.heading(kindTitle));
   }
-  nodes.push(procedureSummary(p), ...procedureFields(p), procedureHistory(p));
+  nodes.push(procedureSummary(p));
+  if (p.state === 'unpaid') nodes.push(await paymentSection(p, ctx));
+  if (p.state === 'rejected' && p.fee_vnd) nodes.push(await refundNote(p));
+  nodes.push(...procedureFields(p), procedureHistory(p));
   return { title, nodes };
 }
