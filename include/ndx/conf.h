@@ -179,6 +179,15 @@ const struct ndx_conf_gateway *ndx_conf_gateway_of(const struct ndx_conf *conf,
  * chain to (registry.ca_certificate); NULL when the document has none. */
 const char *ndx_conf_ca_certificate(const struct ndx_conf *conf);
 
+/* What a grant may name, checked alike by the registry's API, the
+ * federation file and the configuration's parser: one of the HTTP methods
+ * GET HEAD POST PUT PATCH DELETE OPTIONS; and a path pattern "*" or one
+ * starting with '/', at most NDX_GRANT_PATH_MAX bytes, without control
+ * characters. */
+#define NDX_GRANT_PATH_MAX 1024
+bool ndx_grant_method_valid(const char *method);
+bool ndx_grant_path_valid(const char *pattern);
+
 /* True when a grant lets client (a member or subsystem id, matched exactly)
  * call service with method on
  * path (the part after the service id, "" or "/..."); path patterns are

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
@@ -19,7 +20,6 @@
 
 #define NAME_MAX_BYTES 512
 #define PURPOSE_MAX 64
-#define PATH_PATTERN_MAX 512
 #define PEM_MAX 8192
 
 struct kind_info {
@@ -54,8 +54,6 @@ static const struct kind_info KINDS[FED_NKINDS] = {
 	[FED_MONITORING] = { "monitoring_client", "monitoring client", { "client" },
 			     { "client" } },
 };
-
-static const char *const METHODS[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
 
 const char *fed_section(enum fed_kind kind)
 {
@@ -183,22 +181,12 @@ static int purpose_ok(const char *s)
 
 static int method_ok(const char *s)
 {
-	for (size_t i = 0; i < sizeof METHODS / sizeof *METHODS; i++)
-		if (strcmp(s, METHODS[i]) == 0)
-			return 1;
-	return 0;
+	return ndx_grant_method_valid(s);
 }
 
 static int path_pattern_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > PATH_PATTERN_MAX || (strcmp(s, "*") != 0 && s[0] != '/'))
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
+	return ndx_grant_path_valid(s);
 }
 
 static int event_name_ok(const char *s)

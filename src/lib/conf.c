@@ -733,12 +733,24 @@ static int parse_services(struct errbuf *e, struct ndx_conf *c)
 	return NDX_OK;
 }
 
-static bool method_known(const char *m)
+bool ndx_grant_method_valid(const char *m)
 {
 	for (size_t i = 0; i < sizeof http_methods / sizeof http_methods[0]; i++)
 		if (strcmp(m, http_methods[i]) == 0)
 			return true;
 	return false;
+}
+
+bool ndx_grant_path_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NDX_GRANT_PATH_MAX || (strcmp(s, "*") != 0 && s[0] != '/'))
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
 }
 
 /* A client is a member (3 parts: PR-REST's member-level client) or a
@@ -813,7 +825,7 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 	if (json_array_size(methods) == 0)
 		return fail(e, NDX_EINVAL, "%s.methods: is empty", where);
 	json_array_foreach(methods, j, m) {
-		if (!json_is_string(m) || !method_known(json_string_value(m)))
+		if (!json_is_string(m) || !ndx_grant_method_valid(json_string_value(m)))
 			return fail(e, NDX_EINVAL, "%s.methods[%zu]: expected one of GET HEAD "
 				    "POST PUT PATCH DELETE OPTIONS", where, j);
 	}

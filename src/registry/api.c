@@ -35,7 +35,6 @@
 
 #define NAME_MAX_BYTES 256
 #define ADDRESS_MAX_BYTES 512
-#define PATH_PATTERN_MAX 1024
 #define PURPOSE_MAX 64
 #define TOKEN_NAME_MAX 64
 #define TLS_CERT_DAYS 365
@@ -57,9 +56,6 @@ struct api {
 	struct token *tokens;
 	size_t ntokens;
 };
-
-static const char *const METHODS[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-				       "OPTIONS" };
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -223,21 +219,12 @@ static int is_get(const char *m)
 
 static int method_ok(const char *s)
 {
-	for (size_t i = 0; i < sizeof METHODS / sizeof *METHODS; i++)
-		if (strcmp(s, METHODS[i]) == 0)
-			return 1;
-	return 0;
+	return ndx_grant_method_valid(s);
 }
 
 static int path_pattern_ok(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > PATH_PATTERN_MAX || (strcmp(s, "*") != 0 && s[0] != '/'))
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
+	return ndx_grant_path_valid(s);
 }
 
 /* The members a body may have; a NULL-terminated list per kind of body. */
