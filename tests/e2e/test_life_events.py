@@ -430,6 +430,14 @@ def test_the_portal_residence_change_moves_the_household_too(demo):
                headers={"X-CSRF-Token": csrf}, timeout=30)
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
+    # The fee first (docs/payment.md): the VietQR code paid at the demo's bank.
+    pay = s.get(portal + f"/api/procedures/{pid}/payment", timeout=30)
+    assert pay.status_code == 200, pay.text
+    r = requests.post(fed["apps"]["bank"]["url"] + "/pay", params={"qr": pay.json()["payload"]},
+                      timeout=30)
+    assert r.status_code == 200, r.text
+    assert s.get(portal + f"/api/procedures/{pid}/payment", timeout=30).json()["state"] == \
+        "submitted"
     o = requests.Session()
     tok = o.get(portal + "/auth/officer", timeout=10).json()["csrf"]
     r = o.post(portal + "/auth/officer", json={"username": "canbo.bca",
