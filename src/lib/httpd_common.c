@@ -562,7 +562,7 @@ void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
 	if (!log->on)
 		return;
 	/* Built as text, not as a jansson object: the object, its text and
-	 * their dozen allocations cost about 18 us a line (bench/README.md
+	 * their dozen allocations took twice the CPU of this (bench/README.md
 	 * "CPU cuts (2026-12-03 session 2)"). */
 	ndx_buf_init(&line, NDX_BUF_NO_CAP);
 	if (httpd_access_line(&line, &(struct httpd_access){

@@ -107,10 +107,10 @@ int ndx_redact_load_key(const char *path)
 	return rc;
 }
 
-/* Each thread keeps an HMAC context keyed once (OpenSSL 3's one-shot
+/* Each thread keeps an HMAC context keyed once: OpenSSL 3's one-shot
  * HMAC() fetched the algorithm and the digest and keyed a new context for
- * every tag: about 6 us of an exchange whose path names a PIN, bench/README.md
- * "CPU cuts (2026-12-03 session 2)"); key_gen tells it when
+ * every tag, seven times the CPU of this (bench/README.md "CPU cuts
+ * (2026-12-03 session 2)"). key_gen tells a thread's context that
  * ndx_redact_load_key changed the key. Freed when the thread ends. */
 struct tag_mac {
 	EVP_MAC_CTX *ctx;
