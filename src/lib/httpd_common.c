@@ -9,9 +9,11 @@
 #include "ndx/loop.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,8 +465,7 @@ static int append_string_field(struct ndx_buf *b, const char *key, const char *v
 		return rc;
 	rc = ndx_text_json_string(b, value, strlen(value));
 	if (rc == NDX_EINVAL) {
-		b->len = before; /* drop the key again */
-		b->data[before] = '\0';
+		ndx_buf_truncate(b, before); /* drop the key again */
 		return NDX_OK;
 	}
 	return rc;
@@ -478,6 +479,7 @@ int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a)
 	size_t safe_cap = 2 * strlen(a->path) + 1; /* a tag is 16 bytes for 12 */
 	int rc;
 
+	assert(b && a && a->time && a->path);
 	/* Every line names a path: most fit on the stack. */
 	if (safe_cap > sizeof small && !(safe = malloc(safe_cap)))
 		safe = NULL;
@@ -504,9 +506,10 @@ int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a)
 	}
 	if (rc == NDX_OK)
 		rc = append_string_field(b, ",\"error_type\":", a->error_type);
-	if (rc == NDX_OK)
+	/* json_real refused a value that is not finite: the key was left out. */
+	if (rc == NDX_OK && isfinite(a->ms))
 		rc = ndx_buf_append_str(b, ",\"duration_ms\":");
-	if (rc == NDX_OK)
+	if (rc == NDX_OK && isfinite(a->ms))
 		rc = append_real(b, a->ms);
 	if (rc == NDX_OK) {
 		snprintf(num, sizeof num, ",\"bytes\":%lld", (long long)a->bytes);

@@ -191,10 +191,7 @@ int ndx_text_json_string(struct ndx_buf *b, const char *s, size_t len)
 		rc = ndx_buf_append(b, s + len - run, run);
 	if (rc == NDX_OK)
 		rc = ndx_buf_append(b, "\"", 1);
-	if (rc != NDX_OK) {
-		b->len = before;
-		if (b->data)
-			b->data[before] = '\0';
-	}
+	if (rc != NDX_OK)
+		ndx_buf_truncate(b, before);
 	return rc;
 }

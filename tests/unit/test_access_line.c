@@ -5,6 +5,7 @@
  * left out, a string that is not UTF-8 left out as jansson left it out,
  * JSON escapes, the duration as JSON_REAL_PRECISION(6) writes it, and a PIN
  * in the path as its keyed tag, never in clear. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,6 +156,11 @@ static void test_like_jansson(void **state)
 	expect_reference(&a);
 	a.path = "";
 	a.method = "";
+	expect_reference(&a);
+	/* A duration that is not finite: jansson left the key out. */
+	a.ms = INFINITY;
+	expect_reference(&a);
+	a.ms = NAN;
 	expect_reference(&a);
 }
 
