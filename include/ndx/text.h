@@ -2,7 +2,9 @@
  * stored, and how a stored value is shown on a terminal. A name is shown to
  * operators and officers; a control character in it can move a terminal's
  * cursor, clear its screen or forge a line, and a bidirectional override
- * can make "gpj.exe" read as "exe.jpg". Overview: docs/security.md (T30). */
+ * can make "gpj.exe" read as "exe.jpg". Also, with the same UTF-8
+ * decoder, text from the outside world written as a JSON string (the
+ * access log's fields). Overview: docs/security.md (T30). */
 #ifndef NDX_TEXT_H
 #define NDX_TEXT_H
 

@@ -1,6 +1,7 @@
-/* Display text checks and terminal escapes (include/ndx/text.h). One
- * decoder serves both, so that what the registry refuses and what the CLI
- * escapes can never drift apart. Overview: docs/security.md (T30). */
+/* Display text checks, terminal escapes and JSON strings
+ * (include/ndx/text.h). One decoder serves all three, so that what the
+ * registry refuses and what the CLI escapes can never drift apart.
+ * Overview: docs/security.md (T30). */
 #include "ndx/text.h"
 
 #include <assert.h>
