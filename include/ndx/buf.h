@@ -60,6 +60,11 @@ int ndx_buf_append_str(struct ndx_buf *b, const char *s);
  * retry, one per request) allocates once. */
 void ndx_buf_reset(struct ndx_buf *b);
 
+/* Shortens b to its first len bytes (len <= b->len), keeping its memory:
+ * takes back what was appended since b->len was len, e.g. a piece that
+ * turned out to be unwanted. */
+void ndx_buf_truncate(struct ndx_buf *b, size_t len);
+
 /* Hands b's memory to the caller: returns the data, NUL-terminated after
  * *len bytes (len may be NULL), which the caller frees with free(); or NULL
  * with *len 0 when b holds no memory (nothing appended since init, the last

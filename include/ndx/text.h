@@ -2,11 +2,15 @@
  * stored, and how a stored value is shown on a terminal. A name is shown to
  * operators and officers; a control character in it can move a terminal's
  * cursor, clear its screen or forge a line, and a bidirectional override
- * can make "gpj.exe" read as "exe.jpg". Overview: docs/security.md (T30). */
+ * can make "gpj.exe" read as "exe.jpg". Also, with the same UTF-8
+ * decoder, text from the outside world written as a JSON string (the
+ * access log's fields). Overview: docs/security.md (T30). */
 #ifndef NDX_TEXT_H
 #define NDX_TEXT_H
 
 #include <stddef.h>
+
+struct ndx_buf;
 
 /* Checks that s[0..len) is display text: valid UTF-8 (no overlong form, no
  * surrogate), with no control character (C0 U+0000..U+001F, DEL U+007F,
@@ -34,5 +38,17 @@ char *ndx_text_escape(const char *s, size_t len);
  * is the same document. A byte that is not UTF-8 (never
  * in jansson's output) becomes "\ufffd". NULL only when memory runs out. */
 char *ndx_text_escape_json(const char *json, size_t len);
+
+/* Appends s[0..len) to b as a JSON string, quotes included, written byte
+ * for byte as jansson's json_dumps writes a json_string (without
+ * JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH): '"' and '\' escaped with a
+ * backslash, \b \f \n \r \t by name, the other C0 characters as
+ * \u00XX (upper-case hex), everything else, DEL and non-ASCII included,
+ * as it is. For lines built without a jansson object (the access log).
+ * Returns NDX_OK; NDX_EINVAL when s is not valid UTF-8 (overlong form,
+ * surrogate, above U+10FFFF, truncated: what json_stringn refuses), and
+ * NDX_ETOOBIG or NDX_ENOMEM from the buffer; on failure b holds what it
+ * held before. */
+int ndx_text_json_string(struct ndx_buf *b, const char *s, size_t len);
 
 #endif

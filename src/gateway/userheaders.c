@@ -7,9 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "ndx/err.h"
+#include "ndx/hash.h"
 #include "ndx/httpd.h"
 
 /* Never passed on, in either direction: hop-by-hop (RFC 9110 §7.6.1),
@@ -129,10 +128,11 @@ void gw_uh_free(struct gw_uh_list *l)
 
 void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int n = 0;
+	/* ndx_sha256_new: its digest is fetched once per process, where
+	 * EVP_sha256() fetched it again on every hash (four an exchange). */
+	struct ndx_sha256 *md = ndx_sha256_new();
 
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+	if (!md)
 		abort();
 	for (size_t i = 0; i < l->n; i++) {
 		/* The name in lower case, hashed a chunk at a time. */
@@ -142,18 +142,17 @@ void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
 		for (const char *p = l->v[i].name; *p; p++) {
 			lower[k++] = (char)tolower((unsigned char)*p);
 			if (k == sizeof lower) {
-				EVP_DigestUpdate(md, lower, k);
+				ndx_sha256_update(md, lower, k);
 				k = 0;
 			}
 		}
-		EVP_DigestUpdate(md, lower, k);
-		EVP_DigestUpdate(md, ":", 1);
-		EVP_DigestUpdate(md, l->v[i].value, strlen(l->v[i].value));
-		EVP_DigestUpdate(md, "\n", 1);
+		ndx_sha256_update(md, lower, k);
+		ndx_sha256_update(md, ":", 1);
+		ndx_sha256_update(md, l->v[i].value, strlen(l->v[i].value));
+		ndx_sha256_update(md, "\n", 1);
 	}
-	if (!EVP_DigestFinal_ex(md, out, &n))
-		abort();
-	EVP_MD_CTX_free(md);
+	ndx_sha256_final(md, out);
+	ndx_sha256_free(md);
 }
 
 char *gw_uh_names(const struct gw_uh_list *l)

@@ -75,6 +75,14 @@ void ndx_buf_reset(struct ndx_buf *b)
 		b->data[0] = '\0';
 }
 
+void ndx_buf_truncate(struct ndx_buf *b, size_t len)
+{
+	assert(b && len <= b->len);
+	b->len = len;
+	if (b->data)
+		b->data[len] = '\0';
+}
+
 char *ndx_buf_steal(struct ndx_buf *b, size_t *len)
 {
 	char *d;

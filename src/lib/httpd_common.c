@@ -9,9 +9,11 @@
 #include "ndx/loop.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "ndx/err.h"
 #include "ndx/prom.h"
 #include "ndx/redact.h"
+#include "ndx/text.h"
 #include "ndx/unixsock.h"
 
 /* Descriptors left for everything but this server's connections: the
@@ -418,16 +421,135 @@ void httpd_access_log_line(const struct httpd_log *log, const char *remote,
 				 unsent, 0);
 }
 
+/* A real as jansson writes it with JSON_REAL_PRECISION(6) (strconv.c,
+ * jsonp_dtostr): "%.6g", ".0" added when that reads as an integer, and the
+ * exponent without '+' or leading zeros. The daemons never call setlocale,
+ * so the decimal point is '.'. */
+static int append_real(struct ndx_buf *b, double v)
+{
+	char text[40];
+	int n = snprintf(text, sizeof text - 2, "%.6g", v);
+	char *e, *from;
+
+	if (n < 0 || (size_t)n >= sizeof text - 2)
+		return NDX_EINVAL;
+	if (!strchr(text, '.') && !strchr(text, 'e')) {
+		memcpy(text + n, ".0", 3);
+		n += 2;
+	}
+	if ((e = strchr(text, 'e')) != NULL) {
+		e++;
+		from = e + 1;
+		if (*e == '-')
+			e++;
+		while (*from == '0')
+			from++;
+		if (from != e) {
+			memmove(e, from, (size_t)(text + n - from) + 1);
+			n -= (int)(from - e);
+		}
+	}
+	return ndx_buf_append(b, text, (size_t)n);
+}
+
+/* ,"key":"value": nothing when value is NULL or not UTF-8 (jansson's
+ * json_string returned NULL and json_object_set_new left the key out). */
+static int append_string_field(struct ndx_buf *b, const char *key, const char *value)
+{
+	int rc;
+	size_t before = b->len;
+
+	if (!value)
+		return NDX_OK;
+	if ((rc = ndx_buf_append_str(b, key)) != NDX_OK)
+		return rc;
+	rc = ndx_text_json_string(b, value, strlen(value));
+	if (rc == NDX_EINVAL) {
+		ndx_buf_truncate(b, before); /* drop the key again */
+		return NDX_OK;
+	}
+	return rc;
+}
+
+int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a)
+{
+	char num[32];
+	char small[512];
+	char *safe = small;
+	size_t safe_cap = 2 * strlen(a->path) + 1; /* a tag is 16 bytes for 12 */
+	int rc;
+
+	assert(b && a && a->time && a->path);
+	/* Every line names a path: most fit on the stack. */
+	if (safe_cap > sizeof small && !(safe = malloc(safe_cap)))
+		safe = NULL;
+	if (safe)
+		ndx_redact_pins(a->path, safe, safe_cap);
+	/* The first field has no comma: the object is never empty, "time"
+	 * being ASCII. */
+	rc = ndx_buf_append_str(b, "{");
+	if (rc == NDX_OK)
+		rc = append_string_field(b, "\"time\":", a->time);
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"daemon\":", a->daemon);
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"remote\":", a->remote);
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"method\":", a->method);
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"path\":", safe);
+	if (safe != small)
+		free(safe);
+	if (rc == NDX_OK) {
+		snprintf(num, sizeof num, ",\"status\":%d", a->status);
+		rc = ndx_buf_append_str(b, num);
+	}
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"error_type\":", a->error_type);
+	/* json_real refused a value that is not finite: the key was left out. */
+	if (rc == NDX_OK && isfinite(a->ms))
+		rc = ndx_buf_append_str(b, ",\"duration_ms\":");
+	if (rc == NDX_OK && isfinite(a->ms))
+		rc = append_real(b, a->ms);
+	if (rc == NDX_OK) {
+		snprintf(num, sizeof num, ",\"bytes\":%lld", (long long)a->bytes);
+		rc = ndx_buf_append_str(b, num);
+	}
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"refused_by\":", a->by);
+	if (rc == NDX_OK)
+		rc = append_string_field(b, ",\"unsent\":", a->unsent);
+	if (rc == NDX_OK && a->h2)
+		rc = ndx_buf_append_str(b, ",\"protocol\":\"HTTP/2\"");
+	if (rc == NDX_OK)
+		rc = ndx_buf_append_str(b, "}\n");
+	return rc;
+}
+
+/* The time field of this second, formatted once a second per thread. */
+static const char *access_time(void)
+{
+	static _Thread_local time_t last = (time_t)-1;
+	static _Thread_local char when[32];
+	time_t t = time(NULL);
+
+	if (t != last) {
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		last = t;
+	}
+	return when;
+}
+
 void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
 			      const struct timespec *start, const char *method, const char *path,
 			      int status, const char *error_type, size_t bytes, const char *by,
 			      const char *unsent, int h2)
 {
 	struct timespec now;
-	char when[32];
-	struct tm tm;
-	time_t t = time(NULL);
-	json_t *o;
+	struct ndx_buf line;
 	double ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -442,37 +564,26 @@ void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
 	}
 	if (!log->on)
 		return;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	o = json_object();
-	if (!o)
-		return;
-	json_object_set_new(o, "time", json_string(when));
-	json_object_set_new(o, "daemon", json_string(log->name));
-	json_object_set_new(o, "remote", json_string(remote));
-	json_object_set_new(o, "method", json_stringn(method, strlen(method)));
-	/* The path is raw bytes from the network: json_string would refuse
-	 * invalid UTF-8, leaving the field out; that is acceptable. A PIN in
-	 * it is logged as its keyed tag (ndx/redact.h), never in clear. */
-	size_t safe_cap = 2 * strlen(path) + 1; /* a tag is 16 bytes for 12 */
-	char *safe_path = malloc(safe_cap);
-	if (safe_path) {
-		ndx_redact_pins(path, safe_path, safe_cap);
-		json_object_set_new(o, "path", json_string(safe_path));
-		free(safe_path);
-	}
-	json_object_set_new(o, "status", json_integer(status));
-	if (error_type)
-		json_object_set_new(o, "error_type", json_string(error_type));
-	json_object_set_new(o, "duration_ms", json_real(ms));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
-	if (by)
-		json_object_set_new(o, "refused_by", json_string(by));
-	if (unsent)
-		json_object_set_new(o, "unsent", json_string(unsent));
-	if (h2)
-		json_object_set_new(o, "protocol", json_string("HTTP/2"));
-	httpd_write_json_line(o);
+	/* Built as text, not as a jansson object: the object, its text and
+	 * their dozen allocations took twice the CPU of this (bench/README.md
+	 * "CPU cuts (2026-12-03 session 2)"). */
+	ndx_buf_init(&line, NDX_BUF_NO_CAP);
+	if (httpd_access_line(&line, &(struct httpd_access){
+					     .time = access_time(),
+					     .daemon = log->name,
+					     .remote = remote,
+					     .method = method,
+					     .path = path,
+					     .status = status,
+					     .error_type = error_type,
+					     .ms = ms,
+					     .bytes = bytes,
+					     .by = by,
+					     .unsent = unsent,
+					     .h2 = h2,
+				     }) == NDX_OK)
+		write_all(STDERR_FILENO, line.data, line.len);
+	ndx_buf_free(&line);
 }
 
 /* The Unix domain socket of cfg->unix_path (docs/security.md T33): the file

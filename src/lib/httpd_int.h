@@ -139,6 +139,31 @@ void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
 			      const struct timespec *start, const char *method, const char *path,
 			      int status, const char *error_type, size_t bytes, const char *by,
 			      const char *unsent, int h2);
+/* The fields of one access-log line; the strings are borrowed. */
+struct httpd_access {
+	const char *time;   /* "2026-12-03T14:20:00Z" */
+	const char *daemon; /* the daemon's name */
+	const char *remote; /* "ADDR:PORT" */
+	const char *method;
+	const char *path;   /* raw, as received: its PINs are tagged here */
+	int status;
+	const char *error_type; /* NULL: no "error_type" */
+	double ms;              /* "duration_ms" */
+	size_t bytes;
+	const char *by;     /* NULL: no "refused_by" */
+	const char *unsent; /* NULL: no "unsent" */
+	int h2;             /* non-zero: "protocol": "HTTP/2" */
+};
+struct ndx_buf;
+/* Appends the access-log line of a to b: one JSON object and a newline,
+ * byte for byte what json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
+ * of a jansson object holding the same fields in the same order wrote
+ * (docs/operations.md), without making that object: a string field that
+ * is not valid UTF-8 is left out as jansson left it out, and a 12-digit
+ * run in the path is its keyed tag (ndx/redact.h). Returns NDX_OK, or
+ * NDX_ENOMEM / NDX_ETOOBIG from the buffer (b then holds a partial line
+ * the caller drops). */
+int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a);
 /* Writes o (stolen) as one JSON line to stderr with one write(2). */
 void httpd_write_json_line(json_t *o);
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "ndx/err.h"
@@ -30,6 +32,8 @@
 static uint8_t log_key[NDX_REDACT_KEY_LEN];
 static int key_set;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+/* Bumped when ndx_redact_load_key changes the key (pin_tag's contexts). */
+static _Atomic unsigned key_gen = 1;
 
 static void random_key(void)
 {
@@ -97,30 +101,101 @@ int ndx_redact_load_key(const char *path)
 	if (rc == NDX_OK) {
 		memcpy(log_key, key, sizeof log_key);
 		key_set = 1;
+		atomic_fetch_add(&key_gen, 1);
 	}
 	OPENSSL_cleanse(key, sizeof key);
 	return rc;
+}
+
+/* Each thread keeps an HMAC context keyed once: OpenSSL 3's one-shot
+ * HMAC() fetched the algorithm and the digest and keyed a new context for
+ * every tag, seven times the CPU of this (bench/README.md "CPU cuts
+ * (2026-12-03 session 2)"). key_gen tells a thread's context that
+ * ndx_redact_load_key changed the key. Freed when the thread ends. */
+struct tag_mac {
+	EVP_MAC_CTX *ctx;
+	unsigned gen;
+};
+
+static EVP_MAC *hmac_alg;
+static pthread_key_t mac_tls;
+static int mac_tls_ok;
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+
+static void tag_mac_free(void *p)
+{
+	struct tag_mac *t = p;
+
+	if (t) {
+		EVP_MAC_CTX_free(t->ctx);
+		free(t);
+	}
+}
+
+static void mac_setup(void)
+{
+	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	mac_tls_ok = pthread_key_create(&mac_tls, tag_mac_free) == 0;
+}
+
+/* This thread's context, ready for the data; NULL when OpenSSL fails. */
+static EVP_MAC_CTX *thread_mac(void)
+{
+	struct tag_mac *t;
+	unsigned gen = atomic_load(&key_gen);
+
+	pthread_once(&mac_once, mac_setup);
+	if (!hmac_alg || !mac_tls_ok)
+		return NULL;
+	t = pthread_getspecific(mac_tls);
+	if (!t) {
+		if (!(t = calloc(1, sizeof *t)))
+			return NULL;
+		if (pthread_setspecific(mac_tls, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	if (t->ctx && t->gen == gen)
+		/* The same key: HMAC re-initialised from its keyed state. */
+		return EVP_MAC_init(t->ctx, NULL, 0, NULL) ? t->ctx : NULL;
+	EVP_MAC_CTX_free(t->ctx);
+	t->ctx = EVP_MAC_CTX_new(hmac_alg);
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+				OSSL_PARAM_construct_end() };
+	if (!t->ctx || !EVP_MAC_init(t->ctx, log_key, sizeof log_key, params)) {
+		EVP_MAC_CTX_free(t->ctx);
+		t->ctx = NULL;
+		return NULL;
+	}
+	t->gen = gen;
+	return t->ctx;
 }
 
 /* The tag of the 12 digits at p into tag (NDX_REDACT_TAG_LEN + 1 bytes). */
 static void pin_tag(const char *p, char *tag)
 {
 	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	size_t mac_len = 0;
+	EVP_MAC_CTX *ctx;
 
 	pthread_once(&key_once, random_key);
-	if (!key_set ||
-	    !HMAC(EVP_sha256(), log_key, sizeof log_key, (const unsigned char *)p, PIN_DIGITS,
-		  mac, &mac_len) ||
-	    mac_len < TAG_HEX / 2) {
+	if (!key_set || !(ctx = thread_mac()) ||
+	    !EVP_MAC_update(ctx, (const unsigned char *)p, PIN_DIGITS) ||
+	    !EVP_MAC_final(ctx, mac, &mac_len, sizeof mac) || mac_len < TAG_HEX / 2) {
 		/* No key and no randomness: hide the number rather than
 		 * print it. */
 		snprintf(tag, NDX_REDACT_TAG_LEN + 1, "pin:????????????");
 		return;
 	}
 	memcpy(tag, "pin:", 4);
-	for (size_t i = 0; i < TAG_HEX / 2; i++)
-		snprintf(tag + 4 + 2 * i, 3, "%02x", mac[i]);
+	for (size_t i = 0; i < TAG_HEX / 2; i++) {
+		static const char hex[] = "0123456789abcdef";
+
+		tag[4 + 2 * i] = hex[mac[i] >> 4];
+		tag[5 + 2 * i] = hex[mac[i] & 0xf];
+	}
+	tag[NDX_REDACT_TAG_LEN] = '\0';
 }
 
 static size_t digit_run(const char *s)

@@ -1,13 +1,16 @@
-/* Display text checks and terminal escapes (include/ndx/text.h). One
- * decoder serves both, so that what the registry refuses and what the CLI
- * escapes can never drift apart. Overview: docs/security.md (T30). */
+/* Display text checks, terminal escapes and JSON strings
+ * (include/ndx/text.h). One decoder serves all three, so that what the
+ * registry refuses and what the CLI escapes can never drift apart.
+ * Overview: docs/security.md (T30). */
 #include "ndx/text.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ndx/buf.h"
 #include "ndx/err.h"
 
 /* Decodes one UTF-8 character at s (n > 0 bytes available). Returns its
@@ -133,4 +136,63 @@ char *ndx_text_escape(const char *s, size_t len)
 char *ndx_text_escape_json(const char *json, size_t len)
 {
 	return escape(json, len, 1);
+}
+
+/* The escape jansson writes for the ASCII character c, or NULL when c is
+ * written as it is (dump.c, dump_string). */
+static const char *json_escape_of(uint32_t c, char seq[7])
+{
+	switch (c) {
+	case '\\': return "\\\\";
+	case '"': return "\\\"";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	default:
+		if (c >= 0x20)
+			return NULL;
+		snprintf(seq, 7, "\\u%04X", (unsigned)c);
+		return seq;
+	}
+}
+
+int ndx_text_json_string(struct ndx_buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t before = b->len, i = 0, run = 0, n;
+	uint32_t c;
+	int rc;
+
+	assert(b && (s || len == 0));
+	/* Validate first, so that a refusal appends nothing. */
+	while (i < len) {
+		n = utf8_next(p + i, len - i, &c);
+		if (n == 0)
+			return NDX_EINVAL;
+		i += n;
+	}
+	rc = ndx_buf_append(b, "\"", 1);
+	/* Runs of bytes that need no escape are appended in one piece. */
+	for (i = 0; rc == NDX_OK && i < len; i++) {
+		char seq[7];
+		const char *esc = json_escape_of(p[i], seq);
+
+		if (!esc) {
+			run++;
+			continue;
+		}
+		rc = ndx_buf_append(b, s + i - run, run);
+		run = 0;
+		if (rc == NDX_OK)
+			rc = ndx_buf_append_str(b, esc);
+	}
+	if (rc == NDX_OK)
+		rc = ndx_buf_append(b, s + len - run, run);
+	if (rc == NDX_OK)
+		rc = ndx_buf_append(b, "\"", 1);
+	if (rc != NDX_OK)
+		ndx_buf_truncate(b, before);
+	return rc;
 }

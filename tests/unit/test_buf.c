@@ -202,6 +202,24 @@ static void test_reuse_after_reset(void **state)
 	ndx_buf_free(NULL);
 }
 
+static void test_truncate(void **state)
+{
+	struct ndx_buf b = NDX_BUF_INIT(16);
+
+	(void)state;
+	ndx_buf_truncate(&b, 0); /* no memory yet: nothing to do */
+	assert_null(b.data);
+	assert_int_equal(ndx_buf_append_str(&b, "key:value"), NDX_OK);
+	ndx_buf_truncate(&b, 4);
+	assert_int_equal(b.len, 4);
+	assert_string_equal(b.data, "key:");
+	assert_int_equal(ndx_buf_append_str(&b, "other"), NDX_OK);
+	assert_string_equal(b.data, "key:other");
+	ndx_buf_truncate(&b, b.len);
+	assert_string_equal(b.data, "key:other");
+	ndx_buf_free(&b);
+}
+
 static void test_overflowing_sizes_are_too_big(void **state)
 {
 	struct ndx_buf b;
@@ -243,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_steal),
 		cmocka_unit_test(test_reuse_after_reset),
 		cmocka_unit_test(test_overflowing_sizes_are_too_big),
+		cmocka_unit_test(test_truncate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

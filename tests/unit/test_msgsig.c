@@ -103,6 +103,19 @@ static void check_batch(const struct keys *k, size_t n)
 
 		assert_non_null(out[i]);
 		assert_true(strlen(out[i]) <= NDX_MSGSIG_MAX_TEXT);
+		{
+			/* Written as text, the object is byte for byte what
+			 * jansson writes for it (members in their order). */
+			json_t *o = json_loads(out[i], JSON_REJECT_DUPLICATES, NULL);
+			char *again;
+
+			assert_non_null(o);
+			again = json_dumps(o, JSON_COMPACT);
+			assert_non_null(again);
+			assert_string_equal(out[i], again);
+			free(again);
+			json_decref(o);
+		}
 		assert_int_equal(parse(out[i], sig), NDX_OK);
 		assert_string_equal(sig->key_id, kid);
 		assert_int_equal(sig->tree_size, n);

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
+#include "ndx/buf.h"
 #include "ndx/err.h"
 #include "ndx/text.h"
 
@@ -116,6 +118,75 @@ static void test_escape_json(void **state)
 	free(got);
 }
 
+/* ndx_text_json_string against jansson itself: what json_dumps writes for
+ * json_stringn(s, len), or NULL when jansson refuses s. */
+static void expect_like_jansson(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	char *want = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	struct ndx_buf b = NDX_BUF_INIT(NDX_BUF_NO_CAP);
+	int rc;
+
+	ndx_buf_append_str(&b, "x");
+	rc = ndx_text_json_string(&b, s, len);
+	if (want) {
+		assert_int_equal(rc, NDX_OK);
+		assert_int_equal(b.len, 1 + strlen(want));
+		assert_memory_equal(b.data + 1, want, strlen(want));
+	} else {
+		/* Refused, and nothing appended. */
+		assert_int_equal(rc, NDX_EINVAL);
+		assert_int_equal(b.len, 1);
+		assert_string_equal(b.data, "x");
+	}
+	free(want);
+	json_decref(j);
+	ndx_buf_free(&b);
+}
+
+static void test_json_string(void **state)
+{
+	static const char *const cases[] = {
+		"", "plain", "a\"b\\c/d", "\b\f\n\r\t", "\x01\x1f\x7f",
+		"Bộ Công an", "gpj\xe2\x80\xae" "exe", "\xf0\x9f\x98\x80",
+		"/r1/VN/GOV/BCA/citizens/079123456789?x=%22",
+		"\xc0\xaf",         /* overlong '/' */
+		"\xed\xa0\x80",     /* a surrogate */
+		"\xf4\x90\x80\x80", /* above U+10FFFF */
+		"ok\xe2\x82",       /* truncated */
+		"\xff", "\x80",
+	};
+	unsigned char two[2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		expect_like_jansson(cases[i], strlen(cases[i]));
+	expect_like_jansson("n\0ul", 4);
+	/* Every byte alone, and every pair of bytes. */
+	for (unsigned a = 0; a < 256; a++) {
+		two[0] = (unsigned char)a;
+		expect_like_jansson((const char *)two, 1);
+		for (unsigned c = 0; c < 256; c++) {
+			two[1] = (unsigned char)c;
+			expect_like_jansson((const char *)two, 2);
+		}
+	}
+}
+
+static void test_json_string_cap(void **state)
+{
+	struct ndx_buf b = NDX_BUF_INIT(8);
+
+	(void)state;
+	assert_int_equal(ndx_text_json_string(&b, "abc", 3), NDX_OK);
+	assert_string_equal(b.data, "\"abc\"");
+	/* Over the cap: b keeps what it held. */
+	assert_int_equal(ndx_text_json_string(&b, "a\n", 2), NDX_ETOOBIG);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(b.data, "\"abc\"");
+	ndx_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +194,8 @@ int main(void)
 		cmocka_unit_test(test_refuses_controls_and_overrides),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_json),
+		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_json_string_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
