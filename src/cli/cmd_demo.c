@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -185,7 +186,8 @@ static const char demo_usage[] =
 	"         the bank, then the\n"
 	"         registry; SIGTERM, after 10 s SIGKILL); succeeds when nothing runs\n"
 	"  run    up, print what to try (curl lines making real exchanges and the\n"
-	"         access list showing them), wait for Ctrl-C or SIGTERM, then down\n"
+	"         access list showing them), wait for Ctrl-C or SIGTERM (or the\n"
+	"         death of its parent, e.g. make killed), then down\n"
 	"  id-token  sign the citizen PIN (default: the printed one) in at the running\n"
 	"         demo's e-ID, with the portal's OpenID Connect client, and write their\n"
 	"         ID token to FILE (default DIR/" ID_TOKEN_FILE ", mode 0600) for\n"
@@ -4129,6 +4131,14 @@ static int demo_run(const char *dir, unsigned port)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* `make demo` runs this under make, and GNU make, sent SIGTERM, dies
+	 * without passing the signal on: its death is ours to stop on. */
+	{
+		pid_t parent = getppid();
+
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent)
+			kill(getpid(), SIGTERM); /* it died before the line above */
+	}
 	rc = demo_up(dir, port, st);
 	if (rc != CLI_EXIT_OK) {
 		free(st);
