@@ -236,7 +236,7 @@ static json_t *get_list(const json_t *in, const char *name, int (*ok)(const char
 	}
 	for (i = 0; i < n; i++) {
 		const json_t *e = json_array_get(v, i);
-		char where[32];
+		char where[64];
 		snprintf(where, sizeof where, "%s[%zu]", name, i);
 		if (!json_is_string(e) || !ok(json_string_value(e)) ||
 		    strlen(json_string_value(e)) != json_string_length(e)) {
