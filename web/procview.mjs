@@ -15,7 +15,7 @@ const FIELD_LABELS = {
 export function procedureSummary(p) {
   const st = stateTag(p.state);
   const rows = [
-    { key: t('proc.id'), value: String(p.id) },
+    { key: t('proc.id'), value: String(p.reference) },
     { key: t('proc.kind'), value: tOr(`kind.${p.kind}`, p.kind) },
     { key: t('proc.state'), value: h('span', { id: 'procedure-state', 'data-state': p.state }, g.tag(st.text, st.colour)) },
     { key: t('proc.applicant'), value: `${p.applicant_name || ''}${p.subject ? ` (${p.subject})` : ''}` },

@@ -625,6 +625,8 @@ int proc_submit(const struct portal *p, const struct psession *s, const json_t *
 										       : "submitted" };
 	rc = pstore_proc_insert(p->st, &np, time(NULL));
 	json_decref(clean);
+	if (rc == NDX_ETOOBIG)
+		return perr_set(e, 503, "busy", "no more applications can be numbered today");
 	if (rc != NDX_OK || pstore_proc_get(p->st, id, out) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedure could not be stored");
 	return 0;

@@ -69,6 +69,18 @@ static const char *const MIGRATIONS[] = {
 	"UPDATE procedures SET change_seq = rowid;"
 	"CREATE INDEX procedures_change ON procedures(change_seq);"
 	"CREATE TABLE push_state(k TEXT PRIMARY KEY, v INTEGER NOT NULL);",
+	/* 7: the application number people read and say ("HS261203-00042": the
+	 * day it was filed in Vietnam and its number that day), instead of the
+	 * id, which stays the key in URLs and the API. Applications from
+	 * before are numbered in rowid order within their day. */
+	"ALTER TABLE procedures ADD COLUMN reference TEXT;"
+	"UPDATE procedures SET reference = 'HS' ||"
+	" substr(strftime('%Y%m%d', created_at + 25200, 'unixepoch'), 3) || '-' ||"
+	" printf('%05d', (SELECT COUNT(*) FROM procedures AS o WHERE"
+	" date(o.created_at + 25200, 'unixepoch') ="
+	" date(procedures.created_at + 25200, 'unixepoch')"
+	" AND o.rowid <= procedures.rowid));"
+	"CREATE UNIQUE INDEX procedures_reference ON procedures(reference);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -610,9 +622,37 @@ static int insert_history(struct pstore *st, const char *id, time_t now, const c
 	return step_done(st, q, "history insert");
 }
 
+/* The next application number of now's day in Vietnam, "HS" YYMMDD "-"
+ * NNNNN, inside the caller's write transaction (so two applications never
+ * get the same). */
+static int proc_reference(struct pstore *st, time_t now, char out[PSTORE_REFERENCE_LEN])
+{
+	char date[NDX_VN_DATE_LEN], prefix[16];
+	sqlite3_stmt *q;
+	long long n;
+	int r;
+
+	ndx_time_vn_iso_date(now, date); /* YYYY-MM-DD */
+	snprintf(prefix, sizeof prefix, "HS%.2s%.2s%.2s-", date + 2, date + 5, date + 8);
+	if ((r = prepare(st, "SELECT COUNT(*) FROM procedures WHERE reference >= ?1"
+			     " AND reference < ?1 || '~'", &q)))
+		return r;
+	sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	n = r == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+	sqlite3_finalize(q);
+	if (n < 0)
+		return db_fail(st, "application number");
+	if (n >= 99999)
+		return NDX_ETOOBIG;
+	snprintf(out, PSTORE_REFERENCE_LEN, "%s%05lld", prefix, n + 1);
+	return NDX_OK;
+}
+
 int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 {
 	const char *state = p->state ? p->state : "submitted";
+	char reference[PSTORE_REFERENCE_LEN];
 	char *fields = json_dumps(p->fields, JSON_COMPACT);
 	sqlite3_stmt *q;
 	int rc;
@@ -622,10 +662,13 @@ int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 	pthread_mutex_lock(&st->mu);
 	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
 		goto out;
+	if ((rc = proc_reference(st, now, reference)))
+		goto rollback;
 	if ((rc = prepare(st,
 			  "INSERT INTO procedures(id, kind, subject, applicant_name, agency,"
-			  " fields, created_at, updated_at, change_seq, state) VALUES(?,?,?,?,?,?,"
-			  "?,?,(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures),?)",
+			  " fields, created_at, updated_at, change_seq, state, reference)"
+			  " VALUES(?,?,?,?,?,?,?,?,"
+			  "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures),?,?)",
 			  &q)) == NDX_OK) {
 		sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, p->kind, -1, SQLITE_STATIC);
@@ -636,12 +679,14 @@ int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 		sqlite3_bind_int64(q, 7, (sqlite3_int64)now);
 		sqlite3_bind_int64(q, 8, (sqlite3_int64)now);
 		sqlite3_bind_text(q, 9, state, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 10, reference, -1, SQLITE_STATIC);
 		rc = step_done(st, q, "procedure insert");
 	}
 	if (rc == NDX_OK)
 		rc = insert_history(st, p->id, now, state, p->actor, NULL);
 	if (rc == NDX_OK)
 		rc = exec_sql(st, "COMMIT");
+rollback:
 	if (rc != NDX_OK)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
@@ -652,7 +697,7 @@ out:
 
 #define PROC_COLS                                                                        \
 	"id, kind, state, subject, applicant_name, agency, fields, result, created_at,"  \
-	" updated_at"
+	" updated_at, reference"
 
 static int add_history(struct pstore *st, const char *id, json_t *proc)
 {
@@ -690,7 +735,10 @@ static int add_history(struct pstore *st, const char *id, json_t *proc)
 
 static json_t *proc_row(sqlite3_stmt *q)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id",
+	const char *reference = (const char *)sqlite3_column_text(q, 10);
+
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "reference",
+			 reference ? reference : "", "id",
 			 (const char *)sqlite3_column_text(q, 0), "kind",
 			 (const char *)sqlite3_column_text(q, 1), "state",
 			 (const char *)sqlite3_column_text(q, 2), "subject",

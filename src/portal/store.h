@@ -128,7 +128,11 @@ struct pproc_new {
 	const char *state; /* NULL: "submitted"; "unpaid" while its fee is due */
 };
 
-/* Stores a new procedure in state p->state with its first history row. */
+/* Room for an application number, "HS261203-00042" + NUL (docs/portal.md). */
+#define PSTORE_REFERENCE_LEN 32
+
+/* Stores a new procedure in state p->state with its first history row and
+ * the next application number of its day; NDX_ETOOBIG past 99,999 a day. */
 int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now);
 /* *out = the procedure as docs/portal.md shows it (with history), or
  * NDX_ENOTFOUND. */

@@ -35,6 +35,17 @@ async function go(page, env, route, pageName) {
   await ready(page, pageName);
 }
 
+// The application just filed: the page tells the citizen its number
+// (HS + the day in Vietnam + its number that day, docs/portal.md), never the
+// id, which the page keeps for links; returns the id.
+async function submittedId(page) {
+  const ref = (await page.textContent('#procedure-ref')).trim();
+  assert.match(ref, /^HS\d{6}-\d{5}$/);
+  const id = await page.getAttribute('#procedure-ref', 'data-id');
+  assert.ok(id && !ref.includes(id));
+  return id;
+}
+
 // Files a procedure through the form and pays its fee at the bank; returns
 // its id.
 async function fileProcedure(page, env, kind, fill, { checkPages = false } = {}) {
@@ -44,7 +55,7 @@ async function fileProcedure(page, env, kind, fill, { checkPages = false } = {})
   await fill(page);
   await page.click('#submit-procedure');
   await page.waitForSelector('#procedure-ref');
-  const id = (await page.textContent('#procedure-ref')).trim();
+  const id = await submittedId(page);
   await payAtBank(page, env, id, { checkPages });
   return id;
 }
@@ -89,9 +100,11 @@ async function officerDecides(page, env, officer, id, decision, reason) {
   if (!s.authenticated || s.kind !== 'officer') await signInOfficer(page, portal(env), officer);
   await eventually(async () => {
     await go(page, env, '/officer/queue', 'officer-queue');
-    return page.locator('#queue a', { hasText: id }).count();
+    return page.locator(`#queue a[data-id="${id}"]`).count();
   });
-  await page.locator('#queue a', { hasText: id }).click();
+  // The queue names the application by its number, as the citizen was told it.
+  assert.match((await page.textContent(`#queue a[data-id="${id}"]`)).trim(), /^HS\d{6}-\d{5}$/);
+  await page.locator(`#queue a[data-id="${id}"]`).click();
   await ready(page, 'officer-procedure');
   await page.check(decision === 'approve' ? '#decision' : '#decision-2');
   if (reason !== undefined) await page.fill('#reason', reason);
@@ -198,7 +211,7 @@ export function defineFlows(env) {
     await citizen.fill('#field-capital-vnd', '50.000.000');
     await citizen.click('#submit-procedure');
     await citizen.waitForSelector('#procedure-ref');
-    const id = (await citizen.textContent('#procedure-ref')).trim();
+    const id = await submittedId(citizen);
     // The fee first: by VietQR, the code scanned by the citizen's bank app.
     assert.equal(await citizen.getAttribute('#procedure-state', 'data-state'), 'unpaid');
     assert.match(await citizen.textContent('#procedure-fee'), /100\.000 ₫/);

@@ -987,6 +987,20 @@ def test_validation_errors(env):
     assert r.status_code == 201, r.text
     assert s.get(env.url + "/api/procedures", timeout=10).json()["procedures"][0]["id"] == \
         r.json()["id"]
+    # The application number people quote: HS + the day in Vietnam + its number that day,
+    # one more for the next application (docs/portal.md), never the id.
+    first = r.json()["reference"]
+    vn_day = time.strftime("%y%m%d", time.gmtime(time.time() + 7 * 3600))
+    assert re.fullmatch(r"HS\d{6}-\d{5}", first) and first[2:8] == vn_day, first
+    r = post(s, url, csrf, {"kind": "residence-change", "fields": ok})
+    assert r.status_code == 201, r.text
+    second = r.json()["reference"]
+    if second[2:8] == first[2:8]:  # not across midnight in Vietnam
+        assert int(second[9:]) == int(first[9:]) + 1, (first, second)
+    listed = s.get(env.url + "/api/procedures", timeout=10).json()["procedures"]
+    assert [p["reference"] for p in listed[:2]] == [second, first]
+    assert s.get(env.url + f"/api/procedures/{r.json()['id']}",
+                 timeout=10).json()["reference"] == second
 
 
 def test_household_business_approved_into_the_registries(env):

@@ -31,7 +31,7 @@ function applicantCard(p) {
 export async function render(ctx) {
   const main = document.getElementById('main-content');
   let p = await api.get(`/api/procedures/${encodeURIComponent(ctx.params.id)}`);
-  const title = () => t('off.decide.title', { id: p.id });
+  const title = () => t('off.decide.title', { id: p.reference });
 
   function decisionForm(values, errors) {
     const form = h('form', { novalidate: true, id: 'decision-form' },
@@ -65,7 +65,7 @@ export async function render(ctx) {
         .then((np) => {
           p = np && np.id ? { ...np, applicant_record: p.applicant_record } : p;
           const key = p.state === 'failed' ? 'off.done.failed' : v.decision === 'reject' ? 'off.done.reject' : 'off.done.approve';
-          show(v, null, t(key, { id: p.id }), p.state === 'failed');
+          show(v, null, t(key, { id: p.reference }), p.state === 'failed');
         })
         .catch((err) => {
           if (err instanceof api.ApiError && err.status === 401) return ctx.rerender();

@@ -37,7 +37,8 @@ export async function render(ctx) {
       rows: list.map((p) => {
         const st = stateTag(p.state);
         return [
-          g.link(`/officer/procedures/${encodeURIComponent(p.id)}`, String(p.id)),
+          g.link(`/officer/procedures/${encodeURIComponent(p.id)}`, String(p.reference),
+            { 'data-id': p.id }),
           tOr(`kind.${p.kind}`, p.kind),
           procedureName(p),
           String(p.applicant_name ?? ''),

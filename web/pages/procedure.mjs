@@ -16,12 +16,12 @@ export async function render(ctx) {
   if (ctx.flash && ctx.flash.type === 'submitted') {
     title = t('proc.submitted.title');
     nodes.push(g.panel(t('proc.submitted.title'), [
-      t('proc.submitted.ref'), h('br'), h('strong', { id: 'procedure-ref' }, String(p.id)),
+      t('proc.submitted.ref'), h('br'), h('strong', { id: 'procedure-ref', 'data-id': p.id }, String(p.reference)),
     ]));
     nodes.push(g.p(t(p.state === 'unpaid' ? 'proc.submitted.next.unpaid' : 'proc.submitted.next')));
     nodes.push(h('h2', { class: 'govuk-heading-l' }, kindTitle));
   } else {
-    nodes.push(g.caption(`${t('proc.id')} ${p.id}`), g.heading(kindTitle));
+    nodes.push(g.caption(`${t('proc.id')} ${p.reference}`), g.heading(kindTitle));
   }
   nodes.push(procedureSummary(p));
   if (p.state === 'unpaid') nodes.push(await paymentSection(p, ctx));

@@ -23,9 +23,10 @@ export async function render() {
       rows: list.map((p) => {
         const st = stateTag(p.state);
         return [
-          g.link(`/procedures/${encodeURIComponent(p.id)}`, procedureName(p), { 'data-id': p.id }),
+          g.link(`/procedures/${encodeURIComponent(p.id)}`, procedureName(p),
+            { 'data-id': p.id, 'data-reference': p.reference }),
           tOr(`kind.${p.kind}`, p.kind),
-          String(p.id),
+          String(p.reference),
           g.tag(st.text, st.colour),
           formatTime(p.created_at),
           formatTime(p.updated_at),
