@@ -394,6 +394,14 @@ export function defineFlows(env) {
 
     await eventually(async () => (await stateOf(citizen, env, id)) === 'rejected');
     assert.match(await citizen.textContent('#procedure-history'), /giấy phép con/);
+    // The reason at the top of the page, before the summary, not only in the history.
+    assert.equal((await citizen.textContent('#rejection-reason')).trim(),
+      'Lý do: Ngành nghề kinh doanh cần giấy phép con');
+    assert.ok(await citizen.evaluate(() => {
+      const reason = document.getElementById('rejection-reason');
+      const state = document.getElementById('procedure-state');
+      return Boolean(reason.compareDocumentPosition(state) & Node.DOCUMENT_POSITION_FOLLOWING);
+    }), 'the reason comes before the summary');
     // The fee paid comes back (docs/payment.md "Refunds").
     assert.match(await citizen.textContent('#refund'), /đã hoàn trả lệ phí 100\.000 ₫/);
     await check(citizen, 'procedure-rejected');

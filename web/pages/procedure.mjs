@@ -23,6 +23,17 @@ export async function render(ctx) {
   } else {
     nodes.push(g.caption(`${t('proc.id')} ${p.reference}`), g.heading(kindTitle));
   }
+  // A rejection's reason comes first, not only in the history table below.
+  if (p.state === 'rejected') {
+    const last = [...(p.history || [])].reverse().find((e) => e.state === 'rejected');
+    if (last && last.note) {
+      nodes.push(g.notificationBanner({
+        title: t('important'),
+        heading: t('proc.rejected.title'),
+        body: h('p', { class: 'govuk-body', id: 'rejection-reason' }, t('proc.rejected.reason', { reason: last.note })),
+      }));
+    }
+  }
   nodes.push(procedureSummary(p));
   if (p.state === 'unpaid') nodes.push(await paymentSection(p, ctx));
   if (p.state === 'rejected' && p.fee_vnd) nodes.push(await refundNote(p));
