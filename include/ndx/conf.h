@@ -187,6 +187,10 @@ const char *ndx_conf_ca_certificate(const struct ndx_conf *conf);
 #define NDX_GRANT_PATH_MAX 1024
 bool ndx_grant_method_valid(const char *method);
 bool ndx_grant_path_valid(const char *pattern);
+/* A purpose name, as services, grants, subscriptions and usage policies name
+ * one: 1 to NDX_PURPOSE_MAX of a-z, 0-9 and '-'. */
+#define NDX_PURPOSE_MAX 64
+bool ndx_purpose_valid(const char *purpose);
 
 /* True when a grant lets client (a member or subsystem id, matched exactly)
  * call service with method on

@@ -19,7 +19,6 @@
 #include "ndx/text.h"
 
 #define NAME_MAX_BYTES 512
-#define PURPOSE_MAX 64
 #define PEM_MAX 8192
 
 struct kind_info {
@@ -169,14 +168,7 @@ static int get_id(const json_t *in, const char *name, enum ndx_id_kind kind, con
 
 static int purpose_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > PURPOSE_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return 0;
-	return 1;
+	return ndx_purpose_valid(s);
 }
 
 static int method_ok(const char *s)
@@ -466,7 +458,7 @@ static json_t *norm_embargo(const json_t *in, const char *path, char *err, size_
 	const char *purpose;
 	json_int_t seconds;
 
-	if (get_str(in, "purpose", 1, PURPOSE_MAX, path, &purpose, err, cap) < 0 ||
+	if (get_str(in, "purpose", 1, NDX_PURPOSE_MAX, path, &purpose, err, cap) < 0 ||
 	    get_int(in, "seconds", 1, 3155760000LL, 0, 1, path, &seconds, err, cap) < 0)
 		return NULL;
 	if (!purpose_ok(purpose)) {
@@ -541,7 +533,7 @@ static json_t *norm_subscription(const json_t *in, const char *path, char *err, 
 	if (get_id(in, "client", NDX_ID_SUBSYSTEM, path, client, sizeof client, err, cap) < 0 ||
 	    get_id(in, "service", NDX_ID_SERVICE, path, service, sizeof service, err, cap) < 0 ||
 	    get_str(in, "event", 1, 64, path, &event, err, cap) < 0 ||
-	    get_str(in, "purpose", 0, PURPOSE_MAX, path, &purpose, err, cap) < 0)
+	    get_str(in, "purpose", 0, NDX_PURPOSE_MAX, path, &purpose, err, cap) < 0)
 		return NULL;
 	if (purpose && !purpose_ok(purpose)) {
 		fail(err, cap, path, "purpose", "a purpose is 1 to 64 characters from a-z 0-9 -");

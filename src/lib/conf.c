@@ -741,6 +741,18 @@ bool ndx_grant_method_valid(const char *m)
 	return false;
 }
 
+bool ndx_purpose_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NDX_PURPOSE_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
 bool ndx_grant_path_valid(const char *s)
 {
 	size_t n = strlen(s);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ndx/conf.h"
 #include "ndx/err.h"
 
 #define VALIDITY_DAYS_MAX 36500
@@ -63,15 +64,11 @@ static int only_keys(const json_t *o, const char *where, const char *const *allo
 	return NDX_OK;
 }
 
+static_assert(NDX_POLICY_PURPOSE_MAX == NDX_PURPOSE_MAX, "a policy holds any purpose name");
+
 static int purpose_ok(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > NDX_POLICY_PURPOSE_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return 0;
-	return 1;
+	return ndx_purpose_valid(s);
 }
 
 static int index_of(const char *s, const char *const *names, size_t n)

@@ -35,7 +35,6 @@
 
 #define NAME_MAX_BYTES 256
 #define ADDRESS_MAX_BYTES 512
-#define PURPOSE_MAX 64
 #define TOKEN_NAME_MAX 64
 #define TLS_CERT_DAYS 365
 #define AUDIT_DEFAULT_LIMIT 100
@@ -203,13 +202,7 @@ static int part_ok(const char *s)
 
 static int purpose_ok(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > PURPOSE_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return 0;
-	return 1;
+	return ndx_purpose_valid(s);
 }
 
 static int is_get(const char *m)
@@ -2115,7 +2108,7 @@ static void subscriptions_add(struct call *c)
 	    str_field(c->resp, body, "service", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
 	    check_id(c->api, c->resp, "service", text, strlen(text), NDX_ID_SERVICE, service) ||
 	    event_name_field(c->resp, body, "event", &sub.event) ||
-	    str_field_raw(c->resp, body, "purpose", 0, PURPOSE_MAX, &sub.purpose) < 0 ||
+	    str_field_raw(c->resp, body, "purpose", 0, NDX_PURPOSE_MAX, &sub.purpose) < 0 ||
 	    retry_field(c->resp, body, &sub))
 		goto out;
 	if (sub.purpose && !purpose_ok(sub.purpose)) {
