@@ -207,6 +207,14 @@ bench: deps
 	$(MAKE) build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) bench/run
 
+# The ndx chain across hosts (bench/README.md "Across hosts"): each agency in a
+# network namespace, and 0, 5 and 50 ms each way between the two gateways;
+# writes bench/results/hosts-latest.{json,md}. Needs root (namespaces).
+.PHONY: bench-hosts
+bench-hosts: deps
+	$(MAKE) build
+	bench/hosts --build $(abspath $(BUILD))
+
 # The misuse detector on a held-out generated month (bench/README.md "Misuse
 # detection"): explained share, recall and precision per kind, legitimate
 # reads flagged, reads/s; writes bench/results/misuse-latest.{md,json}.
