@@ -71,5 +71,10 @@ void cli_self_path(char *buf, size_t cap);
  * line, writes nothing and returns CLI_EXIT_FAIL. */
 int cli_conf_fetch(const char *registry_url, const char *anchor_path,
 		   const char *out_dir, int quiet, uint64_t *version);
+/* The same from several nodes of one registry, asked in turn (none given:
+ * $NDX_REGISTRY, else every node the anchor lists). */
+int cli_conf_fetch_nodes(const char *const *registry_urls, size_t n_urls,
+			 const char *anchor_path, const char *out_dir, int quiet,
+			 uint64_t *version);
 
 #endif

@@ -394,6 +394,20 @@ static void gen_anchor(const struct ndx_key *key)
 	free(text);
 	json_decref(doc);
 
+	/* Three registry nodes; and near-valid: the list not led by registry_url. */
+	static const char *const nodes[] = { FUZZ_REGISTRY_URL, "https://registry2.example.vn",
+					     "http://10.0.0.3:4400" };
+	doc = ndx_anchor_build_nodes(FUZZ_INSTANCE, nodes, 3, key);
+	check(doc != NULL, "ndx_anchor_build_nodes");
+	text = compact(doc);
+	put_str("anchor", "valid-three-nodes", text);
+	free(text);
+	json_array_remove(json_object_get(doc, "registry_urls"), 0);
+	text = compact(doc);
+	put_str("anchor", "nodes-not-led-by-registry-url", text);
+	free(text);
+	json_decref(doc);
+
 	put_str("anchor", "no-keys", "{\"format\":\"ndx-anchor/1\",\"instance\":\"VN\","
 		"\"registry_url\":\"http://x\",\"generated_at\":\"2026-01-01T00:00:00Z\","
 		"\"keys\":[]}");
