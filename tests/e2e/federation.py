@@ -809,21 +809,23 @@ def remove_fake_provider(fed):
 
 
 @contextlib.contextmanager
-def running_federation(build_dir, prefix, gateway_class=None, setup=None):
+def running_federation(build_dir, prefix, gateway_class=None, setup=None, registry_kw=None,
+                       federation_kw=None):
     """A registry and a started Federation in a fresh directory, for a module fixture.
     gateway_class replaces Gateway while the gateways are made; setup(f) runs once
-    they are up. On the way out every process is stopped: a non-zero exit fails the
-    module (its files are kept), else the directory is removed."""
+    they are up; registry_kw and federation_kw go to Registry and Federation. On the way
+    out every process is stopped: a non-zero exit fails the module (its files are kept),
+    else the directory is removed."""
     global Gateway
     if not gateway_exe(build_dir).is_file():
         pytest.fail(f"{gateway_exe(build_dir)} is missing: build it first", pytrace=False)
     # Not under pytest's basetemp: other pytest sessions on this machine rotate it away.
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
+    reg = Registry(registry_exe(build_dir), workdir / "registry", **(registry_kw or {})).start()
     problems = []
     try:
-        f = Federation(build_dir, reg, workdir / "fed")
+        f = Federation(build_dir, reg, workdir / "fed", **(federation_kw or {}))
         orig = Gateway
         try:
             if gateway_class is not None:

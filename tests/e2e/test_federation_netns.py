@@ -25,10 +25,8 @@ a kernel without it skips those two only, naming the module."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +36,6 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
-from conftest import Registry, registry_exe  # noqa: E402
 from netns import DelayRelay, Hosts, namespaces_refused  # noqa: E402
 
 HOSTS = ("registry", "BCA", "BTC", "BHXH")
@@ -59,10 +56,6 @@ def hosts():
 
 @pytest.fixture(scope="module")
 def fed(build_dir, hosts):
-    workdir = Path(tempfile.mkdtemp(prefix="ndx-netns-"))
-    (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry", host=hosts.ip["registry"],
-                   launcher=hosts.launcher("registry")).start()
     relays = []
 
     def address_of(name, port):
@@ -73,35 +66,27 @@ def fed(build_dir, hosts):
         relays.append(DelayRelay(hosts.gateway_ip, (hosts.ip["BCA"], port)).start())
         return f"https://{hosts.gateway_ip}:{relays[-1].port}"
 
-    f = F.Federation(build_dir, reg, workdir / "fed", peer_timeout_ms=3000,
-                     placement=hosts.place, backend_host=hosts.gateway_ip,
-                     address_of=address_of)
-    f.relay = None
-    problems = []
-    try:
-        try:
-            f.start()
-        except RuntimeError as e:
-            pytest.fail(str(e), pytrace=False)
+    def setup(f):
         admin(f, "POST", "/api/event-types",
-                    json={"service": F.ECHO, "name": ECHO_EVENT,
-                          "schema": {"type": "object"}})
+              json={"service": F.ECHO, "name": ECHO_EVENT, "schema": {"type": "object"}})
         admin(f, "POST", "/api/subscriptions",
-                    json={"client": F.INSURANCE, "service": F.ECHO, "event": ECHO_EVENT})
+              json={"client": F.INSURANCE, "service": F.ECHO, "event": ECHO_EVENT})
         for gw in f.gateways.values():
-            f.wait_conf(gw, reg.conf_version())
+            f.wait_conf(gw, f.registry.conf_version())
         f.relay = relays[0]
-        yield f
+
+    try:
+        with F.running_federation(
+                build_dir, "ndx-netns-", setup=setup,
+                registry_kw={"host": hosts.ip["registry"],
+                             "launcher": hosts.launcher("registry")},
+                federation_kw={"peer_timeout_ms": 3000, "placement": hosts.place,
+                               "backend_host": hosts.gateway_ip,
+                               "address_of": address_of}) as f:
+            yield f
     finally:
-        problems = f.close()
         for relay in relays:
             relay.stop()
-        rc = reg.stop()
-        if rc not in (0, None):
-            problems.append(f"ndx-registry exited with {rc}:\n{reg.tail()}")
-    if problems:
-        pytest.fail("\n".join(problems) + f"\n(files kept in {workdir})", pytrace=False)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def admin(fed, method, path, **kw):
