@@ -33,6 +33,8 @@ int cmd_report(int argc, char **argv);
 int cli_demo_traffic(int argc, char **argv);
 /* log verify, prove, check-proof, archive (cmd_log.c). */
 int cmd_log(int argc, char **argv);
+/* market statement, check-statement: usage statements (cmd_market.c). */
+int cmd_market(int argc, char **argv);
 /* testservice: the diagnostic provider system (cmd_testservice.c). */
 int cmd_testservice(int argc, char **argv);
 

@@ -50,6 +50,7 @@ static const char usage_text[] =
 	"\n"
 	"Message log:\n"
 	"  log         verify a gateway's message log, prove a record, check a proof, archive\n"
+	"  market      a signed usage statement of an agreement from a gateway's log; check one\n"
 	"\n"
 	"Demo federation:\n"
 	"  demo        bring a local demo federation up, down, run it in the foreground, or sign\n"
@@ -179,6 +180,8 @@ int main(int argc, char **argv)
 		rc = cmd_report(argc - 1, argv + 1);
 	else if (strcmp(cmd, "log") == 0)
 		rc = cmd_log(argc - 1, argv + 1);
+	else if (strcmp(cmd, "market") == 0)
+		rc = cmd_market(argc - 1, argv + 1);
 	else if (strcmp(cmd, "testservice") == 0)
 		rc = cmd_testservice(argc - 1, argv + 1);
 	else
