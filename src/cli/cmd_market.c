@@ -546,9 +546,11 @@ int cmd_market(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	int rc;
 
-	if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-		fputs(usage, sub ? stdout : stderr);
-		return sub ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (sub == NULL)
+		return cli_usage_error(usage, "market needs a command: statement or check-statement");
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0)
 		return cli_usage_error(usage, "unknown market command '%s'", sub);

@@ -191,6 +191,10 @@ def test_each_exchange_is_proven_in_the_signers_log(fed):
     assert proof["audit_path"] == x["audit_path"]
     assert proof["tree_head"]["batch"] == x["batch"]
     assert proof["tree_head"]["signature"] in [h["signature"] for h in s["tree_heads"]]
+    # The statement names exchanges, not what they were about (T62).
+    assert set(x) == {"message_id", "time_ms", "time", "seq", "batch", "leaf_index",
+                      "record_hash", "audit_path"}
+    assert proof["record"]["path"] == "/m0" and "/m0" not in json.dumps(s)
 
 
 def test_month_in_vietnam_time(fed):
