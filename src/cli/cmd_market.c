@@ -24,12 +24,15 @@
 #include "ndx/policy.h"
 #include "ndx/timefmt.h"
 #include "ndx/usage.h"
+#include "ndx/vietqr.h"
+#include "ndx/id.h"
+#include "ndx/encode.h"
 
 /* A statement of a busy month is large; this caps what check reads. */
 #define STATEMENT_MAX (1u << 30)
 
 static const char usage[] =
-	"usage: ndx market <statement|check-statement> [arguments]\n"
+	"usage: ndx market <statement|check-statement|invoice> [arguments]\n"
 	"\n"
 	"  ndx market statement --db PATH --key SIGN_KEY --conf DIR --anchor ANCHOR\n"
 	"                       --agreement ID (--month YYYY-MM | --from TIME --to TIME)\n"
@@ -53,17 +56,24 @@ static const char usage[] =
 	"      log (PATH) for the same agreement and period and prints a JSON report:\n"
 	"      exchanges only in the statement, only in this log, both counts and\n"
 	"      amounts.\n"
+	"  ndx market invoice FILE (--conf DIR --anchor ANCHOR | --key PUB) --bin BIN\n"
+	"                       --account ACCOUNT [--account-name NAME] [--out FILE]\n"
+	"                       [--month YYYY-MM | --from TIME --to TIME]\n"
+	"      The invoice of a statement that checks as above: seller, buyer, count and\n"
+	"      amount due, a payment reference derived from the statement hash, and\n"
+	"      the VietQR payload of the transfer to the seller's account (BIN: the\n"
+	"      bank's 6-digit NAPAS BIN). Refused when nothing is due.\n"
 	"\n"
 	"--month is a calendar month in Vietnam time (from the 1st at 00:00 +07:00);\n"
 	"--from and --to are RFC 3339 UTC times (YYYY-MM-DDTHH:MM:SSZ), the period\n"
 	"[from, to).\n"
 	"\n"
-	"Exit status: 0 when the statement is made, or checks and agrees with this\n"
-	"log; 1 when it does not (one 'ndx: ...' line says why); 2 for a command\n"
+	"Exit status: 0 when the statement or invoice is made, or the statement\n"
+	"checks and agrees with this log; 1 when it does not (one 'ndx: ...' line says why); 2 for a command\n"
 	"line that could not be understood.\n";
 
 enum { OPT_DB = 1, OPT_KEY, OPT_CONF, OPT_ANCHOR, OPT_AGREEMENT, OPT_MONTH, OPT_FROM, OPT_TO,
-       OPT_OUT, OPT_HELP };
+       OPT_OUT, OPT_BIN, OPT_ACCOUNT, OPT_ACCOUNT_NAME, OPT_HELP };
 
 static const struct option opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
@@ -75,12 +85,16 @@ static const struct option opts[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "out", required_argument, NULL, OPT_OUT },
+	{ "bin", required_argument, NULL, OPT_BIN },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "account-name", required_argument, NULL, OPT_ACCOUNT_NAME },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
 	const char *db, *key, *conf, *anchor, *agreement, *month, *from, *to, *out, *file;
+	const char *bin, *account, *account_name;
 	int help;
 	bool has_period;
 	int64_t from_ms, to_ms;
@@ -104,6 +118,9 @@ static int parse(int argc, char **argv, struct args *a)
 		case OPT_FROM: a->from = optarg; break;
 		case OPT_TO: a->to = optarg; break;
 		case OPT_OUT: a->out = optarg; break;
+		case OPT_BIN: a->bin = optarg; break;
+		case OPT_ACCOUNT: a->account = optarg; break;
+		case OPT_ACCOUNT_NAME: a->account_name = optarg; break;
 		case 'h':
 		case OPT_HELP: a->help = 1; break;
 		default: return cli_bad_option(usage, argv);
@@ -204,12 +221,25 @@ static const struct ndx_conf_gateway *gateway_named(const struct ndx_conf *conf,
 	return NULL;
 }
 
+/* The member (canonical) of a client or service id into out; "" when id
+ * does not parse. */
+static void member_of(const char *id, char *out, size_t cap)
+{
+	struct ndx_id m;
+	size_t used = 0;
+
+	if (ndx_id_parse_prefix(id, strlen(id), NDX_ID_MEMBER, &m, &used, NULL) != NDX_OK ||
+	    ndx_id_format(&m, out, cap) < 0)
+		snprintf(out, cap, "%s", "");
+}
+
 /* True when id (a client or service id) belongs to member. */
 static bool of_member(const char *id, const char *member)
 {
-	size_t n = strlen(member);
+	char m[NDX_ID_TEXT_MAX];
 
-	return strncmp(id, member, n) == 0 && (id[n] == '/' || id[n] == '\0');
+	member_of(id, m, sizeof m);
+	return m[0] != '\0' && strcmp(m, member) == 0;
 }
 
 /* Collects the exchanges of one agreement on one side of a log walk. */
@@ -292,6 +322,9 @@ static int market_statement(struct args *a)
 	if (!a->db || !a->key || !a->conf || !a->anchor || !a->agreement)
 		return cli_usage_error(usage, "market statement needs --db, --key, --conf, "
 				       "--anchor and --agreement");
+	if (a->bin || a->account || a->account_name)
+		return cli_usage_error(usage, "market statement takes no --bin, --account or "
+				       "--account-name");
 	if (a->file)
 		return cli_usage_error(usage, "unexpected argument '%s'", a->file);
 	if ((rc = period(a)) != CLI_EXIT_OK)
@@ -472,28 +505,20 @@ static int compare(const struct ndx_usage *theirs, const struct ndx_usage *ours)
 	return CLI_EXIT_OK;
 }
 
-static int market_check(struct args *a)
+/* Reads a.file and checks it (signature, proofs, count, amount; with the
+ * configuration the agreement's parties and price; with a period, that it
+ * covers it). On CLI_EXIT_OK *out is the statement (the caller frees it). */
+static int verified_statement(const struct args *a, struct ndx_usage **out)
 {
-	struct ndx_msglog_walk_result res = { 0 };
 	struct ndx_conf *conf = NULL;
 	struct ndx_key *key = NULL;
 	const struct ndx_key *use = NULL;
-	struct ndx_usage *u = NULL, *own = NULL;
+	struct ndx_usage *u = NULL;
 	char *text = NULL, why[1024];
 	size_t len = 0;
-	int rc;
+	int rc = CLI_EXIT_FAIL;
 
-	if (!a->file || !a->db)
-		return cli_usage_error(usage, "market check-statement needs FILE and --db");
-	if (a->agreement || a->out)
-		return cli_usage_error(usage, "market check-statement takes neither --agreement "
-				       "nor --out");
-	if (!a->key == !a->conf || (a->conf != NULL) != (a->anchor != NULL))
-		return cli_usage_error(usage, "market check-statement needs --conf DIR --anchor "
-				       "ANCHOR, or --key PUB");
-	if ((rc = period(a)) != CLI_EXIT_OK)
-		return rc;
-	rc = CLI_EXIT_FAIL;
+	*out = NULL;
 	if (ndx_file_read(strcmp(a->file, "-") == 0 ? "/dev/stdin" : a->file, STATEMENT_MAX, &text,
 			  &len) != NDX_OK) {
 		cli_error("cannot read the statement %s", a->file);
@@ -519,24 +544,138 @@ static int market_check(struct args *a)
 		cli_error("statement refused: it covers %s to %s, not the period asked", f, t);
 		goto out;
 	}
+	*out = u;
+	u = NULL;
+	rc = CLI_EXIT_OK;
+out:
+	free(text);
+	ndx_usage_free(u);
+	ndx_key_free(key);
+	ndx_conf_free(conf);
+	return rc;
+}
+
+/* The options every reader of a statement shares. */
+static int statement_args(struct args *a, const char *sub)
+{
+	if (!a->file)
+		return cli_usage_error(usage, "market %s needs FILE", sub);
+	if (a->agreement)
+		return cli_usage_error(usage, "market %s does not take --agreement", sub);
+	if (!a->key == !a->conf || (a->conf != NULL) != (a->anchor != NULL))
+		return cli_usage_error(usage, "market %s needs --conf DIR --anchor ANCHOR, or --key "
+				       "PUB", sub);
+	return period(a);
+}
+
+static int market_check(struct args *a)
+{
+	struct ndx_msglog_walk_result res = { 0 };
+	struct ndx_usage *u = NULL, *own = NULL;
+	int rc;
+
+	if ((rc = statement_args(a, "check-statement")) != CLI_EXIT_OK)
+		return rc;
+	if (!a->db || a->out || a->bin || a->account || a->account_name)
+		return cli_usage_error(usage, "market check-statement needs --db, and takes no "
+				       "--out, --bin, --account or --account-name");
+	if ((rc = verified_statement(a, &u)) != CLI_EXIT_OK)
+		return rc;
+	rc = CLI_EXIT_FAIL;
 	own = ndx_usage_new(u->agreement, u->client, u->service, "-",
 			    u->side == NDX_MSGLOG_PROVIDER ? NDX_MSGLOG_CONSUMER
 							   : NDX_MSGLOG_PROVIDER,
 			    u->from_ms, u->to_ms, u->price, u->unit);
-	if (own == NULL) {
+	if (own == NULL)
 		cli_error("out of memory");
-		goto out;
-	}
-	if (read_log(a->db, own, &res) != CLI_EXIT_OK)
-		goto out;
-	rc = compare(u, own);
-out:
-	free(text);
+	else if (read_log(a->db, own, &res) == CLI_EXIT_OK)
+		rc = compare(u, own);
 	ndx_usage_free(u);
 	ndx_usage_free(own);
 	ndx_key_free(res.key);
-	ndx_key_free(key);
-	ndx_conf_free(conf);
+	return rc;
+}
+
+/* The invoice of a checked statement: what is due, to whom, and the
+ * VietQR transfer that pays it (docs/marketplace.md "Invoices"). */
+static json_t *invoice_json(const struct ndx_usage *u, const char *reference,
+			    const uint8_t hash[NDX_SHA256_LEN], const char *qr,
+			    const struct args *a)
+{
+	char seller[NDX_ID_TEXT_MAX], buyer[NDX_ID_TEXT_MAX], hex[2 * NDX_SHA256_LEN + 1];
+	char f[NDX_TIME_TEXT_LEN], t[NDX_TIME_TEXT_LEN];
+
+	member_of(u->service, seller, sizeof seller);
+	member_of(u->client, buyer, sizeof buyer);
+	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
+	ndx_time_format((time_t)(u->from_ms / 1000), f);
+	ndx_time_format((time_t)(u->to_ms / 1000), t);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, "
+			 "s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			 "format", "ndx-invoice/1", "reference", reference, "agreement",
+			 u->agreement, "seller", seller, "buyer", buyer, "client", u->client,
+			 "from", f, "to", t, "from_ms", (json_int_t)u->from_ms, "to_ms",
+			 (json_int_t)u->to_ms, "unit", ndx_usage_unit_name(u->unit), "count",
+			 (json_int_t)u->count, "amount_vnd", (json_int_t)u->amount,
+			 "statement_hash", hex, "statement_signer", u->gateway, "bin", a->bin,
+			 "account", a->account, "account_name",
+			 a->account_name ? a->account_name : "", "vietqr", qr, "currency", "VND");
+}
+
+static int market_invoice(struct args *a)
+{
+	struct ndx_usage *u = NULL;
+	struct ndx_vietqr q = { 0 };
+	uint8_t hash[NDX_SHA256_LEN];
+	char hex[2 * NDX_SHA256_LEN + 1], reference[NDX_VIETQR_REF_MAX + 1];
+	char qr[NDX_VIETQR_PAYLOAD_MAX], *text = NULL;
+	const char *why = NULL;
+	json_t *inv;
+	int rc;
+
+	if ((rc = statement_args(a, "invoice")) != CLI_EXIT_OK)
+		return rc;
+	if (!a->bin || !a->account || a->db)
+		return cli_usage_error(usage, "market invoice needs --bin and --account, and takes "
+				       "no --db");
+	if ((rc = verified_statement(a, &u)) != CLI_EXIT_OK)
+		return rc;
+	rc = CLI_EXIT_FAIL;
+	if (u->amount <= 0) {
+		cli_error("nothing is due on agreement %s for this period (%s, %" PRIu64
+			  " exchanges): no invoice", u->agreement, ndx_usage_unit_name(u->unit),
+			  u->count);
+		goto out;
+	}
+	/* The reference a transfer carries (VietQR 62-08, 25 characters, as the
+	 * treasury's KB…): MK and the statement hash's first 23 hex digits, so
+	 * that a payment names the statement it pays. */
+	ndx_usage_hash(u, hash);
+	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
+	snprintf(reference, sizeof reference, "MK%.23s", hex);
+	for (char *p = reference; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	snprintf(q.bin, sizeof q.bin, "%s", a->bin);
+	snprintf(q.account, sizeof q.account, "%s", a->account);
+	q.amount_vnd = (uint64_t)u->amount;
+	snprintf(q.reference, sizeof q.reference, "%s", reference);
+	if (strlen(a->bin) != NDX_VIETQR_BIN_LEN || strlen(a->account) > NDX_VIETQR_ACCOUNT_MAX ||
+	    ndx_vietqr_encode(&q, qr, sizeof qr, &why) != NDX_OK) {
+		cli_error("cannot make the VietQR transfer: %s",
+			  why ? why : "--bin must be 6 digits and --account at most 19 characters");
+		goto out;
+	}
+	inv = invoice_json(u, reference, hash, qr, a);
+	text = inv ? json_dumps(inv, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(inv);
+	if (text == NULL)
+		cli_error("out of memory");
+	else
+		rc = write_out(a->out, text);
+	free(text);
+out:
+	ndx_usage_free(u);
 	return rc;
 }
 
@@ -547,12 +686,13 @@ int cmd_market(int argc, char **argv)
 	int rc;
 
 	if (sub == NULL)
-		return cli_usage_error(usage, "market needs a command: statement or check-statement");
+		return cli_usage_error(usage, "market needs a command: statement, check-statement or invoice");
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0)
+	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0 &&
+	    strcmp(sub, "invoice") != 0)
 		return cli_usage_error(usage, "unknown market command '%s'", sub);
 	if ((rc = parse(argc - 1, argv + 1, &a)) != CLI_EXIT_OK)
 		return rc;
@@ -560,5 +700,7 @@ int cmd_market(int argc, char **argv)
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	return sub[0] == 's' ? market_statement(&a) : market_check(&a);
+	if (strcmp(sub, "statement") == 0)
+		return market_statement(&a);
+	return strcmp(sub, "invoice") == 0 ? market_invoice(&a) : market_check(&a);
 }

@@ -112,7 +112,7 @@ def test_top_level_help_lists_every_command(build_dir):
     ["demo", "--help"], ["demo", "up", "--help"], ["demo", "down", "--help"],
     ["demo", "run", "--help"], ["help"],
     ["market", "--help"], ["market", "statement", "--help"],
-    ["market", "check-statement", "--help"],
+    ["market", "check-statement", "--help"], ["market", "invoice", "--help"],
 ])
 def test_every_help_exits_0(build_dir, args):
     res = ok(run_ndx(build_dir, *args))
@@ -148,6 +148,11 @@ def test_every_help_exits_0(build_dir, args):
     ["market", "check-statement", "s.json", "--db", "l", "--key", "k", "--conf", "c"],
     ["market", "check-statement", "s.json", "--db", "l", "--key", "k", "--agreement", "x"],
     ["market", "statement", "--bogus"],
+    ["market", "invoice", "s.json", "--key", "k", "--bin", "970436"],
+    ["market", "invoice", "s.json", "--key", "k", "--bin", "970436", "--account", "1",
+     "--db", "l"],
+    ["market", "statement", "--db", "l", "--key", "k", "--conf", "c", "--anchor", "a",
+     "--agreement", "x", "--month", "2026-12", "--bin", "970436"],
 ])
 def test_usage_errors_exit_2(build_dir, args):
     res = run_ndx(build_dir, *args)

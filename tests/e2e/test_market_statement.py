@@ -315,3 +315,44 @@ def test_statement_refusals_at_the_source(fed):
                 ["--month", "2026-12", "--from", fed.period[0], "--to", fed.period[1]]):
         res = make_statement(fed, "BCA", extra=bad)
         assert res.returncode == 2, res.stderr
+
+
+def invoice(fed, statement, *extra, who=None):
+    path = fed.workdir / f"statement-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(statement))
+    f = gw_files(fed, "BCA")
+    who = who or ["--conf", f["conf"], "--anchor", fed.registry.anchor]
+    return ndx(fed, "market", "invoice", path, *who, *extra)
+
+
+def test_invoice_of_a_checked_statement(fed):
+    """The invoice of a priced agreement's checked statement: the amount due, a payment
+    reference that names the statement, and the VietQR transfer to the seller."""
+    s = fed.statements["BHXH"]  # either side's statement, once checked, bills the same
+    pay = ["--bin", "970436", "--account", "0011004455", "--account-name", "BO CONG AN"]
+    res = invoice(fed, s, *pay)
+    assert res.returncode == 0, res.stderr
+    inv = json.loads(res.stdout)
+    assert inv["format"] == "ndx-invoice/1" and inv["agreement"] == fed.agreement
+    assert (inv["seller"], inv["buyer"], inv["client"]) == (F.BCA, F.BHXH, F.INSURANCE)
+    assert inv["count"] == CALLS and inv["amount_vnd"] == CALLS * PRICE
+    assert inv["statement_hash"] == statement_hash(s).hex()
+    assert inv["reference"] == "MK" + statement_hash(s).hex()[:23].upper()
+    # VietQR (include/ndx/vietqr.h): the seller's account, the amount (ID 54), the
+    # reference as the purpose (ID 62, sub-ID 08).
+    qr = inv["vietqr"]
+    assert "0010A000000727" in qr and "0006970436" in qr and "01100011004455" in qr
+    assert f"5404{CALLS * PRICE}" in qr and "0825" + inv["reference"] in qr
+    # Only from a statement that checks, with a transfer that can be made, for something due.
+    bad = json.loads(json.dumps(s))
+    bad["amount_due"] += PRICE
+    res = invoice(fed, bad, *pay)
+    assert res.returncode == 1 and "statement refused" in res.stderr, res.stderr
+    res = invoice(fed, s, "--bin", "97043", "--account", "0011004455")
+    assert res.returncode == 1 and "cannot make the VietQR transfer" in res.stderr
+    free = resign(fed, "BHXH", {**json.loads(json.dumps(s)), "price": 0, "unit": "free",
+                                "amount_due": 0})
+    res = invoice(fed, free, *pay, who=["--key", gw_files(fed, "BHXH")["pub"]])
+    assert res.returncode == 1 and "nothing is due" in res.stderr, res.stderr
+    res = invoice(fed, s, "--bin", "970436")
+    assert res.returncode == 2
