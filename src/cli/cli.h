@@ -58,6 +58,10 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
  * in a usage error; returns CLI_EXIT_USAGE. */
 int cli_bad_option(const char *usage, char **argv);
 
+/* After a getopt_long loop: the one positional argument (GNU getopt has
+ * moved it after the options), if any, into *file; a second one is a usage
+ * error (returned). CLI_EXIT_OK otherwise. */
+int cli_one_positional(const char *usage, int argc, char **argv, const char **file);
 /* Finds the ndx binary `name` (e.g. "ndx-registry"): $NDX_BIN_DIR/name,
  * then next to this executable (readlink /proc/self/exe), then in the build
  * tree layout (../registry/ndx-registry beside src/cli/ndx). Writes the path

@@ -128,11 +128,7 @@ static int parse(int argc, char **argv, struct args *a)
 		if (optarg != NULL && optarg[0] == '\0')
 			return cli_usage_error(usage, "%s needs a non-empty value", argv[optind - 1]);
 	}
-	if (optind < argc)
-		a->file = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-	return CLI_EXIT_OK;
+	return cli_one_positional(usage, argc, argv, &a->file);
 }
 
 /* The period of --month or --from/--to into a (has_period false: none). */

@@ -95,6 +95,15 @@ int cli_bad_option(const char *usage, char **argv)
 	return cli_usage_error(usage, "unknown option or missing value: %s", word ? word : "");
 }
 
+int cli_one_positional(const char *usage, int argc, char **argv, const char **file)
+{
+	if (optind < argc)
+		*file = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	return CLI_EXIT_OK;
+}
+
 void cli_self_path(char *buf, size_t cap)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, cap - 1);

@@ -8,7 +8,6 @@
 
 #include <assert.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +20,6 @@
 #include "ndx/timefmt.h"
 
 #define LABEL "ndx-usage-statement-v1"
-
-static int failf(char *buf, size_t cap, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int failf(char *buf, size_t cap, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf != NULL && cap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(buf, cap, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 const char *ndx_usage_unit_name(enum ndx_price_unit unit)
 {
@@ -438,7 +423,7 @@ static int get_str(const json_t *o, const char *k, const char **out, char *err, 
 
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > NDX_MSGLOG_FIELD_MAX)
-		return failf(err, cap, NDX_EINVAL, "%s: expected a non-empty string", k);
+		return ndx_fail(err, cap, NDX_EINVAL, "%s: expected a non-empty string", k);
 	*out = json_string_value(v);
 	return NDX_OK;
 }
@@ -448,7 +433,7 @@ static int get_int(const json_t *o, const char *k, int64_t *out, char *err, size
 	const json_t *v = json_object_get(o, k);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return failf(err, cap, NDX_EINVAL, "%s: expected a whole number from 0", k);
+		return ndx_fail(err, cap, NDX_EINVAL, "%s: expected a whole number from 0", k);
 	*out = json_integer_value(v);
 	return NDX_OK;
 }
@@ -460,7 +445,7 @@ static int get_hash(const json_t *o, const char *k, uint8_t out[NDX_SHA256_LEN],
 
 	if (!json_is_string(v) || ndx_hex_decode(json_string_value(v), json_string_length(v), out,
 						 NDX_SHA256_LEN) != NDX_OK)
-		return failf(err, cap, NDX_EINVAL, "%s: expected 32 bytes of hex", k);
+		return ndx_fail(err, cap, NDX_EINVAL, "%s: expected 32 bytes of hex", k);
 	return NDX_OK;
 }
 
@@ -472,11 +457,11 @@ static int sth_of(const json_t *o, const char *where, struct ndx_msglog_sth *sth
 	int rc;
 
 	if (text == NULL)
-		return failf(err, cap, NDX_EINVAL, "%s: expected a tree head", where);
+		return ndx_fail(err, cap, NDX_EINVAL, "%s: expected a tree head", where);
 	rc = ndx_msglog_sth_parse(text, strlen(text), sth, why, sizeof why);
 	free(text);
 	if (rc != NDX_OK)
-		return failf(err, cap, NDX_EINVAL, "%s: %s", where, why);
+		return ndx_fail(err, cap, NDX_EINVAL, "%s: %s", where, why);
 	return NDX_OK;
 }
 
@@ -493,7 +478,7 @@ static int exchange_of(struct ndx_usage *u, const json_t *o, size_t i, char *err
 
 	snprintf(where, sizeof where, "exchanges[%zu]", i);
 	if (!json_is_object(o))
-		return failf(err, cap, NDX_EINVAL, "%s: expected an object", where);
+		return ndx_fail(err, cap, NDX_EINVAL, "%s: expected an object", where);
 	if ((rc = get_str(o, "message_id", &id, err, cap)) || (rc = get_int(o, "time_ms", &t, err, cap)) ||
 	    (rc = get_int(o, "seq", &seq, err, cap)) || (rc = get_int(o, "batch", &batch, err, cap)) ||
 	    (rc = get_int(o, "leaf_index", &leaf, err, cap)) ||
@@ -501,10 +486,10 @@ static int exchange_of(struct ndx_usage *u, const json_t *o, size_t i, char *err
 		char field[256];
 
 		snprintf(field, sizeof field, "%s", err);
-		return failf(err, cap, rc, "%s.%s", where, field);
+		return ndx_fail(err, cap, rc, "%s.%s", where, field);
 	}
 	if (!json_is_array(ap) || json_array_size(ap) > NDX_MERKLE_MAX_PATH)
-		return failf(err, cap, NDX_EINVAL, "%s.audit_path: expected at most %d hashes",
+		return ndx_fail(err, cap, NDX_EINVAL, "%s.audit_path: expected at most %d hashes",
 			     where, NDX_MERKLE_MAX_PATH);
 	n = json_array_size(ap);
 	for (size_t k = 0; k < n; k++) {
@@ -512,7 +497,7 @@ static int exchange_of(struct ndx_usage *u, const json_t *o, size_t i, char *err
 
 		if (!json_is_string(h) || ndx_hex_decode(json_string_value(h), json_string_length(h),
 							 path[k], NDX_SHA256_LEN) != NDX_OK)
-			return failf(err, cap, NDX_EINVAL, "%s.audit_path[%zu]: expected 32 bytes "
+			return ndx_fail(err, cap, NDX_EINVAL, "%s.audit_path[%zu]: expected 32 bytes "
 				     "of hex", where, k);
 	}
 	/* The tree head is attached from u->heads by ndx_usage_check; here
@@ -521,10 +506,10 @@ static int exchange_of(struct ndx_usage *u, const json_t *o, size_t i, char *err
 	rc = ndx_usage_add(u, id, t, (uint64_t)seq, rh, &at, (uint64_t)leaf,
 			   (const uint8_t (*)[NDX_SHA256_LEN])path, n);
 	if (rc == NDX_EINVAL)
-		return failf(err, cap, rc, "%s: not after the exchange before it in the log's "
+		return ndx_fail(err, cap, rc, "%s: not after the exchange before it in the log's "
 			     "order", where);
 	if (rc != NDX_OK)
-		return failf(err, cap, rc, "%s: %s", where, ndx_strerror(rc));
+		return ndx_fail(err, cap, rc, "%s: %s", where, ndx_strerror(rc));
 	return NDX_OK;
 }
 
@@ -548,22 +533,22 @@ static int body_of(struct ndx_usage *u, const json_t *doc, char *err, size_t cap
 		return rc;
 	u->count = (uint64_t)count;
 	if (unit_of(unit, &u->unit) != NDX_OK)
-		return failf(err, cap, NDX_EINVAL, "unit: expected free, ndx:VNDPerCall or "
+		return ndx_fail(err, cap, NDX_EINVAL, "unit: expected free, ndx:VNDPerCall or "
 			     "ndx:VNDPerMonth");
 	if (strlen(kid) != NDX_KEY_ID_HEX_LEN)
-		return failf(err, cap, NDX_EINVAL, "key_id: expected %d hex digits",
+		return ndx_fail(err, cap, NDX_EINVAL, "key_id: expected %d hex digits",
 			     NDX_KEY_ID_HEX_LEN);
 	memcpy(u->key_id, kid, NDX_KEY_ID_HEX_LEN + 1);
 	if (ndx_b64_decode(sig, strlen(sig), 0, &raw, &rawlen) != NDX_OK ||
 	    rawlen != NDX_ED25519_SIG_LEN) {
 		free(raw);
-		return failf(err, cap, NDX_EINVAL, "signature: expected base64 of %d bytes",
+		return ndx_fail(err, cap, NDX_EINVAL, "signature: expected base64 of %d bytes",
 			     NDX_ED25519_SIG_LEN);
 	}
 	memcpy(u->signature, raw, rawlen);
 	free(raw);
 	if (!json_is_array(ex) || json_array_size(ex) > NDX_USAGE_EXCHANGES_MAX)
-		return failf(err, cap, NDX_EINVAL, "exchanges: expected an array of at most %u",
+		return ndx_fail(err, cap, NDX_EINVAL, "exchanges: expected an array of at most %u",
 			     NDX_USAGE_EXCHANGES_MAX);
 	for (size_t i = 0; i < json_array_size(ex); i++)
 		if ((rc = exchange_of(u, json_array_get(ex, i), i, err, cap)) != NDX_OK)
@@ -571,7 +556,7 @@ static int body_of(struct ndx_usage *u, const json_t *doc, char *err, size_t cap
 	/* exchange_of made one placeholder head per batch named; the tree
 	 * heads given must be exactly those batches, ascending. */
 	if (!json_is_array(heads) || json_array_size(heads) != u->nheads)
-		return failf(err, cap, NDX_EINVAL, "tree_heads: expected the tree head of each "
+		return ndx_fail(err, cap, NDX_EINVAL, "tree_heads: expected the tree head of each "
 			     "batch the exchanges name (%zu)", u->nheads);
 	for (size_t i = 0; i < u->nheads; i++) {
 		struct ndx_msglog_sth sth;
@@ -581,7 +566,7 @@ static int body_of(struct ndx_usage *u, const json_t *doc, char *err, size_t cap
 		if ((rc = sth_of(json_array_get(heads, i), where, &sth, err, cap)) != NDX_OK)
 			return rc;
 		if (sth.batch != u->heads[i].batch)
-			return failf(err, cap, NDX_EINVAL, "%s: batch %" PRIu64 ", but the exchanges "
+			return ndx_fail(err, cap, NDX_EINVAL, "%s: batch %" PRIu64 ", but the exchanges "
 				     "name batch %" PRIu64 " here", where, sth.batch,
 				     u->heads[i].batch);
 		u->heads[i] = sth;
@@ -602,16 +587,16 @@ int ndx_usage_parse(const char *json, size_t len, struct ndx_usage **out, char *
 	*out = NULL;
 	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL)
-		return failf(err, cap, NDX_EINVAL, "not a JSON statement: %s (line %d)", jerr.text,
+		return ndx_fail(err, cap, NDX_EINVAL, "not a JSON statement: %s (line %d)", jerr.text,
 			     jerr.line);
 	if (!json_is_object(doc)) {
-		rc = failf(err, cap, NDX_EINVAL, "not a statement: expected a JSON object");
+		rc = ndx_fail(err, cap, NDX_EINVAL, "not a statement: expected a JSON object");
 		goto out;
 	}
 	if ((rc = get_str(doc, "format", &fmt, err, cap)))
 		goto out;
 	if (strcmp(fmt, NDX_USAGE_FORMAT) != 0) {
-		rc = failf(err, cap, NDX_EINVAL, "format: expected %s", NDX_USAGE_FORMAT);
+		rc = ndx_fail(err, cap, NDX_EINVAL, "format: expected %s", NDX_USAGE_FORMAT);
 		goto out;
 	}
 	if ((rc = get_str(doc, "agreement", &agr, err, cap)) ||
@@ -623,14 +608,14 @@ int ndx_usage_parse(const char *json, size_t len, struct ndx_usage **out, char *
 	    (rc = get_int(doc, "to_ms", &to, err, cap)))
 		goto out;
 	if (strcmp(side, "provider") != 0 && strcmp(side, "consumer") != 0) {
-		rc = failf(err, cap, NDX_EINVAL, "side: expected provider or consumer");
+		rc = ndx_fail(err, cap, NDX_EINVAL, "side: expected provider or consumer");
 		goto out;
 	}
 	u = ndx_usage_new(agr, client, svc, gw, side[0] == 'p' ? NDX_MSGLOG_PROVIDER
 							       : NDX_MSGLOG_CONSUMER,
 			  from, to, 0, NDX_PRICE_FREE);
 	if (u == NULL) {
-		rc = failf(err, cap, NDX_ENOMEM, "out of memory");
+		rc = ndx_fail(err, cap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = body_of(u, doc, err, cap);
@@ -664,14 +649,14 @@ static int check_heads(const struct ndx_usage *u, const struct ndx_key *key, cha
 		       size_t cap)
 {
 	if (ndx_msglog_sth_check(key, &u->head) != NDX_OK)
-		return failf(err, cap, NDX_EBADSIG, "the tree head (batch %" PRIu64 ") does not "
+		return ndx_fail(err, cap, NDX_EBADSIG, "the tree head (batch %" PRIu64 ") does not "
 			     "verify with key %s", u->head.batch, u->key_id);
 	for (size_t i = 0; i < u->nheads; i++) {
 		if (ndx_msglog_sth_check(key, &u->heads[i]) != NDX_OK)
-			return failf(err, cap, NDX_EBADSIG, "the tree head of batch %" PRIu64
+			return ndx_fail(err, cap, NDX_EBADSIG, "the tree head of batch %" PRIu64
 				     " does not verify with key %s", u->heads[i].batch, u->key_id);
 		if (u->heads[i].batch > u->head.batch)
-			return failf(err, cap, NDX_EBADSIG, "batch %" PRIu64 " is newer than the "
+			return ndx_fail(err, cap, NDX_EBADSIG, "batch %" PRIu64 " is newer than the "
 				     "statement's tree head (batch %" PRIu64 ")",
 				     u->heads[i].batch, u->head.batch);
 	}
@@ -685,18 +670,18 @@ static int check_exchange(const struct ndx_usage *u, size_t i, char *err, size_t
 	uint8_t leaf[NDX_SHA256_LEN];
 
 	if (x->time_ms < u->from_ms || x->time_ms >= u->to_ms)
-		return failf(err, cap, NDX_EBADSIG, "exchange %s (record %" PRIu64 ") is outside "
+		return ndx_fail(err, cap, NDX_EBADSIG, "exchange %s (record %" PRIu64 ") is outside "
 			     "the statement's period", x->message_id, x->seq);
 	if (sth == NULL || x->seq < sth->first_seq || x->seq - sth->first_seq >= sth->size ||
 	    x->leaf_index != x->seq - sth->first_seq)
-		return failf(err, cap, NDX_EBADSIG, "exchange %s: record %" PRIu64 " is not leaf %"
+		return ndx_fail(err, cap, NDX_EBADSIG, "exchange %s: record %" PRIu64 " is not leaf %"
 			     PRIu64 " of batch %" PRIu64, x->message_id, x->seq, x->leaf_index,
 			     x->batch);
 	ndx_merkle_leaf(x->record_hash, NDX_SHA256_LEN, leaf);
 	if (ndx_merkle_verify(leaf, x->leaf_index, sth->size,
 			      (const uint8_t (*)[NDX_SHA256_LEN])x->path, x->path_len,
 			      sth->root) != NDX_OK)
-		return failf(err, cap, NDX_EBADSIG, "exchange %s: its audit path does not lead to "
+		return ndx_fail(err, cap, NDX_EBADSIG, "exchange %s: its audit path does not lead to "
 			     "the root of batch %" PRIu64 ": the record is not in that tree head",
 			     x->message_id, x->batch);
 	return NDX_OK;
@@ -741,33 +726,33 @@ int ndx_usage_check(const struct ndx_usage *u, const struct ndx_key *key, char *
 	assert(u && key);
 	ndx_key_id(key, kid);
 	if (strcmp(kid, u->key_id) != 0)
-		return failf(err, cap, NDX_EBADSIG, "the statement names key %s, not the signer's "
+		return ndx_fail(err, cap, NDX_EBADSIG, "the statement names key %s, not the signer's "
 			     "key %s", u->key_id, kid);
 	ndx_usage_hash(u, h);
 	if (ndx_verify(key, h, sizeof h, u->signature) != NDX_OK)
-		return failf(err, cap, NDX_EBADSIG, "the signature does not verify with key %s: "
+		return ndx_fail(err, cap, NDX_EBADSIG, "the signature does not verify with key %s: "
 			     "the statement was altered or not signed by %s", kid, u->gateway);
 	if (u->from_ms >= u->to_ms)
-		return failf(err, cap, NDX_EBADSIG, "the period is empty");
+		return ndx_fail(err, cap, NDX_EBADSIG, "the period is empty");
 	if ((rc = check_heads(u, key, err, cap)) != NDX_OK)
 		return rc;
 	for (size_t i = 0; i < u->nex; i++)
 		if ((rc = check_exchange(u, i, err, cap)) != NDX_OK)
 			return rc;
 	if (!(ix = by_id(u)))
-		return failf(err, cap, NDX_ENOMEM, "out of memory");
+		return ndx_fail(err, cap, NDX_ENOMEM, "out of memory");
 	for (size_t i = 1; i < u->nex && rc == NDX_OK; i++)
 		if (strcmp(u->ex[ix[i - 1]].message_id, u->ex[ix[i]].message_id) == 0)
-			rc = failf(err, cap, NDX_EBADSIG, "exchange %s is listed twice",
+			rc = ndx_fail(err, cap, NDX_EBADSIG, "exchange %s is listed twice",
 				   u->ex[ix[i]].message_id);
 	free(ix);
 	if (rc != NDX_OK)
 		return rc;
 	if (u->count != u->nex)
-		return failf(err, cap, NDX_EBADSIG, "count %" PRIu64 " but %zu exchanges listed",
+		return ndx_fail(err, cap, NDX_EBADSIG, "count %" PRIu64 " but %zu exchanges listed",
 			     u->count, u->nex);
 	if (ndx_usage_amount(u, &amount) != NDX_OK || amount != u->amount)
-		return failf(err, cap, NDX_EBADSIG, "amount due %" PRId64 " VND, but %zu exchanges "
+		return ndx_fail(err, cap, NDX_EBADSIG, "amount due %" PRId64 " VND, but %zu exchanges "
 			     "at %" PRId64 " VND (%s) make %" PRId64, u->amount, u->nex, u->price,
 			     ndx_usage_unit_name(u->unit), amount);
 	return NDX_OK;
