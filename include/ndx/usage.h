@@ -21,8 +21,9 @@
 #include "ndx/policy.h"
 
 #define NDX_USAGE_FORMAT "ndx-usage-statement/1"
-/* Most exchanges one statement lists; a longer period is cut into months. */
-#define NDX_USAGE_EXCHANGES_MAX 5000000u
+/* Most exchanges one statement lists (its JSON is then near 1 GiB); an
+ * agreement used more in a month is stated for shorter periods. */
+#define NDX_USAGE_EXCHANGES_MAX 1000000u
 
 struct ndx_usage_exchange {
 	char *message_id;              /* X-Road-Id */
@@ -79,7 +80,8 @@ int ndx_usage_month_vn(const char *text, int64_t *from_ms, int64_t *to_ms);
 
 /* The amount due for u's exchanges: 0 when free; price x count per call;
  * per month, price x the calendar months (Vietnam time) in which at least
- * one listed exchange took place. NDX_OK or NDX_ETOOBIG (overflow). */
+ * one listed exchange took place. NDX_OK, NDX_ETOOBIG (overflow),
+ * NDX_ENOMEM. */
 int ndx_usage_amount(const struct ndx_usage *u, int64_t *amount);
 
 /* The statement hash (docs/protocol.md "Usage statements"): SHA-256 over
@@ -88,7 +90,8 @@ int ndx_usage_amount(const struct ndx_usage *u, int64_t *amount);
 void ndx_usage_hash(const struct ndx_usage *u, uint8_t out[NDX_SHA256_LEN]);
 
 /* Sets count and amount from the exchanges, head and made_ms, and signs
- * with key (private). NDX_OK, NDX_ETOOBIG (amount overflow), NDX_ECRYPTO. */
+ * with key (private). NDX_OK, NDX_ETOOBIG (amount overflow), NDX_ENOMEM,
+ * NDX_ECRYPTO. */
 int ndx_usage_sign(struct ndx_usage *u, const struct ndx_msglog_sth *head, int64_t made_ms,
 		   const struct ndx_key *key);
 

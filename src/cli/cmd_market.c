@@ -272,6 +272,11 @@ static int read_log(const char *db, struct ndx_usage *u, struct ndx_msglog_walk_
 	int rc = ndx_msglog_walk_period(db, u->from_ms, u->to_ms, collect_one, &c, res, err,
 					sizeof err);
 
+	if (rc != NDX_OK && c.rc == NDX_ETOOBIG) {
+		cli_error("more than %u exchanges of agreement %s in the period: state it for "
+			  "shorter periods (--from, --to)", NDX_USAGE_EXCHANGES_MAX, u->agreement);
+		return CLI_EXIT_FAIL;
+	}
 	if (rc != NDX_OK) {
 		cli_error("%s", err);
 		return CLI_EXIT_FAIL;
