@@ -500,7 +500,7 @@ static int exchange_of(struct ndx_usage *u, const json_t *o, size_t i, char *err
 	    (rc = get_hash(o, "record_hash", rh, err, cap))) {
 		char field[256];
 
-		snprintf(field, sizeof field, "%s", err);
+		snprintf(field, sizeof field, "%s", err ? err : "");
 		return ndx_fail(err, cap, rc, "%s.%s", where, field);
 	}
 	if (!json_is_array(ap) || json_array_size(ap) > NDX_MERKLE_MAX_PATH)
