@@ -18,7 +18,7 @@
 #include "auth.h"
 #include "exchange.h"
 #include "ndx/fetch.h"
-#include "fold.h"
+#include "ndx/fold.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
@@ -549,12 +549,12 @@ static int name_taken(const struct portal *p, const char *subject, const struct 
 		xresult_free(&r);
 		return -1;
 	}
-	if (sector_fold(name, want, sizeof want) < 0)
+	if (ndx_fold(name, want, sizeof want) < 0)
 		want[0] = '\0';
 	json_array_foreach(items, i, it) {
 		const char *nm = json_string_value(json_object_get(it, "name"));
 
-		if (nm && sector_fold(nm, have, sizeof have) >= 0 && strcmp(want, have) == 0)
+		if (nm && ndx_fold(nm, have, sizeof have) >= 0 && strcmp(want, have) == 0)
 			taken = 1;
 	}
 	xresult_free(&r);
