@@ -107,7 +107,8 @@
 #define DEMO_OFFICER 1
 #define DEMO_PROC_KIND "residence-change"
 #define DEMO_PROC_PROVINCE "001"
-#define DEMO_PROC_ADDRESS "Số 12 phố Tràng Tiền, phường Hoàn Kiếm"
+#define DEMO_PROC_COMMUNE "Phường Hoàn Kiếm"
+#define DEMO_PROC_ADDRESS "Số 12 phố Tràng Tiền"
 #define DEMO_PROC_REASON "Hồ sơ mẫu của bản demo ndx"
 /* Where `ndx demo id-token` writes the citizen's ID token in DIR. */
 #define ID_TOKEN_FILE "citizen.id-token"
@@ -2672,9 +2673,9 @@ static int demo_procedure_file(const struct demo_state *st, const char *cookie,
 			       const char *csrf, char *id, size_t cap)
 {
 	char url[128];
-	json_t *body = json_pack("{sss{ssssss}}", "kind", DEMO_PROC_KIND, "fields", "province",
-				 DEMO_PROC_PROVINCE, "address", DEMO_PROC_ADDRESS, "reason",
-				 DEMO_PROC_REASON);
+	json_t *body = json_pack("{sss{ssssssss}}", "kind", DEMO_PROC_KIND, "fields", "province",
+				 DEMO_PROC_PROVINCE, "commune", DEMO_PROC_COMMUNE, "address",
+				 DEMO_PROC_ADDRESS, "reason", DEMO_PROC_REASON);
 	struct web_call w = { .method = "POST", .url = url, .json = body, .cookie = cookie,
 			      .csrf = csrf };
 	struct cli_http_response resp;
