@@ -63,7 +63,7 @@ static const struct sector_column CITIZENS[] = {
 	  .desc = "province where the birth was registered (the PIN's first 3 digits)" },
 	{ .name = "permanent_address", .type = COL_TEXT, .flags = REQ, .max = 300,
 	  .desc = "permanent residence (thường trú): " ADDRESS_TEXT },
-	{ .name = "permanent_province", .type = COL_PROVINCE, .flags = REQ | COL_FILTER,
+	{ .name = "permanent_province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ | COL_FILTER,
 	  .desc = "province of permanent_address: " ADDRESS_PROVINCE },
 	{ .name = "temporary_address", .type = COL_TEXT, .max = 300,
 	  .desc = "temporary residence (tạm trú), if any, written like permanent_address" },
@@ -84,7 +84,7 @@ static const struct sector_column HOUSEHOLDS[] = {
 	  .ref = "population/citizens", .desc = "the head of the household" },
 	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300,
 	  .desc = "the household's address: " ADDRESS_TEXT },
-	{ .name = "province", .type = COL_PROVINCE, .flags = REQ,
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ,
 	  .desc = "province of address, also in the household code: " ADDRESS_PROVINCE },
 };
 
@@ -148,7 +148,7 @@ static const struct sector_column ENTERPRISES[] = {
 	{ .name = "name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 200 },
 	{ .name = "kind", .type = COL_ENUM, .flags = REQ, .values = ENTERPRISE_KIND },
 	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300 },
-	{ .name = "province", .type = COL_PROVINCE, .flags = REQ | COL_FILTER },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ | COL_FILTER },
 	{ .name = "status", .type = COL_ENUM, .flags = REQ, .values = ENTERPRISE_STATUS },
 	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
 	{ .name = "legal_rep_pin", .type = COL_PIN, .flags = REQ | COL_FILTER,
@@ -178,14 +178,14 @@ static const struct sector_column TAXPAYERS[] = {
 	{ .name = "kind", .type = COL_ENUM, .flags = REQ, .values = TAXPAYER_KIND },
 	{ .name = "name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 200 },
 	{ .name = "status", .type = COL_ENUM, .flags = REQ, .values = TAXPAYER_STATUS },
-	{ .name = "tax_office", .type = COL_PROVINCE, .flags = REQ,
+	{ .name = "tax_office", .type = COL_PROVINCE, .flags = COL_PLACE | REQ,
 	  .desc = "province of the managing tax office" },
 	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
 	/* Last: a database made before them gets the columns on open. */
 	{ .name = "address", .type = COL_TEXT, .max = 300,
 	  .desc = "the taxpayer's address: a person's permanent residence (kept current from "
 		  "the population registry's residence-changed event), an enterprise's head office" },
-	{ .name = "province", .type = COL_PROVINCE, .desc = "the province of address" },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE, .desc = "the province of address" },
 };
 
 static const struct sector_column OBLIGATIONS[] = {
@@ -218,7 +218,7 @@ static const struct sector_column PARTICIPANTS[] = {
 	{ .name = "address", .type = COL_TEXT, .max = 300,
 	  .desc = "the insured person's permanent residence, kept current from the population "
 		  "registry's residence-changed event" },
-	{ .name = "province", .type = COL_PROVINCE, .desc = "the province of address" },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE, .desc = "the province of address" },
 };
 
 static const struct sector_column CONTRIBUTIONS[] = {
@@ -243,7 +243,7 @@ static const struct sector_table INSURANCE[] = {
 static const struct sector_column PARCELS[] = {
 	{ .name = "id", .type = COL_PARCEL, .flags = REQ | COL_ID,
 	  .desc = "province code, map sheet, parcel number: 079-0012-00345" },
-	{ .name = "province", .type = COL_PROVINCE, .flags = REQ | COL_FILTER },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ | COL_FILTER },
 	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300 },
 	{ .name = "area_m2", .type = COL_REAL, .flags = REQ, .lo = 0.1, .hi = 1e8 },
 	{ .name = "land_use", .type = COL_ENUM, .flags = REQ, .values = LAND_USE },
@@ -282,7 +282,7 @@ static const struct sector_column VEHICLES_COLS[] = {
 	{ .name = "owner_address", .type = COL_TEXT, .max = 300,
 	  .desc = "the owner's address: a person's permanent residence (kept current from the "
 		  "population registry's residence-changed event), an enterprise's head office" },
-	{ .name = "owner_province", .type = COL_PROVINCE, .desc = "the province of owner_address" },
+	{ .name = "owner_province", .type = COL_PROVINCE, .flags = COL_PLACE, .desc = "the province of owner_address" },
 };
 
 static const struct sector_table VEHICLES[] = {
