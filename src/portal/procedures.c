@@ -23,6 +23,7 @@
 #include "ndx/fetch.h"
 #include "ndx/fold.h"
 #include "ndx/pin.h"
+#include "ndx/text.h"
 #include "ndx/timefmt.h"
 #include "ndx/vietqr.h"
 #include "pay_qr.h"
@@ -276,14 +277,6 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static void field_error(json_t *errs, const char *field, const char *code)
 {
 	if (!json_object_get(errs, field))
@@ -320,7 +313,10 @@ static void text_field(const json_t *in, json_t *clean, json_t *errs, const char
 		field_error(errs, name, "invalid");
 		return;
 	}
-	if (has_control(t))
+	/* What the registries store (src/sector/schema.c COL_TEXT): no
+	 * control character and no bidirectional override, which would make
+	 * an address read differently on an officer's page (T58). */
+	if (ndx_text_check(t, strlen(t), NULL, NULL) != NDX_OK)
 		field_error(errs, name, "invalid");
 	else if (utf8_chars(t) < min)
 		field_error(errs, name, "required");

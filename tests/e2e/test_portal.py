@@ -999,6 +999,12 @@ def test_validation_errors(env):
         "province": "030", "commune": "Phường Hải Dương", "address": "1 Trần Hưng Đạo"}}), 422,
         "validation")
     assert doc["fields"] == {"province": "former_province"}
+    # A commune or street that would read differently on the officer's page (a right-to-left
+    # override) or forge a line is refused at filing, not by the registry at approval.
+    doc = error(post(s, url, csrf, {"kind": "residence-change", "fields": {
+        "province": "001", "commune": "Phường \u202eKiếm Hoàn", "address": "1 Tràng\nTiền"}}),
+        422, "validation")
+    assert doc["fields"] == {"commune": "invalid", "address": "invalid"}
     # The registries hold 300 characters of address, street, commune and province together:
     # "ệ…, Phường Bến Thành, Thành phố Hồ Chí Minh" is 300 with 259 of street, not 301.
     # Characters with diacritics count one each, not their bytes.
