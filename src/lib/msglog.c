@@ -789,6 +789,8 @@ struct ndx_msglog {
 	struct ndx__msglog_store *st;  /* the writer thread's */
 	struct ndx__msglog_store *rd;  /* readers', under rd_lock */
 	pthread_mutex_t rd_lock;
+	struct ndx__msglog_store *cl;  /* replay claims' (NULL: a log of one process), under cl_lock */
+	pthread_mutex_t cl_lock;
 	const struct ndx_key *key;
 	char key_id[NDX_KEY_ID_HEX_LEN + 1];
 	unsigned batch_max;
@@ -1005,6 +1007,71 @@ static int put_witness(struct ndx_msglog *log, struct pending *p)
 	return st->ops->put_witness(st, p->wit);
 }
 
+/* Whether the writer state still continues the store's head: the last
+ * record is the one this writer wrote last and the last tree head the one
+ * it knows. Another process writing the same log (the other node of a
+ * gateway cluster on one PostgreSQL log, docs/scale.md "Gateway clusters")
+ * may have appended records or closed the open batch since this writer's
+ * last commit. Called inside the write transaction, whose lock keeps the
+ * head where it is until the commit: two single-row index lookups. Returns
+ * 1 (current), 0 (moved on, or nothing to compare with: reload) or an
+ * error. */
+static int head_current(struct ndx_msglog *log)
+{
+	struct ndx__msglog_store *st = log->st;
+	struct wstate *ws = &log->ws;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	struct ndx_msglog_sth sth;
+	uint8_t h[NDX_SHA256_LEN];
+	bool same;
+	int rc, r;
+
+	rc = st->ops->iter_open(st, NDX__Q_RECORD_LAST, 0, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	r = st->ops->iter_record(it, &e);
+	same = r == 1 && e.seq + 1 == ws->c.next_seq &&
+	       memcmp(e.hash, ws->c.prev_hash, NDX_SHA256_LEN) == 0;
+	st->ops->iter_close(it);
+	if (r < 0 || !same)
+		return r < 0 ? r : 0;
+	rc = st->ops->iter_open(st, NDX__Q_BATCH_LAST, 0, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	r = st->ops->iter_batch(it, &sth);
+	if (r == 1) {
+		ndx_msglog_sth_hash(&sth, h);
+		same = sth.batch + 1 == ws->c.next_batch &&
+		       memcmp(h, ws->c.prev_sth_hash, NDX_SHA256_LEN) == 0;
+	} else {
+		same = false;
+	}
+	st->ops->iter_close(it);
+	return r < 0 ? r : same ? 1 : 0;
+}
+
+/* Brings the writer state up to the store's head inside the write
+ * transaction, when another writer moved it (head_current). A batch that
+ * stays open across the reload keeps its age, so that two writers taking
+ * turns never postpone its closing; one that another writer opened ages
+ * from now. */
+static int follow_head(struct ndx_msglog *log)
+{
+	struct wstate *ws = &log->ws;
+	uint64_t first = ws->open_first;
+	size_t n = ws->open_n;
+	double since = ws->open_since;
+	int rc = head_current(log);
+
+	if (rc != 0)
+		return rc < 0 ? rc : NDX_OK;
+	rc = load_state(log);
+	if (rc == NDX_OK && n > 0 && ws->open_n > 0 && ws->open_first == first)
+		ws->open_since = since;
+	return rc;
+}
+
 /* Writes one group in one transaction: the queued records (and closes),
  * then the open batch too when close_all. Runs on the writer thread. */
 static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all)
@@ -1021,6 +1088,8 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	if (list == NULL && (!close_all || ws->open_n == 0))
 		return NDX_OK;
 	rc = st->ops->begin(st, true);
+	if (rc == NDX_OK)
+		rc = follow_head(log);
 	for (struct pending *p = list; p != NULL && rc == NDX_OK; p = p->next) {
 		struct ndx_msglog_entry e;
 
@@ -1183,6 +1252,8 @@ static void log_free(struct ndx_msglog *log)
 	 * database checkpoints it and removes the -wal file. */
 	if (log->rd != NULL)
 		log->rd->ops->close(log->rd);
+	if (log->cl != NULL)
+		log->cl->ops->close(log->cl);
 	if (log->st != NULL)
 		log->st->ops->close(log->st);
 	/* The writer stops only with the queue empty, and nothing is queued
@@ -1190,6 +1261,7 @@ static void log_free(struct ndx_msglog *log)
 	assert(log->queue == NULL);
 	free(log->ws.leaves);
 	pthread_mutex_destroy(&log->rd_lock);
+	pthread_mutex_destroy(&log->cl_lock);
 	pthread_mutex_destroy(&log->lock);
 	pthread_cond_destroy(&log->work_cv);
 	free(log);
@@ -1256,6 +1328,7 @@ int ndx__msglog_open_store(struct ndx__msglog_store *w, struct ndx__msglog_store
 				 ? opt->batch_interval_ms
 				 : NDX_MSGLOG_BATCH_INTERVAL_DEFAULT_MS) / 1000.0;
 	pthread_mutex_init(&log->rd_lock, NULL);
+	pthread_mutex_init(&log->cl_lock, NULL);
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1324,7 +1397,31 @@ int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		w->ops->close(w);
 		return rc;
 	}
-	return ndx__msglog_open_store(w, r, key, opt, out);
+	rc = ndx__msglog_open_store(w, r, key, opt, out);
+	if (rc == NDX_OK && w->ops->claim != NULL) {
+		/* A store several processes may write (PostgreSQL) gets a
+		 * connection of its own for the replay claims. */
+		rc = ndx__msglog_store_open(path, 0, &(*out)->cl);
+		if (rc != NDX_OK) {
+			ndx_msglog_close(*out);
+			*out = NULL;
+		}
+	}
+	return rc;
+}
+
+int ndx_msglog_claim(struct ndx_msglog *log, const uint8_t key[NDX_SHA256_LEN], int64_t now_ms,
+		     int64_t expires_ms)
+{
+	int rc;
+
+	assert(log != NULL && key != NULL);
+	if (log->cl == NULL)
+		return NDX_ENOTFOUND;
+	pthread_mutex_lock(&log->cl_lock);
+	rc = log->cl->ops->claim(log->cl, key, now_ms, expires_ms);
+	pthread_mutex_unlock(&log->cl_lock);
+	return rc;
 }
 
 static int field_ok(const char *s)
