@@ -11,7 +11,10 @@
  * writer reloads its state from the store, so memory never runs ahead of
  * the disk. Storage goes through msglog_store.h: SQLite (msglog_sqlite.c)
  * for a file path, PostgreSQL (msglog_pg.c) for a postgresql:// connection
- * string. */
+ * string. Several processes may write one PostgreSQL log (the nodes of a
+ * gateway cluster, docs/scale.md "Gateway clusters"): each group, under the
+ * log's write lock, first checks that the chain's head is still the one
+ * its writer continues, and reloads it when another process moved it. */
 #include "ndx/msglog.h"
 
 #include <assert.h>
@@ -1051,25 +1054,74 @@ static int head_current(struct ndx_msglog *log)
 	return r < 0 ? r : same ? 1 : 0;
 }
 
+/* Applies what other writers committed since this writer's last commit,
+ * reading only that: their tree heads (each closing the open batch, whose
+ * leaves it drops), then their records (the open batch's leaves). A batch
+ * that stays open keeps its age, so that two writers taking turns never
+ * postpone its closing; one that another writer opened ages from now.
+ * NDX_EDB when the store does not continue this writer's view (a gap, a
+ * head that does not chain): the caller then reloads everything. */
+static int catch_up(struct ndx_msglog *log)
+{
+	struct ndx__msglog_store *st = log->st;
+	struct wstate *ws = &log->ws;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	struct ndx_msglog_sth sth;
+	int rc, r;
+
+	rc = st->ops->iter_open(st, NDX__Q_BATCHES_FROM, ws->c.next_batch, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	while ((r = st->ops->iter_batch(it, &sth)) == 1) {
+		if (sth.batch != ws->c.next_batch || sth.first_seq != ws->open_first ||
+		    sth.size < ws->open_n ||
+		    memcmp(sth.prev_sth_hash, ws->c.prev_sth_hash, NDX_SHA256_LEN) != 0) {
+			r = NDX_EDB;
+			break;
+		}
+		ws->open_n = 0;
+		ws->open_first = sth.first_seq + sth.size;
+		ws->c.next_batch++;
+		ndx_msglog_sth_hash(&sth, ws->c.prev_sth_hash);
+		ws->last = sth;
+		ws->has_last = true;
+	}
+	st->ops->iter_close(it);
+	if (r < 0)
+		return r;
+	rc = st->ops->iter_open(st, NDX__Q_RECORDS_FROM, ws->c.next_seq, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	while ((r = st->ops->iter_record(it, &e)) == 1) {
+		if (e.seq != ws->c.next_seq ||
+		    memcmp(e.prev_hash, ws->c.prev_hash, NDX_SHA256_LEN) != 0 ||
+		    (e.seq >= ws->open_first && e.seq != ws->open_first + ws->open_n)) {
+			r = NDX_EDB;
+			break;
+		}
+		if (e.seq >= ws->open_first && (r = leaf_push(ws, e.hash)) != NDX_OK)
+			break;
+		ws->c.next_seq++;
+		memcpy(ws->c.prev_hash, e.hash, NDX_SHA256_LEN);
+	}
+	st->ops->iter_close(it);
+	if (r < 0)
+		return r;
+	return ws->c.next_seq < ws->open_first ? NDX_EDB : NDX_OK;
+}
+
 /* Brings the writer state up to the store's head inside the write
- * transaction, when another writer moved it (head_current). A batch that
- * stays open across the reload keeps its age, so that two writers taking
- * turns never postpone its closing; one that another writer opened ages
- * from now. */
+ * transaction when another writer moved it (head_current): what was added
+ * since (catch_up), or everything again when that does not fit. */
 static int follow_head(struct ndx_msglog *log)
 {
-	struct wstate *ws = &log->ws;
-	uint64_t first = ws->open_first;
-	size_t n = ws->open_n;
-	double since = ws->open_since;
 	int rc = head_current(log);
 
 	if (rc != 0)
 		return rc < 0 ? rc : NDX_OK;
-	rc = load_state(log);
-	if (rc == NDX_OK && n > 0 && ws->open_n > 0 && ws->open_first == first)
-		ws->open_since = since;
-	return rc;
+	rc = catch_up(log);
+	return rc == NDX_OK ? NDX_OK : load_state(log);
 }
 
 /* Writes one group in one transaction: the queued records (and closes),

@@ -2,7 +2,8 @@
  * function pointers so that the SQLite store (msglog_sqlite.c) can be
  * joined by a PostgreSQL one without touching the chain, batch and proof
  * logic. A store is used by one thread at a time; msglog.c gives the writer
- * thread and the readers separate stores. Internal to libndx (and its unit
+ * thread, the readers and (for a store with claim) the replay claims
+ * separate stores. Internal to libndx (and its unit
  * tests, which wrap a store to inject failures). */
 #ifndef NDX_MSGLOG_STORE_H
 #define NDX_MSGLOG_STORE_H
