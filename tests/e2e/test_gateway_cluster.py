@@ -125,7 +125,8 @@ class HAProxy:
 
     def write(self):
         """deploy/haproxy/ndx-gateway.cfg with loopback addresses, this test's ports and
-        socket, checks every 200 ms, and no user switch or syslog."""
+        socket, checks every 200 ms, 512 connections (within a test's file limit), and
+        no user switch or syslog."""
         text = EXAMPLE.read_text()
         servers = "\n".join(
             f"    server {g.node} 127.0.0.1:{g.gateway_port} check port {g.consumer_port}"
@@ -134,6 +135,7 @@ class HAProxy:
                  ("    server node1 10.0.0.11:8443 check port 8080\n"
                   "    server node2 10.0.0.12:8443 check port 8080", servers),
                  ("default-server inter 2s", "default-server inter 200ms"),
+                 ("    maxconn 20000\n", "    maxconn 512\n"),
                  ("/run/haproxy/admin.sock", str(self.sock)),
                  ("    user haproxy\n    group haproxy\n", ""),
                  ("    log /dev/log local0\n", ""), ("    log global\n", ""),
@@ -168,7 +170,7 @@ class HAProxy:
         out = {}
         for line in lines[1:]:
             row = dict(zip(head, line.split(",")))
-            if row.get("pxname") == "nodes" and row.get("svname") not in ("BACKEND", None):
+            if row.get("pxname") == "ndx_gateway_nodes" and row.get("svname") not in ("BACKEND", None):
                 out[row["svname"]] = row["status"].split()[0]
         return out
 
