@@ -1,8 +1,11 @@
 /* The PostgreSQL store behind the message log (the interface is
  * msglog_store.h; the SQLite store, msglog_sqlite.c, is the default and
  * the model this one follows). ndx_msglog_open selects it for a path that
- * is a postgresql:// (or postgres://) connection string; the writer thread
- * and the readers each get their own connection.
+ * is a postgresql:// (or postgres://) connection string; the writer thread,
+ * the readers and the replay claims each get their own connection. Several
+ * gateway processes may write one log (a gateway cluster, docs/scale.md):
+ * the write lock below serialises them, and msglog.c continues whatever
+ * head the other left.
  *
  * The tables are the SQLite store's in PostgreSQL types: bigint for
  * sequence numbers, batches and times, bytea for hashes and signatures,
