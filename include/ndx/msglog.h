@@ -202,7 +202,8 @@ int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
 /* Calls cb for every live record whose time is at or after since_ms,
  * newest first, from the read connection; the walk stops at the first
  * record older than since_ms (times follow the append order, so a clock
- * stepped back can end it early) or when cb returns non-zero. For
+ * stepped back, or the nodes of a gateway cluster whose clocks differ, can
+ * end it early) or when cb returns non-zero. For
  * rebuilding state that covers a recent window after a restart (the
  * gateway's replay cache). Thread-safe like ndx_msglog_by_subject.
  * Returns NDX_OK, NDX_EINVAL (no read connection), NDX_EDB. */
