@@ -220,6 +220,13 @@ def cluster(build_dir):
             try:
                 n2.start()
                 hap.start()
+            except BaseException:
+                # running_federation stops its gateways only after a yield.
+                hap.stop()
+                n2.stop()
+                fed.close()
+                raise
+            try:
                 yield Cluster(fed, {"n1": n1, "n2": n2}, hap)
             finally:
                 hap.stop()
