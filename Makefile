@@ -66,7 +66,7 @@ demo: deps-demo
 
 # Every test: -Werror build (and the -O3 release build), unit tests plainly, under valgrind and under
 # ASan+UBSan, the message log's, the registry's and the consent service's tests on a real
-# PostgreSQL (test-pg, about 55 s), a short run of every fuzzer, the end-to-end suite against the
+# PostgreSQL (test-pg, about 70 s), a short run of every fuzzer, the end-to-end suite against the
 # real binaries and again against their ASan+UBSan builds, ndx-id with a
 # real OpenID Connect client, the portal in a real browser.
 test: deps
@@ -139,20 +139,22 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # registry store's and the consent service's store's (suite pg), then
 # gateways whose message logs are in it (tests/e2e/test_gateway_pg.py), two
 # registry nodes on one database with gateways failing over between them
-# (tests/e2e/test_registry_pg.py) and a consent service on it, killed with
+# (tests/e2e/test_registry_pg.py), a consent service on it, killed with
 # SIGKILL and restarted, whose consents the gateways honour
-# (tests/e2e/test_consent_pg.py), and a registry on a primary with a
-# synchronous standby that keeps an acknowledged change when the primary is
-# lost and the standby promoted (tests/e2e/test_registry_pg_failover.py,
-# its own two servers).
-# About 90 s here, so make test runs it; the same suite under ASan+UBSan
+# (tests/e2e/test_consent_pg.py), a provider gateway of two nodes behind
+# HAProxy on one log, one node killed with SIGKILL under load
+# (tests/e2e/test_gateway_cluster.py, about 15 s), and a registry on a
+# primary with a synchronous standby that keeps an acknowledged change when
+# the primary is lost and the standby promoted
+# (tests/e2e/test_registry_pg_failover.py, its own two servers).
+# About 110 s here, so make test runs it; the same suite under ASan+UBSan
 # (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
 # would take make test past its half hour, and run on their own.
 .PHONY: test-pg test-pg-asan test-pg-valgrind
 test-pg: build-tests
 	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
-	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py \
+	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py tests/e2e/test_gateway_cluster.py \
 	    tests/e2e/test_registry_pg_failover.py'
 
 test-pg-asan: $(ASAN_BUILD)/build.ninja

@@ -2,7 +2,14 @@
  * (group commit: one fsync covers every record queued meanwhile) and
  * records verified per second by ndx_msglog_verify, on a fresh log.
  *
- *   msglog_bench DIR|CONNINFO THREADS RECORDS_PER_THREAD [BATCH_MAX]
+ *   msglog_bench DIR|CONNINFO THREADS RECORDS_PER_THREAD [BATCH_MAX [WRITERS]]
+ *
+ * WRITERS (default 1) logs are opened on the same store, as the nodes of a
+ * gateway cluster share one PostgreSQL log (docs/scale.md "Gateway
+ * clusters"), each with its writer thread and connections; the threads
+ * append through them in turn (thread i through log i % WRITERS), so the
+ * figure includes the writers' taking turns at the log's lock and reloading
+ * the head the other moved. BATCH_MAX 0 keeps the default.
  *
  * DIR must exist; the log is DIR/bench-T.db (removed first). Given a
  * postgresql:// connection string instead, the log is the PostgreSQL store
@@ -119,18 +126,22 @@ int main(int argc, char **argv)
 	struct ndx_msglog_options opt = { 0 };
 	struct ndx_msglog_verify_result vr;
 	struct ndx_msglog_head head;
-	struct ndx_msglog *log = NULL;
+	struct ndx_msglog *logs[16] = { NULL };
+	uint64_t commits = 0;
 	struct ndx_key *key = NULL;
 	struct worker *w;
 	pthread_t *t;
-	unsigned long threads, per, bmax = 0;
+	unsigned long threads, per, bmax = 0, writers = 1;
 	char path[4096], *v;
 	double t0, dt, bytes = 0;
 	int rc, bad = 0;
 
-	if (argc < 4 || argc > 5 || parse_ul(argv[2], &threads) != 0 || threads > 1024 ||
-	    parse_ul(argv[3], &per) != 0 || (argc == 5 && parse_ul(argv[4], &bmax) != 0)) {
-		fputs("usage: msglog_bench DIR THREADS RECORDS_PER_THREAD [BATCH_MAX]\n", stderr);
+	if (argc < 4 || argc > 6 || parse_ul(argv[2], &threads) != 0 || threads > 1024 ||
+	    parse_ul(argv[3], &per) != 0 ||
+	    (argc >= 5 && strcmp(argv[4], "0") != 0 && parse_ul(argv[4], &bmax) != 0) ||
+	    (argc == 6 && (parse_ul(argv[5], &writers) != 0 || writers > 16))) {
+		fputs("usage: msglog_bench DIR THREADS RECORDS_PER_THREAD [BATCH_MAX [WRITERS]]\n",
+		      stderr);
 		return 2;
 	}
 	opt.batch_max = (unsigned)bmax;
@@ -158,9 +169,14 @@ int main(int argc, char **argv)
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
 	}
-	if (ndx_key_generate(&key) != NDX_OK || ndx_msglog_open(path, key, &opt, &log) != NDX_OK) {
-		fprintf(stderr, "msglog_bench: cannot open %s\n", is_pg(path) ? "the log" : path);
+	if (ndx_key_generate(&key) != NDX_OK)
 		return 1;
+	for (unsigned long i = 0; i < writers; i++) {
+		if (ndx_msglog_open(path, key, &opt, &logs[i]) != NDX_OK) {
+			fprintf(stderr, "msglog_bench: cannot open %s\n",
+				is_pg(path) ? "the log" : path);
+			return 1;
+		}
 	}
 	w = calloc(threads, sizeof *w);
 	t = calloc(threads, sizeof *t);
@@ -168,7 +184,7 @@ int main(int argc, char **argv)
 		return 1;
 	t0 = now();
 	for (unsigned long i = 0; i < threads; i++) {
-		w[i] = (struct worker){ .log = log, .base = i * per, .n = per };
+		w[i] = (struct worker){ .log = logs[i % writers], .base = i * per, .n = per };
 		pthread_create(&t[i], NULL, run, &w[i]);
 	}
 	for (unsigned long i = 0; i < threads; i++) {
@@ -176,16 +192,22 @@ int main(int argc, char **argv)
 		bad |= w[i].rc != NDX_OK;
 	}
 	dt = now() - t0;
-	ndx_msglog_head(log, &head);
-	rc = ndx_msglog_close(log);
+	rc = NDX_OK;
+	for (unsigned long i = 0; i < writers; i++) {
+		ndx_msglog_head(logs[i], &head);
+		commits += head.commits;
+		if (ndx_msglog_close(logs[i]) != NDX_OK)
+			rc = NDX_EDB;
+	}
+	head.last_seq = (uint64_t)threads * per;
 	if (bad || rc != NDX_OK) {
 		fprintf(stderr, "msglog_bench: an append or close failed\n");
 		return 1;
 	}
-	printf("append: %lu threads x %lu records = %" PRIu64 " in %.3f s: %.0f records/s, "
-	       "%" PRIu64 " commits (%.1f records per fsync)\n", threads, per, head.last_seq, dt,
-	       (double)head.last_seq / dt, head.commits,
-	       head.commits ? (double)head.last_seq / (double)head.commits : 0.0);
+	printf("append: %lu threads x %lu records = %" PRIu64 " in %.3f s through %lu writer%s: "
+	       "%.0f records/s, %" PRIu64 " commits (%.1f records per fsync)\n", threads, per,
+	       head.last_seq, dt, writers, writers > 1 ? "s" : "", (double)head.last_seq / dt,
+	       commits, commits ? (double)head.last_seq / (double)commits : 0.0);
 	rc = ndx_msglog_verify(path, NULL, key, &vr);
 	if (rc != NDX_OK) {
 		fprintf(stderr, "msglog_bench: verify: %s\n", vr.error);

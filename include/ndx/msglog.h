@@ -172,6 +172,18 @@ struct ndx_msglog_head {
 };
 void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out);
 
+/* Claims key (the replay key of a request, 32 bytes) for every gateway
+ * process writing this log, until expires_ms: the replay check that the
+ * nodes of a gateway cluster share (docs/scale.md "Gateway clusters").
+ * Returns NDX_OK when the key was free (or its claim had expired by
+ * now_ms) and is now claimed, NDX_EEXIST when a live claim holds it (a
+ * replay), NDX_ENOTFOUND when the log is one that only this process
+ * writes (a SQLite file: the caller's own cache is the whole check), or
+ * NDX_EDB. A round trip to the server on a connection of its own; claims
+ * are serialised among the caller's threads. Thread-safe. */
+int ndx_msglog_claim(struct ndx_msglog *log, const uint8_t key[NDX_SHA256_LEN], int64_t now_ms,
+		     int64_t expires_ms);
+
 /* Closes the open batch now (waiting for it), e.g. before a proof of a
  * just-appended record is needed. Thread-safe. NDX_OK (also when no batch
  * was open), or the error of the failed commit. */
@@ -191,7 +203,8 @@ int ndx_msglog_by_subject(struct ndx_msglog *log, const char *subject,
 /* Calls cb for every live record whose time is at or after since_ms,
  * newest first, from the read connection; the walk stops at the first
  * record older than since_ms (times follow the append order, so a clock
- * stepped back can end it early) or when cb returns non-zero. For
+ * stepped back, or the nodes of a gateway cluster whose clocks differ, can
+ * end it early) or when cb returns non-zero. For
  * rebuilding state that covers a recent window after a restart (the
  * gateway's replay cache). Thread-safe like ndx_msglog_by_subject.
  * Returns NDX_OK, NDX_EINVAL (no read connection), NDX_EDB. */

@@ -178,8 +178,25 @@ static bool provider_check_replay(struct exch *x, const char *msg_id, time_t now
 	gw_replay_key(x->req_hash, rkey);
 	rrc = gw_replay_check_and_add_owned(x->g->replay, rkey, gw_replay_owner(x->peer_member),
 					    now);
-	if (rrc == NDX_OK)
-		return true;
+	if (rrc == NDX_OK) {
+		/* The nodes of a gateway cluster share one PostgreSQL log, and
+		 * through it their claims: a copy sent to the other node is a
+		 * replay there too (docs/scale.md "Gateway clusters"). A log
+		 * of this process alone answers NDX_ENOTFOUND (and the steps'
+		 * unit tests run without a log). */
+		int64_t keep_s = 2 * x->v->s->clock_skew_s + 1;
+
+		rrc = x->g->log == NULL ? NDX_ENOTFOUND
+					: ndx_msglog_claim(x->g->log, rkey, (int64_t)now * 1000,
+							   ((int64_t)now + keep_s) * 1000);
+		if (rrc == NDX_OK || rrc == NDX_ENOTFOUND)
+			return true;
+		if (rrc != NDX_EEXIST) {
+			refuse(x, GW_R_LOG_UNAVAILABLE, ndx_strerror(rrc),
+			       "the replay claims of this gateway's cluster cannot be read");
+			return false;
+		}
+	}
 	if (rrc == NDX_EEXIST)
 		refuse(x, GW_R_REPLAY, msg_id,
 		       "this signed request of %s (X-Road-Id %s) was already accepted within the "

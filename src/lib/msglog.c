@@ -11,7 +11,10 @@
  * writer reloads its state from the store, so memory never runs ahead of
  * the disk. Storage goes through msglog_store.h: SQLite (msglog_sqlite.c)
  * for a file path, PostgreSQL (msglog_pg.c) for a postgresql:// connection
- * string. */
+ * string. Several processes may write one PostgreSQL log (the nodes of a
+ * gateway cluster, docs/scale.md "Gateway clusters"): each group, under the
+ * log's write lock, first checks that the chain's head is still the one
+ * its writer continues, and reloads it when another process moved it. */
 #include "ndx/msglog.h"
 
 #include <assert.h>
@@ -789,6 +792,8 @@ struct ndx_msglog {
 	struct ndx__msglog_store *st;  /* the writer thread's */
 	struct ndx__msglog_store *rd;  /* readers', under rd_lock */
 	pthread_mutex_t rd_lock;
+	struct ndx__msglog_store *cl;  /* replay claims' (NULL: a log of one process), under cl_lock */
+	pthread_mutex_t cl_lock;
 	const struct ndx_key *key;
 	char key_id[NDX_KEY_ID_HEX_LEN + 1];
 	unsigned batch_max;
@@ -1005,6 +1010,120 @@ static int put_witness(struct ndx_msglog *log, struct pending *p)
 	return st->ops->put_witness(st, p->wit);
 }
 
+/* Whether the writer state still continues the store's head: the last
+ * record is the one this writer wrote last and the last tree head the one
+ * it knows. Another process writing the same log (the other node of a
+ * gateway cluster on one PostgreSQL log, docs/scale.md "Gateway clusters")
+ * may have appended records or closed the open batch since this writer's
+ * last commit. Called inside the write transaction, whose lock keeps the
+ * head where it is until the commit: two single-row index lookups. Returns
+ * 1 (current), 0 (moved on, or nothing to compare with: reload) or an
+ * error. */
+static int head_current(struct ndx_msglog *log)
+{
+	struct ndx__msglog_store *st = log->st;
+	struct wstate *ws = &log->ws;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	struct ndx_msglog_sth sth;
+	uint8_t h[NDX_SHA256_LEN];
+	bool same;
+	int rc, r;
+
+	rc = st->ops->iter_open(st, NDX__Q_RECORD_LAST, 0, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	r = st->ops->iter_record(it, &e);
+	same = r == 1 && e.seq + 1 == ws->c.next_seq &&
+	       memcmp(e.hash, ws->c.prev_hash, NDX_SHA256_LEN) == 0;
+	st->ops->iter_close(it);
+	if (r < 0 || !same)
+		return r < 0 ? r : 0;
+	rc = st->ops->iter_open(st, NDX__Q_BATCH_LAST, 0, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	r = st->ops->iter_batch(it, &sth);
+	if (r == 1) {
+		ndx_msglog_sth_hash(&sth, h);
+		same = sth.batch + 1 == ws->c.next_batch &&
+		       memcmp(h, ws->c.prev_sth_hash, NDX_SHA256_LEN) == 0;
+	} else {
+		same = false;
+	}
+	st->ops->iter_close(it);
+	return r < 0 ? r : same ? 1 : 0;
+}
+
+/* Applies what other writers committed since this writer's last commit,
+ * reading only that: their tree heads (each closing the open batch, whose
+ * leaves it drops), then their records (the open batch's leaves). A batch
+ * that stays open keeps its age, so that two writers taking turns never
+ * postpone its closing; one that another writer opened ages from now.
+ * NDX_EDB when the store does not continue this writer's view (a gap, a
+ * head that does not chain): the caller then reloads everything. */
+static int catch_up(struct ndx_msglog *log)
+{
+	struct ndx__msglog_store *st = log->st;
+	struct wstate *ws = &log->ws;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	struct ndx_msglog_sth sth;
+	int rc, r;
+
+	rc = st->ops->iter_open(st, NDX__Q_BATCHES_FROM, ws->c.next_batch, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	while ((r = st->ops->iter_batch(it, &sth)) == 1) {
+		if (sth.batch != ws->c.next_batch || sth.first_seq != ws->open_first ||
+		    sth.size < ws->open_n ||
+		    memcmp(sth.prev_sth_hash, ws->c.prev_sth_hash, NDX_SHA256_LEN) != 0) {
+			r = NDX_EDB;
+			break;
+		}
+		ws->open_n = 0;
+		ws->open_first = sth.first_seq + sth.size;
+		ws->c.next_batch++;
+		ndx_msglog_sth_hash(&sth, ws->c.prev_sth_hash);
+		ws->last = sth;
+		ws->has_last = true;
+	}
+	st->ops->iter_close(it);
+	if (r < 0)
+		return r;
+	rc = st->ops->iter_open(st, NDX__Q_RECORDS_FROM, ws->c.next_seq, NULL, &it);
+	if (rc != NDX_OK)
+		return rc;
+	while ((r = st->ops->iter_record(it, &e)) == 1) {
+		if (e.seq != ws->c.next_seq ||
+		    memcmp(e.prev_hash, ws->c.prev_hash, NDX_SHA256_LEN) != 0 ||
+		    (e.seq >= ws->open_first && e.seq != ws->open_first + ws->open_n)) {
+			r = NDX_EDB;
+			break;
+		}
+		if (e.seq >= ws->open_first && (r = leaf_push(ws, e.hash)) != NDX_OK)
+			break;
+		ws->c.next_seq++;
+		memcpy(ws->c.prev_hash, e.hash, NDX_SHA256_LEN);
+	}
+	st->ops->iter_close(it);
+	if (r < 0)
+		return r;
+	return ws->c.next_seq < ws->open_first ? NDX_EDB : NDX_OK;
+}
+
+/* Brings the writer state up to the store's head inside the write
+ * transaction when another writer moved it (head_current): what was added
+ * since (catch_up), or everything again when that does not fit. */
+static int follow_head(struct ndx_msglog *log)
+{
+	int rc = head_current(log);
+
+	if (rc != 0)
+		return rc < 0 ? rc : NDX_OK;
+	rc = catch_up(log);
+	return rc == NDX_OK ? NDX_OK : load_state(log);
+}
+
 /* Writes one group in one transaction: the queued records (and closes),
  * then the open batch too when close_all. Runs on the writer thread. */
 static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all)
@@ -1021,6 +1140,8 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	if (list == NULL && (!close_all || ws->open_n == 0))
 		return NDX_OK;
 	rc = st->ops->begin(st, true);
+	if (rc == NDX_OK)
+		rc = follow_head(log);
 	for (struct pending *p = list; p != NULL && rc == NDX_OK; p = p->next) {
 		struct ndx_msglog_entry e;
 
@@ -1183,6 +1304,8 @@ static void log_free(struct ndx_msglog *log)
 	 * database checkpoints it and removes the -wal file. */
 	if (log->rd != NULL)
 		log->rd->ops->close(log->rd);
+	if (log->cl != NULL)
+		log->cl->ops->close(log->cl);
 	if (log->st != NULL)
 		log->st->ops->close(log->st);
 	/* The writer stops only with the queue empty, and nothing is queued
@@ -1190,6 +1313,7 @@ static void log_free(struct ndx_msglog *log)
 	assert(log->queue == NULL);
 	free(log->ws.leaves);
 	pthread_mutex_destroy(&log->rd_lock);
+	pthread_mutex_destroy(&log->cl_lock);
 	pthread_mutex_destroy(&log->lock);
 	pthread_cond_destroy(&log->work_cv);
 	free(log);
@@ -1256,6 +1380,7 @@ int ndx__msglog_open_store(struct ndx__msglog_store *w, struct ndx__msglog_store
 				 ? opt->batch_interval_ms
 				 : NDX_MSGLOG_BATCH_INTERVAL_DEFAULT_MS) / 1000.0;
 	pthread_mutex_init(&log->rd_lock, NULL);
+	pthread_mutex_init(&log->cl_lock, NULL);
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1324,7 +1449,31 @@ int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		w->ops->close(w);
 		return rc;
 	}
-	return ndx__msglog_open_store(w, r, key, opt, out);
+	rc = ndx__msglog_open_store(w, r, key, opt, out);
+	if (rc == NDX_OK && w->ops->claim != NULL) {
+		/* A store several processes may write (PostgreSQL) gets a
+		 * connection of its own for the replay claims. */
+		rc = ndx__msglog_store_open(path, 0, &(*out)->cl);
+		if (rc != NDX_OK) {
+			ndx_msglog_close(*out);
+			*out = NULL;
+		}
+	}
+	return rc;
+}
+
+int ndx_msglog_claim(struct ndx_msglog *log, const uint8_t key[NDX_SHA256_LEN], int64_t now_ms,
+		     int64_t expires_ms)
+{
+	int rc;
+
+	assert(log != NULL && key != NULL);
+	if (log->cl == NULL)
+		return NDX_ENOTFOUND;
+	pthread_mutex_lock(&log->cl_lock);
+	rc = log->cl->ops->claim(log->cl, key, now_ms, expires_ms);
+	pthread_mutex_unlock(&log->cl_lock);
+	return rc;
 }
 
 static int field_ok(const char *s)

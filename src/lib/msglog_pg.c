@@ -1,8 +1,11 @@
 /* The PostgreSQL store behind the message log (the interface is
  * msglog_store.h; the SQLite store, msglog_sqlite.c, is the default and
  * the model this one follows). ndx_msglog_open selects it for a path that
- * is a postgresql:// (or postgres://) connection string; the writer thread
- * and the readers each get their own connection.
+ * is a postgresql:// (or postgres://) connection string; the writer thread,
+ * the readers and the replay claims each get their own connection. Several
+ * gateway processes may write one log (a gateway cluster, docs/scale.md):
+ * the write lock below serialises them, and msglog.c continues whatever
+ * head the other left.
  *
  * The tables are the SQLite store's in PostgreSQL types: bigint for
  * sequence numbers, batches and times, bytea for hashes and signatures,
@@ -79,6 +82,15 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS witnesses ("
 	" batch bigint PRIMARY KEY, gateway text NOT NULL, sth_hash bytea NOT NULL,"
 	" time_ms bigint NOT NULL, key_id text NOT NULL, signature bytea NOT NULL);"
+	/* The replay claims of the gateways that share this log (a gateway
+	 * cluster, docs/scale.md): a request's replay key, held until it
+	 * expires. UNLOGGED: no WAL, so claims cost no fsync and are not
+	 * replicated; a server crash or a failover forgets them (each gateway's
+	 * own replay cache still holds the requests it accepted). Not part of
+	 * the chain: verify never reads it, and a log from before it gets it
+	 * here, its pg_schema unchanged. */
+	"CREATE UNLOGGED TABLE IF NOT EXISTS replay_claims ("
+	" key bytea PRIMARY KEY, expires_ms bigint NOT NULL);"
 	"INSERT INTO meta(key, value) VALUES ('pg_schema', '1') ON CONFLICT (key) DO NOTHING;"
 	"COMMIT";
 
@@ -92,7 +104,7 @@ static const char schema_sql[] =
 enum stmt_id {
 	S_META_GET, S_META_SET,
 	S_PUT_RECORD, S_PUT_SUBJECT, S_PUT_BATCH, S_PUT_WITNESS, S_DEL_RECORDS, S_DEL_SUBJECTS,
-	S_DEL_BATCHES,
+	S_DEL_BATCHES, S_CLAIM, S_CLAIM_SWEEP,
 	S_COUNT
 };
 /* The statements a store of another format prepares: its meta table only. */
@@ -129,7 +141,17 @@ static const struct {
 	[S_DEL_RECORDS] = { "DELETE FROM records WHERE seq <= $1", 1, { OID_INT8 } },
 	[S_DEL_SUBJECTS] = { "DELETE FROM record_subjects WHERE seq <= $1", 1, { OID_INT8 } },
 	[S_DEL_BATCHES] = { "DELETE FROM batches WHERE batch <= $1", 1, { OID_INT8 } },
+	/* A row comes back when the key was free or its claim had expired;
+	 * none when a live claim holds it. */
+	[S_CLAIM] = { "INSERT INTO replay_claims(key, expires_ms) VALUES($1, $2)"
+		      " ON CONFLICT (key) DO UPDATE SET expires_ms = excluded.expires_ms"
+		      " WHERE replay_claims.expires_ms <= $3 RETURNING 1",
+		      3, { OID_BYTEA, OID_INT8, OID_INT8 } },
+	[S_CLAIM_SWEEP] = { "DELETE FROM replay_claims WHERE expires_ms <= $1", 1, { OID_INT8 } },
 };
+
+/* Claims between two sweeps of the expired ones. */
+#define CLAIM_SWEEP_EVERY 4096
 
 /* Every query takes $1 (bigint) and $2 (text), used or not. */
 static const char *const query_sql[] = {
@@ -165,6 +187,7 @@ struct pg_store {
 	unsigned txn_gen;   /* counts transactions, so a cursor knows whether it is still open */
 	unsigned cursors;   /* cursors open in the current transaction */
 	unsigned cursor_no; /* names cursors, unique per session */
+	unsigned claims;    /* since the last sweep of expired claims */
 };
 
 struct ndx__msglog_iter {
@@ -219,7 +242,10 @@ static int exec_simple(struct pg_store *s, const char *sql)
 
 static int prepare_all(struct pg_store *s)
 {
-	for (int i = 0; i < (s->foreign ? S_FOREIGN_COUNT : S_COUNT); i++) {
+	/* A reader never claims: it may open a log from before replay_claims. */
+	int count = s->foreign ? S_FOREIGN_COUNT : s->readonly ? S_CLAIM : S_COUNT;
+
+	for (int i = 0; i < count; i++) {
 		char name[16];
 		PGresult *res;
 		bool ok;
@@ -310,8 +336,9 @@ static int run(struct pg_store *s, enum stmt_id id, const char *const *v, const 
 
 	if (out != NULL)
 		*out = NULL;
-	if (!s->prepared || (s->foreign && id >= S_FOREIGN_COUNT))
-		return s->foreign ? NDX_EINVAL : NDX_EDB;
+	if (!s->prepared || (s->foreign && id >= S_FOREIGN_COUNT) ||
+	    (s->readonly && id >= S_CLAIM))
+		return s->foreign || s->readonly ? NDX_EINVAL : NDX_EDB;
 	snprintf(name, sizeof name, "ndx_s%d", (int)id);
 	res = PQexecPrepared(s->conn, name, stmts[id].n, v, len, formats, 1);
 	ok = ok_result(s, stmts[id].sql, res, want);
@@ -658,6 +685,39 @@ static int store_delete_through(struct ndx__msglog_store *st, uint64_t last_seq,
 	return run(s, S_DEL_BATCHES, p.v, p.len, PGRES_COMMAND_OK, NULL);
 }
 
+/* Autocommit, outside any transaction of this store's: a claim is seen by
+ * the other gateways at once, whatever the caller does next. */
+static int store_claim(struct ndx__msglog_store *st, const uint8_t key[NDX_SHA256_LEN],
+		       int64_t now_ms, int64_t expires_ms)
+{
+	struct pg_store *s = self(st);
+	struct params p;
+	PGresult *res = NULL;
+	int rc;
+
+	if (s->foreign || s->readonly || s->txn != TXN_NONE)
+		return NDX_EINVAL;
+	if ((rc = ensure_conn(s)) != NDX_OK)
+		return rc;
+	if (++s->claims >= CLAIM_SWEEP_EVERY) {
+		s->claims = 0;
+		p_int(&p, 0, now_ms);
+		/* Only housekeeping: a failure here is retried next time. */
+		(void)run(s, S_CLAIM_SWEEP, p.v, p.len, PGRES_COMMAND_OK, NULL);
+	}
+	p_bytes(&p, 0, key, NDX_SHA256_LEN);
+	p_int(&p, 1, expires_ms);
+	p_int(&p, 2, now_ms);
+	rc = run(s, S_CLAIM, p.v, p.len, PGRES_TUPLES_OK, &res);
+	if (rc == NDX_EDB && PQstatus(s->conn) == CONNECTION_BAD && ensure_conn(s) == NDX_OK)
+		rc = run(s, S_CLAIM, p.v, p.len, PGRES_TUPLES_OK, &res);
+	if (rc != NDX_OK)
+		return rc;
+	rc = PQntuples(res) == 1 ? NDX_OK : NDX_EEXIST;
+	PQclear(res);
+	return rc;
+}
+
 /* ---- iterators --------------------------------------------------------- */
 
 /* Ends the implicit read transaction of iterators opened outside one once
@@ -985,6 +1045,7 @@ static const struct ndx__msglog_store_ops pg_ops = {
 	.iter_witness = store_iter_witness,
 	.iter_subject = store_iter_subject,
 	.iter_close = store_iter_close,
+	.claim = store_claim,
 };
 
 /* ---- open -------------------------------------------------------------- */

@@ -2,7 +2,8 @@
  * function pointers so that the SQLite store (msglog_sqlite.c) can be
  * joined by a PostgreSQL one without touching the chain, batch and proof
  * logic. A store is used by one thread at a time; msglog.c gives the writer
- * thread and the readers separate stores. Internal to libndx (and its unit
+ * thread, the readers and (for a store with claim) the replay claims
+ * separate stores. Internal to libndx (and its unit
  * tests, which wrap a store to inject failures). */
 #ifndef NDX_MSGLOG_STORE_H
 #define NDX_MSGLOG_STORE_H
@@ -80,6 +81,12 @@ struct ndx__msglog_store_ops {
 	int (*iter_subject)(struct ndx__msglog_iter *it, uint64_t *seq, const char **subject);
 	/* Accepts NULL. */
 	void (*iter_close)(struct ndx__msglog_iter *it);
+	/* Claims key for every process writing this log until expires_ms, in
+	 * a transaction of its own (outside the caller's): NDX_OK when it was
+	 * free or its claim had expired by now_ms, NDX_EEXIST when a live claim
+	 * holds it. NULL for a store that only one process writes (SQLite). */
+	int (*claim)(struct ndx__msglog_store *st, const uint8_t key[NDX_SHA256_LEN],
+		     int64_t now_ms, int64_t expires_ms);
 };
 
 /* Every store starts with this, so a wrapper can forward to another. */

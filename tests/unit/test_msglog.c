@@ -632,6 +632,121 @@ static void test_concurrent_appends(void **state)
 	assert_int_equal(res.batched, THREADS * PER_THREAD);
 }
 
+/* Two logs open on one store, as the two nodes of a gateway cluster share
+ * one PostgreSQL log (docs/scale.md "Gateway clusters"): each writer
+ * continues the head the other moved, so the appends of both, interleaved
+ * by their threads, make one chain whose every acknowledged record is
+ * there once, under a number nobody else got, in batches whose tree heads
+ * chain. */
+static void test_two_writers_one_store(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 16, .batch_interval_ms = 20 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct ndx_msglog *log[2] = { NULL, NULL };
+	struct ndx__msglog_store *st = NULL;
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	const int per = PER_THREAD / 5;
+	uint8_t *seen;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "twowriters.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log[0]), NDX_OK);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log[1]), NDX_OK);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .log = log[i % 2], .base = 1 + i * per, .n = per };
+		w[i].seqs = calloc((size_t)per, sizeof *w[i].seqs);
+		assert_non_null(w[i].seqs);
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	/* Each writer knows at most the head it continued last. */
+	for (int l = 0; l < 2; l++) {
+		ndx_msglog_head(log[l], &head);
+		assert_true(head.last_seq <= (uint64_t)(THREADS * per));
+		assert_int_equal(head.failed_commits, 0);
+	}
+	/* One more record on the writer that wrote least recently: it picks up
+	 * where the other left, not where it left itself. */
+	assert_int_equal(append_one(log[0], THREADS * per + 1), (uint64_t)(THREADS * per + 1));
+	assert_int_equal(ndx_msglog_close(log[1]), NDX_OK);
+	assert_int_equal(ndx_msglog_close(log[0]), NDX_OK);
+
+	seen = calloc((size_t)(THREADS * per + 2), 1);
+	assert_non_null(seen);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(w[i].failed, 0);
+		assert_int_equal(w[i].ok, per);
+		for (int j = 0; j < w[i].ok; j++) {
+			assert_in_range(w[i].seqs[j], 1, THREADS * per);
+			assert_int_equal(seen[w[i].seqs[j]], 0);
+			seen[w[i].seqs[j]] = 1;
+		}
+	}
+	/* Every acknowledged record is in the log under its number, with the
+	 * message id of the append that got that number. */
+	assert_int_equal(ndx__msglog_store_open(path, NDX__MSGLOG_READONLY, &st), NDX_OK);
+	for (int i = 0; i < THREADS; i++) {
+		for (int j = 0; j < w[i].ok; j++) {
+			struct ndx__msglog_iter *it = NULL;
+			struct ndx_msglog_entry e;
+			char id[32];
+
+			snprintf(id, sizeof id, "msg-%d", w[i].base + j);
+			assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_BY_ID, 0, id, &it),
+					 NDX_OK);
+			assert_int_equal(st->ops->iter_record(it, &e), 1);
+			assert_int_equal(e.seq, w[i].seqs[j]);
+			assert_int_equal(st->ops->iter_record(it, &e), 0);
+			st->ops->iter_close(it);
+		}
+		free(w[i].seqs);
+	}
+	st->ops->close(st);
+	free(seen);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, THREADS * per + 1);
+	assert_int_equal(res.batched, THREADS * per + 1);
+	assert_true(res.batches > 1);
+}
+
+/* The replay claims two logs on one PostgreSQL store share: a key claimed
+ * through one is held for the other until it expires, then free again; a
+ * key is never claimed twice by the same process either. A SQLite log,
+ * which one process writes, has none (NDX_ENOTFOUND). */
+static void test_replay_claims(void **state)
+{
+	struct ndx_msglog *log[2] = { NULL, NULL };
+	uint8_t k1[NDX_SHA256_LEN], k2[NDX_SHA256_LEN];
+	const int64_t t = 1763888451000;
+	char path[600];
+
+	(void)state;
+	ndx_sha256("request one", 11, k1);
+	ndx_sha256("request two", 11, k2);
+	new_path(path, sizeof path, "claims.db");
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log[0]), NDX_OK);
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log[1]), NDX_OK);
+	if (pg_base == NULL) {
+		assert_int_equal(ndx_msglog_claim(log[0], k1, t, t + 1000), NDX_ENOTFOUND);
+	} else {
+		assert_int_equal(ndx_msglog_claim(log[0], k1, t, t + 1000), NDX_OK);
+		assert_int_equal(ndx_msglog_claim(log[1], k1, t + 10, t + 1010), NDX_EEXIST);
+		assert_int_equal(ndx_msglog_claim(log[0], k1, t + 999, t + 1999), NDX_EEXIST);
+		assert_int_equal(ndx_msglog_claim(log[1], k2, t + 10, t + 1010), NDX_OK);
+		/* expired: free again, and held anew */
+		assert_int_equal(ndx_msglog_claim(log[1], k1, t + 1000, t + 2000), NDX_OK);
+		assert_int_equal(ndx_msglog_claim(log[0], k1, t + 1500, t + 2500), NDX_EEXIST);
+	}
+	assert_int_equal(ndx_msglog_close(log[1]), NDX_OK);
+	assert_int_equal(ndx_msglog_close(log[0]), NDX_OK);
+	/* the chain never sees them */
+	expect_verify(path, NULL, key, NULL, NULL);
+}
+
 /* ---- reopen, batch interval, crash ------------------------------------ */
 
 static void test_reopen_continues_chain(void **state)
@@ -2904,6 +3019,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test(test_two_writers_one_store),
+		cmocka_unit_test(test_replay_claims),
 		cmocka_unit_test(test_reopen_continues_chain),
 		cmocka_unit_test(test_batch_interval),
 		cmocka_unit_test(test_crash_leaves_open_batch),
