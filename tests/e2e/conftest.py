@@ -120,8 +120,9 @@ def registry_exe(build_dir):
 
 class Registry:
     def __init__(self, exe, workdir, conf_validity=600, max_body=None, threads=None,
-                 store=None, init=True):
+                 store=None, init=True, extra=None):
         self.exe = Path(exe)
+        self.extra = list(extra or [])
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.anchor = self.data_dir / "anchor.json"
@@ -162,6 +163,7 @@ class Registry:
             cmd += ["--max-body", str(self.max_body)]
         if self.threads is not None:
             cmd += ["--threads", str(self.threads)]
+        cmd += self.extra
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + START_TIMEOUT
