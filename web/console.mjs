@@ -227,7 +227,7 @@ async function render({ focus = false } = {}) {
   if (seq !== seqNo) return;
   document.title = `${out.title} — ${t('con.service')}`;
   clear(main).append(...out.nodes);
-  document.documentElement.dataset.page = out.page || 'error';
+  document.documentElement.dataset.page = `console-${out.page || 'error'}`;
   main.removeAttribute('aria-busy');
   enhance(main);
   if (focus) focusPage();
