@@ -9,9 +9,10 @@
 
 import { initAll } from '/console/assets/govuk/govuk-frontend.min.js';
 import * as api from './console/rapi.mjs';
-import { h, clear } from './dom.mjs';
+import { clear } from './dom.mjs';
 import * as g from './govuk.mjs';
-import { t, lang, setLang, LANGS, LANG_NAMES } from './i18n.mjs';
+import { t, lang, setLang, LANGS } from './i18n.mjs';
+import * as shell from './shell.mjs';
 
 document.body.classList.add('js-enabled');
 if ('noModule' in HTMLScriptElement.prototype) document.body.classList.add('govuk-frontend-supported');
@@ -30,26 +31,7 @@ const NAV = ['overview', 'members', 'services', 'grants', 'audit'];
 const navHref = (key) => (key === 'overview' ? `${BASE}/` : `${BASE}/${key}`);
 
 function match(pathname) {
-  const rel = pathname.startsWith(BASE) ? pathname.slice(BASE.length) || '/' : pathname;
-  const parts = rel.split('/').filter(Boolean);
-  for (const r of ROUTES) {
-    const rp = r.path.split('/').filter(Boolean);
-    if (rp[rp.length - 1] === '*') {
-      if (parts.length > rp.length - 1 && rp.slice(0, -1).every((x, i) => x === parts[i])) {
-        return { route: r, params: { rest: parts.slice(rp.length - 1).map(decodeURIComponent).join('/') } };
-      }
-      continue;
-    }
-    if (rp.length !== parts.length) continue;
-    const params = {};
-    let ok = true;
-    for (let i = 0; i < rp.length && ok; i++) {
-      if (rp[i].startsWith(':')) params[rp[i].slice(1)] = decodeURIComponent(parts[i]);
-      else ok = rp[i] === parts[i];
-    }
-    if (ok) return { route: r, params };
-  }
-  return null;
+  return shell.matchRoute(ROUTES, pathname.startsWith(BASE) ? pathname.slice(BASE.length) || '/' : pathname);
 }
 
 const main = document.getElementById('main-content');
@@ -81,57 +63,17 @@ async function signOut() {
 }
 
 function renderHeader(me, route) {
-  const official = me && me.role;
-  const navItems = official ? NAV.map((key) => {
-    const current = route && route.nav === key;
-    return h('li', { class: ['govuk-service-navigation__item', current && 'govuk-service-navigation__item--active'] },
-      h('a', { class: 'govuk-service-navigation__link', href: navHref(key), 'aria-current': current ? 'page' : null },
-        current ? h('strong', { class: 'govuk-service-navigation__active-fallback' }, t(`con.nav.${key}`)) : t(`con.nav.${key}`)));
-  }) : [];
-  if (me) {
-    navItems.push(h('li', { class: 'govuk-service-navigation__item' },
-      h('button', {
-        type: 'button', class: 'govuk-service-navigation__link ndx-nav-button', id: 'sign-out',
-        on: { click: () => signOut().catch(showFatal) },
-      }, t('nav.signout'))));
-  }
-  const langNav = h('nav', { class: 'govuk-language-navigation', 'aria-label': t('nav.lang') },
-    h('ul', { class: 'govuk-language-navigation__list' },
-      LANGS.map((l) => h('li', { class: 'govuk-language-navigation__list-item' },
-        l === lang()
-          ? h('span', { class: 'govuk-language-navigation__text', lang: l, 'aria-current': 'true' }, LANG_NAMES[l])
-          : h('a', {
-            class: 'govuk-language-navigation__link', href: `?lang=${l}`, lang: l, hreflang: l, rel: 'alternate',
-            dataset: { lang: l },
-          }, LANG_NAMES[l])))));
-  clear(header).append(
-    h('div', { class: 'govuk-generic-header' },
-      h('div', { class: 'govuk-generic-header__container govuk-width-container' },
-        h('div', { class: 'govuk-generic-header__logo' },
-          h('a', { href: `${BASE}/`, class: 'govuk-generic-header__homepage-link' }, t('con.service'))))),
-    h('section', { 'aria-label': t('nav.label'), class: 'govuk-service-navigation', 'data-module': 'govuk-service-navigation' },
-      h('div', { class: 'govuk-width-container' },
-        h('div', { class: 'govuk-service-navigation__container' },
-          h('nav', { 'aria-label': t('nav.menu'), class: 'govuk-service-navigation__wrapper' },
-            h('button', {
-              type: 'button', class: 'govuk-service-navigation__toggle govuk-js-service-navigation-toggle',
-              'aria-controls': 'navigation', hidden: true, 'aria-hidden': 'true',
-            }, t('nav.menu')),
-            h('ul', { class: 'govuk-service-navigation__list', id: 'navigation' }, navItems))),
-        langNav)));
+  const navItems = me && me.role
+    ? NAV.map((key) => shell.navItem(t(`con.nav.${key}`), navHref(key), route && route.nav === key)) : [];
+  if (me) navItems.push(shell.signOutItem(() => signOut().catch(showFatal)));
+  shell.renderHeaderInto(header, { home: `${BASE}/`, title: t('con.service'), navItems });
   enhance(header);
 }
 
 function renderFooter(me) {
-  clear(footer).append(
-    h('div', { class: 'govuk-width-container' },
-      h('div', { class: 'govuk-footer__meta' },
-        h('div', { class: 'govuk-footer__meta-item govuk-footer__meta-item--grow' },
-          h('p', { class: 'govuk-body-s ndx-footer-text' }, t('con.footer')),
-          me && me.role
-            ? h('p', { class: 'govuk-body-s ndx-footer-text', id: 'signed-in-as', dataset: { role: me.role } },
-              t('con.signed_in', { name: me.name, role: t(`con.role.${me.role}`) }))
-            : null))));
+  shell.renderFooterInto(footer, t('con.footer'),
+    me && me.role ? t('con.signed_in', { name: me.name, role: t(`con.role.${me.role}`) }) : null,
+    me && me.role ? { role: me.role } : undefined);
 }
 
 function signInPage(query) {
@@ -163,15 +105,6 @@ function showFatal(err) {
   const out = errorPage(err);
   clear(main).append(...out.nodes);
   main.removeAttribute('aria-busy');
-}
-
-function focusPage() {
-  const target = main.querySelector('.govuk-error-summary') || main.querySelector('.govuk-notification-banner') ||
-    main.querySelector('h1');
-  if (target) {
-    if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
-    target.focus();
-  }
 }
 
 async function render({ focus = false } = {}) {
@@ -230,24 +163,13 @@ async function render({ focus = false } = {}) {
   document.documentElement.dataset.page = `console-${out.page || 'error'}`;
   main.removeAttribute('aria-busy');
   enhance(main);
-  if (focus) focusPage();
+  if (focus) shell.focusPage(main);
 }
 
-document.addEventListener('click', (ev) => {
-  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-  const a = ev.target.closest('a[href]');
-  if (!a || a.target || a.hasAttribute('download')) return;
-  if (a.dataset.lang) {
-    ev.preventDefault();
-    setLang(a.dataset.lang);
-    render({ focus: false });
-    return;
-  }
-  const url = new URL(a.href, location.href);
-  if (url.origin !== location.origin || !url.pathname.startsWith(`${BASE}/`) ||
-      /^\/console\/(auth|static|assets)\//.test(url.pathname)) return;
-  ev.preventDefault();
-  navigate(url.pathname + url.search);
+shell.routeLinks({
+  navigate,
+  serverPath: (p) => !p.startsWith(`${BASE}/`) || /^\/console\/(auth|static|assets)\//.test(p),
+  onLang: () => render({ focus: false }),
 });
 
 window.addEventListener('popstate', () => render({ focus: true }));

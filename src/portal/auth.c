@@ -42,24 +42,13 @@ static void hash_hex(const char *text, char out[PSTORE_HASH_HEX])
 	ndx_hex_encode(h, sizeof h, out);
 }
 
-static int token_ok(const char *s, size_t n)
-{
-	if (n != TOKEN_LEN)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
 /* The value (a well-formed token) of the cookie name into out. */
 static int cookie_named(const struct ndx_http_req *req, const char *name,
 			char out[TOKEN_LEN + 1])
 {
 	long n = ndx_http_cookie(req, name, out, TOKEN_LEN + 1);
 
-	return n >= 0 && token_ok(out, (size_t)n);
+	return n >= 0 && ndx_b64url_token_ok(out, (size_t)n, TOKEN_LEN);
 }
 
 /* The session cookie's value into out. */

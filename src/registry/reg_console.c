@@ -150,13 +150,7 @@ static void set_cookie(const struct console *c, struct ndx_http_resp *resp, cons
 
 static int token_ok(const char *s, long n)
 {
-	if (n != TOKEN_LEN)
-		return 0;
-	for (long i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
+	return n >= 0 && ndx_b64url_token_ok(s, (size_t)n, TOKEN_LEN);
 }
 
 /* The well-formed token in cookie name, hashed into sha. */
