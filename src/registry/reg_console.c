@@ -133,17 +133,20 @@ static void redirect(struct ndx_http_resp *resp, const char *location)
 	ndx_http_resp_bytes(resp, 302, "text/plain; charset=utf-8", "", 0);
 }
 
+/* Sets cookie name; max_age < 0 for a session cookie, 0 to clear it, else
+ * its lifetime in seconds. */
 static void set_cookie(const struct console *c, struct ndx_http_resp *resp, const char *name,
 		       const char *path, const char *value, int max_age)
 {
-	char h[256];
+	char h[256], age[32] = "";
 
 	/* Strict: the console is never entered from another site with a
 	 * session; the login cookie is Lax, as the e-ID's redirect back is a
 	 * cross-site top-level navigation that must carry it. */
+	if (max_age >= 0)
+		snprintf(age, sizeof age, "; Max-Age=%d", max_age);
 	snprintf(h, sizeof h, "%s=%s; Path=%s; HttpOnly; SameSite=%s%s%s", name, value, path,
-		 strcmp(name, LOGIN_COOKIE) == 0 ? "Lax" : "Strict",
-		 max_age < 0 ? "" : max_age == 0 ? "; Max-Age=0" : "; Max-Age=600",
+		 strcmp(name, LOGIN_COOKIE) == 0 ? "Lax" : "Strict", age,
 		 c->secure ? "; Secure" : "");
 	ndx_http_resp_header(resp, "Set-Cookie", h);
 }
@@ -309,7 +312,7 @@ static void login(struct console *c, const struct ndx_http_req *req, struct ndx_
 		redirect(resp, "/console/?error=login_failed");
 		return;
 	}
-	set_cookie(c, resp, LOGIN_COOKIE, "/console/auth", browser, 1);
+	set_cookie(c, resp, LOGIN_COOKIE, "/console/auth", browser, LOGIN_MAX_AGE_S);
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < MAX_LOGINS; i++) {
 		struct clogin *l = &c->logins[i];

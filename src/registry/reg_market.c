@@ -1554,7 +1554,10 @@ void market_handle(struct store *st, const struct market_caller *who,
 			method_not_allowed(&c, "POST");
 		return;
 	}
-	if (strncmp(p, "/dsp/catalog/datasets/", 22) == 0 && p[22] && !strchr(p + 22, '/')) {
+	/* One segment after the prefix (strcspn: GCC's sanitizer build sees a
+	 * zero-size region in strchr(p + 22) here and stops on the warning). */
+	if (strncmp(p, "/dsp/catalog/datasets/", 22) == 0 && p[22] &&
+	    p[22 + strcspn(p + 22, "/")] == '\0') {
 		if (is_get(&c))
 			catalog_dataset(&c, p + 22);
 		else

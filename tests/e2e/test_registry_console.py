@@ -138,6 +138,14 @@ def test_login_csrf_and_replay(env):
     s = requests.Session()
     r = s.get(env.url + "/console/auth/login", allow_redirects=False, timeout=10)
     assert r.status_code == 302
+    assert r.headers["Set-Cookie"].endswith("; Path=/console/auth; HttpOnly; SameSite=Lax; Max-Age=600")
+    # The e-ID's answer comes back, the session cookie is Strict.
+    cb = requests.get(s.get(r.headers["Location"], allow_redirects=False, timeout=10)
+                      .headers["Location"], allow_redirects=False, timeout=10,
+                      cookies={c.name: c.value for c in s.cookies})
+    assert any(h.startswith("ndx_console=") and h.endswith("; Path=/; HttpOnly; SameSite=Strict")
+               for h in cb.raw.headers.getlist("Set-Cookie")), cb.raw.headers.getlist("Set-Cookie")
+    r = s.get(env.url + "/console/auth/login", allow_redirects=False, timeout=10)
     r = s.get(r.headers["Location"], allow_redirects=False, timeout=10)
     callback = r.headers["Location"]
     # Another browser (no login cookie) opening the callback is not signed in.
@@ -271,6 +279,30 @@ def test_officials_api_and_removal(env):
                   timeout=10)
     assert r.status_code == 200 and r.json()["logout_url"].startswith(env.eid.issuer + "/logout")
     refused(me(env, them), 401)
+
+
+def test_cookies_secure_behind_https(build_dir, tmp_path):
+    """With an https public URL (a TLS proxy in front) the console's cookies are Secure
+    and the e-ID is told the https callback."""
+    eid = FakeEid()
+    secret = tmp_path / "client.secret"
+    secret.write_text(CLIENT_SECRET + "\n")
+    reg = Registry(registry_exe(build_dir), tmp_path, extra=[
+        "--console-eid", eid.issuer, "--console-client", CLIENT_ID,
+        "--console-secret-file", str(secret), "--public-url", "https://registry.example.vn"])
+    try:
+        reg.start()
+        r = requests.get(reg.url + "/console/auth/login", allow_redirects=False, timeout=10)
+        assert r.status_code == 302
+        assert r.headers["Set-Cookie"].endswith("; SameSite=Lax; Max-Age=600; Secure")
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["Location"]).query))
+        assert q["redirect_uri"] == "https://registry.example.vn/console/auth/callback"
+    finally:
+        assert reg.stop() == 0, reg.tail()
+        eid.stop()
+    bad = subprocess.run([str(reg.exe), "serve", "--data", str(reg.data_dir), "--console-eid",
+                          eid.issuer], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "together" in bad.stderr
 
 
 def test_console_not_configured(registry):
