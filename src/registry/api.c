@@ -524,8 +524,9 @@ static int official_call(struct api *api, const struct ndx_http_req *req,
 		  CRYPTO_memcmp(tok, w.csrf, strlen(w.csrf)) != 0))
 		why = "the X-CSRF-Token header is missing or wrong";
 	if (why) {
-		fprintf(stderr, "ndx-registry: console refused %s %s for official:%s: %s\n",
-			req->method, req->path, w.subject, why);
+		/* Without the personal number: no log holds one in clear (T34). */
+		fprintf(stderr, "ndx-registry: console refused %s %s for a %s session: %s\n",
+			req->method, req->path, w.role[0] ? w.role : "non-official", why);
 		ndx_http_resp_error(resp, 403, strstr(why, "CSRF") ? "Client.Csrf" : "Client.Forbidden",
 				    "forbidden", why);
 		return 1;
