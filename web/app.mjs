@@ -9,7 +9,7 @@ import { initAll } from '/assets/govuk/govuk-frontend.min.js';
 import * as api from './api.mjs';
 import { clear } from './dom.mjs';
 import * as g from './govuk.mjs';
-import { t, lang, setLang, LANGS } from './i18n.mjs';
+import { t } from './i18n.mjs';
 import * as shell from './shell.mjs';
 import { loadProvinces } from './provinces.mjs';
 
@@ -185,15 +185,7 @@ export function focusPage() {
 async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
   main.setAttribute('aria-busy', 'true');
-  const url = new URL(location.href);
-  const wanted = url.searchParams.get('lang');
-  if (wanted && LANGS.includes(wanted)) {
-    setLang(wanted);
-    url.searchParams.delete('lang');
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
-  }
-  document.documentElement.lang = lang();
-  document.getElementById('skip-link').textContent = t('skip');
+  const url = shell.pageUrl();
 
   const m = match(url.pathname);
   let session;

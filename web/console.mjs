@@ -11,7 +11,7 @@ import { initAll } from '/console/assets/govuk/govuk-frontend.min.js';
 import * as api from './console/rapi.mjs';
 import { clear } from './dom.mjs';
 import * as g from './govuk.mjs';
-import { t, lang, setLang, LANGS } from './i18n.mjs';
+import { t, lang } from './i18n.mjs';
 import * as shell from './shell.mjs';
 
 document.body.classList.add('js-enabled');
@@ -110,15 +110,7 @@ function showFatal(err) {
 async function render({ focus = false } = {}) {
   const seq = ++seqNo;
   main.setAttribute('aria-busy', 'true');
-  const url = new URL(location.href);
-  const wanted = url.searchParams.get('lang');
-  if (wanted && LANGS.includes(wanted)) {
-    setLang(wanted);
-    url.searchParams.delete('lang');
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
-  }
-  document.documentElement.lang = lang();
-  document.getElementById('skip-link').textContent = t('skip');
+  const url = shell.pageUrl();
   const m = match(url.pathname);
   let me = null;
   let out;

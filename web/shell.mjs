@@ -28,6 +28,22 @@ export function matchRoute(routes, pathname) {
   return null;
 }
 
+// The page's URL after its ?lang= (a language link followed from outside)
+// has set the language and left the address; the document's lang and the
+// skip link follow the language.
+export function pageUrl() {
+  const url = new URL(location.href);
+  const wanted = url.searchParams.get('lang');
+  if (wanted && LANGS.includes(wanted)) {
+    setLang(wanted);
+    url.searchParams.delete('lang');
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+  document.documentElement.lang = lang();
+  document.getElementById('skip-link').textContent = t('skip');
+  return url;
+}
+
 // One entry of the service navigation; current marks the page's own.
 export function navItem(text, href, current) {
   return h('li', { class: ['govuk-service-navigation__item', current && 'govuk-service-navigation__item--active'] },
