@@ -7,9 +7,10 @@
 
 import { initAll } from '/assets/govuk/govuk-frontend.min.js';
 import * as api from './api.mjs';
-import { h, clear } from './dom.mjs';
+import { clear } from './dom.mjs';
 import * as g from './govuk.mjs';
-import { t, lang, setLang, LANGS, LANG_NAMES } from './i18n.mjs';
+import { t } from './i18n.mjs';
+import * as shell from './shell.mjs';
 import { loadProvinces } from './provinces.mjs';
 
 // GOV.UK Frontend's template sets these classes with an inline script; this
@@ -67,19 +68,7 @@ function allowed(session, need) {
 const SERVER_PATHS = /^\/(api|auth|static|assets)(\/|$)/;
 
 function match(pathname) {
-  const parts = pathname.replace(/\/+$/, '').split('/').filter(Boolean);
-  for (const r of ROUTES) {
-    const rp = r.path.split('/').filter(Boolean);
-    if (rp.length !== parts.length) continue;
-    const params = {};
-    let ok = true;
-    for (let i = 0; i < rp.length && ok; i++) {
-      if (rp[i].startsWith(':')) params[rp[i].slice(1)] = decodeURIComponent(parts[i]);
-      else ok = rp[i] === parts[i];
-    }
-    if (ok) return { route: r, params };
-  }
-  return null;
+  return shell.matchRoute(ROUTES, pathname);
 }
 
 const main = document.getElementById('main-content');
@@ -121,56 +110,12 @@ function renderHeader(session, route) {
   const kind = session.authenticated ? session.kind : 'none';
   const items = navFor(session, route);
   const active = route ? route.nav : null;
-  const navItems = items.map(([key, href]) => {
-    const current = key === active;
-    return h('li', { class: ['govuk-service-navigation__item', current && 'govuk-service-navigation__item--active'] },
-      h('a', { class: 'govuk-service-navigation__link', href, 'aria-current': current ? 'page' : null },
-        current ? h('strong', { class: 'govuk-service-navigation__active-fallback' }, t(`nav.${key}`)) : t(`nav.${key}`)));
+  const navItems = items.map(([key, href]) => shell.navItem(t(`nav.${key}`), href, key === active));
+  if (session.authenticated) navItems.push(shell.signOutItem(() => signOut(kind).catch(showFatal)));
+  if (items.some(([key]) => key === 'ops_cases')) openCases(navItems);
+  shell.renderHeaderInto(header, {
+    home: kind === 'officer' ? '/officer/queue' : '/', title: t('service.name'), navItems,
   });
-  if (session.authenticated) {
-    navItems.push(h('li', { class: 'govuk-service-navigation__item' },
-      h('button', {
-        type: 'button',
-        class: 'govuk-service-navigation__link ndx-nav-button',
-        id: 'sign-out',
-        on: { click: () => signOut(kind).catch(showFatal) },
-      }, t('nav.signout'))));
-  }
-  const langNav = h('nav', { class: 'govuk-language-navigation', 'aria-label': t('nav.lang') },
-    h('ul', { class: 'govuk-language-navigation__list' },
-      LANGS.map((l) => h('li', { class: 'govuk-language-navigation__list-item' },
-        l === lang()
-          ? h('span', { class: 'govuk-language-navigation__text', lang: l, 'aria-current': 'true' }, LANG_NAMES[l])
-          : h('a', {
-            class: 'govuk-language-navigation__link', href: `?lang=${l}`, lang: l, hreflang: l, rel: 'alternate',
-            dataset: { lang: l },
-          }, LANG_NAMES[l])))));
-
-  const casesLink = items.some(([key]) => key === 'ops_cases');
-  if (casesLink) openCases(navItems);
-  clear(header).append(
-    h('div', { class: 'govuk-generic-header' },
-      h('div', { class: 'govuk-generic-header__container govuk-width-container' },
-        h('div', { class: 'govuk-generic-header__logo' },
-          h('a', { href: kind === 'officer' ? '/officer/queue' : '/', class: 'govuk-generic-header__homepage-link' },
-            t('service.name'))))),
-    h('section', {
-      'aria-label': t('nav.label'),
-      class: 'govuk-service-navigation',
-      'data-module': 'govuk-service-navigation',
-    },
-    h('div', { class: 'govuk-width-container' },
-      h('div', { class: 'govuk-service-navigation__container' },
-        h('nav', { 'aria-label': t('nav.menu'), class: 'govuk-service-navigation__wrapper' },
-          h('button', {
-            type: 'button',
-            class: 'govuk-service-navigation__toggle govuk-js-service-navigation-toggle',
-            'aria-controls': 'navigation',
-            hidden: true,
-            'aria-hidden': 'true',
-          }, t('nav.menu')),
-          h('ul', { class: 'govuk-service-navigation__list', id: 'navigation' }, navItems))),
-      langNav)));
   enhance(header);
 }
 
@@ -188,14 +133,8 @@ function openCases(navItems) {
 }
 
 function renderFooter(session) {
-  clear(footer).append(
-    h('div', { class: 'govuk-width-container' },
-      h('div', { class: 'govuk-footer__meta' },
-        h('div', { class: 'govuk-footer__meta-item govuk-footer__meta-item--grow' },
-          h('p', { class: 'govuk-body-s ndx-footer-text' }, t('footer.text')),
-          session.authenticated && session.name
-            ? h('p', { class: 'govuk-body-s ndx-footer-text', id: 'signed-in-as' }, t('footer.signed_in_as', { name: session.name }))
-            : null))));
+  shell.renderFooterInto(footer, t('footer.text'),
+    session.authenticated && session.name ? t('footer.signed_in_as', { name: session.name }) : null);
 }
 
 function needSignIn(kind, session) {
@@ -239,28 +178,14 @@ function showFatal(err) {
   main.querySelector('h1')?.focus();
 }
 
-// Moves focus after a navigation: the error summary if the page has one (a
-// form shown again with errors), else the page's h1.
 export function focusPage() {
-  const target = main.querySelector('.govuk-error-summary') || main.querySelector('h1');
-  if (target) {
-    if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
-    target.focus();
-  }
+  shell.focusPage(main);
 }
 
 async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
   main.setAttribute('aria-busy', 'true');
-  const url = new URL(location.href);
-  const wanted = url.searchParams.get('lang');
-  if (wanted && LANGS.includes(wanted)) {
-    setLang(wanted);
-    url.searchParams.delete('lang');
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
-  }
-  document.documentElement.lang = lang();
-  document.getElementById('skip-link').textContent = t('skip');
+  const url = shell.pageUrl();
 
   const m = match(url.pathname);
   let session;
@@ -327,24 +252,13 @@ async function render({ focus = false } = {}) {
   if (focus) focusPage();
 }
 
-document.addEventListener('click', (ev) => {
-  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-  const a = ev.target.closest('a[href]');
-  if (!a || a.target || a.hasAttribute('download')) return;
-  if (a.dataset.lang) {
-    ev.preventDefault();
-    setLang(a.dataset.lang);
-    render({ focus: false }).then(() => {
-      header.querySelector('.govuk-language-navigation__text')?.setAttribute('tabindex', '-1');
-      header.querySelector('.govuk-language-navigation__text')?.focus();
-    });
-    return;
-  }
-  const url = new URL(a.href, location.href);
-  if (url.origin !== location.origin || SERVER_PATHS.test(url.pathname)) return;
-  if (url.pathname === location.pathname && url.search === location.search && url.hash) return;
-  ev.preventDefault();
-  navigate(url.pathname + url.search);
+shell.routeLinks({
+  navigate,
+  serverPath: (p) => SERVER_PATHS.test(p),
+  onLang: () => render({ focus: false }).then(() => {
+    header.querySelector('.govuk-language-navigation__text')?.setAttribute('tabindex', '-1');
+    header.querySelector('.govuk-language-navigation__text')?.focus();
+  }),
 });
 
 window.addEventListener('popstate', () => render({ focus: true }));

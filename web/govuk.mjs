@@ -281,6 +281,23 @@ export function radios({ id, name = id, legend, legendSize = 'm', hint, items, v
         ]))));
 }
 
+// items: [{value, text}]; values: the checked ones. Ids as radios'.
+export function checkboxes({ id, name = id, legend, legendSize = 's', hint, items, values = [], error }) {
+  const itemId = (i) => (i === 0 ? id : `${id}-${i + 1}`);
+  return h('div', { class: ['govuk-form-group', error && 'govuk-form-group--error'] },
+    h('fieldset', { class: 'govuk-fieldset', 'aria-describedby': describedBy(id, hint, error) },
+      h('legend', { class: `govuk-fieldset__legend govuk-fieldset__legend--${legendSize}` }, legend),
+      hintEl(id, hint),
+      error ? errorMessage(id, error) : null,
+      h('div', { class: 'govuk-checkboxes govuk-checkboxes--small', 'data-module': 'govuk-checkboxes' },
+        items.map((it, i) => h('div', { class: 'govuk-checkboxes__item' },
+          h('input', {
+            class: 'govuk-checkboxes__input', id: itemId(i), name, type: 'checkbox', value: it.value,
+            checked: values.includes(it.value),
+          }),
+          h('label', { class: 'govuk-label govuk-checkboxes__label', for: itemId(i) }, it.text))))));
+}
+
 export function fieldset(legend, children, { size = 'm' } = {}) {
   return h('fieldset', { class: 'govuk-fieldset' },
     h('legend', { class: `govuk-fieldset__legend govuk-fieldset__legend--${size}` },

@@ -20,6 +20,10 @@ char *ndx_b64_encode(const uint8_t *in, size_t len, int url);
  * into a malloc'd buffer (*out, caller frees, *outlen bytes). Returns NDX_OK,
  * NDX_EINVAL on any character or length outside the alphabet, NDX_ENOMEM. */
 int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen);
+/* Whether s[0..n) is exactly len characters of the base64url alphabet
+ * (A-Z a-z 0-9 - _): the shape of the random tokens the web UIs keep in
+ * cookies. */
+int ndx_b64url_token_ok(const char *s, size_t n, size_t len);
 
 /* Percent-decodes in[0..inlen) into out (cap bytes, NUL-terminated).
  * Returns the decoded length, NDX_EINVAL for a bad escape or an encoded NUL,

@@ -61,6 +61,12 @@ int ndx_http_headers_each(const struct ndx_http_req *req,
  * escaped. A '+' stays '+' (ndx ids may contain it); it is not a space. */
 const char *ndx_http_query_arg(const struct ndx_http_req *req, const char *name);
 
+/* The value of the request's cookie name (the first of that name in the
+ * Cookie header, trailing blanks dropped) copied into out (cap bytes with
+ * its NUL). Returns its length, or -1 when there is no such cookie or its
+ * value does not fit. */
+long ndx_http_cookie(const struct ndx_http_req *req, const char *name, char *out, size_t cap);
+
 /* A handler fills resp with exactly one of the ndx_http_resp_* body calls;
  * a handler that sets none produces a 500 error. */
 typedef void (*ndx_http_handler)(void *ctx, const struct ndx_http_req *req,

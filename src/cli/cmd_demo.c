@@ -196,7 +196,8 @@ static const char demo_usage[] =
 	"  accounts  list the demo's sign-in accounts from DIR/federation.json: the\n"
 	"         citizens at the e-ID (number and password; the portal's sign-in),\n"
 	"         the officers at PORTAL/officer, the operations centre's officials\n"
-	"         at PORTAL/ops, and the file that holds their password\n"
+	"         at PORTAL/ops, the registry console's officials at REGISTRY/console/\n"
+	"         (docs/console.md), and the file that holds their password\n"
 	"  traffic  make realistic exchanges through the running federation for a\n"
 	"         while, so that the monitoring service's figures move (`ndx demo\n"
 	"         traffic --help`); run starts one for " TRAFFIC_SECONDS " s at " TRAFFIC_RATE " a second\n"
@@ -1675,6 +1676,10 @@ static size_t state_processes(const struct demo_state *st, pid_t *pids, const ch
 }
 
 #define PORTAL_OIDC_CLIENT "portal"
+/* The registry's web console as the e-ID's client (docs/console.md), and
+ * its secret's file in the registry's data directory. */
+#define REGISTRY_OIDC_CLIENT "registry-console"
+#define REGISTRY_OIDC_SECRET "console-oidc.secret"
 
 struct demo_officer {
 	const char *username, *name, *agency;
@@ -1696,6 +1701,11 @@ static const struct {
 	{ "operator", "VN/GOV/VPCP", "Trung tâm điều hành" },
 	{ "agency", "VN/GOV/TCT", "Cục Thuế" },
 };
+
+/* The registry console's officials (docs/console.md "Roles"): the
+ * operations centre's two, the national operator's as the registry's
+ * operator and the tax department's as its auditor (read only). */
+static const char *const registry_roles[2] = { "operator", "auditor" };
 
 /* A secret made once and kept in a 0600 file (the portal's OIDC client
  * secret): 32 random bytes as hex. */
@@ -1728,6 +1738,23 @@ static int text_file(const char *path, const char *text, mode_t mode)
 		return -1;
 	}
 	return 0;
+}
+
+/* federation.json's registry.console: the web console's address, its e-ID
+ * client and its two officials (their password is named by its file). */
+static json_t *registry_console_json(const struct demo_state *st)
+{
+	char url[160], pw[PATH_MAX];
+	json_t *list = json_array();
+
+	snprintf(url, sizeof(url), "%s/console/", st->url);
+	if (join(pw, st->id.dir, "demo-password"))
+		pw[0] = '\0';
+	for (size_t i = 0; i < 2; i++)
+		json_array_append_new(list, json_pack("{ssssssss}", "pin", st->ops_pin[i], "name",
+						      st->ops_name[i], "role", registry_roles[i],
+						      "password_file", pw));
+	return json_pack("{ssssso}", "url", url, "client", REGISTRY_OIDC_CLIENT, "officials", list);
 }
 
 /* What federation.json says of the apps beyond their processes. */
@@ -1956,6 +1983,8 @@ static json_t *federation_doc(const struct demo_state *st)
 			json_object_set_new(doc, "try_residence", try_move_json(st));
 		if (st->birth_mother[0])
 			json_object_set_new(doc, "try_birth", try_birth_json(st));
+		json_object_set_new(json_object_get(doc, "registry"), "console",
+				    registry_console_json(st));
 	}
 	return doc;
 }
@@ -3035,6 +3064,34 @@ static int prepare_id(struct demo_state *st, const char *bin)
 		if (run_to_end(argv, a->log, "ndx-id client add") != 0)
 			return -1;
 	}
+	/* The registry's console signs its officials in through the same e-ID. */
+	snprintf(redirect, sizeof(redirect), "%s/console/auth/callback", st->url);
+	snprintf(logout, sizeof(logout), "%s/console/", st->url);
+	if (join(secret, st->paths.registry_dir, REGISTRY_OIDC_SECRET))
+		return -1;
+	{
+		char *argv[] = { (char *)bin, "client", "add", "--data", a->dir, "--client-id",
+				 REGISTRY_OIDC_CLIENT, "--secret-file", secret, "--redirect-uri",
+				 redirect, "--post-logout-redirect-uri", logout, "--client-name",
+				 "Bảng điều khiển cơ quan đăng ký", "--client-name-en",
+				 "Registry console", NULL };
+
+		if (run_to_end(argv, a->log, "ndx-id client add") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int add_registry_officials(struct demo_state *st, const char *bin)
+{
+	for (size_t i = 0; i < 2; i++) {
+		char *argv[] = { (char *)bin, "official", "add", st->ops_pin[i], "--name",
+				 st->ops_name[i], "--role", (char *)registry_roles[i], "--data",
+				 st->paths.registry_dir, NULL };
+
+		if (run_to_end(argv, st->paths.log, "ndx-registry official add") != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -3740,7 +3797,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
 	char consent_bin[PATH_MAX], id_bin[PATH_MAX], portal_bin[PATH_MAX];
 	char monitor_bin[PATH_MAX], pay_bin[PATH_MAX];
-	char port_arg[32];
+	char port_arg[32], console_secret[PATH_MAX];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
 	struct stat sb;
@@ -3793,10 +3850,17 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 			return CLI_EXIT_FAIL;
 	}
 	snprintf(port_arg, sizeof(port_arg), "127.0.0.1:%u", port);
+	if (join(console_secret, p->registry_dir, REGISTRY_OIDC_SECRET) ||
+	    secret_file(console_secret))
+		return CLI_EXIT_FAIL;
 	log_from = log_size(p->log);
 	{
 		char *serve_argv[] = { registry_bin, "serve", "--data", p->registry_dir,
-				       "--listen", port_arg, NULL };
+				       "--listen", port_arg, "--console-eid", st->id.url,
+				       "--console-client", REGISTRY_OIDC_CLIENT,
+				       "--console-secret-file", console_secret, "--public-url",
+				       st->url, "--web", NDX_WEB_DIR, "--assets", NDX_ASSETS_DIR,
+				       NULL };
 
 		st->registry_pid = spawn(serve_argv, p->log, 1);
 	}
@@ -3808,7 +3872,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 		       now_ms()) != 0)
 		goto fail;
 	if (start_sectors(st, sector_bin) != 0 || start_consent(st, consent_bin) != 0 ||
-	    prepare_id(st, id_bin) != 0)
+	    prepare_id(st, id_bin) != 0 || add_registry_officials(st, registry_bin) != 0)
 		goto fail;
 	if (cli_api_open(&api, st->url, p->token, 1) != 0)
 		goto fail;
@@ -4028,6 +4092,9 @@ static void print_try_exchange(const struct demo_state *st)
 	printf("The operations centre: %s/ops — sign in with the e-ID as %s (operator) or\n"
 	       "  %s (agency %s), password %s\n", st->portal.url, st->ops_pin[0],
 	       st->ops_pin[1], ops_officials[1].member, DEMO_PASSWORD);
+	printf("The registry's console: %s/console/ — sign in with the e-ID as %s (operator)\n"
+	       "  or %s (auditor, read only), password %s\n", st->url, st->ops_pin[0],
+	       st->ops_pin[1], DEMO_PASSWORD);
 	printf("The federation live, as the operator's monitoring service collects it from\n"
 	       "every gateway through the exchange (exchanges per second, errors by type,\n"
 	       "latency, the busiest services, each agency, each gateway up or down; add\n"
@@ -4404,6 +4471,17 @@ static int demo_accounts(const char *dir)
 		       json_string_value(json_object_get(item, "name")),
 		       json_string_value(json_object_get(item, "role")),
 		       json_string_value(json_object_get(item, "member")));
+	{
+		const json_t *con = json_object_get(json_object_get(fed, "registry"), "console");
+
+		printf("\nOfficials of the registry's console: sign in at %s with the national "
+		       "e-ID\n", json_string_value(json_object_get(con, "url")) ?
+		       json_string_value(json_object_get(con, "url")) : "?");
+		json_array_foreach(json_object_get(con, "officials"), i, item)
+			printf("  %-14s %s, %s\n", json_string_value(json_object_get(item, "pin")),
+			       json_string_value(json_object_get(item, "name")),
+			       json_string_value(json_object_get(item, "role")));
+	}
 	if (json_is_true(json_object_get(fed, "stopped")))
 		printf("\nThe federation in %s is stopped: ndx demo up --dir %s starts it.\n",
 		       p->dir, p->dir);

@@ -106,6 +106,17 @@ static int b64val(unsigned char c, int url)
 	return -1;
 }
 
+int ndx_b64url_token_ok(const char *s, size_t n, size_t len)
+{
+	if (n != len)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
 int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen)
 {
 	size_t data = inlen, pad = 0, tail, padded, rawcap, pos = 0;

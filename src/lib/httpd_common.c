@@ -1046,3 +1046,31 @@ void httpd_run_on_loop(struct ndx_loop *loop, void (*fn)(void *arg), void *arg)
 	pthread_cond_destroy(&o.cv);
 	pthread_mutex_destroy(&o.mu);
 }
+
+long ndx_http_cookie(const struct ndx_http_req *req, const char *name, char *out, size_t cap)
+{
+	const char *h = ndx_http_header(req, "Cookie");
+	const size_t nlen = strlen(name);
+
+	while (h && *h) {
+		size_t len;
+
+		while (*h == ' ' || *h == ';')
+			h++;
+		len = strcspn(h, ";");
+		if (len > nlen && strncmp(h, name, nlen) == 0 && h[nlen] == '=') {
+			const char *v = h + nlen + 1;
+			size_t vlen = len - nlen - 1;
+
+			while (vlen && v[vlen - 1] == ' ')
+				vlen--;
+			if (vlen >= cap)
+				return -1;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return (long)vlen;
+		}
+		h += len;
+	}
+	return -1;
+}

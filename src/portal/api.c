@@ -21,7 +21,7 @@
 #include "ndx/pin.h"
 #include "ops.h"
 #include "procedures.h"
-#include "static.h"
+#include "ndx/static_files.h"
 
 #define MAX_SEGS 6
 #define SEG_MAX 64
@@ -433,13 +433,13 @@ void portal_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_re
 	else if (get && strcmp(path, "/healthz") == 0)
 		ndx_http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 	else if (get && prefixed(path, "/static/"))
-		static_serve(p->cfg->web_dir, path + strlen("/static/"), resp);
+		ndx_static_serve(p->cfg->web_dir, path + strlen("/static/"), resp);
 	else if (get && prefixed(path, "/assets/govuk/"))
-		static_serve(p->cfg->assets_dir, path + strlen("/assets/govuk/"), resp);
+		ndx_static_serve(p->cfg->assets_dir, path + strlen("/assets/govuk/"), resp);
 	else if (get && prefixed(path, "/assets/chartjs/"))
-		static_serve(p->cfg->chart_dir, path + strlen("/assets/chartjs/"), resp);
+		ndx_static_serve(p->cfg->chart_dir, path + strlen("/assets/chartjs/"), resp);
 	else if (get)
-		static_serve(p->cfg->web_dir, "index.html", resp);
+		ndx_static_serve(p->cfg->web_dir, "index.html", resp);
 	else
 		fail(resp, 404, "not_found", "no such route");
 }

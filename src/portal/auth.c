@@ -42,45 +42,13 @@ static void hash_hex(const char *text, char out[PSTORE_HASH_HEX])
 	ndx_hex_encode(h, sizeof h, out);
 }
 
-static int token_ok(const char *s, size_t n)
-{
-	if (n != TOKEN_LEN)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
 /* The value (a well-formed token) of the cookie name into out. */
 static int cookie_named(const struct ndx_http_req *req, const char *name,
 			char out[TOKEN_LEN + 1])
 {
-	const char *h = ndx_http_header(req, "Cookie");
-	const size_t nlen = strlen(name);
+	long n = ndx_http_cookie(req, name, out, TOKEN_LEN + 1);
 
-	while (h && *h) {
-		size_t len;
-
-		while (*h == ' ' || *h == ';')
-			h++;
-		len = strcspn(h, ";");
-		if (len > nlen && strncmp(h, name, nlen) == 0 && h[nlen] == '=') {
-			const char *v = h + nlen + 1;
-			size_t vlen = len - nlen - 1;
-
-			while (vlen && v[vlen - 1] == ' ')
-				vlen--;
-			if (token_ok(v, vlen)) {
-				memcpy(out, v, vlen);
-				out[vlen] = '\0';
-				return 1;
-			}
-		}
-		h += len;
-	}
-	return 0;
+	return n >= 0 && ndx_b64url_token_ok(out, (size_t)n, TOKEN_LEN);
 }
 
 /* The session cookie's value into out. */
@@ -183,7 +151,7 @@ static int presession(const struct portal *p, const struct ndx_http_req *req,
 	char c[256];
 	int rc;
 
-	if (!cookie_named(req, PRESESSION_COOKIE, out) && (rc = oidc_random(out, TOKEN_LEN + 1)))
+	if (!cookie_named(req, PRESESSION_COOKIE, out) && (rc = ndx_oidc_random(out, TOKEN_LEN + 1)))
 		return rc;
 	snprintf(c, sizeof c, "%s=%s; Path=/auth; Max-Age=%d; HttpOnly; SameSite=Lax%s",
 		 PRESESSION_COOKIE, out, LOGIN_MAX_AGE_S, p->cfg->secure_cookie ? "; Secure" : "");
@@ -211,7 +179,7 @@ static int start_session(const struct portal *p, const struct ndx_http_req *req,
 	int rc;
 
 	drop_session(p, req);
-	if ((rc = oidc_random(tok, sizeof tok)) || (rc = oidc_random(s->csrf, sizeof s->csrf)))
+	if ((rc = ndx_oidc_random(tok, sizeof tok)) || (rc = ndx_oidc_random(s->csrf, sizeof s->csrf)))
 		return rc;
 	s->created_at = s->last_seen = time(NULL);
 	hash_hex(tok, hex);
@@ -267,17 +235,17 @@ static void login(const struct portal *p, const struct ndx_http_req *req,
 	char *url = NULL;
 	int rc;
 
-	if ((rc = oidc_random(state, sizeof state)) || (rc = oidc_random(nonce, sizeof nonce)) ||
-	    (rc = oidc_random(verifier, sizeof verifier)) ||
+	if ((rc = ndx_oidc_random(state, sizeof state)) || (rc = ndx_oidc_random(nonce, sizeof nonce)) ||
+	    (rc = ndx_oidc_random(verifier, sizeof verifier)) ||
 	    (rc = presession(p, req, resp, browser))) {
 		redirect(resp, "/?error=login_failed");
 		return;
 	}
-	oidc_challenge(verifier, challenge, sizeof challenge);
+	ndx_oidc_challenge(verifier, challenge, sizeof challenge);
 	hash_hex(state, hex);
 	hash_hex(browser, bhex);
 	OPENSSL_cleanse(browser, sizeof browser);
-	if ((rc = oidc_auth_url(p->oidc, state, nonce, challenge, ui_locales, &url)) ||
+	if ((rc = ndx_oidc_auth_url(p->oidc, state, nonce, challenge, ui_locales, &url)) ||
 	    (rc = pstore_login_put(p->st, hex, bhex, nonce, verifier,
 				   next && next_ok(next) ? next : "", time(NULL)))) {
 		fprintf(stderr, PORTAL_PROG ": login: %s\n",
@@ -297,7 +265,7 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 	const char *code = ndx_http_query_arg(req, "code");
 	char hex[PSTORE_HASH_HEX], nonce[128], verifier[128], next[NEXT_MAX + 1];
 	char browser[TOKEN_LEN + 1], bhex[PSTORE_HASH_HEX], want[PSTORE_HASH_HEX];
-	struct oidc_identity id;
+	struct ndx_oidc_identity id;
 	struct psession s = { 0 };
 	const char *why = "";
 	int rc;
@@ -331,7 +299,7 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 		redirect(resp, "/?error=login_failed");
 		return;
 	}
-	rc = oidc_redeem(p->oidc, code, verifier, nonce, time(NULL), &id, &why);
+	rc = ndx_oidc_redeem(p->oidc, code, verifier, nonce, time(NULL), &id, &why);
 	OPENSSL_cleanse(verifier, sizeof verifier);
 	if (rc != NDX_OK) {
 		fprintf(stderr, PORTAL_PROG ": e-ID login refused: %s\n", why);
@@ -343,7 +311,7 @@ static void callback(const struct portal *p, const struct ndx_http_req *req,
 	snprintf(s.name, sizeof s.name, "%s", id.name);
 	s.id_token = id.id_token;
 	id.id_token = NULL;
-	oidc_identity_clear(&id);
+	ndx_oidc_identity_clear(&id);
 	rc = start_session(p, req, resp, &s);
 	psession_clear(&s);
 	redirect(resp, rc != NDX_OK ? "/?error=login_failed" : next_ok(next) ? next : "/profile");
@@ -495,7 +463,7 @@ static void logout(const struct portal *p, const struct ndx_http_req *req,
 
 	if (auth_session(p, req, &s) == NDX_OK) {
 		if (strcmp(s.kind, "citizen") == 0)
-			url = oidc_logout_url(p->oidc, s.id_token);
+			url = ndx_oidc_logout_url(p->oidc, s.id_token);
 		psession_clear(&s);
 	}
 	drop_session(p, req);

@@ -1,7 +1,7 @@
 /* ndx-portal: the citizen portal and the officers' desk. This file only
  * parses the command line (serve, officer add) and wires the parts
  * together: config.c reads the configuration, store.c keeps sessions and
- * procedures, oidc.c signs citizens in with the e-ID, exchange.c talks to
+ * procedures, libndx's oidc_rp.c signs citizens in with the e-ID, exchange.c talks to
  * the portal's gateway and the consent service, procedures.c and citizen.c
  * do the work, api.c / auth.c / static.c answer HTTP. Overview:
  * docs/portal.md. */
@@ -25,7 +25,7 @@
 #include "ndx/id.h"
 #include "ndx/password.h"
 #include "ndx/pin.h"
-#include "oidc.h"
+#include "ndx/oidc_rp.h"
 #include "ops.h"
 #include "portal.h"
 #include "portal_metrics.h"
@@ -418,9 +418,20 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot hash: %s\n", ndx_strerror(c));
 		goto out;
 	}
-	if (oidc_new(cfg, &portal.oidc) != NDX_OK)
-		goto out;
-	if ((c = oidc_refresh(portal.oidc, 0)) != NDX_OK)
+	{
+		char redirect[1024], logout[1024];
+		struct ndx_oidc_config ocfg = {
+			.prog = PROG, .issuer = cfg->oidc_issuer, .client_id = cfg->oidc_client_id,
+			.client_secret = cfg->oidc_client_secret, .redirect_uri = redirect,
+			.post_logout_uri = logout,
+		};
+
+		snprintf(redirect, sizeof redirect, "%s/auth/callback", cfg->public_url);
+		snprintf(logout, sizeof logout, "%s/", cfg->public_url);
+		if (ndx_oidc_new(&ocfg, &portal.oidc) != NDX_OK)
+			goto out;
+	}
+	if ((c = ndx_oidc_refresh(portal.oidc, 0)) != NDX_OK)
 		fprintf(stderr, PROG ": warning: the e-ID %s is not usable yet (%s); asking again "
 				"at the first sign-in\n",
 			cfg->oidc_issuer, ndx_strerror(c));
@@ -454,7 +465,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	ndx_httpd_stop(srv);
 	procpush_stop(portal.push);
-	oidc_free(portal.oidc);
+	ndx_oidc_free(portal.oidc);
 	pstore_close(portal.st);
 	OPENSSL_cleanse(portal.dummy_hash, sizeof portal.dummy_hash);
 	curl_global_cleanup();

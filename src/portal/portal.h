@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "ndx/password.h"
-#include "oidc.h"
+#include "ndx/oidc_rp.h"
 #include "procpush.h"
 #include "store.h"
 
@@ -17,7 +17,7 @@
 struct portal {
 	const struct pconfig *cfg;
 	struct pstore *st;
-	struct oidc *oidc;
+	struct ndx_oidc *oidc;
 	/* The procedures push to the monitoring service (procpush.h); NULL
 	 * without a monitor in the configuration. */
 	struct procpush *push;

@@ -3,10 +3,13 @@
  * purposes, embargoes, id providers, event types and subscriptions): ids inside it stay percent-encoded until ndx_id_parse
  * decodes each part, so an encoded '/' can never split an id. Every input
  * is checked here before the store sees it, and every refusal names the
- * field at fault. Management calls need an admin bearer token; only token
- * hashes are kept, compared in constant time. */
+ * field at fault. Management calls need an admin bearer token (only token
+ * hashes are kept, compared in constant time) or the console session of an
+ * official (reg_console.c): an operator may change, an auditor only read,
+ * and every change from a session carries its CSRF token. */
 #include "api.h"
 #include "ndx/bearer.h"
+#include "reg_console.h"
 #include "reg_market.h"
 #include "reg_witness.h"
 
@@ -28,6 +31,7 @@
 #include "ndx/hash.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
+#include "ndx/pin.h"
 #include "ndx/pki.h"
 #include "ndx/schema.h"
 #include "ndx/text.h"
@@ -39,6 +43,9 @@
 #define TLS_CERT_DAYS 365
 #define AUDIT_DEFAULT_LIMIT 100
 #define AUDIT_MAX_LIMIT 1000
+/* An audit actor: a credential's name, or "official:" the e-ID subject and
+ * the official's name in brackets (docs/console.md "The audit trail"). */
+#define ACTOR_MAX 320
 /* PUT /api/services/{id}/bulk-purposes: a service id has five parts, so a
  * sixth segment is never part of it. */
 #define BULK_SUFFIX "/bulk-purposes"
@@ -235,6 +242,7 @@ static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_public_
 static const char *const EMBARGO_FIELDS[] = { "seconds", NULL };
 static const char *const ID_PROVIDER_FIELDS[] = { "issuer", "sign_key", "sign_key_id", NULL };
 static const char *const EVENT_TYPE_FIELDS[] = { "service", "name", "title", "schema", NULL };
+static const char *const OFFICIAL_FIELDS[] = { "subject", "name", "role", NULL };
 static const char *const SUBSCRIPTION_FIELDS[] = { "client", "service", "event", "purpose",
 						   "retry", NULL };
 
@@ -489,6 +497,42 @@ static int authenticate(struct api *api, const struct ndx_http_req *req,
 		return 1;
 	ndx_bearer_refuse(resp, why, "ndx-registry");
 	return 0;
+}
+
+/* Whether req carries a console session (api->cfg.console). When it does:
+ * actor (ACTOR_MAX bytes) is set to "official:SUBJECT (NAME)" for a call
+ * the official may make, or left "" after a refusal was answered (403 for
+ * no official, for an auditor's change, for a change without the session's
+ * CSRF token), each refusal logged. Returns 0 (nothing answered) without a
+ * session. */
+static int official_call(struct api *api, const struct ndx_http_req *req,
+			 struct ndx_http_resp *resp, char *actor)
+{
+	struct console_who w;
+	const char *tok = ndx_http_header(req, "X-CSRF-Token");
+	const char *why = NULL;
+
+	actor[0] = '\0';
+	if (!console_session(api->cfg.console, req, &w))
+		return 0;
+	if (!w.role[0])
+		why = "not an official of the registry";
+	else if (!is_get(req->method) && strcmp(w.role, "operator") != 0)
+		why = "an auditor reads only";
+	else if (!is_get(req->method) &&
+		 (!tok || strlen(tok) != strlen(w.csrf) ||
+		  CRYPTO_memcmp(tok, w.csrf, strlen(w.csrf)) != 0))
+		why = "the X-CSRF-Token header is missing or wrong";
+	if (why) {
+		/* Without the personal number: no log holds one in clear (T34). */
+		fprintf(stderr, "ndx-registry: console refused %s %s for a %s session: %s\n",
+			req->method, req->path, w.role[0] ? w.role : "non-official", why);
+		ndx_http_resp_error(resp, 403, strstr(why, "CSRF") ? "Client.Csrf" : "Client.Forbidden",
+				    "forbidden", why);
+		return 1;
+	}
+	snprintf(actor, ACTOR_MAX, "official:%s (%s)", w.subject, w.name);
+	return 1;
 }
 
 /* ---- members ------------------------------------------------------------------------ */
@@ -2233,6 +2277,10 @@ static int query_count(struct call *c, const char *name, int64_t max, int64_t df
  * whether there is a next page. */
 static void audit_page(struct call *c)
 {
+	static const char *const texts[] = { "actor", "action" };
+	static const char *const times[] = { "since", "until" };
+	const char *v[2], *tv[2];
+	char canon[2][NDX_TIME_TEXT_LEN];
 	json_t *rows = NULL, *last;
 	int64_t limit, before;
 	size_t n;
@@ -2240,7 +2288,37 @@ static void audit_page(struct call *c)
 	if (query_count(c, "limit", AUDIT_MAX_LIMIT, AUDIT_DEFAULT_LIMIT, &limit) ||
 	    query_count(c, "before", INT64_MAX / 2, 0, &before))
 		return;
-	if (store_audit_list(c->api->cfg.st, before, (int)limit + 1, &rows)) {
+	for (int i = 0; i < 2; i++) {
+		v[i] = ndx_http_query_arg(c->req, texts[i]);
+		if ((!v[i] && query_has(c->req->query, texts[i])) || (v[i] && strlen(v[i]) > 256)) {
+			bad_request(c->resp, "invalid query", "%s: at most 256 bytes, percent-encoded",
+				    texts[i]);
+			return;
+		}
+		if (v[i] && !*v[i])
+			v[i] = NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		time_t t;
+
+		tv[i] = ndx_http_query_arg(c->req, times[i]);
+		if (tv[i] && !*tv[i])
+			tv[i] = NULL;
+		if ((!tv[i] && query_has(c->req->query, times[i]) &&
+		     ndx_http_query_arg(c->req, times[i]) == NULL) ||
+		    (tv[i] && ndx_time_parse(tv[i], &t) != NDX_OK)) {
+			bad_request(c->resp, "invalid query", "%s: a time as 2026-12-03T10:00:00Z",
+				    times[i]);
+			return;
+		}
+		if (tv[i]) {
+			ndx_time_format(t, canon[i]);
+			tv[i] = canon[i];
+		}
+	}
+	struct store_audit_filter f = { .actor = v[0], .action = v[1], .since = tv[0],
+					.until = tv[1] };
+	if (store_audit_search(c->api->cfg.st, &f, before, (int)limit + 1, &rows)) {
 		internal(c->resp);
 		return;
 	}
@@ -2254,6 +2332,97 @@ static void audit_page(struct call *c)
 	} else {
 		ndx_http_resp_json(c->resp, 200, json_pack("{sosn}", "audit", rows, "next"));
 	}
+}
+
+/* GET /api/overview: the configuration's version, when it last changed,
+ * when the document served now expires, and how many of each object the
+ * registry holds. */
+static void overview(struct call *c)
+{
+	const struct conf_signed *doc;
+	char gen[NDX_TIME_TEXT_LEN], exp[NDX_TIME_TEXT_LEN];
+	json_t *counts = NULL;
+
+	if (confgen_get(c->api->cfg.cg, time(NULL), &doc)) {
+		internal(c->resp);
+		return;
+	}
+	ndx_time_format(doc->generated_at, gen);
+	ndx_time_format(doc->expires_at, exp);
+	json_t *o = json_pack("{sIssss}", "conf_version", (json_int_t)doc->version,
+			      "generated_at", gen, "expires_at", exp);
+	confgen_release(c->api->cfg.cg, doc);
+	if (!o || store_counts(c->api->cfg.st, &counts)) {
+		json_decref(o);
+		internal(c->resp);
+		return;
+	}
+	json_object_set_new(o, "instance", json_string(store_instance(c->api->cfg.st)));
+	json_object_set_new(o, "counts", counts);
+	ndx_http_resp_json(c->resp, 200, o);
+}
+
+/* A console official's role: the two the console knows. */
+static int role_ok(const char *r)
+{
+	return strcmp(r, "operator") == 0 || strcmp(r, "auditor") == 0;
+}
+
+/* /api/officials[/{subject}]: the console's officials (docs/console.md
+ * "Roles"). Changes are audited but are no part of the configuration. */
+static void route_officials(struct call *c, const char *sub)
+{
+	const char *m = c->req->method, *subject, *name, *role, *why = NULL;
+	json_t *rows = NULL, *body, *obj = NULL;
+	int rc;
+
+	if (sub) {
+		if (strcmp(m, "DELETE") != 0) {
+			method_not_allowed(c->resp, "DELETE");
+			return;
+		}
+		if (ndx_pin_parse(sub, 0, NULL, &why) != NDX_OK) {
+			bad_request(c->resp, "invalid subject", "path: %s", why ? why : "malformed");
+			return;
+		}
+		rc = store_official_remove(c->api->cfg.st, sub, c->actor, c->req->remote_addr);
+		if (rc)
+			store_failed(c->resp, rc, "official", sub);
+		else
+			ndx_http_resp_json(c->resp, 200, json_pack("{ss}", "deleted", sub));
+		return;
+	}
+	if (is_get(m)) {
+		answer_list(c->resp, "officials", store_official_list(c->api->cfg.st, &rows), &rows);
+		return;
+	}
+	if (strcmp(m, "POST") != 0) {
+		method_not_allowed(c->resp, "GET, HEAD, POST");
+		return;
+	}
+	if (!(body = body_object(c->req, c->resp, OFFICIAL_FIELDS)))
+		return;
+	if (str_field(c->resp, body, "subject", 1, 15, &subject) < 0 ||
+	    str_field(c->resp, body, "name", 1, NAME_MAX_BYTES, &name) < 0 ||
+	    str_field(c->resp, body, "role", 1, 15, &role) < 0)
+		goto out;
+	if (ndx_pin_parse(subject, 0, NULL, &why) != NDX_OK) {
+		bad_request(c->resp, "invalid subject", "subject: %s", why ? why : "malformed");
+		goto out;
+	}
+	if (!role_ok(role)) {
+		bad_request(c->resp, "invalid role", "role: operator or auditor");
+		goto out;
+	}
+	if (store_official_put(c->api->cfg.st, subject, name, role, c->actor,
+			       c->req->remote_addr) ||
+	    store_official_get(c->api->cfg.st, subject, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	ndx_http_resp_json(c->resp, 201, obj);
+out:
+	json_decref(body);
 }
 
 static void route_event_types(struct call *c, const char *sub)
@@ -2478,6 +2647,13 @@ static void route_api(struct call *c, const char *rest)
 		route_subscriptions(c, sub);
 	} else if (IS("monitoring") && !sub) {
 		route_monitoring(c);
+	} else if (IS("overview") && !sub) {
+		if (is_get(m))
+			overview(c);
+		else
+			method_not_allowed(c->resp, "GET, HEAD");
+	} else if (IS("officials")) {
+		route_officials(c, sub);
 	} else if (IS("audit") && !sub) {
 		if (is_get(m))
 			audit_page(c);
@@ -2553,10 +2729,16 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 	const char *p = req->path;
 
 	if (strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0) {
-		char actor[TOKEN_NAME_MAX + 1], member[NDX_ID_TEXT_MAX];
+		char actor[ACTOR_MAX], member[NDX_ID_TEXT_MAX];
 		struct call c = { .api = api, .req = req, .resp = resp, .actor = actor };
 		/* Authenticate before looking at the path, so that nothing about
-		 * the management API leaks to an anonymous caller. */
+		 * the management API leaks to an anonymous caller. A bearer token
+		 * wins over a cookie; without one, a console session may do. */
+		if (!ndx_http_header(req, "Authorization") && official_call(api, req, resp, actor)) {
+			if (actor[0])
+				route_api(&c, p[4] ? p + 5 : "");
+			return;
+		}
 		if (!authenticate(api, req, resp, actor, member))
 			return;
 		if (member[0]) {
@@ -2565,6 +2747,10 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 			return;
 		}
 		route_api(&c, p[4] ? p + 5 : "");
+		return;
+	}
+	if (console_path(p)) {
+		console_handle(api->cfg.console, req, resp);
 		return;
 	}
 	if (market_path(p)) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "reg_console.h"
 #include "confgen.h"
 #include "ndx/cmd.h"
 #include "ndx/args.h"
@@ -25,6 +26,7 @@
 #include "ndx/hash.h"
 #include "ndx/httpd.h"
 #include "ndx/key.h"
+#include "ndx/pin.h"
 #include "ndx/pki.h"
 #include "ndx/sqldb.h"
 #include "reg_metrics.h"
@@ -53,8 +55,15 @@ static const char USAGE[] =
 	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url URL]...\n"
 	"       " PROG " serve --data DIR [--store DB] [--listen 127.0.0.1:4400]\n"
 	"                    [--conf-validity SECONDS] [--threads N] [--max-body BYTES]\n"
+	"                    [--console-eid ISSUER --console-client ID\n"
+	"                     --console-secret-file FILE] [--public-url URL]\n"
+	"                    [--web DIR] [--assets DIR]\n"
 	"       " PROG " token add NAME --data DIR [--store DB] [--member ID]\n"
+	"       " PROG " official add PIN --name NAME --role operator|auditor --data DIR\n"
+	"       " PROG " official remove PIN --data DIR | official list --data DIR\n"
 	"       " PROG " --version | --help\n"
+	"The web console for officials (docs/console.md) is at /console/ when serve\n"
+	"is given the --console-* options.\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
 	"ndx-registry.service (docs/install.md) it serves with the options in\n"
 	"NDX_REGISTRY_OPTIONS of " NDX_CONF_DIR "/registry.env.\n"
@@ -97,7 +106,35 @@ static const char SERVE_HELP[] =
 	"                         port 0 picks a free port)\n"
 	"  --conf-validity SECS   lifetime of a signed configuration (default 600)\n"
 	"  --threads N            HTTP worker threads (default 4)\n"
-	"  --max-body BYTES       largest request body accepted (default 1048576)\n";
+	"  --max-body BYTES       largest request body accepted (default 1048576)\n"
+	"The web console (docs/console.md), at /console/ when all three are given:\n"
+	"  --console-eid ISSUER   the national e-ID (ndx-id) officials sign in with\n"
+	"  --console-client ID    the registry's OpenID Connect client id there\n"
+	"  --console-secret-file FILE  its client secret (one line)\n"
+	"  --public-url URL       the registry as browsers reach it (default\n"
+	"                         http://ADDR:PORT of --listen); https makes the\n"
+	"                         console's cookies Secure\n"
+	"  --web DIR              the web UI's files, console.html and its modules\n"
+	"                         (default " NDX_DATA_DIR "/web)\n"
+	"  --assets DIR           GOV.UK Frontend's dist/govuk (default\n"
+	"                         " NDX_DATA_DIR "/govuk-frontend)\n"
+	"Officials who may sign in are added with `" PROG " official add`.\n";
+
+static const char OFFICIAL_HELP[] =
+	"usage: " PROG " official add PIN --name NAME --role operator|auditor --data DIR\n"
+	"                           [--store DB]\n"
+	"       " PROG " official remove PIN --data DIR [--store DB]\n"
+	"       " PROG " official list --data DIR [--store DB]\n"
+	"The officials who may sign in to the web console (docs/console.md) with the\n"
+	"national e-ID: PIN is their personal identification number (the e-ID's\n"
+	"subject). An operator may change the registry through the console, an\n"
+	"auditor only read it. Adding an official who exists changes their name and\n"
+	"role. Each change is in the audit trail (actor \"cli\"); it takes effect at\n"
+	"the official's next request, also while the registry runs.\n"
+	"  --name NAME    the official's name, shown in the console and the audit trail\n"
+	"  --role ROLE    operator or auditor\n"
+	"  --data DIR     data directory (required)\n"
+	"  --store DB     the database given to init (default DIR/registry.db)\n";
 
 static const char TOKEN_HELP[] =
 	"usage: " PROG " token add NAME --data DIR [--store DB] [--member ID]\n"
@@ -131,6 +168,26 @@ static int name_ok(const char *s, size_t max, const char *extra)
 		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
 			return 0;
 	return 1;
+}
+
+/* The first line of a secret file (at most 4 KiB), malloc'd; NULL after
+ * saying why. */
+static char *read_secret(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (ndx_file_read(path, 4096, &text, &len) != NDX_OK) {
+		fprintf(stderr, PROG ": cannot read the secret file %s\n", path);
+		return NULL;
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	if (!*text) {
+		fprintf(stderr, PROG ": the secret file %s is empty\n", path);
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 /* A new random admin token (base64url of 32 bytes, malloc'd) and the hex
@@ -438,10 +495,20 @@ static int cmd_serve(int argc, char **argv)
 		{ "conf-validity", required_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-body", required_argument, NULL, 'b' },
+		{ "console-eid", required_argument, NULL, 'E' },
+		{ "console-client", required_argument, NULL, 'C' },
+		{ "console-secret-file", required_argument, NULL, 'S' },
+		{ "public-url", required_argument, NULL, 'P' },
+		{ "web", required_argument, NULL, 'W' },
+		{ "assets", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *listen = "127.0.0.1:4400", *store_loc = NULL;
+	const char *eid = NULL, *client = NULL, *secret_file = NULL, *public_url = NULL;
+	const char *web = NDX_DATA_DIR "/web", *assets = NDX_DATA_DIR "/govuk-frontend";
+	char *secret = NULL, url_buf[128];
+	struct console *console = NULL;
 	unsigned long validity = 600, threads = 4, max_body = 1048576;
 	char addr[64], db[4096];
 	uint16_t port;
@@ -472,6 +539,12 @@ static int cmd_serve(int argc, char **argv)
 			if (ndx_args_ulong_opt(PROG, "--max-body", optarg, 1, 1UL << 30, &max_body))
 				return 2;
 			break;
+		case 'E': eid = optarg; break;
+		case 'C': client = optarg; break;
+		case 'S': secret_file = optarg; break;
+		case 'P': public_url = optarg; break;
+		case 'W': web = optarg; break;
+		case 'A': assets = optarg; break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
 		default: fputs(SERVE_HELP, stderr); return 2;
 		}
@@ -483,6 +556,16 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (parse_listen(listen, addr, sizeof addr, &port))
 		return 2;
+	if ((eid || client || secret_file) && !(eid && client && secret_file)) {
+		fprintf(stderr, PROG " serve: the console needs --console-eid, --console-client "
+				"and --console-secret-file together\n");
+		return 2;
+	}
+	if (public_url && strncmp(public_url, "http://", 7) != 0 &&
+	    strncmp(public_url, "https://", 8) != 0) {
+		fprintf(stderr, PROG " serve: --public-url: an http:// or https:// URL\n");
+		return 2;
+	}
 	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st) ||
 	    load_files(dir, st, &files))
 		goto out;
@@ -497,6 +580,21 @@ static int cmd_serve(int argc, char **argv)
 		.ca_pem = files.ca_pem, .ca_key_pem = files.ca_key,
 		.conf_validity = (unsigned)validity, .sign_key = files.key,
 	};
+	if (eid) {
+		if (!(secret = read_secret(secret_file)))
+			goto out;
+		if (!public_url) {
+			snprintf(url_buf, sizeof url_buf, "http://%s:%u", addr, (unsigned)port);
+			public_url = url_buf;
+		}
+		struct console_config ccfg = {
+			.st = st, .web_dir = web, .assets_dir = assets, .public_url = public_url,
+			.issuer = eid, .client_id = client, .client_secret = secret,
+		};
+		if (console_new(&ccfg, &console))
+			goto out;
+		acfg.console = console;
+	}
 	if (api_new(&acfg, &api))
 		goto out;
 
@@ -524,6 +622,10 @@ static int cmd_serve(int argc, char **argv)
 out:
 	ndx_httpd_stop(srv);
 	api_free(api);
+	console_free(console);
+	if (secret)
+		OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
 	confgen_free(cg);
 	store_close(st);
 	serve_files_free(&files);
@@ -613,12 +715,103 @@ out:
 	return rc;
 }
 
+/* ---- official add | remove | list ------------------------------------------------ */
+
+static int cmd_official(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *store_loc = NULL, *name = NULL, *role = NULL, *sub, *why = NULL;
+	char db[4096];
+	struct store *st = NULL;
+	json_t *rows = NULL, *row;
+	size_t i;
+	int c, rc = 1;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(OFFICIAL_HELP, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
+		case 'n': name = optarg; break;
+		case 'r': role = optarg; break;
+		case 'h': fputs(OFFICIAL_HELP, stdout); return 0;
+		default: fputs(OFFICIAL_HELP, stderr); return 2;
+		}
+	}
+	if (!dir) {
+		fprintf(stderr, PROG " official: --data DIR is required\n%s", OFFICIAL_HELP);
+		return 2;
+	}
+	if (strcmp(sub, "list") == 0 ? optind != argc
+	    : (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0) || optind != argc - 1) {
+		fprintf(stderr, PROG " official: add PIN, remove PIN or list\n%s", OFFICIAL_HELP);
+		return 2;
+	}
+	if (strcmp(sub, "list") != 0 && ndx_pin_parse(argv[optind], 0, NULL, &why) != NDX_OK) {
+		fprintf(stderr, PROG " official %s: PIN: %s\n", sub, why ? why : "malformed");
+		return 2;
+	}
+	if (strcmp(sub, "add") == 0 &&
+	    (!name || !*name || strlen(name) > 256 || !role ||
+	     (strcmp(role, "operator") != 0 && strcmp(role, "auditor") != 0))) {
+		fprintf(stderr, PROG " official add: --name NAME (1-256 bytes) and --role operator "
+				"or auditor are required\n");
+		return 2;
+	}
+	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st))
+		return 1;
+	if (strcmp(sub, "list") == 0) {
+		if ((c = store_official_list(st, &rows)) == NDX_OK) {
+			json_array_foreach(rows, i, row)
+				printf("%s\t%s\t%s\n",
+				       json_string_value(json_object_get(row, "subject")),
+				       json_string_value(json_object_get(row, "role")),
+				       json_string_value(json_object_get(row, "name")));
+			json_decref(rows);
+			rc = 0;
+		}
+	} else if (strcmp(sub, "add") == 0) {
+		c = store_official_put(st, argv[optind], name, role, "cli", "local");
+		if (c == NDX_OK) {
+			/* The name, not the number: a demo keeps this line in a log,
+			 * and no log holds a personal number in clear (T34). */
+			printf("official %s added (%s)\n", name, role);
+			rc = 0;
+		}
+	} else {
+		c = store_official_remove(st, argv[optind], "cli", "local");
+		if (c == NDX_ENOTFOUND)
+			fprintf(stderr, PROG " official remove: no such official\n");
+		else if (c == NDX_OK && printf("official removed\n") > 0)
+			rc = 0;
+	}
+	if (rc && c != NDX_ENOTFOUND)
+		fprintf(stderr, PROG " official %s: %s\n", sub, ndx_strerror(c));
+	store_close(st);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct ndx_cmd cmds[] = {
 		{ "init", NULL, cmd_init },
 		{ "serve", NULL, cmd_serve },
 		{ "token", NULL, cmd_token },
+		{ "official", NULL, cmd_official },
 	};
 
 	return ndx_cmd_main(PROG, NDX_VERSION, USAGE, cmds, sizeof cmds / sizeof cmds[0], argc,

@@ -29,6 +29,13 @@
 	"CREATE INDEX IF NOT EXISTS negotiations_provider ON negotiations(provider);"                         \
 	"CREATE INDEX IF NOT EXISTS negotiations_agreement ON negotiations(agreement_state);"
 
+/* The console's officials: an e-ID subject (the personal identification
+ * number), the name shown in the console and the audit trail, and a role
+ * (operator or auditor). */
+#define OFFICIALS_TABLE(T)                                                                         \
+	"CREATE TABLE IF NOT EXISTS officials(subject " T " PRIMARY KEY, name " T " NOT NULL,"        \
+	" role " T " NOT NULL, created_at " T " NOT NULL);"
+
 /* Migration n (1-based) is migrations[n-1]; append, never edit. The
  * PostgreSQL schema (below) is the same tables. */
 static const char *const migrations[] = {
@@ -93,6 +100,9 @@ static const char *const migrations[] = {
 	 * the catalogue's datasets and offers, the contract negotiations and
 	 * the agreements they end in. */
 	MARKET_TABLES("TEXT", "INTEGER"),
+	/* Issue 21: the officials who sign in to the console with the e-ID
+	 * (docs/console.md "Roles"). */
+	OFFICIALS_TABLE("TEXT"),
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -153,8 +163,12 @@ static const char schema_v1[] =
 static const char schema_v2[] =
 	MARKET_TABLES(T, "bigint");
 
+/* Version 3: the SQLite engine's migration 8 (the console's officials). */
+static const char schema_v3[] =
+	OFFICIALS_TABLE(T);
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
-static const char *const pg_schema[] = { schema_v1, schema_v2 };
+static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3 };
 
 #undef T
 

@@ -1529,11 +1529,21 @@ static bool route_market(struct mcall *c, const char *rest)
 	return false;
 }
 
+/* What follows prefix in p, or NULL when p does not start with it. Not
+ * inlined: GCC's sanitizer build, seeing p compared with the literal,
+ * takes p + its length for a zero-size region (stringop-overread). */
+__attribute__((noinline)) static const char *after_prefix(const char *p, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(p, prefix, n) == 0 ? p + n : NULL;
+}
+
 void market_handle(struct store *st, const struct market_caller *who,
 		   const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct mcall c = { .st = st, .who = who, .req = req, .resp = resp };
-	const char *p = req->path;
+	const char *p = req->path, *rest;
 	bool done = false;
 
 	if (strcmp(p, "/.well-known/dspace-version") == 0) {
@@ -1554,9 +1564,9 @@ void market_handle(struct store *st, const struct market_caller *who,
 			method_not_allowed(&c, "POST");
 		return;
 	}
-	if (strncmp(p, "/dsp/catalog/datasets/", 22) == 0 && p[22] && !strchr(p + 22, '/')) {
+	if ((rest = after_prefix(p, "/dsp/catalog/datasets/")) && *rest && !strchr(rest, '/')) {
 		if (is_get(&c))
-			catalog_dataset(&c, p + 22);
+			catalog_dataset(&c, rest);
 		else
 			method_not_allowed(&c, "GET, HEAD");
 		return;

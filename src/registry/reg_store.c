@@ -1084,11 +1084,134 @@ int store_counts(struct store *st, json_t **out)
 
 int store_audit_list(struct store *st, int64_t before, int limit, json_t **out)
 {
+	return store_audit_search(st, NULL, before, limit, out);
+}
+
+/* text with LIKE's wildcards and escape character escaped by a backslash,
+ * malloc'd. */
+static char *like_escaped(const char *text)
+{
+	char *out = malloc(2 * strlen(text) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *text; text++) {
+		if (*text == '%' || *text == '_' || *text == '\\')
+			*o++ = '\\';
+		*o++ = *text;
+	}
+	*o = '\0';
+	return out;
+}
+
+int store_audit_search(struct store *st, const struct store_audit_filter *f, int64_t before,
+		       int limit, json_t **out)
+{
+	const struct store_audit_filter none = { 0 };
+	char *actor, *action;
 	int rc;
+
+	if (!f)
+		f = &none;
+	actor = like_escaped(f->actor ? f->actor : "");
+	action = like_escaped(f->action ? f->action : "");
+	if (!actor || !action) {
+		free(actor);
+		free(action);
+		return NDX_ENOMEM;
+	}
 	store_lock(st);
 	rc = ndx_sqldb_query(st->db, out, "SELECT seq, time, actor, remote, action, object, detail"
-				 " FROM audit WHERE ?1 = 0 OR seq < ?1 ORDER BY seq DESC LIMIT ?2",
-			"ii", before, (int64_t)limit);
+			     " FROM audit WHERE (?1 = 0 OR seq < ?1)"
+			     " AND (?3 = '' OR actor LIKE '%' || ?3 || '%' ESCAPE '\\')"
+			     " AND (?4 = '' OR action = ?5 OR action LIKE ?4 || '.%' ESCAPE '\\')"
+			     " AND (?6 = '' OR time >= ?6) AND (?7 = '' OR time <= ?7)"
+			     " ORDER BY seq DESC LIMIT ?2",
+			     "iisssss", before, (int64_t)limit, actor, action,
+			     f->action ? f->action : "", f->since ? f->since : "",
+			     f->until ? f->until : "");
+	store_unlock(st);
+	free(actor);
+	free(action);
+	return rc;
+}
+
+/* ---- the console's officials ------------------------------------------------------ */
+
+int store_official_put(struct store *st, const char *subject, const char *name, const char *role,
+		       const char *actor, const char *remote)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	json_t *detail = json_pack("{ssss}", "name", name, "role", role);
+	int rc;
+
+	if (!detail)
+		return NDX_ENOMEM;
+	now_text(now);
+	if ((rc = store_begin(st))) {
+		json_decref(detail);
+		return rc;
+	}
+	rc = ndx_sqldb_exec(st->db, "INSERT INTO officials(subject, name, role, created_at)"
+			    " VALUES(?,?,?,?) ON CONFLICT(subject) DO UPDATE SET"
+			    " name = excluded.name, role = excluded.role",
+			    "ssss", subject, name, role, now);
+	if (rc)
+		store_rollback(st);
+	else
+		rc = store_commit_audited(st, actor, remote, "official.add", subject, detail);
+	json_decref(detail);
+	return rc;
+}
+
+int store_official_remove(struct store *st, const char *subject, const char *actor,
+			  const char *remote)
+{
+	int64_t n = 0;
+	int rc;
+
+	if ((rc = store_begin(st)))
+		return rc;
+	rc = query_int(st, &n, "SELECT COUNT(*) FROM officials WHERE subject = ?", "s", subject);
+	if (!rc && !n)
+		rc = NDX_ENOTFOUND;
+	if (!rc)
+		rc = ndx_sqldb_exec(st->db, "DELETE FROM officials WHERE subject = ?", "s", subject);
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit_audited(st, actor, remote, "official.remove", subject, NULL);
+}
+
+int store_official_get(struct store *st, const char *subject, json_t **out)
+{
+	json_t *rows = NULL;
+	int rc;
+
+	*out = NULL;
+	store_lock(st);
+	rc = ndx_sqldb_query(st->db, &rows, "SELECT subject, name, role, created_at FROM officials"
+			     " WHERE subject = ?", "s", subject);
+	store_unlock(st);
+	if (rc)
+		return rc;
+	if (json_array_size(rows) == 0) {
+		json_decref(rows);
+		return NDX_ENOTFOUND;
+	}
+	*out = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
+	return NDX_OK;
+}
+
+int store_official_list(struct store *st, json_t **out)
+{
+	int rc;
+
+	store_lock(st);
+	rc = ndx_sqldb_query(st->db, out, "SELECT subject, name, role, created_at FROM officials"
+			     " ORDER BY subject", "");
 	store_unlock(st);
 	return rc;
 }

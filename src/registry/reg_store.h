@@ -258,4 +258,29 @@ int store_counts(struct store *st, json_t **out);
  * newest). */
 int store_audit_list(struct store *st, int64_t before, int limit, json_t **out);
 
+/* What an audit search keeps (each NULL for no filter): actor containing
+ * the text, action equal to it or starting with it followed by '.'
+ * ("grant" finds grant.add and grant.delete), time from since to before
+ * until (ISO 8601 UTC texts as the entries hold them). */
+struct store_audit_filter {
+	const char *actor, *action, *since, *until;
+};
+/* store_audit_list with filter f (may be NULL). */
+int store_audit_search(struct store *st, const struct store_audit_filter *f, int64_t before,
+		       int limit, json_t **out);
+
+/* The console's officials (docs/console.md "Roles"): subject is the e-ID
+ * subject (a personal identification number), role "operator" or
+ * "auditor". Adding one that exists changes its name and role. Each change
+ * is audited with actor and remote but leaves the configuration version
+ * as it is. store_official_remove gives NDX_ENOTFOUND for no such subject. */
+int store_official_put(struct store *st, const char *subject, const char *name, const char *role,
+		       const char *actor, const char *remote);
+int store_official_remove(struct store *st, const char *subject, const char *actor,
+			  const char *remote);
+/* *out = {"subject","name","role","created_at"}, NDX_ENOTFOUND for none. */
+int store_official_get(struct store *st, const char *subject, json_t **out);
+/* *out = [{"subject","name","role","created_at"}] by subject. */
+int store_official_list(struct store *st, json_t **out);
+
 #endif

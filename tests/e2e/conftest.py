@@ -120,12 +120,14 @@ def registry_exe(build_dir):
 
 class Registry:
     def __init__(self, exe, workdir, conf_validity=600, max_body=None, threads=None,
-                 store=None, init=True, host="127.0.0.1", launcher=(), port=None, urls=()):
+                 store=None, init=True, host="127.0.0.1", launcher=(), port=None, urls=(),
+                 extra=None):
         self.exe = Path(exe)
         # Where serve listens and what it runs under (test_federation_netns.py: an
         # address of a network namespace and `ip netns exec NS`).
         self.host, self.launcher = host, tuple(launcher)
         self.fixed_port = port  # serve on this port (one the anchor names), else a free one
+        self.extra = list(extra or [])
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.anchor = self.data_dir / "anchor.json"
@@ -167,6 +169,7 @@ class Registry:
             cmd += ["--max-body", str(self.max_body)]
         if self.threads is not None:
             cmd += ["--threads", str(self.threads)]
+        cmd += self.extra
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + START_TIMEOUT

@@ -897,6 +897,23 @@ def test_accounts_lists_every_sign_in(up):
         assert any(l.split()[:1] == [pin] and l.endswith(f"{role} of {member}")
                    for l in lines), (ln, out)
     assert f"sign in at {portal['url']}/ops" in out
+    # The registry console's officials, as the registry itself lists them: the
+    # operations centre's two, an operator and an auditor (docs/console.md).
+    console = fed["registry"]["console"]
+    assert console["url"] == fed["registry"]["url"] + "/console/"
+    assert f"sign in at {console['url']} with the national e-ID" in out
+    exe = Path(up.build_dir) / "src" / "registry" / "ndx-registry"
+    listed = subprocess.run([str(exe), "official", "list", "--data", fed["registry"]["data_dir"]],
+                            capture_output=True, text=True, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    rows = [ln.split("\t") for ln in listed.stdout.splitlines()]
+    assert sorted(r[1] for r in rows) == ["auditor", "operator"], rows
+    assert {(o["pin"], o["role"]) for o in console["officials"]} == {(r[0], r[1]) for r in rows}
+    for pin, role, name in rows:
+        assert any(l.split()[:1] == [pin] and l.endswith(f"{name}, {role}") for l in lines), out
+    # The console's e-ID sign-in starts: the registry sends the browser to the demo's e-ID.
+    r = requests.get(console["url"] + "auth/login", allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"].startswith(fed["apps"]["id"]["url"])
 
 
 def run_ndx_portal(up, *args):

@@ -427,12 +427,27 @@ static void test_files(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* The shape of a cookie's random token: so many base64url characters. */
+static void test_b64url_token_ok(void **state)
+{
+	(void)state;
+	assert_true(ndx_b64url_token_ok("aZ09-_", 6, 6));
+	assert_false(ndx_b64url_token_ok("aZ09-_", 6, 7));
+	assert_false(ndx_b64url_token_ok("aZ09-", 5, 6));
+	assert_false(ndx_b64url_token_ok("aZ09+_", 6, 6));
+	assert_false(ndx_b64url_token_ok("aZ09=_", 6, 6));
+	assert_false(ndx_b64url_token_ok("aZ0 -_", 6, 6));
+	assert_false(ndx_b64url_token_ok("a\0b", 3, 3));
+	assert_true(ndx_b64url_token_ok("", 0, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_b64_rfc4648),
 		cmocka_unit_test(test_b64_alphabets),
+		cmocka_unit_test(test_b64url_token_ok),
 		cmocka_unit_test(test_b64_reject),
 		cmocka_unit_test(test_pct_encode),
 		cmocka_unit_test(test_pct_decode),

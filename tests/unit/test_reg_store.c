@@ -313,6 +313,83 @@ static void test_order_bytewise(void **state)
 	store_close(st);
 }
 
+/* The console's officials (docs/console.md "Roles") and the audit trail's
+ * filters (actor contains, action is or starts with "action.", time). */
+static void test_officials_and_audit_search(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	struct store_audit_filter f = { 0 };
+	json_t *rows, *o;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "auditor", "cli",
+					    "local"), NDX_OK);
+	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "operator", "cli",
+					    "local"), NDX_OK);
+	assert_int_equal(store_official_get(st, "001085000101", &o), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(o, "role")), "operator");
+	json_decref(o);
+	assert_int_equal(store_official_get(st, "079190000202", &o), NDX_ENOTFOUND);
+	assert_null(o);
+	assert_int_equal(store_official_list(st, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	assert_int_equal(store_official_remove(st, "079190000202", "cli", "local"), NDX_ENOTFOUND);
+	/* no new configuration version for officials */
+	assert_int_equal(store_conf_version(st, &v), NDX_OK);
+	assert_int_equal(v, 1);
+	commit_member(st, "GOV/1", "x");
+	assert_int_equal(store_audit_event(st, "official:001085000101 (A)", "127.0.0.1:1",
+					   "grantx.odd", "1", NULL), NDX_OK);
+	assert_int_equal(store_official_remove(st, "001085000101", "100%_admin", "local"), NDX_OK);
+
+	f.action = "official";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "action")),
+			    "official.remove");
+	json_decref(rows);
+	/* "grant" is not a prefix of "grantx.odd": only a whole first part counts */
+	f.action = "grant";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	f.action = "grantx.odd";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	/* actor: a part of it, LIKE's wildcards taken literally */
+	f.action = NULL;
+	f.actor = "001085";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	f.actor = "%_";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "actor")),
+			    "100%_admin");
+	json_decref(rows);
+	f.actor = "_";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	/* time */
+	f.actor = NULL;
+	f.until = "2000-01-01T00:00:00Z";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	f.until = NULL;
+	f.since = "2000-01-01T00:00:00Z";
+	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 5);
+	json_decref(rows);
+	store_close(st);
+}
+
 static void test_tokens_audit_witnessed(void **state)
 {
 	char loc[600];
@@ -643,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_rows_and_refusals),
 		cmocka_unit_test(test_order_bytewise),
 		cmocka_unit_test(test_tokens_audit_witnessed),
+		cmocka_unit_test(test_officials_and_audit_search),
 		cmocka_unit_test(test_two_nodes),
 		cmocka_unit_test(test_market_rows),
 		cmocka_unit_test(test_kill9_keeps_acknowledged),

@@ -1,9 +1,9 @@
-/* Static files (static.h). A request path is decoded once, refused when it
+/* Static files (ndx/static_files.h). A request path is decoded once, refused when it
  * holds a NUL, a backslash or a dot segment, then resolved with realpath
  * and served only when the resolved file lies inside the resolved root, so
  * neither ".." nor a symlink can leave it. Files are read whole with a cap:
  * the UI is small and this keeps the server free of file handles. */
-#include "static.h"
+#include "ndx/static_files.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -66,7 +66,7 @@ static int dot_segment(const char *p)
 	return 0;
 }
 
-void static_serve(const char *root, const char *rel, struct ndx_http_resp *resp)
+void ndx_static_serve(const char *root, const char *rel, struct ndx_http_resp *resp)
 {
 	char dec[PATH_MAX], full[PATH_MAX * 2], real[PATH_MAX], *data = NULL;
 	size_t rootlen, len;

@@ -1,11 +1,11 @@
-/* The e-ID relying party (oidc.h), written against OpenID Connect Core 1.0,
+/* The e-ID relying party (ndx/oidc_rp.h), written against OpenID Connect Core 1.0,
  * Discovery 1.0, RFC 7636 (PKCE) and RFC 8037 (EdDSA/OKP keys). The
  * provider's metadata and keys are cached under a mutex; an ID token whose
  * kid is unknown triggers one JWKS refetch (at most every 10 s, so a stream
- * of forged kids cannot make the portal hammer the e-ID). The verification
+ * of forged kids cannot make the relying party hammer the e-ID). The verification
  * key is always one from the JWKS fetched from the configured issuer's
  * discovery document, never one named by the token. */
-#include "oidc.h"
+#include "ndx/oidc_rp.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "ndx/fetch.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -34,8 +33,8 @@ struct jwk {
 	struct ndx_key *key;
 };
 
-struct oidc {
-	const struct pconfig *cfg;
+struct ndx_oidc {
+	char *prog, *issuer_cfg, *client_id, *client_secret, *redirect_uri, *post_logout_uri;
 	pthread_mutex_t mu;
 	int discovered;
 	char *issuer, *auth_ep, *token_ep, *jwks_uri, *end_session_ep;
@@ -44,15 +43,30 @@ struct oidc {
 	time_t keys_at;
 };
 
-int oidc_new(const struct pconfig *cfg, struct oidc **out)
+static char *dup_or_null(const char *s)
 {
-	struct oidc *o = calloc(1, sizeof *o);
+	return s ? strdup(s) : NULL;
+}
+
+int ndx_oidc_new(const struct ndx_oidc_config *cfg, struct ndx_oidc **out)
+{
+	struct ndx_oidc *o = calloc(1, sizeof *o);
 
 	*out = NULL;
 	if (!o)
 		return NDX_ENOMEM;
-	o->cfg = cfg;
 	pthread_mutex_init(&o->mu, NULL);
+	o->prog = dup_or_null(cfg->prog ? cfg->prog : "ndx");
+	o->issuer_cfg = dup_or_null(cfg->issuer);
+	o->client_id = dup_or_null(cfg->client_id);
+	o->client_secret = dup_or_null(cfg->client_secret);
+	o->redirect_uri = dup_or_null(cfg->redirect_uri);
+	o->post_logout_uri = dup_or_null(cfg->post_logout_uri);
+	if (!o->prog || !o->issuer_cfg || !o->client_id || !o->client_secret ||
+	    !o->redirect_uri || !o->post_logout_uri) {
+		ndx_oidc_free(o);
+		return NDX_ENOMEM;
+	}
 	*out = o;
 	return NDX_OK;
 }
@@ -63,7 +77,7 @@ static void drop_keys(struct jwk *keys, size_t n)
 		ndx_key_free(keys[i].key);
 }
 
-void oidc_free(struct oidc *o)
+void ndx_oidc_free(struct ndx_oidc *o)
 {
 	if (!o)
 		return;
@@ -73,6 +87,14 @@ void oidc_free(struct oidc *o)
 	free(o->token_ep);
 	free(o->jwks_uri);
 	free(o->end_session_ep);
+	free(o->prog);
+	free(o->issuer_cfg);
+	free(o->client_id);
+	if (o->client_secret)
+		OPENSSL_cleanse(o->client_secret, strlen(o->client_secret));
+	free(o->client_secret);
+	free(o->redirect_uri);
+	free(o->post_logout_uri);
 	pthread_mutex_destroy(&o->mu);
 	free(o);
 }
@@ -150,7 +172,7 @@ static int load_jwks(const char *uri, struct jwk *keys, size_t *n)
 	return *n ? NDX_OK : NDX_EINVAL;
 }
 
-static int refresh_locked(struct oidc *o)
+static int refresh_locked(struct ndx_oidc *o)
 {
 	char url[2048];
 	const char *iss, *a, *t, *j, *e;
@@ -159,7 +181,7 @@ static int refresh_locked(struct oidc *o)
 	json_t *doc;
 	int rc;
 
-	snprintf(url, sizeof url, "%s/.well-known/openid-configuration", o->cfg->oidc_issuer);
+	snprintf(url, sizeof url, "%s/.well-known/openid-configuration", o->issuer_cfg);
 	if ((rc = get_json(url, &doc)))
 		return rc;
 	iss = json_string_value(json_object_get(doc, "issuer"));
@@ -167,15 +189,15 @@ static int refresh_locked(struct oidc *o)
 	t = json_string_value(json_object_get(doc, "token_endpoint"));
 	j = json_string_value(json_object_get(doc, "jwks_uri"));
 	e = json_string_value(json_object_get(doc, "end_session_endpoint"));
-	if (!iss || !same_issuer(iss, o->cfg->oidc_issuer) || !is_http_url(a) ||
+	if (!iss || !same_issuer(iss, o->issuer_cfg) || !is_http_url(a) ||
 	    !is_http_url(t) || !is_http_url(j) || (e && !is_http_url(e))) {
-		fprintf(stderr, "ndx-portal: e-ID discovery document of %s is not usable\n",
-			o->cfg->oidc_issuer);
+		fprintf(stderr, "%s: e-ID discovery document of %s is not usable\n",
+			o->prog, o->issuer_cfg);
 		json_decref(doc);
 		return NDX_EINVAL;
 	}
 	if ((rc = load_jwks(j, keys, &n))) {
-		fprintf(stderr, "ndx-portal: e-ID JWKS %s: %s\n", j, ndx_strerror(rc));
+		fprintf(stderr, "%s: e-ID JWKS %s: %s\n", o->prog, j, ndx_strerror(rc));
 		json_decref(doc);
 		return rc;
 	}
@@ -199,7 +221,7 @@ static int refresh_locked(struct oidc *o)
 	return o->discovered ? NDX_OK : NDX_ENOMEM;
 }
 
-int oidc_refresh(struct oidc *o, int force)
+int ndx_oidc_refresh(struct ndx_oidc *o, int force)
 {
 	int rc = NDX_OK;
 
@@ -210,7 +232,7 @@ int oidc_refresh(struct oidc *o, int force)
 	return rc;
 }
 
-int oidc_random(char *out, size_t cap)
+int ndx_oidc_random(char *out, size_t cap)
 {
 	uint8_t b[32];
 	char *s;
@@ -227,7 +249,7 @@ int oidc_random(char *out, size_t cap)
 	return NDX_OK;
 }
 
-void oidc_challenge(const char *verifier, char *out, size_t cap)
+void ndx_oidc_challenge(const char *verifier, char *out, size_t cap)
 {
 	uint8_t h[NDX_SHA256_LEN];
 	char *s;
@@ -252,20 +274,20 @@ static int add_param(char *buf, size_t cap, int first, const char *name, const c
 	return n < 0 || (size_t)n >= cap - len ? NDX_ETOOBIG : NDX_OK;
 }
 
-int oidc_auth_url(struct oidc *o, const char *state, const char *nonce, const char *challenge,
+int ndx_oidc_auth_url(struct ndx_oidc *o, const char *state, const char *nonce, const char *challenge,
 		  const char *ui_locales, char **out)
 {
 	char buf[4096], redirect[1024];
 	int rc;
 
 	*out = NULL;
-	snprintf(redirect, sizeof redirect, "%s/auth/callback", o->cfg->public_url);
+	snprintf(redirect, sizeof redirect, "%s", o->redirect_uri);
 	pthread_mutex_lock(&o->mu);
 	rc = o->discovered ? NDX_OK : refresh_locked(o);
 	if (rc == NDX_OK) {
 		snprintf(buf, sizeof buf, "%s%c", o->auth_ep, strchr(o->auth_ep, '?') ? '&' : '?');
 		if (!((rc = add_param(buf, sizeof buf, 1, "response_type", "code")) ||
-		      (rc = add_param(buf, sizeof buf, 0, "client_id", o->cfg->oidc_client_id)) ||
+		      (rc = add_param(buf, sizeof buf, 0, "client_id", o->client_id)) ||
 		      (rc = add_param(buf, sizeof buf, 0, "redirect_uri", redirect)) ||
 		      (rc = add_param(buf, sizeof buf, 0, "scope", "openid profile")) ||
 		      (rc = add_param(buf, sizeof buf, 0, "state", state)) ||
@@ -279,12 +301,12 @@ int oidc_auth_url(struct oidc *o, const char *state, const char *nonce, const ch
 	return rc;
 }
 
-char *oidc_logout_url(struct oidc *o, const char *hint)
+char *ndx_oidc_logout_url(struct ndx_oidc *o, const char *hint)
 {
 	char buf[NDX_JWS_MAX_BYTES + 4096], redirect[1024];
 	char *out = NULL;
 
-	snprintf(redirect, sizeof redirect, "%s/", o->cfg->public_url);
+	snprintf(redirect, sizeof redirect, "%s", o->post_logout_uri);
 	pthread_mutex_lock(&o->mu);
 	if (!o->discovered)
 		refresh_locked(o);
@@ -292,7 +314,7 @@ char *oidc_logout_url(struct oidc *o, const char *hint)
 		snprintf(buf, sizeof buf, "%s%c", o->end_session_ep,
 			 strchr(o->end_session_ep, '?') ? '&' : '?');
 		if (add_param(buf, sizeof buf, 1, "post_logout_redirect_uri", redirect) == NDX_OK &&
-		    add_param(buf, sizeof buf, 0, "client_id", o->cfg->oidc_client_id) == NDX_OK &&
+		    add_param(buf, sizeof buf, 0, "client_id", o->client_id) == NDX_OK &&
 		    (!hint || add_param(buf, sizeof buf, 0, "id_token_hint", hint) == NDX_OK))
 			out = strdup(buf);
 	}
@@ -300,7 +322,7 @@ char *oidc_logout_url(struct oidc *o, const char *hint)
 	return out;
 }
 
-void oidc_identity_clear(struct oidc_identity *id)
+void ndx_oidc_identity_clear(struct ndx_oidc_identity *id)
 {
 	free(id->id_token);
 	memset(id, 0, sizeof *id);
@@ -308,7 +330,7 @@ void oidc_identity_clear(struct oidc_identity *id)
 
 /* Finds the key for kid (any key when the token names none and there is
  * exactly one) and verifies under the lock, since a refresh may swap keys. */
-static int verify_locked(struct oidc *o, const struct ndx_jws *jws, int *found)
+static int verify_locked(struct ndx_oidc *o, const struct ndx_jws *jws, int *found)
 {
 	const char *kid = ndx_jws_kid(jws);
 
@@ -322,7 +344,7 @@ static int verify_locked(struct oidc *o, const struct ndx_jws *jws, int *found)
 	return NDX_EBADSIG;
 }
 
-static int verify_signature(struct oidc *o, const struct ndx_jws *jws)
+static int verify_signature(struct ndx_oidc *o, const struct ndx_jws *jws)
 {
 	int rc, found;
 
@@ -355,8 +377,8 @@ static int aud_ok(const json_t *claims, const char *client_id)
 	return !azp || strcmp(azp, client_id) == 0;
 }
 
-static int check_claims(struct oidc *o, const json_t *c, const char *nonce, time_t now,
-			struct oidc_identity *id, const char **why)
+static int check_claims(struct ndx_oidc *o, const json_t *c, const char *nonce, time_t now,
+			struct ndx_oidc_identity *id, const char **why)
 {
 	const json_t *exp = json_object_get(c, "exp"), *iat = json_object_get(c, "iat");
 	const char *iss = json_string_value(json_object_get(c, "iss"));
@@ -370,7 +392,7 @@ static int check_claims(struct oidc *o, const json_t *c, const char *nonce, time
 	pthread_mutex_unlock(&o->mu);
 	if (!iss_ok)
 		return *why = "iss is not the e-ID's issuer", NDX_EINVAL;
-	if (!aud_ok(c, o->cfg->oidc_client_id))
+	if (!aud_ok(c, o->client_id))
 		return *why = "aud is not this portal", NDX_EINVAL;
 	if (!json_is_integer(exp) || json_integer_value(exp) + CLOCK_SKEW_S < (json_int_t)now)
 		return *why = "the ID token has expired", NDX_EEXPIRED;
@@ -390,7 +412,7 @@ static int check_claims(struct oidc *o, const json_t *c, const char *nonce, time
 	return NDX_OK;
 }
 
-static int token_request(struct oidc *o, const char *code, const char *verifier,
+static int token_request(struct ndx_oidc *o, const char *code, const char *verifier,
 			 json_t **out, const char **why)
 {
 	char body[4096] = "", redirect[1024], auth[1024], *cred = NULL, *eid = NULL,
@@ -410,15 +432,15 @@ static int token_request(struct oidc *o, const char *code, const char *verifier,
 	pthread_mutex_unlock(&o->mu);
 	if (rc)
 		return *why = "the e-ID cannot be reached", NDX_ENET;
-	snprintf(redirect, sizeof redirect, "%s/auth/callback", o->cfg->public_url);
+	snprintf(redirect, sizeof redirect, "%s", o->redirect_uri);
 	if ((rc = add_param(body, sizeof body, 1, "grant_type", "authorization_code")) ||
 	    (rc = add_param(body, sizeof body, 0, "code", code)) ||
 	    (rc = add_param(body, sizeof body, 0, "redirect_uri", redirect)) ||
 	    (rc = add_param(body, sizeof body, 0, "code_verifier", verifier)))
 		return *why = "the code is too long", rc;
 	/* RFC 6749 2.3.1: id and secret are form-encoded before Basic. */
-	eid = ndx_fetch_escape(o->cfg->oidc_client_id);
-	esec = ndx_fetch_escape(o->cfg->oidc_client_secret);
+	eid = ndx_fetch_escape(o->client_id);
+	esec = ndx_fetch_escape(o->client_secret);
 	rc = NDX_ENOMEM;
 	if (!eid || !esec)
 		goto out;
@@ -467,8 +489,8 @@ out:
 	return rc;
 }
 
-int oidc_redeem(struct oidc *o, const char *code, const char *verifier, const char *nonce,
-		time_t now, struct oidc_identity *id, const char **why)
+int ndx_oidc_redeem(struct ndx_oidc *o, const char *code, const char *verifier, const char *nonce,
+		time_t now, struct ndx_oidc_identity *id, const char **why)
 {
 	struct ndx_jws *jws = NULL;
 	const uint8_t *payload;
@@ -508,7 +530,7 @@ int oidc_redeem(struct oidc *o, const char *code, const char *verifier, const ch
 		rc = NDX_ENOMEM;
 out:
 	if (rc != NDX_OK)
-		oidc_identity_clear(id);
+		ndx_oidc_identity_clear(id);
 	json_decref(claims);
 	json_decref(tok);
 	ndx_jws_free(jws);

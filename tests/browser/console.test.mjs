@@ -1,0 +1,166 @@
+// The registry's web console (docs/console.md) in real Chromium against the
+// demo federation: its two officials (federation.json registry.console
+// .officials) sign in through the e-ID's own page. Every page is checked
+// (axe-core, no sideways scrolling at 390 and 1280 px, no JavaScript
+// error), in Vietnamese and English. An unsigned visitor is asked to sign
+// in; a citizen who is no official gets a clear 403 page; the auditor sees
+// every page but no button that changes anything, and the registry refuses
+// their change (403) when it is sent anyway; the operator adds a grant with
+// methods and paths, finds it in the list, removes it through the
+// confirmation page, and finds both in the audit trail under their name.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  check, launch, newPage, passwordOf, ready, setArtifactPrefix, startDemo, STEP_MS,
+} from './lib.mjs';
+
+const TEST_MS = 180_000;
+const base = (env) => env.fed.registry.console.url.replace(/\/+$/, '');
+const officialOf = (env, role) => {
+  const o = env.fed.registry.console.officials.find((x) => x.role === role);
+  assert.ok(o, `federation.json lists no ${role} of the console`);
+  return o;
+};
+
+// The console's start button, then the e-ID's own page (its pin and
+// password inputs and submit button only), back to the console.
+async function signIn(page, env, who, landing = 'console-overview') {
+  await page.goto(`${base(env)}/`);
+  await ready(page, 'console-signin');
+  await page.getByRole('button', { name: 'Đăng nhập bằng định danh điện tử' }).click();
+  await page.waitForSelector('input[name="pin"]');
+  await page.fill('input[name="pin"]', who.pin);
+  await page.fill('input[name="password"]', passwordOf(who));
+  await Promise.all([
+    page.waitForURL((u) => u.pathname.startsWith('/console/'), { timeout: STEP_MS }),
+    page.locator('form:has(input[name="pin"]) [type="submit"]').first().click(),
+  ]);
+  await ready(page, landing);
+}
+
+async function visit(page, env, rel, name) {
+  await page.goto(`${base(env)}${rel}`);
+  await ready(page, `console-${name}`);
+}
+
+describe('registry console in the demo federation', { timeout: 900_000 }, () => {
+  const env = {};
+  setArtifactPrefix('console');
+  let demo;
+
+  before(async () => {
+    demo = await startDemo();
+    env.fed = demo.fed;
+    assert.ok(env.fed.registry && env.fed.registry.console, 'federation.json has no registry.console');
+    env.browser = await launch();
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    await env.browser?.close();
+    await demo?.down();
+  }, { timeout: 120_000 });
+
+  it('asks an unsigned visitor to sign in, and refuses a citizen who is no official', { timeout: TEST_MS }, async () => {
+    const page = await newPage(env.browser);
+    await page.goto(`${base(env)}/grants`);
+    await ready(page, 'console-signin');
+    await check(page, 'console-sign-in');
+    const citizen = env.fed.id.demo_accounts[0];
+    await signIn(page, env, citizen, 'console-forbidden');
+    assert.match(await page.textContent('h1'), /không có quyền/);
+    assert.match(await page.textContent('main'), new RegExp(citizen.name));
+    assert.equal(await page.locator('#navigation a').count(), 0);
+    await check(page, 'console-forbidden');
+    const status = await page.evaluate(() => fetch('/api/grants').then((r) => r.status));
+    assert.equal(status, 403);
+    await page.context().close();
+  });
+
+  it('shows the auditor every page and no change', { timeout: TEST_MS }, async () => {
+    const page = await newPage(env.browser);
+    const auditor = officialOf(env, 'auditor');
+    await signIn(page, env, auditor);
+    assert.match(await page.textContent('#signed-in-as'), /kiểm toán viên/);
+    assert.match(await page.textContent('#conf'), /\d/);
+    await check(page, 'console-overview');
+    await visit(page, env, '/members', 'members');
+    assert.ok(await page.locator('#members tbody tr').count() >= 3);
+    await check(page, 'console-members');
+    await visit(page, env, '/services', 'services');
+    await check(page, 'console-services');
+    const withDoc = await page.evaluate(() => fetch('/api/services').then((r) => r.json())
+      .then((d) => (d.services.find((s) => s.openapi_sha256) || d.services[0]).id));
+    await visit(page, env, `/services/${withDoc}`, 'service');
+    await check(page, 'console-service');
+    await visit(page, env, '/grants', 'grants');
+    assert.ok(await page.locator('#grants tbody tr').count() >= 1);
+    assert.equal(await page.locator('#add-grant').count(), 0, 'the auditor is offered the add form');
+    assert.equal(await page.locator('#grants a[data-grant]').count(), 0, 'the auditor is offered a remove link');
+    await check(page, 'console-grants-auditor');
+    const first = await page.evaluate(() => fetch('/api/grants').then((r) => r.json()).then((d) => d.grants[0].id));
+    await visit(page, env, `/grants/${first}/remove`, 'grant-remove');
+    assert.equal(await page.locator('#confirm-remove').count(), 0);
+    // Sent anyway, with the session's CSRF token: the registry refuses.
+    const refused = await page.evaluate(async (id) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      const r = await fetch(`/api/grants/${id}`, { method: 'DELETE', headers: { 'X-CSRF-Token': me.csrf } });
+      return r.status;
+    }, first);
+    assert.equal(refused, 403);
+    await visit(page, env, '/audit', 'audit');
+    await check(page, 'console-audit');
+    // English, on the page that has the most words.
+    await page.click('a[data-lang="en"]');
+    await ready(page, 'console-audit');
+    assert.equal(await page.textContent('h1'), 'Audit trail');
+    await check(page, 'console-audit-en');
+    await page.click('a[data-lang="vi"]');
+    await page.context().close();
+  });
+
+  it('lets the operator add and remove a grant, both in the audit trail', { timeout: TEST_MS }, async () => {
+    const page = await newPage(env.browser);
+    const operator = officialOf(env, 'operator');
+    await signIn(page, env, operator);
+    await visit(page, env, '/grants', 'grants');
+    await check(page, 'console-grants-operator');
+    const service = env.fed.services[0].id;
+    const clientId = env.fed.members.find((m) => !service.startsWith(`${m.id}/`)).subsystems[0];
+    // The form refuses nothing chosen, on the page.
+    await page.fill('#add-client', '');
+    await page.click('#add-submit');
+    await page.waitForSelector('.govuk-error-summary');
+    await check(page, 'console-grants-errors');
+    await page.fill('#add-client', clientId);
+    await page.fill('#add-service', service);
+    await page.check('#add-methods-3'); // POST besides GET
+    await page.fill('#add-paths', '/console-test/*\n/console-test');
+    await page.click('#add-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    const id = (await page.textContent('.govuk-notification-banner--success')).match(/số (\d+)/)[1];
+    const row = page.locator(`#grants tr:has(a[data-grant="${id}"])`);
+    assert.match(await row.textContent(), /GET, POST/);
+    assert.match(await row.textContent(), /\/console-test\/\*/);
+    await row.locator(`a[data-grant="${id}"]`).click();
+    await ready(page, 'console-grant-remove');
+    await check(page, 'console-grant-remove');
+    await page.click('#confirm-remove');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.match(await page.textContent('.govuk-notification-banner--success'), new RegExp(`số ${id}`));
+    assert.equal(await page.locator(`a[data-grant="${id}"]`).count(), 0);
+    await visit(page, env, '/audit', 'audit');
+    await page.fill('#actor', operator.pin);
+    await page.fill('#action', 'grant');
+    await page.click('#audit-filter button');
+    await page.waitForURL((u) => u.search.includes('action=grant'));
+    await ready(page, 'console-audit');
+    const rows = await page.locator('#audit tbody tr').allTextContents();
+    assert.ok(rows.length >= 2, rows.join('\n'));
+    assert.match(rows[0], new RegExp(`grant\\.delete.*${id}`));
+    assert.match(rows[1], new RegExp(`grant\\.add.*${id}`));
+    for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
+    await check(page, 'console-audit-filtered');
+    await page.context().close();
+  });
+});
