@@ -145,6 +145,7 @@ int cli_conf_fetch(const char *registry_url, const char *anchor_path,
 		cli_error("cannot save the configuration into %s: %s", out_dir, ndx_strerror(rc));
 		goto out;
 	}
+	ndx_conf_clear_deltas(out_dir); /* a gateway's deltas on the old document */
 	if (version != NULL)
 		*version = ndx_conf_version(conf);
 	if (!quiet) {
@@ -175,7 +176,8 @@ static int conf_verify(const char *dir, const char *anchor_path, const char *at)
 	anchor = load_anchor(anchor_path);
 	if (anchor == NULL)
 		return CLI_EXIT_FAIL;
-	rc = ndx_conf_load_dir(dir, anchor, now, &conf, err, sizeof(err));
+	/* What a gateway holds: its last full document and the deltas on it. */
+	rc = ndx_conf_load_dir_deltas(dir, anchor, now, &conf, NULL, err, sizeof(err));
 	ndx_anchor_free(anchor);
 	if (rc != NDX_OK) {
 		cli_error("the configuration in %s is not valid: %s%s%s%s", dir, problem(rc),

@@ -455,6 +455,14 @@ static json_t *list_runs(const struct conf_list *fl, const json_t *tarr,
 	return runs;
 }
 
+/* The fields that say which document this is: always set, since the
+ * gateway's copy of the source version may be of another period. */
+static bool header_field(const char *k)
+{
+	return strcmp(k, "version") == 0 || strcmp(k, "generated_at") == 0 ||
+	       strcmp(k, "expires_at") == 0;
+}
+
 /* "keys", "set" and "lists" of the delta. */
 static int delta_body(const struct ndx_conf_tree *from, const struct ndx_conf_tree *to,
 		      json_t *d)
@@ -488,7 +496,7 @@ static int delta_body(const struct ndx_conf_tree *from, const struct ndx_conf_tr
 				json_decref(runs);
 			else if (json_object_set_new(lists, k, runs))
 				return NDX_ENOMEM;
-		} else if (!old || !same(old, v)) {
+		} else if (!old || !same(old, v) || header_field(k)) {
 			if (json_object_set(set, k, v))
 				return NDX_ENOMEM;
 		}
