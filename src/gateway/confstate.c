@@ -277,9 +277,9 @@ static void save_delta(struct gw_state *st, const struct ndx_conf *conf,
 		fprintf(stderr, GW_PROG ": cannot save the configuration delta to %s\n", dir);
 }
 
-/* A delta answer: verify and apply it to held. NDX_EAGAIN-like
- * NDX_EPERM when it is signed but does not apply (the caller takes the
- * full document); any other error refuses it. */
+/* A delta answer: verify and apply it to held. NDX_EPERM when it is
+ * signed but does not apply (the caller takes the full document); any
+ * other error refuses it. */
 static int take_delta(struct gw_state *st, struct gw_conf_ref *held, const char *url,
 		      const struct fetch_sink *f, char *err, size_t errcap)
 {

@@ -27,6 +27,10 @@
 #include "ndx/timefmt.h"
 
 #define DELTA_SIG_MAX 4096u
+/* The most entries a list may have after a delta (100 times the 100,000
+ * services of the national-scale figures): runs that copy more are
+ * refused before anything is allocated for them. */
+#define DELTA_LIST_MAX 10000000u
 
 typedef uint8_t hash32[NDX_SHA256_LEN];
 
@@ -580,7 +584,7 @@ static int apply_runs(const json_t *runs, const json_t *oarr, const struct conf_
 				goto bad;
 			n += (size_t)c;
 		}
-		if (n > NDX_CONF_MAX_BYTES)
+		if (n > DELTA_LIST_MAX)
 			goto bad;
 	}
 	l->n = n;
