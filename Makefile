@@ -141,15 +141,19 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # registry nodes on one database with gateways failing over between them
 # (tests/e2e/test_registry_pg.py) and a consent service on it, killed with
 # SIGKILL and restarted, whose consents the gateways honour
-# (tests/e2e/test_consent_pg.py).
-# About 55 s here, so make test runs it; the same suite under ASan+UBSan
+# (tests/e2e/test_consent_pg.py), and a registry on a primary with a
+# synchronous standby that keeps an acknowledged change when the primary is
+# lost and the standby promoted (tests/e2e/test_registry_pg_failover.py,
+# its own two servers).
+# About 90 s here, so make test runs it; the same suite under ASan+UBSan
 # (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
 # would take make test past its half hour, and run on their own.
 .PHONY: test-pg test-pg-asan test-pg-valgrind
 test-pg: build-tests
 	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
-	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py'
+	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py \
+	    tests/e2e/test_registry_pg_failover.py'
 
 test-pg-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
@@ -206,6 +210,14 @@ fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 bench: deps
 	$(MAKE) build
 	NDX_BUILD_DIR=$(abspath $(BUILD)) bench/run
+
+# The ndx chain across hosts (bench/README.md "Across hosts"): each agency in a
+# network namespace, and 0, 5 and 50 ms each way between the two gateways;
+# writes bench/results/hosts-latest.{json,md}. Needs root (namespaces).
+.PHONY: bench-hosts
+bench-hosts: deps
+	$(MAKE) build
+	bench/hosts --build $(abspath $(BUILD))
 
 # The misuse detector on a held-out generated month (bench/README.md "Misuse
 # detection"): explained share, recall and precision per kind, legitimate

@@ -16,7 +16,7 @@ export function formatValue(key, v) {
     return JSON.stringify(v);
   }
   if (typeof v === 'boolean') return v ? t('yes') : t('no');
-  if (key === 'province' || key.endsWith('_province')) return `${provinceName(v)} (${v})`;
+  if (key === 'province' || key.endsWith('_province')) return `${provinceName(v, key)} (${v})`;
   if (ENUM_KEYS.has(key)) return tOr(`v.${v}`, v);
   if (key.endsWith('_date') || key.endsWith('_on') || key === 'date') return formatTime(String(v));
   if (key.endsWith('_at') || key === 'time') return formatTime(v);

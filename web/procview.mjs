@@ -8,8 +8,8 @@ import { actorText, agencyText, formatValue, stateTag } from './format.mjs';
 
 const FIELD_LABELS = {
   'household-business': { business_name: 'hb.business_name', business_line: 'hb.business_line', province: 'hb.province',
-    address: 'hb.address', capital_vnd: 'hb.capital_vnd' },
-  'residence-change': { province: 'rc.province', address: 'rc.address', reason: 'rc.reason' },
+    commune: 'hb.commune', address: 'hb.address', capital_vnd: 'hb.capital_vnd' },
+  'residence-change': { province: 'rc.province', commune: 'rc.commune', address: 'rc.address', reason: 'rc.reason' },
 };
 
 export function procedureSummary(p) {

@@ -16,6 +16,8 @@
 
 #define NDX_CONF_FORMAT "ndx-conf/1"
 #define NDX_ANCHOR_FORMAT "ndx-anchor/1"
+/* Registry nodes an anchor may list (the gateways' registry_urls limit). */
+#define NDX_ANCHOR_URLS_MAX 8
 /* Largest configuration document a parser accepts (100k services fit). */
 #define NDX_CONF_MAX_BYTES (256u * 1024u * 1024u)
 /* File names inside a configuration directory. */
@@ -28,19 +30,31 @@
 
 struct ndx_anchor;
 
-/* Parses an anchor document ({"format","instance","registry_url","keys":[{
- * "key_id","public_key"(base64 raw)}]}). On failure returns NDX_EINVAL (or
- * NDX_EIO / NDX_ENOMEM) and writes the reason into err (errcap bytes). */
+/* Parses an anchor document ({"format","instance","registry_url",
+ * ["registry_urls",] "keys":[{"key_id","public_key"(base64 raw)}]}).
+ * registry_urls, when there, lists every registry node (1 to
+ * NDX_ANCHOR_URLS_MAX http(s) URLs, registry_url first). On failure returns
+ * NDX_EINVAL (or NDX_EIO / NDX_ENOMEM) and writes the reason into err
+ * (errcap bytes). */
 int ndx_anchor_parse(const char *data, size_t len, struct ndx_anchor **out,
 		     char *err, size_t errcap);
 int ndx_anchor_load(const char *path, struct ndx_anchor **out, char *err, size_t errcap);
 const char *ndx_anchor_instance(const struct ndx_anchor *a);
+/* The first registry node's URL. */
 const char *ndx_anchor_registry_url(const struct ndx_anchor *a);
+/* Every registry node's URL, i < ndx_anchor_registry_url_count(a) (1 for an
+ * anchor without registry_urls). */
+size_t ndx_anchor_registry_url_count(const struct ndx_anchor *a);
+const char *ndx_anchor_registry_url_at(const struct ndx_anchor *a, size_t i);
 /* Returns the anchor's key with this id (borrowed, valid while a lives) or NULL. */
 const struct ndx_key *ndx_anchor_key(const struct ndx_anchor *a, const char *key_id);
 /* Builds an anchor document for one key; returns a new json object or NULL. */
 json_t *ndx_anchor_build(const char *instance, const char *registry_url,
 			 const struct ndx_key *key);
+/* The same for 1 to NDX_ANCHOR_URLS_MAX registry nodes (registry_urls only
+ * when there are several). */
+json_t *ndx_anchor_build_nodes(const char *instance, const char *const *registry_urls,
+			       size_t n_urls, const struct ndx_key *key);
 void ndx_anchor_free(struct ndx_anchor *a);
 
 /* ---- detached signature --------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "ndx/hash.h"
 #include "ndx/key.h"
+#include "ndx/merkle.h"
 
 #define NDX_MSGLOG_BATCH_MAX_DEFAULT 256
 #define NDX_MSGLOG_BATCH_INTERVAL_DEFAULT_MS 1000
@@ -281,6 +282,47 @@ int ndx_msglog_prove(const char *path, const char *message_id, int direction, ui
  * NDX_EBADSIG (it does not hold); msg (cap bytes) says why. */
 int ndx_msglog_check_proof(const char *json, size_t len, const struct ndx_key *key,
 			   char *msg, size_t cap);
+
+/* One record handed out by ndx_msglog_walk_period with its place in its
+ * batch's tree. Every pointer is valid only during the callback. */
+struct ndx__msglog_walk_batch;
+struct ndx_msglog_proven {
+	const struct ndx_msglog_entry *entry;  /* its hash checked against its fields */
+	const struct ndx_msglog_sth *sth;      /* its batch's signed tree head (root checked) */
+	uint64_t leaf_index;                   /* entry->seq - sth->first_seq */
+	const struct ndx__msglog_walk_batch *batch_; /* private */
+};
+/* The record's RFC 6962 audit path in its batch (ndx_merkle_audit_path),
+ * computed on demand: call it only for the records whose proof is kept. */
+int ndx_msglog_proven_path(const struct ndx_msglog_proven *p,
+			   uint8_t out[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN], size_t *len);
+/* Returns 0 to go on, > 0 to stop, or a negative NDX_E* to fail the walk. */
+typedef int (*ndx_msglog_proven_cb)(const struct ndx_msglog_proven *p, void *ctx);
+
+struct ndx_msglog_walk_result {
+	struct ndx_msglog_sth head;   /* the newest tree head (batch 0: none yet) */
+	struct ndx_key *key;          /* the public key stored in the log; the caller
+				       * frees it (ndx_key_free); NULL on failure */
+	uint64_t first_batch;         /* the first batch read */
+	uint64_t batches;             /* batches read */
+	uint64_t open_records;        /* records of the period not yet under a tree head */
+};
+
+/* Calls cb, in seq order, for every record of the live log at path whose
+ * time is in [from_ms, to_ms) and whose batch is closed, with its batch's
+ * tree head and leaf index (the usage statements of the marketplace,
+ * include/ndx/usage.h). Finds the first batch by bisection over the tree
+ * heads' times and stops after the first batch that starts at or after
+ * to_ms, so a month of a long log costs that month's batches. Each batch
+ * read is checked (record hashes, root; the tree head signatures are the
+ * caller's to check with a key it trusts). Read-only, one consistent
+ * snapshot, safe while a gateway appends. Returns NDX_OK with res filled,
+ * NDX_EINVAL (an empty period, not a log), NDX_EBADSIG (a batch does not
+ * hold: run ndx log verify), NDX_EDB / NDX_EIO / NDX_ENOMEM, or the
+ * callback's error; err explains. */
+int ndx_msglog_walk_period(const char *path, int64_t from_ms, int64_t to_ms,
+			   ndx_msglog_proven_cb cb, void *ctx,
+			   struct ndx_msglog_walk_result *res, char *err, size_t cap);
 
 struct ndx_msglog_archive_result {
 	uint64_t batches, records;           /* moved; 0 = nothing to archive */

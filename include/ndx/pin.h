@@ -2,7 +2,10 @@
  * number (số định danh cá nhân, printed on the citizen identity card) and the
  * 10-digit enterprise code (mã số doanh nghiệp, which is also the enterprise's
  * tax code), plus the 63 province codes the personal number starts with.
- * Pure functions, no allocation, thread-safe. Overview: docs/sectors.md
+ * Those are the provinces before the merger of 1 July 2025 and stay so:
+ * a number's first three digits name where the birth was registered when
+ * it was issued, and numbers never change. Addresses use today's 34
+ * units (adminmap.h), whose codes are a subset of these. Pure functions, no allocation, thread-safe. Overview: docs/sectors.md
  * "Number formats". */
 #ifndef NDX_PIN_H
 #define NDX_PIN_H
@@ -19,8 +22,9 @@ struct ndx_province {
 	const char *name; /* "Hà Nội" (UTF-8) */
 };
 
-/* The 63 provinces (before the 2025 merger: the codes existing numbers
- * carry), in code order; i < NDX_PROVINCE_COUNT. */
+/* The 63 former provinces (before the 1 July 2025 merger: the codes
+ * existing numbers carry, and the province codes of addresses written
+ * before it), in code order; i < NDX_PROVINCE_COUNT. */
 const struct ndx_province *ndx_province_at(size_t i);
 /* The province with this 3-digit code (exactly 3 bytes are read from
  * code, which need not be NUL-terminated), or NULL. */

@@ -33,6 +33,8 @@ int cmd_report(int argc, char **argv);
 int cli_demo_traffic(int argc, char **argv);
 /* log verify, prove, check-proof, archive (cmd_log.c). */
 int cmd_log(int argc, char **argv);
+/* market statement, check-statement: usage statements (cmd_market.c). */
+int cmd_market(int argc, char **argv);
 /* testservice: the diagnostic provider system (cmd_testservice.c). */
 int cmd_testservice(int argc, char **argv);
 
@@ -56,6 +58,10 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
  * in a usage error; returns CLI_EXIT_USAGE. */
 int cli_bad_option(const char *usage, char **argv);
 
+/* After a getopt_long loop: the one positional argument (GNU getopt has
+ * moved it after the options), if any, into *file; a second one is a usage
+ * error (returned). CLI_EXIT_OK otherwise. */
+int cli_one_positional(const char *usage, int argc, char **argv, const char **file);
 /* Finds the ndx binary `name` (e.g. "ndx-registry"): $NDX_BIN_DIR/name,
  * then next to this executable (readlink /proc/self/exe), then in the build
  * tree layout (../registry/ndx-registry beside src/cli/ndx). Writes the path
@@ -71,5 +77,10 @@ void cli_self_path(char *buf, size_t cap);
  * line, writes nothing and returns CLI_EXIT_FAIL. */
 int cli_conf_fetch(const char *registry_url, const char *anchor_path,
 		   const char *out_dir, int quiet, uint64_t *version);
+/* The same from several nodes of one registry, asked in turn (none given:
+ * $NDX_REGISTRY, else every node the anchor lists). */
+int cli_conf_fetch_nodes(const char *const *registry_urls, size_t n_urls,
+			 const char *anchor_path, const char *out_dir, int quiet,
+			 uint64_t *version);
 
 #endif

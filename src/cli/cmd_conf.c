@@ -20,15 +20,17 @@
 #define SIG_HEADER "Ndx-Conf-Signature"
 
 static const char conf_usage[] =
-	"usage: ndx conf fetch [--registry URL] --anchor FILE --out DIR\n"
+	"usage: ndx conf fetch [--registry URL]... --anchor FILE --out DIR\n"
 	"       ndx conf verify DIR --anchor FILE [--at RFC3339]\n"
 	"\n"
 	"  fetch    download the registry's signed global configuration, verify its\n"
 	"           signature, instance and expiry against the anchor, and only then\n"
 	"           save it as DIR/conf.json and DIR/conf.sig (removing any\n"
 	"           conf.delta.N a gateway saved there)\n"
-	"    --registry URL  registry base URL (default $NDX_REGISTRY, else the\n"
-	"                    anchor's registry_url)\n"
+	"    --registry URL  registry base URL (default $NDX_REGISTRY, else every\n"
+	"                    node the anchor lists); up to 8 times for several\n"
+	"                    nodes of one registry: asked in turn until one gives a\n"
+	"                    configuration that verifies\n"
 	"    --anchor FILE   the trust anchor (anchor.json, handed over out of band)\n"
 	"    --out DIR       where to save the configuration (created if missing)\n"
 	"  verify   check a saved configuration directory against the anchor (a\n"
@@ -85,30 +87,19 @@ static struct ndx_anchor *load_anchor(const char *path)
 	return anchor;
 }
 
-int cli_conf_fetch(const char *registry_url, const char *anchor_path,
-		   const char *out_dir, int quiet, uint64_t *version)
+/* Fetches, verifies and saves the configuration from one registry node;
+ * says what went wrong (on stderr) and returns CLI_EXIT_FAIL, else
+ * CLI_EXIT_OK. */
+static int fetch_from(const char *base, const struct ndx_anchor *anchor, const char *out_dir,
+		      int quiet, uint64_t *version)
 {
 	struct cli_http_request req = { 0 };
 	struct cli_http_response resp = { 0 };
-	struct ndx_anchor *anchor;
 	struct ndx_conf *conf = NULL;
-	const char *base = registry_url;
 	char *url = NULL, err[1024] = "";
-	size_t blen;
+	size_t blen = strlen(base);
 	int rc, exit_code = CLI_EXIT_FAIL;
 
-	anchor = load_anchor(anchor_path);
-	if (anchor == NULL)
-		return CLI_EXIT_FAIL;
-	if (base == NULL || base[0] == '\0')
-		base = getenv("NDX_REGISTRY");
-	if (base == NULL || base[0] == '\0')
-		base = ndx_anchor_registry_url(anchor);
-	if (base == NULL || base[0] == '\0') {
-		cli_error("no registry URL: give --registry URL");
-		goto out;
-	}
-	blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
 	if (asprintf(&url, "%.*s/conf", (int)blen, base) < 0) {
@@ -158,10 +149,53 @@ int cli_conf_fetch(const char *registry_url, const char *anchor_path,
 	exit_code = CLI_EXIT_OK;
 out:
 	ndx_conf_free(conf);
-	ndx_anchor_free(anchor);
 	cli_http_response_free(&resp);
 	free(url);
 	return exit_code;
+}
+
+int cli_conf_fetch_nodes(const char *const *registry_urls, size_t n_urls,
+			 const char *anchor_path, const char *out_dir, int quiet,
+			 uint64_t *version)
+{
+	const char *nodes[NDX_ANCHOR_URLS_MAX];
+	struct ndx_anchor *anchor;
+	const char *env = getenv("NDX_REGISTRY");
+	size_t n = 0;
+	int exit_code = CLI_EXIT_FAIL;
+
+	anchor = load_anchor(anchor_path);
+	if (anchor == NULL)
+		return CLI_EXIT_FAIL;
+	/* --registry (each node given), else $NDX_REGISTRY, else every node
+	 * the anchor lists. */
+	for (size_t i = 0; i < n_urls && n < NDX_ANCHOR_URLS_MAX; i++)
+		if (registry_urls[i] && registry_urls[i][0])
+			nodes[n++] = registry_urls[i];
+	if (n == 0 && env && env[0])
+		nodes[n++] = env;
+	if (n == 0)
+		for (size_t i = 0; i < ndx_anchor_registry_url_count(anchor); i++)
+			nodes[n++] = ndx_anchor_registry_url_at(anchor, i);
+	/* A node that fails is said so, and the next one asked: nodes of one
+	 * registry serve the same signed document (docs/scale.md). */
+	for (size_t i = 0; i < n && exit_code != CLI_EXIT_OK; i++) {
+		exit_code = fetch_from(nodes[i], anchor, out_dir, quiet, version);
+		if (exit_code != CLI_EXIT_OK && i + 1 < n)
+			cli_error("asking the next registry node, %s", nodes[i + 1]);
+	}
+	if (exit_code != CLI_EXIT_OK && n > 1)
+		cli_error("none of the %zu registry nodes gave a valid configuration; nothing "
+			  "written", n);
+	ndx_anchor_free(anchor);
+	return exit_code;
+}
+
+int cli_conf_fetch(const char *registry_url, const char *anchor_path,
+		   const char *out_dir, int quiet, uint64_t *version)
+{
+	return cli_conf_fetch_nodes(&registry_url, registry_url ? 1 : 0, anchor_path, out_dir,
+				    quiet, version);
 }
 
 static int conf_verify(const char *dir, const char *anchor_path, const char *at)
@@ -203,7 +237,8 @@ int cmd_conf(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sub, *registry = NULL, *anchor = NULL, *out = NULL, *at = NULL;
+	const char *sub, *registry[NDX_ANCHOR_URLS_MAX], *anchor = NULL, *out = NULL, *at = NULL;
+	size_t nregistry = 0;
 	int c, is_fetch;
 
 	if (argc < 2)
@@ -227,7 +262,10 @@ int cmd_conf(int argc, char **argv)
 		} else if (c == 'a') {
 			anchor = optarg;
 		} else if (is_fetch && c == 'r') {
-			registry = optarg;
+			if (nregistry == NDX_ANCHOR_URLS_MAX)
+				return cli_usage_error(conf_usage, "--registry: at most %d nodes",
+						       NDX_ANCHOR_URLS_MAX);
+			registry[nregistry++] = optarg;
 		} else if (is_fetch && c == 'o') {
 			out = optarg;
 		} else if (!is_fetch && c == 't') {
@@ -243,7 +281,7 @@ int cmd_conf(int argc, char **argv)
 			return cli_usage_error(conf_usage, "unexpected argument '%s'", argv[optind]);
 		if (out == NULL)
 			return cli_usage_error(conf_usage, "conf fetch needs --out DIR");
-		return cli_conf_fetch(registry, anchor, out, 0, NULL);
+		return cli_conf_fetch_nodes(registry, nregistry, anchor, out, 0, NULL);
 	}
 	if (optind >= argc)
 		return cli_usage_error(conf_usage, "conf verify needs the directory DIR");

@@ -107,7 +107,8 @@
 #define DEMO_OFFICER 1
 #define DEMO_PROC_KIND "residence-change"
 #define DEMO_PROC_PROVINCE "001"
-#define DEMO_PROC_ADDRESS "Số 12 phố Tràng Tiền, phường Hoàn Kiếm"
+#define DEMO_PROC_COMMUNE "Phường Hoàn Kiếm"
+#define DEMO_PROC_ADDRESS "Số 12 phố Tràng Tiền"
 #define DEMO_PROC_REASON "Hồ sơ mẫu của bản demo ndx"
 /* Where `ndx demo id-token` writes the citizen's ID token in DIR. */
 #define ID_TOKEN_FILE "citizen.id-token"
@@ -2672,9 +2673,9 @@ static int demo_procedure_file(const struct demo_state *st, const char *cookie,
 			       const char *csrf, char *id, size_t cap)
 {
 	char url[128];
-	json_t *body = json_pack("{sss{ssssss}}", "kind", DEMO_PROC_KIND, "fields", "province",
-				 DEMO_PROC_PROVINCE, "address", DEMO_PROC_ADDRESS, "reason",
-				 DEMO_PROC_REASON);
+	json_t *body = json_pack("{sss{ssssssss}}", "kind", DEMO_PROC_KIND, "fields", "province",
+				 DEMO_PROC_PROVINCE, "commune", DEMO_PROC_COMMUNE, "address",
+				 DEMO_PROC_ADDRESS, "reason", DEMO_PROC_REASON);
 	struct web_call w = { .method = "POST", .url = url, .json = body, .cookie = cookie,
 			      .csrf = csrf };
 	struct cli_http_response resp;
@@ -3276,7 +3277,7 @@ static int declares_only(const char *url, const char *path, const char *want)
 {
 	struct cli_http_request req = { 0 };
 	struct cli_http_response resp;
-	char target[256], err[256];
+	char target[PATH_MAX + 128], err[256];
 	int only;
 
 	snprintf(target, sizeof(target), "%s%s", url, path);
@@ -3293,14 +3294,19 @@ static int declares_only(const char *url, const char *path, const char *want)
 #define ENTERPRISE_PAGE 100
 #define ENTERPRISE_PAGES 10
 
+static int sector_has(const char *url, const char *path, const char *field, const char *want);
+
 /* The enterprise the printed reads are about, and its legal representative
  * as the printed citizen: the first enterprise whose record concerns that
  * citizen alone (an enterprise's answer declares its legal representative
  * and every owner who is a citizen), so that the tax department's two reads
  * naming the citizen as Ndx-Subject are lawful and both show in that
- * citizen's access list, and in no one else's. */
+ * citizen's access list, and in no one else's; and whose representative has
+ * an insurance record, which the printed consent lets the portal show (the
+ * seed gives one to about four adults in ten). */
 static int pick_enterprise(struct demo_state *st, const struct demo_gateway *g)
 {
+	const struct demo_gateway *ins = sector_gateway(st, "insurance");
 	char path[96];
 	json_t *doc, *row;
 	size_t i;
@@ -3320,6 +3326,9 @@ static int pick_enterprise(struct demo_state *st, const struct demo_gateway *g)
 
 			if (!code || !rep || strlen(code) >= sizeof(st->try_code) ||
 			    strlen(rep) >= sizeof(st->try_pin))
+				continue;
+			snprintf(path, sizeof(path), "/participants/%s", rep);
+			if (ins && !sector_has(ins->sector_url, path, "pin", NULL))
 				continue;
 			snprintf(path, sizeof(path), "/enterprises/%s", code);
 			if (declares_only(g->sector_url, path, rep)) {
@@ -3693,9 +3702,10 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		if (wait_ready(g->sector_pid, what, g->sector_url, g->sector_log,
 			       g->sector_log_from, "listening on", start) != 0)
 			return -1;
-		if (strcmp(g->sector, "enterprise") == 0 && pick_enterprise(st, g) != 0)
-			return -1;
 	}
+	/* Once every sector answers: the pick reads the insurance registry too. */
+	if (pick_enterprise(st, sector_gateway(st, "enterprise")) != 0)
+		return -1;
 	for (i = 0; i < N_MEMBERS; i++) {
 		struct demo_gateway *g = &st->gw[i];
 

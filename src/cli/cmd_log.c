@@ -111,11 +111,7 @@ static int parse(int argc, char **argv, struct args *a)
 		if (optarg != NULL && optarg[0] == '\0')
 			return cli_usage_error(usage, "%s needs a non-empty value", argv[optind - 1]);
 	}
-	if (optind < argc)
-		a->file = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-	return CLI_EXIT_OK;
+	return cli_one_positional(usage, argc, argv, &a->file);
 }
 
 /* Refuses options the subcommand does not take (named in allowed). */

@@ -50,6 +50,7 @@ static const char usage_text[] =
 	"\n"
 	"Message log:\n"
 	"  log         verify a gateway's message log, prove a record, check a proof, archive\n"
+	"  market      a signed usage statement of an agreement from a gateway's log; check one\n"
 	"\n"
 	"Demo federation:\n"
 	"  demo        bring a local demo federation up, down, run it in the foreground, or sign\n"
@@ -92,6 +93,15 @@ int cli_bad_option(const char *usage, char **argv)
 	if (optopt != 0 && word != NULL && word[0] == '-' && word[1] != '-')
 		return cli_usage_error(usage, "unknown option or missing value: -%c", optopt);
 	return cli_usage_error(usage, "unknown option or missing value: %s", word ? word : "");
+}
+
+int cli_one_positional(const char *usage, int argc, char **argv, const char **file)
+{
+	if (optind < argc)
+		*file = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	return CLI_EXIT_OK;
 }
 
 void cli_self_path(char *buf, size_t cap)
@@ -179,6 +189,8 @@ int main(int argc, char **argv)
 		rc = cmd_report(argc - 1, argv + 1);
 	else if (strcmp(cmd, "log") == 0)
 		rc = cmd_log(argc - 1, argv + 1);
+	else if (strcmp(cmd, "market") == 0)
+		rc = cmd_market(argc - 1, argv + 1);
 	else if (strcmp(cmd, "testservice") == 0)
 		rc = cmd_testservice(argc - 1, argv + 1);
 	else

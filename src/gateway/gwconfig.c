@@ -525,27 +525,28 @@ static char *registry_base(const char *url)
  * PostgreSQL database serve the same signed configuration) that
  * confstate.c fetches from, the next when one is down; or the one of
  * registry_url (the default given), never both. */
-static int load_registry_urls(json_t *doc, const char *one, struct gw_config *cfg, char *err,
-			      size_t errcap)
+static int load_registry_urls(json_t *doc, const char *one, const struct ndx_anchor *anchor,
+			      struct gw_config *cfg, char *err, size_t errcap)
 {
 	json_t *list = json_object_get(doc, "registry_urls"), *v;
 	size_t i, n;
 
-	if (list && json_object_get(doc, "registry_url"))
+	if (list && one)
 		return ndx_fail(err, errcap, NDX_EINVAL, "registry_url and registry_urls: give one "
 				"of them");
 	if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
 		     json_array_size(list) > GW_REGISTRY_URLS_MAX))
 		return ndx_fail(err, errcap, NDX_EINVAL, "registry_urls: expected an array of 1 to "
 				"%d URLs", GW_REGISTRY_URLS_MAX);
-	if (!list && !one)
-		return ndx_fail(err, errcap, NDX_EINVAL, "registry_url: not set and not in the anchor");
-	n = list ? json_array_size(list) : 1;
+	/* Neither: the nodes the anchor lists (one, or all of its registry_urls). */
+	n = list ? json_array_size(list) : one ? 1 : ndx_anchor_registry_url_count(anchor);
+	if (n > GW_REGISTRY_URLS_MAX)
+		n = GW_REGISTRY_URLS_MAX;
 	cfg->registry_urls = calloc(n, sizeof *cfg->registry_urls);
 	if (!cfg->registry_urls)
 		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
-		const char *u = one;
+		const char *u = one ? one : ndx_anchor_registry_url_at(anchor, i);
 		if (list) {
 			v = json_array_get(list, i);
 			u = json_string_value(v);
@@ -769,8 +770,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 			  cfg->member, ndx_anchor_instance(cfg->anchor));
 		goto out;
 	}
-	if ((rc = load_registry_urls(doc, reg ? reg : ndx_anchor_registry_url(cfg->anchor), cfg,
-				     err, errcap)))
+	if ((rc = load_registry_urls(doc, reg, cfg->anchor, cfg, err, errcap)))
 		goto out;
 	rc = ndx_key_load(cfg->sign_key_path, &cfg->sign_key);
 	if (rc != NDX_OK || !ndx_key_has_private(cfg->sign_key)) {

@@ -49,7 +49,8 @@ struct anchor_key {
 
 struct ndx_anchor {
 	char *instance;
-	char *registry_url;
+	char *registry_urls[NDX_ANCHOR_URLS_MAX]; /* [0] is registry_url */
+	size_t n_registry_urls;
 	size_t nkeys;
 	struct anchor_key *keys;
 };
@@ -2104,8 +2105,46 @@ void ndx_anchor_free(struct ndx_anchor *a)
 		ndx_key_free(a->keys[i].key);
 	free(a->keys);
 	free(a->instance);
-	free(a->registry_url);
+	for (size_t i = 0; i < a->n_registry_urls; i++)
+		free(a->registry_urls[i]);
 	free(a);
+}
+
+static bool http_url(const char *u)
+{
+	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+/* registry_url, and registry_urls when the anchor lists several nodes: it
+ * must begin with registry_url, so that a reader that knows only
+ * registry_url still asks the first node. */
+static int anchor_urls(struct errbuf *e, struct ndx_anchor *a, const char *url,
+		       const json_t *list)
+{
+	size_t n = list ? json_array_size(list) : 1;
+
+	if (!http_url(url))
+		return fail(e, NDX_EINVAL, "anchor.registry_url: expected an http:// or https:// URL");
+	if (list && (!json_is_array(list) || n == 0 || n > NDX_ANCHOR_URLS_MAX))
+		return fail(e, NDX_EINVAL, "anchor.registry_urls: expected an array of 1 to %d URLs",
+			    NDX_ANCHOR_URLS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		const char *u = list ? json_string_value(json_array_get(list, i)) : url;
+
+		if (!u || !http_url(u))
+			return fail(e, NDX_EINVAL, "anchor.registry_urls[%zu]: expected an http:// or "
+				    "https:// URL", i);
+		if (i == 0 && strcmp(u, url) != 0)
+			return fail(e, NDX_EINVAL, "anchor.registry_urls[0]: must be registry_url");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(a->registry_urls[j], u) == 0)
+				return fail(e, NDX_EINVAL, "anchor.registry_urls[%zu]: listed twice",
+					    i);
+		if (!(a->registry_urls[i] = strdup(u)))
+			return fail(e, NDX_ENOMEM, "out of memory");
+		a->n_registry_urls = i + 1;
+	}
+	return NDX_OK;
 }
 
 static int anchor_keys(struct errbuf *e, struct ndx_anchor *a, const json_t *keys)
@@ -2194,12 +2233,12 @@ int ndx_anchor_parse(const char *data, size_t len, struct ndx_anchor **out,
 		goto out;
 	}
 	a = calloc(1, sizeof *a);
-	if (a == NULL || (a->instance = strdup(inst)) == NULL ||
-	    (a->registry_url = strdup(url)) == NULL) {
+	if (a == NULL || (a->instance = strdup(inst)) == NULL) {
 		rc = fail(&e, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = anchor_keys(&e, a, keys)) != NDX_OK)
+	if ((rc = anchor_urls(&e, a, url, json_object_get(doc, "registry_urls"))) != NDX_OK ||
+	    (rc = anchor_keys(&e, a, keys)) != NDX_OK)
 		goto out;
 	*out = a;
 	a = NULL;
@@ -2234,7 +2273,17 @@ const char *ndx_anchor_instance(const struct ndx_anchor *a)
 
 const char *ndx_anchor_registry_url(const struct ndx_anchor *a)
 {
-	return a->registry_url;
+	return a->registry_urls[0];
+}
+
+size_t ndx_anchor_registry_url_count(const struct ndx_anchor *a)
+{
+	return a->n_registry_urls;
+}
+
+const char *ndx_anchor_registry_url_at(const struct ndx_anchor *a, size_t i)
+{
+	return i < a->n_registry_urls ? a->registry_urls[i] : NULL;
 }
 
 const struct ndx_key *ndx_anchor_key(const struct ndx_anchor *a, const char *key_id)
@@ -2251,11 +2300,19 @@ const struct ndx_key *ndx_anchor_key(const struct ndx_anchor *a, const char *key
 json_t *ndx_anchor_build(const char *instance, const char *registry_url,
 			 const struct ndx_key *key)
 {
+	assert(registry_url != NULL);
+	return ndx_anchor_build_nodes(instance, &registry_url, 1, key);
+}
+
+json_t *ndx_anchor_build_nodes(const char *instance, const char *const *registry_urls,
+			       size_t n_urls, const struct ndx_key *key)
+{
 	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
 	char kid[NDX_KEY_ID_HEX_LEN + 1], now[NDX_TIME_TEXT_LEN], *b64;
-	json_t *doc;
+	json_t *doc, *list = NULL;
 
-	assert(instance != NULL && registry_url != NULL && key != NULL);
+	assert(instance != NULL && registry_urls != NULL && key != NULL);
+	assert(n_urls >= 1 && n_urls <= NDX_ANCHOR_URLS_MAX);
 	ndx_key_public_raw(key, raw);
 	ndx_key_id(key, kid);
 	ndx_time_format(time(NULL), now);
@@ -2264,9 +2321,21 @@ json_t *ndx_anchor_build(const char *instance, const char *registry_url,
 		return NULL;
 	doc = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}]}",
 			"format", NDX_ANCHOR_FORMAT, "instance", instance,
-			"registry_url", registry_url, "generated_at", now,
+			"registry_url", registry_urls[0], "generated_at", now,
 			"keys", "key_id", kid, "public_key", b64);
 	free(b64);
+	if (doc && n_urls > 1) {
+		list = json_array();
+		for (size_t i = 0; list && i < n_urls; i++)
+			if (json_array_append_new(list, json_string(registry_urls[i]))) {
+				json_decref(list);
+				list = NULL;
+			}
+		if (!list || json_object_set_new(doc, "registry_urls", list)) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
 	return doc;
 }
 

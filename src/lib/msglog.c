@@ -2635,6 +2635,226 @@ int ndx_msglog_prove(const char *path, const char *message_id, int direction, ui
 	return NDX_OK;
 }
 
+/* ---- records of a period with their proofs ---------------------------- */
+
+/* The tree head of batch b (batches are numbered without gaps), 1 when
+ * found, 0 when there is none, or an error. */
+static int batch_at(struct ndx__msglog_store *st, uint64_t b, struct ndx_msglog_sth *sth)
+{
+	struct ndx__msglog_iter *it = NULL;
+	int r = st->ops->iter_open(st, NDX__Q_BATCHES_FROM, b, NULL, &it);
+
+	if (r != NDX_OK)
+		return r;
+	r = st->ops->iter_batch(it, sth);
+	st->ops->iter_close(it);
+	if (r == 1 && sth->batch != b)
+		r = 0;
+	return r;
+}
+
+/* The first live batch whose tree head is not older than from_ms, by
+ * bisection over [lo, hi] (heads are closed in time order); hi + 1 when
+ * none is. */
+static int first_batch_since(struct ndx__msglog_store *st, uint64_t lo, uint64_t hi,
+			     int64_t from_ms, uint64_t *out)
+{
+	struct ndx_msglog_sth sth;
+
+	while (lo <= hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		int r = batch_at(st, mid, &sth);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return NDX_EBADSIG;
+		if (sth.time_ms < from_ms)
+			lo = mid + 1;
+		else if (mid == lo)
+			break;
+		else
+			hi = mid;
+	}
+	*out = lo;
+	return NDX_OK;
+}
+
+struct ndx__msglog_walk_batch {
+	uint8_t (*leaves)[NDX_SHA256_LEN];
+	size_t n;
+};
+
+int ndx_msglog_proven_path(const struct ndx_msglog_proven *p,
+			   uint8_t out[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN], size_t *len)
+{
+	assert(p != NULL && p->batch_ != NULL && out != NULL && len != NULL);
+	return ndx_merkle_audit_path((const uint8_t (*)[NDX_SHA256_LEN])p->batch_->leaves,
+				     p->batch_->n, (size_t)p->leaf_index, out, len);
+}
+
+/* Reads batch sth's records into their leaves (checking each record's hash
+ * and the root), then calls cb for those whose time is in [from_ms,
+ * to_ms). *past is set when the batch's first record is at or after
+ * to_ms: later batches hold nothing of the period. */
+static int walk_batch(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth,
+		      struct ndx__msglog_walk_batch *wb, int64_t from_ms, int64_t to_ms,
+		      ndx_msglog_proven_cb cb, void *ctx, bool *past, char *err, size_t cap)
+{
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	uint8_t h[NDX_SHA256_LEN], root[NDX_SHA256_LEN];
+	int rc, r = 0;
+	bool stop = false;
+
+	if (sth->size == 0 || sth->size > BATCH_SIZE_SANE)
+		return failf(err, cap, NDX_EBADSIG, "batch %" PRIu64 " has an implausible size: run "
+			     "ndx log verify", sth->batch);
+	free(wb->leaves);
+	wb->n = 0;
+	wb->leaves = malloc((size_t)sth->size * sizeof *wb->leaves);
+	if (wb->leaves == NULL)
+		return failf(err, cap, NDX_ENOMEM, "out of memory");
+	/* First the leaves, for the root and the audit paths. */
+	rc = st->ops->iter_open(st, NDX__Q_RECORDS_FROM, sth->first_seq, NULL, &it);
+	while (rc == NDX_OK && wb->n < sth->size && (r = st->ops->iter_record(it, &e)) == 1 &&
+	       e.seq == sth->first_seq + wb->n) {
+		ndx_msglog_record_hash(&e, h);
+		if (memcmp(h, e.hash, NDX_SHA256_LEN) != 0)
+			break;
+		if (wb->n == 0)
+			*past = e.time_ms >= to_ms;
+		ndx_merkle_leaf(e.hash, NDX_SHA256_LEN, wb->leaves[wb->n++]);
+	}
+	st->ops->iter_close(it);
+	if (rc != NDX_OK || r < 0)
+		return failf(err, cap, rc != NDX_OK ? rc : NDX_EDB, "cannot read the records of "
+			     "batch %" PRIu64, sth->batch);
+	if (wb->n < sth->size)
+		return failf(err, cap, NDX_EBADSIG, "batch %" PRIu64 ": record %" PRIu64 " is "
+			     "missing or altered: run ndx log verify", sth->batch,
+			     sth->first_seq + wb->n);
+	ndx_merkle_root((const uint8_t (*)[NDX_SHA256_LEN])wb->leaves, wb->n, root);
+	if (memcmp(root, sth->root, NDX_SHA256_LEN) != 0)
+		return failf(err, cap, NDX_EBADSIG, "batch %" PRIu64 ": root does not match its "
+			     "records: run ndx log verify", sth->batch);
+	/* Then the records of the period, to the caller. */
+	rc = st->ops->iter_open(st, NDX__Q_RECORDS_FROM, sth->first_seq, NULL, &it);
+	for (uint64_t i = 0; rc == NDX_OK && !stop && i < sth->size; i++) {
+		if (st->ops->iter_record(it, &e) != 1) {
+			rc = failf(err, cap, NDX_EDB, "cannot read record %" PRIu64,
+				   sth->first_seq + i);
+			break;
+		}
+		if (e.time_ms < from_ms || e.time_ms >= to_ms)
+			continue;
+		struct ndx_msglog_proven p = { .entry = &e, .sth = sth, .leaf_index = i,
+					       .batch_ = wb };
+		r = cb(&p, ctx);
+		if (r < 0)
+			rc = failf(err, cap, r, "%s", ndx_strerror(r));
+		stop = r > 0;
+	}
+	st->ops->iter_close(it);
+	if (stop)
+		*past = true;
+	return rc;
+}
+
+/* Counts the durable records of the period after the last closed batch. */
+static int count_open(struct ndx__msglog_store *st, uint64_t after, int64_t from_ms,
+		      int64_t to_ms, uint64_t *n)
+{
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	int r, rc = st->ops->iter_open(st, NDX__Q_RECORDS_FROM, after + 1, NULL, &it);
+
+	*n = 0;
+	while (rc == NDX_OK && (r = st->ops->iter_record(it, &e)) == 1)
+		*n += e.time_ms >= from_ms && e.time_ms < to_ms;
+	st->ops->iter_close(it);
+	return rc;
+}
+
+static int walk_in_txn(struct ndx__msglog_store *st, const struct meta *m, int64_t from_ms,
+		       int64_t to_ms, ndx_msglog_proven_cb cb, void *ctx,
+		       struct ndx_msglog_walk_result *res, char *err, size_t cap)
+{
+	struct ndx__msglog_walk_batch wb = { 0 };
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_sth sth;
+	uint64_t b = 0, last = 0;
+	bool past = false;
+	int rc, r;
+
+	rc = st->ops->iter_open(st, NDX__Q_BATCH_LAST, 0, NULL, &it);
+	if (rc == NDX_OK) {
+		r = st->ops->iter_batch(it, &res->head);
+		rc = r < 0 ? r : NDX_OK;
+		last = r == 1 ? res->head.batch : 0;
+	}
+	st->ops->iter_close(it);
+	if (rc != NDX_OK)
+		return failf(err, cap, rc, "cannot read the log's tree heads");
+	if (last == 0)
+		return count_open(st, m->start.next_seq - 1, from_ms, to_ms, &res->open_records);
+	rc = first_batch_since(st, m->start.next_batch, last, from_ms, &b);
+	if (rc != NDX_OK)
+		return failf(err, cap, rc, "cannot find the batches of the period: run ndx log "
+			     "verify");
+	res->first_batch = b;
+	for (; rc == NDX_OK && !past && b <= last; b++) {
+		r = batch_at(st, b, &sth);
+		if (r != 1) {
+			rc = failf(err, cap, r < 0 ? r : NDX_EBADSIG, "cannot read batch %" PRIu64, b);
+			break;
+		}
+		rc = walk_batch(st, &sth, &wb, from_ms, to_ms, cb, ctx, &past, err, cap);
+		res->batches++;
+	}
+	free(wb.leaves);
+	if (rc == NDX_OK)
+		rc = count_open(st, res->head.first_seq + res->head.size - 1, from_ms, to_ms,
+				&res->open_records);
+	return rc;
+}
+
+int ndx_msglog_walk_period(const char *path, int64_t from_ms, int64_t to_ms,
+			   ndx_msglog_proven_cb cb, void *ctx,
+			   struct ndx_msglog_walk_result *res, char *err, size_t cap)
+{
+	struct ndx__msglog_store *st = NULL;
+	char nb[300];
+	struct meta m;
+	int rc;
+
+	assert(path != NULL && cb != NULL && res != NULL);
+	memset(res, 0, sizeof *res);
+	if (from_ms >= to_ms)
+		return failf(err, cap, NDX_EINVAL, "the period is empty");
+	rc = open_readonly(path, &st, &m, err, cap);
+	if (rc != NDX_OK)
+		return rc;
+	if (ndx_key_from_public_raw(m.pub, &res->key) != NDX_OK) {
+		st->ops->close(st);
+		return failf(err, cap, NDX_EINVAL, "the public key stored in %s is not usable",
+			     shown(path, nb, sizeof nb));
+	}
+	rc = st->ops->begin(st, false);
+	if (rc == NDX_OK) {
+		rc = walk_in_txn(st, &m, from_ms, to_ms, cb, ctx, res, err, cap);
+		st->ops->rollback(st);
+	} else {
+		failf(err, cap, rc, "cannot read %s", shown(path, nb, sizeof nb));
+	}
+	st->ops->close(st);
+	if (rc != NDX_OK) {
+		ndx_key_free(res->key);
+		res->key = NULL;
+	}
+	return rc;
+}
+
 /* ---- archive ---------------------------------------------------------- */
 
 static int fsync_path(const char *path, bool dir)

@@ -573,10 +573,15 @@ int collector_start(const struct collector_config *cfg, struct collector **out)
 		return NDX_ENOMEM;
 	c->cfg = *cfg;
 	c->cfg.registry_urls = NULL; /* copied below, not kept */
-	c->n_registry_urls = cfg->n_registry_urls ? cfg->n_registry_urls : 1;
+	/* Without --registry: every node the anchor lists. */
+	c->n_registry_urls = cfg->n_registry_urls ? cfg->n_registry_urls
+						  : ndx_anchor_registry_url_count(cfg->anchor);
+	if (c->n_registry_urls > COLLECT_REGISTRIES_MAX)
+		c->n_registry_urls = COLLECT_REGISTRIES_MAX;
 	for (size_t i = 0; i < c->n_registry_urls; i++) {
-		c->registry_urls[i] = trimmed_dup(cfg->n_registry_urls ? cfg->registry_urls[i]
-								       : anchor_reg);
+		c->registry_urls[i] = trimmed_dup(cfg->n_registry_urls
+							  ? cfg->registry_urls[i]
+							  : ndx_anchor_registry_url_at(cfg->anchor, i));
 		oom = oom || !c->registry_urls[i];
 	}
 	c->gateway_url = trimmed_dup(cfg->gateway_url);

@@ -16,6 +16,7 @@
 #include "access_list.h"
 #include "auth.h"
 #include "citizen.h"
+#include "ndx/adminmap.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "ops.h"
@@ -288,6 +289,38 @@ static int match(const char *pattern, const char *rest, char arg[SEG_MAX + 1])
 	return !*pattern && !*rest;
 }
 
+/* GET /api/provinces: today's 34 units (code, name, English name, kind,
+ * the former provinces merged into each), the addresses' provinces; and
+ * the 63 former provinces (code, name, the unit each is in now), which
+ * personal numbers' birth-registration codes and addresses written before
+ * 1 July 2025 name. NULL when out of memory. */
+static json_t *provinces_doc(void)
+{
+	json_t *units = json_array(), *former = json_array();
+
+	for (size_t i = 0; units && i < NDX_ADMIN_PROVINCE_COUNT; i++) {
+		const struct ndx_admin_province *u = ndx_admin_province_at(i);
+		json_t *merged = json_array();
+		for (const char *const *m = u->merged; merged && *m; m++)
+			json_array_append_new(merged, json_string(*m));
+		json_array_append_new(units, json_pack("{sssssssssO}", "code", u->code, "name",
+						       u->name, "name_en", u->name_en, "kind",
+						       u->kind, "merged", merged));
+		json_decref(merged);
+	}
+	for (size_t i = 0; former && i < NDX_PROVINCE_COUNT; i++) {
+		const struct ndx_province *o = ndx_province_at(i);
+		json_array_append_new(former, json_pack("{ssssss}", "code", o->code, "name", o->name,
+							"now", ndx_admin_province_of(o->code)->code));
+	}
+	if (!units || !former) {
+		json_decref(units);
+		json_decref(former);
+		return NULL;
+	}
+	return json_pack("{soso}", "provinces", units, "former", former);
+}
+
 static void api_route(const struct portal *p, const struct ndx_http_req *req,
 		      struct ndx_http_resp *resp)
 {
@@ -300,19 +333,14 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 	json_t *out = NULL;
 	int status = 200, have, is_post = strcmp(req->method, "POST") == 0;
 
-	/* Public and the same for everyone: the province codes and names of
-	 * libndx, so that the web UI holds no second copy of the table. */
+	/* Public and the same for everyone: the province tables of libndx,
+	 * so that the web UI holds no second copy. */
 	if (strcmp(rest, "provinces") == 0 && strcmp(req->method, "GET") == 0) {
-		json_t *list = json_array();
-
-		for (size_t i = 0; list && i < NDX_PROVINCE_COUNT; i++)
-			json_array_append_new(list, json_pack("{ssss}", "code",
-							      ndx_province_at(i)->code, "name",
-							      ndx_province_at(i)->name));
-		ndx_http_resp_json(resp, list ? 200 : 500,
-				   list ? json_pack("{so}", "provinces", list)
-					: json_pack("{ssss}", "error", "internal", "message",
-						    "out of memory"));
+		json_t *doc = provinces_doc();
+		ndx_http_resp_json(resp, doc ? 200 : 500,
+				   doc ? doc
+				       : json_pack("{ssss}", "error", "internal", "message",
+						   "out of memory"));
 		return;
 	}
 	if (strncmp(rest, "ops/", 4) == 0) {

@@ -17,11 +17,13 @@
 
 #include "auth.h"
 #include "exchange.h"
-#include "ndx/fetch.h"
-#include "fold.h"
+#include "ndx/adminmap.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/fetch.h"
+#include "ndx/fold.h"
 #include "ndx/pin.h"
+#include "ndx/text.h"
 #include "ndx/timefmt.h"
 #include "ndx/vietqr.h"
 #include "pay_qr.h"
@@ -32,6 +34,10 @@
 #define AGENCY_RESIDENCE "VN/GOV/BCA"
 #define ECODE_TRIES 10
 #define NAME_SEARCH_LIMIT 100
+#define COMMUNE_MAX 100 /* characters: "Phường Dịch Vọng", "Đặc khu Phú Quốc" */
+#define ADDRESS_MAX 300 /* characters, the registries' address column */
+/* Bytes of an address with its commune and province (4 bytes a character). */
+#define FULL_ADDRESS_CAP ((ADDRESS_MAX + COMMUNE_MAX + 32) * 4)
 
 static const char *const STATES[] = { "unpaid", "submitted", "approved", "completed", "rejected",
 				      "failed", NULL };
@@ -271,14 +277,6 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static void field_error(json_t *errs, const char *field, const char *code)
 {
 	if (!json_object_get(errs, field))
@@ -315,7 +313,10 @@ static void text_field(const json_t *in, json_t *clean, json_t *errs, const char
 		field_error(errs, name, "invalid");
 		return;
 	}
-	if (has_control(t))
+	/* What the registries store (src/sector/schema.c COL_TEXT): no
+	 * control character and no bidirectional override, which would make
+	 * an address read differently on an officer's page (T58). */
+	if (ndx_text_check(t, strlen(t), NULL, NULL) != NDX_OK)
 		field_error(errs, name, "invalid");
 	else if (utf8_chars(t) < min)
 		field_error(errs, name, "required");
@@ -326,6 +327,8 @@ static void text_field(const json_t *in, json_t *clean, json_t *errs, const char
 	free(t);
 }
 
+/* One of today's 34 provinces (adminmap.h). A former province's code is
+ * refused with its own reason: the applicant picked an old list. */
 static void province_field(const json_t *in, json_t *clean, json_t *errs, const char *name)
 {
 	const json_t *v = json_object_get(in, name);
@@ -335,8 +338,29 @@ static void province_field(const json_t *in, json_t *clean, json_t *errs, const 
 		field_error(errs, name, "required");
 	else if (!s || strlen(s) != 3 || !ndx_province_find(s))
 		field_error(errs, name, "invalid");
+	else if (!ndx_admin_province_find(s))
+		field_error(errs, name, "former_province");
 	else
 		json_object_set_new(clean, name, json_string(s));
+}
+
+/* The address the registries store: "number and street, commune, Tỉnh X"
+ * (two levels since 1 July 2025). An application filed before the commune
+ * was asked for has none: its address is written as given. Returns the
+ * length in characters; out is truncated only when cap is too small. */
+static size_t full_address(const json_t *f, char *out, size_t cap)
+{
+	const char *addr = json_string_value(json_object_get(f, "address"));
+	const char *commune = json_string_value(json_object_get(f, "commune"));
+	const char *prov = json_string_value(json_object_get(f, "province"));
+	const struct ndx_admin_province *u = prov && strlen(prov) == 3 ? ndx_admin_province_of(prov)
+								      : NULL;
+
+	if (commune && *commune && u)
+		snprintf(out, cap, "%s, %s, %s %s", addr ? addr : "", commune, u->kind, u->name);
+	else
+		snprintf(out, cap, "%s", addr ? addr : "");
+	return utf8_chars(out);
 }
 
 /* An integer 1..10^12, given as a JSON integer or a string of digits (what
@@ -391,8 +415,8 @@ static void unknown_fields(const json_t *in, json_t *errs, const char *const *kn
 static int validate(const char *kind, const json_t *in, json_t **clean, struct perr *e)
 {
 	static const char *const business[] = { "business_name", "business_line", "province",
-						"address", "capital_vnd", NULL };
-	static const char *const residence[] = { "province", "address", "reason", NULL };
+						"commune", "address", "capital_vnd", NULL };
+	static const char *const residence[] = { "province", "commune", "address", "reason", NULL };
 	json_t *errs = json_object(), *c = json_object();
 
 	*clean = NULL;
@@ -405,14 +429,22 @@ static int validate(const char *kind, const json_t *in, json_t **clean, struct p
 		text_field(in, c, errs, "business_name", 1, 200);
 		text_field(in, c, errs, "business_line", 1, 200);
 		province_field(in, c, errs, "province");
-		text_field(in, c, errs, "address", 1, 300);
+		text_field(in, c, errs, "commune", 1, COMMUNE_MAX);
+		text_field(in, c, errs, "address", 1, ADDRESS_MAX);
 		capital_field(in, c, errs, "capital_vnd");
 		unknown_fields(in, errs, business);
 	} else {
 		province_field(in, c, errs, "province");
-		text_field(in, c, errs, "address", 1, 300);
+		text_field(in, c, errs, "commune", 1, COMMUNE_MAX);
+		text_field(in, c, errs, "address", 1, ADDRESS_MAX);
 		text_field(in, c, errs, "reason", 0, 300);
 		unknown_fields(in, errs, residence);
+	}
+	if (!json_object_size(errs)) {
+		/* The registries hold 300 characters of address, all parts. */
+		char full[FULL_ADDRESS_CAP];
+		if (full_address(c, full, sizeof full) > 300)
+			field_error(errs, "address", "too_long");
 	}
 	if (json_object_size(errs)) {
 		json_decref(c);
@@ -549,12 +581,12 @@ static int name_taken(const struct portal *p, const char *subject, const struct 
 		xresult_free(&r);
 		return -1;
 	}
-	if (sector_fold(name, want, sizeof want) < 0)
+	if (ndx_fold(name, want, sizeof want) < 0)
 		want[0] = '\0';
 	json_array_foreach(items, i, it) {
 		const char *nm = json_string_value(json_object_get(it, "name"));
 
-		if (nm && sector_fold(nm, have, sizeof have) >= 0 && strcmp(want, have) == 0)
+		if (nm && ndx_fold(nm, have, sizeof have) >= 0 && strcmp(want, have) == 0)
 			taken = 1;
 	}
 	xresult_free(&r);
@@ -652,9 +684,10 @@ static int wrote(const char *service, struct xresult *r, struct perr *e)
 	return ok ? 0 : -1;
 }
 
-/* A fresh enterprise code: a tax office prefix and 7 random serial digits,
- * completed with its check digit. */
-static int allocate_code(char out[NDX_ECODE_LEN + 1])
+/* A fresh enterprise code: the prefix of the tax office of the business's
+ * province (adminmap.h) and 7 random serial digits, completed with its
+ * check digit. */
+static int allocate_code(const char *prefix, char out[NDX_ECODE_LEN + 1])
 {
 	for (int i = 0; i < 100; i++) {
 		uint8_t b[8];
@@ -669,7 +702,7 @@ static int allocate_code(char out[NDX_ECODE_LEN + 1])
 		v %= 10000000ULL;
 		if (v == 0)
 			continue;
-		snprintf(first9, sizeof first9, "01%07llu", v);
+		snprintf(first9, sizeof first9, "%.2s%07llu", prefix, v);
 		if (ndx_ecode_make(first9, out) == NDX_OK)
 			return 0;
 	}
@@ -681,18 +714,24 @@ static int approve_business(const struct portal *p, const struct who *w, const c
 {
 	const json_t *f = json_object_get(proc, "fields");
 	const char *pin = str(proc, "subject");
-	char code[NDX_ECODE_LEN + 1] = "", date[11], path[64];
+	/* An application filed before 1 July 2025's map may name a former
+	 * province: the enterprise is registered in the unit it is part of. */
+	const struct ndx_admin_province *u = ndx_admin_province_of(str(f, "province"));
+	char code[NDX_ECODE_LEN + 1] = "", date[11], path[64], addr[FULL_ADDRESS_CAP];
 	json_t *work = NULL, *ent = NULL, *own = NULL, *tax = NULL;
 	struct xresult r;
 	int rc = -1, created = 0;
 
+	if (!u)
+		return perr_set(e, 500, "internal", "the application names no province");
+	full_address(f, addr, sizeof addr);
 	today(date);
 	if (pstore_proc_work_get(p->st, id, &work) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedure could not be read");
 	snprintf(code, sizeof code, "%s", str(work, "enterprise_code"));
 	ent = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "code", code, "name",
-			str(f, "business_name"), "kind", "tu-nhan", "address", str(f, "address"),
-			"province", str(f, "province"), "status", "active", "registered_on", date,
+			str(f, "business_name"), "kind", "tu-nhan", "address", addr, "province",
+			u->code, "status", "active", "registered_on", date,
 			"legal_rep_pin", pin);
 	if (!ent) {
 		perr_set(e, 500, "internal", "out of memory");
@@ -716,7 +755,7 @@ static int approve_business(const struct portal *p, const struct who *w, const c
 		}
 	} else {
 		for (int i = 0; i < ECODE_TRIES && !created; i++) {
-			if (allocate_code(code)) {
+			if (allocate_code(u->ecode_prefix, code)) {
 				perr_set(e, 500, "internal", "no randomness");
 				goto out;
 			}
@@ -774,7 +813,7 @@ static int approve_business(const struct portal *p, const struct who *w, const c
 	if (!created) {
 		tax = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "tax_id", code, "kind", "enterprise",
 				"name", str(f, "business_name"), "status", "active", "tax_office",
-				str(f, "province"), "registered_on", date);
+				u->code, "registered_on", date);
 		if (!tax || call(p, "POST", SVC_TAXPAYERS, "", NULL, w, tax, &r, e) ||
 		    wrote(SVC_TAXPAYERS, &r, e))
 			goto out;
@@ -886,11 +925,16 @@ static int approve_residence(const struct portal *p, const struct who *w, const 
 {
 	const json_t *f = json_object_get(proc, "fields");
 	const char *pin = str(proc, "subject");
-	const char *prov = str(f, "province"), *addr = str(f, "address");
+	const struct ndx_admin_province *u = ndx_admin_province_of(str(f, "province"));
+	const char *prov;
 	struct xresult r;
-	char path[32], hid[13] = "";
+	char path[32], hid[13] = "", addr[FULL_ADDRESS_CAP];
 	json_t *cit;
 
+	if (!u)
+		return perr_set(e, 500, "internal", "the application names no province");
+	prov = u->code;
+	full_address(f, addr, sizeof addr);
 	if (read_citizen(p, pin, w, &cit, e))
 		return -1;
 	snprintf(hid, sizeof hid, "%s", str(cit, "household_id"));
@@ -898,8 +942,10 @@ static int approve_residence(const struct portal *p, const struct who *w, const 
 	 * province code, 8 digits), and a household never moves province: a
 	 * citizen who does gets a new one. So the code says where it is,
 	 * without a read of the household (whose answer holds every member,
-	 * which not every federation allows the portal). */
-	if (strlen(hid) != 12 || strncmp(hid + 1, prov, 3) != 0) {
+	 * which not every federation allows the portal). A household
+	 * registered before 1 July 2025 names a former province: it is in
+	 * the unit that province is part of today. */
+	if (strlen(hid) != 12 || ndx_admin_province_of(hid + 1) != u) {
 		if (new_household(p, w, id, pin, prov, addr, hid, e)) {
 			json_decref(cit);
 			return -1;

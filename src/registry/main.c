@@ -50,7 +50,7 @@
 #define TOKEN_BYTES 32
 
 static const char USAGE[] =
-	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url http://127.0.0.1:4400]\n"
+	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url URL]...\n"
 	"       " PROG " serve --data DIR [--store DB] [--listen 127.0.0.1:4400]\n"
 	"                    [--conf-validity SECONDS] [--threads N] [--max-body BYTES]\n"
 	"       " PROG " token add NAME --data DIR [--store DB] [--member ID]\n"
@@ -61,7 +61,7 @@ static const char USAGE[] =
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =
-	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url URL]\n"
+	"usage: " PROG " init --data DIR [--store DB] [--instance VN] [--url URL]...\n"
 	"Creates a new registry in DIR (mode 0700): its database (registry.db, or the\n"
 	"PostgreSQL database given by --store), the registry's Ed25519\n"
 	"signing key (registry-sign.key, registry-sign.pub), the instance CA (ca.key,\n"
@@ -78,7 +78,11 @@ static const char INIT_HELP[] =
 	"                     the string (refused)\n"
 	"  --instance CODE    instance identifier (default VN)\n"
 	"  --url URL          the registry's public URL written into the anchor and\n"
-	"                     the configuration (default http://127.0.0.1:4400)\n";
+	"                     the configuration (default http://127.0.0.1:4400); given\n"
+	"                     up to 8 times, one for each registry node: the anchor\n"
+	"                     lists them all (registry_urls), the first is the\n"
+	"                     configuration's, and gateways, the monitoring service\n"
+	"                     and `ndx conf fetch` ask them in turn\n";
 
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --data DIR [options]\n"
@@ -173,6 +177,8 @@ static int cmd_init(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *instance = "VN", *url = "http://127.0.0.1:4400", *store_loc = NULL;
+	const char *urls[NDX_ANCHOR_URLS_MAX] = { 0 };
+	size_t nurls = 0;
 	char db[4096], skey[4096], spub[4096], cakey[4096], cacert[4096], anchor[4096],
 		tokpath[4096], key_id[NDX_KEY_ID_HEX_LEN + 1], hex[2 * NDX_SHA256_LEN + 1];
 	struct created made = { .n = 0 };
@@ -189,7 +195,14 @@ static int cmd_init(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 's': store_loc = optarg; break;
 		case 'i': instance = optarg; break;
-		case 'u': url = optarg; break;
+		case 'u':
+			if (nurls == NDX_ANCHOR_URLS_MAX) {
+				fprintf(stderr, PROG " init: --url: at most %d registry nodes\n",
+					NDX_ANCHOR_URLS_MAX);
+				return 2;
+			}
+			urls[nurls++] = optarg;
+			break;
 		case 'h': fputs(INIT_HELP, stdout); return 0;
 		default: fputs(INIT_HELP, stderr); return 2;
 		}
@@ -204,9 +217,19 @@ static int cmd_init(int argc, char **argv)
 				"A-Z a-z 0-9 ' ( ) + , - . = ?\n");
 		return 2;
 	}
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		fprintf(stderr, PROG " init: --url must start with http:// or https://\n");
-		return 2;
+	if (nurls == 0)
+		urls[nurls++] = url;
+	url = urls[0];
+	for (size_t i = 0; i < nurls; i++) {
+		if (strncmp(urls[i], "http://", 7) != 0 && strncmp(urls[i], "https://", 8) != 0) {
+			fprintf(stderr, PROG " init: --url must start with http:// or https://\n");
+			return 2;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(urls[i], urls[j]) == 0) {
+				fprintf(stderr, PROG " init: --url %s given twice\n", urls[i]);
+				return 2;
+			}
 	}
 	if (store_location(dir, store_loc, db, sizeof db) ||
 	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
@@ -252,7 +275,7 @@ static int cmd_init(int argc, char **argv)
 		goto fail;
 	}
 	remember(&made, cacert);
-	anchor_doc = ndx_anchor_build(instance, url, key);
+	anchor_doc = ndx_anchor_build_nodes(instance, urls, nurls, key);
 	anchor_text = anchor_doc ? json_dumps(anchor_doc, JSON_INDENT(2)) : NULL;
 	if (!anchor_text) {
 		fprintf(stderr, PROG " init: cannot build the anchor\n");

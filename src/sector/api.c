@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fold.h"
+#include "ndx/fold.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "openapi.h"
@@ -478,7 +478,7 @@ static void handle_list(struct api *api, const struct sector_table *t,
 		for (char *s = spaced; *s; s++)
 			if (*s == '+')
 				*s = ' ';
-		if (strlen(name) >= sizeof spaced || sector_fold(spaced, folded, sizeof folded) < 0) {
+		if (strlen(name) >= sizeof spaced || ndx_fold(spaced, folded, sizeof folded) < 0) {
 			bad_request(resp, "invalid query", "name: too long");
 			return;
 		}

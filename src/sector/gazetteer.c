@@ -1,116 +1,129 @@
-/* The place table (gazetteer.h). Province codes and names come from libndx
- * (pin.c); this adds what only the generator needs. Populations are
- * rounded 2023 figures; plate codes follow Circular 24/2023/TT-BCA (the
- * first code where a province has several); tax prefixes are the usual
- * first two digits of enterprise codes registered in the province (written
- * from general knowledge and not checked against an official list: they
- * only make the data look familiar, nothing validates them). Wards are
- * real but few, and only for the five centrally run cities; elsewhere an
- * address names the provincial capital. */
+/* The place table (gazetteer.h). Former province codes and names come
+ * from libndx (pin.c), today's units from adminmap.c; this adds what only
+ * the generator needs. Populations are rounded 2023 figures; plate codes
+ * follow Circular 24/2023/TT-BCA (the first code where a province has
+ * several). Communes are real names but few, and only for the six
+ * centrally run cities; some are wards that the 2025 rearrangement of
+ * communes merged into a neighbour, kept as commune names because the data
+ * is synthetic. Elsewhere an address names the ward that carries the
+ * former provincial city's name. */
 #include "gazetteer.h"
+
+#include <string.h>
 
 #include "ndx/pin.h"
 
 static const char *const HANOI[] = {
-	"Phường Phúc Xá, Quận Ba Đình",      "Phường Hàng Bạc, Quận Hoàn Kiếm",
-	"Phường Dịch Vọng, Quận Cầu Giấy",   "Phường Láng Hạ, Quận Đống Đa",
-	"Phường Bạch Mai, Quận Hai Bà Trưng", "Phường Nhân Chính, Quận Thanh Xuân",
-	"Phường Bồ Đề, Quận Long Biên",      "Phường Quảng An, Quận Tây Hồ",
-	"Phường Mộ Lao, Quận Hà Đông",       "Xã Đông Hội, Huyện Đông Anh",
+	"Phường Phúc Xá",      "Phường Hàng Bạc",
+	"Phường Dịch Vọng",   "Phường Láng Hạ",
+	"Phường Bạch Mai", "Phường Nhân Chính",
+	"Phường Bồ Đề",      "Phường Quảng An",
+	"Phường Mộ Lao",       "Xã Đông Hội",
 	NULL,
 };
 static const char *const HCMC[] = {
-	"Phường Bến Nghé, Quận 1",          "Phường Tân Định, Quận 1",
-	"Phường Võ Thị Sáu, Quận 3",        "Phường 12, Quận Tân Bình",
-	"Phường 25, Quận Bình Thạnh",       "Phường Tân Phong, Quận 7",
-	"Phường An Lạc, Quận Bình Tân",     "Phường Bình Thọ, Thành phố Thủ Đức",
-	"Phường 7, Quận Gò Vấp",            "Xã Tân Thông Hội, Huyện Củ Chi",
+	"Phường Bến Nghé",          "Phường Tân Định",
+	"Phường Võ Thị Sáu",        "Phường Sài Gòn",
+	"Phường Bến Thành",         "Phường Tân Phong",
+	"Phường An Lạc",            "Phường Bình Thọ",
+	"Phường Gia Định",          "Xã Tân Thông Hội",
 	NULL,
 };
 static const char *const DANANG[] = {
-	"Phường Thạch Thang, Quận Hải Châu", "Phường An Hải Bắc, Quận Sơn Trà",
-	"Phường Mỹ An, Quận Ngũ Hành Sơn",   "Phường Hòa Khánh Bắc, Quận Liên Chiểu",
+	"Phường Thạch Thang", "Phường An Hải Bắc",
+	"Phường Mỹ An",   "Phường Hòa Khánh Bắc",
 	NULL,
 };
 static const char *const HAIPHONG[] = {
-	"Phường Máy Tơ, Quận Ngô Quyền", "Phường Đằng Giang, Quận Ngô Quyền",
-	"Phường Hoàng Văn Thụ, Quận Hồng Bàng", NULL,
+	"Phường Máy Tơ", "Phường Đằng Giang",
+	"Phường Hoàng Văn Thụ", NULL,
+};
+static const char *const HUE[] = {
+	"Phường Thuận Hóa", "Phường Phú Xuân", "Phường Vỹ Dạ", NULL,
 };
 static const char *const CANTHO[] = {
-	"Phường Tân An, Quận Ninh Kiều", "Phường An Hòa, Quận Ninh Kiều",
-	"Phường Hưng Lợi, Quận Ninh Kiều", NULL,
+	"Phường Tân An", "Phường An Hòa",
+	"Phường Hưng Lợi", NULL,
 };
 
 #define TP "Thành phố "
 static const struct place PLACES[NDX_PROVINCE_COUNT] = {
-	{ "001", 850, "29", "01", "Thành phố", NULL, HANOI, 0 },
-	{ "002", 90, "23", "51", "Tỉnh", TP "Hà Giang", NULL, 0 },
-	{ "004", 54, "11", "48", "Tỉnh", TP "Cao Bằng", NULL, 0 },
-	{ "006", 32, "97", "47", "Tỉnh", TP "Bắc Kạn", NULL, 0 },
-	{ "008", 80, "22", "50", "Tỉnh", TP "Tuyên Quang", NULL, 0 },
-	{ "010", 76, "24", "53", "Tỉnh", TP "Lào Cai", NULL, 0 },
-	{ "011", 63, "27", "56", "Tỉnh", TP "Điện Biên Phủ", NULL, 0 },
-	{ "012", 48, "25", "62", "Tỉnh", TP "Lai Châu", NULL, 0 },
-	{ "014", 131, "26", "55", "Tỉnh", TP "Sơn La", NULL, 0 },
-	{ "015", 84, "21", "52", "Tỉnh", TP "Yên Bái", NULL, 0 },
-	{ "017", 87, "28", "54", "Tỉnh", TP "Hòa Bình", NULL, 0 },
-	{ "019", 133, "20", "46", "Tỉnh", TP "Thái Nguyên", NULL, 0 },
-	{ "020", 79, "12", "49", "Tỉnh", TP "Lạng Sơn", NULL, 0 },
-	{ "022", 138, "14", "57", "Tỉnh", TP "Hạ Long", NULL, 0 },
-	{ "024", 192, "98", "24", "Tỉnh", TP "Bắc Giang", NULL, 0 },
-	{ "025", 150, "19", "26", "Tỉnh", TP "Việt Trì", NULL, 0 },
-	{ "026", 120, "88", "25", "Tỉnh", TP "Vĩnh Yên", NULL, 0 },
-	{ "027", 155, "99", "23", "Tỉnh", TP "Bắc Ninh", NULL, 0 },
-	{ "030", 195, "34", "08", "Tỉnh", TP "Hải Dương", NULL, 0 },
-	{ "031", 209, "15", "02", "Thành phố", NULL, HAIPHONG, 0 },
-	{ "033", 129, "89", "09", "Tỉnh", TP "Hưng Yên", NULL, 0 },
-	{ "034", 187, "17", "10", "Tỉnh", TP "Thái Bình", NULL, 0 },
-	{ "035", 88, "90", "07", "Tỉnh", TP "Phủ Lý", NULL, 0 },
-	{ "036", 188, "18", "06", "Tỉnh", TP "Nam Định", NULL, 0 },
-	{ "037", 102, "35", "27", "Tỉnh", TP "Ninh Bình", NULL, 0 },
-	{ "038", 372, "36", "28", "Tỉnh", TP "Thanh Hóa", NULL, 0 },
-	{ "040", 352, "37", "29", "Tỉnh", TP "Vinh", NULL, 0 },
-	{ "042", 132, "38", "30", "Tỉnh", TP "Hà Tĩnh", NULL, 0 },
-	{ "044", 92, "73", "31", "Tỉnh", TP "Đồng Hới", NULL, 0 },
-	{ "045", 65, "74", "32", "Tỉnh", TP "Đông Hà", NULL, 5 },
-	{ "046", 118, "75", "33", "Tỉnh", TP "Huế", NULL, 0 },
-	{ "048", 123, "43", "04", "Thành phố", NULL, DANANG, 0 },
-	{ "049", 152, "92", "40", "Tỉnh", TP "Tam Kỳ", NULL, 0 },
-	{ "051", 125, "76", "43", "Tỉnh", TP "Quảng Ngãi", NULL, 0 },
-	{ "052", 150, "77", "41", "Tỉnh", TP "Quy Nhơn", NULL, 0 },
-	{ "054", 88, "78", "44", "Tỉnh", TP "Tuy Hòa", NULL, 9 },
-	{ "056", 126, "79", "42", "Tỉnh", TP "Nha Trang", NULL, 0 },
-	{ "058", 60, "85", "45", "Tỉnh", TP "Phan Rang - Tháp Chàm", NULL, 0 },
-	{ "060", 127, "86", "34", "Tỉnh", TP "Phan Thiết", NULL, 0 },
-	{ "062", 58, "82", "61", "Tỉnh", TP "Kon Tum", NULL, 0 },
-	{ "064", 161, "81", "59", "Tỉnh", TP "Pleiku", NULL, 0 },
-	{ "066", 193, "47", "60", "Tỉnh", TP "Buôn Ma Thuột", NULL, 0 },
-	{ "067", 68, "48", "64", "Tỉnh", TP "Gia Nghĩa", NULL, 0 },
-	{ "068", 132, "49", "58", "Tỉnh", TP "Đà Lạt", NULL, 9 },
-	{ "070", 104, "93", "38", "Tỉnh", TP "Đồng Xoài", NULL, 0 },
-	{ "072", 118, "70", "39", "Tỉnh", TP "Tây Ninh", NULL, 3 },
-	{ "074", 277, "61", "37", "Tỉnh", TP "Thủ Dầu Một", NULL, 0 },
-	{ "075", 325, "60", "36", "Tỉnh", TP "Biên Hòa", NULL, 0 },
-	{ "077", 118, "72", "35", "Tỉnh", TP "Bà Rịa", NULL, 0 },
-	{ "079", 946, "51", "03", "Thành phố", NULL, HCMC, 0 },
-	{ "080", 175, "62", "11", "Tỉnh", TP "Tân An", NULL, 6 },
-	{ "082", 179, "63", "12", "Tỉnh", TP "Mỹ Tho", NULL, 0 },
-	{ "083", 129, "71", "13", "Tỉnh", TP "Bến Tre", NULL, 0 },
-	{ "084", 101, "84", "21", "Tỉnh", TP "Trà Vinh", NULL, 8 },
-	{ "086", 103, "64", "15", "Tỉnh", TP "Vĩnh Long", NULL, 8 },
-	{ "087", 160, "66", "14", "Tỉnh", TP "Cao Lãnh", NULL, 4 },
-	{ "089", 190, "67", "16", "Tỉnh", TP "Long Xuyên", NULL, 0 },
-	{ "091", 175, "68", "17", "Tỉnh", TP "Rạch Giá", NULL, 0 },
-	{ "092", 125, "65", "18", "Thành phố", NULL, CANTHO, 0 },
-	{ "093", 73, "95", "63", "Tỉnh", TP "Vị Thanh", NULL, 0 },
-	{ "094", 120, "83", "22", "Tỉnh", TP "Sóc Trăng", NULL, 9 },
-	{ "095", 92, "94", "19", "Tỉnh", TP "Bạc Liêu", NULL, 8 },
-	{ "096", 121, "69", "20", "Tỉnh", TP "Cà Mau", NULL, 9 },
+	{ "001", 850, "29", NULL, HANOI },
+	{ "002", 90, "23", TP "Hà Giang", NULL },
+	{ "004", 54, "11", TP "Cao Bằng", NULL },
+	{ "006", 32, "97", TP "Bắc Kạn", NULL },
+	{ "008", 80, "22", TP "Tuyên Quang", NULL },
+	{ "010", 76, "24", TP "Lào Cai", NULL },
+	{ "011", 63, "27", TP "Điện Biên Phủ", NULL },
+	{ "012", 48, "25", TP "Lai Châu", NULL },
+	{ "014", 131, "26", TP "Sơn La", NULL },
+	{ "015", 84, "21", TP "Yên Bái", NULL },
+	{ "017", 87, "28", TP "Hòa Bình", NULL },
+	{ "019", 133, "20", TP "Thái Nguyên", NULL },
+	{ "020", 79, "12", TP "Lạng Sơn", NULL },
+	{ "022", 138, "14", TP "Hạ Long", NULL },
+	{ "024", 192, "98", TP "Bắc Giang", NULL },
+	{ "025", 150, "19", TP "Việt Trì", NULL },
+	{ "026", 120, "88", TP "Vĩnh Yên", NULL },
+	{ "027", 155, "99", TP "Bắc Ninh", NULL },
+	{ "030", 195, "34", TP "Hải Dương", NULL },
+	{ "031", 209, "15", NULL, HAIPHONG },
+	{ "033", 129, "89", TP "Hưng Yên", NULL },
+	{ "034", 187, "17", TP "Thái Bình", NULL },
+	{ "035", 88, "90", TP "Phủ Lý", NULL },
+	{ "036", 188, "18", TP "Nam Định", NULL },
+	{ "037", 102, "35", TP "Ninh Bình", NULL },
+	{ "038", 372, "36", TP "Thanh Hóa", NULL },
+	{ "040", 352, "37", TP "Vinh", NULL },
+	{ "042", 132, "38", TP "Hà Tĩnh", NULL },
+	{ "044", 92, "73", TP "Đồng Hới", NULL },
+	{ "045", 65, "74", TP "Đông Hà", NULL },
+	{ "046", 118, "75", NULL, HUE },
+	{ "048", 123, "43", NULL, DANANG },
+	{ "049", 152, "92", TP "Tam Kỳ", NULL },
+	{ "051", 125, "76", TP "Quảng Ngãi", NULL },
+	{ "052", 150, "77", TP "Quy Nhơn", NULL },
+	{ "054", 88, "78", TP "Tuy Hòa", NULL },
+	{ "056", 126, "79", TP "Nha Trang", NULL },
+	{ "058", 60, "85", TP "Phan Rang - Tháp Chàm", NULL },
+	{ "060", 127, "86", TP "Phan Thiết", NULL },
+	{ "062", 58, "82", TP "Kon Tum", NULL },
+	{ "064", 161, "81", TP "Pleiku", NULL },
+	{ "066", 193, "47", TP "Buôn Ma Thuột", NULL },
+	{ "067", 68, "48", TP "Gia Nghĩa", NULL },
+	{ "068", 132, "49", TP "Đà Lạt", NULL },
+	{ "070", 104, "93", TP "Đồng Xoài", NULL },
+	{ "072", 118, "70", TP "Tây Ninh", NULL },
+	{ "074", 277, "61", TP "Thủ Dầu Một", NULL },
+	{ "075", 325, "60", TP "Biên Hòa", NULL },
+	{ "077", 118, "72", TP "Bà Rịa", NULL },
+	{ "079", 946, "51", NULL, HCMC },
+	{ "080", 175, "62", TP "Tân An", NULL },
+	{ "082", 179, "63", TP "Mỹ Tho", NULL },
+	{ "083", 129, "71", TP "Bến Tre", NULL },
+	{ "084", 101, "84", TP "Trà Vinh", NULL },
+	{ "086", 103, "64", TP "Vĩnh Long", NULL },
+	{ "087", 160, "66", TP "Cao Lãnh", NULL },
+	{ "089", 190, "67", TP "Long Xuyên", NULL },
+	{ "091", 175, "68", TP "Rạch Giá", NULL },
+	{ "092", 125, "65", NULL, CANTHO },
+	{ "093", 73, "95", TP "Vị Thanh", NULL },
+	{ "094", 120, "83", TP "Sóc Trăng", NULL },
+	{ "095", 92, "94", TP "Bạc Liêu", NULL },
+	{ "096", 121, "69", TP "Cà Mau", NULL },
 };
 
 const struct place *place_at(size_t i)
 {
 	return i < NDX_PROVINCE_COUNT ? &PLACES[i] : NULL;
+}
+
+const struct place *place_find(const char *code)
+{
+	for (size_t i = 0; code && i < NDX_PROVINCE_COUNT; i++)
+		if (strcmp(PLACES[i].code, code) == 0)
+			return &PLACES[i];
+	return NULL;
 }
 
 /* Street names found in nearly every Vietnamese city. */

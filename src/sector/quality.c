@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "ndx/adminmap.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "ndx/timefmt.h"
@@ -298,6 +299,45 @@ static int check_dangling(struct q *q, const struct sector_table *t, json_t *out
 	return NDX_OK;
 }
 
+/* ---- the former map ------------------------------------------------------------- */
+
+/* Rows whose place columns (COL_PLACE) hold a former province's code: valid
+ * (written before 1 July 2025, they still map to one unit) but not on
+ * today's map, so a campaign knows how many addresses to bring up to date.
+ * Tables without such a column get no entry; *count gets the number. */
+static int check_former_map(struct q *q, const struct sector_table *t, json_t *out,
+			    long long *count)
+{
+	char sql[1024], in[NDX_ADMIN_PROVINCE_COUNT * 6 + 1] = "";
+	size_t used = 0, have = 0;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*count = 0;
+	for (size_t i = 0; i < NDX_ADMIN_PROVINCE_COUNT; i++)
+		used += (size_t)snprintf(in + used, sizeof in - used, "%s'%s'", i ? "," : "",
+					 ndx_admin_province_at(i)->code);
+	used = (size_t)snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE 0", t->name);
+	for (size_t c = 0; c < t->ncols && used < sizeof sql; c++)
+		if (t->cols[c].flags & COL_PLACE) {
+			used += (size_t)snprintf(sql + used, sizeof sql - used,
+						 " OR (%s IS NOT NULL AND %s NOT IN (%s))",
+						 t->cols[c].name, t->cols[c].name, in);
+			have++;
+		}
+	if (!have)
+		return NDX_OK;
+	if (used >= sizeof sql)
+		return NDX_EINVAL; /* cannot happen: at most two place columns a table */
+	if ((rc = prepare(q->db, sql, &st)))
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	json_object_set_new(out, "former_map", json_pack("{sI}", "count", (json_int_t)*count));
+	return NDX_OK;
+}
+
 /* ---- stale ---------------------------------------------------------------------- */
 
 static int check_stale(struct q *q, const struct sector_table *t, const char *cutoff,
@@ -354,7 +394,7 @@ int quality_run(const struct quality_opts *o, json_t **report)
 	char uri[4200], cutoff[NDX_TIME_TEXT_LEN], now_text[NDX_TIME_TEXT_LEN];
 	time_t now = o->now ? o->now : time(NULL);
 	json_t *tables = NULL;
-	long long inv = 0, dup = 0, dang = 0, stale = 0;
+	long long inv = 0, dup = 0, dang = 0, stale = 0, former = 0, f;
 	int rc;
 
 	*report = NULL;
@@ -377,18 +417,21 @@ int quality_run(const struct quality_opts *o, json_t **report)
 		json_t *tr = json_pack("{sI}", "rows", (json_int_t)table_rows(&q, t));
 		json_object_set_new(tables, t->name, tr);
 		if ((rc = check_invalid(&q, t, tr)) || (rc = check_duplicates(&q, t, tr)) ||
-		    (rc = check_dangling(&q, t, tr)) || (rc = check_stale(&q, t, cutoff, tr)))
+		    (rc = check_dangling(&q, t, tr)) || (rc = check_stale(&q, t, cutoff, tr)) ||
+		    (rc = check_former_map(&q, t, tr, &f)))
 			goto out;
+		former += f;
 		inv += json_integer_value(json_object_get(json_object_get(tr, "invalid"), "count"));
 		dup += json_integer_value(json_object_get(json_object_get(tr, "duplicates"), "groups"));
 		dang += json_integer_value(json_object_get(json_object_get(tr, "dangling"), "count"));
 		stale += json_integer_value(json_object_get(json_object_get(tr, "stale"), "count"));
 	}
-	*report = json_pack("{sssssssIsIs{sIsIsIsI}sbso}", "sector", o->def->name, "db",
+	*report = json_pack("{sssssssIsIs{sIsIsIsIsI}sbso}", "sector", o->def->name, "db",
 			    o->db_path, "checked_at", now_text, "stale_days",
 			    (json_int_t)o->stale_days, "samples", (json_int_t)o->samples, "totals",
 			    "invalid", (json_int_t)inv, "duplicate_groups", (json_int_t)dup,
-			    "dangling", (json_int_t)dang, "stale", (json_int_t)stale, "clean",
+			    "dangling", (json_int_t)dang, "stale", (json_int_t)stale, "former_map",
+			    (json_int_t)former, "clean",
 			    inv + dup + dang == 0, "tables", tables);
 	tables = NULL;
 	rc = *report ? NDX_OK : NDX_ENOMEM;
@@ -427,8 +470,13 @@ void quality_print_summary(const json_t *report, FILE *f)
 			fprintf(f, "%lld dangling%s  ",
 				(long long)json_integer_value(json_object_get(dg, "count")),
 				json_array_size(json_object_get(dg, "skipped")) ? " (some not checked: no --db-dir)" : "");
-		fprintf(f, "%lld stale\n",
+		fprintf(f, "%lld stale",
 			(long long)json_integer_value(json_object_get(json_object_get(t, "stale"), "count")));
+		if (json_object_get(t, "former_map"))
+			fprintf(f, "  %lld on the former map",
+				(long long)json_integer_value(
+					json_object_get(json_object_get(t, "former_map"), "count")));
+		fprintf(f, "\n");
 	}
 	fprintf(f, "%s\n", json_is_true(json_object_get(report, "clean"))
 				   ? "clean: no invalid, duplicate or dangling records"

@@ -41,6 +41,17 @@ static const char *const VEHICLE_KIND[] = { "car", "motorbike", "truck", NULL };
 
 /* ---- population (Ministry of Public Security) ---------------------------- */
 
+/* Addresses have two levels since 1 July 2025 (province, commune; no
+ * district); their province columns take today's 34 codes, and rows
+ * written before keep a former code, which maps to one unit (adminmap.h). */
+#define ADDRESS_TEXT \
+	"house number and street, commune (Phường, Xã or Đặc khu), province; rows written " \
+	"before 1 July 2025 keep their text as written (often with a district)"
+#define ADDRESS_PROVINCE \
+	"one of the 34 province codes in force since 1 July 2025 (e.g. 012 Lai Châu, 031 " \
+	"Hải Phòng); rows written before may hold one of the 63 former codes, each within " \
+	"exactly one of today's provinces (GET /api/provinces of the portal lists both)"
+
 static const struct sector_column CITIZENS[] = {
 	{ .name = "pin", .type = COL_PIN, .flags = REQ | COL_ID,
 	  .desc = "personal identification number (12 digits)" },
@@ -51,10 +62,11 @@ static const struct sector_column CITIZENS[] = {
 	{ .name = "birth_province", .type = COL_PROVINCE, .flags = REQ,
 	  .desc = "province where the birth was registered (the PIN's first 3 digits)" },
 	{ .name = "permanent_address", .type = COL_TEXT, .flags = REQ, .max = 300,
-	  .desc = "permanent residence (thường trú)" },
-	{ .name = "permanent_province", .type = COL_PROVINCE, .flags = REQ | COL_FILTER },
+	  .desc = "permanent residence (thường trú): " ADDRESS_TEXT },
+	{ .name = "permanent_province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ | COL_FILTER,
+	  .desc = "province of permanent_address: " ADDRESS_PROVINCE },
 	{ .name = "temporary_address", .type = COL_TEXT, .max = 300,
-	  .desc = "temporary residence (tạm trú), if any" },
+	  .desc = "temporary residence (tạm trú), if any, written like permanent_address" },
 	{ .name = "household_id", .type = COL_HOUSEHOLD, .flags = COL_FILTER,
 	  .ref = "population/households" },
 	{ .name = "relation", .type = COL_ENUM, .values = RELATION,
@@ -70,8 +82,10 @@ static const struct sector_column HOUSEHOLDS[] = {
 	  .desc = "household code: H, province code, 8 digits" },
 	{ .name = "head_pin", .type = COL_PIN, .flags = REQ | COL_FILTER,
 	  .ref = "population/citizens", .desc = "the head of the household" },
-	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300 },
-	{ .name = "province", .type = COL_PROVINCE, .flags = REQ },
+	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300,
+	  .desc = "the household's address: " ADDRESS_TEXT },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ,
+	  .desc = "province of address, also in the household code: " ADDRESS_PROVINCE },
 };
 
 static const struct sector_table POPULATION[] = {
@@ -134,7 +148,7 @@ static const struct sector_column ENTERPRISES[] = {
 	{ .name = "name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 200 },
 	{ .name = "kind", .type = COL_ENUM, .flags = REQ, .values = ENTERPRISE_KIND },
 	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300 },
-	{ .name = "province", .type = COL_PROVINCE, .flags = REQ | COL_FILTER },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ | COL_FILTER },
 	{ .name = "status", .type = COL_ENUM, .flags = REQ, .values = ENTERPRISE_STATUS },
 	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
 	{ .name = "legal_rep_pin", .type = COL_PIN, .flags = REQ | COL_FILTER,
@@ -164,14 +178,14 @@ static const struct sector_column TAXPAYERS[] = {
 	{ .name = "kind", .type = COL_ENUM, .flags = REQ, .values = TAXPAYER_KIND },
 	{ .name = "name", .type = COL_TEXT, .flags = REQ | COL_NAME, .max = 200 },
 	{ .name = "status", .type = COL_ENUM, .flags = REQ, .values = TAXPAYER_STATUS },
-	{ .name = "tax_office", .type = COL_PROVINCE, .flags = REQ,
+	{ .name = "tax_office", .type = COL_PROVINCE, .flags = COL_PLACE | REQ,
 	  .desc = "province of the managing tax office" },
 	{ .name = "registered_on", .type = COL_DATE, .flags = REQ },
 	/* Last: a database made before them gets the columns on open. */
 	{ .name = "address", .type = COL_TEXT, .max = 300,
 	  .desc = "the taxpayer's address: a person's permanent residence (kept current from "
 		  "the population registry's residence-changed event), an enterprise's head office" },
-	{ .name = "province", .type = COL_PROVINCE, .desc = "the province of address" },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE, .desc = "the province of address" },
 };
 
 static const struct sector_column OBLIGATIONS[] = {
@@ -204,7 +218,7 @@ static const struct sector_column PARTICIPANTS[] = {
 	{ .name = "address", .type = COL_TEXT, .max = 300,
 	  .desc = "the insured person's permanent residence, kept current from the population "
 		  "registry's residence-changed event" },
-	{ .name = "province", .type = COL_PROVINCE, .desc = "the province of address" },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE, .desc = "the province of address" },
 };
 
 static const struct sector_column CONTRIBUTIONS[] = {
@@ -229,7 +243,7 @@ static const struct sector_table INSURANCE[] = {
 static const struct sector_column PARCELS[] = {
 	{ .name = "id", .type = COL_PARCEL, .flags = REQ | COL_ID,
 	  .desc = "province code, map sheet, parcel number: 079-0012-00345" },
-	{ .name = "province", .type = COL_PROVINCE, .flags = REQ | COL_FILTER },
+	{ .name = "province", .type = COL_PROVINCE, .flags = COL_PLACE | REQ | COL_FILTER },
 	{ .name = "address", .type = COL_TEXT, .flags = REQ, .max = 300 },
 	{ .name = "area_m2", .type = COL_REAL, .flags = REQ, .lo = 0.1, .hi = 1e8 },
 	{ .name = "land_use", .type = COL_ENUM, .flags = REQ, .values = LAND_USE },
@@ -268,7 +282,7 @@ static const struct sector_column VEHICLES_COLS[] = {
 	{ .name = "owner_address", .type = COL_TEXT, .max = 300,
 	  .desc = "the owner's address: a person's permanent residence (kept current from the "
 		  "population registry's residence-changed event), an enterprise's head office" },
-	{ .name = "owner_province", .type = COL_PROVINCE, .desc = "the province of owner_address" },
+	{ .name = "owner_province", .type = COL_PROVINCE, .flags = COL_PLACE, .desc = "the province of owner_address" },
 };
 
 static const struct sector_table VEHICLES[] = {
@@ -395,7 +409,8 @@ int sector_value_check(const struct sector_column *c, const char *v, const char 
 		return -1;
 	case COL_PROVINCE:
 		if (n != 3 || !ndx_province_find(v)) {
-			*why = "expected one of the 63 three-digit province codes (e.g. 001, 079)";
+			*why = "expected a three-digit province code: one of today's 34 (e.g. 012) or, "
+			       "for data from before 1 July 2025, one of the 63 former ones";
 			return -1;
 		}
 		return 0;

@@ -28,6 +28,11 @@ enum col_type {
 #define COL_ID 0x2u       /* the table's key, named in the URL path */
 #define COL_NAME 0x4u     /* searched by name: has a folded, indexed twin */
 #define COL_FILTER 0x8u   /* indexed; an equality filter on the list call */
+/* COL_PROVINCE of where something is now (an address, a parcel, a tax
+ * office), not of a past registration: since 1 July 2025 one of the 34
+ * units; a former code there is a row written under the old map, which the
+ * quality report counts (adminmap.h). */
+#define COL_PLACE 0x10u
 
 struct sector_column {
 	const char *name;

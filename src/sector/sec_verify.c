@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "fold.h"
+#include "ndx/fold.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "schema.h"
@@ -28,7 +28,7 @@ const char *verify_name(const char *sent, const char *held)
 
 	if (strcmp(sent, held) == 0)
 		return VERIFY_MATCH;
-	if (sector_fold(sent, a, sizeof a) >= 0 && sector_fold(held, b, sizeof b) >= 0 &&
+	if (ndx_fold(sent, a, sizeof a) >= 0 && ndx_fold(held, b, sizeof b) >= 0 &&
 	    strcmp(a, b) == 0)
 		return VERIFY_MARKS;
 	return VERIFY_DIFFERS;
@@ -51,7 +51,7 @@ const char *verify_address(const char *sent, const char *held)
 
 	if (strcmp(sent, held) == 0)
 		return VERIFY_MATCH;
-	if (sector_fold(sent, a, sizeof a) >= 0 && sector_fold(held, b, sizeof b) >= 0 &&
+	if (ndx_fold(sent, a, sizeof a) >= 0 && ndx_fold(held, b, sizeof b) >= 0 &&
 	    strcmp(a, b) == 0)
 		return VERIFY_MATCH;
 	return VERIFY_DIFFERS;
@@ -251,7 +251,7 @@ static int candidate(struct lookups *l, const json_t *rec, struct citizen *out)
 	struct citizen c;
 	int rc, found = 0;
 
-	if (!name || sector_fold(name, folded, sizeof folded) < 0 || !*folded)
+	if (!name || ndx_fold(name, folded, sizeof folded) < 0 || !*folded)
 		return 0;
 	sqlite3_reset(l->by_name);
 	sqlite3_bind_text(l->by_name, 1, folded, -1, SQLITE_TRANSIENT);

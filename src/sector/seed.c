@@ -18,11 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fold.h"
 #include "gazetteer.h"
 #include "names.h"
+#include "ndx/adminmap.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
+#include "ndx/fold.h"
 #include "ndx/pin.h"
 #include "ndx/timefmt.h"
 #include "store.h"
@@ -201,10 +202,15 @@ struct gen {
 	uint32_t total_weight;
 	uint32_t surname_cum[64];
 	uint32_t surname_total;
-	uint64_t hh_count[NDX_PROVINCE_COUNT];
-	uint64_t parcel_count[NDX_PROVINCE_COUNT];
-	uint64_t car_count[NDX_PROVINCE_COUNT];
-	uint64_t bike_count[NDX_PROVINCE_COUNT];
+	/* A place is a former province (gazetteer.h); addresses name the
+	 * unit it is part of today (adminmap.h), and the numbers that carry a
+	 * province (households, parcels, plates) count per unit. */
+	size_t unit_of[NDX_PROVINCE_COUNT];
+	const struct place *seat[NDX_ADMIN_PROVINCE_COUNT];
+	uint64_t hh_count[NDX_ADMIN_PROVINCE_COUNT];
+	uint64_t parcel_count[NDX_ADMIN_PROVINCE_COUNT];
+	uint64_t car_count[NDX_ADMIN_PROVINCE_COUNT];
+	uint64_t bike_count[NDX_ADMIN_PROVINCE_COUNT];
 	uint64_t certificates, chassis;
 	struct enterprise_ref *ents;
 	size_t nents, capents;
@@ -261,6 +267,17 @@ static void updated_text(struct gen *g, char out[NDX_TIME_TEXT_LEN])
 	int64_t back = chance(&g->rng, 0.92) ? between(&g->rng, 0, 180 * 86400)
 					      : between(&g->rng, 366, 6 * 365) * (int64_t)86400;
 	ndx_time_format(g->now - (time_t)back, out);
+}
+
+/* Today's unit of place prov, and its code: what addresses carry. */
+static const struct ndx_admin_province *unit(const struct gen *g, size_t prov)
+{
+	return ndx_admin_province_at(g->unit_of[prov]);
+}
+
+static const char *ucode(const struct gen *g, size_t prov)
+{
+	return unit(g, prov)->code;
 }
 
 static size_t pick_province(struct gen *g)
@@ -321,7 +338,7 @@ static int make_person(struct gen *g, struct person *p, int female, int birth_ye
 		given = female ? pick(g, GIVEN_FEMALE, g->n_given_f) : pick(g, GIVEN_MALE, g->n_given_m);
 	} while (strcmp(middle, given) == 0);
 	snprintf(p->name, sizeof p->name, "%s %s %s", SURNAMES[p->surname].name, middle, given);
-	if (sector_fold(p->name, p->folded, sizeof p->folded) < 0)
+	if (ndx_fold(p->name, p->folded, sizeof p->folded) < 0)
 		return NDX_EINVAL;
 	return NDX_OK;
 }
@@ -329,22 +346,18 @@ static int make_person(struct gen *g, struct person *p, int female, int birth_ye
 static void address(struct gen *g, size_t prov, char *out, size_t cap)
 {
 	const struct place *pl = place_at(prov);
-	const char *pname = ndx_province_at(prov)->name;
+	const struct ndx_admin_province *u = unit(g, prov);
 	const char *street = STREETS[below(&g->rng, (uint32_t)NSTREETS)];
 	int house = between(&g->rng, 1, 350);
 
-	if (pl->wards) {
-		size_t n = names_count(pl->wards);
-		/* "TP Hồ Chí Minh" is the short form: addresses spell it out. */
-		snprintf(out, cap, "Số %d đường %s, %s, Thành phố %s", house, street,
-			 pl->wards[below(&g->rng, (uint32_t)n)],
-			 strcmp(pl->code, "079") == 0 ? "Hồ Chí Minh" : pname);
-	} else if (pl->numbered_wards) {
-		snprintf(out, cap, "Số %d đường %s, Phường %d, %s, Tỉnh %s", house, street,
-			 between(&g->rng, 1, (int)pl->numbered_wards), pl->capital, pname);
-	} else {
-		snprintf(out, cap, "Số %d đường %s, %s, Tỉnh %s", house, street, pl->capital, pname);
-	}
+	/* Two levels since 1 July 2025: commune, then province; no district. */
+	if (pl->wards)
+		snprintf(out, cap, "Số %d đường %s, %s, %s %s", house, street,
+			 pl->wards[below(&g->rng, (uint32_t)names_count(pl->wards))], u->kind,
+			 u->name);
+	else
+		snprintf(out, cap, "Số %d đường %s, Phường %s, %s %s", house, street,
+			 pl->capital + strlen("Thành phố "), u->kind, u->name);
 }
 
 static void remember_adult(struct gen *g, const char *pin)
@@ -375,7 +388,7 @@ static int put_citizen(struct gen *g, const struct person *p, const char *addr, 
 	 * civil status registry's events. */
 	return put(g, S_POP, 0, "sssssssssssss", p->pin, p->name, p->folded, bd,
 		   p->female ? "female" : "male", ndx_province_at(p->birth_prov)->code, addr,
-		   ndx_province_at(prov)->code, tmp, hh, p->relation, NULL, up);
+		   ucode(g, prov), tmp, hh, p->relation, NULL, up);
 }
 
 static int put_birth(struct gen *g, const struct person *p, const char *father,
@@ -417,7 +430,9 @@ static int put_marriage(struct gen *g, const struct person *h, const struct pers
 		d = g->today - between(&g->rng, 0, 30);
 	date_text(d, reg);
 	updated_text(g, up);
-	return put(g, S_CIVIL, 1, "ssssss", h->pin, w->pin, reg, ndx_province_at(prov)->code,
+	/* Registered where they lived, under the map of that day. */
+	return put(g, S_CIVIL, 1, "ssssss", h->pin, w->pin, reg,
+		   d < days_from_civil(2025, 7, 1) ? ndx_province_at(prov)->code : ucode(g, prov),
 		   chance(&g->rng, 0.05) ? "divorced" : "registered", up);
 }
 
@@ -472,7 +487,7 @@ static int put_taxpayer(struct gen *g, const char *tax_id, const char *name, con
 	 * head office), in the province of the managing tax office. */
 	if ((rc = put(g, S_TAX, 0, "ssssssssss", tax_id, enterprise ? "enterprise" : "individual",
 		      name, folded, r <= 95 ? "active" : r <= 98 ? "suspended" : "closed",
-		      ndx_province_at(prov)->code, reg, addr, ndx_province_at(prov)->code, up)))
+		      ucode(g, prov), reg, addr, ucode(g, prov), up)))
 		return rc;
 	return taxpayer_obligations(g, tax_id, enterprise);
 }
@@ -500,7 +515,7 @@ static int put_insurance(struct gen *g, const struct person *p, size_t prov, con
 	updated_text(g, up);
 	if ((rc = put(g, S_INS, 0, "ssssssss", p->pin, p->name, p->folded,
 		      retired ? "retired" : chance(&g->rng, 0.9) ? "contributing" : "paused", first,
-		      addr, ndx_province_at(prov)->code, up)))
+		      addr, ucode(g, prov), up)))
 		return rc;
 	for (int k = 0; k < spans; k++) {
 		int64_t s = start + (end - start) * k / spans;
@@ -521,13 +536,13 @@ static int put_parcel(struct gen *g, size_t prov, const char *addr, int home, co
 		      const char *h2, int64_t since)
 {
 	const struct place *pl = place_at(prov);
-	uint64_t n = g->parcel_count[prov]++;
+	uint64_t n = g->parcel_count[g->unit_of[prov]]++;
 	char id[16], cert[16], s[11], up[NDX_TIME_TEXT_LEN];
 	const char *use;
 	double area;
 	int rc;
 
-	snprintf(id, sizeof id, "%s-%04u-%05u", pl->code, (unsigned)(n / 99999 % 10000) + 1,
+	snprintf(id, sizeof id, "%s-%04u-%05u", ucode(g, prov), (unsigned)(n / 99999 % 10000) + 1,
 		 (unsigned)(n % 99999) + 1);
 	uint64_t c = g->certificates++;
 	snprintf(cert, sizeof cert, "%c%c %06u", 'A' + (int)(c / 1000000 / 26 % 26),
@@ -547,7 +562,7 @@ static int put_parcel(struct gen *g, size_t prov, const char *addr, int home, co
 		since = g->today;
 	date_text(since, s);
 	updated_text(g, up);
-	if ((rc = put(g, S_LAND, 0, "sssdsss", id, pl->code, addr, area, use, cert, up)) ||
+	if ((rc = put(g, S_LAND, 0, "sssdsss", id, ucode(g, prov), addr, area, use, cert, up)) ||
 	    (rc = put(g, S_LAND, 1, "ssdss", id, h1, h2 ? 50.0 : 100.0, s, up)))
 		return rc;
 	if (h2)
@@ -559,10 +574,11 @@ static int put_vehicle(struct gen *g, size_t prov, const char *addr, const char 
 		       const char *kind, int64_t not_before)
 {
 	static const char SERIES[] = "ABCDEFGHKLMNPSTUVXYZ";
-	const struct place *pl = place_at(prov);
+	/* Plates take the code of the unit's seat. */
+	const struct place *pl = g->seat[g->unit_of[prov]];
 	char plate[16], chassis[20], reg[11], up[NDX_TIME_TEXT_LEN];
 	int car = strcmp(kind, "motorbike") != 0;
-	uint64_t n = car ? g->car_count[prov]++ : g->bike_count[prov]++;
+	uint64_t n = car ? g->car_count[g->unit_of[prov]]++ : g->bike_count[g->unit_of[prov]]++;
 	int year = between(&g->rng, 2005, g->this_year);
 	int64_t first = days_from_civil(year, 1, 1);
 	const char *brand;
@@ -589,7 +605,7 @@ static int put_vehicle(struct gen *g, size_t prov, const char *addr, const char 
 	snprintf(make, sizeof make, "%.*s", (int)(sp ? sp - brand : (long)strlen(brand)), brand);
 	snprintf(model, sizeof model, "%s", sp ? sp + 1 : brand);
 	return put(g, S_VEH, 0, "ssssisssssss", plate, kind, make, model, (int64_t)year,
-		   pick(g, COLORS, g->n_colors), chassis, owner, reg, addr, pl->code, up);
+		   pick(g, COLORS, g->n_colors), chassis, owner, reg, addr, ucode(g, prov), up);
 }
 
 static uint64_t name_hash(const char *s)
@@ -607,7 +623,6 @@ static int put_enterprise(struct gen *g, const struct person *founder, const str
 					    "hop-danh" };
 	static const char *const PREFIX[] = { "Công ty TNHH", "Công ty TNHH", "Công ty Cổ phần",
 					      "Doanh nghiệp tư nhân", "Công ty Hợp danh" };
-	const struct place *pl = place_at(prov);
 	char prefix9[10], code[NDX_ECODE_LEN + 1], name[200], folded[200], reg[11], since[11],
 		up[NDX_TIME_TEXT_LEN];
 	int r = between(&g->rng, 1, 100), kind, rc;
@@ -617,7 +632,8 @@ static int put_enterprise(struct gen *g, const struct person *founder, const str
 	if (!partner && (kind == 1 || kind == 2 || kind == 4))
 		kind = 0;
 	for (;;) {
-		snprintf(prefix9, sizeof prefix9, "%s%07u", pl->tax_prefix,
+		/* The prefix of the tax office of the unit's seat. */
+		snprintf(prefix9, sizeof prefix9, "%s%07u", unit(g, prov)->ecode_prefix,
 			 (unsigned)below(&g->rng, 10000000));
 		if (ndx_ecode_make(prefix9, code) == NDX_OK &&
 		    numset_add(&g->ecodes, strtoull(code, NULL, 10)))
@@ -634,7 +650,7 @@ static int put_enterprise(struct gen *g, const struct person *founder, const str
 		else
 			snprintf(name, sizeof name, "%s %s %s %s %d", PREFIX[kind], trade, b1, b2,
 				 between(&g->rng, 2, 999));
-		if (sector_fold(name, folded, sizeof folded) < 0)
+		if (ndx_fold(name, folded, sizeof folded) < 0)
 			return NDX_EINVAL;
 		if (numset_add(&g->enames, name_hash(folded)))
 			break;
@@ -645,7 +661,7 @@ static int put_enterprise(struct gen *g, const struct person *founder, const str
 	date_text(day, reg);
 	updated_text(g, up);
 	r = between(&g->rng, 1, 100);
-	if ((rc = put(g, S_ENT, 0, "ssssssssss", code, name, folded, KIND[kind], addr, pl->code,
+	if ((rc = put(g, S_ENT, 0, "ssssssssss", code, name, folded, KIND[kind], addr, ucode(g, prov),
 		      r <= 85 ? "active" : r <= 93 ? "suspended" : "dissolved", reg, founder->pin,
 		      up)))
 		return rc;
@@ -737,8 +753,8 @@ static int household(struct gen *g, uint64_t budget, uint64_t *made)
 	int64_t first_child = 0;
 	const struct person *husband = NULL, *wife = NULL;
 
-	snprintf(hh, sizeof hh, "H%s%08llu", ndx_province_at(prov)->code,
-		 (unsigned long long)(g->hh_count[prov]++ % 100000000ULL));
+	snprintf(hh, sizeof hh, "H%s%08llu", ucode(g, prov),
+		 (unsigned long long)(g->hh_count[g->unit_of[prov]]++ % 100000000ULL));
 	address(g, prov, addr, sizeof addr);
 	if ((rc = make_person(g, &m[n], female, g->this_year - age, -1, birth_province(g, prov),
 			      "head")))
@@ -785,7 +801,7 @@ static int household(struct gen *g, uint64_t budget, uint64_t *made)
 	}
 
 	updated_text(g, up);
-	if ((rc = put(g, S_POP, 1, "sssss", hh, m[head_i].pin, addr, ndx_province_at(prov)->code,
+	if ((rc = put(g, S_POP, 1, "sssss", hh, m[head_i].pin, addr, ucode(g, prov),
 		      up)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -943,7 +959,10 @@ static void init_tables(struct gen *g)
 	for (size_t i = 0; i < NDX_PROVINCE_COUNT; i++) {
 		acc += place_at(i)->weight;
 		g->cum[i] = acc;
+		g->unit_of[i] = (size_t)ndx_admin_province_index_of(ndx_province_at(i)->code);
 	}
+	for (size_t u = 0; u < NDX_ADMIN_PROVINCE_COUNT; u++)
+		g->seat[u] = place_find(ndx_admin_province_at(u)->code);
 	g->total_weight = acc;
 	acc = 0;
 	for (size_t i = 0; i < NSURNAMES && i < 64; i++) {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fold.h"
+#include "ndx/fold.h"
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
@@ -603,7 +603,7 @@ static int bind_row(sqlite3_stmt *q, const struct sector_table *t, const json_t 
 		else
 			sqlite3_bind_text(q, i, json_string_value(v), -1, SQLITE_STATIC);
 		if (c->flags & COL_NAME) {
-			if (sector_fold(v && json_is_string(v) ? json_string_value(v) : "", folded,
+			if (ndx_fold(v && json_is_string(v) ? json_string_value(v) : "", folded,
 					folded_cap) < 0)
 				return NDX_ETOOBIG;
 			sqlite3_bind_text(q, (*arg)++, folded, -1, SQLITE_STATIC);

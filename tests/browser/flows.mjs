@@ -192,13 +192,14 @@ export function defineFlows(env) {
     await check(citizen, 'household-business-form');
 
     // Nothing filled in: the portal's 422 becomes the error summary, focused.
-    for (const f of ['#field-business-name', '#field-business-line', '#field-address', '#field-capital-vnd']) await citizen.fill(f, '');
+    for (const f of ['#field-business-name', '#field-business-line', '#field-commune', '#field-address', '#field-capital-vnd']) await citizen.fill(f, '');
     await citizen.selectOption('#field-province', '');
     await citizen.click('#submit-procedure');
     await citizen.waitForSelector('.govuk-error-summary');
     assert.ok(await citizen.evaluate(() => document.activeElement.closest('.govuk-error-summary') !== null),
       'focus on the error summary');
     assert.ok(await citizen.locator('.govuk-error-summary a[href="#field-business-name"]').count() === 1);
+    assert.ok(await citizen.locator('.govuk-error-summary a[href="#field-commune"]').count() === 1, 'the commune is asked for');
     assert.ok(await citizen.locator('#field-business-name-error').isVisible());
     assert.match(await citizen.title(), /^Lỗi:/);
     await check(citizen, 'household-business-errors');
@@ -206,8 +207,13 @@ export function defineFlows(env) {
     const name = `Hộ kinh doanh Thử nghiệm ${Date.now()}`;
     await citizen.fill('#field-business-name', name);
     await citizen.fill('#field-business-line', 'Bán lẻ hàng tạp hoá');
-    await citizen.selectOption('#field-province', '079');
-    await citizen.fill('#field-address', '25 Nguyễn Huệ, Phường Sài Gòn');
+    // Today's map (1 July 2025): 34 provinces, then the commune; no district.
+    assert.equal(await citizen.locator('#field-province option:not([value=""])').count(), 34);
+    assert.equal((await citizen.locator('#field-province option[value="012"]').textContent()).trim(), 'Tỉnh Lai Châu');
+    assert.equal(await citizen.locator('#field-province option[value="030"]').count(), 0, 'no former province (Hải Dương)');
+    await citizen.selectOption('#field-province', '012');
+    await citizen.fill('#field-commune', 'Phường Tân Phong');
+    await citizen.fill('#field-address', '25 Trần Phú');
     await citizen.fill('#field-capital-vnd', '50.000.000');
     await citizen.click('#submit-procedure');
     await citizen.waitForSelector('#procedure-ref');
@@ -229,7 +235,8 @@ export function defineFlows(env) {
     await check(officer, 'officer-approved');
 
     await eventually(async () => (await stateOf(citizen, env, id)) === 'completed');
-    assert.match(await citizen.textContent('#result-enterprise-code'), /^\s*\d{10}(-\d{3})?\s*$/);
+    // A business in Lai Châu: Lai Châu's tax office prefix (62), not Hà Nội's (issue 22).
+    assert.match(await citizen.textContent('#result-enterprise-code'), /^\s*62\d{8}(-\d{3})?\s*$/);
     // Dates dd/mm/yyyy HH:MM; who did what in words, the agency by name.
     const history = await citizen.textContent('#procedure-history');
     assert.match(history, /\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/, 'history dates as dd/mm/yyyy HH:MM');
@@ -249,11 +256,12 @@ export function defineFlows(env) {
     const citizen = await open();
     const acc = account(env, 1);
     await signInCitizen(citizen, portal(env), acc);
-    const address = `Số ${Date.now() % 1000} phố Tràng Tiền, phường Hoàn Kiếm`;
+    const address = `Số ${Date.now() % 1000} phố Tràng Tiền`;
     const id = await fileProcedure(citizen, env, 'residence-change', async (p) => {
       assert.ok((await p.textContent('#prefill')).trim().length > 0, 'current residence pre-filled');
       await check(p, 'residence-change-form');
       await p.selectOption('#field-province', '001');
+      await p.fill('#field-commune', 'Phường Hoàn Kiếm');
       await p.fill('#field-address', address);
       await p.fill('#field-reason', 'Chuyển nơi làm việc');
     }, { checkPages: true });
@@ -263,7 +271,9 @@ export function defineFlows(env) {
     await eventually(async () => (await stateOf(citizen, env, id)) === 'completed');
     await check(citizen, 'residence-change-completed');
     await go(citizen, env, '/profile', 'profile');
-    assert.match(await citizen.textContent('#citizen'), new RegExp(address));
+    // Stored and shown as street, commune, province: two levels.
+    assert.match(await citizen.textContent('#citizen'), new RegExp(`${address}, Phường Hoàn Kiếm, Thành phố Hà Nội`));
+    assert.match(await citizen.textContent('#citizen'), /Thành phố Hà Nội \(001\)/);
   }));
 
   it('access list: reads by others first, own views behind the filter, an officer in plain words, 390 px', { timeout: TEST_MS }, guard(env, async (t, open) => {
@@ -275,6 +285,7 @@ export function defineFlows(env) {
     // An officer opens the citizen's procedure and approves it.
     const id = await fileProcedure(citizen, env, 'residence-change', async (p) => {
       await p.selectOption('#field-province', '001');
+      await p.fill('#field-commune', 'Phường Hoàn Kiếm');
       await p.fill('#field-address', `Số ${Date.now() % 1000} phố Hàng Khay`);
       await p.fill('#field-reason', 'Kiểm tra danh sách truy cập');
     });
@@ -370,7 +381,8 @@ export function defineFlows(env) {
       await p.fill('#field-business-name', `Hộ kinh doanh Từ chối ${Date.now()}`);
       await p.fill('#field-business-line', 'Dịch vụ ăn uống');
       await p.selectOption('#field-province', '001');
-      await p.fill('#field-address', '8 Hàng Bạc, phường Hoàn Kiếm');
+      await p.fill('#field-commune', 'Phường Hoàn Kiếm');
+      await p.fill('#field-address', '8 Hàng Bạc');
       await p.fill('#field-capital-vnd', '20000000');
     });
 

@@ -52,6 +52,7 @@ class Record:
     path: str
     headers: list = field(default_factory=list)
     body: bytes = b""
+    client_ip: str = ""  # the address the request came from
 
     def header(self, name):
         """First value of header name (case-insensitive) or None."""
@@ -122,7 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         backend = self.server.backend
         body = self._read_body()
-        rec = Record(self.command, self.path, list(self.headers.items()), body)
+        rec = Record(self.command, self.path, list(self.headers.items()), body,
+                     self.client_address[0])
         backend._record(rec)
         route = self.path.split("?", 1)[0].rstrip("/")
         parts = route.split("/")
@@ -195,9 +197,10 @@ class Backend:
     """A recording provider system. start() binds (a given port or a free one),
     stop() closes it (a later start() reuses the same port: "backend down, then back")."""
 
-    def __init__(self, name="backend", big_size=1 << 20):
+    def __init__(self, name="backend", big_size=1 << 20, host="127.0.0.1"):
         self.name = name
         self.big_size = big_size
+        self.host = host
         self.port = None
         self.records = []
         self._lock = threading.Lock()
@@ -208,11 +211,11 @@ class Backend:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self):
         self._stopping.clear()
-        self._server = _Server(("127.0.0.1", self.port or 0), _Handler)
+        self._server = _Server((self.host, self.port or 0), _Handler)
         self._server.backend = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -280,7 +283,8 @@ class _ScriptedHandler(_Handler):
     def _dispatch(self):
         backend = self.server.backend
         body = self._read_body()
-        rec = Record(self.command, self.path, list(self.headers.items()), body)
+        rec = Record(self.command, self.path, list(self.headers.items()), body,
+                     self.client_address[0])
         backend._record(rec)
         reply = backend.reply
         if reply is None:

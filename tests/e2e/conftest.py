@@ -120,8 +120,12 @@ def registry_exe(build_dir):
 
 class Registry:
     def __init__(self, exe, workdir, conf_validity=600, max_body=None, threads=None,
-                 store=None, init=True):
+                 store=None, init=True, host="127.0.0.1", launcher=(), port=None, urls=()):
         self.exe = Path(exe)
+        # Where serve listens and what it runs under (test_federation_netns.py: an
+        # address of a network namespace and `ip netns exec NS`).
+        self.host, self.launcher = host, tuple(launcher)
+        self.fixed_port = port  # serve on this port (one the anchor names), else a free one
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.anchor = self.data_dir / "anchor.json"
@@ -139,7 +143,8 @@ class Registry:
             self.token = (self.data_dir / "admin.token").read_text().strip()
             return
         init = subprocess.run(
-            [str(self.exe), "init", "--data", str(self.data_dir), *self.store_args()],
+            [str(self.exe), "init", "--data", str(self.data_dir), *self.store_args(),
+             *[arg for u in urls for arg in ("--url", u)]],
             capture_output=True, text=True, timeout=30)
         if init.returncode != 0:
             pytest.fail(f"ndx-registry init failed ({init.returncode}):\n"
@@ -152,11 +157,11 @@ class Registry:
 
     def start(self):
         self.starts += 1
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = self.fixed_port or free_port()
+        self.url = f"http://{self.host}:{self.port}"
         self.stderr_path = self.workdir / f"registry-{self.starts}.stderr"
-        cmd = [str(self.exe), "serve", "--data", str(self.data_dir),
-               "--listen", f"127.0.0.1:{self.port}",
+        cmd = [*self.launcher, str(self.exe), "serve", "--data", str(self.data_dir),
+               "--listen", f"{self.host}:{self.port}",
                "--conf-validity", str(self.conf_validity), *self.store_args()]
         if self.max_body is not None:
             cmd += ["--max-body", str(self.max_body)]

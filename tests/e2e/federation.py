@@ -291,10 +291,12 @@ class Gateway:
         self.starts = 0
         self.stderr_path = None
         self.exit_codes = []
+        # Where its ports listen and what it runs under: Federation.placement.
+        self.host, self.launcher = "127.0.0.1", ()
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.consumer_port}"
+        return f"http://{self.host}:{self.consumer_port}"
 
     def write_config(self):
         (self.dir / "data").mkdir(mode=0o700, exist_ok=True)
@@ -304,8 +306,8 @@ class Gateway:
             "registry_url": self.registry.url,
             "sign_key": self.ident.sign_key.name, "tls_key": self.ident.tls_key.name,
             "tls_cert": self.ident.tls_cert.name,
-            "consumer_listen": f"127.0.0.1:{self.consumer_port}",
-            "gateway_listen": f"127.0.0.1:{self.gateway_port}",
+            "consumer_listen": f"{self.host}:{self.consumer_port}",
+            "gateway_listen": f"{self.host}:{self.gateway_port}",
             "services": self.services, "limits": self.limits,
             "conf_refresh_s": self.conf_refresh_s,
         }
@@ -321,7 +323,8 @@ class Gateway:
         self.starts += 1
         self.stderr_path = self.dir / f"gateway-{self.starts}.stderr"
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([str(self.exe), "--config", str(self.config_path)],
+            self.proc = subprocess.Popen([*self.launcher, str(self.exe), "--config",
+                                          str(self.config_path)],
                                          stdout=subprocess.DEVNULL, stderr=err,
                                          cwd=str(self.dir))
         return self
@@ -410,8 +413,19 @@ class Federation:
     configuration files and starts the gateways."""
 
     def __init__(self, build_dir, registry, workdir, max_body=65536, echo_timeout_ms=1500,
-                 conf_refresh_s=1, peer_timeout_ms=8000):
+                 conf_refresh_s=1, peer_timeout_ms=8000, placement=None, backend_host=None,
+                 address_of=None):
+        """placement(name) gives the (address, launcher argv prefix) of gateway `name`
+        ("BCA", "BTC", "BHXH"), default loopback and none; the backends listen on
+        backend_host (default loopback): test_federation_netns.py puts each agency in a
+        network namespace of its own. address_of(name, port) is the address registered
+        for the gateway (default https:// its placement's address and port; bench/hosts
+        registers a relay that delays the traffic in front of one)."""
         self.build_dir = Path(build_dir)
+        self.placement = placement or (lambda name: ("127.0.0.1", ()))
+        self.address_of = address_of or (
+            lambda name, port: f"https://{self.placement(name)[0]}:{port}")
+        backend_host = backend_host or "127.0.0.1"
         self.registry = registry
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -419,8 +433,8 @@ class Federation:
         self.echo_timeout_ms = echo_timeout_ms
         self.conf_refresh_s = conf_refresh_s
         self.peer_timeout_ms = peer_timeout_ms
-        self.citizens = Backend("citizens", big_size=max_body + 4096)
-        self.echo = Backend("echo", big_size=max_body + 4096)
+        self.citizens = Backend("citizens", big_size=max_body + 4096, host=backend_host)
+        self.echo = Backend("echo", big_size=max_body + 4096, host=backend_host)
         self.gateways = {}
         self.idents = {}
 
@@ -448,7 +462,7 @@ class Federation:
     def register_gateway(self, name, member, code, gateway_port):
         d = self.workdir / name
         d.mkdir(parents=True, exist_ok=True)
-        ident = Identity(member, code, d, f"https://127.0.0.1:{gateway_port}")
+        ident = Identity(member, code, d, self.address_of(name, gateway_port))
         self.keygen(d / "sign")
         self.ndx("gateway", "add", "--member", member, "--code", code, "--address",
                  ident.address, "--sign-key", ident.sign_pub, "--tls-out", ident.tls_prefix)
@@ -502,6 +516,7 @@ class Federation:
             gw = Gateway(gateway_exe(self.build_dir), self.idents[n], subsystems[n],
                          services[n], ports[n][0], ports[n][1], self.registry, limits,
                          self.conf_refresh_s)
+            gw.host, gw.launcher = self.placement(n)
             gw.write_config()
             self.gateways[n] = gw
         for gw in self.gateways.values():
@@ -794,21 +809,23 @@ def remove_fake_provider(fed):
 
 
 @contextlib.contextmanager
-def running_federation(build_dir, prefix, gateway_class=None, setup=None):
+def running_federation(build_dir, prefix, gateway_class=None, setup=None, registry_kw=None,
+                       federation_kw=None):
     """A registry and a started Federation in a fresh directory, for a module fixture.
     gateway_class replaces Gateway while the gateways are made; setup(f) runs once
-    they are up. On the way out every process is stopped: a non-zero exit fails the
-    module (its files are kept), else the directory is removed."""
+    they are up; registry_kw and federation_kw go to Registry and Federation. On the way
+    out every process is stopped: a non-zero exit fails the module (its files are kept),
+    else the directory is removed."""
     global Gateway
     if not gateway_exe(build_dir).is_file():
         pytest.fail(f"{gateway_exe(build_dir)} is missing: build it first", pytrace=False)
     # Not under pytest's basetemp: other pytest sessions on this machine rotate it away.
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     (workdir / "registry").mkdir()
-    reg = Registry(registry_exe(build_dir), workdir / "registry").start()
+    reg = Registry(registry_exe(build_dir), workdir / "registry", **(registry_kw or {})).start()
     problems = []
     try:
-        f = Federation(build_dir, reg, workdir / "fed")
+        f = Federation(build_dir, reg, workdir / "fed", **(federation_kw or {}))
         orig = Gateway
         try:
             if gateway_class is not None:

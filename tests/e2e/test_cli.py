@@ -87,7 +87,7 @@ def test_keygen_needs_out(build_dir):
 # ---- help and usage -------------------------------------------------------------------
 
 COMMANDS = ["keygen", "member", "subsystem", "service", "grant", "gateway", "revoke",
-            "audit", "embargo", "id-provider", "conf", "demo"]
+            "audit", "embargo", "id-provider", "conf", "demo", "market"]
 
 
 def test_top_level_help_lists_every_command(build_dir):
@@ -111,6 +111,8 @@ def test_top_level_help_lists_every_command(build_dir):
     ["conf", "--help"], ["conf", "fetch", "--help"], ["conf", "verify", "--help"],
     ["demo", "--help"], ["demo", "up", "--help"], ["demo", "down", "--help"],
     ["demo", "run", "--help"], ["help"],
+    ["market", "--help"], ["market", "statement", "--help"],
+    ["market", "check-statement", "--help"], ["market", "invoice", "--help"],
 ])
 def test_every_help_exits_0(build_dir, args):
     res = ok(run_ndx(build_dir, *args))
@@ -139,6 +141,18 @@ def test_every_help_exits_0(build_dir, args):
     ["service", "update", "VN/GOV/BCA/population/citizens", "--bulk-purpose", "a",
      "--no-bulk-purposes"],
     ["service", "list", "--bulk-purpose", "a"],
+    ["market"], ["market", "bill"], ["market", "statement", "--db", "x"],
+    ["market", "statement", "--db", "l", "--key", "k", "--conf", "c", "--anchor", "a",
+     "--agreement", "x"],
+    ["market", "check-statement", "s.json"],
+    ["market", "check-statement", "s.json", "--db", "l", "--key", "k", "--conf", "c"],
+    ["market", "check-statement", "s.json", "--db", "l", "--key", "k", "--agreement", "x"],
+    ["market", "statement", "--bogus"],
+    ["market", "invoice", "s.json", "--key", "k", "--bin", "970436"],
+    ["market", "invoice", "s.json", "--key", "k", "--bin", "970436", "--account", "1",
+     "--db", "l"],
+    ["market", "statement", "--db", "l", "--key", "k", "--conf", "c", "--anchor", "a",
+     "--agreement", "x", "--month", "2026-12", "--bin", "970436"],
 ])
 def test_usage_errors_exit_2(build_dir, args):
     res = run_ndx(build_dir, *args)

@@ -424,8 +424,10 @@ def test_the_portal_residence_change_moves_the_household_too(demo):
     portal = fed["apps"]["portal"]["url"]
     s = portal_citizen(fed, pin)
     csrf = s.get(portal + "/api/session", timeout=10).json()["csrf"]
-    fields = {"province": "048", "address": "Số 45 đường Bạch Đằng, Phường Hải Châu, Đà Nẵng",
+    fields = {"province": "048", "commune": "Phường Hải Châu", "address": "Số 45 đường Bạch Đằng",
               "reason": "chuyển công tác"}
+    # Stored as one address, commune and province (two levels since 1 July 2025).
+    full = "Số 45 đường Bạch Đằng, Phường Hải Châu, Thành phố Đà Nẵng"
     r = s.post(portal + "/api/procedures", json={"kind": "residence-change", "fields": fields},
                headers={"X-CSRF-Token": csrf}, timeout=30)
     assert r.status_code == 201, r.text
@@ -451,7 +453,7 @@ def test_the_portal_residence_change_moves_the_household_too(demo):
     assert cit["permanent_province"] == "048" and cit["household_id"] != old_hh, cit
     assert cit["household_id"].startswith("H048") and cit["relation"] == "head"
     hh = demo.record("population", "households", cit["household_id"])
-    assert (hh["province"], hh["address"], hh["head_pin"]) == ("048", fields["address"], pin)
+    assert (hh["province"], hh["address"], hh["head_pin"]) == ("048", full, pin)
     prof = s.get(portal + "/api/profile", timeout=30).json()
     assert prof["household"]["province"] == "048", prof
 

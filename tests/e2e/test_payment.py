@@ -46,7 +46,8 @@ BANK_BIN, TREASURY_ACCOUNT = "970499", "7111000000001"
 FEE = 20000  # the residence change's fee (src/portal/procedures.c)
 ANNA = ("001088000101", "Nguyễn Thị An")
 BINH = ("079201000303", "Trần Văn Bình")
-ANNA_FIELDS = {"province": "079", "address": "12 Lê Lợi, Phường Bến Thành", "reason": ""}
+ANNA_FIELDS = {"province": "079", "commune": "Phường Bến Thành", "address": "12 Lê Lợi",
+               "reason": ""}
 
 
 def b64u(data):

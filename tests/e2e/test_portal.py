@@ -510,7 +510,8 @@ def raw_get(env, target):
 
 
 BUSINESS = {"business_name": "Hộ kinh doanh Phở Gà Hàng Điếu", "business_line": "Ăn uống",
-            "province": "001", "address": "12 Hàng Điếu, Hoàn Kiếm", "capital_vnd": 150000000}
+            "province": "001", "commune": "Phường Hoàn Kiếm", "address": "12 Hàng Điếu",
+            "capital_vnd": 150000000}
 
 
 def register_id_provider(env, issuer, pub_pem_path):
@@ -565,15 +566,26 @@ def test_help_is_truthful(env):
 
 
 def test_provinces_come_from_libndx(env):
-    """The one province table (src/lib/pin.c) is what the web UI gets, no session needed."""
+    """The province tables of libndx (src/lib/adminmap.c, src/lib/pin.c) are what the web UI
+    gets, no session needed: today's 34 units and the 63 former provinces."""
     r = requests.get(env.url + "/api/provinces", timeout=10)
     assert r.status_code == 200
     provinces = r.json()["provinces"]
-    assert len(provinces) == 63
+    assert len(provinces) == 34
     codes = [p["code"] for p in provinces]
     assert codes == sorted(codes) and codes[0] == "001" and codes[-1] == "096"
-    names = {p["code"]: p["name"] for p in provinces}
-    assert names["001"] == "Hà Nội" and names["048"] == "Đà Nẵng"
+    by = {p["code"]: p for p in provinces}
+    assert by["001"]["name"] == "Hà Nội" and by["001"]["kind"] == "Thành phố"
+    assert by["012"] == {"code": "012", "name": "Lai Châu", "name_en": "Lai Chau", "kind": "Tỉnh",
+                         "merged": ["012"]}
+    assert by["031"]["merged"] == ["031", "030"] and by["031"]["kind"] == "Thành phố"
+    assert by["079"]["merged"] == ["079", "074", "077"]
+    assert sum(p["kind"] == "Thành phố" for p in provinces) == 6
+    former = r.json()["former"]
+    assert len(former) == 63
+    now = {p["code"]: p["now"] for p in former}
+    assert now["030"] == "031" and now["010"] == "015" and now["012"] == "012"
+    assert sorted(c for p in provinces for c in p["merged"]) == sorted(now)
     assert requests.post(env.url + "/api/provinces", timeout=10).status_code in (403, 404)
 
 
@@ -974,15 +986,32 @@ def test_validation_errors(env):
     doc = error(post(s, url, csrf, {"kind": "household-business", "fields": bad}), 422,
                 "validation")
     assert doc["fields"] == {"business_name": "required", "business_line": "too_long",
-                             "province": "invalid", "capital_vnd": "out_of_range",
-                             "colour": "unknown"}
+                             "province": "invalid", "commune": "required",
+                             "capital_vnd": "out_of_range", "colour": "unknown"}
     doc = error(post(s, url, csrf, {"kind": "residence-change",
-                                    "fields": {"province": "79", "address": " ",
+                                    "fields": {"province": "79", "address": " ", "commune": "x" * 101,
                                                "reason": "r" * 301}}), 422, "validation")
-    assert doc["fields"] == {"province": "invalid", "address": "required",
+    assert doc["fields"] == {"province": "invalid", "address": "required", "commune": "too_long",
                              "reason": "too_long"}
-    # 300 characters with diacritics are 300, not bytes.
-    ok = {"province": "079", "address": "ệ" * 300, "reason": ""}
+    # A former province (Hải Dương, merged into Hải Phòng on 1 July 2025) is not offered any
+    # more: refused with its own reason, as is a district-level form of the old list.
+    doc = error(post(s, url, csrf, {"kind": "residence-change", "fields": {
+        "province": "030", "commune": "Phường Hải Dương", "address": "1 Trần Hưng Đạo"}}), 422,
+        "validation")
+    assert doc["fields"] == {"province": "former_province"}
+    # A commune or street that would read differently on the officer's page (a right-to-left
+    # override) or forge a line is refused at filing, not by the registry at approval.
+    doc = error(post(s, url, csrf, {"kind": "residence-change", "fields": {
+        "province": "001", "commune": "Phường \u202eKiếm Hoàn", "address": "1 Tràng\nTiền"}}),
+        422, "validation")
+    assert doc["fields"] == {"commune": "invalid", "address": "invalid"}
+    # The registries hold 300 characters of address, street, commune and province together:
+    # "ệ…, Phường Bến Thành, Thành phố Hồ Chí Minh" is 300 with 259 of street, not 301.
+    # Characters with diacritics count one each, not their bytes.
+    big = {"province": "079", "commune": "Phường Bến Thành", "address": "ệ" * 260, "reason": ""}
+    doc = error(post(s, url, csrf, {"kind": "residence-change", "fields": big}), 422, "validation")
+    assert doc["fields"] == {"address": "too_long"}
+    ok = dict(big, address="ệ" * 259)
     r = post(s, url, csrf, {"kind": "residence-change", "fields": ok})
     assert r.status_code == 201, r.text
     assert s.get(env.url + "/api/procedures", timeout=10).json()["procedures"][0]["id"] == \
@@ -1058,7 +1087,8 @@ def test_household_business_approved_into_the_registries(env):
     done = r.json()
     assert done["state"] == "completed", done
     code = done["result"]["enterprise_code"]
-    assert len(code) == 10 and code.isdigit()
+    # Hà Nội's tax office prefix, the business being in Hà Nội.
+    assert len(code) == 10 and code.isdigit() and code[:2] == "01"
     assert [h["state"] for h in done["history"]] == ["submitted", "approved", "completed"]
     assert done["history"][1]["actor"] == "officer:canbo.btc"
     error(post(btc, url, btc_csrf, {"decision": "approve"}), 409, "conflict")
@@ -1070,6 +1100,8 @@ def test_household_business_approved_into_the_registries(env):
     ent = r.json()
     assert ent["name"] == BUSINESS["business_name"] and ent["legal_rep_pin"] == who[0]
     assert ent["kind"] == "tu-nhan" and ent["status"] == "active"
+    assert ent["address"] == "12 Hàng Điếu, Phường Hoàn Kiếm, Thành phố Hà Nội"
+    assert ent["province"] == "001"
     # The enterprise's taxpayer record is nobody's personal data: no Ndx-Subject.
     r = env.fed.call("BCA", "GET", TAXPAYERS, f"/{code}", client=POPULATION,
                      headers={"Ndx-Purpose": "public-service"})
@@ -1090,8 +1122,9 @@ def test_residence_change_seen_by_another_agency(env):
     s, csrf = citizen_login(env, who)
     pre = s.get(env.url + "/api/prefill/residence-change", timeout=30).json()["fields"]
     assert set(pre) == {"permanent_address", "permanent_province"}
-    new = {"province": "048", "address": "45 Bạch Đằng, Hải Châu, Đà Nẵng",
+    new = {"province": "048", "commune": "Phường Hải Châu", "address": "45 Bạch Đằng",
            "reason": "chuyển công tác"}
+    full = "45 Bạch Đằng, Phường Hải Châu, Thành phố Đà Nẵng"
     r = post(s, env.url + "/api/procedures", csrf, {"kind": "residence-change", "fields": new})
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
@@ -1101,20 +1134,20 @@ def test_residence_change_seen_by_another_agency(env):
              {"decision": "approve"})
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "completed"
-    assert r.json()["result"] == {"permanent_address": new["address"]}
+    assert r.json()["result"] == {"permanent_address": full}
     r = gw_get(env, "TCT", TAX, CITIZENS, f"/{who[0]}", who[0], "tax-administration")
     assert r.status_code == 200, r.text
-    assert r.json()["permanent_address"] == new["address"]
+    assert r.json()["permanent_address"] == full
     assert r.json()["permanent_province"] == "048"
     prof = s.get(env.url + "/api/profile", timeout=30).json()
-    assert prof["citizen"]["permanent_address"] == new["address"]
+    assert prof["citizen"]["permanent_address"] == full
 
 
 def test_reject_and_decide_twice(env):
     who = adults(env, 6)[5]
     s, csrf = citizen_login(env, who)
     r = post(s, env.url + "/api/procedures", csrf, {"kind": "residence-change", "fields": {
-        "province": "001", "address": "1 Tràng Tiền"}})
+        "province": "001", "commune": "Phường Hoàn Kiếm", "address": "1 Tràng Tiền"}})
     pid = r.json()["id"]
     bca, bca_csrf = officer_login(env, "canbo.bca")
     url = env.url + f"/api/officer/procedures/{pid}/decision"
@@ -1130,6 +1163,32 @@ def test_reject_and_decide_twice(env):
     # The registry was not touched.
     r = gw_get(env, "TCT", TAX, CITIZENS, f"/{who[0]}", who[0], "tax-administration")
     assert r.json()["permanent_address"] != "1 Tràng Tiền"
+
+
+def test_enterprise_code_prefix_follows_the_province(env):
+    """Issue 22: a business in Lai Châu got Hà Nội's prefix. The enterprise code starts with
+    the tax office prefix of the business's province; in the area of Hải Dương, merged into
+    Hải Phòng on 1 July 2025, that is Hải Phòng's."""
+    btc, btc_csrf = officer_login(env, "canbo.btc")
+    cases = [(adults(env, 20)[18], "012", "Phường Tân Phong", "62", "Tỉnh Lai Châu"),
+             (adults(env, 20)[19], "031", "Phường Hải Dương", "02", "Thành phố Hải Phòng")]
+    for who, prov, commune, prefix, unit in cases:
+        s, csrf = citizen_login(env, who)
+        fields = dict(BUSINESS, business_name="Hộ kinh doanh Chè " + uuid.uuid4().hex[:8],
+                      province=prov, commune=commune, address="Số 3 đường Trần Phú")
+        r = post(s, env.url + "/api/procedures", csrf, {"kind": "household-business",
+                                                        "fields": fields})
+        assert r.status_code == 201, r.text
+        r = post(btc, env.url + f"/api/officer/procedures/{r.json()['id']}/decision",
+                 btc_csrf, {"decision": "approve"})
+        assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+        code = r.json()["result"]["enterprise_code"]
+        assert code[:2] == prefix, (prov, code)
+        ent = requests.get(env.sectors["enterprise"].url + f"/enterprises/{code}",
+                           timeout=10).json()
+        assert (ent["province"], ent["address"]) == (prov, f"Số 3 đường Trần Phú, {commune}, {unit}")
+        tax = requests.get(env.sectors["tax"].url + f"/taxpayers/{code}", timeout=10).json()
+        assert tax["tax_office"] == prov
 
 
 def test_failed_write_then_approved_again(env):
@@ -1351,7 +1410,8 @@ def test_officer_read_names_the_officer_and_the_procedure(env):
     s, csrf = citizen_login(env, who)
     r = post(s, env.url + "/api/procedures", csrf,
              {"kind": "residence-change",
-              "fields": {"province": "001", "address": "5 Tràng Tiền", "reason": ""}})
+              "fields": {"province": "001", "commune": "Phường Hoàn Kiếm",
+                         "address": "5 Tràng Tiền", "reason": ""}})
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
     bca, bca_csrf = officer_login(env, "canbo.bca")

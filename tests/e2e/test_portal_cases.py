@@ -275,7 +275,8 @@ def stderr(env):
 
 def file_procedure(env, s, n):
     r = post(s, env.url + "/api/procedures", {"kind": "residence-change", "fields": {
-        "province": "079", "address": f"{n} Lê Lợi, Quận 1", "reason": ""}})
+        "province": "079", "commune": "Phường Bến Thành", "address": f"{n} Lê Lợi",
+        "reason": ""}})
     assert r.status_code == 201, r.text
     return r.json()
 

@@ -22,7 +22,10 @@ import requests
 
 from test_subject_accesses import Demo, alive, free_port_base, ok, run_ndx
 
-SEED = ["--citizens", "1000", "--seed", "9", "--defects", "0.06", "--today", "2026-11-15"]
+# A seed whose data holds every kind: the owners table has only a handful of rows, so at 6 %
+# whether one is spoiled depends on the draw (seed 9 stopped holding one when addresses
+# moved to the 2025 map and the generator's draws changed).
+SEED = ["--citizens", "1000", "--seed", "1", "--defects", "0.06", "--today", "2026-11-15"]
 VERIFY = "VN/GOV/BCA/population/verify"
 PURPOSE = "data-reconciliation"
 CLIENTS = {

@@ -146,6 +146,61 @@ def test_seed_summary(seeded, build_dir):
     assert res.returncode == 1 and "refusing to overwrite" in res.stderr
 
 
+# Today's 34 units (src/lib/adminmap.c): the codes, and a few names, enterprise code and plate
+# prefixes (the plate of the seat's former province: Lào Cai sits in former Yên Bái, 21).
+UNITS = {"001", "004", "008", "011", "012", "014", "015", "019", "020", "022", "024", "025",
+         "031", "033", "037", "038", "040", "042", "044", "046", "048", "051", "052", "056",
+         "066", "068", "075", "079", "080", "082", "086", "091", "092", "096"}
+UNIT_NAMES = {"001": "Thành phố Hà Nội", "031": "Thành phố Hải Phòng", "015": "Tỉnh Lào Cai",
+              "079": "Thành phố Hồ Chí Minh", "046": "Thành phố Huế", "092": "Thành phố Cần Thơ"}
+ECODE_PREFIX = {"001": "01", "012": "62", "031": "02", "079": "03", "015": "52"}
+PLATE = {"031": "15", "015": "21", "079": "51", "001": "29"}
+
+
+def test_seed_addresses_follow_todays_map(seeded):
+    """Addresses are number and street, commune, province (no district), in one of the 34
+    units of 1 July 2025; personal numbers keep the 63 former birth-registration codes."""
+    d, _ = seeded
+    assert len(UNITS) == 34
+    with sqlite3.connect(f"file:{d}/population.db?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT birth_province, permanent_address, permanent_province, "
+                          "household_id, substr(pin, 1, 3) FROM citizens").fetchall()
+        households = db.execute("SELECT id, address, province FROM households").fetchall()
+    assert {r[2] for r in rows} <= UNITS
+    # Births registered in former provinces that are no unit now (Hải Dương, Bình Dương …).
+    assert {r[0] for r in rows} - UNITS
+    assert all(r[0] == r[4] for r in rows)
+    for bp, addr, prov, hh, _ in rows:
+        parts = addr.split(", ")
+        assert len(parts) == 3, addr
+        assert parts[0].startswith("Số ") and " đường " in parts[0], addr
+        assert parts[1].startswith(("Phường ", "Xã ")), addr
+        assert parts[2].startswith(("Tỉnh ", "Thành phố ")), addr
+        assert "Quận" not in addr and "Huyện" not in addr, addr
+        if prov in UNIT_NAMES:
+            assert parts[2] == UNIT_NAMES[prov], addr
+        assert hh is None or hh[1:4] == prov
+    assert all(h[0][1:4] == h[2] and h[2] in UNITS and h[1].count(", ") == 2
+               for h in households)
+    # The Hải Dương area is in Hải Phòng now: its communes appear under Hải Phòng.
+    with sqlite3.connect(f"file:{d}/enterprise.db?mode=ro", uri=True) as db:
+        ents = db.execute("SELECT code, province FROM enterprises").fetchall()
+    assert ents and {p for _, p in ents} <= UNITS
+    checked = [(c, p) for c, p in ents if p in ECODE_PREFIX]
+    assert checked and all(c[:2] == ECODE_PREFIX[p] for c, p in checked)
+    with sqlite3.connect(f"file:{d}/vehicles.db?mode=ro", uri=True) as db:
+        plates = db.execute("SELECT plate, owner_province FROM vehicles").fetchall()
+    assert {p for _, p in plates} <= UNITS
+    checked = [(pl, p) for pl, p in plates if p in PLATE]
+    assert checked and all(pl[:2] == PLATE[p] for pl, p in checked)
+    with sqlite3.connect(f"file:{d}/tax.db?mode=ro", uri=True) as db:
+        offices = {r[0] for r in db.execute("SELECT tax_office FROM taxpayers")}
+    with sqlite3.connect(f"file:{d}/land.db?mode=ro", uri=True) as db:
+        parcels = db.execute("SELECT id, province FROM parcels").fetchall()
+    assert offices <= UNITS
+    assert all(i[:3] == p and p in UNITS for i, p in parcels)
+
+
 def test_help_is_truthful(build_dir):
     res = run(build_dir, "--help")
     for cmd in ("serve", "seed", "quality", "reconcile", "worklist", "correct", "openapi"):
@@ -398,6 +453,13 @@ def test_openapi(build_dir, servers):
     assert {"/citizens", "/citizens/{id}", "/households", "/households/{id}"} <= set(paths)
     schemas = servers["population"].get("/openapi.json").json()["components"]["schemas"]
     assert schemas["citizens"]["properties"]["pin"]["pattern"] == "^[0-9]{12}$"
+    # The address fields say what they hold: two levels, today's provinces, old rows kept.
+    props = schemas["citizens"]["properties"]
+    assert "commune" in props["permanent_address"]["description"]
+    assert "34 province codes" in props["permanent_province"]["description"]
+    assert "63 former codes" in props["permanent_province"]["description"]
+    assert "PIN's first 3 digits" in props["birth_province"]["description"]
+    assert "34 province codes" in schemas["households"]["properties"]["province"]["description"]
     assert "Error" in schemas
     # The subject headers are described on every operation of every table.
     for (sector, table) in TABLES:
@@ -747,6 +809,25 @@ def test_quality_catches_planted_records(build_dir, seeded, tmp_path):
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert json.loads(clean.stdout)["clean"] is True
     assert "clean" in clean.stderr
+    # The seed writes today's map only: no address on the former one.
+    assert json.loads(clean.stdout)["totals"]["former_map"] == 0
+    assert json.loads(clean.stdout)["tables"]["citizens"]["former_map"]["count"] == 0
+
+    # An address written before 1 July 2025 (Hải Dương, now in Hải Phòng) is valid: counted
+    # as on the former map, not a finding. Birth provinces (former codes by design) are not.
+    con = sqlite3.connect(d / "population.db")
+    last, was = con.execute("SELECT max(rowid), (SELECT permanent_province FROM citizens WHERE "
+                            "rowid = (SELECT max(rowid) FROM citizens)) FROM citizens").fetchone()
+    con.execute("UPDATE citizens SET permanent_province = '030' WHERE rowid = ?", (last,))
+    con.commit()
+    old = run(build_dir, "quality", "--sector", "population", "--db-dir", d,
+              "--stale-days", 3650, check=False)
+    rep = json.loads(old.stdout)
+    assert rep["clean"] is True and rep["tables"]["citizens"]["former_map"]["count"] == 1
+    assert rep["totals"]["former_map"] == 1 and "1 on the former map" in old.stderr
+    con.execute("UPDATE citizens SET permanent_province = ? WHERE rowid = ?", (was, last))
+    con.commit()
+    con.close()
 
     con = sqlite3.connect(d / "population.db")
     pin, name, bd, sex, prov, addr, pprov, hh = con.execute(

@@ -1,8 +1,9 @@
 /* libFuzzer target for the anchor parser of include/ndx/conf.h
  * (ndx_anchor_parse): every key an accepted anchor lists must be found by
- * its key id, and an anchor rebuilt with ndx_anchor_build from what was
- * parsed must parse back to the same instance, registry URL and key. How
- * to run: tests/fuzz/README.md. */
+ * its key id, and an anchor rebuilt with ndx_anchor_build_nodes from what
+ * was parsed must parse back to the same instance, registry nodes (in
+ * order, the first registry_url) and key. How to run:
+ * tests/fuzz/README.md. */
 #include <jansson.h>
 #include <string.h>
 
@@ -16,12 +17,19 @@ static void check_anchor(const struct ndx_anchor *a, const uint8_t *data, size_t
 	const struct ndx_key *first = NULL;
 	struct ndx_anchor *back = NULL;
 	char kid[NDX_KEY_ID_HEX_LEN + 1], err[ERR_CAP];
+	const char *urls[NDX_ANCHOR_URLS_MAX];
 	json_t *doc, *keys, *k;
 	char *text;
-	size_t i;
+	size_t i, n;
 
 	FUZZ_CHECK(ndx_anchor_instance(a) != NULL && ndx_anchor_instance(a)[0] != '\0');
 	FUZZ_CHECK(ndx_anchor_registry_url(a) != NULL);
+	n = ndx_anchor_registry_url_count(a);
+	FUZZ_CHECK(n >= 1 && n <= NDX_ANCHOR_URLS_MAX);
+	FUZZ_CHECK(strcmp(ndx_anchor_registry_url_at(a, 0), ndx_anchor_registry_url(a)) == 0);
+	FUZZ_CHECK(ndx_anchor_registry_url_at(a, n) == NULL);
+	for (i = 0; i < n; i++)
+		urls[i] = ndx_anchor_registry_url_at(a, i);
 	FUZZ_CHECK(ndx_anchor_key(a, NULL) == NULL && ndx_anchor_key(a, "") == NULL);
 
 	/* The parser accepted it, so jansson does too. */
@@ -41,13 +49,15 @@ static void check_anchor(const struct ndx_anchor *a, const uint8_t *data, size_t
 	}
 	json_decref(doc);
 
-	doc = ndx_anchor_build(ndx_anchor_instance(a), ndx_anchor_registry_url(a), first);
+	doc = ndx_anchor_build_nodes(ndx_anchor_instance(a), urls, n, first);
 	FUZZ_CHECK(doc != NULL);
 	text = json_dumps(doc, JSON_COMPACT);
 	FUZZ_CHECK(text != NULL);
 	FUZZ_CHECK(ndx_anchor_parse(text, strlen(text), &back, err, sizeof err) == NDX_OK);
 	FUZZ_CHECK(strcmp(ndx_anchor_instance(back), ndx_anchor_instance(a)) == 0);
-	FUZZ_CHECK(strcmp(ndx_anchor_registry_url(back), ndx_anchor_registry_url(a)) == 0);
+	FUZZ_CHECK(ndx_anchor_registry_url_count(back) == n);
+	for (i = 0; i < n; i++)
+		FUZZ_CHECK(strcmp(ndx_anchor_registry_url_at(back, i), urls[i]) == 0);
 	ndx_key_id(first, kid);
 	FUZZ_CHECK(ndx_anchor_key(back, kid) != NULL);
 	ndx_anchor_free(back);

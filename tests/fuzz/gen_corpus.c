@@ -25,6 +25,7 @@
 #include "ndx/msgsig.h"
 #include "ndx/pin.h"
 #include "ndx/timefmt.h"
+#include "ndx/usage.h"
 
 static const char *outdir;
 static int failures;
@@ -394,6 +395,20 @@ static void gen_anchor(const struct ndx_key *key)
 	free(text);
 	json_decref(doc);
 
+	/* Three registry nodes; and near-valid: the list not led by registry_url. */
+	static const char *const nodes[] = { FUZZ_REGISTRY_URL, "https://registry2.example.vn",
+					     "http://10.0.0.3:4400" };
+	doc = ndx_anchor_build_nodes(FUZZ_INSTANCE, nodes, 3, key);
+	check(doc != NULL, "ndx_anchor_build_nodes");
+	text = compact(doc);
+	put_str("anchor", "valid-three-nodes", text);
+	free(text);
+	json_array_remove(json_object_get(doc, "registry_urls"), 0);
+	text = compact(doc);
+	put_str("anchor", "nodes-not-led-by-registry-url", text);
+	free(text);
+	json_decref(doc);
+
 	put_str("anchor", "no-keys", "{\"format\":\"ndx-anchor/1\",\"instance\":\"VN\","
 		"\"registry_url\":\"http://x\",\"generated_at\":\"2026-01-01T00:00:00Z\","
 		"\"keys\":[]}");
@@ -478,6 +493,57 @@ static void gen_msgsig_batch(void)
 
 /* ---- msglog proofs ------------------------------------------------------- */
 
+/* The provider's 200 records of the seed log, for a usage statement. */
+static int usage_collect(const struct ndx_msglog_proven *p, void *ctx)
+{
+	uint8_t path[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN];
+	size_t plen = 0;
+
+	if (p->entry->direction != NDX_MSGLOG_PROVIDER || p->entry->status != 200)
+		return 0;
+	if (ndx_msglog_proven_path(p, path, &plen) != NDX_OK)
+		return NDX_EINVAL;
+	return ndx_usage_add(ctx, p->entry->message_id, p->entry->time_ms, p->entry->seq,
+			     p->entry->hash, p->sth, p->leaf_index,
+			     (const uint8_t (*)[NDX_SHA256_LEN])path, plen);
+}
+
+/* A usage statement of the seed log signed with key, and one with its
+ * count altered after signing. */
+static void gen_usage(const struct ndx_key *key, const char *db)
+{
+	struct ndx_usage *u = ndx_usage_new("urn:uuid:5eed0000-0000-4000-8000-000000000001",
+					    "VN/GOV/MOF/enterprise",
+					    "VN/GOV/BCA/population/citizens", "VN/GOV/BCA/gw1",
+					    NDX_MSGLOG_PROVIDER, 1763888451000, 1763888452000, 500,
+					    NDX_PRICE_PER_CALL);
+	struct ndx_msglog_walk_result res;
+	char err[512], *json = NULL, *p;
+
+	check(u != NULL, "ndx_usage_new");
+	if (u == NULL)
+		return;
+	check(ndx_msglog_walk_period(db, u->from_ms, u->to_ms, usage_collect, u, &res, err,
+				     sizeof err) == NDX_OK, err);
+	check(u->nex > 0 && ndx_usage_sign(u, &res.head, 1763888460000, key) == NDX_OK,
+	      "ndx_usage_sign");
+	check(ndx_usage_check(u, key, err, sizeof err) == NDX_OK, err);
+	json = ndx_usage_to_json(u);
+	check(json != NULL, "ndx_usage_to_json");
+	if (json != NULL) {
+		put_str("usage", "statement", json);
+		p = strstr(json, "\"count\": ");
+		check(p != NULL, "finding the count");
+		if (p != NULL) {
+			p[9] = p[9] == '9' ? '1' : (char)(p[9] + 1);
+			put_str("usage", "statement-altered-count", json);
+		}
+	}
+	free(json);
+	ndx_key_free(res.key);
+	ndx_usage_free(u);
+}
+
 static void gen_proofs(const struct ndx_key *key)
 {
 	struct ndx_msglog_options opt = { .batch_max = 5, .batch_interval_ms = 60000 };
@@ -538,6 +604,7 @@ static void gen_proofs(const struct ndx_key *key)
 		}
 		free(json);
 	}
+	gen_usage(key, db);
 	unlink(db);
 	snprintf(err, sizeof err, "%s-wal", db);
 	unlink(err);

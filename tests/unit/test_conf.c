@@ -1604,6 +1604,88 @@ static void test_anchor(void **state)
 	ndx_anchor_free(NULL);
 }
 
+/* An anchor that lists several registry nodes (docs/protocol.md "The
+ * anchor"): all of them, registry_url first; what a list may not be. */
+static int parse_anchor_doc(json_t *doc, struct ndx_anchor **a, char *err, size_t cap)
+{
+	char *text = json_dumps(doc, 0);
+	int rc;
+
+	assert_non_null(text);
+	rc = ndx_anchor_parse(text, strlen(text), a, err, cap);
+	free(text);
+	return rc;
+}
+
+static void test_anchor_nodes(void **state)
+{
+	struct fx *f = *state;
+	const char *urls[] = { "https://registry1.example.vn", "https://registry2.example.vn",
+			       "http://10.0.0.3:4400" };
+	const char *nine[9] = { 0 };
+	char names[9][32], err[256];
+	struct ndx_anchor *a = NULL;
+	json_t *doc;
+
+	/* one node: no registry_urls written, one URL read */
+	doc = ndx_anchor_build_nodes("VN", urls, 1, f->reg);
+	assert_non_null(doc);
+	assert_null(json_object_get(doc, "registry_urls"));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_OK);
+	assert_int_equal(ndx_anchor_registry_url_count(a), 1);
+	assert_string_equal(ndx_anchor_registry_url_at(a, 0), urls[0]);
+	assert_null(ndx_anchor_registry_url_at(a, 1));
+	ndx_anchor_free(a);
+	json_decref(doc);
+
+	/* three: all of them, in order, the first also as registry_url */
+	doc = ndx_anchor_build_nodes("VN", urls, 3, f->reg);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "registry_url")), urls[0]);
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_OK);
+	assert_int_equal(ndx_anchor_registry_url_count(a), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(ndx_anchor_registry_url_at(a, i), urls[i]);
+	assert_string_equal(ndx_anchor_registry_url(a), urls[0]);
+	ndx_anchor_free(a);
+	a = NULL;
+
+	/* refused: a list that does not begin with registry_url, a node listed
+	 * twice, a URL that is not http(s), an empty list, not a list, nine */
+	json_array_set_new(json_object_get(doc, "registry_urls"), 0, json_string(urls[1]));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "registry_urls[0]: must be registry_url"));
+	json_array_set_new(json_object_get(doc, "registry_urls"), 0, json_string(urls[0]));
+	json_array_set_new(json_object_get(doc, "registry_urls"), 2, json_string(urls[0]));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "registry_urls[2]: listed twice"));
+	json_array_set_new(json_object_get(doc, "registry_urls"), 2, json_string("ftp://x"));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "registry_urls[2]: expected an http"));
+	json_object_set_new(doc, "registry_urls", json_array());
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "1 to 8 URLs"));
+	json_object_set_new(doc, "registry_urls", json_string(urls[0]));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "1 to 8 URLs"));
+	json_object_del(doc, "registry_urls");
+	json_object_set_new(doc, "registry_url", json_string("registry.example.vn"));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "anchor.registry_url: expected an http"));
+	assert_null(a);
+	json_decref(doc);
+	for (size_t i = 0; i < 9; i++) {
+		snprintf(names[i], sizeof names[i], "http://10.0.0.%zu:4400", i + 1);
+		nine[i] = names[i];
+	}
+	doc = ndx_anchor_build_nodes("VN", nine, 8, f->reg);
+	assert_non_null(doc);
+	json_array_append_new(json_object_get(doc, "registry_urls"), json_string(nine[8]));
+	assert_int_equal(parse_anchor_doc(doc, &a, err, sizeof err), NDX_EINVAL);
+	assert_non_null(strstr(err, "1 to 8 URLs"));
+	json_decref(doc);
+}
+
 static void test_dir_round_trip(void **state)
 {
 	struct fx *f = *state;
@@ -1684,6 +1766,7 @@ int main(void)
 		cmocka_unit_test(test_monitoring_client),
 		cmocka_unit_test(test_monitoring_rules),
 		cmocka_unit_test(test_anchor),
+		cmocka_unit_test(test_anchor_nodes),
 		cmocka_unit_test(test_dir_round_trip),
 	};
 

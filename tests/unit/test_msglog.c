@@ -424,6 +424,71 @@ static void test_round_trip(void **state)
 	}
 }
 
+struct walk_seen {
+	uint64_t seqs[64];
+	size_t n;
+	size_t stop_after;  /* 0: never */
+};
+
+static int walk_cb(const struct ndx_msglog_proven *p, void *ctx)
+{
+	struct walk_seen *w = ctx;
+	uint8_t path[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN], leaf[NDX_SHA256_LEN];
+	size_t plen = 0;
+
+	/* Each record comes with the proof of its place under a signed head. */
+	assert_int_equal(p->leaf_index, p->entry->seq - p->sth->first_seq);
+	assert_int_equal(ndx_msglog_proven_path(p, path, &plen), NDX_OK);
+	ndx_merkle_leaf(p->entry->hash, NDX_SHA256_LEN, leaf);
+	assert_int_equal(ndx_merkle_verify(leaf, p->leaf_index, p->sth->size,
+					   (const uint8_t (*)[NDX_SHA256_LEN])path, plen,
+					   p->sth->root), NDX_OK);
+	assert_int_equal(ndx_msglog_sth_check(key, p->sth), NDX_OK);
+	w->seqs[w->n++] = p->entry->seq;
+	return w->stop_after && w->n == w->stop_after;
+}
+
+/* ndx_msglog_walk_period: the records of [from, to) in seq order, each with
+ * its batch's head and audit path; a period after every record finds
+ * none; a callback stops it; an empty period is refused. */
+static void test_walk_period(void **state)
+{
+	const int64_t t0 = 1763888451000; /* fill_record's first time, minus 1 */
+	struct ndx_msglog_walk_result res;
+	struct walk_seen w = { 0 };
+	char path[600], err[256];
+
+	(void)state;
+	new_path(path, sizeof path, "walk.db");
+	make_log(path, 20, 4); /* five batches of four */
+	assert_int_equal(ndx_msglog_walk_period(path, t0 + 5, t0 + 12, walk_cb, &w, &res, err,
+						sizeof err), NDX_OK);
+	assert_int_equal(w.n, 7);
+	for (size_t i = 0; i < w.n; i++)
+		assert_int_equal(w.seqs[i], 5 + i);
+	assert_int_equal(res.head.batch, 5);
+	assert_int_equal(res.open_records, 0);
+	assert_non_null(res.key);
+	ndx_key_free(res.key);
+	/* Stopped by the callback after two. */
+	memset(&w, 0, sizeof w);
+	w.stop_after = 2;
+	assert_int_equal(ndx_msglog_walk_period(path, t0, t0 + 100, walk_cb, &w, &res, err,
+						sizeof err), NDX_OK);
+	assert_int_equal(w.n, 2);
+	ndx_key_free(res.key);
+	/* Every tree head was closed before this period: no batch is read. */
+	memset(&w, 0, sizeof w);
+	assert_int_equal(ndx_msglog_walk_period(path, INT64_MAX - 2, INT64_MAX - 1, walk_cb, &w,
+						&res, err, sizeof err), NDX_OK);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(res.batches, 0);
+	ndx_key_free(res.key);
+	assert_int_equal(ndx_msglog_walk_period(path, t0 + 5, t0 + 5, walk_cb, &w, &res, err,
+						sizeof err), NDX_EINVAL);
+	assert_null(res.key);
+}
+
 static void test_bad_input(void **state)
 {
 	struct ndx_msglog_record r;
@@ -2855,6 +2920,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_dellast_batch_is_reopened),
 		cmocka_unit_test(test_prove_and_check),
 		cmocka_unit_test(test_prove_refusals),
+		cmocka_unit_test(test_walk_period),
 		cmocka_unit_test(test_archive),
 		cmocka_unit_test(test_failed_commit_single),
 		cmocka_unit_test(test_failed_commit_concurrent),

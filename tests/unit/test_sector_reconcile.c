@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "fold.h"
+#include "ndx/fold.h"
 #include "openapi.h"
 #include "ndx/err.h"
 #include "sec_reconcile.h"
@@ -31,7 +31,7 @@
 
 static void fold(const char *in, char *out)
 {
-	assert_true(sector_fold(in, out, 256) >= 0);
+	assert_true(ndx_fold(in, out, 256) >= 0);
 }
 
 static void test_name_strip(void **state)

@@ -18,8 +18,9 @@ const FORMS = {
     fields: [
       { name: 'business_name', type: 'input', label: 'hb.business_name', hint: 'hb.business_name.hint' },
       { name: 'business_line', type: 'input', label: 'hb.business_line' },
-      { name: 'province', type: 'province', label: 'hb.province' },
-      { name: 'address', type: 'input', label: 'hb.address', autocomplete: 'street-address' },
+      { name: 'province', type: 'province', label: 'hb.province', hint: 'form.province.hint' },
+      { name: 'commune', type: 'input', label: 'hb.commune', hint: 'form.commune.hint', autocomplete: 'address-level2' },
+      { name: 'address', type: 'input', label: 'hb.address', hint: 'form.address.hint', autocomplete: 'address-line1' },
       { name: 'capital_vnd', type: 'input', label: 'hb.capital_vnd', hint: 'hb.capital_vnd.hint', inputmode: 'numeric',
         width: '10', suffix: 'hb.capital_vnd.suffix', integer: true },
     ],
@@ -27,8 +28,9 @@ const FORMS = {
   'residence-change': {
     known: ['full_name', 'pin', 'permanent_address', 'permanent_province'],
     fields: [
-      { name: 'province', type: 'province', label: 'rc.province' },
-      { name: 'address', type: 'input', label: 'rc.address', autocomplete: 'street-address' },
+      { name: 'province', type: 'province', label: 'rc.province', hint: 'form.province.hint' },
+      { name: 'commune', type: 'input', label: 'rc.commune', hint: 'form.commune.hint', autocomplete: 'address-level2' },
+      { name: 'address', type: 'input', label: 'rc.address', hint: 'form.address.hint', autocomplete: 'address-line1' },
       { name: 'reason', type: 'textarea', label: 'rc.reason', optional: true },
     ],
   },

@@ -2,7 +2,7 @@
  * point to bare letter, built once from the letters written out below, so
  * the table can be read against the alphabet rather than as numbers; the
  * seeder folds tens of millions of names through it. */
-#include "fold.h"
+#include "ndx/fold.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -88,7 +88,7 @@ static int is_space(uint32_t cp)
 	       cp == 0xA0;
 }
 
-int sector_fold(const char *in, char *out, size_t cap)
+int ndx_fold(const char *in, char *out, size_t cap)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t n = strlen(in), o = 0;

@@ -1,4 +1,4 @@
-/* Unit tests for src/sector/fold.h: every Vietnamese vowel with every tone
+/* Unit tests for include/ndx/fold.h: every Vietnamese vowel with every tone
  * and vowel mark, in both cases, folds to its bare letter; đ/Đ to d; text
  * in decomposed form (NFD) folds like precomposed text; whitespace is
  * collapsed; the output cap is honoured. */
@@ -11,12 +11,12 @@
 
 #include <cmocka.h>
 
-#include "fold.h"
+#include "ndx/fold.h"
 
 static void expect(const char *in, const char *want)
 {
 	char out[512];
-	int n = sector_fold(in, out, sizeof out);
+	int n = ndx_fold(in, out, sizeof out);
 	if (n < 0 || strcmp(out, want) != 0)
 		fail_msg("fold(\"%s\") = \"%s\", want \"%s\"", in, out, want);
 	assert_int_equal((size_t)n, strlen(want));
@@ -71,11 +71,11 @@ static void test_bad_input_and_caps(void **state)
 	/* A stray byte is copied rather than lost. */
 	expect("a\xff" "b", "a\xff" "b");
 	expect("\xc3", "\xc3");
-	assert_int_equal(sector_fold("Nguyễn", out, 7), 6);
+	assert_int_equal(ndx_fold("Nguyễn", out, 7), 6);
 	assert_string_equal(out, "nguyen");
-	assert_int_equal(sector_fold("Nguyễn", out, 6), -1);
+	assert_int_equal(ndx_fold("Nguyễn", out, 6), -1);
 	assert_int_equal(strlen(out) < 6, 1);
-	assert_int_equal(sector_fold("x", out, 0), -1);
+	assert_int_equal(ndx_fold("x", out, 0), -1);
 }
 
 int main(void)

@@ -1,8 +1,8 @@
 /* Vietnamese diacritics folding for name search: "Nguyễn Văn Đức" and
  * "nguyen van duc" fold to the same key. Overview: docs/sectors.md
  * "Search". */
-#ifndef NDX_SECTOR_FOLD_H
-#define NDX_SECTOR_FOLD_H
+#ifndef NDX_FOLD_H
+#define NDX_FOLD_H
 
 #include <stddef.h>
 
@@ -14,6 +14,6 @@
  * unchanged; a malformed UTF-8 byte is copied as it is. The result is never
  * longer than the input. Returns the length written, or -1 when it did not
  * fit (out then holds a truncated prefix). Thread-safe. */
-int sector_fold(const char *in, char *out, size_t cap);
+int ndx_fold(const char *in, char *out, size_t cap);
 
 #endif

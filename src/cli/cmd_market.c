@@ -1,0 +1,707 @@
+/* `ndx market statement | check-statement`: metering of the data
+ * marketplace from the gateways' message logs (docs/marketplace.md
+ * "Metering and statements"; the format: docs/protocol.md "Usage
+ * statements"). A statement is made on the gateway's host from its log
+ * file, read-only like `ndx log prove`, and signed with the gateway's
+ * signing key; the other party checks it with the signer's key from the
+ * signed global configuration and compares it with its own log. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "ndx/conf.h"
+#include "ndx/err.h"
+#include "ndx/file.h"
+#include "ndx/key.h"
+#include "ndx/msglog.h"
+#include "ndx/policy.h"
+#include "ndx/timefmt.h"
+#include "ndx/usage.h"
+#include "ndx/vietqr.h"
+#include "ndx/id.h"
+#include "ndx/encode.h"
+
+/* A statement of a busy month is large; this caps what check reads. */
+#define STATEMENT_MAX (1u << 30)
+
+static const char usage[] =
+	"usage: ndx market <statement|check-statement|invoice> [arguments]\n"
+	"\n"
+	"  ndx market statement --db PATH --key SIGN_KEY --conf DIR --anchor ANCHOR\n"
+	"                       --agreement ID (--month YYYY-MM | --from TIME --to TIME)\n"
+	"                       [--out FILE]\n"
+	"      Makes the signed usage statement of one agreement for one period from\n"
+	"      this gateway's message log: every exchange of the agreement's client\n"
+	"      with its service answered 2xx in the period (X-Road-Id, time, record,\n"
+	"      leaf index, record hash and audit path to its batch's signed tree\n"
+	"      head), the count, the price of the agreement's policy and the amount\n"
+	"      due. The agreement's grant is read from the signed configuration in DIR\n"
+	"      (the gateway's data_dir/conf), verified with ANCHOR; the gateway is\n"
+	"      the one whose signing key is SIGN_KEY, and it is the provider's or the\n"
+	"      consumer's side as its member is the service's or the client's.\n"
+	"  ndx market check-statement FILE --db PATH (--conf DIR --anchor ANCHOR | --key PUB)\n"
+	"                       [--month YYYY-MM | --from TIME --to TIME]\n"
+	"      Checks a statement made by the other side: its signature with the\n"
+	"      signer's key from the configuration (or PUB), every exchange's\n"
+	"      inclusion proof against the signer's signed tree heads, count and\n"
+	"      amount; with --conf, the agreement's parties and price; with a period,\n"
+	"      that the statement covers it. Then compares it with this gateway's own\n"
+	"      log (PATH) for the same agreement and period and prints a JSON report:\n"
+	"      exchanges only in the statement, only in this log, both counts and\n"
+	"      amounts.\n"
+	"  ndx market invoice FILE (--conf DIR --anchor ANCHOR | --key PUB) --bin BIN\n"
+	"                       --account ACCOUNT [--account-name NAME] [--out FILE]\n"
+	"                       [--month YYYY-MM | --from TIME --to TIME]\n"
+	"      The invoice of a statement that checks as above: seller, buyer, count and\n"
+	"      amount due, a payment reference derived from the statement hash, and\n"
+	"      the VietQR payload of the transfer to the seller's account (BIN: the\n"
+	"      bank's 6-digit NAPAS BIN). Refused when nothing is due.\n"
+	"\n"
+	"--month is a calendar month in Vietnam time (from the 1st at 00:00 +07:00);\n"
+	"--from and --to are RFC 3339 UTC times (YYYY-MM-DDTHH:MM:SSZ), the period\n"
+	"[from, to).\n"
+	"\n"
+	"Exit status: 0 when the statement or invoice is made, or the statement\n"
+	"checks and agrees with this log; 1 when it does not (one 'ndx: ...' line says why); 2 for a command\n"
+	"line that could not be understood.\n";
+
+enum { OPT_DB = 1, OPT_KEY, OPT_CONF, OPT_ANCHOR, OPT_AGREEMENT, OPT_MONTH, OPT_FROM, OPT_TO,
+       OPT_OUT, OPT_BIN, OPT_ACCOUNT, OPT_ACCOUNT_NAME, OPT_HELP };
+
+static const struct option opts[] = {
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "conf", required_argument, NULL, OPT_CONF },
+	{ "anchor", required_argument, NULL, OPT_ANCHOR },
+	{ "agreement", required_argument, NULL, OPT_AGREEMENT },
+	{ "month", required_argument, NULL, OPT_MONTH },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "bin", required_argument, NULL, OPT_BIN },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "account-name", required_argument, NULL, OPT_ACCOUNT_NAME },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
+	const char *db, *key, *conf, *anchor, *agreement, *month, *from, *to, *out, *file;
+	const char *bin, *account, *account_name;
+	int help;
+	bool has_period;
+	int64_t from_ms, to_ms;
+};
+
+static int parse(int argc, char **argv, struct args *a)
+{
+	int c;
+
+	memset(a, 0, sizeof *a);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DB: a->db = optarg; break;
+		case OPT_KEY: a->key = optarg; break;
+		case OPT_CONF: a->conf = optarg; break;
+		case OPT_ANCHOR: a->anchor = optarg; break;
+		case OPT_AGREEMENT: a->agreement = optarg; break;
+		case OPT_MONTH: a->month = optarg; break;
+		case OPT_FROM: a->from = optarg; break;
+		case OPT_TO: a->to = optarg; break;
+		case OPT_OUT: a->out = optarg; break;
+		case OPT_BIN: a->bin = optarg; break;
+		case OPT_ACCOUNT: a->account = optarg; break;
+		case OPT_ACCOUNT_NAME: a->account_name = optarg; break;
+		case 'h':
+		case OPT_HELP: a->help = 1; break;
+		default: return cli_bad_option(usage, argv);
+		}
+		if (optarg != NULL && optarg[0] == '\0')
+			return cli_usage_error(usage, "%s needs a non-empty value", argv[optind - 1]);
+	}
+	return cli_one_positional(usage, argc, argv, &a->file);
+}
+
+/* The period of --month or --from/--to into a (has_period false: none). */
+static int period(struct args *a)
+{
+	time_t f, t;
+
+	if (a->month != NULL && (a->from != NULL || a->to != NULL))
+		return cli_usage_error(usage, "give --month or --from and --to, not both");
+	if (a->month != NULL) {
+		if (ndx_usage_month_vn(a->month, &a->from_ms, &a->to_ms) != NDX_OK)
+			return cli_usage_error(usage, "--month must be YYYY-MM (e.g. 2026-12)");
+		a->has_period = true;
+		return CLI_EXIT_OK;
+	}
+	if ((a->from == NULL) != (a->to == NULL))
+		return cli_usage_error(usage, "--from and --to go together");
+	if (a->from == NULL)
+		return CLI_EXIT_OK;
+	if (ndx_time_parse(a->from, &f) != NDX_OK || ndx_time_parse(a->to, &t) != NDX_OK)
+		return cli_usage_error(usage, "--from and --to must be YYYY-MM-DDTHH:MM:SSZ");
+	if (f >= t)
+		return cli_usage_error(usage, "--from must be before --to");
+	a->from_ms = (int64_t)f * 1000;
+	a->to_ms = (int64_t)t * 1000;
+	a->has_period = true;
+	return CLI_EXIT_OK;
+}
+
+static int load_conf(const struct args *a, struct ndx_conf **conf)
+{
+	struct ndx_anchor *anchor = NULL;
+	char why[512];
+	int rc;
+
+	if (ndx_anchor_load(a->anchor, &anchor, why, sizeof why) != NDX_OK) {
+		cli_error("cannot read the anchor %s: %s", a->anchor, why);
+		return CLI_EXIT_FAIL;
+	}
+	rc = ndx_conf_load_dir(a->conf, anchor, time(NULL), conf, why, sizeof why);
+	ndx_anchor_free(anchor);
+	if (rc != NDX_OK) {
+		cli_error("the configuration in %s: %s", a->conf, why);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static const struct ndx_conf_grant *grant_of(const struct ndx_conf *conf, const char *agreement)
+{
+	const struct ndx_conf_grant *g;
+
+	for (size_t i = 0; (g = ndx_conf_grant_at(conf, i)) != NULL; i++)
+		if (g->agreement && g->policy && strcmp(g->agreement, agreement) == 0)
+			return g;
+	return NULL;
+}
+
+/* The gateway of the configuration whose signing key has this id. */
+static const struct ndx_conf_gateway *gateway_with_key(const struct ndx_conf *conf,
+							const char *key_id)
+{
+	const struct ndx_conf_member *m;
+	const struct ndx_conf_gateway *g;
+
+	for (size_t i = 0; (m = ndx_conf_member_at(conf, i)) != NULL; i++)
+		for (size_t j = 0; (g = ndx_conf_gateway_of(conf, m->id, j)) != NULL; j++)
+			if (g->sign_key_id && strcmp(g->sign_key_id, key_id) == 0)
+				return g;
+	return NULL;
+}
+
+/* The gateway "{member}/{code}" of the configuration. */
+static const struct ndx_conf_gateway *gateway_named(const struct ndx_conf *conf, const char *name)
+{
+	const struct ndx_conf_member *m;
+	const struct ndx_conf_gateway *g;
+	char full[NDX_MSGLOG_GATEWAY_MAX + 2];
+
+	for (size_t i = 0; (m = ndx_conf_member_at(conf, i)) != NULL; i++)
+		for (size_t j = 0; (g = ndx_conf_gateway_of(conf, m->id, j)) != NULL; j++) {
+			snprintf(full, sizeof full, "%s/%s", g->member, g->code);
+			if (strcmp(full, name) == 0)
+				return g;
+		}
+	return NULL;
+}
+
+/* The member (canonical) of a client or service id into out; "" when id
+ * does not parse. */
+static void member_of(const char *id, char *out, size_t cap)
+{
+	struct ndx_id m;
+	size_t used = 0;
+
+	if (ndx_id_parse_prefix(id, strlen(id), NDX_ID_MEMBER, &m, &used, NULL) != NDX_OK ||
+	    ndx_id_format(&m, out, cap) < 0)
+		snprintf(out, cap, "%s", "");
+}
+
+/* True when id (a client or service id) belongs to member. */
+static bool of_member(const char *id, const char *member)
+{
+	char m[NDX_ID_TEXT_MAX];
+
+	member_of(id, m, sizeof m);
+	return m[0] != '\0' && strcmp(m, member) == 0;
+}
+
+/* Collects the exchanges of one agreement on one side of a log walk. */
+struct collect {
+	struct ndx_usage *u;
+	int rc;
+};
+
+static int collect_one(const struct ndx_msglog_proven *p, void *ctx)
+{
+	struct collect *c = ctx;
+	const struct ndx_msglog_entry *e = p->entry;
+	uint8_t path[NDX_MERKLE_MAX_PATH][NDX_SHA256_LEN];
+	size_t plen = 0;
+
+	/* An exchange is billable when its record is of this side, of the
+	 * agreement's client and service, and answered 2xx: a refusal (the
+	 * gateway's or the provider system's) is not a use of the data. */
+	if (e->direction != c->u->side || e->status < 200 || e->status > 299 ||
+	    strcmp(e->client, c->u->client) != 0 || strcmp(e->service, c->u->service) != 0)
+		return 0;
+	c->rc = ndx_msglog_proven_path(p, path, &plen);
+	if (c->rc == NDX_OK)
+		c->rc = ndx_usage_add(c->u, e->message_id, e->time_ms, e->seq, e->hash, p->sth,
+				      p->leaf_index, (const uint8_t (*)[NDX_SHA256_LEN])path, plen);
+	return c->rc == NDX_OK ? 0 : c->rc;
+}
+
+/* Reads u's side of the log at db for u's period into u. */
+static int read_log(const char *db, struct ndx_usage *u, struct ndx_msglog_walk_result *res)
+{
+	struct collect c = { .u = u };
+	char err[1024];
+	int rc = ndx_msglog_walk_period(db, u->from_ms, u->to_ms, collect_one, &c, res, err,
+					sizeof err);
+
+	if (rc != NDX_OK && c.rc == NDX_ETOOBIG) {
+		cli_error("more than %u exchanges of agreement %s in the period: state it for "
+			  "shorter periods (--from, --to)", NDX_USAGE_EXCHANGES_MAX, u->agreement);
+		return CLI_EXIT_FAIL;
+	}
+	if (rc != NDX_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	if (res->open_records > 0) {
+		cli_error("%" PRIu64 " records of the period are not under a signed tree head yet "
+			  "(the open batch); try again after the batch interval", res->open_records);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int write_out(const char *path, const char *text)
+{
+	FILE *f = path ? fopen(path, "w") : stdout;
+	int ok;
+
+	if (f == NULL) {
+		cli_error("cannot write %s: %s", path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+	if (path)
+		ok = (fclose(f) == 0) && ok;
+	if (!ok) {
+		cli_error("cannot write %s", path ? path : "the statement");
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int market_statement(struct args *a)
+{
+	const struct ndx_conf_grant *g;
+	const struct ndx_conf_gateway *gw;
+	struct ndx_msglog_walk_result res = { 0 };
+	struct ndx_conf *conf = NULL;
+	struct ndx_key *key = NULL;
+	struct ndx_usage *u = NULL;
+	char kid[NDX_KEY_ID_HEX_LEN + 1], logkid[NDX_KEY_ID_HEX_LEN + 1], name[600], *text;
+	enum ndx_msglog_direction side;
+	int rc = CLI_EXIT_FAIL;
+
+	if (!a->db || !a->key || !a->conf || !a->anchor || !a->agreement)
+		return cli_usage_error(usage, "market statement needs --db, --key, --conf, "
+				       "--anchor and --agreement");
+	if (a->bin || a->account || a->account_name)
+		return cli_usage_error(usage, "market statement takes no --bin, --account or "
+				       "--account-name");
+	if (a->file)
+		return cli_usage_error(usage, "unexpected argument '%s'", a->file);
+	if ((rc = period(a)) != CLI_EXIT_OK)
+		return rc;
+	if (!a->has_period)
+		return cli_usage_error(usage, "market statement needs --month or --from and --to");
+	rc = CLI_EXIT_FAIL;
+	if (ndx_key_load(a->key, &key) != NDX_OK || !ndx_key_has_private(key)) {
+		cli_error("cannot read the signing key %s (an Ed25519 private key in PEM)", a->key);
+		goto out;
+	}
+	if (load_conf(a, &conf) != CLI_EXIT_OK)
+		goto out;
+	ndx_key_id(key, kid);
+	if (!(g = grant_of(conf, a->agreement))) {
+		cli_error("agreement %s is not in force in the configuration (version %" PRIu64 ")",
+			  a->agreement, ndx_conf_version(conf));
+		goto out;
+	}
+	if (!(gw = gateway_with_key(conf, kid))) {
+		cli_error("no gateway of the configuration has the signing key %s", kid);
+		goto out;
+	}
+	if (of_member(g->service, gw->member))
+		side = NDX_MSGLOG_PROVIDER;
+	else if (of_member(g->client, gw->member))
+		side = NDX_MSGLOG_CONSUMER;
+	else {
+		cli_error("gateway %s/%s is a party to neither side of agreement %s", gw->member,
+			  gw->code, a->agreement);
+		goto out;
+	}
+	snprintf(name, sizeof name, "%s/%s", gw->member, gw->code);
+	u = ndx_usage_new(a->agreement, g->client, g->service, name, side, a->from_ms, a->to_ms,
+			  g->policy->price, g->policy->price_unit);
+	if (u == NULL) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (read_log(a->db, u, &res) != CLI_EXIT_OK)
+		goto out;
+	ndx_key_id(res.key, logkid);
+	if (strcmp(logkid, kid) != 0) {
+		cli_error("the log %s was written with key %s, not with %s", a->db, logkid, kid);
+		goto out;
+	}
+	if (res.head.batch == 0) {
+		cli_error("the log %s has no signed tree head yet", a->db);
+		goto out;
+	}
+	if (ndx_usage_sign(u, &res.head, (int64_t)time(NULL) * 1000, key) != NDX_OK) {
+		cli_error("cannot sign the statement (amount out of range, or signing failed)");
+		goto out;
+	}
+	if (!(text = ndx_usage_to_json(u))) {
+		cli_error("out of memory");
+		goto out;
+	}
+	rc = write_out(a->out, text);
+	free(text);
+out:
+	ndx_usage_free(u);
+	ndx_key_free(res.key);
+	ndx_key_free(key);
+	ndx_conf_free(conf);
+	return rc;
+}
+
+/* The signer's public key: --key, or the statement's gateway's key in the
+ * configuration. */
+static int signer_key(const struct args *a, const struct ndx_conf *conf,
+		      const struct ndx_usage *u, struct ndx_key **key, const struct ndx_key **use)
+{
+	const struct ndx_conf_gateway *gw;
+
+	if (a->key) {
+		if (ndx_key_load(a->key, key) != NDX_OK) {
+			cli_error("cannot read the key %s (an Ed25519 PEM key)", a->key);
+			return CLI_EXIT_FAIL;
+		}
+		*use = *key;
+		return CLI_EXIT_OK;
+	}
+	if (!(gw = gateway_named(conf, u->gateway)) || !gw->sign_key) {
+		cli_error("statement refused: its signer %s is not a gateway of the configuration",
+			  u->gateway);
+		return CLI_EXIT_FAIL;
+	}
+	*use = gw->sign_key;
+	return CLI_EXIT_OK;
+}
+
+/* With the configuration: the statement is about the agreement's grant,
+ * at its price, and its signer is of the side it says. */
+static int check_against_conf(const struct ndx_conf *conf, const struct ndx_usage *u)
+{
+	const struct ndx_conf_grant *g = grant_of(conf, u->agreement);
+	const char *member_end = strrchr(u->gateway, '/');
+	char member[600];
+
+	if (g == NULL) {
+		cli_error("statement refused: agreement %s is not in force in the configuration",
+			  u->agreement);
+		return CLI_EXIT_FAIL;
+	}
+	if (strcmp(g->client, u->client) != 0 || strcmp(g->service, u->service) != 0) {
+		cli_error("statement refused: agreement %s is %s calling %s, not %s calling %s",
+			  u->agreement, g->client, g->service, u->client, u->service);
+		return CLI_EXIT_FAIL;
+	}
+	if (g->policy->price != u->price || g->policy->price_unit != u->unit) {
+		cli_error("statement refused: price %" PRId64 " VND (%s), but the agreement's is %"
+			  PRId64 " VND (%s)", u->price, ndx_usage_unit_name(u->unit),
+			  g->policy->price, ndx_usage_unit_name(g->policy->price_unit));
+		return CLI_EXIT_FAIL;
+	}
+	snprintf(member, sizeof member, "%.*s", member_end ? (int)(member_end - u->gateway) : 0,
+		 u->gateway);
+	if (!of_member(u->side == NDX_MSGLOG_PROVIDER ? u->service : u->client, member)) {
+		cli_error("statement refused: its signer %s is not the %s of agreement %s",
+			  u->gateway, u->side == NDX_MSGLOG_PROVIDER ? "provider" : "consumer",
+			  u->agreement);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static json_t *ids_json(const struct ndx_usage *u, const size_t *ix, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, json_string(u->ex[ix[i]].message_id));
+	return arr;
+}
+
+/* Compares the checked statement with our own side and prints the report;
+ * CLI_EXIT_OK when they agree. */
+static int compare(const struct ndx_usage *theirs, const struct ndx_usage *ours)
+{
+	size_t *only_t = NULL, *only_o = NULL, nt = 0, no = 0;
+	int64_t own_amount = 0;
+	json_t *rep;
+	char *text = NULL;
+	bool agree;
+
+	if (ndx_usage_diff(theirs, ours, &only_t, &nt, &only_o, &no) != NDX_OK ||
+	    ndx_usage_amount(ours, &own_amount) != NDX_OK) {
+		free(only_t);
+		free(only_o);
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	agree = nt == 0 && no == 0 && theirs->count == ours->nex && theirs->amount == own_amount;
+	rep = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "agree", agree,
+			"agreement", theirs->agreement, "signer", theirs->gateway, "side",
+			theirs->side == NDX_MSGLOG_PROVIDER ? "provider" : "consumer",
+			"from_ms", (json_int_t)theirs->from_ms, "count", (json_int_t)theirs->count,
+			"own_count", (json_int_t)ours->nex, "amount_due", (json_int_t)theirs->amount,
+			"own_amount", (json_int_t)own_amount, "only_in_statement",
+			ids_json(theirs, only_t, nt), "only_in_own_log", ids_json(ours, only_o, no));
+	if (rep)
+		text = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(rep);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	free(only_t);
+	free(only_o);
+	if (!agree) {
+		fflush(stdout);
+		cli_error("the statement does not agree with this log: %zu exchanges only in the "
+			  "statement, %zu only in this log; count %" PRIu64 " vs %zu, amount %" PRId64
+			  " vs %" PRId64 " VND", nt, no, theirs->count, ours->nex, theirs->amount,
+			  own_amount);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Reads a.file and checks it (signature, proofs, count, amount; with the
+ * configuration the agreement's parties and price; with a period, that it
+ * covers it). On CLI_EXIT_OK *out is the statement (the caller frees it). */
+static int verified_statement(const struct args *a, struct ndx_usage **out)
+{
+	struct ndx_conf *conf = NULL;
+	struct ndx_key *key = NULL;
+	const struct ndx_key *use = NULL;
+	struct ndx_usage *u = NULL;
+	char *text = NULL, why[1024];
+	size_t len = 0;
+	int rc = CLI_EXIT_FAIL;
+
+	*out = NULL;
+	if (ndx_file_read(strcmp(a->file, "-") == 0 ? "/dev/stdin" : a->file, STATEMENT_MAX, &text,
+			  &len) != NDX_OK) {
+		cli_error("cannot read the statement %s", a->file);
+		goto out;
+	}
+	if (ndx_usage_parse(text, len, &u, why, sizeof why) != NDX_OK) {
+		cli_error("statement refused: %s", why);
+		goto out;
+	}
+	if (a->conf && (load_conf(a, &conf) != CLI_EXIT_OK || check_against_conf(conf, u)))
+		goto out;
+	if (signer_key(a, conf, u, &key, &use) != CLI_EXIT_OK)
+		goto out;
+	if (ndx_usage_check(u, use, why, sizeof why) != NDX_OK) {
+		cli_error("statement refused: %s", why);
+		goto out;
+	}
+	if (a->has_period && (a->from_ms != u->from_ms || a->to_ms != u->to_ms)) {
+		char f[NDX_TIME_TEXT_LEN], t[NDX_TIME_TEXT_LEN];
+
+		ndx_time_format((time_t)(u->from_ms / 1000), f);
+		ndx_time_format((time_t)(u->to_ms / 1000), t);
+		cli_error("statement refused: it covers %s to %s, not the period asked", f, t);
+		goto out;
+	}
+	*out = u;
+	u = NULL;
+	rc = CLI_EXIT_OK;
+out:
+	free(text);
+	ndx_usage_free(u);
+	ndx_key_free(key);
+	ndx_conf_free(conf);
+	return rc;
+}
+
+/* The options every reader of a statement shares. */
+static int statement_args(struct args *a, const char *sub)
+{
+	if (!a->file)
+		return cli_usage_error(usage, "market %s needs FILE", sub);
+	if (a->agreement)
+		return cli_usage_error(usage, "market %s does not take --agreement", sub);
+	if (!a->key == !a->conf || (a->conf != NULL) != (a->anchor != NULL))
+		return cli_usage_error(usage, "market %s needs --conf DIR --anchor ANCHOR, or --key "
+				       "PUB", sub);
+	return period(a);
+}
+
+static int market_check(struct args *a)
+{
+	struct ndx_msglog_walk_result res = { 0 };
+	struct ndx_usage *u = NULL, *own = NULL;
+	int rc;
+
+	if ((rc = statement_args(a, "check-statement")) != CLI_EXIT_OK)
+		return rc;
+	if (!a->db || a->out || a->bin || a->account || a->account_name)
+		return cli_usage_error(usage, "market check-statement needs --db, and takes no "
+				       "--out, --bin, --account or --account-name");
+	if ((rc = verified_statement(a, &u)) != CLI_EXIT_OK)
+		return rc;
+	rc = CLI_EXIT_FAIL;
+	own = ndx_usage_new(u->agreement, u->client, u->service, "-",
+			    u->side == NDX_MSGLOG_PROVIDER ? NDX_MSGLOG_CONSUMER
+							   : NDX_MSGLOG_PROVIDER,
+			    u->from_ms, u->to_ms, u->price, u->unit);
+	if (own == NULL)
+		cli_error("out of memory");
+	else if (read_log(a->db, own, &res) == CLI_EXIT_OK)
+		rc = compare(u, own);
+	ndx_usage_free(u);
+	ndx_usage_free(own);
+	ndx_key_free(res.key);
+	return rc;
+}
+
+/* The invoice of a checked statement: what is due, to whom, and the
+ * VietQR transfer that pays it (docs/marketplace.md "Invoices"). */
+static json_t *invoice_json(const struct ndx_usage *u, const char *reference,
+			    const uint8_t hash[NDX_SHA256_LEN], const char *qr,
+			    const struct args *a)
+{
+	char seller[NDX_ID_TEXT_MAX], buyer[NDX_ID_TEXT_MAX], hex[2 * NDX_SHA256_LEN + 1];
+	char f[NDX_TIME_TEXT_LEN], t[NDX_TIME_TEXT_LEN];
+
+	member_of(u->service, seller, sizeof seller);
+	member_of(u->client, buyer, sizeof buyer);
+	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
+	ndx_time_format((time_t)(u->from_ms / 1000), f);
+	ndx_time_format((time_t)(u->to_ms / 1000), t);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, "
+			 "s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			 "format", "ndx-invoice/1", "reference", reference, "agreement",
+			 u->agreement, "seller", seller, "buyer", buyer, "client", u->client,
+			 "from", f, "to", t, "from_ms", (json_int_t)u->from_ms, "to_ms",
+			 (json_int_t)u->to_ms, "unit", ndx_usage_unit_name(u->unit), "count",
+			 (json_int_t)u->count, "amount_vnd", (json_int_t)u->amount,
+			 "statement_hash", hex, "statement_signer", u->gateway, "bin", a->bin,
+			 "account", a->account, "account_name",
+			 a->account_name ? a->account_name : "", "vietqr", qr, "currency", "VND");
+}
+
+static int market_invoice(struct args *a)
+{
+	struct ndx_usage *u = NULL;
+	struct ndx_vietqr q = { 0 };
+	uint8_t hash[NDX_SHA256_LEN];
+	char hex[2 * NDX_SHA256_LEN + 1], reference[NDX_VIETQR_REF_MAX + 1];
+	char qr[NDX_VIETQR_PAYLOAD_MAX], *text = NULL;
+	const char *why = NULL;
+	json_t *inv;
+	int rc;
+
+	if ((rc = statement_args(a, "invoice")) != CLI_EXIT_OK)
+		return rc;
+	if (!a->bin || !a->account || a->db)
+		return cli_usage_error(usage, "market invoice needs --bin and --account, and takes "
+				       "no --db");
+	if ((rc = verified_statement(a, &u)) != CLI_EXIT_OK)
+		return rc;
+	rc = CLI_EXIT_FAIL;
+	if (u->amount <= 0) {
+		cli_error("nothing is due on agreement %s for this period (%s, %" PRIu64
+			  " exchanges): no invoice", u->agreement, ndx_usage_unit_name(u->unit),
+			  u->count);
+		goto out;
+	}
+	/* The reference a transfer carries (VietQR 62-08, 25 characters, as the
+	 * treasury's KB…): MK and the statement hash's first 23 hex digits, so
+	 * that a payment names the statement it pays. */
+	ndx_usage_hash(u, hash);
+	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
+	snprintf(reference, sizeof reference, "MK%.23s", hex);
+	for (char *p = reference; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	snprintf(q.bin, sizeof q.bin, "%s", a->bin);
+	snprintf(q.account, sizeof q.account, "%s", a->account);
+	q.amount_vnd = (uint64_t)u->amount;
+	snprintf(q.reference, sizeof q.reference, "%s", reference);
+	if (strlen(a->bin) != NDX_VIETQR_BIN_LEN || strlen(a->account) > NDX_VIETQR_ACCOUNT_MAX ||
+	    ndx_vietqr_encode(&q, qr, sizeof qr, &why) != NDX_OK) {
+		cli_error("cannot make the VietQR transfer: %s",
+			  why ? why : "--bin must be 6 digits and --account at most 19 characters");
+		goto out;
+	}
+	inv = invoice_json(u, reference, hash, qr, a);
+	text = inv ? json_dumps(inv, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(inv);
+	if (text == NULL)
+		cli_error("out of memory");
+	else
+		rc = write_out(a->out, text);
+	free(text);
+out:
+	ndx_usage_free(u);
+	return rc;
+}
+
+int cmd_market(int argc, char **argv)
+{
+	struct args a;
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int rc;
+
+	if (sub == NULL)
+		return cli_usage_error(usage, "market needs a command: statement, check-statement or invoice");
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0 &&
+	    strcmp(sub, "invoice") != 0)
+		return cli_usage_error(usage, "unknown market command '%s'", sub);
+	if ((rc = parse(argc - 1, argv + 1, &a)) != CLI_EXIT_OK)
+		return rc;
+	if (a.help) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(sub, "statement") == 0)
+		return market_statement(&a);
+	return strcmp(sub, "invoice") == 0 ? market_invoice(&a) : market_check(&a);
+}
