@@ -4,10 +4,17 @@
  * then times what the registry and every gateway do with it: serialising
  * (jansson), signing (ndx_conf_sign), and verifying + parsing
  * (ndx_conf_verify, with ndx_conf_parse alone beside it to split the two).
- * Prints one JSON object on stdout; `bench/run` records it.
+ * Then the delta path (docs/protocol.md "Configuration deltas") in the same
+ * run: one grant changed (version 2, then again version 3) and a
+ * re-signing with no change (version 3 in a later period), each time the
+ * registry's work (its tree of the new version, the delta cut and signed)
+ * and the gateway's (verify and apply), beside the full document's bytes
+ * and verify + parse. Prints one JSON object on stdout; `bench/run`
+ * records it.
  *
  *   conf_bench [MEMBERS [SERVICES]]     (default 10000 and 100000) */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +148,145 @@ fail:
 	return NULL;
 }
 
+struct step {
+	double reg_tree_s, reg_cut_s, reg_sign_s, gw_apply_s, full_verify_s;
+	size_t delta_bytes, full_bytes;
+};
+
+/* The registry's and a gateway's work for one new version `doc` (made
+ * from prev's document): a tree sharing prev's entries, the delta cut and
+ * signed, and the gateway applying it to held; the full path (serialise,
+ * sign, verify + parse) beside it. */
+static int delta_step(const struct ndx_key *key, const struct ndx_anchor *anchor, time_t now,
+		      json_t *doc, struct ndx_conf_tree *prev, struct ndx_conf *held,
+		      struct ndx_conf_tree **tree_out, struct ndx_conf **conf_out,
+		      struct step *st)
+{
+	struct ndx_conf_tree *t = NULL;
+	struct ndx_conf *full = NULL;
+	char *text = NULL, *sig = NULL, *delta = NULL, *dsig = NULL, err[512];
+	size_t dlen = 0;
+	double t0;
+	int rc = -1;
+
+	t0 = now_s();
+	if (ndx_conf_tree_new(doc, prev, &t) != NDX_OK)
+		goto out;
+	st->reg_tree_s = now_s() - t0;
+	text = json_dumps(doc, JSON_COMPACT);
+	sig = text ? ndx_conf_sign(key, text, strlen(text)) : NULL;
+	if (!sig)
+		goto out;
+	st->full_bytes = strlen(text);
+	t0 = now_s();
+	if (ndx_conf_verify((const uint8_t *)text, strlen(text), sig, anchor, now, &full, err,
+			    sizeof err) != NDX_OK) {
+		fprintf(stderr, "conf_bench: full: %s\n", err);
+		goto out;
+	}
+	st->full_verify_s = now_s() - t0;
+	t0 = now_s();
+	if (ndx_conf_delta_make(prev, t, sig, &delta, &dlen) != NDX_OK)
+		goto out;
+	st->reg_cut_s = now_s() - t0;
+	t0 = now_s();
+	dsig = ndx_conf_sign(key, delta, dlen);
+	st->reg_sign_s = now_s() - t0;
+	st->delta_bytes = dlen;
+	if (!dsig)
+		goto out;
+	t0 = now_s();
+	if (ndx_conf_delta_apply(held, (const uint8_t *)delta, dlen, dsig, anchor, now, conf_out,
+				 err, sizeof err) != NDX_OK) {
+		fprintf(stderr, "conf_bench: delta: %s\n", err);
+		goto out;
+	}
+	st->gw_apply_s = now_s() - t0;
+	*tree_out = t;
+	t = NULL;
+	rc = 0;
+out:
+	ndx_conf_tree_free(t);
+	ndx_conf_free(full);
+	free(text);
+	free(sig);
+	free(delta);
+	free(dsig);
+	return rc;
+}
+
+static void print_step(const char *name, const struct step *st, bool comma)
+{
+	printf("\"%s\":{\"delta_bytes\":%zu,\"full_bytes\":%zu,\"registry_tree_s\":%.4f,"
+	       "\"registry_cut_s\":%.4f,\"registry_sign_delta_s\":%.4f,"
+	       "\"gateway_verify_apply_s\":%.4f,\"gateway_full_verify_parse_s\":%.4f}%s",
+	       name, st->delta_bytes, st->full_bytes, st->reg_tree_s, st->reg_cut_s,
+	       st->reg_sign_s, st->gw_apply_s, st->full_verify_s, comma ? "," : "");
+}
+
+/* A copy of doc as version `version` generated at gen (a new period when
+ * nothing else changes), with grant g's methods changed when g >= 0. */
+static json_t *next_doc(const json_t *doc, json_int_t version, time_t gen, long g)
+{
+	char t1[NDX_TIME_TEXT_LEN], t2[NDX_TIME_TEXT_LEN];
+	json_t *d = json_deep_copy(doc);
+
+	if (!d)
+		return NULL;
+	ndx_time_format(gen, t1);
+	ndx_time_format(gen + 3600, t2);
+	json_object_set_new(d, "version", json_integer(version));
+	json_object_set_new(d, "generated_at", json_string(t1));
+	json_object_set_new(d, "expires_at", json_string(t2));
+	if (g >= 0)
+		json_object_set_new(json_array_get(json_object_get(d, "grants"), (size_t)g),
+				    "methods", json_pack("[ss]", "GET", version % 2 ? "POST" : "PUT"));
+	return d;
+}
+
+/* Versions 2 and 3 (one grant changed each) and version 3 re-signed. */
+static int delta_steps(const struct ndx_key *key, const struct ndx_anchor *anchor, time_t now,
+		       json_t *doc, struct ndx_conf *conf, unsigned long members,
+		       double *t_first_tree)
+{
+	struct ndx_conf_tree *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL;
+	struct ndx_conf *c2 = NULL, *c3 = NULL, *c4 = NULL;
+	struct step s2 = { 0 }, s3 = { 0 }, s4 = { 0 };
+	json_t *d2 = NULL, *d3 = NULL, *d4 = NULL;
+	double t0 = now_s();
+	int rc = -1;
+
+	if (ndx_conf_tree_new(doc, NULL, &t1) != NDX_OK)
+		goto out;
+	*t_first_tree = now_s() - t0;
+	if (!(d2 = next_doc(doc, 2, now - 50, (long)(members / 2))) ||
+	    delta_step(key, anchor, now, d2, t1, conf, &t2, &c2, &s2) ||
+	    !(d3 = next_doc(d2, 3, now - 40, (long)(members / 3))) ||
+	    delta_step(key, anchor, now, d3, t2, c2, &t3, &c3, &s3) ||
+	    !(d4 = next_doc(d3, 3, now - 30, -1)) ||
+	    delta_step(key, anchor, now, d4, t3, c3, &t4, &c4, &s4))
+		goto out;
+	printf(",\"first_delta_after_full\":{");
+	print_step("one_grant", &s2, false);
+	printf("},\"next_delta\":{");
+	print_step("one_grant", &s3, true);
+	print_step("resigned_no_change", &s4, false);
+	printf("}");
+	rc = 0;
+out:
+	json_decref(d2);
+	json_decref(d3);
+	json_decref(d4);
+	ndx_conf_tree_free(t1);
+	ndx_conf_tree_free(t2);
+	ndx_conf_tree_free(t3);
+	ndx_conf_tree_free(t4);
+	ndx_conf_free(c2);
+	ndx_conf_free(c3);
+	ndx_conf_free(c4);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long members = 10000, services = 100000;
@@ -149,7 +295,7 @@ int main(int argc, char **argv)
 	struct ndx_conf *conf = NULL;
 	json_t *doc = NULL, *anchor_doc = NULL;
 	char *text = NULL, *sig = NULL, *anchor_text = NULL, err[512];
-	double t0, t_build, t_dump, t_sign, t_verify, t_parse;
+	double t0, t_build, t_dump, t_sign, t_verify, t_parse, t_load, t_tree = 0;
 	time_t now = time(NULL);
 	size_t len;
 	int rc = 1;
@@ -203,6 +349,12 @@ int main(int argc, char **argv)
 	ndx_conf_free(conf);
 	conf = NULL;
 	t0 = now_s();
+	{
+		json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+		t_load = now_s() - t0;
+		json_decref(j);
+	}
+	t0 = now_s();
 	if (ndx_conf_parse((const uint8_t *)text, len, &conf, err, sizeof err) != NDX_OK) {
 		fprintf(stderr, "conf_bench: parse: %s\n", err);
 		goto out;
@@ -210,9 +362,15 @@ int main(int argc, char **argv)
 	t_parse = now_s() - t0;
 	printf("{\"members\":%lu,\"subsystems\":%lu,\"gateways\":%lu,\"services\":%lu,"
 	       "\"grants\":%lu,\"bytes\":%zu,\"build_s\":%.4f,\"serialise_s\":%.4f,"
-	       "\"sign_s\":%.4f,\"verify_and_parse_s\":%.4f,\"parse_only_s\":%.4f}\n",
+	       "\"sign_s\":%.4f,\"verify_and_parse_s\":%.4f,\"parse_only_s\":%.4f,"
+	       "\"json_load_only_s\":%.4f",
 	       members, members, members, services, members, len, t_build, t_dump, t_sign,
-	       t_verify, t_parse);
+	       t_verify, t_parse, t_load);
+	if (delta_steps(key, anchor, now, doc, conf, members, &t_tree)) {
+		fprintf(stderr, "conf_bench: the delta steps failed\n");
+		goto out;
+	}
+	printf(",\"registry_first_tree_s\":%.4f}\n", t_tree);
 	rc = 0;
 out:
 	ndx_conf_free(conf);

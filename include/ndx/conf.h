@@ -23,6 +23,8 @@
 /* File names inside a configuration directory. */
 #define NDX_CONF_FILE "conf.json"
 #define NDX_CONF_SIG_FILE "conf.sig"
+/* conf.delta.1, .2, ...: the deltas applied since conf.json (a gateway). */
+#define NDX_CONF_DELTA_FILE "conf.delta"
 
 /* ---- anchor: instance + the registry's verification keys ------------- */
 
@@ -99,6 +101,71 @@ int ndx_conf_load_dir(const char *dir, const struct ndx_anchor *anchor, time_t n
 int ndx_conf_save_dir(const char *dir, const uint8_t *data, size_t len, const char *sig);
 
 void ndx_conf_free(struct ndx_conf *conf);
+
+/* ---- deltas (docs/protocol.md "Configuration deltas") ---------------- */
+
+#define NDX_CONF_DELTA_FORMAT "ndx-conf-delta/1"
+/* A gateway keeps at most this many deltas beside its last full document
+ * before it writes the full document again (ndx_conf_save_full). */
+#define NDX_CONF_DELTAS_MAX 32
+
+/* A document as jansson values with the SHA-256 of each entry of each of
+ * its lists (a top-level array whose every element is an object), from
+ * which its digest is made and deltas between two documents are cut. */
+struct ndx_conf_tree;
+
+/* Holds its own reference to doc (a configuration document). Every list entry of
+ * doc that is equal, field by field in order, to an entry of the same list
+ * in prev (NULL: none) is replaced in doc by prev's entry, so that versions
+ * share what did not change and its hash is not made again. The caller
+ * must not hold other references to doc's entries. Returns NDX_OK,
+ * NDX_EINVAL (doc is not an object or has no positive version) or
+ * NDX_ENOMEM. */
+int ndx_conf_tree_new(json_t *doc, const struct ndx_conf_tree *prev, struct ndx_conf_tree **out);
+void ndx_conf_tree_free(struct ndx_conf_tree *t);
+uint64_t ndx_conf_tree_version(const struct ndx_conf_tree *t);
+/* The document's digest (docs/protocol.md "Configuration deltas"). */
+void ndx_conf_tree_digest(const struct ndx_conf_tree *t, uint8_t out[32]);
+/* The delta from `from` to `to`, whose full document is signed by to_sig
+ * (the compact signature object), as compact JSON in *text (malloc'd,
+ * *len bytes). A function of the two documents' contents alone: two
+ * registry nodes cut the same bytes. NDX_ENOMEM on failure. */
+int ndx_conf_delta_make(const struct ndx_conf_tree *from, const struct ndx_conf_tree *to,
+			const char *to_sig, char **text, size_t *len);
+/* Verifies the delta data[0..len) under sig (the registry's signature
+ * object, as for a full document) and applies it to held: from_version
+ * must be held's version, the result newer (a higher version, or the same
+ * with a later generated_at), its digest the delta's to_sha256, and the
+ * result a valid, fresh document (ndx_conf_verify's steps 4-6). Entries
+ * that did not change are shared with held; held's own hashes are made on
+ * the first delta applied to it (held is otherwise only read). Returns
+ * NDX_OK and a new configuration in *out, or NDX_EBADSIG / NDX_ENOTFOUND
+ * (signature), NDX_EPERM (from_version is not held's version, or the
+ * result is not newer), NDX_EINVAL (malformed, or the result differs from
+ * the document the registry signed), NDX_EEXPIRED, with the reason in err. */
+int ndx_conf_delta_apply(struct ndx_conf *held, const uint8_t *data, size_t len,
+			 const char *sig, const struct ndx_anchor *anchor, time_t now,
+			 struct ndx_conf **out, char *err, size_t errcap);
+/* Writes a delta (the signature object's line, then the bytes) as
+ * DIR/conf.delta.SEQ (SEQ from 1) through a temporary file and rename. */
+int ndx_conf_save_delta(const char *dir, unsigned seq, const uint8_t *data, size_t len,
+			const char *sig);
+/* Removes DIR/conf.delta.1, .2, ... up to the first that is missing. */
+void ndx_conf_clear_deltas(const char *dir);
+/* The full document of conf, rebuilt from its values, saved as conf.json
+ * and conf.sig when the registry's signature over the full document (which
+ * a delta carries) verifies over the rebuilt bytes. NDX_ENOTFOUND when conf
+ * came from a full document (nothing to rebuild), NDX_EBADSIG when the
+ * bytes differ from those the registry signed, else ndx_conf_save_dir's. */
+int ndx_conf_save_full(const struct ndx_conf *conf, const char *dir,
+		       const struct ndx_anchor *anchor, char *err, size_t errcap);
+/* As ndx_conf_load_dir, then applies DIR/conf.delta.1, .2, ... in turn
+ * (stopping at the first missing or refused one); the base document may
+ * have expired when the deltas bring it forward: only the result must be
+ * fresh. *ndeltas (may be NULL) receives how many were applied. */
+int ndx_conf_load_dir_deltas(const char *dir, const struct ndx_anchor *anchor, time_t now,
+			     struct ndx_conf **out, unsigned *ndeltas, char *err,
+			     size_t errcap);
 
 uint64_t ndx_conf_version(const struct ndx_conf *conf);
 const char *ndx_conf_instance(const struct ndx_conf *conf);

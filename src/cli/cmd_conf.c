@@ -25,14 +25,16 @@ static const char conf_usage[] =
 	"\n"
 	"  fetch    download the registry's signed global configuration, verify its\n"
 	"           signature, instance and expiry against the anchor, and only then\n"
-	"           save it as DIR/conf.json and DIR/conf.sig\n"
+	"           save it as DIR/conf.json and DIR/conf.sig (removing any\n"
+	"           conf.delta.N a gateway saved there)\n"
 	"    --registry URL  registry base URL (default $NDX_REGISTRY, else every\n"
 	"                    node the anchor lists); up to 8 times for several\n"
 	"                    nodes of one registry: asked in turn until one gives a\n"
 	"                    configuration that verifies\n"
 	"    --anchor FILE   the trust anchor (anchor.json, handed over out of band)\n"
 	"    --out DIR       where to save the configuration (created if missing)\n"
-	"  verify   check a saved configuration directory against the anchor;\n"
+	"  verify   check a saved configuration directory against the anchor (a\n"
+	"           gateway's: conf.json and the deltas conf.delta.1, .2, ... on it);\n"
 	"           prints \"valid: version N, expires T\" or names the problem\n"
 	"    --anchor FILE   the trust anchor\n"
 	"    --at RFC3339    check validity at this time instead of now\n"
@@ -136,6 +138,7 @@ static int fetch_from(const char *base, const struct ndx_anchor *anchor, const c
 		cli_error("cannot save the configuration into %s: %s", out_dir, ndx_strerror(rc));
 		goto out;
 	}
+	ndx_conf_clear_deltas(out_dir); /* a gateway's deltas on the old document */
 	if (version != NULL)
 		*version = ndx_conf_version(conf);
 	if (!quiet) {
@@ -209,7 +212,8 @@ static int conf_verify(const char *dir, const char *anchor_path, const char *at)
 	anchor = load_anchor(anchor_path);
 	if (anchor == NULL)
 		return CLI_EXIT_FAIL;
-	rc = ndx_conf_load_dir(dir, anchor, now, &conf, err, sizeof(err));
+	/* What a gateway holds: its last full document and the deltas on it. */
+	rc = ndx_conf_load_dir_deltas(dir, anchor, now, &conf, NULL, err, sizeof(err));
 	ndx_anchor_free(anchor);
 	if (rc != NDX_OK) {
 		cli_error("the configuration in %s is not valid: %s%s%s%s", dir, problem(rc),

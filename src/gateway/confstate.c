@@ -10,7 +10,18 @@
  * reference under a mutex held for two pointer copies and never wait for a
  * fetch; the last reference frees an old configuration. A configuration
  * older (by version) than the held one is refused so that a replayed
- * document cannot bring back a revoked key. */
+ * document cannot bring back a revoked key.
+ *
+ * A poll names the held version (`?since=V`) and the held document's
+ * ETag: the registry answers 304 when nothing changed, else a signed
+ * delta from V when it still has V's document (docs/protocol.md
+ * "Configuration deltas"), else the full document. A delta is applied to
+ * the held configuration (ndx_conf_delta_apply) and saved beside the last
+ * full document as conf.delta.N; every NDX_CONF_DELTAS_MAX deltas the
+ * full document is rebuilt, checked against the registry's signature and
+ * saved again. A delta whose signature fails is refused like a bad
+ * document; one that is signed but does not apply (another held version,
+ * a digest that differs) makes the gateway take the full document. */
 #include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
@@ -43,13 +54,25 @@ struct gw_state {
 	const atomic_int *stopping;
 	bool failing;             /* the last round failed: said once per outage */
 	size_t reg_at;            /* the registry_urls entry that answered last */
+	unsigned ndeltas;         /* conf.delta.N saved since conf.json */
 };
 
 struct fetch_sink {
 	struct ndx_buf body; /* capped at NDX_CONF_MAX_BYTES */
 	int toobig;
 	char *sig;
+	bool delta;          /* Ndx-Conf-Delta-From was present */
 };
+
+/* Configuration updates since start, by kind (the gateway's metrics). */
+static atomic_ullong n_full, n_delta, n_delta_refused;
+
+void gw_conf_update_counts(uint64_t *full, uint64_t *delta, uint64_t *delta_refused)
+{
+	*full = atomic_load_explicit(&n_full, memory_order_relaxed);
+	*delta = atomic_load_explicit(&n_delta, memory_order_relaxed);
+	*delta_refused = atomic_load_explicit(&n_delta_refused, memory_order_relaxed);
+}
 
 static size_t fetch_body(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -66,7 +89,10 @@ static size_t fetch_header(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct fetch_sink *f = ud;
 	size_t n = size * nmemb;
-	static const char name[] = "ndx-conf-signature:";
+	static const char name[] = "ndx-conf-signature:", dname[] = "ndx-conf-delta-from:";
+
+	if (n > sizeof dname - 1 && strncasecmp(data, dname, sizeof dname - 1) == 0)
+		f->delta = true;
 
 	if (n > sizeof name - 1 && n < CONF_SIG_MAX && strncasecmp(data, name, sizeof name - 1) == 0) {
 		const char *v = data + sizeof name - 1;
@@ -170,23 +196,22 @@ static int fetch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return st->stopping && atomic_load(st->stopping) ? 1 : 0;
 }
 
-/* One fetch from the registry at base, verify, save, swap. Called with
- * fetch_mu held. */
-static int fetch_from(struct gw_state *st, const char *base, char *err, size_t errcap)
+/* GET url into f, with If-None-Match inm (NULL: none); *status gets the
+ * HTTP status. NDX_ENET with the reason in err when no answer came. */
+static int get_conf(struct gw_state *st, const char *url, const char *inm, struct fetch_sink *f,
+		    long *status, char *err, size_t errcap)
 {
-	struct fetch_sink f = { 0 };
-	char url[2048], why[512], cerr[CURL_ERROR_SIZE] = "";
-	struct ndx_conf *conf = NULL;
-	struct gw_conf_ref *ref, *held;
-	uint64_t held_version = 0;
-	long status = 0;
+	char cerr[CURL_ERROR_SIZE] = "", hdr[128];
+	struct curl_slist *hl = NULL;
 	CURLcode cc;
-	int rc;
 
-	ndx_buf_init(&f.body, NDX_CONF_MAX_BYTES);
 	if (!st->curl && !(st->curl = curl_easy_init()))
 		return snprintf(err, errcap, "cannot initialise libcurl"), NDX_ENOMEM;
-	snprintf(url, sizeof url, "%s/conf", base);
+	if (inm) {
+		snprintf(hdr, sizeof hdr, "If-None-Match: %s", inm);
+		if (!(hl = curl_slist_append(NULL, hdr)))
+			return snprintf(err, errcap, "out of memory"), NDX_ENOMEM;
+	}
 	curl_easy_reset(st->curl);
 	curl_easy_setopt(st->curl, CURLOPT_URL, url);
 	curl_easy_setopt(st->curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -196,65 +221,197 @@ static int fetch_from(struct gw_state *st, const char *base, char *err, size_t e
 	curl_easy_setopt(st->curl, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(st->curl, CURLOPT_USERAGENT, GW_PROG);
 	curl_easy_setopt(st->curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(st->curl, CURLOPT_WRITEFUNCTION, fetch_body);
-	curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, &f);
+	curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(st->curl, CURLOPT_HEADERFUNCTION, fetch_header);
-	curl_easy_setopt(st->curl, CURLOPT_HEADERDATA, &f);
+	curl_easy_setopt(st->curl, CURLOPT_HEADERDATA, f);
 	curl_easy_setopt(st->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(st->curl, CURLOPT_XFERINFOFUNCTION, fetch_progress);
 	curl_easy_setopt(st->curl, CURLOPT_XFERINFODATA, st);
 	cc = curl_easy_perform(st->curl);
-	curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hl);
 	if (cc != CURLE_OK) {
 		snprintf(err, errcap, "GET %s: %s", url,
-			 f.toobig ? "configuration too large" : (cerr[0] ? cerr : curl_easy_strerror(cc)));
-		rc = NDX_ENET;
-		goto out;
+			 f->toobig ? "configuration too large" : (cerr[0] ? cerr : curl_easy_strerror(cc)));
+		return NDX_ENET;
 	}
-	if (status != 200 || !f.sig || !f.body.data) {
-		snprintf(err, errcap, "GET %s: status %ld%s", url, status,
-			 f.sig ? "" : " without Ndx-Conf-Signature");
-		rc = NDX_ENET;
-		goto out;
+	return NDX_OK;
+}
+
+/* Makes ref the held configuration, saying so when its version is new. */
+static void take_conf(struct gw_state *st, struct gw_conf_ref *ref, uint64_t held_version,
+		      const char *how)
+{
+	struct ndx_conf *conf = ref->conf;
+
+	if (ndx_conf_version(conf) != held_version)
+		fprintf(stderr, GW_PROG ": configuration version %llu (expires %lld)%s\n",
+			(unsigned long long)ndx_conf_version(conf),
+			(long long)ndx_conf_expires_at(conf), how);
+	swap_conf(st, ref);
+}
+
+/* Saves a delta just applied (conf) beside the full document, or, every
+ * NDX_CONF_DELTAS_MAX deltas, the rebuilt full document in their place. */
+static void save_delta(struct gw_state *st, const struct ndx_conf *conf,
+		       const struct fetch_sink *f)
+{
+	const char *dir = st->cfg->conf_dir;
+	char why[512];
+
+	if (st->ndeltas + 1 >= NDX_CONF_DELTAS_MAX) {
+		if (ndx_conf_save_full(conf, dir, st->cfg->anchor, why, sizeof why) == NDX_OK) {
+			ndx_conf_clear_deltas(dir);
+			st->ndeltas = 0;
+			return;
+		}
+		fprintf(stderr, GW_PROG ": cannot save the rebuilt configuration: %s\n", why);
 	}
-	rc = ndx_conf_verify((const uint8_t *)f.body.data, f.body.len, f.sig, st->cfg->anchor,
+	if (ndx_conf_save_delta(dir, st->ndeltas + 1, (const uint8_t *)f->body.data, f->body.len,
+				f->sig) == NDX_OK)
+		st->ndeltas++;
+	else
+		fprintf(stderr, GW_PROG ": cannot save the configuration delta to %s\n", dir);
+}
+
+/* A delta answer: verify and apply it to held. NDX_EPERM when it is
+ * signed but does not apply (the caller takes the full document); any
+ * other error refuses it. */
+static int take_delta(struct gw_state *st, struct gw_conf_ref *held, const char *url,
+		      const struct fetch_sink *f, char *err, size_t errcap)
+{
+	struct ndx_conf *conf = NULL;
+	struct gw_conf_ref *ref;
+	char why[512];
+	int rc;
+
+	if (!held)
+		return snprintf(err, errcap, "%s: a delta, but no configuration is held", url),
+		       NDX_EINVAL;
+	rc = ndx_conf_delta_apply(held->conf, (const uint8_t *)f->body.data, f->body.len, f->sig,
+				  st->cfg->anchor, time(NULL), &conf, why, sizeof why);
+	if (rc != NDX_OK) {
+		atomic_fetch_add_explicit(&n_delta_refused, 1, memory_order_relaxed);
+		snprintf(err, errcap, "configuration delta from %s refused: %s", url, why);
+		/* A signature that fails is an attack or a broken node: refused.
+		 * A signed delta that does not apply is the registry's word that
+		 * the versions moved on: the full document settles it. */
+		if (rc == NDX_EBADSIG || rc == NDX_ENOTFOUND)
+			return rc;
+		fprintf(stderr, GW_PROG ": %s; fetching the full document\n", err);
+		return NDX_EPERM;
+	}
+	save_delta(st, conf, f);
+	if (!(ref = conf_ref_new(conf))) {
+		ndx_conf_free(conf);
+		return snprintf(err, errcap, "out of memory"), NDX_ENOMEM;
+	}
+	atomic_fetch_add_explicit(&n_delta, 1, memory_order_relaxed);
+	snprintf(why, sizeof why, " from a delta of %zu bytes", f->body.len);
+	take_conf(st, ref, ndx_conf_version(held->conf), why);
+	return NDX_OK;
+}
+
+/* A full document: verify, refuse an older version, save, swap. */
+static int take_full(struct gw_state *st, uint64_t held_version, const char *url,
+		     const struct fetch_sink *f, char *err, size_t errcap)
+{
+	struct ndx_conf *conf = NULL;
+	struct gw_conf_ref *ref;
+	char why[512];
+	int rc;
+
+	rc = ndx_conf_verify((const uint8_t *)f->body.data, f->body.len, f->sig, st->cfg->anchor,
 			     time(NULL), &conf, why, sizeof why);
 	if (rc != NDX_OK) {
 		snprintf(err, errcap, "configuration from %s refused: %s", url, why);
-		goto out;
+		return rc;
 	}
-	pthread_mutex_lock(&st->mu);
-	held = st->conf;
-	if (held)
-		held_version = ndx_conf_version(held->conf);
-	pthread_mutex_unlock(&st->mu);
 	if (ndx_conf_version(conf) < held_version) {
 		snprintf(err, errcap, "configuration version %llu from %s is older than the held %llu",
 			 (unsigned long long)ndx_conf_version(conf), url,
 			 (unsigned long long)held_version);
-		rc = NDX_EINVAL;
-		goto out;
+		ndx_conf_free(conf);
+		return NDX_EINVAL;
 	}
-	/* Saved before use: a restart then finds what was last served. */
-	if (ndx_conf_save_dir(st->cfg->conf_dir, (const uint8_t *)f.body.data, f.body.len,
-			      f.sig) != NDX_OK)
+	/* Saved before use: a restart then finds what was last served. The
+	 * deltas saved on top of the previous full document go after it
+	 * (a crash in between leaves deltas that no longer apply: a loader
+	 * stops at the first). */
+	if (ndx_conf_save_dir(st->cfg->conf_dir, (const uint8_t *)f->body.data, f->body.len,
+			      f->sig) != NDX_OK)
 		fprintf(stderr, GW_PROG ": cannot save the configuration to %s\n",
 			st->cfg->conf_dir);
-	ref = conf_ref_new(conf);
-	if (!ref) {
-		rc = NDX_ENOMEM;
-		snprintf(err, errcap, "out of memory");
-		goto out;
+	ndx_conf_clear_deltas(st->cfg->conf_dir);
+	st->ndeltas = 0;
+	if (!(ref = conf_ref_new(conf))) {
+		ndx_conf_free(conf);
+		return snprintf(err, errcap, "out of memory"), NDX_ENOMEM;
 	}
-	if (ndx_conf_version(conf) != held_version)
-		fprintf(stderr, GW_PROG ": configuration version %llu (expires %lld)\n",
-			(unsigned long long)ndx_conf_version(conf),
-			(long long)ndx_conf_expires_at(conf));
-	conf = NULL;
-	swap_conf(st, ref);
-	rc = NDX_OK;
+	atomic_fetch_add_explicit(&n_full, 1, memory_order_relaxed);
+	take_conf(st, ref, held_version, "");
+	return NDX_OK;
+}
+
+/* One poll of the registry at base: a delta from the held version, a 304,
+ * or the full document. Called with fetch_mu held. */
+static int fetch_from(struct gw_state *st, const char *base, char *err, size_t errcap)
+{
+	struct fetch_sink f = { 0 };
+	char url[2048], etag[64];
+	struct gw_conf_ref *held;
+	uint64_t held_version = 0;
+	long status = 0;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	held = st->conf;
+	if (held)
+		atomic_fetch_add_explicit(&held->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&st->mu);
+	if (held)
+		held_version = ndx_conf_version(held->conf);
+	ndx_buf_init(&f.body, NDX_CONF_MAX_BYTES);
+	if (held) {
+		snprintf(url, sizeof url, "%s/conf?since=%llu", base,
+			 (unsigned long long)held_version);
+		snprintf(etag, sizeof etag, "\"%llu-%lld\"", (unsigned long long)held_version,
+			 (long long)ndx_conf_generated_at(held->conf));
+	} else {
+		snprintf(url, sizeof url, "%s/conf", base);
+	}
+	rc = get_conf(st, url, held ? etag : NULL, &f, &status, err, errcap);
+	if (rc == NDX_OK && status == 304 && held)
+		goto out; /* nothing new */
+	if (rc == NDX_OK && (status != 200 || !f.sig || !f.body.data)) {
+		snprintf(err, errcap, "GET %s: status %ld%s", url, status,
+			 f.sig ? "" : " without Ndx-Conf-Signature");
+		rc = NDX_ENET;
+	}
+	if (rc == NDX_OK && f.delta) {
+		rc = take_delta(st, held, url, &f, err, errcap);
+		if (rc != NDX_EPERM)
+			goto out;
+		/* The full document from the same node. */
+		ndx_buf_free(&f.body);
+		free(f.sig);
+		f = (struct fetch_sink){ 0 };
+		ndx_buf_init(&f.body, NDX_CONF_MAX_BYTES);
+		snprintf(url, sizeof url, "%s/conf", base);
+		rc = get_conf(st, url, NULL, &f, &status, err, errcap);
+		if (rc == NDX_OK && (status != 200 || !f.sig || !f.body.data || f.delta)) {
+			snprintf(err, errcap, "GET %s: status %ld%s", url, status,
+				 f.sig ? "" : " without Ndx-Conf-Signature");
+			rc = NDX_ENET;
+		}
+	}
+	if (rc == NDX_OK)
+		rc = take_full(st, held_version, url, &f, err, errcap);
 out:
-	ndx_conf_free(conf);
+	conf_ref_release(held);
 	ndx_buf_free(&f.body);
 	free(f.sig);
 	return rc;
@@ -342,8 +499,9 @@ int gw_state_new(struct gw_config *cfg, struct gw_state **out)
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->fetch_mu, NULL);
 	st->task = -1;
-	if (ndx_conf_load_dir(cfg->conf_dir, cfg->anchor, time(NULL), &conf, why, sizeof why) ==
-	    NDX_OK) {
+	/* The last full document and the deltas saved on top of it. */
+	if (ndx_conf_load_dir_deltas(cfg->conf_dir, cfg->anchor, time(NULL), &conf, &st->ndeltas,
+				     why, sizeof why) == NDX_OK) {
 		st->conf = conf_ref_new(conf);
 		if (!st->conf) {
 			ndx_conf_free(conf);

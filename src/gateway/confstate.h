@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "gwconfig.h"
@@ -44,6 +45,9 @@ void gw_view_release(struct gw_view *v);
 /* Stops the poller and frees everything (not cfg). Accepts NULL. */
 void gw_state_free(struct gw_state *st);
 const struct gw_config *gw_state_config(const struct gw_state *st);
+/* Configuration updates taken since start: full documents, deltas, and
+ * deltas refused (the gateway's metrics). */
+void gw_conf_update_counts(uint64_t *full, uint64_t *delta, uint64_t *delta_refused);
 /* True when v holds a configuration that has not expired. */
 bool gw_view_live(const struct gw_view *v, time_t now);
 

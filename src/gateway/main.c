@@ -157,7 +157,8 @@ static int check(const struct gw_config *cfg)
 		printf("  problem: tls_key does not belong to tls_cert\n");
 		rc = 1;
 	}
-	lrc = ndx_conf_load_dir(cfg->conf_dir, cfg->anchor, time(NULL), &conf, why, sizeof why);
+	lrc = ndx_conf_load_dir_deltas(cfg->conf_dir, cfg->anchor, time(NULL), &conf, NULL, why,
+				       sizeof why);
 	if (lrc == NDX_OK) {
 		ndx_time_format(ndx_conf_expires_at(conf), t);
 		printf("  global conf         version %llu, expires %s (%s)\n",

@@ -286,6 +286,22 @@ static void render_conf(struct ndx_prom *p, const struct gw_view *v, time_t now)
 	if (c)
 		ndx_prom_i64(p, "ndx_gateway_conf_expires_in_seconds", NULL,
 			     (int64_t)(ndx_conf_expires_at(c) - now));
+	{
+		uint64_t full, delta, refused;
+
+		gw_conf_update_counts(&full, &delta, &refused);
+		ndx_prom_family(p, "ndx_gateway_conf_updates_total", NDX_PROM_COUNTER,
+				"Configurations taken from the registry: a full document, or "
+				"a delta applied to the held one.");
+		ndx_prom_u64(p, "ndx_gateway_conf_updates_total",
+			     (const char *[]){ "kind", "full", NULL }, full);
+		ndx_prom_u64(p, "ndx_gateway_conf_updates_total",
+			     (const char *[]){ "kind", "delta", NULL }, delta);
+		ndx_prom_family(p, "ndx_gateway_conf_deltas_refused_total", NDX_PROM_COUNTER,
+				"Configuration deltas refused (a signature that fails, or a "
+				"delta that does not apply to the held version).");
+		ndx_prom_u64(p, "ndx_gateway_conf_deltas_refused_total", NULL, refused);
+	}
 }
 
 static void render_log(struct ndx_prom *p, struct ndx_msglog *log, time_t now)

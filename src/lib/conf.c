@@ -11,8 +11,10 @@
  * read, so threads share it without locks. */
 #include "ndx/conf.h"
 #include "ndx/urlpath.h"
+#include "conf_int.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -97,7 +99,26 @@ struct ndx_conf {
 	json_t *subs_index;    /* "client\nservice\nname" -> integer index into subs */
 	json_t *subs_of;       /* "service\nname" -> array of indexes into subs */
 	const char *monitoring_client; /* monitoring.client, borrowed; NULL = none */
+	/* The SHA-256 of each list entry (confdelta.c), made when a delta is
+	 * first applied to this configuration; NULL until then. */
+	struct ndx_conf_tree *tree;
+	/* When not NULL, the indexes of members, subsystems, gateways and
+	 * services above are shared with other configurations whose lists are
+	 * the same values (a delta that changed none of them) and belong to
+	 * base. */
+	struct conf_base *base;
 };
+
+/* The shared owner of the first four sections' indexes. */
+struct conf_base {
+	atomic_uint refs;
+	struct ndx_conf *owner; /* only those fields set */
+};
+
+struct ndx_conf_tree **ndx__conf_tree_slot(struct ndx_conf *conf)
+{
+	return &conf->tree;
+}
 
 /* Where validation errors go. */
 struct errbuf {
@@ -312,10 +333,9 @@ static int parse_sign_key(struct errbuf *e, const char *where, const char *sk,
 
 /* ---- configuration ---------------------------------------------------- */
 
-void ndx_conf_free(struct ndx_conf *conf)
+/* Frees the indexes of members, subsystems, gateways and services. */
+static void free_base_fields(struct ndx_conf *conf)
 {
-	if (conf == NULL)
-		return;
 	for (size_t i = 0; i < conf->ngw && conf->gw_keys != NULL; i++)
 		ndx_key_free(conf->gw_keys[i]);
 	free(conf->gw_keys);
@@ -330,6 +350,87 @@ void ndx_conf_free(struct ndx_conf *conf)
 	json_decref(conf->mem_index);
 	json_decref(conf->sub_index);
 	free(conf->sub);
+	json_decref(conf->members);
+	json_decref(conf->subsystems);
+	json_decref(conf->services);
+	json_decref(conf->gw_index);
+	json_decref(conf->gw_of);
+}
+
+static void base_release(struct conf_base *b)
+{
+	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+		free_base_fields(b->owner);
+		free(b->owner);
+		free(b);
+	}
+}
+
+/* Gives c the indexes of held's first four sections, shared (held's move
+ * to a conf_base the first time). Returns NDX_ENOMEM or NDX_OK. */
+static int share_base(struct ndx_conf *held, struct ndx_conf *c)
+{
+	if (!held->base) {
+		struct conf_base *b = calloc(1, sizeof *b);
+		struct ndx_conf *o = calloc(1, sizeof *o);
+
+		if (!b || !o) {
+			free(b);
+			free(o);
+			return NDX_ENOMEM;
+		}
+		*o = *held;
+		atomic_init(&b->refs, 1);
+		b->owner = o;
+		held->base = b;
+	}
+	atomic_fetch_add_explicit(&held->base->refs, 1, memory_order_relaxed);
+	c->base = held->base;
+	c->members = held->members;
+	c->mem = held->mem;
+	c->nmem = held->nmem;
+	c->mem_index = held->mem_index;
+	c->subsystems = held->subsystems;
+	c->sub = held->sub;
+	c->nsub = held->nsub;
+	c->sub_index = held->sub_index;
+	c->gateways = held->gateways;
+	c->ngw = held->ngw;
+	c->gw_keys = held->gw_keys;
+	c->gw = held->gw;
+	c->gw_index = held->gw_index;
+	c->gw_of = held->gw_of;
+	c->services = held->services;
+	c->svc = held->svc;
+	c->nsvc = held->nsvc;
+	c->svc_index = held->svc_index;
+	return NDX_OK;
+}
+
+/* True when doc's first four sections (and what they are checked
+ * against) are the very values of held's document. */
+static bool same_base(const struct ndx_conf *held, const struct ndx_conf *c)
+{
+	static const char *const keys[] = { "member_classes", "members", "subsystems",
+					    "gateways", "services" };
+
+	if (!held || strcmp(held->instance, c->instance) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		if (json_object_get(held->doc, keys[i]) != json_object_get(c->doc, keys[i]) ||
+		    json_object_get(c->doc, keys[i]) == NULL)
+			return false;
+	return true;
+}
+
+void ndx_conf_free(struct ndx_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	if (conf->base)
+		base_release(conf->base);
+	else
+		free_base_fields(conf);
 	for (size_t i = 0; i < conf->ngrant && conf->grant != NULL; i++) {
 		free((void *)conf->grant[i].methods);
 		free((void *)conf->grant[i].paths);
@@ -349,13 +450,9 @@ void ndx_conf_free(struct ndx_conf *conf)
 	json_decref(conf->subs_index);
 	json_decref(conf->subs_of);
 	json_decref(conf->embargo);
-	json_decref(conf->members);
-	json_decref(conf->subsystems);
-	json_decref(conf->services);
-	json_decref(conf->gw_index);
-	json_decref(conf->gw_of);
 	json_decref(conf->grants);
 	json_decref(conf->revoked);
+	ndx_conf_tree_free(conf->tree);
 	json_decref(conf->doc);
 	free(conf);
 }
@@ -1349,30 +1446,11 @@ static int parse_monitoring(struct errbuf *e, struct ndx_conf *c)
 	return NDX_OK;
 }
 
-static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
-		      struct errbuf *e)
+/* Members, subsystems, gateways and services, with their indexes. */
+static int parse_base(struct errbuf *e, struct ndx_conf *c)
 {
-	struct ndx_conf *c;
-	json_error_t jerr;
 	int rc;
 
-	*out = NULL;
-	if (len > NDX_CONF_MAX_BYTES)
-		return fail(e, NDX_ETOOBIG, "configuration is larger than %u bytes",
-			    NDX_CONF_MAX_BYTES);
-	c = calloc(1, sizeof *c);
-	if (c == NULL)
-		return fail(e, NDX_ENOMEM, "out of memory");
-	c->doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (c->doc == NULL) {
-		ndx_conf_free(c);
-		return fail(e, NDX_EINVAL, "configuration is not valid JSON: %s "
-			    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
-	}
-	if (!json_is_object(c->doc)) {
-		ndx_conf_free(c);
-		return fail(e, NDX_EINVAL, "configuration is not a JSON object");
-	}
 	c->members = json_object();
 	c->subsystems = json_object();
 	c->services = json_object();
@@ -1381,6 +1459,36 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->svc_index = json_object();
 	c->mem_index = json_object();
 	c->sub_index = json_object();
+	if (c->members == NULL || c->subsystems == NULL || c->services == NULL ||
+	    c->gw_index == NULL || c->gw_of == NULL || c->svc_index == NULL ||
+	    c->mem_index == NULL || c->sub_index == NULL)
+		return fail(e, NDX_ENOMEM, "out of memory");
+	if ((rc = parse_members(e, c)) != NDX_OK ||
+	    (rc = parse_subsystems(e, c)) != NDX_OK ||
+	    (rc = parse_gateways(e, c)) != NDX_OK)
+		return rc;
+	return parse_services(e, c);
+}
+
+/* Validates doc and builds every index over it; takes over the caller's
+ * reference to doc (released on failure too). */
+static int conf_build(json_t *doc, struct ndx_conf *like, struct ndx_conf **out,
+		      struct errbuf *e)
+{
+	struct ndx_conf *c;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		json_decref(doc);
+		return fail(e, NDX_ENOMEM, "out of memory");
+	}
+	c->doc = doc;
+	if (!json_is_object(c->doc)) {
+		ndx_conf_free(c);
+		return fail(e, NDX_EINVAL, "configuration is not a JSON object");
+	}
 	c->grants = json_object();
 	c->revoked = json_object();
 	c->embargo = json_object();
@@ -1388,18 +1496,13 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	c->subs_index = json_object();
 	c->subs_of = json_object();
 	if (c->embargo == NULL || c->evt_index == NULL || c->subs_index == NULL ||
-	    c->subs_of == NULL || c->members == NULL || c->subsystems == NULL || c->services == NULL ||
-	    c->gw_index == NULL || c->gw_of == NULL || c->grants == NULL || c->svc_index == NULL ||
-	    c->mem_index == NULL || c->sub_index == NULL ||
-	    c->revoked == NULL) {
+	    c->subs_of == NULL || c->grants == NULL || c->revoked == NULL) {
 		ndx_conf_free(c);
 		return fail(e, NDX_ENOMEM, "out of memory");
 	}
-	if ((rc = parse_header(e, c)) != NDX_OK ||
-	    (rc = parse_members(e, c)) != NDX_OK ||
-	    (rc = parse_subsystems(e, c)) != NDX_OK ||
-	    (rc = parse_gateways(e, c)) != NDX_OK ||
-	    (rc = parse_services(e, c)) != NDX_OK ||
+	if ((rc = parse_header(e, c)) == NDX_OK)
+		rc = same_base(like, c) ? share_base(like, c) : parse_base(e, c);
+	if (rc != NDX_OK ||
 	    (rc = parse_grants_revocations(e, c)) != NDX_OK ||
 	    (rc = parse_consent_services(e, c)) != NDX_OK ||
 	    (rc = parse_embargoes(e, c)) != NDX_OK ||
@@ -1412,6 +1515,34 @@ static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
 	}
 	*out = c;
 	return NDX_OK;
+}
+
+static int conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
+		      struct errbuf *e)
+{
+	json_error_t jerr;
+	json_t *doc;
+
+	*out = NULL;
+	if (len > NDX_CONF_MAX_BYTES)
+		return fail(e, NDX_ETOOBIG, "configuration is larger than %u bytes",
+			    NDX_CONF_MAX_BYTES);
+	doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL)
+		return fail(e, NDX_EINVAL, "configuration is not valid JSON: %s "
+			    "(line %d, column %d)", jerr.text, jerr.line, jerr.column);
+	return conf_build(doc, NULL, out, e);
+}
+
+int ndx__conf_from_json(json_t *doc, struct ndx_conf *like, struct ndx_conf **out, char *err,
+			size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+
+	assert(doc != NULL && out != NULL);
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	return conf_build(doc, like, out, &e);
 }
 
 int ndx_conf_parse(const uint8_t *data, size_t len, struct ndx_conf **out,
@@ -1471,15 +1602,61 @@ out:
 	return rc;
 }
 
+int ndx__conf_check_sig(const uint8_t *data, size_t len, const char *sig,
+			const struct ndx_anchor *anchor, const char *what, char *err,
+			size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+	char kid[NDX_KEY_ID_HEX_LEN + 1], shortkid[20];
+	uint8_t raw[NDX_ED25519_SIG_LEN];
+	const struct ndx_key *key;
+	int rc;
+
+	if ((rc = parse_sig(&e, sig, kid, raw)) != NDX_OK)
+		return rc;
+	short_id(kid, shortkid);
+	key = ndx_anchor_key(anchor, kid);
+	if (key == NULL)
+		return fail(&e, NDX_ENOTFOUND, "%s is signed with key %s, which "
+			    "is not a key of the anchor", what, shortkid);
+	if (len > NDX_CONF_MAX_BYTES)
+		return fail(&e, NDX_ETOOBIG, "%s is larger than %u bytes", what,
+			    NDX_CONF_MAX_BYTES);
+	if (ndx_verify(key, data, len, raw) != NDX_OK)
+		return fail(&e, NDX_EBADSIG, "signature does not verify with registry key %s",
+			    shortkid);
+	return NDX_OK;
+}
+
+int ndx__conf_check_fresh(const struct ndx_conf *c, const struct ndx_anchor *anchor,
+			  time_t now, char *err, size_t errcap)
+{
+	struct errbuf e = { err, errcap };
+	char t1[NDX_TIME_TEXT_LEN], t2[NDX_TIME_TEXT_LEN];
+
+	if (strcmp(c->instance, anchor->instance) != 0)
+		return fail(&e, NDX_EINVAL, "configuration is for instance %s, the anchor is "
+			    "for %s", c->instance, anchor->instance);
+	if (c->expires_at <= now) {
+		ndx_time_format(c->expires_at, t1);
+		ndx_time_format(now, t2);
+		return fail(&e, NDX_EEXPIRED, "configuration expired at %s (now %s)", t1, t2);
+	}
+	if (c->generated_at > now + CLOCK_SKEW_SECONDS) {
+		ndx_time_format(c->generated_at, t1);
+		ndx_time_format(now, t2);
+		return fail(&e, NDX_EEXPIRED, "configuration generated at %s, more than %d s "
+			    "in the future (now %s): check the clocks", t1, CLOCK_SKEW_SECONDS,
+			    t2);
+	}
+	return NDX_OK;
+}
+
 int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
 		    const struct ndx_anchor *anchor, time_t now,
 		    struct ndx_conf **out, char *err, size_t errcap)
 {
 	struct errbuf e = { err, errcap };
-	char kid[NDX_KEY_ID_HEX_LEN + 1], shortkid[20], t1[NDX_TIME_TEXT_LEN],
-	     t2[NDX_TIME_TEXT_LEN];
-	uint8_t raw[NDX_ED25519_SIG_LEN];
-	const struct ndx_key *key;
 	struct ndx_conf *c = NULL;
 	int rc;
 
@@ -1490,41 +1667,14 @@ int ndx_conf_verify(const uint8_t *data, size_t len, const char *sig,
 		err[0] = '\0';
 	if (data == NULL)
 		data = (const uint8_t *)"";
-	if ((rc = parse_sig(&e, sig, kid, raw)) != NDX_OK)
+	if ((rc = ndx__conf_check_sig(data, len, sig, anchor, "configuration", err,
+				      errcap)) != NDX_OK)
 		return rc;
-	short_id(kid, shortkid);
-	key = ndx_anchor_key(anchor, kid);
-	if (key == NULL)
-		return fail(&e, NDX_ENOTFOUND, "configuration is signed with key %s, which "
-			    "is not a key of the anchor", shortkid);
-	if (len > NDX_CONF_MAX_BYTES)
-		return fail(&e, NDX_ETOOBIG, "configuration is larger than %u bytes",
-			    NDX_CONF_MAX_BYTES);
-	if (ndx_verify(key, data, len, raw) != NDX_OK)
-		return fail(&e, NDX_EBADSIG, "signature does not verify with registry key %s",
-			    shortkid);
 	if ((rc = conf_parse(data, len, &c, &e)) != NDX_OK)
 		return rc;
-	if (strcmp(c->instance, anchor->instance) != 0) {
-		fail(&e, NDX_EINVAL, "configuration is for instance %s, the anchor is for %s",
-		     c->instance, anchor->instance);
+	if ((rc = ndx__conf_check_fresh(c, anchor, now, err, errcap)) != NDX_OK) {
 		ndx_conf_free(c);
-		return NDX_EINVAL;
-	}
-	if (c->expires_at <= now) {
-		ndx_time_format(c->expires_at, t1);
-		ndx_time_format(now, t2);
-		fail(&e, NDX_EEXPIRED, "configuration expired at %s (now %s)", t1, t2);
-		ndx_conf_free(c);
-		return NDX_EEXPIRED;
-	}
-	if (c->generated_at > now + CLOCK_SKEW_SECONDS) {
-		ndx_time_format(c->generated_at, t1);
-		ndx_time_format(now, t2);
-		fail(&e, NDX_EEXPIRED, "configuration generated at %s, more than %d s in the "
-		     "future (now %s): check the clocks", t1, CLOCK_SKEW_SECONDS, t2);
-		ndx_conf_free(c);
-		return NDX_EEXPIRED;
+		return rc;
 	}
 	*out = c;
 	return NDX_OK;
@@ -1559,8 +1709,10 @@ static int join_path(char *buf, size_t cap, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= cap ? NDX_EINVAL : NDX_OK;
 }
 
-int ndx_conf_load_dir(const char *dir, const struct ndx_anchor *anchor, time_t now,
-		      struct ndx_conf **out, char *err, size_t errcap)
+/* conf.json and conf.sig of dir, verified; fresh false leaves out steps 5-6
+ * (the caller checks the result of the deltas it applies on top). */
+static int load_dir(const char *dir, const struct ndx_anchor *anchor, time_t now, bool fresh,
+		    struct ndx_conf **out, char *err, size_t errcap)
 {
 	struct errbuf e = { err, errcap };
 	char pconf[PATH_MAX], psig[PATH_MAX], *data = NULL, *sig = NULL;
@@ -1582,12 +1734,27 @@ int ndx_conf_load_dir(const char *dir, const struct ndx_anchor *anchor, time_t n
 	}
 	if (strlen(sig) != siglen)
 		rc = fail(&e, NDX_EINVAL, "%s contains a NUL byte", psig);
-	else
+	else if (fresh)
 		rc = ndx_conf_verify((const uint8_t *)data, len, sig, anchor, now, out,
 				     err, errcap);
+	else if ((rc = ndx__conf_check_sig((const uint8_t *)data, len, sig, anchor,
+					   "configuration", err, errcap)) == NDX_OK)
+		rc = conf_parse((const uint8_t *)data, len, out, &e);
 	free(data);
 	free(sig);
 	return rc;
+}
+
+int ndx_conf_load_dir(const char *dir, const struct ndx_anchor *anchor, time_t now,
+		      struct ndx_conf **out, char *err, size_t errcap)
+{
+	return load_dir(dir, anchor, now, true, out, err, errcap);
+}
+
+int ndx__conf_load_base(const char *dir, const struct ndx_anchor *anchor,
+			struct ndx_conf **out, char *err, size_t errcap)
+{
+	return load_dir(dir, anchor, 0, false, out, err, errcap);
 }
 
 int ndx_conf_save_dir(const char *dir, const uint8_t *data, size_t len, const char *sig)

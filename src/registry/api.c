@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2670,15 +2671,36 @@ notfound:
 
 /* ---- public endpoints ------------------------------------------------------------------------ */
 
+/* GET /conf[?since=V]: the signed document, or, when the caller names the
+ * version it holds (V) and this node still has that version's document,
+ * the signed delta from it (docs/protocol.md "Configuration deltas"). */
 static void serve_conf(struct api *api, const struct ndx_http_req *req,
 		       struct ndx_http_resp *resp)
 {
 	const struct conf_signed *doc;
-	char etag[64], cache[64];
-	const char *inm;
+	const struct conf_delta *delta = NULL;
+	char etag[64], cache[64], from[32];
+	const char *inm, *since = ndx_http_query_arg(req, "since");
 	unsigned max_age = api->cfg.conf_validity / 4;
+	uint64_t v = 0;
+	int rc;
 
-	if (confgen_get(api->cfg.cg, time(NULL), &doc)) {
+	if (since) {
+		char *end;
+		unsigned long long x;
+
+		errno = 0;
+		x = strtoull(since, &end, 10);
+		if (errno || end == since || *end || *since == '-' || *since == '+' || x == 0) {
+			ndx_http_resp_error(resp, 400, "Client.BadRequest", "bad request",
+					    "since must be a positive version number");
+			return;
+		}
+		v = (uint64_t)x;
+	}
+	rc = v ? confgen_get_delta(api->cfg.cg, time(NULL), v, &doc, &delta)
+	       : confgen_get(api->cfg.cg, time(NULL), &doc);
+	if (rc) {
 		ndx_http_resp_error(resp, 500, "Server.Internal",
 				    "cannot produce the configuration", "see the registry's log");
 		return;
@@ -2687,11 +2709,21 @@ static void serve_conf(struct api *api, const struct ndx_http_req *req,
 		 (long long)doc->generated_at);
 	snprintf(cache, sizeof cache, "public, max-age=%u", max_age > 60 ? 60 : max_age);
 	inm = ndx_http_header(req, "If-None-Match");
-	if (inm && strcmp(inm, etag) == 0)
+	if (inm && strcmp(inm, etag) == 0) {
 		ndx_http_resp_bytes(resp, 304, "application/json", "", 0);
-	else
+		delta = NULL;
+	} else if (delta) {
+		ndx_http_resp_bytes(resp, 200, "application/json", delta->body, delta->len);
+	} else {
 		ndx_http_resp_bytes(resp, 200, "application/json", doc->body, doc->len);
-	ndx_http_resp_header(resp, "Ndx-Conf-Signature", doc->sig);
+	}
+	if (delta) {
+		snprintf(from, sizeof from, "%llu", (unsigned long long)delta->from_version);
+		ndx_http_resp_header(resp, "Ndx-Conf-Signature", delta->sig);
+		ndx_http_resp_header(resp, "Ndx-Conf-Delta-From", from);
+	} else {
+		ndx_http_resp_header(resp, "Ndx-Conf-Signature", doc->sig);
+	}
 	ndx_http_resp_header(resp, "ETag", etag);
 	ndx_http_resp_header(resp, "Cache-Control", cache);
 	confgen_release(api->cfg.cg, doc);

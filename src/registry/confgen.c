@@ -12,8 +12,13 @@
  * Registry nodes sharing one PostgreSQL database, with the same signing
  * key (Ed25519 signatures are deterministic), therefore serve the same
  * bytes for a version and a period, whichever node made the change and
- * whichever answers (docs/scale.md "Two registry nodes"). Overview:
- * docs/protocol.md "The global configuration". */
+ * whichever answers (docs/scale.md "Two registry nodes"). The documents of
+ * the last HIST versions stay in memory, sharing their unchanged entries,
+ * and a gateway that names the version it holds gets the signed delta from
+ * it (cut once per version and period, a function of the two documents,
+ * so every node cuts the same bytes) or, when this node does not hold that
+ * version, the full document. Overview: docs/protocol.md "The global
+ * configuration" and "Configuration deltas". */
 #include "confgen.h"
 
 #include <pthread.h>
@@ -26,9 +31,19 @@
 #include "ndx/timefmt.h"
 #include "reg_market.h"
 
+/* How many past versions' documents a node keeps to cut deltas from
+ * (docs/protocol.md "Configuration deltas"); a gateway holding an older
+ * one gets the full document. */
+#define HIST 8
+
 struct snap {
 	struct conf_signed doc; /* first, so a doc pointer is its snap */
 	unsigned refs;
+	/* Deltas to this document, cut on demand: at most one from each
+	 * version in the history, never removed while the snap lives, so a
+	 * reader may use one after the lock is released. */
+	struct conf_delta delta[HIST];
+	size_t ndelta;
 };
 
 struct confgen {
@@ -38,6 +53,10 @@ struct confgen {
 	unsigned validity;
 	pthread_mutex_t mu;
 	struct snap *cur;
+	/* The documents of the last HIST versions, newest last (that of cur
+	 * among them); entries that did not change are shared between them. */
+	struct ndx_conf_tree *hist[HIST];
+	size_t nhist;
 };
 
 int confgen_new(struct store *st, const struct ndx_key *key, const char *ca_pem,
@@ -60,6 +79,10 @@ static void snap_free(struct snap *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->ndelta; i++) {
+		free(s->delta[i].body);
+		free(s->delta[i].sig);
+	}
 	free(s->doc.body);
 	free(s->doc.sig);
 	free(s);
@@ -70,6 +93,8 @@ void confgen_free(struct confgen *cg)
 	if (!cg)
 		return;
 	snap_free(cg->cur);
+	for (size_t i = 0; i < cg->nhist; i++)
+		ndx_conf_tree_free(cg->hist[i]);
 	pthread_mutex_destroy(&cg->mu);
 	free(cg);
 }
@@ -231,11 +256,27 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 	return NDX_OK;
 }
 
+/* Keeps tree as the newest document; a re-signed period of the newest
+ * version replaces it (a delta's source needs the version's lists only). */
+static void hist_push(struct confgen *cg, struct ndx_conf_tree *tree)
+{
+	if (cg->nhist && ndx_conf_tree_version(cg->hist[cg->nhist - 1]) ==
+			 ndx_conf_tree_version(tree)) {
+		ndx_conf_tree_free(cg->hist[--cg->nhist]);
+	} else if (cg->nhist == HIST) {
+		ndx_conf_tree_free(cg->hist[0]);
+		memmove(cg->hist, cg->hist + 1, (HIST - 1) * sizeof *cg->hist);
+		cg->nhist--;
+	}
+	cg->hist[cg->nhist++] = tree;
+}
+
 static int build_snap(struct confgen *cg, time_t now, struct snap **out)
 {
 	struct snap *s;
 	json_t *doc;
 	struct ndx_conf *parsed = NULL;
+	struct ndx_conf_tree *tree = NULL;
 	char err[256] = "";
 	int rc;
 
@@ -250,11 +291,17 @@ static int build_snap(struct confgen *cg, time_t now, struct snap **out)
 		free(s);
 		return rc;
 	}
-	s->doc.body = json_dumps(doc, JSON_COMPACT);
+	/* Shares the previous version's unchanged entries (and their hashes):
+	 * the history of documents deltas are cut from costs one document
+	 * and what changed. */
+	rc = ndx_conf_tree_new(doc, cg->nhist ? cg->hist[cg->nhist - 1] : NULL, &tree);
+	if (!rc)
+		s->doc.body = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	if (!s->doc.body) {
+		ndx_conf_tree_free(tree);
 		free(s);
-		return NDX_ENOMEM;
+		return rc ? rc : NDX_ENOMEM;
 	}
 	s->doc.len = strlen(s->doc.body);
 	s->doc.expires_at = s->doc.generated_at + (time_t)cg->validity;
@@ -265,29 +312,31 @@ static int build_snap(struct confgen *cg, time_t now, struct snap **out)
 				"it does not validate: %s\n",
 			(unsigned long long)s->doc.version, err);
 		snap_free(s);
+		ndx_conf_tree_free(tree);
 		return rc;
 	}
 	s->doc.sig = ndx_conf_sign(cg->key, s->doc.body, s->doc.len);
 	if (!s->doc.sig) {
 		fprintf(stderr, "ndx-registry: cannot sign the configuration\n");
 		snap_free(s);
+		ndx_conf_tree_free(tree);
 		return NDX_ECRYPTO;
 	}
+	hist_push(cg, tree);
 	*out = s;
 	return NDX_OK;
 }
 
-int confgen_get(struct confgen *cg, time_t now, const struct conf_signed **out)
+/* Makes cg->cur the document of now. Called with mu held. */
+static int refresh_locked(struct confgen *cg, time_t now)
 {
 	uint64_t version;
 	int64_t changed_at;
 	int rc;
 
-	*out = NULL;
-	pthread_mutex_lock(&cg->mu);
 	rc = store_conf_state(cg->st, &version, &changed_at);
 	if (rc)
-		goto done;
+		return rc;
 	/* Re-signed each half validity, so a gateway polling at any sensible
 	 * interval always holds a copy far from expiry; a clock that went
 	 * backwards gives an earlier period and a fresh document too. */
@@ -296,15 +345,76 @@ int confgen_get(struct confgen *cg, time_t now, const struct conf_signed **out)
 		struct snap *s;
 		rc = build_snap(cg, now, &s);
 		if (rc)
-			goto done;
+			return rc;
 		if (cg->cur && --cg->cur->refs == 0)
 			snap_free(cg->cur);
 		s->refs = 1; /* the cache's own reference */
 		cg->cur = s;
 	}
-	cg->cur->refs++;
-	*out = &cg->cur->doc;
-done:
+	return NDX_OK;
+}
+
+int confgen_get(struct confgen *cg, time_t now, const struct conf_signed **out)
+{
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&cg->mu);
+	rc = refresh_locked(cg, now);
+	if (!rc) {
+		cg->cur->refs++;
+		*out = &cg->cur->doc;
+	}
+	pthread_mutex_unlock(&cg->mu);
+	return rc;
+}
+
+/* The delta from version `since` to cur, cut and signed once, or NULL
+ * when this node no longer (or never) held that version. Called with mu
+ * held. */
+static const struct conf_delta *delta_locked(struct confgen *cg, uint64_t since)
+{
+	struct snap *s = cg->cur;
+	const struct ndx_conf_tree *from = NULL, *to = cg->hist[cg->nhist - 1];
+	struct conf_delta *d;
+
+	for (size_t i = 0; i < s->ndelta; i++)
+		if (s->delta[i].from_version == since)
+			return &s->delta[i];
+	for (size_t i = 0; i < cg->nhist; i++)
+		if (ndx_conf_tree_version(cg->hist[i]) == since)
+			from = cg->hist[i];
+	if (!from || s->ndelta == HIST || ndx_conf_tree_version(to) != s->doc.version)
+		return NULL;
+	d = &s->delta[s->ndelta];
+	if (ndx_conf_delta_make(from, to, s->doc.sig, &d->body, &d->len) != NDX_OK)
+		return NULL;
+	d->sig = ndx_conf_sign(cg->key, d->body, d->len);
+	if (!d->sig) {
+		free(d->body);
+		d->body = NULL;
+		return NULL;
+	}
+	d->from_version = since;
+	s->ndelta++;
+	return d;
+}
+
+int confgen_get_delta(struct confgen *cg, time_t now, uint64_t since,
+		      const struct conf_signed **out, const struct conf_delta **delta)
+{
+	int rc;
+
+	*out = NULL;
+	*delta = NULL;
+	pthread_mutex_lock(&cg->mu);
+	rc = refresh_locked(cg, now);
+	if (!rc) {
+		cg->cur->refs++;
+		*out = &cg->cur->doc;
+		if (since > 0 && since <= cg->cur->doc.version)
+			*delta = delta_locked(cg, since);
+	}
 	pthread_mutex_unlock(&cg->mu);
 	return rc;
 }

@@ -26,6 +26,15 @@ struct conf_signed {
 	char *sig;   /* compact JSON signature object */
 };
 
+/* A signed delta to a document from an older version (docs/protocol.md
+ * "Configuration deltas"); lives as long as the document it leads to. */
+struct conf_delta {
+	uint64_t from_version;
+	char *body;
+	size_t len;
+	char *sig;
+};
+
 /* key (with its private half) and the strings are borrowed and must outlive
  * the confgen; validity is the document lifetime in seconds. */
 int confgen_new(struct store *st, const struct ndx_key *key, const char *ca_pem,
@@ -39,6 +48,11 @@ void confgen_free(struct confgen *cg);
  * document does not validate: the registry never publishes a document a
  * gateway would refuse) returns an error and logs the reason on stderr. */
 int confgen_get(struct confgen *cg, time_t now, const struct conf_signed **out);
+/* As confgen_get, and in *delta the signed delta from version since to
+ * that document (valid until *out is released), or NULL when this node
+ * holds no document of that version (then the full one is the answer). */
+int confgen_get_delta(struct confgen *cg, time_t now, uint64_t since,
+		      const struct conf_signed **out, const struct conf_delta **delta);
 void confgen_release(struct confgen *cg, const struct conf_signed *doc);
 
 #endif

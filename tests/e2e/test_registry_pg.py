@@ -2,7 +2,8 @@
 PostgreSQL"): two ndx-registry processes serving one database (the second from a copy of
 the first's data directory: the same keys), a federation whose gateways list both in
 `registry_urls`. A change made through either node is seen through the other, both serve
-the same signed configuration (same version, same bytes, same signature), and after
+the same signed configuration (same version, same bytes, same signature) and the same
+delta from an older version, and after
 kill -9 of one node the gateways go on refreshing (and fetching OpenAPI descriptions) from
 the other. Refusals: init on a
 database that holds a registry, a connection string with a password (never printed).
@@ -120,6 +121,8 @@ def test_both_nodes_serve_one_registry(fed):
     assert psql(PG, f"SELECT value FROM {SCHEMA}.meta WHERE key = 'pg_schema'") == "2"
     # a change through one node is seen through the other, both ways
     v1 = add_member(a, "VN/GOV/NODEA", "Thêm qua nút A")
+    for node in NODES:
+        signed_conf(node)  # each node builds version v1's document
     r = b.api("GET", "/api/members/VN/GOV/NODEA")
     assert r.status_code == 200 and r.json()["name"] == "Thêm qua nút A", r.text
     v2 = add_member(b, "VN/GOV/NODEB", "Thêm qua nút B")
@@ -131,6 +134,14 @@ def test_both_nodes_serve_one_registry(fed):
     vb, body_b, sig_b = signed_conf(b)
     assert va == vb == v2
     assert body_a == body_b and sig_a == sig_b
+    # one delta from v1 (docs/protocol.md "Configuration deltas"): the same bytes and
+    # signature from either node, a function of the two documents alone
+    da = requests.get(a.url + "/conf", params={"since": v1}, timeout=10)
+    db = requests.get(b.url + "/conf", params={"since": v1}, timeout=10)
+    assert da.headers.get("Ndx-Conf-Delta-From") == str(v1), da.headers
+    assert db.headers.get("Ndx-Conf-Delta-From") == str(v1), db.headers
+    assert da.content == db.content
+    assert da.headers["Ndx-Conf-Signature"] == db.headers["Ndx-Conf-Signature"]
     # the admin credential of one is the other's (one table)
     assert b.api("GET", "/api/members", token=a.token).status_code == 200
     for gw in fed.gateways.values():
