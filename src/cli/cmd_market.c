@@ -43,7 +43,8 @@ static const char usage[] =
 	"      leaf index, record hash and audit path to its batch's signed tree\n"
 	"      head), the count, the price of the agreement's policy and the amount\n"
 	"      due. The agreement's grant is read from the signed configuration in DIR\n"
-	"      (the gateway's data_dir/conf), verified with ANCHOR; the gateway is\n"
+	"      (the gateway's data_dir/conf: its last full document and the deltas\n"
+	"      it applied since), verified with ANCHOR; the gateway is\n"
 	"      the one whose signing key is SIGN_KEY, and it is the provider's or the\n"
 	"      consumer's side as its member is the service's or the client's.\n"
 	"  ndx market check-statement FILE --db PATH (--conf DIR --anchor ANCHOR | --key PUB)\n"
@@ -168,7 +169,8 @@ static int load_conf(const struct args *a, struct ndx_conf **conf)
 		cli_error("cannot read the anchor %s: %s", a->anchor, why);
 		return CLI_EXIT_FAIL;
 	}
-	rc = ndx_conf_load_dir(a->conf, anchor, time(NULL), conf, why, sizeof why);
+	/* A gateway's directory: its last full document and the deltas on it. */
+	rc = ndx_conf_load_dir_deltas(a->conf, anchor, time(NULL), conf, NULL, why, sizeof why);
 	ndx_anchor_free(anchor);
 	if (rc != NDX_OK) {
 		cli_error("the configuration in %s: %s", a->conf, why);
