@@ -3,7 +3,8 @@
  * the cursor moves only after the monitoring service answered 2xx to a
  * batch, and is written to portal.db at once, so a crash or a restart
  * re-sends at most the batch that was in flight (the upsert makes that
- * harmless). A failed round is retried after a wait that doubles up to
+ * harmless). The cursor is kept per monitoring service URL: a portal
+ * pointed at another service sends it everything it holds. A failed round is retried after a wait that doubles up to
  * MAX_BACKOFF periods. Failures are logged once when the push starts failing
  * and once when it works again, never per attempt. */
 #include "procpush.h"
@@ -19,7 +20,7 @@
 #include "ndx/err.h"
 #include "portal.h"
 
-#define CURSOR "monitor_procedures"
+#define CURSOR "monitor_procedures" /* + " " + the service's URL */
 #define BATCH 200
 #define MAX_BATCHES 50 /* a round: 10,000 procedures, then a pause */
 #define MAX_BACKOFF 6  /* periods */
@@ -27,6 +28,7 @@
 
 struct procpush {
 	const struct pconfig *cfg;
+	char *cursor_name;
 	struct pstore *st;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -75,7 +77,7 @@ static int push_batch(struct procpush *pp, int64_t *cursor, char *why, size_t ca
 		return -1;
 	}
 	ndx_fetch_resp_free(&r);
-	if ((rc = pstore_push_cursor_set(pp->st, CURSOR, last)) != NDX_OK) {
+	if ((rc = pstore_push_cursor_set(pp->st, pp->cursor_name, last)) != NDX_OK) {
 		snprintf(why, cap, "cannot keep the cursor: %s", ndx_strerror(rc));
 		return -1;
 	}
@@ -107,7 +109,7 @@ static void *push_main(void *arg)
 	int failing = 0;
 	char why[512];
 
-	if (pstore_push_cursor_get(pp->st, CURSOR, &cursor) != NDX_OK)
+	if (pstore_push_cursor_get(pp->st, pp->cursor_name, &cursor) != NDX_OK)
 		cursor = 0; /* sending everything again is harmless */
 	pthread_mutex_lock(&pp->mu);
 	while (!pp->stop) {
@@ -154,6 +156,10 @@ int procpush_start(const struct pconfig *cfg, struct pstore *st, struct procpush
 		return NDX_EINVAL;
 	if (!(pp = calloc(1, sizeof *pp)))
 		return NDX_ENOMEM;
+	if (asprintf(&pp->cursor_name, "%s %s", CURSOR, cfg->monitor_url) < 0) {
+		free(pp);
+		return NDX_ENOMEM;
+	}
 	pp->cfg = cfg;
 	pp->st = st;
 	pthread_mutex_init(&pp->mu, NULL);
@@ -165,6 +171,7 @@ int procpush_start(const struct pconfig *cfg, struct pstore *st, struct procpush
 		fprintf(stderr, PORTAL_PROG ": cannot start the procedures push\n");
 		pthread_cond_destroy(&pp->cv);
 		pthread_mutex_destroy(&pp->mu);
+		free(pp->cursor_name);
 		free(pp);
 		return NDX_EIO;
 	}
@@ -185,6 +192,7 @@ void procpush_stop(struct procpush *pp)
 	pthread_join(pp->thread, NULL);
 	pthread_cond_destroy(&pp->cv);
 	pthread_mutex_destroy(&pp->mu);
+	free(pp->cursor_name);
 	free(pp);
 }
 
