@@ -19,6 +19,13 @@
 #include "ndx/pin.h"
 #include "personal.h"
 
+/* How far this gateway's clock may lag the consent service's before a
+ * consent issued "from now" reads as not yet valid: time(2) is the kernel's
+ * coarse clock, a tick behind the issuer's exact one on the same host, and
+ * hosts drift. RFC 7519 section 4.1.5 allows "a few minutes"; one is enough
+ * here and never extends exp (docs/protocol.md "Verification", rule 4). */
+#define CONSENT_CLOCK_LEEWAY_S 60u
+
 struct trust_ctx {
 	const struct ndx_conf *conf;
 	struct gw_revocations *revs;
@@ -171,6 +178,7 @@ bool gw_personal_check(struct gw_revocations *revs, const struct ndx_conf *conf,
 	cr.service = service_id;
 	cr.purpose = purpose;
 	cr.now = now;
+	cr.leeway = CONSENT_CLOCK_LEEWAY_S;
 	err[0] = '\0';
 	rc = ndx_consent_verify(consent, strlen(consent), &cr, &trust, NULL, &refusal, err,
 				sizeof err);

@@ -231,6 +231,19 @@ def test_valid_consent_is_accepted(env):
     assert len(rec) == 1 and rec[0].header("Ndx-Subject") == PIN, rec
 
 
+def test_a_consent_from_a_clock_a_little_ahead_is_accepted(env):
+    """The consent service's clock may be ahead of the gateway's (the gateway reads
+    the kernel's coarse clock; hosts drift): a consent valid from 20 seconds on is
+    within the gateway's 60-second leeway (docs/protocol.md "Verification", rule 4;
+    RFC 7519 section 4.1.5). One valid from 90 seconds on is refused in
+    test_each_consent_refusal_has_its_own_type."""
+    fed, cs, _ = env
+    wait_accepted(fed, cs.issue()["consent"])
+    now = int(time.time())
+    resp = call(fed, consent=cs.sign(iat=now + 20, nbf=now + 20, exp=now + 3600))
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text}"
+
+
 def test_subject_and_purpose_are_required(env):
     fed, cs, _ = env
     c = cs.issue()["consent"]
@@ -266,6 +279,8 @@ def test_each_consent_refusal_has_its_own_type(env):
         ("expired", cs.sign(iat=now - 7200, nbf=now - 7200, exp=now - 60),
          "ConsentExpired"),
         ("not yet valid", cs.sign(nbf=now + 3600, exp=now + 7200),
+         "ConsentNotYetValid"),
+        ("valid beyond the clock leeway", cs.sign(nbf=now + 90, exp=now + 7200),
          "ConsentNotYetValid"),
         ("another subject (issued)", cs.issue(subject=OTHER_PIN)["consent"],
          "ConsentWrongSubject"),
