@@ -46,6 +46,13 @@
 #endif
 
 #define PROG "ndx-sector"
+/* A request body the API takes: a /verify batch holds up to
+ * VERIFY_MAX_RECORDS records of some 300 bytes each (a tax record with its
+ * address); 64 KiB refused batches of 500 as too large, before the API could
+ * declare its data subjects, so the gateway saw an undeclared answer. */
+#define SECTOR_MAX_BODY_DEFAULT (1024u * 1024u)
+_Static_assert(SECTOR_MAX_BODY_DEFAULT >= VERIFY_MAX_RECORDS * 2048u,
+	       "a batch of verify records of 2 KiB each fits the default body");
 #define SECTORS_TEXT "population|civil-status|enterprise|tax|insurance|land|vehicles"
 
 static const char USAGE[] =
@@ -83,7 +90,8 @@ static const char SERVE_HELP[] =
 	"  --log-key FILE       the secret key of the PIN tags in the access log, made\n"
 	"                       (0600) when missing (default: PATH.log-key beside --db)\n"
 	"  --threads N          HTTP worker threads and database connections (default 4)\n"
-	"  --max-body BYTES     largest request body accepted (default 65536)\n"
+	"  --max-body BYTES     largest request body accepted (default 1048576: a\n"
+	"                       reconciliation batch of 500 records with addresses)\n"
 	"  --events-gateway URL the consumer port of this agency's gateway\n"
 	"                       (http://127.0.0.1:4411): events go through it (docs/events.md)\n"
 	"  --events-client ID   the subsystem this registry speaks as there\n"
@@ -315,7 +323,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *sector = NULL, *db = NULL, *listen = "127.0.0.1:4600";
 	const char *unix_path = NULL, *log_key = NULL;
 	unsigned socket_mode = 0600;
-	unsigned long long threads = 4, max_body = 65536;
+	unsigned long long threads = 4, max_body = SECTOR_MAX_BODY_DEFAULT;
 	const struct sector_def *def;
 	struct store *st = NULL;
 	struct api *api = NULL;
