@@ -55,7 +55,7 @@ static const char USAGE[] =
 	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
 	"       " PROG " worklist --sector S --db PATH\n"
 	"       " PROG " correct --sector S --db PATH --table T --key K --field F --officer NAME\n"
-	"                  [--value V]\n"
+	"                  [--value V] [--events-client ID]\n"
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
