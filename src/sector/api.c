@@ -687,24 +687,12 @@ static int check_one_death(struct store_conn *c, const struct sector_table *t, c
 	return 0;
 }
 
-/* Adds the events the write produces to the outbox, in the write's
- * transaction (sec_outbox.h); old is the record before a PUT. */
-static int record_events(struct api *api, struct store_conn *c, const struct sector_table *t,
-			 const json_t *old, const json_t *row, const char *newid, int *added)
-{
-	*added = 0;
-	if (!api->events_client || !outbox_table_publishes(api->def, t))
-		return NDX_OK;
-	return outbox_on_write(store_conn_db(c), api->def, t, old, row, newid, api->events_client,
-			       added);
-}
-
 static void handle_write(struct api *api, const struct sector_table *t, const char *id,
 			 const char *subject, struct pinset *declared,
 			 const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	char newid[ID_MAX];
-	json_t *row, *out = NULL, *old = NULL;
+	json_t *row, *out = NULL;
 	struct store_conn *c;
 	int rc, added = 0;
 
@@ -724,18 +712,13 @@ static void handle_write(struct api *api, const struct sector_table *t, const ch
 		json_decref(row);
 		return;
 	}
-	rc = NDX_OK;
-	if (id && api->events_client && outbox_table_publishes(api->def, t))
-		rc = store_get(c, t, id, &old);
-	if (rc == NDX_OK)
-		rc = store_put(c, t, id, row, newid, sizeof newid);
-	if (rc == NDX_OK)
-		rc = record_events(api, c, t, old, row, newid, &added);
+	/* The record and the events it publishes, in the write's
+	 * transaction (sec_outbox.h). */
+	rc = outbox_put(c, api->def, t, id, row, api->events_client, newid, sizeof newid, &added);
 	if (rc == NDX_OK)
 		rc = store_commit(c);
 	else
 		store_rollback(c);
-	json_decref(old);
 	if (rc == NDX_OK && added)
 		outbox_publisher_poke(api->publisher);
 	if (rc == NDX_OK)

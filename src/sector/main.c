@@ -62,7 +62,7 @@ static const char USAGE[] =
 	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
 	"       " PROG " worklist --sector S --db PATH\n"
 	"       " PROG " correct --sector S --db PATH --table T --key K --field F --officer NAME\n"
-	"                  [--value V]\n"
+	"                  [--value V] [--events-client ID]\n"
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
@@ -185,13 +185,15 @@ static const char WORKLIST_HELP[] =
 
 static const char CORRECT_HELP[] =
 	"usage: " PROG " correct --sector S --db PATH --table T --key K --field F\n"
-	"                  --officer NAME [--value V]\n"
+	"                  --officer NAME [--value V] [--events-client ID]\n"
 	"Corrects one task of the worklist in one action: sets the record's field to the\n"
-	"right value, checked as the API checks a write, and logs the correction with the\n"
-	"officer, the old and the new value and the time (table reconcile_corrections),\n"
-	"in one transaction. The next reconciliation run checks the record again.\n"
-	"Prints the correction as JSON. Exit status 0, 1 when refused or failed (the\n"
-	"reason on stderr), 2 on bad usage.\n"
+	"right value, checked and written as the API writes it (the change events such a\n"
+	"write publishes are queued in the sector's outbox, and a running `serve\n"
+	"--events-gateway` publishes them within 5 s), and logs the correction with the\n"
+	"officer, the old and the new value, the time and the ids of those events (table\n"
+	"reconcile_corrections), in one transaction. The next reconciliation run checks\n"
+	"the record again. Prints the correction as JSON (\"events\": the event ids).\n"
+	"Exit status 0, 1 when refused or failed (the reason on stderr), 2 on bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
 	"  --db PATH            the sector's database\n"
 	"  --table T --key K --field F   the task (as the worklist lists it)\n"
@@ -201,7 +203,10 @@ static const char CORRECT_HELP[] =
 	"                       deceased (insurance) and a number becomes the candidate\n"
 	"                       the population registry proposed. A record's key (a\n"
 	"                       taxpayer's tax_id, a participant's pin) is not corrected:\n"
-	"                       the same person twice is merged\n";
+	"                       the same person twice is merged\n"
+	"  --events-client ID   the subsystem the registry publishes as (serve's\n"
+	"                       --events-client; default AGENCY/SECTOR, e.g.\n"
+	"                       VN/GOV/BTP/civil-status)\n";
 
 static const char OPENAPI_HELP[] =
 	"usage: " PROG " openapi --sector S\n"
@@ -748,6 +753,7 @@ static int cmd_correct(int argc, char **argv)
 		{ "field", required_argument, NULL, 'f' },
 		{ "value", required_argument, NULL, 'v' },
 		{ "officer", required_argument, NULL, 'o' },
+		{ "events-client", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -766,6 +772,7 @@ static int cmd_correct(int argc, char **argv)
 		case 'f': r.field = optarg; break;
 		case 'v': r.value = optarg; break;
 		case 'o': r.officer = optarg; break;
+		case 'c': r.events_client = optarg; break;
 		case 'h': fputs(CORRECT_HELP, stdout); return 0;
 		default: fputs(CORRECT_HELP, stderr); return 2;
 		}

@@ -16,6 +16,7 @@
 #include "ndx/evclient.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
+#include "store.h"
 
 #define PROG "ndx-sector"
 #define SERVICE_MAX 256
@@ -247,6 +248,25 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		sqlite3_finalize(q);
 		free(text);
 	}
+	return rc;
+}
+
+int outbox_put(struct store_conn *c, const struct sector_def *def, const struct sector_table *t,
+	       const char *id, const json_t *row, const char *client, char *newid, size_t cap,
+	       int *added)
+{
+	int publishes = client && outbox_table_publishes(def, t);
+	json_t *old = NULL;
+	int rc = NDX_OK;
+
+	*added = 0;
+	if (id && publishes)
+		rc = store_get(c, t, id, &old);
+	if (rc == NDX_OK)
+		rc = store_put(c, t, id, row, newid, cap);
+	if (rc == NDX_OK && publishes)
+		rc = outbox_on_write(store_conn_db(c), def, t, old, row, newid, client, added);
+	json_decref(old);
 	return rc;
 }
 

@@ -34,6 +34,20 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		    const json_t *old, const json_t *row, const char *id, const char *client,
 		    int *added);
 
+struct store_conn;
+
+/* A write of one record as the API makes it (api.c) and an officer's
+ * correction (sec_worklist.h), so both publish the same events: the row
+ * put through store_put (id NULL inserts, else replaces the record id) and,
+ * when client is not NULL and writes to t publish, the events the change
+ * from the record before to row produces (outbox_on_write), all inside the
+ * caller's write transaction on c. newid (cap bytes) gets the record's key
+ * or number; *added counts the events queued. NDX_OK, or what store_put
+ * or outbox_on_write returned (NDX_ENOTFOUND, NDX_EEXIST, NDX_EDB ...). */
+int outbox_put(struct store_conn *c, const struct sector_def *def, const struct sector_table *t,
+	       const char *id, const json_t *row, const char *client, char *newid, size_t cap,
+	       int *added);
+
 /* One queued event, as the drain hands it to the publish function. */
 struct outbox_event {
 	long long seq;

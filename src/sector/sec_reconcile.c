@@ -169,7 +169,7 @@ static const char PROGRESS_SQL[] =
 	"CREATE TABLE IF NOT EXISTS reconcile_corrections(id INTEGER PRIMARY KEY,"
 	" run INTEGER NOT NULL, tbl TEXT NOT NULL, record_key TEXT NOT NULL, field TEXT NOT NULL,"
 	" kind TEXT NOT NULL, old_value TEXT, new_value TEXT NOT NULL, officer TEXT NOT NULL,"
-	" corrected_at TEXT NOT NULL, UNIQUE(run, tbl, record_key, field));";
+	" corrected_at TEXT NOT NULL, events TEXT, UNIQUE(run, tbl, record_key, field));";
 
 /* The unfinished run, or a new one: *run its id. */
 static int open_run(sqlite3 *db, long long *run, int *resumed)
@@ -786,6 +786,18 @@ int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long 
 	return rc;
 }
 
+/* A correction log of an older version has no events column (the ids of
+ * the events a correction published): it is added, NULL in the old rows. */
+static int corrections_events_column(sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	int has = sqlite3_prepare_v2(db, "SELECT events FROM reconcile_corrections", -1, &q, NULL) ==
+		  SQLITE_OK;
+
+	sqlite3_finalize(q);
+	return has ? NDX_OK : exec(db, "ALTER TABLE reconcile_corrections ADD COLUMN events TEXT");
+}
+
 int reconcile_db_open(const char *path, sqlite3 **db)
 {
 	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -795,7 +807,7 @@ int reconcile_db_open(const char *path, sqlite3 **db)
 		return NDX_EDB;
 	}
 	sqlite3_busy_timeout(*db, 10000);
-	if (exec(*db, PROGRESS_SQL)) {
+	if (exec(*db, PROGRESS_SQL) || corrections_events_column(*db)) {
 		sqlite3_close(*db);
 		*db = NULL;
 		return NDX_EDB;

@@ -1,8 +1,9 @@
 /* Correction worklists (sec_worklist.h): the tasks are the findings of
  * the sector's last finished reconciliation run (sec_reconcile.h) that no
  * correction in reconcile_corrections covers; a correction writes the
- * record through the store, validated as the API validates a write, and
- * logs itself in the same transaction. Overview: docs/sectors.md
+ * record as the API writes it (validated the same way, its events queued
+ * in the sector's outbox) and logs itself with the ids of those events in
+ * the same transaction. Overview: docs/sectors.md
  * "Correction worklists". */
 #include "sec_worklist.h"
 
@@ -15,6 +16,7 @@
 #include "api.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
+#include "sec_outbox.h"
 #include "sec_reconcile.h"
 #include "store.h"
 
@@ -101,71 +103,145 @@ static const char *default_value(const char *table, const char *pin, const json_
 	return NULL;
 }
 
-/* Writes the new value of the record through the store (validated like a
- * write of the API) and logs the correction, in one transaction. */
+/* The last seq of the outbox on db (0 when empty) in *seq. */
+static int outbox_last(sqlite3 *db, long long *seq)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) FROM event_outbox", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_failed(db);
+	rc = sqlite3_step(q);
+	*seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? NDX_OK : db_failed(db);
+}
+
+/* The ids of the events queued after seq (by this transaction), a new
+ * array in *ids. */
+static int queued_since(sqlite3 *db, long long seq, json_t **ids)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!(*ids = json_array()))
+		return NDX_ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT event_id FROM event_outbox WHERE seq > ? ORDER BY seq",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_failed(db);
+	sqlite3_bind_int64(q, 1, seq);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(*ids, json_string((const char *)sqlite3_column_text(q, 0)));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? NDX_OK : db_failed(db);
+}
+
+/* The correction's row in reconcile_corrections; events the JSON array of
+ * the ids of the events it published. */
+static int log_correction(sqlite3 *db, const struct reconcile_correction *c, long long run,
+			  const char *kind, const char *old, const char *value, const char *now,
+			  const char *events)
+{
+	sqlite3_stmt *q = NULL;
+	int step;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO reconcile_corrections(run, tbl, record_key, field, kind, "
+			       "old_value, new_value, officer, corrected_at, events) "
+			       "VALUES(?,?,?,?,?,?,?,?,?,?)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_failed(db);
+	sqlite3_bind_int64(q, 1, run);
+	sqlite3_bind_text(q, 2, c->table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, c->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, c->field, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, kind, -1, SQLITE_STATIC);
+	if (old)
+		sqlite3_bind_text(q, 6, old, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, c->officer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 9, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 10, events, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? NDX_OK : db_failed(db);
+}
+
+/* Writes the new value of the record as the API writes it (validated the
+ * same way, through outbox_put: the events such a write publishes are
+ * queued in the sector's outbox) and logs the correction with the ids of
+ * those events, all in one transaction: a crash leaves both or neither. */
 static int apply_correction(const struct reconcile_correction *c, long long run, const char *kind,
 			    const char *value, json_t **out)
 {
 	const struct sector_table *t = sector_table_find(c->def, c->table);
-	char field[128], why[256], newid[64], now[NDX_TIME_TEXT_LEN];
+	const int publishes = outbox_table_publishes(c->def, t);
+	char field[128], why[256], newid[64], now[NDX_TIME_TEXT_LEN], self[160];
+	const char *client = c->events_client, *old;
 	struct store *st = NULL;
 	struct store_conn *conn;
-	json_t *row = NULL, *valid = NULL;
-	const char *old;
-	char *old_copy = NULL;
-	int rc;
+	json_t *row = NULL, *valid = NULL, *events = NULL;
+	char *old_copy = NULL, *events_text = NULL;
+	long long before = 0;
+	sqlite3 *db;
+	int rc, added = 0;
 
+	if (!client) {
+		snprintf(self, sizeof self, "%s/%s", c->def->agency, c->def->name);
+		client = self;
+	}
 	if ((rc = store_open(c->db_path, c->def, 0, 1, &st)))
 		return rc;
 	conn = store_acquire(st);
-	if ((rc = store_get(conn, t, c->key, &row)))
+	db = store_conn_db(conn);
+	if (publishes && (rc = outbox_tables(db)))
 		goto out;
+	if ((rc = store_begin(conn)))
+		goto out;
+	if ((rc = store_get(conn, t, c->key, &row)))
+		goto rollback;
 	old = json_string_value(json_object_get(row, c->field));
-	old_copy = old ? strdup(old) : NULL;
+	if (old && !(old_copy = strdup(old))) {
+		rc = NDX_ENOMEM;
+		goto rollback;
+	}
 	json_object_set_new(row, c->field, json_string(value));
 	if (!(valid = api_validate_row(c->def, t, row, t->key ? c->key : NULL, field, why, sizeof why))) {
 		fprintf(stderr, "ndx-sector correct: %s: %s\n", field, why);
 		rc = NDX_EINVAL;
-		goto out;
+		goto rollback;
 	}
-	if ((rc = store_begin(conn)))
-		goto out;
 	ndx_time_format(time(NULL), now);
-	rc = store_put(conn, t, c->key, valid, newid, sizeof newid);
-	sqlite3_stmt *q = NULL;
-	if (rc == NDX_OK &&
-	    sqlite3_prepare_v2(store_conn_db(conn),
-			       "INSERT INTO reconcile_corrections(run, tbl, record_key, field, kind, "
-			       "old_value, new_value, officer, corrected_at) VALUES(?,?,?,?,?,?,?,?,?)",
-			       -1, &q, NULL) != SQLITE_OK)
-		rc = db_failed(store_conn_db(conn));
-	if (rc == NDX_OK) {
-		sqlite3_bind_int64(q, 1, run);
-		sqlite3_bind_text(q, 2, c->table, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, c->key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, c->field, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 5, kind, -1, SQLITE_STATIC);
-		if (old_copy)
-			sqlite3_bind_text(q, 6, old_copy, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 7, value, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 8, c->officer, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 9, now, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = db_failed(store_conn_db(conn));
-	}
-	sqlite3_finalize(q);
+	if (publishes && (rc = outbox_last(db, &before)))
+		goto rollback;
+	if ((rc = outbox_put(conn, c->def, t, c->key, valid, client, newid, sizeof newid, &added)))
+		goto rollback;
+	if (publishes)
+		rc = queued_since(db, before, &events);
+	else if (!(events = json_array()))
+		rc = NDX_ENOMEM;
+	if (rc == NDX_OK && !(events_text = json_dumps(events, JSON_COMPACT)))
+		rc = NDX_ENOMEM;
+	if (rc == NDX_OK)
+		rc = log_correction(db, c, run, kind, old_copy, value, now, events_text);
 	if (rc == NDX_OK)
 		rc = store_commit(conn);
-	else
-		store_rollback(conn);
 	if (rc == NDX_OK &&
-	    !(*out = json_pack("{ss ss ss ss so ss ss sI ss}", "table", c->table, "key", c->key,
+	    !(*out = json_pack("{ss ss ss ss so ss ss sI ss sO}", "table", c->table, "key", c->key,
 			       "field", c->field, "kind", kind, "old_value",
 			       old_copy ? json_string(old_copy) : json_null(), "new_value", value,
-			       "officer", c->officer, "run", (json_int_t)run, "corrected_at", now)))
+			       "officer", c->officer, "run", (json_int_t)run, "corrected_at", now,
+			       "events", events)))
 		rc = NDX_ENOMEM;
+	if (rc == NDX_OK)
+		goto out;
+rollback:
+	store_rollback(conn);
 out:
 	free(old_copy);
+	free(events_text);
+	json_decref(events);
 	json_decref(row);
 	json_decref(valid);
 	store_release(st, conn);

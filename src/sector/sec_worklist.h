@@ -22,12 +22,17 @@ struct reconcile_correction {
 	const char *value;   /* the right value; NULL: the status a death gives
 				(deceased-active), or the candidate number */
 	const char *officer; /* who corrects: logged with the correction */
+	const char *events_client; /* the subsystem the sector publishes as (its
+				      events' service is CLIENT/TABLE); NULL:
+				      AGENCY/SECTOR, e.g. VN/GOV/BTP/civil-status */
 };
 
 /* Corrects one task of the worklist in one action: the record's field is
- * set to the value, checked like a write of the API, and the correction is
- * logged (table reconcile_corrections: old and new value, officer, time)
- * in the same transaction; *out describes it. NDX_ENOTFOUND when the task
+ * set to the value, checked and written like a write of the API (so it
+ * queues in the sector's outbox the events such a write publishes,
+ * outbox_put), and the correction is logged (table reconcile_corrections:
+ * old and new value, officer, time, the ids of those events) in the same
+ * transaction; *out describes it, its "events" the ids. NDX_ENOTFOUND when the task
  * is not open, NDX_EINVAL when the value is missing or refused (a message
  * names the field), NDX_EPERM for a record's key (the same person twice is
  * merged, not corrected), NDX_EDB. */

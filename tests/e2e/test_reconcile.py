@@ -20,6 +20,7 @@ import time
 import pytest
 import requests
 
+from test_life_events import unix_request
 from test_subject_accesses import Demo, alive, free_port_base, ok, run_ndx
 
 # A seed whose data holds every kind: the owners table has only a handful of rows, so at 6 %
@@ -380,3 +381,86 @@ def test_officer_correction_is_a_match_in_the_next_run(demo, reports):
     keys = {(f["key"], f["field"]) for f in rep["findings"]}
     assert (name["key"], "name") not in keys and (dead["key"], "status") not in keys
     assert rep["matches"] == reports[sector]["matches"] + 2
+
+
+def population_inbox(demo, subject):
+    """The events about subject in the population registry's inbox (its gateway, BCA's)."""
+    r = requests.get(f"{demo.consumer['VN/GOV/BCA']}/e1/inbox?limit=500",
+                     headers={"X-Road-Client": "VN/GOV/BCA/population"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return [e["id"] for e in r.json()["events"] if e["subject"] == subject]
+
+
+def test_correction_publishes_what_a_write_through_the_api_would(demo, reports):
+    # Civil status publishes birth-registered to the population registry from its outbox
+    # (docs/events.md "Publishing"); a correction is written as the API writes a record
+    # (outbox_put), so it queues exactly the events such a write would, in the same
+    # transaction as the record and its log row, and names their ids in the log. Changing
+    # a birth record that exists is no new birth (sec_outbox.c): neither the correction
+    # nor the same change through the API publishes anything, and a refused correction
+    # changes nothing at all.
+    sector, db = "civil-status", str(demo.sector_dir / "civil-status.db")
+    sock = next(s["socket"] for s in demo.fed["sectors"] if s["sector"] == sector)
+    wl = json.loads(sector_cli(demo, "worklist", "--sector", sector, "--db", db).stdout)
+    truth = {(t["table"], t["key"], t["field"]): t for t in truth_lines(demo)
+             if t["sector"] == sector}
+    named = [t for t in wl["tasks"] if t["kind"] == "name-marks"]
+    assert len(named) >= 2, wl["tasks"]
+    task, other = named[0], named[1]
+    pin, other_pin = (demo.sql(sector, "SELECT child_pin FROM births WHERE id = ?",
+                               int(t["key"]))[0][0] for t in (task, other))
+    before = {p: population_inbox(demo, p) for p in (pin, other_pin)}
+
+    def correct(*extra):
+        return sector_cli(demo, "correct", "--sector", sector, "--db", db, "--table",
+                          task["table"], "--key", task["key"], "--field", task["field"],
+                          "--officer", "Lê Văn Hộ Tịch", *extra)
+
+    def outbox():
+        return demo.sql(sector, "SELECT count(*) FROM event_outbox")[0][0]
+
+    # Refused (a value the API refuses): no record change, no log row, no event.
+    name_before = demo.sql(sector, "SELECT child_name FROM births WHERE id = ?",
+                           int(task["key"]))
+    res = correct("--value", "A\u202eB")
+    assert res.returncode == 1 and res.stderr.startswith("ndx-sector correct: child_name:"), \
+        res.stderr
+    assert demo.sql(sector, "SELECT child_name FROM births WHERE id = ?",
+                    int(task["key"])) == name_before
+    assert demo.sql(sector, "SELECT count(*) FROM reconcile_corrections")[0][0] == 0
+    assert outbox() == 0
+
+    # Corrected: the log names the events it queued, none for a birth that exists.
+    right = truth[(task["table"], task["key"], task["field"])]["value"]
+    res = correct("--value", right)
+    assert res.returncode == 0, res.stderr
+    done = json.loads(res.stdout)
+    assert done["officer"] == "Lê Văn Hộ Tịch" and done["events"] == [], done
+    assert demo.sql(sector, "SELECT officer, new_value, events FROM reconcile_corrections") == \
+        [("Lê Văn Hộ Tịch", right, "[]")]
+    assert outbox() == 0
+
+    # The same change through the registry's API: 200, and no event either.
+    status, rec = unix_request(sock, "GET", f"/births/{other['key']}")
+    assert status == 200, rec
+    rec["child_name"] = truth[(other["table"], other["key"], other["field"])]["value"]
+    status, doc = unix_request(sock, "PUT", f"/births/{other['key']}", rec)
+    assert status == 200 and doc["child_name"] == rec["child_name"], doc
+    assert outbox() == 0
+    # A new birth through the API does publish, and reaches the population registry: the
+    # path a correction's events would take is live, and the outbox publishes in order,
+    # so once this birth arrived, nothing arriving about either corrected child means
+    # nothing was published for them.
+    mother = demo.sql("population", "SELECT pin FROM citizens WHERE sex = 'female' AND "
+                      "deceased_on IS NULL AND birth_date < '2000-01-01' ORDER BY pin "
+                      "LIMIT 1")[0][0]
+    seen = population_inbox(demo, mother)
+    status, doc = unix_request(sock, "POST", "/births", {
+        "child_name": "Trần Thị Mới Sinh", "birth_date": "2026-11-14", "sex": "female",
+        "province": "079", "mother_pin": mother, "registered_on": "2026-11-15"})
+    assert status == 201, doc
+    deadline = time.monotonic() + 40
+    while population_inbox(demo, mother) == seen and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(population_inbox(demo, mother)) == len(seen) + 1
+    assert {p: population_inbox(demo, p) for p in (pin, other_pin)} == before

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -278,6 +279,109 @@ static void a_rolled_back_write_leaves_no_event(void **state)
 	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(outbox_pending(db), 0);
 	sqlite3_close(db);
+}
+
+/* outbox_put: the write of the API and of an officer's correction
+ * (sec_worklist.h) is one function, so a correction queues exactly the
+ * events a write through the API would: a new citizen publishes
+ * citizen-registered, a change of the address residence-changed, a change
+ * of another field nothing; a sector serving without events (no client)
+ * queues nothing; a rolled back write leaves no event. */
+static void a_write_queues_its_events_through_outbox_put(void **state)
+{
+	const struct sector_def *def = sector_find("population");
+	const struct sector_table *t = sector_table_find(def, "citizens");
+	const char *base = getenv("NDX_TEST_TMP");
+	char dir[4096], path[4200], newid[64], buf[512];
+	struct store *st = NULL;
+	struct store_conn *c;
+	json_t *row;
+	sqlite3 *db;
+	int added = -1;
+
+	(void)state;
+	snprintf(dir, sizeof dir, "%s/sector-put-XXXXXX", base ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/population.db", dir);
+	assert_int_equal(store_open(path, def, 1, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	db = store_conn_db(c);
+	assert_int_equal(outbox_tables(db), NDX_OK);
+	row = json_pack("{ss ss ss ss ss ss ss}", "pin", PIN, "full_name", "Phan Thị Phương",
+			"birth_date", "1982-01-07", "sex", "female", "birth_province", "070",
+			"permanent_address", "12 Lê Lợi", "permanent_province", "079");
+	assert_non_null(row);
+
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, NULL, row, "VN/GOV/BCA/population", newid,
+				    sizeof newid, &added), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	assert_int_equal(added, 1);
+	assert_string_equal(newid, PIN);
+	assert_string_equal(text(db, "SELECT name || ' ' || service FROM event_outbox", buf,
+				 sizeof buf),
+			    "citizen-registered VN/GOV/BCA/population/citizens");
+	insert(db, "DELETE FROM event_outbox");
+
+	/* Another field: no event. */
+	json_object_set_new(row, "full_name", json_string("Phan Thị Phượng"));
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, PIN, row, "VN/GOV/BCA/population", newid,
+				    sizeof newid, &added), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(outbox_pending(db), 0);
+
+	/* The address: residence-changed, with the province before. */
+	json_object_set_new(row, "permanent_address", json_string("3 Trần Phú"));
+	json_object_set_new(row, "permanent_province", json_string("001"));
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, PIN, row, "VN/GOV/BCA/population", newid,
+				    sizeof newid, &added), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	assert_int_equal(added, 1);
+	assert_string_equal(text(db, "SELECT name || ' ' || subject || ' ' || "
+				     "json_extract(payload, '$.previous_province') FROM event_outbox",
+				 buf, sizeof buf),
+			    "residence-changed " PIN " 079");
+	insert(db, "DELETE FROM event_outbox");
+
+	/* No events client: the record changes, nothing is queued. */
+	json_object_set_new(row, "permanent_province", json_string("079"));
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, PIN, row, NULL, newid, sizeof newid, &added),
+			 NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(outbox_pending(db), 0);
+
+	/* Rolled back: neither the record nor the event. */
+	json_object_set_new(row, "permanent_province", json_string("001"));
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, PIN, row, "VN/GOV/BCA/population", newid,
+				    sizeof newid, &added), NDX_OK);
+	assert_int_equal(added, 1);
+	store_rollback(c);
+	assert_int_equal(outbox_pending(db), 0);
+	assert_string_equal(text(db, "SELECT permanent_province FROM citizens", buf, sizeof buf),
+			    "079");
+
+	/* A record that is not there: refused, nothing queued. */
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, "001090000001", row, "VN/GOV/BCA/population",
+				    newid, sizeof newid, &added), NDX_ENOTFOUND);
+	store_rollback(c);
+	assert_int_equal(outbox_pending(db), 0);
+
+	json_decref(row);
+	store_release(st, c);
+	store_close(st);
+	static const char *const EXT[] = { "", "-wal", "-shm" };
+	for (size_t e = 0; e < 3; e++) {
+		snprintf(path, sizeof path, "%s/population.db%s", dir, EXT[e]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static const char DEATH[] = "{\"pin\":\"" PIN "\",\"died_on\":\"2026-12-02\"}";
@@ -550,6 +654,7 @@ int main(void)
 		cmocka_unit_test(drains_in_order_and_deletes_only_after_success),
 		cmocka_unit_test(an_event_keeps_its_id_across_attempts_and_versions),
 		cmocka_unit_test(a_rolled_back_write_leaves_no_event),
+		cmocka_unit_test(a_write_queues_its_events_through_outbox_put),
 		cmocka_unit_test(applies_each_death_once),
 		cmocka_unit_test(applies_each_residence_change_once),
 		cmocka_unit_test(applies_each_birth_once),

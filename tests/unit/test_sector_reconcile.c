@@ -26,6 +26,9 @@
 #include "sec_verify.h"
 #include "seed.h"
 #include "seed_defects.h"
+#include "sec_outbox.h"
+#include "sec_worklist.h"
+#include "store.h"
 
 #define CITIZENS 1500
 
@@ -347,6 +350,136 @@ static void test_seed_defects(void **state)
 	remove_dir(c);
 }
 
+/* ---- corrections (docs/sectors.md "Correction worklists") -------------------------- */
+
+static long long count_of(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	long long n = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+static void exec_on(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+#define PART_PIN "070182917807"
+#define NAME_IS(n) "SELECT count(*) FROM participants WHERE name = '" n "'"
+
+/* A correction is one transaction: the record, the events it queues and its
+ * log row, or nothing (the log refusing the row leaves the record as it
+ * was); a refused value changes nothing; the log of an older version gets
+ * its events column; a task is corrected once. */
+static void test_correction_is_one_transaction(void **state)
+{
+	const struct sector_def *def = sector_find("insurance");
+	char dir[4096], path[4200], newid[64];
+	struct store *st = NULL;
+	struct store_conn *c;
+	json_t *row, *out = NULL;
+	sqlite3 *db;
+	int added = -1;
+
+	(void)state;
+	make_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/insurance.db", dir);
+	assert_int_equal(store_open(path, def, 1, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	db = store_conn_db(c);
+	row = json_pack("{ss ss ss ss}", "pin", PART_PIN, "name", "Phan Thi Phuong", "status",
+			"retired", "first_period", "2005-01");
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, sector_table_find(def, "participants"), NULL, row,
+				    NULL, newid, sizeof newid, &added), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	json_decref(row);
+	/* A finished run that found the name spoiled, and the correction log
+	 * of an older version (no events column) holding one correction. */
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE reconcile_corrections(id INTEGER PRIMARY KEY,"
+		" run INTEGER NOT NULL, tbl TEXT NOT NULL, record_key TEXT NOT NULL,"
+		" field TEXT NOT NULL, kind TEXT NOT NULL, old_value TEXT, new_value TEXT NOT NULL,"
+		" officer TEXT NOT NULL, corrected_at TEXT NOT NULL,"
+		" UNIQUE(run, tbl, record_key, field));"
+		"INSERT INTO reconcile_corrections(run, tbl, record_key, field, kind, new_value,"
+		" officer, corrected_at) VALUES(0, 'participants', 'x', 'name', 'name-marks', 'y',"
+		" 'earlier', '2026-01-01T00:00:00Z');"
+		"CREATE TABLE reconcile_runs(id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
+		" finished_at TEXT);"
+		"CREATE TABLE reconcile_results(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
+		" rid INTEGER NOT NULL, record_key TEXT NOT NULL, pin TEXT, result TEXT NOT NULL,"
+		" PRIMARY KEY(run, tbl, rid));"
+		"INSERT INTO reconcile_runs VALUES(1, '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z');"
+		"INSERT INTO reconcile_results VALUES(1, 'participants', 1, '" PART_PIN "', '"
+		PART_PIN "', '{\"pin\":\"match\",\"full_name\":\"marks\",\"living\":\"match\"}');",
+		NULL, NULL, NULL), SQLITE_OK);
+	store_release(st, c);
+	store_close(st);
+
+	struct reconcile_correction r = {
+		.def = def, .db_path = path, .table = "participants", .key = PART_PIN,
+		.field = "name", .value = "Phan Thị Phương", .officer = "Nguyễn Thị Lan",
+	};
+	json_t *wl = NULL;
+	assert_int_equal(reconcile_worklist(def, path, &wl), NDX_OK);
+	assert_int_equal(json_array_size(json_object_get(wl, "tasks")), 1);
+	json_decref(wl);
+
+	/* The log refuses the row (a full disk, say): the record is as it was. */
+	exec_on(path, "CREATE TRIGGER no_log BEFORE INSERT ON reconcile_corrections "
+		      "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+	assert_int_equal(reconcile_correct(&r, &out), NDX_EDB);
+	assert_null(out);
+	assert_int_equal(count_of(path, NAME_IS("Phan Thi Phuong")), 1);
+	exec_on(path, "DROP TRIGGER no_log");
+
+	/* A value the API refuses: nothing changes. */
+	r.value = "A\xe2\x80\xae" "B";
+	assert_int_equal(reconcile_correct(&r, &out), NDX_EINVAL);
+	assert_int_equal(count_of(path, NAME_IS("Phan Thi Phuong")), 1);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM reconcile_corrections"), 1);
+
+	/* Corrected: the record, and its log row naming the events it queued
+	 * (a participant's change publishes none, as through the API). */
+	r.value = "Phan Thị Phương";
+	assert_int_equal(reconcile_correct(&r, &out), NDX_OK);
+	assert_non_null(out);
+	assert_string_equal(json_string_value(json_object_get(out, "officer")), "Nguyễn Thị Lan");
+	assert_true(json_is_array(json_object_get(out, "events")));
+	assert_int_equal(json_array_size(json_object_get(out, "events")), 0);
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(count_of(path, NAME_IS("Phan Thị Phương")), 1);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM reconcile_corrections WHERE run = 1"
+				       " AND officer = 'Nguyễn Thị Lan' AND events = '[]'"
+				       " AND old_value = 'Phan Thi Phuong'"), 1);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM reconcile_corrections"
+				       " WHERE events IS NULL"), 1);
+	/* Corrected once. */
+	assert_int_equal(reconcile_correct(&r, &out), NDX_ENOTFOUND);
+	assert_null(out);
+
+	static const char *const EXT[] = { "", "-wal", "-shm" };
+	for (size_t e = 0; e < 3; e++) {
+		snprintf(path, sizeof path, "%s/insurance.db%s", dir, EXT[e]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_measures),
 		cmocka_unit_test(test_openapi_verify),
 		cmocka_unit_test(test_seed_defects),
+		cmocka_unit_test(test_correction_is_one_transaction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
