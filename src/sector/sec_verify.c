@@ -190,12 +190,22 @@ struct citizen {
 };
 
 struct lookups {
-	sqlite3_stmt *by_pin, *by_name;
+	sqlite3_stmt *by_pin, *by_name, *by_name_birth;
 };
+
+/* At most this many citizens of one name (and birth date, when the record
+ * has one) are looked at for a candidate. By name alone a common name is
+ * held by thousands in a national registry, so a record with a birth date
+ * is looked up by both (the index citizens_name_birth, store.c): at a
+ * million citizens the name alone cut off the person in one case of three
+ * of a duplicate under a mistyped number (bench/README.md "Reconciliation
+ * at scale"). */
+#define CANDIDATES_LOOKED_AT 64
+#define TEXT_OF_(n) #n
+#define TEXT_OF(n) TEXT_OF_(n)
 
 #define CITIZEN_COLUMNS "pin, full_name, birth_date, sex, permanent_address, deceased_on IS NULL"
 
-/* At most 64 citizens of one folded name are looked at for a candidate. */
 static void citizen_from(sqlite3_stmt *q, struct citizen *c)
 {
 	const unsigned char *v;
@@ -243,30 +253,40 @@ static int fits(const json_t *rec, const struct citizen *c)
 }
 
 /* The one citizen fitting rec by folded name (1), none or several (0),
- * NDX_EDB. */
+ * NDX_EDB. Several people can share a name, birth date and sex; then the
+ * one of them whose address matches the record's is its person, when
+ * exactly one does. */
 static int candidate(struct lookups *l, const json_t *rec, struct citizen *out)
 {
 	char folded[STORE_FOLDED_MAX];
-	const char *name = sget(rec, "full_name");
-	struct citizen c;
-	int rc, found = 0;
+	const char *name = sget(rec, "full_name"), *birth = sget(rec, "birth_date"),
+		   *addr = sget(rec, "address");
+	sqlite3_stmt *q = birth ? l->by_name_birth : l->by_name;
+	struct citizen c, at_address;
+	int rc, found = 0, found_at_address = 0;
 
 	if (!name || ndx_fold(name, folded, sizeof folded) < 0 || !*folded)
 		return 0;
-	sqlite3_reset(l->by_name);
-	sqlite3_bind_text(l->by_name, 1, folded, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(l->by_name)) == SQLITE_ROW) {
-		citizen_from(l->by_name, &c);
+	sqlite3_reset(q);
+	sqlite3_bind_text(q, 1, folded, -1, SQLITE_TRANSIENT);
+	if (birth)
+		sqlite3_bind_text(q, 2, birth, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		citizen_from(q, &c);
 		if (!fits(rec, &c))
 			continue;
-		if (found++)
-			break; /* two people fit: no candidate */
-		*out = c;
+		if (found++ == 0)
+			*out = c;
+		if (addr && strcmp(verify_address(addr, c.address), VERIFY_MATCH) == 0 &&
+		    found_at_address++ == 0)
+			at_address = c;
 	}
-	sqlite3_reset(l->by_name);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
 		return NDX_EDB;
-	return found == 1;
+	if (found > 1 && found_at_address == 1)
+		*out = at_address;
+	return found == 1 || found_at_address == 1;
 }
 
 /* Sets the verdict of every field sent but the number against c (NULL:
@@ -374,9 +394,13 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 	if (sqlite3_prepare_v2(db, "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE pin = ?", -1,
 			       &l.by_pin, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ? "
-			       "ORDER BY rowid LIMIT 64",
-			       -1, &l.by_name, NULL) != SQLITE_OK)
+			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
+			       "ORDER BY rowid LIMIT " TEXT_OF(CANDIDATES_LOOKED_AT),
+			       -1, &l.by_name, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
+			       "AND birth_date = ?2 ORDER BY rowid LIMIT " TEXT_OF(CANDIDATES_LOOKED_AT),
+			       -1, &l.by_name_birth, NULL) != SQLITE_OK)
 		rc = NDX_EDB;
 	/* One read transaction: every record sees the same registry. */
 	if (rc == NDX_OK && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -391,6 +415,7 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(l.by_pin);
 	sqlite3_finalize(l.by_name);
+	sqlite3_finalize(l.by_name_birth);
 	store_release(st, c);
 	json_decref(records);
 	if (rc) {

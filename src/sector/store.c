@@ -146,6 +146,13 @@ int store_indexes_create(sqlite3 *db, const struct sector_def *def)
 			if (c->flags & COL_NAME)
 				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded);",
 					t->name, t->name);
+			/* A person looked up by name and birth date (a candidate
+			 * number, sec_verify.c): a common name alone matches
+			 * thousands in a national registry. */
+			if ((c->flags & COL_NAME) && sector_column_find(t, "birth_date"))
+				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name_birth ON "
+					    "%s(name_folded, birth_date);",
+					t->name, t->name);
 			if (c->flags & COL_FILTER)
 				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_%s ON %s(%s);", t->name,
 					c->name, t->name, c->name);

@@ -304,6 +304,51 @@ def test_answer_holds_no_value_not_sent(demo, reports):
             assert all(v in VERDICTS for k, v in res.items() if k != "candidate_pin"), res
 
 
+def add_citizens(demo, people):
+    """Citizens written straight into the demo's population registry (the data of a
+    registry that holds many people of one name, which 1000 seeded citizens do not)."""
+    with sqlite3.connect(str(demo.sector_dir / "population.db"), timeout=10) as db:
+        for pin, name, folded, birth, address in people:
+            db.execute("INSERT INTO citizens(pin, full_name, name_folded, birth_date, sex, "
+                       "birth_province, permanent_address, permanent_province, updated_at) "
+                       "VALUES(?, ?, ?, ?, 'female', '001', ?, '001', '2026-11-15T00:00:00Z')",
+                       (pin, name, folded, birth, address))
+
+
+def test_a_candidate_among_many_people_of_one_name(demo):
+    """A national registry holds thousands of people of a common name: the candidate for a
+    record without a number is found by name and birth date, not among the first few of the
+    name (at a million citizens the person was cut off in one duplicate of three:
+    bench/README.md "Reconciliation at scale"); of people sharing name, birth date and sex,
+    the one at the record's address is the candidate, and none when the address does not
+    tell them apart."""
+    name, folded = "Lê Thị Kiểm Thử", "le thi kiem thu"
+    home = "Số 5 phố Hàng Bài, Phường Hoàn Kiếm, Thành phố Hà Nội"
+    pins = [f"00119{9 - i // 100000}{i % 100000:06d}"[:12] for i in range(73)]
+    assert not demo.sql("population", "SELECT pin FROM citizens WHERE pin IN (%s)"
+                        % ",".join("?" * len(pins)), *pins)
+    many = [(pins[i], name, folded, f"1990-{1 + i // 28:02d}-{1 + i % 28:02d}", home)
+            for i in range(70)]
+    the_one = (pins[70], name, folded, "1985-05-05", home)
+    twins = [(pins[71], name, folded, "1986-06-06", home),
+             (pins[72], name, folded, "1986-06-06", "Số 9 đường Láng, Phường Láng, Thành phố Hà Nội")]
+    add_citizens(demo, many + [the_one] + twins)
+    records = [
+        {"full_name": name, "birth_date": "1985-05-05", "sex": "female"},
+        {"full_name": name, "birth_date": "1986-06-06", "sex": "female", "address": twins[1][4]},
+        {"full_name": name, "birth_date": "1986-06-06", "sex": "female"},
+        {"full_name": name, "birth_date": "1986-06-06", "sex": "female",
+         "address": "Số 1 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"},
+    ]
+    resp = post_verify(demo, records)
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert results[0].get("candidate_pin") == the_one[0], results[0]
+    assert results[1].get("candidate_pin") == twins[1][0], results[1]
+    assert results[1]["address"] == "match"
+    assert "candidate_pin" not in results[2] and "candidate_pin" not in results[3], results
+
+
 def test_every_checked_person_sees_the_check(demo, reports):
     # A taxpayer checked under their number, the person a number-less birth was found to
     # be, and the person whose record a duplicate under a wrong number duplicates.
