@@ -9,6 +9,7 @@
 #define NDX_PORTAL_PROCEDURES_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "portal.h"
 #include "store.h"
@@ -52,6 +53,22 @@ void proc_add_fees(json_t *doc);
  * "payment" in the configuration, 502 when the treasury cannot be asked. */
 int proc_payment(const struct portal *p, const struct psession *s, const char *id,
 		 json_t **out, struct perr *e);
+/* POST /api/officer/procedures/{id}/assignment {"action":"take"|"release"}:
+ * the officer of session s takes the procedure (it is theirs to decide
+ * from then on) or gives it back; the procedure after it. 404 when not
+ * the officer's agency's, 422 for another action, 409 "conflict" with
+ * fields {"assigned_to": user} when another officer holds it or {"state":
+ * S} when it is no longer open (submitted or failed). */
+int proc_hold(const struct portal *p, const struct psession *s, const char *id,
+	      const json_t *body, json_t **out, struct perr *e);
+/* Adds "deadline" to the procedure doc, or to each of doc's "procedures":
+ * {"date" (Vietnam, YYYY-MM-DD), "working_days", "basis" (the legal text
+ * setting the figure), "overdue" (still open after that day as of now)},
+ * or null while it has not reached the officers. */
+void proc_add_deadlines(json_t *doc, time_t now);
+/* Removes what only officers read (who holds it) from the procedure doc,
+ * or from each of doc's "procedures". */
+void proc_for_citizen(json_t *doc);
 /* Whether state is one of the procedure states. */
 int proc_state_known(const char *state);
 
