@@ -7,6 +7,7 @@ assignment: an officer takes an application, the queue names who holds it, and a
 decision or a take by another officer is refused (409) by the API."""
 
 import datetime
+import json
 import sqlite3
 import subprocess
 import sys
@@ -266,3 +267,55 @@ def test_deciding_an_application_nobody_held_makes_it_the_officers(env):
     assert r.status_code == 200, r.text
     assert r.json()["assigned_to"]["username"] == "canbo.bca"
     assert p["id"] in [q["id"] for q in queue(bca, env, status="rejected", assigned="me")]
+
+
+# ---- the store's migration -------------------------------------------------------------------
+
+def test_migration_8_dates_older_applications_from_their_history(env, tmp_path):
+    """A portal.db of schema 7 (before the officers' desk) is migrated on open: nobody
+    holds its applications, and each one's submitted_at is the first "submitted" of its
+    history (an application still waiting for its fee has none)."""
+    _, p = submit_residence(env, adults(env, 23)[22])
+    _, q = submit_residence(env, adults(env, 24)[23])
+    db_path = tmp_path / "data" / "portal.db"
+    db_path.parent.mkdir()
+    with sqlite3.connect(env.portal_dir / "data" / "portal.db", timeout=10) as live, \
+            sqlite3.connect(db_path) as old:
+        live.backup(old)
+    with sqlite3.connect(db_path) as old:
+        old.execute("DROP INDEX procedures_assignee")
+        for col in ("assignee", "assignee_name", "assigned_at", "submitted_at"):
+            old.execute(f"ALTER TABLE procedures DROP COLUMN {col}")
+        old.execute("DELETE FROM schema_migrations WHERE version = 8")
+        # q was filed unpaid and paid an hour later; p was filed and never paid.
+        old.execute("UPDATE history SET state = 'unpaid', at = at - 3600 WHERE procedure_id = ?",
+                    (q["id"],))
+        old.execute("INSERT INTO history(procedure_id, seq, at, state, actor) SELECT id, 2,"
+                    " created_at, 'submitted', 'treasury:x' FROM procedures WHERE id = ?",
+                    (q["id"],))
+        old.execute("UPDATE history SET state = 'unpaid' WHERE procedure_id = ?", (p["id"],))
+        old.execute("UPDATE procedures SET state = 'unpaid' WHERE id = ?", (p["id"],))
+    cfg = json.loads(Path(env.config).read_text())
+    cfg["data_dir"] = str(tmp_path / "data")
+    cfg["oidc"]["client_secret_file"] = str(env.portal_dir / "client.secret")
+    cfg["web_dir"] = str(env.portal_dir / "web")
+    cfg["assets_dir"] = str(env.portal_dir / "govuk")
+    (tmp_path / "portal.json").write_text(json.dumps(cfg))
+    res = subprocess.run([str(exe(env.build_dir, "src", "portal", "ndx-portal")), "officer",
+                          "add", "--config", str(tmp_path / "portal.json"), "--username",
+                          "canbo.moi", "--name", "Cán bộ mới", "--agency", BTC,
+                          "--password-file", str(env.portal_dir / "pw"), "--cost", "min"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 8
+        rows = dict(((r[0], r[1:]) for r in db.execute(
+            "SELECT id, submitted_at, assignee, assigned_at FROM procedures")))
+        first = dict(db.execute("SELECT procedure_id, MIN(at) FROM history WHERE state ="
+                                " 'submitted' GROUP BY procedure_id").fetchall())
+        created = db.execute("SELECT created_at FROM procedures WHERE id = ?",
+                             (q["id"],)).fetchone()[0]
+    assert rows[p["id"]] == (None, "", None)
+    assert rows[q["id"]] == (created, "", None)
+    assert all(r[0] == first.get(pid) for pid, r in rows.items())
+    assert len(rows) > 2
