@@ -180,8 +180,18 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 	if (rc == NDX_OK && proc_visible(c->s, *out)) {
 		/* An officer opening the file reads the applicant's record: a
 		 * read the citizen's access list shows with the officer's name
-		 * and the procedure. */
-		if (strcmp(c->s->kind, "officer") == 0 && proc_officer_view(c->p, c->s, *out)) {
+		 * and the procedure;
+		 * ?applicant=0: the procedure alone, as a page reads it again
+		 * after a refused step (no second read of the citizen). */
+		const char *again = ndx_http_query_arg(c->req, "applicant");
+
+		if (again && strcmp(again, "0") != 0) {
+			json_decref(*out);
+			*out = NULL;
+			return perr_set(e, 400, "invalid", "applicant must be 0 when given");
+		}
+		if (strcmp(c->s->kind, "officer") == 0 && !again &&
+		    proc_officer_view(c->p, c->s, *out)) {
 			json_decref(*out);
 			*out = NULL;
 			return perr_set(e, 500, "internal", "out of memory");

@@ -1280,11 +1280,26 @@ out:
 int proc_officer_view(const struct portal *p, const struct psession *s, json_t *proc)
 {
 	const char *pin = str(proc, "subject");
+	const char *name = str(json_object_get(proc, "fields"), "business_name");
 	struct perr e = { 0 };
 	struct who w;
-	json_t *cit = NULL;
+	json_t *cit = NULL, *check;
+	int taken;
 
 	officer_who(s, proc, &w);
+	/* A household business still to be decided: whether its name is
+	 * registered now (an approval would then be refused), asked the
+	 * enterprise registry as at the approval. */
+	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0 &&
+	    strcmp(str(proc, "state"), "submitted") == 0) {
+		taken = name_taken(p, pin, &w, name, &e);
+		json_decref(e.fields);
+		e.fields = NULL;
+		check = taken < 0 ? json_null()
+				  : json_pack("{s:s,s:b}", "business_name", name, "registered", taken);
+		if (!check || json_object_set_new(proc, "name_check", check))
+			return -1;
+	}
 	if (read_citizen(p, pin, &w, &cit, &e)) {
 		/* The file stands without it: the officer sees that the registry
 		 * could not be read, never why in X-Road terms. */

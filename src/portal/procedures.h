@@ -26,8 +26,10 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 /* The officer's file of procedure proc (the officer of session s opening
  * it): adds "applicant_record", the applicant's population record read
  * through the exchange with the officer as X-Road-UserId and the procedure
- * as X-Road-Issue, or null when it cannot be read. -1 on allocation
- * failure only. */
+ * as X-Road-Issue, or null when it cannot be read; and for a household
+ * business still submitted "name_check": {"business_name", "registered"}
+ * (the enterprise registry searched by name as an approval does), or null
+ * when the registry cannot be asked. -1 on allocation failure only. */
 int proc_officer_view(const struct portal *p, const struct psession *s, json_t *proc);
 /* Whether the session may see procedure proc (its citizen, or an officer
  * of its agency). */

@@ -2,7 +2,8 @@
 // (docs/portal.md "The officers' desk", issue 22): the queue searched by
 // application number and filtered by state, procedure and holder (a bad
 // number said at the search box); the processing deadline and who holds an
-// application; "assign to me"; the check step before a decision is
+// application, whether its business name is registered now; "assign to
+// me"; the check step before a decision is
 // recorded, whose "Change" and back link keep the choice; and the portal's
 // refusals in words with the application as it is now: the business name
 // registered meanwhile by another application, and an application another
@@ -177,6 +178,8 @@ describe('the officers\' desk in the demo federation', { timeout: 1_500_000 }, (
       await openFile(officer, env, second);
       return officer.locator('#decision-form').count();
     });
+    // Opened, the file says the name is free.
+    assert.equal(await officer.getAttribute('#name-check', 'data-registered'), 'false');
     // Meanwhile, in another tab, the first application is approved.
     assert.equal((await apiPost(officer, env, `/api/officer/procedures/${first}/decision`, { decision: 'approve' })).state, 'completed');
     await officer.check('#decision');
@@ -187,7 +190,12 @@ describe('the officers\' desk in the demo federation', { timeout: 1_500_000 }, (
     assert.doesNotMatch(await officer.textContent('main'), /không còn chờ xử lý/);
     assert.equal(await officer.getAttribute('#procedure-state', 'data-state'), 'submitted');
     assert.equal(await officer.locator('#decision-form').count(), 1);
+    assert.equal(await officer.getAttribute('#name-check', 'data-registered'), 'true');
     await check(officer, 'officer-refused-name');
+    // Opened again, the file says so from the registry itself.
+    await openFile(officer, env, second);
+    assert.equal(await officer.getAttribute('#name-check', 'data-registered'), 'true');
+    assert.match(await officer.textContent('#name-check'), /Đã được đăng ký/);
 
     // Another officer opens it; the first takes it meanwhile: the second's
     // rejection is refused by the portal, the page says who holds it.

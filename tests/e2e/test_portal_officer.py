@@ -1,6 +1,7 @@
 """The officers' desk of ndx-portal (docs/portal.md "The officers' desk", issue 22) in
-the federation of test_portal.py: an approval the API refuses because the business name
-was registered meanwhile (409 with the field and the application still submitted), the
+the federation of test_portal.py: the file's check of the business name against the
+enterprise registry, an approval the API refuses because the business name was
+registered meanwhile (409 with the field and the application still submitted), the
 processing deadline in working days from the procedure's definition (overdue ones
 flagged), the queue's server-side search and filters with their refusals (400), and
 assignment: an officer takes an application, the queue names who holds it, and a
@@ -93,8 +94,22 @@ def test_approval_refused_when_the_name_was_registered_meanwhile(env):
     _, a = submit_business(env, first, name)
     s_b, b = submit_business(env, second, name)
     btc, csrf = officer_login(env, "canbo.btc")
+    # Opening the file, the officer sees that the name is free now.
+    got = btc.get(env.url + f"/api/procedures/{b['id']}", timeout=30).json()
+    assert got["name_check"] == {"business_name": name, "registered": False}
     r = decide(btc, csrf, env, a["id"], {"decision": "approve"})
     assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    # ... and, opening it again, that it is registered now.
+    got = btc.get(env.url + f"/api/procedures/{b['id']}", timeout=30).json()
+    assert got["name_check"] == {"business_name": name, "registered": True}
+    assert got["applicant_record"]["pin"] == second[0]
+    # Read again without the file's reads (as the page does after a refusal).
+    got = btc.get(env.url + f"/api/procedures/{b['id']}?applicant=0", timeout=30).json()
+    assert "name_check" not in got and "applicant_record" not in got
+    assert got["state"] == "submitted" and got["deadline"]["working_days"] == 3
+    error(btc.get(env.url + f"/api/procedures/{b['id']}?applicant=1", timeout=30), 400,
+          "invalid")
+    assert "name_check" not in s_b.get(env.url + f"/api/procedures/{b['id']}", timeout=10).json()
 
     doc = error(decide(btc, csrf, env, b["id"], {"decision": "approve"}), 409, "conflict")
     assert doc["fields"] == {"business_name": "duplicate"}, doc

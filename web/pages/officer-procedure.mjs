@@ -11,7 +11,8 @@
 // registry write can be approved again.
 //
 // The file also shows the processing deadline (from the procedure's
-// definition, docs/portal.md) and who holds the application: an officer
+// definition, docs/portal.md), for a household business whether its name
+// is registered now, and who holds the application: an officer
 // takes it ("assign to me") or gives it back; the portal refuses a
 // decision by anyone else. Opening the file reads the applicant's citizen
 // record through the exchange in the officer's name and for this procedure
@@ -50,6 +51,14 @@ export function deadlineText(d) {
       t('off.deadline.basis', { days: d.working_days, basis: d.basis })));
 }
 
+// Whether the business name is registered now, as the enterprise registry
+// answered when the file was opened (an approval asks again).
+function nameCheckText(c) {
+  if (!c || typeof c !== 'object') return h('span', { id: 'name-check', 'data-registered': '' }, t('off.namecheck.unknown'));
+  return h('span', { id: 'name-check', 'data-registered': c.registered ? 'true' : 'false' },
+    c.registered ? [g.tag(t('off.namecheck.taken.tag'), 'red'), ' ', t('off.namecheck.taken')] : t('off.namecheck.free'));
+}
+
 export function holderText(p, session) {
   const a = p.assigned_to;
   if (!a || typeof a !== 'object') return t('off.holder.none');
@@ -79,10 +88,14 @@ export async function render(ctx) {
 
   // The application as it is now, after a refusal; the applicant's record
   // read when the file was opened stays (no second read of the citizen).
-  async function reread() {
+  async function reread(err) {
+    const kept = { applicant_record: p.applicant_record, ...('name_check' in p ? { name_check: p.name_check } : {}) };
+    if (err instanceof api.ApiError && err.fields?.business_name === 'duplicate') {
+      kept.name_check = { business_name: p.fields?.business_name ?? '', registered: true };
+    }
     try {
-      const np = await api.get(path);
-      if (np && np.id) p = { ...np, applicant_record: p.applicant_record };
+      const np = await api.get(`${path}?applicant=0`);
+      if (np && np.id) p = { ...np, ...kept };
     } catch {
       // The page keeps what it had; the error summary says what failed.
     }
@@ -94,6 +107,7 @@ export async function render(ctx) {
       { key: t('off.deadline'), value: deadlineText(p.deadline) },
       { key: t('off.holder'), value: h('span', { id: 'procedure-holder' }, holderText(p, ctx.session)) },
     ];
+    if ('name_check' in p) rows.push({ key: t('off.namecheck'), value: nameCheckText(p.name_check) });
     const body = [g.summaryList(rows, { id: 'procedure-handling' })];
     if (DECIDABLE.includes(p.state) && !heldByOther()) {
       const form = h('form', { novalidate: true, id: 'hold-form' },
@@ -109,7 +123,7 @@ export async function render(ctx) {
           })
           .catch(async (err) => {
             if (err instanceof api.ApiError && err.status === 401) return ctx.rerender();
-            await reread();
+            await reread(err);
             show('form', draft, { byName: {}, summary: [{ text: err instanceof api.ApiError ? refusalText(err, p) : t('api.unknown') }] });
             return null;
           });
@@ -188,7 +202,7 @@ export async function render(ctx) {
           const errors = decisionErrors(v, err);
           // Refused for what changed meanwhile: the page shows the
           // application as it is now, and the reason.
-          if (err instanceof api.ApiError && err.status === 409) await reread();
+          if (err instanceof api.ApiError && err.status === 409) await reread(err);
           show('form', v, errors);
           return null;
         });
