@@ -1,7 +1,8 @@
 // The officers' desk in real Chromium against the demo federation
 // (docs/portal.md "The officers' desk", issue 22): the queue searched by
 // application number and filtered by state, procedure and holder (a bad
-// number said at the search box); the processing deadline and who holds an
+// number said at the search box); the processing deadline (an overdue one
+// tagged) and who holds an
 // application, whether its business name is registered now; "assign to
 // me"; the check step before a decision is
 // recorded, whose "Change" and back link keep the choice; and the portal's
@@ -50,6 +51,16 @@ async function apiPost(page, env, route, body) {
   const res = await page.request.post(`${portal(env)}${route}`, { data: body, headers: { 'X-CSRF-Token': s.csrf } });
   assert.equal(res.status(), 200, await res.text());
   return res.json();
+}
+
+// Moves procedure id's arrival at the officers days back, in the demo
+// portal's own store (SQLite, WAL: the running portal reads it at once).
+async function moveBack(env, id, days) {
+  const db = path.join(env.fed.apps.portal.dir, 'data', 'portal.db');
+  await run('python3', ['-c', 'import sqlite3, sys\n'
+    + 'with sqlite3.connect(sys.argv[1], timeout=10) as db:\n'
+    + '    n = db.execute("UPDATE procedures SET submitted_at = submitted_at - ? WHERE id = ?", (int(sys.argv[3]) * 86400, sys.argv[2])).rowcount\n'
+    + 'assert n == 1, n\n', db, id, String(days)], { timeout: 30_000 });
 }
 
 async function openFile(page, env, id) {
@@ -102,6 +113,14 @@ describe('the officers\' desk in the demo federation', { timeout: 1_500_000 }, (
     assert.match(await row.locator('.ndx-deadline').textContent(), /\d{2}\/\d{2}\/\d{4}/);
     assert.equal(await row.locator('.ndx-holder').getAttribute('data-holder'), '');
     await check(page, 'queue-search');
+    // Filed weeks ago (its date moved back in the portal's store): overdue,
+    // tagged so in the queue and on the file.
+    await moveBack(env, id, 30);
+    await page.reload();
+    await ready(page, 'officer-queue');
+    assert.equal(await row.locator('.ndx-deadline').getAttribute('data-overdue'), 'true');
+    assert.match(await row.locator('.ndx-deadline').textContent(), /Quá hạn/);
+    await check(page, 'queue-overdue');
     // Another procedure, or "assigned to me": not there.
     await go(page, env, `/officer/queue?ref=${ref}&kind=residence-change`, 'officer-queue');
     assert.equal(await page.locator('#queue-empty').count(), 1);
@@ -115,9 +134,10 @@ describe('the officers\' desk in the demo federation', { timeout: 1_500_000 }, (
     assert.ok(await page.locator('#ref-error').isVisible());
     await check(page, 'queue-bad-ref');
 
-    // The file: its deadline, nobody holding it; assign to me.
+    // The file: its deadline (overdue), nobody holding it; assign to me.
     await openFile(page, env, id);
     assert.match(await page.textContent('#procedure-deadline'), /3 ngày làm việc.*Nghị định 01\/2021\/NĐ-CP/);
+    assert.equal(await page.getAttribute('#procedure-deadline', 'data-overdue'), 'true');
     assert.equal((await page.textContent('#procedure-holder')).trim(), 'Chưa có ai nhận');
     await page.click('#take');
     await page.waitForSelector('.govuk-notification-banner--success');
