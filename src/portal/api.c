@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "access_list.h"
 #include "auth.h"
@@ -156,6 +157,7 @@ static int r_procedures(struct call *c, json_t **out, int *status, struct perr *
 		return perr_set(e, 500, "internal", "the procedures could not be read");
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
+	proc_for_citizen(*out);
 	return 0;
 }
 
@@ -166,6 +168,7 @@ static int r_submit(struct call *c, json_t **out, int *status, struct perr *e)
 		return -1;
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
+	proc_for_citizen(*out);
 	return 0;
 }
 
@@ -177,14 +180,28 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 	if (rc == NDX_OK && proc_visible(c->s, *out)) {
 		/* An officer opening the file reads the applicant's record: a
 		 * read the citizen's access list shows with the officer's name
-		 * and the procedure. */
-		if (strcmp(c->s->kind, "officer") == 0 && proc_officer_view(c->p, c->s, *out)) {
+		 * and the procedure;
+		 * ?applicant=0: the procedure alone, as a page reads it again
+		 * after a refused step (no second read of the citizen). */
+		const char *again = ndx_http_query_arg(c->req, "applicant");
+
+		if (again && strcmp(again, "0") != 0) {
+			json_decref(*out);
+			*out = NULL;
+			return perr_set(e, 400, "invalid", "applicant must be 0 when given");
+		}
+		if (strcmp(c->s->kind, "officer") == 0 && !again &&
+		    proc_officer_view(c->p, c->s, *out)) {
 			json_decref(*out);
 			*out = NULL;
 			return perr_set(e, 500, "internal", "out of memory");
 		}
 		proc_name_agencies(c->p, *out);
-	proc_add_fees(*out);
+		proc_add_fees(*out);
+		if (strcmp(c->s->kind, "officer") == 0)
+			proc_add_deadlines(*out, time(NULL));
+		else
+			proc_for_citizen(*out);
 		return 0;
 	}
 	json_decref(*out);
@@ -200,19 +217,93 @@ static int r_payment(struct call *c, json_t **out, int *status, struct perr *e)
 	return proc_payment(c->p, c->s, c->arg, out, e);
 }
 
+/* One query parameter of the officers' queue: absent (NULL), or at most
+ * max bytes of characters from allowed, else a 400 naming it. */
+static int queue_arg(const struct ndx_http_req *req, const char *name, size_t max,
+		     const char *allowed, const char **out, struct perr *e)
+{
+	const char *v = ndx_http_query_arg(req, name);
+
+	*out = v;
+	if (!v)
+		return 0;
+	if (!*v || strlen(v) > max || strspn(v, allowed) != strlen(v))
+		return perr_set(e, 400, "invalid", "%s: at most %zu characters of [%s]", name,
+				max, allowed);
+	return 0;
+}
+
+#define QUEUE_LIMIT_MAX 500
+
+/* GET /api/officer/procedures?status&kind&ref&assigned&limit
+ * (docs/portal.md): every parameter checked, an unknown one refused, so
+ * that a typo is never an unfiltered list. */
 static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
 {
-	const char *state = ndx_http_query_arg(c->req, "status");
+	static const char *const KNOWN[] = { "status", "kind", "ref", "assigned", "limit", NULL };
+	static const char *const KINDS[] = { "household-business", "residence-change", NULL };
+	const char *state, *kind, *ref, *assigned, *limit, *q = c->req->query;
+	char refup[PSTORE_REFERENCE_LEN];
+	struct pproc_query f = { .agency = c->s->agency, .limit = QUEUE_LIMIT_MAX };
+	size_t i;
 
 	(void)status;
+	/* Names only: values are checked one by one below. */
+	while (q && *q) {
+		size_t n = strcspn(q, "=&");
+
+		for (i = 0; KNOWN[i] && (strlen(KNOWN[i]) != n || strncmp(KNOWN[i], q, n)); i++)
+			;
+		if (n && !KNOWN[i])
+			return perr_set(e, 400, "invalid",
+					"unknown parameter; known: status, kind, ref, assigned, limit");
+		q += strcspn(q, "&");
+		if (*q)
+			q++;
+	}
+	if (queue_arg(c->req, "status", 16, "abcdefghijklmnopqrstuvwxyz", &state, e) ||
+	    queue_arg(c->req, "kind", 32, "abcdefghijklmnopqrstuvwxyz-", &kind, e) ||
+	    queue_arg(c->req, "ref", PSTORE_REFERENCE_LEN - 1,
+		      "0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", &ref, e) ||
+	    queue_arg(c->req, "assigned", 8, "abcdefghijklmnopqrstuvwxyz", &assigned, e) ||
+	    queue_arg(c->req, "limit", 3, "0123456789", &limit, e))
+		return -1;
 	if (!state)
 		state = "submitted";
-	if (!proc_state_known(state))
-		return perr_set(e, 400, "invalid", "status must be a procedure state");
-	if (pstore_proc_list(c->p->st, NULL, c->s->agency, state, out) != NDX_OK)
+	if (strcmp(state, "all") != 0 && !proc_state_known(state))
+		return perr_set(e, 400, "invalid", "status must be a procedure state or all");
+	f.state = strcmp(state, "all") == 0 ? NULL : state;
+	for (i = 0; kind && KINDS[i] && strcmp(kind, KINDS[i]) != 0; i++)
+		;
+	if (kind && !KINDS[i])
+		return perr_set(e, 400, "invalid", "kind must be household-business or residence-change");
+	f.kind = kind;
+	if (ref) {
+		/* Application numbers are upper case ("HS261203-00042"): what
+		 * was typed matches as a prefix, in any case. */
+		for (i = 0; ref[i]; i++)
+			refup[i] = (char)(ref[i] >= 'a' && ref[i] <= 'z' ? ref[i] - 32 : ref[i]);
+		refup[i] = '\0';
+		f.reference = refup;
+	}
+	if (assigned && strcmp(assigned, "me") == 0)
+		f.assignee = c->s->username;
+	else if (assigned && strcmp(assigned, "none") == 0)
+		f.assignee = "";
+	else if (assigned && strcmp(assigned, "any") != 0)
+		return perr_set(e, 400, "invalid", "assigned must be me, none or any");
+	if (limit) {
+		long n = strtol(limit, NULL, 10);
+
+		if (n < 1 || n > QUEUE_LIMIT_MAX)
+			return perr_set(e, 400, "invalid", "limit must be 1 to %d", QUEUE_LIMIT_MAX);
+		f.limit = (unsigned)n;
+	}
+	if (pstore_proc_search(c->p->st, &f, out) != NDX_OK)
 		return perr_set(e, 500, "internal", "the procedures could not be read");
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
+	proc_add_deadlines(*out, time(NULL));
 	return 0;
 }
 
@@ -223,6 +314,18 @@ static int r_decide(struct call *c, json_t **out, int *status, struct perr *e)
 		return -1;
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
+	proc_add_deadlines(*out, time(NULL));
+	return 0;
+}
+
+static int r_hold(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	if (proc_hold(c->p, c->s, c->arg, c->body, out, e))
+		return -1;
+	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
+	proc_add_deadlines(*out, time(NULL));
 	return 0;
 }
 
@@ -249,6 +352,7 @@ static const struct route {
 	{ "GET", "procedures/*/payment", CITIZEN, r_payment },
 	{ "GET", "officer/procedures", OFFICER, r_queue },
 	{ "POST", "officer/procedures/*/decision", OFFICER, r_decide },
+	{ "POST", "officer/procedures/*/assignment", OFFICER, r_hold },
 };
 
 static int id_segment(const char *s, size_t n)

@@ -106,6 +106,92 @@ void proc_add_fees(json_t *doc)
 		fee_of(doc);
 }
 
+/* How many working days the agency has to decide a procedure, counted
+ * from the day after it reached the officers (submitted_at), and the
+ * legal text that sets the figure. Saturdays and Sundays are not working
+ * days; public holidays are not known to the portal, so around Tết the
+ * deadline shown is earlier than the law's, never later. */
+static const struct {
+	const char *kind;
+	int days;
+	const char *basis;
+} DEADLINES[] = {
+	/* A household business is registered within 3 working days of a
+	 * complete application. */
+	{ KIND_BUSINESS, 3, "Nghị định 01/2021/NĐ-CP, Điều 87" },
+	/* Permanent residence is registered within 7 working days. */
+	{ KIND_RESIDENCE, 7, "Luật Cư trú 2020, Điều 22" },
+};
+
+#define VN_OFFSET (7 * 3600)
+#define DAY 86400
+
+/* The Vietnamese calendar day of t, as seconds at its UTC midnight. */
+static time_t vn_day(time_t t)
+{
+	return ((t + VN_OFFSET) / DAY) * DAY;
+}
+
+static void deadline_of(json_t *proc, time_t now)
+{
+	const char *kind = json_string_value(json_object_get(proc, "kind"));
+	const char *at = json_string_value(json_object_get(proc, "submitted_at"));
+	const char *state = json_string_value(json_object_get(proc, "state"));
+	char date[NDX_VN_DATE_LEN];
+	time_t t0, day;
+	struct tm tm;
+	size_t i;
+	int left, open;
+
+	for (i = 0; kind && i < sizeof DEADLINES / sizeof *DEADLINES; i++)
+		if (strcmp(kind, DEADLINES[i].kind) == 0)
+			break;
+	if (!kind || i == sizeof DEADLINES / sizeof *DEADLINES || !at ||
+	    ndx_time_parse(at, &t0) != NDX_OK) {
+		json_object_set_new(proc, "deadline", json_null());
+		return;
+	}
+	day = vn_day(t0);
+	for (left = DEADLINES[i].days; left > 0;) {
+		day += DAY;
+		gmtime_r(&day, &tm);
+		if (tm.tm_wday != 0 && tm.tm_wday != 6)
+			left--;
+	}
+	/* day is the deadline's midnight in Vietnam, as UTC seconds. */
+	ndx_time_vn_iso_date(day - VN_OFFSET, date);
+	open = state && (strcmp(state, "submitted") == 0 || strcmp(state, "failed") == 0 ||
+			 strcmp(state, "approved") == 0);
+	json_object_set_new(proc, "deadline",
+			    json_pack("{s:s,s:i,s:s,s:b}", "date", date, "working_days",
+				      DEADLINES[i].days, "basis", DEADLINES[i].basis, "overdue",
+				      open && vn_day(now) > day));
+}
+
+void proc_add_deadlines(json_t *doc, time_t now)
+{
+	json_t *list = json_object_get(doc, "procedures"), *proc;
+	size_t i;
+
+	if (json_is_array(list))
+		json_array_foreach(list, i, proc)
+			deadline_of(proc, now);
+	else if (doc)
+		deadline_of(doc, now);
+}
+
+void proc_for_citizen(json_t *doc)
+{
+	json_t *list = json_object_get(doc, "procedures"), *proc;
+	size_t i;
+
+	if (json_is_array(list))
+		json_array_foreach(list, i, proc)
+			json_object_del(proc, "assigned_to");
+	else if (doc)
+		json_object_del(doc, "assigned_to");
+}
+
 struct who;
 static int close_order(const struct portal *p, const json_t *proc, const struct who *w,
 		       const char *reason, json_t **order);
@@ -968,13 +1054,76 @@ static int approve_residence(const struct portal *p, const struct who *w, const 
 	return 0;
 }
 
-static int transition_error(int rc, struct perr *e)
+/* The 409 of an officer's step on procedure id that someone else
+ * changed first, with what it is now in fields: "state" (it is no longer
+ * awaiting this step) or "assigned_to" (another officer holds it). */
+static int conflict_now(const struct portal *p, const char *id, int rc, struct perr *e)
 {
-	if (rc == NDX_EPERM)
-		return perr_set(e, 409, "conflict", "the procedure is not awaiting this decision");
+	json_t *proc = NULL;
+	const json_t *holder;
+
+	if (pstore_proc_get(p->st, id, &proc) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedure could not be read");
+	holder = json_object_get(proc, "assigned_to");
+	if (rc == NDX_EEXIST) {
+		perr_set(e, 409, "conflict", "another officer holds this application: %s (%s)",
+			 str(holder, "name"), str(holder, "username"));
+		e->fields = json_pack("{s:s}", "assigned_to", str(holder, "username"));
+	} else {
+		perr_set(e, 409, "conflict", "the application is %s now, not awaiting this step",
+			 str(proc, "state"));
+		e->fields = json_pack("{s:s}", "state", str(proc, "state"));
+	}
+	json_decref(proc);
+	return -1;
+}
+
+static int transition_error(const struct portal *p, const char *id, int rc, struct perr *e)
+{
+	if (rc == NDX_EPERM || rc == NDX_EEXIST)
+		return conflict_now(p, id, rc, e);
 	if (rc == NDX_ENOTFOUND)
 		return perr_set(e, 404, "not_found", "no such procedure");
 	return perr_set(e, 500, "internal", "the procedure could not be stored");
+}
+
+/* Another officer than session s's holds proc. */
+static int held_by_other(const struct psession *s, const json_t *proc)
+{
+	const char *u = str(json_object_get(proc, "assigned_to"), "username");
+
+	return *u && strcmp(u, s->username) != 0;
+}
+
+int proc_hold(const struct portal *p, const struct psession *s, const char *id,
+	      const json_t *body, json_t **out, struct perr *e)
+{
+	static const char *const open[] = { "submitted", "failed", NULL };
+	const char *action = json_string_value(json_object_get(body, "action"));
+	const struct pholder by = { .username = s->username, .name = s->name };
+	json_t *proc = NULL;
+	int rc;
+
+	*out = NULL;
+	if (pstore_proc_get(p->st, id, &proc) != NDX_OK || !proc_visible(s, proc)) {
+		json_decref(proc);
+		return perr_set(e, 404, "not_found", "no such procedure");
+	}
+	json_decref(proc);
+	if (!action || (strcmp(action, "take") != 0 && strcmp(action, "release") != 0) ||
+	    json_object_size(body) != 1) {
+		perr_set(e, 422, "validation", "expected {\"action\": \"take\" or \"release\"}");
+		e->fields = json_pack("{s:s}", "action", action ? "invalid" : "required");
+		return -1;
+	}
+	rc = pstore_proc_hold(p->st, id, open, &by, strcmp(action, "release") == 0, time(NULL));
+	if (rc != NDX_OK)
+		return transition_error(p, id, rc, e);
+	fprintf(stderr, "ndx-portal: procedure %s %s by officer %s\n", id,
+		strcmp(action, "take") == 0 ? "taken" : "released", s->username);
+	if (pstore_proc_get(p->st, id, out) != NDX_OK)
+		return perr_set(e, 500, "internal", "the procedure could not be read");
+	return 0;
 }
 
 /* Asks the treasury to close the order of rejected procedure proc (a paid
@@ -1024,6 +1173,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 	static const char *const from_approvable[] = { "submitted", "failed", NULL };
 	static const char *const from_approved[] = { "approved", NULL };
 	const char *decision = json_string_value(json_object_get(body, "decision"));
+	const struct pholder by = { .username = s->username, .name = s->name };
 	json_t *proc = NULL, *reason_clean = NULL, *errs = NULL, *result = NULL;
 	char actor[192];
 	struct who w;
@@ -1038,6 +1188,13 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 	}
 	snprintf(actor, sizeof actor, "officer:%s", s->username);
 	officer_who(s, proc, &w);
+	/* Another officer's application is theirs to decide: refused here,
+	 * before any registry is asked, and again in the transition's own
+	 * transaction (pstore_proc_decide) for one taken meanwhile. */
+	if (held_by_other(s, proc)) {
+		conflict_now(p, id, NDX_EEXIST, e);
+		goto out;
+	}
 	if (!decision || (strcmp(decision, "approve") != 0 && strcmp(decision, "reject") != 0)) {
 		perr_set(e, 422, "validation", "decision must be approve or reject");
 		e->fields = json_pack("{s:s}", "decision", decision ? "invalid" : "required");
@@ -1056,10 +1213,10 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 			e->fields = json_incref(errs);
 			goto out;
 		}
-		rc = pstore_proc_transition(p->st, id, from_submitted, "rejected", actor,
-					    str(reason_clean, "reason"), NULL, time(NULL));
+		rc = pstore_proc_decide(p->st, id, from_submitted, "rejected", actor, &by,
+					str(reason_clean, "reason"), NULL, time(NULL));
 		if (rc != NDX_OK) {
-			transition_error(rc, e);
+			transition_error(p, id, rc, e);
 			goto out;
 		}
 		/* The fee goes back to the payer (docs/payment.md). */
@@ -1073,16 +1230,18 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 		rc = name_taken(p, str(proc, "subject"), &w,
 				str(json_object_get(proc, "fields"), "business_name"), e);
 		if (rc) {
-			if (rc > 0)
+			if (rc > 0) {
 				perr_set(e, 409, "conflict",
 					 "an enterprise with this name has been registered meanwhile");
+				e->fields = json_pack("{s:s}", "business_name", "duplicate");
+			}
 			goto out;
 		}
 	}
-	rc = pstore_proc_transition(p->st, id, from_approvable, "approved", actor, NULL, NULL,
-				    time(NULL));
+	rc = pstore_proc_decide(p->st, id, from_approvable, "approved", actor, &by, NULL, NULL,
+				time(NULL));
 	if (rc != NDX_OK) {
-		transition_error(rc, e);
+		transition_error(p, id, rc, e);
 		goto out;
 	}
 	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0)
@@ -1099,7 +1258,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 	rc = pstore_proc_transition(p->st, id, from_approved, "completed", PORTAL_PROG, NULL,
 				    result, time(NULL));
 	if (rc != NDX_OK) {
-		transition_error(rc, e);
+		transition_error(p, id, rc, e);
 		goto out;
 	}
 answer:
@@ -1121,11 +1280,26 @@ out:
 int proc_officer_view(const struct portal *p, const struct psession *s, json_t *proc)
 {
 	const char *pin = str(proc, "subject");
+	const char *name = str(json_object_get(proc, "fields"), "business_name");
 	struct perr e = { 0 };
 	struct who w;
-	json_t *cit = NULL;
+	json_t *cit = NULL, *check;
+	int taken;
 
 	officer_who(s, proc, &w);
+	/* A household business still to be decided: whether its name is
+	 * registered now (an approval would then be refused), asked the
+	 * enterprise registry as at the approval. */
+	if (strcmp(str(proc, "kind"), KIND_BUSINESS) == 0 &&
+	    strcmp(str(proc, "state"), "submitted") == 0) {
+		taken = name_taken(p, pin, &w, name, &e);
+		json_decref(e.fields);
+		e.fields = NULL;
+		check = taken < 0 ? json_null()
+				  : json_pack("{s:s,s:b}", "business_name", name, "registered", taken);
+		if (!check || json_object_set_new(proc, "name_check", check))
+			return -1;
+	}
 	if (read_citizen(p, pin, &w, &cit, &e)) {
 		/* The file stands without it: the officer sees that the registry
 		 * could not be read, never why in X-Road terms. */

@@ -9,6 +9,7 @@
 #define NDX_PORTAL_PROCEDURES_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "portal.h"
 #include "store.h"
@@ -25,8 +26,10 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 /* The officer's file of procedure proc (the officer of session s opening
  * it): adds "applicant_record", the applicant's population record read
  * through the exchange with the officer as X-Road-UserId and the procedure
- * as X-Road-Issue, or null when it cannot be read. -1 on allocation
- * failure only. */
+ * as X-Road-Issue, or null when it cannot be read; and for a household
+ * business still submitted "name_check": {"business_name", "registered"}
+ * (the enterprise registry searched by name as an approval does), or null
+ * when the registry cannot be asked. -1 on allocation failure only. */
 int proc_officer_view(const struct portal *p, const struct psession *s, json_t *proc);
 /* Whether the session may see procedure proc (its citizen, or an officer
  * of its agency). */
@@ -52,6 +55,22 @@ void proc_add_fees(json_t *doc);
  * "payment" in the configuration, 502 when the treasury cannot be asked. */
 int proc_payment(const struct portal *p, const struct psession *s, const char *id,
 		 json_t **out, struct perr *e);
+/* POST /api/officer/procedures/{id}/assignment {"action":"take"|"release"}:
+ * the officer of session s takes the procedure (it is theirs to decide
+ * from then on) or gives it back; the procedure after it. 404 when not
+ * the officer's agency's, 422 for another action, 409 "conflict" with
+ * fields {"assigned_to": user} when another officer holds it or {"state":
+ * S} when it is no longer open (submitted or failed). */
+int proc_hold(const struct portal *p, const struct psession *s, const char *id,
+	      const json_t *body, json_t **out, struct perr *e);
+/* Adds "deadline" to the procedure doc, or to each of doc's "procedures":
+ * {"date" (Vietnam, YYYY-MM-DD), "working_days", "basis" (the legal text
+ * setting the figure), "overdue" (still open after that day as of now)},
+ * or null while it has not reached the officers. */
+void proc_add_deadlines(json_t *doc, time_t now);
+/* Removes what only officers read (who holds it) from the procedure doc,
+ * or from each of doc's "procedures". */
+void proc_for_citizen(json_t *doc);
 /* Whether state is one of the procedure states. */
 int proc_state_known(const char *state);
 

@@ -81,6 +81,19 @@ static const char *const MIGRATIONS[] = {
 	" date(procedures.created_at + 25200, 'unixepoch')"
 	" AND o.rowid <= procedures.rowid));"
 	"CREATE UNIQUE INDEX procedures_reference ON procedures(reference);",
+	/* 8: the officers' desk (issue 22). Who holds an application (the
+	 * officer who took it, or decided it; '' while nobody does), and when
+	 * it reached the officers (submitted_at: its processing deadline
+	 * counts from there; an application waiting for its fee has none).
+	 * Applications from before take the first "submitted" of their
+	 * history. */
+	"ALTER TABLE procedures ADD COLUMN assignee TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE procedures ADD COLUMN assignee_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE procedures ADD COLUMN assigned_at INTEGER;"
+	"ALTER TABLE procedures ADD COLUMN submitted_at INTEGER;"
+	"UPDATE procedures SET submitted_at = (SELECT MIN(at) FROM history WHERE"
+	" history.procedure_id = procedures.id AND history.state = 'submitted');"
+	"CREATE INDEX procedures_assignee ON procedures(agency, assignee);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -666,9 +679,11 @@ int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now)
 		goto rollback;
 	if ((rc = prepare(st,
 			  "INSERT INTO procedures(id, kind, subject, applicant_name, agency,"
-			  " fields, created_at, updated_at, change_seq, state, reference)"
+			  " fields, created_at, updated_at, change_seq, state, reference,"
+			  " submitted_at)"
 			  " VALUES(?,?,?,?,?,?,?,?,"
-			  "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures),?,?)",
+			  "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM procedures),?,?,"
+			  " CASE WHEN ?9 = 'submitted' THEN ?8 END)",
 			  &q)) == NDX_OK) {
 		sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, p->kind, -1, SQLITE_STATIC);
@@ -697,7 +712,7 @@ out:
 
 #define PROC_COLS                                                                        \
 	"id, kind, state, subject, applicant_name, agency, fields, result, created_at,"  \
-	" updated_at, reference"
+	" updated_at, reference, assignee, assignee_name, assigned_at, submitted_at"
 
 static int add_history(struct pstore *st, const char *id, json_t *proc)
 {
@@ -733,11 +748,30 @@ static int add_history(struct pstore *st, const char *id, json_t *proc)
 	return NDX_OK;
 }
 
+/* "assigned_to" of a procedure row: {"username","name","at"} or null. */
+static json_t *holder_json(sqlite3_stmt *q)
+{
+	const char *user = (const char *)sqlite3_column_text(q, 11);
+	const char *name = (const char *)sqlite3_column_text(q, 12);
+
+	if (!user || !*user)
+		return json_null();
+	return json_pack("{s:s,s:s,s:o}", "username", user, "name", name ? name : "", "at",
+			 sqlite3_column_type(q, 13) == SQLITE_NULL
+				 ? json_null()
+				 : time_json(sqlite3_column_int64(q, 13)));
+}
+
 static json_t *proc_row(sqlite3_stmt *q)
 {
 	const char *reference = (const char *)sqlite3_column_text(q, 10);
 
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "reference",
+	return json_pack("{s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}",
+			 "assigned_to", holder_json(q), "submitted_at",
+			 sqlite3_column_type(q, 14) == SQLITE_NULL
+				 ? json_null()
+				 : time_json(sqlite3_column_int64(q, 14)),
+			 "reference",
 			 reference ? reference : "", "id",
 			 (const char *)sqlite3_column_text(q, 0), "kind",
 			 (const char *)sqlite3_column_text(q, 1), "state",
@@ -785,32 +819,18 @@ int pstore_proc_get(struct pstore *st, const char *id, json_t **out)
 	return rc;
 }
 
-int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
-		     const char *state, json_t **out)
+/* Runs the prepared list query q (its parameters bound) into *out =
+ * {"procedures":[…]} with their history, under st->mu. */
+static int list_locked(struct pstore *st, sqlite3_stmt *q, json_t **out)
 {
 	json_t *arr = json_array(), *p;
-	sqlite3_stmt *q;
-	int rc, r;
+	int rc = NDX_OK, r;
 
 	*out = NULL;
-	if (!arr)
+	if (!arr) {
+		sqlite3_finalize(q);
 		return NDX_ENOMEM;
-	pthread_mutex_lock(&st->mu);
-	if (subject)
-		rc = prepare(st,
-			     "SELECT " PROC_COLS " FROM procedures WHERE subject = ?"
-			     " ORDER BY created_at DESC, rowid DESC LIMIT 500",
-			     &q);
-	else
-		rc = prepare(st,
-			     "SELECT " PROC_COLS " FROM procedures WHERE agency = ? AND state = ?"
-			     " ORDER BY created_at, rowid LIMIT 500",
-			     &q);
-	if (rc)
-		goto out;
-	sqlite3_bind_text(q, 1, subject ? subject : agency, -1, SQLITE_STATIC);
-	if (!subject)
-		sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
+	}
 	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
 		if (!(p = proc_row(q))) {
 			rc = NDX_ENOMEM;
@@ -825,8 +845,6 @@ int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
 		p = json_array_get(arr, i);
 		rc = add_history(st, json_string_value(json_object_get(p, "id")), p);
 	}
-out:
-	pthread_mutex_unlock(&st->mu);
 	if (rc == NDX_OK && !(*out = json_pack("{s:o}", "procedures", arr)))
 		return NDX_ENOMEM;
 	if (rc != NDX_OK)
@@ -834,40 +852,136 @@ out:
 	return rc;
 }
 
+int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
+		     const char *state, json_t **out)
+{
+	const struct pproc_query f = { .agency = agency, .state = state, .limit = 500 };
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	if (!subject)
+		return pstore_proc_search(st, &f, out);
+	pthread_mutex_lock(&st->mu);
+	rc = prepare(st,
+		     "SELECT " PROC_COLS " FROM procedures WHERE subject = ?"
+		     " ORDER BY created_at DESC, rowid DESC LIMIT 500",
+		     &q);
+	if (rc == NDX_OK) {
+		sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+		rc = list_locked(st, q, out);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_proc_search(struct pstore *st, const struct pproc_query *f, json_t **out)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->mu);
+	/* Every filter is a bound parameter; NULL leaves it out. */
+	rc = prepare(st,
+		     "SELECT " PROC_COLS " FROM procedures WHERE agency = ?1"
+		     " AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR kind = ?3)"
+		     " AND (?4 IS NULL OR (reference >= ?4 AND reference < ?4 || '~'))"
+		     " AND (?5 IS NULL OR assignee = ?5)"
+		     " ORDER BY created_at, rowid LIMIT ?6",
+		     &q);
+	if (rc == NDX_OK) {
+		sqlite3_bind_text(q, 1, f->agency, -1, SQLITE_STATIC);
+		if (f->state)
+			sqlite3_bind_text(q, 2, f->state, -1, SQLITE_STATIC);
+		if (f->kind)
+			sqlite3_bind_text(q, 3, f->kind, -1, SQLITE_STATIC);
+		if (f->reference)
+			sqlite3_bind_text(q, 4, f->reference, -1, SQLITE_STATIC);
+		if (f->assignee)
+			sqlite3_bind_text(q, 5, f->assignee, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 6, f->limit ? (int)f->limit : 500);
+		rc = list_locked(st, q, out);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 int pstore_proc_transition(struct pstore *st, const char *id, const char *const *from,
 			   const char *to, const char *actor, const char *note,
 			   const json_t *result, time_t now)
 {
-	char state[32], *rtext = NULL;
+	return pstore_proc_decide(st, id, from, to, actor, NULL, note, result, now);
+}
+
+/* Reads procedure id's state and holder in the caller's transaction. */
+static int state_locked(struct pstore *st, const char *id, char state[32],
+			char holder[128])
+{
 	sqlite3_stmt *q;
-	int rc, r, ok = 0;
+	int rc, r;
+
+	if ((rc = prepare(st, "SELECT state, assignee FROM procedures WHERE id = ?", &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		copy_col(q, 0, state, 32);
+		copy_col(q, 1, holder, 128);
+	}
+	sqlite3_finalize(q);
+	if (r != SQLITE_ROW)
+		return r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "procedure state");
+	return NDX_OK;
+}
+
+static int state_in(const char *state, const char *const *set)
+{
+	for (size_t i = 0; set[i]; i++)
+		if (strcmp(state, set[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int pstore_proc_decide(struct pstore *st, const char *id, const char *const *from,
+		       const char *to, const char *actor, const struct pholder *by,
+		       const char *note, const json_t *result, time_t now)
+{
+	char state[32], holder[128], *rtext = NULL;
+	sqlite3_stmt *q;
+	int rc;
 
 	if (result && !(rtext = json_dumps(result, JSON_COMPACT)))
 		return NDX_ENOMEM;
 	pthread_mutex_lock(&st->mu);
 	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
 		goto out;
-	if ((rc = prepare(st, "SELECT state FROM procedures WHERE id = ?", &q)))
+	if ((rc = state_locked(st, id, state, holder)))
 		goto rollback;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	r = sqlite3_step(q);
-	if (r == SQLITE_ROW)
-		copy_col(q, 0, state, sizeof state);
-	sqlite3_finalize(q);
-	if (r != SQLITE_ROW) {
-		rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "procedure state");
+	/* Held by another officer: theirs to decide (before the state, so
+	 * that the officer learns who has it). */
+	if (by && holder[0] && strcmp(holder, by->username) != 0) {
+		rc = NDX_EEXIST;
 		goto rollback;
 	}
-	for (size_t i = 0; from[i]; i++)
-		ok |= strcmp(state, from[i]) == 0;
-	if (!ok) {
+	if (!state_in(state, from)) {
 		rc = NDX_EPERM;
 		goto rollback;
 	}
+	/* The officer deciding an application nobody held holds it from now
+	 * on: the queue shows who decided. */
 	if ((rc = prepare(st,
-			  "UPDATE procedures SET state = ?, updated_at = ?,"
-			  " result = COALESCE(?, result),"
-			  " change_seq = (SELECT MAX(change_seq) + 1 FROM procedures) WHERE id = ?",
+			  "UPDATE procedures SET state = ?1, updated_at = ?2,"
+			  " result = COALESCE(?3, result),"
+			  " submitted_at = CASE WHEN ?1 = 'submitted'"
+			  "  THEN COALESCE(submitted_at, ?2) ELSE submitted_at END,"
+			  " assignee = CASE WHEN ?5 IS NOT NULL AND assignee = '' THEN ?5"
+			  "  ELSE assignee END,"
+			  " assignee_name = CASE WHEN ?5 IS NOT NULL AND assignee = '' THEN ?6"
+			  "  ELSE assignee_name END,"
+			  " assigned_at = CASE WHEN ?5 IS NOT NULL AND assignee = '' THEN ?2"
+			  "  ELSE assigned_at END,"
+			  " change_seq = (SELECT MAX(change_seq) + 1 FROM procedures) WHERE id = ?4",
 			  &q)))
 		goto rollback;
 	sqlite3_bind_text(q, 1, to, -1, SQLITE_STATIC);
@@ -875,6 +989,10 @@ int pstore_proc_transition(struct pstore *st, const char *id, const char *const 
 	if (rtext)
 		sqlite3_bind_text(q, 3, rtext, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, id, -1, SQLITE_STATIC);
+	if (by) {
+		sqlite3_bind_text(q, 5, by->username, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, by->name, -1, SQLITE_STATIC);
+	}
 	if ((rc = step_done(st, q, "procedure update")) ||
 	    (rc = insert_history(st, id, now, to, actor, note)) || (rc = exec_sql(st, "COMMIT")))
 		goto rollback;
@@ -884,6 +1002,52 @@ rollback:
 out:
 	pthread_mutex_unlock(&st->mu);
 	free(rtext);
+	return rc;
+}
+
+int pstore_proc_hold(struct pstore *st, const char *id, const char *const *states,
+		     const struct pholder *by, int release, time_t now)
+{
+	char state[32], holder[128];
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = state_locked(st, id, state, holder)))
+		goto rollback;
+	if (holder[0] && strcmp(holder, by->username) != 0) {
+		rc = NDX_EEXIST;
+		goto rollback;
+	}
+	if (!state_in(state, states)) {
+		rc = NDX_EPERM;
+		goto rollback;
+	}
+	if (release)
+		rc = prepare(st, "UPDATE procedures SET assignee = '', assignee_name = '',"
+				 " assigned_at = NULL WHERE id = ?1", &q);
+	else if (holder[0])
+		goto rollback; /* already theirs: nothing to write */
+	else
+		rc = prepare(st, "UPDATE procedures SET assignee = ?2, assignee_name = ?3,"
+				 " assigned_at = ?4 WHERE id = ?1", &q);
+	if (rc)
+		goto rollback;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	if (!release) {
+		sqlite3_bind_text(q, 2, by->username, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, by->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+	}
+	if ((rc = step_done(st, q, "procedure holder")) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
 

@@ -134,13 +134,29 @@ struct pproc_new {
 /* Stores a new procedure in state p->state with its first history row and
  * the next application number of its day; NDX_ETOOBIG past 99,999 a day. */
 int pstore_proc_insert(struct pstore *st, const struct pproc_new *p, time_t now);
-/* *out = the procedure as docs/portal.md shows it (with history), or
- * NDX_ENOTFOUND. */
+/* *out = the procedure as docs/portal.md shows it (with history,
+ * "assigned_to" and "submitted_at"), or NDX_ENOTFOUND. */
 int pstore_proc_get(struct pstore *st, const char *id, json_t **out);
 /* *out = {"procedures":[…]}: subject's newest first (agency NULL), or the
  * agency's in state, oldest first (subject NULL). */
 int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
 		     const char *state, json_t **out);
+/* The officers' queue (GET /api/officer/procedures): the agency's
+ * procedures, oldest first, narrowed by each filter that is not NULL:
+ * state, kind, reference (a prefix of the application number), assignee
+ * ("" for those nobody holds). limit 1..500 (0: 500). */
+struct pproc_query {
+	const char *agency, *state, *kind, *reference, *assignee;
+	unsigned limit;
+};
+
+int pstore_proc_search(struct pstore *st, const struct pproc_query *f, json_t **out);
+
+/* An officer holding a procedure (the one who took it, or decided it). */
+struct pholder {
+	const char *username, *name;
+};
+
 /* Moves procedure id from one of the states in from (NULL-terminated) to
  * state to, with a history row (actor, note may be NULL), in one
  * transaction; result (borrowed, may be NULL) replaces the result when set.
@@ -149,6 +165,20 @@ int pstore_proc_list(struct pstore *st, const char *subject, const char *agency,
 int pstore_proc_transition(struct pstore *st, const char *id, const char *const *from,
 			   const char *to, const char *actor, const char *note,
 			   const json_t *result, time_t now);
+/* pstore_proc_transition by an officer (by, may be NULL): NDX_EEXIST
+ * when another officer holds the procedure (checked first, in the same
+ * transaction); one nobody held is the deciding officer's from then on. A
+ * move to "submitted" notes submitted_at (when the officers got it). */
+int pstore_proc_decide(struct pstore *st, const char *id, const char *const *from,
+		       const char *to, const char *actor, const struct pholder *by,
+		       const char *note, const json_t *result, time_t now);
+/* The officer by takes procedure id (release 0) or gives it back
+ * (release 1), in one transaction: NDX_EEXIST when another officer holds
+ * it, NDX_EPERM when its state is not one of states (NULL-terminated),
+ * NDX_ENOTFOUND. Taking one's own again, or releasing one nobody holds,
+ * changes nothing. */
+int pstore_proc_hold(struct pstore *st, const char *id, const char *const *states,
+		     const struct pholder *by, int release, time_t now);
 /* The portal's private working notes of a procedure (e.g. the enterprise
  * code allocated for it, so that a retried approval reuses it): *out is a
  * new object ({} when none). */

@@ -11,7 +11,7 @@ import { check, checkWidths, eventually, newPage, officerOf, ready, signInCitize
 
 const TEST_MS = 180_000;
 
-function guard(env, fn) {
+export function guard(env, fn) {
   return async (t) => {
     const pages = [];
     const open = async () => {
@@ -27,10 +27,10 @@ function guard(env, fn) {
   };
 }
 
-const portal = (env) => env.fed.portal.url.replace(/\/+$/, '');
-const account = (env, i) => env.fed.id.demo_accounts[i % env.fed.id.demo_accounts.length];
+export const portal = (env) => env.fed.portal.url.replace(/\/+$/, '');
+export const account = (env, i) => env.fed.id.demo_accounts[i % env.fed.id.demo_accounts.length];
 
-async function go(page, env, route, pageName) {
+export async function go(page, env, route, pageName) {
   await page.goto(`${portal(env)}${route}`);
   await ready(page, pageName);
 }
@@ -48,7 +48,7 @@ async function submittedId(page) {
 
 // Files a procedure through the form and pays its fee at the bank; returns
 // its id.
-async function fileProcedure(page, env, kind, fill, { checkPages = false } = {}) {
+export async function fileProcedure(page, env, kind, fill, { checkPages = false } = {}) {
   await go(page, env, '/procedures', 'procedures');
   await page.click(`#start-${kind}`);
   await ready(page, 'procedure-new');
@@ -109,6 +109,15 @@ async function officerDecides(page, env, officer, id, decision, reason) {
   await page.check(decision === 'approve' ? '#decision' : '#decision-2');
   if (reason !== undefined) await page.fill('#reason', reason);
   await page.click('#submit-decision');
+  await confirmDecision(page);
+}
+
+// The check step before a decision is recorded (docs/portal.md "The
+// officers' desk"): confirmed when the form was complete; a form with an
+// error stays on the form.
+export async function confirmDecision(page) {
+  await page.waitForSelector('#confirm-decision, .govuk-error-summary');
+  if (await page.locator('#confirm-decision').count()) await page.click('#confirm-decision');
 }
 
 // A read of the citizen's record by the tax department's system, through
@@ -122,7 +131,7 @@ async function taxDepartmentReads(env, pin) {
   assert.equal(res.status, 200, await res.text());
 }
 
-async function stateOf(page, env, id) {
+export async function stateOf(page, env, id) {
   await go(page, env, `/procedures/${encodeURIComponent(id)}`, 'procedure');
   return page.getAttribute('#procedure-state', 'data-state');
 }
@@ -402,6 +411,8 @@ export function defineFlows(env) {
     await check(officer, 'officer-reject-needs-reason');
     await officer.fill('#reason', 'Ngành nghề kinh doanh cần giấy phép con');
     await officer.click('#submit-decision');
+    await officer.waitForSelector('#confirm-decision');
+    await confirmDecision(officer);
     await officer.waitForSelector('.govuk-notification-banner');
 
     await eventually(async () => (await stateOf(citizen, env, id)) === 'rejected');

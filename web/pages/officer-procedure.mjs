@@ -1,8 +1,20 @@
 // An officer's decision on one procedure: approve (the portal then writes
 // the registries through the exchange) or reject with a reason the citizen
-// will read. The reason is required by the portal; its 422 comes back as the
-// error summary like any form. Procedures that failed at the registry write
-// can be approved again. Opening the file reads the applicant's citizen
+// will read. The decision is recorded only after a check step (GOV.UK
+// "check answers": the decision, the reason, a confirm button; "Change" and
+// the back link return to the form with the choice kept). The reason is
+// required by the portal; its 422 comes back as the error summary like any
+// form. When the portal refuses the decision (409: the business name was
+// registered meanwhile, another officer holds the application, or it was
+// decided already) the page says why in words and shows the application as
+// it is now, read again from the portal. Procedures that failed at the
+// registry write can be approved again.
+//
+// The file also shows the processing deadline (from the procedure's
+// definition, docs/portal.md), for a household business whether its name
+// is registered now, and who holds the application: an officer
+// takes it ("assign to me") or gives it back; the portal refuses a
+// decision by anyone else. Opening the file reads the applicant's citizen
 // record through the exchange in the officer's name and for this procedure
 // (the citizen's access list shows that read so); it is shown beside the
 // procedure.
@@ -10,7 +22,7 @@
 import * as api from '../api.mjs';
 import { h, clear } from '../dom.mjs';
 import * as g from '../govuk.mjs';
-import { t, tOr } from '../i18n.mjs';
+import { t, tOr, formatTime } from '../i18n.mjs';
 import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
 import { formatValue } from '../format.mjs';
 import { mapFieldErrors } from '../fielderrors.mjs';
@@ -28,10 +40,100 @@ function applicantCard(p) {
   return g.summaryCard(t('off.applicant'), body);
 }
 
+// The deadline in words: the date, the working days and where the figure
+// comes from; an overdue one tagged.
+export function deadlineText(d) {
+  if (!d || typeof d !== 'object') return t('off.deadline.none');
+  return h('span', { id: 'procedure-deadline', 'data-overdue': d.overdue ? 'true' : 'false' },
+    formatTime(d.date), ' ',
+    d.overdue ? g.tag(t('off.overdue'), 'red') : null,
+    h('span', { class: 'govuk-hint govuk-!-display-block govuk-!-margin-bottom-0' },
+      t('off.deadline.basis', { days: d.working_days, basis: d.basis })));
+}
+
+// Whether the business name is registered now, as the enterprise registry
+// answered when the file was opened (an approval asks again).
+function nameCheckText(c) {
+  if (!c || typeof c !== 'object') return h('span', { id: 'name-check', 'data-registered': '' }, t('off.namecheck.unknown'));
+  return h('span', { id: 'name-check', 'data-registered': c.registered ? 'true' : 'false' },
+    c.registered ? [g.tag(t('off.namecheck.taken.tag'), 'red'), ' ', t('off.namecheck.taken')] : t('off.namecheck.free'));
+}
+
+export function holderText(p, session) {
+  const a = p.assigned_to;
+  if (!a || typeof a !== 'object') return t('off.holder.none');
+  if (a.username === session.username) return t('off.holder.me');
+  return t('off.holder.other', { name: a.name || a.username, user: a.username });
+}
+
+// What the portal's refusal means, in words (docs/portal.md: a 409's
+// fields name what is in conflict).
+function refusalText(err, p) {
+  const f = err.fields || {};
+  if (f.business_name === 'duplicate') return t('off.err.name_taken', { name: p.fields?.business_name ?? '' });
+  if (typeof f.assigned_to === 'string') {
+    const a = p.assigned_to && typeof p.assigned_to === 'object' ? p.assigned_to : { username: f.assigned_to };
+    return t('off.err.held', { name: a.name || a.username, user: a.username });
+  }
+  if (typeof f.state === 'string') return t('off.err.state', { state: tOr(`state.${f.state}`, f.state) });
+  return err.text();
+}
+
 export async function render(ctx) {
   const main = document.getElementById('main-content');
-  let p = await api.get(`/api/procedures/${encodeURIComponent(ctx.params.id)}`);
+  const path = `/api/procedures/${encodeURIComponent(ctx.params.id)}`;
+  let p = await api.get(path);
   const title = () => t('off.decide.title', { id: p.reference });
+  const heldByOther = () => p.assigned_to && typeof p.assigned_to === 'object' && p.assigned_to.username !== ctx.session.username;
+
+  // The application as it is now, after a refusal; the applicant's record
+  // read when the file was opened stays (no second read of the citizen).
+  async function reread(err) {
+    const kept = { applicant_record: p.applicant_record, ...('name_check' in p ? { name_check: p.name_check } : {}) };
+    if (err instanceof api.ApiError && err.fields?.business_name === 'duplicate') {
+      kept.name_check = { business_name: p.fields?.business_name ?? '', registered: true };
+    }
+    try {
+      const np = await api.get(`${path}?applicant=0`);
+      if (np && np.id) p = { ...np, ...kept };
+    } catch {
+      // The page keeps what it had; the error summary says what failed.
+    }
+  }
+
+  function handlingCard() {
+    const mine = p.assigned_to && p.assigned_to.username === ctx.session.username;
+    const rows = [
+      { key: t('off.deadline'), value: deadlineText(p.deadline) },
+      { key: t('off.holder'), value: h('span', { id: 'procedure-holder' }, holderText(p, ctx.session)) },
+    ];
+    if ('name_check' in p) rows.push({ key: t('off.namecheck'), value: nameCheckText(p.name_check) });
+    const body = [g.summaryList(rows, { id: 'procedure-handling' })];
+    if (DECIDABLE.includes(p.state) && !heldByOther()) {
+      const form = h('form', { novalidate: true, id: 'hold-form' },
+        g.button(mine ? t('off.release') : t('off.take'),
+          { variant: 'secondary', attrs: { id: mine ? 'release' : 'take' } }));
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        form.querySelector('button').disabled = true;
+        api.post(`/api/officer/procedures/${encodeURIComponent(p.id)}/assignment`, { action: mine ? 'release' : 'take' })
+          .then((np) => {
+            p = np && np.id ? { ...np, applicant_record: p.applicant_record } : p;
+            show('form', draft, null, t(mine ? 'off.released' : 'off.taken', { id: p.reference }));
+          })
+          .catch(async (err) => {
+            if (err instanceof api.ApiError && err.status === 401) return ctx.rerender();
+            await reread(err);
+            show('form', draft, { byName: {}, summary: [{ text: err instanceof api.ApiError ? refusalText(err, p) : t('api.unknown') }] });
+            return null;
+          });
+      });
+      body.push(form);
+    }
+    return g.summaryCard(t('off.handling'), body);
+  }
+
+  let draft = { decision: '', reason: '' };
 
   function decisionForm(values, errors) {
     const form = h('form', { novalidate: true, id: 'decision-form' },
@@ -50,30 +152,62 @@ export async function render(ctx) {
           }] : []),
         ],
       }),
-      g.button(t('off.submit'), { attrs: { id: 'submit-decision' } }));
+      g.button(t('off.continue'), { attrs: { id: 'submit-decision' } }));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const fd = new FormData(form);
       const v = { decision: String(fd.get('decision') ?? ''), reason: String(fd.get('reason') ?? '').trim() };
+      draft = v;
       if (!v.decision) {
-        show(v, { byName: { decision: t('off.err.decision') }, summary: [{ href: '#decision', text: t('off.err.decision') }] });
+        show('form', v, { byName: { decision: t('off.err.decision') }, summary: [{ href: '#decision', text: t('off.err.decision') }] });
         return;
       }
+      if (v.decision === 'reject' && !v.reason) {
+        show('form', v, { byName: { reason: t('off.err.reason') }, summary: [{ href: '#reason', text: t('off.err.reason') }] });
+        return;
+      }
+      show('check', v);
+    });
+    return form;
+  }
+
+  // The check step: what will be recorded, each with a way back to change
+  // it, and the one button that records it.
+  function checkStep(v) {
+    const change = (what) => [{ href: '#decision-form', text: t('off.check.change'), hidden: what }];
+    const rows = [{ key: t('off.decision'), value: h('span', { id: 'check-decision' }, t(v.decision === 'reject' ? 'off.reject' : 'off.approve')),
+      actions: change(t('off.decision')) }];
+    if (v.decision === 'reject') rows.push({ key: t('off.reason'), value: h('span', { id: 'check-reason' }, v.reason), actions: change(t('off.reason')) });
+    const list = g.summaryList(rows, { id: 'check-answers' });
+    list.querySelectorAll('.govuk-summary-list__actions a').forEach((a) => a.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      show('form', v);
+    }));
+    const form = h('form', { novalidate: true, id: 'confirm-form' },
+      g.warningText(t(v.decision === 'reject' ? 'off.check.warn.reject' : 'off.check.warn.approve')),
+      g.button(t('off.submit'), { attrs: { id: 'confirm-decision' } }));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
       form.querySelector('button[type=submit]').disabled = true;
       const body = v.decision === 'reject' ? { decision: 'reject', reason: v.reason } : { decision: 'approve' };
       api.post(`/api/officer/procedures/${encodeURIComponent(p.id)}/decision`, body)
         .then((np) => {
           p = np && np.id ? { ...np, applicant_record: p.applicant_record } : p;
           const key = p.state === 'failed' ? 'off.done.failed' : v.decision === 'reject' ? 'off.done.reject' : 'off.done.approve';
-          show(v, null, t(key, { id: p.reference }), p.state === 'failed');
+          draft = { decision: '', reason: '' };
+          show('form', draft, null, t(key, { id: p.reference }), p.state === 'failed');
         })
-        .catch((err) => {
+        .catch(async (err) => {
           if (err instanceof api.ApiError && err.status === 401) return ctx.rerender();
-          show(v, decisionErrors(v, err));
+          const errors = decisionErrors(v, err);
+          // Refused for what changed meanwhile: the page shows the
+          // application as it is now, and the reason.
+          if (err instanceof api.ApiError && err.status === 409) await reread(err);
+          show('form', v, errors);
           return null;
         });
     });
-    return form;
+    return [g.heading(t('off.check.title', { id: p.reference })), list, form];
   }
 
   function decisionErrors(v, err) {
@@ -88,11 +222,11 @@ export async function render(ctx) {
       }
       return mapped;
     }
-    if (err.code === 'conflict') return { byName: {}, summary: [{ text: t('off.not_pending') }] };
+    if (err.status === 409) return { byName: {}, summary: [{ text: refusalText(err, p) }] };
     return { byName: {}, summary: [{ text: err.text() }] };
   }
 
-  function build(values, errors, done, warn) {
+  function build(step, values, errors, done, warn) {
     const nodes = [];
     if (errors) nodes.push(g.errorSummary(errors.summary));
     if (done) {
@@ -100,19 +234,30 @@ export async function render(ctx) {
         ? g.notificationBanner({ heading: done })
         : g.notificationBanner({ success: true, heading: done }));
     }
+    if (step === 'check') {
+      const back = g.backLink('#decision-form', t('off.check.back'));
+      back.addEventListener('click', (ev) => {
+        ev.preventDefault();
+        show('form', values);
+      });
+      nodes.push(back, g.caption(tOr(`kind.${p.kind}`, p.kind)), ...checkStep(values));
+      return nodes;
+    }
     nodes.push(g.backLink('/officer/queue', t('off.back')));
     nodes.push(g.caption(tOr(`kind.${p.kind}`, p.kind)), g.heading(title()));
-    nodes.push(procedureSummary(p));
+    nodes.push(procedureSummary(p), handlingCard());
     if ('applicant_record' in p) nodes.push(applicantCard(p));
     nodes.push(...procedureFields(p), procedureHistory(p));
-    if (DECIDABLE.includes(p.state)) nodes.push(decisionForm(values, errors));
+    if (DECIDABLE.includes(p.state) && heldByOther()) nodes.push(g.insetText(h('span', { id: 'held-by-other' }, holderText(p, ctx.session), ' ', t('off.held.note'))));
+    else if (DECIDABLE.includes(p.state)) nodes.push(decisionForm(values, errors));
     else if (!done) nodes.push(g.insetText(t('off.not_pending')));
     return nodes;
   }
 
-  function show(values, errors, done = null, warn = false) {
-    clear(main).append(...build(values, errors, done, warn));
-    document.title = `${errors ? `${t('error.prefix')} ` : ''}${title()} — ${t('service.name')}`;
+  function show(step, values, errors = null, done = null, warn = false) {
+    clear(main).append(...build(step, values, errors, done, warn));
+    const head = step === 'check' ? t('off.check.title', { id: p.reference }) : title();
+    document.title = `${errors ? `${t('error.prefix')} ` : ''}${head} — ${t('service.name')}`;
     ctx.enhance(main);
     if (done && !errors) {
       const banner = main.querySelector('.govuk-notification-banner');
@@ -123,5 +268,5 @@ export async function render(ctx) {
     }
   }
 
-  return { title: title(), nodes: build({ decision: '', reason: '' }, null, null) };
+  return { title: title(), nodes: build('form', draft, null, null) };
 }
