@@ -216,7 +216,7 @@ static const char demo_usage[] =
 
 /* ---- the demo federation --------------------------------------------- */
 
-#define MAX_SERVICES 3   /* of a subsystem */
+#define MAX_SERVICES 4   /* of a subsystem */
 #define MAX_SUBSYSTEMS 3 /* of a member */
 
 struct demo_service {
@@ -251,6 +251,13 @@ struct demo_member {
 
 /* Every member that holds personal data also answers "who read my data"
  * for it, to the portal only (grants below). */
+/* Every registry that reconciles with the population registry publishes
+ * the four measures of its runs (counts, no personal data: docs/sectors.md
+ * "The four measures"), read by the operator's monitoring service only
+ * (grants below). */
+#define MEASURES { "measures", "Chất lượng dữ liệu: đúng, đủ, sạch, sống (kết quả đối chiếu)", \
+	0, { NULL }, 0, "measures", { NULL }, NULL }
+
 #define TRANSPARENCY { "transparency", { { "accesses", \
 	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL, \
 	{ NULL }, NULL } } }
@@ -288,7 +295,8 @@ static const struct demo_member members[] = {
 			/* Its event death-registered tells population, insurance, tax
 			 * and the e-ID (life_types below). */
 			{ "deaths", "Tra cứu thông tin khai tử", 1, { "public-service" }, 0,
-			  "deaths", { NULL }, NULL } } },
+			  "deaths", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
 		/* An enterprise record names its legal representative: personal. */
@@ -299,7 +307,8 @@ static const struct demo_member members[] = {
 			   * everyone's enterprises. */
 			  "enterprises", { "public-service" }, NULL },
 			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
-			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL } } },
+			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
@@ -310,7 +319,8 @@ static const struct demo_member members[] = {
 			  { "public-service", "tax-administration" }, 0, "taxpayers",
 			  { "public-service" }, NULL },
 			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL } } },
+			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
 		{ "insurance", {
@@ -318,18 +328,21 @@ static const struct demo_member members[] = {
 			  { "public-service", "social-insurance" }, 0, "participants", { NULL }, NULL },
 			/* The contribution history needs the citizen's consent. */
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL } } },
+			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
 		{ "land", {
 			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL }, NULL },
 			{ "right-holders", "Tra cứu người sử dụng đất", 1,
-			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL } } },
+			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
 		{ "vehicles", {
 			{ "vehicles", "Tra cứu phương tiện", 1,
-			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL } } },
+			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
 		/* The national public service portal (a consumer) and the consent
@@ -397,6 +410,14 @@ static const struct demo_grant grants[] = {
 	/* Fees: the portal orders them, the bank sends its receipts. */
 	{ PORTAL_CLIENT, ORDERS_SERVICE, { "GET", "POST" } },
 	{ BANK_CLIENT, RECEIPTS_SERVICE, { "POST" } },
+	/* The operations centre reads each registry's four measures
+	 * (docs/indicators.md "Registry measures"); nobody else does. */
+	{ MONITOR_CLIENT, "VN/GOV/BTP/civil-status/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/BTC/enterprise/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/TCT/tax/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/BHXH/insurance/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/BNNMT/land/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/CSGT/vehicles/measures", { "GET" } },
 	/* After the ones above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
@@ -2284,7 +2305,11 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 					snprintf(id, sizeof(id), "%s/%s/%s", members[i].id,
 						 members[i].subsystems[j].code,
 						 members[i].subsystems[j].services[k].code);
-					if (granted_explicitly(grants[g].client, id))
+					/* the registries' measures are the operations
+					 * centre's alone (grants above) */
+					if (granted_explicitly(grants[g].client, id) ||
+					    strcmp(members[i].subsystems[j].services[k].code,
+						   "measures") == 0)
 						continue;
 					if (ensure_grant(api, grants[g].client, id,
 							 grants[g].methods) != 0)

@@ -111,6 +111,47 @@ int measures_build(const struct sector_def *def, sqlite3 *db, long long after, u
 	return NDX_OK;
 }
 
+/* JSON text read by jansson: written once here, checked by the tests. */
+#define SHARE_SCHEMA                                                                       \
+	"{\"type\": \"object\", \"properties\": {\"records\": {\"type\": \"integer\", "          \
+	"\"minimum\": 0}, \"share\": {\"type\": \"number\", \"minimum\": 0, \"maximum\": 1, "      \
+	"\"nullable\": true}}}"
+static const char MEASURES_PATH[] =
+	"{\"get\": {\"summary\": \"the four measures of the finished reconciliation runs\","
+	"\"operationId\": \"measures\","
+	"\"description\": \"For each finished run of ndx-sector reconcile past run `after`, oldest "
+	"first, per table: the records checked and how many of them (and which share) are "
+	"accurate, sufficient, clean and live (đúng, đủ, sạch, sống; docs/sectors.md). Counts "
+	"only: no personal data.\","
+	"\"parameters\": [{\"name\": \"after\", \"in\": \"query\", \"required\": false, "
+	"\"description\": \"only runs numbered above this\", \"schema\": {\"type\": \"integer\", "
+	"\"minimum\": 0, \"default\": 0}}, {\"name\": \"limit\", \"in\": \"query\", \"required\": "
+	"false, \"description\": \"runs at most\", \"schema\": {\"type\": \"integer\", \"minimum\": "
+	"1, \"maximum\": 100, \"default\": 10}}],"
+	"\"responses\": {\"200\": {\"description\": \"the runs\", \"content\": "
+	"{\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {"
+	"\"sector\": {\"type\": \"string\"}, \"agency\": {\"type\": \"string\"},"
+	"\"next_after\": {\"type\": \"integer\"},"
+	"\"runs\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {"
+	"\"run\": {\"type\": \"integer\"}, \"started_at\": {\"type\": \"string\", \"format\": "
+	"\"date-time\"}, \"finished_at\": {\"type\": \"string\", \"format\": \"date-time\"},"
+	"\"tables\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {"
+	"\"table\": {\"type\": \"string\"}, \"records\": {\"type\": \"integer\"},"
+	"\"accurate\": " SHARE_SCHEMA ", \"sufficient\": " SHARE_SCHEMA ", \"clean\": "
+	SHARE_SCHEMA ", \"live\": " SHARE_SCHEMA "}}}}}}}}}}},"
+	"\"400\": {\"description\": \"after or limit is not an integer in range\"},"
+	"\"405\": {\"description\": \"not GET\"}}}}";
+
+json_t *measures_openapi_path(void)
+{
+	json_error_t err;
+	json_t *p = json_loads(MEASURES_PATH, 0, &err);
+
+	if (!p)
+		fprintf(stderr, "ndx-sector: openapi: /measures: %s\n", err.text);
+	return p;
+}
+
 /* A decimal integer in [lo, hi], all of text. */
 static int number_arg(const char *text, long long lo, long long hi, long long *out)
 {

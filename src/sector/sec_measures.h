@@ -28,6 +28,10 @@
 int measures_build(const struct sector_def *def, sqlite3 *db, long long after, unsigned limit,
 		   json_t **out);
 
+/* The OpenAPI path item of GET /measures (a new object), NULL when out of
+ * memory or the text does not parse (a message on stderr). */
+json_t *measures_openapi_path(void);
+
 /* The handler of GET /measures on one of st's connections: 400 naming the
  * argument for a bad after or limit, 405 for another method, 500 when the
  * store fails. def and st are borrowed. */

@@ -5,7 +5,7 @@
  * sufficient, clean, live, with their shares), leaves out a run not
  * finished, pages with after and limit, names no record or number, and
  * gives no runs for a registry never reconciled (without making its
- * tables). */
+ * tables); every sector's OpenAPI document describes it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "ndx/err.h"
+#include "openapi.h"
 #include "sec_measures.h"
 #include "sec_reconcile.h"
 #include "store.h"
@@ -195,11 +196,28 @@ static void test_never_reconciled(void **state)
 	store_release(f->st, c);
 }
 
+static void test_openapi_describes_measures(void **state)
+{
+	(void)state;
+	for (size_t i = 0; sector_at(i); i++) {
+		json_t *doc = openapi_build(sector_at(i));
+		const json_t *get = json_object_get(
+			json_object_get(json_object_get(doc, "paths"), "/measures"), "get");
+
+		assert_non_null(get);
+		assert_string_equal(json_string_value(json_object_get(get, "operationId")),
+				    "measures");
+		assert_int_equal(json_array_size(json_object_get(get, "parameters")), 2);
+		json_decref(doc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_measures_of_finished_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_reconciled, setup, teardown),
+		cmocka_unit_test(test_openapi_describes_measures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
