@@ -41,6 +41,7 @@ struct collector {
 	char *gateway_url, *client;
 	struct ndx_conf *conf;
 	time_t conf_fetched;
+	time_t measures_read; /* when the registries' measures were last read, 0: never */
 	pthread_t thread;
 	bool running;
 	bool stop;
@@ -416,8 +417,13 @@ static void collect_measures(struct collector *c)
 {
 	const struct ndx_conf_service *svc;
 	unsigned total = 0, down = 0;
+	time_t now = time(NULL);
 
-	for (size_t i = 0; c->conf && (svc = ndx_conf_service_at(c->conf, i)); i++) {
+	if (!c->conf || (c->measures_read &&
+			 now - c->measures_read < (time_t)c->cfg.measures_interval_s))
+		return;
+	c->measures_read = now;
+	for (size_t i = 0; (svc = ndx_conf_service_at(c->conf, i)); i++) {
 		size_t len = strlen(svc->id), code = strlen(MMEASURES_SERVICE_CODE);
 
 		if (len <= code + 1 || svc->id[len - code - 1] != '/' ||

@@ -14,7 +14,7 @@
  * kept. Then, from every registry's measures service the configuration
  * lists (a service whose code is "measures"), the four measures of its
  * reconciliation runs past the last one kept (GET /r1/{service}?after=RUN,
- * mmeasures.h). One thread. */
+ * mmeasures.h), every measures_interval_s. One thread. */
 #ifndef NDX_MONITOR_COLLECT_H
 #define NDX_MONITOR_COLLECT_H
 
@@ -43,6 +43,11 @@ struct collector_config {
 	 * read has time to arrive (POST /api/procedures) before the detector
 	 * looks for it. */
 	unsigned analysis_delay_s;
+	/* The registries' measures are read at the first round, then at the
+	 * first round this many seconds after the last read: each read is an
+	 * exchange through the platform (counted in its figures), and a
+	 * registry reconciles daily or monthly, not every round. */
+	unsigned measures_interval_s;
 };
 
 /* Starts the collector (a thread when interval_s > 0; strings copied).
