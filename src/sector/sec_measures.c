@@ -11,6 +11,8 @@
 #include "sec_reconcile.h"
 
 static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
+/* The largest run number asked for: what a JSON number holds exactly. */
+#define MEASURES_MAX_RUN (1LL << 53)
 
 static int db_error(sqlite3 *db, const char *what)
 {
@@ -183,12 +185,14 @@ void measures_handle(const struct sector_def *def, struct store *st,
 				    "GET");
 		return;
 	}
-	if ((a && number_arg(a, 0, (1LL << 53), &after)) ||
-	    (l && number_arg(l, 1, MEASURES_MAX_LIMIT, &limit))) {
-		snprintf(detail, sizeof detail, "%s: expected an integer %s",
-			 a && number_arg(a, 0, (1LL << 53), &after) ? "after" : "limit",
-			 a && number_arg(a, 0, (1LL << 53), &after) ? "from 0 (a run's number)"
-								    : "from 1 to 100");
+	if (a && number_arg(a, 0, MEASURES_MAX_RUN, &after)) {
+		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid query",
+				    "after: expected an integer from 0 (a run's number)");
+		return;
+	}
+	if (l && number_arg(l, 1, MEASURES_MAX_LIMIT, &limit)) {
+		snprintf(detail, sizeof detail, "limit: expected an integer from 1 to %d",
+			 MEASURES_MAX_LIMIT);
 		ndx_http_resp_error(resp, 400, "Client.InvalidRequest", "invalid query", detail);
 		return;
 	}
