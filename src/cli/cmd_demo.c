@@ -82,6 +82,9 @@
 #define TREASURY_OFFSET 38u
 #define BANK_OFFSET 39u
 #define MONITOR_INTERVAL_S "5"
+/* The registries' measures: read every 30 s, so that a reconciliation shows
+ * in the operations centre soon (a production service reads them hourly). */
+#define MONITOR_MEASURES_S "30"
 /* What `run` (make demo) starts: bounded, it stops by itself. */
 #define TRAFFIC_SECONDS "1800"
 #define TRAFFIC_RATE "2"
@@ -169,7 +172,9 @@ static const char demo_usage[] =
 	"         and the citizen portal ndx-portal (its officers: same password);\n"
 	"         start the operator's monitoring service ndx-monitor (the\n"
 	"         configuration's monitoring client VN/GOV/VPCP/monitoring, collecting\n"
-	"         every gateway's operational records through the exchange), shown in\n"
+	"         every gateway's operational records through the exchange, and every\n"
+	"         30 s each registry's four measures from its measures service, granted\n"
+	"         to it alone), shown in\n"
 	"         the portal's operations centre PORTAL/ops to its two officials, an\n"
 	"         operator and the tax department's (e-ID accounts, same password);\n"
 	"         start the State Treasury's payment platform and the demo bank\n"
@@ -216,7 +221,7 @@ static const char demo_usage[] =
 
 /* ---- the demo federation --------------------------------------------- */
 
-#define MAX_SERVICES 3   /* of a subsystem */
+#define MAX_SERVICES 4   /* of a subsystem */
 #define MAX_SUBSYSTEMS 3 /* of a member */
 
 struct demo_service {
@@ -251,6 +256,13 @@ struct demo_member {
 
 /* Every member that holds personal data also answers "who read my data"
  * for it, to the portal only (grants below). */
+/* Every registry that reconciles with the population registry publishes
+ * the four measures of its runs (counts, no personal data: docs/sectors.md
+ * "The four measures"), read by the operator's monitoring service only
+ * (grants below). */
+#define MEASURES { "measures", "Chất lượng dữ liệu: đúng, đủ, sạch, sống (kết quả đối chiếu)", \
+	0, { NULL }, 0, "measures", { NULL }, NULL }
+
 #define TRANSPARENCY { "transparency", { { "accesses", \
 	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL, \
 	{ NULL }, NULL } } }
@@ -288,7 +300,8 @@ static const struct demo_member members[] = {
 			/* Its event death-registered tells population, insurance, tax
 			 * and the e-ID (life_types below). */
 			{ "deaths", "Tra cứu thông tin khai tử", 1, { "public-service" }, 0,
-			  "deaths", { NULL }, NULL } } },
+			  "deaths", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
 		/* An enterprise record names its legal representative: personal. */
@@ -299,7 +312,8 @@ static const struct demo_member members[] = {
 			   * everyone's enterprises. */
 			  "enterprises", { "public-service" }, NULL },
 			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
-			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL } } },
+			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
@@ -310,7 +324,8 @@ static const struct demo_member members[] = {
 			  { "public-service", "tax-administration" }, 0, "taxpayers",
 			  { "public-service" }, NULL },
 			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL } } },
+			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
 		{ "insurance", {
@@ -318,18 +333,21 @@ static const struct demo_member members[] = {
 			  { "public-service", "social-insurance" }, 0, "participants", { NULL }, NULL },
 			/* The contribution history needs the citizen's consent. */
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL } } },
+			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
 		{ "land", {
 			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL }, NULL },
 			{ "right-holders", "Tra cứu người sử dụng đất", 1,
-			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL } } },
+			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
 		{ "vehicles", {
 			{ "vehicles", "Tra cứu phương tiện", 1,
-			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL } } },
+			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL },
+			MEASURES } },
 		TRANSPARENCY } },
 	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
 		/* The national public service portal (a consumer) and the consent
@@ -397,6 +415,14 @@ static const struct demo_grant grants[] = {
 	/* Fees: the portal orders them, the bank sends its receipts. */
 	{ PORTAL_CLIENT, ORDERS_SERVICE, { "GET", "POST" } },
 	{ BANK_CLIENT, RECEIPTS_SERVICE, { "POST" } },
+	/* The operations centre reads each registry's four measures
+	 * (docs/indicators.md "Registry measures"); nobody else does. */
+	{ MONITOR_CLIENT, "VN/GOV/BTP/civil-status/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/BTC/enterprise/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/TCT/tax/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/BHXH/insurance/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/BNNMT/land/measures", { "GET" } },
+	{ MONITOR_CLIENT, "VN/GOV/CSGT/vehicles/measures", { "GET" } },
 	/* After the ones above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
@@ -2284,7 +2310,11 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 					snprintf(id, sizeof(id), "%s/%s/%s", members[i].id,
 						 members[i].subsystems[j].code,
 						 members[i].subsystems[j].services[k].code);
-					if (granted_explicitly(grants[g].client, id))
+					/* the registries' measures are the operations
+					 * centre's alone (grants above) */
+					if (granted_explicitly(grants[g].client, id) ||
+					    strcmp(members[i].subsystems[j].services[k].code,
+						   "measures") == 0)
 						continue;
 					if (ensure_grant(api, grants[g].client, id,
 							 grants[g].methods) != 0)
@@ -3319,7 +3349,8 @@ static int start_monitor(struct demo_state *st, const char *bin, const char *anc
 		char *argv[] = { (char *)bin, "serve", "--data", a->dir, "--anchor",
 				 (char *)anchor, "--registry", st->url, "--gateway",
 				 gw ? (char *)gw->consumer_url : "", "--client", MONITOR_CLIENT,
-				 "--listen", listen, "--interval", MONITOR_INTERVAL_S, NULL };
+				 "--listen", listen, "--interval", MONITOR_INTERVAL_S,
+				 "--measures-interval", MONITOR_MEASURES_S, NULL };
 
 		if (app_spawn(a, argv) != 0)
 			return -1;

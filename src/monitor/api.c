@@ -43,12 +43,13 @@ static void healthz(const struct mapi_config *cfg, struct ndx_http_resp *resp)
 	collector_stats(cfg->collector, &s);
 	ok = s.conf_version > 0 && s.gateways_down == 0;
 	ndx_http_resp_json(resp, 200,
-			   json_pack("{s:s s:I s:I s:I s:I s:I s:s?}", "status",
+			   json_pack("{s:s s:I s:I s:I s:I s:I s:I s:I s:s?}", "status",
 				     ok ? "ok" : "degraded", "conf_version",
 				     (json_int_t)s.conf_version, "rounds", (json_int_t)s.rounds,
 				     "gateways", (json_int_t)s.gateways, "gateways_down",
 				     (json_int_t)s.gateways_down, "records",
-				     (json_int_t)s.records, "conf_error",
+				     (json_int_t)s.records, "registries", (json_int_t)s.registries,
+				     "registries_down", (json_int_t)s.registries_down, "conf_error",
 				     s.conf_error[0] ? s.conf_error : NULL));
 }
 
@@ -162,6 +163,20 @@ static void render_metrics(void *ctx, struct ndx_prom *p)
 		     s.gateways);
 	ndx_prom_u64(p, "ndx_monitor_gateways", (const char *[]){ "state", "down", NULL },
 		     s.gateways_down);
+	ndx_prom_family(p, "ndx_monitor_registries", NDX_PROM_GAUGE,
+			"Registries' measures services in the configuration at the last round,"
+			" and those that could not be read.");
+	ndx_prom_u64(p, "ndx_monitor_registries", (const char *[]){ "state", "all", NULL },
+		     s.registries);
+	ndx_prom_u64(p, "ndx_monitor_registries", (const char *[]){ "state", "down", NULL },
+		     s.registries_down);
+	ndx_prom_family(p, "ndx_monitor_measures_total", NDX_PROM_COUNTER,
+			"Registries' measures kept (a row per run and table), by outcome (kept;"
+			" a run refused as malformed).");
+	ndx_prom_u64(p, "ndx_monitor_measures_total", (const char *[]){ "outcome", "kept", NULL },
+		     (uint64_t)s.measures);
+	ndx_prom_u64(p, "ndx_monitor_measures_total",
+		     (const char *[]){ "outcome", "refused", NULL }, (uint64_t)s.bad_measures);
 	ndx_prom_family(p, "ndx_monitor_conf_version", NDX_PROM_GAUGE,
 			"Version of the global configuration held (0: none).");
 	ndx_prom_u64(p, "ndx_monitor_conf_version", NULL, s.conf_version);

@@ -12,6 +12,7 @@
 #include "cases.h"
 #include "collect.h"
 #include "misuse.h"
+#include "mmeasures.h"
 #include "mreads.h"
 #include "ndx/conf.h"
 #include "ndx/err.h"
@@ -28,6 +29,9 @@
  * evidence cannot hold a round up for long; the rest wait a round. */
 #define PROOFS_PER_ROUND 200
 #define PROOF_BODY_MAX (1024u * 1024u)
+/* A measures answer: at most 100 runs of a handful of tables. */
+#define MEASURES_BODY_MAX (4u * 1024u * 1024u)
+#define MEASURES_PAGE 100
 
 struct collector {
 	struct collector_config cfg;
@@ -37,6 +41,7 @@ struct collector {
 	char *gateway_url, *client;
 	struct ndx_conf *conf;
 	time_t conf_fetched;
+	time_t measures_read; /* when the registries' measures were last read, 0: never */
 	pthread_t thread;
 	bool running;
 	bool stop;
@@ -331,6 +336,108 @@ static void collect_accesses(struct collector *c, const char *name)
 	}
 }
 
+/* ---- the registries' four measures ----------------------------------------------- */
+
+/* GET url through the own gateway as the monitoring client, the answer in
+ * *resp (the caller frees it). The one request shape of every read the
+ * collector makes of a service. */
+static int ask_own_gateway(const struct collector *c, const char *url, size_t max_body,
+			   struct ndx_fetch_resp *resp)
+{
+	char client_hdr[512];
+	const char *headers[] = { client_hdr, "Accept: application/json", NULL };
+	struct ndx_fetch_req req = { .method = "GET", .url = url, .headers = headers,
+				     .timeout_ms = 30000, .max_body = max_body };
+
+	snprintf(client_hdr, sizeof client_hdr, "X-Road-Client: %s", c->client);
+	return ndx_fetch(&req, resp);
+}
+
+/* Reads one registry's measures service (a service whose code is
+ * MMEASURES_SERVICE_CODE: the sector API's GET /measures) past the last
+ * run kept, page after page; false when it could not be read (kept with
+ * the reason). */
+static bool collect_measures_of(struct collector *c, const struct ndx_conf_service *svc)
+{
+	char url[4096], wire[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX], why[512];
+	struct ndx_fetch_resp resp;
+	struct ndx_id id, m;
+	uint64_t after = 0;
+	int rc;
+
+	if (ndx_id_parse(svc->id, strlen(svc->id), NDX_ID_SERVICE, &id, NULL) != NDX_OK ||
+	    strcmp(id.service, MMEASURES_SERVICE_CODE) != 0 ||
+	    ndx_id_parent(&id, NDX_ID_MEMBER, &m) != NDX_OK ||
+	    ndx_id_format(&m, member, sizeof member) < 0 ||
+	    ndx_id_format_wire(&id, wire, sizeof wire) < 0)
+		return true; /* not a measures service */
+	if (mmeasures_cursor(c->cfg.st, svc->id, &after) != NDX_OK)
+		return false;
+	for (int page = 0; page < MAX_PAGES; page++) {
+		size_t added = 0, bad = 0, n;
+		json_t *doc;
+
+		snprintf(url, sizeof url, "%s/r1/%s?after=%llu&limit=%u", c->gateway_url, wire,
+			 (unsigned long long)after, MEASURES_PAGE);
+		if ((rc = ask_own_gateway(c, url, MEASURES_BODY_MAX, &resp)) != NDX_OK) {
+			snprintf(why, sizeof why, "own gateway: %s", ndx_strerror(rc));
+			mmeasures_failed(c->cfg.st, svc->id, member, now_ms(), why);
+			return false;
+		}
+		if (resp.status != 200) {
+			/* a refusal names who refused and why (an X-Road error):
+			 * a missing grant is "403 Client.AccessDenied" */
+			snprintf(why, sizeof why, "%ld %s", resp.status,
+				 resp.xroad_error[0] ? resp.xroad_error : "error");
+			ndx_fetch_resp_free(&resp);
+			mmeasures_failed(c->cfg.st, svc->id, member, now_ms(), why);
+			fprintf(stderr, PROG ": measures of %s: %s\n", svc->id, why);
+			return false;
+		}
+		doc = json_loadb(resp.body ? resp.body : "", resp.len, 0, NULL);
+		ndx_fetch_resp_free(&resp);
+		n = json_array_size(json_object_get(doc, "runs"));
+		rc = mmeasures_add(c->cfg.st, svc->id, member, doc, now_ms(), &added, &bad);
+		json_decref(doc);
+		if (rc == NDX_EINVAL)
+			mmeasures_failed(c->cfg.st, svc->id, member, now_ms(),
+					 "answer without a sector and a runs list");
+		count(c, &c->stats.measures, (long long)added);
+		count(c, &c->stats.bad_measures, (long long)bad);
+		if (rc != NDX_OK)
+			return false;
+		if (n < MEASURES_PAGE || mmeasures_cursor(c->cfg.st, svc->id, &after) != NDX_OK)
+			break;
+	}
+	return true;
+}
+
+/* Every measures service the configuration lists. */
+static void collect_measures(struct collector *c)
+{
+	const struct ndx_conf_service *svc;
+	unsigned total = 0, down = 0;
+	time_t now = time(NULL);
+
+	if (!c->conf || (c->measures_read &&
+			 now - c->measures_read < (time_t)c->cfg.measures_interval_s))
+		return;
+	c->measures_read = now;
+	for (size_t i = 0; (svc = ndx_conf_service_at(c->conf, i)); i++) {
+		size_t len = strlen(svc->id), code = strlen(MMEASURES_SERVICE_CODE);
+
+		if (len <= code + 1 || svc->id[len - code - 1] != '/' ||
+		    strcmp(svc->id + len - code, MMEASURES_SERVICE_CODE) != 0)
+			continue;
+		total++;
+		down += !collect_measures_of(c, svc);
+	}
+	pthread_mutex_lock(&c->mu);
+	c->stats.registries = total;
+	c->stats.registries_down = down;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* ---- analysis and cases ------------------------------------------------------- */
 
 /* The detector runs on the store's connection inside its lock (mstore.h):
@@ -524,6 +631,7 @@ static void round_once(struct collector *c)
 			snprintf(name, sizeof name, "%s/%s", m->id, gw->code);
 			collect_accesses(c, name);
 		}
+	collect_measures(c);
 	analyse(c);
 	if (c->conf)
 		fetch_evidence(c);

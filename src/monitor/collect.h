@@ -11,7 +11,10 @@
  * (misuse.h), a case for each new finding (cases.h), and the inclusion
  * proofs of the cases' reads (GET /o1/{gateway}/proof?seq=N), each checked
  * against the gateway's key in the verified configuration before it is
- * kept. One thread. */
+ * kept. Then, from every registry's measures service the configuration
+ * lists (a service whose code is "measures"), the four measures of its
+ * reconciliation runs past the last one kept (GET /r1/{service}?after=RUN,
+ * mmeasures.h), every measures_interval_s. One thread. */
 #ifndef NDX_MONITOR_COLLECT_H
 #define NDX_MONITOR_COLLECT_H
 
@@ -40,6 +43,11 @@ struct collector_config {
 	 * read has time to arrive (POST /api/procedures) before the detector
 	 * looks for it. */
 	unsigned analysis_delay_s;
+	/* The registries' measures are read at the first round, then at the
+	 * first round this many seconds after the last read: each read is an
+	 * exchange through the platform (counted in its figures), and a
+	 * registry reconciles daily or monthly, not every round. */
+	unsigned measures_interval_s;
 };
 
 /* Starts the collector (a thread when interval_s > 0; strings copied).
@@ -56,6 +64,10 @@ struct collector_stats {
 	 * given up (their error kept with the case), analyses that failed */
 	long long reads, bad_reads, reads_failed, findings, cases_opened, proofs, proofs_failed,
 		analyses_failed;
+	/* the registries' measures (mmeasures.h): table rows kept and runs
+	 * refused; measures services listed and those that could not be read */
+	long long measures, bad_measures;
+	unsigned registries, registries_down;
 	unsigned gateways, gateways_down;
 	unsigned long long conf_version;  /* 0 = none held yet */
 	long long last_round_ms;          /* 0 = none yet */

@@ -151,7 +151,7 @@ const struct ind_def *ind_catalogue_find(const struct ind_catalogue *cat, const 
 
 bool ind_is_computed(const struct ind_def *d)
 {
-	return strcmp(d->source, "exchange") == 0;
+	return strcmp(d->source, "exchange") == 0 || strcmp(d->source, "registries") == 0;
 }
 
 int ind_value_check(const struct ind_def *d, double v, const char **why)
@@ -425,7 +425,8 @@ int ind_entry_check(const struct ind_catalogue *cat, const char *id, const char 
 		return NDX_ENOTFOUND;
 	}
 	if (ind_is_computed(d)) {
-		*why = "this indicator is computed from the exchange's records and cannot be entered";
+		*why = "this indicator is computed by ndx-monitor (from the exchange's records or the"
+		       " registries' measures) and cannot be entered";
 		return NDX_EINVAL;
 	}
 	*field = "period";

@@ -48,7 +48,8 @@ void ind_catalogue_free(struct ind_catalogue *cat);
 const struct ind_def *ind_catalogue_find(const struct ind_catalogue *cat, const char *id);
 
 /* True when the indicator's values are computed by ndx-monitor (source
- * "exchange") and so cannot be entered. */
+ * "exchange": the operational records; "registries": the registries'
+ * measures) and so cannot be entered. */
 bool ind_is_computed(const struct ind_def *d);
 /* NDX_OK when v is a value the indicator can take (finite, within its min
  * and max), NDX_EINVAL with *why a static sentence otherwise. */

@@ -465,7 +465,8 @@ static const char REPORT_HELP[] =
 	"Writes the six-monthly report as an A4 PDF: title page with the signature\n"
 	"block, summary, each indicator with its trend chart and target, rankings of\n"
 	"ministries and provinces, overdue tasks, the exchange's volume and\n"
-	"reliability. The same data gives the same bytes.\n"
+	"reliability, the registries' four measures per agency. The same data\n"
+	"gives the same bytes.\n"
 	"  --to TEXT   the addressee (default: the Central Steering Committee)\n";
 
 int ind_cmd_report(int argc, char **argv)

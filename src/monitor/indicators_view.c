@@ -3,11 +3,14 @@
  * figures are computed from monitor.db month by month for the trend and
  * over the whole period for its value. Everything is ordered, and nothing
  * depends on the time of the call once a period is given, so that the
- * report built from it is the same for the same data. */
+ * report built from it is the same for the same data. The registries'
+ * measures are computed from monitor.db the same way, by their own rule
+ * (indicators_registries.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "indicators_ops.h"
+#include "indicators_registries.h"
 #include "indicators_view.h"
 #include "ndx/err.h"
 
@@ -90,17 +93,36 @@ static int entered(const struct ind_view_opts *o, const struct ind_def *d, json_
 
 /* ---- computed values ----------------------------------------------------------- */
 
-/* The figure an exchange indicator takes from a figures object. */
+/* The figures object's field a computed indicator takes, NULL for an
+ * indicator ndx does not compute (a catalogue that names a computed
+ * indicator this binary does not know shows no value for it). */
+static const char *figure_field(const struct ind_def *d)
+{
+	static const char *const MAP[][2] = {
+		{ "exchange_volume", "exchanges" },
+		{ "exchange_success", "success_pct" },
+		{ "exchange_p95_ms", "p95_ms" },
+		{ "registry_accurate", "accurate_pct" },
+		{ "registry_sufficient", "sufficient_pct" },
+		{ "registry_clean", "clean_pct" },
+		{ "registry_live", "live_pct" },
+	};
+
+	for (size_t i = 0; i < sizeof MAP / sizeof *MAP; i++)
+		if (strcmp(d->id, MAP[i][0]) == 0)
+			return MAP[i][1];
+	return NULL;
+}
+
+/* The figure a computed indicator takes from a figures object: none for
+ * a period without exchanges or without reconciled records. */
 static json_t *figure(const struct ind_def *d, const json_t *fig)
 {
-	const char *field = strcmp(d->id, "exchange_volume") == 0   ? "exchanges"
-			    : strcmp(d->id, "exchange_success") == 0 ? "success_pct"
-			    : strcmp(d->id, "exchange_p95_ms") == 0  ? "p95_ms"
-								     : NULL;
+	const char *field = figure_field(d);
+	const char *base = strcmp(d->source, "registries") == 0 ? "records" : "exchanges";
 	json_t *v = field ? json_object_get(fig, field) : NULL;
 
-	if (!json_is_number(v) ||
-	    json_integer_value(json_object_get(fig, "exchanges")) == 0)
+	if (!json_is_number(v) || json_integer_value(json_object_get(fig, base)) == 0)
 		return NULL;
 	return json_real(json_number_value(v));
 }
@@ -114,7 +136,7 @@ static int computed_point(const struct ind_def *d, json_t *scopes, const char *s
 		return NDX_OK;
 	if (!(so = scope_obj(scopes, scope)) ||
 	    !(pt = json_pack("{s:s s:o s:s s:n s:n s:n}", "period", period, "value", v, "source",
-			     "exchange", "entered_by", "entered_at", "note")))
+			     d->source, "entered_by", "entered_at", "note")))
 		return NDX_ENOMEM;
 	if (current)
 		json_object_set(so, "current", pt);
@@ -138,11 +160,15 @@ static int computed_all(const struct ind_def *d, json_t *scopes, const char *per
 	return rc;
 }
 
+/* Figures over [from_ms, to_ms) from monitor.db: ind_exchange_figures or
+ * ind_registry_figures. */
+typedef int (*figures_fn)(const char *monitor_db, int64_t from_ms, int64_t to_ms, json_t **out);
+
 /* The figures of the period and of the TREND_MONTHS months up to its end,
- * computed once for the three exchange indicators: [{"period", "figures"}],
+ * computed once for the indicators of one source: [{"period", "figures"}],
  * the period's own last. NULL figures when monitor.db does not exist. */
-static int exchange_periods(const struct ind_view_opts *o, const struct ind_period *half,
-			    json_t **out)
+static int computed_periods(const struct ind_view_opts *o, const struct ind_period *half,
+			    figures_fn fn, json_t **out)
 {
 	json_t *arr = json_array(), *fig;
 	struct ind_period m = { .year = half->year, .kind = IND_MONTH };
@@ -162,7 +188,7 @@ static int exchange_periods(const struct ind_view_opts *o, const struct ind_peri
 
 		ind_period_range_ms(p, &from, &to);
 		ind_period_format(p, name);
-		rc = ind_exchange_figures(o->monitor_db, from, to, &fig);
+		rc = fn(o->monitor_db, from, to, &fig);
 		if (rc == NDX_ENOTFOUND) {
 			rc = NDX_OK;
 			break;
@@ -288,7 +314,7 @@ int ind_view(const struct ind_view_opts *o, json_t **out)
 {
 	struct ind_period half;
 	char pname[IND_PERIOD_MAX], last[IND_DATE_MAX];
-	json_t *view = json_object(), *list = json_array(), *periods = NULL;
+	json_t *view = json_object(), *list = json_array(), *periods = NULL, *reg_periods = NULL;
 	int64_t with_value = 0, met = 0;
 	int rc = view && list ? NDX_OK : NDX_ENOMEM;
 
@@ -298,7 +324,9 @@ int ind_view(const struct ind_view_opts *o, json_t **out)
 	else
 		ind_period_of(o->now_s, IND_HALF, &half);
 	if (!rc)
-		rc = exchange_periods(o, &half, &periods);
+		rc = computed_periods(o, &half, ind_exchange_figures, &periods);
+	if (!rc)
+		rc = computed_periods(o, &half, ind_registry_figures, &reg_periods);
 	for (size_t i = 0; !rc && i < o->cat->n; i++) {
 		const struct ind_def *d = &o->cat->defs[i];
 		json_t *item = json_deep_copy(d->json), *scopes = json_array(), *nat;
@@ -311,8 +339,10 @@ int ind_view(const struct ind_view_opts *o, json_t **out)
 		}
 		json_object_set_new(item, "scopes", scopes);
 		json_array_append_new(list, item);
+		const json_t *of = strcmp(d->source, "registries") == 0 ? reg_periods : periods;
+
 		if (ind_is_computed(d))
-			rc = periods ? computed(d, periods, scopes) : NDX_OK;
+			rc = of ? computed(d, of, scopes) : NDX_OK;
 		else
 			rc = entered(o, d, scopes);
 		if (!rc)
@@ -326,6 +356,7 @@ int ind_view(const struct ind_view_opts *o, json_t **out)
 		}
 	}
 	json_decref(periods);
+	json_decref(reg_periods);
 	if (rc) {
 		json_decref(view);
 		json_decref(list);

@@ -98,7 +98,11 @@ static const char SERVE_HELP[] =
 	"                       personal reads too, but for those of a finding\n"
 	"  --analysis-delay S   analyse a read once it is S seconds old, so that the\n"
 	"                       portal's procedure opened just before it has arrived\n"
-	"                       (default 60, 0..3600)\n";
+	"                       (default 60, 0..3600)\n"
+	"  --measures-interval S\n"
+	"                       read the registries' measures services every S\n"
+	"                       seconds, at the first round after (default 3600,\n"
+	"                       1..86400): each read is an exchange\n";
 
 /* ---- init ---------------------------------------------------------------------- */
 
@@ -187,6 +191,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "page", required_argument, NULL, 'p' },
 		{ "retention-days", required_argument, NULL, 'k' },
 		{ "analysis-delay", required_argument, NULL, 'y' },
+		{ "measures-interval", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -194,7 +199,7 @@ static int cmd_serve(int argc, char **argv)
 	size_t n_registry = 0;
 	const char *dir = NULL, *anchor_path = NULL, *gateway = NULL,
 		   *client = NULL, *listen = "127.0.0.1:4700", *why = NULL;
-	unsigned long interval = 10, page = 1000, keep = 200, delay = 60;
+	unsigned long interval = 10, page = 1000, keep = 200, delay = 60, measures = 3600;
 	char addr[64], db[PATH_BUF], shapath[PATH_BUF], err[512], canon[NDX_ID_TEXT_MAX];
 	char *sha = NULL;
 	size_t shalen = 0;
@@ -243,6 +248,11 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case 'y':
 			if (ndx_args_ulong_opt(PROG, "--analysis-delay", optarg, 0, 3600, &delay))
+				return 2;
+			break;
+		case 'm':
+			if (ndx_args_ulong_opt(PROG, "--measures-interval", optarg, 1, 86400,
+					       &measures))
 				return 2;
 			break;
 		case 'h': fputs(SERVE_HELP, stdout); return 0;
@@ -302,7 +312,7 @@ static int cmd_serve(int argc, char **argv)
 		.n_registry_urls = n_registry, .gateway_url = gateway,
 		.client = canon, .interval_s = (unsigned)interval,
 		.retention_days = (unsigned)keep, .page = (unsigned)page,
-		.analysis_delay_s = (unsigned)delay,
+		.analysis_delay_s = (unsigned)delay, .measures_interval_s = (unsigned)measures,
 	};
 	if ((c = collector_start(&ccfg, &col)) != NDX_OK) {
 		fprintf(stderr, PROG ": cannot start the collector: %s\n", ndx_strerror(c));

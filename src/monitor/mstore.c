@@ -64,6 +64,19 @@ static const char *const MIGRATIONS[] = {
 	" attempts INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY(case_id, read_id)) WITHOUT ROWID;"
 	"CREATE INDEX case_evidence_pending ON case_evidence(case_id, read_id) WHERE done = 0;",
+	/* 5: the registries' four measures (mmeasures.h): each finished
+	 * reconciliation run's counts per table, as the registry's measures
+	 * service answered them, and how far each service has been read. */
+	"CREATE TABLE registry_measures(service TEXT NOT NULL, member TEXT NOT NULL,"
+	" sector TEXT NOT NULL, tbl TEXT NOT NULL, run INTEGER NOT NULL,"
+	" started_at TEXT NOT NULL, finished_at TEXT NOT NULL, finished_ms INTEGER NOT NULL,"
+	" records INTEGER NOT NULL, accurate INTEGER NOT NULL, sufficient INTEGER NOT NULL,"
+	" clean INTEGER NOT NULL, live INTEGER NOT NULL, collected_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(service, run, tbl)) WITHOUT ROWID;"
+	"CREATE INDEX registry_measures_time ON registry_measures(finished_ms);"
+	"CREATE TABLE registry_cursors(service TEXT PRIMARY KEY, member TEXT NOT NULL,"
+	" after INTEGER NOT NULL DEFAULT 0, last_poll_ms INTEGER, last_ok_ms INTEGER,"
+	" last_error TEXT);",
 };
 
 struct mstore {

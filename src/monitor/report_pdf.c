@@ -3,9 +3,10 @@
  * footer on each) draws the blocks in order: the title page with the
  * signature block, the summary, one section per indicator with its trend
  * chart, the rankings, the overdue tasks, the exchange's volume and
- * reliability. Its input is ind_view's document, the tasks and the
- * exchange's figures for the period, all ordered, so that the bytes depend
- * on the data alone. */
+ * reliability, the registries' four measures per agency. Its input is
+ * ind_view's document, the tasks, the exchange's figures and the
+ * registries' figures for the period, all ordered, so that the bytes
+ * depend on the data alone. */
 #include <fontconfig/fontconfig.h>
 #include <cairo-pdf.h>
 #include <cairo.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "indicators_ops.h"
+#include "indicators_registries.h"
 #include "indicators_view.h"
 #include "ndx/err.h"
 #include "report.h"
@@ -249,7 +251,9 @@ static const char *source_word(const char *s)
 	return strcmp(s, "exchange") == 0 ? "tính tự động từ bản ghi vận hành của nền tảng"
 	       : strcmp(s, "portal") == 0 ? "tính từ Cổng dịch vụ công"
 	       : strcmp(s, "eid") == 0    ? "tính từ hệ thống định danh điện tử"
-	       : strcmp(s, "registries") == 0 ? "tính từ báo cáo chất lượng của cơ sở dữ liệu"
+	       : strcmp(s, "registries") == 0
+		       ? "tính tự động từ kết quả đối chiếu của các cơ sở dữ liệu chuyên ngành với Cơ sở "
+			 "dữ liệu quốc gia về dân cư (lần đối chiếu gần nhất của mỗi bảng trong kỳ)"
 					      : "do cán bộ có thẩm quyền nhập";
 }
 
@@ -696,10 +700,58 @@ static void exchange_section(struct pw *w, const json_t *fig)
 	}
 }
 
+/* "90,00 %", or "—" without a share. */
+static void pct_cell(const json_t *o, const char *field, char *out, size_t cap)
+{
+	if (!json_is_number(json_object_get(o, field))) {
+		snprintf(out, cap, "—");
+		return;
+	}
+	num(json_number_value(json_object_get(o, field)), 2, out, cap);
+	strncat(out, " %", cap - strlen(out) - 1);
+}
+
+static void registries_section(struct pw *w, const json_t *reg)
+{
+	static const char *const FIELDS[] = { "accurate_pct", "sufficient_pct", "clean_pct",
+					      "live_pct" };
+	const double wd[] = { 170, 70, 60, 60, 60, 61.8 };
+	const char *const head[] = { "Cơ quan", "Bản ghi", "Đúng", "Đủ", "Sạch", "Sống" };
+	char v[5][64];
+	const char *cells[6];
+	const json_t *m;
+	size_t i;
+
+	para(w, "6. Chất lượng dữ liệu của các cơ sở dữ liệu: đúng, đủ, sạch, sống", H1);
+	if (!reg || json_integer_value(json_object_get(reg, "records")) == 0) {
+		para(w, "Không có lần đối chiếu nào của các cơ sở dữ liệu hoàn thành trong kỳ.",
+		     BODY);
+		return;
+	}
+	para(w, "Tỷ lệ bản ghi về người của mỗi cơ quan khớp với Cơ sở dữ liệu quốc gia về dân cư"
+		" theo từng tiêu chí, theo lần đối chiếu gần nhất của mỗi bảng hoàn thành trong kỳ,"
+		" do cơ sở dữ liệu của cơ quan cung cấp qua nền tảng.", BODY);
+	w->y += 4;
+	row(w, head, wd, 6, BOLD, true);
+	for (i = 0; i <= json_array_size(json_object_get(reg, "members")); i++) {
+		m = i < json_array_size(json_object_get(reg, "members"))
+			    ? json_array_get(json_object_get(reg, "members"), i)
+			    : reg;
+		num((double)json_integer_value(json_object_get(m, "records")), 0, v[0],
+		    sizeof v[0]);
+		for (size_t k = 0; k < 4; k++)
+			pct_cell(m, FIELDS[k], v[1 + k], sizeof v[1 + k]);
+		cells[0] = m == reg ? "Toàn quốc" : jstr(m, "member");
+		for (size_t k = 0; k < 5; k++)
+			cells[1 + k] = v[k];
+		row(w, cells, wd, 6, m == reg ? BOLD : SMALL, true);
+	}
+}
+
 /* ---- the document ---------------------------------------------------------------- */
 
 static void draw(struct pw *w, const struct report_opts *o, const json_t *view,
-		 const json_t *tasks, const json_t *fig)
+		 const json_t *tasks, const json_t *fig, const json_t *reg)
 {
 	const json_t *ind;
 	size_t i;
@@ -715,11 +767,13 @@ static void draw(struct pw *w, const struct report_opts *o, const json_t *view,
 	w->y += 8;
 	overdue_tasks(w, tasks, jstr(view, "as_of"));
 	exchange_section(w, fig);
+	w->y += 8;
+	registries_section(w, reg);
 	end_page(w);
 }
 
 static int render(const struct report_opts *o, const json_t *view, const json_t *tasks,
-		  const json_t *fig, struct obuf *b)
+		  const json_t *fig, const json_t *reg, struct obuf *b)
 {
 	char pname[IND_PERIOD_MAX], date[40], last[IND_DATE_MAX], title[128];
 	struct pw w = { .y = MARGIN, .page = 1 };
@@ -742,7 +796,7 @@ static int render(const struct report_opts *o, const json_t *view, const json_t 
 	w.fonts = pango_cairo_font_map_new();
 	w.pctx = pango_font_map_create_context(w.fonts);
 	pango_cairo_update_context(w.cr, w.pctx);
-	draw(&w, o, view, tasks, fig);
+	draw(&w, o, view, tasks, fig, reg);
 	g_object_unref(w.pctx);
 	g_object_unref(w.fonts);
 	cairo_destroy(w.cr);
@@ -758,7 +812,7 @@ int report_generate(const struct report_opts *o, unsigned char **pdf, size_t *le
 {
 	struct ind_view_opts vo = { .cat = o->cat, .st = o->st, .monitor_db = o->monitor_db,
 				    .period = o->period };
-	json_t *view = NULL, *tasks = NULL, *fig = NULL;
+	json_t *view = NULL, *tasks = NULL, *fig = NULL, *reg = NULL;
 	struct obuf b = { 0 };
 	char last[IND_DATE_MAX];
 	int64_t from, to;
@@ -784,11 +838,17 @@ int report_generate(const struct report_opts *o, unsigned char **pdf, size_t *le
 		if (rc == NDX_ENOTFOUND)
 			rc = NDX_OK;
 	}
+	if (!rc) {
+		rc = ind_registry_figures(o->monitor_db, from, to, &reg);
+		if (rc == NDX_ENOTFOUND)
+			rc = NDX_OK;
+	}
 	if (!rc)
-		rc = render(o, view, tasks, fig, &b);
+		rc = render(o, view, tasks, fig, reg, &b);
 	json_decref(view);
 	json_decref(tasks);
 	json_decref(fig);
+	json_decref(reg);
 	if (rc) {
 		free(b.p);
 		return rc;

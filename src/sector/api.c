@@ -20,6 +20,7 @@
 #include "ndx/pin.h"
 #include "openapi.h"
 #include "record_subjects.h"
+#include "sec_measures.h"
 #include "sec_outbox.h"
 #include "sec_verify.h"
 
@@ -822,6 +823,11 @@ static void route(struct api *api, const struct ndx_http_req *req, struct ndx_ht
 	}
 	if (p[0] != '/') {
 		unknown_resource(resp);
+		return;
+	}
+	/* The four measures of its reconciliation runs (sec_measures.h). */
+	if (strcmp(p, "/measures") == 0) {
+		measures_handle(api->def, api->st, req, resp);
 		return;
 	}
 	/* The population registry's verification service (sec_verify.h). */

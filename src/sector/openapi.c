@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "pinset.h"
+#include "sec_measures.h"
 #include "sec_verify.h"
 
 #ifndef NDX_VERSION
@@ -305,6 +306,8 @@ json_t *openapi_build(const struct sector_def *def)
 				  error_responses(response("replaced", ref(name)), "200", 0, 1)));
 	}
 	if (strcmp(def->name, "population") == 0 && verify_path(paths))
+		goto fail;
+	if (json_object_set_new(paths, "/measures", measures_openapi_path()))
 		goto fail;
 	json_object_set_new(paths, "/healthz",
 			    json_pack("{s{sss{s{ss}}}}", "get", "summary", "liveness", "responses",

@@ -798,6 +798,47 @@ static int corrections_events_column(sqlite3 *db)
 	return has ? NDX_OK : exec(db, "ALTER TABLE reconcile_corrections ADD COLUMN events TEXT");
 }
 
+int reconcile_run_measures(const struct sector_def *def, sqlite3 *db, long long run,
+			   json_t **tables)
+{
+	static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
+	struct truth none = { 0 };
+	json_t *list = json_array();
+	int rc = list ? NDX_OK : NDX_ENOMEM;
+
+	*tables = NULL;
+	for (size_t i = 0; rc == NDX_OK && i < NVIEWS; i++) {
+		json_t *rep, *one;
+
+		if (strcmp(VIEWS[i].sector, def->name) != 0)
+			continue;
+		rep = json_pack("{sisis{s[]}s[]s{}s{}s{}}", "records_checked", 0, "matches", 0,
+				"findings", "items", "merge_candidates", "mismatches", "by_finding",
+				"measures");
+		if (!rep) {
+			rc = NDX_ENOMEM;
+			break;
+		}
+		rc = report_results(db, run, &VIEWS[i], &none, rep);
+		one = rc ? NULL : json_pack("{sssO}", "table", VIEWS[i].table, "records",
+					  json_object_get(rep, "records_checked"));
+		for (size_t m = 0; one && m < 4; m++) {
+			json_t *c = json_object_get(json_object_get(json_object_get(rep, "measures"),
+								    MEASURES[m]), "records");
+			json_object_set_new(one, MEASURES[m],
+					    json_integer(json_is_integer(c) ? json_integer_value(c) : 0));
+		}
+		if (!rc && (!one || json_array_append_new(list, one)))
+			rc = NDX_ENOMEM;
+		json_decref(rep);
+	}
+	if (rc == NDX_OK)
+		*tables = list;
+	else
+		json_decref(list);
+	return rc;
+}
+
 int reconcile_db_open(const char *path, sqlite3 **db)
 {
 	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {

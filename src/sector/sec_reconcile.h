@@ -80,6 +80,12 @@ int reconcile_last_finished(sqlite3 *db, long long *run);
  * in *findings). NDX_OK, NDX_EDB, NDX_ENOMEM. */
 int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long run,
 			   json_t **findings);
+/* The four measures of stored run run for each table def reconciles, as
+ * the report counts them: a new array in *tables of {"table", "records",
+ * "accurate", "sufficient", "clean", "live"} (records that hold each).
+ * For the measures read (sec_measures.h). NDX_OK, NDX_EDB, NDX_ENOMEM. */
+int reconcile_run_measures(const struct sector_def *def, sqlite3 *db, long long run,
+			   json_t **tables);
 /* The key (NULL: the integer id) and number columns of a reconciled table
  * of def; NDX_ENOTFOUND when def does not reconcile that table. */
 int reconcile_table_columns(const struct sector_def *def, const char *table, const char **key,

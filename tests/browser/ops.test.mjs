@@ -5,7 +5,9 @@
 // exchange) every page renders with those figures, the charts are drawn
 // by the charting package, the live figures move without a reload, axe-core
 // finds nothing serious, Vietnamese and English, and nothing runs off the
-// right edge at 390 px. The agency's official sees its own member only; a
+// right edge at 390 px; after the tax department and social insurance
+// reconcile with the population registry, /ops/indicators shows their four
+// measures per agency. The agency's official sees its own member only; a
 // citizen who is no official gets a clear page. Misuse detection end to end
 // (issue 19), nothing played: a tax officer's read of a citizen that nothing
 // explains becomes a no-explanation case in the demo's ndx-monitor, the
@@ -80,6 +82,19 @@ async function officerRead(env, pin) {
   return { id, pin, at: Date.now() };
 }
 
+// The tax department and social insurance reconcile their records with the
+// population registry (ndx-sector reconcile, docs/sectors.md): their four
+// measures reach the operations centre through the exchange.
+const sectorBinary = () => path.join(process.env.NDX_BUILD_DIR || path.join(ROOT, 'build'), 'src/sector/ndx-sector');
+async function reconcile(env) {
+  for (const [sector, client] of [['tax', 'VN/GOV/TCT/tax'], ['insurance', 'VN/GOV/BHXH/insurance']]) {
+    const member = client.split('/').slice(0, 3).join('/');
+    const gw = env.fed.gateways.find((x) => x.member === member);
+    await run(sectorBinary(), ['reconcile', '--sector', sector, '--db', path.join(env.fed.sector_dir, `${sector}.db`),
+      '--gateway', gw.consumer_url, '--client', client, '--rate', '0', '--quiet'], { timeout: 60_000 });
+  }
+}
+
 async function monitorGet(env, route) {
   const mon = env.fed.apps.monitor;
   const token = readFileSync(mon.admin_token_file, 'utf8').trim();
@@ -152,7 +167,14 @@ describe('operations centre in the demo federation', { timeout: 1_200_000 }, () 
     env.misuse = await officerRead(env, env.fed.apps.id.demo_accounts[0].pin);
     env.browser = await launch();
     await exchanges(env, 5);
+    await reconcile(env);
     await eventually(async () => (await monitorExchanges(env)) >= 5, { timeout: COLLECT_MS, every: 1000 });
+    // the demo's monitor reads the registries' measures every 30 s
+    await eventually(async () => {
+      const view = await monitorGet(env, '/api/indicators');
+      const clean = view.indicators.find((i) => i.id === 'registry_clean');
+      return ['VN/GOV/TCT', 'VN/GOV/BHXH'].every((m) => clean.scopes.some((sc) => sc.scope === m && sc.current));
+    }, { timeout: COLLECT_MS, every: 1000 });
   }, { timeout: 300_000 });
 
   after(async () => {
@@ -213,7 +235,13 @@ describe('operations centre in the demo federation', { timeout: 1_200_000 }, () 
       await go(page, env, '/ops/indicators', 'ops-indicators');
       await check(page, 'ops-indicators');
       const indRows = await page.locator('#ops-indicators-table tbody tr').count();
-      assert.ok(indRows >= 12, `every indicator listed (${indRows}): ${await page.textContent('#main-content')}`);
+      assert.ok(indRows >= 16, `every indicator listed (${indRows}): ${await page.textContent('#main-content')}`);
+      // The registries' four measures: the nation, then each agency that reported.
+      const regRows = await page.locator('#ops-registries-table tbody tr').allTextContents();
+      assert.equal(regRows.length, 3, regRows.join(' | '));
+      assert.match(regRows[0], /Toàn quốc/);
+      assert.ok(regRows.some((r) => /Cục Thuế/.test(r)) && regRows.some((r) => /Bảo hiểm xã hội/.test(r)), regRows.join(' | '));
+      assert.match(regRows[1], /\d+(,\d)? %.*\d+(,\d)? %.*\d+(,\d)? %.*\d+(,\d)? %/);
       const href = await page.getAttribute('#ops-report-link', 'href');
       const pdf = await page.request.get(`${portal(env)}${href}`);
       assert.equal(pdf.status(), 200);
@@ -270,6 +298,10 @@ describe('operations centre in the demo federation', { timeout: 1_200_000 }, () 
       await check(page, 'ops-agency-gateways');
       await go(page, env, '/ops/indicators', 'ops-indicators');
       assert.equal(await page.locator('#ops-report').count(), 0, 'no report for an agency');
+      // its own registry's measures beside the nation's, no other agency's
+      const regRows = await page.locator('#ops-registries-table tbody tr').allTextContents();
+      assert.equal(regRows.length, 2, regRows.join(' | '));
+      assert.match(regRows[1], /Cục Thuế/);
       await check(page, 'ops-agency-indicators');
       await fitsPhone(page, 'ops-agency-indicators');
       await go(page, env, '/ops', 'ops-live');

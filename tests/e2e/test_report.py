@@ -5,8 +5,8 @@ records of the period put in its monitor.db, values and tasks entered through th
 and through the API, and the refusals of both (no token, an unknown indicator, a bad period,
 a bad scope, a percentage over 100, a computed indicator, an unknown task). The report is
 generated twice by the command and once by the API: the same bytes each time; its pages
-render with pdftoppm and are not blank; pdftotext finds every indicator of the catalogue
-and every overdue task."""
+render with pdftoppm and are not blank; pdftotext finds every indicator of the catalogue,
+every overdue task and the registries' four measures put in monitor.db."""
 
 import json
 import re
@@ -60,6 +60,20 @@ def put_records(db):
     con.close()
 
 
+def put_measures(db):
+    """The registries' measures as the collector keeps them (docs/indicators.md "Registry
+    measures"): tax's run 3 in August, 200 taxpayers, 190 clean."""
+    con = sqlite3.connect(db)
+    con.execute(
+        "INSERT INTO registry_measures(service, member, sector, tbl, run, started_at,"
+        " finished_at, finished_ms, records, accurate, sufficient, clean, live, collected_ms)"
+        " VALUES('VN/GOV/TCT/tax/measures', 'VN/GOV/TCT', 'tax', 'taxpayers', 3,"
+        " '2026-08-15T00:00:00Z', '2026-08-15T00:00:00Z', ?, 200, 180, 200, 190, 170, ?)",
+        (AUG_MS, AUG_MS))
+    con.commit()
+    con.close()
+
+
 class Monitor:
     def __init__(self, build_dir, registry, workdir):
         self.build_dir = build_dir
@@ -74,6 +88,7 @@ class Monitor:
         run(self.build_dir, "init", "--data", str(self.data))
         self.token = (self.data / "admin.token").read_text().strip()
         put_records(self.data / "monitor.db")
+        put_measures(self.data / "monitor.db")
         return self
 
     def start(self):
@@ -115,7 +130,8 @@ def mon(build_dir, registry, tmp_path):
 
 
 def entered_ids():
-    return [i["id"] for i in CATALOGUE["indicators"] if i["source"] != "exchange"]
+    return [i["id"] for i in CATALOGUE["indicators"]
+            if i["source"] not in ("exchange", "registries")]
 
 
 def test_catalogue_is_complete_and_honest():
@@ -355,6 +371,9 @@ def test_report_is_reproducible_renders_and_holds_every_indicator(mon, tmp_path)
     for words in ("BÁO CÁO SÁU THÁNG", "6 tháng cuối năm 2026", "Ký", "Xếp hạng",
                   "TP Hồ Chí Minh", "VN/GOV/BCA", "Mục tiêu", "45 lượt trao đổi"):
         assert words in text, words
+    # the registries' four measures, computed from what the registries reported
+    assert "đúng, đủ, sạch, sống" in text
+    assert "VN/GOV/TCT 200 90 % 100 % 95 % 85 % Toàn quốc 200 90 %" in text, text
     # `ndx report` is the same command (it runs ndx-monitor report in its place)
     d = tmp_path / "d.pdf"
     res = subprocess.run([str(mon.build_dir / "src" / "cli" / "ndx"), "report", "--data",

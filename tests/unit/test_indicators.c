@@ -4,7 +4,10 @@
  * (corrections are new rows, the newest is the value; tasks and overdue);
  * the exchange's figures computed from a monitor.db written by the real
  * mstore.c (each exchange counted once, success share, p95, per member);
- * the view's trend, distance and ranks; the report's bytes the same twice. */
+ * the registries' four measures kept by the real mmeasures.c and computed
+ * per period (each table by its latest run, pooled over records, per
+ * member); the view's trend, distance and ranks; the report's bytes the
+ * same twice. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +24,10 @@
 
 #include "indicators.h"
 #include "indicators_ops.h"
+#include "indicators_registries.h"
 #include "indicators_store.h"
 #include "indicators_view.h"
+#include "mmeasures.h"
 #include "mstore.h"
 #include "ndx/err.h"
 #include "report.h"
@@ -84,7 +89,8 @@ static void test_catalogue_holds_the_issues_indicators(void **state)
 		"online_completion", "cashless_payments", "eid_online_services", "prefilled_fields",
 		"qd766_transparency", "qd766_on_time", "qd766_online_services",
 		"qd766_satisfaction", "qd766_digitised", "exchange_volume", "exchange_success",
-		"exchange_p95_ms",
+		"exchange_p95_ms", "registry_accurate", "registry_sufficient", "registry_clean",
+		"registry_live",
 	};
 	const struct ind_def *d;
 
@@ -95,8 +101,9 @@ static void test_catalogue_holds_the_issues_indicators(void **state)
 		assert_non_null(d->name_en);
 		assert_true(json_array_size(json_object_get(d->json, "basis")) >= 1);
 		/* honest about where values come from: only the exchange's own
-		 * figures are computed today */
-		assert_int_equal(ind_is_computed(d), strncmp(ids[i], "exchange_", 9) == 0);
+		 * figures and the registries' measures are computed today */
+		assert_int_equal(ind_is_computed(d), strncmp(ids[i], "exchange_", 9) == 0 ||
+							     strncmp(ids[i], "registry_", 9) == 0);
 	}
 	d = ind_catalogue_find(f->cat, "online_completion");
 	assert_true(d->has_target && strcmp(d->target_op, ">") == 0 && d->target == 80);
@@ -104,6 +111,15 @@ static void test_catalogue_holds_the_issues_indicators(void **state)
 	assert_false(ind_target_met(d, 80));
 	assert_true(ind_target_met(d, 80.5));
 	assert_true(fabs(ind_distance(d, 61.5) - 18.5) < 1e-9);
+	/* the registries' measures: no legal figure, so the operator's
+	 * provisional target, said so */
+	d = ind_catalogue_find(f->cat, "registry_clean");
+	assert_string_equal(d->source, "registries");
+	assert_string_equal(d->unit, "percent");
+	assert_true(d->higher && d->has_target && d->target == 100);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(d->json, "target"),
+								 "set_by")),
+			       "provisional"));
 	d = ind_catalogue_find(f->cat, "exchange_p95_ms");
 	assert_false(d->higher);
 	assert_true(ind_target_met(d, 1000));
@@ -454,6 +470,114 @@ static void test_exchange_figures(void **state)
 	json_decref(fig);
 }
 
+/* ---- the registries' measures ------------------------------------------------------ */
+
+/* A measures answer of one run of one table, as GET /measures gives it. */
+static json_t *measures_answer(const char *sector, int run, const char *finished,
+			       const char *table, int records, int acc, int suf, int cln, int liv)
+{
+	return json_pack("{s:s s:[{s:i s:s s:s s:[{s:s s:i s:{s:i} s:{s:i} s:{s:i} s:{s:i}}]}]}",
+			 "sector", sector, "runs", "run", run, "started_at", finished,
+			 "finished_at", finished, "tables", "table", table, "records", records,
+			 "accurate", "records", acc, "sufficient", "records", suf, "clean",
+			 "records", cln, "live", "records", liv);
+}
+
+#define TAX_MEASURES "VN/GOV/TCT/tax/measures"
+#define BHXH_MEASURES "VN/GOV/BHXH/insurance/measures"
+
+static void write_measures(struct fx *f)
+{
+	struct mstore *ms;
+	size_t added, bad;
+	json_t *a;
+
+	assert_int_equal(mstore_open(f->mon, &ms), NDX_OK);
+	/* tax: run 1 in July (100 records), run 2 in August (100, better);
+	 * insurance: run 7 in August (300 records); the latest of each table
+	 * in H2 counts: tax run 2 and insurance run 7 */
+	a = measures_answer("tax", 1, "2026-07-10T03:00:00Z", "taxpayers", 100, 50, 60, 70, 80);
+	assert_int_equal(mmeasures_add(ms, TAX_MEASURES, "VN/GOV/TCT", a, AUG_MS, &added, &bad),
+			 NDX_OK);
+	assert_int_equal(added, 1);
+	json_decref(a);
+	a = measures_answer("tax", 2, "2026-08-10T03:00:00Z", "taxpayers", 100, 90, 95, 99, 97);
+	assert_int_equal(mmeasures_add(ms, TAX_MEASURES, "VN/GOV/TCT", a, AUG_MS, &added, &bad),
+			 NDX_OK);
+	/* the same answer again adds nothing */
+	assert_int_equal(mmeasures_add(ms, TAX_MEASURES, "VN/GOV/TCT", a, AUG_MS, &added, &bad),
+			 NDX_OK);
+	assert_int_equal(added, 0);
+	json_decref(a);
+	a = measures_answer("insurance", 7, "2026-08-12T03:00:00Z", "participants", 300, 270, 300,
+			    240, 285);
+	assert_int_equal(mmeasures_add(ms, BHXH_MEASURES, "VN/GOV/BHXH", a, AUG_MS, &added, &bad),
+			 NDX_OK);
+	json_decref(a);
+	/* refused: more accurate records than records, a finish in the future */
+	a = measures_answer("insurance", 8, "2026-08-13T03:00:00Z", "participants", 10, 11, 1, 1, 1);
+	assert_int_equal(mmeasures_add(ms, BHXH_MEASURES, "VN/GOV/BHXH", a, AUG_MS, &added, &bad),
+			 NDX_OK);
+	assert_int_equal(added, 0);
+	assert_int_equal(bad, 1);
+	json_decref(a);
+	a = measures_answer("insurance", 9, "2027-01-01T00:00:00Z", "participants", 1, 1, 1, 1, 1);
+	assert_int_equal(mmeasures_add(ms, BHXH_MEASURES, "VN/GOV/BHXH", a, AUG_MS, &added, &bad),
+			 NDX_OK);
+	assert_int_equal(bad, 1);
+	json_decref(a);
+	/* an answer that is no measures answer keeps nothing */
+	a = json_pack("{s:[]}", "runs");
+	assert_int_equal(mmeasures_add(ms, BHXH_MEASURES, "VN/GOV/BHXH", a, AUG_MS, &added, &bad),
+			 NDX_EINVAL);
+	json_decref(a);
+	mstore_close(ms);
+}
+
+static void test_registry_figures(void **state)
+{
+	struct fx *f = *state;
+	struct ind_period h2, jul;
+	int64_t from, to;
+	json_t *fig, *m;
+
+	assert_int_equal(ind_registry_figures(f->mon, 0, 1, &fig), NDX_ENOTFOUND);
+	write_measures(f);
+	assert_int_equal(ind_period_parse("2026-H2", &h2), NDX_OK);
+	ind_period_range_ms(&h2, &from, &to);
+	assert_int_equal(ind_registry_figures(f->mon, from, to, &fig), NDX_OK);
+	/* tax run 2 (100) + insurance run 7 (300), pooled over records */
+	assert_int_equal(json_integer_value(json_object_get(fig, "records")), 400);
+	assert_int_equal(json_integer_value(json_object_get(fig, "tables")), 2);
+	assert_true(fabs(json_real_value(json_object_get(fig, "accurate_pct")) - 90.0) < 1e-9);
+	assert_true(fabs(json_real_value(json_object_get(fig, "sufficient_pct")) - 98.75) < 1e-9);
+	assert_true(fabs(json_real_value(json_object_get(fig, "clean_pct")) - 84.75) < 1e-9);
+	assert_true(fabs(json_real_value(json_object_get(fig, "live_pct")) - 95.5) < 1e-9);
+	m = json_object_get(fig, "members");
+	assert_int_equal(json_array_size(m), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(m, 0), "member")),
+			    "VN/GOV/BHXH");
+	assert_true(fabs(json_real_value(json_object_get(json_array_get(m, 0), "clean_pct")) -
+			 80.0) < 1e-9);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(m, 1), "member")),
+			    "VN/GOV/TCT");
+	assert_true(fabs(json_real_value(json_object_get(json_array_get(m, 1), "clean_pct")) -
+			 99.0) < 1e-9);
+	json_decref(fig);
+	/* July alone: tax run 1 */
+	assert_int_equal(ind_period_parse("2026-07", &jul), NDX_OK);
+	ind_period_range_ms(&jul, &from, &to);
+	assert_int_equal(ind_registry_figures(f->mon, from, to, &fig), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(fig, "records")), 100);
+	assert_true(fabs(json_real_value(json_object_get(fig, "accurate_pct")) - 50.0) < 1e-9);
+	json_decref(fig);
+	/* a period without runs: no share */
+	assert_int_equal(ind_registry_figures(f->mon, 0, 1000, &fig), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(fig, "records")), 0);
+	assert_true(json_is_null(json_object_get(fig, "live_pct")));
+	json_decref(fig);
+}
+
 /* ---- the view ------------------------------------------------------------------ */
 
 static const json_t *indicator(const json_t *view, const char *id)
@@ -529,6 +653,50 @@ static void test_view_trend_distance_ranks(void **state)
 	json_decref(view);
 }
 
+static void test_view_registry_measures(void **state)
+{
+	struct fx *f = *state;
+	struct ind_period h2;
+	json_t *view;
+	const json_t *ind, *nat, *s;
+
+	write_measures(f);
+	assert_int_equal(ind_period_parse("2026-H2", &h2), NDX_OK);
+	struct ind_view_opts vo = { .cat = f->cat, .st = f->st, .monitor_db = f->mon,
+				    .period = &h2 };
+	assert_int_equal(ind_view(&vo, &view), NDX_OK);
+	ind = indicator(view, "registry_clean");
+	assert_string_equal(json_string_value(json_object_get(ind, "source")), "registries");
+	nat = scope(ind, "national");
+	assert_true(fabs(json_number_value(json_object_get(json_object_get(nat, "current"),
+							   "value")) - 84.75) < 1e-9);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(nat, "current"),
+							      "source")),
+			    "registries");
+	/* the trend: July and August */
+	assert_int_equal(json_array_size(json_object_get(nat, "series")), 2);
+	assert_false(json_is_true(json_object_get(nat, "met")));
+	assert_true(fabs(json_number_value(json_object_get(nat, "distance")) - 15.25) < 1e-9);
+	/* per agency, ranked: tax 99 before insurance 80 */
+	s = scope(ind, "VN/GOV/TCT");
+	assert_non_null(s);
+	assert_int_equal(json_integer_value(json_object_get(s, "rank")), 1);
+	assert_int_equal(json_integer_value(json_object_get(scope(ind, "VN/GOV/BHXH"), "rank")), 2);
+	/* sufficient: insurance has every record sufficient, met */
+	s = scope(indicator(view, "registry_sufficient"), "VN/GOV/BHXH");
+	assert_true(json_is_true(json_object_get(s, "met")));
+	/* the registries' values are computed, never entered */
+	const char *field, *why;
+	struct ind_checked ck;
+	assert_int_equal(ind_entry_check(f->cat, "registry_live", "2026-H2", "national", 99, "x",
+					 "y", NULL, &ck, &field, &why),
+			 NDX_EINVAL);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(view, "summary"),
+							    "with_value")),
+			 4);
+	json_decref(view);
+}
+
 /* ---- the report --------------------------------------------------------------------- */
 
 static void test_report_is_reproducible(void **state)
@@ -570,7 +738,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrections_keep_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tasks_and_overdue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exchange_figures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registry_figures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view_trend_distance_ranks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_registry_measures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_is_reproducible, setup, teardown),
 	};
 

@@ -2,8 +2,9 @@
 // (/ops/indicators): each indicator of the monitoring service's catalogue
 // with its latest value, its target and the distance to it (nationally;
 // an agency official also sees its own ministry's row), a chart of how
-// far each is from its target, the tasks with overdue ones flagged, and
-// for the operator and auditors the six-monthly report as a PDF.
+// far each is from its target, the registries' four measures (đúng, đủ,
+// sạch, sống) per agency, the tasks with overdue ones flagged, and for
+// the operator and auditors the six-monthly report as a PDF.
 
 import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
@@ -72,6 +73,38 @@ function indicatorsTable(rows) {
       metTag(sc),
     ]),
   });
+}
+
+// The registries' four measures, computed by the monitoring service from
+// what each registry's measures service reports (docs/indicators.md
+// "Registry measures"): a row per agency with its four shares side by
+// side, the nation first; an agency official sees the nation and its own.
+const REGISTRY_MEASURES = ['accurate', 'sufficient', 'clean', 'live'];
+
+function registriesTable(view, member) {
+  const inds = REGISTRY_MEASURES.map((m) => (view.indicators || []).find((i) => i.id === `registry_${m}`));
+  if (inds.some((i) => !i)) return null;
+  const scopes = new Set();
+  for (const ind of inds) {
+    for (const sc of ind.scopes || []) {
+      if (sc.current && (sc.scope === 'national' || (sc.kind === 'member' && (!member || sc.scope === member)))) scopes.add(sc.scope);
+    }
+  }
+  const list = [...scopes].sort((a, b) => (a === 'national' ? -1 : b === 'national' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  const cur = (ind, scope) => (ind.scopes || []).find((sc) => sc.scope === scope)?.current || null;
+  const body = list.length ? g.p(t('ops.reg.lead')) : g.p(t('ops.reg.none'));
+  const table = list.length ? ops.scrollTable({
+    id: 'ops-registries-table', caption: t('ops.reg.caption'),
+    head: [t('ops.reg.agency'), ...REGISTRY_MEASURES.map((m) => t(`ops.reg.${m}`)), t('ops.reg.period')],
+    rows: list.map((scope) => [
+      scope === 'national' ? t('ops.ind.national') : ops.memberName(scope),
+      ...inds.map((ind) => { const c = cur(ind, scope); return c ? unitValue(c.value, 'percent') : t('ops.none'); }),
+      String(cur(inds.find((ind) => cur(ind, scope)), scope)?.period ?? ''),
+    ]),
+  }) : null;
+  return h('section', { id: 'ops-registries', 'aria-labelledby': 'ops-registries-title' },
+    h('h2', { class: 'govuk-heading-m', id: 'ops-registries-title' }, t('ops.reg.title')),
+    body, table);
 }
 
 function tasksTable(tasks) {
@@ -168,6 +201,7 @@ export async function render(ctx) {
     g.p(view.period ? t('ops.ind.period', { period: String(view.period), date: formatDate(view.as_of) }) : t('ops.ind.latest')),
     chart.block,
     indicatorsTable(rows),
+    registriesTable(view, official.role === 'agency' ? official.member : null),
     h('h2', { class: 'govuk-heading-m', id: 'ops-tasks' }, t('ops.tasks.title')),
     g.p(overdue.length ? t('ops.tasks.overdue_n', { n: ops.num(overdue.length), all: ops.num(list.length) })
       : t('ops.tasks.on_time', { all: ops.num(list.length) })),

@@ -1,0 +1,122 @@
+/* The registries' four measures over a period (indicators_registries.h).
+ * A table counts once a period, by its latest run in it: a registry that
+ * reconciles daily does not weigh thirty times one that reconciles
+ * monthly. The shares are pooled over records (a big register weighs
+ * more than a small one), the rule the command's own report uses within a
+ * run. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "indicators_registries.h"
+#include "ndx/err.h"
+#include "ndx/sqlstore.h"
+
+#define PROG "ndx-monitor"
+
+static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
+
+/* The latest run of each (service, table) in the period, summed per
+ * member; the national row is the sum of the members'. */
+#define LATEST_SQL                                                                          \
+	"WITH inp AS (SELECT * FROM registry_measures WHERE finished_ms >= ?1"              \
+	" AND finished_ms < ?2), latest AS (SELECT * FROM inp i WHERE i.run = (SELECT"      \
+	" MAX(run) FROM inp j WHERE j.service = i.service AND j.tbl = i.tbl))"              \
+	" SELECT member, COUNT(*), SUM(records), SUM(accurate), SUM(sufficient), SUM(clean)," \
+	" SUM(live) FROM latest GROUP BY member ORDER BY member"
+
+/* {"records", "tables", "<measure>_pct"...} from n[0] tables, n[1] records,
+ * n[2..5] the measures' counts. */
+static int fill(json_t *o, const int64_t n[6])
+{
+	char key[32];
+	int rc = json_object_set_new(o, "tables", json_integer(n[0])) |
+		 json_object_set_new(o, "records", json_integer(n[1]));
+
+	for (size_t m = 0; m < 4; m++) {
+		snprintf(key, sizeof key, "%s_pct", MEASURES[m]);
+		rc |= json_object_set_new(o, key,
+					  n[1] ? json_real(100.0 * (double)n[2 + m] / (double)n[1])
+					       : json_null());
+	}
+	return rc ? NDX_ENOMEM : NDX_OK;
+}
+
+static int has_table(sqlite3 *db, int *has)
+{
+	sqlite3_stmt *s;
+	int rc = NDX_OK;
+
+	*has = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name ="
+				   " 'registry_measures'", -1, &s, NULL) != SQLITE_OK)
+		return ndx_sqlstore_fail(db, PROG, "registry figures");
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		*has = 1;
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		rc = ndx_sqlstore_fail(db, PROG, "registry figures");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int figures(sqlite3 *db, int64_t from, int64_t to, json_t *o, json_t *members)
+{
+	int64_t total[6] = { 0 }, n[6];
+	sqlite3_stmt *s;
+	int rc = NDX_OK, step, has;
+
+	if ((rc = has_table(db, &has)) || !has)
+		return rc ? rc : fill(o, total);
+	if (sqlite3_prepare_v2(db, LATEST_SQL, -1, &s, NULL) != SQLITE_OK)
+		return ndx_sqlstore_fail(db, PROG, "registry figures");
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 2, to);
+	while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *m = json_pack("{s:s}", "member", (const char *)sqlite3_column_text(s, 0));
+
+		for (int i = 0; i < 6; i++) {
+			n[i] = sqlite3_column_int64(s, 1 + i);
+			total[i] += n[i];
+		}
+		if (!m || fill(m, n) || json_array_append_new(members, m))
+			rc = NDX_ENOMEM;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = ndx_sqlstore_fail(db, PROG, "registry figures");
+	sqlite3_finalize(s);
+	return rc ? rc : fill(o, total);
+}
+
+int ind_registry_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms, json_t **out)
+{
+	sqlite3 *db = NULL;
+	json_t *o = json_object(), *members = json_array();
+	int rc = o && members ? NDX_OK : NDX_ENOMEM;
+
+	*out = NULL;
+	if (!rc && access(monitor_db, F_OK) != 0)
+		rc = NDX_ENOTFOUND;
+	if (!rc && sqlite3_open_v2(monitor_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		rc = ndx_sqlstore_fail(db, PROG, "open monitor.db read-only");
+	if (!rc) {
+		sqlite3_busy_timeout(db, 5000);
+		rc = figures(db, from_ms, to_ms, o, members);
+	}
+	sqlite3_close(db);
+	if (!rc && !json_object_set_new(o, "members", members)) {
+		*out = o;
+		return NDX_OK;
+	}
+	if (!rc) {
+		json_decref(o);
+		return NDX_ENOMEM;
+	}
+	json_decref(o);
+	json_decref(members);
+	return rc;
+}
