@@ -190,16 +190,16 @@ struct citizen {
 };
 
 struct lookups {
-	sqlite3_stmt *by_pin, *by_name, *by_name_birth;
+	sqlite3_stmt *by_pin, *by_name, *by_name_birth, *by_name_address;
 };
 
 /* At most this many citizens of one name (and birth date, when the record
  * has one) are looked at for a candidate. By name alone a common name is
  * held by thousands in a national registry, so a record with a birth date
- * is looked up by both (the index citizens_name_birth, store.c): at a
- * million citizens the name alone cut off the person in one case of three
- * of a duplicate under a mistyped number (bench/README.md "Reconciliation
- * at scale"). */
+ * is looked up by both (the index citizens_name_birth, store.c), and one
+ * without a birth date by name and address as written: at a million
+ * citizens the name alone cut off the person in three duplicates of ten
+ * under a mistyped number (bench/README.md "Reconciliation at scale"). */
 #define CANDIDATES_LOOKED_AT 64
 #define TEXT_OF_(n) #n
 #define TEXT_OF(n) TEXT_OF_(n)
@@ -252,41 +252,69 @@ static int fits(const json_t *rec, const struct citizen *c)
 	return addr && strcmp(verify_address(addr, c->address), VERIFY_MATCH) == 0;
 }
 
+/* The citizens q yields that fit rec: the first into *out, the number of
+ * them, and of those at rec's address (the first of which into *at). */
+struct fitting {
+	int found, found_at_address;
+	struct citizen first, at_address;
+};
+
+static int scan(sqlite3_stmt *q, const json_t *rec, struct fitting *f)
+{
+	const char *addr = sget(rec, "address");
+	struct citizen c;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		citizen_from(q, &c);
+		if (!fits(rec, &c))
+			continue;
+		if (f->found++ == 0)
+			f->first = c;
+		if (addr && strcmp(verify_address(addr, c.address), VERIFY_MATCH) == 0 &&
+		    f->found_at_address++ == 0)
+			f->at_address = c;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? NDX_OK : NDX_EDB;
+}
+
 /* The one citizen fitting rec by folded name (1), none or several (0),
  * NDX_EDB. Several people can share a name, birth date and sex; then the
  * one of them whose address matches the record's is its person, when
- * exactly one does. */
+ * exactly one does. Without a birth date, the address as written is looked
+ * for among all of the name first (a common name has more holders than are
+ * looked at), then the first of the name compared folded. */
 static int candidate(struct lookups *l, const json_t *rec, struct citizen *out)
 {
 	char folded[STORE_FOLDED_MAX];
 	const char *name = sget(rec, "full_name"), *birth = sget(rec, "birth_date"),
 		   *addr = sget(rec, "address");
-	sqlite3_stmt *q = birth ? l->by_name_birth : l->by_name;
-	struct citizen c, at_address;
-	int rc, found = 0, found_at_address = 0;
+	struct fitting f = { 0 };
+	int rc;
 
 	if (!name || ndx_fold(name, folded, sizeof folded) < 0 || !*folded)
 		return 0;
-	sqlite3_reset(q);
-	sqlite3_bind_text(q, 1, folded, -1, SQLITE_TRANSIENT);
-	if (birth)
-		sqlite3_bind_text(q, 2, birth, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		citizen_from(q, &c);
-		if (!fits(rec, &c))
-			continue;
-		if (found++ == 0)
-			*out = c;
-		if (addr && strcmp(verify_address(addr, c.address), VERIFY_MATCH) == 0 &&
-		    found_at_address++ == 0)
-			at_address = c;
+	if (birth) {
+		sqlite3_bind_text(l->by_name_birth, 1, folded, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(l->by_name_birth, 2, birth, -1, SQLITE_TRANSIENT);
+		rc = scan(l->by_name_birth, rec, &f);
+	} else {
+		rc = NDX_OK;
+		if (addr) {
+			sqlite3_bind_text(l->by_name_address, 1, folded, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(l->by_name_address, 2, addr, -1, SQLITE_TRANSIENT);
+			rc = scan(l->by_name_address, rec, &f);
+		}
+		if (rc == NDX_OK && f.found == 0) {
+			sqlite3_bind_text(l->by_name, 1, folded, -1, SQLITE_TRANSIENT);
+			rc = scan(l->by_name, rec, &f);
+		}
 	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE)
-		return NDX_EDB;
-	if (found > 1 && found_at_address == 1)
-		*out = at_address;
-	return found == 1 || found_at_address == 1;
+	if (rc != NDX_OK)
+		return rc;
+	*out = f.found > 1 && f.found_at_address == 1 ? f.at_address : f.first;
+	return f.found == 1 || f.found_at_address == 1;
 }
 
 /* Sets the verdict of every field sent but the number against c (NULL:
@@ -400,7 +428,12 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 	    sqlite3_prepare_v2(db,
 			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
 			       "AND birth_date = ?2 ORDER BY rowid LIMIT " TEXT_OF(CANDIDATES_LOOKED_AT),
-			       -1, &l.by_name_birth, NULL) != SQLITE_OK)
+			       -1, &l.by_name_birth, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
+			       "AND permanent_address = ?2 ORDER BY rowid LIMIT "
+			       TEXT_OF(CANDIDATES_LOOKED_AT),
+			       -1, &l.by_name_address, NULL) != SQLITE_OK)
 		rc = NDX_EDB;
 	/* One read transaction: every record sees the same registry. */
 	if (rc == NDX_OK && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -416,6 +449,7 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 	sqlite3_finalize(l.by_pin);
 	sqlite3_finalize(l.by_name);
 	sqlite3_finalize(l.by_name_birth);
+	sqlite3_finalize(l.by_name_address);
 	store_release(st, c);
 	json_decref(records);
 	if (rc) {

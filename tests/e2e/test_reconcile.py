@@ -321,10 +321,11 @@ def test_a_candidate_among_many_people_of_one_name(demo):
     name (at a million citizens the person was cut off in one duplicate of three:
     bench/README.md "Reconciliation at scale"); of people sharing name, birth date and sex,
     the one at the record's address is the candidate, and none when the address does not
-    tell them apart."""
+    tell them apart; a record without a birth date (a taxpayer's) is found by name and
+    address among all of the name."""
     name, folded = "Lê Thị Kiểm Thử", "le thi kiem thu"
     home = "Số 5 phố Hàng Bài, Phường Hoàn Kiếm, Thành phố Hà Nội"
-    pins = [f"00119{9 - i // 100000}{i % 100000:06d}"[:12] for i in range(73)]
+    pins = [f"00119{9 - i // 100000}{i % 100000:06d}"[:12] for i in range(74)]
     assert not demo.sql("population", "SELECT pin FROM citizens WHERE pin IN (%s)"
                         % ",".join("?" * len(pins)), *pins)
     many = [(pins[i], name, folded, f"1990-{1 + i // 28:02d}-{1 + i % 28:02d}", home)
@@ -332,13 +333,17 @@ def test_a_candidate_among_many_people_of_one_name(demo):
     the_one = (pins[70], name, folded, "1985-05-05", home)
     twins = [(pins[71], name, folded, "1986-06-06", home),
              (pins[72], name, folded, "1986-06-06", "Số 9 đường Láng, Phường Láng, Thành phố Hà Nội")]
-    add_citizens(demo, many + [the_one] + twins)
+    elsewhere = (pins[73], name, folded, "1979-09-09",
+                 "Số 7 ngõ Kiểm Thử, Phường Ba Đình, Thành phố Hà Nội")
+    add_citizens(demo, many + [the_one] + twins + [elsewhere])
     records = [
         {"full_name": name, "birth_date": "1985-05-05", "sex": "female"},
         {"full_name": name, "birth_date": "1986-06-06", "sex": "female", "address": twins[1][4]},
         {"full_name": name, "birth_date": "1986-06-06", "sex": "female"},
         {"full_name": name, "birth_date": "1986-06-06", "sex": "female",
          "address": "Số 1 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"},
+        # As a tax record: a name and an address, no birth date.
+        {"full_name": name, "address": elsewhere[4]},
     ]
     resp = post_verify(demo, records)
     assert resp.status_code == 200, resp.text
@@ -347,6 +352,7 @@ def test_a_candidate_among_many_people_of_one_name(demo):
     assert results[1].get("candidate_pin") == twins[1][0], results[1]
     assert results[1]["address"] == "match"
     assert "candidate_pin" not in results[2] and "candidate_pin" not in results[3], results
+    assert results[4].get("candidate_pin") == elsewhere[0], results[4]
 
 
 def test_every_checked_person_sees_the_check(demo, reports):
