@@ -382,7 +382,8 @@ static const struct demo_member members[] = {
 
 struct demo_grant {
 	const char *client;
-	const char *service; /* NULL: every service but the access lists */
+	const char *service; /* NULL: every service but the access lists and the
+			      * registries' measures ("*" in DIR/federation.json) */
 	const char *methods[3];
 };
 
