@@ -229,6 +229,16 @@ bench-misuse: $(BUILD)/build.ninja
 	ninja -C $(BUILD) src/monitor/ndx-monitor
 	NDX_BUILD_DIR=$(abspath $(BUILD)) bench/misuse/run
 
+# Reconciliation of the six sector registries with the population registry
+# at scale (bench/README.md "Reconciliation at scale"): seed with defects,
+# reconcile through the demo's gateways, precision and recall per kind, time,
+# extrapolated to 10 and 100 million; writes bench/results/reconcile-latest.*.
+# RECONCILE_CITIZENS=100000,1000000 by default.
+RECONCILE_CITIZENS ?= 100000,1000000
+.PHONY: bench-reconcile
+bench-reconcile: build
+	bench/reconcile/run --build $(abspath $(BUILD)) --citizens $(RECONCILE_CITIZENS)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)
 
