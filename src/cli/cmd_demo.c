@@ -221,7 +221,7 @@ static const char demo_usage[] =
 
 /* ---- the demo federation --------------------------------------------- */
 
-#define MAX_SERVICES 4   /* of a subsystem */
+#define MAX_SERVICES 5   /* of a subsystem */
 #define MAX_SUBSYSTEMS 3 /* of a member */
 
 struct demo_service {
@@ -263,6 +263,14 @@ struct demo_member {
 #define MEASURES { "measures", "Chất lượng dữ liệu: đúng, đủ, sạch, sống (kết quả đối chiếu)", \
 	0, { NULL }, 0, "measures", { NULL }, NULL }
 
+/* ... and its correction worklist (docs/sectors.md "Correction
+ * worklists"): the open tasks of its last run and one correction at a
+ * time, made by an officer of the agency at the portal's officers' desk
+ * (X-Road-UserId), so granted to the portal alone (grants below). The
+ * tasks name people: bulk for the purpose data-correction. */
+#define RECONCILE { "reconcile", "Danh sách sửa dữ liệu theo kết quả đối chiếu", 1, \
+	{ "data-correction" }, 0, "reconcile", { "data-correction" }, NULL }
+
 #define TRANSPARENCY { "transparency", { { "accesses", \
 	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL, \
 	{ NULL }, NULL } } }
@@ -301,7 +309,7 @@ static const struct demo_member members[] = {
 			 * and the e-ID (life_types below). */
 			{ "deaths", "Tra cứu thông tin khai tử", 1, { "public-service" }, 0,
 			  "deaths", { NULL }, NULL },
-			MEASURES } },
+			MEASURES, RECONCILE } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
 		/* An enterprise record names its legal representative: personal. */
@@ -313,7 +321,7 @@ static const struct demo_member members[] = {
 			  "enterprises", { "public-service" }, NULL },
 			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
 			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL },
-			MEASURES } },
+			MEASURES, RECONCILE } },
 		TRANSPARENCY } },
 	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
 		{ "tax", {
@@ -325,7 +333,7 @@ static const struct demo_member members[] = {
 			  { "public-service" }, NULL },
 			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
 			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL },
-			MEASURES } },
+			MEASURES, RECONCILE } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
 		{ "insurance", {
@@ -334,20 +342,20 @@ static const struct demo_member members[] = {
 			/* The contribution history needs the citizen's consent. */
 			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
 			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL },
-			MEASURES } },
+			MEASURES, RECONCILE } },
 		TRANSPARENCY } },
 	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
 		{ "land", {
 			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL }, NULL },
 			{ "right-holders", "Tra cứu người sử dụng đất", 1,
 			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL },
-			MEASURES } },
+			MEASURES, RECONCILE } },
 		TRANSPARENCY } },
 	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
 		{ "vehicles", {
 			{ "vehicles", "Tra cứu phương tiện", 1,
 			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL },
-			MEASURES } },
+			MEASURES, RECONCILE } },
 		TRANSPARENCY } },
 	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
 		/* The national public service portal (a consumer) and the consent
@@ -383,7 +391,8 @@ static const struct demo_member members[] = {
 struct demo_grant {
 	const char *client;
 	const char *service; /* NULL: every service but the access lists and the
-			      * registries' measures ("*" in DIR/federation.json) */
+			      * registries' measures and worklists ("*" in
+			      * DIR/federation.json) */
 	const char *methods[3];
 };
 
@@ -424,6 +433,14 @@ static const struct demo_grant grants[] = {
 	{ MONITOR_CLIENT, "VN/GOV/BHXH/insurance/measures", { "GET" } },
 	{ MONITOR_CLIENT, "VN/GOV/BNNMT/land/measures", { "GET" } },
 	{ MONITOR_CLIENT, "VN/GOV/CSGT/vehicles/measures", { "GET" } },
+	/* The officers' desk of the portal: each registry's officers work
+	 * its correction worklist there; nobody else does. */
+	{ PORTAL_CLIENT, "VN/GOV/BTP/civil-status/reconcile", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/reconcile", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/TCT/tax/reconcile", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/BHXH/insurance/reconcile", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/BNNMT/land/reconcile", { "GET", "POST" } },
+	{ PORTAL_CLIENT, "VN/GOV/CSGT/vehicles/reconcile", { "GET", "POST" } },
 	/* After the ones above: a grant that exists already is kept. */
 	{ PORTAL_CLIENT, NULL, { "GET" } },
 };
@@ -2312,10 +2329,13 @@ static int populate(const struct demo_state *st, const struct cli_api *api, size
 						 members[i].subsystems[j].code,
 						 members[i].subsystems[j].services[k].code);
 					/* the registries' measures are the operations
-					 * centre's alone (grants above) */
+					 * centre's alone, their worklists the portal's
+					 * officers' (grants above) */
 					if (granted_explicitly(grants[g].client, id) ||
 					    strcmp(members[i].subsystems[j].services[k].code,
-						   "measures") == 0)
+						   "measures") == 0 ||
+					    strcmp(members[i].subsystems[j].services[k].code,
+						   "reconcile") == 0)
 						continue;
 					if (ensure_grant(api, grants[g].client, id,
 							 grants[g].methods) != 0)

@@ -22,6 +22,7 @@
 #include "ndx/pin.h"
 #include "ops.h"
 #include "procedures.h"
+#include "worklist.h"
 #include "ndx/static_files.h"
 
 #define MAX_SEGS 6
@@ -329,6 +330,17 @@ static int r_hold(struct call *c, json_t **out, int *status, struct perr *e)
 	return 0;
 }
 
+static int r_worklist(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return worklist_get(c->p, c->s, c->req, out, e);
+}
+
+static int r_correct(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	return worklist_correct(c->p, c->s, c->body, out, status, e);
+}
+
 enum who { SIGNED_IN, CITIZEN, OFFICER };
 
 static const struct route {
@@ -353,6 +365,8 @@ static const struct route {
 	{ "GET", "officer/procedures", OFFICER, r_queue },
 	{ "POST", "officer/procedures/*/decision", OFFICER, r_decide },
 	{ "POST", "officer/procedures/*/assignment", OFFICER, r_hold },
+	{ "GET", "officer/worklist", OFFICER, r_worklist },
+	{ "POST", "officer/worklist/corrections", OFFICER, r_correct },
 };
 
 static int id_segment(const char *s, size_t n)

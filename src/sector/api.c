@@ -23,6 +23,7 @@
 #include "sec_measures.h"
 #include "sec_outbox.h"
 #include "sec_verify.h"
+#include "sec_worklist_api.h"
 
 #define ID_MAX 64
 #define MSG_MAX 256
@@ -828,6 +829,11 @@ static void route(struct api *api, const struct ndx_http_req *req, struct ndx_ht
 	/* The four measures of its reconciliation runs (sec_measures.h). */
 	if (strcmp(p, "/measures") == 0) {
 		measures_handle(api->def, api->st, req, resp);
+		return;
+	}
+	/* The correction worklist of its reconciliation (sec_worklist_api.h). */
+	if (strncmp(p, "/reconcile/", 11) == 0 && strcmp(api->def->name, "population") != 0) {
+		worklist_api_handle(api->def, api->st, api->events_client, req, resp, declared);
 		return;
 	}
 	/* The population registry's verification service (sec_verify.h). */
