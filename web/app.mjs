@@ -32,6 +32,7 @@ const ROUTES = [
   { path: '/officer', page: 'officer-signin', nav: 'officer' },
   { path: '/officer/queue', page: 'officer-queue', need: 'officer', nav: 'queue' },
   { path: '/officer/procedures/:id', page: 'officer-procedure', need: 'officer', nav: 'queue' },
+  { path: '/officer/worklist', page: 'officer-worklist', need: 'officer', nav: 'worklist' },
   { path: '/ops', page: 'ops-live', need: 'official', nav: 'ops' },
   { path: '/ops/gateways', page: 'ops-gateways', need: 'official', nav: 'ops_gateways' },
   { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
@@ -42,7 +43,7 @@ const ROUTES = [
 const NAV = {
   none: [['home', '/'], ['officer', '/officer']],
   citizen: [['profile', '/profile'], ['procedures', '/procedures'], ['accesses', '/accesses'], ['consents', '/consents']],
-  officer: [['queue', '/officer/queue']],
+  officer: [['queue', '/officer/queue'], ['worklist', '/officer/worklist']],
   // An official is a citizen too: on the operations centre's pages the
   // navigation is the centre's, elsewhere the citizen's with one link to it.
   official: [['ops', '/ops'], ['ops_cases', '/ops/cases'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['profile', '/profile']],
