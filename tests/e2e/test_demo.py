@@ -72,8 +72,16 @@ EXTRA_SERVICES = {"VN/GOV/BCA": {"population/verify": "verify"},
                   "VN/GOV/BHXH": {"insurance/measures": "measures"},
                   "VN/GOV/BNNMT": {"land/measures": "measures"},
                   "VN/GOV/CSGT": {"vehicles/measures": "measures"}}
+# ... and its correction worklist (docs/sectors.md "Correction worklists"), path
+# /reconcile: the portal's officers' desk alone reads and writes it.
+for _m, _svcs in list(EXTRA_SERVICES.items()):
+    for _sid in list(_svcs):
+        if _sid.endswith("/measures"):
+            _svcs[_sid.replace("/measures", "/reconcile")] = "reconcile"
 MEASURES_SERVICES = {f"{m}/{s}" for m, svcs in EXTRA_SERVICES.items() for s in svcs
                      if s.endswith("/measures")}
+RECONCILE_SERVICES = {f"{m}/{s}" for m, svcs in EXTRA_SERVICES.items() for s in svcs
+                      if s.endswith("/reconcile")}
 # Subsystems that serve nothing: the e-ID, behind BCA's gateway, receives events.
 EXTRA_SUBSYSTEMS = {"VN/GOV/BCA": {"VN/GOV/BCA/eid"}}
 # Tables the seed leaves empty: deaths come from the printed life event.
@@ -453,7 +461,14 @@ def test_registry_holds_the_federation(up):
         assert grants[(PORTAL, sid)] == ["GET", "POST"], sid
     # (the treasury's orders: the portal orders a procedure's fee)
     assert grants[(PORTAL, "VN/GOV/KBNN/treasury/orders")] == ["GET", "POST"]
-    for sid in set(by_id) - MEASURES_SERVICES - {"VN/GOV/BCA/population/citizens",
+    # The registries' worklists: to the portal only, to read and correct.
+    for (client, sid), methods in grants.items():
+        if sid in RECONCILE_SERVICES:
+            assert client == PORTAL and methods == ["GET", "POST"], (client, sid)
+    for sid in RECONCILE_SERVICES:
+        assert grants[(PORTAL, sid)] == ["GET", "POST"] and by_id[sid]["personal"], sid
+    for sid in set(by_id) - MEASURES_SERVICES - RECONCILE_SERVICES - {
+                             "VN/GOV/BCA/population/citizens",
                              "VN/GOV/BTC/enterprise/enterprises",
                              "VN/GOV/BTC/enterprise/owners", "VN/GOV/TCT/tax/taxpayers",
                              "VN/GOV/BCA/population/households",
@@ -503,7 +518,8 @@ def test_federation_file_matches_and_exports(up, tmp_path):
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
         "VN/GOV/BCA/population/verify": ["data-reconciliation"],
         "VN/GOV/BTC/enterprise/enterprises": ["public-service"],
-        "VN/GOV/TCT/tax/taxpayers": ["public-service"]}
+        "VN/GOV/TCT/tax/taxpayers": ["public-service"],
+        **{sid: ["data-correction"] for sid in RECONCILE_SERVICES}}
 
 
 def test_bulk_purposes_and_the_id_provider_are_in_the_signed_conf(up):
