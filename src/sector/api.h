@@ -1,8 +1,9 @@
 /* One sector's REST API (docs/sectors.md "API"): GET /healthz, GET
  * /openapi.json, and for every table T of the sector GET /T (list, search
  * by name with or without diacritics, filters, paging), POST /T, GET /T/ID
- * and PUT /T/ID; GET /measures (sec_measures.h) and, on the population
- * registry, POST /verify (sec_verify.h). Writes are validated against the
+ * and PUT /T/ID; GET /measures (sec_measures.h), on the population
+ * registry POST /verify (sec_verify.h), on the others /reconcile/...
+ * (sec_worklist_api.h). Writes are validated against the
  * schema; every refusal is an X-Road style error that names the field at
  * fault. */
 #ifndef NDX_SECTOR_API_H

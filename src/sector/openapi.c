@@ -13,6 +13,7 @@
 #include "pinset.h"
 #include "sec_measures.h"
 #include "sec_verify.h"
+#include "sec_worklist_api.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -308,6 +309,8 @@ json_t *openapi_build(const struct sector_def *def)
 	if (strcmp(def->name, "population") == 0 && verify_path(paths))
 		goto fail;
 	if (json_object_set_new(paths, "/measures", measures_openapi_path()))
+		goto fail;
+	if (strcmp(def->name, "population") != 0 && worklist_openapi_paths(paths))
 		goto fail;
 	json_object_set_new(paths, "/healthz",
 			    json_pack("{s{sss{s{ss}}}}", "get", "summary", "liveness", "responses",

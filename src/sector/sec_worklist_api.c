@@ -338,6 +338,72 @@ out:
 	json_decref(body);
 }
 
+/* GET /reconcile/worklist and POST /reconcile/corrections in the sector's
+ * OpenAPI document: JSON text read by jansson, written once here. */
+#define TEXT_OF_(n) #n
+#define TEXT_OF(n) TEXT_OF_(n)
+static const char WORKLIST_PATHS[] =
+	"{\"/reconcile/worklist\": {\"get\": {\"summary\": \"the open correction tasks\","
+	"\"operationId\": \"reconcile_worklist\","
+	"\"description\": \"The findings of the sector's last finished reconciliation run "
+	"that no correction covers yet (docs/sectors.md 'Correction worklists'), one page at a "
+	"time. Every person a task concerns, and every candidate number, is declared in "
+	"Ndx-Data-Subjects.\","
+	"\"parameters\": [{\"name\": \"offset\", \"in\": \"query\", \"required\": false, "
+	"\"schema\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": "
+	TEXT_OF(WORKLIST_MAX_OFFSET) ", \"default\": 0}}, {\"name\": \"limit\", \"in\": "
+	"\"query\", \"required\": false, \"schema\": {\"type\": \"integer\", \"minimum\": 1, "
+	"\"maximum\": " TEXT_OF(WORKLIST_MAX_LIMIT) ", \"default\": "
+	TEXT_OF(WORKLIST_DEFAULT_LIMIT) "}}],"
+	"\"responses\": {\"200\": {\"description\": \"a page of tasks\", "
+	"\"headers\": {\"Ndx-Data-Subjects\": {\"schema\": {\"type\": \"string\"}}}, "
+	"\"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", "
+	"\"properties\": {\"sector\": {\"type\": \"string\"}, \"run\": {\"type\": "
+	"\"integer\"}, \"total\": {\"type\": \"integer\"}, \"offset\": {\"type\": "
+	"\"integer\"}, \"limit\": {\"type\": \"integer\"}, \"tasks\": {\"type\": \"array\", "
+	"\"items\": {\"type\": \"object\", \"properties\": {\"table\": {\"type\": \"string\"}, "
+	"\"key\": {\"type\": \"string\"}, \"kind\": {\"type\": \"string\"}, \"field\": "
+	"{\"type\": \"string\"}, \"candidate_pin\": {\"type\": \"string\", \"pattern\": "
+	"\"^[0-9]{12}$\"}}}}}}}}},"
+	"\"400\": {\"description\": \"offset or limit out of range (named in "
+	"Ndx-Invalid-Field)\"}, \"422\": {\"description\": \"the page concerns too many "
+	"people: ask a smaller one\"}}}},"
+	"\"/reconcile/corrections\": {\"post\": {\"summary\": \"correct one task\","
+	"\"operationId\": \"reconcile_correct\","
+	"\"description\": \"Corrects the field of one open task in one action, logged with the "
+	"officer named in X-Road-UserId (required). value is the officer's, from the person's "
+	"papers; without it, a deceased person's record is closed and a number becomes the "
+	"population registry's candidate.\","
+	"\"requestBody\": {\"required\": true, \"content\": {\"application/json\": "
+	"{\"schema\": {\"type\": \"object\", \"additionalProperties\": false, \"required\": "
+	"[\"table\", \"key\", \"field\"], \"properties\": {\"table\": {\"type\": \"string\"}, "
+	"\"key\": {\"type\": \"string\"}, \"field\": {\"type\": \"string\"}, \"value\": "
+	"{\"type\": \"string\"}}}}}},"
+	"\"responses\": {\"200\": {\"description\": \"the correction as logged\", "
+	"\"headers\": {\"Ndx-Data-Subjects\": {\"schema\": {\"type\": \"string\"}}}},"
+	"\"400\": {\"description\": \"a field or the value is invalid (named in "
+	"Ndx-Invalid-Field), or X-Road-UserId is missing\"},"
+	"\"404\": {\"description\": \"no such open task in the last finished run\"},"
+	"\"409\": {\"description\": \"the field is the record's key: the same person twice is "
+	"merged, not corrected\"}}}}}";
+
+int worklist_openapi_paths(json_t *paths)
+{
+	json_error_t err;
+	json_t *p = json_loads(WORKLIST_PATHS, 0, &err);
+
+	if (!p) {
+		fprintf(stderr, "ndx-sector: openapi: /reconcile: %s\n", err.text);
+		return -1;
+	}
+	if (json_object_update(paths, p)) {
+		json_decref(p);
+		return -1;
+	}
+	json_decref(p);
+	return 0;
+}
+
 void worklist_api_handle(const struct sector_def *def, struct store *st, const char *events_client,
 			 const struct ndx_http_req *req, struct ndx_http_resp *resp,
 			 struct pinset *declared)

@@ -33,4 +33,8 @@ void worklist_api_handle(const struct sector_def *def, struct store *st, const c
 			 const struct ndx_http_req *req, struct ndx_http_resp *resp,
 			 struct pinset *declared);
 
+/* Adds the two routes to an OpenAPI document's paths: 0, or -1 (said on
+ * stderr). */
+int worklist_openapi_paths(json_t *paths);
+
 #endif

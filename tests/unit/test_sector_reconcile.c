@@ -24,6 +24,7 @@
 #include "ndx/err.h"
 #include "sec_reconcile.h"
 #include "sec_verify.h"
+#include "sec_worklist_api.h"
 #include "seed.h"
 #include "seed_defects.h"
 #include "sec_outbox.h"
@@ -212,6 +213,19 @@ static void test_openapi_verify(void **state)
 	assert_int_equal(json_integer_value(json_object_get(records, "maxItems")), VERIFY_MAX_RECORDS);
 	/* Only the population registry verifies. */
 	assert_null(json_object_get(json_object_get(tax, "paths"), "/verify"));
+	/* The reconciled registries describe their worklist routes, with the
+	 * limits the handler enforces; the reference registry has none. */
+	json_t *wl = json_object_get(json_object_get(json_object_get(tax, "paths"),
+						     "/reconcile/worklist"), "get");
+	assert_non_null(wl);
+	json_t *limit = json_array_get(json_object_get(wl, "parameters"), 1);
+	assert_string_equal(json_string_value(json_object_get(limit, "name")), "limit");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(limit, "schema"),
+							    "maximum")),
+			 WORKLIST_MAX_LIMIT);
+	assert_non_null(json_object_get(json_object_get(json_object_get(tax, "paths"),
+							"/reconcile/corrections"), "post"));
+	assert_null(json_object_get(json_object_get(pop, "paths"), "/reconcile/worklist"));
 	json_decref(pop);
 	json_decref(tax);
 }
