@@ -517,6 +517,21 @@ static const char CITIZEN_SCHEMA[] =
 	"\"sibling\",\"other\"]}},"
 	"\"additionalProperties\":false," SCHEMA_DEFS "}";
 
+/* A correction of who a citizen is in the population registry (a name,
+ * birth date or sex found wrong, e.g. by reconciliation): tax and social
+ * insurance correct the name they copied. */
+static const char CORRECTED_SCHEMA[] =
+	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+	"\"title\":\"citizen-corrected\",\"type\":\"object\","
+	"\"required\":[\"pin\",\"full_name\",\"birth_date\",\"sex\",\"corrected\"],"
+	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
+	"\"full_name\":{\"$ref\":\"#/definitions/name\"},"
+	"\"birth_date\":{\"$ref\":\"#/definitions/date\"},"
+	"\"sex\":{\"enum\":[\"male\",\"female\"]},"
+	"\"corrected\":{\"type\":\"array\",\"minItems\":1,\"uniqueItems\":true,"
+	"\"items\":{\"enum\":[\"full_name\",\"birth_date\",\"sex\"]}}},"
+	"\"additionalProperties\":false," SCHEMA_DEFS "}";
+
 #define DEATHS_SERVICE "VN/GOV/BTP/civil-status/deaths"
 #define BIRTHS_SERVICE "VN/GOV/BTP/civil-status/births"
 #define CITIZENS_SERVICE "VN/GOV/BCA/population/citizens"
@@ -533,6 +548,7 @@ static const struct demo_event_type event_types[] = {
 	{ BIRTHS_SERVICE, "birth-registered", "Đăng ký khai sinh", BIRTH_SCHEMA },
 	{ CITIZENS_SERVICE, "residence-changed", "Thay đổi nơi thường trú", RESIDENCE_SCHEMA },
 	{ CITIZENS_SERVICE, "citizen-registered", "Đăng ký công dân mới", CITIZEN_SCHEMA },
+	{ CITIZENS_SERVICE, "citizen-corrected", "Đính chính thông tin công dân", CORRECTED_SCHEMA },
 };
 
 struct demo_subscription {
@@ -555,6 +571,10 @@ static const struct demo_subscription subscriptions[] = {
 	 * the child's health insurance card. */
 	{ "VN/GOV/BCA/population", BIRTHS_SERVICE, "birth-registered" },
 	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "citizen-registered" },
+	/* A correction of a citizen's name in the population registry: the
+	 * names tax and social insurance copied follow it. */
+	{ "VN/GOV/TCT/tax", CITIZENS_SERVICE, "citizen-corrected" },
+	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "citizen-corrected" },
 };
 #define EVENTS_PURPOSE "public-service"
 /* Retries of the demo's subscriptions: a gateway that was stopped catches

@@ -19,6 +19,7 @@
 
 #include "ndx/err.h"
 #include "ndx/evclient.h"
+#include "ndx/fold.h"
 #include "ndx/pin.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
@@ -50,6 +51,7 @@ typedef int (*insert_fn)(struct apply_ctx *a, const json_t *p, char *why, size_t
 
 static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t cap);
 static int child_health_card(struct apply_ctx *a, const json_t *p, char *why, size_t cap);
+static int name_corrected(struct apply_ctx *a, const json_t *p, char *why, size_t cap);
 
 struct rule {
 	const char *sector, *event, *effect;
@@ -92,6 +94,13 @@ static const struct rule RULES[] = {
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE vehicles SET owner_address = ?2, owner_province = ?3, updated_at = ?9"
 	  " WHERE owner_id = ?1 AND (owner_address IS NOT ?2 OR owner_province IS NOT ?3)", NULL },
+	/* A correction of a citizen's name in the population registry: tax
+	 * and social insurance correct the name they hold (their copies hold
+	 * no birth date or sex). */
+	{ "tax", "citizen-corrected", "taxpayer name corrected",
+	  { { "pin", COL_PIN, 0 }, { "full_name", COL_TEXT, 0 } }, NULL, name_corrected },
+	{ "insurance", "citizen-corrected", "participant name corrected",
+	  { { "pin", COL_PIN, 0 }, { "full_name", COL_TEXT, 0 } }, NULL, name_corrected },
 	/* A birth: the population registry records the child with a new
 	 * number, in the household of the mother (else the father), and
 	 * publishes citizen-registered. */
@@ -510,6 +519,40 @@ done:
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	return res;
+}
+
+/* citizen-corrected at tax or insurance: the name of the person's record
+ * follows the population registry's, its folded twin with it (a search by
+ * name must find the corrected name). */
+static int name_corrected(struct apply_ctx *a, const json_t *p, char *why, size_t cap)
+{
+	const char *sql = strcmp(a->def->name, "tax") == 0
+				  ? "UPDATE taxpayers SET name = ?2, name_folded = ?3, updated_at = ?4"
+				    " WHERE tax_id = ?1 AND kind = 'individual' AND name IS NOT ?2"
+				  : "UPDATE participants SET name = ?2, name_folded = ?3, updated_at = ?4"
+				    " WHERE pin = ?1 AND name IS NOT ?2";
+	const char *name = sget(p, "full_name");
+	char folded[STORE_FOLDED_MAX];
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (ndx_fold(name, folded, sizeof folded) < 0) {
+		snprintf(why, cap, "full_name: too long to search by");
+		return -2;
+	}
+	if (sqlite3_prepare_v2(a->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, sget(p, "pin"), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, folded, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, a->now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(a->db) > 0 : -1;
+	if (rc < 0)
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+	sqlite3_finalize(q);
+	return rc;
 }
 
 /* ---- the subscriber thread -------------------------------------------------- */

@@ -177,6 +177,41 @@ static json_t *citizen_registered(const json_t *old, const json_t *row, const ch
 	return p;
 }
 
+/* A correction of who a citizen is: the name, birth date or sex of an
+ * existing record changed (reconciliation's corrections of the reference
+ * registry reach the registries that copied them). The new facts, and
+ * which of them changed. */
+static json_t *citizen_corrected(const json_t *old, const json_t *row, const char *id,
+				 const char **subject)
+{
+	static const char *const fields[] = { "pin", "full_name", "birth_date", "sex", NULL };
+	static const char *const corrected[] = { "full_name", "birth_date", "sex" };
+	json_t *p, *which;
+
+	(void)id;
+	if (!old)
+		return NULL;
+	if (!(which = json_array()))
+		return NULL;
+	for (size_t i = 0; i < sizeof corrected / sizeof *corrected; i++)
+		if (!same(old, row, corrected[i]) &&
+		    json_array_append_new(which, json_string(corrected[i]))) {
+			json_decref(which);
+			return NULL;
+		}
+	if (json_array_size(which) == 0) {
+		json_decref(which);
+		return NULL;
+	}
+	*subject = sget(row, "pin");
+	if (!(p = payload_of(row, fields))) {
+		json_decref(which);
+		return NULL;
+	}
+	json_object_set_new(p, "corrected", which);
+	return p;
+}
+
 struct rule {
 	const char *sector, *table, *event;
 	payload_fn payload;
@@ -187,6 +222,7 @@ static const struct rule RULES[] = {
 	{ "civil-status", "births", "birth-registered", birth_registered },
 	{ "population", "citizens", "residence-changed", residence_changed },
 	{ "population", "citizens", "citizen-registered", citizen_registered },
+	{ "population", "citizens", "citizen-corrected", citizen_corrected },
 };
 
 int outbox_table_publishes(const struct sector_def *def, const struct sector_table *t)

@@ -408,6 +408,54 @@ def test_a_residence_change_reaches_tax_insurance_and_vehicles(demo):
                               (next(iter(ids)),)).fetchone()[0].endswith("updated"), sector
 
 
+def test_a_name_corrected_in_the_population_registry_reaches_tax_and_insurance(demo):
+    """A correction of who a citizen is in the population registry (here the name, as
+    reconciliation finds it wrong: docs/sectors.md "Correction worklists") publishes
+    citizen-corrected through its outbox, and tax and social insurance correct the name they
+    copied, folded twin included (a search by the new name finds the record). A change of
+    the address alone publishes no correction."""
+    taken = {demo.fed["try_death"]["pin"], demo.fed["try_residence"]["pin"]}
+    with demo.db("tax") as db:
+        taxed = {p for (p,) in db.execute(
+            "SELECT tax_id FROM taxpayers WHERE kind = 'individual' AND status <> 'closed'")}
+    with demo.db("insurance") as db:
+        insured = {p for (p,) in db.execute(
+            "SELECT pin FROM participants WHERE status <> 'deceased'")}
+    with demo.db("population") as db:
+        living = {p for (p,) in db.execute(
+            "SELECT pin FROM citizens WHERE deceased_on IS NULL")}
+    pin = sorted((taxed & insured & living) - taken)[0]
+    cit = demo.record("population", "citizens", pin)
+    new_name = cit["full_name"] + " Đính Chính"
+    status, doc = unix_request(demo.sock("population"), "PUT", f"/citizens/{pin}",
+                               {**cit, "full_name": new_name})
+    assert status == 200, doc
+    wait_for("the corrected name in tax and insurance", lambda: (
+        demo.record("tax", "taxpayers", pin)["name"] == new_name and
+        demo.record("insurance", "participants", pin)["name"] == new_name))
+    for client in ("VN/GOV/TCT/tax", "VN/GOV/BHXH/insurance"):
+        got = wait_for(f"{client} acknowledging", lambda c=client: [
+            e for e in demo.inbox(c) if e["subject"] == pin and e["acknowledged"] and
+            e["event"] == "citizen-corrected"])
+        assert len(got) == 1 and got[0]["payload"]["corrected"] == ["full_name"], got
+        assert got[0]["payload"]["full_name"] == new_name
+    # The folded twin follows: the tax registry's search by name finds the new name.
+    status, page = unix_request(demo.sock("tax"), "GET",
+                                "/taxpayers?name=" + requests.utils.quote(new_name))
+    assert status == 200 and pin in [t["tax_id"] for t in page["items"]], page
+    # The same record with only a new address: no correction is published.
+    status, doc = unix_request(demo.sock("population"), "PUT", f"/citizens/{pin}",
+                               {**demo.record("population", "citizens", pin),
+                                "temporary_address": "Số 2 phố Tràng Tiền, Phường Hoàn Kiếm, "
+                                                     "Thành phố Hà Nội"})
+    assert status == 200, doc
+    with demo.db("population") as db:
+        wait_for("the outbox drained", lambda: db.execute(
+            "SELECT count(*) FROM event_outbox").fetchone()[0] == 0)
+    assert len([e for e in demo.inbox("VN/GOV/TCT/tax") if e["subject"] == pin and
+                e["event"] == "citizen-corrected"]) == 1
+
+
 def test_the_portal_residence_change_moves_the_household_too(demo):
     """The portal's procedure (docs/portal.md): to another province the citizen heads a
     household registered there; the profile shows it."""
