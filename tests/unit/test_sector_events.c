@@ -284,9 +284,10 @@ static void a_rolled_back_write_leaves_no_event(void **state)
 /* outbox_put: the write of the API and of an officer's correction
  * (sec_worklist.h) is one function, so a correction queues exactly the
  * events a write through the API would: a new citizen publishes
- * citizen-registered, a change of the address residence-changed, a change
- * of another field nothing; a sector serving without events (no client)
- * queues nothing; a rolled back write leaves no event. */
+ * citizen-registered, a change of the address residence-changed, of the
+ * name citizen-corrected, a change of another field nothing; a sector
+ * serving without events (no client) queues nothing; a rolled back write
+ * leaves no event. */
 static void a_write_queues_its_events_through_outbox_put(void **state)
 {
 	const struct sector_def *def = sector_find("population");
@@ -324,13 +325,28 @@ static void a_write_queues_its_events_through_outbox_put(void **state)
 	insert(db, "DELETE FROM event_outbox");
 
 	/* Another field: no event. */
-	json_object_set_new(row, "full_name", json_string("Phan Thị Phượng"));
+	json_object_set_new(row, "temporary_address", json_string("5 Hàng Bài"));
 	assert_int_equal(store_begin(c), NDX_OK);
 	assert_int_equal(outbox_put(c, def, t, PIN, row, "VN/GOV/BCA/population", newid,
 				    sizeof newid, &added), NDX_OK);
 	assert_int_equal(store_commit(c), NDX_OK);
 	assert_int_equal(added, 0);
 	assert_int_equal(outbox_pending(db), 0);
+
+	/* Who the citizen is (the name, as a correction): citizen-corrected,
+	 * naming what changed. */
+	json_object_set_new(row, "full_name", json_string("Phan Thị Phượng"));
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, t, PIN, row, "VN/GOV/BCA/population", newid,
+				    sizeof newid, &added), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	assert_int_equal(added, 1);
+	assert_string_equal(text(db, "SELECT name || ' ' || subject || ' ' || "
+				     "json_extract(payload, '$.full_name') || ' ' || "
+				     "json_extract(payload, '$.corrected') FROM event_outbox",
+				 buf, sizeof buf),
+			    "citizen-corrected " PIN " Phan Thị Phượng [\"full_name\"]");
+	insert(db, "DELETE FROM event_outbox");
 
 	/* The address: residence-changed, with the province before. */
 	json_object_set_new(row, "permanent_address", json_string("3 Trần Phú"));
