@@ -10,8 +10,6 @@ task that is not open (404), the record's key (409); and the registry's reconcil
 called by any system but the portal (NoGrant at the gateways)."""
 
 import json
-import os
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 import requests
 
 from test_reconcile import SEED, reconcile, truth_lines
-from test_subject_accesses import Demo, alive, free_port_base, ok, run_ndx
+from test_subject_accesses import running_demo
 
 SECTOR, AGENCY, OFFICER = "insurance", "VN/GOV/BHXH", "canbo.bhxh"
 SERVICE = f"{AGENCY}/insurance/reconcile"
@@ -28,37 +26,19 @@ SERVICE = f"{AGENCY}/insurance/reconcile"
 
 @pytest.fixture(scope="module")
 def demo(build_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("worklist") / "demo"
-    subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"), "seed", "--db-dir",
-                    str(d / "sector"), *SEED, "--quiet"], check=True, capture_output=True,
-                   timeout=60)
-    try:
-        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", free_port_base()))
-        demo = Demo(build_dir, d, json.loads((d / "federation.json").read_text()))
+    with running_demo(build_dir, tmp_path_factory.mktemp("worklist") / "demo", SEED) as demo:
         portal = demo.fed["apps"]["portal"]
         pw = portal["officers"][0]["password_file"]
-        res = subprocess.run([str(build_dir / "src" / "portal" / "ndx-portal"), "officer",
-                              "add", "--config", str(Path(portal["dir"]) / "portal.json"),
-                              "--username", OFFICER, "--name", "Đỗ Thị Hoa (Thu BHXH)",
-                              "--agency", AGENCY, "--password-file", pw, "--cost", "min"],
-                             capture_output=True, text=True, timeout=30)
-        assert res.returncode == 0, res.stderr
-        res = subprocess.run([str(build_dir / "src" / "portal" / "ndx-portal"), "officer",
-                              "add", "--config", str(Path(portal["dir"]) / "portal.json"),
-                              "--username", "canbo.tct", "--name", "Vũ Văn Thuế",
-                              "--agency", "VN/GOV/TCT", "--password-file", pw, "--cost", "min"],
-                             capture_output=True, text=True, timeout=30)
-        assert res.returncode == 0, res.stderr
-        yield demo
-    finally:
-        fed = d / "federation.json"
-        if fed.exists():
-            pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
-            res = run_ndx(build_dir, "demo", "down", "--dir", d)
-            for pid in pids:
-                if pid and alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+        # An officer of the registry's agency, and one of another agency.
+        for user, name, agency in ((OFFICER, "Đỗ Thị Hoa (Thu BHXH)", AGENCY),
+                                   ("canbo.tct", "Vũ Văn Thuế", "VN/GOV/TCT")):
+            res = subprocess.run([str(build_dir / "src" / "portal" / "ndx-portal"), "officer",
+                                  "add", "--config", str(Path(portal["dir"]) / "portal.json"),
+                                  "--username", user, "--name", name, "--agency", agency,
+                                  "--password-file", pw, "--cost", "min"],
+                                 capture_output=True, text=True, timeout=30)
             assert res.returncode == 0, res.stderr
+        yield demo
 
 
 @pytest.fixture(scope="module")

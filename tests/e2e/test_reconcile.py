@@ -10,7 +10,6 @@ others; the answer never holds a value the request did not, but a candidate numb
 person checked finds the check in their access list."""
 
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -21,7 +20,7 @@ import pytest
 import requests
 
 from test_life_events import unix_request
-from test_subject_accesses import Demo, alive, free_port_base, ok, run_ndx
+from test_subject_accesses import running_demo
 
 # A seed whose data holds every kind: the owners table has only a handful of rows, so at 6 %
 # whether one is spoiled depends on the draw (seed 9 stopped holding one when addresses
@@ -54,23 +53,8 @@ def member_of(client):
 
 @pytest.fixture(scope="module")
 def demo(build_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("reconcile") / "demo"
-    # `demo up` serves data already seeded in DIR/sector (it seeds only an empty one).
-    subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"), "seed", "--db-dir",
-                    str(d / "sector"), *SEED, "--quiet"], check=True, capture_output=True,
-                   timeout=60)
-    try:
-        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", free_port_base()))
-        yield Demo(build_dir, d, json.loads((d / "federation.json").read_text()))
-    finally:
-        fed = d / "federation.json"
-        if fed.exists():
-            pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
-            res = run_ndx(build_dir, "demo", "down", "--dir", d)
-            for pid in pids:
-                if pid and alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-            assert res.returncode == 0, res.stderr
+    with running_demo(build_dir, tmp_path_factory.mktemp("reconcile") / "demo", SEED) as d:
+        yield d
 
 
 def reconcile_cmd(demo, sector, *extra, client=None):

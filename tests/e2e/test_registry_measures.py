@@ -10,9 +10,7 @@ member without the grant (insurance reading tax's measures, the portal) is refus
 exchange, a limit out of range is refused by the registry naming the argument."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 
@@ -20,7 +18,7 @@ import pytest
 import requests
 
 import refusals
-from test_subject_accesses import Demo, alive, free_port_base, ok, run_ndx
+from test_subject_accesses import running_demo
 
 SEED = ["--citizens", "1000", "--seed", "1", "--defects", "0.06", "--today", "2026-11-15"]
 MONITORING = "VN/GOV/VPCP/monitoring"
@@ -35,22 +33,8 @@ def member_of(client):
 
 @pytest.fixture(scope="module")
 def demo(build_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("measures") / "demo"
-    subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"), "seed", "--db-dir",
-                    str(d / "sector"), *SEED, "--quiet"], check=True, capture_output=True,
-                   timeout=60)
-    try:
-        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", free_port_base()))
-        yield Demo(build_dir, d, json.loads((d / "federation.json").read_text()))
-    finally:
-        fed = d / "federation.json"
-        if fed.exists():
-            pids = [p["pid"] for p in json.loads(fed.read_text()).get("processes", [])]
-            res = run_ndx(build_dir, "demo", "down", "--dir", d)
-            for pid in pids:
-                if pid and alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-            assert res.returncode == 0, res.stderr
+    with running_demo(build_dir, tmp_path_factory.mktemp("measures") / "demo", SEED) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

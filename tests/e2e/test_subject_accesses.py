@@ -14,6 +14,7 @@ subject, a list under one subject, one citizen's consent used for another's rows
 to another citizen's record."""
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -159,12 +160,17 @@ class Demo:
             return db.execute(stmt, args).fetchall()
 
 
-@pytest.fixture(scope="module")
-def demo(build_dir, tmp_path_factory):
-    d = tmp_path_factory.mktemp("accesses") / "demo"
-    port = free_port_base()
+@contextlib.contextmanager
+def running_demo(build_dir, d, seed=None):
+    """`ndx demo up` in d, over data seeded first with `ndx-sector seed` and the arguments
+    seed when given (`demo up` serves data already in DIR/sector), as a Demo; brought down
+    at the end, and any process it listed that outlived `demo down` killed."""
+    if seed:
+        subprocess.run([str(build_dir / "src" / "sector" / "ndx-sector"), "seed", "--db-dir",
+                        str(d / "sector"), *seed, "--quiet"], check=True, capture_output=True,
+                       timeout=60)
     try:
-        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", port))
+        ok(run_ndx(build_dir, "demo", "up", "--dir", d, "--port-base", free_port_base()))
         yield Demo(build_dir, d, json.loads((d / "federation.json").read_text()))
     finally:
         fed = d / "federation.json"
@@ -175,6 +181,12 @@ def demo(build_dir, tmp_path_factory):
                 if pid and alive(pid):
                     os.kill(pid, signal.SIGKILL)
             assert res.returncode == 0, res.stderr
+
+
+@pytest.fixture(scope="module")
+def demo(build_dir, tmp_path_factory):
+    with running_demo(build_dir, tmp_path_factory.mktemp("accesses") / "demo") as d:
+        yield d
 
 
 @pytest.fixture(scope="module")
