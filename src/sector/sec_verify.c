@@ -197,9 +197,10 @@ struct lookups {
  * has one) are looked at for a candidate. By name alone a common name is
  * held by thousands in a national registry, so a record with a birth date
  * is looked up by both (the index citizens_name_birth, store.c), and one
- * without a birth date by name and address as written: at a million
- * citizens the name alone cut off the person in three duplicates of ten
- * under a mistyped number (bench/README.md "Reconciliation at scale"). */
+ * without a birth date by name and address as written (the index
+ * citizens_name_address): at a million citizens the name alone cut off
+ * the person in three duplicates of ten under a mistyped number
+ * (bench/README.md "Reconciliation at scale"). */
 #define CANDIDATES_LOOKED_AT 64
 #define TEXT_OF_(n) #n
 #define TEXT_OF(n) TEXT_OF_(n)
