@@ -141,6 +141,17 @@ static int per_member(sqlite3 *db, int64_t from, int64_t to, json_t *arr)
 	return rc;
 }
 
+int ind_open_monitor_db(const char *monitor_db, sqlite3 **db)
+{
+	*db = NULL;
+	if (access(monitor_db, F_OK) != 0)
+		return NDX_ENOTFOUND;
+	if (sqlite3_open_v2(monitor_db, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return ndx_sqlstore_fail(*db, PROG, "open monitor.db read-only");
+	sqlite3_busy_timeout(*db, 5000);
+	return NDX_OK;
+}
+
 int ind_exchange_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms, json_t **out)
 {
 	sqlite3 *db = NULL;
@@ -148,12 +159,9 @@ int ind_exchange_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms,
 	int rc = o && members ? NDX_OK : NDX_ENOMEM;
 
 	*out = NULL;
-	if (!rc && access(monitor_db, F_OK) != 0)
-		rc = NDX_ENOTFOUND;
-	if (!rc && sqlite3_open_v2(monitor_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		rc = ndx_sqlstore_fail(db, PROG, "open monitor.db read-only");
+	if (!rc)
+		rc = ind_open_monitor_db(monitor_db, &db);
 	if (!rc) {
-		sqlite3_busy_timeout(db, 5000);
 		rc = national(db, from_ms, to_ms, o);
 	}
 	if (!rc)

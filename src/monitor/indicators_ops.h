@@ -6,6 +6,7 @@
 #define NDX_MONITOR_INDICATORS_OPS_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdint.h>
 
 /* The exchanges whose request arrived in [from_ms, to_ms), each counted
@@ -17,5 +18,12 @@
  * *out is the caller's. NDX_ENOTFOUND when monitor_db does not exist,
  * NDX_EDB when it cannot be read. */
 int ind_exchange_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms, json_t **out);
+
+/* monitor.db opened read-only on a connection of its own, with a busy
+ * timeout of 5 s, for the figures computed from it (here and
+ * indicators_registries.h). NDX_OK; NDX_ENOTFOUND when it does not exist;
+ * NDX_EDB. *db is the caller's to close, also after a failure (NULL or a
+ * handle sqlite3_close takes). */
+int ind_open_monitor_db(const char *monitor_db, sqlite3 **db);
 
 #endif

@@ -6,9 +6,9 @@
  * run. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "indicators_registries.h"
+#include "indicators_ops.h"
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
 
@@ -99,12 +99,9 @@ int ind_registry_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms,
 	int rc = o && members ? NDX_OK : NDX_ENOMEM;
 
 	*out = NULL;
-	if (!rc && access(monitor_db, F_OK) != 0)
-		rc = NDX_ENOTFOUND;
-	if (!rc && sqlite3_open_v2(monitor_db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		rc = ndx_sqlstore_fail(db, PROG, "open monitor.db read-only");
+	if (!rc)
+		rc = ind_open_monitor_db(monitor_db, &db);
 	if (!rc) {
-		sqlite3_busy_timeout(db, 5000);
 		rc = figures(db, from_ms, to_ms, o, members);
 	}
 	sqlite3_close(db);
