@@ -15,11 +15,13 @@
 #include <time.h>
 
 #include "access_list.h"
+#include "attach.h"
 #include "auth.h"
 #include "citizen.h"
 #include "ndx/adminmap.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "notify.h"
 #include "ops.h"
 #include "procedures.h"
 #include "worklist.h"
@@ -82,10 +84,14 @@ int api_body(const struct ndx_http_req *req, struct ndx_http_resp *resp, json_t 
 struct call {
 	const struct portal *p;
 	const struct ndx_http_req *req;
+	struct ndx_http_resp *resp; /* for a route that answers other than JSON */
 	struct psession *s;
-	const char *arg;
+	const char *arg, *arg2; /* the path's first and second '*' */
 	json_t *body;
 };
+
+/* A route's status when it has answered resp itself. */
+#define ANSWERED 0
 
 typedef int (*route_fn)(struct call *c, json_t **out, int *status, struct perr *e);
 
@@ -262,7 +268,7 @@ static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
 		if (*q)
 			q++;
 	}
-	if (queue_arg(c->req, "status", 16, "abcdefghijklmnopqrstuvwxyz", &state, e) ||
+	if (queue_arg(c->req, "status", 24, "abcdefghijklmnopqrstuvwxyz_", &state, e) ||
 	    queue_arg(c->req, "kind", 32, "abcdefghijklmnopqrstuvwxyz-", &kind, e) ||
 	    queue_arg(c->req, "ref", PSTORE_REFERENCE_LEN - 1,
 		      "0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", &ref, e) ||
@@ -330,6 +336,123 @@ static int r_hold(struct call *c, json_t **out, int *status, struct perr *e)
 	return 0;
 }
 
+static int r_request_info(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	if (proc_request_info(c->p, c->s, c->arg, c->body, out, e))
+		return -1;
+	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
+	proc_add_deadlines(*out, time(NULL));
+	return 0;
+}
+
+static int r_answer(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	if (proc_answer(c->p, c->s, c->arg, c->body, out, e))
+		return -1;
+	proc_name_agencies(c->p, *out);
+	proc_add_fees(*out);
+	proc_for_citizen(*out);
+	return 0;
+}
+
+static int r_attach(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	*status = 201;
+	return attach_upload(c->p, c->s, c->arg, c->body, out, e);
+}
+
+static int r_download(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	*out = NULL;
+	if (attach_download(c->p, c->s, c->arg, c->arg2, c->resp, e))
+		return -1;
+	*status = ANSWERED;
+	return 0;
+}
+
+#define NOTIFICATIONS_SHOWN 50
+
+static int r_notifications(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	if (pstore_notifications(c->p->st, c->s->subject, NOTIFICATIONS_SHOWN, out) != NDX_OK)
+		return perr_set(e, 500, "internal", "the notifications could not be read");
+	return 0;
+}
+
+/* POST /api/notifications/{id|all}/read. */
+static int r_notification_read(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	long long id = 0;
+	char *end = NULL;
+	int rc;
+
+	(void)status;
+	if (strcmp(c->arg, "all") != 0) {
+		id = strtoll(c->arg, &end, 10);
+		if (!end || *end || id < 1)
+			return perr_set(e, 404, "not_found", "no such notification");
+	}
+	rc = pstore_notification_read(c->p->st, c->s->subject, id, time(NULL));
+	if (rc == NDX_ENOTFOUND)
+		return perr_set(e, 404, "not_found", "no such notification");
+	if (rc != NDX_OK)
+		return perr_set(e, 500, "internal", "the notification could not be stored");
+	return r_notifications(c, out, status, e);
+}
+
+static json_t *contact_doc(const struct portal *p, const char *subject)
+{
+	char email[256];
+	int rc = pstore_contact_get(p->st, subject, email, sizeof email);
+
+	return json_pack("{s:o,s:b,s:b}", "email", rc == NDX_OK ? json_string(email) : json_null(),
+			 "consent", rc == NDX_OK, "email_enabled", p->cfg->smtp_host != NULL);
+}
+
+static int r_contact(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	if (!(*out = contact_doc(c->p, c->s->subject)))
+		return perr_set(e, 500, "internal", "out of memory");
+	return 0;
+}
+
+/* POST /api/me/contact {"email", "consent"}: an address is kept only with
+ * consent true; {"email": null} (or consent false) forgets it. */
+static int r_contact_set(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	const json_t *em = json_object_get(c->body, "email"), *ok = json_object_get(c->body, "consent");
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(c->body, k, v) {
+		if (strcmp(k, "email") != 0 && strcmp(k, "consent") != 0) {
+			perr_set(e, 422, "validation", "unknown field");
+			e->fields = json_pack("{s:s}", k, "unknown");
+			return -1;
+		}
+	}
+	if (!ok || !json_is_boolean(ok)) {
+		perr_set(e, 422, "validation", "consent (true or false) is required");
+		e->fields = json_pack("{s:s}", "consent", "required");
+		return -1;
+	}
+	if (json_is_true(ok) && (!json_is_string(em) || !notify_email_ok(json_string_value(em)))) {
+		perr_set(e, 422, "validation", "an e-mail address like ten@example.vn is required");
+		e->fields = json_pack("{s:s}", "email", json_is_string(em) && *json_string_value(em)
+								? "invalid" : "required");
+		return -1;
+	}
+	if (pstore_contact_set(c->p->st, c->s->subject,
+			       json_is_true(ok) ? json_string_value(em) : NULL, time(NULL)) != NDX_OK)
+		return perr_set(e, 500, "internal", "the address could not be stored");
+	return r_contact(c, out, status, e);
+}
+
 static int r_worklist(struct call *c, json_t **out, int *status, struct perr *e)
 {
 	(void)status;
@@ -365,6 +488,14 @@ static const struct route {
 	{ "GET", "officer/procedures", OFFICER, r_queue },
 	{ "POST", "officer/procedures/*/decision", OFFICER, r_decide },
 	{ "POST", "officer/procedures/*/assignment", OFFICER, r_hold },
+	{ "POST", "officer/procedures/*/information-request", OFFICER, r_request_info },
+	{ "POST", "procedures/*/answer", CITIZEN, r_answer },
+	{ "POST", "procedures/*/attachments", CITIZEN, r_attach },
+	{ "GET", "procedures/*/attachments/*", SIGNED_IN, r_download },
+	{ "GET", "notifications", CITIZEN, r_notifications },
+	{ "POST", "notifications/*/read", CITIZEN, r_notification_read },
+	{ "GET", "me/contact", CITIZEN, r_contact },
+	{ "POST", "me/contact", CITIZEN, r_contact_set },
 	{ "GET", "officer/worklist", OFFICER, r_worklist },
 	{ "POST", "officer/worklist/corrections", OFFICER, r_correct },
 };
@@ -380,18 +511,20 @@ static int id_segment(const char *s, size_t n)
 	return 1;
 }
 
-/* Whether rest (the path after /api/) matches pattern; the '*' segment is
- * copied into arg. */
-static int match(const char *pattern, const char *rest, char arg[SEG_MAX + 1])
+/* Whether rest (the path after /api/) matches pattern; the first '*'
+ * segment is copied into arg[0], a second into arg[1]. */
+static int match(const char *pattern, const char *rest, char arg[2][SEG_MAX + 1])
 {
+	int star = 0;
+
 	while (*pattern && *rest) {
 		size_t pn = strcspn(pattern, "/"), rn = strcspn(rest, "/");
 
 		if (pn == 1 && *pattern == '*') {
-			if (!id_segment(rest, rn))
+			if (!id_segment(rest, rn) || star > 1)
 				return 0;
-			memcpy(arg, rest, rn);
-			arg[rn] = '\0';
+			memcpy(arg[star], rest, rn);
+			arg[star++][rn] = '\0';
 		} else if (pn != rn || strncmp(pattern, rest, pn) != 0) {
 			return 0;
 		}
@@ -444,10 +577,10 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 {
 	const char *rest = req->path + strlen("/api/");
 	const struct route *r = NULL;
-	char arg[SEG_MAX + 1] = "";
+	char arg[2][SEG_MAX + 1] = { "", "" };
 	struct psession s;
 	struct perr e = { 0 };
-	struct call c = { .p = p, .req = req, .s = &s };
+	struct call c = { .p = p, .req = req, .resp = resp, .s = &s };
 	json_t *out = NULL;
 	int status = 200, have, is_post = strcmp(req->method, "POST") == 0;
 
@@ -513,10 +646,11 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 				goto out;
 		}
 	}
-	c.arg = arg;
+	c.arg = arg[0];
+	c.arg2 = arg[1];
 	if (r->fn(&c, &out, &status, &e))
 		api_reply_error(resp, &e);
-	else
+	else if (status != ANSWERED)
 		ndx_http_resp_json(resp, status, out);
 out:
 	json_decref(c.body);

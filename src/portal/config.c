@@ -138,6 +138,32 @@ static int load_payment(const char *path, const json_t *o, struct pconfig *c)
 	return NDX_OK;
 }
 
+/* "smtp": {"host", "port", "from", "starttls"} (docs/portal.md "E-mail"). */
+static int load_smtp(const char *path, const json_t *o, struct pconfig *c)
+{
+	const char *host = get_str(o, "host"), *from = get_str(o, "from");
+	const json_t *port = json_object_get(o, "port"), *tls = json_object_get(o, "starttls");
+
+	if (!json_is_object(o))
+		return fail(path, "\"%s\" must be an object", "smtp");
+	if (!host || !*host || strlen(host) > 253 || strpbrk(host, "/?#@ \t\r\n"))
+		return fail(path, "\"%s\" must be a host name or address", "smtp.host");
+	if (port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
+		     json_integer_value(port) > 65535))
+		return fail(path, "\"%s\" must be an integer from 1 to 65535", "smtp.port");
+	/* The envelope sender: an address with no spaces, angle brackets or
+	 * line breaks (it is written into the SMTP dialogue and a header). */
+	if (!from || !strchr(from, '@') || strlen(from) > 254 || strpbrk(from, "<> \t\r\n\"(),;"))
+		return fail(path, "\"%s\" must be an e-mail address", "smtp.from");
+	if (tls && !json_is_boolean(tls))
+		return fail(path, "\"%s\" must be true or false", "smtp.starttls");
+	c->smtp_port = port ? (unsigned)json_integer_value(port) : 25;
+	c->smtp_starttls = tls && json_is_true(tls);
+	if (!(c->smtp_host = strdup(host)) || !(c->smtp_from = strdup(from)))
+		return NDX_ENOMEM;
+	return NDX_OK;
+}
+
 static int load(const char *path, const json_t *root, const char *base, struct pconfig *c)
 {
 	const char *s, *why = NULL;
@@ -273,6 +299,10 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 	if (o && !json_is_null(o) && (rc = load_payment(path, o, c)))
 		return rc;
 
+	o = json_object_get(root, "smtp");
+	if (o && !json_is_null(o) && (rc = load_smtp(path, o, c)))
+		return rc;
+
 	c->session_minutes = 30;
 	v = json_object_get(root, "session_minutes");
 	if (v) {
@@ -378,6 +408,8 @@ void pconfig_free(struct pconfig *c)
 	free(c->monitor_url);
 	free(c->monitor_token_file);
 	free(c->pay_orders_service);
+	free(c->smtp_host);
+	free(c->smtp_from);
 	for (unsigned i = 0; i < c->pay_nbanks; i++) {
 		free(c->pay_banks[i].name);
 		free(c->pay_banks[i].url);

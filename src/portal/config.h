@@ -40,6 +40,12 @@ struct pconfig {
 		char *name, *url;
 	} pay_banks[8];
 	unsigned pay_nbanks;
+	/* E-mail to citizens who gave an address (notify.c): the SMTP server
+	 * and the sender; smtp_host NULL without "smtp" (notifications are
+	 * then only shown in the portal). */
+	char *smtp_host, *smtp_from;
+	unsigned smtp_port;
+	int smtp_starttls; /* STARTTLS required (CURLUSESSL_ALL) */
 	unsigned session_minutes;
 	unsigned threads;
 	/* The TLS reverse proxies whose X-Forwarded-For names the client of an

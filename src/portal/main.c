@@ -26,6 +26,7 @@
 #include "ndx/password.h"
 #include "ndx/pin.h"
 #include "ndx/oidc_rp.h"
+#include "notify.h"
 #include "ops.h"
 #include "portal.h"
 #include "portal_metrics.h"
@@ -445,7 +446,7 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = cfg->listen_addr, .port = cfg->port,
-		.threads = cfg->threads, .max_body = 64 * 1024, .handler = portal_metrics_handle,
+		.threads = cfg->threads, .max_body = PORTAL_MAX_BODY, .handler = portal_metrics_handle,
 		.ctx = &portal, .access_log = 1,
 	};
 	if (ndx_httpd_start(&hcfg, &srv) != NDX_OK)
@@ -453,6 +454,8 @@ static int cmd_serve(int argc, char **argv)
 	/* Without a monitoring service there is nothing to push to, and no
 	 * thread. */
 	if (cfg->monitor_url && procpush_start(cfg, portal.st, &portal.push) != NDX_OK)
+		goto out;
+	if (mailer_start(cfg, portal.st, &portal.mailer) != NDX_OK)
 		goto out;
 	fprintf(stderr, PROG ": public URL %s, exchange client %s\n", cfg->public_url,
 		cfg->client);
@@ -465,6 +468,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	ndx_httpd_stop(srv);
 	procpush_stop(portal.push);
+	mailer_stop(portal.mailer);
 	ndx_oidc_free(portal.oidc);
 	pstore_close(portal.st);
 	OPENSSL_cleanse(portal.dummy_hash, sizeof portal.dummy_hash);

@@ -13,6 +13,9 @@
 #include "store.h"
 
 #define PORTAL_PROG "ndx-portal"
+/* The largest request body: an attachment (PSTORE_ATTACH_MAX bytes) as
+ * base64 in JSON, with room for its name. */
+#define PORTAL_MAX_BODY (PSTORE_ATTACH_MAX / 3 * 4 + 64 * 1024)
 
 struct portal {
 	const struct pconfig *cfg;
@@ -21,6 +24,8 @@ struct portal {
 	/* The procedures push to the monitoring service (procpush.h); NULL
 	 * without a monitor in the configuration. */
 	struct procpush *push;
+	/* The e-mail sender (notify.h); NULL without "smtp". */
+	struct mailer *mailer;
 	/* A hash of no one's password at the default cost, for an unknown
 	 * name while there are no officers; otherwise an unknown name is
 	 * checked against a stored officer's hash (auth.c), at their cost. */

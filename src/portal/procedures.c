@@ -26,6 +26,7 @@
 #include "ndx/text.h"
 #include "ndx/timefmt.h"
 #include "ndx/vietqr.h"
+#include "notify.h"
 #include "pay_qr.h"
 
 #define KIND_BUSINESS "household-business"
@@ -39,8 +40,8 @@
 /* Bytes of an address with its commune and province (4 bytes a character). */
 #define FULL_ADDRESS_CAP ((ADDRESS_MAX + COMMUNE_MAX + 32) * 4)
 
-static const char *const STATES[] = { "unpaid", "submitted", "approved", "completed", "rejected",
-				      "failed", NULL };
+static const char *const STATES[] = { "unpaid", "submitted", "information_requested", "approved",
+				      "completed", "rejected", "failed", NULL };
 
 static void name_agency(const json_t *clients, json_t *proc)
 {
@@ -132,6 +133,43 @@ static time_t vn_day(time_t t)
 	return ((t + VN_OFFSET) / DAY) * DAY;
 }
 
+/* Working days (Monday to Friday, in Vietnam) after day0's and up to
+ * day1's, both Vietnamese days as from vn_day. */
+static int working_days_between(time_t day0, time_t day1)
+{
+	struct tm tm;
+	int n = 0;
+
+	for (time_t d = day0 + DAY; d <= day1; d += DAY) {
+		gmtime_r(&d, &tm);
+		n += tm.tm_wday != 0 && tm.tm_wday != 6;
+	}
+	return n;
+}
+
+/* The working days procedure proc waited on its citizen: for each request
+ * for more information, those after the day it was asked up to the day
+ * it was answered (today while unanswered). The deadline is moved on by
+ * as many (docs/portal.md "More information": a pause, our choice). */
+static int paused_days(const json_t *proc, time_t now)
+{
+	const json_t *reqs = json_object_get(proc, "information_requests"), *r;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(reqs, i, r) {
+		const char *asked = json_string_value(json_object_get(r, "asked_at"));
+		const char *answered = json_string_value(json_object_get(r, "answered_at"));
+		time_t a, b = now;
+
+		if (!asked || ndx_time_parse(asked, &a) != NDX_OK ||
+		    (answered && ndx_time_parse(answered, &b) != NDX_OK))
+			continue;
+		n += working_days_between(vn_day(a), vn_day(b));
+	}
+	return n;
+}
+
 static void deadline_of(json_t *proc, time_t now)
 {
 	const char *kind = json_string_value(json_object_get(proc, "kind"));
@@ -141,7 +179,7 @@ static void deadline_of(json_t *proc, time_t now)
 	time_t t0, day;
 	struct tm tm;
 	size_t i;
-	int left, open;
+	int left, open, paused, waiting;
 
 	for (i = 0; kind && i < sizeof DEADLINES / sizeof *DEADLINES; i++)
 		if (strcmp(kind, DEADLINES[i].kind) == 0)
@@ -152,7 +190,8 @@ static void deadline_of(json_t *proc, time_t now)
 		return;
 	}
 	day = vn_day(t0);
-	for (left = DEADLINES[i].days; left > 0;) {
+	paused = paused_days(proc, now);
+	for (left = DEADLINES[i].days + paused; left > 0;) {
 		day += DAY;
 		gmtime_r(&day, &tm);
 		if (tm.tm_wday != 0 && tm.tm_wday != 6)
@@ -160,12 +199,14 @@ static void deadline_of(json_t *proc, time_t now)
 	}
 	/* day is the deadline's midnight in Vietnam, as UTC seconds. */
 	ndx_time_vn_iso_date(day - VN_OFFSET, date);
+	waiting = state && strcmp(state, "information_requested") == 0;
 	open = state && (strcmp(state, "submitted") == 0 || strcmp(state, "failed") == 0 ||
 			 strcmp(state, "approved") == 0);
 	json_object_set_new(proc, "deadline",
-			    json_pack("{s:s,s:i,s:s,s:b}", "date", date, "working_days",
+			    json_pack("{s:s,s:i,s:s,s:b,s:i,s:b}", "date", date, "working_days",
 				      DEADLINES[i].days, "basis", DEADLINES[i].basis, "overdue",
-				      open && vn_day(now) > day));
+				      open && vn_day(now) > day, "paused_days", paused, "paused",
+				      waiting));
 }
 
 void proc_add_deadlines(json_t *doc, time_t now)
@@ -180,6 +221,18 @@ void proc_add_deadlines(json_t *doc, time_t now)
 		deadline_of(doc, now);
 }
 
+/* What only officers read: who holds it, and the asking officer's user
+ * name (the citizen reads the officer's name). */
+static void citizen_view(json_t *proc)
+{
+	json_t *reqs = json_object_get(proc, "information_requests"), *r;
+	size_t i;
+
+	json_object_del(proc, "assigned_to");
+	json_array_foreach(reqs, i, r)
+		json_object_del(json_object_get(r, "asked_by"), "username");
+}
+
 void proc_for_citizen(json_t *doc)
 {
 	json_t *list = json_object_get(doc, "procedures"), *proc;
@@ -187,9 +240,9 @@ void proc_for_citizen(json_t *doc)
 
 	if (json_is_array(list))
 		json_array_foreach(list, i, proc)
-			json_object_del(proc, "assigned_to");
+			citizen_view(proc);
 	else if (doc)
-		json_object_del(doc, "assigned_to");
+		citizen_view(doc);
 }
 
 struct who;
@@ -325,6 +378,8 @@ int proc_payment(const struct portal *p, const struct psession *s, const char *i
 		snprintf(actor, sizeof actor, "treasury:%s", ref ? ref : "");
 		rc = pstore_proc_transition(p->st, id, UNPAID, "submitted", actor, "Đã nộp lệ phí", NULL,
 					    time(NULL));
+		if (rc == NDX_OK)
+			notify_citizen(p, proc, "paid");
 		if (rc == NDX_OK || rc == NDX_EPERM)
 			state = "submitted";
 	}
@@ -1158,6 +1213,8 @@ static int close_order(const struct portal *p, const json_t *proc, const struct 
 	}
 	fprintf(stderr, "ndx-portal: the fee of %s: order %s\n", id,
 		json_string_value(json_object_get(r.json, "status")));
+	if (strcmp(str(r.json, "status"), "refunded") == 0)
+		notify_citizen(p, proc, "refunded");
 	if (order) {
 		json_decref(*order);
 		*order = json_incref(r.json);
@@ -1219,6 +1276,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 			transition_error(p, id, rc, e);
 			goto out;
 		}
+		notify_citizen(p, proc, "rejected");
 		/* The fee goes back to the payer (docs/payment.md). */
 		close_order(p, proc, &w, str(reason_clean, "reason"), NULL);
 		goto answer;
@@ -1261,6 +1319,7 @@ int proc_decide(const struct portal *p, const struct psession *s, const char *id
 		transition_error(p, id, rc, e);
 		goto out;
 	}
+	notify_citizen(p, proc, "completed");
 answer:
 	json_decref(proc);
 	proc = NULL;
@@ -1307,4 +1366,121 @@ int proc_officer_view(const struct portal *p, const struct psession *s, json_t *
 		return json_object_set_new(proc, "applicant_record", json_null()) ? -1 : 0;
 	}
 	return json_object_set_new(proc, "applicant_record", cit) ? -1 : 0;
+}
+
+/* ---- more information -------------------------------------------------------------- */
+
+int proc_request_info(const struct portal *p, const struct psession *s, const char *id,
+		      const json_t *body, json_t **out, struct perr *e)
+{
+	const struct pholder by = { .username = s->username, .name = s->name };
+	json_t *proc = NULL, *clean = json_object(), *errs = json_object();
+	int rc, ret = -1;
+
+	*out = NULL;
+	if (!clean || !errs) {
+		perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	if (pstore_proc_get(p->st, id, &proc) != NDX_OK || !proc_visible(s, proc)) {
+		perr_set(e, 404, "not_found", "no such procedure");
+		goto out;
+	}
+	if (held_by_other(s, proc)) {
+		conflict_now(p, id, NDX_EEXIST, e);
+		goto out;
+	}
+	text_field(body, clean, errs, "question", 1, 1000);
+	unknown_fields(body, errs, (const char *const[]){ "question", NULL });
+	if (json_object_size(errs)) {
+		perr_set(e, 422, "validation", "a request needs the question to the citizen");
+		e->fields = json_incref(errs);
+		goto out;
+	}
+	rc = pstore_info_ask(p->st, id, &by, str(clean, "question"), time(NULL));
+	if (rc != NDX_OK) {
+		transition_error(p, id, rc, e);
+		goto out;
+	}
+	fprintf(stderr, PORTAL_PROG ": procedure %s: more information asked by officer %s\n", id,
+		s->username);
+	notify_citizen(p, proc, "information_requested");
+	if (pstore_proc_get(p->st, id, out) != NDX_OK) {
+		perr_set(e, 500, "internal", "the procedure could not be read");
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(proc);
+	json_decref(clean);
+	json_decref(errs);
+	return ret;
+}
+
+#define ANSWER_FILES_MAX PSTORE_ATTACH_PER_PROC
+
+int proc_answer(const struct portal *p, const struct psession *s, const char *id,
+		const json_t *body, json_t **out, struct perr *e)
+{
+	const json_t *files = json_object_get(body, "attachments"), *f;
+	const char *ids[ANSWER_FILES_MAX + 1] = { 0 };
+	json_t *clean = json_object(), *errs = json_object(), *proc = NULL;
+	size_t i;
+	int rc, ret = -1;
+
+	*out = NULL;
+	if (!clean || !errs) {
+		perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	/* Another's application is no one's business here: the same 404 as
+	 * one that does not exist. */
+	if (pstore_proc_get(p->st, id, &proc) != NDX_OK || !proc_visible(s, proc)) {
+		perr_set(e, 404, "not_found", "no such procedure");
+		goto out;
+	}
+	text_field(body, clean, errs, "answer", 1, 2000);
+	unknown_fields(body, errs, (const char *const[]){ "answer", "attachments", NULL });
+	if (files && (!json_is_array(files) || json_array_size(files) > ANSWER_FILES_MAX))
+		field_error(errs, "attachments", "invalid");
+	json_array_foreach(files, i, f) {
+		if (i >= ANSWER_FILES_MAX || !json_is_string(f)) {
+			field_error(errs, "attachments", "invalid");
+			break;
+		}
+		ids[i] = json_string_value(f);
+	}
+	if (json_object_size(errs)) {
+		perr_set(e, 422, "validation", "an answer needs its text");
+		e->fields = json_incref(errs);
+		goto out;
+	}
+	rc = pstore_info_answer(p->st, id, s->subject, str(clean, "answer"), ids, time(NULL));
+	if (rc == NDX_EPERM) {
+		perr_set(e, 409, "conflict", "nothing is asked of you on this application now");
+		e->fields = json_pack("{s:s}", "state", str(proc, "state"));
+		goto out;
+	}
+	if (rc == NDX_EINVAL) {
+		perr_set(e, 422, "validation", "an attachment is not this application's, or is "
+					       "another answer's");
+		e->fields = json_pack("{s:s}", "attachments", "invalid");
+		goto out;
+	}
+	if (rc != NDX_OK) {
+		transition_error(p, id, rc, e);
+		goto out;
+	}
+	fprintf(stderr, PORTAL_PROG ": procedure %s: the citizen answered; back with the officers\n",
+		id);
+	if (pstore_proc_get(p->st, id, out) != NDX_OK) {
+		perr_set(e, 500, "internal", "the procedure could not be read");
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(proc);
+	json_decref(clean);
+	json_decref(errs);
+	return ret;
 }

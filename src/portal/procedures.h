@@ -71,6 +71,23 @@ void proc_add_deadlines(json_t *doc, time_t now);
 /* Removes what only officers read (who holds it) from the procedure doc,
  * or from each of doc's "procedures". */
 void proc_for_citizen(json_t *doc);
+/* POST /api/officer/procedures/{id}/information-request {"question"}:
+ * the officer of session s asks the citizen for more information
+ * (submitted -> information_requested; the officer holds it from then
+ * on, and the citizen is notified). 404 when not the officer's agency's,
+ * 409 conflict {"assigned_to"} when another officer holds it or
+ * {"state"} when it is not submitted, 422 without a question (1 to 1000
+ * characters). */
+int proc_request_info(const struct portal *p, const struct psession *s, const char *id,
+		      const json_t *body, json_t **out, struct perr *e);
+/* POST /api/procedures/{id}/answer {"answer", "attachments"?: [ids]}: the
+ * citizen answers the open request (information_requested -> submitted),
+ * with files uploaded before (attach.h). 404 when the application is not
+ * theirs, 409 conflict {"state"} when nothing is asked, 422 without an
+ * answer (1 to 2000 characters) or with a file that is not this
+ * application's or is already another answer's. */
+int proc_answer(const struct portal *p, const struct psession *s, const char *id,
+		const json_t *body, json_t **out, struct perr *e);
 /* Whether state is one of the procedure states. */
 int proc_state_known(const char *state);
 

@@ -94,6 +94,33 @@ static const char *const MIGRATIONS[] = {
 	"UPDATE procedures SET submitted_at = (SELECT MIN(at) FROM history WHERE"
 	" history.procedure_id = procedures.id AND history.state = 'submitted');"
 	"CREATE INDEX procedures_assignee ON procedures(agency, assignee);",
+	/* 9: the citizen's side of the desk (issue 22). An officer's request
+	 * for more information and the citizen's answer; files attached to an
+	 * application (kept in the database with their SHA-256, at most
+	 * PSTORE_ATTACH_MAX bytes each); the citizen's e-mail address, given
+	 * with their consent; the notification centre; and the e-mails to
+	 * send, retried from the outbox by the mailer (notify.c). */
+	"CREATE TABLE info_requests(procedure_id TEXT NOT NULL REFERENCES procedures(id),"
+	" seq INTEGER NOT NULL, asked_at INTEGER NOT NULL, asked_by TEXT NOT NULL,"
+	" asked_by_name TEXT NOT NULL, question TEXT NOT NULL, answered_at INTEGER,"
+	" answer TEXT, PRIMARY KEY(procedure_id, seq));"
+	"CREATE TABLE attachments(id TEXT PRIMARY KEY,"
+	" procedure_id TEXT NOT NULL REFERENCES procedures(id), request_seq INTEGER,"
+	" name TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL, data BLOB NOT NULL, uploaded_by TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX attachments_procedure ON attachments(procedure_id, created_at);"
+	"CREATE TABLE contacts(subject TEXT PRIMARY KEY, email TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"CREATE TABLE notifications(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
+	" procedure_id TEXT NOT NULL, kind TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	" read_at INTEGER);"
+	"CREATE INDEX notifications_subject ON notifications(subject, id);"
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL,"
+	" rcpt TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT);"
+	"CREATE INDEX outbox_due ON outbox(sent_at, next_at);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -783,6 +810,90 @@ static json_t *proc_row(sqlite3_stmt *q)
 			 "updated_at", time_json(sqlite3_column_int64(q, 9)));
 }
 
+/* "information_requests" of procedure id: [{"seq","asked_at","asked_by"
+ * {"username","name"},"question","answered_at","answer"}], oldest first. */
+static int add_requests(struct pstore *st, const char *id, json_t *proc)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if (!arr)
+		return NDX_ENOMEM;
+	if ((rc = prepare(st,
+			  "SELECT seq, asked_at, asked_by, asked_by_name, question, answered_at,"
+			  " answer FROM info_requests WHERE procedure_id = ? ORDER BY seq",
+			  &q))) {
+		json_decref(arr);
+		return rc;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *answer = (const char *)sqlite3_column_text(q, 6);
+
+		json_array_append_new(
+			arr, json_pack("{s:I,s:o,s:{s:s,s:s},s:s,s:o,s:o}", "seq",
+				       (json_int_t)sqlite3_column_int64(q, 0), "asked_at",
+				       time_json(sqlite3_column_int64(q, 1)), "asked_by", "username",
+				       (const char *)sqlite3_column_text(q, 2), "name",
+				       (const char *)sqlite3_column_text(q, 3), "question",
+				       (const char *)sqlite3_column_text(q, 4), "answered_at",
+				       sqlite3_column_type(q, 5) == SQLITE_NULL
+					       ? json_null()
+					       : time_json(sqlite3_column_int64(q, 5)),
+				       "answer", answer ? json_string(answer) : json_null()));
+	}
+	sqlite3_finalize(q);
+	if (r != SQLITE_DONE) {
+		json_decref(arr);
+		return db_fail(st, "information requests");
+	}
+	json_object_set_new(proc, "information_requests", arr);
+	return NDX_OK;
+}
+
+/* "attachments" of procedure id (what they are, never their bytes):
+ * [{"id","name","media_type","size","sha256","uploaded_at","uploaded_by",
+ * "request_seq"}], oldest first. */
+static int add_attachments(struct pstore *st, const char *id, json_t *proc)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if (!arr)
+		return NDX_ENOMEM;
+	if ((rc = prepare(st,
+			  "SELECT id, name, media_type, size, sha256, created_at, uploaded_by,"
+			  " request_seq FROM attachments WHERE procedure_id = ?"
+			  " ORDER BY created_at, rowid",
+			  &q))) {
+		json_decref(arr);
+		return rc;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(
+			arr, json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s,s:o}", "id",
+				       (const char *)sqlite3_column_text(q, 0), "name",
+				       (const char *)sqlite3_column_text(q, 1), "media_type",
+				       (const char *)sqlite3_column_text(q, 2), "size",
+				       (json_int_t)sqlite3_column_int64(q, 3), "sha256",
+				       (const char *)sqlite3_column_text(q, 4), "uploaded_at",
+				       time_json(sqlite3_column_int64(q, 5)), "uploaded_by",
+				       (const char *)sqlite3_column_text(q, 6), "request_seq",
+				       sqlite3_column_type(q, 7) == SQLITE_NULL
+					       ? json_null()
+					       : json_integer(sqlite3_column_int64(q, 7))));
+	sqlite3_finalize(q);
+	if (r != SQLITE_DONE) {
+		json_decref(arr);
+		return db_fail(st, "attachments");
+	}
+	json_object_set_new(proc, "attachments", arr);
+	return NDX_OK;
+}
+
 static int proc_get_locked(struct pstore *st, const char *id, json_t **out)
 {
 	sqlite3_stmt *q;
@@ -801,7 +912,8 @@ static int proc_get_locked(struct pstore *st, const char *id, json_t **out)
 		return r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "procedure get");
 	if (!p)
 		return NDX_ENOMEM;
-	if ((rc = add_history(st, id, p))) {
+	if ((rc = add_history(st, id, p)) || (rc = add_requests(st, id, p)) ||
+	    (rc = add_attachments(st, id, p))) {
 		json_decref(p);
 		return rc;
 	}
@@ -943,31 +1055,24 @@ static int state_in(const char *state, const char *const *set)
 	return 0;
 }
 
-int pstore_proc_decide(struct pstore *st, const char *id, const char *const *from,
-		       const char *to, const char *actor, const struct pholder *by,
-		       const char *note, const json_t *result, time_t now)
+/* pstore_proc_decide's checks and writes, in the caller's transaction
+ * (rtext: the result as JSON text, or NULL). */
+static int decide_locked(struct pstore *st, const char *id, const char *const *from,
+			 const char *to, const char *actor, const struct pholder *by,
+			 const char *note, const char *rtext, time_t now)
 {
-	char state[32], holder[128], *rtext = NULL;
+	char state[32], holder[128];
 	sqlite3_stmt *q;
 	int rc;
 
-	if (result && !(rtext = json_dumps(result, JSON_COMPACT)))
-		return NDX_ENOMEM;
-	pthread_mutex_lock(&st->mu);
-	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
-		goto out;
 	if ((rc = state_locked(st, id, state, holder)))
-		goto rollback;
+		return rc;
 	/* Held by another officer: theirs to decide (before the state, so
 	 * that the officer learns who has it). */
-	if (by && holder[0] && strcmp(holder, by->username) != 0) {
-		rc = NDX_EEXIST;
-		goto rollback;
-	}
-	if (!state_in(state, from)) {
-		rc = NDX_EPERM;
-		goto rollback;
-	}
+	if (by && holder[0] && strcmp(holder, by->username) != 0)
+		return NDX_EEXIST;
+	if (!state_in(state, from))
+		return NDX_EPERM;
 	/* The officer deciding an application nobody held holds it from now
 	 * on: the queue shows who decided. */
 	if ((rc = prepare(st,
@@ -983,7 +1088,7 @@ int pstore_proc_decide(struct pstore *st, const char *id, const char *const *fro
 			  "  ELSE assigned_at END,"
 			  " change_seq = (SELECT MAX(change_seq) + 1 FROM procedures) WHERE id = ?4",
 			  &q)))
-		goto rollback;
+		return rc;
 	sqlite3_bind_text(q, 1, to, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
 	if (rtext)
@@ -993,12 +1098,26 @@ int pstore_proc_decide(struct pstore *st, const char *id, const char *const *fro
 		sqlite3_bind_text(q, 5, by->username, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 6, by->name, -1, SQLITE_STATIC);
 	}
-	if ((rc = step_done(st, q, "procedure update")) ||
-	    (rc = insert_history(st, id, now, to, actor, note)) || (rc = exec_sql(st, "COMMIT")))
-		goto rollback;
-	goto out;
-rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if ((rc = step_done(st, q, "procedure update")))
+		return rc;
+	return insert_history(st, id, now, to, actor, note);
+}
+
+int pstore_proc_decide(struct pstore *st, const char *id, const char *const *from,
+		       const char *to, const char *actor, const struct pholder *by,
+		       const char *note, const json_t *result, time_t now)
+{
+	char *rtext = NULL;
+	int rc;
+
+	if (result && !(rtext = json_dumps(result, JSON_COMPACT)))
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = decide_locked(st, id, from, to, actor, by, note, rtext, now)) ||
+	    (rc = exec_sql(st, "COMMIT")))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
 	pthread_mutex_unlock(&st->mu);
 	free(rtext);
@@ -1232,4 +1351,466 @@ int pstore_push_cursor_set(struct pstore *st, const char *name, int64_t v)
 	}
 	pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/* ---- more information, attachments (issue 22) ------------------------------- */
+
+int pstore_info_ask(struct pstore *st, const char *id, const struct pholder *by,
+		    const char *question, time_t now)
+{
+	static const char *const from[] = { "submitted", NULL };
+	char actor[160];
+	sqlite3_stmt *q;
+	int rc;
+
+	snprintf(actor, sizeof actor, "officer:%s", by->username);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = decide_locked(st, id, from, "information_requested", actor, by, question, NULL,
+				now)))
+		goto rollback;
+	if ((rc = prepare(st,
+			  "INSERT INTO info_requests(procedure_id, seq, asked_at, asked_by,"
+			  " asked_by_name, question) SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3,"
+			  " ?4, ?5 FROM info_requests WHERE procedure_id = ?1",
+			  &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
+	sqlite3_bind_text(q, 3, by->username, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, by->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, question, -1, SQLITE_STATIC);
+	if ((rc = step_done(st, q, "information request")) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Whether procedure id is subject's, in the caller's transaction:
+ * NDX_OK, NDX_ENOTFOUND (none, or another's) or NDX_EDB. */
+static int owned_locked(struct pstore *st, const char *id, const char *subject)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if ((rc = prepare(st, "SELECT 1 FROM procedures WHERE id = ? AND subject = ?", &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, subject, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (r == SQLITE_ROW)
+		return NDX_OK;
+	return r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "procedure owner");
+}
+
+int pstore_info_answer(struct pstore *st, const char *id, const char *subject,
+		       const char *answer, const char *const *attachments, time_t now)
+{
+	static const char *const from[] = { "information_requested", NULL };
+	char actor[64];
+	sqlite3_stmt *q;
+	int rc;
+
+	snprintf(actor, sizeof actor, "citizen:%s", subject);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = owned_locked(st, id, subject)))
+		goto rollback;
+	/* Back to the officers: its deadline runs again (the pause is the
+	 * request's asked_at..answered_at, docs/portal.md). */
+	if ((rc = decide_locked(st, id, from, "submitted", actor, NULL, answer, NULL, now)))
+		goto rollback;
+	if ((rc = prepare(st,
+			  "UPDATE info_requests SET answered_at = ?2, answer = ?3 WHERE"
+			  " procedure_id = ?1 AND seq = (SELECT MAX(seq) FROM info_requests"
+			  " WHERE procedure_id = ?1) AND answered_at IS NULL",
+			  &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
+	sqlite3_bind_text(q, 3, answer, -1, SQLITE_STATIC);
+	if ((rc = step_done(st, q, "information answer")))
+		goto rollback;
+	if (sqlite3_changes(st->db) != 1) {
+		rc = NDX_EPERM;
+		goto rollback;
+	}
+	for (size_t i = 0; attachments && attachments[i]; i++) {
+		if ((rc = prepare(st,
+				  "UPDATE attachments SET request_seq = (SELECT MAX(seq) FROM"
+				  " info_requests WHERE procedure_id = ?1) WHERE id = ?2 AND"
+				  " procedure_id = ?1 AND request_seq IS NULL",
+				  &q)))
+			goto rollback;
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, attachments[i], -1, SQLITE_STATIC);
+		if ((rc = step_done(st, q, "attachment link")))
+			goto rollback;
+		if (sqlite3_changes(st->db) != 1) {
+			rc = NDX_EINVAL;
+			goto rollback;
+		}
+	}
+	if ((rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_attachment_put(struct pstore *st, const struct pattach *a,
+			  const char *const *states, time_t now)
+{
+	char state[32], holder[128];
+	sqlite3_stmt *q;
+	long long n = 0;
+	int rc, r;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = owned_locked(st, a->procedure_id, a->subject)) ||
+	    (rc = state_locked(st, a->procedure_id, state, holder)))
+		goto rollback;
+	if (!state_in(state, states)) {
+		rc = NDX_EPERM;
+		goto rollback;
+	}
+	if ((rc = prepare(st, "SELECT COUNT(*) FROM attachments WHERE procedure_id = ?", &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, a->procedure_id, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	n = r == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+	sqlite3_finalize(q);
+	if (n < 0) {
+		rc = db_fail(st, "attachment count");
+		goto rollback;
+	}
+	if (n >= PSTORE_ATTACH_PER_PROC) {
+		rc = NDX_ETOOBIG;
+		goto rollback;
+	}
+	if ((rc = prepare(st,
+			  "INSERT INTO attachments(id, procedure_id, name, media_type, size,"
+			  " sha256, data, uploaded_by, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
+			  &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, a->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, a->procedure_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, a->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, a->media_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)a->size);
+	sqlite3_bind_text(q, 6, a->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(q, 7, a->data, (sqlite3_uint64)a->size, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, a->uploaded_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 9, (sqlite3_int64)now);
+	if ((rc = step_done(st, q, "attachment insert")) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_attachment_get(struct pstore *st, const char *procedure_id, const char *id,
+			  struct pattach *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "SELECT name, media_type, sha256, data FROM attachments WHERE"
+			  " procedure_id = ? AND id = ?",
+			  &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, procedure_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(q, 3);
+		const void *b = sqlite3_column_blob(q, 3);
+		char *name = strdup((const char *)sqlite3_column_text(q, 0));
+		char *type = strdup((const char *)sqlite3_column_text(q, 1));
+		char *data = malloc(n ? n : 1);
+
+		if (!name || !type || !data) {
+			free(name);
+			free(type);
+			free(data);
+			rc = NDX_ENOMEM;
+		} else {
+			if (n)
+				memcpy(data, b, n);
+			copy_col(q, 2, out->sha256_buf, sizeof out->sha256_buf);
+			out->name = name;
+			out->media_type = type;
+			out->data = data;
+			out->size = n;
+			out->sha256 = out->sha256_buf;
+		}
+	} else {
+		rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "attachment get");
+	}
+	sqlite3_finalize(q);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+void pattach_clear(struct pattach *a)
+{
+	free((char *)a->name);
+	free((char *)a->media_type);
+	free((void *)a->data);
+	memset(a, 0, sizeof *a);
+}
+
+/* ---- notifications and the outbox (notify.c) --------------------------------- */
+
+int pstore_contact_get(struct pstore *st, const char *subject, char *email, size_t cap)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	email[0] = '\0';
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT email FROM contacts WHERE subject = ?", &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW)
+			copy_col(q, 0, email, cap);
+		else
+			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "contact");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_contact_set(struct pstore *st, const char *subject, const char *email, time_t now)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = prepare(st,
+		     email ? "INSERT INTO contacts(subject, email, updated_at) VALUES(?1, ?2, ?3)"
+			     " ON CONFLICT(subject) DO UPDATE SET email = ?2, updated_at = ?3"
+			   : "DELETE FROM contacts WHERE subject = ?1",
+		     &q);
+	if (rc == NDX_OK) {
+		sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+		if (email) {
+			sqlite3_bind_text(q, 2, email, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		}
+		rc = step_done(st, q, "contact");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_notify(struct pstore *st, const char *subject, const char *procedure_id,
+		  const char *kind, const char *title, const char *body, time_t now,
+		  int *mailed)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*mailed = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = prepare(st,
+			  "INSERT INTO notifications(subject, procedure_id, kind, created_at)"
+			  " VALUES(?,?,?,?)",
+			  &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, procedure_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+	if ((rc = step_done(st, q, "notification")))
+		goto rollback;
+	/* An e-mail only to an address the citizen gave (with their consent:
+	 * the address is stored only with it). */
+	if (title && (rc = prepare(st,
+				   "INSERT INTO outbox(notification_id, rcpt, title, body,"
+				   " created_at, next_at) SELECT ?1, email, ?2, ?3, ?4, ?4 FROM"
+				   " contacts WHERE subject = ?5",
+				   &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, sqlite3_last_insert_rowid(st->db));
+		sqlite3_bind_text(q, 2, title, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, body, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+		sqlite3_bind_text(q, 5, subject, -1, SQLITE_STATIC);
+		if ((rc = step_done(st, q, "outbox")) == NDX_OK)
+			*mailed = sqlite3_changes(st->db) > 0;
+	}
+	if (rc || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_notifications(struct pstore *st, const char *subject, unsigned limit, json_t **out)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *q;
+	long long unread = -1;
+	int rc, r;
+
+	*out = NULL;
+	if (!arr)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "SELECT n.id, n.kind, n.procedure_id, p.reference, n.created_at,"
+			  " n.read_at FROM notifications AS n JOIN procedures AS p ON"
+			  " p.id = n.procedure_id WHERE n.subject = ? ORDER BY n.id DESC LIMIT ?",
+			  &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, (int)limit);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *ref = (const char *)sqlite3_column_text(q, 3);
+
+		json_array_append_new(
+			arr, json_pack("{s:I,s:s,s:s,s:s,s:o,s:b}", "id",
+				       (json_int_t)sqlite3_column_int64(q, 0), "kind",
+				       (const char *)sqlite3_column_text(q, 1), "procedure_id",
+				       (const char *)sqlite3_column_text(q, 2), "reference",
+				       ref ? ref : "", "created_at",
+				       time_json(sqlite3_column_int64(q, 4)), "read",
+				       sqlite3_column_type(q, 5) != SQLITE_NULL));
+	}
+	sqlite3_finalize(q);
+	if (r != SQLITE_DONE) {
+		rc = db_fail(st, "notifications");
+		goto out;
+	}
+	if ((rc = prepare(st, "SELECT COUNT(*) FROM notifications WHERE subject = ? AND"
+			      " read_at IS NULL", &q)))
+		goto out;
+	sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		unread = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (unread < 0)
+		rc = db_fail(st, "unread notifications");
+out:
+	pthread_mutex_unlock(&st->mu);
+	if (rc == NDX_OK && !(*out = json_pack("{s:I,s:O}", "unread", (json_int_t)unread,
+					       "notifications", arr)))
+		rc = NDX_ENOMEM;
+	json_decref(arr);
+	return rc;
+}
+
+int pstore_notification_read(struct pstore *st, const char *subject, int64_t id, time_t now)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	/* id 0: all of subject's. */
+	if ((rc = prepare(st,
+			  "UPDATE notifications SET read_at = COALESCE(read_at, ?3) WHERE"
+			  " subject = ?1 AND (?2 = 0 OR id = ?2)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, id);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		rc = step_done(st, q, "notification read");
+		if (rc == NDX_OK && id && sqlite3_changes(st->db) == 0)
+			rc = NDX_ENOTFOUND;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_outbox_due(struct pstore *st, time_t now, unsigned max_attempts,
+		      struct pmail *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st,
+			  "SELECT id, rcpt, title, body, attempts FROM outbox WHERE sent_at IS"
+			  " NULL AND next_at <= ? AND attempts < ? ORDER BY next_at, id LIMIT 1",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)now);
+		sqlite3_bind_int(q, 2, (int)max_attempts);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW) {
+			out->id = sqlite3_column_int64(q, 0);
+			out->rcpt = strdup((const char *)sqlite3_column_text(q, 1));
+			out->title = strdup((const char *)sqlite3_column_text(q, 2));
+			out->body = strdup((const char *)sqlite3_column_text(q, 3));
+			out->attempts = (unsigned)sqlite3_column_int(q, 4);
+			if (!out->rcpt || !out->title || !out->body) {
+				pmail_clear(out);
+				rc = NDX_ENOMEM;
+			}
+		} else {
+			rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "outbox");
+		}
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_outbox_done(struct pstore *st, int64_t id, time_t now, const char *error,
+		       time_t retry_at)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = prepare(st,
+		     error ? "UPDATE outbox SET attempts = attempts + 1, last_error = ?3,"
+			     " next_at = ?4 WHERE id = ?1"
+			   : "UPDATE outbox SET attempts = attempts + 1, sent_at = ?2,"
+			     " last_error = NULL WHERE id = ?1",
+		     &q);
+	if (rc == NDX_OK) {
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)now);
+		if (error) {
+			sqlite3_bind_text(q, 3, error, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 4, (sqlite3_int64)retry_at);
+		}
+		rc = step_done(st, q, "outbox update");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+void pmail_clear(struct pmail *m)
+{
+	free(m->rcpt);
+	free(m->title);
+	free(m->body);
+	memset(m, 0, sizeof *m);
 }

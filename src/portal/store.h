@@ -210,4 +210,82 @@ int pstore_push_backlog(struct pstore *st, int64_t after, int64_t *n);
 int pstore_push_cursor_get(struct pstore *st, const char *name, int64_t *v);
 int pstore_push_cursor_set(struct pstore *st, const char *name, int64_t v);
 
+/* ---- more information and attachments (docs/portal.md) ---------------------- */
+
+/* The officer by asks the citizen for more information on procedure id
+ * (submitted -> information_requested, with a history row whose note is
+ * the question), in one transaction; the officer holds it from then on.
+ * NDX_EEXIST when another officer holds it, NDX_EPERM when it is not
+ * submitted, NDX_ENOTFOUND. */
+int pstore_info_ask(struct pstore *st, const char *id, const struct pholder *by,
+		    const char *question, time_t now);
+/* subject answers the open request of procedure id (information_requested
+ * -> submitted), linking the attachments (NULL-terminated ids of files of
+ * the procedure not yet linked; may be NULL) to the request, in one
+ * transaction. NDX_ENOTFOUND when the procedure is not subject's,
+ * NDX_EPERM when nothing is asked, NDX_EINVAL when an attachment is not
+ * the procedure's or already linked. */
+int pstore_info_answer(struct pstore *st, const char *id, const char *subject,
+		       const char *answer, const char *const *attachments, time_t now);
+
+#define PSTORE_ATTACH_MAX (2 * 1024 * 1024) /* bytes a file */
+#define PSTORE_ATTACH_PER_PROC 10
+
+/* A file attached to a procedure. For pstore_attachment_put every field
+ * is the caller's; pstore_attachment_get fills name, media_type, data
+ * (malloc'd: pattach_clear frees them) and sha256. */
+struct pattach {
+	const char *id, *procedure_id, *subject, *name, *media_type, *sha256, *uploaded_by;
+	const void *data;
+	size_t size;
+	char sha256_buf[PSTORE_HASH_HEX];
+};
+
+/* Stores a's file when its procedure is a->subject's and in one of states
+ * (NULL-terminated): NDX_ENOTFOUND (not theirs), NDX_EPERM (state),
+ * NDX_ETOOBIG (PSTORE_ATTACH_PER_PROC already). */
+int pstore_attachment_put(struct pstore *st, const struct pattach *a,
+			  const char *const *states, time_t now);
+/* The file id of procedure procedure_id, or NDX_ENOTFOUND. */
+int pstore_attachment_get(struct pstore *st, const char *procedure_id, const char *id,
+			  struct pattach *out);
+void pattach_clear(struct pattach *a);
+
+/* ---- notifications and e-mail (notify.c) ------------------------------------------ */
+
+/* The e-mail address subject gave (with their consent to be e-mailed)
+ * into email, or NDX_ENOTFOUND. */
+int pstore_contact_get(struct pstore *st, const char *subject, char *email, size_t cap);
+/* Stores subject's address (email NULL: forgets it and the consent). */
+int pstore_contact_set(struct pstore *st, const char *subject, const char *email, time_t now);
+/* Adds a notification of kind on procedure_id for subject and, when title
+ * is not NULL and subject gave an address, an e-mail (title, body) to the
+ * outbox, in one transaction; *mailed says whether one was queued. */
+int pstore_notify(struct pstore *st, const char *subject, const char *procedure_id,
+		  const char *kind, const char *title, const char *body, time_t now,
+		  int *mailed);
+/* *out = {"unread": n, "notifications": [{"id","kind","procedure_id",
+ * "reference","created_at","read"}]}, subject's newest limit. */
+int pstore_notifications(struct pstore *st, const char *subject, unsigned limit, json_t **out);
+/* Marks subject's notification id read (0: all of them); NDX_ENOTFOUND
+ * when id is not subject's. */
+int pstore_notification_read(struct pstore *st, const char *subject, int64_t id, time_t now);
+
+/* An e-mail of the outbox (strings malloc'd; pmail_clear frees). */
+struct pmail {
+	int64_t id;
+	char *rcpt, *title, *body;
+	unsigned attempts;
+};
+
+/* The e-mail due first (not sent, next_at <= now, tried fewer than
+ * max_attempts times), or NDX_ENOTFOUND. */
+int pstore_outbox_due(struct pstore *st, time_t now, unsigned max_attempts,
+		      struct pmail *out);
+/* Records an attempt at e-mail id: sent (error NULL) or failed with error,
+ * to be tried again at retry_at. */
+int pstore_outbox_done(struct pstore *st, int64_t id, time_t now, const char *error,
+		       time_t retry_at);
+void pmail_clear(struct pmail *m);
+
 #endif
