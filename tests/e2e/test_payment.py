@@ -431,6 +431,11 @@ def test_rejection_refunds_the_fee(env):
     assert r.status_code == 200 and r.json()["state"] == "rejected", r.text
     back = payment(env, s, proc["id"])
     assert back["status"] == "refunded" and back["state"] == "rejected"
+    # The notification centre told the payer each step (docs/portal.md "Notifications").
+    notes = s.get(f"{env.url}/api/notifications", timeout=10).json()
+    assert [n["kind"] for n in notes["notifications"] if n["procedure_id"] == proc["id"]] == \
+        ["refunded", "rejected", "paid"]
+    assert notes["unread"] >= 3
     # A receipt for the refunded order (the bank's retry, a replay): refused, and
     # nothing is paid again.
     r = send_receipt(env, receipt(env.bank_key, pay["reference"], FEE))
