@@ -25,6 +25,7 @@ const ROUTES = [
   { path: '/procedures/new/household-business', page: 'procedure-new', need: 'citizen', nav: 'procedures', kind: 'household-business' },
   { path: '/procedures/new/residence-change', page: 'procedure-new', need: 'citizen', nav: 'procedures', kind: 'residence-change' },
   { path: '/procedures/:id', page: 'procedure', need: 'citizen', nav: 'procedures' },
+  { path: '/notifications', page: 'notifications', need: 'citizen', nav: 'notifications' },
   { path: '/accesses', page: 'accesses', need: 'citizen', nav: 'accesses' },
   { path: '/accesses/report', page: 'access-report', need: 'citizen', nav: 'accesses' },
   { path: '/consents', page: 'consents', need: 'citizen', nav: 'consents' },
@@ -42,7 +43,7 @@ const ROUTES = [
 
 const NAV = {
   none: [['home', '/'], ['officer', '/officer']],
-  citizen: [['profile', '/profile'], ['procedures', '/procedures'], ['accesses', '/accesses'], ['consents', '/consents']],
+  citizen: [['profile', '/profile'], ['procedures', '/procedures'], ['notifications', '/notifications'], ['accesses', '/accesses'], ['consents', '/consents']],
   officer: [['queue', '/officer/queue'], ['worklist', '/officer/worklist']],
   // An official is a citizen too: on the operations centre's pages the
   // navigation is the centre's, elsewhere the citizen's with one link to it.
@@ -114,6 +115,7 @@ function renderHeader(session, route) {
   const navItems = items.map(([key, href]) => shell.navItem(t(`nav.${key}`), href, key === active));
   if (session.authenticated) navItems.push(shell.signOutItem(() => signOut(kind).catch(showFatal)));
   if (items.some(([key]) => key === 'ops_cases')) openCases(navItems);
+  if (items.some(([key]) => key === 'notifications')) unreadNotes(navItems);
   shell.renderHeaderInto(header, {
     home: kind === 'officer' ? '/officer/queue' : '/', title: t('service.name'), navItems,
   });
@@ -131,6 +133,27 @@ function openCases(navItems) {
     label.textContent = t('nav.ops_cases.count', { n });
     link.dataset.open = String(n);
   }).catch(() => {});
+}
+
+// The notifications entry says how many are unread (one question to the
+// portal; without an answer it shows no number). A page that marks some
+// read calls it again through refreshUnread.
+function unreadNotes(navItems) {
+  const link = navItems.map((li) => li.querySelector('a[href="/notifications"]')).find(Boolean);
+  if (!link) return;
+  api.get('/api/notifications').then((doc) => showUnread(link, doc.unread)).catch(() => {});
+}
+
+function showUnread(link, n) {
+  if (typeof n !== 'number') return;
+  const label = link.querySelector('strong') || link;
+  label.textContent = n ? t('nav.notifications.count', { n }) : t('nav.notifications');
+  link.dataset.unread = String(n);
+}
+
+export function refreshUnread(n) {
+  const link = header.querySelector('a[href="/notifications"]');
+  if (link) showUnread(link, n);
 }
 
 function renderFooter(session) {
@@ -218,6 +241,7 @@ async function render({ focus = false } = {}) {
       enhance,
       focusPage,
       rerender: () => render({ focus: true }),
+      refreshUnread,
     };
     try {
       const mod = await import(`./pages/${m.route.page}.mjs`);

@@ -31,7 +31,7 @@ export function recordRows(record, order, labelPrefix = 'f.') {
 }
 
 export function stateTag(state) {
-  const colours = { unpaid: 'yellow', submitted: null, approved: 'turquoise', completed: 'green', rejected: 'red', failed: 'orange' };
+  const colours = { unpaid: 'yellow', submitted: null, information_requested: 'purple', approved: 'turquoise', completed: 'green', rejected: 'red', failed: 'orange' };
   return { text: tOr(`state.${state}`, state), colour: colours[state] ?? 'grey' };
 }
 

@@ -18,6 +18,12 @@
 // record through the exchange in the officer's name and for this procedure
 // (the citizen's access list shows that read so); it is shown beside the
 // procedure.
+//
+// An officer may also ask the citizen for more information (a question
+// the citizen reads at the top of their application and answers online,
+// with a file if they wish): the third choice of the form, confirmed like
+// a decision. The questions, the answers and the files attached (with
+// their SHA-256) are shown in the file.
 
 import * as api from '../api.mjs';
 import { h, clear } from '../dom.mjs';
@@ -26,6 +32,7 @@ import { t, tOr, formatTime } from '../i18n.mjs';
 import { procedureSummary, procedureFields, procedureHistory } from '../procview.mjs';
 import { formatValue } from '../format.mjs';
 import { mapFieldErrors } from '../fielderrors.mjs';
+import { requestsSection, attachmentsSection } from '../infoview.mjs';
 
 const DECIDABLE = ['submitted', 'failed'];
 const APPLICANT_KEYS = ['full_name', 'pin', 'birth_date', 'permanent_address', 'permanent_province'];
@@ -44,11 +51,13 @@ function applicantCard(p) {
 // comes from; an overdue one tagged.
 export function deadlineText(d) {
   if (!d || typeof d !== 'object') return t('off.deadline.none');
-  return h('span', { id: 'procedure-deadline', 'data-overdue': d.overdue ? 'true' : 'false' },
+  return h('span', { id: 'procedure-deadline', 'data-overdue': d.overdue ? 'true' : 'false', 'data-paused': d.paused ? 'true' : 'false' },
     formatTime(d.date), ' ',
     d.overdue ? g.tag(t('off.overdue'), 'red') : null,
+    d.paused ? g.tag(t('off.deadline.paused'), 'purple') : null,
     h('span', { class: 'govuk-hint govuk-!-display-block govuk-!-margin-bottom-0' },
-      t('off.deadline.basis', { days: d.working_days, basis: d.basis })));
+      t('off.deadline.basis', { days: d.working_days, basis: d.basis }),
+      d.paused_days ? ` ${t('off.deadline.paused_days', { n: d.paused_days })}` : ''));
 }
 
 // Whether the business name is registered now, as the enterprise registry
@@ -133,7 +142,7 @@ export async function render(ctx) {
     return g.summaryCard(t('off.handling'), body);
   }
 
-  let draft = { decision: '', reason: '' };
+  let draft = { decision: '', reason: '', question: '' };
 
   function decisionForm(values, errors) {
     const form = h('form', { novalidate: true, id: 'decision-form' },
@@ -149,6 +158,12 @@ export async function render(ctx) {
             text: t('off.reject'),
             conditional: g.textarea({ id: 'reason', label: t('off.reason'), hint: t('off.reason.hint'),
               value: values.reason, error: errors?.byName.reason, rows: 4 }),
+          }, {
+            value: 'ask',
+            text: t('off.ask'),
+            hint: t('off.ask.hint'),
+            conditional: g.textarea({ id: 'question', label: t('off.question'), hint: t('off.question.hint'),
+              value: values.question, error: errors?.byName.question, rows: 4 }),
           }] : []),
         ],
       }),
@@ -156,7 +171,8 @@ export async function render(ctx) {
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const fd = new FormData(form);
-      const v = { decision: String(fd.get('decision') ?? ''), reason: String(fd.get('reason') ?? '').trim() };
+      const v = { decision: String(fd.get('decision') ?? ''), reason: String(fd.get('reason') ?? '').trim(),
+        question: String(fd.get('question') ?? '').trim() };
       draft = v;
       if (!v.decision) {
         show('form', v, { byName: { decision: t('off.err.decision') }, summary: [{ href: '#decision', text: t('off.err.decision') }] });
@@ -164,6 +180,10 @@ export async function render(ctx) {
       }
       if (v.decision === 'reject' && !v.reason) {
         show('form', v, { byName: { reason: t('off.err.reason') }, summary: [{ href: '#reason', text: t('off.err.reason') }] });
+        return;
+      }
+      if (v.decision === 'ask' && !v.question) {
+        show('form', v, { byName: { question: t('off.err.question') }, summary: [{ href: '#question', text: t('off.err.question') }] });
         return;
       }
       show('check', v);
@@ -175,26 +195,31 @@ export async function render(ctx) {
   // it, and the one button that records it.
   function checkStep(v) {
     const change = (what) => [{ href: '#decision-form', text: t('off.check.change'), hidden: what }];
-    const rows = [{ key: t('off.decision'), value: h('span', { id: 'check-decision' }, t(v.decision === 'reject' ? 'off.reject' : 'off.approve')),
+    const label = { reject: 'off.reject', ask: 'off.ask', approve: 'off.approve' }[v.decision];
+    const rows = [{ key: t('off.decision'), value: h('span', { id: 'check-decision' }, t(label)),
       actions: change(t('off.decision')) }];
     if (v.decision === 'reject') rows.push({ key: t('off.reason'), value: h('span', { id: 'check-reason' }, v.reason), actions: change(t('off.reason')) });
+    if (v.decision === 'ask') rows.push({ key: t('off.question'), value: h('span', { id: 'check-question' }, v.question), actions: change(t('off.question')) });
     const list = g.summaryList(rows, { id: 'check-answers' });
     list.querySelectorAll('.govuk-summary-list__actions a').forEach((a) => a.addEventListener('click', (ev) => {
       ev.preventDefault();
       show('form', v);
     }));
     const form = h('form', { novalidate: true, id: 'confirm-form' },
-      g.warningText(t(v.decision === 'reject' ? 'off.check.warn.reject' : 'off.check.warn.approve')),
+      g.warningText(t({ reject: 'off.check.warn.reject', ask: 'off.check.warn.ask', approve: 'off.check.warn.approve' }[v.decision])),
       g.button(t('off.submit'), { attrs: { id: 'confirm-decision' } }));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       form.querySelector('button[type=submit]').disabled = true;
       const body = v.decision === 'reject' ? { decision: 'reject', reason: v.reason } : { decision: 'approve' };
-      api.post(`/api/officer/procedures/${encodeURIComponent(p.id)}/decision`, body)
+      const call = v.decision === 'ask'
+        ? api.post(`/api/officer/procedures/${encodeURIComponent(p.id)}/information-request`, { question: v.question })
+        : api.post(`/api/officer/procedures/${encodeURIComponent(p.id)}/decision`, body);
+      call
         .then((np) => {
           p = np && np.id ? { ...np, applicant_record: p.applicant_record } : p;
-          const key = p.state === 'failed' ? 'off.done.failed' : v.decision === 'reject' ? 'off.done.reject' : 'off.done.approve';
-          draft = { decision: '', reason: '' };
+          const key = p.state === 'failed' ? 'off.done.failed' : { reject: 'off.done.reject', ask: 'off.done.ask', approve: 'off.done.approve' }[v.decision];
+          draft = { decision: '', reason: '', question: '' };
           show('form', draft, null, t(key, { id: p.reference }), p.state === 'failed');
         })
         .catch(async (err) => {
@@ -212,6 +237,9 @@ export async function render(ctx) {
 
   function decisionErrors(v, err) {
     if (!(err instanceof api.ApiError)) return { byName: {}, summary: [{ text: t('api.unknown') }] };
+    if (v.decision === 'ask' && (err.code === 'validation' || err.code === 'invalid')) {
+      return { byName: { question: t('off.err.question') }, summary: [{ href: '#question', text: t('off.err.question') }] };
+    }
     if (v.decision === 'reject' && (err.code === 'validation' || err.code === 'invalid')) {
       // The reason is the only thing a person can get wrong here.
       const fields = Object.keys(err.fields).length ? err.fields : { reason: 'required' };
@@ -247,10 +275,12 @@ export async function render(ctx) {
     nodes.push(g.caption(tOr(`kind.${p.kind}`, p.kind)), g.heading(title()));
     nodes.push(procedureSummary(p), handlingCard());
     if ('applicant_record' in p) nodes.push(applicantCard(p));
+    nodes.push(...requestsSection(p), ...attachmentsSection(p));
+    if (p.state === 'information_requested') nodes.push(g.insetText(h('span', { id: 'waiting-for-citizen' }, t('off.waiting'))));
     nodes.push(...procedureFields(p), procedureHistory(p));
     if (DECIDABLE.includes(p.state) && heldByOther()) nodes.push(g.insetText(h('span', { id: 'held-by-other' }, holderText(p, ctx.session), ' ', t('off.held.note'))));
     else if (DECIDABLE.includes(p.state)) nodes.push(decisionForm(values, errors));
-    else if (!done) nodes.push(g.insetText(t('off.not_pending')));
+    else if (!done && p.state !== 'information_requested') nodes.push(g.insetText(t('off.not_pending')));
     return nodes;
   }
 
