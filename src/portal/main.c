@@ -66,7 +66,8 @@ static const char SERVE_HELP[] =
 	"(listen address, default 127.0.0.1:4450; public_url; data_dir, where\n"
 	"portal.db is created; web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
 	"consent_service; monitor, the operations centre's source and where the\n"
-	"procedures are pushed for misuse detection; session_minutes).\n"
+	"procedures are pushed for misuse detection; payment; smtp, the server that\n"
+	"e-mails citizens who gave an address; session_minutes).\n"
 	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
 	"once ready. The e-ID need not be up: it is asked again at the first sign-in.\n"
 	CONFIG_OPT_HELP;

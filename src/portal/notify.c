@@ -89,8 +89,8 @@ void notify_citizen(const struct portal *p, const json_t *proc, const char *kind
 		 "Hồ sơ %s: %s.\r\nXem chi tiết tại Cổng dịch vụ công: %s/procedures/%s\r\n\r\n"
 		 "Application %s: %s.\r\nSee it on the public services portal: %s/procedures/%s\r\n"
 		 "\r\n-- \r\nThư này được gửi vì bạn đã đồng ý nhận thư điện tử từ Cổng; bạn có thể "
-		 "rút lại tại trang Hồ sơ cá nhân.\r\nYou receive this because you agreed to be "
-		 "e-mailed by the portal; you can withdraw that on your profile page.\r\n",
+		 "rút lại tại trang Thông báo của Cổng.\r\nYou receive this because you agreed to be "
+		 "e-mailed by the portal; you can withdraw that on the portal's Notifications page.\r\n",
 		 ref, EVENTS[i].vi, p->cfg->public_url, id, ref, EVENTS[i].en, p->cfg->public_url,
 		 id);
 	rc = pstore_notify(p->st, subject, id, kind, p->cfg->smtp_host ? title : NULL, body,
