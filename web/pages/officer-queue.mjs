@@ -11,7 +11,7 @@ import * as g from '../govuk.mjs';
 import { t, tOr, formatTime } from '../i18n.mjs';
 import { agencyText, procedureName, stateTag } from '../format.mjs';
 
-const STATES = ['submitted', 'failed', 'approved', 'completed', 'rejected', 'all'];
+const STATES = ['submitted', 'information_requested', 'failed', 'approved', 'completed', 'rejected', 'all'];
 const KINDS = ['', 'household-business', 'residence-change'];
 const ASSIGNED = ['any', 'me', 'none'];
 const REF_MAX = 31;
@@ -96,8 +96,9 @@ export async function render(ctx) {
           procedureName(p),
           String(p.applicant_name ?? ''),
           formatTime(p.created_at),
-          d ? h('span', { class: 'ndx-deadline', 'data-overdue': d.overdue ? 'true' : 'false' },
-            formatTime(d.date), d.overdue ? [' ', g.tag(t('off.overdue'), 'red')] : null) : t('off.deadline.none'),
+          d ? h('span', { class: 'ndx-deadline', 'data-overdue': d.overdue ? 'true' : 'false', 'data-paused': d.paused ? 'true' : 'false' },
+            formatTime(d.date), d.overdue ? [' ', g.tag(t('off.overdue'), 'red')] : null,
+            d.paused ? [' ', g.tag(t('off.deadline.paused'), 'purple')] : null) : t('off.deadline.none'),
           h('span', { class: 'ndx-holder', 'data-holder': a ? a.username : '' },
             a ? (a.username === ctx.session.username ? t('off.holder.me') : `${a.name || a.username} (${a.username})`) : t('off.holder.none')),
           g.tag(st.text, st.colour),
