@@ -183,6 +183,11 @@ describe('more information, attachments and notifications in the demo federation
     assert.equal(await officer.getAttribute('#procedure-deadline', 'data-paused'), 'true');
     assert.equal(await officer.locator('#waiting-for-citizen').count(), 1);
     await check(officer, 'officer-asked');
+    // In the queue under its own state, its deadline tagged as paused.
+    await go(officer, env, '/officer/queue?status=information_requested', 'officer-queue');
+    const queued = officer.locator(`#queue tbody tr:has(a[data-id="${id}"])`);
+    assert.equal(await queued.locator('.ndx-deadline').getAttribute('data-paused'), 'true');
+    await check(officer, 'queue-waiting');
 
     // E-mail: through the real SMTP server, naming the application, linking to it,
     // without the question.
