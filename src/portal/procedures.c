@@ -424,10 +424,44 @@ static void field_error(json_t *errs, const char *field, const char *code)
 		json_object_set_new(errs, field, json_string(code));
 }
 
+/* Whether t is display text (ndx_text_check), or with lines, display text
+ * in lines separated by LF (a CR before an LF is taken out of t first). */
+static int text_ok(char *t, int lines)
+{
+	char *r, *w, *line;
+
+	if (!lines)
+		return ndx_text_check(t, strlen(t), NULL, NULL) == NDX_OK;
+	for (r = w = t; *r; r++)
+		if (!(r[0] == '\r' && r[1] == '\n'))
+			*w++ = *r;
+	*w = '\0';
+	for (line = t;;) {
+		size_t n = strcspn(line, "\n");
+
+		if (ndx_text_check(line, n, NULL, NULL) != NDX_OK)
+			return 0;
+		if (!line[n])
+			return 1;
+		line += n + 1;
+	}
+}
+
+static void text_field_lines(const json_t *in, json_t *clean, json_t *errs, const char *name,
+			     size_t min, size_t max, int lines);
+
 /* A text field of min..max characters, trimmed of surrounding spaces, into
  * clean (a new member). */
 static void text_field(const json_t *in, json_t *clean, json_t *errs, const char *name,
 		       size_t min, size_t max)
+{
+	text_field_lines(in, clean, errs, name, min, max, 0);
+}
+
+/* text_field, with lines: several lines (a question, an answer typed in a
+ * text area), each display text. */
+static void text_field_lines(const json_t *in, json_t *clean, json_t *errs, const char *name,
+			     size_t min, size_t max, int lines)
 {
 	const json_t *v = json_object_get(in, name);
 	const char *s, *end;
@@ -445,10 +479,10 @@ static void text_field(const json_t *in, json_t *clean, json_t *errs, const char
 		return;
 	}
 	s = json_string_value(v);
-	while (*s == ' ')
+	while (*s == ' ' || (lines && (*s == '\n' || *s == '\r')))
 		s++;
 	end = s + strlen(s);
-	while (end > s && end[-1] == ' ')
+	while (end > s && (end[-1] == ' ' || (lines && (end[-1] == '\n' || end[-1] == '\r'))))
 		end--;
 	if (!(t = strndup(s, (size_t)(end - s)))) {
 		field_error(errs, name, "invalid");
@@ -457,7 +491,7 @@ static void text_field(const json_t *in, json_t *clean, json_t *errs, const char
 	/* What the registries store (src/sector/schema.c COL_TEXT): no
 	 * control character and no bidirectional override, which would make
 	 * an address read differently on an officer's page (T58). */
-	if (ndx_text_check(t, strlen(t), NULL, NULL) != NDX_OK)
+	if (!text_ok(t, lines))
 		field_error(errs, name, "invalid");
 	else if (utf8_chars(t) < min)
 		field_error(errs, name, "required");
@@ -1390,7 +1424,7 @@ int proc_request_info(const struct portal *p, const struct psession *s, const ch
 		conflict_now(p, id, NDX_EEXIST, e);
 		goto out;
 	}
-	text_field(body, clean, errs, "question", 1, 1000);
+	text_field_lines(body, clean, errs, "question", 1, 1000, 1);
 	unknown_fields(body, errs, (const char *const[]){ "question", NULL });
 	if (json_object_size(errs)) {
 		perr_set(e, 422, "validation", "a request needs the question to the citizen");
@@ -1439,7 +1473,7 @@ int proc_answer(const struct portal *p, const struct psession *s, const char *id
 		perr_set(e, 404, "not_found", "no such procedure");
 		goto out;
 	}
-	text_field(body, clean, errs, "answer", 1, 2000);
+	text_field_lines(body, clean, errs, "answer", 1, 2000, 1);
 	unknown_fields(body, errs, (const char *const[]){ "answer", "attachments", NULL });
 	if (files && (!json_is_array(files) || json_array_size(files) > ANSWER_FILES_MAX))
 		field_error(errs, "attachments", "invalid");

@@ -134,7 +134,15 @@ def test_refusals_of_asking_and_answering(env):
     error(ask(btc, bcsrf, env, p["id"], "Câu hỏi"), 404, "not_found")
     # A citizen cannot use the officers' route.
     error(ask(s, csrf, env, p["id"], "Câu hỏi"), 403, "forbidden")
-    assert ask(bca, ocsrf, env, p["id"], "Ngày chuyển đến là ngày nào?").status_code == 200
+    # A question is text in lines: a bidirectional override or a control character is
+    # refused (T58), line breaks are kept (CRLF as LF).
+    for bad in ("Ngày \u202enào?", "Ngày\x07nào?"):
+        doc = error(ask(bca, ocsrf, env, p["id"], bad), 422, "validation")
+        assert doc["fields"] == {"question": "invalid"}
+    r = ask(bca, ocsrf, env, p["id"], "Ngày chuyển đến là ngày nào?\r\nKèm giấy tờ gì?\n")
+    assert r.status_code == 200, r.text
+    assert r.json()["information_requests"][0]["question"] == \
+        "Ngày chuyển đến là ngày nào?\nKèm giấy tờ gì?"
     # Asking twice: it is no longer submitted.
     doc = error(ask(bca, ocsrf, env, p["id"], "Lần hai"), 409, "conflict")
     assert doc["fields"] == {"state": "information_requested"}
@@ -151,7 +159,10 @@ def test_refusals_of_asking_and_answering(env):
     assert doc["fields"] == {"attachments": "invalid"}
     assert s.get(env.url + f"/api/procedures/{p['id']}", timeout=10).json()["state"] == \
         "information_requested"
-    assert answer(s, csrf, env, p["id"], "Ngày 1/12").status_code == 200
+    error(answer(s, csrf, env, p["id"], "Ngày\x011/12"), 422, "validation")
+    r = answer(s, csrf, env, p["id"], "Ngày 1/12.\nKèm hợp đồng.")
+    assert r.status_code == 200, r.text
+    assert r.json()["information_requests"][0]["answer"] == "Ngày 1/12.\nKèm hợp đồng."
     # Answered: a second answer is refused.
     error(answer(s, csrf, env, p["id"], "Lại"), 409, "conflict")
 
