@@ -15,8 +15,9 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -244,7 +245,6 @@ def test_attachments_are_checked_by_their_content(env):
     error(btc.get(url, timeout=10), 404, "not_found")
     error(s.get(env.url + f"/api/procedures/{p['id']}/attachments/{'0' * 32}", timeout=10),
           404, "not_found")
-    import requests
     error(requests.get(url, timeout=10), 401, "unauthenticated")
     # A decided application takes no more files.
     r = decide(bca, officer_login(env, "canbo.bca", bca)[1], env, p["id"],

@@ -12,11 +12,12 @@ import email
 import email.policy
 import socket
 import sqlite3
+import subprocess
 import sys
 import time
+import json
 from pathlib import Path
 
-import json
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from test_portal import (  # noqa: E402,F401  (env is the module's fixture)
-    adults, citizen_login, env, error, officer_login, post)
+    adults, citizen_login, env, error, exe, officer_login, post)
 from test_portal_officer import decide  # noqa: E402
 
 
@@ -217,3 +218,25 @@ def test_a_down_mail_server_never_blocks_a_decision_and_the_mail_is_retried(env,
     with sqlite3.connect(db, timeout=10) as c:
         row = c.execute(q, (p["id"],)).fetchone()
     assert row[1] is not None and row[2] is None
+
+
+@pytest.mark.parametrize("smtp_cfg, message", [
+    ({"port": 25, "from": "a@b.vn"}, '"smtp.host" must be a host name or address'),
+    ({"host": "127.0.0.1", "port": 0, "from": "a@b.vn"}, '"smtp.port" must be an integer'),
+    ({"host": "127.0.0.1", "from": "Cổng <a@b.vn>"}, '"smtp.from" must be an e-mail address'),
+    ({"host": "127.0.0.1", "from": "a@b.vn\r\nBcc: x@y.z"}, '"smtp.from" must be an e-mail'),
+    ({"host": "127.0.0.1", "from": "a@b.vn", "starttls": "yes"}, '"smtp.starttls" must be true'),
+    ("smtp.example", '"smtp" must be an object'),
+])
+def test_a_bad_smtp_configuration_is_refused_at_start(env, tmp_path, smtp_cfg, message):
+    cfg = json.loads(Path(env.config).read_text())
+    cfg["smtp"] = smtp_cfg
+    cfg["data_dir"] = str(tmp_path / "data")
+    cfg["oidc"]["client_secret_file"] = str(env.portal_dir / "client.secret")
+    cfg["web_dir"] = str(env.portal_dir / "web")
+    cfg["assets_dir"] = str(env.portal_dir / "govuk")
+    (tmp_path / "portal.json").write_text(json.dumps(cfg))
+    r = subprocess.run([str(exe(env.build_dir, "src", "portal", "ndx-portal")), "serve",
+                        "--config", str(tmp_path / "portal.json")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and message in r.stderr, r.stderr
