@@ -1,5 +1,5 @@
 /* The gateway port's checks (src/gateway/provider.c: check_gateway,
- * authenticate_peer, check_budget, parse, hash, check_client,
+ * authenticate_peer, check_budget, parse, hash, check_maintenance, check_client,
  * check_message, check_signed_for_us, check_signature, identify_service,
  * check_grant, check_personal, check_replay), in order, on real signed
  * requests: each refusal is the reason the step returns, noted once in
