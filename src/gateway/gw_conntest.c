@@ -73,8 +73,7 @@ void gw_ping_serve(struct gw_ctx *g, const struct ndx_http_req *req, struct ndx_
 		goto out;
 	}
 	conf = v.c->conf;
-	if (ndx_http_client_cert(req, fp) != NDX_OK || !(peer = ndx_conf_gateway_by_cert(conf, fp)) ||
-	    ndx_conf_is_revoked(conf, fp) || ndx_conf_is_revoked(conf, peer->sign_key_id)) {
+	if (!(peer = gw_calling_gateway(conf, req, fp))) {
 		gw_refusal(resp, req, GW_R_UNAUTHENTICATED, GW_SIDE_PROVIDER, NULL,
 			   "the client certificate is not an unrevoked gateway's of the "
 			   "configuration");
