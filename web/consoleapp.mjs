@@ -18,6 +18,10 @@ import * as shell from './shell.mjs';
 const BASE = '/console';
 const navHref = (key) => (key === 'overview' ? `${BASE}/` : `${BASE}/${key}`);
 
+// The routes of pages that are their own navigation entry: 'overview' at
+// '/', any other NAME at '/NAME'.
+export const navRoutes = (names) => names.map((name) => ({ path: name === 'overview' ? '/' : `/${name}`, page: name, nav: name }));
+
 // Set by startConsole: { routes, nav, load(page) => import(...), words,
 // canChange(role) }.
 let app = null;

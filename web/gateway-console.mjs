@@ -5,18 +5,12 @@
 // switch maintenance mode, an auditor reads, runs a verify of the message
 // log and the connection test.
 
-import { startConsole } from './consoleapp.mjs';
+import { navRoutes, startConsole } from './consoleapp.mjs';
+
+const NAV = ['overview', 'services', 'log', 'maintenance', 'peers'];
 
 startConsole({
-  words: 'gcon',
-  routes: [
-    { path: '/', page: 'overview', nav: 'overview' },
-    { path: '/services', page: 'services', nav: 'services' },
-    { path: '/log', page: 'log', nav: 'log' },
-    { path: '/maintenance', page: 'maintenance', nav: 'maintenance' },
-    { path: '/peers', page: 'peers', nav: 'peers' },
-  ],
-  nav: ['overview', 'services', 'log', 'maintenance', 'peers'],
+  words: 'gcon', routes: navRoutes(NAV), nav: NAV,
   load: (page) => import(`./gwconsole/${page}.mjs`),
   canChange: (role) => role === 'administrator',
 });

@@ -23,7 +23,10 @@ typedef int (*ndx_console_role_fn)(void *ud, const char *subject, char *role, si
 
 struct ndx_console_config {
 	const char *prog;          /* names the daemon in its log lines */
-	const char *page;          /* the page every console path serves: "console.html" */
+	/* The page module (in web_dir) /console/main.mjs redirects to, which
+	 * console.html loads: "console.mjs" for the registry. One page serves
+	 * every console; the module's own imports resolve from where it is. */
+	const char *module;
 	const char *web_dir;       /* the web UI (web/: the page and its modules), or NULL */
 	const char *assets_dir;    /* GOV.UK Frontend's dist/govuk, or NULL */
 	const char *public_url;    /* the daemon as browsers reach it, no trailing '/' */
@@ -45,7 +48,8 @@ void ndx_console_free(struct ndx_console *c);
 int ndx_console_path(const char *path);
 
 /* Answers a request for a console path: the auth paths, /console/static/
- * (web_dir), /console/assets/govuk/ (assets_dir), any other the page. c
+ * (web_dir), /console/assets/govuk/ (assets_dir), /console/main.mjs (a
+ * redirect to the module), any other console.html of web_dir. c
  * NULL answers 404 "the console is not configured" with hint as detail. */
 void ndx_console_handle(struct ndx_console *c, const struct ndx_http_req *req,
 			struct ndx_http_resp *resp, const char *hint);

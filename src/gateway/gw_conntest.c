@@ -53,46 +53,36 @@ void gw_ping_hash(const char *caller, const char *answerer, const char *nonce,
 
 void gw_ping_serve(struct gw_ctx *g, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
-	const char *nonce = ndx_http_query_arg(req, "nonce");
+	const char *nonce = ndx_http_query_arg(req, "nonce"), *why = NULL;
 	char fp[2 * NDX_SHA256_LEN + 1], caller[NDX_ID_TEXT_MAX + 64], t[NDX_TIME_TEXT_LEN];
-	const struct ndx_conf_gateway *peer;
-	const struct ndx_conf *conf;
+	const struct ndx_conf_gateway *peer = NULL;
+	enum gw_reason r = GW_R_COUNT;
 	uint8_t h[NDX_SHA256_LEN];
 	struct gw_view v;
-	char *sig;
+	char *sig = NULL;
 
-	if (strcmp(req->method, "GET") != 0) {
-		gw_refusal(resp, req, GW_R_BAD_METHOD, GW_SIDE_PROVIDER, req->method,
-			   "/t1/ping answers GET only");
-		return;
-	}
 	gw_state_acquire(g->state, &v);
-	if (!gw_view_live(&v, time(NULL))) {
-		gw_refusal(resp, req, GW_R_NO_CONFIGURATION, GW_SIDE_PROVIDER, NULL,
-			   "the gateway holds no valid global configuration");
-		goto out;
+	/* Each check names its refusal; the first that fails answers. */
+	if (strcmp(req->method, "GET") != 0)
+		r = GW_R_BAD_METHOD, why = "/t1/ping answers GET only";
+	else if (!gw_view_live(&v, time(NULL)))
+		r = GW_R_NO_CONFIGURATION, why = "the gateway holds no valid global configuration";
+	else if (!(peer = gw_calling_gateway(v.c->conf, req, fp)))
+		r = GW_R_UNAUTHENTICATED,
+		why = "the client certificate is not an unrevoked gateway's of the configuration";
+	else if (!nonce || !ndx_b64url_token_ok(nonce, strlen(nonce), NONCE_LEN))
+		r = GW_R_METASERVICE_QUERY, why = "nonce: expected 43 base64url characters";
+	else if (gw_gateway_name(peer->member, peer->code, caller, sizeof caller) != NDX_OK)
+		r = GW_R_INTERNAL, why = "gateway name too long";
+	if (r == GW_R_COUNT) {
+		gw_ping_hash(caller, g->name, nonce, h);
+		if (!(sig = ndx_msgsig_sign(g->cfg->sign_key, h)))
+			r = GW_R_CANNOT_SIGN, why = "the test call's answer could not be signed";
 	}
-	conf = v.c->conf;
-	if (!(peer = gw_calling_gateway(conf, req, fp))) {
-		gw_refusal(resp, req, GW_R_UNAUTHENTICATED, GW_SIDE_PROVIDER, NULL,
-			   "the client certificate is not an unrevoked gateway's of the "
-			   "configuration");
-		goto out;
-	}
-	if (!nonce || !ndx_b64url_token_ok(nonce, strlen(nonce), NONCE_LEN)) {
-		gw_refusal(resp, req, GW_R_METASERVICE_QUERY, GW_SIDE_PROVIDER, "nonce",
-			   "nonce: expected %d base64url characters", NONCE_LEN);
-		goto out;
-	}
-	if (gw_gateway_name(peer->member, peer->code, caller, sizeof caller) != NDX_OK) {
-		gw_refusal(resp, req, GW_R_INTERNAL, GW_SIDE_PROVIDER, NULL, "gateway name too long");
-		goto out;
-	}
-	gw_ping_hash(caller, g->name, nonce, h);
-	if (!(sig = ndx_msgsig_sign(g->cfg->sign_key, h))) {
-		gw_refusal(resp, req, GW_R_CANNOT_SIGN, GW_SIDE_PROVIDER, NULL,
-			   "the test call's answer could not be signed");
-		goto out;
+	gw_view_release(&v);
+	if (r != GW_R_COUNT) {
+		gw_refusal(resp, req, r, GW_SIDE_PROVIDER, NULL, "%s", why);
+		return;
 	}
 	ndx_time_format(time(NULL), t);
 	ndx_http_resp_json(resp, 200,
@@ -101,8 +91,6 @@ void gw_ping_serve(struct gw_ctx *g, const struct ndx_http_req *req, struct ndx_
 				     gw_maintenance_on(g->maint)));
 	ndx_http_resp_header(resp, "Ndx-Response-Signature", sig);
 	free(sig);
-out:
-	gw_view_release(&v);
 }
 
 /* ---- the test ------------------------------------------------------------------------ */

@@ -456,7 +456,7 @@ int gw_console_start(struct gw_ctx *g, struct gw_console **out, char *why, size_
 		goto fail;
 	}
 	struct ndx_console_config ucfg = {
-		.prog = GW_PROG, .page = "gateway-console.html", .web_dir = cc->web_dir,
+		.prog = GW_PROG, .module = "gateway-console.mjs", .web_dir = cc->web_dir,
 		.assets_dir = cc->assets_dir, .public_url = cc->public_url, .issuer = cc->issuer,
 		.client_id = cc->client_id, .client_secret = secret, .role_of = gw_console_role,
 		.role_ud = cc->officials_path,

@@ -55,7 +55,7 @@ struct clogin {
 };
 
 struct ndx_console {
-	char *prog, *page, *web_dir, *assets_dir, *public_url;
+	char *prog, *module, *web_dir, *assets_dir, *public_url;
 	ndx_console_role_fn role_of;
 	void *role_ud;
 	int secure;
@@ -101,7 +101,7 @@ int ndx_console_new(const struct ndx_console_config *cfg, struct ndx_console **o
 	snprintf(redirect, sizeof redirect, "%s/console/auth/callback", cfg->public_url);
 	snprintf(logout, sizeof logout, "%s/console/", cfg->public_url);
 	if (!(c->public_url = strdup(cfg->public_url)) || !(c->prog = strdup(cfg->prog)) ||
-	    !(c->page = strdup(cfg->page)) ||
+	    !(c->module = strdup(cfg->module)) ||
 	    (rc = ndx_oidc_new(&ocfg, &c->oidc)) != NDX_OK) {
 		ndx_console_free(c);
 		return NDX_ENOMEM;
@@ -119,7 +119,7 @@ void ndx_console_free(struct ndx_console *c)
 	free(c->assets_dir);
 	free(c->public_url);
 	free(c->prog);
-	free(c->page);
+	free(c->module);
 	OPENSSL_cleanse(c->sessions, sizeof c->sessions);
 	OPENSSL_cleanse(c->logins, sizeof c->logins);
 	pthread_mutex_destroy(&c->mu);
@@ -466,6 +466,16 @@ void ndx_console_headers(struct ndx_http_resp *resp)
 			     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
 }
 
+/* /console/main.mjs: to the daemon's page module, from where its imports
+ * resolve (a module's base URL is the one it was finally fetched from). */
+static void static_redirect(const struct ndx_console *c, struct ndx_http_resp *resp)
+{
+	char to[256];
+
+	snprintf(to, sizeof to, "/console/static/%s", c->module);
+	redirect(resp, to);
+}
+
 void ndx_console_handle(struct ndx_console *c, const struct ndx_http_req *req,
 			struct ndx_http_resp *resp, const char *hint)
 {
@@ -504,7 +514,9 @@ void ndx_console_handle(struct ndx_console *c, const struct ndx_http_req *req,
 		ndx_static_serve(c->assets_dir, p + 22, resp);
 	else if (strncmp(p, "/console/auth/", 14) == 0)
 		ndx_http_resp_error(resp, 404, "Client.NotFound", "no such path", p);
+	else if (strcmp(p, "/console/main.mjs") == 0)
+		static_redirect(c, resp);
 	else
-		ndx_static_serve(c->web_dir, c->page, resp);
+		ndx_static_serve(c->web_dir, "console.html", resp);
 	ndx_console_headers(resp);
 }

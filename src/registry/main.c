@@ -582,7 +582,7 @@ static int cmd_serve(int argc, char **argv)
 			public_url = url_buf;
 		}
 		struct ndx_console_config ccfg = {
-			.prog = PROG, .page = "console.html", .role_of = reg_console_role,
+			.prog = PROG, .module = "console.mjs", .role_of = reg_console_role,
 			.role_ud = st, .web_dir = web, .assets_dir = assets, .public_url = public_url,
 			.issuer = eid, .client_id = client, .client_secret = secret,
 		};

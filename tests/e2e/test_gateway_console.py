@@ -127,6 +127,39 @@ def test_console_is_off_unless_configured_and_never_on_an_exchange_port(fed, bui
                                               text=True, timeout=30).stdout
 
 
+def test_console_config_is_checked(fed, build_dir):
+    """"console" in the file (docs/gateway.md): its required keys, its listen address and
+    public URL are refused when the file is read; --check refuses an officials file that
+    does not read and a secret file it cannot read."""
+    exe = federation.gateway_exe(build_dir)
+    base = json.loads(fed.bca.config_path.read_text())
+    (fed.bca.dir / "officials-bad.json").write_text(json.dumps(
+        officials_doc((("1234", "X"), "administrator"))))
+    cases = (
+        ({"eid": None}, "console.eid: required"),
+        ({"listen": "nowhere"}, "console.listen"),
+        ({"public_url": "ftp://x"}, "console.public_url: expected an http"),
+        ({"officials": "officials-bad.json"}, "officials[0]: expected a 12-digit subject"),
+        ({"officials": "missing.json"}, "missing or unreadable"),
+        ({"client_secret_file": "missing.secret"}, "console.client_secret_file"),
+    )
+    for change, says in cases:
+        cfg = json.loads(json.dumps(base))
+        cfg["console"].update(change)
+        cfg["console"] = {k: v for k, v in cfg["console"].items() if v is not None}
+        path = fed.bca.dir / "console-check.json"
+        path.write_text(json.dumps(cfg))
+        res = subprocess.run([str(exe), "--config", str(path), "--check"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 1, (change, res.stdout + res.stderr)
+        assert says in res.stdout + res.stderr, (change, res.stdout + res.stderr)
+    cfg = dict(base, console="on")
+    path.write_text(json.dumps(cfg))
+    res = subprocess.run([str(exe), "--config", str(path), "--check"], capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 1 and "console: expected an object" in res.stdout + res.stderr
+
+
 def test_sign_in_round_trip_and_pages(fed):
     s = sign_in(fed, ADMIN)
     cookie = next(c for c in s.cookies if c.name == "ndx_console")
@@ -134,7 +167,10 @@ def test_sign_in_round_trip_and_pages(fed):
     body = me(fed, s).json()
     assert (body["subject"], body["name"], body["role"]) == (*ADMIN, "administrator")
     page = s.get(fed.bca.console_url + "/console/maintenance", timeout=10)
-    assert page.status_code == 200 and "gateway-console.mjs" in page.text
+    assert page.status_code == 200 and "/console/main.mjs" in page.text
+    r = s.get(fed.bca.console_url + "/console/main.mjs", timeout=10, allow_redirects=False)
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/console/static/gateway-console.mjs"
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     mod = s.get(fed.bca.console_url + "/console/static/gwconsole/peers.mjs", timeout=10)

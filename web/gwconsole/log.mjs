@@ -8,6 +8,7 @@ import * as api from '../console/rapi.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, formatTime } from '../i18n.mjs';
+import { actionForm } from './words.mjs';
 
 let last = null;
 
@@ -28,16 +29,10 @@ export async function render(ctx) {
   const head = await api.get('/console/api/log');
   const shown = last;
   last = null;
-  const form = h('form', {
-    id: 'verify',
-    on: {
-      submit: async (ev) => {
-        ev.preventDefault();
-        last = await api.post('/console/api/log/verify', {});
-        await ctx.rerender();
-      },
-    },
-  }, g.button(t('gcon.log.verify'), { attrs: { id: 'run-verify' } }));
+  const form = actionForm({
+    id: 'verify', text: t('gcon.log.verify'), buttonId: 'run-verify', ctx,
+    action: async () => { last = await api.post('/console/api/log/verify', {}); },
+  });
   return {
     title: t('gcon.log.title'),
     nodes: [

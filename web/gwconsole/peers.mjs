@@ -8,6 +8,7 @@ import * as api from '../console/rapi.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, formatTime } from '../i18n.mjs';
+import { actionForm } from './words.mjs';
 
 let last = null;
 
@@ -47,16 +48,10 @@ function results(r) {
 export async function render(ctx) {
   const shown = last;
   last = null;
-  const form = h('form', {
-    id: 'test-peers',
-    on: {
-      submit: async (ev) => {
-        ev.preventDefault();
-        last = await api.post('/console/api/peers/test', {});
-        await ctx.rerender();
-      },
-    },
-  }, g.button(t('gcon.peers.run'), { attrs: { id: 'run-test' } }));
+  const form = actionForm({
+    id: 'test-peers', text: t('gcon.peers.run'), buttonId: 'run-test', ctx,
+    action: async () => { last = await api.post('/console/api/peers/test', {}); },
+  });
   return {
     title: t('gcon.peers.title'),
     nodes: [g.heading(t('gcon.peers.title')), g.p(t('gcon.peers.body')), form, shown ? results(shown) : null],
