@@ -11,6 +11,12 @@
  * NDX_ETOOBIG (larger than cap bytes), NDX_ENOMEM. */
 int ndx_file_read(const char *path, size_t cap, char **out, size_t *len);
 
+/* The first line of the file at path (a secret: at most 4 KiB), without
+ * its line end, malloc'd into *out (the caller cleanses and frees it).
+ * NDX_EIO (missing, unreadable), NDX_ETOOBIG, NDX_EINVAL (the first line
+ * is empty or holds a NUL), NDX_ENOMEM. */
+int ndx_file_read_secret(const char *path, char **out);
+
 /* Writes data to path.tmp.<pid> with the given mode, fsyncs it, renames it
  * over path and fsyncs the directory: readers see the old file or the new
  * one, never a mix. With exclusive set, fails with NDX_EEXIST when path

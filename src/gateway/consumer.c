@@ -34,6 +34,7 @@
 #include "xfer.h"
 #include "signer.h"
 #include "exchlog.h"
+#include "gw_maintenance.h"
 #include "metrics.h"
 #include "confstate.h"
 #include "gwconfig.h"
@@ -895,6 +896,12 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 	if (strncmp(req->path, "/r1/", 4) != 0) {
 		gw_refusal(resp, req, GW_R_NOT_EXCHANGE, GW_SIDE_CONSUMER, req->path,
 			   "unknown path: expected /r1/{serviceId}[/path]");
+		goto out;
+	}
+	if (gw_maintenance_on(g->maint)) {
+		/* Exchanges already taken finish; a new one is refused at once. */
+		gw_refusal(resp, req, GW_R_MAINTENANCE, GW_SIDE_CONSUMER, NULL,
+			   "the gateway is in maintenance and takes no new exchange; retry later");
 		goto out;
 	}
 	gw_view_release(&v);

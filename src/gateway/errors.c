@@ -155,6 +155,8 @@ static const struct gw_reason_info table[GW_R_COUNT] = {
 				   "the message log cannot be written" },
 	[GW_R_BUSY] = { "Busy", S, "InternalError", 500, false,
 			"the replay cache is full, or the caller's share of it" },
+	[GW_R_MAINTENANCE] = { "Maintenance", S, "Maintenance", 503, false,
+			       "the gateway is in maintenance: it takes no new exchange" },
 	[GW_R_CANNOT_SIGN] = { "CannotSign", S, "CannotCreateSignature", 500, false,
 			       "the gateway could not sign" },
 	[GW_R_MISCONFIGURED] = { "Misconfigured", S, "InternalError", 500, false,

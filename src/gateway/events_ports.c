@@ -556,8 +556,7 @@ void gw_events_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 		goto out;
 	}
 	conf = v.c->conf;
-	if (ndx_http_client_cert(req, fp) != NDX_OK || !(peer = ndx_conf_gateway_by_cert(conf, fp)) ||
-	    ndx_conf_is_revoked(conf, fp) || ndx_conf_is_revoked(conf, peer->sign_key_id)) {
+	if (!(peer = gw_calling_gateway(conf, req, fp))) {
 		gw_refusal(resp, req, GW_R_UNAUTHENTICATED, GW_SIDE_PROVIDER, NULL,
 			   "a delivery comes from a gateway of the configuration, with its "
 			   "certificate, neither revoked");

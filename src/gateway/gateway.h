@@ -28,6 +28,7 @@ struct gw_ctx {
 	struct gw_loops *loops;      /* the exchange loops (gwloop.h) */
 	struct gw_events *events;    /* the outbox and inbox of events (events.h) */
 	struct gw_opmon *opmon;      /* operational monitoring records (opmon.h); NULL: none */
+	struct gw_maintenance *maint; /* maintenance mode (gw_maintenance.h); NULL: never */
 	/* Whether the gateway port listens: it opens once a valid configuration
 	 * is held (main.c), and until then /healthz says not_ready. */
 	atomic_bool gateway_port_open;

@@ -121,6 +121,13 @@ void gw_config_free(struct gw_config *cfg)
 		free(cfg->tls_key_pem);
 	}
 	free(cfg->tls_cert_pem);
+	free(cfg->console.issuer);
+	free(cfg->console.client_id);
+	free(cfg->console.secret_path);
+	free(cfg->console.officials_path);
+	free(cfg->console.public_url);
+	free(cfg->console.web_dir);
+	free(cfg->console.assets_dir);
 	gw_settings_release(cfg->settings);
 	free(cfg);
 }
@@ -665,6 +672,54 @@ static int load_http(json_t *doc, struct gw_config *cfg, char *err, size_t errca
 	return NDX_OK;
 }
 
+/* "console": {"listen", "eid", "client_id", "client_secret_file",
+ * "officials", "public_url", "web", "assets"}: the web console
+ * (docs/gateway-console.md), off without the object. Paths are resolved
+ * against the file's directory. */
+static int load_console(json_t *doc, const char *dir, struct gw_console_cfg *c, char *err,
+			size_t errcap)
+{
+	json_t *o = json_object_get(doc, "console");
+	const char *listen = NULL, *eid, *client, *secret, *officials, *url = NULL,
+		   *web = NULL, *assets = NULL;
+	char buf[128], why[256];
+	int rc;
+
+	if (!o || json_is_null(o))
+		return NDX_OK;
+	if (!json_is_object(o))
+		return ndx_fail(err, errcap, NDX_EINVAL, "console: expected an object");
+	if ((rc = get_str(o, "listen", false, &listen, why, sizeof why)) ||
+	    (rc = get_str(o, "eid", true, &eid, why, sizeof why)) ||
+	    (rc = get_str(o, "client_id", true, &client, why, sizeof why)) ||
+	    (rc = get_str(o, "client_secret_file", true, &secret, why, sizeof why)) ||
+	    (rc = get_str(o, "officials", true, &officials, why, sizeof why)) ||
+	    (rc = get_str(o, "public_url", false, &url, why, sizeof why)) ||
+	    (rc = get_str(o, "web", false, &web, why, sizeof why)) ||
+	    (rc = get_str(o, "assets", false, &assets, why, sizeof why)))
+		return ndx_fail(err, errcap, rc, "console.%s", why);
+	if ((rc = parse_listen("console.listen", listen ? listen : "127.0.0.1:8090", c->addr,
+			       sizeof c->addr, &c->port, err, errcap)))
+		return rc;
+	if (url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return ndx_fail(err, errcap, NDX_EINVAL,
+				"console.public_url: expected an http:// or https:// URL");
+	snprintf(buf, sizeof buf, "http://%s:%u", c->addr, (unsigned)c->port);
+	c->enabled = true;
+	if (!(c->issuer = strdup(eid)) || !(c->client_id = strdup(client)) ||
+	    !(c->secret_path = resolve(dir, secret)) ||
+	    !(c->officials_path = resolve(dir, officials)) ||
+	    !(c->public_url = strdup(url ? url : buf)) ||
+	    !(c->web_dir = web ? resolve(dir, web) : strdup(NDX_DATA_DIR "/web")) ||
+	    !(c->assets_dir = assets ? resolve(dir, assets)
+				     : strdup(NDX_DATA_DIR "/govuk-frontend")))
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
+	/* No trailing '/': the console appends its paths. */
+	for (size_t n = strlen(c->public_url); n > 0 && c->public_url[n - 1] == '/'; n--)
+		c->public_url[n - 1] = '\0';
+	return NDX_OK;
+}
+
 static int read_pem(const char *what, const char *path, char **out, char *err, size_t errcap)
 {
 	size_t len;
@@ -748,7 +803,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 		goto out;
 	}
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)) ||
-	    (rc = load_opmon(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)))
+	    (rc = load_opmon(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)) ||
+	    (rc = load_console(doc, dir, &cfg->console, err, errcap)))
 		goto out;
 	/* The witness of the message log's tree heads (gw_witness.c), read at start. */
 	if ((rc = get_long(doc, "", "witness_interval_s", 1, 3600, 60, &cfg->witness_interval_s,

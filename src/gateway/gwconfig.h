@@ -77,6 +77,22 @@ struct gw_settings {
 	unsigned request_deadline_s;
 };
 
+/* "console": the gateway's web console for the agency's officials
+ * (gw_console.c, docs/gateway-console.md), off when the file has none.
+ * Read once at start. */
+struct gw_console_cfg {
+	bool enabled;
+	char addr[64];        /* console.listen, default 127.0.0.1:8090 */
+	uint16_t port;
+	char *issuer;         /* console.eid: the national e-ID */
+	char *client_id;      /* console.client_id there */
+	char *secret_path;    /* console.client_secret_file */
+	char *officials_path; /* console.officials: read at every request */
+	char *public_url;     /* console.public_url, default http://listen */
+	char *web_dir;        /* console.web, default NDX_DATA_DIR/web */
+	char *assets_dir;     /* console.assets, default NDX_DATA_DIR/govuk-frontend */
+};
+
 struct gw_config {
 	char *path;
 	char *member;        /* canonical member id */
@@ -116,6 +132,7 @@ struct gw_config {
 	/* http.peer_http2: HTTP/2 between gateways (the gateway port offers
 	 * it, calls to other gateways ask for it); default: on with h2o */
 	bool peer_http2;
+	struct gw_console_cfg console;
 	struct gw_settings *settings; /* as loaded; handed to the state */
 };
 

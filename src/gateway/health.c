@@ -8,6 +8,7 @@
 #include "gateway.h"
 #include "confstate.h"
 #include "gw_witness.h"
+#include "gw_maintenance.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
 #include "personal.h"
@@ -66,6 +67,9 @@ void gw_healthz(struct gw_ctx *g, const struct gw_view *v, struct ndx_http_resp 
 		problem(down, gw_reason_info(GW_R_NO_CONFIGURATION)->reason,
 			"the gateway port is not open yet: other members' gateways cannot "
 			"call this one");
+	if (gw_maintenance_on(g->maint))
+		problem(down, gw_reason_info(GW_R_MAINTENANCE)->reason,
+			"the gateway is in maintenance: it takes no new exchange");
 	if (gw_log_failing(now))
 		problem(down, gw_reason_info(GW_R_LOG_UNAVAILABLE)->reason,
 			"the message log cannot be written: every exchange is refused");

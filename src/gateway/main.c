@@ -37,6 +37,8 @@
 #include "personal.h"
 #include "poller.h"
 #include "gwloop.h"
+#include "gw_console.h"
+#include "gw_maintenance.h"
 
 #ifndef NDX_VERSION
 #define NDX_VERSION "unknown"
@@ -70,6 +72,13 @@ static const char USAGE[] =
 	"limits and subsystems (listen addresses, keys and the connection limits and\n"
 	"request deadline of an open port need a restart) and fetches the global\n"
 	"configuration at once.\n"
+	"With \"console\" in the file, the agency's officials' web console listens\n"
+	"on console.listen (default 127.0.0.1:8090, never an exchange port):\n"
+	"sign-in with the national e-ID, the gateway's services and grants, the\n"
+	"message log's head and verify, maintenance mode and the connection test\n"
+	"to peer gateways (docs/gateway-console.md). In maintenance mode new\n"
+	"exchanges are refused with 503 Server.ClientProxy.Maintenance (reason\n"
+	"Maintenance) and those in flight finish; the state survives a restart.\n"
 	"Until a valid global configuration is held the gateway port stays closed and\n"
 	"exchanges are refused with 500 Server.ClientProxy.OutdatedGlobalConf\n"
 	"(reason NoConfiguration).\n";
@@ -153,6 +162,27 @@ static int check(const struct gw_config *cfg)
 	for (size_t i = 0; i < s->nservices; i++)
 		printf("  service             %s -> %s (timeout %ld ms)\n", s->services[i].id,
 		       s->services[i].backend, s->services[i].timeout_ms);
+	if (cfg->console.enabled) {
+		size_t n = 0;
+
+		printf("  console             http://%s:%u/console/ (e-ID %s, client %s)\n",
+		       cfg->console.addr, (unsigned)cfg->console.port, cfg->console.issuer,
+		       cfg->console.client_id);
+		if (gw_console_officials_check(cfg->console.officials_path, &n, why,
+					       sizeof why) != NDX_OK) {
+			printf("  problem: console officials: %s\n", why);
+			rc = 1;
+		} else {
+			printf("  console officials   %zu (%s)\n", n, cfg->console.officials_path);
+		}
+		if (access(cfg->console.secret_path, R_OK) != 0) {
+			printf("  problem: console.client_secret_file %s is not readable\n",
+			       cfg->console.secret_path);
+			rc = 1;
+		}
+	} else {
+		printf("  console             off\n");
+	}
 	if (!tls_pair_ok(cfg)) {
 		printf("  problem: tls_key does not belong to tls_cert\n");
 		rc = 1;
@@ -309,6 +339,7 @@ static int serve(struct gw_config *cfg)
 	struct ndx_msglog *log = NULL;
 	struct gw_ctx g = { 0 };
 	struct ndx_httpd *consumer = NULL, *consumer_tls = NULL, *gateway = NULL;
+	struct gw_console *console = NULL;
 	struct ndx_httpd_config hc = { 0 };
 	sigset_t set;
 	char err[1024];
@@ -396,6 +427,13 @@ static int serve(struct gw_config *cfg)
 			fprintf(stderr, GW_PROG ": replay cache: %zu message ids of the last %u s "
 					"refilled from the message log\n", added, replay_window);
 	}
+	if (gw_maintenance_open(cfg->data_dir, &g.maint, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": %s\n", err);
+		goto out;
+	}
+	if (gw_maintenance_on(g.maint))
+		fprintf(stderr, GW_PROG ": in maintenance: new exchanges are refused until an "
+				"administrator switches it off in the console\n");
 	g.state = state;
 	g.cfg = cfg;
 	g.log = log;
@@ -457,6 +495,10 @@ static int serve(struct gw_config *cfg)
 		goto out;
 	if (start_gateway_port(&g, &gateway) == NDX_EIO)
 		goto out;
+	if (cfg->console.enabled && gw_console_start(&g, &console, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, GW_PROG ": console: %s\n", err);
+		goto out;
+	}
 
 	for (;;) {
 		struct timespec tick = { 0, 200 * 1000 * 1000 };
@@ -489,6 +531,7 @@ out:
 	 * loops finish what they hold (the ports have drained, or stop now);
 	 * answers still waiting for the log go out from its writer, and each
 	 * port's stop waits for them. */
+	gw_console_stop(console);
 	gw_events_stop(g.events);
 	gw_loops_stop(g.loops);
 	ndx_httpd_stop(gateway);
@@ -514,6 +557,7 @@ out:
 	gw_revocations_free(g.revs);
 	gw_replay_free(g.replay);
 	gw_peerlimit_free(g.refusals);
+	gw_maintenance_free(g.maint);
 	gw_state_free(state);
 	gw_xfer_global_cleanup();
 	gw_metrics_free_all();

@@ -24,6 +24,7 @@
 #include "gwconfig.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/httpd.h"
 
 static const struct ndx_conf_gateway *gateway_allowed(const struct gw_peer_call *call,
 						      X509 *cert)
@@ -88,6 +89,19 @@ int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
 	int n = snprintf(out, cap, "%s/%s", member ? member : "", code ? code : "");
 
 	return n < 0 || (size_t)n >= cap || !member || !code ? NDX_EINVAL : NDX_OK;
+}
+
+const struct ndx_conf_gateway *gw_calling_gateway(const struct ndx_conf *conf,
+						  const struct ndx_http_req *req,
+						  char fp[2 * NDX_SHA256_LEN + 1])
+{
+	const struct ndx_conf_gateway *gw;
+
+	fp[0] = '\0';
+	if (ndx_http_client_cert(req, fp) != NDX_OK || !(gw = ndx_conf_gateway_by_cert(conf, fp)))
+		return NULL;
+	return ndx_conf_is_revoked(conf, fp) || ndx_conf_is_revoked(conf, gw->sign_key_id) ? NULL
+											    : gw;
 }
 
 /* The longest URL sent to a provider gateway (as before: 8 KiB). */

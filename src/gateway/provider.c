@@ -49,6 +49,8 @@
 #include "confstate.h"
 #include "gwconfig.h"
 #include "gw_agreement.h"
+#include "gw_conntest.h"
+#include "gw_maintenance.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/timefmt.h"
@@ -727,6 +729,17 @@ static enum gw_reason step_hash(struct exch *x)
 	return GW_R_COUNT;
 }
 
+/* In maintenance (gw_maintenance.h) no new exchange is taken; once the
+ * hash is known, so that the caller gets a signed refusal it can trust. */
+static enum gw_reason step_check_maintenance(struct exch *x)
+{
+	if (gw_maintenance_on(x->g->maint))
+		return refuse(x, GW_R_MAINTENANCE, NULL,
+			      "the gateway is in maintenance and takes no new exchange; retry "
+			      "later");
+	return GW_R_COUNT;
+}
+
 /* X-Road-Client is the calling gateway's member or one of its subsystems. */
 static enum gw_reason step_check_client(struct exch *x)
 {
@@ -882,6 +895,7 @@ static const struct step {
 	{ "check_budget", step_check_budget },
 	{ "parse", step_parse },
 	{ "hash", step_hash },
+	{ "check_maintenance", step_check_maintenance },
 	{ "check_client", step_check_client },
 	{ "check_message", step_check_message },
 	{ "check_signed_for_us", step_check_signed_for_us },
@@ -1001,6 +1015,10 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	}
 	if (strncmp(req->path, "/o1/", 4) == 0) {
 		gw_opmon_provider(g, req, resp);
+		return;
+	}
+	if (strcmp(req->path, "/t1/ping") == 0) {
+		gw_ping_serve(g, req, resp);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);

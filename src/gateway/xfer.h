@@ -135,6 +135,14 @@ struct gw_peer_call {
 /* The text that names a gateway in Ndx-Gateway and in the request hash:
  * "{member}/{code}". NDX_EINVAL when it does not fit. */
 int gw_gateway_name(const char *member, const char *code, char *out, size_t cap);
+/* The gateway of conf whose certificate the client of req presented on the
+ * gateway port (mutual TLS), neither that certificate nor the gateway's
+ * signing key revoked; NULL otherwise. fp receives the certificate's
+ * fingerprint (hex; "" without one). */
+struct ndx_http_req;
+const struct ndx_conf_gateway *gw_calling_gateway(const struct ndx_conf *conf,
+						  const struct ndx_http_req *req,
+						  char fp[2 * NDX_SHA256_LEN + 1]);
 /* Starts the call on call->loop's thread (call it there): tries the
  * member's gateways in order, moving on only when a connection cannot be
  * made, and ends with call->done. */

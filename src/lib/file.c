@@ -208,3 +208,20 @@ int ndx_mkdirs(const char *path, mode_t mode)
 	free(p);
 	return rc;
 }
+
+int ndx_file_read_secret(const char *path, char **out)
+{
+	size_t len;
+	int rc = ndx_file_read(path, 4096, out, &len);
+
+	if (rc != NDX_OK)
+		return rc;
+	(*out)[strcspn(*out, "\r\n")] = '\0';
+	if ((*out)[0] == '\0' || strlen(*out) != strnlen(*out, len)) {
+		memset(*out, 0, len);
+		free(*out);
+		*out = NULL;
+		return NDX_EINVAL;
+	}
+	return NDX_OK;
+}

@@ -509,20 +509,17 @@ static int authenticate(struct api *api, const struct ndx_http_req *req,
 static int official_call(struct api *api, const struct ndx_http_req *req,
 			 struct ndx_http_resp *resp, char *actor)
 {
-	struct console_who w;
-	const char *tok = ndx_http_header(req, "X-CSRF-Token");
+	struct ndx_console_who w;
 	const char *why = NULL;
 
 	actor[0] = '\0';
-	if (!console_session(api->cfg.console, req, &w))
+	if (!ndx_console_session(api->cfg.console, req, &w))
 		return 0;
 	if (!w.role[0])
 		why = "not an official of the registry";
 	else if (!is_get(req->method) && strcmp(w.role, "operator") != 0)
 		why = "an auditor reads only";
-	else if (!is_get(req->method) &&
-		 (!tok || strlen(tok) != strlen(w.csrf) ||
-		  CRYPTO_memcmp(tok, w.csrf, strlen(w.csrf)) != 0))
+	else if (!is_get(req->method) && !ndx_console_csrf_ok(&w, req))
 		why = "the X-CSRF-Token header is missing or wrong";
 	if (why) {
 		/* Without the personal number: no log holds one in clear (T34). */
@@ -2781,8 +2778,8 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 		route_api(&c, p[4] ? p + 5 : "");
 		return;
 	}
-	if (console_path(p)) {
-		console_handle(api->cfg.console, req, resp);
+	if (ndx_console_path(p)) {
+		ndx_console_handle(api->cfg.console, req, resp, REG_CONSOLE_HINT);
 		return;
 	}
 	if (market_path(p)) {

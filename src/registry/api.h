@@ -20,11 +20,11 @@ struct api_config {
 	const char *ca_key_pem;  /* its private key, to sign gateway CSRs */
 	unsigned conf_validity;  /* seconds, for Cache-Control */
 	const struct ndx_key *sign_key; /* the registry's key: countersigns tree heads (reg_witness.c) */
-	struct console *console;        /* the web console (reg_console.h), or NULL */
+	struct ndx_console *console;    /* the web console (reg_console.h), or NULL */
 };
 
 struct api;
-struct console;
+struct ndx_console;
 
 /* Copies cfg (the pointers in it are borrowed and must outlive the api) and
  * loads the admin credential hashes. */

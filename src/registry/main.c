@@ -175,18 +175,12 @@ static int name_ok(const char *s, size_t max, const char *extra)
 static char *read_secret(const char *path)
 {
 	char *text = NULL;
-	size_t len;
+	int rc = ndx_file_read_secret(path, &text);
 
-	if (ndx_file_read(path, 4096, &text, &len) != NDX_OK) {
-		fprintf(stderr, PROG ": cannot read the secret file %s\n", path);
-		return NULL;
-	}
-	text[strcspn(text, "\r\n")] = '\0';
-	if (!*text) {
+	if (rc == NDX_EINVAL)
 		fprintf(stderr, PROG ": the secret file %s is empty\n", path);
-		free(text);
-		return NULL;
-	}
+	else if (rc != NDX_OK)
+		fprintf(stderr, PROG ": cannot read the secret file %s\n", path);
 	return text;
 }
 
@@ -508,7 +502,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *eid = NULL, *client = NULL, *secret_file = NULL, *public_url = NULL;
 	const char *web = NDX_DATA_DIR "/web", *assets = NDX_DATA_DIR "/govuk-frontend";
 	char *secret = NULL, url_buf[128];
-	struct console *console = NULL;
+	struct ndx_console *console = NULL;
 	unsigned long validity = 600, threads = 4, max_body = 1048576;
 	char addr[64], db[4096];
 	uint16_t port;
@@ -587,11 +581,12 @@ static int cmd_serve(int argc, char **argv)
 			snprintf(url_buf, sizeof url_buf, "http://%s:%u", addr, (unsigned)port);
 			public_url = url_buf;
 		}
-		struct console_config ccfg = {
-			.st = st, .web_dir = web, .assets_dir = assets, .public_url = public_url,
+		struct ndx_console_config ccfg = {
+			.prog = PROG, .module = "console.mjs", .role_of = reg_console_role,
+			.role_ud = st, .web_dir = web, .assets_dir = assets, .public_url = public_url,
 			.issuer = eid, .client_id = client, .client_secret = secret,
 		};
-		if (console_new(&ccfg, &console))
+		if (ndx_console_new(&ccfg, &console))
 			goto out;
 		acfg.console = console;
 	}
@@ -622,7 +617,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	ndx_httpd_stop(srv);
 	api_free(api);
-	console_free(console);
+	ndx_console_free(console);
 	if (secret)
 		OPENSSL_cleanse(secret, strlen(secret));
 	free(secret);

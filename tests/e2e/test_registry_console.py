@@ -118,7 +118,10 @@ def test_sign_in_round_trip_and_pages(env):
     assert env.eid.redirect_uri == env.url + "/console/auth/callback"
     # Every console path is the page; its module and the design system are served.
     page = s.get(env.url + "/console/audit", timeout=10)
-    assert page.status_code == 200 and "console.mjs" in page.text
+    assert page.status_code == 200 and "/console/main.mjs" in page.text
+    # The one console page's module is the registry's.
+    r = requests.get(env.url + "/console/main.mjs", timeout=10, allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"] == "/console/static/console.mjs"
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     for path in ("/console/static/console.mjs", "/console/static/console/grants.mjs",

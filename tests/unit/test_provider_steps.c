@@ -1,5 +1,5 @@
 /* The gateway port's checks (src/gateway/provider.c: check_gateway,
- * authenticate_peer, check_budget, parse, hash, check_client,
+ * authenticate_peer, check_budget, parse, hash, check_maintenance, check_client,
  * check_message, check_signed_for_us, check_signature, identify_service,
  * check_grant, check_personal, check_replay), in order, on real signed
  * requests: each refusal is the reason the step returns, noted once in
@@ -31,6 +31,8 @@
 #include "provider.c"
 
 #include "steps_fixture.h"
+
+#include <unistd.h>
 
 /* ---- the fixture ---------------------------------------------------------- */
 
@@ -328,6 +330,39 @@ static void check_signature_refuses_what_the_calling_gateway_did_not_sign(void *
 
 /* e2e: tests/e2e/test_gateway.py::test_gateway_port_checks_grant_client_member_and_service
  * ("BHXH has no grant", "path outside the grant", "method outside the grant"). */
+/* In maintenance (docs/gateway-console.md) a request that is well signed
+ * and granted is refused right after its hash, so the refusal is signed;
+ * out of it, the same request goes on. */
+static void check_maintenance_refuses_every_new_exchange(void **state)
+{
+	struct signed_req q = good("maint-1");
+	char dir[] = "/tmp/ndx-maint-XXXXXX", why[256], file[64];
+	unsigned long before;
+	struct sx_reply r;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(gw_maintenance_open(dir, &bca->ctx.maint, why, sizeof why), NDX_OK);
+	assert_int_equal(gw_maintenance_set(bca->ctx.maint, true, "official:test"), NDX_OK);
+	run.peer_member = SX_MOF;
+	before = sx_refusals_rendered(bca, "provider", "Maintenance");
+	send_signed(&q, &r, NULL, NULL);
+	assert_refused(&r, before, "check_maintenance", GW_R_MAINTENANCE, 503,
+		       "Server.ServerProxy.Maintenance");
+	assert_true(run.hashed);
+	sx_reply_free(&r);
+	assert_int_equal(gw_maintenance_set(bca->ctx.maint, false, "official:test"), NDX_OK);
+	q = good("maint-2");
+	send_signed(&q, &r, NULL, NULL);
+	assert_passed(&r);
+	sx_reply_free(&r);
+	gw_maintenance_free(bca->ctx.maint);
+	bca->ctx.maint = NULL;
+	snprintf(file, sizeof file, "%s/maintenance.json", dir);
+	assert_int_equal(remove(file), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void check_grant_refuses_a_client_without_a_grant(void **state)
 {
 	struct signed_req q = good("nogrant-1");
@@ -512,6 +547,7 @@ int main(void)
 		cmocka_unit_test(a_good_request_passes_every_check),
 		cmocka_unit_test(authenticate_peer_refuses_a_caller_without_a_certificate),
 		cmocka_unit_test(check_signature_refuses_what_the_calling_gateway_did_not_sign),
+		cmocka_unit_test(check_maintenance_refuses_every_new_exchange),
 		cmocka_unit_test(check_grant_refuses_a_client_without_a_grant),
 		cmocka_unit_test(check_personal_refuses_a_personal_request_without_purpose_or_subject),
 		cmocka_unit_test(check_replay_refuses_a_signed_request_seen_before),
