@@ -217,8 +217,11 @@ int console_session(struct console *c, const struct ndx_http_req *req, struct co
 	if (!s)
 		return 0;
 	if (store_official_get(c->st, who->subject, &o) == NDX_OK &&
-	    (role = json_string_value(json_object_get(o, "role"))))
+	    (role = json_string_value(json_object_get(o, "role")))) {
+		const char *member = json_string_value(json_object_get(o, "member"));
 		snprintf(who->role, sizeof who->role, "%s", role);
+		snprintf(who->member, sizeof who->member, "%s", member ? member : "");
+	}
 	json_decref(o);
 	return 1;
 }
@@ -405,8 +408,9 @@ static void callback(struct console *c, const struct ndx_http_req *req,
 				    : l.next[0] ? l.next : "/console/");
 }
 
-/* GET /console/auth/me: who is signed in (401 for no one; 403 with the
- * name for someone who is no official). */
+/* GET /console/auth/me: who is signed in, with an agency administrator's
+ * member (401 for no one; 403 with the name for someone who is no
+ * official). */
 static void me(struct console *c, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct console_who w;
@@ -417,8 +421,9 @@ static void me(struct console *c, const struct ndx_http_req *req, struct ndx_htt
 		return;
 	}
 	ndx_http_resp_json(resp, w.role[0] ? 200 : 403,
-			   json_pack("{ss ss ss ss}", "subject", w.subject, "name", w.name,
-				     "role", w.role, "csrf", w.csrf));
+			   json_pack("{ss ss ss s? ss}", "subject", w.subject, "name", w.name,
+				     "role", w.role, "member", w.member[0] ? w.member : NULL,
+				     "csrf", w.csrf));
 	ndx_http_resp_header(resp, "Cache-Control", "no-store");
 }
 

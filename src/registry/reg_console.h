@@ -7,6 +7,7 @@
 #define NDX_REGISTRY_CONSOLE_H
 
 #include "ndx/httpd.h"
+#include "ndx/id.h"
 #include "reg_store.h"
 
 #define CONSOLE_CSRF_LEN 43 /* base64url of 32 bytes */
@@ -40,7 +41,8 @@ void console_handle(struct console *c, const struct ndx_http_req *req,
 struct console_who {
 	char subject[16];
 	char name[256];
-	char role[16];                      /* "operator", "auditor", or "" (no official) */
+	char role[16];                      /* "operator", "auditor", "agency", "dpo", or "" (no official) */
+	char member[NDX_ID_TEXT_MAX];       /* an agency administrator's member, else "" */
 	char csrf[CONSOLE_CSRF_LEN + 1];
 };
 

@@ -1139,10 +1139,10 @@ int store_audit_search(struct store *st, const struct store_audit_filter *f, int
 /* ---- the console's officials ------------------------------------------------------ */
 
 int store_official_put(struct store *st, const char *subject, const char *name, const char *role,
-		       const char *actor, const char *remote)
+		       const char *member, const char *actor, const char *remote)
 {
 	char now[NDX_TIME_TEXT_LEN];
-	json_t *detail = json_pack("{ssss}", "name", name, "role", role);
+	json_t *detail = json_pack("{sssss?}", "name", name, "role", role, "member", member);
 	int rc;
 
 	if (!detail)
@@ -1152,10 +1152,10 @@ int store_official_put(struct store *st, const char *subject, const char *name, 
 		json_decref(detail);
 		return rc;
 	}
-	rc = ndx_sqldb_exec(st->db, "INSERT INTO officials(subject, name, role, created_at)"
-			    " VALUES(?,?,?,?) ON CONFLICT(subject) DO UPDATE SET"
-			    " name = excluded.name, role = excluded.role",
-			    "ssss", subject, name, role, now);
+	rc = ndx_sqldb_exec(st->db, "INSERT INTO officials(subject, name, role, member, created_at)"
+			    " VALUES(?,?,?,?,?) ON CONFLICT(subject) DO UPDATE SET"
+			    " name = excluded.name, role = excluded.role, member = excluded.member",
+			    "sssss", subject, name, role, member, now);
 	if (rc)
 		store_rollback(st);
 	else
@@ -1191,7 +1191,7 @@ int store_official_get(struct store *st, const char *subject, json_t **out)
 
 	*out = NULL;
 	store_lock(st);
-	rc = ndx_sqldb_query(st->db, &rows, "SELECT subject, name, role, created_at FROM officials"
+	rc = ndx_sqldb_query(st->db, &rows, "SELECT subject, name, role, member, created_at FROM officials"
 			     " WHERE subject = ?", "s", subject);
 	store_unlock(st);
 	if (rc)
@@ -1210,7 +1210,7 @@ int store_official_list(struct store *st, json_t **out)
 	int rc;
 
 	store_lock(st);
-	rc = ndx_sqldb_query(st->db, out, "SELECT subject, name, role, created_at FROM officials"
+	rc = ndx_sqldb_query(st->db, out, "SELECT subject, name, role, member, created_at FROM officials"
 			     " ORDER BY subject", "");
 	store_unlock(st);
 	return rc;
