@@ -421,9 +421,9 @@ static void me(struct console *c, const struct ndx_http_req *req, struct ndx_htt
 		return;
 	}
 	ndx_http_resp_json(resp, w.role[0] ? 200 : 403,
-			   json_pack("{ss ss ss s? ss}", "subject", w.subject, "name", w.name,
-				     "role", w.role, "member", w.member[0] ? w.member : NULL,
-				     "csrf", w.csrf));
+			   json_pack("{ss ss ss so ss}", "subject", w.subject, "name", w.name,
+				     "role", w.role, "member",
+				     w.member[0] ? json_string(w.member) : json_null(), "csrf", w.csrf));
 	ndx_http_resp_header(resp, "Cache-Control", "no-store");
 }
 
