@@ -25,9 +25,35 @@ const ROUTES = [
   { path: '/services/*', page: 'service', nav: 'services' },
   { path: '/grants', page: 'grants', nav: 'grants' },
   { path: '/grants/:id/remove', page: 'grant-remove', nav: 'grants' },
+  { path: '/personal-data', page: 'personal-data', nav: 'personal-data' },
+  { path: '/consent-services', page: 'consent-services', nav: 'consent-services' },
+  { path: '/gateways', page: 'gateways', nav: 'gateways' },
+  { path: '/revocations', page: 'revocations', nav: 'revocations' },
+  { path: '/officials', page: 'officials', nav: 'officials' },
+  { path: '/remove/:kind', page: 'remove', nav: null },
   { path: '/audit', page: 'audit', nav: 'audit' },
 ];
-const NAV = ['overview', 'members', 'services', 'grants', 'audit'];
+// The pages each role reads (docs/console.md "Roles"); the registry refuses
+// the others' API calls with 403 whatever the page does.
+const ALL = ['overview', 'members', 'services', 'grants', 'personal-data', 'consent-services',
+  'gateways', 'revocations', 'officials', 'audit'];
+const NAV = {
+  operator: ALL,
+  auditor: ALL,
+  agency: ALL.filter((k) => k !== 'officials' && k !== 'audit'),
+  dpo: ['overview', 'services', 'personal-data', 'consent-services', 'audit'],
+};
+
+// What the signed-in official may change (the pages leave out the rest; the
+// registry decides): the operator everything, an agency administrator the
+// subsystems and services of their member and the grants on those services
+// (id: the subsystem's, the service's, the grant's service), no one else
+// anything.
+function mayChange(me) {
+  const own = (id) => !!(me.member && id && id.startsWith(`${me.member}/`));
+  return (kind, id) => me.role === 'operator'
+    || (me.role === 'agency' && ['subsystem', 'service', 'grant'].includes(kind) && own(id));
+}
 const navHref = (key) => (key === 'overview' ? `${BASE}/` : `${BASE}/${key}`);
 
 function match(pathname) {
@@ -64,7 +90,7 @@ async function signOut() {
 
 function renderHeader(me, route) {
   const navItems = me && me.role
-    ? NAV.map((key) => shell.navItem(t(`con.nav.${key}`), navHref(key), route && route.nav === key)) : [];
+    ? (NAV[me.role] || []).map((key) => shell.navItem(t(`con.nav.${key}`), navHref(key), route && route.nav === key)) : [];
   if (me) navItems.push(shell.signOutItem(() => signOut().catch(showFatal)));
   shell.renderHeaderInto(header, { home: `${BASE}/`, title: t('con.service'), navItems });
   enhance(header);
@@ -72,7 +98,7 @@ function renderHeader(me, route) {
 
 function renderFooter(me) {
   shell.renderFooterInto(footer, t('con.footer'),
-    me && me.role ? t('con.signed_in', { name: me.name, role: t(`con.role.${me.role}`) }) : null,
+    me && me.role ? t('con.signed_in', { name: me.name, role: me.member ? `${t(`con.role.${me.role}`)}, ${me.member}` : t(`con.role.${me.role}`) }) : null,
     me && me.role ? { role: me.role } : undefined);
 }
 
@@ -135,7 +161,7 @@ async function render({ focus = false } = {}) {
   } else {
     const ctx = {
       params: m.params, query: url.searchParams, me, flash: f, navigate, base: BASE,
-      canChange: me.role === 'operator', rerender: () => render({ focus: true }),
+      canChange: me.role === 'operator', may: mayChange(me), rerender: () => render({ focus: true }),
     };
     try {
       const mod = await import(`./console/${m.route.page}.mjs`);

@@ -7,7 +7,10 @@
 // every page but no button that changes anything, and the registry refuses
 // their change (403) when it is sent anyway; the operator adds a grant with
 // methods and paths, finds it in the list, removes it through the
-// confirmation page, and finds both in the audit trail under their name.
+// confirmation page, and finds both in the audit trail under their name;
+// the operator adds a member through its form (a refusal of the registry
+// shown beside the field it names), removes it through the confirmation
+// page, and finds both in the audit trail and the signed configuration.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +111,12 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
       return r.status;
     }, first);
     assert.equal(refused, 403);
+    for (const name of ['personal-data', 'consent-services', 'gateways', 'revocations', 'officials']) {
+      await visit(page, env, `/${name}`, name);
+      assert.equal(await page.locator('main form').count(), 0, `the auditor is offered a form on ${name}`);
+      assert.equal(await page.locator('main a[data-remove]').count(), 0, `the auditor is offered a removal on ${name}`);
+      await check(page, `console-${name}-auditor`);
+    }
     await visit(page, env, '/audit', 'audit');
     await check(page, 'console-audit');
     // English, on the page that has the most words.
@@ -161,6 +170,67 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     assert.match(rows[1], new RegExp(`grant\\.add.*${id}`));
     for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
     await check(page, 'console-audit-filtered');
+    await page.context().close();
+  });
+
+  it('lets the operator add a member and remove it, in the audit trail and the configuration', { timeout: TEST_MS }, async () => {
+    const page = await newPage(env.browser);
+    const operator = officialOf(env, 'operator');
+    await signIn(page, env, operator);
+    for (const name of ['personal-data', 'consent-services', 'gateways', 'revocations', 'officials']) {
+      await visit(page, env, `/${name}`, name);
+      assert.ok(await page.locator('main form').count() >= 1, `no form on ${name}`);
+      await check(page, `console-${name}-operator`);
+    }
+    await visit(page, env, '/members', 'members');
+    await check(page, 'console-members-operator');
+    const instance = env.fed.members[0].id.split('/')[0];
+    const id = `${instance}/GOV/CTEST`;
+    // Nothing entered: the page says what is missing.
+    await page.click('#add-member-submit');
+    await page.waitForSelector('.govuk-error-summary');
+    assert.equal(await page.locator('#add-member-id-error').count(), 1);
+    await check(page, 'console-members-errors');
+    // A refusal of the registry comes back beside the field it names.
+    await page.fill('#add-member-id', `${instance}/GOV/bad id`);
+    await page.fill('#add-member-name', 'Bộ Thử nghiệm');
+    await page.click('#add-member-submit');
+    await page.waitForSelector('#add-member-id-error');
+    assert.match(await page.textContent('#add-member-id-error'), /không hợp lệ/);
+    assert.equal(await page.inputValue('#add-member-name'), 'Bộ Thử nghiệm');
+    await page.fill('#add-member-id', id);
+    await page.click('#add-member-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.match(await page.textContent('.govuk-notification-banner--success'), new RegExp(id));
+    // no-store: /conf is cacheable for up to a minute
+    const conf = () => page.evaluate(() => fetch('/conf', { cache: 'no-store' }).then((r) => r.json()));
+    assert.ok((await conf()).members.some((m) => m.id === id), 'the member is not in the next configuration');
+    const row = page.locator('#members tbody tr', { hasText: id });
+    assert.match(await row.textContent(), /Bộ Thử nghiệm/);
+    // In English, the same page and its confirmation.
+    await page.click('a[data-lang="en"]');
+    await ready(page, 'console-members');
+    assert.equal(await page.textContent('h1'), 'Members and subsystems');
+    await check(page, 'console-members-en');
+    await row.locator(`a[data-remove="member:${id}"]`).click();
+    await ready(page, 'console-remove');
+    assert.match(await page.textContent('h1'), new RegExp(`Remove member ${id}`));
+    await check(page, 'console-remove-en');
+    await page.click('a[data-lang="vi"]');
+    await ready(page, 'console-remove');
+    await check(page, 'console-remove');
+    await page.click('#confirm-remove');
+    await ready(page, 'console-members');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator(`a[data-remove="member:${id}"]`).count(), 0);
+    assert.ok(!(await conf()).members.some((m) => m.id === id), 'the removed member is still in the configuration');
+    await visit(page, env, `/audit?actor=${operator.pin}&action=member`, 'audit');
+    const rows = await page.locator('#audit tbody tr').allTextContents();
+    assert.ok(rows.length >= 2, rows.join('\n'));
+    assert.match(rows[0], new RegExp(`member\\.delete.*${id}`));
+    assert.match(rows[1], new RegExp(`member\\.add.*${id}`));
+    for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
+    assert.deepEqual(page.errors, []);
     await page.context().close();
   });
 });
