@@ -10,7 +10,10 @@
 // confirmation page, and finds both in the audit trail under their name;
 // the operator adds a member through its form (a refusal of the registry
 // shown beside the field it names), removes it through the confirmation
-// page, and finds both in the audit trail and the signed configuration.
+// page, and finds both in the audit trail and the signed configuration; the
+// operator makes a citizen an agency administrator on the officials page,
+// who then sees only their own member's controls, adds and removes a grant
+// on their member's service, and is refused another member's change (403).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -232,5 +235,84 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
     assert.deepEqual(page.errors, []);
     await page.context().close();
+  });
+
+  it('makes an agency administrator who changes only their own member', { timeout: TEST_MS }, async () => {
+    const op = await newPage(env.browser);
+    await signIn(op, env, officialOf(env, 'operator'));
+    const who = env.fed.id.demo_accounts[0];
+    const service = env.fed.services[0].id;
+    const member = service.split('/').slice(0, 3).join('/');
+    const other = env.fed.members.find((m) => m.id !== member);
+    await visit(op, env, '/officials', 'officials');
+    await op.fill('#add-official-subject', who.pin);
+    await op.fill('#add-official-name', who.name);
+    await op.selectOption('#add-official-role', 'agency');
+    await op.click('#add-official-submit');
+    await op.waitForSelector('#add-official-member-error');
+    await check(op, 'console-officials-errors');
+    await op.fill('#add-official-member', member);
+    await op.click('#add-official-submit');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    const row = op.locator('#officials tbody tr', { hasText: who.pin });
+    assert.match(await row.textContent(), new RegExp(member));
+
+    const page = await newPage(env.browser);
+    await signIn(page, env, who);
+    assert.match(await page.textContent('#signed-in-as'), new RegExp(`quản trị viên của cơ quan, ${member}`));
+    const nav = await page.locator('#navigation a').allTextContents();
+    assert.ok(!nav.some((x) => /Cán bộ|Nhật ký/.test(x)), nav.join(', '));
+    await visit(page, env, '/members', 'members');
+    assert.equal(await page.locator('#add-member').count(), 0);
+    assert.equal(await page.inputValue('#add-subsystem-id'), `${member}/`);
+    assert.equal(await page.locator('a[data-remove^="member:"]').count(), 0);
+    for (const a of await page.locator('a[data-remove^="subsystem:"]').all()) {
+      assert.ok((await a.getAttribute('data-remove')).startsWith(`subsystem:${member}/`));
+    }
+    await check(page, 'console-members-agency');
+    await visit(page, env, '/grants', 'grants');
+    await page.fill('#add-client', other.subsystems[0]);
+    await page.fill('#add-service', service);
+    await page.fill('#add-paths', '/agency-test/*');
+    await page.click('#add-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    const id = (await page.textContent('.govuk-notification-banner--success')).match(/số (\d+)/)[1];
+    for (const a of await page.locator('#grants tbody tr:has(a[data-grant])').all()) {
+      assert.match(await a.textContent(), new RegExp(member.replace(/\//g, '\\/')));
+    }
+    await check(page, 'console-grants-agency');
+    await page.click(`a[data-grant="${id}"]`);
+    await ready(page, 'console-grant-remove');
+    await page.click('#confirm-remove');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator(`a[data-grant="${id}"]`).count(), 0);
+    // Another member's service on the same form: the registry's 403, on the page.
+    const theirs = env.fed.services.find((s) => !s.id.startsWith(`${member}/`));
+    if (theirs) {
+      await page.fill('#add-client', other.subsystems[0]);
+      await page.fill('#add-service', theirs.id);
+      await page.click('#add-submit');
+      await page.waitForSelector('.govuk-error-summary');
+      assert.match(await page.textContent('.govuk-error-summary'), /không được phép/);
+    }
+    const refused = await page.evaluate(async () => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      const r = await fetch('/api/members', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'VN/GOV/NO', name: 'x' }) });
+      return [r.status, (await fetch('/api/audit')).status];
+    });
+    assert.deepEqual(refused, [403, 403]);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+
+    // The operator takes the role away again, through the confirmation page.
+    await visit(op, env, '/officials', 'officials');
+    await op.click(`a[data-remove="official:${who.pin}"]`);
+    await ready(op, 'console-remove');
+    await check(op, 'console-remove-official');
+    await op.click('#confirm-remove');
+    await ready(op, 'console-officials');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await op.locator('#officials tbody tr', { hasText: who.pin }).count(), 0);
+    await op.context().close();
   });
 });
