@@ -5,8 +5,11 @@
  * is checked here before the store sees it, and every refusal names the
  * field at fault. Management calls need an admin bearer token (only token
  * hashes are kept, compared in constant time) or the console session of an
- * official (reg_console.c): an operator may change, an auditor only read,
- * and every change from a session carries its CSRF token. */
+ * official (reg_console.c): every change from a session carries its CSRF
+ * token, and the official's role decides (role_refusal, docs/console.md
+ * "Roles"): an operator may change, an auditor only read, an agency
+ * administrator change their own member's subsystems, services and grants,
+ * a data protection officer read the personal-data settings. */
 #include "api.h"
 #include "ndx/bearer.h"
 #include "reg_console.h"

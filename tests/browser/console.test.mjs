@@ -13,7 +13,9 @@
 // page, and finds both in the audit trail and the signed configuration; the
 // operator makes a citizen an agency administrator on the officials page,
 // who then sees only their own member's controls, adds and removes a grant
-// on their member's service, and is refused another member's change (403).
+// on their member's service, and is refused another member's change (403);
+// made a data protection officer, the same person reads the personal-data
+// pages without a form and is refused the grants (403, said on the page).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -303,6 +305,27 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     assert.deepEqual(refused, [403, 403]);
     assert.deepEqual(page.errors, []);
     await page.context().close();
+
+    // The same person made a data protection officer: the personal-data
+    // pages, read only; another page is the registry's 403, said on the page.
+    await visit(op, env, '/officials', 'officials');
+    await op.fill('#add-official-subject', who.pin);
+    await op.fill('#add-official-name', who.name);
+    await op.selectOption('#add-official-role', 'dpo');
+    await op.click('#add-official-submit');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    const dpo = await newPage(env.browser);
+    await signIn(dpo, env, who);
+    assert.deepEqual(await dpo.locator('#navigation a').allTextContents(),
+      ['Tổng quan', 'Dịch vụ', 'Dữ liệu cá nhân', 'Dịch vụ đồng ý', 'Nhật ký kiểm toán']);
+    await visit(dpo, env, '/personal-data', 'personal-data');
+    assert.equal(await dpo.locator('main form').count(), 0);
+    assert.ok(await dpo.locator('#personal-services tbody tr').count() >= 1);
+    await check(dpo, 'console-personal-data-dpo');
+    await visit(dpo, env, '/grants', 'error');
+    assert.match(await dpo.textContent('main'), /không được phép.*bảo vệ dữ liệu|data protection officer reads/);
+    await check(dpo, 'console-error-dpo');
+    await dpo.context().close();
 
     // The operator takes the role away again, through the confirmation page.
     await visit(op, env, '/officials', 'officials');
