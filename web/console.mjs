@@ -2,9 +2,31 @@
 // and pages (web/console/*.mjs) in the consoles' shared shell and router
 // (consoleapp.mjs). Every page reads and changes the registry through its
 // management API (/api/..., docs/registry-api.md) with the official's
-// session; an operator may change, an auditor only read.
+// session; what each role may do is the registry's to decide (docs/console.md
+// "Roles"), the pages only leave out what it would refuse.
 
 import { startConsole } from './consoleapp.mjs';
+
+// The pages each role reads; the registry refuses the others' API calls
+// with 403 whatever the page does.
+const ALL = ['overview', 'members', 'services', 'grants', 'personal-data', 'consent-services',
+  'gateways', 'revocations', 'officials', 'audit'];
+const NAV = {
+  operator: ALL,
+  auditor: ALL,
+  agency: ALL.filter((k) => k !== 'officials' && k !== 'audit'),
+  dpo: ['overview', 'services', 'personal-data', 'consent-services', 'audit'],
+};
+
+// What the signed-in official may change: the operator everything, an
+// agency administrator the subsystems and services of their member and the
+// grants on those services (id: the subsystem's, the service's, the grant's
+// service), no one else anything.
+function mayChange(me) {
+  const own = (id) => !!(me.member && id && id.startsWith(`${me.member}/`));
+  return (kind, id) => me.role === 'operator'
+    || (me.role === 'agency' && ['subsystem', 'service', 'grant'].includes(kind) && own(id));
+}
 
 startConsole({
   words: 'con',
@@ -15,9 +37,16 @@ startConsole({
     { path: '/services/*', page: 'service', nav: 'services' },
     { path: '/grants', page: 'grants', nav: 'grants' },
     { path: '/grants/:id/remove', page: 'grant-remove', nav: 'grants' },
+    { path: '/personal-data', page: 'personal-data', nav: 'personal-data' },
+    { path: '/consent-services', page: 'consent-services', nav: 'consent-services' },
+    { path: '/gateways', page: 'gateways', nav: 'gateways' },
+    { path: '/revocations', page: 'revocations', nav: 'revocations' },
+    { path: '/officials', page: 'officials', nav: 'officials' },
+    { path: '/remove/:kind', page: 'remove', nav: null },
     { path: '/audit', page: 'audit', nav: 'audit' },
   ],
-  nav: ['overview', 'members', 'services', 'grants', 'audit'],
+  nav: (me) => NAV[me.role] || [],
   load: (page) => import(`./console/${page}.mjs`),
   canChange: (role) => role === 'operator',
+  may: mayChange,
 });

@@ -22,8 +22,10 @@ const navHref = (key) => (key === 'overview' ? `${BASE}/` : `${BASE}/${key}`);
 // '/', any other NAME at '/NAME'.
 export const navRoutes = (names) => names.map((name) => ({ path: name === 'overview' ? '/' : `/${name}`, page: name, nav: name }));
 
-// Set by startConsole: { routes, nav, load(page) => import(...), words,
-// canChange(role) }.
+// Set by startConsole: { routes, nav (the navigation's page names, or
+// (me) => names for a navigation by role), load(page) => import(...),
+// words, canChange(role), may(me) (optional: (kind, id) => whether me may
+// change that thing; by default canChange of the role) }.
 let app = null;
 
 function match(pathname) {
@@ -62,7 +64,7 @@ async function signOut() {
 
 function renderHeader(me, route) {
   const navItems = me && me.role
-    ? app.nav.map((key) => shell.navItem(w(`nav.${key}`), navHref(key), route && route.nav === key)) : [];
+    ? (typeof app.nav === 'function' ? app.nav(me) : app.nav).map((key) => shell.navItem(w(`nav.${key}`), navHref(key), route && route.nav === key)) : [];
   if (me) navItems.push(shell.signOutItem(() => signOut().catch(showFatal)));
   shell.renderHeaderInto(header, { home: `${BASE}/`, title: w('service'), navItems });
   enhance(header);
@@ -70,7 +72,7 @@ function renderHeader(me, route) {
 
 function renderFooter(me) {
   shell.renderFooterInto(footer, w('footer'),
-    me && me.role ? t('con.signed_in', { name: me.name, role: w(`role.${me.role}`) }) : null,
+    me && me.role ? t('con.signed_in', { name: me.name, role: me.member ? `${w(`role.${me.role}`)}, ${me.member}` : w(`role.${me.role}`) }) : null,
     me && me.role ? { role: me.role } : undefined);
 }
 
@@ -133,7 +135,9 @@ async function render({ focus = false } = {}) {
   } else {
     const ctx = {
       params: m.params, query: url.searchParams, me, flash: f, navigate, base: BASE,
-      canChange: app.canChange(me.role), rerender: () => render({ focus: true }),
+      canChange: app.canChange(me.role),
+      may: app.may ? app.may(me) : () => app.canChange(me.role),
+      rerender: () => render({ focus: true }),
     };
     try {
       const mod = await app.load(m.route.page);

@@ -12,14 +12,18 @@
 #include <stddef.h>
 
 #include "ndx/httpd.h"
+#include "ndx/id.h"
 
 #define NDX_CONSOLE_CSRF_LEN 43 /* base64url of 32 bytes */
 #define NDX_CONSOLE_ROLE_MAX 24
 
-/* Writes subject's role into role (cap bytes), "" when subject is no
- * official; returns NDX_OK, or an error (then the person has no role for
- * this request). Called from the HTTP threads, so it must be thread-safe. */
-typedef int (*ndx_console_role_fn)(void *ud, const char *subject, char *role, size_t cap);
+/* Writes subject's role into role (role_cap bytes), "" when subject is no
+ * official, and into member (member_cap bytes) the member the role is
+ * limited to (a registry's agency administrator's), "" for none; returns
+ * NDX_OK, or an error (then the person has no role for this request).
+ * Called from the HTTP threads, so it must be thread-safe. */
+typedef int (*ndx_console_role_fn)(void *ud, const char *subject, char *role, size_t role_cap,
+				   char *member, size_t member_cap);
 
 struct ndx_console_config {
 	const char *prog;          /* names the daemon in its log lines */
@@ -63,6 +67,7 @@ struct ndx_console_who {
 	char subject[16];
 	char name[256];
 	char role[NDX_CONSOLE_ROLE_MAX];    /* role_of's answer now; "" for no official */
+	char member[NDX_ID_TEXT_MAX];       /* the member the role is limited to, or "" */
 	char csrf[NDX_CONSOLE_CSRF_LEN + 1];
 };
 

@@ -101,7 +101,8 @@ int gw_console_officials_check(const char *path, size_t *n, char *why, size_t ca
 	return rc;
 }
 
-int gw_console_role(void *path, const char *subject, char *role, size_t cap)
+int gw_console_role(void *path, const char *subject, char *role, size_t cap, char *member,
+		    size_t member_cap)
 {
 	char why[512];
 	json_t *doc, *o;
@@ -109,6 +110,8 @@ int gw_console_role(void *path, const char *subject, char *role, size_t cap)
 	int rc = officials_load(path, &doc, why, sizeof why);
 
 	role[0] = '\0';
+	if (member_cap)
+		member[0] = '\0'; /* a gateway's officials act for its own member only */
 	if (rc != NDX_OK) {
 		fprintf(stderr, GW_PROG ": console: nobody has a role: %s\n", why);
 		return rc;

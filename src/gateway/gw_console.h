@@ -25,7 +25,8 @@ void gw_console_stop(struct gw_console *c);
  * "auditor"), "" for no official: an ndx_console_role_fn with the path as
  * ud. NDX_EINVAL (logged) when the file does not read as the officials
  * file: then nobody has a role. */
-int gw_console_role(void *path, const char *subject, char *role, size_t cap);
+int gw_console_role(void *path, const char *subject, char *role, size_t cap, char *member,
+		    size_t member_cap);
 
 /* Checks the officials file at path (for --check and the start): NDX_OK
  * with how many officials in *n, or an error explained in why. */

@@ -221,8 +221,9 @@ int ndx_console_session(struct ndx_console *c, const struct ndx_http_req *req,
 	pthread_mutex_unlock(&c->mu);
 	if (!s)
 		return 0;
-	if (c->role_of(c->role_ud, who->subject, who->role, sizeof who->role) != NDX_OK)
-		who->role[0] = '\0';
+	if (c->role_of(c->role_ud, who->subject, who->role, sizeof who->role, who->member,
+		       sizeof who->member) != NDX_OK)
+		who->role[0] = who->member[0] = '\0';
 	return 1;
 }
 
@@ -408,8 +409,9 @@ static void callback(struct ndx_console *c, const struct ndx_http_req *req,
 				    : l.next[0] ? l.next : "/console/");
 }
 
-/* GET /console/auth/me: who is signed in (401 for no one; 403 with the
- * name for someone who is no official). */
+/* GET /console/auth/me: who is signed in, with the member their role is
+ * limited to (null for none) (401 for no one; 403 with the name for
+ * someone who is no official). */
 static void me(struct ndx_console *c, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct ndx_console_who w;
@@ -420,8 +422,9 @@ static void me(struct ndx_console *c, const struct ndx_http_req *req, struct ndx
 		return;
 	}
 	ndx_http_resp_json(resp, w.role[0] ? 200 : 403,
-			   json_pack("{ss ss ss ss}", "subject", w.subject, "name", w.name,
-				     "role", w.role, "csrf", w.csrf));
+			   json_pack("{ss ss ss so ss}", "subject", w.subject, "name", w.name,
+				     "role", w.role, "member",
+				     w.member[0] ? json_string(w.member) : json_null(), "csrf", w.csrf));
 	ndx_http_resp_header(resp, "Cache-Control", "no-store");
 }
 

@@ -5,8 +5,11 @@
  * is checked here before the store sees it, and every refusal names the
  * field at fault. Management calls need an admin bearer token (only token
  * hashes are kept, compared in constant time) or the console session of an
- * official (reg_console.c): an operator may change, an auditor only read,
- * and every change from a session carries its CSRF token. */
+ * official (reg_console.c): every change from a session carries its CSRF
+ * token, and the official's role decides (role_refusal, docs/console.md
+ * "Roles"): an operator may change, an auditor only read, an agency
+ * administrator change their own member's subsystems, services and grants,
+ * a data protection officer read the personal-data settings. */
 #include "api.h"
 #include "ndx/bearer.h"
 #include "reg_console.h"
@@ -243,7 +246,7 @@ static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_public_
 static const char *const EMBARGO_FIELDS[] = { "seconds", NULL };
 static const char *const ID_PROVIDER_FIELDS[] = { "issuer", "sign_key", "sign_key_id", NULL };
 static const char *const EVENT_TYPE_FIELDS[] = { "service", "name", "title", "schema", NULL };
-static const char *const OFFICIAL_FIELDS[] = { "subject", "name", "role", NULL };
+static const char *const OFFICIAL_FIELDS[] = { "subject", "name", "role", "member", NULL };
 static const char *const SUBSCRIPTION_FIELDS[] = { "client", "service", "event", "purpose",
 						   "retry", NULL };
 
@@ -500,12 +503,138 @@ static int authenticate(struct api *api, const struct ndx_http_req *req,
 	return 0;
 }
 
+/* ---- what each official's role may do (docs/console.md "Roles") ---------- */
+
+/* The member that the id text[0..len) of the given kind belongs to, in
+ * canonical form (NDX_ID_TEXT_MAX bytes); 0, or -1 when the text is no such
+ * id (the route then refuses it with the same parser's 400). */
+static int member_of(const char *text, size_t len, enum ndx_id_kind kind, char *member)
+{
+	struct ndx_id id, m;
+
+	if (ndx_id_parse(text, len, kind, &id, NULL) != NDX_OK ||
+	    ndx_id_parent(&id, NDX_ID_MEMBER, &m) != NDX_OK ||
+	    ndx_id_format(&m, member, NDX_ID_TEXT_MAX) < 0)
+		return -1;
+	return 0;
+}
+
+/* The string field of the request's JSON body, or NULL when the body is no
+ * object or has no such string (the route then answers its 400). The
+ * string lives as long as *doc, which the caller frees. */
+static const char *body_string(const struct ndx_http_req *req, const char *field, json_t **doc)
+{
+	*doc = req->body && req->body_len
+		       ? json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL)
+		       : NULL;
+	return json_string_value(json_object_get(*doc, field));
+}
+
+/* Whether the change req asks for touches only what belongs to member:
+ * its subsystems, its services (their bulk purposes too) and the grants on
+ * its services, the grants it gives. 1 when it does, and when the request
+ * names no valid object (the route refuses it then, as for anyone);
+ * 0 otherwise. coll is the collection (clen bytes), sub what follows it. */
+static int agency_owns(struct api *api, const struct ndx_http_req *req, const char *coll,
+		       size_t clen, const char *sub, const char *member)
+{
+	char owner[NDX_ID_TEXT_MAX];
+	const char *m = req->method, *text;
+	json_t *doc = NULL, *grant = NULL;
+	size_t sl = sub ? strlen(sub) : 0, bl = strlen(BULK_SUFFIX);
+	enum ndx_id_kind kind;
+	int own = 0, known;
+
+#define COLL(name) (clen == strlen(name) && strncmp(coll, name, clen) == 0)
+	if (COLL("subsystems") || COLL("services")) {
+		kind = COLL("subsystems") ? NDX_ID_SUBSYSTEM : NDX_ID_SERVICE;
+		if (!sub && strcmp(m, "POST") == 0) {
+			text = body_string(req, "id", &doc);
+			known = text && member_of(text, strlen(text), kind, owner) == 0;
+		} else if (sub && strcmp(m, "DELETE") == 0) {
+			known = member_of(sub, sl, kind, owner) == 0;
+		} else if (kind == NDX_ID_SERVICE && sl > bl && strcmp(m, "PUT") == 0 &&
+			   strcmp(sub + sl - bl, BULK_SUFFIX) == 0) {
+			known = member_of(sub, sl - bl, kind, owner) == 0;
+		} else {
+			return 0;
+		}
+	} else if (COLL("grants")) {
+		if (!sub && strcmp(m, "POST") == 0) {
+			text = body_string(req, "service", &doc);
+		} else if (sub && strcmp(m, "DELETE") == 0) {
+			char *end;
+			long long n = strtoll(sub, &end, 10);
+			text = NULL;
+			if (*sub >= '1' && *sub <= '9' && !*end && sl <= 18 &&
+			    store_grant_get(api->cfg.st, n, &grant) == NDX_OK)
+				text = json_string_value(json_object_get(grant, "service"));
+		} else {
+			return 0;
+		}
+		known = text && member_of(text, strlen(text), NDX_ID_SERVICE, owner) == 0;
+	} else {
+		return 0;
+	}
+#undef COLL
+	own = !known || strcmp(owner, member) == 0;
+	json_decref(doc);
+	json_decref(grant);
+	return own;
+}
+
+/* Why the role of w may not make request req, or NULL when it may
+ * (docs/console.md "Roles"): an operator may do everything, an auditor
+ * read everything, a data protection officer read the personal-data
+ * settings, purposes, consent services and the audit trail, an agency
+ * administrator read the federation (not the officials or the audit
+ * trail) and change what belongs to their member. */
+static const char *role_refusal(struct api *api, const struct ndx_http_req *req,
+				const struct ndx_console_who *w)
+{
+	static const char *const dpo_reads[] = { "overview", "services", "consent-services",
+						 "embargoes", "id-providers", "audit", NULL };
+	const char *rest = req->path[4] ? req->path + 5 : "";
+	const char *slash = strchr(rest, '/');
+	size_t clen = slash ? (size_t)(slash - rest) : strlen(rest);
+	int get = is_get(req->method);
+
+	if (!w->role[0])
+		return "not an official of the registry";
+	if (strcmp(w->role, "operator") == 0)
+		return NULL;
+	if (strcmp(w->role, "auditor") == 0)
+		return get ? NULL : "an auditor reads only";
+	if (strcmp(w->role, "dpo") == 0) {
+		if (!get)
+			return "a data protection officer reads only";
+		for (size_t i = 0; dpo_reads[i]; i++)
+			if (clen == strlen(dpo_reads[i]) && strncmp(rest, dpo_reads[i], clen) == 0)
+				return NULL;
+		return "a data protection officer reads the personal-data settings, purposes, "
+		       "consent services and the audit trail only";
+	}
+	if (strcmp(w->role, "agency") == 0 && w->member[0]) {
+		if (get)
+			return (clen == 9 && strncmp(rest, "officials", 9) == 0) ||
+					       (clen == 5 && strncmp(rest, "audit", 5) == 0)
+				       ? "an agency administrator reads neither the officials nor "
+					 "the audit trail"
+				       : NULL;
+		return agency_owns(api, req, rest, clen, slash ? slash + 1 : NULL, w->member)
+			       ? NULL
+			       : "an agency administrator changes only their own member's "
+				 "subsystems, services and the grants on its services";
+	}
+	return "not an official of the registry";
+}
+
 /* Whether req carries a console session (api->cfg.console). When it does:
  * actor (ACTOR_MAX bytes) is set to "official:SUBJECT (NAME)" for a call
- * the official may make, or left "" after a refusal was answered (403 for
- * no official, for an auditor's change, for a change without the session's
- * CSRF token), each refusal logged. Returns 0 (nothing answered) without a
- * session. */
+ * the official's role may make (role_refusal), or left "" after a refusal
+ * was answered (403 for no official, for what the role may not do, for a
+ * change without the session's CSRF token), each refusal logged. Returns 0
+ * (nothing answered) without a session. */
 static int official_call(struct api *api, const struct ndx_http_req *req,
 			 struct ndx_http_resp *resp, char *actor)
 {
@@ -515,12 +644,11 @@ static int official_call(struct api *api, const struct ndx_http_req *req,
 	actor[0] = '\0';
 	if (!ndx_console_session(api->cfg.console, req, &w))
 		return 0;
-	if (!w.role[0])
-		why = "not an official of the registry";
-	else if (!is_get(req->method) && strcmp(w.role, "operator") != 0)
-		why = "an auditor reads only";
-	else if (!is_get(req->method) && !ndx_console_csrf_ok(&w, req))
+	/* The CSRF token first: without it, not even the role's answer. */
+	if (w.role[0] && !is_get(req->method) && !ndx_console_csrf_ok(&w, req))
 		why = "the X-CSRF-Token header is missing or wrong";
+	else
+		why = role_refusal(api, req, &w);
 	if (why) {
 		/* Without the personal number: no log holds one in clear (T34). */
 		fprintf(stderr, "ndx-registry: console refused %s %s for a %s session: %s\n",
@@ -2360,17 +2488,19 @@ static void overview(struct call *c)
 	ndx_http_resp_json(c->resp, 200, o);
 }
 
-/* A console official's role: the two the console knows. */
+/* A console official's role: the four the console knows. */
 static int role_ok(const char *r)
 {
-	return strcmp(r, "operator") == 0 || strcmp(r, "auditor") == 0;
+	return strcmp(r, "operator") == 0 || strcmp(r, "auditor") == 0 ||
+	       strcmp(r, "agency") == 0 || strcmp(r, "dpo") == 0;
 }
 
 /* /api/officials[/{subject}]: the console's officials (docs/console.md
  * "Roles"). Changes are audited but are no part of the configuration. */
 static void route_officials(struct call *c, const char *sub)
 {
-	const char *m = c->req->method, *subject, *name, *role, *why = NULL;
+	const char *m = c->req->method, *subject, *name, *role, *text = NULL, *why = NULL;
+	char member[NDX_ID_TEXT_MAX];
 	json_t *rows = NULL, *body, *obj = NULL;
 	int rc;
 
@@ -2409,11 +2539,34 @@ static void route_officials(struct call *c, const char *sub)
 		goto out;
 	}
 	if (!role_ok(role)) {
-		bad_request(c->resp, "invalid role", "role: operator or auditor");
+		bad_request(c->resp, "invalid role", "role: operator, auditor, agency or dpo");
 		goto out;
 	}
-	if (store_official_put(c->api->cfg.st, subject, name, role, c->actor,
-			       c->req->remote_addr) ||
+	/* An agency administrator administers one member, which exists; the
+	 * other roles have none. */
+	if ((rc = str_field(c->resp, body, "member", 0, NDX_ID_TEXT_MAX, &text)) < 0)
+		goto out;
+	if (strcmp(role, "agency") == 0 && !rc) {
+		bad_request(c->resp, "invalid official", "member: an agency administrator's member is required");
+		goto out;
+	}
+	if (strcmp(role, "agency") != 0 && rc) {
+		bad_request(c->resp, "invalid official", "member: only an agency administrator has one");
+		goto out;
+	}
+	if (text) {
+		if (check_id(c->api, c->resp, "member", text, strlen(text), NDX_ID_MEMBER, member))
+			goto out;
+		if ((rc = store_member_exists(c->api->cfg.st, member)) != 1) {
+			if (rc == 0)
+				not_found(c->resp, "member", member);
+			else
+				internal(c->resp);
+			goto out;
+		}
+	}
+	if (store_official_put(c->api->cfg.st, subject, name, role, text ? member : NULL,
+			       c->actor, c->req->remote_addr) ||
 	    store_official_get(c->api->cfg.st, subject, &obj)) {
 		internal(c->resp);
 		goto out;

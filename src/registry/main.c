@@ -59,7 +59,7 @@ static const char USAGE[] =
 	"                     --console-secret-file FILE] [--public-url URL]\n"
 	"                    [--web DIR] [--assets DIR]\n"
 	"       " PROG " token add NAME --data DIR [--store DB] [--member ID]\n"
-	"       " PROG " official add PIN --name NAME --role operator|auditor --data DIR\n"
+	"       " PROG " official add PIN --name NAME --role ROLE [--member ID] --data DIR\n"
 	"       " PROG " official remove PIN --data DIR | official list --data DIR\n"
 	"       " PROG " --version | --help\n"
 	"The web console for officials (docs/console.md) is at /console/ when serve\n"
@@ -121,18 +121,25 @@ static const char SERVE_HELP[] =
 	"Officials who may sign in are added with `" PROG " official add`.\n";
 
 static const char OFFICIAL_HELP[] =
-	"usage: " PROG " official add PIN --name NAME --role operator|auditor --data DIR\n"
+	"usage: " PROG " official add PIN --name NAME --role ROLE [--member ID] --data DIR\n"
 	"                           [--store DB]\n"
 	"       " PROG " official remove PIN --data DIR [--store DB]\n"
 	"       " PROG " official list --data DIR [--store DB]\n"
 	"The officials who may sign in to the web console (docs/console.md) with the\n"
 	"national e-ID: PIN is their personal identification number (the e-ID's\n"
 	"subject). An operator may change the registry through the console, an\n"
-	"auditor only read it. Adding an official who exists changes their name and\n"
-	"role. Each change is in the audit trail (actor \"cli\"); it takes effect at\n"
-	"the official's next request, also while the registry runs.\n"
+	"auditor only read it, an agency administrator change their member's\n"
+	"subsystems, services and the grants on them, a data protection officer read\n"
+	"the personal-data settings, consent services and the audit trail. Adding an\n"
+	"official who exists changes their name, role and member. Each change is in\n"
+	"the audit trail (actor \"cli\"); it takes effect at the official's next\n"
+	"request, also while the registry runs. `list` prints PIN, role, name and an\n"
+	"agency administrator's member, tab-separated.\n"
 	"  --name NAME    the official's name, shown in the console and the audit trail\n"
-	"  --role ROLE    operator or auditor\n"
+	"  --role ROLE    operator, auditor, agency (administrator) or dpo (data\n"
+	"                 protection officer)\n"
+	"  --member ID    the member an agency administrator administers (an existing\n"
+	"                 member, e.g. VN/GOV/BCA); only with --role agency\n"
 	"  --data DIR     data directory (required)\n"
 	"  --store DB     the database given to init (default DIR/registry.db)\n";
 
@@ -719,11 +726,14 @@ static int cmd_official(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "role", required_argument, NULL, 'r' },
+		{ "member", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *store_loc = NULL, *name = NULL, *role = NULL, *sub, *why = NULL;
-	char db[4096];
+	const char *member_arg = NULL;
+	char db[4096], member[NDX_ID_TEXT_MAX] = "";
+	struct ndx_id mid;
 	struct store *st = NULL;
 	json_t *rows = NULL, *row;
 	size_t i;
@@ -743,6 +753,7 @@ static int cmd_official(int argc, char **argv)
 		case 's': store_loc = optarg; break;
 		case 'n': name = optarg; break;
 		case 'r': role = optarg; break;
+		case 'm': member_arg = optarg; break;
 		case 'h': fputs(OFFICIAL_HELP, stdout); return 0;
 		default: fputs(OFFICIAL_HELP, stderr); return 2;
 		}
@@ -762,25 +773,47 @@ static int cmd_official(int argc, char **argv)
 	}
 	if (strcmp(sub, "add") == 0 &&
 	    (!name || !*name || strlen(name) > 256 || !role ||
-	     (strcmp(role, "operator") != 0 && strcmp(role, "auditor") != 0))) {
-		fprintf(stderr, PROG " official add: --name NAME (1-256 bytes) and --role operator "
-				"or auditor are required\n");
+	     (strcmp(role, "operator") != 0 && strcmp(role, "auditor") != 0 &&
+	      strcmp(role, "agency") != 0 && strcmp(role, "dpo") != 0))) {
+		fprintf(stderr, PROG " official add: --name NAME (1-256 bytes) and --role operator, "
+				"auditor, agency or dpo are required\n");
+		return 2;
+	}
+	if (strcmp(sub, "add") == 0 && !member_arg != (strcmp(role, "agency") != 0)) {
+		fprintf(stderr, PROG " official add: --member ID %s\n",
+			member_arg ? "is only for --role agency" : "is required with --role agency");
+		return 2;
+	}
+	if (member_arg && (strcmp(sub, "add") != 0 ||
+			   ndx_id_parse(member_arg, strlen(member_arg), NDX_ID_MEMBER, &mid, &why) ||
+			   ndx_id_format(&mid, member, sizeof member) < 0)) {
+		fprintf(stderr, PROG " official %s: --member: %s\n", sub,
+			strcmp(sub, "add") != 0 ? "only with add" : why ? why : "too long");
 		return 2;
 	}
 	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st))
 		return 1;
+	if (member[0] && store_member_exists(st, member) != 1) {
+		fprintf(stderr, PROG " official add: --member: no member %s in the registry\n", member);
+		store_close(st);
+		return 1;
+	}
 	if (strcmp(sub, "list") == 0) {
 		if ((c = store_official_list(st, &rows)) == NDX_OK) {
-			json_array_foreach(rows, i, row)
-				printf("%s\t%s\t%s\n",
+			json_array_foreach(rows, i, row) {
+				const char *m = json_string_value(json_object_get(row, "member"));
+				printf("%s\t%s\t%s%s%s\n",
 				       json_string_value(json_object_get(row, "subject")),
 				       json_string_value(json_object_get(row, "role")),
-				       json_string_value(json_object_get(row, "name")));
+				       json_string_value(json_object_get(row, "name")), m ? "\t" : "",
+				       m ? m : "");
+			}
 			json_decref(rows);
 			rc = 0;
 		}
 	} else if (strcmp(sub, "add") == 0) {
-		c = store_official_put(st, argv[optind], name, role, "cli", "local");
+		c = store_official_put(st, argv[optind], name, role, member[0] ? member : NULL, "cli",
+				       "local");
 		if (c == NDX_OK) {
 			/* The name, not the number: a demo keeps this line in a log,
 			 * and no log holds a personal number in clear (T34). */

@@ -10,9 +10,11 @@
 #include "ndx/console_auth.h"
 
 /* The console's ndx_console_role_fn: st is the registry's struct store;
- * the role of subject in the officials table ("operator", "auditor"), ""
- * for no official. */
-int reg_console_role(void *st, const char *subject, char *role, size_t cap);
+ * the role of subject in the officials table ("operator", "auditor",
+ * "agency", "dpo"), "" for no official, and an agency administrator's
+ * member. */
+int reg_console_role(void *st, const char *subject, char *role, size_t cap, char *member,
+		     size_t member_cap);
 
 /* The 404 detail of a registry without a console. */
 #define REG_CONSOLE_HINT                                                          \

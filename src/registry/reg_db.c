@@ -31,10 +31,14 @@
 
 /* The console's officials: an e-ID subject (the personal identification
  * number), the name shown in the console and the audit trail, and a role
- * (operator or auditor). */
+ * (operator, auditor, agency or dpo). */
 #define OFFICIALS_TABLE(T)                                                                         \
 	"CREATE TABLE IF NOT EXISTS officials(subject " T " PRIMARY KEY, name " T " NOT NULL,"        \
 	" role " T " NOT NULL, created_at " T " NOT NULL);"
+/* The member an agency administrator administers, a row for each of them. */
+#define OFFICIAL_MEMBERS_TABLE(T)                                                                  \
+	"CREATE TABLE IF NOT EXISTS official_members(subject " T " PRIMARY KEY,"                   \
+	" member " T " NOT NULL);"
 
 /* Migration n (1-based) is migrations[n-1]; append, never edit. The
  * PostgreSQL schema (below) is the same tables. */
@@ -103,6 +107,9 @@ static const char *const migrations[] = {
 	/* Issue 21: the officials who sign in to the console with the e-ID
 	 * (docs/console.md "Roles"). */
 	OFFICIALS_TABLE("TEXT"),
+	/* Issue 21: an agency administrator's member (docs/console.md
+	 * "Roles"), a table of its own so that a replayed migration passes. */
+	OFFICIAL_MEMBERS_TABLE("TEXT"),
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -167,8 +174,13 @@ static const char schema_v2[] =
 static const char schema_v3[] =
 	OFFICIALS_TABLE(T);
 
+/* Version 4: the SQLite engine's migration 9 (an agency administrator's
+ * member). */
+static const char schema_v4[] =
+	OFFICIAL_MEMBERS_TABLE(T);
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
-static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3 };
+static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3, schema_v4 };
 
 #undef T
 

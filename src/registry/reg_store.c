@@ -1138,11 +1138,16 @@ int store_audit_search(struct store *st, const struct store_audit_filter *f, int
 
 /* ---- the console's officials ------------------------------------------------------ */
 
+#define OFFICIAL_SELECT                                                                     \
+	"SELECT o.subject, o.name, o.role, m.member, o.created_at FROM officials o"         \
+	" LEFT JOIN official_members m ON m.subject = o.subject"
+
 int store_official_put(struct store *st, const char *subject, const char *name, const char *role,
-		       const char *actor, const char *remote)
+		       const char *member, const char *actor, const char *remote)
 {
 	char now[NDX_TIME_TEXT_LEN];
-	json_t *detail = json_pack("{ssss}", "name", name, "role", role);
+	json_t *detail = json_pack("{ssssso}", "name", name, "role", role, "member",
+				   member ? json_string(member) : json_null());
 	int rc;
 
 	if (!detail)
@@ -1156,6 +1161,12 @@ int store_official_put(struct store *st, const char *subject, const char *name, 
 			    " VALUES(?,?,?,?) ON CONFLICT(subject) DO UPDATE SET"
 			    " name = excluded.name, role = excluded.role",
 			    "ssss", subject, name, role, now);
+	if (!rc)
+		rc = ndx_sqldb_exec(st->db, "DELETE FROM official_members WHERE subject = ?", "s",
+				    subject);
+	if (!rc && member)
+		rc = ndx_sqldb_exec(st->db, "INSERT INTO official_members(subject, member)"
+				    " VALUES(?,?)", "ss", subject, member);
 	if (rc)
 		store_rollback(st);
 	else
@@ -1177,6 +1188,9 @@ int store_official_remove(struct store *st, const char *subject, const char *act
 		rc = NDX_ENOTFOUND;
 	if (!rc)
 		rc = ndx_sqldb_exec(st->db, "DELETE FROM officials WHERE subject = ?", "s", subject);
+	if (!rc)
+		rc = ndx_sqldb_exec(st->db, "DELETE FROM official_members WHERE subject = ?", "s",
+				    subject);
 	if (rc) {
 		store_rollback(st);
 		return rc;
@@ -1191,8 +1205,7 @@ int store_official_get(struct store *st, const char *subject, json_t **out)
 
 	*out = NULL;
 	store_lock(st);
-	rc = ndx_sqldb_query(st->db, &rows, "SELECT subject, name, role, created_at FROM officials"
-			     " WHERE subject = ?", "s", subject);
+	rc = ndx_sqldb_query(st->db, &rows, OFFICIAL_SELECT " WHERE o.subject = ?", "s", subject);
 	store_unlock(st);
 	if (rc)
 		return rc;
@@ -1210,8 +1223,7 @@ int store_official_list(struct store *st, json_t **out)
 	int rc;
 
 	store_lock(st);
-	rc = ndx_sqldb_query(st->db, out, "SELECT subject, name, role, created_at FROM officials"
-			     " ORDER BY subject", "");
+	rc = ndx_sqldb_query(st->db, out, OFFICIAL_SELECT " ORDER BY o.subject", "");
 	store_unlock(st);
 	return rc;
 }

@@ -270,17 +270,19 @@ int store_audit_search(struct store *st, const struct store_audit_filter *f, int
 		       int limit, json_t **out);
 
 /* The console's officials (docs/console.md "Roles"): subject is the e-ID
- * subject (a personal identification number), role "operator" or
- * "auditor". Adding one that exists changes its name and role. Each change
+ * subject (a personal identification number), role "operator", "auditor",
+ * "agency" (with the member they administer, NULL for the other roles) or
+ * "dpo". Adding one that exists changes its name, role and member. Each change
  * is audited with actor and remote but leaves the configuration version
  * as it is. store_official_remove gives NDX_ENOTFOUND for no such subject. */
 int store_official_put(struct store *st, const char *subject, const char *name, const char *role,
-		       const char *actor, const char *remote);
+		       const char *member, const char *actor, const char *remote);
 int store_official_remove(struct store *st, const char *subject, const char *actor,
 			  const char *remote);
-/* *out = {"subject","name","role","created_at"}, NDX_ENOTFOUND for none. */
+/* *out = {"subject","name","role","member","created_at"} (member null but
+ * for an agency administrator), NDX_ENOTFOUND for none. */
 int store_official_get(struct store *st, const char *subject, json_t **out);
-/* *out = [{"subject","name","role","created_at"}] by subject. */
+/* *out = [{"subject","name","role","member","created_at"}] by subject. */
 int store_official_list(struct store *st, json_t **out);
 
 #endif

@@ -7,7 +7,16 @@
 // every page but no button that changes anything, and the registry refuses
 // their change (403) when it is sent anyway; the operator adds a grant with
 // methods and paths, finds it in the list, removes it through the
-// confirmation page, and finds both in the audit trail under their name.
+// confirmation page, and finds both in the audit trail under their name;
+// the operator adds a member through its form (a refusal of the registry
+// shown beside the field it names), removes it through the confirmation
+// page, and finds both in the audit trail and the signed configuration; the
+// operator makes a citizen an agency administrator on the officials page,
+// who then sees only their own member's controls, adds a subsystem and a
+// service with its OpenAPI document uploaded from a file and removes both,
+// adds and removes a grant on their member's service, and is refused another member's change (403);
+// made a data protection officer, the same person reads the personal-data
+// pages without a form and is refused the grants (403, said on the page).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +117,12 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
       return r.status;
     }, first);
     assert.equal(refused, 403);
+    for (const name of ['personal-data', 'consent-services', 'gateways', 'revocations', 'officials']) {
+      await visit(page, env, `/${name}`, name);
+      assert.equal(await page.locator('main form').count(), 0, `the auditor is offered a form on ${name}`);
+      assert.equal(await page.locator('main a[data-remove]').count(), 0, `the auditor is offered a removal on ${name}`);
+      await check(page, `console-${name}-auditor`);
+    }
     await visit(page, env, '/audit', 'audit');
     await check(page, 'console-audit');
     // English, on the page that has the most words.
@@ -162,5 +177,200 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
     await check(page, 'console-audit-filtered');
     await page.context().close();
+  });
+
+  it('lets the operator add a member and remove it, in the audit trail and the configuration', { timeout: TEST_MS }, async () => {
+    const page = await newPage(env.browser);
+    const operator = officialOf(env, 'operator');
+    await signIn(page, env, operator);
+    for (const name of ['personal-data', 'consent-services', 'gateways', 'revocations', 'officials']) {
+      await visit(page, env, `/${name}`, name);
+      assert.ok(await page.locator('main form').count() >= 1, `no form on ${name}`);
+      await check(page, `console-${name}-operator`);
+    }
+    await visit(page, env, '/members', 'members');
+    await check(page, 'console-members-operator');
+    const instance = env.fed.members[0].id.split('/')[0];
+    const id = `${instance}/GOV/CTEST`;
+    // Nothing entered: the page says what is missing.
+    await page.click('#add-member-submit');
+    await page.waitForSelector('.govuk-error-summary');
+    assert.equal(await page.locator('#add-member-id-error').count(), 1);
+    await check(page, 'console-members-errors');
+    // A refusal of the registry comes back beside the field it names.
+    await page.fill('#add-member-id', `${instance}/GOV/bad id`);
+    await page.fill('#add-member-name', 'Bộ Thử nghiệm');
+    await page.click('#add-member-submit');
+    // The page's own error stays until the registry's answer replaces it.
+    await page.waitForFunction(() => /không hợp lệ/.test(document.querySelector('#add-member-id-error')?.textContent || ''));
+    assert.equal(await page.inputValue('#add-member-name'), 'Bộ Thử nghiệm');
+    await page.fill('#add-member-id', id);
+    await page.click('#add-member-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.match(await page.textContent('.govuk-notification-banner--success'), new RegExp(id));
+    // no-store: /conf is cacheable for up to a minute
+    const conf = () => page.evaluate(() => fetch('/conf', { cache: 'no-store' }).then((r) => r.json()));
+    assert.ok((await conf()).members.some((m) => m.id === id), 'the member is not in the next configuration');
+    const row = page.locator('#members tbody tr', { hasText: id });
+    assert.match(await row.textContent(), /Bộ Thử nghiệm/);
+    // In English, the same page and its confirmation.
+    await page.click('a[data-lang="en"]');
+    await ready(page, 'console-members');
+    assert.equal(await page.textContent('h1'), 'Members and subsystems');
+    await check(page, 'console-members-en');
+    await row.locator(`a[data-remove="member:${id}"]`).click();
+    await ready(page, 'console-remove');
+    assert.match(await page.textContent('h1'), new RegExp(`Remove member ${id}`));
+    await check(page, 'console-remove-en');
+    await page.click('a[data-lang="vi"]');
+    await ready(page, 'console-remove');
+    await check(page, 'console-remove');
+    await page.click('#confirm-remove');
+    await ready(page, 'console-members');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator(`a[data-remove="member:${id}"]`).count(), 0);
+    assert.ok(!(await conf()).members.some((m) => m.id === id), 'the removed member is still in the configuration');
+    await visit(page, env, `/audit?actor=${operator.pin}&action=member`, 'audit');
+    const rows = await page.locator('#audit tbody tr').allTextContents();
+    assert.ok(rows.length >= 2, rows.join('\n'));
+    assert.match(rows[0], new RegExp(`member\\.delete.*${id}`));
+    assert.match(rows[1], new RegExp(`member\\.add.*${id}`));
+    for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  it('makes an agency administrator who changes only their own member', { timeout: TEST_MS }, async () => {
+    const op = await newPage(env.browser);
+    await signIn(op, env, officialOf(env, 'operator'));
+    const who = env.fed.id.demo_accounts[0];
+    const service = env.fed.services[0].id;
+    const member = service.split('/').slice(0, 3).join('/');
+    const other = env.fed.members.find((m) => m.id !== member);
+    await visit(op, env, '/officials', 'officials');
+    await op.fill('#add-official-subject', who.pin);
+    await op.fill('#add-official-name', who.name);
+    await op.selectOption('#add-official-role', 'agency');
+    await op.click('#add-official-submit');
+    await op.waitForSelector('#add-official-member-error');
+    await check(op, 'console-officials-errors');
+    await op.fill('#add-official-member', member);
+    await op.click('#add-official-submit');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    const row = op.locator('#officials tbody tr', { hasText: who.pin });
+    assert.match(await row.textContent(), new RegExp(member));
+
+    const page = await newPage(env.browser);
+    await signIn(page, env, who);
+    assert.match(await page.textContent('#signed-in-as'), new RegExp(`quản trị viên của cơ quan, ${member}`));
+    const nav = await page.locator('#navigation a').allTextContents();
+    assert.ok(!nav.some((x) => /Cán bộ|Nhật ký/.test(x)), nav.join(', '));
+    await visit(page, env, '/members', 'members');
+    assert.equal(await page.locator('#add-member').count(), 0);
+    assert.equal(await page.inputValue('#add-subsystem-id'), `${member}/`);
+    assert.equal(await page.locator('a[data-remove^="member:"]').count(), 0);
+    for (const a of await page.locator('a[data-remove^="subsystem:"]').all()) {
+      assert.ok((await a.getAttribute('data-remove')).startsWith(`subsystem:${member}/`));
+    }
+    await check(page, 'console-members-agency');
+    // Their own subsystem and a service on it with its OpenAPI document
+    // uploaded from a file, then both removed again.
+    const sub = `${member}/consoletest`;
+    await page.fill('#add-subsystem-id', sub);
+    await page.click('#add-subsystem-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    await visit(page, env, '/services', 'services');
+    const svc = `${sub}/births`;
+    await page.fill('#add-service-id', svc);
+    await page.fill('#add-service-title', 'Khai sinh (thử)');
+    await page.setInputFiles('#add-service-openapi', { name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{not json') });
+    await page.click('#add-service-submit');
+    await page.waitForSelector('#add-service-openapi-error');
+    assert.match(await page.textContent('#add-service-openapi-error'), /bad\.json/);
+    await check(page, 'console-services-errors');
+    const doc = { openapi: '3.0.3', info: { title: 'Khai sinh', version: '1' },
+      paths: { '/births/{id}': { get: { responses: { 200: { description: 'ok' } } } } } };
+    await page.setInputFiles('#add-service-openapi', { name: 'births.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(doc)) });
+    await page.click('#add-service-submit');
+    await ready(page, 'console-service');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.match(await page.textContent('#openapi-paths'), /\/births\/\{id\}.*GET/s);
+    await check(page, 'console-service-agency');
+    await page.click(`a[data-remove="service:${svc}"]`);
+    await ready(page, 'console-remove');
+    await page.click('#confirm-remove');
+    await ready(page, 'console-services');
+    await visit(page, env, '/members', 'members');
+    await page.click(`a[data-remove="subsystem:${sub}"]`);
+    await ready(page, 'console-remove');
+    await page.click('#confirm-remove');
+    await ready(page, 'console-members');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator(`a[data-remove="subsystem:${sub}"]`).count(), 0);
+    await visit(page, env, '/grants', 'grants');
+    await page.fill('#add-client', other.subsystems[0]);
+    await page.fill('#add-service', service);
+    await page.fill('#add-paths', '/agency-test/*');
+    await page.click('#add-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    const id = (await page.textContent('.govuk-notification-banner--success')).match(/số (\d+)/)[1];
+    for (const a of await page.locator('#grants tbody tr:has(a[data-grant])').all()) {
+      assert.match(await a.textContent(), new RegExp(member.replace(/\//g, '\\/')));
+    }
+    await check(page, 'console-grants-agency');
+    await page.click(`a[data-grant="${id}"]`);
+    await ready(page, 'console-grant-remove');
+    await page.click('#confirm-remove');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator(`a[data-grant="${id}"]`).count(), 0);
+    // Another member's service on the same form: the registry's 403, on the page.
+    const theirs = env.fed.services.find((s) => !s.id.startsWith(`${member}/`));
+    if (theirs) {
+      await page.fill('#add-client', other.subsystems[0]);
+      await page.fill('#add-service', theirs.id);
+      await page.click('#add-submit');
+      await page.waitForSelector('.govuk-error-summary');
+      assert.match(await page.textContent('.govuk-error-summary'), /không được phép/);
+    }
+    const refused = await page.evaluate(async () => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      const r = await fetch('/api/members', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'VN/GOV/NO', name: 'x' }) });
+      return [r.status, (await fetch('/api/audit')).status];
+    });
+    assert.deepEqual(refused, [403, 403]);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+
+    // The same person made a data protection officer: the personal-data
+    // pages, read only; another page is the registry's 403, said on the page.
+    await visit(op, env, '/officials', 'officials');
+    await op.fill('#add-official-subject', who.pin);
+    await op.fill('#add-official-name', who.name);
+    await op.selectOption('#add-official-role', 'dpo');
+    await op.click('#add-official-submit');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    const dpo = await newPage(env.browser);
+    await signIn(dpo, env, who);
+    assert.deepEqual(await dpo.locator('#navigation a').allTextContents(),
+      ['Tổng quan', 'Dịch vụ', 'Dữ liệu cá nhân', 'Dịch vụ đồng ý', 'Nhật ký kiểm toán']);
+    await visit(dpo, env, '/personal-data', 'personal-data');
+    assert.equal(await dpo.locator('main form').count(), 0);
+    assert.ok(await dpo.locator('#personal-services tbody tr').count() >= 1);
+    await check(dpo, 'console-personal-data-dpo');
+    await visit(dpo, env, '/grants', 'error');
+    assert.match(await dpo.textContent('main'), /không được phép.*bảo vệ dữ liệu|data protection officer reads/);
+    await check(dpo, 'console-error-dpo');
+    await dpo.context().close();
+
+    // The operator takes the role away again, through the confirmation page.
+    await visit(op, env, '/officials', 'officials');
+    await op.click(`a[data-remove="official:${who.pin}"]`);
+    await ready(op, 'console-remove');
+    await check(op, 'console-remove-official');
+    await op.click('#confirm-remove');
+    await ready(op, 'console-officials');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await op.locator('#officials tbody tr', { hasText: who.pin }).count(), 0);
+    await op.context().close();
   });
 });

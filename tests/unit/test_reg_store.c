@@ -324,12 +324,24 @@ static void test_officials_and_audit_search(void **state)
 	uint64_t v;
 
 	(void)state;
-	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "auditor", "cli",
+	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "auditor", NULL, "cli",
 					    "local"), NDX_OK);
-	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "operator", "cli",
+	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "operator", NULL, "cli",
 					    "local"), NDX_OK);
 	assert_int_equal(store_official_get(st, "001085000101", &o), NDX_OK);
 	assert_string_equal(json_string_value(json_object_get(o, "role")), "operator");
+	assert_true(json_is_null(json_object_get(o, "member")));
+	json_decref(o);
+	/* an agency administrator keeps their member; a change of role drops it */
+	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "agency", "VN/GOV/BCA",
+					    "cli", "local"), NDX_OK);
+	assert_int_equal(store_official_get(st, "001085000101", &o), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(o, "member")), "VN/GOV/BCA");
+	json_decref(o);
+	assert_int_equal(store_official_put(st, "001085000101", "Nguyễn Văn A", "operator", NULL, "cli",
+					    "local"), NDX_OK);
+	assert_int_equal(store_official_get(st, "001085000101", &o), NDX_OK);
+	assert_true(json_is_null(json_object_get(o, "member")));
 	json_decref(o);
 	assert_int_equal(store_official_get(st, "079190000202", &o), NDX_ENOTFOUND);
 	assert_null(o);
@@ -347,7 +359,10 @@ static void test_officials_and_audit_search(void **state)
 
 	f.action = "official";
 	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
-	assert_int_equal(json_array_size(rows), 3);
+	assert_int_equal(json_array_size(rows), 5);
+	/* the agency administrator's member is in its official.add entry */
+	o = json_object_get(json_array_get(rows, 2), "detail");
+	assert_string_equal(json_string_value(json_object_get(o, "member")), "VN/GOV/BCA");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "action")),
 			    "official.remove");
 	json_decref(rows);
@@ -385,7 +400,7 @@ static void test_officials_and_audit_search(void **state)
 	f.until = NULL;
 	f.since = "2000-01-01T00:00:00Z";
 	assert_int_equal(store_audit_search(st, &f, 0, 10, &rows), NDX_OK);
-	assert_int_equal(json_array_size(rows), 5);
+	assert_int_equal(json_array_size(rows), 7);
 	json_decref(rows);
 	store_close(st);
 }

@@ -34,7 +34,7 @@ export async function render(ctx) {
         { key: t('con.grants.paths'), value: (grant.paths || []).join(' ') },
       ]),
       g.warningText(t('con.grants.remove.body', { client: grant.client, service: grant.service })),
-      ctx.canChange ? form : null,
+      ctx.may('grant', grant.service) ? form : null,
     ],
   };
 }

@@ -2,8 +2,9 @@
 // and on which paths. The list filters by client and service (the query
 // string, GET /api/grants?client=&service=); an operator adds a grant with
 // the form below it (POST /api/grants) and removes one through a
-// confirmation page (grant-remove.mjs). An auditor sees neither: the
-// registry would refuse them anyway (403).
+// confirmation page (grant-remove.mjs). An agency administrator adds and
+// removes the grants on their member's services (the grants it gives); an
+// auditor sees neither: the registry would refuse them anyway (403).
 
 import * as api from './rapi.mjs';
 import { h } from '../dom.mjs';
@@ -66,7 +67,7 @@ async function submit(ev, ctx) {
       await ctx.navigate(`${ctx.base}/grants`, { flash: { text: t('con.grants.added', { id, v: out.conf_version ?? '' }) } });
       return;
     } catch (err) {
-      if (!(err instanceof api.ConsoleError) || err.status >= 500 || err.status === 0 || err.status === 403) throw err;
+      if (!(err instanceof api.ConsoleError) || err.status >= 500 || err.status === 0) throw err;
       state.errors.form = err.text();
     }
   }
@@ -75,14 +76,16 @@ async function submit(ev, ctx) {
 
 function grantsTable(ctx, grants) {
   const head = [t('con.grants.client'), t('con.grants.service'), t('con.grants.methods'), t('con.grants.paths')];
-  if (ctx.canChange) head.push(t('con.grants.actions'));
+  const removable = grants.some((x) => ctx.may('grant', x.service));
+  if (removable) head.push(t('con.grants.actions'));
   return g.table({
     id: 'grants',
     caption: t('con.grants.count', { n: grants.length }), captionSize: 's',
     head,
     rows: grants.map((x) => {
       const row = [x.client, x.service, (x.methods || []).join(', '), (x.paths || []).join(' ')];
-      if (ctx.canChange) {
+      if (removable && !ctx.may('grant', x.service)) row.push('');
+      else if (removable) {
         row.push(g.link(`${ctx.base}/grants/${x.id}/remove`, t('con.grants.remove'),
           { 'aria-label': `${t('con.grants.remove')} ${x.id}: ${x.client} → ${x.service}`, dataset: { grant: String(x.id) } }));
       }
@@ -107,7 +110,7 @@ export async function render(ctx, state = {}) {
   }
   nodes.push(g.heading(t('con.grants.title')), filterForm(ctx, client, service));
   nodes.push(grants.length ? grantsTable(ctx, grants) : g.p(t('con.grants.none')));
-  if (ctx.canChange) {
+  if (ctx.may('grant', ctx.me.member ? `${ctx.me.member}/x` : undefined)) {
     const rerenderWith = async (s) => {
       const out = await render(ctx, s);
       const main = document.getElementById('main-content');

@@ -14,8 +14,10 @@ export class ConsoleError extends Error {
   }
 
   text() {
-    if (this.status === 403) return t(this.type === 'Client.Csrf' ? 'con.api.csrf' : 'con.api.forbidden');
-    if (this.status === 409) return t('con.api.conflict');
+    if (this.status === 403) {
+      return this.type === 'Client.Csrf' ? t('con.api.csrf') : t('con.api.forbidden', { detail: this.detail });
+    }
+    if (this.status === 409) return t('con.api.conflict', { detail: this.detail });
     if (this.status === 404) return t('con.api.not_found', { detail: this.detail });
     if (this.status === 400) return t('con.api.invalid', { detail: this.detail });
     return t('con.api.server');
@@ -62,6 +64,7 @@ export async function whoami() {
 
 export const get = (path) => call('GET', path);
 export const post = (path, body) => call('POST', path, body);
+export const put = (path, body) => call('PUT', path, body);
 export const del = (path) => call('DELETE', path);
 
 export async function signOut() {
