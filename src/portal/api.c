@@ -20,6 +20,7 @@
 #include "ndx/adminmap.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "market.h"
 #include "ops.h"
 #include "procedures.h"
 #include "worklist.h"
@@ -461,6 +462,10 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 						   "out of memory"));
 		return;
 	}
+	if (strncmp(rest, "market/", 7) == 0) {
+		market_handle(p, req, resp);
+		return;
+	}
 	if (strncmp(rest, "ops/", 4) == 0) {
 		ops_handle(p, req, resp);
 		return;
@@ -468,6 +473,14 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 	if (strcmp(rest, "session") == 0 && strcmp(req->method, "GET") == 0) {
 		if (auth_session(p, req, &s) == NDX_OK) {
 			json_t *o = auth_session_json(p, &s), *off = ops_official_json(p, &s);
+			json_t *party = market_party_json(p, &s);
+
+			/* A member's officer or official may act in the
+			 * marketplace: the web UI offers its requests. */
+			if (o && party)
+				json_object_set_new(o, "market", party);
+			else
+				json_decref(party);
 
 			/* An official (the operations centre) is named in the
 			 * session so that the web UI offers its pages. */
