@@ -46,3 +46,9 @@ export function memberText(id, name) {
   if (name) return String(name);
   return tOr(`member.${id}`, t('mk.unknown_member'));
 }
+
+// An id (urn:uuid:…) as a path segment: percent-encoded but for its
+// colons, which a path segment may hold and the portal reads as sent.
+export function idSegment(id) {
+  return encodeURIComponent(String(id)).replace(/%3A/gi, ':');
+}

@@ -3230,8 +3230,7 @@ static int market_credentials(struct demo_state *st, const char *registry_bin)
 			return -1;
 		if (access(path, F_OK) == 0)
 			continue;
-		/* The token is the first line the command prints (its notice
-		 * follows on stderr, into the same file). */
+		/* The command prints the token and a notice, both into out. */
 		snprintf(out, sizeof(out), "%s.new", path);
 		(void)unlink(out);
 		{
@@ -3243,14 +3242,26 @@ static int market_credentials(struct demo_state *st, const char *registry_bin)
 		}
 		rc = ndx_file_read(out, 4096, &text, &len);
 		(void)unlink(out);
-		if (rc != NDX_OK || !text || !strchr(text, '\n')) {
+		/* The token is the one line without a space (base64url); the
+		 * command's notice, on unbuffered stderr, may come first. */
+		char *tok = NULL, *line = rc == NDX_OK ? text : NULL;
+		while (line && *line && !tok) {
+			size_t n = strcspn(line, "\n");
+			if (n && memchr(line, ' ', n) == NULL && line[n] == '\n') {
+				line[n] = '\0';
+				tok = line;
+			}
+			line = line[n] ? line + n + 1 : NULL;
+		}
+		if (!tok) {
+			if (text)
+				OPENSSL_cleanse(text, len);
 			free(text);
 			cli_error("ndx-registry token add printed no credential for %s",
 				  officers[i].agency);
 			return -1;
 		}
-		*strchr(text, '\n') = '\0';
-		rc = text_file(path, text, 0600);
+		rc = text_file(path, tok, 0600);
 		OPENSSL_cleanse(text, len);
 		free(text);
 		if (rc != 0)

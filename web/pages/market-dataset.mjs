@@ -10,7 +10,7 @@ import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr } from '../i18n.mjs';
-import { inLang, memberText, termsRows } from '../marketview.mjs';
+import { inLang, memberText, termsRows, idSegment } from '../marketview.mjs';
 
 function notFound() {
   return { title: t('mk.nf.title'), nodes: [g.heading(t('mk.nf.title')), g.p(t('mk.nf.body')), g.p(g.link('/market', t('mk.back')))] };
@@ -28,7 +28,7 @@ function offerCard(ctx, d, o, i) {
         const body = { offer: o.id };
         if (sel && sel.value) body.client = sel.value;
         const n = await api.post('/api/market/requests', body);
-        await ctx.navigate(`/market/requests/${encodeURIComponent(n.provider_pid)}`, { flash: { type: 'requested' } });
+        await ctx.navigate(`/market/requests/${idSegment(n.provider_pid)}`, { flash: { type: 'requested' } });
       } catch (e) {
         btn.disabled = false;
         const err = document.getElementById('request-error');
@@ -47,7 +47,7 @@ function offerCard(ctx, d, o, i) {
 export async function render(ctx) {
   let d;
   try {
-    d = await api.get(`/api/market/datasets/${encodeURIComponent(ctx.params.id)}`);
+    d = await api.get(`/api/market/datasets/${idSegment(ctx.params.id)}`);
   } catch (e) {
     if (e instanceof api.ApiError && e.status === 404) return notFound();
     throw e;

@@ -11,7 +11,7 @@ import * as api from '../api.mjs';
 import { h, clear } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, tOr, formatTime } from '../i18n.mjs';
-import { inLang, negStateTag, memberText, termsRows } from '../marketview.mjs';
+import { inLang, negStateTag, memberText, termsRows, idSegment } from '../marketview.mjs';
 
 function actionsFor(n) {
   if (n.side === 'provider' && n.state === 'REQUESTED') return ['approve', 'counter', 'terminate'];
@@ -64,8 +64,8 @@ export async function render(ctx) {
         if (choice.action === 'counter') body.max_calls = Number(choice.max_calls);
         if (choice.action === 'terminate' && choice.reason) body.reason = choice.reason;
         try {
-          await api.post(`/api/market/negotiations/${encodeURIComponent(pid)}/decision`, body);
-          await ctx.navigate(`/market/requests/${encodeURIComponent(pid)}`, { replace: true, flash: { type: 'decided', action: choice.action } });
+          await api.post(`/api/market/negotiations/${idSegment(pid)}/decision`, body);
+          await ctx.navigate(`/market/requests/${idSegment(pid)}`, { replace: true, flash: { type: 'decided', action: choice.action } });
         } catch (e) {
           draw([{ text: e instanceof api.ApiError ? tOr(`mk.err.${e.code}`, e.text()) : t('api.unknown') }], 'form');
         }

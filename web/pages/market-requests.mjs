@@ -7,11 +7,11 @@ import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t, formatTime } from '../i18n.mjs';
-import { inLang, negStateTag, memberText } from '../marketview.mjs';
+import { inLang, negStateTag, memberText, idSegment } from '../marketview.mjs';
 
 function rows(list, other) {
   return list.map((n) => [
-    g.link(`/market/requests/${encodeURIComponent(n.provider_pid)}`, n.title ? inLang(n.title) : String(n.service), { 'data-pid': n.provider_pid }),
+    g.link(`/market/requests/${idSegment(n.provider_pid)}`, n.title ? inLang(n.title) : String(n.service), { 'data-pid': n.provider_pid }),
     memberText(n[other], n[`${other}_name`]),
     formatTime(n.updated_at),
     negStateTag(n.state),

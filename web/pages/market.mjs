@@ -9,7 +9,7 @@ import * as api from '../api.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
 import { t } from '../i18n.mjs';
-import { inLang, memberText } from '../marketview.mjs';
+import { inLang, memberText, idSegment } from '../marketview.mjs';
 
 const Q_MAX = 200;
 
@@ -33,7 +33,7 @@ export async function render(ctx) {
   nodes.push(h('ul', { class: 'govuk-list ndx-market-list', id: 'datasets' },
     list.map((d) => h('li', { class: 'govuk-!-margin-bottom-6', 'data-id': d.id },
       h('h2', { class: 'govuk-heading-m govuk-!-margin-bottom-1' },
-        g.link(`/market/datasets/${encodeURIComponent(d.id)}`, inLang(d.title), { class: 'govuk-link ndx-dataset-link' })),
+        g.link(`/market/datasets/${idSegment(d.id)}`, inLang(d.title), { class: 'govuk-link ndx-dataset-link' })),
       g.p(h('span', { class: 'govuk-hint' }, t('mk.by', { publisher: memberText(d.publisher?.id, d.publisher?.name) }))),
       g.p(inLang(d.description)),
       g.p(h('span', { class: 'ndx-offer-count' }, t('mk.offers', { n: Array.isArray(d.offers) ? d.offers.length : 0 })))))));
