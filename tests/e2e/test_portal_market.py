@@ -30,12 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import federation as F  # noqa: E402
 import refusals  # noqa: E402
 from conftest import free_port  # noqa: E402
-from test_portal import Proc, exe  # noqa: E402
+from test_portal import CLIENT_ID, CLIENT_SECRET, FakeEid, Proc, exe  # noqa: E402
 
 BANK = "VN/COM/BANK1"
 PASSWORD = "mật-khẩu-cán-bộ-chợ"
 OFFICERS = {"bca": F.BCA, "bhxh": F.BHXH, "btc": F.BTC, "bank": BANK}
 ENROLLED = ("bca", "bhxh", "bank")  # BTC has given the portal no credential
+# Officials who sign in with the e-ID (docs/portal.md "Officials"): an agency
+# official acts for its member; an operator or auditor is no party; a citizen neither.
+AGENCY_OFFICIAL = ("079190000202", "Trần Thị Bảo Hiểm")
+AUDITOR = ("048088000303", "Lê Kiểm Toán")
+CITIZEN = ("031095000404", "Phạm Công Dân")
 
 
 def member_token(fed, name, member):
@@ -101,7 +106,8 @@ def env(build_dir):
         d = Path(tempfile.mkdtemp(prefix="ndx-portal-market-"))
         (d / "web").mkdir()
         (d / "web" / "index.html").write_text("<!doctype html><title>ndx</title>")
-        (d / "client.secret").write_text("unused\n")
+        (d / "client.secret").write_text(CLIENT_SECRET + "\n")
+        e.eid = FakeEid()
         creds = d / "market-credentials"
         creds.mkdir(mode=0o700)
         for who in ENROLLED:
@@ -112,7 +118,7 @@ def env(build_dir):
         e.url = f"http://127.0.0.1:{e.port}"
         cfg = {"listen": f"127.0.0.1:{e.port}", "public_url": e.url, "data_dir": "data",
                "web_dir": "web",
-               "oidc": {"issuer": "http://127.0.0.1:9", "client_id": "portal",
+               "oidc": {"issuer": e.eid.issuer, "client_id": CLIENT_ID,
                         "client_secret_file": "client.secret"},
                # The portal's gateway: BHXH's here, for listClients (the members'
                # names and systems).
@@ -130,11 +136,19 @@ def env(build_dir):
                                 "--agency", member, "--password-file", str(pw),
                                 "--cost", "min"], capture_output=True, text=True, timeout=30)
             assert r.returncode == 0, r.stderr
-        e.portal = Proc("portal", [e.exe, "serve", "--config", e.config], e.url, d).start()
+        for who, role, member in ((AGENCY_OFFICIAL, "agency", F.BHXH),
+                                  (AUDITOR, "auditor", "VN/GOV/VPCP")):
+            r = subprocess.run([str(e.exe), "official", "add", "--config", str(e.config),
+                                "--pin", who[0], "--name", who[1], "--role", role,
+                                "--member", member], capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+        e.portal = None
         try:
+            e.portal = Proc("portal", [e.exe, "serve", "--config", e.config], e.url, d).start()
             yield e
         finally:
-            rc = e.portal.stop()
+            rc = e.portal.stop() if e.portal else 0
+            e.eid.stop()
         assert rc == 0, e.portal.tail()
 
 
@@ -380,3 +394,30 @@ def test_an_officer_acts_only_for_their_own_member(env):
     assert state["state"] == "REQUESTED"
     # Each refusal of the gate is on the portal's stderr with who asked.
     assert "ndx-portal: market: refused POST" in env.portal.stderr_path.read_text()
+
+
+def test_an_agency_official_signed_in_with_the_eid_acts_for_its_member(env):
+    def eid_session(who):
+        env.eid.user, env.eid.mode = who, "good"
+        s = requests.Session()
+        r = s.get(env.url + "/auth/login?next=/market/requests", timeout=20)
+        assert r.status_code == 200 and urllib.parse.urlsplit(r.url).path == "/market/requests"
+        s.csrf = s.get(env.url + "/api/session", timeout=10).json()["csrf"]
+        return s
+
+    official = eid_session(AGENCY_OFFICIAL)
+    assert official.get(env.url + "/api/session", timeout=10).json()["market"] == {
+        "member": F.BHXH, "via": "official"}
+    r = post(env, official, "/api/market/requests", {"offer": env.fed.open_offer})
+    assert r.status_code == 201 and r.json()["consumer"] == F.BHXH, r.text
+    mine = official.get(env.url + "/api/market/negotiations", timeout=20).json()
+    assert mine["member"] == F.BHXH and mine["via"] == "official"
+    assert r.json()["provider_pid"] in [n["provider_pid"] for n in mine["negotiations"]]
+    # An auditor of the operations centre and a citizen are no party: browsing only.
+    for who in (AUDITOR, CITIZEN):
+        s = eid_session(who)
+        assert "market" not in s.get(env.url + "/api/session", timeout=10).json()
+        error(s.get(env.url + "/api/market/negotiations", timeout=10), 403, "not_a_party")
+        error(post(env, s, "/api/market/requests", {"offer": env.fed.open_offer}),
+              403, "not_a_party")
+        assert [d["id"] for d in datasets(env, s)] == [env.fed.echo_dataset]
