@@ -244,6 +244,11 @@ static json_t *terms_of(const json_t *odrl)
 		      pol.no_onward_transfer, "price_vnd", (json_int_t)pol.price, "price_unit",
 		      units[pol.price_unit]);
 	if (t) {
+		/* Absent terms are said as null, so the pages need no guess. */
+		if (!periods[pol.period])
+			json_object_set_new(t, "period", json_null());
+		if (!units[pol.price_unit])
+			json_object_set_new(t, "price_unit", json_null());
 		json_object_set_new(t, "validity_days", pol.validity_days
 								? json_integer(pol.validity_days)
 								: json_null());

@@ -263,7 +263,12 @@ def test_an_excluded_class_does_not_see_the_offer(env):
     assert [o["id"] for o in listed[env.fed.echo_dataset]["offers"]] == [
         env.fed.open_offer, env.fed.enterprise_offer]
     r = bank.get(f"{env.url}/api/market/datasets/{env.fed.citizens_dataset}", timeout=10)
-    assert r.status_code == 200 and r.json()["offers"][0]["terms"]["classes"] == ["enterprise"]
+    assert r.status_code == 200, r.text
+    # Terms it does not set are said as null: no limit, free, any purpose.
+    assert r.json()["offers"][0]["terms"] == {
+        "purposes": [], "classes": ["enterprise"], "methods": ["GET", "HEAD"], "period": None,
+        "no_onward_transfer": False, "price_vnd": 0, "price_unit": None,
+        "validity_days": None, "max_calls": None}
 
 
 # ---- requesting and approving ----------------------------------------------------------------
