@@ -10,7 +10,6 @@
 #include "market.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "auth.h"
 #include "exchange.h"
 #include "ndx/err.h"
+#include "ndx/evclient.h"
 #include "ndx/fetch.h"
 #include "ndx/file.h"
 #include "ndx/id.h"
@@ -40,19 +40,15 @@ struct party {
 	const char *via; /* "officer" or "official" */
 };
 
-/* A new "urn:uuid:" of a random (version 4) UUID into out; -1 without
- * random numbers. */
+/* A new "urn:uuid:" of a random (version 4) UUID into out (libndx's
+ * events client makes the UUID); -1 without random numbers. */
 static int new_urn(char out[48])
 {
-	unsigned char b[16];
+	char uuid[37];
 
-	if (RAND_bytes(b, sizeof b) != 1)
+	if (ndx_evclient_uuid(uuid) != NDX_OK)
 		return -1;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 48, "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8],
-		 b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(out, 48, "urn:uuid:%s", uuid);
 	return 0;
 }
 
