@@ -61,6 +61,14 @@ static void fail(struct ndx_http_resp *resp, int status, const char *code, const
 	api_reply_error(resp, &e);
 }
 
+int api_csrf_ok(const struct ndx_http_req *req, const struct psession *s)
+{
+	const char *tok = ndx_http_header(req, "X-CSRF-Token");
+	size_t n = strlen(s->csrf);
+
+	return tok && n && strlen(tok) == n && CRYPTO_memcmp(tok, s->csrf, n) == 0;
+}
+
 int api_body(const struct ndx_http_req *req, struct ndx_http_resp *resp, json_t **out)
 {
 	json_error_t err;
@@ -514,10 +522,7 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 		goto out;
 	}
 	if (is_post) {
-		const char *tok = ndx_http_header(req, "X-CSRF-Token");
-
-		if (!tok || strlen(tok) != strlen(s.csrf) ||
-		    CRYPTO_memcmp(tok, s.csrf, strlen(s.csrf)) != 0) {
+		if (!api_csrf_ok(req, &s)) {
 			fail(resp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
 			goto out;
 		}

@@ -909,9 +909,7 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		}
 	}
 	if (post) {
-		const char *tok = ndx_http_header(req, "X-CSRF-Token");
-		if (!tok || strlen(tok) != strlen(s.csrf) ||
-		    CRYPTO_memcmp(tok, s.csrf, strlen(s.csrf)) != 0) {
+		if (!api_csrf_ok(req, &s)) {
 			reply_error(resp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
 			goto out;
 		}

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import federation as F  # noqa: E402
 import refusals  # noqa: E402
 from conftest import free_port  # noqa: E402
+from test_marketplace import member_token  # noqa: E402
 from test_portal import CLIENT_ID, CLIENT_SECRET, FakeEid, Proc, exe  # noqa: E402
 
 BANK = "VN/COM/BANK1"
@@ -41,14 +42,6 @@ ENROLLED = ("bca", "bhxh", "bank")  # BTC has given the portal no credential
 AGENCY_OFFICIAL = ("079190000202", "Trần Thị Bảo Hiểm")
 AUDITOR = ("048088000303", "Lê Kiểm Toán")
 CITIZEN = ("031095000404", "Phạm Công Dân")
-
-
-def member_token(fed, name, member):
-    res = subprocess.run([str(fed.registry.exe), "token", "add", name, "--member", member,
-                          "--data", str(fed.registry.data_dir)],
-                         capture_output=True, text=True, timeout=30)
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
 
 
 OPEN_OFFER = {
