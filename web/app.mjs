@@ -34,6 +34,10 @@ const ROUTES = [
   { path: '/officer/queue', page: 'officer-queue', need: 'officer', nav: 'queue' },
   { path: '/officer/procedures/:id', page: 'officer-procedure', need: 'officer', nav: 'queue' },
   { path: '/officer/worklist', page: 'officer-worklist', need: 'officer', nav: 'worklist' },
+  { path: '/market', page: 'market', nav: 'market' },
+  { path: '/market/datasets/:id', page: 'market-dataset', nav: 'market' },
+  { path: '/market/requests', page: 'market-requests', need: 'party', nav: 'market_requests' },
+  { path: '/market/requests/:id', page: 'market-negotiation', need: 'party', nav: 'market_requests' },
   { path: '/ops', page: 'ops-live', need: 'official', nav: 'ops' },
   { path: '/ops/gateways', page: 'ops-gateways', need: 'official', nav: 'ops_gateways' },
   { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
@@ -42,7 +46,7 @@ const ROUTES = [
 ];
 
 const NAV = {
-  none: [['home', '/'], ['officer', '/officer']],
+  none: [['home', '/'], ['market', '/market'], ['officer', '/officer']],
   citizen: [['profile', '/profile'], ['procedures', '/procedures'], ['notifications', '/notifications'], ['accesses', '/accesses'], ['consents', '/consents']],
   officer: [['queue', '/officer/queue'], ['worklist', '/officer/worklist']],
   // An official is a citizen too: on the operations centre's pages the
@@ -50,7 +54,16 @@ const NAV = {
   official: [['ops', '/ops'], ['ops_cases', '/ops/cases'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['profile', '/profile']],
 };
 
+// A member's officer or agency official (session.market) acts in the data
+// marketplace: its requests follow the navigation it has otherwise.
+const MARKET = [['market', '/market'], ['market_requests', '/market/requests']];
+
 function navFor(session, route) {
+  const items = baseNav(session, route);
+  return session.authenticated && session.market ? [...items, ...MARKET] : items;
+}
+
+function baseNav(session, route) {
   if (!session.authenticated) return NAV.none;
   if (session.official) {
     return route && route.need === 'official' ? NAV.official : [...NAV.citizen, ['ops', '/ops']];
@@ -63,6 +76,7 @@ function allowed(session, need) {
   if (!need) return true;
   if (!session.authenticated) return false;
   if (need === 'official') return !!session.official;
+  if (need === 'party') return !!session.market;
   return session.kind === need;
 }
 
@@ -176,7 +190,10 @@ function needSignIn(kind, session) {
         g.startButton(api.signInAgainUrl(), t('home.start'))],
     };
   }
-  if (kind === 'officer') {
+  if (kind === 'party' && session && session.authenticated) {
+    return { title: t('mk.req.title'), nodes: [g.heading(t('mk.req.title')), g.p(t('mk.not_party'))] };
+  }
+  if (kind === 'officer' || kind === 'party') {
     return {
       title: t('need.title'),
       nodes: [g.heading(t('need.title')), g.p(t('need.officer')), g.linkButton('/officer', t('off.signin'))],

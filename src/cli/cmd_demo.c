@@ -171,7 +171,9 @@ static const char demo_usage[] =
 	"         and start it, each provider also serving its built-in access list\n"
 	"         ('who read my data') to the portal; start the national e-ID ndx-id\n"
 	"         (sign-in accounts for the first " DEMO_ACCOUNTS " citizens, password " DEMO_PASSWORD ")\n"
-	"         and the citizen portal ndx-portal (its officers: same password);\n"
+	"         and the citizen portal ndx-portal (its officers: same password; the\n"
+	"         data marketplace's pages, with a registry member credential for\n"
+	"         each officer's agency in DIR/portal/market-credentials);\n"
 	"         start the operator's monitoring service ndx-monitor (the\n"
 	"         configuration's monitoring client VN/GOV/VPCP/monitoring, collecting\n"
 	"         every gateway's operational records through the exchange, and every\n"
@@ -1866,6 +1868,16 @@ static void demo_describe_apps(const struct demo_state *st, json_t *apps)
 				"password_file", pw));
 		json_object_set_new(portal, "officials", list);
 		{
+			char creds[PATH_MAX];
+
+			/* The members' marketplace credentials (0600 files, named
+			 * by their member with '/' as '_'): the browser tests
+			 * publish a dataset with the provider's. */
+			if (join(creds, st->portal.dir, "market-credentials") == 0)
+				json_object_set_new(portal, "market_credentials_dir",
+						    json_string(creds));
+		}
+		{
 			char ops_url[96];
 
 			snprintf(ops_url, sizeof(ops_url), "%s/ops", st->portal.url);
@@ -3189,13 +3201,84 @@ static int start_id(struct demo_state *st, const char *bin)
 	return wait_ready(a->pid, NAME_ID, a->url, a->log, a->log_from, "listening on", now_ms());
 }
 
+/* The marketplace credentials the demo's members give the portal
+ * (docs/portal.md "The marketplace"): one registry member credential per
+ * member with officers, in the portal's market-credentials directory,
+ * made once (a demo brought up again keeps them). */
+static int market_credentials(struct demo_state *st, const char *registry_bin)
+{
+	char dir[PATH_MAX], path[PATH_MAX], out[PATH_MAX + 8], name[96], file[96];
+
+	if (join(dir, st->portal.dir, "market-credentials"))
+		return -1;
+	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
+		cli_error("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < N_OFFICERS; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		int rc;
+
+		snprintf(name, sizeof(name), "portal.%s", officers[i].agency);
+		snprintf(file, sizeof(file), "%s.token", officers[i].agency);
+		for (char *c = name; *c; c++)
+			if (*c == '/')
+				*c = '.';
+		for (char *c = file; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		if (join(path, dir, file))
+			return -1;
+		if (access(path, F_OK) == 0)
+			continue;
+		/* The command prints the token and a notice, both into out. */
+		snprintf(out, sizeof(out), "%s.new", path);
+		(void)unlink(out);
+		{
+			char *argv[] = { (char *)registry_bin, "token", "add", name, "--member",
+					 (char *)officers[i].agency, "--data",
+					 st->paths.registry_dir, NULL };
+			if (run_to_end(argv, out, "ndx-registry token add") != 0)
+				return -1;
+		}
+		rc = ndx_file_read(out, 4096, &text, &len);
+		(void)unlink(out);
+		/* The token is the one line without a space (base64url); the
+		 * command's notice, on unbuffered stderr, may come first. */
+		char *tok = NULL, *line = rc == NDX_OK ? text : NULL;
+		while (line && *line && !tok) {
+			size_t n = strcspn(line, "\n");
+			if (n && memchr(line, ' ', n) == NULL && line[n] == '\n') {
+				line[n] = '\0';
+				tok = line;
+			}
+			line = line[n] ? line + n + 1 : NULL;
+		}
+		if (!tok) {
+			if (text)
+				OPENSSL_cleanse(text, len);
+			free(text);
+			cli_error("ndx-registry token add printed no credential for %s",
+				  officers[i].agency);
+			return -1;
+		}
+		rc = text_file(path, tok, 0600);
+		OPENSSL_cleanse(text, len);
+		free(text);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The portal: its configuration (docs/portal.md), the officers, served. */
 static int start_portal(struct demo_state *st, const char *bin)
 {
 	struct demo_app *a = &st->portal;
 	const struct demo_gateway *gw = gateway_of(st, PORTAL_CLIENT);
 	char config[PATH_MAX], secret[PATH_MAX], data[PATH_MAX], pw[PATH_MAX];
-	char token[PATH_MAX], mtoken[PATH_MAX], listen[32], bank_page[96];
+	char token[PATH_MAX], mtoken[PATH_MAX], listen[32], bank_page[96], creds[PATH_MAX];
 	char *text;
 	json_t *cfg;
 	int rc;
@@ -3204,7 +3287,8 @@ static int start_portal(struct demo_state *st, const char *bin)
 	if (join(config, a->dir, "portal.json") || join(secret, a->dir, "oidc-client.secret") ||
 	    join(data, a->dir, "data") || join(pw, st->id.dir, "demo-password") ||
 	    join(token, st->consent.dir, "admin.token") ||
-	    join(mtoken, st->monitor.dir, "admin.token"))
+	    join(mtoken, st->monitor.dir, "admin.token") ||
+	    join(creds, a->dir, "market-credentials"))
 		return -1;
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
 	/* The operations centre asks ndx-monitor, which starts after the
@@ -3224,6 +3308,11 @@ static int start_portal(struct demo_state *st, const char *bin)
 			"session_minutes", 30,
 			"payment", "orders_service", ORDERS_SERVICE, "banks", "name", BANK_NAME,
 			"url", bank_page);
+	/* The data marketplace: the registry's /dsp and /market endpoints,
+	 * with the members' credentials (market_credentials). */
+	if (cfg)
+		json_object_set_new(cfg, "market", json_pack("{ssss}", "registry_url", st->url,
+							     "credentials_dir", creds));
 	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	json_decref(cfg);
 	if (!text) {
@@ -3967,7 +4056,7 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 		goto fail;
 	if (start_treasury(st, pay_bin) != 0 || start_gateways(st, gateway_bin) != 0 ||
 	    start_bank(st, pay_bin) != 0 || start_id(st, id_bin) != 0 ||
-	    start_portal(st, portal_bin) != 0 || demo_officer_read(st) != 0 ||
+	    market_credentials(st, registry_bin) != 0 || start_portal(st, portal_bin) != 0 || demo_officer_read(st) != 0 ||
 	    start_monitor(st, monitor_bin, p->anchor) != 0)
 		goto fail;
 	fed = federation_doc(st);

@@ -22,6 +22,7 @@
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "notify.h"
+#include "market.h"
 #include "ops.h"
 #include "procedures.h"
 #include "worklist.h"
@@ -60,6 +61,14 @@ static void fail(struct ndx_http_resp *resp, int status, const char *code, const
 
 	perr_set(&e, status, code, "%s", msg);
 	api_reply_error(resp, &e);
+}
+
+int api_csrf_ok(const struct ndx_http_req *req, const struct psession *s)
+{
+	const char *tok = ndx_http_header(req, "X-CSRF-Token");
+	size_t n = strlen(s->csrf);
+
+	return tok && n && strlen(tok) == n && CRYPTO_memcmp(tok, s->csrf, n) == 0;
 }
 
 int api_body(const struct ndx_http_req *req, struct ndx_http_resp *resp, json_t **out)
@@ -594,6 +603,10 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 						   "out of memory"));
 		return;
 	}
+	if (strncmp(rest, "market/", 7) == 0) {
+		market_handle(p, req, resp);
+		return;
+	}
 	if (strncmp(rest, "ops/", 4) == 0) {
 		ops_handle(p, req, resp);
 		return;
@@ -601,6 +614,14 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 	if (strcmp(rest, "session") == 0 && strcmp(req->method, "GET") == 0) {
 		if (auth_session(p, req, &s) == NDX_OK) {
 			json_t *o = auth_session_json(p, &s), *off = ops_official_json(p, &s);
+			json_t *party = market_party_json(p, &s);
+
+			/* A member's officer or official may act in the
+			 * marketplace: the web UI offers its requests. */
+			if (o && party)
+				json_object_set_new(o, "market", party);
+			else
+				json_decref(party);
 
 			/* An official (the operations centre) is named in the
 			 * session so that the web UI offers its pages. */
@@ -634,10 +655,7 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 		goto out;
 	}
 	if (is_post) {
-		const char *tok = ndx_http_header(req, "X-CSRF-Token");
-
-		if (!tok || strlen(tok) != strlen(s.csrf) ||
-		    CRYPTO_memcmp(tok, s.csrf, strlen(s.csrf)) != 0) {
+		if (!api_csrf_ok(req, &s)) {
 			fail(resp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
 			goto out;
 		}

@@ -295,6 +295,22 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 		c->push_interval_s = v ? (unsigned)json_integer_value(v) : 5;
 	}
 
+	/* The marketplace: credentials are only named by their directory
+	 * here and read at each call, like the monitor's token, so a member
+	 * enrolled later needs no restart. */
+	o = json_object_get(root, "market");
+	if (o && !json_is_null(o)) {
+		if (!json_is_object(o))
+			return fail(path, "\"%s\" must be an object", "market");
+		if (!(c->market_registry_url = url_dup(path, "market.registry_url",
+						       get_str(o, "registry_url"))))
+			return NDX_EINVAL;
+		if (!(s = get_str(o, "credentials_dir")) || !*s)
+			return fail(path, "\"%s\" is required", "market.credentials_dir");
+		if (!(c->market_credentials_dir = path_dup(base, s)))
+			return NDX_ENOMEM;
+	}
+
 	o = json_object_get(root, "payment");
 	if (o && !json_is_null(o) && (rc = load_payment(path, o, c)))
 		return rc;
@@ -405,6 +421,8 @@ void pconfig_free(struct pconfig *c)
 	free_secret(c->consent_token);
 	free(c->consent_issuer);
 	free(c->chart_dir);
+	free(c->market_registry_url);
+	free(c->market_credentials_dir);
 	free(c->monitor_url);
 	free(c->monitor_token_file);
 	free(c->pay_orders_service);

@@ -46,6 +46,12 @@ struct pconfig {
 	char *smtp_host, *smtp_from;
 	unsigned smtp_port;
 	int smtp_starttls; /* STARTTLS required (CURLUSESSL_ALL) */
+	/* The data marketplace (docs/portal.md "The marketplace"): the
+	 * registry's URL, whose /dsp and /market endpoints the portal calls,
+	 * and the directory of the members' marketplace credentials (a file
+	 * per member, read at each call); both NULL without "market". */
+	char *market_registry_url;
+	char *market_credentials_dir;
 	unsigned session_minutes;
 	unsigned threads;
 	/* The TLS reverse proxies whose X-Forwarded-For names the client of an

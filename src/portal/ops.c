@@ -18,7 +18,6 @@
  * token, refused to auditors, whose actor is the official of the session. */
 #include "ops.h"
 
-#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -635,13 +634,12 @@ static void r_triage(const struct portal *p, const struct ndx_http_req *req,
 		     struct ndx_http_resp *resp, struct who *w, const char *id)
 {
 	static const long pass[] = { 400, 404, 409, 0 };
-	const char *tok = ndx_http_header(req, "X-CSRF-Token"), *action;
+	const char *action;
 	struct ndx_fetch_resp r;
 	json_t *body = NULL, *c = NULL, *send, *v;
 	char pq[128], actor[512], *text, act[16], reason[REASON_MAX + 1] = "";
 
-	if (!tok || strlen(tok) != strlen(w->s.csrf) || !w->s.csrf[0] ||
-	    CRYPTO_memcmp(tok, w->s.csrf, strlen(w->s.csrf)) != 0) {
+	if (!api_csrf_ok(req, &w->s)) {
 		reply(resp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
 		return;
 	}

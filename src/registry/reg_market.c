@@ -25,6 +25,7 @@
 #include "ndx/bearer.h"
 #include "ndx/dspneg.h"
 #include "ndx/err.h"
+#include "ndx/fold.h"
 #include "ndx/id.h"
 #include "ndx/policy.h"
 #include "ndx/text.h"
@@ -281,6 +282,26 @@ static int dataset_json(struct mcall *c, const json_t *row, json_t **out)
 	return ds ? NDX_OK : NDX_ENOMEM;
 }
 
+/* True when q is in a title or description of d, both folded (ndx_fold:
+ * case and Vietnamese diacritics ignored, so "ho tich" finds "Hộ tịch").
+ * Folding never lengthens the text, and each fits its buffer. */
+static bool text_matches(const json_t *d, const char *q)
+{
+	static const char *const fields[] = { "title", "description" };
+	char fq[DESCRIPTION_MAX + 1], ft[DESCRIPTION_MAX + 1];
+
+	if (ndx_fold(q, fq, sizeof fq) < 0)
+		return false;
+	for (size_t f = 0; f < 2; f++)
+		for (size_t l = 0; l < 2; l++) {
+			const char *t = json_string_value(
+				json_object_get(json_object_get(d, fields[f]), l ? "en" : "vi"));
+			if (t && ndx_fold(t, ft, sizeof ft) >= 0 && strstr(ft, fq))
+				return true;
+		}
+	return false;
+}
+
 /* True when the dataset row passes every filter element (checked). */
 static bool dataset_matches(const json_t *row, const json_t *filter)
 {
@@ -295,19 +316,8 @@ static bool dataset_matches(const json_t *row, const json_t *filter)
 			return false;
 		if (s && strcmp(s, json_string_value(json_object_get(row, "service"))) != 0)
 			return false;
-		if (q) {
-			const char *texts[] = {
-				json_string_value(json_object_get(json_object_get(d, "title"), "vi")),
-				json_string_value(json_object_get(json_object_get(d, "title"), "en")),
-				json_string_value(json_object_get(json_object_get(d, "description"), "vi")),
-				json_string_value(json_object_get(json_object_get(d, "description"), "en")),
-			};
-			bool hit = false;
-			for (size_t j = 0; j < 4 && !hit; j++)
-				hit = texts[j] && strcasestr(texts[j], q);
-			if (!hit)
-				return false;
-		}
+		if (q && !text_matches(d, q))
+			return false;
 	}
 	return true;
 }

@@ -1,0 +1,976 @@
+/* The marketplace's pages' API (market.h, docs/portal.md "The
+ * marketplace"). The portal is a client of the registry's marketplace
+ * endpoints (docs/registry-api.md "The marketplace"), like any member's
+ * connector: the catalogue anonymously or with the acting member's
+ * credential, the negotiation messages each with the credential of the
+ * party that sends it. Who may act for which member is decided here, from
+ * the session alone: an officer for the agency it was added with, an
+ * e-ID official of role "agency" for its member (docs/portal.md
+ * "Officials"); nothing a browser sends names the member. */
+#include "market.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "auth.h"
+#include "exchange.h"
+#include "ndx/err.h"
+#include "ndx/evclient.h"
+#include "ndx/fetch.h"
+#include "ndx/file.h"
+#include "ndx/id.h"
+#include "ndx/policy.h"
+#include "ndx/timefmt.h"
+
+#define DSP_CONTEXT "https://w3id.org/dspace/2025/1/context.jsonld"
+#define TOKEN_MAX 4096
+#define URL_MAX 2048
+#define Q_MAX 200
+#define ID_MAX 64
+#define REASON_MAX 500
+
+/* The member a session acts for, and how it is bound to it. */
+struct party {
+	char member[NDX_ID_TEXT_MAX];
+	const char *via; /* "officer" or "official" */
+};
+
+/* A new "urn:uuid:" of a random (version 4) UUID into out (libndx's
+ * events client makes the UUID); -1 without random numbers. */
+static int new_urn(char out[48])
+{
+	char uuid[37];
+
+	if (ndx_evclient_uuid(uuid) != NDX_OK)
+		return -1;
+	snprintf(out, 48, "urn:uuid:%s", uuid);
+	return 0;
+}
+
+/* ---- who acts ------------------------------------------------------------------ */
+
+/* 1 and *out filled when s may act for a member, else 0. */
+static int party_of(const struct portal *p, const struct psession *s, struct party *out)
+{
+	struct pofficial o;
+	const char *member = NULL;
+	struct ndx_id id;
+
+	memset(out, 0, sizeof *out);
+	if (strcmp(s->kind, "officer") == 0 && s->agency[0]) {
+		member = s->agency;
+		out->via = "officer";
+	} else if (strcmp(s->kind, "citizen") == 0 && s->subject[0] &&
+		   pstore_official_get(p->st, s->subject, &o) == NDX_OK &&
+		   strcmp(o.role, "agency") == 0) {
+		snprintf(out->member, sizeof out->member, "%s", o.member);
+		member = out->member;
+		out->via = "official";
+	}
+	if (!member || ndx_id_parse(member, strlen(member), NDX_ID_MEMBER, &id, NULL) != NDX_OK)
+		return 0;
+	if (member != out->member)
+		snprintf(out->member, sizeof out->member, "%s", member);
+	return 1;
+}
+
+json_t *market_party_json(const struct portal *p, const struct psession *s)
+{
+	struct party w;
+
+	if (!p->cfg->market_registry_url || !party_of(p, s, &w))
+		return NULL;
+	return json_pack("{ssss}", "member", w.member, "via", w.via);
+}
+
+/* ---- the registry ------------------------------------------------------------------- */
+
+/* The member's marketplace credential from
+ * {credentials_dir}/{member with '/' as '_'}.token ('_' is in no id, so
+ * no two members share a file), trimmed, into a new string; NULL when the
+ * portal holds none. */
+static char *credential_read(const struct portal *p, const char *member)
+{
+	char path[4096], name[NDX_ID_TEXT_MAX];
+	char *text = NULL;
+	size_t len = 0;
+
+	snprintf(name, sizeof name, "%s", member);
+	for (char *c = name; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	if (snprintf(path, sizeof path, "%s/%s.token", p->cfg->market_credentials_dir, name) >=
+		    (int)sizeof path ||
+	    ndx_file_read(path, TOKEN_MAX, &text, &len) != NDX_OK)
+		return NULL;
+	while (len && strchr("\r\n \t", text[len - 1]))
+		text[--len] = '\0';
+	if (len == 0 || strlen(text) != len || strpbrk(text, "\r\n")) {
+		OPENSSL_cleanse(text, len);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* One registry answer. */
+struct rres {
+	long status;
+	char type[128]; /* X-Road-Error */
+	json_t *json;
+};
+
+static void rres_clear(struct rres *r)
+{
+	json_decref(r->json);
+	memset(r, 0, sizeof *r);
+}
+
+/* method path (under registry_url) as member (NULL: anonymously), body
+ * (may be NULL). -1 with e set (403 not_enrolled, 502 registry) when the
+ * call could not be made or answered nothing readable; the registry's own
+ * refusals come back in *out for the caller to judge. */
+static int registry_call(const struct portal *p, const char *method, const char *path,
+			 const char *member, const json_t *body, struct rres *out, struct perr *e)
+{
+	char url[URL_MAX], auth[TOKEN_MAX + 32] = "";
+	const char *headers[4] = { "Accept: application/json", NULL, NULL, NULL };
+	struct ndx_fetch_resp fr = { 0 };
+	char *text = NULL, *token = NULL;
+	size_t h = 1;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (snprintf(url, sizeof url, "%s%s", p->cfg->market_registry_url, path) >= (int)sizeof url)
+		return perr_set(e, 400, "invalid", "the request is too long");
+	if (member) {
+		if (!(token = credential_read(p, member)))
+			return perr_set(e, 403, "not_enrolled",
+					"the portal holds no marketplace credential of %s", member);
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+		headers[h++] = auth;
+	}
+	if (body) {
+		headers[h++] = "Content-Type: application/json";
+		if (!(text = json_dumps(body, JSON_COMPACT))) {
+			OPENSSL_cleanse(auth, sizeof auth);
+			return perr_set(e, 500, "internal", "out of memory");
+		}
+	}
+	struct ndx_fetch_req r = { .method = method, .url = url, .headers = headers,
+				   .body = text, .body_len = text ? strlen(text) : 0,
+				   .timeout_ms = 10000 };
+	rc = ndx_fetch(&r, &fr);
+	OPENSSL_cleanse(auth, sizeof auth);
+	free(text);
+	if (rc != NDX_OK) {
+		ndx_fetch_resp_free(&fr);
+		fprintf(stderr, "ndx-portal: market: %s %s: %s\n", method, path, ndx_strerror(rc));
+		return perr_set(e, 502, "registry", "the registry cannot be reached");
+	}
+	out->status = fr.status;
+	snprintf(out->type, sizeof out->type, "%s", fr.xroad_error);
+	if (fr.body && strncmp(fr.content_type, "application/json", 16) == 0)
+		out->json = json_loadb(fr.body, fr.len, 0, NULL);
+	ndx_fetch_resp_free(&fr);
+	if (!out->json) {
+		fprintf(stderr, "ndx-portal: market: %s %s: HTTP %ld without JSON\n", method, path,
+			out->status);
+		return perr_set(e, 502, "registry", "the registry answered something else");
+	}
+	return 0;
+}
+
+/* A registry answer that is not what was wanted, as the portal's error:
+ * an invalid transition (the negotiation moved meanwhile) 409, anything
+ * else 502 with the registry's type on stderr. Returns -1. */
+static int registry_refused(const char *what, const struct rres *r, struct perr *e)
+{
+	const json_t *reason = json_object_get(r->json, "reason");
+	const char *text = json_is_array(reason) ? json_string_value(json_array_get(reason, 0))
+						 : json_string_value(json_object_get(r->json,
+										     "detail"));
+
+	fprintf(stderr, "ndx-portal: market: %s refused: HTTP %ld %s: %s\n", what, r->status,
+		r->type, text ? text : "");
+	if (strcmp(r->type, "Client.InvalidTransition") == 0)
+		return perr_set(e, 409, "conflict", "the negotiation has moved on meanwhile");
+	return perr_set(e, 502, "registry", "the registry refused %s (%s)", what,
+			r->type[0] ? r->type : "no type");
+}
+
+/* ---- policies in plain terms -------------------------------------------------------- */
+
+/* The terms of an ODRL policy as the web UI says them in words: purposes,
+ * classes, validity, maximum calls and their period, price and its unit,
+ * methods, onward transfer. NULL when it is outside the subset (it came
+ * from the registry, which reads it with the same parser). */
+static json_t *terms_of(const json_t *odrl)
+{
+	static const char *const methods[] = NDX_METHOD_NAMES;
+	static const char *const periods[] = { NULL, "hour", "day", "month" };
+	static const char *const units[] = { NULL, "call", "month" };
+	struct ndx_policy pol;
+	char err[256];
+	json_t *t, *purposes = json_array(), *classes = json_array(), *ms = json_array();
+
+	if (!purposes || !classes || !ms || ndx_policy_from_odrl(odrl, &pol, err, sizeof err)) {
+		json_decref(purposes);
+		json_decref(classes);
+		json_decref(ms);
+		return NULL;
+	}
+	for (size_t i = 0; i < pol.npurposes; i++)
+		json_array_append_new(purposes, json_string(pol.purposes[i]));
+	for (unsigned c = 1; c <= NDX_CLASS_RESEARCH; c <<= 1)
+		if (pol.classes & c)
+			json_array_append_new(classes, json_string(ndx_policy_class_name(c)));
+	for (size_t m = 0; m < 7; m++)
+		if (pol.methods & (1u << m))
+			json_array_append_new(ms, json_string(methods[m]));
+	t = json_pack("{so so so ss* sb sI ss*}", "purposes", purposes, "classes", classes, "methods",
+		      ms, "period", periods[pol.period], "no_onward_transfer",
+		      pol.no_onward_transfer, "price_vnd", (json_int_t)pol.price, "price_unit",
+		      units[pol.price_unit]);
+	if (t) {
+		/* Absent terms are said as null, so the pages need no guess. */
+		if (!periods[pol.period])
+			json_object_set_new(t, "period", json_null());
+		if (!units[pol.price_unit])
+			json_object_set_new(t, "price_unit", json_null());
+		json_object_set_new(t, "validity_days", pol.validity_days
+								? json_integer(pol.validity_days)
+								: json_null());
+		json_object_set_new(t, "max_calls", pol.max_calls ? json_integer(pol.max_calls)
+								  : json_null());
+	}
+	return t;
+}
+
+/* The value of a DCAT language map [{"@language","@value"}] as {"vi","en"}. */
+static json_t *langs(const json_t *values)
+{
+	const json_t *v;
+	size_t i;
+	json_t *o = json_object();
+
+	json_array_foreach(values, i, v) {
+		const char *l = json_string_value(json_object_get(v, "@language"));
+		if (o && l && (strcmp(l, "vi") == 0 || strcmp(l, "en") == 0))
+			json_object_set(o, l, json_object_get(v, "@value"));
+	}
+	return o;
+}
+
+static const char *frequency_code(const json_t *ds)
+{
+	const char *iri = json_string_value(
+		json_object_get(json_object_get(ds, "dct:accrualPeriodicity"), "@id"));
+	const char *slash = iri ? strrchr(iri, '/') : NULL;
+	return slash ? slash + 1 : NULL;
+}
+
+/* A DCAT-AP Dataset of the catalogue as the pages show it, with each
+ * offer's terms; full adds the sample. NULL when out of memory. */
+static json_t *dataset_view(const json_t *ds, int full)
+{
+	const json_t *pub = json_object_get(ds, "dct:publisher"), *o;
+	json_t *offers = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(ds, "hasPolicy"), i, o) {
+		json_t *t = terms_of(o);
+		if (offers && t)
+			json_array_append_new(offers, json_pack("{sOso}", "id", json_object_get(o, "@id"),
+								"terms", t));
+		else
+			json_decref(t);
+	}
+	v = json_pack("{sO so so s{sOsO} sO sO ss* sO so}", "id", json_object_get(ds, "@id"),
+		      "title", langs(json_object_get(ds, "dct:title")), "description",
+		      langs(json_object_get(ds, "dct:description")), "publisher", "id",
+		      json_object_get(pub, "@id"), "name", json_object_get(pub, "foaf:name"),
+		      "themes", json_object_get(ds, "dcat:theme"), "license",
+		      json_object_get(ds, "dct:license"), "frequency", frequency_code(ds), "service",
+		      json_object_get(ds, "ndx:service"), "offers", offers);
+	if (v && full && json_object_get(ds, "adms:sample"))
+		json_object_set(v, "sample", json_object_get(ds, "adms:sample"));
+	return v;
+}
+
+/* ---- browsing --------------------------------------------------------------------- */
+
+/* The query's q copied into out (cap), "" when absent; -1 when it is
+ * badly escaped, too long, or another parameter is given. */
+static int query_q(const struct ndx_http_req *req, char *out, size_t cap)
+{
+	const char *q = req->query ? req->query : "", *dec;
+
+	out[0] = '\0';
+	if (!*q)
+		return 0;
+	if (strncmp(q, "q=", 2) != 0 || strchr(q, '&'))
+		return -1;
+	if (!(dec = ndx_http_query_arg(req, "q")) || strlen(dec) >= cap)
+		return -1;
+	snprintf(out, cap, "%s", dec);
+	/* Text, not an id: a form's '+' is a space. */
+	for (char *c = out; *c; c++)
+		if (*c == '+')
+			*c = ' ';
+	return 0;
+}
+
+/* GET /api/market/datasets?q=TEXT: the catalogue the caller may see. */
+static int r_datasets(const struct portal *p, const struct ndx_http_req *req,
+		      const char *member, json_t **out, struct perr *e)
+{
+	char q[Q_MAX + 1];
+	json_t *body, *list;
+	const json_t *ds;
+	struct rres r;
+	size_t i;
+
+	if (query_q(req, q, sizeof q))
+		return perr_set(e, 400, "invalid", "q: at most %d bytes, and no other parameter",
+				Q_MAX);
+	body = json_pack("{s[s]ss}", "@context", DSP_CONTEXT, "@type", "CatalogRequestMessage");
+	if (body && q[0])
+		json_object_set_new(body, "filter", json_pack("[{ss}]", "ndx:q", q));
+	if (!body)
+		return perr_set(e, 500, "internal", "out of memory");
+	if (registry_call(p, "POST", "/dsp/catalog/request", member, body, &r, e)) {
+		json_decref(body);
+		return -1;
+	}
+	json_decref(body);
+	if (r.status != 200) {
+		registry_refused("the catalogue request", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	list = json_array();
+	json_array_foreach(json_object_get(r.json, "dataset"), i, ds)
+		if (list)
+			json_array_append_new(list, dataset_view(ds, 0));
+	rres_clear(&r);
+	*out = list ? json_pack("{sossso}", "datasets", list, "q", q, "as",
+				member ? json_string(member) : json_null())
+		    : NULL;
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+static int valid_id(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= ID_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-.") == n;
+}
+
+/* GET /api/market/datasets/{id}: one dataset with the offers the caller
+ * may see; 404 when it sees none (as for a dataset that does not exist). */
+static int r_dataset(const struct portal *p, const char *id, const char *member, json_t **out,
+		     struct perr *e)
+{
+	char path[128];
+	struct rres r;
+
+	if (!valid_id(id))
+		return perr_set(e, 404, "not_found", "no such dataset");
+	snprintf(path, sizeof path, "/dsp/catalog/datasets/%s", id);
+	if (registry_call(p, "GET", path, member, NULL, &r, e))
+		return -1;
+	if (r.status == 404) {
+		rres_clear(&r);
+		return perr_set(e, 404, "not_found", "no such dataset");
+	}
+	if (r.status != 200) {
+		registry_refused("the dataset request", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	*out = dataset_view(r.json, 1);
+	rres_clear(&r);
+	if (*out)
+		json_object_set_new(*out, "as", member ? json_string(member) : json_null());
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+/* ---- negotiations ---------------------------------------------------------------- */
+
+/* The member's negotiations as the registry lists them (newest first). */
+static int negotiations_of(const struct portal *p, const char *member, json_t **out,
+			   struct perr *e)
+{
+	struct rres r;
+
+	*out = NULL;
+	if (registry_call(p, "GET", "/market/negotiations", member, NULL, &r, e))
+		return -1;
+	if (r.status != 200 || !json_is_array(json_object_get(r.json, "negotiations"))) {
+		registry_refused("the negotiations' list", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	*out = json_incref(json_object_get(r.json, "negotiations"));
+	rres_clear(&r);
+	return 0;
+}
+
+/* A negotiation as the pages show it: the side the member is on, the
+ * parties, the latest terms and who proposed them, the agreement. */
+static json_t *negotiation_view(const json_t *n, const char *member)
+{
+	const char *provider = json_string_value(json_object_get(n, "provider"));
+	json_t *v = json_pack("{sO sO ss sO sO sO sO sO sO sO sO so sO sO sO sO}", "provider_pid",
+			      json_object_get(n, "provider_pid"), "consumer_pid",
+			      json_object_get(n, "consumer_pid"), "side",
+			      provider && strcmp(provider, member) == 0 ? "provider" : "consumer",
+			      "provider", json_object_get(n, "provider"), "consumer",
+			      json_object_get(n, "consumer"), "client", json_object_get(n, "client"),
+			      "dataset", json_object_get(n, "dataset"), "service",
+			      json_object_get(n, "service"), "state", json_object_get(n, "state"),
+			      "offer", json_object_get(n, "offer_id"), "offered_by",
+			      json_object_get(n, "offered_by"), "terms",
+			      terms_of(json_object_get(n, "policy")), "agreement",
+			      json_object_get(n, "agreement_id"), "agreement_state",
+			      json_object_get(n, "agreement_state"), "not_after",
+			      json_object_get(n, "not_after"), "updated_at",
+			      json_object_get(n, "updated_at"));
+	return v;
+}
+
+/* The parties' names from the signed configuration (the portal's
+ * gateway's listClients), left out when the gateway cannot answer. */
+static void name_parties(json_t *view, const json_t *clients)
+{
+	const char *pn, *cn;
+
+	if (!clients || !view)
+		return;
+	pn = exchange_member_name(clients, json_string_value(json_object_get(view, "provider")));
+	cn = exchange_member_name(clients, json_string_value(json_object_get(view, "consumer")));
+	if (*pn)
+		json_object_set_new(view, "provider_name", json_string(pn));
+	if (*cn)
+		json_object_set_new(view, "consumer_name", json_string(cn));
+}
+
+/* GET /api/market/negotiations: the member's, each with the dataset's
+ * title when the member sees it in the catalogue. */
+static int r_negotiations(const struct portal *p, const struct party *w, json_t **out,
+			  struct perr *e)
+{
+	json_t *list = NULL, *views, *cat = NULL, *titles = json_object();
+	const json_t *n, *d;
+	struct perr ignore = { 0 };
+	size_t i;
+
+	if (!titles || negotiations_of(p, w->member, &list, e)) {
+		json_decref(titles);
+		return -1;
+	}
+	/* Titles from the catalogue; without it the page names the service. */
+	struct ndx_http_req none = { 0 };
+	if (r_datasets(p, &none, w->member, &cat, &ignore) == 0)
+		json_array_foreach(json_object_get(cat, "datasets"), i, d)
+			json_object_set(titles, json_string_value(json_object_get(d, "id")),
+					json_object_get(d, "title"));
+	json_decref(cat);
+	json_t *clients = NULL;
+	if (exchange_list_clients(p, &clients) != NDX_OK)
+		clients = NULL;
+	views = json_array();
+	json_array_foreach(list, i, n) {
+		json_t *v = negotiation_view(n, w->member);
+		name_parties(v, clients);
+		const json_t *t = json_object_get(titles, json_string_value(json_object_get(n,
+											    "dataset")));
+		if (v && t)
+			json_object_set(v, "title", (json_t *)t);
+		if (views && v)
+			json_array_append_new(views, v);
+		else
+			json_decref(v);
+	}
+	json_decref(list);
+	json_decref(titles);
+	json_decref(clients);
+	*out = views ? json_pack("{sossss}", "negotiations", views, "member", w->member, "via",
+				 w->via)
+		     : NULL;
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+static int only_keys(const json_t *body, const char *const *keys, struct perr *e)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)body, k, v) {
+		const char *const *a;
+		for (a = keys; *a && strcmp(*a, k) != 0; a++)
+			;
+		if (!*a) {
+			e->fields = json_pack("{ss}", k, "unknown");
+			return perr_set(e, 422, "validation", "%s: not a field of this form", k);
+		}
+	}
+	return 0;
+}
+
+/* POST /api/market/requests {"offer"}: the member asks for an offer of
+ * the catalogue as it stands (DSP ContractRequestMessage, the registry's
+ * negotiation starts REQUESTED); the grant is for the member itself. */
+static int r_request(const struct portal *p, const struct party *w, const json_t *body,
+		     json_t **out, int *status, struct perr *e)
+{
+	static const char *const keys[] = { "offer", "client", NULL };
+	const char *offer = json_string_value(json_object_get(body, "offer"));
+	const json_t *cv = json_object_get(body, "client");
+	const char *client = json_string_value(cv);
+	struct ndx_id cid;
+	size_t mlen = strlen(w->member);
+	char cpid[48], ppid[64];
+	json_t *msg, *list = NULL;
+	const json_t *n;
+	struct rres r;
+	size_t i;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	if (!offer || !valid_id(offer)) {
+		e->fields = json_pack("{ss}", "offer", offer ? "invalid" : "required");
+		return perr_set(e, 422, "validation", "offer: the id of an offer of the catalogue");
+	}
+	/* The system that will call: the member's own subsystem, never
+	 * another member's (the registry checks that it exists). */
+	if (cv && (!client || strncmp(client, w->member, mlen) != 0 || client[mlen] != '/' ||
+		   ndx_id_parse(client, strlen(client), NDX_ID_SUBSYSTEM, &cid, NULL) != NDX_OK)) {
+		e->fields = json_pack("{ss}", "client", "invalid");
+		return perr_set(e, 422, "validation", "client: a subsystem of %s", w->member);
+	}
+	if (new_urn(cpid))
+		return perr_set(e, 500, "internal", "no random numbers");
+	msg = json_pack("{s[s]ss ss s{ss}}", "@context", DSP_CONTEXT, "@type",
+			"ContractRequestMessage", "consumerPid", cpid, "offer", "@id", offer);
+	if (msg && client)
+		json_object_set_new(msg, "ndx:client", json_string(client));
+	if (!msg)
+		return perr_set(e, 500, "internal", "out of memory");
+	if (registry_call(p, "POST", "/dsp/negotiations/request", w->member, msg, &r, e)) {
+		json_decref(msg);
+		return -1;
+	}
+	json_decref(msg);
+	if (r.status == 400 && r.type[0] && strcmp(r.type, "Client.InvalidRequest") == 0) {
+		/* An offer the member may not see is one it cannot know: the
+		 * same answer as for one that does not exist. */
+		const json_t *reason = json_object_get(r.json, "reason");
+		const char *text = json_string_value(json_array_get(reason, 0));
+		int own = text && strstr(text, "the caller's own") != NULL;
+		int bad_client = text && strncmp(text, "ndx:client", 10) == 0;
+		rres_clear(&r);
+		if (own)
+			return perr_set(e, 409, "own_offer", "the offer is your member's own");
+		if (bad_client) {
+			e->fields = json_pack("{ss}", "client", "unknown");
+			return perr_set(e, 422, "validation", "client: no such subsystem of %s",
+					w->member);
+		}
+		return perr_set(e, 404, "not_found", "no such offer");
+	}
+	if (r.status != 201) {
+		registry_refused("the request", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	snprintf(ppid, sizeof ppid, "%s", json_string_value(json_object_get(r.json, "providerPid")));
+	rres_clear(&r);
+	if (negotiations_of(p, w->member, &list, e))
+		return -1;
+	*out = NULL;
+	json_array_foreach(list, i, n)
+		if (!*out && strcmp(json_string_value(json_object_get(n, "provider_pid")), ppid) == 0)
+			*out = negotiation_view(n, w->member);
+	json_decref(list);
+	*status = 201;
+	return *out ? 0 : perr_set(e, 502, "registry", "the registry lost the negotiation");
+}
+
+/* One DSP message on negotiation n sent as member: the provider's to the
+ * consumer paths (by consumerPid), the consumer's to the provider paths
+ * (by providerPid). -1 with e set when it was not accepted. */
+static int send_message(const struct portal *p, const json_t *n, const char *member,
+			const char *suffix, json_t *msg, struct perr *e)
+{
+	const char *provider = json_string_value(json_object_get(n, "provider"));
+	int by_provider = strcmp(provider, member) == 0;
+	char path[512];
+	struct rres r;
+	int rc = 0;
+
+	if (!msg)
+		return perr_set(e, 500, "internal", "out of memory");
+	json_object_set_new(msg, "@context", json_pack("[s]", DSP_CONTEXT));
+	json_object_set(msg, "providerPid", json_object_get(n, "provider_pid"));
+	json_object_set(msg, "consumerPid", json_object_get(n, "consumer_pid"));
+	snprintf(path, sizeof path, by_provider ? "/dsp/consumer/negotiations/%s/%s"
+						: "/dsp/negotiations/%s/%s",
+		 json_string_value(json_object_get(n, by_provider ? "consumer_pid"
+								  : "provider_pid")),
+		 suffix);
+	if (registry_call(p, "POST", path, member, msg, &r, e)) {
+		json_decref(msg);
+		return -1;
+	}
+	json_decref(msg);
+	if (r.status != 200)
+		rc = registry_refused(suffix, &r, e);
+	rres_clear(&r);
+	return rc;
+}
+
+/* The agreement on the latest terms of n, as the provider sends it. */
+static json_t *agreement_msg(const json_t *n)
+{
+	char id[48], now[NDX_TIME_TEXT_LEN];
+	json_t *a;
+
+	if (new_urn(id))
+		return NULL;
+	ndx_time_format(time(NULL), now);
+	if (!(a = json_deep_copy(json_object_get(n, "policy"))))
+		return NULL;
+	json_object_set_new(a, "@id", json_string(id));
+	json_object_set_new(a, "@type", json_string("Agreement"));
+	json_object_set(a, "target", json_object_get(n, "dataset"));
+	json_object_set(a, "assigner", json_object_get(n, "provider"));
+	json_object_set(a, "assignee", json_object_get(n, "consumer"));
+	json_object_set_new(a, "timestamp", json_string(now));
+	return json_pack("{ssso}", "@type", "ContractAgreementMessage", "agreement", a);
+}
+
+/* From an agreement on terms both parties have said yes to, the rest of
+ * the protocol: the consumer's verification and the provider's
+ * finalisation, each with its own party's credential. A party whose
+ * credential the portal does not hold stops it there (its own connector
+ * goes on), which is no error. */
+static int complete(const struct portal *p, const json_t *n, struct perr *e)
+{
+	const char *consumer = json_string_value(json_object_get(n, "consumer"));
+	const char *provider = json_string_value(json_object_get(n, "provider"));
+	struct perr skip = { 0 };
+	int rc;
+
+	rc = send_message(p, n, provider, "agreement", agreement_msg(n), e);
+	if (!rc) {
+		rc = send_message(p, n, consumer, "agreement/verification",
+				  json_pack("{ss}", "@type", "ContractAgreementVerificationMessage"),
+				  &skip);
+		if (rc)
+			return strcmp(skip.code, "not_enrolled") == 0 ? 0 : (*e = skip, -1);
+	}
+	if (!rc)
+		rc = send_message(p, n, provider, "events",
+				  json_pack("{ssss}", "@type", "ContractNegotiationEventMessage",
+					    "eventType", "FINALIZED"), e);
+	return rc;
+}
+
+/* The counter-offer's terms: the latest ones with the maximum calls, the
+ * validity and the price the provider's official changed. */
+static json_t *counter_offer(const json_t *n, const json_t *body, struct perr *e)
+{
+	static const char *const names[] = { "max_calls", "validity_days", "price_vnd" };
+	static const json_int_t max[] = { 1000000000, 36500, 1000000000000LL };
+	json_int_t val[3] = { -1, -1, -1 };
+	struct ndx_policy pol;
+	char err[256], id[48];
+	json_t *o;
+
+	if (ndx_policy_from_odrl(json_object_get(n, "policy"), &pol, err, sizeof err))
+		return perr_set(e, 502, "registry", "the latest terms cannot be read"), NULL;
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *v = json_object_get(body, names[i]);
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < (i == 2 ? 0 : 1) ||
+		    json_integer_value(v) > max[i]) {
+			e->fields = json_pack("{ss}", names[i], "out_of_range");
+			return perr_set(e, 422, "validation", "%s: out of range", names[i]), NULL;
+		}
+		val[i] = json_integer_value(v);
+	}
+	if (val[0] < 0 && val[1] < 0 && val[2] < 0) {
+		e->fields = json_pack("{ss}", "max_calls", "required");
+		return perr_set(e, 422, "validation", "a counter-offer changes at least one term"),
+		       NULL;
+	}
+	if (val[0] > 0) {
+		pol.max_calls = val[0];
+		if (pol.period == NDX_PERIOD_NONE)
+			pol.period = NDX_PERIOD_DAY;
+	}
+	if (val[1] > 0)
+		pol.validity_days = val[1];
+	if (val[2] >= 0) {
+		pol.price = val[2];
+		if (val[2] == 0)
+			pol.price_unit = NDX_PRICE_FREE;
+		else if (pol.price_unit == NDX_PRICE_FREE)
+			pol.price_unit = NDX_PRICE_PER_CALL;
+	}
+	if (new_urn(id) || !(o = ndx_policy_to_odrl(&pol)))
+		return perr_set(e, 500, "internal", "out of memory"), NULL;
+	json_object_set_new(o, "@id", json_string(id));
+	json_object_set_new(o, "@type", json_string("Offer"));
+	json_object_set(o, "target", json_object_get(n, "dataset"));
+	return json_pack("{ssso}", "@type", "ContractOfferMessage", "offer", o);
+}
+
+/* POST /api/market/negotiations/{providerPid}/decision {"action", …}:
+ * the provider's approve, counter or terminate on a request, the
+ * consumer's accept or terminate on a counter-offer. Only a negotiation
+ * of the session's own member is found; a step that is not the side's
+ * is 403. */
+static int r_decision(const struct portal *p, const struct party *w, const char *pid,
+		      const json_t *body, json_t **out, struct perr *e)
+{
+	static const char *const keys[] = { "action", "reason", "max_calls", "validity_days",
+					    "price_vnd", NULL };
+	const char *action = json_string_value(json_object_get(body, "action"));
+	const char *reason = json_string_value(json_object_get(body, "reason"));
+	json_t *list = NULL, *n = NULL, *after = NULL;
+	const json_t *row;
+	const char *state, *side;
+	size_t i;
+	int rc = -1;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	if (!action || (strcmp(action, "approve") && strcmp(action, "counter") &&
+			strcmp(action, "terminate") && strcmp(action, "accept"))) {
+		e->fields = json_pack("{ss}", "action", action ? "invalid" : "required");
+		return perr_set(e, 422, "validation", "action: approve, counter, accept or terminate");
+	}
+	if (json_object_get(body, "reason") && (!reason || strlen(reason) > REASON_MAX)) {
+		e->fields = json_pack("{ss}", "reason", reason ? "too_long" : "invalid");
+		return perr_set(e, 422, "validation", "reason: text of at most %d bytes",
+				REASON_MAX);
+	}
+	if (!valid_id(pid))
+		return perr_set(e, 404, "not_found", "no such negotiation of your member");
+	if (negotiations_of(p, w->member, &list, e))
+		return -1;
+	json_array_foreach(list, i, row)
+		if (!n && strcmp(json_string_value(json_object_get(row, "provider_pid")), pid) == 0)
+			n = json_incref((json_t *)row);
+	json_decref(list);
+	if (!n)
+		return perr_set(e, 404, "not_found", "no such negotiation of your member");
+	state = json_string_value(json_object_get(n, "state"));
+	side = strcmp(json_string_value(json_object_get(n, "provider")), w->member) == 0
+		       ? "provider" : "consumer";
+	if (strcmp(action, "terminate") == 0) {
+		if (strcmp(state, "FINALIZED") == 0 || strcmp(state, "TERMINATED") == 0) {
+			e->fields = json_pack("{ss}", "state", state);
+			perr_set(e, 409, "conflict", "the negotiation is %s", state);
+			goto out;
+		}
+		json_t *m = json_pack("{ssss}", "@type", "ContractNegotiationTerminationMessage",
+				      "code", strcmp(side, "provider") == 0 ? "ndx:provider-declined"
+									  : "ndx:consumer-declined");
+		if (m && reason && *reason)
+			json_object_set_new(m, "reason", json_pack("[s]", reason));
+		rc = send_message(p, n, w->member, "termination", m, e);
+	} else {
+		const char *need = strcmp(action, "accept") == 0 ? "OFFERED" : "REQUESTED";
+		const char *who = strcmp(action, "accept") == 0 ? "consumer" : "provider";
+		if (strcmp(side, who) != 0) {
+			perr_set(e, 403, "forbidden", "only the %s's officials may %s", who, action);
+			goto out;
+		}
+		if (strcmp(state, need) != 0) {
+			e->fields = json_pack("{ss}", "state", state);
+			perr_set(e, 409, "conflict", "the negotiation is %s", state);
+			goto out;
+		}
+		if (strcmp(action, "counter") == 0) {
+			json_t *m = counter_offer(n, body, e);
+			rc = m ? send_message(p, n, w->member, "offers", m, e) : -1;
+		} else if (strcmp(action, "accept") == 0) {
+			rc = send_message(p, n, w->member, "events",
+					  json_pack("{ssss}", "@type", "ContractNegotiationEventMessage",
+						    "eventType", "ACCEPTED"), e);
+			if (!rc) {
+				/* The provider offered these terms itself: agreeing
+				 * to them is its offer's own consequence. */
+				struct perr skip = { 0 };
+				if (complete(p, n, &skip) && strcmp(skip.code, "not_enrolled") != 0)
+					rc = (*e = skip, -1);
+				else
+					json_decref(skip.fields);
+			}
+		} else {
+			rc = complete(p, n, e);
+		}
+	}
+	if (rc)
+		goto out;
+	if (negotiations_of(p, w->member, &list, e)) {
+		rc = -1;
+		goto out;
+	}
+	json_array_foreach(list, i, row)
+		if (!after && strcmp(json_string_value(json_object_get(row, "provider_pid")), pid) == 0)
+			after = negotiation_view(row, w->member);
+	json_decref(list);
+	*out = after;
+	rc = after ? 0 : perr_set(e, 502, "registry", "the registry lost the negotiation");
+out:
+	json_decref(n);
+	return rc;
+}
+
+/* ---- the gate and the routes ----------------------------------------------------------- */
+
+static void reply_error(struct ndx_http_resp *resp, int status, const char *code, const char *msg)
+{
+	struct perr e = { 0 };
+	perr_set(&e, status, code, "%s", msg);
+	api_reply_error(resp, &e);
+}
+
+void market_handle(const struct portal *p, const struct ndx_http_req *req,
+		   struct ndx_http_resp *resp)
+{
+	const char *rest = req->path + strlen("/api/market/");
+	int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	int post = strcmp(req->method, "POST") == 0, have, rc = 0, status = 200;
+	char id[ID_MAX + 2] = "";
+	const char *slash;
+	struct psession s;
+	struct party w = { 0 };
+	struct perr e = { 0 };
+	json_t *body = NULL, *out = NULL;
+	enum { DATASETS, DATASET, ME, NEGOTIATIONS, REQUEST, DECISION } route;
+
+	if (strcmp(rest, "datasets") == 0 && get)
+		route = DATASETS;
+	else if (strncmp(rest, "datasets/", 9) == 0 && get && !strchr(rest + 9, '/') &&
+		 strlen(rest + 9) <= ID_MAX)
+		route = DATASET;
+	else if (strcmp(rest, "me") == 0 && get)
+		route = ME;
+	else if (strcmp(rest, "negotiations") == 0 && get)
+		route = NEGOTIATIONS;
+	else if (strcmp(rest, "requests") == 0 && post)
+		route = REQUEST;
+	else if (strncmp(rest, "negotiations/", 13) == 0 && post &&
+		 (slash = strchr(rest + 13, '/')) && strcmp(slash, "/decision") == 0 &&
+		 (size_t)(slash - (rest + 13)) <= ID_MAX)
+		route = DECISION;
+	else {
+		reply_error(resp, 404, "not_found", "no such route");
+		return;
+	}
+	if (route == DATASET)
+		snprintf(id, sizeof id, "%s", rest + 9);
+	if (route == DECISION)
+		snprintf(id, sizeof id, "%.*s", (int)(strchr(rest + 13, '/') - (rest + 13)),
+			 rest + 13);
+	if (!p->cfg->market_registry_url) {
+		reply_error(resp, 503, "not_configured", "the marketplace is not configured");
+		return;
+	}
+	have = auth_session(p, req, &s) == NDX_OK;
+	if (have)
+		party_of(p, &s, &w);
+	if (route != DATASETS && route != DATASET) {
+		if (!have) {
+			reply_error(resp, 401, "unauthenticated", "sign in first");
+			return;
+		}
+		if (!w.member[0]) {
+			fprintf(stderr, "ndx-portal: market: refused %s %s: not an officer or agency "
+					"official of a member\n", req->method, req->path);
+			reply_error(resp, 403, "not_a_party",
+				    "the marketplace's requests are for the officers and officials "
+				    "of members");
+			goto out;
+		}
+	}
+	if (post) {
+		if (!api_csrf_ok(req, &s)) {
+			reply_error(resp, 403, "csrf", "the X-CSRF-Token header is missing or wrong");
+			goto out;
+		}
+		if (api_body(req, resp, &body))
+			goto out;
+	}
+	switch (route) {
+	case DATASETS:
+		rc = r_datasets(p, req, w.member[0] ? w.member : NULL, &out, &e);
+		break;
+	case DATASET:
+		rc = r_dataset(p, id, w.member[0] ? w.member : NULL, &out, &e);
+		break;
+	case ME: {
+		char *cred = credential_read(p, w.member);
+		struct ndx_id mid;
+		ndx_id_parse(w.member, strlen(w.member), NDX_ID_MEMBER, &mid, NULL);
+		json_t *clients = NULL, *subs = json_array();
+		const json_t *c;
+		size_t i, mlen = strlen(w.member);
+		if (exchange_list_clients(p, &clients) != NDX_OK)
+			clients = NULL;
+		json_array_foreach(clients, i, c) {
+			const char *cid = json_string_value(json_object_get(c, "id"));
+			if (subs && cid && strncmp(cid, w.member, mlen) == 0 && cid[mlen] == '/')
+				json_array_append_new(subs, json_string(cid));
+		}
+		out = json_pack("{ssssssss*sbsoss}", "member", w.member, "via", w.via, "name", s.name,
+				"class", ndx_policy_class_name(ndx_policy_class_of_member(
+						 mid.member_class)),
+				"enrolled", cred != NULL, "subsystems", subs ? subs : json_array(),
+				"member_name", clients ? exchange_member_name(clients, w.member) : "");
+		json_decref(clients);
+		if (cred) {
+			OPENSSL_cleanse(cred, strlen(cred));
+			free(cred);
+		}
+		rc = out ? 0 : perr_set(&e, 500, "internal", "out of memory");
+		break;
+	}
+	case NEGOTIATIONS:
+		rc = r_negotiations(p, &w, &out, &e);
+		break;
+	case REQUEST:
+		rc = r_request(p, &w, body, &out, &status, &e);
+		break;
+	case DECISION:
+		rc = r_decision(p, &w, id, body, &out, &e);
+		break;
+	}
+	if (rc) {
+		if (e.status == 403 || e.status == 404)
+			fprintf(stderr, "ndx-portal: market: refused %s %s (%s of %s): %s\n",
+				req->method, req->path, w.via ? w.via : "visitor",
+				w.member[0] ? w.member : "no member", e.message);
+		api_reply_error(resp, &e);
+	} else {
+		ndx_http_resp_json(resp, status, out);
+	}
+out:
+	json_decref(body);
+	if (have)
+		psession_clear(&s);
+}

@@ -1,0 +1,183 @@
+// The data marketplace in real Chromium against the demo federation
+// (docs/portal.md "The marketplace", issue 23): the Ministry of Public
+// Security publishes its citizen-verification service (an offer for
+// everyone and one for enterprises only) with the credential the demo gave
+// the portal; a visitor browses and searches the catalogue without signing
+// in (with and without Vietnamese diacritics) and reads a dataset's page
+// with its terms in words; the Ministry of Finance's officer requests the
+// open offer for its enterprise registry's system; the Ministry of Public
+// Security's officer finds the request waiting, goes through the check
+// step ("Change" keeps the choice) and approves it: the negotiation is
+// FINALIZED and its grant is in the registry's next signed configuration.
+// axe-core and the 390/1280 px widths on every page checked, in Vietnamese
+// and in English.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { go, guard, portal } from './flows.mjs';
+import { check, eventually, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, startDemo } from './lib.mjs';
+
+const TEST_MS = 300_000;
+const BCA = 'VN/GOV/BCA';
+const BTC = 'VN/GOV/BTC';
+const SERVICE = 'VN/GOV/BCA/population/verify';
+
+function credential(env, member) {
+  return readFileSync(path.join(env.fed.portal.market_credentials_dir, `${member.replaceAll('/', '_')}.token`), 'utf8').trim();
+}
+
+async function publish(env) {
+  const res = await fetch(`${env.fed.registry.url}/market/datasets`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${credential(env, BCA)}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      service: SERVICE,
+      title: { vi: 'Xác minh thông tin công dân', en: 'Citizen data verification' },
+      description: { vi: 'Đối chiếu họ tên, ngày sinh với cơ sở dữ liệu quốc gia về dân cư', en: 'Checks a name and birth date against the national population database' },
+      theme: ['http://publications.europa.eu/resource/authority/data-theme/GOVE'],
+      license: 'https://creativecommons.org/licenses/by/4.0/',
+      accrual_periodicity: 'CONT',
+      sample: { match: true },
+      offers: [
+        { permission: [{ action: 'use', constraint: [
+          { leftOperand: 'purpose', operator: 'isAnyOf', rightOperand: ['public-service'] },
+          { leftOperand: 'ndx:method', operator: 'isAnyOf', rightOperand: ['POST'] },
+          { leftOperand: 'elapsedTime', operator: 'lteq', rightOperand: 'P90D' },
+          { leftOperand: 'count', operator: 'lteq', rightOperand: 1000, unit: 'ndx:perDay' }] }],
+          prohibition: [{ action: 'distribute' }] },
+        { permission: [{ action: 'use', constraint: [
+          { leftOperand: 'ndx:consumerClass', operator: 'isAnyOf', rightOperand: ['enterprise'] }] }],
+          obligation: [{ action: 'compensate', constraint: [
+            { leftOperand: 'payAmount', operator: 'eq', rightOperand: 300, unit: 'ndx:VNDPerCall' }] }] },
+      ],
+    }),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  return JSON.parse(text);
+}
+
+describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, () => {
+  const env = {};
+  setArtifactPrefix('market');
+  let demo;
+
+  before(async () => {
+    demo = await startDemo();
+    env.fed = demo.fed;
+    const missing = portalMissing(demo.fed);
+    if (missing) throw new Error(`the demo federation has no portal: ${missing}`);
+    assert.ok(env.fed.portal.market_credentials_dir, 'federation.json names no market_credentials_dir');
+    env.dataset = await publish(env);
+    env.browser = await launch();
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    await env.browser?.close();
+    await demo?.down();
+  }, { timeout: 120_000 });
+
+  it('browsing and searching without signing in', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await go(page, env, '/market', 'market');
+    const ids = () => page.locator('#datasets li[data-id]').evaluateAll((ls) => ls.map((l) => l.dataset.id));
+    assert.deepEqual(await ids(), [env.dataset['@id']]);
+    assert.match(await page.textContent('#datasets'), /Cung cấp bởi Bộ Công an/);
+    await check(page, 'market-anonymous');
+    // Without diacritics, then with them, then words that are nowhere.
+    for (const [q, n] of [['xac minh thong tin cong dan', 1], ['Xác minh', 1], ['DÂN CƯ', 1], ['hộ kinh doanh', 0]]) {
+      await page.fill('#q', q);
+      await page.click('#market-search-button');
+      await page.waitForURL((u) => u.searchParams.get('q') === q);
+      await ready(page, 'market');
+      assert.equal(await page.getAttribute('#market-count', 'data-count'), String(n), q);
+    }
+    await check(page, 'market-search-none');
+    // The dataset's page: its DCAT-AP description and the open offer's
+    // terms in words; the enterprises' offer is not shown to a visitor.
+    await go(page, env, '/market?q=xac%20minh', 'market');
+    await page.click('.ndx-dataset-link');
+    await ready(page, 'market-dataset');
+    assert.equal(await page.textContent('h1'), 'Xác minh thông tin công dân');
+    assert.match(await page.textContent('#dcat'), /Bộ Công an.*Liên tục/s);
+    assert.equal(await page.locator('.ndx-offer').count(), 1);
+    assert.equal(await page.textContent('.ndx-offer [data-term="calls"]'), '1.000 lần mỗi ngày');
+    assert.equal(await page.textContent('.ndx-offer [data-term="validity"]'), '90 ngày kể từ khi thỏa thuận có hiệu lực');
+    assert.equal(await page.textContent('.ndx-offer [data-term="price"]'), 'Miễn phí');
+    assert.equal(await page.locator('button[data-offer]').count(), 0);
+    await check(page, 'market-dataset-anonymous');
+    // In English.
+    await page.click('a[hreflang="en"]');
+    await page.waitForSelector('html[lang="en"]');
+    await page.reload();
+    await ready(page, 'market-dataset');
+    assert.equal(await page.textContent('h1'), 'Citizen data verification');
+    assert.equal(await page.textContent('.ndx-offer [data-term="calls"]'), '1,000 calls a day');
+    await check(page, 'market-dataset-en');
+    // A dataset that does not exist: said plainly.
+    await go(page, env, '/market/datasets/urn:uuid:00000000-0000-4000-8000-000000000000', 'market-dataset');
+    assert.equal(await page.locator('h1').textContent(), 'Not found');
+    await check(page, 'market-not-found');
+  }));
+
+  it('an officer requests an offer, the provider\'s officer approves it', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const consumer = await open();
+    await signInOfficer(consumer, portal(env), officerOf(env.fed, BTC));
+    await go(consumer, env, `/market/datasets/${env.dataset["@id"]}`, 'market-dataset');
+    // A state body does not see the enterprises' offer either.
+    assert.equal(await consumer.locator('.ndx-offer').count(), 1);
+    assert.equal(await consumer.inputValue('#client'), 'VN/GOV/BTC/enterprise');
+    await check(consumer, 'market-dataset-officer');
+    await consumer.click('#request-1');
+    await ready(consumer, 'market-negotiation');
+    await consumer.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await consumer.getAttribute('#neg-state', 'data-state'), 'REQUESTED');
+    const pid = decodeURIComponent(new URL(consumer.url()).pathname.split('/').pop());
+    await check(consumer, 'market-requested');
+
+    const provider = await open();
+    await signInOfficer(provider, portal(env), officerOf(env.fed, BCA));
+    await go(provider, env, '/market/requests', 'market-requests');
+    assert.ok(Number(await provider.getAttribute('#waiting', 'data-count')) >= 1);
+    assert.match(await provider.textContent(`#received tr:has(a[data-pid="${pid}"])`), /Bộ Tài chính/);
+    await check(provider, 'market-requests-provider');
+    await provider.click(`#received a[data-pid="${pid}"]`);
+    await ready(provider, 'market-negotiation');
+    // Nothing chosen: said at the field. Counter without a number: said too.
+    await provider.click('#continue');
+    await provider.waitForSelector('.govuk-error-summary a[href="#decision"]');
+    await check(provider, 'market-decision-error');
+    await provider.check('#decision-2');
+    await provider.click('#continue');
+    await provider.waitForSelector('.govuk-error-summary a[href="#max_calls"]');
+    // Approve; the check step; Change keeps the choice; confirm.
+    await provider.check('#decision');
+    await provider.click('#continue');
+    await provider.waitForSelector('#confirm');
+    assert.match(await provider.textContent('#check'), /Đồng ý/);
+    await check(provider, 'market-decision-check');
+    await provider.locator('#check a').first().click();
+    await provider.waitForSelector('#decision-form');
+    assert.ok(await provider.isChecked('#decision'));
+    assert.equal(await provider.getAttribute('#neg-state', 'data-state'), 'REQUESTED');
+    await provider.click('#continue');
+    await provider.click('#confirm');
+    await provider.waitForSelector('.govuk-notification-banner--success');
+    await ready(provider, 'market-negotiation');
+    assert.equal(await provider.getAttribute('#neg-state', 'data-state'), 'FINALIZED');
+    assert.match(await provider.textContent('#agreement-state'), /Đang có hiệu lực/);
+    await check(provider, 'market-approved');
+    // The requester sees it in force; its grant is in the registry's
+    // signed configuration.
+    await go(consumer, env, '/market/requests', 'market-requests');
+    assert.equal(await consumer.locator(`#made a[data-pid="${pid}"]`).count(), 1);
+    assert.match(await consumer.textContent(`#made tr:has(a[data-pid="${pid}"])`), /Có hiệu lực/);
+    await check(consumer, 'market-requests-consumer');
+    await eventually(async () => {
+      const doc = await (await fetch(`${env.fed.registry.url}/conf`)).json();
+      return (doc.grants || []).some((g) => g.agreement && g.client === 'VN/GOV/BTC/enterprise' && g.service === SERVICE);
+    });
+  }));
+});

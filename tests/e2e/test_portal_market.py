@@ -1,0 +1,421 @@
+"""The data marketplace in the portal (docs/portal.md "The marketplace",
+docs/marketplace.md) end to end: a real registry and gateways (federation.py), a real
+ndx-portal whose `market` object points at the registry, and officers of four members
+signed in with their passwords. BCA publishes its echo service (an offer for every
+class and one only for enterprises) and its citizens service (only for enterprises).
+
+Covered: browsing and a dataset's page without signing in (only the offers open to
+every class; a dataset with none is 404); search with and without Vietnamese
+diacritics and in capitals, a bad query refused; a state body's officer not seeing
+the enterprises' offer, in the list, by the dataset's URL and by requesting its id,
+while the bank's officer sees it; BHXH's officer requesting the open offer for its
+insurance system, BCA's officer approving it, the negotiation FINALIZED, the grant in
+the next signed configuration and the first call through the gateways succeeding;
+a counter-offer accepted and a request declined; officers refused acting for another
+member or on the wrong side (nothing changes at the registry), a member the portal
+holds no credential of, forged fields, no CSRF token, no session."""
+
+import json
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import federation as F  # noqa: E402
+import refusals  # noqa: E402
+from conftest import free_port  # noqa: E402
+from test_marketplace import member_token  # noqa: E402
+from test_portal import CLIENT_ID, CLIENT_SECRET, FakeEid, Proc, exe  # noqa: E402
+
+BANK = "VN/COM/BANK1"
+PASSWORD = "mật-khẩu-cán-bộ-chợ"
+OFFICERS = {"bca": F.BCA, "bhxh": F.BHXH, "btc": F.BTC, "bank": BANK}
+ENROLLED = ("bca", "bhxh", "bank")  # BTC has given the portal no credential
+# Officials who sign in with the e-ID (docs/portal.md "Officials"): an agency
+# official acts for its member; an operator or auditor is no party; a citizen neither.
+AGENCY_OFFICIAL = ("079190000202", "Trần Thị Bảo Hiểm")
+AUDITOR = ("048088000303", "Lê Kiểm Toán")
+CITIZEN = ("031095000404", "Phạm Công Dân")
+
+
+OPEN_OFFER = {
+    "permission": [{"action": "use", "constraint": [
+        {"leftOperand": "purpose", "operator": "isAnyOf",
+         "rightOperand": ["public-service", "research"]},
+        {"leftOperand": "elapsedTime", "operator": "lteq", "rightOperand": "P30D"},
+        {"leftOperand": "count", "operator": "lteq", "rightOperand": 5, "unit": "ndx:perDay"}]}],
+    "prohibition": [{"action": "distribute"}],
+    "obligation": [{"action": "compensate", "constraint": [
+        {"leftOperand": "payAmount", "operator": "eq", "rightOperand": 500,
+         "unit": "ndx:VNDPerCall"}]}],
+}
+ENTERPRISE_ONLY = {"permission": [{"action": "use", "constraint": [
+    {"leftOperand": "ndx:consumerClass", "operator": "isAnyOf",
+     "rightOperand": ["enterprise"]}]}]}
+
+
+def setup_market(fed):
+    fed.ndx("member", "add", BANK, "--name", "Ngân hàng Một")
+    fed.tokens = {n: member_token(fed, n, m) for n, m in OFFICERS.items()}
+    auth = {"Authorization": "Bearer " + fed.tokens["bca"]}
+    fed.datasets = {}
+    for service, title, desc, offers in (
+            (F.ECHO, {"vi": "Dịch vụ phản hồi", "en": "Echo service"},
+             {"vi": "Trả lại yêu cầu đã gửi", "en": "Returns the request"},
+             [OPEN_OFFER, ENTERPRISE_ONLY]),
+            (F.CITIZENS, {"vi": "Tra cứu hộ tịch", "en": "Civil status lookup"},
+             {"vi": "Đối chiếu họ tên và ngày sinh", "en": "Checks a name and birth date"},
+             [ENTERPRISE_ONLY])):
+        r = requests.post(fed.registry.url + "/market/datasets", headers=auth, timeout=10, json={
+            "service": service, "title": title, "description": desc,
+            "theme": ["http://publications.europa.eu/resource/authority/data-theme/GOVE"],
+            "license": "https://creativecommons.org/licenses/by/4.0/",
+            "accrual_periodicity": "DAILY", "sample": {"ok": True}, "offers": offers})
+        assert r.status_code == 201, r.text
+        fed.datasets[service] = r.json()
+    echo = fed.datasets[F.ECHO]["hasPolicy"]
+    fed.open_offer = echo[0]["@id"]
+    fed.enterprise_offer = echo[1]["@id"]
+    fed.citizens_dataset = fed.datasets[F.CITIZENS]["@id"]
+    fed.echo_dataset = fed.datasets[F.ECHO]["@id"]
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(build_dir):
+    with F.running_federation(build_dir, "ndx-portal-market-", setup=setup_market) as fed:
+        e = Env()
+        e.fed = fed
+        e.exe = exe(build_dir, "src", "portal", "ndx-portal")
+        d = Path(tempfile.mkdtemp(prefix="ndx-portal-market-"))
+        (d / "web").mkdir()
+        (d / "web" / "index.html").write_text("<!doctype html><title>ndx</title>")
+        (d / "client.secret").write_text(CLIENT_SECRET + "\n")
+        e.eid = FakeEid()
+        creds = d / "market-credentials"
+        creds.mkdir(mode=0o700)
+        for who in ENROLLED:
+            f = creds / (OFFICERS[who].replace("/", "_") + ".token")
+            f.write_text(fed.tokens[who] + "\n")
+            f.chmod(0o600)
+        e.port = free_port()
+        e.url = f"http://127.0.0.1:{e.port}"
+        cfg = {"listen": f"127.0.0.1:{e.port}", "public_url": e.url, "data_dir": "data",
+               "web_dir": "web",
+               "oidc": {"issuer": e.eid.issuer, "client_id": CLIENT_ID,
+                        "client_secret_file": "client.secret"},
+               # The portal's gateway: BHXH's here, for listClients (the members'
+               # names and systems).
+               "exchange": {"consumer_url": fed.gateways["BHXH"].url,
+                            "client": "VN/GOV/VPCP/portal"},
+               "market": {"registry_url": fed.registry.url,
+                          "credentials_dir": "market-credentials"}}
+        e.config = d / "portal.json"
+        e.config.write_text(json.dumps(cfg, indent=2))
+        pw = d / "pw"
+        pw.write_text(PASSWORD + "\n")
+        for who, member in OFFICERS.items():
+            r = subprocess.run([str(e.exe), "officer", "add", "--config", str(e.config),
+                                "--username", f"canbo.{who}", "--name", f"Cán bộ {who}",
+                                "--agency", member, "--password-file", str(pw),
+                                "--cost", "min"], capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+        for who, role, member in ((AGENCY_OFFICIAL, "agency", F.BHXH),
+                                  (AUDITOR, "auditor", "VN/GOV/VPCP")):
+            r = subprocess.run([str(e.exe), "official", "add", "--config", str(e.config),
+                                "--pin", who[0], "--name", who[1], "--role", role,
+                                "--member", member], capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+        e.portal = None
+        try:
+            e.portal = Proc("portal", [e.exe, "serve", "--config", e.config], e.url, d).start()
+            yield e
+        finally:
+            rc = e.portal.stop() if e.portal else 0
+            e.eid.stop()
+        assert rc == 0, e.portal.tail()
+
+
+def officer(env, who):
+    s = requests.Session()
+    tok = s.get(env.url + "/auth/officer", timeout=10).json()["csrf"]
+    r = s.post(env.url + "/auth/officer", json={"username": f"canbo.{who}", "password": PASSWORD},
+               headers={"X-CSRF-Token": tok}, timeout=30)
+    assert r.status_code == 200, r.text
+    s.csrf = r.json()["csrf"]
+    return s
+
+
+def post(env, s, path, body, csrf=True):
+    h = {"X-CSRF-Token": s.csrf} if csrf else {}
+    return s.post(env.url + path, json=body, headers=h, timeout=30)
+
+
+def error(r, status, code):
+    assert r.status_code == status, f"{r.status_code} {r.text}"
+    assert r.json()["error"] == code, r.text
+    return r.json()
+
+
+def datasets(env, s=None, q=None):
+    url = env.url + "/api/market/datasets"
+    if q is not None:
+        url += "?q=" + urllib.parse.quote(q)
+    r = (s or requests).get(url, timeout=20)
+    assert r.status_code == 200, r.text
+    return r.json()["datasets"]
+
+
+def registry_negotiations(env, who):
+    r = requests.get(env.fed.registry.url + "/market/negotiations", timeout=10,
+                     headers={"Authorization": "Bearer " + env.fed.tokens[who]})
+    assert r.status_code == 200, r.text
+    return r.json()["negotiations"]
+
+
+# ---- browsing ----------------------------------------------------------------------------
+
+def test_browse_without_signing_in(env):
+    found = datasets(env)
+    # Only the offers open to every class: the echo service's first; the citizens
+    # service, offered to enterprises only, is not listed.
+    assert [d["id"] for d in found] == [env.fed.echo_dataset]
+    d = found[0]
+    assert d["title"] == {"vi": "Dịch vụ phản hồi", "en": "Echo service"}
+    assert d["publisher"] == {"id": F.BCA, "name": "Bộ Công an"}
+    assert [o["id"] for o in d["offers"]] == [env.fed.open_offer]
+    terms = d["offers"][0]["terms"]
+    assert terms == {"purposes": ["public-service", "research"], "classes":
+                     ["state", "enterprise", "research"], "methods": ["GET", "HEAD"],
+                     "period": "day", "no_onward_transfer": True, "price_vnd": 500,
+                     "price_unit": "call", "validity_days": 30, "max_calls": 5}, terms
+    # The dataset's page: its DCAT-AP description and the same offers.
+    r = requests.get(f"{env.url}/api/market/datasets/{env.fed.echo_dataset}", timeout=10)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert page["frequency"] == "DAILY" and page["sample"] == {"ok": True}
+    assert page["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert page["themes"] == ["http://publications.europa.eu/resource/authority/data-theme/GOVE"]
+    assert page["service"] == F.ECHO and page["as"] is None
+    assert [o["id"] for o in page["offers"]] == [env.fed.open_offer]
+    # A dataset whose offers the visitor may not see is not found, like one that
+    # does not exist; a malformed id likewise.
+    for ident in (env.fed.citizens_dataset, "urn:uuid:00000000-0000-4000-8000-000000000000",
+                  "not%20an%20id"):
+        error(requests.get(f"{env.url}/api/market/datasets/{ident}", timeout=10),
+              404, "not_found")
+    # The pages themselves are the web UI's.
+    assert requests.get(env.url + "/market", timeout=10).status_code == 200
+
+
+def test_search_with_and_without_diacritics(env):
+    for q in ("phản hồi", "phan hoi", "PHAN HỒI", "trả lại", "tra lai", "echo", "  phan   hoi "):
+        assert [d["id"] for d in datasets(env, q=q)] == [env.fed.echo_dataset], q
+    for q in ("phan hoi nhanh", "khong co", "hộ tịch"):
+        assert datasets(env, q=q) == [], q
+    # The bank (an enterprise) finds the civil-status lookup without its accents.
+    bank = officer(env, "bank")
+    assert [d["id"] for d in datasets(env, bank, q="ho tich")] == [env.fed.citizens_dataset]
+    assert [d["id"] for d in datasets(env, bank, q="Hộ Tịch")] == [env.fed.citizens_dataset]
+    # A query that is too long, or another parameter: 400, never an unfiltered list.
+    error(requests.get(env.url + "/api/market/datasets?q=" + "a" * 201, timeout=10),
+          400, "invalid")
+    error(requests.get(env.url + "/api/market/datasets?provider=VN/GOV/BCA", timeout=10),
+          400, "invalid")
+    error(requests.get(env.url + "/api/market/datasets?q=x&q=y", timeout=10), 400, "invalid")
+
+
+def test_an_excluded_class_does_not_see_the_offer(env):
+    bhxh = officer(env, "bhxh")  # a state body
+    listed = datasets(env, bhxh)
+    assert [d["id"] for d in listed] == [env.fed.echo_dataset]
+    assert [o["id"] for o in listed[0]["offers"]] == [env.fed.open_offer]
+    # Not by the dataset's URL either …
+    error(bhxh.get(f"{env.url}/api/market/datasets/{env.fed.citizens_dataset}", timeout=10),
+          404, "not_found")
+    page = bhxh.get(f"{env.url}/api/market/datasets/{env.fed.echo_dataset}", timeout=10).json()
+    assert [o["id"] for o in page["offers"]] == [env.fed.open_offer] and page["as"] == F.BHXH
+    # … nor by asking for the offer's id: no negotiation is started.
+    before = len(registry_negotiations(env, "bhxh"))
+    error(post(env, bhxh, "/api/market/requests", {"offer": env.fed.enterprise_offer}),
+          404, "not_found")
+    assert len(registry_negotiations(env, "bhxh")) == before
+    # The bank sees both of the echo service's offers and the citizens service.
+    bank = officer(env, "bank")
+    listed = {d["id"]: d for d in datasets(env, bank)}
+    assert set(listed) == {env.fed.echo_dataset, env.fed.citizens_dataset}
+    assert [o["id"] for o in listed[env.fed.echo_dataset]["offers"]] == [
+        env.fed.open_offer, env.fed.enterprise_offer]
+    r = bank.get(f"{env.url}/api/market/datasets/{env.fed.citizens_dataset}", timeout=10)
+    assert r.status_code == 200, r.text
+    # Terms it does not set are said as null: no limit, free, any purpose.
+    assert r.json()["offers"][0]["terms"] == {
+        "purposes": [], "classes": ["enterprise"], "methods": ["GET", "HEAD"], "period": None,
+        "no_onward_transfer": False, "price_vnd": 0, "price_unit": None,
+        "validity_days": None, "max_calls": None}
+
+
+# ---- requesting and approving ----------------------------------------------------------------
+
+def test_request_approve_finalized_grant_and_first_call(env):
+    fed = env.fed
+    refusals.check_response(fed.call("BHXH", "GET", F.ECHO, "/x", client=F.INSURANCE,
+                                     headers={"Ndx-Purpose": "public-service"}), "NoGrant")
+    bhxh, bca = officer(env, "bhxh"), officer(env, "bca")
+    # The session names the member the officer acts for; the portal knows its systems.
+    assert bhxh.get(env.url + "/api/session", timeout=10).json()["market"] == {
+        "member": F.BHXH, "via": "officer"}
+    me = bhxh.get(env.url + "/api/market/me", timeout=10).json()
+    assert me["member"] == F.BHXH and me["class"] == "state" and me["enrolled"] is True
+    assert F.INSURANCE in me["subsystems"] and me["member_name"] == "Bảo hiểm xã hội Việt Nam"
+    # BHXH's officer requests the open offer for its insurance system.
+    r = post(env, bhxh, "/api/market/requests", {"offer": fed.open_offer, "client": F.INSURANCE})
+    assert r.status_code == 201, r.text
+    n = r.json()
+    assert n["state"] == "REQUESTED" and n["side"] == "consumer" and n["client"] == F.INSURANCE
+    pid = n["provider_pid"]
+    # The provider's officer sees it waiting, with the requester's name and the terms.
+    mine = bca.get(env.url + "/api/market/negotiations", timeout=20).json()
+    row = [x for x in mine["negotiations"] if x["provider_pid"] == pid][0]
+    assert row["side"] == "provider" and row["state"] == "REQUESTED"
+    assert row["consumer_name"] == "Bảo hiểm xã hội Việt Nam"
+    assert row["title"]["vi"] == "Dịch vụ phản hồi" and row["terms"]["max_calls"] == 5
+    # The requester cannot approve its own request.
+    error(post(env, bhxh, f"/api/market/negotiations/{pid}/decision", {"action": "approve"}),
+          403, "forbidden")
+    # BCA's officer approves: agreed, verified and finalised at the registry.
+    r = post(env, bca, f"/api/market/negotiations/{pid}/decision", {"action": "approve"})
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["state"] == "FINALIZED" and done["agreement_state"] == "active", done
+    assert done["not_after"]
+    at_registry = [x for x in registry_negotiations(env, "bhxh") if x["provider_pid"] == pid][0]
+    assert at_registry["state"] == "FINALIZED"
+    # The grant is in the next signed configuration, and the first call succeeds.
+    conf = fed.conf()
+    grants = [g for g in conf["grants"] if g.get("agreement") == done["agreement"]]
+    assert len(grants) == 1 and grants[0]["client"] == F.INSURANCE
+    assert grants[0]["service"] == F.ECHO
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, conf["version"])
+    r = fed.call("BHXH", "GET", F.ECHO, "/x", client=F.INSURANCE,
+                 headers={"Ndx-Purpose": "public-service"})
+    assert r.status_code == 200, f"{r.status_code} {r.text}\n{fed.tails()}"
+    # A decided request takes no second approval.
+    error(post(env, bca, f"/api/market/negotiations/{pid}/decision", {"action": "approve"}),
+          409, "conflict")
+    # The registry's audit names both parties' credentials, each for its own messages.
+    audit = requests.get(fed.registry.url + "/api/audit?limit=50", timeout=10,
+                         headers={"Authorization": "Bearer " + fed.registry.token}).json()
+    acts = [(a["action"], a["actor"]) for a in audit["audit"] if a["object"] == pid]
+    assert ("negotiation.requested", "bhxh") in acts and ("negotiation.agreed", "bca") in acts
+    assert ("negotiation.verified", "bhxh") in acts and ("negotiation.finalized", "bca") in acts
+
+
+def test_counter_offer_accepted_and_a_request_declined(env):
+    bank, bca = officer(env, "bank"), officer(env, "bca")
+    r = post(env, bank, "/api/market/requests", {"offer": env.fed.open_offer})
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider_pid"]
+    error(post(env, bca, f"/api/market/negotiations/{pid}/decision",
+               {"action": "counter", "max_calls": 0}), 422, "validation")
+    r = post(env, bca, f"/api/market/negotiations/{pid}/decision",
+             {"action": "counter", "max_calls": 3})
+    assert r.status_code == 200 and r.json()["state"] == "OFFERED", r.text
+    assert r.json()["offered_by"] == "provider" and r.json()["terms"]["max_calls"] == 3
+    # Only the consumer accepts.
+    error(post(env, bca, f"/api/market/negotiations/{pid}/decision", {"action": "accept"}),
+          403, "forbidden")
+    r = post(env, bank, f"/api/market/negotiations/{pid}/decision", {"action": "accept"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "FINALIZED" and r.json()["terms"]["max_calls"] == 3
+    grants = [g for g in env.fed.conf()["grants"] if g.get("agreement") == r.json()["agreement"]]
+    assert len(grants) == 1 and grants[0]["client"] == BANK
+    assert grants[0]["policy"]["permission"][0]["constraint"][-1]["rightOperand"] == 3
+    # A request the provider declines ends TERMINATED, with its reason.
+    r = post(env, bank, "/api/market/requests", {"offer": env.fed.enterprise_offer})
+    pid = r.json()["provider_pid"]
+    r = post(env, bca, f"/api/market/negotiations/{pid}/decision",
+             {"action": "terminate", "reason": "Chưa đủ căn cứ pháp lý"})
+    assert r.status_code == 200 and r.json()["state"] == "TERMINATED", r.text
+    error(post(env, bca, f"/api/market/negotiations/{pid}/decision", {"action": "terminate"}),
+          409, "conflict")
+
+
+def test_an_officer_acts_only_for_their_own_member(env):
+    bhxh, bca, btc = officer(env, "bhxh"), officer(env, "bca"), officer(env, "btc")
+    r = post(env, bhxh, "/api/market/requests", {"offer": env.fed.open_offer})
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider_pid"]
+    # BTC is neither party: the negotiation is not found for it, and nothing changes.
+    # (BTC has given the portal no credential either: it cannot even list its own.)
+    error(post(env, btc, f"/api/market/negotiations/{pid}/decision", {"action": "approve"}),
+          403, "not_enrolled")
+    error(btc.get(env.url + "/api/market/negotiations", timeout=10), 403, "not_enrolled")
+    error(post(env, btc, "/api/market/requests", {"offer": env.fed.open_offer}),
+          403, "not_enrolled")
+    # The bank is enrolled but no party to it: 404, the registry not asked to act.
+    bank = officer(env, "bank")
+    error(post(env, bank, f"/api/market/negotiations/{pid}/decision",
+               {"action": "terminate"}), 404, "not_found")
+    # A body naming another member, or a system of another member, is refused:
+    # the member is the session's, never the browser's.
+    e = error(post(env, bhxh, "/api/market/requests",
+                   {"offer": env.fed.open_offer, "consumer": BANK}), 422, "validation")
+    assert e["fields"] == {"consumer": "unknown"}
+    e = error(post(env, bhxh, "/api/market/requests",
+                   {"offer": env.fed.open_offer, "client": F.TAX}), 422, "validation")
+    assert e["fields"] == {"client": "invalid"}
+    e = error(post(env, bhxh, "/api/market/requests",
+                   {"offer": env.fed.open_offer, "client": F.BHXH + "/nosuch"}),
+              422, "validation")
+    assert e["fields"] == {"client": "unknown"}
+    e = error(post(env, bca, f"/api/market/negotiations/{pid}/decision",
+                   {"action": "approve", "member": F.BHXH}), 422, "validation")
+    assert e["fields"] == {"member": "unknown"}
+    # Without the CSRF token, or without a session: nothing is sent.
+    error(post(env, bca, f"/api/market/negotiations/{pid}/decision", {"action": "approve"},
+               csrf=False), 403, "csrf")
+    error(requests.post(f"{env.url}/api/market/negotiations/{pid}/decision", timeout=10,
+                        json={"action": "approve"}), 401, "unauthenticated")
+    error(requests.get(env.url + "/api/market/negotiations", timeout=10), 401, "unauthenticated")
+    state = [x for x in registry_negotiations(env, "bca") if x["provider_pid"] == pid][0]
+    assert state["state"] == "REQUESTED"
+    # Each refusal of the gate is on the portal's stderr with who asked.
+    assert "ndx-portal: market: refused POST" in env.portal.stderr_path.read_text()
+
+
+def test_an_agency_official_signed_in_with_the_eid_acts_for_its_member(env):
+    def eid_session(who):
+        env.eid.user, env.eid.mode = who, "good"
+        s = requests.Session()
+        r = s.get(env.url + "/auth/login?next=/market/requests", timeout=20)
+        assert r.status_code == 200 and urllib.parse.urlsplit(r.url).path == "/market/requests"
+        s.csrf = s.get(env.url + "/api/session", timeout=10).json()["csrf"]
+        return s
+
+    official = eid_session(AGENCY_OFFICIAL)
+    assert official.get(env.url + "/api/session", timeout=10).json()["market"] == {
+        "member": F.BHXH, "via": "official"}
+    r = post(env, official, "/api/market/requests", {"offer": env.fed.open_offer})
+    assert r.status_code == 201 and r.json()["consumer"] == F.BHXH, r.text
+    mine = official.get(env.url + "/api/market/negotiations", timeout=20).json()
+    assert mine["member"] == F.BHXH and mine["via"] == "official"
+    assert r.json()["provider_pid"] in [n["provider_pid"] for n in mine["negotiations"]]
+    # An auditor of the operations centre and a citizen are no party: browsing only.
+    for who in (AUDITOR, CITIZEN):
+        s = eid_session(who)
+        assert "market" not in s.get(env.url + "/api/session", timeout=10).json()
+        error(s.get(env.url + "/api/market/negotiations", timeout=10), 403, "not_a_party")
+        error(post(env, s, "/api/market/requests", {"offer": env.fed.open_offer}),
+              403, "not_a_party")
+        assert [d["id"] for d in datasets(env, s)] == [env.fed.echo_dataset]
