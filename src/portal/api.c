@@ -148,6 +148,12 @@ static int r_consents(struct call *c, json_t **out, int *status, struct perr *e)
 	return citizen_consents(c->p, c->s, out, e);
 }
 
+static int r_consent_service(struct call *c, json_t **out, int *status, struct perr *e)
+{
+	(void)status;
+	return citizen_consent_service(c->p, ndx_http_query_arg(c->req, "id"), out, e);
+}
+
 static int r_consent_new(struct call *c, json_t **out, int *status, struct perr *e)
 {
 	*status = 201;
@@ -488,6 +494,7 @@ static const struct route {
 	{ "POST", "me/reports", CITIZEN, r_report },
 	{ "GET", "consents", CITIZEN, r_consents },
 	{ "POST", "consents", CITIZEN, r_consent_new },
+	{ "GET", "consents/service", CITIZEN, r_consent_service },
 	{ "POST", "consents/*/revoke", CITIZEN, r_consent_revoke },
 	{ "GET", "prefill/*", CITIZEN, r_prefill },
 	{ "GET", "procedures", CITIZEN, r_procedures },

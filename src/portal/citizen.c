@@ -133,6 +133,41 @@ static json_t *consent_view(const json_t *c)
 			 json_is_string(rev) ? rev : json_null());
 }
 
+/* {member id: the name the signed global configuration registers for it}
+ * for every member with a subsystem (listClients), so that the consents
+ * page and its check step name an agency as it is registered, not by its
+ * id. Empty when the gateway does not answer: the page then falls back to
+ * its own labels, and the consents are still listed. NULL only when out of
+ * memory (json_pack then fails too). */
+static json_t *member_names(const struct portal *p)
+{
+	json_t *clients = NULL, *names = json_object(), *c;
+	size_t i;
+
+	if (!names || exchange_list_clients(p, &clients) != NDX_OK)
+		return names;
+	json_array_foreach(clients, i, c) {
+		const char *id = str(c, "id"), *name = str(c, "member_name");
+		char member[NDX_ID_TEXT_MAX];
+		const char *slash = id;
+
+		/* the member is the first three parts of the subsystem id */
+		for (int k = 0; k < 3 && slash; k++)
+			slash = strchr(slash + (k ? 1 : 0), '/');
+		if (!slash || !name[0] || (size_t)(slash - id) >= sizeof member)
+			continue;
+		memcpy(member, id, (size_t)(slash - id));
+		member[slash - id] = '\0';
+		if (json_object_set_new(names, member, json_string(name)) != 0) {
+			json_decref(clients);
+			json_decref(names);
+			return NULL;
+		}
+	}
+	json_decref(clients);
+	return names;
+}
+
 int citizen_consents(const struct portal *p, const struct psession *s, json_t **out,
 		     struct perr *e)
 {
@@ -151,7 +186,82 @@ int citizen_consents(const struct portal *p, const struct psession *s, json_t **
 			json_array_append_new(arr, v);
 	}
 	json_decref(list);
-	*out = json_pack("{s:o}", "consents", arr);
+	*out = json_pack("{s:o,s:o}", "consents", arr, "members", member_names(p));
+	return *out ? 0 : oom(e);
+}
+
+/* The schema an OpenAPI document gives for what GET /{code}/{id} answers
+ * (the one record a service with that code returns; ndx-sector's
+ * documents, src/sector/openapi.c), or NULL. */
+static const json_t *record_schema(const json_t *doc, const char *code)
+{
+	char path[NDX_ID_PART_MAX + 8];
+	const json_t *ref;
+	const char *r;
+
+	snprintf(path, sizeof path, "/%s/{id}", code);
+	ref = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(json_object_get(json_object_get(doc, "paths"), path), "get"),
+		"responses"), "200"), "content"), "application/json"), "schema");
+	r = json_string_value(json_object_get(ref, "$ref"));
+	if (!r || strncmp(r, "#/components/schemas/", 21) != 0)
+		return NULL;
+	return json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"),
+			       r + 21);
+}
+
+int citizen_consent_service(const struct portal *p, const char *id, json_t **out,
+			    struct perr *e)
+{
+	struct ndx_id sid, sub;
+	char wire[NDX_ID_TEXT_MAX], subwire[NDX_ID_TEXT_MAX], path[NDX_ID_PART_MAX * 3 + 32];
+	struct xresult r;
+	const json_t *props, *schema;
+	json_t *fields;
+	const char *key;
+	int rc;
+
+	*out = NULL;
+	if (!id || ndx_id_parse(id, strlen(id), NDX_ID_SERVICE, &sid, NULL) != NDX_OK ||
+	    ndx_id_parent(&sid, NDX_ID_SUBSYSTEM, &sub) != NDX_OK ||
+	    ndx_id_format_wire(&sid, wire, sizeof wire) < 0 ||
+	    ndx_id_format_wire(&sub, subwire, sizeof subwire) < 0) {
+		perr_set(e, 400, "validation", "id must be a service id");
+		e->fields = json_pack("{s:s}", "id", "invalid");
+		return -1;
+	}
+	/* getOpenAPI (PR-MREST §5) through the portal's own gateway, which
+	 * checks the document against the hash the signed configuration
+	 * holds for the service. */
+	snprintf(path, sizeof path, "/getOpenAPI?serviceCode=%s", strrchr(wire, '/') + 1);
+	rc = exchange_call(p, &(struct xcall){ .method = "GET", .service = subwire, .path = path },
+			   &r);
+	if (rc != NDX_OK || r.status != 200 || !json_is_object(r.json)) {
+		exchange_fail(e, id, rc, &r);
+		xresult_free(&r);
+		return -1;
+	}
+	schema = record_schema(r.json, sid.service);
+	props = json_object_get(schema, "properties");
+	if (!json_is_object(props)) {
+		xresult_free(&r);
+		return perr_set(e, 502, "exchange",
+				"%s: the OpenAPI document describes no record at /%s/{id}", id,
+				sid.service);
+	}
+	if (!(fields = json_array())) {
+		xresult_free(&r);
+		return oom(e);
+	}
+	json_object_foreach((json_t *)props, key, schema) {
+		if (json_array_append_new(fields, json_string(key)) != 0) {
+			json_decref(fields);
+			xresult_free(&r);
+			return oom(e);
+		}
+	}
+	xresult_free(&r);
+	*out = json_pack("{s:s,s:o}", "service", id, "fields", fields);
 	return *out ? 0 : oom(e);
 }
 

@@ -18,6 +18,14 @@ int citizen_consents(const struct portal *p, const struct psession *s, json_t **
 		     struct perr *e);
 int citizen_consent_create(const struct portal *p, const struct psession *s,
 			   const json_t *body, json_t **out, struct perr *e);
+/* GET /api/consents/service?id=SERVICE: what one record of the service
+ * holds, the property names of its OpenAPI document's schema for GET
+ * /{code}/{id}, fetched with getOpenAPI through the portal's gateway:
+ * {"service", "fields": [name, …]}. 400 validation for an id that is no
+ * service id; 502 exchange when the document cannot be had or describes
+ * no record. */
+int citizen_consent_service(const struct portal *p, const char *id, json_t **out,
+			    struct perr *e);
 int citizen_consent_revoke(const struct portal *p, const struct psession *s, const char *jti,
 			   json_t **out, struct perr *e);
 

@@ -353,6 +353,8 @@ export function defineFlows(env) {
     await page.selectOption('#consent-purpose', 'public-service');
     await page.fill('#consent-days', '30');
     await page.click('#grant-consent');
+    await page.waitForSelector('#confirm-consent');
+    await page.click('#confirm-consent');
     await page.waitForSelector('.govuk-notification-banner--success');
     assert.ok(await page.locator('#consents a.ndx-revoke').count() >= 1);
     await check(page, 'consent-granted');
@@ -381,6 +383,84 @@ export function defineFlows(env) {
     });
     assert.equal(await page.locator('#insurance-table').count(), 0);
     await check(page, 'profile-consent-revoked');
+  }));
+
+  // docs/portal.md "People read names": the check step before a grant
+  // (issue 22), in both languages, at 390 and 1280 px with axe-core.
+  it('consent: the check step shows who reads what, why and until when; nothing is granted before Confirm', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await signInCitizen(page, portal(env), account(env, 7));
+    const consents = async () => (await (await page.request.get(`${portal(env)}/api/consents`)).json());
+    // dd/mm/yyyy in Vietnam time, whatever the machine's zone
+    const vnDate = (ms) => {
+      const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Ho_Chi_Minh', year: 'numeric', month: '2-digit', day: '2-digit' })
+        .formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+      return `${p.day}/${p.month}/${p.year}`;
+    };
+    const cases = [
+      { lang: 'vi', consumer: 'VN/GOV/VPCP/portal', service: 'VN/GOV/BHXH/insurance/contributions', purpose: 'social-insurance', days: '45',
+        who: /^Cổng Dịch vụ công quốc gia — Văn phòng Chính phủ$/, data: 'Quá trình đóng bảo hiểm xã hội', why: 'Bảo hiểm xã hội',
+        field: ['pin', 'Số định danh cá nhân'], change: 'Thay đổi', range: (a, b) => `Từ hôm nay ${a} đến ${b} (45 ngày, giờ Việt Nam)` },
+      { lang: 'en', consumer: 'VN/GOV/TCT/tax', service: 'VN/GOV/BCA/population/citizens', purpose: 'tax-administration', days: '7',
+        who: /^Tax Department — Cục Thuế$/, data: 'Citizen record', why: 'Tax administration',
+        field: ['full_name', 'Full name'], change: 'Change', range: (a, b) => `From today ${a} to ${b} (7 days, Vietnam time)` },
+    ];
+    for (const c of cases) {
+      const before = (await consents()).consents.length;
+      await go(page, env, `/consents?lang=${c.lang}`, 'consents');
+      await page.selectOption('#consent-consumer', c.consumer);
+      await page.selectOption('#consent-service', c.service);
+      await page.selectOption('#consent-purpose', c.purpose);
+      await page.fill('#consent-days', c.days);
+      await page.click('#grant-consent');
+      await page.waitForSelector('#check-answers');
+      const now = Date.now();
+      await check(page, `consent-check-${c.lang}`);
+      assert.match((await page.textContent('#check-consumer')).trim(), c.who);
+      assert.equal((await page.textContent('#check-service')).trim(), c.data);
+      assert.equal((await page.textContent('#check-purpose')).trim(), c.why);
+      // the fields one record holds, from the service's OpenAPI document
+      assert.equal((await page.textContent(`#check-fields li[data-field="${c.field[0]}"]`)).trim(), c.field[1]);
+      assert.ok(await page.locator('#check-fields li').count() >= 3);
+      assert.equal((await page.textContent('#check-valid')).trim(), c.range(vnDate(now), vnDate(now + Number(c.days) * 86_400_000)));
+      assert.equal((await consents()).consents.length, before, 'nothing granted before Confirm');
+
+      // "Change" (and, in English, "Back") return to the form with the choices kept.
+      const purposeChange = page.locator('#check-answers .govuk-summary-list__actions a').nth(2);
+      assert.match((await purposeChange.textContent()).trim(), new RegExp(`^${c.change} `));
+      await purposeChange.click();
+      await page.waitForSelector('#consent-form');
+      assert.equal(await page.inputValue('#consent-consumer'), c.consumer);
+      assert.equal(await page.inputValue('#consent-service'), c.service);
+      assert.equal(await page.inputValue('#consent-purpose'), c.purpose);
+      assert.equal(await page.inputValue('#consent-days'), c.days);
+      if (c.lang === 'en') {
+        await page.click('#grant-consent');
+        await page.waitForSelector('#check-answers');
+        await page.click('a.govuk-back-link');
+        await page.waitForSelector('#consent-form');
+        assert.equal(await page.inputValue('#consent-service'), c.service);
+        assert.equal(await page.inputValue('#consent-days'), c.days);
+        // days outside 1–365 never reach the check step
+        await page.fill('#consent-days', '0');
+        await page.click('#grant-consent');
+        await page.waitForSelector('.govuk-error-summary a[href="#consent-days"]');
+        assert.equal(await page.locator('#check-answers').count(), 0);
+        await page.fill('#consent-days', c.days);
+      }
+      assert.equal((await consents()).consents.length, before, 'nothing granted by Change or Back');
+      await page.click('#grant-consent');
+      await page.waitForSelector('#confirm-consent');
+      await page.click('#confirm-consent');
+      await page.waitForSelector('.govuk-notification-banner--success');
+      const after = (await consents()).consents;
+      assert.equal(after.length, before + 1);
+      const made = after.find((x) => x.consumer === c.consumer && x.services.includes(c.service) && x.purpose === c.purpose && !x.revoked_at);
+      assert.ok(made, 'the consent confirmed is the one checked');
+      const span = (Date.parse(made.valid_to) - Date.parse(made.valid_from)) / 86_400_000;
+      assert.ok(Math.abs(span - Number(c.days)) < 0.01, `valid for ${c.days} days (${span})`);
+      assert.equal(vnDate(Date.parse(made.valid_to)), vnDate(now + Number(c.days) * 86_400_000), 'the end date shown is the one granted');
+    }
   }));
 
   it('officer must give a reason to reject', { timeout: TEST_MS }, guard(env, async (t, open) => {
