@@ -274,8 +274,15 @@ def build_federation(build_dir, workdir, env):
         fed.ndx("member", "add", member, "--name", name)
     for sub in (POPULATION, ENTERPRISE, TAX, PORTAL) + TRANSPARENCY:
         fed.ndx("subsystem", "add", sub)
+    # The citizens' service with the OpenAPI document its sector serves (what the
+    # consent check step reads, GET /api/consents/service); the others without one.
+    openapi = workdir / "citizens-openapi.json"
+    res = subprocess.run([str(exe(build_dir, "src", "sector", "ndx-sector")), "openapi",
+                          "--sector", "population"], capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    openapi.write_bytes(res.stdout)
     fed.ndx("service", "add", CITIZENS, "--title", "Công dân", "--personal", "--purpose",
-            "public-service", "--purpose", "tax-administration")
+            "public-service", "--purpose", "tax-administration", "--openapi", str(openapi))
     fed.ndx("service", "add", HOUSEHOLDS, "--title", "Hộ gia đình", "--personal",
             "--purpose", "public-service")
     fed.ndx("service", "add", ENTERPRISES, "--title", "Doanh nghiệp")
@@ -1238,6 +1245,31 @@ def test_accesses_and_consents_degrade_cleanly(env):
     doc = error(post(s, env.url + "/api/consents", csrf, {"consumer": "x", "services": [],
                                                           "days": 0}), 422, "validation")
     assert set(doc["fields"]) == {"consumer", "services", "purpose", "days"}
+
+
+def test_consent_check_step_reads_the_registry(env):
+    """docs/portal.md: GET /api/consents/service gives the fields one record of a service
+    holds, from the OpenAPI document the signed configuration pins (getOpenAPI through the
+    portal's gateway); refusals are clean."""
+    s, _ = citizen_login(env, adults(env, 1)[0])
+    r = s.get(env.url + "/api/consents/service", params={"id": CITIZENS}, timeout=30)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["service"] == CITIZENS
+    assert doc["fields"][:4] == ["pin", "full_name", "birth_date", "sex"], doc
+    assert "household_id" in doc["fields"] and "updated_at" in doc["fields"]
+    # A service registered without an OpenAPI document: 502 naming it, never a crash.
+    doc = error(s.get(env.url + "/api/consents/service", params={"id": TAXPAYERS},
+                      timeout=30), 502, "exchange")
+    assert TAXPAYERS in doc["message"], doc
+    for bad in ({}, {"id": "VN/GOV/BCA/population"}, {"id": "VN/GOV//population/citizens"},
+                {"id": "x" * 300}):
+        doc = error(s.get(env.url + "/api/consents/service", params=bad, timeout=10), 400,
+                    "validation")
+        assert doc["fields"] == {"id": "invalid"}, doc
+    # Only for a signed-in citizen.
+    error(requests.get(env.url + "/api/consents/service", params={"id": CITIZENS},
+                       timeout=10), 401, "unauthenticated")
 
 
 def test_real_eid_sign_in(env, tmp_path):
