@@ -3313,6 +3313,9 @@ static int start_portal(struct demo_state *st, const char *bin)
 	if (cfg)
 		json_object_set_new(cfg, "market", json_pack("{ssss}", "registry_url", st->url,
 							     "credentials_dir", creds));
+	/* The public holidays the deadlines skip (deploy/holidays-vn.txt). */
+	if (cfg)
+		json_object_set_new(cfg, "holidays_file", json_string(NDX_HOLIDAYS_FILE));
 	text = cfg ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
 	json_decref(cfg);
 	if (!text) {

@@ -221,7 +221,7 @@ static int r_procedure(struct call *c, json_t **out, int *status, struct perr *e
 		proc_name_agencies(c->p, *out);
 		proc_add_fees(*out);
 		if (strcmp(c->s->kind, "officer") == 0)
-			proc_add_deadlines(*out, time(NULL));
+			proc_add_deadlines(c->p->cfg, *out, time(NULL));
 		else
 			proc_for_citizen(*out);
 		return 0;
@@ -325,7 +325,7 @@ static int r_queue(struct call *c, json_t **out, int *status, struct perr *e)
 		return perr_set(e, 500, "internal", "the procedures could not be read");
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
-	proc_add_deadlines(*out, time(NULL));
+	proc_add_deadlines(c->p->cfg, *out, time(NULL));
 	return 0;
 }
 
@@ -336,7 +336,7 @@ static int r_decide(struct call *c, json_t **out, int *status, struct perr *e)
 		return -1;
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
-	proc_add_deadlines(*out, time(NULL));
+	proc_add_deadlines(c->p->cfg, *out, time(NULL));
 	return 0;
 }
 
@@ -347,7 +347,7 @@ static int r_hold(struct call *c, json_t **out, int *status, struct perr *e)
 		return -1;
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
-	proc_add_deadlines(*out, time(NULL));
+	proc_add_deadlines(c->p->cfg, *out, time(NULL));
 	return 0;
 }
 
@@ -358,7 +358,7 @@ static int r_request_info(struct call *c, json_t **out, int *status, struct perr
 		return -1;
 	proc_name_agencies(c->p, *out);
 	proc_add_fees(*out);
-	proc_add_deadlines(*out, time(NULL));
+	proc_add_deadlines(c->p->cfg, *out, time(NULL));
 	return 0;
 }
 

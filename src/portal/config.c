@@ -319,6 +319,20 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 	if (o && !json_is_null(o) && (rc = load_smtp(path, o, c)))
 		return rc;
 
+	/* Public holidays for the deadlines: a malformed list refuses the
+	 * start, naming the file and the line. */
+	v = json_object_get(root, "holidays_file");
+	if (v && !json_is_null(v)) {
+		char err[PATH_MAX + 160];
+
+		if (!json_is_string(v) || !*json_string_value(v))
+			return fail(path, "\"%s\" must be a file name", "holidays_file");
+		if (!(c->holidays_file = path_dup(base, json_string_value(v))))
+			return NDX_ENOMEM;
+		if ((rc = holidays_load(c->holidays_file, &c->holidays, err, sizeof err)))
+			return fail(path, "holidays_file: %s", err);
+	}
+
 	c->session_minutes = 30;
 	v = json_object_get(root, "session_minutes");
 	if (v) {
@@ -425,6 +439,8 @@ void pconfig_free(struct pconfig *c)
 	free(c->market_credentials_dir);
 	free(c->monitor_url);
 	free(c->monitor_token_file);
+	free(c->holidays_file);
+	holidays_free(&c->holidays);
 	free(c->pay_orders_service);
 	free(c->smtp_host);
 	free(c->smtp_from);

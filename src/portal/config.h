@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../id/signin_throttle.h"
+#include "holidays.h"
 
 struct pconfig {
 	char listen_addr[64];
@@ -52,6 +53,11 @@ struct pconfig {
 	 * per member, read at each call); both NULL without "market". */
 	char *market_registry_url;
 	char *market_credentials_dir;
+	/* The public holidays processing deadlines skip ("holidays_file",
+	 * holidays.h); holidays_file NULL and the list empty without it
+	 * (weekends only are then skipped). */
+	char *holidays_file;
+	struct holidays holidays;
 	unsigned session_minutes;
 	unsigned threads;
 	/* The TLS reverse proxies whose X-Forwarded-For names the client of an

@@ -379,6 +379,24 @@ static int cmd_official(int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------- */
 
+/* A holidays list that names no day of this year (in Vietnam) is a
+ * warning, not a refusal: the deadlines then skip weekends only, as
+ * without a list, until a list for the year is put in its place. */
+static void holidays_warn(const struct pconfig *cfg, time_t now)
+{
+	time_t vn = now + 7 * 3600;
+	struct tm tm;
+
+	gmtime_r(&vn, &tm);
+	if (!cfg->holidays_file)
+		fprintf(stderr, PROG ": no holidays_file: deadlines skip weekends only\n");
+	else if (!holidays_cover_year(&cfg->holidays, tm.tm_year + 1900))
+		fprintf(stderr,
+			PROG ": warning: %s lists no public holiday in %d: this year's "
+			     "deadlines skip weekends only\n",
+			cfg->holidays_file, tm.tm_year + 1900);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -413,6 +431,7 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	portal.cfg = cfg;
+	holidays_warn(cfg, time(NULL));
 	if (open_store(cfg, &portal.st))
 		goto out;
 	if ((c = ndx_password_hash("no one's password", &NDX_PASSWORD_COST_DEFAULT,

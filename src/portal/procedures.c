@@ -110,8 +110,9 @@ void proc_add_fees(json_t *doc)
 /* How many working days the agency has to decide a procedure, counted
  * from the day after it reached the officers (submitted_at), and the
  * legal text that sets the figure. Saturdays and Sundays are not working
- * days; public holidays are not known to the portal, so around Tết the
- * deadline shown is earlier than the law's, never later. */
+ * days, nor the public holidays of the configuration's holidays_file
+ * (holidays.h); without one, around Tết the deadline shown is earlier than
+ * the law's, never later. */
 static const struct {
 	const char *kind;
 	int days;
@@ -133,17 +134,24 @@ static time_t vn_day(time_t t)
 	return ((t + VN_OFFSET) / DAY) * DAY;
 }
 
-/* Working days (Monday to Friday, in Vietnam) after day0's and up to
- * day1's, both Vietnamese days as from vn_day. */
-static int working_days_between(time_t day0, time_t day1)
+/* Whether day (a Vietnamese day as from vn_day) is a working day: Monday
+ * to Friday and not one of h's public holidays. */
+static int working_day(const struct holidays *h, time_t day)
 {
 	struct tm tm;
+
+	gmtime_r(&day, &tm);
+	return tm.tm_wday != 0 && tm.tm_wday != 6 && !holidays_has(h, (long)(day / DAY));
+}
+
+/* Working days after day0's and up to day1's, both Vietnamese days as
+ * from vn_day. */
+static int working_days_between(const struct holidays *h, time_t day0, time_t day1)
+{
 	int n = 0;
 
-	for (time_t d = day0 + DAY; d <= day1; d += DAY) {
-		gmtime_r(&d, &tm);
-		n += tm.tm_wday != 0 && tm.tm_wday != 6;
-	}
+	for (time_t d = day0 + DAY; d <= day1; d += DAY)
+		n += working_day(h, d);
 	return n;
 }
 
@@ -151,7 +159,7 @@ static int working_days_between(time_t day0, time_t day1)
  * for more information, those after the day it was asked up to the day
  * it was answered (today while unanswered). The deadline is moved on by
  * as many (docs/portal.md "More information": a pause, our choice). */
-static int paused_days(const json_t *proc, time_t now)
+static int paused_days(const struct holidays *h, const json_t *proc, time_t now)
 {
 	const json_t *reqs = json_object_get(proc, "information_requests"), *r;
 	size_t i;
@@ -165,19 +173,18 @@ static int paused_days(const json_t *proc, time_t now)
 		if (!asked || ndx_time_parse(asked, &a) != NDX_OK ||
 		    (answered && ndx_time_parse(answered, &b) != NDX_OK))
 			continue;
-		n += working_days_between(vn_day(a), vn_day(b));
+		n += working_days_between(h, vn_day(a), vn_day(b));
 	}
 	return n;
 }
 
-static void deadline_of(json_t *proc, time_t now)
+static void deadline_of(const struct holidays *h, json_t *proc, time_t now)
 {
 	const char *kind = json_string_value(json_object_get(proc, "kind"));
 	const char *at = json_string_value(json_object_get(proc, "submitted_at"));
 	const char *state = json_string_value(json_object_get(proc, "state"));
 	char date[NDX_VN_DATE_LEN];
 	time_t t0, day;
-	struct tm tm;
 	size_t i;
 	int left, open, paused, waiting;
 
@@ -190,12 +197,10 @@ static void deadline_of(json_t *proc, time_t now)
 		return;
 	}
 	day = vn_day(t0);
-	paused = paused_days(proc, now);
+	paused = paused_days(h, proc, now);
 	for (left = DEADLINES[i].days + paused; left > 0;) {
 		day += DAY;
-		gmtime_r(&day, &tm);
-		if (tm.tm_wday != 0 && tm.tm_wday != 6)
-			left--;
+		left -= working_day(h, day);
 	}
 	/* day is the deadline's midnight in Vietnam, as UTC seconds. */
 	ndx_time_vn_iso_date(day - VN_OFFSET, date);
@@ -209,16 +214,16 @@ static void deadline_of(json_t *proc, time_t now)
 				      waiting));
 }
 
-void proc_add_deadlines(json_t *doc, time_t now)
+void proc_add_deadlines(const struct pconfig *cfg, json_t *doc, time_t now)
 {
 	json_t *list = json_object_get(doc, "procedures"), *proc;
 	size_t i;
 
 	if (json_is_array(list))
 		json_array_foreach(list, i, proc)
-			deadline_of(proc, now);
+			deadline_of(&cfg->holidays, proc, now);
 	else if (doc)
-		deadline_of(doc, now);
+		deadline_of(&cfg->holidays, doc, now);
 }
 
 /* What only officers read: who holds it, and the asking officer's user

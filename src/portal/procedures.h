@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <time.h>
 
+#include "config.h"
 #include "portal.h"
 #include "store.h"
 
@@ -66,8 +67,9 @@ int proc_hold(const struct portal *p, const struct psession *s, const char *id,
 /* Adds "deadline" to the procedure doc, or to each of doc's "procedures":
  * {"date" (Vietnam, YYYY-MM-DD), "working_days", "basis" (the legal text
  * setting the figure), "overdue" (still open after that day as of now)},
- * or null while it has not reached the officers. */
-void proc_add_deadlines(json_t *doc, time_t now);
+ * or null while it has not reached the officers. Working days are Monday
+ * to Friday, less cfg's public holidays. */
+void proc_add_deadlines(const struct pconfig *cfg, json_t *doc, time_t now);
 /* Removes what only officers read (who holds it) from the procedure doc,
  * or from each of doc's "procedures". */
 void proc_for_citizen(json_t *doc);

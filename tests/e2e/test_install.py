@@ -192,6 +192,9 @@ def test_example_configuration(inst):
     portal = json.loads((ex / "portal.json").read_text())
     assert portal["data_dir"] == "/var/lib/ndx/portal"
     assert portal["web_dir"] == str(p["datadir"] / "ndx" / "web")
+    # The public holidays the deadlines skip, shipped and named (docs/portal.md "Deadline").
+    assert portal["holidays_file"] == str(p["datadir"] / "ndx" / "holidays-vn.txt")
+    assert under(root, p["datadir"] / "ndx" / "holidays-vn.txt").read_text().count("\n20") >= 30
     for u, (_, _, _, env, var) in UNITS.items():
         if not env:
             continue

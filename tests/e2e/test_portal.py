@@ -57,6 +57,11 @@ TRANSPARENCY = tuple(m + "/transparency" for m in (BCA, BTC, TCT))
 ACCESS_LISTS = tuple(t + "/accesses" for t in TRANSPARENCY)
 NAMES = {BCA: "Bộ Công an", BTC: "Bộ Tài chính", TCT: "Tổng cục Thuế",
          VPCP: "Văn phòng Chính phủ"}
+# The test's own public holidays (docs/portal.md "Deadline"): one day of this year, so
+# that the list covers it, and a Tết in 2027 (test_portal_officer.py moves a deadline
+# past it). Never a day near now, so the other deadlines skip weekends only.
+HOLIDAYS = ("2026-01-01", "2027-02-05", "2027-02-08", "2027-02-09", "2027-02-10",
+            "2027-02-11")
 CLIENT_ID = "portal"
 CLIENT_SECRET = "s3cret-of-the-portal"
 PASSWORD = "mật-khẩu-cán-bộ-2026"
@@ -370,10 +375,14 @@ def write_portal(build_dir, workdir, env, issuer):
         "oidc": {"issuer": issuer, "client_id": CLIENT_ID,
                  "client_secret_file": "client.secret"},
         "exchange": {"consumer_url": env.fed.gateways["VPCP"].url, "client": PORTAL},
+        # absolute, so that the tests' copies of this file elsewhere find it too
+        "holidays_file": str(d / "holidays.txt"),
         "session_minutes": 30,
         # A TLS reverse proxy at 127.0.0.9 (test_officer_sign_in_behind_a_trusted_proxy).
         "trusted_proxies": ["127.0.0.9"],
     }
+    (d / "holidays.txt").write_text("# the test's public holidays\n\n" + "".join(
+        f"{day} Ngày nghỉ lễ\n" for day in HOLIDAYS), encoding="utf-8")
     (d / "portal.json").write_text(json.dumps(cfg, indent=2))
     env.portal_dir = d
     env.config = d / "portal.json"
@@ -1247,6 +1256,63 @@ def test_accesses_and_consents_degrade_cleanly(env):
     assert set(doc["fields"]) == {"consumer", "services", "purpose", "days"}
 
 
+@pytest.mark.parametrize("text,line", [
+    ("# ok\n2026-01-01 Tết Dương lịch\n2026-02-30 Tết\n", 3),
+    ("2026-01-01\n\n  # indented comment\n26-02-17 Tết\n", 4),
+    ("2026-01-01 Tết\n2026-02-17Tết\n", 2),
+    ("2026-1-1 Tết\n", 1),
+])
+def test_a_malformed_holidays_file_is_refused_with_its_line(env, tmp_path, text, line):
+    """docs/portal.md "Deadline": a holidays_file the portal cannot read as dates stops it
+    at start, naming the file and the line; nothing is served."""
+    bad = tmp_path / "holidays.txt"
+    bad.write_text(text, encoding="utf-8")
+    cfg = json.loads(env.config.read_text())
+    cfg.update({"holidays_file": str(bad), "data_dir": str(tmp_path / "data"),
+                "web_dir": str(env.portal_dir / "web"),
+                "assets_dir": str(env.portal_dir / "govuk"),
+                "listen": f"127.0.0.1:{free_port()}"})
+    cfg["oidc"]["client_secret_file"] = str(env.portal_dir / "client.secret")
+    (tmp_path / "portal.json").write_text(json.dumps(cfg))
+    res = subprocess.run([str(exe(env.build_dir, "src", "portal", "ndx-portal")), "serve",
+                          "--config", str(tmp_path / "portal.json")],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0
+    assert f"holidays_file: {bad}:{line}: expected a date YYYY-MM-DD" in res.stderr, res.stderr
+    assert "listening" not in res.stderr
+
+
+def test_holidays_that_do_not_cover_this_year_are_a_warning(env, tmp_path):
+    """A list without a day of the current year (Vietnam) starts the portal with a
+    warning: the deadlines then skip weekends only."""
+    old = tmp_path / "holidays.txt"
+    old.write_text("2001-01-01 Tết Dương lịch\n", encoding="utf-8")
+    cfg = json.loads(env.config.read_text())
+    port = free_port()
+    cfg.update({"holidays_file": str(old), "data_dir": str(tmp_path / "data"),
+                "web_dir": str(env.portal_dir / "web"),
+                "assets_dir": str(env.portal_dir / "govuk"), "listen": f"127.0.0.1:{port}"})
+    cfg["oidc"]["client_secret_file"] = str(env.portal_dir / "client.secret")
+    (tmp_path / "portal.json").write_text(json.dumps(cfg))
+    log = open(tmp_path / "portal.log", "w+")
+    proc = subprocess.Popen([str(exe(env.build_dir, "src", "portal", "ndx-portal")), "serve",
+                             "--config", str(tmp_path / "portal.json")],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and proc.poll() is None and \
+                "listening on" not in (tmp_path / "portal.log").read_text():
+            time.sleep(0.2)
+        text = (tmp_path / "portal.log").read_text()
+        assert proc.poll() is None and "listening on" in text, text
+        year = time.gmtime(time.time() + 7 * 3600).tm_year
+        assert f"warning: {old} lists no public holiday in {year}" in text, text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
 def test_consent_check_step_reads_the_registry(env):
     """docs/portal.md: GET /api/consents/service gives the fields one record of a service
     holds, from the OpenAPI document the signed configuration pins (getOpenAPI through the
@@ -1305,7 +1371,7 @@ def test_real_eid_sign_in(env, tmp_path):
                 "data_dir": str(tmp_path / "data")})
     cfg["oidc"]["issuer"] = issuer
     cfg["oidc"]["client_secret_file"] = str(tmp_path / "secret")
-    for k in ("web_dir", "assets_dir"):
+    for k in ("web_dir", "assets_dir", "holidays_file"):
         cfg[k] = str(env.portal_dir / cfg[k])
     (tmp_path / "portal.json").write_text(json.dumps(cfg))
     portal = Proc("portal2", [exe(env.build_dir, "src", "portal", "ndx-portal"), "serve",

@@ -21,7 +21,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_portal import (  # noqa: E402,F401  (env is the module's fixture)
-    BTC, BUSINESS, PASSWORD, adults, citizen_login, env, error, exe, officer_login, post)
+    BTC, BUSINESS, HOLIDAYS, PASSWORD, adults, citizen_login, env, error, exe, officer_login,
+    post)
 
 SECOND_BTC = "canbo2.btc"
 
@@ -69,11 +70,12 @@ def second_btc_officer(env):
     return officer_login(env, SECOND_BTC)
 
 
-def working_days_after(start, n):
+def working_days_after(start, n, holidays=frozenset(datetime.date.fromisoformat(h)
+                                                     for h in HOLIDAYS)):
     d = start
     while n:
         d += datetime.timedelta(days=1)
-        if d.weekday() < 5:
+        if d.weekday() < 5 and d not in holidays:
             n -= 1
     return d
 
@@ -171,6 +173,27 @@ def test_deadline_in_working_days_and_overdue(env):
     btc, csrf = officer_login(env, "canbo.btc")
     r = decide(btc, csrf, env, biz["id"], {"decision": "reject", "reason": "Quá hạn bổ sung"})
     assert r.status_code == 200 and r.json()["deadline"]["overdue"] is False, r.text
+
+
+def test_deadline_moves_past_the_public_holidays(env):
+    """docs/portal.md "Deadline": the days of the configuration's holidays_file are no
+    working days. Filed (and paid) on Thursday 4 February 2027, before the test's Tết
+    (Friday 5, then Monday 8 to Thursday 11 February): 3 working days later is Tuesday
+    16 February, not Tuesday 9 as weekends alone would make it."""
+    btc, _ = officer_login(env, "canbo.btc")
+    _, biz = submit_business(env, adults(env, 9)[8], "Tiệm hoa Tết " + uuid.uuid4().hex[:6])
+    thursday = int(datetime.datetime(2027, 2, 4, 9, 0, tzinfo=datetime.timezone(
+        datetime.timedelta(hours=7))).timestamp())
+    with sqlite3.connect(env.portal_dir / "data" / "portal.db", timeout=10) as db:
+        db.execute("UPDATE procedures SET submitted_at = ?, created_at = ? WHERE id = ?",
+                   (thursday, thursday, biz["id"]))
+    got = btc.get(env.url + f"/api/procedures/{biz['id']}", timeout=30).json()
+    assert working_days_after(datetime.date(2027, 2, 4), 3, frozenset()).isoformat() == \
+        "2027-02-09"
+    assert got["deadline"]["date"] == "2027-02-16", got["deadline"]
+    assert got["deadline"]["working_days"] == 3 and got["deadline"]["overdue"] is False
+    listed = [q for q in queue(btc, env) if q["id"] == biz["id"]]
+    assert listed and listed[0]["deadline"]["date"] == "2027-02-16"
 
 
 # ---- search and filters --------------------------------------------------------------------
@@ -319,6 +342,7 @@ def test_migration_8_dates_older_applications_from_their_history(env, tmp_path):
     cfg["oidc"]["client_secret_file"] = str(env.portal_dir / "client.secret")
     cfg["web_dir"] = str(env.portal_dir / "web")
     cfg["assets_dir"] = str(env.portal_dir / "govuk")
+    cfg["holidays_file"] = str(env.portal_dir / "holidays.txt")
     (tmp_path / "portal.json").write_text(json.dumps(cfg))
     res = subprocess.run([str(exe(env.build_dir, "src", "portal", "ndx-portal")), "officer",
                           "add", "--config", str(tmp_path / "portal.json"), "--username",
