@@ -114,6 +114,13 @@ const vi = {
   // record fields
   'f.pin': 'Số định danh cá nhân',
   'f.full_name': 'Họ và tên',
+  // the tax registry's record (what the consent check step lists for it)
+  'f.tax_id': 'Mã số thuế',
+  'f.kind': 'Loại',
+  'f.name': 'Tên',
+  'f.status': 'Trạng thái',
+  'f.tax_office': 'Cơ quan thuế quản lý (tỉnh)',
+  'f.registered_on': 'Ngày đăng ký',
   'f.birth_date': 'Ngày sinh',
   'f.deceased_on': 'Ngày mất',
   'f.sex': 'Giới tính',
@@ -1385,6 +1392,13 @@ const en = {
 
   'f.pin': 'Personal identification number',
   'f.full_name': 'Full name',
+  // the tax registry's record (what the consent check step lists for it)
+  'f.tax_id': 'Tax code',
+  'f.kind': 'Kind',
+  'f.name': 'Name',
+  'f.status': 'Status',
+  'f.tax_office': 'Managing tax office (province)',
+  'f.registered_on': 'Registered on',
   'f.birth_date': 'Date of birth',
   'f.deceased_on': 'Date of death',
   'f.sex': 'Sex',

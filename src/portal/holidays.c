@@ -1,6 +1,7 @@
 /* The public holidays list (holidays.h). */
 #include "holidays.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +107,11 @@ int holidays_load(const char *path, struct holidays *out, char *err, size_t cap)
 
 	out->days = NULL;
 	out->n = 0;
+	errno = 0;
 	if ((rc = ndx_file_read(path, HOLIDAYS_FILE_MAX, &text, &len)) != NDX_OK) {
-		snprintf(err, cap, "%s: cannot read: %s", path, ndx_strerror(rc));
+		/* open's reason ("No such file or directory") when there is one */
+		snprintf(err, cap, "%s: cannot read: %s", path,
+			 rc == NDX_EIO && errno ? strerror(errno) : ndx_strerror(rc));
 		return rc;
 	}
 	rc = holidays_parse(path, text, len, out, err, cap);

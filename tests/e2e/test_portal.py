@@ -1280,6 +1280,14 @@ def test_a_malformed_holidays_file_is_refused_with_its_line(env, tmp_path, text,
     assert res.returncode != 0
     assert f"holidays_file: {bad}:{line}: expected a date YYYY-MM-DD" in res.stderr, res.stderr
     assert "listening" not in res.stderr
+    # A file that is not there: its name and why.
+    bad.unlink()
+    res = subprocess.run([str(exe(env.build_dir, "src", "portal", "ndx-portal")), "serve",
+                          "--config", str(tmp_path / "portal.json")],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0
+    assert f"holidays_file: {bad}: cannot read: No such file or directory" in res.stderr, \
+        res.stderr
 
 
 def test_holidays_that_do_not_cover_this_year_are_a_warning(env, tmp_path):
