@@ -67,7 +67,9 @@ static const char SERVE_HELP[] =
 	"portal.db is created; web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
 	"consent_service; monitor, the operations centre's source and where the\n"
 	"procedures are pushed for misuse detection; payment; smtp, the server that\n"
-	"e-mails citizens who gave an address; session_minutes).\n"
+	"e-mails citizens who gave an address; holidays_file, the public holidays the\n"
+	"processing deadlines skip, a malformed one refused with its line and one\n"
+	"without this year a warning; session_minutes).\n"
 	"Prints \"" PROG ": listening on http://ADDR:PORT\" on stderr\n"
 	"once ready. The e-ID need not be up: it is asked again at the first sign-in.\n"
 	CONFIG_OPT_HELP;
