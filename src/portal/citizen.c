@@ -226,9 +226,7 @@ int citizen_consent_service(const struct portal *p, const char *id, json_t **out
 	    ndx_id_parent(&sid, NDX_ID_SUBSYSTEM, &sub) != NDX_OK ||
 	    ndx_id_format_wire(&sid, wire, sizeof wire) < 0 ||
 	    ndx_id_format_wire(&sub, subwire, sizeof subwire) < 0) {
-		perr_set(e, 400, "validation", "id must be a service id");
-		e->fields = json_pack("{s:s}", "id", "invalid");
-		return -1;
+		return perr_set(e, 400, "invalid", "id must be a service id");
 	}
 	/* getOpenAPI (PR-MREST §5) through the portal's own gateway, which
 	 * checks the document against the hash the signed configuration

@@ -21,7 +21,7 @@ int citizen_consent_create(const struct portal *p, const struct psession *s,
 /* GET /api/consents/service?id=SERVICE: what one record of the service
  * holds, the property names of its OpenAPI document's schema for GET
  * /{code}/{id}, fetched with getOpenAPI through the portal's gateway:
- * {"service", "fields": [name, …]}. 400 validation for an id that is no
+ * {"service", "fields": [name, …]}. 400 invalid for an id that is no
  * service id; 502 exchange when the document cannot be had or describes
  * no record. */
 int citizen_consent_service(const struct portal *p, const char *id, json_t **out,
