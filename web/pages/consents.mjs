@@ -56,7 +56,6 @@ export async function render(ctx) {
       ev.preventDefault();
       const fd = new FormData(form);
       const v = Object.fromEntries(['consumer', 'service', 'purpose', 'days'].map((k) => [k, String(fd.get(k) ?? '').trim()]));
-      draft = v;
       if (!/^\d{1,3}$/.test(v.days) || Number(v.days) < 1 || Number(v.days) > DAYS_MAX) {
         show(v, { byName: { days: t('con.err.days') }, summary: [{ href: '#consent-days', text: t('con.err.days') }] });
         return;
@@ -198,6 +197,6 @@ export async function render(ctx) {
     ctx.focusPage();
   }
 
-  let draft = { consumer: CONSUMERS[0], service: SERVICES[0], purpose: PURPOSES[0], days: '90' };
-  return { title: t('con.title'), nodes: build(draft, null, ctx.flash?.type) };
+  const defaults = { consumer: CONSUMERS[0], service: SERVICES[0], purpose: PURPOSES[0], days: '90' };
+  return { title: t('con.title'), nodes: build(defaults, null, ctx.flash?.type) };
 }
