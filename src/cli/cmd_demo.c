@@ -3438,67 +3438,70 @@ static int market_post(const struct cli_api *api, const char *path, const json_t
 	return 0;
 }
 
-/* The dataset of o as the catalogue shows it to consumer (its id and its
- * first offer's into ds and offer); publishes it as its provider first
- * when the catalogue has none. */
+/* The dataset of service as the catalogue shows it to consumer: 1 with its
+ * id and its first visible offer's in ds and offer, 0 when there is none,
+ * -1 on error (printed). */
+static int catalog_offer(const struct cli_api *consumer, const char *service, char ds[128],
+			 char offer[128])
+{
+	json_t *req, *cat = NULL;
+	const json_t *x;
+	size_t i;
+	int found = 0;
+
+	req = json_pack("{s[s]sss[{ss}]}", "@context", DSP_CONTEXT, "@type",
+			"CatalogRequestMessage", "filter", "ndx:service", service);
+	if (market_post(consumer, "/dsp/catalog/request", req, &cat, "the catalogue") != 0) {
+		json_decref(req);
+		return -1;
+	}
+	json_decref(req);
+	json_array_foreach(json_object_get(cat, "dataset"), i, x) {
+		const char *id = json_string_value(json_object_get(x, "@id"));
+		const char *oid = json_string_value(
+			json_object_get(json_array_get(json_object_get(x, "hasPolicy"), 0), "@id"));
+
+		if (!found && id && oid && strlen(id) < 128 && strlen(oid) < 128) {
+			snprintf(ds, 128, "%s", id);
+			snprintf(offer, 128, "%s", oid);
+			found = 1;
+		}
+	}
+	json_decref(cat);
+	return found;
+}
+
+/* The dataset of o and its offer as the catalogue shows them to consumer
+ * (see catalog_offer), published by its provider first when the catalogue
+ * has none. */
 static int market_dataset(const struct demo_state *st, const struct cli_api *consumer,
 			  const struct demo_offer *o, char ds[128], char offer[128])
 {
-	json_t *req, *cat = NULL, *pub = NULL;
-	const json_t *d = NULL;
-	int rc = -1;
+	struct cli_api prov;
+	json_t *body, *pub = NULL;
+	int rc = catalog_offer(consumer, o->service, ds, offer);
 
-	for (int pass = 0; pass < 2 && !d; pass++) {
-		size_t i;
-		const json_t *x;
-
-		req = json_pack("{s[s]sss[{ss}]}", "@context", DSP_CONTEXT, "@type",
-				"CatalogRequestMessage", "filter", "ndx:service", o->service);
-		rc = market_post(consumer, "/dsp/catalog/request", req, &cat, "the catalogue");
-		json_decref(req);
-		if (rc)
-			return -1;
-		json_array_foreach(json_object_get(cat, "dataset"), i, x)
-			if (json_array_size(json_object_get(x, "hasPolicy")) > 0)
-				d = x;
-		if (d)
-			break;
-		json_decref(cat);
-		cat = NULL;
-		if (pass == 1)
-			break;
-		/* Not published yet: the provider publishes it. */
-		struct cli_api prov;
-		json_t *body = json_pack("{ss s{ssss} s{ssss} s[s] ss ss s[o]}", "service",
-					 o->service, "title", "vi", o->title_vi, "en", o->title_en,
-					 "description", "vi", o->desc_vi, "en", o->desc_en, "theme",
-					 o->theme, "license",
-					 "https://creativecommons.org/licenses/by-nd/4.0/",
-					 "accrual_periodicity", o->periodicity, "offers",
-					 offer_policy(o));
-
-		if (market_api(st, o->provider, &prov) != 0) {
-			json_decref(body);
-			return -1;
-		}
-		rc = market_post(&prov, "/market/datasets", body, &pub, "publishing a dataset");
-		cli_api_close(&prov);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	body = json_pack("{ss s{ssss} s{ssss} s[s] ss ss s[o]}", "service", o->service, "title",
+			 "vi", o->title_vi, "en", o->title_en, "description", "vi", o->desc_vi,
+			 "en", o->desc_en, "theme", o->theme, "license",
+			 "https://creativecommons.org/licenses/by-nd/4.0/", "accrual_periodicity",
+			 o->periodicity, "offers", offer_policy(o));
+	if (market_api(st, o->provider, &prov) != 0) {
 		json_decref(body);
-		json_decref(pub);
-		pub = NULL;
-		if (rc)
-			return -1;
-	}
-	if (!d) {
-		cli_error("marketplace: the dataset of %s is not in the catalogue", o->service);
-		json_decref(cat);
 		return -1;
 	}
-	snprintf(ds, 128, "%s", json_string_value(json_object_get(d, "@id")));
-	snprintf(offer, 128, "%s", json_string_value(json_object_get(
-					   json_array_get(json_object_get(d, "hasPolicy"), 0), "@id")));
-	json_decref(cat);
-	return *ds && *offer ? 0 : -1;
+	rc = market_post(&prov, "/market/datasets", body, &pub, "publishing a dataset");
+	cli_api_close(&prov);
+	json_decref(body);
+	json_decref(pub);
+	if (rc != 0)
+		return -1;
+	rc = catalog_offer(consumer, o->service, ds, offer);
+	if (rc == 0)
+		cli_error("marketplace: the dataset of %s is not in the catalogue", o->service);
+	return rc > 0 ? 0 : -1;
 }
 
 /* Whether client already holds an agreement in force on service. */
