@@ -4590,6 +4590,24 @@ static void print_try_birth(const struct demo_state *st)
 	printf("  %s/profile\n", st->portal.url);
 }
 
+/* The data marketplace: the logistics company reads the printed
+ * enterprise under the agreement up negotiated (demo_market). */
+static void print_try_market(const struct demo_state *st)
+{
+	const struct demo_gateway *g = gateway_of(st, LOGISTICS_CLIENT);
+
+	printf("The data marketplace (docs/marketplace.md \"In the demo\"): the bank\n"
+	       "%s and the logistics company %s bought the address check\n"
+	       "%s and the business-registry feed\n"
+	       "%s for %s; the logistics company reads\n"
+	       "the same enterprise under its agreement:\n",
+	       BANK_MEMBER, LOGISTICS_MEMBER, VERIFY_SERVICE, ENTERPRISES_SERVICE, MARKET_PURPOSE);
+	printf("  curl -s -H 'X-Road-Client: %s' -H 'Ndx-Purpose: %s' -H 'Ndx-Subject: %s' "
+	       "%s/r1/%s/%s\n",
+	       LOGISTICS_CLIENT, MARKET_PURPOSE, st->try_pin, g ? g->consumer_url : "",
+	       ENTERPRISES_SERVICE, st->try_code);
+}
+
 static void print_try_exchange(const struct demo_state *st)
 {
 	char curl[2 * PATH_MAX + 256], self[PATH_MAX];
@@ -4625,6 +4643,7 @@ static void print_try_exchange(const struct demo_state *st)
 	print_try_death(st, self);
 	print_try_move(st);
 	print_try_birth(st);
+	print_try_market(st);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
 	       "  %s citizens by number, same password); file a household business or a\n"

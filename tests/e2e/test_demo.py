@@ -624,6 +624,13 @@ def test_enterprises_buy_in_the_marketplace(up):
         r = requests.post(f"{url}/r1/{ENTERPRISES}", timeout=20,
                           headers={**hdr, "Ndx-Subject": rep}, json={})
         assert r.status_code >= 400 and refusals.reason_of(r), r.text
+    # What up prints: the logistics company's read of the printed enterprise, which
+    # works as printed (not run here: the printed citizen's access list is checked
+    # exactly below).
+    line, = [ln for ln in lines_with(up.out, f"/r1/{ENTERPRISES}/")
+             if f"X-Road-Client: {BUYERS[LOGISTICS]}" in ln]
+    assert line.startswith("curl -s -H") and f"Ndx-Purpose: {MARKET_PURPOSE}" in line
+    assert up.gws[LOGISTICS]["consumer_url"] + "/r1/" in line
 
 
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
