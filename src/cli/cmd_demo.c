@@ -9,8 +9,11 @@
  * `ndx-sector serve` behind its own gateway (OpenAPI documents registered
  * with the services, bulk reads only where a flow of the demo needs them),
  * registers the national e-ID as the id provider whose key the gateways
- * check citizens' ID tokens with, runs the consent service, the e-ID and the
- * citizen portal, fetches and verifies the signed configuration, leaves in
+ * check citizens' ID tokens with, publishes two datasets in the data
+ * marketplace and has the demo's two enterprises (a bank, a logistics
+ * company) negotiate agreements on them through the registry's Dataspace
+ * Protocol endpoints (demo_market), runs the consent service, the e-ID and
+ * the citizen portal, fetches and verifies the signed configuration, leaves in
  * the portal an officer's read of the printed citizen (driving the portal's
  * and the e-ID's HTTP interfaces as a browser would), and records
  * everything - URLs, paths, keys, pids - in DIR/federation.json
@@ -75,6 +78,9 @@
 #define CONSUMER_OFFSET 10u
 #define GATEWAY_OFFSET 20u
 /* 30-36 were the sectors' ports; they now listen on Unix sockets. */
+/* The eleventh member's gateway (the logistics company): 10-29 are full. */
+#define EXTRA_CONSUMER_OFFSET 56u
+#define EXTRA_GATEWAY_OFFSET 57u
 #define CONSENT_OFFSET 40u
 #define ID_OFFSET 45u
 #define PORTAL_OFFSET 50u
@@ -139,6 +145,16 @@
 #define BANK_CUSTOMER_ACCOUNT "0123456789"
 #define ORDERS_SERVICE "VN/GOV/KBNN/treasury/orders"
 #define RECEIPTS_SERVICE "VN/GOV/KBNN/treasury/receipts"
+/* The data marketplace (docs/marketplace.md): two enterprises (class COM)
+ * buy the population registry's address check and the enterprise
+ * registry's feed; the bank's customer desk is one of them. */
+#define BANK_MARKET_CLIENT BANK_MEMBER "/customers"
+#define LOGISTICS_MEMBER "VN/COM/0100000088"
+#define LOGISTICS_NAME "Công ty Giao vận Thử nghiệm"
+#define LOGISTICS_CLIENT LOGISTICS_MEMBER "/delivery"
+#define MARKET_PURPOSE "customer-verification"
+#define VERIFY_SERVICE "VN/GOV/BCA/population/verify"
+#define ENTERPRISES_SERVICE "VN/GOV/BTC/enterprise/enterprises"
 
 static const char demo_usage[] =
 	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
@@ -152,7 +168,9 @@ static const char demo_usage[] =
 	"registries (BCA population, BTP civil status, BTC enterprises, TCT tax,\n"
 	"BHXH social insurance, BNNMT land, CSGT vehicles), the Government Office\n"
 	"(VPCP: the portal and the consent service), the State Treasury (KBNN: fee\n"
-	"payment orders) and a demo bank (" BANK_MEMBER "), run from DIR.\n"
+	"payment orders), a demo bank (" BANK_MEMBER ") and a demo logistics company\n"
+	"(" LOGISTICS_MEMBER "), both enterprises buying in the data marketplace, run\n"
+	"from DIR.\n"
 	"  up     initialise (first time) and start ndx-registry on 127.0.0.1:PORT;\n"
 	"         seed synthetic data into DIR/sector (first time: ndx-sector seed\n"
 	"         --citizens " SECTOR_CITIZENS " --seed " SECTOR_SEED ") and serve each agency's\n"
@@ -184,6 +202,12 @@ static const char demo_usage[] =
 	"         start the State Treasury's payment platform and the demo bank\n"
 	"         (ndx-pay treasury, ndx-pay bank, docs/payment.md): a procedure's fee\n"
 	"         is paid by VietQR or at the bank before the officers see it;\n"
+	"         publish, as BCA and BTC, the address check (population/verify) and the\n"
+	"         business-registry feed (enterprise/enterprises) in the data marketplace\n"
+	"         for enterprises, and negotiate, as the bank and the logistics company,\n"
+	"         an agreement on each through the registry's Dataspace Protocol\n"
+	"         endpoints to FINALIZED (their member credentials in DIR/market; a\n"
+	"         later up negotiates only what is not in force);\n"
 	"         fetch and verify the signed configuration into DIR/conf; the first time,\n"
 	"         sign the printed citizen in to the portal, file a change of residence\n"
 	"         for them and have BCA's officer open it (a read of their record the\n"
@@ -215,10 +239,12 @@ static const char demo_usage[] =
 	"                    first set up with, else 4400); then, in the order BCA,\n"
 	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP, KBNN, the bank:\n"
 	"                    the gateways' consumer ports PORT+10..19 and gateway\n"
-	"                    ports PORT+20..29, the sectors PORT+30..36; the treasury\n"
+	"                    ports PORT+20..29 (the sectors listen on Unix sockets\n"
+	"                    in DIR/sector); the treasury\n"
 	"                    PORT+38, the bank PORT+39; the consent service PORT+40,\n"
 	"                    the e-ID PORT+45, the portal PORT+50, the monitoring\n"
-	"                    service PORT+55\n"
+	"                    service PORT+55, the logistics company's gateway\n"
+	"                    PORT+56 (consumer) and PORT+57\n"
 	"  --pin PIN         (id-token) the citizen, one with a demo account\n"
 	"  --out FILE        (id-token) where the token goes\n"
 	"  --help            show this help\n";
@@ -295,8 +321,10 @@ static const struct demo_member members[] = {
 			/* The verification service (docs/sectors.md
 			 * "Verification"): the other registries reconcile their
 			 * records with it in batches, each person checked logged. */
+			/* Offered to enterprises in the marketplace as the
+			 * address check (demo_market), for customer-verification. */
 			{ "verify", "Đối chiếu dữ liệu với Cơ sở dữ liệu quốc gia về dân cư", 1,
-			  { "data-reconciliation", "public-service" }, 0, "verify",
+			  { "data-reconciliation", "public-service", MARKET_PURPOSE }, 0, "verify",
 			  { "data-reconciliation" }, NULL } } },
 		TRANSPARENCY,
 		/* The national e-ID (VNeID is the Ministry of Public Security's):
@@ -319,7 +347,8 @@ static const struct demo_member members[] = {
 		/* An enterprise record names its legal representative: personal. */
 		{ "enterprise", {
 			{ "enterprises", "Tra cứu doanh nghiệp", 1,
-			  { "public-service", "tax-administration", "social-insurance" }, 0,
+			  { "public-service", "tax-administration", "social-insurance",
+			    MARKET_PURPOSE }, 0,
 			  /* The household-business procedure searches the names of
 			   * everyone's enterprises. */
 			  "enterprises", { "public-service" }, NULL },
@@ -384,7 +413,13 @@ static const struct demo_member members[] = {
 	/* A demo bank (`ndx-pay bank`): its confirmation page pays a VietQR
 	 * code and sends the signed receipt to the treasury. */
 	{ BANK_MEMBER, BANK_NAME, NULL, {
-		{ "payments", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
+		{ "payments", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } },
+		/* Its customer desk, a consumer of the marketplace's offers. */
+		{ "customers", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
+	/* A demo logistics company: its delivery system checks the addresses
+	 * and the enterprises it ships for, bought in the marketplace. */
+	{ LOGISTICS_MEMBER, LOGISTICS_NAME, NULL, {
+		{ "delivery", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
 };
 #define N_MEMBERS (sizeof(members) / sizeof(members[0]))
 
@@ -1230,8 +1265,13 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 	memset(g, 0, sizeof(*g));
 	g->m = &members[i];
 	g->code = strrchr(g->m->id, '/') + 1;
-	g->consumer_port = base + CONSUMER_OFFSET + (unsigned)i;
-	g->gateway_port = base + GATEWAY_OFFSET + (unsigned)i;
+	if (i < 10) {
+		g->consumer_port = base + CONSUMER_OFFSET + (unsigned)i;
+		g->gateway_port = base + GATEWAY_OFFSET + (unsigned)i;
+	} else {
+		g->consumer_port = base + EXTRA_CONSUMER_OFFSET;
+		g->gateway_port = base + EXTRA_GATEWAY_OFFSET;
+	}
 	snprintf(g->address, sizeof(g->address), "https://127.0.0.1:%u", g->gateway_port);
 	snprintf(g->consumer_url, sizeof(g->consumer_url), "http://127.0.0.1:%u", g->consumer_port);
 	if (join(g->dir, p->gateways, g->code) || join(g->config, g->dir, "gateway.json") ||
@@ -3201,13 +3241,61 @@ static int start_id(struct demo_state *st, const char *bin)
 	return wait_ready(a->pid, NAME_ID, a->url, a->log, a->log_from, "listening on", now_ms());
 }
 
+/* A registry member credential for member (`ndx-registry token add NAME
+ * --member MEMBER`) in the 0600 file path, made once: a file that exists
+ * is kept. */
+static int member_credential(const struct demo_state *st, const char *registry_bin,
+			     const char *path, const char *member, const char *name)
+{
+	char out[PATH_MAX + 8];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	/* The command prints the token and a notice, both into out. */
+	snprintf(out, sizeof(out), "%s.new", path);
+	(void)unlink(out);
+	{
+		char *argv[] = { (char *)registry_bin, "token", "add", (char *)name, "--member",
+				 (char *)member, "--data", (char *)st->paths.registry_dir, NULL };
+		if (run_to_end(argv, out, "ndx-registry token add") != 0)
+			return -1;
+	}
+	rc = ndx_file_read(out, 4096, &text, &len);
+	(void)unlink(out);
+	/* The token is the one line without a space (base64url); the
+	 * command's notice, on unbuffered stderr, may come first. */
+	char *tok = NULL, *line = rc == NDX_OK ? text : NULL;
+	while (line && *line && !tok) {
+		size_t n = strcspn(line, "\n");
+		if (n && memchr(line, ' ', n) == NULL && line[n] == '\n') {
+			line[n] = '\0';
+			tok = line;
+		}
+		line = line[n] ? line + n + 1 : NULL;
+	}
+	if (!tok) {
+		if (text)
+			OPENSSL_cleanse(text, len);
+		free(text);
+		cli_error("ndx-registry token add printed no credential for %s", member);
+		return -1;
+	}
+	rc = text_file(path, tok, 0600);
+	OPENSSL_cleanse(text, len);
+	free(text);
+	return rc;
+}
+
 /* The marketplace credentials the demo's members give the portal
  * (docs/portal.md "The marketplace"): one registry member credential per
  * member with officers, in the portal's market-credentials directory,
  * made once (a demo brought up again keeps them). */
 static int market_credentials(struct demo_state *st, const char *registry_bin)
 {
-	char dir[PATH_MAX], path[PATH_MAX], out[PATH_MAX + 8], name[96], file[96];
+	char dir[PATH_MAX], path[PATH_MAX], name[96], file[96];
 
 	if (join(dir, st->portal.dir, "market-credentials"))
 		return -1;
@@ -3216,10 +3304,6 @@ static int market_credentials(struct demo_state *st, const char *registry_bin)
 		return -1;
 	}
 	for (size_t i = 0; i < N_OFFICERS; i++) {
-		char *text = NULL;
-		size_t len = 0;
-		int rc;
-
 		snprintf(name, sizeof(name), "portal.%s", officers[i].agency);
 		snprintf(file, sizeof(file), "%s.token", officers[i].agency);
 		for (char *c = name; *c; c++)
@@ -3228,45 +3312,341 @@ static int market_credentials(struct demo_state *st, const char *registry_bin)
 		for (char *c = file; *c; c++)
 			if (*c == '/')
 				*c = '_';
-		if (join(path, dir, file))
+		if (join(path, dir, file) ||
+		    member_credential(st, registry_bin, path, officers[i].agency, name) != 0)
 			return -1;
-		if (access(path, F_OK) == 0)
-			continue;
-		/* The command prints the token and a notice, both into out. */
-		snprintf(out, sizeof(out), "%s.new", path);
-		(void)unlink(out);
-		{
-			char *argv[] = { (char *)registry_bin, "token", "add", name, "--member",
-					 (char *)officers[i].agency, "--data",
-					 st->paths.registry_dir, NULL };
-			if (run_to_end(argv, out, "ndx-registry token add") != 0)
-				return -1;
+	}
+	return 0;
+}
+
+/* ---- the marketplace's enterprises ------------------------------------ */
+
+/* What the demo publishes (docs/marketplace.md): the population
+ * registry's verification service as an address check, and the enterprise
+ * registry's enterprises as a feed, each with one offer for enterprises
+ * alone; and who buys them. */
+struct demo_offer {
+	const char *service, *provider;
+	const char *title_vi, *title_en, *desc_vi, *desc_en, *theme, *periodicity;
+	const char *method;
+	long long price;
+	const char *unit; /* ndx:VNDPerCall, ndx:VNDPerMonth */
+};
+
+static const struct demo_offer market_offers[] = {
+	{ VERIFY_SERVICE, "VN/GOV/BCA", "Kiểm tra địa chỉ của công dân",
+	  "Address check of a citizen",
+	  "Trả lời địa chỉ thường trú khách hàng khai có khớp với Cơ sở dữ liệu quốc gia về "
+	  "dân cư hay không (POST /verify với pin và address); không trả lại địa chỉ.",
+	  "Answers whether the permanent address a customer gives matches the national "
+	  "population database (POST /verify with pin and address); never returns the address.",
+	  "http://publications.europa.eu/resource/authority/data-theme/SOCI", "CONT", "POST", 500,
+	  "ndx:VNDPerCall" },
+	{ ENTERPRISES_SERVICE, "VN/GOV/BTC", "Dữ liệu đăng ký doanh nghiệp",
+	  "Business registry feed",
+	  "Thông tin đăng ký của doanh nghiệp theo mã số (GET /enterprises/{mã}), cập nhật "
+	  "hằng ngày.",
+	  "An enterprise's registration by its code (GET /enterprises/{code}), updated daily.",
+	  "http://publications.europa.eu/resource/authority/data-theme/ECON", "DAILY", "GET",
+	  2000000, "ndx:VNDPerMonth" },
+};
+#define N_MARKET_OFFERS (sizeof(market_offers) / sizeof(market_offers[0]))
+
+/* Each enterprise buys both offers for its subsystem. */
+static const struct {
+	const char *member, *client;
+} market_buyers[] = {
+	{ BANK_MEMBER, BANK_MARKET_CLIENT },
+	{ LOGISTICS_MEMBER, LOGISTICS_CLIENT },
+};
+#define N_MARKET_BUYERS (sizeof(market_buyers) / sizeof(market_buyers[0]))
+
+#define DSP_CONTEXT "https://w3id.org/dspace/2025/1/context.jsonld"
+
+/* The offer's ODRL policy (new reference): customer-verification only,
+ * enterprises only, its method, a year, 10,000 calls a day, no onward
+ * transfer, its price. */
+static json_t *offer_policy(const struct demo_offer *o)
+{
+	return json_pack("{s[{ss s[{ssssss} {ssss s[s]} {ssss s[s]} {ssssss} {sssssIss}]}]"
+			 " s[{ss}] s[{ss s[{sssssIss}]}]}",
+			 "permission", "action", "use", "constraint", "leftOperand", "purpose",
+			 "operator", "eq", "rightOperand", MARKET_PURPOSE, "leftOperand",
+			 "ndx:consumerClass", "operator", "isAnyOf", "rightOperand", "enterprise",
+			 "leftOperand", "ndx:method", "operator", "isAnyOf", "rightOperand",
+			 o->method, "leftOperand", "elapsedTime", "operator", "lteq",
+			 "rightOperand", "P365D", "leftOperand", "count", "operator", "lteq",
+			 "rightOperand", (json_int_t)10000, "unit", "ndx:perDay",
+			 "prohibition", "action", "distribute", "obligation", "action",
+			 "compensate", "constraint", "leftOperand", "payAmount", "operator", "eq",
+			 "rightOperand", (json_int_t)o->price, "unit", o->unit);
+}
+
+/* "urn:uuid:" and a random (version 4) UUID into out. */
+static int urn_uuid(char out[46])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		cli_error("no random bytes");
+		return -1;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 46,
+		 "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+	return 0;
+}
+
+/* The credential file of member in DIR/market. */
+static int market_token_path(const struct demo_state *st, const char *member, char *out)
+{
+	char file[96];
+
+	snprintf(file, sizeof(file), "market/%s.token", member);
+	for (char *c = file + 7; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	return join(out, st->paths.dir, file);
+}
+
+/* A client of the registry acting as member, with its credential. */
+static int market_api(const struct demo_state *st, const char *member, struct cli_api *api)
+{
+	char path[PATH_MAX];
+
+	return market_token_path(st, member, path) || cli_api_open(api, st->url, path, 1) ? -1 : 0;
+}
+
+/* POSTs body (borrowed) as api; 0 with *out the answer (may be NULL). */
+static int market_post(const struct cli_api *api, const char *path, const json_t *body,
+		       json_t **out, const char *what)
+{
+	char err[1024];
+
+	*out = NULL;
+	if (!body) {
+		cli_error("out of memory");
+		return -1;
+	}
+	if (cli_api_call(api, "POST", path, body, NULL, out, err, sizeof(err)) != NDX_OK) {
+		cli_error("marketplace: %s: %s", what, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The dataset of service as the catalogue shows it to consumer: 1 with its
+ * id and its first visible offer's in ds and offer, 0 when there is none,
+ * -1 on error (printed). */
+static int catalog_offer(const struct cli_api *consumer, const char *service, char ds[128],
+			 char offer[128])
+{
+	json_t *req, *cat = NULL;
+	const json_t *x;
+	size_t i;
+	int found = 0;
+
+	req = json_pack("{s[s]sss[{ss}]}", "@context", DSP_CONTEXT, "@type",
+			"CatalogRequestMessage", "filter", "ndx:service", service);
+	if (market_post(consumer, "/dsp/catalog/request", req, &cat, "the catalogue") != 0) {
+		json_decref(req);
+		return -1;
+	}
+	json_decref(req);
+	json_array_foreach(json_object_get(cat, "dataset"), i, x) {
+		const char *id = json_string_value(json_object_get(x, "@id"));
+		const char *oid = json_string_value(
+			json_object_get(json_array_get(json_object_get(x, "hasPolicy"), 0), "@id"));
+
+		if (!found && id && oid && strlen(id) < 128 && strlen(oid) < 128) {
+			snprintf(ds, 128, "%s", id);
+			snprintf(offer, 128, "%s", oid);
+			found = 1;
 		}
-		rc = ndx_file_read(out, 4096, &text, &len);
-		(void)unlink(out);
-		/* The token is the one line without a space (base64url); the
-		 * command's notice, on unbuffered stderr, may come first. */
-		char *tok = NULL, *line = rc == NDX_OK ? text : NULL;
-		while (line && *line && !tok) {
-			size_t n = strcspn(line, "\n");
-			if (n && memchr(line, ' ', n) == NULL && line[n] == '\n') {
-				line[n] = '\0';
-				tok = line;
-			}
-			line = line[n] ? line + n + 1 : NULL;
-		}
-		if (!tok) {
-			if (text)
-				OPENSSL_cleanse(text, len);
-			free(text);
-			cli_error("ndx-registry token add printed no credential for %s",
-				  officers[i].agency);
+	}
+	json_decref(cat);
+	return found;
+}
+
+/* The dataset of o and its offer as the catalogue shows them to consumer
+ * (see catalog_offer), published by its provider first when the catalogue
+ * has none. */
+static int market_dataset(const struct demo_state *st, const struct cli_api *consumer,
+			  const struct demo_offer *o, char ds[128], char offer[128])
+{
+	struct cli_api prov;
+	json_t *body, *pub = NULL;
+	int rc = catalog_offer(consumer, o->service, ds, offer);
+
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	body = json_pack("{ss s{ssss} s{ssss} s[s] ss ss s[o]}", "service", o->service, "title",
+			 "vi", o->title_vi, "en", o->title_en, "description", "vi", o->desc_vi,
+			 "en", o->desc_en, "theme", o->theme, "license",
+			 "https://creativecommons.org/licenses/by-nd/4.0/", "accrual_periodicity",
+			 o->periodicity, "offers", offer_policy(o));
+	if (market_api(st, o->provider, &prov) != 0) {
+		json_decref(body);
+		return -1;
+	}
+	rc = market_post(&prov, "/market/datasets", body, &pub, "publishing a dataset");
+	cli_api_close(&prov);
+	json_decref(body);
+	json_decref(pub);
+	if (rc != 0)
+		return -1;
+	rc = catalog_offer(consumer, o->service, ds, offer);
+	if (rc == 0)
+		cli_error("marketplace: the dataset of %s is not in the catalogue", o->service);
+	return rc > 0 ? 0 : -1;
+}
+
+/* Whether client already holds an agreement in force on service. */
+static int market_in_force(const struct cli_api *consumer, const char *client,
+			   const char *service, int *yes)
+{
+	char err[1024];
+	json_t *out = NULL;
+	const json_t *n;
+	size_t i;
+
+	*yes = 0;
+	if (cli_api_call(consumer, "GET", "/market/negotiations", NULL, NULL, &out, err,
+			 sizeof(err)) != NDX_OK) {
+		cli_error("marketplace: the negotiations: %s", err);
+		return -1;
+	}
+	json_array_foreach(json_object_get(out, "negotiations"), i, n)
+		if (same_string(n, "client", client) && same_string(n, "service", service) &&
+		    same_string(n, "state", "FINALIZED") && same_string(n, "agreement_state", "active"))
+			*yes = 1;
+	json_decref(out);
+	return 0;
+}
+
+/* The negotiation of o's offer for buyer b's client, through the registry's
+ * Dataspace Protocol endpoints, each message sent by the party it belongs
+ * to: the consumer's request, the provider's agreement on the offer's
+ * terms, the consumer's verification, the provider's FINALIZED. */
+static int market_negotiate(const struct demo_state *st, const struct cli_api *consumer,
+			    const char *member, const char *client, const struct demo_offer *o)
+{
+	char ds[128], offer[128], cpid[46], agreement_id[46], path[256], now[NDX_TIME_TEXT_LEN];
+	char callback[96];
+	struct cli_api prov;
+	json_t *body, *neg = NULL, *out = NULL, *agreement;
+	const char *ppid;
+	int rc = -1;
+
+	if (market_dataset(st, consumer, o, ds, offer) != 0 || urn_uuid(cpid) != 0 ||
+	    urn_uuid(agreement_id) != 0)
+		return -1;
+	if (market_api(st, o->provider, &prov) != 0)
+		return -1;
+	snprintf(callback, sizeof(callback), "%s/dsp/consumer", st->url);
+	body = json_pack("{s[s]ss ss s{ss} ss ss}", "@context", DSP_CONTEXT, "@type",
+			 "ContractRequestMessage", "consumerPid", cpid, "offer", "@id", offer,
+			 "callbackAddress", callback, "ndx:client", client);
+	rc = market_post(consumer, "/dsp/negotiations/request", body, &neg, "the request");
+	json_decref(body);
+	ppid = json_string_value(json_object_get(neg, "providerPid"));
+	if (rc || !ppid) {
+		rc = -1;
+		goto out;
+	}
+	/* The agreement: exactly the offer's terms, with its parties. */
+	ndx_time_format(time(NULL), now);
+	agreement = offer_policy(o);
+	if (agreement)
+		json_object_update_new(agreement,
+				       json_pack("{ss ss ss ss ss ss}", "@id", agreement_id, "@type",
+						 "Agreement", "target", ds, "assigner", o->provider,
+						 "assignee", member, "timestamp", now));
+	body = json_pack("{s[s]ss ss ss so*}", "@context", DSP_CONTEXT, "@type",
+			 "ContractAgreementMessage", "providerPid", ppid, "consumerPid", cpid,
+			 "agreement", agreement);
+	snprintf(path, sizeof(path), "/dsp/consumer/negotiations/%s/agreement", cpid);
+	rc = market_post(&prov, path, body, &out, "the agreement");
+	json_decref(body);
+	json_decref(out);
+	out = NULL;
+	if (rc)
+		goto out;
+	body = json_pack("{s[s]ss ss ss}", "@context", DSP_CONTEXT, "@type",
+			 "ContractAgreementVerificationMessage", "providerPid", ppid, "consumerPid",
+			 cpid);
+	snprintf(path, sizeof(path), "/dsp/negotiations/%s/agreement/verification", ppid);
+	rc = market_post(consumer, path, body, &out, "the verification");
+	json_decref(body);
+	json_decref(out);
+	out = NULL;
+	if (rc)
+		goto out;
+	body = json_pack("{s[s]ss ss ss ss}", "@context", DSP_CONTEXT, "@type",
+			 "ContractNegotiationEventMessage", "providerPid", ppid, "consumerPid",
+			 cpid, "eventType", "FINALIZED");
+	snprintf(path, sizeof(path), "/dsp/consumer/negotiations/%s/events", cpid);
+	rc = market_post(&prov, path, body, &out, "finalising");
+	json_decref(body);
+	if (!rc && !same_string(out, "state", "FINALIZED")) {
+		cli_error("marketplace: the negotiation %s is not FINALIZED", ppid);
+		rc = -1;
+	}
+	json_decref(out);
+out:
+	json_decref(neg);
+	cli_api_close(&prov);
+	return rc;
+}
+
+/* The marketplace of the demo: credentials for the providers and buyers
+ * (DIR/market, 0600, made once), the datasets published, and each buyer's
+ * agreement on each offer negotiated to FINALIZED unless one is in force
+ * (a later up negotiates nothing again). The agreements' grants are in the
+ * configuration fetched next. */
+static int demo_market(const struct demo_state *st, const char *registry_bin)
+{
+	char dir[PATH_MAX], path[PATH_MAX], name[96];
+	const char *members_[N_MARKET_OFFERS + N_MARKET_BUYERS];
+	size_t i, j;
+
+	if (join(dir, st->paths.dir, "market") || ndx_mkdirs(dir, 0700) != NDX_OK) {
+		cli_error("cannot create %s/market", st->paths.dir);
+		return -1;
+	}
+	for (i = 0; i < N_MARKET_OFFERS; i++)
+		members_[i] = market_offers[i].provider;
+	for (i = 0; i < N_MARKET_BUYERS; i++)
+		members_[N_MARKET_OFFERS + i] = market_buyers[i].member;
+	for (i = 0; i < N_MARKET_OFFERS + N_MARKET_BUYERS; i++) {
+		snprintf(name, sizeof(name), "demo.%s", members_[i]);
+		for (char *c = name; *c; c++)
+			if (*c == '/')
+				*c = '.';
+		if (market_token_path(st, members_[i], path) ||
+		    member_credential(st, registry_bin, path, members_[i], name) != 0)
 			return -1;
+	}
+	for (i = 0; i < N_MARKET_BUYERS; i++) {
+		struct cli_api consumer;
+		int rc = 0;
+
+		if (market_api(st, market_buyers[i].member, &consumer) != 0)
+			return -1;
+		for (j = 0; j < N_MARKET_OFFERS && rc == 0; j++) {
+			int yes = 0;
+
+			rc = market_in_force(&consumer, market_buyers[i].client,
+					     market_offers[j].service, &yes);
+			if (rc == 0 && !yes)
+				rc = market_negotiate(st, &consumer, market_buyers[i].member,
+						      market_buyers[i].client, &market_offers[j]);
 		}
-		rc = text_file(path, tok, 0600);
-		OPENSSL_cleanse(text, len);
-		free(text);
-		if (rc != 0)
+		cli_api_close(&consumer);
+		if (rc)
 			return -1;
 	}
 	return 0;
@@ -4055,6 +4435,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 		}
 	}
 	cli_api_close(&api);
+	if (demo_market(st, registry_bin) != 0)
+		goto fail;
 	if (cli_conf_fetch(st->url, p->anchor, p->conf, 1, &st->conf_version) != CLI_EXIT_OK)
 		goto fail;
 	if (start_treasury(st, pay_bin) != 0 || start_gateways(st, gateway_bin) != 0 ||
@@ -4211,6 +4593,24 @@ static void print_try_birth(const struct demo_state *st)
 	printf("  %s/profile\n", st->portal.url);
 }
 
+/* The data marketplace: the logistics company reads the printed
+ * enterprise under the agreement up negotiated (demo_market). */
+static void print_try_market(const struct demo_state *st)
+{
+	const struct demo_gateway *g = gateway_of(st, LOGISTICS_CLIENT);
+
+	printf("The data marketplace (docs/marketplace.md \"In the demo\"): the bank\n"
+	       "%s and the logistics company %s bought the address check\n"
+	       "%s and the business-registry feed\n"
+	       "%s for %s; the logistics company reads\n"
+	       "the same enterprise under its agreement:\n",
+	       BANK_MEMBER, LOGISTICS_MEMBER, VERIFY_SERVICE, ENTERPRISES_SERVICE, MARKET_PURPOSE);
+	printf("  curl -s -H 'X-Road-Client: %s' -H 'Ndx-Purpose: %s' -H 'Ndx-Subject: %s' "
+	       "%s/r1/%s/%s\n",
+	       LOGISTICS_CLIENT, MARKET_PURPOSE, st->try_pin, g ? g->consumer_url : "",
+	       ENTERPRISES_SERVICE, st->try_code);
+}
+
 static void print_try_exchange(const struct demo_state *st)
 {
 	char curl[2 * PATH_MAX + 256], self[PATH_MAX];
@@ -4246,6 +4646,7 @@ static void print_try_exchange(const struct demo_state *st)
 	print_try_death(st, self);
 	print_try_move(st);
 	print_try_birth(st);
+	print_try_market(st);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
 	       "  %s citizens by number, same password); file a household business or a\n"

@@ -14,7 +14,9 @@ data: the e-ID is registered as an id provider (its key in the signed configurat
 reads are registered only where the demo's flows need them, the printed reads are about
 the printed citizen alone, the first up leaves an officer's read of that citizen in the
 portal, and the printed access-list line works with the ID token `ndx demo id-token`
-writes."""
+writes. In the data marketplace, two enterprises (class COM: the bank and a logistics
+company) hold agreements negotiated at up on the address check and the business-registry
+feed, whose grants carry their calls."""
 
 import base64
 import hashlib
@@ -44,7 +46,8 @@ MEMBERS = {"VN/GOV/BCA": "Bộ Công an", "VN/GOV/BTP": "Bộ Tư pháp",
            "VN/GOV/BHXH": "Bảo hiểm xã hội Việt Nam",
            "VN/GOV/BNNMT": "Bộ Nông nghiệp và Môi trường",
            "VN/GOV/CSGT": "Cục Cảnh sát giao thông", "VN/GOV/VPCP": "Văn phòng Chính phủ",
-           "VN/GOV/KBNN": "Kho bạc Nhà nước", "VN/COM/0100000099": "Ngân hàng Thử nghiệm"}
+           "VN/GOV/KBNN": "Kho bạc Nhà nước", "VN/COM/0100000099": "Ngân hàng Thử nghiệm",
+           "VN/COM/0100000088": "Công ty Giao vận Thử nghiệm"}
 # member -> (sector, port offset, {service id: table})
 SECTORS = {
     "VN/GOV/BCA": ("population", 30, {"population/citizens": "citizens",
@@ -96,7 +99,7 @@ APP_OFFSETS = {"consent": 40, "id": 45, "portal": 50, "monitor": 55, "treasury":
                "bank": 39}
 # Processes and how many: the ones the demo always has; ndx-id and ndx-portal may be
 # listed too (at most one each). The stop order, by group.
-PROCS = {"ndx-gateway": 10, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1,
+PROCS = {"ndx-gateway": 11, "ndx-sector": 7, "ndx-consent": 1, "ndx-registry": 1,
          "ndx-pay": 2}
 OPTIONAL_PROCS = {"ndx-id", "ndx-portal", "ndx-monitor"}
 STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-monitor": 0, "ndx-gateway": 1, "ndx-sector": 2,
@@ -301,8 +304,9 @@ def check_federation_live(fed, port):
     for i, m in enumerate(MEMBERS):
         g = gws[m]
         assert g["code"] == "gw1"
-        assert g["consumer_url"] == f"http://127.0.0.1:{port + 10 + i}"
-        assert g["gateway_url"] == f"https://127.0.0.1:{port + 20 + i}"
+        # The eleventh (the logistics company) on +56 and +57: +10..+29 are full.
+        assert g["consumer_url"] == f"http://127.0.0.1:{port + (10 + i if i < 10 else 56)}"
+        assert g["gateway_url"] == f"https://127.0.0.1:{port + (20 + i if i < 10 else 57)}"
         assert g["pid"] > 0 and alive(g["pid"]), g
         assert Path(g["config"]).is_file() and Path(g["sign_pub"]).is_file()
         assert Path(g["data_dir"]).is_dir() and Path(g["log"]).is_file()
@@ -513,6 +517,120 @@ def test_federation_file_matches_and_exports(up, tmp_path):
     assert len(exported["gateways"]) == len(MEMBERS)
     res = ok(run_ndx(up.build_dir, "federation", "apply", out, *common))
     assert res.stdout.startswith("no changes"), res.stdout
+
+
+# The marketplace (docs/marketplace.md): the bank's customer desk and the logistics
+# company's delivery system each bought, by a negotiation up made through the registry's
+# Dataspace Protocol endpoints, the population registry's address check and the
+# enterprise registry's feed.
+BANK, LOGISTICS = "VN/COM/0100000099", "VN/COM/0100000088"
+BUYERS = {BANK: f"{BANK}/customers", LOGISTICS: f"{LOGISTICS}/delivery"}
+VERIFY, ENTERPRISES = "VN/GOV/BCA/population/verify", "VN/GOV/BTC/enterprise/enterprises"
+MARKET_PURPOSE = "customer-verification"
+
+
+def market_token(up, member):
+    return (up.dir / "market" / (member.replace("/", "_") + ".token")).read_text().strip()
+
+
+def test_enterprises_buy_in_the_marketplace(up):
+    """Two enterprises (class COM) are members of the signed configuration, each with an
+    agreement FINALIZED on each offer, whose grant carries its policy; a first call of
+    each through the exchange succeeds and is metered against its agreement; a service
+    they did not agree on, or another purpose than the agreed one, is refused."""
+    fed = up.fed
+    conf = json.loads((Path(fed["conf_dir"]) / "conf.json").read_text())
+    conf = conf.get("conf", conf)
+    members = {m["id"]: m["name"] for m in conf["members"]}
+    assert members[BANK] == MEMBERS[BANK] and members[LOGISTICS] == MEMBERS[LOGISTICS]
+    assert all(m.split("/")[1] == "COM" for m in BUYERS)
+    # The address check is offered to enterprises alone: the bank sees its offer, a
+    # state body (BTC) does not.
+    def offers_seen(member):
+        r = requests.post(up.url + "/dsp/catalog/request", timeout=10, json={
+            "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+            "@type": "CatalogRequestMessage", "filter": [{"ndx:service": VERIFY}]},
+            headers={"Authorization": "Bearer " + market_token(up, member)})
+        assert r.status_code == 200, r.text
+        return [o for d in r.json()["dataset"] for o in d["hasPolicy"]]
+    assert len(offers_seen(BANK)) == 1 and offers_seen("VN/GOV/BTC") == []
+    agreements = {}
+    for member, client in BUYERS.items():
+        r = requests.get(up.url + "/market/negotiations", timeout=10,
+                         headers={"Authorization": "Bearer " + market_token(up, member)})
+        assert r.status_code == 200, r.text
+        for sid in (VERIFY, ENTERPRISES):
+            done = [n for n in r.json()["negotiations"] if n["client"] == client
+                    and n["service"] == sid and n["state"] == "FINALIZED"
+                    and n["agreement_state"] == "active"]
+            assert len(done) == 1, (client, sid, r.json())
+            agreements[(client, sid)] = done[0]["agreement_id"]
+    # Each agreement's grant, with its policy, in the signed configuration.
+    by_agreement = {g["agreement"]: g for g in conf["grants"] if g.get("agreement")}
+    for (client, sid), aid in agreements.items():
+        g = by_agreement[aid]
+        assert (g["client"], g["service"]) == (client, sid)
+        assert g["methods"] == (["POST"] if sid == VERIFY else ["GET"]) and g["not_after"]
+        perm = {c["leftOperand"]: c["rightOperand"]
+                for c in g["policy"]["permission"][0]["constraint"]}
+        assert MARKET_PURPOSE in json.dumps(perm["purpose"]), perm
+    # The audit trail shows the negotiations, and no operator granted these clients.
+    finalized = up.api("/api/audit?limit=1000&action=negotiation.finalized")["audit"]
+    assert set(agreements.values()) <= {(a["detail"] or {}).get("agreement")
+                                        for a in finalized}
+    added = up.api("/api/audit?limit=1000&action=grant.add")["audit"]
+    assert not any(client in json.dumps(a) for a in added for client in BUYERS.values())
+
+    # A living citizen and their permanent address, and an enterprise and its legal
+    # representative, none of whom the federation's printed flows name (their access
+    # lists are checked exactly by the tests that follow).
+    named = json.dumps(fed)
+    db = sqlite3.connect(f"file:{fed['sector_dir']}/population.db?mode=ro", uri=True)
+    pin, address = next(r for r in db.execute(
+        "SELECT pin, permanent_address FROM citizens WHERE deceased_on IS NULL "
+        "ORDER BY pin DESC") if r[0] not in named)
+    db.close()
+    db = sqlite3.connect(f"file:{fed['sector_dir']}/enterprise.db?mode=ro", uri=True)
+    code, rep = next(r for r in db.execute(
+        "SELECT code, legal_rep_pin FROM enterprises WHERE status = 'active' ORDER BY code "
+        "DESC") if r[1] not in named and r[1] != pin and r[0] not in named)
+    db.close()
+    for member, client in BUYERS.items():
+        url = up.gws[member]["consumer_url"]
+        hdr = {"X-Road-Client": client, "Ndx-Purpose": MARKET_PURPOSE}
+        r = requests.post(f"{url}/r1/{VERIFY}", timeout=20,
+                          headers={**hdr, "Ndx-Subject": pin},
+                          json={"records": [{"pin": pin, "address": address}]})
+        assert r.status_code == 200, (member, r.status_code, r.text)
+        assert r.json()["results"][0]["address"] == "match", r.text
+        r = requests.post(f"{url}/r1/{VERIFY}", timeout=20,
+                          headers={**hdr, "Ndx-Subject": pin},
+                          json={"records": [{"pin": pin, "address": "Số 1 phố Không Có"}]})
+        assert r.status_code == 200 and r.json()["results"][0]["address"] == "differs", r.text
+        assert address not in r.text  # a verdict, never the registry's value
+        r = requests.get(f"{url}/r1/{ENTERPRISES}/{code}", timeout=20,
+                         headers={**hdr, "Ndx-Subject": rep})
+        assert r.status_code == 200, (member, r.status_code, r.text)
+        # Refused: a service they did not agree on; another purpose than the agreed one;
+        # a method the agreement does not name.
+        r = requests.get(f"{url}/r1/VN/GOV/BCA/population/citizens/{pin}", timeout=20,
+                         headers={**hdr, "Ndx-Subject": pin})
+        assert refusals.reason_of(r) == "NoGrant", r.text
+        r = requests.get(f"{url}/r1/{ENTERPRISES}/{code}", timeout=20,
+                         headers={**hdr, "Ndx-Purpose": "public-service",
+                                  "Ndx-Subject": rep})
+        assert r.status_code >= 400 and refusals.reason_of(r), r.text
+        assert "items" not in r.text and rep not in r.text
+        r = requests.post(f"{url}/r1/{ENTERPRISES}", timeout=20,
+                          headers={**hdr, "Ndx-Subject": rep}, json={})
+        assert r.status_code >= 400 and refusals.reason_of(r), r.text
+    # What up prints: the logistics company's read of the printed enterprise, which
+    # works as printed (not run here: the printed citizen's access list is checked
+    # exactly below).
+    line, = [ln for ln in lines_with(up.out, f"/r1/{ENTERPRISES}/")
+             if f"X-Road-Client: {BUYERS[LOGISTICS]}" in ln]
+    assert line.startswith("curl -s -H") and f"Ndx-Purpose: {MARKET_PURPOSE}" in line
+    assert up.gws[LOGISTICS]["consumer_url"] + "/r1/" in line
 
 
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
