@@ -304,8 +304,9 @@ def test_a_candidate_among_many_people_of_one_name(demo):
     record without a number is found by name and birth date, not among the first few of the
     name (at a million citizens the person was cut off in one duplicate of three:
     bench/README.md "Reconciliation at scale"); of people sharing name, birth date and sex,
-    the one at the record's address is the candidate, and none when the address does not
-    tell them apart; a record without a birth date (a taxpayer's) is found by name and
+    the one at the record's address is the candidate, else the one whose number has the fixed
+    part of the record's (a second number of one person), and none when neither tells them
+    apart; a record without a birth date (a taxpayer's) is found by name and
     address among all of the name."""
     name, folded = "Lê Thị Kiểm Thử", "le thi kiem thu"
     home = "Số 5 phố Hàng Bài, Phường Hoàn Kiếm, Thành phố Hà Nội"
@@ -319,7 +320,15 @@ def test_a_candidate_among_many_people_of_one_name(demo):
              (pins[72], name, folded, "1986-06-06", "Số 9 đường Láng, Phường Láng, Thành phố Hà Nội")]
     elsewhere = (pins[73], name, folded, "1979-09-09",
                  "Số 7 ngõ Kiểm Thử, Phường Ba Đình, Thành phố Hà Nội")
-    add_citizens(demo, many + [the_one] + twins + [elsewhere])
+    # Born the same day with the same name, birth registrations in Hà Nội (001) and in
+    # Thành phố Hồ Chí Minh (079): the fixed part of a personal number (province, sex and
+    # century, year: Circular 07/2016/TT-BCA, Article 7) tells them apart.
+    provinces = [("001187" + "987654", name, folded, "1987-07-07", home),
+                 ("079187" + "987654", name, folded, "1987-07-07", home)]
+    second_numbers = ["079187" + "987653", "001187" + "987653", "048187" + "987653"]
+    assert not demo.sql("population", "SELECT pin FROM citizens WHERE pin IN (?,?,?,?,?)",
+                        *[p[0] for p in provinces], *second_numbers)
+    add_citizens(demo, many + [the_one] + twins + [elsewhere] + provinces)
     records = [
         {"full_name": name, "birth_date": "1985-05-05", "sex": "female"},
         {"full_name": name, "birth_date": "1986-06-06", "sex": "female", "address": twins[1][4]},
@@ -328,6 +337,11 @@ def test_a_candidate_among_many_people_of_one_name(demo):
          "address": "Số 1 phố Huế, Phường Hai Bà Trưng, Thành phố Hà Nội"},
         # As a tax record: a name and an address, no birth date.
         {"full_name": name, "address": elsewhere[4]},
+        # Births under a second number (no address on a birth record).
+        {"pin": second_numbers[0], "full_name": name, "birth_date": "1987-07-07", "sex": "female"},
+        {"pin": second_numbers[1], "full_name": name, "birth_date": "1987-07-07", "sex": "female"},
+        # Registered in a third province: neither is the person.
+        {"pin": second_numbers[2], "full_name": name, "birth_date": "1987-07-07", "sex": "female"},
     ]
     resp = post_verify(demo, records)
     assert resp.status_code == 200, resp.text
@@ -337,6 +351,9 @@ def test_a_candidate_among_many_people_of_one_name(demo):
     assert results[1]["address"] == "match"
     assert "candidate_pin" not in results[2] and "candidate_pin" not in results[3], results
     assert results[4].get("candidate_pin") == elsewhere[0], results[4]
+    assert results[5]["pin"] == "unknown" and results[5].get("candidate_pin") == provinces[1][0]
+    assert results[6].get("candidate_pin") == provinces[0][0], results[6]
+    assert "candidate_pin" not in results[7], results[7]
 
 
 def test_every_checked_person_sees_the_check(demo, reports):
