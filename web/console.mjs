@@ -9,7 +9,7 @@ import { startConsole } from './consoleapp.mjs';
 
 // The pages each role reads; the registry refuses the others' API calls
 // with 403 whatever the page does.
-const ALL = ['overview', 'members', 'services', 'grants', 'personal-data', 'consent-services',
+const ALL = ['overview', 'members', 'services', 'grants', 'live-data', 'personal-data', 'consent-services',
   'gateways', 'revocations', 'officials', 'audit'];
 const NAV = {
   operator: ALL,
@@ -37,6 +37,7 @@ startConsole({
     { path: '/services/*', page: 'service', nav: 'services' },
     { path: '/grants', page: 'grants', nav: 'grants' },
     { path: '/grants/:id/remove', page: 'grant-remove', nav: 'grants' },
+    { path: '/live-data', page: 'live-data', nav: 'live-data' },
     { path: '/personal-data', page: 'personal-data', nav: 'personal-data' },
     { path: '/consent-services', page: 'consent-services', nav: 'consent-services' },
     { path: '/gateways', page: 'gateways', nav: 'gateways' },

@@ -117,7 +117,7 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
       return r.status;
     }, first);
     assert.equal(refused, 403);
-    for (const name of ['personal-data', 'consent-services', 'gateways', 'revocations', 'officials']) {
+    for (const name of ['live-data', 'personal-data', 'consent-services', 'gateways', 'revocations', 'officials']) {
       await visit(page, env, `/${name}`, name);
       assert.equal(await page.locator('main form').count(), 0, `the auditor is offered a form on ${name}`);
       assert.equal(await page.locator('main a[data-remove]').count(), 0, `the auditor is offered a removal on ${name}`);
@@ -236,6 +236,88 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     assert.match(rows[0], new RegExp(`member\\.delete.*${id}`));
     assert.match(rows[1], new RegExp(`member\\.add.*${id}`));
     for (const r of rows.slice(0, 2)) assert.match(r, new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+
+  it('lets the operator add an event type and a subscription, and remove both in order', { timeout: TEST_MS }, async () => {
+    const page = await newPage(env.browser);
+    const operator = officialOf(env, 'operator');
+    await signIn(page, env, operator);
+    await visit(page, env, '/live-data', 'live-data');
+    // The demo's own: its event types, their subscribers and the monitoring client.
+    assert.ok(await page.locator('#event-types tbody tr').count() >= 3);
+    assert.ok(await page.locator('#subscriptions tbody tr').count() >= 3);
+    assert.match(await page.textContent('#monitoring'), /VN\/GOV\/VPCP\/monitoring/);
+    await check(page, 'console-live-data-operator');
+    const service = 'VN/GOV/BCA/population/citizens';
+    const name = 'console-test-changed';
+    const client = env.fed.members.find((m) => !m.id.endsWith('/BCA') && m.subsystems.length).subsystems[0];
+    // A schema that is no JSON object is refused on the page; a name the
+    // registry refuses comes back beside the name.
+    await page.fill('#add-event-type-service', service);
+    await page.fill('#add-event-type-name', 'Bad Name');
+    await page.fill('#add-event-type-schema', '[1, 2');
+    await page.click('#add-event-type-submit');
+    await page.waitForSelector('#add-event-type-schema-error');
+    await page.fill('#add-event-type-schema', '{"type": "object", "required": ["pin"], "properties": {"pin": {"type": "string"}}}');
+    await page.click('#add-event-type-submit');
+    await page.waitForSelector('#add-event-type-name-error');
+    assert.match(await page.textContent('#add-event-type-name-error'), /không hợp lệ/);
+    await check(page, 'console-live-data-errors');
+    await page.fill('#add-event-type-name', name);
+    await page.fill('#add-event-type-title', 'Thử bảng điều khiển');
+    await page.click('#add-event-type-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    const conf = () => page.evaluate(() => fetch('/conf', { cache: 'no-store' }).then((r) => r.json()));
+    assert.ok((await conf()).event_types.some((e) => e.service === service && e.name === name));
+    // A retry schedule given in part is refused on the page; whole, it is sent.
+    await page.fill('#add-subscription-client', client);
+    await page.fill('#add-subscription-service', service);
+    await page.fill('#add-subscription-event', name);
+    await page.fill('#add-subscription-purpose', 'public-service');
+    await page.fill('#add-subscription-first_s', '5');
+    await page.click('#add-subscription-submit');
+    await page.waitForSelector('#add-subscription-max_s-error');
+    await page.fill('#add-subscription-max_s', '60');
+    await page.fill('#add-subscription-give_up_after_s', '3600');
+    await page.click('#add-subscription-submit');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    const sub = page.locator('#subscriptions tbody tr', { hasText: name });
+    assert.match(await sub.textContent(), new RegExp(client));
+    assert.match(await sub.textContent(), /sau 5 giây, tối đa 60 giây, bỏ sau 3600 giây/);
+    const subId = (await sub.locator('a[data-remove]').getAttribute('data-remove')).split(':')[1];
+    assert.ok((await conf()).subscriptions.some((x) => x.client === client && x.event === name));
+    // The event type cannot go while a subscription names it: said on the page.
+    await page.locator(`a[data-remove="event-type:${service}/${name}"]`).click();
+    await ready(page, 'console-remove');
+    await page.click('#confirm-remove');
+    await page.waitForSelector('.govuk-error-summary');
+    assert.match(await page.textContent('.govuk-error-summary'), /từ chối/);
+    await check(page, 'console-remove-event-type-refused');
+    // The subscription first, then the event type.
+    await visit(page, env, `/remove/subscription?id=${subId}`, 'remove');
+    await page.click('#confirm-remove');
+    await ready(page, 'console-live-data');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator('#subscriptions tbody tr', { hasText: name }).count(), 0);
+    await page.locator(`a[data-remove="event-type:${service}/${name}"]`).click();
+    await ready(page, 'console-remove');
+    await page.click('#confirm-remove');
+    await ready(page, 'console-live-data');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.locator('#event-types tbody tr', { hasText: name }).count(), 0);
+    assert.ok(!(await conf()).event_types.some((e) => e.name === name));
+    await page.click('a[data-lang="en"]');
+    await ready(page, 'console-live-data');
+    assert.equal(await page.textContent('h1'), 'Live data');
+    await check(page, 'console-live-data-en');
+    await page.click('a[data-lang="vi"]');
+    await visit(page, env, `/audit?actor=${operator.pin}&action=subscription`, 'audit');
+    const rows = await page.locator('#audit tbody tr').allTextContents();
+    assert.ok(rows.length >= 2, rows.join('\n'));
+    assert.match(rows[0], /subscription\.delete/);
+    assert.match(rows[1], /subscription\.add/);
     assert.deepEqual(page.errors, []);
     await page.context().close();
   });

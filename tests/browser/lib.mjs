@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -48,7 +49,39 @@ function ndxBinary() {
   return path.join(process.env.NDX_BUILD_DIR || path.join(ROOT, 'build'), 'src/cli/ndx');
 }
 
-// Starts `ndx demo up` in a new directory on a free-looking port base and
+// A demo federation takes the ports from its --port-base up (cmd_demo.c
+// PORT_SPAN, 60); the slots are 100 apart. make test runs two browser files
+// at once, each with its own demo, so a slot is taken only when every port
+// in it is free (a port can still be taken between this check and the
+// daemon's bind: startDemo then tries another slot).
+const SLOT_FIRST = 5400;
+const SLOTS = 10;
+const SLOT_SPAN = 100;
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+async function freeSlot(tried) {
+  const order = [...Array(SLOTS).keys()].filter((i) => !tried.has(i));
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randomInt(0, i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  for (const slot of order) {
+    const base = SLOT_FIRST + SLOT_SPAN * slot;
+    let free = true;
+    for (let p = base; p < base + SLOT_SPAN && free; p++) free = await portFree(p);
+    if (free) return slot;
+  }
+  return order.length ? order[0] : randomInt(0, SLOTS);
+}
+
+// Starts `ndx demo up` in a new directory on a free port base and
 // returns {dir, fed, down}. down() is safe to call whatever happened.
 export async function startDemo() {
   const ndx = ndxBinary();
@@ -63,8 +96,11 @@ export async function startDemo() {
     else console.error(`demo kept in ${dir}`);
   };
   let lastError = null;
+  const tried = new Set();
   for (let attempt = 0; attempt < 3; attempt++) {
-    const base = 5400 + 100 * randomInt(0, 5);
+    const slot = await freeSlot(tried);
+    tried.add(slot);
+    const base = SLOT_FIRST + SLOT_SPAN * slot;
     try {
       await run(ndx, ['demo', 'up', '--dir', dir, '--port-base', String(base)], { timeout: 180_000 });
       const fed = webTarget(JSON.parse(await fs.readFile(path.join(dir, 'federation.json'), 'utf8')));

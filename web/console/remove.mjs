@@ -54,6 +54,31 @@ const KINDS = {
     },
     rows: (o) => [['con.idp.issuer', o.issuer], ['con.key_id', o.sign_key_id]],
   },
+  'event-type': {
+    back: 'live-data', path: (id) => `/api/event-types/${api.idPath(id)}`,
+    one: (id) => api.get(`/api/event-types/${api.idPath(id)}`),
+    rows: (o) => [['con.live.service', o.service], ['con.live.name', o.name], ['con.live.title_field', o.title || '']],
+  },
+  subscription: {
+    back: 'live-data', path: (id) => `/api/subscriptions/${enc(id)}`,
+    one: async (id) => {
+      const { subscriptions: list = [] } = await api.get('/api/subscriptions');
+      const o = list.find((x) => String(x.id) === id);
+      if (!o) throw new api.ConsoleError(404, 'Client.NotFound', id);
+      return o;
+    },
+    rows: (o) => [['con.live.client', o.client], ['con.live.service', o.service], ['con.live.name', o.event],
+      ['con.live.purpose', o.purpose || t('none')]],
+  },
+  monitoring: {
+    back: 'live-data', path: () => '/api/monitoring',
+    one: async (id) => {
+      const { client } = await api.get('/api/monitoring');
+      if (!client || client !== id) throw new api.ConsoleError(404, 'Client.NotFound', id);
+      return { client };
+    },
+    rows: (o) => [['con.live.mon.client', o.client]],
+  },
   official: {
     back: 'officials', path: (id) => `/api/officials/${enc(id)}`,
     one: async (id) => {
