@@ -3,7 +3,8 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
-E2E_WORKERS ?= 2
+E2E_WORKERS ?= 3
+BROWSER_FILES_AT_ONCE ?= 2
 E2E_PARALLEL = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadfile)
 RELEASE_BUILD ?= build-release
 FUZZ_BUILD ?= build-fuzz
@@ -168,7 +169,8 @@ test-pg-valgrind: build-tests
 
 # The end-to-end files run E2E_WORKERS at a time (pytest-xdist), each file's
 # tests on one worker in their order (--dist loadfile): they mostly wait on
-# fsyncs, sockets and timers, so one worker leaves the cores idle. Each
+# fsyncs, sockets and timers, so one worker leaves the cores idle (a whole
+# `make test` with two used 41 % of this machine's two cores). Each
 # worker hands out ports from its own slice (tests/e2e/conftest.py
 # _port_slice). E2E_WORKERS=0 runs them in one process.
 test-e2e: build-tests
@@ -185,9 +187,12 @@ test-oidc: build-tests npm
 	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test tests/oidc/
 
 # The portal in Debian's chromium through Playwright, with axe-core on every
-# page; screenshots land in tests/browser/artifacts/.
+# page; screenshots land in tests/browser/artifacts/. BROWSER_FILES_AT_ONCE
+# files run at a time, each with its own demo federation on its own ports
+# (tests/browser/lib.mjs startDemo): most of a file's time is its demo
+# coming up and pages waiting on the exchange, not the cores.
 test-browser: build-tests npm
-	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 tests/browser/
+	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test --test-concurrency=$(BROWSER_FILES_AT_ONCE) tests/browser/
 
 # libFuzzer targets (tests/fuzz/README.md): clang, ASan+UBSan, libndx with
 # coverage. `fuzz` runs each for FUZZ_SECONDS and keeps what it discovers in
