@@ -21,7 +21,6 @@
 #include <time.h>
 
 #include "api.h"
-#include "auth.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/password.h"
@@ -123,29 +122,9 @@ struct who {
 static int gate(const struct portal *p, const struct ndx_http_req *req,
 		struct ndx_http_resp *resp, struct who *w)
 {
-	int rc;
-
 	memset(w, 0, sizeof *w);
-	if (auth_session(p, req, &w->s) != NDX_OK) {
-		refuse(req, resp, 401, "unauthenticated", "sign in first", "no session");
+	if (ops_official_gate(p, req, resp, "admin", "the administration", &w->s, &w->o))
 		return -1;
-	}
-	if (strcmp(w->s.kind, "citizen") != 0) {
-		psession_clear(&w->s);
-		refuse(req, resp, 403, "not_official",
-		       "the administration is for officials signed in with the e-ID",
-		       "an officer's session");
-		return -1;
-	}
-	if ((rc = pstore_official_get(p->st, w->s.subject, &w->o)) != NDX_OK) {
-		psession_clear(&w->s);
-		if (rc == NDX_ENOTFOUND)
-			refuse(req, resp, 403, "not_official", "this person is not an official",
-			       "a citizen");
-		else
-			reply(resp, 500, "internal", "the officials could not be read");
-		return -1;
-	}
 	w->actor = (struct padmin_actor){ w->o.pin, w->o.name, w->o.role, w->o.member };
 	snprintf(w->label, sizeof w->label, "%s official of %s", w->o.role, w->o.member);
 	return 0;
