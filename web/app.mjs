@@ -43,6 +43,11 @@ const ROUTES = [
   { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
   { path: '/ops/cases', page: 'ops-cases', need: 'official', nav: 'ops_cases' },
   { path: '/ops/cases/:id', page: 'ops-case', need: 'official', nav: 'ops_cases' },
+  { path: '/admin/officers', page: 'admin-officers', need: 'official', nav: 'admin' },
+  { path: '/admin/officers/:username', page: 'admin-officer', need: 'official', nav: 'admin' },
+  { path: '/admin/officials', page: 'admin-officials', need: 'official', nav: 'admin' },
+  { path: '/admin/officials/:pin', page: 'admin-official', need: 'official', nav: 'admin' },
+  { path: '/admin/audit', page: 'admin-audit', need: 'official', nav: 'admin' },
 ];
 
 const NAV = {
@@ -51,7 +56,7 @@ const NAV = {
   officer: [['queue', '/officer/queue'], ['worklist', '/officer/worklist']],
   // An official is a citizen too: on the operations centre's pages the
   // navigation is the centre's, elsewhere the citizen's with one link to it.
-  official: [['ops', '/ops'], ['ops_cases', '/ops/cases'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['profile', '/profile']],
+  official: [['ops', '/ops'], ['ops_cases', '/ops/cases'], ['ops_gateways', '/ops/gateways'], ['ops_indicators', '/ops/indicators'], ['admin', '/admin/officers'], ['profile', '/profile']],
 };
 
 // A member's officer or agency official (session.market) acts in the data

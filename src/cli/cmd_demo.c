@@ -87,6 +87,9 @@
 #define MONITOR_OFFSET 55u
 #define TREASURY_OFFSET 38u
 #define BANK_OFFSET 39u
+/* Each gateway's web console (docs/gateway-console.md), in the members'
+ * order: PORT+60..70. */
+#define GW_CONSOLE_OFFSET 60u
 #define MONITOR_INTERVAL_S "5"
 /* The registries' measures: read every 30 s, so that a reconciliation shows
  * in the operations centre soon (a production service reads them hourly). */
@@ -99,7 +102,7 @@
 #define DEMO_PASSWORD "ndx-demo-2026"
 #define SECTOR_SEED "1"
 #define SECTOR_KEY_MAX 32
-#define PORT_SPAN 60u
+#define PORT_SPAN 71u
 #define GW_CODE "gw1"
 #define CONF_REFRESH_S 10
 #define BACKEND_TIMEOUT_MS 10000
@@ -198,7 +201,10 @@ static const char demo_usage[] =
 	"         30 s each registry's four measures from its measures service, granted\n"
 	"         to it alone), shown in\n"
 	"         the portal's operations centre PORTAL/ops to its two officials, an\n"
-	"         operator and the tax department's (e-ID accounts, same password);\n"
+	"         operator and the tax department's (e-ID accounts, same password),\n"
+	"         who also manage officers and officials at PORTAL/admin/officers and\n"
+	"         sign in to the gateways' web consoles (on for every gateway, at\n"
+	"         PORT+60..70, docs/gateway-console.md);\n"
 	"         start the State Treasury's payment platform and the demo bank\n"
 	"         (ndx-pay treasury, ndx-pay bank, docs/payment.md): a procedure's fee\n"
 	"         is paid by VietQR or at the bank before the officers see it;\n"
@@ -229,8 +235,10 @@ static const char demo_usage[] =
 	"  accounts  list the demo's sign-in accounts from DIR/federation.json: the\n"
 	"         citizens at the e-ID (number and password; the portal's sign-in),\n"
 	"         the officers at PORTAL/officer, the operations centre's officials\n"
-	"         at PORTAL/ops, the registry console's officials at REGISTRY/console/\n"
-	"         (docs/console.md), and the file that holds their password\n"
+	"         at PORTAL/ops (who also manage officers and officials at\n"
+	"         PORTAL/admin/officers), the registry console's officials at\n"
+	"         REGISTRY/console/ (docs/console.md), each gateway's console\n"
+	"         (docs/gateway-console.md), and the file that holds their password\n"
 	"  traffic  make realistic exchanges through the running federation for a\n"
 	"         while, so that the monitoring service's figures move (`ndx demo\n"
 	"         traffic --help`); run starts one for " TRAFFIC_SECONDS " s at " TRAFFIC_RATE " a second\n"
@@ -244,7 +252,8 @@ static const char demo_usage[] =
 	"                    PORT+38, the bank PORT+39; the consent service PORT+40,\n"
 	"                    the e-ID PORT+45, the portal PORT+50, the monitoring\n"
 	"                    service PORT+55, the logistics company's gateway\n"
-	"                    PORT+56 (consumer) and PORT+57\n"
+	"                    PORT+56 (consumer) and PORT+57; the gateways' web\n"
+	"                    consoles PORT+60..70, in the same order\n"
 	"  --pin PIN         (id-token) the citizen, one with a demo account\n"
 	"  --out FILE        (id-token) where the token goes\n"
 	"  --help            show this help\n";
@@ -1167,6 +1176,13 @@ struct demo_gateway {
 	char address[64];
 	char consumer_url[64];
 	unsigned consumer_port, gateway_port;
+	/* The gateway's web console: its port, address, e-ID client and its
+	 * secret there, and its officials file. */
+	unsigned console_port;
+	char console_url[64];
+	char console_client[64];
+	char console_secret[PATH_MAX];
+	char console_officials[PATH_MAX];
 	pid_t pid;
 	off_t log_from;
 	/* sector NULL: the member serves no service from an ndx-sector. */
@@ -1272,9 +1288,17 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 		g->consumer_port = base + EXTRA_CONSUMER_OFFSET;
 		g->gateway_port = base + EXTRA_GATEWAY_OFFSET;
 	}
+	g->console_port = base + GW_CONSOLE_OFFSET + (unsigned)i;
 	snprintf(g->address, sizeof(g->address), "https://127.0.0.1:%u", g->gateway_port);
 	snprintf(g->consumer_url, sizeof(g->consumer_url), "http://127.0.0.1:%u", g->consumer_port);
+	snprintf(g->console_url, sizeof(g->console_url), "http://127.0.0.1:%u", g->console_port);
+	snprintf(g->console_client, sizeof(g->console_client), "gateway-%s-console", g->code);
+	for (char *c = g->console_client; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
 	if (join(g->dir, p->gateways, g->code) || join(g->config, g->dir, "gateway.json") ||
+	    join(g->console_secret, g->dir, "console-oidc.secret") ||
+	    join(g->console_officials, g->dir, "console-officials.json") ||
 	    join(g->data_dir, g->dir, "data") || join(g->sign_key, g->dir, "sign.key") ||
 	    join(g->sign_pub, g->dir, "sign.pub") || join(g->tls_key, g->dir, GW_CODE ".tls.key") ||
 	    join(g->tls_cert, g->dir, GW_CODE ".tls.pem") || join(g->ca, g->dir, GW_CODE ".ca.pem"))
@@ -1519,7 +1543,7 @@ out:
 static json_t *gateway_config(const struct demo_state *st, const struct demo_gateway *g)
 {
 	json_t *subs = json_array(), *svcs = json_object();
-	char consumer[32], gateway[32], id[NDX_ID_TEXT_MAX], backend[PATH_MAX + 64];
+	char consumer[32], gateway[32], console[32], id[NDX_ID_TEXT_MAX], backend[PATH_MAX + 64];
 	size_t j, k;
 
 	if (subs == NULL || svcs == NULL) {
@@ -1549,13 +1573,18 @@ static json_t *gateway_config(const struct demo_state *st, const struct demo_gat
 	}
 	snprintf(consumer, sizeof(consumer), "127.0.0.1:%u", g->consumer_port);
 	snprintf(gateway, sizeof(gateway), "127.0.0.1:%u", g->gateway_port);
-	return json_pack("{ss ss so ss ss ss ss ss ss ss ss so s{si} si}",
+	snprintf(console, sizeof(console), "127.0.0.1:%u", g->console_port);
+	return json_pack("{ss ss so ss ss ss ss ss ss ss ss so s{si} si s{ss ss ss ss ss ss ss ss}}",
 			 "member", g->m->id, "code", GW_CODE, "subsystems", subs,
 			 "data_dir", g->data_dir, "anchor", st->paths.anchor,
 			 "registry_url", st->url, "sign_key", g->sign_key, "tls_key", g->tls_key,
 			 "tls_cert", g->tls_cert, "consumer_listen", consumer,
 			 "gateway_listen", gateway, "services", svcs,
-			 "limits", "threads", GATEWAY_THREADS, "conf_refresh_s", CONF_REFRESH_S);
+			 "limits", "threads", GATEWAY_THREADS, "conf_refresh_s", CONF_REFRESH_S,
+			 "console", "listen", console, "eid", st->id.url, "client_id",
+			 g->console_client, "client_secret_file", g->console_secret, "officials",
+			 g->console_officials, "public_url", g->console_url, "web", NDX_WEB_DIR,
+			 "assets", NDX_ASSETS_DIR);
 }
 
 /* Writes the configuration when it is missing or says something else (a
@@ -2048,11 +2077,11 @@ static json_t *federation_doc(const struct demo_state *st)
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
 
-		json_array_append_new(jgw, json_pack("{ss ss ss ss ss ss ss ss ss sI ss}",
+		json_array_append_new(jgw, json_pack("{ss ss ss ss ss ss ss ss ss sI ss ss}",
 			"member", g->m->id, "code", GW_CODE, "consumer_url", g->consumer_url,
 			"gateway_url", g->address, "config", g->config, "data_dir", g->data_dir,
 			"sign_pub", g->sign_pub, "sign_key_id", g->key_id, "tls_cert", g->tls_cert,
-			"pid", (json_int_t)g->pid, "log", g->log));
+			"pid", (json_int_t)g->pid, "log", g->log, "console_url", g->console_url));
 		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_GATEWAY,
 			"pid", (json_int_t)g->pid, "log", g->log, "url", g->consumer_url));
 	}
@@ -2972,11 +3001,12 @@ static int ports_free(const struct demo_state *st, unsigned port)
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
-		unsigned want[2] = { g->consumer_port, g->gateway_port };
-		static const char *const what[2] = { "consumer port", "gateway port" };
+		unsigned want[3] = { g->consumer_port, g->gateway_port, g->console_port };
+		static const char *const what[3] = { "consumer port", "gateway port",
+						     "console port" };
 		size_t k;
 
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 3; k++) {
 			if (want[k] != 0 && port_in_use(want[k])) {
 				cli_error("127.0.0.1:%u (the %s of %s) is in use; stop what uses it "
 					  "or choose another --port-base", want[k], what[k], g->m->id);
@@ -3203,6 +3233,61 @@ static int prepare_id(struct demo_state *st, const char *bin)
 
 		if (run_to_end(argv, a->log, "ndx-id client add") != 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* Each gateway's web console (docs/gateway-console.md): a client of its
+ * own at the e-ID (redirect to its /console/auth/callback), a secret, and
+ * its officials: the member's operations official as its administrator
+ * (the national operator's on VPCP's gateway, the tax department's on
+ * TCT's) and the national operator as auditor of every other gateway. */
+static int prepare_gateway_consoles(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->id;
+	char redirect[128], logout[128], name[96], name_en[96];
+
+	for (size_t i = 0; i < N_MEMBERS; i++) {
+		struct demo_gateway *g = &st->gw[i];
+		json_t *list = json_array(), *doc;
+		char *text;
+		int rc;
+
+		if (!list)
+			return -1;
+		for (size_t k = 0; k < 2; k++) {
+			int admin = strcmp(ops_officials[k].member, g->m->id) == 0;
+
+			if (admin || k == 0)
+				json_array_append_new(list, json_pack("{ssssss}", "subject",
+					st->ops_pin[k], "name", st->ops_name[k], "role",
+					admin ? "administrator" : "auditor"));
+		}
+		doc = json_pack("{so}", "officials", list);
+		text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+		json_decref(doc);
+		if (!text) {
+			cli_error("out of memory");
+			return -1;
+		}
+		rc = ndx_mkdirs(g->dir, 0700) != NDX_OK ? -1 : text_file(g->console_officials, text, 0600);
+		free(text);
+		if (rc != 0 || secret_file(g->console_secret) != 0)
+			return -1;
+		snprintf(redirect, sizeof(redirect), "%s/console/auth/callback", g->console_url);
+		snprintf(logout, sizeof(logout), "%s/console/", g->console_url);
+		snprintf(name, sizeof(name), "Bảng điều khiển cổng kết nối %s", g->code);
+		snprintf(name_en, sizeof(name_en), "%s gateway console", g->code);
+		{
+			char *argv[] = { (char *)bin, "client", "add", "--data", a->dir,
+					 "--client-id", g->console_client, "--secret-file",
+					 g->console_secret, "--redirect-uri", redirect,
+					 "--post-logout-redirect-uri", logout, "--client-name", name,
+					 "--client-name-en", name_en, NULL };
+
+			if (run_to_end(argv, a->log, "ndx-id client add") != 0)
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -4418,7 +4503,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 		       now_ms()) != 0)
 		goto fail;
 	if (start_sectors(st, sector_bin) != 0 || start_consent(st, consent_bin) != 0 ||
-	    prepare_id(st, id_bin) != 0 || add_registry_officials(st, registry_bin) != 0)
+	    prepare_id(st, id_bin) != 0 || prepare_gateway_consoles(st, id_bin) != 0 ||
+	    add_registry_officials(st, registry_bin) != 0)
 		goto fail;
 	if (cli_api_open(&api, st->url, p->token, 1) != 0)
 		goto fail;
@@ -4662,6 +4748,15 @@ static void print_try_exchange(const struct demo_state *st)
 	printf("The registry's console: %s/console/ — sign in with the e-ID as %s (operator)\n"
 	       "  or %s (auditor, read only), password %s\n", st->url, st->ops_pin[0],
 	       st->ops_pin[1], DEMO_PASSWORD);
+	printf("Officers and officials managed on the web: %s/admin/officers — sign in with\n"
+	       "  the e-ID as %s (operator: every one) or %s (agency: the tax department's\n"
+	       "  officers), password %s\n", st->portal.url, st->ops_pin[0], st->ops_pin[1],
+	       DEMO_PASSWORD);
+	printf("Each gateway's console (docs/gateway-console.md), with the e-ID as %s\n"
+	       "  (administrator of VPCP's, auditor of the others) or %s (administrator of\n"
+	       "  TCT's), password %s:\n", st->ops_pin[0], st->ops_pin[1], DEMO_PASSWORD);
+	for (size_t i = 0; i < N_MEMBERS; i++)
+		printf("  %-17s %s/console/\n", st->gw[i].m->id, st->gw[i].console_url);
 	printf("The federation live, as the operator's monitoring service collects it from\n"
 	       "every gateway through the exchange (exchanges per second, errors by type,\n"
 	       "latency, the busiest services, each agency, each gateway up or down; add\n"
@@ -5049,6 +5144,14 @@ static int demo_accounts(const char *dir)
 			       json_string_value(json_object_get(item, "name")),
 			       json_string_value(json_object_get(item, "role")));
 	}
+	printf("\nThe same officials manage officers and officials at %s/admin/officers "
+	       "(operator: all;\nagency: its own officers), and open the gateways' consoles "
+	       "(docs/gateway-console.md):\n", portal_url);
+	json_array_foreach(json_object_get(fed, "gateways"), i, item)
+		if (json_string_value(json_object_get(item, "console_url")))
+			printf("  %-17s %s/console/\n",
+			       json_string_value(json_object_get(item, "member")),
+			       json_string_value(json_object_get(item, "console_url")));
 	if (json_is_true(json_object_get(fed, "stopped")))
 		printf("\nThe federation in %s is stopped: ndx demo up --dir %s starts it.\n",
 		       p->dir, p->dir);

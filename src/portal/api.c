@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "access_list.h"
+#include "admin.h"
 #include "attach.h"
 #include "auth.h"
 #include "citizen.h"
@@ -616,6 +617,10 @@ static void api_route(const struct portal *p, const struct ndx_http_req *req,
 	}
 	if (strncmp(rest, "ops/", 4) == 0) {
 		ops_handle(p, req, resp);
+		return;
+	}
+	if (strncmp(rest, "admin/", 6) == 0) {
+		admin_handle(p, req, resp);
 		return;
 	}
 	if (strcmp(rest, "session") == 0 && strcmp(req->method, "GET") == 0) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin.h"
 #include "api.h"
 #include "config.h"
 #include "ndx/cmd.h"
@@ -58,6 +59,10 @@ static const char USAGE[] =
 	"The national public-service portal: citizens sign in with the e-ID and file\n"
 	"procedures; officers decide them. Every command reads the JSON configuration\n"
 	"FILE, by default " DEFAULT_CONFIG " (docs/portal.md, docs/install.md).\n"
+	"Officers and officials are managed on the portal's pages /admin/officers and\n"
+	"/admin/officials by an operator official (agency officials: their own\n"
+	"member's officers); `official add` is for the first operator, before anyone\n"
+	"can sign in there, and for scripts (docs/portal.md \"Administration\").\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char SERVE_HELP[] =
@@ -81,6 +86,8 @@ static const char OFFICER_HELP[] =
 	"replaces the name, agency and password of an existing one. The officer sees\n"
 	"and decides the procedures handled by MEMBER (VN/GOV/BTC: household-business,\n"
 	"VN/GOV/BCA: residence-change). The password is stored as an Argon2id hash.\n"
+	"Officials manage officers on the portal's page /admin/officers, where the\n"
+	"password is made by the portal; this command is for bootstrapping and scripts.\n"
 	CONFIG_OPT_HELP
 	"  --username U          1-64 of A-Z a-z 0-9 . _ - @ (required)\n"
 	"  --name NAME           the name shown to citizens and colleagues (required)\n"
@@ -98,25 +105,15 @@ static const char OFFICIAL_HELP[] =
 	"who sign in with the national e-ID (their personal number PIN) and see the\n"
 	"exchange's figures. operator: the whole federation; agency: only MEMBER's\n"
 	"exchanges; auditor: read-only like operator. add replaces name, role and\n"
-	"member of a PIN already listed.\n"
+	"member of a PIN already listed. Run `official add --role operator` once for\n"
+	"the first operator: from then on operators manage officials and officers on\n"
+	"the portal's pages /admin/officials and /admin/officers, every change in its\n"
+	"audit trail (/admin/audit); changes made here are not in that trail.\n"
 	CONFIG_OPT_HELP
 	"  --pin PIN         the official's 12-digit personal number\n"
 	"  --name NAME       the official's name and title, as pages show it\n"
 	"  --role ROLE       operator, agency or auditor\n"
 	"  --member MEMBER   the member the official works for, e.g. VN/GOV/TCT\n";
-
-static int username_ok(const char *u)
-{
-	size_t n = strlen(u);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (; *u; u++)
-		if (!((*u >= 'A' && *u <= 'Z') || (*u >= 'a' && *u <= 'z') ||
-		      (*u >= '0' && *u <= '9') || strchr("._-@", *u)))
-			return 0;
-	return 1;
-}
 
 static int open_store(const struct pconfig *cfg, struct pstore **st)
 {
@@ -200,7 +197,7 @@ static int cmd_officer(int argc, char **argv)
 			OFFICER_HELP);
 		return 2;
 	}
-	if (!username_ok(user)) {
+	if (!admin_username_ok(user)) {
 		fprintf(stderr, PROG ": --username: 1-64 of A-Z a-z 0-9 . _ - @\n");
 		return 2;
 	}

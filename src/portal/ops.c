@@ -160,35 +160,51 @@ struct who {
 	char label[160]; /* "agency official of VN/GOV/TCT", for the log */
 };
 
+int ops_official_gate(const struct portal *p, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp, const char *area, const char *what,
+		      struct psession *s, struct pofficial *o)
+{
+	char msg[160];
+	int rc;
+
+	memset(o, 0, sizeof *o);
+	if (auth_session(p, req, s) != NDX_OK) {
+		fprintf(stderr, PORTAL_PROG ": %s: refused %s %s (no session): sign in first\n",
+			area, req->method, req->path);
+		reply(resp, 401, "unauthenticated", "sign in first");
+		return -1;
+	}
+	if (strcmp(s->kind, "citizen") != 0) {
+		psession_clear(s);
+		snprintf(msg, sizeof msg, "%s is for officials signed in with the e-ID", what);
+		fprintf(stderr, PORTAL_PROG ": %s: refused %s %s (an officer's session): %s\n",
+			area, req->method, req->path, msg);
+		reply(resp, 403, "not_official", msg);
+		return -1;
+	}
+	rc = pstore_official_get(p->st, s->subject, o);
+	if (rc != NDX_OK) {
+		psession_clear(s);
+		if (rc == NDX_ENOTFOUND) {
+			snprintf(msg, sizeof msg, "this person is not an official of %s", what);
+			fprintf(stderr, PORTAL_PROG ": %s: refused %s %s (a citizen): %s\n", area,
+				req->method, req->path, msg);
+			reply(resp, 403, "not_official", msg);
+		} else {
+			reply(resp, 500, "internal", "the officials could not be read");
+		}
+		return -1;
+	}
+	return 0;
+}
+
 /* Fills w for the request's official, or answers (401/403) and -1. */
 static int official(const struct portal *p, const struct ndx_http_req *req,
 		    struct ndx_http_resp *resp, struct who *w)
 {
-	int rc;
-
 	memset(w, 0, sizeof *w);
-	if (auth_session(p, req, &w->s) != NDX_OK) {
-		refuse(req, resp, 401, "unauthenticated", "sign in first", "no session");
+	if (ops_official_gate(p, req, resp, "ops", "the operations centre", &w->s, &w->o))
 		return -1;
-	}
-	if (strcmp(w->s.kind, "citizen") != 0) {
-		psession_clear(&w->s);
-		refuse(req, resp, 403, "not_official",
-		       "the operations centre is for officials signed in with the e-ID",
-		       "an officer's session");
-		return -1;
-	}
-	rc = pstore_official_get(p->st, w->s.subject, &w->o);
-	if (rc != NDX_OK) {
-		psession_clear(&w->s);
-		if (rc == NDX_ENOTFOUND)
-			refuse(req, resp, 403, "not_official",
-			       "this person is not an official of the operations centre",
-			       "a citizen");
-		else
-			reply(resp, 500, "internal", "the officials could not be read");
-		return -1;
-	}
 	snprintf(w->label, sizeof w->label, "%s official of %s", w->o.role, w->o.member);
 	return 0;
 }

@@ -24,6 +24,17 @@ void ops_handle(const struct portal *p, const struct ndx_http_req *req,
  * official ({"role","member","name"}), or NULL when s is not one. */
 json_t *ops_official_json(const struct portal *p, const struct psession *s);
 
+/* The request's official (docs/portal.md "Officials"): a session (else 401
+ * unauthenticated), a citizen's (else 403 not_official: an officer's
+ * session), whose PIN the officials table lists, read now (else 403
+ * not_official). On 0, *s and *o are filled (psession_clear(s) after use);
+ * on -1 the request has been answered and a line "ndx-portal: AREA:
+ * refused METHOD PATH (who): why" written on stderr, never with the PIN.
+ * what names the pages in the refusal ("the operations centre"). */
+int ops_official_gate(const struct portal *p, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp, const char *area, const char *what,
+		      struct psession *s, struct pofficial *o);
+
 /* Whether role is one of operator, agency, auditor. */
 int ops_role_known(const char *role);
 

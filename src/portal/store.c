@@ -121,6 +121,16 @@ static const char *const MIGRATIONS[] = {
 	" created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
 	" next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT);"
 	"CREATE INDEX outbox_due ON outbox(sent_at, next_at);",
+	/* 10: the administration of officers and officials on the web
+	 * (admin.c, issue 21): every change made there, with the official who
+	 * made it (their PIN, name, role and member as they were) and when.
+	 * member is the member of the officer or official changed, so that an
+	 * agency official reads its own member's rows. */
+	"CREATE TABLE admin_audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	" actor_pin TEXT NOT NULL, actor_name TEXT NOT NULL, actor_role TEXT NOT NULL,"
+	" actor_member TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,"
+	" target_name TEXT NOT NULL, member TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE INDEX admin_audit_member ON admin_audit(member, id);",
 };
 
 static int db_fail(struct pstore *st, const char *what)
@@ -558,6 +568,403 @@ int pstore_official_list(struct pstore *st, json_t **out)
 				"created_at", time_json(sqlite3_column_int64(q, 4))));
 		if (r != SQLITE_DONE)
 			rc = db_fail(st, "official list");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc != NDX_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return NDX_OK;
+}
+
+/* ---- the administration of officers and officials (admin.c) ----------------- */
+
+/* Writes the audit row of a change made by by, inside the caller's
+ * transaction. */
+static int audit_locked(struct pstore *st, const struct padmin_actor *by, const char *action,
+			const char *target, const char *target_name, const char *member,
+			json_t *detail, time_t now)
+{
+	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	sqlite3_stmt *q;
+	int rc;
+
+	json_decref(detail);
+	if (!text)
+		return NDX_ENOMEM;
+	if ((rc = prepare(st,
+			  "INSERT INTO admin_audit(at, actor_pin, actor_name, actor_role,"
+			  " actor_member, action, target, target_name, member, detail)"
+			  " VALUES(?,?,?,?,?,?,?,?,?,?)",
+			  &q)) == NDX_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)now);
+		sqlite3_bind_text(q, 2, by->pin, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, by->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, by->role, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, by->member, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, action, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 8, target_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 9, member, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 10, text, -1, SQLITE_TRANSIENT);
+		rc = step_done(st, q, "audit insert");
+	}
+	free(text);
+	return rc;
+}
+
+/* Runs one write of the administration (sql with its text parameters,
+ * NULL-terminated) and its audit row in one transaction. want_change: the
+ * write must change a row (else NDX_ENOTFOUND). end_sessions: the officer
+ * username's sessions are deleted in the same transaction. */
+struct admin_write {
+	const char *sql;
+	const char *params[6];
+	int want_change;
+	const char *end_sessions; /* an officer's user name, or NULL */
+	const char *action, *target, *target_name, *member;
+	json_t *detail; /* taken */
+};
+
+static int admin_write_locked(struct pstore *st, const struct padmin_actor *by,
+			      struct admin_write *w, time_t now)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = prepare(st, w->sql, &q))) {
+		json_decref(w->detail);
+		return rc;
+	}
+	for (int i = 0; i < 6 && w->params[i]; i++)
+		sqlite3_bind_text(q, i + 1, w->params[i], -1, SQLITE_STATIC);
+	if ((rc = step_done(st, q, w->action))) {
+		json_decref(w->detail);
+		return rc;
+	}
+	if (w->want_change && sqlite3_changes(st->db) == 0) {
+		json_decref(w->detail);
+		return NDX_ENOTFOUND;
+	}
+	if (w->end_sessions) {
+		if ((rc = prepare(st, "DELETE FROM sessions WHERE kind = 'officer' AND username = ?",
+				  &q))) {
+			json_decref(w->detail);
+			return rc;
+		}
+		sqlite3_bind_text(q, 1, w->end_sessions, -1, SQLITE_STATIC);
+		if ((rc = step_done(st, q, "officer sessions end"))) {
+			json_decref(w->detail);
+			return rc;
+		}
+	}
+	return audit_locked(st, by, w->action, w->target, w->target_name, w->member, w->detail,
+			    now);
+}
+
+static int admin_write(struct pstore *st, const struct padmin_actor *by, struct admin_write *w,
+		       time_t now)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE"))) {
+		json_decref(w->detail);
+		goto out;
+	}
+	if ((rc = admin_write_locked(st, by, w, now)) || (rc = exec_sql(st, "COMMIT")))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_officer_list(struct pstore *st, const char *agency, json_t **out)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	if (!arr)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT username, name, agency, created_at FROM officers"
+			      " WHERE ?1 IS NULL OR agency = ?1 ORDER BY agency, username",
+			  &q)) == NDX_OK) {
+		if (agency)
+			sqlite3_bind_text(q, 1, agency, -1, SQLITE_STATIC);
+		while ((r = sqlite3_step(q)) == SQLITE_ROW)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o}",
+				"username", (const char *)sqlite3_column_text(q, 0),
+				"name", (const char *)sqlite3_column_text(q, 1),
+				"agency", (const char *)sqlite3_column_text(q, 2),
+				"created_at", time_json(sqlite3_column_int64(q, 3))));
+		if (r != SQLITE_DONE)
+			rc = db_fail(st, "officer list");
+		sqlite3_finalize(q);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc != NDX_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return NDX_OK;
+}
+
+int pstore_officer_create(struct pstore *st, const struct pofficer *o,
+			  const struct padmin_actor *by, time_t now)
+{
+	char t[32];
+	struct admin_write w = {
+		.sql = "INSERT INTO officers(username, name, agency, password_hash, created_at)"
+		       " VALUES(?,?,?,?,?)",
+		.params = { o->username, o->name, o->agency, o->password_hash, t },
+		.action = "officer.add", .target = o->username, .target_name = o->name,
+		.member = o->agency,
+		.detail = json_pack("{s:s,s:s}", "name", o->name, "agency", o->agency),
+	};
+
+	snprintf(t, sizeof t, "%lld", (long long)now);
+	return admin_write(st, by, &w, now);
+}
+
+int pstore_officer_rename(struct pstore *st, const struct pofficer *o, const char *name,
+			  const struct padmin_actor *by, time_t now)
+{
+	struct admin_write w = {
+		.sql = "UPDATE officers SET name = ?1 WHERE username = ?2 AND agency = ?3",
+		.params = { name, o->username, o->agency },
+		.want_change = 1,
+		.action = "officer.rename", .target = o->username, .target_name = name,
+		.member = o->agency,
+		.detail = json_pack("{s:s,s:s}", "from", o->name, "to", name),
+	};
+	int rc = admin_write(st, by, &w, now);
+	sqlite3_stmt *q;
+
+	/* Open sessions show the new name from their next answer. */
+	if (rc == NDX_OK) {
+		pthread_mutex_lock(&st->mu);
+		if (prepare(st, "UPDATE sessions SET name = ? WHERE kind = 'officer'"
+				" AND username = ?", &q) == NDX_OK) {
+			sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, o->username, -1, SQLITE_STATIC);
+			(void)step_done(st, q, "officer session rename");
+		}
+		pthread_mutex_unlock(&st->mu);
+	}
+	return rc;
+}
+
+int pstore_officer_set_password(struct pstore *st, const struct pofficer *o, const char *hash,
+				const struct padmin_actor *by, time_t now)
+{
+	struct admin_write w = {
+		.sql = "UPDATE officers SET password_hash = ?1 WHERE username = ?2 AND agency = ?3",
+		.params = { hash, o->username, o->agency },
+		.want_change = 1, .end_sessions = o->username,
+		.action = "officer.password", .target = o->username, .target_name = o->name,
+		.member = o->agency,
+	};
+
+	return admin_write(st, by, &w, now);
+}
+
+int pstore_officer_remove(struct pstore *st, const struct pofficer *o,
+			  const struct padmin_actor *by, time_t now)
+{
+	struct admin_write w = {
+		.sql = "DELETE FROM officers WHERE username = ?1 AND agency = ?2",
+		.params = { o->username, o->agency },
+		.want_change = 1, .end_sessions = o->username,
+		.action = "officer.remove", .target = o->username, .target_name = o->name,
+		.member = o->agency,
+		.detail = json_pack("{s:s,s:s}", "name", o->name, "agency", o->agency),
+	};
+
+	return admin_write(st, by, &w, now);
+}
+
+/* How many operators there are besides pin ("" for all), into *n. */
+static int operators_besides_locked(struct pstore *st, const char *pin, long *n)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*n = 0;
+	if ((rc = prepare(st, "SELECT COUNT(*) FROM officials WHERE role = 'operator'"
+			      " AND pin <> ?", &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(q, 0);
+	else
+		rc = db_fail(st, "operators count");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The official pin as stored, into *out; NDX_ENOTFOUND. */
+static int official_get_locked(struct pstore *st, const char *pin, struct pofficial *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = prepare(st, "SELECT pin, name, role, member FROM officials WHERE pin = ?", &q)))
+		return rc;
+	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		copy_col(q, 0, out->pin, sizeof out->pin);
+		copy_col(q, 1, out->name, sizeof out->name);
+		copy_col(q, 2, out->role, sizeof out->role);
+		copy_col(q, 3, out->member, sizeof out->member);
+	} else {
+		rc = r == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "official get");
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Official changes: the last operator is checked in the same transaction
+ * as the write, so that two operators demoting each other at once cannot
+ * both succeed. */
+static int official_change(struct pstore *st, const struct pofficial *o, int op,
+			   const struct padmin_actor *by, time_t now, struct pofficial *before)
+{
+	char t[32];
+	struct admin_write w = { 0 };
+	long others = 0;
+	int rc;
+
+	memset(before, 0, sizeof *before);
+	snprintf(t, sizeof t, "%lld", (long long)now);
+	pthread_mutex_lock(&st->mu);
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	rc = official_get_locked(st, o->pin, before);
+	if (op == 'a' && rc == NDX_OK)
+		rc = NDX_EEXIST;
+	else if (op == 'a' && rc == NDX_ENOTFOUND)
+		rc = NDX_OK;
+	if (rc)
+		goto rollback;
+	/* Removing an operator, or giving an operator another role, leaves at
+	 * least one operator. */
+	if (op != 'a' && strcmp(before->role, "operator") == 0 &&
+	    (op == 'r' || strcmp(o->role, "operator") != 0)) {
+		if ((rc = operators_besides_locked(st, o->pin, &others)))
+			goto rollback;
+		if (others == 0) {
+			rc = NDX_EPERM;
+			goto rollback;
+		}
+	}
+	if (op == 'a') {
+		w.sql = "INSERT INTO officials(pin, name, role, member, created_at)"
+			" VALUES(?,?,?,?,?)";
+		w.params[0] = o->pin, w.params[1] = o->name, w.params[2] = o->role;
+		w.params[3] = o->member, w.params[4] = t;
+		w.action = "official.add";
+		w.detail = json_pack("{s:s,s:s,s:s}", "name", o->name, "role", o->role, "member",
+				     o->member);
+	} else if (op == 'u') {
+		w.sql = "UPDATE officials SET name = ?2, role = ?3, member = ?4 WHERE pin = ?1";
+		w.params[0] = o->pin, w.params[1] = o->name, w.params[2] = o->role;
+		w.params[3] = o->member;
+		w.want_change = 1;
+		w.action = "official.change";
+		w.detail = json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "from", "name",
+				     before->name, "role", before->role, "member", before->member,
+				     "to", "name", o->name, "role", o->role, "member", o->member);
+	} else {
+		w.sql = "DELETE FROM officials WHERE pin = ?1";
+		w.params[0] = o->pin;
+		w.want_change = 1;
+		w.action = "official.remove";
+		w.detail = json_pack("{s:s,s:s,s:s}", "name", before->name, "role", before->role,
+				     "member", before->member);
+	}
+	w.target = o->pin;
+	w.target_name = op == 'r' ? before->name : o->name;
+	w.member = op == 'r' ? before->member : o->member;
+	if ((rc = admin_write_locked(st, by, &w, now)) || (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int pstore_official_create(struct pstore *st, const struct pofficial *o,
+			   const struct padmin_actor *by, time_t now)
+{
+	struct pofficial before;
+
+	return official_change(st, o, 'a', by, now, &before);
+}
+
+int pstore_official_change(struct pstore *st, const struct pofficial *o,
+			   const struct padmin_actor *by, time_t now, struct pofficial *before)
+{
+	return official_change(st, o, 'u', by, now, before);
+}
+
+int pstore_official_delete(struct pstore *st, const char *pin, const struct padmin_actor *by,
+			   time_t now, struct pofficial *before)
+{
+	struct pofficial o;
+
+	memset(&o, 0, sizeof o);
+	snprintf(o.pin, sizeof o.pin, "%s", pin);
+	return official_change(st, &o, 'r', by, now, before);
+}
+
+int pstore_admin_audit(struct pstore *st, const char *member, unsigned limit, json_t **out)
+{
+	json_t *arr = json_array(), *detail;
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	if (!arr)
+		return NDX_ENOMEM;
+	pthread_mutex_lock(&st->mu);
+	if ((rc = prepare(st, "SELECT id, at, actor_pin, actor_name, actor_role, actor_member,"
+			      " action, target, target_name, member, detail FROM admin_audit"
+			      " WHERE ?1 IS NULL OR member = ?1 ORDER BY id DESC LIMIT ?2",
+			  &q)) == NDX_OK) {
+		if (member)
+			sqlite3_bind_text(q, 1, member, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, limit ? limit : 500);
+		while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(q, 10);
+
+			detail = d ? json_loads(d, 0, NULL) : NULL;
+			json_array_append_new(arr, json_pack(
+				"{s:I,s:o,s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,s:o}",
+				"id", (json_int_t)sqlite3_column_int64(q, 0),
+				"at", time_json(sqlite3_column_int64(q, 1)),
+				"actor", "pin", (const char *)sqlite3_column_text(q, 2),
+				"name", (const char *)sqlite3_column_text(q, 3),
+				"role", (const char *)sqlite3_column_text(q, 4),
+				"member", (const char *)sqlite3_column_text(q, 5),
+				"action", (const char *)sqlite3_column_text(q, 6),
+				"target", (const char *)sqlite3_column_text(q, 7),
+				"target_name", (const char *)sqlite3_column_text(q, 8),
+				"member", (const char *)sqlite3_column_text(q, 9),
+				"detail", detail ? detail : json_object()));
+		}
+		if (r != SQLITE_DONE)
+			rc = db_fail(st, "audit list");
 		sqlite3_finalize(q);
 	}
 	pthread_mutex_unlock(&st->mu);

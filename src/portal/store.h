@@ -108,6 +108,51 @@ int pstore_official_remove(struct pstore *st, const char *pin);
 /* *out = [{"pin","name","role","member","created_at"}] by PIN (the caller's). */
 int pstore_official_list(struct pstore *st, json_t **out);
 
+/* ---- the administration of officers and officials (admin.c) ----------------- */
+
+/* The official making a change through the web pages (docs/portal.md
+ * "Administration"); every write below records them, the change and the
+ * time in the audit trail (admin_audit), in the same transaction. Borrowed. */
+struct padmin_actor {
+	const char *pin, *name, *role, *member;
+};
+
+/* *out = [{"username","name","agency","created_at"}] by agency then user
+ * name: agency's officers, or all of them (agency NULL). */
+int pstore_officer_list(struct pstore *st, const char *agency, json_t **out);
+/* Adds a new officer (o->password_hash set): NDX_EEXIST when the user name
+ * is taken (nothing replaced, unlike pstore_officer_put). */
+int pstore_officer_create(struct pstore *st, const struct pofficer *o,
+			  const struct padmin_actor *by, time_t now);
+/* Renames the officer o (as read: user name and agency must still match,
+ * else NDX_ENOTFOUND); open sessions carry the new name. */
+int pstore_officer_rename(struct pstore *st, const struct pofficer *o, const char *name,
+			  const struct padmin_actor *by, time_t now);
+/* Replaces the officer's password hash and ends their sessions. */
+int pstore_officer_set_password(struct pstore *st, const struct pofficer *o, const char *hash,
+				const struct padmin_actor *by, time_t now);
+/* Removes the officer and ends their sessions. NDX_ENOTFOUND. */
+int pstore_officer_remove(struct pstore *st, const struct pofficer *o,
+			  const struct padmin_actor *by, time_t now);
+
+/* Adds an official: NDX_EEXIST when the PIN is one already. */
+int pstore_official_create(struct pstore *st, const struct pofficial *o,
+			   const struct padmin_actor *by, time_t now);
+/* Replaces name, role and member of the official o->pin (before: as they
+ * were). NDX_ENOTFOUND; NDX_EPERM when it would leave no operator. */
+int pstore_official_change(struct pstore *st, const struct pofficial *o,
+			   const struct padmin_actor *by, time_t now, struct pofficial *before);
+/* Removes the official pin (before: who it was). NDX_ENOTFOUND; NDX_EPERM
+ * when it is the last operator. */
+int pstore_official_delete(struct pstore *st, const char *pin, const struct padmin_actor *by,
+			   time_t now, struct pofficial *before);
+
+/* *out = the audit trail, newest first, at most limit rows (0: 500), of
+ * member's officers and officials (NULL: all): [{"id","at","actor":{"pin",
+ * "name","role","member"},"action","target","target_name","member",
+ * "detail"}]. */
+int pstore_admin_audit(struct pstore *st, const char *member, unsigned limit, json_t **out);
+
 /* ---- failed sign-ins (auth.c's throttle) ------------------------------------- */
 
 /* Failures since `since` from source (signin_source), for account (a user

@@ -191,7 +191,7 @@ export async function checkWidths(page, name) {
 // What people read on a citizen's page: no member ids (VN/GOV/…), no actor
 // ids (citizen:…), dates as dd/mm/yyyy rather than "9 tháng 10, 1988" or
 // "26 thg 6, 2026".
-const STAFF_PAGES = /^(officer|ops|console)/;
+const STAFF_PAGES = /^(officer|ops|console|admin)/;
 export async function checkCitizenText(page, name) {
   const which = await page.evaluate(() => document.documentElement.dataset.page || '');
   if (STAFF_PAGES.test(which)) return;

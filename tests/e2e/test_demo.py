@@ -105,7 +105,7 @@ OPTIONAL_PROCS = {"ndx-id", "ndx-portal", "ndx-monitor"}
 STOP_GROUP = {"ndx-portal": 0, "ndx-id": 0, "ndx-monitor": 0, "ndx-gateway": 1, "ndx-sector": 2,
               "ndx-consent": 2, "ndx-pay": 2, "ndx-registry": 3}
 CITIZEN = "001099012345"
-PORT_SPAN = 60  # --port-base .. +59
+PORT_SPAN = 71  # --port-base .. +70 (the gateways' consoles at +60..70)
 
 
 def run_ndx(build_dir, *args, timeout=UP_TIMEOUT):
@@ -1028,6 +1028,61 @@ def test_operations_centre_is_printed_with_its_officials(up):
     assert r.status_code == 403 and r.json()["error"] == "not_official", r.text
 
 
+def console_session(fed, url, pin):
+    """A session of the gateway console at url, signed in through the demo's e-ID as a
+    browser is (docs/gateway-console.md "Sign-in and sessions")."""
+    eid = fed["apps"]["id"]["url"]
+    s = requests.Session()
+    page = s.get(url + "/console/auth/login", timeout=20)
+    assert page.url.startswith(eid), page.url
+    form = {m.group(1): m.group(2) for m in
+            re.finditer(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text)}
+    form.update({"pin": pin, "password": "ndx-demo-2026"})
+    r = s.post(eid + "/login", data=form, timeout=20)
+    assert r.url.startswith(url + "/console/"), r.url
+    return s
+
+
+def test_gateway_consoles_are_on(up):
+    """Every gateway of the demo serves its web console (docs/gateway-console.md) on its
+    own port, PORT+60 onwards: up prints each address, federation.json lists it, the
+    sign-in goes through the demo's e-ID with the gateway's own client; the tax
+    department's official administers TCT's gateway, the national operator audits it
+    (and administers VPCP's), a citizen who is no official of the gateway is refused."""
+    fed, out = up.fed, up.out
+    gws = {g["member"]: g for g in fed["gateways"]}
+    assert len(gws) == len(MEMBERS)
+    for i, m in enumerate(MEMBERS):
+        url = gws[m]["console_url"]
+        assert url == f"http://127.0.0.1:{up.port + 60 + i}", (m, url)
+        assert re.search(rf"^  {re.escape(m)} +{re.escape(url)}/console/$", out, re.M), (m, out)
+        r = requests.get(url + "/console/auth/login", allow_redirects=False, timeout=10)
+        assert r.status_code == 302, r.text
+        loc = r.headers["Location"]
+        assert loc.startswith(fed["apps"]["id"]["url"] + "/authorize?"), loc
+        code = m.rsplit("/", 1)[1].lower()
+        assert f"client_id=gateway-{code}-console" in loc, loc
+        assert requests.get(url + "/console/api/overview", timeout=10).status_code == 401
+    op, ag = fed["apps"]["portal"]["officials"]
+    tct, vpcp = gws["VN/GOV/TCT"]["console_url"], gws["VN/GOV/VPCP"]["console_url"]
+    s = console_session(fed, tct, ag["pin"])
+    me = s.get(tct + "/console/auth/me", timeout=10).json()
+    assert me["role"] == "administrator" and me["subject"] == ag["pin"], me
+    ov = s.get(tct + "/console/api/overview", timeout=10)
+    assert ov.status_code == 200 and ov.json()["gateway"]["member"] == "VN/GOV/TCT", ov.text
+    s = console_session(fed, tct, op["pin"])
+    assert s.get(tct + "/console/auth/me", timeout=10).json()["role"] == "auditor"
+    r = s.post(tct + "/console/api/maintenance", json={"on": True}, timeout=10,
+               headers={"X-CSRF-Token": s.get(tct + "/console/auth/me", timeout=10)
+                        .json()["csrf"]})
+    assert r.status_code == 403, r.text
+    s = console_session(fed, vpcp, op["pin"])
+    assert s.get(vpcp + "/console/auth/me", timeout=10).json()["role"] == "administrator"
+    citizen = fed["apps"]["id"]["demo_accounts"][1]["pin"]
+    s = console_session(fed, tct, citizen)
+    assert s.get(tct + "/console/api/overview", timeout=10).status_code == 403
+
+
 def test_accounts_lists_every_sign_in(up):
     """`ndx demo accounts` lists who can sign in and where, from federation.json: the
     password (read from its 0600 file), the citizens by number at the e-ID, the officers
@@ -1351,7 +1406,8 @@ def test_demo_bad_arguments(build_dir, tmp_path):
     res = ok(run_ndx(build_dir, "demo", "--help"))
     assert res.stdout.startswith("usage: ndx demo up")
     assert "id-token" in res.stdout and "id provider" in res.stdout
-    for word in ("PORT+40", "ndx-consent", "access list", "BHXH", "CSGT", "BNNMT"):
+    for word in ("PORT+40", "ndx-consent", "access list", "BHXH", "CSGT", "BNNMT", "PORT+60..70",
+                 "gateway-console.md", "admin/officers"):
         assert word in res.stdout, word
 
 

@@ -325,8 +325,10 @@ def test_migration_8_dates_older_applications_from_their_history(env, tmp_path):
         old.execute("DROP INDEX procedures_assignee")
         for col in ("assignee", "assignee_name", "assigned_at", "submitted_at"):
             old.execute(f"ALTER TABLE procedures DROP COLUMN {col}")
-        # Back to schema 7: migration 9's tables (test_portal_information.py) go too.
-        for t in ("info_requests", "attachments", "contacts", "notifications", "outbox"):
+        # Back to schema 7: migration 9's tables (test_portal_information.py) and
+        # 10's (the administration's audit trail, test_portal_admin.py) go too.
+        for t in ("info_requests", "attachments", "contacts", "notifications", "outbox",
+                  "admin_audit"):
             old.execute(f"DROP TABLE {t}")
         old.execute("DELETE FROM schema_migrations WHERE version >= 8")
         # q was filed unpaid and paid an hour later; p was filed and never paid.

@@ -32,7 +32,7 @@ from conftest import free_port, free_port_range
 import refusals  # noqa: E402
 
 UP_TIMEOUT = 120
-PORT_SPAN = 60  # --port-base .. +59 (ndx demo --help)
+PORT_SPAN = 71  # --port-base .. +70 (ndx demo --help)
 PORTAL = "VN/GOV/VPCP/portal"
 TRANSPARENCY = "transparency"
 PROVIDERS = ["VN/GOV/BCA", "VN/GOV/BTP", "VN/GOV/BTC", "VN/GOV/TCT", "VN/GOV/BHXH",
