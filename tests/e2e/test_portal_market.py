@@ -13,7 +13,17 @@ insurance system, BCA's officer approving it, the negotiation FINALIZED, the gra
 the next signed configuration and the first call through the gateways succeeding;
 a counter-offer accepted and a request declined; officers refused acting for another
 member or on the wrong side (nothing changes at the registry), a member the portal
-holds no credential of, forged fields, no CSRF token, no session."""
+holds no credential of, forged fields, no CSRF token, no session.
+
+Publishing (issue 23's portal part): BHXH's officer publishes its records service from
+the form's fields with two offers, each field's error said at its field (the portal
+reads each offer back with libndx's ODRL parser; the registry's own refusals - another
+member's service, no such service, a service already published - at the service
+field), the dataset in the catalogue and on the member's published list, withdrawn by
+its provider only. Ending an agreement in force by the provider and by the consumer,
+after the confirmation the API asks for; a stranger's 404, an ended one's 409, the grant
+gone from the next configuration. A counter-offer of validity and price, the
+consumer's own counter to it, and the agreement on the consumer's terms."""
 
 import json
 import subprocess
@@ -60,8 +70,12 @@ ENTERPRISE_ONLY = {"permission": [{"action": "use", "constraint": [
      "rightOperand": ["enterprise"]}]}]}
 
 
+RECORDS = F.INSURANCE + "/records"
+
+
 def setup_market(fed):
     fed.ndx("member", "add", BANK, "--name", "Ngân hàng Một")
+    fed.ndx("service", "add", RECORDS, "--title", "Hồ sơ bảo hiểm")
     fed.tokens = {n: member_token(fed, n, m) for n, m in OFFICERS.items()}
     auth = {"Authorization": "Bearer " + fed.tokens["bca"]}
     fed.datasets = {}
@@ -419,3 +433,248 @@ def test_an_agency_official_signed_in_with_the_eid_acts_for_its_member(env):
         error(post(env, s, "/api/market/requests", {"offer": env.fed.open_offer}),
               403, "not_a_party")
         assert [d["id"] for d in datasets(env, s)] == [env.fed.echo_dataset]
+
+
+# ---- publishing and withdrawing ---------------------------------------------------------------
+
+PUBLISH_FORM = {
+    "service": RECORDS,
+    "title_vi": "Hồ sơ tham gia bảo hiểm", "title_en": "Insurance records",
+    "description_vi": "Quá trình đóng bảo hiểm xã hội của người lao động",
+    "description_en": "A worker's social insurance contributions",
+    "themes": ["SOCI", "GOVE"], "license": "https://creativecommons.org/licenses/by/4.0/",
+    "frequency": "MONTHLY", "sample": '{"months": 12}',
+    "offers": [
+        {"purposes": ["public-service"], "classes": ["state"], "methods": ["GET"],
+         "validity_days": 365, "max_calls": 100, "period": "hour", "price_vnd": 0,
+         "no_onward_transfer": True},
+        {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
+         "validity_days": 30, "max_calls": 2000, "period": "month", "price_vnd": 1500000,
+         "price_unit": "month", "no_onward_transfer": False},
+    ],
+}
+
+
+def form(**changes):
+    f = json.loads(json.dumps(PUBLISH_FORM))
+    for k, v in changes.items():
+        if k.startswith("offer0_"):
+            f["offers"][0][k[7:]] = v
+        elif v is None:
+            del f[k]
+        else:
+            f[k] = v
+    return f
+
+
+def registry_dataset_ids(env, who):
+    r = requests.post(env.fed.registry.url + "/dsp/catalog/request", timeout=10,
+                      headers={"Authorization": "Bearer " + env.fed.tokens[who]},
+                      json={"@type": "CatalogRequestMessage"})
+    assert r.status_code == 200, r.text
+    return {d["@id"]: d for d in r.json()["dataset"]}
+
+
+def test_publish_and_withdraw_on_the_page(env):
+    bhxh, bca, bank = officer(env, "bhxh"), officer(env, "bca"), officer(env, "bank")
+    before = set(registry_dataset_ids(env, "bhxh"))
+    # Every field's error at once, each at its field; nothing reaches the registry.
+    e = error(post(env, bhxh, "/api/market/datasets", form(
+        title_en="", description_vi="x" * 4097, frequency="HOURLY", themes=["GOVE", "NOPE"],
+        sample="{not json", license=None,
+        offer0_purposes=["Public Service"], offer0_validity_days=0, offer0_price_vnd=-5)),
+        422, "validation")
+    assert e["fields"] == {
+        "title_en": "required", "description_vi": "too_long", "frequency": "invalid",
+        "themes": "invalid", "sample": "invalid_json", "license": "required",
+        "offers.0.price_vnd": "invalid"}, e["fields"]
+    # The ODRL parser's refusals, said at the term's field.
+    for change, field in ((dict(offer0_purposes=["Public Service"]), "purposes"),
+                          (dict(offer0_purposes=["a", "b", "c", "d", "e", "f", "g", "h", "i"]),
+                           "purposes"),
+                          (dict(offer0_validity_days=0), "validity_days"),
+                          (dict(offer0_validity_days=36501), "validity_days"),
+                          (dict(offer0_max_calls=0), "max_calls"),
+                          (dict(offer0_max_calls=10**9 + 1), "max_calls")):
+        e = error(post(env, bhxh, "/api/market/datasets", form(**change)), 422, "validation")
+        assert e["fields"] == {f"offers.0.{field}": "invalid"}, (change, e)
+    for change, fields in ((dict(offer0_period=None), {"offers.0.period": "required"}),
+                           (dict(offer0_price_vnd=10), {"offers.0.price_unit": "required"}),
+                           (dict(offer0_classes=[]), {"offers.0.classes": "required"}),
+                           (dict(offer0_classes=["citizen"]), {"offers.0.classes": "invalid"}),
+                           (dict(offer0_methods=["TRACE"]), {"offers.0.methods": "invalid"}),
+                           (dict(offer0_target="x"), {"offers.0.target": "unknown"}),
+                           (dict(offers=[]), {"offers": "invalid"}),
+                           (dict(title_vi="Tên\u202egiả"), {"title_vi": "invalid_text"})):
+        if "offer0_period" in change:
+            f = form()
+            del f["offers"][0]["period"]
+        else:
+            f = form(**change)
+        e = error(post(env, bhxh, "/api/market/datasets", f), 422, "validation")
+        assert e["fields"] == fields, (change, e)
+    # The registry's own refusals, at the service field: another member's service
+    # (refused by the portal before the registry), one that does not exist, one that
+    # already has a dataset (BCA's echo).
+    e = error(post(env, bhxh, "/api/market/datasets", form(service=F.ECHO)), 422, "validation")
+    assert e["fields"] == {"service": "not_yours"}
+    e = error(post(env, bhxh, "/api/market/datasets", form(service=F.INSURANCE + "/nosuch")),
+              422, "validation")
+    assert e["fields"] == {"service": "unknown"}
+    e = error(post(env, bca, "/api/market/datasets", form(service=F.ECHO)), 422, "validation")
+    assert e["fields"] == {"service": "has_dataset"}
+    assert set(registry_dataset_ids(env, "bhxh")) == before
+    # A member the portal holds no credential of, no CSRF token, no session.
+    btc = officer(env, "btc")
+    error(post(env, btc, "/api/market/datasets", form(service=F.TAX + "/x")), 403,
+          "not_enrolled")
+    error(post(env, bhxh, "/api/market/datasets", form(), csrf=False), 403, "csrf")
+    error(requests.post(env.url + "/api/market/datasets", json=form(), timeout=10),
+          401, "unauthenticated")
+    # Published: the offers are the registry's canonical ODRL of the form's terms.
+    r = post(env, bhxh, "/api/market/datasets", form())
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert d["service"] == RECORDS and d["frequency"] == "MONTHLY" and d["sample"] == {"months": 12}
+    assert d["title"] == {"vi": "Hồ sơ tham gia bảo hiểm", "en": "Insurance records"}
+    assert d["themes"] == ["http://publications.europa.eu/resource/authority/data-theme/SOCI",
+                           "http://publications.europa.eu/resource/authority/data-theme/GOVE"]
+    assert [o["terms"] for o in d["offers"]] == [
+        {"purposes": ["public-service"], "classes": ["state"], "methods": ["GET"],
+         "period": "hour", "no_onward_transfer": True, "price_vnd": 0, "price_unit": None,
+         "validity_days": 365, "max_calls": 100},
+        {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
+         "methods": ["GET", "HEAD"], "period": "month", "no_onward_transfer": False,
+         "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000}]
+    at_registry = registry_dataset_ids(env, "bhxh")
+    assert d["id"] in at_registry and at_registry[d["id"]]["ndx:service"] == RECORDS
+    mine = bhxh.get(env.url + "/api/market/published", timeout=10).json()
+    assert mine["member"] == F.BHXH and [x["id"] for x in mine["datasets"]] == [d["id"]]
+    assert len(mine["datasets"][0]["offers"]) == 2
+    # The bank (an enterprise) sees only the offer for its class; BCA's list is its own.
+    page = bank.get(f"{env.url}/api/market/datasets/{d['id']}", timeout=10).json()
+    assert [o["terms"]["classes"] for o in page["offers"]] == [["enterprise", "research"]]
+    assert d["id"] not in [x["id"] for x in bca.get(env.url + "/api/market/published",
+                                                     timeout=10).json()["datasets"]]
+    # Publishing the same service again: the registry's 409, at the service field.
+    e = error(post(env, bhxh, "/api/market/datasets", form()), 422, "validation")
+    assert e["fields"] == {"service": "has_dataset"}
+    # Only its provider withdraws it: another member's officer is told it is not found.
+    wd = f"/api/market/datasets/{d['id']}/withdrawal"
+    error(post(env, bank, wd, {}), 404, "not_found")
+    error(post(env, bca, wd, {}), 404, "not_found")
+    error(post(env, bhxh, wd, {"member": F.BCA}), 422, "validation")
+    error(post(env, bhxh, wd, {}, csrf=False), 403, "csrf")
+    assert d["id"] in registry_dataset_ids(env, "bhxh")
+    r = post(env, bhxh, wd, {})
+    assert r.status_code == 200 and r.json() == {"withdrawn": d["id"]}, r.text
+    assert d["id"] not in registry_dataset_ids(env, "bhxh")
+    assert bhxh.get(env.url + "/api/market/published", timeout=10).json()["datasets"] == []
+    error(post(env, bhxh, wd, {}), 404, "not_found")
+    audit = requests.get(env.fed.registry.url + "/api/audit?limit=100", timeout=10,
+                         headers={"Authorization": "Bearer " + env.fed.registry.token}).json()
+    acts = [(a["action"], a["actor"]) for a in audit["audit"] if a["object"] == d["id"]]
+    assert ("dataset.publish", "bhxh") in acts and ("dataset.withdraw", "bhxh") in acts
+
+
+# ---- ending an agreement, counter-offers of every term ------------------------------------------
+
+def agreed(env, consumer, provider, offer, **kw):
+    """A negotiation requested by consumer and approved by provider: FINALIZED."""
+    r = post(env, consumer, "/api/market/requests", {"offer": offer, **kw})
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider_pid"]
+    r = post(env, provider, f"/api/market/negotiations/{pid}/decision", {"action": "approve"})
+    assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
+    return r.json()
+
+
+def test_ending_an_agreement_on_the_page(env):
+    bhxh, bca, bank = officer(env, "bhxh"), officer(env, "bca"), officer(env, "bank")
+    n = agreed(env, bhxh, bca, env.fed.open_offer)
+    aid = n["agreement"]
+    end = f"/api/market/agreements/{aid}/termination"
+    assert any(g.get("agreement") == aid for g in env.fed.conf()["grants"])
+    # The confirmation step is the body's; a stranger is told it is not found; an id
+    # that is no agreement likewise; nothing ends.
+    e = error(post(env, bca, end, {}), 422, "validation")
+    assert e["fields"] == {"confirm": "required"}
+    error(post(env, bca, end, {"confirm": True, "member": F.BHXH}), 422, "validation")
+    error(post(env, bank, end, {"confirm": True}), 404, "not_found")
+    error(post(env, bca, "/api/market/agreements/urn:uuid:00000000-0000-4000-8000-"
+                         "000000000000/termination", {"confirm": True}), 404, "not_found")
+    error(post(env, bca, end, {"confirm": True}, csrf=False), 403, "csrf")
+    error(post(env, officer(env, "btc"), end, {"confirm": True}), 403, "not_enrolled")
+    assert any(g.get("agreement") == aid for g in env.fed.conf()["grants"])
+    # The provider ends it: terminated, and its grant leaves the next configuration.
+    r = post(env, bca, end, {"confirm": True})
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert v["agreement"] == aid and v["agreement_state"] == "terminated"
+    assert v["state"] == "FINALIZED" and v["side"] == "provider"
+    conf = env.fed.conf()
+    assert conf["version"] >= v["conf_version"]
+    assert not any(g.get("agreement") == aid for g in conf["grants"])
+    row = [x for x in registry_negotiations(env, "bhxh") if x["agreement_id"] == aid][0]
+    assert row["agreement_state"] == "terminated"
+    mine = bhxh.get(env.url + "/api/market/negotiations", timeout=20).json()["negotiations"]
+    assert [x["agreement_state"] for x in mine if x["agreement"] == aid] == ["terminated"]
+    # Not in force any more: 409, from either party.
+    error(post(env, bca, end, {"confirm": True}), 409, "not_in_force")
+    error(post(env, bhxh, end, {"confirm": True}), 409, "not_in_force")
+    # The consumer ends its own agreement too.
+    n = agreed(env, bank, bca, env.fed.enterprise_offer)
+    r = post(env, bank, f"/api/market/agreements/{n['agreement']}/termination", {"confirm": True})
+    assert r.status_code == 200 and r.json()["agreement_state"] == "terminated", r.text
+    assert r.json()["side"] == "consumer"
+    audit = requests.get(env.fed.registry.url + "/api/audit?limit=100", timeout=10,
+                         headers={"Authorization": "Bearer " + env.fed.registry.token}).json()
+    acts = {(a["object"], a["actor"]) for a in audit["audit"] if a["action"] ==
+            "agreement.terminate"}
+    assert (aid, "bca") in acts and (n["agreement"], "bank") in acts
+
+
+def test_counter_offers_of_validity_and_price_and_the_consumers_counter(env):
+    bank, bca = officer(env, "bank"), officer(env, "bca")
+    r = post(env, bank, "/api/market/requests", {"offer": env.fed.open_offer})
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider_pid"]
+    dec = f"/api/market/negotiations/{pid}/decision"
+    # The consumer cannot counter its own request: it is the provider's turn.
+    error(post(env, bank, dec, {"action": "counter", "price_vnd": 100}), 409, "conflict")
+    for bad in ({"validity_days": 0}, {"validity_days": 36501}, {"price_vnd": -1},
+                {"price_vnd": "100"}, {}):
+        error(post(env, bca, dec, {"action": "counter", **bad}), 422, "validation")
+    # The provider counters with another validity and price (max calls kept).
+    r = post(env, bca, dec, {"action": "counter", "validity_days": 60, "price_vnd": 800})
+    assert r.status_code == 200, r.text
+    n = r.json()
+    assert n["state"] == "OFFERED" and n["offered_by"] == "provider"
+    assert (n["terms"]["validity_days"], n["terms"]["price_vnd"], n["terms"]["max_calls"]) == (
+        60, 800, 5)
+    # Now it is the consumer's turn: the provider cannot counter again, nor approve.
+    error(post(env, bca, dec, {"action": "counter", "price_vnd": 900}), 409, "conflict")
+    error(post(env, bca, dec, {"action": "approve"}), 409, "conflict")
+    error(post(env, bank, dec, {"action": "counter", "max_calls": 0}), 422, "validation")
+    # The consumer counters the counter-offer with its own terms.
+    r = post(env, bank, dec, {"action": "counter", "max_calls": 4, "price_vnd": 600})
+    assert r.status_code == 200, r.text
+    n = r.json()
+    assert n["state"] == "REQUESTED" and n["offered_by"] == "consumer" and n["side"] == "consumer"
+    assert (n["terms"]["validity_days"], n["terms"]["price_vnd"], n["terms"]["max_calls"]) == (
+        60, 600, 4)
+    error(post(env, bank, dec, {"action": "counter", "max_calls": 3}), 409, "conflict")
+    error(post(env, bank, dec, {"action": "approve"}), 403, "forbidden")
+    # The provider approves the consumer's terms: the agreement and its grant carry them.
+    r = post(env, bca, dec, {"action": "approve"})
+    assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
+    aid = r.json()["agreement"]
+    grant = [g for g in env.fed.conf()["grants"] if g.get("agreement") == aid]
+    assert len(grant) == 1
+    cs = {c["leftOperand"]: c for c in grant[0]["policy"]["permission"][0]["constraint"]}
+    assert cs["count"]["rightOperand"] == 4 and cs["elapsedTime"]["rightOperand"] == "P60D"
+    assert grant[0]["policy"]["obligation"][0]["constraint"][0]["rightOperand"] == 600
+    # No counter after the agreement.
+    error(post(env, bank, dec, {"action": "counter", "max_calls": 3}), 409, "conflict")
+    r = post(env, bank, f"/api/market/agreements/{aid}/termination", {"confirm": True})
+    assert r.status_code == 200 and r.json()["agreement_state"] == "terminated", r.text
