@@ -154,7 +154,9 @@ export async function render(ctx) {
     }
     if (n.agreement && n.state === 'FINALIZED' && step === 'form') nodes.push(statements(n));
     clear(root).append(...nodes);
-    ctx.enhance(root);
+    // The first drawing is not in the page yet: the app enhances it once it is
+    // (GOV.UK Frontend's radios look their conditional reveals up by id).
+    if (root.isConnected) ctx.enhance(root);
     if (errors.length || step === 'check') ctx.focusPage();
   };
   draw();

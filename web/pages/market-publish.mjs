@@ -149,7 +149,9 @@ export async function render(ctx) {
     });
     nodes.push(form);
     clear(root).append(...nodes);
-    ctx.enhance(root);
+    // The first drawing is not in the page yet: the app enhances it once it is
+    // (GOV.UK Frontend's radios look their conditional reveals up by id).
+    if (root.isConnected) ctx.enhance(root);
     if (errors.length) ctx.focusPage();
   };
   draw();

@@ -53,7 +53,9 @@ export async function render(ctx) {
       return item;
     })));
     clear(root).append(...nodes);
-    ctx.enhance(root);
+    // The first drawing is not in the page yet: the app enhances it once it is
+    // (GOV.UK Frontend's radios look their conditional reveals up by id).
+    if (root.isConnected) ctx.enhance(root);
     if (confirming || errors.length) {
       if (errors.length) ctx.focusPage();
       else document.getElementById('withdraw-confirm')?.focus();
