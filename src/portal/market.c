@@ -19,6 +19,8 @@
 #include "api.h"
 #include "auth.h"
 #include "exchange.h"
+#include "ndx/conf.h"
+#include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/evclient.h"
 #include "ndx/fetch.h"
@@ -27,6 +29,7 @@
 #include "ndx/policy.h"
 #include "ndx/text.h"
 #include "ndx/timefmt.h"
+#include "ndx/usage.h"
 
 #define DSP_CONTEXT "https://w3id.org/dspace/2025/1/context.jsonld"
 #define TOKEN_MAX 4096
@@ -1355,6 +1358,182 @@ static int r_end(const struct portal *p, const struct party *w, const char *id,
 	return 0;
 }
 
+/* ---- usage statements --------------------------------------------------------------------- */
+
+/* The signed configuration from the registry, verified with the anchor of
+ * market.anchor (read at each check, like the credentials). -1 with e set
+ * when there is no anchor or the configuration cannot be had. */
+static int verified_conf(const struct portal *p, struct ndx_conf **out, struct perr *e)
+{
+	struct ndx_anchor *anchor = NULL;
+	struct ndx_fetch_resp fr = { 0 };
+	const char *headers[] = { "Accept: application/json", NULL };
+	char url[URL_MAX], err[512];
+	int rc;
+
+	*out = NULL;
+	if (!p->cfg->market_anchor)
+		return perr_set(e, 503, "no_anchor",
+				"the portal has no registry anchor to check statements with");
+	if (ndx_anchor_load(p->cfg->market_anchor, &anchor, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, "ndx-portal: market: the anchor %s: %s\n", p->cfg->market_anchor,
+			err);
+		return perr_set(e, 503, "no_anchor", "the portal's registry anchor cannot be read");
+	}
+	snprintf(url, sizeof url, "%s/conf", p->cfg->market_registry_url);
+	struct ndx_fetch_req r = { .method = "GET", .url = url, .headers = headers,
+				   .timeout_ms = 10000, .want_header = "Ndx-Conf-Signature" };
+	rc = ndx_fetch(&r, &fr);
+	if (rc == NDX_OK && fr.status == 200)
+		rc = ndx_conf_verify((const uint8_t *)fr.body, fr.len, fr.wanted, anchor, time(NULL),
+				     out, err, sizeof err);
+	else
+		snprintf(err, sizeof err, "%s", rc ? ndx_strerror(rc) : "not 200");
+	ndx_fetch_resp_free(&fr);
+	ndx_anchor_free(anchor);
+	if (rc != NDX_OK || !*out) {
+		fprintf(stderr, "ndx-portal: market: the registry's configuration: %s\n", err);
+		return perr_set(e, 502, "registry", "the registry's signed configuration cannot be had");
+	}
+	return 0;
+}
+
+/* The signing key of gateway "{member}/{code}" in conf, or NULL. */
+static const struct ndx_key *gateway_key(const struct ndx_conf *conf, const char *name)
+{
+	const struct ndx_conf_member *m;
+	const struct ndx_conf_gateway *g;
+	size_t ml;
+
+	for (size_t i = 0; (m = ndx_conf_member_at(conf, i)) != NULL; i++)
+		for (size_t j = 0; (g = ndx_conf_gateway_of(conf, m->id, j)) != NULL; j++) {
+			ml = strlen(g->member);
+			if (strncmp(name, g->member, ml) == 0 && name[ml] == '/' &&
+			    strcmp(name + ml + 1, g->code) == 0)
+				return g->sign_key;
+		}
+	return NULL;
+}
+
+/* The first thing that does not hold of statement u about negotiation
+ * row n (the registry's record of the member's agreement), into why; ""
+ * when all hold: the agreement's client and service, its price, and a
+ * signer of the side it states. */
+static void against_agreement(const struct ndx_usage *u, const json_t *n, char *why, size_t cap)
+{
+	const char *client = json_string_value(json_object_get(n, "client"));
+	const char *service = json_string_value(json_object_get(n, "service"));
+	const char *party = json_string_value(
+		json_object_get(n, u->side == NDX_MSGLOG_PROVIDER ? "provider" : "consumer"));
+	struct ndx_policy pol;
+	char err[256];
+	size_t pl = party ? strlen(party) : 0;
+
+	why[0] = '\0';
+	if (!client || !service || strcmp(client, u->client) != 0 || strcmp(service, u->service))
+		snprintf(why, cap, "the agreement is %s calling %s, not %s calling %s",
+			 client ? client : "?", service ? service : "?", u->client, u->service);
+	else if (ndx_policy_from_odrl(json_object_get(n, "policy"), &pol, err, sizeof err))
+		snprintf(why, cap, "the agreement's terms cannot be read: %s", err);
+	else if (pol.price != u->price || pol.price_unit != u->unit)
+		snprintf(why, cap, "price %lld VND (%s), but the agreement's is %lld VND (%s)",
+			 (long long)u->price, ndx_usage_unit_name(u->unit), (long long)pol.price,
+			 ndx_usage_unit_name(pol.price_unit));
+	else if (!party || strncmp(u->gateway, party, pl) != 0 || u->gateway[pl] != '/' ||
+		 strchr(u->gateway + pl + 1, '/'))
+		snprintf(why, cap, "its signer %s is not a gateway of the %s", u->gateway,
+			 u->side == NDX_MSGLOG_PROVIDER ? "provider" : "consumer");
+}
+
+/* POST /api/market/statements/check {"statement": TEXT or object}: a usage
+ * statement of one of the member's agreements (its own gateway's, or the
+ * other party's it received), checked as `ndx market check-statement`
+ * checks it on its own: its form, that it is about this agreement's client,
+ * service and price and signed by a gateway of the side it states, and with
+ * that gateway's key from the registry's signed configuration (verified
+ * with the portal's anchor) the signature, every exchange's inclusion proof
+ * against the signer's tree heads, count and amount. The comparison with
+ * the member's own message log is not made: the portal holds no log. 200
+ * with "verified" and, when false, "reason"; 422 for text that is no
+ * statement; 404 for another member's agreement. */
+static int r_statement_check(const struct portal *p, const struct party *w, const json_t *body,
+			     json_t **out, struct perr *e)
+{
+	static const char *const keys[] = { "statement", NULL };
+	static const char *const sides[] = { "provider", "consumer" };
+	const json_t *sv = json_object_get(body, "statement"), *row, *n = NULL;
+	char *text = NULL, err[512] = "", hex[2 * NDX_SHA256_LEN + 1], from[NDX_TIME_TEXT_LEN],
+	     to[NDX_TIME_TEXT_LEN], made[NDX_TIME_TEXT_LEN];
+	struct ndx_usage *u = NULL;
+	struct ndx_conf *conf = NULL;
+	const struct ndx_key *key;
+	uint8_t hash[NDX_SHA256_LEN];
+	json_t *list = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	if (json_is_string(sv))
+		text = strdup(json_string_value(sv));
+	else if (json_is_object(sv))
+		text = json_dumps(sv, JSON_COMPACT);
+	if (!text || !*text ||
+	    ndx_usage_parse(text, strlen(text), &u, err, sizeof err) != NDX_OK) {
+		e->fields = json_pack("{ss}", "statement", sv ? "invalid" : "required");
+		perr_set(e, 422, "validation", "statement: %s", err[0] ? err : "required");
+		goto out;
+	}
+	if (negotiations_of(p, w->member, &list, e))
+		goto out;
+	json_array_foreach(list, i, row) {
+		const char *a = json_string_value(json_object_get(row, "agreement_id"));
+		if (!n && a && strcmp(a, u->agreement) == 0)
+			n = row;
+	}
+	if (!n) {
+		perr_set(e, 404, "not_found", "no agreement of your member with this id");
+		goto out;
+	}
+	against_agreement(u, n, err, sizeof err);
+	if (!err[0]) {
+		if (verified_conf(p, &conf, e))
+			goto out;
+		if (!(key = gateway_key(conf, u->gateway)))
+			snprintf(err, sizeof err, "its signer %s is not a gateway of the configuration",
+				 u->gateway);
+		else if (ndx_usage_check(u, key, err, sizeof err) == NDX_OK)
+			err[0] = '\0';
+		else if (!err[0])
+			snprintf(err, sizeof err, "the statement does not verify");
+	}
+	ndx_usage_hash(u, hash);
+	ndx_hex_encode(hash, sizeof hash, hex);
+	ndx_time_format((time_t)(u->from_ms / 1000), from);
+	ndx_time_format((time_t)(u->to_ms / 1000), to);
+	ndx_time_format((time_t)(u->made_ms / 1000), made);
+	*out = json_pack("{ss ss ss ss ss ss ss ss sI ss sI sI ss sb so s{ssss}}", "agreement",
+			 u->agreement, "client", u->client, "service", u->service, "signer",
+			 u->gateway, "side", sides[u->side == NDX_MSGLOG_PROVIDER ? 0 : 1], "from",
+			 from, "to", to, "made_at", made, "price_vnd", (json_int_t)u->price,
+			 "price_unit", ndx_usage_unit_name(u->unit), "count", (json_int_t)u->count,
+			 "amount_vnd", (json_int_t)u->amount, "statement_hash", hex, "verified",
+			 err[0] == '\0', "reason", err[0] ? json_string(err) : json_null(),
+			 "own_log", "compared", "no", "why",
+			 "the portal holds no message log: run ndx market check-statement on the "
+			 "member's gateway host");
+	rc = *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+	if (!rc)
+		fprintf(stderr, "ndx-portal: market: statement of %s by %s checked for %s: %s\n",
+			u->agreement, u->gateway, w->member, err[0] ? err : "verified");
+out:
+	ndx_conf_free(conf);
+	json_decref(list);
+	ndx_usage_free(u);
+	free(text);
+	return rc;
+}
+
 /* ---- the gate and the routes ----------------------------------------------------------- */
 
 static void reply_error(struct ndx_http_resp *resp, int status, const char *code, const char *msg)
@@ -1377,7 +1556,7 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 	struct perr e = { 0 };
 	json_t *body = NULL, *out = NULL;
 	enum { DATASETS, DATASET, ME, NEGOTIATIONS, REQUEST, DECISION, PUBLISHED, PUBLISH,
-	       WITHDRAW, END } route;
+	       WITHDRAW, END, STATEMENT } route;
 
 	if (strcmp(rest, "datasets") == 0 && get)
 		route = DATASETS;
@@ -1406,6 +1585,8 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		 (slash = strchr(rest + 11, '/')) && strcmp(slash, "/termination") == 0 &&
 		 (size_t)(slash - (rest + 11)) <= ID_MAX)
 		route = END;
+	else if (strcmp(rest, "statements/check") == 0 && post)
+		route = STATEMENT;
 	else {
 		reply_error(resp, 404, "not_found", "no such route");
 		return;
@@ -1503,6 +1684,9 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		break;
 	case END:
 		rc = r_end(p, &w, id, body, &out, &e);
+		break;
+	case STATEMENT:
+		rc = r_statement_check(p, &w, body, &out, &e);
 		break;
 	}
 	if (rc) {

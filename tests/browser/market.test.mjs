@@ -17,7 +17,9 @@
 // and withdraws it through the confirmation step; ends the agreement it
 // made; requests again, receives a counter-offer of validity and price,
 // counters it with its own maximum calls, and the Ministry of Public
-// Security's officer approves those terms and ends that agreement too.
+// Security's officer approves those terms and ends that agreement too. A
+// text that is no usage statement, pasted on the agreement's page, is said
+// at its field.
 // axe-core and the 390/1280 px widths on every page checked, in Vietnamese
 // and in English.
 
@@ -261,6 +263,15 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
     assert.match(await consumer.textContent('#agreement-state'), /Đang có hiệu lực/);
     assert.equal(await consumer.locator('#statements #agreement-id').count(), 1);
     await check(consumer, 'market-agreement-in-force');
+    // A usage statement is checked on the page: text that is none is said at
+    // the field (a real one is checked in tests/e2e/test_portal_market.py,
+    // whose portal has the registry's anchor).
+    await consumer.fill('#statement', '{"format": "not-a-statement"}');
+    await consumer.click('#statement-check');
+    await consumer.waitForSelector('#statement-error');
+    assert.match(await consumer.textContent('#statement-error'), /không phải là một bảng kê/);
+    assert.equal(await consumer.locator('.govuk-error-summary a[href="#statement"]').count(), 1);
+    await check(consumer, 'market-statement-error');
     await consumer.check('#decision');
     await consumer.click('#continue');
     await consumer.waitForSelector('#confirm');

@@ -23,8 +23,13 @@ field), the dataset in the catalogue and on the member's published list, withdra
 its provider only. Ending an agreement in force by the provider and by the consumer,
 after the confirmation the API asks for; a stranger's 404, an ended one's 409, the grant
 gone from the next configuration. A counter-offer of validity and price, the
-consumer's own counter to it, and the agreement on the consumer's terms."""
+consumer's own counter to it, and the agreement on the consumer's terms. A usage
+statement made by the provider's gateway (`ndx market statement`) checked on the page
+by either party with the signer's key from the registry's signed configuration; a
+forged one (count altered; price or side changed and signed again by its signer)
+refused with its reason, a stranger's 404, text that is no statement 422."""
 
+import datetime
 import json
 import subprocess
 import sys
@@ -40,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import federation as F  # noqa: E402
 import refusals  # noqa: E402
 from conftest import free_port  # noqa: E402
+import test_market_statement as MS  # noqa: E402
 from test_marketplace import member_token  # noqa: E402
 from test_portal import CLIENT_ID, CLIENT_SECRET, FakeEid, Proc, exe  # noqa: E402
 
@@ -132,7 +138,8 @@ def env(build_dir):
                "exchange": {"consumer_url": fed.gateways["BHXH"].url,
                             "client": "VN/GOV/VPCP/portal"},
                "market": {"registry_url": fed.registry.url,
-                          "credentials_dir": "market-credentials"}}
+                          "credentials_dir": "market-credentials",
+                          "anchor": str(fed.registry.anchor)}}
         e.config = d / "portal.json"
         e.config.write_text(json.dumps(cfg, indent=2))
         pw = d / "pw"
@@ -678,3 +685,70 @@ def test_counter_offers_of_validity_and_price_and_the_consumers_counter(env):
     error(post(env, bank, dec, {"action": "counter", "max_calls": 3}), 409, "conflict")
     r = post(env, bank, f"/api/market/agreements/{aid}/termination", {"confirm": True})
     assert r.status_code == 200 and r.json()["agreement_state"] == "terminated", r.text
+
+
+# ---- usage statements -----------------------------------------------------------------------
+
+def test_a_usage_statement_checked_on_the_page(env):
+    fed = env.fed
+    bhxh, bca, bank = officer(env, "bhxh"), officer(env, "bca"), officer(env, "bank")
+    start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    n = agreed(env, bhxh, bca, fed.open_offer, client=F.INSURANCE)
+    conf = fed.conf()
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, conf["version"])
+    for _ in range(2):
+        r = fed.call("BHXH", "GET", F.ECHO, "/x", client=F.INSURANCE,
+                     headers={"Ndx-Purpose": "public-service"})
+        assert r.status_code == 200, f"{r.status_code} {r.text}\n{fed.tails()}"
+    end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    period = ["--from", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "--to", (end + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    res = MS.make_statement(fed, "BCA", n["agreement"], period)
+    assert res.returncode == 0, res.stderr
+    st = json.loads(res.stdout)
+    assert st["count"] >= 2
+    check = "/api/market/statements/check"
+    # Either party checks it: signature, proofs, count and amount, with the signer's
+    # key from the signed configuration; the own-log comparison is not the portal's.
+    for who in (bhxh, bca):
+        r = post(env, who, check, {"statement": json.dumps(st)})
+        assert r.status_code == 200, r.text
+        v = r.json()
+        assert v["verified"] is True and v["reason"] is None, v
+        assert v["agreement"] == n["agreement"] and v["side"] == "provider"
+        assert v["signer"] == st["gateway"] and v["signer"].startswith(F.BCA + "/")
+        assert v["count"] == st["count"] and v["amount_vnd"] == st["count"] * 500
+        assert v["price_vnd"] == 500 and v["price_unit"] == "ndx:VNDPerCall"
+        assert v["own_log"]["compared"] == "no"
+        assert len(v["statement_hash"]) == 64
+    # A statement object rather than its text is the same.
+    r = post(env, bhxh, check, {"statement": st})
+    assert r.status_code == 200 and r.json()["verified"] is True, r.text
+    # Altered after signing: refused, with the reason.
+    forged = dict(st, count=st["count"] + 1, amount_due=(st["count"] + 1) * 500)
+    r = post(env, bhxh, check, {"statement": json.dumps(forged)})
+    assert r.status_code == 200 and r.json()["verified"] is False, r.text
+    assert r.json()["reason"]
+    # Signed again by its signer, but at another price, or in the consumer's name.
+    for change, word in (({"price": 400, "amount_due": st["count"] * 400}, "price"),
+                         ({"side": "consumer"}, "consumer")):
+        s2 = MS.resign(fed, "BCA", dict(json.loads(json.dumps(st)), **change))
+        r = post(env, bhxh, check, {"statement": s2})
+        assert r.status_code == 200 and r.json()["verified"] is False, r.text
+        assert word in r.json()["reason"], r.json()
+    # Not a party's agreement, not a statement, no session.
+    error(post(env, bank, check, {"statement": json.dumps(st)}), 404, "not_found")
+    for bad in ("{}", "not json", "", {"format": "x"}):
+        e = error(post(env, bhxh, check, {"statement": bad}), 422, "validation")
+        assert e["fields"] == {"statement": "invalid"}
+    e = error(post(env, bhxh, check, {}), 422, "validation")
+    assert e["fields"] == {"statement": "required"}
+    error(post(env, bhxh, check, {"statement": st, "member": F.BCA}), 422, "validation")
+    error(requests.post(env.url + check, json={"statement": st}, timeout=10), 401,
+          "unauthenticated")
+    r = post(env, bhxh, f"/api/market/agreements/{n['agreement']}/termination", {"confirm": True})
+    assert r.status_code == 200, r.text
+    # The statement of an ended agreement is still checked against the registry's record.
+    r = post(env, bca, check, {"statement": st})
+    assert r.status_code == 200 and r.json()["verified"] is True, r.text

@@ -55,8 +55,40 @@ function statements(n) {
     h('pre', { class: 'ndx-pre', tabindex: '0', id: 'statement-command' }, cmd),
     g.p(t('mk.st.check')),
     h('pre', { class: 'ndx-pre', tabindex: '0' }, check),
-    g.p(paid ? t('mk.st.invoice') : t('mk.st.free')),
-    g.insetText(t('mk.st.not_here')));
+    g.p(paid ? t('mk.st.invoice') : t('mk.st.free')));
+}
+
+// A statement pasted here is checked by the portal (POST
+// /api/market/statements/check) with the signer's key from the registry's
+// signed configuration; the result says what was checked and that the
+// comparison with the member's own log is not made here.
+function statementCheck(state, onCheck) {
+  const form = h('form', { novalidate: true, id: 'statement-form' },
+    h('h3', { class: 'govuk-heading-s' }, t('mk.st.check.title')),
+    g.textarea({ id: 'statement', name: 'statement', label: t('mk.st.paste'), hint: t('mk.st.paste.hint'), value: state.text, rows: 6, error: state.error }),
+    g.button(t('mk.st.check.button'), { variant: 'secondary', attrs: { id: 'statement-check' } }));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    onCheck(String(new FormData(form).get('statement') ?? '').trim());
+  });
+  const nodes = [form];
+  const v = state.result;
+  if (v) {
+    const period = `${formatTime(v.from)} – ${formatTime(v.to)}`;
+    nodes.push(h('div', { id: 'statement-result', 'data-verified': String(v.verified) },
+      h('h3', { class: 'govuk-heading-s' }, t('mk.st.result')),
+      g.summaryList([
+        { key: t('mk.st.verdict'), value: v.verified ? g.tag(t('mk.st.verified'), 'green') : g.tag(t('mk.st.refused'), 'red') },
+        ...(v.verified ? [] : [{ key: t('mk.reason'), value: h('span', { id: 'statement-reason' }, String(v.reason ?? '')) }]),
+        { key: t('mk.st.side'), value: t(`mk.st.side.${v.side}`) },
+        { key: t('mk.st.period'), value: period },
+        { key: t('mk.st.count'), value: h('span', { id: 'statement-count' }, formatMoney(v.count)) },
+        { key: t('mk.st.amount'), value: h('span', { id: 'statement-amount' }, t('mk.st.vnd', { amount: formatMoney(v.amount_vnd) })) },
+        { key: t('mk.st.hash'), value: h('code', { class: 'ndx-hash' }, String(v.statement_hash)) },
+      ], { id: 'statement-facts-checked' }),
+      g.insetText(t('mk.st.own_log'))));
+  }
+  return nodes;
 }
 
 function summary(n) {
@@ -80,6 +112,7 @@ export async function render(ctx) {
   if (!n) return { title: t('mk.nf.title'), nodes: [g.heading(t('mk.nf.title')), g.p(t('mk.neg.nf')), g.p(g.link('/market/requests', t('mk.req.title')))] };
   const root = h('div', null);
   const title = t('mk.neg.title');
+  const st = { text: '', result: null, error: null };
   const latest = (k) => (n.terms && n.terms[k] != null ? String(n.terms[k]) : '');
   let choice = { action: '', max_calls: latest('max_calls'), validity_days: latest('validity_days'), price_vnd: latest('price_vnd'), reason: '' };
   const endAgreement = async (btn) => {
@@ -152,7 +185,23 @@ export async function render(ctx) {
       });
       nodes.push(form);
     }
-    if (n.agreement && n.state === 'FINALIZED' && step === 'form') nodes.push(statements(n));
+    if (n.agreement && n.state === 'FINALIZED' && step === 'form') {
+      nodes.push(statements(n), ...statementCheck(st, async (text) => {
+        st.text = text;
+        st.result = null;
+        st.error = text ? null : t('mk.st.err.required');
+        if (text) {
+          try {
+            st.result = await api.post('/api/market/statements/check', { statement: text });
+          } catch (e) {
+            st.error = e instanceof api.ApiError && e.code === 'validation' ? t('mk.st.err.invalid')
+              : e instanceof api.ApiError ? tOr(`mk.err.${e.code}`, e.text()) : t('api.unknown');
+          }
+        }
+        draw(st.error ? [{ href: '#statement', text: st.error }] : [], 'form');
+        if (st.result) document.getElementById('statement-result')?.scrollIntoView();
+      }));
+    }
     clear(root).append(...nodes);
     // The first drawing is not in the page yet: the app enhances it once it is
     // (GOV.UK Frontend's radios look their conditional reveals up by id).
