@@ -27,7 +27,8 @@ consumer's own counter to it, and the agreement on the consumer's terms. A usage
 statement made by the provider's gateway (`ndx market statement`) checked on the page
 by either party with the signer's key from the registry's signed configuration; a
 forged one (count altered; price or side changed and signed again by its signer)
-refused with its reason, a stranger's 404, text that is no statement 422."""
+refused with its reason, a stranger's 404, text that is no statement 422; without the
+registry's anchor (or with one that cannot be read) nothing is checked (503)."""
 
 import datetime
 import json
@@ -752,3 +753,40 @@ def test_a_usage_statement_checked_on_the_page(env):
     # The statement of an ended agreement is still checked against the registry's record.
     r = post(env, bca, check, {"statement": st})
     assert r.status_code == 200 and r.json()["verified"] is True, r.text
+    env.statement = st
+
+
+def test_statements_need_the_registry_anchor(env):
+    """Without market.anchor, or with one that cannot be read, no statement is checked
+    (503 no_anchor, never a key taken on trust); a malformed setting stops the start."""
+    st = getattr(env, "statement", None)
+    assert st, "the statement test made no statement"
+    base = json.loads(env.config.read_text())
+    d = env.config.parent
+    for name, anchor in (("no-anchor", None), ("bad-anchor", "no-such-anchor.json")):
+        cfg = json.loads(json.dumps(base))
+        if anchor is None:
+            del cfg["market"]["anchor"]
+        else:
+            cfg["market"]["anchor"] = anchor
+        port = free_port()
+        cfg["listen"], cfg["public_url"] = f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+        (d / f"{name}.json").write_text(json.dumps(cfg))
+        other = Proc(name, [env.exe, "serve", "--config", d / f"{name}.json"],
+                     cfg["public_url"], d).start()
+        try:
+            there = Env()
+            there.url = cfg["public_url"]
+            bhxh = officer(there, "bhxh")
+            error(post(there, bhxh, "/api/market/statements/check", {"statement": st}),
+                  503, "no_anchor")
+            # The rest of the marketplace works without it.
+            assert bhxh.get(there.url + "/api/market/published", timeout=10).status_code == 200
+        finally:
+            assert other.stop() == 0
+    cfg = json.loads(json.dumps(base))
+    cfg["market"]["anchor"] = 5
+    (d / "anchor-number.json").write_text(json.dumps(cfg))
+    r = subprocess.run([str(env.exe), "serve", "--config", str(d / "anchor-number.json")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "market.anchor" in r.stderr, r.stderr
