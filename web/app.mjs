@@ -38,6 +38,8 @@ const ROUTES = [
   { path: '/market/datasets/:id', page: 'market-dataset', nav: 'market' },
   { path: '/market/requests', page: 'market-requests', need: 'party', nav: 'market_requests' },
   { path: '/market/requests/:id', page: 'market-negotiation', need: 'party', nav: 'market_requests' },
+  { path: '/market/published', page: 'market-published', need: 'party', nav: 'market_published' },
+  { path: '/market/publish', page: 'market-publish', need: 'party', nav: 'market_published' },
   { path: '/ops', page: 'ops-live', need: 'official', nav: 'ops' },
   { path: '/ops/gateways', page: 'ops-gateways', need: 'official', nav: 'ops_gateways' },
   { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
@@ -61,7 +63,7 @@ const NAV = {
 
 // A member's officer or agency official (session.market) acts in the data
 // marketplace: its requests follow the navigation it has otherwise.
-const MARKET = [['market', '/market'], ['market_requests', '/market/requests']];
+const MARKET = [['market', '/market'], ['market_requests', '/market/requests'], ['market_published', '/market/published']];
 
 function navFor(session, route) {
   const items = baseNav(session, route);

@@ -309,6 +309,12 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 			return fail(path, "\"%s\" is required", "market.credentials_dir");
 		if (!(c->market_credentials_dir = path_dup(base, s)))
 			return NDX_ENOMEM;
+		/* The registry's anchor, for checking usage statements. */
+		if (json_object_get(o, "anchor") && !json_is_null(json_object_get(o, "anchor")) &&
+		    (!(s = get_str(o, "anchor")) || !*s))
+			return fail(path, "\"%s\" must be a path", "market.anchor");
+		if ((s = get_str(o, "anchor")) && !(c->market_anchor = path_dup(base, s)))
+			return NDX_ENOMEM;
 	}
 
 	o = json_object_get(root, "payment");
@@ -437,6 +443,7 @@ void pconfig_free(struct pconfig *c)
 	free(c->chart_dir);
 	free(c->market_registry_url);
 	free(c->market_credentials_dir);
+	free(c->market_anchor);
 	free(c->monitor_url);
 	free(c->monitor_token_file);
 	free(c->holidays_file);

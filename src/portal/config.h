@@ -53,6 +53,10 @@ struct pconfig {
 	 * per member, read at each call); both NULL without "market". */
 	char *market_registry_url;
 	char *market_credentials_dir;
+	/* The registry's anchor (market.anchor, optional): the usage
+	 * statements' check verifies the signed configuration it takes the
+	 * signers' keys from with it; NULL: statements are not checked. */
+	char *market_anchor;
 	/* The public holidays processing deadlines skip ("holidays_file",
 	 * holidays.h); holidays_file NULL and the list empty without it
 	 * (weekends only are then skipped). */

@@ -19,13 +19,17 @@
 #include "api.h"
 #include "auth.h"
 #include "exchange.h"
+#include "ndx/conf.h"
+#include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/evclient.h"
 #include "ndx/fetch.h"
 #include "ndx/file.h"
 #include "ndx/id.h"
 #include "ndx/policy.h"
+#include "ndx/text.h"
 #include "ndx/timefmt.h"
+#include "ndx/usage.h"
 
 #define DSP_CONTEXT "https://w3id.org/dspace/2025/1/context.jsonld"
 #define TOKEN_MAX 4096
@@ -33,6 +37,13 @@
 #define Q_MAX 200
 #define ID_MAX 64
 #define REASON_MAX 500
+/* The registry's own limits on a dataset's description (reg_market.c). */
+#define TITLE_MAX 256
+#define DESCRIPTION_MAX 4096
+#define LICENSE_MAX 512
+#define SAMPLE_MAX 16384
+#define OFFERS_MAX 8
+#define THEME_IRI "http://publications.europa.eu/resource/authority/data-theme/"
 
 /* The member a session acts for, and how it is bound to it. */
 struct party {
@@ -686,8 +697,11 @@ static int complete(const struct portal *p, const json_t *n, struct perr *e)
 }
 
 /* The counter-offer's terms: the latest ones with the maximum calls, the
- * validity and the price the provider's official changed. */
-static json_t *counter_offer(const json_t *n, const json_t *body, struct perr *e)
+ * validity and the price the official changed. The provider's is a
+ * ContractOfferMessage; the consumer's counter to a counter-offer a
+ * ContractRequestMessage with its own terms (DSP: OFFERED -> REQUESTED). */
+static json_t *counter_offer(const json_t *n, const json_t *body, int by_provider,
+			     struct perr *e)
 {
 	static const char *const names[] = { "max_calls", "validity_days", "price_vnd" };
 	static const json_int_t max[] = { 1000000000, 36500, 1000000000000LL };
@@ -733,7 +747,8 @@ static json_t *counter_offer(const json_t *n, const json_t *body, struct perr *e
 	json_object_set_new(o, "@id", json_string(id));
 	json_object_set_new(o, "@type", json_string("Offer"));
 	json_object_set(o, "target", json_object_get(n, "dataset"));
-	return json_pack("{ssso}", "@type", "ContractOfferMessage", "offer", o);
+	return json_pack("{ssso}", "@type",
+			 by_provider ? "ContractOfferMessage" : "ContractRequestMessage", "offer", o);
 }
 
 /* POST /api/market/negotiations/{providerPid}/decision {"action", …}:
@@ -792,8 +807,12 @@ static int r_decision(const struct portal *p, const struct party *w, const char 
 			json_object_set_new(m, "reason", json_pack("[s]", reason));
 		rc = send_message(p, n, w->member, "termination", m, e);
 	} else {
-		const char *need = strcmp(action, "accept") == 0 ? "OFFERED" : "REQUESTED";
-		const char *who = strcmp(action, "accept") == 0 ? "consumer" : "provider";
+		/* The provider approves or counters a request; the consumer
+		 * accepts or counters a counter-offer. */
+		int consumer_step = strcmp(action, "accept") == 0 ||
+				    (strcmp(action, "counter") == 0 && strcmp(side, "consumer") == 0);
+		const char *need = consumer_step ? "OFFERED" : "REQUESTED";
+		const char *who = consumer_step ? "consumer" : "provider";
 		if (strcmp(side, who) != 0) {
 			perr_set(e, 403, "forbidden", "only the %s's officials may %s", who, action);
 			goto out;
@@ -804,8 +823,10 @@ static int r_decision(const struct portal *p, const struct party *w, const char 
 			goto out;
 		}
 		if (strcmp(action, "counter") == 0) {
-			json_t *m = counter_offer(n, body, e);
-			rc = m ? send_message(p, n, w->member, "offers", m, e) : -1;
+			int by_provider = strcmp(side, "provider") == 0;
+			json_t *m = counter_offer(n, body, by_provider, e);
+			rc = m ? send_message(p, n, w->member, by_provider ? "offers" : "request", m, e)
+			       : -1;
 		} else if (strcmp(action, "accept") == 0) {
 			rc = send_message(p, n, w->member, "events",
 					  json_pack("{ssss}", "@type", "ContractNegotiationEventMessage",
@@ -840,6 +861,679 @@ out:
 	return rc;
 }
 
+/* ---- publishing and withdrawing -------------------------------------------------------- */
+
+static const char *const FREQUENCIES[] = { "CONT", "DAILY", "WEEKLY", "MONTHLY", "QUARTERLY",
+					   "ANNUAL", "IRREG", "UNKNOWN", NULL };
+/* The EU data-theme vocabulary's codes (the IRI is THEME_IRI + code). */
+static const char *const THEMES[] = { "AGRI", "ECON", "EDUC", "ENER", "ENVI", "GOVE", "HEAL",
+				      "INTR", "JUST", "REGI", "SOCI", "TECH", "TRAN", NULL };
+static const char *const CLASSES[] = { "state", "enterprise", "research", NULL };
+static const char *const METHODS[] = NDX_METHOD_NAMES;
+
+static int in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; s && i < n && list[i]; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* A field error: fields[name] = code (the first one a field gets). */
+static void field_error(json_t *fields, const char *name, const char *code)
+{
+	if (!json_object_get(fields, name))
+		json_object_set_new(fields, name, json_string(code));
+}
+
+/* A text field of the form: 1..max bytes of display text; NULL (and the
+ * field's error unless it is optional and absent or empty) otherwise. */
+static const char *form_text(const json_t *body, const char *name, size_t max, int required,
+			     json_t *fields)
+{
+	const json_t *v = json_object_get(body, name);
+	const char *s = json_string_value(v);
+
+	if (!v || json_is_null(v) || (s && !*s)) {
+		if (required)
+			field_error(fields, name, "required");
+		return NULL;
+	}
+	if (!s) {
+		field_error(fields, name, "invalid");
+		return NULL;
+	}
+	if (json_string_length(v) > max) {
+		field_error(fields, name, "too_long");
+		return NULL;
+	}
+	if (strlen(s) != json_string_length(v) ||
+	    ndx_text_check(s, json_string_length(v), NULL, NULL) != NDX_OK) {
+		field_error(fields, name, "invalid_text");
+		return NULL;
+	}
+	return s;
+}
+
+/* A list of strings of the form (absent or null: empty), each in allowed
+ * (n names) or, with allowed NULL, any string; NULL after its error. */
+static json_t *form_list(const json_t *o, const char *field, const char *const *allowed,
+			 size_t n, size_t max, json_t *fields)
+{
+	const json_t *v = json_object_get(o, field), *x;
+	json_t *out = json_array();
+	size_t i;
+
+	if (!out)
+		return NULL;
+	if (!v || json_is_null(v))
+		return out;
+	if (!json_is_array(v) || json_array_size(v) > max)
+		goto bad;
+	json_array_foreach(v, i, x)
+		if (!json_is_string(x) || (allowed && !in_list(json_string_value(x), allowed, n)))
+			goto bad;
+		else
+			json_array_append(out, (json_t *)x);
+	return out;
+bad:
+	json_decref(out);
+	field_error(fields, field, "invalid");
+	return NULL;
+}
+
+/* An optional whole number of the form: 0 when absent or null, -1 after
+ * its error. */
+static json_int_t form_int(const json_t *o, const char *field, json_t *fields)
+{
+	const json_t *v = json_object_get(o, field);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		field_error(fields, field, "invalid");
+		return -1;
+	}
+	return json_integer_value(v);
+}
+
+/* The ODRL Offer of one offer of the publishing form ({purposes, classes,
+ * methods, validity_days, max_calls, period, price_vnd, price_unit,
+ * no_onward_transfer}), read back by libndx's ndx_policy_from_odrl (the
+ * registry's own parser) so that a term outside the subset is said at
+ * its field. NULL with the offer's errors in fields (named
+ * "offers.I.FIELD") and *why the parser's sentence when it refused. */
+static json_t *form_offer(const json_t *o, size_t idx, json_t *fields, char *why, size_t cap)
+{
+	static const char *const keys[] = { "purposes", "classes", "methods", "validity_days",
+					    "max_calls", "period", "price_vnd", "price_unit",
+					    "no_onward_transfer", NULL };
+	static const char *const periods[] = { "hour", "day", "month", NULL };
+	static const char *const units[] = { "call", "month", NULL };
+	static const char *const period_units[] = { "ndx:perHour", "ndx:perDay", "ndx:perMonth" };
+	const char *cfield[5];
+	json_t *own = json_object(), *purposes, *classes, *methods, *cs = json_array(), *odrl = NULL;
+	const char *period = json_string_value(json_object_get(o, "period"));
+	const char *unit = json_string_value(json_object_get(o, "price_unit"));
+	const json_t *onward = json_object_get(o, "no_onward_transfer");
+	json_int_t days, calls, price;
+	size_t nc = 0;
+	struct ndx_policy pol;
+	char err[256], name[64];
+	const char *k;
+	json_t *v;
+
+	if (!own || !cs) {
+		json_decref(own);
+		json_decref(cs);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		snprintf(name, sizeof name, "offers.%zu", idx);
+		field_error(fields, name, "invalid");
+		json_decref(own);
+		json_decref(cs);
+		return NULL;
+	}
+	json_object_foreach((json_t *)o, k, v)
+		if (!in_list(k, keys, 9))
+			field_error(own, k, "unknown");
+	purposes = form_list(o, "purposes", NULL, 0, 64, own);
+	classes = form_list(o, "classes", CLASSES, 3, 3, own);
+	/* Absent is every class; an empty list is a form with none ticked. */
+	if (classes && json_is_array(json_object_get(o, "classes")) && !json_array_size(classes))
+		field_error(own, "classes", "required");
+	methods = form_list(o, "methods", METHODS, 7, 7, own);
+	days = form_int(o, "validity_days", own);
+	calls = form_int(o, "max_calls", own);
+	price = form_int(o, "price_vnd", own);
+	if (calls > 0 && !in_list(period, periods, 3))
+		field_error(own, "period", period ? "invalid" : "required");
+	if (price > 0 && !in_list(unit, units, 2))
+		field_error(own, "price_unit", unit ? "invalid" : "required");
+	if (onward && !json_is_boolean(onward))
+		field_error(own, "no_onward_transfer", "invalid");
+	if (json_object_size(own))
+		goto out;
+	/* The constraints in a known order, each remembering its field. */
+	if (json_array_size(purposes)) {
+		json_array_append_new(cs, json_pack("{sssssO}", "leftOperand", "purpose", "operator",
+						    "isAnyOf", "rightOperand", purposes));
+		cfield[nc++] = "purposes";
+	}
+	if (json_array_size(classes) && json_array_size(classes) < 3) {
+		json_array_append_new(cs, json_pack("{sssssO}", "leftOperand", "ndx:consumerClass",
+						    "operator", "isAnyOf", "rightOperand", classes));
+		cfield[nc++] = "classes";
+	}
+	if (json_array_size(methods)) {
+		json_array_append_new(cs, json_pack("{sssssO}", "leftOperand", "ndx:method",
+						    "operator", "isAnyOf", "rightOperand", methods));
+		cfield[nc++] = "methods";
+	}
+	if (json_object_get(o, "validity_days") && !json_is_null(json_object_get(o,
+										  "validity_days"))) {
+		char d[32];
+		snprintf(d, sizeof d, "P%lldD", (long long)days);
+		json_array_append_new(cs, json_pack("{ssssss}", "leftOperand", "elapsedTime",
+						    "operator", "lteq", "rightOperand", d));
+		cfield[nc++] = "validity_days";
+	}
+	if (json_object_get(o, "max_calls") && !json_is_null(json_object_get(o, "max_calls"))) {
+		size_t pi = 0;
+		while (period && periods[pi] && strcmp(periods[pi], period) != 0)
+			pi++;
+		json_array_append_new(cs, json_pack("{sssssIss}", "leftOperand", "count", "operator",
+						    "lteq", "rightOperand", calls, "unit",
+						    period && periods[pi] ? period_units[pi]
+									  : "ndx:perDay"));
+		cfield[nc++] = "max_calls";
+	}
+	odrl = json_pack("{ss s[{ssso}]}", "@type", "Offer", "permission", "action", "use",
+			 "constraint", cs);
+	cs = NULL;
+	if (odrl && json_is_true(onward))
+		json_object_set_new(odrl, "prohibition", json_pack("[{ss}]", "action", "distribute"));
+	if (odrl && price > 0)
+		json_object_set_new(
+			odrl, "obligation",
+			json_pack("[{sss[{sssssIss}]}]", "action", "compensate", "constraint",
+				  "leftOperand", "payAmount", "operator", "eq", "rightOperand",
+				  price, "unit",
+				  strcmp(unit, "month") == 0 ? "ndx:VNDPerMonth" : "ndx:VNDPerCall"));
+	if (odrl && ndx_policy_from_odrl(odrl, &pol, err, sizeof err) != NDX_OK) {
+		const char *field = "offer";
+		size_t ci;
+		if (sscanf(err, "permission[0].constraint[%zu]", &ci) == 1 && ci < nc)
+			field = cfield[ci];
+		else if (strncmp(err, "obligation", 10) == 0)
+			field = "price_vnd";
+		field_error(own, field, "invalid");
+		snprintf(why, cap, "%s", err);
+		json_decref(odrl);
+		odrl = NULL;
+	}
+out:
+	json_object_foreach(own, k, v) {
+		snprintf(name, sizeof name, "offers.%zu.%s", idx, k);
+		field_error(fields, name, json_string_value(v));
+	}
+	json_decref(own);
+	json_decref(cs);
+	json_decref(purposes);
+	json_decref(classes);
+	json_decref(methods);
+	return odrl;
+}
+
+/* The registry's 400 on a dataset as a field of the form: its detail
+ * names the field ("license: …", "offers[1].…"). */
+static const char *registry_field(const char *detail, char *buf, size_t cap)
+{
+	static const char *const map[][2] = { { "license", "license" },
+					      { "accrual_periodicity", "frequency" },
+					      { "sample", "sample" },
+					      { "theme", "themes" },
+					      { "service", "service" } };
+	size_t i;
+
+	if (!detail)
+		return NULL;
+	if (sscanf(detail, "offers[%zu]", &i) == 1) {
+		snprintf(buf, cap, "offers.%zu.offer", i);
+		return buf;
+	}
+	for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+		if (strncmp(detail, map[k][0], strlen(map[k][0])) == 0)
+			return map[k][1];
+	return NULL;
+}
+
+/* POST /api/market/datasets: the member publishes one of its services'
+ * datasets (the registry's POST /market/datasets) from the form's fields;
+ * every field's error is said at once (422 with fields), the registry's
+ * own refusals at the field they name. 201 with the dataset as the pages
+ * show it. */
+static int r_publish(const struct portal *p, const struct party *w, const json_t *body,
+		     json_t **out, int *status, struct perr *e)
+{
+	static const char *const keys[] = { "service", "title_vi", "title_en", "description_vi",
+					    "description_en", "themes", "license", "frequency",
+					    "sample", "offers", NULL };
+	const char *service, *tvi, *ten, *dvi, *den, *lic, *sample_text;
+	const char *freq = json_string_value(json_object_get(body, "frequency"));
+	const json_t *offers = json_object_get(body, "offers"), *o;
+	json_t *fields = json_object(), *themes, *iris = json_array(), *odrls = json_array();
+	json_t *sample = NULL, *msg = NULL;
+	size_t mlen = strlen(w->member), i;
+	char why[256] = "", fname[64];
+	struct ndx_id sid;
+	struct rres r = { 0 };
+	int rc = -1;
+
+	if (!fields || !iris || !odrls) {
+		perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	if (only_keys(body, keys, e))
+		goto out;
+	service = form_text(body, "service", NDX_ID_TEXT_MAX, 1, fields);
+	/* Only the member's own services: the session's member, never the
+	 * browser's (the registry refuses another member's too). */
+	if (service && (strncmp(service, w->member, mlen) != 0 || service[mlen] != '/' ||
+			ndx_id_parse(service, strlen(service), NDX_ID_SERVICE, &sid, NULL)))
+		field_error(fields, "service", "not_yours");
+	tvi = form_text(body, "title_vi", TITLE_MAX, 1, fields);
+	ten = form_text(body, "title_en", TITLE_MAX, 1, fields);
+	dvi = form_text(body, "description_vi", DESCRIPTION_MAX, 1, fields);
+	den = form_text(body, "description_en", DESCRIPTION_MAX, 1, fields);
+	lic = form_text(body, "license", LICENSE_MAX, 1, fields);
+	if (!freq || !in_list(freq, FREQUENCIES, 8))
+		field_error(fields, "frequency", freq ? "invalid" : "required");
+	themes = form_list(body, "themes", THEMES, 13, 8, fields);
+	for (i = 0; i < json_array_size(themes); i++) {
+		char iri[160];
+		snprintf(iri, sizeof iri, "%s%s", THEME_IRI,
+			 json_string_value(json_array_get(themes, i)));
+		json_array_append_new(iris, json_string(iri));
+	}
+	json_decref(themes);
+	sample_text = json_string_value(json_object_get(body, "sample"));
+	if (json_object_get(body, "sample") && !json_is_null(json_object_get(body, "sample")) &&
+	    (!sample_text || (*sample_text && !(sample = json_loads(sample_text,
+								    JSON_DECODE_ANY |
+									    JSON_REJECT_DUPLICATES,
+								    NULL)))))
+		field_error(fields, "sample", "invalid_json");
+	else if (sample_text && strlen(sample_text) > SAMPLE_MAX)
+		field_error(fields, "sample", "too_long");
+	if (!json_is_array(offers) || json_array_size(offers) == 0 ||
+	    json_array_size(offers) > OFFERS_MAX)
+		field_error(fields, "offers", offers ? "invalid" : "required");
+	json_array_foreach(offers, i, o) {
+		json_t *x = i < OFFERS_MAX ? form_offer(o, i, fields, why, sizeof why) : NULL;
+		if (x)
+			json_array_append_new(odrls, x);
+	}
+	if (json_object_size(fields)) {
+		e->fields = fields;
+		fields = NULL;
+		perr_set(e, 422, "validation", "%s", why[0] ? why : "the form has errors");
+		goto out;
+	}
+	msg = json_pack("{ss s{ssss} s{ssss} sO ss ss}", "service", service, "title", "vi", tvi,
+			"en", ten, "description", "vi", dvi, "en", den, "theme", iris, "license", lic,
+			"accrual_periodicity", freq);
+	if (msg && sample)
+		json_object_set(msg, "sample", sample);
+	if (msg)
+		json_object_set(msg, "offers", odrls);
+	if (!msg) {
+		perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	if (registry_call(p, "POST", "/market/datasets", w->member, msg, &r, e))
+		goto out;
+	if (r.status == 201) {
+		*out = dataset_view(r.json, 1);
+		*status = 201;
+		rc = *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+		goto out;
+	}
+	if (r.status == 404 || r.status == 409 || r.status == 403) {
+		e->fields = json_pack("{ss}", "service", r.status == 404   ? "unknown"
+							 : r.status == 409 ? "has_dataset"
+									   : "not_yours");
+		perr_set(e, 422, "validation", "service: %s",
+			 r.status == 404   ? "no such service"
+			 : r.status == 409 ? "the service already has a dataset in the catalogue"
+					   : "not a service of your member");
+		goto out;
+	}
+	if (r.status == 400) {
+		const char *detail = json_string_value(json_object_get(r.json, "detail"));
+		const char *field = registry_field(detail, fname, sizeof fname);
+		fprintf(stderr, "ndx-portal: market: the registry refused a dataset: %s\n",
+			detail ? detail : "");
+		if (field) {
+			e->fields = json_pack("{ss}", field, "invalid");
+			perr_set(e, 422, "validation", "%s", detail);
+			goto out;
+		}
+	}
+	registry_refused("the dataset", &r, e);
+out:
+	rres_clear(&r);
+	json_decref(msg);
+	json_decref(sample);
+	json_decref(iris);
+	json_decref(odrls);
+	json_decref(fields);
+	return rc;
+}
+
+/* GET /api/market/published: the datasets the member publishes, each
+ * with all its offers (the provider sees its own whatever their class). */
+static int r_published(const struct portal *p, const struct party *w, json_t **out,
+		       struct perr *e)
+{
+	json_t *body, *list;
+	const json_t *ds;
+	struct rres r;
+	size_t i;
+
+	body = json_pack("{s[s]ss s[{ss}]}", "@context", DSP_CONTEXT, "@type",
+			 "CatalogRequestMessage", "filter", "ndx:provider", w->member);
+	if (!body)
+		return perr_set(e, 500, "internal", "out of memory");
+	if (registry_call(p, "POST", "/dsp/catalog/request", w->member, body, &r, e)) {
+		json_decref(body);
+		return -1;
+	}
+	json_decref(body);
+	if (r.status != 200) {
+		registry_refused("the catalogue request", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	list = json_array();
+	json_array_foreach(json_object_get(r.json, "dataset"), i, ds)
+		if (list)
+			json_array_append_new(list, dataset_view(ds, 0));
+	rres_clear(&r);
+	*out = list ? json_pack("{soss}", "datasets", list, "member", w->member) : NULL;
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+/* POST /api/market/datasets/{id}/withdrawal: the provider takes its
+ * dataset out of the catalogue (the registry's DELETE /market/datasets/
+ * {id}); agreements in force stay. Another member's dataset is 404. */
+static int r_withdraw(const struct portal *p, const struct party *w, const char *id,
+		      const json_t *body, json_t **out, struct perr *e)
+{
+	static const char *const keys[] = { NULL };
+	char path[128];
+	struct rres r;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	if (!valid_id(id))
+		return perr_set(e, 404, "not_found", "no such dataset of your member");
+	snprintf(path, sizeof path, "/market/datasets/%s", id);
+	if (registry_call(p, "DELETE", path, w->member, NULL, &r, e))
+		return -1;
+	if (r.status == 404 || r.status == 403) {
+		rres_clear(&r);
+		return perr_set(e, 404, "not_found", "no such dataset of your member");
+	}
+	if (r.status != 200) {
+		registry_refused("the withdrawal", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	rres_clear(&r);
+	*out = json_pack("{ss}", "withdrawn", id);
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+/* ---- ending an agreement -------------------------------------------------------------- */
+
+/* POST /api/market/agreements/{id}/termination {"confirm": true}: either
+ * party ends an agreement in force (the registry's POST
+ * /market/agreements/{id}/termination); its grant leaves the next signed
+ * configuration. 404 when it is not the member's, 409 not_in_force when it
+ * has ended or was never finalised. The answer is the negotiation as the
+ * pages show it, with conf_version. */
+static int r_end(const struct portal *p, const struct party *w, const char *id,
+		 const json_t *body, json_t **out, struct perr *e)
+{
+	static const char *const keys[] = { "confirm", NULL };
+	json_t *list = NULL;
+	const json_t *row;
+	json_int_t version;
+	char path[160];
+	struct rres r;
+	size_t i;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	/* The page's confirmation step is the body's: nothing ends by a
+	 * stray POST. */
+	if (!json_is_true(json_object_get(body, "confirm"))) {
+		e->fields = json_pack("{ss}", "confirm", "required");
+		return perr_set(e, 422, "validation", "confirm: true, after the confirmation step");
+	}
+	if (!valid_id(id))
+		return perr_set(e, 404, "not_found", "no agreement of your member with this id");
+	snprintf(path, sizeof path, "/market/agreements/%s/termination", id);
+	if (registry_call(p, "POST", path, w->member, NULL, &r, e))
+		return -1;
+	if (r.status == 404) {
+		rres_clear(&r);
+		return perr_set(e, 404, "not_found", "no agreement of your member with this id");
+	}
+	if (r.status == 409) {
+		rres_clear(&r);
+		return perr_set(e, 409, "not_in_force", "the agreement is not in force");
+	}
+	if (r.status != 200) {
+		registry_refused("the termination", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	version = json_integer_value(json_object_get(r.json, "conf_version"));
+	rres_clear(&r);
+	if (negotiations_of(p, w->member, &list, e))
+		return -1;
+	*out = NULL;
+	json_array_foreach(list, i, row) {
+		const char *a = json_string_value(json_object_get(row, "agreement_id"));
+		if (!*out && a && strcmp(a, id) == 0)
+			*out = negotiation_view(row, w->member);
+	}
+	json_decref(list);
+	if (!*out)
+		return perr_set(e, 502, "registry", "the registry lost the agreement");
+	json_object_set_new(*out, "conf_version", json_integer(version));
+	return 0;
+}
+
+/* ---- usage statements --------------------------------------------------------------------- */
+
+/* The signed configuration from the registry, verified with the anchor of
+ * market.anchor (read at each check, like the credentials). -1 with e set
+ * when there is no anchor or the configuration cannot be had. */
+static int verified_conf(const struct portal *p, struct ndx_conf **out, struct perr *e)
+{
+	struct ndx_anchor *anchor = NULL;
+	struct ndx_fetch_resp fr = { 0 };
+	const char *headers[] = { "Accept: application/json", NULL };
+	char url[URL_MAX], err[512];
+	int rc;
+
+	*out = NULL;
+	if (!p->cfg->market_anchor)
+		return perr_set(e, 503, "no_anchor",
+				"the portal has no registry anchor to check statements with");
+	if (ndx_anchor_load(p->cfg->market_anchor, &anchor, err, sizeof err) != NDX_OK) {
+		fprintf(stderr, "ndx-portal: market: the anchor %s: %s\n", p->cfg->market_anchor,
+			err);
+		return perr_set(e, 503, "no_anchor", "the portal's registry anchor cannot be read");
+	}
+	snprintf(url, sizeof url, "%s/conf", p->cfg->market_registry_url);
+	struct ndx_fetch_req r = { .method = "GET", .url = url, .headers = headers,
+				   .timeout_ms = 10000, .want_header = "Ndx-Conf-Signature" };
+	rc = ndx_fetch(&r, &fr);
+	if (rc == NDX_OK && fr.status == 200)
+		rc = ndx_conf_verify((const uint8_t *)fr.body, fr.len, fr.wanted, anchor, time(NULL),
+				     out, err, sizeof err);
+	else
+		snprintf(err, sizeof err, "%s", rc ? ndx_strerror(rc) : "not 200");
+	ndx_fetch_resp_free(&fr);
+	ndx_anchor_free(anchor);
+	if (rc != NDX_OK || !*out) {
+		fprintf(stderr, "ndx-portal: market: the registry's configuration: %s\n", err);
+		return perr_set(e, 502, "registry", "the registry's signed configuration cannot be had");
+	}
+	return 0;
+}
+
+/* The signing key of gateway "{member}/{code}" in conf, or NULL. */
+static const struct ndx_key *gateway_key(const struct ndx_conf *conf, const char *name)
+{
+	const struct ndx_conf_member *m;
+	const struct ndx_conf_gateway *g;
+	size_t ml;
+
+	for (size_t i = 0; (m = ndx_conf_member_at(conf, i)) != NULL; i++)
+		for (size_t j = 0; (g = ndx_conf_gateway_of(conf, m->id, j)) != NULL; j++) {
+			ml = strlen(g->member);
+			if (strncmp(name, g->member, ml) == 0 && name[ml] == '/' &&
+			    strcmp(name + ml + 1, g->code) == 0)
+				return g->sign_key;
+		}
+	return NULL;
+}
+
+/* The first thing that does not hold of statement u about negotiation
+ * row n (the registry's record of the member's agreement), into why; ""
+ * when all hold: the agreement's client and service, its price, and a
+ * signer of the side it states. */
+static void against_agreement(const struct ndx_usage *u, const json_t *n, char *why, size_t cap)
+{
+	const char *client = json_string_value(json_object_get(n, "client"));
+	const char *service = json_string_value(json_object_get(n, "service"));
+	const char *party = json_string_value(
+		json_object_get(n, u->side == NDX_MSGLOG_PROVIDER ? "provider" : "consumer"));
+	struct ndx_policy pol;
+	char err[256];
+	size_t pl = party ? strlen(party) : 0;
+
+	why[0] = '\0';
+	if (!client || !service || strcmp(client, u->client) != 0 || strcmp(service, u->service))
+		snprintf(why, cap, "the agreement is %s calling %s, not %s calling %s",
+			 client ? client : "?", service ? service : "?", u->client, u->service);
+	else if (ndx_policy_from_odrl(json_object_get(n, "policy"), &pol, err, sizeof err))
+		snprintf(why, cap, "the agreement's terms cannot be read: %s", err);
+	else if (pol.price != u->price || pol.price_unit != u->unit)
+		snprintf(why, cap, "price %lld VND (%s), but the agreement's is %lld VND (%s)",
+			 (long long)u->price, ndx_usage_unit_name(u->unit), (long long)pol.price,
+			 ndx_usage_unit_name(pol.price_unit));
+	else if (!party || strncmp(u->gateway, party, pl) != 0 || u->gateway[pl] != '/' ||
+		 strchr(u->gateway + pl + 1, '/'))
+		snprintf(why, cap, "its signer %s is not a gateway of the %s", u->gateway,
+			 u->side == NDX_MSGLOG_PROVIDER ? "provider" : "consumer");
+}
+
+/* POST /api/market/statements/check {"statement": TEXT or object}: a usage
+ * statement of one of the member's agreements (its own gateway's, or the
+ * other party's it received), checked as `ndx market check-statement`
+ * checks it on its own: its form, that it is about this agreement's client,
+ * service and price and signed by a gateway of the side it states, and with
+ * that gateway's key from the registry's signed configuration (verified
+ * with the portal's anchor) the signature, every exchange's inclusion proof
+ * against the signer's tree heads, count and amount. The comparison with
+ * the member's own message log is not made: the portal holds no log. 200
+ * with "verified" and, when false, "reason"; 422 for text that is no
+ * statement; 404 for another member's agreement. */
+static int r_statement_check(const struct portal *p, const struct party *w, const json_t *body,
+			     json_t **out, struct perr *e)
+{
+	static const char *const keys[] = { "statement", NULL };
+	static const char *const sides[] = { "provider", "consumer" };
+	const json_t *sv = json_object_get(body, "statement"), *row, *n = NULL;
+	char *text = NULL, err[512] = "", hex[2 * NDX_SHA256_LEN + 1], from[NDX_TIME_TEXT_LEN],
+	     to[NDX_TIME_TEXT_LEN], made[NDX_TIME_TEXT_LEN];
+	struct ndx_usage *u = NULL;
+	struct ndx_conf *conf = NULL;
+	const struct ndx_key *key;
+	uint8_t hash[NDX_SHA256_LEN];
+	json_t *list = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	if (json_is_string(sv))
+		text = strdup(json_string_value(sv));
+	else if (json_is_object(sv))
+		text = json_dumps(sv, JSON_COMPACT);
+	if (!text || !*text ||
+	    ndx_usage_parse(text, strlen(text), &u, err, sizeof err) != NDX_OK) {
+		e->fields = json_pack("{ss}", "statement", sv ? "invalid" : "required");
+		perr_set(e, 422, "validation", "statement: %s", err[0] ? err : "required");
+		goto out;
+	}
+	if (negotiations_of(p, w->member, &list, e))
+		goto out;
+	json_array_foreach(list, i, row) {
+		const char *a = json_string_value(json_object_get(row, "agreement_id"));
+		if (!n && a && strcmp(a, u->agreement) == 0)
+			n = row;
+	}
+	if (!n) {
+		perr_set(e, 404, "not_found", "no agreement of your member with this id");
+		goto out;
+	}
+	against_agreement(u, n, err, sizeof err);
+	if (!err[0]) {
+		if (verified_conf(p, &conf, e))
+			goto out;
+		if (!(key = gateway_key(conf, u->gateway)))
+			snprintf(err, sizeof err, "its signer %s is not a gateway of the configuration",
+				 u->gateway);
+		else if (ndx_usage_check(u, key, err, sizeof err) == NDX_OK)
+			err[0] = '\0';
+		else if (!err[0])
+			snprintf(err, sizeof err, "the statement does not verify");
+	}
+	ndx_usage_hash(u, hash);
+	ndx_hex_encode(hash, sizeof hash, hex);
+	ndx_time_format((time_t)(u->from_ms / 1000), from);
+	ndx_time_format((time_t)(u->to_ms / 1000), to);
+	ndx_time_format((time_t)(u->made_ms / 1000), made);
+	*out = json_pack("{ss ss ss ss ss ss ss ss sI ss sI sI ss sb so s{ssss}}", "agreement",
+			 u->agreement, "client", u->client, "service", u->service, "signer",
+			 u->gateway, "side", sides[u->side == NDX_MSGLOG_PROVIDER ? 0 : 1], "from",
+			 from, "to", to, "made_at", made, "price_vnd", (json_int_t)u->price,
+			 "price_unit", ndx_usage_unit_name(u->unit), "count", (json_int_t)u->count,
+			 "amount_vnd", (json_int_t)u->amount, "statement_hash", hex, "verified",
+			 err[0] == '\0', "reason", err[0] ? json_string(err) : json_null(),
+			 "own_log", "compared", "no", "why",
+			 "the portal holds no message log: run ndx market check-statement on the "
+			 "member's gateway host");
+	rc = *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+	if (!rc)
+		fprintf(stderr, "ndx-portal: market: statement of %s by %s checked for %s: %s\n",
+			u->agreement, u->gateway, w->member, err[0] ? err : "verified");
+out:
+	ndx_conf_free(conf);
+	json_decref(list);
+	ndx_usage_free(u);
+	free(text);
+	return rc;
+}
+
 /* ---- the gate and the routes ----------------------------------------------------------- */
 
 static void reply_error(struct ndx_http_resp *resp, int status, const char *code, const char *msg)
@@ -861,7 +1555,8 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 	struct party w = { 0 };
 	struct perr e = { 0 };
 	json_t *body = NULL, *out = NULL;
-	enum { DATASETS, DATASET, ME, NEGOTIATIONS, REQUEST, DECISION } route;
+	enum { DATASETS, DATASET, ME, NEGOTIATIONS, REQUEST, DECISION, PUBLISHED, PUBLISH,
+	       WITHDRAW, END, STATEMENT } route;
 
 	if (strcmp(rest, "datasets") == 0 && get)
 		route = DATASETS;
@@ -878,10 +1573,29 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		 (slash = strchr(rest + 13, '/')) && strcmp(slash, "/decision") == 0 &&
 		 (size_t)(slash - (rest + 13)) <= ID_MAX)
 		route = DECISION;
+	else if (strcmp(rest, "published") == 0 && get)
+		route = PUBLISHED;
+	else if (strcmp(rest, "datasets") == 0 && post)
+		route = PUBLISH;
+	else if (strncmp(rest, "datasets/", 9) == 0 && post &&
+		 (slash = strchr(rest + 9, '/')) && strcmp(slash, "/withdrawal") == 0 &&
+		 (size_t)(slash - (rest + 9)) <= ID_MAX)
+		route = WITHDRAW;
+	else if (strncmp(rest, "agreements/", 11) == 0 && post &&
+		 (slash = strchr(rest + 11, '/')) && strcmp(slash, "/termination") == 0 &&
+		 (size_t)(slash - (rest + 11)) <= ID_MAX)
+		route = END;
+	else if (strcmp(rest, "statements/check") == 0 && post)
+		route = STATEMENT;
 	else {
 		reply_error(resp, 404, "not_found", "no such route");
 		return;
 	}
+	if (route == WITHDRAW)
+		snprintf(id, sizeof id, "%.*s", (int)(strchr(rest + 9, '/') - (rest + 9)), rest + 9);
+	if (route == END)
+		snprintf(id, sizeof id, "%.*s", (int)(strchr(rest + 11, '/') - (rest + 11)),
+			 rest + 11);
 	if (route == DATASET)
 		snprintf(id, sizeof id, "%s", rest + 9);
 	if (route == DECISION)
@@ -958,6 +1672,21 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		break;
 	case DECISION:
 		rc = r_decision(p, &w, id, body, &out, &e);
+		break;
+	case PUBLISHED:
+		rc = r_published(p, &w, &out, &e);
+		break;
+	case PUBLISH:
+		rc = r_publish(p, &w, body, &out, &status, &e);
+		break;
+	case WITHDRAW:
+		rc = r_withdraw(p, &w, id, body, &out, &e);
+		break;
+	case END:
+		rc = r_end(p, &w, id, body, &out, &e);
+		break;
+	case STATEMENT:
+		rc = r_statement_check(p, &w, body, &out, &e);
 		break;
 	}
 	if (rc) {

@@ -190,8 +190,11 @@ export async function checkWidths(page, name) {
 
 // What people read on a citizen's page: no member ids (VN/GOV/…), no actor
 // ids (citizen:…), dates as dd/mm/yyyy rather than "9 tháng 10, 1988" or
-// "26 thg 6, 2026".
-const STAFF_PAGES = /^(officer|ops|console|admin)/;
+// "26 thg 6, 2026". A member's publishing pages (market-publish,
+// market-published) name its services by their ids, which the provider's
+// officials type, and the administration's pages the members officers and
+// officials belong to: they are staff pages.
+const STAFF_PAGES = /^(officer|ops|console|admin|market-publish)/;
 export async function checkCitizenText(page, name) {
   const which = await page.evaluate(() => document.documentElement.dataset.page || '');
   if (STAFF_PAGES.test(which)) return;

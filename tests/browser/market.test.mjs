@@ -12,6 +12,14 @@
 // Security's officer finds the request waiting, goes through the check
 // step ("Change" keeps the choice) and approves it: the negotiation is
 // FINALIZED and its grant is in the registry's next signed configuration.
+// The Ministry of Finance's officer then publishes its enterprise owners
+// service on the publishing page (a field's error said at the field first)
+// and withdraws it through the confirmation step; ends the agreement it
+// made; requests again, receives a counter-offer of validity and price,
+// counters it with its own maximum calls, and the Ministry of Public
+// Security's officer approves those terms and ends that agreement too. A
+// text that is no usage statement, pasted on the agreement's page, is said
+// at its field.
 // axe-core and the 390/1280 px widths on every page checked, in Vietnamese
 // and in English.
 
@@ -182,5 +190,163 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
       const doc = await (await fetch(`${env.fed.registry.url}/conf`)).json();
       return (doc.grants || []).some((g) => g.agreement && g.client === 'VN/GOV/BTC/enterprise' && g.service === SERVICE);
     });
+    env.pid = pid;
+  }));
+
+  it('a provider publishes a dataset on the page and withdraws it', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const page = await open();
+    await signInOfficer(page, portal(env), officerOf(env.fed, BTC));
+    await go(page, env, '/market/published', 'market-published');
+    const before = Number(await page.getAttribute('#published-count', 'data-count'));
+    await check(page, 'market-published');
+    await page.click('a[href="/market/publish"]');
+    await ready(page, 'market-publish');
+    await check(page, 'market-publish');
+    // The form with a title missing and a purpose outside the ODRL subset:
+    // both said at their fields, nothing published.
+    await page.fill('#service', 'VN/GOV/BTC/enterprise/owners');
+    await page.fill('#title_vi', 'Chủ sở hữu doanh nghiệp');
+    await page.fill('#description_vi', 'Chủ sở hữu và người đại diện theo pháp luật của doanh nghiệp');
+    await page.fill('#description_en', 'The owners and legal representatives of an enterprise');
+    await page.check('#themes-2'); // ECON
+    await page.fill('#offer-1-purposes', 'Kiểm tra');
+    await page.click('#publish');
+    await page.waitForSelector('.govuk-error-summary a[href="#title_en"]');
+    assert.equal(await page.locator('.govuk-error-summary a[href="#offer-1-purposes"]').count(), 1);
+    assert.equal(await page.locator('#title_en-error').count(), 1);
+    await check(page, 'market-publish-errors');
+    // Put right: for enterprises only, 500 calls a day at 1,000 VND a call.
+    await page.fill('#title_en', 'Enterprise owners');
+    await page.fill('#offer-1-purposes', 'customer-verification');
+    await page.uncheck('#offer-1-classes');
+    await page.uncheck('#offer-1-classes-3');
+    await page.fill('#offer-1-max_calls', '500');
+    await page.fill('#offer-1-price_vnd', '1000');
+    await page.click('#publish');
+    await ready(page, 'market-published');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    assert.equal(await page.getAttribute('#published-count', 'data-count'), String(before + 1));
+    const id = await page.locator('#published li[data-id]', { hasText: 'Chủ sở hữu doanh nghiệp' }).getAttribute('data-id');
+    await check(page, 'market-published-after');
+    const terms = await (await fetch(`${env.fed.registry.url}/dsp/catalog/datasets/${id}`, { headers: { Authorization: `Bearer ${credential(env, BTC)}` } })).json();
+    const cs = Object.fromEntries(terms.hasPolicy[0].permission[0].constraint.map((c) => [c.leftOperand, c.rightOperand]));
+    assert.deepEqual(cs['ndx:consumerClass'], ['enterprise']);
+    assert.equal(cs.count, 500);
+    assert.equal(terms.hasPolicy[0].obligation[0].constraint[0].rightOperand, 1000);
+    // Withdraw: the confirmation step; cancel keeps it, confirm removes it.
+    await page.click(`button[data-withdraw="${id}"]`);
+    await page.waitForSelector('#withdraw-check');
+    await check(page, 'market-withdraw-check');
+    await page.click('#withdraw-cancel');
+    await page.waitForSelector(`button[data-withdraw="${id}"]`);
+    await page.click(`button[data-withdraw="${id}"]`);
+    await page.click('#withdraw-confirm');
+    await page.waitForSelector('.govuk-notification-banner--success');
+    await ready(page, 'market-published');
+    assert.equal(await page.locator(`#published li[data-id="${id}"]`).count(), 0);
+    const gone = await fetch(`${env.fed.registry.url}/dsp/catalog/datasets/${id}`, { headers: { Authorization: `Bearer ${credential(env, BTC)}` } });
+    assert.equal(gone.status, 404);
+    // In English at phone width too.
+    await page.click('a[hreflang="en"]');
+    await page.waitForSelector('html[lang="en"]');
+    await go(page, env, '/market/publish', 'market-publish');
+    assert.equal(await page.textContent('h1'), 'Publish a dataset');
+    await check(page, 'market-publish-en');
+  }));
+
+  it('ending an agreement, a counter-offer of validity and price, and the consumer\'s counter', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    assert.ok(env.pid, 'the request test made no agreement');
+    const consumer = await open();
+    await signInOfficer(consumer, portal(env), officerOf(env.fed, BTC));
+    // The consumer ends the agreement in force: a confirmation step first.
+    await go(consumer, env, `/market/requests/${env.pid}`, 'market-negotiation');
+    assert.match(await consumer.textContent('#agreement-state'), /Đang có hiệu lực/);
+    assert.equal(await consumer.locator('#statements #agreement-id').count(), 1);
+    await check(consumer, 'market-agreement-in-force');
+    // A usage statement is checked on the page: text that is none is said at
+    // the field (a real one is checked in tests/e2e/test_portal_market.py,
+    // whose portal has the registry's anchor).
+    await consumer.fill('#statement', '{"format": "not-a-statement"}');
+    await consumer.click('#statement-check');
+    await consumer.waitForSelector('#statement-error');
+    assert.match(await consumer.textContent('#statement-error'), /không phải là một bảng kê/);
+    assert.equal(await consumer.locator('.govuk-error-summary a[href="#statement"]').count(), 1);
+    await check(consumer, 'market-statement-error');
+    await consumer.check('#decision');
+    await consumer.click('#continue');
+    await consumer.waitForSelector('#confirm');
+    assert.match(await consumer.textContent('#check'), /Chấm dứt thỏa thuận/);
+    await check(consumer, 'market-end-check');
+    await consumer.click('#confirm');
+    await consumer.waitForSelector('.govuk-notification-banner--success');
+    await ready(consumer, 'market-negotiation');
+    assert.match(await consumer.textContent('#agreement-state'), /Đã chấm dứt/);
+    assert.equal(await consumer.locator('#decision-form').count(), 0);
+    await check(consumer, 'market-agreement-ended');
+    await eventually(async () => {
+      const doc = await (await fetch(`${env.fed.registry.url}/conf`)).json();
+      return !(doc.grants || []).some((g) => g.agreement && g.client === 'VN/GOV/BTC/enterprise' && g.service === SERVICE);
+    });
+    // A new request; the provider counters with 30 days at 200 VND a call.
+    await go(consumer, env, `/market/datasets/${env.dataset['@id']}`, 'market-dataset');
+    await consumer.click('#request-1');
+    await ready(consumer, 'market-negotiation');
+    const pid = decodeURIComponent(new URL(consumer.url()).pathname.split('/').pop());
+    const provider = await open();
+    await signInOfficer(provider, portal(env), officerOf(env.fed, BCA));
+    await go(provider, env, `/market/requests/${pid}`, 'market-negotiation');
+    await provider.check('#decision-2');
+    assert.equal(await provider.inputValue('#max_calls'), '1000');
+    await provider.fill('#validity_days', '30');
+    await provider.fill('#price_vnd', '200');
+    await check(provider, 'market-counter-form');
+    await provider.click('#continue');
+    await provider.waitForSelector('#confirm');
+    assert.equal(await provider.textContent('#check [data-counter="validity_days"]'), '30');
+    assert.equal(await provider.textContent('#check [data-counter="price_vnd"]'), '200');
+    await provider.click('#confirm');
+    await provider.waitForSelector('.govuk-notification-banner--success');
+    await ready(provider, 'market-negotiation');
+    assert.equal(await provider.getAttribute('#neg-state', 'data-state'), 'OFFERED');
+    // The consumer counters the counter-offer: 500 calls a day; the same
+    // terms again are refused at the field first.
+    await go(consumer, env, `/market/requests/${pid}`, 'market-negotiation');
+    assert.equal(await consumer.textContent('#terms [data-term="price"]'), '200 đồng mỗi lần gọi');
+    assert.equal(await consumer.textContent('#terms [data-term="validity"]'), '30 ngày kể từ khi thỏa thuận có hiệu lực');
+    await consumer.check('#decision-2');
+    await consumer.click('#continue');
+    await consumer.waitForSelector('.govuk-error-summary a[href="#max_calls"]');
+    await check(consumer, 'market-consumer-counter-error');
+    await consumer.fill('#max_calls', '500');
+    await consumer.click('#continue');
+    await consumer.waitForSelector('#confirm');
+    await consumer.click('#confirm');
+    await consumer.waitForSelector('.govuk-notification-banner--success');
+    await ready(consumer, 'market-negotiation');
+    assert.equal(await consumer.getAttribute('#neg-state', 'data-state'), 'REQUESTED');
+    assert.equal(await consumer.textContent('#terms [data-term="calls"]'), '500 lần mỗi ngày');
+    await check(consumer, 'market-consumer-countered');
+    // The provider approves the consumer's terms, then ends the agreement.
+    await go(provider, env, `/market/requests/${pid}`, 'market-negotiation');
+    await provider.check('#decision');
+    await provider.click('#continue');
+    await provider.click('#confirm');
+    await provider.waitForSelector('.govuk-notification-banner--success');
+    await ready(provider, 'market-negotiation');
+    assert.equal(await provider.getAttribute('#neg-state', 'data-state'), 'FINALIZED');
+    assert.equal(await provider.textContent('#terms [data-term="calls"]'), '500 lần mỗi ngày');
+    assert.equal(await provider.textContent('#terms [data-term="price"]'), '200 đồng mỗi lần gọi');
+    await provider.check('#decision');
+    await provider.click('#continue');
+    await provider.click('#confirm');
+    await provider.waitForSelector('.govuk-notification-banner--success');
+    await ready(provider, 'market-negotiation');
+    assert.match(await provider.textContent('#agreement-state'), /Đã chấm dứt/);
+    // In English at phone width.
+    await provider.click('a[hreflang="en"]');
+    await provider.waitForSelector('html[lang="en"]');
+    await go(provider, env, `/market/requests/${pid}`, 'market-negotiation');
+    assert.match(await provider.textContent('#agreement-state'), /Ended/);
+    await check(provider, 'market-agreement-ended-en');
   }));
 });

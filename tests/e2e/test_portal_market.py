@@ -13,8 +13,24 @@ insurance system, BCA's officer approving it, the negotiation FINALIZED, the gra
 the next signed configuration and the first call through the gateways succeeding;
 a counter-offer accepted and a request declined; officers refused acting for another
 member or on the wrong side (nothing changes at the registry), a member the portal
-holds no credential of, forged fields, no CSRF token, no session."""
+holds no credential of, forged fields, no CSRF token, no session.
 
+Publishing (issue 23's portal part): BHXH's officer publishes its records service from
+the form's fields with two offers, each field's error said at its field (the portal
+reads each offer back with libndx's ODRL parser; the registry's own refusals - another
+member's service, no such service, a service already published - at the service
+field), the dataset in the catalogue and on the member's published list, withdrawn by
+its provider only. Ending an agreement in force by the provider and by the consumer,
+after the confirmation the API asks for; a stranger's 404, an ended one's 409, the grant
+gone from the next configuration. A counter-offer of validity and price, the
+consumer's own counter to it, and the agreement on the consumer's terms. A usage
+statement made by the provider's gateway (`ndx market statement`) checked on the page
+by either party with the signer's key from the registry's signed configuration; a
+forged one (count altered; price or side changed and signed again by its signer)
+refused with its reason, a stranger's 404, text that is no statement 422; without the
+registry's anchor (or with one that cannot be read) nothing is checked (503)."""
+
+import datetime
 import json
 import subprocess
 import sys
@@ -30,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import federation as F  # noqa: E402
 import refusals  # noqa: E402
 from conftest import free_port  # noqa: E402
+import test_market_statement as MS  # noqa: E402
 from test_marketplace import member_token  # noqa: E402
 from test_portal import CLIENT_ID, CLIENT_SECRET, FakeEid, Proc, exe  # noqa: E402
 
@@ -60,8 +77,12 @@ ENTERPRISE_ONLY = {"permission": [{"action": "use", "constraint": [
      "rightOperand": ["enterprise"]}]}]}
 
 
+RECORDS = F.INSURANCE + "/records"
+
+
 def setup_market(fed):
     fed.ndx("member", "add", BANK, "--name", "Ngân hàng Một")
+    fed.ndx("service", "add", RECORDS, "--title", "Hồ sơ bảo hiểm")
     fed.tokens = {n: member_token(fed, n, m) for n, m in OFFICERS.items()}
     auth = {"Authorization": "Bearer " + fed.tokens["bca"]}
     fed.datasets = {}
@@ -118,7 +139,8 @@ def env(build_dir):
                "exchange": {"consumer_url": fed.gateways["BHXH"].url,
                             "client": "VN/GOV/VPCP/portal"},
                "market": {"registry_url": fed.registry.url,
-                          "credentials_dir": "market-credentials"}}
+                          "credentials_dir": "market-credentials",
+                          "anchor": str(fed.registry.anchor)}}
         e.config = d / "portal.json"
         e.config.write_text(json.dumps(cfg, indent=2))
         pw = d / "pw"
@@ -419,3 +441,352 @@ def test_an_agency_official_signed_in_with_the_eid_acts_for_its_member(env):
         error(post(env, s, "/api/market/requests", {"offer": env.fed.open_offer}),
               403, "not_a_party")
         assert [d["id"] for d in datasets(env, s)] == [env.fed.echo_dataset]
+
+
+# ---- publishing and withdrawing ---------------------------------------------------------------
+
+PUBLISH_FORM = {
+    "service": RECORDS,
+    "title_vi": "Hồ sơ tham gia bảo hiểm", "title_en": "Insurance records",
+    "description_vi": "Quá trình đóng bảo hiểm xã hội của người lao động",
+    "description_en": "A worker's social insurance contributions",
+    "themes": ["SOCI", "GOVE"], "license": "https://creativecommons.org/licenses/by/4.0/",
+    "frequency": "MONTHLY", "sample": '{"months": 12}',
+    "offers": [
+        {"purposes": ["public-service"], "classes": ["state"], "methods": ["GET"],
+         "validity_days": 365, "max_calls": 100, "period": "hour", "price_vnd": 0,
+         "no_onward_transfer": True},
+        {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
+         "validity_days": 30, "max_calls": 2000, "period": "month", "price_vnd": 1500000,
+         "price_unit": "month", "no_onward_transfer": False},
+    ],
+}
+
+
+def form(**changes):
+    f = json.loads(json.dumps(PUBLISH_FORM))
+    for k, v in changes.items():
+        if k.startswith("offer0_"):
+            f["offers"][0][k[7:]] = v
+        elif v is None:
+            del f[k]
+        else:
+            f[k] = v
+    return f
+
+
+def registry_dataset_ids(env, who):
+    r = requests.post(env.fed.registry.url + "/dsp/catalog/request", timeout=10,
+                      headers={"Authorization": "Bearer " + env.fed.tokens[who]},
+                      json={"@type": "CatalogRequestMessage"})
+    assert r.status_code == 200, r.text
+    return {d["@id"]: d for d in r.json()["dataset"]}
+
+
+def test_publish_and_withdraw_on_the_page(env):
+    bhxh, bca, bank = officer(env, "bhxh"), officer(env, "bca"), officer(env, "bank")
+    before = set(registry_dataset_ids(env, "bhxh"))
+    # Every field's error at once, each at its field; nothing reaches the registry.
+    e = error(post(env, bhxh, "/api/market/datasets", form(
+        title_en="", description_vi="x" * 4097, frequency="HOURLY", themes=["GOVE", "NOPE"],
+        sample="{not json", license=None,
+        offer0_purposes=["Public Service"], offer0_validity_days=0, offer0_price_vnd=-5)),
+        422, "validation")
+    assert e["fields"] == {
+        "title_en": "required", "description_vi": "too_long", "frequency": "invalid",
+        "themes": "invalid", "sample": "invalid_json", "license": "required",
+        "offers.0.price_vnd": "invalid"}, e["fields"]
+    # The ODRL parser's refusals, said at the term's field.
+    for change, field in ((dict(offer0_purposes=["Public Service"]), "purposes"),
+                          (dict(offer0_purposes=["a", "b", "c", "d", "e", "f", "g", "h", "i"]),
+                           "purposes"),
+                          (dict(offer0_validity_days=0), "validity_days"),
+                          (dict(offer0_validity_days=36501), "validity_days"),
+                          (dict(offer0_max_calls=0), "max_calls"),
+                          (dict(offer0_max_calls=10**9 + 1), "max_calls")):
+        e = error(post(env, bhxh, "/api/market/datasets", form(**change)), 422, "validation")
+        assert e["fields"] == {f"offers.0.{field}": "invalid"}, (change, e)
+    for change, fields in ((dict(offer0_period=None), {"offers.0.period": "required"}),
+                           (dict(offer0_price_vnd=10), {"offers.0.price_unit": "required"}),
+                           (dict(offer0_classes=[]), {"offers.0.classes": "required"}),
+                           (dict(offer0_classes=["citizen"]), {"offers.0.classes": "invalid"}),
+                           (dict(offer0_methods=["TRACE"]), {"offers.0.methods": "invalid"}),
+                           (dict(offer0_target="x"), {"offers.0.target": "unknown"}),
+                           (dict(offers=[]), {"offers": "invalid"}),
+                           (dict(title_vi="Tên\u202egiả"), {"title_vi": "invalid_text"})):
+        if "offer0_period" in change:
+            f = form()
+            del f["offers"][0]["period"]
+        else:
+            f = form(**change)
+        e = error(post(env, bhxh, "/api/market/datasets", f), 422, "validation")
+        assert e["fields"] == fields, (change, e)
+    # The registry's own refusals, at the service field: another member's service
+    # (refused by the portal before the registry), one that does not exist, one that
+    # already has a dataset (BCA's echo).
+    e = error(post(env, bhxh, "/api/market/datasets", form(service=F.ECHO)), 422, "validation")
+    assert e["fields"] == {"service": "not_yours"}
+    e = error(post(env, bhxh, "/api/market/datasets", form(service=F.INSURANCE + "/nosuch")),
+              422, "validation")
+    assert e["fields"] == {"service": "unknown"}
+    e = error(post(env, bca, "/api/market/datasets", form(service=F.ECHO)), 422, "validation")
+    assert e["fields"] == {"service": "has_dataset"}
+    assert set(registry_dataset_ids(env, "bhxh")) == before
+    # A member the portal holds no credential of, no CSRF token, no session.
+    btc = officer(env, "btc")
+    error(post(env, btc, "/api/market/datasets", form(service=F.TAX + "/x")), 403,
+          "not_enrolled")
+    error(post(env, bhxh, "/api/market/datasets", form(), csrf=False), 403, "csrf")
+    error(requests.post(env.url + "/api/market/datasets", json=form(), timeout=10),
+          401, "unauthenticated")
+    # Published: the offers are the registry's canonical ODRL of the form's terms.
+    r = post(env, bhxh, "/api/market/datasets", form())
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert d["service"] == RECORDS and d["frequency"] == "MONTHLY" and d["sample"] == {"months": 12}
+    assert d["title"] == {"vi": "Hồ sơ tham gia bảo hiểm", "en": "Insurance records"}
+    assert d["themes"] == ["http://publications.europa.eu/resource/authority/data-theme/SOCI",
+                           "http://publications.europa.eu/resource/authority/data-theme/GOVE"]
+    assert [o["terms"] for o in d["offers"]] == [
+        {"purposes": ["public-service"], "classes": ["state"], "methods": ["GET"],
+         "period": "hour", "no_onward_transfer": True, "price_vnd": 0, "price_unit": None,
+         "validity_days": 365, "max_calls": 100},
+        {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
+         "methods": ["GET", "HEAD"], "period": "month", "no_onward_transfer": False,
+         "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000}]
+    at_registry = registry_dataset_ids(env, "bhxh")
+    assert d["id"] in at_registry and at_registry[d["id"]]["ndx:service"] == RECORDS
+    mine = bhxh.get(env.url + "/api/market/published", timeout=10).json()
+    assert mine["member"] == F.BHXH and [x["id"] for x in mine["datasets"]] == [d["id"]]
+    assert len(mine["datasets"][0]["offers"]) == 2
+    # The bank (an enterprise) sees only the offer for its class; BCA's list is its own.
+    page = bank.get(f"{env.url}/api/market/datasets/{d['id']}", timeout=10).json()
+    assert [o["terms"]["classes"] for o in page["offers"]] == [["enterprise", "research"]]
+    assert d["id"] not in [x["id"] for x in bca.get(env.url + "/api/market/published",
+                                                     timeout=10).json()["datasets"]]
+    # Publishing the same service again: the registry's 409, at the service field.
+    e = error(post(env, bhxh, "/api/market/datasets", form()), 422, "validation")
+    assert e["fields"] == {"service": "has_dataset"}
+    # Only its provider withdraws it: another member's officer is told it is not found.
+    wd = f"/api/market/datasets/{d['id']}/withdrawal"
+    error(post(env, bank, wd, {}), 404, "not_found")
+    error(post(env, bca, wd, {}), 404, "not_found")
+    error(post(env, bhxh, wd, {"member": F.BCA}), 422, "validation")
+    error(post(env, bhxh, wd, {}, csrf=False), 403, "csrf")
+    assert d["id"] in registry_dataset_ids(env, "bhxh")
+    r = post(env, bhxh, wd, {})
+    assert r.status_code == 200 and r.json() == {"withdrawn": d["id"]}, r.text
+    assert d["id"] not in registry_dataset_ids(env, "bhxh")
+    assert bhxh.get(env.url + "/api/market/published", timeout=10).json()["datasets"] == []
+    error(post(env, bhxh, wd, {}), 404, "not_found")
+    audit = requests.get(env.fed.registry.url + "/api/audit?limit=100", timeout=10,
+                         headers={"Authorization": "Bearer " + env.fed.registry.token}).json()
+    acts = [(a["action"], a["actor"]) for a in audit["audit"] if a["object"] == d["id"]]
+    assert ("dataset.publish", "bhxh") in acts and ("dataset.withdraw", "bhxh") in acts
+
+
+# ---- ending an agreement, counter-offers of every term ------------------------------------------
+
+def agreed(env, consumer, provider, offer, **kw):
+    """A negotiation requested by consumer and approved by provider: FINALIZED."""
+    r = post(env, consumer, "/api/market/requests", {"offer": offer, **kw})
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider_pid"]
+    r = post(env, provider, f"/api/market/negotiations/{pid}/decision", {"action": "approve"})
+    assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
+    return r.json()
+
+
+def test_ending_an_agreement_on_the_page(env):
+    bhxh, bca, bank = officer(env, "bhxh"), officer(env, "bca"), officer(env, "bank")
+    n = agreed(env, bhxh, bca, env.fed.open_offer)
+    aid = n["agreement"]
+    end = f"/api/market/agreements/{aid}/termination"
+    assert any(g.get("agreement") == aid for g in env.fed.conf()["grants"])
+    # The confirmation step is the body's; a stranger is told it is not found; an id
+    # that is no agreement likewise; nothing ends.
+    e = error(post(env, bca, end, {}), 422, "validation")
+    assert e["fields"] == {"confirm": "required"}
+    error(post(env, bca, end, {"confirm": True, "member": F.BHXH}), 422, "validation")
+    error(post(env, bank, end, {"confirm": True}), 404, "not_found")
+    error(post(env, bca, "/api/market/agreements/urn:uuid:00000000-0000-4000-8000-"
+                         "000000000000/termination", {"confirm": True}), 404, "not_found")
+    error(post(env, bca, end, {"confirm": True}, csrf=False), 403, "csrf")
+    error(post(env, officer(env, "btc"), end, {"confirm": True}), 403, "not_enrolled")
+    assert any(g.get("agreement") == aid for g in env.fed.conf()["grants"])
+    # The provider ends it: terminated, and its grant leaves the next configuration.
+    r = post(env, bca, end, {"confirm": True})
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert v["agreement"] == aid and v["agreement_state"] == "terminated"
+    assert v["state"] == "FINALIZED" and v["side"] == "provider"
+    conf = env.fed.conf()
+    assert conf["version"] >= v["conf_version"]
+    assert not any(g.get("agreement") == aid for g in conf["grants"])
+    row = [x for x in registry_negotiations(env, "bhxh") if x["agreement_id"] == aid][0]
+    assert row["agreement_state"] == "terminated"
+    mine = bhxh.get(env.url + "/api/market/negotiations", timeout=20).json()["negotiations"]
+    assert [x["agreement_state"] for x in mine if x["agreement"] == aid] == ["terminated"]
+    # Not in force any more: 409, from either party.
+    error(post(env, bca, end, {"confirm": True}), 409, "not_in_force")
+    error(post(env, bhxh, end, {"confirm": True}), 409, "not_in_force")
+    # The consumer ends its own agreement too.
+    n = agreed(env, bank, bca, env.fed.enterprise_offer)
+    r = post(env, bank, f"/api/market/agreements/{n['agreement']}/termination", {"confirm": True})
+    assert r.status_code == 200 and r.json()["agreement_state"] == "terminated", r.text
+    assert r.json()["side"] == "consumer"
+    audit = requests.get(env.fed.registry.url + "/api/audit?limit=100", timeout=10,
+                         headers={"Authorization": "Bearer " + env.fed.registry.token}).json()
+    acts = {(a["object"], a["actor"]) for a in audit["audit"] if a["action"] ==
+            "agreement.terminate"}
+    assert (aid, "bca") in acts and (n["agreement"], "bank") in acts
+
+
+def test_counter_offers_of_validity_and_price_and_the_consumers_counter(env):
+    bank, bca = officer(env, "bank"), officer(env, "bca")
+    r = post(env, bank, "/api/market/requests", {"offer": env.fed.open_offer})
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider_pid"]
+    dec = f"/api/market/negotiations/{pid}/decision"
+    # The consumer cannot counter its own request: it is the provider's turn.
+    error(post(env, bank, dec, {"action": "counter", "price_vnd": 100}), 409, "conflict")
+    for bad in ({"validity_days": 0}, {"validity_days": 36501}, {"price_vnd": -1},
+                {"price_vnd": "100"}, {}):
+        error(post(env, bca, dec, {"action": "counter", **bad}), 422, "validation")
+    # The provider counters with another validity and price (max calls kept).
+    r = post(env, bca, dec, {"action": "counter", "validity_days": 60, "price_vnd": 800})
+    assert r.status_code == 200, r.text
+    n = r.json()
+    assert n["state"] == "OFFERED" and n["offered_by"] == "provider"
+    assert (n["terms"]["validity_days"], n["terms"]["price_vnd"], n["terms"]["max_calls"]) == (
+        60, 800, 5)
+    # Now it is the consumer's turn: the provider cannot counter again, nor approve.
+    error(post(env, bca, dec, {"action": "counter", "price_vnd": 900}), 409, "conflict")
+    error(post(env, bca, dec, {"action": "approve"}), 409, "conflict")
+    error(post(env, bank, dec, {"action": "counter", "max_calls": 0}), 422, "validation")
+    # The consumer counters the counter-offer with its own terms.
+    r = post(env, bank, dec, {"action": "counter", "max_calls": 4, "price_vnd": 600})
+    assert r.status_code == 200, r.text
+    n = r.json()
+    assert n["state"] == "REQUESTED" and n["offered_by"] == "consumer" and n["side"] == "consumer"
+    assert (n["terms"]["validity_days"], n["terms"]["price_vnd"], n["terms"]["max_calls"]) == (
+        60, 600, 4)
+    error(post(env, bank, dec, {"action": "counter", "max_calls": 3}), 409, "conflict")
+    error(post(env, bank, dec, {"action": "approve"}), 403, "forbidden")
+    # The provider approves the consumer's terms: the agreement and its grant carry them.
+    r = post(env, bca, dec, {"action": "approve"})
+    assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
+    aid = r.json()["agreement"]
+    grant = [g for g in env.fed.conf()["grants"] if g.get("agreement") == aid]
+    assert len(grant) == 1
+    cs = {c["leftOperand"]: c for c in grant[0]["policy"]["permission"][0]["constraint"]}
+    assert cs["count"]["rightOperand"] == 4 and cs["elapsedTime"]["rightOperand"] == "P60D"
+    assert grant[0]["policy"]["obligation"][0]["constraint"][0]["rightOperand"] == 600
+    # No counter after the agreement.
+    error(post(env, bank, dec, {"action": "counter", "max_calls": 3}), 409, "conflict")
+    r = post(env, bank, f"/api/market/agreements/{aid}/termination", {"confirm": True})
+    assert r.status_code == 200 and r.json()["agreement_state"] == "terminated", r.text
+
+
+# ---- usage statements -----------------------------------------------------------------------
+
+def test_a_usage_statement_checked_on_the_page(env):
+    fed = env.fed
+    bhxh, bca, bank = officer(env, "bhxh"), officer(env, "bca"), officer(env, "bank")
+    start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    n = agreed(env, bhxh, bca, fed.open_offer, client=F.INSURANCE)
+    conf = fed.conf()
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, conf["version"])
+    for _ in range(2):
+        r = fed.call("BHXH", "GET", F.ECHO, "/x", client=F.INSURANCE,
+                     headers={"Ndx-Purpose": "public-service"})
+        assert r.status_code == 200, f"{r.status_code} {r.text}\n{fed.tails()}"
+    end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    period = ["--from", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "--to", (end + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    res = MS.make_statement(fed, "BCA", n["agreement"], period)
+    assert res.returncode == 0, res.stderr
+    st = json.loads(res.stdout)
+    assert st["count"] >= 2
+    check = "/api/market/statements/check"
+    # Either party checks it: signature, proofs, count and amount, with the signer's
+    # key from the signed configuration; the own-log comparison is not the portal's.
+    for who in (bhxh, bca):
+        r = post(env, who, check, {"statement": json.dumps(st)})
+        assert r.status_code == 200, r.text
+        v = r.json()
+        assert v["verified"] is True and v["reason"] is None, v
+        assert v["agreement"] == n["agreement"] and v["side"] == "provider"
+        assert v["signer"] == st["gateway"] and v["signer"].startswith(F.BCA + "/")
+        assert v["count"] == st["count"] and v["amount_vnd"] == st["count"] * 500
+        assert v["price_vnd"] == 500 and v["price_unit"] == "ndx:VNDPerCall"
+        assert v["own_log"]["compared"] == "no"
+        assert len(v["statement_hash"]) == 64
+    # A statement object rather than its text is the same.
+    r = post(env, bhxh, check, {"statement": st})
+    assert r.status_code == 200 and r.json()["verified"] is True, r.text
+    # Altered after signing: refused, with the reason.
+    forged = dict(st, count=st["count"] + 1, amount_due=(st["count"] + 1) * 500)
+    r = post(env, bhxh, check, {"statement": json.dumps(forged)})
+    assert r.status_code == 200 and r.json()["verified"] is False, r.text
+    assert r.json()["reason"]
+    # Signed again by its signer, but at another price, or in the consumer's name.
+    for change, word in (({"price": 400, "amount_due": st["count"] * 400}, "price"),
+                         ({"side": "consumer"}, "consumer")):
+        s2 = MS.resign(fed, "BCA", dict(json.loads(json.dumps(st)), **change))
+        r = post(env, bhxh, check, {"statement": s2})
+        assert r.status_code == 200 and r.json()["verified"] is False, r.text
+        assert word in r.json()["reason"], r.json()
+    # Not a party's agreement, not a statement, no session.
+    error(post(env, bank, check, {"statement": json.dumps(st)}), 404, "not_found")
+    for bad in ("{}", "not json", "", {"format": "x"}):
+        e = error(post(env, bhxh, check, {"statement": bad}), 422, "validation")
+        assert e["fields"] == {"statement": "invalid"}
+    e = error(post(env, bhxh, check, {}), 422, "validation")
+    assert e["fields"] == {"statement": "required"}
+    error(post(env, bhxh, check, {"statement": st, "member": F.BCA}), 422, "validation")
+    error(requests.post(env.url + check, json={"statement": st}, timeout=10), 401,
+          "unauthenticated")
+    r = post(env, bhxh, f"/api/market/agreements/{n['agreement']}/termination", {"confirm": True})
+    assert r.status_code == 200, r.text
+    # The statement of an ended agreement is still checked against the registry's record.
+    r = post(env, bca, check, {"statement": st})
+    assert r.status_code == 200 and r.json()["verified"] is True, r.text
+    env.statement = st
+
+
+def test_statements_need_the_registry_anchor(env):
+    """Without market.anchor, or with one that cannot be read, no statement is checked
+    (503 no_anchor, never a key taken on trust); a malformed setting stops the start."""
+    st = getattr(env, "statement", None)
+    assert st, "the statement test made no statement"
+    base = json.loads(env.config.read_text())
+    d = env.config.parent
+    for name, anchor in (("no-anchor", None), ("bad-anchor", "no-such-anchor.json")):
+        cfg = json.loads(json.dumps(base))
+        if anchor is None:
+            del cfg["market"]["anchor"]
+        else:
+            cfg["market"]["anchor"] = anchor
+        port = free_port()
+        cfg["listen"], cfg["public_url"] = f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+        (d / f"{name}.json").write_text(json.dumps(cfg))
+        other = Proc(name, [env.exe, "serve", "--config", d / f"{name}.json"],
+                     cfg["public_url"], d).start()
+        try:
+            there = Env()
+            there.url = cfg["public_url"]
+            bhxh = officer(there, "bhxh")
+            error(post(there, bhxh, "/api/market/statements/check", {"statement": st}),
+                  503, "no_anchor")
+            # The rest of the marketplace works without it.
+            assert bhxh.get(there.url + "/api/market/published", timeout=10).status_code == 200
+        finally:
+            assert other.stop() == 0
+    cfg = json.loads(json.dumps(base))
+    cfg["market"]["anchor"] = 5
+    (d / "anchor-number.json").write_text(json.dumps(cfg))
+    r = subprocess.run([str(env.exe), "serve", "--config", str(d / "anchor-number.json")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "market.anchor" in r.stderr, r.stderr
