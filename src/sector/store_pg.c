@@ -764,15 +764,45 @@ static int row_params(const struct sector_table *t, const json_t *row, const cha
 	return NDX_OK;
 }
 
+/* The INSERT (a key-less table's returning the new id) or the UPDATE of
+ * store_pg_put, for n parameters in row_params' order, updated_at, and
+ * for an UPDATE the key last. malloc'd, NULL on no memory. */
+static char *put_sql(const struct sector_table *t, int update, int n)
+{
+	struct text s = { 0 };
+	int k = 0;
+
+	if (!update) {
+		add(&s, "INSERT INTO %s(", t->name);
+		for (size_t j = 0; j < t->ncols; j++) {
+			add(&s, "%s, ", t->cols[j].name);
+			if (t->cols[j].flags & COL_NAME)
+				add(&s, "name_folded, ");
+		}
+		add(&s, "updated_at) VALUES(");
+		for (int i = 1; i < n; i++)
+			add(&s, "$%d, ", i);
+		add(&s, "$%d)%s", n, t->key ? "" : " RETURNING id");
+		return take(&s);
+	}
+	add(&s, "UPDATE %s SET ", t->name);
+	for (size_t j = 0; j < t->ncols; j++) {
+		add(&s, "%s = $%d, ", t->cols[j].name, ++k);
+		if (t->cols[j].flags & COL_NAME)
+			add(&s, "name_folded = $%d, ", ++k);
+	}
+	add(&s, "updated_at = $%d WHERE %s = $%d", k + 1, t->key ? t->key : "id", k + 2);
+	return take(&s);
+}
+
 int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *id,
 		 const json_t *row, char *out_id, size_t cap)
 {
-	struct text s = { 0 };
 	const char *params[MAX_PARAMS];
 	char vals[MAX_PARAMS][32], now[NDX_TIME_TEXT_LEN], folded[STORE_FOLDED_MAX], numtext[32];
 	const char *key_value = NULL;
 	long long num = 0;
-	int rc, n = 0, ncols = 0;
+	int rc, n = 0;
 	PGresult *res;
 	char *sql;
 
@@ -799,29 +829,9 @@ int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *i
 	if ((rc = row_params(t, row, params, &n, vals, folded, sizeof folded)))
 		return rc;
 	params[n++] = now;
-	if (!id) {
-		add(&s, "INSERT INTO %s(", t->name);
-		for (size_t j = 0; j < t->ncols; j++) {
-			add(&s, "%s, ", t->cols[j].name);
-			if (t->cols[j].flags & COL_NAME)
-				add(&s, "name_folded, ");
-		}
-		add(&s, "updated_at) VALUES(");
-		for (int i = 1; i < n; i++)
-			add(&s, "$%d, ", i);
-		add(&s, "$%d)%s", n, t->key ? "" : " RETURNING id");
-	} else {
-		add(&s, "UPDATE %s SET ", t->name);
-		for (size_t j = 0; j < t->ncols; j++) {
-			add(&s, "%s = $%d, ", t->cols[j].name, ++ncols);
-			if (t->cols[j].flags & COL_NAME)
-				add(&s, "name_folded = $%d, ", ++ncols);
-		}
-		add(&s, "updated_at = $%d WHERE %s = $%d", ncols + 1, t->key ? t->key : "id",
-		    ncols + 2);
+	if (id)
 		params[n++] = t->key ? id : numtext;
-	}
-	if (!(sql = take(&s)))
+	if (!(sql = put_sql(t, id != NULL, n)))
 		return NDX_ENOMEM;
 	rc = run(p, "put", sql, n, params, &res);
 	free(sql);
