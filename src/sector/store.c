@@ -29,6 +29,8 @@
 struct store_conn {
 	sqlite3 *db;
 	struct store_pg *pg;
+	/* store_citizens' statements, prepared on first use. */
+	sqlite3_stmt *citizens[STORE_BY_COUNT];
 	int busy;
 };
 
@@ -357,6 +359,8 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	for (unsigned i = 0; i < st->n; i++) {
+		for (int k = 0; k < STORE_BY_COUNT; k++)
+			sqlite3_finalize(st->conns[i].citizens[k]);
 		sqlite3_close(st->conns[i].db);
 		store_pg_close(st->conns[i].pg);
 	}
@@ -999,4 +1003,67 @@ void store_bulk_close(struct store_bulk *b, int keep)
 		unlink(extra);
 	}
 	free(b);
+}
+
+/* ---- the citizens /verify reads -------------------------------------------------- */
+
+#define CITIZEN_COLUMNS                                                                  \
+	"SELECT pin, full_name, birth_date, sex, permanent_address, deceased_on IS NULL" \
+	" FROM citizens WHERE "
+
+int store_citizens(struct store_conn *c, enum store_citizens_by by, const char *a, const char *b,
+		   unsigned limit, int (*each)(void *ctx, const struct store_citizen *cit),
+		   void *ctx)
+{
+	static const char *const SQL[STORE_BY_COUNT] = {
+		CITIZEN_COLUMNS "pin = ?1 LIMIT ?3",
+		CITIZEN_COLUMNS "name_folded = ?1 ORDER BY rowid LIMIT ?3",
+		CITIZEN_COLUMNS "name_folded = ?1 AND birth_date = ?2 ORDER BY rowid LIMIT ?3",
+		CITIZEN_COLUMNS "name_folded = ?1 AND permanent_address = ?2 ORDER BY rowid LIMIT ?3",
+	};
+	sqlite3_stmt *q;
+	int rc = NDX_OK, step = SQLITE_DONE;
+
+	if ((unsigned)by >= STORE_BY_COUNT)
+		return NDX_EINVAL;
+	if (c->pg)
+		return store_pg_citizens(c->pg, by, a, b, limit, each, ctx);
+	if (!c->citizens[by] && prepare(c->db, SQL[by], &c->citizens[by]))
+		return NDX_EDB;
+	q = c->citizens[by];
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(q, 2, b, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+	while (rc == NDX_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v[5];
+		for (int i = 0; i < 5; i++)
+			v[i] = sqlite3_column_text(q, i) ? (const char *)sqlite3_column_text(q, i) : "";
+		struct store_citizen cit = { v[0], v[1], v[2], v[3], v[4], sqlite3_column_int(q, 5) };
+		rc = each(ctx, &cit);
+	}
+	if (rc == NDX_OK && step != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(c->db));
+		rc = NDX_EDB;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+int store_read_begin(struct store_conn *c)
+{
+	if (c->pg)
+		return store_pg_read_begin(c->pg);
+	return exec_sql(c->db, "BEGIN");
+}
+
+void store_read_end(struct store_conn *c)
+{
+	if (c->pg) {
+		store_pg_rollback(c->pg);
+		return;
+	}
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 }

@@ -37,7 +37,7 @@ void store_close(struct store *st);
 struct store_conn *store_acquire(struct store *st);
 void store_release(struct store *st, struct store_conn *c);
 /* The connection's SQLite handle, for the features still written for
- * SQLite alone (events, reconciliation, measures, worklist, verify);
+ * SQLite alone (events, reconciliation, measures, worklist);
  * NULL on PostgreSQL, where those refuse (store_engine_pg). */
 sqlite3 *store_conn_db(struct store_conn *c);
 /* 1 when st is on PostgreSQL. For a feature's refusal at its entry only;
@@ -89,6 +89,33 @@ int store_household_members(struct store_conn *c, const char *id, json_t **out);
  * is returned. The names come from the static schema. NDX_EDB. */
 int store_texts(struct store_conn *c, const char *table, const char *col, const char *where_col,
 		const char *value, int (*each)(void *ctx, const char *v), void *ctx);
+/* The population registry's citizens as POST /verify reads them
+ * (sec_verify.c): by number, by folded name, by folded name and birth date,
+ * by folded name and permanent address as written. */
+enum store_citizens_by {
+	STORE_BY_PIN,
+	STORE_BY_NAME,
+	STORE_BY_NAME_BIRTH,
+	STORE_BY_NAME_ADDRESS,
+	STORE_BY_COUNT
+};
+struct store_citizen {
+	const char *pin, *full_name, *birth_date, *sex, *permanent_address; /* never NULL */
+	int living;
+};
+/* Calls each(ctx, citizen) for at most limit citizens whose pin is a
+ * (STORE_BY_PIN) or whose name_folded is a, and (BY_NAME_BIRTH) birth_date
+ * or (BY_NAME_ADDRESS) permanent_address is b: on SQLite in storage order,
+ * on PostgreSQL in number order. Stops at each's first non-NDX_OK, which is
+ * returned. The strings last until each returns. NDX_EDB. */
+int store_citizens(struct store_conn *c, enum store_citizens_by by, const char *a, const char *b,
+		   unsigned limit, int (*each)(void *ctx, const struct store_citizen *cit),
+		   void *ctx);
+/* One read transaction on c: every read until store_read_end sees the same
+ * state of the database. */
+int store_read_begin(struct store_conn *c);
+void store_read_end(struct store_conn *c);
+
 /* Rows of table, or -1. On PostgreSQL the planner's estimate once the
  * table has been analyzed (a count of 20 million rows would read them all,
  * on every scrape of /metrics), an exact count before. */

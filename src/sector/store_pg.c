@@ -730,6 +730,53 @@ long long store_pg_count(struct store_pg *p, const char *table)
 	return n;
 }
 
+int store_pg_citizens(struct store_pg *p, int by, const char *a, const char *b, unsigned limit,
+		      int (*each)(void *ctx, const struct store_citizen *cit), void *ctx)
+{
+#define COLS "SELECT pin, full_name, birth_date, sex, permanent_address, deceased_on IS NULL" \
+	     " FROM citizens WHERE "
+	/* Ties in number order: the index (name_folded, pin) serves a name
+	 * alone in that order; birth date and address pick few enough. */
+	static const char *const SQL[STORE_BY_COUNT] = {
+		COLS "pin = $1 LIMIT $2",
+		COLS "name_folded = $1 ORDER BY pin LIMIT $2",
+		COLS "name_folded = $1 AND birth_date = $2 ORDER BY pin LIMIT $3",
+		COLS "name_folded = $1 AND permanent_address = $2 ORDER BY pin LIMIT $3",
+	};
+#undef COLS
+	char lim[16];
+	int two = by == STORE_BY_PIN || by == STORE_BY_NAME;
+	const char *params[3] = { a, two ? lim : b, lim };
+	PGresult *res;
+	int rc = NDX_OK;
+
+	if (by < 0 || by >= STORE_BY_COUNT)
+		return NDX_EINVAL;
+	snprintf(lim, sizeof lim, "%u", limit);
+	if (run(p, "citizens", SQL[by], two ? 2 : 3, params, &res))
+		return NDX_EDB;
+	for (int r = 0; r < PQntuples(res) && rc == NDX_OK; r++) {
+		struct store_citizen cit = {
+			PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+			PQgetvalue(res, r, 3), PQgetvalue(res, r, 4), PQgetvalue(res, r, 5)[0] == 't',
+		};
+		rc = each(ctx, &cit);
+	}
+	PQclear(res);
+	return rc;
+}
+
+int store_pg_read_begin(struct store_pg *p)
+{
+	if (ensure_conn(p))
+		return NDX_EDB;
+	if (exec_simple(p->conn, p->name, "snapshot",
+			"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+		return NDX_EDB;
+	p->in_txn = 1;
+	return NDX_OK;
+}
+
 /* ---- writes ------------------------------------------------------------------------ */
 
 /* The row's values as text parameters in column order (the folded name

@@ -44,6 +44,11 @@ int store_pg_household_members(struct store_pg *p, const char *id, json_t **out)
 int store_pg_texts(struct store_pg *p, const char *table, const char *col, const char *where_col,
 		   const char *value, int (*each)(void *ctx, const char *v), void *ctx);
 long long store_pg_count(struct store_pg *p, const char *table);
+struct store_citizen;
+int store_pg_citizens(struct store_pg *p, int by, const char *a, const char *b, unsigned limit,
+		      int (*each)(void *ctx, const struct store_citizen *cit), void *ctx);
+/* A REPEATABLE READ, READ ONLY transaction; ended by store_pg_rollback. */
+int store_pg_read_begin(struct store_pg *p);
 
 /* A bulk load into a new schema (the seeder): one COPY a table. */
 struct store_pg_bulk;

@@ -3,11 +3,13 @@
 population` loads a small population through COPY into the schema population of
 a database of its own, `ndx-sector serve --db postgresql://...` serves it, and the
 API answers as on SQLite: a citizen by number with its household, a search by name
-with and without diacritics in name order, a write read back. Refusals: a number
-nobody has (404), malformed numbers and queries (400), a second seed over the
-schema, a connection string with a password (never printed), serve without
---log-key, and what is not on PostgreSQL yet (/verify answered 501; --events-*,
-quality, reconcile, worklist, correct, seed --defects refused at the command).
+with and without diacritics in name order, a write read back, the verification
+service (POST /verify: a record matched by its number, a candidate found by name and
+birth date for an unknown number, differences named). Refusals: a number nobody has
+(404), malformed numbers and queries (400), a second seed over the schema, a
+connection string with a password (never printed), serve without --log-key, and
+what is not on PostgreSQL yet (/measures answered 501; --events-*, quality,
+reconcile, worklist, correct, seed --defects refused at the command).
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
 
@@ -156,8 +158,42 @@ def test_write_and_read_back(url, pop):
                  400, "pin")
 
 
+def test_verify(url, pop):
+    """docs/sectors.md "Verification", on the PostgreSQL store."""
+    pin, name, birth, sex, addr = psql(
+        url, "SELECT pin, full_name, birth_date, sex, permanent_address FROM"
+             " population.citizens WHERE deceased_on IS NULL AND substr(birth_date, 9, 2)"
+             " <= '12' AND substr(birth_date, 9, 2) <> substr(birth_date, 6, 2)"
+             " ORDER BY pin LIMIT 1")[0]
+    (same,), = psql(url, "SELECT count(*) FROM population.citizens WHERE name_folded ="
+                         f" (SELECT name_folded FROM population.citizens WHERE pin = '{pin}')"
+                         f" AND birth_date = '{birth}' AND sex = '{sex}'")
+    assert same == "1"  # the candidate below is then the one person
+    swapped = birth[:5] + birth[8:10] + "-" + birth[5:7]  # a day that is also a month
+    records = [
+        {"pin": pin, "full_name": name, "birth_date": birth, "sex": sex, "address": addr,
+         "living": True},
+        {"pin": "001099999999", "full_name": fold(name).upper(), "birth_date": birth,
+         "sex": sex},
+        {"pin": pin, "full_name": name, "birth_date": swapped, "address": "Số 9 đường Khác",
+         "living": False},
+    ]
+    r = pop.post("/verify", {"records": records})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert res[0] == {"pin": "match", "full_name": "match", "birth_date": "match",
+                      "sex": "match", "address": "match", "living": "match"}
+    assert res[1]["pin"] == "unknown" and res[1]["candidate_pin"] == pin
+    assert res[1]["full_name"] == "marks" and res[1]["birth_date"] == "match"
+    assert res[2] == {"pin": "match", "full_name": "match", "birth_date": "swapped",
+                      "address": "differs", "living": "differs"}
+    # The people compared are declared for the gateway to log.
+    assert pin in r.headers.get("Ndx-Data-Subjects", "")
+    assert_error(pop.post("/verify", {"records": []}), 400, "records")
+
+
 def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
-    r = pop.post("/verify", {"purpose": "x", "records": []})
+    r = pop.get("/measures")
     assert_error(r, 501)
     assert "not on PostgreSQL yet" in r.json()["message"]
     key = str(tmp_path / "k")

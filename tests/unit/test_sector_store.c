@@ -4,7 +4,9 @@
  * with limit and offset, insert and replace (and their refusals: a key
  * that exists, a record that does not), a rolled-back write leaving
  * nothing, a household's living members oldest first, the rows naming a
- * record (store_texts), counts, and the seeder's bulk load (rows in,
+ * record (store_texts), counts, the citizens /verify looks up (by number,
+ * whole folded name, with birth date or address, living, a limit) in a read
+ * transaction, and the seeder's bulk load (rows in,
  * indexes built, refused over an existing database, removed when it
  * fails).
  *
@@ -367,6 +369,81 @@ static void test_texts(void **state)
 	drop_file(loc);
 }
 
+static int collect_citizen(void *ctx, const struct store_citizen *cit)
+{
+	struct collected *k = ctx;
+
+	if (k->n == k->stop_at)
+		return NDX_ETOOBIG;
+	snprintf(k->pins[k->n++], sizeof k->pins[0], "%s%s", cit->pin, cit->living ? "" : "+");
+	return NDX_OK;
+}
+
+/* What /verify reads, in one read transaction. */
+static void test_citizens_lookups(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	struct collected k = { .stop_at = 8 };
+	const char *addr = "Số 1 đường Lê Lợi, Phường Hoàn Kiếm, Thành phố Hà Nội";
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	c = store_acquire(st);
+	assert_int_equal(store_read_begin(c), NDX_OK);
+	assert_int_equal(store_citizens(c, STORE_BY_PIN, "001050000003", NULL, 1, collect_citizen,
+					&k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "001050000003+"); /* deceased */
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_PIN, "001099999999", NULL, 1, collect_citizen,
+					&k),
+			 NDX_OK);
+	assert_int_equal(k.n, 0);
+	/* The whole folded name, not a prefix: An, not Anh. */
+	assert_int_equal(store_citizens(c, STORE_BY_NAME, "nguyen van an", NULL, 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "001080000001");
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_NAME_BIRTH, "nguyen van anh", "1990-09-10", 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "079090000005");
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_NAME_BIRTH, "nguyen van anh", "1990-09-11", 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 0);
+	assert_int_equal(store_citizens(c, STORE_BY_NAME_ADDRESS, "nguyen thi binh", addr, 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "001085000002");
+	/* The limit, and the callback's refusal returned. */
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_NAME, "nguyen van an", NULL, 0,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 0);
+	k = (struct collected){ .stop_at = 0 };
+	assert_int_equal(store_citizens(c, STORE_BY_PIN, "001080000001", NULL, 1, collect_citizen,
+					&k),
+			 NDX_ETOOBIG);
+	store_read_end(c);
+	/* The connection writes on after the read transaction. */
+	char id[64];
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("001070000010", "Võ Văn Hải", "1970-02-03", NULL, NULL), id, sizeof id);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
 /* A table without a key: the store numbers its rows. */
 static void test_numbered_rows(void **state)
 {
@@ -571,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_put_refusals_rollback),
 		cmocka_unit_test(test_household_and_texts),
 		cmocka_unit_test(test_texts),
+		cmocka_unit_test(test_citizens_lookups),
 		cmocka_unit_test(test_numbered_rows),
 		cmocka_unit_test(test_open_refusals),
 		cmocka_unit_test(test_bulk),
