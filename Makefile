@@ -147,8 +147,8 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # primary with a synchronous standby that keeps an acknowledged change when
 # the primary is lost and the standby promoted
 # (tests/e2e/test_registry_pg_failover.py, its own two servers), and the
-# population registry seeded through COPY and served from it, read by number
-# and by name, with what is not on PostgreSQL yet refused
+# population registry seeded through COPY and served from it, read by number,
+# by name and through /verify, with what is not on PostgreSQL yet refused
 # (tests/e2e/test_sector_pg.py, about 15 s).
 # About 110 s here, so make test runs it; the same suite under ASan+UBSan
 # (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
