@@ -147,7 +147,10 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # (tests/e2e/test_gateway_cluster.py, about 15 s), and a registry on a
 # primary with a synchronous standby that keeps an acknowledged change when
 # the primary is lost and the standby promoted
-# (tests/e2e/test_registry_pg_failover.py, its own two servers).
+# (tests/e2e/test_registry_pg_failover.py, its own two servers), and the
+# population registry seeded through COPY and served from it, read by number,
+# by name and through /verify, with what is not on PostgreSQL yet refused
+# (tests/e2e/test_sector_pg.py, about 15 s).
 # About 110 s here, so make test runs it; the same suite under ASan+UBSan
 # (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
 # would take make test past its half hour, and run on their own.
@@ -156,7 +159,7 @@ test-pg: build-tests
 	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
 	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py tests/e2e/test_gateway_cluster.py \
-	    tests/e2e/test_registry_pg_failover.py'
+	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py'
 
 test-pg-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
@@ -243,6 +246,18 @@ RECONCILE_CITIZENS ?= 100000,1000000
 .PHONY: bench-reconcile
 bench-reconcile: build
 	bench/reconcile/run --build $(abspath $(BUILD)) --citizens $(RECONCILE_CITIZENS)
+
+# The population registry on PostgreSQL at national scale (bench/README.md
+# "Population registry on PostgreSQL (issue 20)"): its own server started by
+# tests/with-postgres, seed time and size, reads by number and by name at 64
+# connections (wrk, loopback), fitted and extrapolated to 100 million; writes
+# bench/results/population-pg-latest.{json,md}. POPULATION_CITIZENS=100000,200000
+# by default (about a minute); the national run is
+# `make bench-population POPULATION_CITIZENS=5000000,10000000,20000000`.
+POPULATION_CITIZENS ?= 100000,200000
+.PHONY: bench-population
+bench-population: build
+	bench/population-pg/run --build $(abspath $(BUILD)) --citizens $(POPULATION_CITIZENS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

@@ -23,6 +23,7 @@
 #include "ndx/err.h"
 #include "ndx/httpd.h"
 #include "ndx/redact.h"
+#include "ndx/sqldb.h"
 #include "ndx/text.h"
 #include "ndx/unixsock.h"
 #include "openapi.h"
@@ -56,8 +57,8 @@ _Static_assert(SECTOR_MAX_BODY_DEFAULT >= VERIFY_MAX_RECORDS * 2048u,
 #define SECTORS_TEXT "population|civil-status|enterprise|tax|insurance|land|vehicles"
 
 static const char USAGE[] =
-	"usage: " PROG " serve --sector S --db PATH [--listen 127.0.0.1:PORT | unix:PATH]\n"
-	"       " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
+	"usage: " PROG " serve --sector S --db PATH|URL [--listen 127.0.0.1:PORT | unix:PATH]\n"
+	"       " PROG " seed --db-dir DIR|URL [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
 	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
 	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
 	"       " PROG " worklist --sector S --db PATH\n"
@@ -66,13 +67,15 @@ static const char USAGE[] =
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
+	"URL: a postgresql:// connection string (no password: use ~/.pgpass) for a\n"
+	"PostgreSQL store instead of SQLite files (serve and seed only).\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
 	"ndx-sector@S.service (docs/install.md) it serves with the options in\n"
 	"NDX_SECTOR_OPTIONS of " NDX_CONF_DIR "/sector-S.env.\n"
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char SERVE_HELP[] =
-	"usage: " PROG " serve --sector S --db PATH [options]\n"
+	"usage: " PROG " serve --sector S --db PATH|URL [options]\n"
 	"Serves one sector's REST API (described at GET /openapi.json) until SIGINT or\n"
 	"SIGTERM. Prints \"" PROG ": S listening on http://ADDR:PORT\" (or unix:PATH) on\n"
 	"stderr once ready, then one JSON access-log line per request, a PIN in a path\n"
@@ -80,6 +83,11 @@ static const char SERVE_HELP[] =
 	"there is none; refuses a database that holds another sector.\n"
 	"  --sector S           " SECTORS_TEXT "\n"
 	"  --db PATH            the sector's SQLite database (e.g. DIR/population.db)\n"
+	"  --db URL             or a postgresql:// connection string (no password in it:\n"
+	"                       ~/.pgpass): the sector's schema there (population,\n"
+	"                       civil_status ...), made when missing. Not on PostgreSQL\n"
+	"                       yet: --events-*, /measures, /reconcile/* (answered\n"
+	"                       501); --log-key is then required\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
 	"                       picks a free port)\n"
 	"  --listen unix:PATH   a Unix domain socket instead (absolute PATH, at most 107\n"
@@ -105,8 +113,8 @@ static const char SERVE_HELP[] =
 	"  --events-poll-ms MS  how often an idle subscriber pulls its inbox (default 1000)\n";
 
 static const char SEED_HELP[] =
-	"usage: " PROG " seed --db-dir DIR [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
-	"                      [--defects RATE]\n"
+	"usage: " PROG " seed --db-dir DIR|URL [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
+	"                      [--sector S] [--defects RATE]\n"
 	"Generates one consistent synthetic national dataset into DIR/<sector>.db for all\n"
 	"seven sectors: citizens in households, birth and marriage registrations,\n"
 	"enterprises owned by those citizens, taxpayers and obligations, insurance\n"
@@ -114,6 +122,12 @@ static const char SEED_HELP[] =
 	"already holds a sector database; a failed run removes what it created.\n"
 	"Prints a JSON summary (rows per table, seconds, bytes) on stdout.\n"
 	"  --db-dir DIR         output directory (created when missing)\n"
+	"  --db-dir URL         or a postgresql:// connection string: each sector a new\n"
+	"                       schema named after it (population, civil_status ...),\n"
+	"                       loaded with COPY, indexed after the load; refused when\n"
+	"                       one exists; \"bytes\" is then its tables with indexes\n"
+	"  --sector S           write only sector S (the others are still generated, so\n"
+	"                       its data are those of a full run)\n"
 	"  --citizens N         number of citizens (default 2000; 10000000 takes minutes)\n"
 	"  --seed S             random seed (default 1): same seed and day, same data\n"
 	"  --today YYYY-MM-DD   the day the data is generated for (default: today)\n"
@@ -125,7 +139,8 @@ static const char SEED_HELP[] =
 	"                       holds, deceased people still active in tax and insurance,\n"
 	"                       enterprise owners under a mistyped number; the ground truth\n"
 	"                       goes to DIR/" SEED_TRUTH_FILE " (one JSON line a defect:\n"
-	"                       sector, table, key, kind, field, true value)\n"
+	"                       sector, table, key, kind, field, true value); not on\n"
+	"                       PostgreSQL yet\n"
 	"  --quiet              no progress lines on stderr\n";
 
 static const char QUALITY_HELP[] =
@@ -221,6 +236,17 @@ static const struct sector_def *sector_arg(const char *s)
 	if (!d)
 		fprintf(stderr, PROG ": --sector: \"%s\" is not one of " SECTORS_TEXT "\n", s);
 	return d;
+}
+
+/* A command written for SQLite alone, given a postgresql:// database:
+ * refused whole, never half-done (docs/sectors.md "Storage"). 0 when loc
+ * is a SQLite path, -1 after the message. */
+static int refuse_pg(const char *cmd, const char *loc)
+{
+	if (!loc || !ndx_sqldb_is_pg(loc))
+		return 0;
+	fprintf(stderr, PROG " %s: not on PostgreSQL yet (a SQLite --db or --db-dir only)\n", cmd);
+	return -1;
 }
 
 static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
@@ -391,6 +417,18 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (!(def = sector_arg(sector)))
 		return 2;
+	if (ndx_sqldb_is_pg(db)) {
+		/* No file beside which to keep the key; the events' outbox and
+		 * inbox are written for SQLite alone. */
+		if (!log_key) {
+			fprintf(stderr, PROG " serve: --log-key FILE is required with a postgresql:// --db\n");
+			return 2;
+		}
+		if (events_client) {
+			fprintf(stderr, PROG " serve: --events-gateway/--events-client: events are not on PostgreSQL yet\n");
+			return 2;
+		}
+	}
 	switch (parse_unix_listen(listen, &unix_path)) {
 	case 0: break;
 	case 1:
@@ -481,6 +519,7 @@ static int cmd_seed(int argc, char **argv)
 		{ "today", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "defects", required_argument, NULL, 'D' },
+		{ "sector", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -513,6 +552,10 @@ static int cmd_seed(int argc, char **argv)
 			if (parse_rate(optarg, &o.defects))
 				return 2;
 			break;
+		case 'S':
+			if (!(o.only = sector_arg(optarg)))
+				return 2;
+			break;
 		case 'h': fputs(SEED_HELP, stdout); return 0;
 		default: fputs(SEED_HELP, stderr); return 2;
 		}
@@ -531,6 +574,8 @@ static int cmd_seed(int argc, char **argv)
 	uint64_t total_bytes = 0;
 	for (size_t i = 0; i < SECTOR_COUNT; i++) {
 		const struct sector_def *d = sector_at(i);
+		if (o.only && o.only != d)
+			continue;
 		json_t *rows = json_object();
 		for (size_t t = 0; t < d->ntables; t++)
 			json_object_set_new(rows, d->tables[t].name,
@@ -613,6 +658,8 @@ static int cmd_quality(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
+	if (refuse_pg("quality", o.db_path) || refuse_pg("quality", o.db_dir))
+		return 2;
 	if (!o.db_path) {
 		int n = snprintf(path, sizeof path, "%s/%s.db", o.db_dir, o.def->name);
 		if (n < 0 || (size_t)n >= sizeof path) {
@@ -692,6 +739,8 @@ static int cmd_reconcile(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
+	if (refuse_pg("reconcile", o.db_path))
+		return 2;
 	if (reconcile_run(&o, &report))
 		return 1;
 	json_dumpf(report, stdout, JSON_INDENT(2));
@@ -734,6 +783,8 @@ static int cmd_worklist(int argc, char **argv)
 		return 2;
 	}
 	if (!(def = sector_arg(sector)))
+		return 2;
+	if (refuse_pg("worklist", db))
 		return 2;
 	if (reconcile_worklist(def, db, &out))
 		return 1;
@@ -793,6 +844,8 @@ static int cmd_correct(int argc, char **argv)
 		return 2;
 	}
 	if (!(r.def = sector_arg(sector)))
+		return 2;
+	if (refuse_pg("correct", r.db_path))
 		return 2;
 	if (reconcile_correct(&r, &out))
 		return 1;

@@ -52,29 +52,16 @@ static int own_columns(const struct sector_table *t, const json_t *row, struct p
 	return NDX_OK;
 }
 
+static int add_each(void *ctx, const char *pin)
+{
+	return add_person(ctx, pin);
+}
+
 /* Stops at the first person over the cap: the rest need not be read. */
 static int pointing_rows(struct store_conn *c, const struct pointed_at *p, const char *key,
 			 struct pinset *s)
 {
-	char sql[192];
-	sqlite3 *db = store_conn_db(c);
-	sqlite3_stmt *q = NULL;
-	int rc = NDX_OK, step = SQLITE_DONE;
-
-	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ?", p->who, p->from, p->ref);
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		fprintf(stderr, "ndx-sector: subjects: %s\n", sqlite3_errmsg(db));
-		return NDX_EDB;
-	}
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	while (rc == NDX_OK && (step = sqlite3_step(q)) == SQLITE_ROW)
-		rc = add_person(s, (const char *)sqlite3_column_text(q, 0));
-	if (rc == NDX_OK && step != SQLITE_DONE) {
-		fprintf(stderr, "ndx-sector: subjects: %s\n", sqlite3_errmsg(db));
-		rc = NDX_EDB;
-	}
-	sqlite3_finalize(q);
-	return rc;
+	return store_texts(c, p->from, p->who, p->ref, key, add_each, s);
 }
 
 int record_subjects(struct store_conn *c, const struct sector_table *t, const json_t *row,

@@ -189,8 +189,10 @@ struct citizen {
 	int living;
 };
 
+/* The store's citizens lookups (store_citizens, either engine) on one
+ * connection, inside one read transaction. */
 struct lookups {
-	sqlite3_stmt *by_pin, *by_name, *by_name_birth, *by_name_address;
+	struct store_conn *c;
 };
 
 /* At most this many citizens of one name (and birth date, when the record
@@ -202,37 +204,37 @@ struct lookups {
  * the person in three duplicates of ten under a mistyped number
  * (bench/README.md "Reconciliation at scale"). */
 #define CANDIDATES_LOOKED_AT 64
-#define TEXT_OF_(n) #n
-#define TEXT_OF(n) TEXT_OF_(n)
-
-#define CITIZEN_COLUMNS "pin, full_name, birth_date, sex, permanent_address, deceased_on IS NULL"
-
-static void citizen_from(sqlite3_stmt *q, struct citizen *c)
+static void citizen_from(const struct store_citizen *s, struct citizen *c)
 {
-	const unsigned char *v;
-#define COPY(dst, i) (v = sqlite3_column_text(q, i), snprintf(dst, sizeof dst, "%s", v ? (const char *)v : ""))
-	COPY(c->pin, 0);
-	COPY(c->name, 1);
-	COPY(c->birth, 2);
-	COPY(c->sex, 3);
-	COPY(c->address, 4);
-#undef COPY
-	c->living = sqlite3_column_int(q, 5);
+	snprintf(c->pin, sizeof c->pin, "%s", s->pin);
+	snprintf(c->name, sizeof c->name, "%s", s->full_name);
+	snprintf(c->birth, sizeof c->birth, "%s", s->birth_date);
+	snprintf(c->sex, sizeof c->sex, "%s", s->sex);
+	snprintf(c->address, sizeof c->address, "%s", s->permanent_address);
+	c->living = s->living;
+}
+
+struct found {
+	struct citizen *c;
+	int n;
+};
+
+static int keep_first(void *ctx, const struct store_citizen *s)
+{
+	struct found *f = ctx;
+
+	if (f->n++ == 0)
+		citizen_from(s, f->c);
+	return NDX_OK;
 }
 
 /* The holder of pin: 1 found, 0 none, NDX_EDB. */
 static int holder(struct lookups *l, const char *pin, struct citizen *c)
 {
-	int rc;
+	struct found f = { c, 0 };
+	int rc = store_citizens(l->c, STORE_BY_PIN, pin, NULL, 1, keep_first, &f);
 
-	sqlite3_reset(l->by_pin);
-	sqlite3_bind_text(l->by_pin, 1, pin, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(l->by_pin);
-	if (rc == SQLITE_ROW) {
-		citizen_from(l->by_pin, c);
-		return 1;
-	}
-	return rc == SQLITE_DONE ? 0 : NDX_EDB;
+	return rc ? NDX_EDB : f.n > 0;
 }
 
 static const char *sget(const json_t *o, const char *k)
@@ -269,28 +271,41 @@ struct fitting {
 	struct citizen first, at_address, by_number;
 };
 
-static int scan(sqlite3_stmt *q, const json_t *rec, struct fitting *f)
-{
-	const char *addr = sget(rec, "address"), *pin = sget(rec, "pin");
-	struct citizen c;
-	int rc;
+struct scan {
+	const json_t *rec;
+	const char *addr, *pin;
+	struct fitting *f;
+};
 
-	if (pin && strlen(pin) != NDX_PIN_LEN)
-		pin = NULL;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		citizen_from(q, &c);
-		if (!fits(rec, &c))
-			continue;
-		if (f->found++ == 0)
-			f->first = c;
-		if (addr && strcmp(verify_address(addr, c.address), VERIFY_MATCH) == 0 &&
-		    f->found_at_address++ == 0)
-			f->at_address = c;
-		if (pin && strncmp(pin, c.pin, PIN_FIXED_DIGITS) == 0 && f->found_by_number++ == 0)
-			f->by_number = c;
-	}
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? NDX_OK : NDX_EDB;
+static int scan_one(void *ctx, const struct store_citizen *s)
+{
+	struct scan *k = ctx;
+	struct fitting *f = k->f;
+	struct citizen c;
+
+	citizen_from(s, &c);
+	if (!fits(k->rec, &c))
+		return NDX_OK;
+	if (f->found++ == 0)
+		f->first = c;
+	if (k->addr && strcmp(verify_address(k->addr, c.address), VERIFY_MATCH) == 0 &&
+	    f->found_at_address++ == 0)
+		f->at_address = c;
+	if (k->pin && strncmp(k->pin, c.pin, PIN_FIXED_DIGITS) == 0 && f->found_by_number++ == 0)
+		f->by_number = c;
+	return NDX_OK;
+}
+
+/* The citizens of lookup by (a, b) that fit rec, into f. */
+static int scan(struct lookups *l, enum store_citizens_by by, const char *a, const char *b,
+		const json_t *rec, struct fitting *f)
+{
+	struct scan k = { rec, sget(rec, "address"), sget(rec, "pin"), f };
+
+	if (k.pin && strlen(k.pin) != NDX_PIN_LEN)
+		k.pin = NULL;
+	return store_citizens(l->c, by, a, b, CANDIDATES_LOOKED_AT, scan_one, &k) ? NDX_EDB
+										    : NDX_OK;
 }
 
 /* The one citizen fitting rec by folded name (1), none or several (0),
@@ -315,20 +330,13 @@ static int candidate(struct lookups *l, const json_t *rec, struct citizen *out)
 	if (!name || ndx_fold(name, folded, sizeof folded) < 0 || !*folded)
 		return 0;
 	if (birth) {
-		sqlite3_bind_text(l->by_name_birth, 1, folded, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(l->by_name_birth, 2, birth, -1, SQLITE_TRANSIENT);
-		rc = scan(l->by_name_birth, rec, &f);
+		rc = scan(l, STORE_BY_NAME_BIRTH, folded, birth, rec, &f);
 	} else {
 		rc = NDX_OK;
-		if (addr) {
-			sqlite3_bind_text(l->by_name_address, 1, folded, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(l->by_name_address, 2, addr, -1, SQLITE_TRANSIENT);
-			rc = scan(l->by_name_address, rec, &f);
-		}
-		if (rc == NDX_OK && f.found == 0) {
-			sqlite3_bind_text(l->by_name, 1, folded, -1, SQLITE_TRANSIENT);
-			rc = scan(l->by_name, rec, &f);
-		}
+		if (addr)
+			rc = scan(l, STORE_BY_NAME_ADDRESS, folded, addr, rec, &f);
+		if (rc == NDX_OK && f.found == 0)
+			rc = scan(l, STORE_BY_NAME, folded, NULL, rec, &f);
 	}
 	if (rc != NDX_OK)
 		return rc;
@@ -444,38 +452,16 @@ void verify_handle(struct store *st, const struct ndx_http_req *req, struct ndx_
 		return;
 	}
 	c = store_acquire(st);
-	sqlite3 *db = store_conn_db(c);
-	if (sqlite3_prepare_v2(db, "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE pin = ?", -1,
-			       &l.by_pin, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
-			       "ORDER BY rowid LIMIT " TEXT_OF(CANDIDATES_LOOKED_AT),
-			       -1, &l.by_name, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
-			       "AND birth_date = ?2 ORDER BY rowid LIMIT " TEXT_OF(CANDIDATES_LOOKED_AT),
-			       -1, &l.by_name_birth, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-			       "SELECT " CITIZEN_COLUMNS " FROM citizens WHERE name_folded = ?1 "
-			       "AND permanent_address = ?2 ORDER BY rowid LIMIT "
-			       TEXT_OF(CANDIDATES_LOOKED_AT),
-			       -1, &l.by_name_address, NULL) != SQLITE_OK)
-		rc = NDX_EDB;
+	l.c = c;
 	/* One read transaction: every record sees the same registry. */
-	if (rc == NDX_OK && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		rc = NDX_EDB;
+	rc = store_read_begin(c);
 	for (size_t i = 0; rc == NDX_OK && i < json_array_size(records); i++) {
 		json_t *one = NULL;
 		rc = verify_one(&l, json_array_get(records, i), declared, &one);
 		if (json_array_append_new(results, one) && rc == NDX_OK)
 			rc = NDX_ENOMEM;
 	}
-	if (sqlite3_get_autocommit(db) == 0)
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	sqlite3_finalize(l.by_pin);
-	sqlite3_finalize(l.by_name);
-	sqlite3_finalize(l.by_name_birth);
-	sqlite3_finalize(l.by_name_address);
+	store_read_end(c);
 	store_release(st, c);
 	json_decref(records);
 	if (rc) {

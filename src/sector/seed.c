@@ -25,11 +25,11 @@
 #include "ndx/file.h"
 #include "ndx/fold.h"
 #include "ndx/pin.h"
+#include "ndx/sqldb.h"
 #include "ndx/timefmt.h"
 #include "store.h"
 
 enum { S_POP, S_CIVIL, S_ENT, S_TAX, S_INS, S_LAND, S_VEH };
-#define MAX_TABLES 4
 #define MAX_MEMBERS 8
 #define RING 4096
 
@@ -194,8 +194,9 @@ struct gen {
 	int64_t today;
 	int this_year;
 	time_t now;
-	sqlite3 *db[SECTOR_COUNT];
-	sqlite3_stmt *ins[SECTOR_COUNT][MAX_TABLES];
+	/* The sectors being written (NULL: generated for the others'
+	 * consistency, not written: seed --sector). */
+	struct store_bulk *bulk[SECTOR_COUNT];
 	struct seed_stats *stats;
 	struct numset pins, ecodes, enames;
 	uint32_t cum[NDX_PROVINCE_COUNT]; /* cumulative population weights */
@@ -220,45 +221,22 @@ struct gen {
 		n_colors;
 };
 
-static int step(struct gen *g, int sector, int table)
-{
-	sqlite3_stmt *q = g->ins[sector][table];
-	int rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "ndx-sector seed: %s: %s\n", sector_at((size_t)sector)->name,
-			sqlite3_errmsg(g->db[sector]));
-		return NDX_EDB;
-	}
-	g->stats->rows[sector][table]++;
-	return NDX_OK;
-}
-
-/* Binds values in order: 's' text (NULL binds NULL), 'i' int64, 'd' double.
- * The updated_at value is added last by the caller's types ending in 's'. */
+/* Values in order: 's' text (NULL: null), 'i' int64, 'd' double (the
+ * store's bulk row, store.h). The updated_at value is added last by the
+ * caller's types ending in 's'. */
 static int put(struct gen *g, int sector, int table, const char *types, ...)
 {
-	sqlite3_stmt *q = g->ins[sector][table];
 	va_list ap;
-	int i = 1;
+	int rc;
 
+	if (!g->bulk[sector])
+		return NDX_OK;
 	va_start(ap, types);
-	for (const char *t = types; *t; t++, i++) {
-		if (*t == 's') {
-			const char *v = va_arg(ap, const char *);
-			if (v)
-				sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
-			else
-				sqlite3_bind_null(q, i);
-		} else if (*t == 'i') {
-			sqlite3_bind_int64(q, i, va_arg(ap, int64_t));
-		} else {
-			sqlite3_bind_double(q, i, va_arg(ap, double));
-		}
-	}
+	rc = store_bulk_row(g->bulk[sector], (size_t)table, types, ap);
 	va_end(ap);
-	return step(g, sector, table);
+	if (rc == NDX_OK)
+		g->stats->rows[sector][table]++;
+	return rc;
 }
 
 /* Most records changed recently; a few are years old ("stale"). */
@@ -844,65 +822,37 @@ static int household(struct gen *g, uint64_t budget, uint64_t *made)
 
 /* ---- set-up and tear-down ------------------------------------------------------------ */
 
+/* Where sector i goes: DIR/<sector>.db, or the connection string itself
+ * (the sector's schema, store_pg.h). */
 static int db_path(const char *dir, size_t i, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s/%s.db", dir, sector_at(i)->name);
+	int n = ndx_sqldb_is_pg(dir) ? snprintf(out, cap, "%s", dir)
+				     : snprintf(out, cap, "%s/%s.db", dir, sector_at(i)->name);
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-static int exec(sqlite3 *db, const char *sql)
-{
-	char *err = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		fprintf(stderr, "ndx-sector seed: %s\n", err ? err : sqlite3_errmsg(db));
-		sqlite3_free(err);
-		return NDX_EDB;
-	}
-	return NDX_OK;
-}
-
-static int open_all(struct gen *g, const char *dir)
+static int open_all(struct gen *g, const struct seed_opts *o)
 {
 	char path[4096];
+	int rc;
 
 	for (size_t i = 0; i < SECTOR_COUNT; i++) {
-		const struct sector_def *def = sector_at(i);
-		if (db_path(dir, i, path, sizeof path))
+		if (o->only && o->only != sector_at(i))
+			continue;
+		if (db_path(o->dir, i, path, sizeof path))
 			return NDX_EINVAL;
-		if (sqlite3_open_v2(path, &g->db[i], SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-				    NULL) != SQLITE_OK) {
-			fprintf(stderr, "ndx-sector seed: cannot create %s\n", path);
-			return NDX_EIO;
-		}
-		/* Nothing to protect while the file is being born: a failed
-		 * seed deletes it. */
-		if (exec(g->db[i], "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-				   "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
-				   "PRAGMA cache_size=-262144;") ||
-		    store_schema_create(g->db[i], def, 0) || exec(g->db[i], "BEGIN"))
-			return NDX_EDB;
-		for (size_t t = 0; t < def->ntables && t < MAX_TABLES; t++) {
-			char *sql = store_insert_sql(&def->tables[t]);
-			int rc = sql ? sqlite3_prepare_v2(g->db[i], sql, -1, &g->ins[i][t], NULL)
-				     : SQLITE_NOMEM;
-			free(sql);
-			if (rc != SQLITE_OK) {
-				fprintf(stderr, "ndx-sector seed: prepare: %s\n",
-					sqlite3_errmsg(g->db[i]));
-				return NDX_EDB;
-			}
-		}
+		if ((rc = store_bulk_open(path, sector_at(i), &g->bulk[i])))
+			return rc;
 	}
 	return NDX_OK;
 }
 
-static void close_all(struct gen *g)
+/* keep = 0: what was created is removed (a failed run). */
+static void close_all(struct gen *g, int keep)
 {
 	for (size_t i = 0; i < SECTOR_COUNT; i++) {
-		for (size_t t = 0; t < MAX_TABLES; t++)
-			sqlite3_finalize(g->ins[i][t]);
-		sqlite3_close(g->db[i]);
-		g->db[i] = NULL;
+		store_bulk_close(g->bulk[i], keep);
+		g->bulk[i] = NULL;
 	}
 }
 
@@ -915,42 +865,21 @@ static double seconds_since(const struct timespec *t0)
 
 static int finish_all(struct gen *g, int progress)
 {
-	for (size_t i = 0; i < SECTOR_COUNT; i++) {
-		for (size_t t = 0; t < MAX_TABLES; t++) {
-			sqlite3_finalize(g->ins[i][t]);
-			g->ins[i][t] = NULL;
-		}
-		if (exec(g->db[i], "COMMIT"))
+	for (size_t i = 0; i < SECTOR_COUNT; i++)
+		if (g->bulk[i] && store_bulk_end(g->bulk[i]))
 			return NDX_EDB;
-	}
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < SECTOR_COUNT; i++) {
+		if (!g->bulk[i])
+			continue;
 		if (progress)
 			fprintf(stderr, "ndx-sector seed: indexing %s\n", sector_at(i)->name);
-		if (store_indexes_create(g->db[i], sector_at(i)) ||
-		    exec(g->db[i], "PRAGMA analysis_limit=1000; ANALYZE;") ||
-		    exec(g->db[i], "PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=WAL;"))
+		if (store_bulk_index(g->bulk[i]))
 			return NDX_EDB;
 	}
 	g->stats->index_seconds = seconds_since(&t0);
 	return NDX_OK;
-}
-
-static void remove_all(const char *dir)
-{
-	char path[4096], extra[4200];
-	if (snprintf(extra, sizeof extra, "%s/" SEED_TRUTH_FILE, dir) < (int)sizeof extra)
-		unlink(extra);
-	for (size_t i = 0; i < SECTOR_COUNT; i++) {
-		if (db_path(dir, i, path, sizeof path))
-			continue;
-		unlink(path);
-		snprintf(extra, sizeof extra, "%s-wal", path);
-		unlink(extra);
-		snprintf(extra, sizeof extra, "%s-shm", path);
-		unlink(extra);
-	}
 }
 
 static void init_tables(struct gen *g)
@@ -996,7 +925,10 @@ static int add_defects(struct gen *g, const struct seed_opts *o)
 	}
 	if (o->progress)
 		fprintf(stderr, "ndx-sector seed: adding defects (%.4g)\n", o->defects);
-	rc = seed_defects_apply(g->db, o->defects, o->seed, g->today, f, &g->stats->defects);
+	sqlite3 *db[SECTOR_COUNT];
+	for (size_t i = 0; i < SECTOR_COUNT; i++)
+		db[i] = store_bulk_sqlite(g->bulk[i]);
+	rc = seed_defects_apply(db, o->defects, o->seed, g->today, f, &g->stats->defects);
 	if (fclose(f) != 0 && rc == NDX_OK)
 		rc = NDX_EIO;
 	return rc;
@@ -1014,7 +946,16 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 	memset(stats, 0, sizeof *stats);
 	if (o->citizens == 0 || o->citizens > SEED_MAX_CITIZENS)
 		return NDX_EINVAL;
-	for (size_t i = 0; i < SECTOR_COUNT; i++) {
+	int pg = ndx_sqldb_is_pg(o->dir);
+	if (pg && o->defects > 0) {
+		fprintf(stderr, "ndx-sector seed: --defects is not on PostgreSQL yet\n");
+		return NDX_EINVAL;
+	}
+	if (o->defects > 0 && o->only) {
+		fprintf(stderr, "ndx-sector seed: --defects spoils six sectors: not with --sector\n");
+		return NDX_EINVAL;
+	}
+	for (size_t i = 0; i < SECTOR_COUNT && !pg; i++) {
 		if (db_path(o->dir, i, path, sizeof path))
 			return NDX_EINVAL;
 		if (access(path, F_OK) == 0) {
@@ -1028,7 +969,7 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 		fprintf(stderr, "ndx-sector seed: %s exists: refusing to overwrite\n", path);
 		return NDX_EEXIST;
 	}
-	if (ndx_mkdirs(o->dir, 0755) != NDX_OK) {
+	if (!pg && ndx_mkdirs(o->dir, 0755) != NDX_OK) {
 		fprintf(stderr, "ndx-sector seed: cannot create %s: %s\n", o->dir, strerror(errno));
 		return NDX_EIO;
 	}
@@ -1047,7 +988,7 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 	    (rc = numset_init(&g->ecodes, o->citizens / 50 + 64)) ||
 	    (rc = numset_init(&g->enames, o->citizens / 50 + 64)))
 		goto out;
-	if ((rc = open_all(g, o->dir)))
+	if ((rc = open_all(g, o)))
 		goto out;
 	while (made < o->citizens) {
 		if ((rc = household(g, o->citizens - made, &made)))
@@ -1063,16 +1004,13 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 	if (rc == NDX_OK && o->defects > 0)
 		rc = add_defects(g, o);
 out:
-	close_all(g);
-	if (rc) {
-		remove_all(o->dir);
-	} else {
-		for (size_t i = 0; i < SECTOR_COUNT; i++) {
-			struct stat sb;
-			if (db_path(o->dir, i, path, sizeof path) == 0 && stat(path, &sb) == 0)
-				stats->bytes[i] = (uint64_t)sb.st_size;
-		}
-	}
+	for (size_t i = 0; i < SECTOR_COUNT && rc == NDX_OK; i++)
+		if (g->bulk[i])
+			stats->bytes[i] = store_bulk_bytes(g->bulk[i]);
+	close_all(g, rc == NDX_OK);
+	if (rc && o->defects > 0 &&
+	    snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, o->dir) < (int)sizeof path)
+		unlink(path);
 	stats->total_seconds = seconds_since(&t0);
 	free(g->pins.slot);
 	free(g->ecodes.slot);

@@ -15,7 +15,13 @@
 #define SEED_MAX_CITIZENS 200000000ULL
 
 struct seed_opts {
-	const char *dir;    /* created when missing; must hold no sector db yet */
+	/* created when missing; must hold no sector db yet. A postgresql://
+	 * connection string instead: each sector a new schema there
+	 * (store_pg.h), written with COPY. */
+	const char *dir;
+	/* NULL: all seven; else only this sector is written (the others are
+	 * still generated, so its data are the same as in a full run). */
+	const struct sector_def *only;
 	uint64_t citizens;  /* how many citizens, >= 1 */
 	uint64_t seed;      /* same seed, same day: same data */
 	time_t today;       /* 0 = now; ages and dates are relative to it */

@@ -11,17 +11,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ndx/fold.h"
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
+#include "store_pg.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
+/* A connection is one engine's: db (SQLite) or pg (PostgreSQL). Each
+ * public function below hands a PostgreSQL connection to store_pg.c. */
 struct store_conn {
 	sqlite3 *db;
+	struct store_pg *pg;
+	/* store_citizens' statements, prepared on first use. */
+	sqlite3_stmt *citizens[STORE_BY_COUNT];
 	int busy;
 };
 
@@ -30,6 +39,7 @@ struct store {
 	pthread_cond_t cv;
 	struct store_conn *conns;
 	unsigned n;
+	int pg;
 };
 
 /* ---- a growing SQL text ------------------------------------------------- */
@@ -130,11 +140,9 @@ int store_schema_create(sqlite3 *db, const struct sector_def *def, int with_inde
 	return rc;
 }
 
-int store_indexes_create(sqlite3 *db, const struct sector_def *def)
+char *store_indexes_sql(const struct sector_def *def, int pg)
 {
 	struct sql s = { 0 };
-	char *text;
-	int rc;
 
 	for (size_t i = 0; i < def->ntables; i++) {
 		const struct sector_table *t = &def->tables[i];
@@ -143,7 +151,15 @@ int store_indexes_create(sqlite3 *db, const struct sector_def *def)
 				t->name, t->key);
 		for (size_t j = 0; j < t->ncols; j++) {
 			const struct sector_column *c = &t->cols[j];
-			if (c->flags & COL_NAME)
+			/* A list by name is in name order, ties by rowid: a
+			 * SQLite index holds the rowid; PostgreSQL's ties go by
+			 * the key (store_pg.c), which its index then holds, so
+			 * that the first page of a common name is read in order
+			 * instead of sorting all who bear it. */
+			if ((c->flags & COL_NAME) && pg && t->key)
+				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded, %s);",
+					t->name, t->name, t->key);
+			else if (c->flags & COL_NAME)
 				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded);",
 					t->name, t->name);
 			/* A person looked up by name and birth date (a candidate
@@ -168,7 +184,15 @@ int store_indexes_create(sqlite3 *db, const struct sector_def *def)
 					c->name, t->name, c->name);
 		}
 	}
-	if (!(text = sql_take(&s)))
+	return sql_take(&s);
+}
+
+int store_indexes_create(sqlite3 *db, const struct sector_def *def)
+{
+	char *text = store_indexes_sql(def, 0);
+	int rc;
+
+	if (!text)
 		return NDX_ENOMEM;
 	rc = exec_sql(db, text);
 	free(text);
@@ -301,6 +325,15 @@ int store_open(const char *path, const struct sector_def *def, int create, unsig
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
+	if ((st->pg = ndx_sqldb_is_pg(path))) {
+		for (unsigned i = 0; i < nconns; i++) {
+			if ((rc = store_pg_open(path, def, create && i == 0, &st->conns[i].pg)))
+				goto fail;
+			st->n++;
+		}
+		*out = st;
+		return NDX_OK;
+	}
 	for (unsigned i = 0; i < nconns; i++) {
 		if ((rc = conn_open(path, create && i == 0, &st->conns[i].db)))
 			goto fail;
@@ -325,8 +358,12 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	for (unsigned i = 0; i < st->n; i++)
+	for (unsigned i = 0; i < st->n; i++) {
+		for (int k = 0; k < STORE_BY_COUNT; k++)
+			sqlite3_finalize(st->conns[i].citizens[k]);
 		sqlite3_close(st->conns[i].db);
+		store_pg_close(st->conns[i].pg);
+	}
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	free(st->conns);
@@ -363,13 +400,22 @@ sqlite3 *store_conn_db(struct store_conn *c)
 	return c->db;
 }
 
+int store_engine_pg(const struct store *st)
+{
+	return st->pg;
+}
+
 int store_begin(struct store_conn *c)
 {
+	if (c->pg)
+		return store_pg_begin(c->pg);
 	return exec_sql(c->db, "BEGIN IMMEDIATE");
 }
 
 int store_commit(struct store_conn *c)
 {
+	if (c->pg)
+		return store_pg_commit(c->pg);
 	if (exec_sql(c->db, "COMMIT")) {
 		store_rollback(c);
 		return NDX_EDB;
@@ -379,6 +425,10 @@ int store_commit(struct store_conn *c)
 
 void store_rollback(struct store_conn *c)
 {
+	if (c->pg) {
+		store_pg_rollback(c->pg);
+		return;
+	}
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -444,6 +494,8 @@ int store_get(struct store_conn *c, const struct sector_table *t, const char *id
 	char *text;
 	int rc, step;
 
+	if (c->pg)
+		return store_pg_get(c->pg, t, id, out);
 	*out = NULL;
 	select_columns(&s, t);
 	sql_add(&s, " WHERE %s = ?", t->key ? t->key : "id");
@@ -473,9 +525,7 @@ int store_get(struct store_conn *c, const struct sector_table *t, const char *id
 	return rc;
 }
 
-/* The smallest string greater than every string starting with p (same
- * length, last byte below 0xff raised by one), or "" when none exists. */
-static void prefix_upper(const char *p, char *out, size_t cap)
+void store_prefix_upper(const char *p, char *out, size_t cap)
 {
 	size_t n = strlen(p);
 	snprintf(out, cap, "%s", p);
@@ -495,11 +545,13 @@ int store_list(struct store_conn *c, const struct sector_table *t, const struct 
 	int rc = NDX_OK, step, arg = 1, by_name = qy->name_prefix && *qy->name_prefix;
 	json_t *arr;
 
+	if (c->pg)
+		return store_pg_list(c->pg, t, qy, out);
 	*out = NULL;
 	select_columns(&s, t);
 	sql_add(&s, " WHERE 1");
 	if (by_name) {
-		prefix_upper(qy->name_prefix, upper, sizeof upper);
+		store_prefix_upper(qy->name_prefix, upper, sizeof upper);
 		sql_add(&s, " AND name_folded >= ?");
 		if (*upper)
 			sql_add(&s, " AND name_folded < ?");
@@ -551,11 +603,13 @@ int store_household_members(struct store_conn *c, const char *id, json_t **out)
 {
 	static const char *const COLS[] = { "pin", "full_name", "relation", "birth_date" };
 	sqlite3_stmt *q = NULL;
-	json_t *list = json_array();
+	json_t *list;
 	int step, rc;
 
+	if (c->pg)
+		return store_pg_household_members(c->pg, id, out);
 	*out = NULL;
-	if (!list)
+	if (!(list = json_array()))
 		return NDX_ENOMEM;
 	if ((rc = prepare(c->db,
 			  "SELECT pin, full_name, relation, birth_date FROM citizens"
@@ -593,6 +647,8 @@ int store_exists(struct store_conn *c, const char *table, const char *col, const
 	sqlite3_stmt *q = NULL;
 	int step;
 
+	if (c->pg)
+		return store_pg_exists(c->pg, table, col, value);
 	snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE %s = ? LIMIT 1", table, col);
 	if (prepare(c->db, sql, &q))
 		return NDX_EDB;
@@ -668,6 +724,8 @@ int store_put(struct store_conn *c, const struct sector_table *t, const char *id
 	long long num = 0;
 	int rc, arg = 1, step;
 
+	if (c->pg)
+		return store_pg_put(c->pg, t, id, row, out_id, cap);
 	ndx_time_format(time(NULL), now);
 	if (t->key) {
 		key_value = id ? id : json_string_value(json_object_get(row, t->key));
@@ -735,4 +793,277 @@ int store_put(struct store_conn *c, const struct sector_table *t, const char *id
 	else
 		snprintf(out_id, cap, "%lld", id ? num : (long long)sqlite3_last_insert_rowid(c->db));
 	return NDX_OK;
+}
+
+int store_texts(struct store_conn *c, const char *table, const char *col, const char *where_col,
+		const char *value, int (*each)(void *ctx, const char *v), void *ctx)
+{
+	char sql[256];
+	sqlite3_stmt *q = NULL;
+	int rc = NDX_OK, step = SQLITE_DONE;
+
+	if (c->pg)
+		return store_pg_texts(c->pg, table, col, where_col, value, each, ctx);
+	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ?", col, table, where_col);
+	if (prepare(c->db, sql, &q))
+		return NDX_EDB;
+	sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);
+	while (rc == NDX_OK && (step = sqlite3_step(q)) == SQLITE_ROW)
+		rc = each(ctx, (const char *)sqlite3_column_text(q, 0));
+	if (rc == NDX_OK && step != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(c->db));
+		rc = NDX_EDB;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+long long store_count(struct store_conn *c, const char *table)
+{
+	char sql[128];
+	sqlite3_stmt *q = NULL;
+	long long n = -1;
+
+	if (c->pg)
+		return store_pg_count(c->pg, table);
+	/* Rows are never deleted (the API has no DELETE, the event rules
+	 * only update), so the highest rowid is their count, read from the
+	 * b-tree's edge instead of a scan of up to ten million rows. */
+	snprintf(sql, sizeof sql, "SELECT coalesce(max(rowid), 0) FROM %s", table);
+	if (prepare(c->db, sql, &q))
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/* ---- bulk load --------------------------------------------------------------------- */
+
+#define BULK_MAX_TABLES 8
+
+struct store_bulk {
+	const struct sector_def *def;
+	struct store_pg_bulk *pg;
+	sqlite3 *db;
+	sqlite3_stmt *ins[BULK_MAX_TABLES];
+	char path[4096];
+	int created, in_txn;
+};
+
+int store_bulk_open(const char *loc, const struct sector_def *def, struct store_bulk **out)
+{
+	struct store_bulk *b;
+	int rc;
+
+	*out = NULL;
+	if (def->ntables > BULK_MAX_TABLES)
+		return NDX_EINVAL;
+	if (!(b = calloc(1, sizeof *b)))
+		return NDX_ENOMEM;
+	b->def = def;
+	if (ndx_sqldb_is_pg(loc)) {
+		if ((rc = store_pg_bulk_open(loc, def, &b->pg))) {
+			free(b);
+			return rc;
+		}
+		*out = b;
+		return NDX_OK;
+	}
+	if ((size_t)snprintf(b->path, sizeof b->path, "%s", loc) >= sizeof b->path) {
+		free(b);
+		return NDX_EINVAL;
+	}
+	if (access(loc, F_OK) == 0) {
+		fprintf(stderr, "ndx-sector seed: %s exists: refusing to overwrite\n", loc);
+		free(b);
+		return NDX_EEXIST;
+	}
+	if (sqlite3_open_v2(loc, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "ndx-sector seed: cannot create %s\n", loc);
+		store_bulk_close(b, 0);
+		return NDX_EIO;
+	}
+	b->created = 1;
+	/* Nothing to protect while the file is being born: a failed seed
+	 * deletes it. */
+	if (exec_sql(b->db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+			    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
+			    "PRAGMA cache_size=-262144;") ||
+	    store_schema_create(b->db, def, 0) || exec_sql(b->db, "BEGIN")) {
+		store_bulk_close(b, 0);
+		return NDX_EDB;
+	}
+	b->in_txn = 1;
+	for (size_t t = 0; t < def->ntables; t++) {
+		char *sql = store_insert_sql(&def->tables[t]);
+		rc = sql ? prepare(b->db, sql, &b->ins[t]) : NDX_ENOMEM;
+		free(sql);
+		if (rc) {
+			store_bulk_close(b, 0);
+			return rc;
+		}
+	}
+	*out = b;
+	return NDX_OK;
+}
+
+int store_bulk_row(struct store_bulk *b, size_t table, const char *types, va_list ap)
+{
+	sqlite3_stmt *q;
+	int i = 1, rc;
+
+	if (b->pg)
+		return store_pg_bulk_row(b->pg, table, types, ap);
+	if (table >= b->def->ntables)
+		return NDX_EINVAL;
+	q = b->ins[table];
+	for (const char *t = types; *t; t++, i++) {
+		if (*t == 's') {
+			const char *v = va_arg(ap, const char *);
+			if (v)
+				sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+			else
+				sqlite3_bind_null(q, i);
+		} else if (*t == 'i') {
+			sqlite3_bind_int64(q, i, va_arg(ap, int64_t));
+		} else {
+			sqlite3_bind_double(q, i, va_arg(ap, double));
+		}
+	}
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector seed: %s: %s\n", b->def->name, sqlite3_errmsg(b->db));
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+int store_bulk_end(struct store_bulk *b)
+{
+	if (b->pg)
+		return store_pg_bulk_end(b->pg);
+	for (size_t t = 0; t < BULK_MAX_TABLES; t++) {
+		sqlite3_finalize(b->ins[t]);
+		b->ins[t] = NULL;
+	}
+	b->in_txn = 0;
+	return exec_sql(b->db, "COMMIT");
+}
+
+int store_bulk_index(struct store_bulk *b)
+{
+	if (b->pg)
+		return store_pg_bulk_index(b->pg);
+	if (store_indexes_create(b->db, b->def) ||
+	    exec_sql(b->db, "PRAGMA analysis_limit=1000; ANALYZE;") ||
+	    exec_sql(b->db, "PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=WAL;"))
+		return NDX_EDB;
+	return NDX_OK;
+}
+
+uint64_t store_bulk_bytes(struct store_bulk *b)
+{
+	struct stat sb;
+
+	if (b->pg)
+		return store_pg_bulk_bytes(b->pg);
+	/* What the file holds once closed: the log folded in. */
+	sqlite3_exec(b->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	return stat(b->path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+sqlite3 *store_bulk_sqlite(struct store_bulk *b)
+{
+	return b->db;
+}
+
+void store_bulk_close(struct store_bulk *b, int keep)
+{
+	char extra[4200];
+
+	if (!b)
+		return;
+	if (b->pg) {
+		store_pg_bulk_close(b->pg, keep);
+		free(b);
+		return;
+	}
+	for (size_t t = 0; t < BULK_MAX_TABLES; t++)
+		sqlite3_finalize(b->ins[t]);
+	sqlite3_close(b->db);
+	if (!keep && b->created) {
+		unlink(b->path);
+		snprintf(extra, sizeof extra, "%s-wal", b->path);
+		unlink(extra);
+		snprintf(extra, sizeof extra, "%s-shm", b->path);
+		unlink(extra);
+	}
+	free(b);
+}
+
+/* ---- the citizens /verify reads -------------------------------------------------- */
+
+#define CITIZEN_COLUMNS                                                                  \
+	"SELECT pin, full_name, birth_date, sex, permanent_address, deceased_on IS NULL" \
+	" FROM citizens WHERE "
+
+int store_citizens(struct store_conn *c, enum store_citizens_by by, const char *a, const char *b,
+		   unsigned limit, int (*each)(void *ctx, const struct store_citizen *cit),
+		   void *ctx)
+{
+	static const char *const SQL[STORE_BY_COUNT] = {
+		CITIZEN_COLUMNS "pin = ?1 LIMIT ?3",
+		CITIZEN_COLUMNS "name_folded = ?1 ORDER BY rowid LIMIT ?3",
+		CITIZEN_COLUMNS "name_folded = ?1 AND birth_date = ?2 ORDER BY rowid LIMIT ?3",
+		CITIZEN_COLUMNS "name_folded = ?1 AND permanent_address = ?2 ORDER BY rowid LIMIT ?3",
+	};
+	sqlite3_stmt *q;
+	int rc = NDX_OK, step = SQLITE_DONE;
+
+	if ((unsigned)by >= STORE_BY_COUNT)
+		return NDX_EINVAL;
+	if (c->pg)
+		return store_pg_citizens(c->pg, by, a, b, limit, each, ctx);
+	if (!c->citizens[by] && prepare(c->db, SQL[by], &c->citizens[by]))
+		return NDX_EDB;
+	q = c->citizens[by];
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(q, 2, b, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+	while (rc == NDX_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v[5];
+		for (int i = 0; i < 5; i++)
+			v[i] = sqlite3_column_text(q, i) ? (const char *)sqlite3_column_text(q, i) : "";
+		struct store_citizen cit = { v[0], v[1], v[2], v[3], v[4], sqlite3_column_int(q, 5) };
+		rc = each(ctx, &cit);
+	}
+	if (rc == NDX_OK && step != SQLITE_DONE) {
+		fprintf(stderr, "ndx-sector: store: %s\n", sqlite3_errmsg(c->db));
+		rc = NDX_EDB;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+int store_read_begin(struct store_conn *c)
+{
+	if (c->pg)
+		return store_pg_read_begin(c->pg);
+	return exec_sql(c->db, "BEGIN");
+}
+
+void store_read_end(struct store_conn *c)
+{
+	if (c->pg) {
+		store_pg_rollback(c->pg);
+		return;
+	}
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 }

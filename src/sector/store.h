@@ -1,13 +1,18 @@
-/* One sector's SQLite database: schema from schema.h, a small pool of
+/* One sector's database: schema from schema.h, a small pool of
  * connections for the HTTP worker threads, and generic reads and writes of
- * rows as jansson objects. One file per sector (each sector is a different
- * agency's system). Overview: docs/sectors.md "Storage". */
+ * rows as jansson objects. Two engines behind this one interface: SQLite
+ * (this file's store.c, the default: one file per sector, each sector
+ * being a different agency's system) and PostgreSQL (store_pg.c, chosen by
+ * a postgresql:// connection string in place of the path: the sector's
+ * tables in a schema named after it). Overview: docs/sectors.md "Storage". */
 #ifndef NDX_SECTOR_STORE_H
 #define NDX_SECTOR_STORE_H
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "schema.h"
 
@@ -18,9 +23,11 @@ struct store;
 struct store_conn;
 
 /* Opens (create: creates when missing, with tables and indexes) the
- * database at path for sector def with nconns connections in WAL mode.
- * NDX_EDB when the file is another sector's or not a sector database,
- * NDX_EIO when it cannot be opened. A message goes to stderr. */
+ * database at path for sector def with nconns connections: a SQLite file
+ * in WAL mode, or with a postgresql:// connection string the sector's
+ * schema in that database (ndx_sqldb_is_pg; a string with a password is
+ * refused). NDX_EDB when the database is another sector's or not a sector
+ * database, NDX_EIO when it cannot be opened. A message goes to stderr. */
 int store_open(const char *path, const struct sector_def *def, int create, unsigned nconns,
 	       struct store **out);
 /* Accepts NULL. */
@@ -29,7 +36,13 @@ void store_close(struct store *st);
 /* Takes a connection (waits for a free one) / gives it back. */
 struct store_conn *store_acquire(struct store *st);
 void store_release(struct store *st, struct store_conn *c);
+/* The connection's SQLite handle, for the features still written for
+ * SQLite alone (events, reconciliation, measures, worklist);
+ * NULL on PostgreSQL, where those refuse (store_engine_pg). */
 sqlite3 *store_conn_db(struct store_conn *c);
+/* 1 when st is on PostgreSQL. For a feature's refusal at its entry only;
+ * reads and writes go through the functions below on either engine. */
+int store_engine_pg(const struct store *st);
 
 /* Write transaction on a connection: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int store_begin(struct store_conn *c);
@@ -70,6 +83,71 @@ int store_put(struct store_conn *c, const struct sector_table *t, const char *id
  * its record, api.c; record_subjects declares every one of them).
  * NDX_OK, NDX_ENOMEM, NDX_EDB. */
 int store_household_members(struct store_conn *c, const char *id, json_t **out);
+
+/* Calls each(ctx, value) for the col of every row of table whose where_col
+ * is value (NULL values as NULL), stopping at its first non-NDX_OK, which
+ * is returned. The names come from the static schema. NDX_EDB. */
+int store_texts(struct store_conn *c, const char *table, const char *col, const char *where_col,
+		const char *value, int (*each)(void *ctx, const char *v), void *ctx);
+/* The population registry's citizens as POST /verify reads them
+ * (sec_verify.c): by number, by folded name, by folded name and birth date,
+ * by folded name and permanent address as written. */
+enum store_citizens_by {
+	STORE_BY_PIN,
+	STORE_BY_NAME,
+	STORE_BY_NAME_BIRTH,
+	STORE_BY_NAME_ADDRESS,
+	STORE_BY_COUNT
+};
+struct store_citizen {
+	const char *pin, *full_name, *birth_date, *sex, *permanent_address; /* never NULL */
+	int living;
+};
+/* Calls each(ctx, citizen) for at most limit citizens whose pin is a
+ * (STORE_BY_PIN) or whose name_folded is a, and (BY_NAME_BIRTH) birth_date
+ * or (BY_NAME_ADDRESS) permanent_address is b: on SQLite in storage order,
+ * on PostgreSQL in number order. Stops at each's first non-NDX_OK, which is
+ * returned. The strings last until each returns. NDX_EDB. */
+int store_citizens(struct store_conn *c, enum store_citizens_by by, const char *a, const char *b,
+		   unsigned limit, int (*each)(void *ctx, const struct store_citizen *cit),
+		   void *ctx);
+/* One read transaction on c: every read until store_read_end sees the same
+ * state of the database. */
+int store_read_begin(struct store_conn *c);
+void store_read_end(struct store_conn *c);
+
+/* Rows of table, or -1. On PostgreSQL the planner's estimate once the
+ * table has been analyzed (a count of 20 million rows would read them all,
+ * on every scrape of /metrics), an exact count before. */
+long long store_count(struct store_conn *c, const char *table);
+
+/* A bulk load of a new sector database (the seeder): loc a path (a new
+ * SQLite file, written without a journal inside one transaction) or a
+ * postgresql:// connection string (a new schema, one COPY a table). */
+struct store_bulk;
+/* NDX_EEXIST when loc already holds the sector (nothing touched). */
+int store_bulk_open(const char *loc, const struct sector_def *def, struct store_bulk **out);
+/* One row of table (schema order) as store_insert_sql's columns: types
+ * 's' text (NULL: null), 'i' int64_t, 'd' double, updated_at last. */
+int store_bulk_row(struct store_bulk *b, size_t table, const char *types, va_list ap);
+/* The rows are in (committed). */
+int store_bulk_end(struct store_bulk *b);
+/* Indexes built, statistics gathered, the database ready to serve. */
+int store_bulk_index(struct store_bulk *b);
+/* Bytes on disk: the file, or the tables with their indexes. */
+uint64_t store_bulk_bytes(struct store_bulk *b);
+/* The SQLite handle (seed --defects), NULL on PostgreSQL. */
+sqlite3 *store_bulk_sqlite(struct store_bulk *b);
+/* keep = 0: what store_bulk_open created is removed. Accepts NULL. */
+void store_bulk_close(struct store_bulk *b, int keep);
+
+/* The smallest string greater than every string starting with p (same
+ * length, last byte below 0xff raised by one), or "" when none exists. */
+void store_prefix_upper(const char *p, char *out, size_t cap);
+/* The CREATE INDEX statements of def's tables, in the SQL both engines
+ * speak (pg: PostgreSQL's, whose name index holds the key); malloc'd, NULL
+ * on no memory. */
+char *store_indexes_sql(const struct sector_def *def, int pg);
 
 /* Schema helpers shared with the seeder (no pool needed): */
 /* Creates meta, the tables and (with_indexes) their indexes. */

@@ -56,7 +56,7 @@ def seeded(build_dir, tmp_path_factory):
 
 
 class Sector:
-    def __init__(self, exe, sector, db, workdir):
+    def __init__(self, exe, sector, db, workdir, extra=()):
         self.sector = sector
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,7 +64,7 @@ class Sector:
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [str(exe), "serve", "--sector", sector, "--db", str(db),
-                 "--listen", f"127.0.0.1:{self.port}", "--threads", "2"],
+                 "--listen", f"127.0.0.1:{self.port}", "--threads", "2", *extra],
                 stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

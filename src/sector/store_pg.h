@@ -1,0 +1,68 @@
+/* The PostgreSQL engine of the sector store (store.h), on libpq, chosen by
+ * a postgresql:// connection string in place of the database path. Only
+ * store.c calls it: callers see store.h alone. A sector's tables live in
+ * the schema named after the sector (population, civil_status, ...) of
+ * the connection's database; its meta table holds the sector and the
+ * schema version (pg_schema). Overview: docs/sectors.md "Storage",
+ * docs/scale.md. */
+#ifndef NDX_SECTOR_STORE_PG_H
+#define NDX_SECTOR_STORE_PG_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "schema.h"
+
+struct store_query;
+struct store_pg; /* one connection */
+
+/* The current version of the PostgreSQL schema (meta row pg_schema). */
+#define STORE_PG_SCHEMA_VERSION 1
+
+/* One connection to the sector def's schema at conninfo. create: the
+ * schema, tables and indexes are made when missing (the first connection
+ * of serve). NDX_EDB when the schema holds another sector, is not a
+ * sector's (or a seed that did not finish) or is newer than the program's;
+ * NDX_EIO when the server cannot be reached. A message goes to stderr,
+ * naming the database by user, host, port and name only. */
+int store_pg_open(const char *conninfo, const struct sector_def *def, int create,
+		  struct store_pg **out);
+void store_pg_close(struct store_pg *p);
+
+int store_pg_begin(struct store_pg *p);
+int store_pg_commit(struct store_pg *p);
+void store_pg_rollback(struct store_pg *p);
+
+int store_pg_get(struct store_pg *p, const struct sector_table *t, const char *id, json_t **out);
+int store_pg_list(struct store_pg *p, const struct sector_table *t, const struct store_query *q,
+		  json_t **out);
+int store_pg_exists(struct store_pg *p, const char *table, const char *col, const char *value);
+int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *id,
+		 const json_t *row, char *out_id, size_t cap);
+int store_pg_household_members(struct store_pg *p, const char *id, json_t **out);
+int store_pg_texts(struct store_pg *p, const char *table, const char *col, const char *where_col,
+		   const char *value, int (*each)(void *ctx, const char *v), void *ctx);
+long long store_pg_count(struct store_pg *p, const char *table);
+struct store_citizen;
+int store_pg_citizens(struct store_pg *p, int by, const char *a, const char *b, unsigned limit,
+		      int (*each)(void *ctx, const struct store_citizen *cit), void *ctx);
+/* A REPEATABLE READ, READ ONLY transaction; ended by store_pg_rollback. */
+int store_pg_read_begin(struct store_pg *p);
+
+/* A bulk load into a new schema (the seeder): one COPY a table. */
+struct store_pg_bulk;
+/* NDX_EEXIST when the sector's schema exists. */
+int store_pg_bulk_open(const char *conninfo, const struct sector_def *def,
+		       struct store_pg_bulk **out);
+int store_pg_bulk_row(struct store_pg_bulk *b, size_t table, const char *types, va_list ap);
+/* Ends the COPYs: the rows are in. */
+int store_pg_bulk_end(struct store_pg_bulk *b);
+/* Builds the indexes, analyzes, and marks the schema finished. */
+int store_pg_bulk_index(struct store_pg_bulk *b);
+/* Tables and indexes on disk (pg_total_relation_size), bytes. */
+uint64_t store_pg_bulk_bytes(struct store_pg_bulk *b);
+/* keep = 0: the schema is dropped (a failed seed). Accepts NULL. */
+void store_pg_bulk_close(struct store_pg_bulk *b, int keep);
+
+#endif

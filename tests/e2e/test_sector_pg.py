@@ -1,0 +1,225 @@
+"""End-to-end test of the population registry on PostgreSQL (docs/sectors.md
+"Storage", docs/scale.md): `ndx-sector seed --db-dir postgresql://... --sector
+population` loads a small population through COPY into the schema population of
+a database of its own, `ndx-sector serve --db postgresql://...` serves it, and the
+API answers as on SQLite: a citizen by number with its household, a search by name
+with and without diacritics in name order, a write read back, the verification
+service (POST /verify: a record matched by its number, a candidate found by name and
+birth date for an unknown number, differences named). Refusals: a number nobody has
+(404), malformed numbers and queries (400), a second seed over the schema, a
+connection string with a password (never printed), serve without --log-key, and
+what is not on PostgreSQL yet (/measures answered 501; --events-*, quality,
+reconcile, worklist, correct, seed --defects refused at the command).
+Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
+NDX_TEST_PG."""
+
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from test_sector import Sector, assert_error, citizen, fold, run, sector_exe  # noqa: E402
+
+PG = os.environ.get("NDX_TEST_PG", "")
+pytestmark = pytest.mark.skipif(
+    not PG, reason="NDX_TEST_PG is not set: the sector registries on PostgreSQL are tested "
+                   "under tests/with-postgres (make test-pg)")
+CITIZENS = 3000
+DB = f"sector_{os.getpid()}"
+
+
+def psql(conninfo, sql):
+    res = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", conninfo, "-c", sql],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, f"psql {sql}: {res.stderr}"
+    return [line.split("\t") for line in res.stdout.splitlines() if line]
+
+
+def with_db(url, name):
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+@pytest.fixture(scope="module")
+def url():
+    psql(PG, f"DROP DATABASE IF EXISTS {DB}")
+    psql(PG, f"CREATE DATABASE {DB}")
+    yield with_db(PG, DB)
+    psql(PG, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def seeded(build_dir, url):
+    res = run(build_dir, "seed", "--db-dir", url, "--citizens", CITIZENS, "--seed", 3,
+              "--sector", "population", "--quiet")
+    return json.loads(res.stdout)
+
+
+@pytest.fixture(scope="module")
+def pop(build_dir, url, seeded, tmp_path_factory):
+    work = tmp_path_factory.mktemp("sector-pg")
+    srv = Sector(sector_exe(build_dir), "population", url, work,
+                 extra=("--log-key", str(work / "log-key")))
+    yield srv
+    assert srv.stop() == 0, srv.tail()
+
+
+def test_seed_on_postgres(seeded, url, build_dir):
+    pop = seeded["sectors"]["population"]
+    assert list(seeded["sectors"]) == ["population"]  # --sector: that one alone
+    assert pop["rows"]["citizens"] == CITIZENS and pop["rows"]["households"] > 0
+    # bytes: the tables with their indexes, as the server counts them.
+    (size,), = psql(url, "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN"
+                         " pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname ="
+                         " 'population' AND c.relkind = 'r'")
+    assert pop["bytes"] == int(size) > 0
+    (n,), = psql(url, "SELECT count(*) FROM population.citizens")
+    assert int(n) == CITIZENS
+    # The schema is versioned, and its indexes were built after the load.
+    assert psql(url, "SELECT key, value FROM population.meta ORDER BY key") == [
+        ["pg_schema", "1"], ["sector", "population"]]
+    idx = {r[0] for r in psql(url, "SELECT indexname FROM pg_indexes"
+                                   " WHERE schemaname = 'population'")}
+    assert {"citizens_key", "citizens_name", "citizens_household_id",
+            "households_key"} <= idx
+    # A second seed over it is refused and leaves it whole.
+    res = run(build_dir, "seed", "--db-dir", url, "--citizens", 10, "--sector", "population",
+              check=False)
+    assert res.returncode == 1 and "schema population exists" in res.stderr
+    assert int(psql(url, "SELECT count(*) FROM population.citizens")[0][0]) == CITIZENS
+
+
+def test_read_by_number_and_household(url, pop):
+    pin, name, hh = psql(url, "SELECT pin, full_name, household_id FROM population.citizens"
+                              " WHERE relation = 'head' ORDER BY pin LIMIT 1")[0]
+    r = pop.get(f"/citizens/{pin}")
+    assert r.status_code == 200, r.text
+    c = r.json()
+    assert c["pin"] == pin and c["full_name"] == name and c["household_id"] == hh
+    assert c["updated_at"].endswith("Z") and "name_folded" not in c
+    h = pop.get(f"/households/{hh}")
+    assert h.status_code == 200, h.text
+    assert h.json()["head_pin"] == pin
+    assert pin in [m["pin"] for m in h.json()["members"]]
+    members = pop.get("/citizens", params={"household_id": hh}).json()["items"]
+    assert pin in [m["pin"] for m in members]
+    assert_error(pop.get("/citizens/001099999999"), 404)
+    assert_error(pop.get("/citizens/123"), 400, "pin")
+    assert_error(pop.get("/citizens/003089012345"), 400, "pin")
+
+
+def test_search_by_name(url, pop):
+    pin, name = psql(url, "SELECT pin, full_name FROM population.citizens"
+                          " WHERE full_name LIKE 'Đ%' ORDER BY pin LIMIT 1")[0]
+    plain = fold(name)
+    for q in (name, plain, plain.upper(), unicodedata.normalize("NFD", name)):
+        r = pop.get("/citizens", params={"name": q, "limit": 100})
+        assert r.status_code == 200, r.text
+        assert pin in [c["pin"] for c in r.json()["items"]], q
+    first = pop.get("/citizens", params={"name": "nguyen", "limit": 5}).json()
+    second = pop.get("/citizens", params={"name": "nguyen", "limit": 5, "offset": 5}).json()
+    assert len(first["items"]) == 5 and first["next_offset"] == 5
+    names = [fold(c["full_name"]) for c in first["items"] + second["items"]]
+    assert names == sorted(names) and all(n.startswith("nguyen") for n in names)
+    assert not {c["pin"] for c in first["items"]} & {c["pin"] for c in second["items"]}
+    # What the server counts, the API finds: every "nguyen van an" of the registry.
+    (n,), = psql(url, "SELECT count(*) FROM population.citizens"
+                      " WHERE name_folded LIKE 'nguyen van an%'")
+    hits = pop.get("/citizens", params={"name": "nguyen van an", "limit": 100}).json()["items"]
+    assert len(hits) == min(int(n), 100)
+    # LIKE's wildcards are letters here.
+    assert pop.get("/citizens", params={"name": "nguyen_van"}).json()["items"] == []
+    assert_error(pop.get("/citizens", params={"limit": 101}), 400, "limit")
+    assert_error(pop.get("/citizens", params={"name": "   "}), 400, "name")
+    assert_error(pop.get("/citizens", params={"household_id": "X1"}), 400, "household_id")
+
+
+def test_write_and_read_back(url, pop):
+    body = citizen(pin="001089000777", full_name="Nguyễn Văn Thử Pg")
+    r = pop.post("/citizens", body)
+    assert r.status_code == 201, r.text
+    assert pop.post("/citizens", body).status_code == 409
+    got = pop.get("/citizens/001089000777").json()
+    assert got["full_name"] == "Nguyễn Văn Thử Pg"
+    hits = pop.get("/citizens", params={"name": "nguyen van thu pg"}).json()["items"]
+    assert [c["pin"] for c in hits] == ["001089000777"]
+    # Committed on the server, not only in the daemon.
+    assert psql(url, "SELECT full_name FROM population.citizens WHERE pin = '001089000777'"
+                ) == [["Nguyễn Văn Thử Pg"]]
+    assert_error(pop.post("/citizens", citizen(pin="001089000778", birth_date="1990-05-06")),
+                 400, "pin")
+
+
+def test_verify(url, pop):
+    """docs/sectors.md "Verification", on the PostgreSQL store."""
+    pin, name, birth, sex, addr = psql(
+        url, "SELECT pin, full_name, birth_date, sex, permanent_address FROM"
+             " population.citizens WHERE deceased_on IS NULL AND substr(birth_date, 9, 2)"
+             " <= '12' AND substr(birth_date, 9, 2) <> substr(birth_date, 6, 2)"
+             " ORDER BY pin LIMIT 1")[0]
+    (same,), = psql(url, "SELECT count(*) FROM population.citizens WHERE name_folded ="
+                         f" (SELECT name_folded FROM population.citizens WHERE pin = '{pin}')"
+                         f" AND birth_date = '{birth}' AND sex = '{sex}'")
+    assert same == "1"  # the candidate below is then the one person
+    swapped = birth[:5] + birth[8:10] + "-" + birth[5:7]  # a day that is also a month
+    records = [
+        {"pin": pin, "full_name": name, "birth_date": birth, "sex": sex, "address": addr,
+         "living": True},
+        {"pin": "001099999999", "full_name": fold(name).upper(), "birth_date": birth,
+         "sex": sex},
+        {"pin": pin, "full_name": name, "birth_date": swapped, "address": "Số 9 đường Khác",
+         "living": False},
+    ]
+    r = pop.post("/verify", {"records": records})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert res[0] == {"pin": "match", "full_name": "match", "birth_date": "match",
+                      "sex": "match", "address": "match", "living": "match"}
+    assert res[1]["pin"] == "unknown" and res[1]["candidate_pin"] == pin
+    assert res[1]["full_name"] == "marks" and res[1]["birth_date"] == "match"
+    assert res[2] == {"pin": "match", "full_name": "match", "birth_date": "swapped",
+                      "address": "differs", "living": "differs"}
+    # The people compared are declared for the gateway to log.
+    assert pin in r.headers.get("Ndx-Data-Subjects", "")
+    assert_error(pop.post("/verify", {"records": []}), 400, "records")
+
+
+def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
+    r = pop.get("/measures")
+    assert_error(r, 501)
+    assert "not on PostgreSQL yet" in r.json()["message"]
+    key = str(tmp_path / "k")
+    refused = [
+        (["serve", "--sector", "population", "--db", url], "--log-key"),
+        (["serve", "--sector", "population", "--db", url, "--log-key", key,
+          "--events-gateway", "http://127.0.0.1:1", "--events-client", "VN/GOV/BCA/population"],
+         "not on PostgreSQL yet"),
+        (["quality", "--sector", "population", "--db", url], "not on PostgreSQL yet"),
+        (["reconcile", "--sector", "tax", "--db", url, "--gateway", "http://127.0.0.1:1",
+          "--client", "VN/GOV/TCT/tax"], "not on PostgreSQL yet"),
+        (["worklist", "--sector", "tax", "--db", url], "not on PostgreSQL yet"),
+        (["correct", "--sector", "tax", "--db", url, "--table", "taxpayers", "--key", "1",
+          "--field", "name", "--officer", "A"], "not on PostgreSQL yet"),
+        (["seed", "--db-dir", url, "--citizens", 10, "--defects", "0.1"],
+         "not on PostgreSQL yet"),
+    ]
+    for args, why in refused:
+        res = run(build_dir, *args, check=False)
+        assert res.returncode in (1, 2), (args, res.stderr)
+        assert why in res.stderr, (args, res.stderr)
+    # A password in the connection string: refused and never printed.
+    u = urllib.parse.urlsplit(url)
+    secret = urllib.parse.urlunsplit((u.scheme, "postgres:s3cret@" + u.netloc.split("@")[-1],
+                                      u.path, u.query, u.fragment))
+    res = run(build_dir, "serve", "--sector", "population", "--db", secret, "--log-key", key,
+              "--listen", "127.0.0.1:0", check=False)
+    assert res.returncode == 1 and "s3cret" not in res.stderr + res.stdout
+    assert "password" in res.stderr

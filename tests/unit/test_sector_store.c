@@ -1,0 +1,674 @@
+/* Unit tests for the sector store (src/sector/store.h) on both of its
+ * engines: create and open (and their refusals), a record by key and by
+ * number, exists, lists by folded name prefix and filters in name order
+ * with limit and offset, insert and replace (and their refusals: a key
+ * that exists, a record that does not), a rolled-back write leaving
+ * nothing, a household's living members oldest first, the rows naming a
+ * record (store_texts), counts, the citizens /verify looks up (by number,
+ * whole folded name, with birth date or address, living, a limit) in a read
+ * transaction, and the seeder's bulk load (rows in,
+ * indexes built, refused over an existing database, removed when it
+ * fails).
+ *
+ * With NDX_TEST_ENGINE=pg (the meson suite pg, make test-pg) the store is
+ * the sectors' schemas of the PostgreSQL database NDX_TEST_PG
+ * (tests/with-postgres starts one), dropped before each case; the run adds
+ * PostgreSQL's own refusals (a password in the connection string, a
+ * schema newer than the program, a seed that did not finish). Without
+ * NDX_TEST_PG that run is skipped (exit 77). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include "ndx/err.h"
+#include "schema.h"
+#include "store.h"
+
+static const char *pg_base; /* NDX_TEST_PG in the pg run, else NULL */
+static char tmpdir[512];
+static int case_no;
+
+static void pg_exec(const char *stmt)
+{
+	PGconn *c = PQconnectdb(pg_base);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	r = PQexec(c, stmt);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A fresh location for sector name: a new file, or the connection string
+ * with the sectors' schemas dropped. */
+static void new_loc(const char *name, char *out, size_t cap)
+{
+	case_no++;
+	if (pg_base) {
+		pg_exec("DROP SCHEMA IF EXISTS population CASCADE;"
+			"DROP SCHEMA IF EXISTS civil_status CASCADE");
+		snprintf(out, cap, "%s", pg_base);
+		return;
+	}
+	snprintf(out, cap, "%s/sector_store_%d_%d_%s.db", tmpdir, (int)getpid(), case_no, name);
+}
+
+static void drop_file(const char *loc)
+{
+	char side[700];
+
+	if (pg_base)
+		return;
+	unlink(loc);
+	snprintf(side, sizeof side, "%s-wal", loc);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", loc);
+	unlink(side);
+}
+
+static const struct sector_def *pop(void)
+{
+	return sector_find("population");
+}
+
+static const struct sector_table *table(const char *sector, const char *name)
+{
+	const struct sector_table *t = sector_table_find(sector_find(sector), name);
+	assert_non_null(t);
+	return t;
+}
+
+static json_t *citizen(const char *pin, const char *name, const char *birth, const char *hh,
+		       const char *deceased)
+{
+	/* Born and living in the province of the number's first 3 digits. */
+	char prov[4] = { pin[0], pin[1], pin[2], '\0' };
+	json_t *o = json_pack("{ssssssssssssssss}", "pin", pin, "full_name", name, "birth_date",
+			      birth, "sex", "female", "birth_province", prov, "permanent_address",
+			      "Số 1 đường Lê Lợi, Phường Hoàn Kiếm, Thành phố Hà Nội",
+			      "permanent_province", prov, "relation", "head");
+	assert_non_null(o);
+	json_object_set_new(o, "household_id", hh ? json_string(hh) : json_null());
+	json_object_set_new(o, "deceased_on", deceased ? json_string(deceased) : json_null());
+	return o;
+}
+
+static void put_ok(struct store_conn *c, const struct sector_table *t, const char *id,
+		   json_t *row, char *out_id, size_t cap)
+{
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(store_put(c, t, id, row, out_id, cap), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	json_decref(row);
+}
+
+/* Four citizens of one household (one deceased) and one of none. */
+static struct store *populated(char *loc, size_t cap)
+{
+	struct store *st = NULL;
+	struct store_conn *c;
+	char id[64];
+
+	new_loc("population", loc, cap);
+	assert_int_equal(store_open(loc, pop(), 1, 2, &st), NDX_OK);
+	c = store_acquire(st);
+	put_ok(c, table("population", "households"), NULL,
+	       json_pack("{ssssssss}", "id", "H00100000001", "head_pin", "001080000001", "address",
+			 "Số 1 đường Lê Lợi", "province", "001"),
+	       id, sizeof id);
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("001080000001", "Nguyễn Văn An", "1980-01-02", "H00100000001", NULL), id,
+	       sizeof id);
+	assert_string_equal(id, "001080000001");
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("001085000002", "Nguyễn Thị Bình", "1985-03-04", "H00100000001", NULL), id,
+	       sizeof id);
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("001050000003", "Nguyễn Văn Cường", "1950-05-06", "H00100000001",
+		       "2020-01-01"),
+	       id, sizeof id);
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("001010000004", "Trần Văn Dũng", "2010-07-08", "H00100000001", NULL), id,
+	       sizeof id);
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("079090000005", "Nguyễn Văn Anh", "1990-09-10", NULL, NULL), id, sizeof id);
+	store_release(st, c);
+	return st;
+}
+
+static void test_get_exists(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	json_t *row = NULL;
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	assert_int_equal(store_engine_pg(st), pg_base != NULL);
+	c = store_acquire(st);
+	assert_int_equal(store_get(c, table("population", "citizens"), "001085000002", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "full_name")), "Nguyễn Thị Bình");
+	assert_string_equal(json_string_value(json_object_get(row, "birth_date")), "1985-03-04");
+	assert_true(json_is_null(json_object_get(row, "deceased_on")));
+	assert_true(json_is_null(json_object_get(row, "temporary_address")));
+	assert_int_equal(strlen(json_string_value(json_object_get(row, "updated_at"))), 20);
+	/* name_folded is the store's, not the record's. */
+	assert_null(json_object_get(row, "name_folded"));
+	json_decref(row);
+	row = NULL;
+	assert_int_equal(store_get(c, table("population", "citizens"), "001099999999", &row),
+			 NDX_ENOTFOUND);
+	assert_null(row);
+	assert_int_equal(store_exists(c, "citizens", "pin", "001080000001"), 1);
+	assert_int_equal(store_exists(c, "citizens", "pin", "001099999999"), 0);
+	assert_int_equal(store_exists(c, "households", "head_pin", "001080000001"), 1);
+	assert_int_equal(store_count(c, "citizens"), 5);
+	assert_int_equal(store_count(c, "households"), 1);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+static const char *pin_at(json_t *arr, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(arr, i), "pin"));
+}
+
+static void test_list(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	json_t *arr = NULL;
+	const struct sector_table *t = table("population", "citizens");
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	c = store_acquire(st);
+	/* "nguyen van an" and "nguyen van anh" start with "nguyen van an",
+	 * in name order; "nguyen van cuong" does not. */
+	struct store_query q = { .name_prefix = "nguyen van an", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 2);
+	assert_string_equal(pin_at(arr, 0), "001080000001");
+	assert_string_equal(pin_at(arr, 1), "079090000005");
+	json_decref(arr);
+	/* Every Nguyễn, in folded name order (thi binh, van an, van anh,
+	 * van cuong), a page at a time. */
+	q = (struct store_query){ .name_prefix = "nguyen", .limit = 2, .offset = 2 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 2);
+	assert_string_equal(pin_at(arr, 0), "079090000005");
+	assert_string_equal(pin_at(arr, 1), "001050000003");
+	json_decref(arr);
+	q.offset = 0;
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 2);
+	assert_string_equal(pin_at(arr, 0), "001085000002");
+	assert_string_equal(pin_at(arr, 1), "001080000001");
+	json_decref(arr);
+	/* A filter with the prefix. */
+	q = (struct store_query){ .name_prefix = "nguyen", .limit = 10, .nfilters = 1,
+				  .filter_cols = { "permanent_province" }, .filter_values = { "079" } };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 1);
+	assert_string_equal(pin_at(arr, 0), "079090000005");
+	json_decref(arr);
+	/* A filter alone; a prefix nobody has. */
+	q = (struct store_query){ .limit = 10, .nfilters = 1, .filter_cols = { "household_id" },
+				  .filter_values = { "H00100000001" } };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 4);
+	json_decref(arr);
+	q = (struct store_query){ .name_prefix = "zz", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(arr);
+	/* LIKE's wildcards are letters like any other. */
+	q = (struct store_query){ .name_prefix = "nguyen_van", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(arr);
+	q = (struct store_query){ .name_prefix = "n%", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(arr);
+	/* A prefix ending in 0xff bytes (not UTF-8) starts no name. */
+	q = (struct store_query){ .name_prefix = "tran\xff", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(arr);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+static void test_put_refusals_rollback(void **state)
+{
+	char loc[600], id[64];
+	struct store *st;
+	struct store_conn *c;
+	json_t *row = NULL, *arr = NULL;
+	const struct sector_table *t = table("population", "citizens");
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	c = store_acquire(st);
+	/* An insert of a key that exists; a replace of one that does not. */
+	row = citizen("001080000001", "Lê Văn Em", "1980-01-02", NULL, NULL);
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(store_put(c, t, NULL, row, id, sizeof id), NDX_EEXIST);
+	assert_int_equal(store_put(c, t, "001099999999", row, id, sizeof id), NDX_ENOTFOUND);
+	store_rollback(c);
+	/* A replace: the new name is found by its new fold, not the old. */
+	put_ok(c, t, "001080000001", row, id, sizeof id);
+	assert_string_equal(id, "001080000001");
+	struct store_query q = { .name_prefix = "le van em", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 1);
+	json_decref(arr);
+	q.name_prefix = "nguyen van an";
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 1); /* Anh only */
+	json_decref(arr);
+	/* A rolled-back insert leaves nothing. */
+	row = citizen("001070000009", "Phạm Văn Giang", "1970-01-01", NULL, NULL);
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(store_put(c, t, NULL, row, id, sizeof id), NDX_OK);
+	store_rollback(c);
+	json_decref(row);
+	row = NULL;
+	assert_int_equal(store_get(c, t, "001070000009", &row), NDX_ENOTFOUND);
+	/* And the connection serves on. */
+	assert_int_equal(store_exists(c, "citizens", "pin", "001080000001"), 1);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+static void test_household_and_texts(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	json_t *members = NULL;
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	c = store_acquire(st);
+	assert_int_equal(store_household_members(c, "H00100000001", &members), NDX_OK);
+	/* The living, oldest first: the deceased 1950 one is left out. */
+	assert_int_equal(json_array_size(members), 3);
+	assert_string_equal(pin_at(members, 0), "001080000001");
+	assert_string_equal(pin_at(members, 1), "001085000002");
+	assert_string_equal(pin_at(members, 2), "001010000004");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(members, 0),
+							      "relation")),
+			    "head");
+	json_decref(members);
+	assert_int_equal(store_household_members(c, "H00199999999", &members), NDX_OK);
+	assert_int_equal(json_array_size(members), 0);
+	json_decref(members);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+struct collected {
+	char pins[8][16];
+	int n, stop_at;
+};
+
+static int collect(void *ctx, const char *v)
+{
+	struct collected *k = ctx;
+
+	if (k->n == k->stop_at)
+		return NDX_ETOOBIG;
+	snprintf(k->pins[k->n++], sizeof k->pins[0], "%s", v ? v : "(null)");
+	return NDX_OK;
+}
+
+static void test_texts(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	struct collected k = { .stop_at = 8 };
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	c = store_acquire(st);
+	assert_int_equal(store_texts(c, "citizens", "pin", "household_id", "H00100000001", collect,
+				     &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 4);
+	/* The callback's refusal ends the walk and is returned. */
+	k = (struct collected){ .stop_at = 1 };
+	assert_int_equal(store_texts(c, "citizens", "pin", "household_id", "H00100000001", collect,
+				     &k),
+			 NDX_ETOOBIG);
+	assert_int_equal(k.n, 1);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+static int collect_citizen(void *ctx, const struct store_citizen *cit)
+{
+	struct collected *k = ctx;
+
+	if (k->n == k->stop_at)
+		return NDX_ETOOBIG;
+	snprintf(k->pins[k->n++], sizeof k->pins[0], "%s%s", cit->pin, cit->living ? "" : "+");
+	return NDX_OK;
+}
+
+/* What /verify reads, in one read transaction. */
+static void test_citizens_lookups(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	struct collected k = { .stop_at = 8 };
+	const char *addr = "Số 1 đường Lê Lợi, Phường Hoàn Kiếm, Thành phố Hà Nội";
+
+	(void)state;
+	st = populated(loc, sizeof loc);
+	c = store_acquire(st);
+	assert_int_equal(store_read_begin(c), NDX_OK);
+	assert_int_equal(store_citizens(c, STORE_BY_PIN, "001050000003", NULL, 1, collect_citizen,
+					&k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "001050000003+"); /* deceased */
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_PIN, "001099999999", NULL, 1, collect_citizen,
+					&k),
+			 NDX_OK);
+	assert_int_equal(k.n, 0);
+	/* The whole folded name, not a prefix: An, not Anh. */
+	assert_int_equal(store_citizens(c, STORE_BY_NAME, "nguyen van an", NULL, 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "001080000001");
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_NAME_BIRTH, "nguyen van anh", "1990-09-10", 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "079090000005");
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_NAME_BIRTH, "nguyen van anh", "1990-09-11", 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 0);
+	assert_int_equal(store_citizens(c, STORE_BY_NAME_ADDRESS, "nguyen thi binh", addr, 64,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.pins[0], "001085000002");
+	/* The limit, and the callback's refusal returned. */
+	k = (struct collected){ .stop_at = 8 };
+	assert_int_equal(store_citizens(c, STORE_BY_NAME, "nguyen van an", NULL, 0,
+					collect_citizen, &k),
+			 NDX_OK);
+	assert_int_equal(k.n, 0);
+	k = (struct collected){ .stop_at = 0 };
+	assert_int_equal(store_citizens(c, STORE_BY_PIN, "001080000001", NULL, 1, collect_citizen,
+					&k),
+			 NDX_ETOOBIG);
+	store_read_end(c);
+	/* The connection writes on after the read transaction. */
+	char id[64];
+	put_ok(c, table("population", "citizens"), NULL,
+	       citizen("001070000010", "Võ Văn Hải", "1970-02-03", NULL, NULL), id, sizeof id);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+/* A table without a key: the store numbers its rows. */
+static void test_numbered_rows(void **state)
+{
+	char loc[600], id[64], id2[64];
+	struct store *st = NULL;
+	struct store_conn *c;
+	json_t *row = NULL;
+	const struct sector_table *t = table("civil-status", "deaths");
+
+	(void)state;
+	new_loc("civil-status", loc, sizeof loc);
+	assert_int_equal(store_open(loc, sector_find("civil-status"), 1, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	json_t *death = json_pack("{ssssssssss}", "pin", "001050000003", "full_name",
+				  "Nguyễn Văn Cường", "died_on", "2020-01-01", "province",
+				  "001", "registered_on", "2020-01-03");
+	assert_non_null(death);
+	/* Each put_ok releases a reference; the last is released below. */
+	put_ok(c, t, NULL, json_incref(death), id, sizeof id);
+	put_ok(c, t, NULL, json_incref(death), id2, sizeof id2);
+	assert_true(atoll(id) > 0);
+	assert_true(atoll(id2) > atoll(id));
+	assert_int_equal(store_get(c, t, id2, &row), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(row, "id")), atoll(id2));
+	assert_string_equal(json_string_value(json_object_get(row, "pin")), "001050000003");
+	json_decref(row);
+	assert_int_equal(store_get(c, t, "abc", &row), NDX_ENOTFOUND);
+	assert_int_equal(store_get(c, t, "0", &row), NDX_ENOTFOUND);
+	assert_int_equal(store_get(c, t, "999999", &row), NDX_ENOTFOUND);
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(store_put(c, t, "999999", death, id, sizeof id), NDX_ENOTFOUND);
+	store_rollback(c);
+	json_decref(death);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+static void test_open_refusals(void **state)
+{
+	char loc[600];
+	struct store *st = NULL;
+
+	(void)state;
+	/* Nothing there and not asked to create. */
+	new_loc("population", loc, sizeof loc);
+	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EIO);
+	assert_null(st);
+	/* Made, closed, opened again without create. */
+	assert_int_equal(store_open(loc, pop(), 1, 1, &st), NDX_OK);
+	store_close(st);
+	st = NULL;
+	assert_int_equal(store_open(loc, pop(), 0, 3, &st), NDX_OK);
+	store_close(st);
+	st = NULL;
+	if (!pg_base) {
+		/* One sector's file is not another's. */
+		assert_int_equal(store_open(loc, sector_find("tax"), 0, 1, &st), NDX_EDB);
+		assert_null(st);
+	}
+	drop_file(loc);
+}
+
+/* store_bulk_row takes a va_list, as the seeder's put() hands it on. */
+static int bulk_row(struct store_bulk *b, size_t t, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = store_bulk_row(b, t, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The seeder's path: rows in, then indexes, then served. */
+static void test_bulk(void **state)
+{
+	char loc[600];
+	struct store_bulk *b = NULL, *again = NULL;
+	struct store *st = NULL;
+	struct store_conn *c;
+	json_t *row = NULL, *arr = NULL;
+	const struct sector_table *t = table("population", "citizens");
+
+	(void)state;
+	new_loc("population", loc, sizeof loc);
+	assert_int_equal(store_bulk_open(loc, pop(), &b), NDX_OK);
+	/* citizens: pin, full_name, name_folded, birth_date, sex,
+	 * birth_province, permanent_address, permanent_province,
+	 * temporary_address, household_id, relation, deceased_on, updated_at;
+	 * text with a tab, a newline and a backslash goes through COPY whole. */
+	static const char *const NAMES[] = { "Hà Văn A", "Hà Văn B\tTab", "Hà Văn C\\n" };
+	static const char *const FOLDED[] = { "ha van a", "ha van b\ttab", "ha van c\\n" };
+	for (int i = 0; i < 3; i++) {
+		char pin[16];
+		snprintf(pin, sizeof pin, "00109000000%d", i);
+		assert_int_equal(
+			bulk_row(b, 0, "sssssssssssss", pin, NAMES[i], FOLDED[i],
+					    "1990-01-01", "male", "001", "Số 1\nhàng hai", "001",
+					    NULL, NULL, NULL, NULL, "2026-01-01T00:00:00Z"),
+			NDX_OK);
+	}
+	assert_int_equal(store_bulk_end(b), NDX_OK);
+	/* Refused while it exists (a seed that has not finished included). */
+	assert_int_equal(store_bulk_open(loc, pop(), &again), NDX_EEXIST);
+	assert_null(again);
+	assert_int_equal(store_bulk_index(b), NDX_OK);
+	assert_true(store_bulk_bytes(b) > 0);
+	assert_int_equal(store_bulk_sqlite(b) == NULL, pg_base != NULL);
+	store_bulk_close(b, 1);
+	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	assert_int_equal(store_get(c, t, "001090000001", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "full_name")), "Hà Văn B\tTab");
+	assert_string_equal(json_string_value(json_object_get(row, "permanent_address")),
+			    "Số 1\nhàng hai");
+	assert_true(json_is_null(json_object_get(row, "household_id")));
+	json_decref(row);
+	struct store_query q = { .name_prefix = "ha van c\\", .limit = 10 };
+	assert_int_equal(store_list(c, t, &q, &arr), NDX_OK);
+	assert_int_equal(json_array_size(arr), 1);
+	assert_string_equal(pin_at(arr, 0), "001090000002");
+	json_decref(arr);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+
+	/* A load given up removes what it made. */
+	new_loc("population", loc, sizeof loc);
+	assert_int_equal(store_bulk_open(loc, pop(), &b), NDX_OK);
+	store_bulk_close(b, 0);
+	st = NULL;
+	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EIO);
+	if (!pg_base)
+		assert_int_equal(access(loc, F_OK), -1);
+}
+
+/* ---- PostgreSQL's own ------------------------------------------------------------------ */
+
+static void test_pg_refusals(void **state)
+{
+	char loc[600];
+	struct store *st = NULL;
+	struct store_bulk *b = NULL;
+
+	(void)state;
+	/* A password in the connection string: refused, never used. */
+	assert_int_equal(store_open("postgresql://u:secret@127.0.0.1:1/x", pop(), 1, 1, &st),
+			 NDX_EINVAL);
+	assert_null(st);
+	/* Nobody listening. */
+	assert_int_equal(store_open("postgresql://u@127.0.0.1:1/x?connect_timeout=2", pop(), 1, 1,
+				    &st),
+			 NDX_EIO);
+	/* A seed that did not finish (no sector row yet) is not served. */
+	new_loc("population", loc, sizeof loc);
+	assert_int_equal(store_bulk_open(loc, pop(), &b), NDX_OK);
+	assert_int_equal(store_bulk_end(b), NDX_OK);
+	assert_int_equal(store_open(loc, pop(), 1, 1, &st), NDX_EDB);
+	store_bulk_close(b, 0);
+	/* A schema newer than the program. */
+	assert_int_equal(store_open(loc, pop(), 1, 1, &st), NDX_OK);
+	store_close(st);
+	st = NULL;
+	pg_exec("UPDATE population.meta SET value = '99' WHERE key = 'pg_schema'");
+	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EDB);
+	assert_null(st);
+	/* Another sector's meta in the schema. */
+	pg_exec("UPDATE population.meta SET value = '1' WHERE key = 'pg_schema';"
+		"UPDATE population.meta SET value = 'tax' WHERE key = 'sector'");
+	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EDB);
+}
+
+/* A server restart under an open store: the next read reconnects. */
+static void test_pg_reconnect(void **state)
+{
+	char loc[600];
+	struct store *st;
+	struct store_conn *c;
+	const char *stop = getenv("NDX_TEST_PG_STOP"), *start = getenv("NDX_TEST_PG_START");
+
+	(void)state;
+	if (!stop || !start)
+		skip();
+	st = populated(loc, sizeof loc);
+	assert_int_equal(system(stop), 0);
+	assert_int_equal(system(start), 0);
+	c = store_acquire(st);
+	assert_int_equal(store_exists(c, "citizens", "pin", "001080000001"), 1);
+	store_release(st, c);
+	store_close(st);
+}
+
+int main(void)
+{
+	const char *engine = getenv("NDX_TEST_ENGINE");
+	const char *dir = getenv("NDX_TEST_TMP");
+	const struct CMUnitTest both[] = {
+		cmocka_unit_test(test_get_exists),
+		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_put_refusals_rollback),
+		cmocka_unit_test(test_household_and_texts),
+		cmocka_unit_test(test_texts),
+		cmocka_unit_test(test_citizens_lookups),
+		cmocka_unit_test(test_numbered_rows),
+		cmocka_unit_test(test_open_refusals),
+		cmocka_unit_test(test_bulk),
+	};
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test(test_pg_refusals),
+		cmocka_unit_test(test_pg_reconnect),
+	};
+	int failed;
+
+	snprintf(tmpdir, sizeof tmpdir, "%s", dir ? dir : "/tmp");
+	if (engine && strcmp(engine, "pg") == 0) {
+		if (!(pg_base = getenv("NDX_TEST_PG")) || !*pg_base) {
+			fprintf(stderr, "sector store on PostgreSQL: NDX_TEST_PG is not set"
+					" (run under tests/with-postgres): skipped\n");
+			return 77;
+		}
+		failed = cmocka_run_group_tests_name("sector_store_pg", both, NULL, NULL);
+		return failed + cmocka_run_group_tests_name("sector_store_pg_own", pg_only, NULL,
+							    NULL);
+	}
+	return cmocka_run_group_tests_name("sector_store", both, NULL, NULL);
+}
