@@ -50,7 +50,7 @@ function ndxBinary() {
 }
 
 // A demo federation takes the ports from its --port-base up (cmd_demo.c
-// PORT_SPAN, 60); the slots are 100 apart. make test runs two browser files
+// PORT_SPAN, 71); the slots are 100 apart. make test runs two browser files
 // at once, each with its own demo, so a slot is taken only when every port
 // in it is free (a port can still be taken between this check and the
 // daemon's bind: startDemo then tries another slot).
