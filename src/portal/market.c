@@ -339,22 +339,22 @@ static int query_q(const struct ndx_http_req *req, char *out, size_t cap)
 	return 0;
 }
 
-/* GET /api/market/datasets?q=TEXT: the catalogue the caller may see. */
-static int r_datasets(const struct portal *p, const struct ndx_http_req *req,
-		      const char *member, json_t **out, struct perr *e)
+/* The registry's catalogue seen by member (NULL: anonymous) through the
+ * DSP catalogue request, narrowed by filter (NULL for none; taken), as
+ * a new array of dataset views in *list. 0, or -1 with e set. */
+static int catalogue(const struct portal *p, const char *member, json_t *filter, json_t **list,
+		     struct perr *e)
 {
-	char q[Q_MAX + 1];
-	json_t *body, *list;
+	json_t *body;
 	const json_t *ds;
 	struct rres r;
 	size_t i;
 
-	if (query_q(req, q, sizeof q))
-		return perr_set(e, 400, "invalid", "q: at most %d bytes, and no other parameter",
-				Q_MAX);
 	body = json_pack("{s[s]ss}", "@context", DSP_CONTEXT, "@type", "CatalogRequestMessage");
-	if (body && q[0])
-		json_object_set_new(body, "filter", json_pack("[{ss}]", "ndx:q", q));
+	if (body && filter)
+		json_object_set_new(body, "filter", filter);
+	else
+		json_decref(filter);
 	if (!body)
 		return perr_set(e, 500, "internal", "out of memory");
 	if (registry_call(p, "POST", "/dsp/catalog/request", member, body, &r, e)) {
@@ -367,14 +367,28 @@ static int r_datasets(const struct portal *p, const struct ndx_http_req *req,
 		rres_clear(&r);
 		return -1;
 	}
-	list = json_array();
+	*list = json_array();
 	json_array_foreach(json_object_get(r.json, "dataset"), i, ds)
-		if (list)
-			json_array_append_new(list, dataset_view(ds, 0));
+		if (*list)
+			json_array_append_new(*list, dataset_view(ds, 0));
 	rres_clear(&r);
-	*out = list ? json_pack("{sossso}", "datasets", list, "q", q, "as",
-				member ? json_string(member) : json_null())
-		    : NULL;
+	return *list ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+/* GET /api/market/datasets?q=TEXT: the catalogue the caller may see. */
+static int r_datasets(const struct portal *p, const struct ndx_http_req *req,
+		      const char *member, json_t **out, struct perr *e)
+{
+	char q[Q_MAX + 1];
+	json_t *list;
+
+	if (query_q(req, q, sizeof q))
+		return perr_set(e, 400, "invalid", "q: at most %d bytes, and no other parameter",
+				Q_MAX);
+	if (catalogue(p, member, q[0] ? json_pack("[{ss}]", "ndx:q", q) : NULL, &list, e))
+		return -1;
+	*out = json_pack("{sossso}", "datasets", list, "q", q, "as",
+			 member ? json_string(member) : json_null());
 	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
 }
 
@@ -1237,31 +1251,11 @@ out:
 static int r_published(const struct portal *p, const struct party *w, json_t **out,
 		       struct perr *e)
 {
-	json_t *body, *list;
-	const json_t *ds;
-	struct rres r;
-	size_t i;
+	json_t *list;
 
-	body = json_pack("{s[s]ss s[{ss}]}", "@context", DSP_CONTEXT, "@type",
-			 "CatalogRequestMessage", "filter", "ndx:provider", w->member);
-	if (!body)
-		return perr_set(e, 500, "internal", "out of memory");
-	if (registry_call(p, "POST", "/dsp/catalog/request", w->member, body, &r, e)) {
-		json_decref(body);
+	if (catalogue(p, w->member, json_pack("[{ss}]", "ndx:provider", w->member), &list, e))
 		return -1;
-	}
-	json_decref(body);
-	if (r.status != 200) {
-		registry_refused("the catalogue request", &r, e);
-		rres_clear(&r);
-		return -1;
-	}
-	list = json_array();
-	json_array_foreach(json_object_get(r.json, "dataset"), i, ds)
-		if (list)
-			json_array_append_new(list, dataset_view(ds, 0));
-	rres_clear(&r);
-	*out = list ? json_pack("{soss}", "datasets", list, "member", w->member) : NULL;
+	*out = json_pack("{soss}", "datasets", list, "member", w->member);
 	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
 }
 
