@@ -43,12 +43,12 @@ def fed(build_dir):
         yield f
 
 
-def as_bhxh(fed, xid=None, path="/citizens/1", conn=None):
+def as_bhxh(fed, xid=None, path="/citizens/1", conn=None, timestamp=None):
     ident = fed.idents["BHXH"]
     ctx = F.tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key)
     return F.gateway_request(fed.gateways["BCA"].gateway_port, ctx, "GET", F.CITIZENS, path,
                              client=F.INSURANCE, xid=xid, sign_with=ident.private_key(),
-                             conn=conn)
+                             conn=conn, timestamp=timestamp)
 
 
 class Flooder:
@@ -108,9 +108,13 @@ def test_a_refused_request_does_not_take_a_place_in_the_replay_cache(fed):
     fed.ndx("grant", "add", "--client", F.INSURANCE, "--service", F.CITIZENS, "--method", "GET",
             "--path", "/granted/*")
     fed.wait_conf(fed.gateways["BCA"], fed.registry.conf_version())
-    st, hdrs, body, _ = as_bhxh(fed, xid, "/granted/1")
+    # Both granted requests carry one timestamp, so the second is the first's exact copy
+    # (the replay key is the signed request's hash); a slow first exchange must not put
+    # them in two different seconds.
+    stamp = F.rfc3339()
+    st, hdrs, body, _ = as_bhxh(fed, xid, "/granted/1", timestamp=stamp)
     assert st == 200, body  # the same X-Road-Id: not a replay, it was never accepted
-    st, hdrs, body, _ = as_bhxh(fed, xid, "/granted/1")
+    st, hdrs, body, _ = as_bhxh(fed, xid, "/granted/1", timestamp=stamp)
     refusals.check(st, hdrs, body, "Replay", side="provider")
 
 
