@@ -215,8 +215,15 @@ def test_a_down_mail_server_never_blocks_a_decision_and_the_mail_is_retried(env,
     smtp.controller = ctl
     msg = smtp.wait(addr, 1, timeout=40)[0][2]
     assert p["reference"] in msg["Subject"]
-    with sqlite3.connect(db, timeout=10) as c:
-        row = c.execute(q, (p["id"],)).fetchone()
+    # The server has the mail before the outbox records it sent (the sender commits
+    # once the SMTP conversation ended): wait for that commit.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db, timeout=10) as c:
+            row = c.execute(q, (p["id"],)).fetchone()
+        if row[1] is not None:
+            break
+        time.sleep(0.1)
     assert row[1] is not None and row[2] is None
 
 
