@@ -52,6 +52,8 @@
 
 #include "cli.h"
 #include "client.h"
+#include "federation_apply.h"
+#include "federation_plan.h"
 #include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -160,9 +162,9 @@
 #define ENTERPRISES_SERVICE "VN/GOV/BTC/enterprise/enterprises"
 
 static const char demo_usage[] =
-	"usage: ndx demo up --dir DIR [--port-base PORT]\n"
+	"usage: ndx demo up --dir DIR [--port-base PORT] [--federation FILE]\n"
 	"       ndx demo down --dir DIR\n"
-	"       ndx demo run --dir DIR [--port-base PORT]\n"
+	"       ndx demo run --dir DIR [--port-base PORT] [--federation FILE]\n"
 	"       ndx demo id-token --dir DIR [--pin PIN] [--out FILE]\n"
 	"       ndx demo accounts --dir DIR\n"
 	"       ndx demo traffic --dir DIR [--seconds N] [--rate R]\n"
@@ -178,16 +180,13 @@ static const char demo_usage[] =
 	"         seed synthetic data into DIR/sector (first time: ndx-sector seed\n"
 	"         --citizens " SECTOR_CITIZENS " --seed " SECTOR_SEED ") and serve each agency's\n"
 	"         registry with ndx-sector; start the consent service VN/GOV/VPCP/consent\n"
-	"         (ndx-consent); create the members, subsystems, services (OpenAPI\n"
-	"         documents included; bulk reads only where a demo flow needs them:\n"
-	"         households, enterprises and taxpayers for public-service, and\n"
-	"         population/verify for data-reconciliation, the other registries'\n"
-	"         reconciliation with ndx-sector reconcile, and their reconcile\n"
-	"         services, the correction worklists, for data-correction, granted to\n"
-	"         the portal's officers' desk alone), grants,\n"
-	"         the consent service and the e-ID as id provider (its issuer URL and\n"
-	"         signing key, for the gateways to check citizens' ID tokens) through\n"
-	"         the registry's API; give every agency a gateway (signing key, TLS\n"
+	"         (ndx-consent); make the registry match the federation file (members,\n"
+	"         subsystems, services with their OpenAPI documents, grants, event\n"
+	"         types, subscriptions, the monitoring client; --federation) through\n"
+	"         its API as `ndx federation apply` does, so that a later up puts back\n"
+	"         what was changed in them since; register the consent service and the\n"
+	"         e-ID as id provider (its issuer URL and signing key, for the gateways\n"
+	"         to check citizens' ID tokens); give every agency a gateway (signing key, TLS\n"
 	"         certificate from the registry's CA, DIR/gateways/CODE/gateway.json)\n"
 	"         and start it, each provider also serving its built-in access list\n"
 	"         ('who read my data') to the portal; start the national e-ID ndx-id\n"
@@ -243,6 +242,12 @@ static const char demo_usage[] =
 	"         while, so that the monitoring service's figures move (`ndx demo\n"
 	"         traffic --help`); run starts one for " TRAFFIC_SECONDS " s at " TRAFFIC_RATE " a second\n"
 	"  --dir DIR         the demo's directory (created if missing)\n"
+	"  --federation FILE (up, run) the federation file to apply (format:\n"
+	"                    docs/federation-file.md; default: deploy/demo/\n"
+	"                    federation.json of the source tree ndx was built from);\n"
+	"                    each of its members must be one the demo runs a gateway\n"
+	"                    for, each service one its sector registry, the built-in\n"
+	"                    access list or the treasury answers\n"
 	"  --port-base PORT  the registry's port (default: the port DIR's registry was\n"
 	"                    first set up with, else 4400); then, in the order BCA,\n"
 	"                    BTP, BTC, TCT, BHXH, BNNMT, CSGT, VPCP, KBNN, the bank:\n"
@@ -260,373 +265,47 @@ static const char demo_usage[] =
 
 /* ---- the demo federation --------------------------------------------- */
 
-#define MAX_SERVICES 5   /* of a subsystem */
-#define MAX_SUBSYSTEMS 3 /* of a member */
-
-struct demo_service {
-	const char *code;
-	const char *title;
-	int personal;
-	const char *purposes[5];
-	int consent_required;
-	/* Served by the member's `ndx-sector serve --sector sector`, the
-	 * service's backend being its table `resource`; NULL: the gateway's
-	 * built-in access list ("who read my data", docs/gateway.md). */
-	const char *resource;
-	/* The purposes for which an answer may hold several people
-	 * (docs/protocol.md, services[].bulk_purposes): only where a flow of
-	 * the demo needs it. */
-	const char *bulk[2];
-	/* Served by `ndx-pay treasury` at this path; NULL: not. */
-	const char *pay;
+/* The federation itself - members, subsystems, services with their OpenAPI
+ * documents, grants, event types, subscriptions, the monitoring client - is
+ * a federation file (docs/federation-file.md), deploy/demo/federation.json
+ * unless --federation names another; up applies it through the registry's
+ * management API as `ndx federation apply` does. What stays here is where
+ * the demo runs each member's gateway and what answers behind it: the
+ * order (the gateways' ports), the ndx-sector registry it serves from,
+ * or the treasury's payment platform. Within a member, a service is its
+ * sector's table of the same name ("-" written "_": right-holders is
+ * right_holders), the built-in access list ("who read my data") for
+ * transparency/accesses, or ndx-pay's resource of the same name. */
+struct demo_site {
+	const char *member;
+	const char *sector; /* the ndx-sector registry it runs, NULL: none */
+	int pays;	    /* its services are ndx-pay treasury's */
 };
 
-struct demo_subsystem {
-	const char *code;
-	struct demo_service services[MAX_SERVICES];
+static const struct demo_site sites[] = {
+	{ "VN/GOV/BCA", "population", 0 },
+	{ "VN/GOV/BTP", "civil-status", 0 },
+	{ "VN/GOV/BTC", "enterprise", 0 },
+	{ "VN/GOV/TCT", "tax", 0 },
+	{ "VN/GOV/BHXH", "insurance", 0 },
+	{ "VN/GOV/BNNMT", "land", 0 },
+	{ "VN/GOV/CSGT", "vehicles", 0 },
+	/* The portal, the consent service and the operator's monitoring
+	 * service: consumers. */
+	{ "VN/GOV/VPCP", NULL, 0 },
+	{ "VN/GOV/KBNN", NULL, 1 },
+	/* The demo bank (`ndx-pay bank`) and the logistics company: consumers,
+	 * the bank's receipts and the marketplace's buyers. */
+	{ BANK_MEMBER, NULL, 0 },
+	{ LOGISTICS_MEMBER, NULL, 0 },
 };
+#define N_MEMBERS (sizeof(sites) / sizeof(sites[0]))
 
-struct demo_member {
-	const char *id;
-	const char *name;
-	const char *sector; /* the registry it runs, NULL: none (a consumer) */
-	struct demo_subsystem subsystems[MAX_SUBSYSTEMS];
-};
-
-/* Every member that holds personal data also answers "who read my data"
- * for it, to the portal only (grants below). */
-/* Every registry that reconciles with the population registry publishes
- * the four measures of its runs (counts, no personal data: docs/sectors.md
- * "The four measures"), read by the operator's monitoring service only
- * (grants below). */
-#define MEASURES { "measures", "Chất lượng dữ liệu: đúng, đủ, sạch, sống (kết quả đối chiếu)", \
-	0, { NULL }, 0, "measures", { NULL }, NULL }
-
-/* ... and its correction worklist (docs/sectors.md "Correction
- * worklists"): the open tasks of its last run and one correction at a
- * time, made by an officer of the agency at the portal's officers' desk
- * (X-Road-UserId), so granted to the portal alone (grants below). The
- * tasks name people: bulk for the purpose data-correction. */
-#define RECONCILE { "reconcile", "Danh sách sửa dữ liệu theo kết quả đối chiếu", 1, \
-	{ "data-correction" }, 0, "reconcile", { "data-correction" }, NULL }
-
-#define TRANSPARENCY { "transparency", { { "accesses", \
-	"Ai đã xem dữ liệu của tôi (nhật ký truy cập)", 1, { "transparency" }, 0, NULL, \
-	{ NULL }, NULL } } }
-
-static const struct demo_member members[] = {
-	{ "VN/GOV/BCA", "Bộ Công an", "population", {
-		{ "population", {
-			/* Tax, social insurance and enterprise registration read
-			 * citizens too. */
-			{ "citizens", "Tra cứu thông tin công dân", 1,
-			  { "public-service", "law-enforcement", "tax-administration",
-			    "social-insurance" }, 0, "citizens", { NULL }, NULL },
-			/* A household's answer holds every member: the portal shows
-			 * the signed-in citizen theirs. */
-			{ "households", "Tra cứu hộ gia đình", 1,
-			  { "public-service", "law-enforcement" }, 0, "households",
-			  { "public-service" }, NULL },
-			/* The verification service (docs/sectors.md
-			 * "Verification"): the other registries reconcile their
-			 * records with it in batches, each person checked logged. */
-			/* Offered to enterprises in the marketplace as the
-			 * address check (demo_market), for customer-verification. */
-			{ "verify", "Đối chiếu dữ liệu với Cơ sở dữ liệu quốc gia về dân cư", 1,
-			  { "data-reconciliation", "public-service", MARKET_PURPOSE }, 0, "verify",
-			  { "data-reconciliation" }, NULL } } },
-		TRANSPARENCY,
-		/* The national e-ID (VNeID is the Ministry of Public Security's):
-		 * it serves nothing through the exchange, and receives the events
-		 * that disable an account (a registered death). */
-		{ EID_SUBSYSTEM, { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
-	{ "VN/GOV/BTP", "Bộ Tư pháp", "civil-status", {
-		{ "civil-status", {
-			{ "births", "Tra cứu thông tin khai sinh", 1, { "public-service" }, 0,
-			  "births", { NULL }, NULL },
-			{ "marriages", "Tra cứu thông tin kết hôn", 1, { "public-service" }, 0,
-			  "marriages", { NULL }, NULL },
-			/* Its event death-registered tells population, insurance, tax
-			 * and the e-ID (life_types below). */
-			{ "deaths", "Tra cứu thông tin khai tử", 1, { "public-service" }, 0,
-			  "deaths", { NULL }, NULL },
-			MEASURES, RECONCILE } },
-		TRANSPARENCY } },
-	{ "VN/GOV/BTC", "Bộ Tài chính", "enterprise", {
-		/* An enterprise record names its legal representative: personal. */
-		{ "enterprise", {
-			{ "enterprises", "Tra cứu doanh nghiệp", 1,
-			  { "public-service", "tax-administration", "social-insurance",
-			    MARKET_PURPOSE }, 0,
-			  /* The household-business procedure searches the names of
-			   * everyone's enterprises. */
-			  "enterprises", { "public-service" }, NULL },
-			{ "owners", "Tra cứu chủ sở hữu doanh nghiệp", 1,
-			  { "public-service", "tax-administration" }, 0, "owners", { NULL }, NULL },
-			MEASURES, RECONCILE } },
-		TRANSPARENCY } },
-	{ "VN/GOV/TCT", "Cục Thuế", "tax", {
-		{ "tax", {
-			/* The household-business procedure reads and writes the new
-			 * enterprise's taxpayer record, nobody's personal data, so
-			 * naming no subject. */
-			{ "taxpayers", "Tra cứu người nộp thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "taxpayers",
-			  { "public-service" }, NULL },
-			{ "obligations", "Tra cứu nghĩa vụ thuế", 1,
-			  { "public-service", "tax-administration" }, 0, "obligations", { NULL }, NULL },
-			MEASURES, RECONCILE } },
-		TRANSPARENCY } },
-	{ "VN/GOV/BHXH", "Bảo hiểm xã hội Việt Nam", "insurance", {
-		{ "insurance", {
-			{ "participants", "Tra cứu người tham gia bảo hiểm", 1,
-			  { "public-service", "social-insurance" }, 0, "participants", { NULL }, NULL },
-			/* The contribution history needs the citizen's consent. */
-			{ "contributions", "Quá trình đóng bảo hiểm xã hội", 1,
-			  { "public-service", "social-insurance" }, 1, "contributions", { NULL }, NULL },
-			MEASURES, RECONCILE } },
-		TRANSPARENCY } },
-	{ "VN/GOV/BNNMT", "Bộ Nông nghiệp và Môi trường", "land", {
-		{ "land", {
-			{ "parcels", "Tra cứu thửa đất", 0, { NULL }, 0, "parcels", { NULL }, NULL },
-			{ "right-holders", "Tra cứu người sử dụng đất", 1,
-			  { "public-service", "law-enforcement" }, 0, "right_holders", { NULL }, NULL },
-			MEASURES, RECONCILE } },
-		TRANSPARENCY } },
-	{ "VN/GOV/CSGT", "Cục Cảnh sát giao thông", "vehicles", {
-		{ "vehicles", {
-			{ "vehicles", "Tra cứu phương tiện", 1,
-			  { "public-service", "law-enforcement" }, 0, "vehicles", { NULL }, NULL },
-			MEASURES, RECONCILE } },
-		TRANSPARENCY } },
-	{ "VN/GOV/VPCP", "Văn phòng Chính phủ", NULL, {
-		/* The national public service portal (a consumer) and the consent
-		 * service citizens give and revoke consents at. */
-		{ "portal", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } },
-		{ "consent", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } },
-		/* The operator's monitoring service (ndx-monitor): the
-		 * configuration's monitoring client, collecting every gateway's
-		 * operational records through this gateway. */
-		{ "monitoring", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
-	/* The State Treasury's payment platform (`ndx-pay treasury`): the
-	 * portal orders a procedure's fee there, for its payer; a bank's
-	 * signed receipt says it is paid. */
-	{ "VN/GOV/KBNN", "Kho bạc Nhà nước", NULL, {
-		{ "treasury", {
-			{ "orders", "Lệnh thu phí, lệ phí", 1, { "public-service" }, 0, NULL,
-			  { NULL }, "orders" },
-			{ "receipts", "Chứng từ nộp tiền của ngân hàng", 0, { NULL }, 0, NULL,
-			  { NULL }, "receipts" } } },
-		/* A citizen sees who asked for their payment orders. */
-		TRANSPARENCY } },
-	/* A demo bank (`ndx-pay bank`): its confirmation page pays a VietQR
-	 * code and sends the signed receipt to the treasury. */
-	{ BANK_MEMBER, BANK_NAME, NULL, {
-		{ "payments", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } },
-		/* Its customer desk, a consumer of the marketplace's offers. */
-		{ "customers", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
-	/* A demo logistics company: its delivery system checks the addresses
-	 * and the enterprises it ships for, bought in the marketplace. */
-	{ LOGISTICS_MEMBER, LOGISTICS_NAME, NULL, {
-		{ "delivery", { { NULL, NULL, 0, { NULL }, 0, NULL, { NULL }, NULL } } } } },
-};
-#define N_MEMBERS (sizeof(members) / sizeof(members[0]))
-
+#define ACCESS_LIST_SUBSYSTEM "transparency"
 #define PORTAL_CLIENT "VN/GOV/VPCP/portal"
 #define CONSENT_ID "VN/GOV/VPCP/consent"
 #define MONITOR_CLIENT "VN/GOV/VPCP/monitoring"
-
-struct demo_grant {
-	const char *client;
-	const char *service; /* NULL: every service but the access lists and the
-			      * registries' measures and worklists ("*" in
-			      * DIR/federation.json) */
-	const char *methods[3];
-};
-
-static const struct demo_grant grants[] = {
-	{ "VN/GOV/TCT/tax", "VN/GOV/BCA/population/citizens", { "GET" } },
-	{ "VN/GOV/TCT/tax", "VN/GOV/BTC/enterprise/enterprises", { "GET" } },
-	{ "VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/citizens", { "GET" } },
-	{ "VN/GOV/BHXH/insurance", "VN/GOV/BTC/enterprise/enterprises", { "GET" } },
-	{ "VN/GOV/BTC/enterprise", "VN/GOV/BCA/population/citizens", { "GET" } },
-	/* The portal reads everything for the signed-in citizen, and writes
-	 * what its procedures change once an officer approved. */
-	{ PORTAL_CLIENT, "VN/GOV/BCA/population/citizens", { "GET", "PUT" } },
-	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/enterprises", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/owners", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/TCT/tax/taxpayers", { "GET", "POST" } },
-	/* A residence change to another province registers the citizen's
-	 * household there (src/portal/procedures.c). */
-	{ PORTAL_CLIENT, "VN/GOV/BCA/population/households", { "GET", "POST" } },
-	/* The vehicle register reads the owners' residence (and receives its
-	 * changes, subscriptions below). */
-	{ "VN/GOV/CSGT/vehicles", "VN/GOV/BCA/population/citizens", { "GET" } },
-	/* Each registry reconciles its person records with the population
-	 * registry (ndx-sector reconcile, docs/sectors.md). */
-	{ "VN/GOV/BTP/civil-status", "VN/GOV/BCA/population/verify", { "POST" } },
-	{ "VN/GOV/BTC/enterprise", "VN/GOV/BCA/population/verify", { "POST" } },
-	{ "VN/GOV/TCT/tax", "VN/GOV/BCA/population/verify", { "POST" } },
-	{ "VN/GOV/BHXH/insurance", "VN/GOV/BCA/population/verify", { "POST" } },
-	{ "VN/GOV/BNNMT/land", "VN/GOV/BCA/population/verify", { "POST" } },
-	{ "VN/GOV/CSGT/vehicles", "VN/GOV/BCA/population/verify", { "POST" } },
-	/* Fees: the portal orders them, the bank sends its receipts. */
-	{ PORTAL_CLIENT, ORDERS_SERVICE, { "GET", "POST" } },
-	{ BANK_CLIENT, RECEIPTS_SERVICE, { "POST" } },
-	/* The operations centre reads each registry's four measures
-	 * (docs/indicators.md "Registry measures"); nobody else does. */
-	{ MONITOR_CLIENT, "VN/GOV/BTP/civil-status/measures", { "GET" } },
-	{ MONITOR_CLIENT, "VN/GOV/BTC/enterprise/measures", { "GET" } },
-	{ MONITOR_CLIENT, "VN/GOV/TCT/tax/measures", { "GET" } },
-	{ MONITOR_CLIENT, "VN/GOV/BHXH/insurance/measures", { "GET" } },
-	{ MONITOR_CLIENT, "VN/GOV/BNNMT/land/measures", { "GET" } },
-	{ MONITOR_CLIENT, "VN/GOV/CSGT/vehicles/measures", { "GET" } },
-	/* The officers' desk of the portal: each registry's officers work
-	 * its correction worklist there; nobody else does. */
-	{ PORTAL_CLIENT, "VN/GOV/BTP/civil-status/reconcile", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/BTC/enterprise/reconcile", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/TCT/tax/reconcile", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/BHXH/insurance/reconcile", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/BNNMT/land/reconcile", { "GET", "POST" } },
-	{ PORTAL_CLIENT, "VN/GOV/CSGT/vehicles/reconcile", { "GET", "POST" } },
-	/* After the ones above: a grant that exists already is kept. */
-	{ PORTAL_CLIENT, NULL, { "GET" } },
-};
-
-/* Life events (issue 17, docs/events.md): the event types the registries
- * publish, each with its JSON Schema (draft 7), and who subscribes. A PIN
- * is 12 digits, a date YYYY-MM-DD with a real month and day number, a
- * province its 3-digit code; the payloads are what ndx-sector's outbox
- * writes (src/sector/sec_outbox.c). */
-#define SCHEMA_DEFS \
-	"\"definitions\":{\"pin\":{\"type\":\"string\",\"pattern\":\"^[0-9]{12}$\"}," \
-	"\"date\":{\"type\":\"string\"," \
-	"\"pattern\":\"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$\"}," \
-	"\"province\":{\"type\":\"string\",\"pattern\":\"^[0-9]{3}$\"}," \
-	"\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":100}}"
-
-static const char DEATH_SCHEMA[] =
-	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
-	"\"title\":\"death-registered\",\"type\":\"object\","
-	"\"required\":[\"pin\",\"died_on\",\"registered_on\"],"
-	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"full_name\":{\"$ref\":\"#/definitions/name\"},"
-	"\"died_on\":{\"$ref\":\"#/definitions/date\"},"
-	"\"registered_on\":{\"$ref\":\"#/definitions/date\"},"
-	"\"province\":{\"$ref\":\"#/definitions/province\"},"
-	"\"death_id\":{\"type\":\"integer\",\"minimum\":1}},"
-	"\"additionalProperties\":false," SCHEMA_DEFS "}";
-
-static const char BIRTH_SCHEMA[] =
-	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
-	"\"title\":\"birth-registered\",\"type\":\"object\","
-	"\"required\":[\"child_name\",\"birth_date\",\"sex\",\"province\","
-	"\"registered_on\"],"
-	"\"properties\":{\"child_pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"child_name\":{\"$ref\":\"#/definitions/name\"},"
-	"\"birth_date\":{\"$ref\":\"#/definitions/date\"},"
-	"\"sex\":{\"enum\":[\"male\",\"female\"]},"
-	"\"province\":{\"$ref\":\"#/definitions/province\"},"
-	"\"father_pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"mother_pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"registered_on\":{\"$ref\":\"#/definitions/date\"},"
-	"\"birth_id\":{\"type\":\"integer\",\"minimum\":1}},"
-	"\"additionalProperties\":false," SCHEMA_DEFS "}";
-
-static const char RESIDENCE_SCHEMA[] =
-	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
-	"\"title\":\"residence-changed\",\"type\":\"object\","
-	"\"required\":[\"pin\",\"permanent_address\",\"permanent_province\"],"
-	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"permanent_address\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":300},"
-	"\"permanent_province\":{\"$ref\":\"#/definitions/province\"},"
-	"\"previous_province\":{\"$ref\":\"#/definitions/province\"},"
-	"\"household_id\":{\"type\":\"string\",\"pattern\":\"^H[0-9]{11}$\"}},"
-	"\"additionalProperties\":false," SCHEMA_DEFS "}";
-
-/* A new citizen in the population registry (a birth it recorded from
- * birth-registered, with the number it issued): social insurance issues a
- * child's health insurance card. */
-static const char CITIZEN_SCHEMA[] =
-	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
-	"\"title\":\"citizen-registered\",\"type\":\"object\","
-	"\"required\":[\"pin\",\"full_name\",\"birth_date\",\"sex\",\"birth_province\"],"
-	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"full_name\":{\"$ref\":\"#/definitions/name\"},"
-	"\"birth_date\":{\"$ref\":\"#/definitions/date\"},"
-	"\"sex\":{\"enum\":[\"male\",\"female\"]},"
-	"\"birth_province\":{\"$ref\":\"#/definitions/province\"},"
-	"\"permanent_address\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":300},"
-	"\"permanent_province\":{\"$ref\":\"#/definitions/province\"},"
-	"\"household_id\":{\"type\":\"string\",\"pattern\":\"^H[0-9]{11}$\"},"
-	"\"relation\":{\"enum\":[\"head\",\"spouse\",\"child\",\"parent\",\"grandchild\","
-	"\"sibling\",\"other\"]}},"
-	"\"additionalProperties\":false," SCHEMA_DEFS "}";
-
-/* A correction of who a citizen is in the population registry (a name,
- * birth date or sex found wrong, e.g. by reconciliation): tax and social
- * insurance correct the name they copied. */
-static const char CORRECTED_SCHEMA[] =
-	"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
-	"\"title\":\"citizen-corrected\",\"type\":\"object\","
-	"\"required\":[\"pin\",\"full_name\",\"birth_date\",\"sex\",\"corrected\"],"
-	"\"properties\":{\"pin\":{\"$ref\":\"#/definitions/pin\"},"
-	"\"full_name\":{\"$ref\":\"#/definitions/name\"},"
-	"\"birth_date\":{\"$ref\":\"#/definitions/date\"},"
-	"\"sex\":{\"enum\":[\"male\",\"female\"]},"
-	"\"corrected\":{\"type\":\"array\",\"minItems\":1,\"uniqueItems\":true,"
-	"\"items\":{\"enum\":[\"full_name\",\"birth_date\",\"sex\"]}}},"
-	"\"additionalProperties\":false," SCHEMA_DEFS "}";
-
-#define DEATHS_SERVICE "VN/GOV/BTP/civil-status/deaths"
-#define BIRTHS_SERVICE "VN/GOV/BTP/civil-status/births"
 #define CITIZENS_SERVICE "VN/GOV/BCA/population/citizens"
-
-struct demo_event_type {
-	const char *service, *name, *title, *schema;
-};
-
-/* Every type a registry of the demo publishes is registered, subscribed
- * or not: a publish of an unknown type is refused, and ndx-sector's
- * outbox keeps its order, so it would hold the events behind it. */
-static const struct demo_event_type event_types[] = {
-	{ DEATHS_SERVICE, "death-registered", "Đăng ký khai tử", DEATH_SCHEMA },
-	{ BIRTHS_SERVICE, "birth-registered", "Đăng ký khai sinh", BIRTH_SCHEMA },
-	{ CITIZENS_SERVICE, "residence-changed", "Thay đổi nơi thường trú", RESIDENCE_SCHEMA },
-	{ CITIZENS_SERVICE, "citizen-registered", "Đăng ký công dân mới", CITIZEN_SCHEMA },
-	{ CITIZENS_SERVICE, "citizen-corrected", "Đính chính thông tin công dân", CORRECTED_SCHEMA },
-};
-
-struct demo_subscription {
-	const char *client, *service, *event;
-};
-
-/* Each with the purpose public-service (the services are personal). */
-static const struct demo_subscription subscriptions[] = {
-	{ "VN/GOV/BCA/population", DEATHS_SERVICE, "death-registered" },
-	{ "VN/GOV/BHXH/insurance", DEATHS_SERVICE, "death-registered" },
-	{ "VN/GOV/TCT/tax", DEATHS_SERVICE, "death-registered" },
-	{ EID_CLIENT, DEATHS_SERVICE, "death-registered" },
-	/* A change of permanent residence: the addresses tax, social
-	 * insurance and the vehicle register hold (docs/sectors.md "Events"). */
-	{ "VN/GOV/TCT/tax", CITIZENS_SERVICE, "residence-changed" },
-	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "residence-changed" },
-	{ "VN/GOV/CSGT/vehicles", CITIZENS_SERVICE, "residence-changed" },
-	/* A birth: the population registry records the child with a new
-	 * number and publishes citizen-registered; social insurance issues
-	 * the child's health insurance card. */
-	{ "VN/GOV/BCA/population", BIRTHS_SERVICE, "birth-registered" },
-	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "citizen-registered" },
-	/* A correction of a citizen's name in the population registry: the
-	 * names tax and social insurance copied follow it. */
-	{ "VN/GOV/TCT/tax", CITIZENS_SERVICE, "citizen-corrected" },
-	{ "VN/GOV/BHXH/insurance", CITIZENS_SERVICE, "citizen-corrected" },
-};
-#define EVENTS_PURPOSE "public-service"
-/* Retries of the demo's subscriptions: a gateway that was stopped catches
- * up within half a minute of its start. */
-#define EVENTS_RETRY_FIRST_S 1
-#define EVENTS_RETRY_MAX_S 30
 
 /* ---- paths ------------------------------------------------------------ */
 
@@ -1133,36 +812,65 @@ static size_t fed_processes(const json_t *fed, pid_t *pids, const char **names, 
 	return n;
 }
 
-/* The service's bulk purposes as a JSON array (new reference). */
-static json_t *bulk_json(const struct demo_service *svc)
+/* The items of one section of the applied federation file (an array,
+ * possibly empty). */
+static const json_t *fed_items(const json_t *federation, const char *section)
 {
-	json_t *arr = json_array();
+	const json_t *items = json_object_get(federation, section);
 
-	for (size_t k = 0; arr && k < sizeof(svc->bulk) / sizeof(svc->bulk[0]) && svc->bulk[k]; k++)
-		json_array_append_new(arr, json_string(svc->bulk[k]));
-	return arr;
+	return json_is_array(items) ? items : NULL;
 }
 
-static json_t *service_json(const char *member, const char *subsystem,
-			    const struct demo_service *svc, char *id, size_t cap)
+/* Whether id (a subsystem's or a service's) is one of member's. */
+static int of_member(const char *id, const char *member)
 {
-	json_t *purposes = json_array();
-	size_t k;
+	size_t n = strlen(member);
 
-	snprintf(id, cap, "%s/%s/%s", member, subsystem, svc->code);
-	for (k = 0; k < sizeof(svc->purposes) / sizeof(svc->purposes[0]) && svc->purposes[k]; k++)
-		json_array_append_new(purposes, json_string(svc->purposes[k]));
-	return json_pack("{sssssbsosbso}", "id", id, "title", svc->title, "personal", svc->personal,
-			 "purposes", purposes, "consent_required", svc->consent_required,
-			 "bulk_purposes", bulk_json(svc));
+	return id && strncmp(id, member, n) == 0 && id[n] == '/';
+}
+
+/* The site that runs member's gateway, NULL: none. */
+static const struct demo_site *site_of(const char *member)
+{
+	for (size_t i = 0; i < N_MEMBERS; i++)
+		if (strcmp(sites[i].member, member) == 0)
+			return &sites[i];
+	return NULL;
+}
+
+/* Where the gateway sends what it receives for service (its id: member,
+ * subsystem, code): written to out as the gateway's backend
+ * (docs/gateway.md); the gateway appends the path after the service id,
+ * so a sector's table takes the rest (citizens/{pin}). -1 when the demo
+ * runs nothing for it. sector_url and pay_url: the site's. */
+static int service_backend(const struct demo_site *site, const char *service,
+			   const char *sector_url, const char *pay_url, char *out, size_t cap)
+{
+	const char *code = strrchr(service, '/') + 1, *subsystem;
+	size_t n = strlen(site->member) + 1;
+	char table[NDX_ID_TEXT_MAX];
+
+	subsystem = service + n;
+	if (strncmp(subsystem, ACCESS_LIST_SUBSYSTEM "/", sizeof ACCESS_LIST_SUBSYSTEM) == 0 &&
+	    strcmp(code, "accesses") == 0)
+		return snprintf(out, cap, "ndx:subject-accesses") < (int)cap ? 0 : -1;
+	if (site->pays)
+		return snprintf(out, cap, "%s/%s", pay_url, code) < (int)cap ? 0 : -1;
+	if (site->sector == NULL)
+		return -1;
+	snprintf(table, sizeof table, "%s", code);
+	for (char *c = table; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	return snprintf(out, cap, "%s/%s", sector_url, table) < (int)cap ? 0 : -1;
 }
 
 /* ---- gateways and test services ---------------------------------------- */
 
 /* One agency's gateway, and the test service behind its services. */
 struct demo_gateway {
-	const struct demo_member *m;
-	const char *code; /* the member code, "BCA" (points into m->id) */
+	const struct demo_site *site;
+	const char *code; /* the member code, "BCA" (points into site->member) */
 	char dir[PATH_MAX];
 	char config[PATH_MAX];
 	char data_dir[PATH_MAX];
@@ -1211,6 +919,12 @@ struct demo_app {
 
 struct demo_state {
 	struct demo_paths paths;
+	/* The federation file up applies: its name, its text and its
+	 * canonical form (fed_validate); owned, demo_state_free releases. */
+	const char *fed_file;
+	char *fed_text;
+	size_t fed_len;
+	json_t *federation;
 	char url[64];
 	pid_t registry_pid;
 	struct demo_app consent, id, portal, monitor, treasury, bank;
@@ -1251,14 +965,111 @@ struct demo_state {
 	struct demo_gateway gw[N_MEMBERS];
 };
 
+/* Reads and checks the federation file up applies: as a whole
+ * (fed_validate), and for what the demo runs: every member has a gateway
+ * here (sites), and every service something behind it. 0 with st's
+ * fed_text and federation set, -1 after printing why. */
+static int load_federation(struct demo_state *st, const char *file)
+{
+	json_error_t jerr;
+	json_t *doc;
+	char err[2048];
+	const json_t *item;
+	size_t i;
+	int rc;
+
+	st->fed_file = file;
+	if ((rc = ndx_file_read(file, FED_FILE_MAX, &st->fed_text, &st->fed_len)) != NDX_OK) {
+		cli_error("cannot read the demo's federation file %s: %s", file, ndx_strerror(rc));
+		return -1;
+	}
+	doc = json_loadb(st->fed_text, st->fed_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL) {
+		cli_error("%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	rc = fed_validate(doc, &st->federation, err, sizeof err);
+	if (rc != 0) {
+		int line = fed_line(doc, st->fed_text, st->fed_len, err);
+
+		if (line > 0)
+			cli_error("%s:%d: %s", file, line, err);
+		else
+			cli_error("%s: %s", file, err);
+		json_decref(doc);
+		return -1;
+	}
+	json_decref(doc);
+	json_array_foreach(fed_items(st->federation, "members"), i, item) {
+		const char *id = json_string_value(json_object_get(item, "id"));
+
+		if (site_of(id) == NULL) {
+			cli_error("%s: member %s has no gateway in the demo, which runs one for "
+				  "each of its %zu members (src/cli/cmd_demo.c, sites)", file, id,
+				  N_MEMBERS);
+			return -1;
+		}
+	}
+	for (i = 0; i < N_MEMBERS; i++) {
+		int found = 0;
+		size_t k;
+
+		json_array_foreach(fed_items(st->federation, "members"), k, item)
+			found |= strcmp(json_string_value(json_object_get(item, "id")),
+					sites[i].member) == 0;
+		if (!found) {
+			cli_error("%s: the demo runs a gateway for %s, which the file does not "
+				  "declare among its members", file, sites[i].member);
+			return -1;
+		}
+	}
+	json_array_foreach(fed_items(st->federation, "services"), i, item) {
+		const char *id = json_string_value(json_object_get(item, "id"));
+		const struct demo_site *site = NULL;
+		char backend[64];
+
+		for (size_t k = 0; k < N_MEMBERS && !site; k++)
+			if (of_member(id, sites[k].member))
+				site = &sites[k];
+		if (site == NULL || service_backend(site, id, "", "", backend, sizeof backend) != 0) {
+			cli_error("%s: nothing in the demo answers service %s: %s runs no sector "
+				  "registry or payment platform here", file, id,
+				  site ? site->member : "its member");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void demo_state_free(struct demo_state *st)
+{
+	if (st == NULL)
+		return;
+	json_decref(st->federation);
+	free(st->fed_text);
+	free(st);
+}
+
+/* The member's name in the applied file. */
+static const char *member_name(const struct demo_state *st, const char *member)
+{
+	const json_t *item;
+	size_t i;
+
+	json_array_foreach(fed_items(st->federation, "members"), i, item)
+		if (strcmp(json_string_value(json_object_get(item, "id")), member) == 0)
+			return json_string_value(json_object_get(item, "name"));
+	return "";
+}
+
 /* The gateway of the member that client (a subsystem id) belongs to. */
 static const struct demo_gateway *gateway_of(const struct demo_state *st, const char *client)
 {
 	size_t i, n;
 
 	for (i = 0; i < N_MEMBERS; i++) {
-		n = strlen(members[i].id);
-		if (strncmp(client, members[i].id, n) == 0 && client[n] == '/')
+		n = strlen(sites[i].member);
+		if (strncmp(client, sites[i].member, n) == 0 && client[n] == '/')
 			return &st->gw[i];
 	}
 	return NULL;
@@ -1279,8 +1090,8 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 	char name[64];
 
 	memset(g, 0, sizeof(*g));
-	g->m = &members[i];
-	g->code = strrchr(g->m->id, '/') + 1;
+	g->site = &sites[i];
+	g->code = strrchr(g->site->member, '/') + 1;
 	if (i < 10) {
 		g->consumer_port = base + CONSUMER_OFFSET + (unsigned)i;
 		g->gateway_port = base + GATEWAY_OFFSET + (unsigned)i;
@@ -1306,7 +1117,7 @@ static int gateway_setup(const struct demo_paths *p, unsigned base, size_t i,
 	snprintf(name, sizeof(name), "gateway-%s.log", g->code);
 	if (join(g->log, p->logs, name))
 		return -1;
-	g->sector = g->m->sector;
+	g->sector = g->site->sector;
 	if (g->sector != NULL) {
 		snprintf(name, sizeof(name), "%s.sock", g->sector);
 		if (join(g->sector_sock, p->sector, name))
@@ -1445,7 +1256,7 @@ static int register_gateway(const struct cli_api *api, struct demo_gateway *g,
 	long status = 0;
 	int rc = -1, wrote_key = 0;
 
-	snprintf(cn, sizeof(cn), "%s/%s", g->m->id, GW_CODE);
+	snprintf(cn, sizeof(cn), "%s/%s", g->site->member, GW_CODE);
 	if (pub_pem == NULL || ndx_pki_csr_create(cn, &tls_key, &csr) != NDX_OK) {
 		cli_error("cannot create a TLS key and certificate request for %s", cn);
 		goto out;
@@ -1457,7 +1268,7 @@ static int register_gateway(const struct cli_api *api, struct demo_gateway *g,
 		goto out;
 	}
 	wrote_key = 1;
-	body = json_pack("{ssssssssss}", "member", g->m->id, "code", GW_CODE, "address",
+	body = json_pack("{ssssssssss}", "member", g->site->member, "code", GW_CODE, "address",
 			 g->address, "sign_public_key", pub_pem, "tls_csr", csr);
 	if (body == NULL) {
 		cli_error("out of memory");
@@ -1508,7 +1319,7 @@ static int ensure_identity(const struct cli_api *api, struct demo_gateway *g)
 	}
 	if (sign_key_ready(g, &key) != 0)
 		return -1;
-	if (registered_gateway(api, g->m->id, &reg) != 0)
+	if (registered_gateway(api, g->site->member, &reg) != 0)
 		goto out;
 	have_files = access(g->tls_key, R_OK) == 0 && access(g->ca, R_OK) == 0 &&
 		     file_cert_fingerprint(g->tls_cert, fp) == 0;
@@ -1521,11 +1332,11 @@ static int ensure_identity(const struct cli_api *api, struct demo_gateway *g)
 		json_t *gone = NULL;
 		int del;
 
-		snprintf(path, sizeof(path), "/api/gateways/%s/%s", g->m->id, GW_CODE);
+		snprintf(path, sizeof(path), "/api/gateways/%s/%s", g->site->member, GW_CODE);
 		del = cli_api_call(api, "DELETE", path, NULL, NULL, &gone, err, sizeof(err));
 		json_decref(gone);
 		if (del != NDX_OK) {
-			cli_error("cannot replace the registration of %s %s: %s", g->m->id,
+			cli_error("cannot replace the registration of %s %s: %s", g->site->member,
 				  GW_CODE, err);
 			goto out;
 		}
@@ -1543,39 +1354,41 @@ out:
 static json_t *gateway_config(const struct demo_state *st, const struct demo_gateway *g)
 {
 	json_t *subs = json_array(), *svcs = json_object();
-	char consumer[32], gateway[32], console[32], id[NDX_ID_TEXT_MAX], backend[PATH_MAX + 64];
-	size_t j, k;
+	char consumer[32], gateway[32], console[32], backend[PATH_MAX + 64];
+	const json_t *item;
+	size_t j;
 
 	if (subs == NULL || svcs == NULL) {
 		json_decref(subs);
 		json_decref(svcs);
 		return NULL;
 	}
-	for (j = 0; j < MAX_SUBSYSTEMS && g->m->subsystems[j].code; j++) {
-		const struct demo_subsystem *s = &g->m->subsystems[j];
+	json_array_foreach(fed_items(st->federation, "subsystems"), j, item) {
+		const char *id = json_string_value(json_object_get(item, "id"));
 
-		json_array_append_new(subs, json_string(s->code));
-		for (k = 0; k < MAX_SERVICES && s->services[k].code; k++) {
-			snprintf(id, sizeof(id), "%s/%s/%s", g->m->id, s->code, s->services[k].code);
-			/* The gateway appends the path after the service id: a sector's
-			 * table takes the rest (citizens/{pin}). */
-			if (s->services[k].pay != NULL)
-				snprintf(backend, sizeof(backend), "%s/%s", st->treasury.url,
-					 s->services[k].pay);
-			else if (s->services[k].resource != NULL)
-				snprintf(backend, sizeof(backend), "%s/%s", g->sector_url,
-					 s->services[k].resource);
-			else
-				snprintf(backend, sizeof(backend), "ndx:subject-accesses");
-			json_object_set_new(svcs, id, json_pack("{sssi}", "backend", backend,
-								"timeout_ms", BACKEND_TIMEOUT_MS));
+		if (of_member(id, g->site->member))
+			json_array_append_new(subs, json_string(id + strlen(g->site->member) + 1));
+	}
+	json_array_foreach(fed_items(st->federation, "services"), j, item) {
+		const char *id = json_string_value(json_object_get(item, "id"));
+
+		if (!of_member(id, g->site->member))
+			continue;
+		/* load_federation checked that there is one */
+		if (service_backend(g->site, id, g->sector_url, st->treasury.url, backend,
+				    sizeof backend) != 0) {
+			json_decref(subs);
+			json_decref(svcs);
+			return NULL;
 		}
+		json_object_set_new(svcs, id, json_pack("{sssi}", "backend", backend,
+							"timeout_ms", BACKEND_TIMEOUT_MS));
 	}
 	snprintf(consumer, sizeof(consumer), "127.0.0.1:%u", g->consumer_port);
 	snprintf(gateway, sizeof(gateway), "127.0.0.1:%u", g->gateway_port);
 	snprintf(console, sizeof(console), "127.0.0.1:%u", g->console_port);
 	return json_pack("{ss ss so ss ss ss ss ss ss ss ss so s{si} si s{ss ss ss ss ss ss ss ss}}",
-			 "member", g->m->id, "code", GW_CODE, "subsystems", subs,
+			 "member", g->site->member, "code", GW_CODE, "subsystems", subs,
 			 "data_dir", g->data_dir, "anchor", st->paths.anchor,
 			 "registry_url", st->url, "sign_key", g->sign_key, "tls_key", g->tls_key,
 			 "tls_cert", g->tls_cert, "consumer_listen", consumer,
@@ -2024,36 +1837,46 @@ static json_t *federation_doc(const struct demo_state *st)
 	json_t *doc, *jm = json_array(), *js = json_array(), *jg = json_array();
 	json_t *jgw = json_array(), *jsec = json_array(), *japps = json_object();
 	json_t *procs = json_array();
-	char now[NDX_TIME_TEXT_LEN], id[NDX_ID_TEXT_MAX], curl[512], curl_ent[512];
+	char now[NDX_TIME_TEXT_LEN], curl[512], curl_ent[512];
 	char self[PATH_MAX], accesses[2 * PATH_MAX + 256];
-	size_t i, j, k;
+	const json_t *item;
+	size_t i, k;
 
 	ndx_time_format(time(NULL), now);
+	/* The applied file's members in the gateways' order, each with its
+	 * subsystems; its services without their OpenAPI documents; its grants. */
 	for (i = 0; i < N_MEMBERS; i++) {
 		json_t *subs = json_array();
 
-		for (j = 0; j < MAX_SUBSYSTEMS && members[i].subsystems[j].code; j++) {
-			const struct demo_subsystem *s = &members[i].subsystems[j];
+		json_array_foreach(fed_items(st->federation, "subsystems"), k, item) {
+			const char *sid = json_string_value(json_object_get(item, "id"));
 
-			snprintf(id, sizeof(id), "%s/%s", members[i].id, s->code);
-			json_array_append_new(subs, json_string(id));
-			for (k = 0; k < MAX_SERVICES && s->services[k].code; k++)
-				json_array_append_new(js, service_json(members[i].id, s->code,
-								       &s->services[k], id, sizeof(id)));
+			if (of_member(sid, sites[i].member))
+				json_array_append_new(subs, json_string(sid));
 		}
-		json_array_append_new(jm, json_pack("{sssssO}", "id", members[i].id, "name",
-						    members[i].name, "subsystems", subs));
+		json_array_append_new(jm, json_pack("{sssssO}", "id", sites[i].member, "name",
+						    member_name(st, sites[i].member), "subsystems",
+						    subs));
 		json_decref(subs);
 	}
-	for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
-		json_t *methods = json_array();
+	json_array_foreach(fed_items(st->federation, "services"), k, item) {
+		json_t *svc = json_deep_copy(item);
+		const char *key;
+		json_t *v;
+		void *tmp;
 
-		for (k = 0; k < 3 && grants[i].methods[k]; k++)
-			json_array_append_new(methods, json_string(grants[i].methods[k]));
-		json_array_append_new(jg, json_pack("{sssss[s]so}", "client", grants[i].client,
-						    "service", grants[i].service ? grants[i].service : "*",
-						    "paths", "*", "methods", methods));
+		json_object_del(svc, "openapi");
+		json_object_foreach_safe(svc, tmp, key, v)
+			if (key[0] == '_')
+				json_object_del(svc, key);
+		json_array_append_new(js, svc);
 	}
+	json_array_foreach(fed_items(st->federation, "grants"), k, item)
+		json_array_append_new(jg, json_pack("{sOsOsOsO}", "client",
+						    json_object_get(item, "client"), "service",
+						    json_object_get(item, "service"), "methods",
+						    json_object_get(item, "methods"), "paths",
+						    json_object_get(item, "paths")));
 	{
 		const struct demo_app *apps[] = { &st->portal, &st->id, &st->monitor,
 						  &st->consent, &st->treasury, &st->bank };
@@ -2078,7 +1901,7 @@ static json_t *federation_doc(const struct demo_state *st)
 		const struct demo_gateway *g = &st->gw[i];
 
 		json_array_append_new(jgw, json_pack("{ss ss ss ss ss ss ss ss ss sI ss ss}",
-			"member", g->m->id, "code", GW_CODE, "consumer_url", g->consumer_url,
+			"member", g->site->member, "code", GW_CODE, "consumer_url", g->consumer_url,
 			"gateway_url", g->address, "config", g->config, "data_dir", g->data_dir,
 			"sign_pub", g->sign_pub, "sign_key_id", g->key_id, "tls_cert", g->tls_cert,
 			"pid", (json_int_t)g->pid, "log", g->log, "console_url", g->console_url));
@@ -2090,7 +1913,7 @@ static json_t *federation_doc(const struct demo_state *st)
 
 		if (g->sector == NULL)
 			continue;
-		json_array_append_new(jsec, json_pack("{ss ss ss ss ss sI ss}", "member", g->m->id,
+		json_array_append_new(jsec, json_pack("{ss ss ss ss ss sI ss}", "member", g->site->member,
 			"sector", g->sector, "url", g->sector_url, "socket", g->sector_sock,
 			"db", g->sector_db, "pid", (json_int_t)g->sector_pid, "log", g->sector_log));
 		json_array_append_new(procs, json_pack("{sssIssss}", "name", NAME_SECTOR,
@@ -2159,39 +1982,6 @@ static int ensure(const struct cli_api *api, const char *path, json_t *body, con
 	return -1;
 }
 
-/* Grants have numbers, not names, so "already there" is a lookup. */
-static int ensure_grant(const struct cli_api *api, const char *client, const char *service,
-			const char *const methods[3])
-{
-	json_t *jm;
-	char path[3 * NDX_ID_TEXT_MAX * 2 + 64], c_enc[3 * NDX_ID_TEXT_MAX], s_enc[3 * NDX_ID_TEXT_MAX];
-	char what[2 * NDX_ID_TEXT_MAX + 16], err[1024];
-	json_t *out = NULL;
-	int rc, exists;
-
-	if (ndx_pct_encode(client, strlen(client), c_enc, sizeof(c_enc)) < 0 ||
-	    ndx_pct_encode(service, strlen(service), s_enc, sizeof(s_enc)) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/api/grants?client=%s&service=%s", c_enc, s_enc);
-	rc = cli_api_call(api, "GET", path, NULL, NULL, &out, err, sizeof(err));
-	if (rc != NDX_OK) {
-		cli_error("cannot list grants: %s", err);
-		return -1;
-	}
-	exists = json_array_size(json_object_get(out, "grants")) > 0;
-	json_decref(out);
-	if (exists)
-		return 0;
-	snprintf(what, sizeof(what), "grant %s -> %s", client, service);
-	if (!(jm = json_array()))
-		return -1;
-	for (size_t k = 0; k < 3 && methods[k]; k++)
-		json_array_append_new(jm, json_string(methods[k]));
-	return ensure(api, "/api/grants",
-		      json_pack("{sssssos[s]}", "client", client, "service", service, "methods",
-				jm, "paths", "*"), what);
-}
-
 /* A JSON document a sector serves at url/path; NULL on error (printed). */
 static json_t *sector_get(const char *url, const char *path)
 {
@@ -2219,17 +2009,6 @@ static json_t *sector_get(const char *url, const char *path)
 	}
 	cli_http_response_free(&resp);
 	return doc;
-}
-
-/* Whether the grants table names client and service together, so that an
- * "every service" grant of the same client leaves that one alone. */
-static int granted_explicitly(const char *client, const char *service)
-{
-	for (size_t g = 0; g < sizeof(grants) / sizeof(grants[0]); g++)
-		if (grants[g].service && strcmp(grants[g].client, client) == 0 &&
-		    strcmp(grants[g].service, service) == 0)
-			return 1;
-	return 0;
 }
 
 /* Registers the demo's consent service with its public key, so that the
@@ -2261,193 +2040,21 @@ static int ensure_consent_service(const struct demo_state *st, const struct cli_
 	return rc;
 }
 
-/* A service registered by an earlier up keeps what it was registered
- * with: its bulk purposes are set to the table's when they differ. */
-static int ensure_bulk(const struct cli_api *api, const char *id, const struct demo_service *svc)
-{
-	char path[NDX_ID_TEXT_MAX + 32], err[1024];
-	json_t *have = NULL, *want = bulk_json(svc), *body = NULL, *out = NULL;
-	const json_t *cur;
-	int rc = -1;
-
-	if (!want) {
-		cli_error("out of memory");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "/api/services/%s", id);
-	if (cli_api_call(api, "GET", path, NULL, NULL, &have, err, sizeof(err)) != NDX_OK) {
-		cli_error("cannot read the service %s: %s", id, err);
-		goto out;
-	}
-	cur = json_object_get(have, "bulk_purposes");
-	if ((cur == NULL && json_array_size(want) == 0) || (cur && json_equal(cur, want))) {
-		rc = 0;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "/api/services/%s/bulk-purposes", id);
-	body = json_pack("{sO}", "bulk_purposes", want);
-	if (!body || cli_api_call(api, "PUT", path, body, NULL, &out, err, sizeof(err)) != NDX_OK) {
-		cli_error("cannot set the bulk purposes of %s: %s", id, body ? err : "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	json_decref(have);
-	json_decref(want);
-	json_decref(body);
-	json_decref(out);
-	return rc;
-}
-
-/* The life events' types and subscriptions (409: already there; a type
- * registered by an earlier up keeps its schema). */
-static int ensure_events(const struct cli_api *api)
-{
-	char what[NDX_ID_TEXT_MAX + 96];
-	json_error_t jerr;
-	size_t i;
-
-	for (i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++) {
-		const struct demo_event_type *e = &event_types[i];
-		json_t *schema = json_loads(e->schema, 0, &jerr);
-
-		if (schema == NULL) {
-			cli_error("the schema of %s does not parse: %s", e->name, jerr.text);
-			return -1;
-		}
-		snprintf(what, sizeof(what), "event type %s/%s", e->service, e->name);
-		if (ensure(api, "/api/event-types",
-			   json_pack("{sssssssO}", "service", e->service, "name", e->name, "title",
-				     e->title, "schema", schema),
-			   what) != 0) {
-			json_decref(schema);
-			return -1;
-		}
-		json_decref(schema);
-	}
-	for (i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++) {
-		const struct demo_subscription *sub = &subscriptions[i];
-
-		snprintf(what, sizeof(what), "subscription of %s to %s", sub->client, sub->event);
-		if (ensure(api, "/api/subscriptions",
-			   json_pack("{sssssssss{sisi}}", "client", sub->client, "service",
-				     sub->service, "event", sub->event, "purpose", EVENTS_PURPOSE,
-				     "retry", "first_s", EVENTS_RETRY_FIRST_S, "max_s",
-				     EVENTS_RETRY_MAX_S),
-			   what) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* The operator's monitoring subsystem is the configuration's monitoring
- * client (docs/registry-api.md "The monitoring client"): set again on
- * every up, which changes nothing when it already is. */
-static int ensure_monitoring(const struct cli_api *api)
-{
-	json_t *out = NULL, *body;
-	char err[1024];
-	long status = 0;
-	int rc = cli_api_call(api, "GET", "/api/monitoring", NULL, &status, &out, err,
-			      sizeof(err));
-	const char *have = rc == NDX_OK ? json_string_value(json_object_get(out, "client")) : NULL;
-
-	if (have && strcmp(have, MONITOR_CLIENT) == 0) {
-		json_decref(out);
-		return 0;
-	}
-	json_decref(out);
-	out = NULL;
-	body = json_pack("{ss}", "client", MONITOR_CLIENT);
-	rc = body ? cli_api_call(api, "PUT", "/api/monitoring", body, &status, &out, err,
-				 sizeof(err))
-		  : NDX_ENOMEM;
-	json_decref(body);
-	json_decref(out);
-	if (rc == NDX_OK)
-		return 0;
-	cli_error("cannot make %s the monitoring client: %s", MONITOR_CLIENT, err);
-	return -1;
-}
-
+/* Makes the registry match the federation file (fed_apply_text, as `ndx
+ * federation apply` does): on a later up, what an operator changed in the
+ * sections the file declares is put back as the file has it. Then the
+ * consent service, whose key each demo directory makes anew. */
 static int populate(const struct demo_state *st, const struct cli_api *api, size_t *n_services,
 		    size_t *n_grants)
 {
-	char id[NDX_ID_TEXT_MAX], what[NDX_ID_TEXT_MAX + 32];
-	size_t i, j, k, g;
+	size_t changes = 0;
 
-	*n_services = *n_grants = 0;
-	for (i = 0; i < N_MEMBERS; i++) {
-		const struct demo_member *m = &members[i];
-
-		snprintf(what, sizeof(what), "member %s", m->id);
-		if (ensure(api, "/api/members", json_pack("{ssss}", "id", m->id, "name", m->name),
-			   what) != 0)
-			return -1;
-		for (j = 0; j < MAX_SUBSYSTEMS && m->subsystems[j].code; j++) {
-			const struct demo_subsystem *s = &m->subsystems[j];
-
-			snprintf(id, sizeof(id), "%s/%s", m->id, s->code);
-			snprintf(what, sizeof(what), "subsystem %s", id);
-			if (ensure(api, "/api/subsystems", json_pack("{ss}", "id", id), what) != 0)
-				return -1;
-			for (k = 0; k < MAX_SERVICES && s->services[k].code; k++) {
-				json_t *body = service_json(m->id, s->code, &s->services[k], id,
-							    sizeof(id));
-
-				/* The sector serves the same document `ndx-sector openapi`
-				 * prints; registered so that getOpenAPI finds it. */
-				if (s->services[k].resource != NULL && body != NULL) {
-					json_t *doc = sector_get(st->gw[i].sector_url,
-								 "/openapi.json");
-
-					if (doc == NULL) {
-						json_decref(body);
-						return -1;
-					}
-					json_object_set_new(body, "openapi", doc);
-				}
-				snprintf(what, sizeof(what), "service %s", id);
-				if (ensure(api, "/api/services", body, what) != 0 ||
-				    ensure_bulk(api, id, &s->services[k]) != 0)
-					return -1;
-				(*n_services)++;
-			}
-		}
-	}
-	for (g = 0; g < sizeof(grants) / sizeof(grants[0]); g++) {
-		if (grants[g].service != NULL) {
-			if (ensure_grant(api, grants[g].client, grants[g].service,
-					 grants[g].methods) != 0)
-				return -1;
-			(*n_grants)++;
-			continue;
-		}
-		/* Every service, the built-in access lists included: in this
-		 * demo only the portal has such a grant. */
-		for (i = 0; i < N_MEMBERS; i++)
-			for (j = 0; j < MAX_SUBSYSTEMS && members[i].subsystems[j].code; j++)
-				for (k = 0; k < MAX_SERVICES && members[i].subsystems[j].services[k].code; k++) {
-					snprintf(id, sizeof(id), "%s/%s/%s", members[i].id,
-						 members[i].subsystems[j].code,
-						 members[i].subsystems[j].services[k].code);
-					/* the registries' measures are the operations
-					 * centre's alone, their worklists the portal's
-					 * officers' (grants above) */
-					if (granted_explicitly(grants[g].client, id) ||
-					    strcmp(members[i].subsystems[j].services[k].code,
-						   "measures") == 0 ||
-					    strcmp(members[i].subsystems[j].services[k].code,
-						   "reconcile") == 0)
-						continue;
-					if (ensure_grant(api, grants[g].client, id,
-							 grants[g].methods) != 0)
-						return -1;
-					(*n_grants)++;
-				}
-	}
-	return ensure_consent_service(st, api) || ensure_events(api) || ensure_monitoring(api)
-		       ? -1 : 0;
+	if (fed_apply_text(api, st->fed_file, st->fed_text, st->fed_len, 0, NULL, &changes) !=
+	    CLI_EXIT_OK)
+		return -1;
+	*n_services = json_array_size(fed_items(st->federation, "services"));
+	*n_grants = json_array_size(fed_items(st->federation, "grants"));
+	return ensure_consent_service(st, api);
 }
 
 /* Registers the demo's e-ID as an id provider of the federation: its
@@ -3009,7 +2616,7 @@ static int ports_free(const struct demo_state *st, unsigned port)
 		for (k = 0; k < 3; k++) {
 			if (want[k] != 0 && port_in_use(want[k])) {
 				cli_error("127.0.0.1:%u (the %s of %s) is in use; stop what uses it "
-					  "or choose another --port-base", want[k], what[k], g->m->id);
+					  "or choose another --port-base", want[k], what[k], g->site->member);
 				return -1;
 			}
 		}
@@ -3109,7 +2716,7 @@ static int start_gateways(struct demo_state *st, const char *gateway_bin)
 	for (i = 0; i < N_MEMBERS; i++) {
 		struct demo_gateway *g = &st->gw[i];
 
-		snprintf(what, sizeof(what), "the ndx-gateway of %s", g->m->id);
+		snprintf(what, sizeof(what), "the ndx-gateway of %s", g->site->member);
 		if (wait_ready(g->pid, what, g->consumer_url, g->log, g->log_from,
 			       "consumer port listening on", start) != 0 ||
 		    wait_current(g, what, (long long)st->conf_version, start) != 0)
@@ -3256,7 +2863,7 @@ static int prepare_gateway_consoles(struct demo_state *st, const char *bin)
 		if (!list)
 			return -1;
 		for (size_t k = 0; k < 2; k++) {
-			int admin = strcmp(ops_officials[k].member, g->m->id) == 0;
+			int admin = strcmp(ops_officials[k].member, g->site->member) == 0;
 
 			if (admin || k == 0)
 				json_array_append_new(list, json_pack("{ssssss}", "subject",
@@ -4029,7 +3636,7 @@ static int pick_enterprise(struct demo_state *st, const struct demo_gateway *g)
 		json_decref(doc);
 	}
 	cli_error("the %s sector of %s holds no enterprise about its legal representative "
-		  "alone among its first %d (data in %s)", g->sector, g->m->id,
+		  "alone among its first %d (data in %s)", g->sector, g->site->member,
 		  ENTERPRISE_PAGE * ENTERPRISE_PAGES, g->sector_db);
 	return -1;
 }
@@ -4366,7 +3973,8 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 		/* Events go through the agency's gateway as the sector's
 		 * subsystem (docs/sectors.md "Events"); the gateway starts later,
 		 * and the sector retries until it answers. */
-		snprintf(client, sizeof(client), "%s/%s", g->m->id, g->m->subsystems[0].code);
+		/* its subsystem is named after the registry it runs */
+		snprintf(client, sizeof(client), "%s/%s", g->site->member, g->sector);
 		{
 			char *argv[] = { (char *)sector_bin, "serve", "--sector", (char *)g->sector,
 					 "--db", g->sector_db, "--listen", listen,
@@ -4386,7 +3994,7 @@ static int start_sectors(struct demo_state *st, const char *sector_bin)
 
 		if (g->sector == NULL)
 			continue;
-		snprintf(what, sizeof(what), "the %s sector of %s", g->sector, g->m->id);
+		snprintf(what, sizeof(what), "the %s sector of %s", g->sector, g->site->member);
 		if (wait_ready(g->sector_pid, what, g->sector_url, g->sector_log,
 			       g->sector_log_from, "listening on", start) != 0)
 			return -1;
@@ -4423,7 +4031,7 @@ static int private_dirs(const struct demo_paths *p)
 }
 
 /* port 0: the default (see initialised_port). */
-static int demo_up(const char *dir, unsigned port, struct demo_state *st)
+static int demo_up(const char *dir, unsigned port, const char *fed_file, struct demo_state *st)
 {
 	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
 	char consent_bin[PATH_MAX], id_bin[PATH_MAX], portal_bin[PATH_MAX];
@@ -4437,6 +4045,8 @@ static int demo_up(const char *dir, unsigned port, struct demo_state *st)
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
+	if (load_federation(st, fed_file) != 0)
+		return CLI_EXIT_USAGE;
 	if (demo_paths(dir, 1, p) != 0)
 		return CLI_EXIT_FAIL;
 	if (refuse_if_running(p) != 0)
@@ -4559,13 +4169,15 @@ static void print_up_summary(const struct demo_state *st)
 	printf("  conf      %s  (version %llu, signature verified)\n", p->conf,
 	       (unsigned long long)st->conf_version);
 	for (i = 0; i < N_MEMBERS; i++)
-		printf("  %-9s %-12s %s\n", i == 0 ? "members" : "", members[i].id, members[i].name);
-	printf("  %zu services, %zu grants\n", st->n_services, st->n_grants);
+		printf("  %-9s %-12s %s\n", i == 0 ? "members" : "", sites[i].member,
+		       member_name(st, sites[i].member));
+	printf("  %zu services, %zu grants  (from %s)\n", st->n_services, st->n_grants,
+	       st->fed_file);
 	for (i = 0; i < N_MEMBERS; i++) {
 		const struct demo_gateway *g = &st->gw[i];
 
 		printf("  %-9s %-12s consumer %s  gateway %s  (pid %ld, log %s)\n",
-		       i == 0 ? "gateways" : "", g->m->id, g->consumer_url, g->address,
+		       i == 0 ? "gateways" : "", g->site->member, g->consumer_url, g->address,
 		       (long)g->pid, g->log);
 	}
 	for (i = 0; i < N_MEMBERS; i++) {
@@ -4573,7 +4185,7 @@ static void print_up_summary(const struct demo_state *st)
 
 		if (g->sector != NULL)
 			printf("  %-9s %-12s unix:%s  ndx-sector %s, %s  (pid %ld, log %s)\n",
-			       i == 0 ? "backends" : "", g->m->id, g->sector_sock, g->sector,
+			       i == 0 ? "backends" : "", g->site->member, g->sector_sock, g->sector,
 			       g->sector_db, (long)g->sector_pid, g->sector_log);
 	}
 	printf("            (synthetic data seeded into %s)\n", p->sector);
@@ -4756,7 +4368,7 @@ static void print_try_exchange(const struct demo_state *st)
 	       "  (administrator of VPCP's, auditor of the others) or %s (administrator of\n"
 	       "  TCT's), password %s:\n", st->ops_pin[0], st->ops_pin[1], DEMO_PASSWORD);
 	for (size_t i = 0; i < N_MEMBERS; i++)
-		printf("  %-17s %s/console/\n", st->gw[i].m->id, st->gw[i].console_url);
+		printf("  %-17s %s/console/\n", st->gw[i].site->member, st->gw[i].console_url);
 	printf("The federation live, as the operator's monitoring service collects it from\n"
 	       "every gateway through the exchange (exchanges per second, errors by type,\n"
 	       "latency, the busiest services, each agency, each gateway up or down; add\n"
@@ -4848,7 +4460,7 @@ static pid_t start_traffic(const struct demo_state *st, const char *self)
 	return pid;
 }
 
-static int demo_run(const char *dir, unsigned port)
+static int demo_run(const char *dir, unsigned port, const char *fed_file)
 {
 	pid_t traffic = 0;
 	struct demo_state *st = calloc(1, sizeof(*st));
@@ -4878,9 +4490,9 @@ static int demo_run(const char *dir, unsigned port)
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != parent)
 			kill(getpid(), SIGTERM); /* it died before the line above */
 	}
-	rc = demo_up(dir, port, st);
+	rc = demo_up(dir, port, fed_file, st);
 	if (rc != CLI_EXIT_OK) {
-		free(st);
+		demo_state_free(st);
 		return rc;
 	}
 	print_up_summary(st);
@@ -4929,7 +4541,7 @@ static int demo_run(const char *dir, unsigned port)
 		waitpid(traffic, NULL, 0);
 	if (demo_down(st->paths.dir, 0) != CLI_EXIT_OK)
 		rc = CLI_EXIT_FAIL;
-	free(st);
+	demo_state_free(st);
 	return rc;
 }
 
@@ -5259,12 +4871,14 @@ int cmd_demo(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "port-base", required_argument, NULL, 'p' },
+		{ "federation", required_argument, NULL, 'f' },
 		{ "pin", required_argument, NULL, 'i' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sub, *dir = NULL, *pin = NULL, *out = NULL;
+	const char *fed_file = NDX_DEMO_FEDERATION_FILE;
 	long port = 0;
 	char *end;
 	int c, rc;
@@ -5303,6 +4917,11 @@ int cmd_demo(int argc, char **argv)
 			else
 				out = optarg;
 			break;
+		case 'f':
+			if (strcmp(sub, "up") != 0 && strcmp(sub, "run") != 0)
+				return cli_bad_option(demo_usage, argv);
+			fed_file = optarg;
+			break;
 		case 'p':
 			if (strcmp(sub, "down") == 0 || strcmp(sub, "id-token") == 0 ||
 			    strcmp(sub, "accounts") == 0)
@@ -5331,7 +4950,7 @@ int cmd_demo(int argc, char **argv)
 	if (strcmp(sub, "accounts") == 0)
 		return demo_accounts(dir);
 	if (strcmp(sub, "run") == 0)
-		return demo_run(dir, (unsigned)port);
+		return demo_run(dir, (unsigned)port, fed_file);
 	{
 		struct demo_state *st = calloc(1, sizeof(*st));
 
@@ -5339,13 +4958,13 @@ int cmd_demo(int argc, char **argv)
 			cli_error("out of memory");
 			return CLI_EXIT_FAIL;
 		}
-		rc = demo_up(dir, (unsigned)port, st);
+		rc = demo_up(dir, (unsigned)port, fed_file, st);
 		if (rc == CLI_EXIT_OK) {
 			print_up_summary(st);
 			print_try_exchange(st);
 			printf("Stop it with: ndx demo down --dir %s\n", st->paths.dir);
 		}
-		free(st);
+		demo_state_free(st);
 	}
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "cli_admin.h"
 #include "client.h"
+#include "federation_apply.h"
 #include "federation_plan.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -230,8 +231,9 @@ static int step_call(const json_t *step, const char **method, char *path, size_t
 	return 0;
 }
 
-/* Runs the steps in order; stops at the first refusal. */
-static int run_steps(const struct cli_api *api, const json_t *steps)
+/* Runs the steps in order; stops at the first refusal. Each change's line
+ * goes to report (NULL: none). */
+static int run_steps(const struct cli_api *api, const json_t *steps, FILE *report)
 {
 	char path[PATH_BUF], err[1024];
 	const json_t *step;
@@ -260,19 +262,18 @@ static int run_steps(const struct cli_api *api, const json_t *steps)
 		if (json_is_integer(json_object_get(out, "conf_version")))
 			version = json_integer_value(json_object_get(out, "conf_version"));
 		json_decref(out);
-		printf("%s\n", line);
+		if (report)
+			fprintf(report, "%s\n", line);
 	}
-	printf("applied %zu change%s", json_array_size(steps),
-	       json_array_size(steps) == 1 ? "" : "s");
+	if (!report)
+		return CLI_EXIT_OK;
+	fprintf(report, "applied %zu change%s", json_array_size(steps),
+		json_array_size(steps) == 1 ? "" : "s");
 	if (version >= 0)
-		printf(" (configuration version %lld)", (long long)version);
-	putchar('\n');
+		fprintf(report, " (configuration version %lld)", (long long)version);
+	fputc('\n', report);
 	return CLI_EXIT_OK;
 }
-
-/* Largest federation file read (the demo's, OpenAPI documents and all, is
- * about half a megabyte). */
-#define FED_FILE_MAX (64u * 1024u * 1024u)
 
 /* Prints why the file is refused, with the line when fed_line finds it. */
 static int refuse(const char *file, const json_t *doc, const char *text, size_t len,
@@ -287,21 +288,18 @@ static int refuse(const char *file, const json_t *doc, const char *text, size_t 
 	return CLI_EXIT_USAGE;
 }
 
-static int apply(const char *file, int dry_run, const char *registry, const char *token_file)
+int fed_apply_text(const struct cli_api *api, const char *file, const char *text, size_t len,
+		   int dry_run, FILE *report, size_t *changes)
 {
 	json_error_t jerr;
 	json_t *doc = NULL, *want = NULL, *have = NULL, *steps = NULL;
-	struct cli_api api = { 0 };
-	char err[2048], *text = NULL;
+	char err[2048];
 	const json_t *step;
-	size_t i, len = 0;
+	size_t i;
 	int rc = CLI_EXIT_USAGE;
 
-	if ((rc = ndx_file_read(file, FED_FILE_MAX, &text, &len)) != NDX_OK) {
-		cli_error("cannot read %s: %s", file, ndx_strerror(rc));
-		return CLI_EXIT_FAIL;
-	}
-	rc = CLI_EXIT_USAGE;
+	if (changes)
+		*changes = 0;
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		cli_error("%s:%d:%d: %s; nothing was applied", file, jerr.line, jerr.column,
@@ -312,11 +310,7 @@ static int apply(const char *file, int dry_run, const char *registry, const char
 		rc = refuse(file, doc, text, len, err);
 		goto out;
 	}
-	if (cli_api_open(&api, registry, token_file, 1) != 0) {
-		rc = CLI_EXIT_FAIL;
-		goto out;
-	}
-	if (!(have = fetch_state(&api))) {
+	if (!(have = fetch_state(api))) {
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
@@ -325,23 +319,46 @@ static int apply(const char *file, int dry_run, const char *registry, const char
 		goto out;
 	}
 	if (json_array_size(steps) == 0) {
-		printf("no changes: the registry already matches %s\n", file);
+		if (report)
+			fprintf(report, "no changes: the registry already matches %s\n", file);
 		rc = CLI_EXIT_OK;
 	} else if (dry_run) {
-		json_array_foreach(steps, i, step)
-			printf("%s\n", json_string_value(json_object_get(step, "line")));
-		printf("%zu change%s planned (dry run: nothing applied)\n", json_array_size(steps),
-		       json_array_size(steps) == 1 ? "" : "s");
+		if (report) {
+			json_array_foreach(steps, i, step)
+				fprintf(report, "%s\n",
+					json_string_value(json_object_get(step, "line")));
+			fprintf(report, "%zu change%s planned (dry run: nothing applied)\n",
+				json_array_size(steps), json_array_size(steps) == 1 ? "" : "s");
+		}
 		rc = CLI_EXIT_OK;
-	} else {
-		rc = run_steps(&api, steps);
+	} else if ((rc = run_steps(api, steps, report)) == CLI_EXIT_OK && changes) {
+		*changes = json_array_size(steps);
 	}
 out:
-	cli_api_close(&api);
 	json_decref(doc);
 	json_decref(want);
 	json_decref(have);
 	json_decref(steps);
+	return rc;
+}
+
+static int apply(const char *file, int dry_run, const char *registry, const char *token_file)
+{
+	struct cli_api api = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = ndx_file_read(file, FED_FILE_MAX, &text, &len)) != NDX_OK) {
+		cli_error("cannot read %s: %s", file, ndx_strerror(rc));
+		return CLI_EXIT_FAIL;
+	}
+	if (cli_api_open(&api, registry, token_file, 1) != 0) {
+		free(text);
+		return CLI_EXIT_FAIL;
+	}
+	rc = fed_apply_text(&api, file, text, len, dry_run, stdout, NULL);
+	cli_api_close(&api);
 	free(text);
 	return rc;
 }

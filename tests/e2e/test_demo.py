@@ -484,12 +484,11 @@ def test_registry_holds_the_federation(up):
     for (client, sid) in grants:
         if sid in ACCESS_LISTS:
             assert client == PORTAL, (client, sid)
-    # federation.json says the same, "*" standing for every service.
+    # federation.json says the same: the grants of the applied file are the registry's
+    # (an agreement's grant is not among them: the signed configuration takes it from
+    # the agreement).
     described = {(g["client"], g["service"]): sorted(g["methods"]) for g in fed["grants"]}
-    assert described[(PORTAL, "*")] == ["GET"]
-    for key, methods in described.items():
-        if key[1] != "*":
-            assert grants[key] == methods, key
+    assert described == grants
 
     # Gateways and the consent service are registered as federation.json has them.
     registered = up.api("/api/gateways")["gateways"]
@@ -502,15 +501,30 @@ def test_registry_holds_the_federation(up):
 
 
 def test_federation_file_matches_and_exports(up, tmp_path):
-    """deploy/demo/federation.json is the demo's federation (without the keys and
-    addresses each demo directory makes: gateways, consent service, id provider), and
-    an export of the running demo applies as a no-op (docs/federation-file.md)."""
+    """up brought the federation deploy/demo/federation.json declares up (without the
+    keys and addresses each demo directory makes: gateways, consent service, id
+    provider); the OpenAPI documents it holds are those the sector registries of this
+    build serve; an export of the running demo applies as a no-op
+    (docs/federation-file.md)."""
     token = up.dir / "registry" / "admin.token"
     common = ["--registry", up.url, "--token-file", token]
-    res = ok(run_ndx(up.build_dir, "federation", "apply",
-                     Path(__file__).resolve().parents[2] / "deploy" / "demo" / "federation.json",
-                     *common))
+    path = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "federation.json"
+    res = ok(run_ndx(up.build_dir, "federation", "apply", path, *common))
     assert res.stdout.startswith("no changes"), res.stdout
+    declared = json.loads(path.read_text())
+    sockets = {s["member"]: s["socket"] for s in up.fed["sectors"]}
+    documented = 0
+    for svc in declared["services"]:
+        member = "/".join(svc["id"].split("/")[:3])
+        if member not in sockets or svc["id"].split("/")[3] == "transparency":
+            continue
+        status, body = unix_get(sockets[member], "/openapi.json")
+        assert status == 200, (svc["id"], body[:200])
+        assert svc.get("openapi") == json.loads(body), (
+            f"{svc['id']}: its OpenAPI document in {path} is not the one its sector serves; "
+            "make the file again (docs/federation-file.md)")
+        documented += 1
+    assert documented == len(SECTOR_SERVICES) + sum(map(len, EXTRA_SERVICES.values()))
     out = tmp_path / "exported.json"
     ok(run_ndx(up.build_dir, "federation", "export", "--out", out, *common))
     exported = json.loads(out.read_text())
@@ -1409,6 +1423,59 @@ def test_demo_bad_arguments(build_dir, tmp_path):
     for word in ("PORT+40", "ndx-consent", "access list", "BHXH", "CSGT", "BNNMT", "PORT+60..70",
                  "gateway-console.md", "admin/officers"):
         assert word in res.stdout, word
+
+
+def test_demo_refuses_a_federation_file_it_cannot_run(build_dir, tmp_path):
+    """--federation FILE is checked whole before anything starts or is written: a file
+    the format refuses (docs/federation-file.md), a member the demo runs no gateway for,
+    a member it runs one for that the file leaves out, a service nothing in the demo
+    answers. Each is refused with exit 2, naming the file, and DIR is not made."""
+    demo_file = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "federation.json"
+    base = json.loads(demo_file.read_text())
+    logistics = "VN/COM/0100000088"
+
+    def without(doc, member):
+        keep = {}
+        for section, items in doc.items():
+            if not isinstance(items, list):
+                keep[section] = items
+                continue
+            keep[section] = [i for i in items if not any(
+                isinstance(v, str) and (v == member or v.startswith(member + "/"))
+                for v in i.values())]
+        return keep
+
+    stranger = json.loads(json.dumps(base))
+    stranger["members"].append({"id": "VN/COM/0100000077", "name": "Công ty Lạ"})
+    unserved = json.loads(json.dumps(base))
+    unserved["services"].append({"id": "VN/GOV/VPCP/portal/forms", "title": "Biểu mẫu"})
+    unknown_field = json.loads(json.dumps(base))
+    unknown_field["members"][0]["colour"] = "red"
+    cases = [
+        ("{\"format\": ", "federation.json:1:"),
+        (json.dumps(unknown_field, ensure_ascii=False), "members[0]"),
+        (json.dumps(stranger, ensure_ascii=False),
+         "member VN/COM/0100000077 has no gateway in the demo"),
+        (json.dumps(without(base, logistics), ensure_ascii=False),
+         f"the demo runs a gateway for {logistics}, which the file does not declare"),
+        (json.dumps(unserved, ensure_ascii=False),
+         "nothing in the demo answers service VN/GOV/VPCP/portal/forms"),
+    ]
+    for text, says in cases:
+        f = tmp_path / "federation.json"
+        f.write_text(text)
+        d = tmp_path / "dir"
+        res = run_ndx(build_dir, "demo", "up", "--dir", d, "--federation", f)
+        assert res.returncode == 2, (says, res.stdout, res.stderr)
+        assert says in res.stderr and str(f) in res.stderr, (says, res.stderr)
+        assert not d.exists(), says
+    res = run_ndx(build_dir, "demo", "up", "--dir", tmp_path / "dir", "--federation",
+                  tmp_path / "missing.json")
+    assert res.returncode == 2 and "cannot read the demo's federation file" in res.stderr
+    for sub in ("down", "accounts", "id-token"):
+        res = run_ndx(build_dir, "demo", sub, "--dir", tmp_path / "dir", "--federation",
+                      demo_file)
+        assert res.returncode == 2 and "usage: ndx demo" in res.stderr, (sub, res.stderr)
 
 
 def test_demo_run_stops_on_sigterm_when_make_dies(build_dir, demo):
