@@ -55,6 +55,29 @@ int ndx_buf_append(struct ndx_buf *b, const void *p, size_t n);
 /* ndx_buf_append of the string s without its NUL. */
 int ndx_buf_append_str(struct ndx_buf *b, const char *s);
 
+/* Appends the text printf would make of fmt and what follows, with the
+ * results of ndx_buf_append (NDX_EINVAL when the format fails); on failure b
+ * holds exactly what it held before. */
+int ndx_buf_appendf(struct ndx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Text built in many pieces and checked once at the end (an SQL statement,
+ * a query): each ndx_text_addf after a failure does nothing, and
+ * ndx_text_take says whether every piece went in. */
+struct ndx_text {
+	struct ndx_buf buf;
+	int rc; /* NDX_OK, or the first append's failure */
+};
+
+/* An empty text with no cap: only for text we build from bounded parts. */
+#define NDX_TEXT_INIT { NDX_BUF_INIT(NDX_BUF_NO_CAP), 0 }
+
+/* ndx_buf_appendf to t's buffer, unless an earlier piece failed. */
+void ndx_text_addf(struct ndx_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The whole text (the caller frees it; "" when nothing was added), or NULL
+ * when a piece failed or memory ran out; t is left empty either way. */
+char *ndx_text_take(struct ndx_text *t);
+
 /* Empties b (len 0, data[0] == '\0' when data is not NULL) but keeps its
  * memory and its cap, so that a buffer filled again and again (one per
  * retry, one per request) allocates once. */

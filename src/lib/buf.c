@@ -5,6 +5,8 @@
 #include "ndx/buf.h"
 
 #include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,88 @@ int ndx_buf_append_str(struct ndx_buf *b, const char *s)
 {
 	assert(s);
 	return ndx_buf_append(b, s, strlen(s));
+}
+
+static int buf_vappendf(struct ndx_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int buf_vappendf(struct ndx_buf *b, const char *fmt, va_list ap)
+{
+	size_t room = b->alloc > b->len ? b->alloc - b->len : 0;
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	/* Into the spare memory first: most pieces fit, one pass. */
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
+	if (n < 0) {
+		va_end(again);
+		if (b->data)
+			b->data[b->len] = '\0';
+		return NDX_EINVAL;
+	}
+	if ((size_t)n < room) {
+		va_end(again);
+		if ((size_t)n > b->max - b->len) {
+			b->data[b->len] = '\0';
+			return NDX_ETOOBIG;
+		}
+		b->len += (size_t)n;
+		return NDX_OK;
+	}
+	/* A truncated attempt wrote over the NUL after the data. */
+	if (b->data)
+		b->data[b->len] = '\0';
+	if ((size_t)n > b->max - b->len) {
+		va_end(again);
+		return NDX_ETOOBIG;
+	}
+	if (grow(b, b->len + (size_t)n + 1) != NDX_OK) {
+		va_end(again);
+		return NDX_ENOMEM;
+	}
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+	va_end(again);
+	b->len += (size_t)n;
+	return NDX_OK;
+}
+
+int ndx_buf_appendf(struct ndx_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	assert(b && fmt);
+	va_start(ap, fmt);
+	rc = buf_vappendf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void ndx_text_addf(struct ndx_text *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	assert(t && fmt);
+	if (t->rc != NDX_OK)
+		return;
+	va_start(ap, fmt);
+	t->rc = buf_vappendf(&t->buf, fmt, ap);
+	va_end(ap);
+}
+
+char *ndx_text_take(struct ndx_text *t)
+{
+	char *text;
+
+	assert(t);
+	if (t->rc != NDX_OK) {
+		ndx_buf_free(&t->buf);
+		t->rc = NDX_OK;
+		return NULL;
+	}
+	text = ndx_buf_steal(&t->buf, NULL);
+	return text ? text : strdup("");
 }
 
 void ndx_buf_reset(struct ndx_buf *b)

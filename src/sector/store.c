@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ndx/fold.h"
+#include "ndx/buf.h"
 #include "ndx/err.h"
 #include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
@@ -42,59 +43,6 @@ struct store {
 	int pg;
 };
 
-/* ---- a growing SQL text ------------------------------------------------- */
-
-struct sql {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void sql_add(struct sql *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sql_add(struct sql *s, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (s->failed)
-		return;
-	for (;;) {
-		size_t room = s->cap - s->len;
-		va_start(ap, fmt);
-		n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			s->failed = 1;
-			return;
-		}
-		if (s->p && (size_t)n < room) {
-			s->len += (size_t)n;
-			return;
-		}
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		while (cap < s->len + (size_t)n + 1)
-			cap *= 2;
-		char *p = realloc(s->p, cap);
-		if (!p) {
-			s->failed = 1;
-			return;
-		}
-		s->p = p;
-		s->cap = cap;
-	}
-}
-
-/* Returns the text (caller frees) or NULL after a failure. */
-static char *sql_take(struct sql *s)
-{
-	if (s->failed) {
-		free(s->p);
-		return NULL;
-	}
-	return s->p;
-}
-
 static const char *sql_type(enum col_type t)
 {
 	return t == COL_INT ? "INTEGER" : t == COL_REAL ? "REAL" : "TEXT";
@@ -109,29 +57,29 @@ static int exec_sql(sqlite3 *db, const char *sql)
 
 int store_schema_create(sqlite3 *db, const struct sector_def *def, int with_indexes)
 {
-	struct sql s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	char *text;
 	int rc;
 
-	sql_add(&s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	ndx_text_addf(&s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 		    "INSERT OR IGNORE INTO meta VALUES('sector', '%s');"
 		    "INSERT OR IGNORE INTO meta VALUES('schema', '1');",
 		def->name);
 	for (size_t i = 0; i < def->ntables; i++) {
 		const struct sector_table *t = &def->tables[i];
-		sql_add(&s, "CREATE TABLE IF NOT EXISTS %s(", t->name);
+		ndx_text_addf(&s, "CREATE TABLE IF NOT EXISTS %s(", t->name);
 		if (!t->key)
-			sql_add(&s, "id INTEGER PRIMARY KEY, ");
+			ndx_text_addf(&s, "id INTEGER PRIMARY KEY, ");
 		for (size_t j = 0; j < t->ncols; j++) {
 			const struct sector_column *c = &t->cols[j];
-			sql_add(&s, "%s %s%s, ", c->name, sql_type(c->type),
+			ndx_text_addf(&s, "%s %s%s, ", c->name, sql_type(c->type),
 				(c->flags & COL_REQUIRED) ? " NOT NULL" : "");
 			if (c->flags & COL_NAME)
-				sql_add(&s, "name_folded TEXT NOT NULL, ");
+				ndx_text_addf(&s, "name_folded TEXT NOT NULL, ");
 		}
-		sql_add(&s, "updated_at TEXT NOT NULL);");
+		ndx_text_addf(&s, "updated_at TEXT NOT NULL);");
 	}
-	if (!(text = sql_take(&s)))
+	if (!(text = ndx_text_take(&s)))
 		return NDX_ENOMEM;
 	rc = exec_sql(db, text);
 	free(text);
@@ -142,12 +90,12 @@ int store_schema_create(sqlite3 *db, const struct sector_def *def, int with_inde
 
 char *store_indexes_sql(const struct sector_def *def, int pg)
 {
-	struct sql s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 
 	for (size_t i = 0; i < def->ntables; i++) {
 		const struct sector_table *t = &def->tables[i];
 		if (t->key)
-			sql_add(&s, "CREATE UNIQUE INDEX IF NOT EXISTS %s_key ON %s(%s);", t->name,
+			ndx_text_addf(&s, "CREATE UNIQUE INDEX IF NOT EXISTS %s_key ON %s(%s);", t->name,
 				t->name, t->key);
 		for (size_t j = 0; j < t->ncols; j++) {
 			const struct sector_column *c = &t->cols[j];
@@ -157,16 +105,16 @@ char *store_indexes_sql(const struct sector_def *def, int pg)
 			 * that the first page of a common name is read in order
 			 * instead of sorting all who bear it. */
 			if ((c->flags & COL_NAME) && pg && t->key)
-				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded, %s);",
+				ndx_text_addf(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded, %s);",
 					t->name, t->name, t->key);
 			else if (c->flags & COL_NAME)
-				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded);",
+				ndx_text_addf(&s, "CREATE INDEX IF NOT EXISTS %s_name ON %s(name_folded);",
 					t->name, t->name);
 			/* A person looked up by name and birth date (a candidate
 			 * number, sec_verify.c): a common name alone matches
 			 * thousands in a national registry. */
 			if ((c->flags & COL_NAME) && sector_column_find(t, "birth_date"))
-				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name_birth ON "
+				ndx_text_addf(&s, "CREATE INDEX IF NOT EXISTS %s_name_birth ON "
 					    "%s(name_folded, birth_date);",
 					t->name, t->name);
 			/* And by name and address, for a record without a birth
@@ -176,15 +124,15 @@ char *store_indexes_sql(const struct sector_def *def, int pg)
 			 * outlasted the gateway's 10 s (bench/README.md
 			 * "Reconciliation at scale"). */
 			if ((c->flags & COL_NAME) && sector_column_find(t, "permanent_address"))
-				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_name_address ON "
+				ndx_text_addf(&s, "CREATE INDEX IF NOT EXISTS %s_name_address ON "
 					    "%s(name_folded, permanent_address);",
 					t->name, t->name);
 			if (c->flags & COL_FILTER)
-				sql_add(&s, "CREATE INDEX IF NOT EXISTS %s_%s ON %s(%s);", t->name,
+				ndx_text_addf(&s, "CREATE INDEX IF NOT EXISTS %s_%s ON %s(%s);", t->name,
 					c->name, t->name, c->name);
 		}
 	}
-	return sql_take(&s);
+	return ndx_text_take(&s);
 }
 
 int store_indexes_create(sqlite3 *db, const struct sector_def *def)
@@ -201,23 +149,23 @@ int store_indexes_create(sqlite3 *db, const struct sector_def *def)
 
 char *store_insert_sql(const struct sector_table *t)
 {
-	struct sql s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	size_t n = 0;
 
-	sql_add(&s, "INSERT INTO %s(", t->name);
+	ndx_text_addf(&s, "INSERT INTO %s(", t->name);
 	for (size_t j = 0; j < t->ncols; j++) {
-		sql_add(&s, "%s, ", t->cols[j].name);
+		ndx_text_addf(&s, "%s, ", t->cols[j].name);
 		n++;
 		if (t->cols[j].flags & COL_NAME) {
-			sql_add(&s, "name_folded, ");
+			ndx_text_addf(&s, "name_folded, ");
 			n++;
 		}
 	}
-	sql_add(&s, "updated_at) VALUES(");
+	ndx_text_addf(&s, "updated_at) VALUES(");
 	for (size_t j = 0; j < n; j++)
-		sql_add(&s, "?, ");
-	sql_add(&s, "?)");
-	return sql_take(&s);
+		ndx_text_addf(&s, "?, ");
+	ndx_text_addf(&s, "?)");
+	return ndx_text_take(&s);
 }
 
 /* ---- open / close ----------------------------------------------------------- */
@@ -435,12 +383,12 @@ void store_rollback(struct store_conn *c)
 
 /* ---- reads -------------------------------------------------------------------- */
 
-static void select_columns(struct sql *s, const struct sector_table *t)
+static void select_columns(struct ndx_text *s, const struct sector_table *t)
 {
-	sql_add(s, "SELECT %s", t->key ? "rowid" : "id");
+	ndx_text_addf(s, "SELECT %s", t->key ? "rowid" : "id");
 	for (size_t j = 0; j < t->ncols; j++)
-		sql_add(s, ", %s", t->cols[j].name);
-	sql_add(s, ", updated_at FROM %s", t->name);
+		ndx_text_addf(s, ", %s", t->cols[j].name);
+	ndx_text_addf(s, ", updated_at FROM %s", t->name);
 }
 
 static json_t *row_object(sqlite3_stmt *q, const struct sector_table *t)
@@ -489,7 +437,7 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q)
 
 int store_get(struct store_conn *c, const struct sector_table *t, const char *id, json_t **out)
 {
-	struct sql s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	sqlite3_stmt *q = NULL;
 	char *text;
 	int rc, step;
@@ -498,8 +446,8 @@ int store_get(struct store_conn *c, const struct sector_table *t, const char *id
 		return store_pg_get(c->pg, t, id, out);
 	*out = NULL;
 	select_columns(&s, t);
-	sql_add(&s, " WHERE %s = ?", t->key ? t->key : "id");
-	if (!(text = sql_take(&s)))
+	ndx_text_addf(&s, " WHERE %s = ?", t->key ? t->key : "id");
+	if (!(text = ndx_text_take(&s)))
 		return NDX_ENOMEM;
 	rc = prepare(c->db, text, &q);
 	free(text);
@@ -539,7 +487,7 @@ void store_prefix_upper(const char *p, char *out, size_t cap)
 int store_list(struct store_conn *c, const struct sector_table *t, const struct store_query *qy,
 	       json_t **out)
 {
-	struct sql s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	sqlite3_stmt *q = NULL;
 	char *text, upper[STORE_FOLDED_MAX];
 	int rc = NDX_OK, step, arg = 1, by_name = qy->name_prefix && *qy->name_prefix;
@@ -549,18 +497,18 @@ int store_list(struct store_conn *c, const struct sector_table *t, const struct 
 		return store_pg_list(c->pg, t, qy, out);
 	*out = NULL;
 	select_columns(&s, t);
-	sql_add(&s, " WHERE 1");
+	ndx_text_addf(&s, " WHERE 1");
 	if (by_name) {
 		store_prefix_upper(qy->name_prefix, upper, sizeof upper);
-		sql_add(&s, " AND name_folded >= ?");
+		ndx_text_addf(&s, " AND name_folded >= ?");
 		if (*upper)
-			sql_add(&s, " AND name_folded < ?");
+			ndx_text_addf(&s, " AND name_folded < ?");
 	}
 	for (size_t i = 0; i < qy->nfilters; i++)
-		sql_add(&s, " AND %s = ?", qy->filter_cols[i]);
-	sql_add(&s, by_name ? " ORDER BY name_folded, rowid" : " ORDER BY rowid");
-	sql_add(&s, " LIMIT ? OFFSET ?");
-	if (!(text = sql_take(&s)))
+		ndx_text_addf(&s, " AND %s = ?", qy->filter_cols[i]);
+	ndx_text_addf(&s, by_name ? " ORDER BY name_folded, rowid" : " ORDER BY rowid");
+	ndx_text_addf(&s, " LIMIT ? OFFSET ?");
+	if (!(text = ndx_text_take(&s)))
 		return NDX_ENOMEM;
 	rc = prepare(c->db, text, &q);
 	free(text);
@@ -717,7 +665,7 @@ int store_insert_db(sqlite3 *db, const struct sector_table *t, const json_t *row
 int store_put(struct store_conn *c, const struct sector_table *t, const char *id,
 	      const json_t *row, char *out_id, size_t cap)
 {
-	struct sql s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	sqlite3_stmt *q = NULL;
 	char *text, now[NDX_TIME_TEXT_LEN], folded[STORE_FOLDED_MAX];
 	const char *key_value = NULL;
@@ -754,14 +702,14 @@ int store_put(struct store_conn *c, const struct sector_table *t, const char *id
 	if (!id) {
 		text = store_insert_sql(t);
 	} else {
-		sql_add(&s, "UPDATE %s SET ", t->name);
+		ndx_text_addf(&s, "UPDATE %s SET ", t->name);
 		for (size_t j = 0; j < t->ncols; j++) {
-			sql_add(&s, "%s = ?, ", t->cols[j].name);
+			ndx_text_addf(&s, "%s = ?, ", t->cols[j].name);
 			if (t->cols[j].flags & COL_NAME)
-				sql_add(&s, "name_folded = ?, ");
+				ndx_text_addf(&s, "name_folded = ?, ");
 		}
-		sql_add(&s, "updated_at = ? WHERE %s = ?", t->key ? t->key : "id");
-		text = sql_take(&s);
+		ndx_text_addf(&s, "updated_at = ? WHERE %s = ?", t->key ? t->key : "id");
+		text = ndx_text_take(&s);
 	}
 	if (!text)
 		return NDX_ENOMEM;

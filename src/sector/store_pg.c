@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "ndx/buf.h"
 #include "ndx/err.h"
 #include "ndx/fold.h"
 #include "ndx/sqldb.h"
@@ -427,61 +428,12 @@ void store_pg_rollback(struct store_pg *p)
 
 /* ---- reads ------------------------------------------------------------------------- */
 
-struct text {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void add(struct text *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct text *s, const char *fmt, ...)
+static void select_columns(struct ndx_text *s, const struct sector_table *t)
 {
-	va_list ap;
-
-	if (s->failed)
-		return;
-	for (;;) {
-		size_t room = s->cap - s->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			s->failed = 1;
-			return;
-		}
-		if (s->p && (size_t)n < room) {
-			s->len += (size_t)n;
-			return;
-		}
-		size_t cap = s->cap ? s->cap * 2 : 512;
-		while (cap < s->len + (size_t)n + 1)
-			cap *= 2;
-		char *np = realloc(s->p, cap);
-		if (!np) {
-			s->failed = 1;
-			return;
-		}
-		s->p = np;
-		s->cap = cap;
-	}
-}
-
-static char *take(struct text *s)
-{
-	if (s->failed) {
-		free(s->p);
-		return NULL;
-	}
-	return s->p;
-}
-
-static void select_columns(struct text *s, const struct sector_table *t)
-{
-	add(s, "SELECT %s", t->key ? t->key : "id");
+	ndx_text_addf(s, "SELECT %s", t->key ? t->key : "id");
 	for (size_t j = 0; j < t->ncols; j++)
-		add(s, ", %s", t->cols[j].name);
-	add(s, ", updated_at FROM %s", t->name);
+		ndx_text_addf(s, ", %s", t->cols[j].name);
+	ndx_text_addf(s, ", updated_at FROM %s", t->name);
 }
 
 static json_t *row_object(const PGresult *res, int r, const struct sector_table *t)
@@ -522,7 +474,7 @@ static int id_number(const char *id, long long *n)
 
 int store_pg_get(struct store_pg *p, const struct sector_table *t, const char *id, json_t **out)
 {
-	struct text s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	const char *params[1] = { id };
 	PGresult *res;
 	char *sql;
@@ -533,8 +485,8 @@ int store_pg_get(struct store_pg *p, const struct sector_table *t, const char *i
 	if (!t->key && !id_number(id, &n))
 		return NDX_ENOTFOUND;
 	select_columns(&s, t);
-	add(&s, " WHERE %s = $1", t->key ? t->key : "id");
-	if (!(sql = take(&s)))
+	ndx_text_addf(&s, " WHERE %s = $1", t->key ? t->key : "id");
+	if (!(sql = ndx_text_take(&s)))
 		return NDX_ENOMEM;
 	rc = run(p, "get", sql, 1, params, &res);
 	free(sql);
@@ -585,7 +537,7 @@ static int like_prefix(const char *p, char *out, size_t cap)
 int store_pg_list(struct store_pg *p, const struct sector_table *t, const struct store_query *q,
 		  json_t **out)
 {
-	struct text s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	const char *params[STORE_MAX_FILTERS + 4];
 	char pattern[2 * STORE_FOLDED_MAX + 2], limit[24], offset[24];
 	const char *order = t->key ? t->key : "id";
@@ -600,7 +552,7 @@ int store_pg_list(struct store_pg *p, const struct sector_table *t, const struct
 	if (by_name && !utf8_valid(q->name_prefix))
 		return (*out = json_array()) ? NDX_OK : NDX_ENOMEM;
 	select_columns(&s, t);
-	add(&s, " WHERE true");
+	ndx_text_addf(&s, " WHERE true");
 	if (by_name) {
 		/* LIKE 'prefix%' in the "C" collation: the planner makes it
 		 * the byte range of SQLite's store (>= prefix, < the next
@@ -609,22 +561,22 @@ int store_pg_list(struct store_pg *p, const struct sector_table *t, const struct
 		if (like_prefix(q->name_prefix, pattern, sizeof pattern))
 			return NDX_ETOOBIG;
 		params[n++] = pattern;
-		add(&s, " AND name_folded LIKE $%d", n);
+		ndx_text_addf(&s, " AND name_folded LIKE $%d", n);
 	}
 	for (size_t i = 0; i < q->nfilters && i < STORE_MAX_FILTERS; i++) {
 		params[n++] = q->filter_values[i];
-		add(&s, " AND %s = $%d", q->filter_cols[i], n);
+		ndx_text_addf(&s, " AND %s = $%d", q->filter_cols[i], n);
 	}
 	snprintf(limit, sizeof limit, "%zu", q->limit);
 	snprintf(offset, sizeof offset, "%zu", q->offset);
 	params[n++] = limit;
 	params[n++] = offset;
 	if (by_name)
-		add(&s, " ORDER BY name_folded, %s", order);
+		ndx_text_addf(&s, " ORDER BY name_folded, %s", order);
 	else
-		add(&s, " ORDER BY %s", order);
-	add(&s, " LIMIT $%d OFFSET $%d", n - 1, n);
-	if (!(sql = take(&s)))
+		ndx_text_addf(&s, " ORDER BY %s", order);
+	ndx_text_addf(&s, " LIMIT $%d OFFSET $%d", n - 1, n);
+	if (!(sql = ndx_text_take(&s)))
 		return NDX_ENOMEM;
 	rc = run(p, "list", sql, n, params, &res);
 	free(sql);
@@ -816,30 +768,30 @@ static int row_params(const struct sector_table *t, const json_t *row, const cha
  * for an UPDATE the key last. malloc'd, NULL on no memory. */
 static char *put_sql(const struct sector_table *t, int update, int n)
 {
-	struct text s = { 0 };
+	struct ndx_text s = NDX_TEXT_INIT;
 	int k = 0;
 
 	if (!update) {
-		add(&s, "INSERT INTO %s(", t->name);
+		ndx_text_addf(&s, "INSERT INTO %s(", t->name);
 		for (size_t j = 0; j < t->ncols; j++) {
-			add(&s, "%s, ", t->cols[j].name);
+			ndx_text_addf(&s, "%s, ", t->cols[j].name);
 			if (t->cols[j].flags & COL_NAME)
-				add(&s, "name_folded, ");
+				ndx_text_addf(&s, "name_folded, ");
 		}
-		add(&s, "updated_at) VALUES(");
+		ndx_text_addf(&s, "updated_at) VALUES(");
 		for (int i = 1; i < n; i++)
-			add(&s, "$%d, ", i);
-		add(&s, "$%d)%s", n, t->key ? "" : " RETURNING id");
-		return take(&s);
+			ndx_text_addf(&s, "$%d, ", i);
+		ndx_text_addf(&s, "$%d)%s", n, t->key ? "" : " RETURNING id");
+		return ndx_text_take(&s);
 	}
-	add(&s, "UPDATE %s SET ", t->name);
+	ndx_text_addf(&s, "UPDATE %s SET ", t->name);
 	for (size_t j = 0; j < t->ncols; j++) {
-		add(&s, "%s = $%d, ", t->cols[j].name, ++k);
+		ndx_text_addf(&s, "%s = $%d, ", t->cols[j].name, ++k);
 		if (t->cols[j].flags & COL_NAME)
-			add(&s, "name_folded = $%d, ", ++k);
+			ndx_text_addf(&s, "name_folded = $%d, ", ++k);
 	}
-	add(&s, "updated_at = $%d WHERE %s = $%d", k + 1, t->key ? t->key : "id", k + 2);
-	return take(&s);
+	ndx_text_addf(&s, "updated_at = $%d WHERE %s = $%d", k + 1, t->key ? t->key : "id", k + 2);
+	return ndx_text_take(&s);
 }
 
 int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *id,
@@ -960,7 +912,7 @@ int store_pg_bulk_open(const char *conninfo, const struct sector_def *def,
 	for (size_t i = 0; i < def->ntables; i++) {
 		const struct sector_table *t = &def->tables[i];
 		struct copy *c = &b->copy[i];
-		struct text s = { 0 };
+		struct ndx_text s = NDX_TEXT_INIT;
 		char name[300];
 		PGresult *res;
 
@@ -975,14 +927,14 @@ int store_pg_bulk_open(const char *conninfo, const struct sector_def *def,
 			rc = NDX_ENOMEM;
 			goto fail;
 		}
-		add(&s, "COPY %s(", t->name);
+		ndx_text_addf(&s, "COPY %s(", t->name);
 		for (size_t j = 0; j < t->ncols; j++) {
-			add(&s, "%s, ", t->cols[j].name);
+			ndx_text_addf(&s, "%s, ", t->cols[j].name);
 			if (t->cols[j].flags & COL_NAME)
-				add(&s, "name_folded, ");
+				ndx_text_addf(&s, "name_folded, ");
 		}
-		add(&s, "updated_at) FROM STDIN");
-		if (!(text = take(&s))) {
+		ndx_text_addf(&s, "updated_at) FROM STDIN");
+		if (!(text = ndx_text_take(&s))) {
 			rc = NDX_ENOMEM;
 			goto fail;
 		}

@@ -1,7 +1,7 @@
 /* Unit tests for include/ndx/buf.h, the growable capped buffer every
  * network body and text builder uses: growth, the cap to the byte, the
- * distinct "too big", steal, reuse, empty appends and appends whose size
- * arithmetic would overflow. */
+ * distinct "too big", steal, reuse, empty appends, appends whose size
+ * arithmetic would overflow, formatted appends and text checked once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,6 +248,76 @@ static void test_overflowing_sizes_are_too_big(void **state)
 	ndx_buf_free(&b);
 }
 
+/* ndx_buf_appendf: a piece that fits the spare memory, one that makes the
+ * buffer grow (the second vsnprintf pass), the cap to the byte, and a
+ * refused piece leaving the text as it was, NUL included. */
+static void test_appendf(void **state)
+{
+	struct ndx_buf b;
+	char big[5000];
+
+	(void)state;
+	ndx_buf_init(&b, 6000);
+	assert_int_equal(ndx_buf_appendf(&b, "%s-%d", "row", 42), NDX_OK);
+	assert_string_equal(b.data, "row-42");
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(ndx_buf_appendf(&b, "[%s]", big), NDX_OK);
+	assert_int_equal(b.len, 6 + 2 + 4999);
+	assert_int_equal(b.data[6], '[');
+	assert_int_equal(b.data[b.len - 1], ']');
+	assert_int_equal(b.data[b.len], '\0');
+	/* 6000 - 5007 = 993 bytes left: 993 fit, 994 do not. */
+	assert_int_equal(ndx_buf_appendf(&b, "%.*s", 994, big), NDX_ETOOBIG);
+	assert_int_equal(b.len, 5007);
+	assert_int_equal(b.data[b.len], '\0');
+	assert_int_equal(ndx_buf_appendf(&b, "%.*s", 993, big), NDX_OK);
+	assert_int_equal(b.len, 6000);
+	assert_int_equal(ndx_buf_appendf(&b, "%s", ""), NDX_OK);
+	assert_int_equal(ndx_buf_appendf(&b, "%c", 'y'), NDX_ETOOBIG);
+	assert_int_equal(b.len, 6000);
+	assert_int_equal(b.data[b.len], '\0');
+	ndx_buf_free(&b);
+
+	/* A refusal that happens in the spare memory (the first pass was
+	 * truncated over the NUL): restored. */
+	ndx_buf_init(&b, 10);
+	assert_int_equal(ndx_buf_appendf(&b, "abc"), NDX_OK);
+	assert_int_equal(ndx_buf_appendf(&b, "%s", "12345678"), NDX_ETOOBIG);
+	assert_string_equal(b.data, "abc");
+	ndx_buf_free(&b);
+}
+
+/* ndx_text: the first failure sticks, and take then gives NULL with the
+ * memory freed (valgrind and ASan check that); a text with no failure is
+ * the concatenation; a text never added to is "". */
+static void test_text(void **state)
+{
+	struct ndx_text t = NDX_TEXT_INIT, small = { NDX_BUF_INIT(4), 0 };
+	char *s;
+
+	(void)state;
+	ndx_text_addf(&t, "SELECT %s FROM %s", "id", "citizens");
+	ndx_text_addf(&t, " WHERE id = %d", 7);
+	s = ndx_text_take(&t);
+	assert_non_null(s);
+	assert_string_equal(s, "SELECT id FROM citizens WHERE id = 7");
+	free(s);
+	s = ndx_text_take(&t);
+	assert_non_null(s);
+	assert_string_equal(s, "");
+	free(s);
+
+	ndx_text_addf(&small, "ab");
+	ndx_text_addf(&small, "cde");
+	assert_int_equal(small.rc, NDX_ETOOBIG);
+	ndx_text_addf(&small, "f");
+	assert_int_equal(small.buf.len, 2);
+	assert_null(ndx_text_take(&small));
+	assert_null(small.buf.data);
+	assert_int_equal(small.rc, NDX_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +332,8 @@ int main(void)
 		cmocka_unit_test(test_reuse_after_reset),
 		cmocka_unit_test(test_overflowing_sizes_are_too_big),
 		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_appendf),
+		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
