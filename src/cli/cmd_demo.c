@@ -3381,10 +3381,13 @@ static int start_portal(struct demo_state *st, const char *bin)
 			"payment", "orders_service", ORDERS_SERVICE, "banks", "name", BANK_NAME,
 			"url", bank_page);
 	/* The data marketplace: the registry's /dsp and /market endpoints,
-	 * with the members' credentials (market_credentials). */
+	 * with the members' credentials (market_credentials), and the anchor
+	 * a usage statement's signer key is checked against (docs/portal.md
+	 * "The marketplace"). */
 	if (cfg)
-		json_object_set_new(cfg, "market", json_pack("{ssss}", "registry_url", st->url,
-							     "credentials_dir", creds));
+		json_object_set_new(cfg, "market", json_pack("{ssssss}", "registry_url", st->url,
+							     "credentials_dir", creds, "anchor",
+							     st->paths.anchor));
 	/* The public holidays the deadlines skip (deploy/holidays-vn.txt). */
 	if (cfg)
 		json_object_set_new(cfg, "holidays_file", json_string(NDX_HOLIDAYS_FILE));

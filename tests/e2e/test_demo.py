@@ -19,6 +19,7 @@ company) hold agreements negotiated at up on the address check and the business-
 feed, whose grants carry their calls."""
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -645,6 +646,52 @@ def test_enterprises_buy_in_the_marketplace(up):
              if f"X-Road-Client: {BUYERS[LOGISTICS]}" in ln]
     assert line.startswith("curl -s -H") and f"Ndx-Purpose: {MARKET_PURPOSE}" in line
     assert up.gws[LOGISTICS]["consumer_url"] + "/r1/" in line
+
+
+def test_a_usage_statement_checks_in_the_demo_portal(up):
+    """The demo's portal has the registry's anchor (market.anchor), so an officer of a
+    party checks a usage statement there (docs/portal.md "The marketplace"): the
+    population registry's gateway states the bank's use of the address check (the
+    calls of the test above), BCA's officer finds it verified, and an altered copy
+    refused."""
+    fed, bca = up.fed, up.gws["VN/GOV/BCA"]
+    r = requests.get(up.url + "/market/negotiations", timeout=10,
+                     headers={"Authorization": "Bearer " + market_token(up, BANK)})
+    aid, = [n["agreement_id"] for n in r.json()["negotiations"]
+            if n["client"] == BUYERS[BANK] and n["service"] == VERIFY
+            and n["agreement_state"] == "active"]
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    period = ["--from", (now - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "--to", (now + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    key = Path(bca["sign_pub"]).with_name("sign.key")
+    for _ in range(100):  # until the last calls are under a signed tree head
+        res = run_ndx(up.build_dir, "market", "statement", "--db",
+                      Path(bca["data_dir"]) / "msglog.db", "--key", key, "--conf",
+                      Path(bca["data_dir"]) / "conf", "--anchor", fed["registry"]["anchor"],
+                      "--agreement", aid, *period)
+        if "not under a signed tree head yet" not in res.stderr:
+            break
+        time.sleep(0.2)
+    assert res.returncode == 0, res.stderr
+    statement = json.loads(res.stdout)
+    assert statement["count"] >= 2, statement
+    portal = fed["apps"]["portal"]["url"]
+    s = requests.Session()
+    tok = s.get(portal + "/auth/officer", timeout=10).json()["csrf"]
+    r = s.post(portal + "/auth/officer", json={"username": "canbo.bca",
+                                               "password": "ndx-demo-2026"},
+               headers={"X-CSRF-Token": tok}, timeout=30)
+    assert r.status_code == 200, r.text
+    csrf = {"X-CSRF-Token": r.json()["csrf"]}
+    check = portal + "/api/market/statements/check"
+    r = s.post(check, json={"statement": statement}, headers=csrf, timeout=30)
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert v["verified"] is True and v["agreement"] == aid and v["side"] == "provider", v
+    assert v["count"] == statement["count"] and v["signer"].startswith("VN/GOV/BCA/")
+    forged = dict(statement, count=statement["count"] + 1)
+    r = s.post(check, json={"statement": forged}, headers=csrf, timeout=30)
+    assert r.status_code == 200 and r.json()["verified"] is False and r.json()["reason"]
 
 
 BULK = {"VN/GOV/BCA/population/households": ["public-service"],
