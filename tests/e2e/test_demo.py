@@ -1598,7 +1598,11 @@ def test_testservice_reports_what_it_received(build_dir, tmp_path):
                 assert time.monotonic() < deadline, err_path.read_text()
                 time.sleep(0.05)
         assert h.status_code == 200 and h.json() == {"status": "ok", "service": "dịch vụ thử"}
-        assert f"ndx testservice: listening on {url}" in err_path.read_text()
+        # The server answers as soon as it listens, a moment before the line is written.
+        deadline = time.monotonic() + 10
+        while f"ndx testservice: listening on {url}" not in err_path.read_text():
+            assert time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.05)
 
         body = "xin chào".encode() * 100
         resp = requests.post(url + "/a%2Fb/c?x=1&y=%C3%A9", data=body, timeout=5, headers={
