@@ -1,8 +1,10 @@
 """A real ndx federation on loopback for the gateway end-to-end tests, built only with
 the shipped binaries and documented interfaces (docs/gateway.md, docs/protocol.md,
-docs/registry-api.md): a registry (conftest's Registry), three members registered
-with the `ndx` CLI, one ndx-gateway per member, and recording provider systems
-(backends.py). Also the protocol pieces a test needs to check a gateway from the
+docs/registry-api.md, docs/federation-file.md): a registry (conftest's Registry), the
+federation file federation.json beside this one (members, subsystems, services, grants)
+applied with `ndx federation apply`, one ndx-gateway per member registered with
+`ndx gateway add` (its keys and certificate are made per run), and recording provider
+systems (backends.py). Also the protocol pieces a test needs to check a gateway from the
 outside: the canonical hashes, the batch signature object and a Python client that
 speaks to a gateway port as a member gateway would.
 
@@ -51,13 +53,15 @@ CLI_TIMEOUT = 30
 BCA, BTC, BHXH = "VN/GOV/BCA", "VN/GOV/BTC", "VN/GOV/BHXH"
 POPULATION, TAX, INSURANCE = BCA + "/population", BTC + "/tax", BHXH + "/insurance"
 CITIZENS, ECHO = POPULATION + "/citizens", POPULATION + "/echo"
-MEMBER_NAMES = {BCA: "Bộ Công an", BTC: "Bộ Tài chính", BHXH: "Bảo hiểm xã hội Việt Nam"}
-CITIZENS_OPENAPI = {
-    "openapi": "3.0.3",
-    "info": {"title": "Tra cứu công dân", "version": "1.0"},
-    "paths": {"/citizens/{id}": {"get": {"summary": "Một công dân",
-                                         "responses": {"200": {"description": "ok"}}}}},
-}
+
+# The federation's declarative part, as data (docs/federation-file.md): what the ids
+# above name, with the members' names, the services and the grants. Federation applies
+# it before it registers the gateways; test_gateway.py checks that it declares what the
+# constants here and the docstring say, and that it still matches the running registry.
+FEDERATION_FILE = Path(__file__).resolve().parent / "federation.json"
+FEDERATION = json.loads(FEDERATION_FILE.read_text(encoding="utf-8"))
+MEMBER_NAMES = {m["id"]: m["name"] for m in FEDERATION["members"]}
+CITIZENS_OPENAPI = next(s["openapi"] for s in FEDERATION["services"] if s["id"] == CITIZENS)
 
 
 from conftest import free_port  # noqa: E402,F401  (one allocator for the whole run)
@@ -408,9 +412,9 @@ def start_registry_same_port(registry):
 
 
 class Federation:
-    """Registers the members, subsystems, services, gateways and grants through the
-    `ndx` CLI against `registry` (a started conftest Registry), writes the gateway
-    configuration files and starts the gateways."""
+    """Applies FEDERATION_FILE (members, subsystems, services, grants) and registers the
+    gateways through the `ndx` CLI against `registry` (a started conftest Registry),
+    writes the gateway configuration files and starts the gateways."""
 
     def __init__(self, build_dir, registry, workdir, max_body=65536, echo_timeout_ms=1500,
                  conf_refresh_s=1, peer_timeout_ms=8000, placement=None, backend_host=None,
@@ -486,22 +490,14 @@ class Federation:
         return self
 
     def _register_and_start(self, exe):
-        openapi = self.workdir / "citizens.openapi.json"
-        openapi.write_text(json.dumps(CITIZENS_OPENAPI, ensure_ascii=False))
-        for member, name in MEMBER_NAMES.items():
-            self.ndx("member", "add", member, "--name", name)
-        for sub in (POPULATION, TAX, INSURANCE):
-            self.ndx("subsystem", "add", sub)
-        self.ndx("service", "add", CITIZENS, "--title", "Tra cứu công dân", "--openapi", openapi)
-        self.ndx("service", "add", ECHO, "--title", "Echo")
+        # Members, subsystems, services and grants: one apply of the file. It has no
+        # `gateways` section, so apply leaves the gateways alone; they are registered
+        # after it, each with the keys and certificate made for this run.
+        self.ndx("federation", "apply", FEDERATION_FILE)
         ports = {n: (free_port(), free_port()) for n in ("BCA", "BTC", "BHXH")}
         for n, member in (("BCA", BCA), ("BTC", BTC), ("BHXH", BHXH)):
             self.register_gateway(n, member, "gw1", ports[n][1])
         self.register_gateway("BTC_gw2", BTC, "gw2", free_port())
-        self.ndx("grant", "add", "--client", TAX, "--service", CITIZENS, "--method", "GET",
-                 "--path", "/citizens/*")
-        self.ndx("grant", "add", "--client", TAX, "--service", ECHO, "--method", "GET",
-                 "--method", "POST")
         limits = {"max_body": self.max_body, "threads": 4,
                   "peer_timeout_ms": self.peer_timeout_ms, "connect_timeout_ms": 1000,
                   "clock_skew_s": 300}

@@ -185,6 +185,44 @@ def test_python_reference_matches_pinned_hash_vectors():
     F.verify_signature_object(F.compact(obj), raw, obj["key_id"], h)
 
 
+# ---- the fixture's federation file (federation.json, docs/federation-file.md) --------------
+
+def test_the_federation_file_declares_what_the_fixture_names():
+    """federation.json holds the members, subsystems, services and grants that
+    federation.py's constants and docstring name, and no gateways (made per run)."""
+    doc = F.FEDERATION
+    assert set(doc) == {"format", "members", "subsystems", "services", "grants"}, set(doc)
+    assert doc["format"] == "ndx-federation/1"
+    assert [m["id"] for m in doc["members"]] == [BCA, BTC, F.BHXH]
+    assert all(m["name"].strip() for m in doc["members"])
+    assert [s["id"] for s in doc["subsystems"]] == [POPULATION, TAX, INSURANCE]
+    services = {s["id"]: s for s in doc["services"]}
+    assert list(services) == [CITIZENS, ECHO]
+    # Neither is personal (no purposes to send); only citizens has a document, whose
+    # one path is the one the citizens grant and backend serve.
+    assert not any(s.get("personal") or s.get("purposes") for s in services.values())
+    assert list(F.CITIZENS_OPENAPI["paths"]) == ["/citizens/{id}"]
+    assert "openapi" not in services[ECHO]
+    grants = [(g["client"], g["service"], sorted(g["methods"]), sorted(g.get("paths", ["*"])))
+              for g in doc["grants"]]
+    assert grants == [(TAX, CITIZENS, ["GET"], ["/citizens/*"]),
+                      (TAX, ECHO, ["GET", "POST"], ["*"])], grants
+
+
+def test_the_federation_file_still_matches_the_running_registry(fed):
+    """Applied again to the running federation (gateways registered after it), the file
+    changes nothing: the registry holds exactly what it declares, and apply leaves the
+    gateways, a section the file leaves out, alone."""
+    version = fed.registry.conf_version()
+    for extra in ((), ("--dry-run",)):
+        res = fed.ndx("federation", "apply", F.FEDERATION_FILE, *extra)
+        assert res.stdout == \
+            f"no changes: the registry already matches {F.FEDERATION_FILE}\n", res.stdout
+    assert fed.registry.conf_version() == version
+    assert {(g["member"], g["code"]) for g in fed.conf()["gateways"]} == \
+        {(BCA, "gw1"), (BTC, "gw1"), (F.BHXH, "gw1"), (BTC, "gw2")}
+
+
 # ---- permitted exchanges -------------------------------------------------------------------
 
 def test_permitted_get_exchange_is_signed_and_verifiable(fed):
