@@ -14,6 +14,7 @@
 #include "ndx/bearer.h"
 #include "reg_console.h"
 #include "reg_market.h"
+#include "reg_market_store.h"
 #include "reg_witness.h"
 
 #include <openssl/crypto.h>
@@ -654,6 +655,19 @@ static const char *role_refusal(struct api *api, const struct ndx_http_req *req,
 		       "consent services and the audit trail only";
 	}
 	if (strcmp(w->role, "agency") == 0 && w->member[0]) {
+		if (get && clen == 6 && strncmp(rest, "market", 6) == 0) {
+			/* Negotiations are between two members: the other
+			 * members' are not theirs to read (a member credential
+			 * sees only its own, docs/marketplace.md). */
+			const char *q = ndx_http_query_arg(req, "member");
+			char owner[NDX_ID_TEXT_MAX];
+
+			return q && member_of(q, strlen(q), NDX_ID_MEMBER, owner) == 0 &&
+					       strcmp(owner, w->member) == 0
+				       ? NULL
+				       : "an agency administrator reads only their own member's "
+					 "marketplace (member=their member)";
+		}
 		if (get)
 			return (clen == 9 && strncmp(rest, "officials", 9) == 0) ||
 					       (clen == 5 && strncmp(rest, "audit", 5) == 0)
@@ -2926,6 +2940,81 @@ static void route_subscriptions(struct call *c, const char *sub)
 	}
 }
 
+/* ---- the marketplace as officials read it ------------------------------------------------- */
+
+/* The datasets in rows whose provider is member (all for NULL), each with
+ * its offers (from all, the offer rows) as "offers". Returns a new array
+ * or NULL. */
+static json_t *datasets_with_offers(json_t *rows, json_t *all, const char *member)
+{
+	json_t *out = json_array(), *row, *offer;
+	size_t i, j;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(rows, i, row) {
+		const char *id = json_string_value(json_object_get(row, "id"));
+		const char *provider = json_string_value(json_object_get(row, "provider"));
+		json_t *offers = json_array();
+
+		if (!id || (member && (!provider || strcmp(provider, member) != 0))) {
+			json_decref(offers);
+			continue;
+		}
+		json_array_foreach(all, j, offer) {
+			const char *ds = json_string_value(json_object_get(offer, "dataset"));
+			if (ds && strcmp(ds, id) == 0)
+				json_array_append(offers, offer);
+		}
+		json_object_set_new(row, "offers", offers);
+		json_array_append(out, row);
+	}
+	return out;
+}
+
+/* GET /api/market/datasets[?member=ID] and GET
+ * /api/market/negotiations[?member=ID] (docs/registry-api.md "The
+ * marketplace in the management API"): the catalogue with every offer,
+ * and the negotiations with their agreements, of one member (the provider
+ * of a dataset; either party of a negotiation) or of all. Read only: the
+ * marketplace's changes are the members' own, under /dsp and /market. */
+static void market_reads(struct call *c, const char *sub)
+{
+	char canon[NDX_ID_TEXT_MAX];
+	struct store *st = c->api->cfg.st;
+	json_t *rows = NULL, *offers = NULL, *out = NULL;
+	const char *member, *name;
+	int bad, rc;
+
+	if (!sub || (strcmp(sub, "datasets") != 0 && strcmp(sub, "negotiations") != 0)) {
+		ndx_http_resp_error(c->resp, 404, "Client.NotFound", "no such path", c->req->path);
+		return;
+	}
+	if (!is_get(c->req->method)) {
+		method_not_allowed(c->resp, "GET, HEAD");
+		return;
+	}
+	member = query_id(c, "member", NDX_ID_MEMBER, canon, &bad);
+	if (bad)
+		return;
+	store_lock(st);
+	if (strcmp(sub, "datasets") == 0) {
+		name = "datasets";
+		rc = mstore_dataset_list(st, &rows);
+		if (!rc)
+			rc = mstore_offer_list(st, NULL, &offers);
+		if (!rc && !(out = datasets_with_offers(rows, offers, member)))
+			rc = NDX_ENOMEM;
+	} else {
+		name = "negotiations";
+		rc = mstore_neg_list(st, member, &out);
+	}
+	store_unlock(st);
+	json_decref(rows);
+	json_decref(offers);
+	answer_list(c->resp, name, rc, &out);
+}
+
 static void route_api(struct call *c, const char *rest)
 {
 	const char *m = c->req->method;
@@ -3108,6 +3197,8 @@ static void route_api(struct call *c, const char *rest)
 			method_not_allowed(c->resp, "GET, HEAD");
 	} else if (IS("officials")) {
 		route_officials(c, sub);
+	} else if (IS("market")) {
+		market_reads(c, sub);
 	} else if (IS("audit") && !sub) {
 		if (is_get(m))
 			audit_page(c);

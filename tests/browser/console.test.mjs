@@ -586,4 +586,79 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     assert.deepEqual(op.errors, []);
     await op.context().close();
   });
+  it('shows the marketplace by member to every role that reads it, and only their own to an agency administrator', { timeout: TEST_MS }, async () => {
+    const op = await newPage(env.browser);
+    await signIn(op, env, officialOf(env, 'operator'));
+    await visit(op, env, '/market', 'market');
+    // The demo's own: its datasets, negotiations and agreements.
+    assert.ok(await op.locator('#datasets tbody tr').count() >= 1, 'no dataset');
+    assert.ok(await op.locator('#negotiations tbody tr').count() >= 1, 'no negotiation');
+    assert.ok(await op.locator('#agreements tbody tr').count() >= 1, 'no agreement');
+    assert.match(await op.textContent('#negotiations'), /FINALIZED/);
+    assert.match(await op.textContent('#agreements'), /đang có hiệu lực/);
+    assert.equal(await op.locator('main form').count(), 1, 'the marketplace page changes something');
+    await check(op, 'console-market');
+    const negs = await op.evaluate(() => fetch('/api/market/negotiations').then((r) => r.json()).then((d) => d.negotiations));
+    const member = negs[0].consumer;
+    await op.selectOption('#member', member);
+    await op.click('#market-filter button');
+    await op.waitForURL((u) => u.search.includes('member='));
+    await ready(op, 'console-market');
+    const mine = negs.filter((n) => n.consumer === member || n.provider === member);
+    assert.equal(await op.locator('#negotiations tbody tr').count(), mine.length);
+    for (const row of await op.locator('#negotiations tbody tr').allTextContents()) assert.ok(row.includes(member), row);
+    await check(op, 'console-market-filtered');
+    await op.click('a[data-lang="en"]');
+    await ready(op, 'console-market');
+    assert.equal(await op.textContent('h1'), 'Data marketplace');
+    assert.match(await op.textContent('#agreements'), /in force/);
+    await check(op, 'console-market-en');
+    await op.click('a[data-lang="vi"]');
+    await ready(op, 'console-market');
+
+    const aud = await newPage(env.browser);
+    await signIn(aud, env, officialOf(env, 'auditor'));
+    await visit(aud, env, '/market', 'market');
+    assert.equal(await aud.locator('#negotiations tbody tr').count(), negs.length);
+    await check(aud, 'console-market-auditor');
+    await aud.context().close();
+
+    // An agency administrator sees their member's only; the registry
+    // refuses them the others' and the whole list.
+    const who = env.fed.id.demo_accounts[1] || env.fed.id.demo_accounts[0];
+    const setRole = (role) => op.evaluate(async (b) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      return (await fetch('/api/officials', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify(b) })).status;
+    }, { subject: who.pin, name: who.name, role, ...(role === 'agency' ? { member } : {}) });
+    assert.equal(await setRole('agency'), 201);
+    const ag = await newPage(env.browser);
+    await signIn(ag, env, who);
+    assert.ok((await ag.locator('#navigation a').allTextContents()).includes('Sàn dữ liệu'));
+    await visit(ag, env, '/market', 'market');
+    assert.equal(await ag.locator('#member').count(), 0, 'the agency administrator may choose another member');
+    assert.equal(await ag.locator('#negotiations tbody tr').count(), mine.length);
+    await check(ag, 'console-market-agency');
+    const other = env.fed.members.find((m) => m.id !== member).id;
+    const statuses = await ag.evaluate((o) => Promise.all([
+      fetch('/api/market/negotiations').then((r) => r.status),
+      fetch(`/api/market/datasets?member=${encodeURIComponent(o)}`).then((r) => r.status),
+    ]), other);
+    assert.deepEqual(statuses, [403, 403]);
+    await ag.context().close();
+    assert.equal(await setRole('dpo'), 201);
+    const dpo = await newPage(env.browser);
+    await signIn(dpo, env, who);
+    assert.ok(!(await dpo.locator('#navigation a').allTextContents()).includes('Sàn dữ liệu'));
+    await visit(dpo, env, '/market', 'error');
+    assert.match(await dpo.textContent('main'), /không được phép/);
+    await check(dpo, 'console-market-dpo');
+    await dpo.context().close();
+    const removed = await op.evaluate(async (pin) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      return (await fetch(`/api/officials/${pin}`, { method: 'DELETE', headers: { 'X-CSRF-Token': me.csrf } })).status;
+    }, who.pin);
+    assert.equal(removed, 200);
+    assert.deepEqual(op.errors, []);
+    await op.context().close();
+  });
 });
