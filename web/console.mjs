@@ -10,7 +10,7 @@ import { startConsole } from './consoleapp.mjs';
 // The pages each role reads; the registry refuses the others' API calls
 // with 403 whatever the page does.
 const ALL = ['overview', 'members', 'services', 'grants', 'live-data', 'personal-data', 'consent-services',
-  'gateways', 'revocations', 'officials', 'audit'];
+  'gateways', 'keys', 'revocations', 'market', 'officials', 'audit'];
 const NAV = {
   operator: ALL,
   auditor: ALL,
@@ -41,7 +41,10 @@ startConsole({
     { path: '/personal-data', page: 'personal-data', nav: 'personal-data' },
     { path: '/consent-services', page: 'consent-services', nav: 'consent-services' },
     { path: '/gateways', page: 'gateways', nav: 'gateways' },
+    { path: '/keys', page: 'keys', nav: 'keys' },
+    { path: '/keys/rotate', page: 'rotate', nav: 'keys' },
     { path: '/revocations', page: 'revocations', nav: 'revocations' },
+    { path: '/market', page: 'market', nav: 'market' },
     { path: '/officials', page: 'officials', nav: 'officials' },
     { path: '/remove/:kind', page: 'remove', nav: null },
     { path: '/audit', page: 'audit', nav: 'audit' },

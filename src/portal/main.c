@@ -10,11 +10,13 @@
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "api.h"
@@ -88,6 +90,8 @@ static const char OFFICER_HELP[] =
 	"VN/GOV/BCA: residence-change). The password is stored as an Argon2id hash.\n"
 	"Officials manage officers on the portal's page /admin/officers, where the\n"
 	"password is made by the portal; this command is for bootstrapping and scripts.\n"
+	"Replacing an officer ends their open sessions. Each change is in the audit\n"
+	"trail (/admin/audit) with the actor cli:USER, the Unix user running this.\n"
 	CONFIG_OPT_HELP
 	"  --username U          1-64 of A-Z a-z 0-9 . _ - @ (required)\n"
 	"  --name NAME           the name shown to citizens and colleagues (required)\n"
@@ -108,7 +112,8 @@ static const char OFFICIAL_HELP[] =
 	"member of a PIN already listed. Run `official add --role operator` once for\n"
 	"the first operator: from then on operators manage officials and officers on\n"
 	"the portal's pages /admin/officials and /admin/officers, every change in its\n"
-	"audit trail (/admin/audit); changes made here are not in that trail.\n"
+	"audit trail (/admin/audit). Changes made here are in that trail too, with\n"
+	"the actor cli:USER, the Unix user running this command.\n"
 	CONFIG_OPT_HELP
 	"  --pin PIN         the official's 12-digit personal number\n"
 	"  --name NAME       the official's name and title, as pages show it\n"
@@ -134,6 +139,28 @@ static int open_store(const struct pconfig *cfg, struct pstore **st)
 
 /* ---- officer add --------------------------------------------------------- */
 
+/* The command line as the audit trail's actor (docs/portal.md
+ * "Administration"): name "cli:USER", USER the Unix account the command
+ * runs as (its effective uid; "uid N" when it has no name), with "(sudo:
+ * NAME)" when root runs it through sudo, which says who asked; role "cli",
+ * no PIN and no member. name holds cap bytes and backs by->name. */
+static void cli_actor(char *name, size_t cap, struct padmin_actor *by)
+{
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+	uid_t uid = geteuid();
+	const char *sudo = getenv("SUDO_USER");
+	int n;
+
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
+		n = snprintf(name, cap, "cli:%s", res->pw_name);
+	else
+		n = snprintf(name, cap, "cli:uid %u", (unsigned)uid);
+	if (uid == 0 && sudo && *sudo && n > 0 && (size_t)n < cap)
+		snprintf(name + n, cap - (size_t)n, " (sudo: %s)", sudo);
+	*by = (struct padmin_actor){ .pin = "", .name = name, .role = "cli", .member = "" };
+}
+
 static int cmd_officer(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -153,6 +180,8 @@ static int cmd_officer(int argc, char **argv)
 	struct pstore *st = NULL;
 	struct pofficer o;
 	struct ndx_id id;
+	struct padmin_actor by;
+	char actor[256];
 	char *pw = NULL;
 	size_t len;
 	int c, rc = 1, replaced;
@@ -230,7 +259,8 @@ static int cmd_officer(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot hash the password: %s\n", ndx_strerror(c));
 		goto out;
 	}
-	if ((c = pstore_officer_put(st, &o, time(NULL), &replaced)) != NDX_OK) {
+	cli_actor(actor, sizeof actor, &by);
+	if ((c = pstore_officer_put(st, &o, &by, time(NULL), &replaced)) != NDX_OK) {
 		fprintf(stderr, PROG ": cannot store the officer: %s\n", ndx_strerror(c));
 		goto out;
 	}
@@ -316,6 +346,8 @@ static int cmd_official(int argc, char **argv)
 	struct pconfig *cfg = NULL;
 	struct pstore *st = NULL;
 	struct pofficial o;
+	struct padmin_actor by;
+	char actor[256];
 	int c, rc, replaced;
 
 	if (strcmp(sub, "--help") == 0) {
@@ -352,10 +384,11 @@ static int cmd_official(int argc, char **argv)
 		return 1;
 	}
 	rc = 1;
+	cli_actor(actor, sizeof actor, &by);
 	if (strcmp(sub, "list") == 0) {
 		rc = official_list(st);
 	} else if (strcmp(sub, "remove") == 0) {
-		c = pstore_official_remove(st, o.pin);
+		c = pstore_official_remove(st, o.pin, &by, time(NULL));
 		if (c == NDX_OK) {
 			printf("official removed\n");
 			rc = 0;
@@ -363,7 +396,7 @@ static int cmd_official(int argc, char **argv)
 			fprintf(stderr, PROG ": %s\n", c == NDX_ENOTFOUND ? "no official has this PIN"
 									  : ndx_strerror(c));
 		}
-	} else if ((c = pstore_official_put(st, &o, time(NULL), &replaced)) != NDX_OK) {
+	} else if ((c = pstore_official_put(st, &o, &by, time(NULL), &replaced)) != NDX_OK) {
 		fprintf(stderr, PROG ": cannot store the official: %s\n", ndx_strerror(c));
 	} else {
 		/* Without the PIN: the demo keeps this line in its log (T34). */

@@ -381,19 +381,30 @@ out:
 
 /* ---- officers ------------------------------------------------------------------ */
 
-int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, int *replaced)
+static int audit_locked(struct pstore *st, const struct padmin_actor *by, const char *action,
+			const char *target, const char *target_name, const char *member,
+			json_t *detail, time_t now);
+
+int pstore_officer_put(struct pstore *st, const struct pofficer *o, const struct padmin_actor *by,
+		       time_t now, int *replaced)
 {
+	char old_name[sizeof o->name] = "", old_agency[sizeof o->agency] = "";
 	sqlite3_stmt *q;
+	json_t *detail;
 	int rc, r;
 
 	*replaced = 0;
 	pthread_mutex_lock(&st->mu);
 	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
 		goto out;
-	if ((rc = prepare(st, "SELECT 1 FROM officers WHERE username = ?", &q)))
+	if ((rc = prepare(st, "SELECT name, agency FROM officers WHERE username = ?", &q)))
 		goto rollback;
 	sqlite3_bind_text(q, 1, o->username, -1, SQLITE_STATIC);
 	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		copy_col(q, 0, old_name, sizeof old_name);
+		copy_col(q, 1, old_agency, sizeof old_agency);
+	}
 	sqlite3_finalize(q);
 	if (r != SQLITE_ROW && r != SQLITE_DONE) {
 		rc = db_fail(st, "officer get");
@@ -411,7 +422,25 @@ int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, 
 	sqlite3_bind_text(q, 3, o->agency, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, o->password_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)now);
-	if ((rc = step_done(st, q, "officer put")) || (rc = exec_sql(st, "COMMIT")))
+	if ((rc = step_done(st, q, "officer put")))
+		goto rollback;
+	if (*replaced) {
+		/* A new password, as a reset on the pages: the sessions opened
+		 * with the old one end (T105). */
+		if ((rc = prepare(st, "DELETE FROM sessions WHERE kind = 'officer' AND username = ?",
+				  &q)))
+			goto rollback;
+		sqlite3_bind_text(q, 1, o->username, -1, SQLITE_STATIC);
+		if ((rc = step_done(st, q, "officer sessions end")))
+			goto rollback;
+		detail = json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "from", "name", old_name, "agency",
+				   old_agency, "to", "name", o->name, "agency", o->agency);
+	} else {
+		detail = json_pack("{s:s,s:s}", "name", o->name, "agency", o->agency);
+	}
+	if ((rc = audit_locked(st, by, *replaced ? "officer.update" : "officer.add", o->username,
+			       o->name, o->agency, detail, now)) ||
+	    (rc = exec_sql(st, "COMMIT")))
 		goto rollback;
 	goto out;
 rollback:
@@ -472,35 +501,50 @@ int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX])
 
 static json_t *time_json(sqlite3_int64 t);
 
-int pstore_official_put(struct pstore *st, const struct pofficial *o, time_t now, int *replaced)
+static int official_get_locked(struct pstore *st, const char *pin, struct pofficial *out);
+
+int pstore_official_put(struct pstore *st, const struct pofficial *o, const struct padmin_actor *by,
+			time_t now, int *replaced)
 {
+	struct pofficial before;
 	sqlite3_stmt *q;
-	int rc, r;
+	json_t *detail;
+	int rc;
 
 	*replaced = 0;
 	pthread_mutex_lock(&st->mu);
-	if ((rc = prepare(st, "SELECT 1 FROM officials WHERE pin = ?", &q)))
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
 		goto out;
-	sqlite3_bind_text(q, 1, o->pin, -1, SQLITE_STATIC);
-	r = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		rc = db_fail(st, "official get");
-		goto out;
-	}
-	*replaced = r == SQLITE_ROW;
+	rc = official_get_locked(st, o->pin, &before);
+	if (rc && rc != NDX_ENOTFOUND)
+		goto rollback;
+	*replaced = rc == NDX_OK;
 	if ((rc = prepare(st,
 			  "INSERT INTO officials(pin, name, role, member, created_at)"
 			  " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(pin) DO UPDATE SET"
 			  " name = ?2, role = ?3, member = ?4",
 			  &q)))
-		goto out;
+		goto rollback;
 	sqlite3_bind_text(q, 1, o->pin, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, o->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, o->role, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, o->member, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)now);
-	rc = step_done(st, q, "official put");
+	if ((rc = step_done(st, q, "official put")))
+		goto rollback;
+	detail = *replaced
+			 ? json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "from", "name",
+				     before.name, "role", before.role, "member", before.member,
+				     "to", "name", o->name, "role", o->role, "member", o->member)
+			 : json_pack("{s:s,s:s,s:s}", "name", o->name, "role", o->role, "member",
+				     o->member);
+	if ((rc = audit_locked(st, by, *replaced ? "official.change" : "official.add", o->pin,
+			       o->name, o->member, detail, now)) ||
+	    (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
@@ -531,18 +575,32 @@ int pstore_official_get(struct pstore *st, const char *pin, struct pofficial *ou
 	return rc;
 }
 
-int pstore_official_remove(struct pstore *st, const char *pin)
+int pstore_official_remove(struct pstore *st, const char *pin, const struct padmin_actor *by,
+			   time_t now)
 {
+	struct pofficial before;
 	sqlite3_stmt *q;
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	if ((rc = prepare(st, "DELETE FROM officials WHERE pin = ?", &q)) == NDX_OK) {
-		sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
-		rc = step_done(st, q, "official remove");
-		if (rc == NDX_OK && sqlite3_changes(st->db) == 0)
-			rc = NDX_ENOTFOUND;
-	}
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+		goto out;
+	if ((rc = official_get_locked(st, pin, &before)))
+		goto rollback;
+	if ((rc = prepare(st, "DELETE FROM officials WHERE pin = ?", &q)))
+		goto rollback;
+	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
+	if ((rc = step_done(st, q, "official remove")) ||
+	    (rc = audit_locked(st, by, "official.remove", pin, before.name, before.member,
+			       json_pack("{s:s,s:s,s:s}", "name", before.name, "role",
+					 before.role, "member", before.member),
+			       now)) ||
+	    (rc = exec_sql(st, "COMMIT")))
+		goto rollback;
+	goto out;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

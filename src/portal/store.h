@@ -73,9 +73,15 @@ struct pofficer {
 	char password_hash[NDX_PASSWORD_HASH_MAX];
 };
 
+struct padmin_actor;
+
 /* Adds the officer, or replaces name, agency and password of an existing
- * one (*replaced set), so that provisioning can be run again. */
-int pstore_officer_put(struct pstore *st, const struct pofficer *o, time_t now, int *replaced);
+ * one (*replaced set, and their sessions end), so that provisioning can be
+ * run again: the command line's `officer add`. The change and by (the
+ * command line, docs/portal.md "Administration") go into the audit trail
+ * in the same transaction (officer.add, officer.update). */
+int pstore_officer_put(struct pstore *st, const struct pofficer *o, const struct padmin_actor *by,
+		       time_t now, int *replaced);
 /* NDX_ENOTFOUND when unknown. */
 int pstore_officer_get(struct pstore *st, const char *username, struct pofficer *out);
 
@@ -99,12 +105,16 @@ struct pofficial {
 };
 
 /* Adds the official, or replaces name, role and member of the PIN's
- * (*replaced set). */
-int pstore_official_put(struct pstore *st, const struct pofficial *o, time_t now, int *replaced);
+ * (*replaced set): the command line's `official add`, audited with by in
+ * the same transaction (official.add, official.change). */
+int pstore_official_put(struct pstore *st, const struct pofficial *o, const struct padmin_actor *by,
+			time_t now, int *replaced);
 /* NDX_ENOTFOUND when pin is no official. */
 int pstore_official_get(struct pstore *st, const char *pin, struct pofficial *out);
-/* NDX_ENOTFOUND when pin is no official. */
-int pstore_official_remove(struct pstore *st, const char *pin);
+/* The command line's `official remove`, audited with by in the same
+ * transaction (official.remove). NDX_ENOTFOUND when pin is no official. */
+int pstore_official_remove(struct pstore *st, const char *pin, const struct padmin_actor *by,
+			   time_t now);
 /* *out = [{"pin","name","role","member","created_at"}] by PIN (the caller's). */
 int pstore_official_list(struct pstore *st, json_t **out);
 

@@ -14,6 +14,7 @@
 #include "ndx/bearer.h"
 #include "reg_console.h"
 #include "reg_market.h"
+#include "reg_market_store.h"
 #include "reg_witness.h"
 
 #include <openssl/crypto.h>
@@ -53,6 +54,7 @@
 /* PUT /api/services/{id}/bulk-purposes: a service id has five parts, so a
  * sixth segment is never part of it. */
 #define BULK_SUFFIX "/bulk-purposes"
+#define ROTATION_SUFFIX "/rotation"
 
 struct token {
 	char name[TOKEN_NAME_MAX + 1];
@@ -240,6 +242,8 @@ static const char *const SERVICE_FIELDS[] = { "id", "title", "personal", "purpos
 					      "bulk_purposes", "consent_required", "openapi",
 					      NULL };
 static const char *const BULK_FIELDS[] = { "bulk_purposes", NULL };
+static const char *const ROTATION_FIELDS[] = { "sign_public_key", "tls_csr", "revoke_old", "reason",
+					       NULL };
 static const char *const GRANT_FIELDS[] = { "client", "service", "methods", "paths", NULL };
 static const char *const REVOCATION_FIELDS[] = { "kind", "value", "reason", NULL };
 static const char *const CONSENT_SERVICE_FIELDS[] = { "id", "url", "sign_public_key", NULL };
@@ -430,6 +434,42 @@ static void answer_deleted(struct ndx_http_resp *resp, const char *what, uint64_
 						(json_int_t)version));
 }
 
+/* Adds the validity of the gateway's TLS certificate to gw (a row of
+ * store_gateway_*): "tls_not_before" and "tls_not_after" as
+ * YYYY-MM-DDTHH:MM:SSZ, null when the stored PEM does not parse. */
+static void gateway_validity(json_t *gw)
+{
+	const char *pem = json_string_value(json_object_get(gw, "tls_certificate"));
+	BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	const ASN1_TIME *when[2] = { x ? X509_get0_notBefore(x) : NULL,
+				     x ? X509_get0_notAfter(x) : NULL };
+	const char *names[2] = { "tls_not_before", "tls_not_after" };
+
+	for (int i = 0; i < 2; i++) {
+		struct tm tm;
+		char text[32];
+
+		if (when[i] && ASN1_TIME_to_tm(when[i], &tm) == 1 &&
+		    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+			json_object_set_new(gw, names[i], json_string(text));
+		else
+			json_object_set_new(gw, names[i], json_null());
+	}
+	BIO_free(bio);
+	X509_free(x);
+}
+
+/* gateway_validity on every gateway of the array rows. */
+static void gateways_validity(json_t *rows)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(rows, i, row)
+		gateway_validity(row);
+}
+
 /* ---- authentication ---------------------------------------------------------------- */
 
 static int load_tokens(struct api *api)
@@ -615,6 +655,19 @@ static const char *role_refusal(struct api *api, const struct ndx_http_req *req,
 		       "consent services and the audit trail only";
 	}
 	if (strcmp(w->role, "agency") == 0 && w->member[0]) {
+		if (get && clen == 6 && strncmp(rest, "market", 6) == 0) {
+			/* Negotiations are between two members: the other
+			 * members' are not theirs to read (a member credential
+			 * sees only its own, docs/marketplace.md). */
+			const char *q = ndx_http_query_arg(req, "member");
+			char owner[NDX_ID_TEXT_MAX];
+
+			return q && member_of(q, strlen(q), NDX_ID_MEMBER, owner) == 0 &&
+					       strcmp(owner, w->member) == 0
+				       ? NULL
+				       : "an agency administrator reads only their own member's "
+					 "marketplace (member=their member)";
+		}
 		if (get)
 			return (clen == 9 && strncmp(rest, "officials", 9) == 0) ||
 					       (clen == 5 && strncmp(rest, "audit", 5) == 0)
@@ -723,6 +776,7 @@ static void members_get(struct call *c, const char *id)
 		store_failed(c->resp, rc, "member", id);
 		return;
 	}
+	gateways_validity(gws);
 	json_object_set_new(obj, "subsystems", subs);
 	json_object_set_new(obj, "gateways", gws);
 	ndx_http_resp_json(c->resp, 200, obj);
@@ -1072,6 +1126,7 @@ static void gateways_add(struct call *c)
 		internal(c->resp);
 		goto out;
 	}
+	gateway_validity(obj);
 	json_object_set_new(obj, "ca_certificate", json_string(c->api->cfg.ca_pem));
 	answer_change(c->resp, 201, obj, version);
 out:
@@ -1121,10 +1176,12 @@ static void gateways_one(struct call *c, const char *sub, int del)
 		return;
 	snprintf(object, sizeof object, "%s/%s", member, code);
 	if (!del) {
-		if ((rc = store_gateway_get(st, member, code, &obj)))
+		if ((rc = store_gateway_get(st, member, code, &obj))) {
 			store_failed(c->resp, rc, "gateway", object);
-		else
+		} else {
+			gateway_validity(obj);
 			ndx_http_resp_json(c->resp, 200, obj);
+		}
 		return;
 	}
 	if (store_begin(st)) {
@@ -1142,6 +1199,257 @@ static void gateways_one(struct call *c, const char *sub, int del)
 		return;
 	}
 	answer_deleted(c->resp, object, version);
+}
+
+/* ---- key and certificate rotation ---------------------------------------------------- */
+
+/* Whether kind:value is in the revocation list: 1, 0, or -1 on a store
+ * failure. */
+static int is_revoked(struct store *st, const char *kind, const char *value)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+	int found = 0;
+
+	if (store_revocation_list(st, &rows))
+		return -1;
+	json_array_foreach(rows, i, row) {
+		const char *k = json_string_value(json_object_get(row, "kind"));
+		const char *v = json_string_value(json_object_get(row, "value"));
+		if (k && v && strcmp(k, kind) == 0 && strcasecmp(v, value) == 0)
+			found = 1;
+	}
+	json_decref(rows);
+	return found;
+}
+
+/* The new signing key of a rotation: an Ed25519 public key in PEM, not the
+ * gateway's current key nor a revoked one. Sets key_id and *b64 (the
+ * caller frees) and returns 0, or answers 400 / 500 and returns -1. */
+static int rotation_key(struct call *c, const char *pem, const char *old_id, char *key_id,
+			char **b64)
+{
+	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
+	struct ndx_key *key = NULL;
+	int revoked;
+
+	*b64 = NULL;
+	if (ndx_key_from_pem(pem, strlen(pem), &key) != NDX_OK) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: not an Ed25519 public key in PEM form");
+		return -1;
+	}
+	if (ndx_key_has_private(key)) {
+		ndx_key_free(key);
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: this is a private key; send only the public key "
+			    "(and consider this one exposed)");
+		return -1;
+	}
+	ndx_key_public_raw(key, raw);
+	ndx_key_id(key, key_id);
+	ndx_key_free(key);
+	if (old_id && strcmp(key_id, old_id) == 0) {
+		bad_request(c->resp, "invalid signing key",
+			    "sign_public_key: this is the gateway's current key; a rotation "
+			    "needs a new one");
+		return -1;
+	}
+	if ((revoked = is_revoked(c->api->cfg.st, "key", key_id)) != 0) {
+		if (revoked < 0)
+			internal(c->resp);
+		else
+			bad_request(c->resp, "invalid signing key",
+				    "sign_public_key: key %s is revoked", key_id);
+		return -1;
+	}
+	if (!(*b64 = ndx_b64_encode(raw, sizeof raw, 0))) {
+		internal(c->resp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds kind:value to the revocation list (unless it is there already) and
+ * its object to the array done. Inside the transaction; 0 or -1. */
+static int revoke_old(struct store *st, const char *kind, const char *value,
+		      const char *reason, json_t *done)
+{
+	json_t *obj = NULL;
+	char object[80];
+	int there = is_revoked(st, kind, value);
+
+	if (there < 0)
+		return -1;
+	if (!there && store_revocation_add(st, kind, value, reason, &obj))
+		return -1;
+	json_decref(obj);
+	snprintf(object, sizeof object, "%s:%s", kind, value);
+	json_array_append_new(done, json_string(object));
+	return 0;
+}
+
+/* The old signing key of a rotation may be revoked only when no other
+ * holder is left (another gateway of the same member may share it, see
+ * key_unclaimed): revoking it would cut that one off. 0, or -1 after
+ * answering 409 or 500. */
+static int old_key_free(struct call *c, const char *old_id)
+{
+	json_t *rows = NULL;
+	char detail[NDX_ID_TEXT_MAX + 200];
+	const char *holder;
+
+	if (store_key_holders(c->api->cfg.st, old_id, &rows)) {
+		internal(c->resp);
+		return -1;
+	}
+	if (!json_array_size(rows)) {
+		json_decref(rows);
+		return 0;
+	}
+	holder = json_string_value(json_object_get(json_array_get(rows, 0), "holder"));
+	snprintf(detail, sizeof detail,
+		 "revoke_old: the old key %s is still the signing key of %s; rotate it there "
+		 "first, or rotate without revoking",
+		 old_id, holder ? holder : "another holder");
+	json_decref(rows);
+	ndx_http_resp_error(c->resp, 409, "Client.Conflict", "key still in use", detail);
+	return -1;
+}
+
+/* POST /api/gateways/{memberId}/{code}/rotation (docs/registry-api.md "Key
+ * and certificate rotation"): a new signing key, a new TLS certificate
+ * (the registry's CA signs the request for the gateway's address) or both,
+ * in place, in one transaction; with revoke_old the replaced key and
+ * certificate are revoked in the same one. Audited as gateway.rotate with
+ * the old and new key ids and fingerprints. sub[0..len) is the gateway's
+ * part of the path. */
+static void gateways_rotate(struct call *c, const char *sub, size_t len)
+{
+	char member[NDX_ID_TEXT_MAX], code[3 * NDX_ID_PART_MAX + 1], host[256];
+	char object[NDX_ID_TEXT_MAX + sizeof code + 1], path[NDX_ID_TEXT_MAX + sizeof code + 1];
+	char key_id[NDX_KEY_ID_HEX_LEN + 1], fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
+	char old_key_id[NDX_KEY_ID_HEX_LEN + 1], old_fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
+	const char *pem = NULL, *csr = NULL, *reason = NULL, *why = NULL;
+	json_t *body = body_object(c->req, c->resp, ROTATION_FIELDS), *gw = NULL, *obj = NULL;
+	json_t *revoked = json_array(), *detail;
+	struct store *st = c->api->cfg.st;
+	char *key_b64 = NULL, *cert = NULL;
+	uint64_t version;
+	int rc, revoke;
+
+	if (!body || !revoked)
+		goto out;
+	if (len >= sizeof path) {
+		bad_request(c->resp, "invalid gateway", "expected /api/gateways/{memberId}/{code}"
+			    ROTATION_SUFFIX);
+		goto out;
+	}
+	memcpy(path, sub, len);
+	path[len] = '\0';
+	if (gateway_path(c, path, member, code, sizeof code) ||
+	    str_field_raw(c->resp, body, "sign_public_key", 0, 16384, &pem) < 0 ||
+	    str_field_raw(c->resp, body, "tls_csr", 0, 65536, &csr) < 0 ||
+	    (revoke = bool_field(c->resp, body, "revoke_old")) < 0 ||
+	    str_field(c->resp, body, "reason", 0, NAME_MAX_BYTES, &reason) < 0)
+		goto out;
+	if ((!pem || !*pem) && (!csr || !*csr)) {
+		bad_request(c->resp, "nothing to rotate",
+			    "sign_public_key: give a new signing key, a new tls_csr or both");
+		goto out;
+	}
+	if (reason && !revoke) {
+		bad_request(c->resp, "invalid field", "reason: only with revoke_old");
+		goto out;
+	}
+	snprintf(object, sizeof object, "%s/%s", member, code);
+	if (store_begin(st)) {
+		internal(c->resp);
+		goto out;
+	}
+	if ((rc = store_gateway_get(st, member, code, &gw))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "gateway", object);
+		goto out;
+	}
+	snprintf(old_key_id, sizeof old_key_id, "%s",
+		 json_string_value(json_object_get(gw, "sign_key_id")));
+	snprintf(old_fp, sizeof old_fp, "%s",
+		 json_string_value(json_object_get(gw, "tls_cert_sha256")));
+	snprintf(key_id, sizeof key_id, "%s", old_key_id);
+	snprintf(fp, sizeof fp, "%s", old_fp);
+	if (pem && *pem && rotation_key(c, pem, old_key_id, key_id, &key_b64)) {
+		store_rollback(st);
+		goto out;
+	}
+	if (csr && *csr) {
+		const char *address = json_string_value(json_object_get(gw, "address"));
+
+		if (!address || url_host(address, host, sizeof host, &why)) {
+			store_rollback(st);
+			internal(c->resp);
+			goto out;
+		}
+		rc = ndx_pki_sign_csr(c->api->cfg.ca_key_pem, c->api->cfg.ca_pem, csr, object,
+				      host, TLS_CERT_DAYS, random_serial(), &cert);
+		if (rc == NDX_EINVAL) {
+			store_rollback(st);
+			bad_request(c->resp, "invalid certificate request",
+				    "tls_csr: not a PEM certificate signing request with a valid "
+				    "self-signature");
+			goto out;
+		}
+		if (rc || ndx_pki_cert_fingerprint(cert, fp)) {
+			store_rollback(st);
+			internal(c->resp);
+			goto out;
+		}
+	}
+	struct store_gateway next = {
+		.member = member, .code = code,
+		.sign_key = key_b64 ? key_b64 : json_string_value(json_object_get(gw, "sign_key")),
+		.sign_key_id = key_id,
+		.tls_cert = cert ? cert : json_string_value(json_object_get(gw, "tls_certificate")),
+		.tls_cert_sha256 = fp,
+	};
+	if ((rc = store_gateway_rekey(st, &next))) {
+		store_rollback(st);
+		store_failed(c->resp, rc, "gateway", object);
+		goto out;
+	}
+	if ((key_b64 && key_unclaimed(c, "sign_public_key", key_id, member, "gateway", object)) ||
+	    (cert && tls_key_unclaimed(c, cert, member)) ||
+	    (revoke && key_b64 && old_key_free(c, old_key_id))) {
+		store_rollback(st);
+		goto out;
+	}
+	if (revoke && ((key_b64 && revoke_old(st, "key", old_key_id, reason ? reason : "", revoked)) ||
+		       (cert && revoke_old(st, "certificate", old_fp, reason ? reason : "", revoked)))) {
+		store_rollback(st);
+		internal(c->resp);
+		goto out;
+	}
+	detail = json_pack("{sssssssssO}", "old_sign_key_id", old_key_id, "sign_key_id", key_id,
+			   "old_tls_cert_sha256", old_fp, "tls_cert_sha256", fp, "revoked", revoked);
+	if (detail && reason)
+		json_object_set_new(detail, "reason", json_string(reason));
+	rc = store_commit(st, c->actor, c->req->remote_addr, "gateway.rotate", object, detail,
+			  &version);
+	json_decref(detail);
+	if (rc || store_gateway_get(st, member, code, &obj)) {
+		internal(c->resp);
+		goto out;
+	}
+	gateway_validity(obj);
+	json_object_set_new(obj, "ca_certificate", json_string(c->api->cfg.ca_pem));
+	json_object_set(obj, "revoked", revoked);
+	answer_change(c->resp, 200, obj, version);
+out:
+	free(key_b64);
+	free(cert);
+	json_decref(gw);
+	json_decref(revoked);
+	json_decref(body);
 }
 
 /* ---- services ------------------------------------------------------------------------------ */
@@ -2632,6 +2940,81 @@ static void route_subscriptions(struct call *c, const char *sub)
 	}
 }
 
+/* ---- the marketplace as officials read it ------------------------------------------------- */
+
+/* The datasets in rows whose provider is member (all for NULL), each with
+ * its offers (from all, the offer rows) as "offers". Returns a new array
+ * or NULL. */
+static json_t *datasets_with_offers(json_t *rows, json_t *all, const char *member)
+{
+	json_t *out = json_array(), *row, *offer;
+	size_t i, j;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(rows, i, row) {
+		const char *id = json_string_value(json_object_get(row, "id"));
+		const char *provider = json_string_value(json_object_get(row, "provider"));
+		json_t *offers = json_array();
+
+		if (!id || (member && (!provider || strcmp(provider, member) != 0))) {
+			json_decref(offers);
+			continue;
+		}
+		json_array_foreach(all, j, offer) {
+			const char *ds = json_string_value(json_object_get(offer, "dataset"));
+			if (ds && strcmp(ds, id) == 0)
+				json_array_append(offers, offer);
+		}
+		json_object_set_new(row, "offers", offers);
+		json_array_append(out, row);
+	}
+	return out;
+}
+
+/* GET /api/market/datasets[?member=ID] and GET
+ * /api/market/negotiations[?member=ID] (docs/registry-api.md "The
+ * marketplace in the management API"): the catalogue with every offer,
+ * and the negotiations with their agreements, of one member (the provider
+ * of a dataset; either party of a negotiation) or of all. Read only: the
+ * marketplace's changes are the members' own, under /dsp and /market. */
+static void market_reads(struct call *c, const char *sub)
+{
+	char canon[NDX_ID_TEXT_MAX];
+	struct store *st = c->api->cfg.st;
+	json_t *rows = NULL, *offers = NULL, *out = NULL;
+	const char *member, *name;
+	int bad, rc;
+
+	if (!sub || (strcmp(sub, "datasets") != 0 && strcmp(sub, "negotiations") != 0)) {
+		ndx_http_resp_error(c->resp, 404, "Client.NotFound", "no such path", c->req->path);
+		return;
+	}
+	if (!is_get(c->req->method)) {
+		method_not_allowed(c->resp, "GET, HEAD");
+		return;
+	}
+	member = query_id(c, "member", NDX_ID_MEMBER, canon, &bad);
+	if (bad)
+		return;
+	store_lock(st);
+	if (strcmp(sub, "datasets") == 0) {
+		name = "datasets";
+		rc = mstore_dataset_list(st, &rows);
+		if (!rc)
+			rc = mstore_offer_list(st, NULL, &offers);
+		if (!rc && !(out = datasets_with_offers(rows, offers, member)))
+			rc = NDX_ENOMEM;
+	} else {
+		name = "negotiations";
+		rc = mstore_neg_list(st, member, &out);
+	}
+	store_unlock(st);
+	json_decref(rows);
+	json_decref(offers);
+	answer_list(c->resp, name, rc, &out);
+}
+
 static void route_api(struct call *c, const char *rest)
 {
 	const char *m = c->req->method;
@@ -2695,14 +3078,23 @@ static void route_api(struct call *c, const char *rest)
 		if (!sub) {
 			if (is_get(m)) {
 				q1 = query_id(c, "member", NDX_ID_MEMBER, f1, &bad);
-				if (!bad)
-					answer_list(c->resp, "gateways",
-						    store_gateway_list(st, q1, &rows), &rows);
+				if (!bad) {
+					rc = store_gateway_list(st, q1, &rows);
+					if (!rc)
+						gateways_validity(rows);
+					answer_list(c->resp, "gateways", rc, &rows);
+				}
 			} else if (strcmp(m, "POST") == 0) {
 				gateways_add(c);
 			} else {
 				method_not_allowed(c->resp, "GET, HEAD, POST");
 			}
+		} else if (strlen(sub) > strlen(ROTATION_SUFFIX) &&
+			   strcmp(sub + strlen(sub) - strlen(ROTATION_SUFFIX), ROTATION_SUFFIX) == 0) {
+			if (strcmp(m, "POST") == 0)
+				gateways_rotate(c, sub, strlen(sub) - strlen(ROTATION_SUFFIX));
+			else
+				method_not_allowed(c->resp, "POST");
 		} else if (is_get(m) || strcmp(m, "DELETE") == 0) {
 			gateways_one(c, sub, !is_get(m));
 		} else {
@@ -2805,6 +3197,8 @@ static void route_api(struct call *c, const char *rest)
 			method_not_allowed(c->resp, "GET, HEAD");
 	} else if (IS("officials")) {
 		route_officials(c, sub);
+	} else if (IS("market")) {
+		market_reads(c, sub);
 	} else if (IS("audit") && !sub) {
 		if (is_get(m))
 			audit_page(c);

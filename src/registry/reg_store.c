@@ -656,6 +656,14 @@ int store_gateway_delete(struct store *st, const char *member, const char *code)
 			code);
 }
 
+int store_gateway_rekey(struct store *st, const struct store_gateway *gw)
+{
+	return ndx_sqldb_change(st->db, "UPDATE gateways SET sign_key = ?, sign_key_id = ?,"
+			  " tls_cert = ?, tls_cert_sha256 = ? WHERE member = ? AND code = ?",
+			  "ssssss", gw->sign_key, gw->sign_key_id, gw->tls_cert,
+			  gw->tls_cert_sha256, gw->member, gw->code);
+}
+
 /* ---- services ------------------------------------------------------------------ */
 
 #define SERVICE_COLUMNS                                                                    \

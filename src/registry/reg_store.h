@@ -131,6 +131,11 @@ int store_gateway_add(struct store *st, const struct store_gateway *gw);
 int store_gateway_get(struct store *st, const char *member, const char *code, json_t **out);
 int store_gateway_list(struct store *st, const char *member, json_t **out);
 int store_gateway_delete(struct store *st, const char *member, const char *code);
+/* Replaces the signing key and the TLS certificate of the gateway
+ * gw->member/gw->code (its address stays): a key rotation
+ * (docs/registry-api.md "Key and certificate rotation"). Inside a
+ * store_begin transaction; NDX_ENOTFOUND for no such gateway. */
+int store_gateway_rekey(struct store *st, const struct store_gateway *gw);
 
 struct store_service {
 	const char *id;

@@ -19,6 +19,8 @@
 // pages without a form and is refused the grants (403, said on the page).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   check, launch, newPage, passwordOf, ready, setArtifactPrefix, startDemo, STEP_MS,
@@ -46,6 +48,16 @@ async function signIn(page, env, who, landing = 'console-overview') {
     page.locator('form:has(input[name="pin"]) [type="submit"]').first().click(),
   ]);
   await ready(page, landing);
+}
+
+// A gateway's new keys: an Ed25519 signing public key in PEM and a TLS
+// certificate request for a fresh P-256 key (the openssl command, as an
+// operator makes one).
+function newGatewayKeys() {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const csr = execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', '/dev/null', '-subj', '/CN=keytest'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return { pem: publicKey.export({ type: 'spki', format: 'pem' }).trim(), csr: csr.trim() };
 }
 
 async function visit(page, env, rel, name) {
@@ -453,6 +465,200 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     await ready(op, 'console-officials');
     await op.waitForSelector('.govuk-notification-banner--success');
     assert.equal(await op.locator('#officials tbody tr', { hasText: who.pin }).count(), 0);
+    await op.context().close();
+  });
+  it('shows each gateway\'s key and certificate and lets only the operator rotate them', { timeout: TEST_MS }, async () => {
+    const op = await newPage(env.browser);
+    const operator = officialOf(env, 'operator');
+    await signIn(op, env, operator);
+    // A gateway of the test's own, so that the demo's keep their keys.
+    const member = env.fed.members[0].id;
+    const gwId = `${member}/keytest`;
+    const first = newGatewayKeys();
+    const added = await op.evaluate(async (b) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      const r = await fetch('/api/gateways', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify(b) });
+      return [r.status, await r.json()];
+    }, { member, code: 'keytest', address: 'https://127.0.0.1:4999', sign_public_key: first.pem, tls_csr: first.csr });
+    assert.equal(added[0], 201, JSON.stringify(added[1]));
+    const old = added[1];
+    await visit(op, env, '/keys', 'keys');
+    const card = op.locator(`[data-gateway="${gwId}"]`);
+    assert.match(await card.textContent(), new RegExp(old.sign_key_id));
+    assert.match(await card.textContent(), new RegExp(old.tls_cert_sha256));
+    assert.match(await card.textContent(), /còn \d+ ngày/);
+    await check(op, 'console-keys-operator');
+    await card.locator(`a[data-rotate="${gwId}"]`).click();
+    await ready(op, 'console-rotate');
+    // Nothing given, and a reason without a revocation: said on the page.
+    await op.click('#rotate-submit');
+    await op.waitForSelector('#rotate-sign_public_key-error');
+    await check(op, 'console-rotate-errors');
+    const next = newGatewayKeys();
+    await op.fill('#rotate-sign_public_key', next.pem);
+    await op.fill('#rotate-reason', 'thử xoay vòng');
+    await op.click('#rotate-submit');
+    await op.waitForSelector('#rotate-reason-error');
+    // The registry's refusal beside the field: a certificate request that is none.
+    await op.fill('#rotate-tls_csr', 'not a request');
+    await op.fill('#rotate-reason', '');
+    await op.click('#rotate-submit');
+    await op.waitForFunction(() => /tls_csr/.test(document.querySelector('#rotate-tls_csr-error')?.textContent || ''));
+    await op.fill('#rotate-tls_csr', next.csr);
+    await op.check('#rotate-revoke_old');
+    await op.fill('#rotate-reason', 'thử xoay vòng');
+    await op.click('#rotate-submit');
+    await ready(op, 'console-keys');
+    await op.waitForSelector('.govuk-notification-banner--success');
+    assert.match(await op.textContent('.govuk-notification-banner--success'), new RegExp(`${gwId}.*2 mục bị thu hồi`));
+    const now = await op.evaluate((id) => fetch(`/api/gateways/${id}`).then((r) => r.json()), gwId);
+    assert.notEqual(now.sign_key_id, old.sign_key_id);
+    assert.notEqual(now.tls_cert_sha256, old.tls_cert_sha256);
+    assert.match(await card.textContent(), new RegExp(now.sign_key_id));
+    const conf = await op.evaluate(() => fetch('/conf', { cache: 'no-store' }).then((r) => r.json()));
+    assert.equal(conf.gateways.find((x) => `${x.member}/${x.code}` === gwId).sign_key_id, now.sign_key_id);
+    assert.ok(conf.revocations.some((r) => r.value === old.sign_key_id), 'the old key is not revoked');
+    assert.ok(conf.revocations.some((r) => r.value === old.tls_cert_sha256), 'the old certificate is not revoked');
+    await visit(op, env, `/audit?actor=${operator.pin}&action=gateway.rotate`, 'audit');
+    const rows = await op.locator('#audit tbody tr').allTextContents();
+    assert.match(rows[0], new RegExp(`gateway\\.rotate.*${gwId}`));
+    assert.match(rows[0], new RegExp(`official:${operator.pin} \\(${operator.name}\\)`));
+    await visit(op, env, '/keys', 'keys');
+    await op.click('a[data-lang="en"]');
+    await ready(op, 'console-keys');
+    assert.equal(await op.textContent('h1'), 'Gateway signing keys and TLS certificates');
+    assert.match(await op.locator(`[data-gateway="${gwId}"]`).textContent(), /\d+ days left/);
+    await check(op, 'console-keys-en');
+    await op.click('a[data-lang="vi"]');
+    await ready(op, 'console-keys');
+
+    // The auditor reads, with no rotation, and the registry refuses one.
+    const aud = await newPage(env.browser);
+    await signIn(aud, env, officialOf(env, 'auditor'));
+    await visit(aud, env, '/keys', 'keys');
+    assert.ok(await aud.locator(`[data-gateway="${gwId}"]`).count() === 1);
+    assert.equal(await aud.locator('a[data-rotate]').count(), 0, 'the auditor is offered a rotation');
+    await check(aud, 'console-keys-auditor');
+    await visit(aud, env, `/keys/rotate?id=${encodeURIComponent(gwId)}`, 'rotate');
+    assert.equal(await aud.locator('main form').count(), 0, 'the auditor is offered the rotation form');
+    await check(aud, 'console-rotate-auditor');
+    const rotateAnyway = (page, id, b) => page.evaluate(async ([i, body]) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      const r = await fetch(`/api/gateways/${i}/rotation`, { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      return r.status;
+    }, [id, b]);
+    assert.equal(await rotateAnyway(aud, gwId, { tls_csr: newGatewayKeys().csr }), 403);
+    await aud.context().close();
+
+    // An agency administrator of the gateway's own member reads it; the
+    // registry refuses their rotation (docs/console.md "Roles").
+    const who = env.fed.id.demo_accounts[1] || env.fed.id.demo_accounts[0];
+    const setRole = (role) => op.evaluate(async (b) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      return (await fetch('/api/officials', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify(b) })).status;
+    }, { subject: who.pin, name: who.name, role, ...(role === 'agency' ? { member } : {}) });
+    assert.equal(await setRole('agency'), 201);
+    const ag = await newPage(env.browser);
+    await signIn(ag, env, who);
+    await visit(ag, env, '/keys', 'keys');
+    assert.equal(await ag.locator(`[data-gateway="${gwId}"]`).count(), 1);
+    assert.equal(await ag.locator('a[data-rotate]').count(), 0, 'the agency administrator is offered a rotation');
+    await check(ag, 'console-keys-agency');
+    assert.equal(await rotateAnyway(ag, gwId, { tls_csr: newGatewayKeys().csr }), 403);
+    await ag.context().close();
+    // A data protection officer is refused the page: not in their
+    // navigation, the registry's 403 said on the page.
+    assert.equal(await setRole('dpo'), 201);
+    const dpo = await newPage(env.browser);
+    await signIn(dpo, env, who);
+    assert.ok(!(await dpo.locator('#navigation a').allTextContents()).includes('Khoá và chứng thư'));
+    await visit(dpo, env, '/keys', 'error');
+    assert.match(await dpo.textContent('main'), /không được phép/);
+    await check(dpo, 'console-keys-dpo');
+    await dpo.context().close();
+    const cleanup = await op.evaluate(async ([id, pin]) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      const h = { 'X-CSRF-Token': me.csrf };
+      return [(await fetch(`/api/gateways/${id}`, { method: 'DELETE', headers: h })).status,
+        (await fetch(`/api/officials/${pin}`, { method: 'DELETE', headers: h })).status];
+    }, [gwId, who.pin]);
+    assert.deepEqual(cleanup, [200, 200]);
+    assert.deepEqual(op.errors, []);
+    await op.context().close();
+  });
+  it('shows the marketplace by member to every role that reads it, and only their own to an agency administrator', { timeout: TEST_MS }, async () => {
+    const op = await newPage(env.browser);
+    await signIn(op, env, officialOf(env, 'operator'));
+    await visit(op, env, '/market', 'market');
+    // The demo's own: its datasets, negotiations and agreements.
+    assert.ok(await op.locator('#datasets tbody tr').count() >= 1, 'no dataset');
+    assert.ok(await op.locator('#negotiations tbody tr').count() >= 1, 'no negotiation');
+    assert.ok(await op.locator('#agreements tbody tr').count() >= 1, 'no agreement');
+    assert.match(await op.textContent('#negotiations'), /FINALIZED/);
+    assert.match(await op.textContent('#agreements'), /đang có hiệu lực/);
+    assert.equal(await op.locator('main form').count(), 1, 'the marketplace page changes something');
+    await check(op, 'console-market');
+    const negs = await op.evaluate(() => fetch('/api/market/negotiations').then((r) => r.json()).then((d) => d.negotiations));
+    const member = negs[0].consumer;
+    await op.selectOption('#member', member);
+    await op.click('#market-filter button');
+    await op.waitForURL((u) => u.search.includes('member='));
+    await ready(op, 'console-market');
+    const mine = negs.filter((n) => n.consumer === member || n.provider === member);
+    assert.equal(await op.locator('#negotiations tbody tr').count(), mine.length);
+    for (const row of await op.locator('#negotiations tbody tr').allTextContents()) assert.ok(row.includes(member), row);
+    await check(op, 'console-market-filtered');
+    await op.click('a[data-lang="en"]');
+    await ready(op, 'console-market');
+    assert.equal(await op.textContent('h1'), 'Data marketplace');
+    assert.match(await op.textContent('#agreements'), /in force/);
+    await check(op, 'console-market-en');
+    await op.click('a[data-lang="vi"]');
+    await ready(op, 'console-market');
+
+    const aud = await newPage(env.browser);
+    await signIn(aud, env, officialOf(env, 'auditor'));
+    await visit(aud, env, '/market', 'market');
+    assert.equal(await aud.locator('#negotiations tbody tr').count(), negs.length);
+    await check(aud, 'console-market-auditor');
+    await aud.context().close();
+
+    // An agency administrator sees their member's only; the registry
+    // refuses them the others' and the whole list.
+    const who = env.fed.id.demo_accounts[1] || env.fed.id.demo_accounts[0];
+    const setRole = (role) => op.evaluate(async (b) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      return (await fetch('/api/officials', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf, 'Content-Type': 'application/json' }, body: JSON.stringify(b) })).status;
+    }, { subject: who.pin, name: who.name, role, ...(role === 'agency' ? { member } : {}) });
+    assert.equal(await setRole('agency'), 201);
+    const ag = await newPage(env.browser);
+    await signIn(ag, env, who);
+    assert.ok((await ag.locator('#navigation a').allTextContents()).includes('Sàn dữ liệu'));
+    await visit(ag, env, '/market', 'market');
+    assert.equal(await ag.locator('#member').count(), 0, 'the agency administrator may choose another member');
+    assert.equal(await ag.locator('#negotiations tbody tr').count(), mine.length);
+    await check(ag, 'console-market-agency');
+    const other = env.fed.members.find((m) => m.id !== member).id;
+    const statuses = await ag.evaluate((o) => Promise.all([
+      fetch('/api/market/negotiations').then((r) => r.status),
+      fetch(`/api/market/datasets?member=${encodeURIComponent(o)}`).then((r) => r.status),
+    ]), other);
+    assert.deepEqual(statuses, [403, 403]);
+    await ag.context().close();
+    assert.equal(await setRole('dpo'), 201);
+    const dpo = await newPage(env.browser);
+    await signIn(dpo, env, who);
+    assert.ok(!(await dpo.locator('#navigation a').allTextContents()).includes('Sàn dữ liệu'));
+    await visit(dpo, env, '/market', 'error');
+    assert.match(await dpo.textContent('main'), /không được phép/);
+    await check(dpo, 'console-market-dpo');
+    await dpo.context().close();
+    const removed = await op.evaluate(async (pin) => {
+      const me = await fetch('/console/auth/me').then((r) => r.json());
+      return (await fetch(`/api/officials/${pin}`, { method: 'DELETE', headers: { 'X-CSRF-Token': me.csrf } })).status;
+    }, who.pin);
+    assert.equal(removed, 200);
+    assert.deepEqual(op.errors, []);
     await op.context().close();
   });
 });

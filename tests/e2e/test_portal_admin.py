@@ -14,6 +14,9 @@ session at once; an official cannot remove themself nor leave the federation wit
 an operator; and the audit trail in portal.db and through the API, each change with
 the official who made it and when."""
 
+import json
+import os
+import pwd
 import sqlite3
 import subprocess
 import sys
@@ -67,7 +70,6 @@ def env(build_dir):
                     "client_secret_file": "client.secret"},
            "exchange": {"consumer_url": "http://127.0.0.1:9", "client": "VN/GOV/VPCP/portal"}}
     e.config = d / "portal.json"
-    import json
     e.config.write_text(json.dumps(cfg, indent=2))
     e.db = d / "data" / "portal.db"
     # The command line bootstraps: the first operator, and the others for the test.
@@ -429,3 +431,67 @@ def test_cli_help_says_bootstrap(env):
     assert r.returncode == 0 and "/admin/officers" in r.stdout and "first operator" in r.stdout
     r = portal_cmd(env, "official", "--help")
     assert r.returncode == 0 and "first operator" in r.stdout
+
+
+def test_cli_changes_are_audited(env):
+    """`officer add` and `official add|remove` on the command line write their
+    row in admin_audit in the same transaction, with the command line as the
+    actor ("cli:USER", role cli, no PIN, no member: docs/portal.md
+    "Administration"), shown on /admin/audit like the pages' own rows."""
+    me = "cli:" + pwd.getpwuid(os.geteuid()).pw_name
+    rows = audit_rows(env)
+    # The fixture's bootstrap is in the trail too.
+    boot = [r for r in rows if r[3] == "cli" and r[5] == "official.add"]
+    assert {r[6] for r in boot} >= {OPERATOR[0], AGENCY[0], AUDITOR[0]}, rows
+    assert all(r[1] == "" and r[2].startswith(me) and r[4] == "" for r in boot), boot
+    assert any(r[3] == "cli" and r[5] == "officer.add" and r[6] == "canbo.bca" for r in rows)
+
+    pw = env.workdir / "pw-cli"
+    pw.write_text("mật-khẩu-dòng-lệnh\n")
+    add = ("officer", "add", "--config", str(env.config), "--username", "canbo.cli",
+           "--agency", BCA, "--password-file", str(pw), "--cost", "min")
+    r = portal_cmd(env, *add, "--name", "Cán bộ Dòng Lệnh")
+    assert r.returncode == 0 and "added" in r.stdout, r.stderr
+    s, r = officer_session(env, "canbo.cli", "mật-khẩu-dòng-lệnh")
+    assert r.status_code == 200, r.text
+    # Run again (a new name and password): an update, and the session opened
+    # with the old password ends, as a reset on the pages.
+    pw.write_text("mật-khẩu-mới-dòng-lệnh\n")
+    r = portal_cmd(env, *add, "--name", "Cán bộ Dòng Lệnh 2")
+    assert r.returncode == 0 and "updated" in r.stdout, r.stderr
+    assert s.get(env.url + "/api/session", timeout=10).json() == {"authenticated": False}
+    r = portal_cmd(env, "official", "add", "--config", str(env.config), "--pin", CITIZEN[0],
+                   "--name", CITIZEN[1], "--role", "auditor", "--member", BCA)
+    assert r.returncode == 0, r.stderr
+    r = portal_cmd(env, "official", "add", "--config", str(env.config), "--pin", CITIZEN[0],
+                   "--name", CITIZEN[1], "--role", "agency", "--member", BCA)
+    assert r.returncode == 0 and "updated" in r.stdout, r.stderr
+    r = portal_cmd(env, "official", "remove", "--config", str(env.config), "--pin", CITIZEN[0])
+    assert r.returncode == 0, r.stderr
+    # Refused on the command line: nothing changed, nothing audited.
+    before = len(audit_rows(env))
+    r = portal_cmd(env, "official", "remove", "--config", str(env.config), "--pin", CITIZEN[0])
+    assert r.returncode == 1 and "no official" in r.stderr
+    assert len(audit_rows(env)) == before
+
+    mine = [r for r in audit_rows(env) if r[6] in ("canbo.cli", CITIZEN[0])]
+    assert [(r[5], r[6]) for r in mine] == [
+        ("officer.add", "canbo.cli"), ("officer.update", "canbo.cli"),
+        ("official.add", CITIZEN[0]), ("official.change", CITIZEN[0]),
+        ("official.remove", CITIZEN[0])], mine
+    for r in mine:
+        assert r[1:5] == ("", r[2], "cli", "") and r[2].startswith(me), r
+        assert r[8] == BCA
+        assert "argon2" not in r[9] and "mật-khẩu" not in r[9] and "password" not in r[9]
+    assert json.loads(mine[1][9]) == {"from": {"name": "Cán bộ Dòng Lệnh", "agency": BCA},
+                                      "to": {"name": "Cán bộ Dòng Lệnh 2", "agency": BCA}}
+    assert json.loads(mine[3][9])["from"]["role"] == "auditor"
+    assert json.loads(mine[3][9])["to"]["role"] == "agency"
+
+    # Through the API and so on /admin/audit: the command line by its name.
+    entries = Official(env, OPERATOR).get("/api/admin/audit?limit=5").json()["entries"]
+    assert [x["action"] for x in entries] == ["official.remove", "official.change",
+                                              "official.add", "officer.update",
+                                              "officer.add"], entries
+    assert entries[0]["actor"]["role"] == "cli" and entries[0]["actor"]["name"].startswith(me)
+    assert entries[0]["actor"]["member"] == ""

@@ -292,6 +292,45 @@ static void test_rows_and_refusals(void **state)
 	store_close(st);
 }
 
+/* A gateway's key rotation (docs/registry-api.md "Key and certificate
+ * rotation"): key and certificate replaced in place, the address kept; an
+ * unknown gateway is NDX_ENOTFOUND. */
+static void test_gateway_rekey(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	struct store_gateway gw = {
+		.member = "GOV/0101", .code = "gw1", .address = "https://gw1", .sign_key = "k1",
+		.sign_key_id = "kid1", .tls_cert = "PEM1", .tls_cert_sha256 = "c1",
+	};
+	struct store_gateway next = {
+		.member = "GOV/0101", .code = "gw1", .sign_key = "k2", .sign_key_id = "kid2",
+		.tls_cert = "PEM2", .tls_cert_sha256 = "c2",
+	};
+	json_t *o;
+
+	(void)state;
+	commit_member(st, "GOV/0101", "Ministry");
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_gateway_add(st, &gw), NDX_OK);
+	assert_int_equal(store_commit(st, "t", NULL, "gateway.add", "GOV/0101/gw1", NULL, NULL),
+			 NDX_OK);
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(store_gateway_rekey(st, &next), NDX_OK);
+	next.code = "gw9";
+	assert_int_equal(store_gateway_rekey(st, &next), NDX_ENOTFOUND);
+	assert_int_equal(store_commit(st, "t", NULL, "gateway.rotate", "GOV/0101/gw1", NULL, NULL),
+			 NDX_OK);
+	assert_int_equal(store_gateway_get(st, "GOV/0101", "gw1", &o), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(o, "sign_key")), "k2");
+	assert_string_equal(json_string_value(json_object_get(o, "sign_key_id")), "kid2");
+	assert_string_equal(json_string_value(json_object_get(o, "tls_certificate")), "PEM2");
+	assert_string_equal(json_string_value(json_object_get(o, "tls_cert_sha256")), "c2");
+	assert_string_equal(json_string_value(json_object_get(o, "address")), "https://gw1");
+	json_decref(o);
+	store_close(st);
+}
+
 /* Lists sort byte-wise on both engines (the configuration's order). */
 static void test_order_bytewise(void **state)
 {
@@ -734,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_change_transaction),
 		cmocka_unit_test(test_rows_and_refusals),
 		cmocka_unit_test(test_order_bytewise),
+		cmocka_unit_test(test_gateway_rekey),
 		cmocka_unit_test(test_tokens_audit_witnessed),
 		cmocka_unit_test(test_officials_and_audit_search),
 		cmocka_unit_test(test_two_nodes),
