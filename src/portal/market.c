@@ -261,6 +261,8 @@ static json_t *terms_of(const json_t *odrl)
 								: json_null());
 		json_object_set_new(t, "max_calls", pol.max_calls ? json_integer(pol.max_calls)
 								  : json_null());
+		json_object_set_new(t, "max_age_s", pol.max_age_s ? json_integer(pol.max_age_s)
+								  : json_null());
 	}
 	return t;
 }

@@ -219,7 +219,8 @@ def test_browse_without_signing_in(env):
     assert terms == {"purposes": ["public-service", "research"], "classes":
                      ["state", "enterprise", "research"], "methods": ["GET", "HEAD"],
                      "period": "day", "no_onward_transfer": True, "price_vnd": 500,
-                     "price_unit": "call", "validity_days": 30, "max_calls": 5}, terms
+                     "price_unit": "call", "validity_days": 30, "max_calls": 5,
+                     "max_age_s": None}, terms
     # The dataset's page: its DCAT-AP description and the same offers.
     r = requests.get(f"{env.url}/api/market/datasets/{env.fed.echo_dataset}", timeout=10)
     assert r.status_code == 200, r.text
@@ -283,7 +284,7 @@ def test_an_excluded_class_does_not_see_the_offer(env):
     assert r.json()["offers"][0]["terms"] == {
         "purposes": [], "classes": ["enterprise"], "methods": ["GET", "HEAD"], "period": None,
         "no_onward_transfer": False, "price_vnd": 0, "price_unit": None,
-        "validity_days": None, "max_calls": None}
+        "validity_days": None, "max_calls": None, "max_age_s": None}
 
 
 # ---- requesting and approving ----------------------------------------------------------------
@@ -550,10 +551,11 @@ def test_publish_and_withdraw_on_the_page(env):
     assert [o["terms"] for o in d["offers"]] == [
         {"purposes": ["public-service"], "classes": ["state"], "methods": ["GET"],
          "period": "hour", "no_onward_transfer": True, "price_vnd": 0, "price_unit": None,
-         "validity_days": 365, "max_calls": 100},
+         "validity_days": 365, "max_calls": 100, "max_age_s": None},
         {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
          "methods": ["GET", "HEAD"], "period": "month", "no_onward_transfer": False,
-         "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000}]
+         "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000,
+         "max_age_s": None}]
     at_registry = registry_dataset_ids(env, "bhxh")
     assert d["id"] in at_registry and at_registry[d["id"]]["ndx:service"] == RECORDS
     mine = bhxh.get(env.url + "/api/market/published", timeout=10).json()
