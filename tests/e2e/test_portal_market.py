@@ -459,7 +459,7 @@ PUBLISH_FORM = {
          "no_onward_transfer": True},
         {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
          "validity_days": 30, "max_calls": 2000, "period": "month", "price_vnd": 1500000,
-         "price_unit": "month", "no_onward_transfer": False},
+         "price_unit": "month", "no_onward_transfer": False, "max_age_minutes": 1440},
     ],
 }
 
@@ -504,7 +504,9 @@ def test_publish_and_withdraw_on_the_page(env):
                           (dict(offer0_validity_days=0), "validity_days"),
                           (dict(offer0_validity_days=36501), "validity_days"),
                           (dict(offer0_max_calls=0), "max_calls"),
-                          (dict(offer0_max_calls=10**9 + 1), "max_calls")):
+                          (dict(offer0_max_calls=10**9 + 1), "max_calls"),
+                          (dict(offer0_max_age_minutes=0), "max_age_minutes"),
+                          (dict(offer0_max_age_minutes=36500 * 1440 + 1), "max_age_minutes")):
         e = error(post(env, bhxh, "/api/market/datasets", form(**change)), 422, "validation")
         assert e["fields"] == {f"offers.0.{field}": "invalid"}, (change, e)
     for change, fields in ((dict(offer0_period=None), {"offers.0.period": "required"}),
@@ -555,7 +557,7 @@ def test_publish_and_withdraw_on_the_page(env):
         {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
          "methods": ["GET", "HEAD"], "period": "month", "no_onward_transfer": False,
          "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000,
-         "max_age_s": None}]
+         "max_age_s": 86400}]
     at_registry = registry_dataset_ids(env, "bhxh")
     assert d["id"] in at_registry and at_registry[d["id"]]["ndx:service"] == RECORDS
     mine = bhxh.get(env.url + "/api/market/published", timeout=10).json()
