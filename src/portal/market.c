@@ -315,6 +315,13 @@ static json_t *dataset_view(const json_t *ds, int full)
 		      json_object_get(ds, "ndx:service"), "offers", offers);
 	if (v && full && json_object_get(ds, "adms:sample"))
 		json_object_set(v, "sample", json_object_get(ds, "adms:sample"));
+	/* An event type's dataset (docs/marketplace.md "Event types as
+	 * datasets"): its agreement is a subscription. */
+	if (v)
+		json_object_set_new(v, "event",
+				    json_string_length(json_object_get(ds, "ndx:eventType"))
+					    ? json_copy(json_object_get(ds, "ndx:eventType"))
+					    : json_null());
 	return v;
 }
 

@@ -228,7 +228,7 @@ def test_browse_without_signing_in(env):
     assert page["frequency"] == "DAILY" and page["sample"] == {"ok": True}
     assert page["license"] == "https://creativecommons.org/licenses/by/4.0/"
     assert page["themes"] == ["http://publications.europa.eu/resource/authority/data-theme/GOVE"]
-    assert page["service"] == F.ECHO and page["as"] is None
+    assert page["service"] == F.ECHO and page["as"] is None and page["event"] is None
     assert [o["id"] for o in page["offers"]] == [env.fed.open_offer]
     # A dataset whose offers the visitor may not see is not found, like one that
     # does not exist; a malformed id likewise.
