@@ -23,17 +23,28 @@ export function termsRows(terms) {
     ? x.classes.map((c) => t(`mk.class.${c}`)).join(', ') : t('mk.terms.every_class');
   const validity = x.validity_days ? t('mk.terms.days', { n: x.validity_days }) : t('mk.terms.no_end');
   const calls = x.max_calls ? t(`mk.terms.calls.${x.period || 'day'}`, { n: formatMoney(x.max_calls) }) : t('mk.terms.no_limit');
+  const age = x.max_age_s > 0 ? ageText(x.max_age_s) : t('mk.terms.any_age');
   const price = x.price_vnd > 0 ? t(`mk.terms.price.${x.price_unit || 'call'}`, { amount: formatMoney(x.price_vnd) }) : t('mk.terms.free');
   const rows = [
     { key: t('mk.terms.purposes'), value: h('span', { 'data-term': 'purposes' }, purposes) },
     { key: t('mk.terms.classes'), value: h('span', { 'data-term': 'classes' }, classes) },
     { key: t('mk.terms.validity'), value: h('span', { 'data-term': 'validity' }, validity) },
     { key: t('mk.terms.calls'), value: h('span', { 'data-term': 'calls' }, calls) },
+    { key: t('mk.terms.data_age'), value: h('span', { 'data-term': 'data_age' }, age) },
     { key: t('mk.terms.price'), value: h('span', { 'data-term': 'price' }, price) },
   ];
   if (Array.isArray(x.methods)) rows.push({ key: t('mk.terms.methods'), value: x.methods.join(', ') });
   if (x.no_onward_transfer) rows.push({ key: t('mk.terms.onward'), value: t('mk.terms.no_onward') });
   return rows;
+}
+
+// The data-age limit (ndx:dataAge, seconds) in the largest unit that
+// divides it, as the registry writes it (P2D, PT6H, PT15M, PT30S).
+function ageText(s) {
+  const n = Number(s);
+  const [unit, size] = n % 86400 === 0 ? ['d', 86400] : n % 3600 === 0 ? ['h', 3600] : n % 60 === 0 ? ['m', 60] : ['s', 1];
+  const k = n / size;
+  return t(`mk.terms.age.${unit}${k === 1 ? '.one' : ''}`, { n: formatMoney(k) });
 }
 
 export function negStateTag(state) {

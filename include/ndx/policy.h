@@ -44,6 +44,8 @@ struct ndx_policy {
 	unsigned classes;              /* NDX_CLASS_*; NDX_CLASS_ALL when unconstrained */
 	unsigned methods;              /* NDX_METHOD_*; GET|HEAD when unconstrained */
 	int64_t validity_days;         /* from the agreement; 0: no limit */
+	int64_t max_age_s;             /* ndx:dataAge: an answer's data at most this old,
+					* in seconds; 0: no limit */
 	int64_t max_calls;             /* per period; 0: no limit */
 	enum ndx_policy_period period; /* NONE exactly when max_calls is 0 */
 	bool no_onward_transfer;       /* prohibition "distribute" */
@@ -90,5 +92,22 @@ enum ndx_policy_verdict {
 };
 enum ndx_policy_verdict ndx_policy_check(const struct ndx_policy *p,
 					 const struct ndx_policy_use *use);
+
+/* The data-age limit (ndx:dataAge) on one answer of the provider system,
+ * checked by the provider gateway before the answer goes on: status is
+ * the answer's HTTP status, modified its Last-Modified (RFC 9110 §8.8.2)
+ * as Unix seconds, or -1 when the answer carries none or one that is not
+ * an HTTP date. Only a 2xx answer carries data and is checked. */
+enum ndx_policy_answer {
+	NDX_POLICY_ANSWER_OK,
+	NDX_POLICY_ANSWER_UNDATED, /* a limit, a 2xx answer, and no Last-Modified */
+	NDX_POLICY_ANSWER_STALE,   /* now - modified > max_age_s */
+};
+enum ndx_policy_answer ndx_policy_check_answer(const struct ndx_policy *p, long status,
+					       time_t modified, time_t now);
+/* The limit in seconds as the canonical xsd:duration of the subset
+ * ("P2D", "PT6H", "PT15M", "PT30S": the largest unit that divides it)
+ * into out (at least 32 bytes). */
+void ndx_policy_age_text(int64_t seconds, char *out, size_t cap);
 
 #endif

@@ -14,6 +14,13 @@ void ndx_time_format(time_t t, char out[NDX_TIME_TEXT_LEN]);
 /* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (fields range-checked). Returns
  * NDX_OK with *out set, or NDX_EINVAL. */
 int ndx_time_parse(const char *text, time_t *out);
+/* Parses an HTTP-date (RFC 9110 §5.6.7): the IMF-fixdate
+ * "Sun, 06 Nov 1994 08:49:37 GMT" and the two obsolete forms a recipient
+ * must accept, RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (a two-digit year
+ * below 70 is 20yy, else 19yy) and asctime "Sun Nov  6 08:49:37 1994".
+ * The day name is not checked against the date. NDX_OK with *out set, or
+ * NDX_EINVAL. */
+int ndx_time_parse_http(const char *text, time_t *out);
 
 /* Vietnam time (Asia/Ho_Chi_Minh) is UTC+7 all year: no daylight saving
  * since 1975, so a fixed offset is exact for every date ndx handles. */

@@ -206,6 +206,9 @@ static const struct gw_reason_info table[GW_R_COUNT] = {
 	[GW_R_AGREEMENT_LIMIT] = { "AgreementLimitExceeded", S, "AccessDenied", 429, true,
 				   "the agreement's maximum calls for the current period are "
 				   "used up" },
+	[GW_R_AGREEMENT_DATA_AGE] = { "AgreementDataTooOld", S, "ServiceFailed", 500, false,
+				      "the provider system's answer is older than the agreement's "
+				      "data-age limit, or has no Last-Modified to tell" },
 };
 
 #undef C

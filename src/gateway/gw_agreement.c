@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ndx/err.h"
 #include "ndx/policy.h"
 #include "ndx/timefmt.h"
 
@@ -107,6 +108,58 @@ enum gw_reason gw_agreement_admit(const struct ndx_conf *conf, const char *clien
 	}
 	pthread_mutex_unlock(&mu);
 	return r;
+}
+
+/* Gives back the call gw_agreement_admit counted for g at now (an answer
+ * refused after it: not a use), when its period is still the current. */
+static void uncount(const struct ndx_conf_grant *g, time_t now)
+{
+	struct count *c;
+
+	if (!g->policy->max_calls)
+		return;
+	pthread_mutex_lock(&mu);
+	for (c = table[bucket(g->agreement)]; c; c = c->next)
+		if (strcmp(c->id, g->agreement) == 0)
+			break;
+	if (c && c->calls > 0 &&
+	    c->period_start == ndx_policy_period_start(g->policy->period, now))
+		c->calls--;
+	pthread_mutex_unlock(&mu);
+}
+
+enum gw_reason gw_agreement_check_answer(const struct ndx_conf *conf, const char *client,
+					 const char *service, const char *method,
+					 const char *path, long status, const char *last_modified,
+					 time_t now, char *msg, size_t cap)
+{
+	const struct ndx_conf_grant *g = ndx_conf_grant_find(conf, client, service, method, path,
+							     NULL);
+	char limit[32], when[NDX_TIME_TEXT_LEN];
+	time_t modified = -1;
+
+	if (!g || !g->agreement || !g->policy || !g->policy->max_age_s)
+		return GW_R_COUNT;
+	if (last_modified && ndx_time_parse_http(last_modified, &modified) != NDX_OK)
+		modified = -1;
+	ndx_policy_age_text(g->policy->max_age_s, limit, sizeof limit);
+	switch (ndx_policy_check_answer(g->policy, status, modified, now)) {
+	case NDX_POLICY_ANSWER_OK:
+		return GW_R_COUNT;
+	case NDX_POLICY_ANSWER_UNDATED:
+		snprintf(msg, cap, "agreement %s admits data no older than %s; the provider "
+			 "system's answer %s", g->agreement, limit,
+			 last_modified ? "has a Last-Modified that is not an HTTP date"
+				       : "does not say how old it is (no Last-Modified)");
+		break;
+	case NDX_POLICY_ANSWER_STALE:
+		ndx_time_format(modified, when);
+		snprintf(msg, cap, "agreement %s admits data no older than %s; the provider "
+			 "system's answer was last modified at %s", g->agreement, limit, when);
+		break;
+	}
+	uncount(g, now);
+	return GW_R_AGREEMENT_DATA_AGE;
 }
 
 void gw_agreement_reset(void)

@@ -22,6 +22,19 @@ enum gw_reason gw_agreement_admit(const struct ndx_conf *conf, const char *clien
 				  const char *service, const char *method, const char *path,
 				  const char *purpose, time_t now, char *msg, size_t cap);
 
+/* The data-age limit (ndx:dataAge) of the agreement behind the grant that
+ * allowed client's call (as for gw_agreement_admit) on the provider
+ * system's answer: its status and Last-Modified (NULL when it has none).
+ * GW_R_COUNT when no agreement governs the grant, it has no limit, the
+ * answer is no 2xx or is young enough; else GW_R_AGREEMENT_DATA_AGE with
+ * a sentence for the caller in msg (cap bytes): the answer is then not
+ * delivered, and the call gw_agreement_admit counted is given back.
+ * Thread-safe. */
+enum gw_reason gw_agreement_check_answer(const struct ndx_conf *conf, const char *client,
+					 const char *service, const char *method,
+					 const char *path, long status, const char *last_modified,
+					 time_t now, char *msg, size_t cap);
+
 /* Forgets every count (for tests). */
 void gw_agreement_reset(void);
 

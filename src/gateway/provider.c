@@ -18,7 +18,8 @@
  *   check_personal       purpose, subject, consent, Ndx-Subject-Token
  *   check_replay         this signed request was not accepted before
  *   check_agreement      a marketplace agreement's policy lets it through (gw_agreement.c)
- *   serve                the provider system's answer (or the access list's)
+ *   serve                the provider system's answer (or the access list's);
+ *                        an agreement's data-age limit is checked on it
  *
  * A step returns GW_R_COUNT to go on or the reason of its refusal, rendered
  * once after the steps. The steps run on the port's HTTP thread; serve
@@ -39,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "events.h"
 #include "gateway.h"
@@ -515,6 +517,35 @@ static bool provider_check_subjects(struct exch *x)
 	return true;
 }
 
+/* A marketplace agreement's data-age limit on the provider system's
+ * answer (gw_agreement.c): a 2xx answer older than the agreement admits,
+ * or without a Last-Modified to tell, is refused instead of delivered.
+ * Last-Modified is a user header (userheaders.h): a delivered answer
+ * passes it on under the response signature. Two of them say no one
+ * time: the answer counts as undated. Returns true to pass it on. */
+static bool provider_check_data_age(struct exch *x)
+{
+	const char *lm = NULL;
+	char msg[512];
+	enum gw_reason r;
+	bool twice = false;
+
+	for (size_t i = 0; i < x->r.user.n; i++)
+		if (strcasecmp(x->r.user.v[i].name, "Last-Modified") == 0) {
+			twice = lm != NULL;
+			lm = x->r.user.v[i].value;
+		}
+	r = gw_agreement_check_answer(x->conf, x->client, x->service, x->req->method, x->rest,
+				      x->r.status, twice ? "(twice)" : lm, time(NULL), msg,
+				      sizeof msg);
+
+	if (r == GW_R_COUNT)
+		return true;
+	refuse(x, r, "Last-Modified", "%s", msg);
+	fprintf(stderr, GW_PROG ": backend of %s: %s, refused\n", x->service, msg);
+	return false;
+}
+
 /* The provider system's answer (or failure) is in; on the loop. */
 static void backend_done(struct gw_backend_call *call, enum gw_xfer_result res)
 {
@@ -527,7 +558,7 @@ static void backend_done(struct gw_backend_call *call, enum gw_xfer_result res)
 	x->backend_hdrs = NULL;
 	switch (res) {
 	case GW_XFER_OK:
-		if (!provider_check_subjects(x))
+		if (!provider_check_subjects(x) || !provider_check_data_age(x))
 			break;
 		if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION], NULL, &x->answer_user) !=
 			    NDX_OK ||

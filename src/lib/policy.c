@@ -15,6 +15,7 @@
 #include "ndx/err.h"
 
 #define VALIDITY_DAYS_MAX 36500
+#define MAX_AGE_S_MAX (36500LL * 86400)
 #define MAX_CALLS_MAX 1000000000LL
 #define PRICE_MAX 1000000000000LL
 
@@ -124,6 +125,52 @@ static int whole(const json_t *v, int64_t lo, int64_t hi, int64_t *out)
 	return 0;
 }
 
+/* The ndx:dataAge right operand: an xsd:duration of one component,
+ * seconds, minutes, hours or days ("PT30S", "PT15M", "PT6H", "P2D"), n
+ * written without sign or leading zero, in (0, 36500 days]. 0 with the
+ * seconds in *out, -1 for anything else. */
+static int read_age(const json_t *v, int64_t *out)
+{
+	static const struct { const char *prefix; char unit; int64_t s; } forms[] = {
+		{ "PT", 'S', 1 }, { "PT", 'M', 60 }, { "PT", 'H', 3600 }, { "P", 'D', 86400 },
+	};
+	const char *s = json_string_value(v), *d;
+	long long n = 0;
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		size_t pl = strlen(forms[i].prefix);
+		if (strncmp(s, forms[i].prefix, pl) != 0 || (pl == 1 && s[1] == 'T'))
+			continue;
+		d = s + pl;
+		if (*d < '1' || *d > '9')
+			return -1;
+		for (n = 0; *d >= '0' && *d <= '9'; d++) {
+			n = n * 10 + (*d - '0');
+			if (n > MAX_AGE_S_MAX)
+				return -1;
+		}
+		if (d[0] != forms[i].unit || d[1] || n * forms[i].s > MAX_AGE_S_MAX)
+			continue;
+		*out = n * forms[i].s;
+		return 0;
+	}
+	return -1;
+}
+
+void ndx_policy_age_text(int64_t seconds, char *out, size_t cap)
+{
+	if (seconds % 86400 == 0)
+		snprintf(out, cap, "P%lldD", (long long)(seconds / 86400));
+	else if (seconds % 3600 == 0)
+		snprintf(out, cap, "PT%lldH", (long long)(seconds / 3600));
+	else if (seconds % 60 == 0)
+		snprintf(out, cap, "PT%lldM", (long long)(seconds / 60));
+	else
+		snprintf(out, cap, "PT%lldS", (long long)seconds);
+}
+
 static int set_list(struct ndx_policy *p, const char *left, const json_t *vals,
 		    const char *where, char *err, size_t cap)
 {
@@ -176,7 +223,7 @@ static int read_constraint(struct ndx_policy *p, const json_t *c, const char *wh
 	static const char *const keys[] = { "leftOperand", "operator", "rightOperand", "unit",
 					    NULL };
 	static const char *const lefts[] = { "purpose", "ndx:consumerClass", "ndx:method",
-					     "elapsedTime", "count" };
+					     "elapsedTime", "count", "ndx:dataAge" };
 	const char *left, *op, *unit, *s;
 	json_t *vals = NULL;
 	int k, rc;
@@ -189,9 +236,9 @@ static int read_constraint(struct ndx_policy *p, const json_t *c, const char *wh
 		return rc;
 	left = term(json_object_get(c, "leftOperand"));
 	op = term(json_object_get(c, "operator"));
-	if (!left || (k = index_of(left, lefts, 5)) < 0)
+	if (!left || (k = index_of(left, lefts, 6)) < 0)
 		return fail(err, cap, "%s.leftOperand: expected purpose, ndx:consumerClass, "
-			    "ndx:method, elapsedTime or count", where);
+			    "ndx:method, elapsedTime, count or ndx:dataAge", where);
 	if (!op)
 		return fail(err, cap, "%s.operator: expected a string", where);
 	if (*seen & (1u << k))
@@ -216,6 +263,13 @@ static int read_constraint(struct ndx_policy *p, const json_t *c, const char *wh
 			return fail(err, cap, "%s.rightOperand: expected a duration of whole days "
 				    "\"P<n>D\", n from 1 to %d", where, VALIDITY_DAYS_MAX);
 		p->validity_days = days;
+		return NDX_OK;
+	}
+	if (k == 5) {
+		if (read_age(json_object_get(c, "rightOperand"), &p->max_age_s))
+			return fail(err, cap, "%s.rightOperand: expected the data's greatest age as a "
+				    "duration \"PT<n>S\", \"PT<n>M\", \"PT<n>H\" or \"P<n>D\", n a "
+				    "whole number from 1, at most 36500 days", where);
 		return NDX_OK;
 	}
 	if (whole(json_object_get(c, "rightOperand"), 1, MAX_CALLS_MAX, &p->max_calls))
@@ -404,6 +458,10 @@ json_t *ndx_policy_to_odrl(const struct ndx_policy *p)
 	if (!bad && p->max_calls)
 		bad |= add_constraint(cs, "count", "lteq", json_integer(p->max_calls),
 				      PERIOD_UNITS[p->period]) != 0;
+	if (!bad && p->max_age_s) {
+		ndx_policy_age_text(p->max_age_s, days, sizeof days);
+		bad |= add_constraint(cs, "ndx:dataAge", "lteq", json_string(days), NULL) != 0;
+	}
 	perm = bad ? NULL : json_pack("{ss}", "action", "use");
 	if (perm && json_array_size(cs))
 		json_object_set(perm, "constraint", cs);
@@ -436,7 +494,8 @@ static bool has_purpose(const struct ndx_policy *p, const char *s)
 bool ndx_policy_equal(const struct ndx_policy *a, const struct ndx_policy *b)
 {
 	if (a->npurposes != b->npurposes || a->classes != b->classes || a->methods != b->methods ||
-	    a->validity_days != b->validity_days || a->max_calls != b->max_calls ||
+	    a->validity_days != b->validity_days || a->max_age_s != b->max_age_s ||
+	    a->max_calls != b->max_calls ||
 	    a->period != b->period || a->no_onward_transfer != b->no_onward_transfer ||
 	    a->price != b->price || a->price_unit != b->price_unit)
 		return false;
@@ -507,4 +566,19 @@ enum ndx_policy_verdict ndx_policy_check(const struct ndx_policy *p,
 	if (p->max_calls && use->calls_in_period >= p->max_calls)
 		return NDX_POLICY_LIMIT;
 	return NDX_POLICY_OK;
+}
+
+enum ndx_policy_answer ndx_policy_check_answer(const struct ndx_policy *p, long status,
+					       time_t modified, time_t now)
+{
+	assert(p != NULL);
+	if (!p->max_age_s || status < 200 || status > 299)
+		return NDX_POLICY_ANSWER_OK;
+	if (modified < 0)
+		return NDX_POLICY_ANSWER_UNDATED;
+	/* A Last-Modified ahead of the gateway's clock is age 0, not an
+	 * error: the two clocks differ by seconds, and the data is new. */
+	if (now > modified && (int64_t)(now - modified) > p->max_age_s)
+		return NDX_POLICY_ANSWER_STALE;
+	return NDX_POLICY_ANSWER_OK;
 }

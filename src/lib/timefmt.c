@@ -129,3 +129,79 @@ int ndx_time_parse(const char *text, time_t *out)
 	*out = t;
 	return NDX_OK;
 }
+
+static int month_of(const char *s)
+{
+	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+	for (int i = 0; i < 12; i++)
+		if (strncmp(s, names + 3 * i, 3) == 0)
+			return i + 1;
+	return 0;
+}
+
+static bool day_name(const char *s, size_t n)
+{
+	static const char *const names[] = { "Monday", "Tuesday", "Wednesday", "Thursday",
+					     "Friday", "Saturday", "Sunday" };
+
+	for (size_t i = 0; i < 7; i++)
+		if ((n == 3 && strncmp(s, names[i], 3) == 0) ||
+		    (strlen(names[i]) == n && strncmp(s, names[i], n) == 0))
+			return true;
+	return false;
+}
+
+/* "HH:MM:SS" at s. */
+static bool clock_of(const char *s, int *h, int *m, int *sec)
+{
+	return digits(s, 2, h) && s[2] == ':' && digits(s + 3, 2, m) && s[5] == ':' &&
+	       digits(s + 6, 2, sec) && *h <= 23 && *m <= 59 && *sec <= 60;
+}
+
+int ndx_time_parse_http(const char *text, time_t *out)
+{
+	int year, mon, day, hour, min, sec;
+	const char *comma, *p;
+	char iso[NDX_TIME_TEXT_LEN + 8];
+	size_t len;
+
+	if (!text)
+		return NDX_EINVAL;
+	len = strlen(text);
+	comma = strchr(text, ',');
+	if (comma && (size_t)(comma - text) == 3 && len == 29) {
+		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+		p = text + 4;
+		if (!day_name(text, 3) || p[0] != ' ' || !digits(p + 1, 2, &day) || p[3] != ' ' ||
+		    !(mon = month_of(p + 4)) || p[7] != ' ' || !digits(p + 8, 4, &year) ||
+		    p[12] != ' ' || !clock_of(p + 13, &hour, &min, &sec) ||
+		    strcmp(p + 21, " GMT") != 0)
+			return NDX_EINVAL;
+	} else if (comma && day_name(text, (size_t)(comma - text)) &&
+		   len == (size_t)(comma - text) + 24) {
+		/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
+		p = comma + 1;
+		if (p[0] != ' ' || !digits(p + 1, 2, &day) || p[3] != '-' ||
+		    !(mon = month_of(p + 4)) || p[7] != '-' || !digits(p + 8, 2, &year) ||
+		    p[10] != ' ' || !clock_of(p + 11, &hour, &min, &sec) ||
+		    strcmp(p + 19, " GMT") != 0)
+			return NDX_EINVAL;
+		year += year < 70 ? 2000 : 1900;
+	} else if (!comma && len == 24) {
+		/* asctime: "Sun Nov  6 08:49:37 1994" */
+		p = text + 3;
+		if (!day_name(text, 3) || p[0] != ' ' || !(mon = month_of(p + 1)) || p[4] != ' ' ||
+		    !(p[5] == ' ' ? digits(p + 6, 1, &day) : digits(p + 5, 2, &day)) ||
+		    p[7] != ' ' || !clock_of(p + 8, &hour, &min, &sec) || p[16] != ' ' ||
+		    !digits(p + 17, 4, &year))
+			return NDX_EINVAL;
+	} else {
+		return NDX_EINVAL;
+	}
+	if (sec == 60) /* a leap second: the instant before the next minute */
+		sec = 59;
+	snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, mon, day, hour, min,
+		 sec);
+	return ndx_time_parse(iso, out);
+}

@@ -261,6 +261,8 @@ static json_t *terms_of(const json_t *odrl)
 								: json_null());
 		json_object_set_new(t, "max_calls", pol.max_calls ? json_integer(pol.max_calls)
 								  : json_null());
+		json_object_set_new(t, "max_age_s", pol.max_age_s ? json_integer(pol.max_age_s)
+								  : json_null());
 	}
 	return t;
 }
@@ -313,6 +315,13 @@ static json_t *dataset_view(const json_t *ds, int full)
 		      json_object_get(ds, "ndx:service"), "offers", offers);
 	if (v && full && json_object_get(ds, "adms:sample"))
 		json_object_set(v, "sample", json_object_get(ds, "adms:sample"));
+	/* An event type's dataset (docs/marketplace.md "Event types as
+	 * datasets"): its agreement is a subscription. */
+	if (v)
+		json_object_set_new(v, "event",
+				    json_string_length(json_object_get(ds, "ndx:eventType"))
+					    ? json_copy(json_object_get(ds, "ndx:eventType"))
+					    : json_null());
 	return v;
 }
 
@@ -972,25 +981,25 @@ static json_int_t form_int(const json_t *o, const char *field, json_t *fields)
 }
 
 /* The ODRL Offer of one offer of the publishing form ({purposes, classes,
- * methods, validity_days, max_calls, period, price_vnd, price_unit,
- * no_onward_transfer}), read back by libndx's ndx_policy_from_odrl (the
+ * methods, validity_days, max_calls, period, max_age_minutes, price_vnd,
+ * price_unit, no_onward_transfer}), read back by libndx's ndx_policy_from_odrl (the
  * registry's own parser) so that a term outside the subset is said at
  * its field. NULL with the offer's errors in fields (named
  * "offers.I.FIELD") and *why the parser's sentence when it refused. */
 static json_t *form_offer(const json_t *o, size_t idx, json_t *fields, char *why, size_t cap)
 {
 	static const char *const keys[] = { "purposes", "classes", "methods", "validity_days",
-					    "max_calls", "period", "price_vnd", "price_unit",
-					    "no_onward_transfer", NULL };
+					    "max_calls", "period", "max_age_minutes", "price_vnd",
+					    "price_unit", "no_onward_transfer", NULL };
 	static const char *const periods[] = { "hour", "day", "month", NULL };
 	static const char *const units[] = { "call", "month", NULL };
 	static const char *const period_units[] = { "ndx:perHour", "ndx:perDay", "ndx:perMonth" };
-	const char *cfield[5];
+	const char *cfield[6];
 	json_t *own = json_object(), *purposes, *classes, *methods, *cs = json_array(), *odrl = NULL;
 	const char *period = json_string_value(json_object_get(o, "period"));
 	const char *unit = json_string_value(json_object_get(o, "price_unit"));
 	const json_t *onward = json_object_get(o, "no_onward_transfer");
-	json_int_t days, calls, price;
+	json_int_t days, calls, price, age;
 	size_t nc = 0;
 	struct ndx_policy pol;
 	char err[256], name[64];
@@ -1010,7 +1019,7 @@ static json_t *form_offer(const json_t *o, size_t idx, json_t *fields, char *why
 		return NULL;
 	}
 	json_object_foreach((json_t *)o, k, v)
-		if (!in_list(k, keys, 9))
+		if (!in_list(k, keys, 10))
 			field_error(own, k, "unknown");
 	purposes = form_list(o, "purposes", NULL, 0, 64, own);
 	classes = form_list(o, "classes", CLASSES, 3, 3, own);
@@ -1020,6 +1029,7 @@ static json_t *form_offer(const json_t *o, size_t idx, json_t *fields, char *why
 	methods = form_list(o, "methods", METHODS, 7, 7, own);
 	days = form_int(o, "validity_days", own);
 	calls = form_int(o, "max_calls", own);
+	age = form_int(o, "max_age_minutes", own);
 	price = form_int(o, "price_vnd", own);
 	if (calls > 0 && !in_list(period, periods, 3))
 		field_error(own, "period", period ? "invalid" : "required");
@@ -1062,6 +1072,14 @@ static json_t *form_offer(const json_t *o, size_t idx, json_t *fields, char *why
 						    period && periods[pi] ? period_units[pi]
 									  : "ndx:perDay"));
 		cfield[nc++] = "max_calls";
+	}
+	if (json_object_get(o, "max_age_minutes") &&
+	    !json_is_null(json_object_get(o, "max_age_minutes"))) {
+		char d[32];
+		snprintf(d, sizeof d, "PT%lldM", (long long)age);
+		json_array_append_new(cs, json_pack("{ssssss}", "leftOperand", "ndx:dataAge",
+						    "operator", "lteq", "rightOperand", d));
+		cfield[nc++] = "max_age_minutes";
 	}
 	odrl = json_pack("{ss s[{ssso}]}", "@type", "Offer", "permission", "action", "use",
 			 "constraint", cs);

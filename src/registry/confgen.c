@@ -169,16 +169,31 @@ static int set_monitoring(struct store *st, json_t *doc)
 	return rc;
 }
 
-/* The grants of the marketplace agreements in force (reg_market.c), after
- * the operator's, by agreement id. */
+/* The grants and subscriptions of the marketplace agreements in force
+ * (reg_market.c), after the operator's, by agreement id. A subscription
+ * the operator registered already (or an earlier agreement made) for the
+ * same client, service and event is not made twice: the configuration
+ * holds one per triple, and it is the same delivery. */
 static int add_agreement_grants(struct store *st, json_t *doc)
 {
-	json_t *rows = NULL;
-	int rc = market_conf_grants(st, &rows);
+	json_t *rows = NULL, *subs = NULL, *list = json_object_get(doc, "subscriptions"), *s, *t;
+	int rc = market_conf_grants(st, &rows, &subs);
+	size_t i, k;
 
 	if (!rc && json_array_extend(json_object_get(doc, "grants"), rows))
 		rc = NDX_ENOMEM;
+	json_array_foreach(subs, i, s) {
+		bool dup = false;
+		json_array_foreach(list, k, t)
+			if (json_equal(json_object_get(s, "client"), json_object_get(t, "client")) &&
+			    json_equal(json_object_get(s, "service"), json_object_get(t, "service")) &&
+			    json_equal(json_object_get(s, "event"), json_object_get(t, "event")))
+				dup = true;
+		if (!rc && !dup && json_array_append(list, s))
+			rc = NDX_ENOMEM;
+	}
 	json_decref(rows);
+	json_decref(subs);
 	return rc;
 }
 
@@ -231,8 +246,6 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "services", rows, SERVICE_FIELDS);
 	if (!rc && !(rc = store_grant_list(cg->st, NULL, NULL, &rows)))
 		rc = set_list(doc, "grants", rows, GRANT_FIELDS);
-	if (!rc)
-		rc = add_agreement_grants(cg->st, doc);
 	if (!rc && !(rc = store_revocation_list(cg->st, &rows)))
 		rc = set_list(doc, "revocations", rows, REVOCATION_FIELDS);
 	if (!rc && !(rc = store_consent_service_list(cg->st, &rows)))
@@ -245,6 +258,8 @@ static int build_doc(struct confgen *cg, time_t now, json_t **out, uint64_t *ver
 		rc = set_list(doc, "event_types", rows, EVENT_TYPE_FIELDS);
 	if (!rc && !(rc = store_subscription_list(cg->st, NULL, NULL, &rows)))
 		rc = set_list(doc, "subscriptions", rows, SUBSCRIPTION_FIELDS);
+	if (!rc)
+		rc = add_agreement_grants(cg->st, doc);
 	if (!rc)
 		rc = set_monitoring(cg->st, doc);
 	store_snapshot_end(cg->st);

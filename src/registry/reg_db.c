@@ -110,6 +110,23 @@ static const char *const migrations[] = {
 	/* Issue 21: an agency administrator's member (docs/console.md
 	 * "Roles"), a table of its own so that a replayed migration passes. */
 	OFFICIAL_MEMBERS_TABLE("TEXT"),
+	/* Issue 23: event types as datasets (docs/marketplace.md "Event types
+	 * as datasets"). A dataset is now of a service or of one of its event
+	 * types, unique per (service, event) ('' for the service itself), so
+	 * the catalogue moves to market_datasets; SQLite cannot drop the old
+	 * column's UNIQUE in place. The old table is emptied, not dropped: a
+	 * replayed migration (the store's tests replay later ones) then copies
+	 * nothing and loses nothing. An event type's negotiation names its
+	 * event in negotiation_events, so that its agreement stays a
+	 * subscription after the dataset is withdrawn. */
+	"CREATE TABLE IF NOT EXISTS market_datasets(id TEXT PRIMARY KEY, service TEXT NOT NULL,"
+	" event TEXT NOT NULL DEFAULT '', provider TEXT NOT NULL, description TEXT NOT NULL,"
+	" created_at TEXT NOT NULL, UNIQUE(service, event));"
+	"INSERT OR IGNORE INTO market_datasets(id, service, provider, description, created_at)"
+	" SELECT id, service, provider, description, created_at FROM datasets;"
+	"DELETE FROM datasets;"
+	"CREATE TABLE IF NOT EXISTS negotiation_events(provider_pid TEXT PRIMARY KEY,"
+	" event TEXT NOT NULL);",
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -179,8 +196,19 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	OFFICIAL_MEMBERS_TABLE(T);
 
+/* Version 5: the SQLite engine's migration 10 (event types as datasets);
+ * PostgreSQL renames and changes the table in place. */
+static const char schema_v5[] =
+	"ALTER TABLE datasets RENAME TO market_datasets;"
+	"ALTER TABLE market_datasets ADD COLUMN event " T " NOT NULL DEFAULT '';"
+	"ALTER TABLE market_datasets DROP CONSTRAINT datasets_service_key;"
+	"ALTER TABLE market_datasets ADD CONSTRAINT market_datasets_service_event"
+	" UNIQUE(service, event);"
+	"CREATE TABLE negotiation_events(provider_pid " T " PRIMARY KEY, event " T " NOT NULL);";
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
-static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3, schema_v4 };
+static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3, schema_v4,
+					 schema_v5 };
 
 #undef T
 

@@ -278,6 +278,12 @@ static int dataset_json(struct mcall *c, const json_t *row, json_t **out)
 		       "accessService", "urn:ndx:exchange:", store_instance(c->st));
 	if (ds && json_object_get(d, "sample"))
 		json_object_set(ds, "adms:sample", json_object_get(d, "sample"));
+	/* An event type's dataset: delivered as events, not called. */
+	if (ds && json_string_length(json_object_get(row, "event"))) {
+		json_object_set(ds, "ndx:eventType", json_object_get(row, "event"));
+		json_object_set_new(json_array_get(json_object_get(ds, "distribution"), 0),
+				    "format", json_string("ndx:events"));
+	}
 	*out = ds;
 	return ds ? NDX_OK : NDX_ENOMEM;
 }
@@ -527,6 +533,57 @@ static json_t *published_offer(struct mcall *c, const json_t *o, size_t i, unsig
 
 /* Answers 401 for an anonymous caller and 403 for a member that is not
  * provider (NULL: any member is refused), returning false. */
+/* An event type's offers (docs/marketplace.md "Event types as datasets"):
+ * the agreement becomes a subscription, which has one purpose exactly when
+ * the service is personal (one of the service's), and no method, call
+ * count, data age or price per call, none of which a delivery is held to.
+ * True when every offer fits, else answers 400 naming the offer. */
+/* Why p cannot be an event type's terms (svc the service's row), or NULL. */
+static const char *event_policy_why(const struct ndx_policy *p, const json_t *svc)
+{
+	const json_t *purposes = json_object_get(svc, "purposes"), *v;
+	bool personal = json_is_true(json_object_get(svc, "personal"));
+	size_t k;
+
+	if (p->max_calls || p->max_age_s || p->methods != (NDX_METHOD_GET | NDX_METHOD_HEAD) ||
+	    p->price_unit == NDX_PRICE_PER_CALL)
+		return "an event type's terms have no count, ndx:method, ndx:dataAge or price per "
+		       "call: its agreement is a subscription, not calls";
+	if (personal && p->npurposes != 1)
+		return "the event type's service is personal: its terms name exactly one purpose, "
+		       "the subscription's";
+	if (!personal && p->npurposes)
+		return "the event type's service is not personal: its terms name no purpose";
+	json_array_foreach(purposes, k, v)
+		if (json_string_value(v) && strcmp(json_string_value(v), p->purposes[0]) == 0)
+			return NULL;
+	return p->npurposes ? "the purpose is not one of the service's" : NULL;
+}
+
+static bool event_offers_fit(struct mcall *c, const json_t *offers, const json_t *svc)
+{
+	const json_t *o;
+	struct ndx_policy p;
+	char detail[300], err[256];
+	size_t i;
+
+	json_array_foreach(offers, i, o) {
+		const char *why = NULL;
+
+		if (ndx_policy_from_odrl(json_object_get(o, "policy"), &p, err, sizeof err))
+			why = err;
+		else
+			why = event_policy_why(&p, svc);
+		if (why) {
+			snprintf(detail, sizeof detail, "offers[%zu]: %s", i, why);
+			ndx_http_resp_error(c->resp, 400, "Client.InvalidRequest", "invalid offer",
+					    detail);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool may_act_for(struct mcall *c, const char *provider)
 {
 	if (!c->who->name) {
@@ -549,12 +606,14 @@ static const char *actor(struct mcall *c)
 
 static void datasets_publish(struct mcall *c)
 {
-	static const char *const keys[] = { "service", "title", "description", "theme", "license",
-					    "accrual_periodicity", "sample", "offers", NULL };
+	static const char *const keys[] = { "service", "event", "title", "description", "theme",
+					    "license", "accrual_periodicity", "sample", "offers",
+					    NULL };
 	char provider[NDX_ID_TEXT_MAX], dsid[48], oid[48];
 	json_t *body = body_object(c, NULL), *desc = NULL, *offers = NULL, *ds = NULL, *row = NULL;
+	json_t *svc = NULL;
 	const json_t *list, *o;
-	const char *service, *stray, *bad;
+	const char *service, *event = NULL, *stray, *bad;
 	char *text = NULL;
 	size_t i;
 	int rc;
@@ -570,6 +629,12 @@ static void datasets_publish(struct mcall *c)
 	if (!service || !provider[0]) {
 		ndx_http_resp_error(c->resp, 400, "Client.InvalidRequest", "invalid field",
 				    "service: expected a service id");
+		goto out;
+	}
+	if (json_object_get(body, "event") &&
+	    !(event = text_field(body, "event", 64, &bad))) {
+		ndx_http_resp_error(c->resp, 400, "Client.InvalidRequest", "invalid field",
+				    "event: expected the name of an event type of the service");
 		goto out;
 	}
 	if (!may_act_for(c, provider) || !(desc = description(c, body)))
@@ -590,6 +655,26 @@ static void datasets_publish(struct mcall *c)
 		json_array_append_new(offers, json_pack("{sosI}", "policy", p, "classes",
 							(json_int_t)classes));
 	}
+	if (event) {
+		rc = store_service_get(c->st, service, &svc);
+		if (!rc) {
+			store_lock(c->st);
+			if (store_event_type_exists(c->st, service, event) == 0)
+				rc = NDX_ENOTFOUND;
+			store_unlock(c->st);
+		}
+		if (rc == NDX_ENOTFOUND) {
+			ndx_http_resp_error(c->resp, 404, "Client.NotFound", "not found",
+					    "no such event type of the service");
+			goto out;
+		}
+		if (rc) {
+			internal(c);
+			goto out;
+		}
+		if (!event_offers_fit(c, offers, svc))
+			goto out;
+	}
 	if (!(text = json_dumps(desc, JSON_COMPACT)) || new_urn(dsid) || store_begin(c->st)) {
 		internal(c);
 		goto out;
@@ -604,7 +689,7 @@ static void datasets_publish(struct mcall *c)
 			internal(c);
 		goto out;
 	}
-	rc = mstore_dataset_add(c->st, dsid, service, provider, text);
+	rc = mstore_dataset_add(c->st, dsid, service, event, provider, text);
 	json_array_foreach(offers, i, o) {
 		char *pt = NULL;
 		if (!rc && (rc = new_urn(oid)) == NDX_OK &&
@@ -620,14 +705,17 @@ static void datasets_publish(struct mcall *c)
 		store_rollback(c->st);
 		if (rc == NDX_EEXIST)
 			ndx_http_resp_error(c->resp, 409, "Client.Conflict", "already exists",
-					    "the service already has a dataset in the catalogue; "
-					    "withdraw it first");
+					    event ? "the event type already has a dataset in the "
+						    "catalogue; withdraw it first"
+						  : "the service already has a dataset in the "
+						    "catalogue; withdraw it first");
 		else
 			internal(c);
 		goto out;
 	}
-	ds = json_pack("{ss ss sI ss*}", "service", service, "provider", provider, "offers",
-		       (json_int_t)json_array_size(offers), "member", c->who->member);
+	ds = json_pack("{ss ss* ss sI ss*}", "service", service, "event", event, "provider",
+		       provider, "offers", (json_int_t)json_array_size(offers), "member",
+		       c->who->member);
 	rc = store_commit_audited(c->st, actor(c), c->req->remote_addr, "dataset.publish", dsid, ds);
 	json_decref(ds);
 	ds = NULL;
@@ -646,6 +734,7 @@ static void datasets_publish(struct mcall *c)
 		ndx_http_resp_json(c->resp, 201, ds);
 out:
 	free(text);
+	json_decref(svc);
 	json_decref(row);
 	json_decref(offers);
 	json_decref(desc);
@@ -747,6 +836,28 @@ static int message_policy(struct mcall *c, const json_t *neg, const json_t *odrl
 		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", neg, "%s.%s", what, err);
 		return NDX_EINVAL;
 	}
+	if (neg) {
+		/* An event type's negotiation: its terms stay a subscription's. */
+		json_t *ev = NULL, *svc = NULL;
+		const char *why = NULL;
+		int rc = mstore_neg_event(c->st,
+					  json_string_value(json_object_get(neg, "provider_pid")),
+					  &ev);
+		if (!rc)
+			rc = store_service_get(c->st,
+					       json_string_value(json_object_get(neg, "service")), &svc);
+		if (!rc)
+			why = event_policy_why(p, svc);
+		json_decref(ev);
+		json_decref(svc);
+		if (rc && rc != NDX_ENOTFOUND)
+			return rc;
+		if (why) {
+			dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", neg, "%s: %s", what,
+				  why);
+			return NDX_EINVAL;
+		}
+	}
 	if (!(*canon = ndx_policy_to_odrl(p)))
 		return NDX_ENOMEM;
 	json_object_set_new(*canon, "@id", json_string(id));
@@ -821,6 +932,7 @@ static void negotiation_init(struct mcall *c)
 	static const char *const keys[] = { "@context", "@type", "consumerPid", "offer",
 					    "callbackAddress", "ndx:client", NULL };
 	const char *member = participant(c), *cpid, *stray, *bad, *offer_id, *callback;
+	const char *event;
 	char client[NDX_ID_TEXT_MAX], ppid[48];
 	json_t *body = NULL, *offer_row = NULL, *ds_row = NULL, *canon = NULL, *row = NULL,
 	       *detail = NULL;
@@ -893,6 +1005,16 @@ static void negotiation_init(struct mcall *c)
 		store_rollback(c->st);
 		goto out;
 	}
+	event = json_string_value(json_object_get(ds_row, "event"));
+	if (event && !*event)
+		event = NULL;
+	if (event && strcmp(client, member) == 0) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+			  "ndx:client: an event type's agreement is a subscription, which a "
+			  "subsystem of %s holds; name it", member);
+		goto out;
+	}
 	/* Terms of its own in the request are the consumer's proposal;
 	 * without them it asks for the catalogue's offer as it stands. */
 	if (json_object_get(offer, "permission")) {
@@ -909,11 +1031,29 @@ static void negotiation_init(struct mcall *c)
 		json_object_set_new(canon, "@type", json_string("Offer"));
 		json_object_set(canon, "target", json_object_get(ds_row, "id"));
 	}
+	if (event && json_object_get(offer, "permission")) {
+		json_t *svc = NULL;
+		const char *why = NULL;
+		if (!(rc = store_service_get(c->st, json_string_value(json_object_get(ds_row,
+										      "service")),
+					     &svc)))
+			why = event_policy_why(&p, svc);
+		json_decref(svc);
+		if (rc || why) {
+			store_rollback(c->st);
+			if (rc)
+				internal(c);
+			else
+				dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+					  "offer: %s", why);
+			goto out;
+		}
+	}
 	n = (struct mstore_neg){
 		.provider_pid = ppid, .consumer_pid = cpid, .consumer = member, .client = client,
 		.provider = provider, .dataset = json_string_value(json_object_get(ds_row, "id")),
 		.service = json_string_value(json_object_get(ds_row, "service")),
-		.offer_id = offer_id, .offered_by = "consumer",
+		.offer_id = offer_id, .offered_by = "consumer", .event = event,
 		.state = ndx_neg_state_name(ndx_neg_next(NDX_NEG_NONE, NDX_NEG_CONSUMER,
 							 NDX_NEG_MSG_REQUEST)),
 		.callback = callback ? callback : "",
@@ -1363,28 +1503,43 @@ int market_expire(struct store *st, time_t now)
 	return rc ? rc : (detail ? NDX_OK : NDX_ENOMEM);
 }
 
-int market_conf_grants(struct store *st, json_t **out)
+int market_conf_grants(struct store *st, json_t **out, json_t **subs)
 {
 	static const char *const names[] = NDX_METHOD_NAMES;
-	json_t *rows = NULL, *grants, *row;
+	json_t *rows = NULL, *grants, *row, *sublist;
 	struct ndx_policy p;
 	char err[256], when[NDX_TIME_TEXT_LEN];
 	size_t i;
 	int rc = mstore_agreements_active(st, &rows);
 
-	*out = NULL;
+	*out = *subs = NULL;
 	if (rc)
 		return rc;
 	grants = json_array();
+	sublist = json_array();
 	json_array_foreach(rows, i, row) {
 		json_t *methods = json_array(), *g;
 		json_int_t na = json_integer_value(json_object_get(row, "not_after"));
+		const char *event = json_string_value(json_object_get(row, "event"));
 		if (ndx_policy_from_odrl(json_object_get(row, "agreement"), &p, err, sizeof err)) {
 			fprintf(stderr, "ndx-registry: agreement %s: %s\n",
 				json_string_value(json_object_get(row, "agreement_id")), err);
 			json_decref(methods);
 			rc = NDX_EDB;
 			break;
+		}
+		if (event && *event) {
+			/* An event type's agreement: a subscription, its purpose the
+			 * terms' one (checked when offered and agreed). */
+			json_decref(methods);
+			g = json_pack("{sO sO ss ss*}", "client", json_object_get(row, "client"),
+				      "service", json_object_get(row, "service"), "event", event,
+				      "purpose", p.npurposes ? p.purposes[0] : NULL);
+			if (!sublist || !g || json_array_append_new(sublist, g)) {
+				rc = NDX_ENOMEM;
+				break;
+			}
+			continue;
 		}
 		for (size_t m = 0; methods && m < 7; m++)
 			if (p.methods & (1u << m))
@@ -1402,12 +1557,14 @@ int market_conf_grants(struct store *st, json_t **out)
 		}
 	}
 	json_decref(rows);
-	if (rc) {
+	if (rc || !grants || !sublist) {
 		json_decref(grants);
-		return rc;
+		json_decref(sublist);
+		return rc ? rc : NDX_ENOMEM;
 	}
 	*out = grants;
-	return grants ? NDX_OK : NDX_ENOMEM;
+	*subs = sublist;
+	return NDX_OK;
 }
 
 /* ---- routing ------------------------------------------------------------------------- */

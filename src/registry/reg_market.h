@@ -34,8 +34,10 @@ void market_handle(struct store *st, const struct market_caller *who,
 int market_expire(struct store *st, time_t now);
 /* The grants the agreements in force make, in the global configuration's
  * shape ({client, service, methods, paths, agreement, policy,
- * not_after}), as a new array in *out. Call it inside the confgen's
- * snapshot. */
-int market_conf_grants(struct store *st, json_t **out);
+ * not_after}), as a new array in *out, and the subscriptions an event
+ * type's agreements make ({client, service, event, purpose}) as a new
+ * array in *subs (docs/marketplace.md "Event types as datasets"). Call it
+ * inside the confgen's snapshot. */
+int market_conf_grants(struct store *st, json_t **out, json_t **subs);
 
 #endif

@@ -19,20 +19,20 @@ static void now_text(char out[NDX_TIME_TEXT_LEN])
 	ndx_time_format(time(NULL), out);
 }
 
-int mstore_dataset_add(struct store *st, const char *id, const char *service,
+int mstore_dataset_add(struct store *st, const char *id, const char *service, const char *event,
 		       const char *provider, const char *description)
 {
 	char now[NDX_TIME_TEXT_LEN];
 	now_text(now);
-	return ndx_sqldb_exec(store_db(st), "INSERT INTO datasets(id, service, provider, description,"
-			      " created_at) VALUES(?,?,?,?,?)", "sssss", id, service, provider,
-			      description, now);
+	return ndx_sqldb_exec(store_db(st), "INSERT INTO market_datasets(id, service, event,"
+			      " provider, description, created_at) VALUES(?,?,?,?,?,?)", "ssssss",
+			      id, service, event ? event : "", provider, description, now);
 }
 
 #define DATASET_SELECT                                                                        \
-	"SELECT d.id AS id, d.service AS service, d.provider AS provider,"                     \
+	"SELECT d.id AS id, d.service AS service, d.event AS event, d.provider AS provider,"  \
 	" m.name AS provider_name, d.description AS description, d.created_at AS created_at"   \
-	" FROM datasets d JOIN members m ON m.id = d.provider"
+	" FROM market_datasets d JOIN members m ON m.id = d.provider"
 
 int mstore_dataset_get(struct store *st, const char *id, json_t **out)
 {
@@ -41,13 +41,14 @@ int mstore_dataset_get(struct store *st, const char *id, json_t **out)
 
 int mstore_dataset_list(struct store *st, json_t **out)
 {
-	return ndx_sqldb_query(store_db(st), out, DATASET_SELECT " ORDER BY d.service", "");
+	return ndx_sqldb_query(store_db(st), out, DATASET_SELECT " ORDER BY d.service, d.event", "");
 }
 
 int mstore_dataset_delete(struct store *st, const char *id)
 {
 	int rc = ndx_sqldb_exec(store_db(st), "DELETE FROM offers WHERE dataset = ?", "s", id);
-	return rc ? rc : ndx_sqldb_change(store_db(st), "DELETE FROM datasets WHERE id = ?", "s", id);
+	return rc ? rc : ndx_sqldb_change(store_db(st), "DELETE FROM market_datasets WHERE id = ?",
+					  "s", id);
 }
 
 int mstore_offer_add(struct store *st, const char *id, const char *dataset, const char *policy,
@@ -82,11 +83,15 @@ int mstore_neg_add(struct store *st, const struct mstore_neg *n)
 	now_text(now);
 	/* A new negotiation has no agreement yet (and the PostgreSQL engine
 	 * binds at most 16 parameters). */
-	return ndx_sqldb_exec(store_db(st), "INSERT INTO negotiations(" NEG_COLUMNS ")"
-			      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL,0,?,?)", "ssssssssssssss",
-			      n->provider_pid, n->consumer_pid, n->consumer, n->client, n->provider,
-			      n->dataset, n->service, n->offer_id, n->policy, n->offered_by,
-			      n->state, n->callback, now, now);
+	int rc = ndx_sqldb_exec(store_db(st), "INSERT INTO negotiations(" NEG_COLUMNS ")"
+				" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL,0,?,?)",
+				"ssssssssssssss", n->provider_pid, n->consumer_pid, n->consumer,
+				n->client, n->provider, n->dataset, n->service, n->offer_id,
+				n->policy, n->offered_by, n->state, n->callback, now, now);
+	if (!rc && n->event && n->event[0])
+		rc = ndx_sqldb_exec(store_db(st), "INSERT INTO negotiation_events(provider_pid, event)"
+				    " VALUES(?,?)", "ss", n->provider_pid, n->event);
+	return rc;
 }
 
 int mstore_neg_update(struct store *st, const struct mstore_neg *n)
@@ -119,6 +124,12 @@ int mstore_neg_list(struct store *st, const char *member, json_t **out)
 			       " ORDER BY created_at DESC, provider_pid", "");
 }
 
+int mstore_neg_event(struct store *st, const char *provider_pid, json_t **out)
+{
+	return ndx_sqldb_query_one(store_db(st), out, "SELECT event FROM negotiation_events"
+				   " WHERE provider_pid = ?", "s", provider_pid);
+}
+
 int mstore_agreement_get(struct store *st, const char *agreement_id, json_t **out)
 {
 	return ndx_sqldb_query_one(store_db(st), out, "SELECT " NEG_COLUMNS " FROM negotiations"
@@ -127,9 +138,12 @@ int mstore_agreement_get(struct store *st, const char *agreement_id, json_t **ou
 
 int mstore_agreements_active(struct store *st, json_t **out)
 {
-	return ndx_sqldb_query(store_db(st), out, "SELECT agreement_id, client, service, agreement,"
-			       " not_after FROM negotiations WHERE agreement_state = 'active'"
-			       " ORDER BY agreement_id", "");
+	return ndx_sqldb_query(store_db(st), out, "SELECT n.agreement_id AS agreement_id,"
+			       " n.client AS client, n.service AS service, n.agreement AS agreement,"
+			       " n.not_after AS not_after, COALESCE(e.event, '') AS event"
+			       " FROM negotiations n LEFT JOIN negotiation_events e"
+			       " ON e.provider_pid = n.provider_pid"
+			       " WHERE n.agreement_state = 'active' ORDER BY n.agreement_id", "");
 }
 
 int mstore_agreements_due(struct store *st, int64_t now, json_t **out)

@@ -13,7 +13,7 @@
 
 #include "reg_store.h"
 
-int mstore_dataset_add(struct store *st, const char *id, const char *service,
+int mstore_dataset_add(struct store *st, const char *id, const char *service, const char *event,
 		       const char *provider, const char *description);
 /* {id, service, provider, provider_name, description, created_at} */
 int mstore_dataset_get(struct store *st, const char *id, json_t **out);
@@ -34,6 +34,7 @@ struct mstore_neg {
 	const char *provider_pid, *consumer_pid;
 	const char *consumer, *client, *provider;  /* member, grant client, member */
 	const char *dataset, *service, *offer_id;
+	const char *event;        /* the dataset's event type; NULL or "" for the service */
 	const char *policy;       /* compact ODRL of the latest offer */
 	const char *offered_by;   /* "consumer" or "provider" */
 	const char *state;        /* ndx_neg_state_name */
@@ -49,9 +50,12 @@ int mstore_neg_update(struct store *st, const struct mstore_neg *n);
 int mstore_neg_get(struct store *st, const char *pid, int by_consumer, json_t **out);
 /* The negotiations member takes part in (NULL: all), newest first. */
 int mstore_neg_list(struct store *st, const char *member, json_t **out);
+/* {event} of an event type's negotiation; NDX_ENOTFOUND for a service's. */
+int mstore_neg_event(struct store *st, const char *provider_pid, json_t **out);
 int mstore_agreement_get(struct store *st, const char *agreement_id, json_t **out);
 /* The agreements in force ({agreement_id, client, service, agreement,
- * not_after}), by agreement id. */
+ * not_after, event}: event "" for a service's agreement, the event type's
+ * name for one's that is a subscription), by agreement id. */
 int mstore_agreements_active(struct store *st, json_t **out);
 /* The agreements in force whose not_after is at or before now. */
 int mstore_agreements_due(struct store *st, int64_t now, json_t **out);

@@ -742,7 +742,7 @@ int store_service_delete(struct store *st, const char *id, const char **why)
 		*why = "the service still has event types; delete them first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
-	if ((rc = exists(st, "SELECT COUNT(*) FROM datasets WHERE service = ?", id, NULL))) {
+	if ((rc = exists(st, "SELECT COUNT(*) FROM market_datasets WHERE service = ?", id, NULL))) {
 		*why = "the marketplace catalogue still offers the service; withdraw its dataset first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
@@ -1029,6 +1029,18 @@ int store_event_type_delete(struct store *st, const char *service, const char *n
 	if ((rc = exists(st, "SELECT COUNT(*) FROM subscriptions WHERE service = ? AND event = ?",
 			 service, name))) {
 		*why = "subscriptions still name the event type; delete them first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM market_datasets WHERE service = ? AND event = ?",
+			 service, name))) {
+		*why = "the marketplace catalogue still offers the event type; withdraw its dataset "
+		       "first";
+		return rc < 0 ? rc : NDX_EEXIST;
+	}
+	if ((rc = exists(st, "SELECT COUNT(*) FROM negotiations n JOIN negotiation_events e ON"
+			 " e.provider_pid = n.provider_pid WHERE n.agreement_state = 'active' AND"
+			 " n.service = ? AND e.event = ?", service, name))) {
+		*why = "a marketplace agreement in force names the event type; terminate it first";
 		return rc < 0 ? rc : NDX_EEXIST;
 	}
 	return ndx_sqldb_change(st->db, "DELETE FROM event_types WHERE service = ? AND name = ?", "ss",

@@ -56,7 +56,8 @@ async function publish(env) {
           { leftOperand: 'purpose', operator: 'isAnyOf', rightOperand: ['public-service'] },
           { leftOperand: 'ndx:method', operator: 'isAnyOf', rightOperand: ['GET'] },
           { leftOperand: 'elapsedTime', operator: 'lteq', rightOperand: 'P90D' },
-          { leftOperand: 'count', operator: 'lteq', rightOperand: 1000, unit: 'ndx:perDay' }] }],
+          { leftOperand: 'count', operator: 'lteq', rightOperand: 1000, unit: 'ndx:perDay' },
+          { leftOperand: 'ndx:dataAge', operator: 'lteq', rightOperand: 'PT24H' }] }],
           prohibition: [{ action: 'distribute' }] },
         { permission: [{ action: 'use', constraint: [
           { leftOperand: 'ndx:consumerClass', operator: 'isAnyOf', rightOperand: ['enterprise'] }] }],
@@ -117,6 +118,8 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
     assert.equal(await page.textContent('.ndx-offer [data-term="calls"]'), '1.000 lần mỗi ngày');
     assert.equal(await page.textContent('.ndx-offer [data-term="validity"]'), '90 ngày kể từ khi thỏa thuận có hiệu lực');
     assert.equal(await page.textContent('.ndx-offer [data-term="price"]'), 'Miễn phí');
+    // The data-age limit, written back by the registry as P1D.
+    assert.equal(await page.textContent('.ndx-offer [data-term="data_age"]'), 'Dữ liệu trả về được cập nhật trong vòng 1 ngày');
     assert.equal(await page.locator('button[data-offer]').count(), 0);
     await check(page, 'market-dataset-anonymous');
     // In English.
@@ -126,6 +129,7 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
     await ready(page, 'market-dataset');
     assert.equal(await page.textContent('h1'), 'Citizen data verification');
     assert.equal(await page.textContent('.ndx-offer [data-term="calls"]'), '1,000 calls a day');
+    assert.equal(await page.textContent('.ndx-offer [data-term="data_age"]'), 'Answers hold data updated within the last day');
     await check(page, 'market-dataset-en');
     // A dataset that does not exist: said plainly.
     await go(page, env, '/market/datasets/urn:uuid:00000000-0000-4000-8000-000000000000', 'market-dataset');

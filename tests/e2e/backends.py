@@ -16,6 +16,8 @@ A Backend serves under any path; what it does depends on the last path segment(s
   .../declare/LIST    an echo whose Ndx-Data-Subjects is LIST (percent-decoded), with the
                       status of ?status=NNN (default 200)
   .../undeclared      an echo without Ndx-Data-Subjects
+  .../modified/N      an echo whose Last-Modified (an IMF-fixdate) is N seconds ago: data
+                      of that age, for an agreement's data-age limit
   anything else       200, application/json, an echo of the request (see echo())
 
 Like a well-behaved provider system of a personal-data service, every answer declares
@@ -30,6 +32,7 @@ bodies are decoded).
 """
 
 import base64
+import email.utils
 import hashlib
 import json
 import socket
@@ -134,6 +137,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._subjects = urllib.parse.unquote(last)
             query = urllib.parse.parse_qs(self.path.partition("?")[2])
             self._send(int(query.get("status", ["200"])[0]), echo(rec), "application/json")
+        elif len(parts) >= 2 and parts[-2] == "modified" and last.isdigit():
+            self._send(200, echo(rec), "application/json",
+                       [("Last-Modified", email.utils.formatdate(time.time() - int(last),
+                                                                 usegmt=True))])
         elif last == "undeclared":
             self._subjects = None
             self._send(200, echo(rec), "application/json")

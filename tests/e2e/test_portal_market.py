@@ -219,7 +219,8 @@ def test_browse_without_signing_in(env):
     assert terms == {"purposes": ["public-service", "research"], "classes":
                      ["state", "enterprise", "research"], "methods": ["GET", "HEAD"],
                      "period": "day", "no_onward_transfer": True, "price_vnd": 500,
-                     "price_unit": "call", "validity_days": 30, "max_calls": 5}, terms
+                     "price_unit": "call", "validity_days": 30, "max_calls": 5,
+                     "max_age_s": None}, terms
     # The dataset's page: its DCAT-AP description and the same offers.
     r = requests.get(f"{env.url}/api/market/datasets/{env.fed.echo_dataset}", timeout=10)
     assert r.status_code == 200, r.text
@@ -227,7 +228,7 @@ def test_browse_without_signing_in(env):
     assert page["frequency"] == "DAILY" and page["sample"] == {"ok": True}
     assert page["license"] == "https://creativecommons.org/licenses/by/4.0/"
     assert page["themes"] == ["http://publications.europa.eu/resource/authority/data-theme/GOVE"]
-    assert page["service"] == F.ECHO and page["as"] is None
+    assert page["service"] == F.ECHO and page["as"] is None and page["event"] is None
     assert [o["id"] for o in page["offers"]] == [env.fed.open_offer]
     # A dataset whose offers the visitor may not see is not found, like one that
     # does not exist; a malformed id likewise.
@@ -283,7 +284,7 @@ def test_an_excluded_class_does_not_see_the_offer(env):
     assert r.json()["offers"][0]["terms"] == {
         "purposes": [], "classes": ["enterprise"], "methods": ["GET", "HEAD"], "period": None,
         "no_onward_transfer": False, "price_vnd": 0, "price_unit": None,
-        "validity_days": None, "max_calls": None}
+        "validity_days": None, "max_calls": None, "max_age_s": None}
 
 
 # ---- requesting and approving ----------------------------------------------------------------
@@ -458,7 +459,7 @@ PUBLISH_FORM = {
          "no_onward_transfer": True},
         {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
          "validity_days": 30, "max_calls": 2000, "period": "month", "price_vnd": 1500000,
-         "price_unit": "month", "no_onward_transfer": False},
+         "price_unit": "month", "no_onward_transfer": False, "max_age_minutes": 1440},
     ],
 }
 
@@ -503,7 +504,9 @@ def test_publish_and_withdraw_on_the_page(env):
                           (dict(offer0_validity_days=0), "validity_days"),
                           (dict(offer0_validity_days=36501), "validity_days"),
                           (dict(offer0_max_calls=0), "max_calls"),
-                          (dict(offer0_max_calls=10**9 + 1), "max_calls")):
+                          (dict(offer0_max_calls=10**9 + 1), "max_calls"),
+                          (dict(offer0_max_age_minutes=0), "max_age_minutes"),
+                          (dict(offer0_max_age_minutes=36500 * 1440 + 1), "max_age_minutes")):
         e = error(post(env, bhxh, "/api/market/datasets", form(**change)), 422, "validation")
         assert e["fields"] == {f"offers.0.{field}": "invalid"}, (change, e)
     for change, fields in ((dict(offer0_period=None), {"offers.0.period": "required"}),
@@ -550,10 +553,11 @@ def test_publish_and_withdraw_on_the_page(env):
     assert [o["terms"] for o in d["offers"]] == [
         {"purposes": ["public-service"], "classes": ["state"], "methods": ["GET"],
          "period": "hour", "no_onward_transfer": True, "price_vnd": 0, "price_unit": None,
-         "validity_days": 365, "max_calls": 100},
+         "validity_days": 365, "max_calls": 100, "max_age_s": None},
         {"purposes": ["customer-verification", "research"], "classes": ["enterprise", "research"],
          "methods": ["GET", "HEAD"], "period": "month", "no_onward_transfer": False,
-         "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000}]
+         "price_vnd": 1500000, "price_unit": "month", "validity_days": 30, "max_calls": 2000,
+         "max_age_s": 86400}]
     at_registry = registry_dataset_ids(env, "bhxh")
     assert d["id"] in at_registry and at_registry[d["id"]]["ndx:service"] == RECORDS
     mine = bhxh.get(env.url + "/api/market/published", timeout=10).json()

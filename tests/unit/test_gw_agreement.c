@@ -4,7 +4,8 @@
  * grant admits its maximum calls per period and refuses the next one with
  * AgreementLimitExceeded; a refused call is not counted; a new period
  * starts again from zero; each agreement has its own count; its purposes
- * and its end are enforced. */
+ * and its end are enforced; its data-age limit refuses a stale or undated
+ * 2xx answer and gives the call back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,7 +35,8 @@ static const char DOC[] =
 	"{\"client\":\"VN/GOV/BHXH/ins\",\"service\":\"" SVC "\",\"methods\":[\"GET\"],\"paths\":[\"*\"],"
 	"\"agreement\":\"urn:uuid:a1\",\"not_after\":\"2026-06-01T00:00:00Z\",\"policy\":"
 	"{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"count\","
-	"\"operator\":\"lteq\",\"rightOperand\":2,\"unit\":\"ndx:perHour\"}]}]}},"
+	"\"operator\":\"lteq\",\"rightOperand\":2,\"unit\":\"ndx:perHour\"},{\"leftOperand\":"
+	"\"ndx:dataAge\",\"operator\":\"lteq\",\"rightOperand\":\"PT15M\"}]}]}},"
 	"{\"client\":\"VN/COM/BANK\",\"service\":\"" SVC "\",\"methods\":[\"GET\"],\"paths\":[\"*\"],"
 	"\"agreement\":\"urn:uuid:a2\",\"not_after\":null,\"policy\":"
 	"{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"purpose\","
@@ -122,12 +124,65 @@ static void test_end(void **state)
 	assert_non_null(strstr(msg, "2026-06-01T00:00:00Z"));
 }
 
+/* a1 admits data no older than 15 minutes; T0 is Sun, 01 Mar 2026 10:00:00. */
+static void test_data_age(void **state)
+{
+	const struct ndx_conf *conf = *state;
+	const char *ins = "VN/GOV/BHXH/ins";
+	char msg[256] = "";
+
+	/* An operator's grant and an agreement without a limit: any answer. */
+	assert_int_equal(gw_agreement_check_answer(conf, "VN/GOV/BCA/pop", SVC, "GET", "/x", 200,
+						   NULL, T0, msg, sizeof msg), GW_R_COUNT);
+	assert_int_equal(gw_agreement_check_answer(conf, "VN/COM/BANK", SVC, "GET", "/x", 200,
+						   NULL, T0, msg, sizeof msg), GW_R_COUNT);
+	/* Fresh: 15 minutes old exactly. */
+	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+						   "Sun, 01 Mar 2026 09:45:00 GMT", T0, msg,
+						   sizeof msg), GW_R_COUNT);
+	/* An error answer carries no data. */
+	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 404, NULL, T0, msg,
+						   sizeof msg), GW_R_COUNT);
+	/* One second older: refused, the time said. */
+	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+						   "Sun, 01 Mar 2026 09:44:59 GMT", T0, msg,
+						   sizeof msg), GW_R_AGREEMENT_DATA_AGE);
+	assert_non_null(strstr(msg, "no older than PT15M"));
+	assert_non_null(strstr(msg, "2026-03-01T09:44:59Z"));
+	/* Undated, or not an HTTP date: refused, each said. */
+	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200, NULL, T0, msg,
+						   sizeof msg), GW_R_AGREEMENT_DATA_AGE);
+	assert_non_null(strstr(msg, "no Last-Modified"));
+	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+						   "2026-03-01T09:59:00Z", T0, msg, sizeof msg),
+			 GW_R_AGREEMENT_DATA_AGE);
+	assert_non_null(strstr(msg, "not an HTTP date"));
+}
+
+/* An answer refused for its age is not a use: its call is given back. */
+static void test_data_age_gives_the_call_back(void **state)
+{
+	const struct ndx_conf *conf = *state;
+	const char *ins = "VN/GOV/BHXH/ins";
+	char msg[256] = "";
+
+	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_COUNT);
+	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_COUNT);
+	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+						   "Sun, 01 Mar 2026 08:00:00 GMT", T0, msg,
+						   sizeof msg), GW_R_AGREEMENT_DATA_AGE);
+	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_COUNT);
+	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_AGREEMENT_LIMIT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_limit_per_period, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purpose_and_own_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_age_gives_the_call_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,8 @@ static const char FULL[] =
 	"{\"leftOperand\":\"ndx:consumerClass\",\"operator\":\"isAnyOf\",\"rightOperand\":[\"state\",\"enterprise\"]},"
 	"{\"leftOperand\":\"ndx:method\",\"operator\":\"isAnyOf\",\"rightOperand\":[\"GET\",\"POST\"]},"
 	"{\"leftOperand\":\"elapsedTime\",\"operator\":\"lteq\",\"rightOperand\":\"P90D\"},"
-	"{\"leftOperand\":\"count\",\"operator\":\"lteq\",\"rightOperand\":1000,\"unit\":\"ndx:perDay\"}]}],"
+	"{\"leftOperand\":\"count\",\"operator\":\"lteq\",\"rightOperand\":1000,\"unit\":\"ndx:perDay\"},"
+	"{\"leftOperand\":\"ndx:dataAge\",\"operator\":\"lteq\",\"rightOperand\":\"PT90M\"}]}],"
 	"\"prohibition\":[{\"action\":\"distribute\"}],"
 	"\"obligation\":[{\"action\":\"compensate\",\"constraint\":[{\"leftOperand\":\"payAmount\","
 	"\"operator\":\"eq\",\"rightOperand\":500,\"unit\":\"ndx:VNDPerCall\"}]}]}";
@@ -57,6 +58,7 @@ static void test_full_policy(void **state)
 	assert_int_equal(p.validity_days, 90);
 	assert_int_equal(p.max_calls, 1000);
 	assert_int_equal(p.period, NDX_PERIOD_DAY);
+	assert_int_equal(p.max_age_s, 90 * 60);
 	assert_true(p.no_onward_transfer);
 	assert_int_equal(p.price, 500);
 	assert_int_equal(p.price_unit, NDX_PRICE_PER_CALL);
@@ -83,6 +85,7 @@ static void test_defaults_and_minimal(void **state)
 	assert_int_equal(p.methods, NDX_METHOD_GET | NDX_METHOD_HEAD);
 	assert_int_equal(p.max_calls, 0);
 	assert_int_equal(p.period, NDX_PERIOD_NONE);
+	assert_int_equal(p.max_age_s, 0);
 	assert_false(p.no_onward_transfer);
 	assert_int_equal(p.price_unit, NDX_PRICE_FREE);
 	/* The canonical form of no constraint is no constraint property. */
@@ -147,6 +150,32 @@ static void test_outside_the_subset(void **state)
 		  "\"operator\":\"lteq\",\"rightOperand\":10}]}]}", "unit" },
 		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"purpose\","
 		  "\"operator\":\"eq\",\"rightOperand\":\"a\",\"unit\":\"x\"}]}]}", "unit" },
+		/* ndx:dataAge: a duration of one component, lteq, no unit */
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"P1DT2H\"}]}]}",
+		  "permission[0].constraint[0].rightOperand: expected the data's greatest age" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"PT0S\"}]}]}", "rightOperand" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"PT015M\"}]}]}", "rightOperand" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"P2H\"}]}]}", "rightOperand" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"PT5D\"}]}]}", "rightOperand" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"P36501D\"}]}]}", "at most 36500 days" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":3600}]}]}", "rightOperand" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"-PT5M\"}]}]}", "rightOperand" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"gteq\",\"rightOperand\":\"PT5M\"}]}]}", "takes lteq" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"PT5M\",\"unit\":\"ndx:perDay\"}]}]}",
+		  "only a count" },
+		{ "{\"permission\":[{\"action\":\"use\",\"constraint\":[{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"PT5M\"},{\"leftOperand\":\"ndx:dataAge\","
+		  "\"operator\":\"lteq\",\"rightOperand\":\"PT6M\"}]}]}", "second ndx:dataAge" },
 		{ "{\"permission\":[{\"action\":\"use\"}],\"prohibition\":[{\"action\":\"use\"}]}",
 		  "distribute" },
 		{ "{\"permission\":[{\"action\":\"use\"}],\"obligation\":[{\"action\":\"delete\"}]}",
@@ -222,6 +251,67 @@ static void test_check(void **state)
 	assert_int_equal(ndx_policy_check(&p, &use), NDX_POLICY_OK);
 }
 
+/* ndx:dataAge: each form read to seconds and written back in the largest
+ * unit that divides it; the answer check on 2xx answers only. */
+static void test_data_age(void **state)
+{
+	static const struct {
+		const char *in;
+		int64_t seconds;
+		const char *canon;
+	} cases[] = {
+		{ "PT30S", 30, "PT30S" },   { "PT120S", 120, "PT2M" }, { "PT15M", 900, "PT15M" },
+		{ "PT90M", 5400, "PT90M" }, { "PT48H", 172800, "P2D" }, { "P1D", 86400, "P1D" },
+		{ "P36500D", 36500LL * 86400, "P36500D" },
+	};
+	struct ndx_policy p;
+	char err[256], doc[512], text[32];
+	time_t now = 1796000000;
+	json_t *canon;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		snprintf(doc, sizeof doc, "{\"permission\":[{\"action\":\"use\",\"constraint\":["
+			 "{\"leftOperand\":\"odrl:ndx:dataAge\",\"operator\":\"odrl:lteq\","
+			 "\"rightOperand\":\"%s\"}]}]}", cases[i].in);
+		if (parse(doc, &p, err, sizeof err) != NDX_OK || p.max_age_s != cases[i].seconds)
+			fail_msg("%s: %s, %lld", cases[i].in, err, (long long)p.max_age_s);
+		ndx_policy_age_text(p.max_age_s, text, sizeof text);
+		assert_string_equal(text, cases[i].canon);
+		canon = ndx_policy_to_odrl(&p);
+		assert_non_null(canon);
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_array_get(json_object_get(json_array_get(json_object_get(
+								       canon, "permission"), 0),
+							       "constraint"), 0),
+				"rightOperand")),
+			cases[i].canon);
+		json_decref(canon);
+	}
+	/* A limit of 15 minutes. */
+	assert_int_equal(parse("{\"permission\":[{\"action\":\"use\",\"constraint\":["
+			       "{\"leftOperand\":\"ndx:dataAge\",\"operator\":\"lteq\","
+			       "\"rightOperand\":\"PT15M\"}]}]}", &p, err, sizeof err), NDX_OK);
+	assert_int_equal(ndx_policy_check_answer(&p, 200, now - 900, now), NDX_POLICY_ANSWER_OK);
+	assert_int_equal(ndx_policy_check_answer(&p, 200, now - 901, now),
+			 NDX_POLICY_ANSWER_STALE);
+	assert_int_equal(ndx_policy_check_answer(&p, 204, now + 30, now), NDX_POLICY_ANSWER_OK);
+	assert_int_equal(ndx_policy_check_answer(&p, 200, -1, now), NDX_POLICY_ANSWER_UNDATED);
+	/* An error answer carries no data: not checked. */
+	assert_int_equal(ndx_policy_check_answer(&p, 404, -1, now), NDX_POLICY_ANSWER_OK);
+	assert_int_equal(ndx_policy_check_answer(&p, 500, now - 99999, now),
+			 NDX_POLICY_ANSWER_OK);
+	/* Two policies that differ only in the limit are not the same. */
+	{
+		struct ndx_policy q = p;
+		q.max_age_s = 901;
+		assert_false(ndx_policy_equal(&p, &q));
+		q.max_age_s = 0;
+		assert_int_equal(ndx_policy_check_answer(&q, 200, -1, now), NDX_POLICY_ANSWER_OK);
+	}
+}
+
 static void test_periods(void **state)
 {
 	time_t t, start;
@@ -261,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_outside_the_subset),
 		cmocka_unit_test(test_equal_compares_purposes_as_sets),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_data_age),
 		cmocka_unit_test(test_periods),
 		cmocka_unit_test(test_classes),
 	};

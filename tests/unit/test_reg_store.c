@@ -528,17 +528,28 @@ static void test_market_rows(void **state)
 	assert_int_equal(store_member_add(st, "VN/GOV/BCA", "B\xe1\xbb\x99 C\xc3\xb4ng an"), NDX_OK);
 	assert_int_equal(store_member_add(st, "VN/GOV/BHXH", "BHXH"), NDX_OK);
 	assert_int_equal(store_subsystem_add(st, "VN/GOV/BHXH/ins", "VN/GOV/BHXH"), NDX_OK);
-	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d1", "VN/GOV/BCA/pop/echo", "VN/GOV/BCA",
-					    "{\"title\":{\"vi\":\"a\",\"en\":\"b\"}}"), NDX_OK);
+	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d1", "VN/GOV/BCA/pop/echo", NULL,
+					    "VN/GOV/BCA", "{\"title\":{\"vi\":\"a\",\"en\":\"b\"}}"),
+			 NDX_OK);
+	/* An event type of the same service is a dataset of its own. */
+	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d3", "VN/GOV/BCA/pop/echo", "echoed",
+					    "VN/GOV/BCA", "{}"), NDX_OK);
 	assert_int_equal(mstore_offer_add(st, "urn:uuid:o2", "urn:uuid:d1", "{\"b\":1}", 7, 1), NDX_OK);
 	assert_int_equal(mstore_offer_add(st, "urn:uuid:o1", "urn:uuid:d1", "{\"a\":1}", 2, 0), NDX_OK);
 	assert_int_equal(mstore_neg_add(st, &n), NDX_OK);
 	assert_int_equal(store_commit_audited(st, "t", NULL, "x", "y", NULL), NDX_OK);
 	/* A failed statement ends a PostgreSQL transaction: one refusal each. */
 	assert_int_equal(store_begin(st), NDX_OK);
-	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d2", "VN/GOV/BCA/pop/echo", "VN/GOV/BCA",
-					    "{}"), NDX_EEXIST); /* one dataset a service */
+	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d2", "VN/GOV/BCA/pop/echo", "",
+					    "VN/GOV/BCA", "{}"), NDX_EEXIST); /* one dataset a service */
 	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_dataset_add(st, "urn:uuid:d2", "VN/GOV/BCA/pop/echo", "echoed",
+					    "VN/GOV/BCA", "{}"), NDX_EEXIST); /* and an event type */
+	store_rollback(st);
+	assert_int_equal(mstore_dataset_get(st, "urn:uuid:d3", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "event")), "echoed");
+	json_decref(row);
 	assert_int_equal(store_begin(st), NDX_OK);
 	n.provider_pid = "urn:uuid:p2";
 	assert_int_equal(mstore_neg_add(st, &n), NDX_EEXIST); /* the same consumerPid */

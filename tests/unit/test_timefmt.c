@@ -84,6 +84,39 @@ static void test_rfc3339_round_trip(void **state)
 	assert_int_equal(ndx_time_parse("2026-02-29T00:00:00Z", &t), NDX_EINVAL);
 }
 
+/* RFC 9110 §5.6.7: the three HTTP-date forms of one instant (the RFC's
+ * own example), and what is not one. */
+static void test_http_date(void **state)
+{
+	static const char *const bad[] = {
+		"Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
+		"Sun, 06 Nov 1994 08:49 GMT",    "Sun, 31 Feb 1994 08:49:37 GMT",
+		"Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:49:37 GMT",
+		"1994-11-06T08:49:37Z",          "Xyz, 06 Nov 1994 08:49:37 GMT",
+		"Sunday, 06-Nov-94 08:49:37",    "Sun Nov 6 08:49:37 1994",
+		"",
+	};
+	time_t t = 0;
+
+	(void)state;
+	assert_int_equal(ndx_time_parse_http("Sun, 06 Nov 1994 08:49:37 GMT", &t), NDX_OK);
+	assert_int_equal(t, at("1994-11-06T08:49:37Z"));
+	t = 0;
+	assert_int_equal(ndx_time_parse_http("Sunday, 06-Nov-94 08:49:37 GMT", &t), NDX_OK);
+	assert_int_equal(t, at("1994-11-06T08:49:37Z"));
+	t = 0;
+	assert_int_equal(ndx_time_parse_http("Sun Nov  6 08:49:37 1994", &t), NDX_OK);
+	assert_int_equal(t, at("1994-11-06T08:49:37Z"));
+	assert_int_equal(ndx_time_parse_http("Fri, 04 Dec 2026 07:56:51 GMT", &t), NDX_OK);
+	assert_int_equal(t, at("2026-12-04T07:56:51Z"));
+	assert_int_equal(ndx_time_parse_http("Friday, 04-Dec-26 07:56:51 GMT", &t), NDX_OK);
+	assert_int_equal(t, at("2026-12-04T07:56:51Z"));
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (ndx_time_parse_http(bad[i], &t) != NDX_EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(ndx_time_parse_http(NULL, &t), NDX_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -91,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_vn_month_and_year_boundary),
 		cmocka_unit_test(test_vn_out_of_range),
 		cmocka_unit_test(test_rfc3339_round_trip),
+		cmocka_unit_test(test_http_date),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,8 @@ export async function render(ctx) {
     { key: t('mk.dcat.license'), value: String(d.license ?? '') },
     { key: t('mk.dcat.frequency'), value: tOr(`mk.freq.${d.frequency}`, String(d.frequency ?? '')) },
   ];
+  // An event type's dataset: delivered as events, its agreement a subscription.
+  if (d.event) rows.push({ key: t('mk.dcat.event'), value: h('span', { 'data-term': 'event' }, t('mk.dcat.event.text', { name: String(d.event) })) });
   nodes.push(h('h2', { class: 'govuk-heading-m' }, t('mk.description')), g.summaryList(rows, { id: 'dcat' }));
   if (d.sample !== undefined) {
     nodes.push(h('details', { class: 'govuk-details' },

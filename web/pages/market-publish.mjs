@@ -21,7 +21,7 @@ const OFFERS_MAX = 8;
 const CC_BY = 'https://creativecommons.org/licenses/by/4.0/';
 
 function newOffer() {
-  return { purposes: '', classes: [...CLASSES], methods: [], validity_days: '', max_calls: '', period: 'day', price_vnd: '', price_unit: 'call', no_onward_transfer: true };
+  return { purposes: '', classes: [...CLASSES], methods: [], validity_days: '', max_calls: '', period: 'day', max_age_minutes: '', price_vnd: '', price_unit: 'call', no_onward_transfer: true };
 }
 
 // A whole number typed in a field as a number (the server judges its
@@ -63,7 +63,7 @@ export async function render(ctx) {
     v.offers = v.offers.map((_, i) => {
       const p = `offer-${i + 1}-`;
       return { purposes: s(`${p}purposes`), classes: fd.getAll(`${p}classes`).map(String), methods: fd.getAll(`${p}methods`).map(String),
-        validity_days: s(`${p}validity_days`), max_calls: s(`${p}max_calls`), period: s(`${p}period`),
+        validity_days: s(`${p}validity_days`), max_calls: s(`${p}max_calls`), period: s(`${p}period`), max_age_minutes: s(`${p}max_age_minutes`),
         price_vnd: s(`${p}price_vnd`), price_unit: s(`${p}price_unit`) || 'call', no_onward_transfer: fd.getAll(`${p}no_onward_transfer`).length > 0 };
     });
   };
@@ -74,7 +74,9 @@ export async function render(ctx) {
     offers: v.offers.map((o) => {
       const x = { purposes: o.purposes ? o.purposes.split(',').map((p) => p.trim()).filter(Boolean) : [], classes: o.classes, methods: o.methods, no_onward_transfer: o.no_onward_transfer };
       const days = num(o.validity_days); const calls = num(o.max_calls); const price = num(o.price_vnd);
+      const age = num(o.max_age_minutes);
       if (days !== undefined) x.validity_days = days;
+      if (age !== undefined) x.max_age_minutes = age;
       if (calls !== undefined) { x.max_calls = calls; x.period = o.period; }
       if (price !== undefined) { x.price_vnd = price; if (price !== 0) x.price_unit = o.price_unit; }
       return x;
@@ -94,6 +96,7 @@ export async function render(ctx) {
         g.input({ id: `${p}max_calls`, label: t('mk.terms.calls'), hint: t('mk.pub.calls.hint'), value: o.max_calls, width: '10', inputmode: 'numeric', optional: true, error: err(`${p}max_calls`) }),
         g.select({ id: `${p}period`, label: t('mk.pub.period'), value: o.period, error: err(`${p}period`),
           options: ['hour', 'day', 'month'].map((x) => ({ value: x, text: t(`mk.pub.period.${x}`) })) }),
+        g.input({ id: `${p}max_age_minutes`, label: t('mk.pub.data_age'), hint: t('mk.pub.data_age.hint'), value: o.max_age_minutes, width: '10', inputmode: 'numeric', optional: true, error: err(`${p}max_age_minutes`) }),
         g.input({ id: `${p}price_vnd`, label: t('mk.pub.price'), hint: t('mk.pub.price.hint'), value: o.price_vnd, width: '10', inputmode: 'numeric', optional: true, suffix: '₫', error: err(`${p}price_vnd`) }),
         g.radios({ id: `${p}price_unit`, legend: t('mk.pub.price_unit'), legendSize: 's', value: o.price_unit, error: err(`${p}price_unit`),
           items: ['call', 'month'].map((x) => ({ value: x, text: t(`mk.pub.price_unit.${x}`) })) }),
