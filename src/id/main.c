@@ -85,7 +85,7 @@ static const char INIT_HELP[] =
 	"  --store DB   the provider's database: a SQLite file (default DIR/id.db)\n"
 	"               or a postgresql:// connection string (docs/scale.md); a\n"
 	"               password belongs in ~/.pgpass or PGPASSFILE, never in the\n"
-	"               string (refused). Every later command takes the same --store\n";
+	"               string (refused). Every later command takes the same --store.\n";
 
 static const char IMPORT_HELP[] =
 	"usage: " PROG " accounts import --data DIR [--store DB] --population-db PATH\n"
