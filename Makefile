@@ -137,7 +137,8 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # The stores' tests again on a real PostgreSQL server that
 # tests/with-postgres starts for the run (initdb in a temporary directory,
 # a loopback port, removed at the end): the message log's and the
-# registry store's and the consent service's store's (suite pg), then
+# registry store's, the consent service's store's and ndx-id's store's
+# (suite pg), then
 # gateways whose message logs are in it (tests/e2e/test_gateway_pg.py), two
 # registry nodes on one database with gateways failing over between them
 # (tests/e2e/test_registry_pg.py), a consent service on it, killed with
@@ -150,7 +151,10 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # (tests/e2e/test_registry_pg_failover.py, its own two servers), and the
 # population registry seeded through COPY and served from it, read by number,
 # by name and through /verify, with what is not on PostgreSQL yet refused
-# (tests/e2e/test_sector_pg.py, about 15 s).
+# (tests/e2e/test_sector_pg.py, about 15 s), and ndx-id on it: a sign-in and its
+# tokens, a death event applied once, kill -9 and a restart losing nothing
+# acknowledged, a second ndx-id on the same schema (tests/e2e/test_id_pg.py, a
+# few seconds).
 # About 110 s here, so make test runs it; the same suite under ASan+UBSan
 # (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
 # would take make test past its half hour, and run on their own.
@@ -159,7 +163,7 @@ test-pg: build-tests
 	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
 	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py tests/e2e/test_gateway_cluster.py \
-	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py'
+	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py tests/e2e/test_id_pg.py'
 
 test-pg-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)

@@ -9,8 +9,9 @@
  * of SQLite's BEGIN IMMEDIATE: one writer at a time, durable at COMMIT.
  * What differs between daemons (their name, their tables, the meta key
  * that marks a finished init) is a descriptor, struct ndx_sqldb_desc.
- * Users: the registry (src/registry/reg_schema.c) and the consent service
- * (src/consent/cons_schema.c). Overview: docs/scale.md.
+ * Users: the registry (src/registry/reg_schema.c), the consent service
+ * (src/consent/cons_schema.c) and the e-ID (src/id/id_db.c). Overview:
+ * docs/scale.md.
  *
  * On PostgreSQL the tables live in the first schema of the connection's
  * search_path (options=-csearch_path%3Dname gives a daemon a schema of its

@@ -28,6 +28,7 @@
 #include "ndx/key.h"
 #include "ndx/password.h"
 #include "ndx/pin.h"
+#include "ndx/sqldb.h"
 #include "ndx/text.h"
 #include "oidc.h"
 #include "rsa_sign.h"
@@ -56,15 +57,16 @@
 #define URIS_MAX 16
 
 static const char USAGE[] =
-	"usage: " PROG " init --data DIR\n"
-	"       " PROG " accounts import --data DIR --population-db PATH [--limit N] [--pin PIN]...\n"
-	"                 --password-file F [--cost default|min]\n"
-	"       " PROG " client add --data DIR --client-id ID --secret-file F\n"
+	"usage: " PROG " init --data DIR [--store DB]\n"
+	"       " PROG " accounts import --data DIR [--store DB] --population-db PATH\n"
+	"                 [--limit N] [--pin PIN]... --password-file F [--cost default|min]\n"
+	"       " PROG " client add --data DIR [--store DB] --client-id ID --secret-file F\n"
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                 [--post-logout-redirect-uri URI ...]\n"
 	"                 [--id-token-signed-response-alg EdDSA|RS256]\n"
 	"                 [--client-name NAME] [--client-name-en NAME]\n"
-	"       " PROG " serve --data DIR --issuer URL [--listen 127.0.0.1:4445] [options]\n"
+	"       " PROG " serve --data DIR [--store DB] --issuer URL [--listen 127.0.0.1:4445]\n"
+	"                 [options]\n"
 	"       " PROG " --version | --help\n"
 	"The national e-ID: an OpenID Connect provider for citizens.\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
@@ -73,22 +75,28 @@ static const char USAGE[] =
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =
-	"usage: " PROG " init --data DIR\n"
-	"Creates a new e-ID provider in DIR (mode 0700): id.db, the Ed25519 key\n"
-	"that signs ID tokens (id-sign.key, mode 0600; id-sign.pub beside it) and\n"
-	"the RSA key that signs them for RS256 clients (id-sign-rs256.key, 0600).\n"
-	"Refuses a DIR that already holds one.\n"
-	"  --data DIR   data directory (required)\n";
+	"usage: " PROG " init --data DIR [--store DB]\n"
+	"Creates a new e-ID provider in DIR (mode 0700): its database (id.db, or\n"
+	"the PostgreSQL database given by --store), the Ed25519 key that signs ID\n"
+	"tokens (id-sign.key, mode 0600; id-sign.pub beside it) and the RSA key\n"
+	"that signs them for RS256 clients (id-sign-rs256.key, 0600). Refuses a DIR\n"
+	"or a database that already holds one.\n"
+	"  --data DIR   data directory (required)\n"
+	"  --store DB   the provider's database: a SQLite file (default DIR/id.db)\n"
+	"               or a postgresql:// connection string (docs/scale.md); a\n"
+	"               password belongs in ~/.pgpass or PGPASSFILE, never in the\n"
+	"               string (refused). Every later command takes the same --store.\n";
 
 static const char IMPORT_HELP[] =
-	"usage: " PROG " accounts import --data DIR --population-db PATH [--limit N] [--pin PIN]...\n"
-	"                 --password-file F [--cost default|min]\n"
+	"usage: " PROG " accounts import --data DIR [--store DB] --population-db PATH\n"
+	"                 [--limit N] [--pin PIN]... --password-file F [--cost default|min]\n"
 	"Creates sign-in accounts for the first N citizens of the population\n"
 	"registry (ordered by PIN) and for each --pin citizen, copying name, birth\n"
 	"date and sex as claims. Every\n"
 	"account gets the password in F (first line), hashed with Argon2id and its\n"
 	"own salt. Running it again updates the accounts (claims and password).\n"
 	"  --data DIR             data directory made by `" PROG " init` (required)\n"
+	"  --store DB             the database given to init (default DIR/id.db)\n"
 	"  --population-db PATH   population.db made by `ndx-sector seed` (required)\n"
 	"  --limit N              the first N citizens by PIN, 0..10000000\n"
 	"  --pin PIN              and this citizen (repeatable, up to 1000); at least\n"
@@ -98,7 +106,7 @@ static const char IMPORT_HELP[] =
 	"                         8 MiB; for demos and tests with many accounts)\n";
 
 static const char CLIENT_HELP[] =
-	"usage: " PROG " client add --data DIR --client-id ID --secret-file F\n"
+	"usage: " PROG " client add --data DIR [--store DB] --client-id ID --secret-file F\n"
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                 [--post-logout-redirect-uri URI ...]\n"
 	"                 [--id-token-signed-response-alg EdDSA|RS256]\n"
@@ -106,6 +114,8 @@ static const char CLIENT_HELP[] =
 	"Registers a relying party (or replaces its registration). Only the SHA-256\n"
 	"of the secret is stored. Redirect URIs are matched exactly, byte for byte.\n"
 	"  --data DIR                      data directory (required)\n"
+	"  --store DB                      the database given to init (default\n"
+	"                                  DIR/id.db)\n"
 	"  --client-id ID                  1..128 characters from A-Z a-z 0-9 - . _ ~ :\n"
 	"  --secret-file F                 file holding the client secret (first line,\n"
 	"                                  at least 16 bytes)\n"
@@ -122,10 +132,13 @@ static const char CLIENT_HELP[] =
 	"                                  back to --client-name, then to the client id)\n";
 
 static const char SERVE_HELP[] =
-	"usage: " PROG " serve --data DIR --issuer URL [options]\n"
+	"usage: " PROG " serve --data DIR [--store DB] --issuer URL [options]\n"
 	"Serves the OpenID Connect provider until SIGINT or SIGTERM. Prints\n"
 	"\"" PROG ": listening on http://ADDR:PORT\" on stderr once ready.\n"
 	"  --data DIR            data directory made by `" PROG " init` (required)\n"
+	"  --store DB            the database given to init (default DIR/id.db; a\n"
+	"                        postgresql:// connection string: several ndx-id may\n"
+	"                        serve one database)\n"
 	"  --issuer URL          the issuer identifier, e.g. https://id.example.vn\n"
 	"                        (required; endpoints are URL + /authorize, ...)\n"
 	"  --listen ADDR:PORT    IPv4 address and port (default 127.0.0.1:4445;\n"
@@ -183,11 +196,19 @@ static void free_secret(char *s)
 	}
 }
 
-static int open_store(const char *dir, struct idstore **st)
+/* The database's location: --store when given (checked: a connection
+ * string with a password is refused before anything is made, and never
+ * printed), else DIR/id.db. */
+static int store_location(const char *dir, const char *store_loc, char *out, size_t cap)
+{
+	return ndx_sqldb_location(PROG, dir, IDSTORE_DB_FILE, store_loc, out, cap);
+}
+
+static int open_store(const char *dir, const char *store_loc, struct idstore **st)
 {
 	char db[PATH_BUF];
 
-	if (ndx_args_join(PROG, db, sizeof db, dir, IDSTORE_DB_FILE))
+	if (store_location(dir, store_loc, db, sizeof db))
 		return -1;
 	return idstore_open(db, st) ? -1 : 0;
 }
@@ -198,21 +219,23 @@ static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL;
+	const char *dir = NULL, *store_loc = NULL;
 	char db[PATH_BUF], skey[PATH_BUF], spub[PATH_BUF], srsa[PATH_BUF];
 	char kid[NDX_KEY_ID_HEX_LEN + 1];
 	struct ndx_key *key = NULL;
 	struct idrsa_key *rsa = NULL;
 	struct idstore *st = NULL;
-	int c, made_key = 0, made_pub = 0, made_rsa = 0;
+	int c, made_key = 0, made_pub = 0, made_rsa = 0, pg;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 'S': store_loc = optarg; break;
 		case 'h': fputs(INIT_HELP, stdout); return 0;
 		default: fputs(INIT_HELP, stderr); return 2;
 		}
@@ -222,12 +245,14 @@ static int cmd_init(int argc, char **argv)
 			dir ? "unexpected argument" : "--data DIR is required", INIT_HELP);
 		return 2;
 	}
-	if (ndx_args_join(PROG, db, sizeof db, dir, IDSTORE_DB_FILE) ||
-	    ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
+	if (store_location(dir, store_loc, db, sizeof db))
+		return 2;
+	pg = idstore_loc_is_pg(db);
+	if (ndx_args_join(PROG, skey, sizeof skey, dir, SIGN_KEY_FILE) ||
 	    ndx_args_join(PROG, spub, sizeof spub, dir, SIGN_PUB_FILE) ||
 	    ndx_args_join(PROG, srsa, sizeof srsa, dir, SIGN_RSA_FILE))
 		return 1;
-	if (access(db, F_OK) == 0 || access(skey, F_OK) == 0 || access(srsa, F_OK) == 0) {
+	if ((!pg && access(db, F_OK) == 0) || access(skey, F_OK) == 0 || access(srsa, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s already holds an e-ID provider\n", dir);
 		return 1;
 	}
@@ -251,11 +276,17 @@ static int cmd_init(int argc, char **argv)
 	}
 	made_rsa = 1;
 	if ((c = idstore_create(db, &st))) {
-		fprintf(stderr, PROG " init: cannot create %s: %s\n", db, ndx_strerror(c));
+		if (c == NDX_EEXIST && pg)
+			fprintf(stderr, PROG " init: the database holds an e-ID provider already: "
+					"refusing to overwrite it\n");
+		else
+			fprintf(stderr, PROG " init: cannot create the database %s: %s\n",
+				pg ? "(the connection string)" : db, ndx_strerror(c));
 		goto fail;
 	}
-	idstore_close(st);
-	chmod(db, 0600);
+	/* It holds the password hashes: nobody else reads it. */
+	if (!pg)
+		chmod(db, 0600);
 	ndx_key_id(key, kid);
 	printf("e-ID provider initialised in %s\n"
 	       "  database     %s\n"
@@ -263,7 +294,8 @@ static int cmd_init(int argc, char **argv)
 	       "  key id       %s\n"
 	       "  RS256 key    %s\n"
 	       "  RS256 key id %s\n",
-	       dir, db, skey, spub, kid, srsa, idrsa_kid(rsa));
+	       dir, idstore_name(st), skey, spub, kid, srsa, idrsa_kid(rsa));
+	idstore_close(st);
 	ndx_key_free(key);
 	idrsa_free(rsa);
 	return 0;
@@ -350,6 +382,7 @@ static int cmd_accounts_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "population-db", required_argument, NULL, 'p' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "pin", required_argument, NULL, 'i' },
@@ -359,6 +392,7 @@ static int cmd_accounts_import(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *popdb = NULL, *pwfile = NULL, *costname = "default";
+	const char *store_loc = NULL;
 	const struct ndx_password_cost *cost = &NDX_PASSWORD_COST_DEFAULT;
 	unsigned long limit = 0, created = 0, updated = 0;
 	struct idstore *st = NULL;
@@ -375,6 +409,7 @@ static int cmd_accounts_import(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 'S': store_loc = optarg; break;
 		case 'p': popdb = optarg; break;
 		case 'f': pwfile = optarg; break;
 		case 'n':
@@ -439,7 +474,7 @@ static int cmd_accounts_import(int argc, char **argv)
 		goto out;
 	}
 	sqlite3_busy_timeout(pop, 5000);
-	if (open_store(dir, &st))
+	if (open_store(dir, store_loc, &st))
 		goto out;
 	if (import_rows(st, pop, limit, pins_text, password, cost, &created, &updated))
 		goto out;
@@ -547,6 +582,7 @@ static int cmd_client_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "client-id", required_argument, NULL, 'i' },
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "redirect-uri", required_argument, NULL, 'r' },
@@ -557,7 +593,7 @@ static int cmd_client_add(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *cid = NULL, *sfile = NULL;
+	const char *dir = NULL, *cid = NULL, *sfile = NULL, *store_loc = NULL;
 	struct idstore_client cl = { 0 };
 	struct idstore *st = NULL;
 	char *secret = NULL;
@@ -571,6 +607,7 @@ static int cmd_client_add(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 'S': store_loc = optarg; break;
 		case 'i': cid = optarg; break;
 		case 's': sfile = optarg; break;
 		case 'r':
@@ -626,7 +663,7 @@ static int cmd_client_add(int argc, char **argv)
 	}
 	snprintf(cl.client_id, sizeof cl.client_id, "%s", cid);
 	idtok_hash_hex(secret, cl.secret_sha256);
-	if (open_store(dir, &st) || idstore_client_put(st, &cl, &created))
+	if (open_store(dir, store_loc, &st) || idstore_client_put(st, &cl, &created))
 		goto out;
 	printf("client %s %s with %zu redirect URI(s) and %zu post-logout URI(s),"
 	       " ID tokens %s\n",
@@ -666,6 +703,7 @@ static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "issuer", required_argument, NULL, 'i' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "assets", required_argument, NULL, 'a' },
@@ -680,6 +718,7 @@ static int cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *issuer = NULL, *listen = "127.0.0.1:4445", *assets = NULL;
+	const char *store_loc = NULL;
 	const char *why = NULL;
 	unsigned long threads = 4, code_ttl = 60, id_ttl = ID_TOKEN_TTL, poll_ms = 1000;
 	const char *events_gateway = NULL, *events_client = NULL;
@@ -700,6 +739,7 @@ static int cmd_serve(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 'S': store_loc = optarg; break;
 		case 'i': issuer = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'a': assets = optarg; break;
@@ -761,7 +801,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (load_rsa(srsa, &rsa))
 		goto out;
-	if (open_store(dir, &st))
+	if (open_store(dir, store_loc, &st))
 		goto out;
 	cfg.st = st;
 	cfg.key = key;

@@ -1,127 +1,38 @@
-/* ndx-id's SQLite store (store.h). Times are integer seconds. Secrets are
- * looked up by their SHA-256 hex, computed by the caller. A process-wide
- * mutex serialises every call, so a code's redemption and a replay's
- * revocation of the token issued from it can never interleave; the
- * expensive work (Argon2id) happens outside it. Overview: docs/id.md. */
+/* ndx-id's store (store.h) over its two engines (id_db.h: SQLite by
+ * default, PostgreSQL for a postgresql:// location): every query is here
+ * once, in the SQL both engines speak. Times are integer seconds. Secrets
+ * are looked up by their SHA-256 hex, computed by the caller. A
+ * process-wide mutex serialises the calls on the one connection; each
+ * compound change (a code's redemption and a replay's revocation of the
+ * token issued from it, a token and its code, an event and its effect) is
+ * one write transaction of the engine, which on PostgreSQL also serialises
+ * it against every other ndx-id on the same schema. The expensive work
+ * (Argon2id) happens outside the mutex. Overview: docs/id.md,
+ * docs/scale.md "The e-ID on PostgreSQL". */
 #include "store.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "id_db.h"
 #include "ndx/err.h"
-#include "ndx/sqlstore.h"
 #include "signin_store.h"
 
 #define PROG "ndx-id"
 
 struct idstore {
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	pthread_mutex_t mu;
 };
 
-/* migrations[i] is schema version i + 1; append, never edit. */
-static const char *const MIGRATIONS[] = {
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE accounts(pin TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
-	" name TEXT NOT NULL, birthdate TEXT NOT NULL, gender TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE clients(client_id TEXT PRIMARY KEY, secret_sha256 TEXT NOT NULL,"
-	" redirect_uris TEXT NOT NULL, post_logout_uris TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE authreqs(tx_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL,"
-	" redirect_uri TEXT NOT NULL, scope TEXT NOT NULL, state TEXT, nonce TEXT,"
-	" code_challenge TEXT NOT NULL, lang TEXT NOT NULL, created INTEGER NOT NULL);"
-	"CREATE INDEX authreqs_created ON authreqs(created);"
-	"CREATE TABLE codes(code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL,"
-	" redirect_uri TEXT NOT NULL, scope TEXT NOT NULL, state TEXT, nonce TEXT,"
-	" code_challenge TEXT NOT NULL, pin TEXT NOT NULL, auth_time INTEGER NOT NULL,"
-	" created INTEGER NOT NULL, exp INTEGER NOT NULL,"
-	" used INTEGER NOT NULL DEFAULT 0, replayed INTEGER NOT NULL DEFAULT 0,"
-	" token_hash TEXT);"
-	"CREATE INDEX codes_exp ON codes(exp);"
-	"CREATE TABLE tokens(token_hash TEXT PRIMARY KEY, pin TEXT NOT NULL,"
-	" client_id TEXT NOT NULL, scope TEXT NOT NULL, exp INTEGER NOT NULL,"
-	" revoked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX tokens_exp ON tokens(exp);"
-	"CREATE TABLE sessions(sid_hash TEXT PRIMARY KEY, pin TEXT NOT NULL,"
-	" auth_time INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
-	"CREATE INDEX sessions_seen ON sessions(last_seen);"
-	"CREATE TABLE login_failures(key TEXT NOT NULL, at INTEGER NOT NULL);"
-	"CREATE INDEX login_failures_key ON login_failures(key, at);"
-	"CREATE TABLE lockouts(key TEXT PRIMARY KEY, until INTEGER NOT NULL);",
-	/* 2: failures by PIN and source for the throttle that replaced the
-	 * lockout (signin_throttle.h). */
-	"DROP TABLE login_failures; DROP TABLE lockouts;"
-	"CREATE TABLE signin_failures(account TEXT NOT NULL, source TEXT NOT NULL,"
-	" at INTEGER NOT NULL);"
-	"CREATE INDEX signin_failures_account ON signin_failures(account, at);"
-	"CREATE INDEX signin_failures_source ON signin_failures(source, at);",
-	/* 3: the ID token algorithm a client registered (RS256 beside EdDSA)
-	 * and the sid claim of the session a code was issued from. */
-	"ALTER TABLE clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'EdDSA';"
-	"ALTER TABLE codes ADD COLUMN sid TEXT;",
-	/* 4: the ids of the events applied, so that a second delivery
-	 * changes nothing (docs/id.md "Events"); the accounts' columns
-	 * disabled_reason and disabled_on are added by add_account_columns,
-	 * which a migration run again over a database that has them survives. */
-	"CREATE TABLE IF NOT EXISTS events_applied(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
-	" applied_at INTEGER NOT NULL, effect TEXT NOT NULL);",
-	/* 5: the name a client registered for people (OpenID Connect Dynamic
-	 * Client Registration's client_name, and client_name#en), shown on
-	 * the sign-in page instead of the client id. */
-	"ALTER TABLE clients ADD COLUMN client_name TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE clients ADD COLUMN client_name_en TEXT NOT NULL DEFAULT '';",
-};
-
-/* Columns of accounts added after version 3, each when missing. */
+/* Columns of accounts added to a SQLite id.db after its migration 3, each
+ * when missing (the PostgreSQL schema has them from the start). */
 static const char *const ACCOUNT_COLUMNS[] = { "disabled_reason", "disabled_on" };
-
-static int db_fail(struct idstore *st, const char *what)
-{
-	return ndx_sqlstore_fail(st->db, PROG, what);
-}
-
-static int exec_sql(struct idstore *st, const char *sql)
-{
-	return ndx_sqlstore_exec(st->db, PROG, sql);
-}
-
-static int prepare(struct idstore *st, const char *sql, sqlite3_stmt **s)
-{
-	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) {
-		*s = NULL;
-		return db_fail(st, "prepare");
-	}
-	return NDX_OK;
-}
-
-/* Runs a statement that returns no rows. */
-static int step_done(struct idstore *st, sqlite3_stmt *s, const char *what)
-{
-	int rc = sqlite3_step(s) == SQLITE_DONE ? NDX_OK : db_fail(st, what);
-
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static void copy_col(sqlite3_stmt *s, int col, char *out, size_t cap)
-{
-	const unsigned char *v = sqlite3_column_text(s, col);
-
-	snprintf(out, cap, "%s", v ? (const char *)v : "");
-}
-
-static void bind_opt(sqlite3_stmt *s, int i, int has, const char *v)
-{
-	if (has)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
-}
 
 static void lock(struct idstore *st)
 {
@@ -133,90 +44,132 @@ static void unlock(struct idstore *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
+/* ---- rows ---------------------------------------------------------------- */
+
+static void col_str(const json_t *row, const char *col, char *out, size_t cap)
+{
+	const char *v = json_string_value(json_object_get(row, col));
+
+	snprintf(out, cap, "%s", v ? v : "");
+}
+
+static int64_t col_int(const json_t *row, const char *col)
+{
+	return (int64_t)json_integer_value(json_object_get(row, col));
+}
+
+static int col_null(const json_t *row, const char *col)
+{
+	const json_t *v = json_object_get(row, col);
+
+	return !v || json_is_null(v);
+}
+
+/* Runs a statement that returns no rows; *n = the rows it changed. */
+static int run_changes(struct idstore *st, int64_t *n, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	*n = 0;
+	va_start(ap, types);
+	rc = st->db->ops->run(st->db, sql, types, ap, NULL, n);
+	va_end(ap);
+	return rc;
+}
+
+/* *found = whether sql, binding key, returns a row. */
+static int exists(struct idstore *st, const char *sql, const char *key, int *found)
+{
+	json_t *rows = NULL;
+	int rc = ndx_sqldb_query(st->db, &rows, sql, "s", key);
+
+	*found = !rc && json_array_size(rows) > 0;
+	json_decref(rows);
+	return rc;
+}
+
 /* ---- open ------------------------------------------------------------- */
 
-static int add_account_columns(sqlite3 *db)
+static int add_account_columns(struct ndx_sqldb *db)
 {
 	for (size_t i = 0; i < sizeof ACCOUNT_COLUMNS / sizeof *ACCOUNT_COLUMNS; i++) {
 		char sql[128];
-		sqlite3_stmt *q = NULL;
-		int found = 0, step;
+		json_t *rows = NULL;
+		size_t n;
+		int rc;
 
-		if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('accounts') WHERE name = ?",
-				       -1, &q, NULL) != SQLITE_OK)
-			return ndx_sqlstore_fail(db, PROG, "accounts");
-		sqlite3_bind_text(q, 1, ACCOUNT_COLUMNS[i], -1, SQLITE_STATIC);
-		step = sqlite3_step(q);
-		found = step == SQLITE_ROW;
-		sqlite3_finalize(q);
-		if (step != SQLITE_ROW && step != SQLITE_DONE)
-			return ndx_sqlstore_fail(db, PROG, "accounts");
-		if (found)
+		if ((rc = ndx_sqldb_query(db, &rows,
+					  "SELECT 1 AS found FROM pragma_table_info('accounts')"
+					  " WHERE name = ?",
+					  "s", ACCOUNT_COLUMNS[i])))
+			return rc;
+		n = json_array_size(rows);
+		json_decref(rows);
+		if (n)
 			continue;
 		snprintf(sql, sizeof sql, "ALTER TABLE accounts ADD COLUMN %s TEXT", ACCOUNT_COLUMNS[i]);
-		if (ndx_sqlstore_exec(db, PROG, sql) != NDX_OK)
-			return NDX_EDB;
+		if ((rc = ndx_sqldb_exec(db, sql, "")))
+			return rc;
 	}
 	return NDX_OK;
 }
 
-static int connect_db(const char *path, int flags, struct idstore **out)
+static int connect_db(const char *loc, bool create, struct idstore **out)
 {
 	struct idstore *st = calloc(1, sizeof *st);
+	int rc;
 
 	*out = NULL;
 	if (!st)
 		return NDX_ENOMEM;
-	if (ndx_sqlstore_open(path, flags, MIGRATIONS, sizeof MIGRATIONS / sizeof *MIGRATIONS,
-			      PROG, &st->db) != NDX_OK) {
+	/* A code used up or an account disabled, once acknowledged, must
+	 * survive a crash: both engines are durable at COMMIT (ndx/sqldb.h). */
+	if ((rc = ndx_sqldb_open(&id_db_desc, loc, create, &st->db))) {
 		free(st);
-		return NDX_EDB;
+		return rc;
 	}
-	if (add_account_columns(st->db) != NDX_OK) {
-		sqlite3_close(st->db);
+	if (!ndx_sqldb_is_pg(loc) && (rc = add_account_columns(st->db))) {
+		st->db->ops->close(st->db);
 		free(st);
-		return NDX_EDB;
+		return rc;
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	*out = st;
 	return NDX_OK;
 }
 
-int idstore_create(const char *path, struct idstore **out)
+int idstore_create(const char *loc, struct idstore **out)
 {
 	struct idstore *st;
 	int rc;
 
 	*out = NULL;
-	if (access(path, F_OK) == 0)
-		return NDX_EEXIST;
-	if ((rc = connect_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st)))
+	if ((rc = connect_db(loc, true, &st)))
 		return rc;
-	if ((rc = idstore_meta_set(st, "kind", "ndx-id"))) {
+	if ((rc = ndx_sqldb_write(st->db, "INSERT INTO meta(key, value) VALUES('kind', 'ndx-id')",
+				  ""))) {
 		idstore_close(st);
-		unlink(path);
+		if (!ndx_sqldb_is_pg(loc))
+			unlink(loc);
 		return rc;
 	}
 	*out = st;
 	return NDX_OK;
 }
 
-int idstore_open(const char *path, struct idstore **out)
+int idstore_open(const char *loc, struct idstore **out)
 {
 	struct idstore *st;
 	char *kind = NULL;
 	int rc;
 
 	*out = NULL;
-	if (access(path, F_OK) != 0) {
-		fprintf(stderr, PROG ": %s does not exist (run `" PROG " init` first)\n", path);
-		return NDX_EIO;
-	}
-	if ((rc = connect_db(path, SQLITE_OPEN_READWRITE, &st)))
+	if ((rc = connect_db(loc, false, &st)))
 		return rc;
 	rc = idstore_meta_get(st, "kind", &kind);
 	if (rc || strcmp(kind, "ndx-id") != 0) {
-		fprintf(stderr, PROG ": %s is not an ndx-id database\n", path);
+		fprintf(stderr, PROG ": %s is not an ndx-id database\n", st->db->name);
 		free(kind);
 		idstore_close(st);
 		return NDX_EDB;
@@ -226,11 +179,21 @@ int idstore_open(const char *path, struct idstore **out)
 	return NDX_OK;
 }
 
+bool idstore_loc_is_pg(const char *loc)
+{
+	return ndx_sqldb_is_pg(loc);
+}
+
+const char *idstore_name(const struct idstore *st)
+{
+	return st->db->name;
+}
+
 void idstore_close(struct idstore *st)
 {
 	if (!st)
 		return;
-	sqlite3_close(st->db);
+	st->db->ops->close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
@@ -239,95 +202,63 @@ void idstore_close(struct idstore *st)
 
 int idstore_meta_get(struct idstore *st, const char *key, char **out)
 {
-	sqlite3_stmt *s;
 	int rc;
 
-	*out = NULL;
 	lock(st);
-	if ((rc = prepare(st, "SELECT value FROM meta WHERE key = ?", &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			*out = strdup((const char *)sqlite3_column_text(s, 0));
-			rc = *out ? NDX_OK : NDX_ENOMEM;
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "meta");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_meta_get(st->db, key, out);
 	unlock(st);
 	return rc;
 }
 
 int idstore_meta_set(struct idstore *st, const char *key, const char *value)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", &s)) ==
-	    NDX_OK) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-		rc = step_done(st, s, "meta");
-	}
+	rc = ndx_sqldb_exec(st->db,
+			    "INSERT INTO meta(key, value) VALUES(?, ?)"
+			    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+			    "ss", key, value);
 	unlock(st);
 	return rc;
 }
 
 int idstore_begin(struct idstore *st)
 {
-	return exec_sql(st, "BEGIN IMMEDIATE");
+	return st->db->ops->begin(st->db);
 }
 
 int idstore_commit(struct idstore *st)
 {
-	return exec_sql(st, "COMMIT");
+	int rc = st->db->ops->commit(st->db);
+
+	if (rc)
+		st->db->ops->rollback(st->db);
+	return rc;
 }
 
 void idstore_rollback(struct idstore *st)
 {
-	exec_sql(st, "ROLLBACK");
+	st->db->ops->rollback(st->db);
 }
 
 /* ---- accounts ------------------------------------------------------------ */
 
-static int exists(struct idstore *st, const char *sql, const char *key, int *found)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = prepare(st, sql, &s)))
-		return rc;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	*found = rc == SQLITE_ROW;
-	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? NDX_OK : db_fail(st, "lookup");
-	sqlite3_finalize(s);
-	return rc;
-}
-
 int idstore_account_put(struct idstore *st, const struct idstore_account *a, int *created)
 {
-	sqlite3_stmt *s;
 	int rc, found = 0;
 
 	lock(st);
-	if ((rc = exists(st, "SELECT 1 FROM accounts WHERE pin = ?", a->pin, &found)) == NDX_OK &&
-	    (rc = prepare(st,
-			  "INSERT INTO accounts(pin, password_hash, name, birthdate, gender,"
-			  " updated_at) VALUES(?,?,?,?,?,strftime('%s','now'))"
-			  " ON CONFLICT(pin) DO UPDATE SET password_hash = excluded.password_hash,"
-			  " name = excluded.name, birthdate = excluded.birthdate,"
-			  " gender = excluded.gender, updated_at = excluded.updated_at",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, a->pin, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, a->password_hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, a->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, a->birthdate, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, a->gender, -1, SQLITE_STATIC);
-		rc = step_done(st, s, "account");
-	}
+	if ((rc = exists(st, "SELECT 1 AS found FROM accounts WHERE pin = ?", a->pin, &found)) ==
+	    NDX_OK)
+		rc = ndx_sqldb_exec(st->db,
+				    "INSERT INTO accounts(pin, password_hash, name, birthdate, gender,"
+				    " updated_at) VALUES(?,?,?,?,?,?)"
+				    " ON CONFLICT(pin) DO UPDATE SET password_hash = excluded.password_hash,"
+				    " name = excluded.name, birthdate = excluded.birthdate,"
+				    " gender = excluded.gender, updated_at = excluded.updated_at",
+				    "sssssi", a->pin, a->password_hash, a->name, a->birthdate,
+				    a->gender, (int64_t)time(NULL));
 	unlock(st);
 	if (created)
 		*created = !found;
@@ -336,139 +267,103 @@ int idstore_account_put(struct idstore *st, const struct idstore_account *a, int
 
 int idstore_account_get(struct idstore *st, const char *pin, struct idstore_account *out)
 {
-	sqlite3_stmt *s;
+	json_t *row = NULL;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	if ((rc = prepare(st,
-			  "SELECT pin, password_hash, name, birthdate, gender,"
-			  " disabled_reason, disabled_on FROM accounts WHERE pin = ?",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, pin, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			copy_col(s, 0, out->pin, sizeof out->pin);
-			copy_col(s, 1, out->password_hash, sizeof out->password_hash);
-			copy_col(s, 2, out->name, sizeof out->name);
-			copy_col(s, 3, out->birthdate, sizeof out->birthdate);
-			copy_col(s, 4, out->gender, sizeof out->gender);
-			copy_col(s, 5, out->disabled_reason, sizeof out->disabled_reason);
-			copy_col(s, 6, out->disabled_on, sizeof out->disabled_on);
-			rc = NDX_OK;
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "account");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT pin, password_hash, name, birthdate, gender,"
+				 " disabled_reason, disabled_on FROM accounts WHERE pin = ?",
+				 "s", pin);
 	unlock(st);
-	return rc;
-}
-
-/* Runs sql binding pin as ?1; the number of rows changed, or -1. */
-static int exec_pin(struct idstore *st, const char *sql, const char *pin)
-{
-	sqlite3_stmt *s;
-
-	if (prepare(st, sql, &s))
-		return -1;
-	sqlite3_bind_text(s, 1, pin, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		sqlite3_finalize(s);
-		db_fail(st, "disable");
-		return -1;
-	}
-	sqlite3_finalize(s);
-	return sqlite3_changes(st->db);
+	if (rc)
+		return rc;
+	col_str(row, "pin", out->pin, sizeof out->pin);
+	col_str(row, "password_hash", out->password_hash, sizeof out->password_hash);
+	col_str(row, "name", out->name, sizeof out->name);
+	col_str(row, "birthdate", out->birthdate, sizeof out->birthdate);
+	col_str(row, "gender", out->gender, sizeof out->gender);
+	col_str(row, "disabled_reason", out->disabled_reason, sizeof out->disabled_reason);
+	col_str(row, "disabled_on", out->disabled_on, sizeof out->disabled_on);
+	json_decref(row);
+	return NDX_OK;
 }
 
 int idstore_event_disable(struct idstore *st, const char *event_id, const char *event_name,
 			  const char *pin, const char *reason, const char *on, time_t now,
 			  enum idstore_event_result *res)
 {
-	sqlite3_stmt *s;
-	int rc, found = 0, changed = 0;
+	int64_t changed = 0;
+	int rc, found = 0;
 
 	*res = IDSTORE_EVENT_NO_ACCOUNT;
 	lock(st);
-	if ((rc = exec_sql(st, "BEGIN IMMEDIATE"))) {
+	if ((rc = st->db->ops->begin(st->db))) {
 		unlock(st);
 		return rc;
 	}
-	if ((rc = exists(st, "SELECT 1 FROM events_applied WHERE id = ?", event_id, &found)))
+	if ((rc = exists(st, "SELECT 1 AS found FROM events_applied WHERE id = ?", event_id,
+			 &found)))
 		goto fail;
 	if (found) {
 		*res = IDSTORE_EVENT_SEEN;
-		exec_sql(st, "ROLLBACK");
+		st->db->ops->rollback(st->db);
 		unlock(st);
 		return NDX_OK;
 	}
-	if ((rc = exists(st, "SELECT 1 FROM accounts WHERE pin = ?", pin, &found)))
+	if ((rc = exists(st, "SELECT 1 AS found FROM accounts WHERE pin = ?", pin, &found)))
 		goto fail;
 	if (found) {
-		if ((rc = prepare(st,
-				  "UPDATE accounts SET disabled_reason = ?, disabled_on = ?,"
-				  " updated_at = ? WHERE pin = ? AND disabled_reason IS NULL",
-				  &s)))
+		if ((rc = run_changes(st, &changed,
+				      "UPDATE accounts SET disabled_reason = ?, disabled_on = ?,"
+				      " updated_at = ? WHERE pin = ? AND disabled_reason IS NULL",
+				      "ssis", reason, on, (int64_t)now, pin)))
 			goto fail;
-		sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, on, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
-		sqlite3_bind_text(s, 4, pin, -1, SQLITE_STATIC);
-		if ((rc = step_done(st, s, "disable")))
-			goto fail;
-		changed = sqlite3_changes(st->db);
 		/* Whoever is signed in as them is signed out, and the access
 		 * tokens issued to them stop working at once. */
-		if (exec_pin(st, "DELETE FROM sessions WHERE pin = ?", pin) < 0 ||
-		    exec_pin(st, "UPDATE tokens SET revoked = 1 WHERE pin = ? AND revoked = 0", pin) <
-			    0) {
-			rc = NDX_EDB;
+		if ((rc = ndx_sqldb_exec(st->db, "DELETE FROM sessions WHERE pin = ?", "s", pin)) ||
+		    (rc = ndx_sqldb_exec(st->db,
+					 "UPDATE tokens SET revoked = 1 WHERE pin = ? AND revoked = 0",
+					 "s", pin)))
 			goto fail;
-		}
 		*res = changed ? IDSTORE_EVENT_CHANGED : IDSTORE_EVENT_UNCHANGED;
 	}
-	if ((rc = prepare(st,
-			  "INSERT INTO events_applied(id, name, applied_at, effect) VALUES(?,?,?,?)",
-			  &s)))
-		goto fail;
-	sqlite3_bind_text(s, 1, event_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, event_name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
-	sqlite3_bind_text(s, 4,
-			  *res == IDSTORE_EVENT_CHANGED	    ? "account disabled"
-			  : *res == IDSTORE_EVENT_UNCHANGED ? "already disabled"
-							    : "no account",
-			  -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s, "disable")) || (rc = exec_sql(st, "COMMIT")))
+	if ((rc = ndx_sqldb_exec(st->db,
+				 "INSERT INTO events_applied(id, name, applied_at, effect)"
+				 " VALUES(?,?,?,?)",
+				 "ssis", event_id, event_name, (int64_t)now,
+				 *res == IDSTORE_EVENT_CHANGED	   ? "account disabled"
+				 : *res == IDSTORE_EVENT_UNCHANGED ? "already disabled"
+								   : "no account")) ||
+	    (rc = st->db->ops->commit(st->db)))
 		goto fail;
 	unlock(st);
 	return NDX_OK;
 fail:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->db->ops->rollback(st->db);
 	unlock(st);
-	return rc ? rc : NDX_EDB;
+	*res = IDSTORE_EVENT_NO_ACCOUNT;
+	return rc == NDX_EEXIST ? NDX_EDB : rc;
 }
 
 int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX])
 {
-	sqlite3_stmt *s;
+	json_t *row = NULL;
 	int rc;
 
 	out[0] = '\0';
 	lock(st);
-	if ((rc = prepare(st, "SELECT password_hash FROM accounts ORDER BY rowid DESC LIMIT 1", &s)) == NDX_OK) {
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			copy_col(s, 0, out, NDX_PASSWORD_HASH_MAX);
-			rc = NDX_OK;
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "account");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT password_hash FROM accounts"
+				 " ORDER BY updated_at DESC, pin DESC LIMIT 1",
+				 "");
 	unlock(st);
-	return rc;
+	if (rc)
+		return rc;
+	col_str(row, "password_hash", out, NDX_PASSWORD_HASH_MAX);
+	json_decref(row);
+	return NDX_OK;
 }
 
 /* ---- clients ------------------------------------------------------------- */
@@ -477,7 +372,6 @@ int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *
 {
 	char *ru = json_dumps(c->redirect_uris, JSON_COMPACT);
 	char *pl = json_dumps(c->post_logout_uris, JSON_COMPACT);
-	sqlite3_stmt *s;
 	int rc, found = 0;
 
 	if (!ru || !pl) {
@@ -486,23 +380,23 @@ int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *
 		return NDX_ENOMEM;
 	}
 	lock(st);
-	if ((rc = exists(st, "SELECT 1 FROM clients WHERE client_id = ?", c->client_id, &found)) ==
-		    NDX_OK &&
-	    (rc = prepare(st,
-			  "INSERT OR REPLACE INTO clients(client_id, secret_sha256, redirect_uris,"
-			  " post_logout_uris, id_token_alg, client_name, client_name_en, updated_at)"
-			  " VALUES(?,?,?,?,?,?,?,strftime('%s','now'))",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, c->client_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, c->secret_sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, ru, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, pl, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, c->id_token_alg[0] ? c->id_token_alg : "EdDSA", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 6, c->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 7, c->name_en, -1, SQLITE_STATIC);
-		rc = step_done(st, s, "client");
-	}
+	if ((rc = exists(st, "SELECT 1 AS found FROM clients WHERE client_id = ?", c->client_id,
+			 &found)) == NDX_OK)
+		rc = ndx_sqldb_exec(st->db,
+				    "INSERT INTO clients(client_id, secret_sha256, redirect_uris,"
+				    " post_logout_uris, id_token_alg, client_name, client_name_en,"
+				    " updated_at) VALUES(?,?,?,?,?,?,?,?)"
+				    " ON CONFLICT(client_id) DO UPDATE SET"
+				    " secret_sha256 = excluded.secret_sha256,"
+				    " redirect_uris = excluded.redirect_uris,"
+				    " post_logout_uris = excluded.post_logout_uris,"
+				    " id_token_alg = excluded.id_token_alg,"
+				    " client_name = excluded.client_name,"
+				    " client_name_en = excluded.client_name_en,"
+				    " updated_at = excluded.updated_at",
+				    "sssssssi", c->client_id, c->secret_sha256, ru, pl,
+				    c->id_token_alg[0] ? c->id_token_alg : "EdDSA", c->name, c->name_en,
+				    (int64_t)time(NULL));
 	unlock(st);
 	free(ru);
 	free(pl);
@@ -511,42 +405,47 @@ int idstore_client_put(struct idstore *st, const struct idstore_client *c, int *
 	return rc;
 }
 
+/* A JSON array of strings from a text column; NULL when it is not one. */
+static json_t *col_array(const json_t *row, const char *col)
+{
+	const char *v = json_string_value(json_object_get(row, col));
+	json_t *a = v ? json_loads(v, 0, NULL) : NULL;
+
+	if (a && !json_is_array(a)) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 int idstore_client_get(struct idstore *st, const char *client_id, struct idstore_client *out)
 {
-	sqlite3_stmt *s;
+	json_t *row = NULL;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	if ((rc = prepare(st,
-			  "SELECT client_id, secret_sha256, redirect_uris, post_logout_uris,"
-			  " id_token_alg, client_name, client_name_en FROM clients WHERE client_id = ?",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			copy_col(s, 0, out->client_id, sizeof out->client_id);
-			copy_col(s, 1, out->secret_sha256, sizeof out->secret_sha256);
-			out->redirect_uris =
-				json_loads((const char *)sqlite3_column_text(s, 2), 0, NULL);
-			out->post_logout_uris =
-				json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
-			copy_col(s, 4, out->id_token_alg, sizeof out->id_token_alg);
-			copy_col(s, 5, out->name, sizeof out->name);
-			copy_col(s, 6, out->name_en, sizeof out->name_en);
-			rc = json_is_array(out->redirect_uris) &&
-					     json_is_array(out->post_logout_uris)
-				     ? NDX_OK
-				     : NDX_EDB;
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "client");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT client_id, secret_sha256, redirect_uris, post_logout_uris,"
+				 " id_token_alg, client_name, client_name_en FROM clients"
+				 " WHERE client_id = ?",
+				 "s", client_id);
 	unlock(st);
 	if (rc)
+		return rc;
+	col_str(row, "client_id", out->client_id, sizeof out->client_id);
+	col_str(row, "secret_sha256", out->secret_sha256, sizeof out->secret_sha256);
+	out->redirect_uris = col_array(row, "redirect_uris");
+	out->post_logout_uris = col_array(row, "post_logout_uris");
+	col_str(row, "id_token_alg", out->id_token_alg, sizeof out->id_token_alg);
+	col_str(row, "client_name", out->name, sizeof out->name);
+	col_str(row, "client_name_en", out->name_en, sizeof out->name_en);
+	json_decref(row);
+	if (!out->redirect_uris || !out->post_logout_uris) {
 		idstore_client_clear(out);
-	return rc;
+		return NDX_EDB;
+	}
+	return NDX_OK;
 }
 
 void idstore_client_clear(struct idstore_client *c)
@@ -573,81 +472,61 @@ int idstore_uri_listed(const json_t *list, const char *uri)
 
 int idstore_authreq_put(struct idstore *st, const char *tx_hash, const struct idstore_authreq *r)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st,
-			  "INSERT INTO authreqs(tx_hash, client_id, redirect_uri, scope, state,"
-			  " nonce, code_challenge, lang, created) VALUES(?,?,?,?,?,?,?,?,?)",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, tx_hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, r->client_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, r->redirect_uri, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, r->scope, -1, SQLITE_STATIC);
-		bind_opt(s, 5, r->has_state, r->state);
-		bind_opt(s, 6, r->has_nonce, r->nonce);
-		sqlite3_bind_text(s, 7, r->code_challenge, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 8, r->lang, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 9, (sqlite3_int64)r->created);
-		rc = step_done(st, s, "authorization request");
-	}
+	rc = ndx_sqldb_exec(st->db,
+			    "INSERT INTO authreqs(tx_hash, client_id, redirect_uri, scope, state,"
+			    " nonce, code_challenge, lang, created) VALUES(?,?,?,?,?,?,?,?,?)",
+			    "ssssssssi", tx_hash, r->client_id, r->redirect_uri, r->scope,
+			    r->has_state ? r->state : NULL, r->has_nonce ? r->nonce : NULL,
+			    r->code_challenge, r->lang, (int64_t)r->created);
 	unlock(st);
 	return rc;
 }
 
-/* Columns 0..6: client_id, redirect_uri, scope, state, nonce,
- * code_challenge, created. */
-static void read_req(sqlite3_stmt *s, struct idstore_authreq *r)
+/* The columns client_id, redirect_uri, scope, state, nonce,
+ * code_challenge and created of row. */
+static void read_req(const json_t *row, struct idstore_authreq *r)
 {
-	copy_col(s, 0, r->client_id, sizeof r->client_id);
-	copy_col(s, 1, r->redirect_uri, sizeof r->redirect_uri);
-	copy_col(s, 2, r->scope, sizeof r->scope);
-	r->has_state = sqlite3_column_type(s, 3) != SQLITE_NULL;
-	copy_col(s, 3, r->state, sizeof r->state);
-	r->has_nonce = sqlite3_column_type(s, 4) != SQLITE_NULL;
-	copy_col(s, 4, r->nonce, sizeof r->nonce);
-	copy_col(s, 5, r->code_challenge, sizeof r->code_challenge);
-	r->created = (time_t)sqlite3_column_int64(s, 6);
+	col_str(row, "client_id", r->client_id, sizeof r->client_id);
+	col_str(row, "redirect_uri", r->redirect_uri, sizeof r->redirect_uri);
+	col_str(row, "scope", r->scope, sizeof r->scope);
+	r->has_state = !col_null(row, "state");
+	col_str(row, "state", r->state, sizeof r->state);
+	r->has_nonce = !col_null(row, "nonce");
+	col_str(row, "nonce", r->nonce, sizeof r->nonce);
+	col_str(row, "code_challenge", r->code_challenge, sizeof r->code_challenge);
+	r->created = (time_t)col_int(row, "created");
 }
 
 int idstore_authreq_get(struct idstore *st, const char *tx_hash, time_t now, time_t max_age,
 			struct idstore_authreq *out)
 {
-	sqlite3_stmt *s;
+	json_t *row = NULL;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	if ((rc = prepare(st,
-			  "SELECT client_id, redirect_uri, scope, state, nonce, code_challenge,"
-			  " created, lang FROM authreqs WHERE tx_hash = ?",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, tx_hash, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			read_req(s, out);
-			copy_col(s, 7, out->lang, sizeof out->lang);
-			rc = out->created + max_age < now ? NDX_ENOTFOUND : NDX_OK;
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "authorization request");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT client_id, redirect_uri, scope, state, nonce, code_challenge,"
+				 " created, lang FROM authreqs WHERE tx_hash = ?",
+				 "s", tx_hash);
 	unlock(st);
-	return rc;
+	if (rc)
+		return rc;
+	read_req(row, out);
+	col_str(row, "lang", out->lang, sizeof out->lang);
+	json_decref(row);
+	return out->created + max_age < now ? NDX_ENOTFOUND : NDX_OK;
 }
 
 int idstore_authreq_delete(struct idstore *st, const char *tx_hash)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st, "DELETE FROM authreqs WHERE tx_hash = ?", &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, tx_hash, -1, SQLITE_STATIC);
-		rc = step_done(st, s, "authorization request");
-	}
+	rc = ndx_sqldb_exec(st->db, "DELETE FROM authreqs WHERE tx_hash = ?", "s", tx_hash);
 	unlock(st);
 	return rc;
 }
@@ -656,101 +535,67 @@ int idstore_authreq_delete(struct idstore *st, const char *tx_hash)
 
 int idstore_code_put(struct idstore *st, const char *code_hash, const struct idstore_code *c)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st,
-			  "INSERT INTO codes(code_hash, client_id, redirect_uri, scope, state, nonce,"
-			  " code_challenge, pin, auth_time, created, exp, sid)"
-			  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, c->req.client_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, c->req.redirect_uri, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, c->req.scope, -1, SQLITE_STATIC);
-		bind_opt(s, 5, c->req.has_state, c->req.state);
-		bind_opt(s, 6, c->req.has_nonce, c->req.nonce);
-		sqlite3_bind_text(s, 7, c->req.code_challenge, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 8, c->pin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 9, (sqlite3_int64)c->auth_time);
-		sqlite3_bind_int64(s, 10, (sqlite3_int64)c->req.created);
-		sqlite3_bind_int64(s, 11, (sqlite3_int64)c->exp);
-		bind_opt(s, 12, c->sid[0] != '\0', c->sid);
-		rc = step_done(st, s, "code");
-	}
+	rc = ndx_sqldb_exec(st->db,
+			    "INSERT INTO codes(code_hash, client_id, redirect_uri, scope, state, nonce,"
+			    " code_challenge, pin, auth_time, created, exp, sid)"
+			    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+			    "ssssssssiiis", code_hash, c->req.client_id, c->req.redirect_uri,
+			    c->req.scope, c->req.has_state ? c->req.state : NULL,
+			    c->req.has_nonce ? c->req.nonce : NULL, c->req.code_challenge, c->pin,
+			    (int64_t)c->auth_time, (int64_t)c->req.created, (int64_t)c->exp,
+			    c->sid[0] ? c->sid : NULL);
 	unlock(st);
 	return rc;
-}
-
-static int code_replayed(struct idstore *st, const char *code_hash)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = prepare(st, "UPDATE codes SET replayed = 1 WHERE code_hash = ?", &s)))
-		return rc;
-	sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s, "code")))
-		return rc;
-	if ((rc = prepare(st,
-			  "UPDATE tokens SET revoked = 1 WHERE token_hash ="
-			  " (SELECT token_hash FROM codes WHERE code_hash = ?)",
-			  &s)))
-		return rc;
-	sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
-	return step_done(st, s, "token");
 }
 
 int idstore_code_redeem(struct idstore *st, const char *code_hash, time_t now,
 			struct idstore_code *out)
 {
-	sqlite3_stmt *s = NULL;
-	int rc, used = 0;
+	json_t *row = NULL;
+	int rc, used;
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+	if ((rc = st->db->ops->begin(st->db)))
 		goto out;
-	if ((rc = prepare(st,
-			  "SELECT client_id, redirect_uri, scope, state, nonce, code_challenge,"
-			  " created, pin, auth_time, exp, used, sid FROM codes WHERE code_hash = ?",
-			  &s)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT client_id, redirect_uri, scope, state, nonce,"
+				      " code_challenge, created, pin, auth_time, exp, used, sid"
+				      " FROM codes WHERE code_hash = ?",
+				      "s", code_hash)))
 		goto rollback;
-	sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "code");
-		goto rollback;
-	}
-	read_req(s, &out->req);
-	copy_col(s, 7, out->pin, sizeof out->pin);
-	out->auth_time = (time_t)sqlite3_column_int64(s, 8);
-	out->exp = (time_t)sqlite3_column_int64(s, 9);
-	used = sqlite3_column_int(s, 10);
-	copy_col(s, 11, out->sid, sizeof out->sid);
-	sqlite3_finalize(s);
-	s = NULL;
+	read_req(row, &out->req);
+	col_str(row, "pin", out->pin, sizeof out->pin);
+	out->auth_time = (time_t)col_int(row, "auth_time");
+	out->exp = (time_t)col_int(row, "exp");
+	used = col_int(row, "used") != 0;
+	col_str(row, "sid", out->sid, sizeof out->sid);
+	json_decref(row);
 	if (used) {
-		if ((rc = code_replayed(st, code_hash)))
+		/* A replay: the code is marked, and the token issued from it
+		 * revoked (one issued later is born revoked: idstore_token_put). */
+		if ((rc = ndx_sqldb_exec(st->db, "UPDATE codes SET replayed = 1 WHERE code_hash = ?",
+					 "s", code_hash)) ||
+		    (rc = ndx_sqldb_exec(st->db,
+					 "UPDATE tokens SET revoked = 1 WHERE token_hash ="
+					 " (SELECT token_hash FROM codes WHERE code_hash = ?)",
+					 "s", code_hash)))
 			goto rollback;
 		rc = NDX_EEXIST;
 	} else {
-		if ((rc = prepare(st, "UPDATE codes SET used = 1 WHERE code_hash = ?", &s)))
-			goto rollback;
-		sqlite3_bind_text(s, 1, code_hash, -1, SQLITE_STATIC);
-		rc = step_done(st, s, "code");
-		s = NULL;
-		if (rc)
+		if ((rc = ndx_sqldb_exec(st->db, "UPDATE codes SET used = 1 WHERE code_hash = ?", "s",
+					 code_hash)))
 			goto rollback;
 		rc = out->exp < now ? NDX_EEXPIRED : NDX_OK;
 	}
-	if (exec_sql(st, "COMMIT") == NDX_OK)
+	if (st->db->ops->commit(st->db) == NDX_OK)
 		goto out;
 	rc = NDX_EDB;
 rollback:
-	sqlite3_finalize(s);
-	exec_sql(st, "ROLLBACK");
+	st->db->ops->rollback(st->db);
 out:
 	unlock(st);
 	return rc;
@@ -759,38 +604,23 @@ out:
 int idstore_token_put(struct idstore *st, const char *token_hash, const char *code_hash,
 		      const struct idstore_token *t)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")))
+	if ((rc = st->db->ops->begin(st->db)))
 		goto out;
 	/* A replay that arrived between redemption and now finds no token to
 	 * revoke: the token is then born revoked. */
-	if ((rc = prepare(st,
-			  "INSERT INTO tokens(token_hash, pin, client_id, scope, exp, revoked)"
-			  " VALUES(?,?,?,?,?, COALESCE((SELECT replayed FROM codes"
-			  " WHERE code_hash = ?), 0))",
-			  &s)))
-		goto rollback;
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t->pin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, t->client_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, t->scope, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)t->exp);
-	sqlite3_bind_text(s, 6, code_hash, -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s, "token")))
-		goto rollback;
-	if ((rc = prepare(st, "UPDATE codes SET token_hash = ? WHERE code_hash = ?", &s)))
-		goto rollback;
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, code_hash, -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s, "code")))
-		goto rollback;
-	if ((rc = exec_sql(st, "COMMIT")) == NDX_OK)
-		goto out;
-rollback:
-	exec_sql(st, "ROLLBACK");
+	if ((rc = ndx_sqldb_exec(st->db,
+				 "INSERT INTO tokens(token_hash, pin, client_id, scope, exp, revoked)"
+				 " VALUES(?,?,?,?,?, COALESCE((SELECT replayed FROM codes"
+				 " WHERE code_hash = ?), 0))",
+				 "ssssis", token_hash, t->pin, t->client_id, t->scope, (int64_t)t->exp,
+				 code_hash)) ||
+	    (rc = ndx_sqldb_exec(st->db, "UPDATE codes SET token_hash = ? WHERE code_hash = ?",
+				 "ss", token_hash, code_hash)) ||
+	    (rc = st->db->ops->commit(st->db)))
+		st->db->ops->rollback(st->db);
 out:
 	unlock(st);
 	return rc;
@@ -799,32 +629,25 @@ out:
 int idstore_token_get(struct idstore *st, const char *token_hash, time_t now,
 		      struct idstore_token *out)
 {
-	sqlite3_stmt *s;
-	int rc;
+	json_t *row = NULL;
+	int rc, revoked;
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	if ((rc = prepare(st,
-			  "SELECT pin, client_id, scope, exp, revoked FROM tokens"
-			  " WHERE token_hash = ?",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			copy_col(s, 0, out->pin, sizeof out->pin);
-			copy_col(s, 1, out->client_id, sizeof out->client_id);
-			copy_col(s, 2, out->scope, sizeof out->scope);
-			out->exp = (time_t)sqlite3_column_int64(s, 3);
-			rc = sqlite3_column_int(s, 4) ? NDX_EREVOKED
-			     : out->exp < now	      ? NDX_EEXPIRED
-						      : NDX_OK;
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "token");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT pin, client_id, scope, exp, revoked FROM tokens"
+				 " WHERE token_hash = ?",
+				 "s", token_hash);
 	unlock(st);
-	return rc;
+	if (rc)
+		return rc;
+	col_str(row, "pin", out->pin, sizeof out->pin);
+	col_str(row, "client_id", out->client_id, sizeof out->client_id);
+	col_str(row, "scope", out->scope, sizeof out->scope);
+	out->exp = (time_t)col_int(row, "exp");
+	revoked = col_int(row, "revoked") != 0;
+	json_decref(row);
+	return revoked ? NDX_EREVOKED : out->exp < now ? NDX_EEXPIRED : NDX_OK;
 }
 
 /* ---- sessions ------------------------------------------------------------- */
@@ -832,19 +655,12 @@ int idstore_token_get(struct idstore *st, const char *token_hash, time_t now,
 int idstore_session_put(struct idstore *st, const char *sid_hash, const char *pin,
 			time_t auth_time)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st,
-			  "INSERT INTO sessions(sid_hash, pin, auth_time, last_seen) VALUES(?,?,?,?)",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, sid_hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, pin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)auth_time);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)auth_time);
-		rc = step_done(st, s, "session");
-	}
+	rc = ndx_sqldb_exec(st->db,
+			    "INSERT INTO sessions(sid_hash, pin, auth_time, last_seen) VALUES(?,?,?,?)",
+			    "ssii", sid_hash, pin, (int64_t)auth_time, (int64_t)auth_time);
 	unlock(st);
 	return rc;
 }
@@ -852,43 +668,31 @@ int idstore_session_put(struct idstore *st, const char *sid_hash, const char *pi
 int idstore_session_use(struct idstore *st, const char *sid_hash, time_t now, time_t idle,
 			char pin[NDX_PIN_LEN + 1], time_t *auth_time)
 {
-	sqlite3_stmt *s;
+	json_t *row = NULL;
 	int rc;
 
 	pin[0] = '\0';
 	lock(st);
 	/* One statement checks the idle limit and refreshes last_seen. */
-	if ((rc = prepare(st,
-			  "UPDATE sessions SET last_seen = ?1 WHERE sid_hash = ?2"
-			  " AND last_seen + ?3 >= ?1 RETURNING pin, auth_time",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
-		sqlite3_bind_text(s, 2, sid_hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)idle);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			copy_col(s, 0, pin, NDX_PIN_LEN + 1);
-			*auth_time = (time_t)sqlite3_column_int64(s, 1);
-			rc = sqlite3_step(s) == SQLITE_DONE ? NDX_OK : db_fail(st, "session");
-		} else {
-			rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : db_fail(st, "session");
-		}
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "UPDATE sessions SET last_seen = ?1 WHERE sid_hash = ?2"
+				 " AND last_seen + ?3 >= ?1 RETURNING pin, auth_time",
+				 "isi", (int64_t)now, sid_hash, (int64_t)idle);
 	unlock(st);
-	return rc;
+	if (rc)
+		return rc;
+	col_str(row, "pin", pin, NDX_PIN_LEN + 1);
+	*auth_time = (time_t)col_int(row, "auth_time");
+	json_decref(row);
+	return NDX_OK;
 }
 
 int idstore_session_end(struct idstore *st, const char *sid_hash)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st, "DELETE FROM sessions WHERE sid_hash = ?", &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, sid_hash, -1, SQLITE_STATIC);
-		rc = step_done(st, s, "session");
-	}
+	rc = ndx_sqldb_exec(st->db, "DELETE FROM sessions WHERE sid_hash = ?", "s", sid_hash);
 	unlock(st);
 	return rc;
 }
@@ -901,7 +705,7 @@ int idstore_signin_counts(struct idstore *st, const char *account, const char *s
 	int rc;
 
 	lock(st);
-	rc = signin_counts_read(st->db, PROG, account, source, since, out);
+	rc = signin_counts_read_db(st->db, account, source, since, out);
 	unlock(st);
 	return rc;
 }
@@ -909,61 +713,41 @@ int idstore_signin_counts(struct idstore *st, const char *account, const char *s
 int idstore_signin_failed(struct idstore *st, const char *account, const char *source,
 			  time_t now)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	lock(st);
-	if ((rc = prepare(st, "INSERT INTO signin_failures(account, source, at) VALUES(?, ?, ?)",
-			  &s)) == NDX_OK) {
-		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
-		rc = step_done(st, s, "sign-in failure");
-	}
+	rc = ndx_sqldb_exec(st->db, "INSERT INTO signin_failures(account, source, at) VALUES(?, ?, ?)",
+			    "ssi", account, source, (int64_t)now);
 	unlock(st);
 	return rc;
 }
 
 void idstore_signin_ok(struct idstore *st, const char *account, const char *source)
 {
-	sqlite3_stmt *s;
-
 	lock(st);
-	if (prepare(st, "DELETE FROM signin_failures WHERE account = ? AND source = ?", &s) ==
-	    NDX_OK) {
-		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
-		step_done(st, s, "sign-in failures clear");
-	}
+	ndx_sqldb_exec(st->db, "DELETE FROM signin_failures WHERE account = ? AND source = ?", "ss",
+		       account, source);
 	unlock(st);
 }
 
 void idstore_purge(struct idstore *st, time_t now, time_t authreq_age, time_t idle,
 		   time_t window)
 {
-	static const char *const SQL[] = {
-		"DELETE FROM authreqs WHERE created < ?1 - ?2",
-		/* Codes stay a while past exp so that a late replay is still
-		 * recognised and still revokes its token. */
-		"DELETE FROM codes WHERE exp < ?1 - 3600",
-		"DELETE FROM tokens WHERE exp < ?1 - 3600",
-		"DELETE FROM sessions WHERE last_seen < ?1 - ?3",
-		"DELETE FROM signin_failures WHERE at < ?1 - ?4",
+	/* Codes stay a while past exp so that a late replay is still
+	 * recognised and still revokes its token. */
+	const struct {
+		const char *sql;
+		time_t before;
+	} purge[] = {
+		{ "DELETE FROM authreqs WHERE created < ?", now - authreq_age },
+		{ "DELETE FROM codes WHERE exp < ?", now - 3600 },
+		{ "DELETE FROM tokens WHERE exp < ?", now - 3600 },
+		{ "DELETE FROM sessions WHERE last_seen < ?", now - idle },
+		{ "DELETE FROM signin_failures WHERE at < ?", now - window },
 	};
-	sqlite3_stmt *s;
 
 	lock(st);
-	for (size_t i = 0; i < sizeof SQL / sizeof *SQL; i++) {
-		if (prepare(st, SQL[i], &s) != NDX_OK)
-			continue;
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
-		if (sqlite3_bind_parameter_count(s) >= 2)
-			sqlite3_bind_int64(s, 2, (sqlite3_int64)authreq_age);
-		if (sqlite3_bind_parameter_count(s) >= 3)
-			sqlite3_bind_int64(s, 3, (sqlite3_int64)idle);
-		if (sqlite3_bind_parameter_count(s) >= 4)
-			sqlite3_bind_int64(s, 4, (sqlite3_int64)window);
-		step_done(st, s, "purge");
-	}
+	for (size_t i = 0; i < sizeof purge / sizeof *purge; i++)
+		ndx_sqldb_exec(st->db, purge[i].sql, "i", (int64_t)purge[i].before);
 	unlock(st);
 }

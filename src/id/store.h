@@ -1,14 +1,19 @@
 /* ndx-id's store: sign-in accounts, registered clients, pending
  * authorization requests, authorization codes, access tokens, SSO sessions
- * and failed sign-ins, in one SQLite file. Every secret the provider hands
- * out (transaction ids, codes, access tokens, session ids) is kept only as
- * its SHA-256 hex, so a copy of the database lets nobody act as a client or
- * a citizen. One connection; a mutex makes each compound change one
- * transaction. Overview: docs/id.md. */
+ * and failed sign-ins, in one database: a SQLite file (id.db in the data
+ * directory, the default) or a PostgreSQL schema (a postgresql://
+ * connection string), the engines of ndx/sqldb.h (id_db.h). Every secret
+ * the provider hands out (transaction ids, codes, access tokens, session
+ * ids) is kept only as its SHA-256 hex, so a copy of the database lets
+ * nobody act as a client or a citizen. One connection; a mutex serialises
+ * the calls, and each compound change is one write transaction of the
+ * engine (on PostgreSQL serialised against every ndx-id on the schema).
+ * Overview: docs/id.md, docs/scale.md "The e-ID on PostgreSQL". */
 #ifndef NDX_ID_STORE_H
 #define NDX_ID_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -30,19 +35,30 @@
 
 struct idstore;
 
-/* Creates the database at path (must not exist; NDX_EEXIST) or opens an
- * existing one (NDX_EIO when missing, NDX_EDB when it is not ndx-id's).
- * *out is NULL on failure; close with idstore_close (accepts NULL). */
-int idstore_create(const char *path, struct idstore **out);
-int idstore_open(const char *path, struct idstore **out);
+/* Creates the database at loc, a SQLite file's path or a postgresql://
+ * connection string (a file that exists, or a schema that holds an e-ID
+ * provider already: NDX_EEXIST), or opens an existing one (NDX_EIO when
+ * missing, NDX_EDB when it is not ndx-id's or newer than the program,
+ * NDX_EINVAL for a connection string with a password, refused before
+ * connecting and never printed). A SQLite id.db made by an earlier
+ * version is brought up to date. *out is NULL on failure; close with
+ * idstore_close (accepts NULL). */
+int idstore_create(const char *loc, struct idstore **out);
+int idstore_open(const char *loc, struct idstore **out);
 void idstore_close(struct idstore *st);
+/* Whether loc names a PostgreSQL database rather than a SQLite file. */
+bool idstore_loc_is_pg(const char *loc);
+/* How messages name the database: the path, or user, host, port and
+ * database of the connection string (never a password). */
+const char *idstore_name(const struct idstore *st);
 
 /* Plain key/value settings. idstore_meta_get: *out malloc'd (caller
  * frees), NDX_ENOTFOUND when unset. */
 int idstore_meta_get(struct idstore *st, const char *key, char **out);
 int idstore_meta_set(struct idstore *st, const char *key, const char *value);
 
-/* Bulk writes (account import) in one transaction. */
+/* Bulk writes (account import) in one write transaction. A failed commit
+ * is rolled back. */
 int idstore_begin(struct idstore *st);
 int idstore_commit(struct idstore *st);
 void idstore_rollback(struct idstore *st);
@@ -62,8 +78,8 @@ struct idstore_account {
 int idstore_account_put(struct idstore *st, const struct idstore_account *a, int *created);
 /* NDX_ENOTFOUND when pin has no account. */
 int idstore_account_get(struct idstore *st, const char *pin, struct idstore_account *out);
-/* The stored hash of the most recently added account (to copy its cost
- * for a dummy verification), NDX_ENOTFOUND when there are none. */
+/* The stored hash of the account written last (to copy its cost for a
+ * dummy verification), NDX_ENOTFOUND when there are none. */
 int idstore_account_any_hash(struct idstore *st, char out[NDX_PASSWORD_HASH_MAX]);
 
 /* What applying an event to an account did. */
