@@ -1203,25 +1203,6 @@ static void gateways_one(struct call *c, const char *sub, int del)
 
 /* ---- key and certificate rotation ---------------------------------------------------- */
 
-/* Whether kind:value is in the revocation list: 1, 0, or -1 on a store
- * failure. */
-static int is_revoked(struct store *st, const char *kind, const char *value)
-{
-	json_t *rows = NULL, *row;
-	size_t i;
-	int found = 0;
-
-	if (store_revocation_list(st, &rows))
-		return -1;
-	json_array_foreach(rows, i, row) {
-		const char *k = json_string_value(json_object_get(row, "kind"));
-		const char *v = json_string_value(json_object_get(row, "value"));
-		if (k && v && strcmp(k, kind) == 0 && strcasecmp(v, value) == 0)
-			found = 1;
-	}
-	json_decref(rows);
-	return found;
-}
 
 /* The new signing key of a rotation: an Ed25519 public key in PEM, not the
  * gateway's current key nor a revoked one. Sets key_id and *b64 (the
@@ -1255,7 +1236,7 @@ static int rotation_key(struct call *c, const char *pem, const char *old_id, cha
 			    "needs a new one");
 		return -1;
 	}
-	if ((revoked = is_revoked(c->api->cfg.st, "key", key_id)) != 0) {
+	if ((revoked = store_revocation_has(c->api->cfg.st, "key", key_id)) != 0) {
 		if (revoked < 0)
 			internal(c->resp);
 		else
@@ -1277,7 +1258,7 @@ static int revoke_old(struct store *st, const char *kind, const char *value,
 {
 	json_t *obj = NULL;
 	char object[80];
-	int there = is_revoked(st, kind, value);
+	int there = store_revocation_has(st, kind, value);
 
 	if (there < 0)
 		return -1;
@@ -1416,6 +1397,20 @@ static void gateways_rotate(struct call *c, const char *sub, size_t len)
 		store_rollback(st);
 		store_failed(c->resp, rc, "gateway", object);
 		goto out;
+	}
+	/* The tree heads the replaced key signed before now stay witnessable. */
+	if (key_b64) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (store_gateway_retire_key(st, member, code,
+					     json_string_value(json_object_get(gw, "sign_key")),
+					     old_key_id,
+					     (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000)) {
+			store_rollback(st);
+			internal(c->resp);
+			goto out;
+		}
 	}
 	if ((key_b64 && key_unclaimed(c, "sign_public_key", key_id, member, "gateway", object)) ||
 	    (cert && tls_key_unclaimed(c, cert, member)) ||

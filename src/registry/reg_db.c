@@ -40,6 +40,12 @@
 	"CREATE TABLE IF NOT EXISTS official_members(subject " T " PRIMARY KEY,"                   \
 	" member " T " NOT NULL);"
 
+/* The signing keys rotations replaced, per gateway (both engines). */
+#define RETIRED_KEYS_TABLE(TEXT, INT) \
+	"CREATE TABLE IF NOT EXISTS retired_gateway_keys(member " TEXT " NOT NULL," \
+	" code " TEXT " NOT NULL, sign_key_id " TEXT " NOT NULL, sign_key " TEXT " NOT NULL," \
+	" retired_ms " INT " NOT NULL, PRIMARY KEY(member, code, sign_key_id));"
+
 /* Migration n (1-based) is migrations[n-1]; append, never edit. The
  * PostgreSQL schema (below) is the same tables. */
 static const char *const migrations[] = {
@@ -127,6 +133,11 @@ static const char *const migrations[] = {
 	"DELETE FROM datasets;"
 	"CREATE TABLE IF NOT EXISTS negotiation_events(provider_pid TEXT PRIMARY KEY,"
 	" event TEXT NOT NULL);",
+	/* Issue 21: a gateway's signing keys replaced by a rotation, each with
+	 * when it was replaced, so that the tree heads it signed before then
+	 * are still witnessed (docs/registry-api.md "Key and certificate
+	 * rotation"). */
+	RETIRED_KEYS_TABLE("TEXT", "INTEGER"),
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -206,9 +217,13 @@ static const char schema_v5[] =
 	" UNIQUE(service, event);"
 	"CREATE TABLE negotiation_events(provider_pid " T " PRIMARY KEY, event " T " NOT NULL);";
 
+/* Version 6: the SQLite engine's migration 11 (the retired signing keys). */
+static const char schema_v6[] =
+	RETIRED_KEYS_TABLE(T, "bigint");
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
 static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3, schema_v4,
-					 schema_v5 };
+					 schema_v5, schema_v6 };
 
 #undef T
 

@@ -652,8 +652,33 @@ int store_gateway_list(struct store *st, const char *member, json_t **out)
 
 int store_gateway_delete(struct store *st, const char *member, const char *code)
 {
-	return ndx_sqldb_change(st->db, "DELETE FROM gateways WHERE member = ? AND code = ?", "ss", member,
-			code);
+	int rc = ndx_sqldb_change(st->db, "DELETE FROM gateways WHERE member = ? AND code = ?",
+				  "ss", member, code);
+
+	return rc ? rc : ndx_sqldb_exec(st->db, "DELETE FROM retired_gateway_keys WHERE"
+				       " member = ? AND code = ?", "ss", member, code);
+}
+
+int store_gateway_retire_key(struct store *st, const char *member, const char *code,
+			     const char *sign_key, const char *sign_key_id, int64_t retired_ms)
+{
+	return ndx_sqldb_exec(st->db, "INSERT INTO retired_gateway_keys(member, code, sign_key_id,"
+			      " sign_key, retired_ms) VALUES(?,?,?,?,?) ON CONFLICT(member, code,"
+			      " sign_key_id) DO UPDATE SET sign_key = excluded.sign_key,"
+			      " retired_ms = excluded.retired_ms", "ssssi", member, code,
+			      sign_key_id, sign_key, retired_ms);
+}
+
+int store_gateway_retired_key(struct store *st, const char *member, const char *code,
+			      const char *sign_key_id, json_t **out)
+{
+	int rc;
+	store_lock(st);
+	rc = ndx_sqldb_query_one(st->db, out, "SELECT sign_key, sign_key_id, retired_ms FROM"
+				 " retired_gateway_keys WHERE member = ? AND code = ? AND"
+				 " sign_key_id = ?", "sss", member, code, sign_key_id);
+	store_unlock(st);
+	return rc;
 }
 
 int store_gateway_rekey(struct store *st, const struct store_gateway *gw)
@@ -850,6 +875,19 @@ int store_revocation_list(struct store *st, json_t **out)
 				 " ORDER BY kind, value", "");
 	store_unlock(st);
 	return rc;
+}
+
+int store_revocation_has(struct store *st, const char *kind, const char *value)
+{
+	json_t *row = NULL;
+	int rc;
+
+	store_lock(st);
+	rc = ndx_sqldb_query_one(st->db, &row, "SELECT kind FROM revocations WHERE kind = ?"
+				 " AND lower(value) = lower(?)", "ss", kind, value);
+	store_unlock(st);
+	json_decref(row);
+	return rc == NDX_OK ? 1 : rc == NDX_ENOTFOUND ? 0 : -1;
 }
 
 /* ---- consent services ------------------------------------------------------------- */

@@ -136,6 +136,16 @@ int store_gateway_delete(struct store *st, const char *member, const char *code)
  * (docs/registry-api.md "Key and certificate rotation"). Inside a
  * store_begin transaction; NDX_ENOTFOUND for no such gateway. */
 int store_gateway_rekey(struct store *st, const struct store_gateway *gw);
+/* Records that a rotation replaced the gateway's signing key sign_key
+ * (base64) at retired_ms (ms since the epoch), so that POST /witness still
+ * takes the tree heads it signed before then; a key retired again gets the
+ * new time. Inside the rotation's transaction. */
+int store_gateway_retire_key(struct store *st, const char *member, const char *code,
+			     const char *sign_key, const char *sign_key_id, int64_t retired_ms);
+/* The retired key sign_key_id of the gateway: *out {sign_key, sign_key_id,
+ * retired_ms}; NDX_ENOTFOUND when the gateway never had it. */
+int store_gateway_retired_key(struct store *st, const char *member, const char *code,
+			      const char *sign_key_id, json_t **out);
 
 struct store_service {
 	const char *id;
@@ -171,6 +181,9 @@ int store_grant_delete(struct store *st, int64_t id);
 int store_revocation_add(struct store *st, const char *kind, const char *value,
 			 const char *reason, json_t **out);
 int store_revocation_list(struct store *st, json_t **out);
+/* 1 when kind/value (value compared without case) is on the revocation
+ * list, 0 when not, -1 when the store fails. */
+int store_revocation_has(struct store *st, const char *kind, const char *value);
 
 /* Consent services: subsystems whose Ed25519 key gateways trust for
  * consents and revocation lists (docs/protocol.md "Consent artefacts"). */

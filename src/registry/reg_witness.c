@@ -2,7 +2,8 @@
  * docs/registry-api.md): a gateway sends the signed tree heads of its
  * message log since the last one the registry countersigned, oldest first.
  * The signature of each head is the authentication: it must verify with
- * the key the registry holds for that gateway, and each head must chain to
+ * the key the registry holds for that gateway (or with a key a rotation
+ * replaced, not revoked, for a head signed before the rotation), and each head must chain to
  * the one before (prev_sth_hash). The registry keeps, per gateway, the
  * STH hash of every head it countersigned (table witnessed); a request is
  * accepted only when its heads meet what was witnessed: a witnessed head
@@ -58,14 +59,26 @@ static void refuse(struct ndx_http_resp *resp, int status, const char *type,
 	ndx_http_resp_error(resp, status, type, message, detail);
 }
 
+/* An Ed25519 public key from its base64 text. */
+static int key_of(const char *b64, struct ndx_key **key)
+{
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc = NDX_EDB;
+
+	if (b64 != NULL && ndx_b64_decode(b64, strlen(b64), 0, &raw, &rawlen) == NDX_OK &&
+	    rawlen == NDX_ED25519_PUBLIC_LEN)
+		rc = ndx_key_from_public_raw(raw, key);
+	free(raw);
+	return rc;
+}
+
 /* The gateway's key from the registry's own store; NDX_ENOTFOUND for an
  * unknown gateway. *kid gets its key id. */
 static int gateway_key(struct store *st, const char *name, struct ndx_key **key, char *kid)
 {
 	char member[NDX_MSGLOG_GATEWAY_MAX + 1];
-	const char *slash = strrchr(name, '/'), *b64, *id;
-	uint8_t *raw = NULL;
-	size_t rawlen = 0;
+	const char *slash = strrchr(name, '/'), *id;
 	json_t *gw = NULL;
 	int rc;
 
@@ -76,17 +89,40 @@ static int gateway_key(struct store *st, const char *name, struct ndx_key **key,
 	rc = store_gateway_get(st, member, slash + 1, &gw);
 	if (rc != NDX_OK)
 		return rc;
-	b64 = json_string_value(json_object_get(gw, "sign_key"));
 	id = json_string_value(json_object_get(gw, "sign_key_id"));
 	rc = NDX_EDB;
-	if (b64 != NULL && id != NULL && strlen(id) == NDX_KEY_ID_HEX_LEN &&
-	    ndx_b64_decode(b64, strlen(b64), 0, &raw, &rawlen) == NDX_OK &&
-	    rawlen == NDX_ED25519_PUBLIC_LEN)
-		rc = ndx_key_from_public_raw(raw, key);
+	if (id != NULL && strlen(id) == NDX_KEY_ID_HEX_LEN)
+		rc = key_of(json_string_value(json_object_get(gw, "sign_key")), key);
 	if (rc == NDX_OK)
 		memcpy(kid, id, NDX_KEY_ID_HEX_LEN + 1);
-	free(raw);
 	json_decref(gw);
+	return rc;
+}
+
+/* A signing key kid a rotation took from gateway name (docs/registry-api.md
+ * "Key and certificate rotation"), for a head signed before then: *key and
+ * *retired_ms. NDX_ENOTFOUND when the gateway never had it, NDX_EPERM when
+ * it is on the revocation list (a key revoked as exposed signs nothing that
+ * is witnessed any more, whatever time its heads claim). */
+static int retired_key(struct store *st, const char *name, const char *kid,
+		       struct ndx_key **key, int64_t *retired_ms)
+{
+	char member[NDX_MSGLOG_GATEWAY_MAX + 1];
+	const char *slash = strrchr(name, '/');
+	json_t *row = NULL;
+	int rc;
+
+	*key = NULL;
+	snprintf(member, sizeof member, "%.*s", (int)(slash - name), name);
+	rc = store_gateway_retired_key(st, member, slash + 1, kid, &row);
+	if (rc == NDX_OK) {
+		int revoked = store_revocation_has(st, "key", kid);
+
+		rc = revoked < 0 ? NDX_EDB : revoked ? NDX_EPERM
+			: key_of(json_string_value(json_object_get(row, "sign_key")), key);
+		*retired_ms = json_integer_value(json_object_get(row, "retired_ms"));
+	}
+	json_decref(row);
 	return rc;
 }
 
@@ -142,7 +178,35 @@ static int read_heads(struct store *st, const struct ndx_http_req *req,
 			       i, rc == NDX_ENOMEM ? "out of memory" : err);
 			break;
 		}
-		if (strcmp(s->key_id, kid) != 0 || ndx_msglog_sth_check(gk, s) != NDX_OK) {
+		if (strcmp(s->key_id, kid) != 0) {
+			/* A head of a key a rotation retired: taken when it was signed
+			 * before the rotation and the key is not revoked. */
+			struct ndx_key *old = NULL;
+			int64_t retired_ms = 0;
+			int krc = retired_key(st, gw, s->key_id, &old, &retired_ms);
+			bool ok = krc == NDX_OK && s->time_ms <= retired_ms &&
+				  ndx_msglog_sth_check(old, s) == NDX_OK;
+
+			ndx_key_free(old);
+			if (krc == NDX_EDB || krc == NDX_ENOMEM) {
+				refuse(resp, 500, "Server.Internal", "the store failed",
+				       "cannot read the gateway's retired keys");
+				rc = krc;
+				break;
+			}
+			if (!ok) {
+				refuse(resp, 400, "Client.InvalidRequest",
+				       "tree head not signed by the gateway",
+				       "batch %" PRIu64 ": the signature does not verify with the key "
+				       "of gateway %.200s (%s): it names key %.64s%s", s->batch, gw,
+				       kid, s->key_id,
+				       krc == NDX_EPERM ? ", one a rotation replaced and revoked"
+				       : krc == NDX_OK ? ", one a rotation replaced before the head's time"
+						       : "");
+				rc = NDX_EBADSIG;
+				break;
+			}
+		} else if (ndx_msglog_sth_check(gk, s) != NDX_OK) {
 			refuse(resp, 400, "Client.InvalidRequest", "tree head not signed by the gateway",
 			       "batch %" PRIu64 ": the signature does not verify with the key of "
 			       "gateway %.200s (%s)", s->batch, gw, kid);

@@ -1,13 +1,19 @@
 """Key and certificate rotation of a gateway (docs/registry-api.md "Key and
 certificate rotation"): POST /api/gateways/{memberId}/{code}/rotation
 replaces the signing key and/or the TLS certificate in place, in one
-transaction, optionally revoking the old ones, audited as gateway.rotate."""
+transaction, optionally revoking the old ones, audited as gateway.rotate; the tree
+heads a replaced key signed before the rotation are still witnessed."""
 
 import base64
 import hashlib
+import time
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from logspec import sth_hash, sth_message
 
 from test_registry import (CLIENT_MEMBER, MEMBER, ed25519_public_pem, fetch_conf, gateway_body,
                            make_csr, ok, refused, verify_conf)
@@ -125,3 +131,86 @@ def test_rotation_refusals(registry):
     assert f"{MEMBER}/gw3" in e["detail"] and e["detail"].startswith("revoke_old:")
     assert ok(r.api("GET", GW), 200)["sign_key_id"] == old["sign_key_id"]
     assert ok(r.api("GET", "/api/audit", params={"action": "gateway.rotate"}), 200)["audit"] == []
+
+
+# ---- witnessing across a rotation -----------------------------------------------------------
+
+WITNESSED_GW = f"{MEMBER}/gw1"
+
+
+def signing_key():
+    """A new Ed25519 key: (private key, public PEM, key id = SHA-256 of the raw key)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    pub = key.public_key()
+    pem = pub.public_bytes(serialization.Encoding.PEM,
+                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key, pem, hashlib.sha256(raw).hexdigest()
+
+
+def tree_head(key, key_id, batch, time_ms, prev):
+    """A signed tree head as docs/protocol.md "Witnessed tree heads" writes it (encoded by
+    logspec.py from the text, apart from the C code): (its wire form, its STH hash)."""
+    b = {"batch": batch, "first_seq": batch, "size": 1,
+         "root": hashlib.sha256(b"record %d" % batch).digest(), "time_ms": time_ms,
+         "prev_sth_hash": prev}
+    b["signature"] = key.sign(sth_message(b))
+    wire = {"batch": batch, "first_seq": batch, "size": 1, "root": b["root"].hex(),
+            "time_ms": time_ms, "prev_sth_hash": prev.hex(), "key_id": key_id,
+            "signature": base64.b64encode(b["signature"]).decode()}
+    return wire, sth_hash(b)
+
+
+def witness(r, *heads):
+    return requests.post(r.url + "/witness", json={"gateway": WITNESSED_GW, "heads": list(heads)},
+                         timeout=10)
+
+
+def test_heads_signed_before_a_rotation_are_still_witnessed(registry):
+    """A tree head the old key signed before the rotation, sent after it, is witnessed (a
+    gateway whose last heads were not witnessed yet would otherwise stop there); one
+    the old key signs after the rotation is refused, and so is every head of an old key
+    the rotation revoked, whatever time it claims."""
+    r = registry
+    key_a, pem_a, kid_a = signing_key()
+    setup_gateway(r, dict(gateway_body(), sign_public_key=pem_a))
+    now = lambda: int(time.time() * 1000)  # noqa: E731
+    h1, hash1 = tree_head(key_a, kid_a, 1, now(), bytes(32))
+    assert witness(r, h1).status_code == 200
+    h2, hash2 = tree_head(key_a, kid_a, 2, now(), hash1)  # signed, not yet sent
+
+    key_b, pem_b, kid_b = signing_key()
+    ok(r.api("POST", GW + "/rotation", json={"sign_public_key": pem_b}), 200)
+    r_2 = witness(r, h2)
+    assert r_2.status_code == 200, r_2.text
+    # The old key after the rotation: not the gateway's any more.
+    late, _ = tree_head(key_a, kid_a, 3, now() + 60_000, hash2)
+    refused(witness(r, late), 400, "Client.InvalidRequest")
+    assert "replaced before the head's time" in witness(r, late).json()["detail"]
+    assert "does not verify" in witness(r, late).json()["detail"]
+    # A key the gateway never had.
+    key_x, _, kid_x = signing_key()
+    stranger, _ = tree_head(key_x, kid_x, 3, now(), hash2)
+    refused(witness(r, stranger), 400, "Client.InvalidRequest")
+    h3, hash3 = tree_head(key_b, kid_b, 3, now(), hash2)
+    assert witness(r, h3).status_code == 200
+
+    # Rotated again with the replaced key revoked: its heads are refused, even one
+    # dated before that rotation.
+    before = now()
+    h4_b, _ = tree_head(key_b, kid_b, 4, before, hash3)
+    key_c, pem_c, kid_c = signing_key()
+    ok(r.api("POST", GW + "/rotation", json={"sign_public_key": pem_c, "revoke_old": True}),
+       200)
+    refused(witness(r, h4_b), 400, "Client.InvalidRequest")
+    assert "replaced and revoked" in witness(r, h4_b).json()["detail"]
+    h4, _ = tree_head(key_c, kid_c, 4, now(), hash3)
+    assert witness(r, h4).status_code == 200
+    # Removing the gateway forgets its retired keys: registered again under the same
+    # name with key C, A's heads are a stranger's.
+    ok(r.api("DELETE", GW), 200)
+    setup_gateway_again = dict(gateway_body(), sign_public_key=pem_c)
+    ok(r.api("POST", "/api/gateways", json=setup_gateway_again), 201)
+    old_a, _ = tree_head(key_a, kid_a, 1, before - 60_000, bytes(32))
+    refused(witness(r, old_a), 400, "Client.InvalidRequest")
+    assert "replaced before" not in witness(r, old_a).json()["detail"]
