@@ -86,8 +86,9 @@ static const char SERVE_HELP[] =
 	"  --db URL             or a postgresql:// connection string (no password in it:\n"
 	"                       ~/.pgpass): the sector's schema there (population,\n"
 	"                       civil_status ...), made when missing. Not on PostgreSQL\n"
-	"                       yet: --events-*, /measures, /reconcile/* (answered\n"
-	"                       501); --log-key is then required\n"
+	"                       yet: --events-* for a sector that applies events (the\n"
+	"                       outbox, publishing, is), /measures, /reconcile/*\n"
+	"                       (answered 501); --log-key is then required\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
 	"                       picks a free port)\n"
 	"  --listen unix:PATH   a Unix domain socket instead (absolute PATH, at most 107\n"
@@ -313,13 +314,16 @@ static int start_events(const struct sector_def *def, struct store *st, struct a
 		fprintf(stderr, PROG ": %s neither publishes nor applies events\n", def->name);
 		return 0;
 	}
-	c = store_acquire(st);
-	rc = outbox_tables(store_conn_db(c));
-	store_release(st, c);
-	if (rc)
-		return -1;
+	/* On PostgreSQL the schema has its outbox (store_pg.h, version 2). */
+	if (!store_engine_pg(st)) {
+		c = store_acquire(st);
+		rc = outbox_tables(store_conn_db(c));
+		store_release(st, c);
+		if (rc)
+			return -1;
+	}
 	if (publishes) {
-		if (outbox_publisher_start(db, gateway, client, PROG, pub))
+		if (outbox_publisher_start(db, def, gateway, client, PROG, pub))
 			return -1;
 		api_set_events(api, client, *pub);
 	}
@@ -418,14 +422,18 @@ static int cmd_serve(int argc, char **argv)
 	if (!(def = sector_arg(sector)))
 		return 2;
 	if (ndx_sqldb_is_pg(db)) {
-		/* No file beside which to keep the key; the events' outbox and
-		 * inbox are written for SQLite alone. */
+		/* No file beside which to keep the key. The outbox is on
+		 * PostgreSQL too (publishing), the applying of events (the
+		 * subscriber's inbox, sec_apply.c) is written for SQLite
+		 * alone. */
 		if (!log_key) {
 			fprintf(stderr, PROG " serve: --log-key FILE is required with a postgresql:// --db\n");
 			return 2;
 		}
-		if (events_client) {
-			fprintf(stderr, PROG " serve: --events-gateway/--events-client: events are not on PostgreSQL yet\n");
+		if (events_client && apply_sector_subscribes(def)) {
+			fprintf(stderr, PROG " serve: --events-gateway/--events-client: %s applies events,"
+					" and applying events is not on PostgreSQL yet (publishing is)\n",
+				def->name);
 			return 2;
 		}
 	}

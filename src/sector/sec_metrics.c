@@ -28,7 +28,7 @@ static void render(void *ctx, struct ndx_prom *p)
 				     n);
 	}
 	if (m->outbox) {
-		long long n = outbox_pending(store_conn_db(c));
+		long long n = outbox_pending_conn(c);
 		if (n >= 0) {
 			ndx_prom_family(p, "ndx_sector_event_outbox_pending", NDX_PROM_GAUGE,
 					"Events written and not yet accepted by the gateway.");

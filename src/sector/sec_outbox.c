@@ -14,9 +14,11 @@
 
 #include "ndx/err.h"
 #include "ndx/evclient.h"
+#include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
 #include "store.h"
+#include "store_pg.h"
 
 #define PROG "ndx-sector"
 #define SERVICE_MAX 256
@@ -233,12 +235,38 @@ int outbox_table_publishes(const struct sector_def *def, const struct sector_tab
 	return 0;
 }
 
-int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sector_table *t,
-		    const json_t *old, const json_t *row, const char *id, const char *client,
-		    int *added)
+/* Adds one event to the outbox of db (SQLite) or pg (PostgreSQL), inside
+ * the caller's write transaction. */
+static int add_row(sqlite3 *db, struct store_pg *pg, const char *service, const char *name,
+		   const char *subject, const char *payload, const char *now, const char *event_id)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = NDX_OK;
+
+	if (pg)
+		return store_pg_outbox_add(pg, service, name, subject, payload, now, event_id);
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO event_outbox(service, name, subject, payload,"
+			       " created_at, event_id) VALUES(?, ?, ?, ?, ?, ?)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return ndx_sqlstore_fail(db, PROG, "outbox");
+	sqlite3_bind_text(q, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, payload, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, event_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		rc = ndx_sqlstore_fail(db, PROG, "outbox");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int on_write(sqlite3 *db, struct store_pg *pg, const struct sector_def *def,
+		    const struct sector_table *t, const json_t *old, const json_t *row,
+		    const char *id, const char *client, int *added)
 {
 	char service[SERVICE_MAX], now[NDX_TIME_TEXT_LEN], event_id[37];
-	sqlite3_stmt *q = NULL;
 	int rc = NDX_OK;
 
 	*added = 0;
@@ -264,27 +292,19 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		json_decref(p);
 		if (!text)
 			return NDX_ENOMEM;
-		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO event_outbox(service, name, subject, payload,"
-				       " created_at, event_id) VALUES(?, ?, ?, ?, ?, ?)",
-				       -1, &q, NULL) != SQLITE_OK) {
-			free(text);
-			return ndx_sqlstore_fail(db, PROG, "outbox");
-		}
-		sqlite3_bind_text(q, 1, service, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, r->event, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, subject ? subject : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, text, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 6, event_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "outbox");
-		else
+		rc = add_row(db, pg, service, r->event, subject ? subject : "", text, now, event_id);
+		if (rc == NDX_OK)
 			(*added)++;
-		sqlite3_finalize(q);
 		free(text);
 	}
 	return rc;
+}
+
+int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sector_table *t,
+		    const json_t *old, const json_t *row, const char *id, const char *client,
+		    int *added)
+{
+	return on_write(db, NULL, def, t, old, row, id, client, added);
 }
 
 int outbox_put(struct store_conn *c, const struct sector_def *def, const struct sector_table *t,
@@ -301,7 +321,8 @@ int outbox_put(struct store_conn *c, const struct sector_def *def, const struct 
 	if (rc == NDX_OK)
 		rc = store_put(c, t, id, row, newid, cap);
 	if (rc == NDX_OK && publishes)
-		rc = outbox_on_write(store_conn_db(c), def, t, old, row, newid, client, added);
+		rc = on_write(store_conn_db(c), store_conn_pg(c), def, t, old, row, newid, client,
+			      added);
 	json_decref(old);
 	return rc;
 }
@@ -402,6 +423,75 @@ static int drain_one(sqlite3 *db, outbox_publish_fn publish, void *ctx, long lon
 	return step == SQLITE_DONE ? NDX_OK : ndx_sqlstore_fail(db, PROG, "outbox");
 }
 
+/* One turn of the drain on PostgreSQL: the row stays locked by the turn
+ * (store_pg_outbox_head) while it is published, so no other process
+ * publishes it, nor the one after it, meanwhile. */
+static int drain_one_pg(struct store_pg *pg, outbox_publish_fn publish, void *ctx,
+			long long now_ms, int *published, long long *wake_ms)
+{
+	struct store_pg_outbox_row row;
+	struct outbox_event ev;
+	char err[512] = "";
+	unsigned attempts;
+	int rc;
+
+	*published = 0;
+	rc = store_pg_outbox_head(pg, &row);
+	if (rc == NDX_ENOTFOUND) {
+		*wake_ms = -1;
+		return NDX_OK;
+	}
+	if (rc == NDX_EPERM) {
+		/* Another process drains this schema: look again shortly, in
+		 * case it stops. */
+		*wake_ms = now_ms + OUTBOX_FIRST_BACKOFF_MS;
+		return NDX_OK;
+	}
+	if (rc)
+		return rc;
+	if (row.next_at_ms > now_ms) {
+		*wake_ms = row.next_at_ms;
+		return store_pg_outbox_end(pg, &row, 0, 0, 0, NULL);
+	}
+	ev = (struct outbox_event){ .seq = row.seq, .service = row.service, .name = row.name,
+				    .subject = row.subject, .payload = row.payload,
+				    .event_id = row.event_id, .attempts = row.attempts };
+	if (publish(ctx, &ev, err, sizeof err) == NDX_OK) {
+		*published = 1;
+		*wake_ms = now_ms;
+		return store_pg_outbox_end(pg, &row, 1, 0, 0, NULL);
+	}
+	attempts = row.attempts + 1;
+	*wake_ms = now_ms +
+		   ndx_evclient_backoff_ms(attempts, OUTBOX_FIRST_BACKOFF_MS, OUTBOX_MAX_BACKOFF_MS);
+	fprintf(stderr, PROG ": events: %s %lld not published (attempt %u; next in %lld ms): %s\n",
+		row.name, row.seq, attempts, *wake_ms - now_ms, err);
+	return store_pg_outbox_end(pg, &row, -1, attempts, *wake_ms, err);
+}
+
+int outbox_drain_conn(struct store_conn *c, outbox_publish_fn publish, void *ctx,
+		      long long now_ms, unsigned *published, long long *wake_ms)
+{
+	struct store_pg *pg = store_conn_pg(c);
+	int one = 1, rc = NDX_OK;
+
+	if (!pg)
+		return outbox_drain(store_conn_db(c), publish, ctx, now_ms, published, wake_ms);
+	*published = 0;
+	*wake_ms = -1;
+	while (one && rc == NDX_OK) {
+		rc = drain_one_pg(pg, publish, ctx, now_ms, &one, wake_ms);
+		*published += (unsigned)one;
+	}
+	return rc;
+}
+
+long long outbox_pending_conn(struct store_conn *c)
+{
+	return store_conn_pg(c) ? store_pg_outbox_pending(store_conn_pg(c))
+				: outbox_pending(store_conn_db(c));
+}
+
 int outbox_drain(sqlite3 *db, outbox_publish_fn publish, void *ctx, long long now_ms,
 		 unsigned *published, long long *wake_ms)
 {
@@ -431,7 +521,8 @@ long long outbox_pending(sqlite3 *db)
 /* ---- the publisher thread --------------------------------------------------- */
 
 struct outbox_publisher {
-	sqlite3 *db;
+	sqlite3 *db;       /* SQLite: its own connection */
+	struct store *st;  /* PostgreSQL: its own one-connection store */
 	struct ndx_evclient *client;
 	char *prog;
 	pthread_t thread;
@@ -483,7 +574,13 @@ static void *publisher_main(void *arg)
 		struct timespec until;
 		int stop;
 
-		if (outbox_drain(p->db, publish_http, p, now, &published, &wake) != NDX_OK)
+		if (p->st) {
+			struct store_conn *c = store_acquire(p->st);
+
+			if (outbox_drain_conn(c, publish_http, p, now, &published, &wake))
+				wake = now + idle_ms;
+			store_release(p->st, c);
+		} else if (outbox_drain(p->db, publish_http, p, now, &published, &wake) != NDX_OK)
 			wake = now + idle_ms;
 		wait = wake < 0 ? idle_ms : wake - now;
 		if (wait < 0)
@@ -508,12 +605,14 @@ static void publisher_free(struct outbox_publisher *p)
 {
 	ndx_evclient_free(p->client);
 	sqlite3_close(p->db);
+	store_close(p->st);
 	free(p->prog);
 	free(p);
 }
 
-int outbox_publisher_start(const char *db_path, const char *gateway_url, const char *client,
-			   const char *prog, struct outbox_publisher **out)
+int outbox_publisher_start(const char *db_path, const struct sector_def *def,
+			   const char *gateway_url, const char *client, const char *prog,
+			   struct outbox_publisher **out)
 {
 	struct ndx_evclient_config cc = { .gateway_url = gateway_url, .client = client };
 	struct outbox_publisher *p;
@@ -525,13 +624,19 @@ int outbox_publisher_start(const char *db_path, const char *gateway_url, const c
 		free(p);
 		return NDX_ENOMEM;
 	}
-	if (sqlite3_open_v2(db_path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	if (ndx_sqldb_is_pg(db_path)) {
+		if ((rc = store_open(db_path, def, 0, 1, &p->st))) {
+			publisher_free(p);
+			return rc;
+		}
+	} else if (sqlite3_open_v2(db_path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				   NULL) != SQLITE_OK) {
 		fprintf(stderr, "%s: events: cannot open %s\n", prog, db_path);
 		publisher_free(p);
 		return NDX_EDB;
 	}
-	sqlite3_busy_timeout(p->db, 5000);
+	if (p->db)
+		sqlite3_busy_timeout(p->db, 5000);
 	if ((rc = ndx_evclient_new(&cc, &p->client))) {
 		publisher_free(p);
 		return rc;

@@ -5,7 +5,12 @@
  * table event_outbox in the same transaction as the record, so the event
  * exists exactly when the record does; a publisher thread posts each row to
  * the gateway in order and deletes it only after the gateway's 201, waiting
- * with exponential back-off while the gateway is down or refuses. */
+ * with exponential back-off while the gateway is down or refuses. On
+ * SQLite the table is in the sector's file (outbox_tables); on PostgreSQL
+ * in the sector's schema (store_pg.h, schema version 2), where several
+ * processes on one schema take turns at draining it (an advisory lock,
+ * store_pg_outbox_head) so that none publishes an event another is
+ * publishing, and the order holds. */
 #ifndef NDX_SECTOR_OUTBOX_H
 #define NDX_SECTOR_OUTBOX_H
 
@@ -18,7 +23,8 @@
 #define OUTBOX_MAX_BACKOFF_MS 30000
 
 /* Creates event_outbox and event_applied (the subscriber's record of the
- * events it applied, sec_apply.h) when missing. NDX_OK or NDX_EDB. */
+ * events it applied, sec_apply.h) when missing, on SQLite (the PostgreSQL
+ * schema has its outbox from store_pg_open). NDX_OK or NDX_EDB. */
 int outbox_tables(sqlite3 *db);
 
 /* Whether writes to t of def publish events (a table the outbox rules
@@ -43,7 +49,9 @@ struct store_conn;
  * from the record before to row produces (outbox_on_write), all inside the
  * caller's write transaction on c. newid (cap bytes) gets the record's key
  * or number; *added counts the events queued. NDX_OK, or what store_put
- * or outbox_on_write returned (NDX_ENOTFOUND, NDX_EEXIST, NDX_EDB ...). */
+ * or outbox_on_write returned (NDX_ENOTFOUND, NDX_EEXIST, NDX_EDB ...).
+ * On either engine: on PostgreSQL the events go to the schema's
+ * event_outbox in the transaction of store_begin. */
 int outbox_put(struct store_conn *c, const struct sector_def *def, const struct sector_table *t,
 	       const char *id, const json_t *row, const char *client, char *newid, size_t cap,
 	       int *added);
@@ -77,15 +85,26 @@ int outbox_drain(sqlite3 *db, outbox_publish_fn publish, void *ctx, long long no
 /* Rows still queued (-1 on error). */
 long long outbox_pending(sqlite3 *db);
 
+/* outbox_drain and outbox_pending on the connection c of either engine.
+ * On PostgreSQL each event is one turn (store_pg_outbox_head): the row
+ * is read, published and deleted (or its failure recorded) inside one
+ * transaction holding the schema's drain lock; when another process
+ * holds it, nothing is drained and *wake_ms is 500 ms ahead. */
+int outbox_drain_conn(struct store_conn *c, outbox_publish_fn publish, void *ctx,
+		      long long now_ms, unsigned *published, long long *wake_ms);
+long long outbox_pending_conn(struct store_conn *c);
+
 /* ---- the publisher thread ------------------------------------------------ */
 
 struct outbox_publisher;
 
-/* Starts a thread draining the outbox of the database at db_path (its own
+/* Starts a thread draining the outbox of sector def's database at db_path
+ * (a SQLite path or a postgresql:// connection string; its own
  * connection) to gateway_url as client. NDX_OK, NDX_EDB, NDX_ENOMEM,
  * NDX_EIO. */
-int outbox_publisher_start(const char *db_path, const char *gateway_url, const char *client,
-			   const char *prog, struct outbox_publisher **out);
+int outbox_publisher_start(const char *db_path, const struct sector_def *def,
+			   const char *gateway_url, const char *client, const char *prog,
+			   struct outbox_publisher **out);
 /* Drains now (after a commit that added events). Accepts NULL. */
 void outbox_publisher_poke(struct outbox_publisher *p);
 /* Stops and frees. Accepts NULL. */

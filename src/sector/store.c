@@ -348,6 +348,11 @@ sqlite3 *store_conn_db(struct store_conn *c)
 	return c->db;
 }
 
+struct store_pg *store_conn_pg(struct store_conn *c)
+{
+	return c->pg;
+}
+
 int store_engine_pg(const struct store *st)
 {
 	return st->pg;

@@ -201,8 +201,19 @@ static const char *pg_type(enum col_type t)
 	return t == COL_INT ? "bigint" : t == COL_REAL ? "double precision" : "text";
 }
 
-/* Version 1: meta, the tables (no indexes: store_indexes_sql adds them). */
-static char *schema_v1_sql(const struct sector_def *def, const char *schema)
+/* The outbox of the sector's events (sec_outbox.h), added by version 2:
+ * seq in the order of the writes' commits (a write holds the schema's
+ * write lock, store_pg_begin, so the identity is drawn in commit order). */
+#define OUTBOX_TABLE_SQL                                                                   \
+	"CREATE TABLE IF NOT EXISTS \"%s\".event_outbox(seq bigint GENERATED ALWAYS AS"     \
+	" IDENTITY PRIMARY KEY, service text NOT NULL, name text NOT NULL, subject text"    \
+	" NOT NULL, payload text NOT NULL, created_at text NOT NULL, attempts integer NOT"  \
+	" NULL DEFAULT 0, next_at_ms bigint NOT NULL DEFAULT 0, last_error text, event_id"  \
+	" text NOT NULL);"
+
+/* The current version: meta, the tables (no indexes: store_indexes_sql
+ * adds them), the outbox (version 2). */
+static char *schema_sql(const struct sector_def *def, const char *schema)
 {
 	size_t cap = 8192, len = 0;
 	char *s = malloc(cap);
@@ -220,8 +231,8 @@ static char *schema_v1_sql(const struct sector_def *def, const char *schema)
 	} while (0)
 	ADD("CREATE SCHEMA \"%s\";"
 	    "CREATE TABLE \"%s\".meta(key text PRIMARY KEY, value text NOT NULL);"
-	    "INSERT INTO \"%s\".meta VALUES('pg_schema', '1');",
-	    schema, schema, schema);
+	    "INSERT INTO \"%s\".meta VALUES('pg_schema', '%d');" OUTBOX_TABLE_SQL,
+	    schema, schema, schema, STORE_PG_SCHEMA_VERSION, schema);
 	for (size_t i = 0; i < def->ntables; i++) {
 		const struct sector_table *t = &def->tables[i];
 		ADD("CREATE TABLE \"%s\".%s(", schema, t->name);
@@ -318,7 +329,7 @@ static int schema_ready(struct store_pg *p, int create)
 		goto out;
 	}
 	if (!exists) {
-		if (!(text = schema_v1_sql(p->def, p->schema))) {
+		if (!(text = schema_sql(p->def, p->schema))) {
 			rc = NDX_ENOMEM;
 			goto out;
 		}
@@ -352,7 +363,20 @@ static int schema_ready(struct store_pg *p, int create)
 			STORE_PG_SCHEMA_VERSION);
 		rc = NDX_EDB;
 	}
-	/* Versions after 1 are brought up to date here, in this transaction. */
+	/* An older version is brought up to date here, in this transaction
+	 * (under the lock: one process upgrades). 1 -> 2: the outbox. */
+	if (rc == NDX_OK && atoi(version) == 1) {
+		char sql[512];
+
+		snprintf(sql, sizeof sql,
+			 OUTBOX_TABLE_SQL "UPDATE \"%s\".meta SET value = '2' WHERE key = 'pg_schema'",
+			 p->schema, p->schema);
+		if ((rc = exec_simple(p->conn, p->name, "schema upgrade", sql)) == NDX_OK)
+			fprintf(stderr, PROG ": store %s: schema %s upgraded from version 1 to 2"
+					" (event_outbox)\n", p->name, p->schema);
+		else
+			rc = NDX_EDB;
+	}
 out:
 	free(sector);
 	free(version);
@@ -846,6 +870,124 @@ int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *i
 	return NDX_OK;
 }
 
+/* ---- the outbox (sec_outbox.h) -------------------------------------------------- */
+
+int store_pg_outbox_add(struct store_pg *p, const char *service, const char *name,
+			const char *subject, const char *payload, const char *created_at,
+			const char *event_id)
+{
+	const char *params[6] = { service, name, subject, payload, created_at, event_id };
+	PGresult *res;
+	int rc;
+
+	if (!p->in_txn)
+		return NDX_EDB; /* only beside the record, in its write transaction */
+	rc = run(p, "outbox", "INSERT INTO event_outbox(service, name, subject, payload, created_at,"
+			      " event_id) VALUES($1, $2, $3, $4, $5, $6)",
+		 6, params, &res);
+	PQclear(res);
+	return rc == NDX_OK ? NDX_OK : NDX_EDB;
+}
+
+long long store_pg_outbox_pending(struct store_pg *p)
+{
+	PGresult *res;
+	long long n = -1;
+
+	if (run(p, "outbox", "SELECT count(*) FROM event_outbox", 0, NULL, &res) == NDX_OK) {
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+	}
+	return n;
+}
+
+int store_pg_outbox_head(struct store_pg *p, struct store_pg_outbox_row *row)
+{
+	char sql[160];
+	PGresult *res;
+	int rc;
+
+	memset(row, 0, sizeof *row);
+	if (ensure_conn(p))
+		return NDX_EDB;
+	/* The drain's turn: a lock of its own (not the writers' of
+	 * store_pg_begin, which a publish would hold up), tried, not waited
+	 * for; it goes with the transaction, so with the connection of a
+	 * process that dies. */
+	snprintf(sql, sizeof sql,
+		 "BEGIN; SELECT pg_try_advisory_xact_lock(hashtext('" PROG ":%s:outbox'))",
+		 p->schema);
+	res = PQexec(p->conn, sql);
+	if (!ok(res) || PQntuples(res) != 1) {
+		report(p->name, "outbox", p->conn, res);
+		PQclear(res);
+		store_pg_rollback(p);
+		return NDX_EDB;
+	}
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? NDX_OK : NDX_EPERM;
+	PQclear(res);
+	if (rc) {
+		store_pg_rollback(p);
+		return rc;
+	}
+	p->in_txn = 1;
+	if ((rc = run(p, "outbox",
+		      "SELECT seq, service, name, subject, payload, attempts, next_at_ms, event_id"
+		      " FROM event_outbox ORDER BY seq LIMIT 1",
+		      0, NULL, &res))) {
+		store_pg_rollback(p);
+		return NDX_EDB;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		store_pg_rollback(p);
+		return NDX_ENOTFOUND;
+	}
+	row->res = res;
+	row->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	row->service = PQgetvalue(res, 0, 1);
+	row->name = PQgetvalue(res, 0, 2);
+	row->subject = PQgetvalue(res, 0, 3);
+	row->payload = PQgetvalue(res, 0, 4);
+	row->attempts = (unsigned)strtoul(PQgetvalue(res, 0, 5), NULL, 10);
+	row->next_at_ms = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	row->event_id = PQgetvalue(res, 0, 7);
+	return NDX_OK;
+}
+
+int store_pg_outbox_end(struct store_pg *p, struct store_pg_outbox_row *row, int outcome,
+			unsigned attempts, long long next_at_ms, const char *err)
+{
+	char seq[32], att[32], next[32];
+	PGresult *res;
+	int rc = NDX_OK;
+
+	snprintf(seq, sizeof seq, "%lld", row->seq);
+	snprintf(att, sizeof att, "%u", attempts);
+	snprintf(next, sizeof next, "%lld", next_at_ms);
+	PQclear(row->res);
+	row->res = NULL;
+	if (outcome > 0) {
+		const char *params[1] = { seq };
+		rc = run(p, "outbox", "DELETE FROM event_outbox WHERE seq = $1", 1, params, &res);
+	} else if (outcome < 0) {
+		const char *params[4] = { att, next, err, seq };
+		rc = run(p, "outbox",
+			 "UPDATE event_outbox SET attempts = $1, next_at_ms = $2, last_error = $3"
+			 " WHERE seq = $4",
+			 4, params, &res);
+	} else {
+		store_pg_rollback(p);
+		return NDX_OK;
+	}
+	if (rc) {
+		store_pg_rollback(p);
+		return NDX_EDB;
+	}
+	PQclear(res);
+	return store_pg_commit(p);
+}
+
 /* ---- bulk load ------------------------------------------------------------------- */
 
 struct copy {
@@ -898,7 +1040,7 @@ int store_pg_bulk_open(const char *conninfo, const struct sector_def *def,
 		rc = rc > 0 ? NDX_EEXIST : NDX_EDB;
 		goto fail;
 	}
-	if (!(text = schema_v1_sql(def, b->schema))) {
+	if (!(text = schema_sql(def, b->schema))) {
 		rc = NDX_ENOMEM;
 		goto fail;
 	}

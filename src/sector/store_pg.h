@@ -1,6 +1,7 @@
 /* The PostgreSQL engine of the sector store (store.h), on libpq, chosen by
  * a postgresql:// connection string in place of the database path. Only
- * store.c calls it: callers see store.h alone. A sector's tables live in
+ * store.c calls it (callers see store.h), and sec_outbox.c its outbox
+ * functions (store_conn_pg). A sector's tables live in
  * the schema named after the sector (population, civil_status, ...) of
  * the connection's database; its meta table holds the sector and the
  * schema version (pg_schema). Overview: docs/sectors.md "Storage",
@@ -18,7 +19,9 @@ struct store_query;
 struct store_pg; /* one connection */
 
 /* The current version of the PostgreSQL schema (meta row pg_schema). */
-#define STORE_PG_SCHEMA_VERSION 1
+/* 1: meta and the tables; 2: the events' outbox (event_outbox). An older
+ * schema is brought up to date by the first store_pg_open. */
+#define STORE_PG_SCHEMA_VERSION 2
 
 /* One connection to the sector def's schema at conninfo. create: the
  * schema, tables and indexes are made when missing (the first connection
@@ -49,6 +52,33 @@ int store_pg_citizens(struct store_pg *p, int by, const char *a, const char *b, 
 		      int (*each)(void *ctx, const struct store_citizen *cit), void *ctx);
 /* A REPEATABLE READ, READ ONLY transaction; ended by store_pg_rollback. */
 int store_pg_read_begin(struct store_pg *p);
+
+/* The outbox (sec_outbox.h) on PostgreSQL. Adds one event inside the
+ * write transaction of its record (store_pg_begin): NDX_OK, NDX_EDB. */
+int store_pg_outbox_add(struct store_pg *p, const char *service, const char *name,
+			const char *subject, const char *payload, const char *created_at,
+			const char *event_id);
+/* Rows queued, or -1. */
+long long store_pg_outbox_pending(struct store_pg *p);
+/* The oldest queued event, its strings valid until store_pg_outbox_end. */
+struct store_pg_outbox_row {
+	long long seq, next_at_ms;
+	unsigned attempts;
+	const char *service, *name, *subject, *payload, *event_id;
+	void *res;
+};
+/* Takes the drain's turn - a transaction holding the schema's outbox lock
+ * (pg_try_advisory_xact_lock, never waited for), so that of several
+ * processes on one schema one drains at a time, in order - and reads the
+ * oldest row into *row. The turn lasts until store_pg_outbox_end. NDX_OK;
+ * NDX_ENOTFOUND when the outbox is empty, NDX_EPERM when another
+ * connection has the turn, NDX_EDB (the turn is over in all three). */
+int store_pg_outbox_head(struct store_pg *p, struct store_pg_outbox_row *row);
+/* Ends the turn: outcome > 0 deletes the row (published), < 0 records a
+ * failed attempt (attempts, next_at_ms, err), 0 leaves it as it was.
+ * NDX_OK, NDX_EDB. */
+int store_pg_outbox_end(struct store_pg *p, struct store_pg_outbox_row *row, int outcome,
+			unsigned attempts, long long next_at_ms, const char *err);
 
 /* A bulk load into a new schema (the seeder): one COPY a table. */
 struct store_pg_bulk;

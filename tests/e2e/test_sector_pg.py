@@ -5,18 +5,26 @@ a database of its own, `ndx-sector serve --db postgresql://...` serves it, and t
 API answers as on SQLite: a citizen by number with its household, a search by name
 with and without diacritics in name order, a write read back, the verification
 service (POST /verify: a record matched by its number, a candidate found by name and
-birth date for an unknown number, differences named). Refusals: a number nobody has
+birth date for an unknown number, differences named). Events (docs/sectors.md
+"Storage", "Events"): a death registered in civil-status on PostgreSQL goes into the
+schema's event_outbox with the record and reaches a subscriber through the member's
+gateway; kept there across a kill -9 between commit and publish, it goes out after the
+restart; two processes on one schema publish each event once, in order; a schema of
+version 1 is brought to version 2. Refusals: a number nobody has
 (404), malformed numbers and queries (400), a second seed over the schema, a
 connection string with a password (never printed), serve without --log-key, and
-what is not on PostgreSQL yet (/measures answered 501; --events-*, quality,
-reconcile, worklist, correct, seed --defects refused at the command).
+what is not on PostgreSQL yet (/measures answered 501; --events-* for a sector that
+applies events, quality, reconcile, worklist, correct, seed --defects refused at the
+command).
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import unicodedata
 import urllib.parse
 from pathlib import Path
@@ -26,6 +34,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import federation as F  # noqa: E402
+from conftest import free_port  # noqa: E402
+from test_data_subjects import admin  # noqa: E402
 from test_sector import Sector, assert_error, citizen, fold, run, sector_exe  # noqa: E402
 
 PG = os.environ.get("NDX_TEST_PG", "")
@@ -85,7 +96,7 @@ def test_seed_on_postgres(seeded, url, build_dir):
     assert int(n) == CITIZENS
     # The schema is versioned, and its indexes were built after the load.
     assert psql(url, "SELECT key, value FROM population.meta ORDER BY key") == [
-        ["pg_schema", "1"], ["sector", "population"]]
+        ["pg_schema", "2"], ["sector", "population"]]
     idx = {r[0] for r in psql(url, "SELECT indexname FROM pg_indexes"
                                    " WHERE schemaname = 'population'")}
     assert {"citizens_key", "citizens_name", "citizens_household_id",
@@ -199,9 +210,10 @@ def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
     key = str(tmp_path / "k")
     refused = [
         (["serve", "--sector", "population", "--db", url], "--log-key"),
+        # Population applies events (deaths, births): the inbox is SQLite's alone.
         (["serve", "--sector", "population", "--db", url, "--log-key", key,
           "--events-gateway", "http://127.0.0.1:1", "--events-client", "VN/GOV/BCA/population"],
-         "not on PostgreSQL yet"),
+         "applying events is not on PostgreSQL yet"),
         (["quality", "--sector", "population", "--db", url], "not on PostgreSQL yet"),
         (["reconcile", "--sector", "tax", "--db", url, "--gateway", "http://127.0.0.1:1",
           "--client", "VN/GOV/TCT/tax"], "not on PostgreSQL yet"),
@@ -223,3 +235,159 @@ def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
               "--listen", "127.0.0.1:0", check=False)
     assert res.returncode == 1 and "s3cret" not in res.stderr + res.stdout
     assert "password" in res.stderr
+
+
+# ---- events: the outbox on PostgreSQL ----------------------------------------------------
+
+DEATHS = F.POPULATION + "/deaths"  # the service civil-status publishes under: client/table
+DEATH = "death-registered"
+WAIT = 30.0
+
+
+def setup_deaths(fed):
+    fed.ndx("service", "add", DEATHS, "--title", "Khai tử", "--personal", "--purpose",
+            "public-service")
+    admin(fed, "POST", "/api/event-types", json={
+        "service": DEATHS, "name": DEATH, "schema": {"type": "object"}})
+    admin(fed, "POST", "/api/subscriptions", json={
+        "client": F.TAX, "service": DEATHS, "event": DEATH, "purpose": "public-service",
+        "retry": {"first_s": 1, "max_s": 1, "give_up_after_s": 600}})
+    for gw in fed.gateways.values():
+        fed.wait_conf(gw, fed.registry.conf_version())
+
+
+@pytest.fixture(scope="module")
+def fed(build_dir):
+    with F.running_federation(build_dir, "ndx-sector-pg-", setup=setup_deaths) as f:
+        yield f
+
+
+def civil(build_dir, url, work, gateway, name="civil"):
+    work = work / name  # its own stderr file
+    work.mkdir()
+    return Sector(sector_exe(build_dir), "civil-status", url, work, extra=(
+        "--log-key", str(work / "log-key"), "--events-gateway", gateway,
+        "--events-client", F.POPULATION))
+
+
+def tax_inbox(fed):
+    r = requests.get(f"{fed.gateways['BTC'].url}/e1/inbox",
+                     headers={"X-Road-Client": F.TAX}, params={"limit": 500}, timeout=15)
+    assert r.status_code == 200, r.text
+    return [e for e in r.json()["events"] if e["service"] == DEATHS]
+
+
+def wait_for(what, check, seconds=WAIT):
+    deadline = time.monotonic() + seconds
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} after {seconds} s")
+        time.sleep(0.2)
+
+
+def death(pin, day="2026-11-20"):
+    return {"pin": pin, "full_name": "Trần Văn Mất", "died_on": day, "province": pin[:3],
+            "registered_on": day}
+
+
+def outbox(url):
+    return psql(url, "SELECT event_id, name, subject, attempts FROM civil_status.event_outbox"
+                     " ORDER BY seq")
+
+
+def delivered(fed, pins):
+    """The tax inbox's death events of pins once all are there, in inbox order."""
+    def check():
+        got = [e for e in tax_inbox(fed) if e["subject"] in pins]
+        return got if {e["subject"] for e in got} >= set(pins) else None
+    return wait_for(f"death events of {pins} in the tax inbox", check)
+
+
+def test_a_death_on_postgres_reaches_the_subscriber(build_dir, url, fed, tmp_path):
+    srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url)
+    try:
+        assert "publishing" in srv.tail()
+        assert psql(url, "SELECT value FROM civil_status.meta WHERE key = 'pg_schema'") == [["2"]]
+        r = srv.post("/deaths", death("001088000101"))
+        assert r.status_code == 201, r.text
+        e, = delivered(fed, ["001088000101"])
+        assert e["event"] == DEATH and e["publisher"] == F.POPULATION
+        assert e["payload"]["pin"] == "001088000101" and e["payload"]["died_on"] == "2026-11-20"
+        assert e["payload"]["death_id"] == int(r.json()["id"])
+        # Deleted once the gateway kept it.
+        wait_for("an empty outbox", lambda: outbox(url) == [])
+        # A correction of the record is no new death: nothing queued.
+        assert srv.put(f"/deaths/{r.json()['id']}",
+                       death("001088000101", "2026-11-21")).status_code == 200
+        assert outbox(url) == []
+    finally:
+        assert srv.stop() == 0, srv.tail()
+
+
+def test_an_event_committed_then_killed_goes_out_after_restart(build_dir, url, fed, tmp_path):
+    # The gateway it is given is down: the record and its event are committed, the
+    # publish fails, and the process is killed before it could go out.
+    down = f"http://127.0.0.1:{free_port()}"
+    srv = civil(build_dir, url, tmp_path, down, name="down")
+    r = srv.post("/deaths", death("001188000202"))
+    assert r.status_code == 201, r.text
+    wait_for("a failed attempt", lambda: [x for x in outbox(url) if int(x[3]) >= 1])
+    srv.proc.kill()
+    srv.proc.wait(timeout=10)
+    (event_id, name, subject, _), = outbox(url)
+    assert (name, subject) == (DEATH, "001188000202")
+    assert "001188000202" not in [e["subject"] for e in tax_inbox(fed)]
+    # Restarted with the member's gateway: the kept event goes out under its own id.
+    srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url, name="up")
+    try:
+        e, = delivered(fed, ["001188000202"])
+        assert e["id"] == event_id
+        wait_for("an empty outbox", lambda: outbox(url) == [])
+    finally:
+        assert srv.stop() == 0, srv.tail()
+
+
+def test_two_processes_on_one_schema_publish_each_event_once_in_order(build_dir, url, fed,
+                                                                       tmp_path):
+    gw = fed.gateways["BCA"].url
+    a = civil(build_dir, url, tmp_path, gw, name="a")
+    b = civil(build_dir, url, tmp_path, gw, name="b")
+    pins = [f"0010890{n:05d}" for n in range(300, 312)]
+    try:
+        for i, pin in enumerate(pins):
+            r = (a if i % 2 else b).post("/deaths", death(pin))
+            assert r.status_code == 201, r.text
+        got = delivered(fed, pins)
+        # Once each, kept by the gateway in the order of the commits (its time_ms; the
+        # order of the subscriber's inbox is the deliveries', the gateways' business).
+        assert sorted(e["subject"] for e in got) == pins
+        times = {e["subject"]: e["time_ms"] for e in got}
+        assert [times[p] for p in pins] == sorted(times.values()), got
+        wait_for("an empty outbox", lambda: outbox(url) == [])
+    finally:
+        assert a.stop() == 0, a.tail()
+        assert b.stop() == 0, b.tail()
+    logs = a.stderr_path.read_text() + b.stderr_path.read_text()
+    published = re.findall(r"death-registered \d+ published as ([0-9a-f-]{36})", logs)
+    assert sorted(published) == sorted(e["id"] for e in got), logs
+    assert "duplicate" not in logs
+
+
+def test_a_version_1_schema_is_brought_to_version_2(build_dir, url, fed, tmp_path):
+    # What an older ndx-sector left: no outbox, version 1.
+    srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url, name="v1")
+    assert srv.stop() == 0, srv.tail()
+    psql(url, "DROP TABLE civil_status.event_outbox;"
+              " UPDATE civil_status.meta SET value = '1' WHERE key = 'pg_schema'")
+    srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url, name="v2")
+    try:
+        assert "schema civil_status upgraded from version 1 to 2" in srv.tail()
+        assert psql(url, "SELECT value FROM civil_status.meta WHERE key = 'pg_schema'") == [["2"]]
+        r = srv.post("/deaths", death("001089000400"))
+        assert r.status_code == 201, r.text
+        delivered(fed, ["001089000400"])
+    finally:
+        assert srv.stop() == 0, srv.tail()

@@ -8,7 +8,11 @@
  * whole folded name, with birth date or address, living, a limit) in a read
  * transaction, and the seeder's bulk load (rows in,
  * indexes built, refused over an existing database, removed when it
- * fails).
+ * fails), and the events' outbox on the store (sec_outbox.h: an event
+ * written with its record or not at all, drained in order, a failure
+ * counted and retried after its back-off; on PostgreSQL, nothing drained
+ * while another connection has the drain's turn, and a schema of version
+ * 1 brought to version 2).
  *
  * With NDX_TEST_ENGINE=pg (the meson suite pg, make test-pg) the store is
  * the sectors' schemas of the PostgreSQL database NDX_TEST_PG
@@ -32,7 +36,9 @@
 
 #include "ndx/err.h"
 #include "schema.h"
+#include "sec_outbox.h"
 #include "store.h"
+#include "store_pg.h"
 
 static const char *pg_base; /* NDX_TEST_PG in the pg run, else NULL */
 static char tmpdir[512];
@@ -582,6 +588,110 @@ static void test_bulk(void **state)
 		assert_int_equal(access(loc, F_OK), -1);
 }
 
+/* ---- the outbox ------------------------------------------------------------------------ */
+
+struct seen {
+	char subjects[4][16];
+	int n, fail;
+};
+
+static int take(void *ctx, const struct outbox_event *ev, char *err, size_t cap)
+{
+	struct seen *s = ctx;
+
+	if (s->fail) {
+		snprintf(err, cap, "gateway down");
+		return NDX_ENET;
+	}
+	assert_true(s->n < 4);
+	assert_string_equal(ev->name, "death-registered");
+	assert_string_equal(ev->service, "VN/GOV/BTP/civil-status/deaths");
+	snprintf(s->subjects[s->n++], sizeof s->subjects[0], "%s", ev->subject);
+	return NDX_OK;
+}
+
+static int write_death(struct store_conn *c, const char *pin, int commit)
+{
+	const struct sector_def *def = sector_find("civil-status");
+	json_t *row = json_pack("{ssssssssss}", "pin", pin, "full_name", "Trần Văn Mất", "died_on",
+				"2026-11-20", "province", "001", "registered_on", "2026-11-21");
+	char id[64];
+	int added = 0, rc;
+
+	assert_non_null(row);
+	assert_int_equal(store_begin(c), NDX_OK);
+	rc = outbox_put(c, def, table("civil-status", "deaths"), NULL, row,
+			"VN/GOV/BTP/civil-status", id, sizeof id, &added);
+	json_decref(row);
+	if (rc != NDX_OK || !commit) {
+		store_rollback(c);
+		return rc;
+	}
+	assert_int_equal(added, 1);
+	return store_commit(c);
+}
+
+static void test_outbox(void **state)
+{
+	char loc[600];
+	struct store *st = NULL;
+	struct store_conn *c;
+	struct seen seen = { .fail = 1 };
+	unsigned published = 9;
+	long long wake = 0;
+
+	(void)state;
+	new_loc("civil-status", loc, sizeof loc);
+	assert_int_equal(store_open(loc, sector_find("civil-status"), 1, 2, &st), NDX_OK);
+	c = store_acquire(st);
+	if (!pg_base)
+		assert_int_equal(outbox_tables(store_conn_db(c)), NDX_OK);
+	assert_int_equal(outbox_pending_conn(c), 0);
+	/* With its record or not at all. */
+	assert_int_equal(write_death(c, "001088000101", 1), NDX_OK);
+	assert_int_equal(write_death(c, "001088000102", 0), NDX_OK);
+	assert_int_equal(outbox_pending_conn(c), 1);
+	assert_int_equal(store_exists(c, "deaths", "pin", "001088000102"), 0);
+	assert_int_equal(write_death(c, "001188000103", 1), NDX_OK);
+	assert_int_equal(outbox_pending_conn(c), 2);
+	/* A failure: counted, kept, next try after 500 ms; not before. */
+	assert_int_equal(outbox_drain_conn(c, take, &seen, 1000, &published, &wake), NDX_OK);
+	assert_int_equal(published, 0);
+	assert_int_equal(wake, 1500);
+	seen.fail = 0;
+	assert_int_equal(outbox_drain_conn(c, take, &seen, 1499, &published, &wake), NDX_OK);
+	assert_int_equal(published, 0);
+	assert_int_equal(wake, 1500);
+	assert_int_equal(outbox_pending_conn(c), 2);
+	if (pg_base) {
+		/* Another connection (another process) has the turn: nothing
+		 * drained here, a look again in 500 ms. */
+		struct store_conn *other = store_acquire(st);
+		struct store_pg_outbox_row row;
+
+		assert_int_equal(store_pg_outbox_head(store_conn_pg(other), &row), NDX_OK);
+		assert_string_equal(row.subject, "001088000101");
+		assert_int_equal(row.attempts, 1);
+		assert_int_equal(outbox_drain_conn(c, take, &seen, 2000, &published, &wake), NDX_OK);
+		assert_int_equal(published, 0);
+		assert_int_equal(wake, 2500);
+		assert_int_equal(store_pg_outbox_end(store_conn_pg(other), &row, 0, 0, 0, NULL),
+				 NDX_OK);
+		store_release(st, other);
+	}
+	/* Due: both, oldest first, deleted. */
+	assert_int_equal(outbox_drain_conn(c, take, &seen, 2000, &published, &wake), NDX_OK);
+	assert_int_equal(published, 2);
+	assert_int_equal(wake, -1);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.subjects[0], "001088000101");
+	assert_string_equal(seen.subjects[1], "001188000103");
+	assert_int_equal(outbox_pending_conn(c), 0);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
 /* ---- PostgreSQL's own ------------------------------------------------------------------ */
 
 static void test_pg_refusals(void **state)
@@ -618,6 +728,31 @@ static void test_pg_refusals(void **state)
 	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EDB);
 }
 
+/* A schema of version 1 (no outbox) is brought to version 2 by the next
+ * open. */
+static void test_pg_upgrade(void **state)
+{
+	char loc[600];
+	struct store *st = NULL;
+	struct store_conn *c;
+
+	(void)state;
+	new_loc("civil-status", loc, sizeof loc);
+	assert_int_equal(store_open(loc, sector_find("civil-status"), 1, 1, &st), NDX_OK);
+	store_close(st);
+	st = NULL;
+	pg_exec("DROP TABLE civil_status.event_outbox;"
+		"UPDATE civil_status.meta SET value = '1' WHERE key = 'pg_schema'");
+	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 2, &st), NDX_OK);
+	c = store_acquire(st);
+	assert_int_equal(store_exists(c, "meta", "value", "2"), 1);
+	assert_int_equal(outbox_pending_conn(c), 0);
+	assert_int_equal(write_death(c, "001088000101", 1), NDX_OK);
+	assert_int_equal(outbox_pending_conn(c), 1);
+	store_release(st, c);
+	store_close(st);
+}
+
 /* A server restart under an open store: the next read reconnects. */
 static void test_pg_reconnect(void **state)
 {
@@ -652,9 +787,11 @@ int main(void)
 		cmocka_unit_test(test_numbered_rows),
 		cmocka_unit_test(test_open_refusals),
 		cmocka_unit_test(test_bulk),
+		cmocka_unit_test(test_outbox),
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_pg_refusals),
+		cmocka_unit_test(test_pg_upgrade),
 		cmocka_unit_test(test_pg_reconnect),
 	};
 	int failed;
