@@ -3,8 +3,8 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
-E2E_WORKERS ?= 3
-BROWSER_FILES_AT_ONCE ?= 2
+E2E_WORKERS ?= 4
+BROWSER_FILES_AT_ONCE ?= 3
 E2E_PARALLEL = $(if $(filter 0,$(E2E_WORKERS)),,-n $(E2E_WORKERS) --dist loadfile)
 RELEASE_BUILD ?= build-release
 FUZZ_BUILD ?= build-fuzz
