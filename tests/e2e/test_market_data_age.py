@@ -13,22 +13,13 @@ import time
 import uuid
 
 import pytest
-import requests
 
 import federation as F
 import refusals
-from test_marketplace import DSP_CONTEXT, member_token, msg
+from test_marketplace import DSP_CONTEXT, finalize, member_token, post
 
 HOUR = 3600
 
-
-def auth(fed, who):
-    return {"Authorization": "Bearer " + fed.tokens[who]}
-
-
-def post(fed, path, who, body):
-    return requests.post(fed.registry.url + path, json=body, headers=auth(fed, who),
-                         timeout=10)
 
 
 def fresh_offer(offer_id=None, target=None):
@@ -63,19 +54,10 @@ def setup_market(fed):
         "offer": {"@id": offer["@id"]}, "callbackAddress": "https://bhxh.example/dsp"})
     assert r.status_code == 201, r.text
     neg = r.json()
-    cpid = neg["consumerPid"]
     agreement = {**fresh_offer(f"urn:uuid:{uuid.uuid4()}", fed.dataset["@id"]),
                  "@type": "Agreement", "timestamp": F.rfc3339(), "assigner": F.BCA,
                  "assignee": F.BHXH}
-    for path, who, body in (
-            (f"/dsp/consumer/negotiations/{cpid}/agreement", "bca",
-             msg("ContractAgreementMessage", neg, agreement=agreement)),
-            (f"/dsp/negotiations/{neg['providerPid']}/agreement/verification", "bhxh",
-             msg("ContractAgreementVerificationMessage", neg)),
-            (f"/dsp/consumer/negotiations/{cpid}/events", "bca",
-             msg("ContractNegotiationEventMessage", neg, eventType="FINALIZED"))):
-        r = post(fed, path, who, body)
-        assert r.status_code == 200, r.text
+    r = finalize(fed, neg, agreement)
     for gw in fed.gateways.values():
         fed.wait_conf(gw, r.json()["ndx:confVersion"])
     fed.agreement = agreement["@id"]

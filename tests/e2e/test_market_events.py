@@ -15,20 +15,11 @@ import pytest
 import requests
 
 import federation as F
-from test_marketplace import DSP_CONTEXT, member_token, msg
+from test_marketplace import DSP_CONTEXT, auth, finalize, member_token, msg, post
 
 EVENT = "echo-changed"
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}}
 
-
-def auth(fed, who):
-    return {"Authorization": "Bearer " + (fed.registry.token if who == "admin"
-                                          else fed.tokens[who])}
-
-
-def post(fed, path, who, body):
-    return requests.post(fed.registry.url + path, json=body, headers=auth(fed, who),
-                         timeout=10)
 
 
 def monthly_offer(**extra):
@@ -155,15 +146,7 @@ def test_agreement_is_a_subscription_until_terminated(fed):
     agreement = {**monthly_offer(), "@id": f"urn:uuid:{uuid.uuid4()}",
                  "target": fed.dataset["@id"], "@type": "Agreement",
                  "timestamp": F.rfc3339(), "assigner": F.BCA, "assignee": F.BHXH}
-    for path, who, body in (
-            (f"/dsp/consumer/negotiations/{cpid}/agreement", "bca",
-             msg("ContractAgreementMessage", neg, agreement=agreement)),
-            (f"/dsp/negotiations/{neg['providerPid']}/agreement/verification", "bhxh",
-             msg("ContractAgreementVerificationMessage", neg)),
-            (f"/dsp/consumer/negotiations/{cpid}/events", "bca",
-             msg("ContractNegotiationEventMessage", neg, eventType="FINALIZED"))):
-        r = post(fed, path, who, body)
-        assert r.status_code == 200, r.text
+    r = finalize(fed, neg, agreement)
     version = r.json()["ndx:confVersion"]
     # The next configuration holds the subscription, and no grant for the agreement.
     conf = fed.conf()

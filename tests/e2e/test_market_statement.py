@@ -21,7 +21,7 @@ import pytest
 
 import federation as F
 from logspec import field, u64
-from test_marketplace import msg, offer_of, post, request, setup_market, wait_gateways
+from test_marketplace import finalize, offer_of, request, setup_market, wait_gateways
 
 CALLS = 4          # the agreement's maximum per day, all used
 PRICE = 500        # VND a call (the open offer's price)
@@ -120,18 +120,9 @@ def negotiate(fed):
     r = request(fed, "bhxh", offer_of(fed, fed.offer_ids[0], CALLS), client=F.INSURANCE)
     assert r.status_code == 201, r.text
     neg = r.json()
-    cpid = neg["consumerPid"]
     agreement = {**offer_of(fed, f"urn:uuid:{uuid.uuid4()}", CALLS), "@type": "Agreement",
                  "timestamp": F.rfc3339(), "assigner": F.BCA, "assignee": F.BHXH}
-    for path, who, body in (
-            (f"/dsp/consumer/negotiations/{cpid}/agreement", "bca",
-             msg("ContractAgreementMessage", neg, agreement=agreement)),
-            (f"/dsp/negotiations/{neg['providerPid']}/agreement/verification", "bhxh",
-             msg("ContractAgreementVerificationMessage", neg)),
-            (f"/dsp/consumer/negotiations/{cpid}/events", "bca",
-             msg("ContractNegotiationEventMessage", neg, eventType="FINALIZED"))):
-        r = post(fed, path, who, body)
-        assert r.status_code == 200, r.text
+    r = finalize(fed, neg, agreement)
     wait_gateways(fed, r.json()["ndx:confVersion"])
     fed.agreement = agreement["@id"]
     fed.ids = []

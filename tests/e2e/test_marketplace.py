@@ -84,6 +84,23 @@ def post(fed, path, who, body):
     return requests.post(fed.registry.url + path, json=body, headers=auth(fed, who), timeout=10)
 
 
+def finalize(fed, neg, agreement):
+    """BCA (the provider) agrees on agreement in negotiation neg, BHXH (the consumer)
+    verifies, BCA finalizes (Dataspace Protocol, Contract Negotiation); returns the last
+    answer, which names the configuration version holding the agreement."""
+    cpid = neg["consumerPid"]
+    for path, who, body in (
+            (f"/dsp/consumer/negotiations/{cpid}/agreement", "bca",
+             msg("ContractAgreementMessage", neg, agreement=agreement)),
+            (f"/dsp/negotiations/{neg['providerPid']}/agreement/verification", "bhxh",
+             msg("ContractAgreementVerificationMessage", neg)),
+            (f"/dsp/consumer/negotiations/{cpid}/events", "bca",
+             msg("ContractNegotiationEventMessage", neg, eventType="FINALIZED"))):
+        r = post(fed, path, who, body)
+        assert r.status_code == 200, r.text
+    return r
+
+
 def get(fed, path, who):
     return requests.get(fed.registry.url + path, headers=auth(fed, who), timeout=10)
 
