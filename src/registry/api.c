@@ -1024,13 +1024,32 @@ static uint64_t random_serial(void)
 	return s ? s : 1;
 }
 
+/* The answer to a gateway's registration or rotation: the gateway as stored
+ * now, with its certificate's validity, the CA certificate and, after a
+ * rotation, what it revoked; and the configuration version. */
+static void answer_gateway(struct call *c, const char *member, const char *code, int status,
+			   uint64_t version, json_t *revoked)
+{
+	json_t *obj = NULL;
+
+	if (store_gateway_get(c->api->cfg.st, member, code, &obj)) {
+		internal(c->resp);
+		return;
+	}
+	gateway_validity(obj);
+	json_object_set_new(obj, "ca_certificate", json_string(c->api->cfg.ca_pem));
+	if (revoked)
+		json_object_set(obj, "revoked", revoked);
+	answer_change(c->resp, status, obj, version);
+}
+
 static void gateways_add(struct call *c)
 {
 	char member[NDX_ID_TEXT_MAX], host[256], fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
 	char key_id[NDX_KEY_ID_HEX_LEN + 1], object[NDX_ID_TEXT_MAX + NDX_ID_PART_MAX + 2];
 	uint8_t raw[NDX_ED25519_PUBLIC_LEN];
 	const char *text, *code, *address, *pem, *csr, *why = NULL;
-	json_t *body = body_object(c->req, c->resp, GATEWAY_FIELDS), *obj = NULL, *detail;
+	json_t *body = body_object(c->req, c->resp, GATEWAY_FIELDS), *detail;
 	struct store *st = c->api->cfg.st;
 	struct ndx_key *key = NULL;
 	char *cert = NULL, *key_b64 = NULL;
@@ -1122,13 +1141,10 @@ static void gateways_add(struct call *c)
 	rc = store_commit(st, c->actor, c->req->remote_addr, "gateway.add", object, detail,
 			  &version);
 	json_decref(detail);
-	if (rc || store_gateway_get(st, member, code, &obj)) {
+	if (rc)
 		internal(c->resp);
-		goto out;
-	}
-	gateway_validity(obj);
-	json_object_set_new(obj, "ca_certificate", json_string(c->api->cfg.ca_pem));
-	answer_change(c->resp, 201, obj, version);
+	else
+		answer_gateway(c, member, code, 201, version, NULL);
 out:
 	ndx_key_free(key);
 	free(cert);
@@ -1312,7 +1328,7 @@ static void gateways_rotate(struct call *c, const char *sub, size_t len)
 	char key_id[NDX_KEY_ID_HEX_LEN + 1], fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
 	char old_key_id[NDX_KEY_ID_HEX_LEN + 1], old_fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
 	const char *pem = NULL, *csr = NULL, *reason = NULL, *why = NULL;
-	json_t *body = body_object(c->req, c->resp, ROTATION_FIELDS), *gw = NULL, *obj = NULL;
+	json_t *body = body_object(c->req, c->resp, ROTATION_FIELDS), *gw = NULL;
 	json_t *revoked = json_array(), *detail;
 	struct store *st = c->api->cfg.st;
 	char *key_b64 = NULL, *cert = NULL;
@@ -1431,14 +1447,10 @@ static void gateways_rotate(struct call *c, const char *sub, size_t len)
 	rc = store_commit(st, c->actor, c->req->remote_addr, "gateway.rotate", object, detail,
 			  &version);
 	json_decref(detail);
-	if (rc || store_gateway_get(st, member, code, &obj)) {
+	if (rc)
 		internal(c->resp);
-		goto out;
-	}
-	gateway_validity(obj);
-	json_object_set_new(obj, "ca_certificate", json_string(c->api->cfg.ca_pem));
-	json_object_set(obj, "revoked", revoked);
-	answer_change(c->resp, 200, obj, version);
+	else
+		answer_gateway(c, member, code, 200, version, revoked);
 out:
 	free(key_b64);
 	free(cert);
