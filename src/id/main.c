@@ -11,7 +11,6 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include "ndx/sqldb.h"
 #include "ndx/text.h"
 #include "oidc.h"
+#include "popsource.h"
 #include "rsa_sign.h"
 #include "store.h"
 #include "token.h"
@@ -58,7 +58,7 @@
 
 static const char USAGE[] =
 	"usage: " PROG " init --data DIR [--store DB]\n"
-	"       " PROG " accounts import --data DIR [--store DB] --population-db PATH\n"
+	"       " PROG " accounts import --data DIR [--store DB] --population-db DB\n"
 	"                 [--limit N] [--pin PIN]... --password-file F [--cost default|min]\n"
 	"       " PROG " client add --data DIR [--store DB] --client-id ID --secret-file F\n"
 	"                 --redirect-uri URI [--redirect-uri URI ...]\n"
@@ -88,7 +88,7 @@ static const char INIT_HELP[] =
 	"               string (refused). Every later command takes the same --store.\n";
 
 static const char IMPORT_HELP[] =
-	"usage: " PROG " accounts import --data DIR [--store DB] --population-db PATH\n"
+	"usage: " PROG " accounts import --data DIR [--store DB] --population-db DB\n"
 	"                 [--limit N] [--pin PIN]... --password-file F [--cost default|min]\n"
 	"Creates sign-in accounts for the first N citizens of the population\n"
 	"registry (ordered by PIN) and for each --pin citizen, copying name, birth\n"
@@ -97,7 +97,11 @@ static const char IMPORT_HELP[] =
 	"own salt. Running it again updates the accounts (claims and password).\n"
 	"  --data DIR             data directory made by `" PROG " init` (required)\n"
 	"  --store DB             the database given to init (default DIR/id.db)\n"
-	"  --population-db PATH   population.db made by `ndx-sector seed` (required)\n"
+	"  --population-db DB     the population registry made by `ndx-sector seed`\n"
+	"                         (required): its population.db, or the postgresql://\n"
+	"                         connection string of the database it was seeded\n"
+	"                         into (schema \"population\"; read-only, no password\n"
+	"                         in the string)\n"
 	"  --limit N              the first N citizens by PIN, 0..10000000\n"
 	"  --pin PIN              and this citizen (repeatable, up to 1000); at least\n"
 	"                         one of --limit N (N > 0) and --pin is required\n"
@@ -313,69 +317,56 @@ fail:
 
 /* ---- accounts import ------------------------------------------------------------ */
 
-static int import_rows(struct idstore *st, sqlite3 *pop, unsigned long limit,
-		       const char *pins_json, const char *password, const struct ndx_password_cost *cost,
-		       unsigned long *created, unsigned long *updated)
+struct import_run {
+	struct idstore *st;
+	const char *password;
+	const struct ndx_password_cost *cost;
+	unsigned long created, updated;
+};
+
+static int import_citizen(void *ud, const struct popsource_citizen *c)
 {
-	sqlite3_stmt *s = NULL;
-	int rc;
+	struct import_run *run = ud;
+	struct idstore_account a;
+	const char *why = NULL;
+	int fresh = 0, rc;
 
-	if (sqlite3_prepare_v2(pop,
-			       "SELECT pin, full_name, birth_date, sex FROM citizens"
-			       " WHERE pin IN (SELECT pin FROM citizens ORDER BY pin LIMIT ?1)"
-			       " OR pin IN (SELECT value FROM json_each(?2)) ORDER BY pin",
-			       -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, PROG ": population database: %s\n", sqlite3_errmsg(pop));
+	memset(&a, 0, sizeof a);
+	if (!c->pin || !c->full_name || !c->birth_date || !c->sex ||
+	    ndx_pin_parse(c->pin, 0, NULL, &why) != NDX_OK || strlen(c->full_name) >= sizeof a.name ||
+	    strlen(c->birth_date) >= sizeof a.birthdate || strlen(c->sex) >= sizeof a.gender) {
+		fprintf(stderr, PROG ": skipping a citizen row: %s\n",
+			why ? why : "a field is missing or too long");
+		return 0;
+	}
+	snprintf(a.pin, sizeof a.pin, "%s", c->pin);
+	snprintf(a.name, sizeof a.name, "%s", c->full_name);
+	snprintf(a.birthdate, sizeof a.birthdate, "%s", c->birth_date);
+	snprintf(a.gender, sizeof a.gender, "%s", c->sex);
+	if ((rc = ndx_password_hash(run->password, run->cost, a.password_hash))) {
+		fprintf(stderr, PROG ": cannot hash the password: %s\n", ndx_strerror(rc));
 		return -1;
 	}
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
-	sqlite3_bind_text(s, 2, pins_json, -1, SQLITE_STATIC);
-	if (idstore_begin(st)) {
-		sqlite3_finalize(s);
+	if (idstore_account_put(run->st, &a, &fresh))
+		return -1;
+	if (fresh)
+		run->created++;
+	else
+		run->updated++;
+	return 0;
+}
+
+/* Every account of one import in one transaction: all or none. */
+static int import_rows(struct import_run *run, struct popsource *pop, unsigned long limit,
+		       const char *pins_json)
+{
+	if (idstore_begin(run->st))
+		return -1;
+	if (popsource_each(pop, limit, pins_json, import_citizen, run)) {
+		idstore_rollback(run->st);
 		return -1;
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct idstore_account a;
-		const char *pin = (const char *)sqlite3_column_text(s, 0);
-		const char *name = (const char *)sqlite3_column_text(s, 1);
-		const char *bd = (const char *)sqlite3_column_text(s, 2);
-		const char *sex = (const char *)sqlite3_column_text(s, 3);
-		const char *why = NULL;
-		int fresh = 0;
-
-		memset(&a, 0, sizeof a);
-		if (!pin || !name || !bd || !sex || ndx_pin_parse(pin, 0, NULL, &why) != NDX_OK ||
-		    strlen(name) >= sizeof a.name || strlen(bd) >= sizeof a.birthdate ||
-		    strlen(sex) >= sizeof a.gender) {
-			fprintf(stderr, PROG ": skipping a citizen row: %s\n",
-				why ? why : "a field is missing or too long");
-			continue;
-		}
-		snprintf(a.pin, sizeof a.pin, "%s", pin);
-		snprintf(a.name, sizeof a.name, "%s", name);
-		snprintf(a.birthdate, sizeof a.birthdate, "%s", bd);
-		snprintf(a.gender, sizeof a.gender, "%s", sex);
-		if ((rc = ndx_password_hash(password, cost, a.password_hash))) {
-			fprintf(stderr, PROG ": cannot hash the password: %s\n", ndx_strerror(rc));
-			goto fail;
-		}
-		if (idstore_account_put(st, &a, &fresh))
-			goto fail;
-		if (fresh)
-			(*created)++;
-		else
-			(*updated)++;
-	}
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, PROG ": population database: %s\n", sqlite3_errmsg(pop));
-		goto fail;
-	}
-	sqlite3_finalize(s);
-	return idstore_commit(st) ? -1 : 0;
-fail:
-	sqlite3_finalize(s);
-	idstore_rollback(st);
-	return -1;
+	return idstore_commit(run->st) ? -1 : 0;
 }
 
 static int cmd_accounts_import(int argc, char **argv)
@@ -394,9 +385,10 @@ static int cmd_accounts_import(int argc, char **argv)
 	const char *dir = NULL, *popdb = NULL, *pwfile = NULL, *costname = "default";
 	const char *store_loc = NULL;
 	const struct ndx_password_cost *cost = &NDX_PASSWORD_COST_DEFAULT;
-	unsigned long limit = 0, created = 0, updated = 0;
+	unsigned long limit = 0;
+	struct import_run run = { .cost = NULL };
 	struct idstore *st = NULL;
-	sqlite3 *pop = NULL;
+	struct popsource *pop = NULL;
 	char *password = NULL, *pins_text = NULL;
 	json_t *pins = json_array();
 	int c, rc = 1;
@@ -447,7 +439,7 @@ static int cmd_accounts_import(int argc, char **argv)
 		json_decref(pins);
 		fprintf(stderr, PROG " accounts import: %s\n%s",
 			!dir		? "--data DIR is required"
-			: !popdb	? "--population-db PATH is required"
+			: !popdb	? "--population-db DB is required"
 			: !pwfile	? "--password-file F is required"
 			: !limit	? "--limit N (N > 0) or --pin PIN is required"
 					: "unexpected argument",
@@ -468,23 +460,25 @@ static int cmd_accounts_import(int argc, char **argv)
 		fprintf(stderr, PROG ": the password is longer than %d bytes\n", NDX_PASSWORD_MAX);
 		goto out;
 	}
-	if (access(popdb, R_OK) != 0 ||
-	    sqlite3_open_v2(popdb, &pop, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, PROG ": cannot open the population database %s\n", popdb);
+	if ((rc = popsource_open(popdb, &pop))) {
+		rc = rc == 2 ? 2 : 1;
 		goto out;
 	}
-	sqlite3_busy_timeout(pop, 5000);
+	rc = 1;
 	if (open_store(dir, store_loc, &st))
 		goto out;
-	if (import_rows(st, pop, limit, pins_text, password, cost, &created, &updated))
+	run.st = st;
+	run.password = password;
+	run.cost = cost;
+	if (import_rows(&run, pop, limit, pins_text))
 		goto out;
 	idstore_meta_set(st, "password_cost", costname);
 	printf("imported %lu accounts from %s (%lu new, %lu updated; Argon2id cost %s)\n",
-	       created + updated, popdb, created, updated, costname);
+	       run.created + run.updated, popsource_name(pop), run.created, run.updated, costname);
 	rc = 0;
 out:
 	idstore_close(st);
-	sqlite3_close(pop);
+	popsource_close(pop);
 	free_secret(password);
 	free(pins_text);
 	return rc;

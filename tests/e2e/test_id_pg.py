@@ -19,6 +19,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -276,3 +277,64 @@ def test_id_on_postgresql(env):
         if idp.proc.poll() is None:
             idp.stop()
     assert "s3cr3t-pw" not in idp.log()
+
+
+def test_accounts_imported_from_a_population_on_postgresql(env, build_dir):
+    """`accounts import --population-db postgresql://...` reads a population registry that
+    `ndx-sector seed --db-dir postgresql://...` put in PostgreSQL (docs/id.md), read-only,
+    into an e-ID store on either engine (here SQLite); the same accounts as from the
+    registry's SQLite file. Refusals: a password in the string (never printed), a database
+    holding no population registry."""
+    run, tmp = env["run"], env["tmp"]
+    db = f"idpop_{os.getpid()}"
+    u = urllib.parse.urlsplit(PG)
+    popurl = urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + db, u.query, u.fragment))
+    psql(f"DROP DATABASE IF EXISTS {db}")
+    psql(f"CREATE DATABASE {db}")
+    try:
+        sector = build_dir / "src" / "sector" / "ndx-sector"
+        data = tmp / "popimport"
+        assert run("init", "--data", str(data)).returncode == 0
+        importing = lambda loc, *more: run(
+            "accounts", "import", "--data", str(data), "--population-db", loc,
+            "--password-file", str(tmp / "pw"), "--cost", "min", *more)
+
+        # Nothing seeded yet: no population registry in that database.
+        r = importing(popurl, "--limit", "2")
+        assert r.returncode == 1 and 'no population registry in its schema "population"' \
+            in r.stderr, r.stderr
+        res = subprocess.run([str(sector), "seed", "--db-dir", popurl, "--citizens", "12",
+                              "--seed", "5", "--sector", "population", "--quiet"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        citizens = [tuple(line.split("|")) for line in subprocess.run(
+            ["psql", "-X", "-q", "-At", popurl, "-c",
+             "SELECT pin, full_name, birth_date, sex FROM population.citizens ORDER BY pin"],
+            capture_output=True, text=True, timeout=30, check=True).stdout.splitlines()]
+        assert len(citizens) == 12
+
+        bad = popurl.replace("postgresql://postgres@", "postgresql://postgres:s3cr3t-pw@")
+        assert bad != popurl
+        r = importing(bad, "--limit", "2")
+        assert r.returncode == 2 and "password" in r.stderr, r.stderr
+        assert "s3cr3t-pw" not in r.stdout + r.stderr
+
+        # The first five by PIN and one named further on, once each.
+        extra = citizens[9][0]
+        r = importing(popurl, "--limit", "5", "--pin", extra, "--pin", citizens[0][0])
+        assert r.returncode == 0 and "6 new, 0 updated" in r.stdout, r.stdout + r.stderr
+        assert "s3cr3t" not in r.stdout and "@" in r.stdout  # named user@host:port/db
+        import sqlite3
+        with sqlite3.connect(data / "id.db") as idb:
+            got = idb.execute("SELECT pin, name, birthdate, gender FROM accounts"
+                              " ORDER BY pin").fetchall()
+        assert got == citizens[:5] + [citizens[9]]
+        # Again: the same accounts updated, none added; the registry unchanged.
+        r = importing(popurl, "--limit", "5")
+        assert r.returncode == 0 and "0 new, 5 updated" in r.stdout, r.stdout + r.stderr
+        after = subprocess.run(["psql", "-X", "-q", "-At", popurl, "-c",
+                                "SELECT count(*) FROM population.citizens"],
+                               capture_output=True, text=True, timeout=30, check=True)
+        assert after.stdout.strip() == "12"
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
