@@ -184,6 +184,20 @@ void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out);
 int ndx_msglog_claim(struct ndx_msglog *log, const uint8_t key[NDX_SHA256_LEN], int64_t now_ms,
 		     int64_t expires_ms);
 
+/* Counts one call of a marketplace agreement in the period that starts at
+ * period_start (Unix seconds) for every gateway process writing this log,
+ * unless max calls are counted there already: the agreement's maximum,
+ * held for a gateway cluster as a whole (docs/scale.md "Gateway
+ * clusters"). NDX_OK when the call was counted, NDX_EPERM when the maximum
+ * is used up, NDX_ENOTFOUND when the log is one that only this process
+ * writes (a SQLite file: the caller counts in its own memory), or NDX_EDB.
+ * ndx_msglog_give_back_call takes one counted call of that period back.
+ * A round trip on the replay claims' connection. Thread-safe. */
+int ndx_msglog_count_call(struct ndx_msglog *log, const char *agreement, int64_t period_start,
+			  int64_t max);
+int ndx_msglog_give_back_call(struct ndx_msglog *log, const char *agreement,
+			      int64_t period_start);
+
 /* Closes the open batch now (waiting for it), e.g. before a proof of a
  * just-appended record is needed. Thread-safe. NDX_OK (also when no batch
  * was open), or the error of the failed commit. */

@@ -535,7 +535,7 @@ static bool provider_check_data_age(struct exch *x)
 			twice = lm != NULL;
 			lm = x->r.user.v[i].value;
 		}
-	r = gw_agreement_check_answer(x->conf, x->client, x->service, x->req->method, x->rest,
+	r = gw_agreement_check_answer(x->g->log, x->conf, x->client, x->service, x->req->method, x->rest,
 				      x->r.status, twice ? "(twice)" : lm, time(NULL), msg,
 				      sizeof msg);
 
@@ -880,7 +880,7 @@ static enum gw_reason step_check_replay(struct exch *x)
 static enum gw_reason step_check_agreement(struct exch *x)
 {
 	char msg[512];
-	enum gw_reason r = gw_agreement_admit(x->conf, x->client, x->service, x->req->method,
+	enum gw_reason r = gw_agreement_admit(x->g->log, x->conf, x->client, x->service, x->req->method,
 					      x->rest, ndx_http_header(x->req, "Ndx-Purpose"),
 					      x->now, msg, sizeof msg);
 	return r == GW_R_COUNT ? r : refuse(x, r, x->service, "%s", msg);

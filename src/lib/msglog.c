@@ -1476,6 +1476,34 @@ int ndx_msglog_claim(struct ndx_msglog *log, const uint8_t key[NDX_SHA256_LEN], 
 	return rc;
 }
 
+int ndx_msglog_count_call(struct ndx_msglog *log, const char *agreement, int64_t period_start,
+			  int64_t max)
+{
+	int rc;
+
+	assert(log != NULL && agreement != NULL);
+	if (log->cl == NULL || log->cl->ops->count_call == NULL)
+		return NDX_ENOTFOUND;
+	pthread_mutex_lock(&log->cl_lock);
+	rc = log->cl->ops->count_call(log->cl, agreement, period_start, max);
+	pthread_mutex_unlock(&log->cl_lock);
+	return rc;
+}
+
+int ndx_msglog_give_back_call(struct ndx_msglog *log, const char *agreement,
+			      int64_t period_start)
+{
+	int rc;
+
+	assert(log != NULL && agreement != NULL);
+	if (log->cl == NULL || log->cl->ops->give_back_call == NULL)
+		return NDX_ENOTFOUND;
+	pthread_mutex_lock(&log->cl_lock);
+	rc = log->cl->ops->give_back_call(log->cl, agreement, period_start);
+	pthread_mutex_unlock(&log->cl_lock);
+	return rc;
+}
+
 static int field_ok(const char *s)
 {
 	return s == NULL || strnlen(s, NDX_MSGLOG_FIELD_MAX + 1) <= NDX_MSGLOG_FIELD_MAX;

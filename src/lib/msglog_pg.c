@@ -91,6 +91,14 @@ static const char schema_sql[] =
 	 * here, its pg_schema unchanged. */
 	"CREATE UNLOGGED TABLE IF NOT EXISTS replay_claims ("
 	" key bytea PRIMARY KEY, expires_ms bigint NOT NULL);"
+	/* The calls each marketplace agreement has had in its current period,
+	 * counted by every gateway that shares this log (the agreement's
+	 * maximum holds for the cluster, not per node: docs/scale.md). Logged,
+	 * unlike the claims: a failover keeps the counts. Not part of the chain
+	 * either, and added to an older log here, its pg_schema unchanged. */
+	"CREATE TABLE IF NOT EXISTS agreement_calls ("
+	" agreement text COLLATE \"C\" NOT NULL, period_start bigint NOT NULL,"
+	" calls bigint NOT NULL, PRIMARY KEY (agreement, period_start));"
 	"INSERT INTO meta(key, value) VALUES ('pg_schema', '1') ON CONFLICT (key) DO NOTHING;"
 	"COMMIT";
 
@@ -104,7 +112,7 @@ static const char schema_sql[] =
 enum stmt_id {
 	S_META_GET, S_META_SET,
 	S_PUT_RECORD, S_PUT_SUBJECT, S_PUT_BATCH, S_PUT_WITNESS, S_DEL_RECORDS, S_DEL_SUBJECTS,
-	S_DEL_BATCHES, S_CLAIM, S_CLAIM_SWEEP,
+	S_DEL_BATCHES, S_CLAIM, S_CLAIM_SWEEP, S_CALL_COUNT, S_CALL_GIVE_BACK, S_CALL_SWEEP,
 	S_COUNT
 };
 /* The statements a store of another format prepares: its meta table only. */
@@ -148,6 +156,21 @@ static const struct {
 		      " WHERE replay_claims.expires_ms <= $3 RETURNING 1",
 		      3, { OID_BYTEA, OID_INT8, OID_INT8 } },
 	[S_CLAIM_SWEEP] = { "DELETE FROM replay_claims WHERE expires_ms <= $1", 1, { OID_INT8 } },
+	/* A row comes back with the new count when the call was counted;
+	 * none when max calls are counted already (the row is then left as
+	 * it is). One statement, so two nodes never both take the last call. */
+	[S_CALL_COUNT] = { "INSERT INTO agreement_calls(agreement, period_start, calls)"
+			   " VALUES($1, $2, 1) ON CONFLICT (agreement, period_start)"
+			   " DO UPDATE SET calls = agreement_calls.calls + 1"
+			   " WHERE agreement_calls.calls < $3 RETURNING calls",
+			   3, { OID_TEXT, OID_INT8, OID_INT8 } },
+	[S_CALL_GIVE_BACK] = { "UPDATE agreement_calls SET calls = calls - 1"
+			       " WHERE agreement = $1 AND period_start = $2 AND calls > 0",
+			       2, { OID_TEXT, OID_INT8 } },
+	/* The agreement's earlier periods, once its first call of a new one
+	 * is counted. */
+	[S_CALL_SWEEP] = { "DELETE FROM agreement_calls WHERE agreement = $1 AND period_start < $2",
+			   2, { OID_TEXT, OID_INT8 } },
 };
 
 /* Claims between two sweeps of the expired ones. */
@@ -188,6 +211,7 @@ struct pg_store {
 	unsigned cursors;   /* cursors open in the current transaction */
 	unsigned cursor_no; /* names cursors, unique per session */
 	unsigned claims;    /* since the last sweep of expired claims */
+	bool lazy_commit;   /* this session commits without waiting for the flush */
 };
 
 struct ndx__msglog_iter {
@@ -313,6 +337,7 @@ static int ensure_conn(struct pg_store *s)
 		return NDX_EDB;
 	PQreset(s->conn);
 	s->prepared = false;
+	s->lazy_commit = false;
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		report(s, "cannot reconnect", NULL);
 		return NDX_EDB;
@@ -718,6 +743,80 @@ static int store_claim(struct ndx__msglog_store *st, const uint8_t key[NDX_SHA25
 	return rc;
 }
 
+/* The claims' connection counts agreement calls too, and commits them
+ * without waiting for the server's flush: a count is no write anyone was
+ * promised, and waiting would hold the calling gateway loop for an fsync
+ * per call. A crash of the server may forget the counts of its last
+ * moments (at most three times its wal_writer_delay). */
+static int lazy_session(struct pg_store *s)
+{
+	int rc;
+
+	if (s->lazy_commit)
+		return NDX_OK;
+	if ((rc = exec_simple(s, "SET synchronous_commit = off")) == NDX_OK)
+		s->lazy_commit = true;
+	return rc;
+}
+
+/* Runs a call-count statement in autocommit, once more after the server
+ * dropped the connection. */
+static int run_call(struct pg_store *s, enum stmt_id id, struct params *p, ExecStatusType want,
+		    PGresult **res)
+{
+	int rc;
+
+	if (s->foreign || s->readonly || s->txn != TXN_NONE)
+		return NDX_EINVAL;
+	if ((rc = ensure_conn(s)) != NDX_OK || (rc = lazy_session(s)) != NDX_OK)
+		return rc;
+	rc = run(s, id, p->v, p->len, want, res);
+	if (rc == NDX_EDB && PQstatus(s->conn) == CONNECTION_BAD && ensure_conn(s) == NDX_OK &&
+	    lazy_session(s) == NDX_OK)
+		rc = run(s, id, p->v, p->len, want, res);
+	return rc;
+}
+
+static int store_count_call(struct ndx__msglog_store *st, const char *agreement,
+			    int64_t period_start, int64_t max)
+{
+	struct pg_store *s = self(st);
+	struct params p;
+	PGresult *res = NULL;
+	int64_t calls;
+	int rc;
+
+	p_str(&p, 0, agreement);
+	p_int(&p, 1, period_start);
+	p_int(&p, 2, max);
+	if ((rc = run_call(s, S_CALL_COUNT, &p, PGRES_TUPLES_OK, &res)) != NDX_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return NDX_EPERM;
+	}
+	calls = PQgetlength(res, 0, 0) == 8 ? get_be64(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	if (calls == 1) {
+		/* The period's first call: the earlier periods' rows go. Only
+		 * housekeeping: a failure leaves a row that nothing reads. */
+		p_str(&p, 0, agreement);
+		p_int(&p, 1, period_start);
+		(void)run_call(s, S_CALL_SWEEP, &p, PGRES_COMMAND_OK, NULL);
+	}
+	return NDX_OK;
+}
+
+static int store_give_back_call(struct ndx__msglog_store *st, const char *agreement,
+				int64_t period_start)
+{
+	struct params p;
+
+	p_str(&p, 0, agreement);
+	p_int(&p, 1, period_start);
+	return run_call(self(st), S_CALL_GIVE_BACK, &p, PGRES_COMMAND_OK, NULL);
+}
+
 /* ---- iterators --------------------------------------------------------- */
 
 /* Ends the implicit read transaction of iterators opened outside one once
@@ -1046,6 +1145,8 @@ static const struct ndx__msglog_store_ops pg_ops = {
 	.iter_subject = store_iter_subject,
 	.iter_close = store_iter_close,
 	.claim = store_claim,
+	.count_call = store_count_call,
+	.give_back_call = store_give_back_call,
 };
 
 /* ---- open -------------------------------------------------------------- */

@@ -87,6 +87,17 @@ struct ndx__msglog_store_ops {
 	 * holds it. NULL for a store that only one process writes (SQLite). */
 	int (*claim)(struct ndx__msglog_store *st, const uint8_t key[NDX_SHA256_LEN],
 		     int64_t now_ms, int64_t expires_ms);
+	/* Counts one call of a marketplace agreement in the period that
+	 * starts at period_start (Unix seconds) for every process writing
+	 * this log, unless max calls are counted there already, in a
+	 * transaction of its own: NDX_OK when counted, NDX_EPERM when the
+	 * maximum is used up. give_back_call takes one counted call of that
+	 * period back (a call refused after it was counted). NULL for a store
+	 * that only one process writes (SQLite). */
+	int (*count_call)(struct ndx__msglog_store *st, const char *agreement,
+			  int64_t period_start, int64_t max);
+	int (*give_back_call)(struct ndx__msglog_store *st, const char *agreement,
+			      int64_t period_start);
 };
 
 /* Every store starts with this, so a wrapper can forward to another. */

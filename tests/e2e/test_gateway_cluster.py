@@ -13,7 +13,8 @@ got an error, never a 200, and were never executed again by the other node (the
 shared replay claims refuse the copy a retry sends there); `ndx log verify` passes on
 the connection string; the other node kept serving; the killed node, started again,
 takes its share once HAProxy sees it healthy. And a signed request accepted by one
-node is a replay for the other.
+node is a replay for the other, and a marketplace agreement's maximum calls hold for
+both nodes together.
 
 Runs under tests/with-postgres (`make test-pg`); skipped, with the reason, without
 NDX_TEST_PG or without haproxy (scripts/install-deps installs it)."""
@@ -407,3 +408,50 @@ def test_a_request_accepted_by_one_node_is_a_replay_for_the_other(cluster):
     refusals.check(st, hdrs, body, "Replay", side="provider")
     assert provider_records().get(xid) == 1
     assert provider_records(served=False).get(xid) == 2  # both refusals, logged
+
+
+def test_an_agreements_maximum_holds_for_the_whole_cluster(cluster):
+    """docs/scale.md "Gateway clusters": a marketplace agreement's calls are counted in the
+    shared log's database, not by each node, so its maximum (docs/marketplace.md, ODRL
+    `count`) holds for the cluster: with three calls a day agreed and the calls sent to
+    the two nodes in turn, the fourth is refused AgreementLimitExceeded by whichever node
+    gets it (each node counting its own would let six through)."""
+    from test_marketplace import finalize, member_token, post, request
+    fed = cluster.fed
+    n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+    for n in (n1, n2):
+        n.wait_ready()
+        F.GATEWAY_NAMES[n.gateway_port] = f"{F.BCA}/{n.code}"
+    fed.tokens = {n: member_token(fed, f"cl-{n}", m) for n, m in (("bca", F.BCA),
+                                                                   ("bhxh", F.BHXH))}
+    r = post(fed, "/market/datasets", "bca", {
+        "service": F.ECHO, "title": {"vi": "Phản hồi", "en": "Echo"},
+        "description": {"vi": "Trả lại yêu cầu", "en": "Returns the request"},
+        "license": "https://creativecommons.org/licenses/by/4.0/",
+        "accrual_periodicity": "CONT",
+        "offers": [{"@type": "Offer", "permission": [{"action": "use", "constraint": [
+            {"leftOperand": "count", "operator": "lteq", "rightOperand": 3,
+             "unit": "ndx:perDay"}]}]}]})
+    assert r.status_code == 201, r.text
+    dataset = r.json()
+    offer = {**dataset["hasPolicy"][0], "target": dataset["@id"]}
+    r = request(fed, "bhxh", offer, client=F.INSURANCE)
+    assert r.status_code == 201, r.text
+    agreement = {**offer, "@id": f"urn:uuid:{uuid.uuid4()}", "@type": "Agreement",
+                 "timestamp": F.rfc3339(), "assigner": F.BCA, "assignee": F.BHXH}
+    version = finalize(fed, r.json(), agreement).json()["ndx:confVersion"]
+    for n in (n1, n2):
+        fed.wait_conf(n, version)
+
+    ident = fed.idents["BHXH"]
+    ctx, key = F.tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key), ident.private_key()
+    for i, node in enumerate((n1, n2, n1, n2, n1)):
+        st, hdrs, body, _ = F.gateway_request(node.gateway_port, ctx, "GET", F.ECHO, "/x",
+                                              client=F.INSURANCE, sign_with=key)
+        if i < 3:
+            assert st == 200, f"call {i + 1} on {node.code}: {st} {body}"
+        else:
+            doc = refusals.check(st, hdrs, body, "AgreementLimitExceeded", side="provider")
+            assert agreement["@id"] in doc["message"]
+    assert psql(f"SELECT calls FROM {SCHEMA}.agreement_calls"
+                f" WHERE agreement = '{agreement['@id']}'") == "3"

@@ -71,7 +71,7 @@ static int teardown(void **state)
 static enum gw_reason admit(const struct ndx_conf *conf, const char *client, const char *purpose,
 			    time_t now, char *msg)
 {
-	return gw_agreement_admit(conf, client, SVC, "GET", "/x", purpose, now, msg, 256);
+	return gw_agreement_admit(NULL, conf, client, SVC, "GET", "/x", purpose, now, msg, 256);
 }
 
 static void test_limit_per_period(void **state)
@@ -132,28 +132,28 @@ static void test_data_age(void **state)
 	char msg[256] = "";
 
 	/* An operator's grant and an agreement without a limit: any answer. */
-	assert_int_equal(gw_agreement_check_answer(conf, "VN/GOV/BCA/pop", SVC, "GET", "/x", 200,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, "VN/GOV/BCA/pop", SVC, "GET", "/x", 200,
 						   NULL, T0, msg, sizeof msg), GW_R_COUNT);
-	assert_int_equal(gw_agreement_check_answer(conf, "VN/COM/BANK", SVC, "GET", "/x", 200,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, "VN/COM/BANK", SVC, "GET", "/x", 200,
 						   NULL, T0, msg, sizeof msg), GW_R_COUNT);
 	/* Fresh: 15 minutes old exactly. */
-	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, ins, SVC, "GET", "/x", 200,
 						   "Sun, 01 Mar 2026 09:45:00 GMT", T0, msg,
 						   sizeof msg), GW_R_COUNT);
 	/* An error answer carries no data. */
-	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 404, NULL, T0, msg,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, ins, SVC, "GET", "/x", 404, NULL, T0, msg,
 						   sizeof msg), GW_R_COUNT);
 	/* One second older: refused, the time said. */
-	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, ins, SVC, "GET", "/x", 200,
 						   "Sun, 01 Mar 2026 09:44:59 GMT", T0, msg,
 						   sizeof msg), GW_R_AGREEMENT_DATA_AGE);
 	assert_non_null(strstr(msg, "no older than PT15M"));
 	assert_non_null(strstr(msg, "2026-03-01T09:44:59Z"));
 	/* Undated, or not an HTTP date: refused, each said. */
-	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200, NULL, T0, msg,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, ins, SVC, "GET", "/x", 200, NULL, T0, msg,
 						   sizeof msg), GW_R_AGREEMENT_DATA_AGE);
 	assert_non_null(strstr(msg, "no Last-Modified"));
-	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, ins, SVC, "GET", "/x", 200,
 						   "2026-03-01T09:59:00Z", T0, msg, sizeof msg),
 			 GW_R_AGREEMENT_DATA_AGE);
 	assert_non_null(strstr(msg, "not an HTTP date"));
@@ -168,7 +168,7 @@ static void test_data_age_gives_the_call_back(void **state)
 
 	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_COUNT);
 	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_COUNT);
-	assert_int_equal(gw_agreement_check_answer(conf, ins, SVC, "GET", "/x", 200,
+	assert_int_equal(gw_agreement_check_answer(NULL, conf, ins, SVC, "GET", "/x", 200,
 						   "Sun, 01 Mar 2026 08:00:00 GMT", T0, msg,
 						   sizeof msg), GW_R_AGREEMENT_DATA_AGE);
 	assert_int_equal(admit(conf, ins, NULL, T0, msg), GW_R_COUNT);

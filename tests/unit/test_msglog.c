@@ -747,6 +747,55 @@ static void test_replay_claims(void **state)
 	expect_verify(path, NULL, key, NULL, NULL);
 }
 
+/* An agreement's calls counted in the log's database, which two logs on
+ * one PostgreSQL store share (the nodes of a gateway cluster): its
+ * maximum holds for both together, a call given back can be made again,
+ * a new period starts at 0, and two agreements count apart. A SQLite log
+ * has none (NDX_ENOTFOUND: the gateway counts in its own memory). */
+static void test_agreement_calls(void **state)
+{
+	struct ndx_msglog *log[2] = { NULL, NULL };
+	const int64_t day1 = 1764806400, day2 = day1 + 86400;
+	const char *a = "urn:uuid:0c6f3f0e-7d44-4d5e-9a61-2b8d1f0a9c01";
+	const char *b = "urn:uuid:0c6f3f0e-7d44-4d5e-9a61-2b8d1f0a9c02";
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "calls.db");
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log[0]), NDX_OK);
+	assert_int_equal(ndx_msglog_open(path, key, NULL, &log[1]), NDX_OK);
+	if (pg_base == NULL) {
+		assert_int_equal(ndx_msglog_count_call(log[0], a, day1, 3), NDX_ENOTFOUND);
+		assert_int_equal(ndx_msglog_give_back_call(log[0], a, day1), NDX_ENOTFOUND);
+	} else {
+		assert_int_equal(ndx_msglog_count_call(log[0], a, day1, 3), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[1], a, day1, 3), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[0], a, day1, 3), NDX_OK);
+		/* three counted between them: the fourth is refused by either */
+		assert_int_equal(ndx_msglog_count_call(log[1], a, day1, 3), NDX_EPERM);
+		assert_int_equal(ndx_msglog_count_call(log[0], a, day1, 3), NDX_EPERM);
+		/* another agreement has its own count */
+		assert_int_equal(ndx_msglog_count_call(log[1], b, day1, 1), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[0], b, day1, 1), NDX_EPERM);
+		/* a call given back (an answer refused after it was counted) */
+		assert_int_equal(ndx_msglog_give_back_call(log[1], a, day1), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[0], a, day1, 3), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[1], a, day1, 3), NDX_EPERM);
+		/* the next day starts again */
+		assert_int_equal(ndx_msglog_count_call(log[1], a, day2, 3), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[0], a, day2, 3), NDX_OK);
+		/* giving back never goes below nothing */
+		assert_int_equal(ndx_msglog_give_back_call(log[0], b, day1), NDX_OK);
+		assert_int_equal(ndx_msglog_give_back_call(log[1], b, day1), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[0], b, day1, 1), NDX_OK);
+		assert_int_equal(ndx_msglog_count_call(log[1], b, day1, 1), NDX_EPERM);
+	}
+	assert_int_equal(ndx_msglog_close(log[1]), NDX_OK);
+	assert_int_equal(ndx_msglog_close(log[0]), NDX_OK);
+	/* the chain never sees them */
+	expect_verify(path, NULL, key, NULL, NULL);
+}
+
 /* ---- reopen, batch interval, crash ------------------------------------ */
 
 static void test_reopen_continues_chain(void **state)
@@ -3021,6 +3070,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_appends),
 		cmocka_unit_test(test_two_writers_one_store),
 		cmocka_unit_test(test_replay_claims),
+		cmocka_unit_test(test_agreement_calls),
 		cmocka_unit_test(test_reopen_continues_chain),
 		cmocka_unit_test(test_batch_interval),
 		cmocka_unit_test(test_crash_leaves_open_batch),
