@@ -123,6 +123,9 @@ struct gw_config {
 	char tls_fingerprint[2 * NDX_SHA256_LEN + 1];
 	char *msglog_path;   /* data_dir/msglog.db */
 	struct ndx_msglog_options msglog_opt;
+	/* events.store: data_dir/events.db, another file, or a postgresql://
+	 * connection string (evstore.h) */
+	char *events_path;
 	long witness_interval_s;  /* how often tree heads go to the witness (gw_witness.c) */
 	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
 	char *opmon_path;         /* data_dir/opmon.db (opmon.h) */
