@@ -33,10 +33,6 @@
 #define EV_NAME_MAX 64
 /* Deliveries in flight from one gateway at a time. */
 #define EV_INFLIGHT_MAX 64
-/* How long a delivery claimed on a shared PostgreSQL store stays this
- * node's before another node may take it (the node was killed mid-delivery):
- * longer than a delivery's call can last. */
-#define EV_CLAIM_LEASE_MS 120000
 /* The longest the scheduler sleeps: a configuration that changed, a
  * subscriber gateway that came back, are noticed within this. */
 #define EV_TICK_MS 1000

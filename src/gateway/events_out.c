@@ -285,8 +285,7 @@ void ev_schedule(struct gw_events *ev)
 			/* Another node of the member on the same PostgreSQL store
 			 * may have read the same heads: each is made by the one
 			 * that claims it (gw_evstore_claim; on failure n is 0). */
-			if (n && gw_evstore_claim(ev->store, due, &n, now,
-						  now + EV_CLAIM_LEASE_MS) != NDX_OK)
+			if (n && gw_evstore_claim(ev->store, due, &n, now) != NDX_OK)
 				n = 0;
 		}
 		free(skip_seq);

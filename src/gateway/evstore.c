@@ -850,13 +850,12 @@ int gw_evstore_next_due(struct gw_evstore *s, int64_t *next_at_ms)
 	return rc;
 }
 
-int gw_evstore_claim(struct gw_evstore *s, struct gw_due *list, size_t *n, int64_t now_ms,
-		     int64_t until_ms)
+int gw_evstore_claim(struct gw_evstore *s, struct gw_due *list, size_t *n, int64_t now_ms)
 {
-	if (!s || !n || (*n && !list) || until_ms <= now_ms)
+	if (!s || !n || (*n && !list))
 		return NDX_EINVAL;
 	if (s->pg)
-		return gw_evpg_claim(s->pg, list, n, now_ms, until_ms);
+		return gw_evpg_claim(s->pg, list, n, now_ms);
 	/* One events thread owns the file: its in-flight list is the claim. */
 	return NDX_OK;
 }

@@ -100,13 +100,13 @@ void gw_evstore_due_free(struct gw_due *list, size_t n);
  * others and sets *n to how many are kept (gw_evstore_due_free(list, *n)
  * then frees the list). On SQLite every one is kept (one events thread
  * owns the file). On PostgreSQL, where several gateway nodes of a member
- * may share the store, a delivery is claimed when it is still due at now_ms
- * and still its group's head, its next_at_ms then moved to until_ms (a
- * lease: a node killed mid-delivery leaves it to be taken again then), in
- * a write transaction of its own (not inside the caller's). On failure *n
- * is 0, every entry's strings freed. */
-int gw_evstore_claim(struct gw_evstore *s, struct gw_due *list, size_t *n, int64_t now_ms,
-		     int64_t until_ms);
+ * may share the store, a delivery is claimed when no other process holds
+ * it and, read again, it is still due at now_ms and its group's head; the
+ * claim lasts until the commit of its attempt (gw_evstore_attempted) or
+ * the end of the process's session (killed: the others may take it at
+ * once). Outside a transaction. On failure *n is 0, every entry's strings
+ * freed. */
+int gw_evstore_claim(struct gw_evstore *s, struct gw_due *list, size_t *n, int64_t now_ms);
 /* The outbox event of this id as a list of one (client and purpose ""),
  * for comparing a repeated publish: NDX_ENOTFOUND when none. Read-only. */
 int gw_evstore_outbox_get(struct gw_evstore *s, const char *id, struct gw_due **out);

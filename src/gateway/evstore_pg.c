@@ -10,11 +10,14 @@
  * "The gateway's event store"). Every write transaction of the events
  * threads is one at a time (the sqldb writer lock, pg_advisory_xact_lock),
  * which keeps the head flag right when two nodes add deliveries to one
- * group. A due delivery is delivered by the node that claims it: claim
- * moves next_at_ms of the heads it is given to a lease's end, in a write
- * transaction, but only of those still due, so of two nodes that read the
- * same heads exactly one takes each; the other skips it, and a node killed
- * mid-delivery leaves its claims to be taken again when the lease ends.
+ * group. A due delivery is made by the node that claims it: a claim is a
+ * session-level advisory lock on the delivery (pg_try_advisory_lock, keyed
+ * by the schema, seq and client) taken only when free, and kept only when
+ * the delivery, read again under it, is still due and its group's head; so
+ * of two nodes that read the same heads exactly one takes each, the other
+ * skipping it. The attempt's record releases it once committed. A node
+ * killed mid-delivery loses its session, and with it its claims: the
+ * delivery is due again for the others at once.
  *
  * Binary columns (payload, hash) are bytea, exchanged as hex text
  * (decode/encode in SQL), since sqldb's values are text and integers.
@@ -103,10 +106,23 @@ static const struct ndx_sqldb_desc desc = {
 	.n_pg_schema = sizeof pg_schema / sizeof *pg_schema,
 };
 
+/* A delivery this session holds the advisory lock of (gw_evpg_claim). */
+struct claim {
+	int64_t seq;
+	char *client;
+	bool attempted; /* recorded in the open transaction: released after its commit */
+};
+
 struct gw_evpg {
 	struct ndx_sqldb *db;
 	bool in_txn; /* a write transaction of the caller's (gw_evpg_begin) */
+	struct claim *claims;
+	size_t nclaims, capclaims;
 };
+
+/* The advisory lock key of delivery (?1 seq, ?2 client) in this schema. */
+#define CLAIM_KEY "hashtextextended(current_schema() || ':ndx-gateway-delivery:' || ?1::text" \
+		  " || ':' || ?2, 0)"
 
 #define PROG GW_PROG ": events store"
 
@@ -308,8 +324,45 @@ void gw_evpg_close(struct gw_evpg *s)
 	if (!s)
 		return;
 	if (s->db)
-		s->db->ops->close(s->db); /* rolls back an open transaction */
+		s->db->ops->close(s->db); /* rolls back; the session's claims go with it */
+	for (size_t i = 0; i < s->nclaims; i++)
+		free(s->claims[i].client);
+	free(s->claims);
 	free(s);
+}
+
+static struct claim *find_claim(struct gw_evpg *s, int64_t seq, const char *client)
+{
+	for (size_t i = 0; i < s->nclaims; i++)
+		if (s->claims[i].seq == seq && strcmp(s->claims[i].client, client) == 0)
+			return &s->claims[i];
+	return NULL;
+}
+
+/* After a commit: the claims of the deliveries whose attempt it recorded
+ * are released (before it, another node could take one and read the
+ * state the attempt changed as it was). After a rollback: kept. */
+static void settle_claims(struct gw_evpg *s, bool committed)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->nclaims; i++) {
+		struct claim *c = &s->claims[i];
+
+		if (committed && c->attempted) {
+			int64_t got;
+
+			if (one_int(s, &got, "SELECT pg_advisory_unlock(" CLAIM_KEY ")::int AS v", "is",
+				    c->seq, c->client) != NDX_OK)
+				fprintf(stderr, PROG ": cannot release the claim on delivery "
+						"%lld to %s\n", (long long)c->seq, c->client);
+			free(c->client);
+			continue;
+		}
+		c->attempted = false;
+		s->claims[k++] = *c;
+	}
+	s->nclaims = k;
 }
 
 int gw_evpg_begin(struct gw_evpg *s)
@@ -336,6 +389,7 @@ int gw_evpg_commit(struct gw_evpg *s)
 	if (rc != NDX_OK)
 		s->db->ops->rollback(s->db);
 	s->in_txn = false;
+	settle_claims(s, rc == NDX_OK);
 	return rc == NDX_OK ? NDX_OK : NDX_EDB;
 }
 
@@ -344,6 +398,7 @@ void gw_evpg_rollback(struct gw_evpg *s)
 	if (s->in_txn)
 		s->db->ops->rollback(s->db);
 	s->in_txn = false;
+	settle_claims(s, false);
 }
 
 /* ---- outbox -------------------------------------------------------------- */
@@ -493,9 +548,14 @@ int gw_evpg_attempted(struct gw_evpg *s, int64_t seq, const char *client,
 		      const char *error, const char *receipt)
 {
 	int rc = op_begin(s, "attempted");
+	struct claim *c;
 
-	return rc ? rc
-		  : op_end(s, attempted(s, seq, client, state, now_ms, next_at_ms, error, receipt));
+	if (rc)
+		return rc;
+	rc = op_end(s, attempted(s, seq, client, state, now_ms, next_at_ms, error, receipt));
+	if (rc == NDX_OK && (c = find_claim(s, seq, client)))
+		c->attempted = true;
+	return rc;
 }
 
 static int replay(struct gw_evpg *s, int64_t seq, const char *client, int64_t now_ms)
@@ -579,41 +639,67 @@ int gw_evpg_due(struct gw_evpg *s, int64_t now_ms, size_t max, const int64_t *sk
 	return NDX_OK;
 }
 
-int gw_evpg_claim(struct gw_evpg *s, struct gw_due *list, size_t *n, int64_t now_ms,
-		  int64_t until_ms)
+/* Claims delivery (seq, client) for this session: *got true when it is
+ * this session's (claimed before, or now). */
+static int claim_one(struct gw_evpg *s, int64_t seq, const char *client, int64_t now_ms,
+		     bool *got)
+{
+	int64_t v = 0;
+	int rc;
+
+	*got = false;
+	if (find_claim(s, seq, client)) {
+		*got = true;
+		return NDX_OK;
+	}
+	if ((rc = one_int(s, &v, "SELECT pg_try_advisory_lock(" CLAIM_KEY ")::int AS v", "is", seq,
+			  client)))
+		return rc;
+	if (!v)
+		return NDX_OK; /* another node's */
+	/* Read again under the lock: another node may have made it since
+	 * this node's due() read it. */
+	rc = one_int(s, &v, "SELECT 1 AS v FROM deliveries WHERE seq = ?1 AND client = ?2"
+			    " AND head = 1 AND next_at_ms <= ?3", "isi", seq, client, now_ms);
+	if (rc == NDX_OK) {
+		char *dup = strdup(client);
+
+		if (dup && grow((void **)&s->claims, &s->capclaims, s->nclaims,
+				sizeof *s->claims) == NDX_OK) {
+			s->claims[s->nclaims++] = (struct claim){ seq, dup, false };
+			*got = true;
+			return NDX_OK;
+		}
+		free(dup);
+		rc = NDX_ENOMEM;
+	}
+	one_int(s, &v, "SELECT pg_advisory_unlock(" CLAIM_KEY ")::int AS v", "is", seq, client);
+	return rc == NDX_ENOTFOUND ? NDX_OK : rc;
+}
+
+int gw_evpg_claim(struct gw_evpg *s, struct gw_due *list, size_t *n, int64_t now_ms)
 {
 	size_t k = 0, i = 0;
-	int rc;
+	int rc = NDX_OK;
 
 	if (s->in_txn) {
 		fprintf(stderr, PROG ": claim inside a transaction\n");
 		return NDX_EINVAL;
 	}
-	rc = gw_evpg_begin(s);
-	/* Claimed: still the head, still due (another node's claim moved
-	 * next_at_ms past now, an attempt recorded since made it not due or
-	 * not queued). Kept in list order; the others' strings freed. */
-	for (; i < *n && rc == NDX_OK; i++) {
-		rc = ndx_sqldb_change(s->db, "UPDATE deliveries SET next_at_ms = ?4"
-					     " WHERE seq = ?1 AND client = ?2 AND head = 1"
-					     " AND next_at_ms <= ?3",
-				      "isii", list[i].ev.seq, list[i].client, now_ms, until_ms);
-		if (rc == NDX_ENOTFOUND) {
-			rc = NDX_OK;
-			free((void *)list[i].ev.service);
-		} else if (rc == NDX_OK) {
+	/* Kept in list order; the others' strings freed. */
+	for (; i < *n; i++) {
+		bool got;
+
+		if ((rc = claim_one(s, list[i].ev.seq, list[i].client, now_ms, &got)))
+			break;
+		if (got)
 			list[k++] = list[i];
-		} else {
-			i--; /* list[i] is still the caller's */
-		}
-	}
-	if (rc == NDX_OK) {
-		rc = gw_evpg_commit(s);
-	} else if (s->in_txn) {
-		gw_evpg_rollback(s);
+		else
+			free((void *)list[i].ev.service);
 	}
 	if (rc != NDX_OK) {
-		/* Nothing claimed: every entry left goes. */
+		/* Every entry left goes; the claims taken stay this session's
+		 * and are found again by the next claim. */
 		for (size_t j = 0; j < k; j++)
 			free((void *)list[j].ev.service);
 		for (size_t j = i; j < *n; j++)

@@ -19,8 +19,7 @@ int gw_evpg_add_delivery(struct gw_evpg *s, int64_t seq, const char *client,
 			 const char *purpose, int64_t next_at_ms);
 int gw_evpg_due(struct gw_evpg *s, int64_t now_ms, size_t max, const int64_t *skip_seq,
 		const char *const *skip_client, size_t nskip, struct gw_due **out, size_t *n);
-int gw_evpg_claim(struct gw_evpg *s, struct gw_due *list, size_t *n, int64_t now_ms,
-		  int64_t until_ms);
+int gw_evpg_claim(struct gw_evpg *s, struct gw_due *list, size_t *n, int64_t now_ms);
 int gw_evpg_outbox_get(struct gw_evpg *s, const char *id, struct gw_due **out);
 int gw_evpg_next_due(struct gw_evpg *s, int64_t *next_at_ms);
 int gw_evpg_attempted(struct gw_evpg *s, int64_t seq, const char *client,
