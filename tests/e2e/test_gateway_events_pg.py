@@ -205,6 +205,10 @@ def gateway_check(fed, tmp_path, store, name):
 
 
 def test_connection_strings_that_are_refused(fed, tmp_path):
+    gw = fed.gateways["BTC"]
+    res = gateway_check(fed, tmp_path, gw.db, "ok.json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"event store         {gw.db} (PostgreSQL)" in res.stdout
     res = gateway_check(fed, tmp_path, "postgresql://ndx:s3cret@127.0.0.1:1/ndx", "pw.json")
     out = res.stdout + res.stderr
     assert res.returncode == 1, out
