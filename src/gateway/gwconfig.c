@@ -517,16 +517,18 @@ static char *msglog_store(json_t *doc, const char *data_dir)
 	return is_pg_conninfo(v) ? strdup(v) : resolve(data_dir, v);
 }
 
-/* Where the event store is (evstore.h): "events": {"store"}, a file
- * relative to data_dir or a postgresql:// connection string, else
- * data_dir/events.db; load_events checks it. */
-static char *events_store(json_t *doc, const char *data_dir)
+/* Where the event store (evstore.h: "events") or the opmon store
+ * (opmon.h: "opmon") is: SECTION.store, a file relative to data_dir or a
+ * postgresql:// connection string, else data_dir/FILE; load_store checks
+ * it. */
+static char *section_store(json_t *doc, const char *section, const char *data_dir,
+			   const char *file)
 {
-	json_t *st = json_object_get(json_object_get(doc, "events"), "store");
+	json_t *st = json_object_get(json_object_get(doc, section), "store");
 	const char *v = json_is_string(st) ? json_string_value(st) : "";
 
 	if (v[0] == '\0')
-		return resolve(data_dir, "events.db");
+		return resolve(data_dir, file);
 	return is_pg_conninfo(v) ? strdup(v) : resolve(data_dir, v);
 }
 
@@ -605,34 +607,47 @@ static int load_registry_urls(json_t *doc, const char *one, const struct ndx_anc
 	return NDX_OK;
 }
 
-/* "events": {"store"}: where the event store is (read once: a change needs
- * a restart). A connection string is checked as msglog.store's is; it may
- * not be msglog.store's own, since each store keeps its meta table in the
- * first schema of its search_path (docs/scale.md). */
-static int load_events(json_t *doc, const char *msglog_store, char *err, size_t errcap)
+/* SECTION.store of the object sec (NULL or JSON null: none): a file path
+ * or a connection string checked as msglog.store's is, and not the string
+ * of another store of the gateway (taken, ntaken; NULL entries skipped),
+ * since each store keeps its meta table in the first schema of its
+ * search_path (docs/scale.md). Read once: a change needs a restart. */
+static int load_store(json_t *sec, const char *section, const char *const *taken, size_t ntaken,
+		      char *err, size_t errcap)
 {
-	json_t *e = json_object_get(doc, "events"), *st;
+	json_t *st = json_is_object(sec) ? json_object_get(sec, "store") : NULL;
+	char key[32];
 	const char *v;
 	int rc;
 
-	if (e && !json_is_null(e) && !json_is_object(e))
-		return ndx_fail(err, errcap, NDX_EINVAL, "events: expected an object");
-	st = e ? json_object_get(e, "store") : NULL;
 	if (!st)
 		return NDX_OK;
+	snprintf(key, sizeof key, "%s.store", section);
 	if (!json_is_string(st) || json_string_value(st)[0] == '\0')
-		return ndx_fail(err, errcap, NDX_EINVAL, "events.store: expected a file path or a "
-				"postgresql:// connection string");
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: expected a file path or a "
+				"postgresql:// connection string", key);
 	v = json_string_value(st);
 	if (!is_pg_conninfo(v))
 		return NDX_OK;
-	if ((rc = check_conninfo("events.store", v, err, errcap)))
+	if ((rc = check_conninfo(key, v, err, errcap)))
 		return rc;
-	if (msglog_store && strcmp(v, msglog_store) == 0)
-		return ndx_fail(err, errcap, NDX_EINVAL, "events.store: the message log's "
-				"connection string: give the event store a schema of its own "
-				"(options=-csearch_path%%3Dname)");
+	for (size_t i = 0; i < ntaken; i++)
+		if (taken[i] && strcmp(v, taken[i]) == 0)
+			return ndx_fail(err, errcap, NDX_EINVAL, "%s: the connection string of "
+					"another of the gateway's stores: give each store a schema "
+					"of its own (options=-csearch_path%%3Dname)", key);
 	return NDX_OK;
+}
+
+/* "events": {"store"}: where the event store is (evstore.h). */
+static int load_events(json_t *doc, const char *msglog_store, char *err, size_t errcap)
+{
+	json_t *e = json_object_get(doc, "events");
+	const char *taken[] = { msglog_store };
+
+	if (e && !json_is_null(e) && !json_is_object(e))
+		return ndx_fail(err, errcap, NDX_EINVAL, "events: expected an object");
+	return load_store(e, "events", taken, 1, err, errcap);
 }
 
 /* "msglog": {"store", "batch_max", "batch_interval_ms"}: where the message
@@ -668,8 +683,9 @@ static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, s
 	return NDX_OK;
 }
 
-/* "opmon": {"retention_s", "max_records"}: how long and how many
- * operational monitoring records are kept (opmon.h). Read once. */
+/* "opmon": {"store", "retention_s", "max_records"}: where the operational
+ * monitoring records are (load_store), how long and how many are kept
+ * (opmon.h). Read once. */
 static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errcap)
 {
 	json_t *m = json_object_get(doc, "opmon");
@@ -679,6 +695,10 @@ static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errc
 		return ndx_fail(err, errcap, NDX_EINVAL, "opmon: expected an object");
 	if (!m)
 		m = json_null();
+	const char *taken[] = { cfg->msglog_path, cfg->events_path };
+
+	if ((rc = load_store(m, "opmon", taken, 2, err, errcap)))
+		return rc;
 	if ((rc = get_long(m, "opmon.", "retention_s", 1, 10L * 366 * 86400,
 			   GW_OPMON_RETENTION_S_DEFAULT, &cfg->opmon_retention_s, err, errcap)) ||
 	    (rc = get_long(m, "opmon.", "max_records", 1, 1000000000L,
@@ -851,8 +871,8 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
 	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
 	    !(cfg->msglog_path = msglog_store(doc, cfg->data_dir)) ||
-	    !(cfg->events_path = events_store(doc, cfg->data_dir)) ||
-	    !(cfg->opmon_path = resolve(cfg->data_dir, "opmon.db"))) {
+	    !(cfg->events_path = section_store(doc, "events", cfg->data_dir, "events.db")) ||
+	    !(cfg->opmon_path = section_store(doc, "opmon", cfg->data_dir, "opmon.db"))) {
 		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -161,6 +161,10 @@ static int check(const struct gw_config *cfg)
 	       ndx_sqldb_is_pg(cfg->events_path)	     ? "PostgreSQL"
 	       : access(cfg->events_path, F_OK) == 0 ? "exists"
 						     : "will be created");
+	printf("  opmon store         %s (%s)\n", cfg->opmon_path,
+	       ndx_sqldb_is_pg(cfg->opmon_path)	    ? "PostgreSQL"
+	       : access(cfg->opmon_path, F_OK) == 0 ? "exists"
+						    : "will be created");
 	printf("  TLS cert sha256     %s\n", cfg->tls_fingerprint);
 	for (size_t i = 0; i < s->nsubsystems; i++)
 		printf("  consumer subsystem  %s\n", s->subsystems[i]);

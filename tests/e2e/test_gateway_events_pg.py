@@ -227,7 +227,8 @@ def test_connection_strings_that_are_refused(fed, tmp_path):
     res = subprocess.run([str(exe), "--config", str(path), "--check"], capture_output=True,
                          text=True, timeout=CLI_TIMEOUT)
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "events.store: the message log's connection string" in res.stdout + res.stderr
+    assert "events.store: the connection string of another of the gateway's stores" in \
+        res.stdout + res.stderr
     res = gateway_check(fed, tmp_path, 42, "type.json")
     assert res.returncode == 1
     assert "events.store: expected a file path or a postgresql:// connection string" in \
