@@ -806,7 +806,6 @@ static void *thread_main(void *arg)
 int gw_events_start(struct gw_ctx *g, struct gw_events **out, char *err, size_t errcap)
 {
 	struct gw_events *ev = calloc(1, sizeof *ev);
-	char path[4096];
 	int rc;
 
 	*out = NULL;
@@ -819,8 +818,7 @@ int gw_events_start(struct gw_ctx *g, struct gw_events **out, char *err, size_t 
 	pthread_rwlock_init(&ev->schema_lock, NULL);
 	ev->tick.fn = ev_on_tick;
 	ev->tick.arg = ev;
-	snprintf(path, sizeof path, "%s/events.db", g->cfg->data_dir);
-	rc = gw_evstore_open(path, &ev->store, err, errcap);
+	rc = gw_evstore_open(g->cfg->events_path, &ev->store, err, errcap);
 	if (rc == NDX_OK && (rc = ndx_loop_new(&ev->loop)) != NDX_OK)
 		snprintf(err, errcap, "cannot create the events loop");
 	if (rc == NDX_OK && (rc = ndx_loop_before_sleep(ev->loop, flush, ev)) != NDX_OK)

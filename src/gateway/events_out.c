@@ -282,6 +282,11 @@ void ev_schedule(struct gw_events *ev)
 			if (gw_evstore_due(ev->store, now, EV_INFLIGHT_MAX - ev->ninflight,
 					   skip_seq, skip_client, k, &due, &n) != NDX_OK)
 				n = 0;
+			/* Another node of the member on the same PostgreSQL store
+			 * may have read the same heads: each is made by the one
+			 * that claims it (gw_evstore_claim; on failure n is 0). */
+			if (n && gw_evstore_claim(ev->store, due, &n, now) != NDX_OK)
+				n = 0;
 		}
 		free(skip_seq);
 		free(skip_client);

@@ -15,6 +15,7 @@
  * caller's transaction as it was. The counts for /metrics are kept by
  * triggers, so that a scrape costs four rows however long the history. */
 #include "evstore.h"
+#include "evstore_pg.h"
 
 #include <assert.h>
 #include <sqlite3.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
 
 #define PROG GW_PROG ": events store"
@@ -169,6 +171,9 @@ static const char *const STATEMENT_SQL[ST_COUNT] = {
 struct gw_evstore {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	/* Not NULL: the store is on PostgreSQL (evstore_pg.c), and every
+	 * function, its arguments checked here, goes there. */
+	struct gw_evpg *pg;
 };
 
 const char *gw_delivery_state_name(enum gw_delivery_state s)
@@ -388,6 +393,16 @@ int gw_evstore_open(const char *path, struct gw_evstore **out, char *err, size_t
 		return ndx_fail(err, errcap, NDX_EINVAL, "events store: no path");
 	if (!(s = calloc(1, sizeof *s)))
 		return ndx_fail(err, errcap, NDX_ENOMEM, "events store: out of memory");
+	if (ndx_sqldb_is_pg(path)) {
+		int rc = gw_evpg_open(path, &s->pg, err, errcap);
+
+		if (rc != NDX_OK) {
+			free(s);
+			return rc;
+		}
+		*out = s;
+		return NDX_OK;
+	}
 	int rc = ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, MIGRATIONS,
 				   sizeof MIGRATIONS / sizeof *MIGRATIONS, GW_PROG ": events",
 				   &s->db);
@@ -415,6 +430,11 @@ void gw_evstore_close(struct gw_evstore *s)
 {
 	if (!s)
 		return;
+	if (s->pg) {
+		gw_evpg_close(s->pg);
+		free(s);
+		return;
+	}
 	if (s->db && !sqlite3_get_autocommit(s->db))
 		run(s, stmt(s, ST_ROLLBACK), "rollback");
 	for (int i = 0; i < ST_COUNT; i++)
@@ -427,6 +447,8 @@ int gw_evstore_begin(struct gw_evstore *s)
 {
 	if (!s)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_begin(s->pg);
 	if (!sqlite3_get_autocommit(s->db)) {
 		fprintf(stderr, PROG ": begin: a transaction is already open\n");
 		return NDX_EINVAL;
@@ -438,6 +460,8 @@ int gw_evstore_commit(struct gw_evstore *s)
 {
 	if (!s)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_commit(s->pg);
 	if (sqlite3_get_autocommit(s->db)) {
 		fprintf(stderr, PROG ": commit: no transaction is open\n");
 		return NDX_EINVAL;
@@ -455,7 +479,9 @@ int gw_evstore_commit(struct gw_evstore *s)
 
 void gw_evstore_rollback(struct gw_evstore *s)
 {
-	if (s && !sqlite3_get_autocommit(s->db))
+	if (s && s->pg)
+		gw_evpg_rollback(s->pg);
+	else if (s && !sqlite3_get_autocommit(s->db))
 		run(s, stmt(s, ST_ROLLBACK), "rollback");
 }
 
@@ -489,6 +515,8 @@ int gw_evstore_publish(struct gw_evstore *s, struct gw_event *ev)
 
 	if (!s || !event_ok(ev))
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_publish(s->pg, ev);
 	if ((rc = need_transaction(s, "publish")))
 		return rc;
 	sqlite3_stmt *st = stmt(s, ST_PUBLISH);
@@ -587,6 +615,8 @@ int gw_evstore_add_delivery(struct gw_evstore *s, int64_t seq, const char *clien
 
 	if (!s || !text_ok(client) || !purpose)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_add_delivery(s->pg, seq, client, purpose, next_at_ms);
 	if ((rc = need_transaction(s, "add delivery")) || (rc = op_begin(s)))
 		return rc;
 	return op_end(s, add_delivery(s, seq, client, purpose, next_at_ms));
@@ -647,6 +677,9 @@ int gw_evstore_attempted(struct gw_evstore *s, int64_t seq, const char *client,
 	     state != GW_DELIVERY_DEAD) ||
 	    (state == GW_DELIVERY_DELIVERED && !text_ok(receipt)))
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_attempted(s->pg, seq, client, state, now_ms, next_at_ms, error,
+					 receipt);
 	if ((rc = need_transaction(s, "attempted")) || (rc = op_begin(s)))
 		return rc;
 	return op_end(s, attempted(s, seq, client, state, now_ms, next_at_ms, error, receipt));
@@ -677,6 +710,8 @@ int gw_evstore_replay(struct gw_evstore *s, int64_t seq, const char *client, int
 
 	if (!s || !text_ok(client))
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_replay(s->pg, seq, client, now_ms);
 	if ((rc = need_transaction(s, "replay")) || (rc = op_begin(s)))
 		return rc;
 	return op_end(s, replay(s, seq, client, now_ms));
@@ -713,6 +748,8 @@ int gw_evstore_due(struct gw_evstore *s, int64_t now_ms, size_t max,
 			return NDX_EINVAL;
 	if (max == 0)
 		return NDX_OK;
+	if (s->pg)
+		return gw_evpg_due(s->pg, now_ms, max, skip_seq, skip_client, nskip, out, n);
 	/* Two ways to the same rows. Walking the heads in outbox order stops
 	 * after max, but passes every head that is not due: a subscriber down
 	 * for hours leaves one backed-off head per subject (37 ms for 100,000).
@@ -769,6 +806,8 @@ int gw_evstore_outbox_get(struct gw_evstore *s, const char *id, struct gw_due **
 		*out = NULL;
 	if (!s || !text_ok(id) || !out)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_outbox_get(s->pg, id, out);
 	if (!(e = calloc(1, sizeof *e)))
 		return NDX_ENOMEM;
 	st = stmt(s, ST_OUTBOX_GET);
@@ -800,6 +839,8 @@ int gw_evstore_next_due(struct gw_evstore *s, int64_t *next_at_ms)
 {
 	if (!s || !next_at_ms)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_next_due(s->pg, next_at_ms);
 	int rc = one_int(s, stmt(s, ST_NEXT_DUE), "next due", next_at_ms);
 
 	if (rc == NDX_ENOTFOUND) {
@@ -807,6 +848,16 @@ int gw_evstore_next_due(struct gw_evstore *s, int64_t *next_at_ms)
 		rc = NDX_OK;
 	}
 	return rc;
+}
+
+int gw_evstore_claim(struct gw_evstore *s, struct gw_due *list, size_t *n, int64_t now_ms)
+{
+	if (!s || !n || (*n && !list))
+		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_claim(s->pg, list, n, now_ms);
+	/* One events thread owns the file: its in-flight list is the claim. */
+	return NDX_OK;
 }
 
 /* Reads the rows of a VIEWS_OF or DEAD statement (parameters bound) into a list. */
@@ -871,6 +922,8 @@ int gw_evstore_deliveries_of(struct gw_evstore *s, const char *id, char **publis
 		*n = 0;
 	if (!s || !text_ok(id) || !out || !n)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_deliveries_of(s->pg, id, publisher, out, n);
 	st = stmt(s, ST_EVENT_BY_ID);
 	bind_text(st, 1, id);
 	rc = sqlite3_step(st);
@@ -913,6 +966,8 @@ int gw_evstore_dead(struct gw_evstore *s, int64_t after_seq, size_t max,
 		return NDX_EINVAL;
 	if (max == 0)
 		return NDX_OK;
+	if (s->pg)
+		return gw_evpg_dead(s->pg, after_seq, limit_of(max), out, n);
 	sqlite3_stmt *st = stmt(s, ST_DEAD);
 
 	sqlite3_bind_int64(st, 1, after_seq);
@@ -946,6 +1001,8 @@ int gw_evstore_receive(struct gw_evstore *s, struct gw_event *ev, const char *cl
 
 	if (!s || !event_ok(ev) || !text_ok(client) || !purpose || !duplicate)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_receive(s->pg, ev, client, purpose, duplicate);
 	if ((rc = need_transaction(s, "receive")))
 		return rc;
 	/* Looked up first rather than INSERT ... ON CONFLICT DO NOTHING, which
@@ -1019,6 +1076,8 @@ int gw_evstore_inbox(struct gw_evstore *s, const char *client, int64_t after_seq
 		return NDX_EINVAL;
 	if (max == 0)
 		return NDX_OK;
+	if (s->pg)
+		return gw_evpg_inbox(s->pg, client, after_seq, limit_of(max), unacked_only, out, n);
 	/* Two statements rather than "(?4 OR acked_ms IS NULL)", so that each
 	 * walks its own index: unacked_only skips acknowledged history. */
 	sqlite3_stmt *st = stmt(s, unacked_only ? ST_INBOX_UNACKED : ST_INBOX_ALL);
@@ -1044,6 +1103,8 @@ int gw_evstore_ack(struct gw_evstore *s, const char *client, const char *id, int
 
 	if (!s || !text_ok(client) || !text_ok(id))
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_ack(s->pg, client, id, now_ms);
 	if ((rc = need_transaction(s, "ack")))
 		return rc;
 	sqlite3_stmt *st = stmt(s, ST_ACK);
@@ -1072,6 +1133,8 @@ int gw_evstore_inbox_entry(struct gw_evstore *s, const char *client, const char 
 		*out = NULL;
 	if (!s || !text_ok(client) || !text_ok(id) || !out)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_inbox_entry(s->pg, client, id, out);
 	sqlite3_stmt *st = stmt(s, ST_INBOX_ENTRY);
 
 	bind_text(st, 1, client);
@@ -1087,6 +1150,8 @@ int gw_evstore_counts(struct gw_evstore *s, struct gw_evstore_counts *c)
 
 	if (!s || !c)
 		return NDX_EINVAL;
+	if (s->pg)
+		return gw_evpg_counts(s->pg, c);
 	sqlite3_stmt *st = stmt(s, ST_COUNTS);
 	struct gw_evstore_counts got = {0};
 

@@ -3,7 +3,10 @@
  * and the inbox of the events delivered to this gateway's subscriber
  * systems. One SQLite database, data_dir/events.db, opened through
  * ndx/sqlstore.h (WAL, synchronous=FULL: what a commit returned is on the
- * disk, so an acknowledged publish or receipt survives kill -9).
+ * disk, so an acknowledged publish or receipt survives kill -9); or, when
+ * the gateway config's events.store is a postgresql:// connection string,
+ * a schema of a PostgreSQL database (evstore_pg.c, the same tables and
+ * guarantees, shared by the gateway nodes of one member: gw_evstore_claim).
  *
  * Synchronous and single-threaded by design: the gateway's events thread
  * (events.c) owns the store and is the only caller, and groups the work of
@@ -47,7 +50,9 @@ enum gw_delivery_state {
 /* "queued", "delivered", "dead". */
 const char *gw_delivery_state_name(enum gw_delivery_state s);
 
-/* Creates the file when missing, applies the schema migrations. NDX_OK with
+/* path: a file, or a postgresql:// connection string (its password in a
+ * password file, never in the string: refused).
+ * Creates the file or the schema's tables when missing, applies the schema migrations. NDX_OK with
  * *out set, or an error with err (errcap bytes) explaining it. */
 int gw_evstore_open(const char *path, struct gw_evstore **out, char *err, size_t errcap);
 /* Accepts NULL. Rolls back a transaction still open. */
@@ -90,6 +95,18 @@ int gw_evstore_due(struct gw_evstore *s, int64_t now_ms, size_t max,
 		   const int64_t *skip_seq, const char *const *skip_client, size_t nskip,
 		   struct gw_due **out, size_t *n);
 void gw_evstore_due_free(struct gw_due *list, size_t n);
+/* Takes the deliveries of a due list (*n of them) for this process to make:
+ * keeps in list, in order, those it could claim, frees the strings of the
+ * others and sets *n to how many are kept (gw_evstore_due_free(list, *n)
+ * then frees the list). On SQLite every one is kept (one events thread
+ * owns the file). On PostgreSQL, where several gateway nodes of a member
+ * may share the store, a delivery is claimed when no other process holds
+ * it and, read again, it is still due at now_ms and its group's head; the
+ * claim lasts until the commit of its attempt (gw_evstore_attempted) or
+ * the end of the process's session (killed: the others may take it at
+ * once). Outside a transaction. On failure *n is 0, every entry's strings
+ * freed. */
+int gw_evstore_claim(struct gw_evstore *s, struct gw_due *list, size_t *n, int64_t now_ms);
 /* The outbox event of this id as a list of one (client and purpose ""),
  * for comparing a repeated publish: NDX_ENOTFOUND when none. Read-only. */
 int gw_evstore_outbox_get(struct gw_evstore *s, const char *id, struct gw_due **out);

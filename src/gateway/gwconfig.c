@@ -105,6 +105,7 @@ void gw_config_free(struct gw_config *cfg)
 	free(cfg->data_dir);
 	free(cfg->conf_dir);
 	free(cfg->msglog_path);
+	free(cfg->events_path);
 	free(cfg->opmon_path);
 	free(cfg->anchor_path);
 	free(cfg->registry_url);
@@ -516,6 +517,42 @@ static char *msglog_store(json_t *doc, const char *data_dir)
 	return is_pg_conninfo(v) ? strdup(v) : resolve(data_dir, v);
 }
 
+/* Where the event store (evstore.h: "events") or the opmon store
+ * (opmon.h: "opmon") is: SECTION.store, a file relative to data_dir or a
+ * postgresql:// connection string, else data_dir/FILE; load_store checks
+ * it. */
+static char *section_store(json_t *doc, const char *section, const char *data_dir,
+			   const char *file)
+{
+	json_t *st = json_object_get(json_object_get(doc, section), "store");
+	const char *v = json_is_string(st) ? json_string_value(st) : "";
+
+	if (v[0] == '\0')
+		return resolve(data_dir, file);
+	return is_pg_conninfo(v) ? strdup(v) : resolve(data_dir, v);
+}
+
+/* A postgresql:// connection string of key (msglog.store, events.store):
+ * one libpq parses and that holds no password (it belongs in a password
+ * file, so that the string can be printed). */
+static int check_conninfo(const char *key, const char *v, char *err, size_t errcap)
+{
+	PQconninfoOption *o = PQconninfoParse(v, NULL);
+	bool pw = false;
+
+	if (o == NULL)
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: not a valid PostgreSQL connection "
+				"string", key);
+	for (PQconninfoOption *p = o; p->keyword != NULL; p++)
+		pw = pw || (strcmp(p->keyword, "password") == 0 && p->val != NULL);
+	PQconninfoFree(o);
+	if (pw)
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: the connection string holds a "
+				"password: put it in a password file (PGPASSFILE or ~/.pgpass) "
+				"instead, so that it is never printed", key);
+	return NDX_OK;
+}
+
 /* A registry URL without its trailing slashes (malloc'd), NULL when out of
  * memory. */
 static char *registry_base(const char *url)
@@ -570,6 +607,49 @@ static int load_registry_urls(json_t *doc, const char *one, const struct ndx_anc
 	return NDX_OK;
 }
 
+/* SECTION.store of the object sec (NULL or JSON null: none): a file path
+ * or a connection string checked as msglog.store's is, and not the string
+ * of another store of the gateway (taken, ntaken; NULL entries skipped),
+ * since each store keeps its meta table in the first schema of its
+ * search_path (docs/scale.md). Read once: a change needs a restart. */
+static int load_store(json_t *sec, const char *section, const char *const *taken, size_t ntaken,
+		      char *err, size_t errcap)
+{
+	json_t *st = json_is_object(sec) ? json_object_get(sec, "store") : NULL;
+	char key[32];
+	const char *v;
+	int rc;
+
+	if (!st)
+		return NDX_OK;
+	snprintf(key, sizeof key, "%s.store", section);
+	if (!json_is_string(st) || json_string_value(st)[0] == '\0')
+		return ndx_fail(err, errcap, NDX_EINVAL, "%s: expected a file path or a "
+				"postgresql:// connection string", key);
+	v = json_string_value(st);
+	if (!is_pg_conninfo(v))
+		return NDX_OK;
+	if ((rc = check_conninfo(key, v, err, errcap)))
+		return rc;
+	for (size_t i = 0; i < ntaken; i++)
+		if (taken[i] && strcmp(v, taken[i]) == 0)
+			return ndx_fail(err, errcap, NDX_EINVAL, "%s: the connection string of "
+					"another of the gateway's stores: give each store a schema "
+					"of its own (options=-csearch_path%%3Dname)", key);
+	return NDX_OK;
+}
+
+/* "events": {"store"}: where the event store is (evstore.h). */
+static int load_events(json_t *doc, const char *msglog_store, char *err, size_t errcap)
+{
+	json_t *e = json_object_get(doc, "events");
+	const char *taken[] = { msglog_store };
+
+	if (e && !json_is_null(e) && !json_is_object(e))
+		return ndx_fail(err, errcap, NDX_EINVAL, "events: expected an object");
+	return load_store(e, "events", taken, 1, err, errcap);
+}
+
 /* "msglog": {"store", "batch_max", "batch_interval_ms"}: where the message
  * log is and how it groups records into signed batches. Read once: a change
  * needs a restart. A connection string never holds the password: the
@@ -589,21 +669,9 @@ static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, s
 	if (st && (!json_is_string(st) || json_string_value(st)[0] == '\0'))
 		return ndx_fail(err, errcap, NDX_EINVAL, "msglog.store: expected a file path or a "
 				"postgresql:// connection string");
-	if (st && is_pg_conninfo(json_string_value(st))) {
-		PQconninfoOption *o = PQconninfoParse(json_string_value(st), NULL);
-		bool pw = false;
-
-		if (o == NULL)
-			return ndx_fail(err, errcap, NDX_EINVAL, "msglog.store: not a valid "
-					"PostgreSQL connection string");
-		for (PQconninfoOption *p = o; p->keyword != NULL; p++)
-			pw = pw || (strcmp(p->keyword, "password") == 0 && p->val != NULL);
-		PQconninfoFree(o);
-		if (pw)
-			return ndx_fail(err, errcap, NDX_EINVAL, "msglog.store: the connection string "
-					"holds a password: put it in a password file (PGPASSFILE or "
-					"~/.pgpass) instead, so that it is never printed");
-	}
+	if (st && is_pg_conninfo(json_string_value(st)) &&
+	    (rc = check_conninfo("msglog.store", json_string_value(st), err, errcap)))
+		return rc;
 	if ((rc = get_long(m, "msglog.", "batch_max", 1, 1L << 20, NDX_MSGLOG_BATCH_MAX_DEFAULT,
 			   &l, err, errcap)))
 		return rc;
@@ -615,8 +683,9 @@ static int load_msglog(json_t *doc, struct ndx_msglog_options *opt, char *err, s
 	return NDX_OK;
 }
 
-/* "opmon": {"retention_s", "max_records"}: how long and how many
- * operational monitoring records are kept (opmon.h). Read once. */
+/* "opmon": {"store", "retention_s", "max_records"}: where the operational
+ * monitoring records are (load_store), how long and how many are kept
+ * (opmon.h). Read once. */
 static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errcap)
 {
 	json_t *m = json_object_get(doc, "opmon");
@@ -626,6 +695,10 @@ static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errc
 		return ndx_fail(err, errcap, NDX_EINVAL, "opmon: expected an object");
 	if (!m)
 		m = json_null();
+	const char *taken[] = { cfg->msglog_path, cfg->events_path };
+
+	if ((rc = load_store(m, "opmon", taken, 2, err, errcap)))
+		return rc;
 	if ((rc = get_long(m, "opmon.", "retention_s", 1, 10L * 366 * 86400,
 			   GW_OPMON_RETENTION_S_DEFAULT, &cfg->opmon_retention_s, err, errcap)) ||
 	    (rc = get_long(m, "opmon.", "max_records", 1, 1000000000L,
@@ -798,11 +871,13 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    !cfg->sign_key_path || !cfg->tls_key_path || !cfg->tls_cert_path ||
 	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
 	    !(cfg->msglog_path = msglog_store(doc, cfg->data_dir)) ||
-	    !(cfg->opmon_path = resolve(cfg->data_dir, "opmon.db"))) {
+	    !(cfg->events_path = section_store(doc, "events", cfg->data_dir, "events.db")) ||
+	    !(cfg->opmon_path = section_store(doc, "opmon", cfg->data_dir, "opmon.db"))) {
 		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)) ||
+	    (rc = load_events(doc, cfg->msglog_path, err, errcap)) ||
 	    (rc = load_opmon(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)) ||
 	    (rc = load_console(doc, dir, &cfg->console, err, errcap)))
 		goto out;

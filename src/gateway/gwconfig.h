@@ -123,9 +123,12 @@ struct gw_config {
 	char tls_fingerprint[2 * NDX_SHA256_LEN + 1];
 	char *msglog_path;   /* data_dir/msglog.db */
 	struct ndx_msglog_options msglog_opt;
+	/* events.store: data_dir/events.db, another file, or a postgresql://
+	 * connection string (evstore.h) */
+	char *events_path;
 	long witness_interval_s;  /* how often tree heads go to the witness (gw_witness.c) */
 	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
-	char *opmon_path;         /* data_dir/opmon.db (opmon.h) */
+	char *opmon_path;         /* opmon.store: data_dir/opmon.db, a file or a postgresql:// string (opmon.h) */
 	long opmon_retention_s;   /* opmon.retention_s: records older than this go */
 	long opmon_max_records;   /* opmon.max_records: the oldest beyond this go */
 	int http_engine;          /* http.engine: NDX_HTTPD_H2O (default) or NDX_HTTPD_MHD */

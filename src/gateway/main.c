@@ -31,6 +31,7 @@
 #include "gw_witness.h"
 #include "opmon.h"
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 #include "ndx/pki.h"
 #include "ndx/redact.h"
 #include "ndx/timefmt.h"
@@ -156,6 +157,14 @@ static int check(const struct gw_config *cfg)
 	       : access(cfg->msglog_path, F_OK) == 0		 ? "exists"
 								 : "will be created",
 	       cfg->msglog_opt.batch_max, cfg->msglog_opt.batch_interval_ms);
+	printf("  event store         %s (%s)\n", cfg->events_path,
+	       ndx_sqldb_is_pg(cfg->events_path)	     ? "PostgreSQL"
+	       : access(cfg->events_path, F_OK) == 0 ? "exists"
+						     : "will be created");
+	printf("  opmon store         %s (%s)\n", cfg->opmon_path,
+	       ndx_sqldb_is_pg(cfg->opmon_path)	    ? "PostgreSQL"
+	       : access(cfg->opmon_path, F_OK) == 0 ? "exists"
+						    : "will be created");
 	printf("  TLS cert sha256     %s\n", cfg->tls_fingerprint);
 	for (size_t i = 0; i < s->nsubsystems; i++)
 		printf("  consumer subsystem  %s\n", s->subsystems[i]);

@@ -7,7 +7,14 @@
  * (the one producer that fills the batch signals) or GW_OPMON_FLUSH_MS
  * after the last flush, so a record costs no syscall. Reads (a page of
  * records, the health data) run on the same thread, between batches, so
- * that no exchange loop ever waits for SQLite. */
+ * that no exchange loop ever waits for SQLite.
+ *
+ * Or, when opmon.store is a postgresql:// connection string, the same
+ * table in a schema of a PostgreSQL database through libndx's engine
+ * (ndx/sqldb.h; the pg_* functions below): a batch is one INSERT of a JSON
+ * array (json_populate_recordset), so one round trip a batch; the nodes of
+ * a gateway cluster may share the schema, each adding its own records,
+ * every node's reads and retention then covering them all. */
 #include "opmon.h"
 
 #include <assert.h>
@@ -26,6 +33,7 @@
 #include "ndx/args.h"
 #include "ndx/conf.h"
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
 
 #define PROG "ndx-gateway: opmon"
@@ -118,9 +126,37 @@ static const char *const STATEMENT_SQL[ST_N] = {
 		      " ORDER BY service, role",
 };
 
+/* PostgreSQL schema version n is made by PG_SCHEMA[n-1]; append, never edit.
+ * Version 1: SQLite migration 1 in PostgreSQL types. */
+#define T "text COLLATE \"C\""
+static const char *const PG_SCHEMA[] = {
+	"CREATE TABLE IF NOT EXISTS meta(key " T " PRIMARY KEY, value text NOT NULL);"
+	"CREATE TABLE records(seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	" role bigint NOT NULL, message_id " T ", client " T ", service " T ","
+	" client_gateway " T ", service_gateway " T ", method " T ", path_template " T ","
+	" request_in bigint NOT NULL, request_out bigint, response_in bigint,"
+	" response_out bigint, request_size bigint, response_size bigint,"
+	" success bigint NOT NULL, error_type " T ", status bigint, duration_ms bigint,"
+	" own_ms bigint, peer_ms bigint, provider_ms bigint, purpose " T ","
+	" personal bigint NOT NULL);"
+	"CREATE INDEX records_time ON records(request_in);"
+	"CREATE INDEX records_service ON records(service, request_in);"
+	"INSERT INTO meta(key, value) VALUES('pg_schema', '1'), ('opmon_store', '1');",
+};
+#undef T
+
+static const struct ndx_sqldb_desc PG_DESC = {
+	.prog = PROG,
+	.what = "gateway opmon store",
+	.init_key = "opmon_store",
+	.pg_schema = PG_SCHEMA,
+	.n_pg_schema = sizeof PG_SCHEMA / sizeof *PG_SCHEMA,
+};
+
 struct gw_opmon {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
+	struct ndx_sqldb *pg; /* not NULL: the store is on PostgreSQL */
 	struct gw_opmon_options opt;
 	pthread_t thread;
 	bool started;
@@ -300,10 +336,18 @@ static int insert_one(struct gw_opmon *m, const struct slot *s)
 
 /* Inserts slots [head, head + n) in one transaction (they are the writer's
  * until it gives them back). */
+static int pg_write_batch(struct gw_opmon *m, size_t head, size_t n);
+
 static void write_batch(struct gw_opmon *m, size_t head, size_t n)
 {
 	size_t ok = 0;
 
+	if (m->pg) {
+		ok = pg_write_batch(m, head, n) == NDX_OK ? n : 0;
+		atomic_fetch_add(&m->written, ok);
+		atomic_fetch_add(&m->failed, n - ok);
+		return;
+	}
 	if (step_done(m, m->st[ST_BEGIN], "begin") != NDX_OK) {
 		atomic_fetch_add(&m->failed, n);
 		return;
@@ -321,12 +365,16 @@ static void write_batch(struct gw_opmon *m, size_t head, size_t n)
 
 /* One step of retention: by time, then by count. Returns true when it
  * stopped at its chunk and there may be more. */
+static bool pg_prune_step(struct gw_opmon *m, int64_t now_ms);
+
 static bool prune_step(struct gw_opmon *m, int64_t now_ms)
 {
 	sqlite3_stmt *st;
 	int64_t rows = 0, over;
 	int changed;
 
+	if (m->pg)
+		return pg_prune_step(m, now_ms);
 	st = m->st[ST_PRUNE_TIME];
 	sqlite3_bind_int64(st, 1, now_ms - m->opt.retention_s * 1000);
 	sqlite3_bind_int(st, 2, PRUNE_CHUNK);
@@ -372,6 +420,9 @@ static json_t *col_real(sqlite3_stmt *st, int i)
 							   : json_real(sqlite3_column_double(st, i));
 }
 
+static json_t *pg_read_records(struct gw_opmon *m, const struct gw_opmon_query *q,
+			       const char *gateway);
+
 static json_t *read_records(struct gw_opmon *m, const struct gw_opmon_query *q,
 			    const char *gateway)
 {
@@ -380,6 +431,10 @@ static json_t *read_records(struct gw_opmon *m, const struct gw_opmon_query *q,
 	int64_t next = q->after;
 	int rc;
 
+	if (m->pg) {
+		json_decref(list);
+		return pg_read_records(m, q, gateway);
+	}
 	sqlite3_bind_int64(st, 1, q->after);
 	sqlite3_bind_int64(st, 2, q->from_ms >= 0 ? q->from_ms : INT64_MIN);
 	sqlite3_bind_int64(st, 3, q->to_ms >= 0 ? q->to_ms : INT64_MAX);
@@ -434,40 +489,77 @@ static json_t *stats3(sqlite3_stmt *st, int i)
 			 col_int(st, i + 2));
 }
 
-/* Per role and service, the three periods of X-Road's health data. */
-static json_t *read_health(struct gw_opmon *m, const char *gateway, int64_t now)
+/* The health data's periods (X-Road's). */
+static const struct {
+	const char *name;
+	int64_t ms;
+} PERIODS[] = { { "last_10_minutes", 600000 }, { "last_hour", 3600000 },
+		{ "last_day", 86400000 } };
+#define N_PERIODS (sizeof PERIODS / sizeof *PERIODS)
+
+/* The entry of (role, svc) in by_key and list, made when missing; NULL
+ * when out of memory. */
+static json_t *health_entry(json_t *by_key, json_t *list, int role, const char *svc)
 {
-	static const struct {
-		const char *name;
-		int64_t ms;
-	} periods[] = { { "last_10_minutes", 600000 }, { "last_hour", 3600000 },
-			{ "last_day", 86400000 } };
-	sqlite3_stmt *st = m->st[ST_HEALTH];
-	json_t *by_key = json_object(), *list = json_array(), *doc = NULL;
+	char k[GW_OPMON_ID_CAP + 16];
+	json_t *entry;
+
+	snprintf(k, sizeof k, "%d\n%s", role, svc ? svc : "");
+	if ((entry = json_object_get(by_key, k)))
+		return entry;
+	entry = json_pack("{sosss{}}", "service", svc ? json_string(svc) : json_null(), "role",
+			  role >= 0 && role <= 3 ? ROLE_NAMES[role] : "unknown", "periods");
+	if (!entry || json_object_set_new(by_key, k, entry) != 0)
+		return NULL;
+	json_array_append(list, entry);
+	return entry;
+}
+
+/* A period without records of a service says so with zeros; then the document. */
+static json_t *health_doc(json_t *by_key, json_t *list, const char *gateway, int64_t now)
+{
 	const char *key;
 	json_t *v;
 
+	json_object_foreach(by_key, key, v) {
+		json_t *per = json_object_get(v, "periods");
+
+		for (size_t p = 0; p < N_PERIODS; p++)
+			if (!json_object_get(per, PERIODS[p].name))
+				json_object_set_new(
+					per, PERIODS[p].name,
+					json_pack("{sisisnsns{snsnsn}s{snsnsn}s{snsnsn}}", "successful",
+						  0, "failed", 0, "last_success", "last_failure",
+						  "duration_ms", "min", "avg", "max", "request_size",
+						  "min", "avg", "max", "response_size", "min", "avg",
+						  "max"));
+	}
+	return json_pack("{sssIsO}", "gateway", gateway, "time", (json_int_t)now, "services", list);
+}
+
+static json_t *pg_read_health(struct gw_opmon *m, const char *gateway, int64_t now);
+
+/* Per role and service, the three periods of X-Road's health data. */
+static json_t *read_health(struct gw_opmon *m, const char *gateway, int64_t now)
+{
+	sqlite3_stmt *st = m->st[ST_HEALTH];
+	json_t *by_key, *list, *doc = NULL;
+
+	if (m->pg)
+		return pg_read_health(m, gateway, now);
+	by_key = json_object();
+	list = json_array();
 	if (!by_key || !list)
 		goto out;
-	for (size_t p = 0; p < sizeof periods / sizeof *periods; p++) {
-		sqlite3_bind_int64(st, 1, now - periods[p].ms);
+	for (size_t p = 0; p < N_PERIODS; p++) {
+		sqlite3_bind_int64(st, 1, now - PERIODS[p].ms);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			int role = sqlite3_column_int(st, 0);
 			const char *svc = (const char *)sqlite3_column_text(st, 1);
-			char k[GW_OPMON_ID_CAP + 16];
-			json_t *entry, *per;
+			json_t *entry = health_entry(by_key, list, role, svc), *per;
 
-			snprintf(k, sizeof k, "%d\n%s", role, svc ? svc : "");
-			if (!(entry = json_object_get(by_key, k))) {
-				entry = json_pack("{sosss{}}", "service", svc ? json_string(svc)
-									     : json_null(),
-						  "role", role >= 0 && role <= 3 ? ROLE_NAMES[role]
-									       : "unknown",
-						  "periods");
-				if (!entry || json_object_set_new(by_key, k, entry) != 0)
-					break;
-				json_array_append(list, entry);
-			}
+			if (!entry)
+				break;
 			per = json_pack("{sIsIsoso}", "successful",
 					(json_int_t)sqlite3_column_int64(st, 2), "failed",
 					(json_int_t)sqlite3_column_int64(st, 3), "last_success",
@@ -476,27 +568,254 @@ static json_t *read_health(struct gw_opmon *m, const char *gateway, int64_t now)
 				json_object_set_new(per, "duration_ms", stats3(st, 6));
 				json_object_set_new(per, "request_size", stats3(st, 9));
 				json_object_set_new(per, "response_size", stats3(st, 12));
-				json_object_set_new(json_object_get(entry, "periods"), periods[p].name,
+				json_object_set_new(json_object_get(entry, "periods"), PERIODS[p].name,
 						    per);
 			}
 		}
 		sqlite3_reset(st);
 	}
-	/* A period without records of a service says so with zeros. */
-	json_object_foreach(by_key, key, v) {
-		json_t *per = json_object_get(v, "periods");
+	doc = health_doc(by_key, list, gateway, now);
+out:
+	json_decref(by_key);
+	json_decref(list);
+	return doc;
+}
 
-		for (size_t p = 0; p < sizeof periods / sizeof *periods; p++)
-			if (!json_object_get(per, periods[p].name))
-				json_object_set_new(
-					per, periods[p].name,
-					json_pack("{sisisnsns{snsnsn}s{snsnsn}s{snsnsn}}", "successful",
-						  0, "failed", 0, "last_success", "last_failure",
-						  "duration_ms", "min", "avg", "max", "request_size",
-						  "min", "avg", "max", "response_size", "min", "avg",
-						  "max"));
+/* ---- PostgreSQL ------------------------------------------------------------------ */
+
+/* One slot as a JSON object of the records table's columns (nulls left out). */
+static json_t *slot_json(const struct slot *s)
+{
+	int64_t duration = GW_OPMON_NONE, own = GW_OPMON_NONE, waited = 0;
+	json_t *o = json_object();
+	const struct {
+		const char *col;
+		const char *v;
+		int bit;
+	} texts[] = {
+		{ "message_id", s->message_id, N_MESSAGE_ID }, { "client", s->client, N_CLIENT },
+		{ "service", s->service, N_SERVICE },
+		{ "client_gateway", s->client_gateway, N_CLIENT_GW },
+		{ "service_gateway", s->service_gateway, N_SERVICE_GW },
+		{ "method", s->method, N_METHOD }, { "path_template", s->path_template, N_PATH },
+		{ "error_type", s->error_type, N_ERROR }, { "purpose", s->purpose, N_PURPOSE },
+	};
+
+	if (s->response_out >= 0 && s->request_in >= 0 && s->response_out >= s->request_in)
+		duration = s->response_out - s->request_in;
+	if (duration >= 0) {
+		waited = (s->peer_ms > 0 ? s->peer_ms : 0) + (s->provider_ms > 0 ? s->provider_ms : 0);
+		own = duration > waited ? duration - waited : 0;
 	}
-	doc = json_pack("{sssIsO}", "gateway", gateway, "time", (json_int_t)now, "services", list);
+	const struct {
+		const char *col;
+		int64_t v;
+	} nums[] = {
+		{ "request_out", s->request_out }, { "response_in", s->response_in },
+		{ "response_out", s->response_out }, { "request_size", s->request_size },
+		{ "response_size", s->response_size }, { "duration_ms", duration },
+		{ "own_ms", own }, { "peer_ms", s->peer_ms }, { "provider_ms", s->provider_ms },
+		{ "status", s->status > 0 ? s->status : -1 },
+	};
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "role", json_integer((json_int_t)s->role));
+	json_object_set_new(o, "request_in", json_integer(s->request_in < 0 ? 0 : s->request_in));
+	json_object_set_new(o, "success", json_integer(s->success ? 1 : 0));
+	json_object_set_new(o, "personal", json_integer(s->personal ? 1 : 0));
+	for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+		if (!(s->nulls & (1u << texts[i].bit)))
+			json_object_set_new(o, texts[i].col, json_string(texts[i].v));
+	for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+		if (nums[i].v >= 0)
+			json_object_set_new(o, nums[i].col, json_integer(nums[i].v));
+	return o;
+}
+
+/* The batch in one statement and one transaction (the sqldb writers' lock:
+ * the nodes sharing the schema take turns). */
+static int pg_write_batch(struct gw_opmon *m, size_t head, size_t n)
+{
+	json_t *arr = json_array();
+	char *text = NULL;
+	int rc = NDX_ENOMEM;
+
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, slot_json(&m->ring[(head + i) % m->opt.queue_cap])))
+			goto out;
+	if (!arr || !(text = json_dumps(arr, JSON_COMPACT)))
+		goto out;
+	if ((rc = m->pg->ops->begin(m->pg)) != NDX_OK)
+		goto out;
+	rc = ndx_sqldb_exec(m->pg, "INSERT INTO records(role, message_id, client, service,"
+				   " client_gateway, service_gateway, method, path_template,"
+				   " request_in, request_out, response_in, response_out,"
+				   " request_size, response_size, success, error_type, status,"
+				   " duration_ms, own_ms, peer_ms, provider_ms, purpose, personal)"
+				   " SELECT role, message_id, client, service, client_gateway,"
+				   " service_gateway, method, path_template, request_in, request_out,"
+				   " response_in, response_out, request_size, response_size, success,"
+				   " error_type, status, duration_ms, own_ms, peer_ms, provider_ms,"
+				   " purpose, personal"
+				   " FROM json_populate_recordset(NULL::records, ?1::json)",
+			    "s", text);
+	if (rc == NDX_OK)
+		rc = m->pg->ops->commit(m->pg);
+	if (rc != NDX_OK)
+		m->pg->ops->rollback(m->pg);
+out:
+	free(text);
+	json_decref(arr);
+	return rc;
+}
+
+/* A statement's changed rows: -1 when it failed. */
+static int64_t pg_changes(struct gw_opmon *m, const char *sql, const char *types, ...)
+{
+	int64_t changes = 0;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = m->pg->ops->run(m->pg, sql, types, ap, NULL, &changes);
+	va_end(ap);
+	return rc == NDX_OK ? changes : -1;
+}
+
+static bool pg_prune_step(struct gw_opmon *m, int64_t now_ms)
+{
+	json_t *row = NULL;
+	int64_t changed, rows, over;
+
+	changed = pg_changes(m, "DELETE FROM records WHERE seq IN (SELECT seq FROM records"
+				" WHERE request_in < ?1 ORDER BY request_in LIMIT ?2)",
+			     "ii", now_ms - m->opt.retention_s * 1000, (int64_t)PRUNE_CHUNK);
+	if (changed < 0)
+		return false;
+	atomic_fetch_add(&m->pruned, (uint64_t)changed);
+	if (changed == PRUNE_CHUNK)
+		return true;
+	if (ndx_sqldb_query_one(m->pg, &row, "SELECT count(*) AS n FROM records", "") != NDX_OK)
+		return false;
+	rows = (int64_t)json_integer_value(json_object_get(row, "n"));
+	json_decref(row);
+	over = rows - m->opt.max_records;
+	if (over <= 0)
+		return false;
+	changed = pg_changes(m, "DELETE FROM records WHERE seq IN (SELECT seq FROM records"
+				" ORDER BY seq LIMIT ?1)",
+			     "i", over > PRUNE_CHUNK ? (int64_t)PRUNE_CHUNK : over);
+	if (changed < 0)
+		return false;
+	atomic_fetch_add(&m->pruned, (uint64_t)changed);
+	return over > PRUNE_CHUNK;
+}
+
+static json_t *pg_read_records(struct gw_opmon *m, const struct gw_opmon_query *q,
+			       const char *gateway)
+{
+	json_t *rows = NULL, *r;
+	int64_t next = q->after;
+	size_t i;
+
+	if (ndx_sqldb_query(m->pg, &rows, "SELECT seq, role, message_id, client, service,"
+					  " client_gateway, service_gateway, method, path_template,"
+					  " request_in, request_out, response_in, response_out,"
+					  " request_size, response_size, success, error_type, status,"
+					  " duration_ms, own_ms, peer_ms, provider_ms, purpose,"
+					  " personal FROM records WHERE seq > ?1 AND request_in >= ?2"
+					  " AND request_in < ?3 ORDER BY seq LIMIT ?4",
+			    "iiii", q->after, q->from_ms >= 0 ? q->from_ms : INT64_MIN,
+			    q->to_ms >= 0 ? q->to_ms : INT64_MAX, q->limit) != NDX_OK)
+		return NULL;
+	/* The row as read_records makes it: the role's name, two booleans. */
+	json_array_foreach(rows, i, r) {
+		json_int_t role = json_integer_value(json_object_get(r, "role"));
+
+		next = (int64_t)json_integer_value(json_object_get(r, "seq"));
+		json_object_set_new(r, "role", json_string(role >= 0 && role <= 3 ? ROLE_NAMES[role]
+										: "unknown"));
+		json_object_set_new(r, "success",
+				    json_boolean(json_integer_value(json_object_get(r, "success"))));
+		json_object_set_new(r, "personal",
+				    json_boolean(json_integer_value(json_object_get(r, "personal"))));
+	}
+	return json_pack("{sssosI}", "gateway", gateway, "records", rows, "next_after",
+			 (json_int_t)next);
+}
+
+/* An average as PostgreSQL's text of a float8: a real, or null. */
+static json_t *pg_real(json_t *row, const char *key)
+{
+	const char *v = json_string_value(json_object_get(row, key));
+
+	return v ? json_real(strtod(v, NULL)) : json_null();
+}
+
+static json_t *pg_stats3(json_t *row, const char *col)
+{
+	char k[3][32];
+
+	snprintf(k[0], sizeof k[0], "%s_min", col);
+	snprintf(k[1], sizeof k[1], "%s_avg", col);
+	snprintf(k[2], sizeof k[2], "%s_max", col);
+	return json_pack("{sOsosO}", "min", json_object_get(row, k[0]), "avg", pg_real(row, k[1]),
+			 "max", json_object_get(row, k[2]));
+}
+
+static json_t *pg_read_health(struct gw_opmon *m, const char *gateway, int64_t now)
+{
+	json_t *by_key = json_object(), *list = json_array(), *doc = NULL, *rows, *row;
+	size_t i;
+
+	if (!by_key || !list)
+		goto out;
+	for (size_t p = 0; p < N_PERIODS; p++) {
+		rows = NULL;
+		if (ndx_sqldb_query(m->pg, &rows,
+				    "SELECT role, service, sum(success)::bigint AS ok,"
+				    " sum(1 - success)::bigint AS failed,"
+				    " max(CASE WHEN success = 1 THEN request_in END) AS last_success,"
+				    " max(CASE WHEN success = 1 THEN NULL ELSE request_in END)"
+				    " AS last_failure,"
+				    " min(duration_ms) AS duration_min,"
+				    " avg(duration_ms)::float8 AS duration_avg,"
+				    " max(duration_ms) AS duration_max,"
+				    " min(request_size) AS request_min,"
+				    " avg(request_size)::float8 AS request_avg,"
+				    " max(request_size) AS request_max,"
+				    " min(response_size) AS response_min,"
+				    " avg(response_size)::float8 AS response_avg,"
+				    " max(response_size) AS response_max"
+				    " FROM records WHERE request_in >= ?1 GROUP BY role, service"
+				    " ORDER BY service NULLS FIRST, role",
+				    "i", now - PERIODS[p].ms) != NDX_OK)
+			goto out;
+		json_array_foreach(rows, i, row) {
+			json_t *entry = health_entry(
+				by_key, list, (int)json_integer_value(json_object_get(row, "role")),
+				json_string_value(json_object_get(row, "service")));
+			json_t *per;
+
+			if (!entry)
+				break;
+			per = json_pack("{sIsIsOsO}", "successful",
+					json_integer_value(json_object_get(row, "ok")), "failed",
+					json_integer_value(json_object_get(row, "failed")),
+					"last_success", json_object_get(row, "last_success"),
+					"last_failure", json_object_get(row, "last_failure"));
+			if (per) {
+				json_object_set_new(per, "duration_ms", pg_stats3(row, "duration"));
+				json_object_set_new(per, "request_size", pg_stats3(row, "request"));
+				json_object_set_new(per, "response_size", pg_stats3(row, "response"));
+				json_object_set_new(json_object_get(entry, "periods"), PERIODS[p].name,
+						    per);
+			}
+		}
+		json_decref(rows);
+	}
+	doc = health_doc(by_key, list, gateway, now);
 out:
 	json_decref(by_key);
 	json_decref(list);
@@ -704,6 +1023,8 @@ static void store_free(struct gw_opmon *m)
 	for (int i = 0; i < ST_N; i++)
 		sqlite3_finalize(m->st[i]);
 	sqlite3_close(m->db);
+	if (m->pg)
+		m->pg->ops->close(m->pg);
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->wake);
 	pthread_cond_destroy(&m->idle);
@@ -729,6 +1050,21 @@ int gw_opmon_open(const char *path, const struct gw_opmon_options *opt, struct g
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->wake, NULL);
 	pthread_cond_init(&m->idle, NULL);
+	if (ndx_sqldb_is_pg(path)) {
+		/* A new schema is made; one made before (by this node or
+		 * another of the member's) is opened at its version. */
+		rc = ndx_sqldb_pg_open(&PG_DESC, path, true, &m->pg);
+		if (rc == NDX_EEXIST)
+			rc = ndx_sqldb_pg_open(&PG_DESC, path, false, &m->pg);
+		if (rc != NDX_OK) {
+			m->pg = NULL;
+			store_free(m);
+			return ndx_fail(err, errcap, rc == NDX_EINVAL ? NDX_EINVAL : NDX_EDB,
+					"opmon store: cannot open it on PostgreSQL or apply its "
+					"schema (the reason is on stderr)");
+		}
+		goto started;
+	}
 	rc = ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, MIGRATIONS,
 			       sizeof MIGRATIONS / sizeof *MIGRATIONS, PROG, &m->db);
 	if (rc != NDX_OK) {
@@ -752,6 +1088,7 @@ int gw_opmon_open(const char *path, const struct gw_opmon_options *opt, struct g
 			store_free(m);
 			return rc;
 		}
+started:
 	/* Retention once now, then at most once a minute on the writer. */
 	m->last_prune_ms = gw_opmon_now_ms();
 	m->prune_more = prune_step(m, m->last_prune_ms);

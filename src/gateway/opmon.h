@@ -1,6 +1,7 @@
 /* Operational monitoring records (opmon.c; docs/protocol.md "Operational
  * monitoring", docs/gateway.md): one record per exchange, per event delivery
- * attempt and per delivery received, kept in data_dir/opmon.db, with X-Road's
+ * attempt and per delivery received, kept in data_dir/opmon.db (or in
+ * PostgreSQL: opmon.store, docs/scale.md), with X-Road's
  * operational monitoring fields. Records are statistics, not evidence (the
  * message log is the evidence): the exchange paths hand a record to a bounded
  * in-memory queue (a copy into a fixed slot, no allocation, no syscall, no
@@ -77,7 +78,8 @@ struct gw_opmon_options {
 
 struct gw_opmon;
 
-/* Opens (creating) the store at path, applies retention once and starts
+/* Opens (creating) the store at path (a file, or a postgresql:// connection
+ * string without a password), applies retention once and starts
  * the writer thread. NDX_OK with *out set, or an error explained in err. */
 int gw_opmon_open(const char *path, const struct gw_opmon_options *opt, struct gw_opmon **out,
 		  char *err, size_t errcap);

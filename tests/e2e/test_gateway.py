@@ -952,6 +952,9 @@ def test_check_option_validates_and_exits_0(fed, build_dir):
     res = subprocess.run([str(F.gateway_exe(build_dir)), "--config", str(gw.config_path),
                           "--check"], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stdout + res.stderr
+    # the event store's default: data_dir/events.db (docs/gateway.md events.store)
+    assert f"event store         {gw.dir / 'data' / 'events.db'} (exists)" in res.stdout
+    assert f"opmon store         {gw.dir / 'data' / 'opmon.db'} (exists)" in res.stdout
 
 
 def test_http_engine_is_checked(fed, build_dir, tmp_path):

@@ -4,7 +4,16 @@
  * long random run), retries, dead letters and replay, the inbox with
  * duplicate detection, paging and acknowledgements, the counts, and
  * durability across close and reopen. NDX_EVSTORE_BENCH=100000 times
- * due() over that many queued deliveries (printed, never asserted). */
+ * due() over that many queued deliveries (printed, never asserted).
+ *
+ * The same tests run on both engines (tests/unit/store_engines.h): a file
+ * (suite unit), or with NDX_TEST_ENGINE=pg a schema of its own in the
+ * PostgreSQL database NDX_TEST_PG (suite pg, make test-pg). SQLite alone:
+ * files that are not an event store. PostgreSQL alone: its refusals (a
+ * password in the connection string, never printed; no server; a schema
+ * newer than the program), two gateway nodes on one schema (a due delivery
+ * claimed by one of them only, taken again after the lease), and a publish
+ * committed by a process then killed with SIGKILL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +27,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store_engines.h"
+
 #include "evstore.h"
 #include "ndx/err.h"
 
@@ -25,27 +36,36 @@
 #define T0 ((int64_t)1767225600000)
 
 struct fx {
-	char dir[1024];
-	char path[1100];
+	char path[1100]; /* a file, or a connection string to a schema of its own */
 	struct gw_evstore *s;
+};
+
+static int try_open(const char *loc)
+{
+	struct gw_evstore *s = NULL;
+	char err[512] = "";
+	int rc = gw_evstore_open(loc, &s, err, sizeof err);
+
+	if (err[0])
+		fprintf(stderr, "%s\n", err);
+	gw_evstore_close(s);
+	return rc;
+}
+
+static const struct store_engines ENGINES = {
+	.name = "evstore", .what = "gateway event store", .schema_prefix = 'e',
+	.db_file = "events.db", .holds = "gateway event store", .try_open = try_open,
+	.try_create = try_open,
 };
 
 static int fx_setup(void **state)
 {
-	const char *base = getenv("NDX_TEST_TMP");
 	struct fx *f = calloc(1, sizeof *f);
 	char err[256] = "";
 
 	if (!f)
 		return -1;
-	if (!base || !base[0])
-		base = "/tmp";
-	snprintf(f->dir, sizeof f->dir, "%s/test_evstore.XXXXXX", base);
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/events.db", f->dir);
+	new_loc(f->path, sizeof f->path);
 	if (gw_evstore_open(f->path, &f->s, err, sizeof err) != NDX_OK) {
 		fprintf(stderr, "%s\n", err);
 		free(f);
@@ -66,7 +86,6 @@ static int fx_teardown(void **state)
 		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
 		unlink(p);
 	}
-	rmdir(f->dir);
 	free(f);
 	return 0;
 }
@@ -797,19 +816,24 @@ static void test_rollback(void **state)
 
 	/* close with a transaction open rolls it back */
 	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
-	publish(f->s, 1, "death", "001");
-	add(f->s, 1, "A", T0);
+	add(f->s, publish(f->s, 1, "death", "001"), "A", T0);
 	reopen(f);
 	assert_due(f->s, INT64_MAX, "");
 	assert_int_equal(gw_evstore_counts(f->s, &c), NDX_OK);
 	assert_int_equal(c.queued, 0);
 
-	/* a transaction after a rollback works */
+	/* a transaction after a rollback works (on PostgreSQL the seqs that
+	 * the rolled back publishes drew are not drawn again: a gap) */
 	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
-	publish(f->s, 1, "death", "001");
-	add(f->s, 1, "A", T0);
+	int64_t seq = publish(f->s, 1, "death", "001");
+	char want[32];
+
+	add(f->s, seq, "A", T0);
 	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
-	assert_due(f->s, T0, "1/A");
+	snprintf(want, sizeof want, "%lld/A", (long long)seq);
+	assert_due(f->s, T0, want);
+	if (!pg_base)
+		assert_int_equal(seq, 1);
 }
 
 static void test_reopen_migrated(void **state)
@@ -869,7 +893,7 @@ static void test_not_a_database(void **state)
 	unlink(path);
 
 	/* a directory that does not exist */
-	snprintf(path, sizeof path, "%s/no/such/dir/events.db", f->dir);
+	snprintf(path, sizeof path, "%s/no/such/dir/events.db", tmpdir);
 	assert_int_not_equal(gw_evstore_open(path, &s, err, sizeof err), NDX_OK);
 	assert_null(s);
 }
@@ -1223,9 +1247,228 @@ static void test_scale(void **state)
 	assert_int_equal(next, T0 + 60000);
 }
 
+/* ---- PostgreSQL alone --------------------------------------------------------- */
+
+/* A password in the connection string (refused before connecting, never
+ * printed), a server that is not there (named without a password), a
+ * schema newer than this program. A fresh schema is made at open. */
+static void test_pg_refusals(void **state)
+{
+	char loc[700];
+	const char *msg;
+	int rc;
+
+	(void)state;
+	msg = stderr_of(try_open, "postgresql://gw:s3cr3t-pw@127.0.0.1:1/x", &rc);
+	assert_int_equal(rc, NDX_EINVAL);
+	assert_non_null(strstr(msg, "password"));
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	msg = stderr_of(try_open, "postgresql://127.0.0.1:1/x?password=s3cr3t-pw", &rc);
+	assert_int_equal(rc, NDX_EINVAL);
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	msg = stderr_of(try_open, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", &rc);
+	assert_int_equal(rc, NDX_EDB);
+	assert_non_null(strstr(msg, "postgresql://nobody@127.0.0.1:1/none"));
+	new_loc(loc, sizeof loc);
+	assert_int_equal(try_open(loc), NDX_OK);  /* made */
+	assert_int_equal(try_open(loc), NDX_OK);  /* opened at its version */
+	pg_refuses_newer(loc);
+}
+
+/* Two gateway nodes of one member on one schema: both read the same due
+ * heads; each delivery is claimed by one of them, the other's claim takes
+ * nothing; the commit of the attempt releases the claim; a node that goes
+ * away leaves its claims to the other at once. */
+static void test_pg_two_nodes(void **state)
+{
+	struct fx *f = *state;
+	struct gw_evstore *b = NULL;
+	struct gw_due *da = NULL, *db = NULL;
+	size_t na = 0, nb = 0;
+	char err[256] = "";
+
+	assert_int_equal(gw_evstore_open(f->path, &b, err, sizeof err), NDX_OK);
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	add(f->s, publish(f->s, 1, "death", "001"), "A", T0);
+	add(f->s, publish(f->s, 2, "death", "002"), "A", T0);
+	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
+	/* node b publishes too, into the same outbox and order */
+	assert_int_equal(gw_evstore_begin(b), NDX_OK);
+	add(b, publish(b, 3, "death", "001"), "A", T0);
+	add(b, publish(b, 4, "death", "004"), "A", T0);
+	assert_int_equal(gw_evstore_commit(b), NDX_OK);
+
+	assert_int_equal(gw_evstore_due(f->s, T0, 2, NULL, NULL, 0, &da, &na), NDX_OK);
+	assert_int_equal(gw_evstore_due(b, T0, 64, NULL, NULL, 0, &db, &nb), NDX_OK);
+	assert_int_equal(na, 2);   /* 1/A and 2/A (3/A waits behind 1/A) */
+	assert_int_equal(nb, 3);   /* 1/A, 2/A and 4/A */
+	assert_int_equal(gw_evstore_claim(f->s, da, &na, T0), NDX_OK);
+	assert_int_equal(gw_evstore_claim(b, db, &nb, T0), NDX_OK);
+	assert_int_equal(na, 2);
+	assert_int_equal(nb, 1);
+	check_event(&da[0].ev, 1, "death", "001");
+	assert_int_equal(db[0].ev.seq, 4);
+	gw_evstore_due_free(db, nb);
+	/* claimed again by the one that holds it, by nobody else */
+	assert_int_equal(gw_evstore_due(b, T0, 64, NULL, NULL, 0, &db, &nb), NDX_OK);
+	assert_int_equal(nb, 3);
+	assert_int_equal(gw_evstore_claim(b, db, &nb, T0), NDX_OK);
+	assert_int_equal(nb, 1);
+	gw_evstore_due_free(db, nb);
+
+	/* a delivers 1/A: 3/A becomes the head; a rollback keeps the claim */
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	assert_int_equal(gw_evstore_attempted(f->s, 1, "A", GW_DELIVERY_DELIVERED, T0 + 10, 0, "",
+					      "{}"), NDX_OK);
+	gw_evstore_rollback(f->s);
+	assert_int_equal(gw_evstore_due(b, T0, 1, NULL, NULL, 0, &db, &nb), NDX_OK);
+	assert_int_equal(nb, 1);
+	assert_int_equal(gw_evstore_claim(b, db, &nb, T0), NDX_OK);
+	assert_int_equal(nb, 0);
+	gw_evstore_due_free(db, nb);
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	assert_int_equal(gw_evstore_attempted(f->s, 1, "A", GW_DELIVERY_DELIVERED, T0 + 10, 0, "",
+					      "{}"), NDX_OK);
+	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
+	gw_evstore_due_free(da, na);
+	/* 3/A, the new head, is free; 2/A is still a's */
+	assert_int_equal(gw_evstore_due(b, T0, 64, NULL, NULL, 0, &db, &nb), NDX_OK);
+	assert_int_equal(nb, 3);
+	assert_int_equal(gw_evstore_claim(b, db, &nb, T0), NDX_OK);
+	assert_int_equal(nb, 2);
+	assert_int_equal(db[0].ev.seq, 3);
+	assert_int_equal(db[1].ev.seq, 4);
+	gw_evstore_due_free(db, nb);
+	/* a goes away: its claim on 2/A with it */
+	gw_evstore_close(f->s);
+	f->s = NULL;
+	assert_int_equal(gw_evstore_due(b, T0, 64, NULL, NULL, 0, &db, &nb), NDX_OK);
+	assert_int_equal(gw_evstore_claim(b, db, &nb, T0), NDX_OK);
+	assert_int_equal(nb, 3);
+	gw_evstore_due_free(db, nb);
+
+	struct gw_evstore_counts c;
+
+	assert_int_equal(gw_evstore_counts(b, &c), NDX_OK);
+	assert_int_equal(c.queued, 3);
+	assert_int_equal(c.delivered, 1);
+	/* a claim inside a transaction is refused */
+	assert_int_equal(gw_evstore_begin(b), NDX_OK);
+	nb = 0;
+	assert_int_equal(gw_evstore_claim(b, NULL, &nb, T0), NDX_EINVAL);
+	gw_evstore_rollback(b);
+	f->s = b;  /* closed by the teardown */
+}
+
+/* Publishes and commits ev-1 with its delivery, then begins ev-2 and is
+ * killed before committing it. */
+static int publish_then_wait(const char *loc, int fd)
+{
+	struct gw_evstore *s = NULL;
+	struct gw_event ev;
+	char err[256];
+
+	if (gw_evstore_open(loc, &s, err, sizeof err) || gw_evstore_begin(s))
+		return 1;
+	make_event(&ev, 1, "death", "001");
+	if (gw_evstore_publish(s, &ev) || gw_evstore_add_delivery(s, ev.seq, "A", "", T0) ||
+	    gw_evstore_commit(s))
+		return 1;
+	/* holds the claim on 1/A, as a node in the middle of delivering it */
+	struct gw_due *d = NULL;
+	size_t n = 0;
+
+	if (gw_evstore_due(s, T0, 8, NULL, NULL, 0, &d, &n) || n != 1 ||
+	    gw_evstore_claim(s, d, &n, T0) || n != 1)
+		return 1;
+	gw_evstore_due_free(d, n);
+	make_event(&ev, 2, "death", "002");
+	if (gw_evstore_begin(s) || gw_evstore_publish(s, &ev) ||
+	    gw_evstore_add_delivery(s, ev.seq, "B", "", T0))
+		return 1;
+	return write(fd, "x", 1) == 1 ? 0 : 1;
+}
+
+/* What a commit acknowledged survives SIGKILL; what was not committed is
+ * not there; the killed process's claim is free at once. */
+static void test_pg_kill9(void **state)
+{
+	struct fx *f = *state;
+	struct gw_due *d = NULL;
+	size_t n = 0;
+
+	run_killed(f->path, publish_then_wait, 0);
+	assert_due(f->s, T0, "1/A");
+	/* its session ends when the server sees the connection closed */
+	for (int i = 0; i < 50 && n == 0; i++) {
+		assert_int_equal(gw_evstore_due(f->s, T0, 8, NULL, NULL, 0, &d, &n), NDX_OK);
+		assert_int_equal(gw_evstore_claim(f->s, d, &n, T0), NDX_OK);
+		gw_evstore_due_free(d, n);
+		d = NULL;
+		if (n == 0)
+			usleep(100000);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(gw_evstore_outbox_get(f->s, "ev-2", &d), NDX_ENOTFOUND);
+	assert_int_equal(gw_evstore_outbox_get(f->s, "ev-1", &d), NDX_OK);
+	check_event(&d->ev, 1, "death", "001");
+	gw_evstore_due_free(d, 1);
+	/* the killed process's writer lock went with its session */
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	add(f->s, publish(f->s, 3, "death", "003"), "B", T0);
+	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
+}
+
+/* The server stops under an open store: reads and writes fail (NDX_EDB),
+ * a write transaction begun is rolled back; once it is back, the store
+ * goes on with what was committed (the session opened anew). Last: nothing
+ * else runs while the server is down. */
+static void test_pg_server_stopped(void **state)
+{
+	struct fx *f = *state;
+	struct gw_evstore_counts c;
+	struct gw_event ev;
+
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	add(f->s, publish(f->s, 1, "death", "001"), "A", T0);
+	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
+	pg_ctl("NDX_TEST_PG_STOP");
+	assert_int_equal(gw_evstore_counts(f->s, &c), NDX_EDB);
+	assert_int_not_equal(gw_evstore_begin(f->s), NDX_OK);
+	gw_evstore_rollback(f->s);
+	pg_ctl("NDX_TEST_PG_START");
+	assert_due(f->s, T0, "1/A");
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	make_event(&ev, 2, "death", "002");
+	assert_int_equal(gw_evstore_publish(f->s, &ev), NDX_OK);
+	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
+	assert_int_equal(gw_evstore_counts(f->s, &c), NDX_OK);
+	assert_int_equal(c.queued, 1);
+}
+
+/* On SQLite claim keeps every entry (one events thread owns the file). */
+static void test_claim_sqlite(void **state)
+{
+	struct fx *f = *state;
+	struct gw_due *d = NULL;
+	size_t n = 0;
+
+	assert_int_equal(gw_evstore_begin(f->s), NDX_OK);
+	add(f->s, publish(f->s, 1, "death", "001"), "A", T0);
+	assert_int_equal(gw_evstore_commit(f->s), NDX_OK);
+	assert_int_equal(gw_evstore_due(f->s, T0, 64, NULL, NULL, 0, &d, &n), NDX_OK);
+	assert_int_equal(gw_evstore_claim(f->s, d, &n, T0), NDX_OK);
+	assert_int_equal(n, 1);
+	gw_evstore_due_free(d, n);
+	assert_due(f->s, T0, "1/A");
+	n = 0;
+	assert_int_equal(gw_evstore_claim(NULL, NULL, &n, T0), NDX_EINVAL);
+	assert_int_equal(gw_evstore_claim(f->s, NULL, NULL, T0), NDX_EINVAL);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest both[] = {
 		cmocka_unit_test_setup_teardown(test_publish_round_trip, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_order_rule, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_order_rule_late_add, fx_setup, fx_teardown),
@@ -1242,11 +1485,23 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_durable_reopen, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_migrated, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_database, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_order_model, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_scale, fx_setup, fx_teardown),
 	};
+	const struct CMUnitTest sqlite_only[] = {
+		cmocka_unit_test(test_sqlite_garbage),
+		cmocka_unit_test_setup_teardown(test_not_a_database, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_sqlite, fx_setup, fx_teardown),
+	};
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test(test_pg_refusals),
+		cmocka_unit_test_setup_teardown(test_pg_two_nodes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pg_kill9, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pg_server_stopped, fx_setup, fx_teardown),
+	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	(void)pg_refusals; /* store_engines.h's: this store is made at open, not by an init */
+
+	return STORE_ENGINES_MAIN(&ENGINES, both, sqlite_only, pg_only);
 }

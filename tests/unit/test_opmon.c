@@ -3,7 +3,14 @@
  * written, cursor paging, the derived durations and nulls, retention by
  * time and by count, the bounded queue dropping (and counting) what does
  * not fit while the writer is busy, the health data, the query parser and
- * the path template rules that keep personal numbers out of the records. */
+ * the path template rules that keep personal numbers out of the records.
+ *
+ * The store's tests run on both engines (tests/unit/store_engines.h): a
+ * file (suite unit), or with NDX_TEST_ENGINE=pg a schema of its own in the
+ * PostgreSQL database NDX_TEST_PG (suite pg, make test-pg), which adds its
+ * refusals (a password in the connection string, never printed; no server;
+ * a schema newer than the program) and two gateway nodes writing to one
+ * schema, each reading the records of both. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +25,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "store_engines.h"
+
 #include "opmon.h"
 #include "ndx/err.h"
 
@@ -26,23 +35,40 @@
 #define CLIENT "VN/GOV/BTC/tax"
 
 struct fx {
-	char dir[1024];
-	char path[1100];
+	char path[1100]; /* a file, or a connection string to a schema of its own */
 	struct gw_opmon *m;
+};
+
+static const struct gw_opmon_options DEFAULTS = {
+	.retention_s = GW_OPMON_RETENTION_S_DEFAULT, .max_records = GW_OPMON_MAX_RECORDS_DEFAULT,
+	.queue_cap = GW_OPMON_QUEUE_DEFAULT
+};
+
+static int try_open(const char *loc)
+{
+	struct gw_opmon *m = NULL;
+	char err[512] = "";
+	int rc = gw_opmon_open(loc, &DEFAULTS, &m, err, sizeof err);
+
+	if (err[0])
+		fprintf(stderr, "%s\n", err);
+	gw_opmon_close(m);
+	return rc;
+}
+
+static const struct store_engines ENGINES = {
+	.name = "opmon", .what = "gateway opmon store", .schema_prefix = 'o',
+	.db_file = "opmon.db", .holds = "gateway opmon store", .try_open = try_open,
+	.try_create = try_open,
 };
 
 static struct fx *fx_open(struct gw_opmon_options o)
 {
-	const char *base = getenv("NDX_TEST_TMP");
 	struct fx *f = calloc(1, sizeof *f);
 	char err[256] = "";
 
 	assert_non_null(f);
-	if (!base || !base[0])
-		base = "/tmp";
-	snprintf(f->dir, sizeof f->dir, "%s/test_opmon.XXXXXX", base);
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/opmon.db", f->dir);
+	new_loc(f->path, sizeof f->path);
 	if (gw_opmon_open(f->path, &o, &f->m, err, sizeof err) != NDX_OK)
 		fail_msg("open: %s", err);
 	return f;
@@ -66,7 +92,6 @@ static void fx_close(struct fx *f)
 		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
 		unlink(p);
 	}
-	rmdir(f->dir);
 	free(f);
 }
 
@@ -518,18 +543,85 @@ static void test_path_template_redaction(void **state)
 	assert_null(strpbrk(out, "0123456789"));
 }
 
+/* PostgreSQL's refusals: a password in the string (refused before
+ * connecting, never printed), a server that is not there (named without a
+ * password), a schema newer than this program. A fresh schema is made at
+ * open and opened at its version after. */
+static void test_pg_refusals(void **state)
+{
+	char loc[700];
+	const char *msg;
+	int rc;
+
+	(void)state;
+	msg = stderr_of(try_open, "postgresql://gw:s3cr3t-pw@127.0.0.1:1/x", &rc);
+	assert_int_equal(rc, NDX_EINVAL);
+	assert_non_null(strstr(msg, "password"));
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	msg = stderr_of(try_open, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", &rc);
+	assert_int_equal(rc, NDX_EDB);
+	assert_non_null(strstr(msg, "postgresql://nobody@127.0.0.1:1/none"));
+	new_loc(loc, sizeof loc);
+	assert_int_equal(try_open(loc), NDX_OK);
+	assert_int_equal(try_open(loc), NDX_OK);
+	pg_refuses_newer(loc);
+}
+
+/* Two gateway nodes on one schema: each writes its records, either reads
+ * them all, in one order. */
+static void test_pg_two_nodes(void **state)
+{
+	struct fx *f = fx_default();
+	struct gw_opmon *n2 = NULL;
+	char err[256] = "";
+	int64_t now = gw_opmon_now_ms();
+	json_t *doc, *r;
+	size_t i;
+	int64_t last = 0;
+	(void)state;
+
+	assert_int_equal(gw_opmon_open(f->path, &DEFAULTS, &n2, err, sizeof err), NDX_OK);
+	for (int k = 0; k < 4; k++) {
+		add(f->m, SVC_A, now + k, true, 1, 1);
+		add(n2, SVC_B, now + k, false, 1, 1);
+		assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+		assert_int_equal(gw_opmon_flush(n2), NDX_OK);
+	}
+	doc = page(n2, 0, 100);
+	assert_int_equal(json_array_size(json_object_get(doc, "records")), 8);
+	json_array_foreach(json_object_get(doc, "records"), i, r) {
+		assert_true(json_integer_value(json_object_get(r, "seq")) > last);
+		last = json_integer_value(json_object_get(r, "seq"));
+	}
+	json_decref(doc);
+	gw_opmon_close(n2);
+	fx_close(f);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest both[] = {
 		cmocka_unit_test(test_insert_and_cursor_paging),
 		cmocka_unit_test(test_time_window),
 		cmocka_unit_test(test_retention_by_time),
 		cmocka_unit_test(test_retention_by_count),
 		cmocka_unit_test(test_full_queue_drops),
 		cmocka_unit_test(test_health),
+	};
+	/* No store in these: run once. */
+	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test(test_query_parse),
 		cmocka_unit_test(test_path_template_redaction),
 		cmocka_unit_test(test_message_log_query_parse),
+		cmocka_unit_test(test_sqlite_garbage),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test(test_pg_refusals),
+		cmocka_unit_test(test_pg_two_nodes),
+	};
+
+	(void)pg_refusals; /* store_engines.h's: this store is made at open, not by an init */
+	(void)run_killed;
+	(void)pg_ctl;
+	return STORE_ENGINES_MAIN(&ENGINES, both, sqlite_only, pg_only);
 }
