@@ -600,40 +600,13 @@ static int market_check(struct args *a)
 }
 
 /* The invoice of a checked statement: what is due, to whom, and the
- * VietQR transfer that pays it (docs/marketplace.md "Invoices"). */
-static json_t *invoice_json(const struct ndx_usage *u, const char *reference,
-			    const uint8_t hash[NDX_SHA256_LEN], const char *qr,
-			    const struct args *a)
-{
-	char seller[NDX_ID_TEXT_MAX], buyer[NDX_ID_TEXT_MAX], hex[2 * NDX_SHA256_LEN + 1];
-	char f[NDX_TIME_TEXT_LEN], t[NDX_TIME_TEXT_LEN];
-
-	member_of(u->service, seller, sizeof seller);
-	member_of(u->client, buyer, sizeof buyer);
-	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
-	ndx_time_format((time_t)(u->from_ms / 1000), f);
-	ndx_time_format((time_t)(u->to_ms / 1000), t);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, "
-			 "s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			 "format", "ndx-invoice/1", "reference", reference, "agreement",
-			 u->agreement, "seller", seller, "buyer", buyer, "client", u->client,
-			 "from", f, "to", t, "from_ms", (json_int_t)u->from_ms, "to_ms",
-			 (json_int_t)u->to_ms, "unit", ndx_usage_unit_name(u->unit), "count",
-			 (json_int_t)u->count, "amount_vnd", (json_int_t)u->amount,
-			 "statement_hash", hex, "statement_signer", u->gateway, "bin", a->bin,
-			 "account", a->account, "account_name",
-			 a->account_name ? a->account_name : "", "vietqr", qr, "currency", "VND");
-}
-
+ * VietQR transfer that pays it (docs/marketplace.md "Invoices";
+ * ndx_usage_invoice, shared with the registry's POST /market/invoices). */
 static int market_invoice(struct args *a)
 {
 	struct ndx_usage *u = NULL;
-	struct ndx_vietqr q = { 0 };
-	uint8_t hash[NDX_SHA256_LEN];
-	char hex[2 * NDX_SHA256_LEN + 1], reference[NDX_VIETQR_REF_MAX + 1];
-	char qr[NDX_VIETQR_PAYLOAD_MAX], *text = NULL;
-	const char *why = NULL;
-	json_t *inv;
+	char *text = NULL, why[512];
+	json_t *inv = NULL;
 	int rc;
 
 	if ((rc = statement_args(a, "invoice")) != CLI_EXIT_OK)
@@ -644,40 +617,24 @@ static int market_invoice(struct args *a)
 	if ((rc = verified_statement(a, &u)) != CLI_EXIT_OK)
 		return rc;
 	rc = CLI_EXIT_FAIL;
-	if (u->amount <= 0) {
-		cli_error("nothing is due on agreement %s for this period (%s, %" PRIu64
-			  " exchanges): no invoice", u->agreement, ndx_usage_unit_name(u->unit),
-			  u->count);
+	switch (ndx_usage_invoice(u, a->bin, a->account, a->account_name, &inv, why, sizeof why)) {
+	case NDX_OK:
+		break;
+	case NDX_EINVAL:
+		cli_error("%s", why);
+		goto out;
+	default:
+		cli_error("out of memory");
 		goto out;
 	}
-	/* The reference a transfer carries (VietQR 62-08, 25 characters, as the
-	 * treasury's KB…): MK and the statement hash's first 23 hex digits, so
-	 * that a payment names the statement it pays. */
-	ndx_usage_hash(u, hash);
-	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
-	snprintf(reference, sizeof reference, "MK%.23s", hex);
-	for (char *p = reference; *p; p++)
-		if (*p >= 'a' && *p <= 'f')
-			*p = (char)(*p - 'a' + 'A');
-	snprintf(q.bin, sizeof q.bin, "%s", a->bin);
-	snprintf(q.account, sizeof q.account, "%s", a->account);
-	q.amount_vnd = (uint64_t)u->amount;
-	snprintf(q.reference, sizeof q.reference, "%s", reference);
-	if (strlen(a->bin) != NDX_VIETQR_BIN_LEN || strlen(a->account) > NDX_VIETQR_ACCOUNT_MAX ||
-	    ndx_vietqr_encode(&q, qr, sizeof qr, &why) != NDX_OK) {
-		cli_error("cannot make the VietQR transfer: %s",
-			  why ? why : "--bin must be 6 digits and --account at most 19 characters");
-		goto out;
-	}
-	inv = invoice_json(u, reference, hash, qr, a);
-	text = inv ? json_dumps(inv, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(inv);
+	text = json_dumps(inv, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (text == NULL)
 		cli_error("out of memory");
 	else
 		rc = write_out(a->out, text);
 	free(text);
 out:
+	json_decref(inv);
 	ndx_usage_free(u);
 	return rc;
 }
