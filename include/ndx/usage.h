@@ -128,7 +128,7 @@ int ndx_usage_diff(const struct ndx_usage *theirs, const struct ndx_usage *ours,
 #define NDX_USAGE_REF_LEN 25
 void ndx_usage_reference(const uint8_t hash[NDX_SHA256_LEN], char out[NDX_USAGE_REF_LEN + 1]);
 
-/* The invoice (format "ndx-invoice/1", docs/marketplace.md "Invoices") of a
+/* The invoice (format "ndx-invoice/1", docs/marketplace.md "Invoices and clearing") of a
  * statement already checked: seller and buyer (the service's and the
  * client's members), the period, unit, count and amount_vnd, the statement
  * hash and signer, the payment reference and the VietQR payload of that

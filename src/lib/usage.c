@@ -811,7 +811,7 @@ int ndx_usage_diff(const struct ndx_usage *theirs, const struct ndx_usage *ours,
 	return NDX_OK;
 }
 
-/* ---- invoices (docs/marketplace.md "Invoices") ----------------------------------------- */
+/* ---- invoices (docs/marketplace.md "Invoices and clearing") --------------------------- */
 
 void ndx_usage_reference(const uint8_t hash[NDX_SHA256_LEN], char out[NDX_USAGE_REF_LEN + 1])
 {

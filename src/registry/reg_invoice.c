@@ -300,10 +300,12 @@ static void invoice_record(struct icall *c)
 		internal(c);
 		goto out;
 	}
-	rc = mstore_invoice_of_period(c->st, u->agreement, u->from_ms, u->to_ms, &row);
+	rc = mstore_invoice_overlapping(c->st, u->agreement, u->from_ms, u->to_ms, &row);
 	if (rc == NDX_OK) {
 		/* The same statement again answers its invoice; another one
-		 * for the same agreement and period is a conflict. */
+		 * for the same agreement and a period that overlaps an
+		 * invoiced one (the same period included) would bill its
+		 * exchanges twice. */
 		bool same = strcmp(json_string_value(json_object_get(row, "statement_hash")),
 				   hash) == 0;
 		store_rollback(c->st);
@@ -311,8 +313,8 @@ static void invoice_record(struct icall *c)
 			answer_invoice(c, 200, row);
 		else
 			refuse(c, 409, "Client.Conflict", "invoiced already",
-			       "invoice %s already bills agreement %s for this period, from "
-			       "another statement",
+			       "invoice %s already bills agreement %s for this period or part of "
+			       "it, from another statement",
 			       json_string_value(json_object_get(row, "reference")), u->agreement);
 		goto out;
 	}

@@ -188,12 +188,13 @@ int mstore_invoice_get(struct store *st, const char *reference, json_t **out)
 				   " FROM market_invoices WHERE reference = ?", "s", reference);
 }
 
-int mstore_invoice_of_period(struct store *st, const char *agreement, int64_t from_ms,
-			     int64_t to_ms, json_t **out)
+int mstore_invoice_overlapping(struct store *st, const char *agreement, int64_t from_ms,
+			       int64_t to_ms, json_t **out)
 {
 	return ndx_sqldb_query_one(store_db(st), out, "SELECT " INVOICE_COLUMNS
-				   " FROM market_invoices WHERE agreement_id = ? AND from_ms = ? AND"
-				   " to_ms = ?", "sii", agreement, from_ms, to_ms);
+				   " FROM market_invoices WHERE agreement_id = ? AND from_ms < ? AND"
+				   " to_ms > ? ORDER BY from_ms, reference", "sii", agreement, to_ms,
+				   from_ms);
 }
 
 int mstore_invoice_list(struct store *st, const char *member, json_t **out)

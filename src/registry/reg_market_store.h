@@ -71,9 +71,10 @@ int mstore_invoice_add(struct store *st, const char *reference, const char *agre
 		       const char *seller, const char *buyer, int64_t from_ms, int64_t to_ms,
 		       int64_t amount_vnd, const char *statement_hash, const char *invoice);
 int mstore_invoice_get(struct store *st, const char *reference, json_t **out);
-/* The invoice of the agreement for exactly [from_ms, to_ms). */
-int mstore_invoice_of_period(struct store *st, const char *agreement, int64_t from_ms,
-			     int64_t to_ms, json_t **out);
+/* The first invoice of the agreement whose period overlaps [from_ms,
+ * to_ms) (the same period included). */
+int mstore_invoice_overlapping(struct store *st, const char *agreement, int64_t from_ms,
+			       int64_t to_ms, json_t **out);
 /* The invoices member sells or buys under (NULL: all), newest first. */
 int mstore_invoice_list(struct store *st, const char *member, json_t **out);
 /* Marks an unpaid invoice paid: NDX_ENOTFOUND when it is not unpaid,

@@ -109,8 +109,13 @@ def test_invoice_recorded_as_the_cli_makes_it(fed):
     # The same statement again: the invoice as recorded (idempotent), whatever account.
     r = record(fed, json.dumps(s), bin="970422", account="99")
     assert r.status_code == 200 and r.json() == inv, r.text
-    # The other side's statement of the same agreement and period: another statement.
+    # The other side's statement of the same agreement and period: another statement; one
+    # of a period that overlaps the invoiced one would bill its exchanges again.
     refused(record(fed, fed.statements["BCA"]), 409, "invoiced already", inv["reference"])
+    res = make_statement(fed, "BCA", extra=["--from", fed.period[0],
+                                            "--to", "2099-01-01T00:00:00Z"])
+    assert res.returncode == 0, res.stderr
+    refused(record(fed, json.loads(res.stdout)), 409, "invoiced already", inv["reference"])
     # Recorded once, in the audit trail.
     r = fed.registry.api("GET", "/api/audit?action=invoice.record")
     assert r.status_code == 200
@@ -245,6 +250,30 @@ def test_receipt_marks_the_invoice_paid_once(fed):
     # Recording the statement again answers the paid invoice.
     r = record(fed, fed.statements["BHXH"])
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+
+
+def test_cli_records_the_invoice(fed):
+    """`ndx market invoice --record`: the seller's command records the invoice in the
+    registry and prints it as recorded (here the one already recorded, and paid)."""
+    tokens = fed.workdir / "tokens"
+    tokens.mkdir(exist_ok=True)
+    for who in ("bca", "bhxh"):
+        (tokens / who).write_text(fed.tokens[who] + "\n")
+    pay = ["--bin", ACCOUNT["bin"], "--account", ACCOUNT["account"]]
+    reg = ["--record", "--registry", fed.registry.url]
+    res = invoice(fed, fed.statements["BHXH"], *pay, *reg, "--token-file", tokens / "bca")
+    assert res.returncode == 0, res.stderr
+    inv = json.loads(res.stdout)
+    assert inv["reference"] == recorded(fed)["reference"] and inv["status"] in ("open", "paid")
+    # The buyer cannot record it: the registry's refusal, said.
+    res = invoice(fed, fed.statements["BHXH"], *pay, *reg, "--token-file", tokens / "bhxh")
+    assert res.returncode == 1 and "404" in res.stderr and "provider" in res.stderr
+    # --registry without --record, or on another subcommand, is a usage error.
+    res = invoice(fed, fed.statements["BHXH"], *pay, "--registry", fed.registry.url)
+    assert res.returncode == 2
+    res = subprocess.run([str(F.ndx_exe(fed.build_dir)), "market", "--help"],
+                         capture_output=True, text=True, timeout=10)
+    assert "--record" in res.stdout and "/market/invoices" in res.stdout
 
 
 def test_serve_help_names_the_bank_keys(fed):
