@@ -297,11 +297,8 @@ static int verify_receipt(struct treasury *t, const char *text, struct ndx_recei
 	fprintf(stderr, "ndx-pay: treasury: receipt: %s\n", err);
 	if (rc == NDX_EBADSIG)
 		refuse(resp, 403, "forged", "the receipt is not signed by a member bank's key");
-	else if (strstr(err, "not a JWS"))
-		refuse(resp, 400, "invalid", "the receipt is not a JWS");
 	else
-		refuse(resp, 400, "invalid", "the receipt lacks bank_bin (its signer), reference, "
-					     "txn_id or amount_vnd");
+		refuse(resp, 400, "invalid", err);
 	return -1;
 }
 
