@@ -633,10 +633,18 @@ static void test_invoice_rows(void **state)
 	assert_int_equal(mstore_invoice_add(st, "MK1", "urn:uuid:a1", "VN/GOV/BCA", "VN/GOV/BHXH",
 					    1000, 2000, 2000, "h1", "{\"reference\":\"MK1\"}"),
 			 NDX_OK);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+	/* Each refusal in a transaction of its own: PostgreSQL aborts the
+	 * transaction at a key violation, as the registry then rolls back. */
+	assert_int_equal(store_begin(st), NDX_OK);
 	assert_int_equal(mstore_invoice_add(st, "MK2", "urn:uuid:a1", "VN/GOV/BCA", "VN/GOV/BHXH",
 					    1000, 2000, 2000, "h2", "{}"), NDX_EEXIST);
+	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
 	assert_int_equal(mstore_invoice_add(st, "MK2", "urn:uuid:a2", "VN/GOV/BCA", "VN/GOV/BHXH",
 					    1000, 2000, 2000, "h1", "{}"), NDX_EEXIST);
+	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
 	assert_int_equal(mstore_invoice_add(st, "MK2", "urn:uuid:a1", "VN/GOV/BCA", "VN/GOV/BHXH",
 					    2000, 3000, 500, "h2", "{\"reference\":\"MK2\"}"),
 			 NDX_OK);
