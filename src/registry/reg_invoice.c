@@ -401,6 +401,18 @@ static void invoices_list(struct icall *c)
 		       "member: bad percent-encoding");
 		return;
 	}
+	if (q) {
+		struct ndx_id id;
+		const char *why = NULL;
+		char canon[NDX_ID_TEXT_MAX];
+
+		if (ndx_id_parse(q, strlen(q), NDX_ID_MEMBER, &id, &why) != NDX_OK ||
+		    ndx_id_format(&id, canon, sizeof canon) < 0 || strcmp(canon, q) != 0) {
+			refuse(c, 400, "Client.InvalidRequest", "invalid query",
+			       "member: not a member id (%s)", why ? why : "not canonical");
+			return;
+		}
+	}
 	if (q && member && strcmp(q, member) != 0) {
 		refuse(c, 403, "Client.Forbidden", "not yours",
 		       "a member lists only the invoices it sells or buys under");

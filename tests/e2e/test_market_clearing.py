@@ -172,6 +172,7 @@ def test_who_sees_which_invoice(fed):
         assert r.status_code == 200 and r.json() == {"invoices": []}, r.text
         assert get(fed, f"/market/invoices/{ref}", who).status_code == 404
     assert get(fed, f"/market/invoices?member={F.BCA}", "btc").status_code == 403
+    assert get(fed, "/market/invoices?member=VN/GOV", "admin").status_code == 400
     assert get(fed, "/market/invoices", None).status_code == 401
     # An admin sees all, or one member's; the console reads them (auditors included).
     r = get(fed, "/market/invoices", "admin")
