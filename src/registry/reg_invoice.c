@@ -20,8 +20,8 @@
 #include "reg_market_store.h"
 #include "reg_witness.h"
 
-/* A statement's JSON lists its exchanges; the registry's --max-body
- * bounds it before this does. */
+/* The account holder's name an invoice carries, at most (the statement
+ * itself is bounded by the registry's --max-body). */
 #define ACCOUNT_NAME_MAX 128
 
 struct icall {
