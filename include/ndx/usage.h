@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "ndx/hash.h"
 #include "ndx/key.h"
 #include "ndx/merkle.h"
@@ -118,6 +120,24 @@ int ndx_usage_check(const struct ndx_usage *u, const struct ndx_key *key, char *
  * both, also when empty). NDX_OK or NDX_ENOMEM. */
 int ndx_usage_diff(const struct ndx_usage *theirs, const struct ndx_usage *ours,
 		   size_t **only_theirs, size_t *n_theirs, size_t **only_ours, size_t *n_ours);
+
+/* The payment reference of the statement whose hash is hash (VietQR
+ * 62-08, 25 characters, the form of the treasury's KB… references): "MK"
+ * and the hash's first 23 hex digits in upper case, so that a transfer
+ * names the statement it pays. */
+#define NDX_USAGE_REF_LEN 25
+void ndx_usage_reference(const uint8_t hash[NDX_SHA256_LEN], char out[NDX_USAGE_REF_LEN + 1]);
+
+/* The invoice (format "ndx-invoice/1", docs/marketplace.md "Invoices and clearing") of a
+ * statement already checked: seller and buyer (the service's and the
+ * client's members), the period, unit, count and amount_vnd, the statement
+ * hash and signer, the payment reference and the VietQR payload of that
+ * amount to the seller's account (bin: a 6-digit NAPAS BIN; account_name
+ * may be NULL). NDX_OK with *out (a new reference); NDX_EINVAL with err
+ * when nothing is due (free, or no use) or VietQR cannot carry the
+ * account; NDX_ENOMEM. */
+int ndx_usage_invoice(const struct ndx_usage *u, const char *bin, const char *account,
+		      const char *account_name, json_t **out, char *err, size_t cap);
 
 /* "free", "ndx:VNDPerCall", "ndx:VNDPerMonth" (the policy's units). */
 const char *ndx_usage_unit_name(enum ndx_price_unit unit);

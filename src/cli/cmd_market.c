@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "client.h"
 #include "ndx/conf.h"
 #include "ndx/err.h"
 #include "ndx/file.h"
@@ -60,10 +61,16 @@ static const char usage[] =
 	"  ndx market invoice FILE (--conf DIR --anchor ANCHOR | --key PUB) --bin BIN\n"
 	"                       --account ACCOUNT [--account-name NAME] [--out FILE]\n"
 	"                       [--month YYYY-MM | --from TIME --to TIME]\n"
+	"                       [--record [--registry URL] [--token-file FILE]]\n"
 	"      The invoice of a statement that checks as above: seller, buyer, count and\n"
 	"      amount due, a payment reference derived from the statement hash, and\n"
 	"      the VietQR payload of the transfer to the seller's account (BIN: the\n"
-	"      bank's 6-digit NAPAS BIN). Refused when nothing is due.\n"
+	"      bank's 6-digit NAPAS BIN). Refused when nothing is due. With --record,\n"
+	"      the seller records it in the registry's marketplace (POST\n"
+	"      /market/invoices with the seller's member credential in FILE, or\n"
+	"      NDX_TOKEN_FILE; URL or NDX_REGISTRY, default http://127.0.0.1:4400),\n"
+	"      which checks the statement again, and prints the invoice as recorded,\n"
+	"      with its status (open, or paid once a bank's receipt cleared it).\n"
 	"\n"
 	"--month is a calendar month in Vietnam time (from the 1st at 00:00 +07:00);\n"
 	"--from and --to are RFC 3339 UTC times (YYYY-MM-DDTHH:MM:SSZ), the period\n"
@@ -74,7 +81,8 @@ static const char usage[] =
 	"line that could not be understood.\n";
 
 enum { OPT_DB = 1, OPT_KEY, OPT_CONF, OPT_ANCHOR, OPT_AGREEMENT, OPT_MONTH, OPT_FROM, OPT_TO,
-       OPT_OUT, OPT_BIN, OPT_ACCOUNT, OPT_ACCOUNT_NAME, OPT_HELP };
+       OPT_OUT, OPT_BIN, OPT_ACCOUNT, OPT_ACCOUNT_NAME, OPT_RECORD, OPT_REGISTRY,
+       OPT_TOKEN_FILE, OPT_HELP };
 
 static const struct option opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
@@ -89,14 +97,17 @@ static const struct option opts[] = {
 	{ "bin", required_argument, NULL, OPT_BIN },
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "account-name", required_argument, NULL, OPT_ACCOUNT_NAME },
+	{ "record", no_argument, NULL, OPT_RECORD },
+	{ "registry", required_argument, NULL, OPT_REGISTRY },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct args {
 	const char *db, *key, *conf, *anchor, *agreement, *month, *from, *to, *out, *file;
-	const char *bin, *account, *account_name;
-	int help;
+	const char *bin, *account, *account_name, *registry, *token_file;
+	int help, record;
 	bool has_period;
 	int64_t from_ms, to_ms;
 };
@@ -122,6 +133,9 @@ static int parse(int argc, char **argv, struct args *a)
 		case OPT_BIN: a->bin = optarg; break;
 		case OPT_ACCOUNT: a->account = optarg; break;
 		case OPT_ACCOUNT_NAME: a->account_name = optarg; break;
+		case OPT_RECORD: a->record = 1; break;
+		case OPT_REGISTRY: a->registry = optarg; break;
+		case OPT_TOKEN_FILE: a->token_file = optarg; break;
 		case 'h':
 		case OPT_HELP: a->help = 1; break;
 		default: return cli_bad_option(usage, argv);
@@ -599,41 +613,59 @@ static int market_check(struct args *a)
 	return rc;
 }
 
-/* The invoice of a checked statement: what is due, to whom, and the
- * VietQR transfer that pays it (docs/marketplace.md "Invoices"). */
-static json_t *invoice_json(const struct ndx_usage *u, const char *reference,
-			    const uint8_t hash[NDX_SHA256_LEN], const char *qr,
-			    const struct args *a)
+/* Records the invoice of u in the registry (POST /market/invoices, the
+ * seller's member credential): *inv becomes the invoice as the registry
+ * answers it. */
+static int record_invoice(const struct args *a, const struct ndx_usage *u, json_t **inv)
 {
-	char seller[NDX_ID_TEXT_MAX], buyer[NDX_ID_TEXT_MAX], hex[2 * NDX_SHA256_LEN + 1];
-	char f[NDX_TIME_TEXT_LEN], t[NDX_TIME_TEXT_LEN];
+	struct cli_api api;
+	json_t *body = NULL, *st = NULL, *out = NULL;
+	char *text = ndx_usage_to_json(u), err[1024];
+	long status = 0;
+	int rc = CLI_EXIT_FAIL;
 
-	member_of(u->service, seller, sizeof seller);
-	member_of(u->client, buyer, sizeof buyer);
-	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
-	ndx_time_format((time_t)(u->from_ms / 1000), f);
-	ndx_time_format((time_t)(u->to_ms / 1000), t);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, "
-			 "s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			 "format", "ndx-invoice/1", "reference", reference, "agreement",
-			 u->agreement, "seller", seller, "buyer", buyer, "client", u->client,
-			 "from", f, "to", t, "from_ms", (json_int_t)u->from_ms, "to_ms",
-			 (json_int_t)u->to_ms, "unit", ndx_usage_unit_name(u->unit), "count",
-			 (json_int_t)u->count, "amount_vnd", (json_int_t)u->amount,
-			 "statement_hash", hex, "statement_signer", u->gateway, "bin", a->bin,
-			 "account", a->account, "account_name",
-			 a->account_name ? a->account_name : "", "vietqr", qr, "currency", "VND");
+	if (!text || !(st = json_loads(text, 0, NULL))) {
+		free(text);
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	free(text);
+	body = json_pack("{s:o, s:s, s:s}", "statement", st, "bin", a->bin, "account", a->account);
+	if (body && a->account_name)
+		json_object_set_new(body, "account_name", json_string(a->account_name));
+	if (!body) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if (cli_api_open(&api, a->registry, a->token_file, 1) != 0) {
+		json_decref(body);
+		return CLI_EXIT_FAIL;
+	}
+	if (cli_api_call(&api, "POST", "/market/invoices", body, &status, &out, err, sizeof err) !=
+	    NDX_OK)
+		cli_error("the registry did not record the invoice: %s", err);
+	else if (!json_is_object(out))
+		cli_error("the registry answered %ld without the invoice", status);
+	else {
+		json_decref(*inv);
+		*inv = out;
+		out = NULL;
+		rc = CLI_EXIT_OK;
+	}
+	json_decref(out);
+	json_decref(body);
+	cli_api_close(&api);
+	return rc;
 }
 
+/* The invoice of a checked statement: what is due, to whom, and the
+ * VietQR transfer that pays it (docs/marketplace.md "Invoices and clearing";
+ * ndx_usage_invoice, shared with the registry's POST /market/invoices). */
 static int market_invoice(struct args *a)
 {
 	struct ndx_usage *u = NULL;
-	struct ndx_vietqr q = { 0 };
-	uint8_t hash[NDX_SHA256_LEN];
-	char hex[2 * NDX_SHA256_LEN + 1], reference[NDX_VIETQR_REF_MAX + 1];
-	char qr[NDX_VIETQR_PAYLOAD_MAX], *text = NULL;
-	const char *why = NULL;
-	json_t *inv;
+	char *text = NULL, why[512];
+	json_t *inv = NULL;
 	int rc;
 
 	if ((rc = statement_args(a, "invoice")) != CLI_EXIT_OK)
@@ -641,43 +673,32 @@ static int market_invoice(struct args *a)
 	if (!a->bin || !a->account || a->db)
 		return cli_usage_error(usage, "market invoice needs --bin and --account, and takes "
 				       "no --db");
+	if (!a->record && (a->registry || a->token_file))
+		return cli_usage_error(usage, "market invoice takes --registry and --token-file "
+				       "only with --record");
 	if ((rc = verified_statement(a, &u)) != CLI_EXIT_OK)
 		return rc;
 	rc = CLI_EXIT_FAIL;
-	if (u->amount <= 0) {
-		cli_error("nothing is due on agreement %s for this period (%s, %" PRIu64
-			  " exchanges): no invoice", u->agreement, ndx_usage_unit_name(u->unit),
-			  u->count);
+	switch (ndx_usage_invoice(u, a->bin, a->account, a->account_name, &inv, why, sizeof why)) {
+	case NDX_OK:
+		break;
+	case NDX_EINVAL:
+		cli_error("%s", why);
+		goto out;
+	default:
+		cli_error("out of memory");
 		goto out;
 	}
-	/* The reference a transfer carries (VietQR 62-08, 25 characters, as the
-	 * treasury's KB…): MK and the statement hash's first 23 hex digits, so
-	 * that a payment names the statement it pays. */
-	ndx_usage_hash(u, hash);
-	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
-	snprintf(reference, sizeof reference, "MK%.23s", hex);
-	for (char *p = reference; *p; p++)
-		if (*p >= 'a' && *p <= 'f')
-			*p = (char)(*p - 'a' + 'A');
-	snprintf(q.bin, sizeof q.bin, "%s", a->bin);
-	snprintf(q.account, sizeof q.account, "%s", a->account);
-	q.amount_vnd = (uint64_t)u->amount;
-	snprintf(q.reference, sizeof q.reference, "%s", reference);
-	if (strlen(a->bin) != NDX_VIETQR_BIN_LEN || strlen(a->account) > NDX_VIETQR_ACCOUNT_MAX ||
-	    ndx_vietqr_encode(&q, qr, sizeof qr, &why) != NDX_OK) {
-		cli_error("cannot make the VietQR transfer: %s",
-			  why ? why : "--bin must be 6 digits and --account at most 19 characters");
+	if (a->record && record_invoice(a, u, &inv) != CLI_EXIT_OK)
 		goto out;
-	}
-	inv = invoice_json(u, reference, hash, qr, a);
-	text = inv ? json_dumps(inv, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(inv);
+	text = json_dumps(inv, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (text == NULL)
 		cli_error("out of memory");
 	else
 		rc = write_out(a->out, text);
 	free(text);
 out:
+	json_decref(inv);
 	ndx_usage_free(u);
 	return rc;
 }
@@ -703,6 +724,9 @@ int cmd_market(int argc, char **argv)
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
+	if (strcmp(sub, "invoice") != 0 && (a.record || a.registry || a.token_file))
+		return cli_usage_error(usage, "--record, --registry and --token-file are options of "
+				       "market invoice");
 	if (strcmp(sub, "statement") == 0)
 		return market_statement(&a);
 	return strcmp(sub, "invoice") == 0 ? market_invoice(&a) : market_check(&a);

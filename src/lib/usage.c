@@ -17,7 +17,9 @@
 
 #include "ndx/encode.h"
 #include "ndx/err.h"
+#include "ndx/id.h"
 #include "ndx/timefmt.h"
+#include "ndx/vietqr.h"
 
 #define LABEL "ndx-usage-statement-v1"
 
@@ -807,4 +809,76 @@ int ndx_usage_diff(const struct ndx_usage *theirs, const struct ndx_usage *ours,
 	qsort(*only_theirs, *n_theirs, sizeof **only_theirs, cmp_index);
 	qsort(*only_ours, *n_ours, sizeof **only_ours, cmp_index);
 	return NDX_OK;
+}
+
+/* ---- invoices (docs/marketplace.md "Invoices and clearing") --------------------------- */
+
+void ndx_usage_reference(const uint8_t hash[NDX_SHA256_LEN], char out[NDX_USAGE_REF_LEN + 1])
+{
+	char hex[2 * NDX_SHA256_LEN + 1];
+
+	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
+	snprintf(out, NDX_USAGE_REF_LEN + 1, "MK%.23s", hex);
+	for (char *p = out; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+}
+
+/* The member (canonical) of a client or service id into out; "" when id
+ * does not parse. */
+static void member_of(const char *id, char *out, size_t cap)
+{
+	struct ndx_id m;
+	size_t used = 0;
+
+	if (ndx_id_parse_prefix(id, strlen(id), NDX_ID_MEMBER, &m, &used, NULL) != NDX_OK ||
+	    ndx_id_format(&m, out, cap) < 0)
+		snprintf(out, cap, "%s", "");
+}
+
+int ndx_usage_invoice(const struct ndx_usage *u, const char *bin, const char *account,
+		      const char *account_name, json_t **out, char *err, size_t cap)
+{
+	struct ndx_vietqr q = { 0 };
+	uint8_t hash[NDX_SHA256_LEN];
+	char hex[2 * NDX_SHA256_LEN + 1], reference[NDX_USAGE_REF_LEN + 1];
+	char qr[NDX_VIETQR_PAYLOAD_MAX], seller[NDX_ID_TEXT_MAX], buyer[NDX_ID_TEXT_MAX];
+	char f[NDX_TIME_TEXT_LEN], t[NDX_TIME_TEXT_LEN];
+	const char *why = NULL;
+
+	*out = NULL;
+	if (u->amount <= 0)
+		return ndx_fail(err, cap, NDX_EINVAL,
+				"nothing is due on agreement %s for this period (%s, %" PRIu64
+				" exchanges): no invoice", u->agreement, ndx_usage_unit_name(u->unit),
+				u->count);
+	ndx_usage_hash(u, hash);
+	ndx_hex_encode(hash, NDX_SHA256_LEN, hex);
+	ndx_usage_reference(hash, reference);
+	if (!bin || !account || strlen(bin) != NDX_VIETQR_BIN_LEN ||
+	    strlen(account) > NDX_VIETQR_ACCOUNT_MAX)
+		return ndx_fail(err, cap, NDX_EINVAL, "cannot make the VietQR transfer: the BIN must "
+				"be 6 digits and the account at most 19 characters");
+	snprintf(q.bin, sizeof q.bin, "%s", bin);
+	snprintf(q.account, sizeof q.account, "%s", account);
+	q.amount_vnd = (uint64_t)u->amount;
+	snprintf(q.reference, sizeof q.reference, "%s", reference);
+	if (ndx_vietqr_encode(&q, qr, sizeof qr, &why) != NDX_OK)
+		return ndx_fail(err, cap, NDX_EINVAL, "cannot make the VietQR transfer: %s",
+				why ? why : "invalid");
+	member_of(u->service, seller, sizeof seller);
+	member_of(u->client, buyer, sizeof buyer);
+	ndx_time_format((time_t)(u->from_ms / 1000), f);
+	ndx_time_format((time_t)(u->to_ms / 1000), t);
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, "
+			 "s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			 "format", "ndx-invoice/1", "reference", reference, "agreement",
+			 u->agreement, "seller", seller, "buyer", buyer, "client", u->client,
+			 "from", f, "to", t, "from_ms", (json_int_t)u->from_ms, "to_ms",
+			 (json_int_t)u->to_ms, "unit", ndx_usage_unit_name(u->unit), "count",
+			 (json_int_t)u->count, "amount_vnd", (json_int_t)u->amount,
+			 "statement_hash", hex, "statement_signer", u->gateway, "bin", bin,
+			 "account", account, "account_name", account_name ? account_name : "",
+			 "vietqr", qr, "currency", "VND");
+	return *out ? NDX_OK : NDX_ENOMEM;
 }

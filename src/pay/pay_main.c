@@ -85,18 +85,16 @@ static int usage_error(const char *msg)
 /* "BIN=FILE" into a bank of cfg. */
 static int add_bank(struct treasury_config *cfg, const char *arg)
 {
-	const char *eq = strchr(arg, '=');
-	struct treasury_bank *b;
+	char err[256];
+	int rc;
 
 	if (cfg->nbanks == TREASURY_BANKS_MAX)
 		return usage_error("--bank: too many banks");
-	if (!eq || eq - arg != 6 || strspn(arg, "0123456789") != 6)
+	rc = ndx_receipt_bank_parse(arg, &cfg->banks[cfg->nbanks], err, sizeof err);
+	if (rc == NDX_EINVAL)
 		return usage_error("--bank: expected BIN=PUBLIC_KEY.pem (a 6-digit BIN)");
-	b = &cfg->banks[cfg->nbanks];
-	memcpy(b->bin, arg, 6);
-	b->bin[6] = '\0';
-	if (ndx_key_load(eq + 1, &b->key) != NDX_OK) {
-		fprintf(stderr, PROG ": --bank %s: cannot read the key %s\n", b->bin, eq + 1);
+	if (rc != NDX_OK) {
+		fprintf(stderr, PROG ": --bank: %s\n", err);
 		return 1;
 	}
 	cfg->nbanks++;

@@ -11,18 +11,14 @@
 
 #include "ndx/httpd.h"
 #include "ndx/key.h"
+#include "ndx/receipt.h"
 
-#define TREASURY_BANKS_MAX 16
-
-struct treasury_bank {
-	char bin[7];
-	struct ndx_key *key; /* owned: the bank's receipt-signing public key */
-};
+#define TREASURY_BANKS_MAX NDX_RECEIPT_BANKS_MAX
 
 struct treasury_config {
 	const char *db_path;
 	const char *bin, *account, *account_name; /* the collection account */
-	struct treasury_bank banks[TREASURY_BANKS_MAX];
+	struct ndx_receipt_bank banks[TREASURY_BANKS_MAX]; /* keys owned */
 	size_t nbanks;
 };
 

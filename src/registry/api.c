@@ -14,6 +14,7 @@
 #include "ndx/bearer.h"
 #include "reg_console.h"
 #include "reg_market.h"
+#include "reg_invoice.h"
 #include "reg_market_store.h"
 #include "reg_witness.h"
 
@@ -2982,8 +2983,9 @@ static json_t *datasets_with_offers(json_t *rows, json_t *all, const char *membe
 /* GET /api/market/datasets[?member=ID] and GET
  * /api/market/negotiations[?member=ID] (docs/registry-api.md "The
  * marketplace in the management API"): the catalogue with every offer,
- * and the negotiations with their agreements, of one member (the provider
- * of a dataset; either party of a negotiation) or of all. Read only: the
+ * and the negotiations with their agreements, and GET
+ * /api/market/invoices[?member=ID], of one member (the provider of a
+ * dataset; either party of a negotiation or invoice) or of all. Read only: the
  * marketplace's changes are the members' own, under /dsp and /market. */
 static void market_reads(struct call *c, const char *sub)
 {
@@ -2993,7 +2995,8 @@ static void market_reads(struct call *c, const char *sub)
 	const char *member, *name;
 	int bad, rc;
 
-	if (!sub || (strcmp(sub, "datasets") != 0 && strcmp(sub, "negotiations") != 0)) {
+	if (!sub || (strcmp(sub, "datasets") != 0 && strcmp(sub, "negotiations") != 0 &&
+		     strcmp(sub, "invoices") != 0)) {
 		ndx_http_resp_error(c->resp, 404, "Client.NotFound", "no such path", c->req->path);
 		return;
 	}
@@ -3004,6 +3007,12 @@ static void market_reads(struct call *c, const char *sub)
 	member = query_id(c, "member", NDX_ID_MEMBER, canon, &bad);
 	if (bad)
 		return;
+	if (strcmp(sub, "invoices") == 0) {
+		/* invoice_list_json takes the store lock itself. */
+		rc = invoice_list_json(st, member, &out);
+		answer_list(c->resp, "invoices", rc, &out);
+		return;
+	}
 	store_lock(st);
 	if (strcmp(sub, "datasets") == 0) {
 		name = "datasets";
@@ -3347,7 +3356,11 @@ void api_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp 
 			who.name = actor;
 			who.member = member[0] ? member : NULL;
 		}
-		market_handle(api->cfg.st, &who, req, resp);
+		if (invoice_path(p))
+			invoice_handle(api->cfg.st, &who, api->cfg.banks, api->cfg.nbanks, req,
+				       resp);
+		else
+			market_handle(api->cfg.st, &who, req, resp);
 		return;
 	}
 	if (strcmp(p, "/witness") == 0) {

@@ -9,6 +9,7 @@
 
 #include "confgen.h"
 #include "ndx/httpd.h"
+#include "ndx/receipt.h"
 #include "reg_store.h"
 
 struct api_config {
@@ -21,6 +22,9 @@ struct api_config {
 	unsigned conf_validity;  /* seconds, for Cache-Control */
 	const struct ndx_key *sign_key; /* the registry's key: countersigns tree heads (reg_witness.c) */
 	struct ndx_console *console;    /* the web console (reg_console.h), or NULL */
+	/* The member banks whose receipts POST /market/receipts takes. */
+	const struct ndx_receipt_bank *banks;
+	size_t nbanks;
 };
 
 struct api;

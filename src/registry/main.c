@@ -28,6 +28,7 @@
 #include "ndx/key.h"
 #include "ndx/pin.h"
 #include "ndx/pki.h"
+#include "ndx/receipt.h"
 #include "ndx/sqldb.h"
 #include "reg_metrics.h"
 #include "reg_store.h"
@@ -107,6 +108,12 @@ static const char SERVE_HELP[] =
 	"  --conf-validity SECS   lifetime of a signed configuration (default 600)\n"
 	"  --threads N            HTTP worker threads (default 4)\n"
 	"  --max-body BYTES       largest request body accepted (default 1048576)\n"
+	"  --bank-key BIN=FILE    a member bank's receipt-signing public key (an Ed25519\n"
+	"                         PEM, as `ndx keygen` writes) under its 6-digit BIN;\n"
+	"                         POST /market/receipts takes the receipts it signs\n"
+	"                         (docs/marketplace.md \"Invoices and clearing\").\n"
+	"                         Repeatable, at most 16 banks; without it every\n"
+	"                         receipt is refused\n"
 	"The web console (docs/console.md), at /console/ when all three are given:\n"
 	"  --console-eid ISSUER   the national e-ID (ndx-id) officials sign in with\n"
 	"  --console-client ID    the registry's OpenID Connect client id there\n"
@@ -502,9 +509,13 @@ static int cmd_serve(int argc, char **argv)
 		{ "public-url", required_argument, NULL, 'P' },
 		{ "web", required_argument, NULL, 'W' },
 		{ "assets", required_argument, NULL, 'A' },
+		{ "bank-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct ndx_receipt_bank banks[NDX_RECEIPT_BANKS_MAX];
+	size_t nbanks = 0;
+	char bank_err[512];
 	const char *dir = NULL, *listen = "127.0.0.1:4400", *store_loc = NULL;
 	const char *eid = NULL, *client = NULL, *secret_file = NULL, *public_url = NULL;
 	const char *web = NDX_DATA_DIR "/web", *assets = NDX_DATA_DIR "/govuk-frontend";
@@ -546,26 +557,54 @@ static int cmd_serve(int argc, char **argv)
 		case 'P': public_url = optarg; break;
 		case 'W': web = optarg; break;
 		case 'A': assets = optarg; break;
-		case 'h': fputs(SERVE_HELP, stdout); return 0;
-		default: fputs(SERVE_HELP, stderr); return 2;
+		case 'K':
+			if (nbanks == NDX_RECEIPT_BANKS_MAX) {
+				fprintf(stderr, PROG " serve: --bank-key: at most %d banks\n",
+					NDX_RECEIPT_BANKS_MAX);
+				rc = 2;
+				goto out;
+			}
+			for (size_t i = 0; i < nbanks; i++)
+				if (strncmp(banks[i].bin, optarg, NDX_VIETQR_BIN_LEN) == 0 &&
+				    optarg[NDX_VIETQR_BIN_LEN] == '=') {
+					fprintf(stderr, PROG " serve: --bank-key: bank %s given twice\n",
+						banks[i].bin);
+					rc = 2;
+					goto out;
+				}
+			if (ndx_receipt_bank_parse(optarg, &banks[nbanks], bank_err,
+						   sizeof bank_err) != NDX_OK) {
+				fprintf(stderr, PROG " serve: --bank-key: %s\n", bank_err);
+				rc = 2;
+				goto out;
+			}
+			nbanks++;
+			break;
+		case 'h': fputs(SERVE_HELP, stdout); rc = 0; goto out;
+		default: fputs(SERVE_HELP, stderr); rc = 2; goto out;
 		}
 	}
 	if (!dir || optind != argc) {
 		fprintf(stderr, PROG " serve: %s\n%s",
 			dir ? "unexpected argument" : "--data DIR is required", SERVE_HELP);
-		return 2;
+		rc = 2;
+		goto out;
 	}
-	if (parse_listen(listen, addr, sizeof addr, &port))
-		return 2;
+	if (parse_listen(listen, addr, sizeof addr, &port)) {
+		rc = 2;
+		goto out;
+	}
 	if ((eid || client || secret_file) && !(eid && client && secret_file)) {
 		fprintf(stderr, PROG " serve: the console needs --console-eid, --console-client "
 				"and --console-secret-file together\n");
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (public_url && strncmp(public_url, "http://", 7) != 0 &&
 	    strncmp(public_url, "https://", 8) != 0) {
 		fprintf(stderr, PROG " serve: --public-url: an http:// or https:// URL\n");
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (store_location(dir, store_loc, db, sizeof db) || store_open(db, &st) ||
 	    load_files(dir, st, &files))
@@ -580,6 +619,7 @@ static int cmd_serve(int argc, char **argv)
 		.st = st, .cg = cg, .anchor_json = files.anchor, .anchor_len = files.anchor_len,
 		.ca_pem = files.ca_pem, .ca_key_pem = files.ca_key,
 		.conf_validity = (unsigned)validity, .sign_key = files.key,
+		.banks = banks, .nbanks = nbanks,
 	};
 	if (eid) {
 		if (!(secret = read_secret(secret_file)))
@@ -631,6 +671,8 @@ out:
 	confgen_free(cg);
 	store_close(st);
 	serve_files_free(&files);
+	for (size_t i = 0; i < nbanks; i++)
+		ndx_key_free(banks[i].key);
 	return rc;
 }
 

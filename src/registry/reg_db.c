@@ -46,6 +46,21 @@
 	" code " TEXT " NOT NULL, sign_key_id " TEXT " NOT NULL, sign_key " TEXT " NOT NULL," \
 	" retired_ms " INT " NOT NULL, PRIMARY KEY(member, code, sign_key_id));"
 
+/* The marketplace's invoices (docs/marketplace.md "Invoices and
+ * clearing"): one per statement (its hash) and per agreement and period,
+ * its reference the payment reference, the invoice document as JSON text,
+ * and the bank's receipt that paid it (one transaction pays one invoice). */
+#define INVOICES_TABLE(TEXT, INT) \
+	"CREATE TABLE IF NOT EXISTS market_invoices(reference " TEXT " PRIMARY KEY," \
+	" agreement_id " TEXT " NOT NULL, seller " TEXT " NOT NULL, buyer " TEXT " NOT NULL," \
+	" from_ms " INT " NOT NULL, to_ms " INT " NOT NULL, amount_vnd " INT " NOT NULL," \
+	" statement_hash " TEXT " NOT NULL UNIQUE, invoice " TEXT " NOT NULL," \
+	" created_at " TEXT " NOT NULL, paid_at " TEXT ", paid_bank_bin " TEXT "," \
+	" paid_txn_id " TEXT ", UNIQUE(agreement_id, from_ms, to_ms)," \
+	" UNIQUE(paid_bank_bin, paid_txn_id));" \
+	"CREATE INDEX IF NOT EXISTS market_invoices_seller ON market_invoices(seller);" \
+	"CREATE INDEX IF NOT EXISTS market_invoices_buyer ON market_invoices(buyer);"
+
 /* Migration n (1-based) is migrations[n-1]; append, never edit. The
  * PostgreSQL schema (below) is the same tables. */
 static const char *const migrations[] = {
@@ -138,6 +153,9 @@ static const char *const migrations[] = {
 	 * are still witnessed (docs/registry-api.md "Key and certificate
 	 * rotation"). */
 	RETIRED_KEYS_TABLE("TEXT", "INTEGER"),
+	/* Issue 23: invoices recorded and cleared by bank receipts
+	 * (docs/marketplace.md "Invoices and clearing"). */
+	INVOICES_TABLE("TEXT", "INTEGER"),
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -221,9 +239,13 @@ static const char schema_v5[] =
 static const char schema_v6[] =
 	RETIRED_KEYS_TABLE(T, "bigint");
 
+/* Version 7: the SQLite engine's migration 12 (the marketplace's invoices). */
+static const char schema_v7[] =
+	INVOICES_TABLE(T, "bigint");
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
 static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3, schema_v4,
-					 schema_v5, schema_v6 };
+					 schema_v5, schema_v6, schema_v7 };
 
 #undef T
 

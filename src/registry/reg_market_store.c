@@ -162,3 +162,57 @@ int mstore_agreement_set_state(struct store *st, const char *agreement_id, const
 				" updated_at = ? WHERE agreement_id = ?", "sss", state, now,
 				agreement_id);
 }
+
+/* ---- invoices ------------------------------------------------------------------------ */
+
+#define INVOICE_COLUMNS                                                                       \
+	"reference, agreement_id, seller, buyer, from_ms, to_ms, amount_vnd, statement_hash,"    \
+	" invoice, created_at, paid_at, paid_bank_bin, paid_txn_id"
+
+int mstore_invoice_add(struct store *st, const char *reference, const char *agreement,
+		       const char *seller, const char *buyer, int64_t from_ms, int64_t to_ms,
+		       int64_t amount_vnd, const char *statement_hash, const char *invoice)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	now_text(now);
+	return ndx_sqldb_exec(store_db(st), "INSERT INTO market_invoices(reference, agreement_id,"
+			      " seller, buyer, from_ms, to_ms, amount_vnd, statement_hash, invoice,"
+			      " created_at) VALUES(?,?,?,?,?,?,?,?,?,?)", "ssssiiisss", reference,
+			      agreement, seller, buyer, from_ms, to_ms, amount_vnd, statement_hash,
+			      invoice, now);
+}
+
+int mstore_invoice_get(struct store *st, const char *reference, json_t **out)
+{
+	return ndx_sqldb_query_one(store_db(st), out, "SELECT " INVOICE_COLUMNS
+				   " FROM market_invoices WHERE reference = ?", "s", reference);
+}
+
+int mstore_invoice_overlapping(struct store *st, const char *agreement, int64_t from_ms,
+			       int64_t to_ms, json_t **out)
+{
+	return ndx_sqldb_query_one(store_db(st), out, "SELECT " INVOICE_COLUMNS
+				   " FROM market_invoices WHERE agreement_id = ? AND from_ms < ? AND"
+				   " to_ms > ? ORDER BY from_ms, reference", "sii", agreement, to_ms,
+				   from_ms);
+}
+
+int mstore_invoice_list(struct store *st, const char *member, json_t **out)
+{
+	if (member)
+		return ndx_sqldb_query(store_db(st), out, "SELECT " INVOICE_COLUMNS
+				       " FROM market_invoices WHERE seller = ? OR buyer = ?"
+				       " ORDER BY created_at DESC, reference", "ss", member, member);
+	return ndx_sqldb_query(store_db(st), out, "SELECT " INVOICE_COLUMNS
+			       " FROM market_invoices ORDER BY created_at DESC, reference", "");
+}
+
+int mstore_invoice_pay(struct store *st, const char *reference, const char *bank_bin,
+		       const char *txn_id)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	now_text(now);
+	return ndx_sqldb_change(store_db(st), "UPDATE market_invoices SET paid_at = ?,"
+				" paid_bank_bin = ?, paid_txn_id = ? WHERE reference = ? AND"
+				" paid_at IS NULL", "ssss", now, bank_bin, txn_id, reference);
+}

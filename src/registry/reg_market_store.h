@@ -62,4 +62,24 @@ int mstore_agreements_due(struct store *st, int64_t now, json_t **out);
 /* Sets an agreement's state ("terminated", "expired"). */
 int mstore_agreement_set_state(struct store *st, const char *agreement_id, const char *state);
 
+/* Invoices (docs/marketplace.md "Invoices and clearing"). Rows: {reference,
+ * agreement_id, seller, buyer, from_ms, to_ms, amount_vnd, statement_hash,
+ * invoice (the document, parsed), created_at, paid_at, paid_bank_bin,
+ * paid_txn_id}. add: NDX_EEXIST for a reference, statement or agreement
+ * and period recorded already. */
+int mstore_invoice_add(struct store *st, const char *reference, const char *agreement,
+		       const char *seller, const char *buyer, int64_t from_ms, int64_t to_ms,
+		       int64_t amount_vnd, const char *statement_hash, const char *invoice);
+int mstore_invoice_get(struct store *st, const char *reference, json_t **out);
+/* The first invoice of the agreement whose period overlaps [from_ms,
+ * to_ms) (the same period included). */
+int mstore_invoice_overlapping(struct store *st, const char *agreement, int64_t from_ms,
+			       int64_t to_ms, json_t **out);
+/* The invoices member sells or buys under (NULL: all), newest first. */
+int mstore_invoice_list(struct store *st, const char *member, json_t **out);
+/* Marks an unpaid invoice paid: NDX_ENOTFOUND when it is not unpaid,
+ * NDX_EEXIST when the bank's transaction paid another invoice. */
+int mstore_invoice_pay(struct store *st, const char *reference, const char *bank_bin,
+		       const char *txn_id);
+
 #endif

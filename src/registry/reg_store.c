@@ -31,7 +31,7 @@ struct store {
 /* Columns holding JSON text and 0/1 flags, converted for the API. */
 static const char *const JSON_COLUMNS[] = { "purposes", "bulk_purposes", "methods", "paths",
 					    "detail", "schema", "policy", "description",
-					    "agreement" };
+					    "agreement", "invoice" };
 static const char *const BOOL_COLUMNS[] = { "personal", "consent_required" };
 
 static void now_text(char out[NDX_TIME_TEXT_LEN])

@@ -75,7 +75,7 @@ static int key_of(const char *b64, struct ndx_key **key)
 
 /* The gateway's key from the registry's own store; NDX_ENOTFOUND for an
  * unknown gateway. *kid gets its key id. */
-static int gateway_key(struct store *st, const char *name, struct ndx_key **key, char *kid)
+int witness_gateway_key(struct store *st, const char *name, struct ndx_key **key, char *kid)
 {
 	char member[NDX_MSGLOG_GATEWAY_MAX + 1];
 	const char *slash = strrchr(name, '/'), *id;
@@ -104,7 +104,7 @@ static int gateway_key(struct store *st, const char *name, struct ndx_key **key,
  * *retired_ms. NDX_ENOTFOUND when the gateway never had it, NDX_EPERM when
  * it is on the revocation list (a key revoked as exposed signs nothing that
  * is witnessed any more, whatever time its heads claim). */
-static int retired_key(struct store *st, const char *name, const char *kid,
+int witness_retired_key(struct store *st, const char *name, const char *kid,
 		       struct ndx_key **key, int64_t *retired_ms)
 {
 	char member[NDX_MSGLOG_GATEWAY_MAX + 1];
@@ -157,7 +157,7 @@ static int read_heads(struct store *st, const struct ndx_http_req *req,
 		goto out;
 	}
 	snprintf(h->gateway, sizeof h->gateway, "%s", gw);
-	rc = gateway_key(st, gw, &gk, kid);
+	rc = witness_gateway_key(st, gw, &gk, kid);
 	if (rc == NDX_ENOTFOUND) {
 		refuse(resp, 404, "Client.NotFound", "not found", "gateway %.200s does not exist", gw);
 		goto out;
@@ -183,7 +183,7 @@ static int read_heads(struct store *st, const struct ndx_http_req *req,
 			 * before the rotation and the key is not revoked. */
 			struct ndx_key *old = NULL;
 			int64_t retired_ms = 0;
-			int krc = retired_key(st, gw, s->key_id, &old, &retired_ms);
+			int krc = witness_retired_key(st, gw, s->key_id, &old, &retired_ms);
 			bool ok = krc == NDX_OK && s->time_ms <= retired_ms &&
 				  ndx_msglog_sth_check(old, s) == NDX_OK;
 

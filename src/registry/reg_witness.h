@@ -5,6 +5,8 @@
 #ifndef NDX_REGISTRY_WITNESS_H
 #define NDX_REGISTRY_WITNESS_H
 
+#include <stdint.h>
+
 #include "ndx/httpd.h"
 #include "ndx/key.h"
 #include "reg_store.h"
@@ -21,5 +23,17 @@
  * "witnessed_batch" says where to start), 413, 500. */
 void witness_handle(struct store *st, const struct ndx_key *key, const struct ndx_http_req *req,
 		    struct ndx_http_resp *resp);
+
+/* A gateway's current signing key, by its name "{member}/{code}", from
+ * the registry's store: *key (free with ndx_key_free) and its key id into
+ * kid (NDX_KEY_ID_HEX_LEN + 1 bytes). NDX_ENOTFOUND for an unknown
+ * gateway. Call under store_lock. Also used to check usage statements
+ * (reg_invoice.c). */
+int witness_gateway_key(struct store *st, const char *name, struct ndx_key **key, char *kid);
+/* A signing key kid a rotation took from gateway name: *key and
+ * *retired_ms (when it was replaced). NDX_ENOTFOUND when the gateway never
+ * had it, NDX_EPERM when it is revoked. Call under store_lock. */
+int witness_retired_key(struct store *st, const char *name, const char *kid,
+			struct ndx_key **key, int64_t *retired_ms);
 
 #endif

@@ -596,6 +596,12 @@ describe('registry console in the demo federation', { timeout: 900_000 }, () => 
     assert.ok(await op.locator('#agreements tbody tr').count() >= 1, 'no agreement');
     assert.match(await op.textContent('#negotiations'), /FINALIZED/);
     assert.match(await op.textContent('#agreements'), /đang có hiệu lực/);
+    // Invoices recorded in the registry (docs/marketplace.md "Invoices and clearing"):
+    // the demo records none, and the page says so.
+    assert.equal(await op.textContent('#invoices-heading'), 'Hoá đơn');
+    const invoices = await op.evaluate(() => fetch('/api/market/invoices').then((r) => r.json()));
+    assert.equal(await op.locator('#invoices tbody tr').count(), invoices.invoices.length);
+    if (!invoices.invoices.length) assert.match(await op.textContent('main'), /Không có hoá đơn nào\./);
     assert.equal(await op.locator('main form').count(), 1, 'the marketplace page changes something');
     await check(op, 'console-market');
     const negs = await op.evaluate(() => fetch('/api/market/negotiations').then((r) => r.json()).then((d) => d.negotiations));

@@ -78,6 +78,14 @@ def test_market_reads(registry, build_dir):
                 "Client.InvalidRequest")
     assert e["detail"].startswith("member")
     refused(r.api("POST", "/api/market/negotiations", json={}), 405, "Client.MethodNotAllowed")
+    # The invoices recorded (docs/marketplace.md "Invoices and clearing"; recorded and paid
+    # in test_market_clearing.py): none here, for anyone; read only.
+    assert ok(r.api("GET", "/api/market/invoices"), 200) == {"invoices": []}
+    assert ok(r.api("GET", "/api/market/invoices", params={"member": MEMBER}),
+              200) == {"invoices": []}
+    refused(r.api("GET", "/api/market/invoices", params={"member": "VN/GOV"}), 400,
+            "Client.InvalidRequest")
+    refused(r.api("POST", "/api/market/invoices", json={}), 405, "Client.MethodNotAllowed")
     refused(r.api("GET", "/api/market/agreements"), 404, "Client.NotFound")
     refused(r.api("GET", "/api/market"), 404, "Client.NotFound")
     # A member credential is no management credential, for reads too.

@@ -117,10 +117,20 @@ def add_member(node, member_id, name):
 def test_both_nodes_serve_one_registry(fed):
     a, b = NODES
     assert not (a.data_dir / "registry.db").exists()  # the database is PostgreSQL
-    # schema 6: the marketplace's tables, the console's officials, the members of agency
-    # administrators, event types as datasets, then the keys rotations retired
-    # (src/registry/reg_db.c)
-    assert psql(PG, f"SELECT value FROM {SCHEMA}.meta WHERE key = 'pg_schema'") == "6"
+    # schema 7: the marketplace's tables, the console's officials, the members of agency
+    # administrators, event types as datasets, the keys rotations retired, then the
+    # marketplace's invoices (src/registry/reg_db.c)
+    assert psql(PG, f"SELECT value FROM {SCHEMA}.meta WHERE key = 'pg_schema'") == "7"
+    assert psql(PG, "SELECT reference, agreement_id, seller, buyer, from_ms, to_ms, amount_vnd,"
+                    " statement_hash, invoice, created_at, paid_at, paid_bank_bin, paid_txn_id"
+                    f" FROM {SCHEMA}.market_invoices") == ""
+    # the invoices' queries run on PostgreSQL, on both nodes
+    for node in NODES:
+        r = node.api("GET", "/api/market/invoices")
+        assert r.status_code == 200 and r.json() == {"invoices": []}, r.text
+        r = requests.get(node.url + "/market/invoices",
+                         headers={"Authorization": "Bearer " + node.token}, timeout=10)
+        assert r.status_code == 200 and r.json() == {"invoices": []}, r.text
     # a change through one node is seen through the other, both ways
     v1 = add_member(a, "VN/GOV/NODEA", "Thêm qua nút A")
     for node in NODES:

@@ -617,6 +617,98 @@ static void test_market_rows(void **state)
 	store_close(st);
 }
 
+/* The marketplace's invoices (migration 12, PostgreSQL schema 7) on this
+ * engine: recorded once per reference, statement and agreement and period;
+ * found by reference and by a period that overlaps theirs; listed for the
+ * seller and the buyer; paid once, and one bank transaction pays one
+ * invoice. */
+static void test_invoice_rows(void **state)
+{
+	char loc[600];
+	struct store *st = new_store(loc, sizeof loc);
+	json_t *row = NULL, *rows = NULL;
+
+	(void)state;
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_invoice_add(st, "MK1", "urn:uuid:a1", "VN/GOV/BCA", "VN/GOV/BHXH",
+					    1000, 2000, 2000, "h1", "{\"reference\":\"MK1\"}"),
+			 NDX_OK);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+	/* Each refusal in a transaction of its own: PostgreSQL aborts the
+	 * transaction at a key violation, as the registry then rolls back. */
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_invoice_add(st, "MK2", "urn:uuid:a1", "VN/GOV/BCA", "VN/GOV/BHXH",
+					    1000, 2000, 2000, "h2", "{}"), NDX_EEXIST);
+	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_invoice_add(st, "MK2", "urn:uuid:a2", "VN/GOV/BCA", "VN/GOV/BHXH",
+					    1000, 2000, 2000, "h1", "{}"), NDX_EEXIST);
+	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_invoice_add(st, "MK2", "urn:uuid:a1", "VN/GOV/BCA", "VN/GOV/BHXH",
+					    2000, 3000, 500, "h2", "{\"reference\":\"MK2\"}"),
+			 NDX_OK);
+	assert_int_equal(mstore_invoice_add(st, "MK3", "urn:uuid:a3", "VN/GOV/BTC", "VN/GOV/BHXH",
+					    0, 10, 7, "h3", "{}"), NDX_OK);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+
+	store_lock(st);
+	assert_int_equal(mstore_invoice_get(st, "MK1", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(row, "invoice"),
+							      "reference")), "MK1");
+	assert_string_equal(json_string_value(json_object_get(row, "agreement_id")), "urn:uuid:a1");
+	assert_int_equal(json_integer_value(json_object_get(row, "amount_vnd")), 2000);
+	assert_true(json_is_null(json_object_get(row, "paid_at")));
+	json_decref(row);
+	assert_int_equal(mstore_invoice_get(st, "MK9", &row), NDX_ENOTFOUND);
+	/* [1500, 1600) is inside MK1's; [1999, 2500) overlaps both, MK1 first;
+	 * [3000, 4000) touches MK2's end only. */
+	assert_int_equal(mstore_invoice_overlapping(st, "urn:uuid:a1", 1500, 1600, &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "reference")), "MK1");
+	json_decref(row);
+	assert_int_equal(mstore_invoice_overlapping(st, "urn:uuid:a1", 1999, 2500, &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "reference")), "MK1");
+	json_decref(row);
+	assert_int_equal(mstore_invoice_overlapping(st, "urn:uuid:a1", 3000, 4000, &row),
+			 NDX_ENOTFOUND);
+	assert_int_equal(mstore_invoice_overlapping(st, "urn:uuid:a2", 0, 5000, &row),
+			 NDX_ENOTFOUND);
+	assert_int_equal(mstore_invoice_list(st, "VN/GOV/BHXH", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 3);
+	json_decref(rows);
+	assert_int_equal(mstore_invoice_list(st, "VN/GOV/BTC", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	assert_int_equal(mstore_invoice_list(st, "VN/COM/NONE", &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	assert_int_equal(mstore_invoice_list(st, NULL, &rows), NDX_OK);
+	assert_int_equal(json_array_size(rows), 3);
+	json_decref(rows);
+	store_unlock(st);
+
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_invoice_pay(st, "MK1", "970436", "FT1"), NDX_OK);
+	assert_int_equal(mstore_invoice_pay(st, "MK1", "970436", "FT2"), NDX_ENOTFOUND);
+	assert_int_equal(mstore_invoice_pay(st, "MK9", "970436", "FT3"), NDX_ENOTFOUND);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+	assert_int_equal(store_begin(st), NDX_OK);
+	/* The bank's transaction FT1 paid MK1: it pays no other invoice. */
+	assert_int_equal(mstore_invoice_pay(st, "MK2", "970436", "FT1"), NDX_EEXIST);
+	store_rollback(st);
+	assert_int_equal(store_begin(st), NDX_OK);
+	assert_int_equal(mstore_invoice_pay(st, "MK2", "970422", "FT1"), NDX_OK);
+	assert_int_equal(store_commit_quiet(st), NDX_OK);
+	store_lock(st);
+	assert_int_equal(mstore_invoice_get(st, "MK1", &row), NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(row, "paid_txn_id")), "FT1");
+	assert_string_equal(json_string_value(json_object_get(row, "paid_bank_bin")), "970436");
+	assert_true(json_is_string(json_object_get(row, "paid_at")));
+	json_decref(row);
+	store_unlock(st);
+	store_close(st);
+}
+
 static void test_two_nodes(void **state)
 {
 	char loc[600];
@@ -789,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_officials_and_audit_search),
 		cmocka_unit_test(test_two_nodes),
 		cmocka_unit_test(test_market_rows),
+		cmocka_unit_test(test_invoice_rows),
 		cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
 	const struct CMUnitTest sqlite_only[] = { cmocka_unit_test(test_sqlite_garbage),

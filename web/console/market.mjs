@@ -1,21 +1,24 @@
 // The marketplace (docs/console.md "Pages", docs/marketplace.md): the
 // datasets providers publish with their offers, the contract negotiations
-// with their Dataspace Protocol states, and the agreements they ended in
-// (in force, terminated, expired), read through GET /api/market/datasets
-// and /api/market/negotiations (docs/registry-api.md "The marketplace in
-// the management API"). Filtered by member: a dataset's provider, either
-// party of a negotiation. Read only: the parties change the marketplace
+// with their Dataspace Protocol states, the agreements they ended in
+// (in force, terminated, expired) and the invoices recorded of their use
+// (open, or paid by a bank's receipt: docs/marketplace.md "Invoices and
+// clearing"), read through GET /api/market/datasets, /negotiations and
+// /invoices (docs/registry-api.md "The marketplace in the management
+// API"). Filtered by member: a dataset's provider, either party of a
+// negotiation or an invoice. Read only: the parties change the marketplace
 // themselves (the portal, /dsp). An agency administrator reads their own
 // member's only, which the registry enforces.
 
 import * as api from './rapi.mjs';
 import { h } from '../dom.mjs';
 import * as g from '../govuk.mjs';
-import { t, tOr, formatTime, lang } from '../i18n.mjs';
+import { t, tOr, formatTime, formatMoney, lang } from '../i18n.mjs';
 
 const STATES = ['REQUESTED', 'OFFERED', 'ACCEPTED', 'AGREED', 'VERIFIED', 'FINALIZED', 'TERMINATED'];
 const STATE_COLOUR = { FINALIZED: 'green', TERMINATED: 'grey', AGREED: 'blue', VERIFIED: 'blue' };
 const AGREEMENT_COLOUR = { active: 'green', terminated: 'grey', expired: 'yellow' };
+const INVOICE_COLOUR = { open: 'yellow', paid: 'green' };
 
 // A text of the dataset's description in the reader's language ({vi, en}).
 function words(x) {
@@ -50,9 +53,10 @@ export async function render(ctx) {
   const agency = ctx.me.role === 'agency';
   const member = agency ? ctx.me.member : (ctx.query.get('member') || '').trim();
   const q = member ? `?member=${encodeURIComponent(member)}` : '';
-  const [{ members = [] }, { datasets = [] }, { negotiations = [] }] = await Promise.all([
+  const [{ members = [] }, { datasets = [] }, { negotiations = [] }, { invoices = [] }] = await Promise.all([
     agency ? Promise.resolve({ members: [] }) : api.get('/api/members'),
     api.get(`/api/market/datasets${q}`), api.get(`/api/market/negotiations${q}`),
+    api.get(`/api/market/invoices${q}`),
   ]);
   const nodes = [g.heading(t('con.market.title')), g.p(t('con.market.lead')), filterForm(ctx, member, members)];
 
@@ -81,5 +85,15 @@ export async function render(ctx) {
       g.tag(tOr(`con.market.agreement.${n.agreement_state}`, n.agreement_state || ''), AGREEMENT_COLOUR[n.agreement_state]),
       n.not_after ? formatTime(n.not_after) : t('con.market.no_end')]),
   }) : g.p(t('con.market.agreements.none')));
+
+  nodes.push(g.sectionBreak(), h('h2', { class: 'govuk-heading-m', id: 'invoices-heading' }, t('con.market.invoices')));
+  nodes.push(invoices.length ? g.table({
+    id: 'invoices',
+    head: [t('con.market.reference'), t('con.market.seller'), t('con.market.buyer'), t('con.market.period'), t('con.market.amount'), t('con.market.invoice_state')],
+    rows: invoices.map((i) => [i.reference, i.seller, i.buyer, `${formatTime(i.from)} – ${formatTime(i.to)}`,
+      `${formatMoney(i.amount_vnd)} ₫`,
+      h('span', null, g.tag(tOr(`con.market.invoice.${i.status}`, i.status || ''), INVOICE_COLOUR[i.status]),
+        i.paid_at ? ` ${formatTime(i.paid_at)}` : '')]),
+  }) : g.p(t('con.market.invoices.none')));
   return { title: t('con.market.title'), nodes };
 }
