@@ -85,10 +85,10 @@ static const char SERVE_HELP[] =
 	"  --db PATH            the sector's SQLite database (e.g. DIR/population.db)\n"
 	"  --db URL             or a postgresql:// connection string (no password in it:\n"
 	"                       ~/.pgpass): the sector's schema there (population,\n"
-	"                       civil_status ...), made when missing. Not on PostgreSQL\n"
-	"                       yet: --events-* for a sector that applies events (the\n"
-	"                       outbox, publishing, is), /measures, /reconcile/*\n"
-	"                       (answered 501); --log-key is then required\n"
+	"                       civil_status ...), made when missing (events published\n"
+	"                       and applied there too). Not on PostgreSQL yet:\n"
+	"                       /measures, /reconcile/* (answered 501); --log-key is\n"
+	"                       then required\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
 	"                       picks a free port)\n"
 	"  --listen unix:PATH   a Unix domain socket instead (absolute PATH, at most 107\n"
@@ -314,7 +314,8 @@ static int start_events(const struct sector_def *def, struct store *st, struct a
 		fprintf(stderr, PROG ": %s neither publishes nor applies events\n", def->name);
 		return 0;
 	}
-	/* On PostgreSQL the schema has its outbox (store_pg.h, version 2). */
+	/* On PostgreSQL the schema has its outbox and event_applied
+	 * (store_pg.h, version 3). */
 	if (!store_engine_pg(st)) {
 		c = store_acquire(st);
 		rc = outbox_tables(store_conn_db(c));
@@ -422,18 +423,9 @@ static int cmd_serve(int argc, char **argv)
 	if (!(def = sector_arg(sector)))
 		return 2;
 	if (ndx_sqldb_is_pg(db)) {
-		/* No file beside which to keep the key. The outbox is on
-		 * PostgreSQL too (publishing), the applying of events (the
-		 * subscriber's inbox, sec_apply.c) is written for SQLite
-		 * alone. */
+		/* No file beside which to keep the key. */
 		if (!log_key) {
 			fprintf(stderr, PROG " serve: --log-key FILE is required with a postgresql:// --db\n");
-			return 2;
-		}
-		if (events_client && apply_sector_subscribes(def)) {
-			fprintf(stderr, PROG " serve: --events-gateway/--events-client: %s applies events,"
-					" and applying events is not on PostgreSQL yet (publishing is)\n",
-				def->name);
 			return 2;
 		}
 	}
