@@ -155,7 +155,7 @@ static const char QUALITY_HELP[] =
 	"Writes the report as JSON on stdout and a summary on stderr. Exit status 0\n"
 	"when nothing was found, 3 when something was, 1 on failure, 2 on bad usage.\n"
 	"  --sector S           " SECTORS_TEXT "\n"
-	"  --db PATH            the database (default DIR/S.db)\n"
+	"  --db PATH            the SQLite file (default DIR/S.db; not PostgreSQL yet)\n"
 	"  --db-dir DIR         directory of all sector databases\n"
 	"  --stale-days N       stale = updated_at older than N days (default 365)\n"
 	"  --samples N          examples listed per finding (default 10)\n";
@@ -178,7 +178,7 @@ static const char RECONCILE_HELP[] =
 	"recall per kind. Exit status 0 when the run is complete, 1 on\n"
 	"failure (the gateway refused or is down: start again to resume), 2 bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's database (e.g. DIR/tax.db)\n"
+	"  --db PATH            the SQLite file, e.g. DIR/tax.db (not PostgreSQL yet)\n"
 	"  --gateway URL        the consumer port of this agency's gateway\n"
 	"                       (http://127.0.0.1:4411)\n"
 	"  --client ID          the subsystem this registry speaks as (VN/GOV/TCT/tax)\n"
@@ -197,7 +197,7 @@ static const char WORKLIST_HELP[] =
 	"finished reconciliation run (" PROG " reconcile) that no officer has corrected\n"
 	"yet, each a task {table, key, kind, field, candidate_pin?}.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's database\n";
+	"  --db PATH            the sector's SQLite database (not PostgreSQL yet)\n";
 
 static const char CORRECT_HELP[] =
 	"usage: " PROG " correct --sector S --db PATH --table T --key K --field F\n"
@@ -211,7 +211,7 @@ static const char CORRECT_HELP[] =
 	"the record again. Prints the correction as JSON (\"events\": the event ids).\n"
 	"Exit status 0, 1 when refused or failed (the reason on stderr), 2 on bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's database\n"
+	"  --db PATH            the sector's SQLite database (not PostgreSQL yet)\n"
 	"  --table T --key K --field F   the task (as the worklist lists it)\n"
 	"  --officer NAME       who corrects (logged)\n"
 	"  --value V            the right value, from the person's papers; without it a\n"
@@ -242,11 +242,12 @@ static const struct sector_def *sector_arg(const char *s)
 /* A command written for SQLite alone, given a postgresql:// database:
  * refused whole, never half-done (docs/sectors.md "Storage"). 0 when loc
  * is a SQLite path, -1 after the message. */
-static int refuse_pg(const char *cmd, const char *loc)
+static int refuse_pg(const char *cmd, const char *opt, const char *loc)
 {
 	if (!loc || !ndx_sqldb_is_pg(loc))
 		return 0;
-	fprintf(stderr, PROG " %s: not on PostgreSQL yet (a SQLite --db or --db-dir only)\n", cmd);
+	fprintf(stderr, PROG " %s: %s: not on PostgreSQL yet (a SQLite --db or --db-dir only)\n",
+		cmd, opt);
 	return -1;
 }
 
@@ -565,6 +566,11 @@ static int cmd_seed(int argc, char **argv)
 			optind != argc ? "unexpected argument" : "--db-dir is required", SEED_HELP);
 		return 2;
 	}
+	/* The defects are written through SQLite handles (seed_defects.c). */
+	if (o.defects > 0 && ndx_sqldb_is_pg(o.dir)) {
+		fprintf(stderr, PROG " seed: --defects: not on PostgreSQL yet (a SQLite --db-dir only)\n");
+		return 2;
+	}
 	rc = seed_run(&o, &stats);
 	if (rc) {
 		fprintf(stderr, PROG " seed: failed: %s\n", ndx_strerror(rc));
@@ -658,7 +664,8 @@ static int cmd_quality(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("quality", o.db_path) || refuse_pg("quality", o.db_dir))
+	if (refuse_pg("quality", "--db", o.db_path) ||
+	    refuse_pg("quality", "--db-dir", o.db_dir))
 		return 2;
 	if (!o.db_path) {
 		int n = snprintf(path, sizeof path, "%s/%s.db", o.db_dir, o.def->name);
@@ -739,7 +746,7 @@ static int cmd_reconcile(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("reconcile", o.db_path))
+	if (refuse_pg("reconcile", "--db", o.db_path))
 		return 2;
 	if (reconcile_run(&o, &report))
 		return 1;
@@ -784,7 +791,7 @@ static int cmd_worklist(int argc, char **argv)
 	}
 	if (!(def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("worklist", db))
+	if (refuse_pg("worklist", "--db", db))
 		return 2;
 	if (reconcile_worklist(def, db, &out))
 		return 1;
@@ -845,7 +852,7 @@ static int cmd_correct(int argc, char **argv)
 	}
 	if (!(r.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("correct", r.db_path))
+	if (refuse_pg("correct", "--db", r.db_path))
 		return 2;
 	if (reconcile_correct(&r, &out))
 		return 1;
