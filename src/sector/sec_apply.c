@@ -13,7 +13,8 @@
  * event's id is claimed in event_applied first thing in the transaction
  * (on PostgreSQL the schema's write lock of store_pg_begin is held, so of
  * two processes on one schema the second sees the first's claim once it
- * committed, and applies nothing). Overview: docs/sectors.md "Events", docs/events.md "Receiving". */
+ * committed, and applies nothing). Overview: docs/sectors.md "Events",
+ * docs/events.md "Receiving". */
 #include "sec_apply.h"
 
 #include <jansson.h>

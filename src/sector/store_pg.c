@@ -897,8 +897,13 @@ int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *i
 int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *params,
 		  long long *changes)
 {
-	static const Oid TEXT[STORE_PG_EXEC_MAX] = { 25, 25, 25, 25, 25, 25, 25, 25, 25,
-						     25, 25, 25, 25, 25, 25, 25 };
+	/* Every parameter text (TEXTOID, catalog/pg_type_d.h, not in libpq's
+	 * headers): a ?N a statement does not use still has a type. */
+	enum { TEXT_OID = 25 };
+	static const Oid TEXT[STORE_PG_EXEC_MAX] = {
+		TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID,
+		TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID
+	};
 	PGresult *res;
 	char *q;
 	int rc = NDX_OK;

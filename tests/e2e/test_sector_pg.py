@@ -15,7 +15,8 @@ PostgreSQL subscribed to deaths closes the person's tax file, records the event 
 tax.event_applied in the same transaction and acknowledges it; the same death
 published again changes nothing; killed (-9) after the commit and before the
 acknowledgement, restarted, it finds the event applied; two processes on one schema
-apply each event once; a schema of version 2 is brought to version 3. Refusals: a number nobody has
+apply each event once (these two on SQLite too, the same test on a file); a schema of
+version 2 is brought to version 3. Refusals: a number nobody has
 (404), malformed numbers and queries (400), a second seed over the schema, a
 connection string with a password (never printed), serve without --log-key, and
 what is not on PostgreSQL yet (/measures answered 501; quality, reconcile,
@@ -25,6 +26,7 @@ NDX_TEST_PG."""
 
 import json
 import os
+import sqlite3
 import re
 import subprocess
 import sys
@@ -400,13 +402,21 @@ def test_a_version_1_schema_is_brought_to_version_3(build_dir, url, fed, tmp_pat
 
 # ---- events: applying them on PostgreSQL ---------------------------------------------------
 
-def tax(build_dir, url, work, gateway, name="tax"):
-    """The tax registry on PostgreSQL, subscribed to deaths as the tax subsystem."""
+def tax(build_dir, db, work, gateway, name="tax"):
+    """The tax registry on db (PostgreSQL or a SQLite file), subscribed to deaths as the
+    tax subsystem."""
     work = work / name
     work.mkdir()
-    return Sector(sector_exe(build_dir), "tax", url, work, extra=(
+    return Sector(sector_exe(build_dir), "tax", db, work, extra=(
         "--log-key", str(work / "log-key"), "--events-gateway", gateway,
         "--events-client", F.TAX, "--events-poll-ms", "100"))
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def tax_db(request, url, tmp_path):
+    """The tax registry's database for the tests run on both engines: the schema tax
+    of the test database, or a SQLite file of the test's own."""
+    return url if request.param == "pg" else tmp_path / "tax.db"
 
 
 def taxpayer(srv, pin):
@@ -416,8 +426,13 @@ def taxpayer(srv, pin):
     assert r.status_code == 201, r.text
 
 
-def applied(url, event_id):
-    return psql(url, f"SELECT effect FROM tax.event_applied WHERE id = '{event_id}'")
+def applied(db, event_id):
+    """The effects recorded for event_id in the tax registry's event_applied."""
+    if str(db).startswith("postgresql://"):
+        return psql(db, f"SELECT effect FROM tax.event_applied WHERE id = '{event_id}'")
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as c:
+        return [list(r) for r in c.execute("SELECT effect FROM event_applied WHERE id = ?",
+                                           (event_id,))]
 
 
 def closed(srv, pin):
@@ -508,17 +523,17 @@ class AckDropper:
 
 
 def test_an_event_applied_then_killed_before_the_ack_is_applied_once(build_dir, url, fed,
-                                                                      tmp_path):
-    pin = "001090000602"
+                                                                      tax_db, tmp_path):
+    pin = "001090000602" if tax_db == url else "001090000603"
     proxy = AckDropper(fed.gateways["BTC"].url)
     c = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url)
-    t = tax(build_dir, url, tmp_path, proxy.url, name="noack")
+    t = tax(build_dir, tax_db, tmp_path, proxy.url, name="noack")
     try:
         taxpayer(t, pin)
         assert c.post("/deaths", death(pin)).status_code == 201
         e, = delivered(fed, [pin])
         rec = wait_for("the tax file closed", lambda: closed(t, pin))
-        wait_for("the event recorded", lambda: applied(url, e["id"]))
+        wait_for("the event recorded", lambda: applied(tax_db, e["id"]))
         t.proc.kill()  # kill -9 after the commit, the acknowledgement never made
         t.proc.wait(timeout=10)
         assert not [x for x in tax_inbox(fed) if x["id"] == e["id"] and x["acknowledged"]]
@@ -526,22 +541,24 @@ def test_an_event_applied_then_killed_before_the_ack_is_applied_once(build_dir, 
         proxy.close()
         assert c.stop() == 0, c.tail()
     # Restarted: the event comes again, is recognised and acknowledged; nothing changes.
-    t = tax(build_dir, url, tmp_path, fed.gateways["BTC"].url, name="again")
+    t = tax(build_dir, tax_db, tmp_path, fed.gateways["BTC"].url, name="again")
     try:
         wait_for("the acknowledgement", lambda: [x for x in tax_inbox(fed)
                                                  if x["id"] == e["id"] and x["acknowledged"]])
         assert f"death-registered {e['id']}: applied before" in t.stderr_path.read_text()
-        assert applied(url, e["id"]) == [["personal tax file closed"]]
+        assert applied(tax_db, e["id"]) == [["personal tax file closed"]]
         assert t.get(f"/taxpayers/{pin}").json() == rec  # updated_at included
     finally:
         assert t.stop() == 0, t.tail()
 
 
-def test_two_processes_on_one_schema_apply_each_event_once(build_dir, url, fed, tmp_path):
-    pins = [f"0010910{n:05d}" for n in range(700, 710)]
+def test_two_processes_on_one_schema_apply_each_event_once(build_dir, url, fed, tax_db,
+                                                          tmp_path):
+    first = 700 if tax_db == url else 720
+    pins = [f"0010910{n:05d}" for n in range(first, first + 10)]
     gw = fed.gateways["BTC"].url
-    a = tax(build_dir, url, tmp_path, gw, name="a")
-    b = tax(build_dir, url, tmp_path, gw, name="b")
+    a = tax(build_dir, tax_db, tmp_path, gw, name="a")
+    b = tax(build_dir, tax_db, tmp_path, gw, name="b")
     c = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url)
     try:
         for i, pin in enumerate(pins):
@@ -563,7 +580,7 @@ def test_two_processes_on_one_schema_apply_each_event_once(build_dir, url, fed, 
     logs = a.stderr_path.read_text() + b.stderr_path.read_text()
     for eid in ids:
         assert logs.count(f"death-registered {eid}: personal tax file closed") == 1, logs
-        assert applied(url, eid) == [["personal tax file closed"]]
+        assert applied(tax_db, eid) == [["personal tax file closed"]]
 
 
 def test_a_version_2_schema_is_brought_to_version_3(build_dir, url, fed, tmp_path):
