@@ -155,8 +155,12 @@ static const char QUALITY_HELP[] =
 	"Writes the report as JSON on stdout and a summary on stderr. Exit status 0\n"
 	"when nothing was found, 3 when something was, 1 on failure, 2 on bad usage.\n"
 	"  --sector S           " SECTORS_TEXT "\n"
-	"  --db PATH            the SQLite file (default DIR/S.db; not PostgreSQL yet)\n"
+	"  --db PATH            the sector's database (default DIR/S.db)\n"
 	"  --db-dir DIR         directory of all sector databases\n"
+	"  --db URL, --db-dir URL  or a postgresql:// connection string: the sector's\n"
+	"                       schema there, read in one snapshot; with --db-dir the\n"
+	"                       other sectors' schemas of that database are the ones\n"
+	"                       referred to\n"
 	"  --stale-days N       stale = updated_at older than N days (default 365)\n"
 	"  --samples N          examples listed per finding (default 10)\n";
 
@@ -664,9 +668,10 @@ static int cmd_quality(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("quality", "--db", o.db_path) ||
-	    refuse_pg("quality", "--db-dir", o.db_dir))
-		return 2;
+	/* On PostgreSQL the sectors are the schemas of one database: --db-dir
+	 * URL reads the sector's and looks up references in the others. */
+	if (!o.db_path && ndx_sqldb_is_pg(o.db_dir))
+		o.db_path = o.db_dir;
 	if (!o.db_path) {
 		int n = snprintf(path, sizeof path, "%s/%s.db", o.db_dir, o.def->name);
 		if (n < 0 || (size_t)n >= sizeof path) {

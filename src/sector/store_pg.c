@@ -934,6 +934,58 @@ int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const 
 	return rc;
 }
 
+int store_pg_query(struct store_pg *p, const char *sql, int n, const char *const *params,
+		   int (*each)(void *ctx, int ncols, const char *const *vals), void *ctx)
+{
+	const char *vals[STORE_PG_QUERY_COLS];
+	PGresult *res;
+	char *q;
+	int rc = NDX_OK, sent;
+
+	if (n < 0 || n > STORE_PG_EXEC_MAX)
+		return NDX_EINVAL;
+	if (!(q = strdup(sql)))
+		return NDX_ENOMEM;
+	for (char *c = q; *c; c++)
+		if (*c == '?' && c[1] >= '1' && c[1] <= '9')
+			*c = '$';
+	if (ensure_conn(p)) {
+		free(q);
+		return NDX_EDB;
+	}
+	/* One row at a time (a table of 20 million rows is never held whole);
+	 * every result is read to the end, so the connection is ready after. */
+	sent = PQsendQueryParams(p->conn, q, n, NULL, params, NULL, NULL, 0) &&
+	       PQsetSingleRowMode(p->conn);
+	free(q);
+	if (!sent) {
+		report(p->name, "query", p->conn, NULL);
+		while ((res = PQgetResult(p->conn)))
+			PQclear(res);
+		return NDX_EDB;
+	}
+	while ((res = PQgetResult(p->conn))) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE && rc == NDX_OK) {
+			int nc = PQnfields(res);
+
+			if (nc > STORE_PG_QUERY_COLS) {
+				rc = NDX_EINVAL;
+			} else {
+				for (int i = 0; i < nc; i++)
+					vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+				rc = each(ctx, nc, vals);
+			}
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && rc == NDX_OK) {
+			report(p->name, "query", p->conn, res);
+			rc = NDX_EDB;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
 /* ---- the outbox (sec_outbox.h) -------------------------------------------------- */
 
 int store_pg_outbox_add(struct store_pg *p, const char *service, const char *name,

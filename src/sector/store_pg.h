@@ -64,6 +64,16 @@ int store_pg_read_begin(struct store_pg *p);
 int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *params,
 		  long long *changes);
 
+/* A query of a feature written for both engines (quality.c), its SQL and
+ * parameters as store_pg_exec's: each(ctx, ncols, vals) for every row as
+ * it arrives (single-row mode: memory for one row), its values text as
+ * PostgreSQL writes them (NULL: SQL NULL), valid until each returns, at
+ * most STORE_PG_QUERY_COLS of them; stops calling at each's first
+ * non-NDX_OK, which is returned. NDX_OK, NDX_EDB (reported), NDX_ENOMEM. */
+#define STORE_PG_QUERY_COLS 64
+int store_pg_query(struct store_pg *p, const char *sql, int n, const char *const *params,
+		   int (*each)(void *ctx, int ncols, const char *const *vals), void *ctx);
+
 /* The outbox (sec_outbox.h) on PostgreSQL. Adds one event inside the
  * write transaction of its record (store_pg_begin): NDX_OK, NDX_EDB. */
 int store_pg_outbox_add(struct store_pg *p, const char *service, const char *name,

@@ -19,8 +19,9 @@ apply each event once (these two on SQLite too, the same test on a file); a sche
 version 2 is brought to version 3. Refusals: a number nobody has
 (404), malformed numbers and queries (400), a second seed over the schema, a
 connection string with a password (never printed), serve without --log-key, and
-what is not on PostgreSQL yet (/measures answered 501; quality, reconcile,
-worklist, correct, seed --defects refused at the command).
+what is not on PostgreSQL yet (/measures answered 501; reconcile, worklist, correct,
+seed --defects refused at the command with exit status 2 naming the option). Quality
+(docs/sectors.md "Quality"): the same planted records found on both engines.
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
 
@@ -216,10 +217,6 @@ def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
     key = str(tmp_path / "k")
     refused = [
         (["serve", "--sector", "population", "--db", url], "--log-key"),
-        (["quality", "--sector", "population", "--db", url],
-         "quality: --db: not on PostgreSQL yet"),
-        (["quality", "--sector", "population", "--db-dir", url],
-         "quality: --db-dir: not on PostgreSQL yet"),
         (["reconcile", "--sector", "tax", "--db", url, "--gateway", "http://127.0.0.1:1",
           "--client", "VN/GOV/TCT/tax"], "reconcile: --db: not on PostgreSQL yet"),
         (["worklist", "--sector", "tax", "--db", url], "worklist: --db: not on PostgreSQL yet"),
@@ -606,3 +603,107 @@ def test_a_version_2_schema_is_brought_to_version_3(build_dir, url, fed, tmp_pat
     finally:
         assert c.stop() == 0, c.tail()
         assert t.stop() == 0, t.tail()
+
+
+# ---- quality on both engines ----------------------------------------------------------------
+
+def sql_at(loc, sector, stmt):
+    """Runs stmt (unqualified table names) on sector's tables at loc: a directory of
+    SQLite files or a postgresql:// database. Returns the rows as lists of text."""
+    if str(loc).startswith("postgresql://"):
+        return psql(loc, f"SET search_path = {sector.replace('-', '_')}; {stmt}")
+    con = sqlite3.connect(Path(loc) / f"{sector}.db")
+    try:
+        rows = [[None if v is None else str(v) for v in r] for r in con.execute(stmt)]
+        con.commit()
+        return rows
+    finally:
+        con.close()
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def quality_loc(request, build_dir, tmp_path):
+    """A fresh seed of every sector (300 citizens, seed 5) on either engine."""
+    if request.param == "pg":
+        name = f"{DB}_quality"
+        psql(PG, f"DROP DATABASE IF EXISTS {name}")
+        psql(PG, f"CREATE DATABASE {name}")
+        loc = with_db(PG, name)
+    else:
+        loc = tmp_path / "dbs"
+    run(build_dir, "seed", "--db-dir", loc, "--citizens", 300, "--seed", 5, "--quiet")
+    yield loc
+    if request.param == "pg":
+        psql(PG, f"DROP DATABASE IF EXISTS {DB}_quality WITH (FORCE)")
+
+
+def test_quality_on_both_engines(build_dir, quality_loc):
+    loc = quality_loc
+    clean = run(build_dir, "quality", "--sector", "population", "--db-dir", loc,
+                "--stale-days", 3650, check=False)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    rep = json.loads(clean.stdout)
+    assert rep["clean"] is True and rep["totals"]["former_map"] == 0
+    assert rep["tables"]["citizens"]["rows"] == 300
+
+    (pin, name, bd, sex, prov, addr, pprov, hh), = sql_at(
+        loc, "population", "SELECT pin, full_name, birth_date, sex, birth_province,"
+        " permanent_address, permanent_province, household_id FROM citizens ORDER BY pin"
+        " LIMIT 1")
+    cols = ("pin, full_name, name_folded, birth_date, sex, birth_province, permanent_address,"
+            " permanent_province, household_id, relation, updated_at")
+    dup_pin = pin[:6] + ("000000" if pin[6:] != "000000" else "000001")
+    rows = [
+        # Invalid: province 003 does not exist.
+        ("003089000123", "Lê Văn Sai", "le van sai", "1989-01-01", "male", "001", "Số 2",
+         "001", hh, "child"),
+        # Duplicate: the same person again under another (valid) number.
+        (dup_pin, name, fold(name), bd, sex, prov, addr, pprov, hh, "other"),
+        # Dangling: a household that does not exist.
+        ("001190000777", "Phạm Thị Lạc", "pham thi lac", "1990-02-02", "female", "001", "Số 3",
+         "001", "H00100999999", "head"),
+    ]
+    for r in rows:
+        values = ", ".join("'" + v.replace("'", "''") + "'" for v in r)
+        sql_at(loc, "population", f"INSERT INTO citizens({cols}) VALUES({values},"
+                                  " '2025-01-01T00:00:00Z')")
+    # Stale: untouched since 2012.
+    sql_at(loc, "population", "UPDATE citizens SET updated_at = '2012-01-01T00:00:00Z'"
+                              f" WHERE pin = '{pin}'")
+    # Across sectors: an enterprise owner who is no citizen.
+    (code,), = sql_at(loc, "enterprise", "SELECT code FROM enterprises ORDER BY code LIMIT 1")
+    sql_at(loc, "enterprise", "INSERT INTO owners(enterprise_code, owner_pin, share_pct, since,"
+                              f" updated_at) VALUES('{code}', '001085999999', 1, '2020-01-01',"
+                              " '2025-01-01T00:00:00Z')")
+
+    res = run(build_dir, "quality", "--sector", "population", "--db-dir", loc,
+              "--stale-days", 3650, check=False)
+    assert res.returncode == 3, res.stderr
+    rep = json.loads(res.stdout)
+    assert rep["clean"] is False and rep["tables"]["citizens"]["rows"] == 303
+    t = rep["tables"]["citizens"]
+    assert t["invalid"]["count"] == 1, t["invalid"]
+    assert t["invalid"]["samples"][0]["id"] == "003089000123"
+    assert t["invalid"]["samples"][0]["field"] == "pin"
+    assert t["duplicates"]["groups"] == 1
+    assert set(t["duplicates"]["samples"][0]["ids"].split()) == {pin, dup_pin}
+    assert t["dangling"]["count"] == 1
+    assert t["dangling"]["samples"][0]["value"] == "H00100999999"
+    assert t["stale"]["count"] == 1
+    assert rep["totals"] == {"invalid": 1, "duplicate_groups": 1, "dangling": 1, "stale": 1,
+                             "former_map": 0}
+    assert "NOT clean" in res.stderr
+
+    # Another sector's records: looked up with --db-dir, skipped with --db alone.
+    res = run(build_dir, "quality", "--sector", "enterprise", "--db-dir", loc,
+              "--stale-days", 3650, check=False)
+    assert res.returncode == 3, res.stderr
+    dang = json.loads(res.stdout)["tables"]["owners"]["dangling"]
+    assert dang["count"] == 1 and dang["samples"][0]["value"] == "001085999999"
+    assert dang["samples"][0]["refers_to"] == "population/citizens"
+    db = loc if str(loc).startswith("postgresql://") else Path(loc) / "enterprise.db"
+    res = run(build_dir, "quality", "--sector", "enterprise", "--db", db, "--stale-days", 3650,
+              check=False)
+    dang = json.loads(res.stdout)["tables"]["owners"]["dangling"]
+    assert dang["count"] == 0 and {"field": "owner_pin", "refers_to": "population/citizens"} \
+        in dang["skipped"], dang
