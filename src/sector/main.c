@@ -250,8 +250,8 @@ static int refuse_pg(const char *cmd, const char *opt, const char *loc)
 {
 	if (!loc || !ndx_sqldb_is_pg(loc))
 		return 0;
-	fprintf(stderr, PROG " %s: %s: not on PostgreSQL yet (a SQLite --db or --db-dir only)\n",
-		cmd, opt);
+	fprintf(stderr, PROG " %s: %s: not on PostgreSQL yet (a SQLite file only)\n", cmd,
+		opt);
 	return -1;
 }
 

@@ -894,6 +894,19 @@ int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *i
 
 /* ---- statements of the features written once for both engines ---------------- */
 
+/* sql with SQLite's numbered parameters ?N written as PostgreSQL's $N
+ * (malloc'd; NULL when out of memory). The SQL is the program's own, with
+ * no '?' but its parameters'. */
+static char *numbered(const char *sql)
+{
+	char *q = strdup(sql);
+
+	for (char *c = q; c && *c; c++)
+		if (*c == '?' && c[1] >= '1' && c[1] <= '9')
+			*c = '$';
+	return q;
+}
+
 int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *params,
 		  long long *changes)
 {
@@ -910,13 +923,8 @@ int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const 
 
 	if (n < 0 || n > STORE_PG_EXEC_MAX)
 		return NDX_EINVAL;
-	/* SQLite's ?N is PostgreSQL's $N; the SQL is the program's own, with
-	 * no '?' but its parameters'. */
-	if (!(q = strdup(sql)))
+	if (!(q = numbered(sql)))
 		return NDX_ENOMEM;
-	for (char *c = q; *c; c++)
-		if (*c == '?' && c[1] >= '1' && c[1] <= '9')
-			*c = '$';
 	if (ensure_conn(p)) {
 		free(q);
 		return NDX_EDB;
@@ -944,11 +952,8 @@ int store_pg_query(struct store_pg *p, const char *sql, int n, const char *const
 
 	if (n < 0 || n > STORE_PG_EXEC_MAX)
 		return NDX_EINVAL;
-	if (!(q = strdup(sql)))
+	if (!(q = numbered(sql)))
 		return NDX_ENOMEM;
-	for (char *c = q; *c; c++)
-		if (*c == '?' && c[1] >= '1' && c[1] <= '9')
-			*c = '$';
 	if (ensure_conn(p)) {
 		free(q);
 		return NDX_EDB;
