@@ -85,10 +85,10 @@ static const char SERVE_HELP[] =
 	"  --db PATH            the sector's SQLite database (e.g. DIR/population.db)\n"
 	"  --db URL             or a postgresql:// connection string (no password in it:\n"
 	"                       ~/.pgpass): the sector's schema there (population,\n"
-	"                       civil_status ...), made when missing. Not on PostgreSQL\n"
-	"                       yet: --events-* for a sector that applies events (the\n"
-	"                       outbox, publishing, is), /measures, /reconcile/*\n"
-	"                       (answered 501); --log-key is then required\n"
+	"                       civil_status ...), made when missing (events published\n"
+	"                       and applied there too). Not on PostgreSQL yet:\n"
+	"                       /measures, /reconcile/* (answered 501); --log-key is\n"
+	"                       then required\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
 	"                       picks a free port)\n"
 	"  --listen unix:PATH   a Unix domain socket instead (absolute PATH, at most 107\n"
@@ -155,8 +155,12 @@ static const char QUALITY_HELP[] =
 	"Writes the report as JSON on stdout and a summary on stderr. Exit status 0\n"
 	"when nothing was found, 3 when something was, 1 on failure, 2 on bad usage.\n"
 	"  --sector S           " SECTORS_TEXT "\n"
-	"  --db PATH            the database (default DIR/S.db)\n"
+	"  --db PATH            the sector's database (default DIR/S.db)\n"
 	"  --db-dir DIR         directory of all sector databases\n"
+	"  --db URL, --db-dir URL  or a postgresql:// connection string: the sector's\n"
+	"                       schema there, read in one snapshot; with --db-dir the\n"
+	"                       other sectors' schemas of that database are the ones\n"
+	"                       referred to\n"
 	"  --stale-days N       stale = updated_at older than N days (default 365)\n"
 	"  --samples N          examples listed per finding (default 10)\n";
 
@@ -178,7 +182,7 @@ static const char RECONCILE_HELP[] =
 	"recall per kind. Exit status 0 when the run is complete, 1 on\n"
 	"failure (the gateway refused or is down: start again to resume), 2 bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's database (e.g. DIR/tax.db)\n"
+	"  --db PATH            the SQLite file, e.g. DIR/tax.db (not PostgreSQL yet)\n"
 	"  --gateway URL        the consumer port of this agency's gateway\n"
 	"                       (http://127.0.0.1:4411)\n"
 	"  --client ID          the subsystem this registry speaks as (VN/GOV/TCT/tax)\n"
@@ -197,7 +201,7 @@ static const char WORKLIST_HELP[] =
 	"finished reconciliation run (" PROG " reconcile) that no officer has corrected\n"
 	"yet, each a task {table, key, kind, field, candidate_pin?}.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's database\n";
+	"  --db PATH            the sector's SQLite database (not PostgreSQL yet)\n";
 
 static const char CORRECT_HELP[] =
 	"usage: " PROG " correct --sector S --db PATH --table T --key K --field F\n"
@@ -211,7 +215,7 @@ static const char CORRECT_HELP[] =
 	"the record again. Prints the correction as JSON (\"events\": the event ids).\n"
 	"Exit status 0, 1 when refused or failed (the reason on stderr), 2 on bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's database\n"
+	"  --db PATH            the sector's SQLite database (not PostgreSQL yet)\n"
 	"  --table T --key K --field F   the task (as the worklist lists it)\n"
 	"  --officer NAME       who corrects (logged)\n"
 	"  --value V            the right value, from the person's papers; without it a\n"
@@ -242,11 +246,12 @@ static const struct sector_def *sector_arg(const char *s)
 /* A command written for SQLite alone, given a postgresql:// database:
  * refused whole, never half-done (docs/sectors.md "Storage"). 0 when loc
  * is a SQLite path, -1 after the message. */
-static int refuse_pg(const char *cmd, const char *loc)
+static int refuse_pg(const char *cmd, const char *opt, const char *loc)
 {
 	if (!loc || !ndx_sqldb_is_pg(loc))
 		return 0;
-	fprintf(stderr, PROG " %s: not on PostgreSQL yet (a SQLite --db or --db-dir only)\n", cmd);
+	fprintf(stderr, PROG " %s: %s: not on PostgreSQL yet (a SQLite file only)\n", cmd,
+		opt);
 	return -1;
 }
 
@@ -314,7 +319,8 @@ static int start_events(const struct sector_def *def, struct store *st, struct a
 		fprintf(stderr, PROG ": %s neither publishes nor applies events\n", def->name);
 		return 0;
 	}
-	/* On PostgreSQL the schema has its outbox (store_pg.h, version 2). */
+	/* On PostgreSQL the schema has its outbox and event_applied
+	 * (store_pg.h, version 3). */
 	if (!store_engine_pg(st)) {
 		c = store_acquire(st);
 		rc = outbox_tables(store_conn_db(c));
@@ -422,18 +428,9 @@ static int cmd_serve(int argc, char **argv)
 	if (!(def = sector_arg(sector)))
 		return 2;
 	if (ndx_sqldb_is_pg(db)) {
-		/* No file beside which to keep the key. The outbox is on
-		 * PostgreSQL too (publishing), the applying of events (the
-		 * subscriber's inbox, sec_apply.c) is written for SQLite
-		 * alone. */
+		/* No file beside which to keep the key. */
 		if (!log_key) {
 			fprintf(stderr, PROG " serve: --log-key FILE is required with a postgresql:// --db\n");
-			return 2;
-		}
-		if (events_client && apply_sector_subscribes(def)) {
-			fprintf(stderr, PROG " serve: --events-gateway/--events-client: %s applies events,"
-					" and applying events is not on PostgreSQL yet (publishing is)\n",
-				def->name);
 			return 2;
 		}
 	}
@@ -573,6 +570,11 @@ static int cmd_seed(int argc, char **argv)
 			optind != argc ? "unexpected argument" : "--db-dir is required", SEED_HELP);
 		return 2;
 	}
+	/* The defects are written through SQLite handles (seed_defects.c). */
+	if (o.defects > 0 && ndx_sqldb_is_pg(o.dir)) {
+		fprintf(stderr, PROG " seed: --defects: not on PostgreSQL yet (a SQLite --db-dir only)\n");
+		return 2;
+	}
 	rc = seed_run(&o, &stats);
 	if (rc) {
 		fprintf(stderr, PROG " seed: failed: %s\n", ndx_strerror(rc));
@@ -666,8 +668,10 @@ static int cmd_quality(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("quality", o.db_path) || refuse_pg("quality", o.db_dir))
-		return 2;
+	/* On PostgreSQL the sectors are the schemas of one database: --db-dir
+	 * URL reads the sector's and looks up references in the others. */
+	if (!o.db_path && ndx_sqldb_is_pg(o.db_dir))
+		o.db_path = o.db_dir;
 	if (!o.db_path) {
 		int n = snprintf(path, sizeof path, "%s/%s.db", o.db_dir, o.def->name);
 		if (n < 0 || (size_t)n >= sizeof path) {
@@ -747,7 +751,7 @@ static int cmd_reconcile(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("reconcile", o.db_path))
+	if (refuse_pg("reconcile", "--db", o.db_path))
 		return 2;
 	if (reconcile_run(&o, &report))
 		return 1;
@@ -792,7 +796,7 @@ static int cmd_worklist(int argc, char **argv)
 	}
 	if (!(def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("worklist", db))
+	if (refuse_pg("worklist", "--db", db))
 		return 2;
 	if (reconcile_worklist(def, db, &out))
 		return 1;
@@ -853,7 +857,7 @@ static int cmd_correct(int argc, char **argv)
 	}
 	if (!(r.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("correct", r.db_path))
+	if (refuse_pg("correct", "--db", r.db_path))
 		return 2;
 	if (reconcile_correct(&r, &out))
 		return 1;

@@ -16,8 +16,10 @@
 
 struct quality_opts {
 	const struct sector_def *def;
-	const char *db_path;   /* the sector's database */
-	const char *db_dir;    /* NULL: references into other databases are skipped */
+	const char *db_path;   /* the sector's database: a SQLite file, or a
+				  postgresql:// connection string (its schema) */
+	const char *db_dir;    /* NULL: references into other databases (on
+				  PostgreSQL: other sectors' schemas) are skipped */
 	unsigned stale_days;   /* updated_at older than this is stale */
 	unsigned samples;      /* examples listed per finding */
 	time_t now;            /* 0 = now */

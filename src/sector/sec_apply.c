@@ -7,7 +7,14 @@
  * record only when the same fact has not added it before (a birth: the
  * child's citizen record; a new citizen: a child's health insurance card)
  * and may publish through the sector's outbox in the same transaction.
- * Overview: docs/sectors.md "Events", docs/events.md "Receiving". */
+ * The same code on both engines: the statements are in the SQL SQLite
+ * and PostgreSQL both speak (IS DISTINCT FROM, ON CONFLICT DO NOTHING),
+ * run through run_sql on the SQLite handle or through store_pg_exec; the
+ * event's id is claimed in event_applied first thing in the transaction
+ * (on PostgreSQL the schema's write lock of store_pg_begin is held, so of
+ * two processes on one schema the second sees the first's claim once it
+ * committed, and applies nothing). Overview: docs/sectors.md "Events",
+ * docs/events.md "Receiving". */
 #include "sec_apply.h"
 
 #include <jansson.h>
@@ -21,10 +28,12 @@
 #include "ndx/evclient.h"
 #include "ndx/fold.h"
 #include "ndx/pin.h"
+#include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
 #include "sec_outbox.h"
 #include "store.h"
+#include "store_pg.h"
 
 #define PROG "ndx-sector"
 #define MAX_FIELDS 8 /* ?1..?8; ?9 is the time */
@@ -37,7 +46,8 @@ struct field {
 
 /* What an insert rule works with. */
 struct apply_ctx {
-	sqlite3 *db;
+	sqlite3 *db;         /* SQLite, or */
+	struct store_pg *pg; /* PostgreSQL */
 	const struct sector_def *def;
 	const char *id, *now;
 	const char *client; /* the subsystem the sector publishes as */
@@ -83,17 +93,18 @@ static const struct rule RULES[] = {
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE taxpayers SET address = ?2, province = ?3, updated_at = ?9"
 	  " WHERE tax_id = ?1 AND kind = 'individual'"
-	  " AND (address IS NOT ?2 OR province IS NOT ?3)", NULL },
+	  " AND (address IS DISTINCT FROM ?2 OR province IS DISTINCT FROM ?3)", NULL },
 	{ "insurance", "residence-changed", "participant address updated",
 	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE participants SET address = ?2, province = ?3, updated_at = ?9"
-	  " WHERE pin = ?1 AND (address IS NOT ?2 OR province IS NOT ?3)", NULL },
+	  " WHERE pin = ?1 AND (address IS DISTINCT FROM ?2 OR province IS DISTINCT FROM ?3)", NULL },
 	{ "vehicles", "residence-changed", "owner address updated",
 	  { { "pin", COL_PIN, 0 }, { "permanent_address", COL_TEXT, 0 },
 	    { "permanent_province", COL_PROVINCE, 0 } },
 	  "UPDATE vehicles SET owner_address = ?2, owner_province = ?3, updated_at = ?9"
-	  " WHERE owner_id = ?1 AND (owner_address IS NOT ?2 OR owner_province IS NOT ?3)", NULL },
+	  " WHERE owner_id = ?1 AND (owner_address IS DISTINCT FROM ?2"
+	  " OR owner_province IS DISTINCT FROM ?3)", NULL },
 	/* A correction of a citizen's name in the population registry: tax
 	 * and social insurance correct the name they hold (their copies hold
 	 * no birth date or sex). */
@@ -133,9 +144,10 @@ static const struct rule *rule_for(const struct sector_def *def, const char *nam
 	return NULL;
 }
 
-/* Checks the payload's fields of r; binds them to q. -1 with why set. */
-static int bind_fields(const struct rule *r, const json_t *p, sqlite3_stmt *q, char *why,
-		       size_t cap)
+/* Checks the payload's fields of r; params (MAX_FIELDS, may be NULL)
+ * gets them in order, NULL for an optional one absent. -1 with why set. */
+static int check_fields(const struct rule *r, const json_t *p, const char **params, char *why,
+			size_t cap)
 {
 	for (int i = 0; i < MAX_FIELDS && r->fields[i].name; i++) {
 		const struct field *f = &r->fields[i];
@@ -144,11 +156,8 @@ static int bind_fields(const struct rule *r, const json_t *p, sqlite3_stmt *q, c
 		const char *reason = NULL;
 
 		if (!v || json_is_null(v)) {
-			if (f->optional) {
-				if (q)
-					sqlite3_bind_null(q, i + 1);
+			if (f->optional)
 				continue;
-			}
 			snprintf(why, cap, "%s: missing", f->name);
 			return -1;
 		}
@@ -158,45 +167,66 @@ static int bind_fields(const struct rule *r, const json_t *p, sqlite3_stmt *q, c
 			snprintf(why, cap, "%s: %s", f->name, reason ? reason : "must be a string");
 			return -1;
 		}
-		if (q)
-			sqlite3_bind_text(q, i + 1, json_string_value(v), -1, SQLITE_TRANSIENT);
+		if (params)
+			params[i] = json_string_value(v);
 	}
 	return 0;
 }
 
-/* 1 when id is in event_applied, 0 when not, -1 on error. */
-static int seen(sqlite3 *db, const char *id)
+/* Runs sql with the n text parameters ?1..?n (NULL: SQL NULL) on a's
+ * engine; *changes (may be NULL) gets the rows it touched. 0, or -1 with
+ * the store's message in why. */
+static int run_sql(struct apply_ctx *a, const char *sql, int n, const char *const *params,
+		   long long *changes, char *why, size_t cap)
 {
 	sqlite3_stmt *q = NULL;
 	int step;
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM event_applied WHERE id = ?", -1, &q, NULL) !=
-	    SQLITE_OK)
+	if (a->pg) {
+		if (store_pg_exec(a->pg, sql, n, params, changes) == NDX_OK)
+			return 0;
+		snprintf(why, cap, "the store failed (logged)");
 		return -1;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	}
+	if (sqlite3_prepare_v2(a->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (params[i]) /* unbound is NULL; past the last ?N is SQLITE_RANGE, ignored */
+			sqlite3_bind_text(q, i + 1, params[i], -1, SQLITE_STATIC);
 	step = sqlite3_step(q);
 	sqlite3_finalize(q);
-	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+	if (step != SQLITE_DONE) {
+		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		return -1;
+	}
+	if (changes)
+		*changes = sqlite3_changes(a->db);
+	return 0;
 }
 
-static int record_applied(sqlite3 *db, const char *id, const char *name, const char *now,
-			  const char *effect)
+/* Claims event id for this transaction: 1 claimed, 0 applied before (or
+ * being applied by a transaction that will commit first), -1 with why. */
+static int claim(struct apply_ctx *a, const char *name, char *why, size_t cap)
 {
-	sqlite3_stmt *q = NULL;
-	int step;
+	const char *params[3] = { a->id, name, a->now };
+	long long n = 0;
 
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO event_applied(id, name, applied_at, effect)"
-			       " VALUES(?, ?, ?, ?)",
-			       -1, &q, NULL) != SQLITE_OK)
+	if (run_sql(a,
+		    "INSERT INTO event_applied(id, name, applied_at, effect) VALUES(?1, ?2, ?3, '')"
+		    " ON CONFLICT (id) DO NOTHING",
+		    3, params, &n, why, cap))
 		return -1;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, effect, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return step == SQLITE_DONE ? 0 : -1;
+	return n > 0;
+}
+
+static int record_effect(struct apply_ctx *a, const char *effect, char *why, size_t cap)
+{
+	const char *params[2] = { a->id, effect };
+
+	return run_sql(a, "UPDATE event_applied SET effect = ?2 WHERE id = ?1", 2, params, NULL,
+		       why, cap);
 }
 
 /* ---- the insert rules --------------------------------------------------------- */
@@ -208,18 +238,23 @@ static const char *sget(const json_t *o, const char *k)
 
 /* The citizen pin's record as an object of its columns (NULL: none; *err
  * set on a store failure). */
-static json_t *citizen(sqlite3 *db, const char *pin, int *err)
+static json_t *citizen(struct apply_ctx *a, const char *pin, int *err)
 {
 	static const char *const COLS[] = { "full_name", "birth_date", "household_id",
 					    "relation", "permanent_address", "permanent_province" };
 	sqlite3_stmt *q = NULL;
 	json_t *o = NULL;
-	int step;
+	int step, rc;
 
 	*err = 0;
 	if (!pin)
 		return NULL;
-	if (sqlite3_prepare_v2(db,
+	if (a->pg) {
+		rc = store_pg_get(a->pg, sector_table_find(a->def, "citizens"), pin, &o);
+		*err = rc != NDX_OK && rc != NDX_ENOTFOUND;
+		return rc == NDX_OK ? o : NULL;
+	}
+	if (sqlite3_prepare_v2(a->db,
 			       "SELECT full_name, birth_date, household_id, relation,"
 			       " permanent_address, permanent_province FROM citizens WHERE pin = ?",
 			       -1, &q, NULL) != SQLITE_OK) {
@@ -237,6 +272,42 @@ static json_t *citizen(sqlite3 *db, const char *pin, int *err)
 		*err = 1;
 	sqlite3_finalize(q);
 	return o;
+}
+
+/* Adds row (valid for t) with updated_at now, inside the transaction;
+ * NDX_OK or the store's failure. */
+static int insert_row(struct apply_ctx *a, const struct sector_table *t, const json_t *row)
+{
+	char id[64];
+
+	return a->pg ? store_pg_put(a->pg, t, NULL, row, id, sizeof id)
+		     : store_insert_db(a->db, t, row, a->now);
+}
+
+/* 1 when a row of table has col = value, 0 when none, -1 on failure. */
+static int store_exists_on(struct apply_ctx *a, const char *table, const char *col,
+			   const char *value)
+{
+	char sql[160];
+	sqlite3_stmt *q = NULL;
+	int step;
+
+	if (a->pg) {
+		int rc = store_pg_exists(a->pg, table, col, value);
+		return rc < 0 ? -1 : rc;
+	}
+	snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE %s = ?", table, col);
+	if (sqlite3_prepare_v2(a->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *store_msg(struct apply_ctx *a)
+{
+	return a->pg ? "logged" : sqlite3_errmsg(a->db);
 }
 
 /* FNV-1a, 64 bits: the serial of a child's number, from what names the
@@ -285,7 +356,7 @@ static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t
 	{
 		const char *parents[] = { sget(p, "mother_pin"), sget(p, "father_pin") };
 		for (int i = 0; i < 2 && !parent; i++) {
-			parent = citizen(a->db, parents[i], &err);
+			parent = citizen(a, parents[i], &err);
 			if (err)
 				goto store_failed;
 		}
@@ -296,7 +367,7 @@ static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t
 	}
 	if (given) {
 		snprintf(pin, sizeof pin, "%s", given);
-		rec = citizen(a->db, pin, &err);
+		rec = citizen(a, pin, &err);
 		found = rec != NULL;
 		if (rec && !same_child(rec, name, bd)) {
 			json_decref(rec);
@@ -320,7 +391,7 @@ static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t
 				snprintf(why, cap, "no personal number free for this birth");
 				return -2;
 			}
-			rec = citizen(a->db, pin, &err);
+			rec = citizen(a, pin, &err);
 			if (err)
 				goto store_failed;
 			if (!rec)
@@ -355,19 +426,20 @@ static int birth_citizen(struct apply_ctx *a, const json_t *p, char *why, size_t
 		snprintf(why, cap, "out of memory");
 		return -1;
 	}
-	rc = store_insert_db(a->db, t, row, a->now);
+	rc = insert_row(a, t, row);
 	if (rc == NDX_OK)
-		rc = outbox_on_write(a->db, a->def, t, NULL, row, pin, a->client, &added);
+		rc = a->pg ? outbox_on_write_pg(a->pg, a->def, t, NULL, row, pin, a->client, &added)
+			   : outbox_on_write(a->db, a->def, t, NULL, row, pin, a->client, &added);
 	json_decref(row);
 	if (rc != NDX_OK) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		snprintf(why, cap, "the store failed: %s", store_msg(a));
 		return -1;
 	}
 	a->published += added;
 	return 1;
 store_failed:
 	json_decref(parent);
-	snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+	snprintf(why, cap, "the store failed: %s", store_msg(a));
 	return -1;
 }
 
@@ -380,7 +452,6 @@ static int child_health_card(struct apply_ctx *a, const json_t *p, char *why, si
 	const struct sector_table *t = sector_table_find(a->def, "participants");
 	const char *pin = sget(p, "pin"), *bd = sget(p, "birth_date");
 	char six_ago[32], period[8];
-	sqlite3_stmt *q = NULL;
 	json_t *row;
 	int step, rc;
 
@@ -388,19 +459,10 @@ static int child_health_card(struct apply_ctx *a, const json_t *p, char *why, si
 	snprintf(six_ago, sizeof six_ago, "%04d%.6s", atoi(a->now) - 6, a->now + 4);
 	if (strcmp(bd, six_ago) < 0 || strncmp(bd, a->now, 10) > 0)
 		return 0;
-	if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM participants WHERE pin = ?", -1, &q, NULL) !=
-	    SQLITE_OK) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
-		return -1;
-	}
-	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (step == SQLITE_ROW)
-		return 0;
-	if (step != SQLITE_DONE) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
-		return -1;
+	if ((step = store_exists_on(a, "participants", "pin", pin)) != 0) {
+		if (step < 0)
+			snprintf(why, cap, "the store failed: %s", store_msg(a));
+		return step < 0 ? -1 : 0;
 	}
 	snprintf(period, sizeof period, "%.7s", bd);
 	row = json_pack("{ss ss ss ss}", "pin", pin, "name", sget(p, "full_name"), "status",
@@ -413,10 +475,10 @@ static int child_health_card(struct apply_ctx *a, const json_t *p, char *why, si
 		snprintf(why, cap, "out of memory");
 		return -1;
 	}
-	rc = store_insert_db(a->db, t, row, a->now);
+	rc = insert_row(a, t, row);
 	json_decref(row);
 	if (rc != NDX_OK) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+		snprintf(why, cap, "the store failed: %s", store_msg(a));
 		return -1;
 	}
 	return 1;
@@ -430,30 +492,55 @@ enum apply_result apply_event(sqlite3 *db, const struct sector_def *def, const c
 	return apply_event_as(db, def, NULL, id, name, payload, NULL, why, cap);
 }
 
-enum apply_result apply_event_as(sqlite3 *db, const struct sector_def *def, const char *client,
-				 const char *id, const char *name, const char *payload,
-				 int *published, char *why, size_t cap)
+static int txn_begin(struct apply_ctx *a)
 {
-	const struct rule *r = rule_for(def, name);
+	return a->pg ? store_pg_begin(a->pg) : ndx_sqlstore_exec(a->db, PROG, "BEGIN IMMEDIATE");
+}
+
+static int txn_commit(struct apply_ctx *a)
+{
+	if (a->pg)
+		return store_pg_commit(a->pg); /* rolled back when it fails */
+	if (ndx_sqlstore_exec(a->db, PROG, "COMMIT")) {
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		return NDX_EDB;
+	}
+	return NDX_OK;
+}
+
+static void txn_rollback(struct apply_ctx *a)
+{
+	if (a->pg)
+		store_pg_rollback(a->pg);
+	else
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* apply_event_as on a's engine (a->db or a->pg set). */
+static enum apply_result apply_on(struct apply_ctx *a, const char *name, const char *payload,
+				  int *published, char *why, size_t cap)
+{
+	const struct rule *r = rule_for(a->def, name);
+	const char *params[9] = { NULL };
 	char now[NDX_TIME_TEXT_LEN], self[160];
-	sqlite3_stmt *q = NULL;
 	json_t *p = NULL;
 	enum apply_result res = APPLY_FAILED;
-	struct apply_ctx a = { .db = db, .def = def, .id = id, .now = now, .client = client };
-	int changes, s;
+	long long changes = 0;
+	int s;
 
 	why[0] = '\0';
+	a->now = now;
 	if (published)
 		*published = 0;
-	if (!client) {
-		snprintf(self, sizeof self, "%s/%s", def->agency, def->name);
-		a.client = self;
+	if (!a->client) {
+		snprintf(self, sizeof self, "%s/%s", a->def->agency, a->def->name);
+		a->client = self;
 	}
 	if (!r) {
-		snprintf(why, cap, "%s has no rule for %s", def->name, name);
+		snprintf(why, cap, "%s has no rule for %s", a->def->name, name);
 		return APPLY_IGNORED;
 	}
-	if (!id || !*id) {
+	if (!a->id || !*a->id) {
 		snprintf(why, cap, "no event id");
 		return APPLY_INVALID;
 	}
@@ -463,62 +550,67 @@ enum apply_result apply_event_as(sqlite3 *db, const struct sector_def *def, cons
 		return APPLY_INVALID;
 	}
 	ndx_time_format(time(NULL), now);
-	if (ndx_sqlstore_exec(db, PROG, "BEGIN IMMEDIATE")) {
+	if (txn_begin(a)) {
 		json_decref(p);
 		snprintf(why, cap, "the store is busy");
 		return APPLY_FAILED;
 	}
-	if ((s = seen(db, id)) != 0) {
-		res = s == 1 ? APPLY_SEEN : APPLY_FAILED;
-		snprintf(why, cap, s == 1 ? "applied before" : "the store failed");
+	if ((s = claim(a, name, why, cap)) != 1) {
+		res = s == 0 ? APPLY_SEEN : APPLY_FAILED;
+		if (s == 0)
+			snprintf(why, cap, "applied before");
+		goto done;
+	}
+	if (check_fields(r, p, params, why, cap)) {
+		res = APPLY_INVALID;
 		goto done;
 	}
 	if (r->insert) {
-		if (bind_fields(r, p, NULL, why, cap)) {
-			res = APPLY_INVALID;
+		if ((s = r->insert(a, p, why, cap)) < 0) {
+			res = s == -2 ? APPLY_INVALID : APPLY_FAILED;
 			goto done;
 		}
-		if ((changes = r->insert(&a, p, why, cap)) < 0) {
-			res = changes == -2 ? APPLY_INVALID : APPLY_FAILED;
-			goto done;
-		}
+		changes = s;
 	} else {
-		if (sqlite3_prepare_v2(db, r->sql, -1, &q, NULL) != SQLITE_OK) {
-			snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
+		params[8] = now;
+		if (run_sql(a, r->sql, 9, params, &changes, why, cap))
 			goto done;
-		}
-		if (bind_fields(r, p, q, why, cap)) {
-			res = APPLY_INVALID;
-			goto done;
-		}
-		sqlite3_bind_text(q, 9, now, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
-			goto done;
-		}
-		changes = sqlite3_changes(db);
 	}
-	if (record_applied(db, id, name, now, changes ? r->effect : "nothing to change")) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(db));
+	if (record_effect(a, changes ? r->effect : "nothing to change", why, cap))
 		goto done;
-	}
 	res = changes ? APPLY_CHANGED : APPLY_UNCHANGED;
 	snprintf(why, cap, "%s", changes ? r->effect : "nothing to change");
 done:
-	sqlite3_finalize(q);
 	json_decref(p);
 	if (res == APPLY_CHANGED || res == APPLY_UNCHANGED) {
-		if (ndx_sqlstore_exec(db, PROG, "COMMIT")) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		if (txn_commit(a)) {
 			snprintf(why, cap, "the store failed to commit");
 			return APPLY_FAILED;
 		}
 		if (published)
-			*published = a.published;
+			*published = a->published;
 	} else {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		txn_rollback(a);
 	}
 	return res;
+}
+
+enum apply_result apply_event_as(sqlite3 *db, const struct sector_def *def, const char *client,
+				 const char *id, const char *name, const char *payload,
+				 int *published, char *why, size_t cap)
+{
+	struct apply_ctx a = { .db = db, .def = def, .id = id, .client = client };
+
+	return apply_on(&a, name, payload, published, why, cap);
+}
+
+enum apply_result apply_event_pg(struct store_pg *pg, const struct sector_def *def,
+				 const char *client, const char *id, const char *name,
+				 const char *payload, int *published, char *why, size_t cap)
+{
+	struct apply_ctx a = { .pg = pg, .def = def, .id = id, .client = client };
+
+	return apply_on(&a, name, payload, published, why, cap);
 }
 
 /* citizen-corrected at tax or insurance: the name of the person's record
@@ -528,37 +620,28 @@ static int name_corrected(struct apply_ctx *a, const json_t *p, char *why, size_
 {
 	const char *sql = strcmp(a->def->name, "tax") == 0
 				  ? "UPDATE taxpayers SET name = ?2, name_folded = ?3, updated_at = ?4"
-				    " WHERE tax_id = ?1 AND kind = 'individual' AND name IS NOT ?2"
+				    " WHERE tax_id = ?1 AND kind = 'individual' AND name IS DISTINCT FROM ?2"
 				  : "UPDATE participants SET name = ?2, name_folded = ?3, updated_at = ?4"
-				    " WHERE pin = ?1 AND name IS NOT ?2";
+				    " WHERE pin = ?1 AND name IS DISTINCT FROM ?2";
 	const char *name = sget(p, "full_name");
 	char folded[STORE_FOLDED_MAX];
-	sqlite3_stmt *q = NULL;
-	int rc;
+	const char *params[4] = { sget(p, "pin"), name, folded, a->now };
+	long long n = 0;
 
 	if (ndx_fold(name, folded, sizeof folded) < 0) {
 		snprintf(why, cap, "full_name: too long to search by");
 		return -2;
 	}
-	if (sqlite3_prepare_v2(a->db, sql, -1, &q, NULL) != SQLITE_OK) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
+	if (run_sql(a, sql, 4, params, &n, why, cap))
 		return -1;
-	}
-	sqlite3_bind_text(q, 1, sget(p, "pin"), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, folded, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, a->now, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(a->db) > 0 : -1;
-	if (rc < 0)
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
-	sqlite3_finalize(q);
-	return rc;
+	return n > 0;
 }
 
 /* ---- the subscriber thread -------------------------------------------------- */
 
 struct apply_subscriber {
-	sqlite3 *db;
+	sqlite3 *db;         /* SQLite, or */
+	struct store_pg *pg; /* PostgreSQL: its own connection */
 	const struct sector_def *def;
 	char *prog, *client;
 	struct outbox_publisher *publisher;
@@ -570,8 +653,11 @@ static enum ndx_evsub_result on_event(void *ctx, const struct ndx_event *ev)
 	struct apply_subscriber *s = ctx;
 	char why[256];
 	int published = 0;
-	enum apply_result r = apply_event_as(s->db, s->def, s->client, ev->id, ev->event,
-					     ev->payload, &published, why, sizeof why);
+	enum apply_result r =
+		s->pg ? apply_event_pg(s->pg, s->def, s->client, ev->id, ev->event, ev->payload,
+				       &published, why, sizeof why)
+		      : apply_event_as(s->db, s->def, s->client, ev->id, ev->event, ev->payload,
+				       &published, why, sizeof why);
 
 	fprintf(stderr, "%s: events: %s %s: %s\n", s->prog, ev->event, ev->id, why);
 	if (published)
@@ -589,6 +675,7 @@ static enum ndx_evsub_result on_event(void *ctx, const struct ndx_event *ev)
 static void subscriber_free(struct apply_subscriber *s)
 {
 	sqlite3_close(s->db);
+	store_pg_close(s->pg);
 	free(s->prog);
 	free(s->client);
 	free(s);
@@ -612,13 +699,19 @@ int apply_subscriber_start(const char *db_path, const struct sector_def *def,
 	}
 	s->def = def;
 	s->publisher = publisher;
-	if (sqlite3_open_v2(db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	if (ndx_sqldb_is_pg(db_path)) {
+		if ((rc = store_pg_open(db_path, def, 0, &s->pg))) {
+			subscriber_free(s);
+			return rc;
+		}
+	} else if (sqlite3_open_v2(db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				   NULL) != SQLITE_OK) {
 		fprintf(stderr, "%s: events: cannot open %s\n", prog, db_path);
 		subscriber_free(s);
 		return NDX_EDB;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	if (s->db)
+		sqlite3_busy_timeout(s->db, 5000);
 	struct ndx_evsub_config cfg = {
 		.client = { .gateway_url = gateway_url, .client = client },
 		.prog = prog, .poll_ms = poll_ms, .apply = on_event, .ctx = s,

@@ -1,7 +1,8 @@
 /* The events a sector applies to its own records (docs/sectors.md
  * "Events"): the population registry marks a citizen deceased, social
  * insurance stops the participant, tax closes the personal tax file; each
- * idempotently: the event's id is recorded in event_applied in the same
+ * idempotently, on SQLite and on PostgreSQL alike: the event's id is
+ * recorded in event_applied in the same
  * transaction as the change, so a second delivery of the same event (after
  * a crash between the commit and the acknowledgement) changes nothing, and
  * each change is itself conditional, so even a republished event (same
@@ -39,13 +40,24 @@ enum apply_result apply_event_as(sqlite3 *db, const struct sector_def *def, cons
 				 const char *id, const char *name, const char *payload,
 				 int *published, char *why, size_t cap);
 
+/* apply_event_as on one PostgreSQL connection (store_pg.h, schema
+ * version 3: event_applied beside the tables), the change, the record of
+ * the event and its outbox rows in one transaction under the schema's
+ * write lock (store_pg_begin), so that an event delivered to two
+ * processes on one schema, or again after a kill -9, is applied once. */
+struct store_pg;
+enum apply_result apply_event_pg(struct store_pg *pg, const struct sector_def *def,
+				 const char *client, const char *id, const char *name,
+				 const char *payload, int *published, char *why, size_t cap);
+
 struct apply_subscriber;
 
 struct outbox_publisher;
 
 /* Starts the subscriber thread of sector def: pulls the inbox of client
  * from gateway_url (ndx/evclient.h), applies each event on its own
- * connection to db_path and acknowledges what is committed; an applied
+ * connection to db_path (a SQLite file or a postgresql:// connection
+ * string) and acknowledges what is committed; an applied
  * event that published one pokes publisher (may be NULL). NDX_OK,
  * NDX_EDB, NDX_ENOMEM, NDX_EIO. */
 int apply_subscriber_start(const char *db_path, const struct sector_def *def,

@@ -307,6 +307,13 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 	return on_write(db, NULL, def, t, old, row, id, client, added);
 }
 
+int outbox_on_write_pg(struct store_pg *pg, const struct sector_def *def,
+		       const struct sector_table *t, const json_t *old, const json_t *row,
+		       const char *id, const char *client, int *added)
+{
+	return on_write(NULL, pg, def, t, old, row, id, client, added);
+}
+
 int outbox_put(struct store_conn *c, const struct sector_def *def, const struct sector_table *t,
 	       const char *id, const json_t *row, const char *client, char *newid, size_t cap,
 	       int *added)

@@ -40,6 +40,13 @@ int outbox_on_write(sqlite3 *db, const struct sector_def *def, const struct sect
 		    const json_t *old, const json_t *row, const char *id, const char *client,
 		    int *added);
 
+/* The same on one PostgreSQL connection, inside its store_pg_begin
+ * transaction (an applied event's record, sec_apply.c). */
+struct store_pg;
+int outbox_on_write_pg(struct store_pg *pg, const struct sector_def *def,
+		       const struct sector_table *t, const json_t *old, const json_t *row,
+		       const char *id, const char *client, int *added);
+
 struct store_conn;
 
 /* A write of one record as the API makes it (api.c) and an officer's

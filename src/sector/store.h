@@ -37,12 +37,12 @@ void store_close(struct store *st);
 struct store_conn *store_acquire(struct store *st);
 void store_release(struct store *st, struct store_conn *c);
 /* The connection's SQLite handle, for the features still written for
- * SQLite alone (applying events, reconciliation, measures, worklist) and
- * the outbox's SQLite side; NULL on PostgreSQL, where those refuse
- * (store_engine_pg). */
+ * SQLite alone (reconciliation, measures, worklist) and the SQLite side of
+ * the outbox and of applying events; NULL on PostgreSQL, where the first
+ * refuse (store_engine_pg). */
 sqlite3 *store_conn_db(struct store_conn *c);
 /* The connection's PostgreSQL engine (store_pg.h), for the outbox
- * (sec_outbox.c); NULL on SQLite. */
+ * (sec_outbox.c) and applying events (sec_apply.c); NULL on SQLite. */
 struct store_pg;
 struct store_pg *store_conn_pg(struct store_conn *c);
 /* 1 when st is on PostgreSQL. For a feature's refusal at its entry only;

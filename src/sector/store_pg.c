@@ -211,8 +211,15 @@ static const char *pg_type(enum col_type t)
 	" NULL DEFAULT 0, next_at_ms bigint NOT NULL DEFAULT 0, last_error text, event_id"  \
 	" text NOT NULL);"
 
+/* The record of the events the sector applied (sec_apply.h), added by
+ * version 3: one row an event id, written in the transaction of the
+ * change it made. */
+#define APPLIED_TABLE_SQL                                                                  \
+	"CREATE TABLE IF NOT EXISTS \"%s\".event_applied(id text PRIMARY KEY, name text"     \
+	" NOT NULL, applied_at text NOT NULL, effect text NOT NULL);"
+
 /* The current version: meta, the tables (no indexes: store_indexes_sql
- * adds them), the outbox (version 2). */
+ * adds them), the outbox (version 2), the applied events (version 3). */
 static char *schema_sql(const struct sector_def *def, const char *schema)
 {
 	size_t cap = 8192, len = 0;
@@ -231,8 +238,9 @@ static char *schema_sql(const struct sector_def *def, const char *schema)
 	} while (0)
 	ADD("CREATE SCHEMA \"%s\";"
 	    "CREATE TABLE \"%s\".meta(key text PRIMARY KEY, value text NOT NULL);"
-	    "INSERT INTO \"%s\".meta VALUES('pg_schema', '%d');" OUTBOX_TABLE_SQL,
-	    schema, schema, schema, STORE_PG_SCHEMA_VERSION, schema);
+	    "INSERT INTO \"%s\".meta VALUES('pg_schema', '%d');" OUTBOX_TABLE_SQL
+	    APPLIED_TABLE_SQL,
+	    schema, schema, schema, STORE_PG_SCHEMA_VERSION, schema, schema);
 	for (size_t i = 0; i < def->ntables; i++) {
 		const struct sector_table *t = &def->tables[i];
 		ADD("CREATE TABLE \"%s\".%s(", schema, t->name);
@@ -305,6 +313,12 @@ static int schema_exists(PGconn *c, const char *schema)
 	return r;
 }
 
+/* One step of an upgrade, inside schema_ready's transaction. */
+static int upgrade_step(struct store_pg *p, const char *sql)
+{
+	return exec_simple(p->conn, p->name, "schema upgrade", sql) ? NDX_EDB : NDX_OK;
+}
+
 /* Makes the schema when missing (create) and checks it is the sector's at
  * a version this program knows. Serialized by an advisory lock so that
  * two first starts do not both create. */
@@ -364,16 +378,24 @@ static int schema_ready(struct store_pg *p, int create)
 		rc = NDX_EDB;
 	}
 	/* An older version is brought up to date here, in this transaction
-	 * (under the lock: one process upgrades). 1 -> 2: the outbox. */
-	if (rc == NDX_OK && atoi(version) == 1) {
-		char sql[512];
+	 * (under the lock: one process upgrades, and a failed step leaves the
+	 * schema as it was). 1 -> 2: the outbox; 2 -> 3: the applied events. */
+	if (rc == NDX_OK && atoi(version) < STORE_PG_SCHEMA_VERSION) {
+		char sql[1024];
+		int from = atoi(version);
 
-		snprintf(sql, sizeof sql,
-			 OUTBOX_TABLE_SQL "UPDATE \"%s\".meta SET value = '2' WHERE key = 'pg_schema'",
-			 p->schema, p->schema);
+		snprintf(sql, sizeof sql, OUTBOX_TABLE_SQL, p->schema);
+		if (from < 2 && (rc = upgrade_step(p, sql)))
+			goto out;
+		snprintf(sql, sizeof sql, APPLIED_TABLE_SQL, p->schema);
+		if (from < 3 && (rc = upgrade_step(p, sql)))
+			goto out;
+		snprintf(sql, sizeof sql, "UPDATE \"%s\".meta SET value = '%d' WHERE key = 'pg_schema'",
+			 p->schema, STORE_PG_SCHEMA_VERSION);
 		if ((rc = exec_simple(p->conn, p->name, "schema upgrade", sql)) == NDX_OK)
-			fprintf(stderr, PROG ": store %s: schema %s upgraded from version 1 to 2"
-					" (event_outbox)\n", p->name, p->schema);
+			fprintf(stderr, PROG ": store %s: schema %s upgraded from version %d to %d"
+					" (%s)\n", p->name, p->schema, from, STORE_PG_SCHEMA_VERSION,
+				from < 2 ? "event_outbox, event_applied" : "event_applied");
 		else
 			rc = NDX_EDB;
 	}
@@ -868,6 +890,105 @@ int store_pg_put(struct store_pg *p, const struct sector_table *t, const char *i
 		snprintf(out_id, cap, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
 	return NDX_OK;
+}
+
+/* ---- statements of the features written once for both engines ---------------- */
+
+/* sql with SQLite's numbered parameters ?N written as PostgreSQL's $N
+ * (malloc'd; NULL when out of memory). The SQL is the program's own, with
+ * no '?' but its parameters'. */
+static char *numbered(const char *sql)
+{
+	char *q = strdup(sql);
+
+	for (char *c = q; c && *c; c++)
+		if (*c == '?' && c[1] >= '1' && c[1] <= '9')
+			*c = '$';
+	return q;
+}
+
+int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *params,
+		  long long *changes)
+{
+	/* Every parameter text (TEXTOID, catalog/pg_type_d.h, not in libpq's
+	 * headers): a ?N a statement does not use still has a type. */
+	enum { TEXT_OID = 25 };
+	static const Oid TEXT[STORE_PG_EXEC_MAX] = {
+		TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID,
+		TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID, TEXT_OID
+	};
+	PGresult *res;
+	char *q;
+	int rc = NDX_OK;
+
+	if (n < 0 || n > STORE_PG_EXEC_MAX)
+		return NDX_EINVAL;
+	if (!(q = numbered(sql)))
+		return NDX_ENOMEM;
+	if (ensure_conn(p)) {
+		free(q);
+		return NDX_EDB;
+	}
+	res = PQexecParams(p->conn, q, n, TEXT, params, NULL, NULL, 0);
+	free(q);
+	if (!ok(res)) {
+		rc = is_unique_violation(res) ? NDX_EEXIST : NDX_EDB;
+		if (rc == NDX_EDB)
+			report(p->name, "statement", p->conn, res);
+	} else if (changes) {
+		*changes = atoll(PQcmdTuples(res));
+	}
+	PQclear(res);
+	return rc;
+}
+
+int store_pg_query(struct store_pg *p, const char *sql, int n, const char *const *params,
+		   int (*each)(void *ctx, int ncols, const char *const *vals), void *ctx)
+{
+	const char *vals[STORE_PG_QUERY_COLS];
+	PGresult *res;
+	char *q;
+	int rc = NDX_OK, sent;
+
+	if (n < 0 || n > STORE_PG_EXEC_MAX)
+		return NDX_EINVAL;
+	if (!(q = numbered(sql)))
+		return NDX_ENOMEM;
+	if (ensure_conn(p)) {
+		free(q);
+		return NDX_EDB;
+	}
+	/* One row at a time (a table of 20 million rows is never held whole);
+	 * every result is read to the end, so the connection is ready after. */
+	sent = PQsendQueryParams(p->conn, q, n, NULL, params, NULL, NULL, 0) &&
+	       PQsetSingleRowMode(p->conn);
+	free(q);
+	if (!sent) {
+		report(p->name, "query", p->conn, NULL);
+		while ((res = PQgetResult(p->conn)))
+			PQclear(res);
+		return NDX_EDB;
+	}
+	while ((res = PQgetResult(p->conn))) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE && rc == NDX_OK) {
+			int nc = PQnfields(res);
+
+			if (nc > STORE_PG_QUERY_COLS) {
+				rc = NDX_EINVAL;
+			} else {
+				for (int i = 0; i < nc; i++)
+					vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+				rc = each(ctx, nc, vals);
+			}
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && rc == NDX_OK) {
+			report(p->name, "query", p->conn, res);
+			rc = NDX_EDB;
+		}
+		PQclear(res);
+	}
+	return rc;
 }
 
 /* ---- the outbox (sec_outbox.h) -------------------------------------------------- */

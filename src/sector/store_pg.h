@@ -19,9 +19,10 @@ struct store_query;
 struct store_pg; /* one connection */
 
 /* The current version of the PostgreSQL schema (meta row pg_schema). */
-/* 1: meta and the tables; 2: the events' outbox (event_outbox). An older
- * schema is brought up to date by the first store_pg_open. */
-#define STORE_PG_SCHEMA_VERSION 2
+/* 1: meta and the tables; 2: the events' outbox (event_outbox); 3: the
+ * events applied (event_applied, sec_apply.h). An older schema is brought
+ * up to date by the first store_pg_open, in one transaction. */
+#define STORE_PG_SCHEMA_VERSION 3
 
 /* One connection to the sector def's schema at conninfo. create: the
  * schema, tables and indexes are made when missing (the first connection
@@ -52,6 +53,26 @@ int store_pg_citizens(struct store_pg *p, int by, const char *a, const char *b, 
 		      int (*each)(void *ctx, const struct store_citizen *cit), void *ctx);
 /* A REPEATABLE READ, READ ONLY transaction; ended by store_pg_rollback. */
 int store_pg_read_begin(struct store_pg *p);
+
+/* One statement of a feature written for both engines (applying events,
+ * sec_apply.c): sql in SQLite's numbered parameters ?1..?9 (sent as $1..),
+ * each parameter text (NULL: SQL NULL; cast in the SQL where a column is
+ * not text), at most STORE_PG_EXEC_MAX. *changes (may be NULL) gets the
+ * rows the statement touched. NDX_OK, NDX_EEXIST on a unique key, NDX_EDB
+ * (reported), NDX_ENOMEM. */
+#define STORE_PG_EXEC_MAX 16
+int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *params,
+		  long long *changes);
+
+/* A query of a feature written for both engines (quality.c), its SQL and
+ * parameters as store_pg_exec's: each(ctx, ncols, vals) for every row as
+ * it arrives (single-row mode: memory for one row), its values text as
+ * PostgreSQL writes them (NULL: SQL NULL), valid until each returns, at
+ * most STORE_PG_QUERY_COLS of them; stops calling at each's first
+ * non-NDX_OK, which is returned. NDX_OK, NDX_EDB (reported), NDX_ENOMEM. */
+#define STORE_PG_QUERY_COLS 64
+int store_pg_query(struct store_pg *p, const char *sql, int n, const char *const *params,
+		   int (*each)(void *ctx, int ncols, const char *const *vals), void *ctx);
 
 /* The outbox (sec_outbox.h) on PostgreSQL. Adds one event inside the
  * write transaction of its record (store_pg_begin): NDX_OK, NDX_EDB. */

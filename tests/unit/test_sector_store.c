@@ -11,8 +11,12 @@
  * fails), and the events' outbox on the store (sec_outbox.h: an event
  * written with its record or not at all, drained in order, a failure
  * counted and retried after its back-off; on PostgreSQL, nothing drained
- * while another connection has the drain's turn, and a schema of version
- * 1 brought to version 2).
+ * while another connection has the drain's turn, and schemas of versions
+ * 1 and 2 brought to version 3), and the applying of received events
+ * (sec_apply.h) on the store's engine: a death marks the citizen, its id
+ * recorded once, a second delivery seen, the same fact under another id
+ * unchanged, a bad payload rolled back whole, a birth adding the child and
+ * its citizen-registered event in one transaction.
  *
  * With NDX_TEST_ENGINE=pg (the meson suite pg, make test-pg) the store is
  * the sectors' schemas of the PostgreSQL database NDX_TEST_PG
@@ -36,6 +40,7 @@
 
 #include "ndx/err.h"
 #include "schema.h"
+#include "sec_apply.h"
 #include "sec_outbox.h"
 #include "store.h"
 #include "store_pg.h"
@@ -728,8 +733,108 @@ static void test_pg_refusals(void **state)
 	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EDB);
 }
 
-/* A schema of version 1 (no outbox) is brought to version 2 by the next
- * open. */
+struct text_out {
+	char *buf;
+	size_t cap;
+};
+
+static int copy_text(void *ctx, const char *v)
+{
+	struct text_out *o = ctx;
+	snprintf(o->buf, o->cap, "%s", v ? v : "(null)");
+	return NDX_OK;
+}
+
+/* apply_event_as / apply_event_pg on the connection's engine. */
+static enum apply_result apply(struct store_conn *c, const char *id, const char *name,
+			       const char *payload, int *published)
+{
+	char why[256];
+	enum apply_result r =
+		store_conn_pg(c)
+			? apply_event_pg(store_conn_pg(c), pop(), NULL, id, name, payload,
+					 published, why, sizeof why)
+			: apply_event_as(store_conn_db(c), pop(), NULL, id, name, payload, published,
+					 why, sizeof why);
+	return r;
+}
+
+/* The effect recorded for event id, or "" when none. */
+static void effect_of(struct store_conn *c, const char *id, char *out, size_t cap)
+{
+	struct text_out o = { out, cap };
+
+	out[0] = '\0';
+	assert_int_equal(store_texts(c, "event_applied", "effect", "id", id, copy_text, &o),
+			 NDX_OK);
+}
+
+static void test_apply(void **state)
+{
+	static const char DEATH[] = "{\"pin\":\"001080000001\",\"died_on\":\"2026-11-20\"}";
+	static const char BIRTH[] = "{\"child_name\":\"Lê Bảo An\",\"birth_date\":\"2026-11-30\","
+				    "\"sex\":\"female\",\"province\":\"001\",\"mother_pin\":"
+				    "\"001085000002\",\"registered_on\":\"2026-12-01\",\"birth_id\":42}";
+	char loc[600], effect[128];
+	struct store *st = populated(loc, sizeof loc);
+	struct store_conn *c = store_acquire(st);
+	json_t *before, *after, *kids;
+	int published = -1;
+
+	(void)state;
+	if (!store_conn_pg(c))
+		assert_int_equal(outbox_tables(store_conn_db(c)), NDX_OK);
+	/* A death: the citizen marked, the event's id recorded with the effect. */
+	assert_int_equal(apply(c, "e1", "death-registered", DEATH, &published), APPLY_CHANGED);
+	assert_int_equal(published, 0);
+	assert_int_equal(store_get(c, table("population", "citizens"), "001080000001", &before),
+			 NDX_OK);
+	assert_string_equal(json_string_value(json_object_get(before, "deceased_on")),
+			    "2026-11-20");
+	effect_of(c, "e1", effect, sizeof effect);
+	assert_string_equal(effect, "citizen marked deceased");
+	/* Delivered again: seen, nothing done. The same fact under another id:
+	 * recorded, the record untouched (updated_at included). */
+	assert_int_equal(apply(c, "e1", "death-registered", DEATH, NULL), APPLY_SEEN);
+	assert_int_equal(apply(c, "e2", "death-registered", DEATH, NULL), APPLY_UNCHANGED);
+	effect_of(c, "e2", effect, sizeof effect);
+	assert_string_equal(effect, "nothing to change");
+	assert_int_equal(store_get(c, table("population", "citizens"), "001080000001", &after),
+			 NDX_OK);
+	assert_true(json_equal(before, after));
+	json_decref(before);
+	json_decref(after);
+	/* A bad payload: refused, its id not recorded (a fixed one applies). */
+	assert_int_equal(apply(c, "e3", "death-registered",
+			       "{\"pin\":\"001080000001\",\"died_on\":\"20-11-2026\"}", NULL),
+			 APPLY_INVALID);
+	assert_int_equal(store_exists(c, "event_applied", "id", "e3"), 0);
+	assert_int_equal(apply(c, "e4", "marriage-registered", DEATH, NULL), APPLY_IGNORED);
+	/* A birth: the child in the mother's household, citizen-registered in
+	 * the outbox, all in one transaction; again under another id: nothing. */
+	assert_int_equal(apply(c, "b1", "birth-registered", BIRTH, &published), APPLY_CHANGED);
+	assert_int_equal(published, 1);
+	assert_int_equal(outbox_pending_conn(c), 1);
+	assert_int_equal(apply(c, "b2", "birth-registered", BIRTH, &published), APPLY_UNCHANGED);
+	assert_int_equal(published, 0);
+	assert_int_equal(outbox_pending_conn(c), 1);
+	struct store_query q = { .name_prefix = "le bao an", .limit = 10 };
+	assert_int_equal(store_list(c, table("population", "citizens"), &q, &kids), NDX_OK);
+	assert_int_equal(json_array_size(kids), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(kids, 0),
+								"household_id")),
+			    "H00100000001");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(kids, 0),
+								"relation")),
+			    "child"); /* the mother is the head */
+	json_decref(kids);
+	store_release(st, c);
+	store_close(st);
+	drop_file(loc);
+}
+
+/* A schema of version 1 (no outbox) is brought to version 3 by the next
+ * open, one of version 2 (no event_applied) too. */
 static void test_pg_upgrade(void **state)
 {
 	char loc[600];
@@ -741,14 +846,25 @@ static void test_pg_upgrade(void **state)
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 1, 1, &st), NDX_OK);
 	store_close(st);
 	st = NULL;
-	pg_exec("DROP TABLE civil_status.event_outbox;"
+	pg_exec("DROP TABLE civil_status.event_outbox; DROP TABLE civil_status.event_applied;"
 		"UPDATE civil_status.meta SET value = '1' WHERE key = 'pg_schema'");
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 2, &st), NDX_OK);
 	c = store_acquire(st);
-	assert_int_equal(store_exists(c, "meta", "value", "2"), 1);
+	assert_int_equal(store_exists(c, "meta", "value", "3"), 1);
 	assert_int_equal(outbox_pending_conn(c), 0);
+	assert_int_equal(store_exists(c, "event_applied", "id", "x"), 0);
 	assert_int_equal(write_death(c, "001088000101", 1), NDX_OK);
 	assert_int_equal(outbox_pending_conn(c), 1);
+	store_release(st, c);
+	store_close(st);
+	/* Version 2: the outbox and its row kept, event_applied added. */
+	pg_exec("DROP TABLE civil_status.event_applied;"
+		"UPDATE civil_status.meta SET value = '2' WHERE key = 'pg_schema'");
+	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	assert_int_equal(store_exists(c, "meta", "value", "3"), 1);
+	assert_int_equal(outbox_pending_conn(c), 1);
+	assert_int_equal(store_exists(c, "event_applied", "id", "x"), 0);
 	store_release(st, c);
 	store_close(st);
 }
@@ -788,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_open_refusals),
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_outbox),
+		cmocka_unit_test(test_apply),
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_pg_refusals),
