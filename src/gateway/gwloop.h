@@ -11,6 +11,7 @@
 #ifndef NDX_GATEWAY_GWLOOP_H
 #define NDX_GATEWAY_GWLOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,14 @@ struct ndx_loop *gw_loops_event_loop(struct gw_loops *ls, unsigned i);
 void gw_loops_stop(struct gw_loops *ls);
 /* Stops (if not yet) and frees. Accepts NULL. */
 void gw_loops_free(struct gw_loops *ls);
+
+/* l's event loop; whether it is stopping (no new work); the slot of its
+ * backend hop's h2o client (backend_h2o.h), which the loop frees. Loop
+ * thread only. */
+struct ndx_loop *gw_loop_event_loop(struct gw_loop *l);
+bool gw_loop_stopping(const struct gw_loop *l);
+struct gw_bh2o;
+struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l);
 
 /* Runs t->fn(t->arg) on l's thread. Thread-safe. NDX_EINVAL once l stops. */
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t);

@@ -83,6 +83,16 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 				    size_t body_len, struct curl_slist *headers,
 				    struct gw_xfer_resp *r);
 void gw_xfer_resp_free(struct gw_xfer_resp *r);
+/* A new header block of the answer (a final one after 1xx): what r holds
+ * of headers is dropped. */
+void gw_xfer_resp_new_block(struct gw_xfer_resp *r);
+/* One answer header, name of nl bytes, value of vl (blanks and CRLF around
+ * it are trimmed): kept into r when it is one the gateway reads or may be a
+ * user header (userheaders.h). 0, or -1 when the answer cannot be passed on
+ * (too many user headers: r->toobig set; an absurd header; no memory).
+ * Whichever client read the answer (libcurl here, h2o in backend_h2o.c). */
+int gw_xfer_resp_header(struct gw_xfer_resp *r, const char *name, size_t nl, const char *v,
+			size_t vl);
 /* The options every gateway transfer has (no signals, no redirects, the
  * path as it is, TCP_NODELAY and keep-alive), on a fresh or reset handle. */
 void gw_xfer_base_options(CURL *c);

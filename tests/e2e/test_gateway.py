@@ -563,6 +563,31 @@ def test_backend_closing_mid_response_is_backend_unreachable(fed):
     assert len(fed.echo.received(xid)) == 1
 
 
+def test_backend_closing_a_kept_alive_connection_is_retried_once(fed):
+    """The provider gateway keeps its connections to a backend alive; a request sent on
+    one that the backend then closes without a byte of an answer goes once more, on
+    another connection, and the caller sees one answer."""
+    for i in range(8):  # every exchange loop of the provider gateway has a kept connection
+        success(fed, fed.call("BTC", "GET", ECHO, f"/warm/{i}"))
+    success(fed, fed.call("BTC", "GET", ECHO, "/x/dropnext"))
+    xid = "stale-" + uuid.uuid4().hex
+    resp = success(fed, fed.call("BTC", "GET", ECHO, "/after-drop", xid=xid))
+    assert resp.json()["path"] == "/api/after-drop"
+    got = fed.echo.received(xid)
+    assert len(got) == 2 and got[0].path == got[1].path == "/api/after-drop"
+    assert not fed.echo.drop_reused.is_set()
+
+
+def test_backend_malformed_answer_is_backend_unreachable_and_logged(fed):
+    xid = "malformed-" + uuid.uuid4().hex
+    refused(fed, fed.call("BTC", "GET", ECHO, "/x/malformed", xid=xid), "BackendUnreachable",
+            side="provider")
+    assert len(fed.echo.received(xid)) == 1
+    log = fed.gateways["BCA"].stderr_path.read_text(errors="replace")
+    assert "backend of " in log and "failed to parse the response" in log
+    success(fed, fed.call("BTC", "GET", ECHO, "/after-malformed"))
+
+
 def test_backend_body_over_limit_is_backend_too_large(fed):
     xid = "hugeresp-" + uuid.uuid4().hex
     doc = refused(fed, fed.call("BTC", "GET", ECHO, "/x/big", xid=xid),
