@@ -513,10 +513,11 @@ static struct pool *pool_for(struct gw_bh2o *b, const char *backend, const char 
 
 /* ---- the loop's client --------------------------------------------------- */
 
-void gw_bh2o_free(struct gw_bh2o *b)
+/* h2o's socket buffers go back to a free list of the thread that made
+ * them (h2o_socket_buffer_prototype is thread-local in 2.2.5): so h2o is
+ * taken down on the loop's own thread (gw_bh2o_stop), never after it. */
+static void teardown(struct gw_bh2o *b)
 {
-	if (!b)
-		return;
 	if (b->watched)
 		ndx_loop_unwatch(b->nl, b->ep);
 	ndx_loop_timer_disarm(b->nl, &b->run_timer);
@@ -544,7 +545,19 @@ void gw_bh2o_free(struct gw_bh2o *b)
 		h2o_evloop_destroy(b->h2);
 		if (b->ep >= 0)
 			close(b->ep);
+		b->h2 = NULL;
 	}
+	b->watched = false;
+	b->receiver = false;
+	b->io_timeout_made = false;
+	b->queue = NULL;
+}
+
+void gw_bh2o_free(struct gw_bh2o *b)
+{
+	if (!b)
+		return;
+	teardown(b); /* nothing left if gw_bh2o_stop ran */
 	free(b);
 }
 
@@ -561,6 +574,10 @@ static struct gw_bh2o *client_of(struct gw_loop *l)
 	b->run_timer = (struct ndx_loop_timer){ .fn = run_h2o, .arg = b };
 	b->h2 = h2o_evloop_create();
 	if (!b->h2 || (b->ep = ndx_h2o_evloop_fd(b->h2)) < 0) {
+		if (b->ep < 0 && b->h2) {
+			h2o_evloop_destroy(b->h2);
+			b->h2 = NULL;
+		}
 		fprintf(stderr, GW_PROG ": this h2o build keeps its event loop where ndx cannot "
 				"find it\n");
 		gw_bh2o_free(b);
@@ -597,7 +614,7 @@ void gw_bh2o_stop(struct gw_bh2o *b)
 		snprintf(q->r->errbuf, sizeof q->r->errbuf, "the gateway is stopping");
 		finish(q, GW_XFER_FAILED);
 	}
-	h2o_evloop_run(b->h2, 0);
+	teardown(b);
 }
 
 void gw_bh2o_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r)
