@@ -1,6 +1,8 @@
 /* The gateway's outgoing HTTP: libcurl transfers (xfer.c), to the member
- * gateways of a service (peer.c) and to its own provider systems
- * (backend.c), both run by an exchange loop (gwloop.h). */
+ * gateways of a service (peer.c) and to its own "https://" provider
+ * systems (backend.c), run by an exchange loop (gwloop.h); the answer
+ * record (gw_xfer_resp) is also what h2o's client fills for "http://" and
+ * "unix:" provider systems (backend_h2o.c). */
 #ifndef NDX_GATEWAY_XFER_H
 #define NDX_GATEWAY_XFER_H
 
@@ -176,8 +178,9 @@ struct gw_backend_call {
 	void *ud;
 	struct gw_xfer xfer; /* private */
 };
-/* Starts the call in l's multi handle (on l's thread); call and r live
- * until call->done. */
+/* Starts the call on l's thread: an "http://" or "unix:" backend through
+ * l's h2o client (backend_h2o.h), an "https://" one in l's multi handle;
+ * call and r live until call->done (which may run inside this call). */
 void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r);
 
 #endif
