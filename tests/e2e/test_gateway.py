@@ -270,6 +270,23 @@ def test_permitted_post_body_arrives_byte_for_byte(fed):
                  sent=sent, body=body, t0=t0, t1=t1, rec=recs[0])
 
 
+def test_backend_request_head_empty_post_and_head(fed):
+    """What the provider system receives besides the path and body: Host naming the backend,
+    the gateway as User-Agent, Content-Length 0 for an empty POST and none for a GET, no
+    Transfer-Encoding."""
+    xid = "emptypost-" + uuid.uuid4().hex
+    success(fed, fed.call("BTC", "POST", ECHO, "/empty", xid=xid, data=b""))
+    rec = fed.echo.received(xid)[0]
+    assert rec.method == "POST" and rec.body == b""
+    assert rec.header("Content-Length") == "0" and rec.header("Transfer-Encoding") is None
+    assert rec.header("Host") == f"127.0.0.1:{fed.echo.port}"
+    assert rec.header("User-Agent") == "ndx-gateway"
+    xid = "get-" + uuid.uuid4().hex
+    success(fed, fed.call("BTC", "GET", ECHO, "/plain", xid=xid))
+    rec = fed.echo.received(xid)[0]
+    assert rec.header("Content-Length") is None and rec.header("Transfer-Encoding") is None
+
+
 def test_xroad_id_preserved_or_generated_and_request_hashes_unique(fed):
     given = "BTC-tax-" + uuid.uuid4().hex
     resp = success(fed, fed.call("BTC", "GET", ECHO, "/id", xid=given))
