@@ -1,7 +1,7 @@
 /* The provider gateway's client towards its own provider systems. A
- * backend "http://" or "unix:" goes over h2o's HTTP/1.1 client on the
- * loop (backend_h2o.c, which keeps everything said here); an "https://"
- * one over libcurl, here: the
+ * backend "unix:", or "http://" named by address, goes over h2o's HTTP/1.1
+ * client on the loop (backend_h2o.c, which keeps everything said here);
+ * an "https://" one or one named by a host name over libcurl, here: the
  * request goes to the service's backend base URL with the path after the
  * service id and the query appended exactly as received (libcurl told not
  * to normalise them), with the service's timeout, redirects returned rather
@@ -39,8 +39,9 @@ void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw
 	char *url;
 	CURL *c;
 
-	/* http:// and unix: on h2o's client (backend_h2o.c); https:// here. */
-	if (on_unix || strncmp(base, "http://", 7) == 0) {
+	/* unix: and http:// to an address on h2o's client (backend_h2o.c);
+	 * https:// and a host name here. */
+	if (on_unix || gw_bh2o_serves(base)) {
 		gw_bh2o_start(l, call, r);
 		return;
 	}

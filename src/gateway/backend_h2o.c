@@ -481,21 +481,25 @@ static struct pool *pool_for(struct gw_bh2o *b, const char *backend, const char 
 		memcpy(host, u.host.base, u.host.len);
 		host[u.host.len] = '\0';
 		p->host = strdup(key);
+		if (host[0] == '[' && u.host.len > 2 && host[u.host.len - 1] == ']') {
+			memmove(host, host + 1, u.host.len - 2);
+			host[u.host.len - 2] = '\0';
+		}
 		if (inet_pton(AF_INET, host, &sin.sin_addr) == 1) {
 			sin.sin_port = htons(h2o_url_get_port(&u));
 			h2o_socketpool_init_by_address(&p->sp, (struct sockaddr *)&sin, sizeof sin, 0,
 						       POOL_CAPACITY);
-		} else if (host[0] == '[' && u.host.len > 2 &&
-			   (host[u.host.len - 1] = '\0', inet_pton(AF_INET6, host + 1,
-								   &sin6.sin6_addr) == 1)) {
+		} else if (inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1) {
 			sin6.sin6_port = htons(h2o_url_get_port(&u));
 			h2o_socketpool_init_by_address(&p->sp, (struct sockaddr *)&sin6, sizeof sin6,
 						       0, POOL_CAPACITY);
 		} else {
-			/* A name: h2o resolves it (its resolver threads) per new
-			 * connection. */
-			h2o_socketpool_init_by_hostport(&p->sp, u.host, h2o_url_get_port(&u), 0,
-							POOL_CAPACITY);
+			/* A name (gw_bh2o_serves keeps them on libcurl). */
+			free(p->host);
+			free(p->key);
+			free(p);
+			snprintf(r->errbuf, sizeof r->errbuf, "backend not named by an address");
+			return NULL;
 		}
 	}
 	h2o_socketpool_set_timeout(&p->sp, b->h2, IDLE_MS);
@@ -509,6 +513,36 @@ static struct pool *pool_for(struct gw_bh2o *b, const char *backend, const char 
 	p->next = b->pools;
 	b->pools = p;
 	return p;
+}
+
+bool gw_bh2o_serves(const char *backend)
+{
+	char host[64];
+	const char *auth, *end;
+	size_t n;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strncmp(backend, "unix:", 5) == 0)
+		return true;
+	if (strncmp(backend, "http://", 7) != 0)
+		return false;
+	auth = backend + 7;
+	if (auth[0] == '[') {
+		end = strchr(auth, ']');
+		n = end ? (size_t)(end - auth - 1) : sizeof host;
+		if (n >= sizeof host)
+			return false;
+		memcpy(host, auth + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1;
+	}
+	n = strcspn(auth, ":/");
+	if (n >= sizeof host)
+		return false;
+	memcpy(host, auth, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, &a4) == 1;
 }
 
 /* ---- the loop's client --------------------------------------------------- */
