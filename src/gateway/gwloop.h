@@ -3,9 +3,9 @@
  * them (httpd.h, cfg.loop), where requests are read and checked; each
  * exchange that goes on is handed to the next loop in turn, which runs the
  * waiting parts: its upstream call, through one libcurl multi handle whose
- * sockets and timer sit in the loop (or, to an "http://" or "unix:"
- * provider system, through h2o's HTTP/1.1 client on the loop:
- * backend_h2o.h), and its signature, queued during a
+ * sockets and timer sit in the loop (or, to a "unix:" provider system
+ * or an "http://" one named by address, through h2o's HTTP/1.1 client on
+ * the loop: backend_h2o.h), and its signature, queued during a
  * loop turn and signed together with the turn's others as one batch before
  * the loop sleeps (so batches grow with load by themselves). The message
  * log's writer thread does the durable writes (ndx_msglog_append_async).

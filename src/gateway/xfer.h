@@ -1,8 +1,8 @@
 /* The gateway's outgoing HTTP: libcurl transfers (xfer.c), to the member
  * gateways of a service (peer.c) and to its own "https://" provider
- * systems (backend.c), run by an exchange loop (gwloop.h); the answer
- * record (gw_xfer_resp) is also what h2o's client fills for "http://" and
- * "unix:" provider systems (backend_h2o.c). */
+ * systems and those named by a host name (backend.c), run by an exchange
+ * loop (gwloop.h); the answer record (gw_xfer_resp) is also what h2o's
+ * client fills for the others (backend_h2o.c). */
 #ifndef NDX_GATEWAY_XFER_H
 #define NDX_GATEWAY_XFER_H
 
@@ -178,8 +178,9 @@ struct gw_backend_call {
 	void *ud;
 	struct gw_xfer xfer; /* private */
 };
-/* Starts the call on l's thread: an "http://" or "unix:" backend through
- * l's h2o client (backend_h2o.h), an "https://" one in l's multi handle;
+/* Starts the call on l's thread: a "unix:" backend or an "http://" one
+ * named by address through l's h2o client (backend_h2o.h), any other in
+ * l's multi handle;
  * call and r live until call->done (which may run inside this call). */
 void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r);
 
