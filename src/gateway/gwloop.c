@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gwloop.h"
+#include "backend_h2o.h"
 #include "signer.h"
 #include "ndx/err.h"
 
@@ -40,6 +41,7 @@ struct gw_loop {
 	uint8_t (*hashes)[NDX_SHA256_LEN];
 	char **sigs;
 	size_t batch_cap;
+	struct gw_bh2o *bh2o; /* the backend hop's h2o client, made at first use */
 };
 
 struct gw_loops {
@@ -243,6 +245,21 @@ int gw_loop_transfer(struct gw_loop *l, struct gw_xfer *t)
 	return NDX_OK;
 }
 
+struct ndx_loop *gw_loop_event_loop(struct gw_loop *l)
+{
+	return l->loop;
+}
+
+bool gw_loop_stopping(const struct gw_loop *l)
+{
+	return l->stopping;
+}
+
+struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l)
+{
+	return &l->bh2o;
+}
+
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t)
 {
 	return ndx_loop_post(l->loop, t);
@@ -278,6 +295,7 @@ static void finish_in_flight(void *arg)
 		t->c = NULL;
 		t->done(t, GW_XFER_FAILED);
 	}
+	gw_bh2o_stop(l->bh2o);
 	sign_queued(l);
 	ndx_loop_stop(l->loop);
 }
@@ -312,6 +330,7 @@ static int loop_init(struct gw_loop *l, unsigned nloops)
 
 static void loop_free(struct gw_loop *l)
 {
+	gw_bh2o_free(l->bh2o);
 	for (size_t i = 0; i < l->npool; i++)
 		curl_easy_cleanup(l->pool[i]);
 	if (l->multi)

@@ -3,7 +3,9 @@
  * them (httpd.h, cfg.loop), where requests are read and checked; each
  * exchange that goes on is handed to the next loop in turn, which runs the
  * waiting parts: its upstream call, through one libcurl multi handle whose
- * sockets and timer sit in the loop, and its signature, queued during a
+ * sockets and timer sit in the loop (or, to a "unix:" provider system
+ * or an "http://" one named by address, through h2o's HTTP/1.1 client on
+ * the loop: backend_h2o.h), and its signature, queued during a
  * loop turn and signed together with the turn's others as one batch before
  * the loop sleeps (so batches grow with load by themselves). The message
  * log's writer thread does the durable writes (ndx_msglog_append_async).
@@ -11,6 +13,7 @@
 #ifndef NDX_GATEWAY_GWLOOP_H
 #define NDX_GATEWAY_GWLOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +43,14 @@ struct ndx_loop *gw_loops_event_loop(struct gw_loops *ls, unsigned i);
 void gw_loops_stop(struct gw_loops *ls);
 /* Stops (if not yet) and frees. Accepts NULL. */
 void gw_loops_free(struct gw_loops *ls);
+
+/* l's event loop; whether it is stopping (no new work); the slot of its
+ * backend hop's h2o client (backend_h2o.h), which the loop frees. Loop
+ * thread only. */
+struct ndx_loop *gw_loop_event_loop(struct gw_loop *l);
+bool gw_loop_stopping(const struct gw_loop *l);
+struct gw_bh2o;
+struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l);
 
 /* Runs t->fn(t->arg) on l's thread. Thread-safe. NDX_EINVAL once l stops. */
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t);

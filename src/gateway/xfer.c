@@ -168,20 +168,61 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_NDX_HEADERS] = "Ndx-Headers",
 };
 
+void gw_xfer_resp_new_block(struct gw_xfer_resp *r)
+{
+	for (int i = 0; i < GW_H_COUNT; i++) {
+		free(r->hdr[i]);
+		r->hdr[i] = NULL;
+	}
+	gw_uh_free(&r->user);
+}
+
+int gw_xfer_resp_header(struct gw_xfer_resp *r, const char *name, size_t nl, const char *v,
+			size_t vl)
+{
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
+		      v[vl - 1] == '\t'))
+		vl--;
+	if (gw_uh_passes(GW_UH_RESPONSE, name, nl, NULL)) {
+		/* A header that is no token is dropped; too many stop the transfer
+		 * (the answer could not be passed on whole). */
+		int rc = gw_uh_add(&r->user, name, nl, v, vl);
+
+		if (rc == NDX_ETOOBIG || rc == NDX_ENOMEM) {
+			r->toobig = rc == NDX_ETOOBIG;
+			return -1;
+		}
+		return 0;
+	}
+	for (int i = 0; i < GW_H_COUNT; i++) {
+		if (strlen(hdr_names[i]) != nl || strncasecmp(name, hdr_names[i], nl) != 0)
+			continue;
+		/* An absurd header is a broken peer, not something to keep. */
+		if (vl > (i == GW_H_DATA_SUBJECTS   ? GW_SUBJECTS_HEADER_MAX
+			  : i == GW_H_NDX_HEADERS ? GW_UH_MAX_BYTES + GW_UH_MAX_COUNT
+						  : 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT))
+			return -1;
+		free(r->hdr[i]);
+		r->hdr[i] = strndup(v, vl);
+		if (!r->hdr[i])
+			return -1;
+		break;
+	}
+	return 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct gw_xfer *h = ud;
 	struct gw_xfer_resp *r = h->r;
-	size_t n = size * nmemb, nl, vl;
-	const char *colon, *v;
+	size_t n = size * nmemb, nl;
+	const char *colon;
 
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		/* A new header block (after 100 Continue): start over. */
-		for (int i = 0; i < GW_H_COUNT; i++) {
-			free(r->hdr[i]);
-			r->hdr[i] = NULL;
-		}
-		gw_uh_free(&r->user);
+		gw_xfer_resp_new_block(r);
 		if (!h->hooked && r->on_headers) {
 			h->hooked = 1;
 			if (r->on_headers(h->c, r->ud) != 0) {
@@ -195,49 +236,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	if (!colon)
 		return n;
 	nl = (size_t)(colon - data);
-	if (gw_uh_passes(GW_UH_RESPONSE, data, nl, NULL)) {
-		int rc;
-
-		v = colon + 1;
-		vl = n - nl - 1;
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
-			      v[vl - 1] == '\t'))
-			vl--;
-		/* A header that is no token is dropped; too many stop the transfer
-		 * (the answer could not be passed on whole). */
-		rc = gw_uh_add(&r->user, data, nl, v, vl);
-		if (rc == NDX_ETOOBIG || rc == NDX_ENOMEM) {
-			r->toobig = rc == NDX_ETOOBIG;
-			return 0;
-		}
-		return n;
-	}
-	for (int i = 0; i < GW_H_COUNT; i++) {
-		if (strlen(hdr_names[i]) != nl || strncasecmp(data, hdr_names[i], nl) != 0)
-			continue;
-		v = colon + 1;
-		vl = n - nl - 1;
-		while (vl && (*v == ' ' || *v == '\t')) {
-			v++;
-			vl--;
-		}
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
-			      v[vl - 1] == '\t'))
-			vl--;
-		/* An absurd header is a broken peer, not something to keep. */
-		if (vl > (i == GW_H_DATA_SUBJECTS   ? GW_SUBJECTS_HEADER_MAX
-			  : i == GW_H_NDX_HEADERS ? GW_UH_MAX_BYTES + GW_UH_MAX_COUNT
-						  : 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT))
-			return 0;
-		free(r->hdr[i]);
-		r->hdr[i] = strndup(v, vl);
-		if (!r->hdr[i])
-			return 0;
-		break;
-	}
-	return n;
+	return gw_xfer_resp_header(r, data, nl, colon + 1, n - nl - 1) == 0 ? n : 0;
 }
 
 void gw_xfer_prepare(struct gw_xfer *t, CURL *c, const char *method, const uint8_t *body,

@@ -1,6 +1,8 @@
 /* The gateway's outgoing HTTP: libcurl transfers (xfer.c), to the member
- * gateways of a service (peer.c) and to its own provider systems
- * (backend.c), both run by an exchange loop (gwloop.h). */
+ * gateways of a service (peer.c) and to its own "https://" provider
+ * systems and those named by a host name (backend.c), run by an exchange
+ * loop (gwloop.h); the answer record (gw_xfer_resp) is also what h2o's
+ * client fills for the others (backend_h2o.c). */
 #ifndef NDX_GATEWAY_XFER_H
 #define NDX_GATEWAY_XFER_H
 
@@ -83,6 +85,16 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 				    size_t body_len, struct curl_slist *headers,
 				    struct gw_xfer_resp *r);
 void gw_xfer_resp_free(struct gw_xfer_resp *r);
+/* A new header block of the answer (a final one after 1xx): what r holds
+ * of headers is dropped. */
+void gw_xfer_resp_new_block(struct gw_xfer_resp *r);
+/* One answer header, name of nl bytes, value of vl (blanks and CRLF around
+ * it are trimmed): kept into r when it is one the gateway reads or may be a
+ * user header (userheaders.h). 0, or -1 when the answer cannot be passed on
+ * (too many user headers: r->toobig set; an absurd header; no memory).
+ * Whichever client read the answer (libcurl here, h2o in backend_h2o.c). */
+int gw_xfer_resp_header(struct gw_xfer_resp *r, const char *name, size_t nl, const char *v,
+			size_t vl);
 /* The options every gateway transfer has (no signals, no redirects, the
  * path as it is, TCP_NODELAY and keep-alive), on a fresh or reset handle. */
 void gw_xfer_base_options(CURL *c);
@@ -166,8 +178,10 @@ struct gw_backend_call {
 	void *ud;
 	struct gw_xfer xfer; /* private */
 };
-/* Starts the call in l's multi handle (on l's thread); call and r live
- * until call->done. */
+/* Starts the call on l's thread: a "unix:" backend or an "http://" one
+ * named by address through l's h2o client (backend_h2o.h), any other in
+ * l's multi handle;
+ * call and r live until call->done (which may run inside this call). */
 void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r);
 
 #endif

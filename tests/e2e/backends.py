@@ -16,6 +16,10 @@ A Backend serves under any path; what it does depends on the last path segment(s
   .../declare/LIST    an echo whose Ndx-Data-Subjects is LIST (percent-decoded), with the
                       status of ?status=NNN (default 200)
   .../undeclared      an echo without Ndx-Data-Subjects
+  .../dropnext        an echo; then the next request that arrives on a connection that has
+                      served one before (kept alive) is read and its connection closed
+                      without an answer
+  .../malformed       a status line that is not HTTP ("HTTP/1.1 2x0"), then closes
   .../modified/N      an echo whose Last-Modified (an IMF-fixdate) is N seconds ago: data
                       of that age, for an agreement's data-age limit
   anything else       200, application/json, an echo of the request (see echo())
@@ -129,6 +133,17 @@ class _Handler(BaseHTTPRequestHandler):
         rec = Record(self.command, self.path, list(self.headers.items()), body,
                      self.client_address[0])
         backend._record(rec)
+        self._served = getattr(self, "_served", 0) + 1
+        if self._served > 1 and backend.drop_reused.is_set():
+            # A kept-alive connection closed under a request, unanswered (what a
+            # backend closing an idle connection as the request arrives looks like).
+            backend.drop_reused.clear()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         route = self.path.split("?", 1)[0].rstrip("/")
         parts = route.split("/")
         last = parts[-1] if parts else ""
@@ -162,6 +177,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        elif last == "dropnext":
+            backend.drop_reused.set()
+            self._send(200, echo(rec), "application/json")
+        elif last == "malformed":
+            # Not HTTP: a status line h2o's parser (and curl's) refuses.
+            self.close_connection = True
+            self.wfile.write(b"HTTP/1.1 2x0 what\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
         elif last == "big":
             self._send(200, b"x" * backend.big_size, "application/octet-stream")
         elif last == "endless":
@@ -212,6 +235,7 @@ class Backend:
         self.records = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.drop_reused = threading.Event()  # set by .../dropnext
         self._server = None
         self._thread = None
         self._conns = set()

@@ -270,6 +270,23 @@ def test_permitted_post_body_arrives_byte_for_byte(fed):
                  sent=sent, body=body, t0=t0, t1=t1, rec=recs[0])
 
 
+def test_backend_request_head_empty_post_and_head(fed):
+    """What the provider system receives besides the path and body: Host naming the backend,
+    the gateway as User-Agent, Content-Length 0 for an empty POST and none for a GET, no
+    Transfer-Encoding."""
+    xid = "emptypost-" + uuid.uuid4().hex
+    success(fed, fed.call("BTC", "POST", ECHO, "/empty", xid=xid, data=b""))
+    rec = fed.echo.received(xid)[0]
+    assert rec.method == "POST" and rec.body == b""
+    assert rec.header("Content-Length") == "0" and rec.header("Transfer-Encoding") is None
+    assert rec.header("Host") == f"127.0.0.1:{fed.echo.port}"
+    assert rec.header("User-Agent") == "ndx-gateway"
+    xid = "get-" + uuid.uuid4().hex
+    success(fed, fed.call("BTC", "GET", ECHO, "/plain", xid=xid))
+    rec = fed.echo.received(xid)[0]
+    assert rec.header("Content-Length") is None and rec.header("Transfer-Encoding") is None
+
+
 def test_xroad_id_preserved_or_generated_and_request_hashes_unique(fed):
     given = "BTC-tax-" + uuid.uuid4().hex
     resp = success(fed, fed.call("BTC", "GET", ECHO, "/id", xid=given))
@@ -561,6 +578,31 @@ def test_backend_closing_mid_response_is_backend_unreachable(fed):
     refused(fed, fed.call("BTC", "GET", ECHO, "/x/close", xid=xid), "BackendUnreachable",
             side="provider")
     assert len(fed.echo.received(xid)) == 1
+
+
+def test_backend_closing_a_kept_alive_connection_is_retried_once(fed):
+    """The provider gateway keeps its connections to a backend alive; a request sent on
+    one that the backend then closes without a byte of an answer goes once more, on
+    another connection, and the caller sees one answer."""
+    for i in range(8):  # every exchange loop of the provider gateway has a kept connection
+        success(fed, fed.call("BTC", "GET", ECHO, f"/warm/{i}"))
+    success(fed, fed.call("BTC", "GET", ECHO, "/x/dropnext"))
+    xid = "stale-" + uuid.uuid4().hex
+    resp = success(fed, fed.call("BTC", "GET", ECHO, "/after-drop", xid=xid))
+    assert resp.json()["path"] == "/api/after-drop"
+    got = fed.echo.received(xid)
+    assert len(got) == 2 and got[0].path == got[1].path == "/api/after-drop"
+    assert not fed.echo.drop_reused.is_set()
+
+
+def test_backend_malformed_answer_is_backend_unreachable_and_logged(fed):
+    xid = "malformed-" + uuid.uuid4().hex
+    refused(fed, fed.call("BTC", "GET", ECHO, "/x/malformed", xid=xid), "BackendUnreachable",
+            side="provider")
+    assert len(fed.echo.received(xid)) == 1
+    log = fed.gateways["BCA"].stderr_path.read_text(errors="replace")
+    assert "backend of " in log and "failed to parse the response" in log
+    success(fed, fed.call("BTC", "GET", ECHO, "/after-malformed"))
 
 
 def test_backend_body_over_limit_is_backend_too_large(fed):
