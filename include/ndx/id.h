@@ -55,4 +55,9 @@ int ndx_id_parent(const struct ndx_id *id, enum ndx_id_kind kind, struct ndx_id 
 
 bool ndx_id_equal(const struct ndx_id *a, const struct ndx_id *b);
 
+/* The canonical text of the member an id of any kind (member, subsystem,
+ * service) begins with into out; "" when id does not begin with one or
+ * cap is too small. */
+void ndx_id_member_text(const char *id, char *out, size_t cap);
+
 #endif

@@ -8,6 +8,7 @@
 #ifndef NDX_TEXT_H
 #define NDX_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ndx_buf;
@@ -20,6 +21,11 @@ struct ndx_buf;
  * NULL) set to the byte offset of the first refused character and *why
  * (may be NULL) to a static sentence naming it. */
 int ndx_text_check(const char *s, size_t len, size_t *offset, const char **why);
+
+/* Whether s (may be NULL) is a token: 1 to max bytes, none a space, a C0
+ * control character or DEL (a reference, a transaction id, a procedure
+ * id: what is compared byte for byte and printed as it is). */
+bool ndx_text_is_token(const char *s, size_t max);
 
 /* Returns s[0..len) as a malloc'd NUL-terminated string (caller frees)
  * in which every character ndx_text_check refuses is written as an escape

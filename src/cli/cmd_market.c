@@ -233,24 +233,12 @@ static const struct ndx_conf_gateway *gateway_named(const struct ndx_conf *conf,
 	return NULL;
 }
 
-/* The member (canonical) of a client or service id into out; "" when id
- * does not parse. */
-static void member_of(const char *id, char *out, size_t cap)
-{
-	struct ndx_id m;
-	size_t used = 0;
-
-	if (ndx_id_parse_prefix(id, strlen(id), NDX_ID_MEMBER, &m, &used, NULL) != NDX_OK ||
-	    ndx_id_format(&m, out, cap) < 0)
-		snprintf(out, cap, "%s", "");
-}
-
 /* True when id (a client or service id) belongs to member. */
 static bool of_member(const char *id, const char *member)
 {
 	char m[NDX_ID_TEXT_MAX];
 
-	member_of(id, m, sizeof m);
+	ndx_id_member_text(id, m, sizeof m);
 	return m[0] != '\0' && strcmp(m, member) == 0;
 }
 

@@ -287,3 +287,15 @@ bool ndx_id_equal(const struct ndx_id *a, const struct ndx_id *b)
 	}
 	return true;
 }
+
+void ndx_id_member_text(const char *id, char *out, size_t cap)
+{
+	struct ndx_id m;
+	size_t used = 0;
+
+	if (cap == 0)
+		return;
+	if (ndx_id_parse_prefix(id, strlen(id), NDX_ID_MEMBER, &m, &used, NULL) != NDX_OK ||
+	    ndx_id_format(&m, out, cap) < 0)
+		out[0] = '\0';
+}

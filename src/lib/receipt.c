@@ -7,6 +7,7 @@
 
 #include "ndx/err.h"
 #include "ndx/jws.h"
+#include "ndx/text.h"
 
 int ndx_receipt_bank_parse(const char *arg, struct ndx_receipt_bank *out, char *err, size_t cap)
 {
@@ -25,19 +26,6 @@ int ndx_receipt_bank_parse(const char *arg, struct ndx_receipt_bank *out, char *
 	return NDX_OK;
 }
 
-/* 1..max bytes, none a control character or a space. */
-static int text_ok(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > max)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 static int fields(const json_t *p, const char *kid, struct ndx_receipt *r, char *err, size_t cap)
 {
 	const char *bin = json_string_value(json_object_get(p, "bank_bin"));
@@ -48,7 +36,7 @@ static int fields(const json_t *p, const char *kid, struct ndx_receipt *r, char 
 	if (!bin || strcmp(bin, kid) != 0)
 		return ndx_fail(err, cap, NDX_EINVAL, "the receipt's bank_bin is not its signer %s",
 				kid);
-	if (!text_ok(ref, NDX_VIETQR_REF_MAX) || !text_ok(txn, NDX_RECEIPT_TXN_MAX) ||
+	if (!ndx_text_is_token(ref, NDX_VIETQR_REF_MAX) || !ndx_text_is_token(txn, NDX_RECEIPT_TXN_MAX) ||
 	    !json_is_integer(amount))
 		return ndx_fail(err, cap, NDX_EINVAL,
 				"the receipt lacks reference, txn_id or amount_vnd");

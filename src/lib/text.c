@@ -196,3 +196,15 @@ int ndx_text_json_string(struct ndx_buf *b, const char *s, size_t len)
 		ndx_buf_truncate(b, before);
 	return rc;
 }
+
+bool ndx_text_is_token(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}

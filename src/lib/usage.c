@@ -824,18 +824,6 @@ void ndx_usage_reference(const uint8_t hash[NDX_SHA256_LEN], char out[NDX_USAGE_
 			*p = (char)(*p - 'a' + 'A');
 }
 
-/* The member (canonical) of a client or service id into out; "" when id
- * does not parse. */
-static void member_of(const char *id, char *out, size_t cap)
-{
-	struct ndx_id m;
-	size_t used = 0;
-
-	if (ndx_id_parse_prefix(id, strlen(id), NDX_ID_MEMBER, &m, &used, NULL) != NDX_OK ||
-	    ndx_id_format(&m, out, cap) < 0)
-		snprintf(out, cap, "%s", "");
-}
-
 int ndx_usage_invoice(const struct ndx_usage *u, const char *bin, const char *account,
 		      const char *account_name, json_t **out, char *err, size_t cap)
 {
@@ -866,8 +854,8 @@ int ndx_usage_invoice(const struct ndx_usage *u, const char *bin, const char *ac
 	if (ndx_vietqr_encode(&q, qr, sizeof qr, &why) != NDX_OK)
 		return ndx_fail(err, cap, NDX_EINVAL, "cannot make the VietQR transfer: %s",
 				why ? why : "invalid");
-	member_of(u->service, seller, sizeof seller);
-	member_of(u->client, buyer, sizeof buyer);
+	ndx_id_member_text(u->service, seller, sizeof seller);
+	ndx_id_member_text(u->client, buyer, sizeof buyer);
 	ndx_time_format((time_t)(u->from_ms / 1000), f);
 	ndx_time_format((time_t)(u->to_ms / 1000), t);
 	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, "

@@ -19,6 +19,7 @@
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "ndx/receipt.h"
+#include "ndx/text.h"
 #include "ndx/timefmt.h"
 #include "ndx/vietqr.h"
 
@@ -200,17 +201,6 @@ static int order_insert(struct treasury *t, const char *proc, const char *agency
 	return rc;
 }
 
-static int text_ok(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > max)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* An order for the fee of one procedure; asking again for the same
  * procedure answers the same order (the portal may ask once per page). */
 static void post_order(struct treasury *t, const struct ndx_http_req *req,
@@ -230,7 +220,7 @@ static void post_order(struct treasury *t, const struct ndx_http_req *req,
 		json_decref(body);
 		return refuse(resp, 400, "invalid", "Ndx-Subject must name the payer");
 	}
-	if (!text_ok(proc, PROC_ID_MAX) || !text_ok(agency, 64) || !json_is_integer(amount) ||
+	if (!ndx_text_is_token(proc, PROC_ID_MAX) || !ndx_text_is_token(agency, 64) || !json_is_integer(amount) ||
 	    json_integer_value(amount) < 1 ||
 	    (unsigned long long)json_integer_value(amount) > NDX_VIETQR_AMOUNT_MAX) {
 		json_decref(body);
@@ -445,7 +435,7 @@ static void post_refund(struct treasury *t, const struct ndx_http_req *req,
 	time_t now = time(NULL);
 	int found, rc = SQLITE_ERROR;
 
-	if (!payer || !text_ok(proc, PROC_ID_MAX) || (reason && strlen(reason) > 500)) {
+	if (!payer || !ndx_text_is_token(proc, PROC_ID_MAX) || (reason && strlen(reason) > 500)) {
 		json_decref(body);
 		return refuse(resp, 400, "invalid",
 			      "expected {\"procedure_id\", \"reason\"?} and Ndx-Subject, the payer");

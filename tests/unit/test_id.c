@@ -366,6 +366,27 @@ static void test_parent_equal(void **state)
 	}
 }
 
+/* The member an id of any kind begins with, canonical (decoded); "" for
+ * text that begins with no member or a buffer too small for it. */
+static void test_member_text(void **state)
+{
+	char out[NDX_ID_TEXT_MAX], small[8];
+
+	(void)state;
+	ndx_id_member_text("VN/GOV/BCA/population/citizens", out, sizeof out);
+	assert_string_equal(out, "VN/GOV/BCA");
+	ndx_id_member_text("VN/COM/BANK1/app", out, sizeof out);
+	assert_string_equal(out, "VN/COM/BANK1");
+	ndx_id_member_text("VN/GOV/B%43A", out, sizeof out);
+	assert_string_equal(out, "VN/GOV/BCA");
+	ndx_id_member_text("VN/GOV", out, sizeof out);
+	assert_string_equal(out, "");
+	ndx_id_member_text("", out, sizeof out);
+	assert_string_equal(out, "");
+	ndx_id_member_text("VN/GOV/BCA", small, sizeof small);
+	assert_string_equal(small, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_parent_equal),
+		cmocka_unit_test(test_member_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,6 +187,22 @@ static void test_json_string_cap(void **state)
 	ndx_buf_free(&b);
 }
 
+/* A token: 1..max bytes, none a space, a C0 control character or DEL; a
+ * byte above 0x7f is the caller's to judge (UTF-8 passes). */
+static void test_is_token(void **state)
+{
+	(void)state;
+	assert_true(ndx_text_is_token("MK0A1B", 6));
+	assert_true(ndx_text_is_token("h\xc3\xb4", 3));
+	assert_false(ndx_text_is_token("MK0A1B", 5));
+	assert_false(ndx_text_is_token("", 5));
+	assert_false(ndx_text_is_token(NULL, 5));
+	assert_false(ndx_text_is_token("a b", 5));
+	assert_false(ndx_text_is_token("a\tb", 5));
+	assert_false(ndx_text_is_token("a\x7f", 5));
+	assert_false(ndx_text_is_token("\x1f", 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_escape_json),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_json_string_cap),
+		cmocka_unit_test(test_is_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
