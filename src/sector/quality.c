@@ -110,7 +110,9 @@ static int is_null(const struct row *r, int i)
 
 static long long int_of(const struct row *r, int i)
 {
-	return r->st ? sqlite3_column_int64(r->st, i) : r->vals[i] ? atoll(r->vals[i]) : 0;
+	if (r->st)
+		return sqlite3_column_int64(r->st, i);
+	return r->vals && r->vals[i] ? atoll(r->vals[i]) : 0;
 }
 
 static json_t *column_json(sqlite3_stmt *st, int i);
