@@ -14,7 +14,6 @@ Runs under tests/with-postgres (`make test-pg`), which starts the server; skippe
 says so) without NDX_TEST_PG."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +26,10 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
+import pgschema as P  # noqa: E402
+from pgschema import PG, psql  # noqa: E402
 import test_events as E  # noqa: E402  (publish, inbox and status helpers)
 
-PG = os.environ.get("NDX_TEST_PG", "")
 pytestmark = pytest.mark.skipif(
     not PG, reason="NDX_TEST_PG is not set: the gateways' event stores on PostgreSQL are "
                    "tested under tests/with-postgres (make test-pg)")
@@ -37,35 +37,16 @@ CLI_TIMEOUT = 30
 A, B = E.A, E.B
 
 
-def psql(conninfo, sql):
-    res = subprocess.run(["psql", "-X", "-q", "-At", conninfo, "-c", sql], capture_output=True,
-                         text=True, timeout=CLI_TIMEOUT)
-    assert res.returncode == 0, f"psql {sql}: {res.stderr}"
-    return res.stdout.strip()
 
 
-class PgEventsGateway(F.Gateway):
+class PgEventsGateway(P.StoreInSchema, F.Gateway):
     """federation.Gateway with its event store in a schema of its own (a second node of
-    a member: the first node's)."""
+    a member: the first node's, fixed_schema)."""
 
-    events_schema = None
+    schema_prefix = "gwev"
 
-    @property
-    def schema(self):
-        return self.events_schema or (
-            "gwev_" + self.ident.member.replace("/", "_").lower() + "_" + self.code.lower())
-
-    @property
-    def db(self):
-        sep = "&" if "?" in PG else "?"
-        return f"{PG}{sep}options=-csearch_path%3D{self.schema}"
-
-    def write_config(self):
-        super().write_config()
-        psql(PG, f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-        cfg = json.loads(self.config_path.read_text())
+    def store_config(self, cfg):
         cfg["events"] = {"store": self.db}
-        self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
 
 
 def setup_events(fed):
@@ -146,7 +127,7 @@ def second_node(fed, n1):
     ident = F.Identity(F.BCA, n1.code, d, n1.ident.address)
     n2 = PgEventsGateway(n1.exe, ident, n1.subsystems, n1.services, F.free_port(),
                          F.free_port(), n1.registry, n1.limits, n1.conf_refresh_s)
-    n2.events_schema = n1.schema
+    n2.fixed_schema = n1.schema
     n2.write_config()
     return n2
 

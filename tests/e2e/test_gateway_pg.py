@@ -20,9 +20,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
+import pgschema as P  # noqa: E402
+from pgschema import PG, psql  # noqa: E402
 from federation import CITIZENS  # noqa: E402
 
-PG = os.environ.get("NDX_TEST_PG", "")
 pytestmark = pytest.mark.skipif(
     not PG, reason="NDX_TEST_PG is not set: the gateways' message logs on PostgreSQL are "
                    "tested under tests/with-postgres (make test-pg)")
@@ -30,31 +31,13 @@ SUBJECT, PURPOSE = "001099000123", "public-service"
 CLI_TIMEOUT = 30
 
 
-def psql(conninfo, sql):
-    res = subprocess.run(["psql", "-X", "-q", "-At", conninfo, "-c", sql], capture_output=True,
-                         text=True, timeout=CLI_TIMEOUT)
-    assert res.returncode == 0, f"psql {sql}: {res.stderr}"
-    return res.stdout.strip()
 
 
-class PgGateway(F.Gateway):
+class PgGateway(P.StoreInSchema, F.Gateway):
     """federation.Gateway with its message log in a schema of its own."""
 
-    @property
-    def schema(self):
-        return "gw_" + self.ident.member.replace("/", "_").lower() + "_" + self.code.lower()
-
-    @property
-    def db(self):
-        sep = "&" if "?" in PG else "?"
-        return f"{PG}{sep}options=-csearch_path%3D{self.schema}"
-
-    def write_config(self):
-        super().write_config()
-        psql(PG, f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-        cfg = json.loads(self.config_path.read_text())
+    def store_config(self, cfg):
         cfg["msglog"] = {"store": self.db, "batch_max": 64, "batch_interval_ms": 200}
-        self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ records are in the schema, no opmon.db anywhere. Runs under tests/with-postgres
 (`make test-pg`); skipped (and says so) without NDX_TEST_PG."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import federation as F  # noqa: E402
+import pgschema as P  # noqa: E402
+from pgschema import PG, psql  # noqa: E402
 import test_opmon as O  # noqa: E402
 from test_opmon import (  # noqa: E402,F401  (collected here, on this module's fed)
     test_records_match_the_exchanges_made, test_a_member_reads_its_own_records_but_not_another_agencys,
@@ -24,37 +25,20 @@ from test_opmon import (  # noqa: E402,F401  (collected here, on this module's f
     test_a_signed_answer_and_a_replay, test_forged_queries_are_refused,
     test_health_numbers_match_the_exchanges, test_retention_prunes_old_records)
 
-PG = os.environ.get("NDX_TEST_PG", "")
 pytestmark = pytest.mark.skipif(
     not PG, reason="NDX_TEST_PG is not set: the gateways' opmon stores on PostgreSQL are "
                    "tested under tests/with-postgres (make test-pg)")
 
 
-def psql(conninfo, sql):
-    res = subprocess.run(["psql", "-X", "-q", "-At", conninfo, "-c", sql], capture_output=True,
-                         text=True, timeout=30)
-    assert res.returncode == 0, f"psql {sql}: {res.stderr}"
-    return res.stdout.strip()
 
 
-class PgOpmonGateway(O.OpmonGateway):
+class PgOpmonGateway(P.StoreInSchema, O.OpmonGateway):
     """test_opmon's gateway with its opmon records in a schema of its own."""
 
-    @property
-    def schema(self):
-        return "gwop_" + self.ident.member.replace("/", "_").lower() + "_" + self.code.lower()
+    schema_prefix = "gwop"
 
-    @property
-    def db(self):
-        sep = "&" if "?" in PG else "?"
-        return f"{PG}{sep}options=-csearch_path%3D{self.schema}"
-
-    def write_config(self):
-        super().write_config()
-        psql(PG, f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-        cfg = json.loads(self.config_path.read_text())
+    def store_config(self, cfg):
         cfg.setdefault("opmon", {})["store"] = self.db
-        self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
 
 
 @pytest.fixture(scope="module")
