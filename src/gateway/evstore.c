@@ -15,6 +15,7 @@
  * caller's transaction as it was. The counts for /metrics are kept by
  * triggers, so that a scrape costs four rows however long the history. */
 #include "evstore.h"
+#include "evstore_queue.h"
 #include "evstore_pg.h"
 
 #include <assert.h>
@@ -527,21 +528,22 @@ int gw_evstore_publish(struct gw_evstore *s, struct gw_event *ev)
 	return rc;
 }
 
-/* The earliest queued delivery of a group, from one of the HEAD_FOR_*
- * statements: NDX_OK with *head, NDX_ENOTFOUND when the group's queue is
- * empty. */
-static int group_head(struct gw_evstore *s, enum stmt_id id, int64_t seq, const char *client,
-		      int64_t *head)
+/* ---- the queue's statements (evstore_queue.h) ---- */
+
+static int lite_group_head(void *v, bool for_event, int64_t seq, const char *client,
+			   int64_t *head)
 {
-	sqlite3_stmt *st = stmt(s, id);
+	struct gw_evstore *s = v;
+	sqlite3_stmt *st = stmt(s, for_event ? ST_HEAD_FOR_EVENT : ST_HEAD_FOR_DELIVERY);
 
 	sqlite3_bind_int64(st, 1, seq);
 	bind_text(st, 2, client);
 	return one_int(s, st, "order", head);
 }
 
-static int set_head(struct gw_evstore *s, int64_t seq, const char *client, int head)
+static int lite_set_head(void *v, int64_t seq, const char *client, int head)
 {
+	struct gw_evstore *s = v;
 	sqlite3_stmt *st = stmt(s, ST_SET_HEAD);
 
 	sqlite3_bind_int64(st, 1, seq);
@@ -550,52 +552,13 @@ static int set_head(struct gw_evstore *s, int64_t seq, const char *client, int h
 	return run(s, st, "order");
 }
 
-/* Delivery (seq, client), not queued now, is about to join its group's
- * queue (the queue's earliest is *old, or none: rc NDX_ENOTFOUND):
- * *head tells whether it will be the group's head. */
-static int joining_head(struct gw_evstore *s, enum stmt_id id, int64_t seq, const char *client,
-			int64_t *old, int *head)
+static int lite_insert(void *v, int64_t seq, const char *client, const char *purpose, int head,
+		       int64_t next_at_ms)
 {
-	int rc = group_head(s, id, seq, client, old);
-
-	if (rc == NDX_ENOTFOUND) {
-		*head = 1;
-		*old = 0;
-		return NDX_OK;
-	}
-	*head = rc == NDX_OK && seq < *old;
-	if (!*head)
-		*old = 0;
-	return rc;
-}
-
-/* The head that a joining delivery displaced (old, 0 when none) stops being one. */
-static int joined(struct gw_evstore *s, int64_t old, const char *client)
-{
-	return old ? set_head(s, old, client, 0) : NDX_OK;
-}
-
-/* Delivery (seq, client), the head of its group, has left the queue: the
- * next queued delivery of the group, if any, becomes the head. */
-static int left(struct gw_evstore *s, int64_t seq, const char *client)
-{
-	int64_t next;
-	int rc = group_head(s, ST_HEAD_FOR_DELIVERY, seq, client, &next);
-
-	if (rc == NDX_ENOTFOUND)
-		return NDX_OK;
-	return rc ? rc : set_head(s, next, client, 1);
-}
-
-static int add_delivery(struct gw_evstore *s, int64_t seq, const char *client,
-			const char *purpose, int64_t next_at_ms)
-{
+	struct gw_evstore *s = v;
 	sqlite3_stmt *st = stmt(s, ST_ADD_DELIVERY);
-	int64_t old;
-	int head, rc;
+	int rc;
 
-	if ((rc = joining_head(s, ST_HEAD_FOR_EVENT, seq, client, &old, &head)))
-		return rc;
 	sqlite3_bind_int64(st, 1, seq);
 	bind_text(st, 2, client);
 	bind_text(st, 3, purpose);
@@ -603,10 +566,71 @@ static int add_delivery(struct gw_evstore *s, int64_t seq, const char *client,
 	sqlite3_bind_int64(st, 5, next_at_ms);
 	if ((rc = run(s, st, "add delivery")))
 		return rc;
-	if (sqlite3_changes(s->db) == 0)
-		return NDX_ENOTFOUND;  /* no outbox event seq */
-	return joined(s, old, client);
+	return sqlite3_changes(s->db) == 0 ? NDX_ENOTFOUND : NDX_OK;
 }
+
+static int lite_state(void *v, int64_t seq, const char *client, int *state, int *head)
+{
+	struct gw_evstore *s = v;
+	sqlite3_stmt *st = stmt(s, ST_DELIVERY_STATE);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, seq);
+	bind_text(st, 2, client);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : fail(s, "attempted");
+		done(st);
+		return rc;
+	}
+	*state = sqlite3_column_int(st, 0);
+	*head = sqlite3_column_int(st, 1);
+	done(st);
+	return NDX_OK;
+}
+
+static int lite_attempt(void *v, int64_t seq, const char *client, enum gw_delivery_state state,
+			int head, int64_t now_ms, int64_t next_at_ms, const char *error,
+			const char *receipt)
+{
+	struct gw_evstore *s = v;
+	sqlite3_stmt *st = stmt(s, ST_ATTEMPTED);
+
+	sqlite3_bind_int64(st, 1, seq);
+	bind_text(st, 2, client);
+	sqlite3_bind_int(st, 3, (int)state);
+	sqlite3_bind_int(st, 4, head);
+	sqlite3_bind_int64(st, 5, now_ms);
+	sqlite3_bind_int64(st, 6, next_at_ms);
+	bind_text(st, 7, error);
+	if (receipt)
+		bind_text(st, 8, receipt);
+	return run(s, st, "attempted");
+}
+
+static int lite_requeue(void *v, int64_t seq, const char *client, int head, int64_t now_ms)
+{
+	struct gw_evstore *s = v;
+	sqlite3_stmt *st = stmt(s, ST_REPLAY);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, seq);
+	bind_text(st, 2, client);
+	sqlite3_bind_int(st, 3, head);
+	sqlite3_bind_int64(st, 4, now_ms);
+	if ((rc = run(s, st, "replay")))
+		return rc;
+	return sqlite3_changes(s->db) == 0 ? NDX_ENOTFOUND : NDX_OK;
+}
+
+static const struct gw_evqueue_ops LITE_QUEUE = {
+	.group_head = lite_group_head,
+	.set_head = lite_set_head,
+	.insert = lite_insert,
+	.state = lite_state,
+	.attempt = lite_attempt,
+	.requeue = lite_requeue,
+};
 
 int gw_evstore_add_delivery(struct gw_evstore *s, int64_t seq, const char *client,
 			    const char *purpose, int64_t next_at_ms)
@@ -619,51 +643,7 @@ int gw_evstore_add_delivery(struct gw_evstore *s, int64_t seq, const char *clien
 		return gw_evpg_add_delivery(s->pg, seq, client, purpose, next_at_ms);
 	if ((rc = need_transaction(s, "add delivery")) || (rc = op_begin(s)))
 		return rc;
-	return op_end(s, add_delivery(s, seq, client, purpose, next_at_ms));
-}
-
-static int attempted(struct gw_evstore *s, int64_t seq, const char *client,
-		     enum gw_delivery_state state, int64_t now_ms, int64_t next_at_ms,
-		     const char *error, const char *receipt)
-{
-	sqlite3_stmt *st = stmt(s, ST_DELIVERY_STATE);
-	int64_t old = 0;
-	int rc, was, head;
-
-	sqlite3_bind_int64(st, 1, seq);
-	bind_text(st, 2, client);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE ? NDX_ENOTFOUND : fail(s, "attempted");
-		done(st);
-		return rc;
-	}
-	was = sqlite3_column_int(st, 0);
-	head = sqlite3_column_int(st, 1);
-	done(st);
-
-	bool leaving = was == GW_DELIVERY_QUEUED && state != GW_DELIVERY_QUEUED && head;
-	bool joining = was != GW_DELIVERY_QUEUED && state == GW_DELIVERY_QUEUED;
-
-	if (state != GW_DELIVERY_QUEUED)
-		head = 0;
-	if (joining && (rc = joining_head(s, ST_HEAD_FOR_DELIVERY, seq, client, &old, &head)))
-		return rc;
-	st = stmt(s, ST_ATTEMPTED);
-	sqlite3_bind_int64(st, 1, seq);
-	bind_text(st, 2, client);
-	sqlite3_bind_int(st, 3, (int)state);
-	sqlite3_bind_int(st, 4, head);
-	sqlite3_bind_int64(st, 5, now_ms);
-	sqlite3_bind_int64(st, 6, next_at_ms);
-	bind_text(st, 7, error ? error : "");
-	if (state == GW_DELIVERY_DELIVERED)
-		bind_text(st, 8, receipt);
-	if ((rc = run(s, st, "attempted")))
-		return rc;
-	if (leaving)
-		return left(s, seq, client);
-	return joining ? joined(s, old, client) : NDX_OK;
+	return op_end(s, gw_evqueue_add(&LITE_QUEUE, s, seq, client, purpose, next_at_ms));
 }
 
 int gw_evstore_attempted(struct gw_evstore *s, int64_t seq, const char *client,
@@ -682,26 +662,8 @@ int gw_evstore_attempted(struct gw_evstore *s, int64_t seq, const char *client,
 					 receipt);
 	if ((rc = need_transaction(s, "attempted")) || (rc = op_begin(s)))
 		return rc;
-	return op_end(s, attempted(s, seq, client, state, now_ms, next_at_ms, error, receipt));
-}
-
-static int replay(struct gw_evstore *s, int64_t seq, const char *client, int64_t now_ms)
-{
-	sqlite3_stmt *st = stmt(s, ST_REPLAY);
-	int64_t old;
-	int head, rc;
-
-	if ((rc = joining_head(s, ST_HEAD_FOR_DELIVERY, seq, client, &old, &head)))
-		return rc;
-	sqlite3_bind_int64(st, 1, seq);
-	bind_text(st, 2, client);
-	sqlite3_bind_int(st, 3, head);
-	sqlite3_bind_int64(st, 4, now_ms);
-	if ((rc = run(s, st, "replay")))
-		return rc;
-	if (sqlite3_changes(s->db) == 0)
-		return NDX_ENOTFOUND;  /* no such delivery, or not dead */
-	return joined(s, old, client);
+	return op_end(s, gw_evqueue_attempted(&LITE_QUEUE, s, seq, client, state, now_ms,
+					      next_at_ms, error, receipt));
 }
 
 int gw_evstore_replay(struct gw_evstore *s, int64_t seq, const char *client, int64_t now_ms)
@@ -714,7 +676,7 @@ int gw_evstore_replay(struct gw_evstore *s, int64_t seq, const char *client, int
 		return gw_evpg_replay(s->pg, seq, client, now_ms);
 	if ((rc = need_transaction(s, "replay")) || (rc = op_begin(s)))
 		return rc;
-	return op_end(s, replay(s, seq, client, now_ms));
+	return op_end(s, gw_evqueue_replay(&LITE_QUEUE, s, seq, client, now_ms));
 }
 
 /* Up to this many due heads are sorted rather than walked to in order. */

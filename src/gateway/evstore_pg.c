@@ -34,6 +34,7 @@
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/sqldb.h"
+#include "evstore_queue.h"
 
 #define T "text COLLATE \"C\""
 
@@ -441,106 +442,93 @@ int gw_evpg_publish(struct gw_evpg *s, struct gw_event *ev)
 	" AND g.name = r.name AND g.subject = r.subject AND g.state = 0" \
 	" WHERE r.seq = ?1 AND r.client = ?2 ORDER BY g.seq LIMIT 1"
 
-static int set_head(struct gw_evpg *s, int64_t seq, const char *client, int64_t head)
+/* ---- the queue's statements (evstore_queue.h) ---- */
+
+static int pg_group_head(void *v, bool for_event, int64_t seq, const char *client,
+			 int64_t *head)
 {
+	return one_int(v, head, for_event ? HEAD_FOR_EVENT : HEAD_FOR_DELIVERY, "is", seq,
+		       client);
+}
+
+static int pg_set_head(void *v, int64_t seq, const char *client, int head)
+{
+	struct gw_evpg *s = v;
+
 	return ndx_sqldb_exec(s->db, "UPDATE deliveries SET head = ?3 WHERE seq = ?1 AND client = ?2",
-			      "isi", seq, client, head);
+			      "isi", seq, client, (int64_t)head);
 }
 
-/* As evstore.c's joining_head: *head tells whether (seq, client) will be
- * its group's head, *old the head it displaces (0: none). */
-static int joining_head(struct gw_evpg *s, const char *sql, int64_t seq, const char *client,
-			int64_t *old, int64_t *head)
+static int pg_insert(void *v, int64_t seq, const char *client, const char *purpose, int head,
+		     int64_t next_at_ms)
 {
-	int rc = one_int(s, old, sql, "is", seq, client);
+	struct gw_evpg *s = v;
 
-	if (rc == NDX_ENOTFOUND) {
-		*head = 1;
-		*old = 0;
-		return NDX_OK;
-	}
-	*head = rc == NDX_OK && seq < *old;
-	if (!*head)
-		*old = 0;
-	return rc;
+	/* NDX_ENOTFOUND when no row was made: no outbox event seq. */
+	return ndx_sqldb_change(s->db, "INSERT INTO deliveries(seq, client, purpose, service, name,"
+				       " subject, state, head, next_at_ms, updated_ms)"
+				       " SELECT seq, ?2, ?3, service, name, subject, 0, ?4, ?5, ?5"
+				       " FROM outbox WHERE seq = ?1",
+				"issii", seq, client, purpose, (int64_t)head, next_at_ms);
 }
 
-static int joined(struct gw_evpg *s, int64_t old, const char *client)
+static int pg_state(void *v, int64_t seq, const char *client, int *state, int *head)
 {
-	return old ? set_head(s, old, client, 0) : NDX_OK;
-}
-
-static int left(struct gw_evpg *s, int64_t seq, const char *client)
-{
-	int64_t next;
-	int rc = one_int(s, &next, HEAD_FOR_DELIVERY, "is", seq, client);
-
-	if (rc == NDX_ENOTFOUND)
-		return NDX_OK;
-	return rc ? rc : set_head(s, next, client, 1);
-}
-
-static int add_delivery(struct gw_evpg *s, int64_t seq, const char *client,
-			const char *purpose, int64_t next_at_ms)
-{
-	int64_t old, head;
-	int rc;
-
-	if ((rc = joining_head(s, HEAD_FOR_EVENT, seq, client, &old, &head)))
-		return rc;
-	rc = ndx_sqldb_change(s->db, "INSERT INTO deliveries(seq, client, purpose, service, name,"
-				     " subject, state, head, next_at_ms, updated_ms)"
-				     " SELECT seq, ?2, ?3, service, name, subject, 0, ?4, ?5, ?5"
-				     " FROM outbox WHERE seq = ?1",
-			      "issii", seq, client, purpose, head, next_at_ms);
-	if (rc)
-		return rc; /* NDX_ENOTFOUND: no outbox event seq */
-	return joined(s, old, client);
-}
-
-int gw_evpg_add_delivery(struct gw_evpg *s, int64_t seq, const char *client,
-			 const char *purpose, int64_t next_at_ms)
-{
-	int rc = op_begin(s, "add delivery");
-
-	return rc ? rc : op_end(s, add_delivery(s, seq, client, purpose, next_at_ms));
-}
-
-static int attempted(struct gw_evpg *s, int64_t seq, const char *client,
-		     enum gw_delivery_state state, int64_t now_ms, int64_t next_at_ms,
-		     const char *error, const char *receipt)
-{
+	struct gw_evpg *s = v;
 	json_t *row = NULL;
-	int64_t old = 0, was, head;
 	int rc = ndx_sqldb_query_one(s->db, &row, "SELECT state, head FROM deliveries"
 						  " WHERE seq = ?1 AND client = ?2",
 				     "is", seq, client);
 
 	if (rc)
 		return rc;
-	was = num(row, "state");
-	head = num(row, "head");
+	*state = (int)num(row, "state");
+	*head = (int)num(row, "head");
 	json_decref(row);
+	return NDX_OK;
+}
 
-	bool leaving = was == GW_DELIVERY_QUEUED && state != GW_DELIVERY_QUEUED && head;
-	bool joining = was != GW_DELIVERY_QUEUED && state == GW_DELIVERY_QUEUED;
+static int pg_attempt(void *v, int64_t seq, const char *client, enum gw_delivery_state state,
+		      int head, int64_t now_ms, int64_t next_at_ms, const char *error,
+		      const char *receipt)
+{
+	struct gw_evpg *s = v;
 
-	if (state != GW_DELIVERY_QUEUED)
-		head = 0;
-	if (joining && (rc = joining_head(s, HEAD_FOR_DELIVERY, seq, client, &old, &head)))
-		return rc;
-	rc = ndx_sqldb_exec(s->db, "UPDATE deliveries SET state = ?3, head = ?4,"
-				   " attempts = attempts + 1, first_attempt_ms = CASE WHEN attempts = 0"
-				   " THEN ?5 ELSE first_attempt_ms END, updated_ms = ?5,"
-				   " next_at_ms = ?6, last_error = ?7, receipt = COALESCE(?8, receipt)"
-				   " WHERE seq = ?1 AND client = ?2",
-			    "isiiiiss", seq, client, (int64_t)state, head, now_ms, next_at_ms,
-			    error ? error : "", state == GW_DELIVERY_DELIVERED ? receipt : NULL);
-	if (rc)
-		return rc;
-	if (leaving)
-		return left(s, seq, client);
-	return joining ? joined(s, old, client) : NDX_OK;
+	return ndx_sqldb_exec(s->db, "UPDATE deliveries SET state = ?3, head = ?4,"
+				     " attempts = attempts + 1, first_attempt_ms = CASE WHEN attempts = 0"
+				     " THEN ?5 ELSE first_attempt_ms END, updated_ms = ?5,"
+				     " next_at_ms = ?6, last_error = ?7, receipt = COALESCE(?8, receipt)"
+				     " WHERE seq = ?1 AND client = ?2",
+			      "isiiiiss", seq, client, (int64_t)state, (int64_t)head, now_ms,
+			      next_at_ms, error, receipt);
+}
+
+static int pg_requeue(void *v, int64_t seq, const char *client, int head, int64_t now_ms)
+{
+	struct gw_evpg *s = v;
+
+	/* NDX_ENOTFOUND when no row changed: no such delivery, or not dead. */
+	return ndx_sqldb_change(s->db, "UPDATE deliveries SET state = 0, head = ?3, attempts = 0,"
+				       " first_attempt_ms = 0, next_at_ms = ?4, updated_ms = ?4"
+				       " WHERE seq = ?1 AND client = ?2 AND state = 2",
+				"isii", seq, client, (int64_t)head, now_ms);
+}
+
+static const struct gw_evqueue_ops PG_QUEUE = {
+	.group_head = pg_group_head,
+	.set_head = pg_set_head,
+	.insert = pg_insert,
+	.state = pg_state,
+	.attempt = pg_attempt,
+	.requeue = pg_requeue,
+};
+
+int gw_evpg_add_delivery(struct gw_evpg *s, int64_t seq, const char *client,
+			 const char *purpose, int64_t next_at_ms)
+{
+	int rc = op_begin(s, "add delivery");
+
+	return rc ? rc : op_end(s, gw_evqueue_add(&PG_QUEUE, s, seq, client, purpose, next_at_ms));
 }
 
 int gw_evpg_attempted(struct gw_evpg *s, int64_t seq, const char *client,
@@ -552,33 +540,18 @@ int gw_evpg_attempted(struct gw_evpg *s, int64_t seq, const char *client,
 
 	if (rc)
 		return rc;
-	rc = op_end(s, attempted(s, seq, client, state, now_ms, next_at_ms, error, receipt));
+	rc = op_end(s, gw_evqueue_attempted(&PG_QUEUE, s, seq, client, state, now_ms, next_at_ms,
+					    error, receipt));
 	if (rc == NDX_OK && (c = find_claim(s, seq, client)))
 		c->attempted = true;
 	return rc;
-}
-
-static int replay(struct gw_evpg *s, int64_t seq, const char *client, int64_t now_ms)
-{
-	int64_t old, head;
-	int rc;
-
-	if ((rc = joining_head(s, HEAD_FOR_DELIVERY, seq, client, &old, &head)))
-		return rc;
-	rc = ndx_sqldb_change(s->db, "UPDATE deliveries SET state = 0, head = ?3, attempts = 0,"
-				     " first_attempt_ms = 0, next_at_ms = ?4, updated_ms = ?4"
-				     " WHERE seq = ?1 AND client = ?2 AND state = 2",
-			      "isii", seq, client, head, now_ms);
-	if (rc)
-		return rc; /* NDX_ENOTFOUND: no such delivery, or not dead */
-	return joined(s, old, client);
 }
 
 int gw_evpg_replay(struct gw_evpg *s, int64_t seq, const char *client, int64_t now_ms)
 {
 	int rc = op_begin(s, "replay");
 
-	return rc ? rc : op_end(s, replay(s, seq, client, now_ms));
+	return rc ? rc : op_end(s, gw_evqueue_replay(&PG_QUEUE, s, seq, client, now_ms));
 }
 
 static bool skipped(int64_t seq, const char *client, const int64_t *skip_seq,
