@@ -193,8 +193,9 @@ void ndx_http_resume(struct ndx_http_pending *p);
  * may have closed without MSG_NOSIGNAL. */
 int ndx_httpd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out);
 uint16_t ndx_httpd_port(const struct ndx_httpd *srv);
-/* Stops accepting new connections and waits until the requests in flight
- * have been answered, or timeout_ms has passed. Returns the number of
+/* Stops accepting new connections (with a pool of threads, each new one is
+ * closed unanswered) and waits until the requests in flight have been
+ * answered, or timeout_ms has passed. Returns the number of
  * requests still in flight (0 = drained). Call ndx_httpd_stop afterwards. */
 unsigned ndx_httpd_drain(struct ndx_httpd *srv, unsigned timeout_ms);
 /* Stops accepting, lets in-flight requests finish, frees. Accepts NULL. */

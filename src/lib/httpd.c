@@ -98,7 +98,11 @@ struct mhd_srv {
 	int tls;
 	char *tls_pem[3]; /* cert, key, trust: MHD keeps pointers to them */
 	int quiesced;
+	int pool; /* MHD runs a pool of threads (see quiesce) */
 	MHD_socket listen_fd; /* handed to us by MHD_quiesce_daemon */
+	/* Set when a pool of threads stops taking connections: the accept
+	 * policy then closes each new one (see quiesce). */
+	atomic_int refusing;
 	char *unix_path;      /* the socket file to remove at stop; NULL on TCP */
 	atomic_uint active;   /* requests between their first callback and completion */
 	atomic_uint deferred; /* deferred answers not yet resumed (ndx_http_defer) */
@@ -1154,11 +1158,31 @@ static void detach_from_loop(void *arg)
 	ndx_loop_timer_disarm(srv->loop, &srv->mhd_timer);
 }
 
+/* MHD 0.9.75's MHD_quiesce_daemon takes the listening socket out of each
+ * pool thread's epoll set from the caller's thread, and aborts the process
+ * when a pool thread has just taken it out itself (ENOENT, a race it
+ * tolerates only without a pool). So a pool stops taking connections by
+ * its accept policy instead: each new connection is closed at once, and
+ * MHD_stop_daemon closes the listening socket. An internal thread alone,
+ * or a loop (one thread), quiesces as MHD intends. */
+static enum MHD_Result accept_unless_refusing(void *cls, const struct sockaddr *addr,
+					      socklen_t addrlen)
+{
+	struct mhd_srv *srv = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&srv->refusing) ? MHD_NO : MHD_YES;
+}
+
 static void quiesce(void *arg)
 {
 	struct mhd_srv *srv = arg;
 
-	srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
+	if (srv->pool)
+		atomic_store(&srv->refusing, 1);
+	else
+		srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
 	srv->quiesced = 1;
 }
 
@@ -1313,10 +1337,11 @@ int httpd_mhd_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	srv->loop = cfg->loop;
 	if (srv->loop)
 		threads = 1;
+	srv->pool = threads > 1;
 	srv->mhd = MHD_start_daemon(
 		(srv->loop ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_INTERNAL_POLLING_THREAD) |
 			MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | (srv->tls ? MHD_USE_TLS : 0),
-		cfg->port, NULL, NULL, on_request, srv,
+		cfg->port, accept_unless_refusing, srv, on_request, srv,
 		/* first, or MHD logs the options before it the old way */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 		MHD_OPTION_ARRAY, listen_opts,
