@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
@@ -291,20 +292,6 @@ static int op_end(struct gw_evstore *s, int rc)
 /* ---- lists --------------------------------------------------------------- */
 
 /* Makes room for one more element in *list (n used, *cap allocated). */
-static int grow(void **list, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return NDX_OK;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p = reallocarray(*list, ncap, elem);
-
-	if (!p)
-		return NDX_ENOMEM;
-	*list = p;
-	*cap = ncap;
-	return NDX_OK;
-}
-
 /* The text columns cols[0..n) of the current row and, when blob_col >= 0,
  * one blob column, copied into one allocation: *dst[i] points at column
  * cols[i] (NUL-terminated), *blob at the blob (also followed by a NUL, so
@@ -731,7 +718,7 @@ int gw_evstore_due(struct gw_evstore *s, int64_t now_ms, size_t max,
 		if (client && skipped(sqlite3_column_int64(st, 0), client, skip_seq, skip_client,
 				      nskip))
 			continue;
-		if ((rc = grow((void **)&list, &cap, k, sizeof *list)))
+		if ((rc = NDX_ARRAY_RESERVE(list, cap, k)))
 			break;
 		struct gw_due *d = &list[k];
 
@@ -831,7 +818,7 @@ static int read_views(struct gw_evstore *s, sqlite3_stmt *st, const char *what,
 	int rc = NDX_OK, step;
 
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rc = grow((void **)&list, &cap, k, sizeof *list)))
+		if ((rc = NDX_ARRAY_RESERVE(list, cap, k)))
 			break;
 		struct gw_delivery_view *v = &list[k];
 		const struct text_col cols[] = {
@@ -1003,7 +990,7 @@ static int read_inbox(struct gw_evstore *s, sqlite3_stmt *st, const char *what,
 	int rc = NDX_OK, step;
 
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rc = grow((void **)&list, &cap, k, sizeof *list)))
+		if ((rc = NDX_ARRAY_RESERVE(list, cap, k)))
 			break;
 		struct gw_inbox_entry *e = &list[k];
 

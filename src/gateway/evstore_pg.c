@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ndx/array.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/sqldb.h"
@@ -208,20 +209,6 @@ static char *hex_of(const uint8_t *p, size_t len)
 	if (h)
 		ndx_hex_encode(len ? p : (const uint8_t *)"", len, h);
 	return h;
-}
-
-static int grow(void **list, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return NDX_OK;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p = reallocarray(*list, ncap, elem);
-
-	if (!p)
-		return NDX_ENOMEM;
-	*list = p;
-	*cap = ncap;
-	return NDX_OK;
 }
 
 /* The string columns keys[0..n) of row, and when blob_key is not NULL one
@@ -587,7 +574,7 @@ int gw_evpg_due(struct gw_evpg *s, int64_t now_ms, size_t max, const int64_t *sk
 			break;
 		if (skipped(num(row, "seq"), str(row, "client"), skip_seq, skip_client, nskip))
 			continue;
-		if ((rc = grow((void **)&list, &cap, k, sizeof *list)))
+		if ((rc = NDX_ARRAY_RESERVE(list, cap, k)))
 			break;
 		struct gw_due *d = &list[k];
 
@@ -637,8 +624,7 @@ static int claim_one(struct gw_evpg *s, int64_t seq, const char *client, int64_t
 	if (rc == NDX_OK) {
 		char *dup = strdup(client);
 
-		if (dup && grow((void **)&s->claims, &s->capclaims, s->nclaims,
-				sizeof *s->claims) == NDX_OK) {
+		if (dup && NDX_ARRAY_RESERVE(s->claims, s->capclaims, s->nclaims) == NDX_OK) {
 			s->claims[s->nclaims++] = (struct claim){ seq, dup, false };
 			*got = true;
 			return NDX_OK;
@@ -730,7 +716,7 @@ static int read_views(json_t *rows, struct gw_delivery_view **out, size_t *n)
 	int rc = NDX_OK;
 
 	json_array_foreach(rows, i, row) {
-		if ((rc = grow((void **)&list, &cap, k, sizeof *list)))
+		if ((rc = NDX_ARRAY_RESERVE(list, cap, k)))
 			break;
 		struct gw_delivery_view *v = &list[k];
 		const char **const dst[] = { &v->service, &v->name, &v->subject, &v->client,
@@ -870,7 +856,7 @@ static int read_inbox(json_t *rows, struct gw_inbox_entry **out, size_t *n)
 	int rc = NDX_OK;
 
 	json_array_foreach(rows, i, row) {
-		if ((rc = grow((void **)&list, &cap, k, sizeof *list)))
+		if ((rc = NDX_ARRAY_RESERVE(list, cap, k)))
 			break;
 		struct gw_inbox_entry *e = &list[k];
 

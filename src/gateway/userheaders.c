@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
 #include "ndx/httpd.h"
@@ -95,14 +96,8 @@ int gw_uh_add(struct gw_uh_list *l, const char *name, size_t nlen, const char *v
 		return NDX_EINVAL;
 	if (l->n >= GW_UH_MAX_COUNT || l->bytes + nlen + vlen > GW_UH_MAX_BYTES)
 		return NDX_ETOOBIG;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 8;
-		struct gw_uh *nv = realloc(l->v, nc * sizeof *nv);
-		if (!nv)
-			return NDX_ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
+	if (ndx_array_reserve((void **)&l->v, &l->cap, l->n, sizeof *l->v, 8) != NDX_OK)
+		return NDX_ENOMEM;
 	e = &l->v[l->n];
 	e->name = strndup(name, nlen);
 	e->value = strndup(value, vlen);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "ndx/array.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
@@ -88,28 +89,12 @@ void ndx_usage_free(struct ndx_usage *u)
 	free(u);
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return NDX_OK;
-	ncap = *cap ? *cap * 2 : 16;
-	p = realloc(*arr, ncap * size);
-	if (p == NULL)
-		return NDX_ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return NDX_OK;
-}
-
 /* Adds sth to u->heads unless its batch is the last one there. */
 static int add_head(struct ndx_usage *u, const struct ndx_msglog_sth *sth)
 {
 	if (u->nheads > 0 && u->heads[u->nheads - 1].batch == sth->batch)
 		return NDX_OK;
-	if (grow((void **)&u->heads, &u->capheads, u->nheads, sizeof *u->heads) != NDX_OK)
+	if (NDX_ARRAY_RESERVE(u->heads, u->capheads, u->nheads) != NDX_OK)
 		return NDX_ENOMEM;
 	u->heads[u->nheads++] = *sth;
 	return NDX_OK;
@@ -126,7 +111,7 @@ int ndx_usage_add(struct ndx_usage *u, const char *message_id, int64_t time_ms, 
 		return NDX_ETOOBIG;
 	if (u->nex > 0 && (u->ex[u->nex - 1].seq >= seq || u->ex[u->nex - 1].batch > sth->batch))
 		return NDX_EINVAL;
-	if (grow((void **)&u->ex, &u->capex, u->nex, sizeof *u->ex) != NDX_OK ||
+	if (NDX_ARRAY_RESERVE(u->ex, u->capex, u->nex) != NDX_OK ||
 	    add_head(u, sth) != NDX_OK)
 		return NDX_ENOMEM;
 	x = &u->ex[u->nex];

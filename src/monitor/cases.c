@@ -9,6 +9,7 @@
 
 #include "cases.h"
 #include "misuse.h"
+#include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/sqlstore.h"
@@ -166,7 +167,7 @@ int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 {
 	sqlite3 *db = mstore_lock(st);
 	sqlite3_stmt *s = NULL;
-	int64_t *ids = NULL, *more;
+	int64_t *ids = NULL;
 	size_t nids = 0, cap = 0;
 	unsigned n = 0;
 	int rc = begin(db), step = SQLITE_DONE;
@@ -177,14 +178,8 @@ int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 	/* The ids first, then the cases: the query reads cases, which the
 	 * inserts change. */
 	while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (nids == cap) {
-			cap = cap ? cap * 2 : 64;
-			if (!(more = realloc(ids, cap * sizeof *ids))) {
-				rc = NDX_ENOMEM;
-				break;
-			}
-			ids = more;
-		}
+		if ((rc = ndx_array_reserve((void **)&ids, &cap, nids, sizeof *ids, 64)))
+			break;
 		ids[nids++] = sqlite3_column_int64(s, 0);
 	}
 	if (!rc && step != SQLITE_DONE)

@@ -7,6 +7,7 @@
 
 #include "indicators_ops.h"
 #include "mstore.h"
+#include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
 
@@ -29,15 +30,8 @@ static int acc_add(struct acc *a, int success, int has_dur, int64_t dur)
 	a->failed += !success;
 	if (!has_dur)
 		return NDX_OK;
-	if (a->ndur == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		int64_t *d = realloc(a->dur, cap * sizeof *d);
-
-		if (!d)
-			return NDX_ENOMEM;
-		a->dur = d;
-		a->cap = cap;
-	}
+	if (ndx_array_reserve((void **)&a->dur, &a->cap, a->ndur, sizeof *a->dur, 64) != NDX_OK)
+		return NDX_ENOMEM;
 	a->dur[a->ndur++] = dur;
 	return NDX_OK;
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "misuse.h"
+#include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
 #include "ndx/timefmt.h"
@@ -906,15 +907,9 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 			int step, ok = 1;
 
 			while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-				if (n == cap) {
-					size_t nc = cap ? cap * 2 : 64;
-					int64_t *nd = realloc(days, nc * sizeof *nd);
-					if (!nd) {
-						ok = 0;
-						break;
-					}
-					days = nd;
-					cap = nc;
+				if (ndx_array_reserve((void **)&days, &cap, n, sizeof *days, 64) != NDX_OK) {
+					ok = 0;
+					break;
 				}
 				days[n++] = sqlite3_column_int64(st, 0);
 			}
