@@ -3432,21 +3432,21 @@ static int start_portal(struct demo_state *st, const char *bin)
 			  now_ms());
 }
 
-/* The State Treasury's payment platform, before the gateways (its
- * gateway's backend): the bank's receipt key made the first time, its
- * public half given to the treasury. */
-static int start_treasury(struct demo_state *st, const char *bin)
+/* The demo bank's receipt-signing key, made the first time, and its
+ * public half written to pub (in the treasury's directory): the treasury
+ * checks fee receipts with it, the registry marketplace invoices'
+ * (docs/payment.md, docs/marketplace.md "Invoices and clearing"). Before
+ * the registry starts, which takes it as --bank-key. */
+static int bank_receipt_key(struct demo_state *st, char pub[PATH_MAX])
 {
-	struct demo_app *a = &st->treasury;
-	char db[PATH_MAX], bank_key[PATH_MAX], bank_pub[PATH_MAX], listen[32];
-	char bank_arg[PATH_MAX + 8];
+	char bank_key[PATH_MAX];
 	struct ndx_key *key = NULL;
 
-	if (join(db, a->dir, "treasury.db") || join(bank_key, st->bank.dir, "receipt-sign.key") ||
-	    join(bank_pub, a->dir, "bank-" BANK_BIN ".pub"))
+	if (join(bank_key, st->bank.dir, "receipt-sign.key") ||
+	    join(pub, st->treasury.dir, "bank-" BANK_BIN ".pub"))
 		return -1;
-	if (ndx_mkdirs(a->dir, 0700) != NDX_OK || ndx_mkdirs(st->bank.dir, 0700) != NDX_OK) {
-		cli_error("cannot create %s: %s", a->dir, strerror(errno));
+	if (ndx_mkdirs(st->treasury.dir, 0700) != NDX_OK || ndx_mkdirs(st->bank.dir, 0700) != NDX_OK) {
+		cli_error("cannot create %s: %s", st->treasury.dir, strerror(errno));
 		return -1;
 	}
 	if (access(bank_key, F_OK) != 0) {
@@ -3459,12 +3459,25 @@ static int start_treasury(struct demo_state *st, const char *bin)
 		cli_error("cannot read the bank's key %s", bank_key);
 		return -1;
 	}
-	int rc = ndx_key_save_public(key, bank_pub);
+	int rc = ndx_key_save_public(key, pub);
 	ndx_key_free(key);
 	if (rc != NDX_OK) {
-		cli_error("cannot write %s", bank_pub);
+		cli_error("cannot write %s", pub);
 		return -1;
 	}
+	return 0;
+}
+
+/* The State Treasury's payment platform, before the gateways (its
+ * gateway's backend), given the bank's receipt key (bank_receipt_key). */
+static int start_treasury(struct demo_state *st, const char *bin)
+{
+	struct demo_app *a = &st->treasury;
+	char db[PATH_MAX], bank_pub[PATH_MAX], listen[32];
+	char bank_arg[PATH_MAX + 8];
+
+	if (join(db, a->dir, "treasury.db") || join(bank_pub, a->dir, "bank-" BANK_BIN ".pub"))
+		return -1;
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
 	snprintf(bank_arg, sizeof(bank_arg), BANK_BIN "=%s", bank_pub);
 	{
@@ -3493,7 +3506,8 @@ static int start_bank(struct demo_state *st, const char *bin)
 		char *argv[] = { (char *)bin, "bank", "--bin", BANK_BIN, "--name", BANK_NAME,
 				 "--key", key, "--gateway", (char *)gw->consumer_url, "--client",
 				 BANK_CLIENT, "--receipts-service", RECEIPTS_SERVICE,
-				 "--customer-account", BANK_CUSTOMER_ACCOUNT, "--listen", listen, NULL };
+				 "--customer-account", BANK_CUSTOMER_ACCOUNT, "--registry", st->url,
+				 "--listen", listen, NULL };
 
 		if (app_spawn(a, argv) != 0)
 			return -1;
@@ -4039,7 +4053,7 @@ static int demo_up(const char *dir, unsigned port, const char *fed_file, struct 
 	char registry_bin[PATH_MAX], gateway_bin[PATH_MAX], sector_bin[PATH_MAX];
 	char consent_bin[PATH_MAX], id_bin[PATH_MAX], portal_bin[PATH_MAX];
 	char monitor_bin[PATH_MAX], pay_bin[PATH_MAX];
-	char port_arg[32], console_secret[PATH_MAX];
+	char port_arg[32], console_secret[PATH_MAX], bank_pub[PATH_MAX], bank_arg[PATH_MAX + 8];
 	struct demo_paths *p = &st->paths;
 	struct cli_api api;
 	struct stat sb;
@@ -4097,6 +4111,9 @@ static int demo_up(const char *dir, unsigned port, const char *fed_file, struct 
 	if (join(console_secret, p->registry_dir, REGISTRY_OIDC_SECRET) ||
 	    secret_file(console_secret))
 		return CLI_EXIT_FAIL;
+	if (bank_receipt_key(st, bank_pub) != 0)
+		return CLI_EXIT_FAIL;
+	snprintf(bank_arg, sizeof(bank_arg), BANK_BIN "=%s", bank_pub);
 	log_from = log_size(p->log);
 	{
 		char *serve_argv[] = { registry_bin, "serve", "--data", p->registry_dir,
@@ -4104,7 +4121,7 @@ static int demo_up(const char *dir, unsigned port, const char *fed_file, struct 
 				       "--console-client", REGISTRY_OIDC_CLIENT,
 				       "--console-secret-file", console_secret, "--public-url",
 				       st->url, "--web", NDX_WEB_DIR, "--assets", NDX_ASSETS_DIR,
-				       NULL };
+				       "--bank-key", bank_arg, NULL };
 
 		st->registry_pid = spawn(serve_argv, p->log, 1);
 	}

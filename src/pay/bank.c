@@ -4,7 +4,10 @@
  * refused when its CRC or fields are wrong. Confirming signs a receipt
  * {reference, amount_vnd, bank_bin, txn_id, paid_at} as a JWS whose kid
  * is the bank's BIN and posts it to the treasury's receipts service
- * through the bank's gateway. Overview: docs/payment.md. */
+ * through the bank's gateway; or, for a marketplace invoice (its reference
+ * starts "MK"), to the registry's POST /market/receipts, which clears
+ * invoices between members (docs/marketplace.md "Invoices and clearing").
+ * Overview: docs/payment.md. */
 #include "bank.h"
 
 #include <jansson.h>
@@ -20,6 +23,7 @@
 #include "ndx/fetch.h"
 #include "ndx/jws.h"
 #include "ndx/timefmt.h"
+#include "ndx/usage.h"
 #include "ndx/vietqr.h"
 
 #define PAGE_MAX (64u * 1024u)
@@ -178,12 +182,28 @@ static char *sign_receipt(const struct bank_config *c, const struct ndx_vietqr *
 	return out;
 }
 
-/* Posts the receipt to the treasury through the bank's gateway: the
- * treasury's HTTP status (0: no answer) and its "error" code in code. */
-static long send_receipt(const struct bank_config *c, const char *jws, char code[32])
+/* Where a receipt goes: the treasury, through the bank's gateway, for a
+ * fee's payment order; the registry, for a marketplace invoice. */
+enum payee { TREASURY, REGISTRY };
+
+/* A marketplace invoice's reference: "MK" and 23 upper-case hex digits
+ * (ndx_usage_reference). The treasury's are "KB…". */
+static enum payee payee_of(const char *reference)
+{
+	return strlen(reference) == NDX_USAGE_REF_LEN && strncmp(reference, "MK", 2) == 0
+		       ? REGISTRY
+		       : TREASURY;
+}
+
+/* Posts the receipt to the payee: the HTTP status (0: no answer) and the
+ * refusal's code in code (the treasury's "error", the registry's
+ * "message", or the gateway's X-Road error). */
+static long send_receipt(const struct bank_config *c, enum payee to, const char *jws,
+			 char code[32])
 {
 	char url[1024], client[256];
-	const char *hdrs[] = { client, "Content-Type: application/json", NULL };
+	const char *via_gateway[] = { client, "Content-Type: application/json", NULL };
+	const char *direct[] = { "Content-Type: application/json", NULL };
 	json_t *body = json_pack("{s:s}", "receipt", jws);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct ndx_fetch_resp r = { 0 };
@@ -191,15 +211,20 @@ static long send_receipt(const struct bank_config *c, const char *jws, char code
 
 	json_decref(body);
 	code[0] = '\0';
-	snprintf(url, sizeof url, "%s/r1/%s", c->gateway, c->receipts_service);
+	if (to == REGISTRY)
+		snprintf(url, sizeof url, "%s/market/receipts", c->registry);
+	else
+		snprintf(url, sizeof url, "%s/r1/%s", c->gateway, c->receipts_service);
 	snprintf(client, sizeof client, "X-Road-Client: %s", c->client);
-	struct ndx_fetch_req req = { .method = "POST", .url = url, .headers = hdrs, .body = text,
+	struct ndx_fetch_req req = { .method = "POST", .url = url,
+				     .headers = to == REGISTRY ? direct : via_gateway, .body = text,
 				     .body_len = text ? strlen(text) : 0, .timeout_ms = 10000,
 				     .max_body = 65536 };
 	if (text && ndx_fetch(&req, &r) == NDX_OK) {
 		status = r.status;
 		json_t *ans = r.body ? json_loads(r.body, 0, NULL) : NULL;
-		const char *e = json_string_value(json_object_get(ans, "error"));
+		const char *e = json_string_value(json_object_get(ans, to == REGISTRY ? "message"
+										       : "error"));
 		snprintf(code, 32, "%.31s", e ? e : r.xroad_error);
 		json_decref(ans);
 	}
@@ -208,22 +233,49 @@ static long send_receipt(const struct bank_config *c, const char *jws, char code
 	return status;
 }
 
+/* Why the payee refused, in the customer's words. */
+static const char *refusal(enum payee to, long status, const char *code)
+{
+	if (to == REGISTRY)
+		return status == 409 && strcmp(code, "amount_mismatch") == 0
+			       ? "Số tiền không đúng với hoá đơn."
+		       : status == 409 ? "Hoá đơn này đã được trả bằng một giao dịch khác."
+		       : status == 404 ? "Sàn giao dịch dữ liệu không có hoá đơn với nội dung này."
+				       : "Sàn giao dịch dữ liệu chưa nhận được giao dịch; xin thử lại sau.";
+	return status == 409 && strcmp(code, "amount_mismatch") == 0
+		       ? "Số tiền không đúng với lệnh thu."
+	       : status == 409 ? "Lệnh thu này đã được nộp bằng một giao dịch khác."
+	       : status == 404 ? "Kho bạc không có lệnh thu với nội dung này."
+			       : "Kho bạc chưa nhận được giao dịch; xin thử lại sau.";
+}
+
 static void pay(const struct bank_config *c, const struct ndx_http_req *req,
 		const struct ndx_vietqr *q, struct ndx_http_resp *resp)
 {
 	char txn[33] = "", code[32] = "", amount[32];
 	const char *ret = return_url(req);
+	enum payee to;
 	char *jws;
 	long status;
 
 	if (!q->amount_vnd || !q->reference[0])
 		return bad_code(resp, c, "the code names no amount or no reference");
+	to = payee_of(q->reference);
+	if (to == REGISTRY && !c->registry) {
+		fprintf(stderr, "ndx-pay: bank: refused %s: a marketplace invoice, and no --registry\n",
+			q->reference);
+		const char *body[] = { "<div class=\"error\" role=\"alert\"><p>Ngân hàng chưa "
+				       "thanh toán hoá đơn của sàn giao dịch dữ liệu.</p><p>Không có "
+				       "khoản tiền nào bị trừ.</p></div>",
+				       NULL };
+		return send_page(resp, 409, c, "Chưa chuyển khoản", body);
+	}
 	if (!(jws = sign_receipt(c, q, txn)))
 		return ndx_http_resp_error(resp, 500, "Server.Internal", "could not sign", NULL);
-	status = send_receipt(c, jws, code);
+	status = send_receipt(c, to, jws, code);
 	free(jws);
-	fprintf(stderr, "ndx-pay: bank: transfer %s for %s: treasury answered %ld %s\n", txn,
-		q->reference, status, code);
+	fprintf(stderr, "ndx-pay: bank: transfer %s for %s: %s answered %ld %s\n", txn,
+		q->reference, to == REGISTRY ? "registry" : "treasury", status, code);
 	vnd(q->amount_vnd, amount);
 	if (status == 200) {
 		/* Text and (escaped) values alternate: see put_parts. */
@@ -236,12 +288,7 @@ static void pay(const struct bank_config *c, const struct ndx_http_req *req,
 					  ".</p><p lang=\"en\">Paid.</p></div>", NULL };
 		return send_page(resp, 200, c, "Chuyển khoản thành công", ret ? with_link : without);
 	}
-	const char *why = status == 409 && strcmp(code, "amount_mismatch") == 0
-				  ? "Số tiền không đúng với lệnh thu."
-			  : status == 409 ? "Lệnh thu này đã được nộp bằng một giao dịch khác."
-			  : status == 404 ? "Kho bạc không có lệnh thu với nội dung này."
-					  : "Kho bạc chưa nhận được giao dịch; xin thử lại sau.";
-	const char *body[] = { "<div class=\"error\" role=\"alert\"><p>", why,
+	const char *body[] = { "<div class=\"error\" role=\"alert\"><p>", refusal(to, status, code),
 			       "</p><p>Không có khoản tiền nào bị trừ.</p></div>", NULL };
 	send_page(resp, status == 0 || status >= 500 ? 502 : 409, c, "Chưa chuyển khoản", body);
 }

@@ -1,7 +1,8 @@
 /* A demo bank of the exchange (docs/payment.md): its confirmation page
  * reads a scanned VietQR payload, shows the customer the transfer, and on
  * confirmation signs a receipt with the bank's key and sends it through
- * the bank's own gateway to the State Treasury. No real money moves: the
+ * the bank's own gateway to the State Treasury, or, for a marketplace
+ * invoice, to the registry's clearing. No real money moves: the
  * bank plays the customer's bank app for the demo and the tests. */
 #ifndef NDX_PAY_BANK_H
 #define NDX_PAY_BANK_H
@@ -17,6 +18,9 @@ struct bank_config {
 	const char *client;       /* the bank's subsystem, X-Road-Client */
 	const char *receipts_service; /* the treasury's receipts service id */
 	const char *customer_account; /* the demo customer's account, debited on the page */
+	/* The registry's URL, no trailing '/': marketplace invoices' receipts
+	 * go to its POST /market/receipts. NULL: such a code is refused. */
+	const char *registry;
 };
 
 /* The HTTP handler (ctx: const struct bank_config *): GET /pay?qr=…

@@ -23,7 +23,8 @@ static const char HELP[] =
 	"usage: " PROG " treasury --db FILE --bin BIN --account ACCOUNT --account-name NAME\n"
 	"                        --bank BIN=PUBLIC_KEY.pem [--bank …] [--listen ADDR:PORT]\n"
 	"       " PROG " bank --bin BIN --name NAME --key KEY.pem --gateway URL --client SUBSYSTEM\n"
-	"                    --receipts-service SERVICE --customer-account ACCOUNT [--listen ADDR:PORT]\n"
+	"                    --receipts-service SERVICE --customer-account ACCOUNT\n"
+	"                    [--registry URL] [--listen ADDR:PORT]\n"
 	"       " PROG " --help\n"
 	"\n"
 	"The payment members of the exchange (docs/payment.md).\n"
@@ -41,6 +42,9 @@ static const char HELP[] =
 	"  asks for; POST /pay?qr=PAYLOAD pays it from --customer-account: a receipt\n"
 	"  signed with --key (make one with `ndx keygen`) goes to the treasury's\n"
 	"  --receipts-service through the bank's gateway --gateway as --client.\n"
+	"  A marketplace invoice's code (its reference starts MK) is paid to the\n"
+	"  registry instead: the receipt goes to --registry's POST /market/receipts,\n"
+	"  which marks the invoice paid; without --registry such a code is refused.\n"
 	"  Listens on 127.0.0.1:4710 by default.\n"
 	"\n"
 	"Both print \"" PROG ": listening on http://ADDR:PORT\" once ready and stop\n"
@@ -182,6 +186,7 @@ static int cmd_bank(int argc, char **argv)
 		{ "client", required_argument, NULL, 'c' },
 		{ "receipts-service", required_argument, NULL, 'r' },
 		{ "customer-account", required_argument, NULL, 'a' },
+		{ "registry", required_argument, NULL, 'R' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -201,6 +206,7 @@ static int cmd_bank(int argc, char **argv)
 		case 'c': cfg.client = optarg; break;
 		case 'r': cfg.receipts_service = optarg; break;
 		case 'a': cfg.customer_account = optarg; break;
+		case 'R': cfg.registry = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'h': fputs(HELP, stdout); return 0;
 		default: fputs(HELP, stderr); return 2;
@@ -208,11 +214,16 @@ static int cmd_bank(int argc, char **argv)
 	}
 	if (optind != argc || !cfg.bin || !cfg.name || !key_path || !cfg.gateway || !cfg.client ||
 	    !cfg.receipts_service || !cfg.customer_account)
-		return usage_error("bank: every option but --listen is required");
+		return usage_error("bank: every option but --registry and --listen is required");
 	if (strlen(cfg.bin) != 6 || strspn(cfg.bin, "0123456789") != 6)
 		return usage_error("bank: --bin is the bank's 6-digit BIN");
 	if (strncmp(cfg.gateway, "http://", 7) != 0 && strncmp(cfg.gateway, "https://", 8) != 0)
 		return usage_error("bank: --gateway is an http:// or https:// URL");
+	if (cfg.registry && ((strncmp(cfg.registry, "http://", 7) != 0 &&
+			      strncmp(cfg.registry, "https://", 8) != 0) ||
+			     cfg.registry[strlen(cfg.registry) - 1] == '/'))
+		return usage_error("bank: --registry is an http:// or https:// URL without a "
+				   "trailing /");
 	if (ndx_key_load(key_path, &key) != NDX_OK) {
 		fprintf(stderr, PROG ": --key %s: cannot read the private key\n", key_path);
 		return 1;

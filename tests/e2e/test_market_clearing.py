@@ -49,8 +49,9 @@ def pem_public(key):
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-@pytest.fixture(scope="module")
-def fed(build_dir, tmp_path_factory):
+def clearing_federation(build_dir, tmp_path_factory):
+    """A federation whose registry knows both banks' receipt keys, with BHXH's agreement
+    to BCA's priced service used and both sides' statements made (f.statements)."""
     keys = tmp_path_factory.mktemp("banks")
     banks = {b: ed25519.Ed25519PrivateKey.generate() for b in (BIN, OTHER_BIN)}
     extra = []
@@ -62,6 +63,11 @@ def fed(build_dir, tmp_path_factory):
         f.banks = banks
         negotiate(f)
         yield f
+
+
+@pytest.fixture(scope="module")
+def fed(build_dir, tmp_path_factory):
+    yield from clearing_federation(build_dir, tmp_path_factory)
 
 
 def record(fed, statement, who="bca", **account):
