@@ -40,6 +40,7 @@ const ROUTES = [
   { path: '/market/requests/:id', page: 'market-negotiation', need: 'party', nav: 'market_requests' },
   { path: '/market/published', page: 'market-published', need: 'party', nav: 'market_published' },
   { path: '/market/publish', page: 'market-publish', need: 'party', nav: 'market_published' },
+  { path: '/market/invoices', page: 'market-invoices', need: 'party', nav: 'market_invoices' },
   { path: '/ops', page: 'ops-live', need: 'official', nav: 'ops' },
   { path: '/ops/gateways', page: 'ops-gateways', need: 'official', nav: 'ops_gateways' },
   { path: '/ops/indicators', page: 'ops-indicators', need: 'official', nav: 'ops_indicators' },
@@ -63,7 +64,7 @@ const NAV = {
 
 // A member's officer or agency official (session.market) acts in the data
 // marketplace: its requests follow the navigation it has otherwise.
-const MARKET = [['market', '/market'], ['market_requests', '/market/requests'], ['market_published', '/market/published']];
+const MARKET = [['market', '/market'], ['market_requests', '/market/requests'], ['market_published', '/market/published'], ['market_invoices', '/market/invoices']];
 
 function navFor(session, route) {
   const items = baseNav(session, route);

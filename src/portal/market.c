@@ -19,6 +19,7 @@
 #include "api.h"
 #include "auth.h"
 #include "exchange.h"
+#include "pay_qr.h"
 #include "ndx/conf.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
@@ -30,6 +31,7 @@
 #include "ndx/text.h"
 #include "ndx/timefmt.h"
 #include "ndx/usage.h"
+#include "ndx/vietqr.h"
 
 #define DSP_CONTEXT "https://w3id.org/dspace/2025/1/context.jsonld"
 #define TOKEN_MAX 4096
@@ -1546,6 +1548,181 @@ out:
 	return rc;
 }
 
+/* ---- invoices ------------------------------------------------------------------------ */
+
+/* An invoice as the page shows it: the registry's record with the side the
+ * member is on, the other party's name and, for an open invoice the member
+ * buys, its VietQR code drawn and the banks' pages — only when the code
+ * reads back as a VietQR for the invoice's own amount and reference, as a
+ * fee's is checked (procedures.c). */
+static json_t *invoice_view(const struct portal *p, const json_t *inv, const char *member,
+			    const json_t *clients)
+{
+	const char *seller = json_string_value(json_object_get(inv, "seller"));
+	const char *buyer = json_string_value(json_object_get(inv, "buyer"));
+	const char *ref = json_string_value(json_object_get(inv, "reference"));
+	const char *qr = json_string_value(json_object_get(inv, "vietqr"));
+	const char *status = json_string_value(json_object_get(inv, "status"));
+	json_int_t amount = json_integer_value(json_object_get(inv, "amount_vnd"));
+	int sells = seller && strcmp(seller, member) == 0;
+	const char *other = sells ? buyer : seller;
+	json_t *v = json_deep_copy(inv);
+	struct ndx_vietqr q;
+	char label[160], back[512];
+
+	if (!v)
+		return NULL;
+	json_object_set_new(v, "side", json_string(sells ? "seller" : "buyer"));
+	if (clients && other && *exchange_member_name(clients, other))
+		json_object_set_new(v, "other_name",
+				    json_string(exchange_member_name(clients, other)));
+	if (sells || !status || strcmp(status, "open") != 0 || !qr || !ref)
+		return v;
+	if (ndx_vietqr_decode(qr, &q, NULL) != NDX_OK || q.amount_vnd != (uint64_t)amount ||
+	    strcmp(q.reference, ref) != 0) {
+		fprintf(stderr, "ndx-portal: market: invoice %s: its VietQR code does not match it; "
+				"not offered for payment\n", ref);
+		json_object_del(v, "vietqr");
+		return v;
+	}
+	snprintf(label, sizeof label, "VietQR: %lld VND, %s", (long long)amount, ref);
+	snprintf(back, sizeof back, "%s/market/invoices", p->cfg->public_url);
+	char *svg = pay_qr_svg(qr, label);
+	if (svg)
+		json_object_set_new(v, "svg", json_string(svg));
+	free(svg);
+	json_object_set_new(v, "banks", pay_bank_choices(p->cfg, back, qr));
+	return v;
+}
+
+/* GET /api/market/invoices: the invoices the member sells or buys under,
+ * as the registry recorded them (GET /market/invoices). */
+static int r_invoices(const struct portal *p, const struct party *w, json_t **out,
+		      struct perr *e)
+{
+	struct rres r;
+	json_t *views, *clients = NULL;
+	const json_t *inv;
+	size_t i;
+
+	if (registry_call(p, "GET", "/market/invoices", w->member, NULL, &r, e))
+		return -1;
+	if (r.status != 200 || !json_is_array(json_object_get(r.json, "invoices"))) {
+		registry_refused("the invoices' list", &r, e);
+		rres_clear(&r);
+		return -1;
+	}
+	if (exchange_list_clients(p, &clients) != NDX_OK)
+		clients = NULL;
+	views = json_array();
+	json_array_foreach(json_object_get(r.json, "invoices"), i, inv) {
+		json_t *v = invoice_view(p, inv, w->member, clients);
+		if (!views || !v || json_array_append_new(views, v)) {
+			json_decref(views);
+			views = NULL;
+			break;
+		}
+	}
+	json_decref(clients);
+	rres_clear(&r);
+	*out = views ? json_pack("{soss}", "invoices", views, "member", w->member) : NULL;
+	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+}
+
+/* POST /api/market/invoices {"statement", "bin", "account", "account_name"?}:
+ * the seller records the invoice of a usage statement of one of its
+ * agreements; the registry checks the statement from its own records
+ * (docs/marketplace.md "Invoices and clearing") and answers the invoice,
+ * 201 (200: recorded already). Its refusals at the field they are about:
+ * a statement that does not check or bills nothing 422 at statement, an
+ * account VietQR cannot carry 422 at account, an agreement of which the
+ * member is not the provider 404, a period invoiced already 409. */
+static int r_invoice_record(const struct portal *p, const struct party *w, const json_t *body,
+			    json_t **out, int *status, struct perr *e)
+{
+	static const char *const keys[] = { "statement", "bin", "account", "account_name", NULL };
+	const char *bin = json_string_value(json_object_get(body, "bin"));
+	const char *account = json_string_value(json_object_get(body, "account"));
+	const json_t *sv = json_object_get(body, "statement"), *name = json_object_get(body,
+										      "account_name");
+	const char *field = NULL;
+	struct rres r;
+	json_t *msg, *bad;
+
+	if (only_keys(body, keys, e))
+		return -1;
+	/* Every field's error at once, as the form shows them. */
+	if (!(bad = json_object()))
+		return perr_set(e, 500, "internal", "out of memory");
+	if (!sv || (json_is_string(sv) && !json_string_length(sv)))
+		json_object_set_new(bad, "statement", json_string("required"));
+	else if (!json_is_string(sv) && !json_is_object(sv))
+		json_object_set_new(bad, "statement", json_string("invalid"));
+	if (!bin || !*bin)
+		json_object_set_new(bad, "bin", json_string(json_object_get(body, "bin") && !bin
+								   ? "invalid" : "required"));
+	else if (strlen(bin) != 6 || strspn(bin, "0123456789") != 6)
+		json_object_set_new(bad, "bin", json_string("invalid"));
+	if (!account || !*account)
+		json_object_set_new(bad, "account", json_string(json_object_get(body, "account") &&
+									  !account
+								  ? "invalid" : "required"));
+	if (name && !json_is_string(name))
+		json_object_set_new(bad, "account_name", json_string("invalid"));
+	if (json_object_size(bad)) {
+		const char *k = json_object_iter_key(json_object_iter(bad));
+		e->fields = bad;
+		return perr_set(e, 422, "validation", "%s: %s", k,
+				json_string_value(json_object_get(bad, k)));
+	}
+	json_decref(bad);
+	msg = json_pack("{sOssssso}", "statement", sv, "bin", bin, "account", account,
+			"account_name", name && json_string_length(name) ? json_incref((json_t *)name)
+									 : json_null());
+	if (msg && json_is_null(json_object_get(msg, "account_name")))
+		json_object_del(msg, "account_name");
+	if (!msg)
+		return perr_set(e, 500, "internal", "out of memory");
+	if (registry_call(p, "POST", "/market/invoices", w->member, msg, &r, e)) {
+		json_decref(msg);
+		return -1;
+	}
+	json_decref(msg);
+	if (r.status == 200 || r.status == 201) {
+		*status = (int)r.status;
+		*out = invoice_view(p, r.json, w->member, NULL);
+		fprintf(stderr, "ndx-portal: market: invoice %s recorded for %s (%ld)\n",
+			json_string_value(json_object_get(r.json, "reference")), w->member, r.status);
+		rres_clear(&r);
+		return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
+	}
+	const char *detail = json_string_value(json_object_get(r.json, "detail"));
+	const char *message = json_string_value(json_object_get(r.json, "message"));
+	int rc;
+	fprintf(stderr, "ndx-portal: market: invoice for %s refused: HTTP %ld %s: %s\n", w->member,
+		r.status, r.type, detail ? detail : "");
+	if (r.status == 400) {
+		/* "no invoice": an account the VietQR transfer cannot carry is
+		 * the account's; nothing due, and every other refusal, the
+		 * statement's. */
+		field = message && strcmp(message, "no invoice") == 0 && detail &&
+				strstr(detail, "VietQR transfer")
+				? "account"
+				: "statement";
+		e->fields = json_pack("{ss}", field, "invalid");
+		rc = perr_set(e, 422, "validation", "%s: %s", field, detail ? detail : "refused");
+	} else if (r.status == 404 || r.status == 403) {
+		rc = perr_set(e, 404, "not_found", "no agreement of your member as its provider "
+						   "has this statement");
+	} else if (r.status == 409) {
+		rc = perr_set(e, 409, "conflict", "%s", detail ? detail : "invoiced already");
+	} else {
+		rc = registry_refused("the invoice", &r, e);
+	}
+	rres_clear(&r);
+	return rc;
+}
+
 /* ---- the gate and the routes ----------------------------------------------------------- */
 
 static void reply_error(struct ndx_http_resp *resp, int status, const char *code, const char *msg)
@@ -1568,7 +1745,7 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 	struct perr e = { 0 };
 	json_t *body = NULL, *out = NULL;
 	enum { DATASETS, DATASET, ME, NEGOTIATIONS, REQUEST, DECISION, PUBLISHED, PUBLISH,
-	       WITHDRAW, END, STATEMENT } route;
+	       WITHDRAW, END, STATEMENT, INVOICES, INVOICE } route;
 
 	if (strcmp(rest, "datasets") == 0 && get)
 		route = DATASETS;
@@ -1599,6 +1776,10 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		route = END;
 	else if (strcmp(rest, "statements/check") == 0 && post)
 		route = STATEMENT;
+	else if (strcmp(rest, "invoices") == 0 && get)
+		route = INVOICES;
+	else if (strcmp(rest, "invoices") == 0 && post)
+		route = INVOICE;
 	else {
 		reply_error(resp, 404, "not_found", "no such route");
 		return;
@@ -1699,6 +1880,12 @@ void market_handle(const struct portal *p, const struct ndx_http_req *req,
 		break;
 	case STATEMENT:
 		rc = r_statement_check(p, &w, body, &out, &e);
+		break;
+	case INVOICES:
+		rc = r_invoices(p, &w, &out, &e);
+		break;
+	case INVOICE:
+		rc = r_invoice_record(p, &w, body, &out, &status, &e);
 		break;
 	}
 	if (rc) {

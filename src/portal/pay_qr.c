@@ -1,9 +1,11 @@
-/* The payment page's QR image (pay_qr.h): libqrencode makes the symbol,
- * written here as SVG, one square per dark module in a single path so the
- * browser draws it crisply at any size. Overview: docs/portal.md "Fees and
+/* How a payment code is offered (pay_qr.h): the QR image, which
+ * libqrencode makes and which is written here as SVG, one square per dark
+ * module in a single path so the browser draws it crisply at any size;
+ * and the banks' confirmation pages. Overview: docs/portal.md "Fees and
  * payment". */
 #include "pay_qr.h"
 
+#include <jansson.h>
 #include <qrencode.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +14,8 @@
 
 #include "ndx/buf.h"
 #include "ndx/err.h"
+#include "ndx/fetch.h"
+#include "config.h"
 
 #define QUIET 4
 #define SVG_MAX (1u << 20)
@@ -79,4 +83,24 @@ char *pay_qr_svg(const char *payload, const char *label)
 		return NULL;
 	}
 	return ndx_buf_steal(&b, NULL);
+}
+
+json_t *pay_bank_choices(const struct pconfig *cfg, const char *return_url, const char *payload)
+{
+	json_t *arr = json_array();
+	char *qr = ndx_fetch_escape(payload), *ret = ndx_fetch_escape(return_url);
+
+	for (unsigned i = 0; arr && qr && ret && i < cfg->pay_nbanks; i++) {
+		size_t n = strlen(cfg->pay_banks[i].url) + strlen(qr) + strlen(ret) + 16;
+		char *url = malloc(n);
+		if (!url)
+			break;
+		snprintf(url, n, "%s?qr=%s&return=%s", cfg->pay_banks[i].url, qr, ret);
+		json_array_append_new(arr, json_pack("{s:s,s:s}", "name", cfg->pay_banks[i].name,
+						     "url", url));
+		free(url);
+	}
+	free(qr);
+	free(ret);
+	return arr;
 }

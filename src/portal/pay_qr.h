@@ -1,6 +1,8 @@
-/* A VietQR payload drawn as an SVG image for the portal's payment page
- * (docs/portal.md "Fees and payment"): the QR symbol is made by
- * libqrencode, the SVG is one path of its dark modules. */
+/* How the portal offers a VietQR payload to be paid (docs/portal.md "Fees
+ * and payment", a procedure's fee; docs/marketplace.md, a member's
+ * invoice): drawn as an SVG image (the QR symbol is made by libqrencode,
+ * the SVG is one path of its dark modules), and as a link to each
+ * configured bank's confirmation page. */
 #ifndef NDX_PORTAL_PAY_QR_H
 #define NDX_PORTAL_PAY_QR_H
 
@@ -9,5 +11,13 @@
  * accessible name (XML-escaped here). NULL when payload cannot be encoded
  * or memory runs out. */
 char *pay_qr_svg(const char *payload, const char *label);
+
+struct pconfig;
+struct json_t;
+/* The banks of cfg's payment.banks for payload: a new JSON array of
+ * {"name", "url"}, each url the bank's page ?qr=PAYLOAD&return=RETURN_URL
+ * (both escaped); an empty array without banks, NULL without memory. */
+struct json_t *pay_bank_choices(const struct pconfig *cfg, const char *return_url,
+				const char *payload);
 
 #endif

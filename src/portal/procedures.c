@@ -254,30 +254,6 @@ struct who;
 static int close_order(const struct portal *p, const json_t *proc, const struct who *w,
 		       const char *reason, json_t **order);
 
-/* The bank choices: each bank's confirmation page for this payload, with
- * a link back to the procedure. */
-static json_t *bank_choices(const struct portal *p, const char *id, const char *payload)
-{
-	json_t *arr = json_array();
-	char *qr = ndx_fetch_escape(payload), back[512], *ret = NULL;
-
-	snprintf(back, sizeof back, "%s/procedures/%s", p->cfg->public_url, id);
-	ret = ndx_fetch_escape(back);
-	for (unsigned i = 0; arr && qr && ret && i < p->cfg->pay_nbanks; i++) {
-		size_t n = strlen(p->cfg->pay_banks[i].url) + strlen(qr) + strlen(ret) + 16;
-		char *url = malloc(n);
-		if (!url)
-			break;
-		snprintf(url, n, "%s?qr=%s&return=%s", p->cfg->pay_banks[i].url, qr, ret);
-		json_array_append_new(arr, json_pack("{s:s,s:s}", "name", p->cfg->pay_banks[i].name,
-						     "url", url));
-		free(url);
-	}
-	free(qr);
-	free(ret);
-	return arr;
-}
-
 /* The answer of GET …/payment from the treasury's order. */
 static int payment_doc(const struct portal *p, const char *id, const json_t *order,
 		       const char *state, json_t **out, struct perr *e)
@@ -286,7 +262,7 @@ static int payment_doc(const struct portal *p, const char *id, const json_t *ord
 	const char *ref = json_string_value(json_object_get(order, "reference"));
 	json_int_t amount = json_integer_value(json_object_get(order, "amount_vnd"));
 	struct ndx_vietqr q;
-	char label[160];
+	char label[160], back[512];
 	char *svg;
 
 	/* The code shown is the treasury's, read back and checked: a payload
@@ -297,13 +273,14 @@ static int payment_doc(const struct portal *p, const char *id, const json_t *ord
 		return perr_set(e, 502, "exchange", "the payment order could not be read");
 	}
 	snprintf(label, sizeof label, "VietQR: %lld VND, %s", (long long)amount, ref);
+	snprintf(back, sizeof back, "%s/procedures/%s", p->cfg->public_url, id);
 	if (!(svg = pay_qr_svg(payload, label)))
 		return perr_set(e, 500, "internal", "the payment code could not be drawn");
 	*out = json_pack("{s:I,s:s,s:O,s:s,s:O,s:O,s:s,s:s,s:o,s:s}", "amount_vnd", amount,
 			 "reference", ref, "status", json_object_get(order, "status"),
 			 "bank_bin", q.bin, "account", json_object_get(order, "account"),
 			 "account_name", json_object_get(order, "account_name"), "payload", payload,
-			 "svg", svg, "banks", bank_choices(p, id, payload), "state", state);
+			 "svg", svg, "banks", pay_bank_choices(p->cfg, back, payload), "state", state);
 	free(svg);
 	return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
 }

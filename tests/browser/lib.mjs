@@ -45,7 +45,7 @@ export async function newPage(browser) {
 
 // ---- the demo federation ----------------------------------------------------
 
-function ndxBinary() {
+export function ndxBinary() {
   return path.join(process.env.NDX_BUILD_DIR || path.join(ROOT, 'build'), 'src/cli/ndx');
 }
 

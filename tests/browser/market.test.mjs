@@ -19,16 +19,23 @@
 // counters it with its own maximum calls, and the Ministry of Public
 // Security's officer approves those terms and ends that agreement too. A
 // text that is no usage statement, pasted on the agreement's page, is said
-// at its field.
+// at its field. The bank's purchase of the address check (500 ₫ a call,
+// agreed by the demo) is used twice; the Ministry of Public Security's
+// officer issues the invoice of its gateway's signed usage statement on
+// the invoices page (an empty form's errors said at the fields first), the
+// bank's confirmation page pays the invoice's VietQR code and the registry
+// clears it, and the invoices page shows it paid.
 // axe-core and the 390/1280 px widths on every page checked, in Vietnamese
 // and in English.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { go, guard, portal } from './flows.mjs';
-import { check, eventually, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, startDemo } from './lib.mjs';
+import { promisify } from 'node:util';
+import { check, eventually, launch, ndxBinary, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, startDemo } from './lib.mjs';
 
 const TEST_MS = 300_000;
 const BCA = 'VN/GOV/BCA';
@@ -352,5 +359,81 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
     await go(provider, env, `/market/requests/${pid}`, 'market-negotiation');
     assert.match(await provider.textContent('#agreement-state'), /Ended/);
     await check(provider, 'market-agreement-ended-en');
+  }));
+
+  it('the seller issues an invoice on the page, the bank pays it, the page shows it paid', { timeout: TEST_MS }, guard(env, async (t, open) => {
+    const fed = env.fed;
+    const VERIFY = 'VN/GOV/BCA/population/verify';
+    const BUYER = 'VN/COM/0100000099/customers';
+    const gw = (member) => fed.gateways.find((g) => g.member === member);
+    const start = new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    // Two calls of the bank's system under its agreement (a verdict each, 200).
+    const pin = fed.id.demo_accounts[0].pin;
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${gw('VN/COM/0100000099').consumer_url}/r1/${VERIFY}`, {
+        method: 'POST',
+        headers: { 'X-Road-Client': BUYER, 'Ndx-Purpose': 'customer-verification', 'Ndx-Subject': pin, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ records: [{ pin, address: 'Số 1 phố Không Có' }] }),
+      });
+      assert.equal(r.status, 200, await r.text());
+    }
+    const conf = await (await fetch(`${fed.registry.url}/conf`)).json();
+    const grant = (conf.grants || []).find((g) => g.agreement && g.client === BUYER && g.service === VERIFY);
+    assert.ok(grant, 'the demo agreed no address check for the bank');
+    // The provider's gateway makes the signed statement (its last calls may
+    // still wait for their batch's tree head: asked again).
+    const bca = gw('VN/GOV/BCA');
+    const gwConf = JSON.parse(readFileSync(bca.config, 'utf8'));
+    const end = new Date(Date.now() + 300_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const statement = await eventually(async () => {
+      try {
+        const { stdout } = await promisify(execFile)(ndxBinary(), ['market', 'statement', '--db', path.join(bca.data_dir, 'msglog.db'),
+          '--key', gwConf.sign_key, '--conf', path.join(bca.data_dir, 'conf'), '--anchor', fed.registry.anchor,
+          '--agreement', grant.agreement, '--from', start, '--to', end], { timeout: 30_000 });
+        const st = JSON.parse(stdout);
+        return st.count >= 2 ? stdout : null;
+      } catch (e) {
+        if (/not under a signed tree head yet/.test(e.stderr || '')) return null;
+        throw e;
+      }
+    });
+
+    const seller = await open();
+    await signInOfficer(seller, portal(env), officerOf(fed, BCA));
+    await go(seller, env, '/market/invoices', 'market-invoices');
+    // Nothing filled in: each field's error at its field.
+    await seller.click('#record-invoice');
+    await seller.waitForSelector('.govuk-error-summary a[href="#statement"]');
+    assert.equal(await seller.locator('.govuk-error-summary a[href="#bin"]').count(), 1);
+    await check(seller, 'market-invoice-errors');
+    await seller.fill('#statement', statement);
+    await seller.fill('#bin', '970436');
+    await seller.fill('#account', '0011004455');
+    await seller.fill('#account_name', 'BO CONG AN');
+    await seller.click('#record-invoice');
+    await seller.waitForSelector('.govuk-notification-banner--success');
+    const reference = (await seller.textContent('.govuk-notification-banner--success')).match(/MK[0-9A-F]{23}/)[0];
+    const card = seller.locator(`#selling [data-reference="${reference}"]`);
+    assert.equal(await card.getAttribute('data-status'), 'open');
+    assert.match(await card.textContent(), /Ngân hàng Thử nghiệm.*1\.000 ₫.*Chưa thanh toán/s);
+    await check(seller, 'market-invoice-recorded');
+
+    // The buyer's bank scans the invoice's code and pays; its receipt goes to
+    // the registry, which clears the invoice.
+    const invoice = await eventually(async () => {
+      const r = await fetch(`${fed.registry.url}/market/invoices/${reference}`, {
+        headers: { Authorization: `Bearer ${credential(env, BCA)}` } });
+      return r.status === 200 ? r.json() : null;
+    });
+    const bank = await open();
+    await bank.goto(`${fed.apps.bank.url}/pay?qr=${encodeURIComponent(invoice.vietqr)}`);
+    assert.equal(await bank.textContent('#reference'), reference);
+    await bank.click('button[type="submit"]');
+    await bank.waitForSelector('.ok');
+    assert.match(await bank.textContent('.ok'), /Đã chuyển 1\.000 ₫/);
+    await go(seller, env, '/market/invoices', 'market-invoices');
+    assert.equal(await card.getAttribute('data-status'), 'paid');
+    assert.match(await card.textContent(), /Đã thanh toán/);
+    await check(seller, 'market-invoice-paid');
   }));
 });

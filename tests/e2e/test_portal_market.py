@@ -28,7 +28,12 @@ statement made by the provider's gateway (`ndx market statement`) checked on the
 by either party with the signer's key from the registry's signed configuration; a
 forged one (count altered; price or side changed and signed again by its signer)
 refused with its reason, a stranger's 404, text that is no statement 422; without the
-registry's anchor (or with one that cannot be read) nothing is checked (503)."""
+registry's anchor (or with one that cannot be read) nothing is checked (503).
+
+Invoices: the seller records the invoice of that statement (the registry checks it); seller
+and buyer list it, the buyer with its VietQR code drawn and the configured bank's page;
+the buyer recording it, a forged statement, an account VietQR cannot carry, missing,
+malformed and stray fields, no CSRF token and no session refused."""
 
 import datetime
 import json
@@ -140,7 +145,11 @@ def env(build_dir):
                             "client": "VN/GOV/VPCP/portal"},
                "market": {"registry_url": fed.registry.url,
                           "credentials_dir": "market-credentials",
-                          "anchor": str(fed.registry.anchor)}}
+                          "anchor": str(fed.registry.anchor)},
+               # The banks an invoice's buyer is offered (test_invoices_...).
+               "payment": {"orders_service": "VN/GOV/KBNN/treasury/orders",
+                           "banks": [{"name": "Ngân hàng Thử nghiệm",
+                                      "url": "http://127.0.0.1:9/pay"}]}}
         e.config = d / "portal.json"
         e.config.write_text(json.dumps(cfg, indent=2))
         pw = d / "pw"
@@ -794,3 +803,66 @@ def test_statements_need_the_registry_anchor(env):
     r = subprocess.run([str(env.exe), "serve", "--config", str(d / "anchor-number.json")],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "market.anchor" in r.stderr, r.stderr
+
+
+SELLER_ACCOUNT = {"bin": "970436", "account": "0011004455", "account_name": "BO CONG AN"}
+
+
+def test_invoices_recorded_and_listed_on_the_page(env):
+    """The seller records the invoice of the provider's usage statement (the registry
+    checks it, docs/marketplace.md "Invoices and clearing"); seller and buyer list it, the
+    buyer with its VietQR code drawn and the banks' pages to pay it; the refusals at their
+    fields, and nobody else's."""
+    st = getattr(env, "statement", None)
+    assert st, "the statement test made no statement"
+    bca, bhxh, bank = officer(env, "bca"), officer(env, "bhxh"), officer(env, "bank")
+    path = "/api/market/invoices"
+    r = post(env, bca, path, {"statement": st, **SELLER_ACCOUNT})
+    assert r.status_code == 201, r.text
+    inv = r.json()
+    assert inv["side"] == "seller" and inv["status"] == "open"
+    assert inv["reference"].startswith("MK") and len(inv["reference"]) == 25
+    assert inv["amount_vnd"] == st["count"] * 500 and inv["count"] == st["count"]
+    assert (inv["seller"], inv["buyer"], inv["agreement"]) == (F.BCA, F.BHXH, st["agreement"])
+    # The same statement again: the invoice recorded, not another.
+    r = post(env, bca, path, {"statement": json.dumps(st), **SELLER_ACCOUNT})
+    assert r.status_code == 200 and r.json()["reference"] == inv["reference"], r.text
+    # The seller's list: its side, no code to pay.
+    mine = bca.get(env.url + path, timeout=20).json()
+    assert mine["member"] == F.BCA
+    sold = [i for i in mine["invoices"] if i["reference"] == inv["reference"]]
+    assert len(sold) == 1 and sold[0]["side"] == "seller" and "banks" not in sold[0]
+    # The buyer's: the code drawn (checked against the amount and reference) and each
+    # bank's page for it, coming back to the invoices' page.
+    theirs = bhxh.get(env.url + path, timeout=20).json()["invoices"]
+    bought = [i for i in theirs if i["reference"] == inv["reference"]]
+    assert len(bought) == 1 and bought[0]["side"] == "buyer", theirs
+    b = bought[0]
+    assert b["svg"].startswith("<svg") and b["vietqr"] == inv["vietqr"]
+    assert len(b["banks"]) == 1 and b["banks"][0]["name"] == "Ngân hàng Thử nghiệm"
+    link = urllib.parse.urlsplit(b["banks"][0]["url"])
+    q = urllib.parse.parse_qs(link.query)
+    assert link.path == "/pay" and q["qr"] == [inv["vietqr"]]
+    assert q["return"] == [env.url + "/market/invoices"]
+    # A member that is neither party sees none of it.
+    assert all(i["reference"] != inv["reference"]
+               for i in bank.get(env.url + path, timeout=20).json()["invoices"])
+    # Refusals: the buyer cannot record the seller's invoice; a forged statement, an
+    # account VietQR cannot carry, a missing or malformed field, a stray one, no CSRF
+    # token, no session.
+    error(post(env, bhxh, path, {"statement": st, **SELLER_ACCOUNT}), 404, "not_found")
+    forged = dict(st, count=st["count"] + 1, amount_due=(st["count"] + 1) * 500)
+    e = error(post(env, bca, path, {"statement": forged, **SELLER_ACCOUNT}), 422, "validation")
+    assert e["fields"] == {"statement": "invalid"}, e
+    e = error(post(env, bca, path, {"statement": st, **dict(SELLER_ACCOUNT, account="1" * 30)}),
+              422, "validation")
+    assert e["fields"] == {"account": "invalid"}, e
+    for body, field in (({"bin": "970436", "account": "1"}, "statement"),
+                        ({"statement": st, "bin": "97043", "account": "1"}, "bin"),
+                        ({"statement": st, "bin": "970436"}, "account")):
+        e = error(post(env, bca, path, body), 422, "validation")
+        assert field in e["fields"], e
+    error(post(env, bca, path, {"statement": st, **SELLER_ACCOUNT, "amount_vnd": 1}), 422,
+          "validation")
+    error(post(env, bca, path, {"statement": st, **SELLER_ACCOUNT}, csrf=False), 403, "csrf")
+    error(requests.get(env.url + path, timeout=10), 401, "unauthenticated")
