@@ -11,8 +11,9 @@ import { t, formatMoney } from './i18n.mjs';
 
 const POLL_MS = 2000;
 
-// The QR image the portal drew (its own SVG, one path), as a node.
-function qrImage(svgText) {
+// The QR image the portal drew (its own SVG, one path), as a node (also
+// for the marketplace's invoices, pages/market-invoices.mjs).
+export function qrImage(svgText) {
   const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
   const svg = doc.documentElement;
   if (!svg || svg.nodeName !== 'svg') return h('p', t('pay.qr.missing'));

@@ -12,6 +12,7 @@ import * as g from '../govuk.mjs';
 import { t, tOr, formatMoney, formatTime } from '../i18n.mjs';
 import { memberText } from '../marketview.mjs';
 import { mapFieldErrors } from '../fielderrors.mjs';
+import { qrImage } from '../paymentview.mjs';
 
 function statusTag(s) {
   return s === 'paid' ? g.tag(t('mk.inv.status.paid'), 'green') : g.tag(t('mk.inv.status.open'), 'yellow');
@@ -23,15 +24,6 @@ function money(v) {
 
 function period(i) {
   return t('mk.inv.period.value', { from: formatTime(i.from), to: formatTime(i.to) });
-}
-
-// The QR image the portal drew (its own SVG, one path), as a node.
-function qrImage(svgText) {
-  const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
-  const svg = doc.documentElement;
-  if (!svg || svg.nodeName !== 'svg') return h('p', t('pay.qr.missing'));
-  svg.setAttribute('class', 'ndx-qr');
-  return document.importNode(svg, true);
 }
 
 // One invoice as a card: the other party, the period, the amount and the
