@@ -164,7 +164,8 @@ test-pg: build-tests
 	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
 	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py tests/e2e/test_gateway_cluster.py \
 	    tests/e2e/test_gateway_events_pg.py tests/e2e/test_opmon_pg.py \
-	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py tests/e2e/test_id_pg.py'
+	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py tests/e2e/test_id_pg.py \
+	    tests/e2e/test_portal_pg.py'
 
 test-pg-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)

@@ -19,6 +19,7 @@
 #include "ndx/err.h"
 #include "ndx/file.h"
 #include "ndx/id.h"
+#include "ndx/sqldb.h"
 
 #define PROG "ndx-portal"
 #define CONFIG_MAX (64 * 1024)
@@ -183,6 +184,18 @@ static int load(const char *path, const json_t *root, const char *base, struct p
 		return fail(path, "\"%s\" is required", "data_dir");
 	if (!(c->data_dir = path_dup(base, s)))
 		return NDX_ENOMEM;
+	/* The store on PostgreSQL: a connection string without a password
+	 * (it belongs in a password file, so that the string can be printed;
+	 * the refusal never prints it). A SQLite file is data_dir's. */
+	if ((v = json_object_get(root, "store"))) {
+		if (!json_is_string(v) || !ndx_sqldb_is_pg(json_string_value(v)))
+			return fail(path, "\"%s\" must be a postgresql:// connection string"
+				    " (leave it out for DATA/portal.db)", "store");
+		if (ndx_sqldb_check(json_string_value(v), &why) != NDX_OK)
+			return fail(path, "\"%s\": %s", "store", why);
+		if (!(c->store = strdup(json_string_value(v))))
+			return NDX_ENOMEM;
+	}
 	if (!(s = get_str(root, "web_dir")))
 		return fail(path, "\"%s\" is required", "web_dir");
 	if (!(p = path_dup(base, s)))
@@ -430,6 +443,7 @@ void pconfig_free(struct pconfig *c)
 		return;
 	free(c->public_url);
 	free(c->data_dir);
+	free(c->store);
 	free(c->web_dir);
 	free(c->assets_dir);
 	free(c->oidc_issuer);

@@ -16,6 +16,7 @@ struct pconfig {
 	char *public_url;      /* without a trailing '/' */
 	int secure_cookie;     /* public_url is https */
 	char *data_dir;
+	char *store;           /* "store": a postgresql:// connection string; NULL: DATA/portal.db */
 	char *web_dir;         /* realpath */
 	char *assets_dir;      /* realpath, NULL when the directory is missing */
 	char *oidc_issuer;     /* without a trailing '/' */

@@ -71,7 +71,9 @@ static const char SERVE_HELP[] =
 	"usage: " PROG " serve [--config FILE]\n"
 	"Serves the portal until SIGINT or SIGTERM, as the JSON configuration FILE says\n"
 	"(listen address, default 127.0.0.1:4450; public_url; data_dir, where\n"
-	"portal.db is created; web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
+	"portal.db is created; store, a postgresql:// connection string without a\n"
+	"password for the portal's database instead of portal.db, docs/scale.md;\n"
+	"web_dir; assets_dir; chart_assets_dir; oidc; exchange;\n"
 	"consent_service; monitor, the operations centre's source and where the\n"
 	"procedures are pushed for misuse detection; payment; smtp, the server that\n"
 	"e-mails citizens who gave an address; holidays_file, the public holidays the\n"
@@ -84,7 +86,7 @@ static const char SERVE_HELP[] =
 static const char OFFICER_HELP[] =
 	"usage: " PROG " officer add [--config FILE] --username U --name NAME --agency MEMBER\n"
 	"                           --password-file F [--cost default|min]\n"
-	"Adds an officer account to the portal's database (data_dir of FILE), or\n"
+	"Adds an officer account to the portal's database (store or data_dir of FILE), or\n"
 	"replaces the name, agency and password of an existing one. The officer sees\n"
 	"and decides the procedures handled by MEMBER (VN/GOV/BTC: household-business,\n"
 	"VN/GOV/BCA: residence-change). The password is stored as an Argon2id hash.\n"
@@ -129,9 +131,12 @@ static int open_store(const struct pconfig *cfg, struct pstore **st)
 		fprintf(stderr, PROG ": cannot create %s: %s\n", cfg->data_dir, strerror(errno));
 		return -1;
 	}
-	n = snprintf(db, sizeof db, "%s/%s", cfg->data_dir, PSTORE_DB_FILE);
+	/* "store" (checked by the configuration: a postgresql:// string
+	 * without a password), else DATA/portal.db. */
+	n = cfg->store ? snprintf(db, sizeof db, "%s", cfg->store)
+		       : snprintf(db, sizeof db, "%s/%s", cfg->data_dir, PSTORE_DB_FILE);
 	if (n < 0 || (size_t)n >= sizeof db) {
-		fprintf(stderr, PROG ": data_dir is too long\n");
+		fprintf(stderr, PROG ": %s is too long\n", cfg->store ? "store" : "data_dir");
 		return -1;
 	}
 	return pstore_open(db, st) == NDX_OK ? 0 : -1;

@@ -1,4 +1,6 @@
-/* The portal's own data in DATA/portal.db (SQLite, WAL): sessions (kept by
+/* The portal's own data in DATA/portal.db (SQLite, WAL), or in a PostgreSQL
+ * schema given by a postgresql:// connection string (the configuration's
+ * "store", docs/scale.md "The portal on PostgreSQL"): sessions (kept by
  * the SHA-256 of their cookie), pending e-ID logins (state, nonce, PKCE
  * verifier), officer accounts, and procedures with their history. One
  * connection shared by the HTTP threads behind a mutex, so that every
@@ -20,9 +22,16 @@
 
 struct pstore;
 
-/* Opens (creating when missing) path. NDX_EDB on failure (message on
- * stderr). */
-int pstore_open(const char *path, struct pstore **out);
+/* Opens the store at loc, a SQLite file or a postgresql:// connection
+ * string (ndx/sqldb.h), creating it when missing (the file, or the
+ * portal's tables in the schema) and bringing its schema up to date.
+ * NDX_EINVAL for a connection string holding a password (never printed),
+ * NDX_EDB for a database that is another program's, whose schema is newer
+ * than this program's, or that cannot be reached (message on stderr). */
+int pstore_open(const char *loc, struct pstore **out);
+/* How messages name the store: its path, or user@host:port/database
+ * (never a password). */
+const char *pstore_name(const struct pstore *st);
 /* Accepts NULL. */
 void pstore_close(struct pstore *st);
 

@@ -323,6 +323,10 @@ def test_migration_8_dates_older_applications_from_their_history(env, tmp_path):
         live.backup(old)
     with sqlite3.connect(db_path) as old:
         old.execute("DROP INDEX procedures_assignee")
+        # Migration 11's (the store on both engines): meta and the creation orders.
+        old.execute("DROP TABLE meta")
+        old.execute("ALTER TABLE procedures DROP COLUMN created_seq")
+        old.execute("ALTER TABLE officers DROP COLUMN seq")
         for col in ("assignee", "assignee_name", "assigned_at", "submitted_at"):
             old.execute(f"ALTER TABLE procedures DROP COLUMN {col}")
         # Back to schema 7: migration 9's tables (test_portal_information.py) and
