@@ -525,6 +525,14 @@ static int run_view(const struct reconcile_opts *o, const struct sec_sql *s, lon
 		json_t *results = NULL;
 		if ((rc = read_batch(s, v, o->batch, pos.last_key, b)) || b->n == 0)
 			break;
+		/* The position must hold the last key whole (the schema's keys
+		 * are far shorter). */
+		if (strlen(b->key[b->n - 1]) >= sizeof pos.last_key) {
+			fprintf(stderr, "ndx-sector reconcile: %s: a key longer than %zu bytes\n",
+				v->table, sizeof pos.last_key - 1);
+			rc = NDX_EINVAL;
+			break;
+		}
 		pace(o, p->t0, p->sent, b->n);
 		if ((rc = ask(o, b, &results)))
 			break;
@@ -532,8 +540,8 @@ static int run_view(const struct reconcile_opts *o, const struct sec_sql *s, lon
 		json_decref(results);
 		if (rc)
 			break;
-		snprintf(pos.last_key, sizeof pos.last_key, "%s", b->key[b->n - 1]);
 		pos.done += (long long)b->n;
+		snprintf(pos.last_key, sizeof pos.last_key, "%s", b->key[b->n - 1]);
 		p->sent += b->n;
 		p->batches++;
 		if (!o->quiet)

@@ -567,9 +567,17 @@ static int make_dead(struct run *r, const struct target *t, const char *key, con
 		return NDX_ENOMEM;
 	const struct sector_table *deaths = sector_table_find(sector_at(S_CIVIL), "deaths");
 	char id[32];
-	/* On PostgreSQL as the API writes (updated_at the real time). */
-	rc = r->db[S_CIVIL].pg ? store_pg_put(r->db[S_CIVIL].pg, deaths, NULL, death, id, sizeof id)
-			       : store_insert_db(r->db[S_CIVIL].db, deaths, death, r->now);
+	/* On PostgreSQL as the API writes, then dated the seed's day as on SQLite. */
+	if (r->db[S_CIVIL].pg) {
+		const char *params[2] = { r->now, id };
+		rc = store_pg_put(r->db[S_CIVIL].pg, deaths, NULL, death, id, sizeof id);
+		if (rc == NDX_OK)
+			rc = sec_sql_exec(&r->db[S_CIVIL], "UPDATE deaths SET updated_at = ?1 WHERE"
+							   " id = CAST(?2 AS bigint)",
+					  2, params, NULL);
+	} else {
+		rc = store_insert_db(r->db[S_CIVIL].db, deaths, death, r->now);
+	}
 	json_decref(death);
 	if (rc)
 		return rc;
