@@ -826,15 +826,6 @@ static void route(struct api *api, const struct ndx_http_req *req, struct ndx_ht
 		unknown_resource(resp);
 		return;
 	}
-	/* What is written for SQLite alone refuses on PostgreSQL, whole:
-	 * never half-works (docs/sectors.md "Storage"). */
-	if (store_engine_pg(api->st) &&
-	    (strcmp(p, "/measures") == 0 || strncmp(p, "/reconcile/", 11) == 0)) {
-		ndx_http_resp_error(resp, 501, "Server.NotImplemented",
-				    "not on PostgreSQL yet",
-				    "the measures and the worklist need the SQLite store");
-		return;
-	}
 	/* The four measures of its reconciliation runs (sec_measures.h). */
 	if (strcmp(p, "/measures") == 0) {
 		measures_handle(api->def, api->st, req, resp);

@@ -60,15 +60,15 @@ static const char USAGE[] =
 	"usage: " PROG " serve --sector S --db PATH|URL [--listen 127.0.0.1:PORT | unix:PATH]\n"
 	"       " PROG " seed --db-dir DIR|URL [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
 	"       " PROG " quality --sector S (--db PATH | --db-dir DIR) [--stale-days N]\n"
-	"       " PROG " reconcile --sector S --db PATH --gateway URL --client ID [options]\n"
-	"       " PROG " worklist --sector S --db PATH\n"
-	"       " PROG " correct --sector S --db PATH --table T --key K --field F --officer NAME\n"
+	"       " PROG " reconcile --sector S --db PATH|URL --gateway URL --client ID [options]\n"
+	"       " PROG " worklist --sector S --db PATH|URL\n"
+	"       " PROG " correct --sector S --db PATH|URL --table T --key K --field F --officer NAME\n"
 	"                  [--value V] [--events-client ID]\n"
 	"       " PROG " openapi --sector S\n"
 	"       " PROG " --version | --help\n"
 	"S is one of " SECTORS_TEXT ".\n"
 	"URL: a postgresql:// connection string (no password: use ~/.pgpass) for a\n"
-	"PostgreSQL store instead of SQLite files (serve and seed only).\n"
+	"PostgreSQL store instead of SQLite files (every command).\n"
 	"Configuration: the command line only, no file. As the systemd service\n"
 	"ndx-sector@S.service (docs/install.md) it serves with the options in\n"
 	"NDX_SECTOR_OPTIONS of " NDX_CONF_DIR "/sector-S.env.\n"
@@ -86,9 +86,8 @@ static const char SERVE_HELP[] =
 	"  --db URL             or a postgresql:// connection string (no password in it:\n"
 	"                       ~/.pgpass): the sector's schema there (population,\n"
 	"                       civil_status ...), made when missing (events published\n"
-	"                       and applied there too). Not on PostgreSQL yet:\n"
-	"                       /measures, /reconcile/* (answered 501); --log-key is\n"
-	"                       then required\n"
+	"                       and applied there too, /measures and /reconcile/* read\n"
+	"                       there); --log-key is then required\n"
 	"  --listen ADDR:PORT   IPv4 address and port (default 127.0.0.1:4600; port 0\n"
 	"                       picks a free port)\n"
 	"  --listen unix:PATH   a Unix domain socket instead (absolute PATH, at most 107\n"
@@ -115,7 +114,7 @@ static const char SERVE_HELP[] =
 
 static const char SEED_HELP[] =
 	"usage: " PROG " seed --db-dir DIR|URL [--citizens N] [--seed S] [--today YYYY-MM-DD]\n"
-	"                      [--sector S] [--defects RATE]\n"
+	"                      [--sector S] [--defects RATE [--truth FILE]]\n"
 	"Generates one consistent synthetic national dataset into DIR/<sector>.db for all\n"
 	"seven sectors: citizens in households, birth and marriage registrations,\n"
 	"enterprises owned by those citizens, taxpayers and obligations, insurance\n"
@@ -140,8 +139,10 @@ static const char SEED_HELP[] =
 	"                       holds, deceased people still active in tax and insurance,\n"
 	"                       enterprise owners under a mistyped number; the ground truth\n"
 	"                       goes to DIR/" SEED_TRUTH_FILE " (one JSON line a defect:\n"
-	"                       sector, table, key, kind, field, true value); not on\n"
-	"                       PostgreSQL yet\n"
+	"                       sector, table, key, kind, field, true value)\n"
+	"  --truth FILE         where the ground truth goes instead (required with\n"
+	"                       --defects and a postgresql:// --db-dir); refused when\n"
+	"                       it exists\n"
 	"  --quiet              no progress lines on stderr\n";
 
 static const char QUALITY_HELP[] =
@@ -182,7 +183,9 @@ static const char RECONCILE_HELP[] =
 	"recall per kind. Exit status 0 when the run is complete, 1 on\n"
 	"failure (the gateway refused or is down: start again to resume), 2 bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the SQLite file, e.g. DIR/tax.db (not PostgreSQL yet)\n"
+	"  --db PATH|URL        the SQLite file, e.g. DIR/tax.db, or a postgresql://\n"
+	"                       connection string (no password in it): the sector's\n"
+	"                       schema, read in key order as the file is\n"
 	"  --gateway URL        the consumer port of this agency's gateway\n"
 	"                       (http://127.0.0.1:4411)\n"
 	"  --client ID          the subsystem this registry speaks as (VN/GOV/TCT/tax)\n"
@@ -196,15 +199,15 @@ static const char RECONCILE_HELP[] =
 	"  --quiet              no progress lines on stderr\n";
 
 static const char WORKLIST_HELP[] =
-	"usage: " PROG " worklist --sector S --db PATH\n"
+	"usage: " PROG " worklist --sector S --db PATH|URL\n"
 	"Prints the correction worklist of the sector as JSON: the findings of its last\n"
 	"finished reconciliation run (" PROG " reconcile) that no officer has corrected\n"
 	"yet, each a task {table, key, kind, field, candidate_pin?}.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's SQLite database (not PostgreSQL yet)\n";
+	"  --db PATH|URL        the sector's SQLite database or postgresql:// schema\n";
 
 static const char CORRECT_HELP[] =
-	"usage: " PROG " correct --sector S --db PATH --table T --key K --field F\n"
+	"usage: " PROG " correct --sector S --db PATH|URL --table T --key K --field F\n"
 	"                  --officer NAME [--value V] [--events-client ID]\n"
 	"Corrects one task of the worklist in one action: sets the record's field to the\n"
 	"right value, checked and written as the API writes it (the change events such a\n"
@@ -215,7 +218,7 @@ static const char CORRECT_HELP[] =
 	"the record again. Prints the correction as JSON (\"events\": the event ids).\n"
 	"Exit status 0, 1 when refused or failed (the reason on stderr), 2 on bad usage.\n"
 	"  --sector S           civil-status|enterprise|tax|insurance|land|vehicles\n"
-	"  --db PATH            the sector's SQLite database (not PostgreSQL yet)\n"
+	"  --db PATH|URL        the sector's SQLite database or postgresql:// schema\n"
 	"  --table T --key K --field F   the task (as the worklist lists it)\n"
 	"  --officer NAME       who corrects (logged)\n"
 	"  --value V            the right value, from the person's papers; without it a\n"
@@ -243,15 +246,17 @@ static const struct sector_def *sector_arg(const char *s)
 	return d;
 }
 
-/* A command written for SQLite alone, given a postgresql:// database:
- * refused whole, never half-done (docs/sectors.md "Storage"). 0 when loc
- * is a SQLite path, -1 after the message. */
-static int refuse_pg(const char *cmd, const char *opt, const char *loc)
+/* A postgresql:// database that cannot be used as given (a password in
+ * it: it belongs in ~/.pgpass; or a string that does not parse): refused
+ * before connecting, the reason said and the string never printed. 0 when
+ * loc is a SQLite path or a usable string, -1 after the message. */
+static int check_db(const char *cmd, const char *opt, const char *loc)
 {
-	if (!loc || !ndx_sqldb_is_pg(loc))
+	const char *why = NULL;
+
+	if (!loc || !ndx_sqldb_is_pg(loc) || ndx_sqldb_check(loc, &why) == NDX_OK)
 		return 0;
-	fprintf(stderr, PROG " %s: %s: not on PostgreSQL yet (a SQLite file only)\n", cmd,
-		opt);
+	fprintf(stderr, PROG " %s: %s: %s\n", cmd, opt, why ? why : "not a usable connection string");
 	return -1;
 }
 
@@ -524,6 +529,7 @@ static int cmd_seed(int argc, char **argv)
 		{ "today", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "defects", required_argument, NULL, 'D' },
+		{ "truth", required_argument, NULL, 'T' },
 		{ "sector", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -561,6 +567,7 @@ static int cmd_seed(int argc, char **argv)
 			if (!(o.only = sector_arg(optarg)))
 				return 2;
 			break;
+		case 'T': o.truth_path = optarg; break;
 		case 'h': fputs(SEED_HELP, stdout); return 0;
 		default: fputs(SEED_HELP, stderr); return 2;
 		}
@@ -570,9 +577,12 @@ static int cmd_seed(int argc, char **argv)
 			optind != argc ? "unexpected argument" : "--db-dir is required", SEED_HELP);
 		return 2;
 	}
-	/* The defects are written through SQLite handles (seed_defects.c). */
-	if (o.defects > 0 && ndx_sqldb_is_pg(o.dir)) {
-		fprintf(stderr, PROG " seed: --defects: not on PostgreSQL yet (a SQLite --db-dir only)\n");
+	if (check_db("seed", "--db-dir", o.dir))
+		return 2;
+	/* No directory to keep the ground truth in. */
+	if (o.defects > 0 && ndx_sqldb_is_pg(o.dir) && !o.truth_path) {
+		fprintf(stderr, PROG " seed: --truth FILE is required with --defects and a"
+				" postgresql:// --db-dir\n");
 		return 2;
 	}
 	rc = seed_run(&o, &stats);
@@ -607,7 +617,8 @@ static int cmd_seed(int argc, char **argv)
 					    json_integer((json_int_t)stats.defects.count[k]));
 		json_object_set_new(out, "defects",
 				    json_pack("{sfsssO}", "rate", o.defects, "truth",
-					      SEED_TRUTH_FILE, "kinds", kinds));
+					      o.truth_path ? o.truth_path : SEED_TRUTH_FILE, "kinds",
+					      kinds));
 		json_decref(kinds);
 	}
 	if (out) {
@@ -751,7 +762,7 @@ static int cmd_reconcile(int argc, char **argv)
 	}
 	if (!(o.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("reconcile", "--db", o.db_path))
+	if (check_db("reconcile", "--db", o.db_path))
 		return 2;
 	if (reconcile_run(&o, &report))
 		return 1;
@@ -796,7 +807,7 @@ static int cmd_worklist(int argc, char **argv)
 	}
 	if (!(def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("worklist", "--db", db))
+	if (check_db("worklist", "--db", db))
 		return 2;
 	if (reconcile_worklist(def, db, &out))
 		return 1;
@@ -857,7 +868,7 @@ static int cmd_correct(int argc, char **argv)
 	}
 	if (!(r.def = sector_arg(sector)))
 		return 2;
-	if (refuse_pg("correct", "--db", r.db_path))
+	if (check_db("correct", "--db", r.db_path))
 		return 2;
 	if (reconcile_correct(&r, &out))
 		return 1;

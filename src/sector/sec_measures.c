@@ -14,31 +14,6 @@ static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live
 /* The largest run number asked for: what a JSON number holds exactly. */
 #define MEASURES_MAX_RUN (1LL << 53)
 
-static int db_error(sqlite3 *db, const char *what)
-{
-	fprintf(stderr, "ndx-sector: measures: %s: %s\n", what, sqlite3_errmsg(db));
-	return NDX_EDB;
-}
-
-/* Whether the reconciliation tables exist (a registry never reconciled
- * has none, and a read must not make them). */
-static int has_runs(sqlite3 *db, int *has)
-{
-	sqlite3_stmt *q;
-	int rc;
-
-	*has = 0;
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-				   "name IN ('reconcile_runs', 'reconcile_results')", -1, &q,
-			       NULL) != SQLITE_OK)
-		return db_error(db, "schema");
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*has = sqlite3_column_int(q, 0) == 2;
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? NDX_OK : db_error(db, "schema");
-}
-
 /* Counts into {"records", "share"} for each measure of one table. */
 static void shares(json_t *table)
 {
@@ -53,52 +28,60 @@ static void shares(json_t *table)
 	}
 }
 
-static int one_run(const struct sector_def *def, sqlite3 *db, sqlite3_stmt *q, json_t *runs)
+/* The finished runs past after, oldest first: [id, started_at,
+ * finished_at] each. */
+static int add_run(void *ctx, int ncols, const char *const *vals)
 {
-	long long run = sqlite3_column_int64(q, 0);
-	json_t *tables = NULL, *t, *o;
-	size_t i;
-	int rc = reconcile_run_measures(def, db, run, &tables);
+	json_t *runs = ctx;
 
-	if (rc)
-		return rc;
-	json_array_foreach(tables, i, t)
-		shares(t);
-	o = json_pack("{sIssssso}", "run", (json_int_t)run, "started_at",
-		      (const char *)sqlite3_column_text(q, 1), "finished_at",
-		      (const char *)sqlite3_column_text(q, 2), "tables", tables);
-	if (!o || json_array_append_new(runs, o))
-		return NDX_ENOMEM;
-	return NDX_OK;
+	if (ncols < 3 || !vals[0] || !vals[1] || !vals[2])
+		return NDX_OK;
+	return json_array_append_new(runs, json_pack("[Iss]", (json_int_t)strtoll(vals[0], NULL, 10),
+						     vals[1], vals[2]))
+		       ? NDX_ENOMEM
+		       : NDX_OK;
 }
 
-int measures_build(const struct sector_def *def, sqlite3 *db, long long after, unsigned limit,
-		   json_t **out)
+int measures_build(const struct sector_def *def, const struct sec_sql *s, long long after,
+		   unsigned limit, json_t **out)
 {
-	json_t *runs = json_array(), *doc;
+	json_t *found = json_array(), *runs = json_array(), *doc, *r;
 	long long last = after;
-	sqlite3_stmt *q = NULL;
-	int rc = runs ? NDX_OK : NDX_ENOMEM, has = 0, step = SQLITE_DONE;
+	char a[24], l[24];
+	const char *params[2] = { a, l };
+	int rc = found && runs ? NDX_OK : NDX_ENOMEM, has = 0;
+	size_t i;
 
 	*out = NULL;
+	snprintf(a, sizeof a, "%lld", after);
+	snprintf(l, sizeof l, "%u", limit);
 	if (!rc)
-		rc = has_runs(db, &has);
-	if (!rc && has &&
-	    sqlite3_prepare_v2(db, "SELECT id, started_at, finished_at FROM reconcile_runs "
-				   "WHERE finished_at IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
-			       -1, &q, NULL) != SQLITE_OK)
-		rc = db_error(db, "runs");
-	if (!rc && has) {
-		sqlite3_bind_int64(q, 1, after);
-		sqlite3_bind_int(q, 2, (int)limit);
-		while (!rc && (step = sqlite3_step(q)) == SQLITE_ROW) {
-			last = sqlite3_column_int64(q, 0);
-			rc = one_run(def, db, q, runs);
+		rc = reconcile_has_runs(s, &has);
+	/* The runs first, then each one's counts: no statement runs while
+	 * another's rows come. */
+	if (!rc && has)
+		rc = sec_sql_query(s, "SELECT id, started_at, finished_at FROM reconcile_runs "
+				      "WHERE finished_at IS NOT NULL AND id > CAST(?1 AS bigint) "
+				      "ORDER BY id LIMIT CAST(?2 AS bigint)",
+				   2, params, add_run, found);
+	json_array_foreach(found, i, r) {
+		json_t *tables = NULL, *t, *o;
+		size_t k;
+		long long run = (long long)json_integer_value(json_array_get(r, 0));
+
+		if (rc || (rc = reconcile_run_measures(def, s, run, &tables)))
+			break;
+		json_array_foreach(tables, k, t)
+			shares(t);
+		o = json_pack("{sIsOsOso}", "run", (json_int_t)run, "started_at", json_array_get(r, 1),
+			      "finished_at", json_array_get(r, 2), "tables", tables);
+		if (!o || json_array_append_new(runs, o)) {
+			rc = NDX_ENOMEM;
+			break;
 		}
-		if (!rc && step != SQLITE_DONE)
-			rc = db_error(db, "runs");
+		last = run;
 	}
-	sqlite3_finalize(q);
+	json_decref(found);
 	doc = rc ? NULL
 		 : json_pack("{sssssosI}", "sector", def->name, "agency", def->agency, "runs", runs,
 			     "next_after", (json_int_t)last);
@@ -197,7 +180,8 @@ void measures_handle(const struct sector_def *def, struct store *st,
 		return;
 	}
 	c = store_acquire(st);
-	rc = measures_build(def, store_conn_db(c), after, (unsigned)limit, &doc);
+	struct sec_sql s = sec_sql_of(c, "ndx-sector: measures");
+	rc = measures_build(def, &s, after, (unsigned)limit, &doc);
 	store_release(st, c);
 	if (rc) {
 		ndx_http_resp_error(resp, 500, "Server.Internal", "the store failed", NULL);

@@ -24,9 +24,10 @@
  * "accurate": {"records", "share"}, "sufficient", "clean", "live"}]}],
  * "next_after"} (share null for a table of no record; next_after the last
  * run given, else after). A database where no run was ever made gives no
- * runs. Reads only. *out is the caller's. NDX_OK, NDX_EDB, NDX_ENOMEM. */
-int measures_build(const struct sector_def *def, sqlite3 *db, long long after, unsigned limit,
-		   json_t **out);
+ * runs. Reads only, on either engine (s: sec_sql.h). *out is the caller's. NDX_OK, NDX_EDB, NDX_ENOMEM. */
+struct sec_sql;
+int measures_build(const struct sector_def *def, const struct sec_sql *s, long long after,
+		   unsigned limit, json_t **out);
 
 /* The OpenAPI path item of GET /measures (a new object), NULL when out of
  * memory or the text does not parse (a message on stderr). */

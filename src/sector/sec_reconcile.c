@@ -1,13 +1,17 @@
-/* The reconciliation run (sec_reconcile.h). The sector's person records
- * are read in rowid order, table by table; each batch is posted to the
- * verification service through the agency's gateway, and its answers and
- * the rowid reached are committed together in the sector's database
- * (tables reconcile_runs, reconcile_cursor, reconcile_results), so a run
- * killed at any point resumes after the last committed batch: a record is
- * never skipped, and its result is stored once (the primary key refuses a
- * second). Only the batch in flight at a kill is asked again. The report
- * is made from the stored results, so it covers the whole run, before and
- * after a crash. Overview: docs/sectors.md "Reconciliation". */
+/* The reconciliation run (sec_reconcile.h), the same on both engines of
+ * the sector store (sec_sql.h). The sector's person records are read table
+ * by table in the order of their key (a key-less table's integer id, a
+ * keyed table's key, both served by an index on either engine); each batch
+ * is posted to the verification service through the agency's gateway, and
+ * its answers and the position reached (the last key, and the records
+ * done) are committed together in the sector's database (tables
+ * reconcile_runs, reconcile_position, reconcile_results), so a run killed
+ * at any point resumes after the last committed batch: a record is never
+ * skipped, and its result is stored once (the primary key, the record's
+ * place in the run, refuses a second). Only the batch in flight at a kill
+ * is asked again. The report is made from the stored results, so it covers
+ * the whole run, before and after a crash. Overview: docs/sectors.md
+ * "Reconciliation". */
 #include "sec_reconcile.h"
 
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include "ndx/fetch.h"
 #include "ndx/timefmt.h"
 #include "sec_verify.h"
+#include "store.h"
 
 /* ---- what each sector sends ----------------------------------------------------- */
 
@@ -34,13 +39,13 @@ struct view {
 
 static const struct view VIEWS[] = {
 	{ "civil-status", "births", NULL, "child_pin", "child_name", "birth_date", "sex", NULL, NULL,
-	  "1" },
+	  "1 = 1" },
 	{ "enterprise", "owners", NULL, "owner_pin", NULL, NULL, NULL, NULL, NULL,
 	  "length(owner_pin) = 12" },
 	{ "tax", "taxpayers", "tax_id", "tax_id", "name", NULL, NULL, "address",
 	  "status <> 'closed'", "kind = 'individual'" },
 	{ "insurance", "participants", "pin", "pin", "name", NULL, NULL, "address",
-	  "status <> 'deceased'", "1" },
+	  "status <> 'deceased'", "1 = 1" },
 	{ "land", "right_holders", NULL, "holder_id", NULL, NULL, NULL, NULL, NULL,
 	  "length(holder_id) = 12" },
 	{ "vehicles", "vehicles", "plate", "owner_id", NULL, NULL, NULL, "owner_address", NULL,
@@ -147,22 +152,13 @@ const char *reconcile_expected(const char *defect_kind)
 
 /* ---- the progress tables ----------------------------------------------------------- */
 
-static int db_error(sqlite3 *db, const char *what)
-{
-	fprintf(stderr, "ndx-sector reconcile: %s: %s\n", what, sqlite3_errmsg(db));
-	return NDX_EDB;
-}
-
-static int exec(sqlite3 *db, const char *sql)
-{
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? NDX_OK : db_error(db, sql);
-}
-
+/* SQLite's (PostgreSQL's are made with the schema, store_pg.c, version 4).
+ * rid: the record's place in the run, in reading order. */
 static const char PROGRESS_SQL[] =
 	"CREATE TABLE IF NOT EXISTS reconcile_runs(id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
 	" finished_at TEXT);"
-	"CREATE TABLE IF NOT EXISTS reconcile_cursor(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
-	" last_rowid INTEGER NOT NULL, PRIMARY KEY(run, tbl));"
+	"CREATE TABLE IF NOT EXISTS reconcile_position(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
+	" last_key TEXT NOT NULL, done INTEGER NOT NULL, PRIMARY KEY(run, tbl));"
 	"CREATE TABLE IF NOT EXISTS reconcile_results(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
 	" rid INTEGER NOT NULL, record_key TEXT NOT NULL, pin TEXT, result TEXT NOT NULL,"
 	" PRIMARY KEY(run, tbl, rid));"
@@ -171,66 +167,155 @@ static const char PROGRESS_SQL[] =
 	" kind TEXT NOT NULL, old_value TEXT, new_value TEXT NOT NULL, officer TEXT NOT NULL,"
 	" corrected_at TEXT NOT NULL, events TEXT, UNIQUE(run, tbl, record_key, field));";
 
-/* The unfinished run, or a new one: *run its id. */
-static int open_run(sqlite3 *db, long long *run, int *resumed)
+/* An older version kept a run's position as a SQLite rowid (table
+ * reconcile_cursor): its finished runs stay as they are (their rid is the
+ * reading order the report keeps), a run it left unfinished is dropped,
+ * and the next run starts afresh. */
+static const char CURSOR_UPGRADE_SQL[] =
+	"BEGIN IMMEDIATE;"
+	"DELETE FROM reconcile_results WHERE run IN (SELECT id FROM reconcile_runs"
+	" WHERE finished_at IS NULL);"
+	"DELETE FROM reconcile_runs WHERE finished_at IS NULL;"
+	"DROP TABLE reconcile_cursor;"
+	"COMMIT";
+
+static int sqlite_exec(sqlite3 *db, const char *sql)
 {
-	char now[NDX_TIME_TEXT_LEN];
-	sqlite3_stmt *q;
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return NDX_OK;
+	fprintf(stderr, "ndx-sector reconcile: %s\n", sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return NDX_EDB;
+}
+
+/* Whether SQLite's db has table name: 1, 0, NDX_EDB. */
+static int sqlite_has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = exec(db, PROGRESS_SQL)))
-		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT id FROM reconcile_runs WHERE finished_at IS NULL "
-				   "ORDER BY id DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK)
-		return db_error(db, "runs");
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return NDX_EDB;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
-	*resumed = rc == SQLITE_ROW;
-	if (*resumed)
-		*run = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(db, "runs");
-	if (*resumed)
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : NDX_EDB;
+}
+
+int reconcile_tables(const struct sec_sql *s)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, has;
+
+	if (s->pg)
 		return NDX_OK;
-	ndx_time_format(time(NULL), now);
-	if (sqlite3_prepare_v2(db, "INSERT INTO reconcile_runs(started_at) VALUES(?)", -1, &q,
-			       NULL) != SQLITE_OK)
-		return db_error(db, "runs");
-	sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
+	if ((rc = sqlite_exec(s->db, PROGRESS_SQL)))
+		return rc;
+	if ((has = sqlite_has_table(s->db, "reconcile_cursor")) < 0)
+		return NDX_EDB;
+	if (has && (rc = sqlite_exec(s->db, CURSOR_UPGRADE_SQL)))
+		return rc;
+	/* A correction log of an older version has no events column (the ids
+	 * of the events a correction published): it is added, NULL in the
+	 * old rows. */
+	has = sqlite3_prepare_v2(s->db, "SELECT events FROM reconcile_corrections", -1, &q, NULL) ==
+	      SQLITE_OK;
 	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return db_error(db, "runs");
-	*run = sqlite3_last_insert_rowid(db);
+	return has ? NDX_OK
+		   : sqlite_exec(s->db, "ALTER TABLE reconcile_corrections ADD COLUMN events TEXT");
+}
+
+int reconcile_has_runs(const struct sec_sql *s, int *has)
+{
+	int a, b;
+
+	*has = 1;
+	if (s->pg)
+		return NDX_OK;
+	if ((a = sqlite_has_table(s->db, "reconcile_runs")) < 0 ||
+	    (b = sqlite_has_table(s->db, "reconcile_results")) < 0) {
+		fprintf(stderr, "%s: %s\n", s->who, sqlite3_errmsg(s->db));
+		return NDX_EDB;
+	}
+	*has = a && b;
 	return NDX_OK;
 }
 
-static int cursor_of(sqlite3 *db, long long run, const char *table, long long *rowid)
+/* Row readers for the queries below. */
+static int read_ll(void *ctx, int ncols, const char *const *vals)
 {
-	sqlite3_stmt *q;
+	long long *v = ctx;
+
+	if (ncols > 0 && vals[0])
+		*v = strtoll(vals[0], NULL, 10);
+	return NDX_OK;
+}
+
+/* The unfinished run, or a new one: *run its id. */
+static int open_run(const struct sec_sql *s, long long *run, int *resumed)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	const char *params[1] = { now };
 	int rc;
 
-	*rowid = 0;
-	if (sqlite3_prepare_v2(db, "SELECT last_rowid FROM reconcile_cursor WHERE run = ? AND tbl = ?",
-			       -1, &q, NULL) != SQLITE_OK)
-		return db_error(db, "cursor");
-	sqlite3_bind_int64(q, 1, run);
-	sqlite3_bind_text(q, 2, table, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*rowid = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? NDX_OK : db_error(db, "cursor");
+	*run = 0;
+	if ((rc = reconcile_tables(s)))
+		return rc;
+	if ((rc = sec_sql_query(s, "SELECT id FROM reconcile_runs WHERE finished_at IS NULL "
+				   "ORDER BY id DESC LIMIT 1", 0, NULL, read_ll, run)))
+		return rc;
+	*resumed = *run != 0;
+	if (*resumed)
+		return NDX_OK;
+	ndx_time_format(time(NULL), now);
+	if ((rc = sec_sql_query(s, "INSERT INTO reconcile_runs(started_at) VALUES(?1) RETURNING id",
+				1, params, read_ll, run)))
+		return rc;
+	return *run ? NDX_OK : NDX_EDB;
+}
+
+struct position {
+	char last_key[256];
+	long long done;
+};
+
+static int read_position(void *ctx, int ncols, const char *const *vals)
+{
+	struct position *p = ctx;
+
+	if (ncols >= 2 && vals[0] && vals[1]) {
+		snprintf(p->last_key, sizeof p->last_key, "%s", vals[0]);
+		p->done = strtoll(vals[1], NULL, 10);
+	}
+	return NDX_OK;
+}
+
+/* Where run is in v's table: the last key read ("" before the first;
+ * a key-less table's "0") and the records done. */
+static int position_of(const struct sec_sql *s, long long run, const struct view *v,
+		       struct position *p)
+{
+	char r[24];
+	const char *params[2] = { r, v->table };
+
+	snprintf(p->last_key, sizeof p->last_key, "%s", v->key ? "" : "0");
+	p->done = 0;
+	snprintf(r, sizeof r, "%lld", run);
+	return sec_sql_query(s, "SELECT last_key, done FROM reconcile_position "
+				"WHERE run = CAST(?1 AS bigint) AND tbl = ?2", 2, params,
+			     read_position, p);
 }
 
 /* ---- one batch --------------------------------------------------------------------- */
 
 struct batch {
 	size_t n;
-	long long rowid[VERIFY_MAX_RECORDS];
 	char *key[VERIFY_MAX_RECORDS];
 	char *pin[VERIFY_MAX_RECORDS];
 	json_t *records; /* the request's array */
+	int failed;      /* no memory while reading */
 };
 
 static void batch_clear(struct batch *b)
@@ -240,31 +325,30 @@ static void batch_clear(struct batch *b)
 		free(b->pin[i]);
 	}
 	b->n = 0;
+	b->failed = 0;
 	json_decref(b->records);
 	b->records = NULL;
 }
 
-static char *dup_text(sqlite3_stmt *q, int i)
-{
-	const unsigned char *v = sqlite3_column_text(q, i);
-	return v ? strdup((const char *)v) : NULL;
-}
-
-/* The SELECT of the next records of v after a rowid. */
+/* The SELECT of the next records of v after a key (?1), in key order. */
 static char *select_sql(const struct view *v, size_t limit)
 {
-	char *sql = NULL;
+	char *sql = NULL, living[160];
 	size_t len = 0;
 	FILE *f = open_memstream(&sql, &len);
 
 	if (!f)
 		return NULL;
-	fprintf(f, "SELECT rowid, %s, %s, %s, %s, %s, %s, %s FROM %s WHERE rowid > ? AND (%s) "
-		   "ORDER BY rowid LIMIT %zu",
+	if (v->living)
+		snprintf(living, sizeof living, "CASE WHEN %s THEN 1 ELSE 0 END", v->living);
+	else
+		snprintf(living, sizeof living, "NULL");
+	fprintf(f, "SELECT %s, %s, %s, %s, %s, %s, %s FROM %s WHERE %s > %s AND (%s) "
+		   "ORDER BY %s LIMIT %zu",
 		v->key ? v->key : "id", v->pin, v->name ? v->name : "NULL",
 		v->birth ? v->birth : "NULL", v->sex ? v->sex : "NULL",
-		v->address ? v->address : "NULL", v->living ? v->living : "NULL", v->table, v->where,
-		limit);
+		v->address ? v->address : "NULL", living, v->table, v->key ? v->key : "id",
+		v->key ? "?1" : "CAST(?1 AS bigint)", v->where, v->key ? v->key : "id", limit);
 	if (fclose(f) != 0) {
 		free(sql);
 		return NULL;
@@ -272,49 +356,49 @@ static char *select_sql(const struct view *v, size_t limit)
 	return sql;
 }
 
-/* Reads the next batch after *after into b; b->n 0 at the end. */
-static int read_batch(sqlite3 *db, const struct view *v, size_t limit, long long after,
-		      struct batch *b)
+static int batch_row(void *ctx, int ncols, const char *const *vals)
 {
 	static const char *const FIELDS[] = { "pin", "full_name", "birth_date", "sex", "address" };
+	struct batch *b = ctx;
+	json_t *rec;
+	size_t i = b->n;
+
+	if (ncols < 7 || b->failed || i >= VERIFY_MAX_RECORDS)
+		return NDX_OK;
+	if (!(rec = json_object())) {
+		b->failed = 1;
+		return NDX_OK;
+	}
+	b->key[i] = vals[0] ? strdup(vals[0]) : NULL;
+	b->pin[i] = vals[1] ? strdup(vals[1]) : NULL;
+	b->n++;
+	for (int f = 0; f < 5; f++)
+		if (vals[1 + f] && *vals[1 + f])
+			json_object_set_new(rec, FIELDS[f], json_string(vals[1 + f]));
+	if (vals[6] && strcmp(vals[6], "1") == 0)
+		json_object_set_new(rec, "living", json_true());
+	if (!b->key[i] || (vals[1] && !b->pin[i]) || json_array_append_new(b->records, rec))
+		b->failed = 1;
+	return NDX_OK; /* read to the end: the connection is then ready */
+}
+
+/* Reads the next batch after key after into b; b->n 0 at the end. */
+static int read_batch(const struct sec_sql *s, const struct view *v, size_t limit,
+		      const char *after, struct batch *b)
+{
+	const char *params[1] = { after };
 	char *sql = select_sql(v, limit);
-	sqlite3_stmt *q = NULL;
 	int rc;
 
 	if (!sql)
 		return NDX_ENOMEM;
-	rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-	free(sql);
-	if (rc != SQLITE_OK)
-		return db_error(db, v->table);
 	if (!(b->records = json_array())) {
-		sqlite3_finalize(q);
+		free(sql);
 		return NDX_ENOMEM;
 	}
-	sqlite3_bind_int64(q, 1, after);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *rec = json_object();
-		size_t i = b->n;
-		if (!rec)
-			break;
-		b->rowid[i] = sqlite3_column_int64(q, 0);
-		b->key[i] = dup_text(q, 1);
-		b->pin[i] = dup_text(q, 2);
-		b->n++;
-		for (int f = 0; f < 5; f++) {
-			const unsigned char *t = sqlite3_column_text(q, 2 + f);
-			if (t && *t)
-				json_object_set_new(rec, FIELDS[f], json_string((const char *)t));
-		}
-		if (sqlite3_column_type(q, 7) != SQLITE_NULL && sqlite3_column_int(q, 7))
-			json_object_set_new(rec, "living", json_true());
-		if (!b->key[i] || json_array_append_new(b->records, rec))
-			break;
-	}
-	sqlite3_finalize(q);
-	if (rc == SQLITE_ROW)
-		return NDX_ENOMEM;
-	return rc == SQLITE_DONE ? NDX_OK : db_error(db, v->table);
+	rc = sec_sql_query(s, sql, 1, params, batch_row, b);
+	free(sql);
+	return rc ? rc : b->failed ? NDX_ENOMEM : NDX_OK;
 }
 
 /* Posts the batch; *results the answer's array (new reference). */
@@ -361,57 +445,6 @@ static int ask(const struct reconcile_opts *o, const struct batch *b, json_t **r
 	return NDX_OK;
 }
 
-/* Stores the answers and the position reached, in one transaction. */
-static int commit_batch(sqlite3 *db, long long run, const struct view *v, const struct batch *b,
-			const json_t *results)
-{
-	sqlite3_stmt *ins = NULL, *cur = NULL;
-	int rc = exec(db, "BEGIN IMMEDIATE");
-
-	if (rc)
-		return rc;
-	if (sqlite3_prepare_v2(db, "INSERT INTO reconcile_results(run, tbl, rid, record_key, pin, "
-				   "result) VALUES(?, ?, ?, ?, ?, ?)", -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO reconcile_cursor(run, tbl, last_rowid) VALUES(?, ?, ?) "
-				   "ON CONFLICT(run, tbl) DO UPDATE SET last_rowid = excluded.last_rowid",
-			       -1, &cur, NULL) != SQLITE_OK)
-		rc = db_error(db, "results");
-	for (size_t i = 0; rc == NDX_OK && i < b->n; i++) {
-		char *text = json_dumps(json_array_get(results, i), JSON_COMPACT);
-		if (!text) {
-			rc = NDX_ENOMEM;
-			break;
-		}
-		sqlite3_bind_int64(ins, 1, run);
-		sqlite3_bind_text(ins, 2, v->table, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 3, b->rowid[i]);
-		sqlite3_bind_text(ins, 4, b->key[i], -1, SQLITE_STATIC);
-		if (b->pin[i])
-			sqlite3_bind_text(ins, 5, b->pin[i], -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(ins, 5);
-		sqlite3_bind_text(ins, 6, text, -1, SQLITE_TRANSIENT);
-		free(text);
-		if (sqlite3_step(ins) != SQLITE_DONE)
-			rc = db_error(db, "results");
-		sqlite3_reset(ins);
-		sqlite3_clear_bindings(ins);
-	}
-	if (rc == NDX_OK) {
-		sqlite3_bind_int64(cur, 1, run);
-		sqlite3_bind_text(cur, 2, v->table, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(cur, 3, b->rowid[b->n - 1]);
-		if (sqlite3_step(cur) != SQLITE_DONE)
-			rc = db_error(db, "cursor");
-	}
-	sqlite3_finalize(ins);
-	sqlite3_finalize(cur);
-	if (rc == NDX_OK)
-		return exec(db, "COMMIT");
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
 static double now_s(void)
 {
 	struct timespec t;
@@ -434,34 +467,81 @@ static void pace(const struct reconcile_opts *o, double t0, unsigned long long s
 	}
 }
 
+/* Stores the answers and the position reached, in one transaction. */
+static int commit_batch(const struct sec_sql *s, long long run, const struct view *v,
+			const struct batch *b, const json_t *results, long long done)
+{
+	char r[24], rid[24];
+	int rc = sec_sql_begin(s);
+
+	if (rc)
+		return rc;
+	snprintf(r, sizeof r, "%lld", run);
+	for (size_t i = 0; rc == NDX_OK && i < b->n; i++) {
+		char *text = json_dumps(json_array_get(results, i), JSON_COMPACT);
+		if (!text) {
+			rc = NDX_ENOMEM;
+			break;
+		}
+		snprintf(rid, sizeof rid, "%lld", done + (long long)i + 1);
+		const char *params[6] = { r, v->table, rid, b->key[i], b->pin[i], text };
+		rc = sec_sql_exec(s, "INSERT INTO reconcile_results(run, tbl, rid, record_key, pin, "
+				     "result) VALUES(CAST(?1 AS bigint), ?2, CAST(?3 AS bigint), ?4, ?5, ?6)",
+				  6, params, NULL);
+		free(text);
+	}
+	if (rc == NDX_OK) {
+		snprintf(rid, sizeof rid, "%lld", done + (long long)b->n);
+		const char *params[4] = { r, v->table, b->key[b->n - 1], rid };
+		rc = sec_sql_exec(s, "INSERT INTO reconcile_position(run, tbl, last_key, done) "
+				     "VALUES(CAST(?1 AS bigint), ?2, ?3, CAST(?4 AS bigint)) "
+				     "ON CONFLICT(run, tbl) DO UPDATE SET last_key = excluded.last_key, "
+				     "done = excluded.done",
+				  4, params, NULL);
+	}
+	if (rc == NDX_OK)
+		return sec_sql_commit(s);
+	sec_sql_rollback(s);
+	return rc == NDX_EEXIST ? NDX_EDB : rc;
+}
+
 struct progress {
 	double t0;
 	unsigned long long sent, batches;
 };
 
-static int run_view(const struct reconcile_opts *o, sqlite3 *db, long long run,
+static int run_view(const struct reconcile_opts *o, const struct sec_sql *s, long long run,
 		    const struct view *v, struct progress *p)
 {
 	struct batch *b = calloc(1, sizeof *b);
-	long long after;
+	struct position pos;
 	int rc;
 
 	if (!b)
 		return NDX_ENOMEM;
-	if ((rc = cursor_of(db, run, v->table, &after)))
+	if ((rc = position_of(s, run, v, &pos)))
 		goto out;
 	for (;;) {
 		json_t *results = NULL;
-		if ((rc = read_batch(db, v, o->batch, after, b)) || b->n == 0)
+		if ((rc = read_batch(s, v, o->batch, pos.last_key, b)) || b->n == 0)
 			break;
+		/* The position must hold the last key whole (the schema's keys
+		 * are far shorter). */
+		if (strlen(b->key[b->n - 1]) >= sizeof pos.last_key) {
+			fprintf(stderr, "ndx-sector reconcile: %s: a key longer than %zu bytes\n",
+				v->table, sizeof pos.last_key - 1);
+			rc = NDX_EINVAL;
+			break;
+		}
 		pace(o, p->t0, p->sent, b->n);
 		if ((rc = ask(o, b, &results)))
 			break;
-		rc = commit_batch(db, run, v, b, results);
+		rc = commit_batch(s, run, v, b, results, pos.done);
 		json_decref(results);
 		if (rc)
 			break;
-		after = b->rowid[b->n - 1];
+		pos.done += (long long)b->n;
+		snprintf(pos.last_key, sizeof pos.last_key, "%s", b->key[b->n - 1]);
 		p->sent += b->n;
 		p->batches++;
 		if (!o->quiet)
@@ -531,96 +611,136 @@ static void count_into(json_t *obj, const char *key, const char *sub, json_int_t
 	json_object_set_new(c, sub, json_integer(json_integer_value(json_object_get(c, sub)) + add));
 }
 
-/* The keys of the other records of v's table holding pin. */
-static json_t *holders_of(sqlite3 *db, const struct view *v, const char *pin, long long rowid)
+/* The keys of the other records of v's table holding pin (a merge
+ * candidate's), in key order. */
+static int add_key(void *ctx, int ncols, const char *const *vals)
 {
-	char sql[256];
-	sqlite3_stmt *q;
-	json_t *keys = json_array();
+	json_t *keys = ctx;
 
-	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ? AND rowid <> ? LIMIT 10",
-		 v->key ? v->key : "id", v->table, v->pin);
-	if (!keys || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return keys;
-	sqlite3_bind_text(q, 1, pin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, rowid);
-	while (sqlite3_step(q) == SQLITE_ROW)
-		json_array_append_new(keys, json_string((const char *)sqlite3_column_text(q, 0)));
-	sqlite3_finalize(q);
-	return keys;
+	if (ncols > 0 && vals[0] && json_array_append_new(keys, json_string(vals[0])))
+		return NDX_ENOMEM;
+	return NDX_OK;
 }
 
-/* Adds the findings of every stored result of run to report. */
-static int report_results(sqlite3 *db, long long run, const struct view *v, struct truth *truth,
-			  json_t *report)
+static int holders_of(const struct sec_sql *s, const struct view *v, const char *pin,
+		      const char *key, json_t *keys)
 {
-	json_t *findings = json_object_get(report, "findings"),
-	       *merges = json_object_get(report, "merge_candidates"),
-	       *kinds = json_object_get(report, "mismatches"),
-	       *by_finding = json_object_get(report, "by_finding"),
-	       *measures = json_object_get(report, "measures");
-	json_int_t checked = 0, matches = 0;
-	sqlite3_stmt *q;
+	char sql[256];
+	const char *params[2] = { pin, key };
+	const char *k = v->key ? v->key : "id";
+
+	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ?1 AND %s <> %s ORDER BY %s LIMIT 10",
+		 k, v->table, v->pin, k, v->key ? "?2" : "CAST(?2 AS bigint)", k);
+	return sec_sql_query(s, sql, 2, params, add_key, keys);
+}
+
+struct report_ctx {
+	const struct view *v;
+	struct truth *truth;
+	json_t *findings, *kinds, *by_finding, *measures;
+	json_t *cands; /* [key, candidate] of the results with a candidate */
+	json_int_t checked, matches;
+};
+
+static int report_row(void *ctx, int ncols, const char *const *vals)
+{
+	static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
+	struct report_ctx *x = ctx;
+	const struct view *v = x->v;
+	struct reconcile_finding f[RECONCILE_FINDINGS_MAX];
+	const char *key, *cand;
+	json_t *res;
+	size_t n;
+	int pin_sent;
+
+	if (ncols < 4 || !vals[1] || !vals[3])
+		return NDX_OK;
+	key = vals[1];
+	pin_sent = vals[2] != NULL;
+	res = json_loads(vals[3], 0, NULL);
+	n = reconcile_findings(res, pin_sent, f);
+	cand = json_string_value(json_object_get(res, "candidate_pin"));
+	x->checked++;
+	x->matches += n == 0;
+	unsigned faults = reconcile_measure_faults(res, pin_sent, v->name != NULL, v->birth != NULL,
+						   v->sex != NULL, v->address != NULL);
+	for (unsigned m = 0; m < 4; m++)
+		count_into(x->measures, MEASURES[m], "records", !(faults & (1u << m)));
+	for (size_t i = 0; i < n; i++) {
+		const char *col = column_of(v, f[i].field);
+		json_t *one = json_pack("{ssssssss}", "table", v->table, "key", key, "kind",
+					f[i].kind, "field", col);
+		if (one && cand && strcmp(f[i].field, "pin") == 0)
+			json_object_set_new(one, "candidate_pin", json_string(cand));
+		json_array_append_new(x->findings, one);
+		char id[512];
+		snprintf(id, sizeof id, "%s\t%s", f[i].kind, col);
+		count_into(x->kinds, id, "count", 1);
+		if (x->truth->expected) {
+			snprintf(id, sizeof id, "%s\t%s\t%s", v->table, key, col);
+			const char *dk = json_string_value(json_object_get(x->truth->expected, id));
+			int right = dk && strcmp(reconcile_expected(dk), f[i].kind) == 0;
+			count_into(x->by_finding, f[i].kind, "count", 1);
+			count_into(x->by_finding, f[i].kind, "true", right);
+			if (right)
+				count_into(x->truth->by_kind, dk, "found", 1);
+		}
+	}
+	if (cand)
+		json_array_append_new(x->cands, json_pack("[ss]", key, cand));
+	json_decref(res);
+	return NDX_OK;
+}
+
+/* Adds the findings of every stored result of run to report: the results
+ * streamed in the run's order, then the other holders of each candidate
+ * number (a second statement: none runs while a query's rows come). */
+static int report_results(const struct sec_sql *s, long long run, const struct view *v,
+			  struct truth *truth, json_t *report)
+{
+	struct report_ctx x = {
+		.v = v, .truth = truth,
+		.findings = json_object_get(json_object_get(report, "findings"), "items"),
+		.kinds = json_object_get(report, "mismatches"),
+		.by_finding = json_object_get(report, "by_finding"),
+		.measures = json_object_get(report, "measures"),
+		.cands = json_array(),
+	};
+	json_t *merges = json_object_get(report, "merge_candidates"), *c;
+	char r[24];
+	const char *params[2] = { r, v->table };
+	size_t i;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT rid, record_key, pin, result FROM reconcile_results "
-				   "WHERE run = ? AND tbl = ? ORDER BY rid", -1, &q, NULL) != SQLITE_OK)
-		return db_error(db, "results");
-	sqlite3_bind_int64(q, 1, run);
-	sqlite3_bind_text(q, 2, v->table, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(q, 1);
-		json_t *res = json_loads((const char *)sqlite3_column_text(q, 3), 0, NULL);
-		struct reconcile_finding f[RECONCILE_FINDINGS_MAX];
-		size_t n = reconcile_findings(res, sqlite3_column_type(q, 2) != SQLITE_NULL, f);
-		const char *cand = json_string_value(json_object_get(res, "candidate_pin"));
-
-		checked++;
-		matches += n == 0;
-		unsigned faults = reconcile_measure_faults(res, sqlite3_column_type(q, 2) != SQLITE_NULL,
-							   v->name != NULL, v->birth != NULL,
-							   v->sex != NULL, v->address != NULL);
-		static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
-		for (unsigned m = 0; m < 4; m++)
-			count_into(measures, MEASURES[m], "records", !(faults & (1u << m)));
-		for (size_t i = 0; i < n; i++) {
-			const char *col = column_of(v, f[i].field);
-			json_t *one = json_pack("{ssssssss}", "table", v->table, "key", key, "kind",
-						f[i].kind, "field", col);
-			if (one && cand && strcmp(f[i].field, "pin") == 0)
-				json_object_set_new(one, "candidate_pin", json_string(cand));
-			json_array_append_new(json_object_get(findings, "items"), one);
-			char id[512];
-			snprintf(id, sizeof id, "%s\t%s", f[i].kind, col);
-			count_into(kinds, id, "count", 1);
-			if (truth->expected) {
-				snprintf(id, sizeof id, "%s\t%s\t%s", v->table, key, col);
-				const char *dk = json_string_value(json_object_get(truth->expected, id));
-				int right = dk && strcmp(reconcile_expected(dk), f[i].kind) == 0;
-				count_into(by_finding, f[i].kind, "count", 1);
-				count_into(by_finding, f[i].kind, "true", right);
-				if (right)
-					count_into(truth->by_kind, dk, "found", 1);
-			}
-		}
-		if (cand) {
-			json_t *same = holders_of(db, v, cand, sqlite3_column_int64(q, 0));
-			if (json_array_size(same))
-				json_array_append_new(merges, json_pack("{sssssssO}", "table", v->table,
-									"key", key, "candidate_pin", cand,
-									"same_person_as", same));
-			json_decref(same);
-		}
-		json_decref(res);
+	if (!x.cands)
+		return NDX_ENOMEM;
+	snprintf(r, sizeof r, "%lld", run);
+	rc = sec_sql_query(s, "SELECT rid, record_key, pin, result FROM reconcile_results "
+			      "WHERE run = CAST(?1 AS bigint) AND tbl = ?2 ORDER BY rid",
+			   2, params, report_row, &x);
+	json_array_foreach(x.cands, i, c) {
+		const char *key = json_string_value(json_array_get(c, 0)),
+			   *cand = json_string_value(json_array_get(c, 1));
+		json_t *same = json_array();
+		if (rc == NDX_OK && (!same || !key || !cand))
+			rc = NDX_ENOMEM;
+		if (rc == NDX_OK)
+			rc = holders_of(s, v, cand, key, same);
+		if (rc == NDX_OK && json_array_size(same))
+			json_array_append_new(merges, json_pack("{sssssssO}", "table", v->table, "key",
+								key, "candidate_pin", cand,
+								"same_person_as", same));
+		json_decref(same);
 	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return db_error(db, "results");
+	json_decref(x.cands);
+	if (rc)
+		return rc;
 	json_object_set_new(report, "records_checked",
 			    json_integer(json_integer_value(json_object_get(report, "records_checked")) +
-					 checked));
+					 x.checked));
 	json_object_set_new(report, "matches",
-			    json_integer(json_integer_value(json_object_get(report, "matches")) + matches));
+			    json_integer(json_integer_value(json_object_get(report, "matches")) +
+					 x.matches));
 	return NDX_OK;
 }
 
@@ -673,20 +793,24 @@ static void finish_report(json_t *report, struct truth *truth)
 
 /* ---- the run -------------------------------------------------------------------------- */
 
-static int finish_run(sqlite3 *db, long long run)
+static int finish_run(const struct sec_sql *s, long long run)
 {
-	char now[NDX_TIME_TEXT_LEN], sql[128];
+	char now[NDX_TIME_TEXT_LEN], r[24];
+	const char *params[2] = { now, r };
+
 	ndx_time_format(time(NULL), now);
-	snprintf(sql, sizeof sql, "UPDATE reconcile_runs SET finished_at = '%s' WHERE id = %lld", now,
-		 run);
-	return exec(db, sql);
+	snprintf(r, sizeof r, "%lld", run);
+	return sec_sql_exec(s, "UPDATE reconcile_runs SET finished_at = ?1 WHERE id = CAST(?2 AS bigint)",
+			    2, params, NULL);
 }
 
 int reconcile_run(const struct reconcile_opts *o, json_t **report)
 {
 	struct truth truth = { 0 };
 	struct progress p = { .t0 = now_s() };
-	sqlite3 *db = NULL;
+	struct store *st = NULL;
+	struct store_conn *c = NULL;
+	struct sec_sql s;
 	long long run = 0;
 	int rc, resumed = 0;
 	size_t nv = 0;
@@ -703,21 +827,19 @@ int reconcile_run(const struct reconcile_opts *o, json_t **report)
 	}
 	if (o->truth_path && (rc = load_truth(o->truth_path, o->def->name, &truth)))
 		goto out;
-	if (sqlite3_open_v2(o->db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		fprintf(stderr, "ndx-sector reconcile: cannot open %s\n", o->db_path);
-		rc = NDX_EDB;
+	if ((rc = store_open(o->db_path, o->def, 0, 1, &st)))
 		goto out;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	if ((rc = open_run(db, &run, &resumed)))
+	c = store_acquire(st);
+	s = sec_sql_of(c, "ndx-sector reconcile");
+	if ((rc = open_run(&s, &run, &resumed)))
 		goto out;
 	if (!o->quiet)
 		fprintf(stderr, "ndx-sector reconcile: %s run %lld%s\n", o->def->name, run,
 			resumed ? " (resumed)" : "");
 	for (size_t i = 0; rc == NDX_OK && i < nv; i++)
-		rc = run_view(o, db, run, views[i], &p);
+		rc = run_view(o, &s, run, views[i], &p);
 	if (rc == NDX_OK)
-		rc = finish_run(db, run);
+		rc = finish_run(&s, run);
 	if (rc)
 		goto out;
 	*report = json_pack("{sssIsbsisis{s[]}s[]s{}s{}s{}sIsIsf}", "sector", o->def->name, "run",
@@ -731,7 +853,7 @@ int reconcile_run(const struct reconcile_opts *o, json_t **report)
 		goto out;
 	}
 	for (size_t i = 0; rc == NDX_OK && i < nv; i++)
-		rc = report_results(db, run, views[i], &truth, *report);
+		rc = report_results(&s, run, views[i], &truth, *report);
 	if (rc == NDX_OK)
 		finish_report(*report, &truth);
 out:
@@ -741,31 +863,22 @@ out:
 	}
 	json_decref(truth.expected);
 	json_decref(truth.by_kind);
-	sqlite3_close(db);
+	if (c)
+		store_release(st, c);
+	store_close(st);
 	return rc;
 }
 
-/* ---- what the correction worklists read (sec_worklist.c) ------------------------------- */
+/* ---- what the correction worklists and the measures read -------------------------------- */
 
-int reconcile_last_finished(sqlite3 *db, long long *run)
+int reconcile_last_finished(const struct sec_sql *s, long long *run)
 {
-	sqlite3_stmt *q;
-	int rc;
-
 	*run = 0;
-	if (exec(db, PROGRESS_SQL))
-		return NDX_EDB;
-	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM reconcile_runs WHERE finished_at IS NOT NULL",
-			       -1, &q, NULL) != SQLITE_OK)
-		return db_error(db, "runs");
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*run = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? NDX_OK : db_error(db, "runs");
+	return sec_sql_query(s, "SELECT max(id) FROM reconcile_runs WHERE finished_at IS NOT NULL", 0,
+			     NULL, read_ll, run);
 }
 
-int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long run,
+int reconcile_run_findings(const struct sector_def *def, const struct sec_sql *s, long long run,
 			   json_t **findings)
 {
 	struct truth none = { 0 };
@@ -779,26 +892,14 @@ int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long 
 		return NDX_ENOMEM;
 	for (size_t i = 0; rc == NDX_OK && i < NVIEWS; i++)
 		if (strcmp(VIEWS[i].sector, def->name) == 0)
-			rc = report_results(db, run, &VIEWS[i], &none, rep);
+			rc = report_results(s, run, &VIEWS[i], &none, rep);
 	if (rc == NDX_OK)
 		*findings = json_incref(json_object_get(json_object_get(rep, "findings"), "items"));
 	json_decref(rep);
 	return rc;
 }
 
-/* A correction log of an older version has no events column (the ids of
- * the events a correction published): it is added, NULL in the old rows. */
-static int corrections_events_column(sqlite3 *db)
-{
-	sqlite3_stmt *q = NULL;
-	int has = sqlite3_prepare_v2(db, "SELECT events FROM reconcile_corrections", -1, &q, NULL) ==
-		  SQLITE_OK;
-
-	sqlite3_finalize(q);
-	return has ? NDX_OK : exec(db, "ALTER TABLE reconcile_corrections ADD COLUMN events TEXT");
-}
-
-int reconcile_run_measures(const struct sector_def *def, sqlite3 *db, long long run,
+int reconcile_run_measures(const struct sector_def *def, const struct sec_sql *s, long long run,
 			   json_t **tables)
 {
 	static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live" };
@@ -819,7 +920,7 @@ int reconcile_run_measures(const struct sector_def *def, sqlite3 *db, long long 
 			rc = NDX_ENOMEM;
 			break;
 		}
-		rc = report_results(db, run, &VIEWS[i], &none, rep);
+		rc = report_results(s, run, &VIEWS[i], &none, rep);
 		one = rc ? NULL : json_pack("{sssO}", "table", VIEWS[i].table, "records",
 					  json_object_get(rep, "records_checked"));
 		for (size_t m = 0; one && m < 4; m++) {
@@ -837,23 +938,6 @@ int reconcile_run_measures(const struct sector_def *def, sqlite3 *db, long long 
 	else
 		json_decref(list);
 	return rc;
-}
-
-int reconcile_db_open(const char *path, sqlite3 **db)
-{
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		fprintf(stderr, "ndx-sector: cannot open %s\n", path);
-		sqlite3_close(*db);
-		*db = NULL;
-		return NDX_EDB;
-	}
-	sqlite3_busy_timeout(*db, 10000);
-	if (exec(*db, PROGRESS_SQL) || corrections_events_column(*db)) {
-		sqlite3_close(*db);
-		*db = NULL;
-		return NDX_EDB;
-	}
-	return NDX_OK;
 }
 
 int reconcile_table_columns(const struct sector_def *def, const char *table, const char **key,

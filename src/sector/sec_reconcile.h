@@ -15,13 +15,15 @@
 #include <stddef.h>
 
 #include "schema.h"
+#include "sec_sql.h"
 
 #define RECONCILE_SERVICE "VN/GOV/BCA/population/verify"
 #define RECONCILE_PURPOSE "data-reconciliation"
 
 struct reconcile_opts {
 	const struct sector_def *def; /* any sector but population */
-	const char *db_path;          /* the sector's database (written: progress) */
+	const char *db_path;          /* the sector's database (written: progress), a
+				       * path or a postgresql:// connection string */
 	const char *gateway;          /* consumer URL of the agency's gateway */
 	const char *client;           /* the subsystem the registry speaks as */
 	const char *service;          /* default RECONCILE_SERVICE */
@@ -69,22 +71,28 @@ const char *reconcile_expected(const char *defect_kind);
  * truth file cannot be read. */
 int reconcile_run(const struct reconcile_opts *o, json_t **report);
 
-/* For the correction worklists (sec_worklist.c), on the sector's
- * database: */
-/* Opens path read-write with the progress tables created when missing.
- * NDX_OK, NDX_EDB (a message on stderr). */
-int reconcile_db_open(const char *path, sqlite3 **db);
+/* For the correction worklists (sec_worklist.c) and the measures
+ * (sec_measures.c), on a connection of the sector's store of either
+ * engine (sec_sql.h): */
+/* Makes the progress tables when missing (SQLite; PostgreSQL's come with
+ * the schema), bringing those of an older version up to date. NDX_OK,
+ * NDX_EDB (a message on stderr). */
+int reconcile_tables(const struct sec_sql *s);
+/* *has 1 when the store holds the progress tables (always on PostgreSQL;
+ * on SQLite once a run or a worklist made them): a read that must not
+ * make them asks first. NDX_OK, NDX_EDB. */
+int reconcile_has_runs(const struct sec_sql *s, int *has);
 /* The last finished run's id in *run, 0 when none. NDX_OK, NDX_EDB. */
-int reconcile_last_finished(sqlite3 *db, long long *run);
+int reconcile_last_finished(const struct sec_sql *s, long long *run);
 /* The findings of stored run run, as the report lists them (a new array
  * in *findings). NDX_OK, NDX_EDB, NDX_ENOMEM. */
-int reconcile_run_findings(const struct sector_def *def, sqlite3 *db, long long run,
+int reconcile_run_findings(const struct sector_def *def, const struct sec_sql *s, long long run,
 			   json_t **findings);
 /* The four measures of stored run run for each table def reconciles, as
  * the report counts them: a new array in *tables of {"table", "records",
  * "accurate", "sufficient", "clean", "live"} (records that hold each).
  * For the measures read (sec_measures.h). NDX_OK, NDX_EDB, NDX_ENOMEM. */
-int reconcile_run_measures(const struct sector_def *def, sqlite3 *db, long long run,
+int reconcile_run_measures(const struct sector_def *def, const struct sec_sql *s, long long run,
 			   json_t **tables);
 /* The key (NULL: the integer id) and number columns of a reconciled table
  * of def; NDX_ENOTFOUND when def does not reconcile that table. */

@@ -7,7 +7,6 @@
  * "Correction worklists". */
 #include "sec_worklist.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,48 +19,40 @@
 #include "sec_reconcile.h"
 #include "store.h"
 
-static int db_failed(sqlite3 *db)
-{
-	fprintf(stderr, "ndx-sector: corrections: %s\n", sqlite3_errmsg(db));
-	return NDX_EDB;
-}
+#define WHO "ndx-sector: corrections"
 
-static int corrected(sqlite3 *db, long long run, const char *table, const char *key,
+/* 1 when a correction of run covers the task, 0 when none, NDX_EDB. */
+static int corrected(const struct sec_sql *s, long long run, const char *table, const char *key,
 		     const char *field)
 {
-	sqlite3_stmt *q;
-	int rc;
+	char r[24], one[8];
+	const char *params[4] = { r, table, key, field };
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM reconcile_corrections WHERE run = ? AND tbl = ? AND "
-				   "record_key = ? AND field = ?", -1, &q, NULL) != SQLITE_OK)
-		return db_failed(db);
-	sqlite3_bind_int64(q, 1, run);
-	sqlite3_bind_text(q, 2, table, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, field, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_failed(db);
+	snprintf(r, sizeof r, "%lld", run);
+	return sec_sql_text(s, "SELECT 1 FROM reconcile_corrections WHERE run = CAST(?1 AS bigint) "
+			       "AND tbl = ?2 AND record_key = ?3 AND field = ?4",
+			    4, params, one, sizeof one);
 }
 
-/* The tasks of the last finished run on db: its findings not corrected yet. */
-static int open_tasks(const struct sector_def *def, sqlite3 *db, long long *run, json_t **tasks)
+/* The tasks of the last finished run on s: its findings not corrected yet. */
+static int open_tasks(const struct sector_def *def, const struct sec_sql *s, long long *run,
+		      json_t **tasks)
 {
 	json_t *items = NULL, *f;
 	size_t i;
 	int rc;
 
 	*tasks = NULL;
-	if ((rc = reconcile_last_finished(db, run)))
+	if ((rc = reconcile_tables(s)) || (rc = reconcile_last_finished(s, run)))
 		return rc;
 	if (!(*tasks = json_array()))
 		return NDX_ENOMEM;
 	if (*run == 0)
 		return NDX_OK;
-	if ((rc = reconcile_run_findings(def, db, *run, &items)))
+	if ((rc = reconcile_run_findings(def, s, *run, &items)))
 		return rc;
 	json_array_foreach(items, i, f) {
-		int done = corrected(db, *run, json_string_value(json_object_get(f, "table")),
+		int done = corrected(s, *run, json_string_value(json_object_get(f, "table")),
 				     json_string_value(json_object_get(f, "key")),
 				     json_string_value(json_object_get(f, "field")));
 		if (done < 0) {
@@ -77,17 +68,24 @@ static int open_tasks(const struct sector_def *def, sqlite3 *db, long long *run,
 
 int reconcile_worklist(const struct sector_def *def, const char *db_path, json_t **out)
 {
-	sqlite3 *db = NULL;
+	struct store *st = NULL;
+	struct store_conn *c;
+	struct sec_sql s;
 	json_t *tasks = NULL;
 	long long run = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = reconcile_db_open(db_path, &db)) == NDX_OK && (rc = open_tasks(def, db, &run, &tasks)) == NDX_OK &&
+	if ((rc = store_open(db_path, def, 0, 1, &st)))
+		return rc;
+	c = store_acquire(st);
+	s = sec_sql_of(c, WHO);
+	if ((rc = open_tasks(def, &s, &run, &tasks)) == NDX_OK &&
 	    !(*out = json_pack("{sssIsO}", "sector", def->name, "run", (json_int_t)run, "tasks", tasks)))
 		rc = NDX_ENOMEM;
 	json_decref(tasks);
-	sqlite3_close(db);
+	store_release(st, c);
+	store_close(st);
 	return rc;
 }
 
@@ -103,99 +101,86 @@ static const char *default_value(const char *table, const char *pin, const json_
 	return NULL;
 }
 
-/* The last seq of the outbox on db (0 when empty) in *seq. */
-static int outbox_last(sqlite3 *db, long long *seq)
+/* The last seq of the outbox (0 when empty) in *seq. */
+static int outbox_last(const struct sec_sql *s, long long *seq)
 {
-	sqlite3_stmt *q;
-	int rc;
+	char v[24];
+	int rc = sec_sql_text(s, "SELECT coalesce(max(seq), 0) FROM event_outbox", 0, NULL, v,
+			      sizeof v);
 
-	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) FROM event_outbox", -1, &q,
-			       NULL) != SQLITE_OK)
-		return db_failed(db);
-	rc = sqlite3_step(q);
-	*seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? NDX_OK : db_failed(db);
+	*seq = rc == 1 ? strtoll(v, NULL, 10) : 0;
+	return rc < 0 ? rc : NDX_OK;
+}
+
+static int add_id(void *ctx, int ncols, const char *const *vals)
+{
+	json_t *ids = ctx;
+
+	if (ncols > 0 && vals[0] && json_array_append_new(ids, json_string(vals[0])))
+		return NDX_ENOMEM;
+	return NDX_OK;
 }
 
 /* The ids of the events queued after seq (by this transaction), a new
  * array in *ids. */
-static int queued_since(sqlite3 *db, long long seq, json_t **ids)
+static int queued_since(const struct sec_sql *s, long long seq, json_t **ids)
 {
-	sqlite3_stmt *q;
-	int rc;
+	char v[24];
+	const char *params[1] = { v };
 
 	if (!(*ids = json_array()))
 		return NDX_ENOMEM;
-	if (sqlite3_prepare_v2(db, "SELECT event_id FROM event_outbox WHERE seq > ? ORDER BY seq",
-			       -1, &q, NULL) != SQLITE_OK)
-		return db_failed(db);
-	sqlite3_bind_int64(q, 1, seq);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		json_array_append_new(*ids, json_string((const char *)sqlite3_column_text(q, 0)));
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? NDX_OK : db_failed(db);
+	snprintf(v, sizeof v, "%lld", seq);
+	return sec_sql_query(s, "SELECT event_id FROM event_outbox WHERE seq > CAST(?1 AS bigint) "
+				"ORDER BY seq", 1, params, add_id, *ids);
 }
 
 /* The correction's row in reconcile_corrections; events the JSON array of
  * the ids of the events it published. */
-static int log_correction(sqlite3 *db, const struct reconcile_correction *c, long long run,
-			  const char *kind, const char *old, const char *value, const char *now,
-			  const char *events)
+static int log_correction(const struct sec_sql *s, const struct reconcile_correction *c,
+			  long long run, const char *kind, const char *old, const char *value,
+			  const char *now, const char *events)
 {
-	sqlite3_stmt *q = NULL;
-	int step;
+	char r[24];
+	const char *params[10] = { r, c->table, c->key, c->field, kind, old, value, c->officer, now,
+				   events };
+	int rc;
 
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO reconcile_corrections(run, tbl, record_key, field, kind, "
-			       "old_value, new_value, officer, corrected_at, events) "
-			       "VALUES(?,?,?,?,?,?,?,?,?,?)",
-			       -1, &q, NULL) != SQLITE_OK)
-		return db_failed(db);
-	sqlite3_bind_int64(q, 1, run);
-	sqlite3_bind_text(q, 2, c->table, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, c->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, c->field, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, kind, -1, SQLITE_STATIC);
-	if (old)
-		sqlite3_bind_text(q, 6, old, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 7, value, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 8, c->officer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 9, now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 10, events, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return step == SQLITE_DONE ? NDX_OK : db_failed(db);
+	snprintf(r, sizeof r, "%lld", run);
+	rc = sec_sql_exec(s, "INSERT INTO reconcile_corrections(run, tbl, record_key, field, kind, "
+			     "old_value, new_value, officer, corrected_at, events) "
+			     "VALUES(CAST(?1 AS bigint), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			  10, params, NULL);
+	if (rc == NDX_EEXIST) {
+		fprintf(stderr, WHO ": the log refused the correction\n");
+		rc = NDX_EDB;
+	}
+	return rc;
 }
 
 /* Writes the new value of the record as the API writes it (validated the
  * same way, through outbox_put: the events such a write publishes are
  * queued in the sector's outbox) and logs the correction with the ids of
  * those events, all in one transaction: a crash leaves both or neither. */
-static int apply_correction(const struct reconcile_correction *c, long long run, const char *kind,
+static int apply_correction(const struct reconcile_correction *c, struct store_conn *conn,
+			    const struct sec_sql *s, long long run, const char *kind,
 			    const char *value, json_t **out)
 {
 	const struct sector_table *t = sector_table_find(c->def, c->table);
 	const int publishes = outbox_table_publishes(c->def, t);
 	char field[128], why[256], newid[64], now[NDX_TIME_TEXT_LEN], self[160];
 	const char *client = c->events_client, *old;
-	struct store *st = NULL;
-	struct store_conn *conn;
 	json_t *row = NULL, *valid = NULL, *events = NULL;
 	char *old_copy = NULL, *events_text = NULL;
 	long long before = 0;
-	sqlite3 *db;
 	int rc, added = 0;
 
 	if (!client) {
 		snprintf(self, sizeof self, "%s/%s", c->def->agency, c->def->name);
 		client = self;
 	}
-	if ((rc = store_open(c->db_path, c->def, 0, 1, &st)))
-		return rc;
-	conn = store_acquire(st);
-	db = store_conn_db(conn);
-	if (publishes && (rc = outbox_tables(db)))
+	/* PostgreSQL's outbox comes with the schema (store_pg.c). */
+	if (publishes && s->db && (rc = outbox_tables(s->db)))
 		goto out;
 	if ((rc = store_begin(conn)))
 		goto out;
@@ -213,18 +198,18 @@ static int apply_correction(const struct reconcile_correction *c, long long run,
 		goto rollback;
 	}
 	ndx_time_format(time(NULL), now);
-	if (publishes && (rc = outbox_last(db, &before)))
+	if (publishes && (rc = outbox_last(s, &before)))
 		goto rollback;
 	if ((rc = outbox_put(conn, c->def, t, c->key, valid, client, newid, sizeof newid, &added)))
 		goto rollback;
 	if (publishes)
-		rc = queued_since(db, before, &events);
+		rc = queued_since(s, before, &events);
 	else if (!(events = json_array()))
 		rc = NDX_ENOMEM;
 	if (rc == NDX_OK && !(events_text = json_dumps(events, JSON_COMPACT)))
 		rc = NDX_ENOMEM;
 	if (rc == NDX_OK)
-		rc = log_correction(db, c, run, kind, old_copy, value, now, events_text);
+		rc = log_correction(s, c, run, kind, old_copy, value, now, events_text);
 	if (rc == NDX_OK)
 		rc = store_commit(conn);
 	if (rc == NDX_OK &&
@@ -244,15 +229,15 @@ out:
 	json_decref(events);
 	json_decref(row);
 	json_decref(valid);
-	store_release(st, conn);
-	store_close(st);
 	return rc;
 }
 
 int reconcile_correct(const struct reconcile_correction *c, json_t **out)
 {
 	const char *key_col = NULL, *pin_col = NULL;
-	sqlite3 *db = NULL;
+	struct store *st = NULL;
+	struct store_conn *conn = NULL;
+	struct sec_sql s;
 	json_t *tasks = NULL, *task = NULL, *f;
 	long long run = 0;
 	size_t i;
@@ -264,7 +249,11 @@ int reconcile_correct(const struct reconcile_correction *c, json_t **out)
 			c->table);
 		return NDX_EINVAL;
 	}
-	if ((rc = reconcile_db_open(c->db_path, &db)) || (rc = open_tasks(c->def, db, &run, &tasks)))
+	if ((rc = store_open(c->db_path, c->def, 0, 1, &st)))
+		return rc;
+	conn = store_acquire(st);
+	s = sec_sql_of(conn, WHO);
+	if ((rc = open_tasks(c->def, &s, &run, &tasks)))
 		goto out;
 	json_array_foreach(tasks, i, f)
 		if (strcmp(json_string_value(json_object_get(f, "table")), c->table) == 0 &&
@@ -290,11 +279,11 @@ int reconcile_correct(const struct reconcile_correction *c, json_t **out)
 		rc = NDX_EINVAL;
 		goto out;
 	}
-	sqlite3_close(db);
-	db = NULL;
-	rc = apply_correction(c, run, json_string_value(json_object_get(task, "kind")), value, out);
+	rc = apply_correction(c, conn, &s, run, json_string_value(json_object_get(task, "kind")),
+			      value, out);
 out:
 	json_decref(tasks);
-	sqlite3_close(db);
+	store_release(st, conn);
+	store_close(st);
 	return rc;
 }

@@ -41,12 +41,14 @@ static void internal(struct ndx_http_resp *resp)
 	ndx_http_resp_error(resp, 500, "Server.Internal", "the store failed", NULL);
 }
 
-/* The database file of st (the path reconcile_worklist and
- * reconcile_correct open), in out; -1 when it has none (in memory). */
+/* The database of st (the path reconcile_worklist and reconcile_correct
+ * open: SQLite's file, or the connection string), in out; -1 when it has
+ * none (in memory). */
 static int db_path(struct store *st, char *out, size_t cap)
 {
 	struct store_conn *c = store_acquire(st);
-	const char *f = sqlite3_db_filename(store_conn_db(c), "main");
+	const char *f = store_conn_db(c) ? sqlite3_db_filename(store_conn_db(c), "main")
+					 : store_location(st);
 	int ok = f && *f && strlen(f) < cap;
 
 	if (ok)

@@ -910,14 +910,22 @@ static void init_tables(struct gen *g)
 	g->n_colors = names_count(COLORS);
 }
 
-/* Spoils the clean data (seed_defects.h) and writes the truth beside it. */
+/* The ground truth's file: --truth, or beside the databases. */
+static int truth_file(const struct seed_opts *o, char *path, size_t cap)
+{
+	int n = o->truth_path ? snprintf(path, cap, "%s", o->truth_path)
+			      : snprintf(path, cap, "%s/" SEED_TRUTH_FILE, o->dir);
+	return n < 0 || (size_t)n >= cap ? NDX_EINVAL : NDX_OK;
+}
+
+/* Spoils the clean data (seed_defects.h) and writes the truth file. */
 static int add_defects(struct gen *g, const struct seed_opts *o)
 {
 	char path[4096];
 	FILE *f;
 	int rc;
 
-	if (snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, o->dir) >= (int)sizeof path)
+	if (truth_file(o, path, sizeof path))
 		return NDX_EINVAL;
 	if (!(f = fopen(path, "wx"))) {
 		fprintf(stderr, "ndx-sector seed: cannot create %s: %s\n", path, strerror(errno));
@@ -925,9 +933,9 @@ static int add_defects(struct gen *g, const struct seed_opts *o)
 	}
 	if (o->progress)
 		fprintf(stderr, "ndx-sector seed: adding defects (%.4g)\n", o->defects);
-	sqlite3 *db[SECTOR_COUNT];
+	struct sec_sql db[SECTOR_COUNT];
 	for (size_t i = 0; i < SECTOR_COUNT; i++)
-		db[i] = store_bulk_sqlite(g->bulk[i]);
+		db[i] = store_bulk_sql(g->bulk[i]);
 	rc = seed_defects_apply(db, o->defects, o->seed, g->today, f, &g->stats->defects);
 	if (fclose(f) != 0 && rc == NDX_OK)
 		rc = NDX_EIO;
@@ -947,8 +955,9 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 	if (o->citizens == 0 || o->citizens > SEED_MAX_CITIZENS)
 		return NDX_EINVAL;
 	int pg = ndx_sqldb_is_pg(o->dir);
-	if (pg && o->defects > 0) {
-		fprintf(stderr, "ndx-sector seed: --defects is not on PostgreSQL yet\n");
+	if (pg && o->defects > 0 && !o->truth_path) {
+		fprintf(stderr, "ndx-sector seed: --defects on PostgreSQL: where does the truth go?"
+				" (--truth FILE)\n");
 		return NDX_EINVAL;
 	}
 	if (o->defects > 0 && o->only) {
@@ -963,7 +972,7 @@ int seed_run(const struct seed_opts *o, struct seed_stats *stats)
 			return NDX_EEXIST;
 		}
 	}
-	if (snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, o->dir) >= (int)sizeof path)
+	if (truth_file(o, path, sizeof path))
 		return NDX_EINVAL;
 	if (o->defects > 0 && access(path, F_OK) == 0) {
 		fprintf(stderr, "ndx-sector seed: %s exists: refusing to overwrite\n", path);
@@ -1008,8 +1017,7 @@ out:
 		if (g->bulk[i])
 			stats->bytes[i] = store_bulk_bytes(g->bulk[i]);
 	close_all(g, rc == NDX_OK);
-	if (rc && o->defects > 0 &&
-	    snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, o->dir) < (int)sizeof path)
+	if (rc && o->defects > 0 && truth_file(o, path, sizeof path) == NDX_OK)
 		unlink(path);
 	stats->total_seconds = seconds_since(&t0);
 	free(g->pins.slot);

@@ -27,6 +27,9 @@ struct seed_opts {
 	time_t today;       /* 0 = now; ages and dates are relative to it */
 	int progress;       /* non-zero: a progress line on stderr per million */
 	double defects;     /* 0..1: share of person records spoiled (seed_defects.h); 0: clean */
+	/* Where the ground truth of the defects goes: NULL, DIR/SEED_TRUTH_FILE
+	 * (required with a postgresql:// dir, which has no directory). */
+	const char *truth_path;
 };
 
 struct seed_stats {

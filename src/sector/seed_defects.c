@@ -18,6 +18,7 @@
 #include "ndx/pin.h"
 #include "ndx/timefmt.h"
 #include "store.h"
+#include "store_pg.h"
 
 enum { S_POP, S_CIVIL, S_ENT, S_TAX, S_INS, S_LAND, S_VEH };
 
@@ -171,7 +172,10 @@ static int chance(struct rng *r, double p)
 }
 
 struct run {
-	sqlite3 **db;
+	const struct sec_sql *db;
+	/* The population's numbers from first to last (a citizen at random,
+	 * spoil_address), read once: 0 until then. */
+	unsigned long long pin_lo, pin_hi;
 	struct rng rng;
 	int64_t today;
 	char now[NDX_TIME_TEXT_LEN];
@@ -187,63 +191,55 @@ struct run {
 	size_t ndups, capdups;
 };
 
-static int db_error(sqlite3 *db)
+/* Runs sql (SQL both engines speak, text arguments ?1..?n, NULL for NULL)
+ * on db, expecting no row. NDX_EEXIST when a key refuses it. */
+static int run_sql(const struct sec_sql *db, const char *sql, int n, ...)
 {
-	fprintf(stderr, "ndx-sector seed: defects: %s\n", sqlite3_errmsg(db));
-	return NDX_EDB;
-}
-
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q)
-{
-	return sqlite3_prepare_v2(db, sql, -1, q, NULL) == SQLITE_OK ? NDX_OK : db_error(db);
-}
-
-/* Runs sql with text arguments (NULL binds NULL), expecting no row. */
-static int run_sql(sqlite3 *db, const char *sql, int n, ...)
-{
-	sqlite3_stmt *q;
+	const char *params[8];
 	va_list ap;
-	int rc;
 
-	if ((rc = prepare(db, sql, &q)))
-		return rc;
 	va_start(ap, n);
-	for (int i = 1; i <= n; i++) {
-		const char *v = va_arg(ap, const char *);
-		if (v)
-			sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(q, i);
-	}
+	for (int i = 0; i < n && i < 8; i++)
+		params[i] = va_arg(ap, const char *);
 	va_end(ap);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc == SQLITE_CONSTRAINT)
-		return NDX_EEXIST;
-	return rc == SQLITE_DONE ? NDX_OK : db_error(db);
+	return sec_sql_exec(db, sql, n, params, NULL);
 }
 
-/* The first column of the first row of sql (one text argument) into out
- * (cap); 1 found, 0 none, NDX_EDB. */
-static int query_text(sqlite3 *db, const char *sql, const char *arg, char *out, size_t cap)
+/* The first column of the first row of sql (one text argument ?1, or
+ * none) into out (cap); 1 found, 0 none, NDX_EDB. */
+static int query_text(const struct sec_sql *db, const char *sql, const char *arg, char *out,
+		      size_t cap)
 {
-	sqlite3_stmt *q;
+	const char *params[1] = { arg };
+	return sec_sql_text(db, sql, arg ? 1 : 0, params, out, cap);
+}
+
+/* The first row's first three columns (NULL as ""). */
+struct three {
+	char v[3][512];
+	int found;
+};
+
+static int take_three(void *ctx, int ncols, const char *const *vals)
+{
+	struct three *t = ctx;
+
+	for (int i = 0; !t->found && i < 3; i++)
+		snprintf(t->v[i], sizeof t->v[i], "%s", i < ncols && vals[i] ? vals[i] : "");
+	t->found = 1;
+	return NDX_OK;
+}
+
+/* The first row of sql (one text argument ?1) into *t: 1, 0 none, NDX_EDB. */
+static int query_three(const struct sec_sql *db, const char *sql, const char *arg,
+		       struct three *t)
+{
+	const char *params[1] = { arg };
 	int rc;
 
-	if ((rc = prepare(db, sql, &q)))
-		return rc;
-	if (arg)
-		sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(q, 0);
-		snprintf(out, cap, "%s", v ? (const char *)v : "");
-		rc = 1;
-	} else {
-		rc = rc == SQLITE_DONE ? 0 : db_error(db);
-	}
-	sqlite3_finalize(q);
-	return rc;
+	t->found = 0;
+	rc = sec_sql_query(db, sql, 1, params, take_three, t);
+	return rc ? rc : t->found;
 }
 
 static int truth_line(struct run *r, int sector, const char *table, const char *key, int kind,
@@ -278,7 +274,7 @@ static int unissued_pin(struct run *r, const char *base, char out[NDX_PIN_LEN + 
 		snprintf(out, NDX_PIN_LEN + 1, "%.6s%06u", base, (unsigned)(next64(&r->rng) % 1000000));
 		if (strcmp(out, base) == 0)
 			continue;
-		int rc = query_text(r->db[S_POP], "SELECT 1 FROM citizens WHERE pin = ?", out, seen,
+		int rc = query_text(&r->db[S_POP], "SELECT 1 FROM citizens WHERE pin = ?1", out, seen,
 				    sizeof seen);
 		if (rc < 0)
 			return rc;
@@ -297,7 +293,7 @@ static int typo_pin(struct run *r, const char *base, char out[NDX_PIN_LEN + 1])
 		snprintf(out, NDX_PIN_LEN + 1, "%s", base);
 		size_t at = 6 + (size_t)(next64(&r->rng) % 6);
 		out[at] = (char)('0' + (out[at] - '0' + 1 + (int)(next64(&r->rng) % 9)) % 10);
-		int rc = query_text(r->db[S_POP], "SELECT 1 FROM citizens WHERE pin = ?", out, seen,
+		int rc = query_text(&r->db[S_POP], "SELECT 1 FROM citizens WHERE pin = ?1", out, seen,
 				    sizeof seen);
 		if (rc < 0)
 			return rc;
@@ -311,7 +307,8 @@ static int typo_pin(struct run *r, const char *base, char out[NDX_PIN_LEN + 1])
 
 /* One table whose person records may be spoiled: the sector, the table,
  * its key (NULL: the integer id), the person's number column, the kinds it
- * can hold, and the SQL that lists its candidates (rowid, key, number). */
+ * can hold, and the SQL that lists its candidates (key, number) in key
+ * order, the same on both engines. */
 struct target {
 	int sector;
 	const char *table, *key, *pin;
@@ -324,20 +321,20 @@ static const struct target TARGETS[] = {
 	{ S_CIVIL, "births", NULL, "child_pin",
 	  { DEFECT_NAME_MARKS, DEFECT_DATE_SWAPPED, DEFECT_DUPLICATE_NUMBER,
 	    DEFECT_DUPLICATE_NO_NUMBER }, 4,
-	  "SELECT id, id, child_pin FROM births WHERE child_pin IS NOT NULL ORDER BY id" },
+	  "SELECT id, child_pin FROM births WHERE child_pin IS NOT NULL ORDER BY id" },
 	{ S_ENT, "owners", NULL, "owner_pin", { DEFECT_WRONG_OWNER }, 1,
-	  "SELECT id, id, owner_pin FROM owners ORDER BY id" },
+	  "SELECT id, owner_pin FROM owners ORDER BY id" },
 	{ S_TAX, "taxpayers", "tax_id", "tax_id",
 	  { DEFECT_NAME_MARKS, DEFECT_STALE_ADDRESS, DEFECT_DECEASED_ACTIVE,
 	    DEFECT_DUPLICATE_NUMBER }, 4,
-	  "SELECT rowid, tax_id, tax_id FROM taxpayers WHERE kind = 'individual' ORDER BY rowid" },
+	  "SELECT tax_id, tax_id FROM taxpayers WHERE kind = 'individual' ORDER BY tax_id" },
 	{ S_INS, "participants", "pin", "pin",
 	  { DEFECT_NAME_MARKS, DEFECT_STALE_ADDRESS, DEFECT_DECEASED_ACTIVE }, 3,
-	  "SELECT rowid, pin, pin FROM participants ORDER BY rowid" },
+	  "SELECT pin, pin FROM participants ORDER BY pin" },
 	{ S_LAND, "right_holders", NULL, "holder_id", { DEFECT_NONEXISTENT }, 1,
-	  "SELECT id, id, holder_id FROM right_holders WHERE length(holder_id) = 12 ORDER BY id" },
+	  "SELECT id, holder_id FROM right_holders WHERE length(holder_id) = 12 ORDER BY id" },
 	{ S_VEH, "vehicles", "plate", "owner_id", { DEFECT_NONEXISTENT, DEFECT_STALE_ADDRESS }, 2,
-	  "SELECT rowid, plate, owner_id FROM vehicles WHERE length(owner_id) = 12 ORDER BY rowid" },
+	  "SELECT plate, owner_id FROM vehicles WHERE length(owner_id) = 12 ORDER BY plate" },
 };
 
 /* The columns of a table that a defect touches. */
@@ -352,10 +349,14 @@ static const char *address_column(const struct target *t)
 	return t->sector == S_VEH ? "owner_address" : "address";
 }
 
-/* The WHERE clause of one record: "id = ?" or "KEY = ?". */
-static void where_key(const struct target *t, char *out, size_t cap)
+/* The WHERE clause of one record, its key the argument ?n: "KEY = ?n", or
+ * "id = CAST(?n AS bigint)". */
+static void where_key(const struct target *t, int n, char *out, size_t cap)
 {
-	snprintf(out, cap, "%s = ?", t->key ? t->key : "id");
+	if (t->key)
+		snprintf(out, cap, "%s = ?%d", t->key, n);
+	else
+		snprintf(out, cap, "id = CAST(?%d AS bigint)", n);
 }
 
 static int spoil_name(struct run *r, const struct target *t, const char *key)
@@ -364,9 +365,9 @@ static int spoil_name(struct run *r, const struct target *t, const char *key)
 	const char *col = name_column(t);
 	int rc;
 
-	where_key(t, where, sizeof where);
+	where_key(t, 1, where, sizeof where);
 	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s", col, t->table, where);
-	if ((rc = query_text(r->db[t->sector], sql, key, name, sizeof name)) <= 0)
+	if ((rc = query_text(&r->db[t->sector], sql, key, name, sizeof name)) <= 0)
 		return rc;
 	uint64_t pick = next64(&r->rng);
 	rc = defect_name(name, pick & 1 ? DEFECT_NAME_WRONG : DEFECT_NAME_STRIP, pick >> 1, bad,
@@ -374,8 +375,9 @@ static int spoil_name(struct run *r, const struct target *t, const char *key)
 	if (rc <= 0)
 		return 0;
 	/* name_folded is unchanged: the letters are the same. */
-	snprintf(sql, sizeof sql, "UPDATE %s SET %s = ? WHERE %s", t->table, col, where);
-	if ((rc = run_sql(r->db[t->sector], sql, 2, bad, key)))
+	where_key(t, 2, where, sizeof where);
+	snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?1 WHERE %s", t->table, col, where);
+	if ((rc = run_sql(&r->db[t->sector], sql, 2, bad, key)))
 		return rc;
 	return applied(truth_line(r, t->sector, t->table, key, DEFECT_NAME_MARKS, col, name));
 }
@@ -383,48 +385,65 @@ static int spoil_name(struct run *r, const struct target *t, const char *key)
 static int spoil_date(struct run *r, const struct target *t, const char *key)
 {
 	char date[16], swapped[11];
-	int rc = query_text(r->db[S_CIVIL], "SELECT birth_date FROM births WHERE id = ?", key, date,
-			    sizeof date);
+	int rc = query_text(&r->db[S_CIVIL], "SELECT birth_date FROM births WHERE id = CAST(?1 AS bigint)",
+			    key, date, sizeof date);
 
 	if (rc <= 0 || !defect_swap_date(date, swapped))
 		return rc < 0 ? rc : 0;
-	if ((rc = run_sql(r->db[S_CIVIL], "UPDATE births SET birth_date = ? WHERE id = ?", 2, swapped,
+	if ((rc = run_sql(&r->db[S_CIVIL],
+			  "UPDATE births SET birth_date = ?1 WHERE id = CAST(?2 AS bigint)", 2, swapped,
 			  key)))
 		return rc;
 	return applied(truth_line(r, t->sector, t->table, key, DEFECT_DATE_SWAPPED, "birth_date", date));
 }
 
-/* The address of another citizen (an old one: the person has moved since). */
-static int spoil_address(struct run *r, const struct target *t, const char *key, const char *pin)
+/* The first and last of the population's numbers (pins: twelve digits). */
+static int pin_range(struct run *r)
 {
-	char sql[256], where[64], old[512], truth[512], prov[8], rowid[24];
-	const char *col = address_column(t);
+	char v[32];
 	int rc;
 
-	if ((rc = query_text(r->db[S_POP], "SELECT permanent_address FROM citizens WHERE pin = ?",
+	if (r->pin_hi)
+		return 1;
+	if ((rc = query_text(&r->db[S_POP], "SELECT min(pin) FROM citizens", NULL, v, sizeof v)) <= 0)
+		return rc;
+	r->pin_lo = strtoull(v, NULL, 10);
+	if ((rc = query_text(&r->db[S_POP], "SELECT max(pin) FROM citizens", NULL, v, sizeof v)) <= 0)
+		return rc;
+	r->pin_hi = strtoull(v, NULL, 10);
+	return r->pin_hi >= r->pin_lo && r->pin_hi ? 1 : 0;
+}
+
+/* The address of another citizen (an old one: the person has moved since):
+ * the first citizen from a number drawn between the first and the last,
+ * in number order (an index on either engine). */
+static int spoil_address(struct run *r, const struct target *t, const char *key, const char *pin)
+{
+	char sql[256], where[64], truth[512], from[24];
+	const char *col = address_column(t);
+	struct three old;
+	int rc;
+
+	if ((rc = query_text(&r->db[S_POP], "SELECT permanent_address FROM citizens WHERE pin = ?1",
 			     pin, truth, sizeof truth)) <= 0)
 		return rc;
+	if ((rc = pin_range(r)) <= 0)
+		return rc;
 	for (int tries = 0; tries < 8; tries++) {
-		snprintf(rowid, sizeof rowid, "%llu",
-			 (unsigned long long)(next64(&r->rng) % 1000000000ULL));
-		rc = query_text(r->db[S_POP],
-				"SELECT permanent_address || char(9) || permanent_province FROM citizens "
-				"WHERE rowid >= (abs(CAST(?1 AS INTEGER)) % "
-				"(SELECT max(rowid) FROM citizens)) + 1 ORDER BY rowid LIMIT 1",
-				rowid, old, sizeof old);
+		snprintf(from, sizeof from, "%012llu",
+			 r->pin_lo + next64(&r->rng) % (r->pin_hi - r->pin_lo + 1));
+		rc = query_three(&r->db[S_POP],
+				 "SELECT permanent_address, permanent_province FROM citizens "
+				 "WHERE pin >= ?1 ORDER BY pin LIMIT 1",
+				 from, &old);
 		if (rc < 0)
 			return rc;
-		char *tab = rc ? strchr(old, '\t') : NULL;
-		if (!tab)
+		if (!rc || strcmp(old.v[0], truth) == 0)
 			continue;
-		*tab = '\0';
-		snprintf(prov, sizeof prov, "%s", tab + 1);
-		if (strcmp(old, truth) == 0)
-			continue;
-		where_key(t, where, sizeof where);
-		snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, %s = ? WHERE %s", t->table, col,
+		where_key(t, 3, where, sizeof where);
+		snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?1, %s = ?2 WHERE %s", t->table, col,
 			 t->sector == S_VEH ? "owner_province" : "province", where);
-		if ((rc = run_sql(r->db[t->sector], sql, 3, old, prov, key)))
+		if ((rc = run_sql(&r->db[t->sector], sql, 3, old.v[0], old.v[1], key)))
 			return rc;
 		return applied(truth_line(r, t->sector, t->table, key, DEFECT_STALE_ADDRESS, col, truth));
 	}
@@ -442,30 +461,34 @@ static int duplicate(struct run *r, const struct target *t, const char *key, con
 	if (with_number && (rc = unissued_pin(r, pin, fresh)) <= 0)
 		return rc;
 	if (t->sector == S_CIVIL) {
-		rc = run_sql(r->db[S_CIVIL],
-			     "INSERT INTO births(child_pin, child_name, name_folded, birth_date, sex, "
-			     "province, father_pin, mother_pin, registered_on, updated_at) "
-			     "SELECT ?, child_name, name_folded, birth_date, sex, province, father_pin, "
-			     "mother_pin, registered_on, updated_at FROM births WHERE id = ?",
-			     2, with_number ? fresh : NULL, key);
-		if (rc)
-			return rc;
-		snprintf(newkey, sizeof newkey, "%lld",
-			 (long long)sqlite3_last_insert_rowid(r->db[S_CIVIL]));
+		const char *params[2] = { with_number ? fresh : NULL, key };
+		rc = sec_sql_text(&r->db[S_CIVIL],
+				  "INSERT INTO births(child_pin, child_name, name_folded, birth_date, "
+				  "sex, province, father_pin, mother_pin, registered_on, updated_at) "
+				  "SELECT ?1, child_name, name_folded, birth_date, sex, province, "
+				  "father_pin, mother_pin, registered_on, updated_at FROM births "
+				  "WHERE id = CAST(?2 AS bigint) RETURNING id",
+				  2, params, newkey, sizeof newkey);
+		if (rc <= 0)
+			return rc < 0 ? rc : NDX_EDB;
 		return applied(truth_line(r, t->sector, t->table, newkey,
 				  with_number ? DEFECT_DUPLICATE_NUMBER : DEFECT_DUPLICATE_NO_NUMBER,
 				  "child_pin", pin));
 	}
-	rc = run_sql(r->db[S_TAX],
-		     "INSERT INTO taxpayers(tax_id, kind, name, name_folded, status, tax_office, "
-		     "registered_on, address, province, updated_at) SELECT ?, kind, name, "
-		     "name_folded, status, tax_office, registered_on, address, province, updated_at "
-		     "FROM taxpayers WHERE tax_id = ?",
-		     2, fresh, key);
-	if (rc == NDX_EEXIST)
-		return 0;
+	/* A number a taxpayer holds already: not this defect (DO NOTHING, as a
+	 * refused statement would end a transaction on PostgreSQL). */
+	const char *params[2] = { fresh, key };
+	long long added = 0;
+	rc = sec_sql_exec(&r->db[S_TAX],
+			  "INSERT INTO taxpayers(tax_id, kind, name, name_folded, status, tax_office, "
+			  "registered_on, address, province, updated_at) SELECT ?1, kind, name, "
+			  "name_folded, status, tax_office, registered_on, address, province, "
+			  "updated_at FROM taxpayers WHERE tax_id = ?2 ON CONFLICT DO NOTHING",
+			  2, params, &added);
 	if (rc)
 		return rc;
+	if (added == 0)
+		return 0;
 	if (r->ndups == r->capdups) {
 		size_t cap = r->capdups ? r->capdups * 2 : 64;
 		void *p = realloc(r->dups, cap * sizeof *r->dups);
@@ -489,9 +512,9 @@ static int wrong_number(struct run *r, const struct target *t, const char *key, 
 
 	if (rc <= 0)
 		return rc;
-	where_key(t, where, sizeof where);
-	snprintf(sql, sizeof sql, "UPDATE %s SET %s = ? WHERE %s", t->table, t->pin, where);
-	if ((rc = run_sql(r->db[t->sector], sql, 2, bad, key)))
+	where_key(t, 2, where, sizeof where);
+	snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?1 WHERE %s", t->table, t->pin, where);
+	if ((rc = run_sql(&r->db[t->sector], sql, 2, bad, key)))
 		return rc;
 	return applied(truth_line(r, t->sector, t->table, key, kind, t->pin, pin));
 }
@@ -500,16 +523,17 @@ static int wrong_number(struct run *r, const struct target *t, const char *key, 
  * tax and insurance that stay active are listed by list_dead. */
 static int make_dead(struct run *r, const struct target *t, const char *key, const char *pin)
 {
-	char row[512], died[32], registered[32], *tab;
+	char died[32], registered[32];
+	struct three row;
 	int rc, y, m, d;
 	int64_t day = r->today - 30 - (int64_t)(next64(&r->rng) % 700);
 
 	(void)t;
 	(void)key;
-	if ((rc = query_text(r->db[S_POP],
-			     "SELECT birth_date || char(9) || full_name || char(9) || permanent_province "
-			     "FROM citizens WHERE pin = ? AND deceased_on IS NULL",
-			     pin, row, sizeof row)) <= 0)
+	if ((rc = query_three(&r->db[S_POP],
+			      "SELECT birth_date, full_name, permanent_province FROM citizens "
+			      "WHERE pin = ?1 AND deceased_on IS NULL",
+			      pin, &row)) <= 0)
 		return rc;
 	/* Days since 1970 to a date: through time_t, noon UTC. */
 	time_t tt = (time_t)(day * 86400 + 43200);
@@ -523,13 +547,9 @@ static int make_dead(struct run *r, const struct target *t, const char *key, con
 	gmtime_r(&tt, &tm);
 	snprintf(registered, sizeof registered, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday);
-	if (strncmp(row, died, 10) >= 0)
+	if (strncmp(row.v[0], died, 10) >= 0)
 		return 0; /* born after that day: choose another defect */
-	char *name = row + 11, *prov;
-	if (!(tab = strchr(name, '\t')))
-		return 0;
-	*tab = '\0';
-	prov = tab + 1;
+	const char *name = row.v[1], *prov = row.v[2];
 	if (r->ndead == r->capdead) {
 		size_t cap = r->capdead ? r->capdead * 2 : 256;
 		void *p = realloc(r->dead, cap * sizeof *r->dead);
@@ -538,15 +558,26 @@ static int make_dead(struct run *r, const struct target *t, const char *key, con
 		r->dead = p;
 		r->capdead = cap;
 	}
-	if ((rc = run_sql(r->db[S_POP], "UPDATE citizens SET deceased_on = ? WHERE pin = ?", 2, died,
-			  pin)))
+	if ((rc = run_sql(&r->db[S_POP], "UPDATE citizens SET deceased_on = ?1 WHERE pin = ?2", 2,
+			  died, pin)))
 		return rc;
 	json_t *death = json_pack("{ssssssssss}", "pin", pin, "full_name", name, "died_on", died,
 				  "province", prov, "registered_on", registered);
 	if (!death)
 		return NDX_ENOMEM;
-	rc = store_insert_db(r->db[S_CIVIL], sector_table_find(sector_at(S_CIVIL), "deaths"), death,
-			     r->now);
+	const struct sector_table *deaths = sector_table_find(sector_at(S_CIVIL), "deaths");
+	char id[32];
+	/* On PostgreSQL as the API writes, then dated the seed's day as on SQLite. */
+	if (r->db[S_CIVIL].pg) {
+		const char *params[2] = { r->now, id };
+		rc = store_pg_put(r->db[S_CIVIL].pg, deaths, NULL, death, id, sizeof id);
+		if (rc == NDX_OK)
+			rc = sec_sql_exec(&r->db[S_CIVIL], "UPDATE deaths SET updated_at = ?1 WHERE"
+							   " id = CAST(?2 AS bigint)",
+					  2, params, NULL);
+	} else {
+		rc = store_insert_db(r->db[S_CIVIL].db, deaths, death, r->now);
+	}
 	json_decref(death);
 	if (rc)
 		return rc;
@@ -562,7 +593,7 @@ static int list_dead(struct run *r)
 
 	for (size_t i = 0; i < r->ndead; i++) {
 		const char *pin = r->dead[i];
-		rc = query_text(r->db[S_TAX], "SELECT status FROM taxpayers WHERE tax_id = ?", pin,
+		rc = query_text(&r->db[S_TAX], "SELECT status FROM taxpayers WHERE tax_id = ?1", pin,
 				status, sizeof status);
 		if (rc < 0)
 			return rc;
@@ -574,7 +605,7 @@ static int list_dead(struct run *r)
 		for (size_t d = 0; d < r->ndups; d++) {
 			if (strcmp(r->dups[d][1], pin) != 0)
 				continue;
-			rc = query_text(r->db[S_TAX], "SELECT status FROM taxpayers WHERE tax_id = ?",
+			rc = query_text(&r->db[S_TAX], "SELECT status FROM taxpayers WHERE tax_id = ?1",
 					r->dups[d][0], status, sizeof status);
 			if (rc < 0)
 				return rc;
@@ -583,7 +614,7 @@ static int list_dead(struct run *r)
 					     DEFECT_DECEASED_ACTIVE, "status", "closed")))
 				return rc;
 		}
-		rc = query_text(r->db[S_INS], "SELECT status FROM participants WHERE pin = ?", pin,
+		rc = query_text(&r->db[S_INS], "SELECT status FROM participants WHERE pin = ?1", pin,
 				status, sizeof status);
 		if (rc < 0)
 			return rc;
@@ -616,38 +647,54 @@ struct chosen {
 	char pin[NDX_PIN_LEN + 1];
 };
 
+struct choosing {
+	struct run *r;
+	double rate;
+	struct chosen *list;
+	size_t n, cap;
+	int failed;
+};
+
+static int choose_row(void *ctx, int ncols, const char *const *vals)
+{
+	struct choosing *c = ctx;
+	const char *key = ncols > 1 ? vals[0] : NULL, *pin = ncols > 1 ? vals[1] : NULL;
+
+	if (!chance(&c->r->rng, c->rate) || !key || !pin || c->failed)
+		return NDX_OK;
+	if (c->n == c->cap) {
+		size_t c2 = c->cap ? c->cap * 2 : 64;
+		struct chosen *p = realloc(c->list, c2 * sizeof *p);
+		if (!p) {
+			c->failed = 1; /* read to the end: the connection is then ready */
+			return NDX_OK;
+		}
+		c->list = p;
+		c->cap = c2;
+	}
+	snprintf(c->list[c->n].key, sizeof c->list[c->n].key, "%s", key);
+	snprintf(c->list[c->n].pin, sizeof c->list[c->n].pin, "%s", pin);
+	c->n++;
+	return NDX_OK;
+}
+
 /* The records of t to spoil, chosen before any is changed. */
 static int choose(struct run *r, const struct target *t, double rate, struct chosen **out,
 		  size_t *n)
 {
-	sqlite3_stmt *q;
-	size_t cap = 0;
-	int rc, step;
+	struct choosing c = { .r = r, .rate = rate };
+	int rc = sec_sql_query(&r->db[t->sector], t->list_sql, 0, NULL, choose_row, &c);
 
-	*out = NULL;
-	*n = 0;
-	if ((rc = prepare(r->db[t->sector], t->list_sql, &q)))
-		return rc;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const unsigned char *key = sqlite3_column_text(q, 1), *pin = sqlite3_column_text(q, 2);
-		if (!chance(&r->rng, rate) || !key || !pin)
-			continue;
-		if (*n == cap) {
-			size_t c2 = cap ? cap * 2 : 64;
-			struct chosen *p = realloc(*out, c2 * sizeof *p);
-			if (!p) {
-				sqlite3_finalize(q);
-				return NDX_ENOMEM;
-			}
-			*out = p;
-			cap = c2;
-		}
-		snprintf((*out)[*n].key, sizeof(*out)[*n].key, "%s", (const char *)key);
-		snprintf((*out)[*n].pin, sizeof(*out)[*n].pin, "%s", (const char *)pin);
-		(*n)++;
+	if (rc == NDX_OK && c.failed)
+		rc = NDX_ENOMEM;
+	if (rc) {
+		free(c.list);
+		c.list = NULL;
+		c.n = 0;
 	}
-	sqlite3_finalize(q);
-	return step == SQLITE_DONE ? NDX_OK : db_error(r->db[t->sector]);
+	*out = c.list;
+	*n = c.n;
+	return rc;
 }
 
 static int spoil_table(struct run *r, const struct target *t, double rate)
@@ -673,8 +720,8 @@ static int spoil_table(struct run *r, const struct target *t, double rate)
 	return rc;
 }
 
-int seed_defects_apply(sqlite3 *db[SECTOR_COUNT], double rate, uint64_t seed, int64_t today,
-		       FILE *truth, struct defect_stats *stats)
+int seed_defects_apply(const struct sec_sql db[SECTOR_COUNT], double rate, uint64_t seed,
+		       int64_t today, FILE *truth, struct defect_stats *stats)
 {
 	struct run r = { .db = db, .rng = { seed ^ 0x6465666563747321ULL }, .today = today,
 			 .truth = truth, .stats = stats };
@@ -684,18 +731,18 @@ int seed_defects_apply(sqlite3 *db[SECTOR_COUNT], double rate, uint64_t seed, in
 	memset(stats, 0, sizeof *stats);
 	ndx_time_format((time_t)(today * 86400 + 43200), r.now);
 	for (; begun < SECTOR_COUNT; begun++)
-		if (sqlite3_exec(db[begun], "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-			rc = db_error(db[begun]);
+		if ((rc = sec_sql_begin(&db[begun])))
 			break;
-		}
 	for (size_t i = 0; rc == NDX_OK && i < sizeof TARGETS / sizeof TARGETS[0]; i++)
 		rc = spoil_table(&r, &TARGETS[i], rate);
 	if (rc == NDX_OK)
 		rc = list_dead(&r);
-	for (size_t i = 0; i < begun; i++)
-		if (sqlite3_exec(db[i], rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
-		    rc == NDX_OK)
-			rc = db_error(db[i]);
+	for (size_t i = 0; i < begun; i++) {
+		if (rc)
+			sec_sql_rollback(&db[i]);
+		else
+			rc = sec_sql_commit(&db[i]);
+	}
 	if (rc == NDX_OK && fflush(truth) != 0)
 		rc = NDX_EIO;
 	free(r.dead);

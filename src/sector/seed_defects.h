@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "schema.h"
+#include "sec_sql.h"
 
 /* The kinds, in the order of the counts below and of the truth file's
  * "kind" values (docs/sectors.md "Defects"). */
@@ -70,8 +71,9 @@ struct defect_stats {
  * spoiled). A deceased person's death is recorded in the population
  * registry (deceased_on) and the civil status registry (deaths), and each
  * of their records still active in tax or insurance is a defect. Runs in
- * one transaction per database. NDX_OK, NDX_EDB, NDX_ENOMEM, NDX_EIO. */
-int seed_defects_apply(sqlite3 *db[SECTOR_COUNT], double rate, uint64_t seed, int64_t today,
-		       FILE *truth, struct defect_stats *stats);
+ * one transaction per database, on either engine (sec_sql.h; records in
+ * key order, so that the same seed spoils the same records on both). NDX_OK, NDX_EDB, NDX_ENOMEM, NDX_EIO. */
+int seed_defects_apply(const struct sec_sql db[SECTOR_COUNT], double rate, uint64_t seed,
+		       int64_t today, FILE *truth, struct defect_stats *stats);
 
 #endif

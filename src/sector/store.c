@@ -21,6 +21,7 @@
 #include "ndx/sqldb.h"
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
+#include "sec_sql.h"
 #include "store_pg.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -41,6 +42,7 @@ struct store {
 	struct store_conn *conns;
 	unsigned n;
 	int pg;
+	char *loc; /* the path or connection string it was opened with */
 };
 
 static const char *sql_type(enum col_type t)
@@ -267,7 +269,9 @@ int store_open(const char *path, const struct sector_def *def, int create, unsig
 	if (nconns == 0)
 		nconns = 1;
 	st = calloc(1, sizeof *st);
-	if (!st || !(st->conns = calloc(nconns, sizeof *st->conns))) {
+	if (!st || !(st->conns = calloc(nconns, sizeof *st->conns)) || !(st->loc = strdup(path))) {
+		if (st)
+			free(st->conns);
 		free(st);
 		return NDX_ENOMEM;
 	}
@@ -315,7 +319,13 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	free(st->conns);
+	free(st->loc);
 	free(st);
+}
+
+const char *store_location(const struct store *st)
+{
+	return st->loc;
 }
 
 struct store_conn *store_acquire(struct store *st)
@@ -929,9 +939,11 @@ uint64_t store_bulk_bytes(struct store_bulk *b)
 	return stat(b->path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-sqlite3 *store_bulk_sqlite(struct store_bulk *b)
+struct sec_sql store_bulk_sql(struct store_bulk *b)
 {
-	return b->db;
+	struct sec_sql s = { b->db, b->pg ? store_pg_bulk_conn(b->pg) : NULL,
+			     "ndx-sector seed: defects" };
+	return s;
 }
 
 void store_bulk_close(struct store_bulk *b, int keep)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "schema.h"
+#include "sec_sql.h"
 
 #define STORE_FOLDED_MAX 256 /* bytes of a folded name, NUL included */
 #define STORE_MAX_FILTERS 4
@@ -33,16 +34,20 @@ int store_open(const char *path, const struct sector_def *def, int create, unsig
 /* Accepts NULL. */
 void store_close(struct store *st);
 
+/* The path or connection string st was opened with (for a second store
+ * on the same database, sec_worklist_api.c). */
+const char *store_location(const struct store *st);
+
 /* Takes a connection (waits for a free one) / gives it back. */
 struct store_conn *store_acquire(struct store *st);
 void store_release(struct store *st, struct store_conn *c);
-/* The connection's SQLite handle, for the features still written for
- * SQLite alone (reconciliation, measures, worklist) and the SQLite side of
- * the outbox and of applying events; NULL on PostgreSQL, where the first
- * refuse (store_engine_pg). */
+/* The connection's SQLite handle, for the SQLite side of the features
+ * written for both engines (the outbox, applying events, the quality
+ * report, reconciliation and its worklists through sec_sql.h); NULL on
+ * PostgreSQL. */
 sqlite3 *store_conn_db(struct store_conn *c);
-/* The connection's PostgreSQL engine (store_pg.h), for the outbox
- * (sec_outbox.c) and applying events (sec_apply.c); NULL on SQLite. */
+/* The connection's PostgreSQL engine (store_pg.h), for the PostgreSQL
+ * side of the same features; NULL on SQLite. */
 struct store_pg;
 struct store_pg *store_conn_pg(struct store_conn *c);
 /* 1 when st is on PostgreSQL. For a feature's refusal at its entry only;
@@ -141,8 +146,8 @@ int store_bulk_end(struct store_bulk *b);
 int store_bulk_index(struct store_bulk *b);
 /* Bytes on disk: the file, or the tables with their indexes. */
 uint64_t store_bulk_bytes(struct store_bulk *b);
-/* The SQLite handle (seed --defects), NULL on PostgreSQL. */
-sqlite3 *store_bulk_sqlite(struct store_bulk *b);
+/* The loaded database on its engine (seed --defects, once indexed). */
+struct sec_sql store_bulk_sql(struct store_bulk *b);
 /* keep = 0: what store_bulk_open created is removed. Accepts NULL. */
 void store_bulk_close(struct store_bulk *b, int keep);
 

@@ -20,9 +20,11 @@ struct store_pg; /* one connection */
 
 /* The current version of the PostgreSQL schema (meta row pg_schema). */
 /* 1: meta and the tables; 2: the events' outbox (event_outbox); 3: the
- * events applied (event_applied, sec_apply.h). An older schema is brought
- * up to date by the first store_pg_open, in one transaction. */
-#define STORE_PG_SCHEMA_VERSION 3
+ * events applied (event_applied, sec_apply.h); 4: the reconciliation's
+ * runs, positions, results and corrections (sec_reconcile.h). An older
+ * schema is brought up to date by the first store_pg_open, in one
+ * transaction. */
+#define STORE_PG_SCHEMA_VERSION 4
 
 /* One connection to the sector def's schema at conninfo. create: the
  * schema, tables and indexes are made when missing (the first connection
@@ -111,6 +113,10 @@ int store_pg_bulk_row(struct store_pg_bulk *b, size_t table, const char *types, 
 int store_pg_bulk_end(struct store_pg_bulk *b);
 /* Builds the indexes, analyzes, and marks the schema finished. */
 int store_pg_bulk_index(struct store_pg_bulk *b);
+/* The bulk's own connection as a store_pg (the seeder's defects, after
+ * store_pg_bulk_index: the schema's write lock, store_pg_exec and
+ * store_pg_query); it lasts as long as b, and is not closed by itself. */
+struct store_pg *store_pg_bulk_conn(struct store_pg_bulk *b);
 /* Tables and indexes on disk (pg_total_relation_size), bytes. */
 uint64_t store_pg_bulk_bytes(struct store_pg_bulk *b);
 /* keep = 0: the schema is dropped (a failed seed). Accepts NULL. */

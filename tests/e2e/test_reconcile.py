@@ -140,12 +140,14 @@ def test_each_defect_kind_found_with_its_field(demo, reports):
 # ---- kill -9 and resume ----------------------------------------------------------------
 
 def results_of(demo, sector, run):
-    return demo.sql(sector, "SELECT rid FROM reconcile_results WHERE run = ? ORDER BY rid", run)
+    """The keys of the records run checked, in the order it read them (rid: each one's place)."""
+    return demo.sql(sector, "SELECT record_key FROM reconcile_results WHERE run = ? ORDER BY rid",
+                    run)
 
 
 def test_killed_run_resumes_without_double_or_skip(demo, reports):
     sector = "civil-status"
-    births = [r for (r,) in demo.sql(sector, "SELECT id FROM births ORDER BY id")]
+    births = [str(r) for (r,) in demo.sql(sector, "SELECT id FROM births ORDER BY id")]
     proc = subprocess.Popen(reconcile_cmd(demo, sector, "--batch", "10", "--rate", "400"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -166,8 +168,10 @@ def test_killed_run_resumes_without_double_or_skip(demo, reports):
             proc.kill()
     before = [r for (r,) in results_of(demo, sector, run)]
     assert 100 <= len(before) < len(births) and len(before) % 10 == 0
-    cursor = demo.sql(sector, "SELECT last_rowid FROM reconcile_cursor WHERE run = ?", run)
-    assert cursor == [(before[-1],)]
+    # The position committed with the last batch: its last key, and the records done.
+    position = demo.sql(sector, "SELECT last_key, done FROM reconcile_position WHERE run = ?",
+                        run)
+    assert position == [(before[-1], len(before))]
 
     rep = reconcile(demo, sector, "--batch", "10", "--rate", "0")
     assert rep["run"] == run and rep["resumed"] is True

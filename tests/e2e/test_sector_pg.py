@@ -10,18 +10,25 @@ birth date for an unknown number, differences named). Events (docs/sectors.md
 schema's event_outbox with the record and reaches a subscriber through the member's
 gateway; kept there across a kill -9 between commit and publish, it goes out after the
 restart; two processes on one schema publish each event once, in order; a schema of
-version 1 is brought to version 3. Applying events on PostgreSQL: a tax registry on
+version 1 is brought to version 4. Applying events on PostgreSQL: a tax registry on
 PostgreSQL subscribed to deaths closes the person's tax file, records the event in
 tax.event_applied in the same transaction and acknowledges it; the same death
 published again changes nothing; killed (-9) after the commit and before the
 acknowledgement, restarted, it finds the event applied; two processes on one schema
 apply each event once (these two on SQLite too, the same test on a file); a schema of
-version 2 is brought to version 3. Refusals: a number nobody has
+version 2 is brought to version 4. Refusals: a number nobody has
 (404), malformed numbers and queries (400), a second seed over the schema, a
-connection string with a password (never printed), serve without --log-key, and
-what is not on PostgreSQL yet (/measures answered 501; reconcile, worklist, correct,
-seed --defects refused at the command with exit status 2 naming the option). Quality
-(docs/sectors.md "Quality"): the same planted records found on both engines.
+connection string with a password (never printed; serve exits 1, reconcile, worklist,
+correct and seed refuse it with exit status 2), serve without --log-key, seed --defects
+without --truth. Quality (docs/sectors.md "Quality"): the same planted records found on
+both engines. Reconciliation (docs/sectors.md "Defects", "Reconciliation", "Correction
+worklists"): `seed --defects` into PostgreSQL writes the same ground truth as into SQLite
+files for the same seed; the six registries reconciled from PostgreSQL and from SQLite
+(through a demo's gateways to its population registry) give the same findings, merge
+candidates, mismatches, measures and precision and recall; /measures and
+/reconcile/worklist are served from the schema; a worklist is the same on both engines,
+two corrections on PostgreSQL are logged and the next run finds both records right; a
+run killed with SIGKILL resumes without a record twice or skipped.
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
 
@@ -29,6 +36,7 @@ import json
 import os
 import sqlite3
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -103,7 +111,7 @@ def test_seed_on_postgres(seeded, url, build_dir):
     assert int(n) == CITIZENS
     # The schema is versioned, and its indexes were built after the load.
     assert psql(url, "SELECT key, value FROM population.meta ORDER BY key") == [
-        ["pg_schema", "3"], ["sector", "population"]]
+        ["pg_schema", "4"], ["sector", "population"]]
     idx = {r[0] for r in psql(url, "SELECT indexname FROM pg_indexes"
                                    " WHERE schemaname = 'population'")}
     assert {"citizens_key", "citizens_name", "citizens_household_id",
@@ -210,20 +218,12 @@ def test_verify(url, pop):
     assert_error(pop.post("/verify", {"records": []}), 400, "records")
 
 
-def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
-    r = pop.get("/measures")
-    assert_error(r, 501)
-    assert "not on PostgreSQL yet" in r.json()["message"]
+def test_refusals_that_remain(build_dir, url, pop, tmp_path):
     key = str(tmp_path / "k")
     refused = [
         (["serve", "--sector", "population", "--db", url], "--log-key"),
-        (["reconcile", "--sector", "tax", "--db", url, "--gateway", "http://127.0.0.1:1",
-          "--client", "VN/GOV/TCT/tax"], "reconcile: --db: not on PostgreSQL yet"),
-        (["worklist", "--sector", "tax", "--db", url], "worklist: --db: not on PostgreSQL yet"),
-        (["correct", "--sector", "tax", "--db", url, "--table", "taxpayers", "--key", "1",
-          "--field", "name", "--officer", "A"], "correct: --db: not on PostgreSQL yet"),
-        (["seed", "--db-dir", url, "--citizens", 10, "--defects", "0.1"],
-         "seed: --defects: not on PostgreSQL yet"),
+        # No directory beside the schemas for the ground truth: it is named.
+        (["seed", "--db-dir", url, "--citizens", 10, "--defects", "0.1"], "--truth FILE"),
     ]
     for args, why in refused:
         res = run(build_dir, *args, check=False)
@@ -237,6 +237,17 @@ def test_not_on_postgres_yet(build_dir, url, pop, tmp_path):
               "--listen", "127.0.0.1:0", check=False)
     assert res.returncode == 1 and "s3cret" not in res.stderr + res.stdout
     assert "password" in res.stderr
+    # The commands of reconciliation and the seeder refuse it before connecting (exit 2).
+    for args in (["reconcile", "--sector", "tax", "--db", secret, "--gateway",
+                  "http://127.0.0.1:1", "--client", "VN/GOV/TCT/tax"],
+                 ["worklist", "--sector", "tax", "--db", secret],
+                 ["correct", "--sector", "tax", "--db", secret, "--table", "taxpayers", "--key",
+                  "1", "--field", "name", "--officer", "A"],
+                 ["seed", "--db-dir", secret, "--citizens", 10, "--defects", "0.1", "--truth",
+                  tmp_path / "t.jsonl"]):
+        res = run(build_dir, *args, check=False)
+        assert res.returncode == 2, (args, res.stderr)
+        assert "password" in res.stderr and "s3cret" not in res.stderr + res.stdout, args
 
 
 # ---- events: the outbox on PostgreSQL ----------------------------------------------------
@@ -312,7 +323,7 @@ def test_a_death_on_postgres_reaches_the_subscriber(build_dir, url, fed, tmp_pat
     srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url)
     try:
         assert "publishing" in srv.tail()
-        assert psql(url, "SELECT value FROM civil_status.meta WHERE key = 'pg_schema'") == [["3"]]
+        assert psql(url, "SELECT value FROM civil_status.meta WHERE key = 'pg_schema'") == [["4"]]
         r = srv.post("/deaths", death("001088000101"))
         assert r.status_code == 201, r.text
         e, = delivered(fed, ["001088000101"])
@@ -378,17 +389,19 @@ def test_two_processes_on_one_schema_publish_each_event_once_in_order(build_dir,
     assert "duplicate" not in logs
 
 
-def test_a_version_1_schema_is_brought_to_version_3(build_dir, url, fed, tmp_path):
+def test_a_version_1_schema_is_brought_to_version_4(build_dir, url, fed, tmp_path):
     # What an older ndx-sector left: no outbox, version 1.
     srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url, name="v1")
     assert srv.stop() == 0, srv.tail()
     psql(url, "DROP TABLE civil_status.event_outbox; DROP TABLE civil_status.event_applied;"
+              " DROP TABLE civil_status.reconcile_runs, civil_status.reconcile_position,"
+              " civil_status.reconcile_results, civil_status.reconcile_corrections;"
               " UPDATE civil_status.meta SET value = '1' WHERE key = 'pg_schema'")
     srv = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url, name="v2")
     try:
-        assert ("schema civil_status upgraded from version 1 to 3"
-                " (event_outbox, event_applied)") in srv.tail()
-        assert psql(url, "SELECT value FROM civil_status.meta WHERE key = 'pg_schema'") == [["3"]]
+        assert ("schema civil_status upgraded from version 1 to 4"
+                " (event_outbox, event_applied, reconcile_*)") in srv.tail()
+        assert psql(url, "SELECT value FROM civil_status.meta WHERE key = 'pg_schema'") == [["4"]]
         assert psql(url, "SELECT count(*) FROM civil_status.event_applied") == [["0"]]
         r = srv.post("/deaths", death("001089000400"))
         assert r.status_code == 201, r.text
@@ -444,7 +457,7 @@ def test_a_tax_registry_on_postgres_applies_a_death(build_dir, url, fed, tmp_pat
     c = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url)
     try:
         assert "subscribing" in t.stderr_path.read_text()
-        assert psql(url, "SELECT value FROM tax.meta WHERE key = 'pg_schema'") == [["3"]]
+        assert psql(url, "SELECT value FROM tax.meta WHERE key = 'pg_schema'") == [["4"]]
         taxpayer(t, pin)
         assert c.post("/deaths", death(pin)).status_code == 201
         e, = delivered(fed, [pin])
@@ -580,19 +593,21 @@ def test_two_processes_on_one_schema_apply_each_event_once(build_dir, url, fed, 
         assert applied(tax_db, eid) == [["personal tax file closed"]]
 
 
-def test_a_version_2_schema_is_brought_to_version_3(build_dir, url, fed, tmp_path):
+def test_a_version_2_schema_is_brought_to_version_4(build_dir, url, fed, tmp_path):
     # What the previous ndx-sector left: an outbox, no record of applied events.
     t = tax(build_dir, url, tmp_path, fed.gateways["BTC"].url, name="v2")
     assert t.stop() == 0, t.tail()
     psql(url, "DROP TABLE tax.event_applied;"
+              " DROP TABLE tax.reconcile_runs, tax.reconcile_position, tax.reconcile_results,"
+              " tax.reconcile_corrections;"
               " UPDATE tax.meta SET value = '2' WHERE key = 'pg_schema'")
     pin = "001092000801"
     t = tax(build_dir, url, tmp_path, fed.gateways["BTC"].url, name="v3")
     c = civil(build_dir, url, tmp_path, fed.gateways["BCA"].url)
     try:
-        assert ("schema tax upgraded from version 2 to 3 (event_applied)"
+        assert ("schema tax upgraded from version 2 to 4 (event_applied, reconcile_*)"
                 in t.stderr_path.read_text())
-        assert psql(url, "SELECT value FROM tax.meta WHERE key = 'pg_schema'") == [["3"]]
+        assert psql(url, "SELECT value FROM tax.meta WHERE key = 'pg_schema'") == [["4"]]
         # The rows of the tables are kept; events are applied (and recorded) again.
         assert t.get("/taxpayers/001090000501").json()["status"] == "closed"
         taxpayer(t, pin)
@@ -707,3 +722,210 @@ def test_quality_on_both_engines(build_dir, quality_loc):
     dang = json.loads(res.stdout)["tables"]["owners"]["dangling"]
     assert dang["count"] == 0 and {"field": "owner_pin", "refers_to": "population/citizens"} \
         in dang["skipped"], dang
+
+
+# ---- reconciliation, its worklist and corrections on PostgreSQL --------------------------
+# docs/sectors.md "Defects", "Reconciliation", "Correction worklists", "Storage": the same
+# seed with defects on both engines (the demo's SQLite files, whose population registry
+# answers /verify, and the seven schemas of a database of their own), then the same
+# reconciliation of the six other registries through the demo's gateways.
+
+def defects_seed():
+    from test_reconcile import SEED
+    return SEED
+
+
+@pytest.fixture(scope="module")
+def both(build_dir, tmp_path_factory):
+    from test_subject_accesses import running_demo
+    name = f"{DB}_defects"
+    psql(PG, f"DROP DATABASE IF EXISTS {name}")
+    psql(PG, f"CREATE DATABASE {name}")
+    work = tmp_path_factory.mktemp("reconcile-pg")
+    db = with_db(PG, name)
+    res = run(build_dir, "seed", "--db-dir", db, *defects_seed(), "--truth",
+              work / "defects.jsonl", "--quiet")
+    try:
+        with running_demo(build_dir, work / "demo", defects_seed()) as demo:
+            yield demo, db, work / "defects.jsonl", json.loads(res.stdout)
+    finally:
+        psql(PG, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def reconcile_cmd(build_dir, demo, sector, db, truth, *extra):
+    from test_reconcile import CLIENTS, member_of
+    client = CLIENTS[sector]
+    return [str(sector_exe(build_dir)), "reconcile", "--sector", sector, "--db", str(db),
+            "--gateway", demo.consumer[member_of(client)], "--client", client, "--truth",
+            str(truth), "--quiet", "--rate", "0", *extra]
+
+
+def reconcile_on(build_dir, demo, sector, db, truth, *extra):
+    res = subprocess.run(reconcile_cmd(build_dir, demo, sector, db, truth, *extra),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, (sector, db, res.stderr)
+    return json.loads(res.stdout)
+
+
+# What a report says of the data, whichever engine holds it (not the run's own counters).
+SAME = ("records_checked", "matches", "findings", "merge_candidates", "mismatches", "measures",
+        "truth")
+
+
+@pytest.fixture(scope="module")
+def reports(build_dir, both):
+    from test_reconcile import CLIENTS
+    demo, db, truth, _ = both
+    out = {}
+    for sector in CLIENTS:
+        out[sector] = {
+            "sqlite": reconcile_on(build_dir, demo, sector, demo.sector_dir / f"{sector}.db",
+                                   demo.sector_dir / "defects.jsonl"),
+            "pg": reconcile_on(build_dir, demo, sector, db, truth)}
+    return out
+
+
+def test_seed_defects_on_postgres_as_on_sqlite(both):
+    demo, db, truth, summary = both
+    from test_reconcile import EXPECTED
+    # The same records spoiled the same way: the ground truths are the same, line for line.
+    lines = truth.read_text()
+    assert lines == (demo.sector_dir / "defects.jsonl").read_text()
+    kinds = {json.loads(line)["kind"] for line in lines.splitlines()}
+    assert kinds == set(EXPECTED)
+    assert summary["defects"]["truth"] == str(truth)
+    assert sum(summary["defects"]["kinds"].values()) == len(lines.splitlines())
+    # And the spoiled values are in the schemas: a name without its marks, a dead person.
+    t = next(json.loads(line) for line in lines.splitlines()
+             if json.loads(line)["kind"] == "name-marks" and
+             json.loads(line)["table"] == "participants")
+    (now,), = psql(db, f"SELECT name FROM insurance.participants WHERE pin = '{t['key']}'")
+    assert now != t["value"] and fold(now) == fold(t["value"])
+    dead = [json.loads(line) for line in lines.splitlines()
+            if json.loads(line)["kind"] == "deceased-active"]
+    for d in dead:
+        assert psql(db, f"SELECT count(*) FROM population.citizens WHERE pin = '{d['key']}'"
+                        " AND deceased_on IS NOT NULL") == [["1"]], d
+    # The schemas are at the current version with the reconciliation's tables.
+    assert psql(db, "SELECT value FROM tax.meta WHERE key = 'pg_schema'") == [["4"]]
+
+
+def test_reconcile_on_postgres_as_on_sqlite(reports):
+    for sector, rep in reports.items():
+        for k in SAME:
+            assert rep["pg"][k] == rep["sqlite"][k], (sector, k)
+        pg = rep["pg"]
+        assert pg["run"] == 1 and pg["resumed"] is False
+        assert pg["checked_by_this_process"] == pg["records_checked"] > 0, sector
+        for kind, m in pg["truth"]["by_defect"].items():
+            assert m["recall"] == 1.0 and m["found"] == m["expected"], (sector, kind, m)
+    # Not both empty: every kind of finding is there.
+    kinds = {f["kind"] for rep in reports.values() for f in rep["pg"]["findings"]}
+    assert {"name-marks", "date-swapped", "address-differs", "wrong-number", "missing-number",
+            "unknown-number", "deceased-active"} <= kinds
+    assert any(rep["pg"]["merge_candidates"] for rep in reports.values())
+
+
+def test_measures_and_worklist_served_from_postgres(build_dir, both, reports, tmp_path):
+    demo, db, _, _ = both
+    srv = Sector(sector_exe(build_dir), "tax", db, tmp_path,
+                 extra=("--log-key", str(tmp_path / "log-key")))
+    try:
+        r = srv.get("/measures")
+        assert r.status_code == 200, r.text
+        (run1,) = r.json()["runs"]
+        table = run1["tables"][0]
+        assert table["table"] == "taxpayers"
+        rep = reports["tax"]["pg"]
+        assert table["records"] == rep["records_checked"]
+        for m in ("accurate", "sufficient", "clean", "live"):
+            assert table[m]["records"] == rep["measures"][m]["records"], m
+        r = srv.get("/reconcile/worklist", params={"limit": 200})
+        assert r.status_code == 200, r.text
+        assert r.json()["total"] == len(rep["findings"]) > 0
+        assert [{k: t[k] for k in ("table", "key", "kind", "field")} for t in r.json()["tasks"]] \
+            == [{k: f[k] for k in ("table", "key", "kind", "field")}
+                for f in rep["findings"][:200]]
+    finally:
+        assert srv.stop() == 0, srv.tail()
+
+
+def test_worklist_and_correction_on_postgres(build_dir, both, reports):
+    demo, db, truth, _ = both
+    sector = "insurance"
+    wl = {}
+    for engine, loc in (("sqlite", demo.sector_dir / f"{sector}.db"), ("pg", db)):
+        res = run(build_dir, "worklist", "--sector", sector, "--db", loc)
+        wl[engine] = json.loads(res.stdout)
+    # The same tasks: the findings of the last run, none corrected yet.
+    assert wl["pg"] == wl["sqlite"]
+    assert wl["pg"]["tasks"] == reports[sector]["pg"]["findings"]
+    # A name without its marks, corrected from the person's papers (the truth's value).
+    lines = [json.loads(line) for line in truth.read_text().splitlines()]
+    t = next(x for x in lines if x["sector"] == sector and x["kind"] == "name-marks")
+    args = ("correct", "--sector", sector, "--db", db, "--table", t["table"], "--key", t["key"],
+            "--field", "name", "--value", t["value"], "--officer", "Nguyễn Thị Lan")
+    out = json.loads(run(build_dir, *args).stdout)
+    assert out["officer"] == "Nguyễn Thị Lan" and out["new_value"] == t["value"]
+    assert out["old_value"] != t["value"] and out["run"] == 1 and out["events"] == []
+    assert psql(db, f"SELECT name FROM insurance.participants WHERE pin = '{t['key']}'") == \
+        [[t["value"]]]
+    assert psql(db, "SELECT record_key, field, officer, events FROM"
+                    " insurance.reconcile_corrections") == \
+        [[t["key"], "name", "Nguyễn Thị Lan", "[]"]]
+    # Corrected once; the task is off the worklist.
+    res = run(build_dir, *args, check=False)
+    assert res.returncode == 1 and "no open task" in res.stderr
+    after = json.loads(run(build_dir, "worklist", "--sector", sector, "--db", db).stdout)
+    assert len(after["tasks"]) == len(wl["pg"]["tasks"]) - 1
+    # A deceased person's record: marked deceased without a value given.
+    d = next(x for x in lines if x["sector"] == sector and x["kind"] == "deceased-active")
+    out = json.loads(run(build_dir, "correct", "--sector", sector, "--db", db, "--table",
+                         d["table"], "--key", d["key"], "--field", "status", "--officer",
+                         "Trần Văn Bình").stdout)
+    assert out["new_value"] == "deceased"
+    # The next run finds both records right.
+    rep = reconcile_on(build_dir, demo, sector, db, truth)
+    assert rep["run"] == 2
+    left = {(f["key"], f["kind"]) for f in rep["findings"]}
+    assert (t["key"], "name-marks") not in left and (d["key"], "deceased-active") not in left
+    assert len(rep["findings"]) == len(reports[sector]["pg"]["findings"]) - 2
+
+
+def test_killed_run_on_postgres_resumes_without_double_or_skip(build_dir, both):
+    demo, db, truth, _ = both
+    sector = "civil-status"
+    births = [r for (r,) in psql(db, "SELECT id FROM civil_status.births ORDER BY id")]
+    done = int(psql(db, "SELECT count(*) FROM civil_status.reconcile_runs")[0][0])
+    proc = subprocess.Popen(reconcile_cmd(build_dir, demo, sector, db, truth, "--rate", "400",
+                                          "--batch", "10"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_id = None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rows = psql(db, "SELECT id FROM civil_status.reconcile_runs"
+                            " WHERE finished_at IS NULL")
+            if rows:
+                run_id = rows[0][0]
+                n = psql(db, "SELECT count(*) FROM civil_status.reconcile_results"
+                             f" WHERE run = {run_id}")[0][0]
+                if int(n) >= 100:
+                    break
+            time.sleep(0.05)
+        assert run_id is not None and proc.poll() is None, "killed too late"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert int(run_id) == done + 1
+    keys = "SELECT record_key FROM civil_status.reconcile_results WHERE run = {} ORDER BY rid"
+    before = [k for (k,) in psql(db, keys.format(run_id))]
+    assert 100 <= len(before) < len(births) and len(before) % 10 == 0
+    assert psql(db, "SELECT last_key, done FROM civil_status.reconcile_position"
+                    f" WHERE run = {run_id}") == [[before[-1], str(len(before))]]
+    rep = reconcile_on(build_dir, demo, sector, db, truth, "--batch", "10")
+    assert rep["run"] == int(run_id) and rep["resumed"] is True
+    assert rep["checked_by_this_process"] == len(births) - len(before)
+    assert [k for (k,) in psql(db, keys.format(run_id))] == births  # each once, none skipped

@@ -4,8 +4,11 @@
  * finished run's records per table as the report does (accurate,
  * sufficient, clean, live, with their shares), leaves out a run not
  * finished, pages with after and limit, names no record or number, and
- * gives no runs for a registry never reconciled (without making its
- * tables); every sector's OpenAPI document describes it. */
+ * gives no runs for a registry never reconciled (on SQLite without making
+ * its tables); every sector's OpenAPI document describes it. The same
+ * cases run on PostgreSQL with NDX_TEST_ENGINE=pg (the meson suite pg):
+ * the tax schema of the database NDX_TEST_PG, dropped before each case;
+ * without NDX_TEST_PG that run is skipped (exit 77). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,13 +20,32 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "ndx/err.h"
 #include "openapi.h"
 #include "sec_measures.h"
 #include "sec_reconcile.h"
+#include "sec_sql.h"
 #include "store.h"
+
+static const char *pg_base; /* NDX_TEST_PG in the pg run, else NULL */
+
+static void pg_exec(const char *stmt)
+{
+	PGconn *c = PQconnectdb(pg_base);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	r = PQexec(c, stmt);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
 
 struct fx {
 	char path[600];
@@ -37,7 +59,13 @@ static int setup(void **state)
 	const char *dir = getenv("NDX_TEST_TMP");
 	char side[700];
 
-	snprintf(f->path, sizeof f->path, "%s/test_measures_%d.db", dir ? dir : "/tmp", getpid());
+	if (pg_base) {
+		pg_exec("DROP SCHEMA IF EXISTS tax CASCADE");
+		snprintf(f->path, sizeof f->path, "%s", pg_base);
+	} else {
+		snprintf(f->path, sizeof f->path, "%s/test_measures_%d.db", dir ? dir : "/tmp",
+			 getpid());
+	}
 	unlink(f->path);
 	snprintf(side, sizeof side, "%s-wal", f->path);
 	unlink(side);
@@ -63,17 +91,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void exec_ok(sqlite3 *db, const char *sql)
+static void exec_ok(const struct sec_sql *s, const char *sql)
 {
-	char *err = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err);
+	if (sec_sql_exec(s, sql, 0, NULL, NULL) != NDX_OK)
+		fail_msg("%s", sql);
 }
 
 /* One stored answer of run about taxpayer rid (the table the tax
  * registry reconciles: number, name, address, living). */
-static void result(sqlite3 *db, int run, int rid, const char *pin, const char *answer)
+static void result(const struct sec_sql *s, int run, int rid, const char *pin, const char *answer)
 {
 	char sql[1024];
 
@@ -81,16 +107,18 @@ static void result(sqlite3 *db, int run, int rid, const char *pin, const char *a
 		 "INSERT INTO reconcile_results(run, tbl, rid, record_key, pin, result) VALUES("
 		 "%d, 'taxpayers', %d, 'K%d', %s, '%s')",
 		 run, rid, rid, pin, answer);
-	exec_ok(db, sql);
+	exec_ok(s, sql);
 }
 
 #define GOOD "{\"pin\":\"match\",\"full_name\":\"match\",\"address\":\"match\",\"living\":\"match\"}"
 
 static void write_runs(struct fx *f)
 {
-	sqlite3 *db;
+	struct store_conn *c = store_acquire(f->st);
+	struct sec_sql s = sec_sql_of(c, "test");
+	const struct sec_sql *db = &s;
 
-	assert_int_equal(reconcile_db_open(f->path, &db), NDX_OK);
+	assert_int_equal(reconcile_tables(db), NDX_OK);
 	exec_ok(db, "INSERT INTO reconcile_runs(id, started_at, finished_at) VALUES"
 		    "(1, '2026-08-01T01:00:00Z', '2026-08-01T01:05:00Z'),"
 		    "(2, '2026-09-01T01:00:00Z', '2026-09-01T01:04:00Z'),"
@@ -112,7 +140,7 @@ static void write_runs(struct fx *f)
 	       "{\"pin\":\"match\",\"full_name\":\"match\",\"address\":\"match\",\"living\":\"differs\"}");
 	/* run 3 is in flight: never shown */
 	result(db, 3, 1, "'001190000001'", GOOD);
-	sqlite3_close(db);
+	store_release(f->st, c);
 }
 
 static json_int_t count_of(const json_t *table, const char *measure)
@@ -128,13 +156,16 @@ static double share_of(const json_t *table, const char *measure)
 static void test_measures_of_finished_runs(void **state)
 {
 	struct fx *f = *state;
-	struct store_conn *c = store_acquire(f->st);
+	struct store_conn *c;
+	struct sec_sql s;
 	json_t *doc;
 	const json_t *runs, *t;
 	char *text;
 
 	write_runs(f);
-	assert_int_equal(measures_build(f->def, store_conn_db(c), 0, 10, &doc), NDX_OK);
+	c = store_acquire(f->st);
+	s = sec_sql_of(c, "test");
+	assert_int_equal(measures_build(f->def, &s, 0, 10, &doc), NDX_OK);
 	assert_string_equal(json_string_value(json_object_get(doc, "sector")), "tax");
 	assert_string_equal(json_string_value(json_object_get(doc, "agency")), "VN/GOV/TCT");
 	runs = json_object_get(doc, "runs");
@@ -164,12 +195,12 @@ static void test_measures_of_finished_runs(void **state)
 	free(text);
 	json_decref(doc);
 	/* paging: after run 1, one at a time */
-	assert_int_equal(measures_build(f->def, store_conn_db(c), 1, 1, &doc), NDX_OK);
+	assert_int_equal(measures_build(f->def, &s, 1, 1, &doc), NDX_OK);
 	runs = json_object_get(doc, "runs");
 	assert_int_equal(json_array_size(runs), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(runs, 0), "run")), 2);
 	json_decref(doc);
-	assert_int_equal(measures_build(f->def, store_conn_db(c), 2, 10, &doc), NDX_OK);
+	assert_int_equal(measures_build(f->def, &s, 2, 10, &doc), NDX_OK);
 	assert_int_equal(json_array_size(json_object_get(doc, "runs")), 0);
 	assert_int_equal(json_integer_value(json_object_get(doc, "next_after")), 2);
 	json_decref(doc);
@@ -180,13 +211,18 @@ static void test_never_reconciled(void **state)
 {
 	struct fx *f = *state;
 	struct store_conn *c = store_acquire(f->st);
+	struct sec_sql s = sec_sql_of(c, "test");
 	sqlite3_stmt *q;
 	json_t *doc;
 
-	assert_int_equal(measures_build(f->def, store_conn_db(c), 0, 10, &doc), NDX_OK);
+	assert_int_equal(measures_build(f->def, &s, 0, 10, &doc), NDX_OK);
 	assert_int_equal(json_array_size(json_object_get(doc, "runs")), 0);
 	json_decref(doc);
-	/* the read made no table */
+	/* the read made no table (PostgreSQL's come with the schema) */
+	if (pg_base) {
+		store_release(f->st, c);
+		return;
+	}
 	assert_int_equal(sqlite3_prepare_v2(store_conn_db(c),
 					    "SELECT 1 FROM sqlite_master WHERE name = 'reconcile_runs'",
 					    -1, &q, NULL),
@@ -219,5 +255,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_never_reconciled, setup, teardown),
 		cmocka_unit_test(test_openapi_describes_measures),
 	};
+	const char *engine = getenv("NDX_TEST_ENGINE");
+
+	if (engine && strcmp(engine, "pg") == 0) {
+		pg_base = getenv("NDX_TEST_PG");
+		if (!pg_base || !*pg_base) {
+			printf("NDX_TEST_PG is not set: the PostgreSQL run of the measures' tests is"
+			       " skipped (run it with make test-pg, which starts a server)\n");
+			return 77;
+		}
+		return cmocka_run_group_tests_name("sector_measures_pg", tests, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,15 @@
  * swapped date is another valid date), a seed with --defects (the same
  * seed gives the same defects and truth, every truth line describes the
  * database as spoiled, a rate of 0 leaves the data clean and writes no
- * truth), the verification service's matching rules, and how a service
- * answer becomes findings of the report. */
+ * truth), the verification service's matching rules, how a service
+ * answer becomes findings of the report, a correction as one transaction,
+ * and the progress tables of an older version brought up to date. With
+ * NDX_TEST_ENGINE=pg (the meson suite pg) the same seed with --defects into
+ * the PostgreSQL database NDX_TEST_PG writes the same ground truth as into
+ * SQLite files, each line describing the schemas as spoiled, and a
+ * correction on PostgreSQL is one transaction too (the sectors' schemas
+ * dropped before each case; without NDX_TEST_PG that run is skipped, exit
+ * 77). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +24,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "ndx/fold.h"
@@ -28,8 +36,39 @@
 #include "seed.h"
 #include "seed_defects.h"
 #include "sec_outbox.h"
+#include "sec_sql.h"
 #include "sec_worklist.h"
 #include "store.h"
+
+static const char *pg_base; /* NDX_TEST_PG in the pg run, else NULL */
+
+static PGconn *pg_connect(void)
+{
+	PGconn *c = PQconnectdb(pg_base);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	return c;
+}
+
+static void pg_exec(const char *stmt)
+{
+	PGconn *c = pg_connect();
+	PGresult *r = PQexec(c, stmt);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* The sectors' schemas dropped: a seed or a store of its own. */
+static void pg_drop_sectors(void)
+{
+	pg_exec("DROP SCHEMA IF EXISTS population, civil_status, enterprise, tax, insurance, land,"
+		" vehicles CASCADE");
+}
 
 #define CITIZENS 1500
 
@@ -254,10 +293,8 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-static char *slurp(const char *dir)
+static char *slurp_file(const char *path)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, dir);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return NULL;
@@ -267,6 +304,13 @@ static char *slurp(const char *dir)
 	fclose(f);
 	text[n] = '\0';
 	return text;
+}
+
+static char *slurp(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/" SEED_TRUTH_FILE, dir);
+	return slurp_file(path);
 }
 
 static void seed_into(const char *dir, uint64_t seed, double rate, struct seed_stats *st)
@@ -288,6 +332,25 @@ static char *db_value(const char *dir, const char *sector, const char *table, co
 			     : strcmp(table, "participants") == 0 ? "pin"
 			     : strcmp(table, "vehicles") == 0     ? "plate"
 								  : "id";
+	if (pg_base && strncmp(dir, "postgresql://", 13) == 0) {
+		char schema[32];
+		size_t i;
+		for (i = 0; sector[i] && i + 1 < sizeof schema; i++)
+			schema[i] = sector[i] == '-' ? '_' : sector[i];
+		schema[i] = '\0';
+		snprintf(sql, sizeof sql, "SELECT %s FROM %s.%s WHERE %s = $1", field, schema, table,
+			 keycol);
+		PGconn *c = pg_connect();
+		const char *params[1] = { key };
+		PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_int_equal(PQntuples(r), 1);
+		if (!PQgetisnull(r, 0, 0))
+			v = strdup(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(c);
+		return v;
+	}
 	snprintf(path, sizeof path, "%s/%s.db", dir, sector);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s = ?", field, table, keycol);
@@ -299,6 +362,43 @@ static char *db_value(const char *dir, const char *sector, const char *table, co
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Checks that each line of the truth text describes the database at loc
+ * (a directory, or a connection string) as spoiled; the lines. */
+static uint64_t check_truth(const char *loc, char *text)
+{
+	uint64_t lines = 0;
+
+	for (char *line = text, *end; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		assert_non_null(end);
+		*end = '\0';
+		json_t *o = json_loads(line, 0, NULL);
+		assert_non_null(o);
+		const char *sector = json_string_value(json_object_get(o, "sector")),
+			   *table = json_string_value(json_object_get(o, "table")),
+			   *key = json_string_value(json_object_get(o, "key")),
+			   *kind = json_string_value(json_object_get(o, "kind")),
+			   *field = json_string_value(json_object_get(o, "field")),
+			   *truth = json_string_value(json_object_get(o, "value"));
+		assert_true(sector && table && key && kind && field && truth);
+		char *now = db_value(loc, sector, table, key, field);
+		if (strcmp(kind, "duplicate-no-number") == 0)
+			assert_null(now);
+		else
+			assert_non_null(now);
+		if (now)
+			assert_string_not_equal(now, truth);
+		if (strcmp(kind, "name-marks") == 0)
+			assert_string_equal(verify_name(now, truth), VERIFY_MARKS);
+		if (strcmp(kind, "date-swapped") == 0)
+			assert_string_equal(verify_date(now, truth), VERIFY_SWAPPED);
+		free(now);
+		json_decref(o);
+		lines++;
+	}
+	return lines;
 }
 
 static void test_seed_defects(void **state)
@@ -328,40 +428,49 @@ static void test_seed_defects(void **state)
 			assert_true(sa.defects.count[k] > 0);
 	}
 	/* Each line describes the spoiled database. */
-	for (char *line = ta, *end; *line; line = end + 1) {
-		end = strchr(line, '\n');
-		assert_non_null(end);
-		*end = '\0';
-		json_t *o = json_loads(line, 0, NULL);
-		assert_non_null(o);
-		const char *sector = json_string_value(json_object_get(o, "sector")),
-			   *table = json_string_value(json_object_get(o, "table")),
-			   *key = json_string_value(json_object_get(o, "key")),
-			   *kind = json_string_value(json_object_get(o, "kind")),
-			   *field = json_string_value(json_object_get(o, "field")),
-			   *truth = json_string_value(json_object_get(o, "value"));
-		assert_true(sector && table && key && kind && field && truth);
-		char *now = db_value(a, sector, table, key, field);
-		if (strcmp(kind, "duplicate-no-number") == 0)
-			assert_null(now);
-		else
-			assert_non_null(now);
-		if (now)
-			assert_string_not_equal(now, truth);
-		if (strcmp(kind, "name-marks") == 0)
-			assert_string_equal(verify_name(now, truth), VERIFY_MARKS);
-		if (strcmp(kind, "date-swapped") == 0)
-			assert_string_equal(verify_date(now, truth), VERIFY_SWAPPED);
-		free(now);
-		json_decref(o);
-		lines++;
-	}
+	lines = check_truth(a, ta);
 	assert_true(lines == total);
 	free(ta);
 	free(tb);
 	remove_dir(a);
 	remove_dir(b);
 	remove_dir(c);
+}
+
+/* The same seed with defects into PostgreSQL: the same truth, line for line
+ * (records chosen in key order on both engines), each line describing the
+ * schemas as spoiled; without a truth file it is refused, nothing made. */
+static void test_seed_defects_pg(void **state)
+{
+	char a[4096], truth[4200];
+	struct seed_stats sa, sp;
+	uint64_t total = 0;
+	(void)state;
+
+	make_dir(a, sizeof a);
+	seed_into(a, 9, 0.05, &sa);
+	pg_drop_sectors();
+	snprintf(truth, sizeof truth, "%s/pg-defects.jsonl", a);
+	struct seed_opts o = { .dir = pg_base, .citizens = CITIZENS, .seed = 9,
+			       .today = 1764590400 /* 2025-12-01 */, .defects = 0.05 };
+	assert_int_equal(seed_run(&o, &sp), NDX_EINVAL); /* no --truth */
+	o.truth_path = truth;
+	assert_int_equal(seed_run(&o, &sp), NDX_OK);
+	char *ta = slurp(a), *tp = slurp_file(truth);
+	assert_non_null(ta);
+	assert_non_null(tp);
+	assert_string_equal(tp, ta);
+	for (int k = 0; k < DEFECT_KIND_COUNT; k++) {
+		assert_true(sp.defects.count[k] == sa.defects.count[k]);
+		total += sp.defects.count[k];
+	}
+	assert_true(total > 0);
+	assert_true(check_truth(pg_base, tp) == total);
+	free(ta);
+	free(tp);
+	unlink(truth);
+	remove_dir(a);
+	pg_drop_sectors();
 }
 
 /* ---- corrections (docs/sectors.md "Correction worklists") -------------------------- */
@@ -494,6 +603,149 @@ static void test_correction_is_one_transaction(void **state)
 	rmdir(dir);
 }
 
+/* Progress tables of an older version (the position a SQLite rowid, table
+ * reconcile_cursor): its finished run is kept, the run it left unfinished
+ * is dropped with its results, and the position is kept by key after. */
+static void test_old_progress_upgraded(void **state)
+{
+	const struct sector_def *def = sector_find("insurance");
+	char dir[4096], path[4200];
+	struct store *st = NULL;
+	json_t *wl = NULL;
+
+	(void)state;
+	make_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/insurance.db", dir);
+	assert_int_equal(store_open(path, def, 1, 1, &st), NDX_OK);
+	store_close(st);
+	exec_on(path,
+		"CREATE TABLE reconcile_runs(id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
+		" finished_at TEXT);"
+		"CREATE TABLE reconcile_cursor(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
+		" last_rowid INTEGER NOT NULL, PRIMARY KEY(run, tbl));"
+		"CREATE TABLE reconcile_results(run INTEGER NOT NULL, tbl TEXT NOT NULL,"
+		" rid INTEGER NOT NULL, record_key TEXT NOT NULL, pin TEXT, result TEXT NOT NULL,"
+		" PRIMARY KEY(run, tbl, rid));"
+		"INSERT INTO reconcile_runs VALUES(1, '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z'),"
+		" (2, '2026-12-02T00:00:00Z', NULL);"
+		"INSERT INTO reconcile_results VALUES(1, 'participants', 7, '" PART_PIN "', '"
+		PART_PIN "', '{\"pin\":\"match\",\"full_name\":\"marks\",\"living\":\"match\"}'),"
+		" (2, 'participants', 7, '" PART_PIN "', '" PART_PIN "', '{\"pin\":\"match\"}');"
+		"INSERT INTO reconcile_cursor VALUES(2, 'participants', 7);");
+	assert_int_equal(reconcile_worklist(def, path, &wl), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(wl, "run")), 1);
+	assert_int_equal(json_array_size(json_object_get(wl, "tasks")), 1);
+	json_decref(wl);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM sqlite_master WHERE name ="
+				       " 'reconcile_cursor'"), 0);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM sqlite_master WHERE name ="
+				       " 'reconcile_position'"), 1);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM reconcile_runs"), 1);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM reconcile_results WHERE run = 1"
+				       " AND rid = 7"), 1);
+	assert_int_equal(count_of(path, "SELECT count(*) FROM reconcile_results"), 1);
+
+	static const char *const EXT[] = { "", "-wal", "-shm" };
+	for (size_t e = 0; e < 3; e++) {
+		snprintf(path, sizeof path, "%s/insurance.db%s", dir, EXT[e]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static long long pg_count(const char *sql)
+{
+	PGconn *c = pg_connect();
+	PGresult *r = PQexec(c, sql);
+	long long n = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		n = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+#define PG_NAME_IS(n) "SELECT count(*) FROM insurance.participants WHERE name = '" n "'"
+
+/* A correction on PostgreSQL is one transaction too: the log refusing its
+ * row leaves the record as it was, a refused value changes nothing, a
+ * correction writes the record and its log row, and a task is corrected
+ * once. */
+static void test_correction_pg(void **state)
+{
+	const struct sector_def *def = sector_find("insurance");
+	struct store *st = NULL;
+	struct store_conn *c;
+	struct sec_sql s;
+	json_t *row, *out = NULL, *wl = NULL;
+	char newid[64];
+	int added = -1;
+
+	(void)state;
+	pg_drop_sectors();
+	assert_int_equal(store_open(pg_base, def, 1, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	row = json_pack("{ss ss ss ss}", "pin", PART_PIN, "name", "Phan Thi Phuong", "status",
+			"retired", "first_period", "2005-01");
+	assert_int_equal(store_begin(c), NDX_OK);
+	assert_int_equal(outbox_put(c, def, sector_table_find(def, "participants"), NULL, row,
+				    NULL, newid, sizeof newid, &added), NDX_OK);
+	assert_int_equal(store_commit(c), NDX_OK);
+	json_decref(row);
+	/* A finished run that found the name spoiled. */
+	s = sec_sql_of(c, "test");
+	assert_int_equal(sec_sql_exec(&s, "INSERT INTO reconcile_runs VALUES(1,"
+					  " '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z')",
+				      0, NULL, NULL), NDX_OK);
+	assert_int_equal(sec_sql_exec(&s, "INSERT INTO reconcile_results VALUES(1, 'participants', 1,"
+					  " '" PART_PIN "', '" PART_PIN "', '{\"pin\":\"match\","
+					  "\"full_name\":\"marks\",\"living\":\"match\"}')",
+				      0, NULL, NULL), NDX_OK);
+	store_release(st, c);
+	store_close(st);
+
+	struct reconcile_correction r = {
+		.def = def, .db_path = pg_base, .table = "participants", .key = PART_PIN,
+		.field = "name", .value = "Phan Thị Phương", .officer = "Nguyễn Thị Lan",
+	};
+	assert_int_equal(reconcile_worklist(def, pg_base, &wl), NDX_OK);
+	assert_int_equal(json_array_size(json_object_get(wl, "tasks")), 1);
+	json_decref(wl);
+
+	/* The log refuses the row: the record is as it was. */
+	pg_exec("CREATE FUNCTION insurance.no_log() RETURNS trigger LANGUAGE plpgsql AS"
+		" $$BEGIN RAISE EXCEPTION 'disk full'; END$$;"
+		"CREATE TRIGGER no_log BEFORE INSERT ON insurance.reconcile_corrections"
+		" FOR EACH ROW EXECUTE FUNCTION insurance.no_log()");
+	assert_int_equal(reconcile_correct(&r, &out), NDX_EDB);
+	assert_null(out);
+	assert_int_equal(pg_count(PG_NAME_IS("Phan Thi Phuong")), 1);
+	pg_exec("DROP TRIGGER no_log ON insurance.reconcile_corrections");
+
+	/* A value the API refuses: nothing changes. */
+	r.value = "A\xe2\x80\xae" "B";
+	assert_int_equal(reconcile_correct(&r, &out), NDX_EINVAL);
+	assert_int_equal(pg_count(PG_NAME_IS("Phan Thi Phuong")), 1);
+	assert_int_equal(pg_count("SELECT count(*) FROM insurance.reconcile_corrections"), 0);
+
+	/* Corrected: the record and its log row. */
+	r.value = "Phan Thị Phương";
+	assert_int_equal(reconcile_correct(&r, &out), NDX_OK);
+	assert_non_null(out);
+	assert_int_equal(json_array_size(json_object_get(out, "events")), 0);
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(pg_count(PG_NAME_IS("Phan Thị Phương")), 1);
+	assert_int_equal(pg_count("SELECT count(*) FROM insurance.reconcile_corrections WHERE"
+				  " run = 1 AND officer = 'Nguyễn Thị Lan' AND events = '[]'"
+				  " AND old_value = 'Phan Thi Phuong'"), 1);
+	/* Corrected once. */
+	assert_int_equal(reconcile_correct(&r, &out), NDX_ENOTFOUND);
+	assert_null(out);
+	pg_drop_sectors();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +759,22 @@ int main(void)
 		cmocka_unit_test(test_openapi_verify),
 		cmocka_unit_test(test_seed_defects),
 		cmocka_unit_test(test_correction_is_one_transaction),
+		cmocka_unit_test(test_old_progress_upgraded),
 	};
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test(test_seed_defects_pg),
+		cmocka_unit_test(test_correction_pg),
+	};
+	const char *engine = getenv("NDX_TEST_ENGINE");
+
+	if (engine && strcmp(engine, "pg") == 0) {
+		pg_base = getenv("NDX_TEST_PG");
+		if (!pg_base || !*pg_base) {
+			printf("NDX_TEST_PG is not set: the PostgreSQL run of the reconciliation's"
+			       " tests is skipped (run it with make test-pg, which starts a server)\n");
+			return 77;
+		}
+		return cmocka_run_group_tests_name("sector_reconcile_pg", pg_tests, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

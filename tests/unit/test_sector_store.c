@@ -12,7 +12,7 @@
  * written with its record or not at all, drained in order, a failure
  * counted and retried after its back-off; on PostgreSQL, nothing drained
  * while another connection has the drain's turn, and schemas of versions
- * 1 and 2 brought to version 3), and the applying of received events
+ * 1, 2 and 3 brought to version 4), and the applying of received events
  * (sec_apply.h) on the store's engine: a death marks the citizen, its id
  * recorded once, a second delivery seen, the same fact under another id
  * unchanged, a bad payload rolled back whole, a birth adding the child and
@@ -564,7 +564,7 @@ static void test_bulk(void **state)
 	assert_null(again);
 	assert_int_equal(store_bulk_index(b), NDX_OK);
 	assert_true(store_bulk_bytes(b) > 0);
-	assert_int_equal(store_bulk_sqlite(b) == NULL, pg_base != NULL);
+	assert_int_equal(store_bulk_sql(b).db == NULL, pg_base != NULL);
 	store_bulk_close(b, 1);
 	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_OK);
 	c = store_acquire(st);
@@ -833,8 +833,9 @@ static void test_apply(void **state)
 	drop_file(loc);
 }
 
-/* A schema of version 1 (no outbox) is brought to version 3 by the next
- * open, one of version 2 (no event_applied) too. */
+/* A schema of version 1 (no outbox) is brought to version 4 by the next
+ * open, one of version 2 (no event_applied) too, and one of version 3 (no
+ * reconciliation tables). */
 static void test_pg_upgrade(void **state)
 {
 	char loc[600];
@@ -847,10 +848,13 @@ static void test_pg_upgrade(void **state)
 	store_close(st);
 	st = NULL;
 	pg_exec("DROP TABLE civil_status.event_outbox; DROP TABLE civil_status.event_applied;"
+		"DROP TABLE civil_status.reconcile_runs, civil_status.reconcile_position,"
+		" civil_status.reconcile_results, civil_status.reconcile_corrections;"
 		"UPDATE civil_status.meta SET value = '1' WHERE key = 'pg_schema'");
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 2, &st), NDX_OK);
 	c = store_acquire(st);
-	assert_int_equal(store_exists(c, "meta", "value", "3"), 1);
+	assert_int_equal(store_exists(c, "meta", "value", "4"), 1);
+	assert_int_equal(store_exists(c, "reconcile_runs", "started_at", "x"), 0);
 	assert_int_equal(outbox_pending_conn(c), 0);
 	assert_int_equal(store_exists(c, "event_applied", "id", "x"), 0);
 	assert_int_equal(write_death(c, "001088000101", 1), NDX_OK);
@@ -862,9 +866,20 @@ static void test_pg_upgrade(void **state)
 		"UPDATE civil_status.meta SET value = '2' WHERE key = 'pg_schema'");
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 1, &st), NDX_OK);
 	c = store_acquire(st);
-	assert_int_equal(store_exists(c, "meta", "value", "3"), 1);
+	assert_int_equal(store_exists(c, "meta", "value", "4"), 1);
 	assert_int_equal(outbox_pending_conn(c), 1);
 	assert_int_equal(store_exists(c, "event_applied", "id", "x"), 0);
+	store_release(st, c);
+	store_close(st);
+	/* Version 3: the reconciliation's tables added, the rest kept. */
+	pg_exec("DROP TABLE civil_status.reconcile_runs, civil_status.reconcile_position,"
+		" civil_status.reconcile_results, civil_status.reconcile_corrections;"
+		"UPDATE civil_status.meta SET value = '3' WHERE key = 'pg_schema'");
+	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 1, &st), NDX_OK);
+	c = store_acquire(st);
+	assert_int_equal(store_exists(c, "meta", "value", "4"), 1);
+	assert_int_equal(outbox_pending_conn(c), 1);
+	assert_int_equal(store_exists(c, "reconcile_corrections", "officer", "x"), 0);
 	store_release(st, c);
 	store_close(st);
 }
