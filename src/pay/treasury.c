@@ -527,10 +527,26 @@ static void get_reconciliation(struct treasury *t, const struct ndx_http_req *re
 	ndx_http_resp_json(resp, 200, json_pack("{s:s,s:o}", "date", date, "agencies", rows));
 }
 
+/* The order id of a path /orders/{ID_HEX lower-case hex digits}, or NULL.
+ * Read character by character: GCC -O2 with ASan took path + 8 for a
+ * pointer past a string literal and refused strlen and strspn on it
+ * (-Wstringop-overread). */
+static const char *order_id_of(const char *path)
+{
+	if (strncmp(path, "/orders/", 8) != 0)
+		return NULL;
+	for (size_t i = 0; i < ID_HEX; i++) {
+		char c = path[8 + i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return NULL;
+	}
+	return path[8 + ID_HEX] == '\0' ? path + 8 : NULL;
+}
+
 void treasury_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	struct treasury *t = ctx;
-	const char *m = req->method, *path = req->path;
+	const char *m = req->method, *path = req->path, *id;
 
 	if (strcmp(path, "/healthz") == 0)
 		return ndx_http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
@@ -540,9 +556,8 @@ void treasury_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_
 	if (strcmp(path, "/orders/refund") == 0)
 		return strcmp(m, "POST") == 0 ? post_refund(t, req, resp)
 					      : refuse(resp, 405, "method", "POST only");
-	if (strncmp(path, "/orders/", 8) == 0 && strlen(path + 8) == ID_HEX &&
-	    strspn(path + 8, "0123456789abcdef") == ID_HEX)
-		return strcmp(m, "GET") == 0 ? get_order(t, req, path + 8, resp)
+	if ((id = order_id_of(path)))
+		return strcmp(m, "GET") == 0 ? get_order(t, req, id, resp)
 					     : refuse(resp, 405, "method", "GET only");
 	if (strcmp(path, "/receipts") == 0)
 		return strcmp(m, "POST") == 0 ? post_receipt(t, req, resp)
