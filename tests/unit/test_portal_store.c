@@ -39,6 +39,7 @@
 #include "store_engines.h"
 
 #include "ndx/err.h"
+#include "portal_db.h"
 #include "store.h"
 
 #define NOW ((time_t)1800000000) /* 2027-01-15T08:00:00Z, 15:00 in Vietnam */
@@ -833,115 +834,9 @@ static void test_kill9_keeps_acknowledged(void **state)
 
 /* ---- SQLite alone ----------------------------------------------------------- */
 
-/* The portal's SQLite migrations 1..10 as the code before PostgreSQL ran
- * them: a portal.db it made. */
-static const char *const OLD_MIGRATIONS[] = {
-	"CREATE TABLE sessions(id_sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL,"
-	" subject TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, agency TEXT NOT NULL DEFAULT '',"
-	" username TEXT NOT NULL DEFAULT '', csrf TEXT NOT NULL, id_token TEXT,"
-	" created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
-	"CREATE TABLE logins(state_sha256 TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
-	" verifier TEXT NOT NULL, created_at INTEGER NOT NULL);"
-	"CREATE TABLE officers(username TEXT PRIMARY KEY, name TEXT NOT NULL,"
-	" agency TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
-	"CREATE TABLE procedures(id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,"
-	" subject TEXT NOT NULL, applicant_name TEXT NOT NULL, agency TEXT NOT NULL,"
-	" fields TEXT NOT NULL, result TEXT, work TEXT, created_at INTEGER NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE INDEX procedures_subject ON procedures(subject, created_at);"
-	"CREATE INDEX procedures_agency ON procedures(agency, state, created_at);"
-	"CREATE TABLE history(procedure_id TEXT NOT NULL REFERENCES procedures(id),"
-	" seq INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL, actor TEXT NOT NULL,"
-	" note TEXT, PRIMARY KEY(procedure_id, seq));",
-	/* 2: officer sign-in failures, for the lockout (auth.c). */
-	"CREATE TABLE officer_failures(username TEXT NOT NULL, at INTEGER NOT NULL);"
-	"CREATE INDEX officer_failures_user ON officer_failures(username, at);",
-	/* 3: where a sign-in returns to (a "sign in again" from a page). */
-	"ALTER TABLE logins ADD COLUMN next TEXT NOT NULL DEFAULT '';",
-	/* 4: a login bound to the browser that started it (the SHA-256 of its
-	 * pre-session cookie); failed sign-ins by account and source for the
-	 * throttle that replaced the lockout (auth.c). */
-	"ALTER TABLE logins ADD COLUMN browser_sha256 TEXT NOT NULL DEFAULT '';"
-	"DROP TABLE officer_failures;"
-	"CREATE TABLE signin_failures(account TEXT NOT NULL, source TEXT NOT NULL,"
-	" at INTEGER NOT NULL);"
-	"CREATE INDEX signin_failures_account ON signin_failures(account, at);"
-	"CREATE INDEX signin_failures_source ON signin_failures(source, at);",
-	/* 5: officials of the operations centre, known by their PIN (ops.c). */
-	"CREATE TABLE officials(pin TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
-	" member TEXT NOT NULL, created_at INTEGER NOT NULL);",
-	/* 6: the procedures push to the monitoring service (procpush.c). Every
-	 * write that moves a procedure's updated_at also gives it the next
-	 * change number, so that changes are ordered even within one second;
-	 * push_state keeps the last change number the monitoring service
-	 * acknowledged. Procedures from before are numbered in rowid order. */
-	"ALTER TABLE procedures ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE procedures SET change_seq = rowid;"
-	"CREATE INDEX procedures_change ON procedures(change_seq);"
-	"CREATE TABLE push_state(k TEXT PRIMARY KEY, v INTEGER NOT NULL);",
-	/* 7: the application number people read and say ("HS261203-00042": the
-	 * day it was filed in Vietnam and its number that day), instead of the
-	 * id, which stays the key in URLs and the API. Applications from
-	 * before are numbered in rowid order within their day. */
-	"ALTER TABLE procedures ADD COLUMN reference TEXT;"
-	"UPDATE procedures SET reference = 'HS' ||"
-	" substr(strftime('%Y%m%d', created_at + 25200, 'unixepoch'), 3) || '-' ||"
-	" printf('%05d', (SELECT COUNT(*) FROM procedures AS o WHERE"
-	" date(o.created_at + 25200, 'unixepoch') ="
-	" date(procedures.created_at + 25200, 'unixepoch')"
-	" AND o.rowid <= procedures.rowid));"
-	"CREATE UNIQUE INDEX procedures_reference ON procedures(reference);",
-	/* 8: the officers' desk (issue 22). Who holds an application (the
-	 * officer who took it, or decided it; '' while nobody does), and when
-	 * it reached the officers (submitted_at: its processing deadline
-	 * counts from there; an application waiting for its fee has none).
-	 * Applications from before take the first "submitted" of their
-	 * history. */
-	"ALTER TABLE procedures ADD COLUMN assignee TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE procedures ADD COLUMN assignee_name TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE procedures ADD COLUMN assigned_at INTEGER;"
-	"ALTER TABLE procedures ADD COLUMN submitted_at INTEGER;"
-	"UPDATE procedures SET submitted_at = (SELECT MIN(at) FROM history WHERE"
-	" history.procedure_id = procedures.id AND history.state = 'submitted');"
-	"CREATE INDEX procedures_assignee ON procedures(agency, assignee);",
-	/* 9: the citizen's side of the desk (issue 22). An officer's request
-	 * for more information and the citizen's answer; files attached to an
-	 * application (kept in the database with their SHA-256, at most
-	 * PSTORE_ATTACH_MAX bytes each); the citizen's e-mail address, given
-	 * with their consent; the notification centre; and the e-mails to
-	 * send, retried from the outbox by the mailer (notify.c). */
-	"CREATE TABLE info_requests(procedure_id TEXT NOT NULL REFERENCES procedures(id),"
-	" seq INTEGER NOT NULL, asked_at INTEGER NOT NULL, asked_by TEXT NOT NULL,"
-	" asked_by_name TEXT NOT NULL, question TEXT NOT NULL, answered_at INTEGER,"
-	" answer TEXT, PRIMARY KEY(procedure_id, seq));"
-	"CREATE TABLE attachments(id TEXT PRIMARY KEY,"
-	" procedure_id TEXT NOT NULL REFERENCES procedures(id), request_seq INTEGER,"
-	" name TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,"
-	" sha256 TEXT NOT NULL, data BLOB NOT NULL, uploaded_by TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE INDEX attachments_procedure ON attachments(procedure_id, created_at);"
-	"CREATE TABLE contacts(subject TEXT PRIMARY KEY, email TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL);"
-	"CREATE TABLE notifications(id INTEGER PRIMARY KEY, subject TEXT NOT NULL,"
-	" procedure_id TEXT NOT NULL, kind TEXT NOT NULL, created_at INTEGER NOT NULL,"
-	" read_at INTEGER);"
-	"CREATE INDEX notifications_subject ON notifications(subject, id);"
-	"CREATE TABLE outbox(id INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL,"
-	" rcpt TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
-	" created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-	" next_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT);"
-	"CREATE INDEX outbox_due ON outbox(sent_at, next_at);",
-	/* 10: the administration of officers and officials on the web
-	 * (admin.c, issue 21): every change made there, with the official who
-	 * made it (their PIN, name, role and member as they were) and when.
-	 * member is the member of the officer or official changed, so that an
-	 * agency official reads its own member's rows. */
-	"CREATE TABLE admin_audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-	" actor_pin TEXT NOT NULL, actor_name TEXT NOT NULL, actor_role TEXT NOT NULL,"
-	" actor_member TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,"
-	" target_name TEXT NOT NULL, member TEXT NOT NULL, detail TEXT NOT NULL);"
-	"CREATE INDEX admin_audit_member ON admin_audit(member, id);",
-};
+/* The migrations a portal.db of the version before PostgreSQL had: the
+ * first ten of the descriptor's, which are never edited (append only). */
+#define OLD_MIGRATIONS 10
 
 static int64_t sqlite_int(const char *path, const char *sql)
 {
@@ -977,9 +872,11 @@ static void test_sqlite_opens_an_older_portal_db(void **state)
 					  " applied_at TEXT NOT NULL)",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
-	for (size_t i = 0; i < sizeof OLD_MIGRATIONS / sizeof *OLD_MIGRATIONS; i++) {
+	assert_true(portal_db_desc.n_migrations > OLD_MIGRATIONS);
+	for (size_t i = 0; i < OLD_MIGRATIONS; i++) {
 		char rec[120];
-		assert_int_equal(sqlite3_exec(db, OLD_MIGRATIONS[i], NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, portal_db_desc.migrations[i], NULL, NULL, NULL),
+				 SQLITE_OK);
 		snprintf(rec, sizeof rec,
 			 "INSERT INTO schema_migrations VALUES(%zu, '2026-06-01T00:00:00Z')", i + 1);
 		assert_int_equal(sqlite3_exec(db, rec, NULL, NULL, NULL), SQLITE_OK);
