@@ -1676,11 +1676,9 @@ static int r_invoice_record(const struct portal *p, const struct party *w, const
 				json_string_value(json_object_get(bad, k)));
 	}
 	json_decref(bad);
-	msg = json_pack("{sOssssso}", "statement", sv, "bin", bin, "account", account,
-			"account_name", name && json_string_length(name) ? json_incref((json_t *)name)
-									 : json_null());
-	if (msg && json_is_null(json_object_get(msg, "account_name")))
-		json_object_del(msg, "account_name");
+	msg = json_pack("{sOssss}", "statement", sv, "bin", bin, "account", account);
+	if (msg && name && json_string_length(name))
+		json_object_set(msg, "account_name", (json_t *)name);
 	if (!msg)
 		return perr_set(e, 500, "internal", "out of memory");
 	if (registry_call(p, "POST", "/market/invoices", w->member, msg, &r, e)) {

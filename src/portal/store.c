@@ -80,29 +80,6 @@ static int run(struct pstore *st, int64_t *n, const char *sql, const char *types
 	return rc;
 }
 
-/* *row = the first row of the statement's answer (a new reference), or
- * NDX_ENOTFOUND when it has none. */
-static int one(struct pstore *st, json_t **row, const char *sql, const char *types, ...)
-{
-	json_t *rows = NULL;
-	va_list ap;
-	int rc;
-
-	*row = NULL;
-	va_start(ap, types);
-	rc = ndx_sqldb_queryv(st->db, &rows, sql, types, ap);
-	va_end(ap);
-	if (rc)
-		return rc;
-	if (json_array_size(rows) == 0) {
-		json_decref(rows);
-		return NDX_ENOTFOUND;
-	}
-	*row = json_incref(json_array_get(rows, 0));
-	json_decref(rows);
-	return NDX_OK;
-}
-
 /* A text column ("" when null). */
 static const char *cs(const json_t *row, const char *col)
 {
@@ -281,10 +258,10 @@ int pstore_session_get(struct pstore *st, const char *id_sha256, time_t now, lon
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	if ((rc = one(st, &row,
-		      "SELECT kind, subject, name, agency, username, csrf, id_token, created_at,"
-		      " last_seen FROM sessions WHERE id_sha256 = ?",
-		      "s", id_sha256)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT kind, subject, name, agency, username, csrf, id_token,"
+				      " created_at, last_seen FROM sessions WHERE id_sha256 = ?",
+				      "s", id_sha256)))
 		goto out;
 	col_str(row, "kind", out->kind, sizeof out->kind);
 	col_str(row, "subject", out->subject, sizeof out->subject);
@@ -354,10 +331,10 @@ int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, l
 	lock(st);
 	/* DELETE … RETURNING: a state is used at most once even when the same
 	 * callback arrives twice at the same moment. */
-	rc = one(st, &row,
-		 "DELETE FROM logins WHERE state_sha256 = ?"
-		 " RETURNING nonce, verifier, created_at, next, browser_sha256",
-		 "s", state_sha256);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "DELETE FROM logins WHERE state_sha256 = ?"
+				 " RETURNING nonce, verifier, created_at, next, browser_sha256",
+				 "s", state_sha256);
 	unlock(st);
 	if (rc)
 		return rc;
@@ -393,8 +370,9 @@ int pstore_officer_put(struct pstore *st, const struct pofficer *o, const struct
 	lock(st);
 	if ((rc = begin(st)))
 		goto out;
-	rc = one(st, &row, "SELECT name, agency FROM officers WHERE username = ?", "s",
-		 o->username);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT name, agency FROM officers WHERE username = ?", "s",
+				 o->username);
 	if (rc && rc != NDX_ENOTFOUND)
 		goto rollback;
 	*replaced = rc == NDX_OK;
@@ -439,9 +417,10 @@ int pstore_officer_get(struct pstore *st, const char *username, struct pofficer 
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	rc = one(st, &row,
-		 "SELECT username, name, agency, password_hash FROM officers WHERE username = ?",
-		 "s", username);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT username, name, agency, password_hash FROM officers"
+				 " WHERE username = ?",
+				 "s", username);
 	unlock(st);
 	if (rc)
 		return rc;
@@ -460,7 +439,8 @@ int pstore_officer_cost_hash(struct pstore *st, char out[NDX_PASSWORD_HASH_MAX])
 
 	out[0] = '\0';
 	lock(st);
-	rc = one(st, &row, "SELECT password_hash FROM officers ORDER BY seq DESC LIMIT 1", "");
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT password_hash FROM officers ORDER BY seq DESC LIMIT 1", "");
 	unlock(st);
 	if (rc)
 		return rc;
@@ -478,8 +458,9 @@ static int official_get_locked(struct pstore *st, const char *pin, struct poffic
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = one(st, &row, "SELECT pin, name, role, member FROM officials WHERE pin = ?", "s",
-		      pin)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT pin, name, role, member FROM officials WHERE pin = ?", "s",
+				      pin)))
 		return rc;
 	col_str(row, "pin", out->pin, sizeof out->pin);
 	col_str(row, "name", out->name, sizeof out->name);
@@ -803,9 +784,10 @@ static int operators_besides_locked(struct pstore *st, const char *pin, long *n)
 	int rc;
 
 	*n = 0;
-	if ((rc = one(st, &row,
-		      "SELECT COUNT(*) AS n FROM officials WHERE role = 'operator' AND pin <> ?",
-		      "s", pin)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT COUNT(*) AS n FROM officials"
+				      " WHERE role = 'operator' AND pin <> ?",
+				      "s", pin)))
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 	*n = (long)col_int(row, "n");
 	json_decref(row);
@@ -1002,10 +984,10 @@ static int proc_reference(struct pstore *st, time_t now, char out[PSTORE_REFEREN
 
 	ndx_time_vn_iso_date(now, date); /* YYYY-MM-DD */
 	snprintf(prefix, sizeof prefix, "HS%.2s%.2s%.2s-", date + 2, date + 5, date + 8);
-	if ((rc = one(st, &row,
-		      "SELECT COUNT(*) AS n FROM procedures WHERE reference >= ?1"
-		      " AND reference < ?1 || '~'",
-		      "s", prefix)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT COUNT(*) AS n FROM procedures WHERE reference >= ?1"
+				      " AND reference < ?1 || '~'",
+				      "s", prefix)))
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 	n = col_int(row, "n");
 	json_decref(row);
@@ -1147,7 +1129,8 @@ static int proc_get_locked(struct pstore *st, const char *id, json_t **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = one(st, &row, "SELECT " PROC_COLS " FROM procedures WHERE id = ?", "s", id)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT " PROC_COLS " FROM procedures WHERE id = ?", "s", id)))
 		return rc;
 	p = proc_row(row);
 	json_decref(row);
@@ -1243,7 +1226,8 @@ static int state_locked(struct pstore *st, const char *id, char state[32], char 
 	json_t *row = NULL;
 	int rc;
 
-	if ((rc = one(st, &row, "SELECT state, assignee FROM procedures WHERE id = ?", "s", id)))
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT state, assignee FROM procedures WHERE id = ?", "s", id)))
 		return rc;
 	col_str(row, "state", state, 32);
 	col_str(row, "assignee", holder, 128);
@@ -1367,7 +1351,7 @@ int pstore_proc_work_get(struct pstore *st, const char *id, json_t **out)
 
 	*out = NULL;
 	lock(st);
-	rc = one(st, &row, "SELECT work FROM procedures WHERE id = ?", "s", id);
+	rc = ndx_sqldb_query_one(st->db, &row, "SELECT work FROM procedures WHERE id = ?", "s", id);
 	unlock(st);
 	if (rc)
 		return rc;
@@ -1467,7 +1451,8 @@ int pstore_push_backlog(struct pstore *st, int64_t after, int64_t *n)
 
 	*n = 0;
 	lock(st);
-	rc = one(st, &row, "SELECT COUNT(*) AS n FROM procedures WHERE change_seq > ?", "i", after);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT COUNT(*) AS n FROM procedures WHERE change_seq > ?", "i", after);
 	unlock(st);
 	if (rc)
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
@@ -1483,7 +1468,7 @@ int pstore_push_cursor_get(struct pstore *st, const char *name, int64_t *v)
 
 	*v = 0;
 	lock(st);
-	rc = one(st, &row, "SELECT v FROM push_state WHERE k = ?", "s", name);
+	rc = ndx_sqldb_query_one(st->db, &row, "SELECT v FROM push_state WHERE k = ?", "s", name);
 	unlock(st);
 	if (rc)
 		return rc == NDX_ENOTFOUND ? NDX_OK : rc;
@@ -1539,8 +1524,9 @@ out:
 static int owned_locked(struct pstore *st, const char *id, const char *subject)
 {
 	json_t *row = NULL;
-	int rc = one(st, &row, "SELECT 1 AS found FROM procedures WHERE id = ? AND subject = ?",
-		     "ss", id, subject);
+	int rc = ndx_sqldb_query_one(st->db, &row,
+				     "SELECT 1 AS found FROM procedures WHERE id = ? AND subject = ?",
+				     "ss", id, subject);
 
 	json_decref(row);
 	return rc;
@@ -1617,8 +1603,9 @@ int pstore_attachment_put(struct pstore *st, const struct pattach *a,
 		rc = NDX_EPERM;
 		goto rollback;
 	}
-	if ((rc = one(st, &row, "SELECT COUNT(*) AS n FROM attachments WHERE procedure_id = ?",
-		      "s", a->procedure_id))) {
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT COUNT(*) AS n FROM attachments WHERE procedure_id = ?",
+				      "s", a->procedure_id))) {
 		rc = rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 		goto rollback;
 	}
@@ -1657,10 +1644,10 @@ int pstore_attachment_get(struct pstore *st, const char *procedure_id, const cha
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	rc = one(st, &row,
-		 "SELECT name, media_type, sha256, data FROM attachments WHERE"
-		 " procedure_id = ? AND id = ?",
-		 "ss", procedure_id, id);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT name, media_type, sha256, data FROM attachments WHERE"
+				 " procedure_id = ? AND id = ?",
+				 "ss", procedure_id, id);
 	unlock(st);
 	if (rc)
 		return rc;
@@ -1711,7 +1698,8 @@ int pstore_contact_get(struct pstore *st, const char *subject, char *email, size
 
 	email[0] = '\0';
 	lock(st);
-	rc = one(st, &row, "SELECT email FROM contacts WHERE subject = ?", "s", subject);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT email FROM contacts WHERE subject = ?", "s", subject);
 	unlock(st);
 	if (rc)
 		return rc;
@@ -1749,10 +1737,10 @@ int pstore_notify(struct pstore *st, const char *subject, const char *procedure_
 	lock(st);
 	if ((rc = begin(st)))
 		goto out;
-	if ((rc = one(st, &row,
-		      "INSERT INTO notifications(subject, procedure_id, kind, created_at)"
-		      " VALUES(?,?,?,?) RETURNING id",
-		      "sssi", subject, procedure_id, kind, (int64_t)now))) {
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "INSERT INTO notifications(subject, procedure_id, kind, created_at)"
+				      " VALUES(?,?,?,?) RETURNING id",
+				      "sssi", subject, procedure_id, kind, (int64_t)now))) {
 		rc = rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 		goto rollback;
 	}
@@ -1796,10 +1784,10 @@ int pstore_notifications(struct pstore *st, const char *subject, unsigned limit,
 			    " n.read_at FROM notifications AS n JOIN procedures AS p ON"
 			    " p.id = n.procedure_id WHERE n.subject = ? ORDER BY n.id DESC LIMIT ?",
 			    "si", subject, (int64_t)limit)) == NDX_OK &&
-	    (rc = one(st, &row,
-		      "SELECT COUNT(*) AS n FROM notifications WHERE subject = ? AND"
-		      " read_at IS NULL",
-		      "s", subject)) == NDX_ENOTFOUND)
+	    (rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT COUNT(*) AS n FROM notifications WHERE subject = ? AND"
+				      " read_at IS NULL",
+				      "s", subject)) == NDX_ENOTFOUND)
 		rc = NDX_EDB;
 	unlock(st);
 	if (rc == NDX_OK && !(*out = json_pack("{s:I,s:O}", "unread", (json_int_t)col_int(row, "n"),
@@ -1835,10 +1823,10 @@ int pstore_outbox_due(struct pstore *st, time_t now, unsigned max_attempts,
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	rc = one(st, &row,
-		 "SELECT id, rcpt, title, body, attempts FROM outbox WHERE sent_at IS"
-		 " NULL AND next_at <= ? AND attempts < ? ORDER BY next_at, id LIMIT 1",
-		 "ii", (int64_t)now, (int64_t)max_attempts);
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT id, rcpt, title, body, attempts FROM outbox WHERE sent_at IS"
+				 " NULL AND next_at <= ? AND attempts < ? ORDER BY next_at, id LIMIT 1",
+				 "ii", (int64_t)now, (int64_t)max_attempts);
 	unlock(st);
 	if (rc)
 		return rc;
