@@ -1645,7 +1645,6 @@ static int r_invoice_record(const struct portal *p, const struct party *w, const
 	const char *account = json_string_value(json_object_get(body, "account"));
 	const json_t *sv = json_object_get(body, "statement"), *name = json_object_get(body,
 										      "account_name");
-	const char *field = NULL;
 	struct rres r;
 	json_t *msg, *bad;
 
@@ -1663,10 +1662,23 @@ static int r_invoice_record(const struct portal *p, const struct party *w, const
 								   ? "invalid" : "required"));
 	else if (strlen(bin) != 6 || strspn(bin, "0123456789") != 6)
 		json_object_set_new(bad, "bin", json_string("invalid"));
-	if (!account || !*account)
+	if (!account || !*account) {
 		json_object_set_new(bad, "account", json_string(json_object_get(body, "account") &&
 									  !account
 								  ? "invalid" : "required"));
+	} else if (!json_object_get(bad, "bin")) {
+		/* The account as the invoice's VietQR transfer carries it, checked
+		 * here by the encoder the registry uses, so that the registry's
+		 * refusals are all the statement's. */
+		struct ndx_vietqr q = { .amount_vnd = 1 };
+		char payload[NDX_VIETQR_PAYLOAD_MAX];
+		int fits = strlen(account) <= NDX_VIETQR_ACCOUNT_MAX;
+
+		snprintf(q.bin, sizeof q.bin, "%s", bin);
+		snprintf(q.account, sizeof q.account, "%s", account);
+		if (!fits || ndx_vietqr_encode(&q, payload, sizeof payload, NULL) != NDX_OK)
+			json_object_set_new(bad, "account", json_string("invalid"));
+	}
 	if (name && !json_is_string(name))
 		json_object_set_new(bad, "account_name", json_string("invalid"));
 	if (json_object_size(bad)) {
@@ -1695,20 +1707,12 @@ static int r_invoice_record(const struct portal *p, const struct party *w, const
 		return *out ? 0 : perr_set(e, 500, "internal", "out of memory");
 	}
 	const char *detail = json_string_value(json_object_get(r.json, "detail"));
-	const char *message = json_string_value(json_object_get(r.json, "message"));
 	int rc;
 	fprintf(stderr, "ndx-portal: market: invoice for %s refused: HTTP %ld %s: %s\n", w->member,
 		r.status, r.type, detail ? detail : "");
 	if (r.status == 400) {
-		/* "no invoice": an account the VietQR transfer cannot carry is
-		 * the account's; nothing due, and every other refusal, the
-		 * statement's. */
-		field = message && strcmp(message, "no invoice") == 0 && detail &&
-				strstr(detail, "VietQR transfer")
-				? "account"
-				: "statement";
-		e->fields = json_pack("{ss}", field, "invalid");
-		rc = perr_set(e, 422, "validation", "%s: %s", field, detail ? detail : "refused");
+		e->fields = json_pack("{ss}", "statement", "invalid");
+		rc = perr_set(e, 422, "validation", "statement: %s", detail ? detail : "refused");
 	} else if (r.status == 404 || r.status == 403) {
 		rc = perr_set(e, 404, "not_found", "no agreement of your member as its provider "
 						   "has this statement");
