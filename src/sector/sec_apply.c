@@ -9,7 +9,7 @@
  * and may publish through the sector's outbox in the same transaction.
  * The same code on both engines: the statements are in the SQL SQLite
  * and PostgreSQL both speak (IS DISTINCT FROM, ON CONFLICT DO NOTHING),
- * run through run_sql on the SQLite handle or through store_pg_exec; the
+ * run through sec_sql_exec (sec_sql.h) on either engine; the
  * event's id is claimed in event_applied first thing in the transaction
  * (on PostgreSQL the schema's write lock of store_pg_begin is held, so of
  * two processes on one schema the second sees the first's claim once it
@@ -32,6 +32,7 @@
 #include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
 #include "sec_outbox.h"
+#include "sec_sql.h"
 #include "store.h"
 #include "store_pg.h"
 
@@ -179,31 +180,15 @@ static int check_fields(const struct rule *r, const json_t *p, const char **para
 static int run_sql(struct apply_ctx *a, const char *sql, int n, const char *const *params,
 		   long long *changes, char *why, size_t cap)
 {
-	sqlite3_stmt *q = NULL;
-	int step;
+	struct sec_sql s = { a->db, a->pg, "ndx-sector: apply" };
 
-	if (a->pg) {
-		if (store_pg_exec(a->pg, sql, n, params, changes) == NDX_OK)
-			return 0;
+	if (sec_sql_exec(&s, sql, n, params, changes) == NDX_OK)
+		return 0;
+	if (a->pg)
 		snprintf(why, cap, "the store failed (logged)");
-		return -1;
-	}
-	if (sqlite3_prepare_v2(a->db, sql, -1, &q, NULL) != SQLITE_OK) {
+	else
 		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
-		return -1;
-	}
-	for (int i = 0; i < n; i++)
-		if (params[i]) /* unbound is NULL; past the last ?N is SQLITE_RANGE, ignored */
-			sqlite3_bind_text(q, i + 1, params[i], -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (step != SQLITE_DONE) {
-		snprintf(why, cap, "the store failed: %s", sqlite3_errmsg(a->db));
-		return -1;
-	}
-	if (changes)
-		*changes = sqlite3_changes(a->db);
-	return 0;
+	return -1;
 }
 
 /* Claims event id for this transaction: 1 claimed, 0 applied before (or
