@@ -7,7 +7,12 @@
  * time, sends it with libcurl's SMTP (STARTTLS when configured), and
  * records the attempt: a failure is retried after RETRY_FIRST_S doubled at
  * each attempt up to RETRY_MAX_S, MAX_ATTEMPTS in all; each attempt is
- * logged by the message's number, never with the address. */
+ * logged by the message's number, never with the address. Several nodes
+ * may share the outbox (docs/scale.md "The portal on PostgreSQL"): a
+ * message is claimed for CLAIM_S before it is sent, so that no other node
+ * sends it meanwhile; a node killed mid-send leaves the message to another
+ * once the claim has run out (at most once per claim, at least once
+ * overall). */
 #include "notify.h"
 
 #include <curl/curl.h>
@@ -27,10 +32,15 @@
 #define RETRY_MAX_S 3600
 #define IDLE_WAIT_S 30
 #define SMTP_TIMEOUT_MS 20000
+/* A claim outlives the longest attempt (libcurl's timeout covers the whole
+ * conversation) with time to record it. */
+#define CLAIM_S 45
+_Static_assert(CLAIM_S * 1000 >= 2 * SMTP_TIMEOUT_MS, "a claim outlives an attempt");
 
 struct mailer {
 	const struct pconfig *cfg;
 	struct pstore *st;
+	char node[PSTORE_NODE_LEN]; /* this process in the outbox's claims */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -239,7 +249,7 @@ static void *mailer_main(void *arg)
 
 		m->kick = 0;
 		pthread_mutex_unlock(&m->mu);
-		rc = pstore_outbox_due(m->st, now, MAX_ATTEMPTS, &mail);
+		rc = pstore_outbox_claim(m->st, m->node, now, CLAIM_S, MAX_ATTEMPTS, &mail);
 		if (rc == NDX_OK) {
 			why = send_one(m->cfg, &mail, errbuf);
 			retry = now + ((long)RETRY_FIRST_S << (mail.attempts < 10 ? mail.attempts : 10));
@@ -255,7 +265,12 @@ static void *mailer_main(void *arg)
 			else
 				fprintf(stderr, PORTAL_PROG ": e-mail %lld sent (attempt %u)\n",
 					(long long)mail.id, mail.attempts + 1);
-			if (pstore_outbox_done(m->st, mail.id, time(NULL), why, retry) != NDX_OK)
+			rc = pstore_outbox_done(m->st, mail.id, m->node, time(NULL), why, retry);
+			if (rc == NDX_ENOTFOUND)
+				fprintf(stderr, PORTAL_PROG ": e-mail %lld: the claim ran out and another "
+						"node took the e-mail over; this attempt is not recorded\n",
+					(long long)mail.id);
+			else if (rc != NDX_OK)
 				fprintf(stderr, PORTAL_PROG ": e-mail %lld: the attempt was not recorded\n",
 					(long long)mail.id);
 			pmail_clear(&mail);
@@ -287,6 +302,7 @@ int mailer_start(const struct pconfig *cfg, struct pstore *st, struct mailer **o
 		return NDX_ENOMEM;
 	m->cfg = cfg;
 	m->st = st;
+	pstore_node_name(m->node);
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	if (pthread_create(&m->thread, NULL, mailer_main, m) != 0) {

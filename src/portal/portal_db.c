@@ -1,9 +1,10 @@
 /* ndx-portal's database (ndx/sqldb.h, portal_db.h): its tables on SQLite
  * (migrations numbered in schema_migrations, ndx/sqlstore.h: the list from
  * before PostgreSQL, so that an existing portal.db opens at its version and
- * goes on at migration 11) and on PostgreSQL (schema versions in the meta
- * row pg_schema), the engines being libndx's. Overview: docs/scale.md "The
- * portal on PostgreSQL". */
+ * goes on from there: 11 brought it to the queries both engines run, 12
+ * added the claims and leases of several nodes) and on PostgreSQL (schema
+ * versions in the meta row pg_schema), the engines being libndx's.
+ * Overview: docs/scale.md "The portal on PostgreSQL". */
 #include "portal_db.h"
 
 #include <stddef.h>
@@ -129,6 +130,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE attachments ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE attachments SET seq = rowid;"
 	"UPDATE attachments SET data = lower(hex(data)) WHERE typeof(data) = 'blob';",
+	/* 12: several nodes on one store (docs/scale.md "The portal on
+	 * PostgreSQL"). An e-mail of the outbox claimed by the node sending
+	 * it (claimed_by, its pstore_node_name; kept after the attempt, to say
+	 * which node made it) until claimed_until, so that no other node sends
+	 * it meanwhile and another takes it over once the claim ran out; and the leases of work one node does at a time (the
+	 * procedures push), each held by holder until expires_at. */
+	"ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE outbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+	" expires_at INTEGER NOT NULL);",
 };
 
 /* The same tables in PostgreSQL types: bigint for times, counters and
@@ -203,11 +214,26 @@ static const char schema_v1[] =
 	"CREATE INDEX admin_audit_member ON admin_audit(member, id);"
 	"INSERT INTO meta(key, value) VALUES('pg_schema', '1');";
 
+/* Version 2: SQLite migration 12 (the outbox's claims, the leases). It
+ * first refuses a schema whose meta holds another program's rows, as the
+ * store does once open (store.c, claim()), so that a schema of another
+ * daemon at version 1 is never altered; a portal's own, made at version 1
+ * in the same transaction, has no row in meta yet but pg_schema. */
+static const char schema_v2[] =
+	"DO $$ BEGIN IF EXISTS (SELECT 1 FROM meta WHERE key <> 'pg_schema' AND"
+	" NOT (key = 'kind' AND value = '" PORTAL_DB_KIND "')) THEN RAISE EXCEPTION"
+	" 'the schema is not an ndx-portal database (it holds another program''s store)';"
+	" END IF; END $$;"
+	"ALTER TABLE outbox ADD COLUMN claimed_by text NOT NULL DEFAULT '';"
+	"ALTER TABLE outbox ADD COLUMN claimed_until bigint NOT NULL DEFAULT 0;"
+	"CREATE TABLE leases(name " T " PRIMARY KEY, holder text NOT NULL,"
+	" expires_at bigint NOT NULL);";
+
 #undef ID
 #undef T
 
 /* Schema n (1-based) is made by pg_schema[n-1] from n-1; append, never edit. */
-static const char *const pg_schema[] = { schema_v1 };
+static const char *const pg_schema[] = { schema_v1, schema_v2 };
 
 const struct ndx_sqldb_desc portal_db_desc = {
 	.prog = "ndx-portal",

@@ -73,8 +73,13 @@ static void render(void *ctx, struct ndx_prom *p)
 				"service, as of the last attempt.");
 		ndx_prom_i64(p, "ndx_portal_procedures_push_backlog", NULL, f.backlog);
 		ndx_prom_family(p, "ndx_portal_procedures_push_up", NDX_PROM_GAUGE,
-				"1 when the last push attempt succeeded.");
+				"1 when the last push attempt succeeded (on a node standing by: "
+				"when it could read the lease).");
 		ndx_prom_i64(p, "ndx_portal_procedures_push_up", NULL, f.up);
+		ndx_prom_family(p, "ndx_portal_procedures_push_active", NDX_PROM_GAUGE,
+				"1 when this node held the push's lease at the last attempt (one node "
+				"of those sharing the store pushes at a time).");
+		ndx_prom_i64(p, "ndx_portal_procedures_push_active", NULL, f.active);
 	}
 }
 

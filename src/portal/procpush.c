@@ -1,12 +1,23 @@
 /* The procedures push (procpush.h). Each round sends every procedure whose
  * change number is above the cursor, in batches of BATCH in change order;
  * the cursor moves only after the monitoring service answered 2xx to a
- * batch, and is written to portal.db at once, so a crash or a restart
+ * batch, and is written to the store at once, so a crash or a restart
  * re-sends at most the batch that was in flight (the upsert makes that
  * harmless). The cursor is kept per monitoring service URL: a portal
- * pointed at another service sends it everything it holds. A failed round is retried after a wait that doubles up to
- * MAX_BACKOFF periods. Failures are logged once when the push starts failing
- * and once when it works again, never per attempt. */
+ * pointed at another service sends it everything it holds. A failed round
+ * is retried after a wait that doubles up to MAX_BACKOFF periods. Failures
+ * are logged once when the push starts failing and once when it works
+ * again, never per attempt.
+ *
+ * Several nodes may share the store (docs/scale.md "The portal on
+ * PostgreSQL"): one of them pushes at a time, the one holding the lease
+ * named after the cursor (pstore_lease_take). It is taken or renewed
+ * before every batch and lasts a period and LEASE_MARGIN_S more, which
+ * outlives a batch (TIMEOUT_MS) by far; a node that finds another's lease
+ * running stands by and tries again the next period, and takes over once
+ * that lease has run out (a killed node's) or was given up (a node
+ * stopped). The cursor is read from the store at every round, so a node
+ * taking over goes on where the other stopped. */
 #include "procpush.h"
 
 #include <pthread.h>
@@ -25,18 +36,22 @@
 #define MAX_BATCHES 50 /* a round: 10,000 procedures, then a pause */
 #define MAX_BACKOFF 6  /* periods */
 #define TIMEOUT_MS 10000
+#define LEASE_MARGIN_S 30 /* beyond a period: a lease outlives a batch's TIMEOUT_MS */
+_Static_assert(LEASE_MARGIN_S * 1000 >= 2 * TIMEOUT_MS, "a lease outlives a batch");
 
 struct procpush {
 	const struct pconfig *cfg;
 	char *cursor_name;
 	struct pstore *st;
+	char node[PSTORE_NODE_LEN]; /* this process as the lease's holder */
+	long lease_s;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
 	atomic_uint_fast64_t pushed, failures;
 	atomic_int_fast64_t backlog;
-	atomic_int up;
+	atomic_int up, active;
 };
 
 /* Sends one batch after *cursor. 1 when there was nothing to send, 0 when
@@ -86,16 +101,34 @@ static int push_batch(struct procpush *pp, int64_t *cursor, char *why, size_t ca
 	return 0;
 }
 
-/* One round: batches until none is left (or MAX_BATCHES, or stop). */
-static int push_round(struct procpush *pp, int64_t *cursor, char *why, size_t cap)
+/* One round: batches until none is left (or MAX_BATCHES, or stop), each
+ * after taking or renewing the lease; *held says whether this node held it
+ * (a round that finds another node's lease running sends nothing and has
+ * not failed). */
+static int push_round(struct procpush *pp, int64_t *cursor, int *held, char *why, size_t cap)
 {
 	int rc = 0, stop;
 
+	*held = 0;
 	for (int i = 0; i < MAX_BATCHES; i++) {
 		pthread_mutex_lock(&pp->mu);
 		stop = pp->stop;
 		pthread_mutex_unlock(&pp->mu);
-		if (stop || (rc = push_batch(pp, cursor, why, cap)) != 0)
+		if (stop)
+			break;
+		rc = pstore_lease_take(pp->st, pp->cursor_name, pp->node, time(NULL), pp->lease_s);
+		if (rc == NDX_EEXIST) { /* another node's (or taken over from this one) */
+			*held = 0;
+			rc = 0;
+			break;
+		}
+		if (rc != NDX_OK) {
+			snprintf(why, cap, "cannot take the push lease: %s", ndx_strerror(rc));
+			rc = -1;
+			break;
+		}
+		*held = 1;
+		if ((rc = push_batch(pp, cursor, why, cap)) != 0)
 			break;
 	}
 	return rc < 0 ? -1 : 0;
@@ -106,17 +139,29 @@ static void *push_main(void *arg)
 	struct procpush *pp = arg;
 	unsigned period = pp->cfg->push_interval_s ? pp->cfg->push_interval_s : 5, wait = period;
 	int64_t cursor = 0, backlog;
-	int failing = 0;
+	int failing = 0, held = 0, was_held = -1;
 	char why[512];
 
-	if (pstore_push_cursor_get(pp->st, pp->cursor_name, &cursor) != NDX_OK)
-		cursor = 0; /* sending everything again is harmless */
 	pthread_mutex_lock(&pp->mu);
 	while (!pp->stop) {
 		pthread_mutex_unlock(&pp->mu);
 		why[0] = '\0';
-		int rc = push_round(pp, &cursor, why, sizeof why);
+		/* Where the push stands, whichever node moved it last. */
+		int rc = pstore_push_cursor_get(pp->st, pp->cursor_name, &cursor);
 
+		if (rc != NDX_OK) {
+			snprintf(why, sizeof why, "cannot read the cursor: %s", ndx_strerror(rc));
+			rc = -1;
+		} else {
+			rc = push_round(pp, &cursor, &held, why, sizeof why);
+		}
+		if (rc == 0 && held != was_held) {
+			fprintf(stderr, held ? PORTAL_PROG ": procedures push: this node pushes\n"
+					     : PORTAL_PROG ": procedures push: another node pushes;"
+							   " this one stands by\n");
+			was_held = held;
+		}
+		atomic_store(&pp->active, held);
 		if (pstore_push_backlog(pp->st, cursor, &backlog) == NDX_OK)
 			atomic_store(&pp->backlog, backlog);
 		if (rc == 0) {
@@ -162,6 +207,8 @@ int procpush_start(const struct pconfig *cfg, struct pstore *st, struct procpush
 	}
 	pp->cfg = cfg;
 	pp->st = st;
+	pstore_node_name(pp->node);
+	pp->lease_s = (long)(cfg->push_interval_s ? cfg->push_interval_s : 5) + LEASE_MARGIN_S;
 	pthread_mutex_init(&pp->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -190,6 +237,12 @@ void procpush_stop(struct procpush *pp)
 	pthread_cond_signal(&pp->cv);
 	pthread_mutex_unlock(&pp->mu);
 	pthread_join(pp->thread, NULL);
+	/* Stopped: another node takes the push over at once, not when the
+	 * lease would have run out. */
+	if (atomic_load(&pp->active) &&
+	    pstore_lease_release(pp->st, pp->cursor_name, pp->node) != NDX_OK)
+		fprintf(stderr, PORTAL_PROG ": procedures push: the lease was not given up; "
+				"another node takes over when it runs out\n");
 	pthread_cond_destroy(&pp->cv);
 	pthread_mutex_destroy(&pp->mu);
 	free(pp->cursor_name);
@@ -205,4 +258,5 @@ void procpush_figures(const struct procpush *pp, struct procpush_figures *f)
 	f->failures = atomic_load(&((struct procpush *)pp)->failures);
 	f->backlog = atomic_load(&((struct procpush *)pp)->backlog);
 	f->up = atomic_load(&((struct procpush *)pp)->up);
+	f->active = atomic_load(&((struct procpush *)pp)->active);
 }

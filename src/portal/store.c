@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ndx/encode.h"
@@ -1490,6 +1492,62 @@ int pstore_push_cursor_set(struct pstore *st, const char *name, int64_t v)
 	return rc;
 }
 
+/* ---- work one node does at a time ---------------------------------------------- */
+
+void pstore_node_name(char out[PSTORE_NODE_LEN])
+{
+	char host[64] = "";
+	uint32_t r = 0;
+
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "host");
+	host[sizeof host - 1] = '\0';
+	/* Not a secret: it tells apart two starts of one process id. */
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+		r = (uint32_t)time(NULL) ^ (uint32_t)clock();
+	snprintf(out, PSTORE_NODE_LEN, "%s:%ld:%08x", host, (long)getpid(), (unsigned)r);
+}
+
+int pstore_lease_take(struct pstore *st, const char *name, const char *holder, time_t now,
+		      long lease_s)
+{
+	json_t *row = NULL;
+	int rc;
+
+	lock(st);
+	if ((rc = begin(st)))
+		goto out;
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT holder, expires_at FROM leases WHERE name = ?", "s", name);
+	if (rc == NDX_OK && strcmp(cs(row, "holder"), holder) != 0 &&
+	    col_int(row, "expires_at") > (int64_t)now)
+		rc = NDX_EEXIST;
+	else if (rc == NDX_OK || rc == NDX_ENOTFOUND)
+		rc = run(st, NULL,
+			 "INSERT INTO leases(name, holder, expires_at) VALUES(?, ?, ?)"
+			 " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+			 " expires_at = excluded.expires_at",
+			 "ssi", name, holder, (int64_t)now + lease_s);
+	if (rc == NDX_OK)
+		rc = commit(st);
+	else
+		rollback(st);
+out:
+	unlock(st);
+	json_decref(row);
+	return rc;
+}
+
+int pstore_lease_release(struct pstore *st, const char *name, const char *holder)
+{
+	int rc;
+
+	lock(st);
+	rc = run(st, NULL, "DELETE FROM leases WHERE name = ? AND holder = ?", "ss", name, holder);
+	unlock(st);
+	return rc;
+}
+
 /* ---- more information, attachments (issue 22) ------------------------------- */
 
 int pstore_info_ask(struct pstore *st, const char *id, const struct pholder *by,
@@ -1815,50 +1873,64 @@ int pstore_notification_read(struct pstore *st, const char *subject, int64_t id,
 	return rc;
 }
 
-int pstore_outbox_due(struct pstore *st, time_t now, unsigned max_attempts,
-		      struct pmail *out)
+int pstore_outbox_claim(struct pstore *st, const char *node, time_t now, long lease_s,
+			unsigned max_attempts, struct pmail *out)
 {
 	json_t *row = NULL;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	lock(st);
-	rc = ndx_sqldb_query_one(st->db, &row,
-				 "SELECT id, rcpt, title, body, attempts FROM outbox WHERE sent_at IS"
-				 " NULL AND next_at <= ? AND attempts < ? ORDER BY next_at, id LIMIT 1",
-				 "ii", (int64_t)now, (int64_t)max_attempts);
-	unlock(st);
-	if (rc)
-		return rc;
+	if ((rc = begin(st)))
+		goto out;
+	if ((rc = ndx_sqldb_query_one(st->db, &row,
+				      "SELECT id, rcpt, title, body, attempts FROM outbox WHERE"
+				      " sent_at IS NULL AND next_at <= ?1 AND attempts < ?2 AND"
+				      " claimed_until <= ?1 ORDER BY next_at, id LIMIT 1",
+				      "ii", (int64_t)now, (int64_t)max_attempts)) ||
+	    (rc = ndx_sqldb_change(st->db,
+				   "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+				   "sii", node, (int64_t)now + lease_s, col_int(row, "id")))) {
+		rollback(st);
+		goto out;
+	}
+	if ((rc = commit(st)))
+		goto out;
 	out->id = col_int(row, "id");
 	out->rcpt = strdup(cs(row, "rcpt"));
 	out->title = strdup(cs(row, "title"));
 	out->body = strdup(cs(row, "body"));
 	out->attempts = (unsigned)col_int(row, "attempts");
-	json_decref(row);
 	if (!out->rcpt || !out->title || !out->body) {
+		/* Claimed but not sent: the claim runs out and the e-mail is
+		 * claimed again. */
 		pmail_clear(out);
-		return NDX_ENOMEM;
+		rc = NDX_ENOMEM;
 	}
-	return NDX_OK;
+out:
+	unlock(st);
+	json_decref(row);
+	return rc;
 }
 
-int pstore_outbox_done(struct pstore *st, int64_t id, time_t now, const char *error,
-		       time_t retry_at)
+int pstore_outbox_done(struct pstore *st, int64_t id, const char *node, time_t now,
+		       const char *error, time_t retry_at)
 {
 	int rc;
 
 	lock(st);
 	if (error)
-		rc = run(st, NULL,
-			 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?"
-			 " WHERE id = ?",
-			 "sii", error, (int64_t)retry_at, id);
+		rc = ndx_sqldb_change(st->db,
+				      "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+				      " next_at = ?, claimed_until = 0 WHERE id = ?"
+				      " AND claimed_by = ? AND sent_at IS NULL",
+				      "siis", error, (int64_t)retry_at, id, node);
 	else
-		rc = run(st, NULL,
-			 "UPDATE outbox SET attempts = attempts + 1, sent_at = ?,"
-			 " last_error = NULL WHERE id = ?",
-			 "ii", (int64_t)now, id);
+		rc = ndx_sqldb_change(st->db,
+				      "UPDATE outbox SET attempts = attempts + 1,"
+				      " sent_at = COALESCE(sent_at, ?), last_error = NULL,"
+				      " claimed_until = 0 WHERE id = ?",
+				      "ii", (int64_t)now, id);
 	unlock(st);
 	return rc;
 }

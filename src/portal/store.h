@@ -274,6 +274,25 @@ int pstore_push_backlog(struct pstore *st, int64_t after, int64_t *n);
 int pstore_push_cursor_get(struct pstore *st, const char *name, int64_t *v);
 int pstore_push_cursor_set(struct pstore *st, const char *name, int64_t v);
 
+/* ---- work one node does at a time (notify.c, procpush.c) --------------------- */
+
+/* How this process names itself in the claims and leases of a store that
+ * several nodes share: "HOST:PID:RANDOM", different for every start, so
+ * that a restarted node never mistakes a claim of its former self for its
+ * own. */
+#define PSTORE_NODE_LEN 96
+void pstore_node_name(char out[PSTORE_NODE_LEN]);
+
+/* The lease name (e.g. the procedures push) for holder until now +
+ * lease_s, in one write transaction: taken when nobody holds it or its
+ * holder's lease has run out (expires_at <= now), renewed when holder
+ * holds it. NDX_EEXIST while another holder's lease runs. */
+int pstore_lease_take(struct pstore *st, const char *name, const char *holder, time_t now,
+		      long lease_s);
+/* Gives up holder's lease name, so that another node takes it at once;
+ * nothing when holder does not hold it. */
+int pstore_lease_release(struct pstore *st, const char *name, const char *holder);
+
 /* ---- more information and attachments (docs/portal.md) ---------------------- */
 
 /* The officer by asks the citizen for more information on procedure id
@@ -342,14 +361,24 @@ struct pmail {
 	unsigned attempts;
 };
 
-/* The e-mail due first (not sent, next_at <= now, tried fewer than
- * max_attempts times), or NDX_ENOTFOUND. */
-int pstore_outbox_due(struct pstore *st, time_t now, unsigned max_attempts,
-		      struct pmail *out);
-/* Records an attempt at e-mail id: sent (error NULL) or failed with error,
- * to be tried again at retry_at. */
-int pstore_outbox_done(struct pstore *st, int64_t id, time_t now, const char *error,
-		       time_t retry_at);
+/* Claims the e-mail due first for node (pstore_node_name) until now +
+ * lease_s, in one write transaction (serialised across every node on the
+ * store): not sent, next_at <= now, tried fewer than max_attempts times,
+ * and claimed by nobody whose claim still runs (claimed_until > now); the
+ * row's claimed_by and claimed_until are set before the transaction ends,
+ * so that another node's claim skips it. NDX_ENOTFOUND when none is due.
+ * A node killed mid-send leaves its claim to run out; the e-mail is then
+ * claimed (and sent) again: at most once per claim, at least once overall. */
+int pstore_outbox_claim(struct pstore *st, const char *node, time_t now, long lease_s,
+			unsigned max_attempts, struct pmail *out);
+/* Records node's attempt at e-mail id and ends its claim (claimed_by
+ * keeps the node of the last claim, for the operator). Sent (error
+ * NULL): recorded whoever holds the claim now, the e-mail being out.
+ * Failed with error, to be tried again at retry_at: recorded only while
+ * node still holds the claim, else NDX_ENOTFOUND (its claim ran out and
+ * another node took the e-mail over, whose attempt counts). */
+int pstore_outbox_done(struct pstore *st, int64_t id, const char *node, time_t now,
+		       const char *error, time_t retry_at);
 void pmail_clear(struct pmail *m);
 
 #endif

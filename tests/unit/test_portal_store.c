@@ -7,21 +7,24 @@
  * working notes, counts), more information asked and answered with
  * attachments (their bytes round tripping, their limit), contacts,
  * notifications and the e-mail outbox, the push to the monitoring service
- * (batches in change order, its cursor never moving back), the failed
- * sign-ins the throttle counts, and what was acknowledged surviving
- * SIGKILL.
+ * (batches in change order, its cursor never moving back), two nodes on one
+ * store (their outbox claims disjoint, a running claim kept and one that
+ * ran out taken over; the push's lease held by one, taken over once it ran
+ * out), the failed sign-ins the throttle counts, and what was acknowledged
+ * surviving SIGKILL.
  *
  * SQLite alone: a file that is not a database, a portal.db as the code
  * before PostgreSQL made it (migrations 1..10, an attachment held as a
- * BLOB) opening with its rows and going on at migration 11, and another
- * program's database refused.
+ * BLOB, an e-mail in the outbox) opening with its rows and going on at
+ * migrations 11 and 12, and another program's database refused.
  *
  * With NDX_TEST_ENGINE=pg (the meson suite pg, make test-pg) every store is
  * a fresh schema of the PostgreSQL database NDX_TEST_PG (tests/with-postgres
  * starts one); the run adds PostgreSQL's own refusals (a password in the
  * connection string, never printed; no server; a schema holding another
  * daemon's store; a schema newer than the program), two portals on one
- * schema, and a server that stops and comes back under an open store.
+ * schema, a schema at version 1 brought to version 2, and a server that
+ * stops and comes back under an open store.
  * Without NDX_TEST_PG that run is skipped (exit 77). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,6 +53,9 @@
 #define HASH_B "$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
 #define H(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
 #define BCA "VN/GOV/BCA"
+#define NODE_A "node-a:1:0000000a"
+#define NODE_B "node-b:2:0000000b"
+#define CLAIM 45L /* s, an outbox claim as the mailer takes it */
 #define BTC "VN/GOV/BTC"
 
 static int try_open(const char *loc);
@@ -691,7 +697,7 @@ static void test_notifications_and_outbox(void **state)
 				       NOW, &mailed),
 			 NDX_OK);
 	assert_int_equal(mailed, 0);
-	assert_int_equal(pstore_outbox_due(st, NOW + 3600, 5, &m), NDX_ENOTFOUND);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 3600, CLAIM, 5, &m), NDX_ENOTFOUND);
 	assert_int_equal(pstore_contact_set(st, PIN_A, "old@example.vn", NOW), NDX_OK);
 	assert_int_equal(pstore_contact_set(st, PIN_A, "a@example.vn", NOW + 1), NDX_OK);
 	assert_int_equal(pstore_contact_get(st, PIN_A, email, sizeof email), NDX_OK);
@@ -729,27 +735,147 @@ static void test_notifications_and_outbox(void **state)
 	assert_int_equal(json_array_size(json_object_get(n, "notifications")), 0);
 	json_decref(n);
 	/* the outbox: due, failed and due again later, sent */
-	assert_int_equal(pstore_outbox_due(st, NOW + 9, 5, &m), NDX_ENOTFOUND);
-	assert_int_equal(pstore_outbox_due(st, NOW + 10, 5, &m), NDX_OK);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 9, CLAIM, 5, &m), NDX_ENOTFOUND);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 10, CLAIM, 5, &m), NDX_OK);
 	assert_string_equal(m.rcpt, "a@example.vn");
 	assert_string_equal(m.title, "Đã giải quyết");
 	assert_string_equal(m.body, "Kết quả.");
 	assert_int_equal(m.attempts, 0);
-	assert_int_equal(pstore_outbox_done(st, m.id, NOW + 10, "421 try later", NOW + 70), NDX_OK);
+	assert_int_equal(pstore_outbox_done(st, m.id, NODE_A, NOW + 10, "421 try later", NOW + 70),
+			 NDX_OK);
 	pmail_clear(&m);
-	assert_int_equal(pstore_outbox_due(st, NOW + 69, 5, &m), NDX_ENOTFOUND);
-	assert_int_equal(pstore_outbox_due(st, NOW + 70, 1, &m), NDX_ENOTFOUND);
-	assert_int_equal(pstore_outbox_due(st, NOW + 70, 5, &m), NDX_OK);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 69, CLAIM, 5, &m), NDX_ENOTFOUND);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 70, CLAIM, 1, &m), NDX_ENOTFOUND);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 70, CLAIM, 5, &m), NDX_OK);
 	assert_int_equal(m.attempts, 1);
-	assert_int_equal(pstore_outbox_done(st, m.id, NOW + 70, NULL, 0), NDX_OK);
+	assert_int_equal(pstore_outbox_done(st, m.id, NODE_A, NOW + 70, NULL, 0), NDX_OK);
 	pmail_clear(&m);
-	assert_int_equal(pstore_outbox_due(st, NOW + 9999, 5, &m), NDX_ENOTFOUND);
+	assert_int_equal(pstore_outbox_claim(st, NODE_A, NOW + 9999, CLAIM, 5, &m), NDX_ENOTFOUND);
 	/* an address forgotten: no more e-mails */
 	assert_int_equal(pstore_contact_set(st, PIN_A, NULL, NOW + 80), NDX_OK);
 	assert_int_equal(pstore_contact_get(st, PIN_A, email, sizeof email), NDX_ENOTFOUND);
 	assert_int_equal(pstore_notify(st, PIN_A, "r1", "x", "t", "b", NOW + 90, &mailed), NDX_OK);
 	assert_int_equal(mailed, 0);
 	pstore_close(st);
+}
+
+/* Queues n e-mails for PIN_A (with an address) at `at`. */
+static void queue_mails(struct pstore *st, int n, time_t at)
+{
+	int mailed = 0;
+
+	assert_int_equal(pstore_contact_set(st, PIN_A, "a@example.vn", at), NDX_OK);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(pstore_notify(st, PIN_A, "r1", "completed", "t", "b", at, &mailed),
+				 NDX_OK);
+		assert_int_equal(mailed, 1);
+	}
+}
+
+/* Claims for node at `at`: the e-mail's id, or 0 when none is due. */
+static int64_t claim_id(struct pstore *st, const char *node, time_t at)
+{
+	struct pmail m;
+	int rc = pstore_outbox_claim(st, node, at, CLAIM, 5, &m);
+	int64_t id = m.id;
+
+	if (rc == NDX_ENOTFOUND)
+		return 0;
+	assert_int_equal(rc, NDX_OK);
+	pmail_clear(&m);
+	return id;
+}
+
+/* Two nodes on one store (two handles on one portal.db, or on one
+ * PostgreSQL schema) share the outbox: each claim takes an e-mail nobody
+ * else's running claim holds, so they claim disjoint rows; a running claim
+ * is not taken (nor is a failure recorded by a node that no longer holds
+ * it); a claim that ran out (a node killed mid-send) is taken over; a
+ * "sent" is recorded whoever holds the claim, and a sent e-mail is never
+ * claimed again. */
+static void test_outbox_claims_across_nodes(void **state)
+{
+	char loc[600];
+	struct pstore *a = new_store(loc, sizeof loc), *b = NULL;
+	int64_t id[4];
+	struct pmail m;
+
+	(void)state;
+	assert_int_equal(pstore_open(loc, &b), NDX_OK);
+	file_proc(a, "r1", "residence-change", PIN_A, BCA, NULL, NOW);
+	queue_mails(a, 4, NOW);
+	id[0] = claim_id(a, NODE_A, NOW);
+	id[1] = claim_id(b, NODE_B, NOW);
+	id[2] = claim_id(a, NODE_A, NOW);
+	id[3] = claim_id(b, NODE_B, NOW);
+	for (int i = 0; i < 4; i++) {
+		assert_true(id[i] > 0);
+		for (int k = 0; k < i; k++)
+			assert_true(id[i] != id[k]);
+	}
+	/* every one claimed, every claim running */
+	assert_int_equal(claim_id(a, NODE_A, NOW), 0);
+	assert_int_equal(claim_id(b, NODE_B, NOW + CLAIM - 1), 0);
+	/* A sends its first; B fails its first; A cannot record for B's */
+	assert_int_equal(pstore_outbox_done(a, id[0], NODE_A, NOW + 1, NULL, 0), NDX_OK);
+	assert_int_equal(pstore_outbox_done(a, id[1], NODE_A, NOW + 1, "421", NOW + 100),
+			 NDX_ENOTFOUND);
+	assert_int_equal(pstore_outbox_done(b, id[1], NODE_B, NOW + 1, "421", NOW + 100), NDX_OK);
+	assert_int_equal(pstore_outbox_done(b, id[3], NODE_B, NOW + 1, NULL, 0), NDX_OK);
+	/* A dies holding id[2]: its claim is not taken while it runs ... */
+	assert_int_equal(claim_id(b, NODE_B, NOW + CLAIM - 1), 0);
+	/* ... and is taken over once it ran out */
+	assert_int_equal(claim_id(b, NODE_B, NOW + CLAIM), id[2]);
+	assert_int_equal(claim_id(a, NODE_A, NOW + CLAIM), 0);
+	/* A's late failure is not recorded: B's attempt counts */
+	assert_int_equal(pstore_outbox_done(a, id[2], NODE_A, NOW + CLAIM, "timeout", NOW + 100),
+			 NDX_ENOTFOUND);
+	/* A's late success is: the e-mail is out, B's failure then changes
+	 * nothing and nobody claims it again */
+	assert_int_equal(pstore_outbox_done(a, id[2], NODE_A, NOW + CLAIM, NULL, 0), NDX_OK);
+	assert_int_equal(pstore_outbox_done(b, id[2], NODE_B, NOW + CLAIM, "421", NOW + 100),
+			 NDX_ENOTFOUND);
+	/* the failed one comes back at its time, to either node, its attempt
+	 * counted once */
+	assert_int_equal(claim_id(b, NODE_B, NOW + 99), 0);
+	assert_int_equal(pstore_outbox_claim(a, NODE_A, NOW + 100, CLAIM, 5, &m), NDX_OK);
+	assert_int_equal(m.id, id[1]);
+	assert_int_equal(m.attempts, 1);
+	pmail_clear(&m);
+	assert_int_equal(pstore_outbox_done(a, id[1], NODE_A, NOW + 101, NULL, 0), NDX_OK);
+	assert_int_equal(claim_id(b, NODE_B, NOW + 99999), 0);
+	pstore_close(b);
+	pstore_close(a);
+}
+
+/* The lease of work one node does at a time (the procedures push): held
+ * by one holder; renewed by it; refused to another while it runs; taken
+ * over once it ran out; given up on release, and only by its holder. */
+static void test_lease_across_nodes(void **state)
+{
+	char loc[600];
+	struct pstore *a = new_store(loc, sizeof loc), *b = NULL;
+
+	(void)state;
+	assert_int_equal(pstore_open(loc, &b), NDX_OK);
+	assert_int_equal(pstore_lease_take(a, "push", NODE_A, NOW, 35), NDX_OK);
+	assert_int_equal(pstore_lease_take(b, "push", NODE_B, NOW, 35), NDX_EEXIST);
+	/* another name is another lease */
+	assert_int_equal(pstore_lease_take(b, "other", NODE_B, NOW, 35), NDX_OK);
+	/* renewed by its holder: runs to NOW + 45 */
+	assert_int_equal(pstore_lease_take(a, "push", NODE_A, NOW + 10, 35), NDX_OK);
+	assert_int_equal(pstore_lease_take(b, "push", NODE_B, NOW + 44, 35), NDX_EEXIST);
+	/* A stops renewing (killed): B takes it over when it ran out */
+	assert_int_equal(pstore_lease_take(b, "push", NODE_B, NOW + 45, 35), NDX_OK);
+	assert_int_equal(pstore_lease_take(a, "push", NODE_A, NOW + 46, 35), NDX_EEXIST);
+	/* only the holder gives it up; then the other takes it at once */
+	assert_int_equal(pstore_lease_release(a, "push", NODE_A), NDX_OK);
+	assert_int_equal(pstore_lease_take(a, "push", NODE_A, NOW + 47, 35), NDX_EEXIST);
+	assert_int_equal(pstore_lease_release(b, "push", NODE_B), NDX_OK);
+	assert_int_equal(pstore_lease_take(a, "push", NODE_A, NOW + 47, 35), NDX_OK);
+	assert_int_equal(pstore_lease_take(b, "push", NODE_B, NOW + 47, 35), NDX_EEXIST);
+	pstore_close(b);
+	pstore_close(a);
 }
 
 static void test_signin_counts(void **state)
@@ -854,9 +980,10 @@ static int64_t sqlite_int(const char *path, const char *sql)
 }
 
 /* A portal.db at migration 10 with two officers, two applications of one
- * day and an attachment as a BLOB opens: the application numbers and the
- * creation order kept, the officers' order kept, the file's bytes as they
- * were; and new rows go on from there. */
+ * day, an attachment as a BLOB and an e-mail waiting in the outbox opens at
+ * migration 12: the application numbers and the creation order kept, the
+ * officers' order kept, the file's bytes as they were, the e-mail claimed
+ * as a new one would be; and new rows go on from there. */
 static void test_sqlite_opens_an_older_portal_db(void **state)
 {
 	char loc[600], hash[NDX_PASSWORD_HASH_MAX], buf[128];
@@ -894,13 +1021,18 @@ static void test_sqlite_opens_an_older_portal_db(void **state)
 			     "INSERT INTO history VALUES('zz', 1, 1799990000, 'submitted', 'c', NULL);"
 			     "INSERT INTO history VALUES('aa', 1, 1799990000, 'submitted', 'c', NULL);"
 			     "INSERT INTO attachments VALUES('f1', 'zz', NULL, 'a.pdf',"
-			     " 'application/pdf', 3, '" H("e") "', x'00ff25', 'citizen', 1799990001);",
+			     " 'application/pdf', 3, '" H("e") "', x'00ff25', 'citizen', 1799990001);"
+			     "INSERT INTO outbox(notification_id, rcpt, title, body, created_at,"
+			     " next_at) VALUES(1, 'a@example.vn', 't', 'b', 1799990002, 1799990002);",
 			     NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(pstore_open(loc, &st), NDX_OK);
-	assert_int_equal(sqlite_int(loc, "SELECT max(version) FROM schema_migrations"), 11);
+	assert_int_equal(sqlite_int(loc, "SELECT max(version) FROM schema_migrations"), 12);
+	/* the outbox's e-mail waiting from before is claimed as any other */
+	assert_int_equal(claim_id(st, NODE_A, NOW), 1);
+	assert_int_equal(claim_id(st, NODE_B, NOW), 0);
 	assert_int_equal(pstore_officer_cost_hash(st, hash), NDX_OK);
 	assert_string_equal(hash, HASH_B);
 	assert_int_equal(pstore_attachment_get(st, "zz", "f1", &got), NDX_OK);
@@ -920,7 +1052,7 @@ static void test_sqlite_opens_an_older_portal_db(void **state)
 	pstore_close(st);
 	/* and again: nothing more to do */
 	assert_int_equal(pstore_open(loc, &st), NDX_OK);
-	assert_int_equal(sqlite_int(loc, "SELECT count(*) FROM schema_migrations"), 11);
+	assert_int_equal(sqlite_int(loc, "SELECT count(*) FROM schema_migrations"), 12);
 	assert_int_equal(sqlite_int(loc, "SELECT count(*) FROM meta WHERE key = 'kind'"
 					 " AND value = 'ndx-portal'"), 1);
 	pstore_close(st);
@@ -1030,6 +1162,37 @@ static void test_pg_two_portals(void **state)
 	pstore_close(a);
 }
 
+/* A schema at version 1 (as the portal made it before the outbox's claims
+ * and the leases) with an e-mail waiting is brought to version 2 when the
+ * portal opens it: the e-mail is claimed as a new one would be, and the
+ * leases work. */
+static void test_pg_opens_a_schema_at_version_1(void **state)
+{
+	char loc[600], stmt[8192];
+	struct pstore *st = NULL;
+
+	(void)state;
+	assert_true(portal_db_desc.n_pg_schema >= 2);
+	new_loc(loc, sizeof loc);
+	snprintf(stmt, sizeof stmt,
+		 "SET search_path TO p%ld_%d; %s;"
+		 "INSERT INTO meta VALUES('kind', 'ndx-portal');"
+		 "INSERT INTO outbox(notification_id, rcpt, title, body, created_at, next_at)"
+		 " VALUES(1, 'a@example.vn', 't', 'b', 1799990002, 1799990002)",
+		 (long)getpid(), loc_case, portal_db_desc.pg_schema[0]);
+	assert_true(strlen(stmt) < sizeof stmt - 1);
+	pg_exec(pg_base, stmt);
+	assert_int_equal(pstore_open(loc, &st), NDX_OK);
+	assert_int_equal(claim_id(st, NODE_A, NOW), 1);
+	assert_int_equal(claim_id(st, NODE_B, NOW), 0);
+	assert_int_equal(pstore_lease_take(st, "push", NODE_A, NOW, 35), NDX_OK);
+	pstore_close(st);
+	/* at version 2 now */
+	assert_int_equal(pstore_open(loc, &st), NDX_OK);
+	pstore_close(st);
+	pg_refuses_newer(loc);
+}
+
 /* The server stops under an open store: calls fail with NDX_EDB, nothing
  * crashes; once it is back the store goes on by itself on a new session. */
 static void test_pg_server_stopped(void **state)
@@ -1063,6 +1226,8 @@ int main(void)
 		cmocka_unit_test(test_counts_and_push),
 		cmocka_unit_test(test_information_and_attachments),
 		cmocka_unit_test(test_notifications_and_outbox),
+		cmocka_unit_test(test_outbox_claims_across_nodes),
+		cmocka_unit_test(test_lease_across_nodes),
 		cmocka_unit_test(test_signin_counts),
 		cmocka_unit_test(test_kill9_keeps_acknowledged),
 	};
@@ -1075,6 +1240,7 @@ int main(void)
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_pg_refusals),
 		cmocka_unit_test(test_pg_two_portals),
+		cmocka_unit_test(test_pg_opens_a_schema_at_version_1),
 		cmocka_unit_test(test_pg_server_stopped),
 	};
 
