@@ -6,9 +6,14 @@ rows read back in the schema with psql; what the portal acknowledged surviving a
 and a restart (the citizen still signed in, the application and its history there); and
 the refusals: a connection string with a password (refused before anything is made, the
 password never printed), a "store" that is not a connection string, and a schema that
-holds another daemon's store. Skipped without NDX_TEST_PG: run under tests/with-postgres
-(make test-pg)."""
+holds another daemon's store. And two nodes on the schema with one configuration (their
+listening port aside), both sending e-mail through one SMTP server (Debian's
+python3-aiosmtpd, as in test_portal_notifications.py): every e-mail is sent once, by one
+node or the other, and when one node is killed with kill -9 in the middle of a message the
+other keeps sending and sends that one too once its claim has run out. Skipped without
+NDX_TEST_PG: run under tests/with-postgres (make test-pg)."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,16 +21,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from aiosmtpd.controller import Controller  # noqa: E402
+
 import test_portal as T  # noqa: E402
+from conftest import free_port  # noqa: E402
 from pgschema import PG, in_schema, psql  # noqa: E402
 from test_portal import (  # noqa: E402
     BCA, BTC, Proc, adults, citizen_login, exe, officer_login, post)
+from test_portal_notifications import Inbox  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not PG, reason="NDX_TEST_PG is not set: ndx-portal on PostgreSQL is tested under "
@@ -203,3 +214,172 @@ def test_refusals(env, tmp_path):
         psql(PG, f"DROP SCHEMA IF EXISTS {other} CASCADE")
     # The portal itself is unharmed: the officers still sign in.
     officer_login(env, "canbo.btc")
+
+
+# ---- two nodes, one outbox ----------------------------------------------------------
+
+
+class SlowInbox(Inbox):
+    """The SMTP server of both nodes: each message takes DELAY s to accept (so that one
+    node alone cannot empty a burst before the other's mailer looks at the outbox), and
+    the conversation of a message to `hold` waits at RCPT TO until `release` (so that the
+    node sending it can be killed mid-send, before it has sent anything)."""
+
+    DELAY = 0.3
+
+    def __init__(self):
+        super().__init__()
+        self.hold = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.hold and not self.release.is_set():
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 try again later"  # to a node that is gone by now
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.DELAY)
+        return await super().handle_DATA(server, session, envelope)
+
+    def outbox_ids(self, rcpt):
+        """The outbox id of each message to rcpt received (Message-ID <ID.RANDOM@...>)."""
+        return [int(m[2]["Message-ID"].strip("<>").split(".")[0])
+                for m in self.messages if rcpt in m[1]]
+
+
+@pytest.fixture
+def nodes(env):
+    """env.portal restarted with "smtp" and a second ndx-portal with the same
+    configuration but its listening port, on the same schema; both stopped afterwards
+    and env.portal started again as it was."""
+    inbox = SlowInbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    plain = env.config
+    cfg = json.loads(Path(plain).read_text())
+    cfg["smtp"] = {"host": "127.0.0.1", "port": ctl.port, "from": "no-reply@dichvucong.example",
+                   "starttls": False}
+    a_cfg, b_cfg = env.portal_dir / "portal-pg-a.json", env.portal_dir / "portal-pg-b.json"
+    a_cfg.write_text(json.dumps(cfg, indent=2))
+    b_port = free_port()
+    b_cfg.write_text(json.dumps(dict(cfg, listen=f"127.0.0.1:{b_port}"), indent=2))
+    exe_path = exe(env.build_dir, "src", "portal", "ndx-portal")
+    b = Proc("portal-pg-b", [exe_path, "serve", "--config", b_cfg], f"http://127.0.0.1:{b_port}",
+             env.workdir)
+    assert env.portal.stop() == 0
+    env.config = a_cfg
+    problems = []
+    try:
+        start_portal(env, env.workdir)
+        b.start()
+        inbox.nodes = [env.portal, b]
+        yield inbox
+    finally:
+        for n in (b, env.portal):
+            rc = n.stop()
+            if rc not in (0, None):
+                problems.append(f"{n.name} exited with {rc}:\n{n.tail()}")
+        ctl.stop()
+        env.config = plain
+        start_portal(env, env.workdir)
+    assert not problems, problems
+
+
+def node_of(claimed_by, procs):
+    """The Proc whose process made the claim (claimed_by is HOST:PID:RANDOM)."""
+    pid = int(claimed_by.split(":")[1])
+    got = [p for p in procs if p.proc is not None and p.proc.pid == pid]
+    assert len(got) == 1, (claimed_by, [p.proc and p.proc.pid for p in procs])
+    return got[0]
+
+
+def queue_mails(rcpt, n):
+    """n e-mails to rcpt in the outbox, due now, as pstore_notify queues them."""
+    ids = in_pg(f"WITH n AS (INSERT INTO notifications(subject, procedure_id, kind, created_at)"
+                f" SELECT 'x', 'x', 'completed', extract(epoch FROM now())::bigint"
+                f" FROM generate_series(1, {n}) RETURNING id)"
+                f" INSERT INTO outbox(notification_id, rcpt, title, body, created_at, next_at)"
+                f" SELECT id, '{rcpt}', 'Ho so', 'b', extract(epoch FROM now())::bigint,"
+                f" extract(epoch FROM now())::bigint FROM n RETURNING id")
+    return sorted(int(i) for i in ids.split())
+
+
+def eventually_pg(sql, want, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = in_pg(sql)
+        if got == want:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{sql}: {got!r}, not {want!r} within {timeout} s")
+
+
+def test_two_nodes_send_each_email_once(env, nodes):
+    a, b = nodes.nodes
+    b_url = b.url
+    pids = {str(n.proc.pid) for n in nodes.nodes}
+    who = adults(env, 38)[22]
+    addr = "hai.nodes@example.vn"
+    s, csrf = citizen_login(env, who)
+    # The address given through one node, applications decided through either.
+    r = post(s, b_url + "/api/me/contact", csrf, {"email": addr, "consent": True})
+    assert r.status_code == 200, r.text
+    procs = [submit_residence(env, who)[2] for _ in range(4)]
+    bca, bca_csrf = officer_login(env, "canbo.bca")
+    for i, p in enumerate(procs):
+        url = (env.url, b_url)[i % 2]
+        r = post(bca, url + f"/api/officer/procedures/{p['id']}/decision", bca_csrf,
+                 {"decision": "approve"})
+        assert r.status_code == 200 and r.json()["state"] == "completed", r.text
+    # A burst in the outbox: both mailers find it (each looks at least every 5 s; the
+    # SMTP server's DELAY makes one node alone take longer than that).
+    burst = queue_mails("burst@example.vn", 30)
+    nodes.wait(addr, 4, timeout=60)
+    nodes.wait("burst@example.vn", 30, timeout=120)
+    eventually_pg(f"SELECT count(*) FROM outbox WHERE rcpt IN ('{addr}', 'burst@example.vn')"
+                  " AND sent_at IS NULL", "0")
+    # Both nodes stopped (a message in flight finishes first): what the server has is all.
+    assert a.stop() == 0 and b.stop() == 0
+    sent = nodes.outbox_ids("burst@example.vn")
+    assert sorted(sent) == burst, sent  # each once
+    assert len(nodes.outbox_ids(addr)) == 4
+    assert len(set(nodes.outbox_ids(addr))) == 4
+    rows = in_pg("SELECT attempts || ' ' || claimed_by FROM outbox WHERE rcpt IN"
+                 f" ('{addr}', 'burst@example.vn')").splitlines()
+    assert len(rows) == 34 and all(r.startswith("1 ") for r in rows), rows
+    # Each node sent its share, named by its process.
+    assert {r.split()[1].split(":")[1] for r in rows} == pids, (rows, pids)
+    assert addr not in a.stderr_path.read_text() + b.stderr_path.read_text()
+
+
+def test_a_node_killed_mid_send_leaves_the_email_to_the_other(env, nodes):
+    nodes.hold = "held@example.vn"
+    (held,) = queue_mails("held@example.vn", 1)
+    # One node is in the SMTP conversation of the held message: kill -9 it there.
+    assert nodes.holding.wait(30), "no node sent the held e-mail"
+    claimed = in_pg(f"SELECT claimed_by FROM outbox WHERE id = {held}")
+    victim = node_of(claimed, nodes.nodes)
+    survivor = [n for n in nodes.nodes if n is not victim][0]
+    survivor_pid = survivor.proc.pid
+    victim.proc.kill()
+    victim.proc.wait(timeout=10)
+    victim.proc = None
+    nodes.release.set()
+    # The other node goes on sending at once ...
+    after = queue_mails("after@example.vn", 3)
+    nodes.wait("after@example.vn", 3, timeout=60)
+    # ... and sends the held one once the dead node's claim has run out (45 s).
+    nodes.wait("held@example.vn", 1, timeout=150)
+    eventually_pg("SELECT count(*) FROM outbox WHERE rcpt IN ('held@example.vn',"
+                  " 'after@example.vn') AND sent_at IS NULL", "0")
+    assert survivor.stop() == 0
+    assert nodes.outbox_ids("held@example.vn") == [held]
+    assert sorted(nodes.outbox_ids("after@example.vn")) == after
+    # Sent by the survivor, in one recorded attempt: the killed node's never was.
+    row = in_pg(f"SELECT attempts || ' ' || claimed_by FROM outbox WHERE id = {held}")
+    assert row.startswith("1 ") and row.split()[1].split(":")[1] == str(survivor_pid), row
