@@ -8,10 +8,12 @@ the refusals: a connection string with a password (refused before anything is ma
 password never printed), a "store" that is not a connection string, and a schema that
 holds another daemon's store. And two nodes on the schema with one configuration (their
 listening port aside), both sending e-mail through one SMTP server (Debian's
-python3-aiosmtpd, as in test_portal_notifications.py): every e-mail is sent once, by one
-node or the other, and when one node is killed with kill -9 in the middle of a message the
-other keeps sending and sends that one too once its claim has run out. Skipped without
-NDX_TEST_PG: run under tests/with-postgres (make test-pg)."""
+python3-aiosmtpd, as in test_portal_notifications.py) and pushing to one monitoring
+service: every e-mail is sent once, by one node or the other, and when one node is killed
+with kill -9 in the middle of a message the other keeps sending and sends that one too
+once its claim has run out; one node pushes at a time, and the other takes the push over
+once a killed node's lease has run out. Skipped without NDX_TEST_PG: run under
+tests/with-postgres (make test-pg)."""
 
 import asyncio
 import json
@@ -21,9 +23,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import re
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import requests
 
 import pytest
 
@@ -252,18 +258,75 @@ class SlowInbox(Inbox):
                 for m in self.messages if rcpt in m[1]]
 
 
+MON_TOKEN = "monitor-token-of-the-two-nodes-test"
+
+
+class SlowMonitor:
+    """The monitoring service's POST /api/procedures: each answer takes DELAY s, and it
+    counts the requests in flight at once (more than one: two nodes pushing at once)."""
+
+    DELAY = 0.5
+
+    def __init__(self):
+        self.received, self.inflight, self.max_inflight = [], 0, 0
+        self.lock = threading.Lock()
+        mon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(n))
+                with mon.lock:
+                    mon.inflight += 1
+                    mon.max_inflight = max(mon.max_inflight, mon.inflight)
+                time.sleep(mon.DELAY)
+                ok = (self.path == "/api/procedures" and
+                      self.headers.get("Authorization") == f"Bearer {MON_TOKEN}")
+                with mon.lock:
+                    mon.inflight -= 1
+                    if ok:
+                        mon.received.extend(p["id"] for p in body["procedures"])
+                out = json.dumps({"stored": len(body["procedures"])} if ok else {}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
 def nodes(env):
-    """env.portal restarted with "smtp" and a second ndx-portal with the same
-    configuration but its listening port, on the same schema; both stopped afterwards
-    and env.portal started again as it was."""
+    """env.portal restarted with "smtp" and "monitor" and a second ndx-portal with the
+    same configuration but its listening port, on the same schema; both stopped
+    afterwards and env.portal started again as it was."""
     inbox = SlowInbox()
     ctl = Controller(inbox, hostname="127.0.0.1", port=free_port())
     ctl.start()
+    inbox.monitor = SlowMonitor()
+    (env.portal_dir / "monitor.token").write_text(MON_TOKEN + "\n")
     plain = env.config
     cfg = json.loads(Path(plain).read_text())
     cfg["smtp"] = {"host": "127.0.0.1", "port": ctl.port, "from": "no-reply@dichvucong.example",
                    "starttls": False}
+    cfg["monitor"] = {"url": inbox.monitor.url, "token_file": "monitor.token",
+                      "push_interval_s": 1}
     a_cfg, b_cfg = env.portal_dir / "portal-pg-a.json", env.portal_dir / "portal-pg-b.json"
     a_cfg.write_text(json.dumps(cfg, indent=2))
     b_port = free_port()
@@ -285,6 +348,7 @@ def nodes(env):
             if rc not in (0, None):
                 problems.append(f"{n.name} exited with {rc}:\n{n.tail()}")
         ctl.stop()
+        inbox.monitor.stop()
         env.config = plain
         start_portal(env, env.workdir)
     assert not problems, problems
@@ -383,3 +447,48 @@ def test_a_node_killed_mid_send_leaves_the_email_to_the_other(env, nodes):
     # Sent by the survivor, in one recorded attempt: the killed node's never was.
     row = in_pg(f"SELECT attempts || ' ' || claimed_by FROM outbox WHERE id = {held}")
     assert row.startswith("1 ") and row.split()[1].split(":")[1] == str(survivor_pid), row
+
+
+def push_active(node):
+    text = requests.get(node.url + "/metrics", timeout=10).text
+    m = re.search(r"^ndx_portal_procedures_push_active (\d+)$", text, re.M)
+    assert m, text
+    return int(m.group(1))
+
+
+def eventually(fn, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_two_nodes_push_from_one_at_a_time(env, nodes):
+    mon = nodes.monitor
+    # Every procedure of the schema reaches the (new) monitoring service, each once.
+    ids = set(in_pg("SELECT id FROM procedures").split())
+    eventually(lambda: ids <= set(mon.received))
+    # One node pushes, the other stands by.
+    eventually(lambda: sorted(push_active(n) for n in nodes.nodes) == [0, 1])
+    active = [n for n in nodes.nodes if push_active(n) == 1][0]
+    standby = [n for n in nodes.nodes if n is not active][0]
+    assert "procedures push: this node pushes" in active.stderr_path.read_text()
+    assert "another node pushes; this one stands by" in standby.stderr_path.read_text()
+    # The pushing node dies; an application filed through the other reaches the monitoring
+    # service once the dead node's lease has run out (a period and 30 s).
+    s, csrf = citizen_login(env, adults(env, 38)[23])
+    active.proc.kill()
+    active.proc.wait(timeout=10)
+    active.proc = None
+    r = post(s, standby.url + "/api/procedures", csrf, {"kind": "residence-change", "fields": {
+        "province": "001", "commune": "Phường Hoàn Kiếm", "address": "9 Tràng Thi"}})
+    assert r.status_code == 201, r.text
+    new = r.json()["id"]
+    eventually(lambda: new in mon.received, timeout=120)
+    eventually(lambda: push_active(standby) == 1)
+    # Never two pushes at once, and nothing sent twice (no procedure changed meanwhile).
+    assert mon.max_inflight == 1
+    assert sorted(mon.received) == sorted(ids | {new})
