@@ -8,7 +8,7 @@
  * records the attempt: a failure is retried after RETRY_FIRST_S doubled at
  * each attempt up to RETRY_MAX_S, MAX_ATTEMPTS in all; each attempt is
  * logged by the message's number, never with the address. Several nodes
- * may share the outbox (docs/scale.md "The portal on PostgreSQL"): a
+ * may share the outbox (docs/scale.md "Several portal nodes"): a
  * message is claimed for CLAIM_S before it is sent, so that no other node
  * sends it meanwhile; a node killed mid-send leaves the message to another
  * once the claim has run out (at most once per claim, at least once

@@ -130,8 +130,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE attachments ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE attachments SET seq = rowid;"
 	"UPDATE attachments SET data = lower(hex(data)) WHERE typeof(data) = 'blob';",
-	/* 12: several nodes on one store (docs/scale.md "The portal on
-	 * PostgreSQL"). An e-mail of the outbox claimed by the node sending
+	/* 12: several nodes on one store (docs/scale.md "Several portal
+	 * nodes"). An e-mail of the outbox claimed by the node sending
 	 * it (claimed_by, its pstore_node_name; kept after the attempt, to say
 	 * which node made it) until claimed_until, so that no other node sends
 	 * it meanwhile and another takes it over once the claim ran out; and the leases of work one node does at a time (the

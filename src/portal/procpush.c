@@ -9,8 +9,8 @@
  * are logged once when the push starts failing and once when it works
  * again, never per attempt.
  *
- * Several nodes may share the store (docs/scale.md "The portal on
- * PostgreSQL"): one of them pushes at a time, the one holding the lease
+ * Several nodes may share the store (docs/scale.md "Several portal
+ * nodes"): one of them pushes at a time, the one holding the lease
  * named after the cursor (pstore_lease_take). It is taken or renewed
  * before every batch and lasts a period and LEASE_MARGIN_S more, which
  * outlives a batch (TIMEOUT_MS) by far; a node that finds another's lease
