@@ -196,10 +196,13 @@ test-oidc: build-tests npm
 	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test tests/oidc/
 
 # The portal in Debian's chromium through Playwright, with axe-core on every
-# page; screenshots land in tests/browser/artifacts/. BROWSER_FILES_AT_ONCE
+# page; a page whose check fails is saved in tests/browser/artifacts/ (every
+# checked page with NDX_BROWSER_SCREENSHOTS=1). BROWSER_FILES_AT_ONCE
 # files run at a time, each with its own demo federation on its own ports
-# (tests/browser/lib.mjs startDemo): most of a file's time is its demo
-# coming up and pages waiting on the exchange, not the cores.
+# (tests/browser/lib.mjs startDemo). Measured in one run: a demo comes up
+# in about 22 s of a file's 80-480 s; most of the rest is Chromium drawing
+# and checking pages (axe-core alone about 30 % of the registry console's
+# file), with the two cores busy throughout.
 test-browser: build-tests npm
 	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test --test-concurrency=$(BROWSER_FILES_AT_ONCE) tests/browser/
 

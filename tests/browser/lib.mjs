@@ -1,6 +1,7 @@
 // Shared pieces of the browser tests: Debian's chromium through
 // playwright-core, the demo federation (`ndx demo up`), the axe-core check
-// every visited page gets, screenshots into artifacts/, and the sign-in
+// every visited page gets, screenshots into artifacts/ (of a failed check, or
+// of every page with NDX_BROWSER_SCREENSHOTS=1), and the sign-in
 // steps for citizens (through the e-ID's own page) and officers.
 
 import assert from 'node:assert/strict';
@@ -206,12 +207,30 @@ export async function checkCitizenText(page, name) {
   assert.doesNotMatch(text, /\d{1,2} (tháng|thg) \d{1,2}/, `${name}: a date not written dd/mm/yyyy`);
 }
 
-// axe-core on the page as it is now: no serious or critical violation; a
-// screenshot of it in artifacts/; no sideways scrolling at 390 and 1280 px;
-// on a citizen's page, no ids in the text.
-export async function check(page, name) {
+// Screenshots of every checked page with NDX_BROWSER_SCREENSHOTS=1 (to look
+// the pages over); otherwise only of a page whose check failed: a full-page
+// PNG of each of some two hundred pages was a sixth of the suite's time on two cores.
+const EVERY_SHOT = process.env.NDX_BROWSER_SCREENSHOTS === '1';
+
+async function screenshot(page, name) {
   await fs.mkdir(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: shotPath(name), fullPage: true });
+}
+
+// axe-core on the page as it is now: no serious or critical violation; no
+// sideways scrolling at 390 and 1280 px; on a citizen's page, no ids in the
+// text. A screenshot in artifacts/ when it fails (or of every page, above).
+export async function check(page, name) {
+  if (EVERY_SHOT) await screenshot(page, name);
+  try {
+    await checkNow(page, name);
+  } catch (e) {
+    if (!EVERY_SHOT) await screenshot(page, `${name}-failed`).catch(() => {});
+    throw e;
+  }
+}
+
+async function checkNow(page, name) {
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE });
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations
@@ -242,8 +261,7 @@ export async function signInCitizen(page, portal, account, { checkPages = false 
   await page.getByRole('button', { name: 'Đăng nhập bằng định danh điện tử' }).click();
   await page.waitForSelector('input[name="pin"]');
   if (checkPages) {
-    await fs.mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: shotPath('eid-sign-in'), fullPage: true });
+    if (EVERY_SHOT) await screenshot(page, 'eid-sign-in');
     await checkWidths(page, 'e-ID sign-in');
   }
   await page.fill('input[name="pin"]', account.pin);
