@@ -156,7 +156,7 @@ static int cmd_init(int argc, char **argv)
 		goto out;
 	}
 	made = 2;
-	if (mstore_open(db, &st) != NDX_OK)
+	if (mstore_open(db, true, &st) != NDX_OK)
 		goto out;
 	chmod(db, 0600);
 	printf("monitoring service initialised in %s\n"
@@ -298,7 +298,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot load the anchor %s: %s\n", anchor_path, err);
 		goto out;
 	}
-	if (mstore_open(db, &st) != NDX_OK)
+	if (mstore_open(db, false, &st) != NDX_OK)
 		goto out;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

@@ -117,7 +117,7 @@ static int open_store(const char *dir, struct mstore **st)
 			db, dir);
 		return 1;
 	}
-	return mstore_open(db, st) == NDX_OK ? 0 : 1;
+	return mstore_open(db, false, st) == NDX_OK ? 0 : 1;
 }
 
 static int64_t now_ms(void)

@@ -21,7 +21,7 @@ int mstore_fixture_setup(void **state, const char *prefix)
 	assert_non_null(f);
 	snprintf(f->path, sizeof f->path, "%s/%s_%d.db", dir ? dir : "/tmp", prefix, getpid());
 	unlink(f->path);
-	assert_int_equal(mstore_open(f->path, &f->st), NDX_OK);
+	assert_int_equal(mstore_open(f->path, true, &f->st), NDX_OK);
 	*state = f;
 	return 0;
 }
