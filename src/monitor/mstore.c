@@ -191,9 +191,8 @@ static json_t *col_of(const json_t *row, const char *col)
 	return v && !json_is_null(v) ? json_incref((json_t *)v) : json_null();
 }
 
-/* ops->run counting the changed rows. */
-static int run_changes(struct ndx_sqldb *db, int64_t *changes, const char *sql,
-		       const char *types, ...)
+int mstore_changes(struct ndx_sqldb *db, int64_t *changes, const char *sql, const char *types,
+		   ...)
 {
 	va_list ap;
 	int rc;
@@ -459,7 +458,7 @@ int mstore_gateway_state(struct mstore *st, const char *gateway, const json_t *s
 	if (!text)
 		return NDX_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	rc = run_changes(st->db, &n, "UPDATE gateways SET state = ?, state_ms = ? WHERE name = ?",
+	rc = mstore_changes(st->db, &n, "UPDATE gateways SET state = ?, state_ms = ? WHERE name = ?",
 			 "sis", text, now_ms, gateway);
 	pthread_mutex_unlock(&st->mu);
 	free(text);
@@ -472,7 +471,7 @@ int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
-	rc = run_changes(st->db, &n, "DELETE FROM records WHERE request_in_ms < ?", "i", cutoff_ms);
+	rc = mstore_changes(st->db, &n, "DELETE FROM records WHERE request_in_ms < ?", "i", cutoff_ms);
 	pthread_mutex_unlock(&st->mu);
 	*deleted = rc ? 0 : (uint64_t)n;
 	return rc;

@@ -50,6 +50,11 @@ void mstore_unlock(struct mstore *st);
  * PostgreSQL sum's numeric text); 0 when null or absent. */
 int64_t mstore_int(const json_t *row, const char *col);
 
+/* db->ops->run for a statement without rows, *changes = the rows it
+ * changed. */
+int mstore_changes(struct ndx_sqldb *db, int64_t *changes, const char *sql, const char *types,
+		   ...);
+
 /* The next record to ask gateway for: the highest seq seen of it (kept,
  * refused or pruned since), 0 = none. */
 int mstore_cursor(struct mstore *st, const char *gateway, uint64_t *after);
