@@ -120,7 +120,7 @@ static int end(struct ndx_sqldb *db, int rc)
 
 int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	json_t *ids = NULL, *r;
 	unsigned n = 0;
 	size_t i;
@@ -152,7 +152,7 @@ int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 
 int cases_evidence_pending(struct mstore *st, unsigned max, json_t **out)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	int rc;
 
 	*out = NULL;
@@ -168,7 +168,7 @@ int cases_evidence_pending(struct mstore *st, unsigned max, json_t **out)
 int cases_evidence_set(struct mstore *st, int64_t case_id, int64_t read_id, const char *proof,
 		       const char *key_pem, const char *error, bool final, int64_t now_ms)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	int rc = ndx_sqldb_exec(db,
 				"UPDATE case_evidence SET proof = ?3, gateway_key = ?4,"
 				" proof_error = ?5, fetched_ms = ?6, attempts = attempts + 1,"
@@ -211,7 +211,7 @@ int cases_list(struct mstore *st, const struct cases_filter *f, json_t **out)
 	*out = NULL;
 	if (!list)
 		return NDX_ENOMEM;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	rc = ndx_sqldb_query(db, &rows,
 			     "SELECT " CASE_COLS " FROM cases c WHERE"
 			     " (?1 = 1 OR (?2 IS NULL AND c.state IN ('open', 'escalated'))"
@@ -343,7 +343,7 @@ int cases_get(struct mstore *st, int64_t id, json_t **out)
 		json_decref(ev);
 		return NDX_ENOMEM;
 	}
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	/* one read transaction, so that the case, its history and its
 	 * evidence are of the same moment */
 	rc = db->ops->snapshot(db);
@@ -408,7 +408,7 @@ int cases_triage(struct mstore *st, int64_t id, const char *action, const char *
 	if (*why)
 		return NDX_EINVAL;
 	to = action[0] == 'c' ? "confirmed" : action[0] == 'd' ? "dismissed" : "escalated";
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	if ((rc = db->ops->begin(db)))
 		goto out;
 	if (!(rc = ndx_sqldb_query_one(db, &r, "SELECT state, finding_id FROM cases WHERE id = ?",
@@ -515,7 +515,7 @@ int cases_subject(struct mstore *st, const char *subject, cases_namer namer, voi
 	*out = NULL;
 	if (!list)
 		return NDX_ENOMEM;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	rc = db->ops->snapshot(db);
 	if (!rc)
 		rc = ndx_sqldb_query(db, &cases,
@@ -600,7 +600,7 @@ int cases_report(struct mstore *st, const char *subject, const char *gateway, in
 
 	*case_id = 0;
 	*created = false;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	if ((rc = db->ops->begin(db)))
 		goto out;
 	/* the read must concern the reporting citizen: nobody reports, nor
@@ -672,7 +672,7 @@ int cases_open_counts(struct mstore *st,
 {
 	enum { NK = sizeof KINDS / sizeof *KINDS };
 	uint64_t open[NK] = { 0 }, esc[NK] = { 0 };
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	json_t *rows = NULL, *r;
 	size_t j;
 	int rc = ndx_sqldb_query(db, &rows, "SELECT kind, state, COUNT(*) AS n FROM cases WHERE"

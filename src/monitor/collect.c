@@ -455,7 +455,7 @@ static void analyse(struct collector *c)
 
 	misuse_options_default(&o);
 	o.now_ms = now_ms() - (int64_t)c->cfg.analysis_delay_s * 1000;
-	db = mstore_lock_db(c->cfg.st);
+	db = mstore_lock(c->cfg.st);
 	rc = misuse_analyse(db, &o, &found);
 	mstore_unlock(c->cfg.st);
 	if (rc != NDX_OK) {

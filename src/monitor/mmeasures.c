@@ -16,7 +16,7 @@ static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live
 
 int mmeasures_cursor(struct mstore *st, const char *service, uint64_t *after)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	json_t *row = NULL;
 	int rc;
 
@@ -149,7 +149,7 @@ int mmeasures_add(struct mstore *st, const char *service, const char *member,
 	*added = *bad = 0;
 	if (!sector || !sector[0] || strlen(sector) > 64 || !json_is_array(runs))
 		return NDX_EINVAL;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	if ((rc = db->ops->begin(db)) != NDX_OK) {
 		mstore_unlock(st);
 		return rc;
@@ -182,7 +182,7 @@ int mmeasures_add(struct mstore *st, const char *service, const char *member,
 int mmeasures_failed(struct mstore *st, const char *service, const char *member,
 		     int64_t now_ms, const char *why)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	int rc = set_cursor(db, service, member, 0, now_ms, why);
 
 	mstore_unlock(st);

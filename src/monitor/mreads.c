@@ -50,7 +50,7 @@ static bool is_pin(const char *s)
 
 int mreads_cursor(struct mstore *st, const char *gateway, uint64_t *after)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	json_t *row = NULL;
 	int rc;
 
@@ -204,7 +204,7 @@ int mreads_add_page(struct mstore *st, const char *gateway, const json_t *access
 	int rc;
 
 	*added = *bad = 0;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	if ((rc = db->ops->begin(db)))
 		goto out;
 	json_array_foreach(accesses, i, a) {
@@ -283,7 +283,7 @@ int mreads_procedures_upsert(struct mstore *st, const json_t *list, int64_t now_
 	json_array_foreach(list, i, p)
 		if (mreads_procedure_refusal(p, now_ms))
 			return NDX_EINVAL;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	if ((rc = db->ops->begin(db)))
 		goto out;
 	json_array_foreach(list, i, p) {
@@ -357,7 +357,7 @@ int mreads_mandate_add(struct mstore *st, const char *client, const char *servic
 		*why = "basis: the legal basis, 1 to 1000 bytes of text";
 	if (*why)
 		return NDX_EINVAL;
-	db = mstore_lock_db(st);
+	db = mstore_lock(st);
 	rc = ndx_sqldb_query_one(db, &row,
 				 "INSERT INTO mandates(client, service, purpose, basis, created_ms)"
 				 " VALUES(?, ?, ?, ?, ?) RETURNING id",
@@ -371,7 +371,7 @@ int mreads_mandate_add(struct mstore *st, const char *client, const char *servic
 
 int mreads_mandates(struct mstore *st, json_t **out)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	json_t *list = NULL;
 	int rc;
 
@@ -386,7 +386,7 @@ int mreads_mandates(struct mstore *st, json_t **out)
 
 int mreads_mandate_remove(struct mstore *st, int64_t id)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	int rc = ndx_sqldb_change(db, "DELETE FROM mandates WHERE id = ?", "i", id);
 
 	mstore_unlock(st);
@@ -404,7 +404,7 @@ int mreads_mandate_remove(struct mstore *st, int64_t id)
 
 int mreads_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 {
-	struct ndx_sqldb *db = mstore_lock_db(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	int64_t n = 0;
 	int rc;
 

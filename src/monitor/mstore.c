@@ -12,16 +12,12 @@
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/sqldb.h"
-#include "ndx/sqlstore.h"
 #include "ndx/timefmt.h"
 
 #define PROG "ndx-monitor"
 
 struct mstore {
 	struct ndx_sqldb *db;
-	/* The same file on a connection of its own, for the modules not yet
-	 * on db (mstore_lock), under the same lock. */
-	sqlite3 *raw;
 	pthread_mutex_t mu;
 };
 
@@ -42,11 +38,7 @@ int mstore_open(const char *loc, bool create, struct mstore **out)
 	/* Collected records can be collected again from the gateways (they
 	 * keep them for their retention): losing the last second of them in a
 	 * power cut costs nothing, an fsync per page costs the collector. */
-	if ((rc = ndx_sqldb_exec(st->db, "PRAGMA synchronous=NORMAL", "")) ||
-	    (rc = ndx_sqlstore_open(loc, SQLITE_OPEN_READWRITE, mstore_db_desc.migrations,
-				    mstore_db_desc.n_migrations, PROG, &st->raw)) ||
-	    (rc = ndx_sqlstore_exec(st->raw, PROG, "PRAGMA synchronous=NORMAL"))) {
-		sqlite3_close(st->raw);
+	if ((rc = ndx_sqldb_exec(st->db, "PRAGMA synchronous=NORMAL", ""))) {
 		st->db->ops->close(st->db);
 		free(st);
 		return rc;
@@ -60,19 +52,12 @@ void mstore_close(struct mstore *st)
 {
 	if (!st)
 		return;
-	sqlite3_close(st->raw);
 	st->db->ops->close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
 
-sqlite3 *mstore_lock(struct mstore *st)
-{
-	pthread_mutex_lock(&st->mu);
-	return st->raw;
-}
-
-struct ndx_sqldb *mstore_lock_db(struct mstore *st)
+struct ndx_sqldb *mstore_lock(struct mstore *st)
 {
 	pthread_mutex_lock(&st->mu);
 	return st->db;
@@ -85,13 +70,14 @@ void mstore_unlock(struct mstore *st)
 
 /* ---- rows ---------------------------------------------------------------------- */
 
-static double num_of(const json_t *row, const char *col)
+/* AVG(duration_ms) as SQLite's AVG computes it (the sum over the count,
+ * 0 without durations), from the integer sum and count: a real would come
+ * back as text rounded to 15 digits. */
+static double mean_of(const json_t *row)
 {
-	const json_t *v = json_object_get(row, col);
+	int64_t n = mstore_int(row, "dn");
 
-	if (json_is_string(v))
-		return strtod(json_string_value(v), NULL);
-	return json_is_number(v) ? json_number_value(v) : 0.0;
+	return n ? (double)mstore_int(row, "dsum") / (double)n : 0.0;
 }
 
 /* The column as it is (a string or null), a new reference. */
@@ -449,7 +435,8 @@ static int live_rows(struct ndx_sqldb *db, int64_t from, const char *member, jso
 		return rc;
 	if ((rc = ndx_sqldb_query(db, services,
 				  COUNTED "SELECT service, COUNT(*) AS n, SUM(" FAILED ") AS"
-					  " failed, AVG(duration_ms) AS mean FROM counted"
+					  " failed, SUM(duration_ms) AS dsum, COUNT(duration_ms) AS dn"
+					  " FROM counted"
 					  " GROUP BY service ORDER BY COUNT(*) DESC, CASE WHEN"
 					  " service IS NULL THEN 0 ELSE 1 END, service LIMIT 10",
 				  "is", from, member)))
@@ -509,7 +496,7 @@ int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t w
 						      col_of(r, "service"), "exchanges",
 						      (json_int_t)mstore_int(r, "n"), "failed",
 						      (json_int_t)mstore_int(r, "failed"), "mean_ms",
-						      num_of(r, "mean"))))
+						      mean_of(r))))
 			rc = NDX_ENOMEM;
 	json_array_foreach(agencies, i, r)
 		if (!rc && json_array_append_new(

@@ -8,7 +8,6 @@
 #define NDX_MONITOR_MSTORE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include "ndx/sqldb.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,9 +40,7 @@ void mstore_close(struct mstore *st);
  * (collect.c), so that no other thread's statement interleaves with its
  * transaction. Hold it for one transaction at most, and never call another
  * mstore_* function while holding it (the lock is not recursive). */
-sqlite3 *mstore_lock(struct mstore *st);
-/* The same, as the store's ndx/sqldb.h handle. */
-struct ndx_sqldb *mstore_lock_db(struct mstore *st);
+struct ndx_sqldb *mstore_lock(struct mstore *st);
 void mstore_unlock(struct mstore *st);
 
 /* A row's integer column (as ndx/sqldb.h gives it: an integer, or a
