@@ -21,6 +21,32 @@ struct mstore {
 	pthread_mutex_t mu;
 };
 
+/* Marks a new store as a monitoring service's (meta kind; SQLite's
+ * migration 6 did already), or checks that an existing one is: a
+ * PostgreSQL schema may hold another daemon's store. */
+static int check_kind(struct ndx_sqldb *db, const char *loc, bool create)
+{
+	char *kind = NULL;
+	int rc;
+
+	if (create &&
+	    (rc = ndx_sqldb_exec(db, "INSERT INTO meta(key, value) VALUES('kind', 'monitor')"
+				     " ON CONFLICT DO NOTHING", "")))
+		return rc;
+	rc = ndx_sqldb_meta_get(db, "kind", &kind);
+	if (rc == NDX_OK && strcmp(kind, "monitor") != 0) {
+		fprintf(stderr, PROG ": store %s holds a %.40s store, not a monitoring service\n",
+			db->name, kind);
+		rc = NDX_EDB;
+	} else if (rc == NDX_ENOTFOUND) {
+		fprintf(stderr, PROG ": store %s holds no monitoring service\n", db->name);
+		rc = NDX_EDB;
+	}
+	free(kind);
+	(void)loc;
+	return rc;
+}
+
 int mstore_open(const char *loc, bool create, struct mstore **out)
 {
 	struct mstore *st = calloc(1, sizeof *st);
@@ -37,8 +63,15 @@ int mstore_open(const char *loc, bool create, struct mstore **out)
 	}
 	/* Collected records can be collected again from the gateways (they
 	 * keep them for their retention): losing the last second of them in a
-	 * power cut costs nothing, an fsync per page costs the collector. */
-	if ((rc = ndx_sqldb_exec(st->db, "PRAGMA synchronous=NORMAL", ""))) {
+	 * power cut costs nothing, an fsync per page costs the collector. On
+	 * PostgreSQL every commit is synchronous (the engine's rule). */
+	if (!ndx_sqldb_is_pg(loc) &&
+	    (rc = ndx_sqldb_exec(st->db, "PRAGMA synchronous=NORMAL", ""))) {
+		st->db->ops->close(st->db);
+		free(st);
+		return rc;
+	}
+	if ((rc = check_kind(st->db, loc, create))) {
 		st->db->ops->close(st->db);
 		free(st);
 		return rc;

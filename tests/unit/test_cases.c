@@ -532,6 +532,32 @@ static void test_prune_keeps_finding_reads(void **state)
 	assert_int_equal(scalar(f, "SELECT COUNT(*) FROM read_subjects"), 2);
 }
 
+/* The detector on the store's handle (as the collector runs it): the
+ * unexplained reads make a finding, the finding a case; a second run
+ * finds nothing new. */
+static void test_detector_on_the_store(void **state)
+{
+	struct fx *f = *state;
+	struct misuse_options o;
+	struct ndx_sqldb *db;
+	unsigned found = 0, again = 9, opened = 0;
+
+	three_reads(f);
+	misuse_options_default(&o);
+	db = mstore_lock(f->st);
+	assert_int_equal(misuse_analyse(db, &o, &found), NDX_OK);
+	assert_int_equal(misuse_analyse(db, &o, &again), NDX_OK);
+	mstore_unlock(f->st);
+	assert_true(found >= 1);
+	assert_int_equal(again, 0);
+	assert_true(scalar(f, "SELECT count(*) FROM findings WHERE kind = 'no-explanation'") >= 1);
+	assert_int_equal(scalar(f, "SELECT count(*) FROM explanations"), 0);
+	assert_int_equal(cases_open_new(f->st, NOW, &opened), NDX_OK);
+	assert_int_equal(opened, found);
+	assert_int_equal(scalar(f, "SELECT v FROM misuse_state WHERE k = 'analysed_read_id'"),
+			 scalar(f, "SELECT max(id) FROM reads"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,7 +575,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mandates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_keeps_finding_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detector_on_the_store, setup, teardown),
 	};
+	bool pg;
+	int rc = mstore_fixture_engine(&pg);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc >= 0)
+		return rc;
+	return cmocka_run_group_tests_name(pg ? "cases_pg" : "cases_sqlite", tests, NULL, NULL);
 }
