@@ -47,8 +47,7 @@ static const char IMPORT_HELP[] =
 	"(required), procedures.jsonl and mandates.jsonl (optional); their fields\n"
 	"are in src/monitor/misuse_cmd.c and bench/README.md \"Misuse detection\".\n"
 	"Everything is loaded in one transaction: a bad line loads nothing.\n"
-	"  --db FILE           the analysis database (a SQLite file, whatever engine\n"
-	"                      monitor.db is on)\n"
+	"  --db FILE           the analysis database (a SQLite file)\n"
 	"  --input DIR         the directory of the JSON lines files\n";
 
 static const char ANALYSE_HELP[] =
