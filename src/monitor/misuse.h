@@ -10,7 +10,7 @@
  * log's fields of each read (who, when, which service and purpose, the
  * subjects, the officer and the procedure named).
  *
- * The tables below live in monitor.db (mstore.c applies MISUSE_SCHEMA_SQL
+ * The tables below live in monitor.db (mon_db.c applies MISUSE_SCHEMA_SQL
  * as one migration) and in any analysis database (`ndx-monitor misuse
  * import`/`analyse --db`, the bench), so one detector runs on both. */
 #ifndef NDX_MONITOR_MISUSE_H

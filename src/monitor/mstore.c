@@ -90,6 +90,11 @@ void mstore_close(struct mstore *st)
 	free(st);
 }
 
+const char *mstore_name(const struct mstore *st)
+{
+	return st->db->name;
+}
+
 struct ndx_sqldb *mstore_lock(struct mstore *st)
 {
 	pthread_mutex_lock(&st->mu);

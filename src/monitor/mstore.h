@@ -33,6 +33,9 @@ extern const struct ndx_sqldb_desc mstore_db_desc;
  * loc holds one), otherwise an existing one (NDX_EIO when there is none). */
 int mstore_open(const char *loc, bool create, struct mstore **out);
 void mstore_close(struct mstore *st);
+/* How messages name the store: its file, or its database without a
+ * password. */
+const char *mstore_name(const struct mstore *st);
 
 /* The store's one connection, with its lock held until mstore_unlock:
  * for the modules that keep their own tables in monitor.db (mreads.c,

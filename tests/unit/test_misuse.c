@@ -2,7 +2,10 @@
  * misuse_detect.c): each explanation found on its case and not on its
  * legitimate twin; each rule fires on a constructed case and not on its
  * twin; a second analysis writes no finding twice; a dismissed finding's
- * reads enter the baseline, a finding not dismissed keeps its reads out. */
+ * reads enter the baseline, a finding not dismissed keeps its reads out.
+ * With NDX_TEST_ENGINE=pg (the meson suite pg) the same on PostgreSQL, each
+ * test on a schema of its own of NDX_TEST_PG made with monitor.db's schema
+ * (mon_db.c); skipped without it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +16,12 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "misuse.h"
+#include "mstore.h"
 #include "ndx/err.h"
 #include "ndx/sqldb.h"
 
@@ -108,8 +115,15 @@ static int64_t scalar(struct ndx_sqldb *db, const char *fmt, ...)
 /* the explanation of a read: 0 none, else the first letter of how */
 static int how(struct ndx_sqldb *db, int64_t id)
 {
-	return (int)scalar(db, "SELECT coalesce((SELECT unicode(how) FROM explanations"
-			       " WHERE read_id = %" PRId64 "), 0)", id);
+	char sql[200];
+	json_t *row = NULL;
+	int c = 0;
+
+	snprintf(sql, sizeof sql, "SELECT how FROM explanations WHERE read_id = %" PRId64, id);
+	if (ndx_sqldb_query_one(db, &row, sql, "") == NDX_OK)
+		c = (unsigned char)json_string_value(json_object_get(row, "how"))[0];
+	json_decref(row);
+	return c;
 }
 
 /* how many findings of kind hold read id */
@@ -145,11 +159,27 @@ static const struct ndx_sqldb_desc DESC = {
 	.n_migrations = 1,
 };
 
+static const char *pg_base; /* NDX_TEST_PG in the pg run */
+
 static int setup(void **state)
 {
 	struct ndx_sqldb *db;
 
-	assert_int_equal(ndx_sqldb_sqlite_open(&DESC, ":memory:", true, &db), NDX_OK);
+	if (pg_base) {
+		static int n;
+		char loc[1024], stmt[100];
+		PGconn *c = PQconnectdb(pg_base);
+
+		snprintf(stmt, sizeof stmt, "CREATE SCHEMA misuse_%d_%d", (int)getpid(), ++n);
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		PQclear(PQexec(c, stmt));
+		PQfinish(c);
+		snprintf(loc, sizeof loc, "%s%coptions=-csearch_path%%3Dmisuse_%d_%d", pg_base,
+			 strchr(pg_base, '?') ? '&' : '?', (int)getpid(), n);
+		assert_int_equal(ndx_sqldb_open(&mstore_db_desc, loc, true, &db), NDX_OK);
+	} else {
+		assert_int_equal(ndx_sqldb_sqlite_open(&DESC, ":memory:", true, &db), NDX_OK);
+	}
 	exec(db, "INSERT INTO mandates(client, service, purpose, basis, created_ms) VALUES"
 		 " ('VN/GOV/BTC/TCT', '" CITIZENS "', 'tax-periodic-check', 'law', 0),"
 		 " ('VN/GOV/BHXH/insurance', '" CITIZENS "', 'contribution-check', 'law', 0),"
@@ -479,5 +509,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repeated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probing_and_replay, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const char *engine = getenv("NDX_TEST_ENGINE");
+
+	if (engine && strcmp(engine, "pg") == 0) {
+		pg_base = getenv("NDX_TEST_PG");
+		if (!pg_base || !pg_base[0]) {
+			printf("NDX_TEST_PG is not set: the PostgreSQL run of the misuse detector's"
+			       " tests is skipped (run it with make test-pg)\n");
+			return 77;
+		}
+		return cmocka_run_group_tests_name("misuse_pg", tests, NULL, NULL);
+	}
+	return cmocka_run_group_tests_name("misuse_sqlite", tests, NULL, NULL);
 }
