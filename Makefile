@@ -167,7 +167,7 @@ test-pg: build-tests
 	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py tests/e2e/test_gateway_cluster.py \
 	    tests/e2e/test_gateway_events_pg.py tests/e2e/test_opmon_pg.py \
 	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py tests/e2e/test_id_pg.py \
-	    tests/e2e/test_portal_pg.py'
+	    tests/e2e/test_portal_pg.py tests/e2e/test_monitor_pg.py'
 
 test-pg-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)

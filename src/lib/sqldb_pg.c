@@ -36,7 +36,7 @@
 #define OID_INT4 23
 #define OID_TEXT 25
 
-#define MAX_PARAMS 16
+#define MAX_PARAMS 32 /* the monitor's records: 27 columns */
 
 struct pg_db {
 	struct ndx_sqldb base;

@@ -222,7 +222,7 @@ void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp
 		return;
 	}
 
-	if (ind_api_handle(cfg->data_dir, cfg->token_sha256, req, resp))
+	if (ind_api_handle(cfg->data_dir, cfg->store_loc, cfg->token_sha256, req, resp))
 		return;
 	/* the misuse routes take POST too (procedures, triage, reports) */
 	if (cases_api_handle(cfg->st, cfg->token_sha256, collector_names, cfg->collector, req,

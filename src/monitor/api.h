@@ -12,7 +12,8 @@ struct mapi_config {
 	struct mstore *st;
 	struct collector *collector;
 	const char *token_sha256;   /* hex SHA-256 of the admin token */
-	const char *data_dir;       /* indicators.db, monitor.db (indicators_api.h) */
+	const char *data_dir;       /* indicators.db (indicators_api.h) */
+	const char *store_loc;      /* monitor.db or its connection string */
 };
 
 void mapi_handle(void *ctx, const struct ndx_http_req *req, struct ndx_http_resp *resp);

@@ -12,7 +12,7 @@
 #include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
-#include "ndx/sqlstore.h"
+#include "ndx/sqldb.h"
 #include "ndx/text.h"
 
 #define PROG "ndx-monitor"
@@ -24,35 +24,23 @@ static const char *const KINDS[] = {
 	MISUSE_REPEATED, MISUSE_PROBING, MISUSE_REPLAY, MISUSE_CITIZEN_REPORT,
 };
 
-static int prepare(sqlite3 *db, sqlite3_stmt **s, const char *sql)
+/* A text column, "" when null or absent. */
+static const char *cs(const json_t *row, const char *c)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK) {
-		*s = NULL;
-		return ndx_sqlstore_fail(db, PROG, "prepare");
-	}
-	return NDX_OK;
+	const char *v = json_string_value(json_object_get(row, c));
+
+	return v ? v : "";
 }
 
-/* Runs a statement without rows; the binds are made by the caller. */
-static int done(sqlite3 *db, sqlite3_stmt *s, const char *what)
+/* A column as a new reference: its string, or null. */
+static json_t *cn(const json_t *row, const char *c)
 {
-	int rc = sqlite3_step(s) == SQLITE_DONE ? NDX_OK : ndx_sqlstore_fail(db, PROG, what);
+	const json_t *v = json_object_get(row, c);
 
-	sqlite3_finalize(s);
-	return rc;
+	return json_is_string(v) ? json_string(json_string_value(v)) : json_null();
 }
 
-static const char *col(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t ? (const char *)t : "";
-}
-
-static json_t *col_or_null(sqlite3_stmt *s, int i)
-{
-	return sqlite3_column_type(s, i) == SQLITE_NULL ? json_null() : json_string(col(s, i));
-}
+#define CI(row, c) ((json_int_t)mstore_int((row), (c)))
 
 static bool text_ok(const char *s, size_t max, bool empty_ok)
 {
@@ -75,123 +63,84 @@ static void member_of(const char *client, char out[NDX_ID_TEXT_MAX])
 	snprintf(out, NDX_ID_TEXT_MAX, "%s", client);
 }
 
-static int event_add(sqlite3 *db, int64_t case_id, int64_t at_ms, const char *actor,
+static int event_add(struct ndx_sqldb *db, int64_t case_id, int64_t at_ms, const char *actor,
 		     const char *action, const char *reason)
 {
-	sqlite3_stmt *s;
-	int rc = prepare(db, &s, "INSERT INTO case_events VALUES(?1, (SELECT COALESCE(MAX(seq), 0)"
-				 " + 1 FROM case_events WHERE case_id = ?1), ?2, ?3, ?4, ?5)");
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(s, 1, case_id);
-	sqlite3_bind_int64(s, 2, at_ms);
-	sqlite3_bind_text(s, 3, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, reason ? reason : "", -1, SQLITE_STATIC);
-	return done(db, s, "case event");
+	return ndx_sqldb_exec(db,
+			      "INSERT INTO case_events(case_id, seq, at_ms, actor, action, reason)"
+			      " VALUES(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM case_events"
+			      " WHERE case_id = ?1), ?2, ?3, ?4, ?5)",
+			      "iisss", case_id, at_ms, actor, action, reason ? reason : "");
 }
 
 /* Opens the case of finding fid (inside the caller's transaction): the
  * case, its first history row (actor, reason), its evidence. */
-static int open_case(sqlite3 *db, int64_t fid, int64_t now_ms, const char *actor,
+static int open_case(struct ndx_sqldb *db, int64_t fid, int64_t now_ms, const char *actor,
 		     const char *reason, int64_t *case_id)
 {
-	sqlite3_stmt *s;
+	json_t *f = NULL, *c = NULL;
 	char member[NDX_ID_TEXT_MAX];
-	int rc = prepare(db, &s, "SELECT kind, client, user_id, subject, why, dismissed FROM"
-				 " findings WHERE id = ?");
-	bool dismissed;
+	int rc;
 
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(s, 1, fid);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return ndx_sqlstore_fail(db, PROG, "finding");
-	}
-	member_of(col(s, 1), member);
-	dismissed = sqlite3_column_int(s, 5) != 0;
-	{
-		sqlite3_stmt *ins;
-
-		if ((rc = prepare(db, &ins, "INSERT INTO cases(finding_id, kind, state, client,"
-					    " client_member, user_id, subject, opened_ms, updated_ms,"
-					    " why) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?8, ?9)"))) {
-			sqlite3_finalize(s);
-			return rc;
-		}
-		sqlite3_bind_int64(ins, 1, fid);
-		sqlite3_bind_text(ins, 2, col(s, 0), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 3, dismissed ? "dismissed" : "open", -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 4, col(s, 1), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 5, member, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 6, col(s, 2), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(ins, 7, col(s, 3), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(ins, 8, now_ms);
-		sqlite3_bind_text(ins, 9, col(s, 4), -1, SQLITE_TRANSIENT);
-		rc = done(db, ins, "open case");
-	}
+	if ((rc = ndx_sqldb_query_one(db, &f, "SELECT kind, client, user_id, subject, why,"
+					      " dismissed FROM findings WHERE id = ?",
+				      "i", fid)))
+		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
+	member_of(cs(f, "client"), member);
+	rc = ndx_sqldb_query_one(db, &c,
+				 "INSERT INTO cases(finding_id, kind, state, client, client_member,"
+				 " user_id, subject, opened_ms, updated_ms, why) VALUES(?, ?, ?, ?, ?,"
+				 " ?, ?, ?8, ?8, ?9) RETURNING id",
+				 "issssssis", fid, cs(f, "kind"),
+				 mstore_int(f, "dismissed") ? "dismissed" : "open", cs(f, "client"),
+				 member, cs(f, "user_id"), cs(f, "subject"), now_ms, cs(f, "why"));
 	if (!rc) {
-		*case_id = sqlite3_last_insert_rowid(db);
-		rc = event_add(db, *case_id, now_ms, actor, "open", reason ? reason : col(s, 4));
+		*case_id = mstore_int(c, "id");
+		rc = event_add(db, *case_id, now_ms, actor, "open", reason ? reason : cs(f, "why"));
 	}
-	sqlite3_finalize(s);
-	if (!rc && !(rc = prepare(db, &s, "INSERT INTO case_evidence(case_id, read_id)"
-					  " SELECT ?1, fr.read_id FROM finding_reads fr JOIN reads r"
-					  " ON r.id = fr.read_id WHERE fr.finding_id = ?2"
-					  " ORDER BY r.time_ms, r.id LIMIT ?3"))) {
-		sqlite3_bind_int64(s, 1, *case_id);
-		sqlite3_bind_int64(s, 2, fid);
-		sqlite3_bind_int(s, 3, CASES_EVIDENCE_MAX);
-		rc = done(db, s, "case evidence");
-	}
+	json_decref(f);
+	json_decref(c);
+	if (!rc)
+		rc = ndx_sqldb_exec(db, "INSERT INTO case_evidence(case_id, read_id)"
+					" SELECT ?1, fr.read_id FROM finding_reads fr JOIN reads r"
+					" ON r.id = fr.read_id WHERE fr.finding_id = ?2"
+					" ORDER BY r.time_ms, r.id LIMIT ?3",
+				    "iii", *case_id, fid, (int64_t)CASES_EVIDENCE_MAX);
 	return rc;
 }
 
-static int begin(sqlite3 *db)
-{
-	return ndx_sqlstore_exec(db, PROG, "BEGIN IMMEDIATE");
-}
-
-static int end(sqlite3 *db, int rc)
+static int end(struct ndx_sqldb *db, int rc)
 {
 	if (!rc)
-		rc = ndx_sqlstore_exec(db, PROG, "COMMIT");
+		rc = db->ops->commit(db);
 	if (rc)
-		ndx_sqlstore_exec(db, PROG, "ROLLBACK");
+		db->ops->rollback(db);
 	return rc;
 }
 
 int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 {
-	sqlite3 *db = mstore_lock(st);
-	sqlite3_stmt *s = NULL;
-	int64_t *ids = NULL;
-	size_t nids = 0, cap = 0;
+	struct ndx_sqldb *db = mstore_lock(st);
+	json_t *ids = NULL, *r;
 	unsigned n = 0;
-	int rc = begin(db), step = SQLITE_DONE;
+	size_t i;
+	int rc = db->ops->begin(db);
 
-	if (!rc)
-		rc = prepare(db, &s, "SELECT f.id FROM findings f WHERE NOT EXISTS"
-				     " (SELECT 1 FROM cases c WHERE c.finding_id = f.id) ORDER BY f.id");
 	/* The ids first, then the cases: the query reads cases, which the
 	 * inserts change. */
-	while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = ndx_array_reserve((void **)&ids, &cap, nids, sizeof *ids, 64)))
-			break;
-		ids[nids++] = sqlite3_column_int64(s, 0);
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "findings");
-	sqlite3_finalize(s);
-	for (size_t i = 0; !rc && i < nids; i++) {
+	if (!rc)
+		rc = ndx_sqldb_query(db, &ids, "SELECT f.id FROM findings f WHERE NOT EXISTS"
+					       " (SELECT 1 FROM cases c WHERE c.finding_id = f.id)"
+					       " ORDER BY f.id", "");
+	json_array_foreach(ids, i, r) {
 		int64_t case_id;
 
-		rc = open_case(db, ids[i], now_ms, "detector", NULL, &case_id);
+		if (rc)
+			break;
+		rc = open_case(db, mstore_int(r, "id"), now_ms, "detector", NULL, &case_id);
 		n += !rc;
 	}
-	free(ids);
+	json_decref(ids);
 	rc = end(db, rc);
 	mstore_unlock(st);
 	if (opened)
@@ -203,70 +152,32 @@ int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 
 int cases_evidence_pending(struct mstore *st, unsigned max, json_t **out)
 {
-	json_t *list = json_array();
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int rc, step;
+	struct ndx_sqldb *db = mstore_lock(st);
+	int rc;
 
 	*out = NULL;
-	if (!list)
-		return NDX_ENOMEM;
-	db = mstore_lock(st);
-	if (!(rc = prepare(db, &s, "SELECT e.case_id, e.read_id, r.gateway, r.seq, r.message_id"
-				   " FROM case_evidence e JOIN reads r ON r.id = e.read_id"
-				   " WHERE e.done = 0 ORDER BY e.case_id, r.time_ms, r.id LIMIT ?"))) {
-		sqlite3_bind_int(s, 1, (int)max);
-		while ((step = sqlite3_step(s)) == SQLITE_ROW)
-			json_array_append_new(list, json_pack("{s:I s:I s:s s:I s:s}", "case_id",
-							      (json_int_t)sqlite3_column_int64(s, 0),
-							      "read_id",
-							      (json_int_t)sqlite3_column_int64(s, 1),
-							      "gateway", col(s, 2), "seq",
-							      (json_int_t)sqlite3_column_int64(s, 3),
-							      "message_id", col(s, 4)));
-		if (step != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "pending evidence");
-		sqlite3_finalize(s);
-	}
+	/* the rows are the list: {"case_id", "read_id", "gateway", "seq", "message_id"} */
+	rc = ndx_sqldb_query(db, out, "SELECT e.case_id, e.read_id, r.gateway, r.seq, r.message_id"
+				      " FROM case_evidence e JOIN reads r ON r.id = e.read_id"
+				      " WHERE e.done = 0 ORDER BY e.case_id, r.time_ms, r.id LIMIT ?",
+			     "i", (int64_t)max);
 	mstore_unlock(st);
-	if (rc) {
-		json_decref(list);
-		return rc;
-	}
-	*out = list;
-	return NDX_OK;
+	return rc;
 }
 
 int cases_evidence_set(struct mstore *st, int64_t case_id, int64_t read_id, const char *proof,
 		       const char *key_pem, const char *error, bool final, int64_t now_ms)
 {
-	sqlite3 *db = mstore_lock(st);
-	sqlite3_stmt *s;
-	int rc = prepare(db, &s, "UPDATE case_evidence SET proof = ?3, gateway_key = ?4,"
-				 " proof_error = ?5, fetched_ms = ?6, attempts = attempts + 1,"
-				 " done = (?3 IS NOT NULL OR ?7 OR attempts + 1 >= ?8)"
-				 " WHERE case_id = ?1 AND read_id = ?2");
+	struct ndx_sqldb *db = mstore_lock(st);
+	int rc = ndx_sqldb_exec(db,
+				"UPDATE case_evidence SET proof = ?3, gateway_key = ?4,"
+				" proof_error = ?5, fetched_ms = ?6, attempts = attempts + 1,"
+				" done = CASE WHEN ?3 IS NOT NULL OR ?7 = 1 OR attempts + 1 >= ?8"
+				" THEN 1 ELSE 0 END WHERE case_id = ?1 AND read_id = ?2",
+				"iisssiii", case_id, read_id, proof, proof ? key_pem : NULL,
+				proof ? NULL : error, now_ms, (int64_t)final,
+				(int64_t)CASES_PROOF_ATTEMPTS);
 
-	if (!rc) {
-		sqlite3_bind_int64(s, 1, case_id);
-		sqlite3_bind_int64(s, 2, read_id);
-		if (proof)
-			sqlite3_bind_text(s, 3, proof, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 3);
-		if (proof && key_pem)
-			sqlite3_bind_text(s, 4, key_pem, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 4);
-		if (!proof && error)
-			sqlite3_bind_text(s, 5, error, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 5);
-		sqlite3_bind_int64(s, 6, now_ms);
-		sqlite3_bind_int(s, 7, final);
-		sqlite3_bind_int(s, 8, CASES_PROOF_ATTEMPTS);
-		rc = done(db, s, "evidence");
-	}
 	mstore_unlock(st);
 	return rc;
 }
@@ -276,52 +187,43 @@ int cases_evidence_set(struct mstore *st, int64_t case_id, int64_t read_id, cons
 #define CASE_COLS                                                                        \
 	"c.id, c.kind, c.state, c.client, c.client_member, c.user_id, c.subject,"        \
 	" c.opened_ms, c.updated_ms, c.why,"                                             \
-	" (SELECT COUNT(*) FROM finding_reads fr WHERE fr.finding_id = c.finding_id)"
+	" (SELECT COUNT(*) FROM finding_reads fr WHERE fr.finding_id = c.finding_id) AS n"
 
-static json_t *case_row(sqlite3_stmt *s)
+static json_t *case_row(const json_t *r)
 {
-	return json_pack("{s:I s:s s:s s:s s:s s:s s:s s:I s:I s:s s:I}", "id",
-			 (json_int_t)sqlite3_column_int64(s, 0), "kind", col(s, 1), "state",
-			 col(s, 2), "client", col(s, 3), "client_member", col(s, 4), "user_id",
-			 col(s, 5), "subject", col(s, 6), "opened_ms",
-			 (json_int_t)sqlite3_column_int64(s, 7), "updated_ms",
-			 (json_int_t)sqlite3_column_int64(s, 8), "why", col(s, 9), "reads",
-			 (json_int_t)sqlite3_column_int64(s, 10));
+	return json_pack("{s:I s:s s:s s:s s:s s:s s:s s:I s:I s:s s:I}", "id", CI(r, "id"),
+			 "kind", cs(r, "kind"), "state", cs(r, "state"), "client", cs(r, "client"),
+			 "client_member", cs(r, "client_member"), "user_id", cs(r, "user_id"),
+			 "subject", cs(r, "subject"), "opened_ms", CI(r, "opened_ms"),
+			 "updated_ms", CI(r, "updated_ms"), "why", cs(r, "why"), "reads",
+			 CI(r, "n"));
 }
 
 int cases_list(struct mstore *st, const struct cases_filter *f, json_t **out)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *rows = NULL, *r;
 	const char *state = f->state;
 	bool all = state && strcmp(state, "all") == 0;
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int rc, step;
+	struct ndx_sqldb *db;
+	size_t i;
+	int rc;
 
 	*out = NULL;
 	if (!list)
 		return NDX_ENOMEM;
 	db = mstore_lock(st);
-	if (!(rc = prepare(db, &s, "SELECT " CASE_COLS " FROM cases c WHERE"
-				   " (?1 OR (?2 IS NULL AND c.state IN ('open', 'escalated'))"
-				   "  OR c.state = ?2)"
-				   " AND (?3 IS NULL OR c.client_member = ?3)"
-				   " AND (?4 IS NULL OR c.kind = ?4) ORDER BY c.id DESC LIMIT ?5"))) {
-		sqlite3_bind_int(s, 1, all);
-		if (state && !all)
-			sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-		if (f->member)
-			sqlite3_bind_text(s, 3, f->member, -1, SQLITE_STATIC);
-		if (f->kind)
-			sqlite3_bind_text(s, 4, f->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, f->limit);
-		while ((step = sqlite3_step(s)) == SQLITE_ROW)
-			json_array_append_new(list, case_row(s));
-		if (step != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "cases");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query(db, &rows,
+			     "SELECT " CASE_COLS " FROM cases c WHERE"
+			     " (?1 = 1 OR (?2 IS NULL AND c.state IN ('open', 'escalated'))"
+			     "  OR c.state = ?2)"
+			     " AND (?3 IS NULL OR c.client_member = ?3)"
+			     " AND (?4 IS NULL OR c.kind = ?4) ORDER BY c.id DESC LIMIT ?5",
+			     "isssi", (int64_t)all, state && !all ? state : NULL, f->member, f->kind,
+			     (int64_t)f->limit);
 	mstore_unlock(st);
+	json_array_foreach(rows, i, r)
+		json_array_append_new(list, case_row(r));
+	json_decref(rows);
 	if (!rc && !(*out = json_pack("{s:o}", "cases", list)))
 		rc = NDX_ENOMEM;
 	else if (rc)
@@ -329,86 +231,89 @@ int cases_list(struct mstore *st, const struct cases_filter *f, json_t **out)
 	return rc;
 }
 
-/* The subjects of read read_id, in order. */
-static json_t *subjects_of(sqlite3_stmt *s, int64_t read_id)
+static int history(struct ndx_sqldb *db, int64_t id, json_t *into)
 {
-	json_t *list = json_array();
+	json_t *rows = NULL, *r;
+	size_t i;
+	int rc = ndx_sqldb_query(db, &rows, "SELECT at_ms, actor, action, reason FROM case_events"
+					    " WHERE case_id = ? ORDER BY seq", "i", id);
 
-	sqlite3_reset(s);
-	sqlite3_bind_int64(s, 1, read_id);
-	while (list && sqlite3_step(s) == SQLITE_ROW)
-		json_array_append_new(list, json_string(col(s, 0)));
-	return list;
-}
-
-static int history(sqlite3 *db, int64_t id, json_t *into)
-{
-	sqlite3_stmt *s;
-	int rc = prepare(db, &s, "SELECT at_ms, actor, action, reason FROM case_events"
-				 " WHERE case_id = ? ORDER BY seq"), step;
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(s, 1, id);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW)
+	json_array_foreach(rows, i, r)
 		json_array_append_new(into, json_pack("{s:I s:s s:s s:s}", "at_ms",
-						      (json_int_t)sqlite3_column_int64(s, 0),
-						      "actor", col(s, 1), "action", col(s, 2),
-						      "reason", col(s, 3)));
-	if (step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "case history");
-	sqlite3_finalize(s);
+						      CI(r, "at_ms"), "actor", cs(r, "actor"),
+						      "action", cs(r, "action"), "reason",
+						      cs(r, "reason")));
+	json_decref(rows);
 	return rc;
 }
 
 /* The evidence rows; *key is set to the one gateway key they share
  * (borrowed from the list), or NULL when they have none or several. */
-static int evidence(sqlite3 *db, int64_t id, json_t *into, json_t **key)
+static int evidence(struct ndx_sqldb *db, int64_t id, json_t *into, json_t **key)
 {
-	sqlite3_stmt *s, *subj;
+	json_t *rows = NULL, *subj = NULL, *by_read = json_object(), *r;
 	bool mixed = false;
-	int rc, step;
+	size_t i;
+	int rc;
 
 	*key = NULL;
-	if ((rc = prepare(db, &subj, "SELECT subject FROM read_subjects WHERE read_id = ?"
-				     " ORDER BY subject")))
-		return rc;
-	if ((rc = prepare(db, &s, "SELECT r.id, r.time_ms, r.gateway, r.seq, r.message_id,"
-				  " r.client, r.service, r.method, r.purpose, r.status, r.error_type,"
-				  " r.user_id, r.issue, x.how, x.ref, e.proof, e.proof_error,"
-				  " e.fetched_ms, e.gateway_key, e.attempts, e.done"
-				  " FROM case_evidence e JOIN reads r ON r.id = e.read_id"
-				  " LEFT JOIN explanations x ON x.read_id = r.id"
-				  " WHERE e.case_id = ? ORDER BY r.time_ms, r.id"))) {
-		sqlite3_finalize(subj);
-		return rc;
-	}
-	sqlite3_bind_int64(s, 1, id);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *proof = sqlite3_column_type(s, 15) == SQLITE_NULL
-					? json_null() : json_loads(col(s, 15), 0, NULL);
-		json_t *gk = col_or_null(s, 18), *row;
+	if (!by_read)
+		return NDX_ENOMEM;
+	/* the subjects of every read of the case, in one query */
+	rc = ndx_sqldb_query(db, &subj, "SELECT rs.read_id, rs.subject FROM case_evidence e JOIN"
+					" read_subjects rs ON rs.read_id = e.read_id WHERE"
+					" e.case_id = ? ORDER BY rs.read_id, rs.subject",
+			     "i", id);
+	json_array_foreach(subj, i, r) {
+		char k[24];
+		json_t *list;
 
+		snprintf(k, sizeof k, "%lld", (long long)mstore_int(r, "read_id"));
+		if (!(list = json_object_get(by_read, k))) {
+			list = json_array();
+			json_object_set_new(by_read, k, list);
+		}
+		json_array_append_new(list, json_string(cs(r, "subject")));
+	}
+	if (!rc)
+		rc = ndx_sqldb_query(db, &rows,
+				     "SELECT r.id, r.time_ms, r.gateway, r.seq, r.message_id,"
+				     " r.client, r.service, r.method, r.purpose, r.status, r.error_type,"
+				     " r.user_id, r.issue, x.how, x.ref, e.proof, e.proof_error,"
+				     " e.fetched_ms, e.gateway_key, e.attempts, e.done"
+				     " FROM case_evidence e JOIN reads r ON r.id = e.read_id"
+				     " LEFT JOIN explanations x ON x.read_id = r.id"
+				     " WHERE e.case_id = ? ORDER BY r.time_ms, r.id",
+				     "i", id);
+	json_array_foreach(rows, i, r) {
+		const char *proof_text = json_string_value(json_object_get(r, "proof"));
+		json_t *proof = proof_text ? json_loads(proof_text, 0, NULL) : NULL;
+		json_t *gk = cn(r, "gateway_key"), *row, *subjects;
+		char k[24];
+
+		snprintf(k, sizeof k, "%lld", (long long)mstore_int(r, "id"));
+		subjects = json_object_get(by_read, k);
 		row = json_pack("{s:I s:I s:s s:I s:s s:s s:s s:s s:s s:I s:s s:s s:s s:o s:o"
 				" s:o s:o s:o s:o s:b}",
-				"read_id", (json_int_t)sqlite3_column_int64(s, 0), "time_ms",
-				(json_int_t)sqlite3_column_int64(s, 1), "gateway", col(s, 2), "seq",
-				(json_int_t)sqlite3_column_int64(s, 3), "message_id", col(s, 4),
-				"client", col(s, 5), "service", col(s, 6), "method", col(s, 7),
-				"purpose", col(s, 8), "status", (json_int_t)sqlite3_column_int64(s, 9),
-				"error_type", col(s, 10), "user_id", col(s, 11), "issue", col(s, 12),
-				"subjects", subjects_of(subj, sqlite3_column_int64(s, 0)),
-				"explanation",
-				sqlite3_column_type(s, 13) == SQLITE_NULL
-					? json_null()
-					: json_pack("{s:s s:s}", "how", col(s, 13), "ref", col(s, 14)),
+				"read_id", CI(r, "id"), "time_ms", CI(r, "time_ms"), "gateway",
+				cs(r, "gateway"), "seq", CI(r, "seq"), "message_id",
+				cs(r, "message_id"), "client", cs(r, "client"), "service",
+				cs(r, "service"), "method", cs(r, "method"), "purpose",
+				cs(r, "purpose"), "status", CI(r, "status"), "error_type",
+				cs(r, "error_type"), "user_id", cs(r, "user_id"), "issue",
+				cs(r, "issue"), "subjects",
+				subjects ? json_incref(subjects) : json_array(), "explanation",
+				json_is_string(json_object_get(r, "how"))
+					? json_pack("{s:s s:s}", "how", cs(r, "how"), "ref",
+						    cs(r, "ref"))
+					: json_null(),
 				/* stored only after it was parsed and checked: a row
 				 * that no longer parses shows as null, not a crash */
-				"proof", proof ? proof : json_null(), "proof_error", col_or_null(s, 16),
-				"fetched_ms",
-				sqlite3_column_type(s, 17) == SQLITE_NULL
-					? json_null() : json_integer(sqlite3_column_int64(s, 17)),
-				"gateway_key", gk, "pending", sqlite3_column_int(s, 20) == 0);
+				"proof", proof ? proof : json_null(), "proof_error",
+				cn(r, "proof_error"), "fetched_ms",
+				json_is_integer(json_object_get(r, "fetched_ms"))
+					? json_integer(CI(r, "fetched_ms")) : json_null(),
+				"gateway_key", gk, "pending", mstore_int(r, "done") == 0);
 		if (!row)
 			continue; /* out of memory: json_pack freed what it took */
 		if (json_is_string(gk)) {
@@ -418,10 +323,9 @@ static int evidence(sqlite3 *db, int64_t id, json_t *into, json_t **key)
 		}
 		json_array_append_new(into, row);
 	}
-	if (step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "case evidence");
-	sqlite3_finalize(s);
-	sqlite3_finalize(subj);
+	json_decref(rows);
+	json_decref(subj);
+	json_decref(by_read);
 	if (mixed)
 		*key = NULL;
 	return rc;
@@ -429,10 +333,9 @@ static int evidence(sqlite3 *db, int64_t id, json_t *into, json_t **key)
 
 int cases_get(struct mstore *st, int64_t id, json_t **out)
 {
-	json_t *c = NULL, *hist = json_array(), *ev = json_array(), *key = NULL;
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int rc, step;
+	json_t *c = NULL, *hist = json_array(), *ev = json_array(), *key = NULL, *r = NULL;
+	struct ndx_sqldb *db;
+	int rc;
 
 	*out = NULL;
 	if (!hist || !ev) {
@@ -443,30 +346,29 @@ int cases_get(struct mstore *st, int64_t id, json_t **out)
 	db = mstore_lock(st);
 	/* one read transaction, so that the case, its history and its
 	 * evidence are of the same moment */
-	rc = ndx_sqlstore_exec(db, PROG, "BEGIN");
-	if (!rc && !(rc = prepare(db, &s, "SELECT " CASE_COLS ", f.from_ms, f.to_ms, f.key"
-					  " FROM cases c JOIN findings f ON f.id = c.finding_id"
-					  " WHERE c.id = ?"))) {
-		sqlite3_bind_int64(s, 1, id);
-		if ((step = sqlite3_step(s)) == SQLITE_ROW) {
-			c = case_row(s);
-			json_object_set_new(c, "from_ms", json_integer(sqlite3_column_int64(s, 11)));
-			json_object_set_new(c, "to_ms", json_integer(sqlite3_column_int64(s, 12)));
-			json_object_set_new(c, "finding_key", json_string(col(s, 13)));
-		} else if (step == SQLITE_DONE) {
-			rc = NDX_ENOTFOUND;
-		} else {
-			rc = ndx_sqlstore_fail(db, PROG, "case");
+	rc = db->ops->snapshot(db);
+	if (!rc)
+		rc = ndx_sqldb_query_one(db, &r,
+					 "SELECT " CASE_COLS ", f.from_ms, f.to_ms, f.key"
+					 " FROM cases c JOIN findings f ON f.id = c.finding_id"
+					 " WHERE c.id = ?",
+					 "i", id);
+	if (!rc) {
+		c = case_row(r);
+		if (c) {
+			json_object_set_new(c, "from_ms", json_integer(CI(r, "from_ms")));
+			json_object_set_new(c, "to_ms", json_integer(CI(r, "to_ms")));
+			json_object_set_new(c, "finding_key", json_string(cs(r, "key")));
 		}
-		sqlite3_finalize(s);
 	}
+	json_decref(r);
 	if (!rc && !c)
 		rc = NDX_ENOMEM;
 	if (!rc)
 		rc = history(db, id, hist);
 	if (!rc)
 		rc = evidence(db, id, ev, &key);
-	ndx_sqlstore_exec(db, PROG, rc == NDX_OK || rc == NDX_ENOTFOUND ? "COMMIT" : "ROLLBACK");
+	db->ops->rollback(db);
 	mstore_unlock(st);
 	if (rc) {
 		json_decref(c);
@@ -487,8 +389,8 @@ int cases_triage(struct mstore *st, int64_t id, const char *action, const char *
 		 const char *actor, int64_t now_ms, const char **why)
 {
 	const char *to = NULL, *state;
-	sqlite3 *db;
-	sqlite3_stmt *s;
+	struct ndx_sqldb *db;
+	json_t *r = NULL;
 	char have[16] = "";
 	int64_t fid = 0;
 	int rc;
@@ -507,17 +409,13 @@ int cases_triage(struct mstore *st, int64_t id, const char *action, const char *
 		return NDX_EINVAL;
 	to = action[0] == 'c' ? "confirmed" : action[0] == 'd' ? "dismissed" : "escalated";
 	db = mstore_lock(st);
-	if ((rc = begin(db)))
+	if ((rc = db->ops->begin(db)))
 		goto out;
-	if (!(rc = prepare(db, &s, "SELECT state, finding_id FROM cases WHERE id = ?"))) {
-		sqlite3_bind_int64(s, 1, id);
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			snprintf(have, sizeof have, "%s", col(s, 0));
-			fid = sqlite3_column_int64(s, 1);
-		} else {
-			rc = NDX_ENOTFOUND;
-		}
-		sqlite3_finalize(s);
+	if (!(rc = ndx_sqldb_query_one(db, &r, "SELECT state, finding_id FROM cases WHERE id = ?",
+				       "i", id))) {
+		snprintf(have, sizeof have, "%s", cs(r, "state"));
+		fid = mstore_int(r, "finding_id");
+		json_decref(r);
 	}
 	state = have;
 	if (!rc && (strcmp(state, "confirmed") == 0 || strcmp(state, "dismissed") == 0)) {
@@ -528,21 +426,15 @@ int cases_triage(struct mstore *st, int64_t id, const char *action, const char *
 		*why = "the case is escalated already";
 		rc = NDX_EPERM;
 	}
-	if (!rc && !(rc = prepare(db, &s, "UPDATE cases SET state = ?, updated_ms = ? WHERE id = ?"))) {
-		sqlite3_bind_text(s, 1, to, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now_ms);
-		sqlite3_bind_int64(s, 3, id);
-		rc = done(db, s, "triage");
-	}
+	if (!rc)
+		rc = ndx_sqldb_exec(db, "UPDATE cases SET state = ?, updated_ms = ? WHERE id = ?",
+				    "sii", to, now_ms, id);
 	if (!rc)
 		rc = event_add(db, id, now_ms, actor, action, reason);
 	/* the finding is what the detector reads: dismissed, its reads count
 	 * as normal in the baselines; its key stays, so it is not reopened */
-	if (!rc && strcmp(action, "dismiss") == 0 &&
-	    !(rc = prepare(db, &s, "UPDATE findings SET dismissed = 1 WHERE id = ?"))) {
-		sqlite3_bind_int64(s, 1, fid);
-		rc = done(db, s, "dismiss finding");
-	}
+	if (!rc && strcmp(action, "dismiss") == 0)
+		rc = ndx_sqldb_exec(db, "UPDATE findings SET dismissed = 1 WHERE id = ?", "i", fid);
 	rc = end(db, rc);
 out:
 	mstore_unlock(st);
@@ -615,76 +507,77 @@ static void explain(const char *kind, const char *member, const char *service, c
 int cases_subject(struct mstore *st, const char *subject, cases_namer namer, void *namer_ctx,
 		  json_t **out)
 {
-	json_t *list = json_array();
-	sqlite3 *db;
-	sqlite3_stmt *s = NULL, *r = NULL;
-	int rc, step;
+	json_t *list = json_array(), *cases = NULL, *reads = NULL, *c, *r;
+	struct ndx_sqldb *db;
+	size_t i, k = 0;
+	int rc;
 
 	*out = NULL;
 	if (!list)
 		return NDX_ENOMEM;
 	db = mstore_lock(st);
-	rc = ndx_sqlstore_exec(db, PROG, "BEGIN");
+	rc = db->ops->snapshot(db);
 	if (!rc)
-		rc = prepare(db, &s, "SELECT c.id, c.kind, c.client, c.client_member, c.finding_id,"
+		rc = ndx_sqldb_query(db, &cases,
+				     "SELECT c.id, c.kind, c.client, c.client_member, c.finding_id,"
 				     " COALESCE((SELECT MAX(at_ms) FROM case_events ce WHERE"
-				     " ce.case_id = c.id AND ce.action = 'confirm'), c.updated_ms),"
-				     " c.opened_ms, c.updated_ms"
+				     " ce.case_id = c.id AND ce.action = 'confirm'), c.updated_ms)"
+				     " AS confirmed_ms, c.opened_ms, c.updated_ms"
 				     " FROM cases c WHERE c.state = 'confirmed' AND EXISTS (SELECT 1"
 				     " FROM finding_reads fr JOIN read_subjects rs ON rs.read_id ="
 				     " fr.read_id WHERE fr.finding_id = c.finding_id AND rs.subject = ?1)"
-				     " ORDER BY c.id DESC");
+				     " ORDER BY c.id DESC",
+				     "s", subject);
+	/* the subject's reads of every such case in one query, in the cases'
+	 * order */
 	if (!rc)
-		rc = prepare(db, &r, "SELECT r.time_ms, r.service, r.purpose FROM finding_reads fr"
+		rc = ndx_sqldb_query(db, &reads,
+				     "SELECT c.id AS case_id, r.time_ms, r.service, r.purpose FROM"
+				     " cases c JOIN finding_reads fr ON fr.finding_id = c.finding_id"
 				     " JOIN reads r ON r.id = fr.read_id JOIN read_subjects rs ON"
-				     " rs.read_id = r.id AND rs.subject = ?2 WHERE fr.finding_id = ?1"
-				     " ORDER BY r.time_ms, r.id");
-	if (!rc) {
-		sqlite3_bind_text(s, 1, subject, -1, SQLITE_STATIC);
-		while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-			json_t *reads = json_array();
-			char service[NDX_ID_TEXT_MAX] = "", vi[3072], en[3072];
-
-			sqlite3_reset(r);
-			sqlite3_bind_int64(r, 1, sqlite3_column_int64(s, 4));
-			sqlite3_bind_text(r, 2, subject, -1, SQLITE_STATIC);
-			while (reads && sqlite3_step(r) == SQLITE_ROW) {
-				if (!service[0])
-					snprintf(service, sizeof service, "%s", col(r, 1));
-				json_array_append_new(reads, json_pack("{s:I s:s s:s}", "time_ms",
-								       (json_int_t)sqlite3_column_int64(r, 0),
-								       "service", col(r, 1), "purpose",
-								       col(r, 2)));
-			}
-			char agency[1024], title[1024];
-
-			if (namer)
-				namer(namer_ctx, col(s, 3), service, agency, sizeof agency, title,
-				      sizeof title);
-			else {
-				snprintf(agency, sizeof agency, "%s", col(s, 3));
-				snprintf(title, sizeof title, "%s", service);
-			}
-			explain(col(s, 1), agency, title, vi, sizeof vi, en, sizeof en);
-			json_array_append_new(list,
-					      json_pack("{s:I s:s s:I s:I s:I s:s s:s s:s s:o s:s s:s}",
-							"id", (json_int_t)sqlite3_column_int64(s, 0),
-							"kind", col(s, 1), "confirmed_ms",
-							(json_int_t)sqlite3_column_int64(s, 5),
-							"opened_ms", (json_int_t)sqlite3_column_int64(s, 6),
-							"updated_ms", (json_int_t)sqlite3_column_int64(s, 7),
-							"client",
-							col(s, 2), "client_member", col(s, 3), "service",
-							service, "reads", reads ? reads : json_array(),
-							"explanation", vi, "explanation_en", en));
-		}
-		if (step != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "subject cases");
-	}
-	sqlite3_finalize(s);
-	sqlite3_finalize(r);
-	ndx_sqlstore_exec(db, PROG, rc ? "ROLLBACK" : "COMMIT");
+				     " rs.read_id = r.id AND rs.subject = ?1 WHERE c.state ="
+				     " 'confirmed' ORDER BY c.id DESC, r.time_ms, r.id",
+				     "s", subject);
+	db->ops->rollback(db);
 	mstore_unlock(st);
+	json_array_foreach(cases, i, c) {
+		json_t *rl = json_array();
+		char service[NDX_ID_TEXT_MAX] = "", vi[3072], en[3072], agency[1024], title[1024];
+		int64_t id = mstore_int(c, "id");
+
+		if (rc)
+			break;
+		/* reads are ordered by case id descending, as the cases */
+		while ((r = json_array_get(reads, k)) && mstore_int(r, "case_id") > id)
+			k++;
+		for (; (r = json_array_get(reads, k)) && mstore_int(r, "case_id") == id; k++) {
+			if (!service[0])
+				snprintf(service, sizeof service, "%s", cs(r, "service"));
+			if (rl)
+				json_array_append_new(rl, json_pack("{s:I s:s s:s}", "time_ms",
+								    CI(r, "time_ms"), "service",
+								    cs(r, "service"), "purpose",
+								    cs(r, "purpose")));
+		}
+		if (namer)
+			namer(namer_ctx, cs(c, "client_member"), service, agency, sizeof agency, title,
+			      sizeof title);
+		else {
+			snprintf(agency, sizeof agency, "%s", cs(c, "client_member"));
+			snprintf(title, sizeof title, "%s", service);
+		}
+		explain(cs(c, "kind"), agency, title, vi, sizeof vi, en, sizeof en);
+		json_array_append_new(list,
+				      json_pack("{s:I s:s s:I s:I s:I s:s s:s s:s s:o s:s s:s}", "id",
+						(json_int_t)id, "kind", cs(c, "kind"), "confirmed_ms",
+						CI(c, "confirmed_ms"), "opened_ms", CI(c, "opened_ms"),
+						"updated_ms", CI(c, "updated_ms"), "client",
+						cs(c, "client"), "client_member", cs(c, "client_member"),
+						"service", service, "reads", rl ? rl : json_array(),
+						"explanation", vi, "explanation_en", en));
+	}
+	json_decref(cases);
+	json_decref(reads);
 	if (rc) {
 		json_decref(list);
 		return rc;
@@ -699,8 +592,8 @@ int cases_report(struct mstore *st, const char *subject, const char *gateway, in
 		 const char *message_id, const char *note, int64_t now_ms, int64_t *case_id,
 		 bool *created)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
+	struct ndx_sqldb *db;
+	json_t *r = NULL;
 	int64_t read_id = 0, fid = 0, time_ms = 0, rseq = 0;
 	char key[1024], why[2048], client[NDX_ID_TEXT_MAX] = "", user[300] = "";
 	int rc;
@@ -708,66 +601,54 @@ int cases_report(struct mstore *st, const char *subject, const char *gateway, in
 	*case_id = 0;
 	*created = false;
 	db = mstore_lock(st);
-	if ((rc = begin(db)))
+	if ((rc = db->ops->begin(db)))
 		goto out;
 	/* the read must concern the reporting citizen: nobody reports, nor
 	 * learns of, another person's reads */
-	if (!(rc = prepare(db, &s, "SELECT r.id, r.seq, r.time_ms, r.client, r.service,"
-				   " r.purpose, r.user_id FROM reads r JOIN read_subjects rs ON"
-				   " rs.read_id = r.id AND rs.subject = ?1 WHERE r.gateway = ?2 AND"
-				   " (CASE WHEN ?3 > 0 THEN r.seq = ?3 ELSE r.message_id = ?4 END)"
-				   " ORDER BY r.seq LIMIT 1"))) {
-		sqlite3_bind_text(s, 1, subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, gateway, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, seq);
-		sqlite3_bind_text(s, 4, message_id ? message_id : "", -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			read_id = sqlite3_column_int64(s, 0);
-			rseq = sqlite3_column_int64(s, 1);
-			time_ms = sqlite3_column_int64(s, 2);
-			snprintf(client, sizeof client, "%s", col(s, 3));
-			snprintf(user, sizeof user, "%s", col(s, 6));
-			snprintf(why, sizeof why, "the citizen did not recognise this read of their"
-						  " data by %s through %s (purpose \"%s\")",
-				 col(s, 3), col(s, 4), col(s, 5));
-		} else {
-			rc = NDX_ENOTFOUND;
-		}
-		sqlite3_finalize(s);
+	if (!(rc = ndx_sqldb_query_one(db, &r,
+				       "SELECT r.id, r.seq, r.time_ms, r.client, r.service,"
+				       " r.purpose, r.user_id FROM reads r JOIN read_subjects rs ON"
+				       " rs.read_id = r.id AND rs.subject = ?1 WHERE r.gateway = ?2"
+				       " AND (CASE WHEN ?3 > 0 THEN r.seq = ?3 ELSE r.message_id = ?4"
+				       " END) ORDER BY r.seq LIMIT 1",
+				       "ssis", subject, gateway, seq, message_id ? message_id : ""))) {
+		read_id = mstore_int(r, "id");
+		rseq = mstore_int(r, "seq");
+		time_ms = mstore_int(r, "time_ms");
+		snprintf(client, sizeof client, "%s", cs(r, "client"));
+		snprintf(user, sizeof user, "%s", cs(r, "user_id"));
+		snprintf(why, sizeof why, "the citizen did not recognise this read of their"
+					  " data by %s through %s (purpose \"%s\")",
+			 cs(r, "client"), cs(r, "service"), cs(r, "purpose"));
+		json_decref(r);
+		r = NULL;
 	}
 	if (rc)
 		goto finish;
 	snprintf(key, sizeof key, "%s:%s:%lld", MISUSE_CITIZEN_REPORT, gateway, (long long)rseq);
-	if (!(rc = prepare(db, &s, "SELECT f.id, c.id FROM findings f LEFT JOIN cases c"
-				   " ON c.finding_id = f.id WHERE f.key = ?"))) {
-		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			fid = sqlite3_column_int64(s, 0);
-			*case_id = sqlite3_column_int64(s, 1);
-		}
-		sqlite3_finalize(s);
+	rc = ndx_sqldb_query_one(db, &r, "SELECT f.id AS fid, c.id AS cid FROM findings f"
+					 " LEFT JOIN cases c ON c.finding_id = f.id WHERE f.key = ?",
+				 "s", key);
+	if (!rc) {
+		fid = mstore_int(r, "fid");
+		*case_id = mstore_int(r, "cid");
+	} else if (rc == NDX_ENOTFOUND) {
+		rc = NDX_OK;
 	}
+	json_decref(r);
+	r = NULL;
 	if (rc || *case_id)
 		goto finish;
-	if (!fid && !(rc = prepare(db, &s, "INSERT INTO findings(kind, key, client, user_id,"
-					   " subject, from_ms, to_ms, why, created_ms)"
-					   " VALUES(?, ?, ?, ?, ?, ?, ?6, ?, ?)"))) {
-		sqlite3_bind_text(s, 1, MISUSE_CITIZEN_REPORT, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, client, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, subject, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, time_ms);
-		sqlite3_bind_text(s, 7, why, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 8, now_ms);
-		if (!(rc = done(db, s, "report finding"))) {
-			fid = sqlite3_last_insert_rowid(db);
-			if (!(rc = prepare(db, &s, "INSERT INTO finding_reads VALUES(?, ?)"))) {
-				sqlite3_bind_int64(s, 1, fid);
-				sqlite3_bind_int64(s, 2, read_id);
-				rc = done(db, s, "report read");
-			}
-		}
+	if (!fid && !(rc = ndx_sqldb_query_one(db, &r,
+					       "INSERT INTO findings(kind, key, client, user_id,"
+					       " subject, from_ms, to_ms, why, created_ms)"
+					       " VALUES(?, ?, ?, ?, ?, ?, ?6, ?, ?) RETURNING id",
+					       "sssssisi", MISUSE_CITIZEN_REPORT, key, client, user,
+					       subject, time_ms, why, now_ms))) {
+		fid = mstore_int(r, "id");
+		json_decref(r);
+		rc = ndx_sqldb_exec(db, "INSERT INTO finding_reads(finding_id, read_id)"
+					" VALUES(?, ?)", "ii", fid, read_id);
 	}
 	if (!rc)
 		rc = open_case(db, fid, now_ms, "citizen", note && note[0] ? note : why, case_id);
@@ -791,22 +672,20 @@ int cases_open_counts(struct mstore *st,
 {
 	enum { NK = sizeof KINDS / sizeof *KINDS };
 	uint64_t open[NK] = { 0 }, esc[NK] = { 0 };
-	sqlite3 *db = mstore_lock(st);
-	sqlite3_stmt *s;
-	int rc = prepare(db, &s, "SELECT kind, state, COUNT(*) FROM cases WHERE state IN"
-				 " ('open', 'escalated') GROUP BY kind, state"), step;
+	struct ndx_sqldb *db = mstore_lock(st);
+	json_t *rows = NULL, *r;
+	size_t j;
+	int rc = ndx_sqldb_query(db, &rows, "SELECT kind, state, COUNT(*) AS n FROM cases WHERE"
+					    " state IN ('open', 'escalated') GROUP BY kind, state",
+				 "");
 
-	if (!rc) {
-		while ((step = sqlite3_step(s)) == SQLITE_ROW)
-			for (size_t i = 0; i < NK; i++)
-				if (strcmp(col(s, 0), KINDS[i]) == 0)
-					(strcmp(col(s, 1), "open") == 0 ? open : esc)[i] =
-						(uint64_t)sqlite3_column_int64(s, 2);
-		if (step != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "case counts");
-		sqlite3_finalize(s);
-	}
 	mstore_unlock(st);
+	json_array_foreach(rows, j, r)
+		for (size_t i = 0; i < NK; i++)
+			if (strcmp(cs(r, "kind"), KINDS[i]) == 0)
+				(strcmp(cs(r, "state"), "open") == 0 ? open : esc)[i] =
+					(uint64_t)mstore_int(r, "n");
+	json_decref(rows);
 	for (size_t i = 0; !rc && i < NK; i++) {
 		fn(ctx, KINDS[i], "open", open[i]);
 		fn(ctx, KINDS[i], "escalated", esc[i]);

@@ -450,7 +450,7 @@ static void analyse(struct collector *c)
 {
 	struct misuse_options o;
 	unsigned found = 0, opened = 0;
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	int rc;
 
 	misuse_options_default(&o);

@@ -37,13 +37,13 @@ static void internal(struct ndx_http_resp *resp)
 			    "the indicators' store could not be read or written");
 }
 
-static int open_ctx(const char *dir, struct ctx *c)
+static int open_ctx(const char *dir, const char *monitor_db, struct ctx *c)
 {
 	char path[PATH_BUF];
 
 	memset(c, 0, sizeof *c);
 	if (snprintf(path, sizeof path, "%s/%s", dir, ISTORE_DB_FILE) >= (int)sizeof path ||
-	    snprintf(c->monitor_db, sizeof c->monitor_db, "%s/%s", dir, MSTORE_DB_FILE) >=
+	    snprintf(c->monitor_db, sizeof c->monitor_db, "%s", monitor_db) >=
 		    (int)sizeof c->monitor_db)
 		return NDX_EINVAL;
 	if (ind_catalogue_load(&c->cat) != NDX_OK)
@@ -319,7 +319,7 @@ static bool segment(const char *path, const char *prefix, const char *suffix, ch
 	return true;
 }
 
-bool ind_api_handle(const char *data_dir, const char *token_sha256,
+bool ind_api_handle(const char *data_dir, const char *monitor_db, const char *token_sha256,
 		    const struct ndx_http_req *req, struct ndx_http_resp *resp)
 {
 	const char *path = req->path;
@@ -332,7 +332,7 @@ bool ind_api_handle(const char *data_dir, const char *token_sha256,
 		return false;
 	if (!ndx_bearer_check(req, resp, token_sha256, "ndx-monitor"))
 		return true;
-	if (open_ctx(data_dir, &c) != NDX_OK) {
+	if (open_ctx(data_dir, monitor_db, &c) != NDX_OK) {
 		internal(resp);
 		return true;
 	}

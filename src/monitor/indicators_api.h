@@ -16,9 +16,10 @@
 
 /* Answers req when its path is one of the above (true), after checking
  * the bearer token against token_sha256; false (resp untouched) for any
- * other path. data_dir is the service's data directory (indicators.db and
- * monitor.db). Thread-safe: each request opens the store it needs. */
-bool ind_api_handle(const char *data_dir, const char *token_sha256,
+ * other path. data_dir is the service's data directory (indicators.db),
+ * monitor_db the store's location (monitor.db's path or a connection
+ * string). Thread-safe: each request opens the store it needs. */
+bool ind_api_handle(const char *data_dir, const char *monitor_db, const char *token_sha256,
 		    const struct ndx_http_req *req, struct ndx_http_resp *resp);
 
 #endif

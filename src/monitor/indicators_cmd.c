@@ -13,6 +13,7 @@
 #include "indicators.h"
 #include "indicators_cmd.h"
 #include "mstore.h"
+#include "ndx/sqldb.h"
 #include "indicators_store.h"
 #include "indicators_view.h"
 #include "ndx/args.h"
@@ -26,16 +27,17 @@
 /* Every option any of these commands takes; each command checks which it
  * needs and refuses the rest through its own help. */
 struct opts {
-	const char *data, *id, *period, *scope, *value, *source, *by, *note, *title, *lead,
+	const char *data, *store, *id, *period, *scope, *value, *source, *by, *note, *title, *lead,
 		*deadline, *status, *evidence, *as_of, *out, *to;
 	int json;
 };
 
-enum { O_DATA = 256, O_ID, O_PERIOD, O_SCOPE, O_VALUE, O_SOURCE, O_BY, O_NOTE, O_TITLE,
+enum { O_DATA = 256, O_STORE, O_ID, O_PERIOD, O_SCOPE, O_VALUE, O_SOURCE, O_BY, O_NOTE, O_TITLE,
        O_LEAD, O_DEADLINE, O_STATUS, O_EVIDENCE, O_AS_OF, O_OUT, O_TO, O_JSON, O_HELP };
 
 static const struct option LONGOPTS[] = {
 	{ "data", required_argument, NULL, O_DATA },
+	{ "store", required_argument, NULL, O_STORE },
 	{ "id", required_argument, NULL, O_ID },
 	{ "period", required_argument, NULL, O_PERIOD },
 	{ "scope", required_argument, NULL, O_SCOPE },
@@ -82,6 +84,7 @@ static int parse(int argc, char **argv, const char *help, const int *allowed, st
 		}
 		switch (c) {
 		case O_DATA: slot = &o->data; break;
+		case O_STORE: slot = &o->store; break;
 		case O_ID: slot = &o->id; break;
 		case O_PERIOD: slot = &o->period; break;
 		case O_SCOPE: slot = &o->scope; break;
@@ -121,15 +124,20 @@ static int missing(const char *what, const char *help)
 }
 
 /* Opens DIR's indicators.db (created on first use) after checking DIR is
- * a monitoring service's; fills monitor_db with its monitor.db's path. */
-static int open_store(const char *dir, struct istore **st, char monitor_db[PATH_BUF])
+ * a monitoring service's (its monitor.db, or the admin token's hash init
+ * writes with any store); fills monitor_db with
+ * the store's location (store_loc, else DIR/monitor.db). */
+static int open_store(const char *dir, const char *store_loc, struct istore **st,
+		      char monitor_db[PATH_BUF])
 {
-	char path[PATH_BUF];
+	char path[PATH_BUF], mark[PATH_BUF];
 
-	if (ndx_args_join(PROG, monitor_db, PATH_BUF, dir, MSTORE_DB_FILE) ||
-	    ndx_args_join(PROG, path, sizeof path, dir, ISTORE_DB_FILE))
+	if (ndx_sqldb_location(PROG, dir, MSTORE_DB_FILE, store_loc, monitor_db, PATH_BUF) ||
+	    ndx_args_join(PROG, path, sizeof path, dir, ISTORE_DB_FILE) ||
+	    ndx_args_join(PROG, mark, sizeof mark, dir, "admin.token.sha256"))
 		return 1;
-	if (access(monitor_db, F_OK) != 0) {
+	if ((ndx_sqldb_is_pg(monitor_db) || access(monitor_db, F_OK) != 0) &&
+	    access(mark, F_OK) != 0) {
 		fprintf(stderr, PROG ": %s is not a monitoring service's directory (no %s): run `"
 				PROG " init --data %s` first\n", dir, MSTORE_DB_FILE, dir);
 		return 1;
@@ -149,14 +157,15 @@ static void print_json(const json_t *j)
 /* ---- indicator ------------------------------------------------------------------ */
 
 static const char LIST_HELP[] =
-	"usage: " PROG " indicator list --data DIR [--period 2026-H2] [--json]\n"
+	"usage: " PROG " indicator list --data DIR [--store DB] [--period 2026-H2] [--json]\n"
 	"Lists the catalogue's indicators with each one's source, target, and its\n"
 	"national value for the period (or the latest), and its distance to the\n"
-	"target. --json prints the whole view: every scope, trend and rank.\n";
+	"target. --json prints the whole view: every scope, trend and rank.\n"
+	"  --store DB  the store given to init (default DIR/monitor.db)\n";
 
 int ind_cmd_indicator_list(int argc, char **argv)
 {
-	static const int allowed[] = { O_DATA, O_PERIOD, O_JSON, 0 };
+	static const int allowed[] = { O_DATA, O_STORE, O_PERIOD, O_JSON, 0 };
 	struct opts o;
 	struct ind_catalogue *cat = NULL;
 	struct istore *st = NULL;
@@ -172,7 +181,7 @@ int ind_cmd_indicator_list(int argc, char **argv)
 		fprintf(stderr, PROG ": --period: a month (2026-07) or a half-year (2026-H2)\n");
 		return 2;
 	}
-	if ((rc = open_store(o.data, &st, mdb)))
+	if ((rc = open_store(o.data, o.store, &st, mdb)))
 		return rc;
 	rc = 1;
 	struct ind_view_opts vo = { .monitor_db = mdb, .period = o.period ? &p : NULL,
@@ -269,7 +278,7 @@ int ind_cmd_indicator_set(int argc, char **argv)
 		ind_catalogue_free(cat);
 		return 2;
 	}
-	if ((rc = open_store(o.data, &st, mdb))) {
+	if ((rc = open_store(o.data, o.store, &st, mdb))) {
 		ind_catalogue_free(cat);
 		return rc;
 	}
@@ -305,7 +314,7 @@ int ind_cmd_indicator_history(int argc, char **argv)
 		fprintf(stderr, PROG ": --%s\n", why);
 		return 2;
 	}
-	if ((rc = open_store(o.data, &st, mdb)))
+	if ((rc = open_store(o.data, o.store, &st, mdb)))
 		return rc;
 	rc = istore_history(st, o.id, o.scope ? scope : NULL, &h) == NDX_OK ? 0 : 1;
 	if (!rc)
@@ -373,7 +382,7 @@ int ind_cmd_task_add(int argc, char **argv)
 	if (!o.title || !o.lead || !o.deadline || !o.by)
 		return missing(!o.title ? "--title" : !o.lead ? "--lead"
 			       : !o.deadline ? "--deadline" : "--by", TASK_ADD_HELP);
-	if ((rc = check_task(&o, lead, true)) || (rc = open_store(o.data, &st, mdb)))
+	if ((rc = check_task(&o, lead, true)) || (rc = open_store(o.data, o.store, &st, mdb)))
 		return rc;
 	rc = istore_task_add(st, o.title, lead, o.deadline, o.status ? o.status : "not_started",
 			     o.evidence, o.by, (int64_t)time(NULL), &id) == NDX_OK ? 0 : 1;
@@ -405,7 +414,7 @@ int ind_cmd_task_list(int argc, char **argv)
 		return 2;
 	}
 	ind_date_of((int64_t)time(NULL), today);
-	if ((rc = open_store(o.data, &st, mdb)))
+	if ((rc = open_store(o.data, o.store, &st, mdb)))
 		return rc;
 	rc = istore_tasks(st, o.as_of ? o.as_of : today, &tasks) == NDX_OK ? 0 : 1;
 	if (!rc && o.json)
@@ -447,7 +456,7 @@ int ind_cmd_task_update(int argc, char **argv)
 		fprintf(stderr, PROG ": nothing to change: give --status or --evidence\n");
 		return 2;
 	}
-	if ((rc = check_task(&o, NULL, false)) || (rc = open_store(o.data, &st, mdb)))
+	if ((rc = check_task(&o, NULL, false)) || (rc = open_store(o.data, o.store, &st, mdb)))
 		return rc;
 	rc = istore_task_update(st, (int64_t)id, o.status, o.evidence, o.by, (int64_t)time(NULL));
 	if (rc == NDX_ENOTFOUND)
@@ -461,17 +470,19 @@ int ind_cmd_task_update(int argc, char **argv)
 /* ---- report ------------------------------------------------------------------------ */
 
 static const char REPORT_HELP[] =
-	"usage: " PROG " report --data DIR --period YYYY-H1|YYYY-H2 --out FILE.pdf [--to TEXT]\n"
+	"usage: " PROG " report --data DIR [--store DB] --period YYYY-H1|YYYY-H2 --out FILE.pdf\n"
+	"       [--to TEXT]\n"
 	"Writes the six-monthly report as an A4 PDF: title page with the signature\n"
 	"block, summary, each indicator with its trend chart and target, rankings of\n"
 	"ministries and provinces, overdue tasks, the exchange's volume and\n"
 	"reliability, the registries' four measures per agency. The same data\n"
 	"gives the same bytes.\n"
-	"  --to TEXT   the addressee (default: the Central Steering Committee)\n";
+	"  --to TEXT   the addressee (default: the Central Steering Committee)\n"
+	"  --store DB  the store given to init (default DIR/monitor.db)\n";
 
 int ind_cmd_report(int argc, char **argv)
 {
-	static const int allowed[] = { O_DATA, O_PERIOD, O_OUT, O_TO, 0 };
+	static const int allowed[] = { O_DATA, O_STORE, O_PERIOD, O_OUT, O_TO, 0 };
 	struct opts o;
 	struct ind_catalogue *cat = NULL;
 	struct istore *st = NULL;
@@ -493,7 +504,7 @@ int ind_cmd_report(int argc, char **argv)
 		fprintf(stderr, PROG ": --to: 1 to 500 bytes of text\n");
 		return 2;
 	}
-	if ((rc = open_store(o.data, &st, mdb)))
+	if ((rc = open_store(o.data, o.store, &st, mdb)))
 		return rc;
 	rc = 1;
 	if (ind_catalogue_load(&cat) != NDX_OK)

@@ -1,15 +1,14 @@
 /* The exchange's figures for a period (indicators_ops.h), counted once by
  * the rule the live figures use (MSTORE_COUNTED_ONCE), over a closed period
- * of monitor.db opened read-only. */
+ * of monitor.db read in one snapshot on a handle of its own; the counts and
+ * the percentiles are computed in SQL. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "indicators_ops.h"
 #include "mstore.h"
-#include "ndx/array.h"
 #include "ndx/err.h"
-#include "ndx/sqlstore.h"
 
 #define PROG "ndx-monitor"
 
@@ -17,150 +16,104 @@
 	"WITH counted AS (SELECT * FROM records r WHERE r.request_in_ms >= ?1"          \
 	" AND r.request_in_ms < ?2 AND " MSTORE_COUNTED_ONCE ") "
 
-/* Figures of one group of rows (the federation, or one member). */
-struct acc {
-	int64_t n, failed;
-	int64_t *dur;
-	size_t ndur, cap;
-};
-
-static int acc_add(struct acc *a, int success, int has_dur, int64_t dur)
+/* Sets o's figures from a row {n, failed, p95}. */
+static int figures_of(const json_t *r, json_t *o)
 {
-	a->n++;
-	a->failed += !success;
-	if (!has_dur)
-		return NDX_OK;
-	if (ndx_array_reserve((void **)&a->dur, &a->cap, a->ndur, sizeof *a->dur, 64) != NDX_OK)
-		return NDX_ENOMEM;
-	a->dur[a->ndur++] = dur;
-	return NDX_OK;
+	int64_t n = mstore_int(r, "n"), failed = mstore_int(r, "failed");
+	const json_t *p95 = json_object_get(r, "p95");
+
+	return json_object_set_new(o, "exchanges", json_integer(n)) |
+	       json_object_set_new(o, "failed", json_integer(failed)) |
+	       json_object_set_new(o, "success_pct",
+				   n ? json_real(100.0 * (double)(n - failed) / (double)n)
+				     : json_null()) |
+	       json_object_set_new(o, "p95_ms",
+				   json_is_null(p95) || !p95 ? json_null()
+							   : json_integer(mstore_int(r, "p95")))
+		       ? NDX_ENOMEM : NDX_OK;
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* The p95 (nearest rank, ceil(n * 95 / 100) in integers) of the rows'
+ * durations d numbered rn among nd. */
+#define P95 "MAX(CASE WHEN d IS NOT NULL AND rn = (nd * 95 + 99) / 100 THEN d END) AS p95"
+
+static int national(struct ndx_sqldb *db, int64_t from, int64_t to, json_t *o)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	json_t *r = NULL;
+	int rc = ndx_sqldb_query_one(
+		db, &r,
+		COUNTED "SELECT COUNT(*) AS n, SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END) AS"
+			" failed, " P95 " FROM (SELECT success, duration_ms AS d, ROW_NUMBER()"
+			" OVER (ORDER BY CASE WHEN duration_ms IS NULL THEN 1 ELSE 0 END,"
+			" duration_ms) AS rn, COUNT(duration_ms) OVER () AS nd FROM counted) AS x",
+		"ii", from, to);
 
-	return (x > y) - (x < y);
-}
-
-/* Fills o with the figures of a and empties a. */
-static void acc_out(struct acc *a, json_t *o)
-{
-	json_object_set_new(o, "exchanges", json_integer(a->n));
-	json_object_set_new(o, "failed", json_integer(a->failed));
-	json_object_set_new(o, "success_pct",
-			    a->n ? json_real(100.0 * (double)(a->n - a->failed) / (double)a->n)
-				 : json_null());
-	if (a->ndur) {
-		size_t rank = (a->ndur * 95 + 99) / 100;
-
-		qsort(a->dur, a->ndur, sizeof *a->dur, cmp_i64);
-		json_object_set_new(o, "p95_ms", json_integer(a->dur[rank ? rank - 1 : 0]));
-	} else {
-		json_object_set_new(o, "p95_ms", json_null());
-	}
-	free(a->dur);
-	memset(a, 0, sizeof *a);
-}
-
-static int national(sqlite3 *db, int64_t from, int64_t to, json_t *o)
-{
-	sqlite3_stmt *s;
-	struct acc a = { 0 };
-	int rc = NDX_OK, step;
-
-	if (sqlite3_prepare_v2(db, COUNTED "SELECT success, duration_ms FROM counted", -1, &s,
-			       NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(db, PROG, "exchange figures");
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
-		rc = acc_add(&a, sqlite3_column_int(s, 0),
-			     sqlite3_column_type(s, 1) != SQLITE_NULL, sqlite3_column_int64(s, 1));
-	if (!rc && step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "exchange figures");
-	sqlite3_finalize(s);
-	acc_out(&a, o);
+	if (!rc)
+		rc = figures_of(r, o);
+	json_decref(r);
 	return rc;
 }
 
-static int per_member(sqlite3 *db, int64_t from, int64_t to, json_t *arr)
+/* An exchange counts for its client's member and for its service's (once
+ * when they are the same). */
+static int per_member(struct ndx_sqldb *db, int64_t from, int64_t to, json_t *arr)
 {
-	sqlite3_stmt *s;
-	struct acc a = { 0 };
-	char member[512] = "";
-	json_t *o;
-	int rc = NDX_OK, step;
+	json_t *rows = NULL, *r, *o;
+	size_t i;
+	int rc = ndx_sqldb_query(
+		db, &rows,
+		COUNTED ", u AS (SELECT client_member AS m, success, duration_ms AS d FROM counted"
+			" UNION ALL SELECT service_member, success, duration_ms FROM counted"
+			" WHERE service_member IS NOT NULL AND (client_member IS NULL OR"
+			" service_member <> client_member))"
+			" SELECT m, COUNT(*) AS n, SUM(CASE WHEN success = 0 THEN 1 ELSE 0 END) AS"
+			" failed, " P95 " FROM (SELECT m, success, d, ROW_NUMBER() OVER (PARTITION"
+			" BY m ORDER BY CASE WHEN d IS NULL THEN 1 ELSE 0 END, d) AS rn,"
+			" COUNT(d) OVER (PARTITION BY m) AS nd FROM u WHERE m IS NOT NULL) AS x"
+			" GROUP BY m ORDER BY m",
+		"ii", from, to);
 
-	if (sqlite3_prepare_v2(db,
-			       COUNTED "SELECT m, success, duration_ms FROM ("
-				       " SELECT client_member AS m, success, duration_ms FROM counted"
-				       " UNION ALL SELECT service_member, success, duration_ms"
-				       " FROM counted WHERE service_member IS NOT client_member)"
-				       " WHERE m IS NOT NULL ORDER BY m",
-			       -1, &s, NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(db, PROG, "exchange figures");
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	for (;;) {
-		const char *m = NULL;
-
-		step = sqlite3_step(s);
-		if (step == SQLITE_ROW)
-			m = (const char *)sqlite3_column_text(s, 0);
-		if (member[0] && (!m || strcmp(m, member) != 0)) {
-			if (!(o = json_pack("{s:s}", "member", member)) ||
-			    json_array_append_new(arr, o)) {
-				rc = NDX_ENOMEM;
-				break;
-			}
-			acc_out(&a, o);
-		}
-		if (step != SQLITE_ROW)
+	json_array_foreach(rows, i, r) {
+		if (rc)
 			break;
-		if (strlen(m) >= sizeof member) {
-			rc = NDX_EINVAL;
-			break;
-		}
-		memcpy(member, m, strlen(m) + 1);
-		if ((rc = acc_add(&a, sqlite3_column_int(s, 1),
-				  sqlite3_column_type(s, 2) != SQLITE_NULL,
-				  sqlite3_column_int64(s, 2))))
-			break;
+		if (!(o = json_pack("{s:s}", "member", json_string_value(json_object_get(r, "m")))) ||
+		    json_array_append_new(arr, o))
+			rc = NDX_ENOMEM;
+		else
+			rc = figures_of(r, o);
 	}
-	if (!rc && step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "exchange figures");
-	free(a.dur);
-	sqlite3_finalize(s);
+	json_decref(rows);
 	return rc;
 }
 
-int ind_open_monitor_db(const char *monitor_db, sqlite3 **db)
+int ind_open_monitor_db(const char *monitor_db, struct ndx_sqldb **db)
 {
 	*db = NULL;
-	if (access(monitor_db, F_OK) != 0)
+	if (!ndx_sqldb_is_pg(monitor_db) && access(monitor_db, F_OK) != 0)
 		return NDX_ENOTFOUND;
-	if (sqlite3_open_v2(monitor_db, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(*db, PROG, "open monitor.db read-only");
-	sqlite3_busy_timeout(*db, 5000);
-	return NDX_OK;
+	return ndx_sqldb_open(&mstore_db_desc, monitor_db, false, db) ? NDX_EDB : NDX_OK;
 }
 
 int ind_exchange_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms, json_t **out)
 {
-	sqlite3 *db = NULL;
+	struct ndx_sqldb *db = NULL;
 	json_t *o = json_object(), *members = json_array();
 	int rc = o && members ? NDX_OK : NDX_ENOMEM;
 
 	*out = NULL;
 	if (!rc)
 		rc = ind_open_monitor_db(monitor_db, &db);
-	if (!rc) {
+	/* one snapshot: the national figures and the members' of one moment */
+	if (!rc)
+		rc = db->ops->snapshot(db);
+	if (!rc)
 		rc = national(db, from_ms, to_ms, o);
-	}
 	if (!rc)
 		rc = per_member(db, from_ms, to_ms, members);
-	sqlite3_close(db);
+	if (db) {
+		db->ops->rollback(db);
+		db->ops->close(db);
+	}
 	if (!rc) {
 		json_object_set_new(o, "members", members);
 		*out = o;

@@ -10,7 +10,7 @@
 #include "indicators_registries.h"
 #include "indicators_ops.h"
 #include "ndx/err.h"
-#include "ndx/sqlstore.h"
+#include "mstore.h"
 
 #define PROG "ndx-monitor"
 
@@ -22,8 +22,9 @@ static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live
 	"WITH inp AS (SELECT * FROM registry_measures WHERE finished_ms >= ?1"              \
 	" AND finished_ms < ?2), latest AS (SELECT * FROM inp i WHERE i.run = (SELECT"      \
 	" MAX(run) FROM inp j WHERE j.service = i.service AND j.tbl = i.tbl))"              \
-	" SELECT member, COUNT(*), SUM(records), SUM(accurate), SUM(sufficient), SUM(clean)," \
-	" SUM(live) FROM latest GROUP BY member ORDER BY member"
+	" SELECT member, COUNT(*) AS c0, SUM(records) AS c1, SUM(accurate) AS c2,"          \
+	" SUM(sufficient) AS c3, SUM(clean) AS c4, SUM(live) AS c5 FROM latest"              \
+	" GROUP BY member ORDER BY member"
 
 /* {"records", "tables", "<measure>_pct"...} from n[0] tables, n[1] records,
  * n[2..5] the measures' counts. */
@@ -42,59 +43,33 @@ static int fill(json_t *o, const int64_t n[6])
 	return rc ? NDX_ENOMEM : NDX_OK;
 }
 
-static int has_table(sqlite3 *db, int *has)
+static int figures(struct ndx_sqldb *db, int64_t from, int64_t to, json_t *o, json_t *members)
 {
-	sqlite3_stmt *s;
-	int rc = NDX_OK;
-
-	*has = 0;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name ="
-				   " 'registry_measures'", -1, &s, NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(db, PROG, "registry figures");
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		*has = 1;
-		break;
-	case SQLITE_DONE:
-		break;
-	default:
-		rc = ndx_sqlstore_fail(db, PROG, "registry figures");
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int figures(sqlite3 *db, int64_t from, int64_t to, json_t *o, json_t *members)
-{
+	static const char *const COLS[6] = { "c0", "c1", "c2", "c3", "c4", "c5" };
 	int64_t total[6] = { 0 }, n[6];
-	sqlite3_stmt *s;
-	int rc = NDX_OK, step, has;
+	json_t *rows = NULL, *r;
+	size_t k;
+	int rc = ndx_sqldb_query(db, &rows, LATEST_SQL, "ii", from, to);
 
-	if ((rc = has_table(db, &has)) || !has)
-		return rc ? rc : fill(o, total);
-	if (sqlite3_prepare_v2(db, LATEST_SQL, -1, &s, NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(db, PROG, "registry figures");
-	sqlite3_bind_int64(s, 1, from);
-	sqlite3_bind_int64(s, 2, to);
-	while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *m = json_pack("{s:s}", "member", (const char *)sqlite3_column_text(s, 0));
+	json_array_foreach(rows, k, r) {
+		json_t *m = json_pack("{s:s}", "member", json_string_value(json_object_get(r, "member")));
 
+		if (rc)
+			break;
 		for (int i = 0; i < 6; i++) {
-			n[i] = sqlite3_column_int64(s, 1 + i);
+			n[i] = mstore_int(r, COLS[i]);
 			total[i] += n[i];
 		}
 		if (!m || fill(m, n) || json_array_append_new(members, m))
 			rc = NDX_ENOMEM;
 	}
-	if (!rc && step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "registry figures");
-	sqlite3_finalize(s);
+	json_decref(rows);
 	return rc ? rc : fill(o, total);
 }
 
 int ind_registry_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms, json_t **out)
 {
-	sqlite3 *db = NULL;
+	struct ndx_sqldb *db = NULL;
 	json_t *o = json_object(), *members = json_array();
 	int rc = o && members ? NDX_OK : NDX_ENOMEM;
 
@@ -104,7 +79,8 @@ int ind_registry_figures(const char *monitor_db, int64_t from_ms, int64_t to_ms,
 	if (!rc) {
 		rc = figures(db, from_ms, to_ms, o, members);
 	}
-	sqlite3_close(db);
+	if (db)
+		db->ops->close(db);
 	if (!rc && !json_object_set_new(o, "members", members)) {
 		*out = o;
 		return NDX_OK;

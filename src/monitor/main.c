@@ -24,6 +24,7 @@
 #include "mandate_cmd.h"
 #include "misuse_cmd.h"
 #include "mstore.h"
+#include "ndx/sqldb.h"
 #include "report.h"
 #include "ndx/args.h"
 #include "ndx/bearer.h"
@@ -48,7 +49,7 @@
 #define PATH_BUF 4096
 
 static const char USAGE[] =
-	"usage: " PROG " init --data DIR\n"
+	"usage: " PROG " init --data DIR [--store DB]\n"
 	"       " PROG " serve --data DIR --anchor FILE --gateway URL --client ID [options]\n"
 	"       " PROG " indicator list|set|history --data DIR ...\n"
 	"       " PROG " task add|list|update --data DIR ...\n"
@@ -63,11 +64,17 @@ static const char USAGE[] =
 	"Run `" PROG " COMMAND --help` for the options of a command.\n";
 
 static const char INIT_HELP[] =
-	"usage: " PROG " init --data DIR\n"
-	"Creates a monitoring service in DIR (mode 0700): monitor.db and the admin\n"
-	"token of its API (admin.token, mode 0600; the service keeps only its\n"
-	"SHA-256, in admin.token.sha256). Refuses a DIR that already holds one.\n"
-	"  --data DIR          data directory (required)\n";
+	"usage: " PROG " init --data DIR [--store DB]\n"
+	"Creates a monitoring service in DIR (mode 0700): its store (monitor.db,\n"
+	"or the PostgreSQL database given by --store) and the admin token of its\n"
+	"API (admin.token, mode 0600; the service keeps only its SHA-256, in\n"
+	"admin.token.sha256). Refuses a DIR or a store that already holds one.\n"
+	"  --data DIR          data directory (required)\n"
+	"  --store DB          the store: a SQLite file (default DIR/monitor.db) or a\n"
+	"                      PostgreSQL database, postgresql://USER@HOST/DB (no\n"
+	"                      password in it: ~/.pgpass or PGPASSFILE);\n"
+	"                      options=-csearch_path%3Dname gives it a schema of\n"
+	"                      its own\n";
 
 static const char SERVE_HELP[] =
 	"usage: " PROG " serve --data DIR --anchor FILE --gateway URL --client ID [options]\n"
@@ -78,6 +85,7 @@ static const char SERVE_HELP[] =
 	"SIGINT or SIGTERM. Prints \"" PROG ": listening on http://ADDR:PORT\" on\n"
 	"stderr once ready.\n"
 	"  --data DIR           data directory made by `" PROG " init` (required)\n"
+	"  --store DB           the store given to init (default DIR/monitor.db)\n"
 	"  --anchor FILE        the instance's trust anchor: the configuration is\n"
 	"                       taken only when its signature verifies (required)\n"
 	"  --registry URL       where to fetch the configuration (default: every\n"
@@ -110,10 +118,11 @@ static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL;
+	const char *dir = NULL, *store_loc = NULL;
 	char db[PATH_BUF], tokpath[PATH_BUF], shapath[PATH_BUF], hex[65];
 	char *tok = NULL;
 	struct mstore *st = NULL;
@@ -123,6 +132,7 @@ static int cmd_init(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'h': fputs(INIT_HELP, stdout); return 0;
 		default: fputs(INIT_HELP, stderr); return 2;
 		}
@@ -132,13 +142,14 @@ static int cmd_init(int argc, char **argv)
 			dir ? "unexpected argument" : "--data DIR is required", INIT_HELP);
 		return 2;
 	}
-	if (ndx_args_join(PROG, db, sizeof db, dir, MSTORE_DB_FILE) ||
+	if (ndx_sqldb_location(PROG, dir, MSTORE_DB_FILE, store_loc, db, sizeof db) ||
 	    ndx_args_join(PROG, tokpath, sizeof tokpath, dir, TOKEN_FILE) ||
 	    ndx_args_join(PROG, shapath, sizeof shapath, dir, TOKEN_SHA_FILE))
 		return 1;
-	if (access(db, F_OK) == 0) {
+	/* on PostgreSQL the directory's token is what an earlier init left */
+	if (access(ndx_sqldb_is_pg(db) ? tokpath : db, F_OK) == 0) {
 		fprintf(stderr, PROG " init: %s exists: refusing to overwrite a monitoring "
-				"service\n", db);
+				"service\n", ndx_sqldb_is_pg(db) ? tokpath : db);
 		return 1;
 	}
 	if (ndx_mkdirs(dir, 0700) != NDX_OK) {
@@ -156,13 +167,18 @@ static int cmd_init(int argc, char **argv)
 		goto out;
 	}
 	made = 2;
-	if (mstore_open(db, &st) != NDX_OK)
+	if ((c = mstore_open(db, true, &st)) != NDX_OK) {
+		if (c == NDX_EEXIST)
+			fprintf(stderr, PROG " init: the store already holds a monitoring service:"
+					" refusing to overwrite it\n");
 		goto out;
-	chmod(db, 0600);
+	}
+	if (!ndx_sqldb_is_pg(db))
+		chmod(db, 0600);
 	printf("monitoring service initialised in %s\n"
 	       "  database     %s\n"
 	       "  admin token  %s\n",
-	       dir, db, tokpath);
+	       dir, mstore_name(st), tokpath);
 	rc = 0;
 out:
 	if (rc && made > 1)
@@ -182,6 +198,7 @@ static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
 		{ "anchor", required_argument, NULL, 'a' },
 		{ "registry", required_argument, NULL, 'r' },
 		{ "gateway", required_argument, NULL, 'g' },
@@ -197,7 +214,7 @@ static int cmd_serve(int argc, char **argv)
 	};
 	const char *registry[COLLECT_REGISTRIES_MAX];
 	size_t n_registry = 0;
-	const char *dir = NULL, *anchor_path = NULL, *gateway = NULL,
+	const char *dir = NULL, *anchor_path = NULL, *gateway = NULL, *store_loc = NULL,
 		   *client = NULL, *listen = "127.0.0.1:4700", *why = NULL;
 	unsigned long interval = 10, page = 1000, keep = 200, delay = 60, measures = 3600;
 	char addr[64], db[PATH_BUF], shapath[PATH_BUF], err[512], canon[NDX_ID_TEXT_MAX];
@@ -216,6 +233,7 @@ static int cmd_serve(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 's': store_loc = optarg; break;
 		case 'a': anchor_path = optarg; break;
 		case 'r':
 			if (n_registry == COLLECT_REGISTRIES_MAX) {
@@ -281,10 +299,10 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG " serve: --gateway: expected an http:// or https:// URL\n");
 		return 2;
 	}
-	if (ndx_args_join(PROG, db, sizeof db, dir, MSTORE_DB_FILE) ||
+	if (ndx_sqldb_location(PROG, dir, MSTORE_DB_FILE, store_loc, db, sizeof db) ||
 	    ndx_args_join(PROG, shapath, sizeof shapath, dir, TOKEN_SHA_FILE))
 		return 1;
-	if (access(db, F_OK) != 0) {
+	if (!ndx_sqldb_is_pg(db) && access(db, F_OK) != 0) {
 		fprintf(stderr, PROG ": %s does not exist: run `" PROG " init --data %s` first\n",
 			db, dir);
 		return 1;
@@ -298,7 +316,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot load the anchor %s: %s\n", anchor_path, err);
 		goto out;
 	}
-	if (mstore_open(db, &st) != NDX_OK)
+	if (mstore_open(db, false, &st) != NDX_OK)
 		goto out;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -319,7 +337,7 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	struct mapi_config acfg = { .st = st, .collector = col, .token_sha256 = sha,
-				     .data_dir = dir };
+				     .data_dir = dir, .store_loc = db };
 	struct ndx_httpd_config hcfg = {
 		.name = PROG, .bind_addr = addr, .port = port, .threads = 2,
 		/* an indicator value's note or a task's evidence: text people

@@ -13,43 +13,47 @@
 #include "mstore.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 #include "ndx/text.h"
 
 #define PROG "ndx-monitor"
 #define PATH_BUF 4096
 
 static const char ADD_HELP[] =
-	"usage: " PROG " mandate add --data DIR --client ID --service ID --purpose P --basis TEXT\n"
+	"usage: " PROG " mandate add --data DIR [--store DB] --client ID --service ID --purpose P --basis TEXT\n"
 	"Registers a mandate: CLIENT may read SERVICE for PURPOSE without a procedure\n"
 	"of the citizen's (e.g. the tax department's periodic checks), on the legal\n"
 	"BASIS named. The misuse detector counts the reads made after it was added\n"
 	"as explained (reads made before stay as they were). Prints the mandate's\n"
 	"number. One mandate per client, service and purpose.\n"
 	"  --data DIR        data directory made by `" PROG " init` (required)\n"
+	"  --store DB        the store given to init (default DIR/monitor.db)\n"
 	"  --client ID       the reading member or subsystem, e.g. VN/GOV/MOF/tax\n"
 	"  --service ID      the service read, e.g. VN/GOV/BCA/population/citizens\n"
 	"  --purpose P       the purpose the reads declare (Ndx-Purpose)\n"
 	"  --basis TEXT      the legal basis, e.g. \"Luật Quản lý thuế 2019, điều 17\"\n";
 
 static const char LIST_HELP[] =
-	"usage: " PROG " mandate list --data DIR [--json]\n"
+	"usage: " PROG " mandate list --data DIR [--store DB] [--json]\n"
 	"Lists the registered mandates: number, client, service, purpose, basis.\n"
 	"  --data DIR        data directory made by `" PROG " init` (required)\n"
+	"  --store DB        the store given to init (default DIR/monitor.db)\n"
 	"  --json            print {\"mandates\": [...]} as GET /api/mandates does\n";
 
 static const char REMOVE_HELP[] =
-	"usage: " PROG " mandate remove --data DIR --id N\n"
+	"usage: " PROG " mandate remove --data DIR [--store DB] --id N\n"
 	"Removes mandate N. Reads already analysed keep their explanation; later\n"
 	"reads of that client, service and purpose need another one.\n"
 	"  --data DIR        data directory made by `" PROG " init` (required)\n"
+	"  --store DB        the store given to init (default DIR/monitor.db)\n"
 	"  --id N            the mandate's number (from `" PROG " mandate list`)\n";
 
 struct opts {
-	const char *data, *client, *service, *purpose, *basis, *id;
+	const char *data, *store, *client, *service, *purpose, *basis, *id;
 	int json;
 };
 
-enum { O_DATA = 256, O_CLIENT, O_SERVICE, O_PURPOSE, O_BASIS, O_ID, O_JSON, O_HELP };
+enum { O_DATA = 256, O_STORE, O_CLIENT, O_SERVICE, O_PURPOSE, O_BASIS, O_ID, O_JSON, O_HELP };
 
 /* Parses argv accepting only the options in allowed (0-terminated).
  * -1 after --help, 2 on a usage error, 0 otherwise. */
@@ -57,6 +61,7 @@ static int parse(int argc, char **argv, const char *help, const int *allowed, st
 {
 	static const struct option longopts[] = {
 		{ "data", required_argument, NULL, O_DATA },
+		{ "store", required_argument, NULL, O_STORE },
 		{ "client", required_argument, NULL, O_CLIENT },
 		{ "service", required_argument, NULL, O_SERVICE },
 		{ "purpose", required_argument, NULL, O_PURPOSE },
@@ -85,6 +90,7 @@ static int parse(int argc, char **argv, const char *help, const int *allowed, st
 		}
 		switch (c) {
 		case O_DATA: o->data = optarg; break;
+		case O_STORE: o->store = optarg; break;
 		case O_CLIENT: o->client = optarg; break;
 		case O_SERVICE: o->service = optarg; break;
 		case O_PURPOSE: o->purpose = optarg; break;
@@ -105,19 +111,19 @@ static int parse(int argc, char **argv, const char *help, const int *allowed, st
 	return 0;
 }
 
-static int open_store(const char *dir, struct mstore **st)
+static int open_store(const char *dir, const char *store_loc, struct mstore **st)
 {
 	char db[PATH_BUF];
 
 	*st = NULL;
-	if (ndx_args_join(PROG, db, sizeof db, dir, MSTORE_DB_FILE))
+	if (ndx_sqldb_location(PROG, dir, MSTORE_DB_FILE, store_loc, db, sizeof db))
 		return 1;
-	if (access(db, F_OK) != 0) {
+	if (!ndx_sqldb_is_pg(db) && access(db, F_OK) != 0) {
 		fprintf(stderr, PROG ": %s does not exist: run `" PROG " init --data %s` first\n",
 			db, dir);
 		return 1;
 	}
-	return mstore_open(db, st) == NDX_OK ? 0 : 1;
+	return mstore_open(db, false, st) == NDX_OK ? 0 : 1;
 }
 
 static int64_t now_ms(void)
@@ -130,7 +136,7 @@ static int64_t now_ms(void)
 
 int mandate_cmd_add(int argc, char **argv)
 {
-	static const int allowed[] = { O_DATA, O_CLIENT, O_SERVICE, O_PURPOSE, O_BASIS, 0 };
+	static const int allowed[] = { O_DATA, O_STORE, O_CLIENT, O_SERVICE, O_PURPOSE, O_BASIS, 0 };
 	struct opts o;
 	struct mstore *st;
 	const char *why = NULL;
@@ -145,7 +151,7 @@ int mandate_cmd_add(int argc, char **argv)
 			: !o.purpose ? "--purpose" : "--basis", ADD_HELP);
 		return 2;
 	}
-	if (open_store(o.data, &st))
+	if (open_store(o.data, o.store, &st))
 		return 1;
 	rc = mreads_mandate_add(st, o.client, o.service, o.purpose, o.basis, now_ms(), &id, &why);
 	mstore_close(st);
@@ -176,7 +182,7 @@ static void put(const char *s)
 
 int mandate_cmd_list(int argc, char **argv)
 {
-	static const int allowed[] = { O_DATA, O_JSON, 0 };
+	static const int allowed[] = { O_DATA, O_STORE, O_JSON, 0 };
 	struct opts o;
 	struct mstore *st;
 	json_t *out = NULL, *m;
@@ -185,7 +191,7 @@ int mandate_cmd_list(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (open_store(o.data, &st))
+	if (open_store(o.data, o.store, &st))
 		return 1;
 	rc = mreads_mandates(st, &out);
 	mstore_close(st);
@@ -219,7 +225,7 @@ int mandate_cmd_list(int argc, char **argv)
 
 int mandate_cmd_remove(int argc, char **argv)
 {
-	static const int allowed[] = { O_DATA, O_ID, 0 };
+	static const int allowed[] = { O_DATA, O_STORE, O_ID, 0 };
 	unsigned long long id;
 	struct opts o;
 	struct mstore *st;
@@ -233,7 +239,7 @@ int mandate_cmd_remove(int argc, char **argv)
 	}
 	if (ndx_args_uint_opt(PROG, "--id", o.id, 1, INT64_MAX, &id))
 		return 2;
-	if (open_store(o.data, &st))
+	if (open_store(o.data, o.store, &st))
 		return 1;
 	rc = mreads_mandate_remove(st, (int64_t)id);
 	mstore_close(st);

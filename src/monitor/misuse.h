@@ -10,14 +10,15 @@
  * log's fields of each read (who, when, which service and purpose, the
  * subjects, the officer and the procedure named).
  *
- * The tables below live in monitor.db (mstore.c applies MISUSE_SCHEMA_SQL
+ * The tables below live in monitor.db (mon_db.c applies MISUSE_SCHEMA_SQL
  * as one migration) and in any analysis database (`ndx-monitor misuse
  * import`/`analyse --db`, the bench), so one detector runs on both. */
 #ifndef NDX_MONITOR_MISUSE_H
 #define NDX_MONITOR_MISUSE_H
 
-#include <sqlite3.h>
 #include <stdint.h>
+
+#include "ndx/sqldb.h"
 
 /* reads: one row per personal-data record of a provider gateway's message
  *   log (served exchanges and event deliveries), where (gateway, seq) finds
@@ -117,6 +118,6 @@ void misuse_options_default(struct misuse_options *o);
  * every rule and writes new findings (with finding_reads), advances the
  * state, in one transaction. *new_findings (may be NULL) is how many
  * findings were written. Returns NDX_OK or NDX_EDB. */
-int misuse_analyse(sqlite3 *db, const struct misuse_options *o, unsigned *new_findings);
+int misuse_analyse(struct ndx_sqldb *db, const struct misuse_options *o, unsigned *new_findings);
 
 #endif

@@ -31,8 +31,10 @@
 
 #include "misuse.h"
 #include "misuse_cmd.h"
+#include "mstore.h"
 #include "ndx/args.h"
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 
 #define PROG "ndx-monitor"
 #define PATH_BUF 4096
@@ -45,7 +47,7 @@ static const char IMPORT_HELP[] =
 	"(required), procedures.jsonl and mandates.jsonl (optional); their fields\n"
 	"are in src/monitor/misuse_cmd.c and bench/README.md \"Misuse detection\".\n"
 	"Everything is loaded in one transaction: a bad line loads nothing.\n"
-	"  --db FILE           the analysis database (SQLite)\n"
+	"  --db FILE           the analysis database (a SQLite file)\n"
 	"  --input DIR         the directory of the JSON lines files\n";
 
 static const char ANALYSE_HELP[] =
@@ -54,8 +56,9 @@ static const char ANALYSE_HELP[] =
 	"`" PROG " misuse import`, or a copy of monitor.db): writes explanations and\n"
 	"findings, then prints the reads, the share of successful reads explained\n"
 	"by each kind of explanation, the findings by kind and the time taken\n"
-	"(wall clock and CPU).\n"
-	"  --db FILE           the analysis database\n"
+	"(wall clock and CPU). The file is opened through the SQLite engine of the\n"
+	"store the monitoring service uses (ndx/sqldb.h).\n"
+	"  --db FILE           the analysis database (a SQLite file)\n"
 	"  --until MS          analyse only reads dated up to this Unix time in ms\n"
 	"                      (default: every read)\n"
 	"  --json              print the summary as one JSON object\n";
@@ -399,6 +402,17 @@ out:
 	return rc;
 }
 
+/* An analysis database on the SQLite engine of ndx/sqldb.h: the
+ * detector's tables as its one migration. */
+static const char *const ANALYSIS_TABLES[] = { MISUSE_SCHEMA_SQL };
+static const struct ndx_sqldb_desc ANALYSIS_DESC = {
+	.prog = PROG,
+	.what = "analysis database",
+	.init_key = "kind",
+	.migrations = ANALYSIS_TABLES,
+	.n_migrations = 1,
+};
+
 /* Opens FILE; create: make it with the detector's tables when absent. */
 static int open_db(const char *path, bool create, sqlite3 **db)
 {
@@ -413,6 +427,17 @@ static int open_db(const char *path, bool create, sqlite3 **db)
 				" misuse import`)\n", path);
 		return -1;
 	}
+	if (!exists) {
+		/* made with the detector's tables as migration 1 of the SQLite
+		 * engine, so that `misuse analyse` opens it through ndx/sqldb.h */
+		struct ndx_sqldb *made;
+
+		if (ndx_sqldb_sqlite_open(&ANALYSIS_DESC, path, true, &made) != NDX_OK) {
+			fprintf(stderr, PROG ": %s: cannot make the tables\n", path);
+			return -1;
+		}
+		made->ops->close(made);
+	}
 	if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
 		fprintf(stderr, PROG ": %s: %s\n", path, *db ? sqlite3_errmsg(*db) : "cannot open");
 		goto fail;
@@ -421,15 +446,6 @@ static int open_db(const char *path, bool create, sqlite3 **db)
 	sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			  " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-262144",
 		     NULL, NULL, NULL);
-	if (!exists) {
-		char *err = NULL;
-		if (sqlite3_exec(*db, MISUSE_SCHEMA_SQL, NULL, NULL, &err) != SQLITE_OK) {
-			fprintf(stderr, PROG ": %s: cannot make the tables: %s\n", path,
-				err ? err : "");
-			sqlite3_free(err);
-			goto fail;
-		}
-	}
 	if (sqlite3_prepare_v2(*db,
 			       "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
 			       " ('reads', 'read_subjects', 'procedures', 'mandates', 'explanations',"
@@ -495,18 +511,63 @@ out:
 
 /* ---- analyse ------------------------------------------------------------ */
 
-static int64_t scalar(sqlite3 *db, const char *sql, int64_t arg)
+/* Opens an analysis database (or a copy of monitor.db) through the SQLite
+ * engine of ndx/sqldb.h with the descriptor that made it: monitor.db's
+ * when its migrations go beyond the analysis database's one. A database
+ * made by `misuse import` before the engine numbered its migrations gets
+ * migration 1 recorded (its tables are checked first). */
+static int open_analysis(const char *path, struct ndx_sqldb **out)
 {
+	const struct ndx_sqldb_desc *d = &ANALYSIS_DESC;
+	sqlite3 *raw = NULL;
 	sqlite3_stmt *st = NULL;
+	int64_t version = -1;
+
+	*out = NULL;
+	if (open_db(path, false, &raw) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(raw, "SELECT max(version) FROM schema_migrations", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (version < 0 &&
+	    sqlite3_exec(raw, "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER"
+			      " PRIMARY KEY, applied_at TEXT NOT NULL);"
+			      "INSERT INTO schema_migrations VALUES(1, datetime('now'))",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, PROG ": %s: %s\n", path, sqlite3_errmsg(raw));
+		sqlite3_close(raw);
+		return -1;
+	}
+	sqlite3_close(raw);
+	if (version > 1)
+		d = &mstore_db_desc;
+	if (ndx_sqldb_sqlite_open(d, path, false, out) != NDX_OK ||
+	    ndx_sqldb_exec(*out, "PRAGMA synchronous=NORMAL", "") != NDX_OK ||
+	    ndx_sqldb_exec(*out, "PRAGMA temp_store=MEMORY", "") != NDX_OK ||
+	    ndx_sqldb_exec(*out, "PRAGMA cache_size=-262144", "") != NDX_OK) {
+		if (*out)
+			(*out)->ops->close(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The one integer of a statement's row (arg bound to ?1 when it has one),
+ * -1 when it fails. */
+static int64_t scalar(struct ndx_sqldb *db, const char *sql, const char *types, ...)
+{
+	json_t *rows = NULL;
+	va_list ap;
 	int64_t v = -1;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_bind_parameter_count(st) > 0)
-			sqlite3_bind_int64(st, 1, arg);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
+	va_start(ap, types);
+	if (ndx_sqldb_queryv(db, &rows, sql, types, ap) == NDX_OK)
+		v = (int64_t)json_integer_value(json_object_get(json_array_get(rows, 0), "v"));
+	va_end(ap);
+	json_decref(rows);
 	return v;
 }
 
@@ -527,8 +588,7 @@ int misuse_cmd_analyse(int argc, char **argv)
 					     MISUSE_REPLAY, MISUSE_CITIZEN_REPORT };
 	struct misuse_options mo;
 	struct opts o;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct ndx_sqldb *db = NULL;
 	unsigned written = 0;
 	int64_t before, after, total, ok_reads, explained = 0;
 	double t0, c0, secs, cpu;
@@ -544,51 +604,39 @@ int misuse_cmd_analyse(int argc, char **argv)
 			return 2;
 		mo.now_ms = (int64_t)v;
 	}
-	if (open_db(o.db, false, &db) != 0)
+	if (open_analysis(o.db, &db) != 0)
 		return 1;
 	rc = 1;
 	before = scalar(db, "SELECT coalesce((SELECT v FROM misuse_state"
-			    " WHERE k = 'analysed_read_id'), 0)", 0);
+			    " WHERE k = 'analysed_read_id'), 0) AS v", "");
 	t0 = clock_s(CLOCK_MONOTONIC);
 	c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	if (misuse_analyse(db, &mo, &written) != NDX_OK) {
-		fprintf(stderr, PROG ": %s: the analysis failed: %s\n", o.db, sqlite3_errmsg(db));
+		fprintf(stderr, PROG ": %s: the analysis failed\n", o.db);
 		goto out;
 	}
 	secs = clock_s(CLOCK_MONOTONIC) - t0;
 	cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	after = scalar(db, "SELECT coalesce((SELECT v FROM misuse_state"
-			   " WHERE k = 'analysed_read_id'), 0)", 0);
-	total = scalar(db, "SELECT count(*) FROM reads WHERE id <= ?", after);
-	ok_reads = scalar(db, "SELECT count(*) FROM reads WHERE id <= ? AND status < 400", after);
+			   " WHERE k = 'analysed_read_id'), 0) AS v", "");
+	total = scalar(db, "SELECT count(*) AS v FROM reads WHERE id <= ?", "i", after);
+	ok_reads = scalar(db, "SELECT count(*) AS v FROM reads WHERE id <= ? AND status < 400", "i",
+			  after);
 	if (!(out = json_object()) || !(hows = json_object()) || !(kinds = json_object()))
 		goto oom;
 	for (size_t i = 0; i < sizeof HOWS / sizeof HOWS[0]; i++) {
-		int64_t n = -1;
-		if (sqlite3_prepare_v2(db,
-				       "SELECT count(*) FROM explanations e JOIN reads r"
+		int64_t n = scalar(db, "SELECT count(*) AS v FROM explanations e JOIN reads r"
 				       " ON r.id = e.read_id WHERE e.how = ? AND r.status < 400",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, HOWS[i], -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				n = sqlite3_column_int64(st, 0);
-		}
-		sqlite3_finalize(st);
-		st = NULL;
+				   "s", HOWS[i]);
+
 		if (n < 0 || json_object_set_new(hows, HOWS[i], json_integer(n)))
 			goto oom;
 		explained += n;
 	}
 	for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) {
-		int64_t n = -1;
-		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM findings WHERE kind = ?", -1, &st,
-				       NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, KINDS[i], -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				n = sqlite3_column_int64(st, 0);
-		}
-		sqlite3_finalize(st);
-		st = NULL;
+		int64_t n = scalar(db, "SELECT count(*) AS v FROM findings WHERE kind = ?", "s",
+				   KINDS[i]);
+
 		if (n < 0 || json_object_set_new(kinds, KINDS[i], json_integer(n)))
 			goto oom;
 	}
@@ -634,11 +682,11 @@ int misuse_cmd_analyse(int argc, char **argv)
 	rc = 0;
 	goto out;
 oom:
-	fprintf(stderr, PROG ": %s: cannot read the summary: %s\n", o.db, sqlite3_errmsg(db));
+	fprintf(stderr, PROG ": %s: cannot read the summary\n", o.db);
 out:
 	json_decref(out);
 	json_decref(hows);
 	json_decref(kinds);
-	sqlite3_close(db);
+	db->ops->close(db);
 	return rc;
 }

@@ -17,8 +17,15 @@
  * Each rule puts its hits into TEMP m_hit with a group string; each group
  * becomes one finding whose key is stable (a window's start, or the first
  * read id of the group, reads being analysed once), written with INSERT OR
- * IGNORE so that no finding is ever written twice. */
+ * IGNORE (ON CONFLICT DO NOTHING) so that no finding is ever written twice.
+ *
+ * Every statement is SQL both engines of ndx/sqldb.h take: the run's values
+ * are named in the text (":lo") and sent as parameters, each text cast to
+ * its type (CAST(?N AS BIGINT)); nothing engine-specific but the TEMP
+ * tables, which both have per connection. */
 #include <inttypes.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +35,7 @@
 #include "ndx/array.h"
 #include "ndx/err.h"
 #include "ndx/pin.h"
+#include "ndx/sqldb.h"
 #include "ndx/timefmt.h"
 
 #define HOUR_MS 3600000LL
@@ -61,64 +69,71 @@ void misuse_options_default(struct misuse_options *o)
 	o->min_baseline_reads = 500;
 }
 
-static const char TEMP_SQL[] =
-	"CREATE TEMP TABLE IF NOT EXISTS m_new(id INTEGER PRIMARY KEY, day INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS temp.m_new_day ON m_new(day, id);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_flag(read_id INTEGER PRIMARY KEY);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_days(day INTEGER PRIMARY KEY);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_hw(client TEXT, day INTEGER, how INTEGER, n INTEGER);"
-	"CREATE INDEX IF NOT EXISTS temp.m_hw_day ON m_hw(day);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_prov(client TEXT, day INTEGER, prov TEXT, n INTEGER);"
-	"CREATE INDEX IF NOT EXISTS temp.m_prov_day ON m_prov(day);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_bulk(client TEXT, user_id TEXT, day INTEGER,"
-	" slot INTEGER, n INTEGER);"
-	"CREATE INDEX IF NOT EXISTS temp.m_bulk_day ON m_bulk(day);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_ref(client TEXT, day INTEGER, slot INTEGER, n INTEGER);"
-	"CREATE INDEX IF NOT EXISTS temp.m_ref_day ON m_ref(day);"
+/* The TEMP tables (types both engines take). */
+static const char *const TEMP_SQL[] = {
+	"CREATE TEMP TABLE IF NOT EXISTS m_new(id BIGINT PRIMARY KEY, day BIGINT NOT NULL)",
+	"CREATE INDEX IF NOT EXISTS m_new_day ON m_new(day, id)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_flag(read_id BIGINT PRIMARY KEY)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_days(day BIGINT PRIMARY KEY)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_hw(client TEXT, day BIGINT, how BIGINT, n BIGINT)",
+	"CREATE INDEX IF NOT EXISTS m_hw_day ON m_hw(day)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_prov(client TEXT, day BIGINT, prov TEXT, n BIGINT)",
+	"CREATE INDEX IF NOT EXISTS m_prov_day ON m_prov(day)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_bulk(client TEXT, user_id TEXT, day BIGINT,"
+	" slot BIGINT, n BIGINT)",
+	"CREATE INDEX IF NOT EXISTS m_bulk_day ON m_bulk(day)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_ref(client TEXT, day BIGINT, slot BIGINT, n BIGINT)",
+	"CREATE INDEX IF NOT EXISTS m_ref_day ON m_ref(day)",
 	/* the baselines of the day being analysed */
-	"CREATE TEMP TABLE IF NOT EXISTS m_bhw(client TEXT, how INTEGER, n INTEGER,"
-	" PRIMARY KEY(client, how));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_btot(client TEXT PRIMARY KEY, n INTEGER);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_pin(client TEXT, prov TEXT, k INTEGER, cov REAL,"
-	" PRIMARY KEY(client, prov));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_bb(client TEXT, user_id TEXT, slot INTEGER, n INTEGER,"
-	" PRIMARY KEY(client, user_id, slot));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_bref(client TEXT, slot INTEGER, n INTEGER,"
-	" PRIMARY KEY(client, slot));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_win(client TEXT, user_id TEXT, slot INTEGER,"
-	" n INTEGER, base INTEGER, ws INTEGER, we INTEGER, PRIMARY KEY(client, user_id, slot));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_rs(subject TEXT, slot INTEGER,"
-	" PRIMARY KEY(subject, slot));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_rr(subject TEXT, slot INTEGER, id INTEGER,"
-	" client TEXT, user_id TEXT, member TEXT);"
-	"CREATE TEMP TABLE IF NOT EXISTS m_hit(g TEXT NOT NULL, read_id INTEGER NOT NULL,"
-	" client TEXT, user_id TEXT, a INTEGER, b INTEGER, c TEXT, PRIMARY KEY(g, read_id));"
-	"CREATE TEMP TABLE IF NOT EXISTS m_meta(k TEXT PRIMARY KEY, v INTEGER);"
-	"DELETE FROM m_new; DELETE FROM m_flag; DELETE FROM m_hit;";
+	"CREATE TEMP TABLE IF NOT EXISTS m_bhw(client TEXT, how BIGINT, n BIGINT,"
+	" PRIMARY KEY(client, how))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_btot(client TEXT PRIMARY KEY, n BIGINT)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_pin(client TEXT, prov TEXT, k BIGINT,"
+	" cov DOUBLE PRECISION, covk BIGINT, PRIMARY KEY(client, prov))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_bb(client TEXT, user_id TEXT, slot BIGINT, n BIGINT,"
+	" PRIMARY KEY(client, user_id, slot))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_bref(client TEXT, slot BIGINT, n BIGINT,"
+	" PRIMARY KEY(client, slot))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_win(client TEXT, user_id TEXT, slot BIGINT,"
+	" n BIGINT, base BIGINT, ws BIGINT, we BIGINT, PRIMARY KEY(client, user_id, slot))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_rs(subject TEXT, slot BIGINT,"
+	" PRIMARY KEY(subject, slot))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_rr(subject TEXT, slot BIGINT, id BIGINT,"
+	" client TEXT, user_id TEXT, member TEXT)",
+	/* an officer's agency (the member of X-Road-UserId), worked out once
+	 * per officer in C: NULL when the user id names none */
+	"CREATE TEMP TABLE IF NOT EXISTS m_um(user_id TEXT PRIMARY KEY, member TEXT)",
+	"CREATE TEMP TABLE IF NOT EXISTS m_hit(g TEXT NOT NULL, read_id BIGINT NOT NULL,"
+	" client TEXT, user_id TEXT, a BIGINT, b BIGINT, c TEXT, PRIMARY KEY(g, read_id))",
+	"CREATE TEMP TABLE IF NOT EXISTS m_meta(k TEXT PRIMARY KEY, v BIGINT)",
+	"DELETE FROM m_new", "DELETE FROM m_flag", "DELETE FROM m_hit",
+};
 
 /* The aggregates of whole days and the last day's baselines stay in the
  * connection's TEMP tables from one call to the next (the collector calls
  * once a round on the same connection), so that a round aggregates no
  * history again; they are dropped when a dismissal or the options change
  * what they hold. */
-static const char CACHE_CLEAR_SQL[] =
-	"DELETE FROM m_days; DELETE FROM m_hw; DELETE FROM m_prov; DELETE FROM m_bulk;"
-	"DELETE FROM m_ref; DELETE FROM m_meta;";
+static const char *const CACHE_CLEAR_SQL[] = {
+	"DELETE FROM m_days", "DELETE FROM m_hw", "DELETE FROM m_prov", "DELETE FROM m_bulk",
+	"DELETE FROM m_ref", "DELETE FROM m_meta",
+};
 
-static const char TEMP_DROP_SQL[] =
-	"DROP TABLE IF EXISTS temp.m_new; DROP TABLE IF EXISTS temp.m_flag;"
-	"DROP TABLE IF EXISTS temp.m_days; DROP TABLE IF EXISTS temp.m_hw;"
-	"DROP TABLE IF EXISTS temp.m_prov; DROP TABLE IF EXISTS temp.m_bulk;"
-	"DROP TABLE IF EXISTS temp.m_ref; DROP TABLE IF EXISTS temp.m_bhw;"
-	"DROP TABLE IF EXISTS temp.m_btot; DROP TABLE IF EXISTS temp.m_pin;"
-	"DROP TABLE IF EXISTS temp.m_bb; DROP TABLE IF EXISTS temp.m_bref;"
-	"DROP TABLE IF EXISTS temp.m_win; DROP TABLE IF EXISTS temp.m_rs;"
-	"DROP TABLE IF EXISTS temp.m_hit; DROP TABLE IF EXISTS temp.m_rr;"
-	"DROP TABLE IF EXISTS temp.m_meta;";
+static const char *const TEMP_DROP_SQL[] = {
+	"DROP TABLE IF EXISTS m_new", "DROP TABLE IF EXISTS m_flag",
+	"DROP TABLE IF EXISTS m_days", "DROP TABLE IF EXISTS m_hw",
+	"DROP TABLE IF EXISTS m_prov", "DROP TABLE IF EXISTS m_bulk",
+	"DROP TABLE IF EXISTS m_ref", "DROP TABLE IF EXISTS m_bhw",
+	"DROP TABLE IF EXISTS m_btot", "DROP TABLE IF EXISTS m_pin",
+	"DROP TABLE IF EXISTS m_bb", "DROP TABLE IF EXISTS m_bref",
+	"DROP TABLE IF EXISTS m_win", "DROP TABLE IF EXISTS m_rs",
+	"DROP TABLE IF EXISTS m_hit", "DROP TABLE IF EXISTS m_rr",
+	"DROP TABLE IF EXISTS m_um", "DROP TABLE IF EXISTS m_meta",
+};
 
 /* The run's fixed values, bound by name in every statement that uses them. */
 struct run {
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	const struct misuse_options *o;
 	int64_t lo, hi;       /* new reads: lo < id <= hi */
 	int64_t baseline_days;
@@ -129,130 +144,245 @@ struct run {
 	unsigned written;
 };
 
-/* misuse_member(user_id): the agency part of X-Road-UserId
- * "{instance}/{class}/{member}/{username}", or NULL without a username. */
-static void fn_member(sqlite3_context *cx, int argc, sqlite3_value **argv)
+/* The agency part of X-Road-UserId "{instance}/{class}/{member}/{username}"
+ * into out; false without a username. */
+static bool user_member(const char *s, char *out, size_t cap)
 {
-	const unsigned char *s = sqlite3_value_text(argv[0]);
 	int slashes = 0;
 
-	(void)argc;
-	if (!s) {
-		sqlite3_result_null(cx);
-		return;
-	}
-	for (const unsigned char *p = s; *p; p++)
+	for (const char *p = s; *p; p++)
 		if (*p == '/' && ++slashes == 3) {
-			if (p == s || !p[1])
-				break;
-			sqlite3_result_text(cx, (const char *)s, (int)(p - s), SQLITE_TRANSIENT);
-			return;
+			if (p == s || !p[1] || (size_t)(p - s) >= cap)
+				return false;
+			memcpy(out, s, (size_t)(p - s));
+			out[p - s] = '\0';
+			return true;
 		}
-	sqlite3_result_null(cx);
+	return false;
 }
 
-/* Binds the named parameters a statement holds from r and the day. */
-static int bind_common(const struct run *r, sqlite3_stmt *st, int64_t day)
+/* A statement of the run: its named values (":lo") turned into
+ * parameters, each sent as text and cast to its type. */
+#define MAX_NAMED 16
+struct stmt {
+	char *sql;
+	char types[MAX_NAMED + 1];
+	char vals[MAX_NAMED][32];
+	const char *v[MAX_NAMED];
+};
+
+static void stmt_free(struct stmt *st)
+{
+	free(st->sql);
+	st->sql = NULL;
+}
+
+/* Fills st from sql with r's values for day; -1 on an unknown name, too
+ * many names or no memory. */
+static int stmt_make(const struct run *r, const char *sql, int64_t day, struct stmt *st)
 {
 	const struct misuse_options *o = r->o;
-	struct {
+	const struct {
 		const char *name;
 		int64_t v;
 	} ints[] = {
-		{ ":lo", r->lo },
-		{ ":hi", r->hi },
-		{ ":day", day },
-		{ ":ds", day * DAY_MS - TZ_MS },
-		{ ":de", (day + 1) * DAY_MS - TZ_MS },
-		{ ":bfrom", day - r->baseline_days },
-		{ ":tz", TZ_MS },
-		{ ":daylen", DAY_MS },
-		{ ":hour", HOUR_MS },
-		{ ":bw", (int64_t)o->bulk_window_s * 1000 },
-		{ ":pw", (int64_t)o->probing_window_s * 1000 },
-		{ ":rw", (int64_t)o->repeated_window_s * 1000 },
-		{ ":bmin", o->bulk_min_subjects },
-		{ ":pmin", o->probing_min_refusals },
-		{ ":rmin", o->repeated_min_members },
-		{ ":minreads", o->min_baseline_reads },
-		{ ":pmax", o->province_max },
-		{ ":lookback", REPLAY_LOOKBACK_MS },
-		{ ":bfirst", r->wfrom_b },
-		{ ":pfirst", r->wfrom_p },
+		{ "lo", r->lo },
+		{ "hi", r->hi },
+		{ "day", day },
+		{ "ds", day * DAY_MS - TZ_MS },
+		{ "de", (day + 1) * DAY_MS - TZ_MS },
+		{ "bfrom", day - r->baseline_days },
+		{ "tz", TZ_MS },
+		{ "daylen", DAY_MS },
+		{ "hour", HOUR_MS },
+		{ "bw", (int64_t)o->bulk_window_s * 1000 },
+		{ "pw", (int64_t)o->probing_window_s * 1000 },
+		{ "rw", (int64_t)o->repeated_window_s * 1000 },
+		{ "bmin", o->bulk_min_subjects },
+		{ "pmin", o->probing_min_refusals },
+		{ "rmin", o->repeated_min_members },
+		{ "minreads", o->min_baseline_reads },
+		{ "pmax", o->province_max },
+		{ "lookback", REPLAY_LOOKBACK_MS },
+		{ "bfirst", r->wfrom_b },
+		{ "pfirst", r->wfrom_p },
 	};
-	struct {
+	const struct {
 		const char *name;
 		double v;
 	} reals[] = {
-		{ ":bfactor", o->bulk_factor },     { ":pfactor", o->probing_factor },
-		{ ":offshare", o->off_hours_share }, { ":pshare", o->province_share },
-		{ ":pminshare", o->province_min_share },
+		{ "bfactor", o->bulk_factor },     { "pfactor", o->probing_factor },
+		{ "offshare", o->off_hours_share }, { "pshare", o->province_share },
+		{ "pminshare", o->province_min_share },
 	};
+	const char *names[MAX_NAMED];
+	size_t n = 0, len = 0, cap = strlen(sql) * 2 + 64;
+	char *out = malloc(cap);
 
-	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-		int k = sqlite3_bind_parameter_index(st, ints[i].name);
-		if (k && sqlite3_bind_int64(st, k, ints[i].v) != SQLITE_OK)
-			return -1;
+	memset(st, 0, sizeof *st);
+	if (!out)
+		return -1;
+	for (const char *p = sql; *p;) {
+		const char *e = p + 1;
+		size_t k, nl;
+		char piece[48];
+		int w;
+
+		if (*p != ':' || !(p[1] >= 'a' && p[1] <= 'z')) {
+			out[len++] = *p++;
+			goto grow;
+		}
+		while (*e >= 'a' && *e <= 'z')
+			e++;
+		nl = (size_t)(e - p - 1);
+		for (k = 0; k < n && !(strlen(names[k]) == nl && !strncmp(names[k], p + 1, nl)); k++)
+			;
+		if (k == n) {
+			bool found = false;
+
+			if (n == MAX_NAMED)
+				goto fail;
+			for (size_t i = 0; !found && i < sizeof ints / sizeof *ints; i++)
+				if (strlen(ints[i].name) == nl && !strncmp(ints[i].name, p + 1, nl)) {
+					names[n] = ints[i].name;
+					snprintf(st->vals[n], sizeof st->vals[n], "%" PRId64, ints[i].v);
+					st->types[n] = 'i';
+					found = true;
+				}
+			for (size_t i = 0; !found && i < sizeof reals / sizeof *reals; i++)
+				if (strlen(reals[i].name) == nl && !strncmp(reals[i].name, p + 1, nl)) {
+					names[n] = reals[i].name;
+					snprintf(st->vals[n], sizeof st->vals[n], "%.17g", reals[i].v);
+					st->types[n] = 'r';
+					found = true;
+				}
+			if (!found)
+				goto fail;
+			st->v[n] = st->vals[n];
+			n++;
+		}
+		w = snprintf(piece, sizeof piece, "CAST(?%zu AS %s)", k + 1,
+			     st->types[k] == 'i' ? "BIGINT" : "DOUBLE PRECISION");
+		if (len + (size_t)w + 1 >= cap) {
+			char *bigger = realloc(out, cap * 2 + (size_t)w);
+
+			if (!bigger)
+				goto fail;
+			out = bigger;
+			cap = cap * 2 + (size_t)w;
+		}
+		memcpy(out + len, piece, (size_t)w);
+		len += (size_t)w;
+		p = e;
+		continue;
+grow:
+		if (len + 1 >= cap) {
+			char *bigger = realloc(out, cap * 2);
+
+			if (!bigger)
+				goto fail;
+			out = bigger;
+			cap *= 2;
+		}
 	}
-	for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
-		int k = sqlite3_bind_parameter_index(st, reals[i].name);
-		if (k && sqlite3_bind_double(st, k, reals[i].v) != SQLITE_OK)
-			return -1;
+	out[len] = '\0';
+	for (size_t i = 0; i < n; i++)
+		st->types[i] = 's'; /* every value travels as text, cast in the SQL */
+	st->types[n] = '\0';
+	st->sql = out;
+	return 0;
+fail:
+	free(out);
+	return -1;
+}
+
+/* Runs one statement of the run; rows (may be NULL) receives its rows. */
+static int run_rows(const struct run *r, const char *sql, int64_t day, json_t **rows)
+{
+	struct stmt st;
+	json_t *got = NULL;
+	int rc;
+
+	if (rows)
+		*rows = NULL;
+	if (stmt_make(r, sql, day, &st) != 0) {
+		fprintf(stderr, "misuse: cannot make a statement\n");
+		return -1;
 	}
+	rc = ndx_sqldb_query(r->db, &got, st.sql, st.types, st.v[0], st.v[1], st.v[2], st.v[3],
+			     st.v[4], st.v[5], st.v[6], st.v[7], st.v[8], st.v[9], st.v[10],
+			     st.v[11], st.v[12], st.v[13], st.v[14], st.v[15]);
+	stmt_free(&st);
+	if (rc != NDX_OK)
+		return -1;
+	if (rows)
+		*rows = got;
+	else
+		json_decref(got);
 	return 0;
 }
 
 /* Runs one statement (no result rows wanted) with the common parameters. */
 static int run_sql(const struct run *r, const char *sql, int64_t day)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
+	return run_rows(r, sql, day, NULL);
+}
 
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	if (bind_common(r, st, day) != 0)
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		;
-	rc = rc == SQLITE_DONE ? 0 : -1;
-out:
-	if (rc != 0)
-		fprintf(stderr, "misuse: %s\n", sqlite3_errmsg(r->db));
-	sqlite3_finalize(st);
-	return rc;
+/* A row's text column, "" when null or absent. */
+static const char *sv(const json_t *row, const char *col)
+{
+	const char *v = json_string_value(json_object_get(row, col));
+
+	return v ? v : "";
+}
+
+/* A row's integer column (a PostgreSQL sum's numeric text too); dflt when
+ * null or absent. */
+static int64_t iv(const json_t *row, const char *col, int64_t dflt)
+{
+	const json_t *v = json_object_get(row, col);
+
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
 }
 
 /* ---- explanations ---------------------------------------------------- */
 
+#define EXPLAIN "INSERT INTO explanations(read_id, how, ref) "
+#define IGNORE " ON CONFLICT DO NOTHING"
+
 static const char *const EXPLAIN_SQL[] = {
-	"INSERT OR IGNORE INTO explanations(read_id, how, ref) SELECT id, 'own', ''"
-	" FROM reads WHERE id > :lo AND id <= :hi AND own = 1",
-	"INSERT OR IGNORE INTO explanations(read_id, how, ref) SELECT id, 'subscription', ''"
-	" FROM reads WHERE id > :lo AND id <= :hi AND event = 1",
-	"INSERT OR IGNORE INTO explanations(read_id, how, ref) SELECT id, 'consent', ''"
-	" FROM reads WHERE id > :lo AND id <= :hi AND consent = 1 AND status < 400",
+	EXPLAIN "SELECT id, 'own', '' FROM reads WHERE id > :lo AND id <= :hi AND own = 1" IGNORE,
+	EXPLAIN "SELECT id, 'subscription', '' FROM reads WHERE id > :lo AND id <= :hi"
+		" AND event = 1" IGNORE,
+	EXPLAIN "SELECT id, 'consent', '' FROM reads WHERE id > :lo AND id <= :hi"
+		" AND consent = 1 AND status < 400" IGNORE,
 	/* X-Road-Issue "{kind}/{procedure id}": a procedure of that kind and
 	 * id, about one of the read's subjects, handled by the reading agency
-	 * (the officer's agency, else the client's member), the read between
-	 * its opening (less 10 minutes of clock skew) and a day after its
-	 * closing (the last documents of a procedure just closed). */
-	"INSERT OR IGNORE INTO explanations(read_id, how, ref)"
-	" SELECT r.id, 'procedure', p.id FROM reads r JOIN procedures p"
-	"  ON p.id = substr(r.issue, instr(r.issue, '/') + 1)"
-	" AND p.kind = substr(r.issue, 1, instr(r.issue, '/') - 1)"
-	" WHERE r.id > :lo AND r.id <= :hi AND instr(r.issue, '/') > 1"
-	" AND p.agency = CASE WHEN r.user_id <> '' THEN misuse_member(r.user_id)"
-	"     ELSE r.client_member END"
-	" AND r.time_ms >= p.opened_ms - 600000"
-	" AND (p.closed_ms IS NULL OR r.time_ms <= p.closed_ms + 86400000)"
-	" AND EXISTS (SELECT 1 FROM read_subjects s WHERE s.read_id = r.id"
-	"  AND s.subject = p.subject)",
+	 * (the officer's agency, the member part of X-Road-UserId, else the
+	 * client's member), the read between its opening (less 10 minutes of
+	 * clock skew) and a day after its closing (the last documents of a
+	 * procedure just closed). The agency being a member id (two slashes),
+	 * "the user id's member is the agency" is "the user id starts with the
+	 * agency and a slash and goes on". */
+	EXPLAIN "SELECT r.id, 'procedure', p.id FROM reads r"
+		" JOIN read_subjects s ON s.read_id = r.id"
+		" JOIN procedures p ON p.subject = s.subject AND r.issue = p.kind || '/' || p.id"
+		" WHERE r.id > :lo AND r.id <= :hi AND r.issue LIKE '_%/%'"
+		" AND p.kind NOT LIKE '%/%'"
+		" AND (CASE WHEN r.user_id <> '' THEN"
+		"  substr(r.user_id, 1, length(p.agency) + 1) = p.agency || '/'"
+		"  AND length(r.user_id) > length(p.agency) + 1"
+		"  ELSE r.client_member = p.agency END)"
+		" AND r.time_ms >= p.opened_ms - 600000"
+		" AND (p.closed_ms IS NULL OR r.time_ms <= p.closed_ms + 86400000)" IGNORE,
 	/* a mandate is an agency system's standing basis (a batch of periodic
 	 * checks): an officer reading one person needs a procedure */
-	"INSERT OR IGNORE INTO explanations(read_id, how, ref)"
-	" SELECT r.id, 'mandate', CAST(m.id AS TEXT) FROM reads r JOIN mandates m"
-	"  ON m.client = r.client AND m.service = r.service AND m.purpose = r.purpose"
-	" WHERE r.id > :lo AND r.id <= :hi AND m.created_ms <= r.time_ms AND r.user_id = ''",
+	EXPLAIN "SELECT r.id, 'mandate', CAST(m.id AS TEXT) FROM reads r JOIN mandates m"
+		"  ON m.client = r.client AND m.service = r.service AND m.purpose = r.purpose"
+		" WHERE r.id > :lo AND r.id <= :hi AND m.created_ms <= r.time_ms"
+		" AND r.user_id = ''" IGNORE,
 };
 
 /* ---- baselines: one day's aggregates --------------------------------- */
@@ -292,15 +422,13 @@ static const char *const AGGREGATE_SQL[] = {
 
 static int aggregate_day(struct run *r, int64_t day)
 {
-	sqlite3_stmt *st = NULL;
-	int done;
+	json_t *rows = NULL;
+	size_t done;
 
-	if (sqlite3_prepare_v2(r->db, "SELECT 1 FROM m_days WHERE day = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (run_rows(r, "SELECT 1 AS v FROM m_days WHERE day = :day", day, &rows) != 0)
 		return -1;
-	sqlite3_bind_int64(st, 1, day);
-	done = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	done = json_array_size(rows);
+	json_decref(rows);
 	if (done)
 		return 0;
 	for (size_t i = 0; i < sizeof AGGREGATE_SQL / sizeof AGGREGATE_SQL[0]; i++)
@@ -314,24 +442,26 @@ static int aggregate_day(struct run *r, int64_t day)
 static const char *const BASELINE_SQL[] = {
 	"DELETE FROM m_bhw", "DELETE FROM m_btot", "DELETE FROM m_pin", "DELETE FROM m_bb",
 	"DELETE FROM m_bref",
-	"INSERT INTO m_bhw SELECT client, how, sum(n) FROM m_hw"
+	"INSERT INTO m_bhw(client, how, n) SELECT client, how, sum(n) FROM m_hw"
 	" WHERE day >= :bfrom AND day < :day GROUP BY 1, 2",
-	"INSERT INTO m_btot SELECT client, sum(n) FROM m_bhw GROUP BY 1",
+	"INSERT INTO m_btot(client, n) SELECT client, sum(n) FROM m_bhw GROUP BY 1",
 	/* the provinces that make up a client's baseline: each holding at
 	 * least pminshare of its subjects; kept only for clients with enough
 	 * reads whose at most pmax such provinces cover pshare or more */
-	"WITH b AS (SELECT client, prov, sum(n) n FROM m_prov"
+	"WITH b AS (SELECT client, prov, sum(n) AS n FROM m_prov"
 	"   WHERE day >= :bfrom AND day < :day GROUP BY 1, 2),"
-	" t AS (SELECT client, sum(n) t FROM b GROUP BY 1),"
+	" t AS (SELECT client, sum(n) AS t FROM b GROUP BY 1),"
 	" p AS (SELECT b.client, b.prov, b.n, t.t FROM b JOIN t USING (client)"
 	"   WHERE b.n >= :pminshare * t.t),"
-	" c AS (SELECT client, count(*) k, sum(n) * 1.0 / max(t) cov FROM p GROUP BY 1"
+	" c AS (SELECT client, count(*) k, sum(n) * 1.0 / max(t) cov,"
+	"   sum(n) * 1000 / max(t) covk FROM p GROUP BY 1"
 	"   HAVING count(*) <= :pmax AND sum(n) * 1.0 / max(t) >= :pshare)"
-	" INSERT INTO m_pin SELECT p.client, p.prov, c.k, c.cov FROM p JOIN c USING (client)"
+	" INSERT INTO m_pin(client, prov, k, cov, covk) SELECT p.client, p.prov, c.k, c.cov,"
+	" c.covk FROM p JOIN c USING (client)"
 	" WHERE p.client IN (SELECT client FROM m_btot WHERE n >= :minreads)",
-	"INSERT INTO m_bb SELECT client, user_id, slot, max(n) FROM m_bulk"
+	"INSERT INTO m_bb(client, user_id, slot, n) SELECT client, user_id, slot, max(n) FROM m_bulk"
 	" WHERE day >= :bfrom AND day < :day GROUP BY 1, 2, 3",
-	"INSERT INTO m_bref SELECT client, slot, max(n) FROM m_ref"
+	"INSERT INTO m_bref(client, slot, n) SELECT client, slot, max(n) FROM m_ref"
 	" WHERE day >= :bfrom AND day < :day GROUP BY 1, 2",
 };
 
@@ -339,14 +469,14 @@ static const char *const BASELINE_SQL[] = {
 
 /* Groups: g starts with the kind and holds what makes the key. */
 static const char *const RULE_NOEXP_SQL[] = {
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'x|' || r.client || '|' || r.user_id, r.id, r.client, r.user_id, 0, 0, ''"
 	" FROM m_new n JOIN reads r ON r.id = n.id WHERE n.day = :day AND r.status < 400"
-	" AND NOT EXISTS (SELECT 1 FROM explanations e WHERE e.read_id = r.id)",
+	" AND NOT EXISTS (SELECT 1 FROM explanations e WHERE e.read_id = r.id)" IGNORE,
 };
 
 static const char OFFHOURS_SQL[] =
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'o|' || q.client || '|' || q.user_id || '|' || q.how, q.id, q.client,"
 	"  q.user_id, t.n, coalesce(b.n, 0), CAST(q.how AS TEXT)"
 	" FROM (SELECT r.id, r.client, r.user_id,"
@@ -355,19 +485,19 @@ static const char OFFHOURS_SQL[] =
 	"   WHERE n.day = :day AND r.status < 400 AND " NOT_STRONG("e") ") q"
 	" JOIN m_btot t ON t.client = q.client AND t.n >= :minreads"
 	" LEFT JOIN m_bhw b ON b.client = q.client AND b.how = q.how"
-	" WHERE coalesce(b.n, 0) < :offshare * t.n";
+	" WHERE coalesce(b.n, 0) < :offshare * t.n" IGNORE;
 
 static const char PROVINCE_SQL[] =
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'p|' || r.client || '|' || r.user_id, r.id, r.client, r.user_id, c.k,"
-	"  CAST(c.cov * 1000 AS INTEGER), substr(s.subject, 1, 3)"
+	"  c.covk, substr(s.subject, 1, 3)"
 	" FROM m_new n JOIN reads r ON r.id = n.id"
-	" JOIN (SELECT client, max(k) k, max(cov) cov FROM m_pin GROUP BY 1) c"
+	" JOIN (SELECT client, max(k) AS k, max(covk) AS covk FROM m_pin GROUP BY 1) c"
 	"  ON c.client = r.client"
 	" JOIN read_subjects s ON s.read_id = r.id LEFT JOIN explanations e ON e.read_id = r.id"
 	" WHERE n.day = :day AND r.status < 400 AND " NOT_STRONG("e")
 	" AND NOT EXISTS (SELECT 1 FROM m_pin q WHERE q.client = r.client"
-	"  AND q.prov = substr(s.subject, 1, 3))";
+	"  AND q.prov = substr(s.subject, 1, 3))" IGNORE;
 
 /* bulk: the windows of the day with a new read, per client and per
  * officer; all the window's reads count (some analysed before). */
@@ -388,20 +518,21 @@ static const char *const BULK_SQL[] = {
 	" AND r.user_id <> '' AND " NOT_STRONG("e") " GROUP BY 1, 2, 3 HAVING max(r.id) > :lo",
 	"UPDATE m_win SET base = coalesce((SELECT n FROM m_bb b WHERE b.client = m_win.client"
 	" AND b.user_id = m_win.user_id AND b.slot = m_win.slot), 0)",
-	"DELETE FROM m_win WHERE n <= max(:bmin, :bfactor * base)",
+	"DELETE FROM m_win WHERE n <= CASE WHEN :bmin > :bfactor * base THEN :bmin"
+	" ELSE :bfactor * base END",
 	/* an officer's burst split by the window's edge: the officer's reads
 	 * of the half windows on either side belong to it too (a client's
 	 * window holds its ordinary reads as well, so it keeps its edges) */
-	"UPDATE m_win SET ws = :ds + slot * :bw, we = min(:de, :ds + (slot + 1) * :bw)",
+	"UPDATE m_win SET ws = :ds + slot * :bw, we = CASE WHEN :de < :ds + (slot + 1) * :bw"
+	" THEN :de ELSE :ds + (slot + 1) * :bw END",
 	"UPDATE m_win SET ws = ws - :bw / 2, we = we + :bw / 2 WHERE user_id <> ''",
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'b|' || w.client || '|' || w.user_id || '|' || w.ws, r.id,"
 	"  r.client, r.user_id, w.n, w.base, ''"
-	" FROM m_win w CROSS JOIN reads r ON r.client = w.client"
-	"  AND r.time_ms >= w.ws AND r.time_ms < w.we"
-	" LEFT JOIN explanations e ON e.read_id = r.id"
-	" WHERE r.id <= :hi AND r.status < 400 AND " NOT_STRONG("e")
-	" AND (w.user_id = '' OR r.user_id = w.user_id)",
+	" FROM m_win w CROSS JOIN reads r LEFT JOIN explanations e ON e.read_id = r.id"
+	" WHERE r.client = w.client AND r.time_ms >= w.ws AND r.time_ms < w.we"
+	" AND r.id <= :hi AND r.status < 400 AND " NOT_STRONG("e")
+	" AND (w.user_id = '' OR r.user_id = w.user_id)" IGNORE,
 };
 
 static const char *const PROBING_SQL[] = {
@@ -412,18 +543,20 @@ static const char *const PROBING_SQL[] = {
 	" GROUP BY 1, 3 HAVING max(r.id) > :lo",
 	"UPDATE m_win SET base = coalesce((SELECT n FROM m_bref b WHERE b.client = m_win.client"
 	" AND b.slot = m_win.slot), 0)",
-	"DELETE FROM m_win WHERE n <= max(:pmin, :pfactor * base)",
+	"DELETE FROM m_win WHERE n <= CASE WHEN :pmin > :pfactor * base THEN :pmin"
+	" ELSE :pfactor * base END",
 	/* a surge split by the window's edge: the refusals of the half
 	 * windows on either side belong to it too */
 	"UPDATE m_win SET ws = :ds + slot * :pw - :pw / 2,"
-	" we = min(:de, :ds + (slot + 1) * :pw) + :pw / 2",
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	" we = CASE WHEN :de < :ds + (slot + 1) * :pw THEN :de"
+	" ELSE :ds + (slot + 1) * :pw END + :pw / 2",
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'r|' || w.client || '|' || (:ds + w.slot * :pw), r.id, r.client, r.user_id,"
 	"  w.n, w.base, r.error_type"
-	" FROM m_win w CROSS JOIN reads r ON r.client = w.client"
-	"  AND r.time_ms >= w.ws AND r.time_ms < w.we"
-	" WHERE r.id <= :hi AND r.status >= 400"
-	" AND NOT EXISTS (SELECT 1 FROM m_flag f WHERE f.read_id = r.id)",
+	" FROM m_win w CROSS JOIN reads r"
+	" WHERE r.client = w.client AND r.time_ms >= w.ws AND r.time_ms < w.we"
+	" AND r.id <= :hi AND r.status >= 400"
+	" AND NOT EXISTS (SELECT 1 FROM m_flag f WHERE f.read_id = r.id)" IGNORE,
 };
 
 /* repeated-subject: the people of the day's new reads (not strongly
@@ -431,28 +564,40 @@ static const char *const PROBING_SQL[] = {
  * an officer's agency is the member of X-Road-UserId. */
 static const char *const REPEATED_SQL[] = {
 	"DELETE FROM m_rs",
-	"INSERT OR IGNORE INTO m_rs(subject, slot)"
+	"INSERT INTO m_rs(subject, slot)"
 	" SELECT s.subject, ((r.time_ms + :tz) % :daylen) / :rw FROM m_new n"
 	" JOIN reads r ON r.id = n.id JOIN read_subjects s ON s.read_id = r.id"
 	" LEFT JOIN explanations e ON e.read_id = r.id"
-	" WHERE n.day = :day AND r.status < 400 AND " NOT_STRONG("e"),
+	" WHERE n.day = :day AND r.status < 400 AND " NOT_STRONG("e") IGNORE,
 	"DELETE FROM m_win",
 	"DELETE FROM m_rr",
-	"INSERT INTO m_rr SELECT m.subject, m.slot, r.id, r.client, r.user_id,"
-	"  coalesce(misuse_member(r.user_id), r.client_member)"
-	" FROM m_rs m CROSS JOIN read_subjects s ON s.subject = m.subject"
-	" CROSS JOIN reads r ON r.id = s.read_id LEFT JOIN explanations e ON e.read_id = r.id"
-	" WHERE r.time_ms >= :ds + m.slot * :rw AND r.time_ms < min(:de, :ds + (m.slot + 1) * :rw)"
+};
+
+/* The officers of those people's reads whose agency m_um does not hold
+ * yet (repeated_member fills it). */
+static const char REPEATED_USERS_SQL[] =
+	"SELECT DISTINCT r.user_id FROM m_rs m CROSS JOIN read_subjects s CROSS JOIN reads r"
+	" WHERE s.subject = m.subject AND r.id = s.read_id AND r.user_id <> '' AND r.id <= :hi"
+	" AND NOT EXISTS (SELECT 1 FROM m_um u WHERE u.user_id = r.user_id)";
+
+static const char *const REPEATED_HIT_SQL[] = {
+	"INSERT INTO m_rr(subject, slot, id, client, user_id, member)"
+	" SELECT m.subject, m.slot, r.id, r.client, r.user_id,"
+	"  coalesce(u.member, r.client_member)"
+	" FROM m_rs m CROSS JOIN read_subjects s CROSS JOIN reads r"
+	" LEFT JOIN explanations e ON e.read_id = r.id LEFT JOIN m_um u ON u.user_id = r.user_id"
+	" WHERE s.subject = m.subject AND r.id = s.read_id AND r.time_ms >= :ds + m.slot * :rw AND r.time_ms < CASE WHEN"
+	"  :de < :ds + (m.slot + 1) * :rw THEN :de ELSE :ds + (m.slot + 1) * :rw END"
 	" AND r.id <= :hi AND r.status < 400 AND " NOT_STRONG("e"),
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 's|' || q.subject || '|' || (:ds + q.slot * :rw), q.id, q.client, q.user_id,"
 	"  k.members, 0, q.member FROM m_rr q JOIN (SELECT subject, slot,"
-	"  count(DISTINCT member) members FROM m_rr GROUP BY 1, 2) k"
-	" ON k.subject = q.subject AND k.slot = q.slot WHERE k.members >= :rmin",
+	"  count(DISTINCT member) AS members FROM m_rr GROUP BY 1, 2) k"
+	" ON k.subject = q.subject AND k.slot = q.slot WHERE k.members >= :rmin" IGNORE,
 };
 
 static const char REPLAY_SQL[] =
-	"INSERT OR IGNORE INTO m_hit(g, read_id, client, user_id, a, b, c)"
+	"INSERT INTO m_hit(g, read_id, client, user_id, a, b, c)"
 	" SELECT 'y|' || r.id, r.id, r.client, r.user_id,"
 	"  (SELECT o.id FROM reads o WHERE o.client = r.client AND o.time_ms <= r.time_ms"
 	"   AND o.time_ms >= r.time_ms - :lookback AND o.message_id = r.message_id"
@@ -463,7 +608,7 @@ static const char REPLAY_SQL[] =
 	"  OR (r.error_type IN " REPLAY_TYPES " AND r.message_id <> ''"
 	"   AND EXISTS (SELECT 1 FROM reads o WHERE o.client = r.client"
 	"    AND o.time_ms <= r.time_ms AND o.time_ms >= r.time_ms - :lookback"
-	"    AND o.message_id = r.message_id AND o.id <> r.id AND o.status < 400)))";
+	"    AND o.message_id = r.message_id AND o.id <> r.id AND o.status < 400)))" IGNORE;
 
 /* ---- findings from groups -------------------------------------------- */
 
@@ -540,7 +685,7 @@ static const char *describe(const struct run *r, const struct grp *g, char *key,
 		char provs[400] = "";
 		size_t len = 0;
 		const char *p = g->c ? g->c : "";
-		/* c is "079,048,..." from group_concat(DISTINCT) */
+		/* c is "048,079,...": the distinct values, sorted */
 		while (*p && len + 48 < sizeof provs) {
 			const struct ndx_province *pv = strlen(p) >= 3 ? ndx_province_find(p) : NULL;
 			int w = snprintf(provs + len, sizeof provs - len, "%s%.3s (%s)", len ? ", " : "",
@@ -618,110 +763,122 @@ static const char *describe(const struct run *r, const struct grp *g, char *key,
 	return kind;
 }
 
+/* The distinct c of group g, sorted, joined by commas: a new string. */
+static char *group_c(const struct run *r, const char *g)
+{
+	json_t *rows = NULL, *row;
+	size_t i, len = 0;
+	char *out;
+
+	if (ndx_sqldb_query(r->db, &rows, "SELECT DISTINCT c FROM m_hit WHERE g = ?1 AND"
+					  " c IS NOT NULL ORDER BY c", "s", g) != NDX_OK)
+		return NULL;
+	json_array_foreach(rows, i, row)
+		len += strlen(sv(row, "c")) + 1;
+	if ((out = malloc(len + 1))) {
+		out[0] = '\0';
+		len = 0;
+		json_array_foreach(rows, i, row) {
+			const char *c = sv(row, "c");
+			size_t n = strlen(c);
+
+			if (i)
+				out[len++] = ',';
+			memcpy(out + len, c, n + 1);
+			len += n;
+		}
+	}
+	json_decref(rows);
+	return out;
+}
+
 /* Writes one finding per group of m_hit and their finding_reads, marks
  * their reads flagged, empties m_hit. */
 static int write_findings(struct run *r)
 {
 	static const char GROUPS[] =
-		"SELECT h.g, min(h.read_id), count(*), min(x.time_ms), max(x.time_ms),"
-		" count(DISTINCT h.client), min(h.client), count(DISTINCT h.user_id),"
-		" min(h.user_id), max(h.a), max(h.b), group_concat(DISTINCT h.c)"
+		"SELECT h.g, min(h.read_id) AS first_id, count(*) AS n, min(x.time_ms) AS from_ms,"
+		" max(x.time_ms) AS to_ms, count(DISTINCT h.client) AS nclients,"
+		" min(h.client) AS client, count(DISTINCT h.user_id) AS nusers,"
+		" min(h.user_id) AS user_id, max(h.a) AS a, max(h.b) AS b"
 		" FROM m_hit h JOIN reads x ON x.id = h.read_id GROUP BY h.g ORDER BY 2";
-	static const char SUBJECTS[] = "SELECT count(DISTINCT s.subject), min(s.subject)"
-				       " FROM m_hit h JOIN read_subjects s ON s.read_id = h.read_id"
-				       " WHERE h.g = ?";
+	static const char SUBJECTS[] = "SELECT count(DISTINCT s.subject) AS n, min(s.subject) AS"
+				       " subject FROM m_hit h JOIN read_subjects s ON"
+				       " s.read_id = h.read_id WHERE h.g = ?";
 	static const char INSERT[] =
-		"INSERT OR IGNORE INTO findings(kind, key, client, user_id, subject, from_ms,"
-		" to_ms, why, created_ms) VALUES (?,?,?,?,?,?,?,?,?)";
-	static const char READS[] = "INSERT OR IGNORE INTO finding_reads(finding_id, read_id)"
-				    " SELECT ?, read_id FROM m_hit WHERE g = ?";
-	static const char FLAG[] = "INSERT OR IGNORE INTO m_flag(read_id)"
-				   " SELECT read_id FROM m_hit WHERE g = ?";
-	sqlite3_stmt *gs = NULL, *ss = NULL, *is = NULL, *rs = NULL, *fs = NULL;
+		"INSERT INTO findings(kind, key, client, user_id, subject, from_ms,"
+		" to_ms, why, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT DO NOTHING RETURNING id";
+	static const char READS[] = "INSERT INTO finding_reads(finding_id, read_id)"
+				    " SELECT ?, read_id FROM m_hit WHERE g = ?" IGNORE;
+	static const char FLAG[] = "INSERT INTO m_flag(read_id)"
+				   " SELECT read_id FROM m_hit WHERE g = ?" IGNORE;
+	json_t *groups = NULL, *row;
 	char key[1024], why[2048], subject_buf[64];
-	int rc = -1, step;
+	size_t i;
+	int rc = -1;
 
-	if (sqlite3_prepare_v2(r->db, GROUPS, -1, &gs, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(r->db, SUBJECTS, -1, &ss, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(r->db, INSERT, -1, &is, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(r->db, READS, -1, &rs, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(r->db, FLAG, -1, &fs, NULL) != SQLITE_OK)
+	if (ndx_sqldb_query(r->db, &groups, GROUPS, "") != NDX_OK)
 		goto out;
-	while ((step = sqlite3_step(gs)) == SQLITE_ROW) {
+	json_array_foreach(groups, i, row) {
 		struct grp g;
+		json_t *one = NULL, *ins = NULL;
 		const char *kind;
-		const char *txt;
+		char *c;
+		int irc;
 
 		memset(&g, 0, sizeof g);
-		g.g = (const char *)sqlite3_column_text(gs, 0);
-		g.first_id = sqlite3_column_int64(gs, 1);
-		g.n = sqlite3_column_int64(gs, 2);
-		g.from_ms = sqlite3_column_int64(gs, 3);
-		g.to_ms = sqlite3_column_int64(gs, 4);
-		g.nclients = sqlite3_column_int(gs, 5);
-		txt = (const char *)sqlite3_column_text(gs, 6);
-		g.client = txt ? txt : "";
-		g.nusers = sqlite3_column_int(gs, 7);
-		txt = (const char *)sqlite3_column_text(gs, 8);
-		g.user_id = txt ? txt : "";
-		g.a = sqlite3_column_int64(gs, 9);
-		g.b = sqlite3_column_int64(gs, 10);
-		g.c = (const char *)sqlite3_column_text(gs, 11);
-		if (!g.g)
+		g.g = json_string_value(json_object_get(row, "g"));
+		g.first_id = iv(row, "first_id", 0);
+		g.n = iv(row, "n", 0);
+		g.from_ms = iv(row, "from_ms", 0);
+		g.to_ms = iv(row, "to_ms", 0);
+		g.nclients = (int)iv(row, "nclients", 0);
+		g.client = sv(row, "client");
+		g.nusers = (int)iv(row, "nusers", 0);
+		g.user_id = sv(row, "user_id");
+		g.a = iv(row, "a", 0);
+		g.b = iv(row, "b", 0);
+		if (!g.g || ndx_sqldb_query_one(r->db, &one, SUBJECTS, "s", g.g) != NDX_OK)
 			goto out;
-		sqlite3_reset(ss);
-		sqlite3_bind_text(ss, 1, g.g, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(ss) == SQLITE_ROW) {
-			g.nsubjects = sqlite3_column_int64(ss, 0);
-			txt = (const char *)sqlite3_column_text(ss, 1);
-			snprintf(subject_buf, sizeof subject_buf, "%s", txt ? txt : "");
-		} else {
-			subject_buf[0] = 0;
-		}
+		g.nsubjects = iv(one, "n", 0);
+		snprintf(subject_buf, sizeof subject_buf, "%s",
+			 sv(one, "subject"));
+		json_decref(one);
 		g.subject = subject_buf;
+		if (!(c = group_c(r, g.g)))
+			goto out;
+		g.c = c[0] ? c : NULL;
 		kind = describe(r, &g, key, sizeof key, why, sizeof why);
+		free(c);
 		if (!kind)
 			goto out;
-		sqlite3_reset(is);
-		sqlite3_bind_text(is, 1, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(is, 2, key, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(is, 3, g.nclients == 1 ? g.client : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(is, 4, g.nusers == 1 ? g.user_id : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(is, 5, g.nsubjects == 1 ? g.subject : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(is, 6, g.from_ms);
-		sqlite3_bind_int64(is, 7, g.to_ms);
-		sqlite3_bind_text(is, 8, why, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(is, 9, r->created_ms);
-		if (sqlite3_step(is) != SQLITE_DONE)
-			goto out;
-		if (sqlite3_changes(r->db) == 1) {
-			sqlite3_int64 fid = sqlite3_last_insert_rowid(r->db);
-			sqlite3_reset(rs);
-			sqlite3_bind_int64(rs, 1, fid);
-			sqlite3_bind_text(rs, 2, g.g, -1, SQLITE_TRANSIENT);
-			if (sqlite3_step(rs) != SQLITE_DONE)
+		irc = ndx_sqldb_query_one(r->db, &ins, INSERT, "sssssiisi", kind, key,
+					  g.nclients == 1 ? g.client : "",
+					  g.nusers == 1 ? g.user_id : "",
+					  g.nsubjects == 1 ? g.subject : "", g.from_ms, g.to_ms, why,
+					  r->created_ms);
+		if (irc == NDX_OK) {
+			int64_t fid = iv(ins, "id", 0);
+
+			json_decref(ins);
+			if (ndx_sqldb_exec(r->db, READS, "is", fid, g.g) != NDX_OK)
 				goto out;
 			r->written++;
+		} else if (irc != NDX_ENOTFOUND) {
+			goto out;
 		}
 		/* flagged reads leave the baselines either way: a key already
 		 * written is a finding not dismissed yet, or its reads are in
 		 * m_flag from the start already */
-		sqlite3_reset(fs);
-		sqlite3_bind_text(fs, 1, g.g, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(fs) != SQLITE_DONE)
+		if (ndx_sqldb_exec(r->db, FLAG, "s", g.g) != NDX_OK)
 			goto out;
 	}
-	if (step != SQLITE_DONE)
-		goto out;
 	rc = 0;
 out:
 	if (rc != 0)
-		fprintf(stderr, "misuse: findings: %s\n", sqlite3_errmsg(r->db));
-	sqlite3_finalize(gs);
-	sqlite3_finalize(ss);
-	sqlite3_finalize(is);
-	sqlite3_finalize(rs);
-	sqlite3_finalize(fs);
+		fprintf(stderr, "misuse: findings: cannot write them\n");
+	json_decref(groups);
 	if (rc == 0)
 		rc = run_sql(r, "DELETE FROM m_hit", 0);
 	return rc;
@@ -737,23 +894,41 @@ static int run_list(struct run *r, const char *const *sql, size_t n, int64_t day
 
 #define RUN_LIST(r, a, day) run_list(r, a, sizeof a / sizeof a[0], day)
 
-/* Reads one integer of the day's statement into *out (unchanged on NULL or
- * no row). */
+/* Reads the integer column v of the day's statement into *out (unchanged
+ * on NULL or no row). */
 static int day_value(struct run *r, const char *sql, int64_t day, int64_t *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
+	json_t *rows = NULL;
 
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    bind_common(r, st, day) == 0) {
-		int step = sqlite3_step(st);
-		if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-			*out = sqlite3_column_int64(st, 0);
-		rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+	if (run_rows(r, sql, day, &rows) != 0)
+		return -1;
+	*out = iv(json_array_get(rows, 0), "v", *out);
+	json_decref(rows);
+	return 0;
+}
+
+/* The agencies of the officers REPEATED_USERS_SQL finds, into m_um. */
+static int repeated_members(struct run *r, int64_t day)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+	int rc = 0;
+
+	if (run_rows(r, REPEATED_USERS_SQL, day, &rows) != 0)
+		return -1;
+	json_array_foreach(rows, i, row) {
+		const char *u = json_string_value(json_object_get(row, "user_id"));
+		char m[512];
+
+		if (!u)
+			continue;
+		if (ndx_sqldb_exec(r->db, "INSERT INTO m_um(user_id, member) VALUES(?, ?)" IGNORE,
+				   "ss", u, user_member(u, m, sizeof m) ? m : NULL) != NDX_OK) {
+			rc = -1;
+			break;
+		}
 	}
-	if (rc != 0)
-		fprintf(stderr, "misuse: %s\n", sqlite3_errmsg(r->db));
-	sqlite3_finalize(st);
+	json_decref(rows);
 	return rc;
 }
 
@@ -770,11 +945,12 @@ static int analyse_day(struct run *r, int64_t day)
 		return -1;
 	if (bday != day || r->history_changed) {
 		if (RUN_LIST(r, BASELINE_SQL, day) != 0 ||
-		    run_sql(r, "INSERT OR REPLACE INTO m_meta(k, v) VALUES ('bday', :day)", day))
+		    run_sql(r, "INSERT INTO m_meta(k, v) VALUES ('bday', :day)"
+			       " ON CONFLICT(k) DO UPDATE SET v = excluded.v", day))
 			return -1;
 	}
 	/* the windows with a new read start at or after the first new read's */
-	if (day_value(r, "SELECT min(r.time_ms) FROM m_new n JOIN reads r ON r.id = n.id"
+	if (day_value(r, "SELECT min(r.time_ms) AS v FROM m_new n JOIN reads r ON r.id = n.id"
 			 " WHERE n.day = :day", day, &first) != 0)
 		return -1;
 	{
@@ -793,7 +969,8 @@ static int analyse_day(struct run *r, int64_t day)
 		return -1;
 	if (RUN_LIST(r, BULK_SQL, day) != 0 || write_findings(r) != 0)
 		return -1;
-	if (RUN_LIST(r, REPEATED_SQL, day) != 0 || write_findings(r) != 0)
+	if (RUN_LIST(r, REPEATED_SQL, day) != 0 || repeated_members(r, day) != 0 ||
+	    RUN_LIST(r, REPEATED_HIT_SQL, day) != 0 || write_findings(r) != 0)
 		return -1;
 	if (RUN_LIST(r, PROBING_SQL, day) != 0 || write_findings(r) != 0)
 		return -1;
@@ -803,12 +980,26 @@ static int analyse_day(struct run *r, int64_t day)
 	return day < r->newest_day ? aggregate_day(r, day) : 0;
 }
 
-int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_findings)
+static int exec_list(struct ndx_sqldb *db, const char *const *sql, size_t n)
 {
+	for (size_t i = 0; i < n; i++)
+		if (ndx_sqldb_exec(db, sql[i], "") != NDX_OK)
+			return -1;
+	return 0;
+}
+
+#define EXEC_LIST(db, a) exec_list(db, a, sizeof a / sizeof a[0])
+
+int misuse_analyse(struct ndx_sqldb *db, const struct misuse_options *opt, unsigned *new_findings)
+{
+	static const char *const DONE_SQL[] = {
+		"DELETE FROM m_new", "DELETE FROM m_flag", "DELETE FROM m_hit", "DELETE FROM m_rr",
+		"DELETE FROM m_win", "DELETE FROM m_rs",
+	};
 	struct misuse_options defaults;
 	const struct misuse_options *o = opt;
 	struct run r;
-	sqlite3_stmt *st = NULL;
+	json_t *row = NULL, *days = NULL;
 	int rc = NDX_EDB;
 	int in_tx = 0;
 
@@ -831,13 +1022,10 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 		clock_gettime(CLOCK_REALTIME, &ts);
 		r.created_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	}
-	if (sqlite3_create_function(db, "misuse_member", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-				    NULL, fn_member, NULL, NULL) != SQLITE_OK)
-		return NDX_EDB;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (db->ops->begin(db) != NDX_OK)
 		goto out;
 	in_tx = 1;
-	if (sqlite3_exec(db, TEMP_SQL, NULL, NULL, NULL) != SQLITE_OK)
+	if (EXEC_LIST(db, TEMP_SQL) != 0)
 		goto out;
 	{
 		/* what the cached aggregates depend on */
@@ -845,43 +1033,34 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 			      r.baseline_days;
 		int64_t dismissed = -1, held_sig = -2, held_dismissed = -2;
 
-		if (day_value(&r, "SELECT count(*) FROM findings WHERE dismissed <> 0", 0,
+		if (day_value(&r, "SELECT count(*) AS v FROM findings WHERE dismissed <> 0", 0,
 			      &dismissed) ||
 		    day_value(&r, "SELECT v FROM m_meta WHERE k = 'sig'", 0, &held_sig) ||
 		    day_value(&r, "SELECT v FROM m_meta WHERE k = 'dismissed'", 0,
 			      &held_dismissed))
 			goto out;
 		if (sig != held_sig || dismissed != held_dismissed) {
-			if (sqlite3_exec(db, CACHE_CLEAR_SQL, NULL, NULL, NULL) != SQLITE_OK)
-				goto out;
-			sqlite3_stmt *m = NULL;
-			if (sqlite3_prepare_v2(db, "INSERT INTO m_meta(k, v) VALUES ('sig', ?),"
-						   " ('dismissed', ?)", -1, &m, NULL) != SQLITE_OK)
-				goto out;
-			sqlite3_bind_int64(m, 1, sig);
-			sqlite3_bind_int64(m, 2, dismissed);
-			int step = sqlite3_step(m);
-			sqlite3_finalize(m);
-			if (step != SQLITE_DONE)
+			if (EXEC_LIST(db, CACHE_CLEAR_SQL) != 0 ||
+			    ndx_sqldb_exec(db, "INSERT INTO m_meta(k, v) VALUES ('sig', ?),"
+					       " ('dismissed', ?)", "ii", sig, dismissed) != NDX_OK)
 				goto out;
 		}
 	}
 	/* the new reads: above the state, up to the newest (or the newest
 	 * dated at or before now_ms) */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT coalesce((SELECT v FROM misuse_state"
-			       " WHERE k = 'analysed_read_id'), 0),"
-			       " (SELECT max(id) FROM reads WHERE ?1 = 0 OR time_ms <= ?1)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (ndx_sqldb_query_one(db, &row,
+				"SELECT coalesce((SELECT v FROM misuse_state"
+				" WHERE k = 'analysed_read_id'), 0) AS lo,"
+				" (SELECT max(id) FROM reads WHERE ?1 = 0 OR time_ms <= ?1) AS hi",
+				"i", o->now_ms) != NDX_OK)
 		goto out;
-	sqlite3_bind_int64(st, 1, o->now_ms);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		goto out;
-	r.lo = sqlite3_column_int64(st, 0);
-	r.hi = sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
-	st = NULL;
+	r.lo = iv(row, "lo", 0);
+	r.hi = iv(row, "hi", 0);
+	json_decref(row);
 	if (r.hi > r.lo) {
+		json_t *d;
+		size_t i;
+
 		if (run_sql(&r,
 			    "INSERT INTO m_new(id, day) SELECT id, (time_ms + :tz) / :daylen"
 			    " FROM reads WHERE id > :lo AND id <= :hi",
@@ -889,43 +1068,21 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 			goto out;
 		if (RUN_LIST(&r, EXPLAIN_SQL, 0) != 0)
 			goto out;
-		if (day_value(&r, "SELECT max(day) FROM m_new", 0, &r.newest_day) != 0)
+		if (day_value(&r, "SELECT max(day) AS v FROM m_new", 0, &r.newest_day) != 0)
 			goto out;
 		if (run_sql(&r,
-			    "INSERT OR IGNORE INTO m_flag(read_id) SELECT fr.read_id"
+			    "INSERT INTO m_flag(read_id) SELECT fr.read_id"
 			    " FROM finding_reads fr JOIN findings f ON f.id = fr.finding_id"
-			    " WHERE f.dismissed = 0",
+			    " WHERE f.dismissed = 0" IGNORE,
 			    0) != 0)
 			goto out;
-		if (sqlite3_prepare_v2(db, "SELECT DISTINCT day FROM m_new ORDER BY day", -1, &st,
-				       NULL) != SQLITE_OK)
-			goto out;
 		/* the days are read first: analyse_day writes the temp tables */
-		{
-			int64_t *days = NULL;
-			size_t n = 0, cap = 0;
-			int step, ok = 1;
-
-			while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-				if (ndx_array_reserve((void **)&days, &cap, n, sizeof *days, 64) != NDX_OK) {
-					ok = 0;
-					break;
-				}
-				days[n++] = sqlite3_column_int64(st, 0);
-			}
-			sqlite3_finalize(st);
-			st = NULL;
-			if (!ok || step != SQLITE_DONE) {
-				free(days);
-				rc = ok ? NDX_EDB : NDX_ENOMEM;
+		if (ndx_sqldb_query(db, &days, "SELECT DISTINCT day FROM m_new ORDER BY day", "") !=
+		    NDX_OK)
+			goto out;
+		json_array_foreach(days, i, d)
+			if (analyse_day(&r, iv(d, "day", 0)) != 0)
 				goto out;
-			}
-			for (size_t i = 0; i < n && ok; i++)
-				ok = analyse_day(&r, days[i]) == 0;
-			free(days);
-			if (!ok)
-				goto out;
-		}
 		/* the cached days no baseline will need again */
 		static const char *const PRUNE_SQL[] = {
 			"DELETE FROM m_hw WHERE day < :bfrom", "DELETE FROM m_prov WHERE day < :bfrom",
@@ -940,21 +1097,19 @@ int misuse_analyse(sqlite3 *db, const struct misuse_options *opt, unsigned *new_
 			    0) != 0)
 			goto out;
 	}
-	if (sqlite3_exec(db, "DELETE FROM m_new; DELETE FROM m_flag; DELETE FROM m_hit;"
-			     " DELETE FROM m_rr; DELETE FROM m_win; DELETE FROM m_rs", NULL, NULL,
-			 NULL) != SQLITE_OK)
+	if (EXEC_LIST(db, DONE_SQL) != 0)
 		goto out;
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (db->ops->commit(db) != NDX_OK)
 		goto out;
 	in_tx = 0;
 	if (new_findings)
 		*new_findings = r.written;
 	rc = NDX_OK;
 out:
-	sqlite3_finalize(st);
+	json_decref(days);
 	if (in_tx) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		sqlite3_exec(db, TEMP_DROP_SQL, NULL, NULL, NULL);
+		db->ops->rollback(db);
+		EXEC_LIST(db, TEMP_DROP_SQL);
 	}
 	return rc;
 }

@@ -6,7 +6,7 @@
 
 #include "mmeasures.h"
 #include "ndx/err.h"
-#include "ndx/sqlstore.h"
+#include "ndx/sqldb.h"
 #include "ndx/timefmt.h"
 
 #define PROG "ndx-monitor"
@@ -16,25 +16,23 @@ static const char *const MEASURES[] = { "accurate", "sufficient", "clean", "live
 
 int mmeasures_cursor(struct mstore *st, const char *service, uint64_t *after)
 {
-	sqlite3 *db = mstore_lock(st);
-	sqlite3_stmt *s;
-	int rc = NDX_OK;
+	struct ndx_sqldb *db = mstore_lock(st);
+	json_t *row = NULL;
+	int rc;
 
 	*after = 0;
-	if (sqlite3_prepare_v2(db, "SELECT MAX(COALESCE((SELECT after FROM registry_cursors"
-				   " WHERE service = ?1), 0), COALESCE((SELECT MAX(run) FROM"
-				   " registry_measures WHERE service = ?1), 0))", -1, &s,
-			       NULL) != SQLITE_OK) {
-		rc = ndx_sqlstore_fail(db, PROG, "measures cursor");
-	} else {
-		sqlite3_bind_text(s, 1, service, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			*after = (uint64_t)sqlite3_column_int64(s, 0);
-		else
-			rc = ndx_sqlstore_fail(db, PROG, "measures cursor");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(db, &row,
+				 "SELECT COALESCE((SELECT after FROM registry_cursors WHERE service ="
+				 " ?1), 0) AS kept, COALESCE((SELECT MAX(run) FROM registry_measures"
+				 " WHERE service = ?1), 0) AS seen",
+				 "s", service);
 	mstore_unlock(st);
+	if (!rc) {
+		int64_t k = mstore_int(row, "kept"), n = mstore_int(row, "seen");
+
+		*after = (uint64_t)(k > n ? k : n);
+	}
+	json_decref(row);
 	return rc;
 }
 
@@ -87,63 +85,54 @@ const char *mmeasures_run_refusal(const json_t *run, int64_t now_ms)
 	return NULL;
 }
 
-static int keep_run(sqlite3 *db, sqlite3_stmt *ins, const char *service, const char *member,
+static int64_t measure(const json_t *t, int m)
+{
+	return (int64_t)json_integer_value(json_object_get(json_object_get(t, MEASURES[m]),
+							   "records"));
+}
+
+static int keep_run(struct ndx_sqldb *db, const char *service, const char *member,
 		    const char *sector, const json_t *run, int64_t now_ms, size_t *added)
 {
 	const json_t *t;
 	size_t i;
+	int rc;
 
 	json_array_foreach(json_object_get(run, "tables"), i, t) {
-		sqlite3_reset(ins);
-		sqlite3_bind_text(ins, 1, service, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, member, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, sector, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 4, json_string_value(json_object_get(t, "table")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 5, json_integer_value(json_object_get(run, "run")));
-		sqlite3_bind_text(ins, 6, json_string_value(json_object_get(run, "started_at")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(ins, 7, json_string_value(json_object_get(run, "finished_at")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 8, rfc3339_ms(json_object_get(run, "finished_at")));
-		sqlite3_bind_int64(ins, 9, json_integer_value(json_object_get(t, "records")));
-		for (int m = 0; m < 4; m++)
-			sqlite3_bind_int64(ins, 10 + m,
-					   json_integer_value(json_object_get(
-						   json_object_get(t, MEASURES[m]), "records")));
-		sqlite3_bind_int64(ins, 14, now_ms);
-		if (sqlite3_step(ins) != SQLITE_DONE)
-			return ndx_sqlstore_fail(db, PROG, "keep measures");
-		*added += (size_t)sqlite3_changes(db);
+		rc = ndx_sqldb_change(
+			db,
+			"INSERT INTO registry_measures(service, member, sector, tbl, run,"
+			" started_at, finished_at, finished_ms, records, accurate, sufficient, clean,"
+			" live, collected_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			" ON CONFLICT(service, run, tbl) DO NOTHING",
+			"ssssissiiiiiii", service, member, sector,
+			json_string_value(json_object_get(t, "table")),
+			(int64_t)json_integer_value(json_object_get(run, "run")),
+			json_string_value(json_object_get(run, "started_at")),
+			json_string_value(json_object_get(run, "finished_at")),
+			rfc3339_ms(json_object_get(run, "finished_at")),
+			(int64_t)json_integer_value(json_object_get(t, "records")), measure(t, 0),
+			measure(t, 1), measure(t, 2), measure(t, 3), now_ms);
+		if (rc == NDX_OK)
+			(*added)++;
+		else if (rc != NDX_ENOTFOUND)
+			return rc;
 	}
 	return NDX_OK;
 }
 
-static int set_cursor(sqlite3 *db, const char *service, const char *member, int64_t after,
-		      int64_t now_ms, const char *why)
+static int set_cursor(struct ndx_sqldb *db, const char *service, const char *member,
+		      int64_t after, int64_t now_ms, const char *why)
 {
-	sqlite3_stmt *s;
-	int rc = NDX_OK;
-
-	if (sqlite3_prepare_v2(db, "INSERT INTO registry_cursors(service, member, after,"
-				   " last_poll_ms, last_ok_ms, last_error) VALUES(?1, ?2, ?3, ?4,"
-				   " CASE WHEN ?5 IS NULL THEN ?4 END, ?5) ON CONFLICT(service) DO"
-				   " UPDATE SET member = ?2, after = MAX(after, ?3), last_poll_ms = ?4,"
-				   " last_ok_ms = CASE WHEN ?5 IS NULL THEN ?4 ELSE last_ok_ms END,"
-				   " last_error = ?5", -1, &s, NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(db, PROG, "measures cursor");
-	sqlite3_bind_text(s, 1, service, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, member, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, after);
-	sqlite3_bind_int64(s, 4, now_ms);
-	if (why)
-		sqlite3_bind_text(s, 5, why, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 5);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(db, PROG, "measures cursor");
-	sqlite3_finalize(s);
-	return rc;
+	return ndx_sqldb_exec(db,
+			      "INSERT INTO registry_cursors(service, member, after, last_poll_ms,"
+			      " last_ok_ms, last_error) VALUES(?1, ?2, ?3, ?4, CASE WHEN ?5 IS NULL"
+			      " THEN ?4 END, ?5) ON CONFLICT(service) DO UPDATE SET member = ?2,"
+			      " after = CASE WHEN registry_cursors.after > ?3 THEN"
+			      " registry_cursors.after ELSE ?3 END, last_poll_ms = ?4,"
+			      " last_ok_ms = CASE WHEN ?5 IS NULL THEN ?4 ELSE"
+			      " registry_cursors.last_ok_ms END, last_error = ?5",
+			      "ssiis", service, member, after, now_ms, why);
 }
 
 int mmeasures_add(struct mstore *st, const char *service, const char *member,
@@ -151,9 +140,8 @@ int mmeasures_add(struct mstore *st, const char *service, const char *member,
 {
 	const char *sector = json_string_value(json_object_get(answer, "sector"));
 	const json_t *runs = json_object_get(answer, "runs"), *run;
-	sqlite3_stmt *ins = NULL;
 	int64_t highest = 0;
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	const char *why;
 	size_t i;
 	int rc;
@@ -162,15 +150,10 @@ int mmeasures_add(struct mstore *st, const char *service, const char *member,
 	if (!sector || !sector[0] || strlen(sector) > 64 || !json_is_array(runs))
 		return NDX_EINVAL;
 	db = mstore_lock(st);
-	if ((rc = ndx_sqlstore_exec(db, PROG, "BEGIN IMMEDIATE")) != NDX_OK) {
+	if ((rc = db->ops->begin(db)) != NDX_OK) {
 		mstore_unlock(st);
 		return rc;
 	}
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO registry_measures(service, member,"
-				   " sector, tbl, run, started_at, finished_at, finished_ms, records,"
-				   " accurate, sufficient, clean, live, collected_ms) VALUES(?, ?, ?,"
-				   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &ins, NULL) != SQLITE_OK)
-		rc = ndx_sqlstore_fail(db, PROG, "keep measures");
 	json_array_foreach(runs, i, run) {
 		if (rc)
 			break;
@@ -178,19 +161,20 @@ int mmeasures_add(struct mstore *st, const char *service, const char *member,
 			fprintf(stderr, PROG ": measures of %s: a run refused: %s\n", service, why);
 			(*bad)++;
 		} else {
-			rc = keep_run(db, ins, service, member, sector, run, now_ms, added);
+			rc = keep_run(db, service, member, sector, run, now_ms, added);
 		}
 		if (json_is_integer(json_object_get(run, "run")) &&
 		    json_integer_value(json_object_get(run, "run")) > highest)
 			highest = json_integer_value(json_object_get(run, "run"));
 	}
-	sqlite3_finalize(ins);
 	if (!rc)
 		rc = set_cursor(db, service, member, highest, now_ms, NULL);
 	if (!rc)
-		rc = ndx_sqlstore_exec(db, PROG, "COMMIT");
-	if (rc)
-		ndx_sqlstore_exec(db, PROG, "ROLLBACK");
+		rc = db->ops->commit(db);
+	if (rc) {
+		db->ops->rollback(db);
+		*added = 0;
+	}
 	mstore_unlock(st);
 	return rc;
 }
@@ -198,7 +182,7 @@ int mmeasures_add(struct mstore *st, const char *service, const char *member,
 int mmeasures_failed(struct mstore *st, const char *service, const char *member,
 		     int64_t now_ms, const char *why)
 {
-	sqlite3 *db = mstore_lock(st);
+	struct ndx_sqldb *db = mstore_lock(st);
 	int rc = set_cursor(db, service, member, 0, now_ms, why);
 
 	mstore_unlock(st);

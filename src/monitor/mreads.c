@@ -11,7 +11,7 @@
 #include "ndx/err.h"
 #include "ndx/id.h"
 #include "ndx/pin.h"
-#include "ndx/sqlstore.h"
+#include "ndx/sqldb.h"
 #include "ndx/text.h"
 
 #define PROG "ndx-monitor"
@@ -21,15 +21,6 @@
 #define TEXT_MAX 1000      /* purpose, basis, a procedure's kind */
 #define REF_MAX 128        /* a procedure's id */
 #define SUBJECTS_MAX 10000 /* of one read: a bulk answer's people */
-
-static int prepare(sqlite3 *db, sqlite3_stmt **s, const char *sql)
-{
-	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK) {
-		*s = NULL;
-		return ndx_sqlstore_fail(db, PROG, "prepare");
-	}
-	return NDX_OK;
-}
 
 static bool text_ok(const char *s, size_t max, bool empty_ok)
 {
@@ -59,22 +50,23 @@ static bool is_pin(const char *s)
 
 int mreads_cursor(struct mstore *st, const char *gateway, uint64_t *after)
 {
-	sqlite3 *db = mstore_lock(st);
-	sqlite3_stmt *s;
+	struct ndx_sqldb *db = mstore_lock(st);
+	json_t *row = NULL;
 	int rc;
 
 	*after = 0;
-	if (!(rc = prepare(db, &s, "SELECT MAX(COALESCE((SELECT after FROM access_cursors"
-				   " WHERE gateway = ?1), 0), COALESCE((SELECT MAX(seq) FROM reads"
-				   " WHERE gateway = ?1), 0))"))) {
-		sqlite3_bind_text(s, 1, gateway, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			*after = (uint64_t)sqlite3_column_int64(s, 0);
-		else
-			rc = ndx_sqlstore_fail(db, PROG, "access cursor");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(db, &row,
+				 "SELECT COALESCE((SELECT after FROM access_cursors WHERE gateway = ?1),"
+				 " 0) AS kept, COALESCE((SELECT MAX(seq) FROM reads"
+				 " WHERE gateway = ?1), 0) AS seen",
+				 "s", gateway);
 	mstore_unlock(st);
+	if (!rc) {
+		int64_t k = mstore_int(row, "kept"), n = mstore_int(row, "seen");
+
+		*after = (uint64_t)(k > n ? k : n);
+	}
+	json_decref(row);
 	return rc;
 }
 
@@ -168,42 +160,35 @@ static const char *parse_access(const json_t *a, int64_t now_ms, struct access *
 	return NULL;
 }
 
-static int insert_access(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *subj, const char *gateway,
-			 const struct access *x, size_t *added)
+static int insert_access(struct ndx_sqldb *db, const char *gateway, const struct access *x,
+			 size_t *added)
 {
 	const json_t *v;
-	sqlite3_int64 id;
+	json_t *row = NULL;
+	int64_t id;
 	size_t i;
+	int rc;
 
-	sqlite3_reset(ins);
-	sqlite3_bind_text(ins, 1, gateway, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 2, x->seq);
-	sqlite3_bind_int64(ins, 3, x->time_ms);
-	sqlite3_bind_text(ins, 4, x->message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 5, x->client, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 6, x->member, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 7, x->service, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 8, x->method, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 9, x->purpose, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 10, x->status);
-	sqlite3_bind_text(ins, 11, x->user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 12, x->issue, -1, SQLITE_STATIC);
-	sqlite3_bind_int(ins, 13, x->own);
-	sqlite3_bind_int(ins, 14, x->event);
-	sqlite3_bind_int(ins, 15, x->consent);
-	sqlite3_bind_text(ins, 16, x->error_type, -1, SQLITE_STATIC);
-	if (sqlite3_step(ins) != SQLITE_DONE)
-		return ndx_sqlstore_fail(db, PROG, "insert read");
-	if (sqlite3_changes(db) == 0)
+	rc = ndx_sqldb_query_one(db, &row,
+				 "INSERT INTO reads(gateway, seq, time_ms, message_id, client,"
+				 " client_member, service, method, purpose, status, user_id, issue, own,"
+				 " event, consent, error_type) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+				 " ?, ?, ?, ?, ?) ON CONFLICT(gateway, seq) DO NOTHING RETURNING id",
+				 "siissssssissiiis", gateway, x->seq, x->time_ms, x->message_id,
+				 x->client, x->member, x->service, x->method, x->purpose, x->status,
+				 x->user_id, x->issue, (int64_t)x->own, (int64_t)x->event,
+				 (int64_t)x->consent, x->error_type);
+	if (rc == NDX_ENOTFOUND)
 		return NDX_OK; /* held already: its subjects too */
-	id = sqlite3_last_insert_rowid(db);
-	json_array_foreach(x->subjects, i, v) {
-		sqlite3_reset(subj);
-		sqlite3_bind_int64(subj, 1, id);
-		sqlite3_bind_text(subj, 2, json_string_value(v), -1, SQLITE_STATIC);
-		if (sqlite3_step(subj) != SQLITE_DONE)
-			return ndx_sqlstore_fail(db, PROG, "insert read subject");
-	}
+	if (rc)
+		return rc;
+	id = mstore_int(row, "id");
+	json_decref(row);
+	json_array_foreach(x->subjects, i, v)
+		if ((rc = ndx_sqldb_exec(db, "INSERT INTO read_subjects(read_id, subject)"
+					     " VALUES(?, ?) ON CONFLICT DO NOTHING",
+					 "is", id, json_string_value(v))))
+			return rc;
 	(*added)++;
 	return NDX_OK;
 }
@@ -211,23 +196,17 @@ static int insert_access(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *subj, con
 int mreads_add_page(struct mstore *st, const char *gateway, const json_t *accesses,
 		    int64_t next_after, int64_t now_ms, size_t *added, size_t *bad)
 {
-	sqlite3_stmt *ins = NULL, *subj = NULL, *cur = NULL;
 	const json_t *a;
 	struct access x;
 	int64_t seen = next_after > 0 ? next_after : 0;
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	size_t i;
 	int rc;
 
 	*added = *bad = 0;
 	db = mstore_lock(st);
-	if ((rc = ndx_sqlstore_exec(db, PROG, "BEGIN IMMEDIATE")))
+	if ((rc = db->ops->begin(db)))
 		goto out;
-	if (!(rc = prepare(db, &ins, "INSERT OR IGNORE INTO reads(gateway, seq, time_ms,"
-				     " message_id, client, client_member, service, method, purpose,"
-				     " status, user_id, issue, own, event, consent, error_type)"
-				     " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")))
-		rc = prepare(db, &subj, "INSERT OR IGNORE INTO read_subjects VALUES(?, ?)");
 	json_array_foreach(accesses, i, a) {
 		const char *field;
 
@@ -243,23 +222,18 @@ int mreads_add_page(struct mstore *st, const char *gateway, const json_t *access
 			(*bad)++;
 			continue;
 		}
-		rc = insert_access(db, ins, subj, gateway, &x, added);
+		rc = insert_access(db, gateway, &x, added);
 	}
-	if (!rc && !(rc = prepare(db, &cur, "INSERT INTO access_cursors VALUES(?1, ?2)"
-					    " ON CONFLICT(gateway) DO UPDATE SET after ="
-					    " MAX(after, ?2)"))) {
-		sqlite3_bind_text(cur, 1, gateway, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(cur, 2, seen);
-		if (sqlite3_step(cur) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "access cursor");
-	}
-	sqlite3_finalize(ins);
-	sqlite3_finalize(subj);
-	sqlite3_finalize(cur);
 	if (!rc)
-		rc = ndx_sqlstore_exec(db, PROG, "COMMIT");
+		rc = ndx_sqldb_exec(db, "INSERT INTO access_cursors(gateway, after) VALUES(?1, ?2)"
+					" ON CONFLICT(gateway) DO UPDATE SET after = CASE WHEN"
+					" access_cursors.after > ?2 THEN access_cursors.after"
+					" ELSE ?2 END",
+				    "si", gateway, seen);
+	if (!rc)
+		rc = db->ops->commit(db);
 	if (rc) {
-		ndx_sqlstore_exec(db, PROG, "ROLLBACK");
+		db->ops->rollback(db);
 		*added = 0;
 	}
 out:
@@ -301,9 +275,8 @@ const char *mreads_procedure_refusal(const json_t *p, int64_t now_ms)
 
 int mreads_procedures_upsert(struct mstore *st, const json_t *list, int64_t now_ms)
 {
-	sqlite3_stmt *s = NULL;
 	const json_t *p;
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	size_t i;
 	int rc;
 
@@ -311,45 +284,39 @@ int mreads_procedures_upsert(struct mstore *st, const json_t *list, int64_t now_
 		if (mreads_procedure_refusal(p, now_ms))
 			return NDX_EINVAL;
 	db = mstore_lock(st);
-	if ((rc = ndx_sqlstore_exec(db, PROG, "BEGIN IMMEDIATE")))
+	if ((rc = db->ops->begin(db)))
 		goto out;
-	rc = prepare(db, &s, "INSERT INTO procedures VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
-			     " ON CONFLICT(id) DO UPDATE SET kind = ?2, subject = ?3, agency = ?4,"
-			     " opened_ms = ?5, closed_ms = ?6");
 	json_array_foreach(list, i, p) {
 		const char *agency = json_string_value(json_object_get(p, "agency"));
 		const json_t *c = json_object_get(p, "closed_ms");
-		char canon[NDX_ID_TEXT_MAX];
+		char canon[NDX_ID_TEXT_MAX], closed[24];
 		struct ndx_id id;
 
-		if (rc)
-			break;
 		if (ndx_id_parse(agency, strlen(agency), NDX_ID_MEMBER, &id, NULL) != NDX_OK ||
 		    ndx_id_format(&id, canon, sizeof canon) < 0) {
 			rc = NDX_EINVAL;
 			break;
 		}
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, json_string_value(json_object_get(p, "id")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, json_string_value(json_object_get(p, "kind")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, json_string_value(json_object_get(p, "subject")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, canon, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(p, "opened_ms")));
 		if (json_is_integer(c))
-			sqlite3_bind_int64(s, 6, json_integer_value(c));
-		else
-			sqlite3_bind_null(s, 6);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "procedure");
+			snprintf(closed, sizeof closed, "%lld", (long long)json_integer_value(c));
+		/* closed_ms bound as text (null or the number) and cast */
+		if ((rc = ndx_sqldb_exec(
+			     db,
+			     "INSERT INTO procedures(id, kind, subject, agency, opened_ms, closed_ms)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5, CAST(?6 AS BIGINT))"
+			     " ON CONFLICT(id) DO UPDATE SET kind = ?2, subject = ?3, agency = ?4,"
+			     " opened_ms = ?5, closed_ms = CAST(?6 AS BIGINT)",
+			     "ssssis", json_string_value(json_object_get(p, "id")),
+			     json_string_value(json_object_get(p, "kind")),
+			     json_string_value(json_object_get(p, "subject")), canon,
+			     (int64_t)json_integer_value(json_object_get(p, "opened_ms")),
+			     json_is_integer(c) ? closed : NULL)))
+			break;
 	}
-	sqlite3_finalize(s);
 	if (!rc)
-		rc = ndx_sqlstore_exec(db, PROG, "COMMIT");
+		rc = db->ops->commit(db);
 	if (rc)
-		ndx_sqlstore_exec(db, PROG, "ROLLBACK");
+		db->ops->rollback(db);
 out:
 	mstore_unlock(st);
 	return rc;
@@ -374,9 +341,9 @@ int mreads_mandate_add(struct mstore *st, const char *client, const char *servic
 		       const char **why)
 {
 	char cl[NDX_ID_TEXT_MAX], sv[NDX_ID_TEXT_MAX];
-	sqlite3_stmt *s;
-	sqlite3 *db;
-	int rc, step;
+	struct ndx_sqldb *db;
+	json_t *row = NULL;
+	int rc;
 
 	*id = 0;
 	*why = NULL;
@@ -391,124 +358,74 @@ int mreads_mandate_add(struct mstore *st, const char *client, const char *servic
 	if (*why)
 		return NDX_EINVAL;
 	db = mstore_lock(st);
-	if (!(rc = prepare(db, &s, "INSERT INTO mandates(client, service, purpose, basis,"
-				   " created_ms) VALUES(?, ?, ?, ?, ?)"))) {
-		sqlite3_bind_text(s, 1, cl, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, sv, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, basis, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, now_ms);
-		step = sqlite3_step(s);
-		if (step == SQLITE_DONE)
-			*id = sqlite3_last_insert_rowid(db);
-		else if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE)
-			rc = NDX_EEXIST;
-		else
-			rc = ndx_sqlstore_fail(db, PROG, "mandate");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(db, &row,
+				 "INSERT INTO mandates(client, service, purpose, basis, created_ms)"
+				 " VALUES(?, ?, ?, ?, ?) RETURNING id",
+				 "ssssi", cl, sv, purpose, basis, now_ms);
 	mstore_unlock(st);
+	if (!rc)
+		*id = mstore_int(row, "id");
+	json_decref(row);
 	return rc;
 }
 
 int mreads_mandates(struct mstore *st, json_t **out)
 {
-	json_t *list = json_array();
-	sqlite3_stmt *s;
-	sqlite3 *db;
-	int rc, step;
+	struct ndx_sqldb *db = mstore_lock(st);
+	json_t *list = NULL;
+	int rc;
 
 	*out = NULL;
-	if (!list)
-		return NDX_ENOMEM;
-	db = mstore_lock(st);
-	if (!(rc = prepare(db, &s, "SELECT id, client, service, purpose, basis, created_ms"
-				   " FROM mandates ORDER BY id"))) {
-		while ((step = sqlite3_step(s)) == SQLITE_ROW)
-			json_array_append_new(
-				list, json_pack("{s:I s:s s:s s:s s:s s:I}", "id",
-						(json_int_t)sqlite3_column_int64(s, 0), "client",
-						(const char *)sqlite3_column_text(s, 1), "service",
-						(const char *)sqlite3_column_text(s, 2), "purpose",
-						(const char *)sqlite3_column_text(s, 3), "basis",
-						(const char *)sqlite3_column_text(s, 4), "created_ms",
-						(json_int_t)sqlite3_column_int64(s, 5)));
-		if (step != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "mandates");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query(db, &list, "SELECT id, client, service, purpose, basis, created_ms"
+					" FROM mandates ORDER BY id", "");
 	mstore_unlock(st);
-	if (rc || !(*out = json_pack("{s:o}", "mandates", list))) {
-		if (rc)
-			json_decref(list);
-		return rc ? rc : NDX_ENOMEM;
-	}
-	return NDX_OK;
+	if (rc)
+		return rc;
+	return (*out = json_pack("{s:o}", "mandates", list)) ? NDX_OK : NDX_ENOMEM;
 }
 
 int mreads_mandate_remove(struct mstore *st, int64_t id)
 {
-	sqlite3_stmt *s;
-	sqlite3 *db = mstore_lock(st);
-	int rc;
+	struct ndx_sqldb *db = mstore_lock(st);
+	int rc = ndx_sqldb_change(db, "DELETE FROM mandates WHERE id = ?", "i", id);
 
-	if (!(rc = prepare(db, &s, "DELETE FROM mandates WHERE id = ?"))) {
-		sqlite3_bind_int64(s, 1, id);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "mandate");
-		else if (sqlite3_changes(db) == 0)
-			rc = NDX_ENOTFOUND;
-		sqlite3_finalize(s);
-	}
 	mstore_unlock(st);
 	return rc;
 }
 
 /* ---- retention -------------------------------------------------------------------- */
 
+/* The reads made before ?1 that no finding names; the newest read stays:
+ * without it SQLite would give its id to the next read, which the detector
+ * (misuse_state: the last id analysed) would skip. */
+#define PRUNABLE                                                                         \
+	"SELECT id FROM reads WHERE time_ms < ?1 AND id NOT IN"                          \
+	" (SELECT read_id FROM finding_reads) AND id < (SELECT MAX(id) FROM reads)"
+
 int mreads_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 {
-	sqlite3_stmt *s = NULL;
-	sqlite3 *db = mstore_lock(st);
+	struct ndx_sqldb *db = mstore_lock(st);
+	int64_t n = 0;
 	int rc;
 
 	*deleted = 0;
 	/* The subjects and explanations first, while their reads still say
-	 * which they are. */
-	if ((rc = ndx_sqlstore_exec(db, PROG, "BEGIN IMMEDIATE")))
+	 * which they are; in one transaction, so that the three statements
+	 * see the same reads. */
+	if ((rc = db->ops->begin(db)))
 		goto out;
-	if (!(rc = prepare(db, &s, "CREATE TEMP TABLE IF NOT EXISTS prune_ids(id INTEGER PRIMARY KEY)"))) {
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "prune");
-		sqlite3_finalize(s);
-	}
-	if (!rc && !(rc = prepare(db, &s, "INSERT INTO temp.prune_ids SELECT id FROM reads"
-					  " WHERE time_ms < ? AND id NOT IN"
-					  " (SELECT read_id FROM finding_reads)"
-					  /* the newest read stays: without it SQLite would
-					   * give its id to the next read, which the detector
-					   * (misuse_state: the last id analysed) would skip */
-					  " AND id < (SELECT MAX(id) FROM reads)"))) {
-		sqlite3_bind_int64(s, 1, cutoff_ms);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(db, PROG, "prune");
-		sqlite3_finalize(s);
-	}
+	if (!(rc = ndx_sqldb_exec(db, "DELETE FROM read_subjects WHERE read_id IN (" PRUNABLE ")",
+				  "i", cutoff_ms)) &&
+	    !(rc = ndx_sqldb_exec(db, "DELETE FROM explanations WHERE read_id IN (" PRUNABLE ")",
+				  "i", cutoff_ms)))
+		rc = mstore_changes(db, &n, "DELETE FROM reads WHERE id IN (" PRUNABLE ")", "i",
+					cutoff_ms);
 	if (!rc)
-		rc = ndx_sqlstore_exec(db, PROG,
-				       "DELETE FROM read_subjects WHERE read_id IN"
-				       " (SELECT id FROM temp.prune_ids);"
-				       "DELETE FROM explanations WHERE read_id IN"
-				       " (SELECT id FROM temp.prune_ids);"
-				       "DELETE FROM reads WHERE id IN (SELECT id FROM temp.prune_ids);");
-	if (!rc)
-		*deleted = (uint64_t)sqlite3_changes(db);
-	if (!rc)
-		rc = ndx_sqlstore_exec(db, PROG, "DELETE FROM temp.prune_ids; COMMIT");
-	if (rc) {
-		ndx_sqlstore_exec(db, PROG, "ROLLBACK");
-		*deleted = 0;
-	}
+		rc = db->ops->commit(db);
+	if (rc)
+		db->ops->rollback(db);
+	else
+		*deleted = (uint64_t)n;
 out:
 	mstore_unlock(st);
 	return rc;

@@ -8,101 +8,73 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "misuse.h"
 #include "mstore.h"
 #include "ndx/err.h"
 #include "ndx/id.h"
-#include "ndx/sqlstore.h"
+#include "ndx/sqldb.h"
 #include "ndx/timefmt.h"
 
 #define PROG "ndx-monitor"
 
-static const char *const MIGRATIONS[] = {
-	"CREATE TABLE records(gateway TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" role TEXT NOT NULL, message_id TEXT, client TEXT, client_member TEXT,"
-	" service TEXT, service_member TEXT, client_gateway TEXT, service_gateway TEXT,"
-	" method TEXT, path_template TEXT, request_in_ms INTEGER NOT NULL,"
-	" request_out_ms INTEGER, response_in_ms INTEGER, response_out_ms INTEGER,"
-	" request_size INTEGER, response_size INTEGER, success INTEGER NOT NULL,"
-	" error_type TEXT, status INTEGER, duration_ms INTEGER, own_ms INTEGER,"
-	" peer_ms INTEGER, provider_ms INTEGER, purpose TEXT, personal INTEGER NOT NULL,"
-	" PRIMARY KEY(gateway, seq)) WITHOUT ROWID;"
-	"CREATE INDEX records_time ON records(request_in_ms);"
-	"CREATE INDEX records_message ON records(message_id, client, service);"
-	"CREATE TABLE gateways(name TEXT PRIMARY KEY, member TEXT NOT NULL,"
-	" last_poll_ms INTEGER, last_ok_ms INTEGER, last_error TEXT,"
-	" records INTEGER NOT NULL DEFAULT 0);",
-	/* 2: the gateway's own state from its health answer (JSON, as sent). */
-	"ALTER TABLE gateways ADD COLUMN state TEXT;"
-	"ALTER TABLE gateways ADD COLUMN state_ms INTEGER;",
-	/* 3: the highest seq seen of each gateway, kept or refused, so that
-	 * neither refused records nor pruning make the collector ask again. */
-	"ALTER TABLE gateways ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE gateways SET cursor = (SELECT COALESCE(MAX(seq), 0) FROM records"
-	" WHERE records.gateway = gateways.name);",
-	/* 4: misuse detection (misuse.h: the personal reads, the procedures
-	 * and mandates that explain them, the detector's findings) and the
-	 * cases made of findings (cases.h): a case per finding, its history,
-	 * its evidence (each read's inclusion proof as the gateway gave it,
-	 * or why it could not be had), and how far each gateway's personal
-	 * reads have been collected. */
-	MISUSE_SCHEMA_SQL
-	"CREATE TABLE access_cursors(gateway TEXT PRIMARY KEY, after INTEGER NOT NULL);"
-	"CREATE TABLE cases(id INTEGER PRIMARY KEY,"
-	" finding_id INTEGER NOT NULL UNIQUE REFERENCES findings(id), kind TEXT NOT NULL,"
-	" state TEXT NOT NULL CHECK(state IN ('open', 'escalated', 'confirmed', 'dismissed')),"
-	" client TEXT NOT NULL, client_member TEXT NOT NULL, user_id TEXT NOT NULL,"
-	" subject TEXT NOT NULL, opened_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
-	" why TEXT NOT NULL);"
-	"CREATE INDEX cases_state ON cases(state, id);"
-	"CREATE INDEX cases_member ON cases(client_member, id);"
-	"CREATE TABLE case_events(case_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-	" at_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
-	" reason TEXT NOT NULL, PRIMARY KEY(case_id, seq)) WITHOUT ROWID;"
-	"CREATE TABLE case_evidence(case_id INTEGER NOT NULL, read_id INTEGER NOT NULL,"
-	" proof TEXT, proof_error TEXT, fetched_ms INTEGER, gateway_key TEXT,"
-	" attempts INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
-	" PRIMARY KEY(case_id, read_id)) WITHOUT ROWID;"
-	"CREATE INDEX case_evidence_pending ON case_evidence(case_id, read_id) WHERE done = 0;",
-	/* 5: the registries' four measures (mmeasures.h): each finished
-	 * reconciliation run's counts per table, as the registry's measures
-	 * service answered them, and how far each service has been read. */
-	"CREATE TABLE registry_measures(service TEXT NOT NULL, member TEXT NOT NULL,"
-	" sector TEXT NOT NULL, tbl TEXT NOT NULL, run INTEGER NOT NULL,"
-	" started_at TEXT NOT NULL, finished_at TEXT NOT NULL, finished_ms INTEGER NOT NULL,"
-	" records INTEGER NOT NULL, accurate INTEGER NOT NULL, sufficient INTEGER NOT NULL,"
-	" clean INTEGER NOT NULL, live INTEGER NOT NULL, collected_ms INTEGER NOT NULL,"
-	" PRIMARY KEY(service, run, tbl)) WITHOUT ROWID;"
-	"CREATE INDEX registry_measures_time ON registry_measures(finished_ms);"
-	"CREATE TABLE registry_cursors(service TEXT PRIMARY KEY, member TEXT NOT NULL,"
-	" after INTEGER NOT NULL DEFAULT 0, last_poll_ms INTEGER, last_ok_ms INTEGER,"
-	" last_error TEXT);",
-};
-
 struct mstore {
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 	pthread_mutex_t mu;
 };
 
-int mstore_open(const char *path, struct mstore **out)
+/* Marks a new store as a monitoring service's (meta kind; SQLite's
+ * migration 6 did already), or checks that an existing one is: a
+ * PostgreSQL schema may hold another daemon's store. */
+static int check_kind(struct ndx_sqldb *db, const char *loc, bool create)
+{
+	char *kind = NULL;
+	int rc;
+
+	if (create &&
+	    (rc = ndx_sqldb_exec(db, "INSERT INTO meta(key, value) VALUES('kind', 'monitor')"
+				     " ON CONFLICT DO NOTHING", "")))
+		return rc;
+	rc = ndx_sqldb_meta_get(db, "kind", &kind);
+	if (rc == NDX_OK && strcmp(kind, "monitor") != 0) {
+		fprintf(stderr, PROG ": store %s holds a %.40s store, not a monitoring service\n",
+			db->name, kind);
+		rc = NDX_EDB;
+	} else if (rc == NDX_ENOTFOUND) {
+		fprintf(stderr, PROG ": store %s holds no monitoring service\n", db->name);
+		rc = NDX_EDB;
+	}
+	free(kind);
+	(void)loc;
+	return rc;
+}
+
+int mstore_open(const char *loc, bool create, struct mstore **out)
 {
 	struct mstore *st = calloc(1, sizeof *st);
+	int rc;
 
 	*out = NULL;
 	if (!st)
 		return NDX_ENOMEM;
-	if (ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, MIGRATIONS,
-			      sizeof MIGRATIONS / sizeof *MIGRATIONS, PROG, &st->db) != NDX_OK) {
+	if ((rc = ndx_sqldb_open(&mstore_db_desc, loc, create, &st->db))) {
+		if (rc == NDX_EEXIST)
+			fprintf(stderr, PROG ": %s already holds a monitoring service\n", loc);
 		free(st);
-		return NDX_EDB;
+		return rc;
 	}
 	/* Collected records can be collected again from the gateways (they
 	 * keep them for their retention): losing the last second of them in a
-	 * power cut costs nothing, an fsync per page costs the collector. */
-	if (ndx_sqlstore_exec(st->db, PROG, "PRAGMA synchronous=NORMAL") != NDX_OK) {
-		sqlite3_close(st->db);
+	 * power cut costs nothing, an fsync per page costs the collector. On
+	 * PostgreSQL every commit is synchronous (the engine's rule). */
+	if (!ndx_sqldb_is_pg(loc) &&
+	    (rc = ndx_sqldb_exec(st->db, "PRAGMA synchronous=NORMAL", ""))) {
+		st->db->ops->close(st->db);
 		free(st);
-		return NDX_EDB;
+		return rc;
+	}
+	if ((rc = check_kind(st->db, loc, create))) {
+		st->db->ops->close(st->db);
+		free(st);
+		return rc;
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	*out = st;
@@ -113,12 +85,17 @@ void mstore_close(struct mstore *st)
 {
 	if (!st)
 		return;
-	sqlite3_close(st->db);
+	st->db->ops->close(st->db);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
 
-sqlite3 *mstore_lock(struct mstore *st)
+const char *mstore_name(const struct mstore *st)
+{
+	return st->db->name;
+}
+
+struct ndx_sqldb *mstore_lock(struct mstore *st)
 {
 	pthread_mutex_lock(&st->mu);
 	return st->db;
@@ -129,31 +106,58 @@ void mstore_unlock(struct mstore *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
-static int prepare(struct mstore *st, sqlite3_stmt **s, const char *sql)
+/* ---- rows ---------------------------------------------------------------------- */
+
+/* AVG(duration_ms) as SQLite's AVG computes it (the sum over the count,
+ * 0 without durations), from the integer sum and count: a real would come
+ * back as text rounded to 15 digits. */
+static double mean_of(const json_t *row)
 {
-	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
-		return ndx_sqlstore_fail(st->db, PROG, "prepare");
-	return NDX_OK;
+	int64_t n = mstore_int(row, "dn");
+
+	return n ? (double)mstore_int(row, "dsum") / (double)n : 0.0;
+}
+
+/* The column as it is (a string or null), a new reference. */
+static json_t *col_of(const json_t *row, const char *col)
+{
+	const json_t *v = json_object_get(row, col);
+
+	return v && !json_is_null(v) ? json_incref((json_t *)v) : json_null();
+}
+
+int mstore_changes(struct ndx_sqldb *db, int64_t *changes, const char *sql, const char *types,
+		   ...)
+{
+	va_list ap;
+	int rc;
+
+	*changes = 0;
+	va_start(ap, types);
+	rc = db->ops->run(db, sql, types, ap, NULL, changes);
+	va_end(ap);
+	return rc;
 }
 
 int mstore_cursor(struct mstore *st, const char *gateway, uint64_t *after)
 {
-	sqlite3_stmt *s;
+	json_t *row = NULL;
 	int rc;
 
 	*after = 0;
 	pthread_mutex_lock(&st->mu);
-	if ((rc = prepare(st, &s, "SELECT MAX(COALESCE((SELECT cursor FROM gateways WHERE name = ?1),"
-				  " 0), COALESCE((SELECT MAX(seq) FROM records WHERE gateway = ?1),"
-				  " 0))")) == NDX_OK) {
-		sqlite3_bind_text(s, 1, gateway, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			*after = (uint64_t)sqlite3_column_int64(s, 0);
-		else
-			rc = ndx_sqlstore_fail(st->db, PROG, "cursor");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query_one(st->db, &row,
+				 "SELECT COALESCE((SELECT cursor FROM gateways WHERE name = ?1), 0)"
+				 " AS kept, COALESCE((SELECT MAX(seq) FROM records"
+				 " WHERE gateway = ?1), 0) AS seen",
+				 "s", gateway);
 	pthread_mutex_unlock(&st->mu);
+	if (!rc) {
+		int64_t k = mstore_int(row, "kept"), s = mstore_int(row, "seen");
+
+		*after = (uint64_t)(k > s ? k : s);
+	}
+	json_decref(row);
 	return rc;
 }
 
@@ -199,6 +203,14 @@ static const char *str_of(const json_t *rec, const char *name)
 	return json_string_value(json_object_get(rec, name));
 }
 
+/* A text column's value: NULL for absent or empty. */
+static const char *text_of(const json_t *rec, const char *name)
+{
+	const char *v = str_of(rec, name);
+
+	return v && v[0] ? v : NULL;
+}
+
 /* The member part of a client (member or subsystem) or service id, or NULL. */
 static void member_of(const char *id, enum ndx_id_kind kind, char out[NDX_ID_TEXT_MAX])
 {
@@ -215,119 +227,112 @@ static void member_of(const char *id, enum ndx_id_kind kind, char out[NDX_ID_TEX
 	out[0] = '\0';
 }
 
-static void bind_str(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v && v[0])
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, i);
-}
-
-static void bind_ms(sqlite3_stmt *s, int i, int64_t v)
-{
-	if (v >= 0)
-		sqlite3_bind_int64(s, i, v);
-	else
-		sqlite3_bind_null(s, i);
-}
-
-static void bind_int(sqlite3_stmt *s, int i, const json_t *v)
-{
-	if (json_is_integer(v))
-		sqlite3_bind_int64(s, i, json_integer_value(v));
-	else
-		sqlite3_bind_null(s, i);
-}
-
 static const char *const ROLES[] = { "consumer", "provider", "event_out", "event_in" };
 
 /* How far in the future a record's request_in may be (clocks differ): a
  * record dated later would count in every "last N minutes" until then. */
 #define FUTURE_SKEW_MS (300 * 1000)
 
-/* Binds rec into the insert; false when it lacks what every figure needs or
- * is dated after now_ms (and the skew). */
-static bool bind_record(sqlite3_stmt *s, const char *gateway, const json_t *rec, int64_t now_ms)
+/* A nullable integer column, bound as text and cast in SQL (the engines
+ * bind an integer parameter only as a value). */
+struct nint {
+	char text[24];
+	const char *p; /* text, or NULL for null */
+};
+
+static void nint_ms(struct nint *n, int64_t v)
+{
+	n->p = NULL;
+	if (v >= 0) {
+		snprintf(n->text, sizeof n->text, "%lld", (long long)v);
+		n->p = n->text;
+	}
+}
+
+static void nint_json(struct nint *n, const json_t *v)
+{
+	n->p = NULL;
+	if (json_is_integer(v)) {
+		snprintf(n->text, sizeof n->text, "%lld", (long long)json_integer_value(v));
+		n->p = n->text;
+	}
+}
+
+#define NI "CAST(? AS BIGINT)"
+
+/* Inserts rec unless already held; NDX_EINVAL when it lacks what every
+ * figure needs or is dated after now_ms (and the skew), NDX_ENOTFOUND when
+ * already held. */
+static int insert_record(struct ndx_sqldb *db, const char *gateway, const json_t *rec,
+			 int64_t now_ms)
 {
 	const json_t *seq = json_object_get(rec, "seq");
 	const char *role = str_of(rec, "role"), *client = str_of(rec, "client"),
 		   *service = str_of(rec, "service");
 	char cm[NDX_ID_TEXT_MAX], sm[NDX_ID_TEXT_MAX];
 	int64_t in = time_ms(json_object_get(rec, "request_in"));
+	struct nint n[10];
 	bool role_ok = false;
 
 	if (!json_is_object(rec) || !json_is_integer(seq) || json_integer_value(seq) < 1 ||
 	    !role || in < 0 || in > now_ms + FUTURE_SKEW_MS ||
 	    !json_is_boolean(json_object_get(rec, "success")))
-		return false;
+		return NDX_EINVAL;
 	for (size_t i = 0; i < sizeof ROLES / sizeof *ROLES; i++)
 		role_ok |= strcmp(role, ROLES[i]) == 0;
 	if (!role_ok)
-		return false;
+		return NDX_EINVAL;
 	member_of(client, NDX_ID_SUBSYSTEM, cm);
 	member_of(service, NDX_ID_SERVICE, sm);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	sqlite3_bind_text(s, 1, gateway, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 2, json_integer_value(seq));
-	bind_str(s, 3, role);
-	bind_str(s, 4, str_of(rec, "message_id"));
-	bind_str(s, 5, client);
-	bind_str(s, 6, cm);
-	bind_str(s, 7, service);
-	bind_str(s, 8, sm);
-	bind_str(s, 9, str_of(rec, "client_gateway"));
-	bind_str(s, 10, str_of(rec, "service_gateway"));
-	bind_str(s, 11, str_of(rec, "method"));
-	bind_str(s, 12, str_of(rec, "path_template"));
-	bind_ms(s, 13, in);
-	bind_ms(s, 14, time_ms(json_object_get(rec, "request_out")));
-	bind_ms(s, 15, time_ms(json_object_get(rec, "response_in")));
-	bind_ms(s, 16, time_ms(json_object_get(rec, "response_out")));
-	bind_int(s, 17, json_object_get(rec, "request_size"));
-	bind_int(s, 18, json_object_get(rec, "response_size"));
-	sqlite3_bind_int(s, 19, json_is_true(json_object_get(rec, "success")));
-	bind_str(s, 20, str_of(rec, "error_type"));
-	bind_int(s, 21, json_object_get(rec, "status"));
-	bind_int(s, 22, json_object_get(rec, "duration_ms"));
-	bind_int(s, 23, json_object_get(rec, "own_ms"));
-	bind_int(s, 24, json_object_get(rec, "peer_ms"));
-	bind_int(s, 25, json_object_get(rec, "provider_ms"));
-	bind_str(s, 26, str_of(rec, "purpose"));
-	sqlite3_bind_int(s, 27, json_is_true(json_object_get(rec, "personal")));
-	return true;
+	nint_ms(&n[0], time_ms(json_object_get(rec, "request_out")));
+	nint_ms(&n[1], time_ms(json_object_get(rec, "response_in")));
+	nint_ms(&n[2], time_ms(json_object_get(rec, "response_out")));
+	nint_json(&n[3], json_object_get(rec, "request_size"));
+	nint_json(&n[4], json_object_get(rec, "response_size"));
+	nint_json(&n[5], json_object_get(rec, "status"));
+	nint_json(&n[6], json_object_get(rec, "duration_ms"));
+	nint_json(&n[7], json_object_get(rec, "own_ms"));
+	nint_json(&n[8], json_object_get(rec, "peer_ms"));
+	nint_json(&n[9], json_object_get(rec, "provider_ms"));
+	return ndx_sqldb_change(
+		db,
+		"INSERT INTO records(gateway, seq, role, message_id, client, client_member,"
+		" service, service_member, client_gateway, service_gateway, method, path_template,"
+		" request_in_ms, request_out_ms, response_in_ms, response_out_ms, request_size,"
+		" response_size, success, error_type, status, duration_ms, own_ms, peer_ms,"
+		" provider_ms, purpose, personal) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		" " NI ", " NI ", " NI ", " NI ", " NI ", ?, ?, " NI ", " NI ", " NI ", " NI ","
+		" " NI ", ?, ?) ON CONFLICT(gateway, seq) DO NOTHING",
+		"sissssssssssisssssisssssssi", gateway, (int64_t)json_integer_value(seq), role,
+		text_of(rec, "message_id"), client && client[0] ? client : NULL,
+		cm[0] ? cm : NULL, service && service[0] ? service : NULL, sm[0] ? sm : NULL,
+		text_of(rec, "client_gateway"), text_of(rec, "service_gateway"),
+		text_of(rec, "method"), text_of(rec, "path_template"), in, n[0].p, n[1].p, n[2].p,
+		n[3].p, n[4].p, (int64_t)json_is_true(json_object_get(rec, "success")),
+		text_of(rec, "error_type"), n[5].p, n[6].p, n[7].p, n[8].p, n[9].p,
+		text_of(rec, "purpose"), (int64_t)json_is_true(json_object_get(rec, "personal")));
 }
+
+#undef NI
 
 static int gateway_state(struct mstore *st, const char *gateway, const char *member,
 			 int64_t now_ms, const char *why, size_t added, int64_t seen)
 {
-	sqlite3_stmt *s;
-	int rc = prepare(st, &s,
-			 "INSERT INTO gateways(name, member, last_poll_ms, last_ok_ms, last_error,"
-			 " records, cursor) VALUES(?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?3 END, ?4,"
-			 " ?5, ?6)"
-			 " ON CONFLICT(name) DO UPDATE SET member = ?2, last_poll_ms = ?3,"
-			 " last_ok_ms = CASE WHEN ?4 IS NULL THEN ?3 ELSE last_ok_ms END,"
-			 " last_error = ?4, records = records + ?5, cursor = MAX(cursor, ?6)");
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(s, 1, gateway, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, member, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now_ms);
-	bind_str(s, 4, why);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)added);
-	sqlite3_bind_int64(s, 6, seen);
-	rc = sqlite3_step(s) == SQLITE_DONE ? NDX_OK
-					      : ndx_sqlstore_fail(st->db, PROG, "gateway state");
-	sqlite3_finalize(s);
-	return rc;
+	return ndx_sqldb_exec(
+		st->db,
+		"INSERT INTO gateways(name, member, last_poll_ms, last_ok_ms, last_error,"
+		" records, cursor) VALUES(?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?3 END, ?4,"
+		" ?5, ?6)"
+		" ON CONFLICT(name) DO UPDATE SET member = ?2, last_poll_ms = ?3,"
+		" last_ok_ms = CASE WHEN ?4 IS NULL THEN ?3 ELSE gateways.last_ok_ms END,"
+		" last_error = ?4, records = gateways.records + ?5,"
+		" cursor = CASE WHEN gateways.cursor > ?6 THEN gateways.cursor ELSE ?6 END",
+		"ssisii", gateway, member, now_ms, why, (int64_t)added, seen);
 }
 
 int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
 		    const json_t *records, int64_t now_ms, size_t *added, size_t *bad)
 {
-	sqlite3_stmt *s = NULL;
 	const json_t *rec, *seq;
 	int64_t seen = 0;
 	size_t i;
@@ -335,33 +340,30 @@ int mstore_add_page(struct mstore *st, const char *gateway, const char *member,
 
 	*added = *bad = 0;
 	pthread_mutex_lock(&st->mu);
-	if ((rc = ndx_sqlstore_exec(st->db, PROG, "BEGIN IMMEDIATE")))
+	if ((rc = st->db->ops->begin(st->db)))
 		goto out;
-	rc = prepare(st, &s,
-		     "INSERT OR IGNORE INTO records VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-		     "?,?,?,?,?,?,?)");
 	json_array_foreach(records, i, rec) {
-		if (rc)
-			break;
+		int one;
+
 		seq = json_object_get(rec, "seq");
 		if (json_is_integer(seq) && json_integer_value(seq) > seen)
 			seen = (int64_t)json_integer_value(seq);
-		if (!bind_record(s, gateway, rec, now_ms)) {
+		one = insert_record(st->db, gateway, rec, now_ms);
+		if (one == NDX_EINVAL)
 			(*bad)++;
-			continue;
+		else if (one == NDX_OK)
+			(*added)++;
+		else if (one != NDX_ENOTFOUND) {
+			rc = one;
+			break;
 		}
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(st->db, PROG, "insert record");
-		else
-			*added += (size_t)sqlite3_changes(st->db);
 	}
-	sqlite3_finalize(s);
 	if (!rc)
 		rc = gateway_state(st, gateway, member, now_ms, NULL, *added, seen);
 	if (!rc)
-		rc = ndx_sqlstore_exec(st->db, PROG, "COMMIT");
+		rc = st->db->ops->commit(st->db);
 	if (rc) {
-		ndx_sqlstore_exec(st->db, PROG, "ROLLBACK");
+		st->db->ops->rollback(st->db);
 		*added = 0;
 	}
 out:
@@ -385,20 +387,14 @@ int mstore_gateway_state(struct mstore *st, const char *gateway, const json_t *s
 {
 	char *text = json_is_object(state) ? json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS)
 					    : NULL;
-	sqlite3_stmt *s;
+	int64_t n;
 	int rc;
 
 	if (!text)
 		return NDX_EINVAL;
 	pthread_mutex_lock(&st->mu);
-	if (!(rc = prepare(st, &s, "UPDATE gateways SET state = ?, state_ms = ? WHERE name = ?"))) {
-		sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now_ms);
-		sqlite3_bind_text(s, 3, gateway, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(st->db, PROG, "gateway state");
-		sqlite3_finalize(s);
-	}
+	rc = mstore_changes(st->db, &n, "UPDATE gateways SET state = ?, state_ms = ? WHERE name = ?",
+			 "sis", text, now_ms, gateway);
 	pthread_mutex_unlock(&st->mu);
 	free(text);
 	return rc;
@@ -406,20 +402,13 @@ int mstore_gateway_state(struct mstore *st, const char *gateway, const json_t *s
 
 int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 {
-	sqlite3_stmt *s;
+	int64_t n;
 	int rc;
 
-	*deleted = 0;
 	pthread_mutex_lock(&st->mu);
-	if (!(rc = prepare(st, &s, "DELETE FROM records WHERE request_in_ms < ?"))) {
-		sqlite3_bind_int64(s, 1, cutoff_ms);
-		if (sqlite3_step(s) == SQLITE_DONE)
-			*deleted = (uint64_t)sqlite3_changes(st->db);
-		else
-			rc = ndx_sqlstore_fail(st->db, PROG, "prune");
-		sqlite3_finalize(s);
-	}
+	rc = mstore_changes(st->db, &n, "DELETE FROM records WHERE request_in_ms < ?", "i", cutoff_ms);
 	pthread_mutex_unlock(&st->mu);
+	*deleted = rc ? 0 : (uint64_t)n;
 	return rc;
 }
 
@@ -433,200 +422,169 @@ int mstore_prune(struct mstore *st, int64_t cutoff_ms, uint64_t *deleted)
 	" AND (?2 IS NULL OR r.client_member = ?2 OR r.service_member = ?2)"             \
 	" AND " MSTORE_COUNTED_ONCE ") "
 
-static int bind_window(sqlite3_stmt *s, int64_t from_ms, const char *member)
+/* A failed exchange as 1, else 0. */
+#define FAILED "CASE WHEN success = 0 THEN 1 ELSE 0 END"
+
+/* The nearest-rank percentile P (an integer percent) of column d among the
+ * n ordered rows numbered rn: ceil(n * P / 100) in integers. */
+#define PCT(P) "MAX(CASE WHEN rn = (n * " #P " + 99) / 100 THEN d END) AS p" #P
+
+static json_t *gateway_json(const json_t *r)
 {
-	sqlite3_bind_int64(s, 1, from_ms);
-	bind_str(s, 2, member);
-	return NDX_OK;
+	const json_t *poll = json_object_get(r, "last_poll_ms"), *ok = json_object_get(r, "last_ok_ms");
+	const char *state = json_string_value(json_object_get(r, "state"));
+	json_t *st = state ? json_loads(state, 0, NULL) : NULL;
+	bool up = json_is_integer(ok) && json_is_integer(poll) &&
+		  json_integer_value(ok) == json_integer_value(poll);
+
+	if (st && json_is_integer(json_object_get(r, "state_ms")))
+		json_object_set_new(st, "as_of_ms", json_integer(mstore_int(r, "state_ms")));
+	return json_pack("{s:o s:o s:b s:o s:o s:o s:I s:o}", "name", col_of(r, "name"),
+			 "member", col_of(r, "member"), "up", up, "last_poll_ms",
+			 col_of(r, "last_poll_ms"), "last_ok_ms", col_of(r, "last_ok_ms"),
+			 "last_error", col_of(r, "last_error"), "records",
+			 (json_int_t)mstore_int(r, "records"), "state", st ? st : json_null());
 }
 
-/* Runs sql (COUNTED + a query) and hands each row to fn. */
-static int rows(struct mstore *st, const char *sql, int64_t from_ms, const char *member,
-		void (*fn)(sqlite3_stmt *s, json_t *into), json_t *into)
+/* The live figures' queries, in one read snapshot. */
+static int live_rows(struct ndx_sqldb *db, int64_t from, const char *member, json_t **totals,
+		     json_t **errors, json_t **services, json_t **agencies, json_t **pct,
+		     json_t **gateways)
 {
-	sqlite3_stmt *s;
-	int rc = prepare(st, &s, sql), step;
+	int rc;
 
-	if (rc)
+	if ((rc = ndx_sqldb_query_one(
+		     db, totals,
+		     COUNTED "SELECT COUNT(*) AS n, COUNT(CASE WHEN success = 0 THEN 1 END) AS"
+			     " failed, COUNT(CASE WHEN personal <> 0 THEN 1 END) AS personal,"
+			     " (SELECT COUNT(*) FROM records WHERE role = 'event_out'"
+			     "  AND request_in_ms >= ?1 AND (?2 IS NULL OR"
+			     "  client_member = ?2 OR service_member = ?2)) AS deliveries"
+			     " FROM counted",
+		     "is", from, member)))
 		return rc;
-	bind_window(s, from_ms, member);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW)
-		fn(s, into);
-	if (step != SQLITE_DONE)
-		rc = ndx_sqlstore_fail(st->db, PROG, "live figures");
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static json_t *text_or_null(sqlite3_stmt *s, int col)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-
-	return t ? json_string((const char *)t) : json_null();
-}
-
-static void totals_row(sqlite3_stmt *s, json_t *into)
-{
-	json_object_set_new(into, "exchanges", json_integer(sqlite3_column_int64(s, 0)));
-	json_object_set_new(into, "failed", json_integer(sqlite3_column_int64(s, 1)));
-	json_object_set_new(into, "personal", json_integer(sqlite3_column_int64(s, 2)));
-	json_object_set_new(into, "deliveries", json_integer(sqlite3_column_int64(s, 3)));
-}
-
-static void error_row(sqlite3_stmt *s, json_t *into)
-{
-	json_array_append_new(into, json_pack("{s:o s:I}", "type", text_or_null(s, 0), "count",
-					      (json_int_t)sqlite3_column_int64(s, 1)));
-}
-
-static void service_row(sqlite3_stmt *s, json_t *into)
-{
-	json_array_append_new(into, json_pack("{s:o s:I s:I s:f}", "service",
-					      text_or_null(s, 0), "exchanges",
-					      (json_int_t)sqlite3_column_int64(s, 1), "failed",
-					      (json_int_t)sqlite3_column_int64(s, 2), "mean_ms",
-					      sqlite3_column_double(s, 3)));
-}
-
-static void agency_row(sqlite3_stmt *s, json_t *into)
-{
-	json_array_append_new(into, json_pack("{s:o s:I s:I s:I}", "member", text_or_null(s, 0),
-					      "as_client", (json_int_t)sqlite3_column_int64(s, 1),
-					      "as_provider", (json_int_t)sqlite3_column_int64(s, 2),
-					      "failed", (json_int_t)sqlite3_column_int64(s, 3)));
-}
-
-static void duration_row(sqlite3_stmt *s, json_t *into)
-{
-	json_array_append_new(into, json_integer(sqlite3_column_int64(s, 0)));
-}
-
-/* p50, p95, p99 of the counted exchanges' durations (nearest rank). */
-static json_t *percentiles(const json_t *sorted)
-{
-	static const struct { const char *name; double p; } ps[] = {
-		{ "p50", 0.50 }, { "p95", 0.95 }, { "p99", 0.99 },
-	};
-	size_t n = json_array_size(sorted);
-	json_t *o = json_object();
-
-	for (size_t i = 0; o && i < sizeof ps / sizeof *ps; i++) {
-		size_t rank = n ? (size_t)((double)n * ps[i].p + 0.999999) : 0;
-
-		json_object_set_new(o, ps[i].name,
-				    n ? json_incref(json_array_get(sorted, rank ? rank - 1 : 0))
-				      : json_null());
-	}
-	return o;
-}
-
-static void gateway_row(sqlite3_stmt *s, json_t *into)
-{
-	int64_t poll = sqlite3_column_int64(s, 2), ok = sqlite3_column_int64(s, 3);
-	bool up = sqlite3_column_type(s, 3) != SQLITE_NULL && ok == poll;
-	const unsigned char *state = sqlite3_column_text(s, 6);
-	json_t *st = state ? json_loads((const char *)state, 0, NULL) : NULL;
-
-	if (st && sqlite3_column_type(s, 7) != SQLITE_NULL)
-		json_object_set_new(st, "as_of_ms", json_integer(sqlite3_column_int64(s, 7)));
-	json_array_append_new(into, json_pack("{s:o s:o s:b s:o s:o s:o s:I s:o}", "name",
-					      text_or_null(s, 0), "member", text_or_null(s, 1),
-					      "up", up, "last_poll_ms",
-					      sqlite3_column_type(s, 2) == SQLITE_NULL
-						      ? json_null() : json_integer(poll),
-					      "last_ok_ms",
-					      sqlite3_column_type(s, 3) == SQLITE_NULL
-						      ? json_null() : json_integer(ok),
-					      "last_error", text_or_null(s, 4), "records",
-					      (json_int_t)sqlite3_column_int64(s, 5), "state",
-					      st ? st : json_null()));
+	/* NULLs first on both engines, as SQLite orders them. */
+	if ((rc = ndx_sqldb_query(db, errors,
+				  COUNTED "SELECT error_type, COUNT(*) AS n FROM counted"
+					  " WHERE success = 0 GROUP BY error_type ORDER BY"
+					  " COUNT(*) DESC, CASE WHEN error_type IS NULL THEN 0"
+					  " ELSE 1 END, error_type",
+				  "is", from, member)))
+		return rc;
+	if ((rc = ndx_sqldb_query(db, services,
+				  COUNTED "SELECT service, COUNT(*) AS n, SUM(" FAILED ") AS"
+					  " failed, SUM(duration_ms) AS dsum, COUNT(duration_ms) AS dn"
+					  " FROM counted"
+					  " GROUP BY service ORDER BY COUNT(*) DESC, CASE WHEN"
+					  " service IS NULL THEN 0 ELSE 1 END, service LIMIT 10",
+				  "is", from, member)))
+		return rc;
+	if ((rc = ndx_sqldb_query(db, agencies,
+				  COUNTED "SELECT m, SUM(c) AS c, SUM(p) AS p, SUM(f) AS f FROM"
+					  " (SELECT client_member AS m, 1 AS c, 0 AS p, " FAILED
+					  " AS f FROM counted UNION ALL SELECT service_member, 0,"
+					  " 1, " FAILED " FROM counted) AS u WHERE m IS NOT NULL"
+					  " AND (?2 IS NULL OR m = ?2) GROUP BY m"
+					  " ORDER BY SUM(c) + SUM(p) DESC, m",
+				  "is", from, member)))
+		return rc;
+	if ((rc = ndx_sqldb_query_one(db, pct,
+				      COUNTED "SELECT " PCT(50) ", " PCT(95) ", " PCT(99) " FROM"
+					      " (SELECT duration_ms AS d, ROW_NUMBER() OVER"
+					      " (ORDER BY duration_ms) AS rn, COUNT(*) OVER () AS n"
+					      " FROM counted WHERE duration_ms IS NOT NULL) AS x",
+				      "is", from, member)))
+		return rc;
+	return ndx_sqldb_query(db, gateways,
+			       "SELECT name, member, last_poll_ms, last_ok_ms, last_error, records,"
+			       " state, state_ms FROM gateways WHERE (?1 IS NULL OR member = ?1)"
+			       " ORDER BY name",
+			       "s", member);
 }
 
 int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
 		json_t **out)
 {
-	int64_t from = now_ms - window_ms;
-	json_t *o = json_object(), *errors = json_array(), *services = json_array(),
-	       *agencies = json_array(), *durations = json_array(), *gateways = json_array();
-	int rc = (!o || !errors || !services || !agencies || !durations || !gateways)
-			 ? NDX_ENOMEM : NDX_OK;
+	json_t *totals = NULL, *errors = NULL, *services = NULL, *agencies = NULL, *pct = NULL,
+	       *gateways = NULL, *o = NULL, *r, *list[4] = { NULL, NULL, NULL, NULL };
+	size_t i;
+	int rc;
 
 	*out = NULL;
 	pthread_mutex_lock(&st->mu);
+	rc = st->db->ops->snapshot(st->db);
 	if (!rc)
-		rc = rows(st, COUNTED "SELECT COUNT(*), COALESCE(SUM(NOT success), 0),"
-				      " COALESCE(SUM(personal), 0),"
-				      " (SELECT COUNT(*) FROM records WHERE role = 'event_out'"
-				      "  AND request_in_ms >= ?1 AND (?2 IS NULL OR"
-				      "  client_member = ?2 OR service_member = ?2)) FROM counted",
-			  from, member, totals_row, o);
-	if (!rc)
-		rc = rows(st, COUNTED "SELECT error_type, COUNT(*) FROM counted WHERE NOT success"
-				      " GROUP BY error_type ORDER BY COUNT(*) DESC, error_type",
-			  from, member, error_row, errors);
-	if (!rc)
-		rc = rows(st, COUNTED "SELECT service, COUNT(*), SUM(NOT success),"
-				      " AVG(duration_ms) FROM counted GROUP BY service"
-				      " ORDER BY COUNT(*) DESC, service LIMIT 10",
-			  from, member, service_row, services);
-	if (!rc)
-		rc = rows(st, COUNTED "SELECT m, SUM(c), SUM(p), SUM(f) FROM ("
-				      " SELECT client_member AS m, 1 AS c, 0 AS p, NOT success AS f"
-				      " FROM counted UNION ALL SELECT service_member, 0, 1, NOT success"
-				      " FROM counted) WHERE m IS NOT NULL AND (?2 IS NULL OR m = ?2)"
-				      " GROUP BY m ORDER BY SUM(c) + SUM(p) DESC, m",
-			  from, member, agency_row, agencies);
-	if (!rc)
-		rc = rows(st, COUNTED "SELECT duration_ms FROM counted WHERE duration_ms IS NOT NULL"
-				      " ORDER BY duration_ms",
-			  from, member, duration_row, durations);
-	if (!rc)
-		rc = rows(st, "SELECT name, member, last_poll_ms, last_ok_ms, last_error, records,"
-			      " state, state_ms FROM gateways WHERE ?1 = ?1 AND (?2 IS NULL OR member = ?2)"
-			      " ORDER BY name",
-			  from, member, gateway_row, gateways);
+		rc = live_rows(st->db, now_ms - window_ms, member, &totals, &errors, &services,
+			       &agencies, &pct, &gateways);
+	st->db->ops->rollback(st->db);
 	pthread_mutex_unlock(&st->mu);
+	if (rc)
+		goto out;
+	for (i = 0; i < 4; i++)
+		if (!(list[i] = json_array()))
+			rc = NDX_ENOMEM;
+	json_array_foreach(errors, i, r)
+		if (!rc && json_array_append_new(list[0],
+						 json_pack("{s:o s:I}", "type", col_of(r, "error_type"),
+							   "count", (json_int_t)mstore_int(r, "n"))))
+			rc = NDX_ENOMEM;
+	json_array_foreach(services, i, r)
+		if (!rc && json_array_append_new(
+				   list[1], json_pack("{s:o s:I s:I s:f}", "service",
+						      col_of(r, "service"), "exchanges",
+						      (json_int_t)mstore_int(r, "n"), "failed",
+						      (json_int_t)mstore_int(r, "failed"), "mean_ms",
+						      mean_of(r))))
+			rc = NDX_ENOMEM;
+	json_array_foreach(agencies, i, r)
+		if (!rc && json_array_append_new(
+				   list[2], json_pack("{s:o s:I s:I s:I}", "member", col_of(r, "m"),
+						      "as_client", (json_int_t)mstore_int(r, "c"),
+						      "as_provider", (json_int_t)mstore_int(r, "p"),
+						      "failed", (json_int_t)mstore_int(r, "f"))))
+			rc = NDX_ENOMEM;
+	json_array_foreach(gateways, i, r)
+		if (!rc && json_array_append_new(list[3], gateway_json(r)))
+			rc = NDX_ENOMEM;
 	if (!rc) {
-		int64_t n = json_integer_value(json_object_get(o, "exchanges"));
+		int64_t n = mstore_int(totals, "n");
 
-		json_object_set_new(o, "window_s", json_integer(window_ms / 1000));
-		json_object_set_new(o, "per_second",
-				    json_real(window_ms > 0 ? (double)n * 1000.0 / (double)window_ms
-							    : 0.0));
-		json_object_set_new(o, "member", member ? json_string(member) : json_null());
-		json_object_set_new(o, "latency_ms", percentiles(durations));
-		json_object_set_new(o, "errors", errors);
-		json_object_set_new(o, "busiest_services", services);
-		json_object_set_new(o, "agencies", agencies);
-		json_object_set_new(o, "gateways", gateways);
-		errors = services = agencies = gateways = NULL;
-		*out = o;
-		o = NULL;
+		o = json_pack("{s:I s:I s:I s:I s:I s:f s:o s:{s:o s:o s:o} s:O s:O s:O s:O}",
+			      "exchanges", (json_int_t)n, "failed",
+			      (json_int_t)mstore_int(totals, "failed"), "personal",
+			      (json_int_t)mstore_int(totals, "personal"), "deliveries",
+			      (json_int_t)mstore_int(totals, "deliveries"), "window_s",
+			      (json_int_t)(window_ms / 1000), "per_second",
+			      window_ms > 0 ? (double)n * 1000.0 / (double)window_ms : 0.0, "member",
+			      member ? json_string(member) : json_null(), "latency_ms", "p50",
+			      col_of(pct, "p50"), "p95", col_of(pct, "p95"), "p99",
+			      col_of(pct, "p99"), "errors", list[0], "busiest_services", list[1],
+			      "agencies", list[2], "gateways", list[3]);
+		if (!o)
+			rc = NDX_ENOMEM;
 	}
-	json_decref(o);
+	*out = o;
+out:
+	for (i = 0; i < 4; i++)
+		json_decref(list[i]);
+	json_decref(totals);
 	json_decref(errors);
 	json_decref(services);
 	json_decref(agencies);
-	json_decref(durations);
+	json_decref(pct);
 	json_decref(gateways);
 	return rc;
 }
 
 /* ---- the series --------------------------------------------------------------- */
 
-struct bucket {
-	int64_t exchanges, failed;
-	json_t *durations; /* sorted, for the p95 */
-};
-
 int mstore_series(struct mstore *st, const char *member, int64_t now_ms, int64_t window_ms,
 		  int64_t step_ms, json_t **out)
 {
 	int64_t n, from;
-	struct bucket *b;
-	sqlite3_stmt *s;
-	json_t *list, *o;
-	int rc, step;
+	json_t *rows = NULL, *list, *o, *r;
+	size_t k = 0;
+	int rc;
 
 	*out = NULL;
 	if (step_ms <= 0 || window_ms <= 0 || window_ms % step_ms != 0 ||
@@ -635,52 +593,46 @@ int mstore_series(struct mstore *st, const char *member, int64_t now_ms, int64_t
 	/* Buckets aligned on the step, so that two reads a second apart agree
 	 * on every full bucket. */
 	from = (now_ms / step_ms + 1) * step_ms - window_ms;
-	if (!(b = calloc((size_t)n, sizeof *b)))
-		return NDX_ENOMEM;
+	/* Each bucket's count, failures and p95 (nearest rank among the
+	 * exchanges with a duration, NULLs ordered last) in SQL. */
 	pthread_mutex_lock(&st->mu);
-	rc = prepare(st, &s, COUNTED "SELECT request_in_ms, success, duration_ms FROM counted"
-				     " ORDER BY duration_ms");
-	if (!rc) {
-		bind_window(s, from, member);
-		while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-			int64_t i = (sqlite3_column_int64(s, 0) - from) / step_ms;
-
-			if (i < 0 || i >= n)
-				continue;
-			b[i].exchanges++;
-			b[i].failed += !sqlite3_column_int(s, 1);
-			if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
-				if (!b[i].durations)
-					b[i].durations = json_array();
-				json_array_append_new(b[i].durations,
-						      json_integer(sqlite3_column_int64(s, 2)));
-			}
-		}
-		if (step != SQLITE_DONE)
-			rc = ndx_sqlstore_fail(st->db, PROG, "series");
-		sqlite3_finalize(s);
-	}
+	rc = ndx_sqldb_query(
+		st->db, &rows,
+		COUNTED "SELECT b, COUNT(*) AS n, SUM(" FAILED ") AS failed, MAX(CASE WHEN"
+			" d IS NOT NULL AND rn = (nd * 95 + 99) / 100 THEN d END) AS p95 FROM"
+			" (SELECT (request_in_ms - ?1) / ?3 AS b, success, duration_ms AS d,"
+			" ROW_NUMBER() OVER (PARTITION BY (request_in_ms - ?1) / ?3 ORDER BY"
+			" CASE WHEN duration_ms IS NULL THEN 1 ELSE 0 END, duration_ms) AS rn,"
+			" COUNT(duration_ms) OVER (PARTITION BY (request_in_ms - ?1) / ?3) AS nd"
+			" FROM counted WHERE request_in_ms < ?4) AS x GROUP BY b ORDER BY b",
+		"isii", from, member, step_ms, from + n * step_ms);
 	pthread_mutex_unlock(&st->mu);
-	list = json_array();
-	for (int64_t i = 0; !rc && list && i < n; i++) {
-		json_t *pct = b[i].durations ? percentiles(b[i].durations) : NULL;
-
-		json_array_append_new(list, json_pack("{s:I s:I s:I s:O}", "t",
-						      (json_int_t)(from + i * step_ms), "exchanges",
-						      (json_int_t)b[i].exchanges, "failed",
-						      (json_int_t)b[i].failed, "p95_ms",
-						      pct ? json_object_get(pct, "p95") : json_null()));
-		json_decref(pct);
-	}
-	for (int64_t i = 0; i < n; i++)
-		json_decref(b[i].durations);
-	free(b);
-	if (!rc && !list)
-		rc = NDX_ENOMEM;
-	if (rc) {
-		json_decref(list);
+	if (rc)
 		return rc;
+	list = json_array();
+	for (int64_t i = 0; list && i < n; i++) {
+		json_t *p95 = json_null();
+		int64_t cnt = 0, failed = 0;
+
+		r = json_array_get(rows, k);
+		if (r && mstore_int(r, "b") == i) {
+			cnt = mstore_int(r, "n");
+			failed = mstore_int(r, "failed");
+			json_decref(p95);
+			p95 = col_of(r, "p95");
+			k++;
+		}
+		if (json_array_append_new(list, json_pack("{s:I s:I s:I s:o}", "t",
+							  (json_int_t)(from + i * step_ms),
+							  "exchanges", (json_int_t)cnt, "failed",
+							  (json_int_t)failed, "p95_ms", p95))) {
+			json_decref(list);
+			list = NULL;
+		}
 	}
+	json_decref(rows);
+	if (!list)
+		return NDX_ENOMEM;
 	o = json_pack("{s:I s:o s:o}", "step_s", (json_int_t)(step_ms / 1000), "member",
 		      member ? json_string(member) : json_null(), "series", list);
 	if (!o)

@@ -1,13 +1,14 @@
 /* The monitoring service's store (monitor.db): the operational records it
  * has collected from every gateway, each gateway's cursor and how its last
  * collection went, and the figures the operations centre shows, computed
- * in SQL over a time window. One connection, one lock: the collector
- * writes, the HTTP threads read. */
+ * in SQL over a time window. A database of ndx/sqldb.h (mstore_db_desc):
+ * every query once in the SQL its engines take, rows as jansson objects.
+ * One connection, one lock: the collector writes, the HTTP threads read. */
 #ifndef NDX_MONITOR_MSTORE_H
 #define NDX_MONITOR_MSTORE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "ndx/sqldb.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,8 +25,17 @@
 
 struct mstore;
 
-int mstore_open(const char *path, struct mstore **out);
+/* monitor.db's tables: SQLite migrations (numbered in schema_migrations, an
+ * older monitor.db brought up to date as it opens). */
+extern const struct ndx_sqldb_desc mstore_db_desc;
+
+/* Opens the store at loc (a file path); create: a new one (NDX_EEXIST when
+ * loc holds one), otherwise an existing one (NDX_EIO when there is none). */
+int mstore_open(const char *loc, bool create, struct mstore **out);
 void mstore_close(struct mstore *st);
+/* How messages name the store: its file, or its database without a
+ * password. */
+const char *mstore_name(const struct mstore *st);
 
 /* The store's one connection, with its lock held until mstore_unlock:
  * for the modules that keep their own tables in monitor.db (mreads.c,
@@ -33,8 +43,17 @@ void mstore_close(struct mstore *st);
  * (collect.c), so that no other thread's statement interleaves with its
  * transaction. Hold it for one transaction at most, and never call another
  * mstore_* function while holding it (the lock is not recursive). */
-sqlite3 *mstore_lock(struct mstore *st);
+struct ndx_sqldb *mstore_lock(struct mstore *st);
 void mstore_unlock(struct mstore *st);
+
+/* A row's integer column (as ndx/sqldb.h gives it: an integer, or a
+ * PostgreSQL sum's numeric text); 0 when null or absent. */
+int64_t mstore_int(const json_t *row, const char *col);
+
+/* db->ops->run for a statement without rows, *changes = the rows it
+ * changed. */
+int mstore_changes(struct ndx_sqldb *db, int64_t *changes, const char *sql, const char *types,
+		   ...);
 
 /* The next record to ask gateway for: the highest seq seen of it (kept,
  * refused or pruned since), 0 = none. */

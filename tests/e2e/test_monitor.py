@@ -41,11 +41,13 @@ class Monitor:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.log = self.dir / "monitor.log"
+        self.store_args = []  # ["--store", DB] for test_monitor_pg.py
 
     def init(self):
-        res = subprocess.run([str(self.exe), "init", "--data", str(self.dir / "data")],
-                             capture_output=True, text=True, timeout=30)
+        res = subprocess.run([str(self.exe), "init", "--data", str(self.dir / "data"),
+                              *self.store_args], capture_output=True, text=True, timeout=30)
         assert res.returncode == 0, res.stderr
+        self.init_output = res.stdout
         self.token = (self.dir / "data" / "admin.token").read_text().strip()
         assert self.token not in res.stdout + res.stderr
         return self
@@ -53,7 +55,8 @@ class Monitor:
     def start(self):
         reg = self.fed.registry
         self.proc = subprocess.Popen(
-            [str(self.exe), "serve", "--data", str(self.dir / "data"), "--anchor",
+            [str(self.exe), "serve", "--data", str(self.dir / "data"), *self.store_args,
+             "--anchor",
              str(reg.anchor), *[a for url in self.registries for a in ("--registry", url)],
              "--gateway", self.fed.gateways["BTC"].url, "--client", self.client, "--listen", f"127.0.0.1:{self.port}", "--interval",
              str(self.interval)],

@@ -67,25 +67,27 @@ static void add(struct fx *f, json_t *page, int64_t next_after, size_t want_adde
 	json_decref(page);
 }
 
+/* The first column of the statement's first row, -1 without one. */
 static long long scalar(struct fx *f, const char *sql)
 {
-	sqlite3 *db = mstore_lock(f->st);
-	sqlite3_stmt *s;
+	struct ndx_sqldb *db = mstore_lock(f->st);
+	json_t *row = NULL;
 	long long v = -1;
+	int rc = ndx_sqldb_query_one(db, &row, sql, "");
 
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
 	mstore_unlock(f->st);
+	assert_true(rc == NDX_OK || rc == NDX_ENOTFOUND);
+	if (rc == NDX_OK)
+		v = (long long)json_integer_value(json_object_iter_value(json_object_iter(row)));
+	json_decref(row);
 	return v;
 }
 
 static void exec(struct fx *f, const char *sql)
 {
-	sqlite3 *db = mstore_lock(f->st);
+	struct ndx_sqldb *db = mstore_lock(f->st);
 
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ndx_sqldb_exec(db, sql, ""), NDX_OK);
 	mstore_unlock(f->st);
 }
 
@@ -106,9 +108,11 @@ static void finding(struct fx *f, const char *key, const char *reads_sql)
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO findings(kind, key, client, user_id, subject, from_ms, to_ms, why,"
 		 " created_ms) VALUES('no-explanation', '%s', '" OFFICER "', 'officer-7', '',"
-		 " 0, 0, 'no procedure, consent or mandate explains these reads', 1);"
-		 "INSERT INTO finding_reads SELECT last_insert_rowid(), id FROM reads WHERE %s;",
-		 key, reads_sql);
+		 " 0, 0, 'no procedure, consent or mandate explains these reads', 1)", key);
+	exec(f, sql);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO finding_reads(finding_id, read_id) SELECT (SELECT id FROM findings"
+		 " WHERE key = '%s'), id FROM reads WHERE %s", key, reads_sql);
 	exec(f, sql);
 }
 
@@ -528,6 +532,32 @@ static void test_prune_keeps_finding_reads(void **state)
 	assert_int_equal(scalar(f, "SELECT COUNT(*) FROM read_subjects"), 2);
 }
 
+/* The detector on the store's handle (as the collector runs it): the
+ * unexplained reads make a finding, the finding a case; a second run
+ * finds nothing new. */
+static void test_detector_on_the_store(void **state)
+{
+	struct fx *f = *state;
+	struct misuse_options o;
+	struct ndx_sqldb *db;
+	unsigned found = 0, again = 9, opened = 0;
+
+	three_reads(f);
+	misuse_options_default(&o);
+	db = mstore_lock(f->st);
+	assert_int_equal(misuse_analyse(db, &o, &found), NDX_OK);
+	assert_int_equal(misuse_analyse(db, &o, &again), NDX_OK);
+	mstore_unlock(f->st);
+	assert_true(found >= 1);
+	assert_int_equal(again, 0);
+	assert_true(scalar(f, "SELECT count(*) FROM findings WHERE kind = 'no-explanation'") >= 1);
+	assert_int_equal(scalar(f, "SELECT count(*) FROM explanations"), 0);
+	assert_int_equal(cases_open_new(f->st, NOW, &opened), NDX_OK);
+	assert_int_equal(opened, found);
+	assert_int_equal(scalar(f, "SELECT v FROM misuse_state WHERE k = 'analysed_read_id'"),
+			 scalar(f, "SELECT max(id) FROM reads"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,7 +575,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mandates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_keeps_finding_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detector_on_the_store, setup, teardown),
 	};
+	bool pg;
+	int rc = mstore_fixture_engine(&pg);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc >= 0)
+		return rc;
+	return cmocka_run_group_tests_name(pg ? "cases_pg" : "cases_sqlite", tests, NULL, NULL);
 }

@@ -410,7 +410,7 @@ static void write_monitor_db(struct fx *f)
 	json_t *mof = json_array(), *bca = json_array();
 	size_t added, bad;
 
-	assert_int_equal(mstore_open(f->mon, &ms), NDX_OK);
+	assert_int_equal(mstore_open(f->mon, access(f->mon, F_OK) != 0, &ms), NDX_OK);
 	/* 20 exchanges MOF -> BCA in August, each seen by both gateways,
 	 * durations 10..200 ms, two failed; one MOF -> BNNMT seen only by the
 	 * provider; one in June (another period) */
@@ -492,7 +492,7 @@ static void write_measures(struct fx *f)
 	size_t added, bad;
 	json_t *a;
 
-	assert_int_equal(mstore_open(f->mon, &ms), NDX_OK);
+	assert_int_equal(mstore_open(f->mon, access(f->mon, F_OK) != 0, &ms), NDX_OK);
 	/* tax: run 1 in July (100 records), run 2 in August (100, better);
 	 * insurance: run 7 in August (300 records); the latest of each table
 	 * in H2 counts: tax run 2 and insurance run 7 */

@@ -2,7 +2,10 @@
  * misuse_detect.c): each explanation found on its case and not on its
  * legitimate twin; each rule fires on a constructed case and not on its
  * twin; a second analysis writes no finding twice; a dismissed finding's
- * reads enter the baseline, a finding not dismissed keeps its reads out. */
+ * reads enter the baseline, a finding not dismissed keeps its reads out.
+ * With NDX_TEST_ENGINE=pg (the meson suite pg) the same on PostgreSQL, each
+ * test on a schema of its own of NDX_TEST_PG made with monitor.db's schema
+ * (mon_db.c); skipped without it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +15,15 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "misuse.h"
+#include "mstore.h"
 #include "ndx/err.h"
+#include "ndx/sqldb.h"
 
 #define MIN_MS 60000LL
 #define HOUR_MS 3600000LL
@@ -39,11 +47,11 @@ struct rd {
 
 static int64_t seq;
 
-static int64_t add(sqlite3 *db, struct rd r)
+static int64_t add(struct ndx_sqldb *db, struct rd r)
 {
-	sqlite3_stmt *st;
 	char member[128], msg[32], subj[256];
 	const char *p;
+	json_t *row = NULL;
 	int64_t id;
 
 	snprintf(member, sizeof member, "%s", r.client);
@@ -54,89 +62,84 @@ static int64_t add(sqlite3 *db, struct rd r)
 			break;
 		}
 	snprintf(msg, sizeof msg, "m%" PRId64, ++seq);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "INSERT INTO reads(gateway, seq, time_ms, message_id,"
-					    " client, client_member, service, method, purpose, status,"
-					    " user_id, issue, own, event, consent, error_type) VALUES"
-					    " ('VN/GOV/BCA/gw1',?,?,?,?,?,?,'GET',?,?,?,?,?,?,?,?)",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, r.t);
-	sqlite3_bind_text(st, 3, r.message_id ? r.message_id : msg, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, r.client, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, member, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, r.service ? r.service : CITIZENS, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, r.purpose ? r.purpose : "procedure", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 8, r.status ? r.status : 200);
-	sqlite3_bind_text(st, 9, r.user_id ? r.user_id : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, r.issue ? r.issue : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 11, r.own);
-	sqlite3_bind_int(st, 12, r.event);
-	sqlite3_bind_int(st, 13, r.consent);
-	sqlite3_bind_text(st, 14, r.error_type ? r.error_type : "", -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	id = sqlite3_last_insert_rowid(db);
+	assert_int_equal(ndx_sqldb_query_one(
+				 db, &row,
+				 "INSERT INTO reads(gateway, seq, time_ms, message_id, client,"
+				 " client_member, service, method, purpose, status, user_id, issue, own,"
+				 " event, consent, error_type) VALUES ('VN/GOV/BCA/gw1', ?, ?, ?, ?, ?,"
+				 " ?, 'GET', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+				 "iisssssissiiis", seq, r.t, r.message_id ? r.message_id : msg,
+				 r.client, member, r.service ? r.service : CITIZENS,
+				 r.purpose ? r.purpose : "procedure", (int64_t)(r.status ? r.status : 200),
+				 r.user_id ? r.user_id : "", r.issue ? r.issue : "", (int64_t)r.own,
+				 (int64_t)r.event, (int64_t)r.consent,
+				 r.error_type ? r.error_type : ""),
+			 NDX_OK);
+	id = (int64_t)json_integer_value(json_object_get(row, "id"));
+	json_decref(row);
 	snprintf(subj, sizeof subj, "%s", r.subjects ? r.subjects : "001088000101");
-	for (char *s = strtok(subj, ","); s; s = strtok(NULL, ",")) {
-		assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO read_subjects VALUES (?, ?)", -1,
-						    &st, NULL),
-				 SQLITE_OK);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, s, -1, SQLITE_TRANSIENT);
-		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-		sqlite3_finalize(st);
-	}
+	for (char *s = strtok(subj, ","); s; s = strtok(NULL, ","))
+		assert_int_equal(ndx_sqldb_exec(db, "INSERT INTO read_subjects(read_id, subject)"
+						    " VALUES (?, ?)", "is", id, s),
+				 NDX_OK);
 	return id;
 }
 
-static void exec(sqlite3 *db, const char *sql)
+static void exec(struct ndx_sqldb *db, const char *sql)
 {
-	char *err = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-	if (rc != SQLITE_OK)
-		fail_msg("%s: %s", sql, err ? err : "");
+	if (ndx_sqldb_exec(db, sql, "") != NDX_OK)
+		fail_msg("%s", sql);
 }
 
-static int64_t scalar(sqlite3 *db, const char *fmt, ...)
+/* The first column of the statement's first row (0 for null, -1 for no
+ * row). */
+static int64_t scalar(struct ndx_sqldb *db, const char *fmt, ...)
 {
 	char sql[1024];
-	sqlite3_stmt *st;
+	json_t *row = NULL;
 	int64_t v = -1;
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof sql, fmt, ap);
 	va_end(ap);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	rc = ndx_sqldb_query_one(db, &row, sql, "");
+	assert_true(rc == NDX_OK || rc == NDX_ENOTFOUND);
+	if (rc == NDX_OK)
+		v = (int64_t)json_integer_value(json_object_iter_value(json_object_iter(row)));
+	json_decref(row);
 	return v;
 }
 
 /* the explanation of a read: 0 none, else the first letter of how */
-static int how(sqlite3 *db, int64_t id)
+static int how(struct ndx_sqldb *db, int64_t id)
 {
-	return (int)scalar(db, "SELECT coalesce((SELECT unicode(how) FROM explanations"
-			       " WHERE read_id = %" PRId64 "), 0)", id);
+	char sql[200];
+	json_t *row = NULL;
+	int c = 0;
+
+	snprintf(sql, sizeof sql, "SELECT how FROM explanations WHERE read_id = %" PRId64, id);
+	if (ndx_sqldb_query_one(db, &row, sql, "") == NDX_OK)
+		c = (unsigned char)json_string_value(json_object_get(row, "how"))[0];
+	json_decref(row);
+	return c;
 }
 
 /* how many findings of kind hold read id */
-static int64_t flagged(sqlite3 *db, const char *kind, int64_t id)
+static int64_t flagged(struct ndx_sqldb *db, const char *kind, int64_t id)
 {
 	return scalar(db, "SELECT count(*) FROM finding_reads fr JOIN findings f"
 			  " ON f.id = fr.finding_id WHERE f.kind = '%s' AND fr.read_id = %" PRId64,
 		      kind, id);
 }
 
-static int64_t findings(sqlite3 *db, const char *kind)
+static int64_t findings(struct ndx_sqldb *db, const char *kind)
 {
 	return scalar(db, "SELECT count(*) FROM findings WHERE kind = '%s'", kind);
 }
 
-static unsigned analyse(sqlite3 *db)
+static unsigned analyse(struct ndx_sqldb *db)
 {
 	struct misuse_options o;
 	unsigned n = 99;
@@ -146,12 +149,37 @@ static unsigned analyse(sqlite3 *db)
 	return n;
 }
 
+/* The detector's tables on the SQLite engine of ndx/sqldb.h, in memory. */
+static const char *const TABLES[] = { MISUSE_SCHEMA_SQL };
+static const struct ndx_sqldb_desc DESC = {
+	.prog = "test_misuse",
+	.what = "analysis database",
+	.init_key = "kind",
+	.migrations = TABLES,
+	.n_migrations = 1,
+};
+
+static const char *pg_base; /* NDX_TEST_PG in the pg run */
+
 static int setup(void **state)
 {
-	sqlite3 *db;
+	struct ndx_sqldb *db;
 
-	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	exec(db, MISUSE_SCHEMA_SQL);
+	if (pg_base) {
+		static int n;
+		char loc[1024], stmt[100];
+		PGconn *c = PQconnectdb(pg_base);
+
+		snprintf(stmt, sizeof stmt, "CREATE SCHEMA misuse_%d_%d", (int)getpid(), ++n);
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		PQclear(PQexec(c, stmt));
+		PQfinish(c);
+		snprintf(loc, sizeof loc, "%s%coptions=-csearch_path%%3Dmisuse_%d_%d", pg_base,
+			 strchr(pg_base, '?') ? '&' : '?', (int)getpid(), n);
+		assert_int_equal(ndx_sqldb_open(&mstore_db_desc, loc, true, &db), NDX_OK);
+	} else {
+		assert_int_equal(ndx_sqldb_sqlite_open(&DESC, ":memory:", true, &db), NDX_OK);
+	}
 	exec(db, "INSERT INTO mandates(client, service, purpose, basis, created_ms) VALUES"
 		 " ('VN/GOV/BTC/TCT', '" CITIZENS "', 'tax-periodic-check', 'law', 0),"
 		 " ('VN/GOV/BHXH/insurance', '" CITIZENS "', 'contribution-check', 'law', 0),"
@@ -165,7 +193,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	sqlite3_close(*state);
+	struct ndx_sqldb *db = *state;
+
+	db->ops->close(db);
 	return 0;
 }
 
@@ -173,7 +203,7 @@ static int teardown(void **state)
 
 static void test_explanations(void **state)
 {
-	sqlite3 *db = *state;
+	struct ndx_sqldb *db = *state;
 	int64_t own, sub, consent, consent_refused, proc, proc_client, proc_other_agency,
 		proc_other_subject, proc_early, proc_late, proc_household, mandate,
 		mandate_purpose, mandate_officer, none;
@@ -254,7 +284,7 @@ static void test_explanations(void **state)
 }
 
 /* n mandate reads of distinct people by client in the hour from t */
-static void batch(sqlite3 *db, const char *client, const char *purpose, int64_t t, int n,
+static void batch(struct ndx_sqldb *db, const char *client, const char *purpose, int64_t t, int n,
 		  int first)
 {
 	char pin[32];
@@ -268,7 +298,7 @@ static void batch(sqlite3 *db, const char *client, const char *purpose, int64_t 
 
 static void test_bulk_and_dismissal(void **state)
 {
-	sqlite3 *db = *state;
+	struct ndx_sqldb *db = *state;
 	unsigned n;
 
 	/* no history: the minimum (60) decides */
@@ -312,7 +342,7 @@ static void test_bulk_and_dismissal(void **state)
 
 static void test_incremental(void **state)
 {
-	sqlite3 *db = *state;
+	struct ndx_sqldb *db = *state;
 	int64_t a;
 
 	a = add(db, (struct rd){ .t = T(0, 9, 0), .client = "VN/GOV/BTC/TCT",
@@ -336,7 +366,7 @@ static void test_incremental(void **state)
 
 /* 14 weekdays of police residence checks in office hours, 60 a day, of
  * people born in Hà Nội (001) and Vĩnh Phúc (026) */
-static void police_history(sqlite3 *db)
+static void police_history(struct ndx_sqldb *db)
 {
 	char pin[32];
 	int k = 0;
@@ -355,7 +385,7 @@ static void police_history(sqlite3 *db)
 
 static void test_off_hours_and_province(void **state)
 {
-	sqlite3 *db = *state;
+	struct ndx_sqldb *db = *state;
 	int64_t night, night_own, day_read, far, far_proc, near, small_client;
 
 	police_history(db);
@@ -402,7 +432,7 @@ static void test_off_hours_and_province(void **state)
 
 static void test_repeated(void **state)
 {
-	sqlite3 *db = *state;
+	struct ndx_sqldb *db = *state;
 	const char *celeb = "001075123456", *other = "001075654321";
 	int64_t a, b, c, d, e, f;
 
@@ -434,7 +464,7 @@ static void test_repeated(void **state)
 
 static void test_probing_and_replay(void **state)
 {
-	sqlite3 *db = *state;
+	struct ndx_sqldb *db = *state;
 	char pin[32];
 	int64_t served, replayed, stale, probe, few;
 
@@ -479,5 +509,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repeated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probing_and_replay, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const char *engine = getenv("NDX_TEST_ENGINE");
+
+	if (engine && strcmp(engine, "pg") == 0) {
+		pg_base = getenv("NDX_TEST_PG");
+		if (!pg_base || !pg_base[0]) {
+			printf("NDX_TEST_PG is not set: the PostgreSQL run of the misuse detector's"
+			       " tests is skipped (run it with make test-pg)\n");
+			return 77;
+		}
+		return cmocka_run_group_tests_name("misuse_pg", tests, NULL, NULL);
+	}
+	return cmocka_run_group_tests_name("misuse_sqlite", tests, NULL, NULL);
 }

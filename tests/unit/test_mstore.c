@@ -3,7 +3,11 @@
  * what the figures need refused and counted; the live figures (an exchange
  * counted once although both gateways report it, errors by type, latency
  * percentiles, the busiest services, per agency, an agency's view only of
- * its own); gateways up and down; retention. */
+ * its own); gateways up and down; retention; an older monitor.db opening
+ * at its version and going on; the refusals. The same tests run on
+ * PostgreSQL in the meson suite pg (mstore_fixture.h), with PostgreSQL's
+ * own refusals: a password in the connection string (never printed), a
+ * schema newer than the program. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sqlite3.h>
 
 #include "mstore.h"
 #include "mstore_fixture.h"
@@ -328,6 +334,135 @@ static void test_series(void **state)
 	assert_null(out);
 }
 
+/* Runs mstore_open(loc, create) with stderr going to a file; its result,
+ * and what it printed in msg. */
+static int open_quietly(const char *loc, bool create, char *msg, size_t cap)
+{
+	char path[600];
+	const char *dir = getenv("NDX_TEST_TMP");
+	struct mstore *st = NULL;
+	int saved = dup(2), fd, rc;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/test_mstore_err_%d", dir ? dir : "/tmp", (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	rc = mstore_open(loc, create, &st);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, msg, cap - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	mstore_close(st);
+	return rc;
+}
+
+/* A location that holds no store is not opened (it is made by init);
+ * one that holds a store is not made again. */
+static void test_no_store_and_no_second(void **state)
+{
+	struct fx *f = *state;
+	char loc[1024], msg[4096];
+
+	mstore_fixture_loc("test_mstore", loc, sizeof loc);
+	assert_int_equal(open_quietly(loc, false, msg, sizeof msg), NDX_EIO);
+	assert_int_equal(open_quietly(f->path, true, msg, sizeof msg), NDX_EEXIST);
+}
+
+/* A monitor.db from before ndx/sqldb.h (its five migrations, a record, a
+ * gateway) opens at its version, goes on to the current one and keeps
+ * what it held. */
+static void test_older_monitor_db_upgrades(void **state)
+{
+	char loc[1024];
+	sqlite3 *db;
+	struct mstore *st;
+	uint64_t after = 0;
+	json_t *live = NULL;
+
+	(void)state;
+	mstore_fixture_loc("test_mstore_old", loc, sizeof loc);
+	assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE schema_migrations(version INTEGER PRIMARY"
+					  " KEY, applied_at TEXT NOT NULL)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	for (size_t i = 0; i < 5; i++) {
+		char sql[64];
+
+		assert_int_equal(sqlite3_exec(db, mstore_db_desc.migrations[i], NULL, NULL, NULL),
+				 SQLITE_OK);
+		snprintf(sql, sizeof sql, "INSERT INTO schema_migrations VALUES(%zu, 'then')", i + 1);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO records(gateway, seq, role, request_in_ms,"
+					  " success, personal) VALUES('" GW_BCA "', 7, 'consumer',"
+					  " 1779999999000, 1, 0);"
+					  "INSERT INTO gateways(name, member, cursor) VALUES('" GW_BCA
+					  "', '" BCA "', 7)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(mstore_open(loc, false, &st), NDX_OK);
+	assert_int_equal(mstore_cursor(st, GW_BCA, &after), NDX_OK);
+	assert_int_equal(after, 7);
+	assert_int_equal(mstore_live(st, NULL, NOW, 60000, &live), NDX_OK);
+	assert_int_equal(json_integer_value(json_object_get(live, "exchanges")), 1);
+	json_decref(live);
+	mstore_close(st);
+	assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *s;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_migrations",
+						    -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), (int)mstore_db_desc.n_migrations);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	unlink(loc);
+}
+
+/* PostgreSQL: a password in the connection string is refused before
+ * connecting and never printed; a schema newer than this program and a
+ * schema holding another daemon's store are refused. */
+static void test_pg_refusals(void **state)
+{
+	struct fx *f = *state;
+	char msg[4096], stmt[300], loc[1024];
+	const char *sp;
+
+	assert_int_equal(open_quietly("postgresql://postgres:s3cr3t-pw@127.0.0.1:1/x", true, msg,
+				      sizeof msg), NDX_EINVAL);
+	assert_non_null(strstr(msg, "password"));
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	assert_int_equal(open_quietly("postgresql://127.0.0.1:1/x?password=s3cr3t-pw", false, msg,
+				      sizeof msg), NDX_EINVAL);
+	assert_null(strstr(msg, "s3cr3t-pw"));
+	/* the fixture's schema made newer than the program */
+	mstore_close(f->st);
+	f->st = NULL;
+	sp = strstr(f->path, "search_path%3D");
+	assert_non_null(sp);
+	snprintf(stmt, sizeof stmt, "UPDATE %s.meta SET value = '99' WHERE key = 'pg_schema'",
+		 sp + strlen("search_path%3D"));
+	mstore_fixture_pg_exec(stmt);
+	assert_int_equal(open_quietly(f->path, false, msg, sizeof msg), NDX_EDB);
+	assert_non_null(strstr(msg, "newer"));
+	/* another daemon's store in a schema of its own */
+	mstore_fixture_loc("test_mstore_other", loc, sizeof loc);
+	sp = strstr(loc, "search_path%3D") + strlen("search_path%3D");
+	snprintf(stmt, sizeof stmt, "CREATE TABLE %s.meta(key text PRIMARY KEY, value text NOT"
+		 " NULL); INSERT INTO %s.meta VALUES('kind', 'portal'), ('pg_schema', '1')", sp, sp);
+	mstore_fixture_pg_exec(stmt);
+	assert_int_equal(open_quietly(loc, false, msg, sizeof msg), NDX_EDB);
+	assert_non_null(strstr(msg, "portal"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,7 +474,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gateway_up_down_and_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_store_and_no_second, setup, teardown),
 	};
+	const struct CMUnitTest sqlite_only[] = {
+		cmocka_unit_test(test_older_monitor_db_upgrades),
+	};
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test_setup_teardown(test_pg_refusals, setup, teardown),
+	};
+	bool pg;
+	int rc = mstore_fixture_engine(&pg);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc >= 0)
+		return rc;
+	rc = cmocka_run_group_tests_name(pg ? "mstore_pg" : "mstore_sqlite", tests, NULL, NULL);
+	return rc | (pg ? cmocka_run_group_tests_name("mstore_pg_own", pg_only, NULL, NULL)
+			: cmocka_run_group_tests_name("mstore_sqlite_own", sqlite_only, NULL, NULL));
 }
