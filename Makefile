@@ -79,8 +79,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-valgrind
 	$(MAKE) test-asan-unit
-	$(MAKE) test-pg
-	$(MAKE) fuzz-smoke
+	$(MAKE) --output-sync=target -j3 test-pg-stores test-pg-e2e fuzz-smoke
 	$(MAKE) test-asan-e2e
 	$(MAKE) test-oidc
 	$(MAKE) test-browser
@@ -157,13 +156,22 @@ test-asan-e2e: $(ASAN_BUILD)/build.ninja
 # tokens, a death event applied once, kill -9 and a restart losing nothing
 # acknowledged, a second ndx-id on the same schema (tests/e2e/test_id_pg.py, a
 # few seconds).
-# About 110 s here, so make test runs it; the same suite under ASan+UBSan
-# (test-pg-asan, about 45 s) and valgrind (test-pg-valgrind, about 60 s)
-# would take make test past its half hour, and run on their own.
-.PHONY: test-pg test-pg-asan test-pg-valgrind
+# The two halves each have a server of their own and run side by side
+# (the stores' tests stop and start theirs; the end-to-end files, E2E_WORKERS
+# at a time, mostly wait: on leases running out, on nodes killed and
+# restarted), and make test runs them beside the fuzzers' build and smoke
+# run: 5 min on two cores, where test-pg alone one half after the other took
+# 4 min and the fuzzers 3 more. The same stores' suite under ASan+UBSan
+# (test-pg-asan) and valgrind (test-pg-valgrind) run on their own.
+.PHONY: test-pg test-pg-stores test-pg-e2e test-pg-asan test-pg-valgrind
 test-pg: build-tests
-	tests/with-postgres sh -c 'meson test -C $(BUILD) --suite pg --print-errorlogs && \
-	  NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs tests/e2e/test_gateway_pg.py \
+	$(MAKE) --output-sync=target -j2 test-pg-stores test-pg-e2e
+
+test-pg-stores: build-tests
+	tests/with-postgres meson test -C $(BUILD) --suite pg --print-errorlogs
+
+test-pg-e2e: build-tests
+	tests/with-postgres sh -c 'NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs $(E2E_PARALLEL) tests/e2e/test_gateway_pg.py \
 	    tests/e2e/test_registry_pg.py tests/e2e/test_consent_pg.py tests/e2e/test_gateway_cluster.py \
 	    tests/e2e/test_gateway_events_pg.py tests/e2e/test_opmon_pg.py \
 	    tests/e2e/test_registry_pg_failover.py tests/e2e/test_sector_pg.py tests/e2e/test_id_pg.py \
