@@ -264,8 +264,10 @@ def test_migration_9_upgrades_a_schema_8_portal_db(env, tmp_path):
         live.backup(old)
     with sqlite3.connect(db_path) as old:
         # Back to schema 8: the later migrations' tables go too (10: admin_audit;
-        # 11, the store on both engines: meta and the creation orders).
+        # 11, the store on both engines: meta and the creation orders; 12, several
+        # nodes: the leases, and the outbox's claims, which go with the outbox).
         old.execute("DROP TABLE meta")
+        old.execute("DROP TABLE leases")
         old.execute("ALTER TABLE procedures DROP COLUMN created_seq")
         old.execute("ALTER TABLE officers DROP COLUMN seq")
         for t in ("info_requests", "attachments", "contacts", "notifications", "outbox",

@@ -323,8 +323,10 @@ def test_migration_8_dates_older_applications_from_their_history(env, tmp_path):
         live.backup(old)
     with sqlite3.connect(db_path) as old:
         old.execute("DROP INDEX procedures_assignee")
-        # Migration 11's (the store on both engines): meta and the creation orders.
+        # Migration 11's (the store on both engines): meta and the creation orders;
+        # 12's (several nodes): the leases (the outbox's claims go with the outbox).
         old.execute("DROP TABLE meta")
+        old.execute("DROP TABLE leases")
         old.execute("ALTER TABLE procedures DROP COLUMN created_seq")
         old.execute("ALTER TABLE officers DROP COLUMN seq")
         for col in ("assignee", "assignee_name", "assigned_at", "submitted_at"):
