@@ -72,14 +72,16 @@ demo: deps-demo
 # Connect client, the portal in a real browser. The end-to-end suite runs
 # once, against the sanitized build (test-asan-e2e): the plain debug build's
 # run (test-e2e, for working on a test) would test the same code again
-# without the checks, and took `make test` past its half hour.
+# without the checks, and took `make test` past its half hour. The
+# PostgreSQL end-to-end files mostly wait (on leases running out, on nodes
+# killed and restarted), so the builds of the fuzzers and of the release and
+# the valgrind run share the cores with them, three targets at a time in the
+# order given.
 test: deps
 	$(MAKE) build-tests npm
-	$(MAKE) build-release
 	$(MAKE) test-unit
-	$(MAKE) test-valgrind
 	$(MAKE) test-asan-unit
-	$(MAKE) --output-sync=target -j3 test-pg-stores test-pg-e2e fuzz-smoke
+	$(MAKE) --output-sync=target -j3 test-pg-e2e test-pg-stores fuzz-smoke build-release test-valgrind
 	$(MAKE) test-asan-e2e
 	$(MAKE) test-oidc
 	$(MAKE) test-browser
@@ -103,8 +105,10 @@ install: npm-runtime $(RELEASE_BUILD)/build.ninja
 test-unit: build-tests
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
+# Three times each test's timeout: in make test it shares the cores with
+# the fuzzers' build and the PostgreSQL files (below).
 test-valgrind: build-tests
-	meson test -C $(BUILD) --suite unit --print-errorlogs \
+	meson test -C $(BUILD) --suite unit --print-errorlogs --timeout-multiplier 3 --logbase testlog-valgrind \
 	  --wrapper 'valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet --suppressions=$(CURDIR)/tests/unit/h2o.supp'
 
 $(ASAN_BUILD)/build.ninja:
@@ -168,7 +172,7 @@ test-pg: build-tests
 	$(MAKE) --output-sync=target -j2 test-pg-stores test-pg-e2e
 
 test-pg-stores: build-tests
-	tests/with-postgres meson test -C $(BUILD) --suite pg --print-errorlogs
+	tests/with-postgres meson test -C $(BUILD) --suite pg --print-errorlogs --logbase testlog-pg
 
 test-pg-e2e: build-tests
 	tests/with-postgres sh -c 'NDX_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -q -rs $(E2E_PARALLEL) tests/e2e/test_gateway_pg.py \

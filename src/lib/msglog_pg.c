@@ -270,7 +270,7 @@ static int prepare_all(struct pg_store *s)
 	int count = s->foreign ? S_FOREIGN_COUNT : s->readonly ? S_CLAIM : S_COUNT;
 
 	for (int i = 0; i < count; i++) {
-		char name[16];
+		char name[24]; /* "ndx_s" and any int */
 		PGresult *res;
 		bool ok;
 
@@ -294,7 +294,7 @@ static int prepare_all(struct pg_store *s)
 	 * parameters of its query. */
 	for (size_t q = 0; !s->foreign && q < sizeof query_sql / sizeof query_sql[0]; q++) {
 		static const Oid types[2] = { OID_INT8, OID_TEXT };
-		char name[16];
+		char name[24];
 		PGresult *res;
 		bool ok;
 
@@ -355,7 +355,7 @@ static int run(struct pg_store *s, enum stmt_id id, const char *const *v, const 
 {
 	static const int formats[23] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 					 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
-	char name[16];
+	char name[24];
 	PGresult *res;
 	bool ok;
 
@@ -856,7 +856,7 @@ static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query 
 	p_str(&p, 1, text);
 	single = strstr(query_sql[q], "LIMIT 1") != NULL;
 	if (single) {
-		char name[16];
+		char name[24];
 
 		/* One row at most: no cursor, no transaction needed. */
 		if (s->txn == TXN_NONE && (rc = ensure_conn(s)) != NDX_OK) {

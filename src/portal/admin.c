@@ -548,7 +548,12 @@ static void r_official_change(const struct portal *p, const struct ndx_http_req 
 	memset(&o, 0, sizeof o);
 	if (!remove && official_body(resp, body, 0, &o))
 		return;
-	snprintf(o.pin, sizeof o.pin, "%s", pin);
+	/* The route took only a well-formed number; one that does not fit is
+	 * nobody's. */
+	if (snprintf(o.pin, sizeof o.pin, "%s", pin) >= (int)sizeof o.pin) {
+		reply(resp, 404, "not_found", "no such official");
+		return;
+	}
 	if (remove && strcmp(pin, w->o.pin) == 0) {
 		refuse(req, resp, 409, "self", "an official cannot remove themself", w->label);
 		return;

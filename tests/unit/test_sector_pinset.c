@@ -72,7 +72,7 @@ static void test_only_twelve_digits(void **state)
 static void test_cap(void **state)
 {
 	struct pinset *s = pinset_new(), *t = pinset_new();
-	char pin[16], *text;
+	char pin[24], *text;
 	(void)state;
 	/* Added in descending order: every insert moves the whole tail. */
 	for (int i = PINSET_MAX; i > 0; i--) {

@@ -550,7 +550,7 @@ static void test_bulk(void **state)
 	static const char *const NAMES[] = { "Hà Văn A", "Hà Văn B\tTab", "Hà Văn C\\n" };
 	static const char *const FOLDED[] = { "ha van a", "ha van b\ttab", "ha van c\\n" };
 	for (int i = 0; i < 3; i++) {
-		char pin[16];
+		char pin[24];
 		snprintf(pin, sizeof pin, "00109000000%d", i);
 		assert_int_equal(
 			bulk_row(b, 0, "sssssssssssss", pin, NAMES[i], FOLDED[i],
