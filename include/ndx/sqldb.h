@@ -9,9 +9,10 @@
  * of SQLite's BEGIN IMMEDIATE: one writer at a time, durable at COMMIT.
  * What differs between daemons (their name, their tables, the meta key
  * that marks a finished init) is a descriptor, struct ndx_sqldb_desc.
- * Users: the registry (src/registry/reg_schema.c), the consent service
- * (src/consent/cons_schema.c) and the e-ID (src/id/id_db.c). Overview:
- * docs/scale.md.
+ * Users: the registry (src/registry/reg_db.c), the consent service
+ * (src/consent/cons_db.c), the e-ID (src/id/id_db.c), the portal
+ * (src/portal/portal_db.c) and the monitoring service
+ * (src/monitor/mon_db.c). Overview: docs/scale.md.
  *
  * On PostgreSQL the tables live in the first schema of the connection's
  * search_path (options=-csearch_path%3Dname gives a daemon a schema of its
@@ -136,6 +137,13 @@ int ndx_sqldb_queryv(struct ndx_sqldb *db, struct json_t **rows, const char *sql
  * NDX_ENOTFOUND when there is none. */
 int ndx_sqldb_query_one(struct ndx_sqldb *db, struct json_t **row, const char *sql,
 			const char *types, ...);
+
+/* A row's integer column: 0 when it is missing or NULL. PostgreSQL's
+ * sums and averages of bigint arrive as numeric text, read here too, so
+ * that a store reads a column the same way on both engines. */
+int64_t ndx_sqldb_int(const struct json_t *row, const char *col);
+/* Whether a row's column is missing or NULL. */
+int ndx_sqldb_is_null(const struct json_t *row, const char *col);
 
 /* ops->run for a statement that returns no rows. A key violation is
  * NDX_EEXIST. */

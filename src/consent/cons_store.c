@@ -183,8 +183,8 @@ static const char *text_of(const json_t *row, const char *col)
 /* The engine's row in the API's shape (cons_store.h). */
 static json_t *consent_row(const json_t *row, time_t now)
 {
-	time_t nbf = (time_t)json_integer_value(json_object_get(row, "nbf"));
-	time_t exp = (time_t)json_integer_value(json_object_get(row, "exp"));
+	time_t nbf = (time_t)ndx_sqldb_int(row, "nbf");
+	time_t exp = (time_t)ndx_sqldb_int(row, "exp");
 	const char *status = json_is_integer(json_object_get(row, "revoked_at")) ? "revoked"
 			     : now >= exp					 ? "expired"
 			     : now < nbf					 ? "pending"
@@ -376,7 +376,7 @@ static int status_bits_locked(struct cstore *st, uint32_t list, uint8_t **out)
 		return NDX_ENOMEM;
 	}
 	json_array_foreach(rows, i, row) {
-		json_int_t idx = json_integer_value(json_object_get(row, "status_idx"));
+		json_int_t idx = ndx_sqldb_int(row, "status_idx");
 		if (idx >= 0 && idx < (json_int_t)NDX_STATUSLIST_CAPACITY)
 			ndx_statuslist_set(bits, NDX_STATUSLIST_BYTES, (uint64_t)idx);
 	}
@@ -433,12 +433,12 @@ static int revoke_target(struct cstore *st, const char *jti, int *has_status, in
 				 " status_idx FROM consents WHERE jti = ?", "s", jti);
 	if (rc)
 		return rc;
-	if (json_integer_value(json_object_get(row, "revoked"))) {
+	if (ndx_sqldb_int(row, "revoked")) {
 		rc = NDX_EEXIST;
 	} else if (json_is_integer(l = json_object_get(row, "status_list"))) {
 		*has_status = 1;
 		*list = json_integer_value(l);
-		*idx = json_integer_value(json_object_get(row, "status_idx"));
+		*idx = ndx_sqldb_int(row, "status_idx");
 	}
 	json_decref(row);
 	return rc;
@@ -496,8 +496,8 @@ int cstore_counts(struct cstore *st, time_t now, struct cstore_counts *out)
 	if (rc)
 		return rc;
 	json_array_foreach(rows, i, row) {
-		uint64_t n = (uint64_t)json_integer_value(json_object_get(row, "n"));
-		switch (json_integer_value(json_object_get(row, "state"))) {
+		uint64_t n = (uint64_t)ndx_sqldb_int(row, "n");
+		switch (ndx_sqldb_int(row, "state")) {
 		case 0: out->active = n; break;
 		case 1: out->pending = n; break;
 		case 2: out->expired = n; break;

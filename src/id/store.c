@@ -53,18 +53,6 @@ static void col_str(const json_t *row, const char *col, char *out, size_t cap)
 	snprintf(out, cap, "%s", v ? v : "");
 }
 
-static int64_t col_int(const json_t *row, const char *col)
-{
-	return (int64_t)json_integer_value(json_object_get(row, col));
-}
-
-static int col_null(const json_t *row, const char *col)
-{
-	const json_t *v = json_object_get(row, col);
-
-	return !v || json_is_null(v);
-}
-
 /* Runs a statement that returns no rows; *n = the rows it changed. */
 static int run_changes(struct idstore *st, int64_t *n, const char *sql, const char *types, ...)
 {
@@ -492,12 +480,12 @@ static void read_req(const json_t *row, struct idstore_authreq *r)
 	col_str(row, "client_id", r->client_id, sizeof r->client_id);
 	col_str(row, "redirect_uri", r->redirect_uri, sizeof r->redirect_uri);
 	col_str(row, "scope", r->scope, sizeof r->scope);
-	r->has_state = !col_null(row, "state");
+	r->has_state = !ndx_sqldb_is_null(row, "state");
 	col_str(row, "state", r->state, sizeof r->state);
-	r->has_nonce = !col_null(row, "nonce");
+	r->has_nonce = !ndx_sqldb_is_null(row, "nonce");
 	col_str(row, "nonce", r->nonce, sizeof r->nonce);
 	col_str(row, "code_challenge", r->code_challenge, sizeof r->code_challenge);
-	r->created = (time_t)col_int(row, "created");
+	r->created = (time_t)ndx_sqldb_int(row, "created");
 }
 
 int idstore_authreq_get(struct idstore *st, const char *tx_hash, time_t now, time_t max_age,
@@ -569,9 +557,9 @@ int idstore_code_redeem(struct idstore *st, const char *code_hash, time_t now,
 		goto rollback;
 	read_req(row, &out->req);
 	col_str(row, "pin", out->pin, sizeof out->pin);
-	out->auth_time = (time_t)col_int(row, "auth_time");
-	out->exp = (time_t)col_int(row, "exp");
-	used = col_int(row, "used") != 0;
+	out->auth_time = (time_t)ndx_sqldb_int(row, "auth_time");
+	out->exp = (time_t)ndx_sqldb_int(row, "exp");
+	used = ndx_sqldb_int(row, "used") != 0;
 	col_str(row, "sid", out->sid, sizeof out->sid);
 	json_decref(row);
 	if (used) {
@@ -644,8 +632,8 @@ int idstore_token_get(struct idstore *st, const char *token_hash, time_t now,
 	col_str(row, "pin", out->pin, sizeof out->pin);
 	col_str(row, "client_id", out->client_id, sizeof out->client_id);
 	col_str(row, "scope", out->scope, sizeof out->scope);
-	out->exp = (time_t)col_int(row, "exp");
-	revoked = col_int(row, "revoked") != 0;
+	out->exp = (time_t)ndx_sqldb_int(row, "exp");
+	revoked = ndx_sqldb_int(row, "revoked") != 0;
 	json_decref(row);
 	return revoked ? NDX_EREVOKED : out->exp < now ? NDX_EEXPIRED : NDX_OK;
 }
@@ -682,7 +670,7 @@ int idstore_session_use(struct idstore *st, const char *sid_hash, time_t now, ti
 	if (rc)
 		return rc;
 	col_str(row, "pin", pin, NDX_PIN_LEN + 1);
-	*auth_time = (time_t)col_int(row, "auth_time");
+	*auth_time = (time_t)ndx_sqldb_int(row, "auth_time");
 	json_decref(row);
 	return NDX_OK;
 }

@@ -76,6 +76,22 @@ int ndx_sqldb_query_one(struct ndx_sqldb *db, json_t **row, const char *sql, con
 	return rc;
 }
 
+int64_t ndx_sqldb_int(const json_t *row, const char *col)
+{
+	const json_t *v = json_object_get(row, col);
+
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+int ndx_sqldb_is_null(const json_t *row, const char *col)
+{
+	const json_t *v = json_object_get(row, col);
+
+	return !v || json_is_null(v);
+}
+
 int ndx_sqldb_exec(struct ndx_sqldb *db, const char *sql, const char *types, ...)
 {
 	va_list ap;

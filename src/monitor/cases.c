@@ -40,7 +40,7 @@ static json_t *cn(const json_t *row, const char *c)
 	return json_is_string(v) ? json_string(json_string_value(v)) : json_null();
 }
 
-#define CI(row, c) ((json_int_t)mstore_int((row), (c)))
+#define CI(row, c) ((json_int_t)ndx_sqldb_int((row), (c)))
 
 static bool text_ok(const char *s, size_t max, bool empty_ok)
 {
@@ -92,10 +92,10 @@ static int open_case(struct ndx_sqldb *db, int64_t fid, int64_t now_ms, const ch
 				 " user_id, subject, opened_ms, updated_ms, why) VALUES(?, ?, ?, ?, ?,"
 				 " ?, ?, ?8, ?8, ?9) RETURNING id",
 				 "issssssis", fid, cs(f, "kind"),
-				 mstore_int(f, "dismissed") ? "dismissed" : "open", cs(f, "client"),
+				 ndx_sqldb_int(f, "dismissed") ? "dismissed" : "open", cs(f, "client"),
 				 member, cs(f, "user_id"), cs(f, "subject"), now_ms, cs(f, "why"));
 	if (!rc) {
-		*case_id = mstore_int(c, "id");
+		*case_id = ndx_sqldb_int(c, "id");
 		rc = event_add(db, *case_id, now_ms, actor, "open", reason ? reason : cs(f, "why"));
 	}
 	json_decref(f);
@@ -137,7 +137,7 @@ int cases_open_new(struct mstore *st, int64_t now_ms, unsigned *opened)
 
 		if (rc)
 			break;
-		rc = open_case(db, mstore_int(r, "id"), now_ms, "detector", NULL, &case_id);
+		rc = open_case(db, ndx_sqldb_int(r, "id"), now_ms, "detector", NULL, &case_id);
 		n += !rc;
 	}
 	json_decref(ids);
@@ -268,7 +268,7 @@ static int evidence(struct ndx_sqldb *db, int64_t id, json_t *into, json_t **key
 		char k[24];
 		json_t *list;
 
-		snprintf(k, sizeof k, "%lld", (long long)mstore_int(r, "read_id"));
+		snprintf(k, sizeof k, "%lld", (long long)ndx_sqldb_int(r, "read_id"));
 		if (!(list = json_object_get(by_read, k))) {
 			list = json_array();
 			json_object_set_new(by_read, k, list);
@@ -291,7 +291,7 @@ static int evidence(struct ndx_sqldb *db, int64_t id, json_t *into, json_t **key
 		json_t *gk = cn(r, "gateway_key"), *row, *subjects;
 		char k[24];
 
-		snprintf(k, sizeof k, "%lld", (long long)mstore_int(r, "id"));
+		snprintf(k, sizeof k, "%lld", (long long)ndx_sqldb_int(r, "id"));
 		subjects = json_object_get(by_read, k);
 		row = json_pack("{s:I s:I s:s s:I s:s s:s s:s s:s s:s s:I s:s s:s s:s s:o s:o"
 				" s:o s:o s:o s:o s:b}",
@@ -313,7 +313,7 @@ static int evidence(struct ndx_sqldb *db, int64_t id, json_t *into, json_t **key
 				cn(r, "proof_error"), "fetched_ms",
 				json_is_integer(json_object_get(r, "fetched_ms"))
 					? json_integer(CI(r, "fetched_ms")) : json_null(),
-				"gateway_key", gk, "pending", mstore_int(r, "done") == 0);
+				"gateway_key", gk, "pending", ndx_sqldb_int(r, "done") == 0);
 		if (!row)
 			continue; /* out of memory: json_pack freed what it took */
 		if (json_is_string(gk)) {
@@ -414,7 +414,7 @@ int cases_triage(struct mstore *st, int64_t id, const char *action, const char *
 	if (!(rc = ndx_sqldb_query_one(db, &r, "SELECT state, finding_id FROM cases WHERE id = ?",
 				       "i", id))) {
 		snprintf(have, sizeof have, "%s", cs(r, "state"));
-		fid = mstore_int(r, "finding_id");
+		fid = ndx_sqldb_int(r, "finding_id");
 		json_decref(r);
 	}
 	state = have;
@@ -543,14 +543,14 @@ int cases_subject(struct mstore *st, const char *subject, cases_namer namer, voi
 	json_array_foreach(cases, i, c) {
 		json_t *rl = json_array();
 		char service[NDX_ID_TEXT_MAX] = "", vi[3072], en[3072], agency[1024], title[1024];
-		int64_t id = mstore_int(c, "id");
+		int64_t id = ndx_sqldb_int(c, "id");
 
 		if (rc)
 			break;
 		/* reads are ordered by case id descending, as the cases */
-		while ((r = json_array_get(reads, k)) && mstore_int(r, "case_id") > id)
+		while ((r = json_array_get(reads, k)) && ndx_sqldb_int(r, "case_id") > id)
 			k++;
-		for (; (r = json_array_get(reads, k)) && mstore_int(r, "case_id") == id; k++) {
+		for (; (r = json_array_get(reads, k)) && ndx_sqldb_int(r, "case_id") == id; k++) {
 			if (!service[0])
 				snprintf(service, sizeof service, "%s", cs(r, "service"));
 			if (rl)
@@ -612,9 +612,9 @@ int cases_report(struct mstore *st, const char *subject, const char *gateway, in
 				       " AND (CASE WHEN ?3 > 0 THEN r.seq = ?3 ELSE r.message_id = ?4"
 				       " END) ORDER BY r.seq LIMIT 1",
 				       "ssis", subject, gateway, seq, message_id ? message_id : ""))) {
-		read_id = mstore_int(r, "id");
-		rseq = mstore_int(r, "seq");
-		time_ms = mstore_int(r, "time_ms");
+		read_id = ndx_sqldb_int(r, "id");
+		rseq = ndx_sqldb_int(r, "seq");
+		time_ms = ndx_sqldb_int(r, "time_ms");
 		snprintf(client, sizeof client, "%s", cs(r, "client"));
 		snprintf(user, sizeof user, "%s", cs(r, "user_id"));
 		snprintf(why, sizeof why, "the citizen did not recognise this read of their"
@@ -630,8 +630,8 @@ int cases_report(struct mstore *st, const char *subject, const char *gateway, in
 					 " LEFT JOIN cases c ON c.finding_id = f.id WHERE f.key = ?",
 				 "s", key);
 	if (!rc) {
-		fid = mstore_int(r, "fid");
-		*case_id = mstore_int(r, "cid");
+		fid = ndx_sqldb_int(r, "fid");
+		*case_id = ndx_sqldb_int(r, "cid");
 	} else if (rc == NDX_ENOTFOUND) {
 		rc = NDX_OK;
 	}
@@ -645,7 +645,7 @@ int cases_report(struct mstore *st, const char *subject, const char *gateway, in
 					       " VALUES(?, ?, ?, ?, ?, ?, ?6, ?, ?) RETURNING id",
 					       "sssssisi", MISUSE_CITIZEN_REPORT, key, client, user,
 					       subject, time_ms, why, now_ms))) {
-		fid = mstore_int(r, "id");
+		fid = ndx_sqldb_int(r, "id");
 		json_decref(r);
 		rc = ndx_sqldb_exec(db, "INSERT INTO finding_reads(finding_id, read_id)"
 					" VALUES(?, ?)", "ii", fid, read_id);
@@ -684,7 +684,7 @@ int cases_open_counts(struct mstore *st,
 		for (size_t i = 0; i < NK; i++)
 			if (strcmp(cs(r, "kind"), KINDS[i]) == 0)
 				(strcmp(cs(r, "state"), "open") == 0 ? open : esc)[i] =
-					(uint64_t)mstore_int(r, "n");
+					(uint64_t)ndx_sqldb_int(r, "n");
 	json_decref(rows);
 	for (size_t i = 0; !rc && i < NK; i++) {
 		fn(ctx, KINDS[i], "open", open[i]);

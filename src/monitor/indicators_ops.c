@@ -19,7 +19,7 @@
 /* Sets o's figures from a row {n, failed, p95}. */
 static int figures_of(const json_t *r, json_t *o)
 {
-	int64_t n = mstore_int(r, "n"), failed = mstore_int(r, "failed");
+	int64_t n = ndx_sqldb_int(r, "n"), failed = ndx_sqldb_int(r, "failed");
 	const json_t *p95 = json_object_get(r, "p95");
 
 	return json_object_set_new(o, "exchanges", json_integer(n)) |
@@ -29,7 +29,7 @@ static int figures_of(const json_t *r, json_t *o)
 				     : json_null()) |
 	       json_object_set_new(o, "p95_ms",
 				   json_is_null(p95) || !p95 ? json_null()
-							   : json_integer(mstore_int(r, "p95")))
+							   : json_integer(ndx_sqldb_int(r, "p95")))
 		       ? NDX_ENOMEM : NDX_OK;
 }
 

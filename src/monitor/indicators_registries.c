@@ -57,7 +57,7 @@ static int figures(struct ndx_sqldb *db, int64_t from, int64_t to, json_t *o, js
 		if (rc)
 			break;
 		for (int i = 0; i < 6; i++) {
-			n[i] = mstore_int(r, COLS[i]);
+			n[i] = ndx_sqldb_int(r, COLS[i]);
 			total[i] += n[i];
 		}
 		if (!m || fill(m, n) || json_array_append_new(members, m))

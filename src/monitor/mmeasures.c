@@ -28,7 +28,7 @@ int mmeasures_cursor(struct mstore *st, const char *service, uint64_t *after)
 				 "s", service);
 	mstore_unlock(st);
 	if (!rc) {
-		int64_t k = mstore_int(row, "kept"), n = mstore_int(row, "seen");
+		int64_t k = ndx_sqldb_int(row, "kept"), n = ndx_sqldb_int(row, "seen");
 
 		*after = (uint64_t)(k > n ? k : n);
 	}

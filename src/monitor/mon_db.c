@@ -178,12 +178,3 @@ const struct ndx_sqldb_desc mstore_db_desc = {
 	.serve_lock = NULL,
 };
 
-int64_t mstore_int(const json_t *row, const char *col)
-{
-	const json_t *v = json_object_get(row, col);
-
-	/* PostgreSQL's sums and averages arrive as numeric text */
-	if (json_is_string(v))
-		return strtoll(json_string_value(v), NULL, 10);
-	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}

@@ -62,7 +62,7 @@ int mreads_cursor(struct mstore *st, const char *gateway, uint64_t *after)
 				 "s", gateway);
 	mstore_unlock(st);
 	if (!rc) {
-		int64_t k = mstore_int(row, "kept"), n = mstore_int(row, "seen");
+		int64_t k = ndx_sqldb_int(row, "kept"), n = ndx_sqldb_int(row, "seen");
 
 		*after = (uint64_t)(k > n ? k : n);
 	}
@@ -182,7 +182,7 @@ static int insert_access(struct ndx_sqldb *db, const char *gateway, const struct
 		return NDX_OK; /* held already: its subjects too */
 	if (rc)
 		return rc;
-	id = mstore_int(row, "id");
+	id = ndx_sqldb_int(row, "id");
 	json_decref(row);
 	json_array_foreach(x->subjects, i, v)
 		if ((rc = ndx_sqldb_exec(db, "INSERT INTO read_subjects(read_id, subject)"
@@ -364,7 +364,7 @@ int mreads_mandate_add(struct mstore *st, const char *client, const char *servic
 				 "ssssi", cl, sv, purpose, basis, now_ms);
 	mstore_unlock(st);
 	if (!rc)
-		*id = mstore_int(row, "id");
+		*id = ndx_sqldb_int(row, "id");
 	json_decref(row);
 	return rc;
 }

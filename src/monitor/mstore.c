@@ -113,9 +113,9 @@ void mstore_unlock(struct mstore *st)
  * back as text rounded to 15 digits. */
 static double mean_of(const json_t *row)
 {
-	int64_t n = mstore_int(row, "dn");
+	int64_t n = ndx_sqldb_int(row, "dn");
 
-	return n ? (double)mstore_int(row, "dsum") / (double)n : 0.0;
+	return n ? (double)ndx_sqldb_int(row, "dsum") / (double)n : 0.0;
 }
 
 /* The column as it is (a string or null), a new reference. */
@@ -153,7 +153,7 @@ int mstore_cursor(struct mstore *st, const char *gateway, uint64_t *after)
 				 "s", gateway);
 	pthread_mutex_unlock(&st->mu);
 	if (!rc) {
-		int64_t k = mstore_int(row, "kept"), s = mstore_int(row, "seen");
+		int64_t k = ndx_sqldb_int(row, "kept"), s = ndx_sqldb_int(row, "seen");
 
 		*after = (uint64_t)(k > s ? k : s);
 	}
@@ -438,12 +438,12 @@ static json_t *gateway_json(const json_t *r)
 		  json_integer_value(ok) == json_integer_value(poll);
 
 	if (st && json_is_integer(json_object_get(r, "state_ms")))
-		json_object_set_new(st, "as_of_ms", json_integer(mstore_int(r, "state_ms")));
+		json_object_set_new(st, "as_of_ms", json_integer(ndx_sqldb_int(r, "state_ms")));
 	return json_pack("{s:o s:o s:b s:o s:o s:o s:I s:o}", "name", col_of(r, "name"),
 			 "member", col_of(r, "member"), "up", up, "last_poll_ms",
 			 col_of(r, "last_poll_ms"), "last_ok_ms", col_of(r, "last_ok_ms"),
 			 "last_error", col_of(r, "last_error"), "records",
-			 (json_int_t)mstore_int(r, "records"), "state", st ? st : json_null());
+			 (json_int_t)ndx_sqldb_int(r, "records"), "state", st ? st : json_null());
 }
 
 /* The live figures' queries, in one read snapshot. */
@@ -526,34 +526,34 @@ int mstore_live(struct mstore *st, const char *member, int64_t now_ms, int64_t w
 	json_array_foreach(errors, i, r)
 		if (!rc && json_array_append_new(list[0],
 						 json_pack("{s:o s:I}", "type", col_of(r, "error_type"),
-							   "count", (json_int_t)mstore_int(r, "n"))))
+							   "count", (json_int_t)ndx_sqldb_int(r, "n"))))
 			rc = NDX_ENOMEM;
 	json_array_foreach(services, i, r)
 		if (!rc && json_array_append_new(
 				   list[1], json_pack("{s:o s:I s:I s:f}", "service",
 						      col_of(r, "service"), "exchanges",
-						      (json_int_t)mstore_int(r, "n"), "failed",
-						      (json_int_t)mstore_int(r, "failed"), "mean_ms",
+						      (json_int_t)ndx_sqldb_int(r, "n"), "failed",
+						      (json_int_t)ndx_sqldb_int(r, "failed"), "mean_ms",
 						      mean_of(r))))
 			rc = NDX_ENOMEM;
 	json_array_foreach(agencies, i, r)
 		if (!rc && json_array_append_new(
 				   list[2], json_pack("{s:o s:I s:I s:I}", "member", col_of(r, "m"),
-						      "as_client", (json_int_t)mstore_int(r, "c"),
-						      "as_provider", (json_int_t)mstore_int(r, "p"),
-						      "failed", (json_int_t)mstore_int(r, "f"))))
+						      "as_client", (json_int_t)ndx_sqldb_int(r, "c"),
+						      "as_provider", (json_int_t)ndx_sqldb_int(r, "p"),
+						      "failed", (json_int_t)ndx_sqldb_int(r, "f"))))
 			rc = NDX_ENOMEM;
 	json_array_foreach(gateways, i, r)
 		if (!rc && json_array_append_new(list[3], gateway_json(r)))
 			rc = NDX_ENOMEM;
 	if (!rc) {
-		int64_t n = mstore_int(totals, "n");
+		int64_t n = ndx_sqldb_int(totals, "n");
 
 		o = json_pack("{s:I s:I s:I s:I s:I s:f s:o s:{s:o s:o s:o} s:O s:O s:O s:O}",
 			      "exchanges", (json_int_t)n, "failed",
-			      (json_int_t)mstore_int(totals, "failed"), "personal",
-			      (json_int_t)mstore_int(totals, "personal"), "deliveries",
-			      (json_int_t)mstore_int(totals, "deliveries"), "window_s",
+			      (json_int_t)ndx_sqldb_int(totals, "failed"), "personal",
+			      (json_int_t)ndx_sqldb_int(totals, "personal"), "deliveries",
+			      (json_int_t)ndx_sqldb_int(totals, "deliveries"), "window_s",
 			      (json_int_t)(window_ms / 1000), "per_second",
 			      window_ms > 0 ? (double)n * 1000.0 / (double)window_ms : 0.0, "member",
 			      member ? json_string(member) : json_null(), "latency_ms", "p50",
@@ -615,9 +615,9 @@ int mstore_series(struct mstore *st, const char *member, int64_t now_ms, int64_t
 		int64_t cnt = 0, failed = 0;
 
 		r = json_array_get(rows, k);
-		if (r && mstore_int(r, "b") == i) {
-			cnt = mstore_int(r, "n");
-			failed = mstore_int(r, "failed");
+		if (r && ndx_sqldb_int(r, "b") == i) {
+			cnt = ndx_sqldb_int(r, "n");
+			failed = ndx_sqldb_int(r, "failed");
 			json_decref(p95);
 			p95 = col_of(r, "p95");
 			k++;

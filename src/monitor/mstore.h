@@ -46,10 +46,6 @@ const char *mstore_name(const struct mstore *st);
 struct ndx_sqldb *mstore_lock(struct mstore *st);
 void mstore_unlock(struct mstore *st);
 
-/* A row's integer column (as ndx/sqldb.h gives it: an integer, or a
- * PostgreSQL sum's numeric text); 0 when null or absent. */
-int64_t mstore_int(const json_t *row, const char *col);
-
 /* db->ops->run for a statement without rows, *changes = the rows it
  * changed. */
 int mstore_changes(struct ndx_sqldb *db, int64_t *changes, const char *sql, const char *types,

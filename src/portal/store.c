@@ -95,18 +95,6 @@ static void col_str(const json_t *row, const char *col, char *out, size_t cap)
 	snprintf(out, cap, "%s", cs(row, col));
 }
 
-static int64_t col_int(const json_t *row, const char *col)
-{
-	return (int64_t)json_integer_value(json_object_get(row, col));
-}
-
-static int col_null(const json_t *row, const char *col)
-{
-	const json_t *v = json_object_get(row, col);
-
-	return !v || json_is_null(v);
-}
-
 static json_t *time_json(int64_t t)
 {
 	char buf[NDX_TIME_TEXT_LEN];
@@ -118,13 +106,13 @@ static json_t *time_json(int64_t t)
 /* An integer time column as RFC 3339, or null. */
 static json_t *col_time(const json_t *row, const char *col)
 {
-	return col_null(row, col) ? json_null() : time_json(col_int(row, col));
+	return ndx_sqldb_is_null(row, col) ? json_null() : time_json(ndx_sqldb_int(row, col));
 }
 
 /* A text column as a string, or null. */
 static json_t *col_text(const json_t *row, const char *col)
 {
-	return col_null(row, col) ? json_null() : json_string(cs(row, col));
+	return ndx_sqldb_is_null(row, col) ? json_null() : json_string(cs(row, col));
 }
 
 /* A JSON text column parsed (null when null or not JSON). */
@@ -271,9 +259,9 @@ int pstore_session_get(struct pstore *st, const char *id_sha256, time_t now, lon
 	col_str(row, "agency", out->agency, sizeof out->agency);
 	col_str(row, "username", out->username, sizeof out->username);
 	col_str(row, "csrf", out->csrf, sizeof out->csrf);
-	out->created_at = (time_t)col_int(row, "created_at");
-	out->last_seen = (time_t)col_int(row, "last_seen");
-	if (!col_null(row, "id_token") && !(out->id_token = strdup(cs(row, "id_token")))) {
+	out->created_at = (time_t)ndx_sqldb_int(row, "created_at");
+	out->last_seen = (time_t)ndx_sqldb_int(row, "last_seen");
+	if (!ndx_sqldb_is_null(row, "id_token") && !(out->id_token = strdup(cs(row, "id_token")))) {
 		rc = NDX_ENOMEM;
 		goto out;
 	}
@@ -344,7 +332,7 @@ int pstore_login_take(struct pstore *st, const char *state_sha256, time_t now, l
 	col_str(row, "verifier", verifier, cap);
 	col_str(row, "next", next, next_cap);
 	col_str(row, "browser_sha256", browser_sha256, PSTORE_HASH_HEX);
-	rc = now - (time_t)col_int(row, "created_at") > max_age_s ? NDX_ENOTFOUND : NDX_OK;
+	rc = now - (time_t)ndx_sqldb_int(row, "created_at") > max_age_s ? NDX_ENOTFOUND : NDX_OK;
 	json_decref(row);
 	return rc;
 }
@@ -581,7 +569,7 @@ static json_t *official_json(const json_t *r)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "pin", cs(r, "pin"), "name", cs(r, "name"),
 			 "role", cs(r, "role"), "member", cs(r, "member"), "created_at",
-			 time_json(col_int(r, "created_at")));
+			 time_json(ndx_sqldb_int(r, "created_at")));
 }
 
 int pstore_official_list(struct pstore *st, json_t **out)
@@ -691,7 +679,7 @@ static json_t *officer_json(const json_t *r)
 {
 	return json_pack("{s:s,s:s,s:s,s:o}", "username", cs(r, "username"), "name",
 			 cs(r, "name"), "agency", cs(r, "agency"), "created_at",
-			 time_json(col_int(r, "created_at")));
+			 time_json(ndx_sqldb_int(r, "created_at")));
 }
 
 int pstore_officer_list(struct pstore *st, const char *agency, json_t **out)
@@ -791,7 +779,7 @@ static int operators_besides_locked(struct pstore *st, const char *pin, long *n)
 				      " WHERE role = 'operator' AND pin <> ?",
 				      "s", pin)))
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
-	*n = (long)col_int(row, "n");
+	*n = (long)ndx_sqldb_int(row, "n");
 	json_decref(row);
 	return NDX_OK;
 }
@@ -901,7 +889,7 @@ static json_t *audit_json(const json_t *r)
 		detail = json_object();
 	}
 	return json_pack("{s:I,s:o,s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:s,s:o}", "id",
-			 (json_int_t)col_int(r, "id"), "at", time_json(col_int(r, "at")), "actor",
+			 (json_int_t)ndx_sqldb_int(r, "id"), "at", time_json(ndx_sqldb_int(r, "at")), "actor",
 			 "pin", cs(r, "actor_pin"), "name", cs(r, "actor_name"), "role",
 			 cs(r, "actor_role"), "member", cs(r, "actor_member"), "action",
 			 cs(r, "action"), "target", cs(r, "target"), "target_name",
@@ -991,7 +979,7 @@ static int proc_reference(struct pstore *st, time_t now, char out[PSTORE_REFEREN
 				      " AND reference < ?1 || '~'",
 				      "s", prefix)))
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
-	n = col_int(row, "n");
+	n = ndx_sqldb_int(row, "n");
 	json_decref(row);
 	if (n >= 99999)
 		return NDX_ETOOBIG;
@@ -1039,7 +1027,7 @@ out:
 
 static json_t *history_json(const json_t *r)
 {
-	return json_pack("{s:o,s:s,s:s,s:o}", "at", time_json(col_int(r, "at")), "state",
+	return json_pack("{s:o,s:s,s:s,s:o}", "at", time_json(ndx_sqldb_int(r, "at")), "state",
 			 cs(r, "state"), "actor", cs(r, "actor"), "note", col_text(r, "note"));
 }
 
@@ -1081,14 +1069,14 @@ static json_t *proc_row(const json_t *r)
 			 "state", cs(r, "state"), "subject", cs(r, "subject"), "applicant_name",
 			 cs(r, "applicant_name"), "agency", cs(r, "agency"), "fields",
 			 col_json(r, "fields"), "result", col_json(r, "result"), "created_at",
-			 time_json(col_int(r, "created_at")), "updated_at",
-			 time_json(col_int(r, "updated_at")));
+			 time_json(ndx_sqldb_int(r, "created_at")), "updated_at",
+			 time_json(ndx_sqldb_int(r, "updated_at")));
 }
 
 static json_t *request_json(const json_t *r)
 {
 	return json_pack("{s:I,s:o,s:{s:s,s:s},s:s,s:o,s:o}", "seq",
-			 (json_int_t)col_int(r, "seq"), "asked_at", time_json(col_int(r, "asked_at")),
+			 (json_int_t)ndx_sqldb_int(r, "seq"), "asked_at", time_json(ndx_sqldb_int(r, "asked_at")),
 			 "asked_by", "username", cs(r, "asked_by"), "name", cs(r, "asked_by_name"),
 			 "question", cs(r, "question"), "answered_at", col_time(r, "answered_at"),
 			 "answer", col_text(r, "answer"));
@@ -1107,11 +1095,11 @@ static json_t *attachment_json(const json_t *r)
 {
 	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:o,s:s,s:o}", "id", cs(r, "id"), "name",
 			 cs(r, "name"), "media_type", cs(r, "media_type"), "size",
-			 (json_int_t)col_int(r, "size"), "sha256", cs(r, "sha256"), "uploaded_at",
-			 time_json(col_int(r, "created_at")), "uploaded_by", cs(r, "uploaded_by"),
+			 (json_int_t)ndx_sqldb_int(r, "size"), "sha256", cs(r, "sha256"), "uploaded_at",
+			 time_json(ndx_sqldb_int(r, "created_at")), "uploaded_by", cs(r, "uploaded_by"),
 			 "request_seq",
-			 col_null(r, "request_seq") ? json_null()
-						    : json_integer(col_int(r, "request_seq")));
+			 ndx_sqldb_is_null(r, "request_seq") ? json_null()
+						    : json_integer(ndx_sqldb_int(r, "request_seq")));
 }
 
 /* "attachments" of procedure id (what they are, never their bytes):
@@ -1396,7 +1384,7 @@ int pstore_proc_counts(struct pstore *st,
 			     "");
 	if (rc == NDX_OK)
 		json_array_foreach(rows, i, r)
-			fn(ud, cs(r, "kind"), cs(r, "state"), col_int(r, "n"));
+			fn(ud, cs(r, "kind"), cs(r, "state"), ndx_sqldb_int(r, "n"));
 	unlock(st);
 	json_decref(rows);
 	return rc;
@@ -1412,10 +1400,10 @@ static json_t *push_json(const json_t *r)
 
 	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:I}", "id", cs(r, "id"), "kind",
 			 cs(r, "kind"), "subject", cs(r, "subject"), "agency", cs(r, "agency"),
-			 "opened_ms", (json_int_t)col_int(r, "created_at") * 1000, "closed_ms",
-			 closed ? json_integer((json_int_t)col_int(r, "closed_at") * 1000)
+			 "opened_ms", (json_int_t)ndx_sqldb_int(r, "created_at") * 1000, "closed_ms",
+			 closed ? json_integer((json_int_t)ndx_sqldb_int(r, "closed_at") * 1000)
 				: json_null(),
-			 "change_seq", (json_int_t)col_int(r, "change_seq"));
+			 "change_seq", (json_int_t)ndx_sqldb_int(r, "change_seq"));
 }
 
 int pstore_push_batch(struct pstore *st, int64_t after, unsigned limit, json_t **out,
@@ -1458,7 +1446,7 @@ int pstore_push_backlog(struct pstore *st, int64_t after, int64_t *n)
 	unlock(st);
 	if (rc)
 		return rc == NDX_ENOTFOUND ? NDX_EDB : rc;
-	*n = col_int(row, "n");
+	*n = ndx_sqldb_int(row, "n");
 	json_decref(row);
 	return NDX_OK;
 }
@@ -1474,7 +1462,7 @@ int pstore_push_cursor_get(struct pstore *st, const char *name, int64_t *v)
 	unlock(st);
 	if (rc)
 		return rc == NDX_ENOTFOUND ? NDX_OK : rc;
-	*v = col_int(row, "v");
+	*v = ndx_sqldb_int(row, "v");
 	json_decref(row);
 	return NDX_OK;
 }
@@ -1520,7 +1508,7 @@ int pstore_lease_take(struct pstore *st, const char *name, const char *holder, t
 	rc = ndx_sqldb_query_one(st->db, &row,
 				 "SELECT holder, expires_at FROM leases WHERE name = ?", "s", name);
 	if (rc == NDX_OK && strcmp(cs(row, "holder"), holder) != 0 &&
-	    col_int(row, "expires_at") > (int64_t)now)
+	    ndx_sqldb_int(row, "expires_at") > (int64_t)now)
 		rc = NDX_EEXIST;
 	else if (rc == NDX_OK || rc == NDX_ENOTFOUND)
 		rc = run(st, NULL,
@@ -1667,7 +1655,7 @@ int pstore_attachment_put(struct pstore *st, const struct pattach *a,
 		rc = rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 		goto rollback;
 	}
-	n = col_int(row, "n");
+	n = ndx_sqldb_int(row, "n");
 	json_decref(row);
 	if (n >= PSTORE_ATTACH_PER_PROC) {
 		rc = NDX_ETOOBIG;
@@ -1802,7 +1790,7 @@ int pstore_notify(struct pstore *st, const char *subject, const char *procedure_
 		rc = rc == NDX_ENOTFOUND ? NDX_EDB : rc;
 		goto rollback;
 	}
-	nid = col_int(row, "id");
+	nid = ndx_sqldb_int(row, "id");
 	json_decref(row);
 	/* An e-mail only to an address the citizen gave (with their consent:
 	 * the address is stored only with it). */
@@ -1824,10 +1812,10 @@ out:
 
 static json_t *notification_json(const json_t *r)
 {
-	return json_pack("{s:I,s:s,s:s,s:s,s:o,s:b}", "id", (json_int_t)col_int(r, "id"), "kind",
+	return json_pack("{s:I,s:s,s:s,s:s,s:o,s:b}", "id", (json_int_t)ndx_sqldb_int(r, "id"), "kind",
 			 cs(r, "kind"), "procedure_id", cs(r, "procedure_id"), "reference",
-			 cs(r, "reference"), "created_at", time_json(col_int(r, "created_at")),
-			 "read", !col_null(r, "read_at"));
+			 cs(r, "reference"), "created_at", time_json(ndx_sqldb_int(r, "created_at")),
+			 "read", !ndx_sqldb_is_null(r, "read_at"));
 }
 
 int pstore_notifications(struct pstore *st, const char *subject, unsigned limit, json_t **out)
@@ -1848,7 +1836,7 @@ int pstore_notifications(struct pstore *st, const char *subject, unsigned limit,
 				      "s", subject)) == NDX_ENOTFOUND)
 		rc = NDX_EDB;
 	unlock(st);
-	if (rc == NDX_OK && !(*out = json_pack("{s:I,s:O}", "unread", (json_int_t)col_int(row, "n"),
+	if (rc == NDX_OK && !(*out = json_pack("{s:I,s:O}", "unread", (json_int_t)ndx_sqldb_int(row, "n"),
 					       "notifications", arr)))
 		rc = NDX_ENOMEM;
 	json_decref(row);
@@ -1890,17 +1878,17 @@ int pstore_outbox_claim(struct pstore *st, const char *node, time_t now, long le
 				      "ii", (int64_t)now, (int64_t)max_attempts)) ||
 	    (rc = ndx_sqldb_change(st->db,
 				   "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
-				   "sii", node, (int64_t)now + lease_s, col_int(row, "id")))) {
+				   "sii", node, (int64_t)now + lease_s, ndx_sqldb_int(row, "id")))) {
 		rollback(st);
 		goto out;
 	}
 	if ((rc = commit(st)))
 		goto out;
-	out->id = col_int(row, "id");
+	out->id = ndx_sqldb_int(row, "id");
 	out->rcpt = strdup(cs(row, "rcpt"));
 	out->title = strdup(cs(row, "title"));
 	out->body = strdup(cs(row, "body"));
-	out->attempts = (unsigned)col_int(row, "attempts");
+	out->attempts = (unsigned)ndx_sqldb_int(row, "attempts");
 	if (!out->rcpt || !out->title || !out->body) {
 		/* Claimed but not sent: the claim runs out and the e-mail is
 		 * claimed again. */

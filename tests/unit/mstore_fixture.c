@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <libpq-fe.h>
 
 #include "ndx/err.h"
+#include "pg_exec.h"
 
 static const char *pg_base; /* NDX_TEST_PG in the pg run */
 static int cases;
@@ -36,17 +36,7 @@ int mstore_fixture_engine(bool *pg)
 
 void mstore_fixture_pg_exec(const char *stmt)
 {
-	PGconn *c = PQconnectdb(pg_base);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot connect: %s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, stmt);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
+	test_pg_exec(pg_base, stmt);
 }
 
 void mstore_fixture_loc(const char *prefix, char *out, size_t cap)

@@ -11,7 +11,6 @@
 
 #include <fcntl.h>
 #include <stdbool.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "ndx/err.h"
+#include "pg_exec.h"
 
 /* The store under test. */
 struct store_engines {
@@ -40,21 +40,6 @@ static int loc_case; /* case_no of the last new_loc */
 /* NDX_TEST_PG in the PostgreSQL run (NDX_TEST_ENGINE=pg), else NULL. */
 static const char *pg_base;
 
-static void pg_exec(const char *conninfo, const char *stmt)
-{
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot connect: %s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, stmt);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
 /* A fresh location: a file in tmpdir, or a connection string to a schema
  * of its own. */
 static void new_loc(char *out, size_t cap)
@@ -65,7 +50,7 @@ static void new_loc(char *out, size_t cap)
 	if (pg_base) {
 		char stmt[100];
 		snprintf(stmt, sizeof stmt, "CREATE SCHEMA %c%ld_%d", p, (long)getpid(), case_no);
-		pg_exec(pg_base, stmt);
+		test_pg_exec(pg_base, stmt);
 		snprintf(out, cap, "%s%coptions=-csearch_path%%3D%c%ld_%d", pg_base,
 			 strchr(pg_base, '?') ? '&' : '?', p, (long)getpid(), case_no);
 		return;
@@ -191,7 +176,7 @@ static void pg_refuses_newer(const char *loc)
 
 	snprintf(stmt, sizeof stmt, "UPDATE %c%ld_%d.meta SET value = '99' WHERE key = 'pg_schema'",
 		 engines->schema_prefix, (long)getpid(), loc_case);
-	pg_exec(pg_base, stmt);
+	test_pg_exec(pg_base, stmt);
 	msg = stderr_of(engines->try_open, loc, &rc);
 	assert_int_equal(rc, NDX_EDB);
 	assert_non_null(strstr(msg, "newer"));

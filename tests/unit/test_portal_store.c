@@ -1117,7 +1117,7 @@ static void test_pg_refusals(void **state)
 			 "INSERT INTO p%ld_%d.meta VALUES('pg_schema', '1'), (%s)",
 			 (long)getpid(), loc_case, (long)getpid(), loc_case,
 			 i ? "'kind', 'ndx-id'" : "'instance', 'VN'");
-		pg_exec(pg_base, stmt);
+		test_pg_exec(pg_base, stmt);
 		msg = stderr_of(try_open, loc, &rc);
 		assert_int_equal(rc, NDX_EDB);
 		assert_non_null(strstr(msg, "not an ndx-portal database"));
@@ -1181,7 +1181,7 @@ static void test_pg_opens_a_schema_at_version_1(void **state)
 		 " VALUES(1, 'a@example.vn', 't', 'b', 1799990002, 1799990002)",
 		 (long)getpid(), loc_case, portal_db_desc.pg_schema[0]);
 	assert_true(strlen(stmt) < sizeof stmt - 1);
-	pg_exec(pg_base, stmt);
+	test_pg_exec(pg_base, stmt);
 	assert_int_equal(pstore_open(loc, &st), NDX_OK);
 	assert_int_equal(claim_id(st, NODE_A, NOW), 1);
 	assert_int_equal(claim_id(st, NODE_B, NOW), 0);

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "ndx/err.h"
+#include "pg_exec.h"
 #include "openapi.h"
 #include "sec_measures.h"
 #include "sec_reconcile.h"
@@ -31,21 +31,6 @@
 #include "store.h"
 
 static const char *pg_base; /* NDX_TEST_PG in the pg run, else NULL */
-
-static void pg_exec(const char *stmt)
-{
-	PGconn *c = PQconnectdb(pg_base);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot connect: %s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, stmt);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
 
 struct fx {
 	char path[600];
@@ -60,7 +45,7 @@ static int setup(void **state)
 	char side[700];
 
 	if (pg_base) {
-		pg_exec("DROP SCHEMA IF EXISTS tax CASCADE");
+		test_pg_exec(pg_base, "DROP SCHEMA IF EXISTS tax CASCADE");
 		snprintf(f->path, sizeof f->path, "%s", pg_base);
 	} else {
 		snprintf(f->path, sizeof f->path, "%s/test_measures_%d.db", dir ? dir : "/tmp",

@@ -35,10 +35,10 @@
 #include <cmocka.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include "ndx/err.h"
+#include "pg_exec.h"
 #include "schema.h"
 #include "sec_apply.h"
 #include "sec_outbox.h"
@@ -49,28 +49,13 @@ static const char *pg_base; /* NDX_TEST_PG in the pg run, else NULL */
 static char tmpdir[512];
 static int case_no;
 
-static void pg_exec(const char *stmt)
-{
-	PGconn *c = PQconnectdb(pg_base);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot connect: %s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	r = PQexec(c, stmt);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", stmt, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
 /* A fresh location for sector name: a new file, or the connection string
  * with the sectors' schemas dropped. */
 static void new_loc(const char *name, char *out, size_t cap)
 {
 	case_no++;
 	if (pg_base) {
-		pg_exec("DROP SCHEMA IF EXISTS population CASCADE;"
+		test_pg_exec(pg_base, "DROP SCHEMA IF EXISTS population CASCADE;"
 			"DROP SCHEMA IF EXISTS civil_status CASCADE");
 		snprintf(out, cap, "%s", pg_base);
 		return;
@@ -724,11 +709,11 @@ static void test_pg_refusals(void **state)
 	assert_int_equal(store_open(loc, pop(), 1, 1, &st), NDX_OK);
 	store_close(st);
 	st = NULL;
-	pg_exec("UPDATE population.meta SET value = '99' WHERE key = 'pg_schema'");
+	test_pg_exec(pg_base, "UPDATE population.meta SET value = '99' WHERE key = 'pg_schema'");
 	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EDB);
 	assert_null(st);
 	/* Another sector's meta in the schema. */
-	pg_exec("UPDATE population.meta SET value = '1' WHERE key = 'pg_schema';"
+	test_pg_exec(pg_base, "UPDATE population.meta SET value = '1' WHERE key = 'pg_schema';"
 		"UPDATE population.meta SET value = 'tax' WHERE key = 'sector'");
 	assert_int_equal(store_open(loc, pop(), 0, 1, &st), NDX_EDB);
 }
@@ -847,7 +832,7 @@ static void test_pg_upgrade(void **state)
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 1, 1, &st), NDX_OK);
 	store_close(st);
 	st = NULL;
-	pg_exec("DROP TABLE civil_status.event_outbox; DROP TABLE civil_status.event_applied;"
+	test_pg_exec(pg_base, "DROP TABLE civil_status.event_outbox; DROP TABLE civil_status.event_applied;"
 		"DROP TABLE civil_status.reconcile_runs, civil_status.reconcile_position,"
 		" civil_status.reconcile_results, civil_status.reconcile_corrections;"
 		"UPDATE civil_status.meta SET value = '1' WHERE key = 'pg_schema'");
@@ -862,7 +847,7 @@ static void test_pg_upgrade(void **state)
 	store_release(st, c);
 	store_close(st);
 	/* Version 2: the outbox and its row kept, event_applied added. */
-	pg_exec("DROP TABLE civil_status.event_applied;"
+	test_pg_exec(pg_base, "DROP TABLE civil_status.event_applied;"
 		"UPDATE civil_status.meta SET value = '2' WHERE key = 'pg_schema'");
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 1, &st), NDX_OK);
 	c = store_acquire(st);
@@ -872,7 +857,7 @@ static void test_pg_upgrade(void **state)
 	store_release(st, c);
 	store_close(st);
 	/* Version 3: the reconciliation's tables added, the rest kept. */
-	pg_exec("DROP TABLE civil_status.reconcile_runs, civil_status.reconcile_position,"
+	test_pg_exec(pg_base, "DROP TABLE civil_status.reconcile_runs, civil_status.reconcile_position,"
 		" civil_status.reconcile_results, civil_status.reconcile_corrections;"
 		"UPDATE civil_status.meta SET value = '3' WHERE key = 'pg_schema'");
 	assert_int_equal(store_open(loc, sector_find("civil-status"), 0, 1, &st), NDX_OK);
