@@ -85,7 +85,8 @@ static const char SERVE_HELP[] =
 	"SIGINT or SIGTERM. Prints \"" PROG ": listening on http://ADDR:PORT\" on\n"
 	"stderr once ready.\n"
 	"  --data DIR           data directory made by `" PROG " init` (required)\n"
-	"  --store DB           the store given to init (default DIR/monitor.db)\n"
+	"  --store DB           the store given to init (default DIR/monitor.db);\n"
+	"                       one serve a PostgreSQL schema, a second refused\n"
 	"  --anchor FILE        the instance's trust anchor: the configuration is\n"
 	"                       taken only when its signature verifies (required)\n"
 	"  --registry URL       where to fetch the configuration (default: every\n"
@@ -316,7 +317,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot load the anchor %s: %s\n", anchor_path, err);
 		goto out;
 	}
-	if (mstore_open(db, false, &st) != NDX_OK)
+	if (mstore_open_to_serve(db, &st) != NDX_OK)
 		goto out;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

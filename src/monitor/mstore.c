@@ -47,7 +47,8 @@ static int check_kind(struct ndx_sqldb *db, const char *loc, bool create)
 	return rc;
 }
 
-int mstore_open(const char *loc, bool create, struct mstore **out)
+static int open_store(const struct ndx_sqldb_desc *desc, const char *loc, bool create,
+		      struct mstore **out)
 {
 	struct mstore *st = calloc(1, sizeof *st);
 	int rc;
@@ -55,7 +56,7 @@ int mstore_open(const char *loc, bool create, struct mstore **out)
 	*out = NULL;
 	if (!st)
 		return NDX_ENOMEM;
-	if ((rc = ndx_sqldb_open(&mstore_db_desc, loc, create, &st->db))) {
+	if ((rc = ndx_sqldb_open(desc, loc, create, &st->db))) {
 		if (rc == NDX_EEXIST)
 			fprintf(stderr, PROG ": %s already holds a monitoring service\n", loc);
 		free(st);
@@ -79,6 +80,16 @@ int mstore_open(const char *loc, bool create, struct mstore **out)
 	pthread_mutex_init(&st->mu, NULL);
 	*out = st;
 	return NDX_OK;
+}
+
+int mstore_open(const char *loc, bool create, struct mstore **out)
+{
+	return open_store(&mstore_db_desc, loc, create, out);
+}
+
+int mstore_open_to_serve(const char *loc, struct mstore **out)
+{
+	return open_store(&mstore_serve_desc, loc, false, out);
 }
 
 void mstore_close(struct mstore *st)

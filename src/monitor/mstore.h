@@ -28,10 +28,16 @@ struct mstore;
 /* monitor.db's tables: SQLite migrations (numbered in schema_migrations, an
  * older monitor.db brought up to date as it opens). */
 extern const struct ndx_sqldb_desc mstore_db_desc;
+/* The same tables, with the serve lock on PostgreSQL (mstore_open_to_serve). */
+extern const struct ndx_sqldb_desc mstore_serve_desc;
 
 /* Opens the store at loc (a file path); create: a new one (NDX_EEXIST when
  * loc holds one), otherwise an existing one (NDX_EIO when there is none). */
 int mstore_open(const char *loc, bool create, struct mstore **out);
+/* As mstore_open of an existing store, for `serve`: on PostgreSQL the
+ * schema's serve lock is held while the store is open, so that a second
+ * serve on the schema is refused (NDX_EDB, said on stderr). */
+int mstore_open_to_serve(const char *loc, struct mstore **out);
 void mstore_close(struct mstore *st);
 /* How messages name the store: its file, or its database without a
  * password. */

@@ -4,7 +4,7 @@ federation (federation.py) it collects every running gateway's records through i
 gateway, answers its live view from the schema, and after kill -9 a new process on the
 same schema answers with everything it had acknowledged, no monitor.db anywhere. Also
 the refusals: a password in the string (never printed), init on a schema that holds a
-monitoring service already. Runs under tests/with-postgres (`make test-pg`); skipped
+monitoring service already, a second serve on a schema one serves. Runs under tests/with-postgres (`make test-pg`); skipped
 (and says so) without NDX_TEST_PG."""
 
 import re
@@ -77,6 +77,18 @@ def test_collects_into_postgresql_and_survives_kill9(build_dir, fed, tmp_path):
         after = again.live(window=600)
         assert after["exchanges"] >= live["exchanges"], after
         assert set(gw_by_name(after)) == set(gw_by_name(live))
+        # a second collector on the schema is refused while one serves it
+        # (it would fetch every record again and race for the cursors) ...
+        second = PgMonitor(build_dir, fed, tmp_path, F.TAX, store=store)
+        second.log = tmp_path / "monitor-second.log"
+        with pytest.raises(AssertionError, match="another ndx-monitor has this database open"):
+            second.start()
+        assert second.proc.wait(timeout=10) == 1
+        # ... and the commands that read beside it are not
+        res = subprocess.run([str(mon.exe), "mandate", "list", "--data",
+                              str(tmp_path / "data"), "--store", store, "--json"],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
     finally:
         again.stop()
     # a second init on the schema is refused; the mandates come from it too
