@@ -1635,10 +1635,13 @@ struct demo_officer {
 	const char *username, *name, *agency;
 };
 
-/* One officer per agency that handles the portal's procedures. */
+/* One officer per agency that handles the portal's procedures, and one of
+ * the demo bank, which buys data in the marketplace (its invoices page) and
+ * handles no procedure. */
 static const struct demo_officer officers[] = {
 	{ "canbo.btc", "Trần Thị Bích (Đăng ký kinh doanh)", "VN/GOV/BTC" },
 	{ "canbo.bca", "Lê Văn Cường (Cảnh sát quản lý hành chính)", "VN/GOV/BCA" },
+	{ "nhanvien.nganhang", "Hoàng Thu Hà (" BANK_NAME ", mua dữ liệu)", BANK_MEMBER },
 };
 #define N_OFFICERS (sizeof(officers) / sizeof(officers[0]))
 

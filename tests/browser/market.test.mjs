@@ -22,9 +22,11 @@
 // at its field. The bank's purchase of the address check (500 ₫ a call,
 // agreed by the demo) is used twice; the Ministry of Public Security's
 // officer issues the invoice of its gateway's signed usage statement on
-// the invoices page (an empty form's errors said at the fields first), the
-// bank's confirmation page pays the invoice's VietQR code and the registry
-// clears it, and the invoices page shows it paid.
+// the invoices page (an empty form's errors said at the fields first); the
+// bank's officer finds it on its own invoices page with its VietQR code,
+// follows the bank's button, confirms the transfer on the bank's page and
+// comes back to find it paid (the registry cleared it on the bank's
+// receipt), and the seller's page shows it paid too.
 // axe-core and the 390/1280 px widths on every page checked, in Vietnamese
 // and in English.
 
@@ -40,6 +42,7 @@ import { check, eventually, launch, ndxBinary, officerOf, portalMissing, ready, 
 const TEST_MS = 300_000;
 const BCA = 'VN/GOV/BCA';
 const BTC = 'VN/GOV/BTC';
+const BANK = 'VN/COM/0100000099';
 const SERVICE = 'VN/GOV/BCA/population/citizens';
 
 function credential(env, member) {
@@ -418,19 +421,36 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
     assert.match(await card.textContent(), /Ngân hàng Thử nghiệm.*1\.000 ₫.*Chưa thanh toán/s);
     await check(seller, 'market-invoice-recorded');
 
-    // The buyer's bank scans the invoice's code and pays; its receipt goes to
-    // the registry, which clears the invoice.
+    // The buyer's officer finds it among what the bank pays, with the
+    // invoice's VietQR code and the bank's button; the bank's page pays the
+    // code (its receipt goes to the registry, which clears the invoice) and
+    // links back to the invoices page, which shows it paid.
     const invoice = await eventually(async () => {
       const r = await fetch(`${fed.registry.url}/market/invoices/${reference}`, {
         headers: { Authorization: `Bearer ${credential(env, BCA)}` } });
       return r.status === 200 ? r.json() : null;
     });
-    const bank = await open();
-    await bank.goto(`${fed.apps.bank.url}/pay?qr=${encodeURIComponent(invoice.vietqr)}`);
-    assert.equal(await bank.textContent('#reference'), reference);
-    await bank.click('button[type="submit"]');
-    await bank.waitForSelector('.ok');
-    assert.match(await bank.textContent('.ok'), /Đã chuyển 1\.000 ₫/);
+    const buyer = await open();
+    await signInOfficer(buyer, portal(env), officerOf(fed, BANK));
+    await go(buyer, env, '/market/invoices', 'market-invoices');
+    const owed = buyer.locator(`#buying [data-reference="${reference}"]`);
+    assert.equal(await owed.getAttribute('data-status'), 'open');
+    assert.match(await owed.textContent(), /1\.000 ₫.*Chưa thanh toán/s);
+    assert.equal(await owed.locator('figure.ndx-pay__qr').getAttribute('data-payload'), invoice.vietqr);
+    assert.equal(await buyer.locator(`#selling [data-reference="${reference}"]`).count(), 0);
+    await check(buyer, 'market-invoice-buyer');
+    await owed.locator('a.govuk-button', { hasText: 'Ngân hàng Thử nghiệm' }).click();
+    await buyer.waitForSelector('#reference');
+    assert.equal(await buyer.textContent('#reference'), reference);
+    assert.equal(await buyer.textContent('#amount'), '1.000 ₫');
+    await buyer.click('button[type="submit"]');
+    await buyer.waitForSelector('.ok');
+    assert.match(await buyer.textContent('.ok'), /Đã chuyển 1\.000 ₫/);
+    await buyer.click('.ok + p a');
+    await ready(buyer, 'market-invoices');
+    assert.equal(await owed.getAttribute('data-status'), 'paid');
+    assert.match(await owed.textContent(), /Đã thanh toán/);
+    await check(buyer, 'market-invoice-buyer-paid');
     await go(seller, env, '/market/invoices', 'market-invoices');
     assert.equal(await card.getAttribute('data-status'), 'paid');
     assert.match(await card.textContent(), /Đã thanh toán/);
