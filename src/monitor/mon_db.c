@@ -167,30 +167,20 @@ static const char schema_v1[] =
 /* Schema n (1-based) is made by pg_schema[n-1] from n-1; append, never edit. */
 static const char *const PG_SCHEMA[] = { schema_v1 };
 
-const struct ndx_sqldb_desc mstore_db_desc = {
-	.prog = PROG,
-	.what = "monitoring service",
-	.init_key = "kind",
-	.migrations = MIGRATIONS,
-	.n_migrations = sizeof MIGRATIONS / sizeof *MIGRATIONS,
-	.pg_schema = PG_SCHEMA,
-	.n_pg_schema = sizeof PG_SCHEMA / sizeof *PG_SCHEMA,
-	.serve_lock = NULL,
-};
+/* The tables, the same for both descriptors below. */
+#define MSTORE_TABLES                                                          \
+	.prog = PROG, .what = "monitoring service", .init_key = "kind",        \
+	.migrations = MIGRATIONS,                                              \
+	.n_migrations = sizeof MIGRATIONS / sizeof *MIGRATIONS,                \
+	.pg_schema = PG_SCHEMA, .n_pg_schema = sizeof PG_SCHEMA / sizeof *PG_SCHEMA
+
+const struct ndx_sqldb_desc mstore_db_desc = { MSTORE_TABLES, .serve_lock = NULL };
 
 /* `serve` holds the schema's session lock while it runs: a second collector
  * on one schema would fetch every record again and race the first for the
  * cursors. The other commands (report, indicator list, mandate) read or
  * write beside it, so they open with mstore_db_desc. SQLite has no such
  * lock; docs/scale.md says to run one serve per file. */
-const struct ndx_sqldb_desc mstore_serve_desc = {
-	.prog = PROG,
-	.what = "monitoring service",
-	.init_key = "kind",
-	.migrations = MIGRATIONS,
-	.n_migrations = sizeof MIGRATIONS / sizeof *MIGRATIONS,
-	.pg_schema = PG_SCHEMA,
-	.n_pg_schema = sizeof PG_SCHEMA / sizeof *PG_SCHEMA,
-	.serve_lock = "ndx-monitor-serve",
-};
+const struct ndx_sqldb_desc mstore_serve_desc = { MSTORE_TABLES,
+						  .serve_lock = "ndx-monitor-serve" };
 
