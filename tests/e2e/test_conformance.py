@@ -4,7 +4,6 @@ whole module (federation.py) plus a scriptable echo provider system (backends.py
 ScriptedEcho) behind a few extra services of VN/GOV/BCA, so that a case can say what
 the client must get back and what the provider system must (not) have received."""
 
-import base64
 import codecs
 import http.client
 import json

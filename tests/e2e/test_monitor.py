@@ -7,12 +7,9 @@ token, a wrong one; a client that is not the monitoring client reads only its ow
 member's gateways (the others refuse it through the exchange); a gateway that is down."""
 
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 

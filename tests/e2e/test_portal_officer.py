@@ -21,7 +21,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_portal import (  # noqa: E402,F401  (env is the module's fixture)
-    BTC, BUSINESS, HOLIDAYS, PASSWORD, adults, citizen_login, env, error, exe, officer_login,
+    BTC, BUSINESS, HOLIDAYS, adults, citizen_login, env, error, exe, officer_login,
     post)
 
 SECOND_BTC = "canbo2.btc"
