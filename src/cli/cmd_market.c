@@ -1,10 +1,15 @@
-/* `ndx market statement | check-statement`: metering of the data
+/* `ndx market statement | check-statement | invoice`: metering of the data
  * marketplace from the gateways' message logs (docs/marketplace.md
  * "Metering and statements"; the format: docs/protocol.md "Usage
  * statements"). A statement is made on the gateway's host from its log
  * file, read-only like `ndx log prove`, and signed with the gateway's
  * signing key; the other party checks it with the signer's key from the
- * signed global configuration and compares it with its own log. */
+ * signed global configuration and compares it with its own log.
+ *
+ * `ndx market sign-message | check-negotiation`: negotiation messages
+ * signed by the member's gateway key, and the check of a whole signed
+ * negotiation against the signed configuration (docs/marketplace.md
+ * "Signed negotiations"; ndx/negmsg.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,12 +33,16 @@
 #include "ndx/vietqr.h"
 #include "ndx/id.h"
 #include "ndx/encode.h"
+#include "ndx/dspneg.h"
+#include "ndx/jws.h"
+#include "ndx/negmsg.h"
 
 /* A statement of a busy month is large; this caps what check reads. */
 #define STATEMENT_MAX (1u << 30)
 
 static const char usage[] =
-	"usage: ndx market <statement|check-statement|invoice> [arguments]\n"
+	"usage: ndx market <statement|check-statement|invoice|sign-message|check-negotiation>\n"
+	"                  [arguments]\n"
 	"\n"
 	"  ndx market statement --db PATH --key SIGN_KEY --conf DIR --anchor ANCHOR\n"
 	"                       --agreement ID (--month YYYY-MM | --from TIME --to TIME)\n"
@@ -71,18 +80,39 @@ static const char usage[] =
 	"      NDX_TOKEN_FILE; URL or NDX_REGISTRY, default http://127.0.0.1:4400),\n"
 	"      which checks the statement again, and prints the invoice as recorded,\n"
 	"      with its status (open, or paid once a bank's receipt cleared it).\n"
+	"  ndx market sign-message --key SIGN_KEY --sender MEMBER --path PATH\n"
+	"                       [--previous HASH | --after FILE] [--out FILE] [MESSAGE]\n"
+	"      Signs a DSP negotiation message (the JSON object of the plain binding,\n"
+	"      from MESSAGE or standard input) with this gateway's signing key for\n"
+	"      member MEMBER, to be sent to PATH (/dsp/negotiations/... as the\n"
+	"      registry serves it) with Content-Type application/jose. The JWS's\n"
+	"      payload is the message with ndx:sender, ndx:path, ndx:previous (HASH,\n"
+	"      or the hash of the negotiation's last accepted message in FILE; none\n"
+	"      for the first message) and ndx:signedAt (now). Prints the JWS.\n"
+	"  ndx market check-negotiation FILE (--conf DIR --anchor ANCHOR | --key PUB...)\n"
+	"      Checks a signed negotiation's chain of messages (FILE: the answer of\n"
+	"      GET /dsp/negotiations/{providerPid}/messages, a JSON array of the JWS\n"
+	"      texts, or one JWS a line): each message's signature with the key of a\n"
+	"      gateway of its sender in the configuration (or one of the PUB keys),\n"
+	"      each ndx:previous the hash of the message before it, each path the\n"
+	"      endpoint of its message and party naming this negotiation, and the\n"
+	"      messages a valid run of the DSP state machine, the agreement on the\n"
+	"      latest offer's terms. Prints the final state, the parties and the\n"
+	"      agreed terms as JSON; the first fault is named otherwise.\n"
 	"\n"
 	"--month is a calendar month in Vietnam time (from the 1st at 00:00 +07:00);\n"
 	"--from and --to are RFC 3339 UTC times (YYYY-MM-DDTHH:MM:SSZ), the period\n"
 	"[from, to).\n"
 	"\n"
-	"Exit status: 0 when the statement or invoice is made, or the statement\n"
-	"checks and agrees with this log; 1 when it does not (one 'ndx: ...' line says why); 2 for a command\n"
+	"Exit status: 0 when the statement, invoice or signed message is made, the\n"
+	"statement checks and agrees with this log, or the negotiation checks; 1 when\n"
+	"it does not (one 'ndx: ...' line says why); 2 for a command\n"
 	"line that could not be understood.\n";
 
 enum { OPT_DB = 1, OPT_KEY, OPT_CONF, OPT_ANCHOR, OPT_AGREEMENT, OPT_MONTH, OPT_FROM, OPT_TO,
        OPT_OUT, OPT_BIN, OPT_ACCOUNT, OPT_ACCOUNT_NAME, OPT_RECORD, OPT_REGISTRY,
-       OPT_TOKEN_FILE, OPT_HELP };
+       OPT_TOKEN_FILE, OPT_SENDER, OPT_PATH, OPT_PREVIOUS, OPT_AFTER, OPT_HELP };
+#define KEYS_MAX 16
 
 static const struct option opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
@@ -100,6 +130,10 @@ static const struct option opts[] = {
 	{ "record", no_argument, NULL, OPT_RECORD },
 	{ "registry", required_argument, NULL, OPT_REGISTRY },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "sender", required_argument, NULL, OPT_SENDER },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "previous", required_argument, NULL, OPT_PREVIOUS },
+	{ "after", required_argument, NULL, OPT_AFTER },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -107,6 +141,9 @@ static const struct option opts[] = {
 struct args {
 	const char *db, *key, *conf, *anchor, *agreement, *month, *from, *to, *out, *file;
 	const char *bin, *account, *account_name, *registry, *token_file;
+	const char *sender, *path, *previous, *after;
+	const char *keys[KEYS_MAX];
+	size_t nkeys;
 	int help, record;
 	bool has_period;
 	int64_t from_ms, to_ms;
@@ -122,7 +159,16 @@ static int parse(int argc, char **argv, struct args *a)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_DB: a->db = optarg; break;
-		case OPT_KEY: a->key = optarg; break;
+		case OPT_KEY:
+			a->key = optarg;
+			if (a->nkeys == KEYS_MAX)
+				return cli_usage_error(usage, "at most %d --key", KEYS_MAX);
+			a->keys[a->nkeys++] = optarg;
+			break;
+		case OPT_SENDER: a->sender = optarg; break;
+		case OPT_PATH: a->path = optarg; break;
+		case OPT_PREVIOUS: a->previous = optarg; break;
+		case OPT_AFTER: a->after = optarg; break;
 		case OPT_CONF: a->conf = optarg; break;
 		case OPT_ANCHOR: a->anchor = optarg; break;
 		case OPT_AGREEMENT: a->agreement = optarg; break;
@@ -691,6 +737,358 @@ out:
 	return rc;
 }
 
+/* ---- signed negotiations -------------------------------------------------------------- */
+
+/* A message read whole: FILE, or standard input for NULL or "-". */
+static int read_input(const char *file, size_t cap, char **text, size_t *len)
+{
+	const char *path = !file || strcmp(file, "-") == 0 ? "/dev/stdin" : file;
+
+	if (ndx_file_read(path, cap, text, len) != NDX_OK) {
+		cli_error("cannot read %s", file && strcmp(file, "-") != 0 ? file
+									   : "standard input");
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Without trailing newlines (a JWS is one line; a file ends with one). */
+static size_t trimmed(const char *text, size_t len)
+{
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	return len;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int market_sign(struct args *a)
+{
+	struct ndx_key *key = NULL;
+	char *msg = NULL, *prev_text = NULL, *jws = NULL, why[512];
+	char prev[NDX_NEGMSG_HASH_LEN + 1];
+	const char *previous = a->previous;
+	size_t len = 0, plen = 0;
+	int rc = CLI_EXIT_FAIL;
+
+	if (!a->key || !a->sender || !a->path || a->nkeys != 1)
+		return cli_usage_error(usage, "market sign-message needs --key (one), --sender and "
+				       "--path");
+	if (a->previous && a->after)
+		return cli_usage_error(usage, "give --previous or --after, not both");
+	if (a->conf || a->anchor || a->db || a->agreement || a->month || a->from || a->to ||
+	    a->bin || a->account || a->account_name)
+		return cli_usage_error(usage, "market sign-message takes --key, --sender, --path, "
+				       "--previous or --after, and --out");
+	if (ndx_key_load(a->key, &key) != NDX_OK || !ndx_key_has_private(key)) {
+		cli_error("cannot read the signing key %s (the gateway's private Ed25519 PEM key)",
+			  a->key);
+		goto out;
+	}
+	if (a->after) {
+		if (read_input(a->after, NDX_JWS_MAX_BYTES + 2, &prev_text, &plen) != CLI_EXIT_OK)
+			goto out;
+		ndx_negmsg_hash(prev_text, trimmed(prev_text, plen), prev);
+		previous = prev;
+	}
+	if (read_input(a->file, NDX_JWS_MAX_BYTES, &msg, &len) != CLI_EXIT_OK)
+		goto out;
+	switch (ndx_negmsg_sign(key, msg, len, a->sender, a->path, previous, now_ms(), &jws, why,
+				sizeof why)) {
+	case NDX_OK:
+		rc = write_out(a->out, jws);
+		break;
+	case NDX_ENOMEM:
+		cli_error("out of memory");
+		break;
+	case NDX_ECRYPTO:
+		cli_error("signing failed");
+		break;
+	default:
+		cli_error("%s", why);
+		break;
+	}
+out:
+	free(jws);
+	free(msg);
+	free(prev_text);
+	ndx_key_free(key);
+	return rc;
+}
+
+/* The JWS texts of a chain file: the messages endpoint's answer (an
+ * object with "messages"), a JSON array of strings, or one JWS a line.
+ * *out: a new array of strings. */
+static int chain_texts(const char *text, size_t len, json_t **out)
+{
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *list, *v;
+	size_t i;
+
+	*out = NULL;
+	if (doc) {
+		list = json_is_object(doc) ? json_object_get(doc, "messages") : doc;
+		if (!json_is_array(list)) {
+			json_decref(doc);
+			return NDX_EINVAL;
+		}
+		json_array_foreach(list, i, v)
+			if (!json_is_string(v)) {
+				json_decref(doc);
+				return NDX_EINVAL;
+			}
+		*out = json_incref(list);
+		json_decref(doc);
+		return NDX_OK;
+	}
+	list = json_array();
+	for (const char *p = text, *end = text + len; list && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = trimmed(p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+		if (n)
+			json_array_append_new(list, json_stringn(p, n));
+		p = nl ? nl + 1 : end;
+	}
+	*out = list;
+	return list ? NDX_OK : NDX_ENOMEM;
+}
+
+/* The DSP @type v names name, bare or "dspace:"-prefixed. */
+static bool dsp_type_is(const json_t *v, const char *name)
+{
+	const char *s = json_string_value(v);
+
+	if (s && strncmp(s, "dspace:", 7) == 0)
+		s += 7;
+	return s && strcmp(s, name) == 0;
+}
+
+/* What a check of a chain has learnt so far. */
+struct chain {
+	enum ndx_neg_state state;
+	char consumer[NDX_ID_TEXT_MAX], provider[NDX_ID_TEXT_MAX];
+	char cpid[NDX_NEGMSG_PID_MAX + 1], ppid[NDX_NEGMSG_PID_MAX + 1];
+	char last_hash[NDX_NEGMSG_HASH_LEN + 1];
+	int64_t last_at;
+	json_t *offer;      /* the latest terms offered with a policy, or NULL */
+	json_t *agreement;  /* the agreement, or NULL */
+};
+
+/* The key that signed m: a gateway of its sender in conf, or one of the
+ * keys. NULL after saying why. */
+static const struct ndx_key *chain_key(const struct ndx_conf *conf, struct ndx_key *const *keys,
+				       size_t nkeys, const struct ndx_negmsg *m, size_t i)
+{
+	char kid[NDX_KEY_ID_HEX_LEN + 1];
+
+	if (conf) {
+		const struct ndx_conf_gateway *gw = gateway_with_key(conf, m->kid);
+		if (!gw || !gw->sign_key || strcmp(gw->member, m->sender) != 0) {
+			cli_error("negotiation refused: message %zu is signed with key %.64s, which is "
+				  "no gateway of its sender %s in the configuration", i + 1, m->kid,
+				  m->sender);
+			return NULL;
+		}
+		return gw->sign_key;
+	}
+	for (size_t k = 0; k < nkeys; k++) {
+		ndx_key_id(keys[k], kid);
+		if (strcmp(kid, m->kid) == 0)
+			return keys[k];
+	}
+	cli_error("negotiation refused: message %zu is signed with key %.64s, none of the --key "
+		  "keys", i + 1, m->kid);
+	return NULL;
+}
+
+/* Checks message i (0-based) of the chain after those before it. */
+static int chain_step(struct chain *ch, const struct ndx_negmsg *m, const struct ndx_key *key,
+		      size_t i)
+{
+	static const char *const ROLE[] = { "consumer", "provider" };
+	const json_t *msg = m->message;
+	const char *cpid = json_string_value(json_object_get(msg, "consumerPid"));
+	const char *ppid = json_string_value(json_object_get(msg, "providerPid"));
+	struct ndx_negmsg_endpoint ep;
+	enum ndx_neg_state next;
+	char *party;
+
+	if (ndx_negmsg_verify(m, key) != NDX_OK) {
+		cli_error("negotiation refused: message %zu: the signature does not verify with "
+			  "its signer's key (altered after signing?)", i + 1);
+		return CLI_EXIT_FAIL;
+	}
+	if (i == 0 && m->has_previous) {
+		cli_error("negotiation refused: message 1 names a previous message: the chain does "
+			  "not start at the negotiation's first message");
+		return CLI_EXIT_FAIL;
+	}
+	if (i > 0 && (!m->has_previous || strcmp(m->previous, ch->last_hash) != 0)) {
+		cli_error("negotiation refused: message %zu does not follow message %zu (its "
+			  "ndx:previous is not that message's hash: a message dropped, reordered "
+			  "or altered)", i + 1, i);
+		return CLI_EXIT_FAIL;
+	}
+	ndx_negmsg_endpoint(m->path, &ep); /* parsed already */
+	if (ep.init != (i == 0)) {
+		cli_error("negotiation refused: message %zu is sent to %s, %s", i + 1, m->path,
+			  i == 0 ? "not the initial request's /dsp/negotiations/request"
+				 : "the path of an initial request");
+		return CLI_EXIT_FAIL;
+	}
+	party = ep.role == NDX_NEG_CONSUMER ? ch->consumer : ch->provider;
+	if (!*party) {
+		snprintf(party, NDX_ID_TEXT_MAX, "%s", m->sender);
+		if (strcmp(ch->consumer, ch->provider) == 0) {
+			cli_error("negotiation refused: message %zu: %s is both consumer and provider",
+				  i + 1, m->sender);
+			return CLI_EXIT_FAIL;
+		}
+	} else if (strcmp(party, m->sender) != 0) {
+		cli_error("negotiation refused: message %zu is the %s's, sent by %s, not by the %s %s",
+			  i + 1, ROLE[ep.role], m->sender, ROLE[ep.role], party);
+		return CLI_EXIT_FAIL;
+	}
+	if (!dsp_type_is(json_object_get(msg, "@type"), ndx_neg_msg_type(ep.msg)) ||
+	    (ep.msg == NDX_NEG_MSG_ACCEPTED &&
+	     !dsp_type_is(json_object_get(msg, "eventType"), "ACCEPTED")) ||
+	    (ep.msg == NDX_NEG_MSG_FINALIZED &&
+	     !dsp_type_is(json_object_get(msg, "eventType"), "FINALIZED"))) {
+		cli_error("negotiation refused: message %zu is not the %s its path %s takes", i + 1,
+			  ndx_neg_msg_type(ep.msg), m->path);
+		return CLI_EXIT_FAIL;
+	}
+	if (i == 0) {
+		if (!cpid || strlen(cpid) > NDX_NEGMSG_PID_MAX) {
+			cli_error("negotiation refused: message 1 has no consumerPid");
+			return CLI_EXIT_FAIL;
+		}
+		snprintf(ch->cpid, sizeof ch->cpid, "%s", cpid);
+	} else {
+		if (!ch->ppid[0] && ppid && strlen(ppid) <= NDX_NEGMSG_PID_MAX)
+			snprintf(ch->ppid, sizeof ch->ppid, "%s", ppid);
+		if (!cpid || !ppid || strcmp(cpid, ch->cpid) != 0 || strcmp(ppid, ch->ppid) != 0 ||
+		    strcmp(ep.pid, ep.role == NDX_NEG_CONSUMER ? ch->ppid : ch->cpid) != 0) {
+			cli_error("negotiation refused: message %zu names another negotiation (its "
+				  "pids or path %s)", i + 1, m->path);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (m->signed_at_ms < ch->last_at) {
+		cli_error("negotiation refused: message %zu is signed before message %zu", i + 1, i);
+		return CLI_EXIT_FAIL;
+	}
+	next = ndx_neg_next(ch->state, ep.role, ep.msg);
+	if (next == NDX_NEG_NONE) {
+		cli_error("negotiation refused: message %zu, a %s from the %s, is not allowed in "
+			  "state %s", i + 1, ndx_neg_msg_type(ep.msg), ROLE[ep.role],
+			  ndx_neg_state_name(ch->state));
+		return CLI_EXIT_FAIL;
+	}
+	if ((ep.msg == NDX_NEG_MSG_REQUEST || ep.msg == NDX_NEG_MSG_OFFER) &&
+	    json_object_get(json_object_get(msg, "offer"), "permission")) {
+		json_decref(ch->offer);
+		ch->offer = json_deep_copy(json_object_get(msg, "offer"));
+	}
+	if (ep.msg == NDX_NEG_MSG_AGREEMENT) {
+		struct ndx_policy pa, po;
+		char err[256];
+		const json_t *ag = json_object_get(msg, "agreement");
+		if (ndx_policy_from_odrl(ag, &pa, err, sizeof err) != NDX_OK) {
+			cli_error("negotiation refused: message %zu: agreement.%s", i + 1, err);
+			return CLI_EXIT_FAIL;
+		}
+		if (ch->offer && (ndx_policy_from_odrl(ch->offer, &po, err, sizeof err) != NDX_OK ||
+				  !ndx_policy_equal(&pa, &po))) {
+			cli_error("negotiation refused: message %zu: the agreement's terms are not the "
+				  "latest offer's", i + 1);
+			return CLI_EXIT_FAIL;
+		}
+		json_decref(ch->agreement);
+		ch->agreement = json_deep_copy(ag);
+	}
+	ch->state = next;
+	ch->last_at = m->signed_at_ms;
+	memcpy(ch->last_hash, m->hash, sizeof ch->last_hash);
+	return CLI_EXIT_OK;
+}
+
+static int market_check_negotiation(struct args *a)
+{
+	struct ndx_conf *conf = NULL;
+	struct ndx_key *keys[KEYS_MAX] = { 0 };
+	struct chain ch = { .state = NDX_NEG_NONE };
+	json_t *texts = NULL, *v, *report;
+	char *text = NULL, *out, why[512];
+	size_t len = 0, i;
+	int rc = CLI_EXIT_FAIL;
+
+	if (!a->file)
+		return cli_usage_error(usage, "market check-negotiation needs FILE");
+	if (!a->nkeys == !a->conf || (a->conf != NULL) != (a->anchor != NULL))
+		return cli_usage_error(usage, "market check-negotiation needs --conf DIR --anchor "
+				       "ANCHOR, or --key PUB...");
+	if (a->db || a->agreement || a->month || a->from || a->to || a->out || a->bin ||
+	    a->account || a->account_name)
+		return cli_usage_error(usage, "market check-negotiation takes FILE and --conf "
+				       "--anchor or --key only");
+	if (a->conf && load_conf(a, &conf) != CLI_EXIT_OK)
+		goto out;
+	for (i = 0; i < a->nkeys; i++)
+		if (ndx_key_load(a->keys[i], &keys[i]) != NDX_OK) {
+			cli_error("cannot read the key %s (an Ed25519 PEM key)", a->keys[i]);
+			goto out;
+		}
+	if (read_input(a->file, STATEMENT_MAX, &text, &len) != CLI_EXIT_OK)
+		goto out;
+	if (chain_texts(text, len, &texts) != NDX_OK || json_array_size(texts) == 0) {
+		cli_error("negotiation refused: %s holds no messages (expected the answer of GET "
+			  "/dsp/negotiations/{providerPid}/messages, a JSON array of JWS texts, or "
+			  "one JWS a line)", a->file);
+		goto out;
+	}
+	json_array_foreach(texts, i, v) {
+		struct ndx_negmsg *m = NULL;
+		const struct ndx_key *key;
+		int prc = ndx_negmsg_parse(json_string_value(v), json_string_length(v), &m, why,
+					   sizeof why);
+		if (prc != NDX_OK) {
+			cli_error("negotiation refused: message %zu: %s", i + 1, why);
+			goto out;
+		}
+		key = chain_key(conf, keys, a->nkeys, m, i);
+		prc = key ? chain_step(&ch, m, key, i) : CLI_EXIT_FAIL;
+		ndx_negmsg_free(m);
+		if (prc != CLI_EXIT_OK)
+			goto out;
+	}
+	report = json_pack("{ss sI ss ss ss ss sO* sO*}", "state", ndx_neg_state_name(ch.state),
+			   "messages", (json_int_t)json_array_size(texts), "consumer", ch.consumer,
+			   "provider", ch.provider, "consumerPid", ch.cpid, "providerPid", ch.ppid,
+			   "offer", ch.offer, "agreement", ch.agreement);
+	out = report ? json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(report);
+	if (!out)
+		cli_error("out of memory");
+	else
+		rc = write_out(NULL, out);
+	free(out);
+out:
+	json_decref(ch.offer);
+	json_decref(ch.agreement);
+	json_decref(texts);
+	free(text);
+	for (i = 0; i < KEYS_MAX; i++)
+		ndx_key_free(keys[i]);
+	ndx_conf_free(conf);
+	return rc;
+}
+
 int cmd_market(int argc, char **argv)
 {
 	struct args a;
@@ -698,13 +1096,15 @@ int cmd_market(int argc, char **argv)
 	int rc;
 
 	if (sub == NULL)
-		return cli_usage_error(usage, "market needs a command: statement, check-statement or invoice");
+		return cli_usage_error(usage, "market needs a command: statement, check-statement, "
+				       "invoice, sign-message or check-negotiation");
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0 &&
-	    strcmp(sub, "invoice") != 0)
+	    strcmp(sub, "invoice") != 0 && strcmp(sub, "sign-message") != 0 &&
+	    strcmp(sub, "check-negotiation") != 0)
 		return cli_usage_error(usage, "unknown market command '%s'", sub);
 	if ((rc = parse(argc - 1, argv + 1, &a)) != CLI_EXIT_OK)
 		return rc;
@@ -715,6 +1115,15 @@ int cmd_market(int argc, char **argv)
 	if (strcmp(sub, "invoice") != 0 && (a.record || a.registry || a.token_file))
 		return cli_usage_error(usage, "--record, --registry and --token-file are options of "
 				       "market invoice");
+	if (strcmp(sub, "sign-message") != 0 && (a.sender || a.path || a.previous || a.after))
+		return cli_usage_error(usage, "--sender, --path, --previous and --after are options "
+				       "of market sign-message");
+	if (strcmp(sub, "check-negotiation") != 0 && a.nkeys > 1)
+		return cli_usage_error(usage, "--key once, except for market check-negotiation");
+	if (strcmp(sub, "sign-message") == 0)
+		return market_sign(&a);
+	if (strcmp(sub, "check-negotiation") == 0)
+		return market_check_negotiation(&a);
 	if (strcmp(sub, "statement") == 0)
 		return market_statement(&a);
 	return strcmp(sub, "invoice") == 0 ? market_invoice(&a) : market_check(&a);

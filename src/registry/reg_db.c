@@ -61,6 +61,14 @@
 	"CREATE INDEX IF NOT EXISTS market_invoices_seller ON market_invoices(seller);" \
 	"CREATE INDEX IF NOT EXISTS market_invoices_buyer ON market_invoices(buyer);"
 
+/* Signed negotiation messages (docs/marketplace.md "Signed negotiations"):
+ * each accepted message's JWS text in its negotiation's order (seq from 1),
+ * its sender and its hash (what the next message's ndx:previous names). */
+#define NEG_MESSAGES_TABLE(TEXT, INT) \
+	"CREATE TABLE IF NOT EXISTS negotiation_messages(provider_pid " TEXT " NOT NULL," \
+	" seq " INT " NOT NULL, sender " TEXT " NOT NULL, hash " TEXT " NOT NULL UNIQUE," \
+	" jws " TEXT " NOT NULL, created_at " TEXT " NOT NULL, PRIMARY KEY(provider_pid, seq));"
+
 /* Migration n (1-based) is migrations[n-1]; append, never edit. The
  * PostgreSQL schema (below) is the same tables. */
 static const char *const migrations[] = {
@@ -156,6 +164,9 @@ static const char *const migrations[] = {
 	/* Issue 23: invoices recorded and cleared by bank receipts
 	 * (docs/marketplace.md "Invoices and clearing"). */
 	INVOICES_TABLE("TEXT", "INTEGER"),
+	/* Issue 23: negotiation messages signed by the members' gateway keys
+	 * (docs/marketplace.md "Signed negotiations"). */
+	NEG_MESSAGES_TABLE("TEXT", "INTEGER"),
 };
 
 /* The same tables in PostgreSQL types: bigint for numbers and counters
@@ -243,9 +254,13 @@ static const char schema_v6[] =
 static const char schema_v7[] =
 	INVOICES_TABLE(T, "bigint");
 
+/* Version 8: the SQLite engine's migration 13 (signed negotiation messages). */
+static const char schema_v8[] =
+	NEG_MESSAGES_TABLE(T, "bigint");
+
 /* Schema n (1-based) is made by SCHEMA[n-1] from n-1; append, never edit. */
 static const char *const pg_schema[] = { schema_v1, schema_v2, schema_v3, schema_v4,
-					 schema_v5, schema_v6, schema_v7 };
+					 schema_v5, schema_v6, schema_v7, schema_v8 };
 
 #undef T
 

@@ -18,15 +18,18 @@
 
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ndx/bearer.h"
 #include "ndx/dspneg.h"
+#include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/fold.h"
 #include "ndx/id.h"
+#include "ndx/negmsg.h"
 #include "ndx/policy.h"
 #include "ndx/text.h"
 #include "ndx/timefmt.h"
@@ -925,6 +928,136 @@ static int request_client(struct mcall *c, const json_t *body, const char *membe
 	return NDX_OK;
 }
 
+/* ---- signed messages (docs/marketplace.md "Signed negotiations") ---------------------- */
+
+/* A signed message as received: the parsed JWS and its text. */
+struct signed_msg {
+	struct ndx_negmsg *m;
+	const char *text;
+	size_t len;
+};
+
+/* True when the request's body is a JWS compact serialization
+ * (Content-Type application/jose, parameters allowed). */
+static bool is_jose(const struct ndx_http_req *req)
+{
+	const char *ct = ndx_http_header(req, "Content-Type");
+	size_t n = sizeof "application/jose" - 1;
+
+	return ct && strncasecmp(ct, "application/jose", n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The body of a negotiation message as a JSON object: the plain binding's
+ * JSON, or the DSP message a signed one carries (sm->m set then). NULL
+ * after answering 400. */
+static json_t *message_body(struct mcall *c, struct signed_msg *sm)
+{
+	char why[300];
+	int rc;
+
+	memset(sm, 0, sizeof *sm);
+	if (!is_jose(c->req))
+		return body_object(c, NEG_ERROR);
+	sm->text = (const char *)c->req->body;
+	sm->len = c->req->body ? c->req->body_len : 0;
+	/* A compact JWS is one line; the trailing newline a file keeps is not part of it. */
+	while (sm->len && (sm->text[sm->len - 1] == '\n' || sm->text[sm->len - 1] == '\r'))
+		sm->len--;
+	rc = sm->len ? ndx_negmsg_parse(sm->text, sm->len, &sm->m, why, sizeof why) : NDX_EINVAL;
+	if (rc == NDX_ENOMEM) {
+		internal(c);
+		return NULL;
+	}
+	if (rc) {
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+			  "the signed message is refused: %s", sm->len ? why : "the body is empty");
+		return NULL;
+	}
+	return json_incref(sm->m->message);
+}
+
+/* An Ed25519 public key from its base64 text (the gateways table's). */
+static int gateway_key(const char *b64, struct ndx_key **key)
+{
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc = NDX_EDB;
+
+	if (b64 && ndx_b64_decode(b64, strlen(b64), 0, &raw, &rawlen) == NDX_OK &&
+	    rawlen == NDX_ED25519_PUBLIC_LEN)
+		rc = ndx_key_from_public_raw(raw, key);
+	free(raw);
+	return rc;
+}
+
+/* Checks a signed message inside the caller's transaction: its sender is
+ * the credential's member (the party the path requires, which the caller
+ * checked), its kid the current signing key of one of the sender's
+ * gateways, not revoked, and the signature verifies; ndx:path is the
+ * request's path; ndx:previous is previous (NULL: the first message,
+ * which has none). NDX_OK, or NDX_EINVAL after answering (the caller rolls
+ * back), or a store error (not answered). */
+static int signed_check(struct mcall *c, const struct signed_msg *sm, const json_t *neg,
+			const char *member, const char *previous)
+{
+	const struct ndx_negmsg *m = sm->m;
+	struct ndx_key *key = NULL;
+	json_t *gw = NULL;
+	int rc, revoked;
+
+	if (strcmp(m->sender, member) != 0) {
+		dsp_error(c, 403, NEG_ERROR, "Client.WrongSender", neg,
+			  "ndx:sender %s is not the caller's member %s", m->sender, member);
+		return NDX_EINVAL;
+	}
+	rc = mstore_gateway_by_key(c->st, member, m->kid, &gw);
+	if (rc == NDX_ENOTFOUND) {
+		dsp_error(c, 403, NEG_ERROR, "Client.UnknownSigner", neg,
+			  "kid %.64s is the signing key of no gateway of %s", m->kid, member);
+		return NDX_EINVAL;
+	}
+	if (rc)
+		return rc;
+	revoked = store_revocation_has(c->st, "key", m->kid);
+	rc = revoked < 0 ? NDX_EDB : gateway_key(json_string_value(json_object_get(gw, "sign_key")),
+						 &key);
+	json_decref(gw);
+	if (rc)
+		return rc;
+	if (revoked) {
+		ndx_key_free(key);
+		dsp_error(c, 403, NEG_ERROR, "Client.UnknownSigner", neg,
+			  "kid %.64s is a revoked key", m->kid);
+		return NDX_EINVAL;
+	}
+	rc = ndx_negmsg_verify(m, key);
+	ndx_key_free(key);
+	if (rc) {
+		dsp_error(c, 403, NEG_ERROR, "Client.BadSignature", neg,
+			  "the signature does not verify with the key %.64s of %s's gateway",
+			  m->kid, member);
+		return NDX_EINVAL;
+	}
+	if (strcmp(m->path, c->req->path) != 0) {
+		dsp_error(c, 400, NEG_ERROR, "Client.WrongPath", neg,
+			  "ndx:path %s is not this request's path", m->path);
+		return NDX_EINVAL;
+	}
+	if (!previous && m->has_previous) {
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", neg,
+			  "ndx:previous: the first message of a negotiation has none");
+		return NDX_EINVAL;
+	}
+	if (previous && (!m->has_previous || strcmp(m->previous, previous) != 0)) {
+		dsp_error(c, 409, NEG_ERROR, "Client.StaleMessage", neg,
+			  "ndx:previous must be %s, the hash of the negotiation's last accepted "
+			  "message (a replayed or out-of-order message)", previous);
+		return NDX_EINVAL;
+	}
+	return NDX_OK;
+}
+
 /* DSP negotiation HTTPS binding §Contract Request Endpoint (init):
  * POST /negotiations/request, answered 201 with the ContractNegotiation. */
 static void negotiation_init(struct mcall *c)
@@ -940,11 +1073,13 @@ static void negotiation_init(struct mcall *c)
 	struct ndx_policy p;
 	struct mstore_neg n;
 	const char *provider;
+	struct signed_msg sm = { 0 };
+	json_t *ans;
 	char *pt = NULL;
 	int rc;
 
-	if (!member || !(body = body_object(c, NEG_ERROR)))
-		return;
+	if (!member || !(body = message_body(c, &sm)))
+		goto out;
 	if ((stray = stray_key(body, keys)) ||
 	    !is_type(json_object_get(body, "@type"), "ContractRequestMessage")) {
 		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
@@ -972,6 +1107,12 @@ static void negotiation_init(struct mcall *c)
 	}
 	if (store_begin(c->st)) {
 		internal(c);
+		goto out;
+	}
+	if (sm.m && (rc = signed_check(c, &sm, NULL, member, NULL))) {
+		store_rollback(c->st);
+		if (rc != NDX_EINVAL)
+			internal(c);
 		goto out;
 	}
 	/* "If the Provider is not aware of the offer.@id value, it MUST
@@ -1061,9 +1202,14 @@ static void negotiation_init(struct mcall *c)
 	pt = canon ? json_dumps(canon, JSON_COMPACT) : NULL;
 	n.policy = pt;
 	rc = !pt || new_urn(ppid) ? NDX_ENOMEM : mstore_neg_add(c->st, &n);
+	/* A signed first message makes a signed negotiation: its chain starts here. */
+	if (!rc && sm.m)
+		rc = mstore_neg_message_add(c->st, ppid, 1, sm.m->sender, sm.m->hash, sm.text);
 	detail = json_pack("{ss ss ss ss ss ss ss}", "consumerPid", cpid, "consumer", member, "client",
 			   client, "provider", provider, "offer", offer_id, "from", "NONE", "to",
 			   n.state);
+	if (detail && sm.m)
+		json_object_set_new(detail, "message", json_string(sm.m->hash));
 	if (!rc)
 		rc = store_commit_audited(c->st, actor(c), c->req->remote_addr,
 					  "negotiation.requested", ppid, detail);
@@ -1072,15 +1218,21 @@ static void negotiation_init(struct mcall *c)
 	free(pt);
 	if (rc == NDX_EEXIST) {
 		dsp_error(c, 409, NEG_ERROR, "Client.Conflict", NULL,
-			  "consumerPid %s names another negotiation already", cpid);
+			  sm.m ? "consumerPid %s names another negotiation already, or the signed "
+				 "message was accepted before"
+			       : "consumerPid %s names another negotiation already", cpid);
 		goto out;
 	}
 	if (rc || mstore_neg_get(c->st, ppid, 0, &row)) {
 		internal(c);
 		goto out;
 	}
-	ndx_http_resp_json(c->resp, 201, negotiation_json(row));
+	ans = negotiation_json(row);
+	if (ans && sm.m)
+		json_object_set_new(ans, "ndx:signed", json_true());
+	ndx_http_resp_json(c->resp, 201, ans);
 out:
+	ndx_negmsg_free(sm.m);
 	json_decref(detail);
 	json_decref(row);
 	json_decref(canon);
@@ -1216,10 +1368,14 @@ static void negotiation_message(struct mcall *c, const char *pid, const struct n
 	const char *party;
 	char err[256];
 	uint64_t version = 0;
+	struct signed_msg sm = { 0 };
+	json_t *last = NULL;
+	int64_t seq = 0;
+	bool msg_conflict = false;
 	int rc;
 
-	if (!member || !(body = body_object(c, NEG_ERROR)))
-		return;
+	if (!member || !(body = message_body(c, &sm)))
+		goto out;
 	if (store_begin(c->st)) {
 		internal(c);
 		goto out;
@@ -1240,6 +1396,38 @@ static void negotiation_message(struct mcall *c, const char *pid, const struct n
 		store_rollback(c->st);
 		internal(c);
 		goto out;
+	}
+	/* A negotiation whose first message was signed takes signed messages
+	 * only, each after the last accepted one; one begun plain stays plain. */
+	rc = mstore_neg_message_last(c->st, json_string_value(json_object_get(neg, "provider_pid")),
+				     &last);
+	if (rc && rc != NDX_ENOTFOUND) {
+		store_rollback(c->st);
+		internal(c);
+		goto out;
+	}
+	if (!rc && !sm.m) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.SignatureRequired", neg,
+			  "the negotiation is signed: every message is a JWS (Content-Type "
+			  "application/jose) signed with a key of one of the sender's gateways");
+		goto out;
+	}
+	if (rc && sm.m) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.NotSignedNegotiation", neg,
+			  "the negotiation began with a plain message: its messages stay plain");
+		goto out;
+	}
+	if (sm.m) {
+		seq = json_integer_value(json_object_get(last, "seq")) + 1;
+		if ((rc = signed_check(c, &sm, neg, member,
+				       json_string_value(json_object_get(last, "hash"))))) {
+			store_rollback(c->st);
+			if (rc != NDX_EINVAL)
+				internal(c);
+			goto out;
+		}
 	}
 	if (!message_form(c, body, neg, m)) {
 		store_rollback(c->st);
@@ -1313,6 +1501,13 @@ static void negotiation_message(struct mcall *c, const char *pid, const struct n
 	n.policy = pt ? pt : old_policy;
 	n.agreement = at ? at : old_agreement;
 	rc = n.policy ? mstore_neg_update(c->st, &n) : NDX_ENOMEM;
+	if (!rc && sm.m) {
+		rc = mstore_neg_message_add(c->st, n.provider_pid, seq, sm.m->sender, sm.m->hash,
+					    sm.text);
+		msg_conflict = rc == NDX_EEXIST;
+		if (detail)
+			json_object_set_new(detail, "message", json_string(sm.m->hash));
+	}
 	if (!rc && m->msg == NDX_NEG_MSG_FINALIZED)
 		/* The agreement's grant enters the configuration: a new version. */
 		rc = store_commit(c->st, actor(c), c->req->remote_addr, "negotiation.finalized",
@@ -1330,6 +1525,12 @@ static void negotiation_message(struct mcall *c, const char *pid, const struct n
 		store_rollback(c->st);
 	free(old_policy);
 	free(old_agreement);
+	if (msg_conflict) {
+		dsp_error(c, 409, NEG_ERROR, "Client.StaleMessage", neg,
+			  "another message was accepted after the one ndx:previous names, or this "
+			  "message was accepted before");
+		goto out;
+	}
 	if (rc == NDX_EEXIST) {
 		dsp_error(c, 409, NEG_ERROR, "Client.Conflict", neg,
 			  "agreement.@id names another agreement already");
@@ -1342,8 +1543,12 @@ static void negotiation_message(struct mcall *c, const char *pid, const struct n
 	ans = negotiation_json(after);
 	if (ans && version)
 		json_object_set_new(ans, "ndx:confVersion", json_integer((json_int_t)version));
+	if (ans && sm.m)
+		json_object_set_new(ans, "ndx:signed", json_true());
 	ndx_http_resp_json(c->resp, 200, ans);
 out:
+	ndx_negmsg_free(sm.m);
+	json_decref(last);
 	free(pt);
 	free(at);
 	json_decref(after);
@@ -1358,14 +1563,20 @@ out:
 static void negotiation_get(struct mcall *c, const char *pid, int by_consumer)
 {
 	const char *member = participant(c);
-	json_t *neg = NULL;
-	int rc;
+	json_t *neg = NULL, *last = NULL, *ans;
+	int rc, lrc = NDX_ENOTFOUND;
 
 	if (!member)
 		return;
 	store_lock(c->st);
 	rc = mstore_neg_get(c->st, pid, by_consumer, &neg);
+	if (!rc)
+		lrc = mstore_neg_message_last(
+			c->st, json_string_value(json_object_get(neg, "provider_pid")), &last);
 	store_unlock(c->st);
+	json_decref(last);
+	if (!rc && lrc && lrc != NDX_ENOTFOUND)
+		rc = lrc;
 	if (rc == NDX_ENOTFOUND ||
 	    (!rc && strcmp(json_string_value(json_object_get(neg, "consumer")), member) != 0 &&
 	     strcmp(json_string_value(json_object_get(neg, "provider")), member) != 0)) {
@@ -1374,8 +1585,53 @@ static void negotiation_get(struct mcall *c, const char *pid, int by_consumer)
 	} else if (rc) {
 		internal(c);
 	} else {
-		ndx_http_resp_json(c->resp, 200, negotiation_json(neg));
+		ans = negotiation_json(neg);
+		if (ans && lrc == NDX_OK)
+			json_object_set_new(ans, "ndx:signed", json_true());
+		ndx_http_resp_json(c->resp, 200, ans);
 	}
+	json_decref(neg);
+}
+
+/* GET /dsp/negotiations/{providerPid}/messages: the chain of a signed
+ * negotiation, the JWS texts in the order accepted (empty for a plain
+ * one); either party, 404 to anyone else as for the negotiation. */
+static void negotiation_messages_get(struct mcall *c, const char *pid)
+{
+	const char *member = participant(c);
+	json_t *neg = NULL, *rows = NULL, *list, *row, *ans = NULL;
+	size_t i;
+	int rc;
+
+	if (!member)
+		return;
+	store_lock(c->st);
+	rc = mstore_neg_get(c->st, pid, 0, &neg);
+	if (!rc)
+		rc = mstore_neg_messages(c->st, pid, &rows);
+	store_unlock(c->st);
+	if (rc == NDX_ENOTFOUND ||
+	    (!rc && strcmp(json_string_value(json_object_get(neg, "consumer")), member) != 0 &&
+	     strcmp(json_string_value(json_object_get(neg, "provider")), member) != 0)) {
+		dsp_error(c, 404, NEG_ERROR, "Client.NotFound", NULL, "no negotiation %s of yours",
+			  pid);
+		goto out;
+	}
+	list = rc ? NULL : json_array();
+	json_array_foreach(rows, i, row)
+		json_array_append(list, json_object_get(row, "jws"));
+	if (list)
+		ans = json_pack("{s[s] ss sO sO sb so}", "@context", DSP_CONTEXT, "@type",
+				"ndx:NegotiationMessages", "providerPid",
+				json_object_get(neg, "provider_pid"), "consumerPid",
+				json_object_get(neg, "consumer_pid"), "ndx:signed",
+				json_array_size(list) > 0, "messages", list);
+	if (ans)
+		ndx_http_resp_json(c->resp, 200, ans);
+	else
+		internal(c);
+out:
+	json_decref(rows);
 	json_decref(neg);
 }
 
@@ -1626,6 +1882,13 @@ static bool route_negotiation(struct mcall *c, const char *rest, int consumer)
 	if (!*suffix) {
 		if (is_get(c))
 			negotiation_get(c, pid, consumer);
+		else
+			method_not_allowed(c, "GET, HEAD");
+		return true;
+	}
+	if (!consumer && strcmp(suffix, "messages") == 0) {
+		if (is_get(c))
+			negotiation_messages_get(c, pid);
 		else
 			method_not_allowed(c, "GET, HEAD");
 		return true;

@@ -216,3 +216,36 @@ int mstore_invoice_pay(struct store *st, const char *reference, const char *bank
 				" paid_bank_bin = ?, paid_txn_id = ? WHERE reference = ? AND"
 				" paid_at IS NULL", "ssss", now, bank_bin, txn_id, reference);
 }
+
+/* ---- signed negotiation messages ----------------------------------------------------- */
+
+int mstore_neg_message_add(struct store *st, const char *provider_pid, int64_t seq,
+			   const char *sender, const char *hash, const char *jws)
+{
+	char now[NDX_TIME_TEXT_LEN];
+	now_text(now);
+	return ndx_sqldb_exec(store_db(st), "INSERT INTO negotiation_messages(provider_pid, seq,"
+			      " sender, hash, jws, created_at) VALUES(?,?,?,?,?,?)", "sissss",
+			      provider_pid, seq, sender, hash, jws, now);
+}
+
+int mstore_neg_message_last(struct store *st, const char *provider_pid, json_t **out)
+{
+	return ndx_sqldb_query_one(store_db(st), out, "SELECT seq, hash FROM negotiation_messages"
+				   " WHERE provider_pid = ? ORDER BY seq DESC LIMIT 1", "s",
+				   provider_pid);
+}
+
+int mstore_neg_messages(struct store *st, const char *provider_pid, json_t **out)
+{
+	return ndx_sqldb_query(store_db(st), out, "SELECT seq, sender, hash, jws FROM"
+			       " negotiation_messages WHERE provider_pid = ? ORDER BY seq", "s",
+			       provider_pid);
+}
+
+int mstore_gateway_by_key(struct store *st, const char *member, const char *kid, json_t **out)
+{
+	return ndx_sqldb_query_one(store_db(st), out, "SELECT code, sign_key FROM gateways"
+				   " WHERE member = ? AND sign_key_id = ? ORDER BY code LIMIT 1",
+				   "ss", member, kid);
+}

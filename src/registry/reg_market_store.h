@@ -82,4 +82,18 @@ int mstore_invoice_list(struct store *st, const char *member, json_t **out);
 int mstore_invoice_pay(struct store *st, const char *reference, const char *bank_bin,
 		       const char *txn_id);
 
+/* Signed negotiation messages (docs/marketplace.md "Signed negotiations",
+ * migration 13): one row per accepted message, seq from 1 in its
+ * negotiation. add: NDX_EEXIST when the seq or the hash is taken (a
+ * message accepted concurrently, or the same message again). last: {seq,
+ * hash} of the newest, NDX_ENOTFOUND for a plain negotiation. messages:
+ * {seq, sender, hash, jws} in order. */
+int mstore_neg_message_add(struct store *st, const char *provider_pid, int64_t seq,
+			   const char *sender, const char *hash, const char *jws);
+int mstore_neg_message_last(struct store *st, const char *provider_pid, json_t **out);
+int mstore_neg_messages(struct store *st, const char *provider_pid, json_t **out);
+/* {code, sign_key (base64 raw Ed25519)} of member's gateway whose current
+ * signing key has id kid; NDX_ENOTFOUND when none has. */
+int mstore_gateway_by_key(struct store *st, const char *member, const char *kid, json_t **out);
+
 #endif

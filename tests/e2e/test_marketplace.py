@@ -27,7 +27,7 @@ BANK = "VN/COM/BANK1"
 
 def member_token(fed, name, member):
     res = subprocess.run([str(fed.registry.exe), "token", "add", name, "--member", member,
-                          "--data", str(fed.registry.data_dir)],
+                          "--data", str(fed.registry.data_dir), *fed.registry.store_args()],
                          capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()

@@ -5,7 +5,8 @@ the first's data directory: the same keys), a federation whose gateways list bot
 the same signed configuration (same version, same bytes, same signature) and the same
 delta from an older version, and after
 kill -9 of one node the gateways go on refreshing (and fetching OpenAPI descriptions) from
-the other. Refusals: init on a
+the other. A negotiation signed end to end (docs/marketplace.md "Signed negotiations")
+runs its messages through both nodes by turns. Refusals: init on a
 database that holds a registry, a connection string with a password (never printed).
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
@@ -116,10 +117,10 @@ def add_member(node, member_id, name):
 def test_both_nodes_serve_one_registry(fed):
     a, b = NODES
     assert not (a.data_dir / "registry.db").exists()  # the database is PostgreSQL
-    # schema 7: the marketplace's tables, the console's officials, the members of agency
-    # administrators, event types as datasets, the keys rotations retired, then the
-    # marketplace's invoices (src/registry/reg_db.c)
-    assert psql(PG, f"SELECT value FROM {SCHEMA}.meta WHERE key = 'pg_schema'") == "7"
+    # schema 8: the marketplace's tables, the console's officials, the members of agency
+    # administrators, event types as datasets, the keys rotations retired, the
+    # marketplace's invoices, then signed negotiation messages (src/registry/reg_db.c)
+    assert psql(PG, f"SELECT value FROM {SCHEMA}.meta WHERE key = 'pg_schema'") == "8"
     assert psql(PG, "SELECT reference, agreement_id, seller, buyer, from_ms, to_ms, amount_vnd,"
                     " statement_hash, invoice, created_at, paid_at, paid_bank_bin, paid_txn_id"
                     f" FROM {SCHEMA}.market_invoices") == ""
@@ -157,6 +158,60 @@ def test_both_nodes_serve_one_registry(fed):
     assert b.api("GET", "/api/members", token=a.token).status_code == 200
     for gw in fed.gateways.values():
         fed.wait_conf(gw, v2)
+
+
+def test_signed_negotiation_through_both_nodes(fed):
+    """Each message of a signed negotiation through the other node than the last: the
+    chain (table negotiation_messages) is one on PostgreSQL, a replayed message is
+    refused on the node that did not accept it, the grant is in the configuration and
+    the chain read through either node checks with `ndx market check-negotiation`."""
+    from test_market_signed import JOSE, check_chain, digest, sign
+    from test_marketplace import DSP_CONTEXT, msg, offer_of, setup_market
+
+    setup_market(fed)
+
+    def send(node, who, path, jws):
+        return requests.post(node.url + path, data=jws, timeout=10, headers={
+            "Authorization": "Bearer " + fed.tokens[who], "Content-Type": JOSE})
+
+    cpid = f"urn:uuid:{os.getpid()}-{time.time_ns()}"
+    init = {"@context": [DSP_CONTEXT], "@type": "ContractRequestMessage", "consumerPid": cpid,
+            "offer": {"@id": fed.offer_ids[0]}}
+    chain = [sign(fed, "BHXH", F.BHXH, "/dsp/negotiations/request", init)]
+    r = send(NODES[0], "bhxh", "/dsp/negotiations/request", chain[0])
+    assert r.status_code == 201 and r.json()["ndx:signed"] is True, r.text
+    neg = r.json()
+    ppid = neg["providerPid"]
+    agreement = {**offer_of(fed, f"urn:uuid:{os.getpid()}-{time.time_ns()}", 5),
+                 "@type": "Agreement", "timestamp": F.rfc3339(), "assigner": F.BCA,
+                 "assignee": F.BHXH}
+    for i, (gw, sender, who, path, body, state) in enumerate((
+            ("BCA", F.BCA, "bca", f"/dsp/consumer/negotiations/{cpid}/agreement",
+             msg("ContractAgreementMessage", neg, agreement=agreement), "AGREED"),
+            ("BHXH", F.BHXH, "bhxh", f"/dsp/negotiations/{ppid}/agreement/verification",
+             msg("ContractAgreementVerificationMessage", neg), "VERIFIED"),
+            ("BCA", F.BCA, "bca", f"/dsp/consumer/negotiations/{cpid}/events",
+             msg("ContractNegotiationEventMessage", neg, eventType="FINALIZED"),
+             "FINALIZED"))):
+        jws = sign(fed, gw, sender, path, body, previous=digest(chain[-1]))
+        node, other = NODES[(i + 1) % 2], NODES[i % 2]
+        r = send(node, who, path, jws)
+        assert r.status_code == 200 and r.json()["state"] == state, r.text
+        chain.append(jws)
+        if state == "VERIFIED":
+            r = send(other, who, path, jws)
+            assert r.status_code == 409 and r.headers["X-Road-Error"] == \
+                "Client.StaleMessage", r.text
+    assert psql(PG, f"SELECT count(*) FROM {SCHEMA}.negotiation_messages"
+                    f" WHERE provider_pid = '{ppid}'") == "4"
+    assert any(g.get("agreement") == agreement["@id"] for g in fed.conf()["grants"])
+    fed.wait_conf(fed.gateways["BHXH"], r.json()["ndx:confVersion"])
+    for node in NODES:
+        r = requests.get(node.url + f"/dsp/negotiations/{ppid}/messages", timeout=10,
+                         headers={"Authorization": "Bearer " + fed.tokens["bca"]})
+        assert r.status_code == 200 and r.json()["messages"] == chain, r.text
+    res = check_chain(fed, r.text)
+    assert res.returncode == 0 and json.loads(res.stdout)["state"] == "FINALIZED", res.stderr
 
 
 def test_gateways_fail_over_when_a_node_is_killed(fed):
