@@ -10,9 +10,11 @@
  * allocates from its arena or clears it; nothing from the arena outlives
  * the exchange or goes to another owner (the log writer reads the record's
  * strings until its callback, which runs before the clear; the signer
- * gets the hash by value). h2o keeps the pool's 4 KiB chunks for reuse per
- * thread: the chunks of an exchange that ends on the writer thread are
- * kept there, or freed past h2o's 16.
+ * gets the hash by value). h2o keeps free 4 KiB chunks for reuse per
+ * thread: the chunks of an exchange that ends on the writer thread go to
+ * that thread's cache (freed once it is full), so the thread that starts
+ * the next exchange allocates its first chunk anew (one malloc an
+ * exchange, counted: bench/README.md "One arena per exchange").
  *
  * Out of memory, h2o's allocator aborts the process (h2o_fatal), as it
  * does for the h2o ports and the backend client already: the functions

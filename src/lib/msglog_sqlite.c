@@ -112,9 +112,10 @@ struct sqlite_store {
 	sqlite3_stmt *stmt[S_COUNT];
 	/* One prepared statement per query, kept by the iterator that closed
 	 * last (reset, unbound) for the next one to open: the writer opens two
-	 * a group (still_current), and preparing one costs about 60 mallocs
-	 * and 50,000 instructions. NULL: none kept (an iterator of that query
-	 * is open, or none was ever). */
+	 * a write group (still_current), and preparing one cost about 115
+	 * mallocs and 120,000 instructions, finalizing it 30,000 more
+	 * (bench/README.md "One arena per exchange"). NULL: none kept (an
+	 * iterator of that query is open, or none was ever). */
 	sqlite3_stmt *kept[Q_COUNT];
 	unsigned open_iters; /* iterators not yet closed */
 	bool closed;         /* store_close came while open_iters > 0 */
