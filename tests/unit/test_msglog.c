@@ -3191,6 +3191,7 @@ int main(void)
 	/* Those about SQLite files alone stay out of the PostgreSQL run. */
 	static const void *const sqlite_only[] = {
 		test_bad_input, test_v1_log_refused, test_v2_log_refused, test_witness_older_log,
+		test_store_statements_kept, /* msglog_sqlite.c's kept statements */
 	};
 	const struct CMUnitTest pg_own[] = {
 		cmocka_unit_test(test_pg_refusals),
