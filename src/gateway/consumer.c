@@ -43,6 +43,7 @@
 #include "reqfront.h"
 #include "subjects.h"
 #include "gw_witness.h"
+#include "gwarena.h"
 #include "gwloop.h"
 #include "opmon.h"
 #include "ndx/encode.h"
@@ -61,9 +62,10 @@ const char *gw_header(const struct ndx_http_req *req, const char *name, bool *ok
 	return v;
 }
 
-static int add_if(struct curl_slist **l, const char *name, const char *v)
+static void add_if(struct gw_arena *a, struct curl_slist **l, const char *name, const char *v)
 {
-	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
+	if (v && v[0])
+		gw_slist_add_in(a, l, name, v);
 }
 
 /* The request as signed for one provider gateway: its hash covers the
@@ -74,7 +76,7 @@ struct signing {
 	char nonce[GW_UUID_LEN];
 	char gateway[NDX_ID_TEXT_MAX + 64];
 	char *sig, *hash_b64;
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs;     /* from the exchange's arena */
 };
 
 /* One exchange on the consumer port. */
@@ -87,6 +89,10 @@ struct cx {
 	struct gw_loop *loop;        /* where forward and verify run */
 	struct ndx_loop_task task;
 	struct gw_sign_job sign_job;
+	/* what the exchange allocates for itself (gwarena.h), released in
+	 * cx_free: the user header lists and their names, the URL, the
+	 * headers to the provider gateway, its answer's headers, the log path */
+	struct gw_arena arena;
 	const struct ndx_conf *conf; /* NULL when none is held */
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
@@ -111,8 +117,8 @@ struct cx {
 	/* prepare and forward */
 	char ts[NDX_TIME_TEXT_LEN];
 	struct gw_uh_list user;      /* the client's user headers, signed and sent */
-	char *user_names;            /* their names, for Ndx-Headers */
-	char *url_suffix;            /* /r1/{service}{path}[?query] */
+	char *user_names;            /* their names, for Ndx-Headers; from arena */
+	char *url_suffix;            /* /r1/{service}{path}[?query]; from arena */
 	struct signing sig;
 	struct gw_peer_call call;
 	struct gw_xfer_resp answer;  /* the provider gateway's */
@@ -132,7 +138,7 @@ struct cx {
 	bool passed;                 /* the provider's verified answer is in resp */
 	/* the record, alive until the log has written it */
 	struct ndx_msglog_record rec;
-	char *log_path;
+	char *log_path;              /* from arena */
 };
 
 static enum gw_reason refuse(struct cx *x, enum gw_reason r, const char *specifics,
@@ -280,8 +286,7 @@ static enum gw_reason collect_user_headers(struct cx *x)
 		accept |= strcasecmp(x->user.v[i].name, "Accept") == 0;
 	if (!accept && gw_uh_add(&x->user, "Accept", 6, "application/json", 16) != NDX_OK)
 		return refuse(x, GW_R_INTERNAL, NULL, "out of memory");
-	if (!(x->user_names = gw_uh_names(&x->user)))
-		return refuse(x, GW_R_INTERNAL, NULL, "out of memory");
+	x->user_names = gw_uh_names_in(&x->arena, &x->user);
 	return GW_R_COUNT;
 }
 
@@ -306,7 +311,7 @@ static enum gw_reason check_security_server(struct cx *x)
 
 static void sign_free(struct signing *sg)
 {
-	curl_slist_free_all(sg->hdrs);
+	/* the headers' list stays in the exchange's arena until its end */
 	free(sg->sig);
 	free(sg->hash_b64);
 	sg->hdrs = NULL;
@@ -346,6 +351,8 @@ static void signed_for_gateway(struct gw_sign_job *job)
 {
 	struct cx *x = (struct cx *)((char *)job - offsetof(struct cx, sign_job));
 	struct signing *sg = &x->sig;
+	struct curl_slist **l = &sg->hdrs;
+	struct gw_arena *a = &x->arena;
 	const char *const *h = x->rq.hdr;
 
 	sg->sig = job->sig;
@@ -357,28 +364,25 @@ static void signed_for_gateway(struct gw_sign_job *job)
 	}
 	/* Empty values are not sent: absent and empty hash alike. Content-Type
 	 * and Expect without a value stop curl from adding its own. */
-	if (gw_slist_add(&sg->hdrs, "X-Road-Client", x->rq.client_wire) ||
-	    gw_slist_add(&sg->hdrs, "X-Road-Id", x->msg_id) ||
-	    add_if(&sg->hdrs, "X-Road-UserId", h[GW_RF_USER_ID]) ||
-	    add_if(&sg->hdrs, "X-Road-Issue", h[GW_RF_ISSUE]) ||
-	    add_if(&sg->hdrs, "Ndx-Purpose", h[GW_RF_PURPOSE]) ||
-	    add_if(&sg->hdrs, "Ndx-Subject", h[GW_RF_SUBJECT]) ||
-	    add_if(&sg->hdrs, "Ndx-Consent", h[GW_RF_CONSENT]) ||
-	    add_if(&sg->hdrs, "Ndx-Subject-Token", h[GW_RF_SUBJECT_TOKEN]) ||
-	    add_if(&sg->hdrs, "X-Road-Represented-Party", x->rq.represented_party) ||
-	    gw_slist_add(&sg->hdrs, "Ndx-Timestamp", x->ts) ||
-	    gw_slist_add(&sg->hdrs, "Ndx-Nonce", sg->nonce) ||
-	    gw_slist_add(&sg->hdrs, "Ndx-Gateway", sg->gateway) ||
-	    gw_slist_add(&sg->hdrs, "Ndx-Signature", sg->sig) ||
-	    add_if(&sg->hdrs, "Ndx-Headers", x->user_names) ||
-	    gw_slist_add_user(&sg->hdrs, &x->user) ||
-	    gw_slist_add(&sg->hdrs, "Content-Type",
-			 h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
-									: "") ||
-	    gw_slist_add(&sg->hdrs, "Expect", "")) {
-		gw_peer_prepared(&x->call, false);
-		return;
-	}
+	gw_slist_add_in(a, l, "X-Road-Client", x->rq.client_wire);
+	gw_slist_add_in(a, l, "X-Road-Id", x->msg_id);
+	add_if(a, l, "X-Road-UserId", h[GW_RF_USER_ID]);
+	add_if(a, l, "X-Road-Issue", h[GW_RF_ISSUE]);
+	add_if(a, l, "Ndx-Purpose", h[GW_RF_PURPOSE]);
+	add_if(a, l, "Ndx-Subject", h[GW_RF_SUBJECT]);
+	add_if(a, l, "Ndx-Consent", h[GW_RF_CONSENT]);
+	add_if(a, l, "Ndx-Subject-Token", h[GW_RF_SUBJECT_TOKEN]);
+	add_if(a, l, "X-Road-Represented-Party", x->rq.represented_party);
+	gw_slist_add_in(a, l, "Ndx-Timestamp", x->ts);
+	gw_slist_add_in(a, l, "Ndx-Nonce", sg->nonce);
+	gw_slist_add_in(a, l, "Ndx-Gateway", sg->gateway);
+	gw_slist_add_in(a, l, "Ndx-Signature", sg->sig);
+	add_if(a, l, "Ndx-Headers", x->user_names);
+	gw_slist_add_user_in(a, l, &x->user);
+	gw_slist_add_in(a, l, "Content-Type",
+			h[GW_RF_CONTENT_TYPE] && h[GW_RF_CONTENT_TYPE][0] ? h[GW_RF_CONTENT_TYPE]
+									 : "");
+	gw_slist_add_in(a, l, "Expect", "");
 	x->call.headers = sg->hdrs;
 	gw_peer_prepared(&x->call, true);
 }
@@ -390,7 +394,6 @@ static enum gw_reason step_prepare(struct cx *x)
 	const struct ndx_http_req *req = x->req;
 	struct ndx_request_hash_input *hin = &x->sig.hin;
 	enum gw_reason r;
-	size_t n;
 
 	ndx_time_format(x->now, x->ts);
 	if ((r = collect_user_headers(x)) != GW_R_COUNT ||
@@ -413,11 +416,8 @@ static enum gw_reason step_prepare(struct cx *x)
 	hin->represented_party = x->rq.represented_party;
 	gw_uh_hash(&x->user, hin->user_headers_sha256);
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin->body_sha256);
-	n = 4 + strlen(x->rq.service_wire) + strlen(x->rq.rest) + strlen(req->query) + 2;
-	if (!(x->url_suffix = malloc(n)))
-		return refuse(x, GW_R_INTERNAL, NULL, "cannot build the request");
-	snprintf(x->url_suffix, n, "/r1/%s%s%s%s", x->rq.service_wire, x->rq.rest,
-		 req->query[0] ? "?" : "", req->query);
+	x->url_suffix = gw_arena_printf(&x->arena, "/r1/%s%s%s%s", x->rq.service_wire,
+					x->rq.rest, req->query[0] ? "?" : "", req->query);
 	x->call.conf = x->conf;
 	x->call.only_code = x->rq.security_server[0] ? x->rq.security_server_code : NULL;
 	x->call.member = x->member;
@@ -586,7 +586,7 @@ static void log_exchange(struct cx *x)
 	}
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
-	x->log_path = gw_log_path(x->rq.rest, x->req->query);
+	x->log_path = gw_log_path_in(&x->arena, x->rq.rest, x->req->query);
 	rec->direction = NDX_MSGLOG_CONSUMER;
 	rec->message_id = x->msg_id;
 	rec->client = x->client;
@@ -607,10 +607,6 @@ static void log_exchange(struct cx *x)
 	rec->response_sig = x->resp_sig;
 	if (!x->pending)
 		x->pending = ndx_http_defer(x->req);
-	if (!x->log_path) {
-		logged(x, NDX_ENOMEM);
-		return;
-	}
 	gw_log_append_async(x->g->log, rec, logged, x);
 }
 
@@ -645,17 +641,21 @@ static void answer(struct cx *x, bool logged)
 		ndx_http_resp_header(resp, x->answer_user.v[i].name, x->answer_user.v[i].value);
 }
 
+/* The exchange's arena, and the lists that take from it. */
+static void cx_arena_init(struct cx *x)
+{
+	gw_arena_init(&x->arena);
+	x->user.arena = x->answer_user.arena = &x->arena;
+	gw_xfer_resp_use_arena(&x->answer, &x->arena);
+}
+
 static void cx_free(struct cx *x)
 {
-	gw_uh_free(&x->user);
-	gw_uh_free(&x->answer_user);
-	free(x->user_names);
-	free(x->url_suffix);
 	free(x->call.url);
-	free(x->log_path);
-	gw_xfer_resp_free(&x->answer);
+	gw_xfer_resp_free(&x->answer); /* its body */
 	sign_free(&x->sig);
 	gw_view_release(&x->view);
+	gw_arena_clear(&x->arena); /* the rest */
 	free(x);
 }
 
@@ -776,6 +776,7 @@ static void exchange(struct gw_ctx *g, const struct ndx_http_req *req,
 		return;
 	}
 	x->g = g;
+	cx_arena_init(x);
 	gw_state_acquire(g->state, &x->view);
 	x->v = &x->view;
 	x->req = req;

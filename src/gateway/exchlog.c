@@ -14,6 +14,7 @@
 
 #include "gateway.h"
 #include "exchlog.h"
+#include "gwarena.h"
 #include "gwconfig.h"
 #include "replay.h"
 #include "ndx/encode.h"
@@ -221,6 +222,12 @@ char *gw_log_path(const char *rest, const char *query)
 	}
 	p[rl + (ql ? ql + 1 : 0)] = '\0';
 	return p;
+}
+
+char *gw_log_path_in(struct gw_arena *a, const char *rest, const char *query)
+{
+	return gw_arena_printf(a, "%s%s%s", rest ? rest : "", query && query[0] ? "?" : "",
+			       query ? query : "");
 }
 
 void gw_member_of(const char *client, char *out, size_t cap)

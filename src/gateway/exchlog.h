@@ -44,6 +44,9 @@ void gw_log_head(struct ndx_msglog *log, const struct gw_config *cfg, struct ndx
 /* The path a log record holds: rest, then '?' and query when query is not
  * empty. malloc'd (caller frees); NULL when out of memory. */
 char *gw_log_path(const char *rest, const char *query);
+/* The same, allocated from an exchange's arena (gwarena.h); never NULL. */
+struct gw_arena;
+char *gw_log_path_in(struct gw_arena *a, const char *rest, const char *query);
 /* The member id of a canonical client id (its first three parts) into
  * out (cap bytes, cut to fit). */
 void gw_member_of(const char *client, char *out, size_t cap);

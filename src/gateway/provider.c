@@ -63,6 +63,7 @@
 #include "subjects.h"
 #include "subjtoken.h"
 #include "gw_witness.h"
+#include "gwarena.h"
 #include "gwloop.h"
 #include "opmon.h"
 
@@ -75,11 +76,15 @@ struct exch {
 	struct ndx_loop_task task;
 	struct gw_sign_job sign_job;
 	struct gw_backend_call call;
-	struct curl_slist *backend_hdrs;
+	/* what the exchange allocates for itself (gwarena.h), released in
+	 * exch_free: the backend's headers, the user header lists, the
+	 * answer's headers, the log path */
+	struct gw_arena arena;
+	struct curl_slist *backend_hdrs; /* from arena */
 	uint8_t resp_hash[NDX_SHA256_LEN];
 	char *resp_sig;
 	struct ndx_msglog_record rec; /* alive until the log has written it */
-	char *log_path;
+	char *log_path;             /* from arena */
 	const struct ndx_http_req *req;
 	struct ndx_http_resp *resp;
 	const struct ndx_conf *conf;
@@ -100,7 +105,8 @@ struct exch {
 	/* operational monitoring (opmon.h): Unix ms, 0 = did not happen */
 	int64_t t_in, t_out, t_resp_in;
 	bool personal;              /* the service is a personal-data service */
-	char *subjects;             /* declared by the provider system, canonical; logged */
+	char *subjects;             /* declared by the provider system, canonical; logged;
+				     * from arena */
 	const char *subjects_sent;  /* what the answer declares (signed, passed on): NULL = none */
 	char authenticated[NDX_ID_TEXT_MAX]; /* Ndx-Subject whose e-ID token verified */
 	char peer_member[NDX_ID_TEXT_MAX];  /* the calling gateway's member, "" = unknown */
@@ -108,7 +114,7 @@ struct exch {
 	char represented_party[GW_RF_PARTY_TEXT_MAX]; /* canonical, logged */
 	struct gw_uh_list user;     /* the user headers the consumer gateway signed */
 	struct gw_uh_list answer_user; /* the provider system's user headers */
-	char *answer_names;         /* their names, for Ndx-Headers */
+	char *answer_names;         /* their names, for Ndx-Headers; from arena */
 	/* what the steps read and found */
 	time_t now;
 	char fp[2 * NDX_SHA256_LEN + 1]; /* of the calling gateway's certificate */
@@ -366,7 +372,7 @@ static void signed_answer(struct gw_sign_job *job)
 	job->sig = NULL;
 	if (ndx_http_resp_view(x->resp, &status, &ct, &body, &len) != NDX_OK)
 		status = 500;
-	x->log_path = gw_log_path(x->rest, x->req->query);
+	x->log_path = gw_log_path_in(&x->arena, x->rest, x->req->query);
 	rec->direction = NDX_MSGLOG_PROVIDER;
 	rec->message_id = ndx_http_header(x->req, "X-Road-Id");
 	rec->client = x->client;
@@ -386,10 +392,6 @@ static void signed_answer(struct gw_sign_job *job)
 	rec->duration_ms = gw_elapsed_ms(&x->t0);
 	rec->request_sig = ndx_http_header(x->req, "Ndx-Signature");
 	rec->response_sig = x->resp_sig;
-	if (!x->log_path) {
-		logged(x, NDX_ENOMEM);
-		return;
-	}
 	gw_log_append_async(x->g->log, rec, logged, x);
 }
 
@@ -442,9 +444,10 @@ static void finish(struct exch *x)
 	}
 }
 
-static int add_if(struct curl_slist **l, const char *name, const char *v)
+static void add_if(struct gw_arena *a, struct curl_slist **l, const char *name, const char *v)
 {
-	return v && v[0] ? gw_slist_add(l, name, v) : NDX_OK;
+	if (v && v[0])
+		gw_slist_add_in(a, l, name, v);
 }
 
 static bool is_read(const char *method)
@@ -469,10 +472,7 @@ static bool provider_check_subjects(struct exch *x)
 
 	if (!x->personal)
 		return true;
-	if (!(x->subjects = malloc(GW_SUBJECTS_TEXT_MAX))) {
-		refuse(x, GW_R_INTERNAL, NULL, "out of memory");
-		return false;
-	}
+	x->subjects = gw_arena_alloc(&x->arena, GW_SUBJECTS_TEXT_MAX);
 	if (gw_subjects_canonical(declared, x->subjects, GW_SUBJECTS_TEXT_MAX, &n, &why) !=
 	    NDX_OK) {
 		refuse(x, GW_R_SUBJECTS_UNDECLARED, why,
@@ -554,18 +554,16 @@ static void backend_done(struct gw_backend_call *call, enum gw_xfer_result res)
 	const struct gw_service *svc = call->svc;
 
 	x->t_resp_in = gw_opmon_now_ms();
-	curl_slist_free_all(x->backend_hdrs);
-	x->backend_hdrs = NULL;
 	switch (res) {
 	case GW_XFER_OK:
 		if (!provider_check_subjects(x) || !provider_check_data_age(x))
 			break;
 		if (gw_uh_select(&r->user, r->hdr[GW_H_CONNECTION], NULL, &x->answer_user) !=
-			    NDX_OK ||
-		    !(x->answer_names = gw_uh_names(&x->answer_user))) {
+		    NDX_OK) {
 			refuse(x, GW_R_INTERNAL, NULL, "out of memory");
 			break;
 		}
+		x->answer_names = gw_uh_names_in(&x->arena, &x->answer_user);
 		/* Without a Content-Type the answer goes on without one (PR-REST
 		 * 4.3), and that is what gets signed. */
 		ndx_http_resp_bytes(x->resp, (int)r->status,
@@ -612,6 +610,7 @@ static enum gw_reason forward(struct exch *x, const struct gw_service *svc)
 {
 	const struct ndx_http_req *req = x->req;
 	struct curl_slist **hdrs = &x->backend_hdrs;
+	struct gw_arena *a = &x->arena;
 	const char *ct = ndx_http_header(req, "Content-Type");
 
 	x->call = (struct gw_backend_call){
@@ -626,19 +625,18 @@ static enum gw_reason forward(struct exch *x, const struct gw_service *svc)
 		.done = backend_done,
 		.ud = x,
 	};
-	if (gw_slist_add(hdrs, "X-Road-Client", x->client) ||
-	    gw_slist_add(hdrs, "X-Road-Service", x->service) ||
-	    add_if(hdrs, "X-Road-Id", ndx_http_header(req, "X-Road-Id")) ||
-	    gw_slist_add(hdrs, "X-Road-Request-Id", x->request_id) ||
-	    add_if(hdrs, "X-Road-UserId", ndx_http_header(req, "X-Road-UserId")) ||
-	    add_if(hdrs, "X-Road-Issue", ndx_http_header(req, "X-Road-Issue")) ||
-	    add_if(hdrs, "Ndx-Purpose", ndx_http_header(req, "Ndx-Purpose")) ||
-	    add_if(hdrs, "Ndx-Subject", ndx_http_header(req, "Ndx-Subject")) ||
-	    add_if(hdrs, "X-Road-Represented-Party", x->represented_party) ||
-	    gw_slist_add_user(hdrs, &x->user) ||
-	    gw_slist_add(hdrs, "Content-Type", ct && ct[0] ? ct : "") ||
-	    gw_slist_add(hdrs, "Expect", ""))
-		return refuse(x, GW_R_INTERNAL, NULL, "cannot build the backend request");
+	gw_slist_add_in(a, hdrs, "X-Road-Client", x->client);
+	gw_slist_add_in(a, hdrs, "X-Road-Service", x->service);
+	add_if(a, hdrs, "X-Road-Id", ndx_http_header(req, "X-Road-Id"));
+	gw_slist_add_in(a, hdrs, "X-Road-Request-Id", x->request_id);
+	add_if(a, hdrs, "X-Road-UserId", ndx_http_header(req, "X-Road-UserId"));
+	add_if(a, hdrs, "X-Road-Issue", ndx_http_header(req, "X-Road-Issue"));
+	add_if(a, hdrs, "Ndx-Purpose", ndx_http_header(req, "Ndx-Purpose"));
+	add_if(a, hdrs, "Ndx-Subject", ndx_http_header(req, "Ndx-Subject"));
+	add_if(a, hdrs, "X-Road-Represented-Party", x->represented_party);
+	gw_slist_add_user_in(a, hdrs, &x->user);
+	gw_slist_add_in(a, hdrs, "Content-Type", ct && ct[0] ? ct : "");
+	gw_slist_add_in(a, hdrs, "Expect", "");
 	x->call.headers = x->backend_hdrs;
 	x->pending = ndx_http_defer(req);
 	x->loop = gw_loops_next(x->g->loops);
@@ -912,8 +910,7 @@ static enum gw_reason step_serve(struct exch *x)
 		x->err_type = gw_reason_type(r, GW_SIDE_PROVIDER);
 		return r;
 	}
-	if ((x->subjects = strdup(subject)))
-		x->subjects_sent = x->subjects;
+	x->subjects_sent = x->subjects = gw_arena_strdup(&x->arena, subject);
 	return GW_R_COUNT;
 }
 
@@ -939,17 +936,20 @@ static const struct step {
 	{ "serve", step_serve },
 };
 
+/* The exchange's arena, and the lists that take from it. */
+static void exch_arena_init(struct exch *x)
+{
+	gw_arena_init(&x->arena);
+	x->user.arena = x->answer_user.arena = &x->arena;
+	gw_xfer_resp_use_arena(&x->r, &x->arena);
+}
+
 static void exch_free(struct exch *x)
 {
-	gw_xfer_resp_free(&x->r);
-	gw_uh_free(&x->user);
-	gw_uh_free(&x->answer_user);
-	curl_slist_free_all(x->backend_hdrs);
-	free(x->answer_names);
-	free(x->subjects);
+	gw_xfer_resp_free(&x->r); /* its body */
 	free(x->resp_sig);
-	free(x->log_path);
 	gw_view_release(&x->view);
+	gw_arena_clear(&x->arena); /* the rest */
 	free(x);
 }
 
@@ -1060,6 +1060,7 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 		return;
 	}
 	x->g = g;
+	exch_arena_init(x);
 	gw_state_acquire(g->state, &x->view);
 	x->v = &x->view;
 	x->req = req;

@@ -1,6 +1,7 @@
 /* User-defined headers (userheaders.h, PR-REST §4.3 "User defined
  * headers", "Filtered headers", "Specially handled headers"). */
 #include "userheaders.h"
+#include "gwarena.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -96,6 +97,23 @@ int gw_uh_add(struct gw_uh_list *l, const char *name, size_t nlen, const char *v
 		return NDX_EINVAL;
 	if (l->n >= GW_UH_MAX_COUNT || l->bytes + nlen + vlen > GW_UH_MAX_BYTES)
 		return NDX_ETOOBIG;
+	if (l->arena) {
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 8;
+			struct gw_uh *v = gw_arena_alloc(l->arena, cap * sizeof *v);
+
+			if (l->n)
+				memcpy(v, l->v, l->n * sizeof *v);
+			l->v = v; /* the old array goes with the arena */
+			l->cap = cap;
+		}
+		e = &l->v[l->n];
+		e->name = gw_arena_strndup(l->arena, name, nlen);
+		e->value = gw_arena_strndup(l->arena, value, vlen);
+		l->n++;
+		l->bytes += nlen + vlen;
+		return NDX_OK;
+	}
 	if (ndx_array_reserve((void **)&l->v, &l->cap, l->n, sizeof *l->v, 8) != NDX_OK)
 		return NDX_ENOMEM;
 	e = &l->v[l->n];
@@ -113,12 +131,17 @@ int gw_uh_add(struct gw_uh_list *l, const char *name, size_t nlen, const char *v
 
 void gw_uh_free(struct gw_uh_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].name);
-		free(l->v[i].value);
+	struct gw_arena *arena = l->arena;
+
+	if (!arena) {
+		for (size_t i = 0; i < l->n; i++) {
+			free(l->v[i].name);
+			free(l->v[i].value);
+		}
+		free(l->v);
 	}
-	free(l->v);
 	memset(l, 0, sizeof *l);
+	l->arena = arena;
 }
 
 void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
@@ -150,15 +173,20 @@ void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
 	ndx_sha256_free(md);
 }
 
-char *gw_uh_names(const struct gw_uh_list *l)
+static size_t names_cap(const struct gw_uh_list *l)
 {
-	size_t cap = 1, len = 0;
-	char *out;
+	size_t cap = 1;
 
 	for (size_t i = 0; i < l->n; i++)
 		cap += strlen(l->v[i].name) + 1;
-	if (!(out = malloc(cap)))
-		return NULL;
+	return cap;
+}
+
+/* The names into out (names_cap bytes). */
+static char *names_into(const struct gw_uh_list *l, char *out)
+{
+	size_t len = 0;
+
 	out[0] = '\0';
 	for (size_t i = 0; i < l->n; i++) {
 		const char *nm = l->v[i].name;
@@ -173,6 +201,18 @@ char *gw_uh_names(const struct gw_uh_list *l)
 		out[len] = '\0';
 	}
 	return out;
+}
+
+char *gw_uh_names(const struct gw_uh_list *l)
+{
+	char *out = malloc(names_cap(l));
+
+	return out ? names_into(l, out) : NULL;
+}
+
+char *gw_uh_names_in(struct gw_arena *a, const struct gw_uh_list *l)
+{
+	return names_into(l, gw_arena_alloc(a, names_cap(l)));
 }
 
 int gw_uh_select(const struct gw_uh_list *in, const char *connection, const char *listed,

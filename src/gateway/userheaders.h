@@ -28,9 +28,14 @@ struct gw_uh {
 	char *value; /* as received */
 };
 
+struct gw_arena;
 struct gw_uh_list {
 	struct gw_uh *v;
 	size_t n, cap, bytes;
+	/* NULL: the entries are malloc'd, gw_uh_free frees them; else they
+	 * are allocated from this exchange's arena (gwarena.h), released with
+	 * it, and gw_uh_free only empties the list (keeping arena). */
+	struct gw_arena *arena;
 };
 
 enum gw_uh_dir { GW_UH_REQUEST, GW_UH_RESPONSE };
@@ -55,6 +60,8 @@ void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN]);
  * first appearance: the value of Ndx-Headers. malloc'd; "" for an empty
  * list; NULL when out of memory. */
 char *gw_uh_names(const struct gw_uh_list *l);
+/* The same, allocated from a (gwarena.h); never NULL. */
+char *gw_uh_names_in(struct gw_arena *a, const struct gw_uh_list *l);
 
 /* Copies the entries of in into out that are not named in connection
  * (RFC 9110 §7.6.1) and, when listed is not NULL, are named in listed.

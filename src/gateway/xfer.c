@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "xfer.h"
+#include "gwarena.h"
 #include "subjects.h"
 #include "ndx/buf.h"
 #include "ndx/err.h"
@@ -129,16 +130,57 @@ int gw_slist_add_user(struct curl_slist **list, const struct gw_uh_list *l)
 	return NDX_OK;
 }
 
-void gw_xfer_resp_free(struct gw_xfer_resp *r)
+/* line (from a) as the last node of *list, the node from a too. */
+static void slist_append_in(struct gw_arena *a, struct curl_slist **list, char *line)
+{
+	struct curl_slist *n = gw_arena_alloc(a, sizeof *n), **end = list;
+
+	n->data = line;
+	n->next = NULL;
+	while (*end)
+		end = &(*end)->next;
+	*end = n;
+}
+
+void gw_slist_add_in(struct gw_arena *a, struct curl_slist **list, const char *name,
+		     const char *value)
+{
+	slist_append_in(a, list,
+			gw_arena_printf(a, value[0] ? "%s: %s" : "%s:%s", name, value));
+}
+
+void gw_slist_add_user_in(struct gw_arena *a, struct curl_slist **list,
+			  const struct gw_uh_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		slist_append_in(a, list,
+				gw_arena_printf(a, l->v[i].value[0] ? "%s: %s" : "%s;",
+						l->v[i].name, l->v[i].value));
+}
+
+static void drop_headers(struct gw_xfer_resp *r)
 {
 	gw_uh_free(&r->user);
 	for (int i = 0; i < GW_H_COUNT; i++) {
-		free(r->hdr[i]);
+		if (!r->arena)
+			free(r->hdr[i]);
 		r->hdr[i] = NULL;
 	}
+}
+
+void gw_xfer_resp_free(struct gw_xfer_resp *r)
+{
+	drop_headers(r);
 	free(r->body);
 	r->body = NULL;
 	r->len = 0;
+}
+
+void gw_xfer_resp_use_arena(struct gw_xfer_resp *r, struct gw_arena *a)
+{
+	gw_xfer_resp_free(r);
+	r->arena = a;
+	r->user.arena = a;
 }
 
 /* The body arrives into a buffer of the transfer's own (t->body) and is
@@ -170,11 +212,7 @@ static const char *const hdr_names[GW_H_COUNT] = {
 
 void gw_xfer_resp_new_block(struct gw_xfer_resp *r)
 {
-	for (int i = 0; i < GW_H_COUNT; i++) {
-		free(r->hdr[i]);
-		r->hdr[i] = NULL;
-	}
-	gw_uh_free(&r->user);
+	drop_headers(r);
 }
 
 int gw_xfer_resp_header(struct gw_xfer_resp *r, const char *name, size_t nl, const char *v,
@@ -204,6 +242,10 @@ int gw_xfer_resp_header(struct gw_xfer_resp *r, const char *name, size_t nl, con
 			  : i == GW_H_NDX_HEADERS ? GW_UH_MAX_BYTES + GW_UH_MAX_COUNT
 						  : 2 * GW_HEADER_MAX + NDX_MSGSIG_MAX_TEXT))
 			return -1;
+		if (r->arena) { /* an earlier value stays in the arena until its end */
+			r->hdr[i] = gw_arena_strndup(r->arena, v, vl);
+			break;
+		}
 		free(r->hdr[i]);
 		r->hdr[i] = strndup(v, vl);
 		if (!r->hdr[i])

@@ -39,8 +39,13 @@ enum gw_hdr {
 	GW_H_COUNT,
 };
 
+struct gw_arena;
 struct gw_xfer_resp {
 	long status;
+	/* NULL: hdr[] and user's entries are malloc'd (gw_xfer_resp_free frees
+	 * them); else they come from this exchange's arena (gwarena.h) and go
+	 * with it: gw_xfer_resp_use_arena. The body is malloc'd either way. */
+	struct gw_arena *arena;
 	char *hdr[GW_H_COUNT];
 	/* The headers that may be user headers (userheaders.h), as received;
 	 * the caller selects with Connection and, from a gateway, Ndx-Headers. */
@@ -84,7 +89,10 @@ enum gw_xfer_result gw_xfer_complete(struct gw_xfer *t, CURLcode cc);
 enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *body,
 				    size_t body_len, struct curl_slist *headers,
 				    struct gw_xfer_resp *r);
+/* Frees what r holds and empties it for another answer; r->arena stays. */
 void gw_xfer_resp_free(struct gw_xfer_resp *r);
+/* The answer's headers (hdr[], user) from a from now on; r is empty. */
+void gw_xfer_resp_use_arena(struct gw_xfer_resp *r, struct gw_arena *a);
 /* A new header block of the answer (a final one after 1xx): what r holds
  * of headers is dropped. */
 void gw_xfer_resp_new_block(struct gw_xfer_resp *r);
@@ -106,6 +114,13 @@ void gw_xfer_global_cleanup(void);
 int gw_slist_add(struct curl_slist **list, const char *name, const char *value);
 /* Appends every header of l as it is (an empty value is sent empty). */
 int gw_slist_add_user(struct curl_slist **list, const struct gw_uh_list *l);
+/* The same two, the lines and the list's nodes allocated from an
+ * exchange's arena (gwarena.h): such a list goes with the arena and is
+ * never passed to curl_slist_free_all (curl only reads a header list). */
+void gw_slist_add_in(struct gw_arena *a, struct curl_slist **list, const char *name,
+		     const char *value);
+void gw_slist_add_user_in(struct gw_arena *a, struct curl_slist **list,
+			  const struct gw_uh_list *l);
 
 /* ---- peers (peer.c) and backends (backend.c) ----------------------------- */
 

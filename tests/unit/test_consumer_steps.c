@@ -160,6 +160,7 @@ static void consumer_port(void *ctx, const struct ndx_http_req *req, struct ndx_
 		return;
 	}
 	x->g = &g->ctx;
+	cx_arena_init(x);
 	gw_state_acquire(g->state, &x->view);
 	x->v = &x->view;
 	x->req = req;

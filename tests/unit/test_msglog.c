@@ -1060,6 +1060,88 @@ static void rewrite_record(const char *path, uint64_t seq)
 	sql(path, stmt);
 }
 
+/* The SQLite store keeps one prepared statement per query for the next
+ * iterator (msglog_sqlite.c): each reuse reads what its own arguments ask
+ * for, from the start, whatever the last iterator left half read; two
+ * iterators of one query at once each have their own; an iterator still
+ * open when its store closes is closed after it. */
+static uint64_t first_seq(struct ndx__msglog_store *st, enum ndx__msglog_query q, uint64_t u,
+			  const char *text, int *rows)
+{
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry e;
+	uint64_t first = 0;
+	int r;
+
+	*rows = 0;
+	assert_int_equal(st->ops->iter_open(st, q, u, text, &it), NDX_OK);
+	while ((r = st->ops->iter_record(it, &e)) == 1) {
+		if (!(*rows)++)
+			first = e.seq;
+	}
+	assert_int_equal(r, 0);
+	st->ops->iter_close(it);
+	return first;
+}
+
+static void test_store_statements_kept(void **state)
+{
+	struct ndx__msglog_store *st = NULL;
+	struct ndx__msglog_iter *a = NULL, *b = NULL;
+	struct ndx_msglog_entry e;
+	struct ndx_msglog_sth sth;
+	char path[600];
+	int rows;
+
+	(void)state;
+	new_path(path, sizeof path, "kept.db");
+	make_log(path, 40, 8);
+	assert_int_equal(ndx__msglog_store_open(path, NDX__MSGLOG_READONLY, &st), NDX_OK);
+	/* the same query again and again, each time with its own ?1 or ?2 */
+	for (uint64_t from = 5; from <= 35; from += 10) {
+		assert_int_equal(first_seq(st, NDX__Q_RECORDS_FROM, from, NULL, &rows), from);
+		assert_int_equal(rows, (int)(41 - from));
+	}
+	assert_int_equal(first_seq(st, NDX__Q_RECORDS_BY_ID, 0, "msg-17", &rows), 17);
+	assert_int_equal(rows, 1);
+	assert_int_equal(first_seq(st, NDX__Q_RECORDS_BY_ID, 0, "msg-3", &rows), 3);
+	assert_int_equal(first_seq(st, NDX__Q_RECORDS_BY_ID, 0, "msg-none", &rows), 0);
+	assert_int_equal(rows, 0);
+	/* one left half read, then the next of the query starts over */
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_FROM, 2, NULL, &a), NDX_OK);
+	assert_int_equal(st->ops->iter_record(a, &e), 1);
+	assert_int_equal(e.seq, 2);
+	st->ops->iter_close(a);
+	assert_int_equal(first_seq(st, NDX__Q_RECORDS_FROM, 30, NULL, &rows), 30);
+	assert_int_equal(rows, 11);
+	/* two of one query at once, read in turns */
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_FROM, 1, NULL, &a), NDX_OK);
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_FROM, 21, NULL, &b), NDX_OK);
+	for (uint64_t i = 0; i < 20; i++) {
+		assert_int_equal(st->ops->iter_record(a, &e), 1);
+		assert_int_equal(e.seq, 1 + i);
+		assert_int_equal(st->ops->iter_record(b, &e), 1);
+		assert_int_equal(e.seq, 21 + i);
+	}
+	assert_int_equal(st->ops->iter_record(b, &e), 0);
+	st->ops->iter_close(a);
+	st->ops->iter_close(b);
+	assert_int_equal(first_seq(st, NDX__Q_RECORDS_FROM, 39, NULL, &rows), 39);
+	assert_int_equal(rows, 2);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(st->ops->iter_open(st, NDX__Q_BATCH_LAST, 0, NULL, &a), NDX_OK);
+		assert_int_equal(st->ops->iter_batch(a, &sth), 1);
+		assert_int_equal(sth.batch, 5);
+		st->ops->iter_close(a);
+	}
+	/* the store closed under an open iterator */
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORD_LAST, 0, NULL, &a), NDX_OK);
+	assert_int_equal(st->ops->iter_record(a, &e), 1);
+	assert_int_equal(e.seq, 40);
+	st->ops->close(st);
+	st->ops->iter_close(a);
+}
+
 static void test_tamper_rehashed_record(void **state)
 {
 	char path[600];
@@ -3082,6 +3164,7 @@ int main(void)
 		cmocka_unit_test(test_v1_log_refused),
 		cmocka_unit_test(test_v2_log_refused),
 		cmocka_unit_test(test_tamper_delete_and_swap),
+		cmocka_unit_test(test_store_statements_kept),
 		cmocka_unit_test(test_tamper_rehashed_record),
 		cmocka_unit_test(test_tamper_tree_heads),
 		cmocka_unit_test(test_tamper_dellast_batch_is_reopened),
@@ -3108,6 +3191,7 @@ int main(void)
 	/* Those about SQLite files alone stay out of the PostgreSQL run. */
 	static const void *const sqlite_only[] = {
 		test_bad_input, test_v1_log_refused, test_v2_log_refused, test_witness_older_log,
+		test_store_statements_kept, /* msglog_sqlite.c's kept statements */
 	};
 	const struct CMUnitTest pg_own[] = {
 		cmocka_unit_test(test_pg_refusals),

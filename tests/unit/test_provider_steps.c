@@ -71,6 +71,7 @@ static void provider_port(void *ctx, const struct ndx_http_req *req, struct ndx_
 		return;
 	}
 	x->g = &g->ctx;
+	exch_arena_init(x);
 	gw_state_acquire(g->state, &x->view);
 	x->v = &x->view;
 	x->req = req;
