@@ -12,7 +12,8 @@
  * check citizens' ID tokens with, publishes two datasets in the data
  * marketplace and has the demo's two enterprises (a bank, a logistics
  * company) negotiate agreements on them through the registry's Dataspace
- * Protocol endpoints (demo_market), runs the consent service, the e-ID and
+ * Protocol endpoints, each message signed with its sender's gateway key
+ * (demo_market), runs the consent service, the e-ID and
  * the citizen portal, fetches and verifies the signed configuration, leaves in
  * the portal an officer's read of the printed citizen (driving the portal's
  * and the e-ID's HTTP interfaces as a browser would), and records
@@ -61,6 +62,7 @@
 #include "ndx/hash.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
+#include "ndx/negmsg.h"
 #include "ndx/pin.h"
 #include "ndx/pki.h"
 #include "ndx/timefmt.h"
@@ -211,8 +213,10 @@ static const char demo_usage[] =
 	"         business-registry feed (enterprise/enterprises) in the data marketplace\n"
 	"         for enterprises, and negotiate, as the bank and the logistics company,\n"
 	"         an agreement on each through the registry's Dataspace Protocol\n"
-	"         endpoints to FINALIZED (their member credentials in DIR/market; a\n"
-	"         later up negotiates only what is not in force);\n"
+	"         endpoints to FINALIZED, each message signed with its sender's gateway\n"
+	"         signing key (their member credentials in DIR/market, each\n"
+	"         negotiation's chain of messages in DIR/market/PROVIDERPID.chain.json;\n"
+	"         a later up negotiates only what is not in force);\n"
 	"         fetch and verify the signed configuration into DIR/conf; the first time,\n"
 	"         sign the printed citizen in to the portal, file a change of residence\n"
 	"         for them and have BCA's officer open it (a read of their record the\n"
@@ -958,6 +962,9 @@ struct demo_state {
 	/* The printed citizen's procedure an officer has opened in the portal
 	 * (demo_officer_read); empty when there is none. */
 	char proc_id[64];
+	/* The chain of a signed negotiation of the marketplace (demo_market)
+	 * for the printed check; empty when there is none. */
+	char market_chain[PATH_MAX];
 	/* The operations centre's officials (docs/portal.md "Officials"): two
 	 * citizens with e-ID accounts whose data no printed line is about. */
 	char ops_pin[2][SECTOR_KEY_MAX];
@@ -3199,9 +3206,10 @@ static int market_dataset(const struct demo_state *st, const struct cli_api *con
 	return rc > 0 ? 0 : -1;
 }
 
-/* Whether client already holds an agreement in force on service. */
+/* Whether client already holds an agreement in force on service: *yes, and
+ * ppid its negotiation's providerPid ("" when none). */
 static int market_in_force(const struct cli_api *consumer, const char *client,
-			   const char *service, int *yes)
+			   const char *service, int *yes, char ppid[NDX_NEGMSG_PID_MAX + 1])
 {
 	char err[1024];
 	json_t *out = NULL;
@@ -3209,6 +3217,7 @@ static int market_in_force(const struct cli_api *consumer, const char *client,
 	size_t i;
 
 	*yes = 0;
+	ppid[0] = '\0';
 	if (cli_api_call(consumer, "GET", "/market/negotiations", NULL, NULL, &out, err,
 			 sizeof(err)) != NDX_OK) {
 		cli_error("marketplace: the negotiations: %s", err);
@@ -3216,42 +3225,238 @@ static int market_in_force(const struct cli_api *consumer, const char *client,
 	}
 	json_array_foreach(json_object_get(out, "negotiations"), i, n)
 		if (same_string(n, "client", client) && same_string(n, "service", service) &&
-		    same_string(n, "state", "FINALIZED") && same_string(n, "agreement_state", "active"))
+		    same_string(n, "state", "FINALIZED") &&
+		    same_string(n, "agreement_state", "active")) {
+			const char *pid = json_string_value(json_object_get(n, "provider_pid"));
+
 			*yes = 1;
+			if (pid && strlen(pid) <= NDX_NEGMSG_PID_MAX)
+				snprintf(ppid, NDX_NEGMSG_PID_MAX + 1, "%s", pid);
+		}
 	json_decref(out);
+	return 0;
+}
+
+/* The wall clock in Unix milliseconds (a signed message's ndx:signedAt). */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One party of a signed negotiation (docs/marketplace.md "Signed
+ * negotiations"): its member credential and its gateway's signing key. */
+struct market_party {
+	const char *member;
+	const struct cli_api *api; /* borrowed */
+	struct ndx_key *key;       /* owned */
+};
+
+/* The signing key of member's gateway (its sign_key file) into p->key. */
+static int market_party_key(const struct demo_state *st, const char *member,
+			    struct market_party *p)
+{
+	const struct demo_gateway *g = NULL;
+
+	p->member = member;
+	p->key = NULL;
+	for (size_t i = 0; i < N_MEMBERS; i++)
+		if (strcmp(sites[i].member, member) == 0)
+			g = &st->gw[i];
+	if (g == NULL) {
+		cli_error("marketplace: %s has no gateway in the demo", member);
+		return -1;
+	}
+	if (ndx_key_load(g->sign_key, &p->key) != NDX_OK || !ndx_key_has_private(p->key)) {
+		cli_error("marketplace: cannot load the signing key %s", g->sign_key);
+		ndx_key_free(p->key);
+		p->key = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends body (borrowed) to path as a message of party p, signed with its
+ * gateway's key after the negotiation's last accepted message (last, its
+ * hash; "" before the first), with Content-Type application/jose. 0 with
+ * *out the answer, which must say "ndx:signed": true, and last the hash of
+ * the message sent; -1 after printing why. */
+static int market_send_signed(const struct market_party *p, const char *path, const json_t *body,
+			      char last[NDX_NEGMSG_HASH_LEN + 1], json_t **out, const char *what)
+{
+	struct cli_http_request req = { 0 };
+	struct cli_http_response resp = { 0 };
+	char *text = NULL, *jws = NULL, *url = NULL, why[512], err[1024];
+	json_t *doc = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (text == NULL || asprintf(&url, "%s%s", p->api->base_url, path) < 0) {
+		url = NULL;
+		cli_error("out of memory");
+		goto out;
+	}
+	switch (ndx_negmsg_sign(p->key, text, strlen(text), p->member, path,
+				last[0] ? last : NULL, wall_ms(), &jws, why, sizeof(why))) {
+	case NDX_OK:
+		break;
+	case NDX_ENOMEM:
+		cli_error("out of memory");
+		goto out;
+	case NDX_EINVAL:
+		cli_error("marketplace: %s: cannot sign it: %s", what, why);
+		goto out;
+	default:
+		cli_error("marketplace: %s: signing failed", what);
+		goto out;
+	}
+	req.method = "POST";
+	req.url = url;
+	req.body = jws;
+	req.body_len = strlen(jws);
+	req.content_type = "application/jose";
+	req.bearer = p->api->token;
+	if (cli_http(&req, &resp, err, sizeof(err)) != NDX_OK) {
+		cli_error("marketplace: %s: %s", what, err);
+		goto out;
+	}
+	doc = resp.len ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	if (resp.status < 200 || resp.status > 299) {
+		/* A ContractNegotiationError: its code and first reason. */
+		const char *code = json_string_value(json_object_get(doc, "code"));
+		const char *reason =
+			json_string_value(json_array_get(json_object_get(doc, "reason"), 0));
+
+		cli_error("marketplace: %s: %ld %s%s%s", what, resp.status,
+			  code ? code : "(no ContractNegotiationError)", reason ? ": " : "",
+			  reason ? reason : "");
+		goto out;
+	}
+	if (!json_is_object(doc) || !json_is_true(json_object_get(doc, "ndx:signed"))) {
+		cli_error("marketplace: %s: the registry did not answer it as a signed message",
+			  what);
+		goto out;
+	}
+	ndx_negmsg_hash(jws, strlen(jws), last);
+	*out = doc;
+	doc = NULL;
+	rc = 0;
+out:
+	json_decref(doc);
+	cli_http_response_free(&resp);
+	free(url);
+	free(jws);
+	free(text);
+	return rc;
+}
+
+/* A providerPid that names a file of DIR/market as it is (the registry's
+ * are "urn:uuid:..."). */
+static int pid_is_file_name(const char *pid)
+{
+	if (!pid[0] || pid[0] == '.')
+		return 0;
+	for (const char *c = pid; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == ':' || *c == '-' || *c == '.' || *c == '_'))
+			return 0;
+	return 1;
+}
+
+/* The chain of the negotiation ppid (GET /dsp/negotiations/{ppid}/messages
+ * as one of its parties) written to DIR/market/PPID.chain.json (0600) when
+ * it is a signed one: *file its path then, "" for a plain negotiation (an
+ * agreement of an earlier version's up). */
+static int market_chain_write(const struct demo_state *st, const struct cli_api *api,
+			      const char *ppid, char file[PATH_MAX])
+{
+	char path[NDX_NEGMSG_PID_MAX + 64], name[NDX_NEGMSG_PID_MAX + 32], err[1024];
+	json_t *out = NULL;
+	char *text;
+	int rc;
+
+	file[0] = '\0';
+	if (!pid_is_file_name(ppid)) {
+		cli_error("marketplace: the providerPid %s names no file", ppid);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/dsp/negotiations/%s/messages", ppid);
+	if (cli_api_call(api, "GET", path, NULL, NULL, &out, err, sizeof(err)) != NDX_OK) {
+		cli_error("marketplace: the messages of %s: %s", ppid, err);
+		return -1;
+	}
+	if (!json_is_true(json_object_get(out, "ndx:signed"))) {
+		json_decref(out);
+		return 0;
+	}
+	text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(out);
+	snprintf(name, sizeof(name), "market/%s.chain.json", ppid);
+	if (text == NULL)
+		cli_error("out of memory");
+	if (text == NULL || join(file, st->paths.dir, name) != 0) {
+		free(text);
+		file[0] = '\0';
+		return -1;
+	}
+	rc = ndx_file_write_atomic(file, text, strlen(text), 0600, 0);
+	free(text);
+	if (rc != NDX_OK) {
+		cli_error("cannot write %s: %s", file, ndx_strerror(rc));
+		file[0] = '\0';
+		return -1;
+	}
 	return 0;
 }
 
 /* The negotiation of o's offer for buyer b's client, through the registry's
  * Dataspace Protocol endpoints, each message sent by the party it belongs
- * to: the consumer's request, the provider's agreement on the offer's
- * terms, the consumer's verification, the provider's FINALIZED. */
+ * to with its member credential and signed with its gateway's signing key
+ * (a signed negotiation, docs/marketplace.md "Signed negotiations"): the
+ * consumer's request, the provider's agreement on the offer's terms, the
+ * consumer's verification, the provider's FINALIZED. ppid: its
+ * providerPid. */
 static int market_negotiate(const struct demo_state *st, const struct cli_api *consumer,
-			    const char *member, const char *client, const struct demo_offer *o)
+			    const char *member, const char *client, const struct demo_offer *o,
+			    char ppid[NDX_NEGMSG_PID_MAX + 1])
 {
-	char ds[128], offer[128], cpid[46], agreement_id[46], path[256], now[NDX_TIME_TEXT_LEN];
-	char callback[96];
-	struct cli_api prov;
+	char ds[128], offer[128], cpid[46], agreement_id[46], path[NDX_NEGMSG_PATH_MAX + 1];
+	char now[NDX_TIME_TEXT_LEN], callback[96], last[NDX_NEGMSG_HASH_LEN + 1] = "";
+	struct cli_api prov_api;
+	struct market_party cons = { 0 }, prov = { 0 };
 	json_t *body, *neg = NULL, *out = NULL, *agreement;
-	const char *ppid;
+	const char *pid;
 	int rc = -1;
 
+	ppid[0] = '\0';
 	if (market_dataset(st, consumer, o, ds, offer) != 0 || urn_uuid(cpid) != 0 ||
 	    urn_uuid(agreement_id) != 0)
 		return -1;
-	if (market_api(st, o->provider, &prov) != 0)
+	if (market_api(st, o->provider, &prov_api) != 0)
 		return -1;
+	cons.api = consumer;
+	prov.api = &prov_api;
+	if (market_party_key(st, member, &cons) != 0 ||
+	    market_party_key(st, o->provider, &prov) != 0)
+		goto out;
 	snprintf(callback, sizeof(callback), "%s/dsp/consumer", st->url);
 	body = json_pack("{s[s]ss ss s{ss} ss ss}", "@context", DSP_CONTEXT, "@type",
 			 "ContractRequestMessage", "consumerPid", cpid, "offer", "@id", offer,
 			 "callbackAddress", callback, "ndx:client", client);
-	rc = market_post(consumer, "/dsp/negotiations/request", body, &neg, "the request");
+	rc = market_send_signed(&cons, "/dsp/negotiations/request", body, last, &neg,
+				"the request");
 	json_decref(body);
-	ppid = json_string_value(json_object_get(neg, "providerPid"));
-	if (rc || !ppid) {
+	pid = json_string_value(json_object_get(neg, "providerPid"));
+	if (rc || !pid || strlen(pid) > NDX_NEGMSG_PID_MAX) {
+		if (!rc)
+			cli_error("marketplace: the request: the answer names no providerPid");
 		rc = -1;
 		goto out;
 	}
+	snprintf(ppid, NDX_NEGMSG_PID_MAX + 1, "%s", pid);
 	/* The agreement: exactly the offer's terms, with its parties. */
 	ndx_time_format(time(NULL), now);
 	agreement = offer_policy(o);
@@ -3264,7 +3469,7 @@ static int market_negotiate(const struct demo_state *st, const struct cli_api *c
 			 "ContractAgreementMessage", "providerPid", ppid, "consumerPid", cpid,
 			 "agreement", agreement);
 	snprintf(path, sizeof(path), "/dsp/consumer/negotiations/%s/agreement", cpid);
-	rc = market_post(&prov, path, body, &out, "the agreement");
+	rc = market_send_signed(&prov, path, body, last, &out, "the agreement");
 	json_decref(body);
 	json_decref(out);
 	out = NULL;
@@ -3274,7 +3479,7 @@ static int market_negotiate(const struct demo_state *st, const struct cli_api *c
 			 "ContractAgreementVerificationMessage", "providerPid", ppid, "consumerPid",
 			 cpid);
 	snprintf(path, sizeof(path), "/dsp/negotiations/%s/agreement/verification", ppid);
-	rc = market_post(consumer, path, body, &out, "the verification");
+	rc = market_send_signed(&cons, path, body, last, &out, "the verification");
 	json_decref(body);
 	json_decref(out);
 	out = NULL;
@@ -3284,7 +3489,7 @@ static int market_negotiate(const struct demo_state *st, const struct cli_api *c
 			 "ContractNegotiationEventMessage", "providerPid", ppid, "consumerPid",
 			 cpid, "eventType", "FINALIZED");
 	snprintf(path, sizeof(path), "/dsp/consumer/negotiations/%s/events", cpid);
-	rc = market_post(&prov, path, body, &out, "finalising");
+	rc = market_send_signed(&prov, path, body, last, &out, "finalising");
 	json_decref(body);
 	if (!rc && !same_string(out, "state", "FINALIZED")) {
 		cli_error("marketplace: the negotiation %s is not FINALIZED", ppid);
@@ -3293,21 +3498,27 @@ static int market_negotiate(const struct demo_state *st, const struct cli_api *c
 	json_decref(out);
 out:
 	json_decref(neg);
-	cli_api_close(&prov);
+	ndx_key_free(cons.key);
+	ndx_key_free(prov.key);
+	cli_api_close(&prov_api);
 	return rc;
 }
 
 /* The marketplace of the demo: credentials for the providers and buyers
  * (DIR/market, 0600, made once), the datasets published, and each buyer's
- * agreement on each offer negotiated to FINALIZED unless one is in force
- * (a later up negotiates nothing again). The agreements' grants are in the
- * configuration fetched next. */
-static int demo_market(const struct demo_state *st, const char *registry_bin)
+ * agreement on each offer negotiated, signed, to FINALIZED unless one is in
+ * force (a later up negotiates nothing again). Each signed negotiation's
+ * chain is written to DIR/market/PPID.chain.json; st->market_chain names
+ * the logistics company's on the business-registry feed (empty when that
+ * agreement was negotiated plain by an earlier version). The agreements'
+ * grants are in the configuration fetched next. */
+static int demo_market(struct demo_state *st, const char *registry_bin)
 {
 	char dir[PATH_MAX], path[PATH_MAX], name[96];
 	const char *members_[N_MARKET_OFFERS + N_MARKET_BUYERS];
 	size_t i, j;
 
+	st->market_chain[0] = '\0';
 	if (join(dir, st->paths.dir, "market") || ndx_mkdirs(dir, 0700) != NDX_OK) {
 		cli_error("cannot create %s/market", st->paths.dir);
 		return -1;
@@ -3332,13 +3543,21 @@ static int demo_market(const struct demo_state *st, const char *registry_bin)
 		if (market_api(st, market_buyers[i].member, &consumer) != 0)
 			return -1;
 		for (j = 0; j < N_MARKET_OFFERS && rc == 0; j++) {
+			char ppid[NDX_NEGMSG_PID_MAX + 1], chain[PATH_MAX] = "";
 			int yes = 0;
 
 			rc = market_in_force(&consumer, market_buyers[i].client,
-					     market_offers[j].service, &yes);
+					     market_offers[j].service, &yes, ppid);
 			if (rc == 0 && !yes)
 				rc = market_negotiate(st, &consumer, market_buyers[i].member,
-						      market_buyers[i].client, &market_offers[j]);
+						      market_buyers[i].client, &market_offers[j],
+						      ppid);
+			if (rc == 0 && ppid[0])
+				rc = market_chain_write(st, &consumer, ppid, chain);
+			if (rc == 0 && chain[0] && !st->market_chain[0] &&
+			    strcmp(market_buyers[i].member, LOGISTICS_MEMBER) == 0 &&
+			    strcmp(market_offers[j].service, ENTERPRISES_SERVICE) == 0)
+				snprintf(st->market_chain, sizeof(st->market_chain), "%s", chain);
 		}
 		cli_api_close(&consumer);
 		if (rc)
@@ -4315,8 +4534,9 @@ static void print_try_birth(const struct demo_state *st)
 }
 
 /* The data marketplace: the logistics company reads the printed
- * enterprise under the agreement up negotiated (demo_market). */
-static void print_try_market(const struct demo_state *st)
+ * enterprise under the agreement up negotiated (demo_market), and checks
+ * that agreement's signed negotiation. */
+static void print_try_market(const struct demo_state *st, const char *self)
 {
 	const struct demo_gateway *g = gateway_of(st, LOGISTICS_CLIENT);
 
@@ -4330,6 +4550,11 @@ static void print_try_market(const struct demo_state *st)
 	       "%s/r1/%s/%s\n",
 	       LOGISTICS_CLIENT, MARKET_PURPOSE, st->try_pin, g ? g->consumer_url : "",
 	       ENTERPRISES_SERVICE, st->try_code);
+	if (st->market_chain[0])
+		printf("and checks that agreement's negotiation, each message signed by its sender's\n"
+		       "gateway:\n"
+		       "  %s market check-negotiation %s --conf %s --anchor %s\n",
+		       self, st->market_chain, st->paths.conf, st->paths.anchor);
 }
 
 static void print_try_exchange(const struct demo_state *st)
@@ -4367,7 +4592,7 @@ static void print_try_exchange(const struct demo_state *st)
 	print_try_death(st, self);
 	print_try_move(st);
 	print_try_birth(st);
-	print_try_market(st);
+	print_try_market(st, self);
 	printf("Use the citizen portal in a browser: %s\n", st->portal.url);
 	printf("  sign in with the national e-ID as %s, password %s (or any of the first\n"
 	       "  %s citizens by number, same password); file a household business or a\n"

@@ -16,7 +16,8 @@ the printed citizen alone, the first up leaves an officer's read of that citizen
 portal, and the printed access-list line works with the ID token `ndx demo id-token`
 writes. In the data marketplace, two enterprises (class COM: the bank and a logistics
 company) hold agreements negotiated at up on the address check and the business-registry
-feed, whose grants carry their calls."""
+feed, each message signed by its sender's gateway (the printed check-negotiation line
+checks one), whose grants carry their calls."""
 
 import base64
 import datetime
@@ -646,6 +647,75 @@ def test_enterprises_buy_in_the_marketplace(up):
              if f"X-Road-Client: {BUYERS[LOGISTICS]}" in ln]
     assert line.startswith("curl -s -H") and f"Ndx-Purpose: {MARKET_PURPOSE}" in line
     assert up.gws[LOGISTICS]["consumer_url"] + "/r1/" in line
+
+
+def jws_payload(jws):
+    p = jws.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+
+
+def jws_with_payload(jws, payload):
+    h, _, s = jws.split(".")
+    p = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    return ".".join((h, p, s))
+
+
+def test_enterprise_agreements_were_negotiated_signed(up, tmp_path):
+    """The enterprises' four agreements are signed negotiations (docs/marketplace.md "In
+    the demo"): the registry answers each with ndx:signed, and its chain, the registry's
+    own, is in DIR/market (0600): four messages, the consumer's signed in its name and
+    the provider's in the provider's. The printed check-negotiation line, run as printed,
+    checks the logistics company's agreement on the feed against the signed
+    configuration (FINALIZED); a copy of that chain with the agreement altered is
+    refused."""
+    providers = {VERIFY: "VN/GOV/BCA", ENTERPRISES: "VN/GOV/BTC"}
+    chains = {}
+    for member, client in BUYERS.items():
+        hdr = {"Authorization": "Bearer " + market_token(up, member)}
+        r = requests.get(up.url + "/market/negotiations", timeout=10, headers=hdr)
+        assert r.status_code == 200, r.text
+        for sid, provider in providers.items():
+            n, = [n for n in r.json()["negotiations"] if n["client"] == client
+                  and n["service"] == sid and n["state"] == "FINALIZED"
+                  and n["agreement_state"] == "active"]
+            ppid = n["provider_pid"]
+            neg = requests.get(f"{up.url}/dsp/negotiations/{ppid}", timeout=10, headers=hdr)
+            assert neg.status_code == 200 and neg.json()["ndx:signed"] is True, neg.text
+            msgs = requests.get(f"{up.url}/dsp/negotiations/{ppid}/messages", timeout=10,
+                                headers=hdr)
+            assert msgs.status_code == 200, msgs.text
+            path = up.dir / "market" / f"{ppid}.chain.json"
+            assert path.stat().st_mode & 0o777 == 0o600
+            chain = json.loads(path.read_text())
+            assert chain == msgs.json() and chain["ndx:signed"] is True
+            assert [jws_payload(m)["ndx:sender"] for m in chain["messages"]] == \
+                [member, provider, member, provider]
+            chains[(member, sid)] = path
+    assert len(set(chains.values())) == 4
+
+    line, = lines_with(up.out, " market check-negotiation ")
+    words = shlex.split(line)
+    assert Path(words[0]).name == "ndx" and words[1:3] == ["market", "check-negotiation"]
+    assert words[3] == str(chains[(LOGISTICS, ENTERPRISES)]), line
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NDX_")}
+    res = subprocess.run(words, capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["state"] == "FINALIZED" and report["messages"] == 4
+    assert report["consumer"] == LOGISTICS and report["provider"] == providers[ENTERPRISES]
+
+    # The provider's agreement (message 2) with its price lowered after signing.
+    chain = json.loads(Path(words[3]).read_text())
+    body = jws_payload(chain["messages"][1])
+    body["agreement"]["obligation"][0]["constraint"][0]["rightOperand"] = 1
+    chain["messages"][1] = jws_with_payload(chain["messages"][1], body)
+    altered = tmp_path / "altered.chain.json"
+    altered.write_text(json.dumps(chain))
+    res = subprocess.run(words[:3] + [str(altered)] + words[4:], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert "message 2" in res.stderr and "signature does not verify" in res.stderr, res.stderr
+    assert res.stdout == ""
 
 
 def test_a_usage_statement_checks_in_the_demo_portal(up):
@@ -1396,6 +1466,9 @@ def test_down_stops_in_order_and_up_reuses_everything(up):
     assert seed_log.read_text() == seed_summary
     for key in ("try_exchange", "try_enterprise", "try_accesses", "try_id_token"):
         assert second[key] == first[key], key
+    # The enterprises' agreements are not negotiated again: the same chain to check.
+    assert lines_with(res.stdout, " market check-negotiation ") == \
+        lines_with(up.out, " market check-negotiation ")
     # The e-ID is registered once, the officer's read is not made again.
     assert len(up.api("/api/id-providers")["id_providers"]) == n_id_providers == 1
     assert second["apps"]["portal"]["demo_procedure"] == first["apps"]["portal"][
