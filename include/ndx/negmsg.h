@@ -96,5 +96,9 @@ struct ndx_negmsg_endpoint {
 	char pid[NDX_NEGMSG_PID_MAX + 1];    /* providerPid (consumer's), consumerPid (provider's) */
 };
 int ndx_negmsg_endpoint(const char *path, struct ndx_negmsg_endpoint *out);
+/* The message that sender posts to the endpoint suffix below a negotiation
+ * ("events", "agreement/verification", ...: the table above): NDX_OK with
+ * *msg, NDX_EINVAL for a suffix that takes no message of sender's. */
+int ndx_negmsg_suffix(enum ndx_neg_role sender, const char *suffix, enum ndx_neg_msg *msg);
 
 #endif

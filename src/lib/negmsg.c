@@ -59,11 +59,38 @@ static bool pid_and_suffix(const char *rest, char pid[NDX_NEGMSG_PID_MAX + 1],
 	return true;
 }
 
+/* The binding's message endpoints below a negotiation: who sends to each
+ * and what it takes (DSP 2025-1 HTTPS binding, docs/marketplace.md). */
+static const struct {
+	enum ndx_neg_role sender;
+	const char *suffix;
+	enum ndx_neg_msg msg;
+} ENDPOINTS[] = {
+	{ NDX_NEG_CONSUMER, "request", NDX_NEG_MSG_REQUEST },
+	{ NDX_NEG_CONSUMER, "events", NDX_NEG_MSG_ACCEPTED },
+	{ NDX_NEG_CONSUMER, "agreement/verification", NDX_NEG_MSG_VERIFICATION },
+	{ NDX_NEG_CONSUMER, "termination", NDX_NEG_MSG_TERMINATION },
+	{ NDX_NEG_PROVIDER, "offers", NDX_NEG_MSG_OFFER },
+	{ NDX_NEG_PROVIDER, "agreement", NDX_NEG_MSG_AGREEMENT },
+	{ NDX_NEG_PROVIDER, "events", NDX_NEG_MSG_FINALIZED },
+	{ NDX_NEG_PROVIDER, "termination", NDX_NEG_MSG_TERMINATION },
+};
+
+int ndx_negmsg_suffix(enum ndx_neg_role sender, const char *suffix, enum ndx_neg_msg *msg)
+{
+	for (size_t i = 0; i < sizeof ENDPOINTS / sizeof ENDPOINTS[0]; i++)
+		if (ENDPOINTS[i].sender == sender && strcmp(ENDPOINTS[i].suffix, suffix) == 0) {
+			*msg = ENDPOINTS[i].msg;
+			return NDX_OK;
+		}
+	return NDX_EINVAL;
+}
+
 int ndx_negmsg_endpoint(const char *path, struct ndx_negmsg_endpoint *out)
 {
 	static const char provider_paths[] = "/dsp/negotiations/";
 	static const char consumer_paths[] = "/dsp/consumer/negotiations/";
-	const char *suffix;
+	const char *rest, *suffix;
 
 	memset(out, 0, sizeof *out);
 	if (!path || strlen(path) > NDX_NEGMSG_PATH_MAX)
@@ -74,39 +101,19 @@ int ndx_negmsg_endpoint(const char *path, struct ndx_negmsg_endpoint *out)
 		out->msg = NDX_NEG_MSG_REQUEST;
 		return NDX_OK;
 	}
+	/* the provider's paths take the consumer's messages and the other way */
 	if (strncmp(path, provider_paths, sizeof provider_paths - 1) == 0) {
-		if (!pid_and_suffix(path + sizeof provider_paths - 1, out->pid, &suffix))
-			return NDX_EINVAL;
 		out->role = NDX_NEG_CONSUMER;
-		if (strcmp(suffix, "request") == 0)
-			out->msg = NDX_NEG_MSG_REQUEST;
-		else if (strcmp(suffix, "events") == 0)
-			out->msg = NDX_NEG_MSG_ACCEPTED;
-		else if (strcmp(suffix, "agreement/verification") == 0)
-			out->msg = NDX_NEG_MSG_VERIFICATION;
-		else if (strcmp(suffix, "termination") == 0)
-			out->msg = NDX_NEG_MSG_TERMINATION;
-		else
-			return NDX_EINVAL;
-		return NDX_OK;
-	}
-	if (strncmp(path, consumer_paths, sizeof consumer_paths - 1) == 0) {
-		if (!pid_and_suffix(path + sizeof consumer_paths - 1, out->pid, &suffix))
-			return NDX_EINVAL;
+		rest = path + sizeof provider_paths - 1;
+	} else if (strncmp(path, consumer_paths, sizeof consumer_paths - 1) == 0) {
 		out->role = NDX_NEG_PROVIDER;
-		if (strcmp(suffix, "offers") == 0)
-			out->msg = NDX_NEG_MSG_OFFER;
-		else if (strcmp(suffix, "agreement") == 0)
-			out->msg = NDX_NEG_MSG_AGREEMENT;
-		else if (strcmp(suffix, "events") == 0)
-			out->msg = NDX_NEG_MSG_FINALIZED;
-		else if (strcmp(suffix, "termination") == 0)
-			out->msg = NDX_NEG_MSG_TERMINATION;
-		else
-			return NDX_EINVAL;
-		return NDX_OK;
+		rest = path + sizeof consumer_paths - 1;
+	} else {
+		return NDX_EINVAL;
 	}
-	return NDX_EINVAL;
+	if (!pid_and_suffix(rest, out->pid, &suffix))
+		return NDX_EINVAL;
+	return ndx_negmsg_suffix(out->role, suffix, &out->msg);
 }
 
 static bool is_member_id(const char *s)

@@ -1280,6 +1280,10 @@ static const struct neg_msg MSG_TERM_C = { NDX_NEG_MSG_TERMINATION, NDX_NEG_CONS
 static const struct neg_msg MSG_TERM_P = { NDX_NEG_MSG_TERMINATION, NDX_NEG_PROVIDER,
 					   "ContractNegotiationTerminationMessage", NULL,
 					   K_TERMINATION };
+static const struct neg_msg *const NEG_MSGS[] = { &MSG_REQUEST,      &MSG_OFFER,
+						  &MSG_ACCEPTED,     &MSG_AGREEMENT,
+						  &MSG_VERIFICATION, &MSG_FINALIZED,
+						  &MSG_TERM_C,       &MSG_TERM_P };
 
 /* The message's form: @type, eventType, its properties, and the two pids
  * naming this negotiation. false after answering 400. */
@@ -1893,25 +1897,15 @@ static bool route_negotiation(struct mcall *c, const char *rest, int consumer)
 			method_not_allowed(c, "GET, HEAD");
 		return true;
 	}
-	if (!consumer) {
-		if (strcmp(suffix, "request") == 0)
-			m = &MSG_REQUEST;
-		else if (strcmp(suffix, "events") == 0)
-			m = &MSG_ACCEPTED;
-		else if (strcmp(suffix, "agreement/verification") == 0)
-			m = &MSG_VERIFICATION;
-		else if (strcmp(suffix, "termination") == 0)
-			m = &MSG_TERM_C;
-	} else {
-		if (strcmp(suffix, "offers") == 0)
-			m = &MSG_OFFER;
-		else if (strcmp(suffix, "agreement") == 0)
-			m = &MSG_AGREEMENT;
-		else if (strcmp(suffix, "events") == 0)
-			m = &MSG_FINALIZED;
-		else if (strcmp(suffix, "termination") == 0)
-			m = &MSG_TERM_P;
-	}
+	/* the provider's paths take the consumer's messages and the other way */
+	enum ndx_neg_role sender = consumer ? NDX_NEG_PROVIDER : NDX_NEG_CONSUMER;
+	enum ndx_neg_msg msg;
+
+	if (ndx_negmsg_suffix(sender, suffix, &msg) != NDX_OK)
+		return false;
+	for (size_t i = 0; i < sizeof NEG_MSGS / sizeof NEG_MSGS[0] && !m; i++)
+		if (NEG_MSGS[i]->msg == msg && NEG_MSGS[i]->role == sender)
+			m = NEG_MSGS[i];
 	if (!m)
 		return false;
 	if (is_post(c))
