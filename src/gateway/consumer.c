@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connector_rt.h"
 #include "events.h"
 #include "gateway.h"
 #include "xfer.h"
@@ -884,7 +885,7 @@ static void consumer_serve(void *ctx, const struct ndx_http_req *req, struct ndx
 			gw_log_head(g->log, g->cfg, resp);
 		goto out;
 	}
-	if (gw_metaservice(g, &v, req, resp, tls))
+	if (gw_metaservice(g, &v, req, resp, tls) || gw_connector_local(g, &v, req, resp, tls))
 		goto out;
 	if (strncmp(req->path, "/e1/", 4) == 0) {
 		gw_events_consumer(g, req, resp, tls);

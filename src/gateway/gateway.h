@@ -27,6 +27,7 @@ struct gw_ctx {
 	struct gw_witness *witness;  /* the registry countersigning tree heads (witness.h) */
 	struct gw_loops *loops;      /* the exchange loops (gwloop.h) */
 	struct gw_events *events;    /* the outbox and inbox of events (events.h) */
+	struct gw_connector *connector; /* the member's DSP connector (connector_rt.h); NULL: none */
 	struct gw_opmon *opmon;      /* operational monitoring records (opmon.h); NULL: none */
 	struct gw_maintenance *maint; /* maintenance mode (gw_maintenance.h); NULL: never */
 	/* Whether the gateway port listens: it opens once a valid configuration

@@ -27,6 +27,7 @@
 #include "gwconfig.h"
 #include "peerlimit.h"
 #include "replay.h"
+#include "connector_rt.h"
 #include "events.h"
 #include "gw_witness.h"
 #include "opmon.h"
@@ -484,6 +485,10 @@ static int serve(struct gw_config *cfg)
 			fprintf(stderr, GW_PROG ": events: %s\n", why);
 			goto out;
 		}
+		if (gw_connector_start(&g, &g.connector, why, sizeof why) != NDX_OK) {
+			fprintf(stderr, GW_PROG ": connector: %s\n", why);
+			goto out;
+		}
 	}
 	hc.name = GW_PROG;
 	hc.bind_addr = cfg->consumer_addr;
@@ -542,6 +547,7 @@ out:
 	 * port's stop waits for them. */
 	gw_console_stop(console);
 	gw_events_stop(g.events);
+	gw_connector_stop(g.connector);
 	gw_loops_stop(g.loops);
 	ndx_httpd_stop(gateway);
 	ndx_httpd_stop(consumer_tls);
@@ -557,6 +563,7 @@ out:
 	}
 	/* Last: the loops and the log's writer may still have reported to it. */
 	gw_events_free(g.events);
+	gw_connector_free(g.connector);
 	g.events = NULL;
 	/* After everything that records: the loops, the log's callbacks, events. */
 	gw_opmon_close(g.opmon);

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "connector_rt.h"
 #include "events.h"
 #include "gateway.h"
 #include "xfer.h"
@@ -1046,6 +1047,10 @@ void gw_provider_handle(void *ctx, const struct ndx_http_req *req, struct ndx_ht
 	}
 	if (strncmp(req->path, "/o1/", 4) == 0) {
 		gw_opmon_provider(g, req, resp);
+		return;
+	}
+	if (strncmp(req->path, GW_CONN_PORT_PREFIX, strlen(GW_CONN_PORT_PREFIX)) == 0) {
+		gw_connector_deliver(g, req, resp);
 		return;
 	}
 	if (strcmp(req->path, "/t1/ping") == 0) {

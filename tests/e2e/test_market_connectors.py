@@ -1,0 +1,292 @@
+"""Members' own connectors (docs/marketplace.md "Members' own connectors") end to end: a
+real registry and real gateways (federation.py). BHXH's gateway (the consumer) and BCA's
+(the provider) negotiate peer to peer, each message a JWS signed by the sender's gateway
+key and carried gateway to gateway over the exchange (POST /n1{DSP path} on the gateway
+port), logged in both gateways' message logs. The registry sees nothing until the
+provider's connector sends it the FINALIZED chain. Refused at a connector: a message
+whose signature does not verify, one signed by a key of no gateway of its sender, one out
+of turn, one that does not follow the last. A provider gateway killed (SIGKILL) while a
+negotiation waits goes on with it after its restart."""
+
+import base64
+import hashlib
+import http.client
+import json
+import sqlite3
+import subprocess
+import os
+import time
+import uuid
+
+import pytest
+import requests
+
+import federation as F
+from test_marketplace import DSP_CONTEXT, auth, get, setup_market
+
+PREFIX = "/ndx/connector/negotiations"
+
+
+@pytest.fixture(scope="module")
+def fed(build_dir):
+    with F.running_federation(build_dir, "ndx-market-conn-", setup=setup_market) as f:
+        yield f
+
+
+def local(fed, gw, method, path="", body=None, client=None):
+    client = client or {"BHXH": F.INSURANCE, "BCA": F.POPULATION, "BTC": F.TAX}[gw]
+    return requests.request(method, fed.gateways[gw].url + PREFIX + path, json=body,
+                            headers={"X-Road-Client": client}, timeout=15)
+
+
+def wait_for(fed, gw, nid, pred, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = local(fed, gw, "GET", f"/{nid}")
+        assert r.status_code == 200, r.text
+        neg = r.json()
+        if pred(neg):
+            return neg
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{gw}'s negotiation {nid} stays {neg}\n"
+                                 f"{fed.gateways[gw].tail()}")
+        time.sleep(0.1)
+
+
+def by_pid(fed, gw, key, pid):
+    r = local(fed, gw, "GET")
+    assert r.status_code == 200, r.text
+    found = [n for n in r.json()["negotiations"] if n[key] == pid]
+    assert len(found) == 1, r.text
+    return found[0]
+
+
+def log_rows(fed, gw, path_part):
+    db = fed.gateways[gw].dir / "data" / "msglog.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        return c.execute("SELECT direction, client, service, method, path, status FROM records"
+                         " WHERE service LIKE '%/ndx.connector/dsp' AND path LIKE ?",
+                         (f"%{path_part}%",)).fetchall()
+
+
+def ndx(fed, *args, stdin=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NDX_")}
+    return subprocess.run([str(F.ndx_exe(fed.build_dir)), *map(str, args)], input=stdin,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def digest(jws):
+    return base64.urlsafe_b64encode(hashlib.sha256(jws.encode()).digest()).decode().rstrip("=")
+
+
+def sign(fed, gateway, sender, path, message, previous=None):
+    args = ["market", "sign-message", "--key", fed.gateways[gateway].ident.sign_key,
+            "--sender", sender, "--path", path]
+    if previous:
+        args += ["--previous", previous]
+    res = ndx(fed, *args, stdin=json.dumps(message))
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def deliver(fed, as_gw, to_gw, path, jws):
+    """POST /n1{path} to to_gw's gateway port as gateway as_gw would: its TLS
+    certificate, an X-Road-Id and its Ndx-Signature over the body."""
+    ident = fed.gateways[as_gw].ident
+    body = jws.encode()
+    sig = F.compact(F.sign_object(ident.private_key(), hashlib.sha256(body).digest()))
+    ctx = F.tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key)
+    conn = http.client.HTTPSConnection("127.0.0.1", fed.gateways[to_gw].gateway_port,
+                                       context=ctx, timeout=15)
+    try:
+        conn.request("POST", "/n1" + path, body=body,
+                     headers={"Content-Type": "application/jose",
+                              "X-Road-Id": str(uuid.uuid4()), "Ndx-Signature": sig})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def start(fed, terms=None, offer=None):
+    body = {"dataset": fed.dataset["@id"], "offer": offer or fed.offer_ids[0]}
+    if terms is not None:
+        body["terms"] = terms
+    r = local(fed, "BHXH", "POST", "", body)
+    assert r.status_code == 201, r.text
+    neg = r.json()
+    assert neg["role"] == "consumer" and neg["state"] == "REQUESTED"
+    assert neg["counterparty"] == F.BCA and neg["client"] == F.INSURANCE
+    return neg
+
+
+def terms_with_count(fed, count):
+    return {"permission": [{"action": "use", "constraint": [
+        c if c["leftOperand"] != "count" else {**c, "rightOperand": count}
+        for c in fed.open_offer["permission"][0]["constraint"]]}],
+        "prohibition": fed.open_offer["prohibition"],
+        "obligation": fed.open_offer["obligation"]}
+
+
+def test_local_endpoints_refuse_what_they_cannot_do(fed):
+    # No X-Road-Client, or a subsystem of another gateway.
+    r = requests.get(fed.gateways["BHXH"].url + PREFIX, timeout=5)
+    assert r.status_code == 400, r.text
+    assert r.headers["X-Road-Error"] == "Client.InvalidClientIdentifier"
+    # As the gateway refuses any call of a client it does not serve (errors.h).
+    r = local(fed, "BHXH", "GET", client=F.TAX)
+    assert r.status_code == 500, r.text
+    assert r.headers["X-Road-Error"] == "Server.ClientProxy.UnknownMember"
+    # A dataset the catalogue does not have, an offer it does not have, no body.
+    r = local(fed, "BHXH", "POST", "", {"dataset": "urn:uuid:" + str(uuid.uuid4()),
+                                        "offer": fed.offer_ids[0]})
+    assert r.status_code == 404 and r.json()["@type"] == "ContractNegotiationError", r.text
+    r = local(fed, "BHXH", "POST", "", {"dataset": fed.dataset["@id"], "offer": "urn:x"})
+    assert r.status_code == 404, r.text
+    r = local(fed, "BHXH", "POST", "", {})
+    assert r.status_code == 400 and r.json()["code"] == "Client.InvalidRequest", r.text
+    assert local(fed, "BHXH", "GET", "/999999").status_code == 404
+
+
+def test_catalogue_offer_agreed_and_finalized_by_the_connectors(fed):
+    neg = start(fed)
+    cpid = neg["consumerPid"]
+    done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED")
+    ppid = done["providerPid"]
+    assert ppid and done["agreement"]["assigner"] == F.BCA
+    assert done["agreement"]["assignee"] == F.BHXH
+    assert done["agreement"]["permission"] == fed.open_offer["permission"]
+    prov = by_pid(fed, "BCA", "providerPid", ppid)
+    assert prov["role"] == "provider" and prov["consumerPid"] == cpid
+    assert prov["state"] == "FINALIZED" and prov["counterparty"] == F.BHXH
+    # Both hold the same chain of four signed messages, which checks against the signed
+    # configuration as one negotiation.
+    chains = [local(fed, gw, "GET", f"/{n['id']}/messages").json()["messages"]
+              for gw, n in (("BHXH", done), ("BCA", prov))]
+    assert chains[0] == chains[1] and len(chains[0]) == 4
+    path = fed.workdir / f"chain-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(chains[0]))
+    gw = fed.gateways["BHXH"]
+    res = ndx(fed, "market", "check-negotiation", path, "--conf", gw.dir / "data" / "conf",
+              "--anchor", fed.registry.anchor)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["state"] == "FINALIZED"
+    # Each message travelled once as an exchange, logged by both gateways: the
+    # sender's record as the client, the receiver's as the service's provider.
+    for p, sender, receiver in ((f"/dsp/negotiations/request", "BHXH", "BCA"),
+                                (f"/dsp/consumer/negotiations/{cpid}/agreement", "BCA", "BHXH"),
+                                (f"/dsp/negotiations/{ppid}/agreement/verification",
+                                 "BHXH", "BCA"),
+                                (f"/dsp/consumer/negotiations/{cpid}/events", "BCA", "BHXH")):
+        member = {"BHXH": F.BHXH, "BCA": F.BCA}
+        want = p if "request" not in p else None
+        out = [r for r in log_rows(fed, sender, want or p) if r[0] == "consumer"]
+        inn = [r for r in log_rows(fed, receiver, want or p) if r[0] == "provider"]
+        assert out and inn, (p, out, inn)
+        assert out[-1][1] == member[sender] and inn[-1][1] == member[sender]
+        assert out[-1][2] == inn[-1][2] == member[receiver] + "/ndx.connector/dsp"
+
+
+def test_registry_sees_nothing_until_the_chain(fed):
+    """A proposal (other terms than the catalogue's) waits for BCA's officer: meanwhile
+    the registry has no negotiation of that providerPid; BCA counters, BHXH accepts,
+    then everything else goes by itself."""
+    neg = start(fed, terms=terms_with_count(fed, 9))
+    mine = wait_for(fed, "BHXH", neg["id"], lambda n: n["providerPid"])
+    prov = by_pid(fed, "BCA", "providerPid", mine["providerPid"])
+    assert prov["state"] == "REQUESTED" and prov["waiting"] == "approve"
+    r = get(fed, f"/dsp/negotiations/{mine['providerPid']}", "bhxh")
+    assert r.status_code == 404, r.text
+    # A consumer cannot agree, nor a provider accept.
+    assert local(fed, "BHXH", "POST", f"/{neg['id']}/agree", {}).status_code == 404
+    r = local(fed, "BCA", "POST", f"/{prov['id']}/accept", {})
+    assert r.status_code == 404, r.text
+    # BCA's officer counters with 3 a day.
+    counter = {"@id": f"urn:uuid:{uuid.uuid4()}", "@type": "Offer",
+               **terms_with_count(fed, 3)}
+    r = local(fed, "BCA", "POST", f"/{prov['id']}/offer", {"offer": counter})
+    assert r.status_code == 200 and r.json()["state"] == "OFFERED", r.text
+    offered = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "OFFERED")
+    assert offered["waiting"] == "accept"
+    assert offered["offer"]["permission"] == counter["permission"]
+    r = local(fed, "BHXH", "POST", f"/{neg['id']}/accept", {})
+    assert r.status_code == 200 and r.json()["state"] == "ACCEPTED", r.text
+    done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED")
+    assert done["agreement"]["permission"] == counter["permission"]
+    # Out of turn at the local endpoint: nothing moves a FINALIZED negotiation.
+    r = local(fed, "BHXH", "POST", f"/{neg['id']}/terminate", {})
+    assert r.status_code == 400 and r.json()["code"] == "Client.InvalidTransition", r.text
+
+
+def test_messages_refused_at_the_connector(fed):
+    """Messages delivered to BHXH's connector by BCA's gateway (its TLS certificate and
+    exchange signature) for a negotiation waiting at BCA: each refused with the code of
+    the registry's signed path, and the negotiation as it was."""
+    neg = start(fed, terms=terms_with_count(fed, 8))
+    mine = wait_for(fed, "BHXH", neg["id"], lambda n: n["providerPid"])
+    cpid, ppid = mine["consumerPid"], mine["providerPid"]
+    chain = local(fed, "BHXH", "GET", f"/{neg['id']}/messages").json()["messages"]
+    last = digest(chain[-1])
+    path = f"/dsp/consumer/negotiations/{cpid}/offers"
+    counter = {"@context": [DSP_CONTEXT], "@type": "ContractOfferMessage",
+               "providerPid": ppid, "consumerPid": cpid,
+               "offer": {"@id": f"urn:uuid:{uuid.uuid4()}", "@type": "Offer",
+                         "target": fed.dataset["@id"], **terms_with_count(fed, 2)}}
+    # Signed with BTC's gateway key in BCA's name.
+    status, doc = deliver(fed, "BCA", "BHXH", path,
+                          sign(fed, "BTC", F.BCA, path, counter, previous=last))
+    assert (status, doc["code"]) == (403, "Client.UnknownSigner"), doc
+    # Signed by BCA, then altered.
+    h, p, s = sign(fed, "BCA", F.BCA, path, counter, previous=last).split(".")
+    payload = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+    payload["offer"]["permission"][0]["constraint"][-1]["rightOperand"] = 1000
+    forged = ".".join((h, base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+                       .rstrip("="), s))
+    status, doc = deliver(fed, "BCA", "BHXH", path, forged)
+    assert (status, doc["code"]) == (403, "Client.BadSignature"), doc
+    # In BHXH's name, delivered by BCA's gateway.
+    status, doc = deliver(fed, "BCA", "BHXH", path,
+                          sign(fed, "BHXH", F.BHXH, path, counter, previous=last))
+    assert (status, doc["code"]) == (403, "Client.WrongSender"), doc
+    # Out of turn: a FINALIZED while REQUESTED.
+    fin_path = f"/dsp/consumer/negotiations/{cpid}/events"
+    fin = {"@context": [DSP_CONTEXT], "@type": "ContractNegotiationEventMessage",
+           "providerPid": ppid, "consumerPid": cpid, "eventType": "FINALIZED"}
+    status, doc = deliver(fed, "BCA", "BHXH", fin_path,
+                          sign(fed, "BCA", F.BCA, fin_path, fin, previous=last))
+    assert (status, doc["code"]) == (400, "Client.InvalidTransition"), doc
+    # Not after the last message.
+    status, doc = deliver(fed, "BCA", "BHXH", path,
+                          sign(fed, "BCA", F.BCA, path, counter, previous=digest("x")))
+    assert (status, doc["code"]) == (409, "Client.StaleMessage"), doc
+    # Signed for another endpoint than the one it is delivered to.
+    status, doc = deliver(fed, "BCA", "BHXH", path,
+                          sign(fed, "BCA", F.BCA, fin_path, counter, previous=last))
+    assert (status, doc["code"]) == (400, "Client.WrongPath"), doc
+    after = local(fed, "BHXH", "GET", f"/{neg['id']}").json()
+    assert after["state"] == "REQUESTED" and after["messages"] == 1
+    # The genuine one is taken.
+    status, doc = deliver(fed, "BCA", "BHXH", path,
+                          sign(fed, "BCA", F.BCA, path, counter, previous=last))
+    assert status == 200 and doc["state"] == "OFFERED", doc
+    assert local(fed, "BHXH", "GET", f"/{neg['id']}").json()["state"] == "OFFERED"
+
+
+def test_provider_killed_mid_negotiation_goes_on_after_restart(fed):
+    neg = start(fed, terms=terms_with_count(fed, 7))
+    mine = wait_for(fed, "BHXH", neg["id"], lambda n: n["providerPid"])
+    bca = fed.gateways["BCA"]
+    prov = by_pid(fed, "BCA", "providerPid", mine["providerPid"])
+    assert prov["state"] == "REQUESTED"
+    bca.kill()
+    bca.start()
+    prov = by_pid(fed, "BCA", "providerPid", mine["providerPid"])
+    assert prov["state"] == "REQUESTED" and prov["messages"] == 1
+    r = local(fed, "BCA", "POST", f"/{prov['id']}/agree", {})
+    assert r.status_code == 200 and r.json()["state"] == "AGREED", r.text
+    # Killed again before its agreement may have gone out: the outbox keeps it.
+    bca.kill()
+    bca.start()
+    done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED", timeout=40)
+    assert done["agreement"]["permission"] == terms_with_count(fed, 7)["permission"]
+    assert by_pid(fed, "BCA", "providerPid", mine["providerPid"])["state"] == "FINALIZED"
