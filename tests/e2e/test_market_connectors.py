@@ -22,7 +22,7 @@ import pytest
 import requests
 
 import federation as F
-from test_marketplace import DSP_CONTEXT, auth, get, setup_market
+from test_marketplace import DSP_CONTEXT, get, setup_market
 
 PREFIX = "/ndx/connector/negotiations"
 
@@ -61,12 +61,12 @@ def by_pid(fed, gw, key, pid):
     return found[0]
 
 
-def log_rows(fed, gw, path_part):
+def log_rows(fed, gw, path):
     db = fed.gateways[gw].dir / "data" / "msglog.db"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
         return c.execute("SELECT direction, client, service, method, path, status FROM records"
-                         " WHERE service LIKE '%/ndx.connector/dsp' AND path LIKE ?",
-                         (f"%{path_part}%",)).fetchall()
+                         " WHERE service LIKE '%/ndx.connector/dsp' AND path = ?",
+                         (path,)).fetchall()
 
 
 def ndx(fed, *args, stdin=None):
@@ -173,18 +173,19 @@ def test_catalogue_offer_agreed_and_finalized_by_the_connectors(fed):
     assert json.loads(res.stdout)["state"] == "FINALIZED"
     # Each message travelled once as an exchange, logged by both gateways: the
     # sender's record as the client, the receiver's as the service's provider.
-    for p, sender, receiver in ((f"/dsp/negotiations/request", "BHXH", "BCA"),
+    member = {"BHXH": F.BHXH, "BCA": F.BCA}
+    for p, sender, receiver in (("/dsp/negotiations/request", "BHXH", "BCA"),
                                 (f"/dsp/consumer/negotiations/{cpid}/agreement", "BCA", "BHXH"),
                                 (f"/dsp/negotiations/{ppid}/agreement/verification",
                                  "BHXH", "BCA"),
                                 (f"/dsp/consumer/negotiations/{cpid}/events", "BCA", "BHXH")):
-        member = {"BHXH": F.BHXH, "BCA": F.BCA}
-        want = p if "request" not in p else None
-        out = [r for r in log_rows(fed, sender, want or p) if r[0] == "consumer"]
-        inn = [r for r in log_rows(fed, receiver, want or p) if r[0] == "provider"]
+        out = [r for r in log_rows(fed, sender, p) if r[0] == "consumer"]
+        inn = [r for r in log_rows(fed, receiver, p) if r[0] == "provider"]
         assert out and inn, (p, out, inn)
-        assert out[-1][1] == member[sender] and inn[-1][1] == member[sender]
-        assert out[-1][2] == inn[-1][2] == member[receiver] + "/ndx.connector/dsp"
+        for rows in (out, inn):
+            assert rows[-1][1] == member[sender] and rows[-1][3] == "POST"
+            assert rows[-1][2] == member[receiver] + "/ndx.connector/dsp"
+            assert rows[-1][5] == (201 if p.endswith("/request") else 200)
 
 
 def test_registry_sees_nothing_until_the_chain(fed):
