@@ -27,6 +27,7 @@
 #include "exchlog.h"
 #include "gateway.h"
 #include "gwloop.h"
+#include "peerlimit.h"
 #include "signer.h"
 #include "xfer.h"
 #include "ndx/err.h"
@@ -103,6 +104,14 @@ static int64_t now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -222,6 +231,8 @@ static void receive(struct gw_connector *c, struct cjob *j)
 		neg_error(j->resp, 403, "Client.BadSignature",
 			  "the delivery needs an X-Road-Id and an Ndx-Signature of its body by "
 			  "the calling gateway");
+		if (c->g->refusals)
+			gw_peerlimit_charge(c->g->refusals, j->peer, mono_ms());
 		goto out;
 	}
 	rc = gw_conn_receive(c->store, cfg->member, j->peer, path,
@@ -230,6 +241,10 @@ static void receive(struct gw_connector *c, struct cjob *j)
 	if (rc != NDX_OK) {
 		neg_error(j->resp, r.status ? r.status : 500, r.code ? r.code : "Server.InternalError",
 			  r.reason);
+		/* The sender's doing: counted against its member's refusal
+		 * budget, as on the exchange port (docs/security.md T35). */
+		if (r.status >= 400 && r.status < 500 && c->g->refusals)
+			gw_peerlimit_charge(c->g->refusals, j->peer, mono_ms());
 		goto out;
 	}
 	if (gw_conn_get(c->store, id, &neg) != NDX_OK || !(body = contract_negotiation(neg)) ||
@@ -1094,6 +1109,18 @@ void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 		neg_error(resp, 401, "Client.Unauthenticated",
 			  "a message comes from a gateway of the configuration, with its "
 			  "certificate, neither revoked");
+		goto out;
+	}
+	/* A member whose messages keep being refused waits, before any
+	 * signature is verified (docs/security.md T35, T129). */
+	if (g->refusals && !gw_peerlimit_allows(g->refusals, peer->member, mono_ms())) {
+		char ra[16];
+		unsigned after = gw_peerlimit_retry_after(g->refusals, peer->member, mono_ms());
+
+		snprintf(ra, sizeof ra, "%u", after ? after : 1);
+		neg_error(resp, 429, "Client.TooManyRefusals",
+			  "too many messages of this member were refused; retry later");
+		ndx_http_resp_header(resp, "Retry-After", ra);
 		goto out;
 	}
 	if (strcmp(req->method, "POST") != 0) {
