@@ -1009,8 +1009,6 @@ static void *thread_main(void *arg)
 int gw_connector_start(struct gw_ctx *g, struct gw_connector **out, char *why, size_t cap)
 {
 	struct gw_connector *c = calloc(1, sizeof *c);
-	char *path;
-	size_t n;
 	int rc;
 
 	*out = NULL;
@@ -1019,21 +1017,13 @@ int gw_connector_start(struct gw_ctx *g, struct gw_connector **out, char *why, s
 		return NDX_ENOMEM;
 	}
 	c->g = g;
-	n = strlen(g->cfg->data_dir) + sizeof "/connector.db";
-	if (!(path = malloc(n))) {
-		free(c);
-		snprintf(why, cap, "out of memory");
-		return NDX_ENOMEM;
-	}
-	snprintf(path, n, "%s/connector.db", g->cfg->data_dir);
-	rc = gw_conn_store_open(path, &c->store);
+	rc = gw_conn_store_open(g->cfg->connector_path, &c->store);
 	if (rc != NDX_OK) {
-		snprintf(why, cap, "cannot open its store %s (the reason is above)", path);
-		free(path);
+		/* never the connection string: it is printed nowhere */
+		snprintf(why, cap, "cannot open its store (the reason is above)");
 		free(c);
 		return rc;
 	}
-	free(path);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {

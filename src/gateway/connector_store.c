@@ -42,12 +42,39 @@ static const char *const MIGRATIONS[] = {
 	"CREATE INDEX messages_outbox ON messages(next_ms) WHERE delivery = 1;",
 };
 
+/* PostgreSQL schema version n is PG_SCHEMA[n-1]; append, never edit. The
+ * same tables in PostgreSQL's types; meta's pg_schema row holds the
+ * version, connector_store marks a finished init. */
+static const char *const PG_SCHEMA[] = {
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE negotiations(id BIGSERIAL PRIMARY KEY,"
+	" role TEXT NOT NULL CHECK(role IN ('consumer', 'provider')),"
+	" consumer_pid TEXT NOT NULL, provider_pid TEXT, counterparty TEXT NOT NULL,"
+	" client TEXT, dataset TEXT, offer TEXT, agreement TEXT, state TEXT NOT NULL,"
+	" last_hash TEXT, nmessages BIGINT NOT NULL DEFAULT 0,"
+	" reg_state BIGINT NOT NULL DEFAULT 0, reg_attempts BIGINT NOT NULL DEFAULT 0,"
+	" reg_next_ms BIGINT NOT NULL DEFAULT 0, agreement_id TEXT, conf_version BIGINT,"
+	" last_error TEXT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX negotiations_cpid ON negotiations(role, counterparty, consumer_pid);"
+	"CREATE UNIQUE INDEX negotiations_ppid ON negotiations(role, provider_pid);"
+	"CREATE TABLE messages(neg BIGINT NOT NULL REFERENCES negotiations(id),"
+	" seq BIGINT NOT NULL, sender TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL,"
+	" jws TEXT NOT NULL, delivery BIGINT NOT NULL CHECK(delivery IN (0, 1, 2, 3)),"
+	" attempts BIGINT NOT NULL DEFAULT 0, next_ms BIGINT NOT NULL DEFAULT 0, error TEXT,"
+	" PRIMARY KEY(neg, seq));"
+	"CREATE INDEX messages_outbox ON messages(next_ms) WHERE delivery = 1;"
+	"INSERT INTO meta(key, value) VALUES('pg_schema', '1');"
+	"INSERT INTO meta(key, value) VALUES('connector_store', '1');",
+};
+
 static const struct ndx_sqldb_desc DESC = {
 	.prog = GW_PROG ": connector",
 	.what = "gateway connector store",
 	.init_key = "connector_store",
 	.migrations = MIGRATIONS,
 	.n_migrations = sizeof MIGRATIONS / sizeof *MIGRATIONS,
+	.pg_schema = PG_SCHEMA,
+	.n_pg_schema = sizeof PG_SCHEMA / sizeof *PG_SCHEMA,
 };
 
 struct gw_conn_store {
@@ -87,7 +114,16 @@ int gw_conn_store_open(const char *path, struct gw_conn_store **out)
 	*out = NULL;
 	if (!(s = calloc(1, sizeof *s)))
 		return NDX_ENOMEM;
-	rc = ndx_sqldb_open(&DESC, path, access(path, F_OK) != 0, &s->db);
+	/* Made at the first start: a SQLite file that is not there yet, a
+	 * PostgreSQL schema without the store (create says NDX_EEXIST when
+	 * it has it). */
+	if (ndx_sqldb_is_pg(path)) {
+		rc = ndx_sqldb_open(&DESC, path, true, &s->db);
+		if (rc == NDX_EEXIST)
+			rc = ndx_sqldb_open(&DESC, path, false, &s->db);
+	} else {
+		rc = ndx_sqldb_open(&DESC, path, access(path, F_OK) != 0, &s->db);
+	}
 	if (rc != NDX_OK) {
 		free(s);
 		return rc;
@@ -253,13 +289,11 @@ int gw_conn_start(struct gw_conn_store *s, const char *self, const struct ndx_ke
 		rc = db_failed(r, rc);
 		goto out;
 	}
-	rc = ndx_sqldb_exec(s->db,
-			    "INSERT INTO negotiations(role, consumer_pid, counterparty, client,"
-			    " dataset, state, created_ms, updated_ms) VALUES('consumer', ?, ?, ?,"
-			    " ?, 'NONE', ?, ?)",
-			    "ssssii", cpid, provider, client, dataset, now_ms, now_ms);
-	if (rc == NDX_OK)
-		rc = ndx_sqldb_query_one(s->db, &row, "SELECT last_insert_rowid() AS id", "");
+	rc = ndx_sqldb_query_one(s->db, &row,
+				 "INSERT INTO negotiations(role, consumer_pid, counterparty, client,"
+				 " dataset, state, created_ms, updated_ms) VALUES('consumer', ?, ?, ?,"
+				 " ?, 'NONE', ?, ?) RETURNING id",
+				 "ssssii", cpid, provider, client, dataset, now_ms, now_ms);
 	if (rc == NDX_OK) {
 		*neg = ndx_sqldb_int(row, "id");
 		rc = append(s, *neg, 1, self, "/dsp/negotiations/request", hash, jws, 1,
@@ -513,18 +547,18 @@ int gw_conn_receive(struct gw_conn_store *s, const char *self, const char *peer,
 		}
 		snprintf(ppid, sizeof ppid, "urn:uuid:%s", uuid);
 		offer = json_dumps(json_object_get(m->message, "offer"), JSON_COMPACT);
-		rc = ndx_sqldb_exec(
-			s->db,
+		json_decref(row);
+		row = NULL;
+		rc = ndx_sqldb_query_one(
+			s->db, &row,
 			"INSERT INTO negotiations(role, consumer_pid, provider_pid, counterparty,"
 			" client, dataset, state, created_ms, updated_ms) VALUES('provider', ?, ?,"
-			" ?, ?, ?, 'NONE', ?, ?)",
+			" ?, ?, ?, 'NONE', ?, ?) RETURNING id",
 			"sssssii", cpid, ppid, m->sender,
 			json_string_value(json_object_get(m->message, "ndx:client")),
 			json_string_value(json_object_get(json_object_get(m->message, "offer"),
 							  "target")),
 			now_ms, now_ms);
-		if (rc == NDX_OK)
-			rc = ndx_sqldb_query_one(s->db, &row, "SELECT last_insert_rowid() AS id", "");
 		if (rc == NDX_OK) {
 			*neg = ndx_sqldb_int(row, "id");
 			rc = append(s, *neg, 1, m->sender, path, m->hash, jws_text, 0,

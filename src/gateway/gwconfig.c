@@ -106,6 +106,7 @@ void gw_config_free(struct gw_config *cfg)
 	free(cfg->conf_dir);
 	free(cfg->msglog_path);
 	free(cfg->events_path);
+	free(cfg->connector_path);
 	free(cfg->opmon_path);
 	free(cfg->anchor_path);
 	free(cfg->registry_url);
@@ -707,6 +708,18 @@ static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errc
 	return NDX_OK;
 }
 
+/* "connector": {"store"}: where the DSP connector's store is
+ * (connector.h), as events.store; read at start. */
+static int load_connector(json_t *doc, const struct gw_config *cfg, char *err, size_t errcap)
+{
+	json_t *m = json_object_get(doc, "connector");
+	const char *taken[] = { cfg->msglog_path, cfg->events_path, cfg->opmon_path };
+
+	if (m && !json_is_null(m) && !json_is_object(m))
+		return ndx_fail(err, errcap, NDX_EINVAL, "connector: expected an object");
+	return load_store(m, "connector", taken, 3, err, errcap);
+}
+
 /* "http": {"engine": "h2o" | "microhttpd", "peer_http2": true | false}:
  * which HTTP library serves the gateway's ports, h2o unless the file says
  * otherwise (bench/README.md "The gateway's ports on h2o": cheaper an
@@ -872,13 +885,16 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	    !(cfg->conf_dir = resolve(cfg->data_dir, "conf")) ||
 	    !(cfg->msglog_path = msglog_store(doc, cfg->data_dir)) ||
 	    !(cfg->events_path = section_store(doc, "events", cfg->data_dir, "events.db")) ||
+	    !(cfg->connector_path =
+		      section_store(doc, "connector", cfg->data_dir, "connector.db")) ||
 	    !(cfg->opmon_path = section_store(doc, "opmon", cfg->data_dir, "opmon.db"))) {
 		rc = ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)) ||
 	    (rc = load_events(doc, cfg->msglog_path, err, errcap)) ||
-	    (rc = load_opmon(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)) ||
+	    (rc = load_opmon(doc, cfg, err, errcap)) ||
+	    (rc = load_connector(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)) ||
 	    (rc = load_console(doc, dir, &cfg->console, err, errcap)))
 		goto out;
 	/* The witness of the message log's tree heads (gw_witness.c), read at start. */

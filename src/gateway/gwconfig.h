@@ -126,6 +126,9 @@ struct gw_config {
 	/* events.store: data_dir/events.db, another file, or a postgresql://
 	 * connection string (evstore.h) */
 	char *events_path;
+	/* connector.store: data_dir/connector.db, another file, or a
+	 * postgresql:// connection string (connector.h) */
+	char *connector_path;
 	long witness_interval_s;  /* how often tree heads go to the witness (gw_witness.c) */
 	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
 	char *opmon_path;         /* opmon.store: data_dir/opmon.db, a file or a postgresql:// string (opmon.h) */

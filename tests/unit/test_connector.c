@@ -4,7 +4,9 @@
  * through every state to FINALIZED; a counter-offer; the refusals of a
  * forged, unknown, misaddressed, stale or out-of-turn message, each
  * leaving the negotiation as it was; a message delivered twice; and a
- * store opened again holding what it had. */
+ * store opened again holding what it had. The same on PostgreSQL with
+ * NDX_TEST_ENGINE=pg (suite pg: each store a schema of its own in the
+ * database NDX_TEST_PG; skipped without it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "connector.h"
+#include "pg_exec.h"
 #include "ndx/err.h"
 #include "ndx/key.h"
 #include "ndx/negmsg.h"
@@ -26,8 +29,11 @@
 #define PROVIDER "VN/GOV/BCA"
 #define OTHER "VN/GOV/BTC"
 
+static const char *pg_base; /* NDX_TEST_PG in the PostgreSQL run */
+static int case_no;
+
 struct world {
-	char cpath[512], ppath[512];
+	char cpath[700], ppath[700];
 	struct gw_conn_store *c, *p;
 	struct ndx_key *ckey, *pkey, *okey;
 	char ckid[NDX_KEY_ID_HEX_LEN + 1], pkid[NDX_KEY_ID_HEX_LEN + 1];
@@ -60,10 +66,28 @@ static int setup(void **state)
 	struct world *w = calloc(1, sizeof *w);
 
 	assert_non_null(w);
-	snprintf(w->cpath, sizeof w->cpath, "%s/conn-c-%d.db", base ? base : "/tmp", (int)getpid());
-	snprintf(w->ppath, sizeof w->ppath, "%s/conn-p-%d.db", base ? base : "/tmp", (int)getpid());
-	unlink(w->cpath);
-	unlink(w->ppath);
+	case_no++;
+	if (pg_base) {
+		char stmt[100];
+
+		for (int k = 0; k < 2; k++) {
+			char *out = k ? w->ppath : w->cpath;
+
+			snprintf(stmt, sizeof stmt, "CREATE SCHEMA n%ld_%d_%c", (long)getpid(), case_no,
+				 k ? 'p' : 'c');
+			test_pg_exec(pg_base, stmt);
+			snprintf(out, sizeof w->cpath, "%s%coptions=-csearch_path%%3Dn%ld_%d_%c",
+				 pg_base, strchr(pg_base, '?') ? '&' : '?', (long)getpid(), case_no,
+				 k ? 'p' : 'c');
+		}
+	} else {
+		snprintf(w->cpath, sizeof w->cpath, "%s/conn-c-%d-%d.db", base ? base : "/tmp",
+			 (int)getpid(), case_no);
+		snprintf(w->ppath, sizeof w->ppath, "%s/conn-p-%d-%d.db", base ? base : "/tmp",
+			 (int)getpid(), case_no);
+		unlink(w->cpath);
+		unlink(w->ppath);
+	}
 	assert_int_equal(gw_conn_store_open(w->cpath, &w->c), NDX_OK);
 	assert_int_equal(gw_conn_store_open(w->ppath, &w->p), NDX_OK);
 	assert_int_equal(ndx_key_generate(&w->ckey), NDX_OK);
@@ -85,8 +109,26 @@ static int teardown(void **state)
 	ndx_key_free(w->ckey);
 	ndx_key_free(w->pkey);
 	ndx_key_free(w->okey);
-	unlink(w->cpath);
-	unlink(w->ppath);
+	if (pg_base) {
+		char stmt[100];
+
+		for (int k = 0; k < 2; k++) {
+			snprintf(stmt, sizeof stmt, "DROP SCHEMA n%ld_%d_%c CASCADE", (long)getpid(),
+				 case_no, k ? 'p' : 'c');
+			test_pg_exec(pg_base, stmt);
+		}
+	} else {
+		unlink(w->cpath);
+		unlink(w->ppath);
+		for (int k = 0; k < 2; k++) {
+			char side[720];
+
+			snprintf(side, sizeof side, "%s-wal", k ? w->ppath : w->cpath);
+			unlink(side);
+			snprintf(side, sizeof side, "%s-shm", k ? w->ppath : w->cpath);
+			unlink(side);
+		}
+	}
 	free(w);
 	return 0;
 }
@@ -480,6 +522,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counter_offer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 	};
+	const char *engine = getenv("NDX_TEST_ENGINE");
+
 	(void)W;
+	if (engine && strcmp(engine, "pg") == 0) {
+		pg_base = getenv("NDX_TEST_PG");
+		if (!pg_base || !pg_base[0]) {
+			printf("connector store on PostgreSQL: NDX_TEST_PG is not set (run under "
+			       "tests/with-postgres); skipped\n");
+			return 77;
+		}
+		return cmocka_run_group_tests_name("connector_pg", tests, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
