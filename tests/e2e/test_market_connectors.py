@@ -22,6 +22,8 @@ import pytest
 import requests
 
 import federation as F
+import pgschema as P
+from pgschema import PG
 from test_marketplace import DSP_CONTEXT, get, setup_market
 
 PREFIX = "/ndx/connector/negotiations"
@@ -291,3 +293,42 @@ def test_provider_killed_mid_negotiation_goes_on_after_restart(fed):
     done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED", timeout=40)
     assert done["agreement"]["permission"] == terms_with_count(fed, 7)["permission"]
     assert by_pid(fed, "BCA", "providerPid", mine["providerPid"])["state"] == "FINALIZED"
+
+
+# ---- the connectors' stores on PostgreSQL ---------------------------------------------------
+
+class PgConnectorGateway(P.StoreInSchema, F.Gateway):
+    """federation.Gateway with its connector's store in a schema of its own."""
+
+    schema_prefix = "gwconn"
+
+    def store_config(self, cfg):
+        cfg["connector"] = {"store": self.db}
+
+
+@pytest.fixture(scope="module")
+def fed_pg(build_dir):
+    if not PG:
+        pytest.skip("NDX_TEST_PG is not set: the connectors' stores on PostgreSQL are "
+                    "tested under tests/with-postgres")
+    with F.running_federation(build_dir, "ndx-market-conn-pg-", setup=setup_market,
+                              gateway_class=PgConnectorGateway) as f:
+        yield f
+
+
+def test_on_postgresql_through_a_kill(fed_pg):
+    fed = fed_pg
+    assert not (fed.gateways["BCA"].dir / "data" / "connector.db").exists()
+    neg = start(fed, terms=terms_with_count(fed, 6))
+    mine = wait_for(fed, "BHXH", neg["id"], lambda n: n["providerPid"])
+    bca = fed.gateways["BCA"]
+    bca.kill()
+    bca.start()
+    prov = by_pid(fed, "BCA", "providerPid", mine["providerPid"])
+    assert prov["state"] == "REQUESTED" and prov["waiting"] == "approve"
+    r = local(fed, "BCA", "POST", f"/{prov['id']}/agree", {})
+    assert r.status_code == 200, r.text
+    done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED", timeout=40)
+    assert done["agreement"]["permission"] == terms_with_count(fed, 6)["permission"]
+    auto = start(fed)
+    assert wait_for(fed, "BHXH", auto["id"], lambda n: n["state"] == "FINALIZED")
