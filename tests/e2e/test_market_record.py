@@ -69,11 +69,16 @@ def negotiate(fed, offer_id=None, proposed=5, offered=2, agreed=2, upto=6, signe
     return chain, ppid, cpid, agreement
 
 
+def record_on(url, chain, headers=None):
+    """POST /dsp/agreements to the registry at url."""
+    return requests.post(url + "/dsp/agreements", json={"ndx:messages": chain},
+                         headers=headers or {}, timeout=10)
+
+
 def record(fed, chain, who=None):
     """POST /dsp/agreements, with who's credential (ignored) or none."""
-    headers = {"Authorization": "Bearer " + fed.tokens[who]} if who else {}
-    return requests.post(fed.registry.url + "/dsp/agreements",
-                         json={"ndx:messages": chain}, headers=headers, timeout=10)
+    return record_on(fed.registry.url, chain,
+                     {"Authorization": "Bearer " + fed.tokens[who]} if who else None)
 
 
 def record_cli(fed, chain, *extra):
