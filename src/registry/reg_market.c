@@ -1944,14 +1944,25 @@ static void agreement_record(struct mcall *c)
 				  ch.ppid, detail, &version);
 	else
 		store_rollback(c->st);
-	if (rc == NDX_EEXIST) {
-		dsp_error(c, 409, NEG_ERROR, "Client.Conflict", NULL,
-			  "consumerPid %s or agreement %s is another negotiation's already", ch.cpid,
-			  n.agreement_id);
-		goto out;
-	}
 	json_decref(row);
 	row = NULL;
+	if (rc == NDX_EEXIST) {
+		/* The same chain recorded at once through another node is recorded. */
+		store_lock(c->st);
+		rc = mstore_neg_get(c->st, ch.ppid, 0, &row);
+		if (!rc)
+			rc = same_chain(c, ch.ppid, texts, &same);
+		store_unlock(c->st);
+		if (!rc && same)
+			record_answer(c, 200, row, 0);
+		else if (!rc || rc == NDX_ENOTFOUND)
+			dsp_error(c, 409, NEG_ERROR, "Client.Conflict", NULL,
+				  "providerPid %s, consumerPid %s or agreement %s is another "
+				  "negotiation's already", ch.ppid, ch.cpid, n.agreement_id);
+		else
+			internal(c);
+		goto out;
+	}
 	if (rc || mstore_neg_get(c->st, ch.ppid, 0, &row)) {
 		internal(c);
 		goto out;
