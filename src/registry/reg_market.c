@@ -4,6 +4,8 @@
  *   /dsp/catalog/...                    DSP catalog HTTPS binding
  *   /dsp/negotiations/...               DSP negotiation HTTPS binding, provider paths
  *   /dsp/consumer/negotiations/...      its consumer (callback) paths
+ *   /dsp/agreements                     ndx's: the signed chain of a negotiation the
+ *                                       members' connectors held, recorded at FINALIZED
  *   /market/...                         ndx's own: publishing, listing, ending agreements
  *
  * The registry keeps one record of each negotiation and acts as both
@@ -13,7 +15,10 @@
  * the ODRL subset's one reader (policy.c). Each accepted message is one
  * transaction with its audit entry; the one that finalises an agreement
  * raises the configuration version, which then carries the agreement's
- * grant (market_conf_grants). */
+ * grant (market_conf_grants). A negotiation held between the members' own
+ * connectors is recorded whole once FINALIZED (agreement_record): its
+ * chain checked by ndx_negchain_check (negchain.c) against the gateway
+ * keys in the store, then the same rows and grant. */
 #include "reg_market.h"
 
 #include <openssl/rand.h>
