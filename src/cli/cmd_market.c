@@ -9,7 +9,10 @@
  * `ndx market sign-message | check-negotiation`: negotiation messages
  * signed by the member's gateway key, and the check of a whole signed
  * negotiation against the signed configuration (docs/marketplace.md
- * "Signed negotiations"; ndx/negmsg.h). */
+ * "Signed negotiations"; ndx/negmsg.h, ndx/negchain.h).
+ *
+ * `ndx market record-agreement`: such a chain, FINALIZED between the
+ * members' own connectors, handed to the registry to record. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,14 +38,15 @@
 #include "ndx/encode.h"
 #include "ndx/dspneg.h"
 #include "ndx/jws.h"
+#include "ndx/negchain.h"
 #include "ndx/negmsg.h"
 
 /* A statement of a busy month is large; this caps what check reads. */
 #define STATEMENT_MAX (1u << 30)
 
 static const char usage[] =
-	"usage: ndx market <statement|check-statement|invoice|sign-message|check-negotiation>\n"
-	"                  [arguments]\n"
+	"usage: ndx market <statement|check-statement|invoice|sign-message|check-negotiation|\n"
+	"                   record-agreement> [arguments]\n"
 	"\n"
 	"  ndx market statement --db PATH --key SIGN_KEY --conf DIR --anchor ANCHOR\n"
 	"                       --agreement ID (--month YYYY-MM | --from TIME --to TIME)\n"
@@ -99,15 +103,27 @@ static const char usage[] =
 	"      messages a valid run of the DSP state machine, the agreement on the\n"
 	"      latest offer's terms. Prints the final state, the parties and the\n"
 	"      agreed terms as JSON; the first fault is named otherwise.\n"
+	"  ndx market record-agreement FILE [--registry URL] [--conf DIR --anchor ANCHOR]\n"
+	"      Hands the chain of a negotiation the two members' connectors held without\n"
+	"      the registry, ended FINALIZED, to the registry (POST /dsp/agreements on URL,\n"
+	"      or NDX_REGISTRY, default http://127.0.0.1:4400), which checks it against\n"
+	"      its own record of the parties' gateway keys and its catalogue and records\n"
+	"      the agreement and its grant. FILE: the request body {\"ndx:messages\":\n"
+	"      [JWS, ...]}, or any file check-negotiation reads, the consumer's initial\n"
+	"      request first. No credential is sent: the parties' signatures are the\n"
+	"      authentication. With --conf and --anchor the chain is first checked here\n"
+	"      as check-negotiation does, and must end FINALIZED. Prints the agreement id\n"
+	"      and the configuration version that carries its grant (or that it was\n"
+	"      recorded already); the registry's refusal otherwise.\n"
 	"\n"
 	"--month is a calendar month in Vietnam time (from the 1st at 00:00 +07:00);\n"
 	"--from and --to are RFC 3339 UTC times (YYYY-MM-DDTHH:MM:SSZ), the period\n"
 	"[from, to).\n"
 	"\n"
 	"Exit status: 0 when the statement, invoice or signed message is made, the\n"
-	"statement checks and agrees with this log, or the negotiation checks; 1 when\n"
-	"it does not (one 'ndx: ...' line says why); 2 for a command\n"
-	"line that could not be understood.\n";
+	"statement checks and agrees with this log, the negotiation checks, or the\n"
+	"agreement is recorded; 1 when it does not or the registry refuses it (one\n"
+	"'ndx: ...' line says why); 2 for a command line that could not be understood.\n";
 
 enum { OPT_DB = 1, OPT_KEY, OPT_CONF, OPT_ANCHOR, OPT_AGREEMENT, OPT_MONTH, OPT_FROM, OPT_TO,
        OPT_OUT, OPT_BIN, OPT_ACCOUNT, OPT_ACCOUNT_NAME, OPT_RECORD, OPT_REGISTRY,
@@ -858,173 +874,50 @@ static int chain_texts(const char *text, size_t len, json_t **out)
 	return list ? NDX_OK : NDX_ENOMEM;
 }
 
-/* The DSP @type v names name, bare or "dspace:"-prefixed. */
-static bool dsp_type_is(const json_t *v, const char *name)
-{
-	const char *s = json_string_value(v);
-
-	if (s && strncmp(s, "dspace:", 7) == 0)
-		s += 7;
-	return s && strcmp(s, name) == 0;
-}
-
-/* What a check of a chain has learnt so far. */
-struct chain {
-	enum ndx_neg_state state;
-	char consumer[NDX_ID_TEXT_MAX], provider[NDX_ID_TEXT_MAX];
-	char cpid[NDX_NEGMSG_PID_MAX + 1], ppid[NDX_NEGMSG_PID_MAX + 1];
-	char last_hash[NDX_NEGMSG_HASH_LEN + 1];
-	int64_t last_at;
-	json_t *offer;      /* the latest terms offered with a policy, or NULL */
-	json_t *agreement;  /* the agreement, or NULL */
+/* The keys check-negotiation checks with: a configuration's gateways, or
+ * the --key keys. */
+struct chain_keys {
+	const struct ndx_conf *conf;
+	struct ndx_key *const *keys;
+	size_t nkeys;
 };
 
-/* The key that signed m: a gateway of its sender in conf, or one of the
- * keys. NULL after saying why. */
-static const struct ndx_key *chain_key(const struct ndx_conf *conf, struct ndx_key *const *keys,
-				       size_t nkeys, const struct ndx_negmsg *m, size_t i)
+/* ndx_negchain_key_fn over chain_keys. */
+static int chain_key(void *ctx, const char *member, const char *kid, const struct ndx_key **key,
+		     char *err, size_t errcap)
 {
-	char kid[NDX_KEY_ID_HEX_LEN + 1];
+	const struct chain_keys *ck = ctx;
+	char id[NDX_KEY_ID_HEX_LEN + 1];
 
-	if (conf) {
-		const struct ndx_conf_gateway *gw = gateway_with_key(conf, m->kid);
-		if (!gw || !gw->sign_key || strcmp(gw->member, m->sender) != 0) {
-			cli_error("negotiation refused: message %zu is signed with key %.64s, which is "
-				  "no gateway of its sender %s in the configuration", i + 1, m->kid,
-				  m->sender);
-			return NULL;
+	if (ck->conf) {
+		const struct ndx_conf_gateway *gw = gateway_with_key(ck->conf, kid);
+		if (!gw || !gw->sign_key || strcmp(gw->member, member) != 0) {
+			snprintf(err, errcap, "which is no gateway of its sender %s in the "
+				 "configuration", member);
+			return NDX_ENOTFOUND;
 		}
-		return gw->sign_key;
+		*key = gw->sign_key;
+		return NDX_OK;
 	}
-	for (size_t k = 0; k < nkeys; k++) {
-		ndx_key_id(keys[k], kid);
-		if (strcmp(kid, m->kid) == 0)
-			return keys[k];
-	}
-	cli_error("negotiation refused: message %zu is signed with key %.64s, none of the --key "
-		  "keys", i + 1, m->kid);
-	return NULL;
-}
-
-/* Checks message i (0-based) of the chain after those before it. */
-static int chain_step(struct chain *ch, const struct ndx_negmsg *m, const struct ndx_key *key,
-		      size_t i)
-{
-	static const char *const ROLE[] = { "consumer", "provider" };
-	const json_t *msg = m->message;
-	const char *cpid = json_string_value(json_object_get(msg, "consumerPid"));
-	const char *ppid = json_string_value(json_object_get(msg, "providerPid"));
-	struct ndx_negmsg_endpoint ep;
-	enum ndx_neg_state next;
-	char *party;
-
-	if (ndx_negmsg_verify(m, key) != NDX_OK) {
-		cli_error("negotiation refused: message %zu: the signature does not verify with "
-			  "its signer's key (altered after signing?)", i + 1);
-		return CLI_EXIT_FAIL;
-	}
-	if (i == 0 && m->has_previous) {
-		cli_error("negotiation refused: message 1 names a previous message: the chain does "
-			  "not start at the negotiation's first message");
-		return CLI_EXIT_FAIL;
-	}
-	if (i > 0 && (!m->has_previous || strcmp(m->previous, ch->last_hash) != 0)) {
-		cli_error("negotiation refused: message %zu does not follow message %zu (its "
-			  "ndx:previous is not that message's hash: a message dropped, reordered "
-			  "or altered)", i + 1, i);
-		return CLI_EXIT_FAIL;
-	}
-	ndx_negmsg_endpoint(m->path, &ep); /* parsed already */
-	if (ep.init != (i == 0)) {
-		cli_error("negotiation refused: message %zu is sent to %s, %s", i + 1, m->path,
-			  i == 0 ? "not the initial request's /dsp/negotiations/request"
-				 : "the path of an initial request");
-		return CLI_EXIT_FAIL;
-	}
-	party = ep.role == NDX_NEG_CONSUMER ? ch->consumer : ch->provider;
-	if (!*party) {
-		snprintf(party, NDX_ID_TEXT_MAX, "%s", m->sender);
-		if (strcmp(ch->consumer, ch->provider) == 0) {
-			cli_error("negotiation refused: message %zu: %s is both consumer and provider",
-				  i + 1, m->sender);
-			return CLI_EXIT_FAIL;
-		}
-	} else if (strcmp(party, m->sender) != 0) {
-		cli_error("negotiation refused: message %zu is the %s's, sent by %s, not by the %s %s",
-			  i + 1, ROLE[ep.role], m->sender, ROLE[ep.role], party);
-		return CLI_EXIT_FAIL;
-	}
-	if (!dsp_type_is(json_object_get(msg, "@type"), ndx_neg_msg_type(ep.msg)) ||
-	    (ep.msg == NDX_NEG_MSG_ACCEPTED &&
-	     !dsp_type_is(json_object_get(msg, "eventType"), "ACCEPTED")) ||
-	    (ep.msg == NDX_NEG_MSG_FINALIZED &&
-	     !dsp_type_is(json_object_get(msg, "eventType"), "FINALIZED"))) {
-		cli_error("negotiation refused: message %zu is not the %s its path %s takes", i + 1,
-			  ndx_neg_msg_type(ep.msg), m->path);
-		return CLI_EXIT_FAIL;
-	}
-	if (i == 0) {
-		if (!cpid || strlen(cpid) > NDX_NEGMSG_PID_MAX) {
-			cli_error("negotiation refused: message 1 has no consumerPid");
-			return CLI_EXIT_FAIL;
-		}
-		snprintf(ch->cpid, sizeof ch->cpid, "%s", cpid);
-	} else {
-		if (!ch->ppid[0] && ppid && strlen(ppid) <= NDX_NEGMSG_PID_MAX)
-			snprintf(ch->ppid, sizeof ch->ppid, "%s", ppid);
-		if (!cpid || !ppid || strcmp(cpid, ch->cpid) != 0 || strcmp(ppid, ch->ppid) != 0 ||
-		    strcmp(ep.pid, ep.role == NDX_NEG_CONSUMER ? ch->ppid : ch->cpid) != 0) {
-			cli_error("negotiation refused: message %zu names another negotiation (its "
-				  "pids or path %s)", i + 1, m->path);
-			return CLI_EXIT_FAIL;
+	for (size_t k = 0; k < ck->nkeys; k++) {
+		ndx_key_id(ck->keys[k], id);
+		if (strcmp(id, kid) == 0) {
+			*key = ck->keys[k];
+			return NDX_OK;
 		}
 	}
-	if (m->signed_at_ms < ch->last_at) {
-		cli_error("negotiation refused: message %zu is signed before message %zu", i + 1, i);
-		return CLI_EXIT_FAIL;
-	}
-	next = ndx_neg_next(ch->state, ep.role, ep.msg);
-	if (next == NDX_NEG_NONE) {
-		cli_error("negotiation refused: message %zu, a %s from the %s, is not allowed in "
-			  "state %s", i + 1, ndx_neg_msg_type(ep.msg), ROLE[ep.role],
-			  ndx_neg_state_name(ch->state));
-		return CLI_EXIT_FAIL;
-	}
-	if ((ep.msg == NDX_NEG_MSG_REQUEST || ep.msg == NDX_NEG_MSG_OFFER) &&
-	    json_object_get(json_object_get(msg, "offer"), "permission")) {
-		json_decref(ch->offer);
-		ch->offer = json_deep_copy(json_object_get(msg, "offer"));
-	}
-	if (ep.msg == NDX_NEG_MSG_AGREEMENT) {
-		struct ndx_policy pa, po;
-		char err[256];
-		const json_t *ag = json_object_get(msg, "agreement");
-		if (ndx_policy_from_odrl(ag, &pa, err, sizeof err) != NDX_OK) {
-			cli_error("negotiation refused: message %zu: agreement.%s", i + 1, err);
-			return CLI_EXIT_FAIL;
-		}
-		if (ch->offer && (ndx_policy_from_odrl(ch->offer, &po, err, sizeof err) != NDX_OK ||
-				  !ndx_policy_equal(&pa, &po))) {
-			cli_error("negotiation refused: message %zu: the agreement's terms are not the "
-				  "latest offer's", i + 1);
-			return CLI_EXIT_FAIL;
-		}
-		json_decref(ch->agreement);
-		ch->agreement = json_deep_copy(ag);
-	}
-	ch->state = next;
-	ch->last_at = m->signed_at_ms;
-	memcpy(ch->last_hash, m->hash, sizeof ch->last_hash);
-	return CLI_EXIT_OK;
+	snprintf(err, errcap, "none of the --key keys");
+	return NDX_ENOTFOUND;
 }
 
 static int market_check_negotiation(struct args *a)
 {
 	struct ndx_conf *conf = NULL;
 	struct ndx_key *keys[KEYS_MAX] = { 0 };
-	struct chain ch = { .state = NDX_NEG_NONE };
-	json_t *texts = NULL, *v, *report;
-	char *text = NULL, *out, why[512];
+	struct ndx_negchain ch = { .state = NDX_NEG_NONE };
+	struct chain_keys ck = { .keys = keys, .nkeys = a->nkeys };
+	json_t *texts = NULL, *report;
+	char *text = NULL, *out;
 	size_t len = 0, i;
 	int rc = CLI_EXIT_FAIL;
 
@@ -1039,6 +932,7 @@ static int market_check_negotiation(struct args *a)
 				       "--anchor or --key only");
 	if (a->conf && load_conf(a, &conf) != CLI_EXIT_OK)
 		goto out;
+	ck.conf = conf;
 	for (i = 0; i < a->nkeys; i++)
 		if (ndx_key_load(a->keys[i], &keys[i]) != NDX_OK) {
 			cli_error("cannot read the key %s (an Ed25519 PEM key)", a->keys[i]);
@@ -1052,20 +946,15 @@ static int market_check_negotiation(struct args *a)
 			  "one JWS a line)", a->file);
 		goto out;
 	}
-	json_array_foreach(texts, i, v) {
-		struct ndx_negmsg *m = NULL;
-		const struct ndx_key *key;
-		int prc = ndx_negmsg_parse(json_string_value(v), json_string_length(v), &m, why,
-					   sizeof why);
-		if (prc != NDX_OK) {
-			cli_error("negotiation refused: message %zu: %s", i + 1, why);
-			goto out;
-		}
-		key = chain_key(conf, keys, a->nkeys, m, i);
-		prc = key ? chain_step(&ch, m, key, i) : CLI_EXIT_FAIL;
-		ndx_negmsg_free(m);
-		if (prc != CLI_EXIT_OK)
-			goto out;
+	switch (ndx_negchain_check(texts, chain_key, &ck, &ch)) {
+	case NDX_OK:
+		break;
+	case NDX_EINVAL:
+		cli_error("negotiation refused: %s", ch.why);
+		goto out;
+	default:
+		cli_error("out of memory");
+		goto out;
 	}
 	report = json_pack("{ss sI ss ss ss ss sO* sO*}", "state", ndx_neg_state_name(ch.state),
 			   "messages", (json_int_t)json_array_size(texts), "consumer", ch.consumer,
@@ -1079,13 +968,144 @@ static int market_check_negotiation(struct args *a)
 		rc = write_out(NULL, out);
 	free(out);
 out:
-	json_decref(ch.offer);
-	json_decref(ch.agreement);
+	ndx_negchain_clear(&ch);
 	json_decref(texts);
 	free(text);
 	for (i = 0; i < KEYS_MAX; i++)
 		ndx_key_free(keys[i]);
 	ndx_conf_free(conf);
+	return rc;
+}
+
+/* POST /dsp/agreements: a FINALIZED negotiation the connectors held
+ * without the registry, recorded (docs/marketplace.md "Recording an
+ * agreement the connectors negotiated"). FILE: the body itself, or any
+ * chain file check-negotiation reads; with --conf and --anchor the chain
+ * is checked here first. */
+static int market_record(struct args *a)
+{
+	struct cli_http_request req = { .method = "POST" };
+	struct cli_http_response resp = { 0 };
+	struct ndx_conf *conf = NULL;
+	struct ndx_negchain ch = { .state = NDX_NEG_NONE };
+	struct chain_keys ck = { 0 };
+	json_t *texts = NULL, *doc = NULL, *body = NULL, *ans = NULL;
+	const json_t *given;
+	char *text = NULL, *btext = NULL, *url = NULL, err[512];
+	const char *base;
+	size_t len = 0, blen;
+	int rc = CLI_EXIT_FAIL;
+
+	if (!a->file)
+		return cli_usage_error(usage, "market record-agreement needs FILE");
+	if ((a->conf != NULL) != (a->anchor != NULL))
+		return cli_usage_error(usage, "market record-agreement takes --conf and --anchor "
+				       "together");
+	if (a->key || a->db || a->agreement || a->month || a->from || a->to || a->out || a->bin ||
+	    a->account || a->account_name || a->token_file)
+		return cli_usage_error(usage, "market record-agreement takes FILE, --registry, and "
+				       "--conf --anchor");
+	if (read_input(a->file, STATEMENT_MAX, &text, &len) != CLI_EXIT_OK)
+		goto out;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	given = json_is_object(doc) ? json_object_get(doc, "ndx:messages") : NULL;
+	if (given) {
+		size_t i;
+		const json_t *v;
+		bool ok = json_is_array(given);
+		json_array_foreach(given, i, v)
+			ok = ok && json_is_string(v);
+		texts = ok ? json_incref((json_t *)given) : NULL;
+	} else if (chain_texts(text, len, &texts) != NDX_OK) {
+		texts = NULL;
+	}
+	if (!texts || json_array_size(texts) == 0) {
+		cli_error("%s holds no messages (expected {\"ndx:messages\": [JWS, ...]}, the "
+			  "answer of GET /dsp/negotiations/{providerPid}/messages, a JSON array of "
+			  "JWS texts, or one JWS a line)", a->file);
+		goto out;
+	}
+	if (a->conf) {
+		if (load_conf(a, &conf) != CLI_EXIT_OK)
+			goto out;
+		ck.conf = conf;
+		switch (ndx_negchain_check(texts, chain_key, &ck, &ch)) {
+		case NDX_OK:
+			break;
+		case NDX_EINVAL:
+			cli_error("negotiation refused: %s", ch.why);
+			goto out;
+		default:
+			cli_error("out of memory");
+			goto out;
+		}
+		if (ch.state != NDX_NEG_FINALIZED) {
+			cli_error("negotiation refused: it ends in state %s, not FINALIZED",
+				  ndx_neg_state_name(ch.state));
+			goto out;
+		}
+	}
+	body = json_pack("{sO}", "ndx:messages", texts);
+	btext = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	base = a->registry && *a->registry ? a->registry : getenv("NDX_REGISTRY");
+	if (!base || !*base)
+		base = "http://127.0.0.1:4400";
+	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
+		cli_error("the registry URL must start with http:// or https:// (got '%s')", base);
+		goto out;
+	}
+	blen = strlen(base);
+	while (blen && base[blen - 1] == '/')
+		blen--;
+	url = malloc(blen + sizeof "/dsp/agreements");
+	if (!btext || !url) {
+		cli_error("out of memory");
+		goto out;
+	}
+	memcpy(url, base, blen);
+	memcpy(url + blen, "/dsp/agreements", sizeof "/dsp/agreements");
+	/* No credential: the parties' signatures authenticate the chain. */
+	req.url = url;
+	req.body = btext;
+	req.body_len = strlen(btext);
+	if (cli_http(&req, &resp, err, sizeof err) != NDX_OK) {
+		cli_error("the registry did not record the agreement: %s", err);
+		goto out;
+	}
+	ans = resp.len ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	if (resp.status == 200 || resp.status == 201) {
+		const char *id = json_string_value(json_object_get(ans, "ndx:agreementId"));
+		json_int_t version = json_integer_value(json_object_get(ans, "ndx:confVersion"));
+		if (!id) {
+			cli_error("the registry answered %ld without the agreement", resp.status);
+			goto out;
+		}
+		if (version)
+			printf("agreement %s recorded (negotiation %s), configuration version "
+			       "%" JSON_INTEGER_FORMAT "\n", id,
+			       json_string_value(json_object_get(ans, "providerPid")), version);
+		else
+			printf("agreement %s was recorded already (negotiation %s)\n", id,
+			       json_string_value(json_object_get(ans, "providerPid")));
+		rc = CLI_EXIT_OK;
+	} else {
+		const char *code = json_string_value(json_object_get(ans, "code"));
+		const char *reason = json_string_value(json_array_get(json_object_get(ans, "reason"),
+								      0));
+		cli_error("the registry refused the agreement: %ld %s: %s", resp.status,
+			  code ? code : "Error", reason ? reason : "(no reason given)");
+	}
+out:
+	cli_http_response_free(&resp);
+	json_decref(ans);
+	free(url);
+	free(btext);
+	json_decref(body);
+	ndx_negchain_clear(&ch);
+	ndx_conf_free(conf);
+	json_decref(texts);
+	json_decref(doc);
+	free(text);
 	return rc;
 }
 
@@ -1097,14 +1117,15 @@ int cmd_market(int argc, char **argv)
 
 	if (sub == NULL)
 		return cli_usage_error(usage, "market needs a command: statement, check-statement, "
-				       "invoice, sign-message or check-negotiation");
+				       "invoice, sign-message, check-negotiation or "
+				       "record-agreement");
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0 &&
 	    strcmp(sub, "invoice") != 0 && strcmp(sub, "sign-message") != 0 &&
-	    strcmp(sub, "check-negotiation") != 0)
+	    strcmp(sub, "check-negotiation") != 0 && strcmp(sub, "record-agreement") != 0)
 		return cli_usage_error(usage, "unknown market command '%s'", sub);
 	if ((rc = parse(argc - 1, argv + 1, &a)) != CLI_EXIT_OK)
 		return rc;
@@ -1112,9 +1133,12 @@ int cmd_market(int argc, char **argv)
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(sub, "invoice") != 0 && (a.record || a.registry || a.token_file))
-		return cli_usage_error(usage, "--record, --registry and --token-file are options of "
-				       "market invoice");
+	if (strcmp(sub, "invoice") != 0 && (a.record || a.token_file))
+		return cli_usage_error(usage, "--record and --token-file are options of market "
+				       "invoice");
+	if (strcmp(sub, "invoice") != 0 && strcmp(sub, "record-agreement") != 0 && a.registry)
+		return cli_usage_error(usage, "--registry is an option of market invoice and "
+				       "market record-agreement");
 	if (strcmp(sub, "sign-message") != 0 && (a.sender || a.path || a.previous || a.after))
 		return cli_usage_error(usage, "--sender, --path, --previous and --after are options "
 				       "of market sign-message");
@@ -1124,6 +1148,8 @@ int cmd_market(int argc, char **argv)
 		return market_sign(&a);
 	if (strcmp(sub, "check-negotiation") == 0)
 		return market_check_negotiation(&a);
+	if (strcmp(sub, "record-agreement") == 0)
+		return market_record(&a);
 	if (strcmp(sub, "statement") == 0)
 		return market_statement(&a);
 	return strcmp(sub, "invoice") == 0 ? market_invoice(&a) : market_check(&a);

@@ -4,6 +4,8 @@
  *   /dsp/catalog/...                    DSP catalog HTTPS binding
  *   /dsp/negotiations/...               DSP negotiation HTTPS binding, provider paths
  *   /dsp/consumer/negotiations/...      its consumer (callback) paths
+ *   /dsp/agreements                     ndx's: the signed chain of a negotiation the
+ *                                       members' connectors held, recorded at FINALIZED
  *   /market/...                         ndx's own: publishing, listing, ending agreements
  *
  * The registry keeps one record of each negotiation and acts as both
@@ -13,7 +15,10 @@
  * the ODRL subset's one reader (policy.c). Each accepted message is one
  * transaction with its audit entry; the one that finalises an agreement
  * raises the configuration version, which then carries the agreement's
- * grant (market_conf_grants). */
+ * grant (market_conf_grants). A negotiation held between the members' own
+ * connectors is recorded whole once FINALIZED (agreement_record): its
+ * chain checked by ndx_negchain_check (negchain.c) against the gateway
+ * keys in the store, then the same rows and grant. */
 #include "reg_market.h"
 
 #include <openssl/rand.h>
@@ -29,6 +34,7 @@
 #include "ndx/err.h"
 #include "ndx/fold.h"
 #include "ndx/id.h"
+#include "ndx/negchain.h"
 #include "ndx/negmsg.h"
 #include "ndx/policy.h"
 #include "ndx/text.h"
@@ -1597,6 +1603,394 @@ static void negotiation_get(struct mcall *c, const char *pid, int by_consumer)
 	json_decref(neg);
 }
 
+/* ---- agreements the connectors negotiated (docs/marketplace.md "Recording an
+ * agreement the connectors negotiated") ---------------------------------------------- */
+
+#define RECORD_BODY_MAX (1u << 20)
+#define RECORD_MESSAGES_MAX 64
+
+/* ndx_negchain_key_fn over the registry's store: the current signing key
+ * of a gateway of member, not revoked. The key is held in the context
+ * until the next call or the end. */
+struct record_keys {
+	struct store *st;
+	struct ndx_key *key;
+};
+
+static int record_key(void *ctx, const char *member, const char *kid, const struct ndx_key **key,
+		      char *err, size_t errcap)
+{
+	struct record_keys *rk = ctx;
+	json_t *gw = NULL;
+	int rc, revoked;
+
+	ndx_key_free(rk->key);
+	rk->key = NULL;
+	rc = mstore_gateway_by_key(rk->st, member, kid, &gw);
+	if (rc == NDX_ENOTFOUND) {
+		snprintf(err, errcap, "the signing key of no gateway of its sender %s", member);
+		return NDX_ENOTFOUND;
+	}
+	if (rc)
+		return rc;
+	revoked = store_revocation_has(rk->st, "key", kid);
+	rc = revoked < 0 ? NDX_EDB
+			 : gateway_key(json_string_value(json_object_get(gw, "sign_key")), &rk->key);
+	json_decref(gw);
+	if (rc)
+		return rc;
+	if (revoked) {
+		snprintf(err, errcap, "a revoked key");
+		return NDX_ENOTFOUND;
+	}
+	*key = rk->key;
+	return NDX_OK;
+}
+
+/* Answers a refused chain with the signed relay path's code for its fault. */
+static void chain_refused(struct mcall *c, const struct ndx_negchain *ch)
+{
+	int status = 400;
+	const char *code = "Client.InvalidRequest";
+
+	switch (ch->fault) {
+	case NDX_NEGCHAIN_UNKNOWN_SIGNER:
+		status = 403, code = "Client.UnknownSigner";
+		break;
+	case NDX_NEGCHAIN_BAD_SIGNATURE:
+		status = 403, code = "Client.BadSignature";
+		break;
+	case NDX_NEGCHAIN_WRONG_SENDER:
+		status = 403, code = "Client.WrongSender";
+		break;
+	case NDX_NEGCHAIN_BROKEN:
+		status = 409, code = "Client.StaleMessage";
+		break;
+	case NDX_NEGCHAIN_WRONG_PATH:
+		code = "Client.WrongPath";
+		break;
+	case NDX_NEGCHAIN_TRANSITION:
+		code = "Client.InvalidTransition";
+		break;
+	default:
+		break;
+	}
+	dsp_error(c, status, NEG_ERROR, code, NULL, "the chain is refused: %s", ch->why);
+}
+
+/* The ContractNegotiation answer of a recorded agreement. */
+static void record_answer(struct mcall *c, int status, const json_t *row, uint64_t version)
+{
+	json_t *ans = negotiation_json(row);
+
+	if (ans) {
+		json_object_set(ans, "ndx:agreementId", json_object_get(row, "agreement_id"));
+		if (version)
+			json_object_set_new(ans, "ndx:confVersion", json_integer((json_int_t)version));
+		json_object_set_new(ans, "ndx:signed", json_true());
+	}
+	ndx_http_resp_json(c->resp, status, ans);
+}
+
+/* Whether the chain recorded for the negotiation is texts exactly. */
+static int same_chain(struct mcall *c, const char *ppid, const json_t *texts, bool *same)
+{
+	json_t *rows = NULL;
+	size_t i;
+	int rc = mstore_neg_messages(c->st, ppid, &rows);
+
+	*same = false;
+	if (rc)
+		return rc;
+	*same = json_array_size(rows) == json_array_size(texts);
+	for (i = 0; *same && i < json_array_size(rows); i++)
+		*same = json_equal(json_object_get(json_array_get(rows, i), "jws"),
+				   json_array_get(texts, i));
+	json_decref(rows);
+	return NDX_OK;
+}
+
+/* POST /dsp/agreements: the chain of a negotiation the two members'
+ * connectors held without the registry, handed in once FINALIZED; the
+ * registry checks it against its own record of the parties' gateway keys
+ * and the catalogue, and records the negotiation, its messages, the
+ * agreement and its grant in one change. No credential: the two parties'
+ * signatures are the authentication. */
+static void agreement_record(struct mcall *c)
+{
+	static const char *const keys[] = { "@context", "ndx:messages", NULL };
+	struct record_keys rk = { .st = c->st };
+	struct ndx_negchain ch = { 0 };
+	json_t *body = NULL, *texts, *row = NULL, *offer_row = NULL, *ds_row = NULL, *canon = NULL,
+	       *terms = NULL, *detail = NULL, *v;
+	const json_t *offer, *ag;
+	const char *offer_id, *provider, *event, *ts, *assigner, *assignee, *callback, *stray;
+	char client[NDX_ID_TEXT_MAX], err[256];
+	char *pt = NULL, *at = NULL;
+	struct ndx_policy p, offered;
+	struct mstore_neg n;
+	uint64_t version = 0;
+	unsigned classes;
+	size_t i;
+	time_t t;
+	bool same;
+	int rc;
+
+	if (c->req->body_len > RECORD_BODY_MAX) {
+		dsp_error(c, 413, NEG_ERROR, "Client.TooLarge", NULL,
+			  "the body is at most %u bytes", RECORD_BODY_MAX);
+		return;
+	}
+	if (!(body = body_object(c, NEG_ERROR)))
+		return;
+	texts = json_object_get(body, "ndx:messages");
+	stray = stray_key(body, keys);
+	if (stray || !json_is_array(texts) || json_array_size(texts) == 0 ||
+	    json_array_size(texts) > RECORD_MESSAGES_MAX) {
+		if (stray)
+			dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+				  "%s: the body has ndx:messages only", stray);
+		else
+			dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+				  "ndx:messages: expected the negotiation's signed messages (1 to %d "
+				  "JWS texts), the consumer's initial request first",
+				  RECORD_MESSAGES_MAX);
+		goto out;
+	}
+	json_array_foreach(texts, i, v)
+		if (!json_is_string(v)) {
+			dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+				  "ndx:messages[%zu]: expected a JWS text", i);
+			goto out;
+		}
+	if (store_begin(c->st)) {
+		internal(c);
+		goto out;
+	}
+	/* The chain, with the keys the parties' gateways have now. */
+	rc = ndx_negchain_check(texts, record_key, &rk, &ch);
+	if (rc == NDX_EINVAL) {
+		store_rollback(c->st);
+		chain_refused(c, &ch);
+		goto out;
+	}
+	if (rc)
+		goto fail;
+	if (ch.state != NDX_NEG_FINALIZED) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidTransition", NULL,
+			  "the chain ends in state %s: only a FINALIZED negotiation's agreement "
+			  "is recorded", ndx_neg_state_name(ch.state));
+		goto out;
+	}
+	if (!ch.ppid[0] || strpbrk(ch.ppid, "/?#% ") || strpbrk(ch.cpid, "/?#% ")) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+			  "providerPid and consumerPid: expected IRIs without / ? # %% or spaces");
+		goto out;
+	}
+	/* The same chain again is answered as recorded; another under its providerPid is not. */
+	rc = mstore_neg_get(c->st, ch.ppid, 0, &row);
+	if (!rc) {
+		if ((rc = same_chain(c, ch.ppid, texts, &same)))
+			goto fail;
+		store_rollback(c->st);
+		if (same)
+			record_answer(c, 200, row, 0);
+		else
+			dsp_error(c, 409, NEG_ERROR, "Client.Conflict", row,
+				  "providerPid %s names another negotiation already", ch.ppid);
+		goto out;
+	}
+	if (rc != NDX_ENOTFOUND)
+		goto fail;
+	/* The offer the consumer asked for, published by the provider, open to its class. */
+	offer = json_object_get(ch.request, "offer");
+	offer_id = json_string_value(json_object_get(offer, "@id"));
+	rc = offer_id ? mstore_offer_get(c->st, offer_id, &offer_row) : NDX_ENOTFOUND;
+	if (!rc)
+		rc = mstore_dataset_get(c->st,
+					json_string_value(json_object_get(offer_row, "dataset")),
+					&ds_row);
+	if (rc == NDX_ENOTFOUND) {
+		store_rollback(c->st);
+		dsp_error(c, 404, NEG_ERROR, "Client.NotFound", NULL,
+			  "offer.@id: %s is not an offer of the catalogue (unknown or withdrawn)",
+			  offer_id ? offer_id : "(none)");
+		goto out;
+	}
+	if (rc)
+		goto fail;
+	provider = json_string_value(json_object_get(ds_row, "provider"));
+	if (strcmp(provider, ch.provider) != 0) {
+		store_rollback(c->st);
+		dsp_error(c, 403, NEG_ERROR, "Client.WrongSender", NULL,
+			  "the provider's messages are %s's, but %s publishes the offer %s",
+			  ch.provider, provider, offer_id);
+		goto out;
+	}
+	classes = (unsigned)json_integer_value(json_object_get(offer_row, "classes"));
+	if (!(classes & member_class(ch.consumer))) {
+		store_rollback(c->st);
+		dsp_error(c, 403, NEG_ERROR, "Client.Forbidden", NULL,
+			  "the offer %s is not open to the consumer %s's member class", offer_id,
+			  ch.consumer);
+		goto out;
+	}
+	if (request_client(c, ch.request, ch.consumer, client)) {
+		store_rollback(c->st);
+		goto out;
+	}
+	event = json_string_value(json_object_get(ds_row, "event"));
+	if (event && !*event)
+		event = NULL;
+	if (event && strcmp(client, ch.consumer) == 0) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+			  "ndx:client: an event type's agreement is a subscription, which a "
+			  "subsystem of %s holds; name it", ch.consumer);
+		goto out;
+	}
+	/* The agreement as the relay's ContractAgreementMessage takes it. */
+	ag = ch.agreement;
+	if ((rc = message_policy(c, NULL, ag, "agreement",
+				 json_string_value(json_object_get(ds_row, "id")), &p, &canon))) {
+		store_rollback(c->st);
+		if (rc != NDX_EINVAL)
+			internal(c);
+		goto out;
+	}
+	ts = json_string_value(json_object_get(ag, "timestamp"));
+	assigner = json_string_value(json_object_get(ag, "assigner"));
+	assignee = json_string_value(json_object_get(ag, "assignee"));
+	if (!ts || ndx_time_parse(ts, &t) || !assigner || !assignee ||
+	    strcmp(assigner, ch.provider) != 0 || strcmp(assignee, ch.consumer) != 0) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+			  "agreement: expected a timestamp (RFC 3339), the provider's member id as "
+			  "assigner and the consumer's as assignee");
+		goto out;
+	}
+	/* Nobody offered other terms: the agreement is on the catalogue's offer. */
+	if (!ch.offer &&
+	    (ndx_policy_from_odrl(json_object_get(offer_row, "policy"), &offered, err, sizeof err) ||
+	     !ndx_policy_equal(&p, &offered))) {
+		store_rollback(c->st);
+		dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL,
+			  "agreement: its terms are not the offer's %s, and nobody offered others",
+			  offer_id);
+		goto out;
+	}
+	if (event) {
+		json_t *svc = NULL;
+		const char *why = NULL;
+		if (!(rc = store_service_get(c->st,
+					     json_string_value(json_object_get(ds_row, "service")),
+					     &svc)))
+			why = event_policy_why(&p, svc);
+		json_decref(svc);
+		if (rc)
+			goto fail;
+		if (why) {
+			store_rollback(c->st);
+			dsp_error(c, 400, NEG_ERROR, "Client.InvalidRequest", NULL, "agreement: %s",
+				  why);
+			goto out;
+		}
+	}
+	json_object_set_new(canon, "timestamp", json_string(ts));
+	json_object_set_new(canon, "assigner", json_string(assigner));
+	json_object_set_new(canon, "assignee", json_string(assignee));
+	/* The latest terms offered: the agreement's, which are the same. */
+	terms = ndx_policy_to_odrl(&p);
+	if (terms) {
+		json_object_set_new(terms, "@id", json_string(offer_id));
+		json_object_set_new(terms, "@type", json_string("Offer"));
+		json_object_set(terms, "target", json_object_get(ds_row, "id"));
+	}
+	pt = terms ? json_dumps(terms, JSON_COMPACT) : NULL;
+	at = json_dumps(canon, JSON_COMPACT);
+	if (!pt || !at) {
+		rc = NDX_ENOMEM;
+		goto fail;
+	}
+	callback = json_string_value(json_object_get(ch.request, "callbackAddress"));
+	n = (struct mstore_neg){
+		.provider_pid = ch.ppid, .consumer_pid = ch.cpid, .consumer = ch.consumer,
+		.client = client, .provider = ch.provider,
+		.dataset = json_string_value(json_object_get(ds_row, "id")),
+		.service = json_string_value(json_object_get(ds_row, "service")),
+		.offer_id = offer_id, .event = event, .policy = pt,
+		.offered_by = ch.offer && ch.offered_by == NDX_NEG_PROVIDER ? "provider" : "consumer",
+		.state = ndx_neg_state_name(NDX_NEG_FINALIZED),
+		.callback = callback && strlen(callback) <= CALLBACK_MAX ? callback : "",
+		.agreement_id = json_string_value(json_object_get(canon, "@id")), .agreement = at,
+		.agreement_state = "active",
+		.not_after = p.validity_days ? (int64_t)time(NULL) + p.validity_days * 86400 : 0,
+	};
+	rc = mstore_neg_add(c->st, &n);
+	if (!rc)
+		rc = mstore_neg_update(c->st, &n);
+	json_array_foreach(texts, i, v)
+		if (!rc)
+			rc = mstore_neg_message_add(
+				c->st, ch.ppid, (int64_t)i + 1,
+				json_string_value(json_object_get(json_array_get(ch.steps, i),
+								  "sender")),
+				json_string_value(json_object_get(json_array_get(ch.steps, i), "hash")),
+				json_string_value(v));
+	detail = json_pack("{ss ss ss ss ss ss ss ss ss}", "consumerPid", ch.cpid, "consumer",
+			   ch.consumer, "client", client, "provider", ch.provider, "offer", offer_id,
+			   "service", n.service, "agreement", n.agreement_id, "to", n.state,
+			   "message", ch.last_hash);
+	/* The agreement's grant enters the configuration: a new version. */
+	if (!rc)
+		rc = store_commit(c->st, ch.provider, c->req->remote_addr, "agreement.record",
+				  ch.ppid, detail, &version);
+	else
+		store_rollback(c->st);
+	json_decref(row);
+	row = NULL;
+	if (rc == NDX_EEXIST) {
+		/* The same chain recorded at once through another node is recorded. */
+		store_lock(c->st);
+		rc = mstore_neg_get(c->st, ch.ppid, 0, &row);
+		if (!rc)
+			rc = same_chain(c, ch.ppid, texts, &same);
+		store_unlock(c->st);
+		if (!rc && same)
+			record_answer(c, 200, row, 0);
+		else if (!rc || rc == NDX_ENOTFOUND)
+			dsp_error(c, 409, NEG_ERROR, "Client.Conflict", NULL,
+				  "providerPid %s, consumerPid %s or agreement %s is another "
+				  "negotiation's already", ch.ppid, ch.cpid, n.agreement_id);
+		else
+			internal(c);
+		goto out;
+	}
+	if (rc || mstore_neg_get(c->st, ch.ppid, 0, &row)) {
+		internal(c);
+		goto out;
+	}
+	record_answer(c, 201, row, version);
+	goto out;
+fail:
+	store_rollback(c->st);
+	internal(c);
+out:
+	free(pt);
+	free(at);
+	ndx_key_free(rk.key);
+	ndx_negchain_clear(&ch);
+	json_decref(detail);
+	json_decref(terms);
+	json_decref(canon);
+	json_decref(ds_row);
+	json_decref(offer_row);
+	json_decref(row);
+	json_decref(body);
+}
+
 /* GET /dsp/negotiations/{providerPid}/messages: the chain of a signed
  * negotiation, the JWS texts in the order accepted (empty for a plain
  * one); either party, 404 to anyone else as for the negotiation. */
@@ -1993,6 +2387,13 @@ void market_handle(struct store *st, const struct market_caller *who,
 			catalog_dataset(&c, rest);
 		else
 			method_not_allowed(&c, "GET, HEAD");
+		return;
+	}
+	if (strcmp(p, "/dsp/agreements") == 0) {
+		if (is_post(&c))
+			agreement_record(&c);
+		else
+			method_not_allowed(&c, "POST");
 		return;
 	}
 	if (strncmp(p, "/dsp/negotiations/", 18) == 0)

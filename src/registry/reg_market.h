@@ -4,7 +4,9 @@
  * (/dsp/catalog/...), the contract negotiations of its negotiation HTTPS
  * binding (/dsp/negotiations/..., and /dsp/consumer/negotiations/... where
  * the registry holds the consumer's side), and the agreements they end in,
- * which become grants of the global configuration. */
+ * which become grants of the global configuration; POST /dsp/agreements
+ * records the agreement of a negotiation the members' own connectors held
+ * from its signed chain. */
 #ifndef NDX_REGISTRY_REG_MARKET_H
 #define NDX_REGISTRY_REG_MARKET_H
 

@@ -6,7 +6,8 @@ the same signed configuration (same version, same bytes, same signature) and the
 delta from an older version, and after
 kill -9 of one node the gateways go on refreshing (and fetching OpenAPI descriptions) from
 the other. A negotiation signed end to end (docs/marketplace.md "Signed negotiations")
-runs its messages through both nodes by turns. Refusals: init on a
+runs its messages through both nodes by turns; a chain negotiated without the registry,
+recorded on one node, is found recorded on the other. Refusals: init on a
 database that holds a registry, a connection string with a password (never printed).
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
@@ -213,6 +214,26 @@ def test_signed_negotiation_through_both_nodes(fed):
         assert r.status_code == 200 and r.json()["messages"] == chain, r.text
     res = check_chain(fed, r.text)
     assert res.returncode == 0 and json.loads(res.stdout)["state"] == "FINALIZED", res.stderr
+
+
+def test_recorded_agreement_through_both_nodes(fed):
+    """A chain the connectors negotiated without the registry (docs/marketplace.md
+    "Recording an agreement the connectors negotiated") recorded on one node: 201; the
+    same chain on the other node finds it recorded: 200, one negotiation, its messages
+    once on PostgreSQL."""
+    from test_market_record import negotiate, record_on
+    from test_marketplace import setup_market
+
+    if not hasattr(fed, "offer_ids"):
+        setup_market(fed)
+    chain, ppid, _, agreement = negotiate(fed)
+    r = record_on(NODES[0].url, chain)
+    assert r.status_code == 201 and r.json()["ndx:agreementId"] == agreement["@id"], r.text
+    r = record_on(NODES[1].url, chain)
+    assert r.status_code == 200 and r.json()["ndx:agreementId"] == agreement["@id"], r.text
+    assert psql(PG, f"SELECT count(*) FROM {SCHEMA}.negotiation_messages"
+                    f" WHERE provider_pid = '{ppid}'") == str(len(chain))
+    assert any(g.get("agreement") == agreement["@id"] for g in fed.conf()["grants"])
 
 
 def test_gateways_fail_over_when_a_node_is_killed(fed):
