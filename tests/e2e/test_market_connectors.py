@@ -24,7 +24,8 @@ import requests
 import federation as F
 import pgschema as P
 from pgschema import PG
-from test_marketplace import DSP_CONTEXT, get, setup_market
+import refusals
+from test_marketplace import DSP_CONTEXT, get, setup_market, wait_gateways
 
 PREFIX = "/ndx/connector/negotiations"
 
@@ -151,6 +152,8 @@ def test_local_endpoints_refuse_what_they_cannot_do(fed):
 
 
 def test_catalogue_offer_agreed_and_finalized_by_the_connectors(fed):
+    refusals.check_response(fed.call("BHXH", "GET", F.ECHO, "/x", client=F.INSURANCE),
+                            "NoGrant")
     neg = start(fed)
     cpid = neg["consumerPid"]
     done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED")
@@ -173,6 +176,19 @@ def test_catalogue_offer_agreed_and_finalized_by_the_connectors(fed):
               "--anchor", fed.registry.anchor)
     assert res.returncode == 0, res.stdout + res.stderr
     assert json.loads(res.stdout)["state"] == "FINALIZED"
+    # The provider's connector handed the chain to the registry, which recorded it as it
+    # is: the agreement's grant is in the next configuration, and BHXH's first call
+    # goes through both gateways.
+    prov = wait_for(fed, "BCA", prov["id"], lambda n: n["registry"] != "pending")
+    assert prov["registry"] == "recorded", prov
+    assert prov["agreementId"] == done["agreement"]["@id"] and prov["confVersion"] > 0
+    r = get(fed, f"/dsp/negotiations/{ppid}", "bhxh")
+    assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
+    r = get(fed, f"/dsp/negotiations/{ppid}/messages", "bca")
+    assert r.status_code == 200 and r.json()["messages"] == chains[0], r.text
+    wait_gateways(fed, prov["confVersion"])
+    r = fed.call("BHXH", "GET", F.ECHO, "/x", client=F.INSURANCE)
+    assert r.status_code == 200, f"{r.status_code} {r.text}\n{fed.tails()}"
     # Each message travelled once as an exchange, logged by both gateways: the
     # sender's record as the client, the receiver's as the service's provider.
     member = {"BHXH": F.BHXH, "BCA": F.BCA}
@@ -216,6 +232,10 @@ def test_registry_sees_nothing_until_the_chain(fed):
     assert r.status_code == 200 and r.json()["state"] == "ACCEPTED", r.text
     done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED")
     assert done["agreement"]["permission"] == counter["permission"]
+    rec = wait_for(fed, "BCA", prov["id"], lambda n: n["registry"] != "pending")
+    assert rec["registry"] == "recorded", rec
+    r = get(fed, f"/dsp/negotiations/{mine['providerPid']}", "bhxh")
+    assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
     # Out of turn at the local endpoint: nothing moves a FINALIZED negotiation.
     r = local(fed, "BHXH", "POST", f"/{neg['id']}/terminate", {})
     assert r.status_code == 400 and r.json()["code"] == "Client.InvalidTransition", r.text
