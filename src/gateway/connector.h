@@ -113,7 +113,9 @@ bool gw_conn_same_terms(const json_t *a, const json_t *b);
 int gw_conn_outbox(struct gw_conn_store *s, int64_t now_ms, size_t limit, json_t **out);
 /* The outcome of delivering message seq of neg: delivered (provider_pid,
  * from the answer to an initial request, recorded when not NULL), or not
- * (error; final: no further attempt, else the next at next_ms). */
+ * (error; final: no further attempt, else the next at next_ms). A
+ * consumer's initial request refused for good ends its negotiation
+ * (TERMINATED: the provider holds none). */
 int gw_conn_delivered(struct gw_conn_store *s, int64_t neg, int64_t seq, bool ok, bool final,
 		      const char *provider_pid, const char *error, int64_t next_ms);
 /* The provider's FINALIZED chains the registry has not recorded yet, due

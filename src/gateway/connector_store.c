@@ -829,6 +829,13 @@ int gw_conn_delivered(struct gw_conn_store *s, int64_t neg, int64_t seq, bool ok
 				    "UPDATE negotiations SET provider_pid = COALESCE(provider_pid, ?),"
 				    " last_error = ? WHERE id = ?",
 				    "ssi", provider_pid, ok ? NULL : error, neg);
+	/* A consumer's initial request refused: there is no negotiation at the
+	 * provider to send anything to; it ends here. */
+	if (rc == NDX_OK && !ok && final && seq == 1)
+		rc = ndx_sqldb_exec(s->db,
+				    "UPDATE negotiations SET state = 'TERMINATED' WHERE id = ? AND"
+				    " role = 'consumer' AND provider_pid IS NULL",
+				    "i", neg);
 	if (rc == NDX_OK)
 		rc = s->db->ops->commit(s->db);
 	if (rc != NDX_OK)

@@ -341,6 +341,41 @@ static void requested(struct world *w, int64_t *cneg, int64_t *pneg)
 	json_decref(o);
 }
 
+/* The provider's connector refuses the initial request for good: the
+ * consumer's negotiation ends; a failure that may pass is tried again. */
+static void test_initial_request_refused(void **state)
+{
+	struct world *w = *state;
+	struct gw_conn_refusal r;
+	int64_t cneg;
+	json_t *o = offer(5), *m, *box = NULL;
+
+	assert_int_equal(gw_conn_start(w->c, CONSUMER, w->ckey, PROVIDER, NULL, o, 1000, &cneg, &r),
+			 NDX_OK);
+	m = due(w->c);
+	assert_int_equal(gw_conn_delivered(w->c, cneg, 1, false, false, NULL, "unreachable", 5000),
+			 NDX_OK);
+	assert_int_equal(gw_conn_outbox(w->c, 4999, 10, &box), NDX_OK);
+	assert_int_equal(json_array_size(box), 0);
+	json_decref(box);
+	assert_state(w->c, cneg, "REQUESTED");
+	json_decref(m);
+	m = due(w->c);
+	assert_int_equal(gw_conn_delivered(w->c, cneg, 1, false, true, NULL, "refused", 0), NDX_OK);
+	assert_int_equal(gw_conn_outbox(w->c, INT64_MAX / 2, 10, &box), NDX_OK);
+	assert_int_equal(json_array_size(box), 0);
+	json_decref(box);
+	{
+		json_t *neg = get(w->c, cneg);
+
+		assert_string_equal(str(neg, "state"), "TERMINATED");
+		assert_string_equal(str(neg, "lastError"), "refused");
+		json_decref(neg);
+	}
+	json_decref(m);
+	json_decref(o);
+}
+
 static void test_counter_offer(void **state)
 {
 	struct world *w = *state;
@@ -520,6 +555,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agreed_automatically_to_finalized, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_counter_offer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initial_request_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 	};
 	const char *engine = getenv("NDX_TEST_ENGINE");
