@@ -162,6 +162,10 @@ static int check(const struct gw_config *cfg)
 	       ndx_sqldb_is_pg(cfg->events_path)	     ? "PostgreSQL"
 	       : access(cfg->events_path, F_OK) == 0 ? "exists"
 						     : "will be created");
+	printf("  connector store     %s (%s)\n", cfg->connector_path,
+	       ndx_sqldb_is_pg(cfg->connector_path)	? "PostgreSQL"
+	       : access(cfg->connector_path, F_OK) == 0 ? "exists"
+							: "will be created");
 	printf("  opmon store         %s (%s)\n", cfg->opmon_path,
 	       ndx_sqldb_is_pg(cfg->opmon_path)	    ? "PostgreSQL"
 	       : access(cfg->opmon_path, F_OK) == 0 ? "exists"

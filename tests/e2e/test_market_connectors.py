@@ -131,7 +131,19 @@ def terms_with_count(fed, count):
         "obligation": fed.open_offer["obligation"]}
 
 
+def check_output(fed, gw):
+    res = subprocess.run([str(F.gateway_exe(fed.build_dir)), "--config",
+                          str(fed.gateways[gw].config_path), "--check"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
 def test_local_endpoints_refuse_what_they_cannot_do(fed):
+    # The store's default: data_dir/connector.db (docs/gateway.md connector.store).
+    gw = fed.gateways["BHXH"]
+    assert (f"connector store     {gw.dir / 'data' / 'connector.db'} (exists)"
+            in check_output(fed, "BHXH"))
     # No X-Road-Client, or a subsystem of another gateway.
     r = requests.get(fed.gateways["BHXH"].url + PREFIX, timeout=5)
     assert r.status_code == 400, r.text
@@ -339,6 +351,9 @@ def fed_pg(build_dir):
 def test_on_postgresql_through_a_kill(fed_pg):
     fed = fed_pg
     assert not (fed.gateways["BCA"].dir / "data" / "connector.db").exists()
+    out = check_output(fed, "BCA")
+    assert "connector store" in out and "(PostgreSQL)" in out.split("connector store")[1]
+    assert "password" not in out
     neg = start(fed, terms=terms_with_count(fed, 6))
     mine = wait_for(fed, "BHXH", neg["id"], lambda n: n["providerPid"])
     bca = fed.gateways["BCA"]
