@@ -185,6 +185,24 @@ static json_t *contract_negotiation(const json_t *neg)
 			 json_string_value(json_object_get(neg, "state")));
 }
 
+/* What the receiving gateway's Ndx-Response-Signature covers: SHA-256 of
+ * the request's hash (the SHA-256 of the JWS) followed by the answer's
+ * body, so that the receipt names the message it answers. */
+static int receipt_hash(const uint8_t req_hash[NDX_SHA256_LEN], const void *body, size_t len,
+			uint8_t out[NDX_SHA256_LEN])
+{
+	uint8_t *buf = malloc(NDX_SHA256_LEN + len + 1);
+
+	if (!buf)
+		return NDX_ENOMEM;
+	memcpy(buf, req_hash, NDX_SHA256_LEN);
+	if (len)
+		memcpy(buf + NDX_SHA256_LEN, body, len);
+	ndx_sha256(buf, NDX_SHA256_LEN + len, out);
+	free(buf);
+	return NDX_OK;
+}
+
 /* ---- a message from another member's gateway ---------------------------------- */
 
 static void receive(struct gw_connector *c, struct cjob *j)
@@ -253,8 +271,8 @@ static void receive(struct gw_connector *c, struct cjob *j)
 		goto out;
 	}
 	init = strcmp(path, "/dsp/negotiations/request") == 0;
-	ndx_sha256(body_text, strlen(body_text), resp_hash);
-	if (!(resp_sig = gw_sign_hash(cfg, resp_hash))) {
+	if (receipt_hash(req_hash, body_text, strlen(body_text), resp_hash) != NDX_OK ||
+	    !(resp_sig = gw_sign_hash(cfg, resp_hash))) {
 		neg_error(j->resp, 500, "Server.InternalError", "cannot sign the receipt");
 		goto out;
 	}
@@ -443,8 +461,8 @@ static void outcome(struct gw_connector *c, struct delivery *d)
 				  next);
 		goto out;
 	}
-	ndx_sha256(r->body ? (const void *)r->body : "", r->len, resp_hash);
-	if (!d->call.gateway || !r->hdr[GW_H_RESPONSE_SIG] ||
+	if (receipt_hash(d->request_hash, r->body, r->len, resp_hash) != NDX_OK ||
+	    !d->call.gateway || !r->hdr[GW_H_RESPONSE_SIG] ||
 	    gw_verify_hash(d->call.gateway->sign_key, r->hdr[GW_H_RESPONSE_SIG], resp_hash, err,
 			   sizeof err) != NDX_OK) {
 		gw_conn_delivered(c->store, d->neg, d->seq, false, false, NULL,

@@ -92,9 +92,10 @@ def sign(fed, gateway, sender, path, message, previous=None):
     return res.stdout.strip()
 
 
-def deliver(fed, as_gw, to_gw, path, jws):
+def deliver(fed, as_gw, to_gw, path, jws, receipt=None):
     """POST /n1{path} to to_gw's gateway port as gateway as_gw would: its TLS
-    certificate, an X-Road-Id and its Ndx-Signature over the body."""
+    certificate, an X-Road-Id and its Ndx-Signature over the body. receipt: a list
+    that receives (Ndx-Response-Signature, the answer's bytes)."""
     ident = fed.gateways[as_gw].ident
     body = jws.encode()
     sig = F.compact(F.sign_object(ident.private_key(), hashlib.sha256(body).digest()))
@@ -106,7 +107,10 @@ def deliver(fed, as_gw, to_gw, path, jws):
                      headers={"Content-Type": "application/jose",
                               "X-Road-Id": str(uuid.uuid4()), "Ndx-Signature": sig})
         resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
+        raw = resp.read()
+        if receipt is not None:
+            receipt.append((resp.getheader("Ndx-Response-Signature"), raw))
+        return resp.status, json.loads(raw or b"null")
     finally:
         conn.close()
 
@@ -300,10 +304,17 @@ def test_messages_refused_at_the_connector(fed):
     assert (status, doc["code"]) == (400, "Client.WrongPath"), doc
     after = local(fed, "BHXH", "GET", f"/{neg['id']}").json()
     assert after["state"] == "REQUESTED" and after["messages"] == 1
-    # The genuine one is taken.
-    status, doc = deliver(fed, "BCA", "BHXH", path,
-                          sign(fed, "BCA", F.BCA, path, counter, previous=last))
+    # The genuine one is taken, with BHXH's gateway's receipt of that very message.
+    got = []
+    jws = sign(fed, "BCA", F.BCA, path, counter, previous=last)
+    status, doc = deliver(fed, "BCA", "BHXH", path, jws, receipt=got)
     assert status == 200 and doc["state"] == "OFFERED", doc
+    bhxh = fed.gateways["BHXH"].ident
+    raw_pub = bhxh.private_key().public_key().public_bytes(
+        F.serialization.Encoding.Raw, F.serialization.PublicFormat.Raw)
+    F.verify_signature_object(got[0][0], raw_pub, bhxh.key_id(),
+                              hashlib.sha256(hashlib.sha256(jws.encode()).digest()
+                                             + got[0][1]).digest())
     assert local(fed, "BHXH", "GET", f"/{neg['id']}").json()["state"] == "OFFERED"
 
 
