@@ -35,6 +35,9 @@ int cli_demo_traffic(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 /* market statement, check-statement: usage statements (cmd_market.c). */
 int cmd_market(int argc, char **argv);
+/* market connector: the member's DSP connector at its gateway
+ * (cmd_market_connector.c); argv[0] is "connector". */
+int cli_market_connector(int argc, char **argv);
 /* testservice: the diagnostic provider system (cmd_testservice.c). */
 int cmd_testservice(int argc, char **argv);
 

@@ -46,7 +46,7 @@
 
 static const char usage[] =
 	"usage: ndx market <statement|check-statement|invoice|sign-message|check-negotiation|\n"
-	"                   record-agreement> [arguments]\n"
+	"                   record-agreement|connector> [arguments]\n"
 	"\n"
 	"  ndx market statement --db PATH --key SIGN_KEY --conf DIR --anchor ANCHOR\n"
 	"                       --agreement ID (--month YYYY-MM | --from TIME --to TIME)\n"
@@ -115,6 +115,10 @@ static const char usage[] =
 	"      as check-negotiation does, and must end FINALIZED. Prints the agreement id\n"
 	"      and the configuration version that carries its grant (or that it was\n"
 	"      recorded already); the registry's refusal otherwise.\n"
+	"  ndx market connector ACTION [ID] --gateway URL --client SUBSYSTEM [options]\n"
+	"      Drives this member's own DSP connector at its gateway: list, show,\n"
+	"      messages, start, agree, offer, accept, request, terminate (`ndx market\n"
+	"      connector --help`).\n"
 	"\n"
 	"--month is a calendar month in Vietnam time (from the 1st at 00:00 +07:00);\n"
 	"--from and --to are RFC 3339 UTC times (YYYY-MM-DDTHH:MM:SSZ), the period\n"
@@ -1117,12 +1121,14 @@ int cmd_market(int argc, char **argv)
 
 	if (sub == NULL)
 		return cli_usage_error(usage, "market needs a command: statement, check-statement, "
-				       "invoice, sign-message, check-negotiation or "
-				       "record-agreement");
+				       "invoice, sign-message, check-negotiation, "
+				       "record-agreement or connector");
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
+	if (strcmp(sub, "connector") == 0)
+		return cli_market_connector(argc - 1, argv + 1);
 	if (strcmp(sub, "statement") != 0 && strcmp(sub, "check-statement") != 0 &&
 	    strcmp(sub, "invoice") != 0 && strcmp(sub, "sign-message") != 0 &&
 	    strcmp(sub, "check-negotiation") != 0 && strcmp(sub, "record-agreement") != 0)

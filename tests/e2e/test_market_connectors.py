@@ -165,6 +165,16 @@ def test_local_endpoints_refuse_what_they_cannot_do(fed):
     r = local(fed, "BHXH", "POST", "", {})
     assert r.status_code == 400 and r.json()["code"] == "Client.InvalidRequest", r.text
     assert local(fed, "BHXH", "GET", "/999999").status_code == 404
+    # The same through `ndx market connector`.
+    gw = ("--gateway", fed.gateways["BHXH"].url)
+    res = ndx(fed, "market", "connector", "list", *gw, "--client", F.INSURANCE)
+    assert res.returncode == 0 and "negotiations" in json.loads(res.stdout), res.stderr
+    res = ndx(fed, "market", "connector", "show", "999999", *gw, "--client", F.INSURANCE)
+    assert res.returncode == 1 and "404 Client.NotFound" in res.stderr, res.stderr
+    res = ndx(fed, "market", "connector", "list", *gw)
+    assert res.returncode == 2 and "--client" in res.stderr, res.stderr
+    res = ndx(fed, "market", "connector", "start", *gw, "--client", F.INSURANCE)
+    assert res.returncode == 2 and "--dataset" in res.stderr, res.stderr
 
 
 def test_catalogue_offer_agreed_and_finalized_by_the_connectors(fed):
@@ -236,16 +246,26 @@ def test_registry_sees_nothing_until_the_chain(fed):
     assert local(fed, "BHXH", "POST", f"/{neg['id']}/agree", {}).status_code == 404
     r = local(fed, "BCA", "POST", f"/{prov['id']}/accept", {})
     assert r.status_code == 404, r.text
-    # BCA's officer counters with 3 a day.
+    # BCA's officer counters with 3 a day, with `ndx market connector` on its gateway.
     counter = {"@id": f"urn:uuid:{uuid.uuid4()}", "@type": "Offer",
                **terms_with_count(fed, 3)}
-    r = local(fed, "BCA", "POST", f"/{prov['id']}/offer", {"offer": counter})
-    assert r.status_code == 200 and r.json()["state"] == "OFFERED", r.text
+    terms_file = fed.workdir / f"counter-{uuid.uuid4().hex}.json"
+    terms_file.write_text(json.dumps(counter))
+    bca = ("--gateway", fed.gateways["BCA"].url, "--client", F.POPULATION)
+    # The consumer's step is not the provider's: refused, exit 1 with the code.
+    res = ndx(fed, "market", "connector", "accept", prov["id"], *bca)
+    assert res.returncode == 1 and "Client.NotFound" in res.stderr, res.stderr
+    res = ndx(fed, "market", "connector", "offer", prov["id"], *bca)
+    assert res.returncode == 2 and "--terms" in res.stderr, res.stderr
+    res = ndx(fed, "market", "connector", "offer", prov["id"], "--terms", terms_file, *bca)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["state"] == "OFFERED"
     offered = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "OFFERED")
     assert offered["waiting"] == "accept"
     assert offered["offer"]["permission"] == counter["permission"]
-    r = local(fed, "BHXH", "POST", f"/{neg['id']}/accept", {})
-    assert r.status_code == 200 and r.json()["state"] == "ACCEPTED", r.text
+    res = ndx(fed, "market", "connector", "accept", neg["id"], "--gateway",
+              fed.gateways["BHXH"].url, "--client", F.INSURANCE)
+    assert res.returncode == 0 and json.loads(res.stdout)["state"] == "ACCEPTED", res.stderr
     done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED")
     assert done["agreement"]["permission"] == counter["permission"]
     rec = wait_for(fed, "BCA", prov["id"], lambda n: n["registry"] != "pending")
