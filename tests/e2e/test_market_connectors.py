@@ -92,14 +92,16 @@ def sign(fed, gateway, sender, path, message, previous=None):
     return res.stdout.strip()
 
 
-def deliver(fed, as_gw, to_gw, path, jws, receipt=None):
+def deliver(fed, as_gw, to_gw, path, jws, receipt=None, cert=True, sig_by=None):
     """POST /n1{path} to to_gw's gateway port as gateway as_gw would: its TLS
     certificate, an X-Road-Id and its Ndx-Signature over the body. receipt: a list
     that receives (Ndx-Response-Signature, the answer's bytes)."""
     ident = fed.gateways[as_gw].ident
     body = jws.encode()
-    sig = F.compact(F.sign_object(ident.private_key(), hashlib.sha256(body).digest()))
-    ctx = F.tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key)
+    signer = fed.gateways[sig_by or as_gw].ident
+    sig = F.compact(F.sign_object(signer.private_key(), hashlib.sha256(body).digest()))
+    ctx = (F.tls_context(ident.ca_pem, ident.tls_cert, ident.tls_key) if cert
+           else F.tls_context(ident.ca_pem))
     conn = http.client.HTTPSConnection("127.0.0.1", fed.gateways[to_gw].gateway_port,
                                        context=ctx, timeout=15)
     try:
@@ -291,6 +293,13 @@ def test_messages_refused_at_the_connector(fed):
                "providerPid": ppid, "consumerPid": cpid,
                "offer": {"@id": f"urn:uuid:{uuid.uuid4()}", "@type": "Offer",
                          "target": fed.dataset["@id"], **terms_with_count(fed, 2)}}
+    genuine = sign(fed, "BCA", F.BCA, path, counter, previous=last)
+    # The delivery itself: no gateway certificate, or an exchange signature by another
+    # gateway than the calling one.
+    status, doc = deliver(fed, "BCA", "BHXH", path, genuine, cert=False)
+    assert (status, doc["code"]) == (401, "Client.Unauthenticated"), doc
+    status, doc = deliver(fed, "BCA", "BHXH", path, genuine, sig_by="BTC")
+    assert (status, doc["code"]) == (403, "Client.BadSignature"), doc
     # Signed with BTC's gateway key in BCA's name.
     status, doc = deliver(fed, "BCA", "BHXH", path,
                           sign(fed, "BTC", F.BCA, path, counter, previous=last))
