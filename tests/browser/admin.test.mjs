@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { account, go, guard, portal } from './flows.mjs';
 import {
-  check, checkWidths, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInCitizen, signInOfficer, startDemo,
+  check, checkWidths, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInCitizen, signInOfficer, sharedDemo,
 } from './lib.mjs';
 
 const TEST_MS = 300_000;
@@ -40,7 +40,7 @@ describe('the administration of officers and officials in the demo federation', 
   let demo;
 
   before(async () => {
-    demo = await startDemo();
+    demo = await sharedDemo();
     env.fed = demo.fed;
     const missing = portalMissing(demo.fed);
     if (missing) throw new Error(`the demo federation has no portal: ${missing}`);
