@@ -25,8 +25,11 @@ function runnerAlive() {
     if (e.code !== 'EPERM') return false;
   }
   if (!start) return true;
+  // Fields 3 (state: Z for a process that ended and is not yet reaped)
+  // and 22 (start time), after the command name in parentheses.
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ')[19] === start;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ');
+    return fields[0] !== 'Z' && fields[19] === start;
   } catch {
     return false;
   }
