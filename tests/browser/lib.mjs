@@ -201,6 +201,7 @@ export async function sharedDemo() {
     keeper.unref();
     try {
       const demo = await startDemo({ dir: demoDir });
+      if (process.env.NDX_KEEP_DEMO) console.error(`the shared demo will be kept in ${demoDir}`);
       await fs.writeFile(path.join(shared, 'ready.tmp'), '');
       await fs.rename(path.join(shared, 'ready.tmp'), path.join(shared, 'ready'));
       return { ...demo, down: noDown };
