@@ -212,11 +212,12 @@ test-oidc: build-tests npm
 # The portal in Debian's chromium through Playwright, with axe-core on every
 # page; a page whose check fails is saved in tests/browser/artifacts/ (every
 # checked page with NDX_BROWSER_SCREENSHOTS=1). BROWSER_FILES_AT_ONCE
-# files run at a time, each with its own demo federation on its own ports
-# (tests/browser/lib.mjs startDemo). Measured in one run: a demo comes up
-# in about 22 s of a file's 80-480 s; most of the rest is Chromium drawing
-# and checking pages (axe-core alone about 30 % of the registry console's
-# file), with the two cores busy throughout.
+# files run at a time; five files that cannot disturb one another share one
+# demo federation, the four others each bring up their own on its own ports
+# (tests/browser/lib.mjs sharedDemo, startDemo, and why). Measured in one
+# run: a demo comes up in about 22 s of a file's 80-480 s; most of the rest
+# is Chromium drawing and checking pages (axe-core alone about 30 % of the
+# registry console's file), with the two cores busy throughout.
 test-browser: build-tests npm
 	NDX_BUILD_DIR=$(abspath $(BUILD)) node --test --test-concurrency=$(BROWSER_FILES_AT_ONCE) tests/browser/
 

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { account, go, guard, portal } from './flows.mjs';
 import {
-  check, checkWidths, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInCitizen, signInOfficer, startDemo,
+  check, checkWidths, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInCitizen, signInOfficer, sharedDemo,
 } from './lib.mjs';
 
 const TEST_MS = 300_000;
@@ -40,7 +40,7 @@ describe('the administration of officers and officials in the demo federation', 
   let demo;
 
   before(async () => {
-    demo = await startDemo();
+    demo = await sharedDemo();
     env.fed = demo.fed;
     const missing = portalMissing(demo.fed);
     if (missing) throw new Error(`the demo federation has no portal: ${missing}`);
@@ -73,7 +73,9 @@ describe('the administration of officers and officials in the demo federation', 
     await page.fill('#officer-add-name', 'Ngô Thị Mới');
     await page.fill('#officer-add-agency', 'VN/GOV');
     await page.click('#officer-add-submit');
-    await page.waitForSelector('#officer-add-username-error');
+    // The empty form's errors are still on the page until the portal's
+    // answer replaces them: wait for that answer, not for the element.
+    await page.waitForFunction(() => /sai định dạng/.test(document.querySelector('#officer-add-username-error')?.textContent ?? ''));
     assert.match(await page.textContent('#officer-add-username-error'), /sai định dạng/);
     assert.ok(await page.locator('#officer-add-agency-error').isVisible());
     assert.equal(await page.locator('#officer-add-name-error').count(), 0);

@@ -5,7 +5,7 @@
 // steps for citizens (through the e-ID's own page) and officers.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -84,11 +84,14 @@ async function freeSlot(tried) {
   return order.length ? order[0] : randomInt(0, SLOTS);
 }
 
-// Starts `ndx demo up` in a new directory on a free port base and
-// returns {dir, fed, down}. down() is safe to call whatever happened.
-export async function startDemo() {
+// Starts `ndx demo up` in a new directory (or in dir, which must not exist
+// yet) on a free port base and returns {dir, fed, down}. down() is safe to
+// call whatever happened.
+export async function startDemo({ dir: given } = {}) {
   const ndx = ndxBinary();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ndx-browser-'));
+  let dir = given;
+  if (dir) await fs.mkdir(dir);
+  else dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ndx-browser-'));
   const down = async () => {
     try {
       await run(ndx, ['demo', 'down', '--dir', dir], { timeout: 60_000 });
@@ -115,6 +118,108 @@ export async function startDemo() {
   }
   await down();
   throw new Error(`ndx demo up failed: ${lastError && (lastError.stderr || lastError.message)}`);
+}
+
+// ---- one demo federation shared by several files ------------------------------
+//
+// Bringing a demo up costs about 22 s of both cores, and taking it down a
+// few more, so the files that cannot disturb one another share one
+// (sharedDemo); the others bring up their own (startDemo). Which is which,
+// from what each file's tests change and what they check (the files run
+// one after another or BROWSER_FILES_AT_ONCE at a time, in any order):
+//
+// Shared: portal (flows.mjs), admin, officer, market and worklist. What
+// they change is their own and found again by its own key: procedures
+// under fresh names and numbers (a queue is searched by the number or
+// found by data-id, never counted), officers and officials under fresh
+// user names (admin, officer's canbo2.btc, worklist's canbo.bhxh; the
+// agency official's list is checked for its own agency only, the
+// operator's for "at least one"), the change log read by the user name,
+// consents of accounts 0 and 7 (flows only), the marketplace's datasets,
+// agreements and invoices (market only: its catalogue is checked to be
+// exactly its one dataset, its invoice's amount from the usage of the
+// bank's agreement, which no other file calls), and the insurance
+// registry's reconciliation (worklist only: it checks it is run number 1
+// and has exactly its one correction). Account 1 is an auditor of the
+// portal for part of admin's test: its citizen's pages (flows, officer)
+// are the same for an official. A sign-in never ends another session of
+// the same person or officer (only a reset or removal does, of admin's own
+// officer), and only failed sign-ins are throttled.
+//
+// Their own: cases and information (they stop the demo's portal and
+// start it again with another monitor or an SMTP server); console (it
+// changes the registry: members, grants, event types, gateways, officials,
+// whose audit trail it reads in order; a gateway it adds is never up,
+// and it checks the demo's marketplace, which market changes); ops (it
+// reconciles the insurance registry, which worklist checks is reconciled
+// once; it checks that every gateway is up, and its misuse case is on
+// account 0's access list). gateway-console brings up no demo at all.
+//
+// The shared demo belongs to the `node --test` process that runs the
+// files (their parent): the first file to ask creates a directory named
+// after it (mkdir: one wins), starts demo-keeper.mjs, which waits for that
+// process to end and then runs `ndx demo down` and removes the directory,
+// whether the run passed, failed or was interrupted (the keeper is in its
+// own session: Ctrl-C does not reach it), and then brings the demo up in
+// it; the others wait for it. A file run on its own without `node --test`
+// brings up its own demo.
+
+// Under the before hooks' 300 s, so that a demo that never came up is said
+// so rather than as a hook's timeout.
+const SHARED_WAIT_MS = 290_000;
+
+// The test runner's pid and start time (a pid can be reused), or null
+// when this file is not run by `node --test`.
+function runnerOf() {
+  if (!process.env.NODE_TEST_CONTEXT) return null;
+  const pid = process.ppid;
+  let start = '';
+  try {
+    // /proc/PID/stat: field 22 is the start time; the command name (field
+    // 2) is in parentheses and may contain spaces.
+    start = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ')[19];
+  } catch { /* not Linux: the pid alone */ }
+  return { pid, start };
+}
+
+export async function sharedDemo() {
+  const runner = runnerOf();
+  if (!runner) return startDemo();
+  const shared = path.join(os.tmpdir(), `ndx-browser-shared-${runner.pid}-${runner.start}`);
+  const demoDir = path.join(shared, 'demo');
+  const noDown = async () => {};
+  let first = true;
+  try {
+    await fs.mkdir(shared, { mode: 0o700 });
+  } catch (e) {
+    if (e.code !== 'EEXIST') throw e;
+    first = false;
+  }
+  if (first) {
+    const keeper = spawn(process.execPath, [path.join(HERE, 'demo-keeper.mjs'), shared, String(runner.pid), runner.start, ndxBinary()],
+      { detached: true, stdio: 'ignore', env: process.env });
+    keeper.unref();
+    try {
+      const demo = await startDemo({ dir: demoDir });
+      if (process.env.NDX_KEEP_DEMO) console.error(`the shared demo will be kept in ${demoDir}`);
+      await fs.writeFile(path.join(shared, 'ready.tmp'), '');
+      await fs.rename(path.join(shared, 'ready.tmp'), path.join(shared, 'ready'));
+      return { ...demo, down: noDown };
+    } catch (e) {
+      await fs.writeFile(path.join(shared, 'failed'), e.message).catch(() => {});
+      throw e;
+    }
+  }
+  const end = Date.now() + SHARED_WAIT_MS;
+  for (;;) {
+    const failed = await fs.readFile(path.join(shared, 'failed'), 'utf8').catch(() => null);
+    if (failed !== null) throw new Error(`the shared demo federation did not come up: ${failed}`);
+    if (await fs.access(path.join(shared, 'ready')).then(() => true, () => false)) break;
+    if (Date.now() > end) throw new Error(`the shared demo federation in ${demoDir} was not up in ${SHARED_WAIT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const fed = webTarget(JSON.parse(await fs.readFile(path.join(demoDir, 'federation.json'), 'utf8')));
+  return { dir: demoDir, fed, down: noDown };
 }
 
 // federation.json describes the portal and the e-ID under "apps" (the demo's

@@ -37,7 +37,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { go, guard, portal } from './flows.mjs';
 import { promisify } from 'node:util';
-import { check, eventually, launch, ndxBinary, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, startDemo } from './lib.mjs';
+import { check, eventually, launch, ndxBinary, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, sharedDemo } from './lib.mjs';
 
 const TEST_MS = 300_000;
 const BCA = 'VN/GOV/BCA';
@@ -87,7 +87,7 @@ describe('the data marketplace in the demo federation', { timeout: 1_200_000 }, 
   let demo;
 
   before(async () => {
-    demo = await startDemo();
+    demo = await sharedDemo();
     env.fed = demo.fed;
     const missing = portalMissing(demo.fed);
     if (missing) throw new Error(`the demo federation has no portal: ${missing}`);

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { account, confirmDecision, fileProcedure, go, guard, portal, stateOf } from './flows.mjs';
 import {
-  check, eventually, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInCitizen, signInOfficer, startDemo,
+  check, eventually, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInCitizen, signInOfficer, sharedDemo,
 } from './lib.mjs';
 
 const run = promisify(execFile);
@@ -73,7 +73,7 @@ describe('the officers\' desk in the demo federation', { timeout: 1_500_000 }, (
   let demo;
 
   before(async () => {
-    demo = await startDemo();
+    demo = await sharedDemo();
     env.fed = demo.fed;
     const missing = portalMissing(demo.fed);
     if (missing) throw new Error(`the demo federation has no portal: ${missing}`);

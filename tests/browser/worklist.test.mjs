@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { go, guard, portal } from './flows.mjs';
-import { check, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, startDemo } from './lib.mjs';
+import { check, launch, officerOf, portalMissing, ready, setArtifactPrefix, signInOfficer, sharedDemo } from './lib.mjs';
 
 const run = promisify(execFile);
 const TEST_MS = 300_000;
@@ -36,7 +36,7 @@ describe('the correction worklist in the demo federation', { timeout: 900_000 },
   let demo;
 
   before(async () => {
-    demo = await startDemo();
+    demo = await sharedDemo();
     env.fed = demo.fed;
     const missing = portalMissing(demo.fed);
     if (missing) throw new Error(`the demo federation has no portal: ${missing}`);
