@@ -51,6 +51,10 @@ struct ndx_loop *gw_loop_event_loop(struct gw_loop *l);
 bool gw_loop_stopping(const struct gw_loop *l);
 struct gw_bh2o;
 struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l);
+/* The slot of its peer hop's HTTP/2 client (peer_h2.h), which the loop
+ * flushes before each sleep, stops and frees. Loop thread only. */
+struct gw_ph2;
+struct gw_ph2 **gw_loop_ph2(struct gw_loop *l);
 
 /* Runs t->fn(t->arg) on l's thread. Thread-safe. NDX_EINVAL once l stops. */
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t);
