@@ -463,6 +463,20 @@ static int conn_ready(struct gw_ph2_conn *k)
 		return -1;
 	}
 	ndx_hex_encode(md, mdlen, k->fp);
+	/* Each waiting call's check first: to a peer that none of them may
+	 * reach, not even the HTTP/2 preface goes. */
+	for (st = k->streams; st; st = next) {
+		next = st->next;
+		ndx_loop_timer_disarm(c->nl, &st->t_conn);
+		if (!gw_peer_allowed(call_of(st), k->fp))
+			/* curl's verify callback: nothing sent, the next gateway. */
+			end_later(c, st, GW_XFER_CONNECT,
+				  "SSL certificate problem: the gateway is not one of the member's");
+	}
+	if (!k->streams) {
+		lost_why(k, "", "no call may use the connection");
+		return -1;
+	}
 	if (nghttp2_session_client_new2(&k->s, c->cbs, k, c->opt) != 0) {
 		lost_why(k, "", "out of memory");
 		return -1;
@@ -476,18 +490,9 @@ static int conn_ready(struct gw_ph2_conn *k)
 	k->dirty = true;
 	for (st = k->streams; st; st = next) {
 		next = st->next;
-		ndx_loop_timer_disarm(c->nl, &st->t_conn);
-		if (!gw_peer_allowed(call_of(st), k->fp)) {
-			/* curl's verify callback: nothing sent, the next gateway. */
-			end_later(c, st, GW_XFER_CONNECT,
-				  "SSL certificate problem: the gateway is not one of the member's");
-			continue;
-		}
 		if (submit(k, st) != 0)
 			end_later(c, st, GW_XFER_FAILED, "cannot start an HTTP/2 stream");
 	}
-	if (!k->nstreams)
-		k->draining = true; /* opened for nobody it may serve */
 	return 0;
 }
 
