@@ -998,6 +998,8 @@ static int client_ctx(struct gw_ph2 *c, const struct gw_config *cfg, const char 
 	X509_STORE *store;
 	int ncas = 0;
 
+	/* By content: a configuration freed and another at the same address
+	 * must not pass for it. */
 	if (c->ctx && strcmp(c->ctx_ca, ca) == 0)
 		return 0;
 	if (!(ctx = SSL_CTX_new(TLS_client_method())))
@@ -1159,8 +1161,7 @@ static int attach(struct gw_ph2 *c, struct gw_ph2_stream *st, const char *key, c
 				gw_peer_send_curl(call);
 				return 0;
 			}
-			conn_close(k);
-			continue;
+			continue; /* expired: gw_ph2_send closes it */
 		}
 		if (k->draining || k->dead)
 			continue;
@@ -1238,6 +1239,12 @@ void gw_ph2_send(struct gw_loop *l, struct gw_peer_call *call)
 	}
 	memcpy(key, auth, kl);
 	key[kl] = '\0';
+	/* An address that was on libcurl for its minute is tried again. */
+	for (struct gw_ph2_conn *k = c->conns, *next; k; k = next) {
+		next = k->next;
+		if (k->state == C_H1 && ndx_loop_now_ms() >= k->h1_until && strcmp(k->key, key) == 0)
+			conn_close(k);
+	}
 	if (call->s->peer_timeout_ms > 0)
 		ndx_loop_timer_arm(c->nl, &st->t_all, call->s->peer_timeout_ms);
 	if ((rc = attach(c, st, key, r->errbuf, sizeof r->errbuf)) != 0)
