@@ -2,8 +2,9 @@
  * (limits.threads), each an ndx_loop (ndx/loop.h). The HTTP ports run on
  * them (httpd.h, cfg.loop), where requests are read and checked; each
  * exchange that goes on is handed to the next loop in turn, which runs the
- * waiting parts: its upstream call, through one libcurl multi handle whose
- * sockets and timer sit in the loop (or, to a "unix:" provider system
+ * waiting parts: its upstream call, to a provider gateway as a stream of
+ * the loop's HTTP/2 client (peer_h2.h), else through one libcurl multi
+ * handle whose sockets and timer sit in the loop (or, to a "unix:" provider system
  * or an "http://" one named by address, through h2o's HTTP/1.1 client on
  * the loop: backend_h2o.h), and its signature, queued during a
  * loop turn and signed together with the turn's others as one batch before

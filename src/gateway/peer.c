@@ -1,5 +1,9 @@
 /* The consumer gateway's mutual-TLS client towards provider gateways
- * (docs/protocol.md "Gateway to gateway"). The client certificate and key
+ * (docs/protocol.md "Gateway to gateway"): over HTTP/2 on nghttp2
+ * (peer_h2.c) to a gateway named by its IP address with
+ * http.peer_http2 on, over libcurl (here) otherwise and to a gateway that
+ * offers no HTTP/2; the choice of gateways, the signing for each, and the
+ * peer checks are the same for both. The client certificate and key
  * come from memory (loaded once at start), the trusted CA from the held
  * global configuration. The server must chain to that CA and, checked twice,
  * be a gateway of the service's member in the configuration that is neither
