@@ -125,6 +125,9 @@ struct gw_ph2 {
 	nghttp2_option *opt;
 	struct gw_ph2_conn *conns;
 	struct gw_ph2_stream *ended;
+	/* the flush's leftovers (ends, writes queued during it) on the next
+	 * turn: a hook must not leave work for a loop about to sleep */
+	struct ndx_loop_timer t_again;
 	bool stopped;
 	/* a request's header fields, reused */
 	nghttp2_nv *nv;
@@ -1055,6 +1058,8 @@ fail:
 	return -1;
 }
 
+static void on_again_due(void *arg);
+
 static struct gw_ph2 *client_of(struct gw_loop *l)
 {
 	struct gw_ph2 **slot = gw_loop_ph2(l), *c;
@@ -1065,6 +1070,7 @@ static struct gw_ph2 *client_of(struct gw_loop *l)
 		return NULL;
 	c->l = l;
 	c->nl = gw_loop_event_loop(l);
+	c->t_again = (struct ndx_loop_timer){ .fn = on_again_due, .arg = c };
 	if (nghttp2_session_callbacks_new(&c->cbs) != 0 || nghttp2_option_new(&c->opt) != 0) {
 		gw_ph2_free(c);
 		return NULL;
@@ -1254,6 +1260,7 @@ void gw_ph2_send(struct gw_loop *l, struct gw_peer_call *call)
 void gw_ph2_flush(struct gw_ph2 *c)
 {
 	struct gw_ph2_conn *k, *next;
+	bool again = false;
 
 	if (!c)
 		return;
@@ -1266,6 +1273,20 @@ void gw_ph2_flush(struct gw_ph2 *c)
 		else
 			watch(k);
 	}
+	/* Calls ended here (a connection lost on writing) end on the next
+	 * turn, not inside the before-sleep hook: an end may queue a
+	 * signature (the next gateway), which this turn's signing hook has
+	 * already passed. The same for a write queued during the flush. */
+	for (k = c->conns; k && !again; k = k->next)
+		again = k->state == C_READY && k->dirty && !k->dead;
+	if (c->ended || again)
+		ndx_loop_timer_arm(c->nl, &c->t_again, 0);
+}
+
+static void on_again_due(void *arg)
+{
+	struct gw_ph2 *c = arg;
+
 	drain_ended(c);
 }
 
@@ -1274,6 +1295,7 @@ void gw_ph2_stop(struct gw_ph2 *c)
 	if (!c)
 		return;
 	c->stopped = true;
+	ndx_loop_timer_disarm(c->nl, &c->t_again);
 	while (c->conns) {
 		struct gw_ph2_conn *k = c->conns;
 		struct gw_ph2_stream *st;
