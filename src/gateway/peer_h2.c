@@ -197,7 +197,7 @@ static void end_later(struct gw_ph2 *c, struct gw_ph2_stream *st, enum gw_xfer_r
 	struct gw_xfer_resp *r = call_of(st)->r;
 
 	if (why && !r->errbuf[0])
-		snprintf(r->errbuf, sizeof r->errbuf, "%s", why);
+		snprintf(r->errbuf, sizeof r->errbuf, "%.*s", (int)sizeof r->errbuf - 1, why);
 	st->end = res;
 	unlink_stream(st);
 	ndx_loop_timer_disarm(c->nl, &st->t_all);

@@ -9,7 +9,8 @@
  * member's gateway's is refused before anything is sent (CONNECT) on a
  * new connection and at the answer (IDENTITY) on a reused one; a server
  * that closes the connection mid-stream fails the stream; a port where
- * nothing listens is CONNECT. */
+ * nothing listens is CONNECT, and so is a call after the gateway closed
+ * the connection it had kept. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -618,6 +619,28 @@ static void a_connection_lost_mid_stream_fails_the_stream(void **state)
 	ndx_conf_free(conf);
 }
 
+/* The gateway stops (h2o sends GOAWAY and closes its kept connection):
+ * the next call is not lost on the dead connection but tried on a new
+ * one, which is refused: CONNECT, so that peer.c tries the next gateway. */
+static void a_connection_the_gateway_closed_is_not_reused(void **state)
+{
+	struct fx *f = *state;
+	struct server *s = server_start(&f->k);
+	struct ndx_conf *conf = conf_make(f->k.ca_cert, s->port, f->k.sfp);
+	struct tcall t[1];
+
+	call_init(f, &t[0], conf, "GET", "/r1/echo/before");
+	run_calls(t, 1);
+	assert_int_equal(t[0].res, GW_XFER_OK);
+	call_free(&t[0]);
+	server_stop(s);
+	call_init(f, &t[0], conf, "GET", "/r1/echo/after");
+	run_calls(t, 1);
+	assert_int_equal(t[0].res, GW_XFER_CONNECT);
+	call_free(&t[0]);
+	ndx_conf_free(conf);
+}
+
 static void which_addresses_it_serves(void **state)
 {
 	(void)state;
@@ -636,6 +659,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(over_the_cap_and_over_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_wrong_certificate_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_connection_lost_mid_stream_fails_the_stream, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_connection_the_gateway_closed_is_not_reused, setup,
 						teardown),
 	};
 
