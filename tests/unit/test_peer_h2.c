@@ -4,7 +4,8 @@
  * this process (ndx_httpd with http2, mutual TLS) and, for what h2o would
  * not do on cue, a bare TLS server that offers "h2" and then misbehaves:
  * many calls are streams of one connection and their answers arrive
- * whole; a request's body and headers arrive as sent; an answer over the
+ * whole; a request's body and headers arrive as sent, also bodies larger
+ * than HTTP/2's flow-control windows; an answer over the
  * cap is TOOBIG; a peer timeout is TIMEOUT; a certificate that is not the
  * member's gateway's is refused before anything is sent (CONNECT) on a
  * new connection and at the answer (IDENTITY) on a reused one; a server
@@ -49,6 +50,7 @@
 #define MOF "VN/GOV/MOF"
 #define CAP 1024
 #define MANY 60
+#define BIG_BODY (600 * 1024) /* beyond HTTP/2's initial windows (64 KiB) */
 
 /* ---- completions ----------------------------------------------------------- */
 
@@ -204,6 +206,17 @@ static void handler(void *ctx, const struct ndx_http_req *req, struct ndx_http_r
 		free(text);
 		return;
 	}
+	if (strcmp(req->path, "/r1/sum") == 0) {
+		unsigned long sum = 0;
+		char text[64];
+		int n;
+
+		for (size_t j = 0; j < req->body_len; j++)
+			sum = sum * 31 + req->body[j];
+		n = snprintf(text, sizeof text, "len=%zu sum=%lu", req->body_len, sum);
+		ndx_http_resp_bytes(resp, 200, "text/plain", text, (size_t)n);
+		return;
+	}
 	if (strcmp(req->path, "/r1/big") == 0) {
 		char *big = malloc(4 * CAP);
 
@@ -242,7 +255,7 @@ static struct server *server_start(const struct pki *k)
 	hc.ctx = s;
 	hc.loop = s->loop;
 	hc.engine = NDX_HTTPD_H2O;
-	hc.max_body = 64 * 1024;
+	hc.max_body = 2 * BIG_BODY;
 	hc.tls_cert_pem = k->scert;
 	hc.tls_key_pem = k->skey;
 	hc.tls_trust_pem = k->ca_cert;
@@ -515,6 +528,42 @@ static void many_streams_on_one_connection(void **state)
 	server_stop(s);
 }
 
+/* Request bodies larger than the flow-control windows, three at once on
+ * one connection, arrive whole. */
+static void large_bodies_go_through_flow_control(void **state)
+{
+	struct fx *f = *state;
+	struct server *s = server_start(&f->k);
+	struct ndx_conf *conf = conf_make(f->k.ca_cert, s->port, f->k.sfp);
+	struct tcall t[3];
+	uint8_t *body = malloc(BIG_BODY);
+	unsigned long sum = 0;
+	char want[64];
+
+	assert_non_null(body);
+	for (size_t j = 0; j < BIG_BODY; j++) {
+		body[j] = (uint8_t)(j * 7 + j / 1000);
+		sum = sum * 31 + body[j];
+	}
+	snprintf(want, sizeof want, "len=%d sum=%lu", BIG_BODY, sum);
+	for (int i = 0; i < 3; i++) {
+		call_init(f, &t[i], conf, "PUT", "/r1/sum");
+		t[i].call.body = body;
+		t[i].call.body_len = BIG_BODY;
+	}
+	run_calls(t, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(t[i].res, GW_XFER_OK);
+		assert_int_equal(t[i].r.status, 200);
+		assert_string_equal(t[i].r.body, want);
+		call_free(&t[i]);
+	}
+	assert_int_equal(s->nseen, 1);
+	free(body);
+	ndx_conf_free(conf);
+	server_stop(s);
+}
+
 /* An answer over the cap: TOOBIG; the connection goes on serving. A call
  * past the peer timeout: TIMEOUT (the held answer is let go afterwards). */
 static void over_the_cap_and_over_time(void **state)
@@ -656,6 +705,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(which_addresses_it_serves),
 		cmocka_unit_test_setup_teardown(many_streams_on_one_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(large_bodies_go_through_flow_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(over_the_cap_and_over_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_wrong_certificate_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_connection_lost_mid_stream_fails_the_stream, setup,
