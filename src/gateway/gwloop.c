@@ -12,6 +12,7 @@
 
 #include "gwloop.h"
 #include "backend_h2o.h"
+#include "peer_h2.h"
 #include "signer.h"
 #include "ndx/err.h"
 
@@ -42,6 +43,7 @@ struct gw_loop {
 	char **sigs;
 	size_t batch_cap;
 	struct gw_bh2o *bh2o; /* the backend hop's h2o client, made at first use */
+	struct gw_ph2 *ph2;   /* the peer hop's HTTP/2 client, made at first use */
 };
 
 struct gw_loops {
@@ -260,6 +262,20 @@ struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l)
 	return &l->bh2o;
 }
 
+struct gw_ph2 **gw_loop_ph2(struct gw_loop *l)
+{
+	return &l->ph2;
+}
+
+/* After the turn's signatures (the hook registered before this one), the
+ * requests they let go are written, a connection's together. */
+static void flush_peers(void *arg)
+{
+	struct gw_loop *l = arg;
+
+	gw_ph2_flush(l->ph2);
+}
+
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t)
 {
 	return ndx_loop_post(l->loop, t);
@@ -296,6 +312,7 @@ static void finish_in_flight(void *arg)
 		t->done(t, GW_XFER_FAILED);
 	}
 	gw_bh2o_stop(l->bh2o);
+	gw_ph2_stop(l->ph2);
 	sign_queued(l);
 	ndx_loop_stop(l->loop);
 }
@@ -320,7 +337,8 @@ static int loop_init(struct gw_loop *l, unsigned nloops)
 	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  HOST_CONNECTIONS_ALL_LOOPS / nloops > 8 ? HOST_CONNECTIONS_ALL_LOOPS / nloops
 								 : 8L);
-	if (ndx_loop_before_sleep(l->loop, sign_queued, l) != NDX_OK)
+	if (ndx_loop_before_sleep(l->loop, sign_queued, l) != NDX_OK ||
+	    ndx_loop_before_sleep(l->loop, flush_peers, l) != NDX_OK)
 		return NDX_ENOMEM;
 	if (pthread_create(&l->thread, NULL, loop_main, l) != 0)
 		return NDX_EIO;
@@ -331,6 +349,7 @@ static int loop_init(struct gw_loop *l, unsigned nloops)
 static void loop_free(struct gw_loop *l)
 {
 	gw_bh2o_free(l->bh2o);
+	gw_ph2_free(l->ph2);
 	for (size_t i = 0; i < l->npool; i++)
 		curl_easy_cleanup(l->pool[i]);
 	if (l->multi)

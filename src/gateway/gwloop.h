@@ -2,8 +2,9 @@
  * (limits.threads), each an ndx_loop (ndx/loop.h). The HTTP ports run on
  * them (httpd.h, cfg.loop), where requests are read and checked; each
  * exchange that goes on is handed to the next loop in turn, which runs the
- * waiting parts: its upstream call, through one libcurl multi handle whose
- * sockets and timer sit in the loop (or, to a "unix:" provider system
+ * waiting parts: its upstream call, to a provider gateway as a stream of
+ * the loop's HTTP/2 client (peer_h2.h), else through one libcurl multi
+ * handle whose sockets and timer sit in the loop (or, to a "unix:" provider system
  * or an "http://" one named by address, through h2o's HTTP/1.1 client on
  * the loop: backend_h2o.h), and its signature, queued during a
  * loop turn and signed together with the turn's others as one batch before
@@ -51,6 +52,10 @@ struct ndx_loop *gw_loop_event_loop(struct gw_loop *l);
 bool gw_loop_stopping(const struct gw_loop *l);
 struct gw_bh2o;
 struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l);
+/* The slot of its peer hop's HTTP/2 client (peer_h2.h), which the loop
+ * flushes before each sleep, stops and frees. Loop thread only. */
+struct gw_ph2;
+struct gw_ph2 **gw_loop_ph2(struct gw_loop *l);
 
 /* Runs t->fn(t->arg) on l's thread. Thread-safe. NDX_EINVAL once l stops. */
 int gw_loop_post(struct gw_loop *l, struct ndx_loop_task *t);

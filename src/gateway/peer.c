@@ -1,5 +1,9 @@
 /* The consumer gateway's mutual-TLS client towards provider gateways
- * (docs/protocol.md "Gateway to gateway"). The client certificate and key
+ * (docs/protocol.md "Gateway to gateway"): over HTTP/2 on nghttp2
+ * (peer_h2.c) to a gateway named by its IP address with
+ * http.peer_http2 on, over libcurl (here) otherwise and to a gateway that
+ * offers no HTTP/2; the choice of gateways, the signing for each, and the
+ * peer checks are the same for both. The client certificate and key
  * come from memory (loaded once at start), the trusted CA from the held
  * global configuration. The server must chain to that CA and, checked twice,
  * be a gateway of the service's member in the configuration that is neither
@@ -21,10 +25,23 @@
 
 #include "xfer.h"
 #include "gwloop.h"
+#include "peer_h2.h"
 #include "gwconfig.h"
 #include "ndx/encode.h"
 #include "ndx/err.h"
 #include "ndx/httpd.h"
+
+const struct ndx_conf_gateway *gw_peer_allowed(const struct gw_peer_call *call, const char *fp)
+{
+	const struct ndx_conf_gateway *gw = ndx_conf_gateway_by_cert(call->conf, fp);
+
+	if (!gw)
+		return NULL;
+	if (strcmp(gw->member, call->member) != 0 || ndx_conf_is_revoked(call->conf, fp) ||
+	    ndx_conf_is_revoked(call->conf, gw->sign_key_id))
+		return NULL;
+	return gw;
+}
 
 static const struct ndx_conf_gateway *gateway_allowed(const struct gw_peer_call *call,
 						      X509 *cert)
@@ -32,18 +49,11 @@ static const struct ndx_conf_gateway *gateway_allowed(const struct gw_peer_call 
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char fp[2 * NDX_SHA256_LEN + 1];
-	const struct ndx_conf_gateway *gw;
 
 	if (!cert || X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != NDX_SHA256_LEN)
 		return NULL;
 	ndx_hex_encode(md, mdlen, fp);
-	gw = ndx_conf_gateway_by_cert(call->conf, fp);
-	if (!gw)
-		return NULL;
-	if (strcmp(gw->member, call->member) != 0 || ndx_conf_is_revoked(call->conf, fp) ||
-	    ndx_conf_is_revoked(call->conf, gw->sign_key_id))
-		return NULL;
-	return gw;
+	return gw_peer_allowed(call, fp);
 }
 
 /* OpenSSL's verify callback has no user pointer: the call rides on the
@@ -114,10 +124,8 @@ static void end(struct gw_peer_call *call, enum gw_xfer_result res)
 	call->done(call, res);
 }
 
-static void transfer_done(struct gw_xfer *t, enum gw_xfer_result res)
+void gw_peer_sent(struct gw_peer_call *call, enum gw_xfer_result res)
 {
-	struct gw_peer_call *call = t->ud;
-
 	/* Only a connection that could not be made moves on: a request that
 	 * may have reached a gateway is never sent twice. */
 	if (res == GW_XFER_CONNECT) {
@@ -128,7 +136,12 @@ static void transfer_done(struct gw_xfer *t, enum gw_xfer_result res)
 	end(call, res);
 }
 
-void gw_peer_prepared(struct gw_peer_call *call, bool ok)
+static void transfer_done(struct gw_xfer *t, enum gw_xfer_result res)
+{
+	gw_peer_sent(t->ud, res);
+}
+
+void gw_peer_send_curl(struct gw_peer_call *call)
 {
 	struct gw_xfer_resp *r = call->r;
 	struct curl_blob cert = { call->cfg->tls_cert_pem, strlen(call->cfg->tls_cert_pem),
@@ -141,11 +154,6 @@ void gw_peer_prepared(struct gw_peer_call *call, bool ok)
 	struct curl_blob cab = { (void *)ca, strlen(ca), CURL_BLOB_NOCOPY };
 	CURL *c;
 
-	if (!ok) {
-		snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
-		end(call, GW_XFER_LOCAL);
-		return;
-	}
 	if (!(c = gw_loop_easy(call->loop))) {
 		snprintf(r->errbuf, sizeof r->errbuf, "cannot initialise libcurl");
 		end(call, GW_XFER_FAILED);
@@ -193,6 +201,31 @@ void gw_peer_prepared(struct gw_peer_call *call, bool ok)
 		snprintf(r->errbuf, sizeof r->errbuf, "the gateway is stopping");
 		end(call, GW_XFER_FAILED);
 	}
+}
+
+void gw_peer_prepared(struct gw_peer_call *call, bool ok)
+{
+	struct gw_xfer_resp *r = call->r;
+
+	if (!ok) {
+		snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
+		end(call, GW_XFER_LOCAL);
+		return;
+	}
+	/* HTTP/2 on nghttp2 (peer_h2.h) to a gateway named by its address;
+	 * libcurl to one named by a host name, and for HTTP/1.1. */
+	if (call->cfg->peer_http2 && gw_ph2_serves(call->url)) {
+		gw_xfer_resp_free(r);
+		r->status = 0;
+		r->toobig = r->aborted = 0;
+		r->cap = call->s->max_body;
+		r->on_headers = NULL;
+		r->ud = call;
+		r->errbuf[0] = '\0';
+		gw_ph2_send(call->loop, call);
+		return;
+	}
+	gw_peer_send_curl(call);
 }
 
 /* The next of the member's gateways (the one X-Road-Security-Server names,

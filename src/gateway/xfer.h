@@ -14,6 +14,7 @@
 #include "gwconfig.h"
 #include "ndx/buf.h"
 #include "ndx/conf.h"
+#include "ndx/loop.h"
 #include "userheaders.h"
 
 enum gw_xfer_result {
@@ -125,6 +126,23 @@ void gw_slist_add_user_in(struct gw_arena *a, struct curl_slist **list,
 /* ---- peers (peer.c) and backends (backend.c) ----------------------------- */
 
 struct gw_loop;
+/* A call's stream on the loop's HTTP/2 client (peer_h2.c); private to it. */
+struct gw_ph2_conn;
+struct gw_ph2_stream {
+	struct gw_ph2_conn *conn; /* NULL when on none */
+	struct gw_ph2_stream *prev, *next;
+	int32_t id;               /* 0 until nghttp2 has it */
+	bool sent;                /* its HEADERS frame went out */
+	bool got;                 /* a frame of the answer came in */
+	bool on_reused;           /* the connection had answered before */
+	bool retried;
+	bool hooked;              /* the answering gateway was checked */
+	struct ndx_buf body;
+	size_t body_off;          /* of the request body sent */
+	enum gw_xfer_result end;
+	struct ndx_loop_timer t_all, t_conn;
+	struct gw_ph2_stream *ended_next;
+};
 struct gw_peer_call {
 	struct gw_loop *loop;   /* whose multi handle carries the transfers */
 	const struct ndx_conf *conf;
@@ -157,6 +175,7 @@ struct gw_peer_call {
 	size_t next_index;
 	enum gw_xfer_result last;
 	struct gw_xfer xfer;
+	struct gw_ph2_stream h2;
 	char *url; /* of the gateway being tried, malloc'd; the call's owner frees it */
 };
 /* The text that names a gateway in Ndx-Gateway and in the request hash:
