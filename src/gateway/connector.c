@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "connector.h"
 #include "confstate.h"
 #include "exchlog.h"
@@ -508,6 +510,21 @@ static int registry_fetch(const struct gw_config *cfg, const char *method, const
 	static const char *const JSON_HEADERS[] = { "Content-Type: application/json", NULL };
 	int rc = NDX_ENET;
 	size_t n = cfg->n_registry_urls ? cfg->n_registry_urls : 1;
+	/* The member's credential, when configured, on the catalogue's reads:
+	 * the registry then shows the offers for the member's class
+	 * (docs/marketplace.md "Members' own connectors"). A chain goes
+	 * without one: its signatures are its authority. */
+	char *auth = NULL;
+	const char *auth_headers[2] = { NULL, NULL };
+
+	if (!body && cfg->connector_credential) {
+		size_t alen = strlen(cfg->connector_credential) + sizeof "Authorization: Bearer ";
+
+		if (!(auth = malloc(alen)))
+			return NDX_ENOMEM;
+		snprintf(auth, alen, "Authorization: Bearer %s", cfg->connector_credential);
+		auth_headers[0] = auth;
+	}
 
 	for (size_t i = 0; i < n && rc == NDX_ENET; i++) {
 		const char *base = cfg->n_registry_urls ? cfg->registry_urls[i] : cfg->registry_url;
@@ -518,21 +535,27 @@ static int registry_fetch(const struct gw_config *cfg, const char *method, const
 		if (!base)
 			continue;
 		len = strlen(base) + strlen(path) + 1;
-		if (!(url = malloc(len)))
-			return NDX_ENOMEM;
+		if (!(url = malloc(len))) {
+			rc = NDX_ENOMEM;
+			break;
+		}
 		snprintf(url, len, "%s%s", base, path);
 		/* a base ending in '/' */
 		if (strlen(base) && base[strlen(base) - 1] == '/' && path[0] == '/')
 			snprintf(url, len, "%s%s", base, path + 1);
 		req.method = method;
 		req.url = url;
-		req.headers = body ? JSON_HEADERS : NULL;
+		req.headers = body ? JSON_HEADERS : auth ? auth_headers : NULL;
 		req.body = body;
 		req.body_len = body ? strlen(body) : 0;
 		req.timeout_ms = 5000;
 		memset(out, 0, sizeof *out);
 		rc = ndx_fetch(&req, out);
 		free(url);
+	}
+	if (auth) {
+		OPENSSL_cleanse(auth, strlen(auth));
+		free(auth);
 	}
 	return rc;
 }
@@ -580,8 +603,12 @@ static json_t *catalogue_dataset(const struct gw_config *cfg, const char *datase
 		json_decref(ds);
 		ds = NULL;
 		*status = resp.status == 404 ? 404 : 502;
-		snprintf(why, cap, "the registry's catalogue has no dataset %s (%ld)", dataset,
-			 resp.status);
+		if (resp.status == 401 || resp.status == 403)
+			snprintf(why, cap, "the registry refuses connector.credential (%ld)",
+				 resp.status);
+		else
+			snprintf(why, cap, "the registry's catalogue has no dataset %s (%ld)",
+				 dataset, resp.status);
 	}
 	ndx_fetch_resp_free(&resp);
 	return ds;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "gwconfig.h"
 #include "ndx/httpd.h"
@@ -107,6 +108,10 @@ void gw_config_free(struct gw_config *cfg)
 	free(cfg->msglog_path);
 	free(cfg->events_path);
 	free(cfg->connector_path);
+	if (cfg->connector_credential) {
+		OPENSSL_cleanse(cfg->connector_credential, strlen(cfg->connector_credential));
+		free(cfg->connector_credential);
+	}
 	free(cfg->opmon_path);
 	free(cfg->anchor_path);
 	free(cfg->registry_url);
@@ -708,16 +713,46 @@ static int load_opmon(json_t *doc, struct gw_config *cfg, char *err, size_t errc
 	return NDX_OK;
 }
 
-/* "connector": {"store"}: where the DSP connector's store is
- * (connector.h), as events.store; read at start. */
-static int load_connector(json_t *doc, const struct gw_config *cfg, char *err, size_t errcap)
+/* "connector": {"store", "credential"}: where the DSP connector's store
+ * is (connector.h), as events.store, and the file holding the member's
+ * registry credential (relative to the configuration file's directory),
+ * with which it reads the catalogue's offers for its member's class; read
+ * at start. */
+static int load_connector(json_t *doc, const char *dir, struct gw_config *cfg, char *err,
+			  size_t errcap)
 {
-	json_t *m = json_object_get(doc, "connector");
+	json_t *m = json_object_get(doc, "connector"), *c;
 	const char *taken[] = { cfg->msglog_path, cfg->events_path, cfg->opmon_path };
+	char *path;
+	int rc;
 
 	if (m && !json_is_null(m) && !json_is_object(m))
 		return ndx_fail(err, errcap, NDX_EINVAL, "connector: expected an object");
-	return load_store(m, "connector", taken, 3, err, errcap);
+	if ((rc = load_store(m, "connector", taken, 3, err, errcap)))
+		return rc;
+	c = json_is_object(m) ? json_object_get(m, "credential") : NULL;
+	if (!c || json_is_null(c))
+		return NDX_OK;
+	if (!json_is_string(c) || json_string_value(c)[0] == '\0')
+		return ndx_fail(err, errcap, NDX_EINVAL, "connector.credential: expected the path "
+				"of a file holding the member's registry credential");
+	if (!(path = resolve(dir, json_string_value(c))))
+		return ndx_fail(err, errcap, NDX_ENOMEM, "out of memory");
+	rc = ndx_file_read_secret(path, &cfg->connector_credential);
+	if (rc == NDX_OK && strpbrk(cfg->connector_credential, " \t\r\n")) {
+		OPENSSL_cleanse(cfg->connector_credential, strlen(cfg->connector_credential));
+		free(cfg->connector_credential);
+		cfg->connector_credential = NULL;
+		rc = NDX_EINVAL;
+	}
+	if (rc != NDX_OK)
+		rc = ndx_fail(err, errcap, rc == NDX_ENOMEM ? NDX_ENOMEM : NDX_EINVAL,
+			      "connector.credential %s: %s", path,
+			      rc == NDX_EIO	 ? "missing or unreadable"
+			      : rc == NDX_ENOMEM ? "out of memory"
+						 : "expected one line: the registry credential");
+	free(path);
+	return rc;
 }
 
 /* "http": {"engine": "h2o" | "microhttpd", "peer_http2": true | false}:
@@ -894,7 +929,7 @@ int gw_config_load(const char *path, struct gw_config **out, char *err, size_t e
 	if ((rc = load_msglog(doc, &cfg->msglog_opt, err, errcap)) ||
 	    (rc = load_events(doc, cfg->msglog_path, err, errcap)) ||
 	    (rc = load_opmon(doc, cfg, err, errcap)) ||
-	    (rc = load_connector(doc, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)) ||
+	    (rc = load_connector(doc, dir, cfg, err, errcap)) || (rc = load_http(doc, cfg, err, errcap)) ||
 	    (rc = load_console(doc, dir, &cfg->console, err, errcap)))
 		goto out;
 	/* The witness of the message log's tree heads (gw_witness.c), read at start. */

@@ -129,6 +129,12 @@ struct gw_config {
 	/* connector.store: data_dir/connector.db, another file, or a
 	 * postgresql:// connection string (connector.h) */
 	char *connector_path;
+	/* connector.credential: the member's registry credential (the token
+	 * `ndx-registry token add NAME --member M` prints), read at start from
+	 * the file it names, or NULL: the connector then reads only the offers
+	 * the registry's catalogue shows anyone (connector.c). A secret:
+	 * cleansed when freed, never printed. */
+	char *connector_credential;
 	long witness_interval_s;  /* how often tree heads go to the witness (gw_witness.c) */
 	long witness_grace_s;     /* how long one may wait for it before exchanges stop */
 	char *opmon_path;         /* opmon.store: data_dir/opmon.db, a file or a postgresql:// string (opmon.h) */

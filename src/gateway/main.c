@@ -166,6 +166,9 @@ static int check(const struct gw_config *cfg)
 	       ndx_sqldb_is_pg(cfg->connector_path)	? "PostgreSQL"
 	       : access(cfg->connector_path, F_OK) == 0 ? "exists"
 							: "will be created");
+	printf("  connector catalogue %s\n",
+	       cfg->connector_credential ? "with the member's credential (connector.credential)"
+					 : "public offers only (no connector.credential)");
 	printf("  opmon store         %s (%s)\n", cfg->opmon_path,
 	       ndx_sqldb_is_pg(cfg->opmon_path)	    ? "PostgreSQL"
 	       : access(cfg->opmon_path, F_OK) == 0 ? "exists"

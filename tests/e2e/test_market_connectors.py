@@ -25,7 +25,7 @@ import federation as F
 import pgschema as P
 from pgschema import PG
 import refusals
-from test_marketplace import DSP_CONTEXT, get, setup_market, wait_gateways
+from test_marketplace import DSP_CONTEXT, get, post, setup_market, wait_gateways
 
 PREFIX = "/ndx/connector/negotiations"
 
@@ -365,6 +365,71 @@ def test_provider_killed_mid_negotiation_goes_on_after_restart(fed):
     done = wait_for(fed, "BHXH", neg["id"], lambda n: n["state"] == "FINALIZED", timeout=40)
     assert done["agreement"]["permission"] == terms_with_count(fed, 7)["permission"]
     assert by_pid(fed, "BCA", "providerPid", mine["providerPid"])["state"] == "FINALIZED"
+
+
+def with_credentials(fed, tokens):
+    """Restarts BHXH's and BCA's gateways with connector.credential naming a file that
+    holds tokens[gw] (no key when tokens[gw] is None)."""
+    for name in ("BHXH", "BCA"):
+        gw = fed.gateways[name]
+        cfg = json.loads(gw.config_path.read_text())
+        cfg.pop("connector", None)
+        if tokens.get(name) is not None:
+            cred = gw.dir / "registry.credential"
+            cred.write_text(tokens[name] + "\n")
+            cred.chmod(0o600)
+            cfg["connector"] = {"credential": cred.name}
+        gw.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
+        gw.stop()
+        gw.start()
+
+
+def test_offer_for_one_class_with_the_members_credential(fed):
+    """An offer for state bodies only is not in the catalogue the registry shows anyone:
+    without connector.credential BHXH's connector cannot start on it (404); with a
+    credential the registry refuses, the start says so (502) and the credential is
+    never printed; with BHXH's and BCA's own credentials the connectors read the offer,
+    agree on it by themselves and the registry records the chain (its class check
+    passes for BHXH, a state body)."""
+    r = post(fed, "/market/datasets", "bca", {
+        "service": F.CITIZENS,
+        "title": {"vi": "Tra cứu công dân", "en": "Citizen lookup"},
+        "description": {"vi": "Chỉ cho cơ quan nhà nước", "en": "For state bodies only"},
+        "theme": ["http://publications.europa.eu/resource/authority/data-theme/GOVE"],
+        "license": "https://creativecommons.org/licenses/by/4.0/",
+        "accrual_periodicity": "CONT",
+        "offers": [{"permission": [{"action": "use", "constraint": [
+            {"leftOperand": "ndx:consumerClass", "operator": "isAnyOf",
+             "rightOperand": ["state"]}]}]}],
+    })
+    assert r.status_code == 201, r.text
+    ds = r.json()
+    body = {"dataset": ds["@id"], "offer": ds["hasPolicy"][0]["@id"]}
+    assert get(fed, f"/dsp/catalog/datasets/{ds['@id']}", None).json().get("hasPolicy",
+                                                                          []) == []
+    r = local(fed, "BHXH", "POST", "", body)
+    assert r.status_code == 404, r.text
+    secret = "not-a-credential-" + uuid.uuid4().hex
+    try:
+        with_credentials(fed, {"BHXH": secret})
+        out = check_output(fed, "BHXH")
+        assert "with the member's credential" in out and secret not in out
+        r = local(fed, "BHXH", "POST", "", body)
+        assert r.status_code == 502 and "connector.credential" in r.text, r.text
+        assert secret not in r.text and secret not in fed.gateways["BHXH"].tail(200)
+        with_credentials(fed, {"BHXH": fed.tokens["bhxh"], "BCA": fed.tokens["bca"]})
+        r = local(fed, "BHXH", "POST", "", body)
+        assert r.status_code == 201, r.text
+        done = wait_for(fed, "BHXH", r.json()["id"], lambda n: n["state"] == "FINALIZED",
+                        timeout=40)
+        prov = by_pid(fed, "BCA", "providerPid", done["providerPid"])
+        prov = wait_for(fed, "BCA", prov["id"], lambda n: n["registry"] != "pending")
+        assert prov["registry"] == "recorded", prov
+        r = get(fed, f"/dsp/negotiations/{done['providerPid']}", "bhxh")
+        assert r.status_code == 200 and r.json()["state"] == "FINALIZED", r.text
+    finally:
+        with_credentials(fed, {})
+    assert "public offers only" in check_output(fed, "BHXH")
 
 
 # ---- the connectors' stores on PostgreSQL ---------------------------------------------------
