@@ -517,32 +517,11 @@ static struct pool *pool_for(struct gw_bh2o *b, const char *backend, const char 
 
 bool gw_bh2o_serves(const char *backend)
 {
-	char host[64];
-	const char *auth, *end;
-	size_t n;
-	struct in6_addr a6;
-	struct in_addr a4;
-
 	if (strncmp(backend, "unix:", 5) == 0)
 		return true;
 	if (strncmp(backend, "http://", 7) != 0)
 		return false;
-	auth = backend + 7;
-	if (auth[0] == '[') {
-		end = strchr(auth, ']');
-		n = end ? (size_t)(end - auth - 1) : sizeof host;
-		if (n >= sizeof host)
-			return false;
-		memcpy(host, auth + 1, n);
-		host[n] = '\0';
-		return inet_pton(AF_INET6, host, &a6) == 1;
-	}
-	n = strcspn(auth, ":/");
-	if (n >= sizeof host)
-		return false;
-	memcpy(host, auth, n);
-	host[n] = '\0';
-	return inet_pton(AF_INET, host, &a4) == 1;
+	return gw_xfer_host_is_ip(backend + 7);
 }
 
 /* ---- the loop's client --------------------------------------------------- */

@@ -1088,30 +1088,9 @@ static struct gw_ph2 *client_of(struct gw_loop *l)
 
 bool gw_ph2_serves(const char *url)
 {
-	char host[64];
-	const char *auth, *end;
-	size_t n;
-	struct in6_addr a6;
-	struct in_addr a4;
-
 	if (strncmp(url, "https://", 8) != 0)
 		return false;
-	auth = url + 8;
-	if (auth[0] == '[') {
-		end = strchr(auth, ']');
-		n = end ? (size_t)(end - auth - 1) : sizeof host;
-		if (n >= sizeof host)
-			return false;
-		memcpy(host, auth + 1, n);
-		host[n] = '\0';
-		return inet_pton(AF_INET6, host, &a6) == 1;
-	}
-	n = strcspn(auth, ":/");
-	if (n >= sizeof host)
-		return false;
-	memcpy(host, auth, n);
-	host[n] = '\0';
-	return inet_pton(AF_INET, host, &a4) == 1;
+	return gw_xfer_host_is_ip(url + 8);
 }
 
 static void on_all_due(void *arg)

@@ -8,6 +8,7 @@
  * response headers the gateway needs are kept, and curl's outcome is sorted
  * into what the gateway answers (connect failure, timeout, failure, too
  * big). */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,4 +360,29 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 
 	gw_xfer_prepare(&t, c, method, body, body_len, headers, r);
 	return gw_xfer_complete(&t, curl_easy_perform(c));
+}
+
+bool gw_xfer_host_is_ip(const char *authority)
+{
+	char host[64];
+	const char *end;
+	size_t n;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (authority[0] == '[') {
+		end = strchr(authority, ']');
+		n = end ? (size_t)(end - authority - 1) : sizeof host;
+		if (n >= sizeof host)
+			return false;
+		memcpy(host, authority + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1;
+	}
+	n = strcspn(authority, ":/");
+	if (n >= sizeof host)
+		return false;
+	memcpy(host, authority, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, &a4) == 1;
 }

@@ -64,6 +64,13 @@ struct gw_xfer_resp {
 
 enum gw_handle_kind { GW_HANDLE_PEER, GW_HANDLE_BACKEND };
 
+/* Whether the URL authority at the start of authority (what follows
+ * "scheme://") names its host by an IPv4 address or a bracketed IPv6
+ * one: the hops on the loop's own clients (peer_h2.c, backend_h2o.c) take
+ * only those, and leave a host name to libcurl, which tries each of its
+ * addresses. */
+bool gw_xfer_host_is_ip(const char *authority);
+
 /* The calling thread's easy handle of that kind, reset and ready (so its
  * connections are reused), or NULL. Owned by the thread. */
 CURL *gw_xfer_handle(enum gw_handle_kind kind);

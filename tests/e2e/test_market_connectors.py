@@ -14,7 +14,6 @@ import http.client
 import json
 import sqlite3
 import subprocess
-import os
 import time
 import uuid
 
@@ -25,6 +24,7 @@ import federation as F
 import pgschema as P
 from pgschema import PG
 import refusals
+from test_market_signed import digest, ndx, sign
 from test_marketplace import DSP_CONTEXT, get, post, setup_market, wait_gateways
 
 PREFIX = "/ndx/connector/negotiations"
@@ -70,26 +70,6 @@ def log_rows(fed, gw, path):
         return c.execute("SELECT direction, client, service, method, path, status FROM records"
                          " WHERE service LIKE '%/ndx.connector/dsp' AND path = ?",
                          (path,)).fetchall()
-
-
-def ndx(fed, *args, stdin=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NDX_")}
-    return subprocess.run([str(F.ndx_exe(fed.build_dir)), *map(str, args)], input=stdin,
-                          capture_output=True, text=True, timeout=60, env=env)
-
-
-def digest(jws):
-    return base64.urlsafe_b64encode(hashlib.sha256(jws.encode()).digest()).decode().rstrip("=")
-
-
-def sign(fed, gateway, sender, path, message, previous=None):
-    args = ["market", "sign-message", "--key", fed.gateways[gateway].ident.sign_key,
-            "--sender", sender, "--path", path]
-    if previous:
-        args += ["--previous", previous]
-    res = ndx(fed, *args, stdin=json.dumps(message))
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
 
 
 def deliver(fed, as_gw, to_gw, path, jws, receipt=None, cert=True, sig_by=None):
