@@ -311,8 +311,18 @@ void gw_evpg_close(struct gw_evpg *s)
 {
 	if (!s)
 		return;
-	if (s->db)
-		s->db->ops->close(s->db); /* rolls back; the session's claims go with it */
+	if (s->db) {
+		/* The server drops a session's advisory locks only when its
+		 * backend notices the connection closed, a moment after this
+		 * returns; a node closing cleanly hands its claims over now. */
+		int64_t v;
+
+		if (s->in_txn)
+			s->db->ops->rollback(s->db);
+		if (s->nclaims)
+			one_int(s, &v, "SELECT 1 AS v FROM (SELECT pg_advisory_unlock_all()) AS u", "");
+		s->db->ops->close(s->db);
+	}
 	for (size_t i = 0; i < s->nclaims; i++)
 		free(s->claims[i].client);
 	free(s->claims);
