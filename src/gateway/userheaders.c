@@ -144,12 +144,35 @@ void gw_uh_free(struct gw_uh_list *l)
 	l->arena = arena;
 }
 
+/* Blocks up to this size are built on the stack and hashed at once: one
+ * allocation (OpenSSL's, under ndx_sha256's kept context) where an
+ * incremental context takes four; the usual block is a few hundred bytes. */
+#define UH_BLOCK_STACK 2048
+
 void gw_uh_hash(const struct gw_uh_list *l, uint8_t out[NDX_SHA256_LEN])
 {
+	struct ndx_sha256 *md;
+
+	if (l->bytes + 2 * l->n <= UH_BLOCK_STACK) {
+		char block[UH_BLOCK_STACK];
+		size_t k = 0;
+
+		for (size_t i = 0; i < l->n; i++) {
+			size_t vl = strlen(l->v[i].value);
+
+			for (const char *p = l->v[i].name; *p; p++)
+				block[k++] = (char)tolower((unsigned char)*p);
+			block[k++] = ':';
+			memcpy(block + k, l->v[i].value, vl);
+			k += vl;
+			block[k++] = '\n';
+		}
+		ndx_sha256(block, k, out);
+		return;
+	}
 	/* ndx_sha256_new: its digest is fetched once per process, where
 	 * EVP_sha256() fetched it again on every hash (four an exchange). */
-	struct ndx_sha256 *md = ndx_sha256_new();
-
+	md = ndx_sha256_new();
 	if (!md)
 		abort();
 	for (size_t i = 0; i < l->n; i++) {

@@ -3,10 +3,17 @@
  * 8-byte big-endian length followed by its bytes, so no two field lists
  * share an encoding). The digest functions return void: their only failure
  * is OpenSSL running out of memory, and a wrong digest is worse than
- * stopping, so that case aborts. */
+ * stopping, so that case aborts.
+ *
+ * The one-shot digest and the canonical hashes keep one EVP_MD_CTX each per
+ * thread (two, because the request hash takes the subject token's digest
+ * while its own is open): EVP_Digest makes and frees a context every call,
+ * two allocations where initialising a kept one costs one (OpenSSL 3.0's
+ * provider context). The contexts are freed when the thread ends. */
 #include "ndx/hash.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +50,73 @@ static void crypto_fail(const char *what)
 	abort();
 }
 
+/* This thread's kept contexts. The pointer is kept in a thread-local
+ * variable too, so that leak checkers see the main thread's, which no
+ * destructor frees, as reachable. */
+enum { KEPT_ONESHOT, KEPT_CANONICAL, KEPT_N };
+
+struct kept_mds {
+	EVP_MD_CTX *md[KEPT_N];
+};
+
+static _Thread_local struct kept_mds *kept;
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static bool kept_key_ok;
+
+static void kept_free(void *p)
+{
+	struct kept_mds *k = p;
+
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < KEPT_N; i++)
+		EVP_MD_CTX_free(k->md[i]);
+	free(k);
+}
+
+static void kept_key_create(void)
+{
+	kept_key_ok = pthread_key_create(&kept_key, kept_free) == 0;
+}
+
+/* A context initialised for SHA-256: this thread's kept one for the use,
+ * or NULL when it cannot be had (the caller then makes one of its own). */
+static EVP_MD_CTX *kept_md(int which)
+{
+	if (kept == NULL) {
+		pthread_once(&kept_once, kept_key_create);
+		if (!kept_key_ok)
+			return NULL;
+		kept = calloc(1, sizeof *kept);
+		if (kept == NULL)
+			return NULL;
+		if (pthread_setspecific(kept_key, kept) != 0) {
+			free(kept);
+			kept = NULL;
+			return NULL;
+		}
+	}
+	if (kept->md[which] == NULL && (kept->md[which] = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	if (!EVP_DigestInit_ex(kept->md[which], sha256(), NULL))
+		crypto_fail("EVP_DigestInit_ex");
+	return kept->md[which];
+}
+
 void ndx_sha256(const void *data, size_t len, uint8_t out[NDX_SHA256_LEN])
 {
 	static const uint8_t empty = 0;
+	EVP_MD_CTX *md = kept_md(KEPT_ONESHOT);
 
-	if (!EVP_Digest(len ? data : &empty, len, out, NULL, sha256(), NULL))
-		crypto_fail("EVP_Digest");
+	if (md == NULL) {
+		if (!EVP_Digest(len ? data : &empty, len, out, NULL, sha256(), NULL))
+			crypto_fail("EVP_Digest");
+		return;
+	}
+	if ((len > 0 && !EVP_DigestUpdate(md, data, len)) ||
+	    !EVP_DigestFinal_ex(md, out, NULL))
+		crypto_fail("EVP_DigestFinal_ex");
 }
 
 struct ndx_sha256 *ndx_sha256_new(void)
@@ -123,10 +191,14 @@ static void subject_token_field(EVP_MD_CTX *md, const char *token)
 	field(md, d, sizeof d);
 }
 
+/* The canonical hashes do not nest: one kept context serves them all. */
 static EVP_MD_CTX *hash_begin(void)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md = kept_md(KEPT_CANONICAL);
 
+	if (md != NULL)
+		return md;
+	md = EVP_MD_CTX_new();
 	if (md == NULL || !EVP_DigestInit_ex(md, sha256(), NULL))
 		crypto_fail("EVP_DigestInit_ex");
 	return md;
@@ -136,7 +208,8 @@ static void hash_end(EVP_MD_CTX *md, uint8_t out[NDX_SHA256_LEN])
 {
 	if (!EVP_DigestFinal_ex(md, out, NULL))
 		crypto_fail("EVP_DigestFinal_ex");
-	EVP_MD_CTX_free(md);
+	if (kept == NULL || md != kept->md[KEPT_CANONICAL])
+		EVP_MD_CTX_free(md);
 }
 
 void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_SHA256_LEN])

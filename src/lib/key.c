@@ -3,10 +3,22 @@
  * verification. A struct ndx_key owns one EVP_PKEY and caches the raw public
  * key and key id at construction, because OpenSSL key decoding and export
  * are slow next to a signature and the gateway needs both on every
- * exchange. Keys are immutable afterwards, so threads may share them. */
+ * exchange. Keys are immutable afterwards, so threads may share them.
+ *
+ * Signing and verification keep their OpenSSL contexts per thread (one
+ * for signing, KEPT_VERIFY for verifying, each bound to one key): a
+ * context made afresh costs about eight allocations more a signature than
+ * one initialised again for the same key (OpenSSL 3's EVP_DigestSignInit
+ * with a NULL key), and the gateway's exchange loops sign and verify on
+ * every exchange. A context is matched to its key by the key's serial, not
+ * its address, so a key freed and another made at the same address never
+ * meet the first one's context; a kept context holds a reference to its
+ * EVP_PKEY until the thread signs with another key or ends. */
 #include "ndx/key.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,10 +38,13 @@
 
 struct ndx_key {
 	EVP_PKEY *pkey;
+	uint64_t serial;	/* unique in the process, never 0 */
 	bool has_private;
 	uint8_t pub[NDX_ED25519_PUBLIC_LEN];
 	char id[NDX_KEY_ID_HEX_LEN + 1];
 };
+
+static atomic_uint_fast64_t key_serials;
 
 /* Takes ownership of pkey whatever happens. */
 static int key_wrap(EVP_PKEY *pkey, bool has_private, struct ndx_key **out)
@@ -62,6 +77,7 @@ static int key_wrap(EVP_PKEY *pkey, bool has_private, struct ndx_key **out)
 		has_private = false;
 	}
 	key->pkey = pkey;
+	key->serial = atomic_fetch_add_explicit(&key_serials, 1, memory_order_relaxed) + 1;
 	key->has_private = has_private;
 	ndx_sha256(key->pub, sizeof key->pub, digest);
 	ndx_hex_encode(digest, sizeof digest, key->id);
@@ -254,27 +270,142 @@ void ndx_key_id(const struct ndx_key *key, char out[NDX_KEY_ID_HEX_LEN + 1])
 	memcpy(out, key->id, NDX_KEY_ID_HEX_LEN + 1);
 }
 
+#define KEPT_VERIFY 4
+
+struct kept_ctx {
+	uint64_t serial;	/* of the key the context was made for; 0: none */
+	EVP_MD_CTX *ctx;
+};
+
+struct kept_ctxs {
+	struct kept_ctx sign;
+	struct kept_ctx verify[KEPT_VERIFY];
+	unsigned next;		/* the verifying slot taken next */
+};
+
+/* The pointer is kept in a thread-local variable too, so that leak checkers
+ * see the main thread's contexts, which no destructor frees, as reachable. */
+static _Thread_local struct kept_ctxs *kept;
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static bool kept_key_ok;
+
+static void kept_free(void *p)
+{
+	struct kept_ctxs *k = p;
+
+	if (k == NULL)
+		return;
+	EVP_MD_CTX_free(k->sign.ctx);
+	for (size_t i = 0; i < KEPT_VERIFY; i++)
+		EVP_MD_CTX_free(k->verify[i].ctx);
+	free(k);
+}
+
+static void kept_key_create(void)
+{
+	kept_key_ok = pthread_key_create(&kept_key, kept_free) == 0;
+}
+
+/* This thread's contexts, or NULL when they cannot be had (no memory): the
+ * caller then makes a context for the one call. */
+static struct kept_ctxs *kept_get(void)
+{
+	if (kept != NULL)
+		return kept;
+	pthread_once(&kept_once, kept_key_create);
+	if (!kept_key_ok)
+		return NULL;
+	kept = calloc(1, sizeof *kept);
+	if (kept != NULL && pthread_setspecific(kept_key, kept) != 0) {
+		free(kept);
+		kept = NULL;
+	}
+	return kept;
+}
+
+/* A context initialised for signing (verify false) or verifying with key:
+ * a kept one initialised again when the slot is key's, else a new one made
+ * into the slot (slot NULL: a context for this call alone, which the caller
+ * frees). NULL on failure, the slot then empty. */
+static EVP_MD_CTX *ctx_for(const struct ndx_key *key, bool verify, struct kept_ctx *slot)
+{
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if (slot != NULL && slot->serial == key->serial) {
+		/* OpenSSL 3: a NULL key keeps the context's key and its
+		 * provider context. */
+		ok = verify ? EVP_DigestVerifyInit(slot->ctx, NULL, NULL, NULL, NULL)
+			    : EVP_DigestSignInit(slot->ctx, NULL, NULL, NULL, NULL);
+		if (ok == 1)
+			return slot->ctx;
+		ERR_clear_error();
+	}
+	if (slot != NULL) {
+		EVP_MD_CTX_free(slot->ctx);
+		slot->ctx = NULL;
+		slot->serial = 0;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		return NULL;
+	/* Ed25519 is pure: no message digest is named. */
+	ok = verify ? EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey)
+		    : EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey);
+	if (ok != 1) {
+		ERR_clear_error();
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	if (slot != NULL) {
+		slot->ctx = ctx;
+		slot->serial = key->serial;
+	}
+	return ctx;
+}
+
+/* The verifying slot for key: its own if it has one, else the next in turn. */
+static struct kept_ctx *verify_slot(struct kept_ctxs *k, const struct ndx_key *key)
+{
+	for (size_t i = 0; i < KEPT_VERIFY; i++)
+		if (k->verify[i].serial == key->serial)
+			return &k->verify[i];
+	k->next = (k->next + 1) % KEPT_VERIFY;
+	return &k->verify[k->next];
+}
+
 int ndx_sign(const struct ndx_key *key, const void *msg, size_t len,
 	     uint8_t sig[NDX_ED25519_SIG_LEN])
 {
 	static const uint8_t empty = 0;
 	size_t siglen = NDX_ED25519_SIG_LEN;
+	struct kept_ctxs *k;
+	struct kept_ctx *slot;
 	EVP_MD_CTX *ctx;
 	int rc = NDX_OK;
 
 	if (!key->has_private)
 		return NDX_EINVAL;
-	ctx = EVP_MD_CTX_new();
+	k = kept_get();
+	slot = k != NULL ? &k->sign : NULL;
+	ctx = ctx_for(key, false, slot);
 	if (ctx == NULL)
-		return NDX_ENOMEM;
-	/* Ed25519 is pure: no message digest is named. */
-	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) != 1 ||
-	    EVP_DigestSign(ctx, sig, &siglen, len ? msg : &empty, len) != 1 ||
+		return NDX_ECRYPTO;
+	if (EVP_DigestSign(ctx, sig, &siglen, len ? msg : &empty, len) != 1 ||
 	    siglen != NDX_ED25519_SIG_LEN) {
 		ERR_clear_error();
 		rc = NDX_ECRYPTO;
+		if (slot != NULL) {
+			/* Not trusted again after a failure. */
+			slot->serial = 0;
+			EVP_MD_CTX_free(slot->ctx);
+			slot->ctx = NULL;
+			ctx = NULL;
+		}
 	}
-	EVP_MD_CTX_free(ctx);
+	if (slot == NULL)
+		EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
@@ -285,20 +416,22 @@ int ndx_verify(const struct ndx_key *key, const void *msg, size_t len,
 	       const uint8_t sig[NDX_ED25519_SIG_LEN])
 {
 	static const uint8_t empty = 0;
-	EVP_MD_CTX *ctx;
+	struct kept_ctxs *k = kept_get();
+	struct kept_ctx *slot = k != NULL ? verify_slot(k, key) : NULL;
+	EVP_MD_CTX *ctx = ctx_for(key, true, slot);
 	int rc;
 
-	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL)
 		return NDX_ECRYPTO;
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) != 1)
-		rc = NDX_ECRYPTO;
-	else if (EVP_DigestVerify(ctx, sig, NDX_ED25519_SIG_LEN, len ? msg : &empty, len) == 1)
+	/* A signature that does not verify leaves the context fit to be
+	 * initialised again (tests/unit/test_key.c). */
+	if (EVP_DigestVerify(ctx, sig, NDX_ED25519_SIG_LEN, len ? msg : &empty, len) == 1)
 		rc = NDX_OK;
 	else
 		rc = NDX_EBADSIG;
 	ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
+	if (slot == NULL)
+		EVP_MD_CTX_free(ctx);
 	return rc;
 }
 

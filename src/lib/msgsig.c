@@ -245,22 +245,26 @@ static bool is_lower_hex(const char *s, size_t len)
 	return true;
 }
 
-/* Decodes the string s as padded base64 of exactly len bytes into out. */
-static bool decode_exact(const json_t *s, uint8_t *out, size_t len)
+/* Decodes s[0..n) as padded base64 of exactly len bytes into out. */
+static bool decode_b64_exact(const char *s, size_t n, uint8_t *out, size_t len)
 {
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
 	bool ok;
 
-	if (!json_is_string(s))
-		return false;
-	ok = ndx_b64_decode(json_string_value(s), json_string_length(s), 0, &raw, &rawlen) ==
-		     NDX_OK &&
-	     rawlen == len;
+	ok = ndx_b64_decode(s, n, 0, &raw, &rawlen) == NDX_OK && rawlen == len;
 	if (ok)
 		memcpy(out, raw, len);
 	free(raw);
 	return ok;
+}
+
+/* Decodes the JSON string s as padded base64 of exactly len bytes into out. */
+static bool decode_exact(const json_t *s, uint8_t *out, size_t len)
+{
+	if (!json_is_string(s))
+		return false;
+	return decode_b64_exact(json_string_value(s), json_string_length(s), out, len);
 }
 
 /* Reads a member that must be a JSON integer in [lo, hi]. */
@@ -343,6 +347,92 @@ static int parse_object(const json_t *o, struct ndx_msgsig *out, char *err, size
 	return NDX_OK;
 }
 
+/* The signer's own spelling (object_text: compact, members in its order,
+ * integers without leading zeros), read without a JSON tree, because each
+ * exchange parses one or two objects and a jansson tree of one costs about
+ * fifteen allocations. It accepts only text that is that spelling with
+ * values parse_object accepts, checked by the same rules, so it gives the
+ * same struct as the tree would; anything else (another spelling, every
+ * refusal) returns false and goes to the JSON path, which alone decides
+ * and words the errors. */
+static bool lit(const char **p, const char *end, const char *s, size_t n)
+{
+	if ((size_t)(end - *p) < n || memcmp(*p, s, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+#define LIT(p, end, s) lit(p, end, s, sizeof s - 1)
+
+/* A JSON integer of at most 19 digits without a leading zero, at most max. */
+static bool spelled_uint(const char **p, const char *end, uint64_t max, uint64_t *out)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+
+	while (q < end && *q >= '0' && *q <= '9') {
+		if (q - *p == 19)
+			return false;
+		v = v * 10 + (uint64_t)(*q++ - '0');
+	}
+	if (q == *p || ((*p)[0] == '0' && q - *p > 1) || v > max)
+		return false;
+	*p = q;
+	*out = v;
+	return true;
+}
+
+/* A JSON string of base64 characters (no escapes), decoded as exactly len
+ * bytes; *p is at its opening quote. */
+static bool spelled_b64(const char **p, const char *end, uint8_t *out, size_t len)
+{
+	const char *s, *q;
+
+	if (!LIT(p, end, "\""))
+		return false;
+	s = q = *p;
+	while (q < end && *q != '"' && *q != '\\')
+		q++;
+	if (q == end || *q != '"' || !decode_b64_exact(s, (size_t)(q - s), out, len))
+		return false;
+	*p = q + 1;
+	return true;
+}
+
+static bool parse_signers_spelling(const char *text, size_t len, struct ndx_msgsig *out)
+{
+	const char *p = text, *end = text + len;
+	size_t want;
+
+	if (!LIT(&p, end, "{\"alg\":\"" NDX_MSGSIG_ALG "\",\"key_id\":\"") ||
+	    end - p < NDX_KEY_ID_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < NDX_KEY_ID_HEX_LEN; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	}
+	memcpy(out->key_id, p, NDX_KEY_ID_HEX_LEN);
+	out->key_id[NDX_KEY_ID_HEX_LEN] = '\0';
+	p += NDX_KEY_ID_HEX_LEN;
+	if (!LIT(&p, end, "\",\"tree_size\":") ||
+	    !spelled_uint(&p, end, MAX_TREE_SIZE, &out->tree_size) || out->tree_size < 1 ||
+	    !LIT(&p, end, ",\"leaf_index\":") ||
+	    !spelled_uint(&p, end, out->tree_size - 1, &out->leaf_index) ||
+	    !LIT(&p, end, ",\"audit_path\":["))
+		return false;
+	want = path_len_for(out->leaf_index, out->tree_size);
+	for (size_t i = 0; i < want; i++) {
+		if ((i > 0 && !LIT(&p, end, ",")) ||
+		    !spelled_b64(&p, end, out->path[i], NDX_SHA256_LEN))
+			return false;
+	}
+	out->path_len = want;
+	return LIT(&p, end, "],\"root_signature\":") &&
+	       spelled_b64(&p, end, out->root_signature, NDX_ED25519_SIG_LEN) &&
+	       LIT(&p, end, "}") && p == end;
+}
+
 int ndx_msgsig_parse(const char *text, size_t len, struct ndx_msgsig *out,
 		     char *err, size_t errcap)
 {
@@ -359,6 +449,9 @@ int ndx_msgsig_parse(const char *text, size_t len, struct ndx_msgsig *out,
 	if (len > NDX_MSGSIG_MAX_TEXT)
 		return fail(err, errcap, "signature object is longer than %d bytes",
 			    NDX_MSGSIG_MAX_TEXT);
+	if (parse_signers_spelling(text, len, out))
+		return NDX_OK;
+	memset(out, 0, sizeof *out);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL)
 		return fail(err, errcap, "signature object is not valid JSON: %s", jerr.text);

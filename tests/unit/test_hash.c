@@ -3,6 +3,7 @@
  * docs/protocol.md, checked against an independent encoder written here and
  * against pinned digests (computed outside ndx) so that a format change
  * cannot pass unnoticed. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -463,6 +464,50 @@ static void test_response(void **state)
 	assert_memory_not_equal(h, h0, 32);
 }
 
+/* The one-shot digest and the canonical hashes keep a context each per
+ * thread (src/lib/hash.c): from several threads at once, the request hash
+ * with a subject token (a one-shot digest taken while the canonical one is
+ * open) and the one-shot digest in turn still give the pinned digests, and
+ * the contexts go with their threads (valgrind: nothing lost). */
+static void *hash_thread(void *p)
+{
+	int *failures = p;
+	struct ndx_request_hash_input in;
+	uint8_t d[NDX_SHA256_LEN], want_abc[NDX_SHA256_LEN], want_req[NDX_SHA256_LEN];
+
+	ndx_hex_decode("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		       64, want_abc, sizeof want_abc);
+	ndx_hex_decode(PINNED_REQUEST_TOKEN, 64, want_req, sizeof want_req);
+	for (int i = 0; i < 200; i++) {
+		sample_request(&in);
+		in.subject_token = SUBJECT_TOKEN;
+		ndx_request_hash(&in, d);
+		if (memcmp(d, want_req, sizeof d) != 0)
+			(*failures)++;
+		ndx_sha256("abc", 3, d);
+		if (memcmp(d, want_abc, sizeof d) != 0)
+			(*failures)++;
+	}
+	return NULL;
+}
+
+static void test_kept_contexts_threads(void **state)
+{
+	enum { NTHREADS = 4 };
+	pthread_t t[NTHREADS];
+	int failures[NTHREADS + 1] = { 0 };
+
+	(void)state;
+	for (int i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hash_thread, &failures[i]), 0);
+	hash_thread(&failures[NTHREADS]);
+	assert_int_equal(failures[NTHREADS], 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(failures[i], 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_request_message_id),
 		cmocka_unit_test(test_request_boundaries),
 		cmocka_unit_test(test_response),
+		cmocka_unit_test(test_kept_contexts_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Unit tests for include/ndx/key.h: RFC 8032 section 7.1 vectors, signature
  * and message tampering, public-only keys, PEM files and their modes,
  * foreign key types, key ids. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +143,124 @@ static void test_generate_sign_verify(void **state)
 	ndx_key_free(a);
 	ndx_key_free(b);
 	ndx_key_free(NULL);
+}
+
+/* Signing and verification keep their contexts per thread, each bound to
+ * one key (src/lib/key.c): keys taken in turn, more verifying keys than a
+ * thread keeps, refusals between acceptances, a key freed and another made
+ * (likely at the same address) must each get their own key's answer. */
+static void make_seed_key(uint8_t fill, struct ndx_key **out, uint8_t pub[32])
+{
+	uint8_t seed[32];
+
+	memset(seed, fill, sizeof seed);
+	assert_int_equal(ndx_key_from_seed(seed, out), NDX_OK);
+	ndx_key_public_raw(*out, pub);
+}
+
+static void test_kept_contexts(void **state)
+{
+	enum { NKEYS = 7 };
+	struct ndx_key *priv[NKEYS], *pub[NKEYS], *a = NULL, *c = NULL;
+	uint8_t raw[NKEYS][32], sig[NKEYS][64], again[64], pa[32], pc[32];
+	static const char msg[] = "kept contexts";
+
+	(void)state;
+	for (int i = 0; i < NKEYS; i++) {
+		make_seed_key((uint8_t)(i + 1), &priv[i], raw[i]);
+		assert_int_equal(ndx_key_from_public_raw(raw[i], &pub[i]), NDX_OK);
+		assert_int_equal(ndx_sign(priv[i], msg, sizeof msg - 1, sig[i]), NDX_OK);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < NKEYS; i++) {
+			/* Ed25519 is deterministic: the same signature again. */
+			assert_int_equal(ndx_sign(priv[i], msg, sizeof msg - 1, again), NDX_OK);
+			assert_memory_equal(again, sig[i], 64);
+			assert_int_equal(ndx_verify(pub[i], msg, sizeof msg - 1, sig[i]), NDX_OK);
+			/* Another key's signature, then a damaged one: refused,
+			 * and the key's own still accepted after them. */
+			assert_int_equal(ndx_verify(pub[i], msg, sizeof msg - 1,
+						    sig[(i + 1) % NKEYS]), NDX_EBADSIG);
+			again[5] ^= 0x10;
+			assert_int_equal(ndx_verify(pub[i], msg, sizeof msg - 1, again),
+					 NDX_EBADSIG);
+			assert_int_equal(ndx_verify(pub[i], msg, sizeof msg - 2, sig[i]),
+					 NDX_EBADSIG);
+			assert_int_equal(ndx_verify(pub[i], msg, sizeof msg - 1, sig[i]), NDX_OK);
+			assert_int_equal(ndx_verify(priv[i], msg, sizeof msg - 1, sig[i]), NDX_OK);
+		}
+	for (int i = 0; i < NKEYS; i++) {
+		ndx_key_free(priv[i]);
+		ndx_key_free(pub[i]);
+	}
+
+	/* A key freed after signing, another made in its place. */
+	assert_int_equal(ndx_key_generate(&a), NDX_OK);
+	ndx_key_public_raw(a, pa);
+	assert_int_equal(ndx_sign(a, msg, sizeof msg - 1, sig[0]), NDX_OK);
+	ndx_key_free(a);
+	assert_int_equal(ndx_key_generate(&c), NDX_OK);
+	ndx_key_public_raw(c, pc);
+	assert_int_equal(ndx_sign(c, msg, sizeof msg - 1, sig[1]), NDX_OK);
+	assert_memory_not_equal(sig[0], sig[1], 64);
+	assert_int_equal(ndx_verify(c, msg, sizeof msg - 1, sig[1]), NDX_OK);
+	assert_int_equal(ndx_verify(c, msg, sizeof msg - 1, sig[0]), NDX_EBADSIG);
+	assert_int_equal(ndx_key_from_public_raw(pa, &a), NDX_OK);
+	assert_int_equal(ndx_verify(a, msg, sizeof msg - 1, sig[0]), NDX_OK);
+	assert_int_equal(ndx_verify(a, msg, sizeof msg - 1, sig[1]), NDX_EBADSIG);
+	ndx_key_free(a);
+	ndx_key_free(c);
+}
+
+/* The same keys from several threads at once, each with contexts of its
+ * own, freed when the thread ends (valgrind: nothing lost). */
+struct signer_arg {
+	struct ndx_key *key, *other;
+	const uint8_t *want;
+	int failures;
+};
+
+static void *signer_thread(void *p)
+{
+	struct signer_arg *a = p;
+	uint8_t sig[64];
+	static const char msg[] = "threads";
+
+	for (int i = 0; i < 50; i++) {
+		if (ndx_sign(a->key, msg, sizeof msg - 1, sig) != NDX_OK ||
+		    memcmp(sig, a->want, 64) != 0 ||
+		    ndx_verify(a->key, msg, sizeof msg - 1, sig) != NDX_OK ||
+		    ndx_verify(a->other, msg, sizeof msg - 1, sig) != NDX_EBADSIG)
+			a->failures++;
+	}
+	return NULL;
+}
+
+static void test_kept_contexts_threads(void **state)
+{
+	enum { NTHREADS = 4 };
+	struct ndx_key *k1, *k2;
+	uint8_t p1[32], p2[32], s1[64], s2[64];
+	pthread_t t[NTHREADS];
+	struct signer_arg args[NTHREADS];
+	static const char msg[] = "threads";
+
+	(void)state;
+	make_seed_key(0x31, &k1, p1);
+	make_seed_key(0x32, &k2, p2);
+	assert_int_equal(ndx_sign(k1, msg, sizeof msg - 1, s1), NDX_OK);
+	assert_int_equal(ndx_sign(k2, msg, sizeof msg - 1, s2), NDX_OK);
+	for (int i = 0; i < NTHREADS; i++) {
+		args[i] = (struct signer_arg){ i % 2 ? k2 : k1, i % 2 ? k1 : k2,
+					       i % 2 ? s2 : s1, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, signer_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	ndx_key_free(k1);
+	ndx_key_free(k2);
 }
 
 static void test_key_id(void **state)
@@ -356,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_rfc8032_vectors),
 		cmocka_unit_test(test_public_only_cannot_sign),
 		cmocka_unit_test(test_generate_sign_verify),
+		cmocka_unit_test(test_kept_contexts),
+		cmocka_unit_test(test_kept_contexts_threads),
 		cmocka_unit_test(test_key_id),
 		cmocka_unit_test(test_pem_round_trip),
 		cmocka_unit_test(test_foreign_and_garbage),

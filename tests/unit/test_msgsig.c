@@ -6,6 +6,7 @@
  * oversized and non-object text). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -483,6 +484,205 @@ static void test_parse_size_limits(void **state)
 	expect_refused(o);
 }
 
+/* The signer's own spelling is read without a JSON tree (src/lib/msgsig.c);
+ * any other spelling goes through jansson. Both must give the same struct
+ * for the same object, and every refusal must stay a refusal: each signed
+ * object of several batches parsed as written and re-spelled (a space
+ * after the brace, the members reversed), every prefix of one refused,
+ * and the near misses of that spelling (leading zeros, out-of-range
+ * numbers, upper-case hex, escapes, short base64) decided as jansson
+ * decides them. */
+static char *respelled(const char *text, bool reverse)
+{
+	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *r;
+	const char *name;
+	json_t *v;
+	char *out;
+
+	assert_non_null(o);
+	if (!reverse) {
+		out = json_dumps(o, JSON_INDENT(1));
+		json_decref(o);
+		return out;
+	}
+	r = json_object();
+	for (size_t i = json_object_size(o); i-- > 0;) {
+		size_t j = 0;
+
+		json_object_foreach(o, name, v) {
+			if (j++ == i)
+				json_object_set(r, name, v);
+		}
+	}
+	out = json_dumps(r, JSON_COMPACT);
+	json_decref(r);
+	json_decref(o);
+	return out;
+}
+
+static void expect_text_refused(const char *text)
+{
+	struct ndx_msgsig sig;
+
+	assert_int_equal(parse(text, &sig), NDX_EINVAL);
+}
+
+/* text with the first occurrence of from replaced by to. */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	size_t len = strlen(text), fl = strlen(from), tl = strlen(to);
+	char *out;
+
+	assert_non_null(at);
+	out = malloc(len - fl + tl + 1);
+	assert_non_null(out);
+	memcpy(out, text, (size_t)(at - text));
+	memcpy(out + (at - text), to, tl);
+	memcpy(out + (at - text) + tl, at + fl, len - (size_t)(at - text) - fl + 1);
+	return out;
+}
+
+static void test_parse_spellings(void **state)
+{
+	static const size_t sizes[] = { 1, 2, 5, 16, 33 };
+	const struct keys *k = *state;
+	struct ndx_msgsig a, b;
+	hash_t h[33];
+	char *out[33], *t, *text, num[64];
+	bool slash_seen = false;
+
+	for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		size_t n = sizes[s];
+
+		make_hashes(h, n, (unsigned)(100 + n));
+		assert_int_equal(ndx_msgsig_sign_batch(k->a, h, n, out), NDX_OK);
+		for (size_t i = 0; i < n; i++) {
+			memset(&a, 0xa5, sizeof a);
+			assert_int_equal(parse(out[i], &a), NDX_OK);
+			assert_int_equal(ndx_msgsig_verify(&a, k->a, h[i], NULL), NDX_OK);
+			for (int rev = 0; rev < 2; rev++) {
+				t = respelled(out[i], rev);
+				assert_non_null(t);
+				assert_string_not_equal(t, out[i]);
+				memset(&b, 0x5a, sizeof b);
+				assert_int_equal(parse(t, &b), NDX_OK);
+				assert_memory_equal(&a, &b, sizeof a);
+				free(t);
+			}
+			/* A '/' of the base64 written "\/" is the same string to
+			 * JSON, and so the same object. */
+			{
+				const char *sl = strchr(out[i], '/');
+
+				if (sl != NULL) {
+					slash_seen = true;
+					t = replaced(out[i], "/", "\\/");
+					memset(&b, 0x5a, sizeof b);
+					assert_int_equal(parse(t, &b), NDX_OK);
+					assert_memory_equal(&a, &b, sizeof a);
+					free(t);
+				}
+			}
+			/* The last batch's first and last stay for below. */
+			if (s + 1 < sizeof sizes / sizeof sizes[0] || (i != 0 && i + 1 < n))
+				free(out[i]);
+		}
+	}
+	assert_true(slash_seen);
+
+	/* The last object, leaf 32 of 33 (a path of one): every prefix is
+	 * refused, so is every prefix of a longer one. */
+	text = out[32];
+	for (size_t len = 0; len < strlen(text); len++) {
+		char err[256];
+
+		assert_int_equal(ndx_msgsig_parse(text, len, &a, err, sizeof err),
+				 NDX_EINVAL);
+	}
+	assert_int_equal(parse(out[0], &a), NDX_OK);
+	for (size_t len = 0; len < strlen(out[0]); len++) {
+		char err[256];
+
+		assert_int_equal(ndx_msgsig_parse(out[0], len, &a, err, sizeof err),
+				 NDX_EINVAL);
+	}
+
+	/* Near misses of the spelling. */
+	assert_int_equal(parse(text, &a), NDX_OK);
+	t = replaced(text, "\"tree_size\":33", "\"tree_size\":033");
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "\"tree_size\":33", "\"tree_size\":33.0");
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "\"tree_size\":33", "\"tree_size\":-33");
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "\"tree_size\":33", "\"tree_size\":0");
+	expect_text_refused(t);
+	free(t);
+	snprintf(num, sizeof num, "\"tree_size\":%llu",
+		 (unsigned long long)(UINT64_C(1) << 32) + 1);
+	t = replaced(text, "\"tree_size\":33", num);
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "\"tree_size\":33", "\"tree_size\":99999999999999999999");
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "\"leaf_index\":32", "\"leaf_index\":33");
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "\"leaf_index\":32", "\"leaf_index\":032");
+	expect_text_refused(t);
+	free(t);
+	/* Leaf 31 of 33 needs a path of 2: one is too few. */
+	t = replaced(text, "\"leaf_index\":32", "\"leaf_index\":31");
+	expect_text_refused(t);
+	free(t);
+	t = replaced(text, "{\"alg\":", "{\"alg\" :");
+	memset(&b, 0x5a, sizeof b);
+	assert_int_equal(parse(t, &b), NDX_OK);
+	assert_memory_equal(&a, &b, sizeof a);
+	free(t);
+	{
+		/* The key id in upper case. */
+		const char *kid = strstr(text, "\"key_id\":\"") + 10;
+		char *up = strdup(text);
+		size_t at = (size_t)(kid - text);
+
+		assert_non_null(up);
+		for (size_t i = at; i < at + NDX_KEY_ID_HEX_LEN; i++)
+			if (up[i] >= 'a' && up[i] <= 'f')
+				up[i] = (char)(up[i] - 'a' + 'A');
+		assert_string_not_equal(up, text);
+		expect_text_refused(up);
+		/* A path entry one character short, and its padding gone. */
+		memcpy(up, text, strlen(text) + 1);
+		t = replaced(up, "=\"],", "\"],");
+		expect_text_refused(t);
+		free(t);
+		t = replaced(up, "=\"}", "\"}");
+		expect_text_refused(t);
+		free(t);
+		t = replaced(up, "=\"}", "=\" }");
+		assert_int_equal(parse(t, &b), NDX_OK);
+		free(t);
+		t = replaced(up, "=\"}", "=\"}\n");
+		assert_int_equal(parse(t, &b), NDX_OK);
+		free(t);
+		t = replaced(up, "=\"}", "=\"}}");
+		expect_text_refused(t);
+		free(t);
+		t = replaced(up, "\"root_signature\":\"", "\"root_signature\":\"\\u0041");
+		expect_text_refused(t);
+		free(t);
+		free(up);
+	}
+	free(out[0]);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_sign_failures),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_parse_size_limits),
+		cmocka_unit_test(test_parse_spellings),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

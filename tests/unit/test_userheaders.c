@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,36 @@ static void test_block_hash(void **state)
 	gw_uh_free(&l);
 }
 
+/* A block past the 2 KiB built on the stack is hashed a piece at a time
+ * (src/gateway/userheaders.c): the same digest as the block at once, on
+ * both sides of the boundary. */
+static void test_block_hash_large(void **state)
+{
+	static char value[8192];
+	char *block = malloc(sizeof value + 64);
+	uint8_t got[NDX_SHA256_LEN], want[NDX_SHA256_LEN];
+	/* "X-Big:" + value + "\n" around 2048 bytes, then far past it. */
+	static const size_t lens[] = { 2040, 2041, 2042, 2043, 8000 };
+
+	(void)state;
+	assert_non_null(block);
+	for (size_t i = 0; i < sizeof value; i++)
+		value[i] = (char)('a' + i % 26);
+	for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+		struct gw_uh_list l = { 0 };
+		int n;
+
+		assert_int_equal(gw_uh_add(&l, "X-Big", 5, value, lens[t]), NDX_OK);
+		gw_uh_hash(&l, got);
+		n = snprintf(block, sizeof value + 64, "x-big:%.*s\n", (int)lens[t], value);
+		assert_true(n > 0);
+		ndx_sha256(block, (size_t)n, want);
+		assert_memory_equal(got, want, sizeof got);
+		gw_uh_free(&l);
+	}
+	free(block);
+}
+
 static void test_names_and_select(void **state)
 {
 	struct gw_uh_list l = { 0 }, out = { 0 };
@@ -163,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_add_refuses_what_cannot_pass),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_block_hash),
+		cmocka_unit_test(test_block_hash_large),
 		cmocka_unit_test(test_names_and_select),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
