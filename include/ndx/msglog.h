@@ -162,6 +162,10 @@ typedef void (*ndx_msglog_done_fn)(void *ud, int rc, uint64_t seq);
 int ndx_msglog_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
 			    ndx_msglog_done_fn done, void *ud);
 
+/* The upper bounds, in seconds, of struct ndx_msglog_head's commit histogram. */
+#define NDX_MSGLOG_COMMIT_BUCKETS 10
+extern const double ndx_msglog_commit_le[NDX_MSGLOG_COMMIT_BUCKETS];
+
 /* Latest state for /metrics and admin pages, from memory, thread-safe. */
 struct ndx_msglog_head {
 	struct ndx_msglog_sth sth;   /* latest signed tree head; sth.batch 0 = none yet */
@@ -169,6 +173,14 @@ struct ndx_msglog_head {
 	uint64_t last_seq;           /* last durable record, open batch included */
 	uint64_t commits;            /* group commits since open */
 	uint64_t failed_commits;     /* commits that failed since open */
+	/* How long the store's COMMIT of each successful group took (for
+	 * SQLite: the WAL's write and its fsync, the wait every exchange's
+	 * answer has for its record to be durable): commit_buckets[i] counts
+	 * the commits of at most ndx_msglog_commit_le[i] seconds and not of
+	 * the bound before, the last those above every bound; commit_seconds
+	 * is their sum. */
+	uint64_t commit_buckets[NDX_MSGLOG_COMMIT_BUCKETS + 1];
+	double commit_seconds;
 };
 void ndx_msglog_head(struct ndx_msglog *log, struct ndx_msglog_head *out);
 

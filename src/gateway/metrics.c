@@ -330,6 +330,13 @@ static void render_log(struct ndx_prom *p, struct ndx_msglog *log, time_t now)
 	ndx_prom_family(p, "ndx_gateway_msglog_failed_commits_total", NDX_PROM_COUNTER,
 			"Group commits that failed since start (disk full, I/O).");
 	ndx_prom_u64(p, "ndx_gateway_msglog_failed_commits_total", NULL, hd.failed_commits);
+	ndx_prom_family(p, "ndx_gateway_msglog_commit_duration_seconds", NDX_PROM_HISTOGRAM,
+			"Time each successful group commit of the message log took to be "
+			"durable (SQLite: the WAL's write and fsync, and a checkpoint when "
+			"one ran), which every exchange's answer waits for.");
+	ndx_prom_histogram(p, "ndx_gateway_msglog_commit_duration_seconds", NULL,
+			   NDX_MSGLOG_COMMIT_BUCKETS, ndx_msglog_commit_le, hd.commit_buckets,
+			   hd.commit_seconds);
 }
 
 static void render_signer(struct ndx_prom *p)

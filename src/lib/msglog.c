@@ -786,6 +786,8 @@ struct wstate {
 	struct ndx_msglog_sth last;    /* latest tree head */
 	bool broken;                   /* state must be reloaded before writing */
 	uint64_t commits, failed_commits;
+	uint64_t commit_buckets[NDX_MSGLOG_COMMIT_BUCKETS + 1];
+	double commit_seconds;
 };
 
 struct ndx_msglog {
@@ -1124,6 +1126,20 @@ static int follow_head(struct ndx_msglog *log)
 	return rc == NDX_OK ? NDX_OK : load_state(log);
 }
 
+const double ndx_msglog_commit_le[NDX_MSGLOG_COMMIT_BUCKETS] = {
+	0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+};
+
+static void count_commit(struct wstate *ws, double seconds)
+{
+	size_t b = 0;
+
+	while (b < NDX_MSGLOG_COMMIT_BUCKETS && seconds > ndx_msglog_commit_le[b])
+		b++;
+	ws->commit_buckets[b]++;
+	ws->commit_seconds += seconds;
+}
+
 /* Writes one group in one transaction: the queued records (and closes),
  * then the open batch too when close_all. Runs on the writer thread. */
 static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all)
@@ -1171,8 +1187,13 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	}
 	if (rc == NDX_OK && close_all && ws->open_n > 0)
 		rc = close_batch(log);
-	if (rc == NDX_OK)
+	if (rc == NDX_OK) {
+		double started = mono_seconds();
+
 		rc = st->ops->commit(st);
+		if (rc == NDX_OK)
+			count_commit(ws, mono_seconds() - started);
+	}
 	if (rc == NDX_OK) {
 		ws->commits++;
 		return NDX_OK;
@@ -1197,6 +1218,8 @@ static void publish_head(struct ndx_msglog *log)
 	log->pub.last_seq = ws->c.next_seq - 1;
 	log->pub.commits = ws->commits;
 	log->pub.failed_commits = ws->failed_commits;
+	memcpy(log->pub.commit_buckets, ws->commit_buckets, sizeof ws->commit_buckets);
+	log->pub.commit_seconds = ws->commit_seconds;
 }
 
 static void deadline_of(const struct ndx_msglog *log, struct timespec *ts)

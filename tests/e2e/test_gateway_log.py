@@ -275,6 +275,14 @@ def test_head_endpoint_signature_verifies_and_metrics_show_the_log(fed, run):
         assert metric(text, "ndx_gateway_msglog_commits_total") >= 1
         assert metric(text, "ndx_gateway_msglog_failed_commits_total") == 0
         assert "# TYPE ndx_gateway_msglog_records_total counter" in text
+        # every successful commit timed once, in one bucket, its time in the sum
+        commit = "ndx_gateway_msglog_commit_duration_seconds"
+        assert f"# TYPE {commit} histogram" in text
+        commits = metric(text, "ndx_gateway_msglog_commits_total")
+        assert metric(text, commit + "_count") == commits
+        assert metric(text, commit + "_bucket", '{le="+Inf"}') == commits
+        assert 0 <= metric(text, commit + "_bucket", '{le="0.00025"}') <= commits
+        assert metric(text, commit + "_sum") > 0
     r = requests.post(fed.gateways["BTC"].url + "/admin/log/head", timeout=5)
     assert r.status_code == 405
 
