@@ -788,6 +788,9 @@ struct wstate {
 	uint64_t commits, failed_commits;
 	uint64_t commit_buckets[NDX_MSGLOG_COMMIT_BUCKETS + 1];
 	double commit_seconds;
+	uint64_t unindexed;            /* records committed since the ids were indexed */
+	bool ids_behind;               /* the store said records are left to index */
+	bool ids_failing;              /* the last indexing failed (said once) */
 };
 
 struct ndx_msglog {
@@ -857,6 +860,7 @@ static int load_state(struct ndx_msglog *log)
 	ws->broken = true;
 	ws->open_n = 0;
 	ws->has_last = false;
+	ws->ids_behind = true; /* unknown: the next idle turn looks */
 	rc = meta_read(st, &m, NULL, 0);
 	if (rc != NDX_OK)
 		return rc;
@@ -1140,12 +1144,55 @@ static void count_commit(struct wstate *ws, double seconds)
 	ws->commit_seconds += seconds;
 }
 
+/* Records a group commit carries before the message ids are indexed
+ * behind them (store index_ids): one transaction's random index pages
+ * shared by this many records, not paid in every commit. A lookup by
+ * message id finds the records past the index by their seq. */
+#define IDS_CHUNK 512
+
+/* Whether the index of message ids is to be brought up to date now: when
+ * a chunk's worth of records waits, or when the writer is idle (its batch
+ * timer, closing) and any does. */
+static bool ids_due(const struct ndx_msglog *log, bool idle)
+{
+	const struct wstate *ws = &log->ws;
+
+	return log->st->ops->index_ids != NULL && !ws->broken &&
+	       (ws->unindexed > 0 || ws->ids_behind) && (idle || ws->unindexed >= IDS_CHUNK);
+}
+
+/* Indexes the next chunk (ids_due said so): a larger one when idle, so
+ * that a log written before the index existed catches up in its quiet
+ * moments. Runs on the writer thread between groups, never inside one,
+ * without the log's lock. */
+static void index_ids(struct ndx_msglog *log, bool idle)
+{
+	struct wstate *ws = &log->ws;
+	int rc;
+
+	rc = log->st->ops->index_ids(log->st, (idle ? 16 : 2) * IDS_CHUNK, &ws->ids_behind);
+	if (rc == NDX_OK) {
+		ws->unindexed = 0;
+		if (ws->ids_failing)
+			fprintf(stderr, "msglog: the index of message ids is written again\n");
+		ws->ids_failing = false;
+	} else if (!ws->ids_failing) {
+		/* The records are durable; only lookups by message id scan
+		 * further until it works again. */
+		fprintf(stderr, "msglog: cannot write the index of message ids (%s); "
+				"lookups by message id read the records after it\n",
+			ndx_strerror(rc));
+		ws->ids_failing = true;
+	}
+}
+
 /* Writes one group in one transaction: the queued records (and closes),
  * then the open batch too when close_all. Runs on the writer thread. */
 static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all)
 {
 	struct ndx__msglog_store *st = log->st;
 	struct wstate *ws = &log->ws;
+	uint64_t seq0;
 	int rc;
 
 	if (ws->broken) {
@@ -1155,6 +1202,7 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	}
 	if (list == NULL && (!close_all || ws->open_n == 0))
 		return NDX_OK;
+	seq0 = ws->c.next_seq;
 	rc = st->ops->begin(st, true);
 	if (rc == NDX_OK)
 		rc = follow_head(log);
@@ -1196,6 +1244,7 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	}
 	if (rc == NDX_OK) {
 		ws->commits++;
+		ws->unindexed += ws->c.next_seq - seq0;
 		return NDX_OK;
 	}
 	st->ops->rollback(st);
@@ -1310,6 +1359,11 @@ static void *writer_main(void *arg)
 				p->cb(p->ud, p->rc, p->rc == NDX_OK ? p->seq : 0);
 				free(p);
 			}
+			pthread_mutex_lock(&log->lock);
+		}
+		if (rc == NDX_OK && ids_due(log, timer || stop)) {
+			pthread_mutex_unlock(&log->lock);
+			index_ids(log, timer || stop);
 			pthread_mutex_lock(&log->lock);
 		}
 		if (stop)
@@ -3246,6 +3300,15 @@ int ndx_msglog_archive(const char *path, const char *out_dir, int64_t before_ms,
 	if (rc == NDX_OK) {
 		rc = archive_copy(live, ar, &m, res, last_hash, err, errcap);
 		live->ops->rollback(live);
+	}
+	if (rc == NDX_OK) {
+		/* The archive's own index of message ids, all at once: it is
+		 * written once and read for years. */
+		bool more;
+
+		rc = ar->ops->index_ids(ar, UINT64_MAX, &more);
+		if (rc != NDX_OK)
+			failf(err, errcap, rc, "cannot index %s: %s", tmp, ndx_strerror(rc));
 	}
 	ar->ops->close(ar);
 	ar = NULL;

@@ -10,6 +10,7 @@
  * stored: a value of the wrong type or length is reported, never repaired,
  * because the verifier must see what an attacker wrote. */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,8 @@
 #include "ndx/err.h"
 
 #define BUSY_TIMEOUT_MS 10000
+/* The meta key of the last seq whose message id record_ids holds. */
+#define IDS_TO "ids_indexed_to"
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta ("
@@ -34,7 +37,13 @@ static const char schema_sql[] =
 	" status INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
 	" request_sig TEXT NOT NULL, response_sig TEXT NOT NULL,"
 	" prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS records_message_id ON records(message_id);"
+	/* The index by message id is written behind the records (record_ids,
+	 * store_index_ids): a log made before it had this index in the
+	 * records' own transactions, one random page a record. */
+	"DROP INDEX IF EXISTS records_message_id;"
+	"CREATE TABLE IF NOT EXISTS record_ids ("
+	" message_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (message_id, seq))"
+	" WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS record_subjects ("
 	" subject TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (subject, seq))"
 	" WITHOUT ROWID;"
@@ -59,6 +68,7 @@ static const char schema_sql[] =
 enum stmt_id {
 	S_BEGIN_W, S_BEGIN_R, S_COMMIT, S_ROLLBACK, S_META_GET, S_META_SET,
 	S_PUT_RECORD, S_PUT_SUBJECT, S_PUT_BATCH, S_PUT_WITNESS, S_DEL_RECORDS, S_DEL_SUBJECTS, S_DEL_BATCHES,
+	S_IDS_PUT, S_IDS_DEL, S_LAST_SEQ,
 	S_COUNT
 };
 /* The statements a store of another format prepares: its meta table only. */
@@ -83,13 +93,23 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DEL_RECORDS] = "DELETE FROM records WHERE seq <= ?1",
 	[S_DEL_SUBJECTS] = "DELETE FROM record_subjects WHERE seq <= ?1",
 	[S_DEL_BATCHES] = "DELETE FROM batches WHERE batch <= ?1",
+	[S_IDS_PUT] = "INSERT OR IGNORE INTO record_ids(message_id, seq)"
+		      " SELECT message_id, seq FROM records WHERE seq > ?1 AND seq <= ?2",
+	[S_IDS_DEL] = "DELETE FROM record_ids WHERE seq <= ?1",
+	[S_LAST_SEQ] = "SELECT ifnull(max(seq), 0) FROM records",
 };
 
 static const char *const query_sql[] = {
 	[NDX__Q_RECORDS_FROM] = "SELECT " RECORD_COLS " FROM records WHERE seq >= ?1 ORDER BY seq",
 	[NDX__Q_RECORD_LAST] = "SELECT " RECORD_COLS " FROM records ORDER BY seq DESC LIMIT 1",
-	[NDX__Q_RECORDS_BY_ID] = "SELECT " RECORD_COLS " FROM records WHERE message_id = ?2"
-				 " ORDER BY seq",
+	/* Those the index holds, and those written since it was last
+	 * brought up to date (IDS_TO), found by their seq. */
+	[NDX__Q_RECORDS_BY_ID] = "SELECT " RECORD_COLS " FROM records WHERE seq IN"
+				 " (SELECT seq FROM record_ids WHERE message_id = ?2)"
+				 " UNION ALL SELECT " RECORD_COLS " FROM records WHERE seq >"
+				 " (SELECT ifnull(max(CAST(value AS INTEGER)), 0) FROM meta"
+				 "  WHERE key = '" IDS_TO "')"
+				 " AND message_id = ?2 ORDER BY seq",
 	[NDX__Q_RECORDS_BY_SUBJECT] = "SELECT " RECORD_COLS " FROM records WHERE seq IN"
 				      " (SELECT seq FROM record_subjects WHERE subject = ?2)"
 				      " ORDER BY seq",
@@ -105,6 +125,11 @@ static const char *const query_sql[] = {
 };
 
 #define Q_COUNT (sizeof query_sql / sizeof query_sql[0])
+
+/* A log a reader opens before any gateway gave it record_ids: by the
+ * records' own index of message ids. */
+static const char by_id_before_record_ids[] =
+	"SELECT " RECORD_COLS " FROM records WHERE message_id = ?2 ORDER BY seq";
 
 struct sqlite_store {
 	struct ndx__msglog_store base;
@@ -338,8 +363,67 @@ static int store_delete_through(struct ndx__msglog_store *st, uint64_t last_seq,
 	rc = run(s, S_DEL_SUBJECTS);
 	if (rc != NDX_OK)
 		return rc;
+	sqlite3_bind_int64(s->stmt[S_IDS_DEL], 1, (sqlite3_int64)last_seq);
+	rc = run(s, S_IDS_DEL);
+	if (rc != NDX_OK)
+		return rc;
 	sqlite3_bind_int64(s->stmt[S_DEL_BATCHES], 1, (sqlite3_int64)last_batch);
 	return run(s, S_DEL_BATCHES);
+}
+
+/* Brings record_ids up to date by at most max records past IDS_TO, in a
+ * transaction of its own that does not wait for the disk: the index is
+ * derived from the records, so a power cut that loses this transaction
+ * loses nothing the next one does not redo (WAL mode keeps the file
+ * consistent with synchronous=NORMAL), and a later durable commit syncs
+ * the WAL frames before it anyway. Records past IDS_TO are still found
+ * by message id, by their seq. */
+static int store_index_ids(struct ndx__msglog_store *st, uint64_t max, bool *more)
+{
+	struct sqlite_store *s = self(st);
+	char *to_text = NULL, num[24];
+	uint64_t from = 0, last = 0, through;
+	int rc;
+
+	*more = false;
+	if (s->foreign)
+		return NDX_EINVAL;
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+		return NDX_EDB;
+	rc = run(s, S_BEGIN_W);
+	if (rc == NDX_OK) {
+		rc = store_meta_get(st, IDS_TO, &to_text);
+		if (rc == NDX_ENOTFOUND)
+			rc = NDX_OK;
+		else if (rc == NDX_OK)
+			from = strtoull(to_text, NULL, 10);
+		free(to_text);
+	}
+	if (rc == NDX_OK) {
+		sqlite3_stmt *q = s->stmt[S_LAST_SEQ];
+
+		rc = sqlite3_step(q) == SQLITE_ROW ? NDX_OK : NDX_EDB;
+		if (rc == NDX_OK)
+			last = (uint64_t)sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+	}
+	through = last - from > max ? from + max : last;
+	if (rc == NDX_OK && through > from) {
+		sqlite3_bind_int64(s->stmt[S_IDS_PUT], 1, (sqlite3_int64)from);
+		sqlite3_bind_int64(s->stmt[S_IDS_PUT], 2, (sqlite3_int64)through);
+		rc = run(s, S_IDS_PUT);
+		snprintf(num, sizeof num, "%llu", (unsigned long long)through);
+		if (rc == NDX_OK)
+			rc = store_meta_set(st, IDS_TO, num);
+	}
+	if (rc == NDX_OK)
+		rc = run(s, S_COMMIT);
+	if (rc != NDX_OK)
+		store_rollback(st);
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+		rc = NDX_EDB; /* the caller must not commit records less durably */
+	*more = rc == NDX_OK && through < last;
+	return rc;
 }
 
 static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query q, uint64_t u,
@@ -360,7 +444,10 @@ static int store_iter_open(struct ndx__msglog_store *st, enum ndx__msglog_query 
 	if (s->kept[q] != NULL) {
 		it->stmt = s->kept[q];
 		s->kept[q] = NULL;
-	} else if (sqlite3_prepare_v2(s->db, query_sql[q], -1, &it->stmt, NULL) != SQLITE_OK) {
+	} else if (sqlite3_prepare_v2(s->db, query_sql[q], -1, &it->stmt, NULL) != SQLITE_OK &&
+		   (q != NDX__Q_RECORDS_BY_ID || sqlite3_errcode(s->db) != SQLITE_ERROR ||
+		    sqlite3_prepare_v2(s->db, by_id_before_record_ids, -1, &it->stmt, NULL) !=
+			    SQLITE_OK)) {
 		/* A log a reader opens before any gateway added the witnesses
 		 * table to it simply holds no countersignature. */
 		if ((q == NDX__Q_WITNESSES_FROM || q == NDX__Q_WITNESS_LAST) &&
@@ -581,6 +668,7 @@ static const struct ndx__msglog_store_ops sqlite_ops = {
 	.put_batch = store_put_batch,
 	.put_witness = store_put_witness,
 	.delete_through = store_delete_through,
+	.index_ids = store_index_ids,
 	.iter_open = store_iter_open,
 	.iter_record = store_iter_record,
 	.iter_batch = store_iter_batch,
@@ -667,9 +755,10 @@ int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_stor
 			int ec = sqlite3_errcode(s->db);
 
 			/* ... but a reader of a log no gateway has opened since
-			 * countersignatures exist finds no witnesses table. */
-			if (i == S_PUT_WITNESS && (flags & NDX__MSGLOG_READONLY) &&
-			    ec == SQLITE_ERROR)
+			 * countersignatures (or record_ids) exist finds no
+			 * witnesses (record_ids) table. */
+			if ((i == S_PUT_WITNESS || i == S_IDS_PUT || i == S_IDS_DEL) &&
+			    (flags & NDX__MSGLOG_READONLY) && ec == SQLITE_ERROR)
 				continue;
 
 			rc = ec == SQLITE_ERROR || ec == SQLITE_NOTADB ? NDX_EINVAL : NDX_EDB;

@@ -62,6 +62,12 @@ struct ndx__msglog_store_ops {
 	/* Deletes records (and their subject index rows) with seq <= last_seq
 	 * and batches <= last_batch. */
 	int (*delete_through)(struct ndx__msglog_store *st, uint64_t last_seq, uint64_t last_batch);
+	/* Brings the index of message ids up to date by at most max records,
+	 * in a transaction of its own (outside the caller's) that may be less
+	 * durable than a record's: *more is set when records are left past
+	 * it. NDX__Q_RECORDS_BY_ID finds every record whether indexed or not.
+	 * NULL for a store that indexes them in each record's transaction. */
+	int (*index_ids)(struct ndx__msglog_store *st, uint64_t max, bool *more);
 	/* Starts a query; *it is freed with iter_close. Several iterators may
 	 * be open at once on one store. */
 	int (*iter_open)(struct ndx__msglog_store *st, enum ndx__msglog_query q, uint64_t u,

@@ -1746,6 +1746,10 @@ static void test_archive(void **state)
 			 sql_count(ar.file, "SELECT count(*) FROM records WHERE subjects = '" LIST "'")
 			 * 2);
 	assert_int_equal(sql_count(path, "SELECT count(*) FROM record_subjects"), 0);
+	/* so does the index of message ids, complete in the archive */
+	assert_int_equal(sql_count(ar.file, "SELECT count(*) FROM record_ids"), 40);
+	if (!ndx__msglog_is_pg(path))
+		assert_int_equal(sql_count(path, "SELECT count(*) FROM record_ids"), 0);
 	/* the archive is a log of its own; the live log is empty but anchored */
 	expect_verify(ar.file, NULL, key, NULL, &res);
 	assert_int_equal(res.records, 40);
@@ -3144,6 +3148,75 @@ static void test_pg_unset(void **state)
 	skip();
 }
 
+/* The index of message ids is written behind the records (msglog.c
+ * index_ids, msglog_sqlite.c store_index_ids): a chunk once 512 records
+ * wait, the rest when the writer is idle or closes. A lookup by message id
+ * finds every record, whether the index holds it yet or not. */
+static int64_t ids_to(const char *path)
+{
+	return sql_count(path, "SELECT ifnull(max(CAST(value AS INTEGER)), 0) FROM meta"
+			       " WHERE key = 'ids_indexed_to'");
+}
+
+static void by_id_finds(const char *path, const char *id, uint64_t seq)
+{
+	struct ndx__msglog_store *st = NULL;
+	int rows;
+
+	assert_int_equal(ndx__msglog_store_open(path, NDX__MSGLOG_READONLY, &st), NDX_OK);
+	assert_int_equal(first_seq(st, NDX__Q_RECORDS_BY_ID, 0, id, &rows), seq);
+	assert_int_equal(rows, seq ? 1 : 0);
+	st->ops->close(st);
+}
+
+static void test_ids_indexed_behind(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 4096, .batch_interval_ms = 60000 };
+	struct ndx_msglog *log = NULL;
+	char path[600];
+	int indexed;
+
+	(void)state;
+	new_path(path, sizeof path, "ids.sqlite3"); /* SQLite's alone */
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 1; i <= 2100; i++)
+		assert_int_equal(append_one(log, i), (uint64_t)i);
+	/* chunks indexed while the log is busy, the records after them not yet */
+	indexed = sql_count(path, "SELECT count(*) FROM record_ids");
+	assert_true(indexed >= 2048 && indexed < 2100);
+	assert_int_equal(ids_to(path), indexed);
+	by_id_finds(path, "msg-5", 5);
+	by_id_finds(path, "msg-2100", 2100); /* past the index */
+	by_id_finds(path, "msg-none", 0);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	/* closing indexed the rest */
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM record_ids"), 2100);
+	assert_int_equal(ids_to(path), 2100);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM sqlite_master"
+					 " WHERE name = 'records_message_id'"), 0);
+
+	/* an index that lost its last transaction (power cut) still finds all */
+	sql(path, "DELETE FROM record_ids WHERE seq > 1000");
+	sql(path, "UPDATE meta SET value = '1000' WHERE key = 'ids_indexed_to'");
+	by_id_finds(path, "msg-1999", 1999);
+	by_id_finds(path, "msg-999", 999);
+	/* a log written before record_ids existed: read by its own index ... */
+	sql(path, "DROP TABLE record_ids; DELETE FROM meta WHERE key = 'ids_indexed_to'");
+	sql(path, "CREATE INDEX records_message_id ON records(message_id)");
+	by_id_finds(path, "msg-1500", 1500);
+	/* ... which a writer replaces: indexed behind from the first record */
+	opt.batch_interval_ms = 60000;
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	assert_int_equal(append_one(log, 2101), 2101);
+	by_id_finds(path, "msg-1500", 1500);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM sqlite_master"
+					 " WHERE name = 'records_message_id'"), 0);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM record_ids"), 2101);
+	assert_int_equal(ids_to(path), 2101);
+	by_id_finds(path, "msg-2101", 2101);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3165,6 +3238,7 @@ int main(void)
 		cmocka_unit_test(test_v2_log_refused),
 		cmocka_unit_test(test_tamper_delete_and_swap),
 		cmocka_unit_test(test_store_statements_kept),
+		cmocka_unit_test(test_ids_indexed_behind),
 		cmocka_unit_test(test_tamper_rehashed_record),
 		cmocka_unit_test(test_tamper_tree_heads),
 		cmocka_unit_test(test_tamper_dellast_batch_is_reopened),
