@@ -141,6 +141,20 @@ static void transfer_done(struct gw_xfer *t, enum gw_xfer_result res)
 	gw_peer_sent(t->ud, res);
 }
 
+/* call's answer emptied for a new attempt, on either transport. */
+static void resp_start(struct gw_peer_call *call, int (*on_hdrs)(CURL *c, void *ud))
+{
+	struct gw_xfer_resp *r = call->r;
+
+	gw_xfer_resp_free(r);
+	r->status = 0;
+	r->toobig = r->aborted = 0;
+	r->cap = call->s->max_body;
+	r->on_headers = on_hdrs;
+	r->ud = call;
+	r->errbuf[0] = '\0';
+}
+
 void gw_peer_send_curl(struct gw_peer_call *call)
 {
 	struct gw_xfer_resp *r = call->r;
@@ -159,12 +173,7 @@ void gw_peer_send_curl(struct gw_peer_call *call)
 		end(call, GW_XFER_FAILED);
 		return;
 	}
-	gw_xfer_resp_free(r);
-	r->status = 0;
-	r->toobig = r->aborted = 0;
-	r->cap = call->s->max_body;
-	r->on_headers = on_headers;
-	r->ud = call;
+	resp_start(call, on_headers);
 	curl_easy_setopt(c, CURLOPT_URL, call->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
@@ -215,13 +224,7 @@ void gw_peer_prepared(struct gw_peer_call *call, bool ok)
 	/* HTTP/2 on nghttp2 (peer_h2.h) to a gateway named by its address;
 	 * libcurl to one named by a host name, and for HTTP/1.1. */
 	if (call->cfg->peer_http2 && gw_ph2_serves(call->url)) {
-		gw_xfer_resp_free(r);
-		r->status = 0;
-		r->toobig = r->aborted = 0;
-		r->cap = call->s->max_body;
-		r->on_headers = NULL;
-		r->ud = call;
-		r->errbuf[0] = '\0';
+		resp_start(call, NULL);
 		gw_ph2_send(call->loop, call);
 		return;
 	}

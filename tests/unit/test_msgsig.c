@@ -622,6 +622,11 @@ static void test_parse_spellings(void **state)
 			{ "\"tree_size\":33", "\"tree_size\":99999999999999999999" },
 			{ "\"leaf_index\":32", "\"leaf_index\":33" },
 			{ "\"leaf_index\":32", "\"leaf_index\":032" },
+			/* a path entry one character short, and its padding gone */
+			{ "=\"],", "\"]," },
+			{ "=\"}", "\"}" },
+			{ "=\"}", "=\"}}" },
+			{ "\"root_signature\":\"", "\"root_signature\":\"\\u0041" },
 		};
 
 		for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++) {
@@ -651,27 +656,14 @@ static void test_parse_spellings(void **state)
 				up[i] = (char)(up[i] - 'a' + 'A');
 		assert_string_not_equal(up, text);
 		expect_text_refused(up);
-		/* A path entry one character short, and its padding gone. */
-		memcpy(up, text, strlen(text) + 1);
-		t = replaced(up, "=\"],", "\"],");
-		expect_text_refused(t);
-		free(t);
-		t = replaced(up, "=\"}", "\"}");
-		expect_text_refused(t);
-		free(t);
-		t = replaced(up, "=\"}", "=\" }");
-		assert_int_equal(parse(t, &b), NDX_OK);
-		free(t);
-		t = replaced(up, "=\"}", "=\"}\n");
-		assert_int_equal(parse(t, &b), NDX_OK);
-		free(t);
-		t = replaced(up, "=\"}", "=\"}}");
-		expect_text_refused(t);
-		free(t);
-		t = replaced(up, "\"root_signature\":\"", "\"root_signature\":\"\\u0041");
-		expect_text_refused(t);
-		free(t);
 		free(up);
+		/* White space after the object is still the object. */
+		t = replaced(text, "=\"}", "=\" }");
+		assert_int_equal(parse(t, &b), NDX_OK);
+		free(t);
+		t = replaced(text, "=\"}", "=\"}\n");
+		assert_int_equal(parse(t, &b), NDX_OK);
+		free(t);
 	}
 	free(out[0]);
 	free(text);
