@@ -236,7 +236,7 @@ static enum gw_reason step_identify(struct cx *x)
 	ndx_id_format(&member_id, x->member, sizeof x->member);
 	x->msg_id = x->rq.hdr[GW_RF_ID];
 	if (!x->msg_id || !x->msg_id[0]) {
-		if (gw_uuid(x->msg_id_made) != NDX_OK)
+		if (gw_uuid7(x->msg_id_made) != NDX_OK)
 			return refuse(x, GW_R_INTERNAL, NULL, "no randomness for a message id");
 		x->msg_id = x->msg_id_made;
 	}

@@ -873,7 +873,7 @@ void gw_opmon_consumer(struct gw_ctx *g, const struct ndx_http_req *req,
 	if (id && id[0]) {
 		x->msg_id_p = id;
 	} else {
-		if (gw_uuid(x->msg_id) != NDX_OK) {
+		if (gw_uuid7(x->msg_id) != NDX_OK) {
 			refuse(x, GW_R_INTERNAL, NULL, "no randomness for a message id");
 			refused_now(x);
 			return;

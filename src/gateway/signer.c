@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "signer.h"
 #include "metrics.h"
@@ -299,6 +300,20 @@ static int random_bytes(uint8_t *out, size_t n)
 	return NDX_OK;
 }
 
+static void uuid_format(const uint8_t b[16], char out[GW_UUID_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+}
+
 int gw_uuid(char out[GW_UUID_LEN])
 {
 	uint8_t b[16];
@@ -307,9 +322,36 @@ int gw_uuid(char out[GW_UUID_LEN])
 		return NDX_ECRYPTO;
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, GW_UUID_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+	uuid_format(b, out);
+	return NDX_OK;
+}
+
+void gw_uuid7_at(uint64_t unix_ns, const uint8_t rnd[8], char out[GW_UUID_LEN])
+{
+	uint64_t ms = unix_ns / 1000000;
+	/* RFC 9562 section 6.2, method 3: the 12 bits of rand_a carry the
+	 * fraction of the millisecond, so ids of one millisecond still sort
+	 * nearly in order; rand_b stays random. */
+	uint32_t frac = (uint32_t)((unix_ns % 1000000) * 4096 / 1000000);
+	uint8_t b[16];
+
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8_t)(ms >> (40 - 8 * i));
+	b[6] = (uint8_t)(0x70 | (frac >> 8)); /* version 7 */
+	b[7] = (uint8_t)frac;
+	memcpy(b + 8, rnd, 8);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+	uuid_format(b, out);
+}
+
+int gw_uuid7(char out[GW_UUID_LEN])
+{
+	uint8_t rnd[8];
+	struct timespec ts;
+
+	if (random_bytes(rnd, sizeof rnd) != NDX_OK)
+		return NDX_ECRYPTO;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gw_uuid7_at((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, rnd, out);
 	return NDX_OK;
 }

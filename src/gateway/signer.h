@@ -39,5 +39,12 @@ struct gw_signer_stats {
 void gw_signer_stats(struct gw_signer_stats *st);
 /* A random UUID v4 into out. */
 int gw_uuid(char out[GW_UUID_LEN]);
+/* A time-ordered UUID v7 (RFC 9562 section 5.7) into out, for message ids:
+ * ids made later sort later, so the message logs' index of ids grows at
+ * its right edge instead of on a random page per record. 62 bits random:
+ * never for a nonce. */
+int gw_uuid7(char out[GW_UUID_LEN]);
+/* The same from a given time (Unix ns) and 8 random bytes: for tests. */
+void gw_uuid7_at(uint64_t unix_ns, const uint8_t rnd[8], char out[GW_UUID_LEN]);
 
 #endif

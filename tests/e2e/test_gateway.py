@@ -27,7 +27,12 @@ from federation import (BCA, BTC, CITIZENS, ECHO, INSURANCE, POPULATION,  # noqa
                         TAX, Federation, gateway_request, raw_http, tls_context)
 import refusals  # noqa: E402
 
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# RFC 9562 section 5.7: version 7, variant 10, the Unix millisecond in front.
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def uuid7_ms(u):
+    return int(u[:8] + u[9:13], 16)
 RESPONSE_HEADERS = ("X-Road-Client", "X-Road-Service", "X-Road-Id", "X-Road-Request-Id",
                     "X-Road-Request-Hash", "Ndx-Response-Signature")
 
@@ -299,7 +304,10 @@ def test_xroad_id_preserved_or_generated_and_request_hashes_unique(fed):
         resp = success(fed, fed.call("BTC", "GET", ECHO, "/same?x=1", xid=False))
         t1 = time.time()
         gen = resp.headers.get("X-Road-Id", "")
-        assert UUID4.match(gen), f"generated X-Road-Id {gen!r} is not a UUID v4"
+        assert UUID7.match(gen), f"generated X-Road-Id {gen!r} is not a UUID v7"
+        # its time is the gateway's clock while the call was made (same host)
+        assert int(t0 * 1000) - 1 <= uuid7_ms(gen) <= int(t1 * 1000) + 1
+        assert not ids or gen > max(ids), "an id made later sorts later"
         recs = fed.echo.received(gen)
         assert len(recs) == 1, "the provider system did not get the generated X-Road-Id"
         h = check_signed(fed, resp, method="GET", service=ECHO, path="/same", query="x=1",

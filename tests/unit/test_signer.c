@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -179,6 +180,66 @@ static void test_uuids_are_v4_and_distinct(void **state)
 	free(ids);
 }
 
+/* RFC 9562 appendix A.6: the UUIDv7 of 2022-02-22 19:22:22 UTC with
+ * rand_a 0xCC3 and rand_b 0x18C4DC0C0C07398F. Our rand_a is the fraction
+ * of the millisecond (section 6.2, method 3): 797,608 ns is 0xCC3/4096. */
+static void test_uuid7_matches_the_rfc_example(void **state)
+{
+	static const uint8_t rnd[8] = {0x98, 0xc4, 0xdc, 0x0c, 0x0c, 0x07, 0x39, 0x8f};
+	char id[GW_UUID_LEN];
+	(void)state;
+
+	gw_uuid7_at(UINT64_C(1645557742000) * 1000000 + 797608, rnd, id);
+	assert_string_equal(id, "017f22e2-79b0-7cc3-98c4-dc0c0c07398f");
+	/* variant bits are forced whatever the random byte */
+	static const uint8_t ones[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	gw_uuid7_at(0, ones, id);
+	assert_string_equal(id, "00000000-0000-7000-bfff-ffffffffffff");
+}
+
+static uint64_t uuid7_ms(const char *id)
+{
+	char hex[13];
+
+	memcpy(hex, id, 8);
+	memcpy(hex + 8, id + 9, 4);
+	hex[12] = '\0';
+	return strtoull(hex, NULL, 16);
+}
+
+/* Message ids: version 7, the clock's millisecond in front, ids made later
+ * sorting later (what keeps the message logs' index appending), and no
+ * repeats within a millisecond. */
+static void test_uuid7_is_time_ordered_and_distinct(void **state)
+{
+	enum { N = 2000 };
+	char (*ids)[GW_UUID_LEN] = calloc(N, sizeof *ids);
+	struct timespec ts, pause = {0, 2000000};
+	(void)state;
+
+	assert_non_null(ids);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t before = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(gw_uuid7(ids[i]), NDX_OK);
+		assert_int_equal(strlen(ids[i]), 36);
+		assert_int_equal(ids[i][14], '7');
+		assert_non_null(strchr("89ab", ids[i][19]));
+		assert_true(uuid7_ms(ids[i]) >= before && uuid7_ms(ids[i]) < before + 60000);
+	}
+	for (int i = 1; i < N; i++)
+		assert_true(uuid7_ms(ids[i]) >= uuid7_ms(ids[i - 1]));
+	char a[GW_UUID_LEN], b[GW_UUID_LEN];
+	assert_int_equal(gw_uuid7(a), NDX_OK);
+	nanosleep(&pause, NULL);
+	assert_int_equal(gw_uuid7(b), NDX_OK);
+	assert_true(strcmp(a, b) < 0);
+	qsort(ids, N, sizeof *ids, cmp_id);
+	for (int i = 1; i < N; i++)
+		assert_string_not_equal(ids[i - 1], ids[i]);
+	free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +247,8 @@ int main(void)
 		cmocka_unit_test(test_concurrent_callers_each_get_their_own_verifiable_object),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_uuids_are_v4_and_distinct),
+		cmocka_unit_test(test_uuid7_matches_the_rfc_example),
+		cmocka_unit_test(test_uuid7_is_time_ordered_and_distinct),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
