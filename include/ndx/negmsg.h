@@ -27,6 +27,10 @@
 #include "ndx/key.h"
 
 #define NDX_NEGMSG_TYP "ndx-dsp-message"
+/* The subsystem code under which every member's gateway answers DSP
+ * messages as its connector ("{member}/ndx.connector/dsp"): reserved, the
+ * registry registers no subsystem of this code. */
+#define NDX_CONNECTOR_SUBSYSTEM "ndx.connector"
 /* base64url (no padding) of a SHA-256: 43 characters. */
 #define NDX_NEGMSG_HASH_LEN 43
 /* Longest ndx:path; a pid in it is at most 256 bytes. */

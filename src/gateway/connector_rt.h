@@ -9,6 +9,7 @@
 
 #include "confstate.h"
 #include "ndx/httpd.h"
+#include "ndx/negmsg.h"
 
 struct gw_ctx;
 struct gw_connector;
@@ -16,7 +17,7 @@ struct gw_connector;
 /* The service every member's connector answers as, after the member id,
  * in both gateways' message log records of a message ("{member}/"
  * GW_CONN_SERVICE): a reserved subsystem and service code. */
-#define GW_CONN_SERVICE "ndx.connector/dsp"
+#define GW_CONN_SERVICE NDX_CONNECTOR_SUBSYSTEM "/dsp"
 /* The gateway port's prefix of a message: POST /n1{DSP path}. */
 #define GW_CONN_PORT_PREFIX "/n1/"
 

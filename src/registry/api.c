@@ -37,6 +37,7 @@
 #include "ndx/hash.h"
 #include "ndx/id.h"
 #include "ndx/key.h"
+#include "ndx/negmsg.h"
 #include "ndx/pin.h"
 #include "ndx/pki.h"
 #include "ndx/schema.h"
@@ -827,6 +828,7 @@ static int parent_id(const char *canon, enum ndx_id_kind child, enum ndx_id_kind
 static void subsystems_add(struct call *c)
 {
 	char id[NDX_ID_TEXT_MAX], member[NDX_ID_TEXT_MAX];
+	struct ndx_id parsed;
 	const char *text;
 	json_t *body = body_object(c->req, c->resp, SUBSYSTEM_FIELDS), *obj = NULL;
 	struct store *st = c->api->cfg.st;
@@ -838,6 +840,18 @@ static void subsystems_add(struct call *c)
 	if (str_field(c->resp, body, "id", 1, NDX_ID_TEXT_MAX, &text) < 0 ||
 	    check_id(c->api, c->resp, "id", text, strlen(text), NDX_ID_SUBSYSTEM, id))
 		goto out;
+	if (ndx_id_parse(text, strlen(text), NDX_ID_SUBSYSTEM, &parsed, NULL) != NDX_OK) {
+		internal(c->resp);
+		goto out;
+	}
+	if (strcmp(parsed.subsystem, NDX_CONNECTOR_SUBSYSTEM) == 0) {
+		/* Its service would be answered by the member's gateway itself,
+		 * never by this subsystem's system (docs/marketplace.md). */
+		bad_request(c->resp, "invalid subsystem",
+			    "id: %s is reserved for the members' DSP connectors",
+			    NDX_CONNECTOR_SUBSYSTEM);
+		goto out;
+	}
 	if (parent_id(id, NDX_ID_SUBSYSTEM, NDX_ID_MEMBER, member)) {
 		internal(c->resp);
 		goto out;

@@ -189,6 +189,14 @@ def test_subsystems_crud(registry):
     assert s["id"] == SUBSYSTEM and "conf_version" in s
     ok(r.api("POST", "/api/subsystems", json={"id": CLIENT}), 201)
     refused(r.api("POST", "/api/subsystems", json={"id": SUBSYSTEM}), 409, "Client.Conflict")
+    # the code of every gateway's own DSP connector (docs/marketplace.md),
+    # spelled plainly or percent-encoded, is nobody's subsystem
+    for code in ("ndx.connector", "ndx%2Econnector"):
+        e = refused(r.api("POST", "/api/subsystems", json={"id": MEMBER + "/" + code}), 400,
+                    "Client.InvalidRequest")
+        assert "reserved" in json.dumps(e)
+    ok(r.api("POST", "/api/subsystems", json={"id": MEMBER + "/ndx.connectors"}), 201)
+    ok(r.api("DELETE", "/api/subsystems/" + MEMBER + "/ndx.connectors"), 200)
     allsubs = ok(r.api("GET", "/api/subsystems"), 200)["subsystems"]
     assert [x["id"] for x in allsubs] == [SUBSYSTEM, CLIENT]
     mine = ok(r.api("GET", "/api/subsystems", params={"member": MEMBER}), 200)["subsystems"]
