@@ -20,6 +20,10 @@ char *ndx_b64_encode(const uint8_t *in, size_t len, int url);
  * into a malloc'd buffer (*out, caller frees, *outlen bytes). Returns NDX_OK,
  * NDX_EINVAL on any character or length outside the alphabet, NDX_ENOMEM. */
 int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen);
+/* As ndx_b64_decode, into out, for a value of exactly len bytes (a key, a
+ * signature, a digest): NDX_EINVAL when the text is not base64 of that many
+ * bytes. Allocates nothing. */
+int ndx_b64_decode_exact(const char *in, size_t inlen, int url, uint8_t *out, size_t len);
 /* Whether s[0..n) is exactly len characters of the base64url alphabet
  * (A-Z a-z 0-9 - _): the shape of the random tokens the web UIs keep in
  * cookies. */

@@ -56,7 +56,8 @@ int ndx_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 /* EVP_EncodeBlock and EVP_DecodeBlock take int lengths; larger inputs go
  * through in chunks that keep whole 3-byte / 4-character groups. */
 #define B64_RAW_CHUNK (3u * 1024u * 1024u)
-#define B64_TEXT_CHUNK (4u * 1024u * 1024u)
+/* Decoding stages whole 4-character groups on the stack (b64_decode_checked). */
+#define B64_STAGE_CHARS 1024u
 
 char *ndx_b64_encode(const uint8_t *in, size_t len, int url)
 {
@@ -117,15 +118,13 @@ int ndx_b64url_token_ok(const char *s, size_t n, size_t len)
 	return 1;
 }
 
-int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen)
+/* Checks in[0..inlen) as base64 (url=0, padding required) or base64url
+ * (url=1, none): *data is the count of characters before any padding. */
+static int b64_check(const char *in, size_t inlen, int url, size_t *data_out)
 {
-	size_t data = inlen, pad = 0, tail, padded, rawcap, pos = 0;
-	char *std = NULL;
-	uint8_t *raw;
+	size_t data = inlen, pad = 0, tail;
 	int last;
 
-	*out = NULL;
-	*outlen = 0;
 	if (!url) {
 		if (inlen % 4 != 0)
 			return NDX_EINVAL;
@@ -150,43 +149,85 @@ int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t 
 		if ((tail == 2 && (last & 0x0f) != 0) || (tail == 3 && (last & 0x03) != 0))
 			return NDX_EINVAL;
 	}
+	*data_out = data;
+	return NDX_OK;
+}
 
-	padded = data + (tail ? 4 - tail : 0);
-	rawcap = padded / 4 * 3;
-	std = malloc(padded + 1);
-	raw = malloc(rawcap ? rawcap : 1);
-	if (std == NULL || raw == NULL) {
-		free(std);
-		free(raw);
-		return NDX_ENOMEM;
-	}
-	memcpy(std, in, data);
-	for (size_t i = 0; url && i < data; i++) {
-		if (std[i] == '-')
-			std[i] = '+';
-		else if (std[i] == '_')
-			std[i] = '/';
-	}
-	memset(std + data, '=', padded - data);
-	std[padded] = '\0';
+/* Bytes that data characters (no padding) of base64 carry. */
+static size_t b64_len(size_t data)
+{
+	return data / 4 * 3 + (data % 4 ? data % 4 - 1 : 0);
+}
+
+/* Decodes the data characters of a checked text into out, which holds
+ * exactly b64_len(data) bytes. EVP_DecodeBlock wants whole padded groups in
+ * the standard alphabet and writes the zero bytes padding stands for, so
+ * the text goes through a small staging buffer on the stack: no allocation,
+ * whatever the length. */
+static int b64_decode_checked(const char *in, size_t data, int url, uint8_t *out)
+{
+	char text[B64_STAGE_CHARS + 1];
+	uint8_t raw[B64_STAGE_CHARS / 4 * 3];
+	size_t padded = (data + 3) / 4 * 4, total = b64_len(data), pos = 0;
 
 	for (size_t done = 0; done < padded;) {
-		size_t n = padded - done < B64_TEXT_CHUNK ? padded - done : B64_TEXT_CHUNK;
-		int got = EVP_DecodeBlock(raw + pos, (const unsigned char *)std + done, (int)n);
+		size_t n = padded - done < B64_STAGE_CHARS ? padded - done : B64_STAGE_CHARS;
+		/* Chunks are whole groups, so padding falls only in the last. */
+		size_t have = done + n <= data ? n : data - done, keep;
+		int got;
 
-		if (got < 0) {
-			free(std);
-			free(raw);
-			return NDX_EINVAL;
+		memcpy(text, in + done, have);
+		for (size_t i = 0; url && i < have; i++) {
+			if (text[i] == '-')
+				text[i] = '+';
+			else if (text[i] == '_')
+				text[i] = '/';
 		}
-		pos += (size_t)got;
+		memset(text + have, '=', n - have);
+		text[n] = '\0';
+		got = EVP_DecodeBlock(raw, (const unsigned char *)text, (int)n);
+		if (got < 0)
+			return NDX_EINVAL;
+		keep = total - pos < (size_t)got ? total - pos : (size_t)got;
+		memcpy(out + pos, raw, keep);
+		pos += keep;
 		done += n;
 	}
-	free(std);
-	/* EVP_DecodeBlock counts the zero bytes that padding stands for. */
-	*out = raw;
-	*outlen = pos - (tail ? 3 - (tail - 1) : 0);
 	return NDX_OK;
+}
+
+int ndx_b64_decode(const char *in, size_t inlen, int url, uint8_t **out, size_t *outlen)
+{
+	size_t data, len;
+	uint8_t *raw;
+	int rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((rc = b64_check(in, inlen, url, &data)) != NDX_OK)
+		return rc;
+	len = b64_len(data);
+	if ((raw = malloc(len ? len : 1)) == NULL)
+		return NDX_ENOMEM;
+	if ((rc = b64_decode_checked(in, data, url, raw)) != NDX_OK) {
+		free(raw);
+		return rc;
+	}
+	*out = raw;
+	*outlen = len;
+	return NDX_OK;
+}
+
+int ndx_b64_decode_exact(const char *in, size_t inlen, int url, uint8_t *out, size_t len)
+{
+	size_t data;
+	int rc;
+
+	if ((rc = b64_check(in, inlen, url, &data)) != NDX_OK)
+		return rc;
+	if (b64_len(data) != len)
+		return NDX_EINVAL;
+	return b64_decode_checked(in, data, url, out);
 }
 
 long ndx_pct_decode(const char *in, size_t inlen, char *out, size_t cap)

@@ -248,15 +248,7 @@ static bool is_lower_hex(const char *s, size_t len)
 /* Decodes s[0..n) as padded base64 of exactly len bytes into out. */
 static bool decode_b64_exact(const char *s, size_t n, uint8_t *out, size_t len)
 {
-	uint8_t *raw = NULL;
-	size_t rawlen = 0;
-	bool ok;
-
-	ok = ndx_b64_decode(s, n, 0, &raw, &rawlen) == NDX_OK && rawlen == len;
-	if (ok)
-		memcpy(out, raw, len);
-	free(raw);
-	return ok;
+	return ndx_b64_decode_exact(s, n, 0, out, len) == NDX_OK;
 }
 
 /* Decodes the JSON string s as padded base64 of exactly len bytes into out. */

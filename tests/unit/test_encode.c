@@ -91,6 +91,23 @@ static void test_b64_rfc4648(void **state)
 		assert_int_equal(len, rawlen);
 		assert_memory_equal(dec, v->raw, rawlen);
 		free(dec);
+
+		/* Into the caller's buffer: that many bytes and no other count. */
+		{
+			uint8_t out[8];
+
+			memset(out, 0xaa, sizeof out);
+			assert_int_equal(ndx_b64_decode_exact(v->std, strlen(v->std), 0, out, rawlen), NDX_OK);
+			assert_memory_equal(out, v->raw, rawlen);
+			assert_int_equal(out[rawlen], 0xaa);
+			assert_int_equal(ndx_b64_decode_exact(v->url, strlen(v->url), 1, out, rawlen), NDX_OK);
+			assert_memory_equal(out, v->raw, rawlen);
+			assert_int_equal(ndx_b64_decode_exact(v->std, strlen(v->std), 0, out, rawlen + 1),
+					 NDX_EINVAL);
+			if (rawlen > 0)
+				assert_int_equal(ndx_b64_decode_exact(v->std, strlen(v->std), 0, out,
+								      rawlen - 1), NDX_EINVAL);
+		}
 	}
 }
 
@@ -118,19 +135,25 @@ static void test_b64_alphabets(void **state)
 	assert_memory_equal(dec, raw, 4);
 	free(dec);
 
-	/* Round trips of every length up to 300 bytes, both alphabets. */
+	/* Round trips of every length up to 300 bytes, both alphabets, and
+	 * of lengths either side of each 1,024-character stage the decoder
+	 * works through (768 bytes of text each). */
 	{
-		uint8_t buf[300];
+		static uint8_t buf[3 * 768 + 3];
 
 		for (size_t i = 0; i < sizeof buf; i++)
 			buf[i] = (uint8_t)(i * 97 + 3);
-		for (size_t n = 0; n <= sizeof buf; n++) {
+		/* 0..300, then 766..770, 1534..1538, 2302..2306. */
+		for (size_t n = 0; n <= sizeof buf; n = n < 300 ? n + 1 : n == 300 ? 766 : n % 768 == 2 ? n + 764 : n + 1) {
 			for (int url = 0; url <= 1; url++) {
 				enc = ndx_b64_encode(buf, n, url);
 				assert_non_null(enc);
 				assert_int_equal(ndx_b64_decode(enc, strlen(enc), url, &dec, &len),
 						 NDX_OK);
 				assert_int_equal(len, n);
+				assert_memory_equal(dec, buf, n);
+				memset(dec, 0, n);
+				assert_int_equal(ndx_b64_decode_exact(enc, strlen(enc), url, dec, n), NDX_OK);
 				assert_memory_equal(dec, buf, n);
 				free(dec);
 				free(enc);
@@ -144,10 +167,17 @@ static void expect_b64_bad(const char *text, int url)
 	uint8_t *dec = (uint8_t *)"not reset";
 	size_t len = 99;
 
+	uint8_t out[8];
+
 	if (ndx_b64_decode(text, strlen(text), url, &dec, &len) != NDX_EINVAL)
 		fail_msg("accepted \"%s\" (url=%d)", text, url);
 	assert_null(dec);
 	assert_int_equal(len, 0);
+	/* Whatever count of bytes is asked for. */
+	for (size_t n = 0; n <= sizeof out; n++) {
+		if (ndx_b64_decode_exact(text, strlen(text), url, out, n) != NDX_EINVAL)
+			fail_msg("decoded \"%s\" (url=%d) as %zu bytes", text, url, n);
+	}
 }
 
 static void test_b64_reject(void **state)
