@@ -50,6 +50,9 @@
 /* How long the thread sleeps at most: the outbox and the registry are
  * looked at again after this. */
 #define TICK_MS 1000
+/* How long past the peer hop's own timeouts a message taken for delivery
+ * stays another node's (gw_conn_claim). */
+#define CLAIM_MARGIN_MS 5000
 
 enum job_kind { J_RECEIVE, J_LOCAL, J_DELIVERED };
 
@@ -385,6 +388,17 @@ static void start_delivery(struct gw_connector *c, const json_t *m)
 		return;
 	}
 	snprintf(d->url_suffix, n, "/n1%s", path);
+	/* Another node of this gateway on the same store may have read the
+	 * same outbox: only the one that takes the message delivers it. The
+	 * attempt ends within the peer hop's timeouts; past them and a margin
+	 * the message is due again, should this node stop mid-attempt. */
+	if (gw_conn_claim(c->store, d->neg, d->seq,
+			  json_integer_value(json_object_get(m, "due_ms")),
+			  now_ms() + d->view.s->connect_timeout_ms + d->view.s->peer_timeout_ms +
+				  CLAIM_MARGIN_MS) != NDX_OK) {
+		delivery_free(d);
+		return;
+	}
 	ndx_sha256(jws, strlen(jws), d->request_hash);
 	if (!(d->request_sig = gw_sign_hash(c->g->cfg, d->request_hash)) ||
 	    gw_slist_add(&d->headers, "Content-Type", "application/jose") ||

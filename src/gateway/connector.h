@@ -109,8 +109,16 @@ bool gw_conn_same_terms(const json_t *a, const json_t *b);
 
 /* The outbox: messages of this side not yet delivered whose next attempt
  * is due at now_ms; a new array of {neg, seq, path, jws, counterparty,
- * attempts}. */
+ * attempts, due_ms}. */
 int gw_conn_outbox(struct gw_conn_store *s, int64_t now_ms, size_t limit, json_t **out);
+/* Takes message seq of neg for one attempt at delivering it: its next
+ * attempt moves from due_ms (the outbox's) to until_ms, so that another
+ * gateway node on the same store, which read the same outbox, does not
+ * deliver it too, and a node that stops mid-attempt leaves it due again
+ * at until_ms. NDX_OK when taken; NDX_ENOTFOUND when another node took
+ * it, or its outcome was recorded, since the outbox was read. */
+int gw_conn_claim(struct gw_conn_store *s, int64_t neg, int64_t seq, int64_t due_ms,
+		  int64_t until_ms);
 /* The outcome of delivering message seq of neg: delivered (provider_pid,
  * from the answer to an initial request, recorded when not NULL), or not
  * (error; final: no further attempt, else the next at next_ms). A

@@ -803,13 +803,35 @@ int gw_conn_outbox(struct gw_conn_store *s, int64_t now_ms, size_t limit, json_t
 {
 	return ndx_sqldb_query(s->db, out,
 			       "SELECT m.neg AS neg, m.seq AS seq, m.path AS path, m.jws AS jws,"
-			       " m.attempts AS attempts, n.counterparty AS counterparty"
+			       " m.attempts AS attempts, m.next_ms AS due_ms,"
+			       " n.counterparty AS counterparty"
 			       " FROM messages m JOIN negotiations n ON n.id = m.neg"
 			       " WHERE m.delivery = 1 AND m.next_ms <= ?"
 			       " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.neg = m.neg"
 			       " AND e.seq < m.seq AND e.delivery = 1)"
 			       " ORDER BY m.next_ms LIMIT ?",
 			       "ii", now_ms, (int64_t)limit);
+}
+
+int gw_conn_claim(struct gw_conn_store *s, int64_t neg, int64_t seq, int64_t due_ms,
+		  int64_t until_ms)
+{
+	int rc = s->db->ops->begin(s->db);
+
+	if (rc != NDX_OK)
+		return rc;
+	/* Compare and set on the time the outbox read: of the nodes that read
+	 * it, the first to write wins; PostgreSQL makes the others wait for
+	 * its row lock, then sees the new next_ms and changes nothing. */
+	rc = ndx_sqldb_change(s->db,
+			      "UPDATE messages SET next_ms = ? WHERE neg = ? AND seq = ?"
+			      " AND delivery = 1 AND next_ms = ?",
+			      "iiii", until_ms, neg, seq, due_ms);
+	if (rc == NDX_OK)
+		rc = s->db->ops->commit(s->db);
+	if (rc != NDX_OK)
+		s->db->ops->rollback(s->db);
+	return rc;
 }
 
 int gw_conn_delivered(struct gw_conn_store *s, int64_t neg, int64_t seq, bool ok, bool final,

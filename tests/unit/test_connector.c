@@ -341,6 +341,52 @@ static void requested(struct world *w, int64_t *cneg, int64_t *pneg)
 	json_decref(o);
 }
 
+/* Two nodes of the consumer's gateway on one store read the same outbox:
+ * only one takes the message; it is not due while taken, and due again
+ * for either node once the time it was taken for has passed. */
+static void test_one_node_takes_a_delivery(void **state)
+{
+	struct world *w = *state;
+	struct gw_conn_store *other = NULL;
+	struct gw_conn_refusal r;
+	int64_t cneg, pneg, seq, due_ms;
+	json_t *o = offer(5), *m, *box = NULL;
+
+	assert_int_equal(gw_conn_store_open(w->cpath, &other), NDX_OK);
+	assert_int_equal(gw_conn_start(w->c, CONSUMER, w->ckey, PROVIDER, NULL, o, 1000, &cneg, &r),
+			 NDX_OK);
+	m = due(w->c);
+	seq = json_integer_value(json_object_get(m, "seq"));
+	due_ms = json_integer_value(json_object_get(m, "due_ms"));
+	json_decref(m);
+	m = due(other);
+	assert_int_equal(json_integer_value(json_object_get(m, "due_ms")), due_ms);
+	json_decref(m);
+
+	assert_int_equal(gw_conn_claim(other, cneg, seq, due_ms, 20000), NDX_OK);
+	assert_int_equal(gw_conn_claim(w->c, cneg, seq, due_ms, 20000), NDX_ENOTFOUND);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(gw_conn_outbox(k ? other : w->c, 19999, 10, &box), NDX_OK);
+		assert_int_equal(json_array_size(box), 0);
+		json_decref(box);
+	}
+	/* The taking node stopped mid-attempt: due again at 20000, for either. */
+	assert_int_equal(gw_conn_outbox(w->c, 20000, 10, &box), NDX_OK);
+	assert_int_equal(json_array_size(box), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(box, 0), "due_ms")), 20000);
+	json_decref(box);
+	assert_int_equal(gw_conn_claim(w->c, cneg, seq, 20000, 40000), NDX_OK);
+	assert_int_equal(gw_conn_claim(other, cneg, seq, 20000, 40000), NDX_ENOTFOUND);
+	/* Delivered: nobody takes it any more, whatever time they read. */
+	assert_int_equal(deliver(w, true, &pneg, &r), NDX_OK);
+	assert_int_equal(gw_conn_claim(other, cneg, seq, 40000, 60000), NDX_ENOTFOUND);
+	assert_int_equal(gw_conn_outbox(other, INT64_MAX / 2, 10, &box), NDX_OK);
+	assert_int_equal(json_array_size(box), 0);
+	json_decref(box);
+	gw_conn_store_close(other);
+	json_decref(o);
+}
+
 /* The provider's connector refuses the initial request for good: the
  * consumer's negotiation ends; a failure that may pass is tried again. */
 static void test_initial_request_refused(void **state)
@@ -556,6 +602,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_counter_offer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initial_request_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_node_takes_a_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup, teardown),
 	};
 	const char *engine = getenv("NDX_TEST_ENGINE");
