@@ -28,7 +28,9 @@
 #include "confstate.h"
 #include "exchlog.h"
 #include "gateway.h"
+#include "errors.h"
 #include "gwloop.h"
+#include "opmon.h"
 #include "peerlimit.h"
 #include "signer.h"
 #include "xfer.h"
@@ -66,6 +68,8 @@ struct cjob {
 	char peer[NDX_ID_TEXT_MAX];                 /* RECEIVE: the calling gateway's member */
 	char peer_gateway[NDX_ID_TEXT_MAX + 64];    /* RECEIVE: its name */
 	char client[NDX_ID_TEXT_MAX];               /* LOCAL: X-Road-Client */
+	int64_t t_in;           /* RECEIVE: Unix ms the message arrived (opmon) */
+	const char *error_type; /* RECEIVE: the refusal's code, for its record */
 	/* DELIVERED */
 	struct delivery *d;
 };
@@ -83,6 +87,7 @@ struct delivery {
 	uint8_t request_hash[NDX_SHA256_LEN];
 	int64_t neg, seq, attempts;
 	struct timespec t0;
+	int64_t t_in, t_resp_in; /* Unix ms: the attempt began, its answer came (opmon) */
 	enum gw_xfer_result res;
 };
 
@@ -167,6 +172,99 @@ static void answer(struct cjob *j)
 	free(j);
 }
 
+/* ---- operational monitoring records ------------------------------------------ */
+
+/* X-Road-Id as the other gateway sent it, when it has the shape of the ids
+ * gateways make (a UUID): anything else may carry what a record must not. */
+static const char *shaped_id(const char *id)
+{
+	if (!id || strlen(id) != GW_UUID_LEN - 1)
+		return NULL;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+		      (*p >= 'A' && *p <= 'F') || *p == '-'))
+			return NULL;
+	return id;
+}
+
+/* A message from another member's connector, accepted or refused (role
+ * dsp_in): the sending member as client, this member's connector service
+ * as service, the DSP path with its pids replaced. peer and peer_gateway
+ * may be NULL (a refusal before the caller was known). */
+static void record_in(struct gw_ctx *g, const struct ndx_http_req *req,
+		      struct ndx_http_resp *resp, const char *peer, const char *peer_gateway,
+		      int64_t t_in, const char *error_type)
+{
+	struct gw_opmon_in in = { 0 };
+	char service[NDX_ID_TEXT_MAX + 32], path[GW_OPMON_PATH_CAP];
+	const char *ct;
+	const void *body;
+	size_t len = 0;
+	int status = 0;
+
+	if (!g->opmon)
+		return;
+	if (ndx_http_resp_view(resp, &status, &ct, &body, &len) != NDX_OK)
+		status = 0;
+	snprintf(service, sizeof service, "%s/" GW_CONN_SERVICE, g->cfg->member);
+	in.role = GW_OPMON_DSP_IN;
+	in.message_id = shaped_id(ndx_http_header(req, "X-Road-Id"));
+	in.client = peer;
+	in.service = service;
+	in.client_gateway = peer_gateway;
+	in.service_gateway = g->name;
+	in.method = req->method;
+	gw_opmon_redact_path(strncmp(req->path, "/n1", 3) == 0 ? req->path + 3 : req->path, path,
+			     sizeof path);
+	in.path_template = path;
+	in.request_in = t_in;
+	in.request_out = in.response_in = GW_OPMON_NONE;
+	in.response_out = gw_opmon_now_ms();
+	in.request_size = (int64_t)req->body_len;
+	in.response_size = (int64_t)len;
+	in.success = status >= 200 && status < 300;
+	in.error_type = in.success ? NULL : error_type;
+	in.status = status;
+	in.peer_ms = in.provider_ms = GW_OPMON_NONE;
+	gw_opmon_record(g->opmon, &in);
+}
+
+/* An attempt to deliver a message of this member's connector (role
+ * dsp_out): this member as client, the other member's connector service
+ * as service. */
+static void record_out(struct gw_connector *c, const struct delivery *d, bool delivered,
+		       const char *error_type)
+{
+	struct gw_opmon_in in = { 0 };
+	char service[NDX_ID_TEXT_MAX + 32], sgw[NDX_ID_TEXT_MAX + 64], path[GW_OPMON_PATH_CAP];
+
+	if (!c->g->opmon)
+		return;
+	snprintf(service, sizeof service, "%s/" GW_CONN_SERVICE, d->member);
+	in.role = GW_OPMON_DSP_OUT;
+	in.message_id = d->id;
+	in.client = c->g->cfg->member;
+	in.service = service;
+	in.client_gateway = c->g->name;
+	if (d->call.gateway && gw_gateway_name(d->call.gateway->member, d->call.gateway->code, sgw,
+					       sizeof sgw) == NDX_OK)
+		in.service_gateway = sgw;
+	in.method = "POST";
+	gw_opmon_redact_path(d->path, path, sizeof path);
+	in.path_template = path;
+	in.request_in = in.request_out = d->t_in;
+	in.response_in = d->t_resp_in ? d->t_resp_in : GW_OPMON_NONE;
+	in.response_out = gw_opmon_now_ms();
+	in.request_size = (int64_t)strlen(d->jws);
+	in.response_size = d->res == GW_XFER_OK ? (int64_t)d->r.len : GW_OPMON_NONE;
+	in.success = delivered;
+	in.error_type = delivered ? NULL : error_type;
+	in.status = d->res == GW_XFER_OK ? (int)d->r.status : 0;
+	in.peer_ms = d->t_resp_in ? d->t_resp_in - d->t_in : GW_OPMON_NONE;
+	in.provider_ms = GW_OPMON_NONE;
+	gw_opmon_record(c->g->opmon, &in);
+}
+
 /* ---- keys of the configuration ---------------------------------------------- */
 
 static const struct ndx_key *key_of(void *ud, const char *member, const char *kid)
@@ -210,6 +308,13 @@ static int receipt_hash(const uint8_t req_hash[NDX_SHA256_LEN], const void *body
 
 /* ---- a message from another member's gateway ---------------------------------- */
 
+/* A refusal of a received message, its code kept for the message's record. */
+static void refuse_rx(struct cjob *j, int status, const char *code, const char *reason)
+{
+	j->error_type = code;
+	neg_error(j->resp, status, code, reason);
+}
+
 static void receive(struct gw_connector *c, struct cjob *j)
 {
 	const struct gw_config *cfg = c->g->cfg;
@@ -231,7 +336,7 @@ static void receive(struct gw_connector *c, struct cjob *j)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gw_state_acquire(c->g->state, &v);
 	if (!gw_view_live(&v, time(NULL))) {
-		neg_error(j->resp, 503, "Server.NoConfiguration",
+		refuse_rx(j, 503, "Server.NoConfiguration",
 			  "the gateway holds no valid global configuration");
 		goto out;
 	}
@@ -243,7 +348,7 @@ static void receive(struct gw_connector *c, struct cjob *j)
 			break;
 	}
 	if (!peer) {
-		neg_error(j->resp, 401, "Client.Unauthenticated",
+		refuse_rx(j, 401, "Client.Unauthenticated",
 			  "the calling gateway is no longer in the configuration");
 		goto out;
 	}
@@ -251,7 +356,7 @@ static void receive(struct gw_connector *c, struct cjob *j)
 	ndx_sha256(j->req->body ? (const void *)j->req->body : "", j->req->body_len, req_hash);
 	if (!msg_id || strlen(msg_id) != GW_UUID_LEN - 1 || !sig ||
 	    gw_verify_hash(peer->sign_key, sig, req_hash, err, sizeof err) != NDX_OK) {
-		neg_error(j->resp, 403, "Client.BadSignature",
+		refuse_rx(j, 403, "Client.BadSignature",
 			  "the delivery needs an X-Road-Id and an Ndx-Signature of its body by "
 			  "the calling gateway");
 		if (c->g->refusals)
@@ -262,7 +367,7 @@ static void receive(struct gw_connector *c, struct cjob *j)
 			     j->req->body ? (const char *)j->req->body : "", j->req->body_len,
 			     key_of, (void *)v.c->conf, now_ms(), &id, &r);
 	if (rc != NDX_OK) {
-		neg_error(j->resp, r.status ? r.status : 500, r.code ? r.code : "Server.InternalError",
+		refuse_rx(j, r.status ? r.status : 500, r.code ? r.code : "Server.InternalError",
 			  r.reason);
 		/* The sender's doing: counted against its member's refusal
 		 * budget, as on the exchange port (docs/security.md T35). */
@@ -272,13 +377,13 @@ static void receive(struct gw_connector *c, struct cjob *j)
 	}
 	if (gw_conn_get(c->store, id, &neg) != NDX_OK || !(body = contract_negotiation(neg)) ||
 	    !(body_text = json_dumps(body, JSON_COMPACT))) {
-		neg_error(j->resp, 500, "Server.InternalError", "out of memory");
+		refuse_rx(j, 500, "Server.InternalError", "out of memory");
 		goto out;
 	}
 	init = strcmp(path, "/dsp/negotiations/request") == 0;
 	if (receipt_hash(req_hash, body_text, strlen(body_text), resp_hash) != NDX_OK ||
 	    !(resp_sig = gw_sign_hash(cfg, resp_hash))) {
-		neg_error(j->resp, 500, "Server.InternalError", "cannot sign the receipt");
+		refuse_rx(j, 500, "Server.InternalError", "cannot sign the receipt");
 		goto out;
 	}
 	snprintf(service, sizeof service, "%s/" GW_CONN_SERVICE, cfg->member);
@@ -298,7 +403,7 @@ static void receive(struct gw_connector *c, struct cjob *j)
 	rec.request_sig = sig;
 	rec.response_sig = resp_sig;
 	if (gw_log_append(c->g->log, &rec) != NDX_OK) {
-		neg_error(j->resp, 503, "Server.LogUnavailable", "the message log cannot be written");
+		refuse_rx(j, 503, "Server.LogUnavailable", "the message log cannot be written");
 		goto out;
 	}
 	ndx_http_resp_bytes(j->resp, init ? 201 : 200, "application/json", body_text,
@@ -306,6 +411,7 @@ static void receive(struct gw_connector *c, struct cjob *j)
 	ndx_http_resp_header(j->resp, "Ndx-Response-Signature", resp_sig);
 	ndx_http_resp_header(j->resp, "X-Road-Id", msg_id);
 out:
+	record_in(c->g, j->req, j->resp, j->peer, j->peer_gateway, j->t_in, j->error_type);
 	gw_view_release(&v);
 	json_decref(neg);
 	json_decref(body);
@@ -338,6 +444,7 @@ static void delivered(struct gw_peer_call *call, enum gw_xfer_result res)
 	struct cjob *j = calloc(1, sizeof *j);
 
 	d->res = res;
+	d->t_resp_in = gw_opmon_now_ms();
 	if (!j) {
 		delivery_free(d); /* stays in the outbox: tried again */
 		return;
@@ -409,6 +516,7 @@ static void start_delivery(struct gw_connector *c, const json_t *m)
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d->t0);
+	d->t_in = gw_opmon_now_ms();
 	d->call.loop = gw_loops_next(c->g->loops);
 	d->call.conf = d->view.c->conf;
 	d->call.member = d->member;
@@ -463,6 +571,10 @@ static void outcome(struct gw_connector *c, struct delivery *d)
 		snprintf(err, sizeof err, "%s",
 			 r->errbuf[0] ? r->errbuf : "the other member's gateway cannot be reached");
 		gw_conn_delivered(c->store, d->neg, d->seq, false, false, NULL, err, next);
+		record_out(c, d, false,
+			   gw_reason_type(d->res == GW_XFER_TIMEOUT ? GW_R_PROVIDER_TIMEOUT
+								   : GW_R_PROVIDER_UNREACHABLE,
+					  GW_SIDE_CONSUMER));
 		goto out;
 	}
 	if (r->status < 200 || r->status >= 300) {
@@ -475,6 +587,7 @@ static void outcome(struct gw_connector *c, struct delivery *d)
 		gw_conn_delivered(c->store, d->neg, d->seq, false,
 				  r->status >= 400 && r->status < 500 && r->status != 429, NULL, err,
 				  next);
+		record_out(c, d, false, r->hdr[GW_H_XROAD_ERROR]);
 		goto out;
 	}
 	if (receipt_hash(d->request_hash, r->body, r->len, resp_hash) != NDX_OK ||
@@ -483,6 +596,8 @@ static void outcome(struct gw_connector *c, struct delivery *d)
 			   sizeof err) != NDX_OK) {
 		gw_conn_delivered(c->store, d->neg, d->seq, false, false, NULL,
 				  "the receipt does not verify", next);
+		record_out(c, d, false,
+			   gw_reason_type(GW_R_BAD_RESPONSE_SIGNATURE, GW_SIDE_CONSUMER));
 		goto out;
 	}
 	body = r->body ? json_loadb((const char *)r->body, r->len, 0, NULL) : NULL;
@@ -506,9 +621,11 @@ static void outcome(struct gw_connector *c, struct delivery *d)
 	if (gw_log_append(c->g->log, &rec) != NDX_OK) {
 		gw_conn_delivered(c->store, d->neg, d->seq, false, false, NULL,
 				  "the message log cannot be written", next);
+		record_out(c, d, false, gw_reason_type(GW_R_LOG_UNAVAILABLE, GW_SIDE_CONSUMER));
 		goto out;
 	}
 	gw_conn_delivered(c->store, d->neg, d->seq, true, false, ppid, NULL, 0);
+	record_out(c, d, true, NULL);
 out:
 	json_decref(body);
 	delivery_free(d);
@@ -1140,21 +1257,26 @@ void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 			  struct ndx_http_resp *resp)
 {
 	struct gw_view v;
-	const struct ndx_conf_gateway *peer;
+	const struct ndx_conf_gateway *peer = NULL;
 	char fp[2 * NDX_SHA256_LEN + 1];
 	struct cjob *j;
+	const char *refused = NULL;
+	int64_t t_in = gw_opmon_now_ms();
 
 	if (!g->connector) {
 		neg_error(resp, 503, "Server.NoConnector", "this gateway runs no connector");
+		record_in(g, req, resp, NULL, NULL, t_in, "Server.NoConnector");
 		return;
 	}
 	gw_state_acquire(g->state, &v);
 	if (!gw_view_live(&v, time(NULL))) {
+		refused = "Server.NoConfiguration";
 		neg_error(resp, 503, "Server.NoConfiguration",
 			  "the gateway holds no valid global configuration");
 		goto out;
 	}
 	if (!(peer = gw_calling_gateway(v.c->conf, req, fp))) {
+		refused = "Client.Unauthenticated";
 		neg_error(resp, 401, "Client.Unauthenticated",
 			  "a message comes from a gateway of the configuration, with its "
 			  "certificate, neither revoked");
@@ -1167,30 +1289,38 @@ void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 		unsigned after = gw_peerlimit_retry_after(g->refusals, peer->member, mono_ms());
 
 		snprintf(ra, sizeof ra, "%u", after ? after : 1);
+		refused = "Client.TooManyRefusals";
 		neg_error(resp, 429, "Client.TooManyRefusals",
 			  "too many messages of this member were refused; retry later");
 		ndx_http_resp_header(resp, "Retry-After", ra);
 		goto out;
 	}
 	if (strcmp(req->method, "POST") != 0) {
+		refused = "Client.BadMethod";
 		neg_error(resp, 405, "Client.BadMethod", "a message is a POST");
 		goto out;
 	}
 	if (!(j = calloc(1, sizeof *j))) {
+		refused = "Server.InternalError";
 		neg_error(resp, 500, "Server.InternalError", "out of memory");
 		goto out;
 	}
 	j->kind = J_RECEIVE;
 	j->req = req;
 	j->resp = resp;
+	j->t_in = t_in;
 	snprintf(j->peer, sizeof j->peer, "%s", peer->member);
 	gw_gateway_name(peer->member, peer->code, j->peer_gateway, sizeof j->peer_gateway);
 	j->pending = ndx_http_defer(req);
 	if (!post(g->connector, j)) {
 		neg_error(resp, 503, "Server.Stopping", "the gateway is stopping");
+		/* Recorded before the answer resumes: req and resp go with it. */
+		record_in(g, req, resp, peer->member, j->peer_gateway, t_in, "Server.Stopping");
 		answer(j);
 	}
 out:
+	if (refused)
+		record_in(g, req, resp, peer ? peer->member : NULL, NULL, t_in, refused);
 	gw_view_release(&v);
 }
 

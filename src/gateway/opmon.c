@@ -40,7 +40,9 @@
 /* Rows one retention step deletes, so that the queue is served between steps. */
 #define PRUNE_CHUNK 20000
 
-static const char *const ROLE_NAMES[] = { "consumer", "provider", "event_out", "event_in" };
+static const char *const ROLE_NAMES[] = { "consumer", "provider", "event_out", "event_in",
+					  "dsp_out",  "dsp_in" };
+#define ROLE_COUNT ((int)(sizeof ROLE_NAMES / sizeof ROLE_NAMES[0]))
 
 /* migrations[i] is schema version i + 1; append, never edit. */
 static const char *const MIGRATIONS[] = {
@@ -450,7 +452,7 @@ static json_t *read_records(struct gw_opmon *m, const struct gw_opmon_query *q,
 			break;
 		}
 		json_object_set_new(r, "seq", json_integer(next));
-		json_object_set_new(r, "role", json_string(role >= 0 && role <= 3 ? ROLE_NAMES[role]
+		json_object_set_new(r, "role", json_string(role >= 0 && role < ROLE_COUNT ? ROLE_NAMES[role]
 										: "unknown"));
 		json_object_set_new(r, "message_id", col_text(st, 2));
 		json_object_set_new(r, "client", col_text(st, 3));
@@ -508,7 +510,7 @@ static json_t *health_entry(json_t *by_key, json_t *list, int role, const char *
 	if ((entry = json_object_get(by_key, k)))
 		return entry;
 	entry = json_pack("{sosss{}}", "service", svc ? json_string(svc) : json_null(), "role",
-			  role >= 0 && role <= 3 ? ROLE_NAMES[role] : "unknown", "periods");
+			  role >= 0 && role < ROLE_COUNT ? ROLE_NAMES[role] : "unknown", "periods");
 	if (!entry || json_object_set_new(by_key, k, entry) != 0)
 		return NULL;
 	json_array_append(list, entry);
@@ -734,7 +736,7 @@ static json_t *pg_read_records(struct gw_opmon *m, const struct gw_opmon_query *
 		json_int_t role = json_integer_value(json_object_get(r, "role"));
 
 		next = (int64_t)json_integer_value(json_object_get(r, "seq"));
-		json_object_set_new(r, "role", json_string(role >= 0 && role <= 3 ? ROLE_NAMES[role]
+		json_object_set_new(r, "role", json_string(role >= 0 && role < ROLE_COUNT ? ROLE_NAMES[role]
 										: "unknown"));
 		json_object_set_new(r, "success",
 				    json_boolean(json_integer_value(json_object_get(r, "success"))));

@@ -23,6 +23,8 @@ enum gw_opmon_role {
 	GW_OPMON_PROVIDER,  /* this gateway served a consumer gateway's request */
 	GW_OPMON_EVENT_OUT, /* a delivery attempt of an event published here */
 	GW_OPMON_EVENT_IN,  /* a delivery received (accepted or refused) */
+	GW_OPMON_DSP_OUT,   /* an attempt to deliver a message of its connector (DSP) */
+	GW_OPMON_DSP_IN,    /* a connector message received (accepted or refused) */
 };
 
 /* A time or duration that did not happen (JSON null). */

@@ -238,7 +238,8 @@ static void member_of(const char *id, enum ndx_id_kind kind, char out[NDX_ID_TEX
 	out[0] = '\0';
 }
 
-static const char *const ROLES[] = { "consumer", "provider", "event_out", "event_in" };
+static const char *const ROLES[] = { "consumer", "provider", "event_out", "event_in", "dsp_out",
+				     "dsp_in" };
 
 /* How far in the future a record's request_in may be (clocks differ): a
  * record dated later would count in every "last N minutes" until then. */

@@ -72,6 +72,29 @@ def log_rows(fed, gw, path):
                          (path,)).fetchall()
 
 
+def gateway_name(fed, gw):
+    g = fed.gateways[gw]
+    return f"{g.member}/{g.code}"
+
+
+def opmon_rows(fed, gw, role, pred=lambda rows: True, timeout=10.0):
+    """gw's operational monitoring records of role, read as its member reads them
+    (docs/protocol.md "Operational monitoring"), once pred holds of them: the
+    records reach the store within the writer's batch time."""
+    client = {"BHXH": F.INSURANCE, "BCA": F.POPULATION, "BTC": F.TAX}[gw]
+    g = fed.gateways[gw]
+    deadline = time.monotonic() + timeout
+    while True:
+        r = requests.get(f"{g.url}/o1/{g.member}/{g.code}/records",
+                         headers={"X-Road-Client": client}, params={"limit": 10000},
+                         timeout=20)
+        assert r.status_code == 200, r.text
+        rows = [x for x in r.json()["records"] if x["role"] == role]
+        if pred(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
 def deliver(fed, as_gw, to_gw, path, jws, receipt=None, cert=True, sig_by=None):
     """POST /n1{path} to to_gw's gateway port as gateway as_gw would: its TLS
     certificate, an X-Road-Id and its Ndx-Signature over the body. receipt: a list
@@ -212,6 +235,37 @@ def test_catalogue_offer_agreed_and_finalized_by_the_connectors(fed):
             assert rows[-1][1] == member[sender] and rows[-1][3] == "POST"
             assert rows[-1][2] == member[receiver] + "/ndx.connector/dsp"
             assert rows[-1][5] == (201 if p.endswith("/request") else 200)
+    # And once in each gateway's operational monitoring records: an attempt to
+    # deliver (dsp_out) at the sender, the message received (dsp_in) at the
+    # receiver, under one message id, the pids in the path replaced.
+    for template, sender, receiver in (
+            ("/dsp/negotiations/request", "BHXH", "BCA"),
+            ("/dsp/consumer/negotiations/{}/agreement", "BCA", "BHXH"),
+            ("/dsp/negotiations/{}/agreement/verification", "BHXH", "BCA"),
+            ("/dsp/consumer/negotiations/{}/events", "BCA", "BHXH")):
+        out = [r for r in opmon_rows(fed, sender, "dsp_out",
+                                     lambda rows: any(r["path_template"] == template
+                                                      for r in rows))
+               if r["path_template"] == template]
+        assert out, (template, sender)
+        mine = out[-1]
+        inn = [r for r in opmon_rows(fed, receiver, "dsp_in",
+                                     lambda rows: any(r["message_id"] == mine["message_id"]
+                                                      for r in rows))
+               if r["message_id"] == mine["message_id"]]
+        assert len(inn) == 1, (template, inn)
+        for r in (mine, inn[0]):
+            assert r["success"] is True and r["error_type"] is None, r
+            assert r["client"] == member[sender], r
+            assert r["service"] == member[receiver] + "/ndx.connector/dsp", r
+            assert r["method"] == "POST" and r["path_template"] == template, r
+            assert r["status"] == (201 if template.endswith("/request") else 200), r
+            assert r["client_gateway"] == gateway_name(fed, sender), r
+            assert r["service_gateway"] == gateway_name(fed, receiver), r
+            assert not r["personal"], r
+            assert cpid not in json.dumps(r) and ppid not in json.dumps(r), r
+        assert mine["peer_ms"] is not None and mine["response_in"] is not None, mine
+        assert inn[0]["request_out"] is None and inn[0]["response_out"] is not None
 
 
 def test_registry_sees_nothing_until_the_chain(fed):
@@ -313,6 +367,20 @@ def test_messages_refused_at_the_connector(fed):
     assert (status, doc["code"]) == (400, "Client.WrongPath"), doc
     after = local(fed, "BHXH", "GET", f"/{neg['id']}").json()
     assert after["state"] == "REQUESTED" and after["messages"] == 1
+    # Each refusal is an operational monitoring record of BHXH's gateway (dsp_in),
+    # failed, with its code; without a gateway certificate the sender is not known.
+    codes = ["Client.Unauthenticated", "Client.BadSignature", "Client.UnknownSigner",
+             "Client.WrongSender", "Client.InvalidTransition", "Client.StaleMessage",
+             "Client.WrongPath"]
+    refused = opmon_rows(fed, "BHXH", "dsp_in",
+                         lambda rows: all(any(r["error_type"] == c for r in rows)
+                                          for c in codes))
+    for c in codes:
+        rows = [r for r in refused if r["error_type"] == c]
+        assert rows and all(r["success"] is False and r["status"] >= 400 for r in rows), c
+        assert all(r["client"] == (None if c == "Client.Unauthenticated" else F.BCA)
+                   for r in rows), (c, rows)
+        assert all(r["service"] == F.BHXH + "/ndx.connector/dsp" for r in rows), (c, rows)
     # The genuine one is taken, with BHXH's gateway's receipt of that very message.
     got = []
     jws = sign(fed, "BCA", F.BCA, path, counter, previous=last)

@@ -195,6 +195,47 @@ static void test_insert_and_cursor_paging(void **state)
 	fx_close(f);
 }
 
+/* Every role is stored and read back by its name, the connector's (DSP)
+ * included. */
+static void test_role_names(void **state)
+{
+	static const char *const names[] = { "consumer", "provider", "event_out",
+					      "event_in", "dsp_out",  "dsp_in" };
+	struct fx *f = fx_default();
+	int64_t now = gw_opmon_now_ms();
+	json_t *doc, *recs;
+	(void)state;
+
+	for (int i = 0; i < 6; i++) {
+		struct gw_opmon_in in = {
+			.role = (enum gw_opmon_role)i,
+			.message_id = "m",
+			.method = "POST",
+			.request_in = now + i,
+			.request_out = GW_OPMON_NONE,
+			.response_in = GW_OPMON_NONE,
+			.response_out = now + i + 1,
+			.request_size = 1,
+			.response_size = 1,
+			.success = true,
+			.status = 200,
+			.peer_ms = GW_OPMON_NONE,
+			.provider_ms = GW_OPMON_NONE,
+		};
+		gw_opmon_record(f->m, &in);
+	}
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	doc = page(f->m, 0, 10);
+	recs = json_object_get(doc, "records");
+	assert_int_equal(json_array_size(recs), 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(recs, i), "role")),
+			names[i]);
+	json_decref(doc);
+	fx_close(f);
+}
+
 static void test_time_window(void **state)
 {
 	struct fx *f = fx_default();
@@ -602,6 +643,7 @@ int main(void)
 {
 	const struct CMUnitTest both[] = {
 		cmocka_unit_test(test_insert_and_cursor_paging),
+		cmocka_unit_test(test_role_names),
 		cmocka_unit_test(test_time_window),
 		cmocka_unit_test(test_retention_by_time),
 		cmocka_unit_test(test_retention_by_count),
