@@ -26,9 +26,9 @@
 
 #include "connector.h"
 #include "confstate.h"
+#include "errors.h"
 #include "exchlog.h"
 #include "gateway.h"
-#include "errors.h"
 #include "gwloop.h"
 #include "opmon.h"
 #include "peerlimit.h"
