@@ -154,6 +154,10 @@ static void sign_queued(void *arg)
 
 	while ((list = l->sign_head)) {
 		size_t want = l->nsign;
+		/* Read before any done(): a job's owner may be freed by then, on
+		 * another thread (an answer whose record the log writer made
+		 * durable at once completes there). */
+		const struct ndx_key *key = list->key;
 
 		l->sign_head = NULL;
 		l->sign_tail = &l->sign_head;
@@ -173,15 +177,14 @@ static void sign_queued(void *arg)
 		 * room for the batch signs alone. */
 		n = 0;
 		for (j = list; j; j = j->next)
-			if (n < l->batch_cap && j->key == list->key)
+			if (n < l->batch_cap && j->key == key)
 				memcpy(l->hashes[n++], j->hash, NDX_SHA256_LEN);
 		if (n)
-			gw_sign_batch(list->key, (const uint8_t (*)[NDX_SHA256_LEN])l->hashes, n,
-				      l->sigs);
+			gw_sign_batch(key, (const uint8_t (*)[NDX_SHA256_LEN])l->hashes, n, l->sigs);
 		n = 0;
 		for (j = list; j; j = next) {
 			next = j->next;
-			if (n < l->batch_cap && j->key == list->key)
+			if (n < l->batch_cap && j->key == key)
 				j->sig = l->sigs[n++];
 			else
 				gw_sign_batch(j->key, (const uint8_t (*)[NDX_SHA256_LEN])j->hash, 1,
