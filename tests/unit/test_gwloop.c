@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +136,64 @@ static void hashes_queued_in_one_turn_are_one_signature(void **state)
 	gw_loops_free(ls);
 	ndx_key_free(key);
 	free(c);
+}
+
+/* A job's owner may be gone as soon as its done() returns: the provider's
+ * answer goes to the message log, whose writer may complete and free the
+ * exchange, the job inside it, before the loop moves on to the next job.
+ * Here each done() frees its own job; under ASan or valgrind a loop that
+ * still reads a finished job fails the test. */
+#define OWNED_JOBS 8
+
+static void job_done_and_freed(struct gw_sign_job *j)
+{
+	char why[256];
+	bool ok = j->sig && gw_verify_hash(j->key, j->sig, j->hash, why, sizeof why) == NDX_OK;
+
+	free(j->sig);
+	free(j);
+	if (ok)
+		note_done();
+}
+
+struct owned_case {
+	struct gw_loop *loop;
+	struct ndx_loop_task task;
+	struct ndx_key *key;
+};
+
+static void queue_owned(void *arg)
+{
+	struct owned_case *c = arg;
+
+	for (int i = 0; i < OWNED_JOBS; i++) {
+		struct gw_sign_job *j = calloc(1, sizeof *j);
+
+		if (!j)
+			continue;
+		ndx_sha256(&i, sizeof i, j->hash);
+		j->key = c->key;
+		j->done = job_done_and_freed;
+		gw_loop_sign(c->loop, j);
+	}
+}
+
+static void a_job_freed_by_its_done_is_not_read_again(void **state)
+{
+	struct owned_case c = { 0 };
+	struct gw_loops *ls;
+	char err[128];
+	(void)state;
+
+	assert_int_equal(ndx_key_generate(&c.key), NDX_OK);
+	assert_int_equal(gw_loops_start(1, &ls, err, sizeof err), NDX_OK);
+	c.loop = gw_loops_next(ls);
+	reset_count();
+	c.task = (struct ndx_loop_task){ .fn = queue_owned, .arg = &c };
+	assert_int_equal(gw_loop_post(c.loop, &c.task), NDX_OK);
+	assert_int_equal(wait_for(OWNED_JOBS), OWNED_JOBS);
+	gw_loops_free(ls);
+	ndx_key_free(c.key);
 }
 
 /* ---- upstream calls --------------------------------------------------------
@@ -409,6 +468,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hashes_queued_in_one_turn_are_one_signature),
+		cmocka_unit_test(a_job_freed_by_its_done_is_not_read_again),
 		cmocka_unit_test(calls_run_side_by_side_on_one_loop),
 		cmocka_unit_test(answers_and_failures_are_sorted),
 		cmocka_unit_test(stop_fails_what_is_in_flight),
