@@ -222,11 +222,4 @@ void ndx_httpd_metrics(struct ndx_prom *p);
 void ndx_httpd_metrics_answer(const struct ndx_http_req *req, struct ndx_http_resp *resp,
 			      void (*own)(void *ctx, struct ndx_prom *p), void *ctx);
 
-/* The epoll descriptor of an h2o 2.2.5 evloop (an h2o_evloop_t *, passed
- * as void * so that h2o's types stay out of this header), checked to be
- * that loop's (httpd_h2o.c), so that a module running h2o's HTTP client on
- * an ndx_loop can watch it (src/gateway/backend_h2o.c); -1 for another h2o
- * build. Runs the h2o loop briefly (a probe): call it before using it. */
-int ndx_h2o_evloop_fd(void *h2o_evloop);
-
 #endif

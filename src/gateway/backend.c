@@ -1,6 +1,7 @@
 /* The provider gateway's client towards its own provider systems. A
- * backend "unix:", or "http://" named by address, goes over h2o's HTTP/1.1
- * client on the loop (backend_h2o.c, which keeps everything said here);
+ * backend "unix:", or "http://" named by address, goes over ndx's own
+ * HTTP/1.1 client on the loop (backend_http1.c, which keeps everything said
+ * here);
  * an "https://" one or one named by a host name over libcurl, here: the
  * request goes to the service's backend base URL with the path after the
  * service id and the query appended exactly as received (libcurl told not
@@ -14,7 +15,7 @@
 #include <string.h>
 
 #include "xfer.h"
-#include "backend_h2o.h"
+#include "backend_http1.h"
 #include "gwconfig.h"
 #include "gwloop.h"
 #include "ndx/err.h"
@@ -39,10 +40,10 @@ void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw
 	char *url;
 	CURL *c;
 
-	/* unix: and http:// to an address on h2o's client (backend_h2o.c);
+	/* unix: and http:// to an address on the loop's client (backend_http1.c);
 	 * https:// and a host name here. */
-	if (on_unix || gw_bh2o_serves(base)) {
-		gw_bh2o_start(l, call, r);
+	if (on_unix || gw_bh1_serves(base)) {
+		gw_bh1_start(l, call, r);
 		return;
 	}
 	/* gwconfig.c checked the form at load. */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "gwloop.h"
-#include "backend_h2o.h"
+#include "backend_http1.h"
 #include "peer_h2.h"
 #include "signer.h"
 #include "ndx/err.h"
@@ -42,7 +42,7 @@ struct gw_loop {
 	uint8_t (*hashes)[NDX_SHA256_LEN];
 	char **sigs;
 	size_t batch_cap;
-	struct gw_bh2o *bh2o; /* the backend hop's h2o client, made at first use */
+	struct gw_bh1 *bh1; /* the backend hop's HTTP/1.1 client, made at first use */
 	struct gw_ph2 *ph2;   /* the peer hop's HTTP/2 client, made at first use */
 };
 
@@ -260,9 +260,9 @@ bool gw_loop_stopping(const struct gw_loop *l)
 	return l->stopping;
 }
 
-struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l)
+struct gw_bh1 **gw_loop_bh1(struct gw_loop *l)
 {
-	return &l->bh2o;
+	return &l->bh1;
 }
 
 struct gw_ph2 **gw_loop_ph2(struct gw_loop *l)
@@ -314,7 +314,7 @@ static void finish_in_flight(void *arg)
 		t->c = NULL;
 		t->done(t, GW_XFER_FAILED);
 	}
-	gw_bh2o_stop(l->bh2o);
+	gw_bh1_stop(l->bh1);
 	gw_ph2_stop(l->ph2);
 	sign_queued(l);
 	ndx_loop_stop(l->loop);
@@ -351,7 +351,7 @@ static int loop_init(struct gw_loop *l, unsigned nloops)
 
 static void loop_free(struct gw_loop *l)
 {
-	gw_bh2o_free(l->bh2o);
+	gw_bh1_free(l->bh1);
 	gw_ph2_free(l->ph2);
 	for (size_t i = 0; i < l->npool; i++)
 		curl_easy_cleanup(l->pool[i]);

@@ -5,8 +5,8 @@
  * waiting parts: its upstream call, to a provider gateway as a stream of
  * the loop's HTTP/2 client (peer_h2.h), else through one libcurl multi
  * handle whose sockets and timer sit in the loop (or, to a "unix:" provider system
- * or an "http://" one named by address, through h2o's HTTP/1.1 client on
- * the loop: backend_h2o.h), and its signature, queued during a
+ * or an "http://" one named by address, through ndx's own HTTP/1.1 client
+ * on the loop: backend_http1.h), and its signature, queued during a
  * loop turn and signed together with the turn's others as one batch before
  * the loop sleeps (so batches grow with load by themselves). The message
  * log's writer thread does the durable writes (ndx_msglog_append_async).
@@ -46,12 +46,12 @@ void gw_loops_stop(struct gw_loops *ls);
 void gw_loops_free(struct gw_loops *ls);
 
 /* l's event loop; whether it is stopping (no new work); the slot of its
- * backend hop's h2o client (backend_h2o.h), which the loop frees. Loop
+ * backend hop's HTTP/1.1 client (backend_http1.h), which the loop frees. Loop
  * thread only. */
 struct ndx_loop *gw_loop_event_loop(struct gw_loop *l);
 bool gw_loop_stopping(const struct gw_loop *l);
-struct gw_bh2o;
-struct gw_bh2o **gw_loop_bh2o(struct gw_loop *l);
+struct gw_bh1;
+struct gw_bh1 **gw_loop_bh1(struct gw_loop *l);
 /* The slot of its peer hop's HTTP/2 client (peer_h2.h), which the loop
  * flushes before each sleep, stops and frees. Loop thread only. */
 struct gw_ph2;

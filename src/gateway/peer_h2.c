@@ -43,7 +43,7 @@
  *   REFUSED_STREAM), and one on a reused connection that was lost before
  *   any of the answer arrived, is sent once more on a new connection to
  *   the same gateway (as libcurl does for a reused connection, and
- *   backend_h2o.c for the backend hop); the second time, the first rule
+ *   backend_http1.c for the backend hop); the second time, the first rule
  *   above.
  * - An address whose gateway offers no "h2" (libmicrohttpd, or
  *   http.peer_http2 false): nothing is sent on that connection; its calls,

@@ -1,8 +1,8 @@
 /* The gateway's outgoing HTTP: libcurl transfers (xfer.c), to the member
  * gateways of a service (peer.c) and to its own "https://" provider
  * systems and those named by a host name (backend.c), run by an exchange
- * loop (gwloop.h); the answer record (gw_xfer_resp) is also what h2o's
- * client fills for the others (backend_h2o.c). */
+ * loop (gwloop.h); the answer record (gw_xfer_resp) is also what the
+ * loop's own HTTP/1.1 client fills for the others (backend_http1.c). */
 #ifndef NDX_GATEWAY_XFER_H
 #define NDX_GATEWAY_XFER_H
 
@@ -66,7 +66,7 @@ enum gw_handle_kind { GW_HANDLE_PEER, GW_HANDLE_BACKEND };
 
 /* Whether the URL authority at the start of authority (what follows
  * "scheme://") names its host by an IPv4 address or a bracketed IPv6
- * one: the hops on the loop's own clients (peer_h2.c, backend_h2o.c) take
+ * one: the hops on the loop's own clients (peer_h2.c, backend_http1.c) take
  * only those, and leave a host name to libcurl, which tries each of its
  * addresses. */
 bool gw_xfer_host_is_ip(const char *authority);
@@ -108,7 +108,7 @@ void gw_xfer_resp_new_block(struct gw_xfer_resp *r);
  * it are trimmed): kept into r when it is one the gateway reads or may be a
  * user header (userheaders.h). 0, or -1 when the answer cannot be passed on
  * (too many user headers: r->toobig set; an absurd header; no memory).
- * Whichever client read the answer (libcurl here, h2o in backend_h2o.c). */
+ * Whichever client read the answer (libcurl here, llhttp in backend_http1.c). */
 int gw_xfer_resp_header(struct gw_xfer_resp *r, const char *name, size_t nl, const char *v,
 			size_t vl);
 /* The options every gateway transfer has (no signals, no redirects, the
@@ -220,7 +220,7 @@ struct gw_backend_call {
 	struct gw_xfer xfer; /* private */
 };
 /* Starts the call on l's thread: a "unix:" backend or an "http://" one
- * named by address through l's h2o client (backend_h2o.h), any other in
+ * named by address through l's HTTP/1.1 client (backend_http1.h), any other in
  * l's multi handle;
  * call and r live until call->done (which may run inside this call). */
 void gw_backend_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfer_resp *r);

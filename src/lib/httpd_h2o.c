@@ -1582,11 +1582,6 @@ static void close_listener(void *arg)
  * the next server on this thread starts an empty cache. h2o's memory-pool
  * chunks have a cache of the same kind that h2o does not export: see
  * tests/unit/h2o.supp. */
-int ndx_h2o_evloop_fd(void *h2o_evloop)
-{
-	return h2o_epoll_fd(h2o_evloop);
-}
-
 static void drain_recycled_buffers(void)
 {
 	h2o_mem_recycle_t *r = &h2o_socket_buffer_prototype.allocator;
