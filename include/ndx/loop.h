@@ -82,6 +82,13 @@ int ndx_loop_post(struct ndx_loop *l, struct ndx_loop_task *t);
  * then does not block in epoll_wait. ndx_loop_run also runs them once before
  * its first wait. NDX_OK / NDX_ETOOBIG (NDX_EINVAL for a NULL fn). */
 int ndx_loop_before_sleep(struct ndx_loop *l, ndx_loop_fn fn, void *arg);
+/* Takes back the hook registered with fn and arg (the first such, when it
+ * was registered twice), e.g. before arg is freed by a user that goes away
+ * while the loop goes on (an h2o port stopping: httpd_h2o.c); the hooks
+ * after it keep their order. Loop thread only (also from inside a hook: no
+ * other hook of the turn is skipped), or while the loop is not running.
+ * NDX_OK / NDX_ENOTFOUND / NDX_EINVAL (NULL l or fn). */
+int ndx_loop_before_sleep_remove(struct ndx_loop *l, ndx_loop_fn fn, void *arg);
 /* Runs until ndx_loop_stop; returns NDX_OK (or NDX_EIO when epoll_wait
  * fails other than EINTR). Posted tasks still queued when stop is seen are
  * run before returning, then the before-sleep hooks once more, so work

@@ -44,6 +44,7 @@ struct ndx_loop {
 	struct ndx_loop_timer *firing; /* due this turn, not yet fired */
 	struct { ndx_loop_fn fn; void *arg; } hooks[MAX_HOOKS];
 	int nhooks;
+	int hook_at; /* the hook run_hooks is at: a removal before it steps back */
 	pthread_mutex_t lock; /* guards the fields below */
 	struct ndx_loop_task *head, *tail;
 	bool stopped, sleeping, wake_pending;
@@ -268,6 +269,25 @@ int ndx_loop_before_sleep(struct ndx_loop *l, ndx_loop_fn fn, void *arg)
 	return NDX_OK;
 }
 
+int ndx_loop_before_sleep_remove(struct ndx_loop *l, ndx_loop_fn fn, void *arg)
+{
+	if (!l || !fn)
+		return NDX_EINVAL;
+	for (int i = 0; i < l->nhooks; i++) {
+		if (l->hooks[i].fn != fn || l->hooks[i].arg != arg)
+			continue;
+		for (int j = i; j + 1 < l->nhooks; j++)
+			l->hooks[j] = l->hooks[j + 1];
+		l->nhooks--;
+		/* Removed by a hook of this turn (itself or another): the hooks
+		 * after it moved down one place, and none is skipped. */
+		if (i <= l->hook_at)
+			l->hook_at--;
+		return NDX_OK;
+	}
+	return NDX_ENOTFOUND;
+}
+
 void ndx_loop_stop(struct ndx_loop *l)
 {
 	if (!l)
@@ -298,8 +318,8 @@ static int run_tasks(struct ndx_loop *l)
 
 static void run_hooks(struct ndx_loop *l)
 {
-	for (int i = 0; i < l->nhooks; i++)
-		l->hooks[i].fn(l->hooks[i].arg);
+	for (l->hook_at = 0; l->hook_at < l->nhooks; l->hook_at++)
+		l->hooks[l->hook_at].fn(l->hooks[l->hook_at].arg);
 }
 
 /* Called for the eventfd's readiness: empties its counter, under the lock

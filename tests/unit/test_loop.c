@@ -395,6 +395,84 @@ static void test_before_sleep(void **state)
 	ndx_loop_free(h.l);
 }
 
+/* Hooks that record their turn in order, one of which takes a hook back
+ * (itself or another) while the hooks of a turn run. */
+struct rm_ctx {
+	struct ndx_loop *l;
+	char ran[32];
+	int n;
+	char remove_in; /* the hook that removes, 0: none */
+	char victim;    /* the hook it removes */
+};
+static struct rm_hook {
+	struct rm_ctx *c;
+	char name;
+} rm_hooks[4];
+
+static void rm_hook(void *arg)
+{
+	struct rm_hook *h = arg;
+	struct rm_ctx *c = h->c;
+
+	if (c->n < (int)sizeof c->ran - 1)
+		c->ran[c->n++] = h->name;
+	if (c->remove_in == h->name) {
+		c->remove_in = 0;
+		assert_int_equal(ndx_loop_before_sleep_remove(c->l, rm_hook,
+							      &rm_hooks[c->victim - 'a']),
+				 NDX_OK);
+	}
+}
+
+static void test_before_sleep_remove(void **state)
+{
+	struct rm_ctx c = { 0 };
+
+	(void)state;
+	assert_int_equal(ndx_loop_new(&c.l), NDX_OK);
+	for (int i = 0; i < 4; i++) {
+		rm_hooks[i] = (struct rm_hook){ .c = &c, .name = (char)('a' + i) };
+		assert_int_equal(ndx_loop_before_sleep(c.l, rm_hook, &rm_hooks[i]), NDX_OK);
+	}
+	assert_int_equal(ndx_loop_before_sleep_remove(c.l, NULL, NULL), NDX_EINVAL);
+	assert_int_equal(ndx_loop_before_sleep_remove(c.l, rm_hook, &c), NDX_ENOTFOUND);
+
+	/* From outside a turn: the others keep their order. */
+	assert_int_equal(ndx_loop_before_sleep_remove(c.l, rm_hook, &rm_hooks[1]), NDX_OK);
+	assert_int_equal(ndx_loop_before_sleep_remove(c.l, rm_hook, &rm_hooks[1]),
+			 NDX_ENOTFOUND);
+	ndx_loop_run_once(c.l, 0);
+	assert_string_equal(c.ran, "acd");
+
+	/* A hook that removes itself: the one after it still runs this turn. */
+	c.n = 0;
+	memset(c.ran, 0, sizeof c.ran);
+	c.remove_in = 'a';
+	c.victim = 'a';
+	ndx_loop_run_once(c.l, 0);
+	ndx_loop_run_once(c.l, 0);
+	assert_string_equal(c.ran, "acdcd");
+
+	/* A hook that removes one that ran before it in this turn: none skipped. */
+	assert_int_equal(ndx_loop_before_sleep(c.l, rm_hook, &rm_hooks[0]), NDX_OK); /* c d a */
+	c.n = 0;
+	memset(c.ran, 0, sizeof c.ran);
+	c.remove_in = 'd';
+	c.victim = 'c';
+	ndx_loop_run_once(c.l, 0);
+	ndx_loop_run_once(c.l, 0);
+	assert_string_equal(c.ran, "cdada");
+
+	/* One that removes a hook after it: that one does not run. */
+	c.n = 0;
+	memset(c.ran, 0, sizeof c.ran);
+	c.remove_in = 'd';
+	c.victim = 'a';
+	ndx_loop_run_once(c.l, 0);
+	assert_string_equal(c.ran, "d");
+	ndx_loop_free(c.l);
+}
+
 struct stop_ctx {
 	struct ndx_loop *l;
 	struct ndx_loop_timer timer;
@@ -545,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_post_two_threads),
 		cmocka_unit_test(test_before_sleep),
+		cmocka_unit_test(test_before_sleep_remove),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_bad_input),
 	};
