@@ -100,6 +100,11 @@
  * libmicrohttpd's per-connection memory bounds it for the other engine:
  * over it, 431 before the handler. (h2o's own limit is 64 KiB.) */
 #define HEAD_MAX (32u * 1024u)
+/* The access-log lines a server holds for the end of the loop turn
+ * (httpd_common.c "the access log of an event loop's turn"): past it they
+ * are written at once. A turn of the gateway's benchmark holds a few
+ * lines of ~250 bytes; 64 KiB bounds a burst's memory and its wait. */
+#define ACCESS_BATCH_CAP (64u * 1024u)
 
 /* h2o's HTTP/1 parser (picohttpparser, exported by libh2o but its header
  * is not installed by Debian's package): used only to name the method and
@@ -221,6 +226,11 @@ struct h2srv {
 	atomic_uint active;   /* requests between on_req and their end */
 	atomic_uint deferred; /* deferred answers not yet resumed */
 	int stopping;
+	/* The access-log lines of the loop's turn, written by flush_access_log,
+	 * a before-sleep hook of the loop while hooked (log.batch then points
+	 * here; else each line is written at once). */
+	struct httpd_log_batch batch;
+	int hooked;
 };
 
 static const char *h2_header_n(const struct ndx_http_req *req, const char *name, size_t *len);
@@ -1494,6 +1504,14 @@ static int listen_tcp(const char *addr, uint16_t port, int *fd, uint16_t *bound)
 	return NDX_OK;
 }
 
+/* The before-sleep hook: the turn's access-log lines, with one write. */
+static void flush_access_log(void *arg)
+{
+	struct h2srv *s = arg;
+
+	httpd_log_batch_flush(&s->batch);
+}
+
 /* On the loop's thread: h2o's loop, context and listener, and their place
  * in the ndx_loop. Leaves s->watched 0 on failure. */
 static void attach(void *arg)
@@ -1550,6 +1568,14 @@ static void attach(void *arg)
 	if (ndx_loop_watch(s->loop, s->ep, NDX_LOOP_READ, on_h2o_ready, s) != NDX_OK)
 		return;
 	s->watched = 1;
+	/* One hook per server: a gateway loop has 2 of its own (gwloop.c) and
+	 * at most 3 ports (consumer, its TLS twin, gateway), within the loop's
+	 * 8. Were they all taken, the port would still serve, writing each
+	 * line at once as before. */
+	if (ndx_loop_before_sleep(s->loop, flush_access_log, s) == NDX_OK) {
+		s->hooked = 1;
+		s->log.batch = &s->batch;
+	}
 	ndx_loop_timer_arm(s->loop, &s->watch_timer, WATCH_TICK_MS);
 	run_h2o(s);
 }
@@ -1633,6 +1659,13 @@ static void detach(void *arg)
 		s->ep = -1;
 		drain_recycled_buffers();
 	}
+	/* The lines of the connections just closed, and any the loop's last
+	 * turn did not write: nothing is dropped on a clean stop. */
+	if (s->hooked)
+		(void)ndx_loop_before_sleep_remove(s->loop, flush_access_log, s);
+	s->hooked = 0;
+	s->log.batch = NULL;
+	httpd_log_batch_flush(&s->batch);
 }
 
 static void srv_free(struct h2srv *s)
@@ -1646,6 +1679,7 @@ static void srv_free(struct h2srv *s)
 	if (s->unix_path)
 		unlink(s->unix_path);
 	SSL_CTX_free(s->ssl);
+	httpd_log_batch_free(&s->batch);
 	free(s->unix_path);
 	free(s->timeout_body);
 	free(s->name);
@@ -1663,6 +1697,7 @@ int httpd_h2o_start(const struct ndx_httpd_config *cfg, struct ndx_httpd **out)
 	if (!s)
 		return NDX_ENOMEM;
 	s->engine = &h2o_engine;
+	httpd_log_batch_init(&s->batch, STDERR_FILENO, ACCESS_BATCH_CAP);
 	s->listen_fd = -1;
 	s->ep = -1;
 	s->cfg = *cfg;
@@ -1751,8 +1786,14 @@ static unsigned h2_drain(struct ndx_httpd *h, unsigned timeout_ms)
 {
 	struct h2srv *s = (struct h2srv *)(void *)h;
 
+	unsigned left;
+
 	httpd_run_on_loop(s->loop, close_listener, s);
-	return httpd_wait_idle(&s->active, timeout_ms);
+	left = httpd_wait_idle(&s->active, timeout_ms);
+	/* The lines of the answers drained are out before drain returns,
+	 * not at the end of the loop's turn. */
+	httpd_run_on_loop(s->loop, flush_access_log, s);
+	return left;
 }
 
 static void h2_stop(struct ndx_httpd *h)

@@ -7,6 +7,7 @@
 #ifndef NDX_HTTPD_INT_H
 #define NDX_HTTPD_INT_H
 
+#include "ndx/buf.h"
 #include "ndx/httpd.h"
 
 #include <pthread.h>
@@ -115,10 +116,39 @@ size_t httpd_timeout_wire(const struct ndx_httpd_config *cfg, const char *body, 
 			  size_t cap);
 
 /* Where a server's requests are counted and logged. */
+/* The access-log lines of one event-loop turn, written with one write(2)
+ * at the turn's end instead of one each (httpd_h2o.c registers the flush
+ * as a before-sleep hook of its loop; why: httpd_common.c "access log").
+ * Only the thread that owns it touches it (the loop's, or the one that
+ * stops the server once the loop has stopped for good). */
+struct httpd_access;
+struct httpd_log_batch {
+	struct ndx_buf buf; /* whole lines only, kept between turns */
+	int fd;             /* STDERR_FILENO; a test's socket */
+	size_t cap;         /* over it, written at once */
+};
+/* Empty, writing to fd, flushing as soon as cap bytes are held. Allocates
+ * nothing until the first line. */
+void httpd_log_batch_init(struct httpd_log_batch *b, int fd, size_t cap);
+/* Appends the line of a (httpd_access_line) whole or not at all (out of
+ * memory: the line is lost, as an unbuffered one would be), and writes
+ * the batch at once when it then holds cap bytes or more. NDX_OK or
+ * httpd_access_line's error. */
+int httpd_log_batch_add(struct httpd_log_batch *b, const struct httpd_access *a);
+/* Writes what the batch holds (whole lines) with one write_all, keeping
+ * its memory for the next turn. */
+void httpd_log_batch_flush(struct httpd_log_batch *b);
+/* Flushes, then frees the memory. */
+void httpd_log_batch_free(struct httpd_log_batch *b);
+
 struct httpd_log {
 	const char *name; /* the daemon's name (the server's own copy) */
 	int on;           /* cfg.access_log */
 	struct http_stats *_Atomic stats;
+	/* Non-NULL: lines go there, for one write per loop turn (the h2o
+	 * engine, on the loop's thread); NULL: each line is written at once
+	 * (libmicrohttpd's pool threads). */
+	struct httpd_log_batch *batch;
 };
 /* Finds (or takes) the metrics slot of the server's port ("unix" for a
  * socket file) and records its certificate's expiry. */

@@ -9,6 +9,7 @@
  * over HTTP/2 streams (several on one connection), and HTTP/1.1 without it. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -43,6 +44,10 @@ struct fx {
 
 static struct ndx_http_pending *_Atomic held;
 static atomic_int handled;
+/* The answers /hold defers, to be resumed together. */
+#define MAX_HOLDS 8
+static struct ndx_http_pending *_Atomic holds[MAX_HOLDS];
+static atomic_int nholds;
 
 static void sleep_ms(long ms)
 {
@@ -65,6 +70,14 @@ static void handler(void *ctx, const struct ndx_http_req *req, struct ndx_http_r
 {
 	(void)ctx;
 	atomic_fetch_add(&handled, 1);
+	if (strcmp(req->path, "/hold") == 0) {
+		int i = atomic_fetch_add(&nholds, 1);
+
+		ndx_http_resp_bytes(resp, 200, "text/plain", "held", 4);
+		assert_true(i < MAX_HOLDS);
+		atomic_store(&holds[i], ndx_http_defer(req));
+		return;
+	}
 	if (strcmp(req->path, "/defer") == 0) {
 		ndx_http_resp_bytes(resp, 200, "text/plain", "late", 4);
 		atomic_store(&held, ndx_http_defer(req));
@@ -556,6 +569,112 @@ static void drain_waits_for_a_deferred_answer(void **state)
 	finish(&f);
 }
 
+/* ---- the access log: one write per loop turn ------------------------------ */
+
+/* Resumes every held answer in one task, that is within one loop turn, and
+ * looks whether anything was written to stderr before the turn ended. */
+struct resume_all {
+	struct ndx_loop_task task;
+	int reader;
+	int early; /* bytes readable on stderr's socket right after the answers */
+	atomic_int done;
+};
+
+static void resume_all_task(void *arg)
+{
+	struct resume_all *r = arg;
+	char byte;
+
+	for (int i = 0; i < atomic_load(&nholds); i++)
+		ndx_http_resume(atomic_load(&holds[i]));
+	r->early = (int)recv(r->reader, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+	atomic_store(&r->done, 1);
+}
+
+/* Four answers sent in one loop turn: their access-log lines reach stderr
+ * (here a SOCK_SEQPACKET socket, which keeps each write(2) apart) with one
+ * write at the end of the turn, not one each; complete, none lost at stop. */
+static void the_lines_of_a_turn_go_out_in_one_write(void **state)
+{
+	struct ndx_httpd_config hc = { .access_log = 1 };
+	struct fx f;
+	struct resume_all r = { 0 };
+	int sv[2], saved, conns[4], writes = 0, lines = 0, answered = 0, later = 0;
+	char got[16384], *p;
+	ssize_t n;
+	struct pollfd pfd;
+	const char req[] = "GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	(void)state;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(sv[0], STDERR_FILENO), STDERR_FILENO);
+	atomic_store(&nholds, 0);
+	start(&f, &hc);
+	for (int i = 0; i < 4; i++) {
+		conns[i] = dial(f.port);
+		assert_int_equal(send(conns[i], req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+	}
+	for (int i = 0; i < 500 && atomic_load(&nholds) < 4; i++)
+		sleep_ms(10);
+	r.reader = sv[1];
+	r.task = (struct ndx_loop_task){ .fn = resume_all_task, .arg = &r };
+	if (atomic_load(&nholds) == 4) {
+		assert_int_equal(ndx_loop_post(f.loop, &r.task), NDX_OK);
+		for (int i = 0; i < 500 && !atomic_load(&r.done); i++)
+			sleep_ms(10);
+	}
+	/* What stderr got: the writes, and the lines in them. */
+	pfd = (struct pollfd){ .fd = sv[1], .events = POLLIN };
+	while (poll(&pfd, 1, 300) == 1 && (n = recv(sv[1], got, sizeof got - 1, 0)) > 0) {
+		int in_this = 0;
+
+		got[n] = '\0';
+		for (p = got; (p = strstr(p, "\"path\":\"/hold\"")) != NULL; p++)
+			in_this++;
+		/* Only the writes of access lines count (not a note the
+		 * server might print at start). */
+		writes += in_this > 0;
+		lines += in_this;
+		if (in_this)
+			assert_int_equal(got[n - 1], '\n');
+	}
+	for (int i = 0; i < 4; i++) {
+		char answer[1024];
+		size_t have = 0;
+
+		while (have + 1 < sizeof answer &&
+		       (n = recv(conns[i], answer + have, sizeof answer - have - 1, 0)) > 0)
+			have += (size_t)n;
+		answer[have] = '\0';
+		answered += strncmp(answer, "HTTP/1.1 200", 12) == 0 && strstr(answer, "held");
+		close(conns[i]);
+	}
+	finish(&f);
+	/* Nothing was held back for the stop. */
+	while (poll(&pfd, 1, 0) == 1 && (n = recv(sv[1], got, sizeof got - 1, 0)) > 0) {
+		got[n] = '\0';
+		later += strstr(got, "/hold") != NULL;
+	}
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(sv[0]);
+	close(sv[1]);
+
+	assert_int_equal(atomic_load(&nholds), 4);
+	assert_int_equal(atomic_load(&r.done), 1);
+	assert_int_equal(answered, 4);
+	/* Not written before the turn ended... */
+	assert_int_equal(r.early, -1);
+	/* ...then all four lines, with one write. */
+	assert_int_equal(lines, 4);
+	assert_int_equal(writes, 1);
+	assert_int_equal(later, 0);
+}
+
 /* Two ports on one loop (ndx-gateway with fewer loops than ports): each
  * has its own h2o loop inside the same ndx_loop. */
 static void two_servers_share_a_loop(void **state)
@@ -1034,6 +1153,7 @@ int main(void)
 		cmocka_unit_test(the_client_certificate_is_fingerprinted),
 		cmocka_unit_test(drain_waits_for_a_deferred_answer),
 		cmocka_unit_test(two_servers_share_a_loop),
+		cmocka_unit_test(the_lines_of_a_turn_go_out_in_one_write),
 		cmocka_unit_test(without_a_loop_it_is_refused),
 		cmocka_unit_test(http2_streams_share_a_connection_and_its_certificate),
 		cmocka_unit_test(http2_streams_keep_the_limits),
