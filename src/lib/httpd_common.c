@@ -607,16 +607,19 @@ void httpd_access_log_line_h2(const struct httpd_log *log, const char *remote,
  * once the buffer has grown. A flush writes whole lines only, in order,
  * with write_all, in writes of at most PIPE_BUF bytes cut where a line
  * ends (a longer line alone): as with one write per line before, no line
- * of one server is cut by another writer's bytes, stderr being a file
- * opened O_APPEND (each write lands whole) or a pipe (whole up to
- * PIPE_BUF). That is still one write per 4 KiB of lines, not per line.
+ * of one server is cut by another writer's bytes (another port's loop,
+ * the daemon's other messages), stderr being a file opened O_APPEND (each
+ * write lands whole), a pipe (whole up to PIPE_BUF) or the journal's
+ * stream socket (a write this small goes as one piece). A turn's lines
+ * rarely pass 4 KiB: one write a turn, and past that one per 4 KiB of
+ * lines, never one per line.
  *
  * The cap bounds the memory and the delay of a burst: past it, the batch
  * is written at once, mid-turn. A server that stops writes what it holds
  * (httpd_h2o.c detach; drain also waits for it), so a clean stop drops
  * nothing; a kill -9 loses at most the lines of the turn then running,
  * which were answered microseconds before. The access log is an operator's
- * record, not the audit trail: the message log is (docs/operations.md).
+ * record, not the audit trail: the message log is.
  * The libmicrohttpd engine's pool threads still write each line at once:
  * they have no turn to end. Metrics are counted at once either way
  * (httpd_access_log_line_h2). */
