@@ -360,6 +360,34 @@ class Gateway:
         text = self.stderr_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
+    def access_lines(self):
+        """The JSON lines on this gateway's stderr so far (its access log, and any
+        other JSON line it writes there)."""
+        out = []
+        if not self.stderr_path or not self.stderr_path.exists():
+            return out
+        for line in self.stderr_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
+    def wait_access_lines(self, match=lambda x: True, count=1, skip=0, timeout=5.0):
+        """The access lines (after the first `skip`) for which match is true, as soon
+        as there are `count` of them, or those there are once timeout has passed (the
+        caller asserts). The ports on h2o write the lines of an event-loop turn at the
+        end of the turn (src/lib/httpd_common.c "the access log of an event loop's
+        turn"), a moment after the answers left: a test that has its answer waits for
+        its line rather than reading the log once."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [x for x in self.access_lines()[skip:] if match(x)]
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
     def stop(self):
         """SIGTERM, wait (SIGKILL after STOP_TIMEOUT); returns the exit status."""
         if self.proc is None:

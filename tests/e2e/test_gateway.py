@@ -941,9 +941,9 @@ def test_healthz_and_metrics(fed):
     assert "ndx_gateway_requests_total" in text and "ndx_gateway_conf_version" in text, text
     cv = [line for line in text.splitlines() if line.startswith("ndx_gateway_conf_version")]
     assert cv and float(cv[0].split()[-1]) == gw.healthz().json()["conf_version"], cv
-    # One JSON access-log line per request on stderr.
-    lines = [json.loads(x) for x in gw.stderr_path.read_text(errors="replace").splitlines()
-             if x.startswith("{")]
+    # One JSON access-log line per request on stderr, the /metrics just answered too
+    # (written at the end of its loop turn: waited for).
+    lines = gw.wait_access_lines(lambda x: x.get("path") == "/metrics")
     assert lines, gw.tail()
 
 

@@ -48,14 +48,7 @@ def fed(build_dir):
 
 
 def access_lines(gw):
-    out = []
-    for line in gw.stderr_path.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-    return out
+    return gw.access_lines()
 
 
 def metric(gw, name, port):
@@ -79,7 +72,8 @@ def test_two_h2o_gateways_exchange_over_http2(fed):
     for x in xids:
         assert len(fed.citizens.received(x)) == 1
     assert metric(bca, "ndx_http_requests_http2_total", bca.gateway_port) >= before + 8
-    lines = [x for x in access_lines(bca) if x.get("path", "").startswith("/r1/" + CITIZENS)]
+    lines = bca.wait_access_lines(lambda x: x.get("path", "").startswith("/r1/" + CITIZENS),
+                                  count=8)
     assert len(lines) >= 8 and all(x.get("protocol") == "HTTP/2" for x in lines), lines
 
 
@@ -117,8 +111,8 @@ def test_the_gateway_port_refuses_on_http2_streams(fed):
     err2 = json.loads(body2)
     assert err2["type"] and err2["type"] != err["type"], (err, err2)
     assert fed.citizens.received(xid) == []
-    lines = [x for x in access_lines(bca) if x.get("error_type") in (err["type"], err2["type"])
-             and x.get("protocol") == "HTTP/2"]
+    lines = bca.wait_access_lines(lambda x: x.get("error_type") in (err["type"], err2["type"])
+                                  and x.get("protocol") == "HTTP/2", count=2)
     assert len(lines) >= 2, access_lines(bca)[-5:]
 
 
@@ -129,7 +123,7 @@ def test_a_microhttpd_consumer_calls_over_http1(fed):
     r = fed.call("BHXH", "GET", ECHO, "/via-mhd", client=INSURANCE)
     assert r.status_code == 200, (r.status_code, r.text, fed.tails())
     assert metric(bca, "ndx_http_requests_http2_total", bca.gateway_port) == before
-    new = [x for x in access_lines(bca)[n_lines:] if x.get("path", "").startswith("/r1/")]
+    new = bca.wait_access_lines(lambda x: x.get("path", "").startswith("/r1/"), skip=n_lines)
     assert new and all("protocol" not in x for x in new), new
 
 
@@ -145,7 +139,7 @@ def test_an_h2o_consumer_falls_back_to_http1_with_a_microhttpd_provider(fed):
         r = fed.call("BTC", "GET", CITIZENS, "/citizens/2", xid=xid)
         assert r.status_code == 200, (r.status_code, r.text, fed.tails())
         assert len(fed.citizens.received(xid)) == 1
-        lines = [x for x in access_lines(bca) if x.get("path", "").startswith("/r1/")]
+        lines = bca.wait_access_lines(lambda x: x.get("path", "").startswith("/r1/"))
         assert lines and all("protocol" not in x for x in lines), lines
         # curl asked for h2 and was not offered it
         version, status, _, _ = curl_h2(fed, "BTC", bca.gateway_port, "/healthz")
