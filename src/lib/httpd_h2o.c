@@ -1785,7 +1785,6 @@ static uint16_t h2_port(const struct ndx_httpd *h)
 static unsigned h2_drain(struct ndx_httpd *h, unsigned timeout_ms)
 {
 	struct h2srv *s = (struct h2srv *)(void *)h;
-
 	unsigned left;
 
 	httpd_run_on_loop(s->loop, close_listener, s);
