@@ -37,7 +37,7 @@ struct ndx_loop_timer {
 	bool armed;              /* private */
 	ndx_loop_fn fn;
 	void *arg;
-	struct ndx_loop_timer *next; /* private */
+	struct ndx_loop_timer *next, *prev; /* private */
 };
 /* A task to run on the loop's thread, embedded by the caller (no
  * allocation). A task must not be posted again before its fn has started. */

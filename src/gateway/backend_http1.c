@@ -346,8 +346,6 @@ static bool retry_stale(struct breq *q)
 	q->retried = true;
 	conn_close(q->c);
 	q->c = NULL;
-	if (q->call->connect_timeout_ms > 0)
-		ndx_loop_timer_arm(q->b->nl, &q->t_conn, q->call->connect_timeout_ms);
 	attach(q);
 	return true;
 }
@@ -428,6 +426,10 @@ static void attach(struct breq *q)
 		return;
 	}
 	c->connecting = true;
+	/* Only a connect in progress needs the connect timeout: a kept
+	 * connection, or one made at once, arms no timer. */
+	if (q->call->connect_timeout_ms > 0)
+		ndx_loop_timer_arm(q->b->nl, &q->t_conn, q->call->connect_timeout_ms);
 	if (!conn_watch(c, NDX_LOOP_WRITE))
 		fail(q, GW_XFER_CONNECT, "cannot watch the backend connection");
 }
@@ -1007,7 +1009,5 @@ void gw_bh1_start(struct gw_loop *l, struct gw_backend_call *call, struct gw_xfe
 	b->live = q;
 	if (call->svc->timeout_ms > 0)
 		ndx_loop_timer_arm(b->nl, &q->t_all, call->svc->timeout_ms);
-	if (call->connect_timeout_ms > 0)
-		ndx_loop_timer_arm(b->nl, &q->t_conn, call->connect_timeout_ms);
 	attach(q);
 }

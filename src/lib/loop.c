@@ -40,7 +40,11 @@ struct ndx_loop {
 	int epfd, evfd;
 	struct watcher *w; /* indexed by fd */
 	int nw;
-	struct ndx_loop_timer *timers; /* armed, sorted by due_ms */
+	/* Armed, sorted by due_ms, doubly linked: a disarm unlinks at once,
+	 * and an arm searches from the tail, where a new timer usually goes
+	 * (a gateway loop holds one call timer per exchange in flight, all
+	 * with the same timeout: a search from the head walked them all). */
+	struct ndx_loop_timer *timers, *timers_tail;
 	struct ndx_loop_timer *firing; /* due this turn, not yet fired */
 	struct { ndx_loop_fn fn; void *arg; } hooks[MAX_HOOKS];
 	int nhooks;
@@ -195,23 +199,29 @@ void ndx_loop_unwatch(struct ndx_loop *l, int fd)
 
 /* Takes t out of whichever list holds it; the lists are walked, never t's
  * own next, so a stale `armed` in a never-armed timer is harmless. */
+/* An armed timer is on one of two lists: `timers`, or `firing` (due this
+ * turn, not yet fired). */
 static void timer_unlink(struct ndx_loop *l, struct ndx_loop_timer *t)
 {
-	struct ndx_loop_timer **lists[2] = { &l->timers, &l->firing };
-
+	if (!t->armed)
+		return;
 	t->armed = false;
-	for (int i = 0; i < 2; i++)
-		for (struct ndx_loop_timer **p = lists[i]; *p; p = &(*p)->next)
-			if (*p == t) {
-				*p = t->next;
-				t->next = NULL;
-				return;
-			}
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (l->timers == t)
+		l->timers = t->next;
+	else
+		l->firing = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else if (l->timers_tail == t)
+		l->timers_tail = t->prev;
+	t->next = t->prev = NULL;
 }
 
 void ndx_loop_timer_arm(struct ndx_loop *l, struct ndx_loop_timer *t, int64_t ms)
 {
-	struct ndx_loop_timer **p;
+	struct ndx_loop_timer *after;
 	int64_t now = ndx_loop_now_ms();
 
 	if (!l || !t || !t->fn)
@@ -221,11 +231,19 @@ void ndx_loop_timer_arm(struct ndx_loop *l, struct ndx_loop_timer *t, int64_t ms
 		ms = 0;
 	t->due_ms = ms > INT64_MAX - now ? INT64_MAX : now + ms;
 	/* After the timers due at the same time: equal dues fire in arming
-	 * order. A linear insert, because few timers are expected. */
-	for (p = &l->timers; *p && (*p)->due_ms <= t->due_ms; p = &(*p)->next)
+	 * order. */
+	for (after = l->timers_tail; after && after->due_ms > t->due_ms; after = after->prev)
 		;
-	t->next = *p;
-	*p = t;
+	t->prev = after;
+	t->next = after ? after->next : l->timers;
+	if (t->next)
+		t->next->prev = t;
+	else
+		l->timers_tail = t;
+	if (after)
+		after->next = t;
+	else
+		l->timers = t;
 	t->armed = true;
 }
 
@@ -406,19 +424,25 @@ static int turn(struct ndx_loop *l, int max_wait)
 	 * by its own fn waits for the next turn instead of looping here. */
 	now = ndx_loop_now_ms();
 	if (l->timers && l->timers->due_ms <= now) {
-		struct ndx_loop_timer **p = &l->timers;
+		struct ndx_loop_timer *last = l->timers;
 
-		while (*p && (*p)->due_ms <= now)
-			p = &(*p)->next;
+		while (last->next && last->next->due_ms <= now)
+			last = last->next;
 		l->firing = l->timers;
-		l->timers = *p;
-		*p = NULL;
+		l->timers = last->next;
+		last->next = NULL;
+		if (l->timers)
+			l->timers->prev = NULL;
+		else
+			l->timers_tail = NULL;
 	}
 	while (l->firing) {
 		struct ndx_loop_timer *t = l->firing;
 
 		l->firing = t->next;
-		t->next = NULL;
+		if (l->firing)
+			l->firing->prev = NULL;
+		t->next = t->prev = NULL;
 		t->armed = false;
 		t->fn(t->arg);
 		ran++;

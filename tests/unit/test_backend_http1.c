@@ -216,6 +216,7 @@ struct call_case {
 
 static struct gw_loops *loops;
 static char base[64];
+static long connect_timeout_ms = 2000;
 
 static void call_done(struct gw_backend_call *call, enum gw_xfer_result res)
 {
@@ -253,7 +254,7 @@ static enum gw_xfer_result call_at(struct call_case *c, const char *url, const c
 		.query = "",
 		.body = (const uint8_t *)body,
 		.body_len = body ? strlen(body) : 0,
-		.connect_timeout_ms = 2000,
+		.connect_timeout_ms = connect_timeout_ms,
 		.max_body = max_body,
 		.done = call_done,
 		.ud = c,
@@ -534,6 +535,38 @@ static void a_down_or_silent_backend_is_refused_in_time(void **state)
 	gw_xfer_resp_free(&c.r);
 }
 
+/* A listener whose queue is full takes no more connections (Linux drops
+ * the SYN): the connect times out, GW_XFER_CONNECT, nothing sent. */
+static void a_backend_that_takes_no_connection_times_out_connecting(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fill[4];
+	char url[64];
+	struct call_case c;
+	(void)state;
+
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		assert_true(fill[i] >= 0);
+		(void)connect(fill[i], (struct sockaddr *)&sin, sizeof sin);
+	}
+	usleep(50 * 1000);
+	snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(sin.sin_port));
+	connect_timeout_ms = 300;
+	assert_int_equal(call_at(&c, url, "GET", NULL, 1024, 5000), GW_XFER_CONNECT);
+	connect_timeout_ms = 2000;
+	assert_non_null(strstr(c.r.errbuf, "Connection timed out after 300 milliseconds"));
+	gw_xfer_resp_free(&c.r);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup(a_kept_connection_closed_under_a_request_is_retried_once,
 				       fresh),
 		cmocka_unit_test_setup(a_down_or_silent_backend_is_refused_in_time, fresh),
+		cmocka_unit_test(a_backend_that_takes_no_connection_times_out_connecting),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

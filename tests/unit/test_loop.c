@@ -217,6 +217,131 @@ static void test_timers(void **state)
 	ndx_loop_free(l);
 }
 
+/* Many timers, armed, moved and disarmed in a random order (a fixed seed)
+ * with many equal due times, against a model: they fire sorted by due
+ * time, equal ones in the order they were last armed, disarmed ones never.
+ * The list is doubly linked and searched from its tail (loop.c), so this
+ * covers an arm at the head, in the middle, at the tail, and an unlink
+ * from each place. */
+#define MODEL_TIMERS 64
+
+static void on_model_timer(void *arg)
+{
+	struct tim *x = arg;
+
+	x->order[(*x->n)++] = x->id;
+}
+
+static void test_timers_against_a_model(void **state)
+{
+	struct ndx_loop *l;
+	struct tim x[MODEL_TIMERS];
+	int order[MODEL_TIMERS], n = 0, armed_seq[MODEL_TIMERS], seq = 0;
+	int expect[MODEL_TIMERS], nexpect = 0;
+	unsigned seed = 20261205;
+	int64_t start = ndx_loop_now_ms();
+
+	(void)state;
+	assert_int_equal(ndx_loop_new(&l), NDX_OK);
+	for (int i = 0; i < MODEL_TIMERS; i++) {
+		x[i] = (struct tim){ .t = { .fn = on_model_timer, .arg = &x[i] }, .l = l,
+				     .id = i, .order = order, .n = &n };
+		armed_seq[i] = -1;
+	}
+	for (int op = 0; op < 2000; op++) {
+		int i = (int)(rand_r(&seed) % MODEL_TIMERS);
+
+		if (rand_r(&seed) % 4 == 0) {
+			ndx_loop_timer_disarm(l, &x[i].t);
+			armed_seq[i] = -1;
+		} else {
+			/* 5 due times only: ties everywhere */
+			ndx_loop_timer_arm(l, &x[i].t, 20 + 10 * (int64_t)(rand_r(&seed) % 5));
+			armed_seq[i] = seq++;
+		}
+		assert_int_equal(x[i].t.armed, armed_seq[i] >= 0);
+	}
+	for (int i = 0; i < MODEL_TIMERS; i++)
+		if (armed_seq[i] >= 0)
+			expect[nexpect++] = i;
+	/* the model: by due time, then by arming order */
+	for (int a = 1; a < nexpect; a++)
+		for (int b = a; b > 0; b--) {
+			const struct tim *p = &x[expect[b - 1]], *q = &x[expect[b]];
+
+			if (p->t.due_ms < q->t.due_ms ||
+			    (p->t.due_ms == q->t.due_ms && armed_seq[p->id] < armed_seq[q->id]))
+				break;
+			int tmp = expect[b];
+			expect[b] = expect[b - 1];
+			expect[b - 1] = tmp;
+		}
+	assert_true(nexpect > MODEL_TIMERS / 2);
+	while (n < nexpect && ndx_loop_now_ms() - start < 5000)
+		ndx_loop_run_once(l, -1);
+	assert_int_equal(n, nexpect);
+	assert_memory_equal(order, expect, (size_t)nexpect * sizeof *expect);
+	for (int i = 0; i < MODEL_TIMERS; i++)
+		assert_false(x[i].t.armed);
+	assert_int_equal(ndx_loop_run_once(l, 0), 0);
+	ndx_loop_free(l);
+}
+
+/* A timer that fires disarms another due in the same turn (so on the
+ * list of those firing) and moves a third: the second never fires, the
+ * third fires later. */
+struct turn_ctx {
+	struct ndx_loop *l;
+	struct ndx_loop_timer a, b, c;
+	int fired[3];
+};
+
+static void turn_a(void *arg)
+{
+	struct turn_ctx *t = arg;
+
+	t->fired[0]++;
+	ndx_loop_timer_disarm(t->l, &t->b);
+	ndx_loop_timer_arm(t->l, &t->c, 30);
+}
+
+static void turn_b(void *arg)
+{
+	((struct turn_ctx *)arg)->fired[1]++;
+}
+
+static void turn_c(void *arg)
+{
+	((struct turn_ctx *)arg)->fired[2]++;
+}
+
+static void test_timers_disarmed_while_firing(void **state)
+{
+	struct turn_ctx t = { 0 };
+	int64_t start = ndx_loop_now_ms();
+
+	(void)state;
+	assert_int_equal(ndx_loop_new(&t.l), NDX_OK);
+	t.a = (struct ndx_loop_timer){ .fn = turn_a, .arg = &t };
+	t.b = (struct ndx_loop_timer){ .fn = turn_b, .arg = &t };
+	t.c = (struct ndx_loop_timer){ .fn = turn_c, .arg = &t };
+	ndx_loop_timer_arm(t.l, &t.a, 0);
+	ndx_loop_timer_arm(t.l, &t.b, 0);
+	ndx_loop_timer_arm(t.l, &t.c, 0);
+	assert_int_equal(ndx_loop_run_once(t.l, 1000), 1); /* a only */
+	assert_int_equal(t.fired[0], 1);
+	assert_int_equal(t.fired[1], 0);
+	assert_int_equal(t.fired[2], 0);
+	assert_false(t.b.armed);
+	assert_true(t.c.armed);
+	while (!t.fired[2] && ndx_loop_now_ms() - start < 5000)
+		ndx_loop_run_once(t.l, -1);
+	assert_int_equal(t.fired[2], 1);
+	assert_true(ndx_loop_now_ms() - start >= 30);
+	assert_int_equal(t.fired[1], 0);
+	ndx_loop_free(t.l);
+}
+
 /* Two threads post 50000 tasks each while the loop runs and sleeps in
  * between: the count must come out exact (a lost wakeup hangs the test),
  * in posting order per poster. */
@@ -621,6 +746,8 @@ int main(void)
 		cmocka_unit_test(test_pipe_read_write_error),
 		cmocka_unit_test(test_unwatch_pending),
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timers_against_a_model),
+		cmocka_unit_test(test_timers_disarmed_while_firing),
 		cmocka_unit_test(test_post_two_threads),
 		cmocka_unit_test(test_before_sleep),
 		cmocka_unit_test(test_before_sleep_remove),
