@@ -95,10 +95,10 @@ def opmon_rows(fed, gw, role, pred=lambda rows: True, timeout=10.0):
         time.sleep(0.1)
 
 
-def deliver(fed, as_gw, to_gw, path, jws, receipt=None, cert=True, sig_by=None):
+def deliver(fed, as_gw, to_gw, path, jws, receipt=None, cert=True, sig_by=None, xid=None):
     """POST /n1{path} to to_gw's gateway port as gateway as_gw would: its TLS
-    certificate, an X-Road-Id and its Ndx-Signature over the body. receipt: a list
-    that receives (Ndx-Response-Signature, the answer's bytes)."""
+    certificate, an X-Road-Id (xid, else a fresh UUID) and its Ndx-Signature over the
+    body. receipt: a list that receives (Ndx-Response-Signature, the answer's bytes)."""
     ident = fed.gateways[as_gw].ident
     body = jws.encode()
     signer = fed.gateways[sig_by or as_gw].ident
@@ -110,7 +110,7 @@ def deliver(fed, as_gw, to_gw, path, jws, receipt=None, cert=True, sig_by=None):
     try:
         conn.request("POST", "/n1" + path, body=body,
                      headers={"Content-Type": "application/jose",
-                              "X-Road-Id": str(uuid.uuid4()), "Ndx-Signature": sig})
+                              "X-Road-Id": xid or str(uuid.uuid4()), "Ndx-Signature": sig})
         resp = conn.getresponse()
         raw = resp.read()
         if receipt is not None:
@@ -330,9 +330,15 @@ def test_messages_refused_at_the_connector(fed):
     genuine = sign(fed, "BCA", F.BCA, path, counter, previous=last)
     # The delivery itself: no gateway certificate, or an exchange signature by another
     # gateway than the calling one.
-    status, doc = deliver(fed, "BCA", "BHXH", path, genuine, cert=False)
+    unauthenticated_id = str(uuid.uuid4()).upper()  # RFC 9562 section 4: either case
+    status, doc = deliver(fed, "BCA", "BHXH", path, genuine, cert=False,
+                          xid=unauthenticated_id)
     assert (status, doc["code"]) == (401, "Client.Unauthenticated"), doc
     status, doc = deliver(fed, "BCA", "BHXH", path, genuine, sig_by="BTC")
+    assert (status, doc["code"]) == (403, "Client.BadSignature"), doc
+    # An X-Road-Id that is no UUID (here carrying the consumer's pid, which no record
+    # may keep): not taken, as an unsigned delivery.
+    status, doc = deliver(fed, "BCA", "BHXH", path, genuine, xid=f"id-{cpid}")
     assert (status, doc["code"]) == (403, "Client.BadSignature"), doc
     # Signed with BTC's gateway key in BCA's name.
     status, doc = deliver(fed, "BCA", "BHXH", path,
@@ -381,6 +387,11 @@ def test_messages_refused_at_the_connector(fed):
         assert all(r["client"] == (None if c == "Client.Unauthenticated" else F.BCA)
                    for r in rows), (c, rows)
         assert all(r["service"] == F.BHXH + "/ndx.connector/dsp" for r in rows), (c, rows)
+    # The sender's X-Road-Id is kept when it has a UUID's shape, and left out when not.
+    assert any(r.get("message_id") == unauthenticated_id for r in refused), refused
+    bad = [r for r in refused if r["error_type"] == "Client.BadSignature"]
+    assert len(bad) == 3 and sum(r.get("message_id") is None for r in bad) == 1, bad
+    assert cpid not in json.dumps(opmon_rows(fed, "BHXH", "dsp_in")), "a pid in a record"
     # The genuine one is taken, with BHXH's gateway's receipt of that very message.
     got = []
     jws = sign(fed, "BCA", F.BCA, path, counter, previous=last)
