@@ -175,15 +175,23 @@ static void answer(struct cjob *j)
 /* ---- operational monitoring records ------------------------------------------ */
 
 /* X-Road-Id as the other gateway sent it, when it has the shape of the ids
- * gateways make (a UUID): anything else may carry what a record must not. */
+ * gateways make, a UUID in RFC 9562 section 4's string form (8-4-4-4-12 hex
+ * digits, either case): anything else may carry what a record must not. */
 static const char *shaped_id(const char *id)
 {
 	if (!id || strlen(id) != GW_UUID_LEN - 1)
 		return NULL;
-	for (const char *p = id; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-		      (*p >= 'A' && *p <= 'F') || *p == '-'))
+	for (int i = 0; i < GW_UUID_LEN - 1; i++) {
+		char ch = id[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (ch != '-')
+				return NULL;
+		} else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+			     (ch >= 'A' && ch <= 'F'))) {
 			return NULL;
+		}
+	}
 	return id;
 }
 
@@ -1253,6 +1261,15 @@ void gw_connector_free(struct gw_connector *c)
 
 /* ---- the ports ------------------------------------------------------------------- */
 
+/* A delivery refused before it reaches the connector's thread: the answer,
+ * and the code its dsp_in record gets. */
+static const char *refuse_delivery(struct ndx_http_resp *resp, int status, const char *code,
+				   const char *reason)
+{
+	neg_error(resp, status, code, reason);
+	return code;
+}
+
 void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 			  struct ndx_http_resp *resp)
 {
@@ -1264,22 +1281,21 @@ void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 	int64_t t_in = gw_opmon_now_ms();
 
 	if (!g->connector) {
-		neg_error(resp, 503, "Server.NoConnector", "this gateway runs no connector");
-		record_in(g, req, resp, NULL, NULL, t_in, "Server.NoConnector");
+		record_in(g, req, resp, NULL, NULL, t_in,
+			  refuse_delivery(resp, 503, "Server.NoConnector",
+					  "this gateway runs no connector"));
 		return;
 	}
 	gw_state_acquire(g->state, &v);
 	if (!gw_view_live(&v, time(NULL))) {
-		refused = "Server.NoConfiguration";
-		neg_error(resp, 503, "Server.NoConfiguration",
-			  "the gateway holds no valid global configuration");
+		refused = refuse_delivery(resp, 503, "Server.NoConfiguration",
+					  "the gateway holds no valid global configuration");
 		goto out;
 	}
 	if (!(peer = gw_calling_gateway(v.c->conf, req, fp))) {
-		refused = "Client.Unauthenticated";
-		neg_error(resp, 401, "Client.Unauthenticated",
-			  "a message comes from a gateway of the configuration, with its "
-			  "certificate, neither revoked");
+		refused = refuse_delivery(resp, 401, "Client.Unauthenticated",
+					  "a message comes from a gateway of the configuration, "
+					  "with its certificate, neither revoked");
 		goto out;
 	}
 	/* A member whose messages keep being refused waits, before any
@@ -1289,20 +1305,18 @@ void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 		unsigned after = gw_peerlimit_retry_after(g->refusals, peer->member, mono_ms());
 
 		snprintf(ra, sizeof ra, "%u", after ? after : 1);
-		refused = "Client.TooManyRefusals";
-		neg_error(resp, 429, "Client.TooManyRefusals",
-			  "too many messages of this member were refused; retry later");
+		refused = refuse_delivery(resp, 429, "Client.TooManyRefusals",
+					  "too many messages of this member were refused; retry "
+					  "later");
 		ndx_http_resp_header(resp, "Retry-After", ra);
 		goto out;
 	}
 	if (strcmp(req->method, "POST") != 0) {
-		refused = "Client.BadMethod";
-		neg_error(resp, 405, "Client.BadMethod", "a message is a POST");
+		refused = refuse_delivery(resp, 405, "Client.BadMethod", "a message is a POST");
 		goto out;
 	}
 	if (!(j = calloc(1, sizeof *j))) {
-		refused = "Server.InternalError";
-		neg_error(resp, 500, "Server.InternalError", "out of memory");
+		refused = refuse_delivery(resp, 500, "Server.InternalError", "out of memory");
 		goto out;
 	}
 	j->kind = J_RECEIVE;
@@ -1313,9 +1327,10 @@ void gw_connector_deliver(struct gw_ctx *g, const struct ndx_http_req *req,
 	gw_gateway_name(peer->member, peer->code, j->peer_gateway, sizeof j->peer_gateway);
 	j->pending = ndx_http_defer(req);
 	if (!post(g->connector, j)) {
-		neg_error(resp, 503, "Server.Stopping", "the gateway is stopping");
 		/* Recorded before the answer resumes: req and resp go with it. */
-		record_in(g, req, resp, peer->member, j->peer_gateway, t_in, "Server.Stopping");
+		record_in(g, req, resp, peer->member, j->peer_gateway, t_in,
+			  refuse_delivery(resp, 503, "Server.Stopping",
+					  "the gateway is stopping"));
 		answer(j);
 	}
 out:

@@ -367,9 +367,11 @@ def test_messages_refused_at_the_connector(fed):
     status, doc = deliver(fed, "BCA", "BHXH", path,
                           sign(fed, "BCA", F.BCA, path, counter, previous=digest("x")))
     assert (status, doc["code"]) == (409, "Client.StaleMessage"), doc
-    # Signed for another endpoint than the one it is delivered to.
+    # Signed for another endpoint than the one it is delivered to; its X-Road-Id of a
+    # UUID's length and characters but not its layout (RFC 9562 section 4: 8-4-4-4-12).
     status, doc = deliver(fed, "BCA", "BHXH", path,
-                          sign(fed, "BCA", F.BCA, fin_path, counter, previous=last))
+                          sign(fed, "BCA", F.BCA, fin_path, counter, previous=last),
+                          xid="-" * 4 + "0" * 32)
     assert (status, doc["code"]) == (400, "Client.WrongPath"), doc
     after = local(fed, "BHXH", "GET", f"/{neg['id']}").json()
     assert after["state"] == "REQUESTED" and after["messages"] == 1
@@ -391,6 +393,8 @@ def test_messages_refused_at_the_connector(fed):
     assert any(r.get("message_id") == unauthenticated_id for r in refused), refused
     bad = [r for r in refused if r["error_type"] == "Client.BadSignature"]
     assert len(bad) == 3 and sum(r.get("message_id") is None for r in bad) == 1, bad
+    wrong_path = [r for r in refused if r["error_type"] == "Client.WrongPath"]
+    assert wrong_path and all(r.get("message_id") is None for r in wrong_path), wrong_path
     assert cpid not in json.dumps(opmon_rows(fed, "BHXH", "dsp_in")), "a pid in a record"
     # The genuine one is taken, with BHXH's gateway's receipt of that very message.
     got = []
