@@ -115,7 +115,6 @@ char *httpd_timeout_body(const struct ndx_httpd_config *cfg, unsigned deadline_s
 size_t httpd_timeout_wire(const struct ndx_httpd_config *cfg, const char *body, char *buf,
 			  size_t cap);
 
-/* Where a server's requests are counted and logged. */
 /* The access-log lines of one event-loop turn, written with one write(2)
  * at the turn's end instead of one each (httpd_h2o.c registers the flush
  * as a before-sleep hook of its loop; why: httpd_common.c "access log").
@@ -141,6 +140,7 @@ void httpd_log_batch_flush(struct httpd_log_batch *b);
 /* Flushes, then frees the memory. */
 void httpd_log_batch_free(struct httpd_log_batch *b);
 
+/* Where a server's requests are counted and logged. */
 struct httpd_log {
 	const char *name; /* the daemon's name (the server's own copy) */
 	int on;           /* cfg.access_log */

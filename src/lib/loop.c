@@ -197,10 +197,10 @@ void ndx_loop_unwatch(struct ndx_loop *l, int fd)
 	*w = (struct watcher){ .gen = w->gen + 1 };
 }
 
-/* Takes t out of whichever list holds it; the lists are walked, never t's
- * own next, so a stale `armed` in a never-armed timer is harmless. */
-/* An armed timer is on one of two lists: `timers`, or `firing` (due this
- * turn, not yet fired). */
+/* Takes t out of whichever of the two lists holds it: `timers`, or
+ * `firing` (due this turn, not yet fired). t's own links are trusted, so
+ * `armed` must be true only while t is on one: why loop.h asks that a
+ * timer be zeroed before its first arm. */
 static void timer_unlink(struct ndx_loop *l, struct ndx_loop_timer *t)
 {
 	if (!t->armed)
