@@ -42,7 +42,6 @@
  *   llhttp says may be followed by another, on which nothing more arrived,
  *   after the whole request was sent; any other ends closed. */
 #include <errno.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -768,67 +767,6 @@ static int build_head(struct breq *q, const char *base_path)
 	return q->head ? NDX_OK : NDX_ENOMEM;
 }
 
-/* "host[:port]" (an IPv4 address, or an IPv6 one in brackets) into addr;
- * port 80 when none is given. */
-static bool parse_authority(const char *key, struct sockaddr_storage *addr, socklen_t *len)
-{
-	char host[64];
-	const char *port = NULL, *end;
-	size_t hl;
-	unsigned long pn = 80;
-
-	if (key[0] == '[') {
-		if (!(end = strchr(key, ']')))
-			return false;
-		hl = (size_t)(end - key - 1);
-		if (hl >= sizeof host)
-			return false;
-		memcpy(host, key + 1, hl);
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1])
-			return false;
-	} else {
-		end = strchr(key, ':');
-		hl = end ? (size_t)(end - key) : strlen(key);
-		if (hl >= sizeof host)
-			return false;
-		memcpy(host, key, hl);
-		if (end)
-			port = end + 1;
-	}
-	host[hl] = '\0';
-	if (port) {
-		char *stop;
-
-		if (!*port || *port < '0' || *port > '9')
-			return false;
-		errno = 0;
-		pn = strtoul(port, &stop, 10);
-		if (*stop || errno || pn == 0 || pn > 65535)
-			return false;
-	}
-	memset(addr, 0, sizeof *addr);
-	if (key[0] != '[') {
-		struct sockaddr_in *sin = (struct sockaddr_in *)addr;
-
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return false;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)pn);
-		*len = sizeof *sin;
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
-
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return false;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)pn);
-		*len = sizeof *sin6;
-	}
-	return true;
-}
-
 /* The pool of the backend's address, made at its first call; *base_path
  * points into call's backend. NULL with r->errbuf set. */
 static struct pool *pool_for(struct gw_bh1 *b, const char *backend, const char **base_path,
@@ -873,7 +811,7 @@ static struct pool *pool_for(struct gw_bh1 *b, const char *backend, const char *
 		memcpy(sun->sun_path, sock, strlen(sock) + 1);
 		p->addr_len = sizeof *sun;
 		p->host = strdup("localhost");
-	} else if (parse_authority(key, &p->addr, &p->addr_len)) {
+	} else if (gw_xfer_authority_addr(key, 80, &p->addr, &p->addr_len, NULL, 0)) {
 		p->host = strdup(key);
 	} else {
 		/* A name (gw_bh1_serves keeps them on libcurl), or no port. */

@@ -52,7 +52,6 @@
  * nghttp2's callbacks never end a call themselves: they put its stream on
  * the client's ended list, which the I/O handler drains once nghttp2 has
  * returned (a call's end may free the call, stream included). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -604,11 +603,8 @@ static void on_conn_io(void *arg, int fd, unsigned events)
 static struct gw_ph2_conn *conn_open(struct gw_ph2 *c, const char *key, char *why, size_t cap)
 {
 	struct gw_ph2_conn *k = calloc(1, sizeof *k);
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	socklen_t sl = 0;
-	const char *colon;
-	size_t hl;
-	long port;
 	int one = 1;
 
 	if (!k) {
@@ -618,41 +614,10 @@ static struct gw_ph2_conn *conn_open(struct gw_ph2 *c, const char *key, char *wh
 	k->c = c;
 	k->fd = -1;
 	snprintf(k->key, sizeof k->key, "%s", key);
-	colon = strrchr(key, ':');
-	if (key[0] == '[') {
-		const char *rb = strchr(key, ']');
-
-		hl = rb ? (size_t)(rb - key - 1) : 0;
-		memcpy(k->host, key + 1, hl < sizeof k->host ? hl : 0);
-		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		hl = colon ? (size_t)(colon - key) : strlen(key);
-		memcpy(k->host, key, hl < sizeof k->host ? hl : 0);
-	}
-	port = colon ? strtol(colon + 1, NULL, 10) : 443;
-	if (hl >= sizeof k->host || port <= 0 || port > 65535) {
+	if (!gw_xfer_authority_addr(key, 443, &ss, &sl, k->host, sizeof k->host)) {
 		snprintf(why, cap, "bad gateway address %s", key);
 		free(k);
 		return NULL;
-	}
-	k->host[hl] = '\0';
-	{
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		if (inet_pton(AF_INET, k->host, &s4->sin_addr) == 1) {
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons((uint16_t)port);
-			sl = sizeof *s4;
-		} else if (inet_pton(AF_INET6, k->host, &s6->sin6_addr) == 1) {
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons((uint16_t)port);
-			sl = sizeof *s6;
-		} else {
-			snprintf(why, cap, "bad gateway address %s", key);
-			free(k);
-			return NULL;
-		}
 	}
 	k->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (k->fd < 0) {

@@ -9,6 +9,7 @@
  * into what the gateway answers (connect failure, timeout, failure, too
  * big). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,71 @@ enum gw_xfer_result gw_xfer_perform(CURL *c, const char *method, const uint8_t *
 
 	gw_xfer_prepare(&t, c, method, body, body_len, headers, r);
 	return gw_xfer_complete(&t, curl_easy_perform(c));
+}
+
+bool gw_xfer_authority_addr(const char *authority, uint16_t default_port,
+			    struct sockaddr_storage *ss, socklen_t *sl, char *host, size_t cap)
+{
+	char text[64];
+	const char *port = NULL, *end;
+	size_t hl;
+	unsigned long pn = default_port;
+
+	if (authority[0] == '[') {
+		if (!(end = strchr(authority, ']')))
+			return false;
+		hl = (size_t)(end - authority - 1);
+		if (hl >= sizeof text)
+			return false;
+		memcpy(text, authority + 1, hl);
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1])
+			return false;
+	} else {
+		end = strchr(authority, ':');
+		hl = end ? (size_t)(end - authority) : strlen(authority);
+		if (hl >= sizeof text)
+			return false;
+		memcpy(text, authority, hl);
+		if (end)
+			port = end + 1;
+	}
+	text[hl] = '\0';
+	if (port) {
+		char *stop;
+
+		if (*port < '0' || *port > '9')
+			return false;
+		errno = 0;
+		pn = strtoul(port, &stop, 10);
+		if (*stop || errno || pn == 0 || pn > 65535)
+			return false;
+	}
+	memset(ss, 0, sizeof *ss);
+	if (authority[0] != '[') {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, text, &sin->sin_addr) != 1)
+			return false;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)pn);
+		*sl = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, text, &sin6->sin6_addr) != 1)
+			return false;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)pn);
+		*sl = sizeof *sin6;
+	}
+	if (host) {
+		if (hl >= cap)
+			return false;
+		memcpy(host, text, hl + 1);
+	}
+	return true;
 }
 
 bool gw_xfer_host_is_ip(const char *authority)

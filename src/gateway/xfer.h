@@ -7,6 +7,7 @@
 #define NDX_GATEWAY_XFER_H
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,13 @@ enum gw_handle_kind { GW_HANDLE_PEER, GW_HANDLE_BACKEND };
  * only those, and leave a host name to libcurl, which tries each of its
  * addresses. */
 bool gw_xfer_host_is_ip(const char *authority);
+/* The socket address of an authority "host[:port]" (the whole string),
+ * its host an IPv4 address or a bracketed IPv6 one, the port default_port
+ * when none is given: into *ss and *sl, and the host without brackets into
+ * host (cap bytes) when host is not NULL. false for anything else (a name,
+ * a port that is not 1..65535 in digits, a host too long for cap). */
+bool gw_xfer_authority_addr(const char *authority, uint16_t default_port,
+			    struct sockaddr_storage *ss, socklen_t *sl, char *host, size_t cap);
 
 /* The calling thread's easy handle of that kind, reset and ready (so its
  * connections are reused), or NULL. Owned by the thread. */

@@ -567,6 +567,39 @@ static void a_backend_that_takes_no_connection_times_out_connecting(void **state
 	close(lfd);
 }
 
+/* The addresses both loop clients connect to (xfer.c, RFC 3986 3.2.2:
+ * an IPv6 literal in brackets, the port after the last colon). */
+static void authorities_name_addresses_or_are_refused(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[16];
+	const char *refused[] = { "localhost:80", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:80x",
+				  "1.2.3.4:", "1.2.3.4:-1", "[::1", "[::1]x", "[::1]:", "::1",
+				  "[127.0.0.1]", "" };
+	(void)state;
+
+	assert_true(gw_xfer_authority_addr("127.0.0.1", 80, &ss, &sl, host, sizeof host));
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 80);
+	assert_string_equal(host, "127.0.0.1");
+	assert_true(gw_xfer_authority_addr("10.0.0.1:65535", 80, &ss, &sl, NULL, 0));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 65535);
+	assert_int_equal(sl, sizeof(struct sockaddr_in));
+	assert_true(gw_xfer_authority_addr("[::1]:8443", 443, &ss, &sl, host, sizeof host));
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 8443);
+	assert_int_equal(sl, sizeof(struct sockaddr_in6));
+	assert_string_equal(host, "::1");
+	assert_true(gw_xfer_authority_addr("[::1]", 443, &ss, &sl, NULL, 0));
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 443);
+	/* a host that does not fit the caller's buffer */
+	assert_false(gw_xfer_authority_addr("[2001:db8::1]", 443, &ss, &sl, host, 8));
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+		if (gw_xfer_authority_addr(refused[i], 80, &ss, &sl, host, sizeof host))
+			fail_msg("%s was taken for an address", refused[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +616,7 @@ int main(void)
 				       fresh),
 		cmocka_unit_test_setup(a_down_or_silent_backend_is_refused_in_time, fresh),
 		cmocka_unit_test(a_backend_that_takes_no_connection_times_out_connecting),
+		cmocka_unit_test(authorities_name_addresses_or_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
