@@ -1,6 +1,7 @@
 /* Unit tests for include/ndx/key.h: RFC 8032 section 7.1 vectors, signature
- * and message tampering, public-only keys, PEM files and their modes,
- * foreign key types, key ids. */
+ * and message tampering, signatures the same as OpenSSL's both ways, the
+ * encodings RFC 8032 section 5.1.7 refuses and small-order keys, public-only
+ * keys, PEM files and their modes, foreign key types, key ids. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,10 +146,9 @@ static void test_generate_sign_verify(void **state)
 	ndx_key_free(NULL);
 }
 
-/* Signing and verification keep their contexts per thread, each bound to
- * one key (src/lib/key.c): keys taken in turn, more verifying keys than a
- * thread keeps, refusals between acceptances, a key freed and another made
- * (likely at the same address) must each get their own key's answer. */
+/* Many keys in turn: each signs and verifies as itself, refusals between
+ * acceptances change nothing, and a key freed and another made (likely at
+ * the same address) each get their own key's answer. */
 static void make_seed_key(uint8_t fill, struct ndx_key **out, uint8_t pub[32])
 {
 	uint8_t seed[32];
@@ -158,12 +158,12 @@ static void make_seed_key(uint8_t fill, struct ndx_key **out, uint8_t pub[32])
 	ndx_key_public_raw(*out, pub);
 }
 
-static void test_kept_contexts(void **state)
+static void test_keys_in_turn(void **state)
 {
 	enum { NKEYS = 7 };
 	struct ndx_key *priv[NKEYS], *pub[NKEYS], *a = NULL, *c = NULL;
 	uint8_t raw[NKEYS][32], sig[NKEYS][64], again[64], pa[32], pc[32];
-	static const char msg[] = "kept contexts";
+	static const char msg[] = "keys in turn";
 
 	(void)state;
 	for (int i = 0; i < NKEYS; i++) {
@@ -212,8 +212,7 @@ static void test_kept_contexts(void **state)
 	ndx_key_free(c);
 }
 
-/* The same keys from several threads at once, each with contexts of its
- * own, freed when the thread ends (valgrind: nothing lost). */
+/* The same keys from several threads at once (valgrind: nothing lost). */
 struct signer_arg {
 	struct ndx_key *key, *other;
 	const uint8_t *want;
@@ -236,7 +235,7 @@ static void *signer_thread(void *p)
 	return NULL;
 }
 
-static void test_kept_contexts_threads(void **state)
+static void test_keys_shared_by_threads(void **state)
 {
 	enum { NTHREADS = 4 };
 	struct ndx_key *k1, *k2;
@@ -469,14 +468,146 @@ static void test_foreign_and_garbage(void **state)
 	}
 }
 
+/* ndx signs and verifies through libsodium, keys through OpenSSL
+ * (src/lib/key.c). Ed25519 is deterministic (RFC 8032 section 5.1.6), so
+ * for random keys and messages of every length class the signature is
+ * OpenSSL's byte for byte, and each verifies the other's. */
+static void test_same_signatures_as_openssl(void **state)
+{
+	static const size_t lens[] = { 0, 1, 31, 32, 64, 1000, 70000 };
+	uint8_t *msg = malloc(70000);
+
+	(void)state;
+	assert_non_null(msg);
+	for (size_t i = 0; i < 70000; i++)
+		msg[i] = (uint8_t)(i * 131 + 7);
+	for (int round = 0; round < 8; round++) {
+		EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		uint8_t seed[32], ours[64], theirs[64];
+		size_t seedlen = sizeof seed;
+		struct ndx_key *key = NULL;
+
+		assert_non_null(pkey);
+		assert_int_equal(EVP_PKEY_get_raw_private_key(pkey, seed, &seedlen), 1);
+		assert_int_equal(ndx_key_from_seed(seed, &key), NDX_OK);
+		for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+			EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+			size_t siglen = sizeof theirs;
+			const size_t len = lens[l];
+
+			assert_int_equal(ndx_sign(key, msg, len, ours), NDX_OK);
+			assert_int_equal(EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey), 1);
+			assert_int_equal(EVP_DigestSign(ctx, theirs, &siglen, msg, len), 1);
+			assert_memory_equal(ours, theirs, 64);
+			EVP_MD_CTX_free(ctx);
+			ctx = EVP_MD_CTX_new();
+			assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey), 1);
+			assert_int_equal(EVP_DigestVerify(ctx, ours, 64, msg, len), 1);
+			EVP_MD_CTX_free(ctx);
+			assert_int_equal(ndx_verify(key, msg, len, theirs), NDX_OK);
+		}
+		ndx_key_free(key);
+		EVP_PKEY_free(pkey);
+	}
+	free(msg);
+}
+
+/* RFC 8032 section 5.1.7, step 1: "If any of the decodings fail
+ * (including S being out of range), the signature is invalid". S + L is
+ * the same scalar modulo L, so only the range check refuses it; an R that
+ * is no point, and a public key that is no point, decode to nothing. */
+static void test_encodings_refused(void **state)
+{
+	/* L = 2^252 + 27742317777372353535851937790883648493, little-endian. */
+	static const uint8_t order[32] = {
+		0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2,
+		0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+	};
+	static const char msg[] = "decodings";
+	struct ndx_key *key = NULL, *nokey = NULL;
+	uint8_t pub[32], sig[64], bad[64];
+	unsigned carry = 0;
+
+	(void)state;
+	make_seed_key(0x51, &key, pub);
+	assert_int_equal(ndx_sign(key, msg, sizeof msg - 1, sig), NDX_OK);
+	assert_int_equal(ndx_verify(key, msg, sizeof msg - 1, sig), NDX_OK);
+	/* S + L: the test key's S is below 2^253 - L, so the sum fits. */
+	memcpy(bad, sig, 64);
+	for (int i = 0; i < 32; i++) {
+		unsigned v = bad[32 + i] + order[i] + carry;
+
+		bad[32 + i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	assert_int_equal(carry, 0);
+	assert_int_equal(ndx_verify(key, msg, sizeof msg - 1, bad), NDX_EBADSIG);
+	/* R with y = 2^255 - 1, which is not below p: no point's encoding. */
+	memcpy(bad, sig, 64);
+	memset(bad, 0xff, 31);
+	bad[31] = 0x7f;
+	assert_int_equal(ndx_verify(key, msg, sizeof msg - 1, bad), NDX_EBADSIG);
+	/* A public key with y = 2: (y^2 - 1) / (d y^2 + 1) is no square mod p,
+	 * so no point of the curve has it. */
+	memset(pub, 0, sizeof pub);
+	pub[0] = 2;
+	assert_int_equal(ndx_key_from_public_raw(pub, &nokey), NDX_OK);
+	assert_int_equal(ndx_verify(nokey, msg, sizeof msg - 1, sig), NDX_EBADSIG);
+	ndx_key_free(nokey);
+	ndx_key_free(key);
+}
+
+/* A public key of small order (here the identity point, y = 1) with R the
+ * identity and S = 0 satisfies RFC 8032's equation [S]B = R + [k]A for
+ * every message: a "signature" that binds its signer to nothing. OpenSSL
+ * 3.0 accepts it (checked here, so that the test says why ndx verifies
+ * elsewhere); ndx refuses it, and the same signature with any other
+ * small-order key (the point of order 2, y = -1). */
+static void test_small_order_key_refused(void **state)
+{
+	static const char *const msgs[] = { "pay 1 VND", "pay 1,000,000,000 VND" };
+	uint8_t identity[32] = { 1 }, order2[32], sig[64] = { 1 };
+	struct ndx_key *key = NULL;
+	EVP_PKEY *pkey;
+
+	(void)state;
+	pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, identity, 32);
+	assert_non_null(pkey);
+	for (size_t i = 0; i < 2; i++) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey), 1);
+		assert_int_equal(EVP_DigestVerify(ctx, sig, 64, (const uint8_t *)msgs[i],
+						  strlen(msgs[i])), 1);
+		EVP_MD_CTX_free(ctx);
+	}
+	EVP_PKEY_free(pkey);
+	assert_int_equal(ndx_key_from_public_raw(identity, &key), NDX_OK);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(ndx_verify(key, msgs[i], strlen(msgs[i]), sig), NDX_EBADSIG);
+	ndx_key_free(key);
+	/* y = p - 1 = 2^255 - 20: the point (0, -1), of order 2. */
+	memset(order2, 0xff, sizeof order2);
+	order2[0] = 0xec;
+	order2[31] = 0x7f;
+	assert_int_equal(ndx_key_from_public_raw(order2, &key), NDX_OK);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(ndx_verify(key, msgs[i], strlen(msgs[i]), sig), NDX_EBADSIG);
+	ndx_key_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc8032_vectors),
 		cmocka_unit_test(test_public_only_cannot_sign),
 		cmocka_unit_test(test_generate_sign_verify),
-		cmocka_unit_test(test_kept_contexts),
-		cmocka_unit_test(test_kept_contexts_threads),
+		cmocka_unit_test(test_keys_in_turn),
+		cmocka_unit_test(test_keys_shared_by_threads),
+		cmocka_unit_test(test_same_signatures_as_openssl),
+		cmocka_unit_test(test_encodings_refused),
+		cmocka_unit_test(test_small_order_key_refused),
 		cmocka_unit_test(test_key_id),
 		cmocka_unit_test(test_pem_round_trip),
 		cmocka_unit_test(test_foreign_and_garbage),
