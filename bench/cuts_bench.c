@@ -5,7 +5,9 @@
  * /dev/null), a PIN's tag (ndx_redact_pins of a 12-digit run), and the
  * signature objects of a batch (ndx_msgsig_sign_batch of 6 hashes, the
  * batch size `make bench` measures, per message), and the hash of a
- * request's user headers (gw_uh_hash of two, four an exchange). The same source builds
+ * request's user headers (gw_uh_hash of two, four an exchange), and one
+ * Ed25519 signature and verification of a 32-byte tree root (ndx_sign,
+ * ndx_verify: OpenSSL's before dde2cdf, libsodium's since). The same source builds
  * against an older libndx to compare. Thread CPU time, best of 7 runs of N
  * calls each; prints one line per routine in ns per call.
  *
@@ -71,6 +73,20 @@ static void one_batch(void)
 
 static struct gw_uh_list uh;
 
+static uint8_t root[NDX_SHA256_LEN], root_sig[NDX_ED25519_SIG_LEN];
+
+static void one_sign(void)
+{
+	if (ndx_sign(key, root, sizeof root, root_sig) != 0)
+		abort();
+}
+
+static void one_verify(void)
+{
+	if (ndx_verify(key, root, sizeof root, root_sig) != 0)
+		abort();
+}
+
 static void one_uh_hash(void)
 {
 	uint8_t out[NDX_SHA256_LEN];
@@ -112,6 +128,9 @@ int main(int argc, char **argv)
 	printf("uh_hash_ns %.0f\n", best(one_uh_hash, n));
 	gw_uh_free(&uh);
 	printf("sign_batch6_per_msg_ns %.0f\n", best(one_batch, n / 10) / 6);
+	memset(root, 0x5a, sizeof root);
+	printf("ed25519_sign_ns %.0f\n", best(one_sign, n / 10));
+	printf("ed25519_verify_ns %.0f\n", best(one_verify, n / 10));
 	ndx_key_free(key);
 	return 0;
 }
