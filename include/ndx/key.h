@@ -40,6 +40,12 @@ int ndx_key_save_public(const struct ndx_key *key, const char *path);
 char *ndx_key_public_pem(const struct ndx_key *key);
 
 bool ndx_key_has_private(const struct ndx_key *key);
+/* Whether a signature could ever verify under key: its public key is the
+ * canonical encoding of a curve point of prime order. A key that is no
+ * point verifies nothing; one of small order (docs/security.md T130) is
+ * refused by ndx_verify whatever it signed. Costs a scalar multiplication
+ * (tens of µs): for checking a key when it is registered, not on each use. */
+bool ndx_key_verifiable(const struct ndx_key *key);
 void ndx_key_public_raw(const struct ndx_key *key, uint8_t out[NDX_ED25519_PUBLIC_LEN]);
 /* Writes the key id (NDX_KEY_ID_HEX_LEN hex digits + NUL) into out. */
 void ndx_key_id(const struct ndx_key *key, char out[NDX_KEY_ID_HEX_LEN + 1]);

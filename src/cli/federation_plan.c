@@ -277,6 +277,12 @@ static json_t *get_pem(const json_t *in, const char *name, const char *path, cha
 		fail(err, cap, path, name, "a private key: give the public key");
 		return NULL;
 	}
+	if (!ndx_key_verifiable(key)) {
+		ndx_key_free(key);
+		fail(err, cap, path, name,
+		     "not a point of prime order on Ed25519's curve: no signature could be verified with it");
+		return NULL;
+	}
 	pem = ndx_key_public_pem(key);
 	ndx_key_free(key);
 	out = pem ? json_string(pem) : NULL;

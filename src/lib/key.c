@@ -297,6 +297,11 @@ bool ndx_key_has_private(const struct ndx_key *key)
 	return key->has_private;
 }
 
+bool ndx_key_verifiable(const struct ndx_key *key)
+{
+	return crypto_core_ed25519_is_valid_point(key->pub) == 1;
+}
+
 void ndx_key_public_raw(const struct ndx_key *key, uint8_t out[NDX_ED25519_PUBLIC_LEN])
 {
 	memcpy(out, key->pub, NDX_ED25519_PUBLIC_LEN);

@@ -1058,6 +1058,18 @@ static void answer_gateway(struct call *c, const char *member, const char *code,
 	answer_change(c->resp, status, obj, version);
 }
 
+/* A public key no signature could verify under (docs/security.md T130):
+ * refused when it is registered rather than at every exchange it signs. */
+static bool refuse_unverifiable(struct call *c, const struct ndx_key *key, const char *field)
+{
+	if (ndx_key_verifiable(key))
+		return false;
+	bad_request(c->resp, "invalid signing key",
+		    "%s: not a point of prime order on Ed25519's curve (small order or no point);"
+		    " no signature could be verified with it", field);
+	return true;
+}
+
 static void gateways_add(struct call *c)
 {
 	char member[NDX_ID_TEXT_MAX], host[256], fp[NDX_CERT_FINGERPRINT_HEX_LEN + 1];
@@ -1104,6 +1116,8 @@ static void gateways_add(struct call *c)
 			    "(and consider this one exposed)");
 		goto out;
 	}
+	if (refuse_unverifiable(c, key, "sign_public_key"))
+		goto out;
 	ndx_key_public_raw(key, raw);
 	ndx_key_id(key, key_id);
 	key_b64 = ndx_b64_encode(raw, sizeof raw, 0);
@@ -1256,6 +1270,10 @@ static int rotation_key(struct call *c, const char *pem, const char *old_id, cha
 		bad_request(c->resp, "invalid signing key",
 			    "sign_public_key: this is a private key; send only the public key "
 			    "(and consider this one exposed)");
+		return -1;
+	}
+	if (refuse_unverifiable(c, key, "sign_public_key")) {
+		ndx_key_free(key);
 		return -1;
 	}
 	ndx_key_public_raw(key, raw);
@@ -1919,6 +1937,8 @@ static void consent_services_add(struct call *c)
 			    "(and consider this one exposed)");
 		goto out;
 	}
+	if (refuse_unverifiable(c, key, "sign_public_key"))
+		goto out;
 	ndx_key_public_raw(key, raw);
 	ndx_key_id(key, key_id);
 	key_b64 = ndx_b64_encode(raw, sizeof raw, 0);
@@ -2220,6 +2240,8 @@ static void id_providers_add(struct call *c)
 			    "sign_key: expected base64 of a 32-byte Ed25519 public key");
 		goto out;
 	}
+	if (refuse_unverifiable(c, key, "sign_key"))
+		goto out;
 	ndx_key_id(key, key_id);
 	if (kid && strcmp(kid, key_id) != 0) {
 		bad_request(c->resp, "invalid signing key",

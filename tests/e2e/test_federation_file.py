@@ -214,6 +214,22 @@ def test_unknown_member_in_grant_is_refused_whole(env):
     assert env.snapshot() == before
 
 
+def test_key_no_signature_could_verify_under_is_refused_whole(env):
+    """docs/security.md T130: a gateway's key of small order (here the identity point,
+    a well-formed SubjectPublicKeyInfo) is refused by place before anything is sent."""
+    doc = copy.deepcopy(env.fed)
+    b64 = base64.b64encode(bytes.fromhex("302a300506032b6570032100") + bytes([1]) +
+                           bytes(31)).decode()
+    doc["gateways"][0]["sign_public_key"] = (
+        f"-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n")
+    before = env.snapshot()
+    res = env.apply(doc)
+    assert res.returncode == 2, res
+    assert "gateways[0].sign_public_key: not a point of prime order on Ed25519's curve" \
+        in res.stderr and "nothing was applied" in res.stderr, res.stderr
+    assert env.snapshot() == before
+
+
 def test_dry_run_applies_nothing(env):
     doc = copy.deepcopy(env.fed)
     doc["members"].append({"id": "VN/GOV/NEW", "name": "Bộ mới"})

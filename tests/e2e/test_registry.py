@@ -443,6 +443,51 @@ def test_invalid_input_is_refused_naming_the_field(registry):
     assert r.conf_version() == before
 
 
+# Public keys under which no signature could be verified (docs/security.md T130):
+# the identity point (y = 1) and the point of order 2 (y = p - 1) have small order,
+# and with R the identity and S = 0 "sign" every message; y = 2 is on no point of
+# the curve. Each is a well-formed 32-byte Ed25519 key to a PEM or base64 parser.
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+UNVERIFIABLE_RAW = [bytes([1]) + bytes(31),
+                    bytes([0xec]) + bytes([0xff]) * 30 + bytes([0x7f]),
+                    bytes([2]) + bytes(31)]
+
+
+def spki_pem(raw):
+    b64 = base64.b64encode(ED25519_SPKI_PREFIX + raw).decode()
+    return f"-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"
+
+
+def test_keys_no_signature_could_verify_under_are_refused(registry):
+    """A gateway, a key rotation, a consent service and an e-ID issuer each refuse a
+    public key of small order or off the curve, naming the field; nothing changes."""
+    r = registry
+    populate(r)
+    ok(r.api("POST", "/api/gateways", json=gateway_body()), 201)
+    before = r.conf_version()
+    for raw in UNVERIFIABLE_RAW:
+        pem = spki_pem(raw)
+        # The PEM itself is a valid Ed25519 public key to OpenSSL.
+        assert serialization.load_pem_public_key(pem.encode()).public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw) == raw
+        b64 = base64.b64encode(raw).decode()
+        for path, body, field in [
+                ("/api/gateways", dict(GOOD_GATEWAY, sign_public_key=pem), "sign_public_key"),
+                (f"/api/gateways/{MEMBER}/gw1/rotation", {"sign_public_key": pem},
+                 "sign_public_key"),
+                ("/api/consent-services", {"id": CLIENT, "url": "https://consent.gov.vn",
+                                           "sign_public_key": pem}, "sign_public_key"),
+                ("/api/id-providers", {"issuer": "https://id.gov.vn", "sign_key": b64},
+                 "sign_key")]:
+            err = refused(r.api("POST", path, json=body), 400, "Client.InvalidRequest")
+            assert err["detail"].startswith(field + ": not a point of prime order"), (path, err)
+    assert r.conf_version() == before
+    # An honest key is still taken.
+    pem, raw = ed25519_public_pem()
+    ok(r.api("POST", "/api/id-providers", json={"issuer": "https://id.gov.vn",
+                                                "sign_key": base64.b64encode(raw).decode()}), 201)
+
+
 API_ROUTES = [
     ("GET", "/api/members"), ("POST", "/api/members"),
     ("GET", "/api/members/" + MEMBER), ("DELETE", "/api/members/" + MEMBER),

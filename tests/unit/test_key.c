@@ -77,6 +77,7 @@ static void test_rfc8032_vectors(void **state)
 		/* A key built from the published public key alone verifies. */
 		assert_int_equal(ndx_key_from_public_raw(pub, &pubkey), NDX_OK);
 		assert_false(ndx_key_has_private(pubkey));
+		assert_true(ndx_key_verifiable(pubkey));
 		assert_int_equal(ndx_verify(pubkey, msg, mlen, want_sig), NDX_OK);
 
 		/* Every single flipped bit of the signature is caught. */
@@ -553,6 +554,8 @@ static void test_encodings_refused(void **state)
 	memset(pub, 0, sizeof pub);
 	pub[0] = 2;
 	assert_int_equal(ndx_key_from_public_raw(pub, &nokey), NDX_OK);
+	assert_false(ndx_key_verifiable(nokey));
+	assert_true(ndx_key_verifiable(key));
 	assert_int_equal(ndx_verify(nokey, msg, sizeof msg - 1, sig), NDX_EBADSIG);
 	ndx_key_free(nokey);
 	ndx_key_free(key);
@@ -584,6 +587,7 @@ static void test_small_order_key_refused(void **state)
 	}
 	EVP_PKEY_free(pkey);
 	assert_int_equal(ndx_key_from_public_raw(identity, &key), NDX_OK);
+	assert_false(ndx_key_verifiable(key));
 	for (size_t i = 0; i < 2; i++)
 		assert_int_equal(ndx_verify(key, msgs[i], strlen(msgs[i]), sig), NDX_EBADSIG);
 	ndx_key_free(key);
@@ -592,6 +596,7 @@ static void test_small_order_key_refused(void **state)
 	order2[0] = 0xec;
 	order2[31] = 0x7f;
 	assert_int_equal(ndx_key_from_public_raw(order2, &key), NDX_OK);
+	assert_false(ndx_key_verifiable(key));
 	for (size_t i = 0; i < 2; i++)
 		assert_int_equal(ndx_verify(key, msgs[i], strlen(msgs[i]), sig), NDX_EBADSIG);
 	ndx_key_free(key);
