@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "store_engines.h"
 
@@ -232,6 +233,59 @@ static void test_role_names(void **state)
 		assert_string_equal(
 			json_string_value(json_object_get(json_array_get(recs, i), "role")),
 			names[i]);
+	json_decref(doc);
+	fx_close(f);
+}
+
+/* Rows of sqlite_master of the given type and name in the store at path. */
+static int count_schema(const char *path, const char *type, const char *name)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master"
+					    " WHERE type = ?1 AND name = ?2", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Migration 2 drops records_service, which no query used: a store made by
+ * migration 1 alone (its index put back and its version taken off) loses
+ * the index, keeps records_time and its records, and is at version 2. */
+static void test_unused_index_dropped(void **state)
+{
+	struct fx *f = fx_default();
+	int64_t now = gw_opmon_now_ms();
+	char err[256] = "";
+	sqlite3 *db = NULL;
+	json_t *doc;
+	(void)state;
+
+	assert_int_equal(count_schema(f->path, "index", "records_service"), 0);
+	assert_int_equal(count_schema(f->path, "index", "records_time"), 1);
+	add(f->m, SVC_A, now, true, 2, 1);
+	assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	gw_opmon_close(f->m);
+	f->m = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE INDEX records_service ON records(service,"
+				      " request_in); DELETE FROM schema_migrations WHERE version >= 2",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(count_schema(f->path, "index", "records_service"), 1);
+	assert_int_equal(gw_opmon_open(f->path, &DEFAULTS, &f->m, err, sizeof err), NDX_OK);
+	assert_int_equal(count_schema(f->path, "index", "records_service"), 0);
+	assert_int_equal(count_schema(f->path, "index", "records_time"), 1);
+	doc = page(f->m, 0, 10);
+	assert_int_equal(json_array_size(json_object_get(doc, "records")), 1);
 	json_decref(doc);
 	fx_close(f);
 }
@@ -656,6 +710,7 @@ int main(void)
 		cmocka_unit_test(test_path_template_redaction),
 		cmocka_unit_test(test_message_log_query_parse),
 		cmocka_unit_test(test_sqlite_garbage),
+		cmocka_unit_test(test_unused_index_dropped),
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_pg_refusals),
