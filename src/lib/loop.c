@@ -7,7 +7,16 @@
  * there; a poster enqueues under the same lock and writes the eventfd only
  * when it sees `sleeping` and no write already pending. So either the loop
  * sees the task (and does not block) or the poster sees `sleeping` (and
- * wakes it); a busy loop costs posters no syscall at all. */
+ * wakes it); a busy loop costs posters no syscall at all.
+ *
+ * The poster writes after releasing the lock. The loop it wakes takes the
+ * lock at once, and on a shared core it ran before the poster had released
+ * it: three futex calls and two more context switches a wake. Between the
+ * unlock and the write, wake_pending is set and the counter still zero;
+ * nothing reads the counter then (only the loop does, when epoll has
+ * reported a write), and a loop that blocks meanwhile is woken by the
+ * write. A poster may be inside ndx_loop_post only while the loop lives,
+ * as before (the unlock itself touches the loop). */
 #include "ndx/loop.h"
 
 #include <errno.h>
@@ -109,18 +118,25 @@ void ndx_loop_free(struct ndx_loop *l)
 	free(l);
 }
 
-/* Called with the lock held. The write happens under the lock so that
- * wake_pending is true exactly while the eventfd counter is non-zero. */
-static void wake_locked(struct ndx_loop *l)
+/* Called with the lock held: whether the caller is to wake the loop once it
+ * has released the lock (the loop may be blocked in epoll_wait and no wake
+ * is pending yet). wake_pending then stays set until the loop has read the
+ * counter. */
+static bool wake_due_locked(struct ndx_loop *l)
+{
+	if (!l->sleeping || l->wake_pending)
+		return false;
+	l->wake_pending = true;
+	return true;
+}
+
+static void wake(struct ndx_loop *l)
 {
 	uint64_t one = 1;
 
-	if (l->sleeping && !l->wake_pending) {
-		if (write(l->evfd, &one, sizeof one) < 0) {
-			/* Only EAGAIN (counter at its maximum) can fail, and
-			 * the loop is woken then anyway. */
-		}
-		l->wake_pending = true;
+	if (write(l->evfd, &one, sizeof one) < 0) {
+		/* Only EAGAIN (counter at its maximum) can fail, and the loop
+		 * is woken then anyway. */
 	}
 }
 
@@ -256,6 +272,7 @@ void ndx_loop_timer_disarm(struct ndx_loop *l, struct ndx_loop_timer *t)
 int ndx_loop_post(struct ndx_loop *l, struct ndx_loop_task *t)
 {
 	int rc = NDX_OK;
+	bool due = false;
 
 	if (!l || !t || !t->fn)
 		return NDX_EINVAL;
@@ -269,9 +286,11 @@ int ndx_loop_post(struct ndx_loop *l, struct ndx_loop_task *t)
 		else
 			l->head = t;
 		l->tail = t;
-		wake_locked(l);
+		due = wake_due_locked(l);
 	}
 	pthread_mutex_unlock(&l->lock);
+	if (due)
+		wake(l);
 	return rc;
 }
 
@@ -308,12 +327,17 @@ int ndx_loop_before_sleep_remove(struct ndx_loop *l, ndx_loop_fn fn, void *arg)
 
 void ndx_loop_stop(struct ndx_loop *l)
 {
+	bool due;
+
 	if (!l)
 		return;
+
 	pthread_mutex_lock(&l->lock);
 	l->stopped = true;
-	wake_locked(l);
+	due = wake_due_locked(l);
 	pthread_mutex_unlock(&l->lock);
+	if (due)
+		wake(l);
 }
 
 /* Runs the tasks queued now, not those they post (those wait for the next
@@ -340,8 +364,9 @@ static void run_hooks(struct ndx_loop *l)
 		l->hooks[l->hook_at].fn(l->hooks[l->hook_at].arg);
 }
 
-/* Called for the eventfd's readiness: empties its counter, under the lock
- * so that wake_pending stays true exactly while the counter is non-zero. */
+/* Called for the eventfd's readiness: empties its counter and clears
+ * wake_pending together, under the lock, so that no poster sees the flag
+ * clear while the count it stands for is still unread. */
 static void take_wake(struct ndx_loop *l)
 {
 	uint64_t count;
