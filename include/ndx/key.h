@@ -1,6 +1,7 @@
-/* Ed25519 signing keys through OpenSSL 3 EVP: generation, PEM files (PKCS#8
- * private keys written with mode 0600, SubjectPublicKeyInfo public keys), raw
- * 32-byte forms, key ids, signing and verification. A key is parsed once and
+/* Ed25519 signing keys: generation, PEM files (PKCS#8 private keys written
+ * with mode 0600, SubjectPublicKeyInfo public keys), raw 32-byte forms and key
+ * ids through OpenSSL 3 EVP; signing and verification through libsodium
+ * (src/lib/key.c says why). A key is parsed once and
  * reused: struct ndx_key is immutable after creation and may be shared by
  * threads for signing and verification. Overview: docs/protocol.md
  * "Signatures". */
