@@ -18,7 +18,6 @@
  * of what a store of our own could save (bench/README.md "A message log
  * without SQLite: what it could save"). DIR's floor.db* and floor.log are
  * replaced. */
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "msglog_store.h"
+#include "ndx/args.h"
 #include "ndx/err.h"
 #include "ndx/hash.h"
 
@@ -78,7 +78,7 @@ static void fill_entry(struct ndx_msglog_entry *e, uint64_t seq, char id[40])
 	ndx_sha256(e->prev_hash, NDX_SHA256_LEN, e->hash);
 }
 
-static int run_sqlite(const char *dir, unsigned long group, unsigned long n, double *cpu,
+static int run_sqlite(const char *dir, unsigned long long group, unsigned long long n, double *cpu,
 		      double *secs)
 {
 	struct ndx__msglog_store *st = NULL;
@@ -100,7 +100,7 @@ static int run_sqlite(const char *dir, unsigned long group, unsigned long n, dou
 	w0 = wall();
 	while (seq < n && rc == NDX_OK) {
 		rc = st->ops->begin(st, true);
-		for (unsigned long i = 0; i < group && seq < n && rc == NDX_OK; i++) {
+		for (unsigned long long i = 0; i < group && seq < n && rc == NDX_OK; i++) {
 			struct ndx_msglog_entry e;
 
 			fill_entry(&e, ++seq, id);
@@ -181,7 +181,7 @@ static size_t encode_entry(uint8_t *out, const struct ndx_msglog_entry *e)
 	return n;
 }
 
-static int run_append(const char *dir, unsigned long group, unsigned long n, double *cpu,
+static int run_append(const char *dir, unsigned long long group, unsigned long long n, double *cpu,
 		      double *secs)
 {
 	char path[4096], id[40];
@@ -203,7 +203,7 @@ static int run_append(const char *dir, unsigned long group, unsigned long n, dou
 	while (seq < n && rc == NDX_OK) {
 		size_t len = 0;
 
-		for (unsigned long i = 0; i < group && seq < n; i++) {
+		for (unsigned long long i = 0; i < group && seq < n; i++) {
 			struct ndx_msglog_entry e;
 
 			fill_entry(&e, ++seq, id);
@@ -223,43 +223,35 @@ static int run_append(const char *dir, unsigned long group, unsigned long n, dou
 static volatile uint8_t fill_sink;
 
 /* The cost of building the records alone (ids and hashes), taken off both. */
-static double fill_cpu(unsigned long n)
+static double fill_cpu(unsigned long long n)
 {
 	struct ndx_msglog_entry e;
 	char id[40];
 	double c0 = thread_cpu();
 
-	for (unsigned long i = 1; i <= n; i++) {
+	for (unsigned long long i = 1; i <= n; i++) {
 		fill_entry(&e, i, id);
 		fill_sink ^= e.hash[0];
 	}
 	return thread_cpu() - c0;
 }
 
-static int parse_ul(const char *s, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && s[0] != '-' && *out > 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
-	unsigned long group, n, rounds = 3;
+	unsigned long long group, n, rounds = 3;
 	double fill, sum_sql = 0, sum_app = 0;
 
-	if (argc < 4 || argc > 5 || parse_ul(argv[2], &group) != 0 || group > 4096 ||
-	    parse_ul(argv[3], &n) != 0 || (argc == 5 && parse_ul(argv[4], &rounds) != 0)) {
+	if (argc < 4 || argc > 5 || ndx_args_uint(argv[2], 1, 4096, &group) != NDX_OK ||
+	    ndx_args_uint(argv[3], 1, 1000000000, &n) != NDX_OK ||
+	    (argc == 5 && ndx_args_uint(argv[4], 1, 1000000000, &rounds) != NDX_OK)) {
 		fputs("usage: logstore_floor DIR GROUP RECORDS [ROUNDS]\n", stderr);
 		return 2;
 	}
 	memset(sig_text, 'x', sizeof sig_text - 1);
 	fill = fill_cpu(n);
-	printf("building %lu records alone: %.2f µs CPU a record (taken off below)\n", n,
+	printf("building %llu records alone: %.2f µs CPU a record (taken off below)\n", n,
 	       fill * 1e6 / (double)n);
-	for (unsigned long r = 1; r <= rounds; r++) {
+	for (unsigned long long r = 1; r <= rounds; r++) {
 		double cpu, secs;
 		int rc = run_sqlite(argv[1], group, n, &cpu, &secs);
 
@@ -268,7 +260,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sum_sql += cpu - fill;
-		printf("round %lu  sqlite store:  %.2f µs CPU a record, %.3f ms a commit\n", r,
+		printf("round %llu  sqlite store:  %.2f µs CPU a record, %.3f ms a commit\n", r,
 		       (cpu - fill) * 1e6 / (double)n, secs * 1e3 * (double)group / (double)n);
 		rc = run_append(argv[1], group, n, &cpu, &secs);
 		if (rc != NDX_OK) {
@@ -276,10 +268,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sum_app += cpu - fill;
-		printf("round %lu  append-only:   %.2f µs CPU a record, %.3f ms a commit\n", r,
+		printf("round %llu  append-only:   %.2f µs CPU a record, %.3f ms a commit\n", r,
 		       (cpu - fill) * 1e6 / (double)n, secs * 1e3 * (double)group / (double)n);
 	}
-	printf("mean over %lu rounds, %lu records a commit: sqlite %.2f, append-only %.2f,"
+	printf("mean over %llu rounds, %llu records a commit: sqlite %.2f, append-only %.2f,"
 	       " difference %.2f µs CPU a record\n", rounds, group,
 	       sum_sql * 1e6 / (double)(n * rounds), sum_app * 1e6 / (double)(n * rounds),
 	       (sum_sql - sum_app) * 1e6 / (double)(n * rounds));

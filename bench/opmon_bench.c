@@ -9,7 +9,6 @@
  * DIR's opmon-bench.db* are replaced. Built against an older tree, the same
  * source measures the store as it was (bench/README.md "The operational
  * records' unused index"). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "opmon.h"
+#include "ndx/args.h"
 #include "ndx/err.h"
 
 static double process_cpu(void)
@@ -39,30 +39,21 @@ static void remove_store(const char *path)
 	}
 }
 
-static int parse_ul(const char *s, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' && s[0] != '-' && *out > 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv)
 {
 	const struct gw_opmon_options opt = { .retention_s = GW_OPMON_RETENTION_S_DEFAULT,
 					      .max_records = GW_OPMON_MAX_RECORDS_DEFAULT,
 					      .queue_cap = GW_OPMON_QUEUE_DEFAULT };
-	unsigned long n, rounds = 3;
+	unsigned long long n, rounds = 3;
 	char path[4096], err[512];
 
-	if (argc < 3 || argc > 4 || parse_ul(argv[2], &n) != 0 ||
-	    (argc == 4 && parse_ul(argv[3], &rounds) != 0)) {
+	if (argc < 3 || argc > 4 || ndx_args_uint(argv[2], 1, 1000000000, &n) != NDX_OK ||
+	    (argc == 4 && ndx_args_uint(argv[3], 1, 1000000000, &rounds) != NDX_OK)) {
 		fputs("usage: opmon_bench DIR RECORDS [ROUNDS]\n", stderr);
 		return 2;
 	}
 	snprintf(path, sizeof path, "%s/opmon-bench.db", argv[1]);
-	for (unsigned long r = 1; r <= rounds; r++) {
+	for (unsigned long long r = 1; r <= rounds; r++) {
 		struct gw_opmon *m = NULL;
 		int64_t t = gw_opmon_now_ms();
 		double c0;
@@ -73,7 +64,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		c0 = process_cpu();
-		for (unsigned long i = 0; i < n; i++) {
+		for (unsigned long long i = 0; i < n; i++) {
 			struct gw_opmon_in in = {
 				.role = GW_OPMON_PROVIDER,
 				.message_id = "01a2469d-4c6f-762f-a43e-9a1b20d248cc",
@@ -98,7 +89,7 @@ int main(int argc, char **argv)
 		}
 		if (gw_opmon_flush(m) != NDX_OK)
 			return 1;
-		printf("round %lu: %.2f µs CPU a record (%lu records)\n", r,
+		printf("round %llu: %.2f µs CPU a record (%llu records)\n", r,
 		       (process_cpu() - c0) * 1e6 / (double)n, n);
 		gw_opmon_close(m);
 	}
