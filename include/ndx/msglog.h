@@ -3,7 +3,8 @@
  * before), grouped into consecutive batches whose RFC 6962 Merkle roots are
  * signed with the gateway's Ed25519 key (signed tree heads, themselves
  * chained), stored in SQLite (WAL, synchronous=FULL) and committed in groups
- * by one writer thread. The encodings are normative: docs/protocol.md
+ * by one writer thread (or, when it is idle, by an appender that asks to
+ * write its own: ndx_msglog_append_inline). The encodings are normative: docs/protocol.md
  * "Message log". Overview: docs/architecture.md, DESIGN.md section 5. */
 #ifndef NDX_MSGLOG_H
 #define NDX_MSGLOG_H
@@ -130,13 +131,15 @@ bool ndx_msglog_is_connection_string(const char *path);
 int ndx_msglog_open(const char *path, const struct ndx_key *key,
 		    const struct ndx_msglog_options *opt, struct ndx_msglog **out);
 
-/* Two ways to append a record, thread-safe and freely mixed: both queue it
- * for the log's writer thread, which writes whatever is queued, in queue
+/* Three ways to append a record, thread-safe and freely mixed: each queues
+ * it for the log's writer thread, which writes whatever is queued, in queue
  * order, in one transaction and one fsync (group commit); a commit that
  * fails fails every record of its group. ndx_msglog_append waits for the
  * outcome; ndx_msglog_append_async returns at once and the writer calls
  * back with it, for event loops that must not block a thread while a
- * record becomes durable. */
+ * record becomes durable; ndx_msglog_append_inline writes the record on the
+ * calling thread instead when the writer is idle. A thread's records keep
+ * its order in the chain whichever ways it mixes. */
 
 /* Appends one record and returns only once it is durable (committed and
  * fsynced together with whatever else was queued: group commit). Thread-safe;
@@ -161,6 +164,16 @@ typedef void (*ndx_msglog_done_fn)(void *ud, int rc, uint64_t seq);
  * to must stay valid and unchanged until done is called. Thread-safe. */
 int ndx_msglog_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
 			    ndx_msglog_done_fn done, void *ud);
+
+/* As ndx_msglog_append_async, except when the writer has nothing queued and
+ * is not writing: then the record is written and committed on the calling
+ * thread, as a group of its own, and done is called on it before this
+ * returns (NDX_OK). Otherwise it is queued exactly as by
+ * ndx_msglog_append_async. For an event loop with nothing else in flight,
+ * which would only sleep until the writer called back: it saves the two
+ * thread hand-offs. done must not call back into the log here either. */
+int ndx_msglog_append_inline(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			     ndx_msglog_done_fn done, void *ud);
 
 /* The upper bounds, in seconds, of struct ndx_msglog_head's commit histogram. */
 #define NDX_MSGLOG_COMMIT_BUCKETS 10

@@ -608,7 +608,7 @@ static void log_exchange(struct cx *x)
 	rec->response_sig = x->resp_sig;
 	if (!x->pending)
 		x->pending = ndx_http_defer(x->req);
-	gw_log_append_async(x->g->log, rec, logged, x);
+	gw_log_append_exchange(x->g->log, rec, logged, x);
 }
 
 /* The headers of the answer, once its record is durable. */

@@ -35,6 +35,14 @@ int gw_log_append(struct ndx_msglog *log, const struct ndx_msglog_record *rec);
  * until then. */
 void gw_log_append_async(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
 			 void (*done)(void *ud, int rc), void *ud);
+/* An exchange's record: as gw_log_append_async, except when this exchange
+ * is the only one the gateway has in flight (gw_metrics_in_flight) and the
+ * log's writer is idle. Then rec is written and committed on the calling
+ * thread and done runs there before this returns
+ * (ndx_msglog_append_inline): a loop with nothing else to do waits for
+ * the disk itself instead of sleeping until the writer thread wakes it. */
+void gw_log_append_exchange(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			    void (*done)(void *ud, int rc), void *ud);
 /* True when the last append failed and that was less than
  * GW_LOG_FAILING_HOLD_S before now (/healthz: not ready). */
 #define GW_LOG_FAILING_HOLD_S 10

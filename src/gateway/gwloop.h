@@ -9,7 +9,9 @@
  * on the loop: backend_http1.h), and its signature, queued during a
  * loop turn and signed together with the turn's others as one batch before
  * the loop sleeps (so batches grow with load by themselves). The message
- * log's writer thread does the durable writes (ndx_msglog_append_async).
+ * log's writer thread does the durable writes (ndx_msglog_append_async),
+ * except the record of an exchange alone in flight, which its loop commits
+ * itself (gw_log_append_exchange).
  * docs/gateway.md "Threads". */
 #ifndef NDX_GATEWAY_GWLOOP_H
 #define NDX_GATEWAY_GWLOOP_H

@@ -393,7 +393,7 @@ static void signed_answer(struct gw_sign_job *job)
 	rec->duration_ms = gw_elapsed_ms(&x->t0);
 	rec->request_sig = ndx_http_header(x->req, "Ndx-Signature");
 	rec->response_sig = x->resp_sig;
-	gw_log_append_async(x->g->log, rec, logged, x);
+	gw_log_append_exchange(x->g->log, rec, logged, x);
 }
 
 static void sign_on_loop(void *arg)

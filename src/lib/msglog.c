@@ -7,7 +7,10 @@
  * writes it in one transaction and commits it (one fsync for the group),
  * closing and signing batches as they fill or age, then wakes the waiting
  * appenders with the outcome and, once it has let go of the log's lock,
- * calls the callbacks of the others. A failed commit is rolled back and the
+ * calls the callbacks of the others. One appender may write its own record
+ * instead (ndx_msglog_append_inline), when the writer has nothing queued
+ * and is not writing: whoever writes holds the log's writing token, so the
+ * chain is continued by one thread at a time. A failed commit is rolled back and the
  * writer reloads its state from the store, so memory never runs ahead of
  * the disk. Storage goes through msglog_store.h: SQLite (msglog_sqlite.c)
  * for a file path, PostgreSQL (msglog_pg.c) for a postgresql:// connection
@@ -773,8 +776,9 @@ struct pending {
 	struct pending *next;
 };
 
-/* The chain as the writer thread continues it; touched by that thread
- * only (and by open and close around its life). */
+/* The chain as the writer continues it; touched only by the thread that
+ * holds the log's writing token (the writer thread, or an appender writing
+ * its own record) and by open and close around the writer's life. */
 struct wstate {
 	struct chain c;
 	uint64_t open_first;           /* first seq of the open batch */
@@ -810,6 +814,12 @@ struct ndx_msglog {
 	pthread_cond_t work_cv;        /* the writer waits for work here */
 	struct pending *queue, *tail;
 	bool closing;
+	/* The writing token, under lock: set while a thread (the writer, or an
+	 * appender writing its own record) writes a group or indexes ids; ws
+	 * and st belong to that thread until it clears it. */
+	bool writing;
+	bool ids_wanted;               /* an inline write left ids to index */
+	bool writer_parked;            /* the writer waits for the token, untimed */
 	int final_rc;
 	struct ndx_msglog_head pub;    /* what ndx_msglog_head returns, under lock */
 
@@ -1283,18 +1293,44 @@ static void deadline_of(const struct ndx_msglog *log, struct timespec *ts)
 	}
 }
 
+/* Wakes the appenders of a written group (caller holds lock) and returns
+ * the asynchronous ones, in queue order, to be called back once the lock
+ * is released. */
+static struct pending *complete_group(struct pending *list, int rc)
+{
+	struct pending *p, *next, *async = NULL, **async_tail = &async;
+
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
+		p->rc = rc != NDX_OK ? rc : p->own_rc;
+		if (p->cb != NULL) {
+			p->next = NULL;
+			*async_tail = p;
+			async_tail = &p->next;
+			continue;
+		}
+		/* p lives on its appender's stack: it may return as soon as
+		 * the lock is released, so nothing of p is read after. */
+		p->done = true;
+		pthread_cond_signal(&p->cv);
+	}
+	return async;
+}
+
 static void *writer_main(void *arg)
 {
 	struct ndx_msglog *log = arg;
 
 	pthread_mutex_lock(&log->lock);
 	for (;;) {
-		struct pending *list, *p, *next, *async, **async_tail;
+		struct pending *list, *p, *next, *async;
 		bool timer = false, stop;
 		int rc;
 
-		while (log->queue == NULL && !log->closing) {
-			if (log->ws.open_n > 0 && !log->ws.broken) {
+		/* An appender writing its own record holds the token: wait for
+		 * it (it signals when done), whatever else is due. */
+		while (log->writing || (log->queue == NULL && !log->closing && !log->ids_wanted)) {
+			if (!log->writing && log->ws.open_n > 0 && !log->ws.broken) {
 				struct timespec dl;
 
 				if (mono_seconds() >= log->ws.open_since + log->interval) {
@@ -1304,7 +1340,9 @@ static void *writer_main(void *arg)
 				deadline_of(log, &dl);
 				pthread_cond_timedwait(&log->work_cv, &log->lock, &dl);
 			} else {
+				log->writer_parked = log->writing;
 				pthread_cond_wait(&log->work_cv, &log->lock);
+				log->writer_parked = false;
 			}
 		}
 		/* One yield before taking the queue: appenders that are
@@ -1318,10 +1356,14 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&log->lock);
 			sched_yield();
 			pthread_mutex_lock(&log->lock);
+			if (log->writing)
+				continue; /* an appender took the token meanwhile */
 		}
 		list = log->queue;
 		log->queue = log->tail = NULL;
 		stop = list == NULL && log->closing;
+		log->writing = true;
+		log->ids_wanted = false;
 		pthread_mutex_unlock(&log->lock);
 
 		if (log->ws.open_n > 0 && mono_seconds() >= log->ws.open_since + log->interval)
@@ -1330,24 +1372,7 @@ static void *writer_main(void *arg)
 
 		pthread_mutex_lock(&log->lock);
 		publish_head(log);
-		async = NULL;
-		async_tail = &async;
-		for (p = list; p != NULL; p = next) {
-			next = p->next;
-			p->rc = rc != NDX_OK ? rc : p->own_rc;
-			if (p->cb != NULL) {
-				/* The writer's own: set aside, in queue order, to
-				 * be called back once the lock is released. */
-				p->next = NULL;
-				*async_tail = p;
-				async_tail = &p->next;
-				continue;
-			}
-			/* p lives on its appender's stack: it may return as soon as
-			 * the lock is released, so nothing of p is read after. */
-			p->done = true;
-			pthread_cond_signal(&p->cv);
-		}
+		async = complete_group(list, rc);
 		if (stop)
 			log->final_rc = rc;
 		if (async != NULL) {
@@ -1366,6 +1391,7 @@ static void *writer_main(void *arg)
 			index_ids(log, timer || stop);
 			pthread_mutex_lock(&log->lock);
 		}
+		log->writing = false;
 		if (stop)
 			break;
 	}
@@ -1681,6 +1707,51 @@ int ndx_msglog_append_async(struct ndx_msglog *log, const struct ndx_msglog_reco
 	if (rc != NDX_OK)
 		free(p);
 	return rc;
+}
+
+int ndx_msglog_append_inline(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
+			     ndx_msglog_done_fn done, void *ud)
+{
+	struct pending p;
+	bool opened, timer, wake;
+	int rc;
+
+	assert(log != NULL && rec != NULL && done != NULL);
+	rc = record_check(rec);
+	if (rc != NDX_OK)
+		return rc;
+	pthread_mutex_lock(&log->lock);
+	if (log->closing || log->writing || log->queue != NULL) {
+		/* The writer is busy or has work: this record joins its next
+		 * group, as ndx_msglog_append_async's would. */
+		pthread_mutex_unlock(&log->lock);
+		return ndx_msglog_append_async(log, rec, done, ud);
+	}
+	log->writing = true;
+	opened = log->ws.open_n > 0;
+	pthread_mutex_unlock(&log->lock);
+
+	pending_of_record(&p, rec);
+	timer = opened && mono_seconds() >= log->ws.open_since + log->interval;
+	rc = write_group(log, &p, timer);
+
+	pthread_mutex_lock(&log->lock);
+	publish_head(log);
+	if (rc == NDX_OK && ids_due(log, false))
+		log->ids_wanted = true;
+	log->writing = false;
+	/* The writer sleeps on the open batch's age, or without a timeout when
+	 * none was open or while the token was taken: it must look again when
+	 * it waited for the token, when a batch opened here, or when anything
+	 * waits for it (a queue, ids, closing). */
+	wake = log->writer_parked || log->queue != NULL || log->closing || log->ids_wanted ||
+	       (!opened && log->ws.open_n > 0);
+	if (wake)
+		pthread_cond_signal(&log->work_cv);
+	pthread_mutex_unlock(&log->lock);
+	rc = rc != NDX_OK ? rc : p.own_rc;
+	done(ud, rc, rc == NDX_OK ? p.seq : 0);
+	return NDX_OK;
 }
 
 int ndx_msglog_seal(struct ndx_msglog *log)

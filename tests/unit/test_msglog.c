@@ -2119,6 +2119,7 @@ struct arec {
 	int rc;
 	uint64_t seq;
 	int in_file;           /* with check_path: rows of its seq when done ran */
+	pthread_t on;          /* the thread its done ran on */
 };
 
 static void completions_init(struct completions *c)
@@ -2206,6 +2207,7 @@ static void arec_done(void *ud, int rc, uint64_t seq)
 	a->rc = rc;
 	a->seq = seq;
 	a->in_file = in_file;
+	a->on = pthread_self();
 	if (!c->have_thread) {
 		c->thread = pthread_self();
 		c->have_thread = true;
@@ -2235,6 +2237,7 @@ struct async_worker {
 	struct arec *recs;     /* n of them, record numbers base+1 .. base+n */
 	struct completions *c;
 	int base, n, queued, refused;
+	bool inline_odd;       /* every other record through ndx_msglog_append_inline */
 };
 
 static void *async_worker_main(void *arg)
@@ -2245,7 +2248,9 @@ static void *async_worker_main(void *arg)
 		struct arec *a = &w->recs[i];
 
 		arec_fill(a, w->base + i + 1, w->c);
-		if (ndx_msglog_append_async(w->log, &a->r, arec_done, a) == NDX_OK)
+		if ((w->inline_odd && i % 2 == 1
+			     ? ndx_msglog_append_inline(w->log, &a->r, arec_done, a)
+			     : ndx_msglog_append_async(w->log, &a->r, arec_done, a)) == NDX_OK)
 			w->queued++;
 		else
 			w->refused++;
@@ -2686,6 +2691,321 @@ static void test_async_close(void **state)
 	completions_destroy(&ex);
 	completions_destroy(&c);
 	free(recs);
+}
+
+/* ---- an appender's own record (ndx_msglog_append_inline) ------------------ */
+
+static void by_id_finds(const char *path, const char *id, uint64_t seq);
+
+/* With the writer idle, each record is written on the appender's thread:
+ * durable, and its done called there, before the call returns. */
+static void test_inline_alone(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 8, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct ndx_msglog_head head;
+	struct arec recs[20];
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "inline.db");
+	completions_init(&c);
+	c.check_path = path;
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < 20; i++) {
+		arec_fill(&recs[i], i + 1, &c);
+		assert_int_equal(ndx_msglog_append_inline(log, &recs[i].r, arec_done, &recs[i]),
+				 NDX_OK);
+		assert_int_equal(done_count(&c), i + 1);
+		assert_int_equal(recs[i].rc, NDX_OK);
+		assert_int_equal(recs[i].seq, (uint64_t)i + 1);
+		assert_int_equal(recs[i].in_file, 1);
+		assert_true(pthread_equal(recs[i].on, pthread_self()));
+	}
+	ndx_msglog_head(log, &head);
+	assert_int_equal(head.last_seq, 20);
+	assert_int_equal(head.commits, 20); /* each its own group */
+	assert_int_equal(head.covered, 16); /* two full batches of 8 signed */
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 20);
+	assert_int_equal(res.batched, 20);
+	completions_destroy(&c);
+}
+
+struct inline_caller {
+	struct ndx_msglog *log;
+	struct arec *a;
+	int rc;
+};
+
+static void *inline_caller_main(void *arg)
+{
+	struct inline_caller *ic = arg;
+
+	ic->rc = ndx_msglog_append_inline(ic->log, &ic->a->r, arec_done, ic->a);
+	return NULL;
+}
+
+/* Whoever writes holds the log's token: an inline append while the writer
+ * is in a commit joins the writer's next group, and the writer waits while
+ * an appender writes its own. */
+static void test_inline_takes_turns(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct arec first, second, third, fourth, fifth;
+	struct inline_caller ic;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	pthread_t t;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "iturns.db");
+	completions_init(&c);
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+
+	/* The writer thread parked in first's commit: second is queued. */
+	hold_next_commit(f);
+	arec_fill(&first, 1, &c);
+	assert_int_equal(ndx_msglog_append_async(log, &first.r, arec_done, &first), NDX_OK);
+	wait_held(f);
+	arec_fill(&second, 2, &c);
+	assert_int_equal(ndx_msglog_append_inline(log, &second.r, arec_done, &second), NDX_OK);
+	assert_int_equal(done_count(&c), 0);
+	release_commit(f);
+	wait_done(&c, 2);
+	assert_int_equal(second.rc, NDX_OK);
+	assert_int_equal(second.seq, 2);
+	assert_true(pthread_equal(second.on, first.on)); /* the writer's */
+	assert_false(pthread_equal(second.on, pthread_self()));
+
+	/* An appender parked in its own commit: what comes meanwhile waits
+	 * for it, queued, and the writer writes it after. */
+	hold_next_commit(f);
+	arec_fill(&third, 3, &c);
+	ic = (struct inline_caller){ .log = log, .a = &third };
+	assert_int_equal(pthread_create(&t, NULL, inline_caller_main, &ic), 0);
+	wait_held(f);
+	arec_fill(&fourth, 4, &c);
+	assert_int_equal(ndx_msglog_append_async(log, &fourth.r, arec_done, &fourth), NDX_OK);
+	arec_fill(&fifth, 5, &c);
+	assert_int_equal(ndx_msglog_append_inline(log, &fifth.r, arec_done, &fifth), NDX_OK);
+	usleep(50000); /* the writer, woken by fourth, must not write before third */
+	assert_int_equal(done_count(&c), 2);
+	release_commit(f);
+	pthread_join(t, NULL);
+	assert_int_equal(ic.rc, NDX_OK);
+	wait_done(&c, 5);
+	assert_int_equal(third.seq, 3);
+	assert_true(pthread_equal(third.on, t));
+	assert_int_equal(fourth.seq, 4);
+	assert_int_equal(fifth.seq, 5);
+	assert_true(pthread_equal(fourth.on, first.on));
+	assert_true(pthread_equal(fifth.on, first.on));
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 5);
+	assert_int_equal(res.batched, 5);
+	completions_destroy(&c);
+}
+
+/* A commit of one's own that fails: done says so before the call returns,
+ * nothing of it is kept and the next record takes its place in the chain. */
+static void test_inline_failed_commit(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct arec bad, good;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "ifail.db");
+	completions_init(&c);
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	pthread_mutex_lock(&f->lock);
+	f->fail_from = f->commits + 1;
+	f->fail_every = 1;
+	pthread_mutex_unlock(&f->lock);
+	arec_fill(&bad, 1, &c);
+	assert_int_equal(ndx_msglog_append_inline(log, &bad.r, arec_done, &bad), NDX_OK);
+	assert_int_equal(done_count(&c), 1);
+	assert_int_equal(bad.rc, NDX_EDB);
+	assert_int_equal(bad.seq, 0);
+	pthread_mutex_lock(&f->lock);
+	f->fail_every = 0;
+	pthread_mutex_unlock(&f->lock);
+	arec_fill(&good, 2, &c);
+	assert_int_equal(ndx_msglog_append_inline(log, &good.r, arec_done, &good), NDX_OK);
+	assert_int_equal(good.rc, NDX_OK);
+	assert_int_equal(good.seq, 1);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM records"), 1);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 1);
+	completions_destroy(&c);
+}
+
+/* The writer thread did not see the batch open, yet closes and signs it
+ * when it is due, and indexes the message ids behind records it did not
+ * write. */
+static void test_inline_writer_keeps_time(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 4096, .batch_interval_ms = 200 };
+	struct ndx_msglog_head head;
+	struct arec recs[3], *more;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+	int indexed = 0;
+
+	(void)state;
+	new_path(path, sizeof path, "itime.sqlite3");
+	completions_init(&c);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < 3; i++) {
+		arec_fill(&recs[i], i + 1, &c);
+		assert_int_equal(ndx_msglog_append_inline(log, &recs[i].r, arec_done, &recs[i]),
+				 NDX_OK);
+	}
+	for (int tries = 0; tries < 500; tries++) {
+		ndx_msglog_head(log, &head);
+		if (head.covered == 3)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(head.covered, 3);
+	assert_int_equal(head.sth.batch, 1);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+
+	/* 600 records one by one: a chunk (512) of ids is due meanwhile */
+	opt.batch_interval_ms = 600000;
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	/* (while the writer indexes, a record is queued: done comes later) */
+	more = calloc(600, sizeof *more);
+	assert_non_null(more);
+	for (int i = 0; i < 600; i++) {
+		arec_fill(&more[i], i + 4, &c);
+		assert_int_equal(ndx_msglog_append_inline(log, &more[i].r, arec_done, &more[i]),
+				 NDX_OK);
+	}
+	wait_done(&c, 603);
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(more[i].seq, (uint64_t)i + 4);
+	for (int tries = 0; tries < 500 && indexed < 512; tries++) {
+		indexed = sql_count(path, "SELECT count(*) FROM record_ids");
+		if (indexed < 512)
+			usleep(10000);
+	}
+	assert_true(indexed >= 512);
+	by_id_finds(path, "msg-300", 300);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, NULL);
+	free(more);
+	completions_destroy(&c);
+}
+
+/* The writer that wakes for a batch due while an appender holds the token
+ * waits for the token; the appender wakes it again, so the batch still
+ * closes although no record follows. */
+static void test_inline_wakes_parked_writer(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 200 };
+	struct ndx_msglog_head head;
+	struct arec first, second;
+	struct inline_caller ic;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	struct failing_store *f;
+	pthread_t t;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "iparked.db");
+	completions_init(&c);
+	f = failing_open(path);
+	assert_int_equal(ndx__msglog_open_store(&f->base, NULL, key, &opt, &log), NDX_OK);
+	arec_fill(&first, 1, &c);
+	hold_next_commit(f);
+	ic = (struct inline_caller){ .log = log, .a = &first };
+	assert_int_equal(pthread_create(&t, NULL, inline_caller_main, &ic), 0);
+	wait_held(f);
+	release_commit(f);
+	pthread_join(t, NULL); /* first opened the batch ... */
+	hold_next_commit(f);
+	arec_fill(&second, 2, &c);
+	ic = (struct inline_caller){ .log = log, .a = &second };
+	assert_int_equal(pthread_create(&t, NULL, inline_caller_main, &ic), 0);
+	wait_held(f);
+	/* ... and its batch comes due while second holds the token: the
+	 * writer, waking for it, finds the token taken */
+	usleep(400000);
+	release_commit(f);
+	pthread_join(t, NULL);
+	assert_int_equal(second.seq, 2);
+	for (int tries = 0; tries < 500; tries++) {
+		ndx_msglog_head(log, &head);
+		if (head.covered == 2)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(head.covered, 2);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	completions_destroy(&c);
+}
+
+/* Threads mixing records of their own, queued ones and waiting ones: one
+ * chain, each done once, each thread's records in its order. */
+static void test_inline_concurrent(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 64, .batch_interval_ms = 20 };
+	struct ndx_msglog_verify_result res;
+	struct async_worker w[THREADS];
+	struct completions c;
+	pthread_t t[THREADS];
+	struct ndx_msglog *log = NULL;
+	struct arec *recs;
+	uint8_t *seen;
+	char path[600];
+	const int total = THREADS * PER_THREAD;
+
+	(void)state;
+	new_path(path, sizeof path, "iconc.db");
+	completions_init(&c);
+	recs = calloc((size_t)total, sizeof *recs);
+	seen = calloc((size_t)total + 1, 1);
+	assert_non_null(recs);
+	assert_non_null(seen);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct async_worker){ .log = log, .recs = recs + i * PER_THREAD, .c = &c,
+					      .base = i * PER_THREAD, .n = PER_THREAD,
+					      .inline_odd = true };
+		assert_int_equal(pthread_create(&t[i], NULL, async_worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	wait_done(&c, total);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	assert_int_equal(c.n, total);
+	check_async_workers(w, THREADS, seen, (uint64_t)total);
+	for (int s = 1; s <= total; s++)
+		assert_int_equal(seen[s], 1);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, total);
+	assert_int_equal(res.batched, total);
+	free(seen);
+	free(recs);
+	completions_destroy(&c);
 }
 
 /* ---- witnessed tree heads -------------------------------------------------- */
@@ -3255,6 +3575,12 @@ int main(void)
 		cmocka_unit_test(test_async_bad_input),
 		cmocka_unit_test(test_async_failed_group),
 		cmocka_unit_test(test_async_close),
+		cmocka_unit_test(test_inline_alone),
+		cmocka_unit_test(test_inline_takes_turns),
+		cmocka_unit_test(test_inline_failed_commit),
+		cmocka_unit_test(test_inline_writer_keeps_time),
+		cmocka_unit_test(test_inline_wakes_parked_writer),
+		cmocka_unit_test(test_inline_concurrent),
 		cmocka_unit_test(test_witness_encoding),
 		cmocka_unit_test(test_witness_verify),
 		cmocka_unit_test(test_witness_older_log),
