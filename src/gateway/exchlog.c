@@ -134,7 +134,8 @@ void gw_log_append_exchange(struct ndx_msglog *log, const struct ndx_msglog_reco
 {
 	/* Another exchange in flight may be on this very loop, waiting for
 	 * it: then the record goes to the writer thread and the loop goes
-	 * on. Measured in bench/README.md ("The lone exchange's record"). */
+	 * on. Measured in bench/README.md ("The lone exchange writes its own
+	 * record"); docs/gateway.md "Threads" says what waits with it. */
 	append_job(log, rec, done, ud, gw_metrics_in_flight() <= 1);
 }
 
