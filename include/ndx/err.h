@@ -21,6 +21,7 @@ enum ndx_err {
 	NDX_EPERM = -11,   /* not allowed */
 	NDX_ENET = -12,    /* network failure talking to a peer */
 	NDX_EREVOKED = -13,/* a key or certificate has been revoked */
+	NDX_EBUSY = -14,   /* held by another process; asked not to wait for it */
 };
 
 /* Returns a static, human-readable name for rc; never NULL. */

@@ -171,7 +171,11 @@ int ndx_msglog_append_async(struct ndx_msglog *log, const struct ndx_msglog_reco
  * returns (NDX_OK). Otherwise it is queued exactly as by
  * ndx_msglog_append_async. For an event loop with nothing else in flight,
  * which would only sleep until the writer called back: it saves the two
- * thread hand-offs. done must not call back into the log here either. */
+ * thread hand-offs. done must not call back into the log here either.
+ * The caller waits for its own disk, never for another process: when the
+ * write lock is taken (ndx log archive deleting what it archived) or the
+ * log is a PostgreSQL store (whose commits wait on a server), the record
+ * is queued instead. */
 int ndx_msglog_append_inline(struct ndx_msglog *log, const struct ndx_msglog_record *rec,
 			     ndx_msglog_done_fn done, void *ud);
 

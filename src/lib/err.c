@@ -22,6 +22,7 @@ const char *ndx_strerror(int rc)
 	case NDX_EPERM: return "not permitted";
 	case NDX_ENET: return "network error";
 	case NDX_EREVOKED: return "revoked";
+	case NDX_EBUSY: return "busy";
 	}
 	return "unknown error";
 }

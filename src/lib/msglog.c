@@ -1197,8 +1197,11 @@ static void index_ids(struct ndx_msglog *log, bool idle)
 }
 
 /* Writes one group in one transaction: the queued records (and closes),
- * then the open batch too when close_all. Runs on the writer thread. */
-static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all)
+ * then the open batch too when close_all. Runs on the writer thread, or on
+ * an appender holding the writing token with nowait: then NDX_EBUSY, with
+ * nothing written and nothing changed, when another process holds the
+ * store's write lock. */
+static int write_group(struct ndx_msglog *log, struct pending *list, bool close_all, bool nowait)
 {
 	struct ndx__msglog_store *st = log->st;
 	struct wstate *ws = &log->ws;
@@ -1213,7 +1216,9 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	if (list == NULL && (!close_all || ws->open_n == 0))
 		return NDX_OK;
 	seq0 = ws->c.next_seq;
-	rc = st->ops->begin(st, true);
+	rc = nowait ? st->ops->try_begin_write(st) : st->ops->begin(st, true);
+	if (rc == NDX_EBUSY && nowait)
+		return rc;
 	if (rc == NDX_OK)
 		rc = follow_head(log);
 	for (struct pending *p = list; p != NULL && rc == NDX_OK; p = p->next) {
@@ -1368,7 +1373,7 @@ static void *writer_main(void *arg)
 
 		if (log->ws.open_n > 0 && mono_seconds() >= log->ws.open_since + log->interval)
 			timer = true;
-		rc = write_group(log, list, timer || stop);
+		rc = write_group(log, list, timer || stop, false);
 
 		pthread_mutex_lock(&log->lock);
 		publish_head(log);
@@ -1499,7 +1504,7 @@ int ndx__msglog_open_store(struct ndx__msglog_store *w, struct ndx__msglog_store
 		rc = load_state(log);
 	/* Records a crash left without a tree head get one now. */
 	if (rc == NDX_OK && log->ws.open_n > 0)
-		rc = write_group(log, NULL, true);
+		rc = write_group(log, NULL, true, false);
 	if (rc != NDX_OK)
 		goto fail;
 	publish_head(log);
@@ -1721,9 +1726,11 @@ int ndx_msglog_append_inline(struct ndx_msglog *log, const struct ndx_msglog_rec
 	if (rc != NDX_OK)
 		return rc;
 	pthread_mutex_lock(&log->lock);
-	if (log->closing || log->writing || log->queue != NULL) {
-		/* The writer is busy or has work: this record joins its next
-		 * group, as ndx_msglog_append_async's would. */
+	if (log->closing || log->writing || log->queue != NULL ||
+	    log->st->ops->try_begin_write == NULL) {
+		/* The writer is busy or has work, or the store's commits wait
+		 * on a server: this record joins the writer's next group, as
+		 * ndx_msglog_append_async's would. */
 		pthread_mutex_unlock(&log->lock);
 		return ndx_msglog_append_async(log, rec, done, ud);
 	}
@@ -1733,7 +1740,7 @@ int ndx_msglog_append_inline(struct ndx_msglog *log, const struct ndx_msglog_rec
 
 	pending_of_record(&p, rec);
 	timer = opened && mono_seconds() >= log->ws.open_since + log->interval;
-	rc = write_group(log, &p, timer);
+	rc = write_group(log, &p, timer, true);
 
 	pthread_mutex_lock(&log->lock);
 	publish_head(log);
@@ -1749,6 +1756,11 @@ int ndx_msglog_append_inline(struct ndx_msglog *log, const struct ndx_msglog_rec
 	if (wake)
 		pthread_cond_signal(&log->work_cv);
 	pthread_mutex_unlock(&log->lock);
+	if (rc == NDX_EBUSY) {
+		/* Another process holds the write lock (ndx log archive): the
+		 * writer thread waits for it, not the caller's event loop. */
+		return ndx_msglog_append_async(log, rec, done, ud);
+	}
 	rc = rc != NDX_OK ? rc : p.own_rc;
 	done(ud, rc, rc == NDX_OK ? p.seq : 0);
 	return NDX_OK;

@@ -1130,6 +1130,8 @@ static void store_iter_close(struct ndx__msglog_iter *it)
 static const struct ndx__msglog_store_ops pg_ops = {
 	.close = store_close,
 	.begin = store_begin,
+	/* No try_begin_write: every statement waits on the server, so only
+	 * the writer thread writes, never an appender's event loop. */
 	.commit = store_commit,
 	.rollback = store_rollback,
 	.meta_get = store_meta_get,

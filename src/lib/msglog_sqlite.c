@@ -204,6 +204,25 @@ static int store_begin(struct ndx__msglog_store *st, bool write)
 	return run(s, write && !s->foreign ? S_BEGIN_W : S_BEGIN_R);
 }
 
+static int store_try_begin_write(struct ndx__msglog_store *st)
+{
+	struct sqlite_store *s = self(st);
+	sqlite3_stmt *stmt = s->stmt[S_BEGIN_W];
+	int rc;
+
+	if (s->foreign)
+		return store_begin(st, true);
+	/* No busy handler for this one statement: SQLite's BUSY at once
+	 * rather than its retries for up to BUSY_TIMEOUT_MS. */
+	sqlite3_busy_timeout(s->db, 0);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if (rc == SQLITE_DONE)
+		return NDX_OK;
+	return (rc & 0xff) == SQLITE_BUSY ? NDX_EBUSY : NDX_EDB;
+}
+
 static int store_commit(struct ndx__msglog_store *st)
 {
 	return run(self(st), S_COMMIT);
@@ -660,6 +679,7 @@ static void store_iter_close(struct ndx__msglog_iter *it)
 static const struct ndx__msglog_store_ops sqlite_ops = {
 	.close = store_close,
 	.begin = store_begin,
+	.try_begin_write = store_try_begin_write,
 	.commit = store_commit,
 	.rollback = store_rollback,
 	.meta_get = store_meta_get,

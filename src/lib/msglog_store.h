@@ -45,6 +45,11 @@ struct ndx__msglog_store_ops {
 	/* write selects a write transaction (taking the write lock at once);
 	 * otherwise a read transaction giving one consistent snapshot. */
 	int (*begin)(struct ndx__msglog_store *st, bool write);
+	/* A write transaction only if the write lock is free now: NDX_EBUSY,
+	 * with no transaction begun, when another connection holds it. NULL
+	 * for a store whose every statement may wait on a server
+	 * (PostgreSQL): the log then writes only on its writer thread. */
+	int (*try_begin_write)(struct ndx__msglog_store *st);
 	/* Durable when it returns NDX_OK. On failure the caller rolls back. */
 	int (*commit)(struct ndx__msglog_store *st);
 	/* Never fails in a way the caller could act on. */

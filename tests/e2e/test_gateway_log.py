@@ -40,6 +40,7 @@ class LogGateway(F.Gateway):
     small tmpfs); everything else as federation.py writes it."""
 
     data_dir_override = None
+    threads_override = None
 
     def write_config(self):
         super().write_config()
@@ -47,6 +48,8 @@ class LogGateway(F.Gateway):
         cfg["msglog"] = {"batch_max": 64, "batch_interval_ms": BATCH_INTERVAL_MS}
         if self.data_dir_override:
             cfg["data_dir"] = str(self.data_dir_override)
+        if self.threads_override:
+            cfg["limits"] = dict(cfg["limits"], threads=self.threads_override)
         self.config_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
 
     @property
@@ -530,6 +533,70 @@ def test_full_disk_refuses_with_log_unavailable_then_recovers(fed, tiny_fs, role
             os.unlink(tiny_fs / "filler")
         gw.stop()
         gw.data_dir_override = None
+        gw.write_config()
+        gw.spawn().wait_ready()
+        fed.wait_conf(gw, fed.registry.conf_version())
+
+
+# ---- another process holding the log ------------------------------------------------------
+
+def restart_with_threads(fed, gw, threads):
+    rc = gw.stop()
+    assert rc == 0, f"{gw.member} exited {rc} on SIGTERM:\n{gw.tail()}"
+    gw.threads_override = threads
+    gw.write_config()
+    gw.spawn().wait_ready()
+    fed.wait_conf(gw, fed.registry.conf_version())
+
+
+def test_a_lone_exchange_leaves_its_loop_free_while_another_process_holds_the_log(fed):
+    """docs/gateway.md "The lone exchange's record": a gateway with one exchange in flight
+    commits its record on the exchange's loop, but never waits there for another process.
+    While a connection of this test holds the consumer gateway's log's write lock (as
+    `ndx log archive` does while it deletes what it archived), the record waits on the
+    log's writer thread: the gateway's only loop still answers /healthz, and the exchange
+    is answered, and logged, once the lock is let go. Had the loop waited, /healthz would
+    have waited with it, for up to SQLite's 10 s busy timeout, and the exchange failed."""
+    gw, provider = fed.gateways["BTC"], fed.gateways["BCA"]
+    xid = "locked-" + uuid.uuid4().hex
+    outcome = {}
+
+    def exchange():
+        try:
+            outcome["r"] = fed.call("BTC", "GET", CITIZENS, "/citizens/001", xid=xid,
+                                    timeout=30)
+        except requests.RequestException as e:
+            outcome["r"] = e
+
+    try:
+        restart_with_threads(fed, gw, 1)
+        con = sqlite3.connect(gw.db, timeout=10, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        t = threading.Thread(target=exchange)
+        try:
+            t.start()
+            # The provider logs before it answers: once its record is there, the
+            # consumer has the answer and goes on to log its own.
+            deadline = time.monotonic() + 15
+            while xid not in message_ids(provider.db, "provider"):
+                assert time.monotonic() < deadline, f"{xid} never reached the provider"
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert "r" not in outcome, outcome  # still waiting for its record
+            h = requests.get(gw.url + "/healthz", timeout=5)
+            assert h.status_code == 200, h.text
+            assert "r" not in outcome, outcome
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+            t.join(40)
+        r = outcome["r"]
+        assert isinstance(r, requests.Response) and r.status_code == 200, \
+            f"{r!r}\n{gw.tail()}"
+        assert message_ids(gw.db, "consumer").get(xid) == [200]
+    finally:
+        gw.stop()
+        gw.threads_override = None
         gw.write_config()
         gw.spawn().wait_ready()
         fed.wait_conf(gw, fed.registry.conf_version())

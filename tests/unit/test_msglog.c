@@ -1858,6 +1858,11 @@ static int fs_begin(struct ndx__msglog_store *st, bool w)
 	return fs_of(st)->inner->ops->begin(fs_of(st)->inner, w);
 }
 
+static int fs_try_begin_write(struct ndx__msglog_store *st)
+{
+	return fs_of(st)->inner->ops->try_begin_write(fs_of(st)->inner);
+}
+
 static int fs_commit(struct ndx__msglog_store *st)
 {
 	struct failing_store *f = fs_of(st);
@@ -1937,6 +1942,7 @@ static struct failing_store *failing_open(const char *path)
 	/* Iterators are the inner store's own: borrow its functions. */
 	fs_ops = (struct ndx__msglog_store_ops){
 		.close = fs_close, .begin = fs_begin, .commit = fs_commit,
+		.try_begin_write = f->inner->ops->try_begin_write != NULL ? fs_try_begin_write : NULL,
 		.rollback = fs_rollback, .meta_get = fs_meta_get, .meta_set = fs_meta_set,
 		.put_record = fs_put_record, .put_batch = fs_put_batch,
 		.put_witness = fs_put_witness, .delete_through = fs_delete_through, .iter_open = fs_iter_open,
@@ -2975,6 +2981,64 @@ static void test_inline_wakes_parked_writer(void **state)
 	completions_destroy(&c);
 }
 
+/* Another process holding the write lock, as `ndx log archive` does while
+ * it deletes what it archived: the appender does not wait for it (its
+ * event loop would stand still for up to the busy timeout, 10 s); the
+ * record is queued and the writer thread waits instead. */
+static void test_inline_other_process_holds_lock(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct arec first, second, *again = NULL;
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	sqlite3 *other = NULL;
+	char path[600];
+	bool own = false;
+	int n = 2;
+
+	(void)state;
+	new_path(path, sizeof path, "ilocked.sqlite3"); /* SQLite's file lock */
+	completions_init(&c);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	arec_fill(&first, 1, &c);
+	assert_int_equal(ndx_msglog_append_inline(log, &first.r, arec_done, &first), NDX_OK);
+	assert_true(pthread_equal(first.on, pthread_self()));
+
+	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	arec_fill(&second, 2, &c);
+	assert_int_equal(ndx_msglog_append_inline(log, &second.r, arec_done, &second), NDX_OK);
+	assert_int_equal(done_count(&c), 1); /* queued, neither failed nor written */
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	wait_done(&c, 2);
+	assert_int_equal(second.rc, NDX_OK);
+	assert_int_equal(second.seq, 2);
+	assert_false(pthread_equal(second.on, pthread_self()));
+
+	/* The lock released, an appender writes its own again once the
+	 * writer has let go of the token. */
+	again = calloc(100, sizeof *again);
+	assert_non_null(again);
+	for (int i = 0; i < 100 && !own; i++) {
+		arec_fill(&again[i], 3 + i, &c);
+		assert_int_equal(ndx_msglog_append_inline(log, &again[i].r, arec_done, &again[i]),
+				 NDX_OK);
+		wait_done(&c, ++n);
+		assert_int_equal(again[i].rc, NDX_OK);
+		own = pthread_equal(again[i].on, pthread_self());
+		if (!own)
+			usleep(1000);
+	}
+	assert_true(own);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, (uint64_t)n);
+	free(again);
+	completions_destroy(&c);
+}
+
 /* Threads mixing records of their own and queued ones. */
 static void test_inline_concurrent(void **state)
 {
@@ -3434,6 +3498,37 @@ static void test_pg_refusals(void **state)
 	assert_int_equal(sql_count(path, "SELECT count(*) FROM meta"), 1);
 }
 
+/* A PostgreSQL store's commits wait on the server: an appender's event
+ * loop never does, so an inline append is always the writer's to write. */
+static void test_pg_inline_queued(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 4, .batch_interval_ms = 600000 };
+	struct ndx_msglog_verify_result res;
+	struct arec recs[10];
+	struct completions c;
+	struct ndx_msglog *log = NULL;
+	char path[600];
+
+	(void)state;
+	new_path(path, sizeof path, "pginline.db");
+	completions_init(&c);
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	for (int i = 0; i < 10; i++) {
+		arec_fill(&recs[i], i + 1, &c);
+		assert_int_equal(ndx_msglog_append_inline(log, &recs[i].r, arec_done, &recs[i]),
+				 NDX_OK);
+		wait_done(&c, i + 1);
+		assert_int_equal(recs[i].rc, NDX_OK);
+		assert_int_equal(recs[i].seq, (uint64_t)i + 1);
+		assert_false(pthread_equal(recs[i].on, pthread_self()));
+	}
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	expect_verify(path, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 10);
+	assert_int_equal(res.batched, 10);
+	completions_destroy(&c);
+}
+
 static void test_pg_unset(void **state)
 {
 	(void)state;
@@ -3554,6 +3649,7 @@ int main(void)
 		cmocka_unit_test(test_inline_failed_commit),
 		cmocka_unit_test(test_inline_writer_keeps_time),
 		cmocka_unit_test(test_inline_wakes_parked_writer),
+		cmocka_unit_test(test_inline_other_process_holds_lock),
 		cmocka_unit_test(test_inline_concurrent),
 		cmocka_unit_test(test_witness_encoding),
 		cmocka_unit_test(test_witness_verify),
@@ -3566,13 +3662,18 @@ int main(void)
 	static const void *const sqlite_only[] = {
 		test_bad_input, test_v1_log_refused, test_v2_log_refused, test_witness_older_log,
 		test_store_statements_kept, /* msglog_sqlite.c's kept statements */
+		/* an appender writes its own record only to SQLite (its test on
+		 * PostgreSQL: test_pg_inline_queued) */
+		test_inline_alone, test_inline_takes_turns, test_inline_failed_commit,
+		test_inline_wakes_parked_writer,
 	};
 	const struct CMUnitTest pg_own[] = {
+		cmocka_unit_test(test_pg_inline_queued),
 		cmocka_unit_test(test_pg_refusals),
 		cmocka_unit_test(test_pg_server_stopped),
 	};
 	const struct CMUnitTest unset[] = { cmocka_unit_test(test_pg_unset) };
-	struct CMUnitTest pg_tests[sizeof tests / sizeof tests[0] + 2];
+	struct CMUnitTest pg_tests[sizeof tests / sizeof tests[0] + sizeof pg_own / sizeof pg_own[0]];
 	const char *engine = getenv("NDX_TEST_ENGINE");
 	size_t n = 0;
 
@@ -3592,7 +3693,7 @@ int main(void)
 			pg_tests[n++] = tests[i];
 	}
 	/* The server stops last: nothing else runs while it is down. */
-	pg_tests[n++] = pg_own[0];
-	pg_tests[n++] = pg_own[1];
+	for (size_t i = 0; i < sizeof pg_own / sizeof pg_own[0]; i++)
+		pg_tests[n++] = pg_own[i];
 	return _cmocka_run_group_tests("msglog_pg", pg_tests, n, setup, teardown);
 }
