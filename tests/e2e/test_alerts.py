@@ -20,7 +20,7 @@ import federation as F
 from conftest import free_port
 from federation import CITIZENS
 # The small tmpfs, filling it, and a gateway whose data directory can move there.
-from test_gateway_log import LogGateway, fill, restart_with_data_dir, tiny_fs  # noqa: F401
+from test_gateway_log import LogGateway, fill, restart_with, restore, tiny_fs  # noqa: F401
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 RULES = RULES_DIR / "ndx-alerts.yml"
@@ -125,7 +125,7 @@ def test_log_unavailable_alert_fires_when_the_gateway_log_stops(fed, tiny_fs, tm
     target = f"127.0.0.1:{gw.consumer_port}"
     prom = None
     try:
-        restart_with_data_dir(fed, gw, tiny_fs / "data")
+        restart_with(fed, gw, data_dir=tiny_fs / "data")
         r = fed.call("BTC", "GET", CITIZENS, "/citizens/001")
         assert r.status_code == 200, r.text
         prom = Prometheus(tmp_path, target)
@@ -170,7 +170,4 @@ def test_log_unavailable_alert_fires_when_the_gateway_log_stops(fed, tiny_fs, tm
             prom.stop()
         if (tiny_fs / "filler").exists():
             os.unlink(tiny_fs / "filler")
-        gw.stop()
-        gw.data_dir_override = None
-        gw.write_config()
-        gw.spawn().wait_ready()
+        restore(fed, gw)

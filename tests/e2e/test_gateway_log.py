@@ -475,10 +475,22 @@ def fill(d):
     assert os.statvfs(d).f_bavail == 0
 
 
-def restart_with_data_dir(fed, gw, data_dir):
+def restart_with(fed, gw, data_dir=None, threads=None):
+    """Restarts gw with its data_dir and limits.threads overridden (None: as
+    federation.py writes them)."""
     rc = gw.stop()
     assert rc == 0, f"{gw.member} exited {rc} on SIGTERM:\n{gw.tail()}"
     gw.data_dir_override = data_dir
+    gw.threads_override = threads
+    gw.write_config()
+    gw.spawn().wait_ready()
+    fed.wait_conf(gw, fed.registry.conf_version())
+
+
+def restore(fed, gw):
+    """Stops gw however a test left it and starts it on the module's configuration."""
+    gw.stop()
+    gw.data_dir_override = gw.threads_override = None
     gw.write_config()
     gw.spawn().wait_ready()
     fed.wait_conf(gw, fed.registry.conf_version())
@@ -489,7 +501,7 @@ def test_full_disk_refuses_with_log_unavailable_then_recovers(fed, tiny_fs, role
     gw = fed.gateways["BCA" if role == "provider" else "BTC"]
     data = tiny_fs / "data"
     try:
-        restart_with_data_dir(fed, gw, data)
+        restart_with(fed, gw, data_dir=data)
         r = fed.call("BTC", "GET", CITIZENS, "/citizens/001")
         assert r.status_code == 200, r.text
         fill(tiny_fs)
@@ -531,23 +543,10 @@ def test_full_disk_refuses_with_log_unavailable_then_recovers(fed, tiny_fs, role
     finally:
         if (tiny_fs / "filler").exists():
             os.unlink(tiny_fs / "filler")
-        gw.stop()
-        gw.data_dir_override = None
-        gw.write_config()
-        gw.spawn().wait_ready()
-        fed.wait_conf(gw, fed.registry.conf_version())
+        restore(fed, gw)
 
 
 # ---- another process holding the log ------------------------------------------------------
-
-def restart_with_threads(fed, gw, threads):
-    rc = gw.stop()
-    assert rc == 0, f"{gw.member} exited {rc} on SIGTERM:\n{gw.tail()}"
-    gw.threads_override = threads
-    gw.write_config()
-    gw.spawn().wait_ready()
-    fed.wait_conf(gw, fed.registry.conf_version())
-
 
 def test_a_lone_exchange_leaves_its_loop_free_while_another_process_holds_the_log(fed):
     """docs/gateway.md "The lone exchange's record": a gateway with one exchange in flight
@@ -569,7 +568,7 @@ def test_a_lone_exchange_leaves_its_loop_free_while_another_process_holds_the_lo
             outcome["r"] = e
 
     try:
-        restart_with_threads(fed, gw, 1)
+        restart_with(fed, gw, threads=1)
         con = sqlite3.connect(gw.db, timeout=10, isolation_level=None)
         con.execute("BEGIN IMMEDIATE")
         t = threading.Thread(target=exchange)
@@ -595,11 +594,7 @@ def test_a_lone_exchange_leaves_its_loop_free_while_another_process_holds_the_lo
             f"{r!r}\n{gw.tail()}"
         assert message_ids(gw.db, "consumer").get(xid) == [200]
     finally:
-        gw.stop()
-        gw.threads_override = None
-        gw.write_config()
-        gw.spawn().wait_ready()
-        fed.wait_conf(gw, fed.registry.conf_version())
+        restore(fed, gw)
 
 
 # ---- after SIGTERM -------------------------------------------------------------------------
