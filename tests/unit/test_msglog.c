@@ -2753,6 +2753,29 @@ static void test_inline_alone(void **state)
 	completions_destroy(&c);
 }
 
+/* Appends probes[0..] inline on this thread until one is written here
+ * rather than queued, which says that the writer has let go of the writing
+ * token (it does so only after calling back the group it wrote). The
+ * probes take records first_i, first_i + 1, ...; returns how many. */
+static int inline_until_own(struct ndx_msglog *log, struct completions *c, struct arec *probes,
+			    int first_i, int max)
+{
+	for (int i = 0; i < max; i++) {
+		int before = done_count(c);
+
+		arec_fill(&probes[i], first_i + i, c);
+		assert_int_equal(ndx_msglog_append_inline(log, &probes[i].r, arec_done, &probes[i]),
+				 NDX_OK);
+		wait_done(c, before + 1);
+		assert_int_equal(probes[i].rc, NDX_OK);
+		if (pthread_equal(probes[i].on, pthread_self()))
+			return i + 1;
+		usleep(1000);
+	}
+	fail_msg("the writer kept the writing token through %d appends", max);
+	return max;
+}
+
 struct inline_caller {
 	struct ndx_msglog *log;
 	struct arec *a;
@@ -2774,13 +2797,14 @@ static void test_inline_takes_turns(void **state)
 {
 	struct ndx_msglog_options opt = { .batch_max = 100, .batch_interval_ms = 600000 };
 	struct ndx_msglog_verify_result res;
-	struct arec first, second, third, fourth, fifth;
+	struct arec first, second, third, fourth, fifth, *probes;
 	struct inline_caller ic;
 	struct completions c;
 	struct ndx_msglog *log = NULL;
 	struct failing_store *f;
 	pthread_t t;
 	char path[600];
+	int k;
 
 	(void)state;
 	new_path(path, sizeof path, "iturns.db");
@@ -2802,34 +2826,38 @@ static void test_inline_takes_turns(void **state)
 	assert_int_equal(second.seq, 2);
 	assert_true(pthread_equal(second.on, first.on)); /* the writer's */
 	assert_false(pthread_equal(second.on, pthread_self()));
+	probes = calloc(100, sizeof *probes);
+	assert_non_null(probes);
+	k = inline_until_own(log, &c, probes, 3, 100);
 
 	/* An appender parked in its own commit: what comes meanwhile waits
 	 * for it, queued, and the writer writes it after. */
 	hold_next_commit(f);
-	arec_fill(&third, 3, &c);
+	arec_fill(&third, 3 + k, &c);
 	ic = (struct inline_caller){ .log = log, .a = &third };
 	assert_int_equal(pthread_create(&t, NULL, inline_caller_main, &ic), 0);
 	wait_held(f);
-	arec_fill(&fourth, 4, &c);
+	arec_fill(&fourth, 4 + k, &c);
 	assert_int_equal(ndx_msglog_append_async(log, &fourth.r, arec_done, &fourth), NDX_OK);
-	arec_fill(&fifth, 5, &c);
+	arec_fill(&fifth, 5 + k, &c);
 	assert_int_equal(ndx_msglog_append_inline(log, &fifth.r, arec_done, &fifth), NDX_OK);
 	usleep(50000); /* the writer, woken by fourth, must not write before third */
-	assert_int_equal(done_count(&c), 2);
+	assert_int_equal(done_count(&c), 2 + k);
 	release_commit(f);
 	pthread_join(t, NULL);
 	assert_int_equal(ic.rc, NDX_OK);
-	wait_done(&c, 5);
-	assert_int_equal(third.seq, 3);
+	wait_done(&c, 5 + k);
+	assert_int_equal(third.seq, (uint64_t)(3 + k));
 	assert_true(pthread_equal(third.on, t));
-	assert_int_equal(fourth.seq, 4);
-	assert_int_equal(fifth.seq, 5);
+	assert_int_equal(fourth.seq, (uint64_t)(4 + k));
+	assert_int_equal(fifth.seq, (uint64_t)(5 + k));
 	assert_true(pthread_equal(fourth.on, first.on));
 	assert_true(pthread_equal(fifth.on, first.on));
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 	expect_verify(path, NULL, key, NULL, &res);
-	assert_int_equal(res.records, 5);
-	assert_int_equal(res.batched, 5);
+	assert_int_equal(res.records, (uint64_t)(5 + k));
+	assert_int_equal(res.batched, (uint64_t)(5 + k));
+	free(probes);
 	completions_destroy(&c);
 }
 
@@ -2994,8 +3022,7 @@ static void test_inline_other_process_holds_lock(void **state)
 	struct ndx_msglog *log = NULL;
 	sqlite3 *other = NULL;
 	char path[600];
-	bool own = false;
-	int n = 2;
+	int n;
 
 	(void)state;
 	new_path(path, sizeof path, "ilocked.sqlite3"); /* SQLite's file lock */
@@ -3021,17 +3048,7 @@ static void test_inline_other_process_holds_lock(void **state)
 	 * writer has let go of the token. */
 	again = calloc(100, sizeof *again);
 	assert_non_null(again);
-	for (int i = 0; i < 100 && !own; i++) {
-		arec_fill(&again[i], 3 + i, &c);
-		assert_int_equal(ndx_msglog_append_inline(log, &again[i].r, arec_done, &again[i]),
-				 NDX_OK);
-		wait_done(&c, ++n);
-		assert_int_equal(again[i].rc, NDX_OK);
-		own = pthread_equal(again[i].on, pthread_self());
-		if (!own)
-			usleep(1000);
-	}
-	assert_true(own);
+	n = 2 + inline_until_own(log, &c, again, 3, 100);
 	assert_int_equal(ndx_msglog_close(log), NDX_OK);
 	expect_verify(path, NULL, key, NULL, &res);
 	assert_int_equal(res.records, (uint64_t)n);
