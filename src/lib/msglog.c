@@ -795,6 +795,8 @@ struct wstate {
 	uint64_t unindexed;            /* records committed since the ids were indexed */
 	bool ids_behind;               /* the store said records are left to index */
 	bool ids_failing;              /* the last indexing failed (said once) */
+	bool has_version;              /* data_version holds the store's, as last followed */
+	uint64_t data_version;
 };
 
 struct ndx_msglog {
@@ -870,6 +872,7 @@ static int load_state(struct ndx_msglog *log)
 	ws->broken = true;
 	ws->open_n = 0;
 	ws->has_last = false;
+	ws->has_version = false;
 	ws->ids_behind = true; /* unknown: the next idle turn looks */
 	rc = meta_read(st, &m, NULL, 0);
 	if (rc != NDX_OK)
@@ -1140,6 +1143,30 @@ static int follow_head(struct ndx_msglog *log)
 	return rc == NDX_OK ? NDX_OK : load_state(log);
 }
 
+/* follow_head, unless the store says that no other connection committed
+ * since this writer last followed it: then its head is this writer's own
+ * and the two lookups of head_current are spared (SQLite's data_version, a
+ * counter in memory). */
+static int follow_head_if_moved(struct ndx_msglog *log)
+{
+	struct ndx__msglog_store *st = log->st;
+	struct wstate *ws = &log->ws;
+	uint64_t version;
+	int rc;
+
+	if (st->ops->data_version == NULL)
+		return follow_head(log);
+	rc = st->ops->data_version(st, &version);
+	if (rc != NDX_OK)
+		return rc;
+	if (ws->has_version && version == ws->data_version)
+		return NDX_OK;
+	rc = follow_head(log);
+	ws->has_version = rc == NDX_OK;
+	ws->data_version = version;
+	return rc;
+}
+
 const double ndx_msglog_commit_le[NDX_MSGLOG_COMMIT_BUCKETS] = {
 	0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
 };
@@ -1220,7 +1247,7 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	if (rc == NDX_EBUSY && nowait)
 		return rc;
 	if (rc == NDX_OK)
-		rc = follow_head(log);
+		rc = follow_head_if_moved(log);
 	for (struct pending *p = list; p != NULL && rc == NDX_OK; p = p->next) {
 		struct ndx_msglog_entry e;
 

@@ -50,6 +50,12 @@ struct ndx__msglog_store_ops {
 	 * for a store whose every statement may wait on a server
 	 * (PostgreSQL): the log then writes only on its writer thread. */
 	int (*try_begin_write)(struct ndx__msglog_store *st);
+	/* In a write transaction: a number that differs from the one read in
+	 * this store's previous transaction if and only if another connection
+	 * may have committed since (never for its own commits). NULL for a
+	 * store that cannot tell (PostgreSQL): the writer then compares the
+	 * store's head with its own in every group. */
+	int (*data_version)(struct ndx__msglog_store *st, uint64_t *version);
 	/* Durable when it returns NDX_OK. On failure the caller rolls back. */
 	int (*commit)(struct ndx__msglog_store *st);
 	/* Never fails in a way the caller could act on. */

@@ -1863,6 +1863,11 @@ static int fs_try_begin_write(struct ndx__msglog_store *st)
 	return fs_of(st)->inner->ops->try_begin_write(fs_of(st)->inner);
 }
 
+static int fs_data_version(struct ndx__msglog_store *st, uint64_t *v)
+{
+	return fs_of(st)->inner->ops->data_version(fs_of(st)->inner, v);
+}
+
 static int fs_commit(struct ndx__msglog_store *st)
 {
 	struct failing_store *f = fs_of(st);
@@ -1943,6 +1948,7 @@ static struct failing_store *failing_open(const char *path)
 	fs_ops = (struct ndx__msglog_store_ops){
 		.close = fs_close, .begin = fs_begin, .commit = fs_commit,
 		.try_begin_write = f->inner->ops->try_begin_write != NULL ? fs_try_begin_write : NULL,
+		.data_version = f->inner->ops->data_version != NULL ? fs_data_version : NULL,
 		.rollback = fs_rollback, .meta_get = fs_meta_get, .meta_set = fs_meta_set,
 		.put_record = fs_put_record, .put_batch = fs_put_batch,
 		.put_witness = fs_put_witness, .delete_through = fs_delete_through, .iter_open = fs_iter_open,
