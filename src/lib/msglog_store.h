@@ -51,8 +51,10 @@ struct ndx__msglog_store_ops {
 	 * (PostgreSQL): the log then writes only on its writer thread. */
 	int (*try_begin_write)(struct ndx__msglog_store *st);
 	/* In a write transaction: a number that differs from the one read in
-	 * this store's previous transaction if and only if another connection
-	 * may have committed since (never for its own commits). NULL for a
+	 * this store's previous transaction whenever another connection
+	 * committed since, and stays the same across this store's own
+	 * commits (it may change for less, e.g. another connection's
+	 * checkpoint: that costs the caller a needless look). NULL for a
 	 * store that cannot tell (PostgreSQL): the writer then compares the
 	 * store's head with its own in every group. */
 	int (*data_version)(struct ndx__msglog_store *st, uint64_t *version);
