@@ -26,9 +26,10 @@
 #define HTTPD_DEFAULT_DEADLINE_S 60u
 #define HTTPD_TIMEOUT_TYPE "Client.RequestTimeout"
 
+/* name and value share one allocation, owned by name. */
 struct resp_header {
 	char *name;
-	char *value;
+	const char *value;
 };
 
 struct ndx_http_resp {
@@ -40,7 +41,7 @@ struct ndx_http_resp {
 	char *content_type;
 	char *error_type;
 	struct resp_header *headers;
-	size_t nheaders;
+	size_t nheaders, headers_cap;
 };
 
 /* The engine of a server or a request: the first member of every engine's
