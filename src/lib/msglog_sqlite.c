@@ -20,6 +20,13 @@
 #include "ndx/err.h"
 
 #define BUSY_TIMEOUT_MS 10000
+/* The page size of a log this store creates (an existing file keeps its
+ * own). A record is about 1.3 KiB, most of it its two signatures, so most
+ * WAL frames are new pages, and SQLite writes each frame with two system
+ * calls and reads and writes it once more at the checkpoint: 8 KiB pages
+ * halve those calls for the same bytes. Measured with bench/run at 64
+ * connections: about 5 us less CPU an exchange (bench/README.md). */
+#define NEW_LOG_PAGE_SIZE "8192"
 /* The meta key of the last seq whose message id record_ids holds. */
 #define IDS_TO "ids_indexed_to"
 
@@ -772,9 +779,12 @@ int ndx__msglog_sqlite_open(const char *path, int flags, struct ndx__msglog_stor
 	if ((flags & NDX__MSGLOG_READONLY) || s->foreign)
 		pragmas = "PRAGMA query_only = ON;";
 	else if (flags & NDX__MSGLOG_ARCHIVE)
-		pragmas = "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;";
+		pragmas = "PRAGMA page_size = " NEW_LOG_PAGE_SIZE ";"
+			  " PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;";
 	else
-		pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+		/* page_size first: journal_mode = WAL writes a new file's header. */
+		pragmas = "PRAGMA page_size = " NEW_LOG_PAGE_SIZE ";"
+			  " PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		/* The first statement is where SQLite notices a file that is
 		 * not a database at all. */

@@ -1279,6 +1279,42 @@ static void expect_seqs(struct ndx_msglog *log, const char *pin, const char *wan
 		fail_msg("by_subject(%s): got [%s], want [%s]", pin, got, want);
 }
 
+/* A new log is made of 8 KiB pages (msglog_sqlite.c NEW_LOG_PAGE_SIZE: half
+ * the system calls a record of 4 KiB pages cost); a file whose pages are
+ * 4 KiB, as every log made before, keeps them and goes on: appends after a
+ * reopen continue its chain and it verifies. */
+static void test_page_size(void **state)
+{
+	struct ndx_msglog_verify_result res;
+	sqlite3 *db = NULL;
+	char fresh[600], older[600];
+
+	(void)state;
+	new_path(fresh, sizeof fresh, "pages-new.db");
+	make_log(fresh, 3, 2);
+	assert_int_equal(sql_count(fresh, "PRAGMA page_size"), 8192);
+
+	new_path(older, sizeof older, "pages-4k.db");
+	assert_int_equal(sqlite3_open(older, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	make_log(older, 3, 2);
+	{
+		struct ndx_msglog_options opt = { .batch_max = 2, .batch_interval_ms = 60000 };
+		struct ndx_msglog *log = NULL;
+
+		assert_int_equal(ndx_msglog_open(older, key, &opt, &log), NDX_OK);
+		for (int i = 4; i <= 5; i++)
+			assert_int_equal(append_one(log, i), (uint64_t)i);
+		assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	}
+	assert_int_equal(sql_count(older, "PRAGMA page_size"), 4096);
+	expect_verify(older, NULL, key, NULL, &res);
+	assert_int_equal(res.records, 5);
+}
+
 static void test_by_subject_declared(void **state)
 {
 	static const struct {
@@ -3650,6 +3686,7 @@ int main(void)
 		cmocka_unit_test(test_v2_log_refused),
 		cmocka_unit_test(test_tamper_delete_and_swap),
 		cmocka_unit_test(test_store_statements_kept),
+		cmocka_unit_test(test_page_size),
 		cmocka_unit_test(test_ids_indexed_behind),
 		cmocka_unit_test(test_tamper_rehashed_record),
 		cmocka_unit_test(test_tamper_tree_heads),
@@ -3685,6 +3722,7 @@ int main(void)
 	static const void *const sqlite_only[] = {
 		test_bad_input, test_v1_log_refused, test_v2_log_refused, test_witness_older_log,
 		test_store_statements_kept, /* msglog_sqlite.c's kept statements */
+		test_page_size,
 		/* an appender writes its own record only to SQLite (its test on
 		 * PostgreSQL: test_pg_inline_queued) */
 		test_inline_alone, test_inline_takes_turns, test_inline_failed_commit,
