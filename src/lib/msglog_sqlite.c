@@ -25,7 +25,8 @@
  * WAL frames are new pages, and SQLite writes each frame with two system
  * calls and reads and writes it once more at the checkpoint: 8 KiB pages
  * halve those calls for the same bytes. Measured with bench/run at 64
- * connections: about 5 us less CPU an exchange (bench/README.md). */
+ * connections: about 6 us less CPU an exchange (bench/README.md "The message
+ * log's pages at 8 KiB"). */
 #define NEW_LOG_PAGE_SIZE "8192"
 /* The meta key of the last seq whose message id record_ids holds. */
 #define IDS_TO "ids_indexed_to"
