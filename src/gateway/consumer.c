@@ -417,8 +417,8 @@ static enum gw_reason step_prepare(struct cx *x)
 	hin->represented_party = x->rq.represented_party;
 	gw_uh_hash(&x->user, hin->user_headers_sha256);
 	ndx_sha256(req->body ? (const void *)req->body : "", req->body_len, hin->body_sha256);
-	x->url_suffix = gw_arena_printf(&x->arena, "/r1/%s%s%s%s", x->rq.service_wire,
-					x->rq.rest, req->query[0] ? "?" : "", req->query);
+	x->url_suffix = gw_arena_concat(&x->arena, "/r1/", x->rq.service_wire, x->rq.rest,
+					req->query[0] ? "?" : "", req->query, NULL);
 	x->call.conf = x->conf;
 	x->call.only_code = x->rq.security_server[0] ? x->rq.security_server_code : NULL;
 	x->call.member = x->member;

@@ -244,8 +244,8 @@ char *gw_log_path(const char *rest, const char *query)
 
 char *gw_log_path_in(struct gw_arena *a, const char *rest, const char *query)
 {
-	return gw_arena_printf(a, "%s%s%s", rest ? rest : "", query && query[0] ? "?" : "",
-			       query ? query : "");
+	return gw_arena_concat(a, rest ? rest : "", query && query[0] ? "?" : "",
+			       query ? query : "", NULL);
 }
 
 void gw_member_of(const char *client, char *out, size_t cap)

@@ -2,7 +2,6 @@
 #include "gwarena.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 void gw_arena_init(struct gw_arena *a)
@@ -34,24 +33,26 @@ char *gw_arena_strdup(struct gw_arena *a, const char *s)
 	return gw_arena_strndup(a, s, strlen(s));
 }
 
-char *gw_arena_printf(struct gw_arena *a, const char *fmt, ...)
+char *gw_arena_concat(struct gw_arena *a, ...)
 {
 	va_list ap;
-	char small[256], *p;
-	int n;
+	const char *part;
+	size_t n = 0;
+	char *out, *o;
 
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof small, fmt, ap);
+	va_start(ap, a);
+	while ((part = va_arg(ap, const char *)))
+		n += strlen(part);
 	va_end(ap);
-	if (n < 0)
-		n = 0, small[0] = '\0';
-	p = gw_arena_alloc(a, (size_t)n + 1);
-	if ((size_t)n < sizeof small) {
-		memcpy(p, small, (size_t)n + 1);
-		return p;
+	out = o = gw_arena_alloc(a, n + 1);
+	va_start(ap, a);
+	while ((part = va_arg(ap, const char *))) {
+		size_t len = strlen(part);
+
+		memcpy(o, part, len);
+		o += len;
 	}
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	return p;
+	*o = '\0';
+	return out;
 }

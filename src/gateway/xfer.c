@@ -147,8 +147,7 @@ static void slist_append_in(struct gw_arena *a, struct curl_slist **list, char *
 void gw_slist_add_in(struct gw_arena *a, struct curl_slist **list, const char *name,
 		     const char *value)
 {
-	slist_append_in(a, list,
-			gw_arena_printf(a, value[0] ? "%s: %s" : "%s:%s", name, value));
+	slist_append_in(a, list, gw_arena_concat(a, name, value[0] ? ": " : ":", value, NULL));
 }
 
 void gw_slist_add_user_in(struct gw_arena *a, struct curl_slist **list,
@@ -156,8 +155,8 @@ void gw_slist_add_user_in(struct gw_arena *a, struct curl_slist **list,
 {
 	for (size_t i = 0; i < l->n; i++)
 		slist_append_in(a, list,
-				gw_arena_printf(a, l->v[i].value[0] ? "%s: %s" : "%s;",
-						l->v[i].name, l->v[i].value));
+				gw_arena_concat(a, l->v[i].name, l->v[i].value[0] ? ": " : ";",
+						l->v[i].value, NULL));
 }
 
 static void drop_headers(struct gw_xfer_resp *r)
