@@ -261,8 +261,8 @@ static void an_exchange_ends_on_another_thread(void **state)
 		fill(&l, 10);
 		h.path = gw_log_path_in(a, "/citizens/079", "x=1");
 		h.l = &l;
-		for (int i = 0; i < 300; i++) /* a few chunks */
-			gw_arena_alloc(a, 65);
+		for (int i = 0; i < 300; i++) /* a few chunks, written whole */
+			memset(gw_arena_alloc(a, 65), 'x', 65);
 		pthread_mutex_lock(&h.mu);
 		h.a = a;
 		pthread_cond_signal(&h.cv);
