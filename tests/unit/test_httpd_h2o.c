@@ -782,6 +782,9 @@ static long http_version(CURL *c)
 	return v;
 }
 
+/* The counters are kept by port number for the life of the process, so a
+ * port the kernel hands out again carries an earlier test's counts: the
+ * tests compare a value with the one read when their server started. */
 static uint64_t prom_value(const char *name, uint16_t port)
 {
 	struct ndx_prom p;
@@ -814,11 +817,13 @@ static void http2_streams_share_a_connection_and_its_certificate(void **state)
 	char url[128], durl[128];
 	int running = 1, done = 0;
 	long connects = 0, n;
+	uint64_t h2_before;
 	pthread_t t;
 	(void)state;
 
 	pki_make(&k);
 	start_h2(&f, &hc, &k);
+	h2_before = prom_value("ndx_http_requests_http2_total", f.port);
 	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
 	snprintf(durl, sizeof durl, "https://127.0.0.1:%u/defer", (unsigned)f.port);
 	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -868,7 +873,7 @@ static void http2_streams_share_a_connection_and_its_certificate(void **state)
 	}
 	assert_int_equal(connects, 1);
 	curl_multi_cleanup(m);
-	assert_int_equal(prom_value("ndx_http_requests_http2_total", f.port), 5);
+	assert_int_equal(prom_value("ndx_http_requests_http2_total", f.port) - h2_before, 5);
 	/* without a certificate: the handler's refusal, its JSON and header */
 	c[0] = h2_easy(&k, 0);
 	assert_int_equal(fetch(c[0], url, NULL, NULL, &g[0]), 403);
@@ -1122,6 +1127,7 @@ static void without_http2_the_port_speaks_http1(void **state)
 	struct got g;
 	CURL *c;
 	char url[128];
+	uint64_t h2_before;
 	(void)state;
 
 	pki_make(&k);
@@ -1129,6 +1135,7 @@ static void without_http2_the_port_speaks_http1(void **state)
 	hc.tls_key_pem = k.skey;
 	hc.tls_trust_pem = k.ca_cert;
 	start(&f, &hc);
+	h2_before = prom_value("ndx_http_requests_http2_total", f.port);
 	c = h2_easy(&k, 1);
 	snprintf(url, sizeof url, "https://127.0.0.1:%u/cert", (unsigned)f.port);
 	assert_int_equal(fetch(c, url, NULL, NULL, &g), 200);
@@ -1136,7 +1143,7 @@ static void without_http2_the_port_speaks_http1(void **state)
 	assert_string_equal((char *)g.body.data, k.fp);
 	got_free(&g);
 	curl_easy_cleanup(c);
-	assert_int_equal(prom_value("ndx_http_requests_http2_total", f.port), 0);
+	assert_int_equal(prom_value("ndx_http_requests_http2_total", f.port), h2_before);
 	finish(&f);
 	pki_free(&k);
 }
