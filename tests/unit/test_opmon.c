@@ -11,6 +11,7 @@
  * refusals (a password in the connection string, never printed; no server;
  * a schema newer than the program) and two gateway nodes writing to one
  * schema, each reading the records of both. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -413,6 +414,80 @@ static void test_full_queue_drops(void **state)
 	fx_close(f);
 }
 
+/* A batch is inserted as statements of 64, 16, 4 and 1 rows; each row
+ * must keep its own fields, whichever statement and place in it it had,
+ * also when the batch runs over the end of the ring. 150 records in two
+ * batches: 60 (16 16 16 4 4 4), then 90 (64 16 4 4 1 1), the second
+ * wrapping the ring of 100 slots. */
+static void test_every_row_of_a_batch_keeps_its_fields(void **state)
+{
+	struct gw_opmon_options o = { .retention_s = 86400, .max_records = 1000,
+				      .queue_cap = 100 };
+	struct fx *f = fx_open(o);
+	int64_t now = gw_opmon_now_ms(), after = 0, k = 0;
+	const int batches[] = { 60, 90 };
+	json_t *doc, *r;
+	(void)state;
+
+	for (int b = 0; b < 2; b++) {
+		for (int i = 0; i < batches[b]; i++, k++) {
+			char id[32];
+			struct gw_opmon_in in = {
+				.role = k % 2 ? GW_OPMON_PROVIDER : GW_OPMON_CONSUMER,
+				.message_id = id, .client = CLIENT,
+				.service = k % 3 ? SVC_A : SVC_B,
+				.method = "GET", .path_template = "/citizens/*",
+				.request_in = now + k, .request_out = GW_OPMON_NONE,
+				.response_in = GW_OPMON_NONE, .response_out = now + k + 10,
+				.request_size = k, .response_size = 1000 + k, .success = k % 7 != 0,
+				.error_type = k % 7 ? NULL : "Server.ServerProxy.AccessDenied",
+				.status = k % 7 ? 200 : 403, .peer_ms = k % 10,
+				.provider_ms = GW_OPMON_NONE, .personal = k % 5 == 0,
+			};
+			snprintf(id, sizeof id, "message-%" PRId64, k);
+			gw_opmon_record(f->m, &in);
+		}
+		assert_int_equal(gw_opmon_flush(f->m), NDX_OK);
+	}
+	k = 0;
+	for (;;) {
+		size_t i;
+
+		doc = page(f->m, after, 40);
+		if (json_array_size(json_object_get(doc, "records")) == 0) {
+			json_decref(doc);
+			break;
+		}
+		json_array_foreach(json_object_get(doc, "records"), i, r) {
+			char id[32];
+
+			snprintf(id, sizeof id, "message-%" PRId64, k);
+			assert_string_equal(json_string_value(json_object_get(r, "message_id")), id);
+			assert_string_equal(json_string_value(json_object_get(r, "role")),
+					    k % 2 ? "provider" : "consumer");
+			assert_string_equal(json_string_value(json_object_get(r, "service")),
+					    k % 3 ? SVC_A : SVC_B);
+			assert_int_equal(json_integer_value(json_object_get(r, "request_in")), now + k);
+			assert_true(json_is_null(json_object_get(r, "request_out")));
+			assert_int_equal(json_integer_value(json_object_get(r, "request_size")), k);
+			assert_int_equal(json_integer_value(json_object_get(r, "response_size")),
+					 1000 + k);
+			assert_int_equal(json_integer_value(json_object_get(r, "duration_ms")), 10);
+			assert_int_equal(json_integer_value(json_object_get(r, "own_ms")),
+					 10 - k % 10);
+			assert_int_equal(json_is_true(json_object_get(r, "success")), k % 7 != 0);
+			assert_int_equal(json_integer_value(json_object_get(r, "status")),
+					 k % 7 ? 200 : 403);
+			assert_int_equal(json_is_true(json_object_get(r, "personal")), k % 5 == 0);
+			after = json_integer_value(json_object_get(r, "seq"));
+			k++;
+		}
+		json_decref(doc);
+	}
+	assert_int_equal(k, 150);
+	fx_close(f);
+}
+
 static void test_health(void **state)
 {
 	struct fx *f = fx_default();
@@ -702,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_retention_by_time),
 		cmocka_unit_test(test_retention_by_count),
 		cmocka_unit_test(test_full_queue_drops),
+		cmocka_unit_test(test_every_row_of_a_batch_keeps_its_fields),
 		cmocka_unit_test(test_health),
 	};
 	/* No store in these: run once. */
