@@ -26,4 +26,14 @@ int ndx_sqlstore_exec(sqlite3 *db, const char *prog, const char *sql);
  * returns NDX_EDB, for `return ndx_sqlstore_fail(...)` on a failed step. */
 int ndx_sqlstore_fail(sqlite3 *db, const char *prog, const char *what);
 
+/* Prepares, as a persistent statement of db, head followed by rows groups
+ * of columns parameters: "HEAD(?, ...), (?, ...), ...", so that one
+ * statement inserts rows rows. A statement's setup (and for an
+ * AUTOINCREMENT table its update of sqlite_sequence) is then paid once for
+ * all of them. Returns SQLITE_OK with *out set; SQLITE_RANGE with *out NULL
+ * when rows * columns passes the connection's limit of parameters; or the
+ * error of preparing it (SQLITE_NOMEM among them). */
+int ndx_sqlstore_prepare_rows(sqlite3 *db, const char *head, int columns, size_t rows,
+			      sqlite3_stmt **out);
+
 #endif

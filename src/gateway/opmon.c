@@ -110,10 +110,11 @@ enum { ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PRUNE_TIME, ST_COUNT_ROWS, ST_PRUNE_
 #define INSERT_COLUMNS 23
 
 /* A batch goes in as INSERTs of these many rows, the largest that fits
- * first. A statement's cost is mostly per statement, not per row: its
- * setup, and with AUTOINCREMENT a read and an update of sqlite_sequence;
- * 64 rows a statement took a record from about 4.2 to 2.4 µs of CPU
- * (bench/README.md "Operational records: 64 rows an INSERT"). */
+ * first. Much of an INSERT's cost is the statement's, not the row's: its
+ * step and reset, and with AUTOINCREMENT a read and an update of
+ * sqlite_sequence. 64 rows a statement took a record from about 3.4 to
+ * 2.5 µs of CPU (bench/README.md "Fewer statements: INSERTs of many
+ * rows"). */
 static const size_t INSERT_ROWS[] = { 64, 16, 4, 1 };
 #define INSERT_SIZES (sizeof INSERT_ROWS / sizeof INSERT_ROWS[0])
 
@@ -363,53 +364,16 @@ static int insert_rows(struct gw_opmon *m, size_t size, size_t first)
 	return step_done(m, st, "insert");
 }
 
-/* "INSERT ... VALUES(?, ...), ..." of rows rows, malloc'd; NULL = no memory. */
-static char *insert_sql(size_t rows)
-{
-	static const char head[] = INSERT_HEAD;
-	/* "(?" then ",?" for each further column, ")" and a comma between rows */
-	size_t row_len = 2 + 2 * (INSERT_COLUMNS - 1) + 1;
-	char *sql = malloc(sizeof head + rows * (row_len + 1));
-	char *at = sql;
-
-	if (sql == NULL)
-		return NULL;
-	memcpy(at, head, sizeof head - 1);
-	at += sizeof head - 1;
-	for (size_t r = 0; r < rows; r++) {
-		if (r > 0)
-			*at++ = ',';
-		memcpy(at, "(?", 2);
-		at += 2;
-		for (int c = 1; c < INSERT_COLUMNS; c++) {
-			memcpy(at, ",?", 2);
-			at += 2;
-		}
-		*at++ = ')';
-	}
-	*at = '\0';
-	return sql;
-}
-
 /* Prepares the statements of INSERT_ROWS. A size whose parameters pass the
  * library's limit is left NULL and not used; one row always fits (SQLite's
  * limit is at least 999). */
 static int prepare_inserts(struct gw_opmon *m)
 {
-	int limit = sqlite3_limit(m->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
-
 	for (size_t i = 0; i < INSERT_SIZES; i++) {
-		char *sql;
-		int rc;
+		int rc = ndx_sqlstore_prepare_rows(m->db, INSERT_HEAD, INSERT_COLUMNS,
+						   INSERT_ROWS[i], &m->insert[i]);
 
-		if (INSERT_ROWS[i] * INSERT_COLUMNS > (size_t)limit)
-			continue;
-		if ((sql = insert_sql(INSERT_ROWS[i])) == NULL)
-			return SQLITE_NOMEM;
-		rc = sqlite3_prepare_v3(m->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &m->insert[i],
-					NULL);
-		free(sql);
-		if (rc != SQLITE_OK)
+		if (rc != SQLITE_OK && rc != SQLITE_RANGE)
 			return rc;
 	}
 	return SQLITE_OK;

@@ -1223,6 +1223,20 @@ static void index_ids(struct ndx_msglog *log, bool idle)
 	}
 }
 
+/* Records of a group handed to the store at once (put_records), so that it
+ * can insert them with a few statements rather than one each. */
+#define PUT_AT_ONCE 32
+
+/* Hands the store the entries gathered so far; *n is 0 afterwards. */
+static int put_entries(struct ndx__msglog_store *st, const struct ndx_msglog_entry *ents,
+		       size_t *n)
+{
+	int rc = *n > 0 ? st->ops->put_records(st, ents, *n) : NDX_OK;
+
+	*n = 0;
+	return rc;
+}
+
 /* Writes one group in one transaction: the queued records (and closes),
  * then the open batch too when close_all. Runs on the writer thread, or on
  * an appender holding the writing token with nowait: then NDX_EBUSY, with
@@ -1232,6 +1246,8 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 {
 	struct ndx__msglog_store *st = log->st;
 	struct wstate *ws = &log->ws;
+	struct ndx_msglog_entry ents[PUT_AT_ONCE];
+	size_t n_ents = 0;
 	uint64_t seq0;
 	int rc;
 
@@ -1249,32 +1265,42 @@ static int write_group(struct ndx_msglog *log, struct pending *list, bool close_
 	if (rc == NDX_OK)
 		rc = follow_head_if_moved(log);
 	for (struct pending *p = list; p != NULL && rc == NDX_OK; p = p->next) {
-		struct ndx_msglog_entry e;
+		struct ndx_msglog_entry *e;
 
 		if (p->wit != NULL) {
-			rc = put_witness(log, p);
+			rc = put_entries(st, ents, &n_ents);
+			if (rc == NDX_OK)
+				rc = put_witness(log, p);
 			continue;
 		}
 		if (p->rec == NULL) {
 			if (ws->open_n > 0)
+				rc = put_entries(st, ents, &n_ents);
+			if (rc == NDX_OK && ws->open_n > 0)
 				rc = close_batch(log);
 			continue;
 		}
-		entry_from_record(&e, p->rec, p->time_ms);
-		e.seq = ws->c.next_seq;
-		memcpy(e.prev_hash, ws->c.prev_hash, NDX_SHA256_LEN);
-		ndx_msglog_record_hash(&e, e.hash);
-		rc = st->ops->put_record(st, &e);
-		if (rc == NDX_OK)
-			rc = leaf_push(ws, e.hash);
+		/* The state moves on before the store has the record: a
+		 * failure anywhere in the group rolls back and reloads it. */
+		e = &ents[n_ents];
+		entry_from_record(e, p->rec, p->time_ms);
+		e->seq = ws->c.next_seq;
+		memcpy(e->prev_hash, ws->c.prev_hash, NDX_SHA256_LEN);
+		ndx_msglog_record_hash(e, e->hash);
+		rc = leaf_push(ws, e->hash);
 		if (rc != NDX_OK)
 			break;
-		p->seq = e.seq;
+		n_ents++;
+		p->seq = e->seq;
 		ws->c.next_seq++;
-		memcpy(ws->c.prev_hash, e.hash, NDX_SHA256_LEN);
-		if (ws->open_n >= log->batch_max)
+		memcpy(ws->c.prev_hash, e->hash, NDX_SHA256_LEN);
+		if (n_ents == PUT_AT_ONCE || ws->open_n >= log->batch_max)
+			rc = put_entries(st, ents, &n_ents);
+		if (rc == NDX_OK && ws->open_n >= log->batch_max)
 			rc = close_batch(log);
 	}
+	if (rc == NDX_OK)
+		rc = put_entries(st, ents, &n_ents);
 	if (rc == NDX_OK && close_all && ws->open_n > 0)
 		rc = close_batch(log);
 	if (rc == NDX_OK) {
@@ -3273,7 +3299,7 @@ static int archive_copy(struct ndx__msglog_store *live, struct ndx__msglog_store
 			rc = NDX_EDB;
 			break;
 		}
-		rc = ar->ops->put_record(ar, &e);
+		rc = ar->ops->put_records(ar, &e, 1);
 		memcpy(last_hash, e.hash, NDX_SHA256_LEN);
 	}
 	live->ops->iter_close(it);

@@ -610,7 +610,7 @@ static int put_subject(struct pg_store *s, uint64_t seq, const char *subject, si
 	return run(s, S_PUT_SUBJECT, p.v, p.len, PGRES_COMMAND_OK, NULL);
 }
 
-static int store_put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
+static int put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
 {
 	struct pg_store *s = self(st);
 	const char *cursor = e->subjects, *elem;
@@ -654,6 +654,18 @@ static int store_put_record(struct ndx__msglog_store *st, const struct ndx_msglo
 		rc = put_subject(s, e->seq, e->subject, strlen(e->subject));
 	while (rc == NDX_OK && ndx__msglog_subjects_next(&cursor, &elem, &len))
 		rc = put_subject(s, e->seq, elem, len);
+	return rc;
+}
+
+/* One statement a record and one a subject row, each a round trip: the
+ * PostgreSQL log's commit, not its statements, is what a group waits for. */
+static int store_put_records(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e,
+			     size_t n)
+{
+	int rc = NDX_OK;
+
+	for (size_t i = 0; i < n && rc == NDX_OK; i++)
+		rc = put_record(st, &e[i]);
 	return rc;
 }
 
@@ -1136,7 +1148,7 @@ static const struct ndx__msglog_store_ops pg_ops = {
 	.rollback = store_rollback,
 	.meta_get = store_meta_get,
 	.meta_set = store_meta_set,
-	.put_record = store_put_record,
+	.put_records = store_put_records,
 	.put_batch = store_put_batch,
 	.put_witness = store_put_witness,
 	.delete_through = store_delete_through,

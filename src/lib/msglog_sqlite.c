@@ -18,6 +18,7 @@
 
 #include "msglog_store.h"
 #include "ndx/err.h"
+#include "ndx/sqlstore.h"
 
 #define BUSY_TIMEOUT_MS 10000
 /* The page size of a log this store creates (an existing file keeps its
@@ -140,6 +141,15 @@ static const char *const query_sql[] = {
 static const char by_id_before_record_ids[] =
 	"SELECT " RECORD_COLS " FROM records WHERE message_id = ?2 ORDER BY seq";
 
+/* Rows one INSERT of records, or of subject index rows, takes, largest
+ * first. Each statement has its own cost (its step and reset, about a
+ * quarter of a one-row INSERT), so the writer's group goes in as few
+ * statements as these allow (bench/README.md "Fewer statements: INSERTs
+ * of many rows"). */
+static const size_t PUT_ROWS[] = { 32, 8, 1 };
+#define PUT_SIZES (sizeof PUT_ROWS / sizeof PUT_ROWS[0])
+#define RECORD_COLUMNS 23
+
 struct sqlite_store {
 	struct ndx__msglog_store base;
 	sqlite3 *db;
@@ -154,6 +164,10 @@ struct sqlite_store {
 	sqlite3_stmt *kept[Q_COUNT];
 	unsigned open_iters; /* iterators not yet closed */
 	bool closed;         /* store_close came while open_iters > 0 */
+	/* Multi-row INSERTs of records and of subject index rows, of
+	 * PUT_ROWS[i] rows, prepared when first needed (a writer's only);
+	 * [PUT_SIZES - 1] is the one row of S_PUT_RECORD / S_PUT_SUBJECT. */
+	sqlite3_stmt *put_records[PUT_SIZES - 1], *put_subjects[PUT_SIZES - 1];
 	bool foreign;   /* another format: meta only, never written */
 };
 
@@ -191,6 +205,10 @@ static void store_close(struct ndx__msglog_store *st)
 		return;
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (size_t i = 0; i + 1 < PUT_SIZES; i++) {
+		sqlite3_finalize(s->put_records[i]);
+		sqlite3_finalize(s->put_subjects[i]);
+	}
 	for (size_t i = 0; i < Q_COUNT; i++) {
 		sqlite3_finalize(s->kept[i]);
 		s->kept[i] = NULL;
@@ -304,56 +322,145 @@ static void bind_str(sqlite3_stmt *stmt, int col, const char *v)
 	sqlite3_bind_text(stmt, col, v != NULL ? v : "", -1, SQLITE_STATIC);
 }
 
-/* One subject index row; a repeated subject of a record is one row. */
-static int put_subject(struct sqlite_store *s, uint64_t seq, const char *subject, size_t len)
+/* Binds e as the record whose first parameter is base + 1; every
+ * parameter, so that a statement needs no clearing between uses. */
+static void bind_record(sqlite3_stmt *stmt, int base, const struct ndx_msglog_entry *e)
 {
-	sqlite3_stmt *stmt = s->stmt[S_PUT_SUBJECT];
-
-	sqlite3_bind_text(stmt, 1, subject, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)seq);
-	return run(s, S_PUT_SUBJECT);
+	sqlite3_bind_int64(stmt, base + 1, (sqlite3_int64)e->seq);
+	sqlite3_bind_int64(stmt, base + 2, e->time_ms);
+	bind_str(stmt, base + 3, direction_text(e->direction));
+	bind_str(stmt, base + 4, e->message_id);
+	bind_str(stmt, base + 5, e->client);
+	bind_str(stmt, base + 6, e->service);
+	bind_str(stmt, base + 7, e->method);
+	bind_str(stmt, base + 8, e->path);
+	bind_str(stmt, base + 9, e->subject);
+	bind_str(stmt, base + 10, e->subjects);
+	bind_str(stmt, base + 11, e->purpose);
+	bind_str(stmt, base + 12, e->user_id);
+	bind_str(stmt, base + 13, e->issue);
+	bind_str(stmt, base + 14, e->represented_party);
+	bind_str(stmt, base + 15, e->authenticated);
+	if (e->has_request_hash)
+		sqlite3_bind_blob(stmt, base + 16, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, base + 16);
+	if (e->has_response_hash)
+		sqlite3_bind_blob(stmt, base + 17, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, base + 17);
+	sqlite3_bind_int64(stmt, base + 18, e->status);
+	sqlite3_bind_int64(stmt, base + 19, e->duration_ms);
+	bind_str(stmt, base + 20, e->request_sig);
+	bind_str(stmt, base + 21, e->response_sig);
+	sqlite3_bind_blob(stmt, base + 22, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, base + 23, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
 }
 
-static int store_put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
+/* The statement of PUT_ROWS[size] rows of records (subjects false) or of
+ * subject index rows; NULL when it cannot be prepared (SQLITE_RANGE: more
+ * parameters than this SQLite allows), which the caller then does not use. */
+static sqlite3_stmt *put_stmt(struct sqlite_store *s, size_t size, bool subjects)
+{
+	sqlite3_stmt **kept;
+
+	if (size == PUT_SIZES - 1)
+		return s->stmt[subjects ? S_PUT_SUBJECT : S_PUT_RECORD];
+	kept = subjects ? &s->put_subjects[size] : &s->put_records[size];
+	if (*kept == NULL)
+		(void)ndx_sqlstore_prepare_rows(
+			s->db,
+			subjects ? "INSERT OR IGNORE INTO record_subjects(subject, seq) VALUES"
+				 : "INSERT INTO records(" RECORD_COLS ") VALUES",
+			subjects ? 2 : RECORD_COLUMNS, PUT_ROWS[size], kept);
+	return *kept;
+}
+
+/* The largest size of PUT_ROWS that n rows fill and that is prepared. */
+static size_t put_size(struct sqlite_store *s, size_t n, bool subjects)
+{
+	size_t size = 0;
+
+	while (size + 1 < PUT_SIZES && (PUT_ROWS[size] > n || put_stmt(s, size, subjects) == NULL))
+		size++;
+	return size;
+}
+
+static int step_put(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? NDX_OK : NDX_EDB;
+}
+
+/* One subject index row, to be inserted with the others of its group. */
+struct subject_row {
+	const char *subject;
+	size_t len;
+	uint64_t seq;
+};
+
+/* Inserts rows[0..n): as many of the largest statements as fit, then
+ * smaller ones. A subject repeated within a record is one row (OR IGNORE,
+ * which applies row by row inside one statement too). */
+static int put_subject_rows(struct sqlite_store *s, const struct subject_row *rows, size_t n)
+{
+	int rc = NDX_OK;
+
+	for (size_t i = 0; i < n && rc == NDX_OK;) {
+		size_t size = put_size(s, n - i, true);
+		sqlite3_stmt *stmt = put_stmt(s, size, true);
+
+		for (size_t r = 0; r < PUT_ROWS[size]; r++, i++) {
+			sqlite3_bind_text(stmt, (int)(2 * r + 1), rows[i].subject, (int)rows[i].len,
+					  SQLITE_STATIC);
+			sqlite3_bind_int64(stmt, (int)(2 * r + 2), (sqlite3_int64)rows[i].seq);
+		}
+		rc = step_put(stmt);
+	}
+	return rc;
+}
+
+static int store_put_records(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e,
+			     size_t n)
 {
 	struct sqlite_store *s = self(st);
-	sqlite3_stmt *stmt = s->stmt[S_PUT_RECORD];
-	const char *cursor = e->subjects, *elem;
-	size_t len;
-	int rc;
+	struct subject_row rows[32];
+	size_t nrows = 0;
+	int rc = NDX_OK;
 
 	if (s->foreign)
 		return NDX_EINVAL;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)e->seq);
-	sqlite3_bind_int64(stmt, 2, e->time_ms);
-	bind_str(stmt, 3, direction_text(e->direction));
-	bind_str(stmt, 4, e->message_id);
-	bind_str(stmt, 5, e->client);
-	bind_str(stmt, 6, e->service);
-	bind_str(stmt, 7, e->method);
-	bind_str(stmt, 8, e->path);
-	bind_str(stmt, 9, e->subject);
-	bind_str(stmt, 10, e->subjects);
-	bind_str(stmt, 11, e->purpose);
-	bind_str(stmt, 12, e->user_id);
-	bind_str(stmt, 13, e->issue);
-	bind_str(stmt, 14, e->represented_party);
-	bind_str(stmt, 15, e->authenticated);
-	if (e->has_request_hash)
-		sqlite3_bind_blob(stmt, 16, e->request_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	if (e->has_response_hash)
-		sqlite3_bind_blob(stmt, 17, e->response_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 18, e->status);
-	sqlite3_bind_int64(stmt, 19, e->duration_ms);
-	bind_str(stmt, 20, e->request_sig);
-	bind_str(stmt, 21, e->response_sig);
-	sqlite3_bind_blob(stmt, 22, e->prev_hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 23, e->hash, NDX_SHA256_LEN, SQLITE_STATIC);
-	rc = run(s, S_PUT_RECORD);
-	if (rc == NDX_OK && e->subject != NULL && e->subject[0] != '\0')
-		rc = put_subject(s, e->seq, e->subject, strlen(e->subject));
-	while (rc == NDX_OK && ndx__msglog_subjects_next(&cursor, &elem, &len))
-		rc = put_subject(s, e->seq, elem, len);
+	for (size_t i = 0; i < n && rc == NDX_OK;) {
+		size_t size = put_size(s, n - i, false);
+		sqlite3_stmt *stmt = put_stmt(s, size, false);
+
+		for (size_t r = 0; r < PUT_ROWS[size]; r++, i++)
+			bind_record(stmt, (int)(r * RECORD_COLUMNS), &e[i]);
+		rc = step_put(stmt);
+	}
+	/* The subject and each element of the subjects list, empty ones
+	 * left out; full runs of rows go in as they fill. */
+	for (size_t i = 0; i < n && rc == NDX_OK; i++) {
+		const char *cursor = e[i].subjects, *elem;
+		size_t len;
+
+		if (e[i].subject != NULL && e[i].subject[0] != '\0')
+			rows[nrows++] = (struct subject_row){ e[i].subject, strlen(e[i].subject),
+							      e[i].seq };
+		while (rc == NDX_OK) {
+			if (nrows == sizeof rows / sizeof rows[0]) {
+				rc = put_subject_rows(s, rows, nrows);
+				nrows = 0;
+			}
+			if (rc != NDX_OK || !ndx__msglog_subjects_next(&cursor, &elem, &len))
+				break;
+			rows[nrows++] = (struct subject_row){ elem, len, e[i].seq };
+		}
+	}
+	if (rc == NDX_OK)
+		rc = put_subject_rows(s, rows, nrows);
 	return rc;
 }
 
@@ -710,7 +817,7 @@ static const struct ndx__msglog_store_ops sqlite_ops = {
 	.rollback = store_rollback,
 	.meta_get = store_meta_get,
 	.meta_set = store_meta_set,
-	.put_record = store_put_record,
+	.put_records = store_put_records,
 	.put_batch = store_put_batch,
 	.put_witness = store_put_witness,
 	.delete_through = store_delete_through,

@@ -65,10 +65,12 @@ struct ndx__msglog_store_ops {
 	/* *value is malloc'd (caller frees); NDX_ENOTFOUND when absent. */
 	int (*meta_get)(struct ndx__msglog_store *st, const char *key, char **value);
 	int (*meta_set)(struct ndx__msglog_store *st, const char *key, const char *value);
-	/* Writes the record and its subject index rows (the subject and each
-	 * element of the subjects list, distinct, empty ones left out), in the
-	 * caller's transaction. */
-	int (*put_record)(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e);
+	/* Writes the records e[0..n), in seq order, and their subject index
+	 * rows (the subject and each element of the subjects list, distinct
+	 * within a record, empty ones left out), in the caller's transaction.
+	 * n records at once let a store insert them with fewer statements. */
+	int (*put_records)(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e,
+			   size_t n);
 	int (*put_batch)(struct ndx__msglog_store *st, const struct ndx_msglog_sth *sth);
 	/* Writes (or replaces) the countersignature of w->batch. */
 	int (*put_witness)(struct ndx__msglog_store *st, const struct ndx_msglog_witness *w);

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ndx/err.h"
@@ -25,6 +27,43 @@ int ndx_sqlstore_exec(sqlite3 *db, const char *prog, const char *sql)
 		return NDX_EDB;
 	}
 	return NDX_OK;
+}
+
+int ndx_sqlstore_prepare_rows(sqlite3 *db, const char *head, int columns, size_t rows,
+			      sqlite3_stmt **out)
+{
+	size_t head_len = strlen(head);
+	/* "(?" then ",?" for each further column and ")", a comma before
+	 * every row but the first */
+	size_t row_len = 2 + 2 * (size_t)(columns - 1) + 1;
+	char *sql, *at;
+	int rc;
+
+	*out = NULL;
+	if (columns < 1 || rows < 1 ||
+	    rows > (size_t)sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) / (size_t)columns)
+		return SQLITE_RANGE;
+	if ((sql = malloc(head_len + rows * (row_len + 1) + 1)) == NULL)
+		return SQLITE_NOMEM;
+	memcpy(sql, head, head_len);
+	at = sql + head_len;
+	for (size_t r = 0; r < rows; r++) {
+		if (r > 0)
+			*at++ = ',';
+		*at++ = '(';
+		*at++ = '?';
+		for (int c = 1; c < columns; c++) {
+			*at++ = ',';
+			*at++ = '?';
+		}
+		*at++ = ')';
+	}
+	*at = '\0';
+	rc = sqlite3_prepare_v3(db, sql, (int)(at - sql), SQLITE_PREPARE_PERSISTENT, out, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		*out = NULL;
+	return rc;
 }
 
 static int schema_version(sqlite3 *db, const char *prog, int64_t *out)

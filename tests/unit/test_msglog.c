@@ -24,6 +24,7 @@
  * writer killed with SIGKILL loses no acknowledged record (both engines),
  * a server that stops gives NDX_EDB and the log goes on once it is back,
  * the password of a connection string never shows in a message. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1315,6 +1316,115 @@ static void test_page_size(void **state)
 	assert_int_equal(res.records, 5);
 }
 
+static int text_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* A writer's group reaches the store as one put_records call, which the
+ * SQLite store inserts as statements of 32, 8 and 1 rows, and the subject
+ * index rows the same way, 32 at a time. 50 records (32 + 8 + 8 + 1 + 1) whose
+ * subject rows run past 32: every field and every subject row is the
+ * record's own, whichever statement and place in it it had. */
+static void test_put_records_many_at_once(void **state)
+{
+	enum { N = 50 };
+	struct ndx__msglog_store *st = NULL;
+	struct ndx__msglog_iter *it = NULL;
+	struct ndx_msglog_entry ents[N], e;
+	struct ndx_msglog_record r;
+	uint8_t req[N][NDX_SHA256_LEN], resp[N][NDX_SHA256_LEN];
+	char path[600], id[N][32], want[N * 3][40], got[40];
+	const char *subject;
+	uint64_t seq;
+	int n_want = 0, n_got = 0, rc;
+
+	(void)state;
+	new_path(path, sizeof path, "putmany.db");
+	assert_int_equal(ndx__msglog_store_open(path, 0, &st), NDX_OK);
+	for (int i = 0; i < N; i++) {
+		const char *cursor, *elem;
+		size_t len;
+
+		fill_record(&r, i + 1, id[i], sizeof id[i], req[i], resp[i]);
+		memset(&ents[i], 0, sizeof ents[i]);
+		ents[i].seq = (uint64_t)i + 1;
+		ents[i].time_ms = r.time_ms;
+		ents[i].direction = r.direction;
+#define NZ(f) ents[i].f = r.f != NULL ? r.f : ""
+		NZ(message_id); NZ(client); NZ(service); NZ(subject); NZ(purpose);
+		NZ(method); NZ(path); NZ(subjects); NZ(user_id); NZ(issue);
+		NZ(represented_party); NZ(authenticated); NZ(request_sig); NZ(response_sig);
+#undef NZ
+		ents[i].has_request_hash = true;
+		memcpy(ents[i].request_hash, req[i], NDX_SHA256_LEN);
+		if ((ents[i].has_response_hash = r.response_hash != NULL))
+			memcpy(ents[i].response_hash, resp[i], NDX_SHA256_LEN);
+		ents[i].status = r.status;
+		ents[i].duration_ms = r.duration_ms;
+		ndx_sha256(id[i], strlen(id[i]), ents[i].hash);
+		ndx_sha256(ents[i].hash, NDX_SHA256_LEN, ents[i].prev_hash);
+		/* the subject rows it must have, in index order (seq, subject) */
+		{
+			int first = n_want;
+
+			if (ents[i].subject[0] != '\0')
+				snprintf(want[n_want++], sizeof want[0], "%d %s", i + 1, ents[i].subject);
+			cursor = ents[i].subjects;
+			while (ndx__msglog_subjects_next(&cursor, &elem, &len)) {
+				bool dup = false;
+
+				snprintf(got, sizeof got, "%d %.*s", i + 1, (int)len, elem);
+				for (int k = first; k < n_want; k++)
+					dup = dup || strcmp(want[k], got) == 0;
+				if (!dup)
+					snprintf(want[n_want++], sizeof want[0], "%s", got);
+			}
+			qsort(want[first], (size_t)(n_want - first), sizeof want[0], text_cmp);
+		}
+	}
+	assert_true(n_want > 32);
+	assert_int_equal(st->ops->begin(st, true), NDX_OK);
+	assert_int_equal(st->ops->put_records(st, ents, N), NDX_OK);
+	assert_int_equal(st->ops->commit(st), NDX_OK);
+
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_RECORDS_FROM, 1, NULL, &it), NDX_OK);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(st->ops->iter_record(it, &e), 1);
+		assert_int_equal(e.seq, (uint64_t)i + 1);
+		assert_string_equal(e.message_id, id[i]);
+		assert_int_equal(e.time_ms, ents[i].time_ms);
+		assert_int_equal(e.direction, ents[i].direction);
+		assert_true(newer_fields_ok(&e));
+		assert_string_equal(e.client, ents[i].client);
+		assert_string_equal(e.request_sig, ents[i].request_sig);
+		assert_string_equal(e.response_sig, ents[i].response_sig);
+		assert_int_equal(e.status, ents[i].status);
+		assert_int_equal(e.duration_ms, ents[i].duration_ms);
+		assert_true(e.has_request_hash);
+		assert_memory_equal(e.request_hash, req[i], NDX_SHA256_LEN);
+		assert_int_equal(e.has_response_hash, ents[i].has_response_hash);
+		if (e.has_response_hash)
+			assert_memory_equal(e.response_hash, resp[i], NDX_SHA256_LEN);
+		assert_memory_equal(e.hash, ents[i].hash, NDX_SHA256_LEN);
+		assert_memory_equal(e.prev_hash, ents[i].prev_hash, NDX_SHA256_LEN);
+	}
+	assert_int_equal(st->ops->iter_record(it, &e), 0);
+	st->ops->iter_close(it);
+
+	assert_int_equal(st->ops->iter_open(st, NDX__Q_SUBJECT_INDEX, 0, NULL, &it), NDX_OK);
+	while ((rc = st->ops->iter_subject(it, &seq, &subject)) == 1) {
+		assert_true(n_got < n_want);
+		snprintf(got, sizeof got, "%" PRIu64 " %s", seq, subject);
+		assert_string_equal(got, want[n_got]);
+		n_got++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(n_got, n_want);
+	st->ops->iter_close(it);
+	st->ops->close(st);
+}
+
 static void test_by_subject_declared(void **state)
 {
 	static const struct {
@@ -1946,9 +2056,10 @@ static int fs_meta_set(struct ndx__msglog_store *st, const char *k, const char *
 	return fs_of(st)->inner->ops->meta_set(fs_of(st)->inner, k, v);
 }
 
-static int fs_put_record(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e)
+static int fs_put_records(struct ndx__msglog_store *st, const struct ndx_msglog_entry *e,
+			  size_t n)
 {
-	return fs_of(st)->inner->ops->put_record(fs_of(st)->inner, e);
+	return fs_of(st)->inner->ops->put_records(fs_of(st)->inner, e, n);
 }
 
 static int fs_put_batch(struct ndx__msglog_store *st, const struct ndx_msglog_sth *s)
@@ -1986,7 +2097,7 @@ static struct failing_store *failing_open(const char *path)
 		.try_begin_write = f->inner->ops->try_begin_write != NULL ? fs_try_begin_write : NULL,
 		.data_version = f->inner->ops->data_version != NULL ? fs_data_version : NULL,
 		.rollback = fs_rollback, .meta_get = fs_meta_get, .meta_set = fs_meta_set,
-		.put_record = fs_put_record, .put_batch = fs_put_batch,
+		.put_records = fs_put_records, .put_batch = fs_put_batch,
 		.put_witness = fs_put_witness, .delete_through = fs_delete_through, .iter_open = fs_iter_open,
 		.iter_record = f->inner->ops->iter_record, .iter_batch = f->inner->ops->iter_batch,
 		.iter_subject = f->inner->ops->iter_subject,
@@ -3669,6 +3780,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_put_records_many_at_once),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_concurrent_appends),
 		cmocka_unit_test(test_two_writers_one_store),
