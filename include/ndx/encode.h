@@ -13,6 +13,16 @@ void ndx_hex_encode(const uint8_t *in, size_t len, char *out);
  * NDX_EINVAL when in is not that many hex digits. */
 int ndx_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen);
 
+/* Bytes that hold any 64-bit integer in decimal, sign and NUL included. */
+#define NDX_DEC_MAX 21
+/* The decimal digits of v as printf's "%" PRIu64 writes them, NUL-terminated,
+ * into out; returns how many (the NUL not counted). For text made on every
+ * exchange, where printf's own cost showed (bench/README.md "Fewer
+ * statements: INSERTs of many rows"). */
+size_t ndx_dec_u64(uint64_t v, char out[NDX_DEC_MAX]);
+/* As ndx_dec_u64 for a signed value, as "%" PRId64 writes it. */
+size_t ndx_dec_i64(int64_t v, char out[NDX_DEC_MAX]);
+
 /* Returns a malloc'd NUL-terminated encoding (caller frees) or NULL on
  * allocation failure. url selects base64url without padding. */
 char *ndx_b64_encode(const uint8_t *in, size_t len, int url);

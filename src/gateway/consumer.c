@@ -200,7 +200,8 @@ static enum gw_reason step_check_client(struct cx *x)
 
 	if (x->front == GW_RF_BAD_CLIENT)
 		return refuse_front(x);
-	snprintf(x->client, sizeof x->client, "%s", x->rq.client);
+	_Static_assert(sizeof x->client == sizeof x->rq.client, "one id text size");
+	memcpy(x->client, x->rq.client, sizeof x->client);
 	if (!gw_settings_has_subsystem(s, x->client) || !ndx_conf_has_client(x->conf, x->client))
 		return refuse(x, GW_R_UNKNOWN_CLIENT, x->client,
 			      "%s is not a client (member or subsystem) that may use this gateway",
@@ -231,7 +232,8 @@ static enum gw_reason step_identify(struct cx *x)
 	const struct ndx_conf_service *svc;
 	struct ndx_id member_id;
 
-	snprintf(x->service, sizeof x->service, "%s", x->rq.service);
+	_Static_assert(sizeof x->service == sizeof x->rq.service, "one id text size");
+	memcpy(x->service, x->rq.service, sizeof x->service);
 	ndx_id_parent(&x->rq.service_id, NDX_ID_MEMBER, &member_id);
 	ndx_id_format(&member_id, x->member, sizeof x->member);
 	x->msg_id = x->rq.hdr[GW_RF_ID];

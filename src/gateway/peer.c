@@ -96,9 +96,21 @@ static int on_headers(CURL *c, void *ud)
 
 int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s/%s", member ? member : "", code ? code : "");
+	size_t ml, cl;
 
-	return n < 0 || (size_t)n >= cap || !member || !code ? NDX_EINVAL : NDX_OK;
+	if (cap > 0)
+		out[0] = '\0';
+	if (!member || !code)
+		return NDX_EINVAL;
+	/* joined, not formatted: it is made several times an exchange */
+	ml = strlen(member);
+	cl = strlen(code);
+	if (ml + 1 + cl >= cap)
+		return NDX_EINVAL;
+	memcpy(out, member, ml);
+	out[ml] = '/';
+	memcpy(out + ml + 1, code, cl + 1);
+	return NDX_OK;
 }
 
 const struct ndx_conf_gateway *gw_calling_gateway(const struct ndx_conf *conf,
@@ -237,23 +249,24 @@ static void try_next(struct gw_peer_call *call)
 {
 	struct gw_xfer_resp *r = call->r;
 	const struct ndx_conf_gateway *gw;
-	int n;
+	size_t al, sl;
 
 	while ((gw = ndx_conf_gateway_of(call->conf, call->member, call->next_index))) {
 		call->next_index++;
 		if (call->only_code && strcmp(gw->code, call->only_code) != 0)
 			continue;
-		n = snprintf(NULL, 0, "%s%s", gw->address, call->url_suffix);
+		al = strlen(gw->address);
+		sl = strlen(call->url_suffix);
 		free(call->url);
-		if (n < 0 || n >= GW_URL_MAX || !(call->url = malloc((size_t)n + 1))) {
+		if (al + sl >= GW_URL_MAX || !(call->url = malloc(al + sl + 1))) {
 			call->url = NULL;
 			snprintf(r->errbuf, sizeof r->errbuf,
-				 n < 0 || n >= GW_URL_MAX ? "the request URL is too long"
-							  : "out of memory");
+				 al + sl >= GW_URL_MAX ? "the request URL is too long" : "out of memory");
 			end(call, GW_XFER_FAILED);
 			return;
 		}
-		snprintf(call->url, (size_t)n + 1, "%s%s", gw->address, call->url_suffix);
+		memcpy(call->url, gw->address, al);
+		memcpy(call->url + al, call->url_suffix, sl + 1);
 		if (call->prepare(call, gw, call->ud) != 0) {
 			snprintf(r->errbuf, sizeof r->errbuf, "cannot sign the request");
 			end(call, GW_XFER_LOCAL);

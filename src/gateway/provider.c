@@ -708,9 +708,12 @@ static enum gw_reason step_parse(struct exch *x)
 		return refuse(x, gw_rf_reason(x->front), x->front_refusal.detail, "%s",
 			      x->front_refusal.message);
 	x->rest = x->rq.rest;
-	snprintf(x->represented_party, sizeof x->represented_party, "%s",
-		 x->rq.represented_party);
-	snprintf(x->service, sizeof x->service, "%s", x->rq.service);
+	/* whole arrays of the same sizes, NUL-terminated by reqfront.c */
+	_Static_assert(sizeof x->represented_party == sizeof x->rq.represented_party,
+		       "one party text size");
+	_Static_assert(sizeof x->service == sizeof x->rq.service, "one id text size");
+	memcpy(x->represented_party, x->rq.represented_party, sizeof x->represented_party);
+	memcpy(x->service, x->rq.service, sizeof x->service);
 	listed = ndx_http_header(x->req, "Ndx-Headers");
 	if (gw_uh_from_request(x->req, listed ? listed : "", &x->user, &bad) != NDX_OK)
 		return refuse(x, GW_R_BAD_HEADER, bad, "header %s cannot be passed on",

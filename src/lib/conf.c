@@ -907,6 +907,28 @@ static int parse_grant_agreement(struct errbuf *e, struct ndx_conf_grant *g, con
 	return NDX_OK;
 }
 
+/* "a\nb", or "a\nb\nc" when c is not NULL, into key: the keys of the
+ * document's indexes of grants and events. Joined, not formatted: a gateway
+ * looks a grant up several times an exchange. False when it does not fit. */
+static bool index_key(char *key, size_t cap, const char *a, const char *b, const char *c)
+{
+	const char *part[3] = { a, b, c };
+	size_t at = 0;
+
+	for (int i = 0; i < 3 && part[i] != NULL; i++) {
+		size_t len = strlen(part[i]);
+
+		if (at + (i > 0) + len >= cap)
+			return false;
+		if (i > 0)
+			key[at++] = '\n';
+		memcpy(key + at, part[i], len);
+		at += len;
+	}
+	key[at] = '\0';
+	return true;
+}
+
 static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
 {
 	struct ndx_id cid, sid;
@@ -955,7 +977,8 @@ static int parse_grant(struct errbuf *e, struct ndx_conf *c, size_t i, const jso
 		return rc;
 	if ((rc = parse_grant_agreement(e, &c->grant[i], where, v)) != NDX_OK)
 		return rc;
-	snprintf(key, sizeof key, "%s\n%s", client, service);
+	if (!index_key(key, sizeof key, client, service, NULL))
+		return fail(e, NDX_EINVAL, "%s: client and service are too long", where);
 	arr = json_object_get(c->grants, key);
 	if (arr == NULL) {
 		arr = json_array();
@@ -1200,15 +1223,6 @@ bool ndx_conf_event_name_ok(const char *name)
 	return true;
 }
 
-/* "a\nb" or "a\nb\nc" into key; false when it does not fit. */
-static bool event_key(char *key, size_t cap, const char *a, const char *b, const char *c)
-{
-	int n = c != NULL ? snprintf(key, cap, "%s\n%s\n%s", a, b, c)
-			  : snprintf(key, cap, "%s\n%s", a, b);
-
-	return n >= 0 && (size_t)n < cap;
-}
-
 /* event_types[i]: a named, schema-described event of a service of this
  * document; (service, name) is unique. */
 static int parse_event_type(struct errbuf *e, struct ndx_conf *c, size_t i, const json_t *v)
@@ -1237,7 +1251,7 @@ static int parse_event_type(struct errbuf *e, struct ndx_conf *c, size_t i, cons
 		return fail(e, NDX_EINVAL, "%s.schema: missing", where);
 	if (!json_is_object(schema))
 		return fail(e, NDX_EINVAL, "%s.schema: expected a JSON Schema object", where);
-	if (!event_key(key, sizeof key, service, name, NULL))
+	if (!index_key(key, sizeof key, service, name, NULL))
 		return fail(e, NDX_EINVAL, "%s: service id and name are too long", where);
 	if (json_object_get(c->evt_index, key) != NULL)
 		return fail(e, NDX_EINVAL, "%s.name: %s of %s is listed twice", where, name,
@@ -1377,14 +1391,14 @@ static int parse_subscription(struct errbuf *e, struct ndx_conf *c, size_t i, co
 	if ((svc = ndx_conf_service_of(c, service)) == NULL)
 		return fail(e, NDX_EINVAL, "%s.service: %s is not a service in this "
 			    "configuration", where, service);
-	if (!event_key(evkey, sizeof evkey, service, event, NULL) ||
+	if (!index_key(evkey, sizeof evkey, service, event, NULL) ||
 	    json_object_get(c->evt_index, evkey) == NULL)
 		return fail(e, NDX_EINVAL, "%s.event: %.80s is not an event type of %s in this "
 			    "configuration", where, event, service);
 	if ((rc = parse_sub_purpose(e, v, where, svc, &purpose)) != NDX_OK ||
 	    (rc = parse_retry(e, v, where, s)) != NDX_OK)
 		return rc;
-	if (!event_key(key, sizeof key, client, service, event))
+	if (!index_key(key, sizeof key, client, service, event))
 		return fail(e, NDX_EINVAL, "%s: ids and name are too long", where);
 	if (json_object_get(c->subs_index, key) != NULL)
 		return fail(e, NDX_EINVAL, "%s: %s subscribes to %s of %s twice", where, client,
@@ -1923,7 +1937,6 @@ const struct ndx_conf_grant *ndx_conf_grant_find(const struct ndx_conf *conf, co
 	char key[GRANT_KEY_MAX];
 	const json_t *grants, *g;
 	size_t i;
-	int n;
 
 	assert(conf != NULL);
 	if (client == NULL || service == NULL || method == NULL)
@@ -1932,8 +1945,7 @@ const struct ndx_conf_grant *ndx_conf_grant_find(const struct ndx_conf *conf, co
 		path = "";
 	if (ndx_path_has_dot_segment(path, false))
 		return NULL;
-	n = snprintf(key, sizeof key, "%s\n%s", client, service);
-	if (n < 0 || (size_t)n >= sizeof key)
+	if (!index_key(key, sizeof key, client, service, NULL))
 		return NULL;
 	grants = json_object_get(conf->grants, key);
 	json_array_foreach(grants, i, g) {
@@ -2053,7 +2065,7 @@ const struct ndx_conf_event_type *ndx_conf_event_type(const struct ndx_conf *con
 	const json_t *idx;
 
 	assert(conf != NULL);
-	if (service == NULL || name == NULL || !event_key(key, sizeof key, service, name, NULL))
+	if (service == NULL || name == NULL || !index_key(key, sizeof key, service, name, NULL))
 		return NULL;
 	idx = json_object_get(conf->evt_index, key);
 	return idx != NULL ? &conf->evt[json_integer_value(idx)] : NULL;
@@ -2074,7 +2086,7 @@ const struct ndx_conf_subscription *ndx_conf_subscriber_of(const struct ndx_conf
 	const json_t *idx;
 
 	assert(conf != NULL);
-	if (service == NULL || name == NULL || !event_key(key, sizeof key, service, name, NULL))
+	if (service == NULL || name == NULL || !index_key(key, sizeof key, service, name, NULL))
 		return NULL;
 	idx = json_array_get(json_object_get(conf->subs_of, key), i);
 	return idx != NULL ? &conf->subs[json_integer_value(idx)] : NULL;
@@ -2089,7 +2101,7 @@ const struct ndx_conf_subscription *ndx_conf_subscription(const struct ndx_conf 
 
 	assert(conf != NULL);
 	if (client == NULL || service == NULL || name == NULL ||
-	    !event_key(key, sizeof key, client, service, name))
+	    !index_key(key, sizeof key, client, service, name))
 		return NULL;
 	idx = json_object_get(conf->subs_index, key);
 	return idx != NULL ? &conf->subs[json_integer_value(idx)] : NULL;

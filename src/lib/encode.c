@@ -27,6 +27,37 @@ void ndx_hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* The digits of v and a NUL at out, which holds 21 bytes, or 20 when v is
+ * at most 2^63 (19 digits); returns how many digits. */
+static size_t dec_digits(uint64_t v, char *out)
+{
+	char rev[NDX_DEC_MAX];
+	size_t n = 0;
+
+	do {
+		rev[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (size_t i = 0; i < n; i++)
+		out[i] = rev[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
+size_t ndx_dec_u64(uint64_t v, char out[NDX_DEC_MAX])
+{
+	return dec_digits(v, out);
+}
+
+size_t ndx_dec_i64(int64_t v, char out[NDX_DEC_MAX])
+{
+	if (v >= 0)
+		return dec_digits((uint64_t)v, out);
+	out[0] = '-';
+	/* -(v + 1) + 1: INT64_MIN has no positive int64_t */
+	return 1 + dec_digits((uint64_t)(-(v + 1)) + 1, out + 1);
+}
+
 static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')

@@ -20,6 +20,8 @@
 
 #include <openssl/evp.h>
 
+#include "ndx/encode.h"
+
 struct ndx_sha256 {
 	EVP_MD_CTX *md;
 };
@@ -243,13 +245,13 @@ void ndx_request_hash(const struct ndx_request_hash_input *in, uint8_t out[NDX_S
 void ndx_response_hash(const struct ndx_response_hash_input *in, uint8_t out[NDX_SHA256_LEN])
 {
 	static const char label[] = "ndx-response-v3";
-	char status[16];
-	int n = snprintf(status, sizeof status, "%d", in->status);
+	char status[NDX_DEC_MAX];
+	size_t n = ndx_dec_i64(in->status, status);
 	EVP_MD_CTX *md = hash_begin();
 
 	field(md, label, sizeof label - 1);
 	field(md, in->request_hash, NDX_SHA256_LEN);
-	field(md, status, (size_t)n);
+	field(md, status, n);
 	field_str(md, in->content_type);
 	field_str(md, in->location);
 	field_str(md, in->subjects);

@@ -483,7 +483,7 @@ static int append_string_field(struct ndx_buf *b, const char *key, const char *v
 
 int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a)
 {
-	char num[32];
+	char num[NDX_DEC_MAX];
 	char small[512];
 	char *safe = small;
 	size_t safe_cap = 2 * strlen(a->path) + 1; /* a tag is 16 bytes for 12 */
@@ -510,10 +510,10 @@ int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a)
 		rc = append_string_field(b, ",\"path\":", safe);
 	if (safe != small)
 		free(safe);
-	if (rc == NDX_OK) {
-		snprintf(num, sizeof num, ",\"status\":%d", a->status);
-		rc = ndx_buf_append_str(b, num);
-	}
+	if (rc == NDX_OK)
+		rc = ndx_buf_append_str(b, ",\"status\":");
+	if (rc == NDX_OK)
+		rc = ndx_buf_append(b, num, ndx_dec_i64(a->status, num));
 	if (rc == NDX_OK)
 		rc = append_string_field(b, ",\"error_type\":", a->error_type);
 	/* json_real refused a value that is not finite: the key was left out. */
@@ -521,10 +521,10 @@ int httpd_access_line(struct ndx_buf *b, const struct httpd_access *a)
 		rc = ndx_buf_append_str(b, ",\"duration_ms\":");
 	if (rc == NDX_OK && isfinite(a->ms))
 		rc = append_real(b, a->ms);
-	if (rc == NDX_OK) {
-		snprintf(num, sizeof num, ",\"bytes\":%lld", (long long)a->bytes);
-		rc = ndx_buf_append_str(b, num);
-	}
+	if (rc == NDX_OK)
+		rc = ndx_buf_append_str(b, ",\"bytes\":");
+	if (rc == NDX_OK)
+		rc = ndx_buf_append(b, num, ndx_dec_i64((int64_t)a->bytes, num));
 	if (rc == NDX_OK)
 		rc = append_string_field(b, ",\"refused_by\":", a->by);
 	if (rc == NDX_OK)

@@ -1231,7 +1231,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		st->held = 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &st->start);
-	snprintf(st->remote, sizeof st->remote, "%s", c ? c->remote : "?");
+	_Static_assert(sizeof st->remote == sizeof c->remote, "one address text size");
+	if (c)
+		memcpy(st->remote, c->remote, sizeof st->remote);
+	else
+		memcpy(st->remote, "?", 2);
 	atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
 	st->stats = httpd_log_stats(&s->log);
 	httpd_stats_in_flight(st->stats, 1);

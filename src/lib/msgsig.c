@@ -134,16 +134,22 @@ static char *object_text(const char *kid, size_t n, size_t index,
 			 const uint8_t (*path)[NDX_SHA256_LEN], size_t path_len, const char *sig_b64)
 {
 	struct ndx_buf b = NDX_BUF_INIT(NDX_MSGSIG_MAX_TEXT);
-	char num[80];
+	char num[NDX_DEC_MAX];
 	int rc;
 
-	snprintf(num, sizeof num, "\",\"tree_size\":%zu,\"leaf_index\":%zu,\"audit_path\":[", n,
-		 index);
 	rc = ndx_buf_append_str(&b, "{\"alg\":\"" NDX_MSGSIG_ALG "\",\"key_id\":\"");
 	if (rc == NDX_OK)
 		rc = ndx_buf_append_str(&b, kid);
 	if (rc == NDX_OK)
-		rc = ndx_buf_append_str(&b, num);
+		rc = ndx_buf_append_str(&b, "\",\"tree_size\":");
+	if (rc == NDX_OK)
+		rc = ndx_buf_append(&b, num, ndx_dec_u64(n, num));
+	if (rc == NDX_OK)
+		rc = ndx_buf_append_str(&b, ",\"leaf_index\":");
+	if (rc == NDX_OK)
+		rc = ndx_buf_append(&b, num, ndx_dec_u64(index, num));
+	if (rc == NDX_OK)
+		rc = ndx_buf_append_str(&b, ",\"audit_path\":[");
 	for (size_t i = 0; rc == NDX_OK && i < path_len; i++) {
 		/* 32 bytes are 44 base64 characters and a NUL. */
 		unsigned char b64[4 * ((NDX_SHA256_LEN + 2) / 3) + 1];

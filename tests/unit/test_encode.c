@@ -1,6 +1,7 @@
 /* Unit tests for include/ndx/encode.h (hex, base64 and base64url with the
  * RFC 4648 section 10 vectors, percent encoding), and, since they have no
  * test file of their own, include/ndx/timefmt.h and include/ndx/file.h. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -471,10 +472,43 @@ static void test_b64url_token_ok(void **state)
 	assert_true(ndx_b64url_token_ok("", 0, 0));
 }
 
+/* Decimal as printf writes it: the edges of both ranges and every power
+ * of ten and its neighbours, compared with snprintf's own text. */
+static void test_decimal(void **state)
+{
+	char want[32], got[NDX_DEC_MAX];
+	uint64_t u = 1;
+	(void)state;
+
+	assert_int_equal(ndx_dec_u64(UINT64_MAX, got), 20);
+	assert_string_equal(got, "18446744073709551615");
+	assert_int_equal(ndx_dec_i64(INT64_MIN, got), 20);
+	assert_string_equal(got, "-9223372036854775808");
+	assert_int_equal(ndx_dec_i64(INT64_MAX, got), 19);
+	assert_string_equal(got, "9223372036854775807");
+	assert_int_equal(ndx_dec_u64(0, got), 1);
+	assert_string_equal(got, "0");
+	assert_int_equal(ndx_dec_i64(-1, got), 2);
+	assert_string_equal(got, "-1");
+	for (int i = 0; i < 20; i++, u *= 10)
+		for (int d = -1; d <= 1; d++) {
+			uint64_t v = u + (uint64_t)(int64_t)d;
+			int64_t sv = (int64_t)(v & (uint64_t)INT64_MAX);
+
+			snprintf(want, sizeof want, "%" PRIu64, v);
+			assert_int_equal(ndx_dec_u64(v, got), strlen(want));
+			assert_string_equal(got, want);
+			snprintf(want, sizeof want, "%" PRId64, -sv);
+			assert_int_equal(ndx_dec_i64(-sv, got), strlen(want));
+			assert_string_equal(got, want);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_decimal),
 		cmocka_unit_test(test_b64_rfc4648),
 		cmocka_unit_test(test_b64_alphabets),
 		cmocka_unit_test(test_b64url_token_ok),

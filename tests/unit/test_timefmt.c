@@ -6,8 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -84,6 +86,35 @@ static void test_rfc3339_round_trip(void **state)
 	assert_int_equal(ndx_time_parse("2026-02-29T00:00:00Z", &t), NDX_EINVAL);
 }
 
+/* The digits written one by one are what snprintf's
+ * "%04d-%02d-%02dT%02d:%02d:%02dZ" made of gmtime_r's fields, for instants
+ * across the range: the edges of the four-digit years, and a walk of odd
+ * steps that lands on every field's values; each parses back. */
+static void test_format_is_printfs(void **state)
+{
+	char text[NDX_TIME_TEXT_LEN], want[64];
+	time_t first = at("0000-01-01T00:00:00Z"), last = at("9999-12-31T23:59:59Z"), t, back;
+	struct tm tm;
+	(void)state;
+
+	for (t = first; t <= last - 7777777; t += 7777777 + t % 86399) {
+		ndx_time_format(t, text);
+		gmtime_r(&t, &tm);
+		snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		assert_string_equal(text, want);
+		assert_int_equal(ndx_time_parse(text, &back), NDX_OK);
+		assert_int_equal(back, t);
+	}
+	ndx_time_format(last, text);
+	assert_string_equal(text, "9999-12-31T23:59:59Z");
+	ndx_time_format(first, text);
+	assert_string_equal(text, "0000-01-01T00:00:00Z");
+	/* beyond four digits: the fixed stand-in, as before */
+	ndx_time_format(last + 1, text);
+	assert_string_equal(text, "0000-01-01T00:00:00Z");
+}
+
 /* RFC 9110 §5.6.7: the three HTTP-date forms of one instant (the RFC's
  * own example), and what is not one. */
 static void test_http_date(void **state)
@@ -121,6 +152,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vn_day_boundary),
+		cmocka_unit_test(test_format_is_printfs),
 		cmocka_unit_test(test_vn_month_and_year_boundary),
 		cmocka_unit_test(test_vn_out_of_range),
 		cmocka_unit_test(test_rfc3339_round_trip),
