@@ -96,21 +96,26 @@ static int on_headers(CURL *c, void *ud)
 
 int gw_gateway_name(const char *member, const char *code, char *out, size_t cap)
 {
-	size_t ml, cl;
+	const char *m = member ? member : "", *c = code ? code : "";
+	size_t ml = strlen(m), cl = strlen(c), at;
 
-	if (cap > 0)
-		out[0] = '\0';
-	if (!member || !code)
-		return NDX_EINVAL;
-	/* joined, not formatted: it is made several times an exchange */
-	ml = strlen(member);
-	cl = strlen(code);
-	if (ml + 1 + cl >= cap)
-		return NDX_EINVAL;
-	memcpy(out, member, ml);
-	out[ml] = '/';
-	memcpy(out + ml + 1, code, cl + 1);
-	return NDX_OK;
+	/* Joined, not formatted (it is made several times an exchange), into
+	 * what snprintf(out, cap, "%s/%s") would leave, cut short included:
+	 * some callers use the name whatever the result. */
+	if (cap > 0) {
+		at = ml < cap - 1 ? ml : cap - 1;
+		memcpy(out, m, at);
+		if (at < cap - 1)
+			out[at++] = '/';
+		if (at < cap - 1) {
+			size_t take = cl < cap - 1 - at ? cl : cap - 1 - at;
+
+			memcpy(out + at, c, take);
+			at += take;
+		}
+		out[at] = '\0';
+	}
+	return ml + 1 + cl >= cap || !member || !code ? NDX_EINVAL : NDX_OK;
 }
 
 const struct ndx_conf_gateway *gw_calling_gateway(const struct ndx_conf *conf,

@@ -700,10 +700,40 @@ static void which_addresses_it_serves(void **state)
 	assert_false(gw_ph2_serves("https://[::1:8443"));
 }
 
+/* gw_gateway_name joins "member/code" without printf; what it leaves is
+ * what snprintf(out, cap, "%s/%s") left, cut short included (callers that
+ * ignore its result use the text), at every capacity from 0 up, and its
+ * result says whether the whole name fitted and both parts were given. */
+static void a_gateway_name_is_what_snprintf_made(void **state)
+{
+	static const char *const parts[][2] = {
+		{ "VN/GOV/BCA", "gw1" }, { "VN/GOV/BCA", "" }, { "", "gw1" },
+		{ NULL, "gw1" },         { "VN/GOV/BCA", NULL }, { NULL, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		const char *m = parts[i][0], *c = parts[i][1];
+
+		for (size_t cap = 0; cap <= 20; cap++) {
+			char got[24], want[24];
+			int n;
+
+			memset(got, 'x', sizeof got);
+			memset(want, 'x', sizeof want);
+			n = snprintf(want, cap, "%s/%s", m ? m : "", c ? c : "");
+			assert_int_equal(gw_gateway_name(m, c, got, cap),
+					 (size_t)n >= cap || !m || !c ? NDX_EINVAL : NDX_OK);
+			assert_memory_equal(got, want, sizeof got);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(which_addresses_it_serves),
+		cmocka_unit_test(a_gateway_name_is_what_snprintf_made),
 		cmocka_unit_test_setup_teardown(many_streams_on_one_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(large_bodies_go_through_flow_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(over_the_cap_and_over_time, setup, teardown),
