@@ -1896,6 +1896,8 @@ static void test_archive(void **state)
 	assert_int_equal(sql_count(ar.file, "SELECT count(*) FROM record_ids"), 40);
 	if (!ndx__msglog_is_pg(path))
 		assert_int_equal(sql_count(path, "SELECT count(*) FROM record_ids"), 0);
+	/* an archive is a new file: 8 KiB pages, as docs/protocol.md says */
+	assert_int_equal(sql_count(ar.file, "PRAGMA page_size"), 8192);
 	/* the archive is a log of its own; the live log is empty but anchored */
 	expect_verify(ar.file, NULL, key, NULL, &res);
 	assert_int_equal(res.records, 40);
