@@ -1129,14 +1129,16 @@ static int copy_request(struct h2req *st, h2o_req_t *req)
 	int host = req->input.authority.base != NULL &&
 		   req->input.authority.base != req->hostconf->authority.hostport.base;
 	int has_len = req->entity.base != NULL;
-	char clen[24];
+	char clen[NDX_DEC_MAX];
+	/* written only for a request with a body, and without printf: this
+	 * runs for every request */
+	size_t clen_len = has_len ? ndx_dec_u64(req->entity.len, clen) : 0;
 	size_t need = req->method.len + plen + qlen + 3, n = req->headers.size + 2, k = 0;
 	char *p;
 
-	snprintf(clen, sizeof clen, "%zu", req->entity.len);
 	for (size_t i = 0; i < req->headers.size; i++)
 		need += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 2;
-	need += (host ? req->input.authority.len + 6 : 0) + (has_len ? strlen(clen) + 16 : 0);
+	need += (host ? req->input.authority.len + 6 : 0) + (has_len ? clen_len + 16 : 0);
 	st->strings = p = malloc(need);
 	st->hdrs = calloc(n, sizeof *st->hdrs);
 	if (!p || !st->hdrs)
@@ -1171,8 +1173,8 @@ static int copy_request(struct h2req *st, h2o_req_t *req)
 	if (has_len) {
 		PUT(st->hdrs[k].name, "Content-Length", 14);
 		st->hdrs[k].name_len = 14;
-		PUT(st->hdrs[k].value, clen, strlen(clen));
-		st->hdrs[k].value_len = strlen(clen);
+		PUT(st->hdrs[k].value, clen, clen_len);
+		st->hdrs[k].value_len = clen_len;
 		k++;
 	}
 #undef PUT
