@@ -1215,6 +1215,7 @@ int gw_connector_start(struct gw_ctx *g, struct gw_connector **out, char *why, s
 		gw_connector_free(c);
 		return NDX_EIO;
 	}
+	pthread_setname_np(c->thread, "gw-connector");
 	c->started = true;
 	*out = c;
 	return NDX_OK;

@@ -831,6 +831,7 @@ int gw_events_start(struct gw_ctx *g, struct gw_events **out, char *err, size_t 
 			snprintf(err, errcap, "cannot start the events thread");
 			rc = NDX_EIO;
 		} else {
+			pthread_setname_np(ev->thread, "gw-events");
 			ev->thread_started = true;
 		}
 	}

@@ -276,6 +276,7 @@ int gw_witness_start(const struct gw_config *cfg, struct ndx_msglog *log, const 
 		gw_witness_free(w);
 		return NDX_ENOMEM;
 	}
+	pthread_setname_np(w->thread, "gw-witness");
 	w->started = true;
 	*out = w;
 	return NDX_OK;

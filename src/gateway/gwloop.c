@@ -345,6 +345,7 @@ static int loop_init(struct gw_loop *l, unsigned nloops)
 		return NDX_ENOMEM;
 	if (pthread_create(&l->thread, NULL, loop_main, l) != 0)
 		return NDX_EIO;
+	pthread_setname_np(l->thread, "gw-loop");
 	l->started = true;
 	return NDX_OK;
 }

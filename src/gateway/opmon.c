@@ -1154,6 +1154,7 @@ started:
 		store_free(m);
 		return ndx_fail(err, errcap, NDX_ENOMEM, "opmon store: cannot start its thread");
 	}
+	pthread_setname_np(m->thread, "opmon-writer");
 	m->started = true;
 	atomic_store(&current, m);
 	*out = m;

@@ -123,6 +123,7 @@ int gw_poller_start(struct gw_poller *p)
 {
 	if (pthread_create(&p->thread, NULL, poller_main, p) != 0)
 		return -1;
+	pthread_setname_np(p->thread, "gw-poller");
 	p->running = true;
 	return 0;
 }

@@ -1565,6 +1565,8 @@ int ndx__msglog_open_store(struct ndx__msglog_store *w, struct ndx__msglog_store
 		rc = NDX_ENOMEM;
 		goto fail;
 	}
+	/* so that `top -H` and a profile tell it from the loops */
+	pthread_setname_np(log->thread, "msglog-writer");
 	log->thread_started = true;
 	*out = log;
 	return NDX_OK;

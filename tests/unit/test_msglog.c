@@ -35,6 +35,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -1314,6 +1315,50 @@ static void test_page_size(void **state)
 	assert_int_equal(sql_count(older, "PRAGMA page_size"), 4096);
 	expect_verify(older, NULL, key, NULL, &res);
 	assert_int_equal(res.records, 5);
+}
+
+/* Threads of this process named name (their /proc comm). */
+static int threads_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue; /* the thread ended */
+		if (fgets(comm, sizeof comm, f) != NULL)
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		n += strcmp(comm, name) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* An operator's `top -H` or a profile tells the writer from the loops by its
+ * name. */
+static void test_writer_thread_named(void **state)
+{
+	struct ndx_msglog_options opt = { .batch_max = 2, .batch_interval_ms = 60000 };
+	struct ndx_msglog *log = NULL;
+	char path[600];
+	int before = threads_named("msglog-writer");
+
+	(void)state;
+	new_path(path, sizeof path, "named.db");
+	assert_int_equal(ndx_msglog_open(path, key, &opt, &log), NDX_OK);
+	assert_int_equal(threads_named("msglog-writer"), before + 1);
+	assert_int_equal(ndx_msglog_close(log), NDX_OK);
+	assert_int_equal(threads_named("msglog-writer"), before);
 }
 
 static int text_cmp(const void *a, const void *b)
@@ -3801,6 +3846,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_delete_and_swap),
 		cmocka_unit_test(test_store_statements_kept),
 		cmocka_unit_test(test_page_size),
+		cmocka_unit_test(test_writer_thread_named),
 		cmocka_unit_test(test_ids_indexed_behind),
 		cmocka_unit_test(test_tamper_rehashed_record),
 		cmocka_unit_test(test_tamper_tree_heads),
