@@ -379,6 +379,15 @@ static void render_opmon(struct ndx_prom *p)
 	ndx_prom_u64(p, "ndx_gateway_opmon_queue_depth", NULL, (uint64_t)os.depth);
 }
 
+/* Set once at start, before any port serves, and only read after. */
+static char allocator_name[16] = "glibc", allocator_version[16] = "";
+
+void gw_metrics_set_allocator(const char *name, const char *version)
+{
+	snprintf(allocator_name, sizeof allocator_name, "%s", name);
+	snprintf(allocator_version, sizeof allocator_version, "%s", version);
+}
+
 char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now)
 {
 	struct ndx_prom p;
@@ -394,6 +403,12 @@ char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t 
 	render_log(&p, log, now);
 	render_signer(&p);
 	render_opmon(&p);
+	ndx_prom_family(&p, "ndx_gateway_allocator_info", NDX_PROM_GAUGE,
+			"The memory allocator that serves malloc in this process.");
+	ndx_prom_i64(&p, "ndx_gateway_allocator_info",
+		     (const char *[]){ "allocator", allocator_name, "version", allocator_version,
+				       NULL },
+		     1);
 	/* The HTTP figures every daemon has (httpd.h), among them the notAfter
 	 * of the TLS certificate on the gateway port. */
 	ndx_httpd_metrics(&p);

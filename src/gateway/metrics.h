@@ -29,6 +29,9 @@ long gw_metrics_in_flight(void);
  * time left, whether the message log takes records and its head (log may
  * be NULL), the signer's counts, and the HTTP figures of every daemon
  * (ndx_httpd_metrics). docs/operations.md says what each means. */
+/* Which allocator serves malloc (main.c finds out at start), for
+ * ndx_gateway_allocator_info; "glibc" until told otherwise. */
+void gw_metrics_set_allocator(const char *name, const char *version);
 char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now);
 void gw_metrics_free_all(void);
 

@@ -947,6 +947,27 @@ def test_healthz_and_metrics(fed):
     assert lines, gw.tail()
 
 
+def test_the_allocator_the_build_links_serves_malloc(fed, build_dir):
+    """meson.build links mimalloc into ndx-gateway, except under the sanitizers, which
+    own malloc themselves. /metrics says which allocator serves malloc, from the
+    gateway's own probe (a block from malloc that mimalloc knows as its own), and the
+    process maps the library only when the build links it."""
+    opts = json.loads((build_dir / "meson-info" / "intro-buildoptions.json").read_text())
+    sanitized = next(o["value"] for o in opts if o["name"] == "b_sanitize") not in ("none", [])
+    for name, gw in fed.gateways.items():
+        text = requests.get(gw.url + "/metrics", timeout=10).text
+        info = [x for x in text.splitlines() if x.startswith("ndx_gateway_allocator_info{")]
+        assert len(info) == 1, (name, info)
+        mapped = "libmimalloc" in Path(f"/proc/{gw.proc.pid}/maps").read_text()
+        if sanitized:
+            assert info[0].startswith('ndx_gateway_allocator_info{allocator="glibc",'), info
+            assert not mapped, name
+        else:
+            assert re.fullmatch(r'ndx_gateway_allocator_info\{allocator="mimalloc",'
+                                r'version="2\.\d\.\d+"\} 1', info[0]), info
+            assert mapped, name
+
+
 # ---- the consumer gateway checks the provider gateway -----------------------------------------
 
 def test_consumer_signs_requests_and_refuses_bad_response_signatures(fed):
