@@ -152,6 +152,8 @@ void ndx_http_resp_header(struct ndx_http_resp *resp, const char *name, const ch
 	memcpy(text + name_len + 1, value, value_len + 1);
 	resp->headers[resp->nheaders].name = text;
 	resp->headers[resp->nheaders].value = text + name_len + 1;
+	resp->headers[resp->nheaders].name_len = name_len;
+	resp->headers[resp->nheaders].value_len = value_len;
 	resp->nheaders++;
 	/* A handler that passes on an error from elsewhere sets the header
 	 * itself; the access log should still name the type. */

@@ -1040,7 +1040,7 @@ static void send_answer(struct h2req *st)
 			       strlen(resp->content_type));
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		const char *n = resp->headers[i].name, *v = resp->headers[i].value;
-		size_t nl = strlen(n);
+		size_t nl = resp->headers[i].name_len, vl = resp->headers[i].value_len;
 		h2o_iovec_t lower;
 
 		/* h2o frames the answer itself. */
@@ -1056,7 +1056,7 @@ static void send_answer(struct h2req *st)
 		h2o_strtolower(lower.base, nl);
 		h2o_add_header_by_str(&req->pool, &req->res.headers, lower.base, nl, 1,
 				      h2o_strdup(&req->pool, n, nl).base,
-				      h2o_strdup(&req->pool, v, SIZE_MAX).base, strlen(v));
+				      h2o_strdup(&req->pool, v, vl).base, vl);
 	}
 	req->res.content_length = resp->len;
 	unhold(st, 0);

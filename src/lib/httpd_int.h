@@ -26,10 +26,12 @@
 #define HTTPD_DEFAULT_DEADLINE_S 60u
 #define HTTPD_TIMEOUT_TYPE "Client.RequestTimeout"
 
-/* name and value share one allocation, owned by name. */
+/* name and value share one allocation, owned by name; their lengths kept so
+ * that an engine passing them on measures neither again. */
 struct resp_header {
 	char *name;
 	const char *value;
+	size_t name_len, value_len;
 };
 
 struct ndx_http_resp {
