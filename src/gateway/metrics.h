@@ -24,14 +24,15 @@ void gw_metrics_error(enum gw_reason r, enum gw_err_side side);
 void gw_metrics_relayed_error(const char *type);
 /* Exchanges being handled now, on both ports. */
 long gw_metrics_in_flight(void);
-/* Renders the Prometheus text (malloc'd; NULL when out of memory): the
- * exchanges and refusals counted here, the held conf's version, age and
- * time left, whether the message log takes records and its head (log may
- * be NULL), the signer's counts, and the HTTP figures of every daemon
- * (ndx_httpd_metrics). docs/operations.md says what each means. */
 /* Which allocator serves malloc (main.c finds out at start), for
  * ndx_gateway_allocator_info; "glibc" until told otherwise. */
 void gw_metrics_set_allocator(const char *name, const char *version);
+/* Renders the Prometheus text (malloc'd; NULL when out of memory): the
+ * exchanges and refusals counted here, the held conf's version, age and
+ * time left, whether the message log takes records and its head (log may
+ * be NULL), the signer's counts, the allocator, and the HTTP figures of
+ * every daemon (ndx_httpd_metrics). docs/operations.md says what each
+ * means. */
 char *gw_metrics_render(const struct gw_view *v, struct ndx_msglog *log, time_t now);
 void gw_metrics_free_all(void);
 
