@@ -25,7 +25,15 @@
  * connection the server dropped is opened again before the next statement
  * outside a transaction. Messages name the database by user, host, port
  * and database, never by the connection string, which ndx_sqldb_check
- * refuses when it holds a password. */
+ * refuses when it holds a password.
+ *
+ * Threads: a handle may be shared by a daemon's threads. A transaction or
+ * snapshot belongs to the thread that began it until it ends, and another
+ * thread's call waits for that end: its statement never runs inside a
+ * transaction it did not begin (reading what is not committed, or undone
+ * by the other's rollback), and on PostgreSQL two threads never talk on
+ * the one connection at once (src/lib/sqldb_turn.h). A thread must not
+ * wait for another thread while its own transaction is open. */
 #ifndef NDX_SQLDB_H
 #define NDX_SQLDB_H
 
@@ -83,9 +91,12 @@ struct ndx_sqldb_ops {
 	int (*run)(struct ndx_sqldb *db, const char *sql, const char *types, va_list ap,
 		   struct json_t **rows, int64_t *changes);
 	/* A write transaction: the database's one writer until commit or
-	 * rollback (across every process sharing the database). */
+	 * rollback (across every process sharing the database), and the
+	 * handle this thread's until then. */
 	int (*begin)(struct ndx_sqldb *db);
-	/* Durable when it returns NDX_OK; on failure the caller rolls back. */
+	/* Durable when it returns NDX_OK; otherwise rolled back (a rollback
+	 * by the caller after it does nothing more). Ends the transaction
+	 * either way. */
 	int (*commit)(struct ndx_sqldb *db);
 	/* Ends a write transaction or a snapshot, undoing any change. */
 	void (*rollback)(struct ndx_sqldb *db);

@@ -16,7 +16,7 @@
  * next statement outside a transaction (the serve lock taken again with
  * it). Messages name the database by user, host, port and database, never
  * by the connection string, which ndx_sqldb_check refuses when it holds a
- * password. */
+ * password. Threads take turns on the one connection (sqldb_turn.h). */
 #include "ndx/sqldb.h"
 
 #include <inttypes.h>
@@ -29,6 +29,7 @@
 #include <libpq-fe.h>
 
 #include "ndx/err.h"
+#include "sqldb_turn.h"
 
 #define OID_BOOL 16
 #define OID_INT8 20
@@ -41,6 +42,9 @@
 struct pg_db {
 	struct ndx_sqldb base;
 	PGconn *conn;
+	/* One thread's statement or transaction at a time (sqldb_turn.h):
+	 * libpq's connection is not to be used by two threads at once. */
+	struct sqldb_turn turn;
 	bool in_txn;
 	bool locked; /* the session holds the schema's serve lock (take_session_lock) */
 	/* BEGIN and the writers' advisory lock keyed by 'PROG:' and the
@@ -248,10 +252,9 @@ static json_t *result_rows(const PGresult *res)
 	return arr;
 }
 
-static int p_run(struct ndx_sqldb *db, const char *sql, const char *types, va_list ap,
-		 json_t **rows, int64_t *changes)
+static int run_turn(struct pg_db *s, const char *sql, const char *types, va_list ap,
+		    json_t **rows, int64_t *changes)
 {
-	struct pg_db *s = self(db);
 	char nums[MAX_PARAMS][24];
 	const char *vals[MAX_PARAMS];
 	Oid oids[MAX_PARAMS];
@@ -309,33 +312,70 @@ static int p_run(struct ndx_sqldb *db, const char *sql, const char *types, va_li
 	return NDX_OK;
 }
 
-static int p_begin(struct ndx_sqldb *db)
+static int p_run(struct ndx_sqldb *db, const char *sql, const char *types, va_list ap,
+		 json_t **rows, int64_t *changes)
 {
 	struct pg_db *s = self(db);
-	int rc = ensure_conn(s);
+	int rc;
 
-	if (rc)
-		return rc;
-	rc = exec_control(s, "begin", s->begin_write);
-	if (rc) {
-		if (PQstatus(s->conn) == CONNECTION_OK)
-			PQclear(PQexec(s->conn, "ROLLBACK"));
-		return rc;
+	sqldb_turn_take(&s->turn);
+	rc = run_turn(s, sql, types, ap, rows, changes);
+	sqldb_turn_give(&s->turn);
+	return rc;
+}
+
+/* BEGIN (sql), the transaction keeping the turn when it succeeded. */
+static int begin_turn(struct pg_db *s, const char *sql)
+{
+	int rc;
+
+	sqldb_turn_take(&s->turn);
+	rc = ensure_conn(s);
+	if (!rc)
+		rc = exec_control(s, "begin", sql);
+	if (rc && PQstatus(s->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	if (!rc) {
+		s->in_txn = true;
+		sqldb_turn_keep(&s->turn);
 	}
-	s->in_txn = true;
-	return NDX_OK;
+	sqldb_turn_give(&s->turn);
+	return rc;
+}
+
+static int p_begin(struct ndx_sqldb *db)
+{
+	return begin_turn(self(db), self(db)->begin_write);
 }
 
 static int p_commit(struct ndx_sqldb *db)
 {
 	struct pg_db *s = self(db);
-	int rc = exec_simple(s, "commit", "COMMIT");
+	PGresult *res;
+	int rc;
 
-	/* A COMMIT of a failed transaction answers ROLLBACK: not durable. */
-	if (!rc && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+	sqldb_turn_take(&s->turn);
+	res = PQexec(s->conn, "COMMIT");
+	rc = res && PQresultStatus(res) == PGRES_COMMAND_OK ? NDX_OK : NDX_EDB;
+	if (rc) {
+		report(s, "commit", res);
+	} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0 ||
+		   PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+		/* A COMMIT of a transaction a failed statement spoiled succeeds
+		 * as a ROLLBACK: nothing of it is durable. */
+		fprintf(stderr, "%s: store %s: commit: the transaction was rolled back (a "
+				"statement in it failed)\n", s->base.desc->prog, s->base.name);
 		rc = NDX_EDB;
-	if (!rc)
-		s->in_txn = false;
+	}
+	PQclear(res);
+	/* Ended either way, so that no path keeps the turn from the others. */
+	if (rc && PQstatus(s->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_txn = false;
+	sqldb_turn_end(&s->turn);
+	sqldb_turn_give(&s->turn);
 	return rc;
 }
 
@@ -343,21 +383,17 @@ static void p_rollback(struct ndx_sqldb *db)
 {
 	struct pg_db *s = self(db);
 
+	sqldb_turn_take(&s->turn);
 	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	s->in_txn = false;
+	sqldb_turn_end(&s->turn);
+	sqldb_turn_give(&s->turn);
 }
 
 static int p_snapshot(struct ndx_sqldb *db)
 {
-	struct pg_db *s = self(db);
-	int rc = ensure_conn(s);
-
-	if (!rc)
-		rc = exec_control(s, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	if (!rc)
-		s->in_txn = true;
-	return rc;
+	return begin_turn(self(db), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
 static void p_close(struct ndx_sqldb *db)
@@ -366,6 +402,7 @@ static void p_close(struct ndx_sqldb *db)
 		return;
 	p_rollback(db);
 	PQfinish(self(db)->conn);
+	sqldb_turn_destroy(&self(db)->turn);
 	free(db);
 }
 
@@ -554,10 +591,14 @@ int ndx_sqldb_pg_open(const struct ndx_sqldb_desc *d, const char *conninfo, bool
 	vals[4] = d->prog;
 	vals[5] = conninfo;
 	vals[6] = NULL;
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (!s->conn) {
+	if (sqldb_turn_init(&s->turn)) {
 		free(s);
 		return NDX_ENOMEM;
+	}
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (!s->conn) {
+		rc = NDX_ENOMEM;
+		goto fail;
 	}
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		report(s, "cannot connect", NULL);
@@ -570,6 +611,7 @@ int ndx_sqldb_pg_open(const struct ndx_sqldb_desc *d, const char *conninfo, bool
 	return NDX_OK;
 fail:
 	PQfinish(s->conn);
+	sqldb_turn_destroy(&s->turn);
 	free(s);
 	return rc;
 }

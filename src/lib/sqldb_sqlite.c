@@ -13,10 +13,14 @@
 
 #include "ndx/err.h"
 #include "ndx/sqlstore.h"
+#include "sqldb_turn.h"
 
 struct sqlite_db {
 	struct ndx_sqldb base;
 	sqlite3 *db;
+	/* One thread's statement or transaction at a time (sqldb_turn.h):
+	 * SQLite's own mutex serialises calls, not transactions. */
+	struct sqldb_turn turn;
 };
 
 static struct sqlite_db *self(struct ndx_sqldb *db)
@@ -80,10 +84,9 @@ static json_t *row_to_json(sqlite3_stmt *st)
 	return o;
 }
 
-static int s_run(struct ndx_sqldb *db, const char *sql, const char *types, va_list ap,
-		 json_t **rows, int64_t *changes)
+static int run_turn(struct sqlite_db *s, const char *sql, const char *types, va_list ap,
+		    json_t **rows, int64_t *changes)
 {
-	struct sqlite_db *s = self(db);
 	sqlite3_stmt *st;
 	json_t *arr = NULL;
 	int rc;
@@ -133,38 +136,81 @@ static int s_run(struct ndx_sqldb *db, const char *sql, const char *types, va_li
 	return NDX_OK;
 }
 
+static int s_run(struct ndx_sqldb *db, const char *sql, const char *types, va_list ap,
+		 json_t **rows, int64_t *changes)
+{
+	struct sqlite_db *s = self(db);
+	int rc;
+
+	sqldb_turn_take(&s->turn);
+	rc = run_turn(s, sql, types, ap, rows, changes);
+	sqldb_turn_give(&s->turn);
+	return rc;
+}
+
 static int s_exec(struct sqlite_db *s, const char *sql)
 {
 	return ndx_sqlstore_exec(s->db, s->base.desc->prog, sql);
 }
 
-static int s_begin(struct ndx_sqldb *db)
+/* BEGIN (sql), the transaction keeping the turn when it succeeded. */
+static int begin_turn(struct sqlite_db *s, const char *sql)
 {
-	return s_exec(self(db), "BEGIN IMMEDIATE");
+	int rc;
+
+	sqldb_turn_take(&s->turn);
+	rc = s_exec(s, sql);
+	if (!rc)
+		sqldb_turn_keep(&s->turn);
+	sqldb_turn_give(&s->turn);
+	return rc;
 }
 
+static int s_begin(struct ndx_sqldb *db)
+{
+	return begin_turn(self(db), "BEGIN IMMEDIATE");
+}
+
+/* A COMMIT that failed (SQLITE_BUSY) would leave the transaction open: it
+ * is rolled back, so that no path keeps the turn from the others. */
 static int s_commit(struct ndx_sqldb *db)
 {
-	return s_exec(self(db), "COMMIT");
+	struct sqlite_db *s = self(db);
+	int rc;
+
+	sqldb_turn_take(&s->turn);
+	rc = s_exec(s, "COMMIT");
+	if (!sqlite3_get_autocommit(s->db))
+		s_exec(s, "ROLLBACK");
+	sqldb_turn_end(&s->turn);
+	sqldb_turn_give(&s->turn);
+	return rc;
 }
 
 /* Deferred: the first read takes the snapshot. */
 static int s_snapshot(struct ndx_sqldb *db)
 {
-	return s_exec(self(db), "BEGIN");
+	return begin_turn(self(db), "BEGIN");
 }
 
 static void s_rollback(struct ndx_sqldb *db)
 {
-	if (!sqlite3_get_autocommit(self(db)->db))
-		s_exec(self(db), "ROLLBACK");
+	struct sqlite_db *s = self(db);
+
+	sqldb_turn_take(&s->turn);
+	if (!sqlite3_get_autocommit(s->db))
+		s_exec(s, "ROLLBACK");
+	sqldb_turn_end(&s->turn);
+	sqldb_turn_give(&s->turn);
 }
 
 static void s_close(struct ndx_sqldb *db)
 {
 	if (!db)
 		return;
+	s_rollback(db);
 	sqlite3_close(self(db)->db);
+	sqldb_turn_destroy(&self(db)->turn);
 	free(db);
 }
 
@@ -197,9 +243,14 @@ int ndx_sqldb_sqlite_open(const struct ndx_sqldb_desc *d, const char *path, bool
 	s->base.ops = &sqlite_ops;
 	s->base.desc = d;
 	snprintf(s->base.name, sizeof s->base.name, "%s", path);
+	if (sqldb_turn_init(&s->turn)) {
+		free(s);
+		return NDX_ENOMEM;
+	}
 	if (ndx_sqlstore_open(path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
 			      d->migrations, d->n_migrations, d->prog,
 			      &s->db) != NDX_OK) {
+		sqldb_turn_destroy(&s->turn);
 		free(s);
 		return NDX_EDB;
 	}

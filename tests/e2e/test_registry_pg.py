@@ -7,7 +7,8 @@ delta from an older version, and after
 kill -9 of one node the gateways go on refreshing (and fetching OpenAPI descriptions) from
 the other. A negotiation signed end to end (docs/marketplace.md "Signed negotiations")
 runs its messages through both nodes by turns; a chain negotiated without the registry,
-recorded on one node, is found recorded on the other. Refusals: init on a
+recorded on one node, is found recorded on the other; one node answers many requests at
+once on its one connection. Refusals: init on a
 database that holds a registry, a connection string with a password (never printed).
 Runs under tests/with-postgres (`make test-pg`); skipped (and says so) without
 NDX_TEST_PG."""
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -234,6 +237,51 @@ def test_recorded_agreement_through_both_nodes(fed):
     assert psql(PG, f"SELECT count(*) FROM {SCHEMA}.negotiation_messages"
                     f" WHERE provider_pid = '{ppid}'") == str(len(chain))
     assert any(g.get("agreement") == agreement["@id"] for g in fed.conf()["grants"])
+
+
+def test_one_node_answers_many_requests_at_once(fed):
+    """Requests at once on one node, on its one PostgreSQL connection: negotiations begun
+    (each read back after its commit), /conf (which first expires agreements due) and
+    the member list. Before the handle's threads took turns (include/ndx/sqldb.h
+    "Threads"), two of them could talk on the connection at once: one answered 500 "the
+    store failed", or both waited forever and the node ignored SIGTERM (make test-pg,
+    2026-12-06). Every answer is a success and the node still stops when asked (the
+    fixture's teardown)."""
+    from test_marketplace import DSP_CONTEXT, setup_market
+
+    if not hasattr(fed, "offer_ids"):
+        setup_market(fed)
+    node = NODES[0]
+    store_lines = node.stderr_path.read_text(errors="replace").count(": store ")
+    bearer = {"Authorization": "Bearer " + fed.tokens["bhxh"]}
+
+    def one(i):
+        with requests.Session() as s:
+            out = []
+            for j in range(25):
+                kind = (i + j) % 3
+                if kind == 0:
+                    r = s.post(node.url + "/dsp/negotiations/request", headers=bearer,
+                               timeout=10, json={
+                                   "@context": [DSP_CONTEXT], "@type": "ContractRequestMessage",
+                                   "consumerPid": f"urn:uuid:{uuid.uuid4()}",
+                                   "offer": {"@id": fed.offer_ids[0]}})
+                    out.append((r.status_code == 201 and r.json()["state"] == "REQUESTED",
+                                r.text))
+                elif kind == 1:
+                    r = s.get(node.url + "/conf", timeout=10)
+                    out.append((r.status_code == 200, r.text[:200]))
+                else:
+                    r = s.get(node.url + "/api/members", headers=node.headers(), timeout=10)
+                    out.append((r.status_code == 200, r.text[:200]))
+            return out
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = [a for batch in pool.map(one, range(6)) for a in batch]
+    bad = [text for ok, text in answers if not ok]
+    assert len(answers) == 150 and not bad, bad[:3]
+    log = node.stderr_path.read_text(errors="replace")
+    assert log.count(": store ") == store_lines, log[-3000:]
 
 
 def test_gateways_fail_over_when_a_node_is_killed(fed):
