@@ -44,8 +44,7 @@ struct pg_db {
 	PGconn *conn;
 	/* One thread's statement or transaction at a time (sqldb_turn.h):
 	 * libpq's connection is not to be used by two threads at once. */
-	struct sqldb_turn turn;
-	bool in_txn;
+	struct sqldb_turn turn; /* turn.kept: a transaction is open */
 	bool locked; /* the session holds the schema's serve lock (take_session_lock) */
 	/* BEGIN and the writers' advisory lock keyed by 'PROG:' and the
 	 * schema, for a write transaction and for the migration. */
@@ -141,7 +140,7 @@ static int ensure_conn(struct pg_db *s)
 {
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		return ensure_lock(s);
-	if (s->in_txn)
+	if (s->turn.kept)
 		return NDX_EDB;
 	PQreset(s->conn);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
@@ -162,7 +161,7 @@ static bool lost_idle(struct pg_db *s, PGresult *res)
 {
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
-	return !s->in_txn && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	return !s->turn.kept && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
 	       PQstatus(s->conn) == CONNECTION_BAD;
 }
 
@@ -336,10 +335,8 @@ static int begin_turn(struct pg_db *s, const char *sql)
 	if (rc && PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
-	if (!rc) {
-		s->in_txn = true;
+	if (!rc)
 		sqldb_turn_keep(&s->turn);
-	}
 	sqldb_turn_give(&s->turn);
 	return rc;
 }
@@ -373,7 +370,6 @@ static int p_commit(struct ndx_sqldb *db)
 	if (rc && PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
-	s->in_txn = false;
 	sqldb_turn_end(&s->turn);
 	sqldb_turn_give(&s->turn);
 	return rc;
@@ -386,7 +382,6 @@ static void p_rollback(struct ndx_sqldb *db)
 	sqldb_turn_take(&s->turn);
 	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
-	s->in_txn = false;
 	sqldb_turn_end(&s->turn);
 	sqldb_turn_give(&s->turn);
 }

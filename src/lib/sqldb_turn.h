@@ -9,8 +9,9 @@
  * not allow and which left both threads waiting for an answer forever.
  *
  * The mutex is recursive so that the owner's own statements inside its
- * transaction take it again. The turn is the innermost lock a daemon
- * takes: nothing is locked while it is held. Header-only because the
+ * transaction take it again. The engines take no other lock while they
+ * hold it; a caller holding it through a transaction must not wait for
+ * another thread (ndx/sqldb.h "Threads"). Header-only because the
  * PostgreSQL engine is a library of its own beside libndx. */
 #ifndef NDX_SQLDB_TURN_H
 #define NDX_SQLDB_TURN_H
