@@ -11,8 +11,13 @@
 
 /* Creates a stream socket listening at path with the file mode mode (e.g.
  * 0600: only this user; 0660: and the group) set before the first
- * connection can be accepted. A stale socket file at path (one nobody
- * listens on) is replaced; a live one, or any other kind of file, is not.
+ * connection can be accepted. The file appears at path only once the
+ * socket listens, so a client that finds it can connect: the socket is
+ * bound under a temporary name in path's directory (".ndx" and 8 hex
+ * digits; left behind only if the process dies between the two calls) and
+ * then linked to path. A stale socket file at path (one nobody listens on)
+ * is replaced; a live one, or any other kind of file, is not, even one
+ * that appears meanwhile.
  * Returns NDX_OK with *fd set (close-on-exec, non-blocking; the caller
  * closes it and removes path), NDX_EINVAL (path too long or empty),
  * NDX_EEXIST (a live socket or another file is there), NDX_EIO. */

@@ -1,10 +1,13 @@
 /* A listening Unix domain socket with its file mode set between bind(2) and
- * listen(2), so that no client can connect before the permissions hold
- * (include/ndx/unixsock.h). Overview: docs/security.md (T33). */
+ * listen(2), so that no client can connect before the permissions hold, and
+ * its path appearing only once it listens (include/ndx/unixsock.h).
+ * Overview: docs/security.md (T33). */
 #include "ndx/unixsock.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +49,69 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa)
 	return unlink(path) == 0 || errno == ENOENT ? NDX_OK : NDX_EIO;
 }
 
+/* A name for the socket to be bound under before it takes path: in path's
+ * directory (link(2) cannot cross file systems), short enough for
+ * sun_path, and unlikely to be anyone else's (a clash is retried). Returns
+ * NDX_OK, or NDX_EINVAL when path's directory leaves no room for it. */
+static int temp_addr(const char *path, unsigned salt, struct sockaddr_un *sa)
+{
+	static atomic_uint counter;
+	const char *slash = strrchr(path, '/');
+	size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
+	unsigned tag = ((unsigned)getpid() * 2654435761u) ^
+		       (atomic_fetch_add(&counter, 1) * 40503u) ^ (salt << 24);
+	char name[NDX_UNIX_PATH_MAX + 16];
+
+	if (dir + 13 > NDX_UNIX_PATH_MAX)
+		return NDX_EINVAL;
+	memcpy(name, path, dir);
+	snprintf(name + dir, sizeof name - dir, ".ndx%08x", tag);
+	return fill_addr(name, sa);
+}
+
+/* Binds s under a temporary name beside path (*at), or at path itself (sa)
+ * when its directory leaves no room for a second name. */
+static int bind_beside(int s, const char *path, const struct sockaddr_un *sa,
+		       struct sockaddr_un *at)
+{
+	if (temp_addr(path, 0, at) != NDX_OK) {
+		*at = *sa;
+		if (bind(s, (const struct sockaddr *)at, sizeof *at) == 0)
+			return NDX_OK;
+		return errno == EADDRINUSE ? NDX_EEXIST : NDX_EIO;
+	}
+	for (unsigned salt = 1; salt <= 8; salt++) {
+		if (bind(s, (const struct sockaddr *)at, sizeof *at) == 0)
+			return NDX_OK;
+		if (errno != EADDRINUSE || temp_addr(path, salt, at) != NDX_OK)
+			return NDX_EIO;
+	}
+	return NDX_EIO;
+}
+
+/* Binds s, sets the socket file's mode and listens, and only then gives the
+ * file its name path (link(2), which like bind(2) refuses a name already
+ * taken): a client that finds path can connect, where a socket bound at
+ * path would be seen there and refused until listen(2). */
+static int listen_then_appear(int s, const char *path, const struct sockaddr_un *sa,
+			      mode_t mode, int backlog)
+{
+	struct sockaddr_un at;
+	int rc = bind_beside(s, path, sa, &at), own_name;
+
+	if (rc != NDX_OK)
+		return rc;
+	own_name = strcmp(at.sun_path, path) == 0;
+	if (chmod(at.sun_path, mode) != 0 ||
+	    listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0)
+		rc = NDX_EIO;
+	else if (!own_name && link(at.sun_path, path) != 0)
+		rc = errno == EEXIST ? NDX_EEXIST : NDX_EIO;
+	if (rc != NDX_OK || !own_name)
+		unlink(at.sun_path);
+	return rc;
+}
+
 int ndx_unix_listen(const char *path, mode_t mode, int backlog, int *fd)
 {
 	struct sockaddr_un sa;
@@ -57,16 +123,9 @@ int ndx_unix_listen(const char *path, mode_t mode, int backlog, int *fd)
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return NDX_EIO;
-	if (bind(s, (const struct sockaddr *)&sa, sizeof sa) != 0) {
-		rc = errno == EADDRINUSE ? NDX_EEXIST : NDX_EIO;
+	if ((rc = listen_then_appear(s, path, &sa, mode, backlog)) != NDX_OK) {
 		close(s);
 		return rc;
-	}
-	/* Nobody can connect before listen(2): the mode is in place first. */
-	if (chmod(path, mode) != 0 || listen(s, backlog > 0 ? backlog : SOMAXCONN) != 0) {
-		unlink(path);
-		close(s);
-		return NDX_EIO;
 	}
 	*fd = s;
 	return NDX_OK;

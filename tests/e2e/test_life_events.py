@@ -115,6 +115,19 @@ def wait_for(what, check, seconds=WAIT):
     pytest.fail(f"{what} within {seconds} s (last: {last!r})")
 
 
+def answers_health(p, sock, log):
+    """Whether the restarted sector p answers /healthz on sock; fails at once,
+    with the end of its log, if p has exited."""
+    if p.poll() is not None:
+        tail = Path(log).read_text(errors="replace")[-2000:]
+        pytest.fail(f"the restarted sector exited with {p.returncode}:\n{tail}")
+    if not os.path.exists(sock):
+        return False
+    # The socket file appears only once it listens (src/lib/unixsock.c), so a
+    # refusal here is an answer of its own, not a start still under way.
+    return unix_request(sock, "GET", "/healthz")[0] == 200
+
+
 def register_line(out):
     lines = [ln.strip() for ln in out.splitlines() if "http://civil-status/deaths" in ln]
     assert len(lines) == 1, out
@@ -635,8 +648,7 @@ def test_a_subscriber_that_was_stopped_catches_up(demo):
                       if e["subject"] == pin])
     p = restart(demo, argv, ins["log"])
     wait_for("the restarted insurance registry answering",
-             lambda: os.path.exists(ins["socket"]) and p.poll() is None and
-             unix_request(ins["socket"], "GET", "/healthz")[0] == 200)
+             lambda: answers_health(p, ins["socket"], ins["log"]))
     wait_for("insurance catching up", lambda: died(demo, pin, day) == (True, True, True))
     assert not [e for e in demo.inbox("VN/GOV/BHXH/insurance", unacked=1)
                 if e["subject"] == pin]
