@@ -217,7 +217,7 @@ static void test_a_path_of_the_longest_length(void **state)
 
 	/* A directory too long for a second name beside the socket's: bound
 	 * at its path, still with its mode before listen(2). */
-	char deep[NDX_UNIX_PATH_MAX + 1], sock[NDX_UNIX_PATH_MAX + 1];
+	char deep[NDX_UNIX_PATH_MAX + 1], sock[NDX_UNIX_PATH_MAX + 3];
 	struct stat st;
 	snprintf(deep, sizeof deep, "%s", d->path);
 	while (strlen(deep) < NDX_UNIX_PATH_MAX - 10) {
@@ -226,6 +226,7 @@ static void test_a_path_of_the_longest_length(void **state)
 	}
 	assert_true(strlen(deep) + 13 > NDX_UNIX_PATH_MAX);
 	snprintf(sock, sizeof sock, "%s/s", deep);
+	assert_true(strlen(sock) <= NDX_UNIX_PATH_MAX);
 	assert_int_equal(ndx_unix_listen(sock, 0600, 0, &fd), NDX_OK);
 	assert_int_equal(lstat(sock, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
