@@ -53,13 +53,13 @@ static int remove_stale(const char *path, const struct sockaddr_un *sa)
  * directory (link(2) cannot cross file systems), short enough for
  * sun_path, and unlikely to be anyone else's (a clash is retried). Returns
  * NDX_OK, or NDX_EINVAL when path's directory leaves no room for it. */
-static int temp_addr(const char *path, unsigned salt, struct sockaddr_un *sa)
+static int temp_addr(const char *path, struct sockaddr_un *sa)
 {
 	static atomic_uint counter;
 	const char *slash = strrchr(path, '/');
 	size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
 	unsigned tag = ((unsigned)getpid() * 2654435761u) ^
-		       (atomic_fetch_add(&counter, 1) * 40503u) ^ (salt << 24);
+		       (atomic_fetch_add(&counter, 1) * 40503u);
 	char name[NDX_UNIX_PATH_MAX + 16];
 
 	if (dir + 13 > NDX_UNIX_PATH_MAX)
@@ -74,16 +74,16 @@ static int temp_addr(const char *path, unsigned salt, struct sockaddr_un *sa)
 static int bind_beside(int s, const char *path, const struct sockaddr_un *sa,
 		       struct sockaddr_un *at)
 {
-	if (temp_addr(path, 0, at) != NDX_OK) {
+	if (temp_addr(path, at) != NDX_OK) {
 		*at = *sa;
 		if (bind(s, (const struct sockaddr *)at, sizeof *at) == 0)
 			return NDX_OK;
 		return errno == EADDRINUSE ? NDX_EEXIST : NDX_EIO;
 	}
-	for (unsigned salt = 1; salt <= 8; salt++) {
+	for (int tries = 0; tries < 8; tries++) {
 		if (bind(s, (const struct sockaddr *)at, sizeof *at) == 0)
 			return NDX_OK;
-		if (errno != EADDRINUSE || temp_addr(path, salt, at) != NDX_OK)
+		if (errno != EADDRINUSE || temp_addr(path, at) != NDX_OK)
 			return NDX_EIO;
 	}
 	return NDX_EIO;
